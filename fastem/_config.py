@@ -1,0 +1,20 @@
+"""Settings shared by every kernel, kept in one place."""
+
+# LLVM fast-math flags for the kernels. "nnan" and "ninf" are left out on
+# purpose: with them LLVM may fold ``np.isfinite`` checks to True, and the
+# driver relies on those checks to reject NaN and inf instead of returning a
+# silent NaN model.
+FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+
+# Points per block. Inner loops run over the points of one block so that LLVM
+# can vectorise them; 256 rows of a few features stay in L1 cache.
+BLOCK_SIZE = 256
+
+# Upper bound on the number of partitions (runs of consecutive blocks) that one
+# kernel call splits the data into. Each partition owns one accumulator, so the
+# bound limits reduction memory; it is a constant, not the thread count, so that
+# results are bitwise the same whatever the number of threads.
+MAX_PARTITIONS = 64
+
+# Memory allowed for the per-partition accumulators of one kernel call, in bytes.
+PARTITION_MEMORY = 64 * 2**20

@@ -1,0 +1,156 @@
+"""Input validation, in one place. Kernels assume what these functions ensure.
+
+Every error says what was wrong, the value seen, and how to fix it.
+"""
+
+import numbers
+
+import numpy as np
+
+from .kernels._checks import count_nonfinite, n_check_partitions
+
+_FLOAT_DTYPES = (np.float32, np.float64)
+
+
+def check_array(X, *, name="X", dtype=None, min_samples=1):
+    """Return ``X`` as a C-contiguous, native-byte-order float32/float64 2-D array.
+
+    float32 and float64 are kept; other real numeric types (integers, booleans,
+    float16) are converted to float64, or to ``dtype`` when it is given. Memory-
+    mapped arrays stay memory-mapped when they already have the right layout.
+
+    Raises
+    ------
+    TypeError
+        For complex, object or non-numeric data.
+    ValueError
+        For arrays that are not 2-D, empty, or contain NaN or infinity.
+    """
+    if isinstance(X, (str, bytes)):
+        raise TypeError(f"{name} must be an array of numbers, got the string {X!r}.")
+    if not hasattr(X, "dtype") or not hasattr(X, "shape"):
+        try:
+            X = np.asarray(X)
+        except (ValueError, TypeError) as exc:
+            raise TypeError(
+                f"{name} could not be converted to a numeric array ({exc}). Pass a "
+                "2-D array of shape (n_samples, n_features) with real numbers."
+            ) from None
+    X = np.asarray(X)
+    kind = X.dtype.kind
+    if kind == "c":
+        raise TypeError(
+            f"{name} has complex dtype {X.dtype}; mixture models need real data. "
+            "Pass X.real, or stack the real and imaginary parts as separate features."
+        )
+    if kind == "O":
+        try:
+            X = X.astype(np.float64)
+        except (ValueError, TypeError):
+            raise TypeError(
+                f"{name} is an object array whose entries are not all numbers. "
+                "Convert it to a numeric array first, e.g. np.asarray(X, dtype=float)."
+            ) from None
+        kind = "f"
+    if kind not in "biuf":
+        raise TypeError(
+            f"{name} has non-numeric dtype {X.dtype}. Pass a numeric array, e.g. "
+            "np.asarray(X, dtype=float)."
+        )
+    if X.ndim != 2:
+        if X.ndim == 0:
+            hint = "Pass a 2-D array of shape (n_samples, n_features), not a scalar."
+        elif X.ndim == 1:
+            hint = (
+                "Reshape your data with X.reshape(-1, 1) if it has a single feature, "
+                "or X.reshape(1, -1) if it is a single sample."
+            )
+        else:
+            hint = "Reshape it to (n_samples, n_features), e.g. X.reshape(len(X), -1)."
+        raise ValueError(
+            f"{name} must be a 2-D array of shape (n_samples, n_features), got a "
+            f"{X.ndim}-D array of shape {X.shape}. {hint}"
+        )
+    n_samples, n_features = X.shape
+    if n_samples < min_samples or n_features < 1:
+        raise ValueError(
+            f"{name} has shape {X.shape}; at least {min_samples} sample(s) and one "
+            "feature are required."
+        )
+    target = np.dtype(dtype) if dtype is not None else None
+    if target is None:
+        target = X.dtype.newbyteorder("=") if X.dtype.type in _FLOAT_DTYPES else np.float64
+    if X.dtype != target or not X.flags.c_contiguous:
+        X = np.ascontiguousarray(X, dtype=target)
+    n_bad = count_nonfinite(X, n_check_partitions(n_samples))
+    if n_bad:
+        raise ValueError(
+            f"{name} contains {n_bad} NaN or infinite value(s). Remove or impute them "
+            "before fitting, e.g. X = X[np.isfinite(X).all(axis=1)]."
+        )
+    return X
+
+
+def check_sample_weight(sample_weight, n_samples):
+    """Return sample weights as a float64 vector, or an empty one for unit weights."""
+    if sample_weight is None:
+        return np.empty(0, dtype=np.float64)
+    w = np.asarray(sample_weight)
+    if w.dtype.kind not in "biuf":
+        raise TypeError(
+            f"sample_weight must be numeric, got dtype {w.dtype}. Pass an array of "
+            "non-negative numbers, one per sample."
+        )
+    if w.ndim == 0:
+        w = np.full(n_samples, float(w))
+    if w.shape != (n_samples,):
+        raise ValueError(
+            f"sample_weight has shape {w.shape} but X has {n_samples} samples; pass "
+            f"one weight per sample, shape ({n_samples},)."
+        )
+    w = np.ascontiguousarray(w, dtype=np.float64)
+    if not np.isfinite(w).all():
+        raise ValueError(
+            f"sample_weight contains {int((~np.isfinite(w)).sum())} NaN or infinite "
+            "value(s). Every weight must be a finite non-negative number."
+        )
+    if (w < 0).any():
+        raise ValueError(
+            f"sample_weight contains {int((w < 0).sum())} negative value(s), the "
+            f"smallest being {w.min():g}. Weights act like repetition counts and must "
+            "be >= 0."
+        )
+    if not w.sum() > 0:
+        raise ValueError(
+            "sample_weight sums to 0, so there is no data to fit. Give at least one "
+            "sample a positive weight."
+        )
+    return w
+
+
+def check_scalar(value, name, target_type, *, min_val=None, max_val=None, include_min=True):
+    """Check a hyper-parameter's type and range; return it."""
+    if isinstance(value, bool) or not isinstance(value, target_type):
+        kind = "an integer" if target_type is numbers.Integral else "a number"
+        raise TypeError(f"{name} must be {kind}, got {value!r} of type {type(value).__name__}.")
+    if min_val is not None:
+        bad = value < min_val if include_min else value <= min_val
+        if bad or value != value:
+            op = ">=" if include_min else ">"
+            raise ValueError(f"{name} must be {op} {min_val}, got {value!r}.")
+    if max_val is not None and value > max_val:
+        raise ValueError(f"{name} must be <= {max_val}, got {value!r}.")
+    return value
+
+
+def check_random_state(seed):
+    """Turn ``seed`` into a ``numpy.random.RandomState``, as scikit-learn does."""
+    if seed is None or seed is np.random:
+        return np.random.mtrand._rand
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        return np.random.RandomState(seed)
+    if isinstance(seed, np.random.RandomState):
+        return seed
+    raise ValueError(
+        f"random_state must be None, an int or a numpy.random.RandomState, got {seed!r}."
+    )

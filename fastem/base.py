@@ -1,0 +1,504 @@
+"""The EM driver shared by every mixture family, and the family protocol.
+
+:class:`BaseMixture` owns everything that does not depend on the family:
+validation, initialisation, restarts (``n_init``), ``warm_start``, the EM loop,
+convergence and its warning, and the chunked prediction passes. A family is a
+subclass that fills in a few hooks (the *family protocol*):
+
+``_parameter_names``
+    Tuple of the fitted attributes that make up the model, weights first.
+``_kernel_params(dtype)``
+    The NamedTuple that carries the parameters into the fused kernel (its class
+    registered with :func:`fastem.kernels.register_family_kernels`), with arrays
+    cast to ``dtype``.
+``_moment_shapes(n_features)``
+    ``{name: shape}`` of the family's additive statistics, in the order the
+    kernel's ``accumulate_block`` lays them out.
+``_reference()``
+    Non-additive arrays that define the frame of the statistics (may be ``{}``).
+``_work_rows(n_features)``
+    Rows of per-partition scratch the family's kernel blocks need.
+``_params_from_moments(nk, means, covariances)``
+    Set the family parameters (not the weights) from weighted moments of the
+    initial responsibilities.
+``_m_step_family(stats)``
+    Set the family parameters (not the weights) from summed statistics.
+``_check_family_init(n_features)`` and ``_init_family_from_user()``
+    Validate and apply user-given initial parameters.
+``_n_family_parameters()``
+    Free parameters besides the mixing weights, for BIC and AIC.
+``_sample_component(rng, k, n)``
+    Draw ``n`` points from component ``k``.
+``_check_data(X)``
+    Optional: family-specific checks of the data's domain.
+
+A family never sees the data point by point, and the driver never sees the
+family's statistics: adding a family changes neither.
+"""
+
+import numbers
+import time
+import warnings
+
+import numpy as np
+
+from ._config import BLOCK_SIZE, MAX_PARTITIONS, PARTITION_MEMORY
+from ._init import initial_responsibilities, subsample, weighted_moments
+from ._validation import check_array, check_random_state, check_sample_weight, check_scalar
+from .kernels import fused_e_step, fused_e_step_uncached, registered_families
+from .stats import SufficientStatistics
+
+__all__ = ["BaseMixture", "ConvergenceWarning"]
+
+try:  # the same class as scikit-learn's, so existing warning filters keep working
+    from sklearn.exceptions import ConvergenceWarning
+except ImportError:  # pragma: no cover - scikit-learn is optional
+
+    class ConvergenceWarning(UserWarning):
+        """An EM fit stopped at ``max_iter`` before converging."""
+
+
+_INIT_METHODS = ("k-means++", "kmeans", "random", "random_from_data")
+
+
+def n_partitions_for(n_samples, n_stats):
+    """How many partitions a kernel call uses: a function of the sizes only."""
+    n_blocks = -(-n_samples // BLOCK_SIZE)
+    by_memory = max(1, PARTITION_MEMORY // (8 * n_stats))
+    return max(1, min(MAX_PARTITIONS, n_blocks, by_memory))
+
+
+class BaseMixture:
+    """Base class for mixture models fitted by EM with fused kernels.
+
+    Subclasses implement the family protocol described in :mod:`fastem.base`.
+    """
+
+    _parameter_names = ("weights_",)
+
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        tol=1e-3,
+        max_iter=100,
+        n_init=1,
+        init_params="k-means++",
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+    ):
+        self.n_components = n_components
+        self.tol = tol
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+
+    # ------------------------------------------------------------------
+    # scikit-learn estimator plumbing
+
+    @classmethod
+    def _get_param_names(cls):
+        import inspect
+
+        names = []
+        for klass in cls.__mro__:
+            init = klass.__dict__.get("__init__")
+            if init is None:
+                continue
+            for p in inspect.signature(init).parameters.values():
+                if p.name != "self" and p.kind != p.VAR_KEYWORD and p.name not in names:
+                    names.append(p.name)
+            break
+        return sorted(names)
+
+    def get_params(self, deep=True):
+        """Return the estimator's hyper-parameters as a dict."""
+        return {name: getattr(self, name) for name in self._get_param_names()}
+
+    def set_params(self, **params):
+        """Set hyper-parameters; unknown names raise a ValueError."""
+        valid = self._get_param_names()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(
+                    f"Invalid parameter {name!r} for {type(self).__name__}. "
+                    f"Valid parameters are: {valid}."
+                )
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self):
+        init = type(self).__init__
+        import inspect
+
+        defaults = {
+            p.name: p.default for p in inspect.signature(init).parameters.values() if p.name != "self"
+        }
+        changed = []
+        for name, value in self.get_params().items():
+            default = defaults.get(name, inspect.Parameter.empty)
+            same = value is default
+            if not same:
+                try:
+                    same = bool(value == default)
+                except (TypeError, ValueError):
+                    same = False
+            if not same:
+                changed.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    def __sklearn_tags__(self):  # lets scikit-learn utilities treat us as a density estimator
+        from sklearn.utils import Tags, TargetTags
+
+        return Tags(estimator_type="density_estimator", target_tags=TargetTags(required=False))
+
+    # ------------------------------------------------------------------
+    # validation
+
+    def _check_parameters(self):
+        check_scalar(self.n_components, "n_components", numbers.Integral, min_val=1)
+        check_scalar(self.tol, "tol", numbers.Real, min_val=0.0)
+        check_scalar(self.max_iter, "max_iter", numbers.Integral, min_val=0)
+        check_scalar(self.n_init, "n_init", numbers.Integral, min_val=1)
+        check_scalar(self.verbose, "verbose", numbers.Integral, min_val=0)
+        check_scalar(self.verbose_interval, "verbose_interval", numbers.Integral, min_val=1)
+        if self.init_params not in _INIT_METHODS:
+            raise ValueError(
+                f"init_params must be one of {_INIT_METHODS}, got {self.init_params!r}."
+            )
+
+    def _check_data(self, X):
+        """Family hook: reject data outside the family's domain. Default: accept."""
+
+    def _validate_data(self, X, *, reset):
+        X = check_array(X)
+        if reset:
+            self.n_features_in_ = X.shape[1]
+        else:
+            self._check_is_fitted()
+            if X.shape[1] != self.n_features_in_:
+                raise ValueError(
+                    f"X has {X.shape[1]} features, but {type(self).__name__} was fitted "
+                    f"with {self.n_features_in_}. Pass data with the same columns as in fit."
+                )
+        self._check_data(X)
+        return X
+
+    def _check_is_fitted(self):
+        if not hasattr(self, "weights_"):
+            raise AttributeError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
+                "appropriate data before using this method."
+            )
+
+    # ------------------------------------------------------------------
+    # the sufficient-statistics protocol
+
+    def _n_stats(self, n_features):
+        family = sum(int(np.prod(shape)) for shape in self._moment_shapes(n_features).values())
+        return family, 2 + self.n_components + family
+
+    def _run_kernel(self, X, sample_weight, *, accumulate, log_prob=None, labels=None, resp=None):
+        dtype = X.dtype
+        params = self._kernel_params(dtype)
+        n_family, n_stats = self._n_stats(X.shape[1])
+        with np.errstate(divide="ignore"):
+            log_weights = np.log(self.weights_).astype(dtype)
+        cached = registered_families().get(type(params), True)
+        kernel = fused_e_step if cached else fused_e_step_uncached
+        return kernel(
+            X,
+            sample_weight,
+            log_weights,
+            params,
+            n_family,
+            n_partitions_for(X.shape[0], n_stats),
+            self._work_rows(X.shape[1]),
+            accumulate,
+            np.empty(0) if log_prob is None else log_prob,
+            np.empty(0, dtype=np.int64) if labels is None else labels,
+            np.empty((0, self.n_components), dtype=dtype) if resp is None else resp,
+        )
+
+    def _unpack(self, total, n_features):
+        n_components = self.n_components
+        moments = {}
+        offset = 2 + n_components
+        for name, shape in self._moment_shapes(n_features).items():
+            size = int(np.prod(shape))
+            moments[name] = total[offset : offset + size].reshape(shape)
+            offset += size
+        return SufficientStatistics(
+            total[0], total[1], total[2 : 2 + n_components], moments, self._reference()
+        )
+
+    def _summarize(self, X, sample_weight):
+        total = self._run_kernel(X, sample_weight, accumulate=True)
+        return self._unpack(total, X.shape[1])
+
+    def summarize(self, X, sample_weight=None):
+        """Sufficient statistics of ``X`` under the current parameters.
+
+        One fused pass over ``X``. Summaries of disjoint chunks taken under the
+        same parameters add up to the summary of their union, and
+        :meth:`m_step` turns a summary into new parameters.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights that act like repetition counts.
+
+        Returns
+        -------
+        stats : SufficientStatistics
+        """
+        X = self._validate_data(X, reset=False)
+        return self._summarize(X, check_sample_weight(sample_weight, X.shape[0]))
+
+    def m_step(self, stats):
+        """Set the parameters from summed sufficient statistics (the M-step).
+
+        Parameters
+        ----------
+        stats : SufficientStatistics
+            Statistics summed over all the data, taken under the current
+            parameters.
+
+        Returns
+        -------
+        self
+        """
+        nk = stats.nk + 10 * np.finfo(np.float64).eps
+        self.weights_ = (nk / nk.sum()).astype(self._dtype)
+        self._m_step_family(stats)
+        return self
+
+    # ------------------------------------------------------------------
+    # fitting
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate the parameters with the EM algorithm.
+
+        The fit runs ``n_init`` times from different starts and keeps the one
+        with the largest likelihood. Each run iterates until the change of the
+        mean log-likelihood per sample is below ``tol``, or for ``max_iter``
+        iterations, and warns with :class:`ConvergenceWarning` if it never
+        converges.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            float32 data stay float32; other numeric types become float64.
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights that act like repetition counts.
+
+        Returns
+        -------
+        self
+        """
+        X = self._validate_data(X, reset=True)
+        self._fit(X, check_sample_weight(sample_weight, X.shape[0]))
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit, then return the most likely component of each sample.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        X = self._validate_data(X, reset=True)
+        self._fit(X, check_sample_weight(sample_weight, X.shape[0]))
+        labels = np.empty(X.shape[0], dtype=np.int64)
+        self._run_kernel(X, np.empty(0), accumulate=False, labels=labels)
+        return labels
+
+    def _fit(self, X, sample_weight):
+        self._check_parameters()
+        n_samples = X.shape[0] if not sample_weight.shape[0] else np.count_nonzero(sample_weight)
+        if n_samples < self.n_components:
+            raise ValueError(
+                f"Expected n_samples >= n_components, got n_components={self.n_components} "
+                f"with only {n_samples} sample(s) of positive weight. Use fewer components "
+                "or more data."
+            )
+        self._check_family_init(X.shape[1])
+        do_init = not (self.warm_start and hasattr(self, "converged_"))
+        if not do_init:
+            self._set_parameters(tuple(np.asarray(p, dtype=X.dtype) for p in self._get_parameters()))
+        n_init = self.n_init if do_init else 1
+        random_state = check_random_state(self.random_state)
+
+        max_lower_bound = -np.inf
+        best = None
+        for init in range(n_init):
+            if do_init:
+                self._initialize(X, sample_weight, random_state)
+            if self.verbose:
+                print(f"Initialization {init}")
+            lower_bound = -np.inf if do_init else self.lower_bound_
+            lower_bounds = []
+            converged = False
+            n_iter = 0
+            start = time.perf_counter()
+            for n_iter in range(1, self.max_iter + 1):
+                previous = lower_bound
+                stats = self._summarize(X, sample_weight)
+                lower_bound = stats.mean_log_likelihood
+                if not np.isfinite(lower_bound):
+                    raise FloatingPointError(
+                        f"The log-likelihood became {lower_bound} at iteration {n_iter}. "
+                        "Some points have zero density under every component; scale the "
+                        "input data, or increase reg_covar."
+                    )
+                self.m_step(stats)
+                lower_bounds.append(lower_bound)
+                change = lower_bound - previous
+                if self.verbose and n_iter % self.verbose_interval == 0:
+                    self._print_iteration(n_iter, lower_bound, change, start)
+                if abs(change) < self.tol:
+                    converged = True
+                    break
+            if self.verbose:
+                status = "converged" if converged else "did not converge"
+                print(f"Initialization {status}. lower bound {lower_bound:.5f}.")
+            if best is None or lower_bound > max_lower_bound:
+                max_lower_bound = lower_bound
+                best = (self._get_parameters(), n_iter, lower_bounds, converged)
+
+        params, self.n_iter_, self.lower_bounds_, self.converged_ = best
+        self._set_parameters(params)
+        self.lower_bound_ = max_lower_bound
+        if not self.converged_ and self.max_iter > 0:
+            warnings.warn(
+                f"Best of {n_init} initialization(s) did not converge in max_iter="
+                f"{self.max_iter} iterations (last change of the mean log-likelihood above "
+                f"tol={self.tol}). Increase max_iter or tol, or check the data's scale.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+
+    def _print_iteration(self, n_iter, lower_bound, change, start):
+        if self.verbose >= 2:
+            per_iter = (time.perf_counter() - start) / n_iter
+            print(
+                f"  Iteration {n_iter}\t time/iter {per_iter:.3f}s\t "
+                f"lower bound {lower_bound:.5f}\t change {change:.3g}"
+            )
+        else:
+            print(f"  Iteration {n_iter}")
+
+    def _initialize(self, X, sample_weight, random_state):
+        points, weights = subsample(X, sample_weight, random_state)
+        resp = initial_responsibilities(
+            points, weights, self.n_components, self.init_params, random_state
+        )
+        nk, means, covariances = weighted_moments(points, weights, resp)
+        nk = nk + 10 * np.finfo(np.float64).eps
+        self.weights_ = (nk / nk.sum()).astype(X.dtype)
+        self._params_from_moments(nk, means, covariances)
+        self._init_family_from_user()
+
+    @property
+    def _dtype(self):
+        # The model computes in the dtype of the data it was fitted on.
+        return self.weights_.dtype
+
+    def _get_parameters(self):
+        return tuple(getattr(self, name) for name in self._parameter_names)
+
+    def _set_parameters(self, params):
+        for name, value in zip(self._parameter_names, params):
+            setattr(self, name, value)
+
+    # ------------------------------------------------------------------
+    # prediction
+
+    def score_samples(self, X):
+        """Log-likelihood of each sample under the model.
+
+        Returns
+        -------
+        log_prob : ndarray of shape (n_samples,), float64
+        """
+        X = self._validate_data(X, reset=False)
+        out = np.empty(X.shape[0])
+        self._run_kernel(X, np.empty(0), accumulate=False, log_prob=out)
+        return out
+
+    def score(self, X, y=None, sample_weight=None):
+        """Mean log-likelihood per sample (weighted mean when weights are given)."""
+        X = self._validate_data(X, reset=False)
+        w = check_sample_weight(sample_weight, X.shape[0])
+        total = self._run_kernel(X, w, accumulate=False)
+        return float(total[1] / total[0])
+
+    def predict(self, X):
+        """Most likely component of each sample.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,), int64
+        """
+        X = self._validate_data(X, reset=False)
+        labels = np.empty(X.shape[0], dtype=np.int64)
+        self._run_kernel(X, np.empty(0), accumulate=False, labels=labels)
+        return labels
+
+    def predict_proba(self, X):
+        """Posterior probability of each component for each sample.
+
+        Returns
+        -------
+        resp : ndarray of shape (n_samples, n_components), dtype of X
+        """
+        X = self._validate_data(X, reset=False)
+        resp = np.empty((X.shape[0], self.n_components), dtype=X.dtype)
+        self._run_kernel(X, np.empty(0), accumulate=False, resp=resp)
+        return resp
+
+    def sample(self, n_samples=1):
+        """Draw samples from the fitted model.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,), the component of each sample
+        """
+        self._check_is_fitted()
+        check_scalar(n_samples, "n_samples", numbers.Integral, min_val=1)
+        rng = check_random_state(self.random_state)
+        counts = rng.multinomial(n_samples, np.asarray(self.weights_, dtype=np.float64))
+        X = np.concatenate(
+            [self._sample_component(rng, k, int(c)) for k, c in enumerate(counts)]
+        ).astype(self._dtype, copy=False)
+        y = np.repeat(np.arange(self.n_components), counts)
+        return X, y
+
+    # ------------------------------------------------------------------
+    # model selection
+
+    def _n_parameters(self):
+        return self._n_family_parameters() + self.n_components - 1
+
+    def bic(self, X, sample_weight=None):
+        """Bayesian information criterion of the model on ``X``; lower is better."""
+        X = self._validate_data(X, reset=False)
+        w = check_sample_weight(sample_weight, X.shape[0])
+        total = self._run_kernel(X, w, accumulate=False)
+        return float(-2 * total[1] + self._n_parameters() * np.log(total[0]))
+
+    def aic(self, X, sample_weight=None):
+        """Akaike information criterion of the model on ``X``; lower is better."""
+        X = self._validate_data(X, reset=False)
+        w = check_sample_weight(sample_weight, X.shape[0])
+        total = self._run_kernel(X, w, accumulate=False)
+        return float(-2 * total[1] + 2 * self._n_parameters())

@@ -1,0 +1,1 @@
+"""Mixture families, side by side: each one fills the protocol of :mod:`fastem.base`."""

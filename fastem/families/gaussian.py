@@ -1,0 +1,374 @@
+"""Gaussian mixtures with full, tied, diagonal or spherical covariances."""
+
+import numbers
+
+import numpy as np
+from scipy import linalg
+
+from .._validation import check_scalar
+from ..base import BaseMixture
+from ..kernels.gaussian import DiagParams, FullParams, SphericalParams, TiedParams, work_rows
+
+__all__ = ["GaussianMixture"]
+
+_COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+_KERNEL_PARAMS = {
+    "full": FullParams,
+    "tied": TiedParams,
+    "diag": DiagParams,
+    "spherical": SphericalParams,
+}
+_LOG_2PI = np.log(2 * np.pi)
+
+_ILL_DEFINED = (
+    "Fitting the mixture model failed because some components have ill-defined "
+    "empirical covariance (for instance caused by singleton or collapsed samples). "
+    "Try to decrease the number of components, increase reg_covar, or scale the "
+    "input data."
+)
+
+
+def _covariance_shape(covariance_type, n_components, n_features):
+    return {
+        "full": (n_components, n_features, n_features),
+        "tied": (n_features, n_features),
+        "diag": (n_components, n_features),
+        "spherical": (n_components,),
+    }[covariance_type]
+
+
+def _upper_factor_of_inverse(matrix):
+    """Upper-triangular U with U @ U.T == inv(matrix), for a covariance matrix."""
+    try:
+        lower = linalg.cholesky(matrix, lower=True, check_finite=False)
+    except linalg.LinAlgError:
+        raise ValueError(_ILL_DEFINED) from None
+    return linalg.solve_triangular(
+        lower, np.eye(matrix.shape[0]), lower=True, check_finite=False
+    ).T
+
+
+def _upper_factor(matrix):
+    """Upper-triangular U with U @ U.T == matrix, for a precision matrix."""
+    flip = matrix[::-1, ::-1]
+    return linalg.cholesky(flip, lower=True, check_finite=False)[::-1, ::-1].copy()
+
+
+def precisions_cholesky_from_covariances(covariances, covariance_type):
+    """The upper Cholesky factors of the precisions, shaped as scikit-learn shapes them."""
+    if covariance_type == "full":
+        return np.stack([_upper_factor_of_inverse(c) for c in covariances])
+    if covariance_type == "tied":
+        return _upper_factor_of_inverse(covariances)
+    if np.any(covariances <= 0.0):
+        raise ValueError(_ILL_DEFINED)
+    return 1.0 / np.sqrt(covariances)
+
+
+def precisions_from_cholesky(precisions_cholesky, covariance_type):
+    if covariance_type == "full":
+        return np.einsum("kij,klj->kil", precisions_cholesky, precisions_cholesky)
+    if covariance_type == "tied":
+        return precisions_cholesky @ precisions_cholesky.T
+    return precisions_cholesky**2
+
+
+def covariances_from_precisions(precisions, covariance_type):
+    if covariance_type == "full":
+        return np.stack([linalg.inv(p) for p in precisions])
+    if covariance_type == "tied":
+        return linalg.inv(precisions)
+    return 1.0 / precisions
+
+
+def _check_spd(matrix, what):
+    if not np.allclose(matrix, matrix.T):
+        raise ValueError(f"{what} must be symmetric; pass (P + P.T) / 2 if it is only roughly so.")
+    smallest = np.linalg.eigvalsh(matrix)[0]
+    if smallest <= 0:
+        raise ValueError(
+            f"{what} must be positive definite, but its smallest eigenvalue is "
+            f"{smallest:.3g}. Add a small multiple of the identity, or leave it to the fit."
+        )
+
+
+class GaussianMixture(BaseMixture):
+    """Gaussian mixture model fitted by EM with fused Numba kernels.
+
+    A drop-in replacement for :class:`sklearn.mixture.GaussianMixture`: the same
+    parameters, attributes and methods, plus ``sample_weight`` and the
+    sufficient-statistics protocol (:meth:`summarize`, :meth:`m_step`).
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of mixture components.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        'full': each component has its own covariance matrix; 'tied': all share
+        one; 'diag': each has its own diagonal matrix; 'spherical': each has
+        its own single variance.
+    tol : float, default=1e-3
+        Convergence threshold on the change of the mean log-likelihood per sample.
+    reg_covar : float, default=1e-6
+        Non-negative regularisation added to the diagonal of covariances.
+    max_iter : int, default=100
+        EM iterations per initialization.
+    n_init : int, default=1
+        Number of initializations; the best result is kept.
+    init_params : {'k-means++', 'kmeans', 'random', 'random_from_data'}, default='k-means++'
+        How the initial responsibilities are chosen (on a subsample of at most
+        100,000 points, see :mod:`fastem._init`).
+    weights_init : array-like of shape (n_components,), default=None
+    means_init : array-like of shape (n_components, n_features), default=None
+    precisions_init : array-like, default=None
+        Shaped like ``precisions_`` for the covariance type.
+    random_state : int, RandomState instance or None, default=None
+    warm_start : bool, default=False
+        Start the next ``fit`` from the current solution (then ``n_init`` is ignored).
+    verbose : int, default=0
+        1 prints each initialization and every ``verbose_interval``-th
+        iteration; 2 also prints the lower bound, its change and time per iteration.
+    verbose_interval : int, default=10
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+    means_ : ndarray of shape (n_components, n_features)
+    covariances_ : ndarray
+        (n_components, n_features, n_features) for 'full', (n_features,
+        n_features) for 'tied', (n_components, n_features) for 'diag',
+        (n_components,) for 'spherical'.
+    precisions_ : ndarray, shaped like ``covariances_``
+    precisions_cholesky_ : ndarray, shaped like ``covariances_``
+        Upper-triangular factors ``U`` with ``U @ U.T == precisions_`` (full, tied).
+    converged_ : bool
+    n_iter_ : int
+    lower_bound_ : float
+        Mean log-likelihood per sample of the best initialization.
+    lower_bounds_ : list of float
+        Mean log-likelihood per sample at each iteration of the best initialization.
+    n_features_in_ : int
+    """
+
+    _parameter_names = (
+        "weights_",
+        "means_",
+        "covariances_",
+        "precisions_cholesky_",
+        "precisions_",
+    )
+
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        covariance_type="full",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="k-means++",
+        weights_init=None,
+        means_init=None,
+        precisions_init=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+    ):
+        super().__init__(
+            n_components=n_components,
+            tol=tol,
+            max_iter=max_iter,
+            n_init=n_init,
+            init_params=init_params,
+            random_state=random_state,
+            warm_start=warm_start,
+            verbose=verbose,
+            verbose_interval=verbose_interval,
+        )
+        self.covariance_type = covariance_type
+        self.reg_covar = reg_covar
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+
+    # -- family protocol ------------------------------------------------
+
+    def _check_parameters(self):
+        super()._check_parameters()
+        if self.covariance_type not in _COVARIANCE_TYPES:
+            raise ValueError(
+                f"covariance_type must be one of {_COVARIANCE_TYPES}, got "
+                f"{self.covariance_type!r}."
+            )
+        check_scalar(self.reg_covar, "reg_covar", numbers.Real, min_val=0.0)
+
+    def _check_family_init(self, n_features):
+        K = self.n_components
+        if self.weights_init is not None:
+            w = np.asarray(self.weights_init, dtype=np.float64)
+            if w.shape != (K,):
+                raise ValueError(
+                    f"weights_init must have shape ({K},) for n_components={K}, got {w.shape}."
+                )
+            if not np.isfinite(w).all() or (w < 0).any():
+                raise ValueError(
+                    f"weights_init must be finite and non-negative, got {w}."
+                )
+            if not np.isclose(w.sum(), 1.0, rtol=0, atol=1e-6):
+                raise ValueError(
+                    f"weights_init must sum to 1, but sums to {w.sum():.6g}. Divide by "
+                    "its sum: weights_init / weights_init.sum()."
+                )
+        if self.means_init is not None:
+            m = np.asarray(self.means_init, dtype=np.float64)
+            if m.shape != (K, n_features):
+                raise ValueError(
+                    f"means_init must have shape (n_components, n_features) = "
+                    f"({K}, {n_features}), got {m.shape}."
+                )
+            if not np.isfinite(m).all():
+                raise ValueError("means_init contains NaN or infinite values.")
+        if self.precisions_init is not None:
+            p = np.asarray(self.precisions_init, dtype=np.float64)
+            shape = _covariance_shape(self.covariance_type, K, n_features)
+            if p.shape != shape:
+                raise ValueError(
+                    f"precisions_init must have shape {shape} for covariance_type="
+                    f"{self.covariance_type!r}, got {p.shape}."
+                )
+            if not np.isfinite(p).all():
+                raise ValueError("precisions_init contains NaN or infinite values.")
+            if self.covariance_type == "full":
+                for k, matrix in enumerate(p):
+                    _check_spd(matrix, f"precisions_init[{k}]")
+            elif self.covariance_type == "tied":
+                _check_spd(p, "precisions_init")
+            elif (p <= 0).any():
+                raise ValueError(
+                    f"precisions_init must be positive, got minimum {p.min():.3g}."
+                )
+
+    def _init_family_from_user(self):
+        dtype = self._dtype
+        if self.weights_init is not None:
+            self.weights_ = np.asarray(self.weights_init, dtype=dtype)
+        if self.means_init is not None:
+            self.means_ = np.asarray(self.means_init, dtype=dtype)
+        if self.precisions_init is not None:
+            p = np.asarray(self.precisions_init, dtype=np.float64)
+            if self.covariance_type == "full":
+                pc = np.stack([_upper_factor(matrix) for matrix in p])
+            elif self.covariance_type == "tied":
+                pc = _upper_factor(p)
+            else:
+                pc = np.sqrt(p)
+            self._set_precisions(pc)
+            self.covariances_ = covariances_from_precisions(p, self.covariance_type).astype(dtype)
+
+    def _params_from_moments(self, nk, means, covariances):
+        reg = self.reg_covar
+        n_features = means.shape[1]
+        if self.covariance_type == "full":
+            cov = covariances + reg * np.eye(n_features)
+        elif self.covariance_type == "tied":
+            cov = np.tensordot(nk, covariances, axes=1) / nk.sum() + reg * np.eye(n_features)
+        else:
+            diag = np.diagonal(covariances, axis1=1, axis2=2) + reg
+            cov = diag if self.covariance_type == "diag" else diag.mean(axis=1)
+        self._set_gaussian(means, cov)
+
+    def _set_gaussian(self, means, covariances):
+        dtype = self._dtype
+        self.means_ = np.asarray(means, dtype=dtype)
+        self.covariances_ = np.asarray(covariances, dtype=dtype)
+        self._set_precisions(precisions_cholesky_from_covariances(covariances, self.covariance_type))
+
+    def _set_precisions(self, precisions_cholesky):
+        dtype = self._dtype
+        self.precisions_cholesky_ = np.asarray(precisions_cholesky, dtype=dtype)
+        self.precisions_ = precisions_from_cholesky(precisions_cholesky, self.covariance_type).astype(dtype)
+
+    def _moment_shapes(self, n_features):
+        K = self.n_components
+        second = {
+            "full": (K, n_features, n_features),
+            "tied": (n_features, n_features),
+            "diag": (K, n_features),
+            "spherical": (K, n_features),
+        }[self.covariance_type]
+        return {"sx": (K, n_features), "sxx": second}
+
+    def _reference(self):
+        return {"shift": self.means_}
+
+    def _work_rows(self, n_features):
+        return work_rows(n_features)
+
+    def _kernel_params(self, dtype):
+        pc = np.asarray(self.precisions_cholesky_, dtype=np.float64)
+        n_features = self.means_.shape[1]
+        if self.covariance_type == "full":
+            log_det = np.log(np.diagonal(pc, axis1=1, axis2=2)).sum(axis=1)
+        elif self.covariance_type == "tied":
+            log_det = np.full(self.n_components, np.log(np.diag(pc)).sum())
+        elif self.covariance_type == "diag":
+            log_det = np.log(pc).sum(axis=1)
+        else:
+            log_det = n_features * np.log(pc)
+        log_norm = log_det - 0.5 * n_features * _LOG_2PI
+        return _KERNEL_PARAMS[self.covariance_type](
+            np.ascontiguousarray(self.means_, dtype=dtype),
+            np.ascontiguousarray(pc, dtype=dtype),
+            np.ascontiguousarray(log_norm, dtype=dtype),
+        )
+
+    def _m_step_family(self, stats):
+        shift = np.asarray(stats.reference["shift"], dtype=np.float64)
+        nk_raw = stats.nk
+        nk = nk_raw + 10 * np.finfo(np.float64).eps
+        sx = stats.moments["sx"]
+        sxx = stats.moments["sxx"]
+        delta = sx / nk[:, None]
+        means = shift + delta
+        n_features = shift.shape[1]
+        reg = self.reg_covar
+        if self.covariance_type in ("full", "tied"):
+            # Only the lower triangle is accumulated; mirror it.
+            lower = np.tril(sxx)
+            sxx = lower + np.swapaxes(np.tril(sxx, -1), -1, -2)
+            # sum r (d - delta)(d - delta)^T = sxx - delta sx^T - sx delta^T + nk delta delta^T
+            centred = (
+                np.einsum("ki,kj->kij", delta, sx) * -1.0
+                - np.einsum("ki,kj->kij", sx, delta)
+                + np.einsum("k,ki,kj->kij", nk_raw, delta, delta)
+            )
+            if self.covariance_type == "full":
+                cov = (sxx + centred) / nk[:, None, None] + reg * np.eye(n_features)
+            else:
+                cov = (sxx + centred.sum(axis=0)) / nk.sum() + reg * np.eye(n_features)
+        else:
+            diag = (sxx - 2 * delta * sx + nk_raw[:, None] * delta**2) / nk[:, None] + reg
+            cov = diag if self.covariance_type == "diag" else diag.mean(axis=1)
+        self._set_gaussian(means, cov)
+
+    def _n_family_parameters(self):
+        K, D = self.means_.shape
+        cov = {
+            "full": K * D * (D + 1) / 2.0,
+            "tied": D * (D + 1) / 2.0,
+            "diag": K * D,
+            "spherical": K,
+        }[self.covariance_type]
+        return int(cov + K * D)
+
+    def _sample_component(self, rng, k, n):
+        mean = np.asarray(self.means_[k], dtype=np.float64)
+        cov = np.asarray(self.covariances_, dtype=np.float64)
+        if self.covariance_type == "full":
+            return rng.multivariate_normal(mean, cov[k], n)
+        if self.covariance_type == "tied":
+            return rng.multivariate_normal(mean, cov, n)
+        scale = np.sqrt(cov[k])
+        return mean + rng.standard_normal(size=(n, mean.shape[0])) * scale

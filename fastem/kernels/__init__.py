@@ -1,0 +1,15 @@
+"""Numba kernels: the fused E-step skeleton, each family's blocks, k-means."""
+
+from ._fused import (
+    fused_e_step,
+    fused_e_step_uncached,
+    register_family_kernels,
+    registered_families,
+)
+
+__all__ = [
+    "fused_e_step",
+    "fused_e_step_uncached",
+    "register_family_kernels",
+    "registered_families",
+]

@@ -1,0 +1,210 @@
+"""The fused E-step: one parallel pass that every mixture family shares.
+
+``fused_e_step`` reads a chunk of data once. For each block of ``BLOCK_SIZE``
+points it asks the family for the per-component log-densities, turns them into
+the per-point log-likelihood and the responsibilities, and asks the family to
+add the responsibility-weighted sufficient statistics to the partition's
+accumulator. Nothing of size n_samples x n_components is ever allocated unless
+the caller asks for the responsibilities themselves (``predict_proba``).
+
+A family plugs in through :func:`register_family_kernels`: it names the
+NamedTuple class that carries its parameters into Numba and two ``@njit``
+functions, one for the log-densities of a block and one for its statistics.
+The skeleton dispatches on the parameter class at compile time, so a family
+costs no branch in the hot loop.
+
+Determinism: the data are cut into ``n_partitions`` runs of consecutive blocks,
+a number the driver derives from the data size only. Each partition
+accumulates serially into its own float64 row and the rows are summed in
+partition order, so the result does not depend on the number of threads.
+"""
+
+import numpy as np
+from numba import njit, prange, types
+from numba.extending import overload
+
+from .._config import BLOCK_SIZE, FASTMATH
+
+__all__ = [
+    "fused_e_step",
+    "fused_e_step_uncached",
+    "register_family_kernels",
+    "registered_families",
+]
+
+_FAMILY_KERNELS = {}
+
+
+def register_family_kernels(params_class, log_prob_block, accumulate_block, *, cache=True):
+    """Teach the fused E-step a new mixture family.
+
+    Parameters
+    ----------
+    params_class : type
+        A ``typing.NamedTuple`` subclass. Its instances carry the family's
+        parameters (arrays and scalars) into the kernel; the kernel is compiled
+        once per class and dtype.
+    log_prob_block : numba dispatcher
+        ``log_prob_block(params, xt, n, log_prob, work)``. IN: ``params``;
+        ``xt`` of shape (n_features, BLOCK_SIZE), the block's points transposed
+        (columns ``:n`` are valid); ``work`` of shape (n_work, BLOCK_SIZE),
+        scratch owned by the partition. OUT: ``log_prob[k, i]``, the log-density
+        of point ``i`` under component ``k``, mixing weight excluded, for
+        ``i < n``.
+    accumulate_block : numba dispatcher
+        ``accumulate_block(params, xt, n, resp, work, stats)``. IN: ``resp[k, i]``,
+        the sample-weighted responsibilities. INOUT: ``stats``, a float64 vector
+        holding the family's part of the partition accumulator; add, never
+        overwrite. The component counts are accumulated by the skeleton.
+    cache : bool, default=True
+        Whether the compiled skeleton for this family is cached on disk.
+        Numba checks only the skeleton's own source file when it loads a cached
+        kernel, so leave this False for a family whose code is still changing.
+    """
+    _FAMILY_KERNELS[params_class] = (log_prob_block, accumulate_block, cache)
+
+
+def registered_families():
+    """Return ``{params_class: cache}`` for every registered family."""
+    return {cls: entry[2] for cls, entry in _FAMILY_KERNELS.items()}
+
+
+def _family_entry(params):
+    if isinstance(params, types.BaseNamedTuple):
+        return _FAMILY_KERNELS.get(params.instance_class)
+    return None
+
+
+def log_prob_block(params, xt, n, log_prob, work):
+    """Dispatch to the registered family's log-density block (Numba only)."""
+    raise NotImplementedError("log_prob_block is only callable from Numba code")
+
+
+def accumulate_block(params, xt, n, resp, work, stats):
+    """Dispatch to the registered family's statistics block (Numba only)."""
+    raise NotImplementedError("accumulate_block is only callable from Numba code")
+
+
+@overload(log_prob_block, jit_options={"cache": True})
+def _overload_log_prob_block(params, xt, n, log_prob, work):
+    entry = _family_entry(params)
+    if entry is not None:
+        impl = entry[0]
+        return lambda params, xt, n, log_prob, work: impl(params, xt, n, log_prob, work)
+    return None
+
+
+@overload(accumulate_block, jit_options={"cache": True})
+def _overload_accumulate_block(params, xt, n, resp, work, stats):
+    entry = _family_entry(params)
+    if entry is not None:
+        impl = entry[1]
+        return lambda params, xt, n, resp, work, stats: impl(params, xt, n, resp, work, stats)
+    return None
+
+
+def _fused_e_step(
+    X,  # IN (n_samples, n_features), C-contiguous
+    sample_weight,  # IN (n_samples,) or (0,) for unit weights
+    log_weights,  # IN (n_components,), same dtype as X
+    params,  # IN the family's NamedTuple
+    n_family_stats,  # IN length of the family's part of the statistics
+    n_partitions,  # IN number of partitions, from the data size only
+    n_work,  # IN rows of family scratch per partition
+    accumulate,  # IN whether to accumulate statistics at all
+    out_log_prob,  # OUT (n_samples,) float64 or (0,): per-point log-likelihood
+    out_labels,  # OUT (n_samples,) int64 or (0,): most likely component
+    out_resp,  # OUT (n_samples, n_components) or (0, n_components)
+):
+    """Summarize a chunk under the current parameters in one pass.
+
+    Returns a float64 vector ``[sum of weights, log-likelihood, nk (n_components),
+    family statistics (n_family_stats)]``. Scratch (transposed block,
+    log-probabilities, family work rows) is allocated once per call, one slice
+    per partition, never inside the loops.
+    """
+    n_samples, n_features = X.shape
+    n_components = log_weights.shape[0]
+    n_stats = 2 + n_components + n_family_stats
+    n_blocks = (n_samples + BLOCK_SIZE - 1) // BLOCK_SIZE
+    weighted = sample_weight.shape[0] > 0
+    want_log_prob = out_log_prob.shape[0] > 0
+    want_labels = out_labels.shape[0] > 0
+    want_resp = out_resp.shape[0] > 0
+
+    acc = np.zeros((n_partitions, n_stats))
+    xt_all = np.empty((n_partitions, n_features, BLOCK_SIZE), dtype=X.dtype)
+    lp_all = np.empty((n_partitions, n_components, BLOCK_SIZE), dtype=X.dtype)
+    vec_all = np.empty((n_partitions, 2, BLOCK_SIZE), dtype=X.dtype)
+    work_all = np.empty((n_partitions, max(n_work, 1), BLOCK_SIZE), dtype=X.dtype)
+
+    for p in prange(n_partitions):
+        stats = acc[p]
+        xt = xt_all[p]
+        lp = lp_all[p]
+        work = work_all[p]
+        top = vec_all[p, 0]
+        scale = vec_all[p, 1]
+        for b in range(p * n_blocks // n_partitions, (p + 1) * n_blocks // n_partitions):
+            start = b * BLOCK_SIZE
+            n = min(BLOCK_SIZE, n_samples - start)
+            for i in range(n):
+                for j in range(n_features):
+                    xt[j, i] = X[start + i, j]
+
+            log_prob_block(params, xt, n, lp, work)
+
+            for i in range(n):
+                top[i] = -np.inf
+            for k in range(n_components):
+                lw = log_weights[k]
+                for i in range(n):
+                    v = lp[k, i] + lw
+                    lp[k, i] = v
+                    top[i] = max(top[i], v)
+            if want_labels:
+                for i in range(n):
+                    best = 0
+                    for k in range(1, n_components):
+                        if lp[k, i] > lp[best, i]:
+                            best = k
+                    out_labels[start + i] = best
+            for i in range(n):
+                scale[i] = 0
+            for k in range(n_components):
+                for i in range(n):
+                    e = np.exp(lp[k, i] - top[i])
+                    lp[k, i] = e
+                    scale[i] += e
+            for i in range(n):
+                log_norm = np.float64(top[i]) + np.log(np.float64(scale[i]))
+                w = sample_weight[start + i] if weighted else 1.0
+                stats[0] += w
+                stats[1] += w * log_norm
+                if want_log_prob:
+                    out_log_prob[start + i] = log_norm
+                scale[i] = w / scale[i]
+            for k in range(n_components):
+                for i in range(n):
+                    lp[k, i] *= scale[i]
+            if want_resp:
+                for i in range(n):
+                    for k in range(n_components):
+                        out_resp[start + i, k] = lp[k, i]
+            if accumulate:
+                for k in range(n_components):
+                    s = 0.0
+                    for i in range(n):
+                        s += lp[k, i]
+                    stats[2 + k] += s
+                accumulate_block(params, xt, n, lp, work, stats[2 + n_components :])
+
+    total = np.zeros(n_stats)
+    for p in range(n_partitions):
+        for s in range(n_stats):
+            total[s] += acc[p, s]
+    return total
+
+
+fused_e_step = njit(parallel=True, cache=True, fastmath=FASTMATH)(_fused_e_step)
+fused_e_step_uncached = njit(parallel=True, fastmath=FASTMATH)(_fused_e_step)
