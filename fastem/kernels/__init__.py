@@ -1,4 +1,10 @@
-"""Numba kernels: the fused E-step skeleton, each family's blocks, k-means."""
+"""Numba kernels: the fused E-step skeleton and each family's blocks."""
+
+from . import _cache
+
+_cache.install()
+
+# isort: split
 
 from ._fused import (
     fused_e_step,

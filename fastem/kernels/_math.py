@@ -32,7 +32,7 @@ from fastem._config import FASTMATH
 
 __all__ = ["exp32", "exp64", "log32", "log64"]
 
-_JIT = {"cache": True, "fastmath": {"contract"}}
+_JIT = {"cache": True, "fastmath": {"contract"}, "error_model": "numpy"}
 
 # Mantissa bits and exponent bias of each float width.
 _LAYOUT = {64: (52, 1023), 32: (23, 127)}
