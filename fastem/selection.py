@@ -22,6 +22,7 @@ and chooses among the others. The rule is in :func:`collapsed_components`.
 import math
 import numbers
 import warnings
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -157,7 +158,7 @@ def collapsed_components(model, X, sample_weight=None, *, min_variance_ratio=1e-
     Returns
     -------
     reasons : dict of int to str
-        For each collapsed component, why; empty when none is.
+        For each collapsed component, every rule it breaks; empty when none is.
     """
     X = check_array(X)
     w = check_sample_weight(sample_weight, X.shape[0])
@@ -187,31 +188,31 @@ def _collapse_reasons(model, X, w, min_variance_ratio, S, resolution):
     ``S`` is the data covariance and ``resolution`` the per-feature value gaps.
     """
     floor_abs = _REG_COVAR_MULTIPLE * model.reg_covar
-    reasons = {}
-    eigenvalues, eigenvectors = np.linalg.eigh(_full_covariances(model))
+    reasons = defaultdict(list)
+    covariances = _full_covariances(model)
+    eigenvalues, eigenvectors = np.linalg.eigh(covariances)
     # s[k, j] = v_kj^T S v_kj, the data's variance along component k's j-th axis
     data_var = np.einsum("kdj,de,kej->kj", eigenvectors, S, eigenvectors)
     floor = np.maximum(floor_abs, min_variance_ratio * data_var)
     narrow = (eigenvalues < floor) & (data_var > floor_abs)
     for k in np.flatnonzero(narrow.any(axis=1)):
-        j = int(np.argmax(narrow[k] * (floor[k] / eigenvalues[k])))
-        reasons[int(k)] = (
+        j = int(np.argmax(np.where(narrow[k], floor[k] - eigenvalues[k], -np.inf)))
+        reasons[int(k)].append(
             f"variance {eigenvalues[k, j]:.3g} along an axis where the data have "
             f"{data_var[k, j]:.3g} (floor {floor[k, j]:.3g})"
         )
-    axis_variance = np.diagonal(_full_covariances(model), axis1=1, axis2=2)
+    axis_variance = np.diagonal(covariances, axis1=1, axis2=2)
     axis_floor = resolution**2 / 12.0
     for k, j in zip(*np.nonzero(axis_variance < axis_floor)):
-        reasons.setdefault(
-            int(k),
+        reasons[int(k)].append(
             f"variance {axis_variance[k, j]:.3g} along feature {j}, below the "
             f"{axis_floor[j]:.3g} that rounding to steps of {resolution[j]:.3g} gives",
         )
     n_eff = _effective_points(model, X, w)
     needed = _min_points(model.covariance_type, X.shape[1])
     for k in np.flatnonzero(n_eff < needed):
-        reasons.setdefault(int(k), f"{n_eff[k]:.3g} effective points, fewer than {needed}")
-    return reasons
+        reasons[int(k)].append(f"{n_eff[k]:.3g} effective points, fewer than {needed}")
+    return {k: ", ".join(why) for k, why in sorted(reasons.items())}
 
 
 class CriterionTable(Mapping):
