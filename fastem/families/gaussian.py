@@ -8,6 +8,7 @@ from scipy import linalg
 from .._validation import check_scalar
 from ..base import BaseMixture
 from ..kernels.gaussian import DiagParams, FullParams, SphericalParams, TiedParams, work_rows
+from ..kernels.linalg import precision_cholesky_upper
 
 __all__ = ["GaussianMixture"]
 
@@ -37,15 +38,12 @@ def _covariance_shape(covariance_type, n_components, n_features):
     }[covariance_type]
 
 
-def _upper_factor_of_inverse(matrix):
-    """Upper-triangular U with U @ U.T == inv(matrix), for a covariance matrix."""
-    try:
-        lower = linalg.cholesky(matrix, lower=True, check_finite=False)
-    except linalg.LinAlgError:
-        raise ValueError(_ILL_DEFINED) from None
-    return linalg.solve_triangular(
-        lower, np.eye(matrix.shape[0]), lower=True, check_finite=False
-    ).T
+def _upper_factors_of_inverses(matrices):
+    """Upper-triangular U_k with U_k @ U_k.T == inv(matrices[k]), for covariances."""
+    factors, failed = precision_cholesky_upper(np.ascontiguousarray(matrices, dtype=np.float64))
+    if failed >= 0:
+        raise ValueError(_ILL_DEFINED)
+    return factors
 
 
 def _upper_factor(matrix):
@@ -57,9 +55,9 @@ def _upper_factor(matrix):
 def precisions_cholesky_from_covariances(covariances, covariance_type):
     """The upper Cholesky factors of the precisions, shaped as scikit-learn shapes them."""
     if covariance_type == "full":
-        return np.stack([_upper_factor_of_inverse(c) for c in covariances])
+        return _upper_factors_of_inverses(covariances)
     if covariance_type == "tied":
-        return _upper_factor_of_inverse(covariances)
+        return _upper_factors_of_inverses(covariances[None])[0]
     if np.any(covariances <= 0.0):
         raise ValueError(_ILL_DEFINED)
     return 1.0 / np.sqrt(covariances)
@@ -69,7 +67,7 @@ def precisions_from_cholesky(precisions_cholesky, covariance_type):
     if covariance_type == "full":
         return np.einsum("kij,klj->kil", precisions_cholesky, precisions_cholesky)
     if covariance_type == "tied":
-        return precisions_cholesky @ precisions_cholesky.T
+        return np.einsum("ij,lj->il", precisions_cholesky, precisions_cholesky)
     return precisions_cholesky**2
 
 
