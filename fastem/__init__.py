@@ -2,6 +2,7 @@
 
 from .base import BaseMixture, ConvergenceWarning
 from .families.gaussian import GaussianMixture
+from .io import load
 from .stats import SufficientStatistics
 
 __version__ = "0.1.0"
@@ -11,5 +12,6 @@ __all__ = [
     "ConvergenceWarning",
     "GaussianMixture",
     "SufficientStatistics",
+    "load",
     "__version__",
 ]
