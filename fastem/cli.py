@@ -198,7 +198,7 @@ def _read_csv(path, columns):
         )
     except ValueError as exc:
         raise CommandError(
-            f"{path!r} could not be read as numbers: {_one_line(exc)}; choose numeric columns "
+            f"{path!r} could not be read as numbers: {_one_line(exc).rstrip('.')}; choose numeric columns "
             "with --columns and check every row has the same number of fields"
         ) from None
     return X
@@ -248,7 +248,20 @@ def read_data(path, columns=None, dtype=None):
         raise CommandError(f"{path!r} has no data rows")
     if dtype is not None and X.dtype != dtype:
         X = X.astype(dtype)
+    _check_finite(X, path)
     return X
+
+
+def _check_finite(X, path, block=1 << 20):
+    """Name the file and the first bad row; reads a memory-mapped file in blocks."""
+    for start in range(0, X.shape[0], block):
+        finite = np.isfinite(X[start : start + block]).all(axis=1)
+        if not finite.all():
+            row = start + int(np.argmin(finite))
+            raise CommandError(
+                f"{path!r} has a NaN or infinite value in data row {row} (0-based, "
+                f"header not counted): {X[row].tolist()}; remove or impute such rows"
+            )
 
 
 _OUTPUT_EXTENSIONS = (".npy", ".csv", ".parquet")

@@ -117,13 +117,18 @@ def save(model, path):
 
 def _open(path):
     path = os.fspath(path)
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
+    if not os.path.exists(path):
         raise FileNotFoundError(
             f"Model file {path!r} does not exist. Check the path, or create it with "
             "'fastem fit' or model.save(path)."
-        ) from None
+        )
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"{path!r} is not a fastem model file (not an .npz archive). Pass a file "
+            "written by model.save() or 'fastem fit -o'."
+        )
+    try:
+        archive = np.load(path, allow_pickle=False)
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
         raise ValueError(
             f"{path!r} is not a fastem model file (NumPy could not read it as .npz: {exc}). "
