@@ -92,6 +92,8 @@ def save(model, path):
         dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp"
     )
     try:
+        # mkstemp makes the file private (0600); give it the mode a plain open() would
+        os.chmod(tmp, _default_mode())
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
             f.flush()
@@ -113,6 +115,12 @@ def save(model, path):
         pass
     finally:
         os.close(dir_fd)
+
+
+def _default_mode():
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _open(path):

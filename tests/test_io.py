@@ -171,6 +171,14 @@ def test_interrupted_write_keeps_the_old_file(data, tmp_path, monkeypatch):
     _assert_same_model(old, fastem.load(path), data)
 
 
+def test_saved_file_has_the_usual_permissions(tmp_path):
+    path = tmp_path / "m.npz"
+    _fitted().save(path)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask
+
+
 def test_save_unfitted_model_fails(tmp_path):
     with pytest.raises(AttributeError, match="not fitted"):
         fastem.GaussianMixture(2).save(tmp_path / "m.npz")
