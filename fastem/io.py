@@ -92,9 +92,9 @@ def save(model, path):
         dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp"
     )
     try:
-        # mkstemp makes the file private (0600); give it the mode a plain open() would
-        os.chmod(tmp, _default_mode())
         with os.fdopen(fd, "wb") as f:
+            # mkstemp makes the file private (0600); give it the mode a plain open() would
+            os.chmod(tmp, _default_mode())
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())

@@ -147,7 +147,9 @@ def test_explore_gaussian_from_model(data):
                                w[0] / w.sum() * np.exp(-0.5 * z**2) / (0.25 * np.sqrt(2 * np.pi)))
     explorer.reset()
     np.testing.assert_allclose(explorer.values()["mean"], model.means_[:, 0])
-    explorer.reset_button.on_clicked(lambda event: None)  # the button is a live widget
+    explorer.set("weight", 2, 0.9)
+    explorer.reset_button._observers.process("clicked", None)  # what a click on it does
+    np.testing.assert_allclose(explorer.values()["weight"], model.weights_)
     explorer.figure.canvas.draw()
 
 
