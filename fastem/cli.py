@@ -321,6 +321,11 @@ def _load_model(path):
     return fastem.load(path)
 
 
+def _to_json(value):
+    """NumPy scalars and arrays for json.dumps; anything else as its repr."""
+    return value.tolist() if hasattr(value, "tolist") else repr(value)
+
+
 def _to_list(value):
     return value.tolist() if isinstance(value, np.ndarray) else value
 
@@ -441,7 +446,7 @@ def _fit_with(model, X, progress):
 
 def _emit(args, result, text):
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(json.dumps(result, indent=2, default=_to_json))
     else:
         text()
 
