@@ -684,7 +684,8 @@ def build_parser():
     def data_options(p):
         p.add_argument("data", metavar="DATA", help="data file: .npy, .csv or .parquet")
         p.add_argument("--columns", nargs="+", metavar="COL",
-                       help="columns to use, by name or 0-based index (space or comma separated)")
+                       help="columns to use, by name or 0-based index (space or comma "
+                       "separated); give it after DATA")
 
     def fit_options(p):
         p.add_argument("--n-init", type=_positive_int, default=1, help="initializations (default 1)")
@@ -704,8 +705,10 @@ def build_parser():
     p.add_argument("--covariance", choices=_COVARIANCE_TYPES,
                    help="covariance type of a Gaussian mixture (default full)")
     p.add_argument("--family", choices=tuple(_FAMILIES), default="gaussian")
-    p.add_argument("--max-iter", type=_non_negative_int, default=100)
-    p.add_argument("--tol", type=_non_negative_float, default=1e-3)
+    p.add_argument("--max-iter", type=_non_negative_int, default=100,
+                   help="EM iterations per initialization (default 100)")
+    p.add_argument("--tol", type=_non_negative_float, default=1e-3,
+                   help="stop when the log-likelihood per sample changes less (default 1e-3)")
     fit_options(p)
     p.add_argument("-o", "--output", required=True, metavar="MODEL", help="model file (.npz)")
     p.set_defaults(func=cmd_fit)
