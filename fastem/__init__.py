@@ -2,6 +2,7 @@
 
 from .base import BaseMixture, ConvergenceWarning
 from .families.gaussian import GaussianMixture
+from .io import load
 from .selection import select_n_components
 from .stats import SufficientStatistics
 
@@ -12,6 +13,7 @@ __all__ = [
     "ConvergenceWarning",
     "GaussianMixture",
     "SufficientStatistics",
+    "load",
     "select_n_components",
     "__version__",
 ]

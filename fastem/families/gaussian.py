@@ -127,6 +127,9 @@ class GaussianMixture(BaseMixture):
         1 prints each initialization and every ``verbose_interval``-th
         iteration; 2 also prints the lower bound, its change and time per iteration.
     verbose_interval : int, default=10
+    callback : callable, default=None
+        ``callback(model, n_iter, lower_bound)`` is called after each EM
+        iteration; returning True stops the fit early (see :meth:`fit`).
 
     Attributes
     ----------
@@ -173,6 +176,7 @@ class GaussianMixture(BaseMixture):
         warm_start=False,
         verbose=0,
         verbose_interval=10,
+        callback=None,
     ):
         super().__init__(
             n_components=n_components,
@@ -184,12 +188,26 @@ class GaussianMixture(BaseMixture):
             warm_start=warm_start,
             verbose=verbose,
             verbose_interval=verbose_interval,
+            callback=callback,
         )
         self.covariance_type = covariance_type
         self.reg_covar = reg_covar
         self.weights_init = weights_init
         self.means_init = means_init
         self.precisions_init = precisions_init
+
+    def to_sklearn(self):
+        """An equivalent fitted :class:`sklearn.mixture.GaussianMixture` (float64)."""
+        from ..io import gaussian_to_sklearn
+
+        return gaussian_to_sklearn(self)
+
+    @classmethod
+    def from_sklearn(cls, estimator):
+        """A GaussianMixture with the parameters of a fitted scikit-learn one."""
+        from ..io import gaussian_from_sklearn
+
+        return gaussian_from_sklearn(cls, estimator)
 
     # -- family protocol ------------------------------------------------
 
