@@ -550,16 +550,10 @@ def cmd_select(args):
 
     if args.output is not None:
         _check_output(args.output, (".npz",))
-    select = getattr(fastem, "select_n_components", None)
-    if select is None:
-        raise CommandError(
-            f"'fastem select' needs fastem.select_n_components, which this fastem "
-            f"{fastem.__version__} does not provide; upgrade fastem"
-        )
     X = read_data(args.data, args.columns, args.dtype)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = select(
+        result = fastem.select_n_components(
             X,
             n_components=args.k,
             covariance_types=tuple(args.covariance),
@@ -569,19 +563,33 @@ def cmd_select(args):
         )
     for w in caught:
         print(f"fastem: warning: {_one_line(w.message)}", file=sys.stderr)
+    if result.best_model_ is None:
+        raise CommandError(
+            "every fit was flagged as collapsed or failed (see the table with --json); "
+            "try fewer components or a larger --k range"
+        )
     if args.output is not None:
         result.best_model_.save(args.output)
-    table = result.table
+    best_type, best_k = result.best_params_
+    rows = [
+        {
+            "covariance_type": covariance_type,
+            "n_components": k,
+            args.criterion: _to_list(value),
+            "flag": result.flags.get((covariance_type, k)) or None,
+        }
+        for (covariance_type, k), value in result.table.as_dict().items()
+    ]
     out = {
         "criterion": args.criterion,
-        "best_params": {k: _to_list(v) for k, v in result.best_params_.items()},
-        "table": table.as_dict() if hasattr(table, "as_dict") else table,
+        "best_params": {"covariance_type": best_type, "n_components": best_k},
+        "table": rows,
         "output": args.output,
     }
 
     def text():
-        print(table)
-        print(f"best: {result.best_params_}")
+        print(result.table)
+        print(f"best: covariance_type={best_type!r}, n_components={best_k}")
         if args.output is not None:
             print(f"saved best model to {args.output}")
 

@@ -211,17 +211,11 @@ def plot_lower_bounds(model, *, ax=None):
 
 def _selection_values(result):
     """{(covariance_type, n_components): value} from a dict or a selection result."""
-    if isinstance(result, dict):
-        return {(str(c), int(k)): float(v) for (c, k), v in result.items()}
     table = getattr(result, "table", result)
-    rows = table.as_dict() if hasattr(table, "as_dict") else table
-    criterion = getattr(result, "criterion", "bic")
-    if isinstance(rows, dict) and "n_components" in rows:  # columns
-        rows = [dict(zip(rows, values)) for values in zip(*rows.values())]
+    values = table.as_dict() if hasattr(table, "as_dict") else table
     try:
-        return {(str(r["covariance_type"]), int(r["n_components"])): float(r[criterion])
-                for r in rows}
-    except (KeyError, TypeError):
+        return {(str(c), int(k)): float(v) for (c, k), v in dict(values).items()}
+    except (TypeError, ValueError):
         raise TypeError(
             "plot_selection needs a dict {(covariance_type, n_components): value} or the "
             "result of fastem.select_n_components."
@@ -252,7 +246,8 @@ def plot_selection(result, *, label=None, ax=None):
         lines[covariance_type] = ax.plot(
             ks, [values[covariance_type, k] for k in ks], "o-", ms=4, label=covariance_type
         )[0]
-    best_type, best_k = min(values, key=values.get)
+    # A selection result knows which fits were flagged as collapsed; a dict does not.
+    best_type, best_k = getattr(result, "best_params_", None) or min(values, key=values.get)
     (best,) = ax.plot([best_k], [values[best_type, best_k]], "*", ms=16, color="gold",
                       markeredgecolor="k", label=f"best: {best_type}, K={best_k}")
     ax.set_xlabel("number of components")

@@ -99,10 +99,7 @@ def test_selection_from_dict():
 
 
 def test_selection_from_select_n_components(data):
-    select = getattr(fastem, "select_n_components", None)
-    if select is None:
-        pytest.skip("fastem.select_n_components is not available yet")
-    result = select(data[:500], n_components=range(1, 4), covariance_types=("full", "diag"),
+    result = fastem.select_n_components(data[:500], n_components=range(1, 4), covariance_types=("full", "diag"),
                     criterion="bic", random_state=0)
     out = plot.plot_selection(result)
     assert set(out["lines"]) == {"full", "diag"}
