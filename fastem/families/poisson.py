@@ -116,7 +116,7 @@ class PoissonMixture(MeanParameterMixture):
             i, j = divmod(int(first), X.shape[1])
             raise ValueError(
                 f"PoissonMixture models {self._domain}, but X has {n_bad} value(s) "
-                f"that are not whole numbers, e.g. X[{i}, {j}] = {X[i, j]!r}. Pass "
+                f"that are not whole numbers, e.g. X[{i}, {j}] = {float(X[i, j])!r}. Pass "
                 "integer counts; round them first (np.rint(X)) if they are counts "
                 "stored with rounding noise."
             )
