@@ -11,6 +11,7 @@ checks. Nothing in fastem knows about this family.
 
 from typing import NamedTuple
 
+import numba
 import numpy as np
 import pytest
 from numba import njit
@@ -20,6 +21,26 @@ from scipy.special import logsumexp
 
 from fastem import BaseMixture
 from fastem.kernels import register_family_kernels, registered_families
+
+
+
+@pytest.fixture(autouse=True, scope="module")
+def private_numba_cache(tmp_path_factory):
+    """Keep the dispatch entries compiled for this family out of fastem's cache.
+
+    The skeleton's dispatch overloads in fastem/kernels/_fused.py are compiled
+    with ``cache=True`` whatever the family's ``cache`` flag, and their cache
+    index pickles the params class. An index that names ``BernoulliParams``
+    would make every later process that cannot import this test module fail
+    with ModuleNotFoundError when it loads the index. Their dispatchers are
+    created when this module first compiles the skeleton, so pointing Numba's
+    cache directory elsewhere meanwhile keeps fastem's own cache clean.
+    """
+    previous = numba.config.CACHE_DIR
+    numba.config.CACHE_DIR = str(tmp_path_factory.mktemp("numba-cache"))
+    yield
+    numba.config.CACHE_DIR = previous
+
 
 # Probabilities are kept in [FLOOR, 1 - FLOOR] so that log p and log(1 - p)
 # stay finite when a component's points all agree on a feature.
