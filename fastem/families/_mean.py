@@ -53,9 +53,6 @@ class MeanParameterMixture(BaseMixture):
     def _parameter_names(self):
         return ("weights_", self._mean_name)
 
-    def _component_means(self):
-        return getattr(self, self._mean_name)
-
     def _set_component_means(self, means, data_mean):
         floor = getattr(self, self._floor_name) * np.where(data_mean > 0, data_mean, 1.0)
         floored = np.maximum(np.asarray(means, dtype=np.float64), floor)
@@ -122,4 +119,4 @@ class MeanParameterMixture(BaseMixture):
         self._set_component_means(sx / nk[:, None], sx.sum(axis=0) / stats.n_samples)
 
     def _n_family_parameters(self):
-        return int(np.prod(self._component_means().shape))
+        return getattr(self, self._mean_name).size
