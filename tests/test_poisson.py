@@ -191,3 +191,15 @@ def test_nan_counts_are_rejected():
 def test_invalid_hyper_parameters_are_rejected(kw, match):
     with pytest.raises(ValueError, match=match):
         PoissonMixture(3, **kw).fit(make_data())
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_non_integer_check_counts_and_locates_across_partitions(dtype):
+    from fastem.kernels._checks import count_non_integer
+
+    X = np.zeros((10_000, 3), dtype=dtype)
+    X[9_000, 0] = 1.5
+    X[3_000, 2] = 7.25
+    X[6_000, 1] = -0.5
+    assert count_non_integer(X, 16) == (3, 3_000 * 3 + 2)
+    assert count_non_integer(X[:2_000], 16) == (0, -1)
