@@ -4,6 +4,7 @@ from .base import BaseMixture, ConvergenceWarning
 from .families.exponential import ExponentialMixture
 from .families.gaussian import GaussianMixture
 from .families.poisson import PoissonMixture
+from .selection import select_n_components
 from .stats import SufficientStatistics
 
 __version__ = "0.1.0"
@@ -15,5 +16,6 @@ __all__ = [
     "GaussianMixture",
     "PoissonMixture",
     "SufficientStatistics",
+    "select_n_components",
     "__version__",
 ]

@@ -18,14 +18,29 @@ INIT_SAMPLE_SIZE = 100_000
 _LLOYD_ITERATIONS = 10
 
 
+def _sorted_sample(n, size, random_state):
+    """``size`` distinct sorted indices below ``n``, in O(size) memory.
+
+    ``RandomState.choice(replace=False)`` permutes all ``n`` indices, which
+    for billions of points is itself a large allocation.
+    """
+    chosen = np.unique(random_state.randint(0, n, size=size))
+    while chosen.size < size:
+        chosen = np.union1d(chosen, random_state.randint(0, n, size=size - chosen.size))
+    return chosen
+
+
 def subsample(X, sample_weight, random_state, size=INIT_SAMPLE_SIZE):
     """Return (points, weights) of a uniform subsample without replacement."""
     n_samples = X.shape[0]
-    weights = sample_weight if sample_weight.shape[0] else np.ones(n_samples)
+    weighted = sample_weight.shape[0] > 0
     if n_samples <= size:
-        return np.asarray(X, dtype=np.float64), weights
-    index = np.sort(random_state.choice(n_samples, size, replace=False))
-    return np.asarray(X[index], dtype=np.float64), weights[index]
+        index = slice(None)
+    else:
+        index = _sorted_sample(n_samples, size, random_state)
+    points = np.asarray(X[index], dtype=np.float64)
+    weights = sample_weight[index] if weighted else np.ones(points.shape[0])
+    return points, weights
 
 
 def _squared_distances(X, centers):
