@@ -1,7 +1,9 @@
 """fastem: mixture models fitted by Expectation-Maximization with fused Numba kernels."""
 
 from .base import BaseMixture, ConvergenceWarning
+from .families.exponential import ExponentialMixture
 from .families.gaussian import GaussianMixture
+from .families.poisson import PoissonMixture
 from .io import load
 from .selection import select_n_components
 from .stats import SufficientStatistics
@@ -11,7 +13,9 @@ __version__ = "0.1.0"
 __all__ = [
     "BaseMixture",
     "ConvergenceWarning",
+    "ExponentialMixture",
     "GaussianMixture",
+    "PoissonMixture",
     "SufficientStatistics",
     "load",
     "select_n_components",

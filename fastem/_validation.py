@@ -128,6 +128,24 @@ def check_sample_weight(sample_weight, n_samples):
     return w
 
 
+def check_weights_init(weights_init, n_components):
+    """Check user-given initial mixing weights; return them as float64."""
+    w = np.asarray(weights_init, dtype=np.float64)
+    if w.shape != (n_components,):
+        raise ValueError(
+            f"weights_init must have shape ({n_components},) for n_components="
+            f"{n_components}, got {w.shape}."
+        )
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise ValueError(f"weights_init must be finite and non-negative, got {w}.")
+    if not np.isclose(w.sum(), 1.0, rtol=0, atol=1e-6):
+        raise ValueError(
+            f"weights_init must sum to 1, but sums to {w.sum():.6g}. Divide by "
+            "its sum: weights_init / weights_init.sum()."
+        )
+    return w
+
+
 def check_scalar(value, name, target_type, *, min_val=None, max_val=None, include_min=True):
     """Check a hyper-parameter's type and range; return it."""
     if isinstance(value, bool) or not isinstance(value, target_type):

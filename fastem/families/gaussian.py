@@ -5,7 +5,7 @@ import numbers
 import numpy as np
 from scipy import linalg
 
-from .._validation import check_scalar
+from .._validation import check_scalar, check_weights_init
 from ..base import BaseMixture
 from ..kernels.gaussian import DiagParams, FullParams, SphericalParams, TiedParams, work_rows
 from ..kernels.linalg import precision_cholesky_upper
@@ -223,20 +223,7 @@ class GaussianMixture(BaseMixture):
     def _check_family_init(self, n_features):
         K = self.n_components
         if self.weights_init is not None:
-            w = np.asarray(self.weights_init, dtype=np.float64)
-            if w.shape != (K,):
-                raise ValueError(
-                    f"weights_init must have shape ({K},) for n_components={K}, got {w.shape}."
-                )
-            if not np.isfinite(w).all() or (w < 0).any():
-                raise ValueError(
-                    f"weights_init must be finite and non-negative, got {w}."
-                )
-            if not np.isclose(w.sum(), 1.0, rtol=0, atol=1e-6):
-                raise ValueError(
-                    f"weights_init must sum to 1, but sums to {w.sum():.6g}. Divide by "
-                    "its sum: weights_init / weights_init.sum()."
-                )
+            check_weights_init(self.weights_init, K)
         if self.means_init is not None:
             m = np.asarray(self.means_init, dtype=np.float64)
             if m.shape != (K, n_features):

@@ -47,3 +47,32 @@ def column_ranges(X, n_partitions):
 def n_check_partitions(n_samples):
     """Partitions for the check kernels: enough to share out, few enough to be cheap."""
     return max(1, min(64, n_samples // BLOCK_SIZE))
+
+
+@njit(parallel=True, cache=True)
+def count_non_integer(X, n_partitions):
+    """Return the number of entries of a 2-D array that are not whole numbers.
+
+    Also returns the flat index (``i * n_features + j``) of the first such
+    entry in row-major order, or -1 when there is none, so that an error
+    message can quote the value.
+    """
+    n_samples, n_features = X.shape
+    counts = np.zeros(n_partitions, dtype=np.int64)
+    firsts = np.full(n_partitions, -1, dtype=np.int64)
+    for p in prange(n_partitions):
+        c = 0
+        first = -1
+        for i in range(p * n_samples // n_partitions, (p + 1) * n_samples // n_partitions):
+            for j in range(n_features):
+                v = X[i, j]
+                if v != np.floor(v):
+                    if first < 0:
+                        first = i * n_features + j
+                    c += 1
+        counts[p] = c
+        firsts[p] = first
+    for p in range(n_partitions):
+        if firsts[p] >= 0:
+            return counts.sum(), firsts[p]
+    return counts.sum(), -1

@@ -1,0 +1,136 @@
+"""Mixtures of Poisson distributions over independent count features."""
+
+import numpy as np
+
+from ..kernels._checks import count_non_integer, n_check_partitions
+from ..kernels.poisson import WORK_ROWS, PoissonParams
+from ._mean import MeanParameterMixture
+
+__all__ = ["PoissonMixture"]
+
+
+class PoissonMixture(MeanParameterMixture):
+    """Mixture of Poisson distributions, fitted by EM with fused Numba kernels.
+
+    Within a component the features are independent counts, and feature ``d``
+    of component ``k`` is Poisson with rate ``rates_[k, d]``:
+
+    ``log p(x | k) = sum_d (x_d log rates_[k, d] - rates_[k, d] - log(x_d!))``.
+
+    Data must be non-negative whole numbers. Integer arrays are accepted and
+    converted to float64; float arrays must hold integral values. The M-step
+    sets each rate to the responsibility-weighted mean count.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of mixture components.
+    tol : float, default=1e-3
+        Convergence threshold on the change of the mean log-likelihood per sample.
+    max_iter : int, default=100
+        EM iterations per initialization.
+    n_init : int, default=1
+        Number of initializations; the best result is kept.
+    init_params : {'k-means++', 'kmeans', 'random', 'random_from_data'}, default='k-means++'
+        How the initial responsibilities are chosen (on a subsample of at most
+        100,000 points); the initial rates are the component means under them.
+    weights_init : array-like of shape (n_components,), default=None
+    rates_init : array-like of shape (n_components, n_features), default=None
+        Positive initial rates.
+    random_state : int, RandomState instance or None, default=None
+    warm_start : bool, default=False
+        Start the next ``fit`` from the current solution (then ``n_init`` is ignored).
+    verbose : int, default=0
+    verbose_interval : int, default=10
+    min_rate : float, default=1e-6
+        Floor of the rates, as a fraction of each feature's (weighted) mean
+        count over the data; for a feature that is zero in every sample, the
+        floor is ``min_rate`` itself. Without it, a component whose points are
+        all zero in a feature would get a rate of 0 and give every positive
+        count zero probability.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+    rates_ : ndarray of shape (n_components, n_features)
+        Mean count of each component and feature.
+    converged_ : bool
+    n_iter_ : int
+    lower_bound_ : float
+        Mean log-likelihood per sample of the best initialization.
+    lower_bounds_ : list of float
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastem import PoissonMixture
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.concatenate([rng.poisson(2.0, 5000), rng.poisson(20.0, 5000)])
+    >>> model = PoissonMixture(2, random_state=0).fit(X[:, None])
+    >>> np.sort(model.rates_.ravel()).round(0)
+    array([ 2., 20.])
+    """
+
+    _mean_name = "rates_"
+    _init_name = "rates_init"
+    _floor_name = "min_rate"
+    _domain = "counts (non-negative whole numbers)"
+    _negative_hint = "Pass counts; if the values are offset, subtract the offset first."
+
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        tol=1e-3,
+        max_iter=100,
+        n_init=1,
+        init_params="k-means++",
+        weights_init=None,
+        rates_init=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+        min_rate=1e-6,
+    ):
+        super().__init__(
+            n_components=n_components,
+            tol=tol,
+            max_iter=max_iter,
+            n_init=n_init,
+            init_params=init_params,
+            random_state=random_state,
+            warm_start=warm_start,
+            verbose=verbose,
+            verbose_interval=verbose_interval,
+        )
+        self.weights_init = weights_init
+        self.rates_init = rates_init
+        self.min_rate = min_rate
+
+    def _check_data(self, X):
+        super()._check_data(X)
+        n_bad, first = count_non_integer(X, n_check_partitions(X.shape[0]))
+        if n_bad:
+            i, j = divmod(int(first), X.shape[1])
+            raise ValueError(
+                f"PoissonMixture models {self._domain}, but X has {n_bad} value(s) "
+                f"that are not whole numbers, e.g. X[{i}, {j}] = {float(X[i, j])!r}. Pass "
+                "integer counts; round them first (np.rint(X)) if they are counts "
+                "stored with rounding noise."
+            )
+
+    def _kernel_params(self, dtype):
+        rates = np.asarray(self.rates_, dtype=np.float64)
+        return PoissonParams(
+            np.ascontiguousarray(np.log(rates), dtype=dtype),
+            (-rates.sum(axis=1)).astype(dtype),
+        )
+
+    def _work_rows(self, n_features):
+        return WORK_ROWS
+
+    def _sample_component(self, rng, k, n):
+        rates = np.asarray(self.rates_[k], dtype=np.float64)
+        return rng.poisson(rates, size=(n, rates.shape[0]))

@@ -1,0 +1,225 @@
+"""A family defined outside fastem, through the public protocol alone.
+
+The Bernoulli mixture below (binary features, independent within a
+component) is written the way docs/families.md says a new family is written:
+a params NamedTuple and two block functions registered with
+``register_family_kernels``, and a ``BaseMixture`` subclass that fills the
+hooks. The tests then use the driver as is: initialisation, restarts,
+convergence, prediction, sampling, sample weights, summaries and the data
+checks. Nothing in fastem knows about this family.
+"""
+
+from typing import NamedTuple
+
+import numba
+import numpy as np
+import pytest
+from numba import njit
+from numpy.testing import assert_allclose
+from scipy import stats
+from scipy.special import logsumexp
+
+from fastem import BaseMixture
+from fastem.kernels import register_family_kernels, registered_families
+
+
+
+@pytest.fixture(autouse=True, scope="module")
+def private_numba_cache(tmp_path_factory):
+    """Keep the dispatch entries compiled for this family out of fastem's cache.
+
+    The skeleton's dispatch overloads in fastem/kernels/_fused.py are compiled
+    with ``cache=True`` whatever the family's ``cache`` flag, and their cache
+    index pickles the params class. An index that names ``BernoulliParams``
+    would make every later process that cannot import this test module fail
+    with ModuleNotFoundError when it loads the index. Their dispatchers are
+    created when this module first compiles the skeleton, so pointing Numba's
+    cache directory elsewhere meanwhile keeps fastem's own cache clean.
+    """
+    previous = numba.config.CACHE_DIR
+    numba.config.CACHE_DIR = str(tmp_path_factory.mktemp("numba-cache"))
+    yield
+    numba.config.CACHE_DIR = previous
+
+
+# Probabilities are kept in [FLOOR, 1 - FLOOR] so that log p and log(1 - p)
+# stay finite when a component's points all agree on a feature.
+FLOOR = 1e-6
+
+
+class BernoulliParams(NamedTuple):
+    log_p: np.ndarray  # (n_components, n_features), log of the probability of a 1
+    log_q: np.ndarray  # (n_components, n_features), log of the probability of a 0
+
+
+@njit(cache=False)
+def bernoulli_log_prob(params, xt, n, log_prob, work):
+    n_components, n_features = params.log_p.shape
+    for k in range(n_components):
+        out = log_prob[k]
+        for i in range(n):
+            out[i] = 0
+        for j in range(n_features):
+            a = params.log_p[k, j]
+            b = params.log_q[k, j]
+            x = xt[j]
+            for i in range(n):
+                out[i] += b + x[i] * (a - b)
+
+
+@njit(cache=False)
+def bernoulli_accumulate(params, xt, n, resp, work, stats):
+    n_components, n_features = params.log_p.shape
+    for k in range(n_components):
+        for j in range(n_features):
+            s = 0.0
+            for i in range(n):
+                s += resp[k, i] * xt[j, i]
+            stats[k * n_features + j] += s
+
+
+register_family_kernels(BernoulliParams, bernoulli_log_prob, bernoulli_accumulate, cache=False)
+
+
+class BernoulliMixture(BaseMixture):
+    """Mixture of independent Bernoulli features; ``probabilities_`` is (K, D)."""
+
+    _parameter_names = ("weights_", "probabilities_")
+
+    def _set_probabilities(self, p):
+        self.probabilities_ = np.clip(p, FLOOR, 1 - FLOOR).astype(self._dtype)
+
+    def _check_data(self, X):
+        bad = (X != 0) & (X != 1)
+        if bad.any():
+            raise ValueError(
+                f"BernoulliMixture models binary data, but X has {int(bad.sum())} value(s) "
+                f"other than 0 and 1, e.g. {float(X[bad][0])!r}. Binarise it first, e.g. X > 0."
+            )
+
+    def _kernel_params(self, dtype):
+        p = np.asarray(self.probabilities_, dtype=np.float64)
+        return BernoulliParams(np.log(p).astype(dtype), np.log1p(-p).astype(dtype))
+
+    def _moment_shapes(self, n_features):
+        return {"sx": (self.n_components, n_features)}
+
+    def _reference(self):
+        return {}
+
+    def _work_rows(self, n_features):
+        return 0
+
+    def _params_from_moments(self, nk, means, covariances):
+        self._set_probabilities(means)
+
+    def _m_step_family(self, stats):
+        nk = stats.nk + 10 * np.finfo(np.float64).eps
+        self._set_probabilities(stats.moments["sx"] / nk[:, None])
+
+    def _check_family_init(self, n_features):
+        pass
+
+    def _init_family_from_user(self):
+        pass
+
+    def _n_family_parameters(self):
+        return self.probabilities_.size
+
+    def _sample_component(self, rng, k, n):
+        p = np.asarray(self.probabilities_[k], dtype=np.float64)
+        return (rng.uniform(size=(n, p.shape[0])) < p).astype(np.float64)
+
+
+WEIGHTS = np.array([0.5, 0.3, 0.2])
+PROBABILITIES = np.array(
+    [
+        [0.9, 0.9, 0.9, 0.1, 0.1, 0.1, 0.5, 0.2],
+        [0.1, 0.2, 0.1, 0.9, 0.8, 0.9, 0.5, 0.2],
+        [0.1, 0.9, 0.5, 0.1, 0.9, 0.1, 0.9, 0.9],
+    ]
+)
+
+
+def true_model(dtype=np.float64, random_state=0):
+    """A model holding the true parameters, set through its public attributes."""
+    X = np.zeros((3, PROBABILITIES.shape[1]), dtype=dtype)
+    model = BernoulliMixture(3, max_iter=0, random_state=random_state).fit(X)
+    model.weights_ = WEIGHTS.astype(dtype)
+    model.probabilities_ = PROBABILITIES.astype(dtype)
+    return model
+
+
+def scipy_log_prob(X, weights, probabilities):
+    log_prob = np.stack(
+        [stats.bernoulli.logpmf(X, p).sum(axis=1) for p in probabilities], axis=1
+    )
+    return log_prob + np.log(weights)
+
+
+def test_registered_uncached():
+    assert registered_families()[BernoulliParams] is False
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_score_samples_and_predict_proba_match_scipy(dtype):
+    model = true_model(dtype)
+    X, _ = model.sample(2000)
+    assert X.dtype == dtype
+    expected = scipy_log_prob(X, WEIGHTS, PROBABILITIES)
+    norm = logsumexp(expected, axis=1)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    assert_allclose(model.score_samples(X), norm, rtol=rtol)
+    assert_allclose(model.predict_proba(X), np.exp(expected - norm[:, None]), rtol=10 * rtol, atol=rtol)
+
+
+def test_sample_frequencies_match_parameters():
+    X, y = true_model().sample(100_000)
+    assert set(np.unique(X)) == {0.0, 1.0}
+    assert_allclose(np.bincount(y) / len(y), WEIGHTS, atol=0.01)
+    for k in range(3):
+        assert_allclose(X[y == k].mean(axis=0), PROBABILITIES[k], atol=0.02)
+
+
+def test_fit_recovers_known_parameters_with_restarts():
+    X, y = true_model(random_state=1).sample(30_000)
+    model = BernoulliMixture(3, n_init=3, tol=1e-6, max_iter=500, random_state=0).fit(X)
+    assert model.converged_ and model.n_iter_ < 500
+    assert np.all(np.diff(model.lower_bounds_) >= -1e-10)
+    # Match fitted to true components by the label each true component gets most.
+    order = [np.bincount(model.predict(X[y == k]), minlength=3).argmax() for k in range(3)]
+    assert sorted(order) == [0, 1, 2]
+    assert_allclose(model.weights_[order], WEIGHTS, atol=0.02)
+    assert_allclose(model.probabilities_[order], PROBABILITIES, atol=0.04)
+    assert np.mean(np.asarray(order)[y] == model.predict(X)) > 0.9
+    n_parameters = PROBABILITIES.size + 2
+    assert_allclose(
+        model.bic(X), -2 * model.score(X) * len(X) + n_parameters * np.log(len(X)), rtol=1e-10
+    )
+
+
+def test_sample_weight_and_summaries_use_the_driver_unchanged():
+    X, _ = true_model(random_state=2).sample(300)
+    counts = np.random.default_rng(0).integers(0, 3, size=len(X))
+    counts[0] = 1
+    kw = dict(max_iter=3, tol=0.0, random_state=0, init_params="random_from_data")
+    weighted = true_model()
+    weighted.m_step(weighted.summarize(X, sample_weight=counts))
+    repeated = true_model()
+    repeated_X = np.repeat(X, counts, axis=0)
+    half = len(repeated_X) // 2
+    repeated.m_step(repeated.summarize(repeated_X[:half]) + repeated.summarize(repeated_X[half:]))
+    assert_allclose(weighted.probabilities_, repeated.probabilities_, rtol=1e-10)
+    assert_allclose(weighted.weights_, repeated.weights_, rtol=1e-10)
+    with pytest.warns(Warning, match="did not converge"):
+        BernoulliMixture(3, **kw).fit(X, sample_weight=counts)
+
+
+def test_data_checks_run_through_the_hook():
+    model = true_model()
+    with pytest.raises(ValueError, match=r"1 value\(s\) other than 0 and 1, e.g. 2.0"):
+        model.score_samples(np.array([[0, 1, 2, 0, 0, 0, 0, 0.0]]))
+    with pytest.raises(ValueError, match="NaN"):
+        BernoulliMixture(2).fit(np.array([[0.0, np.nan], [1.0, 1.0]]))
+    with pytest.raises(ValueError, match="has 3 features, but BernoulliMixture was fitted with 8"):
+        model.predict(np.zeros((2, 3)))

@@ -1,0 +1,205 @@
+"""PoissonMixture against the NumPy/SciPy reference in ``reference.py``."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose
+
+from family_checks import (
+    Family,
+    check_em_steps,
+    check_information_criteria,
+    check_log_likelihood_never_decreases,
+    check_log_prob,
+    check_sample_moments,
+    check_sample_weight_is_repetition,
+    check_summaries_add,
+    check_warm_start,
+    fit_quietly,
+)
+from fastem import PoissonMixture
+from reference import poisson_em_step, poisson_log_prob, poisson_mixture_moments
+
+
+def draw(rng, weights, rates, n):
+    z = rng.choice(len(weights), size=n, p=weights)
+    return rng.poisson(rates[z]).astype(np.float64)
+
+
+FAMILY = Family(
+    PoissonMixture, "rates", poisson_log_prob, poisson_em_step, poisson_mixture_moments, draw
+)
+WEIGHTS = np.array([0.4, 0.35, 0.25])
+RATES = np.array([[0.5, 6.0, 2.0], [5.0, 1.0, 2.0], [15.0, 9.0, 0.2]])
+DTYPES = [np.float32, np.float64]
+
+
+def make_data(n=500, seed=0):
+    return draw(np.random.default_rng(seed), WEIGHTS, RATES, n)
+
+
+def rough_start(X):
+    """Starting parameters away from the truth, so that each step changes a lot."""
+    return np.array([0.2, 0.5, 0.3]), np.array([[1.0, 3.0, 1.0], [3.0, 2.0, 1.0], [8.0, 4.0, 2.0]])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_log_densities_match_reference(dtype):
+    X = make_data()
+    X[0] = [0.0, 170.0, 3.0]  # a large count: lgamma(x + 1) matters
+    check_log_prob(FAMILY, X, WEIGHTS, RATES, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_iter", [1, 6])
+def test_em_steps_match_reference(dtype, n_iter):
+    X = make_data()
+    check_em_steps(FAMILY, X, *rough_start(X), dtype, n_iter)
+
+
+def test_weighted_em_steps_match_reference():
+    X = make_data()
+    sample_weight = np.random.default_rng(1).uniform(0, 2, size=X.shape[0])
+    check_em_steps(FAMILY, X, *rough_start(X), np.float64, 3, sample_weight=sample_weight)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sample_moments_match_mixture_moments(dtype):
+    check_sample_moments(FAMILY, WEIGHTS, RATES, dtype)
+
+
+def test_samples_are_counts():
+    model = FAMILY.fitted(make_data(), WEIGHTS, RATES, random_state=0)
+    X, _ = model.sample(1000)
+    assert np.array_equal(X, np.rint(X)) and X.min() >= 0
+
+
+def test_sample_weight_equals_repeated_rows():
+    X = make_data(200)
+    check_sample_weight_is_repetition(FAMILY, X, *rough_start(X))
+
+
+def test_summaries_add_up_to_one_em_step():
+    X = make_data()
+    check_summaries_add(FAMILY, X, *rough_start(X))
+
+
+def test_bic_and_aic():
+    check_information_criteria(FAMILY, make_data(), WEIGHTS, RATES)
+
+
+def test_warm_start_continues_em():
+    X = make_data()
+    check_warm_start(FAMILY, X, *rough_start(X))
+
+
+def test_recovers_three_components_on_a_million_points():
+    rng = np.random.default_rng(42)
+    weights = np.array([0.3, 0.3, 0.4])
+    rates = np.array([1.0, 10.0, 40.0])
+    z = rng.choice(3, size=1_000_000, p=weights)
+    X = rng.poisson(rates[z])[:, None]
+    model = PoissonMixture(3, tol=1e-7, max_iter=500, random_state=0).fit(X)
+    assert model.converged_
+    order = np.argsort(model.rates_[:, 0])
+    assert_allclose(model.weights_[order], weights, rtol=0.01)
+    assert_allclose(model.rates_[order, 0], rates, rtol=0.01)
+
+
+@pytest.mark.parametrize("int_dtype", [np.int64, np.uint8])
+def test_integer_counts_are_accepted_and_fit_like_floats(int_dtype):
+    X = make_data()
+    start = rough_start(X)
+    as_int = fit_quietly(FAMILY.model(*start, max_iter=3, tol=0.0), X.astype(int_dtype))
+    as_float = fit_quietly(FAMILY.model(*start, max_iter=3, tol=0.0), X)
+    assert as_int.rates_.dtype == np.float64
+    assert_allclose(as_int.rates_, as_float.rates_, rtol=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n_samples=st.integers(3, 60),
+    n_features=st.integers(1, 3),
+    n_components=st.integers(1, 3),
+    dtype=st.sampled_from(DTYPES),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_log_likelihood_never_decreases(n_samples, n_features, n_components, dtype, seed):
+    rng = np.random.default_rng(seed)
+    X = rng.poisson(rng.uniform(0, 30, size=n_features), size=(n_samples, n_features))
+    model = PoissonMixture(
+        min(n_components, n_samples), tol=0.0, max_iter=20, init_params="random", random_state=seed
+    )
+    check_log_likelihood_never_decreases(model, X.astype(dtype))
+
+
+def test_rates_are_floored_where_a_component_is_all_zero():
+    rng = np.random.default_rng(0)
+    X = np.column_stack(
+        [
+            np.concatenate([rng.poisson(1.0, 200), rng.poisson(50.0, 200)]),
+            np.concatenate([np.zeros(200), rng.poisson(5.0, 200)]),
+        ]
+    ).astype(np.float64)
+    model = fit_quietly(
+        PoissonMixture(
+            2, weights_init=[0.5, 0.5], rates_init=[[1.0, 1.0], [50.0, 1.0]], max_iter=5,
+            tol=0.0, min_rate=1e-3,
+        ),
+        X,
+    )
+    small = np.argmin(model.rates_[:, 0])
+    assert_allclose(model.rates_[small, 1], 1e-3 * X[:, 1].mean(), rtol=1e-9)
+    assert np.isfinite(model.score_samples(X)).all()
+
+
+def test_negative_counts_are_rejected_with_the_value():
+    X = make_data()
+    X[4, 2] = -3
+    with pytest.raises(ValueError, match=r"negative values, the smallest being -3 in feature 2"):
+        PoissonMixture(2).fit(X)
+
+
+def test_non_integer_counts_are_rejected_with_the_value():
+    X = make_data()
+    X[10, 1] = 2.5
+    X[20, 0] = 0.1
+    with pytest.raises(ValueError, match=r"2 value\(s\) that are not whole numbers, e.g. X\[10, 1\] = 2\.5"):
+        PoissonMixture(2).fit(X)
+    model = PoissonMixture(2, random_state=0).fit(make_data())
+    with pytest.raises(ValueError, match="not whole numbers"):
+        model.score_samples(X.astype(np.float32))
+
+
+def test_nan_counts_are_rejected():
+    X = make_data()
+    X[3, 0] = np.nan
+    with pytest.raises(ValueError, match="1 NaN or infinite"):
+        PoissonMixture(2).fit(X)
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"rates_init": np.ones((3, 2))}, r"rates_init must have shape .* \(3, 3\), got \(3, 2\)"),
+        ({"rates_init": -np.ones((3, 3))}, "finite and positive, got minimum -1"),
+        ({"weights_init": [0.2, 0.2, 0.2]}, "must sum to 1"),
+        ({"min_rate": -1.0}, "min_rate must be > 0"),
+    ],
+)
+def test_invalid_hyper_parameters_are_rejected(kw, match):
+    with pytest.raises(ValueError, match=match):
+        PoissonMixture(3, **kw).fit(make_data())
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_non_integer_check_counts_and_locates_across_partitions(dtype):
+    from fastem.kernels._checks import count_non_integer
+
+    X = np.zeros((10_000, 3), dtype=dtype)
+    X[9_000, 0] = 1.5
+    X[3_000, 2] = 7.25
+    X[6_000, 1] = -0.5
+    assert count_non_integer(X, 16) == (3, 3_000 * 3 + 2)
+    assert count_non_integer(X[:2_000], 16) == (0, -1)
