@@ -40,6 +40,9 @@ class ExponentialMixture(MeanParameterMixture):
         Start the next ``fit`` from the current solution (then ``n_init`` is ignored).
     verbose : int, default=0
     verbose_interval : int, default=10
+    callback : callable, default=None
+        ``callback(model, n_iter, lower_bound)``, called after each iteration;
+        returning True stops the fit.
     min_scale : float, default=1e-6
         Floor of the scales, as a fraction of each feature's (weighted) mean
         over the data; for a feature that is zero in every sample, the floor is
@@ -95,6 +98,7 @@ class ExponentialMixture(MeanParameterMixture):
         warm_start=False,
         verbose=0,
         verbose_interval=10,
+        callback=None,
         min_scale=1e-6,
     ):
         super().__init__(
@@ -107,6 +111,7 @@ class ExponentialMixture(MeanParameterMixture):
             warm_start=warm_start,
             verbose=verbose,
             verbose_interval=verbose_interval,
+            callback=callback,
         )
         self.weights_init = weights_init
         self.scales_init = scales_init

@@ -42,6 +42,9 @@ class PoissonMixture(MeanParameterMixture):
         Start the next ``fit`` from the current solution (then ``n_init`` is ignored).
     verbose : int, default=0
     verbose_interval : int, default=10
+    callback : callable, default=None
+        ``callback(model, n_iter, lower_bound)``, called after each iteration;
+        returning True stops the fit.
     min_rate : float, default=1e-6
         Floor of the rates, as a fraction of each feature's (weighted) mean
         count over the data; for a feature that is zero in every sample, the
@@ -92,6 +95,7 @@ class PoissonMixture(MeanParameterMixture):
         warm_start=False,
         verbose=0,
         verbose_interval=10,
+        callback=None,
         min_rate=1e-6,
     ):
         super().__init__(
@@ -104,6 +108,7 @@ class PoissonMixture(MeanParameterMixture):
             warm_start=warm_start,
             verbose=verbose,
             verbose_interval=verbose_interval,
+            callback=callback,
         )
         self.weights_init = weights_init
         self.rates_init = rates_init
