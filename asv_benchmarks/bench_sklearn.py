@@ -6,6 +6,7 @@ import time
 from .common import (
     COMPARISON_SIZE,
     N_ITER,
+    QUICK,
     SHAPES,
     WARMUP_ROWS,
     GaussianData,
@@ -14,7 +15,7 @@ from .common import (
     load_dataset,
 )
 
-_REPEATS = 5
+_REPEATS = 1 if QUICK else 5  # the smoke run only checks that it works
 
 
 def _fit_seconds(model, X, max_iter):

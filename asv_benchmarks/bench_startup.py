@@ -2,8 +2,7 @@
 
 The first fit in a process compiles the kernels, or loads them from Numba's
 on-disk cache when an earlier process left them there (``cache=True``). Both
-are measured: 'cold' points NUMBA_CACHE_DIR at a new, empty folder in every
-timed process; 'warm' at a folder that a process run in ``setup`` filled.
+are measured, as TimerawFirstFit 'cold' and 'warm'.
 """
 
 import shutil
@@ -17,10 +16,11 @@ def timeraw_import_fastem():
     return "import fastem"
 
 
-# Untimed part of the child process; it must set NUMBA_CACHE_DIR before numba
-# is imported. {cache_dir} is filled in per parameter.
+# Untimed part of the child process. {cache_env} sets NUMBA_CACHE_DIR, which
+# must happen before numba is imported.
 _FIRST_FIT_SETUP = """
-os.environ["NUMBA_CACHE_DIR"] = {cache_dir}
+import os
+{cache_env}
 import warnings
 import numpy as np
 import fastem
@@ -36,7 +36,13 @@ with warnings.catch_warnings():
 
 
 class TimerawFirstFit:
-    """First ``GaussianMixture.fit`` (full, float64, 2,000 points, 5 iterations) in a process."""
+    """First ``GaussianMixture.fit`` (full, float64, 2,000 points, 5 iterations) in a process.
+
+    'warm' uses Numba's usual cache location, which ``setup`` fills by running
+    the same fit once in a child process (quick when it is filled already).
+    'cold' points NUMBA_CACHE_DIR at a new empty folder in every timed process,
+    so no sample reuses what an earlier one compiled.
+    """
 
     params = ["cold", "warm"]
     param_names = ["numba_cache"]
@@ -48,17 +54,17 @@ class TimerawFirstFit:
     def setup(self, numba_cache):
         self.cache_root = tempfile.mkdtemp(prefix="fastem-asv-numba-")
         if numba_cache == "warm":
-            self.cache_dir = repr(self.cache_root)
-            code = _FIRST_FIT_SETUP.format(cache_dir=self.cache_dir) + _FIRST_FIT
+            self.cache_env = ""
+            code = _FIRST_FIT_SETUP.format(cache_env="") + _FIRST_FIT
             subprocess.run([sys.executable, "-c", code], check=True)
         else:
-            # A new empty folder in every timed process, so no sample reuses
-            # what an earlier one compiled.
-            self.cache_dir = f"__import__('tempfile').mkdtemp(dir={self.cache_root!r})"
+            self.cache_env = (
+                "import tempfile\n"
+                f"os.environ['NUMBA_CACHE_DIR'] = tempfile.mkdtemp(dir={self.cache_root!r})"
+            )
 
     def teardown(self, numba_cache):
         shutil.rmtree(self.cache_root, ignore_errors=True)
 
     def timeraw_first_fit(self, numba_cache):
-        setup = _FIRST_FIT_SETUP.format(cache_dir=self.cache_dir)
-        return textwrap.dedent(_FIRST_FIT), setup
+        return textwrap.dedent(_FIRST_FIT), _FIRST_FIT_SETUP.format(cache_env=self.cache_env)
