@@ -106,7 +106,7 @@ def ensure_dataset(kind, n_samples, n_features, n_components, dtype):
         return path
     os.makedirs(DATA_DIR, exist_ok=True)
     truth = mixture_truth(kind, n_features, n_components)
-    partial = f"{path}.{os.getpid()}.partial"
+    partial = f"{path[:-4]}.partial-{os.getpid()}.npy"  # *.npy: ignored by git
     out = np.lib.format.open_memmap(partial, mode="w+", dtype=dtype, shape=(n_samples, n_features))
     for chunk, start in enumerate(range(0, n_samples, _CHUNK_ROWS)):
         stop = min(n_samples, start + _CHUNK_ROWS)
