@@ -1,0 +1,1 @@
+"""airspeed velocity (asv) benchmarks of fastem; see README.md in this folder."""
