@@ -1,6 +1,7 @@
 """fastem: mixture models fitted by Expectation-Maximization with fused Numba kernels."""
 
 from .base import BaseMixture, ConvergenceWarning
+from .data import Chunks
 from .families.gaussian import GaussianMixture
 from .stats import SufficientStatistics
 
@@ -8,6 +9,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BaseMixture",
+    "Chunks",
     "ConvergenceWarning",
     "GaussianMixture",
     "SufficientStatistics",
