@@ -3,6 +3,8 @@
 from .base import BaseMixture, ConvergenceWarning
 from .data import Chunks
 from .families.gaussian import GaussianMixture
+from .io import load
+from .selection import select_n_components
 from .stats import SufficientStatistics
 
 __version__ = "0.1.0"
@@ -13,5 +15,7 @@ __all__ = [
     "ConvergenceWarning",
     "GaussianMixture",
     "SufficientStatistics",
+    "load",
+    "select_n_components",
     "__version__",
 ]

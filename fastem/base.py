@@ -41,6 +41,10 @@ driver asks the source to sum the kernel's statistics vectors over its chunks
 (:meth:`~fastem.data.ArraySource.reduce`) or to fill per-row outputs
 (:meth:`~fastem.data.ArraySource.map`), so the EM loop is the same for all.
 
+Every family's ``__init__`` takes and passes on ``callback=None``: a callable
+``callback(model, n_iter, lower_bound)`` called after each EM iteration;
+returning True stops the fit early (see :meth:`BaseMixture.fit`).
+
 A family never sees the data point by point, and the driver never sees the
 family's statistics: adding a family changes neither.
 """
@@ -109,6 +113,7 @@ class BaseMixture:
         warm_start=False,
         verbose=0,
         verbose_interval=10,
+        callback=None,
         step_exponent=0.7,
         step_offset=2.0,
     ):
@@ -121,6 +126,7 @@ class BaseMixture:
         self.warm_start = warm_start
         self.verbose = verbose
         self.verbose_interval = verbose_interval
+        self.callback = callback
         self.step_exponent = step_exponent
         self.step_offset = step_offset
 
@@ -193,6 +199,11 @@ class BaseMixture:
         check_scalar(self.n_init, "n_init", numbers.Integral, min_val=1)
         check_scalar(self.verbose, "verbose", numbers.Integral, min_val=0)
         check_scalar(self.verbose_interval, "verbose_interval", numbers.Integral, min_val=1)
+        if self.callback is not None and not callable(self.callback):
+            raise TypeError(
+                f"callback must be None or a callable callback(model, n_iter, lower_bound), "
+                f"got {self.callback!r}."
+            )
         check_scalar(
             self.step_exponent, "step_exponent", numbers.Real, min_val=0.5, max_val=1.0,
             include_min=False,
@@ -337,6 +348,13 @@ class BaseMixture:
         iterations, and warns with :class:`ConvergenceWarning` if it never
         converges.
 
+        If ``callback`` is set, ``callback(self, n_iter, lower_bound)`` is
+        called after each iteration's M-step, with the mean log-likelihood per
+        sample of the E-step that preceded it. Returning True stops the fit:
+        no further iterations or initializations run, the best result so far
+        is kept, ``converged_`` is False unless that iteration converged, and
+        no :class:`ConvergenceWarning` is issued.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features), chunked data or dask array
@@ -388,6 +406,7 @@ class BaseMixture:
 
         max_lower_bound = -np.inf
         best = None
+        stopped = False
         for init in range(n_init):
             if do_init:
                 self._initialize(source, random_state)
@@ -415,6 +434,9 @@ class BaseMixture:
                     self._print_iteration(n_iter, lower_bound, change, start)
                 if abs(change) < self.tol:
                     converged = True
+                if self.callback is not None and self.callback(self, n_iter, lower_bound) is True:
+                    stopped = True
+                if converged or stopped:
                     break
             if self.verbose:
                 status = "converged" if converged else "did not converge"
@@ -422,11 +444,13 @@ class BaseMixture:
             if best is None or lower_bound > max_lower_bound:
                 max_lower_bound = lower_bound
                 best = (self._get_parameters(), n_iter, lower_bounds, converged)
+            if stopped:
+                break
 
         params, self.n_iter_, self.lower_bounds_, self.converged_ = best
         self._set_parameters(params)
         self.lower_bound_ = max_lower_bound
-        if not self.converged_ and self.max_iter > 0:
+        if not self.converged_ and self.max_iter > 0 and not stopped:
             warnings.warn(
                 f"Best of {n_init} initialization(s) did not converge in max_iter="
                 f"{self.max_iter} iterations (last change of the mean log-likelihood above "
@@ -522,6 +546,12 @@ class BaseMixture:
     def _set_parameters(self, params):
         for name, value in zip(self._parameter_names, params):
             setattr(self, name, value)
+
+    def save(self, path):
+        """Write the model to ``path`` atomically; see :func:`fastem.io.save`."""
+        from .io import save
+
+        save(self, path)
 
     # ------------------------------------------------------------------
     # prediction

@@ -9,6 +9,7 @@ from .._validation import check_scalar
 from ..base import BaseMixture
 from ..stats import SufficientStatistics
 from ..kernels.gaussian import DiagParams, FullParams, SphericalParams, TiedParams, work_rows
+from ..kernels.linalg import precision_cholesky_upper
 
 __all__ = ["GaussianMixture"]
 
@@ -38,15 +39,12 @@ def _covariance_shape(covariance_type, n_components, n_features):
     }[covariance_type]
 
 
-def _upper_factor_of_inverse(matrix):
-    """Upper-triangular U with U @ U.T == inv(matrix), for a covariance matrix."""
-    try:
-        lower = linalg.cholesky(matrix, lower=True, check_finite=False)
-    except linalg.LinAlgError:
-        raise ValueError(_ILL_DEFINED) from None
-    return linalg.solve_triangular(
-        lower, np.eye(matrix.shape[0]), lower=True, check_finite=False
-    ).T
+def _upper_factors_of_inverses(matrices):
+    """Upper-triangular U_k with U_k @ U_k.T == inv(matrices[k]), for covariances."""
+    factors, failed = precision_cholesky_upper(np.ascontiguousarray(matrices, dtype=np.float64))
+    if failed >= 0:
+        raise ValueError(_ILL_DEFINED)
+    return factors
 
 
 def _upper_factor(matrix):
@@ -58,9 +56,9 @@ def _upper_factor(matrix):
 def precisions_cholesky_from_covariances(covariances, covariance_type):
     """The upper Cholesky factors of the precisions, shaped as scikit-learn shapes them."""
     if covariance_type == "full":
-        return np.stack([_upper_factor_of_inverse(c) for c in covariances])
+        return _upper_factors_of_inverses(covariances)
     if covariance_type == "tied":
-        return _upper_factor_of_inverse(covariances)
+        return _upper_factors_of_inverses(covariances[None])[0]
     if np.any(covariances <= 0.0):
         raise ValueError(_ILL_DEFINED)
     return 1.0 / np.sqrt(covariances)
@@ -70,7 +68,7 @@ def precisions_from_cholesky(precisions_cholesky, covariance_type):
     if covariance_type == "full":
         return np.einsum("kij,klj->kil", precisions_cholesky, precisions_cholesky)
     if covariance_type == "tied":
-        return precisions_cholesky @ precisions_cholesky.T
+        return np.einsum("ij,lj->il", precisions_cholesky, precisions_cholesky)
     return precisions_cholesky**2
 
 
@@ -130,6 +128,9 @@ class GaussianMixture(BaseMixture):
         1 prints each initialization and every ``verbose_interval``-th
         iteration; 2 also prints the lower bound, its change and time per iteration.
     verbose_interval : int, default=10
+    callback : callable, default=None
+        ``callback(model, n_iter, lower_bound)`` is called after each EM
+        iteration; returning True stops the fit early (see :meth:`fit`).
     step_exponent : float in (0.5, 1], default=0.7
         Online EM (:meth:`partial_fit`): the step size of the t-th update is
         ``eta_t = (t + step_offset) ** -step_exponent``. Closer to 0.5 forgets
@@ -182,6 +183,7 @@ class GaussianMixture(BaseMixture):
         warm_start=False,
         verbose=0,
         verbose_interval=10,
+        callback=None,
         step_exponent=0.7,
         step_offset=2.0,
     ):
@@ -195,6 +197,7 @@ class GaussianMixture(BaseMixture):
             warm_start=warm_start,
             verbose=verbose,
             verbose_interval=verbose_interval,
+            callback=callback,
             step_exponent=step_exponent,
             step_offset=step_offset,
         )
@@ -203,6 +206,19 @@ class GaussianMixture(BaseMixture):
         self.weights_init = weights_init
         self.means_init = means_init
         self.precisions_init = precisions_init
+
+    def to_sklearn(self):
+        """An equivalent fitted :class:`sklearn.mixture.GaussianMixture` (float64)."""
+        from ..io import gaussian_to_sklearn
+
+        return gaussian_to_sklearn(self)
+
+    @classmethod
+    def from_sklearn(cls, estimator):
+        """A GaussianMixture with the parameters of a fitted scikit-learn one."""
+        from ..io import gaussian_from_sklearn
+
+        return gaussian_from_sklearn(cls, estimator)
 
     # -- family protocol ------------------------------------------------
 

@@ -1,0 +1,506 @@
+"""Choosing the number of components and the covariance type by BIC or AIC.
+
+:func:`select_n_components` fits a grid of Gaussian mixtures, one per
+(covariance type, number of components), scores each with an information
+criterion, and keeps the best fit that is not *collapsed*.
+
+Collapsed components
+--------------------
+The Gaussian likelihood is unbounded: a component that sits on a few points
+with (almost) no spread in some direction has a density that grows without
+limit there. ``reg_covar`` keeps the fit finite, but the result is a spurious
+maximum, not a better model. It happens all the time with real data that are
+rounded or discrete: a component lies down on one value of a rounded feature,
+its variance there drops to ``reg_covar``, and every point on it gains about
+``-0.5 * log(reg_covar)`` (7 nats for the default ``1e-6``) of log-likelihood.
+No BIC penalty can compete, so the criterion prefers such fits, and
+scikit-learn's own BIC search picks them. Like R's mclust, which reports these
+fits as singular and leaves them out, :func:`select_n_components` flags them
+and chooses among the others. The rule is in :func:`collapsed_components`.
+"""
+
+import math
+import numbers
+import warnings
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+
+from ._init import subsample
+from ._validation import check_array, check_random_state, check_sample_weight, check_scalar
+from .base import ConvergenceWarning
+from .families.gaussian import _COVARIANCE_TYPES, GaussianMixture
+
+__all__ = ["CriterionTable", "SelectionResult", "collapsed_components", "select_n_components"]
+
+_CRITERIA = ("bic", "aic")
+# The grid sets these itself; passing them through **gmm_kwargs would be ambiguous.
+_GRID_PARAMETERS = ("n_components", "covariance_type")
+# Rows per chunk for the passes that need responsibilities or centred data.
+_CHUNK_ROWS = 65_536
+_REG_COVAR_MULTIPLE = 10.0
+
+
+def _min_points(covariance_type, n_features):
+    """Points a component needs for its covariance to be non-singular without reg_covar."""
+    return {"full": n_features + 1, "tied": 1, "diag": 2, "spherical": 2}[covariance_type]
+
+
+def _chunks(n_samples):
+    return [slice(start, start + _CHUNK_ROWS) for start in range(0, n_samples, _CHUNK_ROWS)]
+
+
+def _weights_or_ones(sample_weight, n_samples):
+    return sample_weight if sample_weight.shape[0] else np.ones(n_samples)
+
+
+def _data_covariance(X, sample_weight):
+    """Weighted covariance of ``X`` in float64, chunk by chunk (empty weights: unit)."""
+    w = _weights_or_ones(sample_weight, X.shape[0])
+    total = w.sum()
+    mean = sum(w[s] @ np.asarray(X[s], dtype=np.float64) for s in _chunks(X.shape[0])) / total
+    covariance = np.zeros((X.shape[1], X.shape[1]))
+    for s in _chunks(X.shape[0]):
+        centred = np.asarray(X[s], dtype=np.float64) - mean
+        covariance += (centred * w[s, None]).T @ centred
+    return covariance / total
+
+
+def _full_covariances(model):
+    """The model's covariances as (n_components, n_features, n_features) float64."""
+    K, D = model.means_.shape
+    cov = np.asarray(model.covariances_, dtype=np.float64)
+    if model.covariance_type == "full":
+        return cov
+    if model.covariance_type == "tied":
+        return np.broadcast_to(cov, (K, D, D))
+    if model.covariance_type == "diag":
+        return np.einsum("kd,de->kde", cov, np.eye(D))
+    return cov[:, None, None] * np.eye(D)
+
+
+def _effective_points(model, X, sample_weight):
+    """Effective number of points behind each component (Kish's effective size).
+
+    ``n_eff_k = (sum_i w_i r_ik)^2 / sum_i (w_i r_ik)^2`` with ``r_ik`` the
+    responsibilities. With unit weights and hard assignments it is the number
+    of points in the component. Unlike the component's mass ``sum_i w_i r_ik``
+    it does not depend on the scale of the weights, and one point with a large
+    weight still counts as one point.
+
+    ``sample_weight`` is a validated vector, empty for unit weights.
+    """
+    w = _weights_or_ones(sample_weight, X.shape[0])
+    mass = np.zeros(model.n_components)
+    mass_squared = np.zeros(model.n_components)
+    for s in _chunks(X.shape[0]):
+        weighted_resp = model.predict_proba(X[s]).astype(np.float64) * w[s, None]
+        mass += weighted_resp.sum(axis=0)
+        mass_squared += (weighted_resp**2).sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(mass_squared > 0, mass**2 / mass_squared, 0.0)
+
+
+def collapsed_components(model, X, sample_weight=None, *, min_variance_ratio=1e-6):
+    """Find the components of a fitted Gaussian mixture that have collapsed.
+
+    A component ``k`` is flagged when either holds:
+
+    1. **Too narrow.** Its covariance has an eigenvalue ``lam`` (eigenvector
+       ``v``) with ``lam < max(10 * reg_covar, min_variance_ratio * s)``, where
+       ``s = v^T S v`` is the variance of the whole data set along ``v``
+       (``S`` the weighted covariance of ``X``), in a direction where the data
+       themselves are not degenerate (``s > 10 * reg_covar``).
+
+       A component that lies down on one value of a rounded feature has
+       exactly ``reg_covar`` of variance across it (the M-step adds
+       ``reg_covar`` to a zero spread), so ``10 * reg_covar`` catches it with
+       room for round-off and for the faint tails of neighbouring points. The
+       relative term makes the rule independent of the data's units: when the
+       data are large, a component squeezed onto two or three neighbouring
+       grid values has a variance well above ``reg_covar`` but a millionth
+       (default) of the data's variance along that direction, which no real
+       cluster of such data has. Directions in which the whole data set has
+       no variance (a constant feature, or collinear features for 'full')
+       say nothing about one component and are not used.
+
+    2. **Narrower than the data's resolution.** Its variance along feature
+       ``j`` is below ``h_j**2 / 12``, where ``h_j`` is the smallest gap
+       between distinct values of feature ``j`` (found on a subsample of at
+       most 100,000 points). Data rounded to a grid of step ``h`` carry
+       rounding noise of variance ``h**2 / 12`` (Sheppard's correction), so
+       a real cluster seen through the rounding is never narrower than that;
+       a component that is has its mass on (almost) a single grid value. This
+       catches components that sit mostly, but not exactly, on one value, and
+       'tied' fits in which every component lies on a slice of a rounded
+       feature, whose variances stay well above ``reg_covar``. For continuous
+       features ``h`` is tiny and the rule never fires.
+
+    3. **Too few points.** Its effective number of points
+       (Kish's effective sample size
+       ``(sum_i w_i r_ik)^2 / sum_i (w_i r_ik)^2``, see below) is below what its covariance needs to be
+       non-singular without ``reg_covar``: ``n_features + 1`` for 'full', 2
+       for 'diag' and 'spherical', 1 for 'tied' (the shared covariance is
+       pooled; each component only needs a point for its mean).
+
+    Parameters
+    ----------
+    model : fitted GaussianMixture
+    X : array-like of shape (n_samples, n_features)
+        The data the model was fitted on.
+    sample_weight : array-like of shape (n_samples,), default=None
+    min_variance_ratio : float, default=1e-6
+        The relative term of rule 1. Data with genuine clusters narrower than
+        ``sqrt(min_variance_ratio)`` (1/1000) of the data's spread along their
+        thinnest direction need a smaller value.
+
+    Returns
+    -------
+    reasons : dict of int to str
+        For each collapsed component, every rule it breaks; empty when none is.
+    """
+    X = check_array(X)
+    w = check_sample_weight(sample_weight, X.shape[0])
+    check_scalar(min_variance_ratio, "min_variance_ratio", numbers.Real, min_val=0.0, max_val=1.0)
+    return _collapse_reasons(
+        model, X, w, min_variance_ratio, _data_covariance(X, w), _resolution(X, w)
+    )
+
+
+def _resolution(X, sample_weight):
+    """Smallest gap between distinct values of each feature, on a subsample.
+
+    Rows of zero weight are left out. A feature with a single value has gap 0.
+    """
+    points, weights = subsample(X, sample_weight, np.random.RandomState(0))
+    points = points[weights > 0]
+    gaps = np.zeros(X.shape[1])
+    for j in range(X.shape[1]):
+        steps = np.diff(np.unique(points[:, j]))
+        gaps[j] = steps.min() if steps.size else 0.0
+    return gaps
+
+
+def _collapse_reasons(model, X, w, min_variance_ratio, S, resolution):
+    """:func:`collapsed_components` on validated input.
+
+    ``S`` is the data covariance and ``resolution`` the per-feature value gaps.
+    """
+    floor_abs = _REG_COVAR_MULTIPLE * model.reg_covar
+    reasons = defaultdict(list)
+    covariances = _full_covariances(model)
+    eigenvalues, eigenvectors = np.linalg.eigh(covariances)
+    # s[k, j] = v_kj^T S v_kj, the data's variance along component k's j-th axis
+    data_var = np.einsum("kdj,de,kej->kj", eigenvectors, S, eigenvectors)
+    floor = np.maximum(floor_abs, min_variance_ratio * data_var)
+    narrow = (eigenvalues < floor) & (data_var > floor_abs)
+    for k in np.flatnonzero(narrow.any(axis=1)):
+        j = int(np.argmax(np.where(narrow[k], floor[k] - eigenvalues[k], -np.inf)))
+        reasons[int(k)].append(
+            f"variance {eigenvalues[k, j]:.3g} along an axis where the data have "
+            f"{data_var[k, j]:.3g} (floor {floor[k, j]:.3g})"
+        )
+    axis_variance = np.diagonal(covariances, axis1=1, axis2=2)
+    axis_floor = resolution**2 / 12.0
+    for k, j in zip(*np.nonzero(axis_variance < axis_floor)):
+        reasons[int(k)].append(
+            f"variance {axis_variance[k, j]:.3g} along feature {j}, below the "
+            f"{axis_floor[j]:.3g} that rounding to steps of {resolution[j]:.3g} gives",
+        )
+    n_eff = _effective_points(model, X, w)
+    needed = _min_points(model.covariance_type, X.shape[1])
+    for k in np.flatnonzero(n_eff < needed):
+        reasons[int(k)].append(f"{n_eff[k]:.3g} effective points, fewer than {needed}")
+    return {k: ", ".join(why) for k, why in sorted(reasons.items())}
+
+
+class CriterionTable(Mapping):
+    """Criterion values of a grid of fits, keyed by ``(covariance_type, n_components)``.
+
+    A read-only mapping: ``table[('full', 3)]``, ``dict(table)`` and
+    :meth:`as_dict` give the values; :meth:`as_array` lays them out with one
+    row per covariance type and one column per number of components;
+    ``print(table)`` shows an aligned table marking the best fit and the
+    flagged ones. Failed fits have the value ``nan``.
+    """
+
+    def __init__(self, criterion, covariance_types, n_components, values, flags, best):
+        self.criterion = criterion
+        self.covariance_types = tuple(covariance_types)
+        self.n_components = tuple(n_components)
+        self._values = dict(values)
+        self._flags = dict(flags)
+        self._best = best
+
+    def __getitem__(self, key):
+        return self._values[key]
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self):
+        return len(self._values)
+
+    def as_dict(self):
+        """``{(covariance_type, n_components): value}`` as a plain dict."""
+        return dict(self._values)
+
+    def as_array(self, *, include_flagged=True):
+        """Values as an array of shape (n_covariance_types, n_n_components).
+
+        Parameters
+        ----------
+        include_flagged : bool, default=True
+            If False, flagged fits (collapsed, failed) are ``nan``.
+        """
+        return np.array(
+            [
+                [
+                    self._values[(ct, k)]
+                    if include_flagged or not self._flags[(ct, k)]
+                    else np.nan
+                    for k in self.n_components
+                ]
+                for ct in self.covariance_types
+            ]
+        )
+
+    def _cell(self, key):
+        value = self._values[key]
+        text = "failed" if not np.isfinite(value) else f"{value:.2f}"
+        flag = self._flags[key]
+        mark = "*" if key == self._best else ("S" if flag.startswith("singular") else
+                                              "F" if flag.startswith("failed") else " ")
+        return text + mark
+
+    def __str__(self):
+        header = [""] + [f"K={k} " for k in self.n_components]
+        rows = [[ct] + [self._cell((ct, k)) for k in self.n_components] for ct in self.covariance_types]
+        widths = [max(len(row[i]) for row in [header] + rows) for i in range(len(header))]
+        lines = [
+            f"{self.criterion.upper()} (lower is better; * best, S singular: collapsed "
+            "components, F failed)"
+        ]
+        for row in [header] + rows:
+            lines.append(
+                "  ".join([row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])])
+            )
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return str(self)
+
+
+class SelectionResult:
+    """What :func:`select_n_components` returns.
+
+    Attributes
+    ----------
+    criterion : str
+        'bic' or 'aic'.
+    table : CriterionTable
+        The criterion of every fit; print it for an aligned overview.
+    flags : dict of (str, int) to str
+        Why each fit was excluded from selection ('' when it was not):
+        ``'singular: ...'`` for collapsed components (see
+        :func:`collapsed_components`), ``'failed: ...'`` for fits that raised.
+    converged : dict of (str, int) to bool
+        Whether each fit converged (failed fits: False).
+    models_ : dict of (str, int) to GaussianMixture
+        Every fitted estimator (failed fits are absent).
+    best_params_ : tuple of (str, int) or None
+        ``(covariance_type, n_components)`` of the best unflagged fit.
+    best_model_ : GaussianMixture or None
+        The fitted estimator for ``best_params_``.
+    best_score_ : float
+        Its criterion value (``nan`` when every fit was flagged).
+    """
+
+    def __init__(self, criterion, table, flags, converged, models, best):
+        self.criterion = criterion
+        self.table = table
+        self.flags = flags
+        self.converged = converged
+        self.models_ = models
+        self.best_params_ = best
+        self.best_model_ = None if best is None else models[best]
+        self.best_score_ = np.nan if best is None else table[best]
+
+    def __repr__(self):
+        return f"SelectionResult(best_params_={self.best_params_!r})\n{self.table}"
+
+
+def _check_grid(n_components, covariance_types, criterion, n_samples):
+    if isinstance(n_components, numbers.Integral) or not isinstance(n_components, Iterable):
+        raise TypeError(
+            f"n_components must be a sequence of component counts, got {n_components!r}. "
+            "Pass e.g. range(1, 10), or [3] for a single count."
+        )
+    ks = list(n_components)
+    if not ks:
+        raise ValueError("n_components is empty; pass at least one component count, e.g. range(1, 10).")
+    for k in ks:
+        check_scalar(k, "each entry of n_components", numbers.Integral, min_val=1)
+    if len(set(ks)) != len(ks):
+        raise ValueError(f"n_components has repeated entries: {ks}. List each count once.")
+    if max(ks) > n_samples:
+        raise ValueError(
+            f"n_components goes up to {max(ks)}, but X has only {n_samples} sample(s) of "
+            "positive weight. Use fewer components or more data."
+        )
+    types = (covariance_types,) if isinstance(covariance_types, str) else tuple(covariance_types)
+    if not types:
+        raise ValueError(f"covariance_types is empty; pass some of {_COVARIANCE_TYPES}.")
+    for ct in types:
+        if ct not in _COVARIANCE_TYPES:
+            raise ValueError(
+                f"covariance_types must contain only {_COVARIANCE_TYPES}, got {ct!r}."
+            )
+    if len(set(types)) != len(types):
+        raise ValueError(f"covariance_types has repeated entries: {types}. List each type once.")
+    crit = criterion.lower() if isinstance(criterion, str) else criterion
+    if crit not in _CRITERIA:
+        raise ValueError(f"criterion must be 'bic' or 'aic', got {criterion!r}.")
+    return [int(k) for k in ks], types, crit
+
+
+def _check_gmm_kwargs(gmm_kwargs):
+    valid = set(GaussianMixture().get_params()) - set(_GRID_PARAMETERS)
+    for name in gmm_kwargs:
+        if name in _GRID_PARAMETERS:
+            raise TypeError(
+                f"{name} is set by the grid; pass n_components=[...] and "
+                "covariance_types=(...) to select_n_components instead."
+            )
+        if name not in valid:
+            raise TypeError(
+                f"select_n_components got an unexpected keyword argument {name!r}. "
+                f"Extra keywords go to GaussianMixture, which accepts {sorted(valid)}."
+            )
+
+
+def select_n_components(
+    X,
+    n_components=range(1, 10),
+    covariance_types=("spherical", "diag", "tied", "full"),
+    criterion="bic",
+    n_init=1,
+    random_state=None,
+    sample_weight=None,
+    *,
+    min_variance_ratio=1e-6,
+    **gmm_kwargs,
+):
+    """Fit Gaussian mixtures over a grid and pick the best by BIC or AIC.
+
+    Every combination of ``covariance_types`` and ``n_components`` is fitted
+    with :class:`~fastem.GaussianMixture` and scored on ``X``. Fits with
+    collapsed components (see :func:`collapsed_components`) are spurious
+    maxima of the likelihood: they are kept in the table, marked singular, and
+    excluded from the choice, as R's mclust does.
+
+    The criteria follow scikit-learn's sign: ``BIC = -2 log L + p log n`` and
+    ``AIC = -2 log L + 2 p`` with ``p`` free parameters and ``n`` the total
+    sample weight, and **lower is better**. R's mclust reports
+    ``2 log L - p log n``, the opposite sign, where higher is better.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    n_components : iterable of int, default=range(1, 10)
+        Component counts to try.
+    covariance_types : str or iterable of str, default=('spherical', 'diag', 'tied', 'full')
+        Covariance types to try.
+    criterion : {'bic', 'aic'}, default='bic'
+    n_init : int, default=1
+        Initialisations per fit; each fit keeps its best.
+    random_state : int, RandomState instance or None, default=None
+        Passed to every fit: an int gives every fit the same reproducible
+        start, whatever the grid.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative weights that act like repetition counts, for fitting,
+        scoring and the collapse rule.
+    min_variance_ratio : float, default=1e-6
+        Relative variance floor of the collapse rule.
+    **gmm_kwargs
+        Further parameters of :class:`~fastem.GaussianMixture` (``reg_covar``,
+        ``tol``, ``max_iter``, ``init_params``, ...).
+
+    Returns
+    -------
+    result : SelectionResult
+        ``result.table`` (criterion per fit, printable), ``result.best_model_``,
+        ``result.best_params_`` = ``(covariance_type, n_components)``,
+        ``result.flags`` and ``result.converged`` per fit.
+
+    Warns
+    -----
+    ConvergenceWarning
+        Once, listing the fits that did not converge.
+    UserWarning
+        When every fit is flagged, so there is no best model.
+
+    Examples
+    --------
+    >>> result = select_n_components(X, range(1, 7), criterion="bic", random_state=0)
+    >>> print(result.table)
+    >>> labels = result.best_model_.predict(X)
+    """
+    X = check_array(X)
+    w = check_sample_weight(sample_weight, X.shape[0])
+    n_positive = X.shape[0] if not w.shape[0] else int(np.count_nonzero(w))
+    ks, types, criterion = _check_grid(n_components, covariance_types, criterion, n_positive)
+    check_scalar(n_init, "n_init", numbers.Integral, min_val=1)
+    check_scalar(min_variance_ratio, "min_variance_ratio", numbers.Real, min_val=0.0, max_val=1.0)
+    check_random_state(random_state)
+    _check_gmm_kwargs(gmm_kwargs)
+    weights = w if w.shape[0] else None
+    S = _data_covariance(X, w)
+    resolution = _resolution(X, w)
+
+    values, flags, converged, models = {}, {}, {}, {}
+    for ct in types:
+        for k in ks:
+            key = (ct, k)
+            model = GaussianMixture(
+                k, covariance_type=ct, n_init=n_init, random_state=random_state, **gmm_kwargs
+            )
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    model.fit(X, sample_weight=weights)
+            except (ValueError, FloatingPointError) as exc:
+                values[key], flags[key], converged[key] = np.nan, f"failed: {exc}", False
+                continue
+            models[key] = model
+            converged[key] = bool(model.converged_)
+            score = model.bic if criterion == "bic" else model.aic
+            values[key] = score(X, sample_weight=weights)
+            reasons = _collapse_reasons(model, X, w, min_variance_ratio, S, resolution)
+            flags[key] = (
+                "singular: " + "; ".join(f"component {c}: {why}" for c, why in reasons.items())
+                if reasons
+                else ""
+            )
+
+    candidates = [key for key in values if not flags[key] and math.isfinite(values[key])]
+    best = min(candidates, key=lambda key: values[key]) if candidates else None
+    not_converged = [key for key in models if not converged[key]]
+    if not_converged:
+        warnings.warn(
+            f"{len(not_converged)} fit(s) did not converge: {not_converged}. Increase "
+            "max_iter or tol.",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    if best is None:
+        warnings.warn(
+            "Every fit in the grid was flagged as singular or failed, so there is no best "
+            "model; see result.flags. Try fewer components, a larger reg_covar, or "
+            "check whether the data are discrete.",
+            UserWarning,
+            stacklevel=2,
+        )
+    table = CriterionTable(criterion, types, ks, values, flags, best)
+    return SelectionResult(criterion, table, flags, converged, models, best)

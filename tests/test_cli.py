@@ -1,0 +1,362 @@
+"""The ``fastem`` command line, end to end, on small files."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastem
+from fastem import io as fastem_io
+from fastem.cli import main
+from fastem.datasets import DEMO_WEIGHTS, make_demo_data
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIT = ["--max-iter", "30", "--tol", "1e-2"]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """Small data files in every format, and a model fitted on them."""
+    d = tmp_path_factory.mktemp("cli")
+    X, labels = make_demo_data(400, random_state=3)
+    paths = {"X": X, "dir": d}
+    paths["npy"] = str(d / "data.npy")
+    np.save(paths["npy"], X)
+    # id (numeric), x, name (text), y: the data are columns x and y
+    paths["csv"] = str(d / "data.csv")
+    with open(paths["csv"], "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "x", "name", "y"])
+        for i, (x, y) in enumerate(X):
+            writer.writerow([i, repr(float(x)), f"point{i}", repr(float(y))])
+    paths["plain_csv"] = str(d / "plain.csv")
+    np.savetxt(paths["plain_csv"], X, delimiter=",", fmt="%.17g")
+    paths["model"] = str(d / "model.npz")
+    assert main(["fit", paths["npy"], "-k", "4", *FIT, "-o", paths["model"]]) == 0
+    return paths
+
+
+def run(capsys, *argv):
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+# ----------------------------------------------------------------------
+# every subcommand
+
+
+def test_fit_npy_text(files, capsys, tmp_path):
+    status, out, err = run(capsys, "fit", files["npy"], "-k", 4, *FIT, "-o", tmp_path / "m.npz")
+    assert status == 0 and err == ""
+    assert "fitted 400 samples x 2 features" in out and "saved model to" in out
+    model = fastem.load(tmp_path / "m.npz")
+    assert model.n_components == 4 and model.covariance_type == "full"
+    assert model.means_.dtype == np.float64
+
+
+@pytest.mark.parametrize("columns", [["x", "y"], ["1,3"], ["x", "3"]])
+def test_fit_csv_with_header_and_columns_matches_npy(files, capsys, tmp_path, columns):
+    status, out, _ = run(
+        capsys, "fit", files["csv"], "--columns", *columns, "-k", 4, *FIT, "-o",
+        tmp_path / "m.npz", "--json",
+    )
+    assert status == 0
+    result = json.loads(out)
+    reference = fastem.load(files["model"])
+    # the CSV holds the same numbers exactly, so the fit is the same
+    np.testing.assert_array_equal(result["parameters"]["means_"], reference.means_)
+    assert result["n_samples"] == 400 and result["n_features_in"] == 2
+
+
+def test_fit_headerless_csv(files, capsys, tmp_path):
+    status, out, _ = run(capsys, "fit", files["plain_csv"], "-k", 4, *FIT, "-o", tmp_path / "m.npz")
+    assert status == 0
+    np.testing.assert_array_equal(
+        fastem.load(tmp_path / "m.npz").means_, fastem.load(files["model"]).means_
+    )
+
+
+def test_fit_parquet(files, capsys, tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    X = files["X"]
+    path = tmp_path / "data.parquet"
+    pq.write_table(pa.table({"id": np.arange(len(X)), "x": X[:, 0], "y": X[:, 1]}), path)
+    status, out, _ = run(
+        capsys, "fit", path, "--columns", "x", "y", "-k", 4, *FIT, "-o", tmp_path / "m.npz",
+    )
+    assert status == 0
+    np.testing.assert_array_equal(
+        fastem.load(tmp_path / "m.npz").means_, fastem.load(files["model"]).means_
+    )
+    status, out, _ = run(capsys, "predict", files["model"], path, "--columns", "1", "2",
+                         "-o", tmp_path / "labels.parquet")
+    assert status == 0
+    labels = pq.read_table(tmp_path / "labels.parquet").column("component").to_numpy()
+    np.testing.assert_array_equal(labels, fastem.load(files["model"]).predict(X))
+
+
+@pytest.mark.parametrize("covariance", ["diag", "spherical", "tied"])
+def test_fit_options(files, capsys, tmp_path, covariance):
+    status, _, _ = run(
+        capsys, "fit", files["npy"], "-k", 3, "--covariance", covariance, "--dtype", "float32",
+        "--n-init", 2, "--seed", 5, *FIT, "-o", tmp_path / "m.npz",
+    )
+    assert status == 0
+    model = fastem.load(tmp_path / "m.npz")
+    assert model.covariance_type == covariance
+    assert model.means_.dtype == np.float32
+    assert model.n_init == 2 and model.random_state == 5 and model.n_components == 3
+
+
+def test_fit_other_family(files, capsys, tmp_path):
+    status, out, err = run(capsys, "fit", files["npy"], "-k", 2, "--family", "exponential",
+                           "-o", tmp_path / "m.npz")
+    if hasattr(fastem, "ExponentialMixture"):
+        # the demo data are not positive; an exponential mixture must reject them
+        assert status == 1 and err.count("\n") == 1
+    else:
+        assert status == 1 and "fastem.ExponentialMixture" in err and err.count("\n") == 1
+
+
+def test_predict_labels_and_proba(files, capsys, tmp_path):
+    model = fastem.load(files["model"])
+    status, out, _ = run(capsys, "predict", files["model"], files["npy"], "-o", tmp_path / "l.npy")
+    assert status == 0 and "wrote labels for 400 samples" in out
+    np.testing.assert_array_equal(np.load(tmp_path / "l.npy"), model.predict(files["X"]))
+
+    status, out, _ = run(capsys, "predict", files["model"], files["csv"], "--columns", "x", "y",
+                         "--proba", "-o", tmp_path / "p.csv", "--json")
+    assert status == 0
+    assert json.loads(out)["counts"] == np.bincount(model.predict(files["X"]), minlength=4).tolist()
+    with open(tmp_path / "p.csv") as f:
+        assert f.readline().strip() == "p0,p1,p2,p3"
+    proba = np.loadtxt(tmp_path / "p.csv", delimiter=",", skiprows=1)
+    np.testing.assert_array_equal(proba, model.predict_proba(files["X"]))
+
+
+def test_score(files, capsys):
+    status, out, _ = run(capsys, "score", files["model"], files["npy"], "--json")
+    assert status == 0
+    result = json.loads(out)
+    model = fastem.load(files["model"])
+    assert result["n_samples"] == 400
+    assert result["mean_log_likelihood"] == model.score(files["X"])
+    np.testing.assert_allclose(result["bic"], model.bic(files["X"]), rtol=1e-12)
+    np.testing.assert_allclose(result["aic"], model.aic(files["X"]), rtol=1e-12)
+    status, out, _ = run(capsys, "score", files["model"], files["npy"])
+    assert "mean_log_likelihood" in out and "bic" in out
+
+
+def test_sample(files, capsys, tmp_path):
+    status, out, _ = run(capsys, "sample", files["model"], "-n", 50, "--seed", 1,
+                         "-o", tmp_path / "s.csv")
+    assert status == 0 and "wrote 50 samples x 2 features" in out
+    sampled = np.loadtxt(tmp_path / "s.csv", delimiter=",", skiprows=1)
+    assert sampled.shape == (50, 2)
+    run(capsys, "sample", files["model"], "-n", 50, "--seed", 1, "-o", tmp_path / "s.npy")
+    np.testing.assert_array_equal(np.load(tmp_path / "s.npy"), sampled)
+
+
+def test_info(files, capsys):
+    status, out, _ = run(capsys, "info", files["model"])
+    assert status == 0
+    assert "GaussianMixture(n_components=4, covariance_type='full')" in out
+    assert "features: 2" in out and "component  weight" in out
+    status, out, _ = run(capsys, "info", files["model"], "--json")
+    info = json.loads(out)
+    model = fastem.load(files["model"])
+    assert info["lower_bound"] == model.lower_bound_
+    assert info["parameters"]["weights_"] == model.weights_.tolist()
+
+
+def test_select(files, capsys, tmp_path):
+    status, out, _ = run(capsys, "select", files["npy"], "--k", "1-3", "--covariance",
+                         "full,diag", "-o", tmp_path / "best.npz")
+    assert status == 0 and "best: covariance_type=" in out
+    best = fastem.load(tmp_path / "best.npz")
+    assert best.n_components in (1, 2, 3) and best.covariance_type in ("full", "diag")
+    status, out, _ = run(capsys, "select", files["npy"], "--k", "1-2,4", "--covariance",
+                         "diag,spherical", "--seed", 4, "-o", tmp_path / "best.npz", "--json")
+    assert status == 0
+    result = json.loads(out)
+    best = fastem.load(tmp_path / "best.npz")
+    assert result["best_params"] == {"covariance_type": best.covariance_type,
+                                     "n_components": best.n_components}
+    assert {(r["covariance_type"], r["n_components"]) for r in result["table"]} == {
+        (c, k) for c in ("diag", "spherical") for k in (1, 2, 4)
+    }
+    chosen = [r for r in result["table"]
+              if (r["covariance_type"], r["n_components"]) == (best.covariance_type, best.n_components)]
+    assert chosen[0]["flag"] is None
+    assert min(r["bic"] for r in result["table"] if r["flag"] is None) == chosen[0]["bic"]
+
+
+def test_demo(capsys):
+    status, out, _ = run(capsys, "demo", "--n-samples", 20000, "--json")
+    assert status == 0
+    result = json.loads(out)
+    np.testing.assert_allclose(result["fitted"]["weights"], DEMO_WEIGHTS, atol=0.02)
+    assert result["n_samples"] == 20000 and result["warmup_seconds"] > 0
+    status, out, _ = run(capsys, "demo", "--n-samples", 20000)
+    assert "matched to true ones" in out and "First call" in out
+
+
+def test_progress_forced_and_quiet(files, capsys, tmp_path):
+    status, _, err = run(capsys, "fit", files["npy"], "-k", 2, *FIT, "--progress",
+                         "-o", tmp_path / "m.npz")
+    lines = err.splitlines()
+    model = fastem.load(tmp_path / "m.npz")
+    assert status == 0 and len(lines) == model.n_iter_
+    assert lines[0].startswith("init 1/1  iter    1/30  log-lik")
+    assert "s/iter" in lines[-1]
+    status, _, err = run(capsys, "fit", files["npy"], "-k", 2, *FIT, "-o", tmp_path / "m.npz")
+    assert err == ""  # stderr is not a terminal here
+
+
+def test_max_iter_warning_is_one_line(files, capsys, tmp_path):
+    status, _, err = run(capsys, "fit", files["npy"], "-k", 4, "--max-iter", 1, "--tol", 0,
+                         "-o", tmp_path / "m.npz")
+    assert status == 0
+    assert err.startswith("fastem: warning: Best of 1 initialization(s) did not converge")
+    assert err.count("\n") == 1
+
+
+def test_subprocess_console_entry(files, tmp_path):
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-m", "fastem", "predict", files["model"], files["npy"], "-o",
+         str(tmp_path / "l.csv")],
+        capture_output=True, text=True, env=env, check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stderr == ""
+    labels = np.loadtxt(tmp_path / "l.csv", delimiter=",", skiprows=1)
+    np.testing.assert_array_equal(labels, fastem.load(files["model"]).predict(files["X"]))
+
+    bad = subprocess.run(
+        [sys.executable, "-m", "fastem", "fit", str(tmp_path / "missing.npy"), "-k", "2",
+         "-o", str(tmp_path / "m.npz")],
+        capture_output=True, text=True, env=env, check=False,
+    )
+    assert bad.returncode == 1
+    assert bad.stderr.splitlines() == [
+        f"fastem: error: data file {str(tmp_path / 'missing.npy')!r} does not exist; check the path"
+    ]
+
+
+# ----------------------------------------------------------------------
+# bad inputs: one line on stderr, non-zero exit, no traceback
+
+
+@pytest.fixture(scope="module")
+def bad_files(files):
+    d = files["dir"]
+    paths = {}
+    paths["corrupt.npy"] = d / "corrupt.npy"
+    paths["corrupt.npy"].write_bytes(b"\x93NUMPY garbage")
+    paths["nan.csv"] = d / "nan.csv"
+    paths["nan.csv"].write_text("x,y\n1,2\nnan,3\n4,5\n")
+    paths["empty.csv"] = d / "empty.csv"
+    paths["empty.csv"].write_text("")
+    paths["ragged.csv"] = d / "ragged.csv"
+    paths["ragged.csv"].write_text("1,2\n3\n")
+    paths["three.npy"] = d / "three.npy"
+    np.save(paths["three.npy"], np.ones((10, 3)))
+    paths["cube.npy"] = d / "cube.npy"
+    np.save(paths["cube.npy"], np.ones((2, 2, 2)))
+    paths["text.npy"] = d / "text.npy"
+    np.save(paths["text.npy"], np.array([["a", "b"], ["c", "d"]]))
+    paths["data.txt"] = d / "data.txt"
+    paths["data.txt"].write_text("1 2\n")
+    paths["notmodel.npz"] = d / "notmodel.npz"
+    np.savez(paths["notmodel.npz"], weights_=np.ones(2))
+    paths["garbage.npz"] = d / "garbage.npz"
+    paths["garbage.npz"].write_bytes(b"hello")
+    future = d / "future.npz"
+    with np.load(files["model"]) as f:
+        arrays = {k: f[k] for k in f.files}
+    meta = json.loads(str(arrays["metadata"]))
+    meta["format_version"] = fastem_io.FORMAT_VERSION + 1
+    arrays["metadata"] = np.array(json.dumps(meta))
+    np.savez(future, **arrays)
+    paths["future.npz"] = future
+    return {k.replace(".", "_"): str(v) for k, v in paths.items()}
+
+
+BAD = [
+    ("missing data file", ["fit", "{d}/nope.npy", "-k", "2", "-o", "{t}/m.npz"], "does not exist"),
+    ("bad extension", ["fit", "{data_txt}", "-k", "2", "-o", "{t}/m.npz"], "extension '.txt'"),
+    ("corrupt npy", ["fit", "{corrupt_npy}", "-k", "2", "-o", "{t}/m.npz"], "not a readable .npy"),
+    ("3-D npy", ["fit", "{cube_npy}", "-k", "2", "-o", "{t}/m.npz"], "3-D array"),
+    ("text npy", ["fit", "{text_npy}", "-k", "2", "-o", "{t}/m.npz"], "not real numbers"),
+    ("unknown column", ["fit", "{csv}", "--columns", "x", "z", "-k", "2", "-o", "{t}/m.npz"],
+     "column 'z' not found"),
+    ("column index out of range", ["fit", "{csv}", "--columns", "7", "-k", "2", "-o", "{t}/m.npz"],
+     "column index 7 is out of range"),
+    ("column name without header", ["fit", "{npy}", "--columns", "x", "-k", "2", "-o",
+                                    "{t}/m.npz"], "select columns by 0-based index"),
+    ("non-numeric csv", ["fit", "{csv}", "--columns", "x", "name", "-k", "2", "-o", "{t}/m.npz"],
+     "could not be read as numbers"),
+    ("ragged csv", ["fit", "{ragged_csv}", "-k", "1", "-o", "{t}/m.npz"],
+     "could not be read as numbers"),
+    ("empty csv", ["fit", "{empty_csv}", "-k", "1", "-o", "{t}/m.npz"], "is empty"),
+    ("NaN values", ["fit", "{nan_csv}", "-k", "1", "-o", "{t}/m.npz"],
+     "NaN or infinite value in data row 1"),
+    ("-k 0", ["fit", "{npy}", "-k", "0", "-o", "{t}/m.npz"], "must be >= 1, got 0"),
+    ("-k not an int", ["fit", "{npy}", "-k", "two", "-o", "{t}/m.npz"],
+     "expected an integer, got 'two'"),
+    ("-k above n_samples", ["fit", "{npy}", "-k", "500", "-o", "{t}/m.npz"],
+     "n_samples >= n_components"),
+    ("missing -k", ["fit", "{npy}", "-o", "{t}/m.npz"], "required: -k"),
+    ("bad covariance", ["fit", "{npy}", "-k", "2", "--covariance", "round", "-o", "{t}/m.npz"],
+     "invalid choice: 'round'"),
+    ("bad dtype", ["fit", "{npy}", "-k", "2", "--dtype", "float16", "-o", "{t}/m.npz"],
+     "invalid choice: 'float16'"),
+    ("negative max-iter", ["fit", "{npy}", "-k", "2", "--max-iter", "-1", "-o", "{t}/m.npz"],
+     "must be >= 0"),
+    ("tol not a number", ["fit", "{npy}", "-k", "2", "--tol", "small", "-o", "{t}/m.npz"],
+     "expected a number, got 'small'"),
+    ("covariance for poisson", ["fit", "{npy}", "-k", "2", "--family", "poisson", "--covariance",
+                                "diag", "-o", "{t}/m.npz"], "poisson"),
+    ("output directory missing", ["fit", "{npy}", "-k", "2", "-o", "{t}/no/such/m.npz"],
+     "does not exist"),
+    ("model output not npz", ["fit", "{npy}", "-k", "2", "-o", "{t}/m.pkl"], "extension '.pkl'"),
+    ("unknown command", ["frobnicate"], "invalid choice: 'frobnicate'"),
+    ("model from the future", ["info", "{future_npz}"], "Upgrade fastem"),
+    ("npz that is not a model", ["info", "{notmodel_npz}"], "not a fastem model file"),
+    ("garbage model", ["predict", "{garbage_npz}", "{npy}", "-o", "{t}/l.npy"],
+     "not a fastem model file"),
+    ("missing model", ["score", "{d}/none.npz", "{npy}"], "model file"),
+    ("sample -n 0", ["sample", "{model}", "-n", "0", "-o", "{t}/s.npy"], "must be >= 1, got 0"),
+    ("wrong number of features", ["predict", "{model}", "{three_npy}", "-o", "{t}/l.npy"],
+     "has 3 column(s) but the model was fitted on 2"),
+    ("bad predict output", ["predict", "{model}", "{npy}", "-o", "{t}/l.xlsx"], "extension '.xlsx'"),
+    ("bad k range", ["select", "{npy}", "--k", "5-2"], "got '5-2'"),
+    ("bad covariance list", ["select", "{npy}", "--covariance", "full,round"],
+     "unknown covariance type 'round'"),
+]
+
+
+@pytest.mark.parametrize("argv, expected", [pytest.param(a, e, id=i) for i, a, e in BAD])
+def test_bad_input_gives_one_line(files, bad_files, capsys, tmp_path, argv, expected):
+    names = dict(bad_files, npy=files["npy"], csv=files["csv"], model=files["model"],
+                 d=str(files["dir"]), t=str(tmp_path))
+    status, out, err = run(capsys, *[a.format(**names) for a in argv])
+    assert status in (1, 2)
+    assert out == ""
+    assert err.count("\n") == 1 and err.startswith("fastem: error: "), err
+    assert "Traceback" not in err
+    assert expected in err
+    assert not os.path.exists(tmp_path / "m.npz")
+
+
+def test_debug_shows_the_exception(files, capsys):
+    with pytest.raises(Exception, match="does not exist"):
+        main(["info", str(files["dir"] / "none.npz"), "--debug"])

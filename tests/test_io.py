@@ -1,0 +1,256 @@
+"""Model files, pickling, the scikit-learn converters and the fit callback."""
+
+import copy
+import functools
+import json
+import os
+import pickle
+
+import numpy as np
+import pytest
+
+import fastem
+from fastem import io as fastem_io
+from fastem.datasets import make_demo_data
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_demo_data(1000, random_state=1)[0]
+
+
+def _fit(X, covariance_type="full", dtype=np.float64, **kwargs):
+    return fastem.GaussianMixture(
+        3, covariance_type=covariance_type, random_state=0, max_iter=20, **kwargs
+    ).fit(X.astype(dtype))
+
+
+@functools.lru_cache(maxsize=None)
+def _fitted(covariance_type="full", dtype=np.float64):
+    """A shared fitted model; tests that change it take a deep copy."""
+    return _fit(make_demo_data(1000, random_state=1)[0], covariance_type, dtype, tol=1e-2)
+
+
+def _other_families():
+    """Families besides Gaussian that this fastem provides, with positive test data."""
+    rng = np.random.default_rng(0)
+    found = []
+    for name, X in (
+        ("ExponentialMixture", rng.exponential([[1.0, 2.0]], size=(2000, 2))),
+        ("PoissonMixture", rng.poisson([[2.0, 9.0]], size=(2000, 2)).astype(np.float64)),
+    ):
+        if hasattr(fastem, name):
+            found.append(pytest.param(getattr(fastem, name), X, id=name))
+    return found or [pytest.param(None, None, marks=pytest.mark.skip("no other families yet"))]
+
+
+def _assert_same_model(a, b, X):
+    assert type(a) is type(b)
+    assert a.get_params().keys() == b.get_params().keys()
+    for name in a._parameter_names:
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.dtype == y.dtype and x.shape == y.shape
+        assert x.tobytes() == y.tobytes(), name  # bitwise, NaN-safe
+    for name in ("n_features_in_", "converged_", "n_iter_", "lower_bound_", "lower_bounds_"):
+        assert getattr(a, name) == getattr(b, name), name
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+    np.testing.assert_array_equal(a.score_samples(X), b.score_samples(X))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_round_trip_is_exact(data, tmp_path, covariance_type, dtype):
+    model = _fitted(covariance_type, dtype)
+    path = tmp_path / "model.npz"
+    model.save(path)
+    loaded = fastem.load(path)
+    _assert_same_model(model, loaded, data.astype(dtype))
+    assert loaded.covariance_type == covariance_type
+    assert loaded.means_.dtype == dtype
+
+
+@pytest.mark.parametrize("cls, X", _other_families())
+def test_round_trip_other_families(tmp_path, cls, X):
+    model = cls(2, random_state=0).fit(X)
+    model.save(tmp_path / "m.npz")
+    _assert_same_model(model, fastem.load(tmp_path / "m.npz"), X)
+
+
+def test_file_is_readable_with_numpy_alone(data, tmp_path):
+    model = _fit(data, means_init=[[0, 0], [6, 4], [-5, 5]])
+    model.save(tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as f:
+        meta = json.loads(str(f["metadata"]))
+        np.testing.assert_array_equal(f["means_"], model.means_)
+        np.testing.assert_array_equal(f["hyper__means_init"], [[0, 0], [6, 4], [-5, 5]])
+    assert meta["format"] == "fastem-mixture"
+    assert meta["format_version"] == fastem_io.FORMAT_VERSION
+    assert meta["fastem_version"] == fastem.__version__
+    assert meta["class"] == "GaussianMixture"
+    assert meta["hyper_parameters"]["n_components"] == 3
+    assert meta["hyper_parameters"]["covariance_type"] == "full"
+    assert meta["dtype"] == "float64"
+    assert meta["n_features_in"] == 2
+    assert meta["lower_bounds"] == model.lower_bounds_
+    np.testing.assert_array_equal(fastem.load(tmp_path / "m.npz").means_init, model.means_init)
+
+
+def test_unsaveable_hyper_parameters_are_recorded(data, tmp_path):
+    model = copy.deepcopy(_fitted())
+    model.set_params(callback=print, random_state=np.random.RandomState(0))
+    model.save(tmp_path / "m.npz")
+    meta = fastem_io.read_metadata(tmp_path / "m.npz")
+    assert sorted(meta["not_saved"]) == ["callback", "random_state"]
+    loaded = fastem.load(tmp_path / "m.npz")
+    assert loaded.callback is None and loaded.random_state is None
+
+
+def _rewrite_metadata(path, **changes):
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    meta = json.loads(str(arrays["metadata"]))
+    meta.update(changes)
+    arrays["metadata"] = np.array(json.dumps(meta))
+    np.savez(path, **arrays)
+
+
+def test_future_format_version_is_refused(data, tmp_path):
+    path = tmp_path / "m.npz"
+    _fitted().save(path)
+    _rewrite_metadata(path, format_version=fastem_io.FORMAT_VERSION + 1)
+    with pytest.raises(ValueError, match="format version 2.*Upgrade fastem"):
+        fastem.load(path)
+
+
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        (b"not a zip file at all", "not a fastem model file"),
+        (None, "no 'metadata' entry"),
+    ],
+)
+def test_files_that_are_not_models_are_refused(tmp_path, content, match):
+    path = tmp_path / "m.npz"
+    if content is None:
+        np.savez(path, weights_=np.ones(2))
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ValueError, match=match):
+        fastem.load(path)
+
+
+def test_unknown_class_is_refused(data, tmp_path):
+    path = tmp_path / "m.npz"
+    _fitted().save(path)
+    _rewrite_metadata(path, **{"class": "CauchyMixture"})
+    with pytest.raises(ValueError, match="'CauchyMixture' model"):
+        fastem.load(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        fastem.load(tmp_path / "nope.npz")
+
+
+def test_interrupted_write_keeps_the_old_file(data, tmp_path, monkeypatch):
+    path = tmp_path / "m.npz"
+    old = _fitted("diag")
+    old.save(path)
+    before = path.read_bytes()
+
+    def failing_savez(file, **arrays):
+        file.write(b"PK\x03\x04 half a zip archive")
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(fastem_io.np, "savez", failing_savez)
+    with pytest.raises(OSError, match="No space left"):
+        _fitted("full").save(path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["m.npz"]
+    _assert_same_model(old, fastem.load(path), data)
+
+
+def test_saved_file_has_the_usual_permissions(tmp_path):
+    path = tmp_path / "m.npz"
+    _fitted().save(path)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_save_unfitted_model_fails(tmp_path):
+    with pytest.raises(AttributeError, match="not fitted"):
+        fastem.GaussianMixture(2).save(tmp_path / "m.npz")
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pickle_round_trip(data, dtype):
+    model = _fitted("tied", dtype)
+    _assert_same_model(model, pickle.loads(pickle.dumps(model)), data.astype(dtype))
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_sklearn_round_trip(data, covariance_type):
+    pytest.importorskip("sklearn")
+    from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
+
+    model = _fitted(covariance_type)
+    estimator = model.to_sklearn()
+    assert isinstance(estimator, SklearnGaussianMixture)
+    np.testing.assert_array_equal(estimator.predict(data), model.predict(data))
+    np.testing.assert_allclose(estimator.score_samples(data), model.score_samples(data), rtol=1e-10)
+
+    fitted = SklearnGaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(data)
+    back = fastem.GaussianMixture.from_sklearn(fitted)
+    assert back.covariance_type == covariance_type
+    np.testing.assert_array_equal(back.predict(data), fitted.predict(data))
+    np.testing.assert_allclose(back.predict_proba(data), fitted.predict_proba(data), atol=1e-10)
+    again = back.to_sklearn()
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
+        np.testing.assert_array_equal(getattr(again, name), getattr(fitted, name))
+
+
+def test_from_unfitted_sklearn_fails():
+    pytest.importorskip("sklearn")
+    from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
+
+    with pytest.raises(ValueError, match="not fitted"):
+        fastem.GaussianMixture.from_sklearn(SklearnGaussianMixture(2))
+
+
+# ----------------------------------------------------------------------
+# the callback hook
+
+
+def test_callback_sees_every_iteration(data):
+    seen = []
+    model = _fit(data, callback=lambda m, n_iter, lb: seen.append((m, n_iter, lb)))
+    assert [s[1] for s in seen] == list(range(1, model.n_iter_ + 1))
+    assert [s[2] for s in seen] == model.lower_bounds_
+    assert all(s[0] is model for s in seen)
+
+
+def test_callback_returning_true_stops_without_warning(data):
+    model = _fit(data, tol=0.0, callback=lambda m, n_iter, lb: n_iter == 3)
+    # filterwarnings=error: a ConvergenceWarning would fail this test.
+    assert model.n_iter_ == 3
+    assert not model.converged_
+    assert len(model.lower_bounds_) == 3
+
+
+def test_callback_stop_skips_remaining_initializations(data):
+    calls = []
+
+    def stop_at_two(model, n_iter, lower_bound):
+        calls.append(n_iter)
+        return n_iter == 2
+
+    _fit(data, n_init=3, tol=0.0, callback=stop_at_two)
+    assert calls == [1, 2]
+
+
+def test_callback_must_be_callable(data):
+    with pytest.raises(TypeError, match="callback must be None or a callable"):
+        _fit(data, callback="print")

@@ -1,0 +1,162 @@
+"""Sample weights act as repetition counts, everywhere a GaussianMixture uses data."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from sklearn.exceptions import ConvergenceWarning
+
+import fastem
+from reference import (
+    COVARIANCE_TYPES,
+    gaussian_em_step,
+    gaussian_log_prob,
+    log_resp_and_norm,
+)
+from test_gaussian import PARAMETERS, initial_params, make_data
+
+
+def fit_fixed(X, covariance_type, sample_weight=None, n_components=3, max_iter=20, start=None):
+    model = fastem.GaussianMixture(
+        n_components, covariance_type=covariance_type, max_iter=max_iter, tol=0.0, **start
+    )
+    with pytest.warns(ConvergenceWarning):
+        return model.fit(X, sample_weight=sample_weight)
+
+
+def assert_same_fit(a, b):
+    for name in PARAMETERS:
+        assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-10, atol=1e-13, err_msg=name)
+    assert_allclose(a.lower_bounds_, b.lower_bounds_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_integer_weights_equal_repeated_rows(covariance_type):
+    X = make_data(1500, 3, 3)
+    counts = np.random.default_rng(5).integers(1, 5, size=len(X))
+    start = initial_params(X, 3, covariance_type)
+    weighted = fit_fixed(X, covariance_type, counts, start=start)
+    repeated = fit_fixed(np.repeat(X, counts, axis=0), covariance_type, start=start)
+    assert_same_fit(weighted, repeated)
+    assert weighted.bic(X, sample_weight=counts) == pytest.approx(
+        repeated.bic(np.repeat(X, counts, axis=0)), rel=1e-10
+    )
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_zero_weights_drop_points(covariance_type):
+    X = make_data(1500, 2, 3)
+    weights = np.random.default_rng(6).uniform(0.5, 2.0, size=len(X))
+    weights[::3] = 0.0
+    keep = weights > 0
+    start = initial_params(X[keep], 3, covariance_type)
+    with_zeros = fit_fixed(X, covariance_type, weights, start=start)
+    without = fit_fixed(X[keep], covariance_type, weights[keep], start=start)
+    assert_same_fit(with_zeros, without)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_one_weighted_em_step_matches_reference(covariance_type):
+    X = make_data(1000, 3, 3)
+    weights = np.random.default_rng(7).exponential(size=len(X))
+    start = initial_params(X, 3, covariance_type)
+    model = fit_fixed(X, covariance_type, weights, max_iter=1, start=start)
+    precisions = np.asarray(start["precisions_init"])
+    covariances = (
+        np.linalg.inv(precisions) if covariance_type in ("full", "tied") else 1.0 / precisions
+    )
+    step = gaussian_em_step(
+        X, start["weights_init"], start["means_init"], covariances, covariance_type,
+        sample_weight=weights,
+    )
+    assert_allclose(model.weights_, step["weights"], rtol=1e-10)
+    assert_allclose(model.means_, step["means"], rtol=1e-10)
+    assert_allclose(model.covariances_, step["covariances"], rtol=1e-10, atol=1e-13)
+    assert model.lower_bounds_[0] == pytest.approx(step["mean_log_likelihood"], rel=1e-10)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_weighted_log_likelihood_matches_reference(covariance_type):
+    X = make_data(1200, 2, 3)
+    weights = np.random.default_rng(8).uniform(0.0, 3.0, size=len(X))
+    model = fastem.GaussianMixture(3, covariance_type=covariance_type, random_state=0)
+    model.fit(X, sample_weight=weights)
+    log_prob = gaussian_log_prob(X, model.means_, model.covariances_, covariance_type)
+    log_resp, log_norm = log_resp_and_norm(log_prob, model.weights_)
+    total = weights @ log_norm
+    assert model.score(X, sample_weight=weights) == pytest.approx(total / weights.sum(), rel=1e-10)
+    assert model.score(X) == pytest.approx(log_norm.mean(), rel=1e-10)
+    stats = model.summarize(X, sample_weight=weights)
+    assert stats.log_likelihood == pytest.approx(total, rel=1e-10)
+    assert stats.n_samples == pytest.approx(weights.sum(), rel=1e-12)
+    assert_allclose(stats.nk, weights @ np.exp(log_resp), rtol=1e-10)
+    n_parameters = model._n_parameters()
+    assert model.bic(X, sample_weight=weights) == pytest.approx(
+        -2 * total + n_parameters * np.log(weights.sum()), rel=1e-10
+    )
+    assert model.aic(X, sample_weight=weights) == pytest.approx(-2 * total + 2 * n_parameters, rel=1e-10)
+
+
+BAD_WEIGHTS = [
+    (np.zeros(300), ValueError, "sums to 0"),
+    (np.r_[-1.0, np.ones(299)], ValueError, "1 negative value.*smallest being -1"),
+    (np.r_[np.nan, np.ones(299)], ValueError, "1 NaN or infinite"),
+    (np.r_[np.inf, np.ones(299)], ValueError, "1 NaN or infinite"),
+    (np.ones(299), ValueError, r"shape \(299,\) but X has 300 samples"),
+    (np.ones((300, 1)), ValueError, r"shape \(300, 1\) but X has 300 samples"),
+    (np.array(["a"] * 300), TypeError, "sample_weight must be numeric"),
+]
+
+
+@pytest.mark.parametrize("weights,error,message", BAD_WEIGHTS, ids=[
+    "all-zero", "negative", "nan", "inf", "short", "2-d", "strings",
+])
+@pytest.mark.parametrize("method", ["fit", "score", "summarize", "bic", "aic"])
+def test_bad_weights_raise_clear_errors(weights, error, message, method):
+    X = make_data(300, 2, 2)
+    model = fastem.GaussianMixture(2, random_state=0)
+    if method != "fit":
+        model.fit(X)
+    with pytest.raises(error, match=message):
+        getattr(model, method)(X, sample_weight=weights)
+
+
+def test_fewer_positive_weights_than_components():
+    X = make_data(300, 2, 2)
+    weights = np.zeros(300)
+    weights[:2] = 1.0
+    with pytest.raises(ValueError, match="only 2 sample.*of positive weight"):
+        fastem.GaussianMixture(3).fit(X, sample_weight=weights)
+
+
+def two_clusters():
+    rng = np.random.default_rng(9)
+    near = rng.normal(size=(500, 2))
+    far = rng.normal(size=(500, 2)) + [100.0, 0.0]
+    return np.vstack([near, far]), np.r_[np.zeros(500, bool), np.ones(500, bool)]
+
+
+@pytest.mark.parametrize("init_params", ["k-means++", "kmeans", "random_from_data"])
+def test_initialisation_is_weighted(init_params):
+    X, far = two_clusters()
+    weights = np.where(far, 1e6, 1.0)
+
+    def start(sample_weight, seed):
+        model = fastem.GaussianMixture(4, init_params=init_params, random_state=seed, max_iter=0)
+        return model.fit(X, sample_weight=sample_weight).means_
+
+    for seed in range(5):
+        # Unweighted, the seeding finds both clusters ...
+        unweighted = start(None, seed)
+        assert (unweighted[:, 0] < 50).any() and (unweighted[:, 0] > 50).any()
+        # ... weighted, the near cluster carries 1e-6 of the mass and gets no centre.
+        assert (start(weights, seed)[:, 0] > 90.0).all()
+
+
+def test_random_from_data_never_starts_on_zero_weight_points():
+    X, far = two_clusters()
+    weights = np.where(far, 0.0, 1.0)
+    for seed in range(5):
+        model = fastem.GaussianMixture(
+            3, init_params="random_from_data", random_state=seed, max_iter=0
+        ).fit(X, sample_weight=weights)
+        assert (np.abs(model.means_[:, 0]) < 10).all()

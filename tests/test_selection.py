@@ -1,0 +1,218 @@
+"""select_n_components: grid search by BIC/AIC that is not fooled by collapsed fits."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import GaussianMixture as SkGaussianMixture
+
+import fastem
+from fastem.selection import collapsed_components
+
+TYPES = ("spherical", "diag", "tied", "full")
+
+
+def three_full_clusters(seed=0, n=600):
+    rng = np.random.default_rng(seed)
+    covariances = [
+        [[1.0, 0.8], [0.8, 1.0]],
+        [[1.0, -0.7], [-0.7, 0.8]],
+        [[0.3, 0.0], [0.0, 2.0]],
+    ]
+    centers = [[0.0, 0.0], [6.0, 0.0], [3.0, 6.0]]
+    return np.vstack([rng.multivariate_normal(c, s, n) for c, s in zip(centers, covariances)])
+
+
+def rounded_two_clusters(seed=9, n=300):
+    """Two correlated clusters whose second feature is rounded to integers.
+
+    The second feature keeps only about five distinct values, so components can
+    lie down on one value each and gain about 7 nats per point.
+    """
+    rng = np.random.default_rng(seed)
+    near = rng.multivariate_normal([0.0, 0.0], [[1.0, 0.2], [0.2, 0.3]], n)
+    far = rng.multivariate_normal([5.0, 0.5], [[1.0, -0.2], [-0.2, 0.3]], n)
+    X = np.vstack([near, far])
+    X[:, 1] = np.round(X[:, 1])
+    return X
+
+
+def smallest_variance(model):
+    cov = model.covariances_
+    if model.covariance_type in ("full", "tied"):
+        return np.linalg.eigvalsh(cov).min()
+    return cov.min()
+
+
+def test_picks_true_model():
+    X = three_full_clusters()
+    result = fastem.select_n_components(X, range(1, 6), TYPES, random_state=0)
+    assert result.best_params_ == ("full", 3)
+    assert result.criterion == "bic"
+    assert result.best_model_.n_components == 3 and result.best_model_.covariance_type == "full"
+    assert result.best_score_ == result.table[("full", 3)] == result.best_model_.bic(X)
+    assert not any(result.flags.values())
+    # table as a dict and as an array
+    table = result.table.as_dict()
+    assert set(table) == {(t, k) for t in TYPES for k in range(1, 6)}
+    assert min(table, key=table.get) == ("full", 3)
+    array = result.table.as_array()
+    assert array.shape == (4, 5)
+    assert array[3, 2] == table[("full", 3)] == array.min()
+    assert dict(result.table) == table and len(result.table) == 20
+
+
+def test_sklearn_is_fooled_by_rounding_and_we_are_not():
+    X = rounded_two_clusters()
+    # scikit-learn's own BIC search lands on a fit with a collapsed component.
+    fits = {}
+    for ct in TYPES:
+        for k in range(1, 7):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                fits[(ct, k)] = SkGaussianMixture(k, covariance_type=ct, random_state=0).fit(X)
+    sk_best = min(fits, key=lambda key: fits[key].bic(X))
+    assert smallest_variance(fits[sk_best]) < 10 * 1e-6
+    assert fits[sk_best].bic(X) < fits[("full", 2)].bic(X) - 1000  # by a wide margin
+
+    result = fastem.select_n_components(X, range(1, 7), TYPES, random_state=0)
+    assert result.best_params_ == ("full", 2)
+    assert smallest_variance(result.best_model_) > 0.1
+    singular = [key for key, flag in result.flags.items() if flag.startswith("singular")]
+    assert singular  # our grid collapses as well ...
+    assert min(result.table.values()) < result.best_score_  # ... and would win without the flags
+    for key in singular:
+        assert collapsed_components(result.models_[key], X)
+    nan_masked = result.table.as_array(include_flagged=False)
+    assert np.nanmin(nan_masked) == result.best_score_
+    assert np.isnan(nan_masked).sum() == len(singular)
+    text = str(result.table)
+    assert text.count("S") - text.count("S singular") == len(singular)
+
+
+def test_collapse_rules():
+    X = rounded_two_clusters()
+    model = fastem.GaussianMixture(2, covariance_type="full", random_state=0).fit(X)
+    assert collapsed_components(model, X) == {}
+    # Put component 0 on one value of the rounded feature: rule 1 (reg_covar floor).
+    values, counts = np.unique(X[:, 1], return_counts=True)
+    on_slice = X[:, 1] == values[np.argmax(counts)]
+    model.means_[0] = X[on_slice].mean(axis=0)
+    model.covariances_[0] = np.cov(X[on_slice].T, bias=True) + 1e-6 * np.eye(2)
+    reasons = collapsed_components(model, X)
+    assert list(reasons) == [0] and "floor" in reasons[0]
+    # Slightly wider, but still narrower than rounding to integers allows: rule 2.
+    model.covariances_[0] = np.diag([1.0, 0.05])
+    reasons = collapsed_components(model, X)
+    assert list(reasons) == [0] and "rounding to steps of 1" in reasons[0]
+    # The same component on continuous data is fine.
+    continuous = X + np.random.default_rng(0).uniform(-0.5, 0.5, size=X.shape)
+    assert collapsed_components(model, continuous) == {}
+
+
+def test_few_points_rule():
+    X = three_full_clusters(n=200)
+    # A full component that owns two points in 2-D cannot have a proper covariance.
+    X = np.vstack([X, [[50.0, 50.0], [50.5, 51.0]]])
+    model = fastem.GaussianMixture(
+        4, covariance_type="full", random_state=0,
+        means_init=[[0, 0], [6, 0], [3, 6], [50.25, 50.5]],
+    ).fit(X)
+    reasons = collapsed_components(model, X)
+    assert 3 in reasons and "effective points" in reasons[3]
+
+
+def test_weighted_selection_matches_repeated_rows():
+    X = three_full_clusters(n=150)
+    counts = np.random.default_rng(1).integers(1, 4, size=len(X))
+    kwargs = dict(n_components=[2, 3, 4], covariance_types=("diag", "full"), random_state=0)
+    weighted = fastem.select_n_components(X, sample_weight=counts, **kwargs)
+    assert weighted.best_params_ == ("full", 3)
+    for key, value in weighted.table.items():
+        model = weighted.models_[key]
+        assert value == pytest.approx(model.bic(X, sample_weight=counts))
+        assert value == pytest.approx(model.bic(np.repeat(X, counts, axis=0)))
+
+
+def test_aic():
+    X = three_full_clusters()
+    bic = fastem.select_n_components(X, [2, 3, 4], ("full",), random_state=0)
+    aic = fastem.select_n_components(X, [2, 3, 4], ("full",), criterion="AIC", random_state=0)
+    assert aic.criterion == "aic" and aic.best_params_ == ("full", 3)
+    for key, model in aic.models_.items():
+        assert aic.table[key] == pytest.approx(model.aic(X))
+        assert aic.table[key] < bic.table[key]  # log(1800) > 2: BIC penalises harder
+    assert str(aic.table).startswith("AIC (lower is better")
+
+
+def test_table_prints_aligned():
+    X = three_full_clusters()
+    result = fastem.select_n_components(X, [1, 2, 3], ("diag", "full"), random_state=0)
+    lines = str(result.table).splitlines()
+    assert lines[0].startswith("BIC (lower is better")
+    assert lines[1].split() == ["K=1", "K=2", "K=3"]
+    assert [line.split()[0] for line in lines[2:]] == ["diag", "full"]
+    assert len({len(line) for line in lines[1:]}) == 1  # aligned columns
+    assert lines[3].split()[3] == f"{result.table[('full', 3)]:.2f}*"
+    assert str(result.table) in repr(result)
+
+
+def test_every_fit_flagged_warns():
+    X = rounded_two_clusters()
+    X[:, 0] = np.round(X[:, 0])  # both features on a grid: everything collapses
+    with pytest.warns(UserWarning, match="Every fit in the grid was flagged"):
+        result = fastem.select_n_components(X, [6], ("diag",), random_state=0)
+    assert result.best_params_ is None and result.best_model_ is None
+    assert np.isnan(result.best_score_)
+
+
+@pytest.mark.parametrize(
+    "kwargs,error,message",
+    [
+        (dict(n_components=5), TypeError, r"sequence of component counts.*range\(1, 10\)"),
+        (dict(n_components=[]), ValueError, "n_components is empty"),
+        (dict(n_components=[0, 1]), ValueError, "each entry of n_components must be >= 1, got 0"),
+        (dict(n_components=[2.5]), TypeError, "must be an integer, got 2.5"),
+        (dict(n_components=[2, 2]), ValueError, "repeated entries"),
+        (dict(n_components=[1, 2000]), ValueError, "goes up to 2000.*only 1800"),
+        (dict(covariance_types=("full", "banana")), ValueError, "got 'banana'"),
+        (dict(covariance_types=()), ValueError, "covariance_types is empty"),
+        (dict(criterion="likelihood"), ValueError, "'bic' or 'aic', got 'likelihood'"),
+        (dict(n_init=0), ValueError, "n_init must be >= 1, got 0"),
+        (dict(covariance_type="full"), TypeError, "covariance_type is set by the grid"),
+        (dict(n_componets=3), TypeError, "unexpected keyword argument 'n_componets'"),
+        (dict(random_state="seed"), ValueError, "random_state must be"),
+        (dict(sample_weight=np.ones(3)), ValueError, r"shape \(3,\) but X has 1800"),
+        (dict(min_variance_ratio=2.0), ValueError, "min_variance_ratio must be <= 1.0"),
+    ],
+)
+def test_bad_arguments(kwargs, error, message):
+    X = three_full_clusters()
+    with pytest.raises(error, match=message):
+        fastem.select_n_components(X, **{"n_components": [1, 2], **kwargs})
+
+
+def test_bad_data():
+    with pytest.raises(ValueError, match="2-D array"):
+        fastem.select_n_components(np.arange(10.0))
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        fastem.select_n_components(np.array([[0.0], [np.nan]]))
+
+
+def test_gmm_kwargs_are_passed_on():
+    X = three_full_clusters()
+    result = fastem.select_n_components(
+        X, [3], ("full",), random_state=0, reg_covar=1e-3, tol=1e-6, max_iter=500
+    )
+    model = result.best_model_
+    assert model.reg_covar == 1e-3 and model.tol == 1e-6 and model.converged_
+    assert result.converged == {("full", 3): True}
+
+
+def test_non_converged_fits_warn_once():
+    X = three_full_clusters()
+    with pytest.warns(ConvergenceWarning, match="2 fit\\(s\\) did not converge") as record:
+        result = fastem.select_n_components(X, [2, 3], ("full",), random_state=0, max_iter=1)
+    assert len(record) == 1
+    assert result.converged == {("full", 2): False, ("full", 3): False}
