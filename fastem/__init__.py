@@ -1,6 +1,7 @@
 """fastem: mixture models fitted by Expectation-Maximization with fused Numba kernels."""
 
 from .base import BaseMixture, ConvergenceWarning
+from .data import Chunks
 from .families.exponential import ExponentialMixture
 from .families.gaussian import GaussianMixture
 from .families.poisson import PoissonMixture
@@ -12,6 +13,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BaseMixture",
+    "Chunks",
     "ConvergenceWarning",
     "ExponentialMixture",
     "GaussianMixture",

@@ -30,14 +30,21 @@ def _sorted_sample(n, size, random_state):
     return chosen
 
 
+def sample_index(n_samples, random_state, size=INIT_SAMPLE_SIZE):
+    """Rows of a uniform subsample: sorted indices, or ``slice(None)`` for all rows.
+
+    It depends on ``n_samples`` and the random state only, so every data source
+    (array, memory map, chunks, Dask array) of the same rows picks the same subsample.
+    """
+    if n_samples <= size:
+        return slice(None)
+    return _sorted_sample(n_samples, size, random_state)
+
+
 def subsample(X, sample_weight, random_state, size=INIT_SAMPLE_SIZE):
     """Return (points, weights) of a uniform subsample without replacement."""
-    n_samples = X.shape[0]
     weighted = sample_weight.shape[0] > 0
-    if n_samples <= size:
-        index = slice(None)
-    else:
-        index = _sorted_sample(n_samples, size, random_state)
+    index = sample_index(X.shape[0], random_state, size)
     points = np.asarray(X[index], dtype=np.float64)
     weights = sample_weight[index] if weighted else np.ones(points.shape[0])
     return points, weights

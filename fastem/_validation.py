@@ -91,8 +91,12 @@ def check_array(X, *, name="X", dtype=None, min_samples=1):
     return X
 
 
-def check_sample_weight(sample_weight, n_samples):
-    """Return sample weights as a float64 vector, or an empty one for unit weights."""
+def check_sample_weight(sample_weight, n_samples, *, require_positive_sum=True):
+    """Return sample weights as a float64 vector, or an empty one for unit weights.
+
+    ``require_positive_sum=False`` accepts all-zero weights, for one chunk of
+    data whose other chunks carry the weight.
+    """
     if sample_weight is None:
         return np.empty(0, dtype=np.float64)
     w = np.asarray(sample_weight)
@@ -120,7 +124,7 @@ def check_sample_weight(sample_weight, n_samples):
             f"smallest being {w.min():g}. Weights act like repetition counts and must "
             "be >= 0."
         )
-    if not w.sum() > 0:
+    if require_positive_sum and not w.sum() > 0:
         raise ValueError(
             "sample_weight sums to 0, so there is no data to fit. Give at least one "
             "sample a positive weight."

@@ -31,6 +31,15 @@ subclass that fills in a few hooks (the *family protocol*):
     Draw ``n`` points from component ``k``.
 ``_check_data(X)``
     Optional: family-specific checks of the data's domain.
+``_recentre(stats, reference)``
+    Optional: re-express statistics around another reference (e.g. Gaussian
+    moments around new means), for online EM. Default: no reference, no-op.
+
+Every pass over data goes through a data source (:mod:`fastem.data`): an
+array in memory or memory-mapped, a chunked source, or a Dask array. The
+driver asks the source to sum the kernel's statistics vectors over its chunks
+(:meth:`~fastem.data.ArraySource.reduce`) or to fill per-row outputs
+(:meth:`~fastem.data.ArraySource.map`), so the EM loop is the same for all.
 
 Every family's ``__init__`` takes and passes on ``callback=None``: a callable
 ``callback(model, n_iter, lower_bound)`` called after each EM iteration;
@@ -40,6 +49,7 @@ A family never sees the data point by point, and the driver never sees the
 family's statistics: adding a family changes neither.
 """
 
+import functools
 import numbers
 import time
 import warnings
@@ -47,8 +57,9 @@ import warnings
 import numpy as np
 
 from ._config import BLOCK_SIZE, MAX_PARTITIONS, PARTITION_MEMORY
-from ._init import initial_responsibilities, subsample, weighted_moments
-from ._validation import check_array, check_random_state, check_sample_weight, check_scalar
+from ._init import INIT_SAMPLE_SIZE, initial_responsibilities, weighted_moments
+from ._validation import check_random_state, check_scalar
+from .data import as_source
 from .kernels import fused_e_step, fused_e_step_uncached, registered_families
 from .stats import SufficientStatistics
 
@@ -72,6 +83,16 @@ def n_partitions_for(n_samples, n_stats):
     return max(1, min(MAX_PARTITIONS, n_blocks, by_memory))
 
 
+def _kernel_totals(model, accumulate, X, sample_weight):
+    """The statistics vector of one chunk (module level, so that Dask can ship it)."""
+    return model._run_kernel(X, sample_weight, accumulate=accumulate)
+
+
+def _kernel_output(model, output, X, out):
+    """Fill ``out`` with the per-row ``output`` ('labels', 'log_prob' or 'resp') of a chunk."""
+    model._run_kernel(X, np.empty(0), accumulate=False, **{output: out})
+
+
 class BaseMixture:
     """Base class for mixture models fitted by EM with fused kernels.
 
@@ -93,6 +114,8 @@ class BaseMixture:
         verbose=0,
         verbose_interval=10,
         callback=None,
+        step_exponent=0.7,
+        step_offset=2.0,
     ):
         self.n_components = n_components
         self.tol = tol
@@ -104,6 +127,8 @@ class BaseMixture:
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.callback = callback
+        self.step_exponent = step_exponent
+        self.step_offset = step_offset
 
     # ------------------------------------------------------------------
     # scikit-learn estimator plumbing
@@ -179,6 +204,11 @@ class BaseMixture:
                 f"callback must be None or a callable callback(model, n_iter, lower_bound), "
                 f"got {self.callback!r}."
             )
+        check_scalar(
+            self.step_exponent, "step_exponent", numbers.Real, min_val=0.5, max_val=1.0,
+            include_min=False,
+        )
+        check_scalar(self.step_offset, "step_offset", numbers.Real, min_val=0.0)
         if self.init_params not in _INIT_METHODS:
             raise ValueError(
                 f"init_params must be one of {_INIT_METHODS}, got {self.init_params!r}."
@@ -187,19 +217,19 @@ class BaseMixture:
     def _check_data(self, X):
         """Family hook: reject data outside the family's domain. Default: accept."""
 
-    def _validate_data(self, X, *, reset):
-        X = check_array(X)
-        if reset:
-            self.n_features_in_ = X.shape[1]
-        else:
+    def _validate_data(self, X, sample_weight=None, *, reset):
+        """Validate ``X`` (and its weights) once and return its data source."""
+        if not reset:
             self._check_is_fitted()
-            if X.shape[1] != self.n_features_in_:
-                raise ValueError(
-                    f"X has {X.shape[1]} features, but {type(self).__name__} was fitted "
-                    f"with {self.n_features_in_}. Pass data with the same columns as in fit."
-                )
-        self._check_data(X)
-        return X
+        source = as_source(X, sample_weight, check_data=self._check_data)
+        if reset:
+            self.n_features_in_ = source.n_features
+        elif source.n_features != self.n_features_in_:
+            raise ValueError(
+                f"X has {source.n_features} features, but {type(self).__name__} was fitted "
+                f"with {self.n_features_in_}. Pass data with the same columns as in fit."
+            )
+        return source
 
     def _check_is_fitted(self):
         if not hasattr(self, "weights_"):
@@ -249,9 +279,25 @@ class BaseMixture:
             total[0], total[1], total[2 : 2 + n_components], moments, self._reference()
         )
 
-    def _summarize(self, X, sample_weight):
-        total = self._run_kernel(X, sample_weight, accumulate=True)
-        return self._unpack(total, X.shape[1])
+    def _totals(self, source, accumulate):
+        """One kernel pass over a source: the summed statistics vector."""
+        return source.reduce(functools.partial(_kernel_totals, self, accumulate))
+
+    def _outputs(self, source, output, out=None):
+        """One kernel pass over a source that returns a per-row ``output``."""
+        n_columns, dtype = {
+            "labels": (None, np.int64),
+            "log_prob": (None, np.float64),
+            "resp": (self.n_components, source.dtype),
+        }[output]
+        return source.map(functools.partial(_kernel_output, self, output), n_columns, dtype, out)
+
+    def _summarize(self, source):
+        return self._unpack(self._totals(source, accumulate=True), source.n_features)
+
+    def _recentre(self, stats, reference):
+        """Family hook: ``stats`` re-expressed around ``reference``. Default: no reference."""
+        return stats
 
     def summarize(self, X, sample_weight=None):
         """Sufficient statistics of ``X`` under the current parameters.
@@ -262,7 +308,7 @@ class BaseMixture:
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), chunked data or dask array
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights that act like repetition counts.
 
@@ -270,8 +316,7 @@ class BaseMixture:
         -------
         stats : SufficientStatistics
         """
-        X = self._validate_data(X, reset=False)
-        return self._summarize(X, check_sample_weight(sample_weight, X.shape[0]))
+        return self._summarize(self._validate_data(X, sample_weight, reset=False))
 
     def m_step(self, stats):
         """Set the parameters from summed sufficient statistics (the M-step).
@@ -312,8 +357,11 @@ class BaseMixture:
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            float32 data stay float32; other numeric types become float64.
+        X : array-like of shape (n_samples, n_features), chunked data or dask array
+            float32 data stay float32; other numeric types become float64. A
+            memory-mapped array is streamed from disk without a copy; chunked
+            data (e.g. :class:`fastem.data.Chunks`) and Dask arrays are
+            described in :mod:`fastem.data`.
         y : ignored
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights that act like repetition counts.
@@ -322,8 +370,7 @@ class BaseMixture:
         -------
         self
         """
-        X = self._validate_data(X, reset=True)
-        self._fit(X, check_sample_weight(sample_weight, X.shape[0]))
+        self._fit(self._validate_data(X, sample_weight, reset=True))
         return self
 
     def fit_predict(self, X, y=None, sample_weight=None):
@@ -332,26 +379,28 @@ class BaseMixture:
         Returns
         -------
         labels : ndarray of shape (n_samples,)
+            A list of arrays for chunked data, a dask array for a dask array.
         """
-        X = self._validate_data(X, reset=True)
-        self._fit(X, check_sample_weight(sample_weight, X.shape[0]))
-        labels = np.empty(X.shape[0], dtype=np.int64)
-        self._run_kernel(X, np.empty(0), accumulate=False, labels=labels)
-        return labels
+        source = self._validate_data(X, sample_weight, reset=True)
+        self._fit(source)
+        return self._outputs(source, "labels")
 
-    def _fit(self, X, sample_weight):
+    def _fit(self, source):
         self._check_parameters()
-        n_samples = X.shape[0] if not sample_weight.shape[0] else np.count_nonzero(sample_weight)
+        n_samples = source.n_positive
         if n_samples < self.n_components:
             raise ValueError(
                 f"Expected n_samples >= n_components, got n_components={self.n_components} "
                 f"with only {n_samples} sample(s) of positive weight. Use fewer components "
                 "or more data."
             )
-        self._check_family_init(X.shape[1])
+        self._check_family_init(source.n_features)
+        self._running_stats = None  # a new fit restarts online EM
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         if not do_init:
-            self._set_parameters(tuple(np.asarray(p, dtype=X.dtype) for p in self._get_parameters()))
+            self._set_parameters(
+                tuple(np.asarray(p, dtype=source.dtype) for p in self._get_parameters())
+            )
         n_init = self.n_init if do_init else 1
         random_state = check_random_state(self.random_state)
 
@@ -360,7 +409,7 @@ class BaseMixture:
         stopped = False
         for init in range(n_init):
             if do_init:
-                self._initialize(X, sample_weight, random_state)
+                self._initialize(source, random_state)
             if self.verbose:
                 print(f"Initialization {init}")
             lower_bound = -np.inf if do_init else self.lower_bound_
@@ -370,7 +419,7 @@ class BaseMixture:
             start = time.perf_counter()
             for n_iter in range(1, self.max_iter + 1):
                 previous = lower_bound
-                stats = self._summarize(X, sample_weight)
+                stats = self._summarize(source)
                 lower_bound = stats.mean_log_likelihood
                 if not np.isfinite(lower_bound):
                     raise FloatingPointError(
@@ -410,6 +459,61 @@ class BaseMixture:
                 stacklevel=3,
             )
 
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """One step of online EM on a mini-batch (Cappe & Moulines 2009).
+
+        The model keeps running sufficient statistics ``s``, normalised per
+        unit of sample weight. Each call summarizes the batch under the
+        current parameters (``s_batch``, also normalised), updates
+
+            s <- (1 - eta_t) s + eta_t s_batch,   eta_t = (t + step_offset) ** -step_exponent
+
+        for the t-th call after the first (t = 1, 2, ...), and sets the
+        parameters from ``s`` (the M-step). Statistics taken around different
+        references (Gaussian moments around the means of the time) are first
+        re-expressed around the batch's. The first call on an unfitted model
+        initialises from the batch (``init_params``, and ``*_init`` when given)
+        and sets ``s = s_batch``; on a model fitted by :meth:`fit`, the first
+        call starts from the fitted parameters.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), chunked data or dask array
+            One mini-batch.
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self
+        """
+        running = getattr(self, "_running_stats", None)
+        first = not hasattr(self, "weights_")
+        self._check_parameters()
+        source = self._validate_data(X, sample_weight, reset=first)
+        if first:
+            if source.n_positive < self.n_components:
+                raise ValueError(
+                    f"The first batch of partial_fit initialises the model and needs at least "
+                    f"n_components={self.n_components} samples of positive weight, got "
+                    f"{source.n_positive}. Pass a larger first batch."
+                )
+            self._check_family_init(source.n_features)
+            self._initialize(source, check_random_state(self.random_state))
+            running = None
+        batch = self._summarize(source)
+        batch = batch.scaled(1.0 / batch.n_samples)
+        if running is None:
+            running, self.n_steps_ = batch, 0
+        else:
+            self.n_steps_ += 1
+            eta = (self.n_steps_ + self.step_offset) ** -self.step_exponent
+            running = self._recentre(running, batch.reference).scaled(1.0 - eta) + batch.scaled(eta)
+        self.m_step(running)
+        self._running_stats = running
+        self.lower_bound_ = batch.mean_log_likelihood
+        return self
+
     def _print_iteration(self, n_iter, lower_bound, change, start):
         if self.verbose >= 2:
             per_iter = (time.perf_counter() - start) / n_iter
@@ -420,14 +524,14 @@ class BaseMixture:
         else:
             print(f"  Iteration {n_iter}")
 
-    def _initialize(self, X, sample_weight, random_state):
-        points, weights = subsample(X, sample_weight, random_state)
+    def _initialize(self, source, random_state):
+        points, weights = source.subsample(random_state, INIT_SAMPLE_SIZE)
         resp = initial_responsibilities(
             points, weights, self.n_components, self.init_params, random_state
         )
         nk, means, covariances = weighted_moments(points, weights, resp)
         nk = nk + 10 * np.finfo(np.float64).eps
-        self.weights_ = (nk / nk.sum()).astype(X.dtype)
+        self.weights_ = (nk / nk.sum()).astype(source.dtype)
         self._params_from_moments(nk, means, covariances)
         self._init_family_from_user()
 
@@ -452,48 +556,63 @@ class BaseMixture:
     # ------------------------------------------------------------------
     # prediction
 
-    def score_samples(self, X):
+    def score_samples(self, X, out=None):
         """Log-likelihood of each sample under the model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), chunked data or dask array
+        out : ndarray of shape (n_samples,), float64, optional
+            Where to write the result, e.g. a ``np.memmap`` for data larger than
+            memory; filled chunk by chunk and returned. Not for Dask arrays.
 
         Returns
         -------
         log_prob : ndarray of shape (n_samples,), float64
+            A list of arrays (one per chunk) for chunked data without ``out``,
+            a lazy dask array for a dask array.
         """
-        X = self._validate_data(X, reset=False)
-        out = np.empty(X.shape[0])
-        self._run_kernel(X, np.empty(0), accumulate=False, log_prob=out)
-        return out
+        return self._outputs(self._validate_data(X, reset=False), "log_prob", out)
 
     def score(self, X, y=None, sample_weight=None):
         """Mean log-likelihood per sample (weighted mean when weights are given)."""
-        X = self._validate_data(X, reset=False)
-        w = check_sample_weight(sample_weight, X.shape[0])
-        total = self._run_kernel(X, w, accumulate=False)
+        total = self._totals(self._validate_data(X, sample_weight, reset=False), False)
         return float(total[1] / total[0])
 
-    def predict(self, X):
+    def predict(self, X, out=None):
         """Most likely component of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), chunked data or dask array
+        out : ndarray of shape (n_samples,), int64, optional
+            Where to write the labels (e.g. a ``np.memmap``); see :meth:`score_samples`.
 
         Returns
         -------
         labels : ndarray of shape (n_samples,), int64
+            A list of arrays for chunked data without ``out``, a lazy dask
+            array for a dask array.
         """
-        X = self._validate_data(X, reset=False)
-        labels = np.empty(X.shape[0], dtype=np.int64)
-        self._run_kernel(X, np.empty(0), accumulate=False, labels=labels)
-        return labels
+        return self._outputs(self._validate_data(X, reset=False), "labels", out)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X, out=None):
         """Posterior probability of each component for each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), chunked data or dask array
+        out : ndarray of shape (n_samples, n_components), dtype of X, optional
+            Where to write the probabilities (e.g. a ``np.memmap``); see
+            :meth:`score_samples`.
 
         Returns
         -------
         resp : ndarray of shape (n_samples, n_components), dtype of X
+            A list of arrays for chunked data without ``out``, a lazy dask
+            array for a dask array.
         """
-        X = self._validate_data(X, reset=False)
-        resp = np.empty((X.shape[0], self.n_components), dtype=X.dtype)
-        self._run_kernel(X, np.empty(0), accumulate=False, resp=resp)
-        return resp
+        return self._outputs(self._validate_data(X, reset=False), "resp", out)
 
     def sample(self, n_samples=1):
         """Draw samples from the fitted model.
@@ -521,14 +640,10 @@ class BaseMixture:
 
     def bic(self, X, sample_weight=None):
         """Bayesian information criterion of the model on ``X``; lower is better."""
-        X = self._validate_data(X, reset=False)
-        w = check_sample_weight(sample_weight, X.shape[0])
-        total = self._run_kernel(X, w, accumulate=False)
+        total = self._totals(self._validate_data(X, sample_weight, reset=False), False)
         return float(-2 * total[1] + self._n_parameters() * np.log(total[0]))
 
     def aic(self, X, sample_weight=None):
         """Akaike information criterion of the model on ``X``; lower is better."""
-        X = self._validate_data(X, reset=False)
-        w = check_sample_weight(sample_weight, X.shape[0])
-        total = self._run_kernel(X, w, accumulate=False)
+        total = self._totals(self._validate_data(X, sample_weight, reset=False), False)
         return float(-2 * total[1] + 2 * self._n_parameters())

@@ -7,6 +7,7 @@ from scipy import linalg
 
 from .._validation import check_scalar, check_weights_init
 from ..base import BaseMixture
+from ..stats import SufficientStatistics
 from ..kernels.gaussian import DiagParams, FullParams, SphericalParams, TiedParams, work_rows
 from ..kernels.linalg import precision_cholesky_upper
 
@@ -130,6 +131,12 @@ class GaussianMixture(BaseMixture):
     callback : callable, default=None
         ``callback(model, n_iter, lower_bound)`` is called after each EM
         iteration; returning True stops the fit early (see :meth:`fit`).
+    step_exponent : float in (0.5, 1], default=0.7
+        Online EM (:meth:`partial_fit`): the step size of the t-th update is
+        ``eta_t = (t + step_offset) ** -step_exponent``. Closer to 0.5 forgets
+        old batches faster; 1 averages all batches equally.
+    step_offset : float >= 0, default=2.0
+        Online EM: delays the decay of the step size, damping the first updates.
 
     Attributes
     ----------
@@ -177,6 +184,8 @@ class GaussianMixture(BaseMixture):
         verbose=0,
         verbose_interval=10,
         callback=None,
+        step_exponent=0.7,
+        step_offset=2.0,
     ):
         super().__init__(
             n_components=n_components,
@@ -189,6 +198,8 @@ class GaussianMixture(BaseMixture):
             verbose=verbose,
             verbose_interval=verbose_interval,
             callback=callback,
+            step_exponent=step_exponent,
+            step_offset=step_offset,
         )
         self.covariance_type = covariance_type
         self.reg_covar = reg_covar
@@ -305,6 +316,31 @@ class GaussianMixture(BaseMixture):
 
     def _reference(self):
         return {"shift": self.means_}
+
+    def _recentre(self, stats, reference):
+        """Re-express moments taken around ``shift`` s around ``reference['shift']`` s'.
+
+        With c = s - s' per component: sx' = sx + nk c and
+        sxx' = sxx + sx c^T + c sx^T + nk c c^T (summed over components for
+        'tied'; only the diagonal for 'diag' and 'spherical', which store the
+        diagonal; 'full' and 'tied' store and update the lower triangle).
+        """
+        old = np.asarray(stats.reference["shift"], dtype=np.float64)
+        new = np.asarray(reference["shift"], dtype=np.float64)
+        c = old - new
+        nk, sx, sxx = stats.nk, stats.moments["sx"], stats.moments["sxx"]
+        if self.covariance_type in ("full", "tied"):
+            cross = np.einsum("ki,kj->kij", sx, c)
+            update = cross + np.swapaxes(cross, 1, 2) + np.einsum("k,ki,kj->kij", nk, c, c)
+            if self.covariance_type == "tied":
+                update = update.sum(axis=0)
+            sxx = sxx + np.tril(update)
+        else:
+            sxx = sxx + 2 * sx * c + nk[:, None] * c**2
+        moments = {"sx": sx + nk[:, None] * c, "sxx": sxx}
+        return SufficientStatistics(
+            stats.n_samples, stats.log_likelihood, nk, moments, {"shift": reference["shift"]}
+        )
 
     def _work_rows(self, n_features):
         return work_rows(n_features)

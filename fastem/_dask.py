@@ -1,0 +1,210 @@
+"""Dask arrays as a data source: the fused kernel runs where the blocks live.
+
+Imported only when a ``dask.array.Array`` reaches an estimator, so that
+``import fastem`` works without Dask (``pip install fastem[dask]`` adds it).
+
+- Reductions (every E-step of ``fit``, ``summarize``, ``score``, ``bic``,
+  ``aic``): each block of rows goes through the fused kernel on a worker and
+  becomes one float64 statistics vector; the vectors are summed by Dask's tree
+  reduction (``Array.sum(split_every=...)``), whose shape depends only on the
+  block structure, so the sum is taken in a fixed order. Only the vector of
+  ``2 + n_components + n_family_stats`` numbers per block travels to the
+  client, where the M-step runs.
+- Before the first reduction the data (and weights) are persisted and
+  validated in one computation (NaN/inf, negative weights), so that the EM
+  iterations read them from worker memory instead of recomputing the graph
+  that produced them.
+- Per-row outputs (``predict``, ``predict_proba``, ``score_samples``) are lazy
+  ``map_blocks`` arrays; each block is checked for NaN when it is computed.
+- Initialisation draws the same row indices as for a NumPy array of the same
+  length (:func:`fastem._init.sample_index`, at most 100,000 rows) and gathers
+  them with one fancy-indexing computation.
+
+The estimator itself is shipped to the workers inside each task; it holds only
+its parameters, a few kilobytes for typical sizes.
+"""
+
+import dask
+import dask.array as da
+import numpy as np
+
+from ._init import sample_index
+from .kernels._checks import count_nonfinite, n_check_partitions
+
+__all__ = ["DaskSource"]
+
+# Fan-in of the tree reduction of statistics vectors.
+SPLIT_EVERY = 16
+
+
+def _check_block(X, block_id):
+    n_bad = count_nonfinite(X, n_check_partitions(X.shape[0]))
+    if n_bad:
+        raise ValueError(
+            f"block {block_id} of the dask array X contains {n_bad} NaN or infinite "
+            "value(s). Remove or impute them before fitting, e.g. with "
+            "X[da.isfinite(X).all(axis=1)].compute_chunk_sizes()."
+        )
+
+
+def _block_validate(block, weights, check_data):
+    """[non-finite entries, negative weights, non-finite weights, rows of positive weight]."""
+    X = np.ascontiguousarray(block)
+    counts = np.zeros((1, 4))
+    counts[0, 0] = count_nonfinite(X, n_check_partitions(X.shape[0]))
+    if weights is None:
+        counts[0, 3] = X.shape[0]
+    else:
+        w = np.asarray(weights, dtype=np.float64)
+        counts[0, 1] = np.count_nonzero(w < 0)
+        counts[0, 2] = np.count_nonzero(~np.isfinite(w))
+        counts[0, 3] = np.count_nonzero(w > 0)
+    if check_data is not None and X.shape[0] and not counts[0, 0]:
+        check_data(X)
+    return counts
+
+
+def _block_reduce(block, weights, fn):
+    X = np.ascontiguousarray(block)
+    w = np.empty(0) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
+    return fn(X, w)[None, :]
+
+
+def _block_map(block, fn, n_columns, dtype, block_info=None):
+    X = np.ascontiguousarray(block)
+    _check_block(X, block_info[0]["chunk-location"][0] if block_info else "?")
+    shape = (X.shape[0],) if n_columns is None else (X.shape[0], n_columns)
+    out = np.empty(shape, dtype=dtype)
+    fn(X, out)
+    return out
+
+
+class DaskSource:
+    """A 2-D dask array (and optional weights) as a data source.
+
+    Parameters
+    ----------
+    X : dask.array.Array of shape (n_samples, n_features)
+        Chunked along rows; column chunks are merged. float32 and float64 are
+        kept, other real types become float64.
+    sample_weight : array-like or dask array of shape (n_samples,), default=None
+    check_data : callable, optional
+        Run on each block in the validation computation.
+    """
+
+    def __init__(self, X, sample_weight=None, *, check_data=None):
+        kind = X.dtype.kind
+        if kind not in "biuf":
+            raise TypeError(
+                f"X has dtype {X.dtype}; mixture models need real numbers. Convert the "
+                "dask array first, e.g. X.astype(float)."
+            )
+        if X.ndim != 2:
+            raise ValueError(
+                f"X must be a 2-D dask array of shape (n_samples, n_features), got "
+                f"{X.ndim}-D with shape {X.shape}."
+            )
+        if any(np.isnan(c) for c in X.chunks[0]):
+            raise ValueError(
+                "X has blocks of unknown length (NaN in X.chunks). Call "
+                "X.compute_chunk_sizes() first."
+            )
+        if X.shape[0] < 1 or X.shape[1] < 1:
+            raise ValueError(f"X has shape {X.shape}; at least one sample and one feature are required.")
+        target = X.dtype.newbyteorder("=") if X.dtype.type in (np.float32, np.float64) else np.float64
+        if X.dtype != target:
+            X = X.astype(target)
+        if X.numblocks[1] != 1:
+            X = X.rechunk({1: -1})
+        self.X = X
+        self.n_samples, self.n_features = X.shape
+        self.dtype = np.dtype(target)
+        self.sample_weight = None if sample_weight is None else self._weights(sample_weight)
+        self.check_data = check_data
+        self._n_positive = None
+
+    def _weights(self, sample_weight):
+        w = sample_weight
+        if not hasattr(w, "dtype") or not hasattr(w, "shape"):
+            w = np.asarray(w)
+        if w.dtype.kind not in "biuf":
+            raise TypeError(f"sample_weight must be numeric, got dtype {w.dtype}.")
+        if w.shape != (self.n_samples,):
+            raise ValueError(
+                f"sample_weight has shape {w.shape} but X has {self.n_samples} samples; "
+                f"pass one weight per sample, shape ({self.n_samples},)."
+            )
+        if not isinstance(w, da.Array):
+            w = da.from_array(np.asarray(w))
+        return w.astype(np.float64).rechunk((self.X.chunks[0],))
+
+    def _weight_args(self):
+        return (self.sample_weight, "i") if self.sample_weight is not None else (None, None)
+
+    def _prepare(self):
+        """Persist the data and validate them in one computation, once."""
+        if self._n_positive is not None:
+            return
+        self.X, self.sample_weight = dask.persist(self.X, self.sample_weight)
+        counts = da.blockwise(
+            _block_validate, "ij", self.X, "ij", *self._weight_args(), self.check_data, None,
+            adjust_chunks={"i": 1, "j": 4}, dtype=np.float64,
+        ).compute()
+        for name, column, fix in (
+            ("X", 0, "Remove or impute them before fitting."),
+            ("sample_weight", 2, "Every weight must be a finite non-negative number."),
+            ("sample_weight", 1, "Weights act like repetition counts and must be >= 0."),
+        ):
+            bad = np.flatnonzero(counts[:, column])
+            if bad.size:
+                what = "negative" if column == 1 else "NaN or infinite"
+                raise ValueError(
+                    f"{name} has {int(counts[:, column].sum())} {what} value(s), the first in "
+                    f"block {bad[0]}. {fix}"
+                )
+        self._n_positive = int(counts[:, 3].sum())
+        if self._n_positive == 0:
+            raise ValueError(
+                "sample_weight sums to 0, so there is no data to fit. Give at least one "
+                "sample a positive weight."
+            )
+
+    @property
+    def n_positive(self):
+        self._prepare()
+        return self._n_positive
+
+    def reduce(self, fn):
+        """Sum of ``fn(block, block_weights)`` over the blocks, tree-reduced by Dask."""
+        self._prepare()
+        n_stats = fn(np.empty((0, self.n_features), dtype=self.dtype), np.empty(0)).shape[0]
+        parts = da.blockwise(
+            _block_reduce, "ij", self.X, "ij", *self._weight_args(), fn, None,
+            adjust_chunks={"i": 1, "j": n_stats}, dtype=np.float64,
+        )
+        return parts.sum(axis=0, split_every=SPLIT_EVERY).compute()
+
+    def map(self, fn, n_columns, dtype, out=None):
+        """A lazy dask array of per-row outputs, one ``map_blocks`` task per block."""
+        if out is not None:
+            raise ValueError(
+                "out cannot be used with a dask array: the result is a lazy dask array. "
+                "Write it out with dask, e.g. result.to_zarr(path) or da.store(result, target)."
+            )
+        if n_columns is None:
+            return self.X.map_blocks(_block_map, fn, None, dtype, drop_axis=1, dtype=dtype)
+        return self.X.map_blocks(
+            _block_map, fn, n_columns, dtype, chunks=(self.X.chunks[0], (n_columns,)), dtype=dtype
+        )
+
+    def subsample(self, random_state, size):
+        """(points, weights): the rows an equal-length NumPy array would give, float64."""
+        self._prepare()
+        index = sample_index(self.n_samples, random_state, size)
+        points = self.X[index]
+        weights = None if self.sample_weight is None else self.sample_weight[index]
+        points, weights = dask.compute(points, weights)
+        points = np.asarray(points, dtype=np.float64)
+        if weights is None:
+            return points, np.ones(points.shape[0])
+        return points, np.asarray(weights, dtype=np.float64)

@@ -1,0 +1,366 @@
+"""Data sources: where the points of a data pass come from.
+
+Every pass of the fused kernel over data, whether an E-step in ``fit``,
+``summarize``, ``score`` or a prediction, goes through a *data source*. A
+source cuts the data into chunks, runs a function on each chunk and either sums
+the float64 vectors it returns, in a fixed order (:meth:`reduce`), or collects
+per-row outputs (:meth:`map`). The estimator never sees where the data live:
+
+- :class:`ArraySource`, for a 2-D array in memory or on disk
+  (``np.load(path, mmap_mode='r')``, :class:`numpy.memmap`). The array is
+  validated without a copy and streamed through the kernel in chunks of at most
+  :data:`CHUNK_BYTES` bytes, so a fit of a memory-mapped file needs anonymous
+  memory for one chunk's scratch, not for the data.
+- :class:`ChunkedSource`, for a re-iterable of chunks such as :class:`Chunks`:
+  one validation pass checks each chunk, and every later pass streams the
+  chunks again in the same order.
+- ``fastem._dask.DaskSource``, for a ``dask.array.Array``: the kernel runs on
+  the workers block by block and the statistics are tree-reduced.
+
+The chunked-data protocol
+-------------------------
+``fit`` and the other methods accept any object that is iterable, that is not
+an array, list or tuple, and whose iteration can be repeated (``iter(obj)``
+starts from the beginning each time; a generator cannot, and is rejected). Each
+item is either a 2-D array-like chunk of shape (n_rows, n_features) or a pair
+``(chunk, sample_weight)`` with ``sample_weight`` of shape (n_rows,) or None.
+:class:`Chunks` is the ready-made implementation for a list of arrays or
+``.npy`` files.
+"""
+
+import numpy as np
+
+from ._config import BLOCK_SIZE
+from ._init import sample_index, subsample
+from ._validation import check_array, check_sample_weight
+
+__all__ = ["CHUNK_BYTES", "Chunks", "ArraySource", "ChunkedSource", "as_source", "is_dask_array"]
+
+# Largest slice of an array, in bytes, that one kernel call reads. The kernel's
+# own scratch does not grow with it; what does is an output that the caller did
+# not provide (e.g. the labels of one chunk of a chunked source).
+CHUNK_BYTES = 32 * 2**20
+
+
+def chunk_rows(n_features, itemsize):
+    """Rows per kernel call: ``CHUNK_BYTES`` of data, a whole number of blocks."""
+    rows = CHUNK_BYTES // (n_features * itemsize)
+    return max(BLOCK_SIZE, rows - rows % BLOCK_SIZE)
+
+
+def is_dask_array(X):
+    """True for a ``dask.array.Array``, decided without importing dask."""
+    cls = type(X)
+    return cls.__name__ == "Array" and cls.__module__.split(".")[:2] == ["dask", "array"]
+
+
+def _is_chunked(X):
+    if isinstance(X, (Chunks, ChunkedSource)):
+        return True
+    if isinstance(X, (list, tuple, str, bytes, np.ndarray)) or hasattr(X, "__array__"):
+        return False
+    return hasattr(X, "__iter__") and not hasattr(X, "shape")
+
+
+def as_source(X, sample_weight=None, *, check_data=None):
+    """Return the data source for ``X``: an array, a chunked source or a Dask array.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features), re-iterable of chunks, or dask array
+    sample_weight : array-like of shape (n_samples,), default=None
+        Not allowed for chunked data, whose chunks carry their own weights.
+    check_data : callable, optional
+        Called on each validated chunk; raises for data outside a family's domain.
+    """
+    if isinstance(X, (ArraySource, ChunkedSource)) or type(X).__name__ == "DaskSource":
+        return X
+    if is_dask_array(X):
+        from ._dask import DaskSource
+
+        return DaskSource(X, sample_weight, check_data=check_data)
+    if _is_chunked(X):
+        if sample_weight is not None:
+            raise ValueError(
+                "sample_weight cannot be given separately for chunked data; yield "
+                "(chunk, weights) pairs from the source instead, e.g. "
+                "Chunks(arrays, sample_weights=weights)."
+            )
+        return ChunkedSource(X, check_data=check_data)
+    return ArraySource(X, sample_weight, check_data=check_data)
+
+
+def _output_array(out, shape, dtype, what):
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != dtype:
+        got = f"{type(out).__name__} of shape {getattr(out, 'shape', None)}, dtype {getattr(out, 'dtype', None)}"
+        raise ValueError(
+            f"out must be an ndarray (e.g. a np.memmap) of shape {shape} and dtype "
+            f"{np.dtype(dtype)} for {what}, got {got}. Create one with "
+            f"np.lib.format.open_memmap(path, mode='w+', dtype={np.dtype(dtype).name!r}, "
+            f"shape={shape})."
+        )
+    if not out.flags.c_contiguous or not out.flags.writeable:
+        raise ValueError("out must be C-contiguous and writeable, e.g. opened with mode='w+'.")
+    return out
+
+
+class ArraySource:
+    """A 2-D array in memory or memory-mapped, streamed in row chunks.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Validated by :func:`fastem._validation.check_array`: a C-contiguous
+        float32/float64 array (memory-mapped or read-only included) is used
+        as it is, without a copy.
+    sample_weight : array-like of shape (n_samples,), default=None
+    check_data : callable, optional
+    """
+
+    def __init__(self, X, sample_weight=None, *, check_data=None):
+        self.X = check_array(X)
+        self.sample_weight = check_sample_weight(sample_weight, self.X.shape[0])
+        if check_data is not None:
+            check_data(self.X)
+        self.n_samples, self.n_features = self.X.shape
+        self.dtype = self.X.dtype
+        self.n_positive = (
+            np.count_nonzero(self.sample_weight) if self.sample_weight.shape[0] else self.n_samples
+        )
+
+    def _ranges(self):
+        step = chunk_rows(self.n_features, self.dtype.itemsize)
+        return [(start, min(start + step, self.n_samples)) for start in range(0, self.n_samples, step)]
+
+    def _weights(self, start, stop):
+        w = self.sample_weight
+        return w[start:stop] if w.shape[0] else w
+
+    def reduce(self, fn):
+        """Sum over chunks, in row order, of ``fn(chunk, chunk_weights)`` (float64 vectors)."""
+        total = None
+        for start, stop in self._ranges():
+            part = fn(self.X[start:stop], self._weights(start, stop))
+            total = part if total is None else total + part
+        return total
+
+    def map(self, fn, n_columns, dtype, out=None):
+        """Fill per-row outputs chunk by chunk: ``fn(chunk, out_chunk)``.
+
+        ``n_columns`` is None for one value per row. Returns ``out`` (allocated
+        when not given).
+        """
+        shape = (self.n_samples,) if n_columns is None else (self.n_samples, n_columns)
+        out = _output_array(out, shape, dtype, "this data")
+        for start, stop in self._ranges():
+            fn(self.X[start:stop], out[start:stop])
+        return out
+
+    def subsample(self, random_state, size):
+        """(points, weights) of a uniform subsample of at most ``size`` rows, float64."""
+        return subsample(self.X, self.sample_weight, random_state, size)
+
+
+class Chunks:
+    """Data that come as a sequence of 2-D chunks, in memory or in ``.npy`` files.
+
+    Pass an instance to ``fit``, ``summarize``, ``score``, ``predict`` and the
+    other methods in place of an array. Files are opened memory-mapped when a
+    pass reaches them, so only one chunk is read at a time.
+
+    Parameters
+    ----------
+    chunks : sequence of array-like or path
+        Each entry is a 2-D array of shape (n_rows_i, n_features) or the path
+        of a ``.npy`` file holding one. All chunks must have the same number of
+        features and, after conversion, the same dtype.
+    sample_weights : sequence of array-like, path or None, default=None
+        One entry per chunk: the weights of its rows, shape (n_rows_i,), or
+        None for unit weights.
+    mmap_mode : {'r', 'c', None}, default='r'
+        How ``.npy`` files are opened (see :func:`numpy.load`).
+
+    Examples
+    --------
+    >>> data = fastem.Chunks(["part-0.npy", "part-1.npy", "part-2.npy"])
+    >>> model = fastem.GaussianMixture(4).fit(data)
+    >>> labels = model.predict(data)  # a list: one array per chunk
+    """
+
+    def __init__(self, chunks, sample_weights=None, *, mmap_mode="r"):
+        self.chunks = list(chunks)
+        if sample_weights is not None:
+            sample_weights = list(sample_weights)
+            if len(sample_weights) != len(self.chunks):
+                raise ValueError(
+                    f"sample_weights has {len(sample_weights)} entries but there are "
+                    f"{len(self.chunks)} chunks; give one entry (or None) per chunk."
+                )
+        self.sample_weights = sample_weights
+        self.mmap_mode = mmap_mode
+
+    def __len__(self):
+        return len(self.chunks)
+
+    def _load(self, item):
+        if isinstance(item, (str, bytes)) or hasattr(item, "__fspath__"):
+            return np.load(item, mmap_mode=self.mmap_mode)
+        return item
+
+    def __iter__(self):
+        for i, chunk in enumerate(self.chunks):
+            w = None if self.sample_weights is None else self.sample_weights[i]
+            yield self._load(chunk), (None if w is None else self._load(w))
+
+    def __repr__(self):
+        return f"Chunks(<{len(self.chunks)} chunks>)"
+
+
+def _split(item):
+    if isinstance(item, tuple):
+        if len(item) != 2:
+            raise ValueError(
+                f"a chunk must be an array or a pair (array, sample_weight), got a tuple "
+                f"of {len(item)} items."
+            )
+        return item
+    return item, None
+
+
+class ChunkedSource:
+    """A re-iterable of chunks (the chunked-data protocol), validated once.
+
+    The constructor makes one pass over the chunks: each is checked like an
+    array (2-D, numeric, finite, the weights valid) and must have the same
+    number of features and dtype as the first; errors name the chunk. Later
+    passes iterate again and only check that each chunk still has the shape and
+    dtype seen in the validation pass.
+
+    Parameters
+    ----------
+    chunks : re-iterable
+        Yields 2-D arrays or (array, sample_weight) pairs.
+    check_data : callable, optional
+    """
+
+    def __init__(self, chunks, *, check_data=None):
+        if iter(chunks) is chunks:
+            raise TypeError(
+                f"{type(chunks).__name__} is a one-shot iterator, but EM reads the data "
+                "once per iteration. Pass a re-iterable, e.g. fastem.Chunks(list_of_arrays"
+                "_or_npy_paths) or an object whose __iter__ starts over; or feed the "
+                "batches to partial_fit."
+            )
+        self.chunks = chunks
+        self.rows = []
+        self.weighted = []
+        self.n_positive = 0
+        self.dtype = None
+        self.n_features = None
+        for i, item in enumerate(chunks):
+            X, w = _split(item)
+            name = f"chunk {i}"
+            X = check_array(X, name=name)
+            if self.dtype is None:
+                self.n_features, self.dtype = X.shape[1], X.dtype
+            elif X.shape[1] != self.n_features:
+                raise ValueError(
+                    f"{name} has {X.shape[1]} features but chunk 0 has {self.n_features}. "
+                    "Every chunk must have the same columns."
+                )
+            elif X.dtype != self.dtype:
+                raise ValueError(
+                    f"{name} has dtype {X.dtype} but chunk 0 has {self.dtype}. Store every "
+                    "chunk with the same dtype (float32 or float64)."
+                )
+            try:
+                w = check_sample_weight(w, X.shape[0], require_positive_sum=False)
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"{name}: {exc}") from None
+            if check_data is not None:
+                check_data(X)
+            self.rows.append(X.shape[0])
+            self.weighted.append(w.shape[0] > 0)
+            self.n_positive += np.count_nonzero(w) if w.shape[0] else X.shape[0]
+        if self.dtype is None:
+            raise ValueError("the chunked data yielded no chunks; at least one is required.")
+        self.n_samples = sum(self.rows)
+        self.offsets = np.concatenate([[0], np.cumsum(self.rows)])
+
+    def _iter(self):
+        """Yield (index, X, w) with X a kernel-ready array, checked against the first pass."""
+        count = 0
+        for i, item in enumerate(self.chunks):
+            X, w = _split(item)
+            X = np.asarray(X)
+            w = np.empty(0) if w is None else np.ascontiguousarray(w, dtype=np.float64)
+            if (
+                i >= len(self.rows)
+                or X.shape != (self.rows[i], self.n_features)
+                or w.shape[0] != (self.rows[i] if self.weighted[i] else 0)
+            ):
+                raise self._changed(i)
+            yield i, np.ascontiguousarray(X, dtype=self.dtype), w
+            count += 1
+        if count != len(self.rows):
+            raise self._changed(count)
+
+    def _changed(self, i):
+        return ValueError(
+            f"the chunked data changed after validation at chunk {i}: expected "
+            f"{len(self.rows)} chunks of {self.rows} rows and {self.n_features} features, "
+            "weighted as before. A chunked source must yield the same chunks on every pass."
+        )
+
+    def reduce(self, fn):
+        """Sum over chunks, in order, of ``fn(chunk, chunk_weights)``."""
+        total = None
+        for _, X, w in self._iter():
+            part = _Slice(X, w).reduce(fn)
+            total = part if total is None else total + part
+        return total
+
+    def map(self, fn, n_columns, dtype, out=None):
+        """Per-row outputs: a list with one array per chunk, or filled into ``out``.
+
+        ``out``, when given, is one array with a row for every row of every
+        chunk (e.g. a ``np.memmap``), filled in chunk order and returned.
+        """
+        if out is not None:
+            shape = (self.n_samples,) if n_columns is None else (self.n_samples, n_columns)
+            out = _output_array(out, shape, dtype, "these chunks")
+        results = []
+        for i, X, w in self._iter():
+            part = None if out is None else out[self.offsets[i] : self.offsets[i + 1]]
+            results.append(_Slice(X, w).map(fn, n_columns, dtype, part))
+        return results if out is None else out
+
+    def subsample(self, random_state, size):
+        """The rows that :func:`fastem._init.subsample` would pick, gathered in one pass.
+
+        The validation pass counted the rows, so the subsample draws the same
+        row indices as for an array of the same length and gathers them chunk
+        by chunk: a chunked source starts from the same subsample as the
+        concatenated array would.
+        """
+        index = sample_index(self.n_samples, random_state, size)
+        if isinstance(index, slice):
+            index = np.arange(self.n_samples)
+        points, weights = [], []
+        for i, X, w in self._iter():
+            lo, hi = np.searchsorted(index, self.offsets[i : i + 2])
+            rows = index[lo:hi] - self.offsets[i]
+            points.append(np.asarray(X[rows], dtype=np.float64))
+            weights.append(w[rows] if w.shape[0] else np.ones(rows.shape[0]))
+        return np.concatenate(points), np.concatenate(weights)
+
+
+class _Slice(ArraySource):
+    """A validated chunk viewed as an array source (no checks repeated)."""
+
+    def __init__(self, X, sample_weight):
+        self.X, self.sample_weight = X, sample_weight
+        self.n_samples, self.n_features = X.shape
+        self.dtype = X.dtype

@@ -1,0 +1,124 @@
+"""Fitting Dask arrays on a cluster of worker processes; fastem without Dask.
+
+One LocalCluster of 2 single-threaded worker processes serves the module.
+"""
+
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from fastem import ConvergenceWarning, GaussianMixture
+from test_out_of_core import (
+    COVARIANCE_TYPES,
+    assert_same_model,
+    fit_fixed,
+    make_data,
+)
+
+
+@pytest.fixture(scope="module")
+def client():
+    pytest.importorskip("dask.array")
+    distributed = pytest.importorskip("distributed")
+    # One Numba thread per worker, so that 2 workers use the 2 cores.
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+        env={"NUMBA_NUM_THREADS": "1"},
+    )
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_data()
+
+
+def as_dask(X, rows=700):
+    import dask.array as da
+
+    return da.from_array(X, chunks=(rows, -1))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_dask_fit_matches_memory(client, data, covariance_type, weighted):
+    import dask.array as da
+
+    X, w = data
+    w = w if weighted else None
+    reference = fit_fixed(X, covariance_type, w)
+    dw = None if w is None else da.from_array(w, chunks=1000)  # rechunked to X's blocks
+    assert_same_model(fit_fixed(as_dask(X), covariance_type, dw), reference)
+
+
+def test_workers_run_the_kernels_from_the_cache(client, data):
+    fit_fixed(as_dask(data[0]), "full", n_iter=2)
+
+    def kernel_stats():
+        import fastem
+        from fastem.kernels import fused_e_step
+
+        return fastem.__file__, sum(fused_e_step.stats.cache_hits.values())
+
+    for path, hits in client.run(kernel_stats).values():
+        assert path == sys.modules["fastem"].__file__  # the fastem under test
+        assert hits >= 1
+
+
+def test_dask_outputs_are_lazy_and_match_memory(client, data):
+    import dask.array as da
+
+    X, w = data
+    model = fit_fixed(X, "diag")
+    dX = as_dask(X)
+    for method in ("predict", "predict_proba", "score_samples"):
+        lazy = getattr(model, method)(dX)
+        assert isinstance(lazy, da.Array)
+        assert_allclose(lazy.compute(), getattr(model, method)(X), rtol=1e-12, atol=1e-300)
+    assert_allclose(model.score(dX), model.score(X), rtol=1e-12)
+    assert_allclose(model.bic(dX, sample_weight=w), model.bic(X, sample_weight=w), rtol=1e-12)
+    with pytest.raises(ValueError, match="out cannot be used with a dask array"):
+        model.predict(dX, out=np.empty(len(X), dtype=np.int64))
+
+
+def test_dask_initialisation_uses_the_array_subsample(client, data):
+    X, _ = data
+    a = GaussianMixture(3, random_state=0, max_iter=0).fit(X)
+    b = GaussianMixture(3, random_state=0, max_iter=0).fit(as_dask(X))
+    assert_same_model(a, b)
+
+
+def test_dask_fit_predict_float32_and_errors(client, data):
+    X, _ = data
+    X32 = X.astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = GaussianMixture(3, random_state=0, max_iter=3, tol=0)
+        labels = model.fit_predict(as_dask(X32))
+    assert model.means_.dtype == np.float32
+    assert_array_equal(labels.compute(), model.predict(X32))
+
+    bad = X.copy()
+    bad[1500, 0] = np.inf
+    with pytest.raises(ValueError, match="X has 1 NaN or infinite value.*block 2"):
+        GaussianMixture(2).fit(as_dask(bad))
+    with pytest.raises(ValueError, match="block 2 of the dask array X contains 1"):
+        model.predict(as_dask(bad)).compute()
+
+
+def test_import_and_fit_without_dask():
+    code = (
+        "import sys; sys.modules['dask'] = None; sys.modules['distributed'] = None\n"
+        "import numpy as np, fastem\n"
+        "X = np.random.default_rng(0).normal(size=(500, 2))\n"
+        "print(fastem.GaussianMixture(2, random_state=0).fit(X).predict(X[:3]).shape)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "(3,)"

@@ -1,0 +1,279 @@
+"""Out-of-core data paths: memory maps, chunked data and output arrays.
+
+The same EM iterations from the same initial parameters must give the same
+model whether the data sit in memory, in a memory-mapped file streamed in
+chunks, or in a list of ``.npy`` files.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+import fastem
+import fastem.data
+from fastem import Chunks, ConvergenceWarning, GaussianMixture
+from fastem._validation import check_array
+from fastem.data import ArraySource, ChunkedSource, chunk_rows
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+FITTED = ("weights_", "means_", "covariances_", "precisions_cholesky_")
+
+
+def make_data(n=6000, seed=0, offset=50.0):
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0, 0.0], [4.0, 1.0], [-2.0, 5.0]]) + offset
+    labels = rng.integers(0, 3, n)
+    X = centres[labels] + rng.normal(size=(n, 2)) * np.array([1.0, 0.6])
+    weights = rng.uniform(0.0, 2.0, n)
+    return X, weights
+
+
+def initial_parameters(covariance_type, offset=50.0):
+    precisions = {
+        "full": np.tile(np.eye(2), (3, 1, 1)),
+        "tied": np.eye(2),
+        "diag": np.ones((3, 2)),
+        "spherical": np.ones(3),
+    }[covariance_type]
+    return dict(
+        weights_init=[0.3, 0.3, 0.4],
+        means_init=np.array([[1.0, 0.0], [3.0, 2.0], [-1.0, 4.0]]) + offset,
+        precisions_init=precisions,
+    )
+
+
+def fit_fixed(data, covariance_type, sample_weight=None, n_iter=8):
+    model = GaussianMixture(
+        3, covariance_type=covariance_type, max_iter=n_iter, tol=0,
+        **initial_parameters(covariance_type),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return model.fit(data, sample_weight=sample_weight)
+
+
+def assert_same_model(a, b, rtol=1e-10):
+    for name in FITTED:
+        assert_allclose(getattr(a, name), getattr(b, name), rtol=rtol, atol=0, err_msg=name)
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Make an array source stream 512-row chunks instead of 32 MiB ones."""
+    monkeypatch.setattr(fastem.data, "CHUNK_BYTES", 512 * 2 * 8)
+    assert chunk_rows(2, 8) == 512
+
+
+def save_chunks(tmp_path, X, bounds, weights=None):
+    paths, wpaths = [], []
+    for i, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
+        paths.append(tmp_path / f"x{i}.npy")
+        np.save(paths[-1], X[lo:hi])
+        if weights is not None:
+            wpaths.append(tmp_path / f"w{i}.npy")
+            np.save(wpaths[-1], weights[lo:hi])
+    return Chunks(paths, wpaths if weights is not None else None)
+
+
+# ---------------------------------------------------------------------------
+# the same fit from every data path
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_memory_memmap_and_chunked_files_fit_the_same(tmp_path, small_chunks, covariance_type, weighted):
+    X, w = make_data()
+    w = w if weighted else None
+    reference = fit_fixed(X, covariance_type, w)
+
+    np.save(tmp_path / "X.npy", X)
+    mapped = np.load(tmp_path / "X.npy", mmap_mode="r")
+    assert_same_model(fit_fixed(mapped, covariance_type, w), reference)
+
+    chunks = save_chunks(tmp_path, X, [0, 1000, 1001, 3500, 6000], w)
+    assert_same_model(fit_fixed(chunks, covariance_type), reference)
+    assert reference.n_iter_ == 8
+
+
+def test_memmap_streams_in_bounded_chunks(tmp_path, small_chunks, monkeypatch):
+    X, _ = make_data()
+    np.save(tmp_path / "X.npy", X)
+    mapped = np.load(tmp_path / "X.npy", mmap_mode="r")
+    rows = []
+    run_kernel = GaussianMixture._run_kernel
+
+    def recording(self, X, *args, **kwargs):
+        rows.append(X.shape[0])
+        assert np.shares_memory(X, mapped)  # a view of the file, never a copy
+        return run_kernel(self, X, *args, **kwargs)
+
+    monkeypatch.setattr(GaussianMixture, "_run_kernel", recording)
+    fit_fixed(mapped, "full", n_iter=2)
+    assert max(rows) == 512
+    assert sum(rows) == 2 * X.shape[0]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_check_array_keeps_a_read_only_memmap(tmp_path, dtype):
+    np.save(tmp_path / "X.npy", make_data(100)[0].astype(dtype))
+    mapped = np.load(tmp_path / "X.npy", mmap_mode="r")
+    assert not mapped.flags.writeable
+    checked = check_array(mapped)
+    assert checked.dtype == dtype
+    assert np.shares_memory(checked, mapped)
+
+    raw = np.memmap(tmp_path / "raw.bin", dtype=dtype, mode="w+", shape=(100, 2))
+    raw[:] = 1.0
+    assert np.shares_memory(check_array(raw), raw)
+
+
+def test_memmap_with_nan_is_rejected(tmp_path):
+    X, _ = make_data(1000)
+    X[777, 1] = np.nan
+    np.save(tmp_path / "X.npy", X)
+    with pytest.raises(ValueError, match="1 NaN or infinite"):
+        GaussianMixture(2).fit(np.load(tmp_path / "X.npy", mmap_mode="r"))
+
+
+# ---------------------------------------------------------------------------
+# chunked sources
+
+
+def test_chunked_predictions_scores_and_criteria_match_memory(tmp_path):
+    X, w = make_data()
+    model = fit_fixed(X, "full")
+    chunks = save_chunks(tmp_path, X, [0, 2000, 2500, 6000])
+    for method, kind in (("predict", "labels"), ("predict_proba", "resp"), ("score_samples", "log_prob")):
+        expected = getattr(model, method)(X)
+        parts = getattr(model, method)(chunks)
+        assert [len(p) for p in parts] == [2000, 500, 3500]
+        assert_allclose(np.concatenate(parts), expected, rtol=1e-12, atol=1e-300)
+    assert_allclose(model.score(chunks), model.score(X), rtol=1e-12)
+    assert_allclose(model.bic(chunks), model.bic(X), rtol=1e-12)
+    assert_allclose(model.aic(chunks), model.aic(X), rtol=1e-12)
+    weighted = Chunks([X[:3000], X[3000:]], [w[:3000], w[3000:]])
+    assert_allclose(model.score(weighted), model.score(X, sample_weight=w), rtol=1e-12)
+    stats = model.summarize(weighted)
+    assert_allclose(stats.nk, model.summarize(X, w).nk, rtol=1e-12)
+
+
+def test_chunks_accept_a_chunk_of_zero_weight():
+    X, w = make_data(3000)
+    w[:1000] = 0
+    chunks = Chunks([X[:1000], X[1000:]], [w[:1000], w[1000:]])
+    assert_same_model(fit_fixed(chunks, "diag"), fit_fixed(X, "diag", w))
+
+
+def test_chunked_subsample_is_the_array_subsample():
+    X, w = make_data(5000)
+    expected = ArraySource(X, w).subsample(np.random.RandomState(3), 700)
+    source = ChunkedSource(Chunks([X[:1234], X[1234:1235], X[1235:]], [w[:1234], w[1234:1235], w[1235:]]))
+    got = source.subsample(np.random.RandomState(3), 700)
+    assert got[0].shape == (700, 2)
+    assert_array_equal(got[0], expected[0])
+    assert_array_equal(got[1], expected[1])
+
+
+def test_chunked_fit_without_initial_parameters_matches_memory():
+    X, _ = make_data()
+    chunks = Chunks([X[:2500], X[2500:]])
+    a = GaussianMixture(3, random_state=0, init_params="kmeans").fit(X)
+    b = GaussianMixture(3, random_state=0, init_params="kmeans").fit(chunks)
+    assert a.n_iter_ == b.n_iter_
+    assert_same_model(a, b)
+
+
+class Protocol:
+    """The chunked-data protocol without Chunks: re-iterable, yields (X, w) or X."""
+
+    def __init__(self, parts):
+        self.parts = parts
+        self.passes = 0
+
+    def __iter__(self):
+        self.passes += 1
+        yield from self.parts
+
+
+def test_any_reiterable_follows_the_protocol():
+    X, w = make_data(3000)
+    source = Protocol([(X[:1000], w[:1000]), X[1000:2000], (X[2000:], None)])
+    unit = np.concatenate([w[:1000], np.ones(2000)])
+    model = fit_fixed(source, "tied", n_iter=3)
+    assert_same_model(model, fit_fixed(X, "tied", unit, n_iter=3))
+    assert source.passes == 1 + 1 + 3  # validation, initial subsample, iterations
+
+
+@pytest.mark.parametrize(
+    "parts, message",
+    [
+        ([np.ones((5, 2)), np.ones((5, 2)), np.full((5, 2), np.nan)], "chunk 2 contains 10 NaN"),
+        ([np.ones((5, 2)), np.ones((5, 3))], "chunk 1 has 3 features but chunk 0 has 2"),
+        ([np.ones((5, 2), np.float32), np.ones((5, 2))], "chunk 1 has dtype float64 but chunk 0 has float32"),
+        ([np.ones((5, 2)), np.ones(5)], "chunk 1 must be a 2-D array"),
+        ([np.ones((5, 2)), (np.ones((5, 2)), -np.ones(5))], "chunk 1: sample_weight contains 5 negative"),
+        ([np.ones((5, 2)), (np.ones((5, 2)), np.ones(4))], r"chunk 1: sample_weight has shape \(4,\)"),
+        ([], "yielded no chunks"),
+    ],
+)
+def test_chunk_errors_name_the_chunk(parts, message):
+    with pytest.raises(ValueError, match=message):
+        GaussianMixture(2).fit(Protocol(parts))
+
+
+def test_one_shot_iterators_and_separate_weights_are_rejected():
+    X, w = make_data(100)
+    with pytest.raises(TypeError, match="one-shot iterator"):
+        GaussianMixture(2).fit(iter([X[:50], X[50:]]))
+    with pytest.raises(ValueError, match="cannot be given separately"):
+        GaussianMixture(2).fit(Chunks([X]), sample_weight=w)
+
+
+def test_chunks_that_change_between_passes_are_rejected():
+    X, _ = make_data(300)
+
+    class Shrinking:
+        def __init__(self):
+            self.passes = 0
+
+        def __iter__(self):
+            self.passes += 1
+            yield X[:200]
+            if self.passes == 1:
+                yield X[200:]
+
+    with pytest.raises(ValueError, match="changed after validation at chunk 1"):
+        GaussianMixture(2, random_state=0).fit(Shrinking())
+
+
+# ---------------------------------------------------------------------------
+# outputs written to memory maps
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_outputs_stream_into_memmaps(tmp_path, small_chunks, chunked):
+    X, _ = make_data()
+    model = fit_fixed(X, "full")
+    np.save(tmp_path / "X.npy", X)
+    data = Chunks([X[:1000], X[1000:]]) if chunked else np.load(tmp_path / "X.npy", mmap_mode="r")
+    open_memmap = np.lib.format.open_memmap
+    for method, dtype, shape in (
+        ("predict", np.int64, (6000,)),
+        ("predict_proba", np.float64, (6000, 3)),
+        ("score_samples", np.float64, (6000,)),
+    ):
+        out = open_memmap(tmp_path / f"{method}.npy", mode="w+", dtype=dtype, shape=shape)
+        assert getattr(model, method)(data, out=out) is out
+        out.flush()
+        assert_allclose(np.load(tmp_path / f"{method}.npy"), getattr(model, method)(X), rtol=1e-12)
+
+
+def test_output_array_of_the_wrong_shape_is_rejected():
+    X, _ = make_data(100)
+    model = fit_fixed(X, "diag")
+    with pytest.raises(ValueError, match=r"shape \(100, 3\) and dtype float64"):
+        model.predict_proba(X, out=np.empty((100, 2)))
+    with pytest.raises(ValueError, match="dtype int64"):
+        model.predict(X, out=np.empty(100))
