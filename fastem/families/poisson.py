@@ -45,6 +45,11 @@ class PoissonMixture(MeanParameterMixture):
     callback : callable, default=None
         ``callback(model, n_iter, lower_bound)``, called after each iteration;
         returning True stops the fit.
+    step_exponent : float in (0.5, 1], default=0.7
+        Online EM (:meth:`partial_fit`): the step size of the t-th update is
+        ``eta_t = (t + step_offset) ** -step_exponent``.
+    step_offset : float >= 0, default=2.0
+        Online EM: delays the decay of the step size, damping the first updates.
     min_rate : float, default=1e-6
         Floor of the rates, as a fraction of each feature's (weighted) mean
         count over the data; for a feature that is zero in every sample, the
@@ -96,6 +101,8 @@ class PoissonMixture(MeanParameterMixture):
         verbose=0,
         verbose_interval=10,
         callback=None,
+        step_exponent=0.7,
+        step_offset=2.0,
         min_rate=1e-6,
     ):
         super().__init__(
@@ -109,6 +116,8 @@ class PoissonMixture(MeanParameterMixture):
             verbose=verbose,
             verbose_interval=verbose_interval,
             callback=callback,
+            step_exponent=step_exponent,
+            step_offset=step_offset,
         )
         self.weights_init = weights_init
         self.rates_init = rates_init
