@@ -133,9 +133,11 @@ def check_scalar(value, name, target_type, *, min_val=None, max_val=None, includ
     if isinstance(value, bool) or not isinstance(value, target_type):
         kind = "an integer" if target_type is numbers.Integral else "a number"
         raise TypeError(f"{name} must be {kind}, got {value!r} of type {type(value).__name__}.")
+    if not isinstance(value, numbers.Integral) and not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}.")
     if min_val is not None:
         bad = value < min_val if include_min else value <= min_val
-        if bad or value != value:
+        if bad:
             op = ">=" if include_min else ">"
             raise ValueError(f"{name} must be {op} {min_val}, got {value!r}.")
     if max_val is not None and value > max_val:
@@ -148,6 +150,11 @@ def check_random_state(seed):
     if seed is None or seed is np.random:
         return np.random.mtrand._rand
     if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        if not 0 <= seed < 2**32:
+            raise ValueError(
+                f"random_state must be between 0 and 2**32 - 1 when it is an int, got "
+                f"{seed}. Pass a seed in that range, e.g. random_state % 2**32."
+            )
         return np.random.RandomState(seed)
     if isinstance(seed, np.random.RandomState):
         return seed
