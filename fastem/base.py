@@ -48,7 +48,7 @@ from ._validation import check_array, check_random_state, check_sample_weight, c
 from .kernels import fused_e_step, fused_e_step_uncached, registered_families
 from .stats import SufficientStatistics
 
-__all__ = ["BaseMixture", "ConvergenceWarning"]
+__all__ = ["BaseMixture", "ConvergenceWarning", "EmptyComponentWarning"]
 
 try:  # the same class as scikit-learn's, so existing warning filters keep working
     from sklearn.exceptions import ConvergenceWarning
@@ -57,6 +57,21 @@ except ImportError:  # pragma: no cover - scikit-learn is optional
     class ConvergenceWarning(UserWarning):
         """An EM fit stopped at ``max_iter`` before converging."""
 
+
+
+class EmptyComponentWarning(UserWarning):
+    """A fitted component holds no data: its weight is ~0 and its parameters are stale.
+
+    EM keeps such a component rather than re-seeding it, so that a fit stays a
+    deterministic function of its start. It never produces NaN parameters, but
+    it is wasted capacity: fewer components, or another initialisation, fit the
+    same data better.
+    """
+
+
+# A component is empty when its share of the total weight is below float64
+# rounding: nothing the data can distinguish from zero.
+_EMPTY_SHARE = np.finfo(np.float64).eps
 
 _INIT_METHODS = ("k-means++", "kmeans", "random", "random_from_data")
 
@@ -346,6 +361,7 @@ class BaseMixture:
                 print(f"Initialization {init}")
             lower_bound = -np.inf if do_init else self.lower_bound_
             lower_bounds = []
+            stats = None
             converged = False
             n_iter = 0
             start = time.perf_counter()
@@ -372,9 +388,10 @@ class BaseMixture:
                 print(f"Initialization {status}. lower bound {lower_bound:.5f}.")
             if best is None or lower_bound > max_lower_bound:
                 max_lower_bound = lower_bound
-                best = (self._get_parameters(), n_iter, lower_bounds, converged)
+                empty = [] if stats is None else np.flatnonzero(stats.nk <= _EMPTY_SHARE * stats.n_samples)
+                best = (self._get_parameters(), n_iter, lower_bounds, converged, empty)
 
-        params, self.n_iter_, self.lower_bounds_, self.converged_ = best
+        params, self.n_iter_, self.lower_bounds_, self.converged_, empty = best
         self._set_parameters(params)
         self.lower_bound_ = max_lower_bound
         if not self.converged_ and self.max_iter > 0:
@@ -383,6 +400,15 @@ class BaseMixture:
                 f"{self.max_iter} iterations (last change of the mean log-likelihood above "
                 f"tol={self.tol}). Increase max_iter or tol, or check the data's scale.",
                 ConvergenceWarning,
+                stacklevel=3,
+            )
+        if len(empty):
+            warnings.warn(
+                f"{len(empty)} of {self.n_components} components hold no data after fitting "
+                f"(indices {list(map(int, empty))}); they keep a weight of ~0. The data support "
+                f"fewer components: use n_components={self.n_components - len(empty)}, or "
+                "another init_params or random_state.",
+                EmptyComponentWarning,
                 stacklevel=3,
             )
 
