@@ -7,9 +7,14 @@ import numbers
 
 import numpy as np
 
-from .kernels._checks import count_nonfinite, n_check_partitions
+from .kernels._checks import column_ranges, count_nonfinite, n_check_partitions
 
 _FLOAT_DTYPES = (np.float32, np.float64)
+
+
+def _span_limit(dtype):
+    """Widest feature range whose squared distances stay far from overflow in ``dtype``."""
+    return float(np.sqrt(np.finfo(dtype).max)) * 2.0**-10
 
 
 def check_array(X, *, name="X", dtype=None, min_samples=1):
@@ -24,7 +29,9 @@ def check_array(X, *, name="X", dtype=None, min_samples=1):
     TypeError
         For complex, object or non-numeric data.
     ValueError
-        For arrays that are not 2-D, empty, or contain NaN or infinity.
+        For arrays that are not 2-D, empty, contain NaN or infinity, or span a
+        range whose squares overflow the dtype (``sqrt(finfo.max) / 1024`` per
+        feature, about 1e151 for float64 and 2e16 for float32).
     """
     if isinstance(X, (str, bytes)):
         raise TypeError(f"{name} must be an array of numbers, got the string {X!r}.")
@@ -87,6 +94,16 @@ def check_array(X, *, name="X", dtype=None, min_samples=1):
         raise ValueError(
             f"{name} contains {n_bad} NaN or infinite value(s). Remove or impute them "
             "before fitting, e.g. X = X[np.isfinite(X).all(axis=1)]."
+        )
+    lo, hi = column_ranges(X, n_check_partitions(n_samples))
+    span = hi - lo
+    limit = _span_limit(X.dtype)
+    if not (span <= limit).all():
+        j = int(np.argmax(span))
+        raise ValueError(
+            f"{name} spans {span[j]:.3g} in feature {j}, too wide for {X.dtype} arithmetic: "
+            f"squared distances would overflow (the limit is {limit:.3g}). Scale the input "
+            "data, e.g. X / X.std(axis=0)."
         )
     return X
 

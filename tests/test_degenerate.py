@@ -215,3 +215,21 @@ def test_emptied_component_without_regularisation_asks_for_reg_covar(covariance_
     with pytest.raises(ValueError, match="decrease the number of components, increase reg_covar"):
         model.fit(blobs())
 
+
+@pytest.mark.parametrize("dtype, scale", [(np.float64, 1e152), (np.float32, 1e17)])
+def test_spread_that_overflows_squares_is_a_clear_error(dtype, scale):
+    X = (blobs() * scale).astype(dtype)
+    with pytest.raises(ValueError, match=r"X spans .* in feature 0, too wide for float.*Scale the input"):
+        GaussianMixture(2, random_state=0).fit(X)
+    model = GaussianMixture(2, random_state=0).fit(blobs().astype(dtype))
+    with pytest.raises(ValueError, match="too wide"):
+        model.score_samples(X)
+
+
+@pytest.mark.parametrize("dtype, scale", [(np.float64, 1e148), (np.float32, 1e14)])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_widest_accepted_spread_fits(covariance_type, dtype, scale):
+    X = (blobs() * scale).astype(dtype)
+    model = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+    assert_sane(model)
+    assert np.isfinite(model.score_samples(X)).all()
