@@ -97,7 +97,12 @@ def test_non_numeric_data_is_rejected(data, match):
 
 @pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8, np.bool_, np.float16, object])
 def test_integer_bool_half_and_object_data_become_float64(X, dtype):
-    data = (np.abs(X) * 3).astype(dtype) if dtype is not object else X.astype(object)
+    if dtype is object:
+        data = X.astype(object)
+    elif dtype is np.bool_:
+        data = X > 1.0
+    else:
+        data = (np.abs(X) * 3).astype(dtype)
     as_float = np.asarray(data, dtype=np.float64)
     model = make(covariance_type="diag").fit(data)
     assert model.means_.dtype == np.float64
