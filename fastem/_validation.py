@@ -7,6 +7,7 @@ import numbers
 
 import numpy as np
 
+from ._threading import thread_safe
 from .kernels._checks import column_ranges, count_nonfinite, n_check_partitions
 
 _FLOAT_DTYPES = (np.float32, np.float64)
@@ -89,13 +90,13 @@ def check_array(X, *, name="X", dtype=None, min_samples=1):
         target = X.dtype.newbyteorder("=") if X.dtype.type in _FLOAT_DTYPES else np.float64
     if X.dtype != target or not X.flags.c_contiguous:
         X = np.ascontiguousarray(X, dtype=target)
-    n_bad = count_nonfinite(X, n_check_partitions(n_samples))
+    n_bad = thread_safe(count_nonfinite)(X, n_check_partitions(n_samples))
     if n_bad:
         raise ValueError(
             f"{name} contains {n_bad} NaN or infinite value(s). Remove or impute them "
             "before fitting, e.g. X = X[np.isfinite(X).all(axis=1)]."
         )
-    lo, hi = column_ranges(X, n_check_partitions(n_samples))
+    lo, hi = thread_safe(column_ranges)(X, n_check_partitions(n_samples))
     span = hi - lo
     limit = _span_limit(X.dtype)
     if not (span <= limit).all():

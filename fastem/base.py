@@ -44,6 +44,7 @@ import numpy as np
 
 from ._config import BLOCK_SIZE, MAX_PARTITIONS, PARTITION_MEMORY
 from ._init import initial_responsibilities, subsample, weighted_moments
+from ._threading import thread_safe
 from ._validation import check_array, check_random_state, check_sample_weight, check_scalar
 from .kernels import fused_e_step, fused_e_step_uncached, registered_families
 from .stats import SufficientStatistics
@@ -227,7 +228,7 @@ class BaseMixture:
             log_weights = np.log(self.weights_).astype(dtype)
         cached = registered_families().get(type(params), True)
         kernel = fused_e_step if cached else fused_e_step_uncached
-        return kernel(
+        return thread_safe(kernel)(
             X,
             sample_weight,
             log_weights,
