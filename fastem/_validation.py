@@ -18,12 +18,15 @@ def _span_limit(dtype):
     return float(np.sqrt(np.finfo(dtype).max)) * 2.0**-10
 
 
-def check_array(X, *, name="X", dtype=None, min_samples=1):
+def check_array(X, *, name="X", dtype=None, min_samples=1, anchors=None):
     """Return ``X`` as a C-contiguous, native-byte-order float32/float64 2-D array.
 
     float32 and float64 are kept; other real numeric types (integers, booleans,
     float16) are converted to float64, or to ``dtype`` when it is given. Memory-
     mapped arrays stay memory-mapped when they already have the right layout.
+    ``anchors``, an array of shape (m, n_features) such as a fitted model's
+    means, counts in the range check, so that data far from a model are
+    rejected like data far from each other.
 
     Raises
     ------
@@ -97,12 +100,16 @@ def check_array(X, *, name="X", dtype=None, min_samples=1):
             "before fitting, e.g. X = X[np.isfinite(X).all(axis=1)]."
         )
     lo, hi = thread_safe(column_ranges)(X, n_check_partitions(n_samples))
+    if anchors is not None and anchors.shape[1] == n_features:
+        lo = np.minimum(lo, anchors.min(axis=0))
+        hi = np.maximum(hi, anchors.max(axis=0))
     span = hi - lo
     limit = _span_limit(X.dtype)
     if not (span <= limit).all():
         j = int(np.argmax(span))
         raise ValueError(
-            f"{name} spans {span[j]:.3g} in feature {j}, too wide for {X.dtype} arithmetic: "
+            f"{name}{'' if anchors is None else ' with the fitted model'} spans {span[j]:.3g} "
+            f"in feature {j}, too wide for {X.dtype} arithmetic: "
             f"squared distances would overflow (the limit is {limit:.3g}). Scale the input "
             "data, e.g. X / X.std(axis=0)."
         )

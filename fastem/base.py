@@ -31,6 +31,9 @@ subclass that fills in a few hooks (the *family protocol*):
     Draw ``n`` points from component ``k``.
 ``_check_data(X)``
     Optional: family-specific checks of the data's domain.
+``_anchor_points()``
+    Optional: points of shape (m, n_features) that locate a fitted model
+    (e.g. its means); data too far from them to square are rejected.
 
 A family never sees the data point by point, and the driver never sees the
 family's statistics: adding a family changes neither.
@@ -192,8 +195,12 @@ class BaseMixture:
     def _check_data(self, X):
         """Family hook: reject data outside the family's domain. Default: accept."""
 
+    def _anchor_points(self):
+        """Family hook: points that locate the fitted model. Default: none."""
+        return None
+
     def _validate_data(self, X, *, reset):
-        X = check_array(X)
+        X = check_array(X, anchors=None if reset else self._anchor_points())
         if reset:
             self.n_features_in_ = X.shape[1]
         else:

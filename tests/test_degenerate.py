@@ -226,6 +226,15 @@ def test_spread_that_overflows_squares_is_a_clear_error(dtype, scale):
         model.score_samples(X)
 
 
+@pytest.mark.parametrize("dtype, far", [(np.float64, 1e200), (np.float32, 1e18)])
+@pytest.mark.parametrize("method", ["score_samples", "predict_proba", "predict"])
+def test_single_point_too_far_from_the_model_is_a_clear_error(method, dtype, far):
+    """One point has no spread of its own; its distance to the model is what overflows."""
+    model = GaussianMixture(2, covariance_type="spherical", random_state=0).fit(blobs().astype(dtype))
+    with pytest.raises(ValueError, match="X with the fitted model spans .* too wide"):
+        getattr(model, method)(np.array([[far, 0.0, 0.0]], dtype=dtype))
+
+
 @pytest.mark.parametrize("dtype, scale", [(np.float64, 1e148), (np.float32, 1e14)])
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_widest_accepted_spread_fits(covariance_type, dtype, scale):

@@ -303,6 +303,9 @@ class GaussianMixture(BaseMixture):
     def _reference(self):
         return {"shift": self.means_}
 
+    def _anchor_points(self):
+        return getattr(self, "means_", None)
+
     def _work_rows(self, n_features):
         return work_rows(n_features)
 
