@@ -1,6 +1,6 @@
 """fastem: mixture models fitted by Expectation-Maximization with fused Numba kernels."""
 
-from .base import BaseMixture, ConvergenceWarning
+from .base import BaseMixture, ConvergenceWarning, EmptyComponentWarning
 from .data import Chunks
 from .families.exponential import ExponentialMixture
 from .families.gaussian import GaussianMixture
@@ -15,6 +15,7 @@ __all__ = [
     "BaseMixture",
     "Chunks",
     "ConvergenceWarning",
+    "EmptyComponentWarning",
     "ExponentialMixture",
     "GaussianMixture",
     "PoissonMixture",

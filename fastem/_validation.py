@@ -7,24 +7,35 @@ import numbers
 
 import numpy as np
 
-from .kernels._checks import count_nonfinite, n_check_partitions
+from ._threading import thread_safe
+from .kernels._checks import column_ranges, count_nonfinite, n_check_partitions
 
 _FLOAT_DTYPES = (np.float32, np.float64)
 
 
-def check_array(X, *, name="X", dtype=None, min_samples=1):
+def _span_limit(dtype):
+    """Widest feature range whose squared distances stay far from overflow in ``dtype``."""
+    return float(np.sqrt(np.finfo(dtype).max)) * 2.0**-10
+
+
+def check_array(X, *, name="X", dtype=None, min_samples=1, anchors=None):
     """Return ``X`` as a C-contiguous, native-byte-order float32/float64 2-D array.
 
     float32 and float64 are kept; other real numeric types (integers, booleans,
     float16) are converted to float64, or to ``dtype`` when it is given. Memory-
     mapped arrays stay memory-mapped when they already have the right layout.
+    ``anchors``, an array of shape (m, n_features) such as a fitted model's
+    means, counts in the range check, so that data far from a model are
+    rejected like data far from each other.
 
     Raises
     ------
     TypeError
         For complex, object or non-numeric data.
     ValueError
-        For arrays that are not 2-D, empty, or contain NaN or infinity.
+        For arrays that are not 2-D, empty, contain NaN or infinity, or span a
+        range whose squares overflow the dtype (``sqrt(finfo.max) / 1024`` per
+        feature, about 1e151 for float64 and 2e16 for float32).
     """
     if isinstance(X, (str, bytes)):
         raise TypeError(f"{name} must be an array of numbers, got the string {X!r}.")
@@ -82,11 +93,25 @@ def check_array(X, *, name="X", dtype=None, min_samples=1):
         target = X.dtype.newbyteorder("=") if X.dtype.type in _FLOAT_DTYPES else np.float64
     if X.dtype != target or not X.flags.c_contiguous:
         X = np.ascontiguousarray(X, dtype=target)
-    n_bad = count_nonfinite(X, n_check_partitions(n_samples))
+    n_bad = thread_safe(count_nonfinite)(X, n_check_partitions(n_samples))
     if n_bad:
         raise ValueError(
             f"{name} contains {n_bad} NaN or infinite value(s). Remove or impute them "
             "before fitting, e.g. X = X[np.isfinite(X).all(axis=1)]."
+        )
+    lo, hi = thread_safe(column_ranges)(X, n_check_partitions(n_samples))
+    if anchors is not None and anchors.shape[1] == n_features:
+        lo = np.minimum(lo, anchors.min(axis=0))
+        hi = np.maximum(hi, anchors.max(axis=0))
+    span = hi - lo
+    limit = _span_limit(X.dtype)
+    if not (span <= limit).all():
+        j = int(np.argmax(span))
+        raise ValueError(
+            f"{name}{'' if anchors is None else ' with the fitted model'} spans {span[j]:.3g} "
+            f"in feature {j}, too wide for {X.dtype} arithmetic: "
+            f"squared distances would overflow (the limit is {limit:.3g}). Scale the input "
+            "data, e.g. X / X.std(axis=0)."
         )
     return X
 
@@ -155,9 +180,11 @@ def check_scalar(value, name, target_type, *, min_val=None, max_val=None, includ
     if isinstance(value, bool) or not isinstance(value, target_type):
         kind = "an integer" if target_type is numbers.Integral else "a number"
         raise TypeError(f"{name} must be {kind}, got {value!r} of type {type(value).__name__}.")
+    if not isinstance(value, numbers.Integral) and not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}.")
     if min_val is not None:
         bad = value < min_val if include_min else value <= min_val
-        if bad or value != value:
+        if bad:
             op = ">=" if include_min else ">"
             raise ValueError(f"{name} must be {op} {min_val}, got {value!r}.")
     if max_val is not None and value > max_val:
@@ -170,6 +197,11 @@ def check_random_state(seed):
     if seed is None or seed is np.random:
         return np.random.mtrand._rand
     if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        if not 0 <= seed < 2**32:
+            raise ValueError(
+                f"random_state must be between 0 and 2**32 - 1 when it is an int, got "
+                f"{seed}. Pass a seed in that range, e.g. random_state % 2**32."
+            )
         return np.random.RandomState(seed)
     if isinstance(seed, np.random.RandomState):
         return seed

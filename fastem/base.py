@@ -31,6 +31,9 @@ subclass that fills in a few hooks (the *family protocol*):
     Draw ``n`` points from component ``k``.
 ``_check_data(X)``
     Optional: family-specific checks of the data's domain.
+``_anchor_points()``
+    Optional: points of shape (m, n_features) that locate a fitted model
+    (e.g. its means); data too far from them to square are rejected.
 ``_recentre(stats, reference)``
     Optional: re-express statistics around another reference (e.g. Gaussian
     moments around new means), for online EM. Default: no reference, no-op.
@@ -58,12 +61,13 @@ import numpy as np
 
 from ._config import BLOCK_SIZE, MAX_PARTITIONS, PARTITION_MEMORY
 from ._init import INIT_SAMPLE_SIZE, initial_responsibilities, weighted_moments
+from ._threading import thread_safe
 from ._validation import check_random_state, check_scalar
 from .data import as_source
 from .kernels import fused_e_step, fused_e_step_uncached, registered_families
 from .stats import SufficientStatistics
 
-__all__ = ["BaseMixture", "ConvergenceWarning"]
+__all__ = ["BaseMixture", "ConvergenceWarning", "EmptyComponentWarning"]
 
 try:  # the same class as scikit-learn's, so existing warning filters keep working
     from sklearn.exceptions import ConvergenceWarning
@@ -72,6 +76,21 @@ except ImportError:  # pragma: no cover - scikit-learn is optional
     class ConvergenceWarning(UserWarning):
         """An EM fit stopped at ``max_iter`` before converging."""
 
+
+
+class EmptyComponentWarning(UserWarning):
+    """A fitted component holds no data: its weight is ~0 and its parameters are stale.
+
+    EM keeps such a component rather than re-seeding it, so that a fit stays a
+    deterministic function of its start. It never produces NaN parameters, but
+    it is wasted capacity: fewer components, or another initialisation, fit the
+    same data better.
+    """
+
+
+# A component is empty when its share of the total weight is below float64
+# rounding: nothing the data can distinguish from zero.
+_EMPTY_SHARE = np.finfo(np.float64).eps
 
 _INIT_METHODS = ("k-means++", "kmeans", "random", "random_from_data")
 
@@ -217,11 +236,20 @@ class BaseMixture:
     def _check_data(self, X):
         """Family hook: reject data outside the family's domain. Default: accept."""
 
+    def _anchor_points(self):
+        """Family hook: points that locate the fitted model. Default: none."""
+        return None
+
     def _validate_data(self, X, sample_weight=None, *, reset):
         """Validate ``X`` (and its weights) once and return its data source."""
         if not reset:
             self._check_is_fitted()
-        source = as_source(X, sample_weight, check_data=self._check_data)
+        source = as_source(
+            X,
+            sample_weight,
+            check_data=self._check_data,
+            anchors=None if reset else self._anchor_points(),
+        )
         if reset:
             self.n_features_in_ = source.n_features
         elif source.n_features != self.n_features_in_:
@@ -253,7 +281,7 @@ class BaseMixture:
             log_weights = np.log(self.weights_).astype(dtype)
         cached = registered_families().get(type(params), True)
         kernel = fused_e_step if cached else fused_e_step_uncached
-        return kernel(
+        return thread_safe(kernel)(
             X,
             sample_weight,
             log_weights,
@@ -414,6 +442,7 @@ class BaseMixture:
                 print(f"Initialization {init}")
             lower_bound = -np.inf if do_init else self.lower_bound_
             lower_bounds = []
+            stats = None
             converged = False
             n_iter = 0
             start = time.perf_counter()
@@ -443,11 +472,12 @@ class BaseMixture:
                 print(f"Initialization {status}. lower bound {lower_bound:.5f}.")
             if best is None or lower_bound > max_lower_bound:
                 max_lower_bound = lower_bound
-                best = (self._get_parameters(), n_iter, lower_bounds, converged)
+                empty = [] if stats is None else np.flatnonzero(stats.nk <= _EMPTY_SHARE * stats.n_samples)
+                best = (self._get_parameters(), n_iter, lower_bounds, converged, empty)
             if stopped:
                 break
 
-        params, self.n_iter_, self.lower_bounds_, self.converged_ = best
+        params, self.n_iter_, self.lower_bounds_, self.converged_, empty = best
         self._set_parameters(params)
         self.lower_bound_ = max_lower_bound
         if not self.converged_ and self.max_iter > 0 and not stopped:
@@ -456,6 +486,15 @@ class BaseMixture:
                 f"{self.max_iter} iterations (last change of the mean log-likelihood above "
                 f"tol={self.tol}). Increase max_iter or tol, or check the data's scale.",
                 ConvergenceWarning,
+                stacklevel=3,
+            )
+        if len(empty):
+            warnings.warn(
+                f"{len(empty)} of {self.n_components} components hold no data after fitting "
+                f"(indices {list(map(int, empty))}); they keep a weight of ~0. The data support "
+                f"fewer components: use n_components={self.n_components - len(empty)}, or "
+                "another init_params or random_state.",
+                EmptyComponentWarning,
                 stacklevel=3,
             )
 

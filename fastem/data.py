@@ -62,7 +62,7 @@ def _is_chunked(X):
     return hasattr(X, "__iter__") and not hasattr(X, "shape")
 
 
-def as_source(X, sample_weight=None, *, check_data=None):
+def as_source(X, sample_weight=None, *, check_data=None, anchors=None):
     """Return the data source for ``X``: an array, a chunked source or a Dask array.
 
     Parameters
@@ -72,6 +72,9 @@ def as_source(X, sample_weight=None, *, check_data=None):
         Not allowed for chunked data, whose chunks carry their own weights.
     check_data : callable, optional
         Called on each validated chunk; raises for data outside a family's domain.
+    anchors : ndarray of shape (m, n_features), optional
+        Points that locate a fitted model; they count in the range check of
+        in-memory and chunked data (see :func:`fastem._validation.check_array`).
     """
     if isinstance(X, (ArraySource, ChunkedSource)) or type(X).__name__ == "DaskSource":
         return X
@@ -86,8 +89,8 @@ def as_source(X, sample_weight=None, *, check_data=None):
                 "(chunk, weights) pairs from the source instead, e.g. "
                 "Chunks(arrays, sample_weights=weights)."
             )
-        return ChunkedSource(X, check_data=check_data)
-    return ArraySource(X, sample_weight, check_data=check_data)
+        return ChunkedSource(X, check_data=check_data, anchors=anchors)
+    return ArraySource(X, sample_weight, check_data=check_data, anchors=anchors)
 
 
 def _output_array(out, shape, dtype, what):
@@ -117,10 +120,11 @@ class ArraySource:
         as it is, without a copy.
     sample_weight : array-like of shape (n_samples,), default=None
     check_data : callable, optional
+    anchors : ndarray of shape (m, n_features), optional
     """
 
-    def __init__(self, X, sample_weight=None, *, check_data=None):
-        self.X = check_array(X)
+    def __init__(self, X, sample_weight=None, *, check_data=None, anchors=None):
+        self.X = check_array(X, anchors=anchors)
         self.sample_weight = check_sample_weight(sample_weight, self.X.shape[0])
         if check_data is not None:
             check_data(self.X)
@@ -243,9 +247,10 @@ class ChunkedSource:
     chunks : re-iterable
         Yields 2-D arrays or (array, sample_weight) pairs.
     check_data : callable, optional
+    anchors : ndarray of shape (m, n_features), optional
     """
 
-    def __init__(self, chunks, *, check_data=None):
+    def __init__(self, chunks, *, check_data=None, anchors=None):
         if iter(chunks) is chunks:
             raise TypeError(
                 f"{type(chunks).__name__} is a one-shot iterator, but EM reads the data "
@@ -262,7 +267,7 @@ class ChunkedSource:
         for i, item in enumerate(chunks):
             X, w = _split(item)
             name = f"chunk {i}"
-            X = check_array(X, name=name)
+            X = check_array(X, name=name, anchors=anchors)
             if self.dtype is None:
                 self.n_features, self.dtype = X.shape[1], X.dtype
             elif X.shape[1] != self.n_features:

@@ -342,6 +342,9 @@ class GaussianMixture(BaseMixture):
             stats.n_samples, stats.log_likelihood, nk, moments, {"shift": reference["shift"]}
         )
 
+    def _anchor_points(self):
+        return getattr(self, "means_", None)
+
     def _work_rows(self, n_features):
         return work_rows(n_features)
 

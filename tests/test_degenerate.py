@@ -1,0 +1,244 @@
+"""Degenerate data: for every covariance type, a sensible model or a clear error.
+
+The behaviour chosen for each case (see docs/reliability.md):
+
+* ``reg_covar`` (default 1e-6) keeps every covariance positive definite, so
+  identical points, constant or duplicated features and collapsed components
+  fit; with ``reg_covar=0`` the same data raise a ``ValueError`` that names
+  ``reg_covar`` as the remedy.
+* A component that holds no data is kept at a weight of ~0, its mean where it
+  was and its covariance ``reg_covar``; the fit warns with
+  :class:`fastem.EmptyComponentWarning`.
+* Second moments are taken around the current means, so data far from the
+  origin fit as well as centred data.
+
+No case may produce a NaN parameter.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from fastem import ConvergenceWarning, EmptyComponentWarning, GaussianMixture
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+DTYPES = (np.float64, np.float32)
+
+
+def blobs(n=120, n_features=3, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = np.zeros((2, n_features))
+    centres[1, 0] = 5.0
+    X = np.concatenate([c + rng.normal(size=(n // 2, n_features)) for c in centres])
+    return X[rng.permutation(n)]
+
+
+def assert_sane(model):
+    """Finite parameters, weights summing to 1, symmetric positive definite covariances."""
+    for name in model._parameter_names:
+        assert np.isfinite(getattr(model, name)).all(), name
+    assert_allclose(model.weights_.sum(), 1.0, rtol=1e-6)
+    cov = np.asarray(model.covariances_, dtype=np.float64)
+    if model.covariance_type in ("full", "tied"):
+        for c in cov.reshape(-1, cov.shape[-1], cov.shape[-1]):
+            assert_allclose(c, c.T, rtol=1e-6, atol=1e-12)
+            assert np.linalg.eigvalsh(c)[0] > 0
+    else:
+        assert (cov > 0).all()
+
+
+def full_covariances(model):
+    cov = np.asarray(model.covariances_, dtype=np.float64)
+    K, D = model.means_.shape
+    if model.covariance_type == "full":
+        return cov
+    if model.covariance_type == "tied":
+        return np.broadcast_to(cov, (K, D, D))
+    if model.covariance_type == "diag":
+        return np.stack([np.diag(c) for c in cov])
+    return np.stack([np.eye(D) * c for c in cov])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_identical_points(covariance_type, dtype):
+    X = np.full((40, 3), 2.5, dtype=dtype)
+    model = GaussianMixture(1, covariance_type=covariance_type, random_state=0).fit(X)
+    assert_sane(model)
+    assert_allclose(model.means_, [[2.5, 2.5, 2.5]])
+    assert_allclose(full_covariances(model)[0], 1e-6 * np.eye(3), rtol=1e-4)
+    with pytest.warns(EmptyComponentWarning, match=r"1 of 2 components hold no data .*n_components=1"):
+        model = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+    assert_sane(model)
+    assert_array_equal(model.predict(X), np.zeros(40))
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_identical_points_without_regularisation_ask_for_reg_covar(covariance_type):
+    with pytest.raises(ValueError, match="ill-defined empirical covariance.*increase reg_covar"):
+        GaussianMixture(1, covariance_type=covariance_type, reg_covar=0.0).fit(np.ones((10, 2)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_fewer_distinct_points_than_components(covariance_type, dtype):
+    X = np.repeat(np.array([[0.0, 1.0], [3.0, -2.0]], dtype=dtype), 15, axis=0)
+    with pytest.warns(EmptyComponentWarning, match=r"2 of 4 components hold no data .*\(indices \[2, 3\]\)"):
+        model = GaussianMixture(4, covariance_type=covariance_type, random_state=0).fit(X)
+    assert_sane(model)
+    filled = model.weights_ > 0.1
+    assert filled.sum() == 2
+    assert_allclose(model.weights_[filled], [0.5, 0.5], rtol=1e-5)
+    assert_allclose(np.sort(model.means_[filled], axis=0), [[0.0, -2.0], [3.0, 1.0]], atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_constant_feature(covariance_type, dtype):
+    X = blobs()
+    X[:, 1] = 7.0
+    model = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X.astype(dtype))
+    assert_sane(model)
+    assert_allclose(model.means_[:, 1], 7.0)
+    if covariance_type != "spherical":  # spherical averages the variance over features
+        assert_allclose(full_covariances(model)[:, 1, 1], 1e-6, rtol=1e-2)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_duplicated_feature(covariance_type, dtype):
+    X = blobs()
+    X[:, 2] = X[:, 0]
+    model = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X.astype(dtype))
+    assert_sane(model)
+    assert_allclose(model.means_[:, 2], model.means_[:, 0], rtol=1e-5, atol=1e-5)
+    assert np.isfinite(model.score_samples(X.astype(dtype))).all()
+
+
+@pytest.mark.parametrize(
+    "covariance_type, make_singular",
+    [("full", "constant"), ("full", "duplicate"), ("tied", "constant"), ("tied", "duplicate"),
+     ("diag", "constant")],
+)
+def test_singular_data_without_regularisation_ask_for_reg_covar(covariance_type, make_singular):
+    X = blobs()
+    X[:, 1] = 7.0 if make_singular == "constant" else X[:, 0]
+    with pytest.raises(ValueError, match="increase reg_covar, or scale the input data"):
+        GaussianMixture(2, covariance_type=covariance_type, reg_covar=0.0, random_state=0).fit(X)
+
+
+@pytest.mark.parametrize(
+    "dtype, offset, rtol", [(np.float64, 1e8, 1e-6), (np.float32, 1e4, 1e-3)]
+)
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_far_from_origin(covariance_type, dtype, offset, rtol):
+    X = blobs(n=400)
+    means_init = np.array([[0.0, 0.0, 0.0], [5.0, 0.0, 0.0]]) + [[0.3, -0.2, 0.1]]
+    kw = dict(covariance_type=covariance_type, max_iter=5, tol=0.0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        centred = GaussianMixture(2, means_init=means_init, **kw).fit(X.astype(dtype))
+        shifted = GaussianMixture(2, means_init=means_init + offset, **kw).fit((X + offset).astype(dtype))
+    cov = np.asarray(centred.covariances_, dtype=np.float64)
+    assert_allclose(shifted.covariances_, cov, rtol=rtol, atol=rtol * np.abs(cov).max())
+    assert_allclose(shifted.means_ - offset, centred.means_, atol=rtol * offset * 10)
+    assert_allclose(shifted.weights_, centred.weights_, rtol=rtol)
+
+
+@pytest.mark.parametrize("dtype, offset", [(np.float64, 1e8), (np.float32, 1e4)])
+def test_far_from_origin_with_default_initialisation(dtype, offset):
+    """k-means++ on the subsample and the initial moments are offset-safe too."""
+    X = blobs(n=400)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        centred = GaussianMixture(2, random_state=0, max_iter=3, tol=0.0).fit(X.astype(dtype))
+        shifted = GaussianMixture(2, random_state=0, max_iter=3, tol=0.0).fit((X + offset).astype(dtype))
+    rtol = 1e-6 if dtype == np.float64 else 1e-3
+    assert_allclose(shifted.covariances_, centred.covariances_, rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize("dtype, gap", [(np.float64, 1e6), (np.float32, 1e3)])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_extremely_separated_clusters(covariance_type, dtype, gap):
+    """Responsibilities underflow to exact 0 and 1; the fit is still exact."""
+    X = blobs(n=200)
+    X[X[:, 0] > 2.5, 0] += gap
+    X = X.astype(dtype)
+    model = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+    assert_sane(model)
+    resp = model.predict_proba(X)
+    assert set(np.unique(resp)) <= {0.0, 1.0}
+    assert_array_equal(resp.sum(axis=1), 1.0)
+    labels = model.predict(X)
+    far = X[:, 0] > gap / 2
+    assert len(set(labels[far])) == 1 and len(set(labels[~far])) == 1
+    assert labels[far][0] != labels[~far][0]
+    assert np.isfinite(model.lower_bounds_).all()
+    assert np.isfinite(model.score_samples(X)).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_component_that_loses_all_its_points(covariance_type, dtype):
+    X = blobs()
+    means_init = np.array([[0.0, 0.0, 0.0], [5.0, 0.0, 0.0], [1e3, 1e3, 1e3]])
+    model = GaussianMixture(3, covariance_type=covariance_type, means_init=means_init)
+    with pytest.warns(EmptyComponentWarning, match=r"1 of 3 components .*\(indices \[2\]\).*n_components=2"):
+        model.fit(X.astype(dtype))
+    assert_sane(model)
+    assert model.weights_[2] < 1e-12
+    assert_allclose(model.means_[2], means_init[2])
+    if covariance_type != "tied":  # a tied component shares the covariance of the others
+        assert_allclose(full_covariances(model)[2], 1e-6 * np.eye(3), rtol=1e-3)
+    assert (model.predict(X.astype(dtype)) != 2).all()
+    assert np.isfinite(model.score_samples(X.astype(dtype))).all()
+
+
+def test_no_empty_component_warning_for_a_small_but_real_component():
+    X = blobs(n=1000)
+    X[0] = [40.0, 40.0, 40.0]  # one outlier: its own component, weight 1/1000
+    means_init = np.array([[0.0, 0.0, 0.0], [5.0, 0.0, 0.0], [40.0, 40.0, 40.0]])
+    model = GaussianMixture(3, covariance_type="spherical", means_init=means_init).fit(X)
+    assert_allclose(model.weights_[2], 1e-3, rtol=1e-6)
+
+
+def test_empty_component_warning_is_a_user_warning():
+    assert issubclass(EmptyComponentWarning, UserWarning)
+
+
+@pytest.mark.parametrize("covariance_type", ("full", "diag", "spherical"))
+def test_emptied_component_without_regularisation_asks_for_reg_covar(covariance_type):
+    means_init = np.array([[0.0, 0.0, 0.0], [5.0, 0.0, 0.0], [1e3, 1e3, 1e3]])
+    model = GaussianMixture(3, covariance_type=covariance_type, means_init=means_init, reg_covar=0.0)
+    with pytest.raises(ValueError, match="decrease the number of components, increase reg_covar"):
+        model.fit(blobs())
+
+
+@pytest.mark.parametrize("dtype, scale", [(np.float64, 1e152), (np.float32, 1e17)])
+def test_spread_that_overflows_squares_is_a_clear_error(dtype, scale):
+    X = (blobs() * scale).astype(dtype)
+    with pytest.raises(ValueError, match=r"X spans .* in feature 0, too wide for float.*Scale the input"):
+        GaussianMixture(2, random_state=0).fit(X)
+    model = GaussianMixture(2, random_state=0).fit(blobs().astype(dtype))
+    with pytest.raises(ValueError, match="too wide"):
+        model.score_samples(X)
+
+
+@pytest.mark.parametrize("dtype, far", [(np.float64, 1e200), (np.float32, 1e18)])
+@pytest.mark.parametrize("method", ["score_samples", "predict_proba", "predict"])
+def test_single_point_too_far_from_the_model_is_a_clear_error(method, dtype, far):
+    """One point has no spread of its own; its distance to the model is what overflows."""
+    model = GaussianMixture(2, covariance_type="spherical", random_state=0).fit(blobs().astype(dtype))
+    with pytest.raises(ValueError, match="X with the fitted model spans .* too wide"):
+        getattr(model, method)(np.array([[far, 0.0, 0.0]], dtype=dtype))
+
+
+@pytest.mark.parametrize("dtype, scale", [(np.float64, 1e148), (np.float32, 1e14)])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_widest_accepted_spread_fits(covariance_type, dtype, scale):
+    X = (blobs() * scale).astype(dtype)
+    model = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+    assert_sane(model)
+    assert np.isfinite(model.score_samples(X)).all()

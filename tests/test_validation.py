@@ -1,0 +1,290 @@
+"""Bad input: every case is rejected with a clear error, or accepted correctly.
+
+A clear error names what was wrong, shows the value seen and says how to fix
+it; the tests match on those parts of the message. Inputs that are unusual but
+valid (integer, object, non-contiguous, read-only, big-endian data) must give
+exactly the same model as the clean float64 array.
+"""
+
+import re
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+from fastem import GaussianMixture
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+
+
+@pytest.fixture(scope="module")
+def X():
+    rng = np.random.default_rng(0)
+    return np.concatenate([rng.normal(size=(60, 3)), rng.normal(size=(60, 3)) + 4.0])
+
+
+def make(**kw):
+    kw.setdefault("random_state", 0)
+    return GaussianMixture(2, **kw)
+
+
+def assert_same_model(a, b):
+    for name in a._parameter_names:
+        assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+
+
+# ---------------------------------------------------------------------------
+# the data array
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nonfinite_data_is_rejected(X, bad):
+    Xb = X.copy()
+    Xb[3, 1] = bad
+    Xb[7, 0] = bad
+    with pytest.raises(ValueError, match=r"X contains 2 NaN or infinite value\(s\).*isfinite"):
+        make().fit(Xb)
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (5, 0), (0, 0)])
+def test_empty_data_is_rejected(shape):
+    with pytest.raises(ValueError, match=re.escape(f"X has shape {shape}")):
+        make().fit(np.empty(shape))
+
+
+@pytest.mark.parametrize(
+    "data, hint",
+    [
+        (np.float64(3.0), "not a scalar"),
+        (np.arange(10.0), r"X.reshape\(-1, 1\) if it has a single feature"),
+        (np.zeros((4, 5, 3)), r"X.reshape\(len\(X\), -1\)"),
+    ],
+    ids=["0-D", "1-D", "3-D"],
+)
+def test_wrong_dimension_says_how_to_reshape(data, hint):
+    with pytest.raises(ValueError, match=rf"got a {data.ndim}-D array of shape .*{hint}"):
+        make().fit(data)
+
+
+def test_fewer_samples_than_components(X):
+    with pytest.raises(ValueError, match="n_components=5 with only 3 sample"):
+        GaussianMixture(5).fit(X[:3])
+
+
+def test_fewer_weighted_samples_than_components(X):
+    w = np.zeros(len(X))
+    w[:2] = 1.0
+    with pytest.raises(ValueError, match="only 2 sample"):
+        GaussianMixture(3).fit(X, sample_weight=w)
+
+
+@pytest.mark.parametrize(
+    "data, match",
+    [
+        (np.array([["a", "b"], ["c", "d"]]), "non-numeric dtype <U1"),
+        (np.ones((4, 2), dtype="datetime64[s]"), "non-numeric dtype datetime64"),
+        (np.ones((4, 2)) + 1j, "complex dtype complex128.*X.real"),
+        (np.array([[1.0, "a"], [2.0, None]], dtype=object), "object array whose entries"),
+        ([[1.0, 2.0], [3.0]], "could not be converted"),
+        ("data.csv", "got the string 'data.csv'"),
+    ],
+    ids=["str", "datetime", "complex", "object-mixed", "ragged", "string"],
+)
+def test_non_numeric_data_is_rejected(data, match):
+    with pytest.raises(TypeError, match=match):
+        make().fit(data)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8, np.bool_, np.float16, object])
+def test_integer_bool_half_and_object_data_become_float64(X, dtype):
+    if dtype is object:
+        data = X.astype(object)
+    elif dtype is np.bool_:
+        data = X > 1.0
+    else:
+        data = (np.abs(X) * 3).astype(dtype)
+    as_float = np.asarray(data, dtype=np.float64)
+    model = make(covariance_type="diag").fit(data)
+    assert model.means_.dtype == np.float64
+    assert_same_model(model, make(covariance_type="diag").fit(as_float))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["fortran", "strided", "read-only", "big-endian", "list"])
+def test_unusual_layouts_give_the_same_model(X, dtype, layout):
+    clean = np.ascontiguousarray(X, dtype=dtype)
+    if layout == "fortran":
+        data = np.asfortranarray(clean)
+    elif layout == "strided":
+        data = np.repeat(clean, 2, axis=0)[::2]
+        assert not data.flags.c_contiguous
+    elif layout == "read-only":
+        data = clean.copy()
+        data.flags.writeable = False
+    elif layout == "big-endian":
+        data = clean.astype(clean.dtype.newbyteorder(">"))
+    else:
+        data = clean.tolist()
+        clean = clean.astype(np.float64)
+    expected = make(covariance_type="full").fit(clean)
+    model = make(covariance_type="full").fit(data)
+    assert model.means_.dtype == clean.dtype
+    assert_same_model(model, expected)
+    assert_array_equal(model.score_samples(data), expected.score_samples(clean))
+    assert_array_equal(model.predict(data), expected.predict(clean))
+
+
+def test_read_only_input_is_not_written(X):
+    data = X.copy()
+    data.flags.writeable = False
+    make().fit(data).predict_proba(data)
+    assert_array_equal(data, X)
+
+
+def test_mismatched_features_at_predict_time(X):
+    model = make().fit(X)
+    for method in ("predict", "predict_proba", "score_samples", "score", "bic", "aic"):
+        with pytest.raises(ValueError, match="X has 2 features, but GaussianMixture was fitted with 3"):
+            getattr(model, method)(X[:, :2])
+
+
+def test_predict_before_fit(X):
+    with pytest.raises(AttributeError, match="not fitted yet. Call 'fit'"):
+        make().predict(X)
+
+
+# ---------------------------------------------------------------------------
+# sample weights
+
+
+@pytest.mark.parametrize(
+    "weights, exc, match",
+    [
+        (np.full(120, np.nan), ValueError, "120 NaN or infinite"),
+        (-np.ones(120), ValueError, "120 negative value.*smallest being -1"),
+        (np.zeros(120), ValueError, "sums to 0"),
+        (np.ones(7), ValueError, r"shape \(7,\) but X has 120 samples"),
+        (np.array(["a"] * 120), TypeError, "sample_weight must be numeric"),
+    ],
+    ids=["nan", "negative", "zero", "shape", "str"],
+)
+def test_bad_sample_weight(X, weights, exc, match):
+    with pytest.raises(exc, match=match):
+        make().fit(X, sample_weight=weights)
+
+
+# ---------------------------------------------------------------------------
+# user-given initial parameters
+
+
+@pytest.mark.parametrize(
+    "weights, match",
+    [
+        ([0.3, 0.3], r"sums to 0.6.*weights_init / weights_init.sum\(\)"),
+        ([1.3, -0.3], r"finite and non-negative, got \[ 1.3 -0.3\]"),
+        ([0.5, np.nan], "finite and non-negative"),
+        ([0.2, 0.3, 0.5], r"shape \(2,\) for n_components=2, got \(3,\)"),
+    ],
+    ids=["sum", "negative", "nan", "shape"],
+)
+def test_bad_weights_init(X, weights, match):
+    with pytest.raises(ValueError, match=match):
+        make(weights_init=weights).fit(X)
+
+
+@pytest.mark.parametrize(
+    "means, match",
+    [
+        (np.zeros((3, 3)), r"\(2, 3\), got \(3, 3\)"),
+        (np.zeros((2, 2)), r"\(2, 3\), got \(2, 2\)"),
+        (np.zeros(6), r"got \(6,\)"),
+        (np.array([[0.0, 0, 0], [np.inf, 0, 0]]), "NaN or infinite"),
+    ],
+    ids=["K", "D", "flat", "inf"],
+)
+def test_bad_means_init(X, means, match):
+    with pytest.raises(ValueError, match=match):
+        make(means_init=means).fit(X)
+
+
+@pytest.mark.parametrize(
+    "covariance_type, precisions, match",
+    [
+        ("full", np.array([[[1, 0.5, 0], [0, 1, 0], [0, 0, 1]]] * 2), r"precisions_init\[0\] must be symmetric"),
+        ("full", np.array([np.eye(3), -np.eye(3)]), r"precisions_init\[1\] must be positive definite.*-1"),
+        ("full", np.array([np.eye(3), np.diag([1.0, 0.0, 1.0])]), r"precisions_init\[1\].*smallest eigenvalue is 0"),
+        ("full", np.ones((2, 3)), r"shape \(2, 3, 3\) for covariance_type='full', got \(2, 3\)"),
+        ("tied", -np.eye(3), "precisions_init must be positive definite"),
+        ("tied", np.triu(np.ones((3, 3))), "precisions_init must be symmetric"),
+        ("diag", -np.ones((2, 3)), "must be positive, got minimum -1"),
+        ("spherical", np.array([1.0, 0.0]), "must be positive, got minimum 0"),
+        ("spherical", np.array([1.0, np.nan]), "NaN or infinite"),
+    ],
+)
+def test_bad_precisions_init(X, covariance_type, precisions, match):
+    with pytest.raises(ValueError, match=match):
+        make(covariance_type=covariance_type, precisions_init=precisions).fit(X)
+
+
+# ---------------------------------------------------------------------------
+# hyper-parameters
+
+
+@pytest.mark.parametrize(
+    "name, value, exc, match",
+    [
+        ("n_components", 0, ValueError, "n_components must be >= 1, got 0"),
+        ("n_components", -2, ValueError, "got -2"),
+        ("n_components", 2.5, TypeError, "n_components must be an integer, got 2.5 of type float"),
+        ("n_components", True, TypeError, "got True of type bool"),
+        ("n_components", "2", TypeError, "got '2' of type str"),
+        ("tol", -1e-3, ValueError, "tol must be >= 0.0, got -0.001"),
+        ("tol", np.nan, ValueError, "tol must be a finite number, got nan"),
+        ("tol", np.inf, ValueError, "tol must be a finite number, got inf"),
+        ("tol", "1e-3", TypeError, "tol must be a number"),
+        ("tol", None, TypeError, "got None"),
+        ("reg_covar", -1.0, ValueError, "reg_covar must be >= 0.0, got -1.0"),
+        ("reg_covar", np.inf, ValueError, "reg_covar must be a finite number, got inf"),
+        ("reg_covar", np.nan, ValueError, "got nan"),
+        ("reg_covar", True, TypeError, "reg_covar must be a number, got True"),
+        ("max_iter", -1, ValueError, "max_iter must be >= 0, got -1"),
+        ("max_iter", 10.0, TypeError, "max_iter must be an integer, got 10.0"),
+        ("n_init", 0, ValueError, "n_init must be >= 1, got 0"),
+        ("n_init", 1.5, TypeError, "n_init must be an integer"),
+        ("init_params", "kmeans+", ValueError, "init_params must be one of .*got 'kmeans\\+'"),
+        ("init_params", None, ValueError, "got None"),
+        ("covariance_type", "ful", ValueError, "covariance_type must be one of .*got 'ful'"),
+        ("covariance_type", None, ValueError, "got None"),
+        ("verbose", -1, ValueError, "verbose must be >= 0, got -1"),
+        ("verbose", 0.5, TypeError, "verbose must be an integer"),
+        ("verbose_interval", 0, ValueError, "verbose_interval must be >= 1, got 0"),
+        ("verbose_interval", 2.0, TypeError, "verbose_interval must be an integer"),
+        ("random_state", -1, ValueError, r"between 0 and 2\*\*32 - 1 when it is an int, got -1"),
+        ("random_state", 2**32, ValueError, "got 4294967296"),
+        ("random_state", 1.5, ValueError, "random_state must be None, an int or a numpy.random.RandomState, got 1.5"),
+        ("random_state", True, ValueError, "got True"),
+        ("random_state", "0", ValueError, "got '0'"),
+    ],
+)
+def test_bad_hyper_parameter(X, name, value, exc, match):
+    with pytest.raises(exc, match=match):
+        GaussianMixture(**{"n_components": 2, name: value}).fit(X)
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [("n_components", np.int32(2)), ("tol", np.float32(1e-3)), ("reg_covar", 0), ("max_iter", 0),
+     ("random_state", np.int64(3)), ("random_state", np.random.RandomState(1)), ("verbose", np.int8(0))],
+)
+def test_numpy_scalars_and_edge_values_are_accepted(X, name, value):
+    model = GaussianMixture(**{"n_components": 2, "random_state": 0, name: value})
+    model.fit(X)
+    assert np.isfinite(model.means_).all()
+
+
+def test_sample_size_is_checked(X):
+    model = make().fit(X)
+    with pytest.raises(ValueError, match="n_samples must be >= 1, got 0"):
+        model.sample(0)
+    with pytest.raises(TypeError, match="n_samples must be an integer, got 2.0"):
+        model.sample(2.0)
