@@ -219,8 +219,8 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     n_samples = args.n_samples or (20_000 if args.quick else 1_000_000)
-    n_iter = args.n_iter or (2 if args.quick else 5)
-    repeat = args.repeat or (3 if args.quick else 5)
+    n_iter = args.n_iter or (2 if args.quick else 3)
+    repeat = args.repeat or 3
 
     exp_rate = {np.float64: exp_throughput(np.float64), np.float32: exp_throughput(np.float32)}
     bandwidth = read_bandwidth()
