@@ -13,6 +13,15 @@ functions, one for the log-densities of a block and one for its statistics.
 The skeleton dispatches on the parameter class at compile time, so a family
 costs no branch in the hot loop.
 
+Speed: ``exp`` and ``log`` come from :mod:`fastem.kernels._math`, written so
+that LLVM vectorises them (the LLVM in PyPI's llvmlite has no vector math
+library, so ``np.exp`` would be a scalar call that keeps every loop around it
+scalar). Each step over a block is its own branch-free loop over the points,
+constants are of the data's dtype (``_typed``), and the kernel has a single
+parallel region: with ``parallel=True`` even ``np.zeros`` is a parallel loop,
+and every region start waits for all threads. Per-partition scratch is
+allocated once per call; nothing is allocated inside the loops.
+
 Determinism: the data are cut into ``n_partitions`` runs of consecutive blocks,
 a number the driver derives from the data size only. Each partition
 accumulates serially into its own float64 row and the rows are summed in
@@ -24,6 +33,7 @@ from numba import njit, prange, types
 from numba.extending import overload
 
 from .._config import BLOCK_SIZE, FASTMATH
+from ._math import exp32, exp64, log32, log64
 
 __all__ = [
     "fused_e_step",
@@ -67,6 +77,42 @@ def register_family_kernels(params_class, log_prob_block, accumulate_block, *, c
 def registered_families():
     """Return ``{params_class: cache}`` for every registered family."""
     return {cls: entry[2] for cls, entry in _FAMILY_KERNELS.items()}
+
+
+def _typed(like, value):
+    """``value`` as the scalar type of the array ``like`` (Numba only)."""
+    raise NotImplementedError("_typed is only callable from Numba code")
+
+
+def _exp(x):
+    """Vectorisable exp in the precision of ``x`` (Numba only)."""
+    raise NotImplementedError("_exp is only callable from Numba code")
+
+
+def _log(x):
+    """Vectorisable log in the precision of ``x`` (Numba only)."""
+    raise NotImplementedError("_log is only callable from Numba code")
+
+
+@overload(_typed, jit_options={"cache": True})
+def _overload_typed(like, value):
+    if like.dtype == types.float32:
+        return lambda like, value: np.float32(value)
+    return lambda like, value: np.float64(value)
+
+
+@overload(_exp, jit_options={"cache": True})
+def _overload_exp(x):
+    if x == types.float32:
+        return lambda x: exp32(x)
+    return lambda x: exp64(x)
+
+
+@overload(_log, jit_options={"cache": True})
+def _overload_log(x):
+    if x == types.float32:
+        return lambda x: log32(x)
+    return lambda x: log64(x)
 
 
 def _family_entry(params):
@@ -120,8 +166,13 @@ def _fused_e_step(
 
     Returns a float64 vector ``[sum of weights, log-likelihood, nk (n_components),
     family statistics (n_family_stats)]``. Scratch (transposed block,
-    log-probabilities, family work rows) is allocated once per call, one slice
-    per partition, never inside the loops.
+    log-probabilities, per-point vectors, family work rows) is allocated once
+    per call, one slice per partition, never inside the loops.
+
+    Every loop over the points of a block is a separate, branch-free inner
+    loop so that LLVM vectorises it; the optional outputs are tested once per
+    block. Sums over one block are taken in the data's dtype and added to the
+    float64 accumulator once per block.
     """
     n_samples, n_features = X.shape
     n_components = log_weights.shape[0]
@@ -131,8 +182,12 @@ def _fused_e_step(
     want_log_prob = out_log_prob.shape[0] > 0
     want_labels = out_labels.shape[0] > 0
     want_resp = out_resp.shape[0] > 0
+    zero = _typed(X, 0.0)
+    one = _typed(X, 1.0)
 
-    acc = np.zeros((n_partitions, n_stats))
+    # np.empty, not np.zeros: with parallel=True every np.zeros is a parallel
+    # region of its own, and each region start waits for every thread.
+    acc = np.empty((n_partitions, n_stats))
     xt_all = np.empty((n_partitions, n_features, BLOCK_SIZE), dtype=X.dtype)
     lp_all = np.empty((n_partitions, n_components, BLOCK_SIZE), dtype=X.dtype)
     vec_all = np.empty((n_partitions, 2, BLOCK_SIZE), dtype=X.dtype)
@@ -145,61 +200,89 @@ def _fused_e_step(
         work = work_all[p]
         top = vec_all[p, 0]
         scale = vec_all[p, 1]
+        for s in range(n_stats):
+            stats[s] = 0.0
         for b in range(p * n_blocks // n_partitions, (p + 1) * n_blocks // n_partitions):
             start = b * BLOCK_SIZE
             n = min(BLOCK_SIZE, n_samples - start)
-            for i in range(n):
-                for j in range(n_features):
-                    xt[j, i] = X[start + i, j]
+            for j in range(n_features):
+                row = xt[j]
+                for i in range(n):
+                    row[i] = X[start + i, j]
 
             log_prob_block(params, xt, n, lp, work)
 
+            # Weighted log-densities and their maximum over components.
+            lw = log_weights[0]
             for i in range(n):
-                top[i] = -np.inf
-            for k in range(n_components):
+                v = lp[0, i] + lw
+                lp[0, i] = v
+                top[i] = v
+            for k in range(1, n_components):
                 lw = log_weights[k]
                 for i in range(n):
                     v = lp[k, i] + lw
                     lp[k, i] = v
                     top[i] = max(top[i], v)
             if want_labels:
+                # The first component that reaches the maximum, as argmax.
+                labels = out_labels[start : start + n]
                 for i in range(n):
-                    best = 0
-                    for k in range(1, n_components):
-                        if lp[k, i] > lp[best, i]:
-                            best = k
-                    out_labels[start + i] = best
+                    labels[i] = 0
+                for k in range(n_components - 1, -1, -1):
+                    for i in range(n):
+                        labels[i] = k if lp[k, i] == top[i] else labels[i]
+
+            # Unnormalised responsibilities and their sum.
             for i in range(n):
-                scale[i] = 0
+                scale[i] = zero
             for k in range(n_components):
                 for i in range(n):
-                    e = np.exp(lp[k, i] - top[i])
+                    e = _exp(lp[k, i] - top[i])
                     lp[k, i] = e
                     scale[i] += e
+
+            # Per-point log-likelihood (kept in `top`), then scale = weight / sum.
             for i in range(n):
-                log_norm = np.float64(top[i]) + np.log(np.float64(scale[i]))
-                w = sample_weight[start + i] if weighted else 1.0
-                stats[0] += w
-                stats[1] += w * log_norm
-                if want_log_prob:
-                    out_log_prob[start + i] = log_norm
-                scale[i] = w / scale[i]
+                top[i] = top[i] + _log(scale[i])
+            if want_log_prob:
+                for i in range(n):
+                    out_log_prob[start + i] = top[i]
+            sum_w = 0.0
+            loglik = zero
+            if weighted:
+                for i in range(n):
+                    w = _typed(X, sample_weight[start + i])
+                    loglik += w * top[i]
+                    scale[i] = w / scale[i]
+                for i in range(n):
+                    sum_w += sample_weight[start + i]
+            else:
+                for i in range(n):
+                    loglik += top[i]
+                    scale[i] = one / scale[i]
+                sum_w = n
+            stats[0] += sum_w
+            stats[1] += loglik
+
             for k in range(n_components):
+                resp = lp[k]
+                s = zero
                 for i in range(n):
-                    lp[k, i] *= scale[i]
+                    r = resp[i] * scale[i]
+                    resp[i] = r
+                    s += r
+                stats[2 + k] += s
             if want_resp:
-                for i in range(n):
-                    for k in range(n_components):
+                for k in range(n_components):
+                    for i in range(n):
                         out_resp[start + i, k] = lp[k, i]
             if accumulate:
-                for k in range(n_components):
-                    s = 0.0
-                    for i in range(n):
-                        s += lp[k, i]
-                    stats[2 + k] += s
                 accumulate_block(params, xt, n, lp, work, stats[2 + n_components :])
 
-    total = np.zeros(n_stats)
+    total = np.empty(n_stats)
+    for s in range(n_stats):
+        total[s] = 0.0
     for p in range(n_partitions):
         for s in range(n_stats):
             total[s] += acc[p, s]

@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit
 
 from .._config import FASTMATH
-from ._fused import register_family_kernels
+from ._fused import _typed, register_family_kernels
 
 
 class FullParams(NamedTuple):
@@ -49,84 +49,126 @@ class SphericalParams(NamedTuple):
 
 _JIT = dict(cache=True, fastmath=FASTMATH)
 
+# Blocks run in the data's dtype: constants are made with ``_typed`` so that a
+# float32 block never widens to float64, and sums over the points of one block
+# are taken in that dtype before they are added to the float64 statistics.
+#
+# Work rows (per-partition scratch, see ``work_rows``): row 0 holds a
+# per-point vector, rows 1..n_features the centred block ``d`` and rows
+# n_features+1..2*n_features the responsibility-weighted centred block.
+
 
 @njit(inline="always", **_JIT)
 def _centre(xt, n, mean, d):
     """OUT d[j, i] = xt[j, i] - mean[j] for the first n points."""
     for j in range(mean.shape[0]):
         m = mean[j]
+        row = xt[j]
+        out = d[j]
         for i in range(n):
-            d[j, i] = xt[j, i] - m
+            out[i] = row[i] - m
 
 
 @njit(inline="always", **_JIT)
 def _triangular_log_prob(d, n, precisions_cholesky, log_norm, y, out):
-    """OUT out[i] = log_norm - |d[:, i]^T U|^2 / 2, with U upper triangular."""
-    for i in range(n):
-        out[i] = 0
+    """OUT out[i] = log_norm - |d[:, i]^T U|^2 / 2, with U upper triangular.
+
+    Column j of ``d^T U`` is built in ``y`` and its square added to ``out`` in
+    the pass that adds its last term, so each column costs j + 1 passes.
+    """
+    half = _typed(out, 0.5)
     for j in range(d.shape[0]):
+        c = precisions_cholesky[0, j]
+        if j == 0:
+            for i in range(n):
+                v = d[0, i] * c
+                out[i] = v * v
+            continue
         for i in range(n):
-            y[i] = 0
-        for l in range(j + 1):
+            y[i] = d[0, i] * c
+        for l in range(1, j):
             c = precisions_cholesky[l, j]
             for i in range(n):
                 y[i] += d[l, i] * c
+        c = precisions_cholesky[j, j]
         for i in range(n):
-            out[i] += y[i] * y[i]
+            v = y[i] + d[j, i] * c
+            out[i] += v * v
     for i in range(n):
-        out[i] = log_norm - 0.5 * out[i]
+        out[i] = log_norm - half * out[i]
 
 
 @njit(inline="always", **_JIT)
-def _first_moments(resp_k, d, n, stats, offset):
-    """INOUT stats[offset + j] += sum_i resp_k[i] * d[j, i]."""
-    for j in range(d.shape[0]):
-        s = 0.0
+def _centre_first_moments(xt, n, mean, resp_k, d, rd, stats, offset):
+    """OUT d = xt - mean, rd = resp_k * d; INOUT stats[offset + j] += sum_i rd[j, i]."""
+    zero = _typed(xt, 0.0)
+    for j in range(mean.shape[0]):
+        m = mean[j]
+        row = xt[j]
+        d_j = d[j]
+        rd_j = rd[j]
+        s = zero
         for i in range(n):
-            s += resp_k[i] * d[j, i]
+            v = row[i] - m
+            r = resp_k[i] * v
+            d_j[i] = v
+            rd_j[i] = r
+            s += r
         stats[offset + j] += s
 
 
 @njit(inline="always", **_JIT)
-def _outer_moments(resp_k, d, n, stats, offset):
-    """INOUT lower triangle of stats[offset:].reshape(D, D) += sum_i r d d^T."""
+def _outer_moments(d, rd, n, stats, offset):
+    """INOUT lower triangle of stats[offset:].reshape(D, D) += sum_i rd d^T."""
     n_features = d.shape[0]
+    zero = _typed(d, 0.0)
     for j in range(n_features):
+        rd_j = rd[j]
         for l in range(j + 1):
-            s = 0.0
+            d_l = d[l]
+            s = zero
             for i in range(n):
-                s += resp_k[i] * d[j, i] * d[l, i]
+                s += rd_j[i] * d_l[i]
             stats[offset + j * n_features + l] += s
 
 
 @njit(inline="always", **_JIT)
-def _square_moments(resp_k, d, n, stats, offset):
-    """INOUT stats[offset + j] += sum_i resp_k[i] * d[j, i]^2."""
-    for j in range(d.shape[0]):
-        s = 0.0
+def _first_square_moments(xt, n, mean, resp_k, stats, offset, offset2):
+    """INOUT stats[offset + j] += sum_i r d[j, i], stats[offset2 + j] += sum_i r d[j, i]^2."""
+    zero = _typed(xt, 0.0)
+    for j in range(mean.shape[0]):
+        m = mean[j]
+        row = xt[j]
+        s = zero
+        s2 = zero
         for i in range(n):
-            s += resp_k[i] * d[j, i] * d[j, i]
+            v = row[i] - m
+            r = resp_k[i] * v
+            s += r
+            s2 += r * v
         stats[offset + j] += s
-
-
-# Work rows: row 0 holds a per-point vector, rows 1..n_features the centred block.
+        stats[offset2 + j] += s2
 
 
 @njit(**_JIT)
 def _full_log_prob(params, xt, n, log_prob, work):
+    n_features = xt.shape[0]
+    d = work[1 : 1 + n_features]
     for k in range(params.means.shape[0]):
-        _centre(xt, n, params.means[k], work[1:])
+        _centre(xt, n, params.means[k], d)
         _triangular_log_prob(
-            work[1:], n, params.precisions_cholesky[k], params.log_norm[k], work[0], log_prob[k]
+            d, n, params.precisions_cholesky[k], params.log_norm[k], work[0], log_prob[k]
         )
 
 
 @njit(**_JIT)
 def _tied_log_prob(params, xt, n, log_prob, work):
+    n_features = xt.shape[0]
+    d = work[1 : 1 + n_features]
     for k in range(params.means.shape[0]):
-        _centre(xt, n, params.means[k], work[1:])
+        _centre(xt, n, params.means[k], d)
         _triangular_log_prob(
-            work[1:], n, params.precisions_cholesky, params.log_norm[k], work[0], log_prob[k]
+            d, n, params.precisions_cholesky, params.log_norm[k], work[0], log_prob[k]
         )
 
 
@@ -134,36 +176,46 @@ def _tied_log_prob(params, xt, n, log_prob, work):
 def _diag_log_prob(params, xt, n, log_prob, work):
     means = params.means
     n_components, n_features = means.shape
+    half = _typed(xt, 0.5)
     for k in range(n_components):
         out = log_prob[k]
-        for i in range(n):
-            out[i] = 0
         for j in range(n_features):
             m = means[k, j]
             c = params.precisions_cholesky[k, j]
-            for i in range(n):
-                y = (xt[j, i] - m) * c
-                out[i] += y * y
+            row = xt[j]
+            if j == 0:
+                for i in range(n):
+                    y = (row[i] - m) * c
+                    out[i] = y * y
+            else:
+                for i in range(n):
+                    y = (row[i] - m) * c
+                    out[i] += y * y
         lnorm = params.log_norm[k]
         for i in range(n):
-            out[i] = lnorm - 0.5 * out[i]
+            out[i] = lnorm - half * out[i]
 
 
 @njit(**_JIT)
 def _spherical_log_prob(params, xt, n, log_prob, work):
     means = params.means
     n_components, n_features = means.shape
+    half = _typed(xt, 0.5)
     for k in range(n_components):
         out = log_prob[k]
-        for i in range(n):
-            out[i] = 0
         for j in range(n_features):
             m = means[k, j]
-            for i in range(n):
-                y = xt[j, i] - m
-                out[i] += y * y
+            row = xt[j]
+            if j == 0:
+                for i in range(n):
+                    y = row[i] - m
+                    out[i] = y * y
+            else:
+                for i in range(n):
+                    y = row[i] - m
+                    out[i] += y * y
         c = params.precisions_cholesky[k]
-        half_c2 = 0.5 * c * c
+        half_c2 = half * c * c
         lnorm = params.log_norm[k]
         for i in range(n):
             out[i] = lnorm - half_c2 * out[i]
@@ -172,34 +224,33 @@ def _spherical_log_prob(params, xt, n, log_prob, work):
 @njit(**_JIT)
 def _full_accumulate(params, xt, n, resp, work, stats):
     n_components, n_features = params.means.shape
-    d = work[1:]
+    d = work[1 : 1 + n_features]
+    rd = work[1 + n_features : 1 + 2 * n_features]
     second = n_components * n_features
     for k in range(n_components):
-        _centre(xt, n, params.means[k], d)
-        _first_moments(resp[k], d, n, stats, k * n_features)
-        _outer_moments(resp[k], d, n, stats, second + k * n_features * n_features)
+        _centre_first_moments(xt, n, params.means[k], resp[k], d, rd, stats, k * n_features)
+        _outer_moments(d, rd, n, stats, second + k * n_features * n_features)
 
 
 @njit(**_JIT)
 def _tied_accumulate(params, xt, n, resp, work, stats):
     n_components, n_features = params.means.shape
-    d = work[1:]
+    d = work[1 : 1 + n_features]
+    rd = work[1 + n_features : 1 + 2 * n_features]
     second = n_components * n_features
     for k in range(n_components):
-        _centre(xt, n, params.means[k], d)
-        _first_moments(resp[k], d, n, stats, k * n_features)
-        _outer_moments(resp[k], d, n, stats, second)
+        _centre_first_moments(xt, n, params.means[k], resp[k], d, rd, stats, k * n_features)
+        _outer_moments(d, rd, n, stats, second)
 
 
 @njit(**_JIT)
 def _diagonal_accumulate(params, xt, n, resp, work, stats):
     n_components, n_features = params.means.shape
-    d = work[1:]
     second = n_components * n_features
     for k in range(n_components):
-        _centre(xt, n, params.means[k], d)
-        _first_moments(resp[k], d, n, stats, k * n_features)
-        _square_moments(resp[k], d, n, stats, second + k * n_features)
+        _first_square_moments(
+            xt, n, params.means[k], resp[k], stats, k * n_features, second + k * n_features
+        )
 
 
 register_family_kernels(FullParams, _full_log_prob, _full_accumulate)
@@ -209,5 +260,5 @@ register_family_kernels(SphericalParams, _spherical_log_prob, _diagonal_accumula
 
 
 def work_rows(n_features):
-    """Rows of per-partition scratch the Gaussian blocks need."""
-    return n_features + 1
+    """Rows of per-partition scratch the Gaussian blocks need (see the layout above)."""
+    return 2 * n_features + 1

@@ -1,0 +1,267 @@
+"""Time EM iterations of fastem against scikit-learn, side by side.
+
+For each configuration the script draws data from a known Gaussian mixture
+(deterministic seed), builds one set of initial parameters, and times a fixed
+number of EM iterations (no convergence test, so both do the same work) in
+``fastem.GaussianMixture`` and in ``sklearn.mixture.GaussianMixture``,
+alternating the two in one process. Each timing is repeated and the medians
+are reported, with two lower bounds for one fastem iteration:
+
+* exp bound: ``N * K`` exponentials at the throughput of fastem's vectorised
+  ``exp`` in a parallel Numba loop, measured here;
+* read bound: reading the data once at the memory bandwidth of a parallel
+  Numba sum over a large array, measured here.
+
+Both bounds use every thread Numba has, like the EM kernels.
+
+Examples
+--------
+::
+
+    PYTHONPATH=$PWD python scripts/bench_vs_sklearn.py
+    PYTHONPATH=$PWD python scripts/bench_vs_sklearn.py --quick
+    PYTHONPATH=$PWD python scripts/bench_vs_sklearn.py --markdown bench.md
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import warnings
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from fastem import GaussianMixture
+from fastem._config import FASTMATH
+from fastem.kernels._math import exp32, exp64
+
+# (covariance type, n_features, n_components, dtype)
+CONFIGS = [
+    ("full", 2, 4, np.float64),
+    ("full", 2, 4, np.float32),
+    ("full", 16, 8, np.float64),
+    ("diag", 16, 8, np.float64),
+    ("tied", 16, 8, np.float64),
+    ("spherical", 16, 8, np.float64),
+    ("spherical", 2, 4, np.float64),
+    ("full", 1, 2, np.float64),
+]
+
+
+def make_data(covariance_type, n_samples, n_features, n_components, dtype, seed=0):
+    """Draw data from a known mixture and build initial parameters for it.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features), ``dtype``
+    init : dict
+        ``weights_init``, ``means_init`` and ``precisions_init`` (float64,
+        shaped for ``covariance_type``): the true means moved by half a
+        standard deviation, equal weights, and unit precisions.
+    """
+    rng = np.random.default_rng(seed)
+    means = rng.normal(scale=4.0, size=(n_components, n_features))
+    weights = rng.dirichlet(np.full(n_components, 5.0))
+    counts = rng.multinomial(n_samples, weights)
+    parts = []
+    for k, count in enumerate(counts):
+        a = rng.normal(size=(n_features, n_features)) / np.sqrt(n_features)
+        cov = a @ a.T + 0.5 * np.eye(n_features)
+        parts.append(rng.multivariate_normal(means[k], cov, size=count, method="cholesky"))
+    X = np.concatenate(parts)
+    X = X[rng.permutation(n_samples)].astype(dtype)
+
+    eye = np.eye(n_features)
+    precisions = {
+        "full": np.broadcast_to(eye, (n_components, n_features, n_features)).copy(),
+        "tied": eye,
+        "diag": np.ones((n_components, n_features)),
+        "spherical": np.ones(n_components),
+    }[covariance_type]
+    init = {
+        "weights_init": np.full(n_components, 1.0 / n_components),
+        "means_init": means + 0.5 * rng.normal(size=means.shape),
+        "precisions_init": precisions,
+    }
+    return X, init
+
+
+def fastem_model(X, covariance_type, n_components, init):
+    """A fastem model at the initial parameters, ready for EM iterations."""
+    model = GaussianMixture(n_components, covariance_type=covariance_type, max_iter=0, **init)
+    model.fit(X[:1000])  # max_iter=0: only sets the initial parameters
+    return model
+
+
+def fastem_iterations(model, X, n_iter):
+    """``n_iter`` iterations of fastem's EM loop body: one fused pass, one M-step."""
+    unit = np.empty(0)
+    for _ in range(n_iter):
+        model.m_step(model._summarize(X, unit))
+
+
+def sklearn_model(X, covariance_type, n_components, init):
+    """A scikit-learn model at the initial parameters, ready for EM iterations."""
+    from sklearn.mixture import GaussianMixture as SkGaussianMixture
+
+    model = SkGaussianMixture(n_components, covariance_type=covariance_type, **init)
+    model._initialize(X, None)  # with every *_init given this only copies them
+    return model
+
+
+def sklearn_iterations(model, X, n_iter):
+    """``n_iter`` iterations of scikit-learn's EM loop body (``fit_predict``)."""
+    for _ in range(n_iter):
+        _, log_resp = model._e_step(X)
+        model._m_step(X, log_resp)
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def _exp_throughput_kernel(x, n_repeat):
+    n_partitions = x.shape[0]
+    out = np.zeros(n_partitions)
+    for p in prange(n_partitions):
+        row = x[p]
+        s = 0.0
+        for _ in range(n_repeat):
+            for i in range(row.shape[0]):
+                s += exp64(row[i])
+        out[p] = s
+    return out
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def _exp32_throughput_kernel(x, n_repeat):
+    n_partitions = x.shape[0]
+    out = np.zeros(n_partitions)
+    for p in prange(n_partitions):
+        row = x[p]
+        s = np.float32(0.0)
+        for _ in range(n_repeat):
+            for i in range(row.shape[0]):
+                s += exp32(row[i])
+        out[p] = s
+    return out
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def _sum_kernel(x):
+    n_partitions = 64
+    n = x.shape[0]
+    out = np.zeros(n_partitions)
+    for p in prange(n_partitions):
+        s = 0.0
+        for i in range(p * n // n_partitions, (p + 1) * n // n_partitions):
+            s += x[i]
+        out[p] = s
+    return out.sum()
+
+
+def _best_time(fn, repeat):
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def exp_throughput(dtype, repeat=5):
+    """Exponentials per second of the vectorised exp, on all Numba threads."""
+    # Rows of 4096 stay in L1 cache, so this measures arithmetic, not memory.
+    x = np.random.default_rng(1).uniform(-20, 0, size=(64, 4096)).astype(dtype)
+    kernel = _exp_throughput_kernel if dtype == np.float64 else _exp32_throughput_kernel
+    n_repeat = 100
+    kernel(x, 1)
+    return x.size * n_repeat / _best_time(lambda: kernel(x, n_repeat), repeat)
+
+
+def read_bandwidth(repeat=5):
+    """Bytes per second read by a parallel sum over a 512 MiB array."""
+    x = np.ones(64 * 2**20)
+    _sum_kernel(x)
+    return x.nbytes / _best_time(lambda: _sum_kernel(x), repeat)
+
+
+def run_config(covariance_type, n_features, n_components, dtype, n_samples, n_iter, repeat):
+    """Median seconds per iteration for fastem and scikit-learn."""
+    X, init = make_data(covariance_type, n_samples, n_features, n_components, dtype)
+    fastem_times, sklearn_times = [], []
+    # Warm-up: compiles (or loads) the kernels and touches the data once.
+    fastem_iterations(fastem_model(X, covariance_type, n_components, init), X, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the models never converge: we stop them
+        for _ in range(repeat):
+            model = fastem_model(X, covariance_type, n_components, init)
+            start = time.perf_counter()
+            fastem_iterations(model, X, n_iter)
+            fastem_times.append((time.perf_counter() - start) / n_iter)
+            sk_model = sklearn_model(X, covariance_type, n_components, init)
+            start = time.perf_counter()
+            sklearn_iterations(sk_model, X, n_iter)
+            sklearn_times.append((time.perf_counter() - start) / n_iter)
+    agreement = np.max(np.abs(model.means_ - sk_model.means_)) / np.max(np.abs(sk_model.means_))
+    return statistics.median(fastem_times), statistics.median(sklearn_times), agreement, X
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small data, for a smoke test")
+    parser.add_argument("--markdown", metavar="FILE", help="also write the table to FILE")
+    parser.add_argument("--n-samples", type=int, default=None, help="default 1,000,000")
+    parser.add_argument("--n-iter", type=int, default=None, help="EM iterations per timing")
+    parser.add_argument("--repeat", type=int, default=None, help="timings per configuration")
+    parser.add_argument(
+        "--only", default=None, help="run only configurations whose label contains this"
+    )
+    args = parser.parse_args(argv)
+    n_samples = args.n_samples or (20_000 if args.quick else 1_000_000)
+    n_iter = args.n_iter or (2 if args.quick else 3)
+    repeat = args.repeat or 3
+
+    exp_rate = {np.float64: exp_throughput(np.float64), np.float32: exp_throughput(np.float32)}
+    bandwidth = read_bandwidth()
+
+    header = (
+        f"N={n_samples:,}, {n_iter} EM iterations per timing, median of {repeat}; "
+        f"{numba.get_num_threads()} Numba threads; "
+        f"exp: {exp_rate[np.float64] / 1e9:.2f} G/s (float64), "
+        f"{exp_rate[np.float32] / 1e9:.2f} G/s (float32); read {bandwidth / 1e9:.1f} GB/s; "
+        f"threads env: NUMBA_NUM_THREADS={os.environ.get('NUMBA_NUM_THREADS', '-')}, "
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '-')}"
+    )
+    rows = [
+        "| config | fastem ms/iter | sklearn ms/iter | speed-up | exp bound ms | read bound ms "
+        "| means rel. diff |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    print(header, flush=True)
+    for covariance_type, n_features, n_components, dtype in CONFIGS:
+        label = f"{covariance_type} D={n_features} K={n_components} {np.dtype(dtype).name}"
+        if args.only and args.only not in label:
+            continue
+        fastem_s, sklearn_s, agreement, X = run_config(
+            covariance_type, n_features, n_components, dtype, n_samples, n_iter, repeat
+        )
+        exp_bound = n_samples * n_components / exp_rate[dtype]
+        read_bound = X.nbytes / bandwidth
+        rows.append(
+            f"| {label} | {fastem_s * 1e3:.2f} | {sklearn_s * 1e3:.1f} | "
+            f"{sklearn_s / fastem_s:.1f}x | {exp_bound * 1e3:.2f} | {read_bound * 1e3:.2f} | "
+            f"{agreement:.1e} |"
+        )
+        print(rows[-1], flush=True)
+    table = header + "\n\n" + "\n".join(rows) + "\n"
+    print()
+    print(table)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Fits are bitwise the same whatever the number of threads.
+
+The data are split into partitions whose number depends on the data size only,
+and the per-partition accumulators are reduced in partition order, so one and
+two Numba threads must give identical parameters. Each fit runs in its own
+process because the thread count is fixed when Numba starts.
+"""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from fastem._config import BLOCK_SIZE
+
+_FIT = """
+import sys
+import numpy as np
+from fastem import GaussianMixture
+
+covariance_type, dtype = sys.argv[1], sys.argv[2]
+rng = np.random.default_rng(0)
+n_samples = 40 * {block} + 11
+centres = rng.normal(scale=4.0, size=(3, 3))
+X = (centres[rng.integers(3, size=n_samples)] + rng.normal(size=(n_samples, 3))).astype(dtype)
+weights = rng.uniform(0.5, 2.0, size=n_samples)
+model = GaussianMixture(3, covariance_type=covariance_type, max_iter=15, tol=0, random_state=7)
+import warnings
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    model.fit(X, sample_weight=weights)
+out = [model.weights_, model.means_, model.covariances_, model.precisions_cholesky_,
+       np.array([model.lower_bound_])]
+sys.stdout.write("".join(np.ascontiguousarray(a).tobytes().hex() for a in out))
+""".format(block=BLOCK_SIZE)
+
+
+def _fit_in_subprocess(n_threads, covariance_type, dtype):
+    env = dict(os.environ, NUMBA_NUM_THREADS=str(n_threads))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    result = subprocess.run(
+        [sys.executable, "-c", _FIT, covariance_type, dtype],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_one_and_two_threads_give_identical_fits(covariance_type, dtype):
+    one = _fit_in_subprocess(1, covariance_type, dtype)
+    two = _fit_in_subprocess(2, covariance_type, dtype)
+    assert len(one) > 0
+    assert one == two
+
+
+def test_partition_count_depends_on_sizes_only():
+    from fastem.base import n_partitions_for
+
+    assert n_partitions_for(40 * BLOCK_SIZE + 11, 20) == 41
+    assert n_partitions_for(10**9, 20) == 64
+    assert n_partitions_for(1, 20) == 1
+    # Bounded reduction memory: 64 MiB of float64 accumulators at most.
+    assert n_partitions_for(10**9, 2**20) == 8
+    assert n_partitions_for(10**9, 2**24) == 1

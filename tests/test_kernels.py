@@ -1,0 +1,189 @@
+"""The fused E-step and the Gaussian blocks against the plain NumPy/SciPy reference.
+
+Every output of the kernel is checked: the per-point log-likelihood
+(``score_samples``), the labels (``predict``), the responsibilities
+(``predict_proba``) and the statistics vector (``summarize``: sum of weights,
+log-likelihood, nk, sx, sxx), for the four covariance types, float32 and
+float64, with and without sample weights. Sizes are chosen so that the data
+span several blocks and partitions and end in a partial block.
+
+Tolerances: float64 ``rtol=1e-10``; float32 ``1e-4`` relative to the largest
+magnitude of the compared quantity (the kernel computes in float32 and sums in
+float64).
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.mixture import GaussianMixture as SkGaussianMixture
+
+from fastem import GaussianMixture
+from fastem._config import BLOCK_SIZE
+from reference import COVARIANCE_TYPES, gaussian_log_prob, log_resp_and_norm
+
+N_SAMPLES = 5 * BLOCK_SIZE + 37
+TOL = {np.float64: 1e-10, np.float32: 1e-4}
+
+
+def _mixture_data(n_samples, n_features, n_components, seed, offset=10.0):
+    """Points from a mixture centred away from the origin, and starting parameters."""
+    rng = np.random.default_rng(seed)
+    centres = offset + rng.normal(scale=3.0, size=(n_components, n_features))
+    labels = rng.integers(n_components, size=n_samples)
+    X = centres[labels] + rng.normal(size=(n_samples, n_features)) * rng.uniform(
+        0.5, 1.5, size=n_features
+    )
+    means = centres + 0.3 * rng.normal(size=centres.shape)
+    return X, means, rng
+
+
+def _precisions_init(covariance_type, n_components, n_features, rng):
+    """Random valid precisions of scikit-learn's shape for the covariance type."""
+    if covariance_type in ("full", "tied"):
+        n = n_components if covariance_type == "full" else 1
+        a = rng.normal(size=(n, n_features, n_features)) / np.sqrt(n_features)
+        p = a @ np.swapaxes(a, 1, 2) + 0.5 * np.eye(n_features)
+        return p if covariance_type == "full" else p[0]
+    shape = (n_components, n_features) if covariance_type == "diag" else (n_components,)
+    return rng.uniform(0.5, 2.0, size=shape)
+
+
+def _model_at(X, means, rng, covariance_type, dtype):
+    """A fastem model set to given parameters without any EM iteration."""
+    n_components, n_features = means.shape
+    weights = rng.dirichlet(np.full(n_components, 3.0))
+    model = GaussianMixture(
+        n_components,
+        covariance_type=covariance_type,
+        max_iter=0,
+        weights_init=weights,
+        means_init=means,
+        precisions_init=_precisions_init(covariance_type, n_components, n_features, rng),
+        random_state=0,
+    )
+    return model.fit(X.astype(dtype))
+
+
+def _reference_outputs(model, X, sample_weight):
+    """Log-likelihoods, responsibilities and statistics from tests/reference.py."""
+    X = np.asarray(X, dtype=np.float64)
+    means = np.asarray(model.means_, dtype=np.float64)
+    covariances = np.asarray(model.covariances_, dtype=np.float64)
+    log_prob = gaussian_log_prob(X, means, covariances, model.covariance_type)
+    log_resp, log_norm = log_resp_and_norm(log_prob, np.asarray(model.weights_, np.float64))
+    resp = np.exp(log_resp)
+    w = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+    R = w[:, None] * resp
+    d = X[:, None, :] - means[None, :, :]  # (N, K, D)
+    sx = np.einsum("nk,nkd->kd", R, d)
+    if model.covariance_type in ("full", "tied"):
+        sxx = np.tril(np.einsum("nk,nki,nkj->kij", R, d, d))
+        if model.covariance_type == "tied":
+            sxx = sxx.sum(axis=0)
+    else:
+        sxx = np.einsum("nk,nkd->kd", R, d * d)
+    stats = {
+        "n_samples": w.sum(),
+        "log_likelihood": np.dot(w, log_norm),
+        "nk": R.sum(axis=0),
+        "sx": sx,
+        "sxx": sxx,
+    }
+    return log_norm, resp, stats
+
+
+def _close(actual, desired, dtype, what):
+    """Compare at rtol for float64, at a tolerance relative to the scale for float32."""
+    desired = np.asarray(desired, dtype=np.float64)
+    tol = TOL[dtype]
+    if dtype == np.float64:
+        assert_allclose(actual, desired, rtol=tol, atol=tol * np.max(np.abs(desired)) * 1e-3,
+                        err_msg=what)
+    else:
+        assert_allclose(actual, desired, rtol=0, atol=tol * np.max(np.abs(desired)), err_msg=what)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_kernel_outputs_match_reference(covariance_type, dtype, weighted):
+    X, means, rng = _mixture_data(N_SAMPLES, 3, 4, seed=1)
+    sample_weight = rng.uniform(0, 3, size=N_SAMPLES) if weighted else None
+    model = _model_at(X, means, rng, covariance_type, dtype)
+    Xd = X.astype(dtype)
+    log_norm, resp, stats = _reference_outputs(model, Xd, sample_weight)
+
+    _close(model.score_samples(Xd), log_norm, dtype, "score_samples")
+    proba = model.predict_proba(Xd)
+    assert proba.dtype == dtype
+    _close(proba, resp, dtype, "predict_proba")
+    labels = model.predict(Xd)
+    # Points whose two best components are closer than the tolerance may flip.
+    top2 = np.sort(resp, axis=1)[:, -2:]
+    clear = top2[:, 1] - top2[:, 0] > 10 * TOL[dtype]
+    assert_array_equal(labels[clear], resp.argmax(axis=1)[clear])
+
+    summary = model.summarize(Xd, sample_weight=sample_weight)
+    _close(summary.n_samples, stats["n_samples"], dtype, "n_samples")
+    _close(summary.log_likelihood, stats["log_likelihood"], dtype, "log_likelihood")
+    _close(summary.nk, stats["nk"], dtype, "nk")
+    _close(summary.moments["sx"], stats["sx"], dtype, "sx")
+    _close(summary.moments["sxx"], stats["sxx"], dtype, "sxx")
+
+
+@pytest.mark.parametrize("n_samples", [1, BLOCK_SIZE - 1, BLOCK_SIZE, 64 * BLOCK_SIZE + 3])
+def test_every_block_and_partition_is_counted(n_samples):
+    X, means, rng = _mixture_data(n_samples + 10, 2, 3, seed=2)
+    model = _model_at(X, means, rng, "diag", np.float64)
+    X = X[:n_samples]
+    _, resp, stats = _reference_outputs(model, X, None)
+    summary = model.summarize(X)
+    assert summary.n_samples == n_samples
+    assert_allclose(summary.nk, stats["nk"], rtol=1e-10)
+    assert_allclose(summary.log_likelihood, stats["log_likelihood"], rtol=1e-10)
+
+
+def _fit(X, means, covariance_type, n_iter, estimator=GaussianMixture, **kw):
+    n_components = means.shape[0]
+    rng = np.random.default_rng(3)
+    model = estimator(
+        n_components,
+        covariance_type=covariance_type,
+        max_iter=n_iter,
+        tol=0,
+        weights_init=np.full(n_components, 1 / n_components),
+        means_init=means,
+        precisions_init=_precisions_init(covariance_type, n_components, X.shape[1], rng),
+        **kw,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tol=0 never converges: the warning is expected
+        return model.fit(X)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_float32_fit_stays_float32_and_matches_float64(covariance_type):
+    X, means, _ = _mixture_data(3000, 3, 3, seed=4, offset=5.0)
+    fit64 = _fit(X, means, covariance_type, 10)
+    fit32 = _fit(X.astype(np.float32), means, covariance_type, 10)
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_", "precisions_"):
+        value32 = getattr(fit32, name)
+        value64 = getattr(fit64, name)
+        assert value32.dtype == np.float32, name
+        assert_allclose(value32, value64, rtol=0, atol=1e-4 * np.max(np.abs(value64)),
+                        err_msg=name)
+    assert_allclose(fit32.lower_bound_, fit64.lower_bound_, rtol=1e-5)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("n_samples, n_features, n_components", [(2000, 2, 3), (700, 5, 4)])
+def test_twenty_iterations_match_scikit_learn(covariance_type, n_samples, n_features, n_components):
+    X, means, _ = _mixture_data(n_samples, n_features, n_components, seed=5, offset=2.0)
+    ours = _fit(X, means, covariance_type, 20)
+    theirs = _fit(X, means, covariance_type, 20, estimator=SkGaussianMixture)
+    for name in ("weights_", "means_", "covariances_", "precisions_"):
+        assert_allclose(getattr(ours, name), getattr(theirs, name), rtol=1e-10,
+                        atol=1e-12, err_msg=name)
+    assert_allclose(ours.lower_bound_, theirs.lower_bound_, rtol=1e-10)
