@@ -69,13 +69,13 @@ from .stats import SufficientStatistics
 
 __all__ = ["BaseMixture", "ConvergenceWarning", "EmptyComponentWarning"]
 
-try:  # the same class as scikit-learn's, so existing warning filters keep working
-    from sklearn.exceptions import ConvergenceWarning
-except ImportError:  # pragma: no cover - scikit-learn is optional
+class ConvergenceWarning(UserWarning):
+    """An EM fit stopped at ``max_iter`` before converging.
 
-    class ConvergenceWarning(UserWarning):
-        """An EM fit stopped at ``max_iter`` before converging."""
-
+    fastem's own class, not scikit-learn's: importing scikit-learn to share its
+    class would add half a second to ``import fastem``, which short scripts pay
+    on every run. Filter both when both libraries fit in one program.
+    """
 
 
 class EmptyComponentWarning(UserWarning):

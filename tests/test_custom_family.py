@@ -11,7 +11,6 @@ checks. Nothing in fastem knows about this family.
 
 from typing import NamedTuple
 
-import numba
 import numpy as np
 import pytest
 from numba import njit
@@ -21,25 +20,6 @@ from scipy.special import logsumexp
 
 from fastem import BaseMixture
 from fastem.kernels import register_family_kernels, registered_families
-
-
-
-@pytest.fixture(autouse=True, scope="module")
-def private_numba_cache(tmp_path_factory):
-    """Keep the dispatch entries compiled for this family out of fastem's cache.
-
-    The skeleton's dispatch overloads in fastem/kernels/_fused.py are compiled
-    with ``cache=True`` whatever the family's ``cache`` flag, and their cache
-    index pickles the params class. An index that names ``BernoulliParams``
-    would make every later process that cannot import this test module fail
-    with ModuleNotFoundError when it loads the index. Their dispatchers are
-    created when this module first compiles the skeleton, so pointing Numba's
-    cache directory elsewhere meanwhile keeps fastem's own cache clean.
-    """
-    previous = numba.config.CACHE_DIR
-    numba.config.CACHE_DIR = str(tmp_path_factory.mktemp("numba-cache"))
-    yield
-    numba.config.CACHE_DIR = previous
 
 
 # Probabilities are kept in [FLOOR, 1 - FLOOR] so that log p and log(1 - p)
@@ -202,7 +182,7 @@ def test_sample_weight_and_summaries_use_the_driver_unchanged():
     X, _ = true_model(random_state=2).sample(300)
     counts = np.random.default_rng(0).integers(0, 3, size=len(X))
     counts[0] = 1
-    kw = dict(max_iter=3, tol=0.0, random_state=0, init_params="random_from_data")
+    kw = dict(max_iter=3, tol=0.0, random_state=0, init_params="k-means++")
     weighted = true_model()
     weighted.m_step(weighted.summarize(X, sample_weight=counts))
     repeated = true_model()

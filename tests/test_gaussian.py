@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning as SkConvergenceWarning
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
 import fastem
+from fastem import ConvergenceWarning
 from reference import COVARIANCE_TYPES, gaussian_mixture_moments, gaussian_n_parameters
 
 SHAPES = [(2000, 2, 3), (5000, 5, 4), (3000, 1, 2)]
@@ -53,7 +54,7 @@ def fit_pair(X, n_components, covariance_type, max_iter=20, **kwargs):
     theirs = SkGaussianMixture(n_components, **params)
     with pytest.warns(ConvergenceWarning):
         ours.fit(X)
-    with pytest.warns(ConvergenceWarning):
+    with pytest.warns(SkConvergenceWarning):
         theirs.fit(X)
     return ours, theirs
 
@@ -117,7 +118,7 @@ def test_warm_start_continues(covariance_type):
     theirs.set_params(max_iter=6)
     with pytest.warns(ConvergenceWarning):
         ours.fit(X)
-    with pytest.warns(ConvergenceWarning):
+    with pytest.warns(SkConvergenceWarning):
         theirs.fit(X)
     for name in PARAMETERS:
         assert_allclose(getattr(ours, name), getattr(straight, name), rtol=1e-12, atol=1e-14)

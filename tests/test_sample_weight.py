@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
-from sklearn.exceptions import ConvergenceWarning
 
 import fastem
+from fastem import ConvergenceWarning
 from reference import (
     COVARIANCE_TYPES,
     gaussian_em_step,

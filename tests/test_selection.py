@@ -4,10 +4,11 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning as SkConvergenceWarning
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
 import fastem
+from fastem import ConvergenceWarning
 from fastem.selection import collapsed_components
 
 TYPES = ("spherical", "diag", "tied", "full")
@@ -70,7 +71,7 @@ def test_sklearn_is_fooled_by_rounding_and_we_are_not():
     for ct in TYPES:
         for k in range(1, 7):
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
+                warnings.simplefilter("ignore", SkConvergenceWarning)
                 fits[(ct, k)] = SkGaussianMixture(k, covariance_type=ct, random_state=0).fit(X)
     sk_best = min(fits, key=lambda key: fits[key].bic(X))
     assert smallest_variance(fits[sk_best]) < 10 * 1e-6

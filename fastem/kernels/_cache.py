@@ -4,8 +4,9 @@ Numba decides whether a cached kernel is still valid by looking at the source
 file of the cached function alone. The fused skeleton lives in one file and the
 family blocks it inlines live in others, so an edit to a family block would
 leave a stale skeleton in the cache. This module adds the stamps of every file
-in ``fastem/kernels`` to the stamp of each kernel defined there: any edit to any
-kernel source invalidates them all.
+in ``fastem/kernels`` to the stamp of each kernel defined there, and of ``fastem/_config.py``, whose constants (block
+size, fast-math flags) are compiled into them: any edit to any of these
+invalidates every cached kernel.
 """
 
 import os
@@ -13,14 +14,15 @@ import os
 from numba.core import caching
 
 _KERNEL_DIR = os.path.dirname(os.path.abspath(__file__))
+_CONFIG = os.path.join(os.path.dirname(_KERNEL_DIR), "_config.py")
 
 
 def _kernel_sources_stamp():
+    paths = [os.path.join(_KERNEL_DIR, name) for name in sorted(os.listdir(_KERNEL_DIR))]
     stamps = []
-    for name in sorted(os.listdir(_KERNEL_DIR)):
-        if name.endswith(".py"):
-            st = os.stat(os.path.join(_KERNEL_DIR, name))
-            stamps.append((name, st.st_mtime, st.st_size))
+    for path in [_CONFIG] + [p for p in paths if p.endswith(".py")]:
+        st = os.stat(path)
+        stamps.append((os.path.basename(path), st.st_mtime, st.st_size))
     return tuple(stamps)
 
 

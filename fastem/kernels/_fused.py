@@ -115,9 +115,17 @@ def _overload_log(x):
     return lambda x: log64(x)
 
 
-def _family_entry(params):
+def _family_block(params, which, cached):
+    """The family's block ``which`` (0: log-density, 1: statistics), or None.
+
+    Only families whose cache flag equals ``cached`` match: the on-disk
+    overload index must never name a class that a later process cannot import,
+    such as a family defined in a script or a test.
+    """
     if isinstance(params, types.BaseNamedTuple):
-        return _FAMILY_KERNELS.get(params.instance_class)
+        entry = _FAMILY_KERNELS.get(params.instance_class)
+        if entry is not None and entry[2] == cached:
+            return entry[which]
     return None
 
 
@@ -131,22 +139,29 @@ def accumulate_block(params, xt, n, resp, work, stats):
     raise NotImplementedError("accumulate_block is only callable from Numba code")
 
 
-@overload(log_prob_block, jit_options={"cache": True})
-def _overload_log_prob_block(params, xt, n, log_prob, work):
-    entry = _family_entry(params)
-    if entry is not None:
-        impl = entry[0]
-        return lambda params, xt, n, log_prob, work: impl(params, xt, n, log_prob, work)
-    return None
+def _log_prob_block_overload(cached):
+    def typer(params, xt, n, log_prob, work):
+        impl = _family_block(params, 0, cached)
+        if impl is not None:
+            return lambda params, xt, n, log_prob, work: impl(params, xt, n, log_prob, work)
+        return None
+
+    return typer
 
 
-@overload(accumulate_block, jit_options={"cache": True})
-def _overload_accumulate_block(params, xt, n, resp, work, stats):
-    entry = _family_entry(params)
-    if entry is not None:
-        impl = entry[1]
-        return lambda params, xt, n, resp, work, stats: impl(params, xt, n, resp, work, stats)
-    return None
+def _accumulate_block_overload(cached):
+    def typer(params, xt, n, resp, work, stats):
+        impl = _family_block(params, 1, cached)
+        if impl is not None:
+            return lambda params, xt, n, resp, work, stats: impl(params, xt, n, resp, work, stats)
+        return None
+
+    return typer
+
+
+for _cached in (True, False):
+    overload(log_prob_block, jit_options={"cache": _cached})(_log_prob_block_overload(_cached))
+    overload(accumulate_block, jit_options={"cache": _cached})(_accumulate_block_overload(_cached))
 
 
 def _fused_e_step(
