@@ -42,9 +42,9 @@ class TimeMemmapFit(GaussianData):
 class TimeDaskFit(GaussianData):
     """The same fit on a Dask array of 4 chunks, when fastem supports Dask.
 
-    fastem's Dask support is detected as the module ``fastem.dask``; the fit
-    itself goes through ``GaussianMixture.fit``, which is expected to dispatch
-    on the array type.
+    fastem's Dask support is detected as the module ``fastem._dask``; the fit
+    goes through ``GaussianMixture.fit``, which dispatches on the array type
+    (Dask's default threaded scheduler here, no cluster).
     """
 
     params = [SIZES]
@@ -57,7 +57,7 @@ class TimeDaskFit(GaussianData):
     def setup(self, data_dir, n_samples):
         if importlib.util.find_spec("dask") is None:
             raise NotImplementedError("dask is not installed")
-        if importlib.util.find_spec("fastem.dask") is None:
+        if importlib.util.find_spec("fastem._dask") is None:
             raise NotImplementedError("fastem has no Dask support in this commit")
         import dask.array as da
 
