@@ -1,4 +1,6 @@
-"""Serialise kernel launches when Numba's threading layer cannot share its pool.
+"""How the driver launches parallel kernels: thread-safe, one specialisation per dtype.
+
+Every ``parallel=True`` kernel in fastem is called through :func:`launch`.
 
 Numba's 'tbb' and 'omp' layers accept parallel kernels launched from several
 Python threads at once. The 'workqueue' layer, which Numba falls back to when
@@ -15,6 +17,7 @@ import contextlib
 import threading
 
 import numba
+import numpy as np
 
 _LOCK = threading.Lock()
 
@@ -36,11 +39,16 @@ def parallel_section():
         yield
 
 
-def thread_safe(kernel):
-    """Wrap a ``parallel=True`` kernel so that each call runs in :func:`parallel_section`."""
+def launch(kernel, X, *args):
+    """Call the ``parallel=True`` kernel ``kernel(X, *args)`` safely from any thread.
 
-    def call(*args):
-        with parallel_section():
-            return kernel(*args)
-
-    return call
+    The data are handed over as a read-only view. Numba compiles a separate
+    specialisation for read-only arrays, and LLVM may vectorise the two
+    differently; read-only memory maps would then get results that differ in
+    the last bits from the same data in memory, and pay a second compilation.
+    With every array read-only, all layouts share one kernel per dtype.
+    """
+    view = X.view(np.ndarray)
+    view.flags.writeable = False
+    with parallel_section():
+        return kernel(view, *args)

@@ -61,7 +61,7 @@ import numpy as np
 
 from ._config import BLOCK_SIZE, MAX_PARTITIONS, PARTITION_MEMORY
 from ._init import INIT_SAMPLE_SIZE, initial_responsibilities, weighted_moments
-from ._threading import thread_safe
+from ._threading import launch
 from ._validation import check_random_state, check_scalar
 from .data import as_source
 from .kernels import fused_e_step, fused_e_step_uncached, registered_families
@@ -281,7 +281,8 @@ class BaseMixture:
             log_weights = np.log(self.weights_).astype(dtype)
         cached = registered_families().get(type(params), True)
         kernel = fused_e_step if cached else fused_e_step_uncached
-        return thread_safe(kernel)(
+        return launch(
+            kernel,
             X,
             sample_weight,
             log_weights,

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from .._threading import launch
 from ..kernels._checks import count_non_integer, n_check_partitions
 from ..kernels.poisson import WORK_ROWS, PoissonParams
 from ._mean import MeanParameterMixture
@@ -125,7 +126,7 @@ class PoissonMixture(MeanParameterMixture):
 
     def _check_data(self, X):
         super()._check_data(X)
-        n_bad, first = count_non_integer(X, n_check_partitions(X.shape[0]))
+        n_bad, first = launch(count_non_integer, X, n_check_partitions(X.shape[0]))
         if n_bad:
             i, j = divmod(int(first), X.shape[1])
             raise ValueError(
