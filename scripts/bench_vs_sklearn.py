@@ -97,10 +97,13 @@ def fastem_model(X, covariance_type, n_components, init):
 
 
 def fastem_iterations(model, X, n_iter):
-    """``n_iter`` iterations of fastem's EM loop body: one fused pass, one M-step."""
-    unit = np.empty(0)
+    """``n_iter`` iterations of fastem's EM loop body: one fused pass, one M-step.
+
+    The data are validated once, as ``fit`` does before its loop.
+    """
+    source = model._validate_data(X, reset=False)
     for _ in range(n_iter):
-        model.m_step(model._summarize(X, unit))
+        model.m_step(model._summarize(source))
 
 
 def sklearn_model(X, covariance_type, n_components, init):
