@@ -30,7 +30,7 @@ import numpy as np
 
 from ._init import sample_index
 from ._threading import launch
-from .kernels._checks import count_nonfinite, n_check_partitions
+from .kernels._checks import n_check_partitions, scan_columns
 
 __all__ = ["DaskSource"]
 
@@ -39,7 +39,7 @@ SPLIT_EVERY = 16
 
 
 def _check_block(X, block_id):
-    n_bad = launch(count_nonfinite, X, n_check_partitions(X.shape[0]))
+    n_bad = launch(scan_columns, X, n_check_partitions(X.shape[0]))[0]
     if n_bad:
         raise ValueError(
             f"block {block_id} of the dask array X contains {n_bad} NaN or infinite "
@@ -52,7 +52,7 @@ def _block_validate(block, weights, check_data):
     """[non-finite entries, negative weights, non-finite weights, rows of positive weight]."""
     X = np.ascontiguousarray(block)
     counts = np.zeros((1, 4))
-    counts[0, 0] = launch(count_nonfinite, X, n_check_partitions(X.shape[0]))
+    counts[0, 0] = launch(scan_columns, X, n_check_partitions(X.shape[0]))[0]
     if weights is None:
         counts[0, 3] = X.shape[0]
     else:

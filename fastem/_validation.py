@@ -8,7 +8,7 @@ import numbers
 import numpy as np
 
 from ._threading import launch
-from .kernels._checks import column_ranges, count_nonfinite, n_check_partitions
+from .kernels._checks import n_check_partitions, scan_columns
 
 _FLOAT_DTYPES = (np.float32, np.float64)
 
@@ -93,13 +93,12 @@ def check_array(X, *, name="X", dtype=None, min_samples=1, anchors=None):
         target = X.dtype.newbyteorder("=") if X.dtype.type in _FLOAT_DTYPES else np.float64
     if X.dtype != target or not X.flags.c_contiguous:
         X = np.ascontiguousarray(X, dtype=target)
-    n_bad = launch(count_nonfinite, X, n_check_partitions(n_samples))
+    n_bad, lo, hi = launch(scan_columns, X, n_check_partitions(n_samples))
     if n_bad:
         raise ValueError(
             f"{name} contains {n_bad} NaN or infinite value(s). Remove or impute them "
             "before fitting, e.g. X = X[np.isfinite(X).all(axis=1)]."
         )
-    lo, hi = launch(column_ranges, X, n_check_partitions(n_samples))
     if anchors is not None and anchors.shape[1] == n_features:
         lo = np.minimum(lo, anchors.min(axis=0))
         hi = np.maximum(hi, anchors.max(axis=0))

@@ -28,7 +28,7 @@ import numpy as np
 from .._validation import check_scalar, check_weights_init
 from ..base import BaseMixture
 from .._threading import launch
-from ..kernels._checks import column_ranges, n_check_partitions
+from ..kernels._checks import n_check_partitions, scan_columns
 
 __all__ = ["MeanParameterMixture"]
 
@@ -69,7 +69,7 @@ class MeanParameterMixture(BaseMixture):
         )
 
     def _check_data(self, X):
-        lo, _ = launch(column_ranges, X, n_check_partitions(X.shape[0]))
+        _, lo, _ = launch(scan_columns, X, n_check_partitions(X.shape[0]))
         j = int(np.argmin(lo))
         if lo[j] < 0:
             raise ValueError(

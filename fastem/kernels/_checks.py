@@ -7,41 +7,43 @@ from .._config import BLOCK_SIZE
 
 
 @njit(parallel=True, cache=True)
-def count_nonfinite(X, n_partitions):
-    """Return the number of NaN or infinite entries of a 2-D array."""
+def scan_columns(X, n_partitions):
+    """One pass over a 2-D array: its non-finite entries and its column ranges.
+
+    Returns
+    -------
+    n_nonfinite : int
+        Number of NaN or infinite entries.
+    lo, hi : ndarray of shape (n_features,)
+        Per-feature minimum and maximum of the finite entries (inf and -inf
+        for a feature with none).
+    """
     n_samples, n_features = X.shape
     counts = np.zeros(n_partitions, dtype=np.int64)
-    for p in prange(n_partitions):
-        c = 0
-        for i in range(p * n_samples // n_partitions, (p + 1) * n_samples // n_partitions):
-            for j in range(n_features):
-                if not np.isfinite(X[i, j]):
-                    c += 1
-        counts[p] = c
-    return counts.sum()
-
-
-@njit(parallel=True, cache=True)
-def column_ranges(X, n_partitions):
-    """Return the per-feature minimum and maximum, each of shape (n_features,)."""
-    n_samples, n_features = X.shape
     lo = np.empty((n_partitions, n_features))
     hi = np.empty((n_partitions, n_features))
     for p in prange(n_partitions):
+        plo = lo[p]
+        phi = hi[p]
         for j in range(n_features):
-            lo[p, j] = np.inf
-            hi[p, j] = -np.inf
+            plo[j] = np.inf
+            phi[j] = -np.inf
+        c = 0
         for i in range(p * n_samples // n_partitions, (p + 1) * n_samples // n_partitions):
             for j in range(n_features):
                 v = X[i, j]
-                lo[p, j] = min(lo[p, j], v)
-                hi[p, j] = max(hi[p, j], v)
+                if np.isfinite(v):
+                    plo[j] = min(plo[j], v)
+                    phi[j] = max(phi[j], v)
+                else:
+                    c += 1
+        counts[p] = c
     out_lo = np.empty(n_features)
     out_hi = np.empty(n_features)
     for j in range(n_features):
         out_lo[j] = lo[:, j].min()
         out_hi[j] = hi[:, j].max()
-    return out_lo, out_hi
+    return counts.sum(), out_lo, out_hi
 
 
 def n_check_partitions(n_samples):
