@@ -10,13 +10,17 @@ from .._config import BLOCK_SIZE
 def scan_columns(X, n_partitions):
     """One pass over a 2-D array: its non-finite entries and its column ranges.
 
+    Each partition walks its rows in blocks of ``BLOCK_SIZE``, one column at a
+    time within a block, so that the running minimum, maximum and count live
+    in registers rather than in memory.
+
     Returns
     -------
     n_nonfinite : int
         Number of NaN or infinite entries.
     lo, hi : ndarray of shape (n_features,)
-        Per-feature minimum and maximum of the finite entries (inf and -inf
-        for a feature with none).
+        Per-feature minimum and maximum; meaningful only when there are no
+        non-finite entries.
     """
     n_samples, n_features = X.shape
     counts = np.zeros(n_partitions, dtype=np.int64)
@@ -29,14 +33,20 @@ def scan_columns(X, n_partitions):
             plo[j] = np.inf
             phi[j] = -np.inf
         c = 0
-        for i in range(p * n_samples // n_partitions, (p + 1) * n_samples // n_partitions):
+        first = p * n_samples // n_partitions
+        last = (p + 1) * n_samples // n_partitions
+        for start in range(first, last, BLOCK_SIZE):
+            stop = min(last, start + BLOCK_SIZE)
             for j in range(n_features):
-                v = X[i, j]
-                if np.isfinite(v):
-                    plo[j] = min(plo[j], v)
-                    phi[j] = max(phi[j], v)
-                else:
-                    c += 1
+                low = plo[j]
+                high = phi[j]
+                for i in range(start, stop):
+                    v = X[i, j]
+                    c += not np.isfinite(v)
+                    low = min(low, v)
+                    high = max(high, v)
+                plo[j] = low
+                phi[j] = high
         counts[p] = c
     out_lo = np.empty(n_features)
     out_hi = np.empty(n_features)
