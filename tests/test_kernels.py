@@ -78,10 +78,15 @@ def _reference_outputs(model, X, sample_weight):
     R = w[:, None] * resp
     d = X[:, None, :] - means[None, :, :]  # (N, K, D)
     sx = np.einsum("nk,nkd->kd", R, d)
-    if model.covariance_type in ("full", "tied"):
+    if model.covariance_type == "full":
         sxx = np.tril(np.einsum("nk,nki,nkj->kij", R, d, d))
-        if model.covariance_type == "tied":
-            sxx = sxx.sum(axis=0)
+    elif model.covariance_type == "tied":
+        # One frame for all components: the weighted mean of the means, in the
+        # model's dtype; every point weighs its sample weight.
+        weights = np.asarray(model.weights_, dtype=np.float64)
+        shift = (weights @ means / weights.sum()).astype(model.means_.dtype)
+        t = X - shift.astype(np.float64)
+        sxx = np.tril(np.einsum("n,ni,nj->ij", w, t, t))
     else:
         sxx = np.einsum("nk,nkd->kd", R, d * d)
     stats = {

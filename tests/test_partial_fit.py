@@ -63,18 +63,27 @@ def test_recentre_matches_moments_taken_around_the_new_shift(covariance_type):
         model.fit(X)
     stats = model.summarize(X)
     resp = model.predict_proba(X)
-    new_shift = model.means_ + np.random.default_rng(3).normal(scale=5.0, size=(3, 2))
-    got = model._recentre(stats, {"shift": new_shift})
+    rng = np.random.default_rng(3)
+    new_shift = model.means_ + rng.normal(scale=5.0, size=(3, 2))
+    reference = {"shift": new_shift}
+    if covariance_type == "tied":  # its second moments are taken around a single point
+        new_tied_shift = model._tied_shift() + rng.normal(scale=5.0, size=2)
+        reference["tied_shift"] = new_tied_shift
+    got = model._recentre(stats, reference)
 
     d = X[:, None, :] - new_shift[None]  # (n, K, D)
     sx = np.einsum("nk,nkd->kd", resp, d)
     outer = np.einsum("nk,nki,nkj->kij", resp, d, d)
-    sxx = {
-        "full": np.tril(outer),
-        "tied": np.tril(outer.sum(0)),
-        "diag": np.einsum("kii->ki", outer),
-        "spherical": np.einsum("kii->ki", outer),
-    }[covariance_type]
+    if covariance_type == "tied":
+        t = X - new_tied_shift
+        sxx = np.tril(t.T @ t)
+        assert got.reference["tied_shift"] is new_tied_shift
+    else:
+        sxx = {
+            "full": np.tril(outer),
+            "diag": np.einsum("kii->ki", outer),
+            "spherical": np.einsum("kii->ki", outer),
+        }[covariance_type]
     assert got.reference["shift"] is new_shift
     assert_allclose(got.moments["sx"], sx, rtol=1e-9, atol=1e-9)
     lower = np.tril(got.moments["sxx"]) if covariance_type in ("full", "tied") else got.moments["sxx"]

@@ -315,31 +315,50 @@ class GaussianMixture(BaseMixture):
         return {"sx": (K, n_features), "sxx": second}
 
     def _reference(self):
+        if self.covariance_type == "tied":
+            return {"shift": self.means_, "tied_shift": self._tied_shift()}
         return {"shift": self.means_}
+
+    def _tied_shift(self):
+        """The point 'tied' second moments are taken around: the weighted mean of the means."""
+        weights = np.asarray(self.weights_, dtype=np.float64)
+        means = np.asarray(self.means_, dtype=np.float64)
+        return (weights @ means / weights.sum()).astype(self._dtype)
 
     def _recentre(self, stats, reference):
         """Re-express moments taken around ``shift`` s around ``reference['shift']`` s'.
 
-        With c = s - s' per component: sx' = sx + nk c and
-        sxx' = sxx + sx c^T + c sx^T + nk c c^T (summed over components for
-        'tied'; only the diagonal for 'diag' and 'spherical', which store the
-        diagonal; 'full' and 'tied' store and update the lower triangle).
+        With c = s - s' per component: sx' = sx + nk c and, for 'full', 'diag'
+        and 'spherical', sxx' = sxx + sx c^T + c sx^T + nk c c^T (only the
+        diagonal for 'diag' and 'spherical', which store the diagonal; 'full'
+        stores and updates the lower triangle). The 'tied' sxx is taken around
+        one point t, the ``tied_shift``: with c = t - t', the weighted first
+        moment around t, S = sum_k (sx_k + nk_k (s_k - t)), and the total
+        weight W = sum_k nk_k, its lower triangle is updated by
+        S c^T + c S^T + W c c^T.
         """
         old = np.asarray(stats.reference["shift"], dtype=np.float64)
         new = np.asarray(reference["shift"], dtype=np.float64)
         c = old - new
         nk, sx, sxx = stats.nk, stats.moments["sx"], stats.moments["sxx"]
-        if self.covariance_type in ("full", "tied"):
+        new_reference = {"shift": reference["shift"]}
+        if self.covariance_type == "tied":
+            old_tied = np.asarray(stats.reference["tied_shift"], dtype=np.float64)
+            new_tied = np.asarray(reference["tied_shift"], dtype=np.float64)
+            c_tied = old_tied - new_tied
+            first = (sx + nk[:, None] * (old - old_tied)).sum(axis=0)
+            cross = np.outer(first, c_tied)
+            sxx = sxx + np.tril(cross + cross.T + nk.sum() * np.outer(c_tied, c_tied))
+            new_reference["tied_shift"] = reference["tied_shift"]
+        elif self.covariance_type == "full":
             cross = np.einsum("ki,kj->kij", sx, c)
             update = cross + np.swapaxes(cross, 1, 2) + np.einsum("k,ki,kj->kij", nk, c, c)
-            if self.covariance_type == "tied":
-                update = update.sum(axis=0)
             sxx = sxx + np.tril(update)
         else:
             sxx = sxx + 2 * sx * c + nk[:, None] * c**2
         moments = {"sx": sx + nk[:, None] * c, "sxx": sxx}
         return SufficientStatistics(
-            stats.n_samples, stats.log_likelihood, nk, moments, {"shift": reference["shift"]}
+            stats.n_samples, stats.log_likelihood, nk, moments, new_reference
         )
 
     def _anchor_points(self):
@@ -360,10 +379,13 @@ class GaussianMixture(BaseMixture):
         else:
             log_det = n_features * np.log(pc)
         log_norm = log_det - 0.5 * n_features * _LOG_2PI
+        arrays = [self.means_, pc, log_norm]
+        if self.covariance_type == "tied":
+            shift = self._tied_shift()
+            mapped = (np.asarray(self.means_, dtype=np.float64) - shift.astype(np.float64)) @ pc
+            arrays += [shift, mapped]
         return _KERNEL_PARAMS[self.covariance_type](
-            np.ascontiguousarray(self.means_, dtype=dtype),
-            np.ascontiguousarray(pc, dtype=dtype),
-            np.ascontiguousarray(log_norm, dtype=dtype),
+            *(np.ascontiguousarray(a, dtype=dtype) for a in arrays)
         )
 
     def _m_step_family(self, stats):
@@ -380,6 +402,12 @@ class GaussianMixture(BaseMixture):
             # Only the lower triangle is accumulated; mirror it.
             lower = np.tril(sxx)
             sxx = lower + np.swapaxes(np.tril(sxx, -1), -1, -2)
+            if self.covariance_type == "tied":
+                # sxx is taken around the tied shift t: re-express the first
+                # moments around t, with the new means' offsets a = means - t.
+                tied = np.asarray(stats.reference["tied_shift"], dtype=np.float64)
+                sx = sx + nk_raw[:, None] * (shift - tied)
+                delta = means - tied
             # sum r (d - delta)(d - delta)^T = sxx - delta sx^T - sx delta^T + nk delta delta^T
             centred = (
                 np.einsum("ki,kj->kij", delta, sx) * -1.0

@@ -2,13 +2,19 @@
 
 Each covariance type has its own log-density block because their costs differ:
 a full Gaussian needs a triangular product per point, a diagonal one only
-scaled squares. Statistics are accumulated around a shift, the means at which
-the E-step is taken, so that second moments of data far from the origin do not
-cancel. The layout of the family statistics is ``sx`` (first moments around the
-shift, (n_components, n_features)) followed by ``sxx`` (second moments around
-the shift: (n_components, n_features, n_features) for 'full',
-(n_features, n_features) summed over components for 'tied', and
-(n_components, n_features) for 'diag' and 'spherical').
+scaled squares. Statistics are accumulated around a shift near the
+data, so that second moments of data far from the origin do not cancel. The
+layout of the family statistics is ``sx`` (first moments around the means at
+which the E-step is taken, (n_components, n_features)) followed by ``sxx``
+(second moments: (n_components, n_features, n_features) around each mean for
+'full', (n_components, n_features) around each mean for 'diag' and
+'spherical', and for 'tied' (n_features, n_features) around the single
+``shift`` of its params, weighted by the sample weights only, since the
+responsibilities of a point sum to its weight).
+
+The 'tied' components share one precision factor ``U``, so its log-density
+block maps each point once, ``y = (x - shift) U``, and compares it with the
+mapped means ``(means[k] - shift) U`` given in the params.
 
 In every params tuple, ``log_norm[k]`` is the log of the normalising constant,
 ``sum(log(diag(precisions_cholesky[k]))) - n_features / 2 * log(2 pi)``.
@@ -33,6 +39,8 @@ class TiedParams(NamedTuple):
     means: np.ndarray  # (n_components, n_features)
     precisions_cholesky: np.ndarray  # (n_features, n_features), upper
     log_norm: np.ndarray  # (n_components,)
+    shift: np.ndarray  # (n_features,), a point near the data
+    mapped_means: np.ndarray  # (n_components, n_features), (means - shift) @ precisions_cholesky
 
 
 class DiagParams(NamedTuple):
@@ -55,7 +63,8 @@ _JIT = dict(cache=True, fastmath=FASTMATH)
 #
 # Work rows (per-partition scratch, see ``work_rows``): row 0 holds a
 # per-point vector, rows 1..n_features the centred block ``d`` and rows
-# n_features+1..2*n_features the responsibility-weighted centred block.
+# n_features+1..2*n_features the weighted centred block (for 'tied' log-densities,
+# the mapped block ``y``).
 
 
 @njit(inline="always", **_JIT)
@@ -96,6 +105,35 @@ def _triangular_log_prob(d, n, precisions_cholesky, log_norm, y, out):
             out[i] += v * v
     for i in range(n):
         out[i] = log_norm - half * out[i]
+
+
+@njit(inline="always", **_JIT)
+def _triangular_product(d, n, precisions_cholesky, y):
+    """OUT y[j, i] = sum_{l <= j} d[l, i] U[l, j], i.e. y = (d^T U)^T, with U upper triangular."""
+    for j in range(d.shape[0]):
+        y_j = y[j]
+        c = precisions_cholesky[0, j]
+        d_0 = d[0]
+        for i in range(n):
+            y_j[i] = d_0[i] * c
+        for l in range(1, j + 1):
+            c = precisions_cholesky[l, j]
+            d_l = d[l]
+            for i in range(n):
+                y_j[i] += d_l[i] * c
+
+
+@njit(inline="always", **_JIT)
+def _first_moments(xt, n, mean, resp_k, stats, offset):
+    """INOUT stats[offset + j] += sum_i resp_k[i] (xt[j, i] - mean[j])."""
+    zero = _typed(xt, 0.0)
+    for j in range(mean.shape[0]):
+        m = mean[j]
+        row = xt[j]
+        s = zero
+        for i in range(n):
+            s += resp_k[i] * (row[i] - m)
+        stats[offset + j] += s
 
 
 @njit(inline="always", **_JIT)
@@ -165,11 +203,25 @@ def _full_log_prob(params, xt, n, log_prob, work):
 def _tied_log_prob(params, xt, n, log_prob, work):
     n_features = xt.shape[0]
     d = work[1 : 1 + n_features]
+    y = work[1 + n_features : 1 + 2 * n_features]
+    _centre(xt, n, params.shift, d)
+    _triangular_product(d, n, params.precisions_cholesky, y)
+    half = _typed(xt, 0.5)
     for k in range(params.means.shape[0]):
-        _centre(xt, n, params.means[k], d)
-        _triangular_log_prob(
-            d, n, params.precisions_cholesky, params.log_norm[k], work[0], log_prob[k]
-        )
+        out = log_prob[k]
+        b = params.mapped_means[k]
+        for i in range(n):
+            v = y[0, i] - b[0]
+            out[i] = v * v
+        for j in range(1, n_features):
+            y_j = y[j]
+            b_j = b[j]
+            for i in range(n):
+                v = y_j[i] - b_j
+                out[i] += v * v
+        lnorm = params.log_norm[k]
+        for i in range(n):
+            out[i] = lnorm - half * out[i]
 
 
 @njit(**_JIT)
@@ -235,12 +287,25 @@ def _full_accumulate(params, xt, n, resp, work, stats):
 @njit(**_JIT)
 def _tied_accumulate(params, xt, n, resp, work, stats):
     n_components, n_features = params.means.shape
+    w = work[0]
     d = work[1 : 1 + n_features]
-    rd = work[1 + n_features : 1 + 2 * n_features]
-    second = n_components * n_features
+    wd = work[1 + n_features : 1 + 2 * n_features]
     for k in range(n_components):
-        _centre_first_moments(xt, n, params.means[k], resp[k], d, rd, stats, k * n_features)
-        _outer_moments(d, rd, n, stats, second)
+        _first_moments(xt, n, params.means[k], resp[k], stats, k * n_features)
+    # The responsibilities of a point sum to its weight: one outer product per point.
+    for i in range(n):
+        w[i] = resp[0, i]
+    for k in range(1, n_components):
+        r = resp[k]
+        for i in range(n):
+            w[i] += r[i]
+    _centre(xt, n, params.shift, d)
+    for j in range(n_features):
+        d_j = d[j]
+        wd_j = wd[j]
+        for i in range(n):
+            wd_j[i] = w[i] * d_j[i]
+    _outer_moments(d, wd, n, stats, n_components * n_features)
 
 
 @njit(**_JIT)
