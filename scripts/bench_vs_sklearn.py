@@ -38,6 +38,9 @@ from fastem import GaussianMixture
 from fastem._config import FASTMATH
 from fastem.kernels._math import exp32, exp64
 
+# Pause before each timing, in seconds (see run_config).
+_SETTLE_SECONDS = 0.5
+
 # (covariance type, n_features, n_components, dtype)
 CONFIGS = [
     ("full", 2, 4, np.float64),
@@ -198,11 +201,16 @@ def run_config(covariance_type, n_features, n_components, dtype, n_samples, n_it
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the models never converge: we stop them
         for _ in range(repeat):
+            # OpenBLAS's worker threads spin for a while after scikit-learn's
+            # last BLAS call and take a core from whatever runs next; let them
+            # go idle so that each library is timed on a quiet machine.
+            time.sleep(_SETTLE_SECONDS)
             model = fastem_model(X, covariance_type, n_components, init)
             start = time.perf_counter()
             fastem_iterations(model, X, n_iter)
             fastem_times.append((time.perf_counter() - start) / n_iter)
             sk_model = sklearn_model(X, covariance_type, n_components, init)
+            time.sleep(_SETTLE_SECONDS)
             start = time.perf_counter()
             sklearn_iterations(sk_model, X, n_iter)
             sklearn_times.append((time.perf_counter() - start) / n_iter)
@@ -222,8 +230,8 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     n_samples = args.n_samples or (20_000 if args.quick else 1_000_000)
-    n_iter = args.n_iter or (2 if args.quick else 3)
-    repeat = args.repeat or 3
+    n_iter = args.n_iter or (2 if args.quick else 10)
+    repeat = args.repeat or 5
 
     exp_rate = {np.float64: exp_throughput(np.float64), np.float32: exp_throughput(np.float32)}
     bandwidth = read_bandwidth()
