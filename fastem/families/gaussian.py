@@ -8,7 +8,7 @@ from scipy import linalg
 from .._validation import check_scalar, check_weights_init
 from ..base import BaseMixture
 from ..stats import SufficientStatistics
-from ..kernels.gaussian import DiagParams, FullParams, SphericalParams, TiedParams, work_rows
+from ..kernels.gaussian import DiagParams, FullParams, TiedParams, work_rows
 from ..kernels.linalg import precision_cholesky_upper
 
 __all__ = ["GaussianMixture"]
@@ -18,7 +18,7 @@ _KERNEL_PARAMS = {
     "full": FullParams,
     "tied": TiedParams,
     "diag": DiagParams,
-    "spherical": SphericalParams,
+    "spherical": DiagParams,
 }
 _LOG_2PI = np.log(2 * np.pi)
 
@@ -384,6 +384,9 @@ class GaussianMixture(BaseMixture):
             shift = self._tied_shift()
             mapped = (np.asarray(self.means_, dtype=np.float64) - shift.astype(np.float64)) @ pc
             arrays += [shift, mapped]
+        elif self.covariance_type in ("diag", "spherical"):
+            # The blocks take 0.5 ((x - m) c)^2 as ((x - m) (c / sqrt 2))^2, one c per feature.
+            arrays[1] = np.broadcast_to(pc.reshape(len(pc), -1), self.means_.shape) * np.sqrt(0.5)
         return _KERNEL_PARAMS[self.covariance_type](
             *(np.ascontiguousarray(a, dtype=dtype) for a in arrays)
         )
