@@ -3,12 +3,19 @@
 Numba decides whether a cached kernel is still valid by looking at the source
 file of the cached function alone. The fused skeleton lives in one file and the
 family blocks it inlines live in others, so an edit to a family block would
-leave a stale skeleton in the cache. This module adds the stamps of every file
-in ``fastem/kernels`` to the stamp of each kernel defined there, and of ``fastem/_config.py``, whose constants (block
-size, fast-math flags) are compiled into them: any edit to any of these
-invalidates every cached kernel.
+leave a stale skeleton in the cache. Worse, Numba unpickles a cache index
+before it compares stamps, and the index names the params classes of the
+kernels in it: once a class is renamed or removed, loading the old index fails
+outright.
+
+So the cache of every kernel defined in ``fastem/kernels`` lives in a
+directory named after the stamps (modification time and size) of every file
+there and of ``fastem/_config.py``, whose constants are compiled in. Any edit
+to any of them, or an upgrade of fastem, starts a fresh directory and never
+reads an old index.
 """
 
+import hashlib
 import os
 
 from numba.core import caching
@@ -22,8 +29,8 @@ def _kernel_sources_stamp():
     stamps = []
     for path in [_CONFIG] + [p for p in paths if p.endswith(".py")]:
         st = os.stat(path)
-        stamps.append((os.path.basename(path), st.st_mtime, st.st_size))
-    return tuple(stamps)
+        stamps.append((os.path.basename(path), st.st_mtime_ns, st.st_size))
+    return hashlib.sha1(repr(stamps).encode()).hexdigest()[:16]
 
 
 def _kernels_locator(base):
@@ -34,8 +41,8 @@ def _kernels_locator(base):
                 return None
             return super().from_function(py_func, py_file)
 
-        def get_source_stamp(self):
-            return (super().get_source_stamp(), _kernel_sources_stamp())
+        def get_cache_path(self):
+            return os.path.join(super().get_cache_path(), f"fastem-{_kernel_sources_stamp()}")
 
     KernelsLocator.__name__ = f"Fastem{base.__name__}"
     return KernelsLocator
