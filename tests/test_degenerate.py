@@ -242,3 +242,35 @@ def test_widest_accepted_spread_fits(covariance_type, dtype, scale):
     model = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
     assert_sane(model)
     assert np.isfinite(model.score_samples(X)).all()
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_zero_density_everywhere_gives_minus_inf_not_nan(covariance_type):
+    # A precision of 1e200 puts a point 1e60 away at an infinite squared
+    # distance from every component: density 0 in floating point.
+    precisions = {
+        "full": np.broadcast_to(1e200 * np.eye(2), (2, 2, 2)).copy(),
+        "tied": 1e200 * np.eye(2),
+        "diag": np.full((2, 2), 1e200),
+        "spherical": np.full(2, 1e200),
+    }[covariance_type]
+    model = GaussianMixture(
+        2, covariance_type=covariance_type, max_iter=0, weights_init=[0.5, 0.5],
+        means_init=[[0.0, 0.0], [1.0, 1.0]], precisions_init=precisions,
+    ).fit(np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 0.1]]))
+    X = np.array([[0.0, 0.0], [1e60, 1e60]])
+    log_prob = model.score_samples(X)
+    assert np.isfinite(log_prob[0]) and log_prob[1] == -np.inf
+    resp = model.predict_proba(X)
+    assert not np.isnan(resp).any()
+    assert_allclose(resp[0].sum(), 1.0)
+    assert (resp[1] == 0).all()
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_precision_beyond_float32_is_an_ill_defined_error(covariance_type):
+    # Variances of ~1e-50 are fine in the float64 M-step, but their precisions
+    # do not fit in float32 parameters.
+    X = (np.random.default_rng(0).normal(size=(100, 3)) * 1e-25).astype(np.float32)
+    with pytest.raises(ValueError, match="increase reg_covar"):
+        GaussianMixture(2, covariance_type=covariance_type, reg_covar=0.0, random_state=0).fit(X)

@@ -199,6 +199,7 @@ def _fused_e_step(
     want_resp = out_resp.shape[0] > 0
     zero = _typed(X, 0.0)
     one = _typed(X, 1.0)
+    minus_inf = _typed(X, -np.inf)
 
     # np.empty, not np.zeros: with parallel=True every np.zeros is a parallel
     # region of its own, and each region start waits for every thread.
@@ -248,6 +249,12 @@ def _fused_e_step(
                     for i in range(n):
                         labels[i] = k if lp[k, i] == top[i] else labels[i]
 
+            # A point of zero density under every component (its maximum is
+            # -inf) is exponentiated around 0 instead: its sum is then 0, its
+            # log-likelihood -inf and its responsibilities 0, never NaN.
+            for i in range(n):
+                top[i] = top[i] if top[i] > minus_inf else zero
+
             # Unnormalised responsibilities and their sum.
             for i in range(n):
                 scale[i] = zero
@@ -269,13 +276,13 @@ def _fused_e_step(
                 for i in range(n):
                     w = _typed(X, sample_weight[start + i])
                     loglik += w * top[i]
-                    scale[i] = w / scale[i]
+                    scale[i] = w / scale[i] if scale[i] > zero else zero
                 for i in range(n):
                     sum_w += sample_weight[start + i]
             else:
                 for i in range(n):
                     loglik += top[i]
-                    scale[i] = one / scale[i]
+                    scale[i] = one / scale[i] if scale[i] > zero else zero
                 sum_w = n
             stats[0] += sum_w
             stats[1] += loglik
