@@ -112,6 +112,17 @@ def check_array(X, *, name="X", dtype=None, min_samples=1, anchors=None):
             f"squared distances would overflow (the limit is {limit:.3g}). Scale the input "
             "data, e.g. X / X.std(axis=0)."
         )
+    # Means and centres computed from such values are off by a rounding error
+    # of magnitude * eps; its square must not overflow either.
+    magnitude = np.maximum(np.abs(lo), np.abs(hi))
+    if not (magnitude * np.finfo(X.dtype).eps <= limit).all():
+        j = int(np.argmax(magnitude))
+        raise ValueError(
+            f"{name} has values of magnitude {magnitude[j]:.3g} in feature {j}, too large "
+            f"for {X.dtype} arithmetic: rounding errors of means that large would "
+            f"overflow when squared (the limit is {limit / np.finfo(X.dtype).eps:.3g}). "
+            "Scale the input data, e.g. X / np.abs(X).max(axis=0)."
+        )
     return X
 
 

@@ -288,3 +288,10 @@ def test_sample_size_is_checked(X):
         model.sample(0)
     with pytest.raises(TypeError, match="n_samples must be an integer, got 2.0"):
         model.sample(2.0)
+
+
+def test_values_too_large_for_the_dtype_are_rejected():
+    # One point of magnitude 1e300 spans nothing, but means computed from it are
+    # off by ~1e284, whose square overflows.
+    with pytest.raises(ValueError, match=r"magnitude 1e\+300 in feature 0, too large"):
+        GaussianMixture(1, init_params="kmeans", random_state=0).fit(np.full((1, 5), 1e300))
