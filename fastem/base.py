@@ -53,6 +53,7 @@ family's statistics: adding a family changes neither.
 """
 
 import functools
+import inspect
 import numbers
 import time
 import warnings
@@ -154,8 +155,6 @@ class BaseMixture:
 
     @classmethod
     def _get_param_names(cls):
-        import inspect
-
         names = []
         for klass in cls.__mro__:
             init = klass.__dict__.get("__init__")
@@ -185,8 +184,6 @@ class BaseMixture:
 
     def __repr__(self):
         init = type(self).__init__
-        import inspect
-
         defaults = {
             p.name: p.default for p in inspect.signature(init).parameters.values() if p.name != "self"
         }
