@@ -159,9 +159,13 @@ def _sum_kernel(x):
     n = x.shape[0]
     out = np.zeros(n_partitions)
     for p in prange(n_partitions):
+        # A view indexed from 0: with ``x[i]`` for i from ``p * n // n_partitions``
+        # LLVM wraps each index like a negative one and the loads become
+        # gathers, which measured a third of the bandwidth.
+        part = x[p * n // n_partitions : (p + 1) * n // n_partitions]
         s = 0.0
-        for i in range(p * n // n_partitions, (p + 1) * n // n_partitions):
-            s += x[i]
+        for i in range(part.shape[0]):
+            s += part[i]
         out[p] = s
     return out.sum()
 

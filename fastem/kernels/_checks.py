@@ -36,12 +36,13 @@ def scan_columns(X, n_partitions):
         first = p * n_samples // n_partitions
         last = (p + 1) * n_samples // n_partitions
         for start in range(first, last, BLOCK_SIZE):
-            stop = min(last, start + BLOCK_SIZE)
+            # A view, so that LLVM sees indices from 0 (see _fused.py).
+            block = X[start : min(last, start + BLOCK_SIZE)]
             for j in range(n_features):
                 low = plo[j]
                 high = phi[j]
-                for i in range(start, stop):
-                    v = X[i, j]
+                for i in range(block.shape[0]):
+                    v = block[i, j]
                     c += not np.isfinite(v)
                     low = min(low, v)
                     high = max(high, v)
@@ -75,12 +76,14 @@ def count_non_integer(X, n_partitions):
     for p in prange(n_partitions):
         c = 0
         first = -1
-        for i in range(p * n_samples // n_partitions, (p + 1) * n_samples // n_partitions):
+        first_row = p * n_samples // n_partitions
+        rows = X[first_row : (p + 1) * n_samples // n_partitions]
+        for i in range(rows.shape[0]):
             for j in range(n_features):
-                v = X[i, j]
+                v = rows[i, j]
                 if v != np.floor(v):
                     if first < 0:
-                        first = i * n_features + j
+                        first = (first_row + i) * n_features + j
                     c += 1
         counts[p] = c
         firsts[p] = first
