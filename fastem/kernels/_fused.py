@@ -233,26 +233,25 @@ def _fused_e_step(
 
             log_prob_block(params, xt, n, lp, work)
 
-            # Weighted log-densities and their maximum over components.
+            # The maximum over components of the weighted log-densities. They
+            # are not stored: the exponentials below add the weights again,
+            # which saves a pass that writes the block.
             lw = log_weights[0]
             for i in range(n):
-                v = lp[0, i] + lw
-                lp[0, i] = v
-                top[i] = v
+                top[i] = lp[0, i] + lw
             for k in range(1, n_components):
                 lw = log_weights[k]
                 for i in range(n):
-                    v = lp[k, i] + lw
-                    lp[k, i] = v
-                    top[i] = max(top[i], v)
+                    top[i] = max(top[i], lp[k, i] + lw)
             if want_labels:
                 # The first component that reaches the maximum, as argmax.
                 labels = out_labels[start : start + n]
                 for i in range(n):
                     labels[i] = 0
                 for k in range(n_components - 1, -1, -1):
+                    lw = log_weights[k]
                     for i in range(n):
-                        labels[i] = k if lp[k, i] == top[i] else labels[i]
+                        labels[i] = k if lp[k, i] + lw == top[i] else labels[i]
 
             # A point of zero density under every component (its maximum is
             # -inf) is exponentiated around 0 instead: its sum is then 0, its
@@ -261,11 +260,15 @@ def _fused_e_step(
                 top[i] = top[i] if top[i] > minus_inf else zero
 
             # Unnormalised responsibilities and their sum.
+            lw = log_weights[0]
             for i in range(n):
-                scale[i] = zero
-            for k in range(n_components):
+                e = _exp(lp[0, i] + (lw - top[i]))
+                lp[0, i] = e
+                scale[i] = e
+            for k in range(1, n_components):
+                lw = log_weights[k]
                 for i in range(n):
-                    e = _exp(lp[k, i] - top[i])
+                    e = _exp(lp[k, i] + (lw - top[i]))
                     lp[k, i] = e
                     scale[i] += e
 
