@@ -30,6 +30,7 @@ import numpy as np
 
 from ._init import sample_index
 from ._threading import launch
+from ._validation import check_range
 from .kernels._checks import n_check_partitions, scan_columns
 
 __all__ = ["DaskSource"]
@@ -38,21 +39,26 @@ __all__ = ["DaskSource"]
 SPLIT_EVERY = 16
 
 
-def _check_block(X, block_id):
-    n_bad = launch(scan_columns, X, n_check_partitions(X.shape[0]))[0]
+def _check_block(X, block_id, anchors):
+    n_bad, lo, hi = launch(scan_columns, X, n_check_partitions(X.shape[0]))
     if n_bad:
         raise ValueError(
             f"block {block_id} of the dask array X contains {n_bad} NaN or infinite "
             "value(s). Remove or impute them before fitting, e.g. with "
             "X[da.isfinite(X).all(axis=1)].compute_chunk_sizes()."
         )
+    check_range(lo, hi, X.dtype, name=f"block {block_id} of the dask array X", anchors=anchors)
 
 
 def _block_validate(block, weights, check_data):
-    """[non-finite entries, negative weights, non-finite weights, rows of positive weight]."""
+    """[non-finite entries, negative weights, non-finite weights, rows of positive weight,
+    per-feature minimum (n_features), per-feature maximum (n_features)]."""
     X = np.ascontiguousarray(block)
-    counts = np.zeros((1, 4))
-    counts[0, 0] = launch(scan_columns, X, n_check_partitions(X.shape[0]))[0]
+    n_features = X.shape[1]
+    counts = np.zeros((1, 4 + 2 * n_features))
+    counts[0, 0], counts[0, 4 : 4 + n_features], counts[0, 4 + n_features :] = launch(
+        scan_columns, X, n_check_partitions(X.shape[0])
+    )
     if weights is None:
         counts[0, 3] = X.shape[0]
     else:
@@ -71,9 +77,9 @@ def _block_reduce(block, weights, fn):
     return fn(X, w)[None, :]
 
 
-def _block_map(block, fn, n_columns, dtype, block_info=None):
+def _block_map(block, fn, n_columns, dtype, anchors, block_info=None):
     X = np.ascontiguousarray(block)
-    _check_block(X, block_info[0]["chunk-location"][0] if block_info else "?")
+    _check_block(X, block_info[0]["chunk-location"][0] if block_info else "?", anchors)
     shape = (X.shape[0],) if n_columns is None else (X.shape[0], n_columns)
     out = np.empty(shape, dtype=dtype)
     fn(X, out)
@@ -91,9 +97,12 @@ class DaskSource:
     sample_weight : array-like or dask array of shape (n_samples,), default=None
     check_data : callable, optional
         Run on each block in the validation computation.
+    anchors : ndarray of shape (m, n_features), optional
+        Points that locate a fitted model; they count in the range check
+        (see :func:`fastem._validation.check_range`).
     """
 
-    def __init__(self, X, sample_weight=None, *, check_data=None):
+    def __init__(self, X, sample_weight=None, *, check_data=None, anchors=None):
         kind = X.dtype.kind
         if kind not in "biuf":
             raise TypeError(
@@ -122,6 +131,7 @@ class DaskSource:
         self.dtype = np.dtype(target)
         self.sample_weight = None if sample_weight is None else self._weights(sample_weight)
         self.check_data = check_data
+        self.anchors = anchors
         self._n_positive = None
 
     def _weights(self, sample_weight):
@@ -149,7 +159,7 @@ class DaskSource:
         self.X, self.sample_weight = dask.persist(self.X, self.sample_weight)
         counts = da.blockwise(
             _block_validate, "ij", self.X, "ij", *self._weight_args(), self.check_data, None,
-            adjust_chunks={"i": 1, "j": 4}, dtype=np.float64,
+            adjust_chunks={"i": 1, "j": 4 + 2 * self.n_features}, dtype=np.float64,
         ).compute()
         for name, column, fix in (
             ("X", 0, "Remove or impute them before fitting."),
@@ -163,6 +173,9 @@ class DaskSource:
                     f"{name} has {int(counts[:, column].sum())} {what} value(s), the first in "
                     f"block {bad[0]}. {fix}"
                 )
+        lo = counts[:, 4 : 4 + self.n_features].min(axis=0)
+        hi = counts[:, 4 + self.n_features :].max(axis=0)
+        check_range(lo, hi, self.dtype, anchors=self.anchors)
         self._n_positive = int(counts[:, 3].sum())
         if self._n_positive == 0:
             raise ValueError(
@@ -193,9 +206,12 @@ class DaskSource:
                 "Write it out with dask, e.g. result.to_zarr(path) or da.store(result, target)."
             )
         if n_columns is None:
-            return self.X.map_blocks(_block_map, fn, None, dtype, drop_axis=1, dtype=dtype)
+            return self.X.map_blocks(
+                _block_map, fn, None, dtype, self.anchors, drop_axis=1, dtype=dtype
+            )
         return self.X.map_blocks(
-            _block_map, fn, n_columns, dtype, chunks=(self.X.chunks[0], (n_columns,)), dtype=dtype
+            _block_map, fn, n_columns, dtype, self.anchors,
+            chunks=(self.X.chunks[0], (n_columns,)), dtype=dtype,
         )
 
     def subsample(self, random_state, size):

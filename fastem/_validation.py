@@ -99,31 +99,41 @@ def check_array(X, *, name="X", dtype=None, min_samples=1, anchors=None):
             f"{name} contains {n_bad} NaN or infinite value(s). Remove or impute them "
             "before fitting, e.g. X = X[np.isfinite(X).all(axis=1)]."
         )
-    if anchors is not None and anchors.shape[1] == n_features:
+    check_range(lo, hi, X.dtype, name=name, anchors=anchors)
+    return X
+
+
+def check_range(lo, hi, dtype, *, name="X", anchors=None):
+    """Reject data whose per-feature range ``[lo, hi]`` would overflow ``dtype`` arithmetic.
+
+    ``anchors`` (shape (m, n_features)), such as a fitted model's means,
+    widen the range: data far from a model are rejected like data far from
+    each other. See :func:`check_array` for the limits.
+    """
+    if anchors is not None and anchors.shape[1] == lo.shape[0]:
         lo = np.minimum(lo, anchors.min(axis=0))
         hi = np.maximum(hi, anchors.max(axis=0))
     span = hi - lo
-    limit = _span_limit(X.dtype)
+    limit = _span_limit(dtype)
     if not (span <= limit).all():
         j = int(np.argmax(span))
         raise ValueError(
             f"{name}{'' if anchors is None else ' with the fitted model'} spans {span[j]:.3g} "
-            f"in feature {j}, too wide for {X.dtype} arithmetic: "
+            f"in feature {j}, too wide for {dtype} arithmetic: "
             f"squared distances would overflow (the limit is {limit:.3g}). Scale the input "
             "data, e.g. X / X.std(axis=0)."
         )
     # Means and centres computed from such values are off by a rounding error
     # of magnitude * eps; its square must not overflow either.
     magnitude = np.maximum(np.abs(lo), np.abs(hi))
-    if not (magnitude * np.finfo(X.dtype).eps <= limit).all():
+    if not (magnitude * np.finfo(dtype).eps <= limit).all():
         j = int(np.argmax(magnitude))
         raise ValueError(
             f"{name} has values of magnitude {magnitude[j]:.3g} in feature {j}, too large "
-            f"for {X.dtype} arithmetic: rounding errors of means that large would "
-            f"overflow when squared (the limit is {limit / np.finfo(X.dtype).eps:.3g}). "
+            f"for {dtype} arithmetic: rounding errors of means that large would "
+            f"overflow when squared (the limit is {limit / np.finfo(dtype).eps:.3g}). "
             "Scale the input data, e.g. X / np.abs(X).max(axis=0)."
         )
-    return X
 
 
 def check_sample_weight(sample_weight, n_samples, *, require_positive_sum=True):

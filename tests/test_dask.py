@@ -113,6 +113,26 @@ def test_dask_fit_predict_float32_and_errors(client, data):
         model.predict(as_dask(bad)).compute()
 
 
+@pytest.mark.parametrize("dtype, scale, far", [(np.float64, 1e152, 1e200), (np.float32, 1e17, 1e18)])
+def test_dask_range_checks_match_memory(client, data, dtype, scale, far):
+    """Data too wide for the dtype, or too far from the fitted model, are clear errors."""
+    X = data[0].astype(dtype)
+    wide = X.copy()
+    wide[:, 0] *= scale
+    with pytest.raises(ValueError, match=r"X spans .* in feature 0, too wide for float"):
+        GaussianMixture(2).fit(as_dask(wide))
+    model = GaussianMixture(2, max_iter=2, tol=0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X)
+    point = np.zeros((1, X.shape[1]), dtype=dtype)
+    point[0, 0] = far
+    with pytest.raises(ValueError, match="X with the fitted model spans .* too wide"):
+        model.score(as_dask(point))
+    with pytest.raises(ValueError, match="block 0 of the dask array X with the fitted model spans"):
+        model.predict(as_dask(point)).compute()
+
+
 def test_import_and_fit_without_dask():
     code = (
         "import sys; sys.modules['dask'] = None; sys.modules['distributed'] = None\n"
