@@ -177,9 +177,20 @@ def check_sample_weight(sample_weight, n_samples, *, require_positive_sum=True):
     return w
 
 
+def as_float_array(value, name):
+    """A user-given parameter array as float64, or a TypeError that names it."""
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (ValueError, TypeError):
+        raise TypeError(
+            f"{name} must be an array of real numbers, got {value!r}. Pass e.g. "
+            f"np.asarray({name}, dtype=float) with the documented shape."
+        ) from None
+
+
 def check_weights_init(weights_init, n_components):
     """Check user-given initial mixing weights; return them as float64."""
-    w = np.asarray(weights_init, dtype=np.float64)
+    w = as_float_array(weights_init, "weights_init")
     if w.shape != (n_components,):
         raise ValueError(
             f"weights_init must have shape ({n_components},) for n_components="

@@ -225,6 +225,11 @@ class BaseMixture:
             include_min=False,
         )
         check_scalar(self.step_offset, "step_offset", numbers.Real, min_val=0.0)
+        if not isinstance(self.warm_start, (bool, np.bool_)):
+            raise TypeError(
+                f"warm_start must be True or False, got {self.warm_start!r} of type "
+                f"{type(self.warm_start).__name__}."
+            )
         if self.init_params not in _INIT_METHODS:
             raise ValueError(
                 f"init_params must be one of {_INIT_METHODS}, got {self.init_params!r}."

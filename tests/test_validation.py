@@ -264,6 +264,11 @@ def test_bad_precisions_init(X, covariance_type, precisions, match):
         ("random_state", 1.5, ValueError, "random_state must be None, an int or a numpy.random.RandomState, got 1.5"),
         ("random_state", True, ValueError, "got True"),
         ("random_state", "0", ValueError, "got '0'"),
+        ("warm_start", "yes", TypeError, "warm_start must be True or False, got 'yes' of type str"),
+        ("warm_start", 1, TypeError, "got 1 of type int"),
+        ("weights_init", ["a", "b"], TypeError, "weights_init must be an array of real numbers"),
+        ("means_init", [["a"] * 3] * 2, TypeError, "means_init must be an array of real numbers"),
+        ("precisions_init", "eye", TypeError, "precisions_init must be an array of real numbers, got 'eye'"),
     ],
 )
 def test_bad_hyper_parameter(X, name, value, exc, match):

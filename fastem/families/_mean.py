@@ -25,7 +25,7 @@ import numbers
 
 import numpy as np
 
-from .._validation import check_scalar, check_weights_init
+from .._validation import as_float_array, check_scalar, check_weights_init
 from ..base import BaseMixture
 from .._threading import launch
 from ..kernels._checks import n_check_partitions, scan_columns
@@ -85,7 +85,7 @@ class MeanParameterMixture(BaseMixture):
         means_init = getattr(self, self._init_name)
         if means_init is not None:
             name = self._init_name
-            m = np.asarray(means_init, dtype=np.float64)
+            m = as_float_array(means_init, name)
             if m.shape != (K, n_features):
                 raise ValueError(
                     f"{name} must have shape (n_components, n_features) = "

@@ -5,7 +5,7 @@ import numbers
 import numpy as np
 from scipy import linalg
 
-from .._validation import check_scalar, check_weights_init
+from .._validation import as_float_array, check_scalar, check_weights_init
 from ..base import BaseMixture
 from ..stats import SufficientStatistics
 from ..kernels.gaussian import DiagParams, FullParams, TiedParams, work_rows
@@ -236,7 +236,7 @@ class GaussianMixture(BaseMixture):
         if self.weights_init is not None:
             check_weights_init(self.weights_init, K)
         if self.means_init is not None:
-            m = np.asarray(self.means_init, dtype=np.float64)
+            m = as_float_array(self.means_init, "means_init")
             if m.shape != (K, n_features):
                 raise ValueError(
                     f"means_init must have shape (n_components, n_features) = "
@@ -245,7 +245,7 @@ class GaussianMixture(BaseMixture):
             if not np.isfinite(m).all():
                 raise ValueError("means_init contains NaN or infinite values.")
         if self.precisions_init is not None:
-            p = np.asarray(self.precisions_init, dtype=np.float64)
+            p = as_float_array(self.precisions_init, "precisions_init")
             shape = _covariance_shape(self.covariance_type, K, n_features)
             if p.shape != shape:
                 raise ValueError(
