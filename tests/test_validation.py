@@ -37,6 +37,23 @@ def assert_same_model(a, b):
 # the data array
 
 
+@pytest.mark.parametrize("n_features", [1, 3, 11, 12, 17])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scan_columns_matches_numpy(n_features, dtype):
+    """Both loop orders of the scan (by column below 12 features, by row from 12 on)."""
+    from fastem._threading import launch
+    from fastem.kernels._checks import n_check_partitions, scan_columns
+
+    rng = np.random.default_rng(n_features)
+    X = (rng.normal(size=(3001, n_features)) * rng.uniform(1, 100, n_features)).astype(dtype)
+    n_bad, lo, hi = launch(scan_columns, X, n_check_partitions(len(X)))
+    assert n_bad == 0
+    assert_array_equal(lo, X.min(axis=0))
+    assert_array_equal(hi, X.max(axis=0))
+    X[[0, 1500, 3000], [0, n_features - 1, n_features // 2]] = [np.nan, np.inf, -np.inf]
+    assert launch(scan_columns, X, n_check_partitions(len(X)))[0] == 3
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_nonfinite_data_is_rejected(X, bad):
     Xb = X.copy()

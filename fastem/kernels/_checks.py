@@ -6,13 +6,21 @@ from numba import njit, prange
 from .._config import BLOCK_SIZE
 
 
+# Features from which scan_columns reads row by row (see its docstring).
+_ROW_WISE_FEATURES = 12
+
+
 @njit(parallel=True, cache=True)
 def scan_columns(X, n_partitions):
     """One pass over a 2-D array: its non-finite entries and its column ranges.
 
-    Each partition walks its rows in blocks of ``BLOCK_SIZE``, one column at a
-    time within a block, so that the running minimum, maximum and count live
-    in registers rather than in memory.
+    With few features, each partition walks its rows in blocks of
+    ``BLOCK_SIZE``, one column at a time within a block, so that the running
+    minimum, maximum and count live in registers. From ``_ROW_WISE_FEATURES``
+    features on it walks row by row instead and vectorises over the
+    features, which are contiguous: a column of a block is then a strided
+    read (1M x 16 float64: 6.3 ms by column, 3.5 ms by row; 1M x 8: 2.8 and
+    3.1 ms).
 
     Returns
     -------
@@ -35,19 +43,29 @@ def scan_columns(X, n_partitions):
         c = 0
         first = p * n_samples // n_partitions
         last = (p + 1) * n_samples // n_partitions
-        for start in range(first, last, BLOCK_SIZE):
+        if n_features >= _ROW_WISE_FEATURES:
             # A view, so that LLVM sees indices from 0 (see _fused.py).
-            block = X[start : min(last, start + BLOCK_SIZE)]
-            for j in range(n_features):
-                low = plo[j]
-                high = phi[j]
-                for i in range(block.shape[0]):
-                    v = block[i, j]
+            rows = X[first:last]
+            for i in range(rows.shape[0]):
+                row = rows[i]
+                for j in range(n_features):
+                    v = row[j]
                     c += not np.isfinite(v)
-                    low = min(low, v)
-                    high = max(high, v)
-                plo[j] = low
-                phi[j] = high
+                    plo[j] = min(plo[j], v)
+                    phi[j] = max(phi[j], v)
+        else:
+            for start in range(first, last, BLOCK_SIZE):
+                block = X[start : min(last, start + BLOCK_SIZE)]
+                for j in range(n_features):
+                    low = plo[j]
+                    high = phi[j]
+                    for i in range(block.shape[0]):
+                        v = block[i, j]
+                        c += not np.isfinite(v)
+                        low = min(low, v)
+                        high = max(high, v)
+                    plo[j] = low
+                    phi[j] = high
         counts[p] = c
     out_lo = np.empty(n_features)
     out_hi = np.empty(n_features)
