@@ -192,3 +192,22 @@ def test_twenty_iterations_match_scikit_learn(covariance_type, n_samples, n_feat
         assert_allclose(getattr(ours, name), getattr(theirs, name), rtol=1e-10,
                         atol=1e-12, err_msg=name)
     assert_allclose(ours.lower_bound_, theirs.lower_bound_, rtol=1e-10)
+
+
+def test_stale_kernel_cache_directories_are_pruned(tmp_path):
+    """Cache directories of other kernel sources go once unused for a day; nothing else does."""
+    import os
+    import time
+
+    from fastem.kernels import _cache
+
+    dirs = {name: tmp_path / name for name in ("fastem-current", "fastem-old", "fastem-recent", "other")}
+    for path in dirs.values():
+        path.mkdir()
+        (path / "kernel.nbi").write_bytes(b"")
+    past = time.time() - _cache.STALE_SECONDS - 60
+    for name in ("fastem-current", "fastem-old", "other"):
+        os.utime(dirs[name], (past, past))
+    _cache.prune_stale(str(tmp_path), str(dirs["fastem-current"]))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fastem-current", "fastem-recent", "other"]
+    _cache.prune_stale(str(tmp_path / "missing"), "")  # an absent parent is not an error

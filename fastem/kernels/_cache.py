@@ -12,16 +12,26 @@ So the cache of every kernel defined in ``fastem/kernels`` lives in a
 directory named after the stamps (modification time and size) of every file
 there and of ``fastem/_config.py``, whose constants are compiled in. Any edit
 to any of them, or an upgrade of fastem, starts a fresh directory and never
-reads an old index.
+reads an old index. The first process that uses the new directory deletes the
+sibling directories that have not been written to for a day
+(``STALE_SECONDS``), so that edits and upgrades do not pile up old kernels.
 """
 
 import hashlib
 import os
+import shutil
+import time
 
 from numba.core import caching
 
 _KERNEL_DIR = os.path.dirname(os.path.abspath(__file__))
 _CONFIG = os.path.join(os.path.dirname(_KERNEL_DIR), "_config.py")
+
+# Age after which another stamp's cache directory is deleted. A process still
+# running older sources may write to its directory; a day leaves it alone.
+STALE_SECONDS = 24 * 3600
+
+_pruned = set()
 
 
 def _kernel_sources_stamp():
@@ -33,6 +43,26 @@ def _kernel_sources_stamp():
     return hashlib.sha1(repr(stamps).encode()).hexdigest()[:16]
 
 
+def prune_stale(parent, current):
+    """Delete the ``fastem-*`` directories in ``parent`` other than ``current`` that
+    were last modified more than ``STALE_SECONDS`` ago. Best effort: errors are ignored.
+    """
+    cutoff = time.time() - STALE_SECONDS
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(parent, name)
+        if not name.startswith("fastem-") or path == current:
+            continue
+        try:
+            if os.stat(path).st_mtime < cutoff:
+                shutil.rmtree(path, ignore_errors=True)
+        except OSError:
+            pass
+
+
 def _kernels_locator(base):
     class KernelsLocator(base):
         @classmethod
@@ -42,7 +72,12 @@ def _kernels_locator(base):
             return super().from_function(py_func, py_file)
 
         def get_cache_path(self):
-            return os.path.join(super().get_cache_path(), f"fastem-{_kernel_sources_stamp()}")
+            parent = super().get_cache_path()
+            current = os.path.join(parent, f"fastem-{_kernel_sources_stamp()}")
+            if parent not in _pruned:
+                _pruned.add(parent)
+                prune_stale(parent, current)
+            return current
 
     KernelsLocator.__name__ = f"Fastem{base.__name__}"
     return KernelsLocator
