@@ -362,9 +362,25 @@ class BaseMixture:
         -------
         self
         """
+        before = {name: getattr(self, name) for name in self._parameter_names if hasattr(self, name)}
         nk = stats.nk + 10 * np.finfo(np.float64).eps
-        self.weights_ = (nk / nk.sum()).astype(self._dtype)
-        self._m_step_family(stats)
+        try:
+            # Data and parameters far apart for the dtype (e.g. a means_init
+            # near 0 for data near 1e160) overflow here; that is reported below.
+            with np.errstate(over="ignore", invalid="ignore"):
+                self.weights_ = (nk / nk.sum()).astype(self._dtype)
+                self._m_step_family(stats)
+            for name in self._parameter_names:
+                if not np.isfinite(getattr(self, name)).all():
+                    raise ValueError(
+                        f"The M-step gave non-finite {name}: the data and the current "
+                        f"parameters are too far apart for {np.dtype(self._dtype).name} "
+                        "arithmetic. Scale the data, or give initial parameters near the data."
+                    )
+        except ValueError:
+            for name, value in before.items():  # a failed M-step leaves the model as it was
+                setattr(self, name, value)
+            raise
         return self
 
     # ------------------------------------------------------------------

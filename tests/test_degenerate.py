@@ -274,3 +274,53 @@ def test_precision_beyond_float32_is_an_ill_defined_error(covariance_type):
     X = (np.random.default_rng(0).normal(size=(100, 3)) * 1e-25).astype(np.float32)
     with pytest.raises(ValueError, match="increase reg_covar"):
         GaussianMixture(2, covariance_type=covariance_type, reg_covar=0.0, random_state=0).fit(X)
+
+
+def test_variance_whose_precision_overflows_float64_is_a_clear_error():
+    """reg_covar=0 on data of scale 1e-154: the precision, 1 / variance, exceeds float64."""
+    X = np.random.default_rng(0).normal(size=(20, 2)) * 1e-154
+    model = GaussianMixture(1, covariance_type="diag", reg_covar=0.0, max_iter=9, tol=0.0,
+                            init_params="kmeans", random_state=88, means_init=[[-3487.9, 23970.9]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(ValueError, match="ill-defined empirical covariance"):
+            model.fit(X)
+
+
+def test_m_step_overflow_from_means_init_far_from_the_data_is_a_clear_error():
+    """Data near 1e161 and means_init near 1e6: the second moments around the means overflow."""
+    h = float.fromhex
+    X = np.array([[h("0x1.058b5ed3d2b77p+531"), h("-0x1.a751235f1a787p+535"),
+                   h("-0x1.474a874e5ca3fp+535")]])
+    means = [[h("0x1.2815dc63f1d11p+20"), h("-0x1.656711def130dp+17"), h("-0x1.12b2f3524555dp+19")]]
+    model = GaussianMixture(1, covariance_type="spherical", max_iter=4, init_params="random",
+                            random_state=60, means_init=means)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(ValueError, match="ill-defined|too far apart"):
+            model.fit(X, sample_weight=[h("0x1.4eaa36809f80ap+1")])
+
+
+@pytest.mark.parametrize("family", ["gaussian", "exponential"])
+def test_failed_m_step_raises_and_leaves_the_model_as_it_was(family):
+    """Statistics whose new parameters overflow: a clear error, and the old parameters stay."""
+    from fastem import ExponentialMixture
+
+    if family == "gaussian":
+        X, model = blobs(), GaussianMixture(2, covariance_type="diag", random_state=0)
+        match = "ill-defined empirical covariance"
+    else:
+        X = np.random.default_rng(0).exponential(size=(200, 2))
+        model = ExponentialMixture(2, random_state=0)
+        match = "M-step gave non-finite scales_: .* too far apart for float64"
+    model.fit(X)
+    stats = model.summarize(X)
+    stats.moments["sx"][0, 0] = np.finfo(np.float64).max
+    stats.nk[0] = 1e-300  # a mean of sx / nk overflows
+    before = {name: getattr(model, name).copy() for name in model._parameter_names}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(ValueError, match=match):
+            model.m_step(stats)
+    for name, value in before.items():
+        assert_array_equal(getattr(model, name), value, err_msg=name)

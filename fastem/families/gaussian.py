@@ -301,10 +301,11 @@ class GaussianMixture(BaseMixture):
 
     def _set_precisions(self, precisions_cholesky):
         dtype = self._dtype
-        precisions = precisions_from_cholesky(precisions_cholesky, self.covariance_type)
         # A variance too small for the data's dtype (reg_covar=0 on collapsed
-        # data) has a precision that does not fit in it.
-        if np.abs(precisions).max() > np.finfo(dtype).max:
+        # data) has a precision that does not fit in it, or not even in float64.
+        with np.errstate(over="ignore", invalid="ignore"):
+            precisions = precisions_from_cholesky(precisions_cholesky, self.covariance_type)
+        if not np.isfinite(precisions).all() or np.abs(precisions).max() > np.finfo(dtype).max:
             raise ValueError(_ILL_DEFINED)
         self.precisions_cholesky_ = np.asarray(precisions_cholesky, dtype=dtype)
         self.precisions_ = precisions.astype(dtype)
