@@ -362,7 +362,8 @@ class BaseMixture:
         -------
         self
         """
-        before = {name: getattr(self, name) for name in self._parameter_names if hasattr(self, name)}
+        names = [name for name in self._parameter_names if hasattr(self, name)]
+        before = {name: getattr(self, name) for name in names}
         nk = stats.nk + 10 * np.finfo(np.float64).eps
         try:
             # Data and parameters far apart for the dtype (e.g. a means_init
