@@ -65,7 +65,7 @@ from ._init import INIT_SAMPLE_SIZE, initial_responsibilities, weighted_moments
 from ._threading import launch
 from ._validation import check_random_state, check_scalar
 from .data import as_source
-from .kernels import fused_e_step, fused_e_step_uncached, registered_families
+from .kernels import fused_e_step, fused_e_step_uncached, fused_scratch, registered_families
 from .stats import SufficientStatistics
 
 __all__ = ["BaseMixture", "ConvergenceWarning", "EmptyComponentWarning"]
@@ -283,6 +283,8 @@ class BaseMixture:
             log_weights = np.log(self.weights_).astype(dtype)
         cached = registered_families().get(type(params), True)
         kernel = fused_e_step if cached else fused_e_step_uncached
+        n_partitions = n_partitions_for(X.shape[0], n_stats)
+        n_work = self._work_rows(X.shape[1])
         return launch(
             kernel,
             X,
@@ -290,12 +292,13 @@ class BaseMixture:
             log_weights,
             params,
             n_family,
-            n_partitions_for(X.shape[0], n_stats),
-            self._work_rows(X.shape[1]),
+            n_partitions,
+            n_work,
             accumulate,
             np.empty(0) if log_prob is None else log_prob,
             np.empty(0, dtype=np.int64) if labels is None else labels,
             np.empty((0, self.n_components), dtype=dtype) if resp is None else resp,
+            fused_scratch(n_partitions, X.shape[1], self.n_components, n_work, dtype),
         )
 
     def _unpack(self, total, n_features):

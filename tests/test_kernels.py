@@ -211,3 +211,15 @@ def test_stale_kernel_cache_directories_are_pruned(tmp_path):
     _cache.prune_stale(str(tmp_path), str(dirs["fastem-current"]))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fastem-current", "fastem-recent", "other"]
     _cache.prune_stale(str(tmp_path / "missing"), "")  # an absent parent is not an error
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_scratch_sections_start_on_pages(dtype):
+    from fastem.kernels._fused import _PAGE_BYTES, _scratch_sections, fused_scratch
+
+    buf = fused_scratch(7, 3, np.int32(5), 9, dtype)
+    sections = _scratch_sections(7, 3, 5, 9, np.dtype(dtype).itemsize)
+    assert buf.dtype == dtype and buf.shape == (sections[4],)
+    for offset, rows in zip(sections[:4], (3, 5, 2, 9)):
+        assert buf[offset:].ctypes.data % _PAGE_BYTES == 0
+        assert offset + 7 * rows * BLOCK_SIZE <= sections[4]

@@ -9,6 +9,7 @@ _cache.install()
 from ._fused import (
     fused_e_step,
     fused_e_step_uncached,
+    fused_scratch,
     register_family_kernels,
     registered_families,
 )
@@ -16,6 +17,7 @@ from ._fused import (
 __all__ = [
     "fused_e_step",
     "fused_e_step_uncached",
+    "fused_scratch",
     "register_family_kernels",
     "registered_families",
 ]
