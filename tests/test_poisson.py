@@ -203,3 +203,26 @@ def test_non_integer_check_counts_and_locates_across_partitions(dtype):
     X[6_000, 1] = -0.5
     assert count_non_integer(X, 16) == (3, 3_000 * 3 + 2)
     assert count_non_integer(X[:2_000], 16) == (0, -1)
+
+
+@pytest.mark.parametrize("dtype, top, rtol", [(np.float64, 1e12, 7e-16), (np.float32, 2**24, 3e-7)])
+def test_vectorised_log_factorials_match_lgamma(dtype, top, rtol):
+    """Table below LOG_FACTORIAL_TABLE_SIZE, Stirling's series above: within about 3 ulp of math.lgamma."""
+    import math
+
+    from fastem.kernels.poisson import LOG_FACTORIAL_TABLE_SIZE, LOG_FACTORIALS, _add_log_factorials
+
+    rng = np.random.default_rng(0)
+    edge = np.arange(LOG_FACTORIAL_TABLE_SIZE - 5, LOG_FACTORIAL_TABLE_SIZE + 5)
+    big = np.round(np.exp(rng.uniform(np.log(LOG_FACTORIAL_TABLE_SIZE), np.log(top), 3000)))
+    x = np.concatenate([np.arange(3000), edge, big]).astype(dtype)
+    out = np.zeros_like(x)
+    _add_log_factorials(x, len(x), LOG_FACTORIALS.astype(dtype), out)
+    expected = np.array([math.lgamma(float(v) + 1.0) for v in x])
+    assert out[0] == 0.0 and out[1] == 0.0
+    np.testing.assert_allclose(out[2:], expected[2:], rtol=rtol, atol=0)
+    # A block whose counts all fit the table takes the table-only loop.
+    small = np.arange(LOG_FACTORIAL_TABLE_SIZE, dtype=dtype)
+    out = np.ones_like(small)
+    _add_log_factorials(small, len(small), LOG_FACTORIALS.astype(dtype), out)
+    np.testing.assert_allclose(out[2:] - 1, expected[2:LOG_FACTORIAL_TABLE_SIZE], rtol=rtol * 4, atol=0)

@@ -4,7 +4,7 @@ import numpy as np
 
 from .._threading import launch
 from ..kernels._checks import count_non_integer, n_check_partitions
-from ..kernels.poisson import WORK_ROWS, PoissonParams
+from ..kernels.poisson import LOG_FACTORIALS, WORK_ROWS, PoissonParams
 from ._mean import MeanParameterMixture
 
 __all__ = ["PoissonMixture"]
@@ -141,6 +141,7 @@ class PoissonMixture(MeanParameterMixture):
         return PoissonParams(
             np.ascontiguousarray(np.log(rates), dtype=dtype),
             (-rates.sum(axis=1)).astype(dtype),
+            LOG_FACTORIALS.astype(dtype),
         )
 
     def _work_rows(self, n_features):
