@@ -19,7 +19,7 @@ from scipy import stats
 from scipy.special import logsumexp
 
 from fastem import BaseMixture
-from fastem.kernels import register_family_kernels, registered_families
+from fastem.kernels import prefetch_next, register_family_kernels, registered_families
 
 
 # Probabilities are kept in [FLOOR, 1 - FLOOR] so that log p and log(1 - p)
@@ -33,9 +33,10 @@ class BernoulliParams(NamedTuple):
 
 
 @njit(cache=False)
-def bernoulli_log_prob(params, xt, n, log_prob, work):
+def bernoulli_log_prob(params, xt, n, log_prob, work, prefetch):
     n_components, n_features = params.log_p.shape
     for k in range(n_components):
+        prefetch_next(prefetch)
         out = log_prob[k]
         for i in range(n):
             out[i] = 0
@@ -48,9 +49,10 @@ def bernoulli_log_prob(params, xt, n, log_prob, work):
 
 
 @njit(cache=False)
-def bernoulli_accumulate(params, xt, n, resp, work, stats):
+def bernoulli_accumulate(params, xt, n, resp, work, stats, prefetch):
     n_components, n_features = params.log_p.shape
     for k in range(n_components):
+        prefetch_next(prefetch)
         for j in range(n_features):
             s = 0.0
             for i in range(n):

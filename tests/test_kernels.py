@@ -113,8 +113,13 @@ def _close(actual, desired, dtype, what):
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_kernel_outputs_match_reference(covariance_type, dtype, weighted):
-    X, means, rng = _mixture_data(N_SAMPLES, 3, 4, seed=1)
+# 11 features: the block is transposed in 8 x 8 tiles plus 3 single columns,
+# and the last, partial block has a tail of 37 % 8 points.
+@pytest.mark.parametrize("n_features, n_components", [(3, 4), (11, 3)])
+def test_kernel_outputs_match_reference(
+    covariance_type, dtype, weighted, n_features, n_components
+):
+    X, means, rng = _mixture_data(N_SAMPLES, n_features, n_components, seed=1)
     sample_weight = rng.uniform(0, 3, size=N_SAMPLES) if weighted else None
     model = _model_at(X, means, rng, covariance_type, dtype)
     Xd = X.astype(dtype)

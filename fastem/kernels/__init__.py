@@ -13,11 +13,13 @@ from ._fused import (
     register_family_kernels,
     registered_families,
 )
+from ._memory import prefetch_next
 
 __all__ = [
     "fused_e_step",
     "fused_e_step_uncached",
     "fused_scratch",
+    "prefetch_next",
     "register_family_kernels",
     "registered_families",
 ]

@@ -23,7 +23,10 @@ and every region start waits for all threads. Arrays are indexed through
 views that start at the block, with indices counted from 0: LLVM cannot prove
 an index like ``start + i`` non-negative, so it wraps it like a negative
 Python index, and every vector load becomes a gather (measured 1.6x slower
-for the copy of a block). Per-partition scratch comes from one page-aligned
+for the copy of a block). The block is transposed in 8 x 8 tiles of vector
+shuffles, and the next block of the partition is prefetched while this one
+is computed, paced by the family's blocks (see :mod:`fastem.kernels._memory`).
+Per-partition scratch comes from one page-aligned
 buffer that the caller allocates per call (:func:`fused_scratch`); nothing is
 allocated inside the loops.
 
@@ -39,6 +42,7 @@ from numba.extending import overload
 
 from .._config import BLOCK_SIZE, FASTMATH
 from ._math import exp32, exp64, log32, log64
+from ._memory import _STATE_LEN, prefetch_block, prefetch_init, prefetch_next, transpose_block
 
 __all__ = [
     "fused_e_step",
@@ -61,17 +65,20 @@ def register_family_kernels(params_class, log_prob_block, accumulate_block, *, c
         parameters (arrays and scalars) into the kernel; the kernel is compiled
         once per class and dtype.
     log_prob_block : numba dispatcher
-        ``log_prob_block(params, xt, n, log_prob, work)``. IN: ``params``;
-        ``xt`` of shape (n_features, BLOCK_SIZE), the block's points transposed
-        (columns ``:n`` are valid); ``work`` of shape (n_work, BLOCK_SIZE),
-        scratch owned by the partition. OUT: ``log_prob[k, i]``, the log-density
-        of point ``i`` under component ``k``, mixing weight excluded, for
-        ``i < n``.
+        ``log_prob_block(params, xt, n, log_prob, work, prefetch)``. IN:
+        ``params``; ``xt`` of shape (n_features, BLOCK_SIZE), the block's
+        points transposed (columns ``:n`` are valid); ``work`` of shape
+        (n_work, BLOCK_SIZE), scratch owned by the partition; ``prefetch``, a
+        handle to pass to ``fastem.kernels.prefetch_next`` once per component
+        (see :mod:`fastem.kernels._memory`). OUT: ``log_prob[k, i]``, the
+        log-density of point ``i`` under component ``k``, mixing weight
+        excluded, for ``i < n``.
     accumulate_block : numba dispatcher
-        ``accumulate_block(params, xt, n, resp, work, stats)``. IN: ``resp[k, i]``,
-        the sample-weighted responsibilities. INOUT: ``stats``, a float64 vector
-        holding the family's part of the partition accumulator; add, never
-        overwrite. The component counts are accumulated by the skeleton.
+        ``accumulate_block(params, xt, n, resp, work, stats, prefetch)``. IN:
+        ``resp[k, i]``, the sample-weighted responsibilities. INOUT: ``stats``,
+        a float64 vector holding the family's part of the partition
+        accumulator; add, never overwrite. The component counts are accumulated
+        by the skeleton.
     cache : bool, default=True
         Whether the compiled skeleton for this family is cached on disk.
         Numba checks only the skeleton's own source file when it loads a cached
@@ -135,31 +142,35 @@ def _family_block(params, which, cached):
     return None
 
 
-def log_prob_block(params, xt, n, log_prob, work):
+def log_prob_block(params, xt, n, log_prob, work, prefetch):
     """Dispatch to the registered family's log-density block (Numba only)."""
     raise NotImplementedError("log_prob_block is only callable from Numba code")
 
 
-def accumulate_block(params, xt, n, resp, work, stats):
+def accumulate_block(params, xt, n, resp, work, stats, prefetch):
     """Dispatch to the registered family's statistics block (Numba only)."""
     raise NotImplementedError("accumulate_block is only callable from Numba code")
 
 
 def _log_prob_block_overload(cached):
-    def typer(params, xt, n, log_prob, work):
+    def typer(params, xt, n, log_prob, work, prefetch):
         impl = _family_block(params, 0, cached)
         if impl is not None:
-            return lambda params, xt, n, log_prob, work: impl(params, xt, n, log_prob, work)
+            return lambda params, xt, n, log_prob, work, prefetch: impl(
+                params, xt, n, log_prob, work, prefetch
+            )
         return None
 
     return typer
 
 
 def _accumulate_block_overload(cached):
-    def typer(params, xt, n, resp, work, stats):
+    def typer(params, xt, n, resp, work, stats, prefetch):
         impl = _family_block(params, 1, cached)
         if impl is not None:
-            return lambda params, xt, n, resp, work, stats: impl(params, xt, n, resp, work, stats)
+            return lambda params, xt, n, resp, work, stats, prefetch: impl(
+                params, xt, n, resp, work, stats, prefetch
+            )
         return None
 
     return typer
@@ -246,6 +257,8 @@ def _fused_e_step(
     # np.empty, not np.zeros: with parallel=True every np.zeros is a parallel
     # region of its own, and each region start waits for every thread.
     acc = np.empty((n_partitions, n_stats))
+    prefetch_state = np.empty((n_partitions, _STATE_LEN), dtype=np.int64)
+    row_bytes = n_features * X.itemsize
     o_xt, o_lp, o_vec, o_work, _ = _scratch_sections(
         n_partitions, n_features, n_components, n_work, X.itemsize
     )
@@ -272,16 +285,25 @@ def _fused_e_step(
         scale = vec_all[p, 1]
         for s in range(n_stats):
             stats[s] = 0.0
-        for b in range(p * n_blocks // n_partitions, (p + 1) * n_blocks // n_partitions):
+        prefetch = (X, prefetch_state[p])
+        prefetch_init(prefetch)
+        b_end = (p + 1) * n_blocks // n_partitions
+        for b in range(p * n_blocks // n_partitions, b_end):
             start = b * BLOCK_SIZE
             n = min(BLOCK_SIZE, n_samples - start)
+            # The next block of this partition is fetched while this one is computed.
+            next_start = min(start + BLOCK_SIZE, b_end * BLOCK_SIZE, n_samples)
+            next_stop = min(next_start + BLOCK_SIZE, b_end * BLOCK_SIZE, n_samples)
+            prefetch_block(
+                prefetch,
+                next_start * row_bytes,
+                next_stop * row_bytes,
+                ((next_stop - next_start) * row_bytes + 63) // 64,
+            )
             Xb = X[start : start + n]
-            for j in range(n_features):
-                row = xt[j]
-                for i in range(n):
-                    row[i] = Xb[i, j]
+            transpose_block(Xb, n, xt)
 
-            log_prob_block(params, xt, n, lp, work)
+            log_prob_block(params, xt, n, lp, work, prefetch)
 
             # The maximum over components of the weighted log-densities. They
             # are not stored: the exponentials below add the weights again,
@@ -361,7 +383,7 @@ def _fused_e_step(
                     for i in range(n):
                         resp_b[i, k] = lp[k, i]
             if accumulate:
-                accumulate_block(params, xt, n, lp, work, stats[2 + n_components :])
+                accumulate_block(params, xt, n, lp, work, stats[2 + n_components :], prefetch)
 
     total = np.empty(n_stats)
     for s in range(n_stats):

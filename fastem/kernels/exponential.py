@@ -21,6 +21,7 @@ from numba import njit
 
 from .._config import FASTMATH
 from ._fused import register_family_kernels
+from ._memory import prefetch_next
 
 __all__ = ["ExponentialParams", "first_moments_block"]
 
@@ -34,7 +35,7 @@ _JIT = dict(cache=True, fastmath=FASTMATH)
 
 
 @njit(**_JIT)
-def _log_prob_block(params, xt, n, log_prob, work):
+def _log_prob_block(params, xt, n, log_prob, work, prefetch):
     rates = params.rates
     n_components, n_features = rates.shape
     for k in range(n_components):
@@ -43,6 +44,7 @@ def _log_prob_block(params, xt, n, log_prob, work):
         for i in range(n):
             out[i] = lnorm
         for j in range(n_features):
+            prefetch_next(prefetch)
             r = rates[k, j]
             x = xt[j]
             for i in range(n):
@@ -50,7 +52,7 @@ def _log_prob_block(params, xt, n, log_prob, work):
 
 
 @njit(**_JIT)
-def first_moments_block(params, xt, n, resp, work, stats):
+def first_moments_block(params, xt, n, resp, work, stats, prefetch):
     """INOUT ``stats[k * n_features + j] += sum_i resp[k, i] * xt[j, i]``.
 
     The statistics block of every family whose M-step is a weighted mean of
@@ -61,6 +63,7 @@ def first_moments_block(params, xt, n, resp, work, stats):
     for k in range(n_components):
         r = resp[k]
         for j in range(n_features):
+            prefetch_next(prefetch)
             x = xt[j]
             s = 0.0
             for i in range(n):

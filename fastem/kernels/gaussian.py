@@ -27,6 +27,7 @@ from numba import njit
 
 from .._config import FASTMATH
 from ._fused import _typed, register_family_kernels
+from ._memory import prefetch_next
 
 
 class FullParams(NamedTuple):
@@ -104,9 +105,10 @@ def _triangular_log_prob(d, n, precisions_cholesky, log_norm, y, out):
 
 
 @njit(inline="always", **_JIT)
-def _triangular_product(d, n, precisions_cholesky, y):
+def _triangular_product(d, n, precisions_cholesky, y, prefetch):
     """OUT y[j, i] = sum_{l <= j} d[l, i] U[l, j], i.e. y = (d^T U)^T, with U upper triangular."""
     for j in range(d.shape[0]):
+        prefetch_next(prefetch)
         y_j = y[j]
         c = precisions_cholesky[0, j]
         d_0 = d[0]
@@ -152,11 +154,12 @@ def _centre_first_moments(xt, n, mean, resp_k, d, rd, stats, offset):
 
 
 @njit(inline="always", **_JIT)
-def _outer_moments(d, rd, n, stats, offset):
+def _outer_moments(d, rd, n, stats, offset, prefetch):
     """INOUT lower triangle of stats[offset:].reshape(D, D) += sum_i rd d^T."""
     n_features = d.shape[0]
     zero = _typed(d, 0.0)
     for j in range(n_features):
+        prefetch_next(prefetch)
         rd_j = rd[j]
         for l in range(j + 1):
             d_l = d[l]
@@ -167,7 +170,7 @@ def _outer_moments(d, rd, n, stats, offset):
 
 
 @njit(inline="always", **_JIT)
-def _first_square_moments(xt, n, mean, resp_k, stats, offset, offset2):
+def _first_square_moments(xt, n, mean, resp_k, stats, offset, offset2, prefetch):
     """INOUT stats[offset + j] += sum_i r d[j, i], stats[offset2 + j] += sum_i r d[j, i]^2.
 
     ``d = xt - mean`` and ``r = resp_k``. Features are taken four per pass over
@@ -178,6 +181,7 @@ def _first_square_moments(xt, n, mean, resp_k, stats, offset, offset2):
     n_features = mean.shape[0]
     head = n_features % 4
     for j in range(head):
+        prefetch_next(prefetch)
         m = mean[j]
         row = xt[j]
         s = zero
@@ -190,6 +194,7 @@ def _first_square_moments(xt, n, mean, resp_k, stats, offset, offset2):
         stats[offset + j] += s
         stats[offset2 + j] += s2
     for j in range(head, n_features, 4):
+        prefetch_next(prefetch)
         m0, m1, m2, m3 = mean[j], mean[j + 1], mean[j + 2], mean[j + 3]
         x0, x1, x2, x3 = xt[j], xt[j + 1], xt[j + 2], xt[j + 3]
         s0 = s1 = s2 = s3 = zero
@@ -223,10 +228,11 @@ def _first_square_moments(xt, n, mean, resp_k, stats, offset, offset2):
 
 
 @njit(**_JIT)
-def _full_log_prob(params, xt, n, log_prob, work):
+def _full_log_prob(params, xt, n, log_prob, work, prefetch):
     n_features = xt.shape[0]
     d = work[1 : 1 + n_features]
     for k in range(params.means.shape[0]):
+        prefetch_next(prefetch)
         _centre(xt, n, params.means[k], d)
         _triangular_log_prob(
             d, n, params.precisions_cholesky[k], params.log_norm[k], work[0], log_prob[k]
@@ -234,14 +240,15 @@ def _full_log_prob(params, xt, n, log_prob, work):
 
 
 @njit(**_JIT)
-def _tied_log_prob(params, xt, n, log_prob, work):
+def _tied_log_prob(params, xt, n, log_prob, work, prefetch):
     n_features = xt.shape[0]
     d = work[1 : 1 + n_features]
     y = work[1 + n_features : 1 + 2 * n_features]
     _centre(xt, n, params.shift, d)
-    _triangular_product(d, n, params.precisions_cholesky, y)
+    _triangular_product(d, n, params.precisions_cholesky, y, prefetch)
     half = _typed(xt, 0.5)
     for k in range(params.means.shape[0]):
+        prefetch_next(prefetch)
         out = log_prob[k]
         b = params.mapped_means[k]
         for i in range(n):
@@ -259,7 +266,7 @@ def _tied_log_prob(params, xt, n, log_prob, work):
 
 
 @njit(**_JIT)
-def _diag_log_prob(params, xt, n, log_prob, work):
+def _diag_log_prob(params, xt, n, log_prob, work, prefetch):
     """OUT log_prob[k, i] = log_norm[k] - sum_j ((xt[j, i] - means[k, j]) half_scales[k, j])^2.
 
     Each pass over the points subtracts four features (after the
@@ -277,6 +284,7 @@ def _diag_log_prob(params, xt, n, log_prob, work):
         for i in range(n):
             out[i] = lnorm
         for j in range(head):
+            prefetch_next(prefetch)
             m = mean[j]
             c_j = c[j]
             row = xt[j]
@@ -284,6 +292,7 @@ def _diag_log_prob(params, xt, n, log_prob, work):
                 y = (row[i] - m) * c_j
                 out[i] -= y * y
         for j in range(head, n_features, 4):
+            prefetch_next(prefetch)
             m0, m1, m2, m3 = mean[j], mean[j + 1], mean[j + 2], mean[j + 3]
             c0, c1, c2, c3 = c[j], c[j + 1], c[j + 2], c[j + 3]
             x0, x1, x2, x3 = xt[j], xt[j + 1], xt[j + 2], xt[j + 3]
@@ -296,23 +305,25 @@ def _diag_log_prob(params, xt, n, log_prob, work):
 
 
 @njit(**_JIT)
-def _full_accumulate(params, xt, n, resp, work, stats):
+def _full_accumulate(params, xt, n, resp, work, stats, prefetch):
     n_components, n_features = params.means.shape
     d = work[1 : 1 + n_features]
     rd = work[1 + n_features : 1 + 2 * n_features]
     second = n_components * n_features
     for k in range(n_components):
+        prefetch_next(prefetch)
         _centre_first_moments(xt, n, params.means[k], resp[k], d, rd, stats, k * n_features)
-        _outer_moments(d, rd, n, stats, second + k * n_features * n_features)
+        _outer_moments(d, rd, n, stats, second + k * n_features * n_features, prefetch)
 
 
 @njit(**_JIT)
-def _tied_accumulate(params, xt, n, resp, work, stats):
+def _tied_accumulate(params, xt, n, resp, work, stats, prefetch):
     n_components, n_features = params.means.shape
     w = work[0]
     d = work[1 : 1 + n_features]
     wd = work[1 + n_features : 1 + 2 * n_features]
     for k in range(n_components):
+        prefetch_next(prefetch)
         _first_moments(xt, n, params.means[k], resp[k], stats, k * n_features)
     # The responsibilities of a point sum to its weight: one outer product per point.
     for i in range(n):
@@ -327,17 +338,16 @@ def _tied_accumulate(params, xt, n, resp, work, stats):
         wd_j = wd[j]
         for i in range(n):
             wd_j[i] = w[i] * d_j[i]
-    _outer_moments(d, wd, n, stats, n_components * n_features)
+    _outer_moments(d, wd, n, stats, n_components * n_features, prefetch)
 
 
 @njit(**_JIT)
-def _diagonal_accumulate(params, xt, n, resp, work, stats):
+def _diagonal_accumulate(params, xt, n, resp, work, stats, prefetch):
     n_components, n_features = params.means.shape
     second = n_components * n_features
     for k in range(n_components):
-        _first_square_moments(
-            xt, n, params.means[k], resp[k], stats, k * n_features, second + k * n_features
-        )
+        first, squares = k * n_features, second + k * n_features
+        _first_square_moments(xt, n, params.means[k], resp[k], stats, first, squares, prefetch)
 
 
 register_family_kernels(FullParams, _full_log_prob, _full_accumulate)

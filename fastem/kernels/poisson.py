@@ -27,6 +27,7 @@ from numba import njit
 
 from .._config import FASTMATH
 from ._fused import _log, _typed, register_family_kernels
+from ._memory import prefetch_next
 from .exponential import first_moments_block
 
 __all__ = ["LOG_FACTORIALS", "PoissonParams", "WORK_ROWS"]
@@ -75,7 +76,7 @@ def _add_log_factorials(x, n, table, out):
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _log_prob_block(params, xt, n, log_prob, work):
+def _log_prob_block(params, xt, n, log_prob, work, prefetch):
     log_rates = params.log_rates
     n_components, n_features = log_rates.shape
     log_factorial = work[0]
@@ -89,6 +90,7 @@ def _log_prob_block(params, xt, n, log_prob, work):
         for i in range(n):
             out[i] = lnorm - log_factorial[i]
         for j in range(n_features):
+            prefetch_next(prefetch)
             lr = log_rates[k, j]
             x = xt[j]
             for i in range(n):
