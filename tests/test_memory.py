@@ -51,7 +51,7 @@ def _drive(data, blocks, calls_per_block):
     out = np.empty((len(calls_per_block), 3), dtype=np.int64)
     for b in range(len(calls_per_block)):
         lo, hi = blocks[b, 0], blocks[b, 1]
-        prefetch_block(prefetch, lo, hi, (hi - lo + 63) // 64)
+        prefetch_block(prefetch, lo, hi)
         out[b, 2] = state[_memory._LINES]
         for _ in range(calls_per_block[b]):
             prefetch_next(prefetch)

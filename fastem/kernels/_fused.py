@@ -69,8 +69,8 @@ def register_family_kernels(params_class, log_prob_block, accumulate_block, *, c
         ``params``; ``xt`` of shape (n_features, BLOCK_SIZE), the block's
         points transposed (columns ``:n`` are valid); ``work`` of shape
         (n_work, BLOCK_SIZE), scratch owned by the partition; ``prefetch``, a
-        handle to pass to ``fastem.kernels.prefetch_next`` once per component
-        (see :mod:`fastem.kernels._memory`). OUT: ``log_prob[k, i]``, the
+        handle to pass to ``fastem.kernels.prefetch_next`` about once per pass
+        over the points (see :mod:`fastem.kernels._memory`). OUT: ``log_prob[k, i]``, the
         log-density of point ``i`` under component ``k``, mixing weight
         excluded, for ``i < n``.
     accumulate_block : numba dispatcher
@@ -294,12 +294,7 @@ def _fused_e_step(
             # The next block of this partition is fetched while this one is computed.
             next_start = min(start + BLOCK_SIZE, b_end * BLOCK_SIZE, n_samples)
             next_stop = min(next_start + BLOCK_SIZE, b_end * BLOCK_SIZE, n_samples)
-            prefetch_block(
-                prefetch,
-                next_start * row_bytes,
-                next_stop * row_bytes,
-                ((next_stop - next_start) * row_bytes + 63) // 64,
-            )
+            prefetch_block(prefetch, next_start * row_bytes, next_stop * row_bytes)
             Xb = X[start : start + n]
             transpose_block(Xb, n, xt)
 

@@ -4,7 +4,7 @@ Functions
 ---------
 transpose_block(Xb, n, xt)
     ``xt[j, i] = Xb[i, j]`` for the first ``n`` points of a block.
-prefetch_init(prefetch), prefetch_block(prefetch, lo, hi, n_lines)
+prefetch_init(prefetch), prefetch_block(prefetch, lo, hi)
     Start prefetching the bytes ``[lo, hi)`` of the data for the next block.
 prefetch_next(prefetch)
     Issue the next few prefetches; blocks call it once per pass over the points.
@@ -233,14 +233,15 @@ def prefetch_init(prefetch):
 
 
 @njit(inline="always", **_JIT)
-def prefetch_block(prefetch, lo, hi, n_lines):
-    """Aim ``prefetch`` at the bytes ``[lo, hi)`` of the data, ``n_lines`` lines.
+def prefetch_block(prefetch, lo, hi):
+    """Aim ``prefetch`` at the bytes ``[lo, hi)`` of the data.
 
     Call once per block, before the block's work: the calls counted during
     the previous block set how many lines each call of :func:`prefetch_next`
     issues. Call :func:`prefetch_init` at the start of a partition.
     """
     state = prefetch[1]
+    n_lines = (hi - lo + _LINE_BYTES - 1) // _LINE_BYTES
     calls = state[_CALLS]
     if calls > 0:
         state[_LINES] = min(_MAX_LINES, (n_lines + calls - 1) // calls)
