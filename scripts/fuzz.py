@@ -51,7 +51,9 @@ def _data(rng, np, n_features=None):
     are exercised as often as the checks.
     """
     n = int(rng.choice([0, 1, 2, 3, 5] + [20, 100, 400] * 4))
-    d = int(rng.choice([0, 1, 5] + [2, 3] * 3)) if n_features is None else n_features
+    # 9 and 16 features take the kernels' tiled transposition (8 x 8 tiles),
+    # 9 with a column left over.
+    d = int(rng.choice([0, 1, 5, 9, 16] + [2, 3] * 3)) if n_features is None else n_features
     if n_features is not None and rng.random() < 0.1:
         d += 1
     kind = rng.choice(
