@@ -42,7 +42,7 @@ from numba.extending import overload
 
 from .._config import BLOCK_SIZE, FASTMATH
 from ._math import exp32, exp64, log32, log64
-from ._memory import _STATE_LEN, prefetch_block, prefetch_init, prefetch_next, transpose_block
+from ._memory import _STATE_LEN, prefetch_block, prefetch_init, transpose_block
 
 __all__ = [
     "fused_e_step",
