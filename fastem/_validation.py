@@ -93,6 +93,8 @@ def check_array(X, *, name="X", dtype=None, min_samples=1, anchors=None):
         target = X.dtype.newbyteorder("=") if X.dtype.type in _FLOAT_DTYPES else np.float64
     if X.dtype != target or not X.flags.c_contiguous:
         X = np.ascontiguousarray(X, dtype=target)
+    if n_samples == 0:  # an empty chunk of chunked data
+        return X
     n_bad, lo, hi = launch(scan_columns, X, n_check_partitions(n_samples))
     if n_bad:
         raise ValueError(

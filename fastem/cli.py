@@ -3,7 +3,9 @@
 Every subcommand prints readable text on stdout, or JSON with ``--json``.
 Errors print one line on stderr (what was wrong, the value, how to fix it)
 and exit with status 1, or 2 for a bad command line; ``--debug`` shows the
-traceback instead.
+traceback instead. Warnings of a command that succeeds are printed after it,
+one line each. No command writes to a file that it reads: an output path
+that is an input file (by device and inode, so links count) is refused.
 
 Data files (DATA) may be ``.npy`` (memory-mapped, not read whole), ``.csv``
 (comma, tab or semicolon separated, with or without a header row) or
@@ -74,9 +76,29 @@ def _non_negative_float(text):
     return value
 
 
+class KRange:
+    """Numbers of components given as ranges, expanded only once checked against the data."""
+
+    def __init__(self, ranges, text):
+        self.ranges, self.text = ranges, text
+
+    @property
+    def largest(self):
+        return max(high for _, high in self.ranges)
+
+    def values(self, n_samples, path):
+        if self.largest > n_samples:
+            raise CommandError(
+                f"--k {self.text} asks for up to {self.largest} components, but {path!r} has "
+                f"only {n_samples} data row(s); use at most {n_samples}, e.g. --k "
+                f"1-{min(n_samples, 10)}"
+            )
+        return sorted({k for low, high in self.ranges for k in range(low, high + 1)})
+
+
 def _k_values(text):
-    """'3', '1-10' or '2,4,8' (or a mix: '1-3,8') as a sorted list of positive ints."""
-    values = set()
+    """'3', '1-10' or '2,4,8' (or a mix: '1-3,8') as ranges of positive ints."""
+    ranges = []
     try:
         for part in text.split(","):
             low, _, high = part.partition("-")
@@ -84,12 +106,12 @@ def _k_values(text):
             high = int(high) if high else low
             if low < 1 or high < low:
                 raise ValueError
-            values.update(range(low, high + 1))
+            ranges.append((low, high))
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected positive numbers of components like '4', '1-10' or '2,4,8', got {text!r}"
         ) from None
-    return sorted(values)
+    return KRange(ranges, text)
 
 
 def _covariance_list(text):
@@ -150,9 +172,13 @@ def _resolve_columns(requested, names, n_columns, path):
 
 
 def _read_npy(path, columns):
+    from .data import load_npy
+
     try:
-        X = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
+        X = load_npy(path, mmap_mode="r")
+    except ValueError as exc:
+        raise CommandError(_one_line(exc)) from None
+    except OSError as exc:
         raise CommandError(
             f"{path!r} is not a readable .npy file ({_one_line(exc)}); write it with numpy.save"
         ) from None
@@ -236,8 +262,10 @@ def _read_parquet(path, columns):
 def read_data(path, columns=None, dtype=None):
     """Read DATA as a 2-D array; ``dtype`` converts it (float32 or float64)."""
     ext = _extension(path, _DATA_EXTENSIONS, "data file")
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise CommandError(f"data file {path!r} does not exist; check the path")
+    if not os.path.isfile(path):  # a FIFO would block the reader, a directory fail oddly
+        raise CommandError(f"data file {path!r} is not a regular file; give the path of a file")
     reader = {".npy": _read_npy, ".csv": _read_csv, ".parquet": _read_parquet}[ext]
     X = reader(path, columns)
     if X.dtype.kind not in "biuf":
@@ -246,10 +274,27 @@ def read_data(path, columns=None, dtype=None):
         )
     if X.shape[0] == 0:
         raise CommandError(f"{path!r} has no data rows")
-    if dtype is not None and X.dtype != dtype:
-        X = X.astype(dtype)
     _check_finite(X, path)
+    if dtype is not None and X.dtype != dtype:
+        _check_fits_dtype(X, path, np.dtype(dtype))
+        X = X.astype(dtype)
     return X
+
+
+def _check_fits_dtype(X, path, dtype, block=1 << 20):
+    """Refuse values that the cast to ``dtype`` (float32) would turn into infinity."""
+    limit = np.finfo(dtype).max
+    for start in range(0, X.shape[0], block):
+        part = np.abs(np.asarray(X[start : start + block], dtype=np.float64))
+        too_large = part > limit
+        if too_large.any():
+            row, column = np.unravel_index(int(np.argmax(too_large)), part.shape)
+            value = X[start + row, column]
+            raise CommandError(
+                f"{path!r} holds {float(value):.6g} in data row {start + row}, column "
+                f"{column}, beyond the range of {dtype.name} (largest {limit:.3g}); use "
+                f"--dtype float64, or scale the data"
+            )
 
 
 def _check_finite(X, path, block=1 << 20):
@@ -267,11 +312,30 @@ def _check_finite(X, path, block=1 << 20):
 _OUTPUT_EXTENSIONS = (".npy", ".csv", ".parquet")
 
 
-def _check_output(path, allowed):
+def _check_output(path, allowed, inputs):
+    """Check an output path: its extension, its directory, and that it is no input.
+
+    ``inputs`` maps a description ("data file", "model file") to the input
+    path. Sameness is decided by the file system (device and inode), so a
+    symbolic or hard link to an input, or another spelling of its path, is
+    caught too.
+    """
     _extension(path, allowed, "output file")
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise CommandError(f"cannot write {path!r}: directory {directory!r} does not exist")
+    for what, source in inputs.items():
+        try:
+            same = os.path.samefile(path, source)
+        except OSError:  # either does not exist (yet)
+            same = False
+        if same:
+            raise CommandError(
+                f"output {path!r} is the {what} {source!r} that this command reads; writing "
+                "it would destroy the input. Choose another output path"
+            )
+    if os.path.isdir(path):
+        raise CommandError(f"cannot write {path!r}: it is a directory; give a file name")
 
 
 def write_array(path, array, names):
@@ -316,9 +380,12 @@ def _family_class(family):
 def _load_model(path):
     import fastem
 
-    if not os.path.isfile(path):
-        raise CommandError(f"model file {path!r} does not exist; create it with 'fastem fit -o'")
-    return fastem.load(path)
+    try:
+        return fastem.load(path)
+    except FileNotFoundError:
+        raise CommandError(
+            f"model file {path!r} does not exist; create it with 'fastem fit -o'"
+        ) from None
 
 
 def _to_json(value):
@@ -422,22 +489,17 @@ def _progress(args):
 
 
 def _fit_with(model, X, progress):
-    """Fit with ``progress`` as callback; warnings become one line on stderr."""
+    """Fit with ``progress`` as callback; :func:`main` reports the warnings in one line each."""
     if progress is not None:
         model.set_params(callback=progress)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        start = time.perf_counter()
-        try:
-            model.fit(X)
-        finally:
-            if progress is not None:
-                progress.finish()
-                model.set_params(callback=None)
-        seconds = time.perf_counter() - start
-    for w in caught:
-        print(f"fastem: warning: {_one_line(w.message)}", file=sys.stderr)
-    return seconds
+    start = time.perf_counter()
+    try:
+        model.fit(X)
+    finally:
+        if progress is not None:
+            progress.finish()
+            model.set_params(callback=None)
+    return time.perf_counter() - start
 
 
 # ----------------------------------------------------------------------
@@ -452,7 +514,7 @@ def _emit(args, result, text):
 
 
 def cmd_fit(args):
-    _check_output(args.output, (".npz",))
+    _check_output(args.output, (".npz",), {"data file": args.data})
     cls = _family_class(args.family)
     kwargs = dict(
         n_components=args.n_components,
@@ -491,7 +553,7 @@ def _data_for(model, args):
 
 
 def cmd_predict(args):
-    _check_output(args.output, _OUTPUT_EXTENSIONS)
+    _check_output(args.output, _OUTPUT_EXTENSIONS, {"model file": args.model, "data file": args.data})
     model = _load_model(args.model)
     X = _data_for(model, args)
     if args.proba:
@@ -534,7 +596,7 @@ def cmd_score(args):
 
 
 def cmd_sample(args):
-    _check_output(args.output, _OUTPUT_EXTENSIONS)
+    _check_output(args.output, _OUTPUT_EXTENSIONS, {"model file": args.model})
     model = _load_model(args.model)
     if args.seed is not None:
         model.set_params(random_state=args.seed)
@@ -549,20 +611,17 @@ def cmd_select(args):
     import fastem
 
     if args.output is not None:
-        _check_output(args.output, (".npz",))
+        _check_output(args.output, (".npz",), {"data file": args.data})
     X = read_data(args.data, args.columns, args.dtype)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result = fastem.select_n_components(
-            X,
-            n_components=args.k,
-            covariance_types=tuple(args.covariance),
-            criterion=args.criterion,
-            n_init=args.n_init,
-            random_state=args.seed,
-        )
-    for w in caught:
-        print(f"fastem: warning: {_one_line(w.message)}", file=sys.stderr)
+    n_components = args.k.values(X.shape[0], args.data)
+    result = fastem.select_n_components(
+        X,
+        n_components=n_components,
+        covariance_types=tuple(args.covariance),
+        criterion=args.criterion,
+        n_init=args.n_init,
+        random_state=args.seed,
+    )
     if result.best_model_ is None:
         raise CommandError(
             "every fit was flagged as collapsed or failed (see the table with --json); "
@@ -745,7 +804,7 @@ def build_parser():
     p = sub.add_parser("select", parents=[common],
                        help="choose the number of components and covariance type by BIC")
     data_options(p)
-    p.add_argument("--k", type=_k_values, default=list(range(1, 11)), metavar="K",
+    p.add_argument("--k", type=_k_values, default=KRange([(1, 10)], "1-10"), metavar="K",
                    help="numbers of components: '1-10' (default), '4' or '2,4,8'")
     p.add_argument("--covariance", type=_covariance_list, default=["full"],
                    help="'all' or a comma-separated list (default full)")
@@ -767,7 +826,7 @@ def build_parser():
 
 
 def _one_line(exc):
-    return " ".join(str(exc).split())
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def main(argv=None):
@@ -776,7 +835,11 @@ def main(argv=None):
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
         args = parser.parse_args(argv)
-        args.func(args)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            args.func(args)
+        for w in caught:  # after success only: an error is reported in one line
+            print(f"fastem: warning: {_one_line(w.message)}", file=sys.stderr)
     except SystemExit as exc:  # --help
         return exc.code
     except KeyboardInterrupt:
@@ -787,6 +850,15 @@ def main(argv=None):
             raise
         print(f"fastem: error: {_one_line(exc)}", file=sys.stderr)
         return exc.status
+    except MemoryError:
+        if debug:
+            raise
+        print(
+            "fastem: error: out of memory; use fewer components (-k, --k), fewer "
+            "columns, or a smaller data file",
+            file=sys.stderr,
+        )
+        return 1
     except Exception as exc:  # fastem's ValueError/TypeError/OSError and anything else
         if debug:
             raise

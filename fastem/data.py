@@ -28,6 +28,9 @@ item is either a 2-D array-like chunk of shape (n_rows, n_features) or a pair
 ``.npy`` files.
 """
 
+import os
+import stat
+
 import numpy as np
 
 from ._config import BLOCK_SIZE
@@ -95,6 +98,82 @@ def as_source(X, sample_weight=None, *, check_data=None, anchors=None):
     return ArraySource(X, sample_weight, check_data=check_data, anchors=anchors)
 
 
+def backing_file(array):
+    """The path of the file that ``array`` is memory-mapped from, or None."""
+    while array is not None:
+        filename = getattr(array, "filename", None)
+        if isinstance(array, np.memmap) and filename is not None:
+            return os.fspath(filename)
+        array = getattr(array, "base", None)
+        if not isinstance(array, np.ndarray):
+            return None
+    return None
+
+
+def _same_file(a, b):
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_output_is_not_input(out, X, what="the input data"):
+    """Refuse an output array that shares memory or a file with the input ``X``.
+
+    Writing per-row results into the data being read would destroy the data
+    and make the rows read later garbage.
+    """
+    if out is None:
+        return
+    if np.may_share_memory(out, X):
+        raise ValueError(
+            f"out shares memory with {what}; writing the results there would overwrite "
+            "the data being read. Pass a separate array, e.g. a new np.memmap."
+        )
+    out_file, in_file = backing_file(out), backing_file(X)
+    if out_file is not None and in_file is not None and _same_file(out_file, in_file):
+        raise ValueError(
+            f"out is memory-mapped from {out_file!r}, the file that {what} is read from; "
+            "writing the results there would destroy the data. Write them to another file."
+        )
+
+
+class FileSignature:
+    """Identity, size and modification time of a data file, to notice changes.
+
+    A memory-mapped file that another program truncates while fastem reads it
+    kills the process with SIGBUS, and one that is rewritten gives mixed data;
+    checking the signature before each chunk and after each pass turns both
+    into an error that names the file (truncation during the read of a single
+    chunk cannot be caught this way; see ``docs/reliability.md``).
+    """
+
+    def __init__(self, path):
+        self.path = path
+        self.value = self._read()
+
+    def _read(self):
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def check(self):
+        if self._read() != self.value:
+            raise ValueError(
+                f"the data file {self.path!r} was changed, replaced or truncated while fastem "
+                "was reading it (its size, modification time or identity differs from "
+                "when it was validated). Do not modify a data file during a fit or a "
+                "prediction; rerun on the final file."
+            )
+
+
+def _signature(X):
+    path = backing_file(X)
+    return None if path is None else FileSignature(path)
+
+
 def _output_array(out, shape, dtype, what):
     if out is None:
         return np.empty(shape, dtype=dtype)
@@ -126,7 +205,10 @@ class ArraySource:
     """
 
     def __init__(self, X, sample_weight=None, *, check_data=None, anchors=None):
+        signature = _signature(X)
         self.X = check_array(X, anchors=anchors)
+        # Only an array still read from the file (not a converted copy) needs watching.
+        self.signature = signature if backing_file(self.X) is not None else None
         self.sample_weight = check_sample_weight(sample_weight, self.X.shape[0])
         if check_data is not None:
             check_data(self.X)
@@ -148,9 +230,15 @@ class ArraySource:
         """Sum over chunks, in row order, of ``fn(chunk, chunk_weights)`` (float64 vectors)."""
         total = None
         for start, stop in self._ranges():
+            self._check_unchanged()
             part = fn(self.X[start:stop], self._weights(start, stop))
             total = part if total is None else total + part
+        self._check_unchanged()
         return total
+
+    def _check_unchanged(self):
+        if self.signature is not None:
+            self.signature.check()
 
     def map(self, fn, n_columns, dtype, out=None):
         """Fill per-row outputs chunk by chunk: ``fn(chunk, out_chunk)``.
@@ -160,13 +248,78 @@ class ArraySource:
         """
         shape = (self.n_samples,) if n_columns is None else (self.n_samples, n_columns)
         out = _output_array(out, shape, dtype, "this data")
+        check_output_is_not_input(out, self.X, "X")
         for start, stop in self._ranges():
+            self._check_unchanged()
             fn(self.X[start:stop], out[start:stop])
+        self._check_unchanged()
         return out
 
     def subsample(self, random_state, size):
         """(points, weights) of a uniform subsample of at most ``size`` rows, float64."""
-        return subsample(self.X, self.sample_weight, random_state, size)
+        self._check_unchanged()
+        points = subsample(self.X, self.sample_weight, random_state, size)
+        self._check_unchanged()
+        return points
+
+
+_READ_MODES = {"readonly": "r", "copyonwrite": "c"}
+
+
+def load_npy(path, mmap_mode="r"):
+    """Open a ``.npy`` file read-only, with errors that name it.
+
+    A FIFO, device or directory is refused without blocking, a 0-byte or
+    truncated file and a header that promises more data than the file holds
+    give one ``ValueError`` naming the file.
+    """
+    from .io import open_regular_file
+
+    path = os.fsdecode(path)
+    with open_regular_file(path, "data file") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size == 0:
+            raise ValueError(
+                f"data file {path!r} is empty (0 bytes), not a .npy file. Write it with "
+                "numpy.save, or remove it from the list of chunks."
+            )
+        try:
+            version = np.lib.format.read_magic(f)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, _, dtype = read_header(f)
+        except (ValueError, OSError, EOFError, SyntaxError) as exc:
+            raise ValueError(
+                f"data file {path!r} is not a readable .npy file ({' '.join(str(exc).split())}). "
+                "Write it with numpy.save."
+            ) from None
+        offset = f.tell()
+        needed = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        if dtype.hasobject:
+            raise ValueError(
+                f"data file {path!r} holds Python objects (dtype {dtype}), not numbers. "
+                "Save a numeric array."
+            )
+        if size < needed:
+            raise ValueError(
+                f"data file {path!r} is truncated or its header is wrong: the header "
+                f"promises an array of shape {shape} and dtype {dtype} ({needed} bytes "
+                f"with the header), but the file has {size} bytes. Write it again with "
+                "numpy.save."
+            )
+        try:
+            if mmap_mode is None:
+                f.seek(0)
+                return np.lib.format.read_array(f, allow_pickle=False)
+            return np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:  # e.g. truncated since the check above
+            raise ValueError(
+                f"data file {path!r} could not be read ({' '.join(str(exc).split())}). "
+                "Check that no other program is writing it, or write it again with numpy.save."
+            ) from None
 
 
 class Chunks:
@@ -186,7 +339,10 @@ class Chunks:
         One entry per chunk: the weights of its rows, shape (n_rows_i,), or
         None for unit weights.
     mmap_mode : {'r', 'c', None}, default='r'
-        How ``.npy`` files are opened (see :func:`numpy.load`).
+        How ``.npy`` files are opened (see :func:`numpy.load`): memory-mapped
+        read-only ('r'), memory-mapped copy-on-write ('c'), or read into
+        memory one file at a time (None). A file is never written: modes that
+        write ('r+', 'w+') are refused.
 
     Examples
     --------
@@ -205,14 +361,20 @@ class Chunks:
                     f"{len(self.chunks)} chunks; give one entry (or None) per chunk."
                 )
         self.sample_weights = sample_weights
-        self.mmap_mode = mmap_mode
+        self.mmap_mode = _READ_MODES.get(mmap_mode, mmap_mode) if isinstance(mmap_mode, str) else mmap_mode
+        if self.mmap_mode not in ("r", "c", None):
+            raise ValueError(
+                f"mmap_mode must be 'r', 'c' or None, got {mmap_mode!r}: Chunks only reads "
+                "its files, and a writing mode ('r+', 'w+') could truncate or change them. "
+                "Use mmap_mode='r' (the default)."
+            )
 
     def __len__(self):
         return len(self.chunks)
 
     def _load(self, item):
         if isinstance(item, (str, bytes)) or hasattr(item, "__fspath__"):
-            return np.load(item, mmap_mode=self.mmap_mode)
+            return load_npy(item, self.mmap_mode)
         return item
 
     def __iter__(self):
@@ -263,13 +425,16 @@ class ChunkedSource:
         self.chunks = chunks
         self.rows = []
         self.weighted = []
+        self.signatures = []
         self.n_positive = 0
         self.dtype = None
         self.n_features = None
         for i, item in enumerate(chunks):
             X, w = _split(item)
-            name = f"chunk {i}"
-            X = check_array(X, name=name, anchors=anchors)
+            path = backing_file(X)
+            name = f"chunk {i}" if path is None else f"chunk {i} ({path!r})"
+            self.signatures.append(None if path is None else FileSignature(path))
+            X = check_array(X, name=name, anchors=anchors, min_samples=0)
             if self.dtype is None:
                 self.n_features, self.dtype = X.shape[1], X.dtype
             elif X.shape[1] != self.n_features:
@@ -286,7 +451,7 @@ class ChunkedSource:
                 w = check_sample_weight(w, X.shape[0], require_positive_sum=False)
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"{name}: {exc}") from None
-            if check_data is not None:
+            if check_data is not None and X.shape[0]:
                 check_data(X)
             self.rows.append(X.shape[0])
             self.weighted.append(w.shape[0] > 0)
@@ -294,10 +459,15 @@ class ChunkedSource:
         if self.dtype is None:
             raise ValueError("the chunked data yielded no chunks; at least one is required.")
         self.n_samples = sum(self.rows)
+        if self.n_samples == 0:
+            raise ValueError(
+                f"the chunked data have no rows: all {len(self.rows)} chunk(s) are empty. "
+                "At least one sample is required."
+            )
         self.offsets = np.concatenate([[0], np.cumsum(self.rows)])
 
     def _iter(self):
-        """Yield (index, X, w) with X a kernel-ready array, checked against the first pass."""
+        """Yield (index, X, w, signature) with X kernel-ready, checked against the first pass."""
         count = 0
         for i, item in enumerate(self.chunks):
             X, w = _split(item)
@@ -309,7 +479,10 @@ class ChunkedSource:
                 or w.shape[0] != (self.rows[i] if self.weighted[i] else 0)
             ):
                 raise self._changed(i)
-            yield i, np.ascontiguousarray(X, dtype=self.dtype), w
+            signature = self.signatures[i]
+            if signature is not None:
+                signature.check()
+            yield i, np.ascontiguousarray(X, dtype=self.dtype), w, signature
             count += 1
         if count != len(self.rows):
             raise self._changed(count)
@@ -324,9 +497,10 @@ class ChunkedSource:
     def reduce(self, fn):
         """Sum over chunks, in order, of ``fn(chunk, chunk_weights)``."""
         total = None
-        for _, X, w in self._iter():
-            part = _Slice(X, w).reduce(fn)
-            total = part if total is None else total + part
+        for _, X, w, signature in self._iter():
+            if X.shape[0]:
+                part = _Slice(X, w, signature).reduce(fn)
+                total = part if total is None else total + part
         return total
 
     def map(self, fn, n_columns, dtype, out=None):
@@ -339,9 +513,10 @@ class ChunkedSource:
             shape = (self.n_samples,) if n_columns is None else (self.n_samples, n_columns)
             out = _output_array(out, shape, dtype, "these chunks")
         results = []
-        for i, X, w in self._iter():
+        for i, X, w, signature in self._iter():
+            check_output_is_not_input(out, X, f"chunk {i}")
             part = None if out is None else out[self.offsets[i] : self.offsets[i + 1]]
-            results.append(_Slice(X, w).map(fn, n_columns, dtype, part))
+            results.append(_Slice(X, w, signature).map(fn, n_columns, dtype, part))
         return results if out is None else out
 
     def subsample(self, random_state, size):
@@ -356,7 +531,7 @@ class ChunkedSource:
         if isinstance(index, slice):
             index = np.arange(self.n_samples)
         points, weights = [], []
-        for i, X, w in self._iter():
+        for i, X, w, _ in self._iter():
             lo, hi = np.searchsorted(index, self.offsets[i : i + 2])
             rows = index[lo:hi] - self.offsets[i]
             points.append(np.asarray(X[rows], dtype=np.float64))
@@ -367,7 +542,8 @@ class ChunkedSource:
 class _Slice(ArraySource):
     """A validated chunk viewed as an array source (no checks repeated)."""
 
-    def __init__(self, X, sample_weight):
+    def __init__(self, X, sample_weight, signature=None):
         self.X, self.sample_weight = X, sample_weight
         self.n_samples, self.n_features = X.shape
         self.dtype = X.dtype
+        self.signature = signature

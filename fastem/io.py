@@ -13,11 +13,15 @@ The code is generic over a family's ``_parameter_names`` and ``get_params()``,
 so a new family is saved and loaded without changes here.
 """
 
+import errno
 import json
 import numbers
 import os
-import tempfile
+import secrets
+import socket
+import stat
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -27,6 +31,12 @@ FORMAT_NAME = "fastem-mixture"
 FORMAT_VERSION = 1
 _METADATA = "metadata"
 _HYPER_PREFIX = "hyper__"
+# Temporary files of a save are named ".<name>.fastem-<host>-<pid>-<random>.tmp".
+_TMP_MARK = ".fastem-"
+_TMP_SUFFIX = ".tmp"
+# Errors NumPy and zipfile raise for a damaged archive or entry.
+_READ_ERRORS = (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
+_WRITTEN_BY = "Pass a file written by model.save() or 'fastem fit -o'."
 
 
 def _split_hyper_parameters(params):
@@ -49,12 +59,99 @@ def _split_hyper_parameters(params):
     return scalars, arrays, dropped
 
 
+def _host_tag():
+    """This machine's name, reduced to characters that are safe in a file name."""
+    return "".join(c for c in socket.gethostname() if c.isalnum())[:32] or "host"
+
+
+def _temporary_name(path):
+    directory, name = os.path.split(os.path.abspath(path))
+    tag = f"{_host_tag()}-{os.getpid()}-{secrets.token_hex(4)}"
+    return os.path.join(directory, f".{name}{_TMP_MARK}{tag}{_TMP_SUFFIX}")
+
+
+def _process_is_gone(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # EPERM: the process exists and belongs to someone else
+        return False
+    return False
+
+
+def remove_stale_temporary_files(path):
+    """Remove temporary files that an interrupted save of ``path`` left behind.
+
+    Only files named as :func:`save` names its temporary files for this very
+    ``path`` are considered, and only those whose writing process, on this
+    machine, no longer exists (a process killed with SIGKILL during a save
+    cannot remove its own). Returns the names removed.
+    """
+    directory, name = os.path.split(os.path.abspath(path))
+    prefix, host = f".{name}{_TMP_MARK}", _host_tag()
+    removed = []
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return removed
+    for entry in entries:
+        if not (entry.startswith(prefix) and entry.endswith(_TMP_SUFFIX)):
+            continue
+        fields = entry[len(prefix) : -len(_TMP_SUFFIX)].split("-")
+        if len(fields) != 3 or fields[0] != host or not fields[1].isdigit():
+            continue
+        if not _process_is_gone(int(fields[1])):
+            continue
+        full = os.path.join(directory, entry)
+        try:
+            if stat.S_ISREG(os.lstat(full).st_mode):
+                os.unlink(full)
+                removed.append(entry)
+        except OSError:
+            pass
+    return removed
+
+
+def _check_destination(path):
+    """Refuse to replace anything at ``path`` that is not a fastem model file.
+
+    A model is saved by renaming a new file over ``path``; if ``path`` is a
+    data file (say the ``.npy`` file the model was fitted on), it would be
+    lost. Empty files and existing model files may be replaced.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot save a model to {path!r}: {exc.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ValueError(
+            f"cannot save a model to {path!r}: it is a {_file_kind(st.st_mode)}, not a "
+            "regular file. Give the path of a new .npz file."
+        )
+    if st.st_size == 0:
+        return
+    try:
+        with _open(path):
+            pass
+    except (ValueError, OSError):
+        raise ValueError(
+            f"refusing to save a model over {path!r}: it exists and is not a fastem model "
+            "file (saving would replace its contents). Choose another path, e.g. "
+            "'model.npz', or remove the file first if it is no longer needed."
+        ) from None
+
+
 def save(model, path):
     """Write a fitted model to ``path`` as a versioned ``.npz`` model file.
 
     The file is written to a temporary file in the same directory, flushed to
     disk and then renamed over ``path``, so ``path`` always holds either the
-    previous file or the complete new one, never a partial write.
+    previous file or the complete new one, never a partial write. A save that
+    fails removes its temporary file; one that was killed (SIGKILL, power
+    loss) cannot, and the next save to the same ``path`` removes it.
 
     Parameters
     ----------
@@ -62,10 +159,22 @@ def save(model, path):
         A fitted fastem mixture.
     path : str or os.PathLike
         Destination, conventionally ending in ``.npz`` (no suffix is added).
+
+    Raises
+    ------
+    AttributeError
+        If the model is not fitted.
+    ValueError
+        If ``path`` exists and is not a fastem model file (a data file, a
+        directory, a FIFO): it is never replaced. An empty file may be.
+    OSError
+        If the file cannot be written; ``path`` is then left as it was.
     """
     from . import __version__
 
     model._check_is_fitted()
+    path = os.fspath(path)
+    _check_destination(path)
     hyper, hyper_arrays, dropped = _split_hyper_parameters(model.get_params())
     metadata = {
         "format": FORMAT_NAME,
@@ -86,15 +195,12 @@ def save(model, path):
     arrays.update(hyper_arrays)
     arrays[_METADATA] = np.array(json.dumps(metadata))
 
-    path = os.fspath(path)
+    remove_stale_temporary_files(path)
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(
-        dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp"
-    )
+    tmp = _temporary_name(path)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # mode as open() gives it
     try:
         with os.fdopen(fd, "wb") as f:
-            # mkstemp makes the file private (0600); give it the mode a plain open() would
-            os.chmod(tmp, _default_mode())
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
@@ -117,46 +223,143 @@ def save(model, path):
         os.close(dir_fd)
 
 
-def _default_mode():
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
+def _file_kind(mode):
+    for test, kind in (
+        (stat.S_ISDIR, "directory"),
+        (stat.S_ISFIFO, "FIFO (named pipe)"),
+        (stat.S_ISSOCK, "socket"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+    ):
+        if test(mode):
+            return kind
+    return "special file"
+
+
+def open_regular_file(path, what):
+    """Open ``path`` for reading as a binary file object, refusing anything but a regular file.
+
+    The file is opened without blocking and checked with ``fstat`` on the open
+    descriptor, so a FIFO, a device or a directory is refused at once (a FIFO
+    would otherwise block the open until a writer appears), and the file that
+    was checked is the file that is read.
+    """
+    path = os.fspath(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            errno.ENOENT,
+            f"{what} {path!r} does not exist. Check the path, or create it with "
+            "'fastem fit' or model.save(path).",
+        ) from None
+    except IsADirectoryError:
+        raise ValueError(f"{what} {path!r} is a directory, not a file. {_WRITTEN_BY}") from None
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot open {what} {path!r}: {exc.strerror}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise ValueError(
+                f"{what} {path!r} is a {_file_kind(mode)}, not a regular file. {_WRITTEN_BY}"
+            )
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+class _Archive:
+    """An open model file: its ``.npz`` entries, read with errors that name the file."""
+
+    def __init__(self, path):
+        self.path = path
+        self.file = open_regular_file(path, "model file")
+        try:
+            if not zipfile.is_zipfile(self.file):
+                raise ValueError(
+                    f"{path!r} is not a fastem model file (not an .npz archive). {_WRITTEN_BY}"
+                )
+            self.file.seek(0)
+            try:
+                self.npz = np.load(self.file, allow_pickle=False)
+            except _READ_ERRORS as exc:
+                raise ValueError(
+                    f"{path!r} is not a fastem model file (NumPy could not read it as .npz: "
+                    f"{_one_line(exc)}). {_WRITTEN_BY}"
+                ) from None
+            if not isinstance(self.npz, np.lib.npyio.NpzFile):
+                raise ValueError(
+                    f"{path!r} is not a fastem model file (not an .npz archive). {_WRITTEN_BY}"
+                )
+            if _METADATA not in self.npz.files:
+                raise ValueError(
+                    f"{path!r} is not a fastem model file (no {_METADATA!r} entry). {_WRITTEN_BY}"
+                )
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def files(self):
+        return self.npz.files
+
+    def __getitem__(self, key):
+        try:
+            return self.npz[key]
+        except _READ_ERRORS as exc:
+            raise ValueError(
+                f"{self.path!r} is damaged: its entry {key!r} cannot be read "
+                f"({_one_line(exc)}). Save the model again, or restore the file from a copy."
+            ) from None
+
+    def close(self):
+        npz = getattr(self, "npz", None)
+        if isinstance(npz, np.lib.npyio.NpzFile):
+            npz.close()
+        self.file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _one_line(exc):
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _open(path):
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(
-            f"Model file {path!r} does not exist. Check the path, or create it with "
-            "'fastem fit' or model.save(path)."
-        )
-    if not zipfile.is_zipfile(path):
-        raise ValueError(
-            f"{path!r} is not a fastem model file (not an .npz archive). Pass a file "
-            "written by model.save() or 'fastem fit -o'."
-        )
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise ValueError(
-            f"{path!r} is not a fastem model file (NumPy could not read it as .npz: {exc}). "
-            "Pass a file written by model.save() or 'fastem fit -o'."
-        ) from None
-    if not isinstance(archive, np.lib.npyio.NpzFile) or _METADATA not in archive.files:
-        if isinstance(archive, np.lib.npyio.NpzFile):
-            archive.close()
-        raise ValueError(
-            f"{path!r} is not a fastem model file (no {_METADATA!r} entry). Pass a file "
-            "written by model.save() or 'fastem fit -o'."
-        )
-    return archive
+    return _Archive(os.fspath(path))
+
+
+_METADATA_FIELDS = {
+    "class": (str,),
+    "hyper_parameters": (dict,),
+    "parameters": (list,),
+    "n_features_in": (int,),
+    "dtype": (str,),
+    "converged": (bool,),
+    "n_iter": (int,),
+    "lower_bound": (int, float),
+    "lower_bounds": (list,),
+}
 
 
 def _parse_metadata(archive, path):
+    entry = archive[_METADATA]
     try:
-        metadata = json.loads(str(archive[_METADATA]))
+        if entry.dtype.kind not in "SU" or entry.ndim != 0:
+            raise ValueError(f"a {entry.dtype} array of shape {entry.shape}, not a string")
+        metadata = json.loads(str(entry))
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"{path!r} has an unreadable metadata entry ({exc}).") from None
+        raise ValueError(
+            f"{path!r} has an unreadable metadata entry ({_one_line(exc)}). {_WRITTEN_BY}"
+        ) from None
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT_NAME:
         raise ValueError(
             f"{path!r} is not a fastem model file (format "
@@ -164,7 +367,7 @@ def _parse_metadata(archive, path):
             f"{FORMAT_NAME!r})."
         )
     version = metadata.get("format_version")
-    if not isinstance(version, int) or version < 1:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise ValueError(f"{path!r} has an invalid format_version {version!r}.")
     if version > FORMAT_VERSION:
         raise ValueError(
@@ -175,8 +378,48 @@ def _parse_metadata(archive, path):
     return metadata
 
 
+def _check_metadata_fields(metadata, path):
+    """Every field that :func:`load` uses is present and of the right JSON type."""
+    for field, types in _METADATA_FIELDS.items():
+        if field not in metadata:
+            raise ValueError(
+                f"{path!r} is damaged: its metadata lacks the field {field!r}. Save the "
+                "model again, or restore the file from a copy."
+            )
+        value = metadata[field]
+        if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
+            raise ValueError(
+                f"{path!r} is damaged: metadata field {field!r} is {value!r}, expected "
+                f"{' or '.join(t.__name__ for t in types)}."
+            )
+    if metadata["n_features_in"] < 1:
+        raise ValueError(
+            f"{path!r} is damaged: metadata field 'n_features_in' is "
+            f"{metadata['n_features_in']}, expected a positive integer."
+        )
+    if metadata["n_iter"] < 0:
+        raise ValueError(f"{path!r} is damaged: metadata field 'n_iter' is {metadata['n_iter']}.")
+    if metadata["dtype"] not in ("float32", "float64"):
+        raise ValueError(
+            f"{path!r} is damaged: metadata field 'dtype' is {metadata['dtype']!r}, expected "
+            "'float32' or 'float64'."
+        )
+    for value in metadata["lower_bounds"]:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(
+                f"{path!r} is damaged: metadata field 'lower_bounds' holds {value!r}, "
+                "expected numbers."
+            )
+
+
 def read_metadata(path):
-    """The JSON metadata of a model file, as a dict, without building the model."""
+    """The JSON metadata of a model file, as a dict, without building the model.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        As :func:`load`, for a missing, special or damaged file.
+    """
     with _open(path) as archive:
         return _parse_metadata(archive, os.fspath(path))
 
@@ -184,20 +427,38 @@ def read_metadata(path):
 def load(path):
     """Load a model written by :func:`save` (or ``model.save``).
 
+    Every array is checked against the metadata and the family's constraints
+    before the model is built (see ``docs/model-format.md``), so a damaged or
+    edited file is refused rather than used.
+
     Parameters
     ----------
     path : str or os.PathLike
+        A regular file; a FIFO, device or directory is refused without
+        blocking.
 
     Returns
     -------
     model : BaseMixture
         The fitted model, with bitwise identical parameter arrays.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is not a fastem model file, is damaged, was written by a
+        newer fastem, or holds parameters that disagree with its metadata or
+        violate the family's constraints (weights off the simplex, non-finite
+        values, covariances or precisions that are not positive definite,
+        non-positive scales or rates). The message names the file and the field.
     """
     import fastem
 
     path = os.fspath(path)
     with _open(path) as archive:
         metadata = _parse_metadata(archive, path)
+        _check_metadata_fields(metadata, path)
         name = metadata["class"]
         cls = getattr(fastem, name, None)
         if not (isinstance(cls, type) and issubclass(cls, fastem.BaseMixture)):
@@ -216,17 +477,181 @@ def load(path):
                 f"{fastem.__version__} does not know. Upgrade fastem to load it."
             )
         model = cls(**hyper)
-        missing = [p for p in model._parameter_names if p not in archive.files]
+        try:
+            model._check_parameters()
+            model._check_family_init(metadata["n_features_in"])
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"{path!r} has an invalid hyper-parameter: {_one_line(exc)}"
+            ) from None
+        names = list(model._parameter_names)
+        if metadata["parameters"] != names:
+            raise ValueError(
+                f"{path!r} is damaged: metadata field 'parameters' is "
+                f"{metadata['parameters']}, but a {name} has {names}."
+            )
+        missing = [p for p in names if p not in archive.files]
         if missing:
-            raise ValueError(f"{path!r} lacks the fitted parameters {missing}; the file is damaged.")
-        for p in model._parameter_names:
-            setattr(model, p, archive[p])
+            raise ValueError(
+                f"{path!r} lacks the fitted parameters {missing}; the file is damaged. "
+                "Save the model again, or restore the file from a copy."
+            )
+        arrays = {p: archive[p] for p in names}
+    check_fitted_arrays(model, arrays, metadata["n_features_in"], metadata["dtype"], path)
+    for p in names:
+        setattr(model, p, arrays[p])
     model.n_features_in_ = metadata["n_features_in"]
     model.converged_ = metadata["converged"]
     model.n_iter_ = metadata["n_iter"]
-    model.lower_bound_ = metadata["lower_bound"]
-    model.lower_bounds_ = list(metadata["lower_bounds"])
+    model.lower_bound_ = float(metadata["lower_bound"])
+    model.lower_bounds_ = [float(v) for v in metadata["lower_bounds"]]
     return model
+
+
+# ----------------------------------------------------------------------
+# what a fitted model's arrays must satisfy
+
+
+class _Field:
+    """Checks of one array of a model file; errors name the file and the field."""
+
+    def __init__(self, path, name, value):
+        self.path, self.name, self.value = path, name, value
+
+    def fail(self, problem, fix="The file is damaged or was edited; save the model again."):
+        raise ValueError(f"{self.path!r}: field {self.name!r} {problem}. {fix}")
+
+    def finite(self):
+        if not np.isfinite(self.value).all():
+            bad = int((~np.isfinite(self.value)).sum())
+            self.fail(f"contains {bad} NaN or infinite value(s)")
+
+    def positive(self):
+        self.finite()
+        if self.value.size and not (self.value > 0).all():
+            self.fail(f"must be positive, but its smallest value is {self.value.min():.6g}")
+
+    def symmetric_positive_definite(self, dtype):
+        self.finite()
+        for index, matrix in _matrices(self.value):
+            matrix = matrix.astype(np.float64)
+            scale = np.abs(matrix).max()
+            if not np.allclose(matrix, matrix.T, rtol=0, atol=_tolerance(dtype) * scale):
+                self.fail(f"{index}is not symmetric")
+            try:
+                np.linalg.cholesky(matrix)
+            except np.linalg.LinAlgError:
+                smallest = np.linalg.eigvalsh(matrix)[0]
+                self.fail(
+                    f"{index}is not positive definite (smallest eigenvalue {smallest:.3g})"
+                )
+
+
+def _matrices(value):
+    """(label, matrix) pairs of a (D, D) or (K, D, D) array."""
+    if value.ndim == 2:
+        return [("", value)]
+    return [(f"[{k}] ", m) for k, m in enumerate(value)]
+
+
+def _tolerance(dtype):
+    """Relative tolerance for values computed in float64 and stored in ``dtype``."""
+    return 64 * float(np.finfo(dtype).eps)
+
+
+def check_fitted_arrays(model, arrays, n_features, dtype_name, path):
+    """Check a model file's parameter arrays against its metadata and its family.
+
+    ``arrays`` maps each of ``model._parameter_names`` to the array read from
+    the file; they are replaced in place by native-byte-order, C-contiguous
+    copies. Shapes and dtypes are checked for every family; the values for
+    the families of this package (Gaussian: SPD covariances and precisions,
+    upper-triangular precision Cholesky factors with a positive diagonal, the
+    three consistent with each other; exponential and Poisson: positive
+    scales and rates). A family defined elsewhere gets the checks of its
+    weights and of finiteness.
+    """
+    from .families._mean import MeanParameterMixture
+    from .families.gaussian import GaussianMixture, _covariance_shape
+
+    dtype = np.dtype(dtype_name)
+    K, D = model.n_components, n_features
+    shapes = {"weights_": (K,)}
+    if isinstance(model, GaussianMixture):
+        shapes["means_"] = (K, D)
+        for p in ("covariances_", "precisions_cholesky_", "precisions_"):
+            shapes[p] = _covariance_shape(model.covariance_type, K, D)
+    elif isinstance(model, MeanParameterMixture):
+        shapes[model._mean_name] = (K, D)
+    fields = {}
+    for name, value in arrays.items():
+        field = fields[name] = _Field(path, name, value)
+        if value.dtype.kind != "f" or value.dtype.itemsize != dtype.itemsize:
+            field.fail(f"has dtype {value.dtype}, but the metadata says {dtype.name}")
+        expected = shapes.get(name)
+        if expected is not None and value.shape != expected:
+            field.fail(
+                f"has shape {value.shape}, but a model with n_components={K} and "
+                f"n_features={D} needs {expected}"
+            )
+        if expected is None and (value.ndim == 0 or value.shape[0] != K) and name != "precisions_cholesky_":
+            field.fail(f"has shape {value.shape}; its first axis must have n_components={K} entries")
+        arrays[name] = field.value = np.ascontiguousarray(value, dtype=dtype)
+        field.finite()
+    weights = fields["weights_"]
+    if (weights.value < 0).any():
+        weights.fail(f"has a negative weight, {weights.value.min():.6g}")
+    total = float(weights.value.astype(np.float64).sum())
+    if abs(total - 1.0) > 1e-6 + 4 * K * float(np.finfo(dtype).eps):
+        weights.fail(f"sums to {total:.9g}; mixing weights must sum to 1")
+    if isinstance(model, GaussianMixture):
+        _check_gaussian(model.covariance_type, fields, dtype)
+    elif isinstance(model, MeanParameterMixture):
+        fields[model._mean_name].positive()
+
+
+def _check_gaussian(covariance_type, fields, dtype):
+    covariances = fields["covariances_"]
+    cholesky = fields["precisions_cholesky_"]
+    precisions = fields["precisions_"]
+    U = cholesky.value.astype(np.float64)
+    if covariance_type in ("diag", "spherical"):
+        for field in (covariances, cholesky, precisions):
+            field.positive()
+        products = bound = U * U
+        residual = np.abs(covariances.value * precisions.value.astype(np.float64) - 1.0)
+        allowed = 1e-3
+    else:
+        covariances.symmetric_positive_definite(dtype)
+        precisions.symmetric_positive_definite(dtype)
+        if np.tril(U, -1).any():
+            cholesky.fail(
+                "is not upper-triangular (it must hold factors U with U @ U.T equal to "
+                "the precision matrix, as scikit-learn stores them)"
+            )
+        diagonal = np.diagonal(U, axis1=-2, axis2=-1)
+        if not (diagonal > 0).all():
+            cholesky.fail(
+                f"has a diagonal entry {diagonal.min():.6g}; the diagonal of a Cholesky "
+                "factor must be positive"
+            )
+        products = U @ np.swapaxes(U, -1, -2)
+        bound = np.abs(U) @ np.swapaxes(np.abs(U), -1, -2)
+        C = covariances.value.astype(np.float64)
+        P = precisions.value.astype(np.float64)
+        residual = np.abs(C @ P - np.eye(C.shape[-1]))
+        # Rounding the matrices to ``dtype`` perturbs the product by about
+        # eps * |C| |P|, which grows with their conditioning.
+        norms = np.abs(C).sum(axis=-1).max() * np.abs(P).sum(axis=-1).max()
+        allowed = 1e-3 + 16 * float(np.finfo(dtype).eps) * float(norms)
+    # precisions_ is U @ U.T up to the rounding of storing it in ``dtype``.
+    if not (np.abs(precisions.value - products) <= _tolerance(dtype) * bound).all():
+        precisions.fail("disagrees with 'precisions_cholesky_' (it must equal U @ U.T)")
+    if not residual.max() <= allowed:
+        covariances.fail(
+            "is not the inverse of 'precisions_' (covariances_ @ precisions_ differs from "
+            f"the identity by {residual.max():.3g})"
+        )
 
 
 # ----------------------------------------------------------------------

@@ -1,0 +1,164 @@
+"""Data files that are empty, lie, are special or change under a fit give one clear error.
+
+Also the command line's own error paths: each bad invocation gives exactly one
+line on stderr, naming the input, and a non-zero exit status, with no Python
+traceback and no raw warning.
+"""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastem
+from fastem.cli import main
+from fastem.datasets import make_demo_data
+
+
+@pytest.fixture(scope="module")
+def X():
+    return make_demo_data(400, random_state=2)[0]
+
+
+def test_zero_row_parts_are_accepted_like_empty_dask_blocks(tmp_path, X):
+    np.save(tmp_path / "a.npy", X[:150])
+    np.save(tmp_path / "empty.npy", np.empty((0, 2)))
+    np.save(tmp_path / "b.npy", X[150:])
+    data = fastem.Chunks([tmp_path / "a.npy", tmp_path / "empty.npy", tmp_path / "b.npy"])
+    chunked = fastem.GaussianMixture(3, random_state=0).fit(data)
+    memory = fastem.GaussianMixture(3, random_state=0).fit(X)
+    np.testing.assert_allclose(chunked.means_, memory.means_, rtol=1e-10)
+    labels = chunked.predict(data)
+    assert [len(part) for part in labels] == [150, 0, 250]
+    np.testing.assert_array_equal(np.concatenate(labels), memory.predict(X))
+    with pytest.raises(ValueError, match="all 2 chunk\\(s\\) are empty"):
+        fastem.GaussianMixture(1).fit(fastem.Chunks([np.empty((0, 2)), np.empty((0, 2))]))
+
+
+def _bad_npy(tmp_path, kind):
+    path = tmp_path / f"{kind.replace(' ', '_')}.npy"
+    if kind == "zero bytes":
+        path.write_bytes(b"")
+    elif kind == "lying header":
+        np.save(path, np.ones((100, 2)))
+        path.write_bytes(path.read_bytes()[:-80])  # the header still promises 100 rows
+    elif kind == "garbage":
+        path.write_bytes(b"\x93NUMPY\x01\x00garbage")
+    elif kind == "FIFO":
+        os.mkfifo(path)
+    elif kind == "directory":
+        path.mkdir()
+    return path
+
+
+BAD_FILES = [("zero bytes", "empty \\(0 bytes\\)"), ("lying header", "truncated or its header"),
+             ("garbage", "not a readable .npy"), ("FIFO", "FIFO"), ("directory", "directory")]
+
+
+@pytest.mark.parametrize("kind, match", BAD_FILES)
+def test_bad_part_files_name_the_file(tmp_path, X, kind, match):
+    good = tmp_path / "good.npy"
+    np.save(good, X)
+    bad = _bad_npy(tmp_path, kind)
+    with pytest.raises(ValueError, match=match) as info:
+        fastem.GaussianMixture(2).fit(fastem.Chunks([good, bad]))
+    assert str(bad) in str(info.value)
+
+
+class _Rewriter:
+    """A fit callback that changes a data file after the first iteration."""
+
+    def __init__(self, path, how):
+        self.path, self.how = path, how
+
+    def __call__(self, model, n_iter, lower_bound):
+        if n_iter == 1:
+            data = np.load(self.path)
+            if self.how == "truncate":
+                with open(self.path, "r+b") as f:
+                    f.truncate(os.path.getsize(self.path) - 16 * 50)
+            elif self.how == "rewrite":
+                np.save(self.path, data + 1.0)  # same size, new contents
+                os.utime(self.path, ns=(1, 1))
+            else:  # replace by renaming a new file over it
+                np.save(str(self.path) + ".new.npy", data[::-1])
+                os.replace(str(self.path) + ".new.npy", self.path)
+        return False
+
+
+@pytest.mark.parametrize("how", ["truncate", "rewrite", "replace"])
+@pytest.mark.parametrize("source", ["memmap", "chunks"])
+def test_a_file_changed_between_passes_is_an_error(tmp_path, X, how, source):
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    data = np.load(path, mmap_mode="r") if source == "memmap" else fastem.Chunks([path])
+    model = fastem.GaussianMixture(2, random_state=0, tol=0, max_iter=5,
+                                   callback=_Rewriter(path, how))
+    with pytest.raises(ValueError, match="changed|truncated") as info:
+        model.fit(data)
+    assert str(path) in str(info.value)
+
+
+# ----------------------------------------------------------------------
+# the command line
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, X):
+    d = tmp_path_factory.mktemp("cli-errors")
+    np.save(d / "data.npy", X)
+    big = X.copy()
+    big[7, 1] = 1e39
+    np.save(d / "big.npy", big)
+    for kind, _ in BAD_FILES:
+        _bad_npy(d, kind)
+    os.mkfifo(d / "fifo.npz")
+    os.mkfifo(d / "fifo.csv")
+    assert main(["fit", str(d / "data.npy"), "-k", "2", "--max-iter", "5", "--tol", "1e-1",
+                 "--quiet", "-o", str(d / "model.npz")]) == 0
+    return d
+
+
+BAD = [
+    ("float32 overflow", ["fit", "{d}/big.npy", "-k", "2", "--dtype", "float32", "-o", "{t}/m.npz"],
+     "holds 1e+39 in data row 7, column 1, beyond the range of float32"),
+    ("k beyond the data", ["select", "{d}/data.npy", "--k", "1-10000000000"],
+     "asks for up to 10000000000 components, but"),
+    ("k beyond the data (list)", ["select", "{d}/data.npy", "--k", "2,401"], "has only 400"),
+    ("zero-byte npy", ["fit", "{d}/zero_bytes.npy", "-k", "2", "-o", "{t}/m.npz"], "zero_bytes.npy"),
+    ("lying npy header", ["predict", "{d}/model.npz", "{d}/lying_header.npy", "-o", "{t}/l.npy"],
+     "lying_header.npy"),
+    ("garbage npy", ["score", "{d}/model.npz", "{d}/garbage.npy"], "garbage.npy"),
+    ("FIFO data", ["fit", "{d}/FIFO.npy", "-k", "2", "-o", "{t}/m.npz"], "not a regular file"),
+    ("FIFO csv data", ["fit", "{d}/fifo.csv", "-k", "2", "-o", "{t}/m.npz"], "not a regular file"),
+    ("directory data", ["fit", "{d}/directory.npy", "-k", "2", "-o", "{t}/m.npz"],
+     "not a regular file"),
+    ("FIFO model", ["info", "{d}/fifo.npz"], "FIFO"),
+    ("directory model", ["info", "{d}"], "directory"),
+    ("output is a directory", ["sample", "{d}/model.npz", "-n", "3", "-o", "{d}/directory.npy"],
+     "directory"),
+    ("fit over a data file", ["fit", "{d}/data.npy", "-k", "2", "-o", "{t}/x.npz", "--quiet"],
+     "refusing to save a model over"),
+]
+
+
+@pytest.mark.parametrize("argv, expected", [pytest.param(a, e, id=i) for i, a, e in BAD])
+def test_bad_invocations_give_one_line(files, capsys, tmp_path, argv, expected):
+    np.savez(tmp_path / "x.npz", a=np.ones(3))  # a data archive, not a model
+    status = main([a.format(d=files, t=tmp_path) for a in argv])
+    out, err = capsys.readouterr()
+    assert status in (1, 2) and out == ""
+    assert err.count("\n") == 1 and err.startswith("fastem: error: "), err
+    assert expected in err, err
+    assert not os.path.exists(tmp_path / "m.npz")
+
+
+@pytest.mark.parametrize("argv", [BAD[0][1], BAD[1][1], BAD[6][1]])
+def test_bad_invocations_in_a_real_process(files, tmp_path, argv):
+    command = [sys.executable, "-m", "fastem", *[a.format(d=files, t=tmp_path) for a in argv]]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode in (1, 2)
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("fastem: error: "), done.stderr
+    assert "Traceback" not in done.stderr and "Warning" not in done.stderr

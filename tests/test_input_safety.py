@@ -1,0 +1,122 @@
+"""No fastem call or command writes to a file that it was given as input.
+
+Every entry point that writes is given its own input as output: the command
+line's ``-o`` (the data file, the model file, through a symbolic link, a hard
+link and another spelling of the path), the Python ``out=`` arrays (the input
+array itself, a view of it, a memory map of the input file), ``Chunks`` with
+a writing ``mmap_mode`` and ``save`` onto a data file. Each must be refused
+with the input left byte for byte as it was.
+"""
+
+import os
+
+import numpy as np
+import pytest
+
+import fastem
+from fastem.cli import main
+from fastem.datasets import make_demo_data
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("inputs")
+    X = make_demo_data(300, random_state=0)[0]
+    np.save(d / "data.npy", X)
+    np.savetxt(d / "data.csv", X, delimiter=",", header="x,y", comments="")
+    assert main(["fit", str(d / "data.npy"), "-k", "2", "--max-iter", "5", "--tol", "1e-1",
+                 "-o", str(d / "model.npz"), "--quiet"]) == 0
+    os.symlink(d / "data.npy", d / "link.npy")
+    os.link(d / "data.csv", d / "hard.csv")
+    os.symlink(d / "model.npz", d / "link.npz")
+    return d
+
+
+def _snapshot(d):
+    return {name: (d / name).read_bytes() for name in ("data.npy", "data.csv", "model.npz")}
+
+
+CASES = [
+    ("predict onto the data", ["predict", "{d}/model.npz", "{d}/data.npy", "-o", "{d}/data.npy"]),
+    ("predict --proba onto csv data", ["predict", "{d}/model.npz", "{d}/data.csv", "--columns",
+                                       "0", "1", "--proba", "-o", "{d}/data.csv"]),
+    ("predict onto a hard link of the data", ["predict", "{d}/model.npz", "{d}/data.csv",
+                                              "-o", "{d}/hard.csv"]),
+    ("predict onto a symbolic link of the data", ["predict", "{d}/model.npz", "{d}/data.npy",
+                                                  "-o", "{d}/link.npy"]),
+    ("predict onto another spelling", ["predict", "{d}/model.npz", "{d}/data.npy",
+                                       "-o", "{d}/../{name}/./data.npy"]),
+    ("sample onto the model's link", ["sample", "{d}/model.npz", "-n", "5", "-o", "{d}/link.npz"]),
+    ("fit onto the data", ["fit", "{d}/link.npy", "-k", "2", "-o", "{d}/data.npy"]),
+    ("select onto the data", ["select", "{d}/data.npy", "--k", "1-2", "-o", "{d}/link.npy"]),
+]
+
+
+@pytest.mark.parametrize("argv", [pytest.param(a, id=i) for i, a in CASES])
+def test_no_command_writes_its_input(inputs, capsys, argv):
+    before = _snapshot(inputs)
+    status = main([a.format(d=inputs, name=inputs.name) for a in argv])
+    out, err = capsys.readouterr()
+    assert status != 0, out
+    assert err.count("\n") == 1 and err.startswith("fastem: error: "), err
+    assert _snapshot(inputs) == before
+
+
+def test_sample_onto_data_is_refused_only_when_it_is_an_input(inputs, capsys, tmp_path):
+    # writing to a file that is not an input of the command is allowed
+    target = tmp_path / "s.npy"
+    np.save(target, np.zeros(3))
+    assert main(["sample", str(inputs / "model.npz"), "-n", "5", "-o", str(target)]) == 0
+    assert np.load(target).shape == (5, 2)
+
+
+def test_out_arrays_that_alias_the_input_are_refused(tmp_path):
+    X = make_demo_data(300, random_state=0)[0]
+    model = fastem.GaussianMixture(2, random_state=0).fit(X)
+    Y = np.ascontiguousarray(X[:, :1]).copy()
+    one = fastem.GaussianMixture(1, random_state=0).fit(Y)
+    for data, method, out in [
+        (X.copy(), "predict_proba", None),  # out is the data itself
+        (Y, "score_samples", Y.reshape(-1)),  # a view of the data
+    ]:
+        m = model if data.shape[1] == 2 else one
+        out = data if out is None else out
+        before = data.copy()
+        with pytest.raises(ValueError, match="shares memory"):
+            getattr(m, method)(data, out=out)
+        np.testing.assert_array_equal(data, before)
+    # a memory map of the file being read
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    before = path.read_bytes()
+    mapped = np.load(path, mmap_mode="r")
+    writable = np.lib.format.open_memmap(path, mode="r+")
+    with pytest.raises(ValueError, match="the file that X is read from"):
+        model.predict_proba(mapped, out=writable)
+    with pytest.raises(ValueError, match="the file that chunk 0 is read from"):
+        model.predict_proba(fastem.Chunks([path]), out=writable)
+    del writable, mapped
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("mode", ["w+", "r+", "write", "readwrite", "x"])
+def test_chunks_refuse_writing_modes(tmp_path, mode):
+    path = tmp_path / "part-0.npy"
+    np.save(path, np.ones((10, 2)))
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match="mmap_mode must be 'r', 'c' or None"):
+        fastem.GaussianMixture(1).fit(fastem.Chunks([path], mmap_mode=mode))
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("mode", ["r", "c", None, "readonly", "copyonwrite"])
+def test_chunks_reading_modes_fit_the_same(tmp_path, mode):
+    X = make_demo_data(300, random_state=0)[0]
+    np.save(tmp_path / "a.npy", X[:100])
+    np.save(tmp_path / "b.npy", X[100:])
+    before = (tmp_path / "a.npy").read_bytes()
+    chunked = fastem.GaussianMixture(2, random_state=0).fit(
+        fastem.Chunks([tmp_path / "a.npy", tmp_path / "b.npy"], mmap_mode=mode))
+    memory = fastem.GaussianMixture(2, random_state=0).fit(X)
+    np.testing.assert_allclose(chunked.means_, memory.means_, rtol=1e-10)
+    assert (tmp_path / "a.npy").read_bytes() == before
