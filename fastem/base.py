@@ -235,6 +235,11 @@ class BaseMixture:
                 f"init_params must be one of {_INIT_METHODS}, got {self.init_params!r}."
             )
 
+    #: The hyper-parameter that keeps every density positive (``reg_covar`` for
+    #: Gaussians, the floor of the means for exponential and Poisson mixtures),
+    #: named in error messages that advise raising it.
+    _regularization_name = "the regularization of the components"
+
     def _check_data(self, X):
         """Family hook: reject data outside the family's domain. Default: accept."""
 
@@ -477,7 +482,7 @@ class BaseMixture:
                     raise FloatingPointError(
                         f"The log-likelihood became {lower_bound} at iteration {n_iter}. "
                         "Some points have zero density under every component; scale the "
-                        "input data, or increase reg_covar."
+                        f"input data, or increase {self._regularization_name}."
                     )
                 self.m_step(stats)
                 lower_bounds.append(lower_bound)

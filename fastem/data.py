@@ -28,8 +28,8 @@ item is either a 2-D array-like chunk of shape (n_rows, n_features) or a pair
 ``.npy`` files.
 """
 
+import contextlib
 import os
-import stat
 
 import numpy as np
 
@@ -141,11 +141,12 @@ def check_output_is_not_input(out, X, what="the input data"):
 class FileSignature:
     """Identity, size and modification time of a data file, to notice changes.
 
-    A memory-mapped file that another program truncates while fastem reads it
-    kills the process with SIGBUS, and one that is rewritten gives mixed data;
-    checking the signature before each chunk and after each pass turns both
-    into an error that names the file (truncation during the read of a single
-    chunk cannot be caught this way; see ``docs/reliability.md``).
+    A memory-mapped file that another program rewrites between two reads
+    would give mixed data, and one that is truncated would kill the process
+    with SIGBUS at the next read. Checking the signature before and after
+    each read of a chunk (see :func:`reading`) turns both into an error that
+    names the file; a truncation during a read is caught by
+    :mod:`fastem._sigbus`.
     """
 
     def __init__(self, path):
@@ -172,6 +173,26 @@ class FileSignature:
 def _signature(X):
     path = backing_file(X)
     return None if path is None else FileSignature(path)
+
+
+@contextlib.contextmanager
+def reading(X, signature):
+    """Context of one read of ``X``; for a memory-mapped file, checks that it stays the same.
+
+    ``signature`` (a :class:`FileSignature`, or None for data in memory) is
+    checked before and after the read, and the read runs under
+    :class:`fastem._sigbus.guard`, so a file truncated during the read gives a
+    ``ValueError`` naming it instead of killing the process with SIGBUS.
+    """
+    if signature is None:
+        yield
+        return
+    from ._sigbus import guard
+
+    signature.check()
+    with guard(X, signature.path):
+        yield
+    signature.check()
 
 
 def _output_array(out, shape, dtype, what):
@@ -206,7 +227,8 @@ class ArraySource:
 
     def __init__(self, X, sample_weight=None, *, check_data=None, anchors=None):
         signature = _signature(X)
-        self.X = check_array(X, anchors=anchors)
+        with reading(X, signature):
+            self.X = check_array(X, anchors=anchors)
         # Only an array still read from the file (not a converted copy) needs watching.
         self.signature = signature if backing_file(self.X) is not None else None
         self.sample_weight = check_sample_weight(sample_weight, self.X.shape[0])
@@ -230,15 +252,10 @@ class ArraySource:
         """Sum over chunks, in row order, of ``fn(chunk, chunk_weights)`` (float64 vectors)."""
         total = None
         for start, stop in self._ranges():
-            self._check_unchanged()
-            part = fn(self.X[start:stop], self._weights(start, stop))
+            with reading(self.X, self.signature):
+                part = fn(self.X[start:stop], self._weights(start, stop))
             total = part if total is None else total + part
-        self._check_unchanged()
         return total
-
-    def _check_unchanged(self):
-        if self.signature is not None:
-            self.signature.check()
 
     def map(self, fn, n_columns, dtype, out=None):
         """Fill per-row outputs chunk by chunk: ``fn(chunk, out_chunk)``.
@@ -250,17 +267,14 @@ class ArraySource:
         out = _output_array(out, shape, dtype, "this data")
         check_output_is_not_input(out, self.X, "X")
         for start, stop in self._ranges():
-            self._check_unchanged()
-            fn(self.X[start:stop], out[start:stop])
-        self._check_unchanged()
+            with reading(self.X, self.signature):
+                fn(self.X[start:stop], out[start:stop])
         return out
 
     def subsample(self, random_state, size):
         """(points, weights) of a uniform subsample of at most ``size`` rows, float64."""
-        self._check_unchanged()
-        points = subsample(self.X, self.sample_weight, random_state, size)
-        self._check_unchanged()
-        return points
+        with reading(self.X, self.signature):
+            return subsample(self.X, self.sample_weight, random_state, size)
 
 
 _READ_MODES = {"readonly": "r", "copyonwrite": "c"}
@@ -433,8 +447,10 @@ class ChunkedSource:
             X, w = _split(item)
             path = backing_file(X)
             name = f"chunk {i}" if path is None else f"chunk {i} ({path!r})"
-            self.signatures.append(None if path is None else FileSignature(path))
-            X = check_array(X, name=name, anchors=anchors, min_samples=0)
+            signature = None if path is None else FileSignature(path)
+            self.signatures.append(signature)
+            with reading(X, signature):
+                X = check_array(X, name=name, anchors=anchors, min_samples=0)
             if self.dtype is None:
                 self.n_features, self.dtype = X.shape[1], X.dtype
             elif X.shape[1] != self.n_features:
@@ -480,9 +496,9 @@ class ChunkedSource:
             ):
                 raise self._changed(i)
             signature = self.signatures[i]
-            if signature is not None:
-                signature.check()
-            yield i, np.ascontiguousarray(X, dtype=self.dtype), w, signature
+            with reading(X, signature):
+                X = np.ascontiguousarray(X, dtype=self.dtype)
+            yield i, X, w, signature
             count += 1
         if count != len(self.rows):
             raise self._changed(count)
@@ -531,10 +547,11 @@ class ChunkedSource:
         if isinstance(index, slice):
             index = np.arange(self.n_samples)
         points, weights = [], []
-        for i, X, w, _ in self._iter():
+        for i, X, w, signature in self._iter():
             lo, hi = np.searchsorted(index, self.offsets[i : i + 2])
             rows = index[lo:hi] - self.offsets[i]
-            points.append(np.asarray(X[rows], dtype=np.float64))
+            with reading(X, signature):
+                points.append(np.asarray(X[rows], dtype=np.float64))
             weights.append(w[rows] if w.shape[0] else np.ones(rows.shape[0]))
         return np.concatenate(points), np.concatenate(weights)
 

@@ -27,8 +27,9 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from ._init import subsample
-from ._validation import check_array, check_random_state, check_sample_weight, check_scalar
+from ._init import INIT_SAMPLE_SIZE
+from ._validation import check_random_state, check_scalar
+from .data import as_source
 from .base import ConvergenceWarning
 from .families.gaussian import _COVARIANCE_TYPES, GaussianMixture
 
@@ -47,7 +48,7 @@ def _min_points(covariance_type, n_features):
     return {"full": n_features + 1, "tied": 1, "diag": 2, "spherical": 2}[covariance_type]
 
 
-def _chunks(n_samples):
+def _row_blocks(n_samples):
     return [slice(start, start + _CHUNK_ROWS) for start in range(0, n_samples, _CHUNK_ROWS)]
 
 
@@ -55,16 +56,26 @@ def _weights_or_ones(sample_weight, n_samples):
     return sample_weight if sample_weight.shape[0] else np.ones(n_samples)
 
 
-def _data_covariance(X, sample_weight):
-    """Weighted covariance of ``X`` in float64, chunk by chunk (empty weights: unit)."""
-    w = _weights_or_ones(sample_weight, X.shape[0])
-    total = w.sum()
-    mean = sum(w[s] @ np.asarray(X[s], dtype=np.float64) for s in _chunks(X.shape[0])) / total
-    covariance = np.zeros((X.shape[1], X.shape[1]))
-    for s in _chunks(X.shape[0]):
-        centred = np.asarray(X[s], dtype=np.float64) - mean
-        covariance += (centred * w[s, None]).T @ centred
-    return covariance / total
+def _data_covariance(source):
+    """Weighted covariance of the data in float64, in two passes over the source."""
+    D = source.n_features
+
+    def first_moments(X, w):
+        w = _weights_or_ones(w, X.shape[0])
+        return np.concatenate([[w.sum()], w @ np.asarray(X, dtype=np.float64)])
+
+    moments = source.reduce(first_moments)
+    total, mean = moments[0], moments[1:] / moments[0]
+
+    def scatter(X, w):
+        w = _weights_or_ones(w, X.shape[0])
+        out = np.zeros((D, D))
+        for s in _row_blocks(X.shape[0]):
+            centred = np.asarray(X[s], dtype=np.float64) - mean
+            out += (centred * w[s, None]).T @ centred
+        return out.ravel()
+
+    return source.reduce(scatter).reshape(D, D) / total
 
 
 def _full_covariances(model):
@@ -80,7 +91,7 @@ def _full_covariances(model):
     return cov[:, None, None] * np.eye(D)
 
 
-def _effective_points(model, X, sample_weight):
+def _effective_points(model, source):
     """Effective number of points behind each component (Kish's effective size).
 
     ``n_eff_k = (sum_i w_i r_ik)^2 / sum_i (w_i r_ik)^2`` with ``r_ik`` the
@@ -88,16 +99,20 @@ def _effective_points(model, X, sample_weight):
     of points in the component. Unlike the component's mass ``sum_i w_i r_ik``
     it does not depend on the scale of the weights, and one point with a large
     weight still counts as one point.
-
-    ``sample_weight`` is a validated vector, empty for unit weights.
     """
-    w = _weights_or_ones(sample_weight, X.shape[0])
-    mass = np.zeros(model.n_components)
-    mass_squared = np.zeros(model.n_components)
-    for s in _chunks(X.shape[0]):
-        weighted_resp = model.predict_proba(X[s]).astype(np.float64) * w[s, None]
-        mass += weighted_resp.sum(axis=0)
-        mass_squared += (weighted_resp**2).sum(axis=0)
+    K = model.n_components
+
+    def masses(X, w):
+        w = _weights_or_ones(w, X.shape[0])
+        out = np.zeros(2 * K)
+        for s in _row_blocks(X.shape[0]):
+            weighted_resp = model.predict_proba(X[s]).astype(np.float64) * w[s, None]
+            out[:K] += weighted_resp.sum(axis=0)
+            out[K:] += (weighted_resp**2).sum(axis=0)
+        return out
+
+    total = source.reduce(masses)
+    mass, mass_squared = total[:K], total[K:]
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(mass_squared > 0, mass**2 / mass_squared, 0.0)
 
@@ -147,8 +162,8 @@ def collapsed_components(model, X, sample_weight=None, *, min_variance_ratio=1e-
     Parameters
     ----------
     model : fitted GaussianMixture
-    X : array-like of shape (n_samples, n_features)
-        The data the model was fitted on.
+    X : array-like of shape (n_samples, n_features), chunked data or dask array
+        The data the model was fitted on, in any form ``fit`` accepts.
     sample_weight : array-like of shape (n_samples,), default=None
     min_variance_ratio : float, default=1e-6
         The relative term of rule 1. Data with genuine clusters narrower than
@@ -160,29 +175,28 @@ def collapsed_components(model, X, sample_weight=None, *, min_variance_ratio=1e-
     reasons : dict of int to str
         For each collapsed component, every rule it breaks; empty when none is.
     """
-    X = check_array(X)
-    w = check_sample_weight(sample_weight, X.shape[0])
+    source = as_source(X, sample_weight)
     check_scalar(min_variance_ratio, "min_variance_ratio", numbers.Real, min_val=0.0, max_val=1.0)
     return _collapse_reasons(
-        model, X, w, min_variance_ratio, _data_covariance(X, w), _resolution(X, w)
+        model, source, min_variance_ratio, _data_covariance(source), _resolution(source)
     )
 
 
-def _resolution(X, sample_weight):
+def _resolution(source):
     """Smallest gap between distinct values of each feature, on a subsample.
 
     Rows of zero weight are left out. A feature with a single value has gap 0.
     """
-    points, weights = subsample(X, sample_weight, np.random.RandomState(0))
+    points, weights = source.subsample(np.random.RandomState(0), INIT_SAMPLE_SIZE)
     points = points[weights > 0]
-    gaps = np.zeros(X.shape[1])
-    for j in range(X.shape[1]):
+    gaps = np.zeros(source.n_features)
+    for j in range(source.n_features):
         steps = np.diff(np.unique(points[:, j]))
         gaps[j] = steps.min() if steps.size else 0.0
     return gaps
 
 
-def _collapse_reasons(model, X, w, min_variance_ratio, S, resolution):
+def _collapse_reasons(model, source, min_variance_ratio, S, resolution):
     """:func:`collapsed_components` on validated input.
 
     ``S`` is the data covariance and ``resolution`` the per-feature value gaps.
@@ -208,8 +222,8 @@ def _collapse_reasons(model, X, w, min_variance_ratio, S, resolution):
             f"variance {axis_variance[k, j]:.3g} along feature {j}, below the "
             f"{axis_floor[j]:.3g} that rounding to steps of {resolution[j]:.3g} gives",
         )
-    n_eff = _effective_points(model, X, w)
-    needed = _min_points(model.covariance_type, X.shape[1])
+    n_eff = _effective_points(model, source)
+    needed = _min_points(model.covariance_type, source.n_features)
     for k in np.flatnonzero(n_eff < needed):
         reasons[int(k)].append(f"{n_eff[k]:.3g} effective points, fewer than {needed}")
     return {k: ", ".join(why) for k, why in sorted(reasons.items())}
@@ -407,7 +421,9 @@ def select_n_components(
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
+    X : array-like of shape (n_samples, n_features), chunked data or dask array
+        Any data that ``GaussianMixture.fit`` accepts (e.g. :class:`fastem.Chunks`
+        or a memory-mapped array); it is validated once and read by every fit.
     n_components : iterable of int, default=range(1, 10)
         Component counts to try.
     covariance_types : str or iterable of str, default=('spherical', 'diag', 'tied', 'full')
@@ -447,17 +463,14 @@ def select_n_components(
     >>> print(result.table)
     >>> labels = result.best_model_.predict(X)
     """
-    X = check_array(X)
-    w = check_sample_weight(sample_weight, X.shape[0])
-    n_positive = X.shape[0] if not w.shape[0] else int(np.count_nonzero(w))
-    ks, types, criterion = _check_grid(n_components, covariance_types, criterion, n_positive)
+    source = as_source(X, sample_weight)
+    ks, types, criterion = _check_grid(n_components, covariance_types, criterion, source.n_positive)
     check_scalar(n_init, "n_init", numbers.Integral, min_val=1)
     check_scalar(min_variance_ratio, "min_variance_ratio", numbers.Real, min_val=0.0, max_val=1.0)
     check_random_state(random_state)
     _check_gmm_kwargs(gmm_kwargs)
-    weights = w if w.shape[0] else None
-    S = _data_covariance(X, w)
-    resolution = _resolution(X, w)
+    S = _data_covariance(source)
+    resolution = _resolution(source)
 
     values, flags, converged, models = {}, {}, {}, {}
     for ct in types:
@@ -469,15 +482,15 @@ def select_n_components(
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", ConvergenceWarning)
-                    model.fit(X, sample_weight=weights)
+                    model.fit(source)  # validated once, above; carries the weights
             except (ValueError, FloatingPointError) as exc:
                 values[key], flags[key], converged[key] = np.nan, f"failed: {exc}", False
                 continue
             models[key] = model
             converged[key] = bool(model.converged_)
             score = model.bic if criterion == "bic" else model.aic
-            values[key] = score(X, sample_weight=weights)
-            reasons = _collapse_reasons(model, X, w, min_variance_ratio, S, resolution)
+            values[key] = score(source)
+            reasons = _collapse_reasons(model, source, min_variance_ratio, S, resolution)
             flags[key] = (
                 "singular: " + "; ".join(f"component {c}: {why}" for c, why in reasons.items())
                 if reasons

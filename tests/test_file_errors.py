@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import fastem
+import fastem._sigbus
 from fastem.cli import main
 from fastem.datasets import make_demo_data
 
@@ -162,3 +163,104 @@ def test_bad_invocations_in_a_real_process(files, tmp_path, argv):
     assert done.returncode in (1, 2)
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("fastem: error: "), done.stderr
     assert "Traceback" not in done.stderr and "Warning" not in done.stderr
+
+
+def test_select_n_components_reads_chunks_and_memory_maps_like_arrays(tmp_path, X):
+    np.save(tmp_path / "a.npy", X[:123])
+    np.save(tmp_path / "b.npy", X[123:])
+    np.save(tmp_path / "X.npy", X)
+    kwargs = dict(n_components=[1, 2, 3], covariance_types=("full", "diag"), random_state=0)
+    memory = fastem.select_n_components(X, **kwargs)
+    for data in (fastem.Chunks([tmp_path / "a.npy", tmp_path / "b.npy"]),
+                 np.load(tmp_path / "X.npy", mmap_mode="r")):
+        result = fastem.select_n_components(data, **kwargs)
+        assert result.best_params_ == memory.best_params_
+        np.testing.assert_allclose(result.table.as_array(), memory.table.as_array(), rtol=1e-8)
+        assert result.flags == memory.flags
+
+
+def test_select_n_components_reads_dask_arrays_like_arrays(X):
+    da = pytest.importorskip("dask.array")
+    kwargs = dict(n_components=[1, 2, 3], covariance_types=("full", "diag"), random_state=0)
+    memory = fastem.select_n_components(X, **kwargs)
+    result = fastem.select_n_components(da.from_array(X, chunks=(150, 2)), **kwargs)
+    assert result.best_params_ == memory.best_params_
+    np.testing.assert_allclose(result.table.as_array(), memory.table.as_array(), rtol=1e-8)
+    assert result.flags == memory.flags
+
+
+@pytest.mark.parametrize("family, regularization", [("GaussianMixture", "reg_covar"),
+                                                    ("ExponentialMixture", "min_scale"),
+                                                    ("PoissonMixture", "min_rate")])
+def test_advice_names_a_parameter_the_family_has(monkeypatch, family, regularization):
+    import re
+    import types
+
+    model = getattr(fastem, family)(1, random_state=0)
+    monkeypatch.setattr(model, "_summarize",
+                        lambda source: types.SimpleNamespace(mean_log_likelihood=-np.inf))
+    with pytest.raises(FloatingPointError) as info:
+        model.fit(np.arange(1.0, 11.0)[:, None])
+    advised = re.findall(r"increase (\w+)", str(info.value))
+    assert advised == [regularization]
+    assert regularization in model.get_params()
+
+
+_TRUNCATE_DURING_READ = """
+import sys, numpy as np, fastem
+from fastem import _sigbus
+path, source = sys.argv[1], sys.argv[2]
+X = np.load(path, mmap_mode="r") if source == "memmap" else fastem.Chunks([path])
+model = fastem.GaussianMixture(2, random_state=0, max_iter=3, tol=0).fit(X)
+real_enter = _sigbus.guard.__enter__
+def enter_then_truncate(self):
+    # the read has begun (its checks passed): another program truncates the file
+    result = real_enter(self)
+    with open(path, "r+b") as f:
+        f.truncate(4096)
+    return result
+_sigbus.guard.__enter__ = enter_then_truncate
+try:
+    model.score_samples(X)
+except ValueError as exc:
+    print(exc)
+    sys.exit(3)
+"""
+
+
+@pytest.mark.skipif(not fastem._sigbus.SUPPORTED,
+                    reason="the SIGBUS guard needs Linux on x86-64 or AArch64")
+@pytest.mark.parametrize("source", ["memmap", "chunks"])
+def test_a_file_truncated_during_a_read_is_an_error_not_sigbus(tmp_path, source):
+    path = tmp_path / "X.npy"
+    np.save(path, np.random.default_rng(0).normal(size=(200_000, 2)))
+    done = subprocess.run([sys.executable, "-c", _TRUNCATE_DURING_READ, str(path), source],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 3, (done.returncode, done.stderr[-2000:])  # not -SIGBUS
+    assert "was truncated while fastem was reading it" in done.stdout
+    assert str(path) in done.stdout
+
+
+_UNGUARDED_FAULT = """
+import faulthandler, sys, numpy as np
+from fastem import _sigbus
+faulthandler.enable()
+path = sys.argv[1]
+X = np.load(path, mmap_mode="r")
+with _sigbus.guard(X, path):  # installs the handler; this read is fine
+    X.sum()
+with open(path, "r+b") as f:
+    f.truncate(4096)
+X.sum()  # not guarded: the fault must be handled as without fastem
+"""
+
+
+@pytest.mark.skipif(not fastem._sigbus.SUPPORTED,
+                    reason="the SIGBUS guard needs Linux on x86-64 or AArch64")
+def test_a_fault_outside_guarded_reads_is_left_to_the_previous_handler(tmp_path):
+    path = tmp_path / "X.npy"
+    np.save(path, np.ones((200_000, 2)))
+    done = subprocess.run([sys.executable, "-c", _UNGUARDED_FAULT, str(path)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == -7  # killed by SIGBUS, as without fastem
+    assert "Bus error" in done.stderr  # faulthandler, the previous handler, ran

@@ -158,6 +158,7 @@ class GaussianMixture(BaseMixture):
     n_features_in_ : int
     """
 
+    _regularization_name = "reg_covar"
     _parameter_names = (
         "weights_",
         "means_",

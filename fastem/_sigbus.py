@@ -1,0 +1,205 @@
+"""Survive the truncation of a memory-mapped file while it is being read.
+
+When another program truncates a file that this process has memory-mapped,
+reading a page past the new end raises SIGBUS, whose default action kills the
+process without a message. A Python signal handler cannot help: it would run
+only after the faulting instruction returned, which it never does. So on
+Linux (x86-64 and AArch64) fastem installs a small machine-code handler,
+compiled from LLVM IR by llvmlite, and registers the address range of each
+read of a memory-mapped array while the read runs:
+
+- a fault inside a range registered by :class:`guard` maps a page of zeros
+  over the faulting page (``mmap`` with ``MAP_FIXED``), counts the fault and
+  returns, so the read goes on and finishes;
+- when the guarded read is over, :class:`guard` raises a ``ValueError``
+  naming the file if any fault happened; the values read are discarded;
+- a fault anywhere else restores the handler that was installed before
+  (Python's ``faulthandler``, or the default action) and returns, so the
+  fault happens again and is handled as it would have been without fastem.
+
+Reads are as fast as before: the handler costs nothing until a fault. On
+other platforms :class:`guard` only checks, and a truncation during a read
+still ends the process (``docs/reliability.md``).
+"""
+
+import ctypes
+import mmap
+import platform
+import signal
+import sys
+import threading
+
+import numpy as np
+
+__all__ = ["guard", "SUPPORTED"]
+
+SUPPORTED = sys.platform.startswith("linux") and platform.machine() in ("x86_64", "aarch64")
+
+_SIGBUS = int(signal.SIGBUS) if SUPPORTED else None
+_SA_SIGINFO = 0x4
+_SA_ONSTACK = 0x08000000
+_SA_RESTART = 0x10000000
+_MAP_FIXED = 0x10
+_N_SLOTS = 64
+# The table the handler reads: one row per guarded range: start, end, faults.
+_table = np.zeros((_N_SLOTS, 3), dtype=np.int64)
+_lock = threading.Lock()
+_free = list(range(_N_SLOTS))
+_state = {}  # the handler, the libc functions and the previous sigaction, made on first use
+
+
+class _Sigaction(ctypes.Structure):
+    # glibc's and musl's struct sigaction on Linux
+    _fields_ = [
+        ("sa_sigaction", ctypes.c_void_p),
+        ("sa_mask", ctypes.c_ulong * (128 // ctypes.sizeof(ctypes.c_ulong))),
+        ("sa_flags", ctypes.c_int),
+        ("sa_restorer", ctypes.c_void_p),
+    ]
+
+
+# The handler, in LLVM IR: compiled by llvmlite (already loaded by Numba) in
+# tens of milliseconds, with this process's addresses of the table, of libc's
+# mmap and sigaction and of the saved previous action written in as constants.
+_HANDLER_IR = """
+define void @fastem_sigbus_handler(i32 %signal, ptr %info, ptr %context) {{
+entry:
+  ; siginfo_t: si_signo, si_errno, si_code (3 ints, padded to 16 bytes), then si_addr
+  %address_field = getelementptr i8, ptr %info, i64 16
+  %address = load volatile i64, ptr %address_field
+  br label %loop
+loop:
+  %slot = phi i64 [0, %entry], [%next, %continue]
+  %done = icmp eq i64 %slot, {n_slots}
+  br i1 %done, label %elsewhere, label %compare
+compare:
+  %row = mul i64 %slot, 3
+  %start_field = getelementptr i64, ptr inttoptr (i64 {table} to ptr), i64 %row
+  %start = load volatile i64, ptr %start_field
+  %end_field = getelementptr i64, ptr %start_field, i64 1
+  %end = load volatile i64, ptr %end_field
+  %above = icmp sge i64 %address, %start
+  %below = icmp slt i64 %address, %end
+  %inside = and i1 %above, %below
+  br i1 %inside, label %guarded, label %continue
+continue:
+  %next = add i64 %slot, 1
+  br label %loop
+guarded:
+  %offset = urem i64 %address, {page}
+  %page_start = sub i64 %address, %offset
+  %page_pointer = inttoptr i64 %page_start to ptr
+  %mapped = call ptr inttoptr (i64 {mmap} to ptr)(ptr %page_pointer, i64 {page}, i32 {protection}, i32 {flags}, i32 -1, i64 0)
+  %count_field = getelementptr i64, ptr %start_field, i64 2
+  %count = load volatile i64, ptr %count_field
+  %count_plus_one = add i64 %count, 1
+  store volatile i64 %count_plus_one, ptr %count_field
+  ret void
+elsewhere:
+  %restored = call i32 inttoptr (i64 {sigaction} to ptr)(i32 %signal, ptr inttoptr (i64 {previous} to ptr), ptr null)
+  ret void
+}}
+"""
+
+
+def _compile():
+    """Compile the handler for this process; returns False where that is not possible."""
+    try:
+        import llvmlite.binding as llvm
+
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+        libc = ctypes.CDLL(None, use_errno=True)
+        previous = _Sigaction()
+        ir = _HANDLER_IR.format(
+            n_slots=_N_SLOTS,
+            table=_table.ctypes.data,
+            page=mmap.PAGESIZE,
+            mmap=ctypes.cast(libc.mmap, ctypes.c_void_p).value,
+            protection=mmap.PROT_READ | mmap.PROT_WRITE,
+            flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _MAP_FIXED,
+            sigaction=ctypes.cast(libc.sigaction, ctypes.c_void_p).value,
+            previous=ctypes.addressof(previous),
+        )
+        module = llvm.parse_assembly(ir)
+        module.verify()
+        machine = llvm.Target.from_default_triple().create_target_machine()
+        engine = llvm.create_mcjit_compiler(module, machine)
+        engine.finalize_object()
+        address = engine.get_function_address("fastem_sigbus_handler")
+    except Exception:  # noqa: BLE001 - an older llvmlite, or no libc symbols: no guard
+        return False
+    sigaction = libc.sigaction
+    sigaction.restype = ctypes.c_int
+    sigaction.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
+    # the engine owns the compiled code: keep it alive for the life of the process
+    _state.update(engine=engine, address=address, previous=previous, sigaction=sigaction)
+    return True
+
+
+def _install():
+    """Make the handler the SIGBUS action, keeping the one it replaces for other faults.
+
+    Returns False if the handler cannot be had on this platform.
+    """
+    if "compiled" not in _state:
+        _state["compiled"] = _compile()
+    if not _state["compiled"]:
+        return False
+    sigaction, address = _state["sigaction"], _state["address"]
+    current = _Sigaction()
+    if sigaction(_SIGBUS, None, ctypes.byref(current)) != 0:
+        return False
+    if current.sa_sigaction == address:
+        return True
+    ctypes.memmove(ctypes.byref(_state["previous"]), ctypes.byref(current), ctypes.sizeof(current))
+    action = _Sigaction()
+    action.sa_sigaction = address
+    action.sa_flags = _SA_SIGINFO | _SA_ONSTACK | _SA_RESTART
+    return sigaction(_SIGBUS, ctypes.byref(action), None) == 0
+
+
+def _byte_bounds(array):
+    bounds = getattr(getattr(np.lib, "array_utils", None), "byte_bounds", None)
+    if bounds is None:  # NumPy < 2
+        bounds = np.byte_bounds
+    return bounds(array)
+
+
+class guard:
+    """Context manager around a read of ``array``, memory-mapped from ``path``.
+
+    Raises ``ValueError`` naming ``path`` when the file was truncated during
+    the read (the read itself then returns zeros for the lost pages instead of
+    killing the process). Guards nest and may run in several threads at once.
+    """
+
+    def __init__(self, array, path):
+        self.path = path
+        self.start, self.end = _byte_bounds(array) if array.size else (0, 0)
+        self.slot = None
+
+    def __enter__(self):
+        if not SUPPORTED or self.end == self.start:
+            return self
+        with _lock:
+            if _install() and _free:
+                self.slot = _free.pop()
+                _table[self.slot] = (self.start, self.end, 0)
+        return self
+
+    def __exit__(self, exc_type, exc, traceback):
+        if self.slot is None:
+            return False
+        with _lock:
+            faults = int(_table[self.slot, 2])
+            _table[self.slot] = 0
+            _free.append(self.slot)
+            self.slot = None
+        if faults:
+            raise ValueError(
+                f"the data file {self.path!r} was truncated while fastem was reading it "
+                f"({faults} page(s) of its memory map were gone). Do not modify a data "
+                "file during a fit or a prediction; rerun on the final file."
+            )
+        return False
