@@ -191,8 +191,16 @@ def _read_npy(path, columns):
         )
     indices = _resolve_columns(columns, None, X.shape[1], path)
     if indices is not None and indices != list(range(X.shape[1])):
-        X = X[:, indices]  # copies only the chosen columns into memory
+        with _watched(X, path):
+            X = X[:, indices]  # copies only the chosen columns into memory
     return X
+
+
+def _watched(X, path):
+    """Context of a read of ``X``: a memory-mapped file that changes meanwhile is an error."""
+    from .data import FileSignature, backing_file, reading
+
+    return reading(X, FileSignature(path) if backing_file(X) is not None else None)
 
 
 def _sniff_csv(path):
@@ -274,10 +282,11 @@ def read_data(path, columns=None, dtype=None):
         )
     if X.shape[0] == 0:
         raise CommandError(f"{path!r} has no data rows")
-    _check_finite(X, path)
-    if dtype is not None and X.dtype != dtype:
-        _check_fits_dtype(X, path, np.dtype(dtype))
-        X = X.astype(dtype)
+    with _watched(X, path):
+        _check_finite(X, path)
+        if dtype is not None and X.dtype != dtype:
+            _check_fits_dtype(X, path, np.dtype(dtype))
+            X = X.astype(dtype)
     return X
 
 

@@ -179,8 +179,9 @@ def _signature(X):
 def reading(X, signature):
     """Context of one read of ``X``; for a memory-mapped file, checks that it stays the same.
 
-    ``signature`` (a :class:`FileSignature`, or None for data in memory) is
-    checked before and after the read, and the read runs under
+    ``signature`` (a :class:`FileSignature` of the file ``X`` comes from, or
+    None for data that never came from a file) is checked before and after
+    the read; when ``X`` is memory-mapped the read runs under
     :class:`fastem._sigbus.guard`, so a file truncated during the read gives a
     ``ValueError`` naming it instead of killing the process with SIGBUS.
     """
@@ -190,7 +191,10 @@ def reading(X, signature):
     from ._sigbus import guard
 
     signature.check()
-    with guard(X, signature.path):
+    if isinstance(X, np.ndarray) and backing_file(X) is not None:
+        with guard(X, signature.path):
+            yield
+    else:  # read into memory already: only the checks
         yield
     signature.check()
 
@@ -229,11 +233,11 @@ class ArraySource:
         signature = _signature(X)
         with reading(X, signature):
             self.X = check_array(X, anchors=anchors)
+            if check_data is not None:
+                check_data(self.X)
         # Only an array still read from the file (not a converted copy) needs watching.
         self.signature = signature if backing_file(self.X) is not None else None
         self.sample_weight = check_sample_weight(sample_weight, self.X.shape[0])
-        if check_data is not None:
-            check_data(self.X)
         self.n_samples, self.n_features = self.X.shape
         self.dtype = self.X.dtype
         self.n_positive = (
@@ -396,6 +400,14 @@ class Chunks:
             w = None if self.sample_weights is None else self.sample_weights[i]
             yield self._load(chunk), (None if w is None else self._load(w))
 
+    def files(self, i):
+        """Paths of the files that chunk ``i`` and its weights are read from (None: in memory)."""
+        w = None if self.sample_weights is None else self.sample_weights[i]
+        return tuple(
+            os.fsdecode(item) if isinstance(item, (str, bytes)) or hasattr(item, "__fspath__") else None
+            for item in (self.chunks[i], w)
+        )
+
     def __repr__(self):
         return f"Chunks(<{len(self.chunks)} chunks>)"
 
@@ -445,10 +457,14 @@ class ChunkedSource:
         self.n_features = None
         for i, item in enumerate(chunks):
             X, w = _split(item)
-            path = backing_file(X)
-            name = f"chunk {i}" if path is None else f"chunk {i} ({path!r})"
-            signature = None if path is None else FileSignature(path)
-            self.signatures.append(signature)
+            # Files are watched whether memory-mapped or read into memory:
+            # a file rewritten between passes would otherwise give mixed data.
+            x_path, w_path = chunks.files(i) if isinstance(chunks, Chunks) else (None, None)
+            x_path, w_path = x_path or backing_file(X), w_path or backing_file(w)
+            name = f"chunk {i}" if x_path is None else f"chunk {i} ({x_path!r})"
+            signature = None if x_path is None else FileSignature(x_path)
+            w_signature = None if w_path is None else FileSignature(w_path)
+            self.signatures.append((signature, w_signature))
             with reading(X, signature):
                 X = check_array(X, name=name, anchors=anchors, min_samples=0)
             if self.dtype is None:
@@ -464,11 +480,13 @@ class ChunkedSource:
                     "chunk with the same dtype (float32 or float64)."
                 )
             try:
-                w = check_sample_weight(w, X.shape[0], require_positive_sum=False)
+                with reading(w, w_signature):
+                    w = check_sample_weight(w, X.shape[0], require_positive_sum=False)
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"{name}: {exc}") from None
             if check_data is not None and X.shape[0]:
-                check_data(X)
+                with reading(X, signature):
+                    check_data(X)
             self.rows.append(X.shape[0])
             self.weighted.append(w.shape[0] > 0)
             self.n_positive += np.count_nonzero(w) if w.shape[0] else X.shape[0]
@@ -487,15 +505,16 @@ class ChunkedSource:
         count = 0
         for i, item in enumerate(self.chunks):
             X, w = _split(item)
+            signature, w_signature = self.signatures[i] if i < len(self.rows) else (None, None)
             X = np.asarray(X)
-            w = np.empty(0) if w is None else np.ascontiguousarray(w, dtype=np.float64)
+            with reading(w, w_signature):
+                w = np.empty(0) if w is None else np.ascontiguousarray(w, dtype=np.float64)
             if (
                 i >= len(self.rows)
                 or X.shape != (self.rows[i], self.n_features)
                 or w.shape[0] != (self.rows[i] if self.weighted[i] else 0)
             ):
                 raise self._changed(i)
-            signature = self.signatures[i]
             with reading(X, signature):
                 X = np.ascontiguousarray(X, dtype=self.dtype)
             yield i, X, w, signature

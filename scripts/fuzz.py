@@ -17,7 +17,13 @@ bug
 
 Targets: ``fit``, ``predict``/``predict_proba``/``score_samples``/``score`` on a
 fitted model, and, when the tree has them, ``fastem.load`` and the ``fastem``
-command line (``fastem.cli.main``); missing targets are skipped.
+command line (``fastem.cli.main``); missing targets are skipped. Two targets
+work on real files: ``tampered`` saves a fitted model (any family, covariance
+type and dtype), damages one field, one metadata entry or the bytes of the
+file, and loads it (a file that loads must give finite outputs), and
+``changed`` fits a memory-mapped ``.npy`` file or ``Chunks`` of parts while a
+callback truncates, rewrites, replaces or extends a file at a random
+iteration (a dead worker, e.g. by SIGBUS, is a bug).
 
 Usage::
 
@@ -199,6 +205,110 @@ def _garbage_file(rng, np, directory):
     return path, str(kind)
 
 
+def _fitted_model(rng, np, fastem):
+    family = str(rng.choice(["gaussian", "exponential", "poisson"]))
+    dtype = str(rng.choice(["float32", "float64"]))
+    D = int(rng.integers(1, 4))
+    if family == "gaussian":
+        X = rng.normal(size=(200, D))
+        model = fastem.GaussianMixture(
+            int(rng.integers(1, 4)), covariance_type=str(rng.choice(["full", "tied", "diag", "spherical"])),
+            random_state=0, max_iter=5)
+    elif family == "exponential":
+        X = rng.exponential(size=(200, D))
+        model = fastem.ExponentialMixture(int(rng.integers(1, 4)), random_state=0, max_iter=5)
+    else:
+        X = rng.poisson(3.0, size=(200, D)).astype(float)
+        model = fastem.PoissonMixture(int(rng.integers(1, 4)), random_state=0, max_iter=5)
+    X = X.astype(dtype)
+    return model.fit(X), X, f"{type(model).__name__} {getattr(model, 'covariance_type', '')} {dtype} D={D}"
+
+
+def _tamper(rng, np, path):
+    """Damage the model file at ``path`` in one random way; return what was done."""
+    import json
+
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    meta = json.loads(str(arrays["metadata"]))
+    how = str(rng.choice(["field", "field", "metadata", "bytes"]))
+    if how == "bytes":
+        data = bytearray(open(path, "rb").read())
+        if rng.random() < 0.5:
+            del data[int(rng.integers(0, len(data))):]
+            what = f"truncated to {len(data)} bytes"
+        else:
+            i = int(rng.integers(0, len(data)))
+            data[i] ^= int(rng.integers(1, 256))
+            what = f"byte {i} flipped"
+        open(path, "wb").write(bytes(data))
+        return what
+    if how == "metadata":
+        key = str(rng.choice(sorted(meta)))
+        change = str(rng.choice(["delete", "null", "string", "number", "n_components"]))
+        if change == "delete":
+            del meta[key]
+        elif change == "n_components":
+            meta["hyper_parameters"]["n_components"] = int(rng.integers(-1, 6))
+            key = "hyper_parameters.n_components"
+        else:
+            meta[key] = {"null": None, "string": "x", "number": float(rng.normal())}[change]
+        arrays["metadata"] = np.array(json.dumps(meta))
+        np.savez(path, **arrays)
+        return f"metadata {key}: {change}"
+    name = str(rng.choice(meta["parameters"]))
+    value = arrays[name].astype(np.float64)
+    change = str(rng.choice(["nan", "inf", "negative", "zero", "scale", "noise", "shape",
+                             "transpose", "swap", "dtype"]))
+    if change == "nan":
+        value.flat[int(rng.integers(value.size))] = np.nan
+    elif change == "inf":
+        value.flat[int(rng.integers(value.size))] = np.inf
+    elif change == "negative":
+        value = -value
+    elif change == "zero":
+        value = np.zeros_like(value)
+    elif change == "scale":
+        value = value * 10.0 ** rng.uniform(-3, 3)
+    elif change == "noise":
+        value = value + rng.normal(size=value.shape)
+    elif change == "shape":
+        value = np.concatenate([value, value[:1]]) if rng.random() < 0.5 else value[:-1]
+    elif change == "transpose":
+        value = value.T
+    elif change == "swap":
+        other = str(rng.choice(meta["parameters"]))
+        value, arrays[other] = arrays[other].astype(np.float64), value
+        change = f"swap with {other}"
+    arrays[name] = value if change == "dtype" else value.astype(arrays[name].dtype)
+    np.savez(path, **arrays)
+    return f"{name}: {change}"
+
+
+def _change_file(rng, np, path):
+    """A fit callback that changes ``path`` at a random iteration."""
+    when = int(rng.integers(1, 4))
+    how = str(rng.choice(["truncate", "truncate-all", "rewrite", "replace", "extend"]))
+
+    def callback(model, n_iter, lower_bound):
+        if n_iter == when:
+            if how.startswith("truncate"):
+                with open(path, "r+b") as fh:
+                    fh.truncate(0 if how == "truncate-all" else os.path.getsize(path) // 2)
+            elif how == "rewrite":
+                data = np.load(path)
+                np.save(path, data[::-1].copy())
+            elif how == "replace":
+                np.save(path + ".new.npy", np.load(path) * 2)
+                os.replace(path + ".new.npy", path)
+            else:
+                with open(path, "ab") as fh:
+                    fh.write(b"\0" * 4096)
+        return False
+
+    return callback, f"{how} at iteration {when}"
+
+
 # ---------------------------------------------------------------------------
 # running one case (in the worker)
 
@@ -260,6 +370,27 @@ def run_case(seed, targets, tmpdir):
             elif target == "load":
                 path, desc = _garbage_file(rng, np, tmpdir)
                 fastem.load(path)
+            elif target == "tampered":
+                model, X, desc = _fitted_model(rng, np, fastem)
+                path = os.path.join(tmpdir, f"tampered{int(rng.integers(1e9))}.npz")
+                model.save(path)
+                desc += " | " + _tamper(rng, np, path)
+                loaded = fastem.load(path)
+                for method in ("score_samples", "predict_proba"):
+                    out = np.asarray(getattr(loaded, method)(X), dtype=np.float64)
+                    if not np.isfinite(out).all():
+                        return target, "bug", f"a tampered file loaded; {method} not finite", desc
+            elif target == "changed":
+                path = os.path.join(tmpdir, f"data{int(rng.integers(1e9))}.npy")
+                X = rng.normal(size=(int(rng.integers(50, 5000)), int(rng.integers(1, 4))))
+                np.save(path, X.astype(str(rng.choice(["float32", "float64"]))))
+                callback, desc = _change_file(rng, np, path)
+                chunked = rng.random() < 0.5
+                data = fastem.Chunks([path]) if chunked else np.load(path, mmap_mode="r")
+                desc = f"{'Chunks' if chunked else 'memmap'} {X.shape} | {desc}"
+                fastem.GaussianMixture(2, random_state=0, tol=0, max_iter=5,
+                                       callback=callback).fit(data)
+                return target, "bug", "a fit ended cleanly although its file changed", desc
             elif target == "cli":
                 import fastem.cli
 
@@ -306,7 +437,7 @@ def available_targets():
     import fastem
 
     if hasattr(fastem, "load"):
-        targets.append("load")
+        targets += ["load", "tampered", "changed"]
     # Only a command line that belongs to the imported fastem: an editable install
     # elsewhere can make find_spec return another tree's module.
     spec = importlib.util.find_spec("fastem.cli")

@@ -26,7 +26,7 @@ def client():
     distributed = pytest.importorskip("distributed")
     # One Numba thread per worker, so that 2 workers use the 2 cores.
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
         env={"NUMBA_NUM_THREADS": "1"},
     )
     client = distributed.Client(cluster)

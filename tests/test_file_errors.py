@@ -90,11 +90,18 @@ class _Rewriter:
 
 
 @pytest.mark.parametrize("how", ["truncate", "rewrite", "replace"])
-@pytest.mark.parametrize("source", ["memmap", "chunks"])
+@pytest.mark.parametrize("source", ["memmap", "chunks", "chunks in memory", "weights"])
 def test_a_file_changed_between_passes_is_an_error(tmp_path, X, how, source):
     path = tmp_path / "X.npy"
     np.save(path, X)
-    data = np.load(path, mmap_mode="r") if source == "memmap" else fastem.Chunks([path])
+    if source == "memmap":
+        data = np.load(path, mmap_mode="r")
+    elif source == "weights":  # the weights file changes, the data file does not
+        np.save(tmp_path / "data.npy", X)
+        np.save(path, np.ones(len(X)))
+        data = fastem.Chunks([tmp_path / "data.npy"], [path])
+    else:
+        data = fastem.Chunks([path], mmap_mode=None if source == "chunks in memory" else "r")
     model = fastem.GaussianMixture(2, random_state=0, tol=0, max_iter=5,
                                    callback=_Rewriter(path, how))
     with pytest.raises(ValueError, match="changed|truncated") as info:
@@ -117,6 +124,11 @@ def files(tmp_path_factory, X):
         _bad_npy(d, kind)
     os.mkfifo(d / "fifo.npz")
     os.mkfifo(d / "fifo.csv")
+    np.save(d / "no_rows.npy", np.empty((0, 2)))
+    with_nan = X.copy()
+    with_nan[3, 0] = np.nan
+    np.save(d / "nan.npy", with_nan)
+    (d / "corrupt.parquet").write_bytes(b"PAR1 not really parquet")
     assert main(["fit", str(d / "data.npy"), "-k", "2", "--max-iter", "5", "--tol", "1e-1",
                  "--quiet", "-o", str(d / "model.npz")]) == 0
     return d
@@ -142,6 +154,21 @@ BAD = [
      "directory"),
     ("fit over a data file", ["fit", "{d}/data.npy", "-k", "2", "-o", "{t}/x.npz", "--quiet"],
      "refusing to save a model over"),
+    ("no data rows", ["fit", "{d}/no_rows.npy", "-k", "1", "-o", "{t}/m.npz"], "has no data rows"),
+    ("NaN in npy", ["score", "{d}/model.npz", "{d}/nan.npy"], "NaN or infinite value in data row 3"),
+    ("negative tol", ["fit", "{d}/data.npy", "-k", "2", "--tol", "-1", "-o", "{t}/m.npz"],
+     "must be a number >= 0"),
+    ("poisson on real numbers", ["fit", "{d}/data.npy", "-k", "2", "--family", "poisson",
+                                 "-o", "{t}/m.npz"], "Poisson"),
+    ("exponential on negative numbers", ["fit", "{d}/data.npy", "-k", "2", "--family",
+                                         "exponential", "-o", "{t}/m.npz"], "non-negative"),
+    ("model given as data", ["score", "{d}/model.npz", "{d}/model.npz"], "extension '.npz'"),
+    ("data given as model", ["info", "{d}/data.npy"], "not a fastem model file"),
+    ("missing data for predict", ["predict", "{d}/model.npz", "{d}/none.npy", "-o", "{t}/l.npy"],
+     "does not exist"),
+    ("FIFO model for sample", ["sample", "{d}/fifo.npz", "-n", "2", "-o", "{t}/s.npy"], "FIFO"),
+    ("corrupt parquet", ["fit", "{d}/corrupt.parquet", "-k", "2", "-o", "{t}/m.npz"],
+     "corrupt.parquet"),
 ]
 
 
