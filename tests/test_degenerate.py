@@ -200,7 +200,9 @@ def test_no_empty_component_warning_for_a_small_but_real_component():
     X = blobs(n=1000)
     X[0] = [40.0, 40.0, 40.0]  # one outlier: its own component, weight 1/1000
     means_init = np.array([[0.0, 0.0, 0.0], [5.0, 0.0, 0.0], [40.0, 40.0, 40.0]])
-    model = GaussianMixture(3, covariance_type="spherical", means_init=means_init).fit(X)
+    model = GaussianMixture(
+        3, covariance_type="spherical", means_init=means_init, random_state=0
+    ).fit(X)
     assert_allclose(model.weights_[2], 1e-3, rtol=1e-6)
 
 
