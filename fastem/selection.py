@@ -345,12 +345,23 @@ class SelectionResult:
         return f"SelectionResult(best_params_={self.best_params_!r})\n{self.table}"
 
 
+def _check_largest(largest, n_samples):
+    if largest > n_samples:
+        raise ValueError(
+            f"n_components goes up to {largest}, but X has only {n_samples} sample(s) of "
+            "positive weight. Use fewer components or more data."
+        )
+
+
 def _check_grid(n_components, covariance_types, criterion, n_samples):
     if isinstance(n_components, numbers.Integral) or not isinstance(n_components, Iterable):
         raise TypeError(
             f"n_components must be a sequence of component counts, got {n_components!r}. "
             "Pass e.g. range(1, 10), or [3] for a single count."
         )
+    if isinstance(n_components, range) and len(n_components):
+        # Checked before the range is expanded: range(1, 10**10) must not build a list.
+        _check_largest(max(n_components[0], n_components[-1]), n_samples)
     ks = list(n_components)
     if not ks:
         raise ValueError("n_components is empty; pass at least one component count, e.g. range(1, 10).")
@@ -358,11 +369,7 @@ def _check_grid(n_components, covariance_types, criterion, n_samples):
         check_scalar(k, "each entry of n_components", numbers.Integral, min_val=1)
     if len(set(ks)) != len(ks):
         raise ValueError(f"n_components has repeated entries: {ks}. List each count once.")
-    if max(ks) > n_samples:
-        raise ValueError(
-            f"n_components goes up to {max(ks)}, but X has only {n_samples} sample(s) of "
-            "positive weight. Use fewer components or more data."
-        )
+    _check_largest(max(ks), n_samples)
     types = (covariance_types,) if isinstance(covariance_types, str) else tuple(covariance_types)
     if not types:
         raise ValueError(f"covariance_types is empty; pass some of {_COVARIANCE_TYPES}.")

@@ -291,3 +291,8 @@ def test_a_fault_outside_guarded_reads_is_left_to_the_previous_handler(tmp_path)
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == -7  # killed by SIGBUS, as without fastem
     assert "Bus error" in done.stderr  # faulthandler, the previous handler, ran
+
+
+def test_select_checks_a_huge_range_before_building_it(X):
+    with pytest.raises(ValueError, match="goes up to 9999999999, but X has only 400"):
+        fastem.select_n_components(X, range(1, 10**10))
