@@ -1,8 +1,9 @@
 """The EM driver shared by every mixture family, and the family protocol.
 
 :class:`BaseMixture` owns everything that does not depend on the family:
-validation, initialisation, restarts (``n_init``), ``warm_start``, the EM loop,
-convergence and its warning, and the chunked prediction passes. A family is a
+validation, initialisation, restarts (``n_init``), ``warm_start``, the
+warnings of a fit, and the chunked prediction passes. The EM loop itself, its
+stopping rule and its acceleration are in :mod:`fastem._em`. A family is a
 subclass that fills in a few hooks (the *family protocol*):
 
 ``_parameter_names``
@@ -37,6 +38,22 @@ subclass that fills in a few hooks (the *family protocol*):
 ``_recentre(stats, reference)``
     Optional: re-express statistics around another reference (e.g. Gaussian
     moments around new means), for online EM. Default: no reference, no-op.
+``_unconstrained_parameters(parameters)`` and ``_set_unconstrained_parameters(theta)``
+    Optional: the family parameters (``parameters`` is ``{name: array}``; all
+    but the weights)
+    as one float64 vector in coordinates where EM acceleration may
+    extrapolate, and back; the setter raises ValueError for a vector that is
+    not a valid model. Default: the raw arrays, valid when finite. A family
+    with constrained parameters should map them to unconstrained ones (e.g.
+    log-scales, Cholesky factors with log-diagonals): acceleration then
+    rejects fewer steps.
+``_family_structure()``
+    Optional: hyper-parameters that fix the shapes of the parameters besides
+    ``n_components`` (e.g. ``{"covariance_type": "full"}``); a warm start
+    whose structure changed starts afresh. Default: ``{}``.
+``_decrease_causes()``
+    Optional: likely causes, as text, of a log-likelihood that falls during
+    EM (e.g. a large ``reg_covar``). Default: none beyond float32 rounding.
 
 Every pass over data goes through a data source (:mod:`fastem.data`): an
 array in memory or memory-mapped, a chunked source, or a Dask array. The
@@ -46,12 +63,14 @@ driver asks the source to sum the kernel's statistics vectors over its chunks
 
 Every family's ``__init__`` takes and passes on ``callback=None``: a callable
 ``callback(model, n_iter, lower_bound)`` called after each EM iteration;
-returning True stops the fit early (see :meth:`BaseMixture.fit`).
+returning True stops the fit early (see :meth:`BaseMixture.fit`), and
+``accelerate=True`` (see :mod:`fastem._em`).
 
 A family never sees the data point by point, and the driver never sees the
 family's statistics: adding a family changes neither.
 """
 
+import copy
 import functools
 import inspect
 import numbers
@@ -61,6 +80,7 @@ import warnings
 import numpy as np
 
 from ._config import BLOCK_SIZE, MAX_PARTITIONS, PARTITION_MEMORY
+from ._em import run_em
 from ._init import INIT_SAMPLE_SIZE, initial_responsibilities, weighted_moments
 from ._threading import launch
 from ._validation import check_random_state, check_scalar
@@ -68,7 +88,13 @@ from .data import as_source
 from .kernels import fused_e_step, fused_e_step_uncached, fused_scratch, registered_families
 from .stats import SufficientStatistics
 
-__all__ = ["BaseMixture", "ConvergenceWarning", "EmptyComponentWarning"]
+__all__ = [
+    "BaseMixture",
+    "ConvergenceWarning",
+    "EmptyComponentWarning",
+    "LikelihoodDecreaseWarning",
+    "WarmStartWarning",
+]
 
 class ConvergenceWarning(UserWarning):
     """An EM fit stopped at ``max_iter`` before converging.
@@ -77,6 +103,21 @@ class ConvergenceWarning(UserWarning):
     class would add half a second to ``import fastem``, which short scripts pay
     on every run. Filter both when both libraries fit in one program.
     """
+
+
+class LikelihoodDecreaseWarning(UserWarning):
+    """The log-likelihood fell during EM by more than rounding allows.
+
+    EM never lowers the likelihood in exact arithmetic. When it falls, the
+    arithmetic lost precision (float32 data with strongly correlated features
+    or values far from 0) or the M-step does not maximise the likelihood
+    (e.g. a ``reg_covar`` large against the data's variances). The fit stops
+    at the best parameters it evaluated, with ``converged_=False``.
+    """
+
+
+class WarmStartWarning(UserWarning):
+    """``warm_start`` could not continue: the model's shape changed, so the fit started afresh."""
 
 
 class EmptyComponentWarning(UserWarning):
@@ -125,8 +166,8 @@ class BaseMixture:
         self,
         n_components=1,
         *,
-        tol=1e-3,
-        max_iter=100,
+        tol=1e-8,
+        max_iter=1000,
         n_init=1,
         init_params="k-means++",
         random_state=None,
@@ -134,6 +175,7 @@ class BaseMixture:
         verbose=0,
         verbose_interval=10,
         callback=None,
+        accelerate=True,
         step_exponent=0.7,
         step_offset=2.0,
     ):
@@ -147,6 +189,7 @@ class BaseMixture:
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.callback = callback
+        self.accelerate = accelerate
         self.step_exponent = step_exponent
         self.step_offset = step_offset
 
@@ -225,11 +268,13 @@ class BaseMixture:
             include_min=False,
         )
         check_scalar(self.step_offset, "step_offset", numbers.Real, min_val=0.0)
-        if not isinstance(self.warm_start, (bool, np.bool_)):
-            raise TypeError(
-                f"warm_start must be True or False, got {self.warm_start!r} of type "
-                f"{type(self.warm_start).__name__}."
-            )
+        for name in ("warm_start", "accelerate"):
+            value = getattr(self, name)
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(
+                    f"{name} must be True or False, got {value!r} of type "
+                    f"{type(value).__name__}."
+                )
         if self.init_params not in _INIT_METHODS:
             raise ValueError(
                 f"init_params must be one of {_INIT_METHODS}, got {self.init_params!r}."
@@ -248,7 +293,11 @@ class BaseMixture:
         return None
 
     def _validate_data(self, X, sample_weight=None, *, reset):
-        """Validate ``X`` (and its weights) once and return its data source."""
+        """Validate ``X`` (and its weights) once and return its data source.
+
+        With ``reset`` the source may have any number of features; the caller
+        sets ``n_features_in_`` once its fit succeeds.
+        """
         if not reset:
             self._check_is_fitted()
         source = as_source(
@@ -257,9 +306,7 @@ class BaseMixture:
             check_data=self._check_data,
             anchors=None if reset else self._anchor_points(),
         )
-        if reset:
-            self.n_features_in_ = source.n_features
-        elif source.n_features != self.n_features_in_:
+        if not reset and source.n_features != self.n_features_in_:
             raise ValueError(
                 f"X has {source.n_features} features, but {type(self).__name__} was fitted "
                 f"with {self.n_features_in_}. Pass data with the same columns as in fit."
@@ -399,17 +446,30 @@ class BaseMixture:
         """Estimate the parameters with the EM algorithm.
 
         The fit runs ``n_init`` times from different starts and keeps the one
-        with the largest likelihood. Each run iterates until the change of the
-        mean log-likelihood per sample is below ``tol``, or for ``max_iter``
-        iterations, and warns with :class:`ConvergenceWarning` if it never
-        converges.
+        with the largest likelihood. Each run iterates until the estimated
+        distance to the peak is below ``tol``, or for ``max_iter`` passes
+        over the data, and warns with :class:`ConvergenceWarning` if it never
+        converges. The stopping rule (Aitken's estimate of the limit of the
+        log-likelihood, Böhning et al. 1994; McLachlan and Krishnan 2008,
+        sec. 4.9) and the acceleration (SQUAREM, Varadhan and Roland 2008)
+        are described in :mod:`fastem._em`.
 
-        If ``callback`` is set, ``callback(self, n_iter, lower_bound)`` is
-        called after each iteration's M-step, with the mean log-likelihood per
-        sample of the E-step that preceded it. Returning True stops the fit:
-        no further iterations or initializations run, the best result so far
-        is kept, ``converged_`` is False unless that iteration converged, and
-        no :class:`ConvergenceWarning` is issued.
+        The fit is built aside: if it raises, the estimator is left exactly
+        as it was before the call (every fitted attribute of the previous
+        fit, or none). With ``warm_start=True`` the previous fit's parameters
+        are the start and the convergence test starts afresh; if
+        ``n_components``, the number of features or the family's structure
+        (e.g. ``covariance_type``) changed, the fit starts from
+        ``init_params`` instead, with a :class:`WarmStartWarning`.
+
+        If ``callback`` is set, ``callback(model, n_iter, lower_bound)`` is
+        called after each accepted pass over the data, with the mean
+        log-likelihood per sample of that pass's E-step; ``model`` is the
+        working copy of the estimator that holds the current parameters (the
+        estimator itself changes only when the fit succeeds). Returning True
+        stops the fit: no further iterations or initializations run, the
+        best result so far is kept, ``converged_`` is False unless that
+        iteration converged, and no :class:`ConvergenceWarning` is issued.
 
         Parameters
         ----------
@@ -425,6 +485,15 @@ class BaseMixture:
         Returns
         -------
         self
+
+        Warns
+        -----
+        ConvergenceWarning
+            The best run did not converge in ``max_iter`` passes.
+        LikelihoodDecreaseWarning
+            The log-likelihood fell by more than rounding; the cause is named.
+        WarmStartWarning
+            ``warm_start`` could not continue from the fitted model.
         """
         self._fit(self._validate_data(X, sample_weight, reset=True))
         return self
@@ -441,6 +510,30 @@ class BaseMixture:
         self._fit(source)
         return self._outputs(source, "labels")
 
+    def _family_structure(self):
+        """Family hook: hyper-parameters besides n_components that fix parameter shapes."""
+        return {}
+
+    def _structure(self, n_features):
+        return {"n_components": self.n_components, "n_features": n_features,
+                **self._family_structure()}
+
+    def _warm_start_mismatch(self, n_features):
+        """Why the fitted parameters cannot start this fit, or None."""
+        fitted = getattr(self, "_fit_structure", None)
+        if fitted is None:  # e.g. a loaded model: its hyper-parameters describe it
+            fitted = {
+                **self._structure(self.n_features_in_),
+                "n_components": len(self.weights_),
+            }
+        wanted = self._structure(n_features)
+        changed = [
+            f"{name}={fitted[name]!r} to {wanted[name]!r}"
+            for name in wanted
+            if fitted.get(name) != wanted[name]
+        ]
+        return ", ".join(changed) or None
+
     def _fit(self, source):
         self._check_parameters()
         n_samples = source.n_positive
@@ -451,71 +544,75 @@ class BaseMixture:
                 "or more data."
             )
         self._check_family_init(source.n_features)
-        self._running_stats = None  # a new fit restarts online EM
-        do_init = not (self.warm_start and hasattr(self, "converged_"))
-        if not do_init:
-            self._set_parameters(
-                tuple(np.asarray(p, dtype=source.dtype) for p in self._get_parameters())
-            )
-        n_init = self.n_init if do_init else 1
+        warm = self.warm_start and hasattr(self, "converged_")
+        if warm:
+            mismatch = self._warm_start_mismatch(source.n_features)
+            if mismatch is not None:
+                warnings.warn(
+                    f"warm_start=True, but the fitted model changed shape ({mismatch}), so "
+                    f"it cannot start this fit; starting afresh from "
+                    f"init_params={self.init_params!r}. Set warm_start=False to silence this, "
+                    "or restore the previous settings to continue the previous fit.",
+                    WarmStartWarning,
+                    stacklevel=3,
+                )
+                warm = False
+        n_init = 1 if warm else self.n_init
         random_state = check_random_state(self.random_state)
 
-        max_lower_bound = -np.inf
         best = None
-        stopped = False
         for init in range(n_init):
-            if do_init:
-                self._initialize(source, random_state)
+            # Every run works on a copy: the estimator changes only at the end.
+            worker = copy.copy(self)
+            worker.n_features_in_ = source.n_features
+            if warm:
+                worker._set_parameters(
+                    tuple(np.asarray(p, dtype=source.dtype) for p in self._get_parameters())
+                )
+            else:
+                worker._initialize(source, random_state)
             if self.verbose:
                 print(f"Initialization {init}")
-            lower_bound = -np.inf if do_init else self.lower_bound_
-            lower_bounds = []
-            stats = None
-            converged = False
-            n_iter = 0
-            start = time.perf_counter()
-            for n_iter in range(1, self.max_iter + 1):
-                previous = lower_bound
-                stats = self._summarize(source)
-                lower_bound = stats.mean_log_likelihood
-                if not np.isfinite(lower_bound):
-                    raise FloatingPointError(
-                        f"The log-likelihood became {lower_bound} at iteration {n_iter}. "
-                        "Some points have zero density under every component; scale the "
-                        f"input data, or increase {self._regularization_name}."
-                    )
-                self.m_step(stats)
-                lower_bounds.append(lower_bound)
-                change = lower_bound - previous
-                if self.verbose and n_iter % self.verbose_interval == 0:
-                    self._print_iteration(n_iter, lower_bound, change, start)
-                if abs(change) < self.tol:
-                    converged = True
-                if self.callback is not None and self.callback(self, n_iter, lower_bound) is True:
-                    stopped = True
-                if converged or stopped:
-                    break
+            result = run_em(
+                worker,
+                source,
+                tol=self.tol,
+                max_iter=self.max_iter,
+                accelerate=self.accelerate,
+                callback=self.callback,
+                on_pass=self._progress_printer(),
+            )
             if self.verbose:
-                status = "converged" if converged else "did not converge"
-                print(f"Initialization {status}. lower bound {lower_bound:.5f}.")
-            if best is None or lower_bound > max_lower_bound:
-                max_lower_bound = lower_bound
-                empty = [] if stats is None else np.flatnonzero(stats.nk <= _EMPTY_SHARE * stats.n_samples)
-                best = (self._get_parameters(), n_iter, lower_bounds, converged, empty)
-            if stopped:
+                status = "converged" if result.converged else "did not converge"
+                print(f"Initialization {status}. lower bound {result.lower_bound:.5f}.")
+            if best is None or result.lower_bound > best.lower_bound:
+                best = result
+            if result.stopped:
                 break
 
-        params, self.n_iter_, self.lower_bounds_, self.converged_, empty = best
-        self._set_parameters(params)
-        self.lower_bound_ = max_lower_bound
-        if not self.converged_ and self.max_iter > 0 and not stopped:
+        # Commit: every fitted attribute, set together once the fit succeeded.
+        self._set_parameters(best.parameters)
+        self.n_features_in_ = source.n_features
+        self.n_iter_ = best.n_iter
+        self.lower_bounds_ = best.lower_bounds
+        self.lower_bound_ = best.lower_bound
+        self.converged_ = best.converged
+        self._running_stats = None  # a new fit restarts online EM
+        self._fit_structure = self._structure(source.n_features)
+
+        stats = best.stats
+        if best.decrease:
+            self._warn_decrease(best.decrease, source.dtype)
+        elif not best.converged and self.max_iter > 0 and not best.stopped:
             warnings.warn(
                 f"Best of {n_init} initialization(s) did not converge in max_iter="
-                f"{self.max_iter} iterations (last change of the mean log-likelihood above "
-                f"tol={self.tol}). Increase max_iter or tol, or check the data's scale.",
+                f"{self.max_iter} iterations (estimated remaining gain of the mean "
+                f"log-likelihood above tol={self.tol}). Increase max_iter or tol, or check "
+                "the data's scale.",
                 ConvergenceWarning,
                 stacklevel=3,
             )
+        empty = [] if stats is None else np.flatnonzero(stats.nk <= _EMPTY_SHARE * stats.n_samples)
         if len(empty):
             warnings.warn(
                 f"{len(empty)} of {self.n_components} components hold no data after fitting "
@@ -525,6 +622,43 @@ class BaseMixture:
                 EmptyComponentWarning,
                 stacklevel=3,
             )
+
+    def _decrease_causes(self):
+        """Family hook: likely causes of a falling log-likelihood besides float32 rounding."""
+        return []
+
+    def _warn_decrease(self, decrease, dtype):
+        best_iter, best, later_iter, later = decrease
+        causes = []
+        if np.dtype(dtype) == np.float32:
+            causes.append(
+                "float32 rounding (the data are float32: fit X.astype(np.float64) instead)"
+            )
+        causes += self._decrease_causes()
+        if not causes:
+            causes.append("rounding in the log-densities (scale or centre the data)")
+        warnings.warn(
+            f"The log-likelihood fell from {best:.8g} per sample at iteration {best_iter} "
+            f"to {later:.8g} at iteration {later_iter}, more than rounding allows. The fit "
+            f"stopped and keeps the parameters of iteration {best_iter} (converged_=False). "
+            f"Likely cause: {'; or '.join(causes)}.",
+            LikelihoodDecreaseWarning,
+            stacklevel=4,
+        )
+
+    def _progress_printer(self):
+        """The ``on_pass`` hook of the EM loop that prints progress when ``verbose``."""
+        if not self.verbose:
+            return None
+        start = time.perf_counter()
+        previous = [-np.inf]
+
+        def on_pass(n_iter, lower_bound):
+            change, previous[0] = lower_bound - previous[0], lower_bound
+            if n_iter % self.verbose_interval == 0:
+                self._print_iteration(n_iter, lower_bound, change, start)
+
+        return on_pass
 
     def partial_fit(self, X, y=None, sample_weight=None):
         """One step of online EM on a mini-batch (Cappe & Moulines 2009).
@@ -567,6 +701,7 @@ class BaseMixture:
                 )
             self._check_family_init(source.n_features)
             self._initialize(source, check_random_state(self.random_state))
+            self.n_features_in_ = source.n_features
             running = None
         batch = self._summarize(source)
         batch = batch.scaled(1.0 / batch.n_samples)
@@ -613,6 +748,58 @@ class BaseMixture:
     def _set_parameters(self, params):
         for name, value in zip(self._parameter_names, params):
             setattr(self, name, value)
+
+    # -- coordinates for EM acceleration (see fastem._em) -----------------
+
+    def _named_parameters(self, parameters):
+        """``{name: array}`` of a ``_get_parameters()`` result."""
+        if isinstance(parameters, (tuple, list)):
+            return dict(zip(self._parameter_names, parameters))
+        return {name: parameters[name] for name in self._parameter_names}
+
+    def _unconstrained(self, parameters):
+        """``parameters`` (a ``_get_parameters()`` result) as one float64 vector.
+
+        The weights become their logarithms (any vector maps back through
+        the softmax); the family parameters come from the family hook
+        ``_unconstrained_parameters``, which takes them by name.
+        """
+        named = self._named_parameters(parameters)
+        with np.errstate(divide="ignore"):
+            log_weights = np.log(np.asarray(named["weights_"], dtype=np.float64))
+        return np.concatenate([log_weights, self._unconstrained_parameters(named)])
+
+    def _set_unconstrained(self, theta):
+        """Set the parameters from a vector of :meth:`_unconstrained`; ValueError if invalid."""
+        log_weights = theta[: self.n_components]
+        if not np.isfinite(log_weights).all():
+            raise ValueError("extrapolated log-weights are not finite")
+        # A weight that underflows is floored, as the M-step floors nk.
+        weights = np.maximum(np.exp(log_weights - log_weights.max()), np.finfo(self._dtype).tiny)
+        self.weights_ = (weights / weights.sum()).astype(self._dtype)
+        self._set_unconstrained_parameters(theta[self.n_components :])
+
+    def _unconstrained_parameters(self, parameters):
+        """Family hook: the family parameters as a float64 vector. Default: the raw arrays."""
+        return np.concatenate(
+            [np.ravel(np.asarray(parameters[name], dtype=np.float64))
+             for name in self._parameter_names[1:]]
+        )
+
+    def _set_unconstrained_parameters(self, theta):
+        """Family hook: set the family parameters from such a vector; ValueError if invalid.
+
+        Default: the raw arrays, shaped like the current ones, valid when finite.
+        """
+        offset = 0
+        for name in self._parameter_names[1:]:
+            current = getattr(self, name)
+            size = np.size(current)
+            value = theta[offset : offset + size].reshape(np.shape(current))
+            if not np.isfinite(value).all():
+                raise ValueError(f"extrapolated {name} is not finite")
+            setattr(self, name, value.astype(self._dtype))
+            offset += size
 
     def save(self, path):
         """Write the model to ``path`` atomically; see :func:`fastem.io.save`."""

@@ -50,7 +50,7 @@ def fit_pair(X, n_components, covariance_type, max_iter=20, **kwargs):
         **initial_params(X, n_components, covariance_type),
         **kwargs,
     )
-    ours = fastem.GaussianMixture(n_components, **params)
+    ours = fastem.GaussianMixture(n_components, accelerate=False, **params)
     theirs = SkGaussianMixture(n_components, **params)
     with pytest.warns(ConvergenceWarning):
         ours.fit(X)
@@ -153,7 +153,7 @@ def test_float32_agrees_with_float64(covariance_type):
     models = {}
     for dtype in (np.float32, np.float64):
         model = fastem.GaussianMixture(
-            3, covariance_type=covariance_type, max_iter=20, tol=0.0, **start
+            3, covariance_type=covariance_type, max_iter=20, tol=0.0, accelerate=False, **start
         )
         with pytest.warns(ConvergenceWarning):
             models[dtype] = model.fit(X.astype(dtype))
@@ -169,7 +169,7 @@ def test_log_likelihood_never_decreases(covariance_type):
     X = make_data(3000, 3, 4, seed=3)
     model = fastem.GaussianMixture(
         4, covariance_type=covariance_type, reg_covar=0.0, tol=0.0, max_iter=60,
-        **initial_params(X, 4, covariance_type),
+        accelerate=False, **initial_params(X, 4, covariance_type),
     )
     with pytest.warns(ConvergenceWarning):
         model.fit(X)
@@ -207,7 +207,7 @@ def test_get_set_params_and_clone():
     model = fastem.GaussianMixture(3, covariance_type="diag", reg_covar=1e-4, random_state=5)
     params = model.get_params()
     assert params["n_components"] == 3 and params["covariance_type"] == "diag"
-    extras = {"callback", "step_exponent", "step_offset"}  # fastem's own hyper-parameters
+    extras = {"accelerate", "callback", "step_exponent", "step_offset"}  # fastem's own hyper-parameters
     assert set(params) - extras == set(SkGaussianMixture().get_params())
     model.set_params(n_components=2, tol=1e-5)
     assert model.n_components == 2 and model.tol == 1e-5

@@ -71,7 +71,8 @@ def test_round_trip_is_exact(data, tmp_path, covariance_type, dtype):
 
 @pytest.mark.parametrize("cls, X", _other_families())
 def test_round_trip_other_families(tmp_path, cls, X):
-    model = cls(2, random_state=0).fit(X)
+    # One-component data: two components merge slowly, so a looser tol.
+    model = cls(2, random_state=0, tol=1e-4).fit(X)
     model.save(tmp_path / "m.npz")
     _assert_same_model(model, fastem.load(tmp_path / "m.npz"), X)
 
@@ -226,10 +227,13 @@ def test_from_unfitted_sklearn_fails():
 
 def test_callback_sees_every_iteration(data):
     seen = []
-    model = _fit(data, callback=lambda m, n_iter, lb: seen.append((m, n_iter, lb)))
+    model = _fit(
+        data, accelerate=False, callback=lambda m, n_iter, lb: seen.append((m, n_iter, lb))
+    )
     assert [s[1] for s in seen] == list(range(1, model.n_iter_ + 1))
     assert [s[2] for s in seen] == model.lower_bounds_
-    assert all(s[0] is model for s in seen)
+    # The callback sees the working copy that holds the fit's current parameters.
+    assert all(type(s[0]) is type(model) and s[0] is not model for s in seen)
 
 
 def test_callback_returning_true_stops_without_warning(data):

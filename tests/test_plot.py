@@ -85,7 +85,7 @@ def test_lower_bounds(models):
     model = models["full"]
     out = plot.plot_lower_bounds(model)
     np.testing.assert_array_equal(out["line"].get_ydata(), model.lower_bounds_)
-    np.testing.assert_array_equal(out["line"].get_xdata(), np.arange(1, model.n_iter_ + 1))
+    np.testing.assert_array_equal(out["line"].get_xdata(), np.arange(1, len(model.lower_bounds_) + 1))
 
 
 def test_selection_from_dict():

@@ -123,5 +123,18 @@ class MeanParameterMixture(BaseMixture):
         sx = stats.moments["sx"]
         self._set_component_means(sx / nk[:, None], sx.sum(axis=0) / stats.n_samples)
 
+    def _unconstrained_parameters(self, parameters):
+        """The logarithms of the component means."""
+        with np.errstate(divide="ignore"):
+            return np.log(np.asarray(parameters[self._mean_name], dtype=np.float64)).ravel()
+
+    def _set_unconstrained_parameters(self, theta):
+        current = getattr(self, self._mean_name)
+        with np.errstate(over="ignore"):
+            means = np.exp(theta).reshape(current.shape).astype(self._dtype)
+        if not (np.isfinite(means).all() and np.all(means > 0)):
+            raise ValueError(f"extrapolated {self._mean_name} outside (0, inf)")
+        setattr(self, self._mean_name, means)
+
     def _n_family_parameters(self):
         return getattr(self, self._mean_name).size

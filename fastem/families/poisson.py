@@ -26,10 +26,15 @@ class PoissonMixture(MeanParameterMixture):
     ----------
     n_components : int, default=1
         Number of mixture components.
-    tol : float, default=1e-3
-        Convergence threshold on the change of the mean log-likelihood per sample.
-    max_iter : int, default=100
-        EM iterations per initialization.
+    tol : float, default=1e-8
+        Convergence threshold, in scikit-learn's unit (mean log-likelihood per
+        sample): the fit stops when Aitken's estimate of the gain still to
+        come is below ``tol`` (Böhning et al. 1994; McLachlan and Krishnan,
+        *The EM Algorithm and Extensions*, sec. 4.9) and the last step changed
+        no parameter array by more than ``sqrt(tol)`` relative to its size.
+        See :mod:`fastem._em`.
+    max_iter : int, default=1000
+        Passes over the data per initialization (one E-step and M-step each).
     n_init : int, default=1
         Number of initializations; the best result is kept.
     init_params : {'k-means++', 'kmeans', 'random', 'random_from_data'}, default='k-means++'
@@ -46,6 +51,10 @@ class PoissonMixture(MeanParameterMixture):
     callback : callable, default=None
         ``callback(model, n_iter, lower_bound)``, called after each iteration;
         returning True stops the fit.
+    accelerate : bool, default=True
+        SQUAREM acceleration (Varadhan and Roland 2008) with a monotonicity
+        safeguard: fewer passes on slowly converging fits. False gives plain
+        EM, step by step the same as scikit-learn's from the same start.
     step_exponent : float in (0.5, 1], default=0.7
         Online EM (:meth:`partial_fit`): the step size of the t-th update is
         ``eta_t = (t + step_offset) ** -step_exponent``.
@@ -64,7 +73,9 @@ class PoissonMixture(MeanParameterMixture):
     rates_ : ndarray of shape (n_components, n_features)
         Mean count of each component and feature.
     converged_ : bool
+        True when the stopping rule held: at the peak to within ``tol``.
     n_iter_ : int
+        Passes over the data of the best initialization.
     lower_bound_ : float
         Mean log-likelihood per sample of the best initialization.
     lower_bounds_ : list of float
@@ -91,8 +102,8 @@ class PoissonMixture(MeanParameterMixture):
         self,
         n_components=1,
         *,
-        tol=1e-3,
-        max_iter=100,
+        tol=1e-8,
+        max_iter=1000,
         n_init=1,
         init_params="k-means++",
         weights_init=None,
@@ -102,6 +113,7 @@ class PoissonMixture(MeanParameterMixture):
         verbose=0,
         verbose_interval=10,
         callback=None,
+        accelerate=True,
         step_exponent=0.7,
         step_offset=2.0,
         min_rate=1e-6,
@@ -117,6 +129,7 @@ class PoissonMixture(MeanParameterMixture):
             verbose=verbose,
             verbose_interval=verbose_interval,
             callback=callback,
+            accelerate=accelerate,
             step_exponent=step_exponent,
             step_offset=step_offset,
         )

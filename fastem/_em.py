@@ -1,0 +1,317 @@
+"""The EM loop: from a started model to its fitted state.
+
+:func:`run_em` iterates *passes*. A pass is one fused E-step over the data
+(the statistics and the log-likelihood at the current parameters) followed by
+the M-step from those statistics: one ordinary EM iteration, and the only
+thing that reads the data. Restarts and ``warm_start`` in
+:meth:`fastem.base.BaseMixture._fit` call :func:`run_em` on a working copy of
+the estimator, so that the estimator itself changes only once the whole fit
+has succeeded.
+
+The stopping rule
+-----------------
+EM converges linearly: near the peak the increments of the log-likelihood
+shrink by a nearly constant ratio ``a``. From three consecutive EM values
+``l0, l1, l2`` Aitken's acceleration estimates that ratio,
+``a = (l2 - l1) / (l1 - l0)``, and the limit of the sequence,
+``l_inf = l1 + (l2 - l1) / (1 - a)`` (Böhning, Dietz, Schaub, Schlattmann and
+Lindsay 1994; Lindsay 1995; McLachlan and Krishnan, *The EM Algorithm and
+Extensions*, 2nd ed., sec. 4.9). The fit has converged when the estimated
+remaining gain ``l_inf - l1 = (l2 - l1) / (1 - a)`` is below ``tol`` (mean
+log-likelihood per sample, scikit-learn's unit), and, as a guard, the largest
+relative change of any parameter array in the last step is below
+``sqrt(tol)``: near the peak the log-likelihood is quadratic in the
+parameters, so a step of relative size ``sqrt(tol)`` moves it by about
+``tol``. When EM converges fast (``a`` near 0) the rule is scikit-learn's
+(the last change below ``tol``); when it crawls (``a`` near 1), where a small
+change says nothing about the distance to the peak, it keeps going.
+
+Acceleration
+------------
+SQUAREM (Varadhan and Roland 2008, *Scand. J. Statist.* 35, 335-353, scheme
+S3 with the step-length adaptation of their R package): from a point ``p0``
+two EM passes give ``p1 = F(p0)`` and ``p2 = F(p1)``; with ``r = p1 - p0``,
+``v = p2 - 2 p1 + p0`` and ``alpha = ||r|| / ||v||`` (at least 1, at most a
+bound that grows by 4 each time it is reached), the extrapolated point is
+``p0 + 2 alpha r + alpha^2 v``. It is computed on the family's parameters in
+unconstrained coordinates (log-weights, and e.g. log-scales or Cholesky
+factors with log-diagonals; see ``_unconstrained_parameters`` in
+:mod:`fastem.base`), so it is again a valid model in most cases. A third pass
+at the extrapolated point gives its log-likelihood and an EM step from it.
+The monotonicity safeguard: if that point is not a valid model or its
+log-likelihood is below ``l(p1)``, it is discarded, the fit goes on from
+``p2`` (plain EM) and the step bound shrinks. The accepted points therefore
+have non-decreasing log-likelihoods. Each step is three ordinary passes; no
+second copy of the data and nothing per point is kept, so it works for every
+family and every data source. After an accepted extrapolation, the next two
+passes are plain EM steps, so the stopping rule always sees three
+consecutive EM values.
+"""
+
+import contextlib
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = ["EMResult", "aitken_remaining_gain", "run_em"]
+
+# SQUAREM's step-length bound: its first value, and the factor by which it
+# grows when the step reaches it (and shrinks when a step at it is rejected),
+# as in Varadhan and Roland's R package (step.max0 = 1, mstep = 4).
+_STEP_MAX0 = 1.0
+_STEP_FACTOR = 4.0
+
+
+class EMResult(NamedTuple):
+    """What one EM run leaves: set on the estimator only if the whole fit succeeds."""
+
+    parameters: tuple  # the fitted parameters, in ``_parameter_names`` order
+    n_iter: int  # passes over the data
+    lower_bound: float  # mean log-likelihood per sample of the last accepted pass
+    lower_bounds: list  # that of every accepted pass, non-decreasing up to rounding
+    converged: bool
+    stopped: bool  # the callback asked to stop
+    decrease: tuple  # () or (earlier pass, its value, later pass, its value): a drop
+    stats: object  # SufficientStatistics of the last accepted pass (None before any pass)
+
+
+def rounding_margin(lower_bound, dtype):
+    """How far a mean log-likelihood may fall between EM steps by rounding alone.
+
+    Per-point log-densities are computed in the data's dtype; their sum is
+    accumulated in float64. The terms of a log-density can be far larger than
+    the result (a nearly collapsed component on rounded data), so the margin
+    is ``eps ** (1/3)`` of the dtype relative to the magnitude of the value
+    (float64: 6e-6, float32: 5e-3): above the rounding seen in such fits,
+    and below what a wrong step (a cancelled statistic, a regularisation that
+    dominates) costs.
+    """
+    return float(np.cbrt(np.finfo(dtype).eps) * (1.0 + abs(lower_bound)))
+
+
+def aitken_remaining_gain(l0, l1, l2):
+    """Estimated gain of the log-likelihood from ``l1`` to the limit of EM.
+
+    Aitken's delta-squared estimate from three consecutive EM values
+    (Böhning et al. 1994; McLachlan and Krishnan 2008, sec. 4.9):
+    ``(l2 - l1) / (1 - a)`` with ``a = (l2 - l1) / (l1 - l0)``.
+
+    Returns
+    -------
+    gain : float
+        0 when the last step gained nothing (a fixed point, up to rounding),
+        ``inf`` when the increments do not shrink (``a >= 1``, or a first step
+        that did not increase): EM is not yet in its linear phase, and the
+        distance to the peak cannot be estimated.
+    """
+    d1 = l1 - l0
+    d2 = l2 - l1
+    if d2 <= 0.0:
+        return 0.0
+    if d1 <= 0.0 or d2 >= d1:
+        return np.inf
+    return d2 / (1.0 - d2 / d1)
+
+
+def _relative_change(model, before, after):
+    """The largest change of any parameter array, relative to that array's largest entry."""
+    worst = 0.0
+    before = model._named_parameters(before)
+    after = model._named_parameters(after)
+    for name, old in before.items():
+        new = after[name]
+        old = np.asarray(old, dtype=np.float64)
+        new = np.asarray(new, dtype=np.float64)
+        size = np.max(np.abs(old), initial=0.0)
+        change = np.max(np.abs(new - old), initial=0.0)
+        if change > 0.0:
+            worst = max(worst, change / size if size > 0.0 else np.inf)
+    return worst
+
+
+class _Run:
+    """The bookkeeping of one EM run: passes, accepted values, the stopping rule."""
+
+    def __init__(self, model, source, tol, max_iter, callback, on_pass):
+        self.model = model
+        self.source = source
+        self.tol = tol
+        self.max_iter = max_iter
+        self.callback = callback
+        self.on_pass = on_pass
+        self.dtype = model._dtype
+        self.n_passes = 0
+        self.lower_bounds = []
+        self.chain = []  # log-likelihoods of consecutive EM points, ending at the last pass
+        self.best = None  # (log-likelihood, pass, parameters at which it was evaluated)
+        self.decrease = ()
+        self.converged = False
+        self.stopped = False
+        self.stats = None
+
+    @property
+    def done(self):
+        return (
+            self.converged or self.stopped or bool(self.decrease)
+            or self.n_passes >= self.max_iter
+        )
+
+    def evaluate(self, *, trial=False):
+        """One pass at the model's parameters: returns its log-likelihood, then the M-step.
+
+        With ``trial`` (an extrapolated point), a point that is not a valid
+        model returns None and leaves the model's parameters undefined; the
+        caller restores them.
+        """
+        model = self.model
+        self.n_passes += 1
+        try:
+            with np.errstate(all="ignore") if trial else contextlib.nullcontext():
+                stats = model._summarize(self.source)
+        except (ValueError, FloatingPointError):
+            if trial:
+                return None
+            raise
+        lower_bound = stats.mean_log_likelihood
+        if not np.isfinite(lower_bound):
+            if trial:
+                return None
+            raise FloatingPointError(
+                f"The log-likelihood became {lower_bound} at iteration {self.n_passes}. "
+                "Some points have zero density under every component; scale the "
+                f"input data, or increase {model._regularization_name}."
+            )
+        before = model._get_parameters()
+        try:
+            model.m_step(stats)
+        except ValueError:
+            if trial:
+                return None
+            raise
+        return lower_bound, before, stats
+
+    def accept(self, lower_bound, before, stats, *, extends_chain):
+        """Record an accepted pass; run the stopping rule; call the callback."""
+        self.lower_bounds.append(lower_bound)
+        self.chain = self.chain + [lower_bound] if extends_chain else [lower_bound]
+        if self.best is not None:
+            best, best_pass, best_parameters = self.best
+            if lower_bound < best - rounding_margin(best, self.dtype):
+                # Rounding or a regularised M-step made EM go down: keep the best point.
+                self.decrease = (best_pass, best, self.n_passes, lower_bound)
+                self.model._set_parameters(best_parameters)
+                self.lower_bounds.pop()
+                return
+        self.stats = stats
+        if self.best is None or lower_bound >= self.best[0]:
+            self.best = (lower_bound, self.n_passes, before)
+        if len(self.chain) >= 3:
+            gain = aitken_remaining_gain(*self.chain[-3:])
+            if gain < self.tol:
+                self.converged = _relative_change(
+                    self.model, before, self.model._get_parameters()
+                ) < np.sqrt(self.tol)
+        self.on_pass(self.n_passes, lower_bound)
+        if self.callback is not None and self.callback(self.model, self.n_passes, lower_bound) is True:
+            self.stopped = True
+
+    def result(self):
+        return EMResult(
+            self.model._get_parameters(),
+            self.n_passes,
+            self.decrease[1] if self.decrease else (
+                self.lower_bounds[-1] if self.lower_bounds else -np.inf
+            ),
+            self.lower_bounds,
+            self.converged,
+            self.stopped,
+            self.decrease,
+            self.stats,
+        )
+
+
+def run_em(model, source, *, tol, max_iter, accelerate, callback=None, on_pass=None):
+    """Iterate EM on ``model`` (already started) until the stopping rule holds.
+
+    Parameters
+    ----------
+    model : BaseMixture
+        The working estimator, holding the starting parameters; its
+        parameters are updated in place. Pass a copy to keep the original.
+    source : data source (:mod:`fastem.data`)
+    tol : float
+        Stop when Aitken's estimate of the remaining gain of the mean
+        log-likelihood per sample is below ``tol`` and the last step's
+        relative parameter change is below ``sqrt(tol)`` (see the module
+        docstring).
+    max_iter : int
+        At most this many passes over the data.
+    accelerate : bool
+        SQUAREM (see the module docstring) if True, plain EM otherwise.
+    callback : callable, optional
+        ``callback(model, n_iter, lower_bound)`` after each accepted pass;
+        returning True stops the run.
+    on_pass : callable, optional
+        ``on_pass(n_iter, lower_bound)`` after each accepted pass (progress output).
+
+    Returns
+    -------
+    EMResult
+
+    Raises
+    ------
+    FloatingPointError
+        The log-likelihood of a plain EM pass is not finite.
+    ValueError
+        The M-step of a plain EM pass fails (e.g. an ill-defined covariance).
+    """
+    run = _Run(model, source, tol, max_iter, callback, on_pass or (lambda *args: None))
+    if accelerate:
+        _squarem(run)
+    else:
+        while not run.done:
+            run.accept(*run.evaluate(), extends_chain=True)
+    return run.result()
+
+
+def _squarem(run):
+    model = run.model
+    step_max = _STEP_MAX0
+    while not run.done:
+        l0, p0, stats = run.evaluate()
+        run.accept(l0, p0, stats, extends_chain=True)
+        if run.done:
+            return
+        l1, p1_before, stats = run.evaluate()
+        run.accept(l1, p1_before, stats, extends_chain=True)
+        if run.done:
+            return
+        p2 = model._get_parameters()
+        theta0 = model._unconstrained(p0)
+        theta1 = model._unconstrained(p1_before)
+        theta2 = model._unconstrained(p2)
+        r = theta1 - theta0
+        v = theta2 - 2.0 * theta1 + theta0
+        sr2 = float(r @ r)
+        sv2 = float(v @ v)
+        if not (sv2 > 0.0 and np.isfinite(sr2) and np.isfinite(sv2)):
+            continue  # at a fixed point, or nothing to extrapolate: go on from p2
+        alpha = min(step_max, max(1.0, np.sqrt(sr2 / sv2)))
+        if alpha == 1.0:  # the extrapolated point is p2 itself: go on from there
+            if alpha == step_max:
+                step_max *= _STEP_FACTOR
+            continue
+        try:
+            with np.errstate(all="ignore"):
+                model._set_unconstrained(theta0 + 2.0 * alpha * r + alpha * alpha * v)
+            trial = run.evaluate(trial=True)
+        except ValueError:
+            trial = None
+        if trial is not None and trial[0] >= l1:
+            run.accept(*trial, extends_chain=False)
+            if alpha == step_max:
+                step_max *= _STEP_FACTOR
+        else:
+            model._set_parameters(p2)
+            if alpha == step_max:
+                step_max = max(_STEP_MAX0, step_max / _STEP_FACTOR)

@@ -1,0 +1,234 @@
+"""Time to the answer: passes and wall time until a fit is within 1e-8 of its limit.
+
+A *case* is a data set, a model and a fixed start. For each case the limit
+of the log-likelihood is taken from a fit run far past convergence, and a fit
+is timed from the start until its mean log-likelihood per sample is within
+``TARGET`` of that limit: the passes over the data it needed and its wall
+time (the fit's time less that of the same fit with ``max_iter=0``, so that
+validation and initialisation cancel). fastem with and without acceleration
+run the same code path; scikit-learn (Gaussian cases) runs the same EM
+iterations as fastem without acceleration from the same start, so it needs
+the same number of passes.
+
+The asv suite (``asv_benchmarks/bench_convergence.py``) imports the cases
+and measurements from here. Every figure printed is the median of
+``--repeats`` runs in one process, side by side.
+
+Usage::
+
+    PYTHONPATH=$PWD python scripts/bench_convergence.py [--repeats 3] [--markdown table.md]
+"""
+
+import argparse
+import pathlib
+import time
+import warnings
+
+import numpy as np
+
+import fastem
+
+#: How close to the limit counts as the answer (mean log-likelihood per sample).
+TARGET = 1e-8
+
+#: At most this many passes per fit: a run that needs more is reported as not reached.
+MAX_PASSES = 20_000
+
+
+def overlapping(n_samples=400, seed=0):
+    """Two overlapping 2-D Gaussians, 3/4 from N((2, 4), [[5, 2], [2, 6]]), 1/4 from N(0, [[4, 2], [2, 3]])."""
+    rng = np.random.default_rng(seed)
+    big = 3 * n_samples // 4
+    return np.concatenate([
+        rng.multivariate_normal([2, 4], [[5, 2], [2, 6]], big),
+        rng.multivariate_normal([0, 0], [[4, 2], [2, 3]], n_samples - big),
+    ])
+
+
+def two_exponentials(n_samples=1_000_000, seed=0):
+    """Equal parts exponential with scale 0.1 and 1.0, one feature."""
+    rng = np.random.default_rng(seed)
+    half = n_samples // 2
+    return np.concatenate([rng.exponential(0.1, half), rng.exponential(1.0, n_samples - half)])[:, None]
+
+
+def separated_blobs(n_samples=200_000, n_features=2, n_components=3, seed=0):
+    """Separated unit Gaussians: centres drawn with a spread of 5 per feature."""
+    rng = np.random.default_rng(seed)
+    centres = 5.0 * rng.standard_normal((n_components, n_features))
+    labels = rng.integers(0, n_components, n_samples)
+    return centres[labels] + rng.standard_normal((n_samples, n_features))
+
+
+def old_faithful():
+    """R's ``faithful`` (272 x 2), the test suite's copy."""
+    path = pathlib.Path(__file__).resolve().parents[1] / "tests" / "data" / "faithful.csv"
+    return np.loadtxt(path, delimiter=",", skiprows=3)
+
+
+#: name -> (kind, data function, estimator keyword arguments); slow cases first.
+CASES = {
+    "overlapping N=400 full K=2": ("slow", lambda quick: overlapping(400), dict(n_components=2)),
+    "overlapping N=200k full K=2": (
+        "slow", lambda quick: overlapping(10_000 if quick else 200_000), dict(n_components=2)
+    ),
+    "two exponentials N=1M K=2": (
+        "slow", lambda quick: two_exponentials(10_000 if quick else 1_000_000),
+        dict(n_components=2, family="exponential"),
+    ),
+    "Old Faithful tied K=3": (
+        "slow", lambda quick: old_faithful(), dict(n_components=3, covariance_type="tied")
+    ),
+    "separated blobs N=200k full K=3": (
+        "fast", lambda quick: separated_blobs(10_000 if quick else 200_000), dict(n_components=3)
+    ),
+    "separated blobs N=200k D=8 diag K=4": (
+        "fast", lambda quick: separated_blobs(10_000 if quick else 200_000, 8, 4),
+        dict(n_components=4, covariance_type="diag"),
+    ),
+}
+
+
+def _estimator(kw):
+    kw = dict(kw)
+    family = kw.pop("family", "gaussian")
+    cls = fastem.ExponentialMixture if family == "exponential" else fastem.GaussianMixture
+    return cls, kw
+
+
+def start_of(X, kw):
+    """The initial parameters of a case, as ``*_init`` keyword arguments (k-means++, seed 0)."""
+    cls, kw = _estimator(kw)
+    model = cls(**kw, max_iter=0, random_state=0).fit(X)
+    if cls is fastem.ExponentialMixture:
+        return {"weights_init": model.weights_, "scales_init": model.scales_}
+    return {
+        "weights_init": model.weights_,
+        "means_init": model.means_,
+        "precisions_init": model.precisions_,
+    }
+
+
+def _quiet_fit(model, X):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        start = time.perf_counter()
+        model.fit(X)
+        return time.perf_counter() - start
+
+
+def limit_of(X, kw, start):
+    """The limit of the log-likelihood: the best of long accelerated and plain fits."""
+    cls, kw = _estimator(kw)
+    best = -np.inf
+    for accelerate in (True, False):
+        model = cls(**kw, **start, tol=1e-14, max_iter=MAX_PASSES, accelerate=accelerate)
+        _quiet_fit(model, X)
+        best = max(best, model.score(X), model.lower_bound_)
+    return best
+
+
+class _UntilTarget:
+    """A fit callback that stops at the first pass within TARGET of the limit."""
+
+    def __init__(self, limit):
+        self.limit = limit
+        self.passes = None
+
+    def __call__(self, model, n_iter, lower_bound):
+        if lower_bound >= self.limit - TARGET:
+            self.passes = n_iter
+            return True
+        return False
+
+
+def fastem_to_answer(X, kw, start, limit, accelerate):
+    """(passes, seconds) of fastem from ``start`` to within TARGET of ``limit``."""
+    cls, kw = _estimator(kw)
+    until = _UntilTarget(limit)
+    model = cls(**kw, **start, tol=0.0, max_iter=MAX_PASSES, accelerate=accelerate, callback=until)
+    seconds = _quiet_fit(model, X)
+    seconds -= _quiet_fit(cls(**kw, **start, max_iter=0), X)
+    return until.passes, seconds
+
+
+def sklearn_to_answer(X, kw, start, passes):
+    """(passes, seconds) of scikit-learn for the same EM iterations as plain fastem."""
+    from sklearn.mixture import GaussianMixture
+
+    cls, kw = _estimator(kw)
+    if cls is not fastem.GaussianMixture or passes is None:
+        return None, None
+    one = _quiet_fit(GaussianMixture(**kw, **start, tol=0.0, max_iter=1), X)
+    if passes == 1:
+        return 1, one
+    model = GaussianMixture(**kw, **start, tol=0.0, max_iter=passes)
+    many = _quiet_fit(model, X)
+    per_iteration = (many - one) / (passes - 1)
+    return passes, per_iteration * passes
+
+
+def measure(name, quick=False, repeats=3):
+    """One row of the table: passes and seconds for each contender, medians of ``repeats``."""
+    kind, data, kw = CASES[name]
+    X = data(quick)
+    start = start_of(X, kw)
+    limit = limit_of(X, kw, start)
+    row = {"case": name, "kind": kind, "n_samples": len(X), "limit": limit}
+    for label, run in (
+        ("accelerated", lambda: fastem_to_answer(X, kw, start, limit, True)),
+        ("plain", lambda: fastem_to_answer(X, kw, start, limit, False)),
+    ):
+        runs = [run() for _ in range(repeats)]
+        row[label] = (runs[0][0], float(np.median([r[1] for r in runs])))
+    runs = [sklearn_to_answer(X, kw, start, row["plain"][0]) for _ in range(repeats)]
+    row["sklearn"] = (
+        (None, None) if runs[0][0] is None else (runs[0][0], float(np.median([r[1] for r in runs])))
+    )
+    return row
+
+
+def _cell(value, fmt):
+    return "n/a" if value is None else format(value, fmt)
+
+
+def markdown(rows):
+    lines = [
+        "| case | kind | fastem accelerated: passes, s | fastem plain: passes, s "
+        "| scikit-learn: passes, s | passes plain / accelerated | time sklearn / accelerated |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        acc, plain, sk = r["accelerated"], r["plain"], r["sklearn"]
+        ratio = "n/a" if None in (acc[0], plain[0]) else f"{plain[0] / acc[0]:.2f}x"
+        speed = "n/a" if None in (sk[1], acc[1]) else f"{sk[1] / acc[1]:.1f}x"
+        lines.append(
+            f"| {r['case']} | {r['kind']} | {_cell(acc[0], 'd')}, {_cell(acc[1], '.3f')} "
+            f"| {_cell(plain[0], 'd')}, {_cell(plain[1], '.3f')} "
+            f"| {_cell(sk[0], 'd')}, {_cell(sk[1], '.3f')} "
+            f"| {ratio} | {speed} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="10,000-point versions of the cases")
+    parser.add_argument("--markdown", help="also write the table to this file")
+    args = parser.parse_args()
+    fastem.GaussianMixture(2, max_iter=2).fit(overlapping(1000))  # compile or load the kernels
+    fastem.ExponentialMixture(2, max_iter=2).fit(two_exponentials(1000))
+    rows = []
+    for name in CASES:
+        rows.append(measure(name, args.quick, args.repeats))
+        print(markdown(rows[-1:]).splitlines()[-1], flush=True)
+    table = markdown(rows)
+    print()
+    print(table)
+    if args.markdown:
+        pathlib.Path(args.markdown).write_text(table)
+
+
+if __name__ == "__main__":
+    main()
