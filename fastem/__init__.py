@@ -1,7 +1,8 @@
 """fastem: mixture models fitted by Expectation-Maximization with fused Numba kernels."""
 
-from .base import BaseMixture, ConvergenceWarning, EmptyComponentWarning
+from .base import BaseMixture
 from .data import Chunks
+from .exceptions import ConvergenceWarning, EmptyComponentWarning, NotFittedError
 from .families.exponential import ExponentialMixture
 from .families.gaussian import GaussianMixture
 from .families.poisson import PoissonMixture
@@ -20,6 +21,7 @@ __all__ = [
     "GaussianMixture",
     "PoissonMixture",
     "SufficientStatistics",
+    "NotFittedError",
     "load",
     "select_n_components",
     "__version__",

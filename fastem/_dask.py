@@ -179,7 +179,7 @@ class DaskSource:
         self._n_positive = int(counts[:, 3].sum())
         if self._n_positive == 0:
             raise ValueError(
-                "sample_weight sums to 0, so there is no data to fit. Give at least one "
+                "Every sample_weight is zero, so there is no data to fit. Give at least one "
                 "sample a positive weight."
             )
 

@@ -4,6 +4,7 @@ Every error says what was wrong, the value seen, and how to fix it.
 """
 
 import numbers
+import warnings
 
 import numpy as np
 
@@ -31,14 +32,21 @@ def check_array(X, *, name="X", dtype=None, min_samples=1, anchors=None):
     Raises
     ------
     TypeError
-        For complex, object or non-numeric data.
+        For sparse matrices, and object or non-numeric data.
     ValueError
-        For arrays that are not 2-D, empty, contain NaN or infinity, or span a
+        For complex data, and arrays that are not 2-D, empty, contain NaN or
+        infinity, or span a
         range whose squares overflow the dtype (``sqrt(finfo.max) / 1024`` per
         feature, about 1e151 for float64 and 2e16 for float32).
     """
     if isinstance(X, (str, bytes)):
         raise TypeError(f"{name} must be an array of numbers, got the string {X!r}.")
+    if _is_sparse(X):
+        raise TypeError(
+            f"A sparse matrix was passed as {name}, but dense data is required. Use "
+            f"{name}.toarray() to convert it to a dense NumPy array (mixture models "
+            "compute with every feature of every point, so the density costs nothing extra)."
+        )
     if not hasattr(X, "dtype") or not hasattr(X, "shape"):
         try:
             X = np.asarray(X)
@@ -50,16 +58,17 @@ def check_array(X, *, name="X", dtype=None, min_samples=1, anchors=None):
     X = np.asarray(X)
     kind = X.dtype.kind
     if kind == "c":
-        raise TypeError(
-            f"{name} has complex dtype {X.dtype}; mixture models need real data. "
-            "Pass X.real, or stack the real and imaginary parts as separate features."
+        raise ValueError(
+            f"Complex data not supported: {name} has dtype {X.dtype}, and mixture models "
+            f"need real data. Pass {name}.real, or stack the real and imaginary parts as "
+            "separate features."
         )
     if kind == "O":
         try:
             X = X.astype(np.float64)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError) as exc:
             raise TypeError(
-                f"{name} is an object array whose entries are not all numbers. "
+                f"{name} is an object array whose entries are not all numbers ({exc}). "
                 "Convert it to a numeric array first, e.g. np.asarray(X, dtype=float)."
             ) from None
         kind = "f"
@@ -83,10 +92,15 @@ def check_array(X, *, name="X", dtype=None, min_samples=1, anchors=None):
             f"{X.ndim}-D array of shape {X.shape}. {hint}"
         )
     n_samples, n_features = X.shape
-    if n_samples < min_samples or n_features < 1:
+    if n_samples < min_samples:
         raise ValueError(
-            f"{name} has shape {X.shape}; at least {min_samples} sample(s) and one "
-            "feature are required."
+            f"Found array with {n_samples} sample(s) (shape={X.shape}) while a minimum of "
+            f"{min_samples} is required. Pass {name} with at least {min_samples} row(s)."
+        )
+    if n_features < 1:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is "
+            f"required. Pass {name} with at least one column."
         )
     target = np.dtype(dtype) if dtype is not None else None
     if target is None:
@@ -103,6 +117,83 @@ def check_array(X, *, name="X", dtype=None, min_samples=1, anchors=None):
         )
     check_range(lo, hi, X.dtype, name=name, anchors=anchors)
     return X
+
+
+def _is_sparse(X):
+    """True for a SciPy sparse matrix or array, decided without importing scipy.sparse."""
+    return type(X).__module__.startswith("scipy.sparse") and hasattr(X, "toarray")
+
+
+def feature_names_of(X):
+    """Column names of a DataFrame (pandas, polars, ...) or Arrow table, else None.
+
+    Returns an object array of str when every column name is a string, None
+    when there are no names or none is a string (e.g. pandas' default integer
+    columns), as scikit-learn does.
+
+    Raises
+    ------
+    TypeError
+        When some names are strings and others are not.
+    """
+    if isinstance(X, np.ndarray):
+        return None
+    names = getattr(X, "column_names", None)  # pyarrow.Table, pyarrow.RecordBatch
+    if names is None and hasattr(X, "columns") and hasattr(X, "shape"):
+        names = X.columns  # pandas, polars, modin, ... DataFrames
+    if names is None:
+        return None
+    names = list(names)
+    kinds = sorted({type(n).__qualname__ for n in names})
+    if not names or "str" not in kinds:
+        return None
+    if len(kinds) > 1:
+        raise TypeError(
+            "Feature names are only supported if all input features have string names, "
+            f"but your input has {kinds} as feature name / column name types. Convert "
+            "them all to strings, e.g. X.columns = X.columns.astype(str)."
+        )
+    return np.asarray(names, dtype=object)
+
+
+def check_feature_names(names, fitted_names, estimator):
+    """Compare the column names of data passed after fit with those seen in fit.
+
+    Follows scikit-learn: a UserWarning when only one of the two has names, a
+    ValueError when the names or their order differ.
+    """
+    if names is None and fitted_names is None:
+        return
+    if fitted_names is None:
+        warnings.warn(
+            f"X has feature names, but {estimator} was fitted without feature names.",
+            UserWarning,
+            stacklevel=4,
+        )
+        return
+    if names is None:
+        warnings.warn(
+            f"X does not have valid feature names, but {estimator} was fitted with feature "
+            "names.",
+            UserWarning,
+            stacklevel=4,
+        )
+        return
+    if len(names) == len(fitted_names) and (names == fitted_names).all():
+        return
+    unseen = [n for n in names if n not in set(fitted_names)]
+    missing = [n for n in fitted_names if n not in set(names)]
+    message = "The feature names should match those that were passed during fit.\n"
+    if unseen:
+        message += "Feature names unseen at fit time:\n" + "".join(f"- {n}\n" for n in unseen)
+    if missing:
+        message += "Feature names seen at fit time, yet now missing:\n" + "".join(
+            f"- {n}\n" for n in missing
+        )
+    if not unseen and not missing:
+        message += "Feature names must be in the same order as they were in fit.\n"
+    message += f"Select the columns of fit, in order: X[{list(fitted_names)!r}]."
+    raise ValueError(message)
 
 
 def check_range(lo, hi, dtype, *, name="X", anchors=None):
@@ -173,7 +264,7 @@ def check_sample_weight(sample_weight, n_samples, *, require_positive_sum=True):
         )
     if require_positive_sum and not w.sum() > 0:
         raise ValueError(
-            "sample_weight sums to 0, so there is no data to fit. Give at least one "
+            "Every sample_weight is zero, so there is no data to fit. Give at least one "
             "sample a positive weight."
         )
     return w

@@ -79,12 +79,14 @@ import warnings
 
 import numpy as np
 
+from . import _progress  # noqa: F401  (announces long kernel compilations on stderr)
 from ._config import BLOCK_SIZE, MAX_PARTITIONS, PARTITION_MEMORY
 from ._em import run_em
 from ._init import INIT_SAMPLE_SIZE, initial_responsibilities, weighted_moments
 from ._threading import launch
-from ._validation import check_random_state, check_scalar
+from ._validation import check_feature_names, check_random_state, check_scalar, feature_names_of
 from .data import as_source
+from .exceptions import ConvergenceWarning, EmptyComponentWarning, NotFittedError
 from .kernels import fused_e_step, fused_e_step_uncached, fused_scratch, registered_families
 from .stats import SufficientStatistics
 
@@ -95,15 +97,6 @@ __all__ = [
     "LikelihoodDecreaseWarning",
     "WarmStartWarning",
 ]
-
-class ConvergenceWarning(UserWarning):
-    """An EM fit stopped at ``max_iter`` before converging.
-
-    fastem's own class, not scikit-learn's: importing scikit-learn to share its
-    class would add half a second to ``import fastem``, which short scripts pay
-    on every run. Filter both when both libraries fit in one program.
-    """
-
 
 class LikelihoodDecreaseWarning(UserWarning):
     """The log-likelihood fell during EM by more than rounding allows.
@@ -118,16 +111,6 @@ class LikelihoodDecreaseWarning(UserWarning):
 
 class WarmStartWarning(UserWarning):
     """``warm_start`` could not continue: the model's shape changed, so the fit started afresh."""
-
-
-class EmptyComponentWarning(UserWarning):
-    """A fitted component holds no data: its weight is ~0 and its parameters are stale.
-
-    EM keeps such a component rather than re-seeding it, so that a fit stays a
-    deterministic function of its start. It never produces NaN parameters, but
-    it is wasted capacity: fewer components, or another initialisation, fit the
-    same data better.
-    """
 
 
 # A component is empty when its share of the total weight is below float64
@@ -243,10 +226,17 @@ class BaseMixture:
                 changed.append(f"{name}={value!r}")
         return f"{type(self).__name__}({', '.join(changed)})"
 
-    def __sklearn_tags__(self):  # lets scikit-learn utilities treat us as a density estimator
-        from sklearn.utils import Tags, TargetTags
+    # True for families whose data cannot be negative (scikit-learn's positive_only tag).
+    _non_negative_data = False
 
-        return Tags(estimator_type="density_estimator", target_tags=TargetTags(required=False))
+    def __sklearn_tags__(self):  # lets scikit-learn utilities treat us as a density estimator
+        from sklearn.utils import InputTags, Tags, TargetTags
+
+        return Tags(
+            estimator_type="density_estimator",
+            target_tags=TargetTags(required=False),
+            input_tags=InputTags(positive_only=self._non_negative_data),
+        )
 
     # ------------------------------------------------------------------
     # validation
@@ -306,18 +296,33 @@ class BaseMixture:
             check_data=self._check_data,
             anchors=None if reset else self._anchor_points(),
         )
-        if not reset and source.n_features != self.n_features_in_:
+        names = feature_names_of(X)
+        if reset:
+            source.feature_names_in = names  # committed with the fit, by _set_feature_names
+            return source
+        check_feature_names(names, getattr(self, "feature_names_in_", None), type(self).__name__)
+        if source.n_features != self.n_features_in_:
             raise ValueError(
-                f"X has {source.n_features} features, but {type(self).__name__} was fitted "
-                f"with {self.n_features_in_}. Pass data with the same columns as in fit."
+                f"X has {source.n_features} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input. Pass data with the same columns "
+                "as in fit."
             )
         return source
 
+    def _set_feature_names(self, source):
+        """Commit the column names that :meth:`_validate_data` found (or forget old ones)."""
+        names = getattr(source, "feature_names_in", None)
+        if names is not None:
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+
     def _check_is_fitted(self):
+        """Raise :class:`~fastem.exceptions.NotFittedError` unless the model is fitted."""
         if not hasattr(self, "weights_"):
-            raise AttributeError(
+            raise NotFittedError(
                 f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
-                "appropriate data before using this method."
+                "appropriate arguments before using this estimator."
             )
 
     # ------------------------------------------------------------------
@@ -593,6 +598,7 @@ class BaseMixture:
         # Commit: every fitted attribute, set together once the fit succeeded.
         self._set_parameters(best.parameters)
         self.n_features_in_ = source.n_features
+        self._set_feature_names(source)
         self.n_iter_ = best.n_iter
         self.lower_bounds_ = best.lower_bounds
         self.lower_bound_ = best.lower_bound
@@ -605,11 +611,12 @@ class BaseMixture:
             self._warn_decrease(best.decrease, source.dtype)
         elif not best.converged and self.max_iter > 0 and not best.stopped:
             warnings.warn(
-                f"Best of {n_init} initialization(s) did not converge in max_iter="
-                f"{self.max_iter} iterations (estimated remaining gain of the mean "
-                f"log-likelihood above tol={self.tol}). Increase max_iter or tol, or check "
-                "the data's scale.",
-                ConvergenceWarning,
+                ConvergenceWarning(
+                    f"Best of {n_init} initialization(s) did not converge in max_iter="
+                    f"{self.max_iter} iterations (estimated remaining gain of the mean "
+                    f"log-likelihood above tol={self.tol}). Increase max_iter or tol, or "
+                    "check the data's scale."
+                ),
                 stacklevel=3,
             )
         empty = [] if stats is None else np.flatnonzero(stats.nk <= _EMPTY_SHARE * stats.n_samples)
@@ -702,6 +709,7 @@ class BaseMixture:
             self._check_family_init(source.n_features)
             self._initialize(source, check_random_state(self.random_state))
             self.n_features_in_ = source.n_features
+            self._set_feature_names(source)
             running = None
         batch = self._summarize(source)
         batch = batch.scaled(1.0 / batch.n_samples)

@@ -14,6 +14,7 @@ picks columns by name (csv header, parquet) or by 0-based index.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -21,6 +22,10 @@ import time
 import warnings
 
 import numpy as np
+
+from ._progress import ProgressLine, SelectionProgress
+from ._tables import choose_columns, csv_column_names, read_csv
+from .selection import CellProgress
 
 __all__ = ["main"]
 
@@ -140,35 +145,11 @@ def _extension(path, allowed, what):
     return ext
 
 
-def _resolve_columns(requested, names, n_columns, path):
-    """Column indices for ``--columns`` tokens (names or 0-based indices)."""
+def _column_tokens(requested):
+    """``--columns`` values ('a,b', repeated or not) as a flat list of names or indices."""
     if not requested:
         return None
-    tokens = [t for item in requested for t in item.split(",") if t != ""]
-    indices = []
-    for token in tokens:
-        try:
-            index = int(token)
-        except ValueError:
-            if names is None:
-                raise CommandError(
-                    f"column {token!r} not found: {path!r} has no header row with names; "
-                    f"select columns by 0-based index (0 to {n_columns - 1})"
-                ) from None
-            if token not in names:
-                raise CommandError(
-                    f"column {token!r} not found in {path!r}; its columns are {', '.join(names)}"
-                ) from None
-            index = names.index(token)
-        else:
-            if not -n_columns <= index < n_columns:
-                raise CommandError(
-                    f"column index {index} is out of range for {path!r}, which has "
-                    f"{n_columns} column(s) (indices 0 to {n_columns - 1})"
-                )
-            index %= n_columns
-        indices.append(index)
-    return indices
+    return [t.strip() for item in requested for t in item.split(",") if t.strip() != ""]
 
 
 def _read_npy(path, columns):
@@ -189,11 +170,11 @@ def _read_npy(path, columns):
             f"{path!r} holds a {X.ndim}-D array of shape {X.shape}; save a 2-D array "
             "(n_samples, n_features)"
         )
-    indices = _resolve_columns(columns, None, X.shape[1], path)
-    if indices is not None and indices != list(range(X.shape[1])):
+    indices = choose_columns(columns, None, list(range(X.shape[1])), path)
+    if indices != list(range(X.shape[1])):
         with _watched(X, path):
             X = X[:, indices]  # copies only the chosen columns into memory
-    return X
+    return X, None, []
 
 
 def _watched(X, path):
@@ -203,42 +184,16 @@ def _watched(X, path):
     return reading(X, FileSignature(path) if backing_file(X) is not None else None)
 
 
-def _sniff_csv(path):
-    with open(path, newline="") as f:
-        first = f.readline().strip()
-    if not first:
-        raise CommandError(f"{path!r} is empty or starts with a blank line; expected CSV rows")
-    delimiter = next((d for d in (",", "\t", ";") if d in first), None)
-    fields = [f.strip().strip('"') for f in first.split(delimiter)]
-    try:
-        [float(field) for field in fields]
-        names = None
-    except ValueError:
-        names = fields
-    return delimiter, names, len(fields)
-
-
 def _read_csv(path, columns):
-    delimiter, names, n_columns = _sniff_csv(path)
-    indices = _resolve_columns(columns, names, n_columns, path)
-    try:
-        X = np.loadtxt(
-            path,
-            delimiter=delimiter,
-            skiprows=0 if names is None else 1,
-            usecols=indices,
-            ndmin=2,
-            dtype=np.float64,
-        )
-    except ValueError as exc:
-        raise CommandError(
-            f"{path!r} could not be read as numbers: {_one_line(exc).rstrip('.')}; choose numeric columns "
-            "with --columns and check every row has the same number of fields"
-        ) from None
-    return X
+    table = read_csv(path, columns)
+    return table.data, table.names, table.notes
 
 
-def _read_parquet(path, columns):
+# pandas stores a DataFrame's index in a parquet file under this name
+_PARQUET_INDEX = "__index_level_0__"
+
+
+def _parquet_schema(path):
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -248,12 +203,20 @@ def _read_parquet(path, columns):
             "pip install 'fastem[parquet]' (or save the data as .npy or .csv)"
         ) from None
     try:
-        schema = pq.read_schema(path)
+        return pq.read_schema(path)
     except (pa.ArrowException, OSError) as exc:
         raise CommandError(f"{path!r} is not a readable parquet file ({_one_line(exc)})") from None
+
+
+def _read_parquet(path, columns):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = _parquet_schema(path)
     names = list(schema.names)
-    indices = _resolve_columns(columns, names, len(names), path)
-    chosen = [names[i] for i in (indices if indices is not None else range(len(names)))]
+    available = [j for j, name in enumerate(names) if name != _PARQUET_INDEX]
+    indices = choose_columns(columns, names, available, path)
+    chosen = [names[i] for i in indices]
     for name in chosen:
         kind = schema.field(name).type
         if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)):
@@ -262,20 +225,51 @@ def _read_parquet(path, columns):
                 "columns with --columns"
             )
     table = pq.read_table(path, columns=chosen)
-    return np.column_stack(
-        [table.column(name).to_numpy(zero_copy_only=False) for name in chosen]
-    )
+    for name in chosen:
+        nulls = table.column(name).null_count
+        if nulls:
+            row = int(np.flatnonzero(table.column(name).is_null().to_numpy(zero_copy_only=False))[0])
+            raise CommandError(
+                f"{path!r} has {nulls} missing value(s) in column {name!r}, the first in row "
+                f"{row + 1}; fastem fits complete rows only: drop the rows with missing values, "
+                "or impute them (e.g. with pandas: df.dropna() or df.fillna(df.median()))"
+            )
+    X = np.column_stack([table.column(name).to_numpy(zero_copy_only=False) for name in chosen])
+    return X, chosen, []
 
 
-def read_data(path, columns=None, dtype=None):
-    """Read DATA as a 2-D array; ``dtype`` converts it (float32 or float64)."""
+def column_names(path):
+    """The data column names of a CSV or parquet file, or None (no header, or .npy)."""
+    ext = os.path.splitext(path)[1].lower()
+    try:
+        if ext == ".csv":
+            return csv_column_names(path)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    if ext == ".parquet":
+        return [n for n in _parquet_schema(path).names if n != _PARQUET_INDEX]
+    return None
+
+
+def read_table(path, columns=None, dtype=None, quiet=False):
+    """Read DATA as a 2-D array and its column names (None without names).
+
+    ``columns`` are ``--columns`` values; ``dtype`` converts the array
+    (float32 or float64). Notes about the file (an index column left out)
+    go to stderr.
+    """
     ext = _extension(path, _DATA_EXTENSIONS, "data file")
     if not os.path.exists(path):
         raise CommandError(f"data file {path!r} does not exist; check the path")
     if not os.path.isfile(path):  # a FIFO would block the reader, a directory fail oddly
         raise CommandError(f"data file {path!r} is not a regular file; give the path of a file")
     reader = {".npy": _read_npy, ".csv": _read_csv, ".parquet": _read_parquet}[ext]
-    X = reader(path, columns)
+    try:
+        X, names, notes = reader(path, _column_tokens(columns))
+    except ValueError as exc:  # the readers' messages name the file, place and fix
+        raise CommandError(str(exc)) from None
+    for note in notes if not quiet else ():
+        print(f"fastem: note: {note}", file=sys.stderr)
     if X.dtype.kind not in "biuf":
         raise CommandError(
             f"{path!r} holds {X.dtype} values, not real numbers; save a numeric array"
@@ -287,7 +281,7 @@ def read_data(path, columns=None, dtype=None):
         if dtype is not None and X.dtype != dtype:
             _check_fits_dtype(X, path, np.dtype(dtype))
             X = X.astype(dtype)
-    return X
+    return X, names
 
 
 def _check_fits_dtype(X, path, dtype, block=1 << 20):
@@ -313,7 +307,7 @@ def _check_finite(X, path, block=1 << 20):
         if not finite.all():
             row = start + int(np.argmin(finite))
             raise CommandError(
-                f"{path!r} has a NaN or infinite value in data row {row} (0-based, "
+                f"{path!r} has a NaN or infinite value in data row {row + 1} (1-based, "
                 f"header not counted): {X[row].tolist()}; remove or impute such rows"
             )
 
@@ -406,22 +400,62 @@ def _to_list(value):
     return value.tolist() if isinstance(value, np.ndarray) else value
 
 
+def _feature_labels(model):
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:
+        return [str(n) for n in names]
+    return [f"x{j}" for j in range(model.n_features_in_)]
+
+
+def _component_columns(model):
+    """{column title: values of shape (n_components,)} in the family's own terms.
+
+    Gaussian: mean and standard deviation of each feature; exponential:
+    scale (the mean) and rate of each feature; Poisson: rate (the mean) of
+    each feature. Another family: its parameters, flattened per component.
+    """
+    K = model.n_components
+    features = _feature_labels(model)
+    columns = {"weight": np.asarray(model.weights_, dtype=np.float64)}
+
+    def per_feature(title, values):
+        values = np.asarray(values, dtype=np.float64).reshape(K, -1)
+        for j, name in enumerate(features):
+            columns[f"{title} {name}"] = values[:, j]
+
+    if hasattr(model, "covariance_type"):
+        from .selection import _full_covariances
+
+        per_feature("mean", model.means_)
+        per_feature("sd", np.sqrt(np.diagonal(_full_covariances(model), axis1=1, axis2=2)))
+    elif hasattr(model, "scales_"):
+        per_feature("scale", model.scales_)
+        per_feature("rate", model.rates_)
+    elif hasattr(model, "rates_"):
+        per_feature("rate", model.rates_)
+    else:
+        for name in model._parameter_names[1:]:
+            values = np.asarray(getattr(model, name), dtype=np.float64).reshape(K, -1)
+            for j in range(values.shape[1]):
+                columns[f"{name}[{j}]"] = values[:, j]
+    return columns
+
+
 def _model_summary(model):
     params = {k: _to_list(v) for k, v in model.get_params().items() if k != "callback"}
+    names = getattr(model, "feature_names_in_", None)
     return {
         "class": type(model).__name__,
         "hyper_parameters": params,
         "n_features_in": int(model.n_features_in_),
+        "feature_names_in": None if names is None else [str(n) for n in names],
         "dtype": np.dtype(model._dtype).name,
         "converged": bool(model.converged_),
         "n_iter": int(model.n_iter_),
         "lower_bound": float(model.lower_bound_),
         "parameters": {name: _to_list(getattr(model, name)) for name in model._parameter_names},
+        "components": {title: v.tolist() for title, v in _component_columns(model).items()},
     }
-
-
-def _format_row(values, digits=4):
-    return "[" + ", ".join(f"{v:.{digits}g}" for v in np.ravel(values)) + "]"
 
 
 def _print_model(model):
@@ -431,18 +465,18 @@ def _print_model(model):
         f"{k}={hyper[k]!r}" for k in ("n_components", "covariance_type") if k in hyper
     )
     print(f"{summary['class']}({shown})")
-    print(f"  features: {summary['n_features_in']}   dtype: {summary['dtype']}")
+    names = summary["feature_names_in"]
+    listed = f" ({', '.join(names)})" if names else ""
+    print(f"  features: {summary['n_features_in']}{listed}   dtype: {summary['dtype']}")
     status = "converged" if summary["converged"] else "did not converge"
     print(f"  {status} after {summary['n_iter']} iteration(s); "
           f"log-likelihood per sample {summary['lower_bound']:.6f}")
-    others = [n for n in model._parameter_names if n not in ("weights_", "means_")]
-    print("  component  weight    mean")
-    means = getattr(model, "means_", None)
-    for k, w in enumerate(model.weights_):
-        mean = _format_row(means[k]) if means is not None else ""
-        print(f"  {k:>9}  {float(w):<8.4f}  {mean}")
-    for name in others:
-        print(f"  {name}: array of shape {np.shape(getattr(model, name))}")
+    columns = _component_columns(model)
+    cells = {title: [f"{v:.4g}" for v in values] for title, values in columns.items()}
+    widths = {title: max(len(title), *map(len, cells[title])) for title in cells}
+    print("  component  " + "  ".join(f"{t:<{widths[t]}}" for t in cells))
+    for k in range(model.n_components):
+        print(f"  {k:<9}  " + "  ".join(f"{cells[t][k]:<{widths[t]}}" for t in cells))
 
 
 # ----------------------------------------------------------------------
@@ -459,12 +493,10 @@ class Progress:
     """
 
     def __init__(self, stream=None, live=None):
-        self.stream = sys.stderr if stream is None else stream
-        self.live = self.stream.isatty() if live is None else live
+        self.line = ProgressLine(stream, live)
         self.last = time.perf_counter()
         self.n_init_done = 0
         self.previous = np.nan
-        self.wrote = False
 
     def __call__(self, model, n_iter, lower_bound):
         now = time.perf_counter()
@@ -478,15 +510,11 @@ class Progress:
             f"init {self.n_init_done}/{model.n_init}  iter {n_iter:>4}/{model.max_iter}  "
             f"log-lik {lower_bound:.6f}  change {change:>10}  {elapsed:.3f} s/iter"
         )
-        self.stream.write("\r\033[K" + line if self.live else line + "\n")
-        self.stream.flush()
-        self.wrote = True
+        self.line.show(line)
         return False
 
     def finish(self):
-        if self.live and self.wrote:
-            self.stream.write("\n")
-            self.stream.flush()
+        self.line.finish()
 
 
 def _progress(args):
@@ -536,9 +564,11 @@ def cmd_fit(args):
         kwargs["covariance_type"] = args.covariance or "full"
     elif args.covariance is not None:
         raise UsageError(f"--covariance applies to --family gaussian only, not {args.family}")
-    X = read_data(args.data, args.columns, args.dtype)
+    X, names = read_table(args.data, args.columns, args.dtype, args.quiet)
     model = cls(**kwargs)
     seconds = _fit_with(model, X, _progress(args))
+    if names is not None:  # what fit(DataFrame) records; predict and score select by it
+        model.feature_names_in_ = np.asarray(names, dtype=object)
     model.save(args.output)
     result = _model_summary(model)
     result.update(n_samples=int(X.shape[0]), fit_seconds=seconds, output=args.output)
@@ -552,7 +582,38 @@ def cmd_fit(args):
 
 
 def _data_for(model, args):
-    X = read_data(args.data, args.columns, model._dtype)
+    """DATA's columns for ``model``: by name when both have names, else by position."""
+    fitted = getattr(model, "feature_names_in_", None)
+    columns = args.columns
+    if fitted is not None:
+        fitted = [str(n) for n in fitted]
+        file_names = column_names(args.data)
+        requested = _column_tokens(columns)
+        if requested is not None and file_names is not None:
+            try:
+                positions = choose_columns(requested, file_names, list(range(len(file_names))),
+                                           args.data)
+            except ValueError as exc:
+                raise CommandError(str(exc)) from None
+            chosen = [file_names[j] for j in positions]
+            if sorted(chosen) != sorted(fitted):
+                raise CommandError(
+                    f"--columns selects {', '.join(chosen)} from {args.data!r}, but the model "
+                    f"was fitted on the columns {', '.join(fitted)}; select those"
+                )
+        if file_names is not None:
+            missing = [n for n in fitted if n not in file_names]
+            if missing:
+                raise CommandError(
+                    f"{args.data!r} has no column {missing[0]!r}; the model was fitted on the "
+                    f"columns {', '.join(fitted)} and its columns are {', '.join(file_names)}"
+                )
+            present = [n for n in file_names if n in fitted]
+            if present != fitted and not args.quiet:
+                print(f"fastem: note: {args.data!r} has the model's columns in another order "
+                      f"({', '.join(present)}); they are matched by name", file=sys.stderr)
+            columns = fitted
+    X, _ = read_table(args.data, columns, model._dtype, args.quiet)
     if X.shape[1] != model.n_features_in_:
         raise CommandError(
             f"{args.data!r} has {X.shape[1]} column(s) but the model was fitted on "
@@ -561,16 +622,26 @@ def _data_for(model, args):
     return X
 
 
+@contextlib.contextmanager
+def _columns_matched():
+    """DATA's columns were matched to the model's names in :func:`_data_for`: no warning."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "X does not have valid feature names", UserWarning)
+        yield
+
+
 def cmd_predict(args):
     _check_output(args.output, _OUTPUT_EXTENSIONS, {"model file": args.model, "data file": args.data})
     model = _load_model(args.model)
     X = _data_for(model, args)
     if args.proba:
-        out = model.predict_proba(X)
+        with _columns_matched():
+            out = model.predict_proba(X)
         names = [f"p{k}" for k in range(model.n_components)]
         counts = np.bincount(out.argmax(axis=1), minlength=model.n_components)
     else:
-        out = model.predict(X)
+        with _columns_matched():
+            out = model.predict(X)
         names = ["component"]
         counts = np.bincount(out, minlength=model.n_components)
     write_array(args.output, out, names)
@@ -585,7 +656,8 @@ def cmd_predict(args):
 def cmd_score(args):
     model = _load_model(args.model)
     X = _data_for(model, args)
-    mean = model.score(X)
+    with _columns_matched():
+        mean = model.score(X)
     n = X.shape[0]
     n_parameters = model._n_parameters()
     result = {
@@ -616,48 +688,97 @@ def cmd_sample(args):
                                       f"to {args.output}"))
 
 
+def _select_family(args, X, n_components, progress):
+    """BIC/AIC over K for a family without covariance types: {K: (value, model or None, flag)}."""
+    cls = _family_class(args.family)
+    results = {}
+    for cell, k in enumerate(n_components, start=1):
+        model = cls(k, n_init=args.n_init, random_state=args.seed)
+        if progress is not None:
+            model.set_params(callback=CellProgress(progress, cell, len(n_components), args.family,
+                                                  None))
+        try:
+            model.fit(X)
+        except (ValueError, FloatingPointError) as exc:
+            results[k] = (np.nan, None, f"failed: {_one_line(exc)}")
+            continue
+        finally:
+            model.set_params(callback=None)
+        score = model.bic if args.criterion == "bic" else model.aic
+        results[k] = (score(X), model, "")
+    return results
+
+
 def cmd_select(args):
     import fastem
 
     if args.output is not None:
         _check_output(args.output, (".npz",), {"data file": args.data})
-    X = read_data(args.data, args.columns, args.dtype)
+    if args.family != "gaussian" and args.covariance is not None:
+        raise UsageError(f"--covariance applies to --family gaussian only, not {args.family}")
+    X, names = read_table(args.data, args.columns, args.dtype, args.quiet)
     n_components = args.k.values(X.shape[0], args.data)
-    result = fastem.select_n_components(
-        X,
-        n_components=n_components,
-        covariance_types=tuple(args.covariance),
-        criterion=args.criterion,
-        n_init=args.n_init,
-        random_state=args.seed,
-    )
-    if result.best_model_ is None:
+    progress = None if _progress(args) is None else SelectionProgress()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            if args.family == "gaussian":
+                result = fastem.select_n_components(
+                    X,
+                    n_components=n_components,
+                    covariance_types=tuple(args.covariance or _COVARIANCE_TYPES),
+                    criterion=args.criterion,
+                    n_init=args.n_init,
+                    random_state=args.seed,
+                    progress=progress,
+                )
+                cells = {key: (value, result.flags.get(key) or "")
+                         for key, value in result.table.as_dict().items()}
+                best_model = result.best_model_
+                best = result.best_params_
+            else:
+                found = _select_family(args, X, n_components, progress)
+                cells = {(args.family, k): (value, flag) for k, (value, _, flag) in found.items()}
+                finite = [k for k, (value, _, _) in found.items() if np.isfinite(value)]
+                best_k = min(finite, key=lambda k: found[k][0]) if finite else None
+                best_model = None if best_k is None else found[best_k][1]
+                best = None if best_k is None else (args.family, best_k)
+        finally:
+            if progress is not None:
+                progress.finish()
+    for w in caught:
+        print(f"fastem: warning: {_one_line(w.message)}", file=sys.stderr)
+    if best_model is None:
         raise CommandError(
             "every fit was flagged as collapsed or failed (see the table with --json); "
             "try fewer components or a larger --k range"
         )
+    if names is not None:
+        best_model.feature_names_in_ = np.asarray(names, dtype=object)
     if args.output is not None:
-        result.best_model_.save(args.output)
-    best_type, best_k = result.best_params_
+        best_model.save(args.output)
+    best_type, best_k = best
+    kind = "covariance_type" if args.family == "gaussian" else "family"
     rows = [
-        {
-            "covariance_type": covariance_type,
-            "n_components": k,
-            args.criterion: _to_list(value),
-            "flag": result.flags.get((covariance_type, k)) or None,
-        }
-        for (covariance_type, k), value in result.table.as_dict().items()
+        {kind: cell_type, "n_components": k, args.criterion: _to_list(value), "flag": flag or None}
+        for (cell_type, k), (value, flag) in cells.items()
     ]
     out = {
         "criterion": args.criterion,
-        "best_params": {"covariance_type": best_type, "n_components": best_k},
+        "family": args.family,
+        "best_params": {kind: best_type, "n_components": best_k},
         "table": rows,
         "output": args.output,
     }
 
     def text():
-        print(result.table)
-        print(f"best: covariance_type={best_type!r}, n_components={best_k}")
+        if args.family == "gaussian":
+            print(result.table)
+        else:
+            print(f"{'K':>4}  {args.criterion.upper():>14}  flag")
+            for (_, k), (value, flag) in cells.items():
+                print(f"{k:>4}  {value:>14.6g}  {flag}")
+        print(f"best: {kind}={best_type!r}, n_components={best_k}")
         if args.output is not None:
             print(f"saved best model to {args.output}")
 
@@ -749,87 +870,149 @@ def _numbers(values):
 # the parser
 
 
+_EXAMPLES = {
+    None: """examples:
+  fastem fit faithful.csv -k 2 -o model.npz           # column names come from the header
+  fastem predict model.npz faithful.csv -o labels.csv
+  fastem select faithful.csv --k 1-6 --progress -o best.npz
+  fastem info model.npz
+
+Run 'fastem COMMAND --help' for the options of each command.""",
+    "fit": """examples:
+  fastem fit points.npy -k 4 -o model.npz
+  fastem fit faithful.csv --columns eruptions,waiting -k 2 --covariance diag -o model.npz
+  fastem fit waits.csv -k 2 --family exponential -o model.npz
+  fastem fit counts.parquet --columns visits -k 3 --family poisson -o model.npz""",
+    "predict": """examples:
+  fastem predict model.npz points.npy -o labels.npy
+  fastem predict model.npz faithful.csv -o proba.csv --proba
+
+A model fitted on named columns reads them by name, in any order.""",
+    "score": """examples:
+  fastem score model.npz held_out.csv
+  fastem score model.npz points.npy --json""",
+    "sample": """examples:
+  fastem sample model.npz -n 1000 -o samples.csv --seed 1""",
+    "select": """examples:
+  fastem select faithful.csv --k 1-6 -o best.npz              # all four covariance types
+  fastem select points.npy --k 2,4,8 --covariance full,diag --criterion aic
+  fastem select counts.csv --family poisson --k 1-5 --progress""",
+    "info": """examples:
+  fastem info model.npz
+  fastem info model.npz --json""",
+    "demo": """examples:
+  fastem demo
+  fastem demo --n-samples 100000 --seed 3""",
+}
+
+
 def build_parser():
+    from . import __version__
+
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print JSON on stdout instead of text")
-    common.add_argument("--quiet", action="store_true", help="no progress display")
+    common.add_argument("--quiet", action="store_true",
+                        help="no progress display and no notes on stderr")
     common.add_argument("--progress", action="store_true",
-                        help="show progress even when stderr is not a terminal")
-    common.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+                        help="show progress on stderr even when it is not a terminal "
+                        "(on a terminal it is shown anyway)")
+    common.add_argument("--debug", action="store_true",
+                        help="show the traceback of an error instead of one line")
 
     def data_options(p):
-        p.add_argument("data", metavar="DATA", help="data file: .npy, .csv or .parquet")
-        p.add_argument("--columns", nargs="+", metavar="COL",
-                       help="columns to use, by name or 0-based index (space or comma "
-                       "separated); give it after DATA")
+        p.add_argument("data", metavar="DATA",
+                       help="data file: .npy (memory-mapped), .csv (with or without a header "
+                       "row) or .parquet")
+        p.add_argument("--columns", action="append", metavar="COLS",
+                       help="columns to use, by name or 0-based index, comma-separated "
+                       "(--columns eruptions,waiting), or the option repeated (default: all)")
 
     def fit_options(p):
-        p.add_argument("--n-init", type=_positive_int, default=1, help="initializations (default 1)")
+        p.add_argument("--n-init", type=_positive_int, default=1,
+                       help="initializations per fit; the best is kept (default 1)")
         p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
         p.add_argument("--dtype", choices=("float32", "float64"),
                        help="compute in this precision (default: float32 data stay float32, "
                        "the rest float64)")
 
-    parser = _Parser(prog="fastem", description="Fit mixture models by EM on large data.")
+    def family_option(p):
+        p.add_argument("--family", choices=tuple(_FAMILIES), default="gaussian",
+                       help="component distribution: gaussian (default), exponential "
+                       "(non-negative data: waiting times, sizes) or poisson (counts)")
+
+    def subcommand(name, help):
+        return sub.add_parser(name, parents=[common], help=help, description=help[0].upper()
+                              + help[1:] + ".", epilog=_EXAMPLES[name],
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    parser = _Parser(prog="fastem", description="Fit mixture models by EM on large data.",
+                     epilog=_EXAMPLES[None], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"fastem {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
-    p = sub.add_parser("fit", parents=[common], help="fit a mixture and save it")
+    p = subcommand("fit", "fit a mixture and save it")
     data_options(p)
     p.add_argument("-k", "--n-components", type=_positive_int, required=True,
                    help="number of components")
+    family_option(p)
     p.add_argument("--covariance", choices=_COVARIANCE_TYPES,
                    help="covariance type of a Gaussian mixture (default full)")
-    p.add_argument("--family", choices=tuple(_FAMILIES), default="gaussian")
     p.add_argument("--max-iter", type=_non_negative_int, default=100,
                    help="EM iterations per initialization (default 100)")
     p.add_argument("--tol", type=_non_negative_float, default=1e-3,
                    help="stop when the log-likelihood per sample changes less (default 1e-3)")
     fit_options(p)
-    p.add_argument("-o", "--output", required=True, metavar="MODEL", help="model file (.npz)")
+    p.add_argument("-o", "--output", required=True, metavar="MODEL",
+                   help="model file to write (.npz)")
     p.set_defaults(func=cmd_fit)
 
-    p = sub.add_parser("predict", parents=[common], help="most likely component of each row")
-    p.add_argument("model", metavar="MODEL")
+    p = subcommand("predict", "write the most likely component of each row, or the probabilities")
+    p.add_argument("model", metavar="MODEL", help="model file (.npz) from 'fastem fit'")
     data_options(p)
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="output file: .npy, .csv or .parquet")
-    p.add_argument("--proba", action="store_true", help="write component probabilities instead")
+    p.add_argument("--proba", action="store_true",
+                   help="write each component's probability instead of the label")
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("score", parents=[common], help="log-likelihood, BIC and AIC of DATA")
-    p.add_argument("model", metavar="MODEL")
+    p = subcommand("score", "log-likelihood, BIC and AIC of DATA under a model")
+    p.add_argument("model", metavar="MODEL", help="model file (.npz) from 'fastem fit'")
     data_options(p)
     p.set_defaults(func=cmd_score)
 
-    p = sub.add_parser("sample", parents=[common], help="draw samples from a model")
-    p.add_argument("model", metavar="MODEL")
-    p.add_argument("-n", "--n-samples", type=_positive_int, required=True)
+    p = subcommand("sample", "draw samples from a model")
+    p.add_argument("model", metavar="MODEL", help="model file (.npz) from 'fastem fit'")
+    p.add_argument("-n", "--n-samples", type=_positive_int, required=True,
+                   help="number of samples to draw")
     p.add_argument("--seed", type=int, help="random seed (default: the model's random_state)")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="output file: .npy, .csv or .parquet")
     p.set_defaults(func=cmd_sample)
 
-    p = sub.add_parser("select", parents=[common],
-                       help="choose the number of components and covariance type by BIC")
+    p = subcommand("select", "choose the number of components (and covariance type) by BIC")
     data_options(p)
-    p.add_argument("--k", type=_k_values, default=KRange([(1, 10)], "1-10"), metavar="K",
-                   help="numbers of components: '1-10' (default), '4' or '2,4,8'")
-    p.add_argument("--covariance", type=_covariance_list, default=["full"],
-                   help="'all' or a comma-separated list (default full)")
-    p.add_argument("--criterion", choices=("bic", "aic"), default="bic")
+    p.add_argument("--k", type=_k_values, default=KRange([(1, 9)], "1-9"), metavar="K",
+                   help="numbers of components to try: '1-9' (default, as in Python), '4' "
+                   "or '2,4,8'")
+    family_option(p)
+    p.add_argument("--covariance", type=_covariance_list, metavar="TYPES",
+                   help="Gaussian covariance types to try: 'all' (default, as in Python) or "
+                   "a comma-separated list of full, tied, diag, spherical")
+    p.add_argument("--criterion", choices=("bic", "aic"), default="bic",
+                   help="information criterion; lower is better (default bic)")
     fit_options(p)
     p.add_argument("-o", "--output", metavar="MODEL", help="save the best model here (.npz)")
     p.set_defaults(func=cmd_select)
 
-    p = sub.add_parser("info", parents=[common], help="describe a model file")
-    p.add_argument("model", metavar="MODEL")
+    p = subcommand("info", "describe a model file")
+    p.add_argument("model", metavar="MODEL", help="model file (.npz)")
     p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("demo", parents=[common],
-                       help="fit a known 4-component mixture and compare with the truth")
-    p.add_argument("--n-samples", type=_positive_int, default=1_000_000)
-    p.add_argument("--seed", type=int, default=0)
+    p = subcommand("demo", "fit a known 4-component mixture and compare with the truth")
+    p.add_argument("--n-samples", type=_positive_int, default=1_000_000,
+                   help="points to generate (default 1,000,000)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.set_defaults(func=cmd_demo)
     return parser
 

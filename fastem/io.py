@@ -185,6 +185,9 @@ def save(model, path):
         "not_saved": dropped,
         "parameters": list(model._parameter_names),
         "n_features_in": int(model.n_features_in_),
+        "feature_names_in": (
+            [str(n) for n in model.feature_names_in_] if hasattr(model, "feature_names_in_") else None
+        ),
         "dtype": np.dtype(model._dtype).name,
         "converged": bool(model.converged_),
         "n_iter": int(model.n_iter_),
@@ -501,6 +504,15 @@ def load(path):
     for p in names:
         setattr(model, p, arrays[p])
     model.n_features_in_ = metadata["n_features_in"]
+    names = metadata.get("feature_names_in")  # absent from files of fastem 0.1.0
+    if names is not None:
+        if not (isinstance(names, list) and len(names) == model.n_features_in_
+                and all(isinstance(n, str) for n in names)):
+            raise ValueError(
+                f"{path!r} has feature_names_in {names!r}, not a list of "
+                f"{model.n_features_in_} strings; the file is damaged."
+            )
+        model.feature_names_in_ = np.asarray(names, dtype=object)
     model.converged_ = metadata["converged"]
     model.n_iter_ = metadata["n_iter"]
     model.lower_bound_ = float(metadata["lower_bound"])
@@ -700,6 +712,8 @@ def gaussian_to_sklearn(model):
             value = value.astype(np.float64)
         setattr(estimator, name, value)
     estimator.lower_bounds_ = list(model.lower_bounds_)
+    if hasattr(model, "feature_names_in_"):
+        estimator.feature_names_in_ = model.feature_names_in_.copy()
     return estimator
 
 
@@ -713,4 +727,6 @@ def gaussian_from_sklearn(cls, estimator):
     for name in _GAUSSIAN_FITTED:
         setattr(model, name, getattr(estimator, name))
     model.lower_bounds_ = list(getattr(estimator, "lower_bounds_", [estimator.lower_bound_]))
+    if hasattr(estimator, "feature_names_in_"):
+        model.feature_names_in_ = np.asarray(estimator.feature_names_in_, dtype=object)
     return model

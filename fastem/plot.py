@@ -7,6 +7,7 @@ dict of the matplotlib objects it made.
 """
 
 import itertools
+import warnings
 
 import numpy as np
 
@@ -16,6 +17,7 @@ __all__ = [
     "plot_lower_bounds",
     "plot_selection",
     "plot_pairs",
+    "point_style",
     "explore",
     "Explorer",
 ]
@@ -46,49 +48,113 @@ def _color(k):
 
 def _full_covariances(model):
     """Each component's covariance as a (K, D, D) array, for any covariance type."""
-    covariance_type = model.covariance_type
-    cov = np.asarray(model.covariances_, dtype=np.float64)
-    K, D = model.means_.shape
-    if covariance_type == "full":
-        return cov
-    if covariance_type == "tied":
-        return np.broadcast_to(cov, (K, D, D))
-    if covariance_type == "diag":
-        return np.stack([np.diag(c) for c in cov])
-    return cov[:, None, None] * np.eye(D)
+    from .selection import _full_covariances
+
+    return _full_covariances(model)
+
+
+def _data(X):
+    """``X`` as a float64 array of shape (n_samples, n_features), and its column names or None.
+
+    Column names come from a DataFrame (pandas, polars) or an Arrow table;
+    a 1-D array is one feature.
+    """
+    from ._validation import feature_names_of
+
+    names = feature_names_of(X)
+    values = np.asarray(X, dtype=np.float64)
+    if values.ndim == 1:
+        values = values[:, None]
+    if values.ndim != 2:
+        raise ValueError(
+            f"X must be an array of shape (n_samples, n_features), got shape {values.shape}."
+        )
+    return values, None if names is None else [str(n) for n in names]
+
+
+def _feature_index(model, feature, names, what):
+    """A 0-based feature index from an int or a column name, checked against the model."""
+    n_features = model.n_features_in_
+    if isinstance(feature, str):
+        known = names if names is not None else getattr(model, "feature_names_in_", None)
+        if known is None or feature not in list(known):
+            raise ValueError(
+                f"{what}: no feature named {feature!r}; the features are "
+                f"{list(known) if known is not None else 'unnamed (pass an index)'}."
+            )
+        return list(known).index(feature)
+    if not -n_features <= feature < n_features:
+        raise ValueError(
+            f"{what}: feature {feature} is out of range for a model of {n_features} feature(s) "
+            f"(indices 0 to {n_features - 1})."
+        )
+    return feature % n_features
+
+
+def _feature_name(model, names, j):
+    """The name of feature ``j``: from the data's columns, else the model's, else 'feature j'."""
+    if names is not None:
+        return names[j]
+    fitted = getattr(model, "feature_names_in_", None)
+    return str(fitted[j]) if fitted is not None else f"feature {j}"
+
+
+def _is_counts(model):
+    return hasattr(model, "rates_") and not hasattr(model, "scales_")
+
+
+def _component_means(model):
+    """Each component's mean, (K, D) float64: means (Gaussian), scales (exponential), rates (Poisson)."""
+    for name in ("means_", "scales_", "rates_"):
+        if hasattr(model, name):
+            return np.asarray(getattr(model, name), dtype=np.float64).reshape(model.n_components, -1)
+    raise TypeError(
+        f"fastem.plot does not know how to draw a {type(model).__name__}; it draws Gaussian "
+        "(means_, covariances_), exponential (scales_) and Poisson (rates_) mixtures."
+    )
 
 
 def _marginal_densities(model, x, feature):
-    """Weighted density of each component at ``x`` for one feature, shape (K, len(x))."""
+    """Weighted density (probability for counts) of each component at ``x``, shape (K, len(x))."""
     weights = np.asarray(model.weights_, dtype=np.float64)[:, None]
+    mean = _component_means(model)[:, feature, None]
     if hasattr(model, "covariance_type"):
-        mean = np.asarray(model.means_, dtype=np.float64)[:, feature, None]
         std = np.sqrt(_full_covariances(model)[:, feature, feature])[:, None]
         return weights * np.exp(-0.5 * ((x - mean) / std) ** 2) / (std * _SQRT_2PI)
     if hasattr(model, "scales_"):
-        scale = np.asarray(model.scales_, dtype=np.float64).reshape(len(weights), -1)
-        return weights * _exponential_density(x, scale[:, feature, None])
-    if hasattr(model, "rates_"):
-        from scipy.stats import poisson
-
-        rate = np.asarray(model.rates_, dtype=np.float64).reshape(len(weights), -1)
-        return weights * poisson.pmf(np.round(x), rate[:, feature, None])
-    raise TypeError(
-        f"plot_density_1d does not know how to draw a {type(model).__name__}; it draws "
-        "Gaussian (means_, covariances_), exponential (scales_) and Poisson (rates_) mixtures."
-    )
+        return weights * _exponential_density(x, mean)
+    return weights * _poisson_pmf(x, mean)
 
 
 def _exponential_density(x, scale):
     return np.where(x >= 0, np.exp(-np.clip(x, 0, None) / scale) / scale, 0.0)
 
 
-def _column(X, feature):
-    return np.asarray(X[:, feature] if np.ndim(X) == 2 else X, dtype=np.float64)
+def _poisson_pmf(x, rate):
+    from scipy.stats import poisson
+
+    return poisson.pmf(x, rate)
 
 
-def plot_density_1d(model, X=None, *, feature=0, bins=60, ax=None):
+def _histogram_edges(values, bins):
+    """Histogram bins: ``bins`` if given, else numpy's 'auto' rule; for whole numbers,
+    edges at half-integers with each bin a whole number of integers wide (no empty
+    or doubled bars from integers falling unevenly into bins)."""
+    if bins is None:
+        bins = len(np.histogram_bin_edges(values, "auto")) - 1
+    if not np.array_equal(values, np.round(values)):
+        return bins
+    low, high = int(values.min()), int(values.max())
+    width = max(1, -(-(high - low + 1) // bins))
+    return np.arange(low, high + width + 1, width) - 0.5
+
+
+def plot_density_1d(model, X=None, *, feature=0, bins=None, ax=None):
     """Histogram of the data, each weighted component density, and the mixture density.
+
+    Data of whole numbers get one bar per integer (or per run of integers
+    when the range is wider than ``bins``). For a Poisson mixture (counts)
+    the components are probability mass functions drawn at the integers.
 
     Parameters
     ----------
@@ -96,39 +162,66 @@ def plot_density_1d(model, X=None, *, feature=0, bins=60, ax=None):
         Gaussian (any covariance type), exponential or Poisson. For data with
         several features the marginal of ``feature`` is drawn.
     X : array-like of shape (n_samples, n_features) or (n_samples,), default=None
-        Data drawn as a density histogram.
-    feature : int, default=0
-    bins : int, default=60
+        Data drawn as a density histogram: an array, a DataFrame or an Arrow
+        table (whose column names label the axis).
+    feature : int or str, default=0
+        Index or name of the feature to draw.
+    bins : int, default=None
+        Number of histogram bins (at most this many for whole numbers);
+        numpy's 'auto' rule by default.
     ax : matplotlib Axes, default=None
 
     Returns
     -------
     dict with ``ax``, ``hist`` (the histogram's patches or None), ``components``
     (list of Line2D, one per component) and ``mixture`` (Line2D).
+
+    Raises
+    ------
+    ValueError
+        If ``feature`` is not a feature of the model, or ``X`` has another
+        number of features.
     """
+    names = None
+    values = None
+    if X is not None:
+        data, names = _data(X)
+        if data.shape[1] != model.n_features_in_:
+            raise ValueError(
+                f"plot_density_1d: X has {data.shape[1]} feature(s) but the model was fitted on "
+                f"{model.n_features_in_}; pass the data the model was fitted on."
+            )
+    j = _feature_index(model, feature, names, "plot_density_1d")
     ax = _axes(ax)
+    counts = _is_counts(model)
     hist = None
     if X is not None:
-        values = _column(X, feature)
-        _, _, hist = ax.hist(values, bins=bins, density=True, color="0.8", label="data")
+        values = data[:, j]
+        _, _, hist = ax.hist(values, bins=_histogram_edges(values, bins), density=True,
+                             color="0.8", label="data")
         low, high = values.min(), values.max()
     else:
-        mean = np.asarray(getattr(model, "means_", getattr(model, "scales_", None)))
-        low, high = (0.0, 1.0) if mean is None else (0.0, 4 * float(np.max(mean)))
+        mean = _component_means(model)[:, j]
         if hasattr(model, "covariance_type"):
-            std = np.sqrt(_full_covariances(model)[:, feature, feature])
-            low = float(np.min(model.means_[:, feature] - 4 * std))
-            high = float(np.max(model.means_[:, feature] + 4 * std))
-    pad = 0.05 * (high - low or 1.0)
-    x = np.linspace(low - pad, high + pad, 600)
-    densities = _marginal_densities(model, x, feature)
+            std = np.sqrt(_full_covariances(model)[:, j, j])
+            low, high = float(np.min(mean - 4 * std)), float(np.max(mean + 4 * std))
+        else:
+            low, high = 0.0, float(np.max(mean + 4 * np.sqrt(mean) if counts else 5 * mean))
+    if counts:
+        x = np.arange(max(0, int(np.floor(low))), int(np.ceil(high)) + 1, dtype=np.float64)
+        style = dict(marker="o", ms=3)
+    else:
+        pad = 0.05 * (high - low or 1.0)
+        x = np.linspace(low - pad, high + pad, 600)
+        style = {}
+    densities = _marginal_densities(model, x, j)
     components = [
-        ax.plot(x, d, "--", color=_color(k), lw=1.2, label=f"component {k}")[0]
+        ax.plot(x, d, "--", color=_color(k), lw=1.2, label=f"component {k}", **style)[0]
         for k, d in enumerate(densities)
     ]
     (mixture,) = ax.plot(x, densities.sum(axis=0), color="k", lw=2, label="mixture")
-    ax.set_xlabel(f"feature {feature}")
-    ax.set_ylabel("density")
+    ax.set_xlabel(_feature_name(model, names, j))
+    ax.set_ylabel("probability" if counts else "density")
     ax.legend(fontsize="small")
     return {"ax": ax, "hist": hist, "components": components, "mixture": mixture}
 
@@ -143,16 +236,44 @@ def _ellipse(mean, cov, n_std, color):
                    lw=1.5, alpha=1.0 / n_std)
 
 
+def point_style(n_points):
+    """Marker size (points^2) and alpha for a scatter of ``n_points``: visible at any N.
+
+    A few hundred points get large, nearly opaque markers; tens of thousands
+    get small, faint ones whose overlaps show the density.
+    """
+    n_points = max(int(n_points), 1)
+    size = float(np.clip(6000.0 / n_points, 2.0, 30.0))
+    alpha = float(np.clip(np.sqrt(400.0 / n_points), 0.12, 0.85))
+    return size, alpha
+
+
+def _labels(model, X, names):
+    """``model.predict`` on the array ``X`` whose columns are ``names`` (checked as predict does)."""
+    from ._validation import check_feature_names
+
+    fitted = getattr(model, "feature_names_in_", None)
+    if names is not None and fitted is not None:
+        check_feature_names(np.asarray(names, dtype=object), fitted, type(model).__name__)
+    with warnings.catch_warnings():  # the names were checked just above
+        warnings.filterwarnings("ignore", "X does not have valid feature names", UserWarning)
+        return model.predict(X)
+
+
 def plot_clusters_2d(model, X, *, features=(0, 1), n_std=(1, 2, 3), max_points=20_000,
                      random_state=0, ax=None):
-    """Points coloured by their most likely component, covariance ellipses and means.
+    """Points coloured by their most likely component, component means and, for Gaussians, ellipses.
 
     Parameters
     ----------
-    model : fitted GaussianMixture (any covariance type)
+    model : fitted mixture with at least two features
+        Gaussian (any covariance type: ellipses at ``n_std`` standard
+        deviations), exponential or Poisson (component means only).
     X : array-like of shape (n_samples, n_features)
-        Labels use all features; two of them are drawn.
-    features : (int, int), default=(0, 1)
+        An array, a DataFrame or an Arrow table (whose column names label the
+        axes). Labels use all features; two of them are drawn.
+    features : (int or str, int or str), default=(0, 1)
+        Indices or names of the two features drawn.
     n_std : sequence of float, default=(1, 2, 3)
         An ellipse per component at each of these numbers of standard deviations.
     max_points : int, default=20000
@@ -164,29 +285,57 @@ def plot_clusters_2d(model, X, *, features=(0, 1), n_std=(1, 2, 3), max_points=2
     Returns
     -------
     dict with ``ax``, ``scatter`` (PathCollection), ``ellipses`` (list of
-    Ellipse, ``len(n_std)`` per component) and ``means`` (PathCollection).
+    Ellipse, ``len(n_std)`` per component for Gaussians, else empty),
+    ``means`` (PathCollection) and ``legend``.
+
+    Raises
+    ------
+    ValueError
+        For a model of one feature (use :func:`plot_density_1d`), features
+        out of range, or data with another number of features.
     """
+    from matplotlib.lines import Line2D
+
+    if model.n_features_in_ < 2:
+        raise ValueError(
+            f"plot_clusters_2d draws two features, but the {type(model).__name__} has "
+            f"{model.n_features_in_} feature; use plot_density_1d(model, X) for one feature."
+        )
+    X, names = _data(X)
+    if X.shape[1] != model.n_features_in_:
+        raise ValueError(
+            f"plot_clusters_2d: X has {X.shape[1]} feature(s) but the model was fitted on "
+            f"{model.n_features_in_}; pass the data the model was fitted on."
+        )
+    i, j = (_feature_index(model, f, names, "plot_clusters_2d") for f in features)
     ax = _axes(ax)
-    X = np.asarray(X)
     if X.shape[0] > max_points:
         rows = np.random.default_rng(random_state).choice(X.shape[0], max_points, replace=False)
         X = X[np.sort(rows)]
-    labels = model.predict(X)
-    i, j = features
+    labels = _labels(model, X, names)
+    size, alpha = point_style(X.shape[0])
     colors = [_color(k) for k in labels]
-    scatter = ax.scatter(X[:, i], X[:, j], c=colors, s=3, alpha=0.4, linewidths=0)
-    block = np.ix_([i, j], [i, j])
-    covariances = _full_covariances(model)
-    means = np.asarray(model.means_, dtype=np.float64)[:, [i, j]]
+    scatter = ax.scatter(X[:, i], X[:, j], c=colors, s=size, alpha=alpha, linewidths=0)
+    means = _component_means(model)[:, [i, j]]
     ellipses = []
-    for k in range(model.n_components):
-        for n in n_std:
-            ellipses.append(ax.add_patch(_ellipse(means[k], covariances[k][block], n, _color(k))))
+    if hasattr(model, "covariance_type"):
+        block = np.ix_([i, j], [i, j])
+        covariances = _full_covariances(model)
+        for k in range(model.n_components):
+            for n in n_std:
+                ellipses.append(ax.add_patch(_ellipse(means[k], covariances[k][block], n, _color(k))))
     marks = ax.scatter(means[:, 0], means[:, 1], marker="X", s=90, c="k", edgecolors="w",
                        zorder=3, label="means")
-    ax.set_xlabel(f"feature {i}")
-    ax.set_ylabel(f"feature {j}")
-    return {"ax": ax, "scatter": scatter, "ellipses": ellipses, "means": marks}
+    weights = np.asarray(model.weights_, dtype=np.float64)
+    handles = [Line2D([], [], ls="", marker="o", color=_color(k),
+                      label=f"component {k} ({weights[k]:.0%})")
+               for k in range(model.n_components)]
+    handles.append(Line2D([], [], ls="", marker="X", color="k", markeredgecolor="w", ms=9,
+                          label="component means"))
+    legend = ax.legend(handles=handles, fontsize="small", loc="best", framealpha=0.85)
+    ax.set_xlabel(_feature_name(model, names, i))
+    ax.set_ylabel(_feature_name(model, names, j))
+    return {"ax": ax, "scatter": scatter, "ellipses": ellipses, "means": marks, "legend": legend}
 
 
 def plot_lower_bounds(model, *, ax=None):
@@ -312,14 +461,14 @@ class Explorer:
     ax : matplotlib Axes
         The density plot.
     sliders : dict {(name, k): Slider}
-        ``name`` is 'weight', 'mean', 'std' (Gaussian) or 'weight', 'scale'
-        (exponential); ``k`` the component.
+        ``name`` is 'weight', 'mean', 'std' (Gaussian), 'weight', 'scale'
+        (exponential) or 'weight', 'rate' (Poisson); ``k`` the component.
     reset_button : matplotlib Button
     mixture : Line2D
     components : list of Line2D
     """
 
-    def __init__(self, family, weights, parameters, ranges, data=None, bins=60):
+    def __init__(self, family, weights, parameters, ranges, data=None, bins=None, xlabel="x"):
         from matplotlib.widgets import Button, Slider
 
         plt = _pyplot()
@@ -329,22 +478,27 @@ class Explorer:
         n_rows = len(names) * n_components
         self.figure = plt.figure(figsize=(8, 4.5 + 0.28 * n_rows))
         bottom = (0.6 + 0.28 * n_rows) / (4.5 + 0.28 * n_rows)
-        self.ax = self.figure.add_axes([0.1, bottom + 0.05, 0.85, 0.93 - bottom - 0.05])
+        self.ax = self.figure.add_axes([0.1, bottom + 0.09, 0.85, 0.93 - bottom - 0.09])
         low, high = ranges["x"]
-        self.x = np.linspace(low, high, 800)
+        counts = family == "poisson"
+        self.x = (np.arange(max(0, int(np.floor(low))), int(np.ceil(high)) + 1, dtype=np.float64)
+                  if counts else np.linspace(low, high, 800))
         self._data_top = 0.0
         if data is not None:
-            heights, _, _ = self.ax.hist(_column(data, 0), bins=bins, density=True, color="0.85",
-                                         label="data")
+            heights, _, _ = self.ax.hist(data, bins=_histogram_edges(data, bins), density=True,
+                                         color="0.85", label="data")
             self._data_top = float(heights.max())
+        style = dict(marker="o", ms=3) if counts else {}
         self.components = [
             self.ax.plot(self.x, np.zeros_like(self.x), "--", color=_color(k), lw=1.2,
-                         label=f"component {k}")[0]
+                         label=f"component {k}", **style)[0]
             for k in range(n_components)
         ]
         (self.mixture,) = self.ax.plot(self.x, np.zeros_like(self.x), "k", lw=2, label="mixture")
         self.ax.legend(fontsize="small", loc="upper right")
         self.ax.set_title(f"{family} mixture explorer")
+        self.ax.set_xlabel(xlabel)
+        self.ax.set_ylabel("probability" if counts else "density")
 
         initial = {"weight": np.asarray(weights, dtype=np.float64)}
         initial.update({n: np.asarray(v, dtype=np.float64) for n, v in parameters.items()})
@@ -373,13 +527,18 @@ class Explorer:
         return {n: np.array([self.sliders[n, k].val for k in range(n_components)]) for n in names}
 
     def densities(self, x=None):
-        """Weighted component densities at ``x`` (default: the plotted grid), shape (K, len(x))."""
+        """Weighted component densities at ``x`` (default: the plotted grid), shape (K, len(x)).
+
+        For a Poisson mixture, probabilities at the integers ``x``.
+        """
         x = self.x if x is None else np.asarray(x, dtype=np.float64)
         v = self.values()
         weights = v["weight"] / v["weight"].sum() if v["weight"].sum() > 0 else v["weight"]
         if self.family == "gaussian":
             z = (x - v["mean"][:, None]) / v["std"][:, None]
             return weights[:, None] * np.exp(-0.5 * z**2) / (v["std"][:, None] * _SQRT_2PI)
+        if self.family == "poisson":
+            return weights[:, None] * _poisson_pmf(x, v["rate"][:, None])
         return weights[:, None] * _exponential_density(x, v["scale"][:, None])
 
     def set(self, name, k, value):
@@ -401,38 +560,75 @@ class Explorer:
         self.figure.canvas.draw_idle()
 
 
-def explore(model=None, data=None, *, family="gaussian", n_components=2, bins=60):
-    """Interactive figure to explore a 1-D Gaussian or exponential mixture with sliders.
+_FAMILIES = ("gaussian", "exponential", "poisson")
+
+
+def _family_of(model):
+    if hasattr(model, "covariance_type"):
+        return "gaussian"
+    if hasattr(model, "scales_"):
+        return "exponential"
+    if hasattr(model, "rates_"):
+        return "poisson"
+    raise TypeError(
+        f"explore does not know how to draw a {type(model).__name__}; it explores Gaussian, "
+        "exponential and Poisson mixtures."
+    )
+
+
+def explore(model=None, data=None, *, family="gaussian", n_components=2, bins=None):
+    """Interactive figure to explore a 1-D Gaussian, exponential or Poisson mixture with sliders.
 
     Parameters
     ----------
-    model : fitted GaussianMixture or exponential mixture with one feature, default=None
+    model : fitted mixture with one feature, default=None
         Start from its parameters (the family follows the model). Without a
         model the components start spread over the data (or over [-5, 5]
-        for Gaussians and [0, 10] for exponentials without data).
+        for Gaussians, [0, 10] for exponentials and [0, 20] for Poissons
+        without data).
     data : array-like of shape (n_samples, 1) or (n_samples,), default=None
-        Overlaid as a density histogram; sets the plotted range.
-    family : {'gaussian', 'exponential'}, default='gaussian'
+        Overlaid as a density histogram (one bar per integer for Poisson);
+        sets the plotted range. A DataFrame's column name labels the axis.
+    family : {'gaussian', 'exponential', 'poisson'}, default='gaussian'
+        Used when no model is given.
     n_components : int, default=2
         Used when no model is given.
-    bins : int, default=60
+    bins : int, default=None
+        Histogram bins, as in :func:`plot_density_1d`.
 
     Returns
     -------
     Explorer
         Exposes ``sliders``, ``set``, ``reset`` and the figure.
+
+    Raises
+    ------
+    ValueError
+        For a model or data of more than one feature, or an unknown family.
     """
+    names = None
+    values = None
+    if data is not None:
+        values, names = _data(data)
+        if values.shape[1] != 1:
+            raise ValueError(
+                f"explore shows 1-D mixtures, but data has {values.shape[1]} columns; pass "
+                "a single column."
+            )
+        values = values[:, 0]
     if model is not None:
-        family = "gaussian" if hasattr(model, "covariance_type") else "exponential"
+        family = _family_of(model)
         if model.n_features_in_ != 1:
             raise ValueError(
                 f"explore shows 1-D mixtures, but the model has {model.n_features_in_} "
                 "features; fit a model on a single column."
             )
         n_components = model.n_components
-    if family not in ("gaussian", "exponential"):
-        raise ValueError(f"family must be 'gaussian' or 'exponential', got {family!r}.")
-    values = None if data is None else _column(data, 0)
+        xlabel = _feature_name(model, names, 0)
+    else:
+        xlabel = names[0] if names is not None else "x"
+    if family not in _FAMILIES:
+        raise ValueError(f"family must be one of {_FAMILIES}, got {family!r}.")
     if family == "gaussian":
         low, high = (-5.0, 5.0) if values is None else (float(values.min()), float(values.max()))
         spread = high - low
@@ -448,16 +644,21 @@ def explore(model=None, data=None, *, family="gaussian", n_components=2, bins=60
         ranges = {"x": (low - 0.05 * spread, high + 0.05 * spread), "mean": (low, high),
                   "std": (spread / 200, spread / 2)}
     else:
+        name = "scale" if family == "exponential" else "rate"
+        default_high = 10.0 if family == "exponential" else 20.0
         # a long tail would squeeze the plot: show up to the 99.5th percentile
-        high = 10.0 if values is None else float(np.quantile(values, 0.995))
+        high = default_high if values is None else float(np.quantile(values, 0.995))
         if model is not None:
-            scales = np.asarray(model.scales_, dtype=np.float64).ravel()
-            high = max(high, 5 * float(scales.max()))
+            means = _component_means(model)[:, 0]
+            reach = 5 * means if family == "exponential" else means + 4 * np.sqrt(means) + 1
+            high = max(high, float(reach.max()))
         else:
-            scales = high / 5 * np.arange(1, n_components + 1) / n_components
-        parameters = {"scale": scales}
-        ranges = {"x": (0.0, high), "scale": (high / 500, high)}
+            means = high / 5 * np.arange(1, n_components + 1) / n_components
+            if family == "poisson":
+                means = np.linspace(0, high, n_components + 2)[1:-1]
+        parameters = {name: means}
+        ranges = {"x": (0.0, high), name: (high / 500, high)}
     weights = (np.asarray(model.weights_, dtype=np.float64) if model is not None
                else np.full(n_components, 1.0 / n_components))
     ranges["weight"] = (0.0, 1.0)
-    return Explorer(family, weights, parameters, ranges, data=data, bins=bins)
+    return Explorer(family, weights, parameters, ranges, data=values, bins=bins, xlabel=xlabel)

@@ -28,12 +28,13 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from ._init import INIT_SAMPLE_SIZE
+from ._progress import SelectionProgress
 from ._validation import check_random_state, check_scalar
 from .data import as_source
-from .base import ConvergenceWarning
+from .exceptions import ConvergenceWarning
 from .families.gaussian import _COVARIANCE_TYPES, GaussianMixture
 
-__all__ = ["CriterionTable", "SelectionResult", "collapsed_components", "select_n_components"]
+__all__ = ["CellProgress", "CriterionTable", "SelectionResult", "collapsed_components", "select_n_components"]
 
 _CRITERIA = ("bic", "aic")
 # The grid sets these itself; passing them through **gmm_kwargs would be ambiguous.
@@ -345,6 +346,33 @@ class SelectionResult:
         return f"SelectionResult(best_params_={self.best_params_!r})\n{self.table}"
 
 
+class CellProgress:
+    """A fit's ``callback`` that reports to a selection's ``progress`` with its grid cell.
+
+    ``label`` names the cell's model (its covariance type); ``user_callback``
+    (or None) is called too, and its answer stops the fit as usual.
+    """
+
+    def __init__(self, progress, cell, n_cells, label, user_callback):
+        self.progress = progress
+        self.cell = cell
+        self.n_cells = n_cells
+        self.label = label
+        self.user_callback = user_callback
+        self.init = 0
+
+    def __call__(self, model, n_iter, lower_bound):
+        if n_iter == 1:
+            self.init += 1
+        self.progress({
+            "cell": self.cell, "n_cells": self.n_cells,
+            "covariance_type": self.label, "n_components": model.n_components,
+            "init": self.init, "n_init": model.n_init,
+            "n_iter": n_iter, "max_iter": model.max_iter, "lower_bound": float(lower_bound),
+        })
+        return self.user_callback is not None and self.user_callback(model, n_iter, lower_bound)
+
+
 def _check_largest(largest, n_samples):
     if largest > n_samples:
         raise ValueError(
@@ -411,6 +439,7 @@ def select_n_components(
     sample_weight=None,
     *,
     min_variance_ratio=1e-6,
+    progress=None,
     **gmm_kwargs,
 ):
     """Fit Gaussian mixtures over a grid and pick the best by BIC or AIC.
@@ -446,6 +475,13 @@ def select_n_components(
         scoring and the collapse rule.
     min_variance_ratio : float, default=1e-6
         Relative variance floor of the collapse rule.
+    progress : bool or callable, default=None
+        True shows a progress line on stderr: the grid cell (covariance type,
+        K), the restart and the EM iteration. A callable is called after every
+        EM iteration of every fit with a dict (``cell``, ``n_cells``,
+        ``covariance_type``, ``n_components``, ``init``, ``n_init``,
+        ``n_iter``, ``max_iter``, ``lower_bound``); see
+        :class:`fastem._progress.SelectionProgress`.
     **gmm_kwargs
         Further parameters of :class:`~fastem.GaussianMixture` (``reg_covar``,
         ``tol``, ``max_iter``, ``init_params``, ...).
@@ -479,39 +515,51 @@ def select_n_components(
     S = _data_covariance(source)
     resolution = _resolution(source)
 
+    if progress is True:
+        progress = SelectionProgress()
+    elif progress is not None and progress is not False and not callable(progress):
+        raise TypeError(f"progress must be None, a bool or a callable, got {progress!r}.")
     values, flags, converged, models = {}, {}, {}, {}
-    for ct in types:
-        for k in ks:
-            key = (ct, k)
-            model = GaussianMixture(
-                k, covariance_type=ct, n_init=n_init, random_state=random_state, **gmm_kwargs
-            )
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", ConvergenceWarning)
-                    model.fit(source)  # validated once, above; carries the weights
-            except (ValueError, FloatingPointError) as exc:
-                values[key], flags[key], converged[key] = np.nan, f"failed: {exc}", False
-                continue
-            models[key] = model
-            converged[key] = bool(model.converged_)
-            score = model.bic if criterion == "bic" else model.aic
-            values[key] = score(source)
-            reasons = _collapse_reasons(model, source, min_variance_ratio, S, resolution)
-            flags[key] = (
-                "singular: " + "; ".join(f"component {c}: {why}" for c, why in reasons.items())
-                if reasons
-                else ""
-            )
+    grid = [(ct, k) for ct in types for k in ks]
+    for cell, key in enumerate(grid, start=1):
+        ct, k = key
+        model = GaussianMixture(
+            k, covariance_type=ct, n_init=n_init, random_state=random_state, **gmm_kwargs
+        )
+        callback = model.callback
+        if callable(progress):
+            model.set_params(callback=CellProgress(progress, cell, len(grid), ct, callback))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                model.fit(source)  # validated once, above; carries the weights
+        except (ValueError, FloatingPointError) as exc:
+            values[key], flags[key], converged[key] = np.nan, f"failed: {exc}", False
+            continue
+        finally:
+            model.set_params(callback=callback)  # the selected model keeps the user's
+        models[key] = model
+        converged[key] = bool(model.converged_)
+        score = model.bic if criterion == "bic" else model.aic
+        values[key] = score(source)
+        reasons = _collapse_reasons(model, source, min_variance_ratio, S, resolution)
+        flags[key] = (
+            "singular: " + "; ".join(f"component {c}: {why}" for c, why in reasons.items())
+            if reasons
+            else ""
+        )
 
+    if hasattr(progress, "finish"):
+        progress.finish()
     candidates = [key for key in values if not flags[key] and math.isfinite(values[key])]
     best = min(candidates, key=lambda key: values[key]) if candidates else None
     not_converged = [key for key in models if not converged[key]]
     if not_converged:
         warnings.warn(
-            f"{len(not_converged)} fit(s) did not converge: {not_converged}. Increase "
-            "max_iter or tol.",
-            ConvergenceWarning,
+            ConvergenceWarning(
+                f"{len(not_converged)} fit(s) did not converge: {not_converged}. Increase "
+                "max_iter or tol."
+            ),
             stacklevel=2,
         )
     if best is None:

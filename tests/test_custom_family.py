@@ -203,5 +203,5 @@ def test_data_checks_run_through_the_hook():
         model.score_samples(np.array([[0, 1, 2, 0, 0, 0, 0, 0.0]]))
     with pytest.raises(ValueError, match="NaN"):
         BernoulliMixture(2).fit(np.array([[0.0, np.nan], [1.0, 1.0]]))
-    with pytest.raises(ValueError, match="has 3 features, but BernoulliMixture was fitted with 8"):
+    with pytest.raises(ValueError, match="has 3 features, but BernoulliMixture is expecting 8 features"):
         model.predict(np.zeros((2, 3)))

@@ -164,7 +164,7 @@ def test_feature_zero_everywhere_gets_the_absolute_floor():
 def test_negative_data_is_rejected_with_the_value():
     X = make_data()
     X[7, 1] = -0.25
-    with pytest.raises(ValueError, match=r"negative values, the smallest being -0\.25 in feature 1"):
+    with pytest.raises(ValueError, match=r"Negative values in data.*the smallest is -0\.25, in feature 1"):
         ExponentialMixture(2).fit(X)
     model = ExponentialMixture(2, random_state=0).fit(make_data())
     with pytest.raises(ValueError, match="negative"):

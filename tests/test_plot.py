@@ -162,6 +162,111 @@ def test_explore_exponential_without_model():
 
 def test_explore_rejects_bad_input(data, models):
     with pytest.raises(ValueError, match="family must be"):
-        plot.explore(family="poisson")
+        plot.explore(family="weibull")
     with pytest.raises(ValueError, match="1-D mixtures"):
         plot.explore(models["full"])
+
+
+# ----------------------------------------------------------------------
+# real-data use: names, every family, DataFrames, clear errors
+
+
+@pytest.fixture(scope="module")
+def faithful_like():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(1)
+    X = np.concatenate([rng.normal([2.0, 54.0], [0.25, 6.0], (98, 2)),
+                        rng.normal([4.3, 80.0], [0.4, 6.0], (174, 2))])
+    return pd.DataFrame(X, columns=["eruptions", "waiting"])
+
+
+@pytest.fixture(scope="module")
+def counts():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({"count": np.concatenate([rng.poisson(3, 40), rng.poisson(15, 32)])})
+
+
+def test_axes_carry_the_data_names(faithful_like):
+    model = fastem.GaussianMixture(2, random_state=0).fit(faithful_like)
+    out = plot.plot_clusters_2d(model, faithful_like)
+    assert (out["ax"].get_xlabel(), out["ax"].get_ylabel()) == ("eruptions", "waiting")
+    out = plot.plot_clusters_2d(model, faithful_like.to_numpy(), features=("waiting", "eruptions"))
+    assert (out["ax"].get_xlabel(), out["ax"].get_ylabel()) == ("waiting", "eruptions")
+    out = plot.plot_density_1d(model, faithful_like, feature="waiting")
+    assert out["ax"].get_xlabel() == "waiting"
+    panels = plot.plot_pairs(model, faithful_like)["panels"]
+    assert panels[0]["ax"].get_xlabel() == "eruptions"
+    with pytest.raises(ValueError, match="no feature named 'duration'"):
+        plot.plot_density_1d(model, faithful_like, feature="duration")
+    with pytest.raises(ValueError, match="same order"):
+        plot.plot_clusters_2d(model, faithful_like[["waiting", "eruptions"]])
+
+
+def test_clusters_legend_names_every_component(faithful_like):
+    model = fastem.GaussianMixture(3, random_state=0).fit(faithful_like)
+    legend = plot.plot_clusters_2d(model, faithful_like)["legend"]
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert texts[:3] == [f"component {k} ({w:.0%})" for k, w in enumerate(model.weights_)]
+    assert texts[3] == "component means"
+
+
+def test_points_stay_visible_at_any_size():
+    sizes = [plot.point_style(n) for n in (150, 300, 3000, 20_000, 10**6)]
+    assert sizes[0][0] >= 20 and sizes[0][1] >= 0.8  # a small real data set: large, opaque
+    assert all(a[0] >= b[0] and a[1] >= b[1] for a, b in zip(sizes, sizes[1:]))
+    assert sizes[-1][0] >= 2 and sizes[-1][1] >= 0.1
+
+
+def test_counts_get_integer_bins_matching_the_pmf(counts):
+    model = fastem.PoissonMixture(2, random_state=0).fit(counts)
+    out = plot.plot_density_1d(model, counts)  # numpy's 'auto' number of bins, widened to integers
+    edges = np.array([patch.get_x() for patch in out["hist"]])
+    widths = np.array([patch.get_width() for patch in out["hist"]])
+    np.testing.assert_allclose(edges % 1, 0.5)
+    np.testing.assert_allclose(widths, np.round(widths))
+    x = out["mixture"].get_xdata()
+    np.testing.assert_array_equal(x, np.round(x))
+    # one bar per integer: the bars are relative frequencies, on the scale of the pmf
+    out = plot.plot_density_1d(model, counts, bins=100)
+    heights = np.array([patch.get_height() for patch in out["hist"]])
+    values = counts["count"].to_numpy()
+    expected = np.bincount(values - values.min()) / len(values)
+    np.testing.assert_allclose(heights, expected)
+    assert out["ax"].get_ylabel() == "probability" and out["ax"].get_xlabel() == "count"
+    np.testing.assert_allclose(out["mixture"].get_ydata().sum(), 1, atol=0.02)
+
+
+@pytest.mark.parametrize("family", ["GaussianMixture", "ExponentialMixture", "PoissonMixture"])
+def test_every_plot_works_for_every_family(family, counts):
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.poisson(4, 300), rng.poisson(9, 300)]).astype(float)
+    model = getattr(fastem, family)(2, random_state=0).fit(X)
+    plot.plot_density_1d(model, X, feature=1)
+    out = plot.plot_clusters_2d(model, X)
+    np.testing.assert_allclose(out["means"].get_offsets(), plot._component_means(model))
+    assert (len(out["ellipses"]) > 0) == (family == "GaussianMixture")
+    plot.plot_pairs(model, X)
+    plot.plot_lower_bounds(model)
+    one = getattr(fastem, family)(2, random_state=0).fit(counts)
+    explorer = plot.explore(one, counts)
+    assert explorer.ax.get_xlabel() == "count" and explorer.ax.get_ylabel()
+    assert explorer.family == {"GaussianMixture": "gaussian", "ExponentialMixture": "exponential",
+                               "PoissonMixture": "poisson"}[family]
+    grid = counts.iloc[:0].reindex(range(len(explorer.x))).assign(count=explorer.x)
+    np.testing.assert_allclose(explorer.densities().sum(axis=0),
+                               np.exp(one.score_samples(grid)), rtol=1e-8)
+    with pytest.raises(ValueError, match="plot_clusters_2d draws two features.*plot_density_1d"):
+        plot.plot_clusters_2d(one, counts)
+
+
+def test_explore_poisson_without_model(counts):
+    explorer = plot.explore(data=counts, family="poisson", n_components=2)
+    assert set(explorer.sliders) == {("weight", 0), ("rate", 0), ("weight", 1), ("rate", 1)}
+    assert explorer.ax.get_xlabel() == "count"
+    np.testing.assert_array_equal(explorer.x, np.round(explorer.x))
+
+
+def test_explorer_labels_its_axes(data):
+    explorer = plot.explore(data=data[:, 0])
+    assert explorer.ax.get_xlabel() == "x" and explorer.ax.get_ylabel() == "density"

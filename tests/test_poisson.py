@@ -157,7 +157,7 @@ def test_rates_are_floored_where_a_component_is_all_zero():
 def test_negative_counts_are_rejected_with_the_value():
     X = make_data()
     X[4, 2] = -3
-    with pytest.raises(ValueError, match=r"negative values, the smallest being -3 in feature 2"):
+    with pytest.raises(ValueError, match=r"Negative values in data.*the smallest is -3, in feature 2"):
         PoissonMixture(2).fit(X)
 
 

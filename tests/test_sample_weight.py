@@ -97,7 +97,7 @@ def test_weighted_log_likelihood_matches_reference(covariance_type):
 
 
 BAD_WEIGHTS = [
-    (np.zeros(300), ValueError, "sums to 0"),
+    (np.zeros(300), ValueError, "Every sample_weight is zero"),
     (np.r_[-1.0, np.ones(299)], ValueError, "1 negative value.*smallest being -1"),
     (np.r_[np.nan, np.ones(299)], ValueError, "1 NaN or infinite"),
     (np.r_[np.inf, np.ones(299)], ValueError, "1 NaN or infinite"),

@@ -48,6 +48,7 @@ class MeanParameterMixture(BaseMixture):
     _init_name = None
     _floor_name = None
     _domain = "non-negative numbers"
+    _non_negative_data = True
     _negative_hint = ""
 
     @property
@@ -77,8 +78,8 @@ class MeanParameterMixture(BaseMixture):
         j = int(np.argmin(lo))
         if lo[j] < 0:
             raise ValueError(
-                f"{type(self).__name__} models {self._domain}, but X has negative "
-                f"values, the smallest being {lo[j]:g} in feature {j}. "
+                f"Negative values in data passed to {type(self).__name__}, which models "
+                f"{self._domain}: the smallest is {lo[j]:g}, in feature {j}. "
                 f"{self._negative_hint}"
             )
 

@@ -1,0 +1,159 @@
+"""Progress of long work on stderr: kernel compilation, EM iterations, model selection.
+
+One look for all of it, after tqdm's (which fastem does not import: it
+would be a dependency for one line of text): on a terminal one line is
+rewritten in place; elsewhere (a log file, a CI job) each update is a line.
+"""
+
+import sys
+import threading
+import time
+
+from numba.core.event import Listener, register
+
+__all__ = ["CompileNotice", "ProgressLine", "SelectionProgress"]
+
+
+def _clock(seconds):
+    minutes, seconds = divmod(int(seconds), 60)
+    return f"{minutes:02d}:{seconds:02d}"
+
+
+class ProgressLine:
+    """A status line on ``stream`` (default stderr), rewritten in place on a terminal."""
+
+    def __init__(self, stream=None, live=None):
+        self.stream = sys.stderr if stream is None else stream
+        self.live = self.stream.isatty() if live is None else live
+        self.wrote = False
+
+    def show(self, text):
+        self.stream.write("\r\033[K" + text if self.live else text + "\n")
+        self.stream.flush()
+        self.wrote = True
+
+    def finish(self):
+        """End the line in place, so that the next output starts on a fresh one."""
+        if self.live and self.wrote:
+            self.stream.write("\n")
+            self.stream.flush()
+        self.wrote = False
+
+
+class SelectionProgress:
+    """Progress of :func:`fastem.select_n_components`, one update per EM iteration.
+
+    Called as ``progress(event)`` with ``event`` a dict: ``cell`` and
+    ``n_cells`` (1-based position in the grid), ``covariance_type``,
+    ``n_components``, ``init`` and ``n_init`` (1-based restart), ``n_iter``,
+    ``max_iter`` and ``lower_bound``. Shows a tqdm-style line::
+
+        select  7/40 [00:12<00:56]  full K=3  init 1/1  iter 14/100  log-lik -4.1552
+    """
+
+    def __init__(self, stream=None, live=None):
+        self.line = ProgressLine(stream, live)
+        self.start = time.perf_counter()
+
+    def __call__(self, event):
+        elapsed = time.perf_counter() - self.start
+        done = event["cell"] - 1
+        left = elapsed / done * (event["n_cells"] - done) if done else None
+        width = len(str(event["n_cells"]))
+        self.line.show(
+            f"select {event['cell']:>{width}}/{event['n_cells']} [{_clock(elapsed)}<"
+            f"{'?' if left is None else _clock(left)}]  {event['covariance_type']} "
+            f"K={event['n_components']}  init {event['init']}/{event['n_init']}  "
+            f"iter {event['n_iter']}/{event['max_iter']}  log-lik {event['lower_bound']:.6g}"
+        )
+
+    def finish(self):
+        self.line.finish()
+
+
+# ----------------------------------------------------------------------
+# the one-time compilation of the kernels
+
+# Seconds a compilation may take before it is announced: short ones (a
+# small helper) stay silent, the kernels' tens of seconds do not.
+_ANNOUNCE_AFTER = 1.0
+
+
+# Seconds without a compilation after which a burst of them is reported done.
+_BURST_GAP = 0.5
+
+
+class CompileNotice(Listener):
+    """Announces on stderr, once, the compilation of fastem's kernels, and its duration.
+
+    Listens to Numba's "numba:compile" events, which fire only when a
+    function is compiled, never when it is loaded from Numba's disk cache
+    (``cache=True``). When a compilation of a fastem function has run for a
+    second, one line says that the kernels are being compiled. The kernels
+    compile one after the other as a first fit reaches them; when no other
+    compilation has started for half a second after one ends, a second line
+    gives the time from the first start to the last end. Compilations are
+    serialised by Numba's compiler lock; nested ones (a kernel compiling the
+    functions it calls) count as one.
+    """
+
+    def __init__(self, stream=None):
+        self.stream = stream
+        self.depth = 0
+        self.first_start = None
+        self.announce_timer = None
+        self.done_timer = None
+        self.announced = False
+        self.lock = threading.Lock()
+
+    def _print(self, text):
+        print(text, file=sys.stderr if self.stream is None else self.stream, flush=True)
+
+    def _announce(self):
+        with self.lock:
+            if self.announced:
+                return
+            self.announced = True
+        self._print("fastem: compiling the kernels (first run only; they are cached on disk "
+                    "for later runs)...")
+
+    def _done(self, seconds):
+        with self.lock:
+            if not self.announced:
+                return
+            self.announced = False
+            self.first_start = None
+        self._print(f"fastem: compiled the kernels in {seconds:.1f} s")
+
+    def on_start(self, event):
+        dispatcher = event.data["dispatcher"]
+        module = getattr(getattr(dispatcher, "py_func", None), "__module__", "") or ""
+        if self.depth == 0 and not module.startswith("fastem."):
+            return
+        self.depth += 1
+        if self.depth > 1:
+            return
+        if self.done_timer is not None:
+            self.done_timer.cancel()  # the burst goes on
+        if self.first_start is None:
+            self.first_start = time.perf_counter()
+        self.announce_timer = threading.Timer(_ANNOUNCE_AFTER, self._announce)
+        self.announce_timer.daemon = True
+        self.announce_timer.start()
+
+    def on_end(self, event):
+        if self.depth == 0:
+            return
+        self.depth -= 1
+        if self.depth > 0:
+            return
+        self.announce_timer.cancel()
+        if self.announced:
+            seconds = time.perf_counter() - self.first_start
+            self.done_timer = threading.Timer(_BURST_GAP, self._done, (seconds,))
+            self.done_timer.start()
+        else:
+            self.first_start = None
+
+
+register("numba:compile", CompileNotice())

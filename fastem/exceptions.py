@@ -1,0 +1,113 @@
+"""fastem's exceptions and warnings, caught by scikit-learn code as scikit-learn's own.
+
+``import fastem`` does not import scikit-learn (it would add about half a
+second to every short script). Yet code written for scikit-learn catches
+``sklearn.exceptions.NotFittedError`` and filters
+``sklearn.exceptions.ConvergenceWarning``, and such code must keep working
+when fastem's estimators replace scikit-learn's.
+
+Both needs are met when the error or warning is *created*: if scikit-learn
+is imported in the process by then (in any order relative to fastem), the
+object created is an instance of a subclass of both fastem's class and
+scikit-learn's. A program that never imported scikit-learn cannot name
+scikit-learn's classes, so it loses nothing. So::
+
+    try:
+        model.predict(X)
+    except sklearn.exceptions.NotFittedError:   # also: fastem.NotFittedError,
+        ...                                      # ValueError, AttributeError
+
+    warnings.filterwarnings("ignore", category=sklearn.exceptions.ConvergenceWarning)
+
+work with fastem's estimators. A warning must be issued as an instance,
+``warnings.warn(ConvergenceWarning(message))``: given a class and a string,
+:func:`warnings.warn` would match filters against fastem's class only.
+"""
+
+import sys
+
+__all__ = ["ConvergenceWarning", "EmptyComponentWarning", "NotFittedError"]
+
+
+def _sklearn_class(name):
+    """scikit-learn's ``sklearn.exceptions.<name>`` if scikit-learn is imported, else None."""
+    if "sklearn" not in sys.modules:
+        return None
+    try:
+        import sklearn.exceptions
+    except ImportError:  # a broken or half-imported scikit-learn
+        return None
+    return getattr(sklearn.exceptions, name, None)
+
+
+_COMPATIBLE = {}
+
+
+def _compatible_class(cls):
+    """The subclass of ``cls`` and of scikit-learn's class of the same name (or ``cls``)."""
+    theirs = _sklearn_class(cls.__name__)
+    if theirs is None or issubclass(cls, theirs):
+        return cls
+    key = (cls, theirs)
+    if key not in _COMPATIBLE:
+        _COMPATIBLE[key] = type(
+            cls.__name__,
+            (cls, theirs),
+            {"__module__": cls.__module__, "__qualname__": cls.__qualname__, "__doc__": cls.__doc__},
+        )
+    return _COMPATIBLE[key]
+
+
+def _rebuild(cls, args):
+    return cls(*args)
+
+
+class _SklearnCompatible:
+    """Mixin: instances are made of the scikit-learn-compatible subclass when possible."""
+
+    def __new__(cls, *args, **kwargs):
+        base = cls._fastem_class()
+        if cls is base:
+            cls = _compatible_class(base)
+        return super().__new__(cls, *args, **kwargs)
+
+    def __reduce__(self):
+        # Pickle as fastem's class: the receiving process builds the
+        # scikit-learn-compatible subclass again if it has scikit-learn.
+        return _rebuild, (self._fastem_class(), self.args)
+
+
+class NotFittedError(_SklearnCompatible, ValueError, AttributeError):
+    """A method that needs a fitted model was called before ``fit``.
+
+    Caught by ``except NotFittedError``, ``except ValueError`` and
+    ``except AttributeError``, like scikit-learn's class, and by
+    ``except sklearn.exceptions.NotFittedError`` when scikit-learn is imported.
+    """
+
+    @classmethod
+    def _fastem_class(cls):
+        return NotFittedError
+
+
+class ConvergenceWarning(_SklearnCompatible, UserWarning):
+    """An EM fit stopped at ``max_iter`` before converging.
+
+    Filtered by ``category=fastem.ConvergenceWarning``, and by
+    ``category=sklearn.exceptions.ConvergenceWarning`` when scikit-learn is
+    imported. Issue it as ``warnings.warn(ConvergenceWarning(message))``.
+    """
+
+    @classmethod
+    def _fastem_class(cls):
+        return ConvergenceWarning
+
+
+class EmptyComponentWarning(UserWarning):
+    """A fitted component holds no data: its weight is ~0 and its parameters are stale.
+
+    EM keeps such a component rather than re-seeding it, so that a fit stays a
+    deterministic function of its start. It never produces NaN parameters, but
+    it is wasted capacity: fewer components, or another initialisation, fit the
+    same data better.
+    """

@@ -1,0 +1,190 @@
+"""The command line on real-world tables: column names, CSV quirks, summaries, help, progress."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+import fastem
+from fastem.cli import build_parser, main
+
+pd = pytest.importorskip("pandas")
+
+
+def run(capsys, *argv):
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.fixture(scope="module")
+def faithful(tmp_path_factory):
+    """Old Faithful-like data: eruptions (min) and waiting (min), 272 rows."""
+    rng = np.random.default_rng(1)
+    short = rng.normal([2.0, 54.0], [0.25, 6.0], (98, 2))
+    long = rng.normal([4.3, 80.0], [0.4, 6.0], (174, 2))
+    frame = pd.DataFrame(np.concatenate([short, long]).round(3), columns=["eruptions", "waiting"])
+    d = tmp_path_factory.mktemp("faithful")
+    paths = {"frame": frame, "dir": d}
+    paths["csv"] = d / "faithful.csv"
+    frame.to_csv(paths["csv"], index=False)
+    paths["reordered"] = d / "reordered.csv"
+    frame[["waiting", "eruptions"]].to_csv(paths["reordered"], index=False)
+    paths["indexed"] = d / "indexed.csv"
+    frame.to_csv(paths["indexed"])  # pandas' default: an unnamed index column first
+    paths["model"] = d / "model.npz"
+    assert main(["fit", str(paths["csv"]), "-k", "2", "-o", str(paths["model"]), "--quiet"]) == 0
+    return paths
+
+
+def test_fit_records_column_names(faithful):
+    model = fastem.load(faithful["model"])
+    assert_array_equal(model.feature_names_in_, ["eruptions", "waiting"])
+
+
+def test_columns_option_does_not_swallow_the_data_path(faithful, capsys, tmp_path):
+    # DATA after --columns: the option takes one comma-separated value
+    status, out, err = run(capsys, "fit", "--columns", "waiting,eruptions", faithful["csv"],
+                           "-k", 2, "-o", tmp_path / "m.npz", "--json")
+    assert status == 0, err
+    assert json.loads(out)["feature_names_in"] == ["waiting", "eruptions"]
+    status, out, err = run(capsys, "fit", "--columns", "waiting", "--columns", "eruptions",
+                           faithful["csv"], "-k", 2, "-o", tmp_path / "m2.npz")
+    assert status == 0, err
+    assert list(fastem.load(tmp_path / "m2.npz").feature_names_in_) == ["waiting", "eruptions"]
+
+
+def test_predict_matches_columns_by_name(faithful, capsys, tmp_path):
+    model = fastem.load(faithful["model"])
+    expected = model.predict(faithful["frame"])
+    status, _, err = run(capsys, "predict", faithful["model"], faithful["reordered"],
+                         "-o", tmp_path / "labels.npy")
+    assert status == 0
+    assert "matched by name" in err and err.count("\n") == 1
+    assert_array_equal(np.load(tmp_path / "labels.npy"), expected)
+    status, out, _ = run(capsys, "score", faithful["model"], faithful["reordered"], "--json",
+                         "--quiet")
+    assert status == 0
+    assert json.loads(out)["mean_log_likelihood"] == pytest.approx(model.score(faithful["frame"]))
+
+
+def test_predict_refuses_data_without_the_model_columns(faithful, capsys, tmp_path):
+    other = tmp_path / "other.csv"
+    faithful["frame"].rename(columns={"waiting": "wait"}).to_csv(other, index=False)
+    status, out, err = run(capsys, "predict", faithful["model"], other, "-o", tmp_path / "l.npy")
+    assert status == 1 and out == "" and err.count("\n") == 1
+    assert "has no column 'waiting'" in err and "fitted on the columns eruptions, waiting" in err
+    status, _, err = run(capsys, "predict", faithful["model"], faithful["csv"], "--columns",
+                         "eruptions", "-o", tmp_path / "l.npy")
+    assert status == 1 and "fitted on the columns eruptions, waiting; select those" in err
+
+
+def test_pandas_index_column_is_not_a_feature(faithful, capsys, tmp_path):
+    status, out, err = run(capsys, "fit", faithful["indexed"], "-k", 2, "-o",
+                           tmp_path / "m.npz", "--json")
+    assert status == 0
+    assert "unnamed column" in err and "index=False" in err and err.count("\n") == 1
+    result = json.loads(out)
+    assert result["n_features_in"] == 2 and result["feature_names_in"] == ["eruptions", "waiting"]
+    reference = fastem.load(faithful["model"])
+    assert_array_equal(fastem.load(tmp_path / "m.npz").means_, reference.means_)
+
+
+def test_headerless_bom_csv_keeps_every_row(capsys, tmp_path):
+    X = np.random.default_rng(0).normal(size=(600, 2))
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(f"{float(a)!r},{float(b)!r}" for a, b in X).encode())
+    status, out, _ = run(capsys, "fit", path, "-k", 2, "-o", tmp_path / "m.npz", "--json")
+    assert status == 0 and json.loads(out)["n_samples"] == 600
+    status, _, _ = run(capsys, "predict", tmp_path / "m.npz", path, "-o", tmp_path / "l.npy")
+    assert np.load(tmp_path / "l.npy").shape == (600,)
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("a,b\n", "has a header row but no data rows"),
+    ("a,b\n1,2\n3,\n", "missing value (an empty field) on line 3 (data row 2), column 2 ('b')"),
+    ("a,b\n1,2\nNA,4\n", "missing value ('NA') on line 3 (data row 2), column 1 ('a')"),
+])
+def test_csv_problems_give_one_line(capsys, tmp_path, content, expected):
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    status, out, err = run(capsys, "fit", path, "-k", 1, "-o", tmp_path / "m.npz")
+    assert status == 1 and out == ""
+    assert err.count("\n") == 1 and err.startswith("fastem: error: "), err
+    assert expected in err
+
+
+def test_version(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"fastem {fastem.__version__}"
+
+
+def test_every_option_has_help_and_every_command_examples():
+    parser = build_parser()
+    subparsers = parser._subparsers._group_actions[0].choices
+    for name, sub in subparsers.items():
+        assert "examples:" in sub.format_help(), name
+        for action in sub._actions:
+            assert action.help, f"{name} {action.option_strings or action.dest} has no help"
+    assert "examples:" in parser.format_help()
+
+
+def _counts_csv(tmp_path):
+    rng = np.random.default_rng(0)
+    counts = np.concatenate([rng.poisson(2.0, 300), rng.poisson(15.0, 200)])
+    path = tmp_path / "visits.csv"
+    pd.DataFrame({"visits": counts}).to_csv(path, index=False)
+    return path
+
+
+def test_family_summaries(capsys, tmp_path):
+    path = _counts_csv(tmp_path)
+    status, out, _ = run(capsys, "fit", path, "-k", 2, "--family", "poisson", "-o",
+                         tmp_path / "p.npz")
+    assert status == 0
+    assert "rate visits" in out and "mean" not in out and "array of shape" not in out
+    status, out, _ = run(capsys, "info", tmp_path / "p.npz")
+    header = next(line for line in out.splitlines() if line.split()[0] == "component")
+    assert header.split() == ["component", "weight", "rate", "visits"]
+    rates = sorted(float(line.split()[2]) for line in out.splitlines()[-2:])
+    assert rates == pytest.approx([2.0, 15.0], rel=0.15)
+    status, out, _ = run(capsys, "fit", path, "-k", 2, "--family", "exponential", "-o",
+                         tmp_path / "e.npz")
+    assert "scale visits" in out and "rate visits" in out and "array of shape" not in out
+    status, out, _ = run(capsys, "info", tmp_path / "e.npz", "--json")
+    components = json.loads(out)["components"]
+    model = fastem.load(tmp_path / "e.npz")
+    assert components["scale visits"] == model.scales_[:, 0].tolist()
+
+
+def test_select_family_and_defaults(capsys, tmp_path):
+    path = _counts_csv(tmp_path)
+    status, out, err = run(capsys, "select", path, "--family", "poisson", "--k", "1-3",
+                           "-o", tmp_path / "best.npz", "--json")
+    assert status == 0, err
+    result = json.loads(out)
+    assert result["best_params"] == {"family": "poisson", "n_components": 2}
+    assert isinstance(fastem.load(tmp_path / "best.npz"), fastem.PoissonMixture)
+    args = build_parser().parse_args(["select", "data.csv"])
+    assert args.covariance is None and args.k.values(100, "d") == list(range(1, 10))  # as in Python
+
+
+def test_select_defaults_to_every_covariance_type(faithful, capsys):
+    status, out, _ = run(capsys, "select", faithful["csv"], "--k", "1-2", "--json")
+    assert status == 0
+    assert {r["covariance_type"] for r in json.loads(out)["table"]} == {
+        "full", "tied", "diag", "spherical"}
+
+
+def test_select_progress_shows_cell_and_restart(faithful, capsys):
+    status, _, err = run(capsys, "select", faithful["csv"], "--k", "1-2", "--covariance",
+                         "full,diag", "--n-init", 2, "--progress")
+    assert status == 0
+    lines = err.splitlines()
+    cells = {re.search(r"select (\d)/4 .*?  (\w+) K=(\d)  init (\d)/2", line).groups()
+             for line in lines}
+    assert {(c, t, k) for c, t, k, _ in cells} == {
+        ("1", "full", "1"), ("2", "full", "2"), ("3", "diag", "1"), ("4", "diag", "2")}
+    assert {i for *_, i in cells} == {"1", "2"}

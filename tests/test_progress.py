@@ -1,0 +1,100 @@
+"""Progress on long work: kernel compilation and model selection."""
+
+import io
+import os
+import subprocess
+import sys
+
+import numba
+import numpy as np
+import pytest
+from numba.core.event import register, unregister
+
+import fastem
+from fastem import _progress
+
+
+def _function_in(module):
+    def total(x):
+        s = 0.0
+        for i in range(x.shape[0]):
+            s += x[i] * x[i]
+        return s
+
+    total.__module__ = module
+    return numba.njit(cache=False)(total)
+
+
+@pytest.fixture
+def notice(monkeypatch):
+    monkeypatch.setattr(_progress, "_ANNOUNCE_AFTER", 0.0)
+    monkeypatch.setattr(_progress, "_BURST_GAP", 0.0)
+    stream = io.StringIO()
+    listener = _progress.CompileNotice(stream)
+    register("numba:compile", listener)
+    yield listener, stream
+    unregister("numba:compile", listener)
+
+
+def test_compilation_of_fastem_functions_is_announced_with_its_duration(notice, capsys):
+    listener, stream = notice
+    _function_in("fastem.probe")(np.ones(3))
+    if listener.done_timer is not None:
+        listener.done_timer.join()
+    lines = stream.getvalue().splitlines()
+    assert lines[0].startswith("fastem: compiling the kernels (first run only")
+    assert lines[1].startswith("fastem: compiled the kernels in ") and lines[1].endswith(" s")
+    assert len(lines) == 2
+    capsys.readouterr()  # the process-wide notice wrote the same to stderr
+
+
+def test_other_compilations_are_not_announced(notice):
+    listener, stream = notice
+    _function_in("user_module")(np.ones(3))
+    assert stream.getvalue() == ""
+
+
+def test_no_notice_when_the_kernels_load_from_cache(tmp_path):
+    # The first run fills the cache (and may announce); the second must be silent.
+    code = ("import numpy as np, fastem; "
+            "fastem.GaussianMixture(2, random_state=0).fit(np.random.default_rng(0).normal(size=(300, 2)))")
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True,
+                   timeout=900)
+    again = subprocess.run([sys.executable, "-W", "error", "-c", code], env=env,
+                           capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0 and again.stderr == ""
+
+
+def test_select_n_components_reports_every_cell_and_restart():
+    X = np.random.default_rng(0).normal(size=(300, 2))
+    events = []
+    result = fastem.select_n_components(X, n_components=[1, 2], covariance_types=("diag", "full"),
+                                        n_init=2, random_state=0, progress=events.append)
+    cells = {(e["cell"], e["covariance_type"], e["n_components"]) for e in events}
+    assert cells == {(1, "diag", 1), (2, "diag", 2), (3, "full", 1), (4, "full", 2)}
+    assert {e["init"] for e in events} == {1, 2} and {e["n_cells"] for e in events} == {4}
+    assert all(1 <= e["n_iter"] <= e["max_iter"] for e in events)
+    assert result.best_model_.callback is None  # the progress hook does not stay on the model
+
+
+def test_select_progress_true_draws_a_line(capsys):
+    X = np.random.default_rng(0).normal(size=(200, 2))
+    fastem.select_n_components(X, n_components=[1, 2], covariance_types="full", random_state=0,
+                               progress=True)
+    err = capsys.readouterr().err
+    assert "select 2/2 [" in err and "full K=2  init 1/1  iter" in err
+
+
+def test_select_keeps_a_user_callback():
+    calls = []
+    X = np.random.default_rng(0).normal(size=(200, 2))
+    fastem.select_n_components(X, n_components=[1], covariance_types="full", random_state=0,
+                               progress=lambda event: None,
+                               callback=lambda model, n_iter, lb: calls.append(n_iter))
+    assert calls and calls[0] == 1
+
+
+def test_bad_progress_argument():
+    with pytest.raises(TypeError, match="progress must be None, a bool or a callable"):
+        fastem.select_n_components(np.ones((10, 1)), [1], progress="yes")

@@ -1,0 +1,243 @@
+"""fastem as a drop-in for scikit-learn: estimator checks, errors, warnings, feature names."""
+
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+import fastem
+
+sklearn = pytest.importorskip("sklearn")
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+# scikit-learn's generic checks draw real-valued data (uniform, normal, iris).
+# PoissonMixture models counts and rejects non-integer values with a
+# ValueError that says how to round them; scikit-learn has no tag for
+# "whole numbers only", so these checks cannot give it valid data. Every
+# other check applies to it and passes.
+_POISSON_NOT_COUNTS = "scikit-learn's test data are not whole numbers; PoissonMixture models counts"
+_POISSON_EXPECTED_FAILURES = {
+    name: _POISSON_NOT_COUNTS
+    for name in (
+        "check_fit_score_takes_y",
+        "check_estimators_overwrite_params",
+        "check_dont_overwrite_parameters",
+        "check_estimators_fit_returns_self",
+        "check_readonly_memmap_input",
+        "check_n_features_in_after_fitting",
+        "check_estimators_dtypes",
+        "check_sample_weights_list",
+        "check_sample_weight_equivalence_on_dense_data",
+        "check_dtype_object",
+        "check_pipeline_consistency",
+        "check_estimators_nan_inf",
+        "check_estimators_pickle",
+        "check_f_contiguous_array_estimator",
+        "check_methods_sample_order_invariance",
+        "check_methods_subset_invariance",
+        "check_fit2d_1sample",
+        "check_fit2d_1feature",
+        "check_dict_unchanged",
+        "check_fit_idempotent",
+        "check_fit_check_is_fitted",
+        "check_n_features_in",
+        "check_fit2d_predict1d",
+    )
+}
+
+
+def _expected_failures(estimator):
+    return _POISSON_EXPECTED_FAILURES if isinstance(estimator, fastem.PoissonMixture) else {}
+
+
+with warnings.catch_warnings():
+    # fastem does not subclass sklearn.base.BaseEstimator, so that importing
+    # fastem does not import scikit-learn; it implements the API itself.
+    warnings.filterwarnings("ignore", "Estimator .* does not inherit from", UserWarning)
+    _with_checks = parametrize_with_checks(
+        [fastem.GaussianMixture(), fastem.ExponentialMixture(), fastem.PoissonMixture()],
+        expected_failed_checks=_expected_failures,
+    )
+
+
+@_with_checks
+def test_sklearn_estimator_checks(estimator, check):
+    # scikit-learn's checks fit tiny data with few iterations on purpose.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fastem.ConvergenceWarning)
+        warnings.simplefilter("ignore", fastem.EmptyComponentWarning)
+        check(estimator)
+
+
+def _run(code):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.getcwd(), *sys.path]))
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", textwrap.dedent(code)],
+        capture_output=True, text=True, timeout=300, env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_import_fastem_does_not_import_sklearn():
+    out = _run("""
+        import sys
+        import fastem
+        print("sklearn" in sys.modules)
+    """)
+    assert out.split() == ["False"]
+
+
+_CATCH = """
+    import warnings
+    import numpy as np
+    X = np.random.default_rng(0).normal(size=(200, 2))
+    try:
+        fastem.GaussianMixture(2).predict(X)
+    except sklearn.exceptions.NotFittedError as exc:
+        assert isinstance(exc, (fastem.NotFittedError, ValueError, AttributeError))
+        print("caught")
+    warnings.filterwarnings("ignore", category=sklearn.exceptions.ConvergenceWarning)
+    fastem.GaussianMixture(2, max_iter=1, random_state=0).fit(X)   # -W error: must be silent
+    print("silenced")
+"""
+
+
+@pytest.mark.parametrize("order", ["fastem first", "sklearn first"])
+def test_sklearn_catches_fastem_errors_and_filters_its_warnings(order):
+    imports = ("import fastem\nimport sklearn.exceptions\n" if order == "fastem first"
+               else "import sklearn.exceptions\nimport fastem\n")
+    assert _run(imports + textwrap.dedent(_CATCH)).split() == ["caught", "silenced"]
+
+
+def test_sklearn_imported_after_the_model_was_made():
+    out = _run("""
+        import numpy as np, fastem
+        model = fastem.GaussianMixture(2)
+        import sklearn.exceptions
+        try:
+            model.score(np.ones((3, 2)))
+        except sklearn.exceptions.NotFittedError:
+            print("caught")
+    """)
+    assert out.split() == ["caught"]
+
+
+def test_fastem_classes_catch_without_sklearn_names():
+    with pytest.raises(fastem.NotFittedError):
+        fastem.GaussianMixture(2).predict(np.ones((3, 2)))
+    with pytest.warns(fastem.ConvergenceWarning):
+        fastem.GaussianMixture(2, max_iter=1, random_state=0).fit(
+            np.random.default_rng(0).normal(size=(100, 2)))
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        fastem.ExponentialMixture(2).predict(np.ones((3, 2)))
+
+
+def test_errors_pickle_as_fastem_classes():
+    from sklearn.exceptions import NotFittedError
+
+    try:
+        fastem.PoissonMixture(2).predict(np.ones((3, 2)))
+    except NotFittedError as exc:
+        back, args = pickle.loads(pickle.dumps(exc)), exc.args
+    assert isinstance(back, fastem.NotFittedError) and isinstance(back, NotFittedError)
+    assert back.args == args
+
+
+# ----------------------------------------------------------------------
+# feature names
+
+
+@pytest.fixture
+def frame():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (150, 2)), rng.normal([6, 60], [0.5, 5], (150, 2))])
+    return pd.DataFrame(X, columns=["eruptions", "waiting"])
+
+
+def test_feature_names_from_a_dataframe(frame):
+    model = fastem.GaussianMixture(2, random_state=0).fit(frame)
+    assert_array_equal(model.feature_names_in_, ["eruptions", "waiting"])
+    assert model.feature_names_in_.dtype == object
+    plain = fastem.GaussianMixture(2, random_state=0).fit(frame.to_numpy())
+    assert_array_equal(model.predict(frame), plain.predict(frame.to_numpy()))
+
+
+def test_reordered_columns_are_an_error_as_in_sklearn(frame):
+    model = fastem.GaussianMixture(2, random_state=0).fit(frame)
+    for method in ("predict", "predict_proba", "score_samples", "score", "bic"):
+        with pytest.raises(ValueError, match="must be in the same order.*X\\[\\['eruptions', 'waiting'\\]\\]"):
+            getattr(model, method)(frame[["waiting", "eruptions"]])
+    renamed = frame.rename(columns={"waiting": "wait"})
+    with pytest.raises(ValueError, match="unseen at fit time:\n- wait\n.*yet now missing:\n- waiting"):
+        model.predict(renamed)
+    # reordered by the user, the labels are those of the original order
+    assert_array_equal(model.predict(frame[["waiting", "eruptions"]][["eruptions", "waiting"]]),
+                       model.predict(frame))
+
+
+def test_names_present_on_one_side_only_warn(frame):
+    model = fastem.GaussianMixture(2, random_state=0).fit(frame)
+    with pytest.warns(UserWarning, match="X does not have valid feature names, but GaussianMixture was fitted with"):
+        model.predict(frame.to_numpy())
+    unnamed = fastem.GaussianMixture(2, random_state=0).fit(frame.to_numpy())
+    assert not hasattr(unnamed, "feature_names_in_")
+    with pytest.warns(UserWarning, match="X has feature names, but GaussianMixture was fitted without"):
+        unnamed.predict(frame)
+
+
+def test_refit_without_names_forgets_them(frame):
+    model = fastem.GaussianMixture(2, random_state=0).fit(frame)
+    model.fit(frame.to_numpy())
+    assert not hasattr(model, "feature_names_in_")
+
+
+def test_integer_and_mixed_column_names(frame):
+    pd = pytest.importorskip("pandas")
+    model = fastem.GaussianMixture(2, random_state=0).fit(pd.DataFrame(frame.to_numpy()))
+    assert not hasattr(model, "feature_names_in_")  # 0, 1: no names, as in scikit-learn
+    mixed = pd.DataFrame(frame.to_numpy(), columns=["a", 1])
+    with pytest.raises(TypeError, match="only supported if all input features have string names"):
+        fastem.GaussianMixture(2).fit(mixed)
+
+
+def test_feature_names_from_an_arrow_table(frame):
+    pa = pytest.importorskip("pyarrow")
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    model = fastem.GaussianMixture(2, random_state=0).fit(table)
+    assert_array_equal(model.feature_names_in_, ["eruptions", "waiting"])
+    assert_array_equal(model.predict(table), model.predict(frame))
+    with pytest.raises(ValueError, match="same order"):
+        model.predict(table.select(["waiting", "eruptions"]))
+
+
+@pytest.mark.parametrize("family", ["ExponentialMixture", "PoissonMixture"])
+def test_feature_names_for_every_family(frame, family):
+    counts = frame.abs().round()
+    model = getattr(fastem, family)(2, random_state=0).fit(counts)
+    assert_array_equal(model.feature_names_in_, ["eruptions", "waiting"])
+    with pytest.raises(ValueError, match="same order"):
+        model.score(counts[["waiting", "eruptions"]])
+
+
+def test_feature_names_survive_save_load_and_pickle(frame, tmp_path):
+    model = fastem.GaussianMixture(2, random_state=0).fit(frame)
+    path = tmp_path / "model.npz"
+    model.save(path)
+    loaded = fastem.load(path)
+    assert_array_equal(loaded.feature_names_in_, model.feature_names_in_)
+    with pytest.raises(ValueError, match="same order"):
+        loaded.predict(frame[["waiting", "eruptions"]])
+    assert_array_equal(pickle.loads(pickle.dumps(model)).feature_names_in_, model.feature_names_in_)
+    unnamed = fastem.GaussianMixture(2, random_state=0).fit(frame.to_numpy())
+    unnamed.save(path)
+    assert not hasattr(fastem.load(path), "feature_names_in_")

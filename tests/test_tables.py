@@ -1,0 +1,149 @@
+"""The CSV reader against pandas, with and without pyarrow."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+from fastem import _tables
+from fastem._tables import read_csv
+
+pd = pytest.importorskip("pandas")
+
+
+@pytest.fixture(params=["pyarrow", "csv module"])
+def reader(request, monkeypatch):
+    """read_csv through pyarrow (when installed) and through the csv module alone."""
+    if request.param == "pyarrow":
+        pytest.importorskip("pyarrow")
+    else:
+        monkeypatch.setattr(_tables, "_read_with_pyarrow", lambda layout: None)
+    return read_csv
+
+
+def _write(tmp_path, content, name="data.csv"):
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return str(path)
+
+
+X = np.random.default_rng(0).normal(size=(600, 3)).round(6)
+
+
+def _text(rows, delimiter=",", newline="\n", quote=False):
+    fmt = '"{}"' if quote else "{}"
+    return newline.join(delimiter.join(fmt.format(v) for v in row) for row in rows) + newline
+
+
+# (file bytes, what pandas needs to read it the same way)
+CASES = {
+    "plain headerless": (_text(X.tolist()).encode(), dict(header=None)),
+    "BOM headerless": (b"\xef\xbb\xbf" + _text(X.tolist()).encode(), dict(header=None, encoding="utf-8-sig")),
+    "BOM with header": (b"\xef\xbb\xbf" + _text([["a", "b", "c"], *X.tolist()]).encode(),
+                        dict(encoding="utf-8-sig")),
+    "CRLF": (_text([["a", "b", "c"], *X.tolist()], newline="\r\n").encode(), {}),
+    "CRLF headerless": (_text(X.tolist(), newline="\r\n").encode(), dict(header=None)),
+    "quoted numbers": (_text([["a", "b", "c"], *X.tolist()], quote=True).encode(), {}),
+    "latin-1 header": (_text([["Température", "Durée", "Débit"], *X.tolist()]).encode("latin-1"),
+                       dict(encoding="latin-1")),
+    "cp1252 header": (_text([["€ cost", "b", "c"], *X.tolist()]).encode("cp1252"),
+                      dict(encoding="cp1252")),
+    "UTF-16 with BOM, tabs": (_text([["a", "b", "c"], *X.tolist()], delimiter="\t").encode("utf-16"),
+                              dict(encoding="utf-16", sep="\t")),
+    "semicolons": (_text([["a", "b", "c"], *X.tolist()], delimiter=";").encode(), dict(sep=";")),
+    "blank lines": (("a,b,c\n\n" + _text(X.tolist()) + "\n\n").encode(), {}),
+    "spaces after commas": (_text([["a", "b", "c"], *X.tolist()], delimiter=", ").encode(),
+                            dict(skipinitialspace=True)),
+    "one column": (_text(X[:, :1].tolist()).encode(), dict(header=None)),
+    "one column with header": (_text([["a"], *X[:, :1].tolist()]).encode(), {}),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_counts_and_values_agree_with_pandas(tmp_path, reader, case):
+    content, options = CASES[case]
+    path = _write(tmp_path, content)
+    table = reader(path)
+    expected = pd.read_csv(path, **options)
+    assert table.data.shape == expected.shape
+    assert_array_equal(table.data, expected.to_numpy(dtype=float))
+    if options.get("header", 0) is None:
+        assert table.names is None
+    else:
+        assert table.names == [str(c).strip() for c in expected.columns]
+
+
+def test_bom_headerless_keeps_every_row(tmp_path, reader):
+    # spreadsheet "CSV UTF-8": the mark must not turn the first row into a header
+    path = _write(tmp_path, b"\xef\xbb\xbf" + _text(X.tolist()).encode())
+    table = reader(path)
+    assert table.data.shape == (600, 3) and table.names is None
+    assert_array_equal(table.data, X)
+
+
+def test_pandas_index_column_is_dropped_with_a_note(tmp_path, reader):
+    path = str(tmp_path / "frame.csv")
+    pd.DataFrame(X, columns=["a", "b", "c"]).to_csv(path)
+    table = reader(path)
+    assert table.names == ["a", "b", "c"]
+    assert_array_equal(table.data, X)
+    assert len(table.notes) == 1 and "df.to_csv(path, index=False)" in table.notes[0]
+    assert _tables.csv_column_names(path) == ["a", "b", "c"]
+    assert reader(path, ["c", "a"]).names == ["c", "a"]
+    assert_array_equal(reader(path, ["0"]).data, X[:, :1])  # indices count data columns
+
+
+@pytest.mark.parametrize(
+    "content, where",
+    [
+        ("a,b\n1,2\n3,\n5,6\n", "an empty field) on line 3 (data row 2), column 2 ('b')"),
+        ("a,b\n1,2\n3,4\nNA,6\n", "'NA') on line 4 (data row 3), column 1 ('a')"),
+        ("1,2\n3,4\n5,nan\n", "'nan') on line 3 (data row 3), column 2"),
+        ('a,b\r\n1,2\r\n"",4\r\n', "an empty field) on line 3 (data row 2), column 1 ('a')"),
+    ],
+)
+def test_missing_values_are_reported_with_place_and_fix(tmp_path, reader, content, where):
+    path = _write(tmp_path, content)
+    with pytest.raises(ValueError, match="missing value") as info:
+        reader(path)
+    message = str(info.value)
+    assert where in message
+    assert "drop the rows with missing values, or impute them" in message
+
+
+def test_text_in_a_numeric_column(tmp_path, reader):
+    path = _write(tmp_path, "a,b\n1,2\n3,abc\n")
+    with pytest.raises(ValueError, match=r"non-numeric value 'abc' on line 3 \(data row 2\), column 2 \('b'\)"):
+        reader(path)
+    for token in ("0x10", "1_000"):  # float() or pyarrow take these; pandas does not
+        path = _write(tmp_path, f"a,b\n1,2\n3,{token}\n")
+        with pytest.raises(ValueError, match="non-numeric value"):
+            reader(path)
+
+
+def test_ragged_rows(tmp_path, reader):
+    path = _write(tmp_path, "a,b\n1,2\n3,4,5\n")
+    with pytest.raises(ValueError, match="line 3 has 3 field.s. but the first row has 2"):
+        reader(path)
+
+
+@pytest.mark.parametrize("content, match", [
+    ("", "is empty"), ("\n\n", "is empty"), ("a,b\n", "a header row but no data rows"),
+    ("a,b\r\n\r\n", "a header row but no data rows"),
+])
+def test_empty_and_header_only_files(tmp_path, reader, content, match):
+    with pytest.raises(ValueError, match=match):
+        reader(_write(tmp_path, content))
+
+
+def test_column_selection(tmp_path, reader):
+    path = _write(tmp_path, _text([["a", "b", "c"], *X.tolist()]))
+    table = reader(path, ["c", "0"])
+    assert table.names == ["c", "a"]
+    assert_array_equal(table.data, X[:, [2, 0]])
+    with pytest.raises(ValueError, match="column 'z' not found.*its columns are a, b, c"):
+        reader(path, ["z"])
+    with pytest.raises(ValueError, match="column index 3 is out of range"):
+        reader(path, ["3"])
+    headerless = _write(tmp_path, _text(X.tolist()), "plain.csv")
+    with pytest.raises(ValueError, match="no header row with names"):
+        reader(headerless, ["a"])
