@@ -21,16 +21,18 @@ and text in a numeric column are errors that give the line, the data row and
 the column (all 1-based) and how to fix them.
 
 The numbers are parsed by pyarrow's CSV reader when pyarrow is installed
-(``pip install 'fastem[parquet]'``); otherwise by the standard library's
-:mod:`csv` module, about ten times slower (1,000,000 rows x 2 columns: 0.6 s
-against 6 s, ``scripts/bench_csv.py``). Both give the same array: whenever
-pyarrow refuses a file, or finds a missing value, the :mod:`csv` pass runs
-and reports, or reads, what pyarrow would not.
+(``pip install 'fastem[parquet]'``), else by :func:`numpy.loadtxt`'s C
+parser, several times slower (``scripts/bench_csv.py`` measures both on
+1,000,000 rows). Both are configured to agree with pandas. Whenever the
+fast parser refuses a file or finds a missing value, a field-by-field pass
+with the standard library's :mod:`csv` module reads it, or reports the
+first bad value with its place.
 """
 
 import codecs
 import csv
 import io
+import warnings
 
 import numpy as np
 
@@ -179,6 +181,8 @@ def read_csv(path, columns=None):
     layout = _Layout(path, encoding, delimiter, names, n_fields, chosen)
     data = _read_with_pyarrow(layout)
     if data is None:
+        data = _read_with_numpy(layout)
+    if data is None:
         data = _read_with_csv(layout)
     if data.shape[0] == 0:
         what = "a header row but no data rows" if names is not None else "no data rows"
@@ -293,44 +297,60 @@ def _rows(layout):
             yield reader.line_num, row
 
 
-def _read_with_csv(layout):
-    chosen = layout.chosen
+def _read_with_numpy(layout):
+    """The data by numpy.loadtxt's C parser, or None when it refuses or finds a NaN.
+
+    All columns are parsed, not only the chosen ones: loadtxt checks that every
+    row has the same number of fields only then. A file with text columns
+    falls through to the csv module.
+    """
     try:
-        fields = [row[j] for _, row in _rows(layout) for j in chosen]
+        with warnings.catch_warnings():  # a header-only file: "input contained no data"
+            warnings.simplefilter("ignore", UserWarning)
+            data = np.loadtxt(
+                layout.path, dtype=np.float64, delimiter=layout.delimiter, quotechar='"',
+                comments=None, skiprows=0 if layout.names is None else 1,
+                ndmin=2, encoding=layout.encoding,
+            )
+    except (ValueError, UnicodeError):
+        return None
+    if data.shape[0] == 0:
+        return np.empty((0, len(layout.chosen)))
+    if data.shape[1] != layout.n_fields:
+        return None
+    data = data[:, layout.chosen]
+    return None if np.isnan(data).any() else data
+
+
+def _read_with_csv(layout):
+    """The data by the csv module, field by field: an error names the first bad value."""
+    values = []
+    try:
+        for row_number, (line, row) in enumerate(_rows(layout), start=1):
+            for j in layout.chosen:
+                value = row[j].strip()
+                if value in NA_VALUES or not _is_number(value):
+                    raise ValueError(_bad_value(layout, value, line, row_number, j))
+                values.append(float(value))
     except UnicodeDecodeError as exc:
         raise ValueError(
             f"{layout.path!r} is not valid {layout.encoding} text ({exc.reason} at byte "
             f"{exc.start}); save it as UTF-8"
         ) from None
-    try:
-        if any("_" in v for v in fields):
-            raise ValueError
-        data = np.array(fields, dtype=np.float64)
-    except ValueError:
-        data = None
-    if data is None or any(v.strip() in NA_VALUES for v in fields):
-        _report_first_bad_value(layout)
-    return data.reshape(-1, len(chosen))
+    return np.array(values, dtype=np.float64).reshape(-1, len(layout.chosen))
 
 
-def _report_first_bad_value(layout):
-    for row_number, (line, row) in enumerate(_rows(layout), start=1):
-        for j in layout.chosen:
-            value = row[j].strip()
-            where = f"line {line} (data row {row_number}), {layout.column(j)}"
-            if value in NA_VALUES:
-                shown = "an empty field" if value == "" else repr(value)
-                raise ValueError(
-                    f"{layout.path!r} has a missing value ({shown}) on {where}; fastem fits "
-                    "complete rows only: drop the rows with missing values, or impute them "
-                    "(e.g. with pandas: df.dropna() or df.fillna(df.median())), and save "
-                    "the file again"
-                )
-            if not _is_number(value):
-                raise ValueError(
-                    f"{layout.path!r} has the non-numeric value {value!r} on {where}; "
-                    "choose numeric columns with --columns, or correct that value"
-                )
-    raise ValueError(f"{layout.path!r} could not be read as numbers; save it as plain CSV")
-
-
+def _bad_value(layout, value, line, row_number, j):
+    where = f"line {line} (data row {row_number}), {layout.column(j)}"
+    if value in NA_VALUES:
+        shown = "an empty field" if value == "" else repr(value)
+        return (
+            f"{layout.path!r} has a missing value ({shown}) on {where}; fastem fits "
+            "complete rows only: drop the rows with missing values, or impute them "
+            "(e.g. with pandas: df.dropna() or df.fillna(df.median())), and save "
+            "the file again"
+        )
+    return (
+        f"{layout.path!r} has the non-numeric value {value!r} on {where}; "
+        "choose numeric columns with --columns, or correct that value"
+    )

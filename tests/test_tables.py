@@ -10,13 +10,15 @@ from fastem._tables import read_csv
 pd = pytest.importorskip("pandas")
 
 
-@pytest.fixture(params=["pyarrow", "csv module"])
+@pytest.fixture(params=["pyarrow", "numpy", "csv module"])
 def reader(request, monkeypatch):
-    """read_csv through pyarrow (when installed) and through the csv module alone."""
+    """read_csv through each of its parsers: pyarrow (when installed), numpy, the csv module."""
     if request.param == "pyarrow":
         pytest.importorskip("pyarrow")
     else:
         monkeypatch.setattr(_tables, "_read_with_pyarrow", lambda layout: None)
+    if request.param == "csv module":
+        monkeypatch.setattr(_tables, "_read_with_numpy", lambda layout: None)
     return read_csv
 
 

@@ -1,0 +1,94 @@
+"""Every code block of README.md and docs/*.md runs as written.
+
+README.md is one walk-through: its Python blocks run in order as one script,
+then the ``fastem`` commands of its shell blocks, in the same directory. In
+docs/*.md each Python block runs on its own, as a reader would copy it into a
+file, in a directory that holds the data files the text talks about. Shell
+lines that install or test the package (pip, pytest, asv) are not run here:
+CI runs those itself.
+"""
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DOCS = ["docs/" + name for name in sorted(os.listdir(os.path.join(ROOT, "docs")))
+        if name.endswith(".md")]
+_BLOCK = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
+_ENVIRONMENT_COMMANDS = ("pip", "pytest", "asv", "env", "ASV_PYTHONPATH=$PWD")
+
+
+def blocks(path, language):
+    with open(os.path.join(ROOT, path)) as f:
+        return [body for lang, body in _BLOCK.findall(f.read()) if lang == language]
+
+
+def _env():
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]),
+                MPLBACKEND="Agg")
+
+
+def _run_python(code, cwd):
+    script = cwd / "block.py"
+    script.write_text(code)
+    result = subprocess.run([sys.executable, "-W", "error", str(script)], cwd=cwd, env=_env(),
+                            capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, f"{code}\n---\n{result.stderr}"
+
+
+def _shell_commands(block):
+    """The fastem commands of a shell block (comments and environment commands left out)."""
+    for line in block.splitlines():
+        line = line.split(" #")[0].strip()
+        for part in (p.strip() for p in line.split("&&")):
+            if part.startswith("fastem "):
+                yield part
+            elif part and not part.startswith(_ENVIRONMENT_COMMANDS):
+                raise AssertionError(f"a shell line this test does not know how to run: {part!r}")
+
+
+def test_readme_runs_as_written(tmp_path):
+    _run_python("\n".join(blocks("README.md", "python")), tmp_path)
+    commands = [c for block in blocks("README.md", "bash") for c in _shell_commands(block)]
+    assert any(c.startswith("fastem fit") for c in commands)
+    for command in commands:
+        argv = shlex.split(command)
+        if argv[:2] == ["fastem", "demo"]:
+            argv += ["--n-samples", "20000"]  # the same command on less data
+        result = subprocess.run([sys.executable, "-m", "fastem", *argv[1:]], cwd=tmp_path,
+                                env=_env(), capture_output=True, text=True, timeout=1200)
+        assert result.returncode == 0, f"{command}\n{result.stderr}"
+
+
+@pytest.fixture
+def data_files(tmp_path):
+    """The files docs/*.md read: points.npy, part-0..2.npy with weights w-1.npy, model.npz."""
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (30_000, 2)), rng.normal(6, 1, (30_000, 2))])
+    np.save(tmp_path / "points.npy", X)
+    for i, part in enumerate(np.array_split(X, 3)):
+        np.save(tmp_path / f"part-{i}.npy", part)
+    np.save(tmp_path / "w-1.npy", rng.uniform(0.5, 2, len(np.array_split(X, 3)[1])))
+    import fastem
+
+    fastem.GaussianMixture(2, random_state=0).fit(X).save(tmp_path / "model.npz")
+    return tmp_path
+
+
+_DOC_BLOCKS = [pytest.param(path, i, id=f"{path}:{i}")
+               for path in DOCS for i in range(len(blocks(path, "python")))]
+
+
+@pytest.mark.parametrize("path, index", _DOC_BLOCKS)
+def test_doc_blocks_run_as_written(data_files, path, index):
+    code = blocks(path, "python")[index]
+    if path == "docs/out-of-core.md" and "distributed" in code:
+        pytest.importorskip("distributed")
+    _run_python(textwrap.dedent(code), data_files)
