@@ -8,9 +8,12 @@ one line each. No command writes to a file that it reads: an output path
 that is an input file (by device and inode, so links count) is refused.
 
 Data files (DATA) may be ``.npy`` (memory-mapped, not read whole), ``.csv``
-(comma, tab or semicolon separated, with or without a header row) or
+(read by :mod:`fastem._tables`: comma, tab, semicolon or bar separated, with
+or without a header row, BOM, CRLF, quoting, a pandas index column) or
 ``.parquet`` (needs pyarrow: ``pip install 'fastem[parquet]'``). ``--columns``
-picks columns by name (csv header, parquet) or by 0-based index.
+picks columns by name (csv header, parquet) or by 0-based index, comma-
+separated or repeated. A model fitted on named columns records the names, and
+``predict`` and ``score`` pick a file's columns by them.
 """
 
 import argparse
