@@ -155,7 +155,7 @@ BAD = [
     ("fit over a data file", ["fit", "{d}/data.npy", "-k", "2", "-o", "{t}/x.npz", "--quiet"],
      "refusing to save a model over"),
     ("no data rows", ["fit", "{d}/no_rows.npy", "-k", "1", "-o", "{t}/m.npz"], "has no data rows"),
-    ("NaN in npy", ["score", "{d}/model.npz", "{d}/nan.npy"], "NaN or infinite value in data row 3"),
+    ("NaN in npy", ["score", "{d}/model.npz", "{d}/nan.npy"], "NaN or infinite value in data row 4 (1-based"),
     ("negative tol", ["fit", "{d}/data.npy", "-k", "2", "--tol", "-1", "-o", "{t}/m.npz"],
      "must be a number >= 0"),
     ("poisson on real numbers", ["fit", "{d}/data.npy", "-k", "2", "--family", "poisson",
