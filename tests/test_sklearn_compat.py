@@ -175,7 +175,7 @@ def test_feature_names_from_a_dataframe(frame):
 def test_reordered_columns_are_an_error_as_in_sklearn(frame):
     model = fastem.GaussianMixture(2, random_state=0).fit(frame)
     for method in ("predict", "predict_proba", "score_samples", "score", "bic"):
-        with pytest.raises(ValueError, match="must be in the same order.*X\\[\\['eruptions', 'waiting'\\]\\]"):
+        with pytest.raises(ValueError, match="(?s)must be in the same order.*X\\[\\['eruptions', 'waiting'\\]\\]"):
             getattr(model, method)(frame[["waiting", "eruptions"]])
     renamed = frame.rename(columns={"waiting": "wait"})
     with pytest.raises(ValueError, match="unseen at fit time:\n- wait\n.*yet now missing:\n- waiting"):
