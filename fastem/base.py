@@ -83,11 +83,19 @@ from . import _progress  # noqa: F401  (announces long kernel compilations on st
 from ._config import BLOCK_SIZE, MAX_PARTITIONS, PARTITION_MEMORY
 from ._em import run_em
 from ._init import INIT_SAMPLE_SIZE, initial_responsibilities, weighted_moments
+from . import _state
+from ._state import ParameterState, check_kernel_params, check_parameter_arrays
 from ._threading import launch
 from ._validation import check_feature_names, check_random_state, check_scalar, feature_names_of
 from .data import as_source
 from .exceptions import ConvergenceWarning, EmptyComponentWarning, NotFittedError
-from .kernels import fused_e_step, fused_e_step_uncached, fused_scratch, registered_families
+from .kernels import (
+    fused_e_step,
+    fused_e_step_uncached,
+    fused_scratch,
+    registered_families,
+    registered_shapes,
+)
 from .stats import SufficientStatistics
 
 __all__ = [
@@ -127,21 +135,87 @@ def n_partitions_for(n_samples, n_stats):
     return max(1, min(MAX_PARTITIONS, n_blocks, by_memory))
 
 
-def _kernel_totals(model, accumulate, X, sample_weight):
-    """The statistics vector of one chunk (module level, so that Dask can ship it)."""
-    return model._run_kernel(X, sample_weight, accumulate=accumulate)
+def _kernel_totals(model, state, accumulate, X, sample_weight):
+    """The statistics vector of one chunk under ``state`` (module level, so that Dask can ship it)."""
+    with _state.pinned(model, state):
+        return model._run_kernel(X, sample_weight, accumulate=accumulate)
 
 
-def _kernel_output(model, output, X, out):
+def _kernel_output(model, state, output, X, out):
     """Fill ``out`` with the per-row ``output`` ('labels', 'log_prob' or 'resp') of a chunk."""
-    model._run_kernel(X, np.empty(0), accumulate=False, **{output: out})
+    with _state.pinned(model, state):
+        model._run_kernel(X, np.empty(0), accumulate=False, **{output: out})
+
+
+def _one_snapshot(method):
+    """Run ``method`` on one snapshot of the model's parameters.
+
+    The calling thread reads the parameters as they were when the call began,
+    whatever other threads assign meanwhile; parameters the call sets are
+    published in one assignment when it returns, and dropped if it raises.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with _state.pinned(self):
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 class BaseMixture:
     """Base class for mixture models fitted by EM with fused kernels.
 
     Subclasses implement the family protocol described in :mod:`fastem.base`.
+
+    The fitted parameters (the family's ``_parameter_names``) are attributes
+    backed by one immutable snapshot (:class:`fastem._state.ParameterState`).
+    Assigning one, e.g. ``model.means_ = m``, publishes a new snapshot with
+    that field replaced; the arrays read back are read-only copies, so change
+    a parameter by assigning a new array.
+
+    Thread safety: every method reads the snapshot once and uses it
+    throughout, over all the chunks of a chunked or Dask source too, and
+    ``fit``, ``partial_fit`` and ``m_step`` publish their result in one
+    assignment when they return (nothing, if they raise). A prediction that
+    runs while another thread refits the model therefore gives the old
+    model's answer or the new one's, never a mixture; it gives a clear
+    ValueError if the other thread changed hyper-parameters (``set_params``)
+    that no longer agree with the parameters it reads. Hyper-parameters and
+    the other fitted attributes (``n_iter_``, ``converged_``, ...) are plain
+    attributes, not part of the snapshot.
     """
+
+    def __getattr__(self, name):
+        # Reached only when ordinary lookup fails: the parameters live in the snapshot.
+        if not name.startswith("__"):
+            state = _state.current(self)
+            if name in state:
+                return state[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __setattr__(self, name, value):
+        if name in self._parameter_names:
+            _state.assign(self, _state.current(self).replace(name, value))
+        else:
+            object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        if name in self._parameter_names:
+            state = _state.current(self)
+            if name not in state:
+                raise AttributeError(name)
+            _state.assign(self, state.remove(name))
+        else:
+            object.__delattr__(self, name)
+
+    def __setstate__(self, state):
+        # Pickles of models that stored parameters as plain attributes.
+        names = self._parameter_names
+        loose = {name: state.pop(name) for name in list(state) if name in names}
+        self.__dict__.update(state)
+        for name, value in loose.items():
+            setattr(self, name, value)
 
     _parameter_names = ("weights_",)
 
@@ -290,6 +364,9 @@ class BaseMixture:
         """
         if not reset:
             self._check_is_fitted()
+            check_scalar(self.n_features_in_, "n_features_in_", numbers.Integral, min_val=1)
+            # Before the anchors (e.g. the means) take part in the range check.
+            self._check_fitted_parameters(self.n_features_in_)
         source = as_source(
             X,
             sample_weight,
@@ -332,16 +409,56 @@ class BaseMixture:
         family = sum(int(np.prod(shape)) for shape in self._moment_shapes(n_features).values())
         return family, 2 + self.n_components + family
 
+    def _parameter_shapes(self, n_features):
+        """Family hook: ``{name: shape}`` of the fitted parameters. Default: the weights only."""
+        return {"weights_": (self.n_components,)}
+
+    def _check_parameter_values(self):
+        """Family hook: reject parameters outside the family's domain (ValueError)."""
+
+    def _check_fitted_parameters(self, n_features):
+        """Check that the parameters agree with each other, the hyper-parameters and the data.
+
+        Shapes against :meth:`_parameter_shapes`, one floating dtype, finite
+        values, weights on the simplex and the family's own constraints
+        (:meth:`_check_parameter_values`); a few microseconds, no pass over
+        data. Raises ValueError naming the attribute, the value seen and the
+        expected one.
+        """
+        self._check_parameters()
+        check_parameter_arrays(self, self._parameter_shapes(n_features), n_features)
+        self._check_parameter_values()
+
+    @_one_snapshot
     def _run_kernel(self, X, sample_weight, *, accumulate, log_prob=None, labels=None, resp=None):
+        n_features = X.shape[1]
         dtype = X.dtype
+        self._check_fitted_parameters(n_features)
         params = self._kernel_params(dtype)
-        n_family, n_stats = self._n_stats(X.shape[1])
+        family = type(params)
+        cached = registered_families().get(family)
+        if cached is None:
+            raise TypeError(
+                f"{type(self).__name__}._kernel_params returned a {family.__name__}, which is "
+                "not a registered family: call fastem.kernels.register_family_kernels "
+                "for it when its kernel module is imported."
+            )
         with np.errstate(divide="ignore"):
             log_weights = np.log(self.weights_).astype(dtype)
-        cached = registered_families().get(type(params), True)
+        n_components = log_weights.shape[0]
+        n_family, n_stats = self._n_stats(n_features)
+        outputs = {
+            "log_prob": np.empty(0) if log_prob is None else log_prob,
+            "labels": np.empty(0, dtype=np.int64) if labels is None else labels,
+            "resp": np.empty((0, n_components), dtype=dtype) if resp is None else resp,
+        }
+        sample_weight = np.asarray(sample_weight, dtype=np.float64)
+        check_kernel_params(
+            params, registered_shapes(family), X, sample_weight, log_weights, outputs
+        )
         kernel = fused_e_step if cached else fused_e_step_uncached
         n_partitions = n_partitions_for(X.shape[0], n_stats)
-        n_work = self._work_rows(X.shape[1])
+        n_work = self._work_rows(n_features)
         return launch(
             kernel,
             X,
@@ -352,10 +469,10 @@ class BaseMixture:
             n_partitions,
             n_work,
             accumulate,
-            np.empty(0) if log_prob is None else log_prob,
-            np.empty(0, dtype=np.int64) if labels is None else labels,
-            np.empty((0, self.n_components), dtype=dtype) if resp is None else resp,
-            fused_scratch(n_partitions, X.shape[1], self.n_components, n_work, dtype),
+            outputs["log_prob"],
+            outputs["labels"],
+            outputs["resp"],
+            fused_scratch(n_partitions, n_features, n_components, n_work, dtype),
         )
 
     def _unpack(self, total, n_features):
@@ -372,7 +489,8 @@ class BaseMixture:
 
     def _totals(self, source, accumulate):
         """One kernel pass over a source: the summed statistics vector."""
-        return source.reduce(functools.partial(_kernel_totals, self, accumulate))
+        state = self._get_parameters()
+        return source.reduce(functools.partial(_kernel_totals, self, state, accumulate))
 
     def _outputs(self, source, output, out=None):
         """One kernel pass over a source that returns a per-row ``output``."""
@@ -381,7 +499,10 @@ class BaseMixture:
             "log_prob": (None, np.float64),
             "resp": (self.n_components, source.dtype),
         }[output]
-        return source.map(functools.partial(_kernel_output, self, output), n_columns, dtype, out)
+        state = self._get_parameters()
+        return source.map(
+            functools.partial(_kernel_output, self, state, output), n_columns, dtype, out
+        )
 
     def _summarize(self, source):
         return self._unpack(self._totals(source, accumulate=True), source.n_features)
@@ -390,6 +511,7 @@ class BaseMixture:
         """Family hook: ``stats`` re-expressed around ``reference``. Default: no reference."""
         return stats
 
+    @_one_snapshot
     def summarize(self, X, sample_weight=None):
         """Sufficient statistics of ``X`` under the current parameters.
 
@@ -409,6 +531,7 @@ class BaseMixture:
         """
         return self._summarize(self._validate_data(X, sample_weight, reset=False))
 
+    @_one_snapshot
     def m_step(self, stats):
         """Set the parameters from summed sufficient statistics (the M-step).
 
@@ -503,6 +626,7 @@ class BaseMixture:
         self._fit(self._validate_data(X, sample_weight, reset=True))
         return self
 
+    @_one_snapshot
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then return the most likely component of each sample.
 
@@ -539,6 +663,7 @@ class BaseMixture:
         ]
         return ", ".join(changed) or None
 
+    @_one_snapshot
     def _fit(self, source):
         self._check_parameters()
         n_samples = source.n_positive
@@ -572,7 +697,10 @@ class BaseMixture:
             worker.n_features_in_ = source.n_features
             if warm:
                 worker._set_parameters(
-                    tuple(np.asarray(p, dtype=source.dtype) for p in self._get_parameters())
+                    {
+                        name: np.asarray(getattr(self, name), dtype=source.dtype)
+                        for name in self._parameter_names
+                    }
                 )
             else:
                 worker._initialize(source, random_state)
@@ -667,6 +795,7 @@ class BaseMixture:
 
         return on_pass
 
+    @_one_snapshot
     def partial_fit(self, X, y=None, sample_weight=None):
         """One step of online EM on a mini-batch (Cappe & Moulines 2009).
 
@@ -751,11 +880,20 @@ class BaseMixture:
         return self.weights_.dtype
 
     def _get_parameters(self):
-        return tuple(getattr(self, name) for name in self._parameter_names)
+        """The parameters as one immutable snapshot (:class:`fastem._state.ParameterState`)."""
+        return _state.current(self)
 
     def _set_parameters(self, params):
-        for name, value in zip(self._parameter_names, params):
-            setattr(self, name, value)
+        """Replace every parameter in one assignment.
+
+        ``params`` is a snapshot from :meth:`_get_parameters`, a dict by name,
+        or the values in ``_parameter_names`` order.
+        """
+        if not isinstance(params, ParameterState):
+            if not isinstance(params, dict):
+                params = dict(zip(self._parameter_names, params))
+            params = ParameterState(params)
+        _state.assign(self, params)
 
     # -- coordinates for EM acceleration (see fastem._em) -----------------
 
@@ -818,6 +956,7 @@ class BaseMixture:
     # ------------------------------------------------------------------
     # prediction
 
+    @_one_snapshot
     def score_samples(self, X, out=None):
         """Log-likelihood of each sample under the model.
 
@@ -836,11 +975,13 @@ class BaseMixture:
         """
         return self._outputs(self._validate_data(X, reset=False), "log_prob", out)
 
+    @_one_snapshot
     def score(self, X, y=None, sample_weight=None):
         """Mean log-likelihood per sample (weighted mean when weights are given)."""
         total = self._totals(self._validate_data(X, sample_weight, reset=False), False)
         return float(total[1] / total[0])
 
+    @_one_snapshot
     def predict(self, X, out=None):
         """Most likely component of each sample.
 
@@ -858,6 +999,7 @@ class BaseMixture:
         """
         return self._outputs(self._validate_data(X, reset=False), "labels", out)
 
+    @_one_snapshot
     def predict_proba(self, X, out=None):
         """Posterior probability of each component for each sample.
 
@@ -876,6 +1018,7 @@ class BaseMixture:
         """
         return self._outputs(self._validate_data(X, reset=False), "resp", out)
 
+    @_one_snapshot
     def sample(self, n_samples=1):
         """Draw samples from the fitted model.
 
@@ -900,11 +1043,13 @@ class BaseMixture:
     def _n_parameters(self):
         return self._n_family_parameters() + self.n_components - 1
 
+    @_one_snapshot
     def bic(self, X, sample_weight=None):
         """Bayesian information criterion of the model on ``X``; lower is better."""
         total = self._totals(self._validate_data(X, sample_weight, reset=False), False)
         return float(-2 * total[1] + self._n_parameters() * np.log(total[0]))
 
+    @_one_snapshot
     def aic(self, X, sample_weight=None):
         """Akaike information criterion of the model on ``X``; lower is better."""
         total = self._totals(self._validate_data(X, sample_weight, reset=False), False)

@@ -60,7 +60,10 @@ def bernoulli_accumulate(params, xt, n, resp, work, stats, prefetch):
             stats[k * n_features + j] += s
 
 
-register_family_kernels(BernoulliParams, bernoulli_log_prob, bernoulli_accumulate, cache=False)
+register_family_kernels(
+    BernoulliParams, bernoulli_log_prob, bernoulli_accumulate, cache=False,
+    shapes={"log_p": ("n_components", "n_features"), "log_q": ("n_components", "n_features")},
+)
 
 
 class BernoulliMixture(BaseMixture):
@@ -88,6 +91,14 @@ class BernoulliMixture(BaseMixture):
 
     def _reference(self):
         return {}
+
+    def _parameter_shapes(self, n_features):
+        return {"weights_": (self.n_components,), "probabilities_": (self.n_components, n_features)}
+
+    def _check_parameter_values(self):
+        p = self.probabilities_
+        if not ((p > 0) & (p < 1)).all():
+            raise ValueError("probabilities_ must lie strictly between 0 and 1; refit the model.")
 
     def _work_rows(self, n_features):
         return 0
@@ -205,3 +216,24 @@ def test_data_checks_run_through_the_hook():
         BernoulliMixture(2).fit(np.array([[0.0, np.nan], [1.0, 1.0]]))
     with pytest.raises(ValueError, match="has 3 features, but BernoulliMixture is expecting 8 features"):
         model.predict(np.zeros((2, 3)))
+
+
+def test_parameters_that_disagree_are_rejected_before_the_kernel():
+    model = true_model()
+    X, _ = model.sample(100)
+    model.probabilities_ = PROBABILITIES[:2]
+    with pytest.raises(ValueError, match=r"probabilities_ has shape \(2, 8\), expected \(3, 8\)"):
+        model.score_samples(X)
+    model.probabilities_ = np.where(PROBABILITIES > 0.5, 1.0, 0.5)
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        model.predict(X)
+
+
+def test_declared_kernel_shapes_catch_a_family_hook_that_disagrees(monkeypatch):
+    """Without the estimator's own checks, the registered shapes still guard the kernel."""
+    model = true_model()
+    X, _ = model.sample(100)
+    monkeypatch.setattr(BernoulliMixture, "_parameter_shapes", lambda self, n: {})
+    model.probabilities_ = PROBABILITIES[:, :5]
+    with pytest.raises(ValueError, match=r"BernoulliParams.log_p has shape \(3, 5\), expected \(3, 8\)"):
+        model.score_samples(X)

@@ -94,3 +94,83 @@ def test_concurrent_fits_under_the_workqueue_layer():
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "same"
+
+
+def _refit_job():
+    rng = np.random.default_rng(1)
+    X_old = np.concatenate([rng.normal(0, 1, (3000, 3)), rng.normal(5, 1, (3000, 3))])
+    X_new = np.concatenate([rng.normal(0, 2, (3000, 3)), rng.normal(-4, 1, (3000, 3))])
+    X_test = rng.normal(1, 3, (2000, 3))
+    params = dict(n_components=2, covariance_type="full", max_iter=8, tol=0.0, random_state=0)
+    return params, X_old, X_new, X_test
+
+
+_ANSWERS = {
+    "score_samples": lambda m, X: m.score_samples(X),
+    "predict_proba": lambda m, X: m.predict_proba(X),
+    "predict": lambda m, X: m.predict(X),
+    "score": lambda m, X: np.array(m.score(X)),
+    "bic": lambda m, X: np.array(m.bic(X)),
+    "sample": lambda m, X: m.sample(50)[0],
+    "means_": lambda m, X: m.means_,
+}
+
+
+@pytest.mark.filterwarnings("ignore::fastem.ConvergenceWarning")
+def test_refit_while_predicting_gives_the_old_or_the_new_model(monkeypatch):
+    """A thread that predicts while another refits sees one model per call, never a mixture.
+
+    The data are streamed in chunks of 256 rows, so that one prediction spans
+    several kernel calls, and the interpreter switches threads every 10
+    microseconds, so that the predicting thread runs in the middle of fits.
+    """
+    import fastem.data
+
+    monkeypatch.setattr(fastem.data, "CHUNK_BYTES", 256 * 3 * 8)
+    params, X_old, X_new, X_test = _refit_job()
+    expected = []
+    for X in (X_old, X_new):
+        reference = GaussianMixture(**params).fit(X)
+        expected.append({name: f(reference, X_test) for name, f in _ANSWERS.items()})
+    for name in _ANSWERS:
+        assert not np.array_equal(expected[0][name], expected[1][name]), name
+
+    model = GaussianMixture(**params).fit(X_old)
+    stop = threading.Event()
+    errors = []
+    seen = {name: set() for name in _ANSWERS}
+
+    def refit():
+        try:
+            for i in range(12):
+                model.fit(X_new if i % 2 == 0 else X_old)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            stop.set()
+
+    def predict():
+        try:
+            while not stop.is_set():
+                for name, f in _ANSWERS.items():
+                    got = f(model, X_test)
+                    which = [k for k in (0, 1) if np.array_equal(got, expected[k][name])]
+                    assert which, f"{name} matches neither the old nor the new model"
+                    seen[name].add(which[0])
+        except BaseException as exc:
+            errors.append(exc)
+            stop.set()
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    try:
+        threads = [threading.Thread(target=refit), threading.Thread(target=predict)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    if errors:
+        raise errors[0]
+    assert any(len(s) == 2 for s in seen.values())  # the predictions did overlap refits

@@ -137,5 +137,17 @@ class MeanParameterMixture(BaseMixture):
             raise ValueError(f"extrapolated {self._mean_name} outside (0, inf)")
         setattr(self, self._mean_name, means)
 
+    def _parameter_shapes(self, n_features):
+        K = self.n_components
+        return {"weights_": (K,), self._mean_name: (K, n_features)}
+
+    def _check_parameter_values(self):
+        means = getattr(self, self._mean_name)
+        if not (means > 0).all():
+            raise ValueError(
+                f"{self._mean_name} must be positive, got minimum {float(means.min()):.3g}. "
+                "Refit the model, or assign the parameters of a fitted one."
+            )
+
     def _n_family_parameters(self):
         return getattr(self, self._mean_name).size

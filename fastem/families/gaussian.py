@@ -334,15 +334,15 @@ class GaussianMixture(BaseMixture):
             "diag": (K, n_features),
             "spherical": (K, n_features),
         }[self.covariance_type]
+        if self.covariance_type == "tied":
+            return {"sx": (K, n_features), "sxx": second, "pairs": (K, K)}
         return {"sx": (K, n_features), "sxx": second}
 
     def _reference(self):
-        if self.covariance_type == "tied":
-            return {"shift": self.means_, "tied_shift": self._tied_shift()}
         return {"shift": self.means_}
 
     def _tied_shift(self):
-        """The point 'tied' second moments are taken around: the weighted mean of the means."""
+        """The point 'tied' log-densities map points around: the weighted mean of the means."""
         weights = np.asarray(self.weights_, dtype=np.float64)
         means = np.asarray(self.means_, dtype=np.float64)
         return (weights @ means / weights.sum()).astype(self._dtype)
@@ -353,35 +353,45 @@ class GaussianMixture(BaseMixture):
         With c = s - s' per component: sx' = sx + nk c and, for 'full', 'diag'
         and 'spherical', sxx' = sxx + sx c^T + c sx^T + nk c c^T (only the
         diagonal for 'diag' and 'spherical', which store the diagonal; 'full'
-        stores and updates the lower triangle). The 'tied' sxx is taken around
-        one point t, the ``tied_shift``: with c = t - t', the weighted first
-        moment around t, S = sum_k (sx_k + nk_k (s_k - t)), and the total
-        weight W = sum_k nk_k, its lower triangle is updated by
-        S c^T + c S^T + W c c^T.
+        stores and updates the lower triangle). For 'tied', the within scatter
+        around s (:meth:`_tied_scatter`) is updated the same way summed over
+        the components, and stored whole in ``sxx`` with ``pairs`` set to 0.
         """
         old = np.asarray(stats.reference["shift"], dtype=np.float64)
         new = np.asarray(reference["shift"], dtype=np.float64)
         c = old - new
         nk, sx, sxx = stats.nk, stats.moments["sx"], stats.moments["sxx"]
-        new_reference = {"shift": reference["shift"]}
-        if self.covariance_type == "tied":
-            old_tied = np.asarray(stats.reference["tied_shift"], dtype=np.float64)
-            new_tied = np.asarray(reference["tied_shift"], dtype=np.float64)
-            c_tied = old_tied - new_tied
-            first = (sx + nk[:, None] * (old - old_tied)).sum(axis=0)
-            cross = np.outer(first, c_tied)
-            sxx = sxx + np.tril(cross + cross.T + nk.sum() * np.outer(c_tied, c_tied))
-            new_reference["tied_shift"] = reference["tied_shift"]
-        elif self.covariance_type == "full":
+        moments = {"sx": sx + nk[:, None] * c}
+        if self.covariance_type in ("full", "tied"):
             cross = np.einsum("ki,kj->kij", sx, c)
             update = cross + np.swapaxes(cross, 1, 2) + np.einsum("k,ki,kj->kij", nk, c, c)
-            sxx = sxx + np.tril(update)
+            if self.covariance_type == "tied":
+                scatter = self._tied_scatter(sxx, stats.moments["pairs"], old)
+                moments["sxx"] = np.tril(scatter + update.sum(axis=0))
+                moments["pairs"] = np.zeros_like(stats.moments["pairs"])
+            else:
+                moments["sxx"] = sxx + np.tril(update)
         else:
-            sxx = sxx + 2 * sx * c + nk[:, None] * c**2
-        moments = {"sx": sx + nk[:, None] * c, "sxx": sxx}
+            moments["sxx"] = sxx + 2 * sx * c + nk[:, None] * c**2
         return SufficientStatistics(
-            stats.n_samples, stats.log_likelihood, nk, moments, new_reference
+            stats.n_samples, stats.log_likelihood, nk, moments, {"shift": reference["shift"]}
         )
+
+    @staticmethod
+    def _tied_scatter(sxx, pairs, means):
+        """sum_k sum_i r_ik (x_i - m_k)(x_i - m_k)^T from the 'tied' statistics, float64.
+
+        ``sxx`` (lower triangle) holds sum_i w_i (x_i - c_i)(x_i - c_i)^T around
+        each point's centre c_i; the rest is sum_{k<l} Q_kl (m_k - m_l)(m_k - m_l)^T,
+        a sum of positive semi-definite terms (see ``fastem.kernels.gaussian``).
+        """
+        scatter = np.tril(sxx) + np.tril(sxx, -1).T
+        q = np.triu(pairs, 1)
+        k, l = np.nonzero(q)
+        if len(k):
+            diff = means[k] - means[l]
+            scatter = scatter + np.einsum("p,pi,pj->ij", q[k, l], diff, diff)
+        return scatter
 
     def _anchor_points(self):
         return getattr(self, "means_", None)
@@ -442,6 +452,32 @@ class GaussianMixture(BaseMixture):
             raise ValueError("extrapolated covariances are not finite")
         self.covariances_ = covariances.astype(self._dtype)
 
+    def _parameter_shapes(self, n_features):
+        K = self.n_components
+        cov = _covariance_shape(self.covariance_type, K, n_features)
+        return {
+            "weights_": (K,),
+            "means_": (K, n_features),
+            "covariances_": cov,
+            "precisions_cholesky_": cov,
+            "precisions_": cov,
+        }
+
+    def _check_parameter_values(self):
+        # The kernels read the upper triangle of each precision factor: it is
+        # a Cholesky factor of a positive definite matrix when its diagonal is
+        # positive. Covariances and precisions must have positive variances.
+        for name in ("covariances_", "precisions_cholesky_", "precisions_"):
+            value = getattr(self, name)
+            if self.covariance_type in ("full", "tied"):
+                value = np.diagonal(value, axis1=-2, axis2=-1)
+            if not (value > 0).all():
+                raise ValueError(
+                    f"{name} must have a positive diagonal (variances, precisions), got "
+                    f"minimum {float(value.min()):.3g}. Refit the model, or assign the "
+                    "parameters of a fitted one."
+                )
+
     def _work_rows(self, n_features):
         return work_rows(n_features)
 
@@ -480,15 +516,10 @@ class GaussianMixture(BaseMixture):
         n_features = shift.shape[1]
         reg = self.reg_covar
         if self.covariance_type in ("full", "tied"):
-            # Only the lower triangle is accumulated; mirror it.
-            lower = np.tril(sxx)
-            sxx = lower + np.swapaxes(np.tril(sxx, -1), -1, -2)
             if self.covariance_type == "tied":
-                # sxx is taken around the tied shift t: re-express the first
-                # moments around t, with the new means' offsets a = means - t.
-                tied = np.asarray(stats.reference["tied_shift"], dtype=np.float64)
-                sx = sx + nk_raw[:, None] * (shift - tied)
-                delta = means - tied
+                sxx = self._tied_scatter(sxx, stats.moments["pairs"], shift)
+            else:  # only the lower triangle is accumulated; mirror it
+                sxx = np.tril(sxx) + np.swapaxes(np.tril(sxx, -1), -1, -2)
             # sum r (d - delta)(d - delta)^T = sxx - delta sx^T - sx delta^T + nk delta delta^T
             centred = (
                 np.einsum("ki,kj->kij", delta, sx) * -1.0

@@ -12,6 +12,7 @@ from ._fused import (
     fused_scratch,
     register_family_kernels,
     registered_families,
+    registered_shapes,
 )
 from ._memory import prefetch_next
 
@@ -22,4 +23,5 @@ __all__ = [
     "prefetch_next",
     "register_family_kernels",
     "registered_families",
+    "registered_shapes",
 ]

@@ -50,12 +50,14 @@ __all__ = [
     "fused_e_step_uncached",
     "register_family_kernels",
     "registered_families",
+    "registered_shapes",
 ]
 
 _FAMILY_KERNELS = {}
 
 
-def register_family_kernels(params_class, log_prob_block, accumulate_block, *, cache=True):
+def register_family_kernels(params_class, log_prob_block, accumulate_block, *, cache=True,
+                            shapes=None):
     """Teach the fused E-step a new mixture family.
 
     Parameters
@@ -83,13 +85,30 @@ def register_family_kernels(params_class, log_prob_block, accumulate_block, *, c
         Whether the compiled skeleton for this family is cached on disk.
         Numba checks only the skeleton's own source file when it loads a cached
         kernel, so leave this False for a family whose code is still changing.
+    shapes : dict, optional
+        ``{field: shape}`` for the array fields of ``params_class``, each shape
+        a tuple of ints and the names ``"n_components"`` and ``"n_features"``.
+        Before every launch the driver checks the params against these shapes
+        (besides the data's dtype, C-contiguity and finiteness of every array),
+        so that no state of a model can make the blocks index outside their
+        arrays. Declare every array the blocks index by the data's or the
+        model's sizes.
     """
     _FAMILY_KERNELS[params_class] = (log_prob_block, accumulate_block, cache)
+    _FAMILY_SHAPES[params_class] = None if shapes is None else dict(shapes)
+
+
+_FAMILY_SHAPES = {}
 
 
 def registered_families():
     """Return ``{params_class: cache}`` for every registered family."""
     return {cls: entry[2] for cls, entry in _FAMILY_KERNELS.items()}
+
+
+def registered_shapes(params_class):
+    """The ``shapes`` a family declared at registration (None if it declared none)."""
+    return _FAMILY_SHAPES[params_class]
 
 
 def _typed(like, value):

@@ -71,4 +71,7 @@ def first_moments_block(params, xt, n, resp, work, stats, prefetch):
             stats[k * n_features + j] += s
 
 
-register_family_kernels(ExponentialParams, _log_prob_block, first_moments_block)
+register_family_kernels(
+    ExponentialParams, _log_prob_block, first_moments_block,
+    shapes={"rates": ("n_components", "n_features"), "log_norm": ("n_components",)},
+)

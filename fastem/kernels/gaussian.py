@@ -8,9 +8,10 @@ layout of the family statistics is ``sx`` (first moments around the means at
 which the E-step is taken, (n_components, n_features)) followed by ``sxx``
 (second moments: (n_components, n_features, n_features) around each mean for
 'full', (n_components, n_features) around each mean for 'diag' and
-'spherical', and for 'tied' (n_features, n_features) around the single
-``shift`` of its params, weighted by the sample weights only, since the
-responsibilities of a point sum to its weight).
+'spherical'). 'tied' takes its (n_features, n_features) second moments around
+each point's responsibility-weighted centre of the means and adds the
+(n_components, n_components) ``pairs`` from which the M-step forms the rest of
+the within-component scatter (see ``_tied_accumulate``).
 
 The 'tied' components share one precision factor ``U``, so its log-density
 block maps each point once, ``y = (x - shift) U``, and compares it with the
@@ -318,27 +319,72 @@ def _full_accumulate(params, xt, n, resp, work, stats, prefetch):
 
 @njit(**_JIT)
 def _tied_accumulate(params, xt, n, resp, work, stats, prefetch):
+    """Tied statistics around each point's own centre, so that nothing cancels.
+
+    With ``w_i = sum_k r_ik`` (the point's weight) and ``c_i = sum_k r_ik m_k / w_i``
+    (its responsibility-weighted centre), the within-component scatter is
+
+        sum_k sum_i r_ik (x_i - m_k)(x_i - m_k)^T
+            = sum_i w_i (x_i - c_i)(x_i - c_i)^T + sum_{k<l} Q_kl (m_k - m_l)(m_k - m_l)^T,
+
+    ``Q_kl = sum_i r_ik r_il / w_i``. Both parts are sums of positive
+    semi-definite terms, each small where the data are: the first is built from
+    ``u_i = sum_k r_ik (x_i - m_k) = w_i (x_i - c_i)``, never from ``x_i``
+    itself, and the second is formed in float64 in the M-step. Statistics:
+    ``sx`` around the means, ``sxx`` (lower triangle of ``sum_i u_i u_i^T / w_i``)
+    and ``pairs`` (``Q_kl`` for k < l, in a (n_components, n_components) layout).
+    """
     n_components, n_features = params.means.shape
-    w = work[0]
-    d = work[1 : 1 + n_features]
-    wd = work[1 + n_features : 1 + 2 * n_features]
-    for k in range(n_components):
-        prefetch_next(prefetch)
-        _first_moments(xt, n, params.means[k], resp[k], stats, k * n_features)
-    # The responsibilities of a point sum to its weight: one outer product per point.
+    inv_w = work[0]
+    u = work[1 : 1 + n_features]
+    d = work[1 + n_features : 1 + 2 * n_features]
+    zero = _typed(xt, 0.0)
+    one = _typed(xt, 1.0)
     for i in range(n):
-        w[i] = resp[0, i]
+        inv_w[i] = resp[0, i]
     for k in range(1, n_components):
         r = resp[k]
         for i in range(n):
-            w[i] += r[i]
-    _centre(xt, n, params.shift, d)
+            inv_w[i] += r[i]
+    for k in range(n_components):
+        prefetch_next(prefetch)
+        mean = params.means[k]
+        r = resp[k]
+        for j in range(n_features):
+            m = mean[j]
+            row = xt[j]
+            u_j = u[j]
+            s = zero
+            if k == 0:
+                for i in range(n):
+                    v = r[i] * (row[i] - m)
+                    u_j[i] = v
+                    s += v
+            else:
+                for i in range(n):
+                    v = r[i] * (row[i] - m)
+                    u_j[i] += v
+                    s += v
+            stats[k * n_features + j] += s
+    for i in range(n):
+        inv_w[i] = one / inv_w[i] if inv_w[i] > zero else zero
     for j in range(n_features):
+        u_j = u[j]
         d_j = d[j]
-        wd_j = wd[j]
         for i in range(n):
-            wd_j[i] = w[i] * d_j[i]
-    _outer_moments(d, wd, n, stats, n_components * n_features, prefetch)
+            d_j[i] = u_j[i] * inv_w[i]
+    second = n_components * n_features
+    _outer_moments(d, u, n, stats, second, prefetch)
+    pairs = second + n_features * n_features
+    for k in range(n_components - 1):
+        prefetch_next(prefetch)
+        r_k = resp[k]
+        for l in range(k + 1, n_components):
+            r_l = resp[l]
+            s = zero
+            for i in range(n):
+                s += r_k[i] * inv_w[i] * r_l[i]
+            stats[pairs + k * n_components + l] += s
 
 
 @njit(**_JIT)
@@ -350,9 +396,22 @@ def _diagonal_accumulate(params, xt, n, resp, work, stats, prefetch):
         _first_square_moments(xt, n, params.means[k], resp[k], stats, first, squares, prefetch)
 
 
-register_family_kernels(FullParams, _full_log_prob, _full_accumulate)
-register_family_kernels(TiedParams, _tied_log_prob, _tied_accumulate)
-register_family_kernels(DiagParams, _diag_log_prob, _diagonal_accumulate)
+_K, _D = "n_components", "n_features"
+register_family_kernels(
+    FullParams, _full_log_prob, _full_accumulate,
+    shapes={"means": (_K, _D), "precisions_cholesky": (_K, _D, _D), "log_norm": (_K,)},
+)
+register_family_kernels(
+    TiedParams, _tied_log_prob, _tied_accumulate,
+    shapes={
+        "means": (_K, _D), "precisions_cholesky": (_D, _D), "log_norm": (_K,),
+        "shift": (_D,), "mapped_means": (_K, _D),
+    },
+)
+register_family_kernels(
+    DiagParams, _diag_log_prob, _diagonal_accumulate,
+    shapes={"means": (_K, _D), "half_scales": (_K, _D), "log_norm": (_K,)},
+)
 
 
 def work_rows(n_features):

@@ -97,4 +97,11 @@ def _log_prob_block(params, xt, n, log_prob, work, prefetch):
                 out[i] += x[i] * lr
 
 
-register_family_kernels(PoissonParams, _log_prob_block, first_moments_block)
+register_family_kernels(
+    PoissonParams, _log_prob_block, first_moments_block,
+    shapes={
+        "log_rates": ("n_components", "n_features"),
+        "log_norm": ("n_components",),
+        "log_factorials": (LOG_FACTORIAL_TABLE_SIZE,),
+    },
+)

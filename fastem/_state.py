@@ -1,0 +1,301 @@
+"""The fitted parameters of a model: one immutable snapshot, and the checks before a launch.
+
+A fitted mixture's parameters (``weights_``, ``means_``, ...: the family's
+``_parameter_names``) live in one :class:`ParameterState`, stored on the model
+in a single attribute. The state never changes: assigning ``model.means_``
+builds a new state with that field replaced, and a fit builds its states in
+private and publishes the final one with one assignment. A reader that takes
+the state once therefore sees one consistent model, whatever another thread
+assigns meanwhile.
+
+:func:`pinned` gives a thread its own view of a model's state for the length
+of a call: every read of a parameter attribute in that thread returns the
+pinned state's value, and every assignment replaces the pinned state only. On
+normal exit a state that changed is published (to an enclosing pin of the
+same thread, or to the model); on an exception it is dropped, so a call that
+fails leaves the parameters as they were. Prediction paths pin to read one
+snapshot throughout; fits pin to work in private and publish at the end.
+
+:func:`check_kernel_params` is the last check before every kernel launch:
+it compares the params NamedTuple with the shapes its family declared at
+registration (:func:`fastem.kernels.register_family_kernels`), and the data,
+weights and output arrays with one another, in microseconds and without a
+pass over the data.
+"""
+
+import contextlib
+import threading
+
+import numpy as np
+
+__all__ = ["ParameterState", "check_kernel_params", "check_parameter_arrays", "pinned"]
+
+
+class ParameterState:
+    """An immutable mapping from parameter name to a read-only array.
+
+    Arrays are copied in and marked read-only, so neither the caller's array
+    nor a view handed out later can change a state.
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values=()):
+        frozen = {}
+        for name, value in dict(values).items():
+            frozen[name] = _frozen(value)
+        object.__setattr__(self, "_values", frozen)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("ParameterState is immutable; use replace()")
+
+    def __reduce__(self):
+        return (ParameterState, (self._values,))
+
+    def __contains__(self, name):
+        return name in self._values
+
+    def __getitem__(self, name):
+        return self._values[name]
+
+    def names(self):
+        """The parameter names, in the order they were set."""
+        return tuple(self._values)
+
+    def replace(self, name, value):
+        """A new state with ``name`` set to ``value`` (added if absent)."""
+        values = dict(self._values)
+        values[name] = value
+        return ParameterState(values)
+
+    def remove(self, name):
+        """A new state without ``name``."""
+        values = dict(self._values)
+        del values[name]
+        return ParameterState(values)
+
+    def __repr__(self):
+        parts = ", ".join(f"{n}{getattr(v, 'shape', '')}" for n, v in self._values.items())
+        return f"ParameterState({parts})"
+
+
+def _frozen(value):
+    if isinstance(value, np.ndarray) and not value.flags.writeable and value.base is None:
+        return value  # already one of ours
+    try:
+        array = np.array(value, copy=True)
+    except (TypeError, ValueError):
+        return value  # the launch check rejects it with a message naming the attribute
+    array.flags.writeable = False
+    return array
+
+
+# Pins of this thread: {id(model): [state]}. Not stored on the model, so that
+# a pin never travels with a pickled or copied model.
+_LOCAL = threading.local()
+
+
+def _pins():
+    pins = getattr(_LOCAL, "pins", None)
+    if pins is None:
+        pins = _LOCAL.pins = {}
+    return pins
+
+
+_EMPTY = ParameterState()
+
+
+def committed(model):
+    """The state published on ``model`` (empty before the first fit)."""
+    return model.__dict__.get("_parameters", _EMPTY)
+
+
+def current(model):
+    """The state this thread sees: its pin if it has one, else the published state."""
+    cell = _pins().get(id(model))
+    return committed(model) if cell is None else cell[0]
+
+
+def assign(model, state):
+    """Make ``state`` the one this thread sees: in its pin, or published in one assignment."""
+    cell = _pins().get(id(model))
+    if cell is None:
+        model.__dict__["_parameters"] = state
+    else:
+        cell[0] = state
+
+
+@contextlib.contextmanager
+def pinned(model, state=None):
+    """Within, this thread reads and writes its own copy of ``model``'s state.
+
+    Without ``state``, the pin starts from the state this thread sees; nested
+    pins of the same model share the outer one. On normal exit a changed
+    state is published in one assignment; on an exception it is dropped.
+
+    With ``state`` (a state captured earlier, e.g. by a pass over several
+    chunks or by a Dask task), this thread sees exactly that state until the
+    exit, which publishes nothing.
+    """
+    pins = _pins()
+    key = id(model)
+    outer = pins.get(key)
+    if state is not None:
+        pins[key] = [state]
+        try:
+            yield state
+        finally:
+            if outer is None:
+                del pins[key]
+            else:
+                pins[key] = outer
+        return
+    if outer is not None:
+        yield outer[0]
+        return
+    start = committed(model)
+    cell = [start]
+    pins[key] = cell
+    try:
+        yield start
+    finally:
+        del pins[key]
+    if cell[0] is not start:  # reached only on normal exit
+        model.__dict__["_parameters"] = cell[0]
+
+
+# ----------------------------------------------------------------------
+# checks
+
+def _describe_shape(shape, n_components, n_features):
+    return tuple(
+        n_components if s == "n_components" else n_features if s == "n_features" else s
+        for s in shape
+    )
+
+
+def check_parameter_arrays(model, shapes, n_features):
+    """Check the model's parameter attributes against ``shapes`` ({name: shape}).
+
+    Every parameter must be a finite real array of the expected shape, all of
+    one floating dtype, and the weights must lie on the simplex. Raises a
+    ValueError naming the attribute, what it is and what was expected.
+    """
+    cls = type(model).__name__
+    structure = {
+        name: value for name, value in model.get_params().items()
+        if name in ("n_components", "covariance_type")
+    }
+    described = ", ".join(f"{name}={value!r}" for name, value in structure.items())
+    hint = (
+        f"The parameters of this {cls} disagree with each other or with its "
+        f"hyper-parameters ({described}, {n_features} feature(s)): refit the model, "
+        "or assign parameters that agree."
+    )
+    dtype = None
+    for name in model._parameter_names:
+        try:
+            value = getattr(model, name)
+        except AttributeError:
+            raise ValueError(f"{cls} has no {name}. {hint}") from None
+        if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
+            kind = type(value).__name__
+            what = f"dtype {value.dtype}" if isinstance(value, np.ndarray) else f"a {kind}"
+            raise ValueError(f"{name} must be a float32 or float64 array, got {what}. {hint}")
+        if dtype is None:
+            dtype = value.dtype
+        elif value.dtype != dtype:
+            raise ValueError(
+                f"{name} has dtype {value.dtype}, but weights_ has {dtype}; all parameters "
+                f"must share one dtype. {hint}"
+            )
+        if value.dtype not in (np.float32, np.float64):
+            raise ValueError(f"{name} must be float32 or float64, got {value.dtype}. {hint}")
+        expected = shapes.get(name)
+        if expected is not None and value.shape != tuple(expected):
+            raise ValueError(
+                f"{name} has shape {value.shape}, expected {tuple(expected)}. {hint}"
+            )
+        if not np.isfinite(value).all():
+            raise ValueError(f"{name} contains NaN or infinite values. {hint}")
+    weights = model.weights_
+    total = float(np.sum(weights, dtype=np.float64))
+    tolerance = 1e-6 + 10 * weights.shape[0] * np.finfo(weights.dtype).eps
+    if weights.ndim != 1 or (weights < 0).any() or abs(total - 1.0) > tolerance:
+        raise ValueError(
+            f"weights_ must be non-negative and sum to 1, got minimum "
+            f"{float(weights.min()) if weights.size else float('nan'):.3g} and sum {total:.6g}. "
+            "Divide by the sum, or refit the model."
+        )
+
+
+def check_kernel_params(params, shapes, X, sample_weight, log_weights, outputs):
+    """The check before every launch of the fused E-step; raises ValueError.
+
+    Parameters
+    ----------
+    params : NamedTuple
+        The family's kernel parameters.
+    shapes : dict or None
+        ``{field: shape}`` declared at registration, with ``"n_components"``
+        and ``"n_features"`` standing for those sizes; None when the family
+        declared none (then only dtype, layout and finiteness are checked).
+    X : ndarray of shape (n_samples, n_features)
+    sample_weight : ndarray of shape (n_samples,) or (0,)
+    log_weights : ndarray of shape (n_components,), dtype of X
+    outputs : dict
+        ``{"log_prob": a, "labels": b, "resp": c}``, each empty or full-sized.
+    """
+    n_samples, n_features = X.shape
+    n_components = log_weights.shape[0]
+    family = type(params).__name__
+    dtype = X.dtype
+    if X.dtype not in (np.float32, np.float64):
+        raise ValueError(f"X must be float32 or float64 for the kernel, got {X.dtype}.")
+    if log_weights.dtype != dtype or np.isnan(log_weights).any():
+        raise ValueError(f"log-weights of dtype {log_weights.dtype} (data {dtype}) or NaN.")
+    if sample_weight.ndim != 1 or sample_weight.shape[0] not in (0, n_samples):
+        raise ValueError(
+            f"sample_weight has shape {sample_weight.shape}, expected ({n_samples},) or (0,)."
+        )
+    expected_outputs = {
+        "log_prob": ((n_samples,), np.float64),
+        "labels": ((n_samples,), np.int64),
+        "resp": ((n_samples, n_components), dtype),
+    }
+    for name, (shape, out_dtype) in expected_outputs.items():
+        out = outputs[name]
+        empty = out.shape[0] == 0 and out.shape[1:] == shape[1:]
+        if not (empty or out.shape == shape) or out.dtype != out_dtype or not out.flags.c_contiguous:
+            raise ValueError(
+                f"The {name} output has shape {out.shape} and dtype {out.dtype}, expected a "
+                f"C-contiguous {np.dtype(out_dtype).name} array of shape {shape}."
+            )
+    fields = params._fields
+    if shapes is not None:
+        missing = set(shapes) - set(fields)
+        if missing:
+            raise ValueError(f"{family} lacks the declared field(s) {sorted(missing)}.")
+    for field, value in zip(fields, params):
+        if isinstance(value, np.ndarray):
+            if value.dtype != dtype or not value.flags.c_contiguous:
+                raise ValueError(
+                    f"{family}.{field} must be a C-contiguous {dtype} array like the data, "
+                    f"got {'' if value.flags.c_contiguous else 'a non-contiguous '}"
+                    f"{value.dtype} array. Cast it in the family's _kernel_params."
+                )
+            if shapes is not None and field in shapes:
+                expected = _describe_shape(shapes[field], n_components, n_features)
+                if value.shape != expected:
+                    raise ValueError(
+                        f"{family}.{field} has shape {value.shape}, expected {expected} for "
+                        f"{n_components} component(s) and {n_features} feature(s)."
+                    )
+            if not np.isfinite(value).all():
+                raise ValueError(
+                    f"{family}.{field} contains NaN or infinite values: the model's "
+                    "parameters are out of their domain (e.g. a non-positive scale, "
+                    "rate or Cholesky diagonal). Refit the model."
+                )
+        elif isinstance(value, (float, np.floating)) and not np.isfinite(value):
+            raise ValueError(f"{family}.{field} is {value}, expected a finite number.")

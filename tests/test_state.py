@@ -1,0 +1,260 @@
+"""Model state that cannot lie: parameters that disagree never reach a kernel.
+
+Before every kernel launch the driver checks the fitted parameters against
+each other, the hyper-parameters and the data (shape, dtype, finiteness,
+weights on the simplex, the family's domain), and the kernel params against
+the shapes the family declared when it registered its blocks. These tests
+sweep every parameter of every family and covariance type, set to a wrong
+shape, a wrong dtype or an invalid value, through every method that launches
+a kernel.
+"""
+
+import numpy as np
+import pytest
+
+import fastem
+from fastem import ExponentialMixture, GaussianMixture, PoissonMixture
+from fastem._state import ParameterState
+
+FAMILIES = [
+    ("gaussian-full", lambda: GaussianMixture(2, covariance_type="full", random_state=0)),
+    ("gaussian-tied", lambda: GaussianMixture(2, covariance_type="tied", random_state=0)),
+    ("gaussian-diag", lambda: GaussianMixture(2, covariance_type="diag", random_state=0)),
+    ("gaussian-spherical", lambda: GaussianMixture(2, covariance_type="spherical", random_state=0)),
+    ("exponential", lambda: ExponentialMixture(2, random_state=0)),
+    ("poisson", lambda: PoissonMixture(2, random_state=0)),
+]
+
+METHODS = {
+    "score_samples": lambda m, X: m.score_samples(X),
+    "predict": lambda m, X: m.predict(X),
+    "predict_proba": lambda m, X: m.predict_proba(X),
+    "score": lambda m, X: m.score(X),
+    "bic": lambda m, X: m.bic(X),
+    "aic": lambda m, X: m.aic(X),
+    "summarize": lambda m, X: m.summarize(X),
+}
+
+
+def _data(name, dtype=np.float64):
+    rng = np.random.default_rng(0)
+    if name == "poisson":
+        X = np.concatenate([rng.poisson(2.0, (300, 3)), rng.poisson(15.0, (300, 3))])
+    elif name == "exponential":
+        X = np.concatenate([rng.exponential(0.5, (300, 3)), rng.exponential(5.0, (300, 3))])
+    else:
+        X = np.concatenate([rng.normal(0, 1, (300, 3)), rng.normal(6, 1, (300, 3))])
+    return X.astype(dtype)
+
+
+def _fitted(name, dtype=np.float64):
+    make = dict(FAMILIES)[name]
+    X = _data(name, dtype)
+    return make().fit(X), X
+
+
+def _wrong_shapes(shape):
+    """A few shapes that differ from ``shape``: one more or less row, one axis more or less."""
+    shapes = [shape[:-1] + (shape[-1] + 1,), shape + (2,)]
+    if shape[0] > 1:
+        shapes.append((shape[0] - 1,) + shape[1:])
+    if len(shape) > 1:
+        shapes.append(shape[1:])
+    return shapes
+
+
+@pytest.mark.parametrize("name", [f for f, _ in FAMILIES])
+def test_every_parameter_of_the_wrong_shape_is_named(name):
+    model, X = _fitted(name)
+    expected = model.score_samples(X)
+    for param in model._parameter_names:
+        good = getattr(model, param)
+        for shape in _wrong_shapes(good.shape):
+            setattr(model, param, np.ones(shape, dtype=good.dtype) / max(1, shape[0]))
+            for method in METHODS.values():
+                with pytest.raises(ValueError, match=rf"{param} has shape {shape}".replace("(", r"\(").replace(")", r"\)")):
+                    method(model, X)
+            setattr(model, param, good)
+    np.testing.assert_array_equal(model.score_samples(X), expected)
+
+
+@pytest.mark.parametrize("name", [f for f, _ in FAMILIES])
+def test_every_parameter_non_finite_or_not_float_is_named(name):
+    model, X = _fitted(name)
+    for param in model._parameter_names:
+        good = getattr(model, param)
+        for bad, message in [
+            (np.full_like(good, np.nan), "contains NaN or infinite"),
+            (np.where(np.ones_like(good, dtype=bool), np.inf, good), "contains NaN or infinite"),
+            (good.astype(np.int64), "must be a float32 or float64 array, got dtype int64"),
+            (good.astype(np.float32 if good.dtype == np.float64 else np.float64), "dtype"),
+            ("not an array", "must be a float32 or float64 array, got dtype <U12"),
+        ]:
+            setattr(model, param, bad)
+            for method in METHODS.values():
+                with pytest.raises(ValueError, match=message):
+                    method(model, X)
+        setattr(model, param, good)
+
+
+@pytest.mark.parametrize("name", [f for f, _ in FAMILIES])
+def test_weights_off_the_simplex_and_parameters_out_of_domain(name):
+    model, X = _fitted(name)
+    good = model.weights_
+    for bad in ([0.1, 0.1], [1.5, -0.5], [0.2, 0.2]):
+        model.weights_ = np.array(bad)
+        with pytest.raises(ValueError, match="weights_ must be non-negative and sum to 1"):
+            model.score_samples(X)
+    model.weights_ = good
+    for param in model._parameter_names[1:]:
+        if param == "means_":  # Gaussian means may take any sign
+            continue
+        value = getattr(model, param)
+        setattr(model, param, -value)
+        with pytest.raises(ValueError, match=rf"{param} must (be positive|have a positive diagonal)"):
+            model.predict(X)
+        setattr(model, param, value)
+    model.predict(X)
+
+
+@pytest.mark.parametrize("name", [f for f, _ in FAMILIES])
+def test_changed_hyper_parameters_that_disagree_with_the_fit(name):
+    model, X = _fitted(name)
+    model.set_params(n_components=3)
+    with pytest.raises(ValueError, match=r"weights_ has shape \(2,\), expected \(3,\).*n_components=3"):
+        model.predict(X)
+    model.set_params(n_components=2)
+    model.predict(X)
+    with pytest.raises(ValueError, match="has 2 features, but"):
+        model.predict(X[:, :2])
+
+
+@pytest.mark.parametrize("fitted", ["full", "tied", "diag", "spherical"])
+@pytest.mark.parametrize("declared", ["full", "tied", "diag", "spherical"])
+def test_precisions_of_another_covariance_type(fitted, declared):
+    model, X = _fitted(f"gaussian-{fitted}")
+    model.set_params(covariance_type=declared)
+    if declared == fitted:
+        model.score_samples(X)
+        return
+    with pytest.raises(ValueError, match="(covariances_|precisions_cholesky_|precisions_) has shape"):
+        model.score_samples(X)
+    with pytest.raises(ValueError):
+        model.set_params(covariance_type="bogus").predict(X)
+
+
+def test_means_of_shape_1_2_for_two_components():
+    model, X = _fitted("gaussian-full")
+    model.means_ = np.zeros((1, 3))
+    with pytest.raises(ValueError, match=r"means_ has shape \(1, 3\), expected \(2, 3\)"):
+        model.score_samples(X)
+
+
+def test_parameters_are_read_only_copies():
+    model, X = _fitted("gaussian-diag")
+    means = np.array(model.means_)
+    model.means_ = means
+    means[0, 0] = 1e6  # the caller's array is not the model's
+    assert model.means_[0, 0] != 1e6
+    with pytest.raises(ValueError, match="read-only"):
+        model.means_[0, 0] = 1.0
+    assert isinstance(model._get_parameters(), ParameterState)
+
+
+def test_pickle_and_copy_keep_the_parameters():
+    import copy
+    import pickle
+
+    model, X = _fitted("gaussian-tied")
+    expected = model.score_samples(X)
+    for other in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model), copy.copy(model)):
+        np.testing.assert_array_equal(other.score_samples(X), expected)
+    other = copy.copy(model)
+    other.means_ = other.means_ + 1.0  # replaces the copy's snapshot only
+    np.testing.assert_array_equal(model.score_samples(X), expected)
+
+
+def test_pickle_with_parameters_as_plain_attributes_loads():
+    """A model pickled when parameters were plain instance attributes."""
+    model, X = _fitted("exponential")
+    expected = model.score_samples(X)
+    state = dict(model.__dict__)
+    snapshot = state.pop("_parameters")
+    state.update({name: snapshot[name] for name in snapshot.names()})
+    old = ExponentialMixture.__new__(ExponentialMixture)
+    old.__setstate__(state)
+    np.testing.assert_array_equal(old.score_samples(X), expected)
+
+
+def test_failed_refit_leaves_the_parameters_as_they_were():
+    X = np.array([[0.0, 0.0], [1.0, 1.0]] * 10)
+    model = GaussianMixture(2, random_state=0).fit(X)
+    before = {name: getattr(model, name) for name in model._parameter_names}
+    with pytest.raises(ValueError, match="ill-defined"):
+        model.set_params(n_components=2, reg_covar=0, covariance_type="full").fit(X)
+    for name, value in before.items():
+        assert getattr(model, name) is value
+
+
+def test_failed_m_step_leaves_the_parameters_as_they_were():
+    model, X = _fitted("gaussian-full")
+    stats = model.summarize(X)
+    before = model._get_parameters()
+    stats.moments["sxx"][:] = np.nan
+    with pytest.raises(ValueError):
+        model.m_step(stats)
+    assert model._get_parameters() is before
+
+
+def test_unregistered_params_class_is_a_clear_error(monkeypatch):
+    from typing import NamedTuple
+
+    class Stray(NamedTuple):
+        rates: np.ndarray
+
+    model, X = _fitted("exponential")
+    monkeypatch.setattr(ExponentialMixture, "_kernel_params", lambda self, dtype: Stray(np.ones((2, 3))))
+    with pytest.raises(TypeError, match="Stray, which is not a registered family"):
+        model.score_samples(X)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kernel_params_of_the_wrong_dtype_or_layout_are_rejected(monkeypatch, dtype):
+    model, X = _fitted("exponential", dtype)
+    params = model._kernel_params(dtype)
+    other = np.float64 if dtype == np.float32 else np.float32
+    for bad in (
+        params._replace(rates=params.rates.astype(other)),
+        params._replace(rates=np.ones((2, 6), dtype=dtype)[:, ::2]),
+        params._replace(log_norm=params.log_norm[:1]),
+    ):
+        monkeypatch.setattr(ExponentialMixture, "_kernel_params", lambda self, d, bad=bad: bad)
+        with pytest.raises(ValueError, match="ExponentialParams"):
+            model.predict_proba(X)
+
+
+def test_output_arrays_are_checked_against_the_model():
+    model, X = _fitted("gaussian-full")
+    X = np.ascontiguousarray(X)
+    with pytest.raises(ValueError, match="resp output has shape"):
+        model._run_kernel(X, np.empty(0), accumulate=False, resp=np.empty((len(X), 3)))
+    with pytest.raises(ValueError, match="labels output"):
+        model._run_kernel(X, np.empty(0), accumulate=False, labels=np.empty(len(X) - 1, np.int64))
+    with pytest.raises(ValueError, match="sample_weight has shape"):
+        model._run_kernel(X, np.ones(len(X) + 1), accumulate=True)
+
+
+def test_loaded_file_with_disagreeing_arrays_is_rejected_before_the_kernel(tmp_path):
+    model, X = _fitted("gaussian-full")
+    path = tmp_path / "m.npz"
+    model.save(path)
+    with np.load(path) as f:
+        arrays = dict(f)
+    arrays["means_"] = arrays["means_"][:1]
+    np.savez(tmp_path / "bad.npz", **arrays)
+    try:
+        loaded = fastem.load(tmp_path / "bad.npz")
+    except ValueError:
+        return  # rejected by load itself
+    with pytest.raises(ValueError, match=r"means_ has shape \(1, 3\), expected \(2, 3\)"):
+        loaded.score_samples(X)
