@@ -1,13 +1,24 @@
 """Mixtures of Poisson distributions over independent count features."""
 
+import functools
+
 import numpy as np
 
 from .._threading import launch
 from ..kernels._checks import count_non_integer, n_check_partitions
-from ..kernels.poisson import LOG_FACTORIALS, WORK_ROWS, PoissonParams
+from ..kernels.poisson import LOG_FACTORIALS, WORK_ROWS, PoissonParams, split
 from ._mean import MeanParameterMixture
 
 __all__ = ["PoissonMixture"]
+
+
+@functools.lru_cache(maxsize=None)
+def _log_factorials(dtype):
+    """The log-factorial table as a read-only (hi, lo) pair in ``dtype``."""
+    pair = split(LOG_FACTORIALS, dtype)
+    for table in pair:
+        table.flags.writeable = False
+    return pair
 
 
 class PoissonMixture(MeanParameterMixture):
@@ -151,10 +162,11 @@ class PoissonMixture(MeanParameterMixture):
 
     def _kernel_params(self, dtype):
         rates = np.asarray(self.rates_, dtype=np.float64)
+        log_rates, log_rates_low = split(np.log(rates), dtype)
+        log_norm, log_norm_low = split(-rates.sum(axis=1), dtype)
+        log_factorials, log_factorials_low = _log_factorials(np.dtype(dtype))
         return PoissonParams(
-            np.ascontiguousarray(np.log(rates), dtype=dtype),
-            (-rates.sum(axis=1)).astype(dtype),
-            LOG_FACTORIALS.astype(dtype),
+            log_rates, log_norm, log_factorials, log_rates_low, log_norm_low, log_factorials_low
         )
 
     def _work_rows(self, n_features):

@@ -1,0 +1,134 @@
+"""Numerics that hold in every dtype: float32 far from zero agrees with float64.
+
+Each family and covariance type is fitted in float32 on data that sit 1e4
+times their spread away from zero (and, for the exponential family, on very
+large values), and in float64 on the same numbers. Both fits start from the
+same parameters (the initialisation runs in float64 on either), so their
+fitted parameters, ``score_samples`` and BIC must agree to float32 tolerance:
+statistics are accumulated around per-component shifts in float64 and every
+log-density is evaluated in a form that does not cancel.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from scipy import stats
+
+from fastem import ExponentialMixture, GaussianMixture, PoissonMixture
+
+
+def _gaussian_data(rng):
+    # Two clusters 6 apart with unit spread, 1e4 from the origin.
+    return np.concatenate([rng.normal(1e4, 1.0, (1500, 2)), rng.normal(1e4 + 6, 1.0, (1000, 2))])
+
+
+def _poisson_data(rng):
+    # Counts of about 1e8: a spread (sqrt) of 1e4, and the mean 1e4 spreads away.
+    rates = np.array([1e8, 1e8 + 6e4])
+    return np.concatenate([rng.poisson(rates[0], (1500, 2)), rng.poisson(rates[1], (1000, 2))])
+
+
+def _shifted_exponential_data(rng):
+    return 1e4 + np.concatenate([rng.exponential(1.0, (1500, 2)), rng.exponential(4.0, (1000, 2))])
+
+
+def _large_exponential_data(rng):
+    return np.concatenate([rng.exponential(1e14, (1500, 2)), rng.exponential(4e14, (1000, 2))])
+
+
+CASES = {
+    "gaussian-full": (lambda: GaussianMixture(2, covariance_type="full"), _gaussian_data),
+    "gaussian-tied": (lambda: GaussianMixture(2, covariance_type="tied"), _gaussian_data),
+    "gaussian-diag": (lambda: GaussianMixture(2, covariance_type="diag"), _gaussian_data),
+    "gaussian-spherical": (lambda: GaussianMixture(2, covariance_type="spherical"), _gaussian_data),
+    "poisson": (lambda: PoissonMixture(2), _poisson_data),
+    "exponential-shifted": (lambda: ExponentialMixture(2), _shifted_exponential_data),
+    "exponential-large": (lambda: ExponentialMixture(2), _large_exponential_data),
+}
+
+
+def _fit(make, X):
+    model = make().set_params(random_state=0, max_iter=10, tol=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a fixed number of iterations, on purpose
+        return model.fit(X)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_float32_far_from_zero_agrees_with_float64(case):
+    make, data = CASES[case]
+    X32 = data(np.random.default_rng(0)).astype(np.float32)
+    X64 = X32.astype(np.float64)
+    m32, m64 = _fit(make, X32), _fit(make, X64)
+    assert m32.means_.dtype == np.float32 if hasattr(m32, "means_") else m32.weights_.dtype == np.float32
+    for name in m64._parameter_names:
+        assert_allclose(getattr(m32, name), getattr(m64, name), rtol=2e-3, atol=0, err_msg=name)
+    s32, s64 = m32.score_samples(X32), m64.score_samples(X64)
+    # Log-densities agree to float32 rounding of their own size.
+    assert_allclose(s32, s64, rtol=1e-4, atol=1e-3 * np.abs(s64).mean())
+    assert_allclose(m32.bic(X32), m64.bic(X64), rtol=1e-4)
+    # A float32 model predicting float32 data equals the float64 reference on the same model.
+    assert_allclose(s32, m32.score_samples(X64), rtol=1e-4, atol=1e-3 * np.abs(s64).mean())
+
+
+def test_tied_two_points_far_apart_keeps_reg_covar():
+    """Scatter around a single centre minus the between part gave 0.75 < reg_covar."""
+    X = np.array([[0.0], [9999.0]], dtype=np.float32)
+    model = GaussianMixture(2, covariance_type="tied", reg_covar=1.0, random_state=0).fit(X)
+    assert_allclose(model.covariances_, [[1.0]], rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype, separation", [(np.float32, 9999.0), (np.float64, 1e10)])
+def test_tied_clusters_far_apart_relative_to_their_spread(dtype, separation):
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0, 0.01, (1000, 1))
+    X = (np.concatenate([np.zeros((500, 1)), np.full((500, 1), separation)]) + noise).astype(dtype)
+    model = GaussianMixture(2, covariance_type="tied", reg_covar=0, random_state=0).fit(X)
+    Xc = X.astype(np.float64)
+    labels = (Xc[:, 0] > separation / 2).astype(int)
+    centred = Xc[:, 0] - np.array([Xc[labels == k, 0].mean() for k in (0, 1)])[labels]
+    assert_allclose(model.covariances_[0, 0], np.mean(centred**2), rtol=1e-3)
+
+
+def test_tied_statistics_with_split_responsibilities_match_numpy():
+    """Overlapping components: the between-pairs term carries the rest of the scatter."""
+    rng = np.random.default_rng(1)
+    X = np.concatenate([rng.normal(0, 1, (400, 3)), rng.normal(1.0, 1, (400, 3))]) + 5e3
+    model = GaussianMixture(3, covariance_type="tied", max_iter=3, tol=0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X)
+    resp = model.predict_proba(X)
+    stats_ = model.summarize(X)
+    nk = resp.sum(axis=0)
+    means = resp.T @ X / (nk + 10 * np.finfo(float).eps)[:, None]
+    scatter = sum(
+        (resp[:, k, None] * (X - means[k])).T @ (X - means[k]) for k in range(3)
+    ) / nk.sum() + model.reg_covar * np.eye(3)
+    model.m_step(stats_)
+    assert_allclose(model.covariances_, scatter, rtol=1e-9)
+
+
+@pytest.mark.parametrize("count", [1e6, 1e7, 1e8, 1e9])
+def test_poisson_float32_large_counts_match_scipy(count):
+    rng = np.random.default_rng(0)
+    X = np.round(rng.normal(count, np.sqrt(count), (600, 1))).astype(np.float32)
+    model = PoissonMixture(1, max_iter=0, rates_init=[[count]], random_state=0).fit(X)
+    expected = stats.poisson.logpmf(X.astype(np.float64)[:, 0], float(model.rates_[0, 0]))
+    got = model.score_samples(X)
+    assert (got < 0).all()
+    assert_allclose(got, expected, rtol=1e-5, atol=1e-4)
+
+
+def test_poisson_float32_mixed_blocks_of_small_and_large_counts():
+    """Blocks under the table size stay float32, blocks above go float64: both right."""
+    rng = np.random.default_rng(2)
+    X = np.concatenate([rng.poisson(5.0, (700, 2)), rng.poisson(1e7, (700, 2))]).astype(np.float32)
+    model = PoissonMixture(2, max_iter=0, rates_init=[[5.0, 5.0], [1e7, 1e7]], random_state=0).fit(X)
+    rates = model.rates_.astype(np.float64)
+    X64 = X.astype(np.float64)
+    component = np.stack([stats.poisson.logpmf(X64, r).sum(axis=1) for r in rates], axis=1)
+    expected = np.logaddexp.reduce(component + np.log(model.weights_.astype(np.float64)), axis=1)
+    assert_allclose(model.score_samples(X), expected, rtol=1e-5, atol=2e-3)
