@@ -23,7 +23,12 @@ type and dtype), damages one field, one metadata entry or the bytes of the
 file, and loads it (a file that loads must give finite outputs), and
 ``changed`` fits a memory-mapped ``.npy`` file or ``Chunks`` of parts while a
 callback truncates, rewrites, replaces or extends a file at a random
-iteration (a dead worker, e.g. by SIGBUS, is a bug).
+iteration (a dead worker, e.g. by SIGBUS, is a bug). ``state`` takes a fitted
+model of a random family through a random sequence of ``set_params`` (valid
+and invalid values), parameters assigned by hand (wrong shape, NaN, negative,
+another dtype, another covariance type's arrays), refits (also on data with
+other features) and predictions; a fit that raises must also leave the
+parameters exactly as they were.
 
 Usage::
 
@@ -285,6 +290,119 @@ def _tamper(rng, np, path):
     return f"{name}: {change}"
 
 
+def _family_model(rng, np):
+    """A random unfitted model, with data of its domain: (model, X)."""
+    import fastem
+
+    family = str(rng.choice(["full", "tied", "diag", "spherical", "exponential", "poisson"]))
+    D = int(rng.integers(1, 4))
+    K = int(rng.integers(1, 4))
+    dtype = str(rng.choice(["float32", "float64"]))
+    if family == "exponential":
+        model, X = fastem.ExponentialMixture(K), rng.exponential(size=(200, D))
+    elif family == "poisson":
+        model, X = fastem.PoissonMixture(K), rng.poisson(5.0, size=(200, D)).astype(float)
+    else:
+        model = fastem.GaussianMixture(K, covariance_type=family)
+        X = rng.normal(size=(200, D)) + rng.integers(0, 3, size=(200, 1)) * 5.0
+    return model.set_params(random_state=0, max_iter=10), X.astype(dtype), family
+
+
+def _tampered(rng, np, value):
+    """A wrong version of a parameter array, and what was done to it."""
+    kind = str(rng.choice(["shape-more", "shape-less", "drop-axis", "add-axis", "nan", "inf",
+                           "negative", "zero", "int", "other-dtype", "scalar", "string",
+                           "transpose", "scaled"]))
+    v = np.asarray(value)
+    out = {
+        "shape-more": lambda: np.concatenate([v, v[:1]]) if v.ndim else v,
+        "shape-less": lambda: v[:-1] if v.ndim else v,
+        "drop-axis": lambda: v[0] if v.ndim else v,
+        "add-axis": lambda: v[None],
+        "nan": lambda: np.where(rng.random(v.shape) < 0.5, np.nan, v),
+        "inf": lambda: np.full_like(v, np.inf),
+        "negative": lambda: -v,
+        "zero": lambda: np.zeros_like(v),
+        "int": lambda: v.astype(np.int64),
+        "other-dtype": lambda: v.astype(np.float32 if v.dtype == np.float64 else np.float64),
+        "scalar": lambda: 1.0,
+        "string": lambda: "x",
+        "transpose": lambda: v.T,
+        "scaled": lambda: v * 0.2,
+    }[kind]()
+    return out, kind
+
+
+def _random_set_params(rng, np, model):
+    names = sorted(model.get_params())
+    name = str(rng.choice([n for n in names if n != "callback"]))
+    pool = {
+        "n_components": [1, 2, 3, 5, 0, -1, 2.5, "2"],
+        "covariance_type": ["full", "tied", "diag", "spherical", "Full", None],
+        "reg_covar": [0.0, 1e-6, 1.0, -1.0, np.nan],
+        "warm_start": [True, False, "yes"],
+        "max_iter": [0, 1, 5, -1],
+        "tol": [0.0, 1e-3, -1.0],
+        "n_init": [1, 2, 0],
+        "init_params": ["k-means++", "kmeans", "random", "random_from_data", "nope"],
+        "random_state": [0, 1, None, -1],
+        "min_scale": [1e-6, 0.0, 1.0, -1.0],
+        "min_rate": [1e-6, 0.0, 1.0, -1.0],
+    }.get(name, [None])
+    value = pool[int(rng.integers(0, len(pool)))]
+    model.set_params(**{name: value})
+    return f"set_params({name}={value!r})"
+
+
+def _predict_outputs(model, X, np, method):
+    out = getattr(model, method)(X) if method != "sample" else model.sample(5)[0]
+    out = np.asarray(out, dtype=np.float64)
+    if np.isnan(out).any() or (out == np.inf).any():
+        return f"NaN or +inf output of {method}"
+    return None
+
+
+def _state_case(rng, np):
+    model, X, family = _family_model(rng, np)
+    model.fit(X)
+    steps = [f"{family} fitted"]
+    for _ in range(int(rng.integers(1, 6))):
+        action = str(rng.choice(["set_params", "assign", "refit", "refit-other-d", "predict"]))
+        try:
+            if action == "set_params":
+                steps.append(_random_set_params(rng, np, model))
+            elif action == "assign":
+                name = str(rng.choice(list(model._parameter_names)))
+                value, kind = _tampered(rng, np, getattr(model, name))
+                setattr(model, name, value)
+                steps.append(f"{name} {kind}")
+            elif action in ("refit", "refit-other-d"):
+                data = X if action == "refit" else np.abs(
+                    np.round(rng.normal(size=(150, X.shape[1] + 1)) * 3)).astype(X.dtype)
+                before = model._get_parameters()
+                steps.append(action)
+                try:
+                    model.fit(data)
+                except Exception:
+                    if model._get_parameters() is not before:
+                        return "bug", "a failed fit changed the parameters", " -> ".join(steps)
+                    raise
+                bad = _nonfinite_model(model, np)
+                if bad:
+                    return "bug", f"NaN model: {bad}", " -> ".join(steps)
+            else:
+                method = str(rng.choice(["predict", "predict_proba", "score_samples", "score",
+                                         "bic", "aic", "sample"]))
+                steps.append(method)
+                problem = _predict_outputs(model, X, np, method)
+                if problem:
+                    return "bug", problem, " -> ".join(steps)
+        except Exception as exc:
+            exc.fuzz_description = " -> ".join(steps)
+            raise
+    return "clean", "", " -> ".join(steps)
+
+
 def _change_file(rng, np, path):
     """A fit callback that changes ``path`` at a random iteration."""
     when = int(rng.integers(1, 4))
@@ -370,6 +488,10 @@ def run_case(seed, targets, tmpdir):
             elif target == "load":
                 path, desc = _garbage_file(rng, np, tmpdir)
                 fastem.load(path)
+            elif target == "state":
+                outcome, detail, desc = _state_case(rng, np)
+                if outcome != "clean":
+                    return target, outcome, detail, desc
             elif target == "tampered":
                 model, X, desc = _fitted_model(rng, np, fastem)
                 path = os.path.join(tmpdir, f"tampered{int(rng.integers(1e9))}.npz")
@@ -408,6 +530,7 @@ def run_case(seed, targets, tmpdir):
     except RuntimeWarning as exc:
         return target, "bug", f"RuntimeWarning: {exc}", desc
     except Exception as exc:  # classify every failure
+        desc = getattr(exc, "fuzz_description", desc)
         name = type(exc).__name__
         message = str(exc).strip()
         clear = name in CLEAR_ERRORS or (target in ("load", "cli") and isinstance(exc, OSError))
@@ -433,7 +556,7 @@ def _worker(conn, targets):
 
 
 def available_targets():
-    targets = ["fit", "predict"]
+    targets = ["fit", "predict", "state"]
     import fastem
 
     if hasattr(fastem, "load"):
