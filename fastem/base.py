@@ -1029,6 +1029,8 @@ class BaseMixture:
         """
         self._check_is_fitted()
         check_scalar(n_samples, "n_samples", numbers.Integral, min_val=1)
+        check_scalar(self.n_features_in_, "n_features_in_", numbers.Integral, min_val=1)
+        self._check_fitted_parameters(self.n_features_in_)
         rng = check_random_state(self.random_state)
         counts = rng.multinomial(n_samples, np.asarray(self.weights_, dtype=np.float64))
         X = np.concatenate(

@@ -33,6 +33,7 @@ METHODS = {
     "bic": lambda m, X: m.bic(X),
     "aic": lambda m, X: m.aic(X),
     "summarize": lambda m, X: m.summarize(X),
+    "sample": lambda m, X: m.sample(3),
 }
 
 
@@ -258,3 +259,12 @@ def test_loaded_file_with_disagreeing_arrays_is_rejected_before_the_kernel(tmp_p
         return  # rejected by load itself
     with pytest.raises(ValueError, match=r"means_ has shape \(1, 3\), expected \(2, 3\)"):
         loaded.score_samples(X)
+
+
+@pytest.mark.parametrize("name", [f for f, _ in FAMILIES])
+def test_sample_checks_the_parameters_too(name):
+    model, X = _fitted(name)
+    param = model._parameter_names[1]
+    setattr(model, param, np.float64(1.0))
+    with pytest.raises(ValueError, match=rf"{param} has shape \(\)"):
+        model.sample(5)
