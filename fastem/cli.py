@@ -348,7 +348,10 @@ def write_array(path, array, names):
     """Write a 1-D or 2-D array as .npy, .csv (with a header of ``names``) or .parquet."""
     ext = os.path.splitext(path)[1].lower()
     if ext == ".npy":
-        np.save(path, array)
+        # through a file object: np.save(path) would append ".npy" to a path
+        # ending in ".NPY" and write another file than the one checked
+        with open(path, "wb") as f:
+            np.save(f, array)
         return
     table = array.reshape(len(array), -1)
     if ext == ".csv":

@@ -361,3 +361,30 @@ def test_bad_input_gives_one_line(files, bad_files, capsys, tmp_path, argv, expe
 def test_debug_shows_the_exception(files, capsys):
     with pytest.raises(Exception, match="does not exist"):
         main(["info", str(files["dir"] / "none.npz"), "--debug"])
+
+
+CSV_DIALECTS = {
+    "utf-8 byte-order mark, no header": ("utf-8-sig", "1,2\n3,4\n5,6\n", None),
+    "byte-order mark and CRLF": ("utf-8-sig", "1,2\r\n3,4\r\n5,6\r\n", None),
+    "byte-order mark and header": ("utf-8-sig", "a,b\n1,2\n3,4\n5,6\n", ["a", "b"]),
+    "quoted numbers": ("utf-8", '"1","2"\n"3","4"\n"5","6"\n', None),
+    "quoted header and numbers": ("utf-8", '"a","b"\n"1","2"\n"3","4"\n"5","6"\n', ["a", "b"]),
+    "latin-1 header": ("latin-1", "é,b\n1,2\n3,4\n5,6\n", ["é", "b"]),
+    "cp1252 header": ("cp1252", "“x”,b\n1,2\n3,4\n5,6\n", ["“x”", "b"]),
+}
+
+
+@pytest.mark.parametrize("encoding, text, header", CSV_DIALECTS.values(), ids=list(CSV_DIALECTS))
+def test_csv_rows_and_columns_agree_with_the_csv_module(tmp_path, encoding, text, header):
+    from fastem._tables import read_csv
+
+    path = tmp_path / "data.csv"
+    path.write_bytes(text.encode(encoding))
+    with open(path, newline="", encoding=encoding) as f:
+        rows = list(csv.reader(f))
+    if header is not None:
+        assert rows[0] == header
+        rows = rows[1:]
+    X = read_csv(str(path), ["1", "0"]).data
+    expected = np.array(rows, dtype=np.float64)
+    np.testing.assert_array_equal(X, expected[:, ::-1])

@@ -120,3 +120,19 @@ def test_chunks_reading_modes_fit_the_same(tmp_path, mode):
     memory = fastem.GaussianMixture(2, random_state=0).fit(X)
     np.testing.assert_allclose(chunked.means_, memory.means_, rtol=1e-10)
     assert (tmp_path / "a.npy").read_bytes() == before
+
+
+def test_npy_output_with_upper_case_extension_writes_that_very_path(tmp_path, capsys):
+    # "-o data.NPY" must write "data.NPY", not "data.NPY.npy" (np.save would
+    # append ".npy"), which may be the very data file being read.
+    X = make_demo_data(100, random_state=0)[0]
+    data = tmp_path / "data.NPY.npy"
+    np.save(data, X)
+    before = data.read_bytes()
+    assert main(["fit", str(data), "-k", "2", "--max-iter", "5", "-o", str(tmp_path / "m.npz"),
+                 "--quiet"]) == 0
+    assert main(["predict", str(tmp_path / "m.npz"), str(data), "-o",
+                 str(tmp_path / "data.NPY"), "--quiet"]) == 0
+    capsys.readouterr()
+    assert data.read_bytes() == before
+    assert np.load(tmp_path / "data.NPY").shape == (100,)
