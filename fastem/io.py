@@ -319,6 +319,25 @@ class _Archive:
                 f"({_one_line(exc)}). Save the model again, or restore the file from a copy."
             ) from None
 
+    def n_bytes(self, key):
+        """The size of entry ``key`` once read, from its header alone (no data read)."""
+        name = key + ".npy" if key + ".npy" in self.npz.zip.namelist() else key
+        try:
+            with self.npz.zip.open(name) as f:
+                version = np.lib.format.read_magic(f)
+                read_header = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
+                )
+                shape, _, dtype = read_header(f)
+        except (*_READ_ERRORS, SyntaxError) as exc:
+            raise ValueError(
+                f"{self.path!r} is damaged: its entry {key!r} cannot be read "
+                f"({_one_line(exc)}). Save the model again, or restore the file from a copy."
+            ) from None
+        return int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+
     def close(self):
         npz = getattr(self, "npz", None)
         if isinstance(npz, np.lib.npyio.NpzFile):
@@ -353,7 +372,17 @@ _METADATA_FIELDS = {
 }
 
 
+# A model's metadata is a few kB; a larger entry is refused before it is read.
+_METADATA_MAX_BYTES = 1 << 24
+
+
 def _parse_metadata(archive, path):
+    size = archive.n_bytes(_METADATA)
+    if size > _METADATA_MAX_BYTES:
+        raise ValueError(
+            f"{path!r} is not a fastem model file: its metadata entry would take {size} "
+            f"bytes (at most {_METADATA_MAX_BYTES} expected). {_WRITTEN_BY}"
+        )
     entry = archive[_METADATA]
     try:
         if entry.dtype.kind not in "SU" or entry.ndim != 0:
@@ -470,6 +499,7 @@ def load(path):
                 f"{fastem.__version__} does not provide. Upgrade fastem to load it."
             )
         hyper = dict(metadata["hyper_parameters"])
+        _check_entry_sizes(archive, path, hyper.get("n_components"), metadata["n_features_in"])
         for key in archive.files:
             if key.startswith(_HYPER_PREFIX):
                 hyper[key[len(_HYPER_PREFIX) :]] = archive[key]
@@ -518,6 +548,29 @@ def load(path):
     model.lower_bound_ = float(metadata["lower_bound"])
     model.lower_bounds_ = [float(v) for v in metadata["lower_bounds"]]
     return model
+
+
+def _check_entry_sizes(archive, path, n_components, n_features):
+    """Refuse, before reading it, an entry larger than any array of the model can be.
+
+    The entries of an ``.npz`` file may be compressed: a damaged or hostile
+    file could otherwise make :func:`load` decompress gigabytes into memory
+    before its shapes are checked.
+    """
+    if not isinstance(n_components, int) or isinstance(n_components, bool) or n_components < 1:
+        n_components = 1  # the hyper-parameter check that follows names the problem
+    limit = 8 * n_components * (n_features + 1) ** 2 + (1 << 16)
+    for key in archive.files:
+        if key == _METADATA:
+            continue
+        size = archive.n_bytes(key)
+        if size > limit:
+            raise ValueError(
+                f"{path!r} is damaged: its entry {key!r} would take {size} bytes, more than "
+                f"any array of a model with n_components={n_components} and "
+                f"n_features={n_features} ({limit} bytes). Save the model again, or "
+                "restore the file from a copy."
+            )
 
 
 # ----------------------------------------------------------------------

@@ -360,3 +360,25 @@ def test_stale_file_cleanup_spares_live_writers_and_other_files(tmp_path):
     _model("gaussian").save(path)
     assert sorted(_stray(tmp_path)) == sorted(p.name for p in (live, other_host, other_model,
                                                                user_file))
+
+
+@pytest.mark.parametrize("entry", ["weights_", "hyper__means_init", "metadata"])
+def test_an_oversized_compressed_entry_is_refused_before_it_is_read(tmp_path, entry):
+    import tracemalloc
+
+    path = tmp_path / "model.npz"
+    _model("gaussian").save(path)
+    arrays = _arrays(path)
+    # 40 MB of zeros compress to about 40 kB: a file cannot make load allocate that much
+    arrays[entry] = np.zeros(5_000_000) if entry != "metadata" else np.array(b" " * 17_000_000)
+    np.savez_compressed(path, **arrays)
+    del arrays
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=f"{entry}.* bytes") as info:
+            fastem.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert repr(str(path)) in str(info.value) and "\n" not in str(info.value)
+    assert peak < 4_000_000
