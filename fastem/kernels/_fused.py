@@ -230,7 +230,7 @@ def fused_scratch(n_partitions, n_features, n_components, n_work, dtype):
     n = _scratch_sections(
         int(n_partitions), int(n_features), int(n_components), int(n_work), dtype.itemsize
     )[4]
-    raw = np.empty(n * dtype.itemsize + _PAGE_BYTES, dtype=np.uint8)
+    raw = np.zeros(n * dtype.itemsize + _PAGE_BYTES, dtype=np.uint8)
     start = -raw.ctypes.data % _PAGE_BYTES
     return raw[start : start + n * dtype.itemsize].view(dtype)
 
