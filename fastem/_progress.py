@@ -5,6 +5,7 @@ would be a dependency for one line of text): on a terminal one line is
 rewritten in place; elsewhere (a log file, a CI job) each update is a line.
 """
 
+import os
 import sys
 import threading
 import time
@@ -156,4 +157,6 @@ class CompileNotice(Listener):
             self.first_start = None
 
 
-register("numba:compile", CompileNotice())
+# FASTEM_COMPILE_NOTICE=0 turns the notice off, e.g. for test suites that check stderr.
+if os.environ.get("FASTEM_COMPILE_NOTICE", "1") != "0":
+    register("numba:compile", CompileNotice())
