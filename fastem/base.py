@@ -26,6 +26,10 @@ subclass that fills in a few hooks (the *family protocol*):
     Set the family parameters (not the weights) from summed statistics.
 ``_check_family_init(n_features)`` and ``_init_family_from_user()``
     Validate and apply user-given initial parameters.
+``_init_parameter_names``
+    Optional: the names of the user-given initial parameters, weights first
+    and component means second; when all are given, initialisation computes
+    nothing, and given means replace the ``init_params`` method.
 ``_n_family_parameters()``
     Free parameters besides the mixing weights, for BIC and AIC.
 ``_sample_component(rng, k, n)``
@@ -81,7 +85,7 @@ import numpy as np
 
 from ._config import BLOCK_SIZE, MAX_PARTITIONS, PARTITION_MEMORY
 from ._em import run_em
-from ._init import INIT_SAMPLE_SIZE, initial_responsibilities, weighted_moments
+from ._init import INIT_METHODS, initial_moments, sample_size
 from ._threading import launch
 from ._validation import check_random_state, check_scalar
 from .data import as_source
@@ -121,12 +125,14 @@ class WarmStartWarning(UserWarning):
 
 
 class EmptyComponentWarning(UserWarning):
-    """A fitted component holds no data: its weight is ~0 and its parameters are stale.
+    """A fitted component holds no data: its weight is exactly 0.
 
     EM keeps such a component rather than re-seeding it, so that a fit stays a
-    deterministic function of its start. It never produces NaN parameters, but
-    it is wasted capacity: fewer components, or another initialisation, fit the
-    same data better.
+    deterministic function of its start. Its weight is exactly 0, so it takes
+    no probability from any point in ``predict``, ``predict_proba`` and
+    ``score_samples``, and it never produces NaN parameters; but it is wasted
+    capacity: fewer components, or another initialisation, fit the same data
+    better.
     """
 
 
@@ -134,7 +140,23 @@ class EmptyComponentWarning(UserWarning):
 # rounding: nothing the data can distinguish from zero.
 _EMPTY_SHARE = np.finfo(np.float64).eps
 
-_INIT_METHODS = ("k-means++", "kmeans", "random", "random_from_data")
+
+
+def _mixing_weights(nk):
+    """Mixing weights from component masses: exactly 0 for an empty component.
+
+    A component is empty when its mass is below float64 rounding of the total
+    (``nk <= eps * sum(nk)``). Its weight is 0, not the ~1e-18 that the
+    ``10 * eps`` floor of the masses would give it: its log-weight is then
+    -inf, so it takes no probability from any point, in ``predict``,
+    ``predict_proba`` and ``score_samples`` as in the E-steps that follow.
+    """
+    nk = np.asarray(nk, dtype=np.float64)
+    floored = nk + 10 * np.finfo(np.float64).eps
+    weights = np.where(nk <= _EMPTY_SHARE * nk.sum(), 0.0, floored)
+    if not weights.sum() > 0:  # no mass anywhere: nothing tells the components apart
+        weights = floored
+    return weights / weights.sum()
 
 
 def n_partitions_for(n_samples, n_stats):
@@ -161,6 +183,11 @@ class BaseMixture:
     """
 
     _parameter_names = ("weights_",)
+    # Family protocol: the hyper-parameters holding user-given initial
+    # parameters, the mixing weights' first and the component means' (in data
+    # units) second, or None when the family does not say (then the start is
+    # always computed and ``_init_family_from_user`` overrides parts of it).
+    _init_parameter_names = None
 
     def __init__(
         self,
@@ -169,7 +196,7 @@ class BaseMixture:
         tol=1e-8,
         max_iter=1000,
         n_init=1,
-        init_params="k-means++",
+        init_params="hierarchical",
         random_state=None,
         warm_start=False,
         verbose=0,
@@ -275,9 +302,9 @@ class BaseMixture:
                     f"{name} must be True or False, got {value!r} of type "
                     f"{type(value).__name__}."
                 )
-        if self.init_params not in _INIT_METHODS:
+        if self.init_params not in INIT_METHODS:
             raise ValueError(
-                f"init_params must be one of {_INIT_METHODS}, got {self.init_params!r}."
+                f"init_params must be one of {INIT_METHODS}, got {self.init_params!r}."
             )
 
     #: The hyper-parameter that keeps every density positive (``reg_covar`` for
@@ -419,12 +446,11 @@ class BaseMixture:
         """
         names = [name for name in self._parameter_names if hasattr(self, name)]
         before = {name: getattr(self, name) for name in names}
-        nk = stats.nk + 10 * np.finfo(np.float64).eps
         try:
             # Data and parameters far apart for the dtype (e.g. a means_init
             # near 0 for data near 1e160) overflow here; that is reported below.
             with np.errstate(over="ignore", invalid="ignore"):
-                self.weights_ = (nk / nk.sum()).astype(self._dtype)
+                self.weights_ = _mixing_weights(stats.nk).astype(self._dtype)
                 self._m_step_family(stats)
             for name in self._parameter_names:
                 if not np.isfinite(getattr(self, name)).all():
@@ -570,7 +596,7 @@ class BaseMixture:
                     tuple(np.asarray(p, dtype=source.dtype) for p in self._get_parameters())
                 )
             else:
-                worker._initialize(source, random_state)
+                worker._initialize(source, random_state, restart=init)
             if self.verbose:
                 print(f"Initialization {init}")
             result = run_em(
@@ -616,7 +642,7 @@ class BaseMixture:
         if len(empty):
             warnings.warn(
                 f"{len(empty)} of {self.n_components} components hold no data after fitting "
-                f"(indices {list(map(int, empty))}); they keep a weight of ~0. The data support "
+                f"(indices {list(map(int, empty))}); their weight is 0. The data support "
                 f"fewer components: use n_components={self.n_components - len(empty)}, or "
                 "another init_params or random_state.",
                 EmptyComponentWarning,
@@ -726,15 +752,36 @@ class BaseMixture:
         else:
             print(f"  Iteration {n_iter}")
 
-    def _initialize(self, source, random_state):
-        points, weights = source.subsample(random_state, INIT_SAMPLE_SIZE)
-        resp = initial_responsibilities(
-            points, weights, self.n_components, self.init_params, random_state
+    def _initialize(self, source, random_state, restart=0):
+        """Set the starting parameters: the user's where given, the rest from ``init_params``.
+
+        When every initial parameter is given (``_init_parameter_names``),
+        nothing is computed from the data. When the component means are
+        given, the start's partition assigns each point of the subsample to
+        the nearest given mean and ``init_params`` is not run. ``restart`` is
+        the index of the start among ``n_init``: with 'hierarchical', whose
+        tree is a deterministic function of its subsample, the starts after the
+        first use 'k-means++' so that restarts explore other peaks.
+        """
+        names = self._init_parameter_names
+        given = names is not None and all(getattr(self, name) is not None for name in names)
+        if given:
+            self.weights_ = np.full(self.n_components, 1.0 / self.n_components, dtype=source.dtype)
+            self._init_family_from_user()
+            return
+        method = self.init_params
+        if method == "hierarchical" and restart > 0:
+            method = "k-means++"
+        centers = None
+        if names is not None and len(names) > 1 and getattr(self, names[1]) is not None:
+            centers = getattr(self, names[1])
+        points, weights = source.subsample(random_state, sample_size(method))
+        nk, means, covariances = initial_moments(
+            points, weights, self.n_components, method, random_state, centers
         )
-        nk, means, covariances = weighted_moments(points, weights, resp)
-        nk = nk + 10 * np.finfo(np.float64).eps
-        self.weights_ = (nk / nk.sum()).astype(source.dtype)
-        self._params_from_moments(nk, means, covariances)
+        self.weights_ = _mixing_weights(nk).astype(source.dtype)
+        if not (names is not None and all(getattr(self, name) is not None for name in names[1:])):
+            self._params_from_moments(nk + 10 * np.finfo(np.float64).eps, means, covariances)
         self._init_family_from_user()
 
     @property
