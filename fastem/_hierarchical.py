@@ -32,7 +32,10 @@ costs of the merged cluster only, and the partners of the clusters that had
 one of the two merged clusters as theirs. On ``m`` points this takes
 ``O(m^2)`` memory and, in practice, ``O(m^2)`` cost evaluations; it runs on a
 subsample of at most :data:`HIERARCHICAL_SAMPLE_SIZE` points (mclust's
-default subset), so its cost does not grow with the data.
+default subset; fewer from 16 features on, see :func:`sample_size`), so its
+cost does not grow with the data. With more than 30 features the bounded
+subsample holds fewer than 10 points per feature, too few for the unconstrained
+model (:func:`suitable`); fastem then starts from k-means++ instead.
 """
 
 import hashlib
@@ -41,13 +44,31 @@ import threading
 import numpy as np
 from numba import njit
 
-__all__ = ["HIERARCHICAL_SAMPLE_SIZE", "hierarchical_labels", "svd_transform"]
+__all__ = ["HIERARCHICAL_SAMPLE_SIZE", "hierarchical_labels", "sample_size", "suitable", "svd_transform"]
 
 #: Points that the hierarchical clustering runs on (mclust's ``subset`` default).
 HIERARCHICAL_SAMPLE_SIZE = 2000
-
+# Bound of the floating-point work of one tree: m^2 pair costs, each up to a
+# p x p Cholesky factorisation (p^3 / 3) and a scatter update (p^2). It keeps
+# a tree to about a second; from 16 features on it lowers the subsample below
+# HIERARCHICAL_SAMPLE_SIZE.
+_WORK = 1e9
 # mclust's hcVVV default; with it the regularisation weighs as much as the determinant.
 _BETA = 1.0
+# The unconstrained model needs clusters of many more points than features;
+# below this many subsample points per feature the tree says little.
+_POINTS_PER_FEATURE = 10
+
+
+def sample_size(n_features):
+    """Points the hierarchical clustering of ``n_features`` features runs on."""
+    p = float(n_features)
+    return int(min(HIERARCHICAL_SAMPLE_SIZE, np.sqrt(_WORK / (p**3 / 3.0 + p**2 + 1.0))))
+
+
+def suitable(n_features):
+    """Whether the bounded subsample holds enough points per feature (up to 30 features)."""
+    return sample_size(n_features) >= _POINTS_PER_FEATURE * n_features
 
 
 def svd_transform(X, weights):
@@ -103,9 +124,8 @@ def _log_det(matrix, work):
 
 
 @njit(cache=True, error_model="numpy")
-def _term(n, size, trace, scatter, alpha, work):
-    """The criterion of one cluster (module docstring); ``scatter`` is read only if needed."""
-    p = scatter.shape[0]
+def _term(n, size, trace, scatter, alpha, work, p):
+    """The criterion of one cluster (module docstring); ``scatter`` is read only if ``size > p``."""
     regular = _BETA * (trace + alpha) / n
     if size <= p or trace == 0.0:
         return n * np.log(regular)
@@ -135,7 +155,7 @@ def _merge_cost(i, k, n, size, mean, scatter, trace, term, alpha, merged, work):
             da = mean[i, a] - mean[k, a]
             for b in range(a + 1):
                 merged[a, b] = scatter[i, a, b] + scatter[k, a, b] + c * da * (mean[i, b] - mean[k, b])
-    return _term(total, size_ik, trace_ik, merged, alpha, work) - term[i] - term[k]
+    return _term(total, size_ik, trace_ik, merged, alpha, work, p) - term[i] - term[k]
 
 
 @njit(cache=True, error_model="numpy")
@@ -183,7 +203,10 @@ def merge_tree(Z, n):
     mean = Z.copy()
     size = np.ones(m, dtype=np.int64)
     trace = np.zeros(m)
-    scatter = np.zeros((m, p, p))
+    # Scatter matrices matter only for clusters of more than p points.
+    track = m > p
+    q = p if track else 0
+    scatter = np.zeros((m if track else 1, q, q))
     total = n.sum()
     overall = np.zeros(p)
     for i in range(m):
@@ -197,8 +220,8 @@ def merge_tree(Z, n):
     term = np.empty(m)
     for i in range(m):
         term[i] = n[i] * np.log(_BETA * alpha / n[i])
-    merged = np.zeros((p, p))
-    work = np.zeros((p, p))
+    merged = np.zeros((q, q))
+    work = np.zeros((q, q))
     costs = np.empty(m * (m - 1) // 2)
     for i in range(m - 1):
         for k in range(i + 1, m):
@@ -234,14 +257,15 @@ def merge_tree(Z, n):
         for a in range(p):
             da = mean[i, a] - mean[j, a]
             trace[i] += c * da * da
-            for b in range(a + 1):
-                scatter[i, a, b] += scatter[j, a, b] + c * da * (mean[i, b] - mean[j, b])
+            if track:
+                for b in range(a + 1):
+                    scatter[i, a, b] += scatter[j, a, b] + c * da * (mean[i, b] - mean[j, b])
         trace[i] += trace[j]
         for a in range(p):
             mean[i, a] = (n_i * mean[i, a] + n_j * mean[j, a]) / both
         n[i] = both
         size[i] += size[j]
-        term[i] = _term(both, size[i], trace[i], scatter[i], alpha, work)
+        term[i] = _term(both, size[i], trace[i], scatter[i if track else 0], alpha, work, p)
         alive[j] = False
         for k in range(m):
             if alive[k] and k != i:

@@ -3,7 +3,7 @@
 Every method works on a random subsample of the data: at most
 ``INIT_SAMPLE_SIZE`` points for the k-means family and 'random', at most
 :data:`fastem._hierarchical.HIERARCHICAL_SAMPLE_SIZE` for 'hierarchical'
-(all points when there are fewer). A good start needs the shape of the data,
+(fewer for many features; all points when there are fewer). A good start needs the shape of the data,
 not every point, and a bounded subsample keeps initialisation's memory and
 time independent of the data size, whether the data sit in memory, on disk or
 on a cluster. The subsample carries its sample weights, so weighted data are
@@ -25,7 +25,8 @@ array, whatever the number of components.
 
 import numpy as np
 
-from ._hierarchical import HIERARCHICAL_SAMPLE_SIZE, hierarchical_labels
+from ._hierarchical import hierarchical_labels, suitable
+from ._hierarchical import sample_size as hierarchical_sample_size
 
 INIT_METHODS = ("hierarchical", "k-means++", "kmeans", "random", "random_from_data")
 INIT_SAMPLE_SIZE = 100_000
@@ -66,9 +67,22 @@ def subsample(X, sample_weight, random_state, size=INIT_SAMPLE_SIZE):
     return points, weights
 
 
-def sample_size(method):
+def start_method(method, n_features, restart):
+    """The method that start number ``restart`` (0-based) of ``init_params=method`` uses.
+
+    The hierarchical tree is a deterministic function of its subsample, so the
+    starts after the first use 'k-means++' to explore other peaks; so does
+    every start for more features than the tree handles
+    (:func:`fastem._hierarchical.suitable`).
+    """
+    if method == "hierarchical" and (restart > 0 or not suitable(n_features)):
+        return "k-means++"
+    return method
+
+
+def sample_size(method, n_features):
     """Subsample size that ``method`` runs on."""
-    return HIERARCHICAL_SAMPLE_SIZE if method == "hierarchical" else INIT_SAMPLE_SIZE
+    return hierarchical_sample_size(n_features) if method == "hierarchical" else INIT_SAMPLE_SIZE
 
 
 def weighted_mean(X, weights):
@@ -270,7 +284,9 @@ def initial_moments(X, weights, n_components, method, random_state, centers=None
     covariances : ndarray of shape (n_components, n_features, n_features)
     """
     standard, mean, scale = standardise(X, weights)
-    if centers is not None:
+    if n_components == 1:  # every method puts every point in the one component
+        labels = np.zeros(X.shape[0], dtype=np.int64)
+    elif centers is not None:
         labels = nearest_center(standard, (np.asarray(centers, dtype=np.float64) - mean) / scale)
     elif method == "random":
         return random_moments(X, weights, n_components, random_state)

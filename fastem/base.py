@@ -85,7 +85,7 @@ import numpy as np
 
 from ._config import BLOCK_SIZE, MAX_PARTITIONS, PARTITION_MEMORY
 from ._em import run_em
-from ._init import INIT_METHODS, initial_moments, sample_size
+from ._init import INIT_METHODS, initial_moments, sample_size, start_method
 from ._threading import launch
 from ._validation import check_random_state, check_scalar
 from .data import as_source
@@ -761,7 +761,8 @@ class BaseMixture:
         the nearest given mean and ``init_params`` is not run. ``restart`` is
         the index of the start among ``n_init``: with 'hierarchical', whose
         tree is a deterministic function of its subsample, the starts after the
-        first use 'k-means++' so that restarts explore other peaks.
+        first use 'k-means++' so that restarts explore other peaks
+        (:func:`fastem._init.start_method`).
         """
         names = self._init_parameter_names
         given = names is not None and all(getattr(self, name) is not None for name in names)
@@ -769,13 +770,11 @@ class BaseMixture:
             self.weights_ = np.full(self.n_components, 1.0 / self.n_components, dtype=source.dtype)
             self._init_family_from_user()
             return
-        method = self.init_params
-        if method == "hierarchical" and restart > 0:
-            method = "k-means++"
+        method = start_method(self.init_params, source.n_features, restart)
         centers = None
         if names is not None and len(names) > 1 and getattr(self, names[1]) is not None:
             centers = getattr(self, names[1])
-        points, weights = source.subsample(random_state, sample_size(method))
+        points, weights = source.subsample(random_state, sample_size(method, source.n_features))
         nk, means, covariances = initial_moments(
             points, weights, self.n_components, method, random_state, centers
         )

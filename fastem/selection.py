@@ -439,8 +439,11 @@ def select_n_components(
     n_init : int, default=1
         Initialisations per fit; each fit keeps its best.
     random_state : int, RandomState instance or None, default=None
-        Passed to every fit: an int gives every fit the same reproducible
-        start, whatever the grid.
+        Seeds every fit alike: an int is passed to every fit; from None or a
+        RandomState one seed is drawn and passed to every fit. Every fit
+        therefore starts from the same subsample, and the default
+        hierarchical start (the same tree for every covariance type and
+        number of components, as in mclust) is computed once for the grid.
     sample_weight : array-like of shape (n_samples,), default=None
         Non-negative weights that act like repetition counts, for fitting,
         scoring and the collapse rule.
@@ -474,6 +477,8 @@ def select_n_components(
     ks, types, criterion = _check_grid(n_components, covariance_types, criterion, source.n_positive)
     check_scalar(n_init, "n_init", numbers.Integral, min_val=1)
     check_scalar(min_variance_ratio, "min_variance_ratio", numbers.Real, min_val=0.0, max_val=1.0)
+    if not isinstance(random_state, numbers.Integral):
+        random_state = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
     check_random_state(random_state)
     _check_gmm_kwargs(gmm_kwargs)
     S = _data_covariance(source)

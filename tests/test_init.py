@@ -286,6 +286,9 @@ def test_restarts_after_a_hierarchical_start_explore():
     with mock.patch.object(_init, "initial_labels", side_effect=spy):
         fastem.GaussianMixture(3, init_params="hierarchical", n_init=3, random_state=0).fit(X)
     assert calls == ["hierarchical", "k-means++", "k-means++"]
+    # beyond 30 features the bounded subsample is too small for the tree
+    assert _init.start_method("hierarchical", 30, 0) == "hierarchical"
+    assert _init.start_method("hierarchical", 31, 0) == "k-means++"
 
 
 def test_old_faithful_tied_three_components_reaches_mclusts_peak():
@@ -300,3 +303,16 @@ def test_select_n_components_on_old_faithful_picks_tied_three():
         warnings.simplefilter("ignore", fastem.ConvergenceWarning)
         result = fastem.select_n_components(X, random_state=0)
     assert result.best_params_ == ("tied", 3)  # mclust: EEE, 3 components
+
+
+def test_model_selection_computes_the_tree_once():
+    """Every fit of the grid starts from the same subsample; its tree is cut, not recomputed."""
+    from fastem import _hierarchical
+
+    X, _ = three_blobs(seed=5)
+    X = X + np.random.default_rng(5).normal(scale=1e-3, size=X.shape)  # not in the cache yet
+    with mock.patch.object(_hierarchical, "merge_tree", wraps=_hierarchical.merge_tree) as spy:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", fastem.ConvergenceWarning)
+            fastem.select_n_components(X, range(1, 5), covariance_types=("full", "tied"))
+    assert spy.call_count == 1

@@ -124,7 +124,8 @@ class GaussianMixture(BaseMixture):
         (see :mod:`fastem._init`). 'hierarchical': model-based agglomerative
         hierarchical clustering as in R's mclust (Fraley 1998; Scrucca &
         Raftery 2015), on at most 2,000 points; with ``n_init > 1`` the
-        starts after the first use 'k-means++'. The others run on at most
+        starts after the first use 'k-means++', and so does every start for
+        more than 30 features. The others run on at most
         100,000 points: 'k-means++' seeding, 'kmeans' (k-means++ then Lloyd
         iterations), 'random' responsibilities, 'random_from_data' centres.
     weights_init : array-like of shape (n_components,), default=None
