@@ -813,6 +813,9 @@ class BaseMixture:
         named = self._named_parameters(parameters)
         with np.errstate(divide="ignore"):
             log_weights = np.log(np.asarray(named["weights_"], dtype=np.float64))
+        # An empty component's weight is exactly 0: a finite stand-in for its
+        # log keeps differences between iterates at 0 and maps back to 0.
+        log_weights = np.maximum(log_weights, -1e300)
         return np.concatenate([log_weights, self._unconstrained_parameters(named)])
 
     def _set_unconstrained(self, theta):
