@@ -30,7 +30,7 @@ import numpy as np
 from ._init import INIT_SAMPLE_SIZE
 from ._validation import check_random_state, check_scalar
 from .data import as_source
-from .base import ConvergenceWarning
+from .base import ConvergenceWarning, LikelihoodDecreaseWarning
 from .families.gaussian import _COVARIANCE_TYPES, GaussianMixture
 
 __all__ = ["CriterionTable", "SelectionResult", "collapsed_components", "select_n_components"]
@@ -494,6 +494,9 @@ def select_n_components(
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", ConvergenceWarning)
+                    # a grid fit that collapses onto rounded values may lose
+                    # likelihood to reg_covar; the collapse flags report it
+                    warnings.simplefilter("ignore", LikelihoodDecreaseWarning)
                     model.fit(source)  # validated once, above; carries the weights
             except (ValueError, FloatingPointError) as exc:
                 values[key], flags[key], converged[key] = np.nan, f"failed: {exc}", False
