@@ -284,6 +284,22 @@ class ArraySource:
 _READ_MODES = {"readonly": "r", "copyonwrite": "c"}
 
 
+def read_npy_header(f):
+    """``(shape, dtype)`` from the header of the ``.npy`` file object ``f``, reading no data.
+
+    Raises what NumPy's format readers raise on a damaged header (ValueError,
+    OSError, EOFError, SyntaxError); callers name the file in their message.
+    """
+    version = np.lib.format.read_magic(f)
+    read_header = (
+        np.lib.format.read_array_header_1_0
+        if version == (1, 0)
+        else np.lib.format.read_array_header_2_0
+    )
+    shape, _, dtype = read_header(f)
+    return shape, dtype
+
+
 def load_npy(path, mmap_mode="r"):
     """Open a ``.npy`` file read-only, with errors that name it.
 
@@ -302,13 +318,7 @@ def load_npy(path, mmap_mode="r"):
                 "numpy.save, or remove it from the list of chunks."
             )
         try:
-            version = np.lib.format.read_magic(f)
-            read_header = (
-                np.lib.format.read_array_header_1_0
-                if version == (1, 0)
-                else np.lib.format.read_array_header_2_0
-            )
-            shape, _, dtype = read_header(f)
+            shape, dtype = read_npy_header(f)
         except (ValueError, OSError, EOFError, SyntaxError) as exc:
             raise ValueError(
                 f"data file {path!r} is not a readable .npy file ({' '.join(str(exc).split())}). "

@@ -25,6 +25,8 @@ import zlib
 
 import numpy as np
 
+from .data import read_npy_header
+
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "save", "load", "read_metadata"]
 
 FORMAT_NAME = "fastem-mixture"
@@ -324,13 +326,7 @@ class _Archive:
         name = key + ".npy" if key + ".npy" in self.npz.zip.namelist() else key
         try:
             with self.npz.zip.open(name) as f:
-                version = np.lib.format.read_magic(f)
-                read_header = (
-                    np.lib.format.read_array_header_1_0
-                    if version == (1, 0)
-                    else np.lib.format.read_array_header_2_0
-                )
-                shape, _, dtype = read_header(f)
+                shape, dtype = read_npy_header(f)
         except (*_READ_ERRORS, SyntaxError) as exc:
             raise ValueError(
                 f"{self.path!r} is damaged: its entry {key!r} cannot be read "
