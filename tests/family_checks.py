@@ -151,7 +151,7 @@ def check_warm_start(family, X, weights, param):
 
 
 def check_log_likelihood_never_decreases(model, X):
-    """EM (with the floor on the means) never lowers the log-likelihood."""
+    """Plain EM (with the floor on the means) never lowers the log-likelihood."""
     fit_quietly(model, X)
     bounds = np.asarray(model.lower_bounds_)
     assert np.isfinite(bounds).all()
