@@ -99,12 +99,16 @@ def test_collapse_rules():
     # Put component 0 on one value of the rounded feature: rule 1 (reg_covar floor).
     values, counts = np.unique(X[:, 1], return_counts=True)
     on_slice = X[:, 1] == values[np.argmax(counts)]
-    model.means_[0] = X[on_slice].mean(axis=0)
-    model.covariances_[0] = np.cov(X[on_slice].T, bias=True) + 1e-6 * np.eye(2)
+    # Fitted parameters are read-only snapshots: change them by assigning new arrays.
+    means, covariances = model.means_.copy(), model.covariances_.copy()
+    means[0] = X[on_slice].mean(axis=0)
+    covariances[0] = np.cov(X[on_slice].T, bias=True) + 1e-6 * np.eye(2)
+    model.means_, model.covariances_ = means, covariances
     reasons = collapsed_components(model, X)
     assert list(reasons) == [0] and "floor" in reasons[0]
     # Slightly wider, but still narrower than rounding to integers allows: rule 2.
-    model.covariances_[0] = np.diag([1.0, 0.05])
+    covariances[0] = np.diag([1.0, 0.05])
+    model.covariances_ = covariances.copy()
     reasons = collapsed_components(model, X)
     assert list(reasons) == [0] and "rounding to steps of 1" in reasons[0]
     # The same component on continuous data is fine.
