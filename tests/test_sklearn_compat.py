@@ -33,6 +33,7 @@ _POISSON_EXPECTED_FAILURES = {
         "check_n_features_in_after_fitting",
         "check_estimators_dtypes",
         "check_sample_weights_list",
+        "check_all_zero_sample_weights_error",
         "check_sample_weight_equivalence_on_dense_data",
         "check_dtype_object",
         "check_pipeline_consistency",
