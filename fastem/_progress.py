@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 
+import numpy as np
 from numba.core.event import Listener, register
 
 __all__ = ["CompileNotice", "ProgressLine", "SelectionProgress"]
@@ -50,25 +51,50 @@ class SelectionProgress:
     ``max_iter`` and ``lower_bound``. Shows a tqdm-style line::
 
         select  7/40 [00:12<00:56]  full K=3  init 1/1  iter 14/100  log-lik -4.1552
+
+    Off a terminal (a log file, a CI job), where every update is a line of its
+    own, a fit's iterations are thinned to one line per ``interval`` seconds:
+    the first and the last iteration of every fit are always shown.
     """
 
-    def __init__(self, stream=None, live=None):
+    def __init__(self, stream=None, live=None, interval=1.0):
         self.line = ProgressLine(stream, live)
+        self.interval = 0.0 if self.line.live else interval
         self.start = time.perf_counter()
+        self.shown_at = -np.inf
+        self.fit = None  # (cell, init) of the last update
+        self.pending = None  # the last update's text, if it was not shown
 
     def __call__(self, event):
-        elapsed = time.perf_counter() - self.start
+        now = time.perf_counter()
+        elapsed = now - self.start
         done = event["cell"] - 1
         left = elapsed / done * (event["n_cells"] - done) if done else None
         width = len(str(event["n_cells"]))
-        self.line.show(
+        text = (
             f"select {event['cell']:>{width}}/{event['n_cells']} [{_clock(elapsed)}<"
             f"{'?' if left is None else _clock(left)}]  {event['covariance_type']} "
             f"K={event['n_components']}  init {event['init']}/{event['n_init']}  "
             f"iter {event['n_iter']}/{event['max_iter']}  log-lik {event['lower_bound']:.6g}"
         )
+        fit = (event["cell"], event["init"])
+        if fit != self.fit:
+            self._flush()  # the previous fit's last iteration
+            self.fit = fit
+        elif now - self.shown_at < self.interval:
+            self.pending = text
+            return
+        self.line.show(text)
+        self.shown_at = now
+        self.pending = None
+
+    def _flush(self):
+        if self.pending is not None:
+            self.line.show(self.pending)
+            self.pending = None
 
     def finish(self):
+        self._flush()
         self.line.finish()
 
 

@@ -2,6 +2,7 @@
 
 import io
 import os
+import re
 import subprocess
 import sys
 
@@ -98,3 +99,20 @@ def test_select_keeps_a_user_callback():
 def test_bad_progress_argument():
     with pytest.raises(TypeError, match="progress must be None, a bool or a callable"):
         fastem.select_n_components(np.ones((10, 1)), [1], progress="yes")
+
+
+def test_select_progress_off_a_terminal_is_thinned(monkeypatch):
+    """Off a terminal each fit shows its first and last iteration, and one line per interval."""
+    stream = io.StringIO()
+    clock = iter(np.arange(0.0, 1000.0, 0.25))  # each update a quarter of a second later
+    monkeypatch.setattr(_progress.time, "perf_counter", lambda: next(clock))
+    progress = _progress.SelectionProgress(stream, live=False, interval=1.0)
+    for cell in (1, 2):
+        for n_iter in range(1, 9):
+            progress({"cell": cell, "n_cells": 2, "covariance_type": "full", "n_components": cell,
+                      "init": 1, "n_init": 1, "n_iter": n_iter, "max_iter": 100,
+                      "lower_bound": -1.0})
+    progress.finish()
+    iters = [(int(re.search(r"K=(\d)", line)[1]), int(re.search(r"iter (\d+)/", line)[1]))
+             for line in stream.getvalue().splitlines()]
+    assert iters == [(1, 1), (1, 5), (1, 8), (2, 1), (2, 5), (2, 8)]
