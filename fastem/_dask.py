@@ -1,7 +1,7 @@
 """Dask arrays as a data source: the fused kernel runs where the blocks live.
 
-Imported only when a ``dask.array.Array`` reaches an estimator, so that
-``import fastem`` works without Dask (``pip install fastem[dask]`` adds it).
+Imported only when a ``dask.array.Array`` or ``dask.dataframe.DataFrame``
+reaches an estimator, so that ``import fastem`` works without Dask (``pip install fastem[dask]`` adds it).
 
 - Reductions (every E-step of ``fit``, ``summarize``, ``score``, ``bic``,
   ``aic``): each block of rows goes through the fused kernel on a worker and
@@ -30,7 +30,8 @@ import numpy as np
 
 from ._init import sample_index
 from ._threading import launch
-from ._validation import check_range
+from ._validation import check_range, feature_names_of
+from .data import is_dask_dataframe
 from .kernels._checks import n_check_partitions, scan_columns
 
 __all__ = ["DaskSource"]
@@ -100,9 +101,18 @@ class DaskSource:
     anchors : ndarray of shape (m, n_features), optional
         Points that locate a fitted model; they count in the range check
         (see :func:`fastem._validation.check_range`).
+
+    A ``dask.dataframe.DataFrame`` is taken as the dask array of its values
+    (``X.to_dask_array(lengths=True)``, one pass to count the rows of each
+    partition), with its column names as ``feature_names_in``.
     """
 
+    feature_names_in = None
+
     def __init__(self, X, sample_weight=None, *, check_data=None, anchors=None):
+        if is_dask_dataframe(X):
+            self.feature_names_in = feature_names_of(X)
+            X = X.to_dask_array(lengths=True)
         kind = X.dtype.kind
         if kind not in "biuf":
             raise TypeError(

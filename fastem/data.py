@@ -26,6 +26,14 @@ item is either a 2-D array-like chunk of shape (n_rows, n_features) or a pair
 ``(chunk, sample_weight)`` with ``sample_weight`` of shape (n_rows,) or None.
 :class:`Chunks` is the ready-made implementation for a list of arrays or
 ``.npy`` files.
+
+Column names
+------------
+Every source has ``feature_names_in``: the column names of the data (an
+object array of str), or None. They come from a DataFrame or Arrow table
+(:func:`fastem._validation.feature_names_of`), from every chunk of chunked
+data, which must all have the same names in the same order, and from a
+Dask DataFrame. The estimators record them at fit and check them after.
 """
 
 import contextlib
@@ -35,9 +43,17 @@ import numpy as np
 
 from ._config import BLOCK_SIZE
 from ._init import sample_index, subsample
-from ._validation import check_array, check_sample_weight
+from ._validation import check_array, check_sample_weight, feature_names_of
 
-__all__ = ["CHUNK_BYTES", "Chunks", "ArraySource", "ChunkedSource", "as_source", "is_dask_array"]
+__all__ = [
+    "CHUNK_BYTES",
+    "Chunks",
+    "ArraySource",
+    "ChunkedSource",
+    "as_source",
+    "is_dask_array",
+    "is_dask_dataframe",
+]
 
 # Largest slice of an array, in bytes, that one kernel call reads. The kernel's
 # own scratch does not grow with it; what does is an output that the caller did
@@ -57,6 +73,12 @@ def is_dask_array(X):
     """True for a ``dask.array.Array``, decided without importing dask."""
     cls = type(X)
     return cls.__name__ == "Array" and cls.__module__.split(".")[:2] == ["dask", "array"]
+
+
+def is_dask_dataframe(X):
+    """True for a ``dask.dataframe.DataFrame``, decided without importing dask."""
+    cls = type(X)
+    return cls.__name__ == "DataFrame" and cls.__module__.split(".")[:2] == ["dask", "dataframe"]
 
 
 def _is_chunked(X):
@@ -83,7 +105,7 @@ def as_source(X, sample_weight=None, *, check_data=None, anchors=None):
     """
     if isinstance(X, (ArraySource, ChunkedSource)) or type(X).__name__ == "DaskSource":
         return X
-    if is_dask_array(X):
+    if is_dask_array(X) or is_dask_dataframe(X):
         from ._dask import DaskSource
 
         return DaskSource(X, sample_weight, check_data=check_data, anchors=anchors)
@@ -229,7 +251,10 @@ class ArraySource:
     anchors : ndarray of shape (m, n_features), optional
     """
 
+    feature_names_in = None
+
     def __init__(self, X, sample_weight=None, *, check_data=None, anchors=None):
+        self.feature_names_in = feature_names_of(X)
         signature = _signature(X)
         with reading(X, signature):
             self.X = check_array(X, anchors=anchors)
@@ -422,6 +447,27 @@ class Chunks:
         return f"Chunks(<{len(self.chunks)} chunks>)"
 
 
+def _check_chunk_names(names, first, name):
+    """Refuse a chunk whose column names are not those of chunk 0, in the same order."""
+    if names is None and first is None:
+        return
+    if names is not None and first is not None and list(names) == list(first):
+        return
+    if names is None or first is None:
+        has, lacks = ("chunk 0", name) if names is None else (name, "chunk 0")
+        theirs = list(first if names is None else names)
+        raise ValueError(
+            f"{has} has the column names {theirs} but {lacks} has none, so its columns "
+            "cannot be matched to them. Give every chunk the same named columns (e.g. "
+            "DataFrames with the same columns), or pass every chunk as a plain array."
+        )
+    raise ValueError(
+        f"{name} has the columns {list(names)} but chunk 0 has {list(first)}. Every chunk "
+        f"must have the same columns in the same order; select them, e.g. "
+        f"chunk[{list(first)!r}]."
+    )
+
+
 def _split(item):
     if isinstance(item, tuple):
         if len(item) != 2:
@@ -442,6 +488,9 @@ class ChunkedSource:
     passes iterate again and only check that each chunk still has the shape and
     dtype seen in the validation pass.
 
+    Chunks that are DataFrames or Arrow tables give the source its column
+    names; every chunk must then have the same names in the same order.
+
     Parameters
     ----------
     chunks : re-iterable
@@ -449,6 +498,8 @@ class ChunkedSource:
     check_data : callable, optional
     anchors : ndarray of shape (m, n_features), optional
     """
+
+    feature_names_in = None
 
     def __init__(self, chunks, *, check_data=None, anchors=None):
         if iter(chunks) is chunks:
@@ -475,8 +526,16 @@ class ChunkedSource:
             signature = None if x_path is None else FileSignature(x_path)
             w_signature = None if w_path is None else FileSignature(w_path)
             self.signatures.append((signature, w_signature))
+            try:
+                names = feature_names_of(X)
+            except TypeError as exc:
+                raise TypeError(f"{name}: {exc}") from None
             with reading(X, signature):
                 X = check_array(X, name=name, anchors=anchors, min_samples=0)
+            if self.dtype is None:
+                self.feature_names_in = names
+            else:
+                _check_chunk_names(names, self.feature_names_in, name)
             if self.dtype is None:
                 self.n_features, self.dtype = X.shape[1], X.dtype
             elif X.shape[1] != self.n_features:

@@ -30,7 +30,7 @@ import numpy as np
 from ._init import INIT_SAMPLE_SIZE
 from ._progress import SelectionProgress
 from ._validation import check_random_state, check_scalar
-from .data import as_source
+from .data import _Slice, as_source
 from .exceptions import ConvergenceWarning
 from .families.gaussian import _COVARIANCE_TYPES, GaussianMixture
 
@@ -107,7 +107,9 @@ def _effective_points(model, source):
         w = _weights_or_ones(w, X.shape[0])
         out = np.zeros(2 * K)
         for s in _row_blocks(X.shape[0]):
-            weighted_resp = model.predict_proba(X[s]).astype(np.float64) * w[s, None]
+            # A chunk of the validated source, in the columns of fit: no input checks again.
+            resp = model._outputs(_Slice(X[s], np.empty(0)), "resp")
+            weighted_resp = resp.astype(np.float64) * w[s, None]
             out[:K] += weighted_resp.sum(axis=0)
             out[K:] += (weighted_resp**2).sum(axis=0)
         return out
