@@ -86,7 +86,7 @@ from ._init import INIT_SAMPLE_SIZE, initial_responsibilities, weighted_moments
 from . import _state
 from ._state import ParameterState, check_kernel_params, check_parameter_arrays
 from ._threading import launch
-from ._validation import check_feature_names, check_random_state, check_scalar, feature_names_of
+from ._validation import check_feature_names, check_random_state, check_scalar
 from .data import as_source
 from .exceptions import ConvergenceWarning, EmptyComponentWarning, NotFittedError
 from .kernels import (
@@ -373,11 +373,13 @@ class BaseMixture:
             check_data=self._check_data,
             anchors=None if reset else self._anchor_points(),
         )
-        names = feature_names_of(X)
-        if reset:
-            source.feature_names_in = names  # committed with the fit, by _set_feature_names
+        if reset:  # the source's column names are committed with the fit, by _set_feature_names
             return source
-        check_feature_names(names, getattr(self, "feature_names_in_", None), type(self).__name__)
+        check_feature_names(
+            getattr(source, "feature_names_in", None),
+            getattr(self, "feature_names_in_", None),
+            type(self).__name__,
+        )
         if source.n_features != self.n_features_in_:
             raise ValueError(
                 f"X has {source.n_features} features, but {type(self).__name__} is expecting "

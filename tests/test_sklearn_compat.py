@@ -242,3 +242,88 @@ def test_feature_names_survive_save_load_and_pickle(frame, tmp_path):
     unnamed = fastem.GaussianMixture(2, random_state=0).fit(frame.to_numpy())
     unnamed.save(path)
     assert not hasattr(fastem.load(path), "feature_names_in_")
+
+
+# Every kind of data that carries column names, built from the same frame.
+def _dataframe(frame):
+    return frame
+
+
+def _arrow_table(frame):
+    pa = pytest.importorskip("pyarrow")
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def _chunks_of_dataframes(frame):
+    return fastem.Chunks([frame[:100], frame[100:220], frame[220:]])
+
+
+def _chunks_of_arrow_tables(frame):
+    pa = pytest.importorskip("pyarrow")
+    return fastem.Chunks([pa.Table.from_pandas(frame[:100], preserve_index=False),
+                          pa.Table.from_pandas(frame[100:], preserve_index=False)])
+
+
+def _dask_dataframe(frame):
+    dd = pytest.importorskip("dask.dataframe")
+    return dd.from_pandas(frame, npartitions=3)
+
+
+NAMED_KINDS = [_dataframe, _arrow_table, _chunks_of_dataframes, _chunks_of_arrow_tables,
+               _dask_dataframe]
+FAMILIES = ["GaussianMixture", "ExponentialMixture", "PoissonMixture"]
+
+
+@pytest.fixture
+def synchronous_dask():
+    dask = pytest.importorskip("dask")
+    with dask.config.set(scheduler="synchronous"):
+        yield
+
+
+def _family_frame(frame, family):
+    return frame if family == "GaussianMixture" else frame.abs().round()
+
+
+def _as_list(labels):
+    if isinstance(labels, list):
+        return np.concatenate(labels)
+    return np.asarray(labels.compute() if hasattr(labels, "compute") else labels)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("kind", NAMED_KINDS, ids=lambda f: f.__name__.strip("_"))
+def test_feature_names_from_every_kind_of_named_data(frame, kind, family, synchronous_dask):
+    frame = _family_frame(frame, family)
+    data = kind(frame)
+    model = getattr(fastem, family)(2, random_state=0).fit(data)
+    assert_array_equal(model.feature_names_in_, ["eruptions", "waiting"])
+    reference = getattr(fastem, family)(2, random_state=0).fit(frame.to_numpy())
+    assert_array_equal(_as_list(model.predict(data)), reference.predict(frame.to_numpy()))
+    reordered = kind(frame[["waiting", "eruptions"]])
+    for method in ("predict", "score", "summarize"):
+        with pytest.raises(ValueError, match="must be in the same order"):
+            getattr(model, method)(reordered)
+
+
+@pytest.mark.parametrize("kind", NAMED_KINDS, ids=lambda f: f.__name__.strip("_"))
+def test_select_n_components_keeps_the_names(frame, kind, synchronous_dask):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the grid's internal passes must not warn about names
+        result = fastem.select_n_components(kind(frame), n_components=[2],
+                                            covariance_types=["full"], random_state=0)
+    assert_array_equal(result.best_model_.feature_names_in_, ["eruptions", "waiting"])
+
+
+def test_chunks_must_share_their_column_names(frame):
+    reordered = fastem.Chunks([frame[:150], frame[150:][["waiting", "eruptions"]]])
+    with pytest.raises(ValueError, match=r"chunk 1 has the columns \['waiting', 'eruptions'\] but "
+                       r"chunk 0 has \['eruptions', 'waiting'\].*same order"):
+        fastem.GaussianMixture(2).fit(reordered)
+    unnamed = fastem.Chunks([frame[:150], frame[150:].to_numpy()])
+    with pytest.raises(ValueError, match=r"chunk 0 has the column names \['eruptions', 'waiting'\] "
+                       "but chunk 1 has none"):
+        fastem.GaussianMixture(2).fit(unnamed)
+    model = fastem.GaussianMixture(2, random_state=0).fit(frame)
+    with pytest.raises(ValueError, match="chunk 1 has the column names"):
+        model.predict(fastem.Chunks([frame.to_numpy(), frame]))
