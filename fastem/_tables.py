@@ -193,6 +193,8 @@ def read_csv(path, columns=None):
 def choose_columns(columns, names, available, path):
     """Positions in the file of the ``columns`` tokens: names, or 0-based indices into ``available``.
 
+    A token that is a column's name is that column, even when it reads as a number.
+
     ``names`` are the names of all the file's columns (None without a header);
     ``available`` the positions that hold data. No tokens: every available one.
     """
@@ -202,6 +204,9 @@ def choose_columns(columns, names, available, path):
     shown = None if names is None else [names[j] for j in available]
     chosen = []
     for token in columns:
+        if shown is not None and token in shown:  # a name, even one that looks like a number
+            chosen.append(available[shown.index(token)])
+            continue
         try:
             index = int(token)
         except ValueError:
@@ -210,12 +215,9 @@ def choose_columns(columns, names, available, path):
                     f"column {token!r} not found: {path!r} has no header row with names; "
                     f"select columns by 0-based index (0 to {n - 1})"
                 ) from None
-            if token not in shown:
-                raise ValueError(
-                    f"column {token!r} not found in {path!r}; its columns are {', '.join(shown)}"
-                ) from None
-            chosen.append(available[shown.index(token)])
-            continue
+            raise ValueError(
+                f"column {token!r} not found in {path!r}; its columns are {shown}"
+            ) from None
         if not -n <= index < n:
             raise ValueError(
                 f"column index {index} is out of range for {path!r}, which has {n} "

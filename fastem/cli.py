@@ -18,6 +18,8 @@ separated or repeated. A model fitted on named columns records the names, and
 
 import argparse
 import contextlib
+import csv
+import io
 import json
 import os
 import sys
@@ -44,12 +46,17 @@ class CommandError(Exception):
 
 
 class UsageError(CommandError):
+    """A bad command line: ``UsageError(message, where_to_look)``."""
+
     status = 2
+
+    def __str__(self):
+        return " ".join(self.args)
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
-        raise UsageError(f"{message} (see '{self.prog} --help')")
+        raise UsageError(message, f"(see '{self.prog} --help')")
 
 
 # ----------------------------------------------------------------------
@@ -148,11 +155,34 @@ def _extension(path, allowed, what):
     return ext
 
 
-def _column_tokens(requested):
-    """``--columns`` values ('a,b', repeated or not) as a flat list of names or indices."""
+def _column_tokens(requested, names):
+    """``--columns`` values ('a,b', repeated or not) as a flat list of names or indices.
+
+    A value that is one of the file's column ``names`` is that name, commas and
+    all. Any other value is a comma-separated list read as a CSV row, so a name
+    with a comma can be quoted: ``--columns '"weight, kg",height'``.
+    """
     if not requested:
         return None
-    return [t.strip() for item in requested for t in item.split(",") if t.strip() != ""]
+    tokens = []
+    for item in requested:
+        if names is not None and item in names:
+            tokens.append(item)
+            continue
+        try:
+            fields = next(csv.reader([item], skipinitialspace=True), [])
+        except csv.Error as exc:
+            raise CommandError(
+                f"--columns {item!r} is not a comma-separated list ({exc}); quote a name "
+                "that contains a comma, e.g. --columns '\"weight, kg\",height'"
+            ) from None
+        tokens += [field.strip() for field in fields if field.strip() != ""]
+    if not tokens:
+        raise CommandError(
+            f"--columns {' '.join(map(repr, requested))} names no column; give names or "
+            "0-based indices, e.g. --columns eruptions,waiting"
+        )
+    return tokens
 
 
 def _read_npy(path, columns):
@@ -267,8 +297,9 @@ def read_table(path, columns=None, dtype=None, quiet=False):
     if not os.path.isfile(path):  # a FIFO would block the reader, a directory fail oddly
         raise CommandError(f"data file {path!r} is not a regular file; give the path of a file")
     reader = {".npy": _read_npy, ".csv": _read_csv, ".parquet": _read_parquet}[ext]
+    tokens = _column_tokens(columns, column_names(path) if columns else None)
     try:
-        X, names, notes = reader(path, _column_tokens(columns))
+        X, names, notes = reader(path, tokens)
     except ValueError as exc:  # the readers' messages name the file, place and fix
         raise CommandError(str(exc)) from None
     for note in notes if not quiet else ():
@@ -356,7 +387,9 @@ def write_array(path, array, names):
     table = array.reshape(len(array), -1)
     if ext == ".csv":
         fmt = "%d" if table.dtype.kind in "iu" else ("%.9g" if table.dtype == np.float32 else "%.17g")
-        np.savetxt(path, table, fmt=fmt, delimiter=",", header=",".join(names), comments="")
+        header = io.StringIO()
+        csv.writer(header, lineterminator="").writerow(names)  # quotes a name with a comma
+        np.savetxt(path, table, fmt=fmt, delimiter=",", header=header.getvalue(), comments="")
         return
     try:
         import pyarrow as pa
@@ -559,13 +592,11 @@ def _emit(args, result, text):
 def cmd_fit(args):
     _check_output(args.output, (".npz",), {"data file": args.data})
     cls = _family_class(args.family)
-    kwargs = dict(
-        n_components=args.n_components,
-        n_init=args.n_init,
-        max_iter=args.max_iter,
-        tol=args.tol,
-        random_state=args.seed,
-    )
+    kwargs = dict(n_components=args.n_components, n_init=args.n_init, random_state=args.seed)
+    if args.max_iter is not None:
+        kwargs["max_iter"] = args.max_iter
+    if args.tol is not None:
+        kwargs["tol"] = args.tol
     if args.family == "gaussian":
         kwargs["covariance_type"] = args.covariance or "full"
     elif args.covariance is not None:
@@ -594,7 +625,7 @@ def _data_for(model, args):
     if fitted is not None:
         fitted = [str(n) for n in fitted]
         file_names = column_names(args.data)
-        requested = _column_tokens(columns)
+        requested = _column_tokens(columns, file_names)
         if requested is not None and file_names is not None:
             try:
                 positions = choose_columns(requested, file_names, list(range(len(file_names))),
@@ -604,20 +635,20 @@ def _data_for(model, args):
             chosen = [file_names[j] for j in positions]
             if sorted(chosen) != sorted(fitted):
                 raise CommandError(
-                    f"--columns selects {', '.join(chosen)} from {args.data!r}, but the model "
-                    f"was fitted on the columns {', '.join(fitted)}; select those"
+                    f"--columns selects {chosen} from {args.data!r}, but the model was fitted "
+                    f"on the columns {fitted}; select those"
                 )
         if file_names is not None:
             missing = [n for n in fitted if n not in file_names]
             if missing:
                 raise CommandError(
                     f"{args.data!r} has no column {missing[0]!r}; the model was fitted on the "
-                    f"columns {', '.join(fitted)} and its columns are {', '.join(file_names)}"
+                    f"columns {fitted} and its columns are {file_names}"
                 )
             present = [n for n in file_names if n in fitted]
             if present != fitted and not args.quiet:
                 print(f"fastem: note: {args.data!r} has the model's columns in another order "
-                      f"({', '.join(present)}); they are matched by name", file=sys.stderr)
+                      f"({present}); they are matched by name", file=sys.stderr)
             columns = fitted
     X, _ = read_table(args.data, columns, model._dtype, args.quiet)
     if X.shape[1] != model.n_features_in_:
@@ -688,7 +719,7 @@ def cmd_sample(args):
     if args.seed is not None:
         model.set_params(random_state=args.seed)
     X, _ = model.sample(args.n_samples)
-    write_array(args.output, X, [f"x{j}" for j in range(X.shape[1])])
+    write_array(args.output, X, _feature_labels(model))
     result = {"output": args.output, "n_samples": int(X.shape[0]), "n_features": int(X.shape[1])}
     _emit(args, result, lambda: print(f"wrote {X.shape[0]:,} samples x {X.shape[1]} features "
                                       f"to {args.output}"))
@@ -913,7 +944,7 @@ A model fitted on named columns reads them by name, in any order.""",
 
 
 def build_parser():
-    from . import __version__
+    from . import GaussianMixture, __version__
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print JSON on stdout instead of text")
@@ -964,10 +995,13 @@ def build_parser():
     family_option(p)
     p.add_argument("--covariance", choices=_COVARIANCE_TYPES,
                    help="covariance type of a Gaussian mixture (default full)")
-    p.add_argument("--max-iter", type=_non_negative_int, default=100,
-                   help="EM iterations per initialization (default 100)")
-    p.add_argument("--tol", type=_non_negative_float, default=1e-3,
-                   help="stop when the log-likelihood per sample changes less (default 1e-3)")
+    defaults = GaussianMixture().get_params()
+    p.add_argument("--max-iter", type=_non_negative_int,
+                   help=f"EM passes at most per initialization (default {defaults['max_iter']}, "
+                   "as in Python)")
+    p.add_argument("--tol", type=_non_negative_float,
+                   help="stop when the log-likelihood per sample is estimated to be within this "
+                   f"of its limit (default {defaults['tol']:g}, as in Python)")
     fit_options(p)
     p.add_argument("-o", "--output", required=True, metavar="MODEL",
                    help="model file to write (.npz)")
@@ -1030,9 +1064,22 @@ def _one_line(exc):
 def main(argv=None):
     """Run the ``fastem`` command line; return the exit status."""
     parser = build_parser()
-    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv
     try:
-        args = parser.parse_args(argv)
+        try:
+            args = parser.parse_args(argv)
+        except UsageError as exc:
+            message, *where = exc.args
+            if message.startswith("unrecognized arguments") and any(
+                a.startswith("--columns") for a in argv
+            ):
+                raise UsageError(
+                    f"{message}; --columns takes one value: give several columns "
+                    "comma-separated (--columns a,b) or repeat the option (--columns a "
+                    "--columns b)", *where
+                ) from None
+            raise
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             args.func(args)

@@ -75,10 +75,10 @@ def test_predict_refuses_data_without_the_model_columns(faithful, capsys, tmp_pa
     faithful["frame"].rename(columns={"waiting": "wait"}).to_csv(other, index=False)
     status, out, err = run(capsys, "predict", faithful["model"], other, "-o", tmp_path / "l.npy")
     assert status == 1 and out == "" and err.count("\n") == 1
-    assert "has no column 'waiting'" in err and "fitted on the columns eruptions, waiting" in err
+    assert "has no column 'waiting'" in err and "fitted on the columns ['eruptions', 'waiting']" in err
     status, _, err = run(capsys, "predict", faithful["model"], faithful["csv"], "--columns",
                          "eruptions", "-o", tmp_path / "l.npy")
-    assert status == 1 and "fitted on the columns eruptions, waiting; select those" in err
+    assert status == 1 and "fitted on the columns ['eruptions', 'waiting']; select those" in err
 
 
 def test_pandas_index_column_is_not_a_feature(faithful, capsys, tmp_path):
@@ -188,3 +188,66 @@ def test_select_progress_shows_cell_and_restart(faithful, capsys):
     assert {(c, t, k) for c, t, k, _ in cells} == {
         ("1", "full", "1"), ("2", "full", "2"), ("3", "diag", "1"), ("4", "diag", "2")}
     assert {i for *_, i in cells} == {"1", "2"}
+
+
+@pytest.mark.parametrize("family", ["gaussian", "exponential", "poisson"])
+def test_fit_defaults_are_those_of_python(capsys, tmp_path, family):
+    path = _counts_csv(tmp_path)
+    status, _, err = run(capsys, "fit", path, "-k", 2, "--family", family, "-o", tmp_path / "m.npz")
+    assert status == 0, err
+    model = fastem.load(tmp_path / "m.npz")
+    python = type(model)(2)
+    for name in ("max_iter", "tol", "n_init", "init_params", "accelerate"):
+        assert getattr(model, name) == getattr(python, name), name
+    assert model.random_state == 0  # the one deliberate difference: fits repeat by default
+
+
+def test_sample_writes_the_model_column_names(faithful, capsys, tmp_path):
+    for output in ("s.csv", "s.parquet"):
+        status, _, err = run(capsys, "sample", faithful["model"], "-n", 5, "-o", tmp_path / output)
+        assert status == 0, err
+        read = pd.read_csv if output.endswith(".csv") else pd.read_parquet
+        assert list(read(tmp_path / output).columns) == ["eruptions", "waiting"]
+
+
+def test_column_names_with_commas_and_numbers(capsys, tmp_path):
+    frame = pd.DataFrame({"weight, kg": [60.0, 72, 81, 55, 90, 67], "2020": [1.0, 5, 3, 2, 4, 6],
+                          "1": [9.0, 8, 7, 6, 5, 4]})
+    path = tmp_path / "people.csv"
+    frame.to_csv(path, index=False)
+    # a quoted name in a comma-separated list; a name that reads as a number is a name
+    status, out, err = run(capsys, "fit", path, "--columns", '"weight, kg",1', "-k", 1,
+                           "-o", tmp_path / "m.npz", "--json")
+    assert status == 0, err
+    assert json.loads(out)["feature_names_in"] == ["weight, kg", "1"]
+    # the whole value is one of the names: taken as it is
+    status, out, err = run(capsys, "fit", path, "--columns", "weight, kg", "--columns", "2020",
+                           "-k", 1, "-o", tmp_path / "m2.npz", "--json")
+    assert status == 0, err
+    assert json.loads(out)["feature_names_in"] == ["weight, kg", "2020"]
+    model = fastem.load(tmp_path / "m2.npz")
+    # predict finds the names again; outputs quote them in their CSV header
+    status, _, err = run(capsys, "predict", tmp_path / "m2.npz", path, "-o", tmp_path / "l.csv")
+    assert status == 0, err
+    assert_array_equal(pd.read_csv(tmp_path / "l.csv")["component"],
+                       model.predict(frame[["weight, kg", "2020"]]))
+    status, _, err = run(capsys, "sample", tmp_path / "m2.npz", "-n", 3, "-o", tmp_path / "s.csv")
+    assert status == 0, err
+    assert list(pd.read_csv(tmp_path / "s.csv").columns) == ["weight, kg", "2020"]
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["fit", "--columns", "a", "b", "{csv}", "-k", "1", "-o", "{t}/m.npz"],
+     "unrecognized arguments: {csv}; --columns takes one value: give several columns "
+     "comma-separated (--columns a,b) or repeat the option"),
+    (["fit", "{csv}", "--columns", "", "-k", "1", "-o", "{t}/m.npz"], "--columns '' names no column"),
+    (["fit", "{csv}", "--columns", "a,c", "-k", "1", "-o", "{t}/m.npz"],
+     "column 'c' not found in '{csv}'; its columns are ['a', 'b']"),
+])
+def test_columns_mistakes_are_one_line(capsys, tmp_path, argv, expected):
+    path = tmp_path / "ab.csv"
+    path.write_text("a,b\n1,2\n3,4\n5,7\n")
+    argv = [a.format(csv=path, t=tmp_path) for a in argv]
+    status, out, err = run(capsys, *argv)
+    assert status in (1, 2) and out == "" and err.count("\n") == 1
+    assert expected.format(csv=path) in err
