@@ -5,6 +5,7 @@ would be a dependency for one line of text): on a terminal one line is
 rewritten in place; elsewhere (a log file, a CI job) each update is a line.
 """
 
+import atexit
 import os
 import sys
 import threading
@@ -131,6 +132,7 @@ class CompileNotice(Listener):
         self.announce_timer = None
         self.done_timer = None
         self.announced = False
+        self.pending = None  # seconds of a finished burst whose line is not printed yet
         self.lock = threading.Lock()
 
     def _print(self, text):
@@ -144,13 +146,26 @@ class CompileNotice(Listener):
         self._print("fastem: compiling the kernels (first run only; they are cached on disk "
                     "for later runs)...")
 
-    def _done(self, seconds):
+    def _done(self):
         with self.lock:
-            if not self.announced:
+            if not self.announced or self.pending is None:
                 return
+            seconds, self.pending = self.pending, None
             self.announced = False
             self.first_start = None
         self._print(f"fastem: compiled the kernels in {seconds:.1f} s")
+
+    def flush(self):
+        """Print the line of a finished burst now, without waiting for the gap.
+
+        Registered with :mod:`atexit`, so that a script that ends right after
+        its first fit still says how long the compilation took, and does not
+        wait for the timer to say it.
+        """
+        if self.done_timer is not None:
+            self.done_timer.cancel()
+        if self.depth == 0:
+            self._done()
 
     def on_start(self, event):
         dispatcher = event.data["dispatcher"]
@@ -176,8 +191,9 @@ class CompileNotice(Listener):
             return
         self.announce_timer.cancel()
         if self.announced:
-            seconds = time.perf_counter() - self.first_start
-            self.done_timer = threading.Timer(_BURST_GAP, self._done, (seconds,))
+            self.pending = time.perf_counter() - self.first_start
+            self.done_timer = threading.Timer(_BURST_GAP, self._done)
+            self.done_timer.daemon = True  # at exit, flush() prints the line instead
             self.done_timer.start()
         else:
             self.first_start = None
@@ -185,4 +201,6 @@ class CompileNotice(Listener):
 
 # FASTEM_COMPILE_NOTICE=0 turns the notice off, e.g. for test suites that check stderr.
 if os.environ.get("FASTEM_COMPILE_NOTICE", "1") != "0":
-    register("numba:compile", CompileNotice())
+    _NOTICE = CompileNotice()
+    register("numba:compile", _NOTICE)
+    atexit.register(_NOTICE.flush)

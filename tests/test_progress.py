@@ -49,6 +49,29 @@ def test_compilation_of_fastem_functions_is_announced_with_its_duration(notice, 
     capsys.readouterr()  # the process-wide notice wrote the same to stderr
 
 
+def test_compile_notice_is_complete_when_the_script_ends_right_after(tmp_path):
+    # The "compiled" line waits for a gap without compilation (here longer than
+    # the script lives); at interpreter exit it is printed at once.
+    script = tmp_path / "short.py"
+    script.write_text(
+        "import numba, numpy as np\n"
+        "from fastem import _progress\n"
+        "_progress._ANNOUNCE_AFTER, _progress._BURST_GAP = 0.0, 600.0\n"
+        "def total(x):\n"
+        "    return x.sum()\n"
+        "total.__module__ = 'fastem.probe'\n"
+        "print(numba.njit(total)(np.ones(3)))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.getcwd(), FASTEM_COMPILE_NOTICE="1")
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0 and done.stdout == "3.0\n"
+    lines = done.stderr.splitlines()
+    assert len(lines) == 2, done.stderr
+    assert lines[0].startswith("fastem: compiling the kernels")
+    assert lines[1].startswith("fastem: compiled the kernels in ")
+
+
 def test_other_compilations_are_not_announced(notice):
     listener, stream = notice
     _function_in("user_module")(np.ones(3))
