@@ -1,7 +1,8 @@
 """Dask arrays as a data source: the fused kernel runs where the blocks live.
 
-Imported only when a ``dask.array.Array`` or ``dask.dataframe.DataFrame``
-reaches an estimator, so that ``import fastem`` works without Dask (``pip install fastem[dask]`` adds it).
+Imported only when a ``dask.array.Array`` or a ``dask.dataframe.DataFrame``
+reaches an estimator, so that ``import fastem`` works without Dask
+(``pip install fastem[dask]`` adds it).
 
 - Reductions (every E-step of ``fit``, ``summarize``, ``score``, ``bic``,
   ``aic``): each block of rows goes through the fused kernel on a worker and

@@ -32,11 +32,25 @@ first bad value with its place.
 import codecs
 import csv
 import io
+import os
 import warnings
 
 import numpy as np
 
-__all__ = ["NA_VALUES", "Table", "choose_columns", "csv_column_names", "read_csv"]
+__all__ = [
+    "NA_VALUES",
+    "TABLE_EXTENSIONS",
+    "Table",
+    "choose_columns",
+    "csv_column_names",
+    "parquet_column_names",
+    "read_csv",
+    "read_parquet",
+    "read_table",
+]
+
+#: File extensions of the tables that :func:`read_table` reads.
+TABLE_EXTENSIONS = (".csv", ".parquet")
 
 # pandas' default markers of a missing value (pandas.read_csv, na_values).
 NA_VALUES = frozenset(
@@ -50,12 +64,33 @@ _INDEX_NAMES = ("", "Unnamed: 0")
 
 
 class Table:
-    """What :func:`read_csv` found: ``data`` (float64, 2-D), ``names`` (list or None), ``notes``."""
+    """What a reader found: ``data`` (2-D array), ``names`` (list or None), ``notes``.
+
+    It passes for an array with column names where the estimators take one:
+    ``np.asarray(table)`` is ``data`` and ``column_names`` are the names.
+    """
 
     def __init__(self, data, names, notes):
         self.data = data
         self.names = names
         self.notes = notes
+
+    @property
+    def column_names(self):
+        return self.names
+
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    def __array__(self, dtype=None, copy=None):
+        if copy:
+            return np.array(self.data, dtype=dtype)
+        return np.asarray(self.data, dtype=dtype)
 
 
 def _encoding(head):
@@ -167,6 +202,7 @@ def read_csv(path, columns=None):
         non-numeric value or of a row with the wrong number of fields, or
         when the file is empty or has no data rows.
     """
+    path = os.fsdecode(path)
     encoding, delimiter, names, n_fields = _sniff(path)
     notes = []
     first = 0
@@ -188,6 +224,109 @@ def read_csv(path, columns=None):
         what = "a header row but no data rows" if names is not None else "no data rows"
         raise ValueError(f"{path!r} has {what}; add rows of numbers below the header")
     return Table(data, None if names is None else [names[j] for j in chosen], notes)
+
+
+def read_table(path, columns=None):
+    """Read a ``.csv`` or ``.parquet`` file of numbers: :func:`read_csv` or :func:`read_parquet`."""
+    path = os.fsdecode(path)
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".csv":
+        return read_csv(path, columns)
+    if ext == ".parquet":
+        return read_parquet(path, columns)
+    raise ValueError(
+        f"{path!r} has extension {ext or '(none)'!r}; tables are read from "
+        f"{' and '.join(TABLE_EXTENSIONS)} files"
+    )
+
+
+# pandas stores a DataFrame's index in a parquet file under this name
+_PARQUET_INDEX = "__index_level_0__"
+
+
+def _pyarrow_parquet(path):
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ImportError(
+            f"reading {path!r} needs pyarrow, which is not installed; run "
+            "pip install 'fastem[parquet]' (or save the data as .npy or .csv)"
+        ) from None
+    return pa, pq
+
+
+def _parquet_schema(path):
+    pa, pq = _pyarrow_parquet(path)
+    try:
+        return pq.read_schema(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise ValueError(
+            f"{path!r} is not a readable parquet file ({' '.join(str(exc).split())})"
+        ) from None
+
+
+def parquet_column_names(path):
+    """The names of a parquet file's data columns (pandas' index left out)."""
+    return [n for n in _parquet_schema(path).names if n != _PARQUET_INDEX]
+
+
+def read_parquet(path, columns=None):
+    """Read a parquet file of numbers.
+
+    Parameters
+    ----------
+    path : str
+    columns : list of str or int, optional
+        Columns to keep, in this order: names or 0-based indices (pandas'
+        index column is not counted).
+
+    Returns
+    -------
+    Table
+        ``data``: array of shape (n_rows, n_columns), the columns' common
+        numeric dtype; ``names``: the chosen columns' names; ``notes``: empty.
+
+    Raises
+    ------
+    ImportError
+        When pyarrow is not installed.
+    ValueError
+        For a file that is not parquet, a column that is not numeric, and a
+        missing value (with its column and 1-based row).
+    """
+    path = os.fsdecode(path)
+    pa, pq = _pyarrow_parquet(path)
+    schema = _parquet_schema(path)
+    names = list(schema.names)
+    available = [j for j, name in enumerate(names) if name != _PARQUET_INDEX]
+    chosen = [names[i] for i in choose_columns(columns, names, available, path)]
+    for name in chosen:
+        kind = schema.field(name).type
+        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)):
+            raise ValueError(
+                f"column {name!r} of {path!r} has type {kind}, not numbers; choose numeric "
+                "columns (--columns on the command line, columns= in fastem.Chunks)"
+            )
+    try:
+        table = pq.read_table(path, columns=chosen)
+    except (pa.ArrowException, OSError) as exc:
+        raise ValueError(
+            f"{path!r} is not a readable parquet file ({' '.join(str(exc).split())})"
+        ) from None
+    for name in chosen:
+        nulls = table.column(name).null_count
+        if nulls:
+            row = int(np.flatnonzero(table.column(name).is_null().to_numpy(zero_copy_only=False))[0])
+            raise ValueError(
+                f"{path!r} has {nulls} missing value(s) in column {name!r}, the first in row "
+                f"{row + 1}; fastem fits complete rows only: drop the rows with missing values, "
+                "or impute them (e.g. with pandas: df.dropna() or df.fillna(df.median()))"
+            )
+    if not chosen:
+        return Table(np.empty((table.num_rows, 0)), [], [])
+    data = np.column_stack([table.column(name).to_numpy(zero_copy_only=False) for name in chosen])
+    return Table(data, chosen, [])
 
 
 def choose_columns(columns, names, available, path):

@@ -29,7 +29,8 @@ import warnings
 import numpy as np
 
 from ._progress import ProgressLine, SelectionProgress
-from ._tables import choose_columns, csv_column_names, read_csv
+from ._tables import choose_columns, csv_column_names, parquet_column_names
+from ._tables import read_table as read_table_file
 from .selection import CellProgress
 
 __all__ = ["main"]
@@ -217,58 +218,9 @@ def _watched(X, path):
     return reading(X, FileSignature(path) if backing_file(X) is not None else None)
 
 
-def _read_csv(path, columns):
-    table = read_csv(path, columns)
+def _read_table(path, columns):
+    table = read_table_file(path, columns)
     return table.data, table.names, table.notes
-
-
-# pandas stores a DataFrame's index in a parquet file under this name
-_PARQUET_INDEX = "__index_level_0__"
-
-
-def _parquet_schema(path):
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise CommandError(
-            f"reading {path!r} needs pyarrow, which is not installed; run "
-            "pip install 'fastem[parquet]' (or save the data as .npy or .csv)"
-        ) from None
-    try:
-        return pq.read_schema(path)
-    except (pa.ArrowException, OSError) as exc:
-        raise CommandError(f"{path!r} is not a readable parquet file ({_one_line(exc)})") from None
-
-
-def _read_parquet(path, columns):
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    schema = _parquet_schema(path)
-    names = list(schema.names)
-    available = [j for j, name in enumerate(names) if name != _PARQUET_INDEX]
-    indices = choose_columns(columns, names, available, path)
-    chosen = [names[i] for i in indices]
-    for name in chosen:
-        kind = schema.field(name).type
-        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)):
-            raise CommandError(
-                f"column {name!r} of {path!r} has type {kind}, not numbers; choose numeric "
-                "columns with --columns"
-            )
-    table = pq.read_table(path, columns=chosen)
-    for name in chosen:
-        nulls = table.column(name).null_count
-        if nulls:
-            row = int(np.flatnonzero(table.column(name).is_null().to_numpy(zero_copy_only=False))[0])
-            raise CommandError(
-                f"{path!r} has {nulls} missing value(s) in column {name!r}, the first in row "
-                f"{row + 1}; fastem fits complete rows only: drop the rows with missing values, "
-                "or impute them (e.g. with pandas: df.dropna() or df.fillna(df.median()))"
-            )
-    X = np.column_stack([table.column(name).to_numpy(zero_copy_only=False) for name in chosen])
-    return X, chosen, []
 
 
 def column_names(path):
@@ -277,10 +229,10 @@ def column_names(path):
     try:
         if ext == ".csv":
             return csv_column_names(path)
-    except ValueError as exc:
+        if ext == ".parquet":
+            return parquet_column_names(path)
+    except (ValueError, ImportError) as exc:
         raise CommandError(str(exc)) from None
-    if ext == ".parquet":
-        return [n for n in _parquet_schema(path).names if n != _PARQUET_INDEX]
     return None
 
 
@@ -296,11 +248,11 @@ def read_table(path, columns=None, dtype=None, quiet=False):
         raise CommandError(f"data file {path!r} does not exist; check the path")
     if not os.path.isfile(path):  # a FIFO would block the reader, a directory fail oddly
         raise CommandError(f"data file {path!r} is not a regular file; give the path of a file")
-    reader = {".npy": _read_npy, ".csv": _read_csv, ".parquet": _read_parquet}[ext]
+    reader = _read_npy if ext == ".npy" else _read_table
     tokens = _column_tokens(columns, column_names(path) if columns else None)
     try:
         X, names, notes = reader(path, tokens)
-    except ValueError as exc:  # the readers' messages name the file, place and fix
+    except (ValueError, ImportError) as exc:  # the readers' messages name the file, place and fix
         raise CommandError(str(exc)) from None
     for note in notes if not quiet else ():
         print(f"fastem: note: {note}", file=sys.stderr)

@@ -43,6 +43,7 @@ import numpy as np
 
 from ._config import BLOCK_SIZE
 from ._init import sample_index, subsample
+from ._tables import TABLE_EXTENSIONS, read_table
 from ._validation import check_array, check_sample_weight, feature_names_of
 
 __all__ = [
@@ -335,7 +336,7 @@ def load_npy(path, mmap_mode="r"):
     from .io import open_regular_file
 
     path = os.fsdecode(path)
-    with open_regular_file(path, "data file") as f:
+    with open_regular_file(path, "data file", "Pass a .npy file written by numpy.save.") as f:
         size = os.fstat(f.fileno()).st_size
         if size == 0:
             raise ValueError(
@@ -376,36 +377,66 @@ def load_npy(path, mmap_mode="r"):
 
 
 class Chunks:
-    """Data that come as a sequence of 2-D chunks, in memory or in ``.npy`` files.
+    """Data that come as a sequence of 2-D chunks, in memory or in files.
 
     Pass an instance to ``fit``, ``summarize``, ``score``, ``predict`` and the
-    other methods in place of an array. Files are opened memory-mapped when a
-    pass reaches them, so only one chunk is read at a time.
+    other methods in place of an array. Files are read when a pass reaches
+    them, one at a time: ``.npy`` files memory-mapped, ``.csv`` and
+    ``.parquet`` files (parts of a table, as Spark or Dask write them) read
+    whole into memory, on every pass. Column names of DataFrames, Arrow
+    tables, CSV headers and parquet files become the model's
+    ``feature_names_in_``; every chunk must have the same ones.
 
     Parameters
     ----------
     chunks : sequence of array-like or path
-        Each entry is a 2-D array of shape (n_rows_i, n_features) or the path
-        of a ``.npy`` file holding one. All chunks must have the same number of
-        features and, after conversion, the same dtype.
+        Each entry is a 2-D array (a DataFrame or an Arrow table too) of
+        shape (n_rows_i, n_features), or the path of a ``.npy``, ``.csv`` or
+        ``.parquet`` file holding one (``.csv`` files are read as the command
+        line reads them, see :mod:`fastem._tables`; a CSV file is parsed again
+        on every pass, so large ones are better converted to ``.npy`` or
+        ``.parquet``). All chunks must have the same number of features and,
+        after conversion, the same dtype.
     sample_weights : sequence of array-like, path or None, default=None
-        One entry per chunk: the weights of its rows, shape (n_rows_i,), or
-        None for unit weights.
+        One entry per chunk: the weights of its rows, shape (n_rows_i,), an
+        ``.npy`` file holding them, or None for unit weights.
     mmap_mode : {'r', 'c', None}, default='r'
         How ``.npy`` files are opened (see :func:`numpy.load`): memory-mapped
         read-only ('r'), memory-mapped copy-on-write ('c'), or read into
         memory one file at a time (None). A file is never written: modes that
         write ('r+', 'w+') are refused.
+    columns : sequence of str or int, optional
+        The columns to read from ``.csv`` and ``.parquet`` files, in this
+        order, by name or 0-based index (default: all). Only for chunks that
+        are such files.
+
+    Raises
+    ------
+    ValueError
+        For ``columns`` with chunks that are not ``.csv`` or ``.parquet``
+        files; when a pass reads a file: for a file that cannot be read, a
+        missing or non-numeric value, or a column not found (each message
+        names the file and the place).
 
     Examples
     --------
     >>> data = fastem.Chunks(["part-0.npy", "part-1.npy", "part-2.npy"])
     >>> model = fastem.GaussianMixture(4).fit(data)
     >>> labels = model.predict(data)  # a list: one array per chunk
+    >>> parts = fastem.Chunks(sorted(glob.glob("table/part-*.parquet")), columns=["x", "y"])
     """
 
-    def __init__(self, chunks, sample_weights=None, *, mmap_mode="r"):
+    def __init__(self, chunks, sample_weights=None, *, mmap_mode="r", columns=None):
         self.chunks = list(chunks)
+        self.columns = None if columns is None else list(columns)
+        if self.columns is not None:
+            for i, chunk in enumerate(self.chunks):
+                if _table_path(chunk) is None:
+                    raise ValueError(
+                        f"columns={self.columns!r} selects columns of .csv and .parquet "
+                        f"files, but chunk {i} is {_describe(chunk)}; select the columns of "
+                        "arrays and .npy files before, e.g. X[:, [0, 2]], or leave out columns."
+                    )
         if sample_weights is not None:
             sample_weights = list(sample_weights)
             if len(sample_weights) != len(self.chunks):
@@ -426,25 +457,45 @@ class Chunks:
         return len(self.chunks)
 
     def _load(self, item):
-        if isinstance(item, (str, bytes)) or hasattr(item, "__fspath__"):
+        if _table_path(item) is not None:
+            return read_table(item, self.columns)
+        if _is_path(item):
             return load_npy(item, self.mmap_mode)
         return item
+
+    def _load_weights(self, item):
+        return load_npy(item, self.mmap_mode) if _is_path(item) else item
 
     def __iter__(self):
         for i, chunk in enumerate(self.chunks):
             w = None if self.sample_weights is None else self.sample_weights[i]
-            yield self._load(chunk), (None if w is None else self._load(w))
+            yield self._load(chunk), self._load_weights(w)
 
     def files(self, i):
         """Paths of the files that chunk ``i`` and its weights are read from (None: in memory)."""
         w = None if self.sample_weights is None else self.sample_weights[i]
-        return tuple(
-            os.fsdecode(item) if isinstance(item, (str, bytes)) or hasattr(item, "__fspath__") else None
-            for item in (self.chunks[i], w)
-        )
+        return tuple(os.fsdecode(item) if _is_path(item) else None for item in (self.chunks[i], w))
 
     def __repr__(self):
         return f"Chunks(<{len(self.chunks)} chunks>)"
+
+
+def _is_path(item):
+    return isinstance(item, (str, bytes)) or hasattr(item, "__fspath__")
+
+
+def _table_path(item):
+    """The path of a ``.csv`` or ``.parquet`` file, or None for anything else."""
+    if not _is_path(item):
+        return None
+    path = os.fsdecode(item)
+    return path if os.path.splitext(path)[1].lower() in TABLE_EXTENSIONS else None
+
+
+def _describe(item):
+    if _is_path(item):
+        return f"the file {os.fsdecode(item)!r}"
+    return f"an object of type {type(item).__name__}"
 
 
 def _check_chunk_names(names, first, name):

@@ -241,33 +241,34 @@ def _file_kind(mode):
     return "special file"
 
 
-def open_regular_file(path, what):
+def open_regular_file(path, what, fix=None):
     """Open ``path`` for reading as a binary file object, refusing anything but a regular file.
 
     The file is opened without blocking and checked with ``fstat`` on the open
     descriptor, so a FIFO, a device or a directory is refused at once (a FIFO
     would otherwise block the open until a writer appears), and the file that
-    was checked is the file that is read.
+    was checked is the file that is read. ``fix`` ends the error messages
+    (default: how model files are written).
     """
     path = os.fspath(path)
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    missing_fix = "Check the path, or create it with 'fastem fit' or model.save(path)."
+    if fix is not None:
+        missing_fix = "Check the path."
+    fix = _WRITTEN_BY if fix is None else fix
     try:
         fd = os.open(path, flags)
     except FileNotFoundError:
-        raise FileNotFoundError(
-            errno.ENOENT,
-            f"{what} {path!r} does not exist. Check the path, or create it with "
-            "'fastem fit' or model.save(path).",
-        ) from None
+        raise FileNotFoundError(errno.ENOENT, f"{what} {path!r} does not exist. {missing_fix}") from None
     except IsADirectoryError:
-        raise ValueError(f"{what} {path!r} is a directory, not a file. {_WRITTEN_BY}") from None
+        raise ValueError(f"{what} {path!r} is a directory, not a file. {fix}") from None
     except OSError as exc:
         raise OSError(exc.errno, f"cannot open {what} {path!r}: {exc.strerror}") from None
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             raise ValueError(
-                f"{what} {path!r} is a {_file_kind(mode)}, not a regular file. {_WRITTEN_BY}"
+                f"{what} {path!r} is a {_file_kind(mode)}, not a regular file. {fix}"
             )
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)

@@ -245,32 +245,55 @@ def test_feature_names_survive_save_load_and_pickle(frame, tmp_path):
 
 
 # Every kind of data that carries column names, built from the same frame.
-def _dataframe(frame):
+def _dataframe(frame, tmp_path):
     return frame
 
 
-def _arrow_table(frame):
+def _arrow_table(frame, tmp_path):
     pa = pytest.importorskip("pyarrow")
     return pa.Table.from_pandas(frame, preserve_index=False)
 
 
-def _chunks_of_dataframes(frame):
+def _chunks_of_dataframes(frame, tmp_path):
     return fastem.Chunks([frame[:100], frame[100:220], frame[220:]])
 
 
-def _chunks_of_arrow_tables(frame):
+def _chunks_of_arrow_tables(frame, tmp_path):
     pa = pytest.importorskip("pyarrow")
     return fastem.Chunks([pa.Table.from_pandas(frame[:100], preserve_index=False),
                           pa.Table.from_pandas(frame[100:], preserve_index=False)])
 
 
-def _dask_dataframe(frame):
+def _dask_dataframe(frame, tmp_path):
     dd = pytest.importorskip("dask.dataframe")
     return dd.from_pandas(frame, npartitions=3)
 
 
+def _new_directory(tmp_path):
+    directory = tmp_path / str(len(list(tmp_path.iterdir())))
+    directory.mkdir()
+    return directory
+
+
+def _chunks_of_parquet_files(frame, tmp_path):
+    pytest.importorskip("pyarrow")
+    directory = _new_directory(tmp_path)
+    parts = [directory / "part-0.parquet", directory / "part-1.parquet"]
+    frame[:130].to_parquet(parts[0])  # with pandas' index, which is not a feature
+    frame[130:].to_parquet(parts[1], index=False)
+    return fastem.Chunks(parts)
+
+
+def _chunks_of_csv_files(frame, tmp_path):
+    directory = _new_directory(tmp_path)
+    parts = [directory / "part-0.csv", directory / "part-1.csv"]
+    frame[:130].to_csv(parts[0])  # with pandas' index, which is not a feature
+    frame[130:].to_csv(parts[1], index=False, float_format="%.17g")
+    return fastem.Chunks(parts)
+
+
 NAMED_KINDS = [_dataframe, _arrow_table, _chunks_of_dataframes, _chunks_of_arrow_tables,
-               _dask_dataframe]
+               _dask_dataframe, _chunks_of_parquet_files, _chunks_of_csv_files]
 FAMILIES = ["GaussianMixture", "ExponentialMixture", "PoissonMixture"]
 
 
@@ -293,24 +316,25 @@ def _as_list(labels):
 
 @pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("kind", NAMED_KINDS, ids=lambda f: f.__name__.strip("_"))
-def test_feature_names_from_every_kind_of_named_data(frame, kind, family, synchronous_dask):
+def test_feature_names_from_every_kind_of_named_data(frame, kind, family, synchronous_dask,
+                                                    tmp_path):
     frame = _family_frame(frame, family)
-    data = kind(frame)
+    data = kind(frame, tmp_path)
     model = getattr(fastem, family)(2, random_state=0).fit(data)
     assert_array_equal(model.feature_names_in_, ["eruptions", "waiting"])
     reference = getattr(fastem, family)(2, random_state=0).fit(frame.to_numpy())
     assert_array_equal(_as_list(model.predict(data)), reference.predict(frame.to_numpy()))
-    reordered = kind(frame[["waiting", "eruptions"]])
+    reordered = kind(frame[["waiting", "eruptions"]], tmp_path)
     for method in ("predict", "score", "summarize"):
         with pytest.raises(ValueError, match="must be in the same order"):
             getattr(model, method)(reordered)
 
 
 @pytest.mark.parametrize("kind", NAMED_KINDS, ids=lambda f: f.__name__.strip("_"))
-def test_select_n_components_keeps_the_names(frame, kind, synchronous_dask):
+def test_select_n_components_keeps_the_names(frame, kind, synchronous_dask, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the grid's internal passes must not warn about names
-        result = fastem.select_n_components(kind(frame), n_components=[2],
+        result = fastem.select_n_components(kind(frame, tmp_path), n_components=[2],
                                             covariance_types=["full"], random_state=0)
     assert_array_equal(result.best_model_.feature_names_in_, ["eruptions", "waiting"])
 
@@ -327,3 +351,31 @@ def test_chunks_must_share_their_column_names(frame):
     model = fastem.GaussianMixture(2, random_state=0).fit(frame)
     with pytest.raises(ValueError, match="chunk 1 has the column names"):
         model.predict(fastem.Chunks([frame.to_numpy(), frame]))
+
+
+def test_chunks_read_the_columns_asked_for(frame, tmp_path):
+    pytest.importorskip("pyarrow")
+    frame = frame.assign(id=np.arange(len(frame)))
+    frame[:150].to_parquet(tmp_path / "a.parquet")
+    frame[150:].to_csv(tmp_path / "b.csv", index=False, float_format="%.17g")
+    parts = fastem.Chunks([tmp_path / "a.parquet", tmp_path / "b.csv"], columns=["waiting", "eruptions"])
+    model = fastem.GaussianMixture(2, random_state=0).fit(parts)
+    assert_array_equal(model.feature_names_in_, ["waiting", "eruptions"])
+    reference = fastem.GaussianMixture(2, random_state=0).fit(frame[["waiting", "eruptions"]])
+    np.testing.assert_allclose(model.means_, reference.means_, rtol=1e-10)
+    with pytest.raises(ValueError, match=r"column 'wait' not found in .*a.parquet'; its columns are "
+                       r"\['eruptions', 'waiting', 'id'\]"):
+        model.fit(fastem.Chunks([tmp_path / "a.parquet"], columns=["wait"]))
+    with pytest.raises(ValueError, match="columns=\\['waiting'\\] selects columns of .csv and .parquet "
+                       "files, but chunk 0 is an object of type ndarray"):
+        fastem.Chunks([frame.to_numpy(), tmp_path / "a.parquet"], columns=["waiting"])
+
+
+def test_chunk_files_with_bad_values_name_the_file_and_place(frame, tmp_path):
+    frame[:150].to_csv(tmp_path / "a.csv", index=False)
+    (tmp_path / "b.csv").write_text("eruptions,waiting\n1.5,60\n2.5,NA\n")
+    with pytest.raises(ValueError, match=r"b.csv' has a missing value \('NA'\) on line 3 \(data "
+                       r"row 2\), column 2 \('waiting'\)"):
+        fastem.GaussianMixture(2).fit(fastem.Chunks([tmp_path / "a.csv", tmp_path / "b.csv"]))
+    with pytest.raises(FileNotFoundError, match=r"data file '.*c.npy' does not exist. Check the path.$"):
+        fastem.GaussianMixture(2).fit(fastem.Chunks([tmp_path / "a.csv", tmp_path / "c.npy"]))
