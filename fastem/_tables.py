@@ -33,6 +33,7 @@ import codecs
 import csv
 import io
 import os
+import re
 import warnings
 
 import numpy as np
@@ -490,6 +491,13 @@ def _bad_value(layout, value, line, row_number, j):
             "complete rows only: drop the rows with missing values, or impute them "
             "(e.g. with pandas: df.dropna() or df.fillna(df.median())), and save "
             "the file again"
+        )
+    if re.fullmatch(r"[-+]?\d*,\d+(?:[eE][-+]?\d+)?", value):
+        return (
+            f"{layout.path!r} has {value!r} on {where}, a number with a decimal comma; "
+            "fastem reads decimal points: save the file with '.' as the decimal separator "
+            f"(e.g. with pandas: pd.read_csv(path, sep={layout.delimiter!r}, decimal=',')"
+            ".to_csv(new_path, index=False))"
         )
     return (
         f"{layout.path!r} has the non-numeric value {value!r} on {where}; "

@@ -47,6 +47,7 @@ def check_array(X, *, name="X", dtype=None, min_samples=1, anchors=None):
             f"{name}.toarray() to convert it to a dense NumPy array (mixture models "
             "compute with every feature of every point, so the density costs nothing extra)."
         )
+    _check_frame_columns(X, name)
     if not hasattr(X, "dtype") or not hasattr(X, "shape"):
         try:
             X = np.asarray(X)
@@ -117,6 +118,40 @@ def check_array(X, *, name="X", dtype=None, min_samples=1, anchors=None):
         )
     check_range(lo, hi, X.dtype, name=name, anchors=anchors)
     return X
+
+
+def _check_frame_columns(X, name):
+    """Name the column of a pandas DataFrame that is not numeric or has missing values.
+
+    Without this, such a frame becomes an object array whose error names no
+    column. Other frames (polars, ...) are left to the array checks.
+    """
+    dtypes, columns = getattr(X, "dtypes", None), getattr(X, "columns", None)
+    if dtypes is None or columns is None or not hasattr(dtypes, "tolist"):
+        return
+    extension = False
+    for column, dtype in zip(list(columns), dtypes.tolist()):
+        kind = getattr(getattr(dtype, "categories", None), "dtype", dtype)  # categories' kind
+        kind = getattr(kind, "kind", None)
+        if kind is None:
+            return  # not pandas' dtypes: nothing to say here
+        if kind not in "biuf":
+            raise TypeError(
+                f"column {column!r} of {name} has dtype {dtype}, not numbers. Select the "
+                f"numeric columns, e.g. {name}.select_dtypes('number'), or encode this one as "
+                "numbers first."
+            )
+        extension = extension or not isinstance(dtype, np.dtype)
+    if extension and hasattr(X, "isna"):  # nullable dtypes (Int64, Float64): pd.NA
+        missing = np.asarray(X.isna()).sum(axis=0)
+        if missing.any():
+            j = int(np.flatnonzero(missing)[0])
+            raise ValueError(
+                f"{name} has {int(missing.sum())} missing value(s) (pd.NA), the first in "
+                f"column {list(columns)[j]!r}. fastem fits complete rows only: drop the rows "
+                f"with missing values ({name}.dropna()) or impute them "
+                f"({name}.fillna({name}.median()))."
+            )
 
 
 def _is_sparse(X):

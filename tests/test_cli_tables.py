@@ -106,6 +106,10 @@ def test_headerless_bom_csv_keeps_every_row(capsys, tmp_path):
     ("a,b\n", "has a header row but no data rows"),
     ("a,b\n1,2\n3,\n", "missing value (an empty field) on line 3 (data row 2), column 2 ('b')"),
     ("a,b\n1,2\nNA,4\n", "missing value ('NA') on line 3 (data row 2), column 1 ('a')"),
+    ("a;b\n1,5;2\n3;4\n", "has '1,5' on line 2 (data row 1), column 1 ('a'), a number with a "
+     "decimal comma; fastem reads decimal points"),
+    ("a,b\n1,2\n3,x\n", "the non-numeric value 'x' on line 3 (data row 2), column 2 ('b'); choose "
+     "numeric columns with --columns"),
 ])
 def test_csv_problems_give_one_line(capsys, tmp_path, content, expected):
     path = tmp_path / "bad.csv"

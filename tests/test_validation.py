@@ -339,3 +339,34 @@ def test_values_too_large_for_the_dtype_are_rejected():
     # off by ~1e284, whose square overflows.
     with pytest.raises(ValueError, match=r"magnitude 1e\+300 in feature 0, too large"):
         GaussianMixture(1, init_params="kmeans", random_state=0).fit(np.full((1, 5), 1e300))
+
+
+@pytest.mark.parametrize("family", ["GaussianMixture", "ExponentialMixture", "PoissonMixture"])
+def test_dataframe_columns_that_are_not_numbers_are_named(family):
+    pd = pytest.importorskip("pandas")
+    import fastem
+
+    counts = np.array([1.0, 2, 3, 4, 6, 7])
+    cases = [
+        ({"kind": ["a", "b", "a", "b", "a", "b"]}, TypeError,
+         r"column 'kind' of X has dtype \w+, not numbers. Select the numeric columns, e.g. "
+         r"X.select_dtypes\('number'\)"),
+        ({"when": pd.date_range("2020", periods=6)}, TypeError,
+         r"column 'when' of X has dtype datetime64\[\w+\], not numbers"),
+        ({"kind": pd.Categorical(["a", "b"] * 3)}, TypeError, "column 'kind' of X has dtype category"),
+        ({"visits": pd.array([1, 2, None, 4, 5, 6], dtype="Int64")}, ValueError,
+         r"X has 1 missing value\(s\) \(pd.NA\), the first in column 'visits'. fastem fits "
+         r"complete rows only: drop the rows with missing values \(X.dropna\(\)\)"),
+    ]
+    model = getattr(fastem, family)(1)
+    for extra, error, message in cases:
+        with pytest.raises(error, match=message):
+            model.fit(pd.DataFrame({"x": counts, **extra}))
+    # numeric extension dtypes without missing values, numeric categories, booleans: accepted
+    frame = pd.DataFrame({"x": counts, "n": pd.array([1, 2, 3, 4, 5, 6], dtype="Int64"),
+                          "c": pd.Categorical([1, 2] * 3), "b": [True, False] * 3})
+    reference = getattr(fastem, family)(1).fit(frame.to_numpy(dtype=float))
+    fitted = getattr(fastem, family)(1).fit(frame)
+    np.testing.assert_allclose(fitted.score(frame), reference.score(frame.to_numpy(dtype=float)),
+                               rtol=1e-12)
+    assert_array_equal(fitted.feature_names_in_, ["x", "n", "c", "b"])
