@@ -4,6 +4,12 @@ Needs matplotlib (``pip install 'fastem[plot]'``), imported only when a
 function here is called: ``import fastem`` never imports matplotlib. Every
 function takes an optional ``ax`` (or ``axes``) to draw into and returns a
 dict of the matplotlib objects it made.
+
+Data are taken in every form the estimators take: arrays (memory-mapped
+too), DataFrames and Arrow tables (whose column names label the axes),
+:class:`fastem.Chunks` and Dask arrays or DataFrames. At most 1,000,000 rows
+are read, a uniform subsample of larger data (the same on every call), so a
+plot of data larger than memory never reads them whole.
 """
 
 import itertools
@@ -53,22 +59,28 @@ def _full_covariances(model):
     return _full_covariances(model)
 
 
-def _data(X):
-    """``X`` as a float64 array of shape (n_samples, n_features), and its column names or None.
+# Rows of the data that a plot reads: a histogram of a million points looks like
+# one of all of them, and data larger than memory (a memory-mapped file, Chunks,
+# a Dask array) are never read whole for a picture.
+_MAX_ROWS = 1_000_000
 
-    Column names come from a DataFrame (pandas, polars) or an Arrow table;
-    a 1-D array is one feature.
+
+def _data(X, max_rows=None):
+    """At most ``max_rows`` rows of ``X`` as float64 (n_rows, n_features), and its column names.
+
+    ``X`` is any data the estimators take (an array, memory-mapped too; a
+    DataFrame or Arrow table; :class:`fastem.Chunks`; a Dask array or
+    DataFrame), validated as they validate it; a 1-D array is one feature.
+    Larger data give a uniform subsample of rows, the same on every call.
+    Column names come from the data (None without names).
     """
-    from ._validation import feature_names_of
+    from .data import as_source
 
-    names = feature_names_of(X)
-    values = np.asarray(X, dtype=np.float64)
-    if values.ndim == 1:
-        values = values[:, None]
-    if values.ndim != 2:
-        raise ValueError(
-            f"X must be an array of shape (n_samples, n_features), got shape {values.shape}."
-        )
+    if getattr(X, "ndim", None) == 1 or isinstance(X, (list, tuple)) and np.ndim(X) == 1:
+        X = X.reshape(-1, 1) if hasattr(X, "compute") else np.asarray(X).reshape(-1, 1)
+    source = as_source(X)
+    values, _ = source.subsample(np.random.RandomState(0), max_rows or _MAX_ROWS)
+    names = source.feature_names_in
     return values, None if names is None else [str(n) for n in names]
 
 
@@ -162,8 +174,8 @@ def plot_density_1d(model, X=None, *, feature=0, bins=None, ax=None):
         Gaussian (any covariance type), exponential or Poisson. For data with
         several features the marginal of ``feature`` is drawn.
     X : array-like of shape (n_samples, n_features) or (n_samples,), default=None
-        Data drawn as a density histogram: an array, a DataFrame or an Arrow
-        table (whose column names label the axis).
+        Data drawn as a density histogram, in any form that ``fit`` takes
+        (column names label the axis; see the module docstring).
     feature : int or str, default=0
         Index or name of the feature to draw.
     bins : int, default=None
@@ -270,8 +282,8 @@ def plot_clusters_2d(model, X, *, features=(0, 1), n_std=(1, 2, 3), max_points=2
         Gaussian (any covariance type: ellipses at ``n_std`` standard
         deviations), exponential or Poisson (component means only).
     X : array-like of shape (n_samples, n_features)
-        An array, a DataFrame or an Arrow table (whose column names label the
-        axes). Labels use all features; two of them are drawn.
+        In any form that ``fit`` takes (column names label the axes; see the
+        module docstring). Labels use all features; two of them are drawn.
     features : (int or str, int or str), default=(0, 1)
         Indices or names of the two features drawn.
     n_std : sequence of float, default=(1, 2, 3)
@@ -410,8 +422,10 @@ def plot_pairs(model, X, *, pairs=None, axes=None, **kwargs):
 
     Parameters
     ----------
-    model : fitted GaussianMixture
+    model : fitted mixture
+        Gaussian, exponential or Poisson.
     X : array-like of shape (n_samples, n_features)
+        In any form that ``fit`` takes (see the module docstring).
     pairs : sequence of (int, int), default=None
         The feature pairs; all pairs of the first four features by default.
     axes : sequence of matplotlib Axes, default=None
@@ -423,7 +437,11 @@ def plot_pairs(model, X, *, pairs=None, axes=None, **kwargs):
     -------
     dict with ``figure``, ``axes`` and ``panels`` (one plot_clusters_2d dict per pair).
     """
-    n_features = np.shape(X)[1]
+    from ._tables import Table
+
+    values, names = _data(X)  # read once for every panel, names kept
+    X = Table(values, names, [])
+    n_features = model.n_features_in_
     if pairs is None:
         pairs = list(itertools.combinations(range(min(n_features, 4)), 2))
     if axes is None:

@@ -270,3 +270,57 @@ def test_explore_poisson_without_model(counts):
 def test_explorer_labels_its_axes(data):
     explorer = plot.explore(data=data[:, 0])
     assert explorer.ax.get_xlabel() == "x" and explorer.ax.get_ylabel() == "density"
+
+
+def _every_data_path(frame, tmp_path):
+    """The same rows as a DataFrame, array, memory map, Chunks and Dask array and DataFrame."""
+    X = frame.to_numpy()
+    np.save(tmp_path / "a.npy", X[:100])
+    np.save(tmp_path / "b.npy", X[100:])
+    np.save(tmp_path / "all.npy", X)
+    paths = {
+        "array": X,
+        "memory map": np.load(tmp_path / "all.npy", mmap_mode="r"),
+        "DataFrame": frame,
+        "Chunks of DataFrames": fastem.Chunks([frame[:100], frame[100:]]),
+        "Chunks of .npy files": fastem.Chunks([tmp_path / "a.npy", tmp_path / "b.npy"]),
+    }
+    da = pytest.importorskip("dask.array")
+    dd = pytest.importorskip("dask.dataframe")
+    paths["Dask array"] = da.from_array(X, chunks=(70, -1))
+    paths["Dask DataFrame"] = dd.from_pandas(frame, npartitions=3)
+    return paths
+
+
+def test_every_plot_takes_every_data_path(faithful_like, tmp_path, monkeypatch):
+    dask = pytest.importorskip("dask")
+    monkeypatch.setattr(plot, "_MAX_ROWS", 250)  # larger data are subsampled, alike on every path
+    model = fastem.GaussianMixture(2, random_state=0).fit(faithful_like)
+    drawn = {}
+    with dask.config.set(scheduler="synchronous"):
+        for name, X in _every_data_path(faithful_like, tmp_path).items():
+            clusters = plot.plot_clusters_2d(model, X)
+            density = plot.plot_density_1d(model, X, feature=1)
+            pairs = plot.plot_pairs(model, X)
+            # the data's names, or the model's for data without names
+            assert clusters["ax"].get_xlabel() == "eruptions", name
+            assert pairs["panels"][0]["ax"].get_ylabel() == "waiting", name
+            drawn[name] = (clusters["scatter"].get_offsets(),
+                           [patch.get_height() for patch in density["hist"]])
+            plt.close("all")
+    reference_points, reference_heights = drawn.pop("array")
+    assert reference_points.shape[0] == 250  # 272 rows, at most 250 read
+    for name, (points, heights) in drawn.items():
+        np.testing.assert_array_equal(points, reference_points, err_msg=name)
+        np.testing.assert_allclose(heights, reference_heights, err_msg=name)
+
+
+def test_plots_check_the_data_as_fit_does(faithful_like):
+    model = fastem.GaussianMixture(2, random_state=0).fit(faithful_like)
+    bad = faithful_like.copy()
+    bad.iloc[3, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        plot.plot_clusters_2d(model, bad)
+    with pytest.raises(ValueError, match="chunk 1 has the columns"):
+        plot.plot_density_1d(model, fastem.Chunks([faithful_like,
+                                                  faithful_like[["waiting", "eruptions"]]]))
