@@ -15,7 +15,9 @@ decide for the user:
   ``df.to_csv(path)``) marks the row numbers of a DataFrame, which are not a
   feature; the column is dropped and a note says so.
 
-Fields may be quoted, lines may end in CRLF, blank lines are skipped.
+Fields may be quoted, lines may end in CRLF, blank lines are skipped, and
+leading lines that start with '#' (notes above the table, as in R's data
+files and ``numpy.savetxt``'s header) are skipped with a note.
 Missing values (empty fields and pandas' markers such as ``NA`` or ``nan``)
 and text in a numeric column are errors that give the line, the data row and
 the column (all 1-based) and how to fix them.
@@ -120,8 +122,30 @@ def _is_number(text):
     return True
 
 
-def _sample_rows(path, encoding, delimiter):
+def _is_comment(line):
+    """A line of notes above the table: '#' first, and not pandas' missing-value marker."""
+    if not line.startswith("#"):
+        return False
+    first = line.split(",")[0].split(";")[0].split("\t")[0].split("|")[0].strip()
+    return first not in NA_VALUES
+
+
+def _comment_lines(path, encoding):
+    """(number of leading comment lines, whether one holds a quote character)."""
+    count, quoted = 0, False
     with open(path, encoding=encoding, errors="replace", newline="") as f:
+        for line in f:
+            if not _is_comment(line):
+                break
+            count += 1
+            quoted = quoted or '"' in line
+    return count, quoted
+
+
+def _sample_rows(path, encoding, delimiter, skip=0):
+    with open(path, encoding=encoding, errors="replace", newline="") as f:
+        for _ in range(skip):
+            f.readline()
         text = f.read(_SNIFF_BYTES)
         more = f.read(1) != ""
     if more and "\n" in text:  # leave out the line cut short
@@ -130,11 +154,11 @@ def _sample_rows(path, encoding, delimiter):
     return rows[:_SNIFF_ROWS]
 
 
-def _delimiter(path, encoding):
+def _delimiter(path, encoding, skip):
     """The delimiter that splits the sampled lines most consistently (numbers preferred)."""
     best, best_score = ",", None
     for delimiter in _DELIMITERS:
-        rows = _sample_rows(path, encoding, delimiter)
+        rows = _sample_rows(path, encoding, delimiter, skip)
         widths = [len(row) for row in rows]
         if not rows or max(widths) < 2:
             continue
@@ -156,17 +180,23 @@ def _header(first_row):
 
 
 def _sniff(path):
-    """(encoding, delimiter, header names or None, number of fields) of a CSV file."""
+    """(encoding, delimiter, header names or None, number of fields, comment lines) of a CSV file.
+
+    The comment lines are ``(count, quoted)``: the leading lines that start
+    with '#', and whether one of them holds a quote character.
+    """
     with open(path, "rb") as f:
         head = f.read(_SNIFF_BYTES)
     if not head.strip():
         raise ValueError(f"{path!r} is empty; expected rows of numbers separated by commas")
     encoding = _encoding(head)
-    delimiter = _delimiter(path, encoding)
-    rows = _sample_rows(path, encoding, delimiter)
+    comments = _comment_lines(path, encoding)
+    delimiter = _delimiter(path, encoding, comments[0])
+    rows = _sample_rows(path, encoding, delimiter, comments[0])
     if not rows:
-        raise ValueError(f"{path!r} has only blank lines; expected rows of numbers")
-    return encoding, delimiter, _header(rows[0]), len(rows[0])
+        what = "comment lines" if comments[0] else "blank lines"
+        raise ValueError(f"{path!r} has only {what}; expected rows of numbers")
+    return encoding, delimiter, _header(rows[0]), len(rows[0]), comments
 
 
 def _index_column(names):
@@ -204,8 +234,10 @@ def read_csv(path, columns=None):
         when the file is empty or has no data rows.
     """
     path = os.fsdecode(path)
-    encoding, delimiter, names, n_fields = _sniff(path)
+    encoding, delimiter, names, n_fields, comments = _sniff(path)
     notes = []
+    if comments[0]:
+        notes.append(f"{path!r} starts with {comments[0]} comment line(s) ('#'), which are skipped")
     first = 0
     if _index_column(names):
         first = 1
@@ -215,9 +247,10 @@ def read_csv(path, columns=None):
             "df.to_csv(path, index=False) to leave it out)"
         )
     chosen = choose_columns(columns, names, list(range(first, n_fields)), path)
-    layout = _Layout(path, encoding, delimiter, names, n_fields, chosen)
-    data = _read_with_pyarrow(layout)
-    if data is None:
+    layout = _Layout(path, encoding, delimiter, names, n_fields, chosen, comments[0])
+    # The fast parsers skip comment lines by count, which a quote in them could upset.
+    data = None if comments[1] else _read_with_pyarrow(layout)
+    if data is None and not comments[1]:
         data = _read_with_numpy(layout)
     if data is None:
         data = _read_with_csv(layout)
@@ -370,7 +403,9 @@ def choose_columns(columns, names, available, path):
 class _Layout:
     """Everything the two parsers need to know about a file, decided once."""
 
-    def __init__(self, path, encoding, delimiter, names, n_fields, chosen):
+    def __init__(self, path, encoding, delimiter, names, n_fields, chosen, comments):
+        self.comments = comments  # leading comment lines
+        self.skip = comments + (names is not None)  # lines before the data
         self.path = path
         self.encoding = encoding
         self.delimiter = delimiter
@@ -398,7 +433,7 @@ def _read_with_pyarrow(layout):
         table = pv.read_csv(
             layout.path,
             read_options=pv.ReadOptions(
-                column_names=generated, skip_rows=0 if layout.names is None else 1,
+                column_names=generated, skip_rows=layout.skip,
                 encoding=encoding,
             ),
             parse_options=pv.ParseOptions(delimiter=layout.delimiter),
@@ -422,9 +457,12 @@ def _read_with_pyarrow(layout):
 def _rows(layout):
     """(line number, fields) of each non-blank data row; checks the number of fields."""
     with open(layout.path, encoding=layout.encoding, errors="strict", newline="") as f:
+        for _ in range(layout.comments):
+            f.readline()
         reader = csv.reader(f, delimiter=layout.delimiter)
         header_done = layout.names is None
         for row in reader:
+            line = reader.line_num + layout.comments
             if not row:
                 continue
             if not header_done:
@@ -432,11 +470,11 @@ def _rows(layout):
                 continue
             if len(row) != layout.n_fields:
                 raise ValueError(
-                    f"{layout.path!r} line {reader.line_num} has {len(row)} field(s) but the "
+                    f"{layout.path!r} line {line} has {len(row)} field(s) but the "
                     f"first row has {layout.n_fields}; every row needs the same number of "
                     f"fields, separated by {layout.delimiter!r}"
                 )
-            yield reader.line_num, row
+            yield line, row
 
 
 def _read_with_numpy(layout):
@@ -451,7 +489,7 @@ def _read_with_numpy(layout):
             warnings.simplefilter("ignore", UserWarning)
             data = np.loadtxt(
                 layout.path, dtype=np.float64, delimiter=layout.delimiter, quotechar='"',
-                comments=None, skiprows=0 if layout.names is None else 1,
+                comments=None, skiprows=layout.skip,
                 ndmin=2, encoding=layout.encoding,
             )
     except (ValueError, UnicodeError):

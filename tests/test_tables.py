@@ -1,5 +1,7 @@
 """The CSV reader against pandas, with and without pyarrow."""
 
+import os
+
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
@@ -149,3 +151,44 @@ def test_column_selection(tmp_path, reader):
     headerless = _write(tmp_path, _text(X.tolist()), "plain.csv")
     with pytest.raises(ValueError, match="no header row with names"):
         reader(headerless, ["a"])
+
+
+@pytest.mark.parametrize("head", [
+    "# Old Faithful geyser, Yellowstone: eruption time (min), waiting (min)\n# R datasets\n",
+    "# notes\n\n",  # a blank line after them
+    '# it\'s "quoted, unbalanced\n',  # a quote in a comment: read field by field
+    "# notes\r\n# more notes\r\n",
+])
+def test_leading_comment_lines_are_skipped_with_a_note(tmp_path, reader, head):
+    body = "eruptions,waiting\n" + "".join(f"{a!r},{b!r}\n" for a, b in X[:50, :2].tolist())
+    path = _write(tmp_path, head + body)
+    table = reader(path)
+    assert table.names == ["eruptions", "waiting"]
+    assert_array_equal(table.data, X[:50, :2])
+    n = head.count("#")
+    assert table.notes == [f"{path!r} starts with {n} comment line(s) ('#'), which are skipped"]
+    # a bad value is placed on its line in the file, comment lines counted
+    path = _write(tmp_path, head + "a,b\n1,2\n3,x\n")
+    line = head.count("\n") + 3
+    with pytest.raises(ValueError, match=rf"non-numeric value 'x' on line {line} \(data row 2\)"):
+        reader(path)
+
+
+def test_comment_lines_without_a_header_and_the_na_marker(tmp_path, reader):
+    # numpy.savetxt(path, X, header="x,y") writes "# x,y": the rows below have no header
+    path = _write(tmp_path, "# x,y\n" + _text(X[:20, :2].tolist()))
+    table = reader(path)
+    assert table.names is None
+    assert_array_equal(table.data, X[:20, :2])
+    # "#N/A" first is a missing value, not a comment
+    path = _write(tmp_path, "#N/A,2\n1,2\n")
+    with pytest.raises(ValueError, match=r"missing value \('#N/A'\) on line 1"):
+        reader(path)
+
+
+def test_the_repository_data_file_reads_as_pandas_reads_it(reader):
+    path = os.path.join(os.path.dirname(__file__), "data", "faithful.csv")
+    table = reader(path)
+    expected = pd.read_csv(path, comment="#")
+    assert table.names == list(expected.columns)
+    assert_array_equal(table.data, expected.to_numpy(dtype=float))
