@@ -427,6 +427,13 @@ class Chunks:
     """
 
     def __init__(self, chunks, sample_weights=None, *, mmap_mode="r", columns=None):
+        if _is_path(chunks) or isinstance(chunks, np.ndarray) and chunks.ndim <= 2:
+            shown = repr(os.fsdecode(chunks)) if _is_path(chunks) else f"of shape {chunks.shape}"
+            raise TypeError(
+                f"Chunks takes a list of chunks, got one {type(chunks).__name__} {shown}. Pass "
+                "a list, e.g. Chunks([path]) or Chunks(sorted(glob.glob('parts/*.npy'))); one "
+                "array can go to fit directly, one .npy file as np.load(path, mmap_mode='r')."
+            )
         self.chunks = list(chunks)
         self.columns = None if columns is None else list(columns)
         if self.columns is not None:

@@ -381,3 +381,11 @@ def test_chunk_files_with_bad_values_name_the_file_and_place(frame, tmp_path):
         fastem.GaussianMixture(2).fit(fastem.Chunks([tmp_path / "a.csv", tmp_path / "b.csv"]))
     with pytest.raises(FileNotFoundError, match=r"data file '.*c.npy' does not exist. Check the path.$"):
         fastem.GaussianMixture(2).fit(fastem.Chunks([tmp_path / "a.csv", tmp_path / "c.npy"]))
+
+
+def test_chunks_of_one_path_or_array_is_refused(tmp_path):
+    with pytest.raises(TypeError, match=r"Chunks takes a list of chunks, got one str '.*a.npy'. "
+                       r"Pass a list, e.g. Chunks\(\[path\]\)"):
+        fastem.Chunks(str(tmp_path / "a.npy"))
+    with pytest.raises(TypeError, match=r"got one ndarray of shape \(3, 2\)"):
+        fastem.Chunks(np.ones((3, 2)))
