@@ -457,6 +457,8 @@ def _print_model(model):
     )
     print(f"{summary['class']}({shown})")
     names = summary["feature_names_in"]
+    if names and any("," in n or n != n.strip() for n in names):
+        names = [repr(n) for n in names]  # names that hold commas, quoted to tell them apart
     listed = f" ({', '.join(names)})" if names else ""
     print(f"  features: {summary['n_features_in']}{listed}   dtype: {summary['dtype']}")
     status = "converged" if summary["converged"] else "did not converge"

@@ -230,6 +230,8 @@ def test_column_names_with_commas_and_numbers(capsys, tmp_path):
     assert status == 0, err
     assert json.loads(out)["feature_names_in"] == ["weight, kg", "2020"]
     model = fastem.load(tmp_path / "m2.npz")
+    status, out, _ = run(capsys, "info", tmp_path / "m2.npz")
+    assert "features: 2 ('weight, kg', '2020')" in out
     # predict finds the names again; outputs quote them in their CSV header
     status, _, err = run(capsys, "predict", tmp_path / "m2.npz", path, "-o", tmp_path / "l.csv")
     assert status == 0, err
