@@ -31,7 +31,7 @@ import numpy as np
 
 from ._init import sample_index
 from ._threading import launch
-from ._validation import check_range, feature_names_of
+from ._validation import check_frame_columns, check_range, feature_names_of
 from .data import is_dask_dataframe
 from .kernels._checks import n_check_partitions, scan_columns
 
@@ -112,6 +112,7 @@ class DaskSource:
 
     def __init__(self, X, sample_weight=None, *, check_data=None, anchors=None):
         if is_dask_dataframe(X):
+            check_frame_columns(X, "X")
             self.feature_names_in = feature_names_of(X)
             X = X.to_dask_array(lengths=True)
         kind = X.dtype.kind

@@ -47,7 +47,7 @@ def check_array(X, *, name="X", dtype=None, min_samples=1, anchors=None):
             f"{name}.toarray() to convert it to a dense NumPy array (mixture models "
             "compute with every feature of every point, so the density costs nothing extra)."
         )
-    _check_frame_columns(X, name)
+    check_frame_columns(X, name)
     if not hasattr(X, "dtype") or not hasattr(X, "shape"):
         try:
             X = np.asarray(X)
@@ -120,8 +120,8 @@ def check_array(X, *, name="X", dtype=None, min_samples=1, anchors=None):
     return X
 
 
-def _check_frame_columns(X, name):
-    """Name the column of a pandas DataFrame that is not numeric or has missing values.
+def check_frame_columns(X, name):
+    """Name the column of a pandas (or Dask) DataFrame that is not numeric or has missing values.
 
     Without this, such a frame becomes an object array whose error names no
     column. Other frames (polars, ...) are left to the array checks.

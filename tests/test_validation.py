@@ -362,6 +362,12 @@ def test_dataframe_columns_that_are_not_numbers_are_named(family):
     for extra, error, message in cases:
         with pytest.raises(error, match=message):
             model.fit(pd.DataFrame({"x": counts, **extra}))
+    dask = pytest.importorskip("dask")
+    dd = pytest.importorskip("dask.dataframe")
+    with dask.config.set(scheduler="synchronous"):  # a Dask DataFrame: the same messages
+        for extra, error, message in cases[::3]:
+            with pytest.raises(error, match=message):
+                model.fit(dd.from_pandas(pd.DataFrame({"x": counts, **extra}), npartitions=2))
     # numeric extension dtypes without missing values, numeric categories, booleans: accepted
     frame = pd.DataFrame({"x": counts, "n": pd.array([1, 2, 3, 4, 5, 6], dtype="Int64"),
                           "c": pd.Categorical([1, 2] * 3), "b": [True, False] * 3})
