@@ -604,6 +604,9 @@ def _data_for(model, args):
                 print(f"fastem: note: {args.data!r} has the model's columns in another order "
                       f"({present}); they are matched by name", file=sys.stderr)
             columns = fitted
+        elif not args.quiet:
+            print(f"fastem: note: {args.data!r} has no column names; its columns are taken as "
+                  f"the model's, in order: {fitted}", file=sys.stderr)
     X, _ = read_table(args.data, columns, model._dtype, args.quiet)
     if X.shape[1] != model.n_features_in_:
         raise CommandError(

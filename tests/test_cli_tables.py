@@ -257,3 +257,16 @@ def test_columns_mistakes_are_one_line(capsys, tmp_path, argv, expected):
     status, out, err = run(capsys, *argv)
     assert status in (1, 2) and out == "" and err.count("\n") == 1
     assert expected.format(csv=path) in err
+
+
+def test_data_without_names_under_a_named_model_gets_a_note(faithful, capsys, tmp_path):
+    np.save(tmp_path / "points.npy", faithful["frame"].to_numpy())
+    status, _, err = run(capsys, "predict", faithful["model"], tmp_path / "points.npy",
+                         "-o", tmp_path / "l.npy")
+    assert status == 0
+    assert err == (f"fastem: note: '{tmp_path / 'points.npy'}' has no column names; its columns "
+                   "are taken as the model's, in order: ['eruptions', 'waiting']\n")
+    assert_array_equal(np.load(tmp_path / "l.npy"),
+                       fastem.load(faithful["model"]).predict(faithful["frame"]))
+    status, _, err = run(capsys, "score", faithful["model"], tmp_path / "points.npy", "--quiet")
+    assert status == 0 and err == ""
