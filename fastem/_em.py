@@ -38,14 +38,34 @@ unconstrained coordinates (log-weights, and e.g. log-scales or Cholesky
 factors with log-diagonals; see ``_unconstrained_parameters`` in
 :mod:`fastem.base`), so it is again a valid model in most cases. A third pass
 at the extrapolated point gives its log-likelihood and an EM step from it.
-The monotonicity safeguard: if that point is not a valid model or its
-log-likelihood is below ``l(p1)``, it is discarded, the fit goes on from
-``p2`` (plain EM) and the step bound shrinks. The accepted points therefore
-have non-decreasing log-likelihoods. Each step is three ordinary passes; no
-second copy of the data and nothing per point is kept, so it works for every
-family and every data source. After an accepted extrapolation, the next two
-passes are plain EM steps, so the stopping rule always sees three
-consecutive EM values.
+The monotonicity safeguard judges the extrapolated point by its EM image:
+the extrapolated point itself can lie outside the set of parameters an
+M-step can produce (a scale below the family's floor, a variance below
+``reg_covar``), where the log-likelihood can exceed anything EM reaches. A
+pass at it gives its log-likelihood and its image ``F(p')``; if the point is
+not a valid model or its log-likelihood is below ``l(p1)``, it is discarded.
+Otherwise a pass at the image gives ``l(F(p'))``, and the image is accepted
+only if that is at least ``l(p1)``; that pass is then the first of the next
+cycle. A discarded point sends the fit on from ``p2`` (plain EM), and the
+step bound shrinks. The accepted points are therefore M-step outputs with
+non-decreasing log-likelihoods. An accepted cycle costs three ordinary
+passes, a discarded one three or four; no second copy of the data and
+nothing per point is kept, so it works for every family and every data
+source. After an accepted extrapolation, the next two passes are plain EM
+steps, so the stopping rule always sees three consecutive EM values.
+
+Decreases
+---------
+Exact EM never lowers the log-likelihood, but a regularised M-step (the
+Gaussian ``reg_covar``) maximises a penalised objective, and each of its
+steps may lower the log-likelihood by a bounded amount, the family's
+*allowance* (``_m_step_allowance`` in :mod:`fastem.base`). A pass is a
+fault only if it falls below the best accepted pass by more than the
+dtype's rounding margin (:func:`rounding_margin`) plus the allowances of the
+steps since then: such a fit stops at its best parameters and is reported
+(a :class:`~fastem.base.LikelihoodDecreaseWarning`, or a float64 finish of a
+float32 fit; see :meth:`fastem.base.BaseMixture.fit`). Decreases within the
+allowances are what the regularised M-step does, and pass silently.
 """
 
 import contextlib
@@ -68,7 +88,7 @@ class EMResult(NamedTuple):
     parameters: tuple  # the fitted parameters, in ``_parameter_names`` order
     n_iter: int  # passes over the data
     lower_bound: float  # mean log-likelihood per sample of the last accepted pass
-    lower_bounds: list  # that of every accepted pass, non-decreasing up to rounding
+    lower_bounds: list  # that of every accepted pass, non-decreasing up to rounding and regularisation
     converged: bool
     stopped: bool  # the callback asked to stop
     decrease: tuple  # () or (earlier pass, its value, later pass, its value): a drop
@@ -132,7 +152,7 @@ def _relative_change(model, before, after):
 class _Run:
     """The bookkeeping of one EM run: passes, accepted values, the stopping rule."""
 
-    def __init__(self, model, source, tol, max_iter, callback, on_pass):
+    def __init__(self, model, source, tol, max_iter, callback, on_pass, passes_done):
         self.model = model
         self.source = source
         self.tol = tol
@@ -140,10 +160,16 @@ class _Run:
         self.callback = callback
         self.on_pass = on_pass
         self.dtype = model._dtype
-        self.n_passes = 0
+        self.n_passes = passes_done
         self.lower_bounds = []
         self.chain = []  # log-likelihoods of consecutive EM points, ending at the last pass
         self.best = None  # (log-likelihood, pass, parameters at which it was evaluated)
+        # How far the passes since the best one may fall below it because the
+        # M-step is regularised (the sum of their allowances), and the
+        # parameters of the last accepted pass, from which the next one's
+        # M-step was taken.
+        self.slack = 0.0
+        self.previous = None
         self.decrease = ()
         self.converged = False
         self.stopped = False
@@ -191,20 +217,30 @@ class _Run:
         return lower_bound, before, stats
 
     def accept(self, lower_bound, before, stats, *, extends_chain):
-        """Record an accepted pass; run the stopping rule; call the callback."""
+        """Record an accepted pass; run the stopping rule; call the callback.
+
+        ``extends_chain``: the pass is at the M-step of the last accepted
+        one (plain EM). Otherwise it is the EM image of an extrapolation,
+        already judged against the last accepted value.
+        """
         self.lower_bounds.append(lower_bound)
         self.chain = self.chain + [lower_bound] if extends_chain else [lower_bound]
         if self.best is not None:
             best, best_pass, best_parameters = self.best
-            if lower_bound < best - rounding_margin(best, self.dtype):
-                # Rounding or a regularised M-step made EM go down: keep the best point.
+            if extends_chain:
+                self.slack += self.model._m_step_allowance(self.previous, before)
+            if lower_bound < best - rounding_margin(best, self.dtype) - self.slack:
+                # A fault (rounding beyond the dtype's margin, a cancelled
+                # statistic) made EM go down: keep the best point.
                 self.decrease = (best_pass, best, self.n_passes, lower_bound)
                 self.model._set_parameters(best_parameters)
                 self.lower_bounds.pop()
                 return
         self.stats = stats
+        self.previous = before
         if self.best is None or lower_bound >= self.best[0]:
             self.best = (lower_bound, self.n_passes, before)
+            self.slack = 0.0
         if len(self.chain) >= 3:
             gain = aitken_remaining_gain(*self.chain[-3:])
             if gain < self.tol:
@@ -230,7 +266,7 @@ class _Run:
         )
 
 
-def run_em(model, source, *, tol, max_iter, accelerate, callback=None, on_pass=None):
+def run_em(model, source, *, tol, max_iter, accelerate, callback=None, on_pass=None, passes_done=0):
     """Iterate EM on ``model`` (already started) until the stopping rule holds.
 
     Parameters
@@ -253,6 +289,9 @@ def run_em(model, source, *, tol, max_iter, accelerate, callback=None, on_pass=N
         returning True stops the run.
     on_pass : callable, optional
         ``on_pass(n_iter, lower_bound)`` after each accepted pass (progress output).
+    passes_done : int, default=0
+        Passes of an earlier run that this one continues: they count
+        towards ``max_iter`` and number the passes.
 
     Returns
     -------
@@ -265,7 +304,7 @@ def run_em(model, source, *, tol, max_iter, accelerate, callback=None, on_pass=N
     ValueError
         The M-step of a plain EM pass fails (e.g. an ill-defined covariance).
     """
-    run = _Run(model, source, tol, max_iter, callback, on_pass or (lambda *args: None))
+    run = _Run(model, source, tol, max_iter, callback, on_pass or (lambda *args: None), passes_done)
     if accelerate:
         _squarem(run)
     else:
@@ -277,15 +316,24 @@ def run_em(model, source, *, tol, max_iter, accelerate, callback=None, on_pass=N
 def _squarem(run):
     model = run.model
     step_max = _STEP_MAX0
+    # An accepted extrapolation leaves its EM image evaluated: that pass is
+    # the first of the next cycle.
+    started = None
     while not run.done:
-        l0, p0, stats = run.evaluate()
-        run.accept(l0, p0, stats, extends_chain=True)
-        if run.done:
-            return
+        if started is None:
+            l0, p0, stats = run.evaluate()
+            run.accept(l0, p0, stats, extends_chain=True)
+            if run.done:
+                return
+        else:
+            l0, p0 = started
+            started = None
         l1, p1_before, stats = run.evaluate()
         run.accept(l1, p1_before, stats, extends_chain=True)
         if run.done:
             return
+        if run.n_passes + 2 > run.max_iter:
+            continue  # no budget to judge an extrapolation: go on with plain EM
         p2 = model._get_parameters()
         theta0 = model._unconstrained(p0)
         theta1 = model._unconstrained(p1_before)
@@ -301,17 +349,41 @@ def _squarem(run):
             if alpha == step_max:
                 step_max *= _STEP_FACTOR
             continue
-        try:
-            with np.errstate(all="ignore"):
-                model._set_unconstrained(theta0 + 2.0 * alpha * r + alpha * alpha * v)
-            trial = run.evaluate(trial=True)
-        except ValueError:
-            trial = None
-        if trial is not None and trial[0] >= l1:
-            run.accept(*trial, extends_chain=False)
+        image = _judge_extrapolation(run, theta0 + 2.0 * alpha * r + alpha * alpha * v, l1)
+        if image is not None:
+            run.accept(*image, extends_chain=False)
+            started = image[:2]
             if alpha == step_max:
                 step_max *= _STEP_FACTOR
         else:
             model._set_parameters(p2)
             if alpha == step_max:
                 step_max = max(_STEP_MAX0, step_max / _STEP_FACTOR)
+
+
+def _judge_extrapolation(run, theta, floor):
+    """The EM image of the extrapolated point ``theta``, evaluated, or None if rejected.
+
+    The extrapolated point itself can lie outside the set of parameters that
+    an M-step can produce (a scale below the family's floor, a covariance
+    below ``reg_covar``), where the log-likelihood can exceed anything EM
+    reaches: it is never accepted. One pass at it gives its log-likelihood
+    (a cheap first test against ``floor``) and its EM image ``F(theta)``, an
+    M-step output; a second pass evaluates the image, which is accepted only
+    if its log-likelihood is at least ``floor``. Returns that pass's
+    ``(log-likelihood, parameters, stats)`` with the model at the image's
+    own EM step, or None with the model's parameters undefined.
+    """
+    model = run.model
+    try:
+        with np.errstate(all="ignore"):
+            model._set_unconstrained(theta)
+    except ValueError:
+        return None
+    trial = run.evaluate(trial=True)
+    if trial is None or not trial[0] >= floor:
+        return None
+    image = run.evaluate(trial=True)
+    if image is None or not image[0] >= floor:
+        return None
+    return image

@@ -51,9 +51,11 @@ subclass that fills in a few hooks (the *family protocol*):
     Optional: hyper-parameters that fix the shapes of the parameters besides
     ``n_components`` (e.g. ``{"covariance_type": "full"}``); a warm start
     whose structure changed starts afresh. Default: ``{}``.
-``_decrease_causes()``
-    Optional: likely causes, as text, of a log-likelihood that falls during
-    EM (e.g. a large ``reg_covar``). Default: none beyond float32 rounding.
+``_m_step_allowance(before, after)``
+    Optional: how far the M-step from ``before`` to ``after`` may lower the
+    mean log-likelihood because it is regularised (see :mod:`fastem._em`).
+    Default: 0, for an M-step that maximises (possibly over a constrained
+    set) the expected complete-data log-likelihood.
 
 Every pass over data goes through a data source (:mod:`fastem.data`): an
 array in memory or memory-mapped, a chunked source, or a Dask array. The
@@ -87,7 +89,7 @@ from . import _state
 from ._state import ParameterState, check_kernel_params, check_parameter_arrays
 from ._threading import launch
 from ._validation import check_feature_names, check_random_state, check_scalar
-from .data import as_source
+from .data import Float64Source, as_source
 from .exceptions import ConvergenceWarning, EmptyComponentWarning, NotFittedError
 from .kernels import (
     fused_e_step,
@@ -107,13 +109,18 @@ __all__ = [
 ]
 
 class LikelihoodDecreaseWarning(UserWarning):
-    """The log-likelihood fell during EM by more than rounding allows.
+    """The log-likelihood fell during EM by more than rounding and regularisation allow.
 
-    EM never lowers the likelihood in exact arithmetic. When it falls, the
-    arithmetic lost precision (float32 data with strongly correlated features
-    or values far from 0) or the M-step does not maximise the likelihood
-    (e.g. a ``reg_covar`` large against the data's variances). The fit stops
-    at the best parameters it evaluated, with ``converged_=False``.
+    EM never lowers the likelihood in exact arithmetic. A regularised M-step
+    (``reg_covar``) maximises a penalised likelihood, and may lower the
+    likelihood itself by a bounded amount at each step (Dempster, Laird and
+    Rubin 1977, sec. 3; the bound is the change of the penalty, see
+    :mod:`fastem._em`): such decreases are expected and do not warn. This
+    warning is for real faults only: a fall beyond the dtype's rounding
+    margin plus those bounds, where the arithmetic lost precision (a
+    cancelled statistic, float32 data far from 0 or strongly correlated).
+    The fit stops at the best parameters it evaluated, with
+    ``converged_=False``.
     """
 
 
@@ -717,6 +724,8 @@ class BaseMixture:
                 callback=self.callback,
                 on_pass=self._progress_printer(),
             )
+            if result.decrease and np.dtype(source.dtype) == np.float32:
+                result = self._finish_in_float64(worker, source, result)
             if self.verbose:
                 status = "converged" if result.converged else "did not converge"
                 print(f"Initialization {status}. lower bound {result.lower_bound:.5f}.")
@@ -760,25 +769,63 @@ class BaseMixture:
                 stacklevel=3,
             )
 
-    def _decrease_causes(self):
-        """Family hook: likely causes of a falling log-likelihood besides float32 rounding."""
-        return []
+    def _m_step_allowance(self, before, after):
+        """Family hook: how far an M-step may lower the mean log-likelihood.
+
+        ``after`` holds the M-step taken from the statistics at ``before``
+        (both ``_get_parameters()`` results). An M-step that maximises the
+        expected complete-data log-likelihood, or maximises it over a
+        constrained set (the floors of the exponential and Poisson
+        families), never lowers the log-likelihood: the default is 0. A
+        regularised M-step maximises a penalised objective and may lower it
+        by up to the change of the penalty.
+        """
+        return 0.0
+
+    def _finish_in_float64(self, worker, source, result):
+        """Continue a float32 run that lost precision, in float64, from its best parameters.
+
+        The data are cast chunk by chunk (:class:`fastem.data.Float64Source`),
+        never copied whole; the fitted parameters are cast back to float32.
+        Returns the combined result, or ``result`` itself if the float64
+        parameters do not fit in float32.
+        """
+        named = worker._named_parameters(result.parameters)
+        worker._set_parameters({name: np.asarray(named[name], dtype=np.float64) for name in named})
+        more = run_em(
+            worker,
+            Float64Source(source),
+            tol=self.tol,
+            max_iter=self.max_iter,
+            accelerate=self.accelerate,
+            callback=self.callback,
+            on_pass=self._progress_printer(),
+            passes_done=result.n_iter,
+        )
+        with np.errstate(over="ignore"):
+            parameters = {
+                name: value.astype(np.float32)
+                for name, value in worker._named_parameters(more.parameters).items()
+            }
+        if not all(np.isfinite(value).all() for value in parameters.values()):
+            return result
+        return more._replace(
+            parameters=ParameterState(parameters),
+            lower_bounds=result.lower_bounds + more.lower_bounds,
+        )
 
     def _warn_decrease(self, decrease, dtype):
         best_iter, best, later_iter, later = decrease
-        causes = []
+        advice = "scale or centre the data"
         if np.dtype(dtype) == np.float32:
-            causes.append(
-                "float32 rounding (the data are float32: fit X.astype(np.float64) instead)"
-            )
-        causes += self._decrease_causes()
-        if not causes:
-            causes.append("rounding in the log-densities (scale or centre the data)")
+            advice += ", or fit X.astype(np.float64)"
         warnings.warn(
             f"The log-likelihood fell from {best:.8g} per sample at iteration {best_iter} "
-            f"to {later:.8g} at iteration {later_iter}, more than rounding allows. The fit "
-            f"stopped and keeps the parameters of iteration {best_iter} (converged_=False). "
-            f"Likely cause: {'; or '.join(causes)}.",
+            f"to {later:.8g} at iteration {later_iter}, more than rounding and "
+            "regularisation allow. The fit stopped and keeps the parameters of iteration "
+            f"{best_iter} (converged_=False). Likely cause: precision lost in the "
+            f"{np.dtype(dtype).name} arithmetic (values far from 0 against their spread, or "
+            f"strongly correlated features); {advice}.",
             LikelihoodDecreaseWarning,
             stacklevel=4,
         )

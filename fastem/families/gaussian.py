@@ -399,14 +399,33 @@ class GaussianMixture(BaseMixture):
     def _family_structure(self):
         return {"covariance_type": self.covariance_type}
 
-    def _decrease_causes(self):
-        if self.reg_covar > 0:
-            return [
-                f"reg_covar={self.reg_covar:g} is large against the data's variances, so the "
-                "regularised M-step does not maximise the likelihood (decrease reg_covar, "
-                "or scale the data)"
-            ]
-        return []
+    def _m_step_allowance(self, before, after):
+        """``reg_covar / 2 * sum_k w_k (tr P_k - tr P'_k)``: how far a regularised M-step may fall.
+
+        The M-step with ``reg_covar = c`` maximises the expected complete-data
+        log-likelihood less the penalty ``c/2 sum_k n_k tr(P_k)`` (``n_k`` the
+        responsibilities' sums at ``before``, ``P_k`` the precisions): for each
+        covariance type, adding ``c`` to the variances is that maximiser (the
+        inverse-Wishart form of the penalty). The minorisation that makes EM
+        monotone (Dempster, Laird and Rubin 1977) then bounds the fall of the
+        mean log-likelihood from ``before`` (precisions ``P``) to ``after``
+        (``P'``, weights ``w_k = n_k / n``) by the change of the penalty.
+        """
+        if self.reg_covar == 0:
+            return 0.0
+        old = np.asarray(before["precisions_"], dtype=np.float64)
+        new = np.asarray(after["precisions_"], dtype=np.float64)
+        weights = np.asarray(after["weights_"], dtype=np.float64)
+        n_features = np.shape(after["means_"])[1]
+        if self.covariance_type == "full":
+            change = np.einsum("kii->k", old) - np.einsum("kii->k", new)
+        elif self.covariance_type == "tied":
+            change = np.full(len(weights), np.trace(old) - np.trace(new))
+        elif self.covariance_type == "diag":
+            change = old.sum(axis=1) - new.sum(axis=1)
+        else:
+            change = n_features * (old - new)
+        return max(0.0, 0.5 * self.reg_covar * float(weights @ change))
 
     def _unconstrained_parameters(self, parameters):
         """Means, and the precision Cholesky factors with log-diagonals (upper triangles)."""
