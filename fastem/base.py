@@ -108,6 +108,33 @@ __all__ = [
     "WarmStartWarning",
 ]
 
+#: numpydoc entries that every family's class docstring shares, in the
+#: docstring's own indentation; :func:`fill_doc` puts each in place of its
+#: ``{name}`` line.
+DOC_FRAGMENTS = {
+    "tol": """tol : float, default=1e-8
+        Convergence threshold, in scikit-learn's unit (mean log-likelihood per
+        sample): the fit stops when Aitken's estimate of the gain still to
+        come is below ``tol`` (Böhning et al. 1994; McLachlan and Krishnan,
+        *The EM Algorithm and Extensions*, sec. 4.9) and the last step changed
+        no parameter array by more than ``sqrt(tol)`` relative to its size.
+        See :mod:`fastem._em`.""",
+    "accelerate": """accelerate : bool, default=True
+        SQUAREM acceleration (Varadhan and Roland 2008) with a monotonicity
+        safeguard: fewer passes on slowly converging fits. False gives plain
+        EM, step by step the same as scikit-learn's from the same start.""",
+}
+
+
+def fill_doc(cls):
+    """Class decorator: each ``{name}`` line of the docstring becomes ``DOC_FRAGMENTS[name]``."""
+    doc = cls.__doc__
+    for name, text in DOC_FRAGMENTS.items():
+        doc = doc.replace("{" + name + "}", text)
+    cls.__doc__ = doc
+    return cls
+
+
 class LikelihoodDecreaseWarning(UserWarning):
     """The log-likelihood fell during EM by more than rounding and regularisation allow.
 

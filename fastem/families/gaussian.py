@@ -6,7 +6,7 @@ import numpy as np
 from scipy import linalg
 
 from .._validation import as_float_array, check_scalar, check_weights_init
-from ..base import BaseMixture
+from ..base import BaseMixture, fill_doc
 from ..stats import SufficientStatistics
 from ..kernels.gaussian import DiagParams, FullParams, TiedParams, work_rows
 from ..kernels.linalg import precision_cholesky_upper
@@ -91,6 +91,7 @@ def _check_spd(matrix, what):
         )
 
 
+@fill_doc
 class GaussianMixture(BaseMixture):
     """Gaussian mixture model fitted by EM with fused Numba kernels.
 
@@ -106,13 +107,7 @@ class GaussianMixture(BaseMixture):
         'full': each component has its own covariance matrix; 'tied': all share
         one; 'diag': each has its own diagonal matrix; 'spherical': each has
         its own single variance.
-    tol : float, default=1e-8
-        Convergence threshold, in scikit-learn's unit (mean log-likelihood per
-        sample): the fit stops when Aitken's estimate of the gain still to
-        come is below ``tol`` (Böhning et al. 1994; McLachlan and Krishnan,
-        *The EM Algorithm and Extensions*, sec. 4.9) and the last step changed
-        no parameter array by more than ``sqrt(tol)`` relative to its size.
-        See :mod:`fastem._em`.
+    {tol}
     reg_covar : float, default=1e-6
         Non-negative regularisation added to the diagonal of covariances.
     max_iter : int, default=1000
@@ -136,10 +131,7 @@ class GaussianMixture(BaseMixture):
     callback : callable, default=None
         ``callback(model, n_iter, lower_bound)`` is called after each EM
         iteration; returning True stops the fit early (see :meth:`fit`).
-    accelerate : bool, default=True
-        SQUAREM acceleration (Varadhan and Roland 2008) with a monotonicity
-        safeguard: fewer passes on slowly converging fits. False gives plain
-        EM, step by step the same as scikit-learn's from the same start.
+    {accelerate}
     step_exponent : float in (0.5, 1], default=0.7
         Online EM (:meth:`partial_fit`): the step size of the t-th update is
         ``eta_t = (t + step_offset) ** -step_exponent``. Closer to 0.5 forgets

@@ -7,6 +7,7 @@ import numpy as np
 from .._threading import launch
 from ..kernels._checks import count_non_integer, n_check_partitions
 from ..kernels.poisson import LOG_FACTORIALS, WORK_ROWS, PoissonParams, split
+from ..base import fill_doc
 from ._mean import MeanParameterMixture
 
 __all__ = ["PoissonMixture"]
@@ -21,6 +22,7 @@ def _log_factorials(dtype):
     return pair
 
 
+@fill_doc
 class PoissonMixture(MeanParameterMixture):
     """Mixture of Poisson distributions, fitted by EM with fused Numba kernels.
 
@@ -37,13 +39,7 @@ class PoissonMixture(MeanParameterMixture):
     ----------
     n_components : int, default=1
         Number of mixture components.
-    tol : float, default=1e-8
-        Convergence threshold, in scikit-learn's unit (mean log-likelihood per
-        sample): the fit stops when Aitken's estimate of the gain still to
-        come is below ``tol`` (Böhning et al. 1994; McLachlan and Krishnan,
-        *The EM Algorithm and Extensions*, sec. 4.9) and the last step changed
-        no parameter array by more than ``sqrt(tol)`` relative to its size.
-        See :mod:`fastem._em`.
+    {tol}
     max_iter : int, default=1000
         Passes over the data per initialization (one E-step and M-step each).
     n_init : int, default=1
@@ -62,10 +58,7 @@ class PoissonMixture(MeanParameterMixture):
     callback : callable, default=None
         ``callback(model, n_iter, lower_bound)``, called after each iteration;
         returning True stops the fit.
-    accelerate : bool, default=True
-        SQUAREM acceleration (Varadhan and Roland 2008) with a monotonicity
-        safeguard: fewer passes on slowly converging fits. False gives plain
-        EM, step by step the same as scikit-learn's from the same start.
+    {accelerate}
     step_exponent : float in (0.5, 1], default=0.7
         Online EM (:meth:`partial_fit`): the step size of the t-th update is
         ``eta_t = (t + step_offset) ** -step_exponent``.
