@@ -15,6 +15,7 @@ so a new family is saved and loaded without changes here.
 
 import errno
 import json
+import math
 import numbers
 import os
 import secrets
@@ -434,11 +435,18 @@ def _check_metadata_fields(metadata, path):
             "'float32' or 'float64'."
         )
     for value in metadata["lower_bounds"]:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise ValueError(
                 f"{path!r} is damaged: metadata field 'lower_bounds' holds {value!r}, "
-                "expected numbers."
+                "expected finite numbers."
             )
+    # A fit of max_iter=0 evaluated nothing: its lower bound is -inf, and only then.
+    lower_bound = metadata["lower_bound"]
+    if not (math.isfinite(lower_bound) or (lower_bound == -math.inf and not metadata["lower_bounds"])):
+        raise ValueError(
+            f"{path!r} is damaged: metadata field 'lower_bound' is {lower_bound!r}, expected "
+            "a finite number (or -inf for a model fitted with max_iter=0)."
+        )
 
 
 def read_metadata(path):

@@ -200,6 +200,31 @@ def test_damaged_metadata_names_the_file_and_the_field(tmp_path, field, how):
         fastem.load(path)
 
 
+@pytest.mark.parametrize("field, value", [
+    ("lower_bound", float("nan")), ("lower_bound", float("inf")), ("lower_bound", -float("inf")),
+    ("lower_bounds", [-1.0, float("nan")]), ("lower_bounds", [float("inf")]),
+    ("lower_bounds", [-float("inf"), -1.0]),
+])
+def test_non_finite_metadata_names_the_file_and_the_field(tmp_path, field, value):
+    path = tmp_path / "m.npz"
+    _model("gaussian").save(path)
+    arrays = _arrays(path)
+    meta = json.loads(str(arrays["metadata"]))
+    meta[field] = value
+    arrays["metadata"] = np.array(json.dumps(meta))  # JSON writes NaN, Infinity
+    _write(path, arrays)
+    with pytest.raises(ValueError, match=f"m.npz.*{field}"):
+        fastem.load(path)
+
+
+def test_model_fitted_with_max_iter_zero_keeps_its_lower_bound_of_minus_inf(tmp_path):
+    X = np.random.default_rng(0).normal(size=(50, 2))
+    model = fastem.GaussianMixture(2, max_iter=0, random_state=0).fit(X)
+    assert model.lower_bound_ == -np.inf and model.lower_bounds_ == []
+    model.save(tmp_path / "m.npz")
+    assert fastem.load(tmp_path / "m.npz").lower_bound_ == -np.inf
+
+
 def _damaged(tmp_path, kind):
     path = tmp_path / "m.npz"
     _model("gaussian", "diag").save(path)
