@@ -9,13 +9,23 @@ compiled from LLVM IR by llvmlite, and registers the address range of each
 read of a memory-mapped array while the read runs:
 
 - a fault inside a range registered by :class:`guard` maps a page of zeros
-  over the faulting page (``mmap`` with ``MAP_FIXED``), counts the fault and
-  returns, so the read goes on and finishes;
-- when the guarded read is over, :class:`guard` raises a ``ValueError``
-  naming the file if any fault happened; the values read are discarded;
+  over the faulting page (``mmap`` with ``MAP_FIXED``), counts the fault,
+  notes the lowest faulting page and returns, so the read goes on and
+  finishes;
+- when the guarded read is over, :class:`guard` maps the file back over the
+  pages from the lowest faulting one to the end of the range, as the array's
+  memory map had them (same protection, sharing and file offsets), so no page
+  of zeros stays behind: a later read of a page past the file's new end
+  faults again, as it would have without fastem, and a page that the file
+  has again reads the file. It then raises a ``ValueError`` naming the file;
+  the values read are discarded;
 - a fault anywhere else restores the handler that was installed before
   (Python's ``faulthandler``, or the default action) and returns, so the
-  fault happens again and is handled as it would have been without fastem.
+  fault happens again and is handled as it would have been without fastem;
+- a SIGBUS sent by another process (``kill -BUS``, ``si_code <= 0``) is not a
+  fault, and returning would not repeat it: the handler restores the
+  previous action and raises the signal again, so it is delivered as it
+  would have been without fastem.
 
 Reads are as fast as before: the handler costs nothing until a fault. On
 other platforms :class:`guard` only checks, and a truncation during a read
@@ -24,6 +34,7 @@ still ends the process (``docs/reliability.md``).
 
 import ctypes
 import mmap
+import os
 import platform
 import signal
 import sys
@@ -41,8 +52,9 @@ _SA_ONSTACK = 0x08000000
 _SA_RESTART = 0x10000000
 _MAP_FIXED = 0x10
 _N_SLOTS = 64
-# The table the handler reads: one row per guarded range: start, end, faults.
-_table = np.zeros((_N_SLOTS, 3), dtype=np.int64)
+# The table the handler reads: one row per guarded range: start, end, faults,
+# and the lowest page that faulted (``end`` until one does).
+_table = np.zeros((_N_SLOTS, 4), dtype=np.int64)
 _lock = threading.Lock()
 _free = list(range(_N_SLOTS))
 _state = {}  # the handler, the libc functions and the previous sigaction, made on first use
@@ -65,15 +77,20 @@ _HANDLER_IR = """
 define void @fastem_sigbus_handler(i32 %signal, ptr %info, ptr %context) {{
 entry:
   ; siginfo_t: si_signo, si_errno, si_code (3 ints, padded to 16 bytes), then si_addr
+  %code_field = getelementptr i8, ptr %info, i64 8
+  %code = load volatile i32, ptr %code_field
+  %sent = icmp sle i32 %code, 0
+  br i1 %sent, label %resend, label %fault
+fault:
   %address_field = getelementptr i8, ptr %info, i64 16
   %address = load volatile i64, ptr %address_field
   br label %loop
 loop:
-  %slot = phi i64 [0, %entry], [%next, %continue]
+  %slot = phi i64 [0, %fault], [%next, %continue]
   %done = icmp eq i64 %slot, {n_slots}
   br i1 %done, label %elsewhere, label %compare
 compare:
-  %row = mul i64 %slot, 3
+  %row = mul i64 %slot, 4
   %start_field = getelementptr i64, ptr inttoptr (i64 {table} to ptr), i64 %row
   %start = load volatile i64, ptr %start_field
   %end_field = getelementptr i64, ptr %start_field, i64 1
@@ -94,9 +111,18 @@ guarded:
   %count = load volatile i64, ptr %count_field
   %count_plus_one = add i64 %count, 1
   store volatile i64 %count_plus_one, ptr %count_field
+  %lowest_field = getelementptr i64, ptr %start_field, i64 3
+  %lowest = load volatile i64, ptr %lowest_field
+  %lower = icmp slt i64 %page_start, %lowest
+  %new_lowest = select i1 %lower, i64 %page_start, i64 %lowest
+  store volatile i64 %new_lowest, ptr %lowest_field
   ret void
 elsewhere:
   %restored = call i32 inttoptr (i64 {sigaction} to ptr)(i32 %signal, ptr inttoptr (i64 {previous} to ptr), ptr null)
+  ret void
+resend:
+  %restored_for_resend = call i32 inttoptr (i64 {sigaction} to ptr)(i32 %signal, ptr inttoptr (i64 {previous} to ptr), ptr null)
+  %raised = call i32 inttoptr (i64 {raise_} to ptr)(i32 %signal)
   ret void
 }}
 """
@@ -119,6 +145,7 @@ def _compile():
             protection=mmap.PROT_READ | mmap.PROT_WRITE,
             flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _MAP_FIXED,
             sigaction=ctypes.cast(libc.sigaction, ctypes.c_void_p).value,
+            raise_=ctypes.cast(getattr(libc, "raise"), ctypes.c_void_p).value,
             previous=ctypes.addressof(previous),
         )
         module = llvm.parse_assembly(ir)
@@ -133,8 +160,58 @@ def _compile():
     sigaction.restype = ctypes.c_int
     sigaction.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
     # the engine owns the compiled code: keep it alive for the life of the process
-    _state.update(engine=engine, address=address, previous=previous, sigaction=sigaction)
+    remap = libc.mmap
+    remap.restype = ctypes.c_void_p
+    remap.argtypes = [
+        ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long
+    ]
+    _state.update(
+        engine=engine, address=address, previous=previous, sigaction=sigaction, mmap=remap
+    )
     return True
+
+
+# How each np.memmap mode maps its file: (open flags, protection, sharing).
+_MODES = {
+    "r": (os.O_RDONLY, mmap.PROT_READ, mmap.MAP_SHARED),
+    "c": (os.O_RDONLY, mmap.PROT_READ | mmap.PROT_WRITE, mmap.MAP_PRIVATE),
+    "r+": (os.O_RDWR, mmap.PROT_READ | mmap.PROT_WRITE, mmap.MAP_SHARED),
+    "w+": (os.O_RDWR, mmap.PROT_READ | mmap.PROT_WRITE, mmap.MAP_SHARED),
+}
+
+
+def _mapping_root(array):
+    """The np.memmap that owns the ``mmap`` object under ``array``, or None."""
+    while isinstance(array, np.ndarray):
+        if isinstance(array, np.memmap) and isinstance(array.base, mmap.mmap):
+            return array
+        array = array.base
+    return None
+
+
+def _map_file_back(array, path, first, end):
+    """Map ``path`` again over the pages ``[first, end)`` of ``array``'s memory map.
+
+    Undoes the pages of zeros the handler mapped there. Best effort: returns
+    False if the mapping cannot be found or the file cannot be mapped.
+    """
+    root = _mapping_root(array)
+    if root is None or root.mode not in _MODES:
+        return False
+    page = mmap.PAGESIZE
+    end = -(-end // page) * page
+    # File offset of an address of the map: the root array starts at byte root.offset.
+    file_offset = root.offset + (first - root.ctypes.data)
+    open_flags, protection, sharing = _MODES[root.mode]
+    try:
+        fd = os.open(path, open_flags)
+    except OSError:
+        return False
+    try:
+        result = _state["mmap"](first, end - first, protection, sharing | _MAP_FIXED, fd, file_offset)
+    finally:
+        os.close(fd)
+    return result not in (None, ctypes.c_void_p(-1).value)
 
 
 def _install():
@@ -175,6 +252,7 @@ class guard:
     """
 
     def __init__(self, array, path):
+        self.array = array
         self.path = path
         self.start, self.end = _byte_bounds(array) if array.size else (0, 0)
         self.slot = None
@@ -185,18 +263,19 @@ class guard:
         with _lock:
             if _install() and _free:
                 self.slot = _free.pop()
-                _table[self.slot] = (self.start, self.end, 0)
+                _table[self.slot] = (self.start, self.end, 0, self.end)
         return self
 
     def __exit__(self, exc_type, exc, traceback):
         if self.slot is None:
             return False
         with _lock:
-            faults = int(_table[self.slot, 2])
+            faults, lowest = int(_table[self.slot, 2]), int(_table[self.slot, 3])
             _table[self.slot] = 0
             _free.append(self.slot)
             self.slot = None
         if faults:
+            _map_file_back(self.array, self.path, lowest, self.end)
             raise ValueError(
                 f"the data file {self.path!r} was truncated while fastem was reading it "
                 f"({faults} page(s) of its memory map were gone). Do not modify a data "

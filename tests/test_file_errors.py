@@ -6,6 +6,7 @@ traceback and no raw warning.
 """
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -291,6 +292,62 @@ def test_a_fault_outside_guarded_reads_is_left_to_the_previous_handler(tmp_path)
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == -7  # killed by SIGBUS, as without fastem
     assert "Bus error" in done.stderr  # faulthandler, the previous handler, ran
+
+
+_TRUNCATE_THEN_RESTORE = """
+import sys, numpy as np
+from fastem import _sigbus
+path = sys.argv[1]
+X = np.load(path, mmap_mode="r")
+original = np.array(X)
+data = open(path, "rb").read()
+try:
+    with _sigbus.guard(X, path):
+        with open(path, "r+b") as f:
+            f.truncate(4096)
+        X.sum()
+except ValueError as exc:
+    assert "was truncated" in str(exc), exc
+else:
+    sys.exit("no error")
+with open(path, "r+b") as f:  # the file is whole again
+    f.write(data)
+# The map reads the file again, not the pages of zeros the handler put in.
+sys.exit(0 if np.array_equal(np.asarray(X), original) else 4)
+"""
+
+
+@pytest.mark.skipif(not fastem._sigbus.SUPPORTED,
+                    reason="the SIGBUS guard needs Linux on x86-64 or AArch64")
+def test_a_caught_truncation_leaves_no_page_of_zeros_in_the_map(tmp_path):
+    path = tmp_path / "X.npy"
+    np.save(path, np.random.default_rng(0).uniform(1, 2, size=(200_000, 2)))
+    done = subprocess.run([sys.executable, "-c", _TRUNCATE_THEN_RESTORE, str(path)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+
+
+_KILL_BUS = """
+import os, signal, sys, time, numpy as np
+from fastem import _sigbus
+path = sys.argv[1]
+X = np.load(path, mmap_mode="r")
+with _sigbus.guard(X, path):  # installs the handler
+    X.sum()
+os.kill(os.getpid(), signal.SIGBUS)  # sent, not a fault: the default action ends the process
+time.sleep(2)
+sys.exit(5)
+"""
+
+
+@pytest.mark.skipif(not fastem._sigbus.SUPPORTED,
+                    reason="the SIGBUS guard needs Linux on x86-64 or AArch64")
+def test_a_sigbus_sent_by_kill_is_delivered_as_without_the_guard(tmp_path):
+    path = tmp_path / "X.npy"
+    np.save(path, np.ones((1000, 2)))
+    done = subprocess.run([sys.executable, "-c", _KILL_BUS, str(path)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == -signal.SIGBUS, (done.returncode, done.stderr[-2000:])
 
 
 def test_select_checks_a_huge_range_before_building_it(X):
