@@ -89,7 +89,7 @@ from . import _state
 from ._state import ParameterState, check_kernel_params, check_parameter_arrays
 from ._threading import launch
 from ._validation import check_feature_names, check_random_state, check_scalar
-from .data import Float64Source, as_source
+from .data import as_source
 from .exceptions import ConvergenceWarning, EmptyComponentWarning, NotFittedError
 from .kernels import (
     fused_e_step,
@@ -169,16 +169,45 @@ def n_partitions_for(n_samples, n_stats):
     return max(1, min(MAX_PARTITIONS, n_blocks, by_memory))
 
 
+# Rows of a float32 chunk cast to float64 at a time, for a pass that runs in
+# float64 (see BaseMixture._computes_in_float64): bounds the copy.
+_CAST_ROWS = 256 * BLOCK_SIZE
+
+
+def _float64_slices(X, *arrays):
+    """Float64 copies of row slices of ``X``, with the same rows of ``arrays`` (empty ones stay)."""
+    for start in range(0, X.shape[0], _CAST_ROWS):
+        stop = min(start + _CAST_ROWS, X.shape[0])
+        yield (
+            np.ascontiguousarray(X[start:stop], dtype=np.float64),
+            *(a[start:stop] if a.shape[0] else a for a in arrays),
+        )
+
+
 def _kernel_totals(model, state, accumulate, X, sample_weight):
     """The statistics vector of one chunk under ``state`` (module level, so that Dask can ship it)."""
     with _state.pinned(model, state):
-        return model._run_kernel(X, sample_weight, accumulate=accumulate)
+        if not model._computes_in_float64(X.dtype):
+            return model._run_kernel(X, sample_weight, accumulate=accumulate)
+        return sum(
+            model._run_kernel(X64, w, accumulate=accumulate)
+            for X64, w in _float64_slices(X, np.asarray(sample_weight))
+        )
 
 
 def _kernel_output(model, state, output, X, out):
     """Fill ``out`` with the per-row ``output`` ('labels', 'log_prob' or 'resp') of a chunk."""
     with _state.pinned(model, state):
-        model._run_kernel(X, np.empty(0), accumulate=False, **{output: out})
+        if not model._computes_in_float64(X.dtype):
+            model._run_kernel(X, np.empty(0), accumulate=False, **{output: out})
+            return
+        for X64, part in _float64_slices(X, out):
+            if part.dtype == np.float32:  # responsibilities, in the data's dtype
+                buffer = np.empty(part.shape)
+                model._run_kernel(X64, np.empty(0), accumulate=False, **{output: buffer})
+                part[...] = buffer
+            else:
+                model._run_kernel(X64, np.empty(0), accumulate=False, **{output: part})
 
 
 def _one_snapshot(method):
@@ -812,8 +841,9 @@ class BaseMixture:
     def _finish_in_float64(self, worker, source, result):
         """Continue a float32 run that lost precision, in float64, from its best parameters.
 
-        The data are cast chunk by chunk (:class:`fastem.data.Float64Source`),
-        never copied whole; the fitted parameters are cast back to float32.
+        The working model holds float64 parameters, so its passes cast the
+        data to float64 a slice at a time (:meth:`_computes_in_float64`),
+        never copying them whole; the fitted parameters are cast back to float32.
         Returns the combined result, or ``result`` itself if the float64
         parameters do not fit in float32.
         """
@@ -821,7 +851,7 @@ class BaseMixture:
         worker._set_parameters({name: np.asarray(named[name], dtype=np.float64) for name in named})
         more = run_em(
             worker,
-            Float64Source(source),
+            source,
             tol=self.tol,
             max_iter=self.max_iter,
             accelerate=self.accelerate,
@@ -954,6 +984,24 @@ class BaseMixture:
     def _dtype(self):
         # The model computes in the dtype of the data it was fitted on.
         return self.weights_.dtype
+
+    def _cancels_in_float32(self):
+        """Family hook: whether float32 log-densities would cancel under these parameters."""
+        return False
+
+    def _computes_in_float64(self, dtype):
+        """Whether a pass over data of ``dtype`` runs in float64 rather than in ``dtype``.
+
+        float32 data are cast to float64, a slice of rows at a time (never
+        the whole data), when the model's parameters are float64 (a float32
+        fit that lost precision finishes in float64) or when the family's
+        float32 log-densities would cancel under the current parameters
+        (:meth:`_cancels_in_float32`, e.g. strongly correlated features).
+        Elsewhere the pass runs in the data's dtype, at float32 speed.
+        """
+        if np.dtype(dtype) != np.float32:
+            return False
+        return self._dtype == np.float64 or self._cancels_in_float32()
 
     def _get_parameters(self):
         """The parameters as one immutable snapshot (:class:`fastem._state.ParameterState`)."""

@@ -37,7 +37,6 @@ Dask DataFrame. The estimators record them at fit and check them after.
 """
 
 import contextlib
-import functools
 import os
 
 import numpy as np
@@ -701,43 +700,6 @@ class ChunkedSource:
                 points.append(np.asarray(X[rows], dtype=np.float64))
             weights.append(w[rows] if w.shape[0] else np.ones(rows.shape[0]))
         return np.concatenate(points), np.concatenate(weights)
-
-
-# Rows cast to float64 at a time by :class:`Float64Source`: bounds its copy.
-_CAST_ROWS = 64 * BLOCK_SIZE
-
-
-def _in_float64(fn, X, sample_weight):
-    """``fn`` summed over float64 copies of row slices of ``X`` (module level, for Dask)."""
-    total = None
-    for start in range(0, X.shape[0], _CAST_ROWS):
-        stop = min(start + _CAST_ROWS, X.shape[0])
-        w = sample_weight[start:stop] if sample_weight.shape[0] else sample_weight
-        part = fn(np.ascontiguousarray(X[start:stop], dtype=np.float64), w)
-        total = part if total is None else total + part
-    return total
-
-
-class Float64Source:
-    """Any source's sums (:meth:`reduce`) computed in float64, without a float64 copy.
-
-    Each chunk of the wrapped source is cast to float64 in slices of
-    ``_CAST_ROWS`` rows, so the extra memory is one slice whatever the size
-    of the data. Used to finish in float64 a float32 fit that lost precision
-    (see :meth:`fastem.base.BaseMixture.fit`).
-    """
-
-    dtype = np.dtype(np.float64)
-
-    def __init__(self, source):
-        self.source = source
-        self.n_samples = source.n_samples
-        self.n_features = source.n_features
-        self.n_positive = source.n_positive
-
-    def reduce(self, fn):
-        """Sum over chunks of ``fn(float64 chunk, chunk_weights)``."""
-        return self.source.reduce(functools.partial(_in_float64, fn))
 
 
 class _Slice(ArraySource):

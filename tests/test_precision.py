@@ -132,3 +132,50 @@ def test_poisson_float32_mixed_blocks_of_small_and_large_counts():
     component = np.stack([stats.poisson.logpmf(X64, r).sum(axis=1) for r in rates], axis=1)
     expected = np.logaddexp.reduce(component + np.log(model.weights_.astype(np.float64)), axis=1)
     assert_allclose(model.score_samples(X), expected, rtol=1e-5, atol=2e-3)
+
+
+def _correlated(rng, n=2000):
+    """Two clusters of two features that differ by 1e-4 noise: correlation condition ~1e8."""
+    z = rng.normal(0, 1, (n, 1))
+    X = np.hstack([z, z + 1e-4 * rng.normal(0, 1, (n, 1))])
+    X[n // 2 :] += [3.0, 3.0]
+    return X
+
+
+@pytest.mark.parametrize("reg_covar", [0.0, 1e-8, 1e-6])
+def test_float32_strongly_correlated_features_reach_the_float64_peak(reg_covar):
+    """A float32 fit ended below its own start, or failed on an ill-defined covariance."""
+    X32 = _correlated(np.random.default_rng(0)).astype(np.float32)
+    kw = dict(random_state=0, reg_covar=reg_covar)
+    m64 = GaussianMixture(2, **kw).fit(X32.astype(np.float64))
+    m32 = GaussianMixture(2, **kw).fit(X32)  # warnings are errors: converges, never falls
+    assert m32.converged_ and m32.means_.dtype == np.float32
+    assert m32.lower_bound_ >= m32.lower_bounds_[0]
+    assert m32.lower_bound_ == pytest.approx(m64.lower_bound_, abs=1e-5)
+    # Evaluated in float64 where float32 would cancel: the same as float64 data.
+    assert_allclose(m32.score_samples(X32), m32.score_samples(X32.astype(np.float64)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_float32_log_densities_of_components_far_apart_against_their_spread(covariance_type):
+    """'tied' maps points around one shift: 9999 apart with sd 0.01, float32 cancelled."""
+    rng = np.random.default_rng(0)
+    X = np.concatenate([np.zeros((500, 2)), np.full((500, 2), 9999.0)]) + rng.normal(0, 0.01, (1000, 2))
+    X32 = X.astype(np.float32)
+    model = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X32)
+    reference = model.score_samples(X32.astype(np.float64))  # the same float32 model, in float64
+    assert_allclose(model.score_samples(X32), reference, rtol=1e-6, atol=1e-6)
+    resp = model.predict_proba(X32)
+    assert resp.dtype == np.float32
+    assert_allclose(resp, model.predict_proba(X32.astype(np.float64)), atol=1e-6)
+
+
+def test_well_conditioned_float32_passes_stay_in_float32():
+    """The float64 evaluation costs speed only where float32 would cancel."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(0, 1, (1000, 3)).astype(np.float32)
+    for covariance_type in ("full", "tied", "diag", "spherical"):
+        model = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+        assert not model._computes_in_float64(np.float32), covariance_type
+    model = GaussianMixture(2, random_state=0).fit(_correlated(rng).astype(np.float32))
+    assert model._computes_in_float64(np.float32)

@@ -22,6 +22,10 @@ _KERNEL_PARAMS = {
 }
 _LOG_2PI = np.log(2 * np.pi)
 
+# Relative error of the Mahalanobis terms above which float32 data are
+# evaluated in float64 (see GaussianMixture._cancels_in_float32).
+_CANCELLATION = 1e-4
+
 _ILL_DEFINED = (
     "Fitting the mixture model failed because some components have ill-defined "
     "empirical covariance (for instance caused by singleton or collapsed samples). "
@@ -78,6 +82,23 @@ def covariances_from_precisions(precisions, covariance_type):
     if covariance_type == "tied":
         return linalg.inv(precisions)
     return 1.0 / precisions
+
+
+def covariances_from_cholesky(precisions_cholesky, covariance_type):
+    """Covariances ``V^T V`` with ``V = U^{-1}``, from upper factors ``U`` (``U U^T = P``).
+
+    Triangular solves, without forming and inverting the precisions: no
+    ill-conditioning warning, and a singular factor gives non-finite values.
+    """
+    if covariance_type in ("diag", "spherical"):
+        return 1.0 / precisions_cholesky**2
+    factors = precisions_cholesky.reshape(-1, *precisions_cholesky.shape[-2:])
+    identity = np.eye(factors.shape[-1])
+    inverses = np.stack(
+        [linalg.solve_triangular(u, identity, lower=False, check_finite=False) for u in factors]
+    )
+    covariances = np.einsum("kji,kjl->kil", inverses, inverses)
+    return covariances if covariance_type == "full" else covariances[0]
 
 
 def _check_spd(matrix, what):
@@ -391,6 +412,31 @@ class GaussianMixture(BaseMixture):
     def _family_structure(self):
         return {"covariance_type": self.covariance_type}
 
+    def _cancels_in_float32(self):
+        """Whether float32 Mahalanobis terms would lose more than ``_CANCELLATION`` relative.
+
+        A 'full' or 'tied' log-density sums ``y_j = sum_l (x_l - c_l) U_lj``
+        (``c`` the mean, or the shared shift for 'tied'). For a point one
+        standard deviation from its mean the terms are of size
+        ``s_l |U_lj|``, with ``s_l`` the standard deviation plus, for
+        'tied', the distance of the farthest mean from the shift, while
+        ``y`` is of order 1: each ``y_j`` carries a float32 rounding of
+        ``eps * sum_l s_l |U_lj|``. Strongly correlated features (a large
+        condition number of the correlation matrix) or, for 'tied', means
+        far apart against the spread make that large. Diagonal and
+        spherical terms do not cancel.
+        """
+        if self.covariance_type in ("diag", "spherical"):
+            return False
+        factors = np.asarray(self.precisions_cholesky_, dtype=np.float64)
+        covariances = np.asarray(self.covariances_, dtype=np.float64)
+        spread = np.sqrt(np.diagonal(covariances, axis1=-2, axis2=-1)).reshape(-1, factors.shape[-1])
+        if self.covariance_type == "tied":
+            means = np.asarray(self.means_, dtype=np.float64)
+            spread = spread + np.abs(means - self._tied_shift().astype(np.float64)).max(axis=0)
+        terms = np.einsum("kl,klj->kj", spread, np.abs(factors.reshape(len(spread), *factors.shape[-2:])))
+        return bool(np.finfo(np.float32).eps * terms.max() * factors.shape[-1] > _CANCELLATION)
+
     def _m_step_allowance(self, before, after):
         """``reg_covar / 2 * sum_k w_k (tr P_k - tr P'_k)``: how far a regularised M-step may fall.
 
@@ -456,9 +502,8 @@ class GaussianMixture(BaseMixture):
             pc = np.exp(chol).reshape(np.shape(self.precisions_cholesky_))
         self.means_ = means.astype(self._dtype)
         self._set_precisions(pc)
-        precisions = np.asarray(self.precisions_, dtype=np.float64)
-        with np.errstate(over="ignore", invalid="ignore"):
-            covariances = covariances_from_precisions(precisions, self.covariance_type)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            covariances = covariances_from_cholesky(pc, self.covariance_type)
         if not np.isfinite(covariances).all():
             raise ValueError("extrapolated covariances are not finite")
         self.covariances_ = covariances.astype(self._dtype)
