@@ -10,19 +10,38 @@ outright.
 
 So the cache of every kernel defined in ``fastem/kernels`` lives in a
 directory named after the stamps (modification time and size) of every file
-there and of ``fastem/_config.py``, whose constants are compiled in. Any edit
-to any of them, or an upgrade of fastem, starts a fresh directory and never
-reads an old index. The first process that uses the new directory deletes the
+there and of ``fastem/_config.py``, whose constants are compiled in, taken
+once per process: the kernels a process compiles are those of the sources it
+imported, and its cache directory cannot change under it. Any edit to any of
+them, or an upgrade of fastem, starts a fresh directory and never reads an
+old index. The first process that uses the new directory deletes the
 sibling directories that have not been written to for a day
 (``STALE_SECONDS``), so that edits and upgrades do not pile up old kernels.
+
+Several processes may compile the same kernels into the same directory at
+once (a cold cache under multiprocessing or a parallel test run). Numba
+writes each file of its cache atomically, but saving an entry reads the
+index, picks a data file name and rewrites the index: two processes doing
+that at once lose entries or give two entries one data file (numba issue
+#10128). fastem's kernels therefore save under an exclusive ``flock`` on a
+lock file in their cache directory, and a save that still fails with an
+OSError (a directory removed under the process, a full disk, a read-only
+cache) is dropped: the kernel is compiled and in memory, only its disk copy
+is missing, and the next process compiles it again.
 """
 
+import contextlib
 import hashlib
 import os
 import shutil
 import time
 
 from numba.core import caching
+
+try:
+    import fcntl
+except ImportError:  # Windows: Numba's atomic file replacement only
+    fcntl = None
 
 _KERNEL_DIR = os.path.dirname(os.path.abspath(__file__))
 _CONFIG = os.path.join(os.path.dirname(_KERNEL_DIR), "_config.py")
@@ -32,15 +51,53 @@ _CONFIG = os.path.join(os.path.dirname(_KERNEL_DIR), "_config.py")
 STALE_SECONDS = 24 * 3600
 
 _pruned = set()
+_stamp = []
+
+LOCK_NAME = "fastem-cache.lock"
 
 
 def _kernel_sources_stamp():
-    paths = [os.path.join(_KERNEL_DIR, name) for name in sorted(os.listdir(_KERNEL_DIR))]
-    stamps = []
-    for path in [_CONFIG] + [p for p in paths if p.endswith(".py")]:
-        st = os.stat(path)
-        stamps.append((os.path.basename(path), st.st_mtime_ns, st.st_size))
-    return hashlib.sha1(repr(stamps).encode()).hexdigest()[:16]
+    """The stamp of the kernel sources, as this process first saw them."""
+    if not _stamp:
+        paths = [os.path.join(_KERNEL_DIR, name) for name in sorted(os.listdir(_KERNEL_DIR))]
+        stamps = []
+        for path in [_CONFIG] + [p for p in paths if p.endswith(".py")]:
+            st = os.stat(path)
+            stamps.append((os.path.basename(path), st.st_mtime_ns, st.st_size))
+        _stamp.append(hashlib.sha1(repr(stamps).encode()).hexdigest()[:16])
+    return _stamp[0]
+
+
+@contextlib.contextmanager
+def _exclusive(directory):
+    """Hold an exclusive ``flock`` on the lock file of a cache directory (no-op without fcntl)."""
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(os.path.join(directory, LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _save_overload(original):
+    """Numba's ``Cache.save_overload``, serialised and never fatal for fastem's kernels."""
+
+    def save_overload(self, sig, data):
+        if not getattr(self._impl.locator, "fastem", False):
+            return original(self, sig, data)
+        try:
+            self._impl.locator.ensure_cache_path()
+            with _exclusive(self._cache_path):
+                original(self, sig, data)
+        except OSError:
+            pass  # compiled and in memory: only the disk copy is missing
+        return None
+
+    save_overload.fastem_original = original
+    return save_overload
 
 
 def prune_stale(parent, current):
@@ -65,6 +122,8 @@ def prune_stale(parent, current):
 
 def _kernels_locator(base):
     class KernelsLocator(base):
+        fastem = True
+
         @classmethod
         def from_function(cls, py_func, py_file):
             if os.path.dirname(os.path.abspath(py_file)) != _KERNEL_DIR:
@@ -84,7 +143,9 @@ def _kernels_locator(base):
 
 
 def install():
-    """Put fastem's locators first, once; idempotent."""
+    """Put fastem's locators first and serialise its saves, once; idempotent."""
+    if not hasattr(caching.Cache.save_overload, "fastem_original"):
+        caching.Cache.save_overload = _save_overload(caching.Cache.save_overload)
     locators = caching.CacheImpl._locator_classes
     if not any(cls.__name__.startswith("Fastem") for cls in locators):
         bases = (

@@ -1,0 +1,72 @@
+"""Numba's on-disk cache of fastem's kernels under concurrent processes.
+
+Several processes that compile the same kernels into one empty cache at
+once (multiprocessing, parallel test runs) must all succeed, and leave a
+cache that the next process loads instead of compiling.
+"""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+from numba.core import caching
+
+from fastem.kernels import _cache, _checks
+
+_FIT = """
+import sys, numpy as np, fastem
+from fastem.kernels import _checks
+X = np.random.default_rng(int(sys.argv[1])).exponential(size=(300, 2))
+fastem.ExponentialMixture(2, random_state=0, tol=1e-4).fit(X)
+print(sum(_checks.scan_columns._cache_hits.values()), sum(_checks.scan_columns._cache_misses.values()))
+"""
+
+
+def _env(cache_dir):
+    return dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir), FASTEM_COMPILE_NOTICE="0")
+
+
+def test_processes_compiling_into_one_empty_cache_at_once_all_succeed(tmp_path):
+    runs = [
+        subprocess.Popen([sys.executable, "-c", _FIT, str(i)], env=_env(tmp_path),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for i in range(3)
+    ]
+    for run in runs:
+        out, err = run.communicate(timeout=1200)
+        assert run.returncode == 0, err[-3000:]
+    # The cache they left is whole: a new process loads the kernel, compiles nothing.
+    done = subprocess.run([sys.executable, "-c", _FIT, "9"], env=_env(tmp_path),
+                          capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr[-3000:]
+    hits, misses = map(int, done.stdout.split())
+    assert (hits, misses) == (1, 0)
+    assert not [name for _, _, names in os.walk(tmp_path) for name in names if ".tmp" in name]
+
+
+def test_a_failed_cache_write_of_a_kernel_is_not_fatal(monkeypatch):
+    """A directory removed under the process, a full disk: the compiled kernel is kept."""
+    X = np.ones((10, 2))
+    _checks.scan_columns(X, 1)  # compiled (or loaded) in this process
+    sig, compiled = next(iter(_checks.scan_columns.overloads.items()))
+
+    def fail(self, *args):
+        raise FileNotFoundError(2, "No such file or directory", "scan_columns.nbi.tmp.0")
+
+    monkeypatch.setattr(caching.IndexDataCacheFile, "_save_index", fail)
+    monkeypatch.setattr(caching.IndexDataCacheFile, "_save_data", fail)
+    _checks.scan_columns._cache.save_overload(sig, compiled)  # no error
+    assert _checks.scan_columns._cache._impl.locator.fastem
+
+
+def test_kernel_cache_directory_is_fixed_for_the_process(monkeypatch):
+    """Taken once: an edit of the sources while the process runs cannot move it."""
+    path = _checks.scan_columns._cache._cache_path
+
+    def edited(*args):
+        raise AssertionError("the kernel sources were read again")
+
+    monkeypatch.setattr(os, "listdir", edited)
+    assert _checks.scan_columns._cache._impl.locator.get_cache_path() == path
+    assert os.path.basename(path) == f"fastem-{_cache._kernel_sources_stamp()}"
