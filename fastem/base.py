@@ -771,15 +771,7 @@ class BaseMixture:
                 worker._initialize(source, random_state)
             if self.verbose:
                 print(f"Initialization {init}")
-            result = run_em(
-                worker,
-                source,
-                tol=self.tol,
-                max_iter=self.max_iter,
-                accelerate=self.accelerate,
-                callback=self.callback,
-                on_pass=self._progress_printer(),
-            )
+            result = self._run_em(worker, source)
             if result.decrease and np.dtype(source.dtype) == np.float32:
                 result = self._finish_in_float64(worker, source, result)
             if self.verbose:
@@ -838,6 +830,19 @@ class BaseMixture:
         """
         return 0.0
 
+    def _run_em(self, worker, source, passes_done=0):
+        """:func:`fastem._em.run_em` on ``worker`` with this estimator's settings."""
+        return run_em(
+            worker,
+            source,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            accelerate=self.accelerate,
+            callback=self.callback,
+            on_pass=self._progress_printer(),
+            passes_done=passes_done,
+        )
+
     def _finish_in_float64(self, worker, source, result):
         """Continue a float32 run that lost precision, in float64, from its best parameters.
 
@@ -849,16 +854,7 @@ class BaseMixture:
         """
         named = worker._named_parameters(result.parameters)
         worker._set_parameters({name: np.asarray(named[name], dtype=np.float64) for name in named})
-        more = run_em(
-            worker,
-            source,
-            tol=self.tol,
-            max_iter=self.max_iter,
-            accelerate=self.accelerate,
-            callback=self.callback,
-            on_pass=self._progress_printer(),
-            passes_done=result.n_iter,
-        )
+        more = self._run_em(worker, source, passes_done=result.n_iter)
         with np.errstate(over="ignore"):
             parameters = {
                 name: value.astype(np.float32)
