@@ -26,6 +26,10 @@ subclass that fills in a few hooks (the *family protocol*):
     Set the family parameters (not the weights) from summed statistics.
 ``_check_family_init(n_features)`` and ``_init_family_from_user()``
     Validate and apply user-given initial parameters.
+``_user_gives_every_parameter()``
+    Optional: True when the user-given initial parameters set every
+    parameter; the initialisation then computes no start of its own.
+    Default: False.
 ``_n_family_parameters()``
     Free parameters besides the mixing weights, for BIC and AIC.
 ``_sample_component(rng, k, n)``
@@ -965,7 +969,17 @@ class BaseMixture:
         else:
             print(f"  Iteration {n_iter}")
 
+    def _user_gives_every_parameter(self):
+        """Family hook: whether the ``*_init`` hyper-parameters set every parameter."""
+        return False
+
     def _initialize(self, source, random_state):
+        if self._user_gives_every_parameter():
+            # No start is computed only to be replaced (its covariances could even
+            # be singular where the user's are not).
+            self.weights_ = np.asarray(self.weights_init, dtype=source.dtype)
+            self._init_family_from_user()
+            return
         points, weights = source.subsample(random_state, INIT_SAMPLE_SIZE)
         resp = initial_responsibilities(
             points, weights, self.n_components, self.init_params, random_state

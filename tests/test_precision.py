@@ -16,7 +16,7 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy import stats
 
-from fastem import ExponentialMixture, GaussianMixture, PoissonMixture
+from fastem import ConvergenceWarning, ExponentialMixture, GaussianMixture, PoissonMixture
 
 
 def _gaussian_data(rng):
@@ -179,3 +179,32 @@ def test_well_conditioned_float32_passes_stay_in_float32():
         assert not model._computes_in_float64(np.float32), covariance_type
     model = GaussianMixture(2, random_state=0).fit(_correlated(rng).astype(np.float32))
     assert model._computes_in_float64(np.float32)
+
+
+@pytest.mark.parametrize("family", ["gaussian", "exponential", "poisson"])
+def test_no_start_is_computed_when_the_user_gives_every_parameter(family, monkeypatch):
+    """reg_covar=0: the k-means++ start's covariance of repeated points is singular."""
+    import fastem.base
+
+    def not_needed(*args, **kwargs):
+        raise AssertionError("an initial start was computed and then replaced")
+
+    monkeypatch.setattr(fastem.base, "initial_responsibilities", not_needed)
+    X = np.array([[0.0, 0.0]] * 3 + [[1.0, 1.0], [1.0, 2.0], [2.0, 1.0]])
+    if family == "gaussian":
+        model = GaussianMixture(
+            2, reg_covar=0, max_iter=0, weights_init=[0.5, 0.5], means_init=[[0, 0], [1.3, 1.3]],
+            precisions_init=[np.eye(2), np.eye(2)],
+        )
+    elif family == "exponential":
+        model = ExponentialMixture(2, max_iter=0, weights_init=[0.5, 0.5], scales_init=[[1, 1], [2, 2]])
+    else:
+        model = PoissonMixture(2, max_iter=0, weights_init=[0.5, 0.5], rates_init=[[1, 1], [2, 2]])
+    model.fit(X)
+    assert_allclose(model.weights_, [0.5, 0.5])
+    if family == "gaussian":
+        assert_allclose(model.means_, [[0, 0], [1.3, 1.3]])
+        assert_allclose(model.precisions_, [np.eye(2), np.eye(2)])
+        model.set_params(max_iter=1, tol=0)
+        with pytest.warns(ConvergenceWarning):  # one pass, tol=0: scikit-learn fits this case too
+            model.fit(X)

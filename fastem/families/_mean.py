@@ -102,6 +102,9 @@ class MeanParameterMixture(BaseMixture):
                     "Pass positive values, or leave it to the initialisation."
                 )
 
+    def _user_gives_every_parameter(self):
+        return self.weights_init is not None and getattr(self, self._init_name) is not None
+
     def _init_family_from_user(self):
         dtype = self._dtype
         if self.weights_init is not None:

@@ -293,6 +293,9 @@ class GaussianMixture(BaseMixture):
                     f"precisions_init must be positive, got minimum {p.min():.3g}."
                 )
 
+    def _user_gives_every_parameter(self):
+        return not any(p is None for p in (self.weights_init, self.means_init, self.precisions_init))
+
     def _init_family_from_user(self):
         dtype = self._dtype
         if self.weights_init is not None:
