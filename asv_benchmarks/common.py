@@ -144,9 +144,10 @@ def gaussian_model(covariance_type, n_features, n_components, estimator=None, ma
     """A GaussianMixture that runs exactly ``max_iter`` iterations from fixed parameters.
 
     ``estimator`` is the class (fastem's by default, or scikit-learn's: both
-    take the same arguments). Both libraries still draw initial
-    responsibilities before they apply the given initial parameters;
-    ``init_params="random"`` is the cheapest way to do that.
+    take the same arguments). fastem computes nothing from the data when
+    every initial parameter is given; scikit-learn still draws initial
+    responsibilities first, and ``init_params="random"`` is the cheapest way
+    for it to do that.
     """
     estimator = fastem.GaussianMixture if estimator is None else estimator
     return estimator(

@@ -94,6 +94,9 @@ class EMResult(NamedTuple):
     decrease: tuple  # () or (earlier pass, its value, later pass, its value): a drop
     stats: object  # SufficientStatistics of the last accepted pass (None before any pass)
 
+    # Aitken's estimate of the mean log-likelihood still to gain, from the last
+    # three consecutive EM values (inf before there are three)
+    remaining_gain: float = np.inf
 
 def rounding_margin(lower_bound, dtype):
     """How far a mean log-likelihood may fall between EM steps by rounding alone.
@@ -174,6 +177,7 @@ class _Run:
         self.converged = False
         self.stopped = False
         self.stats = None
+        self.remaining_gain = np.inf
 
     @property
     def done(self):
@@ -242,7 +246,7 @@ class _Run:
             self.best = (lower_bound, self.n_passes, before)
             self.slack = 0.0
         if len(self.chain) >= 3:
-            gain = aitken_remaining_gain(*self.chain[-3:])
+            gain = self.remaining_gain = aitken_remaining_gain(*self.chain[-3:])
             if gain < self.tol:
                 self.converged = _relative_change(
                     self.model, before, self.model._get_parameters()
@@ -263,6 +267,7 @@ class _Run:
             self.stopped,
             self.decrease,
             self.stats,
+            self.remaining_gain,
         )
 
 

@@ -1,21 +1,38 @@
-"""Initialisation: starting responsibilities on a subsample, turned into moments.
+"""Initialisation: a starting partition of a subsample, turned into moments.
 
-Every method works on a random subsample of at most ``INIT_SAMPLE_SIZE`` points
-(all points when there are fewer). A good start needs the shape of the data,
-not every point, and a bounded subsample keeps initialisation's memory and time
-independent of the data size, whether the data sit in memory, on disk or on a
-cluster. The subsample carries its sample weights, so weighted data are
+Every method works on a random subsample of the data: at most
+``INIT_SAMPLE_SIZE`` points for the k-means family and 'random', at most
+:data:`fastem._hierarchical.HIERARCHICAL_SAMPLE_SIZE` for 'hierarchical'
+(fewer for many features; all points when there are fewer). A good start needs the shape of the data,
+not every point, and a bounded subsample keeps initialisation's memory and
+time independent of the data size, whether the data sit in memory, on disk or
+on a cluster. The subsample carries its sample weights, so weighted data are
 initialised as weighted.
 
-Each method yields responsibilities on the subsample; their weighted moments
-(component mass, mean, full covariance) are what a family turns into starting
-parameters.
+Every method sees the subsample in standard units: each feature centred at its
+weighted mean and divided by its weighted standard deviation (the
+hierarchical clustering goes further, see :mod:`fastem._hierarchical`). The
+start therefore does not depend on the features' units or origins: a feature
+in millimetres gives the same partition as the same feature in kilometres.
+
+Each method yields a partition of the subsample (hard labels; 'random' soft
+responsibilities), and its weighted moments in the data's own units
+(component mass, mean, full covariance), accumulated in float64 around a point
+of each component, are what a family turns into starting parameters. No
+temporary holds more than ``_BLOCK_BYTES`` per (subsample x components)
+array, whatever the number of components.
 """
 
 import numpy as np
 
+from ._hierarchical import hierarchical_labels, suitable
+from ._hierarchical import sample_size as hierarchical_sample_size
+
+INIT_METHODS = ("hierarchical", "k-means++", "kmeans", "random", "random_from_data")
 INIT_SAMPLE_SIZE = 100_000
 _LLOYD_ITERATIONS = 10
+# Bound of one (rows x n_components) float64 temporary; rows are processed in blocks.
+_BLOCK_BYTES = 16 * 2**20
 
 
 def _sorted_sample(n, size, random_state):
@@ -50,6 +67,46 @@ def subsample(X, sample_weight, random_state, size=INIT_SAMPLE_SIZE):
     return points, weights
 
 
+def start_method(method, n_features, restart):
+    """The method that start number ``restart`` (0-based) of ``init_params=method`` uses.
+
+    The hierarchical tree is a deterministic function of its subsample, so the
+    starts after the first use 'k-means++' to explore other peaks; so does
+    every start for more features than the tree handles
+    (:func:`fastem._hierarchical.suitable`).
+    """
+    if method == "hierarchical" and (restart > 0 or not suitable(n_features)):
+        return "k-means++"
+    return method
+
+
+def sample_size(method, n_features):
+    """Subsample size that ``method`` runs on."""
+    return hierarchical_sample_size(n_features) if method == "hierarchical" else INIT_SAMPLE_SIZE
+
+
+def weighted_mean(X, weights):
+    """Weighted column means in float64, summed around the first point.
+
+    Summing ``X - X[0]`` instead of ``X`` keeps the digits of data far from 0:
+    identical points give their value exactly, not a rounded sum divided back.
+    """
+    shift = X[0]
+    return shift + weights @ (X - shift) / weights.sum()
+
+
+def standardise(X, weights):
+    """``X`` centred at its weighted mean and scaled to unit weighted standard deviation.
+
+    A feature without spread is only centred. Returns (standardised X, mean, scale).
+    """
+    mean = weighted_mean(X, weights)
+    centred = X - mean
+    scale = np.sqrt(weights @ centred**2 / weights.sum())
+    scale[~(scale > 0)] = 1.0
+    return centred / scale, mean, scale
+
+
 def _squared_distances(X, centers):
     """(n, k) squared Euclidean distances, computed around the centres' mean."""
     origin = centers.mean(axis=0)
@@ -57,6 +114,12 @@ def _squared_distances(X, centers):
     Cc = centers - origin
     d = (Xc * Xc).sum(1)[:, None] - 2 * Xc @ Cc.T + (Cc * Cc).sum(1)[None, :]
     return np.maximum(d, 0)
+
+
+def _row_blocks(n_rows, n_columns):
+    """Slices of rows whose (rows x n_columns) float64 array fits in ``_BLOCK_BYTES``."""
+    rows = max(1, _BLOCK_BYTES // (8 * max(n_columns, 1)))
+    return [slice(start, start + rows) for start in range(0, n_rows, rows)]
 
 
 def kmeans_plusplus(X, weights, n_clusters, random_state):
@@ -90,7 +153,11 @@ def kmeans_plusplus(X, weights, n_clusters, random_state):
 
 
 def nearest_center(X, centers):
-    return np.argmin(_squared_distances(X, centers), axis=1)
+    """Index of the nearest centre of each row, in row blocks of bounded memory."""
+    labels = np.empty(X.shape[0], dtype=np.int64)
+    for rows in _row_blocks(X.shape[0], len(centers)):
+        labels[rows] = np.argmin(_squared_distances(X[rows], centers), axis=1)
+    return labels
 
 
 def lloyd(X, weights, centers, n_iter=_LLOYD_ITERATIONS):
@@ -111,12 +178,14 @@ def lloyd(X, weights, centers, n_iter=_LLOYD_ITERATIONS):
     return centers
 
 
-def initial_responsibilities(X, weights, n_components, method, random_state):
-    """Responsibilities (n_subsample, n_components) for an ``init_params`` method."""
-    n_samples = X.shape[0]
-    if method == "random":
-        resp = random_state.uniform(size=(n_samples, n_components))
-        return resp / resp.sum(axis=1, keepdims=True)
+def initial_labels(X, weights, n_components, method, random_state):
+    """Hard labels (n_subsample,) of a starting partition, for every method but 'random'.
+
+    ``X`` is in standard units (:func:`standardise`). Labels are in
+    0..n_components-1, or -1 for a point that belongs to no component.
+    """
+    if method == "hierarchical":
+        return hierarchical_labels(X, weights, n_components)
     if method == "random_from_data":
         positive = np.flatnonzero(weights > 0)
         chosen = random_state.choice(
@@ -128,32 +197,99 @@ def initial_responsibilities(X, weights, n_components, method, random_state):
         centers = kmeans_plusplus(X, weights, n_components, random_state)
         if method == "kmeans":
             centers = lloyd(X, weights, centers)
-    resp = np.zeros((n_samples, n_components))
-    resp[np.arange(n_samples), nearest_center(X, centers)] = 1
-    return resp
+    return nearest_center(X, centers)
 
 
-def weighted_moments(X, weights, resp):
-    """Component mass (K,), means (K, D) and full covariances (K, D, D).
-
-    A component with no mass gets the overall mean and covariance, so that a
-    family always receives finite moments.
-    """
-    wr = resp * weights[:, None]
-    nk = wr.sum(axis=0)
+def _overall_moments(X, weights):
     total = weights.sum()
-    overall_mean = weights @ X / total
-    Xc = X - overall_mean
-    overall_cov = (Xc * weights[:, None]).T @ Xc / total
-    n_components, n_features = resp.shape[1], X.shape[1]
+    mean = weighted_mean(X, weights)
+    centred = X - mean
+    return mean, (centred * weights[:, None]).T @ centred / total
+
+
+def partition_moments(X, weights, labels, n_components):
+    """Component mass (K,), means (K, D) and full covariances (K, D, D) of a hard partition.
+
+    Each component's moments are taken around one of its own points, in
+    float64, so that data far from 0 keep their digits. A component with no
+    mass gets the overall mean and covariance, so that a family always
+    receives finite moments.
+    """
+    n_features = X.shape[1]
+    nk = np.zeros(n_components)
     means = np.empty((n_components, n_features))
     covariances = np.empty((n_components, n_features, n_features))
+    order = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[order], np.arange(n_components + 1))
+    empty = []
     for k in range(n_components):
-        if nk[k] <= 0:
-            means[k] = overall_mean
-            covariances[k] = overall_cov
+        members = order[bounds[k] : bounds[k + 1]]
+        w = weights[members]
+        if members.size == 0 or not w.sum() > 0:
+            empty.append(k)
             continue
-        means[k] = wr[:, k] @ X / nk[k]
-        d = X - means[k]
-        covariances[k] = (d * wr[:, k, None]).T @ d / nk[k]
+        Xk = X[members]
+        nk[k] = w.sum()
+        means[k] = weighted_mean(Xk, w)
+        d = Xk - means[k]
+        covariances[k] = (d * w[:, None]).T @ d / nk[k]
+    if empty:
+        means[empty], covariances[empty] = _overall_moments(X, weights)
     return nk, means, covariances
+
+
+def random_moments(X, weights, n_components, random_state):
+    """Moments of uniform random responsibilities, drawn and summed in row blocks.
+
+    The responsibilities of each row are uniform draws normalised to sum 1
+    (scikit-learn's 'random'). Moments are accumulated around the overall
+    mean, near which every component of such a start lies.
+    """
+    n_features = X.shape[1]
+    mean = weighted_mean(X, weights)
+    centred = X - mean
+    nk = np.zeros(n_components)
+    first = np.zeros((n_components, n_features))
+    second = np.zeros((n_components, n_features, n_features))
+    for rows in _row_blocks(X.shape[0], n_components):
+        resp = random_state.uniform(size=(centred[rows].shape[0], n_components))
+        resp *= (weights[rows] / resp.sum(axis=1))[:, None]
+        nk += resp.sum(axis=0)
+        first += resp.T @ centred[rows]
+        second += np.einsum("nk,nd,ne->kde", resp, centred[rows], centred[rows])
+    safe = np.where(nk > 0, nk, 1.0)
+    offsets = first / safe[:, None]
+    covariances = second / safe[:, None, None] - np.einsum("kd,ke->kde", offsets, offsets)
+    return nk, mean + offsets, covariances
+
+
+def initial_moments(X, weights, n_components, method, random_state, centers=None):
+    """Moments (nk, means, covariances) of the start of ``method`` on a subsample.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_subsample, n_features), float64
+    weights : ndarray of shape (n_subsample,)
+    n_components : int
+    method : str, one of :data:`INIT_METHODS`
+    random_state : numpy.random.RandomState
+    centers : ndarray of shape (n_components, n_features), optional
+        Component means given by the user: the partition assigns each point
+        to the nearest of them (in standard units), and ``method`` is not run.
+
+    Returns
+    -------
+    nk : ndarray of shape (n_components,)
+    means : ndarray of shape (n_components, n_features)
+    covariances : ndarray of shape (n_components, n_features, n_features)
+    """
+    standard, mean, scale = standardise(X, weights)
+    if n_components == 1:  # every method puts every point in the one component
+        labels = np.zeros(X.shape[0], dtype=np.int64)
+    elif centers is not None:
+        labels = nearest_center(standard, (np.asarray(centers, dtype=np.float64) - mean) / scale)
+    elif method == "random":
+        return random_moments(X, weights, n_components, random_state)
+    else:
+        labels = initial_labels(standard, weights, n_components, method, random_state)
+    return partition_moments(X, weights, labels, n_components)

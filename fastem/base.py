@@ -30,6 +30,10 @@ subclass that fills in a few hooks (the *family protocol*):
     Optional: True when the user-given initial parameters set every
     parameter; the initialisation then computes no start of its own.
     Default: False.
+``_init_parameter_names``
+    Optional: the names of the user-given initial parameters, weights first
+    and component means second; when all are given, initialisation computes
+    nothing, and given means replace the ``init_params`` method.
 ``_n_family_parameters()``
     Free parameters besides the mixing weights, for BIC and AIC.
 ``_sample_component(rng, k, n)``
@@ -88,7 +92,7 @@ import numpy as np
 from . import _progress  # noqa: F401  (announces long kernel compilations on stderr)
 from ._config import BLOCK_SIZE, MAX_PARTITIONS, PARTITION_MEMORY
 from ._em import run_em
-from ._init import INIT_SAMPLE_SIZE, initial_responsibilities, weighted_moments
+from ._init import INIT_METHODS, initial_moments, sample_size, start_method
 from . import _state
 from ._state import ParameterState, check_kernel_params, check_parameter_arrays
 from ._threading import launch
@@ -163,7 +167,22 @@ class WarmStartWarning(UserWarning):
 # rounding: nothing the data can distinguish from zero.
 _EMPTY_SHARE = np.finfo(np.float64).eps
 
-_INIT_METHODS = ("k-means++", "kmeans", "random", "random_from_data")
+
+def _mixing_weights(nk):
+    """Mixing weights from component masses: exactly 0 for an empty component.
+
+    A component is empty when its mass is below float64 rounding of the total
+    (``nk <= eps * sum(nk)``). Its weight is 0, not the ~1e-18 that the
+    ``10 * eps`` floor of the masses would give it: its log-weight is then
+    -inf, so it takes no probability from any point, in ``predict``,
+    ``predict_proba`` and ``score_samples`` as in the E-steps that follow.
+    """
+    nk = np.asarray(nk, dtype=np.float64)
+    floored = nk + 10 * np.finfo(np.float64).eps
+    weights = np.where(nk <= _EMPTY_SHARE * nk.sum(), 0.0, floored)
+    if not weights.sum() > 0:  # no mass anywhere: nothing tells the components apart
+        weights = floored
+    return weights / weights.sum()
 
 
 def n_partitions_for(n_samples, n_stats):
@@ -285,6 +304,11 @@ class BaseMixture:
             setattr(self, name, value)
 
     _parameter_names = ("weights_",)
+    # Family protocol: the hyper-parameters holding user-given initial
+    # parameters, the mixing weights' first and the component means' (in data
+    # units) second, or None when the family does not say (then the start is
+    # always computed and ``_init_family_from_user`` overrides parts of it).
+    _init_parameter_names = None
 
     def __init__(
         self,
@@ -293,7 +317,7 @@ class BaseMixture:
         tol=1e-8,
         max_iter=1000,
         n_init=1,
-        init_params="k-means++",
+        init_params="hierarchical",
         random_state=None,
         warm_start=False,
         verbose=0,
@@ -406,9 +430,9 @@ class BaseMixture:
                     f"{name} must be True or False, got {value!r} of type "
                     f"{type(value).__name__}."
                 )
-        if self.init_params not in _INIT_METHODS:
+        if self.init_params not in INIT_METHODS:
             raise ValueError(
-                f"init_params must be one of {_INIT_METHODS}, got {self.init_params!r}."
+                f"init_params must be one of {INIT_METHODS}, got {self.init_params!r}."
             )
 
     #: The hyper-parameter that keeps every density positive (``reg_covar`` for
@@ -616,12 +640,11 @@ class BaseMixture:
         """
         names = [name for name in self._parameter_names if hasattr(self, name)]
         before = {name: getattr(self, name) for name in names}
-        nk = stats.nk + 10 * np.finfo(np.float64).eps
         try:
             # Data and parameters far apart for the dtype (e.g. a means_init
             # near 0 for data near 1e160) overflow here; that is reported below.
             with np.errstate(over="ignore", invalid="ignore"):
-                self.weights_ = (nk / nk.sum()).astype(self._dtype)
+                self.weights_ = _mixing_weights(stats.nk).astype(self._dtype)
                 self._m_step_family(stats)
             for name in self._parameter_names:
                 if not np.isfinite(getattr(self, name)).all():
@@ -772,7 +795,7 @@ class BaseMixture:
                     }
                 )
             else:
-                worker._initialize(source, random_state)
+                worker._initialize(source, random_state, restart=init)
             if self.verbose:
                 print(f"Initialization {init}")
             result = self._run_em(worker, source)
@@ -794,6 +817,8 @@ class BaseMixture:
         self.lower_bounds_ = best.lower_bounds
         self.lower_bound_ = best.lower_bound
         self.converged_ = best.converged
+        # read by select_n_components to judge fits that stopped short
+        self._remaining_gain = best.remaining_gain
         self._running_stats = None  # a new fit restarts online EM
         self._fit_structure = self._structure(source.n_features)
 
@@ -814,7 +839,7 @@ class BaseMixture:
         if len(empty):
             warnings.warn(
                 f"{len(empty)} of {self.n_components} components hold no data after fitting "
-                f"(indices {list(map(int, empty))}); they keep a weight of ~0. The data support "
+                f"(indices {list(map(int, empty))}); their weight is 0. The data support "
                 f"fewer components: use n_components={self.n_components - len(empty)}, or "
                 "another init_params or random_state.",
                 EmptyComponentWarning,
@@ -973,21 +998,37 @@ class BaseMixture:
         """Family hook: whether the ``*_init`` hyper-parameters set every parameter."""
         return False
 
-    def _initialize(self, source, random_state):
-        if self._user_gives_every_parameter():
-            # No start is computed only to be replaced (its covariances could even
-            # be singular where the user's are not).
-            self.weights_ = np.asarray(self.weights_init, dtype=source.dtype)
+    def _initialize(self, source, random_state, restart=0):
+        """Set the starting parameters: the user's where given, the rest from ``init_params``.
+
+        When every initial parameter is given (``_init_parameter_names``),
+        nothing is computed from the data. When the component means are
+        given, the start's partition assigns each point of the subsample to
+        the nearest given mean and ``init_params`` is not run. ``restart`` is
+        the index of the start among ``n_init``: with 'hierarchical', whose
+        tree is a deterministic function of its subsample, the starts after the
+        first use 'k-means++' so that restarts explore other peaks
+        (:func:`fastem._init.start_method`).
+        """
+        names = self._init_parameter_names
+        given = self._user_gives_every_parameter() or (
+            names is not None and all(getattr(self, name) is not None for name in names)
+        )
+        if given:
+            self.weights_ = np.full(self.n_components, 1.0 / self.n_components, dtype=source.dtype)
             self._init_family_from_user()
             return
-        points, weights = source.subsample(random_state, INIT_SAMPLE_SIZE)
-        resp = initial_responsibilities(
-            points, weights, self.n_components, self.init_params, random_state
+        method = start_method(self.init_params, source.n_features, restart)
+        centers = None
+        if names is not None and len(names) > 1 and getattr(self, names[1]) is not None:
+            centers = getattr(self, names[1])
+        points, weights = source.subsample(random_state, sample_size(method, source.n_features))
+        nk, means, covariances = initial_moments(
+            points, weights, self.n_components, method, random_state, centers
         )
-        nk, means, covariances = weighted_moments(points, weights, resp)
-        nk = nk + 10 * np.finfo(np.float64).eps
-        self.weights_ = (nk / nk.sum()).astype(source.dtype)
-        self._params_from_moments(nk, means, covariances)
+        self.weights_ = _mixing_weights(nk).astype(source.dtype)
+        if not (names is not None and all(getattr(self, name) is not None for name in names[1:])):
+            self._params_from_moments(nk + 10 * np.finfo(np.float64).eps, means, covariances)
         self._init_family_from_user()
 
     @property
@@ -1047,6 +1088,9 @@ class BaseMixture:
         named = self._named_parameters(parameters)
         with np.errstate(divide="ignore"):
             log_weights = np.log(np.asarray(named["weights_"], dtype=np.float64))
+        # An empty component's weight is exactly 0: a finite stand-in for its
+        # log keeps differences between iterates at 0 and maps back to 0.
+        log_weights = np.maximum(log_weights, -1e300)
         return np.concatenate([log_weights, self._unconstrained_parameters(named)])
 
     def _set_unconstrained(self, theta):

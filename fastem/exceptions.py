@@ -104,10 +104,12 @@ class ConvergenceWarning(_SklearnCompatible, UserWarning):
 
 
 class EmptyComponentWarning(UserWarning):
-    """A fitted component holds no data: its weight is ~0 and its parameters are stale.
+    """A fitted component holds no data: its weight is exactly 0.
 
     EM keeps such a component rather than re-seeding it, so that a fit stays a
-    deterministic function of its start. It never produces NaN parameters, but
-    it is wasted capacity: fewer components, or another initialisation, fit the
-    same data better.
+    deterministic function of its start. Its weight is exactly 0, so it takes
+    no probability from any point in ``predict``, ``predict_proba`` and
+    ``score_samples``, and it never produces NaN parameters; but it is wasted
+    capacity: fewer components, or another initialisation, fit the same data
+    better.
     """

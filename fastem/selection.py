@@ -31,6 +31,7 @@ from ._init import INIT_SAMPLE_SIZE
 from ._progress import SelectionProgress
 from ._validation import check_random_state, check_scalar
 from .data import _Slice, as_source
+from .base import LikelihoodDecreaseWarning
 from .exceptions import ConvergenceWarning
 from .families.gaussian import _COVARIANCE_TYPES, GaussianMixture
 
@@ -76,7 +77,7 @@ def _data_covariance(source):
             out += (centred * w[s, None]).T @ centred
         return out.ravel()
 
-    return source.reduce(scatter).reshape(D, D) / total
+    return source.reduce(scatter).reshape(D, D) / total, total
 
 
 def _full_covariances(model):
@@ -181,7 +182,7 @@ def collapsed_components(model, X, sample_weight=None, *, min_variance_ratio=1e-
     source = as_source(X, sample_weight)
     check_scalar(min_variance_ratio, "min_variance_ratio", numbers.Real, min_val=0.0, max_val=1.0)
     return _collapse_reasons(
-        model, source, min_variance_ratio, _data_covariance(source), _resolution(source)
+        model, source, min_variance_ratio, _data_covariance(source)[0], _resolution(source)
     )
 
 
@@ -238,17 +239,20 @@ class CriterionTable(Mapping):
     A read-only mapping: ``table[('full', 3)]``, ``dict(table)`` and
     :meth:`as_dict` give the values; :meth:`as_array` lays them out with one
     row per covariance type and one column per number of components;
-    ``print(table)`` shows an aligned table marking the best fit and the
-    flagged ones. Failed fits have the value ``nan``.
+    ``print(table)`` shows an aligned table marking the best fit, the
+    flagged ones and those that did not converge. Failed fits have the value
+    ``nan``.
     """
 
-    def __init__(self, criterion, covariance_types, n_components, values, flags, best):
+    def __init__(self, criterion, covariance_types, n_components, values, flags, best,
+                 converged=None):
         self.criterion = criterion
         self.covariance_types = tuple(covariance_types)
         self.n_components = tuple(n_components)
         self._values = dict(values)
         self._flags = dict(flags)
         self._best = best
+        self._converged = dict(converged or {})
 
     def __getitem__(self, key):
         return self._values[key]
@@ -288,8 +292,10 @@ class CriterionTable(Mapping):
         text = "failed" if not np.isfinite(value) else f"{value:.2f}"
         flag = self._flags[key]
         mark = "*" if key == self._best else ("S" if flag.startswith("singular") else
-                                              "F" if flag.startswith("failed") else " ")
-        return text + mark
+                                              "F" if flag.startswith("failed") else "")
+        if np.isfinite(value) and not self._converged.get(key, True):
+            mark += "~"
+        return text + mark.ljust(2)
 
     def __str__(self):
         header = [""] + [f"K={k} " for k in self.n_components]
@@ -297,7 +303,7 @@ class CriterionTable(Mapping):
         widths = [max(len(row[i]) for row in [header] + rows) for i in range(len(header))]
         lines = [
             f"{self.criterion.upper()} (lower is better; * best, S singular: collapsed "
-            "components, F failed)"
+            "components, F failed, ~ not converged: the value at the peak is lower)"
         ]
         for row in [header] + rows:
             lines.append(
@@ -323,7 +329,10 @@ class SelectionResult:
         ``'singular: ...'`` for collapsed components (see
         :func:`collapsed_components`), ``'failed: ...'`` for fits that raised.
     converged : dict of (str, int) to bool
-        Whether each fit converged (failed fits: False).
+        Whether each fit converged (failed fits: False). A fit that did not
+        converge stopped at ``max_iter``; its criterion is at or above (worse
+        than) the value at the peak it was climbing to. Marked ``~`` in the
+        printed table.
     models_ : dict of (str, int) to GaussianMixture
         Every fitted estimator (failed fits are absent).
     best_params_ : tuple of (str, int) or None
@@ -431,6 +440,61 @@ def _check_gmm_kwargs(gmm_kwargs):
             )
 
 
+def _possible_gain(model):
+    """How much a fit that stopped short might still raise its mean log-likelihood.
+
+    The larger of Aitken's estimate of the remaining gain at the end of the
+    run (right where EM converges linearly) and the gain over the second half
+    of the run. On a likelihood ridge, where a model with more components than
+    the data hold crawls, EM converges sublinearly and Aitken's estimate is
+    low; if the increments fall like ``1 / k**2`` (the gap to the limit like
+    ``1 / k``), the gain still to come after pass ``k`` equals the gain from
+    pass ``k / 2`` to ``k``, and it is smaller when they fall faster.
+    """
+    bounds = model.lower_bounds_
+    if len(bounds) < 2:
+        return np.inf
+    return max(model._remaining_gain, bounds[-1] - bounds[len(bounds) // 2])
+
+
+def _warn_unconverged(best, values, flags, converged, models, total_weight):
+    """One ConvergenceWarning, only for fits that did not converge and can change the choice.
+
+    EM never lowers the likelihood, so a fit stopped short has a criterion
+    value at or above the one at its peak, lower by at most twice its possible
+    gain in total log-likelihood (:func:`_possible_gain` times the total
+    sample weight). Such a fit matters only if it is the chosen one, or if its
+    value could still fall below the chosen one's.
+    """
+    matters = []
+    for key, model in models.items():
+        if converged[key] or flags[key]:
+            continue
+        reach = values[key] - 2.0 * total_weight * _possible_gain(model)
+        if key == best or reach < values[best]:
+            matters.append(key)
+    if not matters:
+        return
+    chosen = (
+        f"the chosen fit {best} did not converge, so its parameters are not yet at the peak"
+        if best in matters else f"the chosen fit is {best}"
+    )
+    others = [key for key in matters if key != best]
+    rivals = (
+        f"; {others} did not converge and, judged by how fast they were still gaining, "
+        "could end up with a lower criterion than the chosen fit"
+        if others else ""
+    )
+    warnings.warn(
+        ConvergenceWarning(
+            f"Model selection may be unsettled: {chosen}{rivals}. Pass a larger max_iter "
+            "(or a larger tol) to select_n_components. result.converged and the '~' marks "
+            "of result.table show every fit that did not converge."
+        ),
+        stacklevel=3,
+    )
+
+
 def select_n_components(
     X,
     n_components=range(1, 10),
@@ -470,8 +534,11 @@ def select_n_components(
     n_init : int, default=1
         Initialisations per fit; each fit keeps its best.
     random_state : int, RandomState instance or None, default=None
-        Passed to every fit: an int gives every fit the same reproducible
-        start, whatever the grid.
+        Seeds every fit alike: an int is passed to every fit; from None or a
+        RandomState one seed is drawn and passed to every fit. Every fit
+        therefore starts from the same subsample, and the default
+        hierarchical start (the same tree for every covariance type and
+        number of components, as in mclust) is computed once for the grid.
     sample_weight : array-like of shape (n_samples,), default=None
         Non-negative weights that act like repetition counts, for fitting,
         scoring and the collapse rule.
@@ -498,7 +565,18 @@ def select_n_components(
     Warns
     -----
     ConvergenceWarning
-        Once, listing the fits that did not converge.
+        Once, and only when a fit that did not converge (stopped at
+        ``max_iter`` before the stopping rule held) can matter: when it is the
+        chosen fit, or when its criterion could still fall below the chosen
+        one's. EM never lowers the likelihood, so the criterion of such a fit
+        can only fall as EM goes on; the bound of that fall is twice the total
+        log-likelihood it may still gain, estimated from how fast it was
+        gaining at the end (Aitken's estimate, or the gain over the second
+        half of its run if larger: on the likelihood ridge of a model with
+        more components than the data hold EM crawls, sublinearly). Fits that
+        did not converge but cannot change the choice are only reported:
+        ``result.converged`` and a ``~`` in the printed table. A direct
+        ``GaussianMixture.fit`` of such a model still warns, as it should.
     UserWarning
         When every fit is flagged, so there is no best model.
 
@@ -512,9 +590,11 @@ def select_n_components(
     ks, types, criterion = _check_grid(n_components, covariance_types, criterion, source.n_positive)
     check_scalar(n_init, "n_init", numbers.Integral, min_val=1)
     check_scalar(min_variance_ratio, "min_variance_ratio", numbers.Real, min_val=0.0, max_val=1.0)
+    if not isinstance(random_state, numbers.Integral):
+        random_state = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
     check_random_state(random_state)
     _check_gmm_kwargs(gmm_kwargs)
-    S = _data_covariance(source)
+    S, total_weight = _data_covariance(source)
     resolution = _resolution(source)
 
     if progress is True:
@@ -534,6 +614,9 @@ def select_n_components(
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
+                # a grid fit that collapses onto rounded values may lose
+                # likelihood to reg_covar; the collapse flags report it
+                warnings.simplefilter("ignore", LikelihoodDecreaseWarning)
                 model.fit(source)  # validated once, above; carries the weights
         except (ValueError, FloatingPointError) as exc:
             values[key], flags[key], converged[key] = np.nan, f"failed: {exc}", False
@@ -555,15 +638,8 @@ def select_n_components(
         progress.finish()
     candidates = [key for key in values if not flags[key] and math.isfinite(values[key])]
     best = min(candidates, key=lambda key: values[key]) if candidates else None
-    not_converged = [key for key in models if not converged[key]]
-    if not_converged:
-        warnings.warn(
-            ConvergenceWarning(
-                f"{len(not_converged)} fit(s) did not converge: {not_converged}. Increase "
-                "max_iter or tol."
-            ),
-            stacklevel=2,
-        )
+    if best is not None:
+        _warn_unconverged(best, values, flags, converged, models, total_weight)
     if best is None:
         warnings.warn(
             "Every fit in the grid was flagged as singular or failed, so there is no best "
@@ -572,5 +648,5 @@ def select_n_components(
             UserWarning,
             stacklevel=2,
         )
-    table = CriterionTable(criterion, types, ks, values, flags, best)
+    table = CriterionTable(criterion, types, ks, values, flags, best, converged)
     return SelectionResult(criterion, table, flags, converged, models, best)

@@ -2,9 +2,14 @@
 
 Generates N x D float data, records the process's peak resident set size
 (VmHWM) after the data exist, fits a Gaussian mixture for a fixed number of
-iterations, and reports how far the peak rose during the fit. Run as
+iterations, and reports how far the peak rose during the fit (initialisation
+included). Run as
 
     python scripts/measure_fit_memory.py --n 10000000 --d 2 --k 4 --dtype float64
+    python scripts/measure_fit_memory.py --n 200000 --k 1000 --init-params k-means++
+
+The second measures many components, where initialisation used to allocate
+several (subsample x components) float64 arrays (+1.5 GB).
 """
 
 import argparse
@@ -38,6 +43,7 @@ def main(argv=None):
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float64")
     parser.add_argument("--covariance", default="full")
     parser.add_argument("--iterations", type=int, default=10)
+    parser.add_argument("--init-params", default=None, help="default: the estimator's default")
     args = parser.parse_args(argv)
 
     # Compile on a tiny problem first, so the JIT's own memory is not counted.
@@ -59,8 +65,10 @@ def main(argv=None):
     data_mb = X.nbytes / 2**20
     _reset_peak()
     before = _status_kib("VmRSS") / 1024
+    init = {} if args.init_params is None else {"init_params": args.init_params}
     model = fastem.GaussianMixture(
-        args.k, covariance_type=args.covariance, max_iter=args.iterations, tol=0, random_state=0
+        args.k, covariance_type=args.covariance, max_iter=args.iterations, tol=0, random_state=0,
+        **init,
     )
     start = time.perf_counter()
     with warnings.catch_warnings():
@@ -69,7 +77,8 @@ def main(argv=None):
     elapsed = time.perf_counter() - start
     peak = _status_kib("VmHWM") / 1024
     print(
-        f"N={args.n:,} D={args.d} K={args.k} {args.dtype} {args.covariance}: data {data_mb:.0f} MB, "
+        f"N={args.n:,} D={args.d} K={args.k} {args.dtype} {args.covariance} init={model.init_params}: "
+        f"data {data_mb:.0f} MB, "
         f"RSS before fit {before:.0f} MB, peak during fit {peak:.0f} MB, "
         f"rise {peak - before:.1f} MB; {args.iterations} iterations in {elapsed:.2f} s"
     )

@@ -6,9 +6,9 @@ The behaviour chosen for each case (see docs/reliability.md):
   identical points, constant or duplicated features and collapsed components
   fit; with ``reg_covar=0`` the same data raise a ``ValueError`` that names
   ``reg_covar`` as the remedy.
-* A component that holds no data is kept at a weight of ~0, its mean where it
-  was and its covariance ``reg_covar``; the fit warns with
-  :class:`fastem.EmptyComponentWarning`.
+* A component that holds no data is kept at a weight of exactly 0, its mean
+  where it was and its covariance ``reg_covar``, and takes no probability from
+  any point; the fit warns with :class:`fastem.EmptyComponentWarning`.
 * Second moments are taken around the current means, so data far from the
   origin fit as well as centred data.
 
@@ -21,7 +21,10 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
+import fastem
 from fastem import ConvergenceWarning, EmptyComponentWarning, GaussianMixture
+
+from reference import exponential_log_prob, gaussian_log_prob, log_resp_and_norm, poisson_log_prob
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 DTYPES = (np.float64, np.float32)
@@ -188,12 +191,98 @@ def test_component_that_loses_all_its_points(covariance_type, dtype):
     with pytest.warns(EmptyComponentWarning, match=r"1 of 3 components .*\(indices \[2\]\).*n_components=2"):
         model.fit(X.astype(dtype))
     assert_sane(model)
-    assert model.weights_[2] < 1e-12
+    assert model.weights_[2] == 0.0
     assert_allclose(model.means_[2], means_init[2])
     if covariance_type != "tied":  # a tied component shares the covariance of the others
         assert_allclose(full_covariances(model)[2], 1e-6 * np.eye(3), rtol=1e-3)
     assert (model.predict(X.astype(dtype)) != 2).all()
     assert np.isfinite(model.score_samples(X.astype(dtype))).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_empty_components_take_no_probability(covariance_type, dtype):
+    """Two distinct points, five components: the midpoint splits between the two real ones."""
+    X = np.array([[1.0, 2.0]] * 500 + [[3.0, 2.0]] * 500, dtype=dtype)
+    model = GaussianMixture(5, covariance_type=covariance_type, random_state=0)
+    with pytest.warns(EmptyComponentWarning, match="3 of 5 components"):
+        model.fit(X)
+    real = np.flatnonzero(model.weights_ > 0)
+    assert len(real) == 2
+    assert_allclose(model.weights_[real], [0.5, 0.5], rtol=1e-6)
+    midpoint = np.array([[2.0, 2.0]], dtype=dtype)
+    proba = model.predict_proba(midpoint)[0]
+    assert_allclose(proba[real], [0.5, 0.5], rtol=1e-5)
+    assert (np.delete(proba, real) == 0).all()
+    assert model.predict(midpoint)[0] in real
+    # score_samples is the two-component mixture's density there
+    log_prob = gaussian_log_prob(midpoint, model.means_, model.covariances_, covariance_type)
+    _, expected = log_resp_and_norm(log_prob[:, real], model.weights_[real])
+    assert_allclose(model.score_samples(midpoint), expected, rtol=1e-5)
+    grid = np.random.default_rng(0).uniform(0, 4, size=(200, 2)).astype(dtype)
+    assert np.isin(model.predict(grid), real).all()
+
+
+def _zero_weight_model(family, covariance_type, dtype, max_iter):
+    """A three-component model whose middle component has weight exactly 0 (given)."""
+    weights = [0.5, 0.0, 0.5]
+    if family == "gaussian":
+        precisions = {"full": np.stack([np.eye(2)] * 3), "tied": np.eye(2),
+                      "diag": np.ones((3, 2)), "spherical": np.ones(3)}[covariance_type]
+        return GaussianMixture(
+            3, covariance_type=covariance_type, weights_init=weights,
+            means_init=[[0.0, 0.0], [2.5, 2.5], [5.0, 5.0]], precisions_init=precisions,
+            max_iter=max_iter, tol=0.0,
+        )
+    if family == "exponential":
+        return fastem.ExponentialMixture(
+            3, weights_init=weights, scales_init=[[0.5, 0.5], [2.0, 2.0], [5.0, 5.0]],
+            max_iter=max_iter, tol=0.0,
+        )
+    return fastem.PoissonMixture(
+        3, weights_init=weights, rates_init=[[1.0, 1.0], [3.0, 3.0], [8.0, 8.0]],
+        max_iter=max_iter, tol=0.0,
+    )
+
+
+ZERO_WEIGHT_CASES = [("gaussian", ct) for ct in COVARIANCE_TYPES] + [
+    ("exponential", None), ("poisson", None)
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("family, covariance_type", ZERO_WEIGHT_CASES)
+def test_kernels_take_a_zero_weight_without_nan(family, covariance_type, dtype):
+    """log-weight -inf: no NaN, probability 0, densities of the other components (both dtypes)."""
+    rng = np.random.default_rng(0)
+    if family == "gaussian":
+        X = np.concatenate([rng.normal(size=(100, 2)), rng.normal(size=(100, 2)) + 5])
+    elif family == "exponential":
+        X = np.concatenate([rng.exponential(0.5, (100, 2)), rng.exponential(5.0, (100, 2))])
+    else:
+        X = np.concatenate([rng.poisson(1.0, (100, 2)), rng.poisson(8.0, (100, 2))]).astype(float)
+    X = X.astype(dtype)
+    model = _zero_weight_model(family, covariance_type, dtype, max_iter=0).fit(X)
+    proba = model.predict_proba(X)
+    assert np.isfinite(proba).all() and (proba[:, 1] == 0).all()
+    assert (model.predict(X) != 1).all()
+    if family == "gaussian":
+        log_prob = gaussian_log_prob(X, model.means_, model.covariances_, covariance_type)
+    elif family == "exponential":
+        log_prob = exponential_log_prob(X, model.scales_)
+    else:
+        log_prob = poisson_log_prob(X, model.rates_)
+    _, expected = log_resp_and_norm(log_prob, model.weights_)
+    assert_allclose(model.score_samples(X), expected, rtol=1e-4 if dtype == np.float32 else 1e-10)
+    # EM from it: the component stays empty, everything stays finite
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        with pytest.warns(EmptyComponentWarning):
+            fitted = _zero_weight_model(family, covariance_type, dtype, max_iter=5).fit(X)
+    assert fitted.weights_[1] == 0.0
+    for name in fitted._parameter_names:
+        assert np.isfinite(getattr(fitted, name)).all(), name
+    assert np.isfinite(fitted.lower_bound_)
 
 
 def test_no_empty_component_warning_for_a_small_but_real_component():
@@ -290,7 +379,12 @@ def test_variance_whose_precision_overflows_float64_is_a_clear_error():
 
 
 def test_m_step_overflow_from_means_init_far_from_the_data_is_a_clear_error():
-    """Data near 1e161 and means_init near 1e6: the second moments around the means overflow."""
+    """Data near 1e161 and means_init near 1e6: a clear error, never a RuntimeWarning or NaN.
+
+    The start's variance is exact (``reg_covar``: one point), so the first
+    E-step finds zero density everywhere; with a start rounded to a huge
+    variance the second moments around the means overflow in the M-step.
+    """
     h = float.fromhex
     X = np.array([[h("0x1.058b5ed3d2b77p+531"), h("-0x1.a751235f1a787p+535"),
                    h("-0x1.474a874e5ca3fp+535")]])
@@ -299,7 +393,7 @@ def test_m_step_overflow_from_means_init_far_from_the_data_is_a_clear_error():
                             random_state=60, means_init=means)
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
-        with pytest.raises(ValueError, match="ill-defined|too far apart"):
+        with pytest.raises((ValueError, FloatingPointError), match="ill-defined|too far apart|zero density"):
             model.fit(X, sample_weight=[h("0x1.4eaa36809f80ap+1")])
 
 

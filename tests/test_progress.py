@@ -80,8 +80,10 @@ def test_other_compilations_are_not_announced(notice):
 
 def test_no_notice_when_the_kernels_load_from_cache(tmp_path):
     # The first run fills the cache (and may announce); the second must be silent.
+    # Two clusters for two components: the fit converges and warns nothing.
     code = ("import numpy as np, fastem; "
-            "fastem.GaussianMixture(2, random_state=0).fit(np.random.default_rng(0).normal(size=(300, 2)))")
+            "X = np.random.default_rng(0).normal(size=(300, 2)) + np.repeat([[0, 0], [8, 8]], 150, 0); "
+            "fastem.GaussianMixture(2, random_state=0).fit(X)")
     env = dict(os.environ, PYTHONPATH=os.getcwd())
     subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True,
                    timeout=900)

@@ -59,6 +59,10 @@ class MeanParameterMixture(BaseMixture):
     def _regularization_name(self):
         return self._floor_name
 
+    @property
+    def _init_parameter_names(self):
+        return ("weights_init", self._init_name)
+
     def _set_component_means(self, means, data_mean):
         floor = getattr(self, self._floor_name) * np.where(data_mean > 0, data_mean, 1.0)
         floored = np.maximum(np.asarray(means, dtype=np.float64), floor)

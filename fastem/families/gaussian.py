@@ -135,9 +135,15 @@ class GaussianMixture(BaseMixture):
         Passes over the data per initialization (one E-step and M-step each).
     n_init : int, default=1
         Number of initializations; the best result is kept.
-    init_params : {'k-means++', 'kmeans', 'random', 'random_from_data'}, default='k-means++'
-        How the initial responsibilities are chosen (on a subsample of at most
-        100,000 points, see :mod:`fastem._init`).
+    init_params : {'hierarchical', 'k-means++', 'kmeans', 'random', 'random_from_data'}, default='hierarchical'
+        How the starting partition is chosen, on a subsample in standard units
+        (see :mod:`fastem._init`). 'hierarchical': model-based agglomerative
+        hierarchical clustering as in R's mclust (Fraley 1998; Scrucca &
+        Raftery 2015), on at most 2,000 points; with ``n_init > 1`` the
+        starts after the first use 'k-means++', and so does every start for
+        more than 30 features. The others run on at most
+        100,000 points: 'k-means++' seeding, 'kmeans' (k-means++ then Lloyd
+        iterations), 'random' responsibilities, 'random_from_data' centres.
     weights_init : array-like of shape (n_components,), default=None
     means_init : array-like of shape (n_components, n_features), default=None
     precisions_init : array-like, default=None
@@ -192,6 +198,7 @@ class GaussianMixture(BaseMixture):
         "precisions_cholesky_",
         "precisions_",
     )
+    _init_parameter_names = ("weights_init", "means_init", "precisions_init")
 
     def __init__(
         self,
@@ -202,7 +209,7 @@ class GaussianMixture(BaseMixture):
         reg_covar=1e-6,
         max_iter=1000,
         n_init=1,
-        init_params="k-means++",
+        init_params="hierarchical",
         weights_init=None,
         means_init=None,
         precisions_init=None,
@@ -314,6 +321,9 @@ class GaussianMixture(BaseMixture):
             self.covariances_ = covariances_from_precisions(p, self.covariance_type).astype(dtype)
 
     def _params_from_moments(self, nk, means, covariances):
+        if self.precisions_init is not None:  # the user's precisions replace the covariances
+            self.means_ = np.asarray(means, dtype=self._dtype)
+            return
         reg = self.reg_covar
         n_features = means.shape[1]
         if self.covariance_type == "full":

@@ -44,9 +44,10 @@ class PoissonMixture(MeanParameterMixture):
         Passes over the data per initialization (one E-step and M-step each).
     n_init : int, default=1
         Number of initializations; the best result is kept.
-    init_params : {'k-means++', 'kmeans', 'random', 'random_from_data'}, default='k-means++'
-        How the initial responsibilities are chosen (on a subsample of at most
-        100,000 points); the initial rates are the component means under them.
+    init_params : {'hierarchical', 'k-means++', 'kmeans', 'random', 'random_from_data'}, default='hierarchical'
+        How the starting partition is chosen (see
+        :class:`~fastem.GaussianMixture` and :mod:`fastem._init`); the initial
+        rates are the component means under it.
     weights_init : array-like of shape (n_components,), default=None
     rates_init : array-like of shape (n_components, n_features), default=None
         Positive initial rates.
@@ -109,7 +110,7 @@ class PoissonMixture(MeanParameterMixture):
         tol=1e-8,
         max_iter=1000,
         n_init=1,
-        init_params="k-means++",
+        init_params="hierarchical",
         weights_init=None,
         rates_init=None,
         random_state=None,

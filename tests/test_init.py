@@ -1,0 +1,319 @@
+"""Initialisation: the hierarchical start, invariance to units, float64 moments, bounded memory.
+
+The hierarchical clustering is checked against a plain NumPy reference that
+evaluates the criterion of every pair from the member points at every step,
+and against the partitions of R's mclust (``hclass(hc(X, "VVV", use = "SVD"))``,
+computed once in R on scikit-learn's iris data and written out below).
+"""
+
+import tracemalloc
+import warnings
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.datasets import load_iris
+from sklearn.metrics import adjusted_rand_score
+
+import fastem
+from fastem import _init
+from fastem._hierarchical import hierarchical_labels, merge_tree, svd_transform
+from fastem._init import INIT_METHODS, initial_moments, partition_moments
+
+FAITHFUL = Path(__file__).parent / "data" / "faithful.csv"
+FAMILIES = ("gaussian", "exponential", "poisson")
+
+
+def faithful():
+    return np.loadtxt(FAITHFUL, delimiter=",", skiprows=3)
+
+
+# mclust 6: hclass(hc(iris, modelName = "VVV", use = "SVD"), 2:6) on
+# sklearn.datasets.load_iris().data, labels minus one, one string per K.
+MCLUST_IRIS = {
+    2: "000000000000000000000000000000000000000001000000001111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111",
+    3: "000000000000000000000000000000000000000001000000002121211121111112111112112222111111112111111111121121211212122121121221212122111222111221122212221221",
+    4: "011100001100110000000000010001100011001002100101003232322232222223222223223333222222223222222222232232322323233232232332323233222333222332233323332332",
+    5: "011100001100110000000000010001100011001002100101003432344234242443422243443333422224443242442244432434344343433434434332343433444333444334433343334334",
+    6: "011100001100110000000000010001100011001002100101003432344234242443422243443333422224443242442244432454544343455454454332543453444333444354455545554554",
+}
+
+
+def reference_merges(Z, n, beta=1.0):
+    """Merge sequence of the hierarchical clustering, by brute force from the member points.
+
+    At every step the criterion of every pair of clusters is evaluated from
+    the points of the pair (scatter about their weighted mean), and the first
+    cheapest pair in (i, j) order is merged.
+    """
+    m, p = Z.shape
+    overall = n @ Z / n.sum()
+    alpha = max((n @ (Z - overall) ** 2).sum() / (n.sum() * max(p, 1)), np.finfo(float).eps)
+
+    def term(members):
+        w = n[members]
+        total = w.sum()
+        mean = w @ Z[members] / total
+        d = Z[members] - mean
+        scatter = (d * w[:, None]).T @ d
+        regular = beta * (np.trace(scatter) + alpha) / total
+        if len(members) <= p or np.trace(scatter) == 0:
+            return total * np.log(regular)
+        sign, log_det = np.linalg.slogdet(scatter / total)
+        det = np.exp(log_det) if sign > 0 else 0.0
+        return total * np.log(det + regular)
+
+    clusters = {i: [i] for i in range(m)}
+    merges = []
+    while len(clusters) > 1:
+        names = sorted(clusters)
+        best = None
+        for a, i in enumerate(names):
+            for j in names[a + 1 :]:
+                cost = term(clusters[i] + clusters[j]) - term(clusters[i]) - term(clusters[j])
+                if best is None or cost < best[0]:
+                    best = (cost, i, j)
+        _, i, j = best
+        clusters[i] += clusters.pop(j)
+        merges.append((i, j))
+    return np.array(merges)
+
+
+@pytest.mark.parametrize("p", [1, 2, 3])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_merge_tree_matches_the_reference(p, weighted):
+    rng = np.random.default_rng(p)
+    Z = np.concatenate([rng.normal(size=(12, p)), rng.normal(size=(13, p)) + 3])
+    n = rng.uniform(0.5, 3.0, size=len(Z)) if weighted else np.ones(len(Z))
+    assert_array_equal(merge_tree(Z, n), reference_merges(Z, n))
+
+
+def test_hierarchical_partitions_match_mclust():
+    X = load_iris().data
+    for k, expected in MCLUST_IRIS.items():
+        labels = hierarchical_labels(X, np.ones(len(X)), k)
+        assert adjusted_rand_score(labels, [int(c) for c in expected]) == 1.0, k
+
+
+def test_identical_points_start_together_and_weights_are_relative():
+    """Duplicated points form one starting cluster; scaling every weight changes nothing."""
+    rng = np.random.default_rng(3)
+    X = np.concatenate([rng.normal(size=(20, 2)), rng.normal(size=(20, 2)) + 4])
+    copies = rng.integers(1, 4, size=len(X))
+    repeated = np.repeat(X, copies, axis=0)
+    labels = hierarchical_labels(repeated, np.ones(len(repeated)), 5)
+    for value in np.unique(repeated, axis=0):
+        assert len(np.unique(labels[(repeated == value).all(axis=1)])) == 1
+    w = rng.uniform(0.5, 2.0, size=len(X))
+    assert_array_equal(hierarchical_labels(X, w, 3), hierarchical_labels(X, 1e-3 * w, 3))
+
+
+def test_zero_weight_points_are_left_out():
+    X = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0], [100.0, -100.0]])
+    labels = hierarchical_labels(X, np.array([1.0, 1.0, 1.0, 1.0, 0.0]), 2)
+    assert labels[4] == -1
+    assert labels[0] == labels[1] != labels[2] == labels[3]
+
+
+def test_fewer_distinct_points_than_clusters():
+    X = np.array([[1.0, 2.0]] * 5 + [[3.0, 2.0]] * 5)
+    labels = hierarchical_labels(X, np.ones(10), 4)
+    assert_array_equal(labels, [0] * 5 + [1] * 5)
+
+
+def test_svd_transform_is_invariant_to_units_shifts_and_drops_constant_features():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3)) @ [[1.0, 0.5, 0.0], [0.0, 1.0, 0.3], [0.0, 0.0, 1.0]]
+    Z = svd_transform(X, np.ones(50))
+    moved = svd_transform(X * [1e-3, 1.0, 1e4] + [1e6, -5.0, 3.0], np.ones(50))
+    # axes up to sign; X[:, 0] at 1e6 with spread 1e-3 keeps about 7 digits
+    assert_allclose(np.abs(moved), np.abs(Z), rtol=1e-6, atol=1e-6)
+    with_constant = svd_transform(np.column_stack([X, np.full(50, 7.0)]), np.ones(50))
+    assert with_constant.shape == (50, 3)
+
+
+def three_blobs(seed=0, n=150):
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0, 0.0], [10.0, 0.0], [5.0, 10.0]])
+    labels = np.repeat(np.arange(3), n // 3)
+    return centres[labels] + rng.normal(size=(len(labels), 2)), labels
+
+
+@pytest.mark.parametrize("scale", [0.01, 1.0, 100.0])
+@pytest.mark.parametrize("feature", [0, 1])
+def test_scaling_one_feature_gives_the_same_clustering(scale, feature):
+    X, truth = three_blobs()
+    X[:, feature] *= scale
+    labels = fastem.GaussianMixture(3, random_state=0).fit_predict(X)
+    assert adjusted_rand_score(truth, labels) == 1.0
+
+
+def _model(family, method, **kwargs):
+    cls = {
+        "gaussian": fastem.GaussianMixture,
+        "exponential": fastem.ExponentialMixture,
+        "poisson": fastem.PoissonMixture,
+    }[family]
+    return cls(3, init_params=method, max_iter=0, random_state=0, **kwargs)
+
+
+def _family_data(family, seed=0):
+    rng = np.random.default_rng(seed)
+    if family == "gaussian":
+        return three_blobs(seed)[0]
+    if family == "exponential":
+        return np.concatenate([rng.exponential(s, size=(60, 2)) for s in (0.1, 1.0, 10.0)])
+    return np.concatenate([rng.poisson(r, size=(60, 2)) for r in (1.0, 10.0, 50.0)]).astype(float)
+
+
+@pytest.mark.parametrize("method", INIT_METHODS)
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_start_is_invariant_to_units_and_shifts(family, method):
+    """The start of data in other units (and, for Gaussians, shifted) is the start mapped."""
+    X = _family_data(family)
+    scale = np.array([100.0, 0.01]) if family != "poisson" else np.array([100.0, 1.0])
+    shift = np.array([-3e3, 7.0]) if family == "gaussian" else np.zeros(2)
+    # reg_covar is in the data's units; without it the Gaussian start maps exactly
+    kwargs = {"reg_covar": 0.0} if family == "gaussian" else {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fastem.EmptyComponentWarning)
+        a = _model(family, method, **kwargs).fit(X)
+        b = _model(family, method, **kwargs).fit(X * scale + shift)
+    assert_allclose(b.weights_, a.weights_, rtol=1e-9)
+    if family == "gaussian":
+        assert_allclose(b.means_, a.means_ * scale + shift, rtol=1e-9, atol=1e-9)
+        assert_allclose(b.covariances_, a.covariances_ * np.outer(scale, scale), rtol=1e-6)
+    else:
+        name = "scales_" if family == "exponential" else "rates_"
+        assert_allclose(getattr(b, name), getattr(a, name) * scale, rtol=1e-9)
+
+
+@pytest.mark.parametrize("method", INIT_METHODS)
+def test_initial_moments_far_from_zero_keep_their_digits(method):
+    """Moments are taken around a point of the data: data at 1e12 start like centred data."""
+    X, _ = three_blobs()
+    offset = np.array([1e12, -1e12])
+    near = initial_moments(X, np.ones(len(X)), 3, method, np.random.RandomState(0))
+    far = initial_moments(X + offset, np.ones(len(X)), 3, method, np.random.RandomState(0))
+    assert_allclose(far[0], near[0], rtol=1e-12)
+    assert_allclose(far[1] - offset, near[1], atol=1e-3)  # the data's own rounding at 1e12
+    assert_allclose(far[2], near[2], rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+@pytest.mark.parametrize("method", INIT_METHODS)
+def test_identical_points_far_from_zero_fit(covariance_type, method):
+    X = np.full((50, 2), 1e20)
+    model = fastem.GaussianMixture(1, covariance_type=covariance_type, init_params=method).fit(X)
+    assert_array_equal(model.means_, X[:1])
+    assert_allclose(np.asarray(model.covariances_).reshape(-1)[0], 1e-6)
+
+
+def test_partition_moments_match_numpy():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    w = rng.uniform(0.1, 2.0, size=40)
+    labels = rng.integers(-1, 3, size=40)  # -1: in no component
+    nk, means, covariances = partition_moments(X, w, labels, 4)
+    for k in range(3):
+        member = labels == k
+        assert_allclose(nk[k], w[member].sum())
+        assert_allclose(means[k], np.average(X[member], axis=0, weights=w[member]))
+        assert_allclose(covariances[k], np.cov(X[member].T, aweights=w[member], bias=True))
+    assert nk[3] == 0 and np.isfinite(means[3]).all() and np.isfinite(covariances[3]).all()
+
+
+def test_every_parameter_given_computes_no_start():
+    """With all initial parameters given nothing is computed: reg_covar=0 on two points fits."""
+    X = np.array([[0.0, 0.0], [1.0, 1.0]] * 10)
+    init = dict(weights_init=[0.5, 0.5], means_init=[[0.0, 0.0], [1.0, 1.0]],
+                precisions_init=np.stack([np.eye(2)] * 2))
+    with mock.patch.object(fastem.base, "initial_moments", side_effect=AssertionError("computed")):
+        model = fastem.GaussianMixture(2, reg_covar=0.0, max_iter=0, **init).fit(X)
+    assert_allclose(model.means_, init["means_init"])
+    for family, extra in [(fastem.ExponentialMixture, "scales_init"), (fastem.PoissonMixture, "rates_init")]:
+        with mock.patch.object(fastem.base, "initial_moments", side_effect=AssertionError("computed")):
+            family(2, weights_init=[0.5, 0.5], max_iter=0, **{extra: [[1.0, 1.0], [2.0, 2.0]]}).fit(X)
+
+
+def test_given_means_replace_the_method():
+    """means_init gives the start's partition (nearest given mean): k-means++ never runs."""
+    X, truth = three_blobs()
+    means = np.array([[0.0, 0.0], [10.0, 0.0], [5.0, 10.0]])
+    with mock.patch.object(_init, "kmeans_plusplus", side_effect=AssertionError("ran")):
+        model = fastem.GaussianMixture(3, means_init=means, max_iter=0).fit(X)
+    # the covariances are those of the points nearest each given mean, not of unrelated clusters
+    for k in range(3):
+        assert_allclose(model.covariances_[k], np.cov(X[truth == k].T, bias=True) + 1e-6 * np.eye(2))
+
+
+def test_given_precisions_are_not_factored_from_the_start():
+    """With precisions given and reg_covar=0, a singular start covariance does not matter."""
+    X = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [10.0, 0.0], [11.0, 1.0], [12.0, 0.5]])
+    model = fastem.GaussianMixture(
+        2, reg_covar=0.0, max_iter=0, init_params="kmeans", random_state=0,
+        precisions_init=np.stack([np.eye(2)] * 2),
+    ).fit(X)
+    assert_allclose(model.precisions_, np.stack([np.eye(2)] * 2))
+
+
+def test_initialisation_memory_is_bounded_for_many_components():
+    """K=1000 on 20,000 points: no (points x components) array is allocated whole."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20_000, 2))
+    w = np.ones(len(X))
+    for method in ("k-means++", "random"):
+        tracemalloc.start()
+        initial_moments(X, w, 1000, method, np.random.RandomState(0))
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        dense = X.shape[0] * 1000 * 8  # one float64 (points x components) array: 160 MB
+        assert peak < 4 * _init._BLOCK_BYTES + 64 * X.nbytes < dense, (method, peak)
+
+
+def test_restarts_after_a_hierarchical_start_explore():
+    """The tree is deterministic; starts after the first come from k-means++."""
+    X, _ = three_blobs()
+    calls = []
+    original = _init.initial_labels
+
+    def spy(X, weights, n_components, method, random_state):
+        calls.append(method)
+        return original(X, weights, n_components, method, random_state)
+
+    with mock.patch.object(_init, "initial_labels", side_effect=spy):
+        fastem.GaussianMixture(3, init_params="hierarchical", n_init=3, random_state=0).fit(X)
+    assert calls == ["hierarchical", "k-means++", "k-means++"]
+    # beyond 30 features the bounded subsample is too small for the tree
+    assert _init.start_method("hierarchical", 30, 0) == "hierarchical"
+    assert _init.start_method("hierarchical", 31, 0) == "k-means++"
+
+
+def test_old_faithful_tied_three_components_reaches_mclusts_peak():
+    X = faithful()
+    model = fastem.GaussianMixture(3, covariance_type="tied").fit(X)  # default settings
+    assert model.converged_
+    assert model.score(X) * len(X) >= -1126.33  # mclust 6: -1126.326
+
+
+def test_select_n_components_on_old_faithful_picks_tied_three():
+    X = faithful()
+    # default settings, and no warning: every fit that matters converged
+    result = fastem.select_n_components(X, random_state=0)
+    assert result.best_params_ == ("tied", 3)  # mclust: EEE, 3 components
+    assert result.converged[("tied", 3)]
+
+
+def test_model_selection_computes_the_tree_once():
+    """Every fit of the grid starts from the same subsample; its tree is cut, not recomputed."""
+    from fastem import _hierarchical
+
+    X, _ = three_blobs(seed=5)
+    X = X + np.random.default_rng(5).normal(scale=1e-3, size=X.shape)  # not in the cache yet
+    with mock.patch.object(_hierarchical, "merge_tree", wraps=_hierarchical.merge_tree) as spy:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", fastem.ConvergenceWarning)
+            fastem.select_n_components(X, range(1, 5), covariance_types=("full", "tied"))
+    assert spy.call_count == 1
