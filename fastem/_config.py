@@ -20,3 +20,15 @@ MAX_PARTITIONS = 64
 
 # Memory allowed for the per-partition accumulators of one kernel call, in bytes.
 PARTITION_MEMORY = 64 * 2**20
+
+# Work below which a kernel runs on the calling thread alone (see
+# fastem/_threading.py), in units of one statistic of one point: 1,000 points
+# of a 2-D full model with 4 components, whose statistics vector has 30
+# entries, are 30,000 units. That model's pass costs about 8 ns per point on
+# one core (3.8 ms per million points on two, README), so 200,000 units
+# (6,700 points) take about 0.05 ms: a second thread could save some 25 us,
+# the order of what a parallel region's start and barrier cost on an idle
+# machine. On a busy one (load average 8-10 on 2 cores) every two-thread
+# region cost 15-120 ms more than the one-thread pass, at 256 to 256,000
+# points (scripts/bench_serial_threshold.py).
+SERIAL_WORK = 200_000

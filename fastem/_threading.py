@@ -1,25 +1,57 @@
-"""How the driver launches parallel kernels: thread-safe, one specialisation per dtype.
+"""How the driver launches kernels: serial or parallel, thread-safe, one specialisation per dtype.
 
-Every ``parallel=True`` kernel in fastem is called through :func:`launch`.
+Every ``parallel=True`` kernel in fastem is called through :func:`launch`,
+which decides per call how many threads it gets. Nothing here changes a
+process-wide setting: the thread count is set with ``numba.set_num_threads``,
+which is local to the calling thread, and put back after the call.
+
+Small work
+    Below ``SERIAL_WORK`` (see :mod:`fastem._config`) the kernel runs on the
+    calling thread alone: a team of one, with no other thread to wait for or
+    to wake. (A second compilation with ``parallel=False`` was tried: besides
+    a second compile, its float64 'full' fits differed from the parallel
+    kernel's in the last bits.)
+Busy machines
+    A parallel region ends at a barrier that waits for every thread of the
+    team. When other processes keep the cores busy, a team thread waits for
+    a time slice before it even starts, and the others spin at the barrier
+    meanwhile, on the cores the late thread needs: a 10,000-point fit that
+    took 9 ms took 100 ms and more with one busy process per core. So the
+    team is sized to the cores that are free: :func:`free_cores` counts the
+    runnable tasks of other processes (Linux: ``/proc/loadavg`` less this
+    process's own running threads), at most every ``_LOAD_INTERVAL``
+    seconds, and the kernel runs on that many threads.
+
+At any thread count the kernels cut the data into the same partitions and
+reduce them in the same order: the results are bitwise the same.
 
 Numba's 'tbb' and 'omp' layers accept parallel kernels launched from several
 Python threads at once. The 'workqueue' layer, which Numba falls back to when
 neither TBB nor OpenMP is available, aborts the whole process ("Concurrent
-access has been detected"). Every parallel kernel call in fastem therefore
-goes through :func:`thread_safe`, whose :func:`parallel_section` takes a
-process-wide lock only
-while the layer is 'workqueue', or not chosen yet (Numba picks it at the
-first parallel launch). Under 'tbb' and 'omp' concurrent fits still run
-concurrently.
+access has been detected"). Every parallel launch in fastem therefore goes
+through :func:`parallel_section`, which takes a process-wide lock only while
+the layer is 'workqueue', or not chosen yet (Numba picks it at the first
+parallel launch). Under 'tbb' and 'omp' concurrent fits still run
+concurrently: the kernels are ``nogil=True``.
 """
 
 import contextlib
+import os
 import threading
+import time
 
 import numba
 import numpy as np
 
+from ._config import SERIAL_WORK
+
+__all__ = ["free_cores", "launch", "parallel_section"]
+
 _LOCK = threading.Lock()
+
+# Seconds for which one reading of the machine's load is reused.
+_LOAD_INTERVAL = 0.1
+_load = {"time": -np.inf, "free": None}
 
 
 def _needs_lock():
@@ -39,8 +71,64 @@ def parallel_section():
         yield
 
 
-def launch(kernel, X, *args):
+def _runnable_tasks():
+    """Runnable tasks on the machine now, this process's included, or None if unknown."""
+    try:
+        with open("/proc/loadavg", "rb") as f:
+            return int(f.read().split()[3].split(b"/")[0])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _own_running_threads():
+    """Threads of this process in the running state (e.g. worker threads still spinning)."""
+    count = 0
+    try:
+        tids = os.listdir("/proc/self/task")
+    except OSError:
+        return 1
+    for tid in tids:
+        try:
+            with open(f"/proc/self/task/{tid}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:  # the thread ended meanwhile
+            continue
+        count += stat[stat.rindex(b")") + 2 : stat.rindex(b")") + 3] == b"R"
+    return max(count, 1)
+
+
+def free_cores():
+    """Cores not kept busy by other processes, at least 1; None where the load is unknown.
+
+    Reads the number of runnable tasks (Linux ``/proc/loadavg``) and takes
+    away this process's own running threads, so that fastem's worker threads
+    that still spin after a parallel region do not count as load. The answer
+    is reused for ``_LOAD_INTERVAL`` seconds.
+    """
+    now = time.monotonic()
+    if now - _load["time"] < _LOAD_INTERVAL:
+        return _load["free"]
+    cores = os.cpu_count() or 1
+    runnable = _runnable_tasks()
+    if runnable is None:
+        free = None
+    else:
+        others = runnable - 1  # this thread is running: it reads the file
+        if others >= cores:  # looks busy: check whether the load is our own threads
+            others = runnable - _own_running_threads()
+        free = max(1, cores - others)
+    _load.update(time=now, free=free)
+    return free
+
+
+def launch(kernel, X, *args, cost_per_row=None):
     """Call the ``parallel=True`` kernel ``kernel(X, *args)`` safely from any thread.
+
+    ``cost_per_row`` estimates the kernel's work per row of ``X`` in the units
+    of ``SERIAL_WORK`` (default: the number of features, for kernels that
+    read each entry once). Below ``SERIAL_WORK`` in total the kernel runs on
+    the calling thread alone; above, on at most as many threads as there are
+    free cores (see the module docstring).
 
     The data are handed over as a read-only view. Numba compiles a separate
     specialisation for read-only arrays, and LLVM may vectorise the two
@@ -50,5 +138,21 @@ def launch(kernel, X, *args):
     """
     view = X.view(np.ndarray)
     view.flags.writeable = False
-    with parallel_section():
-        return kernel(view, *args)
+    threads = numba.get_num_threads()
+    team = threads
+    cost = X.shape[1] if cost_per_row is None else cost_per_row
+    if X.shape[0] * cost < SERIAL_WORK:
+        team = 1
+    elif threads > 1:
+        free = free_cores()
+        if free is not None:
+            team = min(threads, free)
+    if team == threads:
+        with parallel_section():
+            return kernel(view, *args)
+    numba.set_num_threads(team)
+    try:
+        with parallel_section():
+            return kernel(view, *args)
+    finally:
+        numba.set_num_threads(threads)

@@ -566,6 +566,7 @@ class BaseMixture:
             outputs["labels"],
             outputs["resp"],
             fused_scratch(n_partitions, n_features, n_components, n_work, dtype),
+            cost_per_row=n_stats,
         )
 
     def _unpack(self, total, n_features):

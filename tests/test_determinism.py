@@ -1,9 +1,10 @@
-"""Fits are bitwise the same whatever the number of threads.
+"""Fits are bitwise the same whatever the number of threads, serial or parallel.
 
 The data are split into partitions whose number depends on the data size only,
 and the per-partition accumulators are reduced in partition order, so one and
-two Numba threads must give identical parameters. Each fit runs in its own
-process because the thread count is fixed when Numba starts.
+two Numba threads, and the one-thread team of small data, must give
+identical parameters. Each fit runs in its own process because the thread count is
+fixed when Numba starts.
 """
 
 import os
@@ -17,9 +18,12 @@ from fastem._config import BLOCK_SIZE
 _FIT = """
 import sys
 import numpy as np
+import fastem._threading
 from fastem import GaussianMixture
 
 covariance_type, dtype = sys.argv[1], sys.argv[2]
+fastem._threading.SERIAL_WORK = float(sys.argv[3])  # inf: every pass on one thread
+fastem._threading.free_cores = lambda: None  # all threads, however busy the machine is
 rng = np.random.default_rng(0)
 n_samples = 40 * {block} + 11
 centres = rng.normal(scale=4.0, size=(3, 3))
@@ -36,12 +40,12 @@ sys.stdout.write("".join(np.ascontiguousarray(a).tobytes().hex() for a in out))
 """.format(block=BLOCK_SIZE)
 
 
-def _fit_in_subprocess(n_threads, covariance_type, dtype):
+def _fit_in_subprocess(n_threads, covariance_type, dtype, serial_work=0):
     env = dict(os.environ, NUMBA_NUM_THREADS=str(n_threads))
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     result = subprocess.run(
-        [sys.executable, "-c", _FIT, covariance_type, dtype],
+        [sys.executable, "-c", _FIT, covariance_type, dtype, str(serial_work)],
         env=env,
         capture_output=True,
         text=True,
@@ -52,11 +56,13 @@ def _fit_in_subprocess(n_threads, covariance_type, dtype):
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("covariance_type", ["full", "diag"])
-def test_one_and_two_threads_give_identical_fits(covariance_type, dtype):
+def test_one_and_two_threads_and_the_small_data_team_give_identical_fits(covariance_type, dtype):
     one = _fit_in_subprocess(1, covariance_type, dtype)
     two = _fit_in_subprocess(2, covariance_type, dtype)
+    small = _fit_in_subprocess(2, covariance_type, dtype, serial_work="inf")
     assert len(one) > 0
     assert one == two
+    assert small == one
 
 
 def test_partition_count_depends_on_sizes_only():

@@ -2,7 +2,6 @@
 
 import copy
 
-import numba
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
@@ -26,15 +25,8 @@ def sorted_means(model):
 
 def test_partial_fit_on_a_stream_recovers_the_means():
     model = GaussianMixture(3, random_state=0)
-    # A 100-row batch is one kernel partition, so extra threads would only idle;
-    # on a loaded machine their wake-ups cost more than the batch itself.
-    threads = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        for batch in batches(1000, 100):
-            model.partial_fit(batch)
-    finally:
-        numba.set_num_threads(threads)
+    for batch in batches(1000, 100):
+        model.partial_fit(batch)
     assert model.n_steps_ == 999
     assert_allclose(sorted_means(model), MEANS[[2, 0, 1]], atol=0.05)
     assert_allclose(np.sort(model.weights_), [0.2, 0.3, 0.5], atol=0.03)

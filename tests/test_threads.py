@@ -1,10 +1,13 @@
-"""Fits in concurrent Python threads give bitwise the results of sequential fits.
+"""Fits in concurrent Python threads give bitwise the results of sequential fits,
+whatever the number of threads the kernels run on (one for small data, fewer
+on a busy machine).
 
 Under Numba's 'workqueue' threading layer, concurrent parallel launches abort
 the process unless fastem serialises them (fastem/_threading.py); that case runs
 in a subprocess so that a failure is an exit code, not a crashed test session.
 """
 
+import copy
 import os
 import subprocess
 import sys
@@ -12,11 +15,13 @@ import textwrap
 import threading
 from pathlib import Path
 
+import numba
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-from fastem import GaussianMixture
+import fastem
+from fastem import ExponentialMixture, GaussianMixture, PoissonMixture
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -174,3 +179,102 @@ def test_refit_while_predicting_gives_the_old_or_the_new_model(monkeypatch):
     if errors:
         raise errors[0]
     assert any(len(s) == 2 for s in seen.values())  # the predictions did overlap refits
+
+
+def _family_jobs():
+    rng = np.random.default_rng(3)
+    n = 40 * 256 + 11  # many partitions, and a last block that is not full
+    centres = rng.normal(scale=4.0, size=(3, 3))
+    gaussian = centres[rng.integers(3, size=n)] + rng.normal(size=(n, 3))
+    counts = rng.poisson(rng.choice([1.0, 6.0, 20.0], size=(n, 1)), size=(n, 2)).astype(float)
+    waits = rng.exponential(rng.choice([0.5, 4.0], size=(n, 1)), size=(n, 2))
+    fixed = dict(max_iter=6, tol=0.0, random_state=0)
+    jobs = [
+        (GaussianMixture(3, covariance_type=ct, **fixed), gaussian.astype(dtype))
+        for ct in ("full", "tied", "diag", "spherical")
+        for dtype in (np.float64, np.float32)
+    ]
+    jobs.append((PoissonMixture(3, **fixed), counts))
+    jobs.append((ExponentialMixture(2, **fixed), waits))
+    return jobs
+
+
+@pytest.mark.filterwarnings("ignore::fastem.ConvergenceWarning")
+@pytest.mark.parametrize("job", range(len(_family_jobs())))
+def test_one_thread_and_all_threads_give_bitwise_the_same_answers(monkeypatch, job):
+    """Small data (below SERIAL_WORK) run on one thread: the same bits as all threads."""
+    import fastem._threading
+
+    monkeypatch.setattr(fastem._threading, "free_cores", lambda: None)
+    model, X = _family_jobs()[job]
+    weights = np.random.default_rng(1).uniform(0.5, 2.0, size=X.shape[0])
+    answers = []
+    for serial_work in (np.inf, 0):
+        monkeypatch.setattr(fastem._threading, "SERIAL_WORK", serial_work)
+        fitted = copy.deepcopy(model).fit(X, sample_weight=weights)
+        outputs = [getattr(fitted, name) for name in fitted._parameter_names]
+        outputs += [fitted.score_samples(X), fitted.predict_proba(X), fitted.predict(X),
+                    np.array(fitted.lower_bounds_)]
+        answers.append(outputs)
+    for one_thread, all_threads in zip(*answers):
+        assert_array_equal(one_thread, all_threads)
+
+
+def _recording_threads(monkeypatch, name):
+    """Wrap the kernel at ``name`` (module.attribute) to record each call's thread count."""
+    import importlib
+
+    module_name, attribute = name.rsplit(".", 1)
+    module = importlib.import_module(module_name)
+    kernel = getattr(module, attribute)
+    seen = []
+
+    def record(*args):
+        seen.append(numba.get_num_threads())
+        return kernel(*args)
+
+    monkeypatch.setattr(module, attribute, record)
+    return seen
+
+
+@pytest.mark.filterwarnings("ignore::fastem.ConvergenceWarning")
+def test_small_data_run_on_the_calling_thread_alone(monkeypatch):
+    """A fit of 1,000 points runs every kernel on one thread: no team to wait for."""
+    import fastem._threading
+
+    monkeypatch.setattr(fastem._threading, "free_cores", lambda: None)
+    passes = _recording_threads(monkeypatch, "fastem.base.fused_e_step")
+    checks = _recording_threads(monkeypatch, "fastem._validation.scan_columns")
+    X = np.random.default_rng(0).normal(size=(1_000, 2))
+    model = GaussianMixture(4, max_iter=3, tol=0.0, random_state=0).fit(X)
+    model.predict_proba(X)
+    assert len(passes) >= 4 and len(checks) >= 1
+    assert set(passes + checks) == {1}
+    assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS  # put back
+
+
+@pytest.mark.filterwarnings("ignore::fastem.ConvergenceWarning")
+def test_the_team_shrinks_to_the_free_cores(monkeypatch):
+    import fastem._threading
+
+    passes = _recording_threads(monkeypatch, "fastem.base.fused_e_step")
+    X = np.random.default_rng(0).normal(size=(100_000, 2))
+    for free, expected in ((None, numba.get_num_threads()), (1, 1), (64, numba.get_num_threads())):
+        monkeypatch.setattr(fastem._threading, "free_cores", lambda: free)
+        passes.clear()
+        GaussianMixture(2, max_iter=2, tol=0.0, random_state=0).fit(X)
+        assert set(passes) == {expected}
+
+
+def test_free_cores_counts_other_processes_only(monkeypatch):
+    import fastem._threading as threading_
+
+    cores = os.cpu_count()
+    for runnable, own, expected in ((1, 1, cores), (1 + cores, 1, 1), (1 + cores, 1 + cores, cores)):
+        monkeypatch.setattr(threading_, "_runnable_tasks", lambda: runnable)
+        monkeypatch.setattr(threading_, "_own_running_threads", lambda: own)
+        monkeypatch.setattr(threading_, "_load", {"time": -np.inf, "free": None})
+        assert threading_.free_cores() == max(1, expected)
+    monkeypatch.setattr(threading_, "_runnable_tasks", lambda: None)
+    monkeypatch.setattr(threading_, "_load", {"time": -np.inf, "free": None})
+    assert threading_.free_cores() is None

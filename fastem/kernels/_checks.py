@@ -10,7 +10,7 @@ from .._config import BLOCK_SIZE
 _ROW_WISE_FEATURES = 12
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def scan_columns(X, n_partitions):
     """One pass over a 2-D array: its non-finite entries and its column ranges.
 
@@ -80,7 +80,7 @@ def n_check_partitions(n_samples):
     return max(1, min(64, n_samples // BLOCK_SIZE))
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def count_non_integer(X, n_partitions):
     """Return the number of entries of a 2-D array that are not whole numbers.
 

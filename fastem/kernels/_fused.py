@@ -408,5 +408,6 @@ def _fused_e_step(
     return total
 
 
-fused_e_step = njit(parallel=True, cache=True, fastmath=FASTMATH)(_fused_e_step)
-fused_e_step_uncached = njit(parallel=True, fastmath=FASTMATH)(_fused_e_step)
+# nogil: fits in several Python threads run their passes at the same time.
+fused_e_step = njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)(_fused_e_step)
+fused_e_step_uncached = njit(parallel=True, nogil=True, fastmath=FASTMATH)(_fused_e_step)
