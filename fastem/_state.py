@@ -182,42 +182,43 @@ def check_parameter_arrays(model, shapes, n_features):
     ValueError naming the attribute, what it is and what was expected.
     """
     cls = type(model).__name__
-    structure = {
-        name: value for name, value in model.get_params().items()
-        if name in ("n_components", "covariance_type")
-    }
-    described = ", ".join(f"{name}={value!r}" for name, value in structure.items())
-    hint = (
-        f"The parameters of this {cls} disagree with each other or with its "
-        f"hyper-parameters ({described}, {n_features} feature(s)): refit the model, "
-        "or assign parameters that agree."
-    )
+
+    def error(text):
+        # Built only on failure: reading the hyper-parameters is slow next to the checks.
+        described = ", ".join(
+            f"{name}={value!r}" for name, value in model.get_params().items()
+            if name in ("n_components", "covariance_type")
+        )
+        return ValueError(
+            f"{text} The parameters of this {cls} disagree with each other or with its "
+            f"hyper-parameters ({described}, {n_features} feature(s)): refit the model, "
+            "or assign parameters that agree."
+        )
+
     dtype = None
     for name in model._parameter_names:
         try:
             value = getattr(model, name)
         except AttributeError:
-            raise ValueError(f"{cls} has no {name}. {hint}") from None
+            raise error(f"{cls} has no {name}.") from None
         if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
             kind = type(value).__name__
             what = f"dtype {value.dtype}" if isinstance(value, np.ndarray) else f"a {kind}"
-            raise ValueError(f"{name} must be a float32 or float64 array, got {what}. {hint}")
+            raise error(f"{name} must be a float32 or float64 array, got {what}.")
         if dtype is None:
             dtype = value.dtype
         elif value.dtype != dtype:
-            raise ValueError(
+            raise error(
                 f"{name} has dtype {value.dtype}, but weights_ has {dtype}; all parameters "
-                f"must share one dtype. {hint}"
+                "must share one dtype."
             )
         if value.dtype not in (np.float32, np.float64):
-            raise ValueError(f"{name} must be float32 or float64, got {value.dtype}. {hint}")
+            raise error(f"{name} must be float32 or float64, got {value.dtype}.")
         expected = shapes.get(name)
         if expected is not None and value.shape != tuple(expected):
-            raise ValueError(
-                f"{name} has shape {value.shape}, expected {tuple(expected)}. {hint}"
-            )
+            raise error(f"{name} has shape {value.shape}, expected {tuple(expected)}.")
         if not np.isfinite(value).all():
-            raise ValueError(f"{name} contains NaN or infinite values. {hint}")
+            raise error(f"{name} contains NaN or infinite values.")
     weights = model.weights_
     total = float(np.sum(weights, dtype=np.float64))
     tolerance = 1e-6 + 10 * weights.shape[0] * np.finfo(weights.dtype).eps

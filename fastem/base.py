@@ -233,6 +233,26 @@ def _kernel_output(model, state, output, X, out):
                 model._run_kernel(X64, np.empty(0), accumulate=False, **{output: part})
 
 
+@functools.cache
+def _init_parameter_names(cls):
+    """The sorted hyper-parameter names of ``cls.__init__``, read once per class.
+
+    The hyper-parameters are checked before every pass over the data, and
+    ``inspect.signature`` was 13% of the time of ``select_n_components`` on
+    Old Faithful (cProfile).
+    """
+    names = []
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        for p in inspect.signature(init).parameters.values():
+            if p.name != "self" and p.kind != p.VAR_KEYWORD and p.name not in names:
+                names.append(p.name)
+        break
+    return tuple(sorted(names))
+
+
 def _one_snapshot(method):
     """Run ``method`` on one snapshot of the model's parameters.
 
@@ -346,16 +366,7 @@ class BaseMixture:
 
     @classmethod
     def _get_param_names(cls):
-        names = []
-        for klass in cls.__mro__:
-            init = klass.__dict__.get("__init__")
-            if init is None:
-                continue
-            for p in inspect.signature(init).parameters.values():
-                if p.name != "self" and p.kind != p.VAR_KEYWORD and p.name not in names:
-                    names.append(p.name)
-            break
-        return sorted(names)
+        return list(_init_parameter_names(cls))
 
     def get_params(self, deep=True):
         """Return the estimator's hyper-parameters as a dict."""
