@@ -30,10 +30,8 @@ import dask.array as da
 import numpy as np
 
 from ._init import sample_index
-from ._threading import launch
-from ._validation import check_frame_columns, check_range, feature_names_of
+from ._validation import check_frame_columns, check_range, feature_names_of, scan_data
 from .data import is_dask_dataframe
-from .kernels._checks import n_check_partitions, scan_columns
 
 __all__ = ["DaskSource"]
 
@@ -42,7 +40,7 @@ SPLIT_EVERY = 16
 
 
 def _check_block(X, block_id, anchors):
-    n_bad, lo, hi = launch(scan_columns, X, n_check_partitions(X.shape[0]))
+    n_bad, lo, hi = scan_data(X)
     if n_bad:
         raise ValueError(
             f"block {block_id} of the dask array X contains {n_bad} NaN or infinite "
@@ -58,9 +56,7 @@ def _block_validate(block, weights, check_data):
     X = np.ascontiguousarray(block)
     n_features = X.shape[1]
     counts = np.zeros((1, 4 + 2 * n_features))
-    counts[0, 0], counts[0, 4 : 4 + n_features], counts[0, 4 + n_features :] = launch(
-        scan_columns, X, n_check_partitions(X.shape[0])
-    )
+    counts[0, 0], counts[0, 4 : 4 + n_features], counts[0, 4 + n_features :] = scan_data(X)
     if weights is None:
         counts[0, 3] = X.shape[0]
     else:

@@ -53,6 +53,27 @@ def test_scan_columns_matches_numpy(n_features, dtype):
     assert launch(scan_columns, X, n_check_partitions(len(X)))[0] == 3
 
 
+@pytest.mark.parametrize("n_samples", [0, 1, 700, 30_000])  # NumPy below SERIAL_WORK, kernel above
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_data_scans_agree_with_numpy_on_both_sides_of_the_threshold(n_samples, dtype):
+    from fastem._validation import find_non_integers, scan_data
+
+    rng = np.random.default_rng(n_samples)
+    X = np.rint(rng.normal(size=(n_samples, 13)) * 50).astype(dtype)
+    n_bad, lo, hi = scan_data(X)
+    assert n_bad == 0 and lo.dtype == hi.dtype == np.float64
+    if n_samples:
+        assert_array_equal(lo, X.min(axis=0))
+        assert_array_equal(hi, X.max(axis=0))
+    else:
+        assert np.all(lo == np.inf) and np.all(hi == -np.inf)
+    assert find_non_integers(X) == (0, -1)
+    if n_samples > 1:
+        X[[n_samples - 1, n_samples // 2], [4, 12]] = [np.nan, 0.5]
+        assert scan_data(X)[0] == 1  # the NaN; 0.5 is finite
+        assert find_non_integers(X) == (2, (n_samples // 2) * 13 + 12)
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_nonfinite_data_is_rejected(X, bad):
     Xb = X.copy()

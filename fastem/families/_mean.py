@@ -25,10 +25,8 @@ import numbers
 
 import numpy as np
 
-from .._validation import as_float_array, check_scalar, check_weights_init
+from .._validation import as_float_array, check_scalar, check_weights_init, scan_data
 from ..base import BaseMixture
-from .._threading import launch
-from ..kernels._checks import n_check_partitions, scan_columns
 
 __all__ = ["MeanParameterMixture"]
 
@@ -78,7 +76,7 @@ class MeanParameterMixture(BaseMixture):
         )
 
     def _check_data(self, X):
-        _, lo, _ = launch(scan_columns, X, n_check_partitions(X.shape[0]))
+        _, lo, _ = scan_data(X)
         j = int(np.argmin(lo))
         if lo[j] < 0:
             raise ValueError(

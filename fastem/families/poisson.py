@@ -4,8 +4,7 @@ import functools
 
 import numpy as np
 
-from .._threading import launch
-from ..kernels._checks import count_non_integer, n_check_partitions
+from .._validation import find_non_integers
 from ..kernels.poisson import LOG_FACTORIALS, WORK_ROWS, PoissonParams, split
 from ..base import fill_doc
 from ._mean import MeanParameterMixture
@@ -144,7 +143,7 @@ class PoissonMixture(MeanParameterMixture):
 
     def _check_data(self, X):
         super()._check_data(X)
-        n_bad, first = launch(count_non_integer, X, n_check_partitions(X.shape[0]))
+        n_bad, first = find_non_integers(X)
         if n_bad:
             i, j = divmod(int(first), X.shape[1])
             raise ValueError(
