@@ -17,6 +17,7 @@ import tempfile
 _CHILD = r"""
 import time
 start = time.perf_counter()
+{breakdown_setup}
 import numpy as np
 import fastem
 imported = time.perf_counter()
@@ -25,16 +26,53 @@ X[: {n} // 2] += 5.0
 fastem.GaussianMixture(2, covariance_type="{covariance_type}", random_state=0).fit(X)
 done = time.perf_counter()
 print(imported - start, done - start)
+{breakdown_report}
+"""
+
+# Records every compilation: (depth, qualified name, seconds including nested ones).
+_BREAKDOWN_SETUP = r"""
+from numba.core import event
+compiled, stack = [], []
+class Recorder(event.Listener):
+    def on_start(self, ev):
+        stack.append((time.perf_counter(), ev.data["dispatcher"]))
+    def on_end(self, ev):
+        t0, dispatcher = stack.pop()
+        compiled.append((len(stack), dispatcher.py_func.__qualname__,
+                         time.perf_counter() - t0, dispatcher, ev.data.get("signature")))
+event.register("numba:compile", Recorder())
+"""
+
+_BREAKDOWN_REPORT = r"""
+total = sum(r[2] for r in compiled if r[0] == 0)
+print(f"compiled {len(compiled)} functions, {total:.1f} s in outermost compilations")
+for depth, name, seconds, _, _ in sorted(compiled, key=lambda r: -r[2])[:12]:
+    print(f"  {'  ' * depth}{name}: {seconds:.2f} s")
+depth, name, seconds, dispatcher, sig = max(compiled, key=lambda r: r[2])
+for cres in dispatcher.overloads.values():
+    times = cres.metadata.get("pipeline_times", {})
+    for pipeline, passes in times.items():
+        rows = sorted(((t.init + t.run + t.finalize, p) for p, t in passes.items()), reverse=True)
+        print(f"{name}, {pipeline}: " + ", ".join(f"{p} {t:.2f} s" for t, p in rows[:8]))
 """
 
 
-def _run(cache_dir, n_samples, covariance_type):
-    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
-    code = _CHILD.format(n=n_samples, covariance_type=covariance_type)
+def _run(cache_dir, n_samples, covariance_type, breakdown=False):
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir, FASTEM_COMPILE_NOTICE="0")
+    code = _CHILD.format(
+        n=n_samples,
+        covariance_type=covariance_type,
+        breakdown_setup=_BREAKDOWN_SETUP if breakdown else "",
+        breakdown_report=_BREAKDOWN_REPORT if breakdown else "",
+    )
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-    ).stdout.split()
-    return float(out[0]), float(out[1])
+    ).stdout
+    first, rest = out.split("\n", 1)
+    if breakdown:
+        print(rest, end="")
+    first = first.split()
+    return float(first[0]), float(first[1])
 
 
 def main(argv=None):
@@ -42,12 +80,15 @@ def main(argv=None):
     parser.add_argument("--n-samples", type=int, default=10_000)
     parser.add_argument("--covariance-type", default="full")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--breakdown", action="store_true")
     args = parser.parse_args(argv)
     cold, warm = [], []
-    for _ in range(args.repeat):
+    for i in range(args.repeat):
         with tempfile.TemporaryDirectory() as cache_dir:
-            cold.append(_run(cache_dir, args.n_samples, args.covariance_type))
+            breakdown = args.breakdown and i == 0
+            cold.append(_run(cache_dir, args.n_samples, args.covariance_type, breakdown))
             warm.append(_run(cache_dir, args.n_samples, args.covariance_type))
+    print(f"CPU: {_cpu_model()}, load average {os.getloadavg()[0]:.1f}")
     for label, runs in (("cold cache", cold), ("warm cache", warm)):
         imports = statistics.median(r[0] for r in runs)
         totals = statistics.median(r[1] for r in runs)
@@ -56,6 +97,17 @@ def main(argv=None):
             f"{args.n_samples:,} points ({args.covariance_type}) {totals:.2f} s "
             f"(median of {args.repeat} fresh processes)"
         )
+
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
 
 
 if __name__ == "__main__":
