@@ -23,6 +23,8 @@ import numpy as np
 import fastem
 from fastem import _threading
 
+from _machine import cpu_model  # scripts/_machine.py
+
 CONFIGS = [
     ("full", 2, 4),
     ("full", 16, 8),
@@ -58,7 +60,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     saved = _threading.SERIAL_WORK
     max_threads = numba.config.NUMBA_NUM_THREADS
-    print(f"CPU: {_cpu_model()}, {os.cpu_count()} logical CPUs; load average "
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} logical CPUs; load average "
           f"{os.getloadavg()[0]:.1f}; threading layer after the first call below")
     header = f"{'config':<18} {'rows':>8} {'work':>11} {'serial ms':>10}"
     header += "".join(f" {f'{t} thr ms':>9}" for t in range(1, max_threads + 1))
@@ -84,17 +86,6 @@ def main(argv=None):
     _threading.SERIAL_WORK = saved
     numba.set_num_threads(max_threads)
     print(f"threading layer: {numba.threading_layer()}")
-
-
-def _cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 if __name__ == "__main__":

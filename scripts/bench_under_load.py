@@ -33,15 +33,9 @@ import numpy as np
 import fastem
 from fastem import _threading
 
+from _machine import cpu_model  # scripts/_machine.py
+
 FAITHFUL = pathlib.Path(__file__).resolve().parents[1] / "tests" / "data" / "faithful.csv"
-
-
-def _cpu_model():
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return "unknown CPU"
 
 
 @contextlib.contextmanager
@@ -112,7 +106,7 @@ def main(argv=None):
     fastem.select_n_components(faithful, range(1, 3), n_init=1, random_state=0)
 
     cores = os.cpu_count()
-    print(f"CPU: {_cpu_model()}, {cores} logical CPUs, {numba.get_num_threads()} Numba "
+    print(f"CPU: {cpu_model()}, {cores} logical CPUs, {numba.get_num_threads()} Numba "
           f"threads, threading layer {numba.threading_layer()}")
     results = {}
     for phase in ("quiet", "loaded"):

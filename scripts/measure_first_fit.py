@@ -14,6 +14,8 @@ import subprocess
 import sys
 import tempfile
 
+from _machine import cpu_model  # scripts/_machine.py
+
 _CHILD = r"""
 import time
 start = time.perf_counter()
@@ -88,7 +90,7 @@ def main(argv=None):
             breakdown = args.breakdown and i == 0
             cold.append(_run(cache_dir, args.n_samples, args.covariance_type, breakdown))
             warm.append(_run(cache_dir, args.n_samples, args.covariance_type))
-    print(f"CPU: {_cpu_model()}, load average {os.getloadavg()[0]:.1f}")
+    print(f"CPU: {cpu_model()}, load average {os.getloadavg()[0]:.1f}")
     for label, runs in (("cold cache", cold), ("warm cache", warm)):
         imports = statistics.median(r[0] for r in runs)
         totals = statistics.median(r[1] for r in runs)
@@ -97,17 +99,6 @@ def main(argv=None):
             f"{args.n_samples:,} points ({args.covariance_type}) {totals:.2f} s "
             f"(median of {args.repeat} fresh processes)"
         )
-
-
-def _cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 if __name__ == "__main__":
