@@ -55,8 +55,6 @@ def _shell_commands(block):
 
 
 
-@pytest.mark.xfail(reason="select_n_components warns ConvergenceWarning when over-specified "
-                   "candidates reach max_iter", strict=False)
 def test_readme_runs_as_written(tmp_path):
     _run_python("\n".join(blocks("README.md", "python")), tmp_path)
     commands = [c for block in blocks("README.md", "bash") for c in _shell_commands(block)]
