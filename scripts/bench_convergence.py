@@ -99,7 +99,7 @@ def _estimator(kw):
 def start_of(X, kw):
     """The initial parameters of a case, as ``*_init`` keyword arguments (k-means++, seed 0)."""
     cls, kw = _estimator(kw)
-    model = cls(**kw, max_iter=0, random_state=0).fit(X)
+    model = cls(**kw, init_params="k-means++", max_iter=0, random_state=0).fit(X)
     if cls is fastem.ExponentialMixture:
         return {"weights_init": model.weights_, "scales_init": model.scales_}
     return {
