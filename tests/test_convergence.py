@@ -446,6 +446,8 @@ def test_float32_fit_that_loses_precision_finishes_in_float64(monkeypatch):
     model.fit(X.astype(np.float32))  # warnings are errors: no LikelihoodDecreaseWarning
     assert model.means_.dtype == np.float32 and model.converged_
     assert seen == sorted(seen) and seen[-1] == model.n_iter_  # the passes go on counting
-    assert_allclose(model.means_, reference.means_, rtol=1e-5)
+    # Both fits stop within tol=1e-8 of the same peak, not at one point: the means
+    # agree to about 1e-5 of the data's unit spread, in every coordinate.
+    assert_allclose(model.means_, reference.means_, rtol=1e-5, atol=1e-5)
     assert model.lower_bound_ == pytest.approx(reference.lower_bound_, rel=1e-6)
 
