@@ -16,10 +16,10 @@ from fastem.kernels import _cache, _checks
 
 _FIT = """
 import sys, numpy as np, fastem
-from fastem.kernels import _checks
+from fastem.kernels._fused import fused_e_step
 X = np.random.default_rng(int(sys.argv[1])).exponential(size=(300, 2))
 fastem.ExponentialMixture(2, random_state=0, tol=1e-4).fit(X)
-print(sum(_checks.scan_columns._cache_hits.values()), sum(_checks.scan_columns._cache_misses.values()))
+print(sum(fused_e_step._cache_hits.values()), sum(fused_e_step._cache_misses.values()))
 """
 
 
@@ -41,7 +41,7 @@ def test_processes_compiling_into_one_empty_cache_at_once_all_succeed(tmp_path):
                           capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stderr[-3000:]
     hits, misses = map(int, done.stdout.split())
-    assert (hits, misses) == (1, 0)
+    assert hits >= 1 and misses == 0  # the fused E-step every fit runs
     assert not [name for _, _, names in os.walk(tmp_path) for name in names if ".tmp" in name]
 
 
