@@ -189,7 +189,7 @@ def test_no_start_is_computed_when_the_user_gives_every_parameter(family, monkey
     def not_needed(*args, **kwargs):
         raise AssertionError("an initial start was computed and then replaced")
 
-    monkeypatch.setattr(fastem.base, "initial_responsibilities", not_needed)
+    monkeypatch.setattr(fastem.base, "initial_moments", not_needed)
     X = np.array([[0.0, 0.0]] * 3 + [[1.0, 1.0], [1.0, 2.0], [2.0, 1.0]])
     if family == "gaussian":
         model = GaussianMixture(
