@@ -86,6 +86,7 @@ def check_array(X, *, name="X", dtype=None, min_samples=1, anchors=None):
             "compute with every feature of every point, so the density costs nothing extra)."
         )
     check_frame_columns(X, name)
+    is_series = hasattr(X, "to_frame") and getattr(X, "ndim", None) == 1
     if not hasattr(X, "dtype") or not hasattr(X, "shape"):
         try:
             X = np.asarray(X)
@@ -119,6 +120,11 @@ def check_array(X, *, name="X", dtype=None, min_samples=1, anchors=None):
     if X.ndim != 2:
         if X.ndim == 0:
             hint = "Pass a 2-D array of shape (n_samples, n_features), not a scalar."
+        elif is_series:
+            hint = (
+                f"{name} is a Series; pass {name}.to_frame() to use it as one "
+                "feature (its name becomes the column name, kept in feature_names_in_)."
+            )
         elif X.ndim == 1:
             hint = (
                 "Reshape your data with X.reshape(-1, 1) if it has a single feature, "

@@ -204,6 +204,16 @@ def test_refit_without_names_forgets_them(frame):
     assert not hasattr(model, "feature_names_in_")
 
 
+def test_a_series_is_one_feature_by_to_frame(frame):
+    series = frame["waiting"]
+    for call in (lambda X: fastem.GaussianMixture(2).fit(X),
+                 lambda X: fastem.GaussianMixture(2, random_state=0).fit(frame[["waiting"]]).predict(X)):
+        with pytest.raises(ValueError, match=r"got a 1-D array .*X is a Series; pass X.to_frame\(\)"):
+            call(series)
+    model = fastem.GaussianMixture(2, random_state=0).fit(series.to_frame())
+    assert_array_equal(model.feature_names_in_, ["waiting"])
+
+
 def test_integer_and_mixed_column_names(frame):
     pd = pytest.importorskip("pandas")
     model = fastem.GaussianMixture(2, random_state=0).fit(pd.DataFrame(frame.to_numpy()))
