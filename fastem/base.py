@@ -120,6 +120,21 @@ __all__ = [
 #: docstring's own indentation; :func:`fill_doc` puts each in place of its
 #: ``{name}`` line.
 DOC_FRAGMENTS = {
+    "fit_attributes": """converged_ : bool
+        True when the stopping rule held: at the peak to within ``tol``.
+    n_iter_ : int
+        Passes over the data of the best initialization.
+    lower_bound_ : float
+        Mean log-likelihood per sample of the best initialization.
+    lower_bounds_ : list of float
+        Mean log-likelihood per sample at each accepted pass of the best
+        initialization (non-decreasing; with ``accelerate``, extrapolations
+        that were rejected are left out, so it can be shorter than ``n_iter_``).
+    n_features_in_ : int
+        Number of features seen at fit.
+    feature_names_in_ : ndarray of str, shape (n_features_in_,)
+        Column names of the data at fit, when it had string column names
+        (DataFrame, Arrow table, CSV header); absent otherwise.""",
     "tol": """tol : float, default=1e-8
         Convergence threshold, in scikit-learn's unit (mean log-likelihood per
         sample): the fit stops when Aitken's estimate of the gain still to

@@ -273,7 +273,7 @@ def _labels(model, X, names):
 
 
 def plot_clusters_2d(model, X, *, features=(0, 1), n_std=(1, 2, 3), max_points=20_000,
-                     random_state=0, ax=None):
+                     random_state=0, legend=True, ax=None):
     """Points coloured by their most likely component, component means and, for Gaussians, ellipses.
 
     Parameters
@@ -292,13 +292,16 @@ def plot_clusters_2d(model, X, *, features=(0, 1), n_std=(1, 2, 3), max_points=2
         At most this many points (a random subsample) are drawn.
     random_state : int, default=0
         Seed of the subsample.
+    legend : bool, default=True
+        Draw the legend (component colours, weights, means) on ``ax``.
     ax : matplotlib Axes, default=None
 
     Returns
     -------
     dict with ``ax``, ``scatter`` (PathCollection), ``ellipses`` (list of
     Ellipse, ``len(n_std)`` per component for Gaussians, else empty),
-    ``means`` (PathCollection) and ``legend``.
+    ``means`` (PathCollection), ``handles`` (the legend's entries) and
+    ``legend`` (None when ``legend=False``).
 
     Raises
     ------
@@ -344,14 +347,19 @@ def plot_clusters_2d(model, X, *, features=(0, 1), n_std=(1, 2, 3), max_points=2
                for k in range(model.n_components)]
     handles.append(Line2D([], [], ls="", marker="X", color="k", markeredgecolor="w", ms=9,
                           label="component means"))
-    legend = ax.legend(handles=handles, fontsize="small", loc="best", framealpha=0.85)
+    if legend:
+        legend = ax.legend(handles=handles, fontsize="small", loc="best", framealpha=0.85)
     ax.set_xlabel(_feature_name(model, names, i))
     ax.set_ylabel(_feature_name(model, names, j))
-    return {"ax": ax, "scatter": scatter, "ellipses": ellipses, "means": marks, "legend": legend}
+    return {"ax": ax, "scatter": scatter, "ellipses": ellipses, "means": marks,
+            "handles": handles, "legend": legend or None}
 
 
 def plot_lower_bounds(model, *, ax=None):
-    """The mean log-likelihood per sample at each EM iteration (``lower_bounds_``).
+    """The mean log-likelihood per sample at each accepted EM pass (``lower_bounds_``).
+
+    With acceleration, rejected extrapolations are not drawn, so a fit can show
+    fewer points than its ``n_iter_`` passes.
 
     Parameters
     ----------
@@ -365,7 +373,7 @@ def plot_lower_bounds(model, *, ax=None):
     ax = _axes(ax)
     values = np.asarray(getattr(model, "lower_bounds_", model), dtype=np.float64)
     (line,) = ax.plot(np.arange(1, len(values) + 1), values, "o-", ms=3)
-    ax.set_xlabel("iteration")
+    ax.set_xlabel("accepted pass")
     ax.set_ylabel("log-likelihood per sample")
     return {"ax": ax, "line": line}
 
@@ -435,7 +443,8 @@ def plot_pairs(model, X, *, pairs=None, axes=None, **kwargs):
 
     Returns
     -------
-    dict with ``figure``, ``axes`` and ``panels`` (one plot_clusters_2d dict per pair).
+    dict with ``figure``, ``axes``, ``panels`` (one plot_clusters_2d dict per
+    pair) and ``legend`` (one for the figure, beside the panels).
     """
     from ._tables import Table
 
@@ -447,7 +456,8 @@ def plot_pairs(model, X, *, pairs=None, axes=None, **kwargs):
     if axes is None:
         n_cols = min(3, len(pairs))
         n_rows = -(-len(pairs) // n_cols)
-        figure, grid = _pyplot().subplots(n_rows, n_cols, figsize=(4 * n_cols, 3.6 * n_rows),
+        figure, grid = _pyplot().subplots(n_rows, n_cols, figsize=(4 * n_cols + 1.5, 3.6 * n_rows),
+                                          layout="constrained",
                                           squeeze=False)
         axes = list(grid.ravel())
         for extra in axes[len(pairs):]:
@@ -457,8 +467,10 @@ def plot_pairs(model, X, *, pairs=None, axes=None, **kwargs):
         figure = axes[0].figure
     if len(axes) < len(pairs):
         raise ValueError(f"plot_pairs got {len(axes)} axes for {len(pairs)} pairs; pass one per pair.")
-    panels = [plot_clusters_2d(model, X, features=p, ax=a, **kwargs) for p, a in zip(pairs, axes)]
-    return {"figure": figure, "axes": axes[: len(pairs)], "panels": panels}
+    panels = [plot_clusters_2d(model, X, features=p, ax=a, legend=False, **kwargs)
+              for p, a in zip(pairs, axes)]
+    legend = figure.legend(handles=panels[0]["handles"], fontsize="small", loc="outside right upper")
+    return {"figure": figure, "axes": axes[: len(pairs)], "panels": panels, "legend": legend}
 
 
 # ----------------------------------------------------------------------

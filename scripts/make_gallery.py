@@ -79,7 +79,8 @@ def main():
     slow = fastem.GaussianMixture(2, init_params="random", tol=1e-8, max_iter=500,
                                   random_state=1).fit(faithful)
     plot.plot_lower_bounds(slow, ax=ax)
-    ax.set_title(f"plot_lower_bounds: Old Faithful, random init, {slow.n_iter_} iterations")
+    ax.set_title(f"plot_lower_bounds: Old Faithful, random init, "
+                 f"{len(slow.lower_bounds_)} accepted of {slow.n_iter_} passes")
     save(figure, "lower_bounds.png")
 
     explorer = plot.explore(model_1d, waiting)

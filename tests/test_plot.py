@@ -117,6 +117,10 @@ def test_pairs(data):
     assert len(out["panels"]) == 3 and len(out["axes"]) == 3
     assert [p["ax"].get_xlabel() for p in out["panels"]] == ["feature 0", "feature 0", "feature 1"]
     assert all(len(p["ellipses"]) == 9 for p in out["panels"])
+    # one legend for the figure, none repeated on the panels
+    assert all(p["legend"] is None and p["ax"].get_legend() is None for p in out["panels"])
+    assert out["figure"].legends == [out["legend"]]
+    assert [t.get_text() for t in out["legend"].get_texts()][-1] == "component means"
     _, axes = plt.subplots(1, 2)
     out = plot.plot_pairs(model, X3, pairs=[(0, 2), (1, 2)], axes=axes, n_std=(2,))
     assert out["figure"] is axes[0].figure and len(out["panels"][1]["ellipses"]) == 3

@@ -65,14 +65,7 @@ class ExponentialMixture(MeanParameterMixture):
         Mean of each component and feature.
     rates_ : ndarray of shape (n_components, n_features)
         ``1 / scales_``, derived from ``scales_`` on access.
-    converged_ : bool
-        True when the stopping rule held: at the peak to within ``tol``.
-    n_iter_ : int
-        Passes over the data of the best initialization.
-    lower_bound_ : float
-        Mean log-likelihood per sample of the best initialization.
-    lower_bounds_ : list of float
-    n_features_in_ : int
+    {fit_attributes}
 
     Examples
     --------

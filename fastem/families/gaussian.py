@@ -182,17 +182,7 @@ class GaussianMixture(BaseMixture):
     precisions_ : ndarray, shaped like ``covariances_``
     precisions_cholesky_ : ndarray, shaped like ``covariances_``
         Upper-triangular factors ``U`` with ``U @ U.T == precisions_`` (full, tied).
-    converged_ : bool
-        True when the stopping rule held: at the peak to within ``tol``.
-    n_iter_ : int
-        Passes over the data of the best initialization.
-    lower_bound_ : float
-        Mean log-likelihood per sample of the best initialization.
-    lower_bounds_ : list of float
-        Mean log-likelihood per sample at each accepted pass of the best
-        initialization (non-decreasing; with ``accelerate``, extrapolations
-        that were rejected are left out, so it can be shorter than ``n_iter_``).
-    n_features_in_ : int
+    {fit_attributes}
     """
 
     _regularization_name = "reg_covar"

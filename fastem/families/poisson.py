@@ -76,14 +76,7 @@ class PoissonMixture(MeanParameterMixture):
     weights_ : ndarray of shape (n_components,)
     rates_ : ndarray of shape (n_components, n_features)
         Mean count of each component and feature.
-    converged_ : bool
-        True when the stopping rule held: at the peak to within ``tol``.
-    n_iter_ : int
-        Passes over the data of the best initialization.
-    lower_bound_ : float
-        Mean log-likelihood per sample of the best initialization.
-    lower_bounds_ : list of float
-    n_features_in_ : int
+    {fit_attributes}
 
     Examples
     --------
