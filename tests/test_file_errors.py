@@ -234,6 +234,16 @@ def test_advice_names_a_parameter_the_family_has(monkeypatch, family, regulariza
     assert regularization in model.get_params()
 
 
+needs_sigbus_guard = pytest.mark.skipif(
+    not fastem._sigbus.SUPPORTED, reason="the SIGBUS guard needs Linux on x86-64 or AArch64")
+
+
+def _run_script(script, *args, timeout=120):
+    """Run ``script`` in a fresh interpreter (a SIGBUS there cannot end the test run)."""
+    return subprocess.run([sys.executable, "-c", script, *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout)
+
+
 _TRUNCATE_DURING_READ = """
 import sys, numpy as np, fastem
 from fastem import _sigbus
@@ -256,14 +266,12 @@ except ValueError as exc:
 """
 
 
-@pytest.mark.skipif(not fastem._sigbus.SUPPORTED,
-                    reason="the SIGBUS guard needs Linux on x86-64 or AArch64")
+@needs_sigbus_guard
 @pytest.mark.parametrize("source", ["memmap", "chunks"])
 def test_a_file_truncated_during_a_read_is_an_error_not_sigbus(tmp_path, source):
     path = tmp_path / "X.npy"
     np.save(path, np.random.default_rng(0).normal(size=(200_000, 2)))
-    done = subprocess.run([sys.executable, "-c", _TRUNCATE_DURING_READ, str(path), source],
-                          capture_output=True, text=True, timeout=300)
+    done = _run_script(_TRUNCATE_DURING_READ, path, source, timeout=300)
     assert done.returncode == 3, (done.returncode, done.stderr[-2000:])  # not -SIGBUS
     assert "was truncated while fastem was reading it" in done.stdout
     assert str(path) in done.stdout
@@ -283,13 +291,11 @@ X.sum()  # not guarded: the fault must be handled as without fastem
 """
 
 
-@pytest.mark.skipif(not fastem._sigbus.SUPPORTED,
-                    reason="the SIGBUS guard needs Linux on x86-64 or AArch64")
+@needs_sigbus_guard
 def test_a_fault_outside_guarded_reads_is_left_to_the_previous_handler(tmp_path):
     path = tmp_path / "X.npy"
     np.save(path, np.ones((200_000, 2)))
-    done = subprocess.run([sys.executable, "-c", _UNGUARDED_FAULT, str(path)],
-                          capture_output=True, text=True, timeout=120)
+    done = _run_script(_UNGUARDED_FAULT, path)
     assert done.returncode == -7  # killed by SIGBUS, as without fastem
     assert "Bus error" in done.stderr  # faulthandler, the previous handler, ran
 
@@ -317,13 +323,11 @@ sys.exit(0 if np.array_equal(np.asarray(X), original) else 4)
 """
 
 
-@pytest.mark.skipif(not fastem._sigbus.SUPPORTED,
-                    reason="the SIGBUS guard needs Linux on x86-64 or AArch64")
+@needs_sigbus_guard
 def test_a_caught_truncation_leaves_no_page_of_zeros_in_the_map(tmp_path):
     path = tmp_path / "X.npy"
     np.save(path, np.random.default_rng(0).uniform(1, 2, size=(200_000, 2)))
-    done = subprocess.run([sys.executable, "-c", _TRUNCATE_THEN_RESTORE, str(path)],
-                          capture_output=True, text=True, timeout=120)
+    done = _run_script(_TRUNCATE_THEN_RESTORE, path)
     assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
 
 
@@ -340,13 +344,11 @@ sys.exit(5)
 """
 
 
-@pytest.mark.skipif(not fastem._sigbus.SUPPORTED,
-                    reason="the SIGBUS guard needs Linux on x86-64 or AArch64")
+@needs_sigbus_guard
 def test_a_sigbus_sent_by_kill_is_delivered_as_without_the_guard(tmp_path):
     path = tmp_path / "X.npy"
     np.save(path, np.ones((1000, 2)))
-    done = subprocess.run([sys.executable, "-c", _KILL_BUS, str(path)],
-                          capture_output=True, text=True, timeout=120)
+    done = _run_script(_KILL_BUS, path)
     assert done.returncode == -signal.SIGBUS, (done.returncode, done.stderr[-2000:])
 
 
