@@ -8,7 +8,7 @@ from .._validation import as_float_array, check_scalar, check_weights_init
 from ..base import BaseMixture, fill_doc
 from ..stats import SufficientStatistics
 from ..kernels.gaussian import DiagParams, FullParams, TiedParams, work_rows
-from ..kernels.linalg import precision_cholesky_upper
+from ..kernels.linalg import covariances_from_precision_cholesky, precision_cholesky_upper
 
 __all__ = ["GaussianMixture"]
 
@@ -90,19 +90,15 @@ def covariances_from_precisions(precisions, covariance_type):
 def covariances_from_cholesky(precisions_cholesky, covariance_type):
     """Covariances ``V^T V`` with ``V = U^{-1}``, from upper factors ``U`` (``U U^T = P``).
 
-    Triangular solves, without forming and inverting the precisions: no
+    Triangular solves in plain loops (per extrapolation step, where a
+    multi-threaded BLAS call on a tiny matrix costs milliseconds on a busy
+    machine), without forming and inverting the precisions: no
     ill-conditioning warning, and a singular factor gives non-finite values.
     """
     if covariance_type in ("diag", "spherical"):
         return 1.0 / precisions_cholesky**2
-    from scipy import linalg
-
     factors = precisions_cholesky.reshape(-1, *precisions_cholesky.shape[-2:])
-    identity = np.eye(factors.shape[-1])
-    inverses = np.stack(
-        [linalg.solve_triangular(u, identity, lower=False, check_finite=False) for u in factors]
-    )
-    covariances = np.einsum("kji,kjl->kil", inverses, inverses)
+    covariances = covariances_from_precision_cholesky(np.ascontiguousarray(factors, dtype=np.float64))
     return covariances if covariance_type == "full" else covariances[0]
 
 

@@ -58,3 +58,42 @@ def precision_cholesky_upper(covariances):
                     t -= lower[i, p] * u[col, p]
                 u[col, i] = t / lower[i, i]
     return factors, -1
+
+
+@njit(cache=True, error_model="numpy")
+def covariances_from_precision_cholesky(factors):
+    """Covariances ``V^T V`` with ``V = U^{-1}``, from upper precision factors ``U``.
+
+    Parameters
+    ----------
+    factors : ndarray of shape (n_matrices, n_features, n_features)
+        Upper triangular ``U`` with ``U @ U.T`` a precision matrix; the strict
+        lower triangle is not read.
+
+    Returns
+    -------
+    covariances : ndarray of shape (n_matrices, n_features, n_features)
+        ``inv(U @ U.T) = U^{-T} U^{-1}``, exactly symmetric. A zero on the
+        diagonal of ``U`` gives non-finite values, not an error.
+    """
+    n_matrices, n, _ = factors.shape
+    covariances = np.empty((n_matrices, n, n))
+    inverse = np.empty((n, n))
+    for m in range(n_matrices):
+        u = factors[m]
+        # U V = I by back substitution, column by column: V is upper triangular.
+        inverse[:, :] = 0.0
+        for col in range(n):
+            for i in range(col, -1, -1):
+                t = 1.0 if i == col else 0.0
+                for p in range(i + 1, col + 1):
+                    t -= u[i, p] * inverse[p, col]
+                inverse[i, col] = t / u[i, i]
+        for i in range(n):
+            for j in range(i + 1):
+                s = 0.0
+                for p in range(j + 1):  # rows p <= j <= i of columns j and i of V
+                    s += inverse[p, i] * inverse[p, j]
+                covariances[m, i, j] = s
+                covariances[m, j, i] = s
+    return covariances
