@@ -10,12 +10,18 @@ decide for the user:
 - the delimiter: comma, tab, semicolon or bar, the one that splits every
   sampled line into the same number of fields (numbers preferred);
 - the header: the first row is a header when one of its fields is neither a
-  number nor a missing-value marker, so a headerless file loses no row;
-- an index column: a header whose first name is empty (pandas'
-  ``df.to_csv(path)``) marks the row numbers of a DataFrame, which are not a
-  feature; the column is dropped and a note says so.
+  number nor a missing-value marker, so a headerless file loses no row
+  (``header=True`` or ``False`` decides it instead, e.g. for column names
+  that are numbers, such as wavelengths); names are kept as pandas keeps
+  them (surrounding spaces included), and repeated names get pandas'
+  suffixes ('x', 'x.1', ...);
+- index columns: a header whose first names are empty (pandas'
+  ``df.to_csv(path)``, one per index level) marks the row labels of a
+  DataFrame, which are not features; those columns are dropped and a note
+  says so.
 
-Fields may be quoted, lines may end in CRLF, blank lines are skipped, and
+Fields may be quoted, lines may end in LF, CRLF or CR alone (Excel for Mac's
+"CSV (Macintosh)"), blank lines are skipped, and
 leading lines that start with '#' (notes above the table, as in R's data
 files and ``numpy.savetxt``'s header) are skipped with a note.
 Missing values (empty fields and pandas' markers such as ``NA`` or ``nan``)
@@ -143,15 +149,23 @@ def _comment_lines(path, encoding):
 
 
 def _sample_rows(path, encoding, delimiter, skip=0):
+    """The first rows (at most ``_SNIFF_ROWS``), each whole however long its line."""
     with open(path, encoding=encoding, errors="replace", newline="") as f:
         for _ in range(skip):
             f.readline()
-        text = f.read(_SNIFF_BYTES)
-        more = f.read(1) != ""
-    if more and "\n" in text:  # leave out the line cut short
-        text = text[: text.rindex("\n") + 1]
-    rows = [row for row in csv.reader(io.StringIO(text), delimiter=delimiter) if row]
+        lines = f.read(_SNIFF_BYTES).splitlines(keepends=True)
+        if lines and not lines[-1].endswith(("\n", "\r")):
+            lines[-1] += f.readline()  # finish the line the sample cut short
+        while len(lines) < 2 and lines:  # a header and a row, however wide
+            line = f.readline()
+            if not line:
+                break
+            lines.append(line)
+    rows = [row for row in csv.reader(lines, delimiter=delimiter) if row]
     return rows[:_SNIFF_ROWS]
+
+
+_DECIMAL_COMMA = re.compile(r"[-+]?\d*,\d+(?:[eE][-+]?\d+)?")
 
 
 def _delimiter(path, encoding, skip):
@@ -164,22 +178,44 @@ def _delimiter(path, encoding, skip):
             continue
         body = rows[1:] or rows
         consistent = len(set(widths[1:] or widths)) == 1
-        numeric = np.mean([_is_number(v) or v.strip() in NA_VALUES for r in body for v in r])
-        score = (consistent, numeric, max(widths))
+        # numbers with a decimal comma count for another delimiter, so that
+        # "1,25;-0,37" splits on ';' and its decimal commas are then named
+        numeric = np.mean([_is_number(v) or v.strip() in NA_VALUES
+                           or (delimiter != "," and _DECIMAL_COMMA.fullmatch(v.strip()) is not None)
+                           for r in body for v in r])
+        score = (consistent and len(set(widths)) == 1, consistent, numeric, max(widths))
         if best_score is None or score > best_score:
             best, best_score = delimiter, score
     return best
 
 
-def _header(first_row):
-    """The first row's fields as names if it is a header, else None."""
-    fields = [v.strip() for v in first_row]
-    if all(_is_number(v) or v in NA_VALUES for v in fields):
-        return None
-    return fields
+def _header(first_row, header=None):
+    """The first row's fields as names if it is a header, else None.
+
+    ``header=None`` decides from the fields: a header has a field that is
+    neither a number nor a missing-value marker.
+    """
+    if header is None:
+        header = not all(_is_number(v) or v.strip() in NA_VALUES for v in first_row)
+    return list(first_row) if header else None
 
 
-def _sniff(path):
+def _unique_names(names):
+    """pandas' names for a header with repeats: the second 'x' is 'x.1' (or the next free)."""
+    used, seen, unique = set(names), set(), []
+    for name in names:
+        if name in seen:
+            k = 1
+            while f"{name}.{k}" in used:
+                k += 1
+            name = f"{name}.{k}"
+            used.add(name)
+        seen.add(name)
+        unique.append(name)
+    return unique
+
+
+def _sniff(path, header=None):
     """(encoding, delimiter, header names or None, number of fields, comment lines) of a CSV file.
 
     The comment lines are ``(count, quoted)``: the leading lines that start
@@ -196,20 +232,49 @@ def _sniff(path):
     if not rows:
         what = "comment lines" if comments[0] else "blank lines"
         raise ValueError(f"{path!r} has only {what}; expected rows of numbers")
-    return encoding, delimiter, _header(rows[0]), len(rows[0]), comments
+    return encoding, delimiter, _header(rows[0], header), len(rows[0]), comments
 
 
-def _index_column(names):
-    return names is not None and len(names) > 1 and names[0] in _INDEX_NAMES
+_INTEGER = re.compile(r"\s*[-+]?\d+\s*")
 
 
-def csv_column_names(path):
-    """The names of a CSV file's data columns (an index column left out), or None."""
-    names = _sniff(path)[2]
-    return names[1:] if _index_column(names) else names
+def _numeric_header_note(path, encoding, delimiter, comments):
+    """A note when a first row read as data looks like names that are numbers.
+
+    Whole numbers, all different, above rows that hold fractions: the column
+    labels of spectra (wavelengths) or of years, which no rule can tell from
+    data for sure. The note says how to read them as names.
+    """
+    rows = _sample_rows(path, encoding, delimiter, comments)
+    first, body = rows[0], rows[1:]
+    if (len(first) < 2 or not all(_INTEGER.fullmatch(v) for v in first)
+            or len(set(first)) < len(first)
+            or not any(_is_number(v) and not _INTEGER.fullmatch(v) for r in body for v in r)):
+        return []
+    shown = ", ".join(v.strip() for v in first[:4]) + (", ..." if len(first) > 4 else "")
+    return [f"{path!r}: its first row ({shown}) holds whole numbers above rows of fractions; "
+            "it is read as data. If these are column names, pass --header yes (header=True "
+            "in Python)"]
 
 
-def read_csv(path, columns=None):
+def _index_columns(names):
+    """How many leading columns hold a DataFrame's row labels: unnamed, as pandas writes them."""
+    if names is None:
+        return 0
+    count = 0
+    while count < len(names) - 1 and (names[count] in _INDEX_NAMES
+                                      or re.fullmatch(r"Unnamed: \d+", names[count])):
+        count += 1
+    return count
+
+
+def csv_column_names(path, header=None):
+    """The names of a CSV file's data columns (index columns left out), or None."""
+    names = _sniff(path, header)[2]
+    return None if names is None else _unique_names(names[_index_columns(names):])
+
+
+def read_csv(path, columns=None, header=None):
     """Read a CSV file of numbers.
 
     Parameters
@@ -217,7 +282,10 @@ def read_csv(path, columns=None):
     path : str
     columns : list of str, optional
         Columns to keep, in this order: names (when the file has a header) or
-        0-based indices, counted after a dropped index column.
+        0-based indices, counted after dropped index columns.
+    header : bool, optional
+        Whether the first row holds column names. None decides from the row:
+        names when one of its fields is not a number.
 
     Returns
     -------
@@ -234,18 +302,26 @@ def read_csv(path, columns=None):
         when the file is empty or has no data rows.
     """
     path = os.fsdecode(path)
-    encoding, delimiter, names, n_fields, comments = _sniff(path)
+    encoding, delimiter, names, n_fields, comments = _sniff(path, header)
     notes = []
     if comments[0]:
         notes.append(f"{path!r} starts with {comments[0]} comment line(s) ('#'), which are skipped")
-    first = 0
-    if _index_column(names):
-        first = 1
+    first = _index_columns(names)
+    if names is not None and len(set(names[first:])) < len(names) - first:
+        repeated = sorted({n for n in names[first:] if names[first:].count(n) > 1})
+        names = names[:first] + _unique_names(names[first:])
+        notes.append(f"{path!r} repeats the column name(s) {repeated}; the repeats are "
+                     "renamed as pandas renames them: 'x', 'x.1', ...")
+    if first:
+        what = "an unnamed column, the row index" if first == 1 else (
+            f"{first} unnamed columns, the levels of the row index")
         notes.append(
-            f"{path!r} starts with an unnamed column, the row index that pandas writes "
-            "with df.to_csv(path); it is not used as a feature (write the file with "
-            "df.to_csv(path, index=False) to leave it out)"
+            f"{path!r} starts with {what} that pandas writes with df.to_csv(path); not "
+            "used as features (write the file with df.to_csv(path, index=False) to "
+            "leave it out)"
         )
+    if names is None and header is None:
+        notes.extend(_numeric_header_note(path, encoding, delimiter, comments[0]))
     chosen = choose_columns(columns, names, list(range(first, n_fields)), path)
     layout = _Layout(path, encoding, delimiter, names, n_fields, chosen, comments[0])
     # The fast parsers skip comment lines by count, which a quote in them could upset.
@@ -260,12 +336,15 @@ def read_csv(path, columns=None):
     return Table(data, None if names is None else [names[j] for j in chosen], notes)
 
 
-def read_table(path, columns=None):
-    """Read a ``.csv`` or ``.parquet`` file of numbers: :func:`read_csv` or :func:`read_parquet`."""
+def read_table(path, columns=None, header=None):
+    """Read a ``.csv`` or ``.parquet`` file of numbers: :func:`read_csv` or :func:`read_parquet`.
+
+    ``header`` applies to CSV files (see :func:`read_csv`).
+    """
     path = os.fsdecode(path)
     ext = os.path.splitext(path)[1].lower()
     if ext == ".csv":
-        return read_csv(path, columns)
+        return read_csv(path, columns, header)
     if ext == ".parquet":
         return read_parquet(path, columns)
     raise ValueError(
@@ -366,7 +445,9 @@ def read_parquet(path, columns=None):
 def choose_columns(columns, names, available, path):
     """Positions in the file of the ``columns`` tokens: names, or 0-based indices into ``available``.
 
-    A token that is a column's name is that column, even when it reads as a number.
+    A token that is a column's name is that column, even when it reads as a number;
+    a name written with spaces around it in the file ('x, y' gives ' y', as
+    pandas reads it) is found without them too, when that is unambiguous.
 
     ``names`` are the names of all the file's columns (None without a header);
     ``available`` the positions that hold data. No tokens: every available one.
@@ -376,9 +457,13 @@ def choose_columns(columns, names, available, path):
     n = len(available)
     shown = None if names is None else [names[j] for j in available]
     chosen = []
+    stripped = None if shown is None else [name.strip() for name in shown]
     for token in columns:
         if shown is not None and token in shown:  # a name, even one that looks like a number
             chosen.append(available[shown.index(token)])
+            continue
+        if stripped is not None and stripped.count(token.strip()) == 1:
+            chosen.append(available[stripped.index(token.strip())])
             continue
         try:
             index = int(token)

@@ -218,17 +218,20 @@ def _watched(X, path):
     return reading(X, FileSignature(path) if backing_file(X) is not None else None)
 
 
-def _read_table(path, columns):
-    table = read_table_file(path, columns)
+_HEADER = {"auto": None, "yes": True, "no": False}
+
+
+def _read_table(path, columns, header="auto"):
+    table = read_table_file(path, columns, _HEADER[header])
     return table.data, table.names, table.notes
 
 
-def column_names(path):
+def column_names(path, header="auto"):
     """The data column names of a CSV or parquet file, or None (no header, or .npy)."""
     ext = os.path.splitext(path)[1].lower()
     try:
         if ext == ".csv":
-            return csv_column_names(path)
+            return csv_column_names(path, _HEADER[header])
         if ext == ".parquet":
             return parquet_column_names(path)
     except (ValueError, ImportError) as exc:
@@ -236,22 +239,31 @@ def column_names(path):
     return None
 
 
-def read_table(path, columns=None, dtype=None, quiet=False):
-    """Read DATA as a 2-D array and its column names (None without names).
-
-    ``columns`` are ``--columns`` values; ``dtype`` converts the array
-    (float32 or float64). Notes about the file (an index column left out)
-    go to stderr.
-    """
+def _check_data_path(path):
+    """The extension of DATA, a regular file that exists."""
     ext = _extension(path, _DATA_EXTENSIONS, "data file")
     if not os.path.exists(path):
         raise CommandError(f"data file {path!r} does not exist; check the path")
     if not os.path.isfile(path):  # a FIFO would block the reader, a directory fail oddly
         raise CommandError(f"data file {path!r} is not a regular file; give the path of a file")
-    reader = _read_npy if ext == ".npy" else _read_table
-    tokens = _column_tokens(columns, column_names(path) if columns else None)
+    return ext
+
+
+def read_table(path, columns=None, dtype=None, quiet=False, header="auto"):
+    """Read DATA as a 2-D array and its column names (None without names).
+
+    ``columns`` are ``--columns`` values; ``header`` is ``--header`` (for
+    .csv files); ``dtype`` converts the array
+    (float32 or float64). Notes about the file (an index column left out)
+    go to stderr.
+    """
+    ext = _check_data_path(path)
+    tokens = _column_tokens(columns, column_names(path, header) if columns else None)
     try:
-        X, names, notes = reader(path, tokens)
+        if ext == ".npy":
+            X, names, notes = _read_npy(path, tokens)
+        else:
+            X, names, notes = _read_table(path, tokens, header)
     except (ValueError, ImportError) as exc:  # the readers' messages name the file, place and fix
         raise CommandError(str(exc)) from None
     for note in notes if not quiet else ():
@@ -555,7 +567,7 @@ def cmd_fit(args):
         kwargs["covariance_type"] = args.covariance or "full"
     elif args.covariance is not None:
         raise UsageError(f"--covariance applies to --family gaussian only, not {args.family}")
-    X, names = read_table(args.data, args.columns, args.dtype, args.quiet)
+    X, names = read_table(args.data, args.columns, args.dtype, args.quiet, args.header)
     model = cls(**kwargs)
     seconds = _fit_with(model, X, _progress(args))
     if names is not None:  # what fit(DataFrame) records; predict and score select by it
@@ -574,11 +586,17 @@ def cmd_fit(args):
 
 def _data_for(model, args):
     """DATA's columns for ``model``: by name when both have names, else by position."""
+    _check_data_path(args.data)  # before any note about its columns
     fitted = getattr(model, "feature_names_in_", None)
     columns = args.columns
+    if fitted is not None and len(set(fitted)) < len(fitted):
+        if not args.quiet:
+            print(f"fastem: note: the model's column names repeat ({list(fitted)}), so "
+                  f"{args.data!r} is matched to them by position", file=sys.stderr)
+        fitted = None
     if fitted is not None:
         fitted = [str(n) for n in fitted]
-        file_names = column_names(args.data)
+        file_names = column_names(args.data, args.header)
         requested = _column_tokens(columns, file_names)
         if requested is not None and file_names is not None:
             try:
@@ -607,7 +625,7 @@ def _data_for(model, args):
         elif not args.quiet:
             print(f"fastem: note: {args.data!r} has no column names; its columns are taken as "
                   f"the model's, in order: {fitted}", file=sys.stderr)
-    X, _ = read_table(args.data, columns, model._dtype, args.quiet)
+    X, _ = read_table(args.data, columns, model._dtype, args.quiet, args.header)
     if X.shape[1] != model.n_features_in_:
         raise CommandError(
             f"{args.data!r} has {X.shape[1]} column(s) but the model was fitted on "
@@ -710,7 +728,7 @@ def cmd_select(args):
         _check_output(args.output, (".npz",), {"data file": args.data})
     if args.family != "gaussian" and args.covariance is not None:
         raise UsageError(f"--covariance applies to --family gaussian only, not {args.family}")
-    X, names = read_table(args.data, args.columns, args.dtype, args.quiet)
+    X, names = read_table(args.data, args.columns, args.dtype, args.quiet, args.header)
     n_components = args.k.values(X.shape[0], args.data)
     progress = None if _progress(args) is None else SelectionProgress()
     with warnings.catch_warnings(record=True) as caught:
@@ -920,6 +938,10 @@ def build_parser():
         p.add_argument("--columns", action="append", metavar="COLS",
                        help="columns to use, by name or 0-based index, comma-separated "
                        "(--columns eruptions,waiting), or the option repeated (default: all)")
+        p.add_argument("--header", choices=("auto", "yes", "no"), default="auto",
+                       help="whether a .csv file's first row holds column names: auto "
+                       "(default) takes it for names when a field is not a number; yes for "
+                       "names that are numbers (wavelengths, years)")
 
     def fit_options(p):
         p.add_argument("--n-init", type=_positive_int, default=1,

@@ -270,3 +270,48 @@ def test_data_without_names_under_a_named_model_gets_a_note(faithful, capsys, tm
                        fastem.load(faithful["model"]).predict(faithful["frame"]))
     status, _, err = run(capsys, "score", faithful["model"], tmp_path / "points.npy", "--quiet")
     assert status == 0 and err == ""
+
+
+def test_header_option_for_names_that_are_numbers(capsys, tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(np.concatenate([rng.normal(0, 1, (100, 3)), rng.normal(5, 1, (100, 3))]),
+                         columns=[400, 410, 420])
+    frame.to_csv(tmp_path / "spectra.csv", index=False)
+    status, out, err = run(capsys, "fit", tmp_path / "spectra.csv", "-k", 2, "--json",
+                           "-o", tmp_path / "rows.npz")
+    assert status == 0 and json.loads(out)["n_samples"] == 201  # the names read as a row ...
+    assert "pass --header yes" in err  # ... and said so
+    status, out, err = run(capsys, "fit", tmp_path / "spectra.csv", "-k", 2, "--json",
+                           "--header", "yes", "-o", tmp_path / "m.npz")
+    assert status == 0 and err == ""
+    assert json.loads(out)["n_samples"] == 200
+    assert json.loads(out)["feature_names_in"] == ["400", "410", "420"]
+    status, _, err = run(capsys, "predict", tmp_path / "m.npz", tmp_path / "spectra.csv",
+                         "--header", "yes", "--columns", "410,400,420", "-o", tmp_path / "l.npy")
+    assert status == 0 and len(np.load(tmp_path / "l.npy")) == 200
+
+
+def test_repeated_names_never_read_one_column_twice(capsys, tmp_path):
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (100, 2)), rng.normal([5, -5], 1, (100, 2))])
+    path = tmp_path / "dup.csv"
+    path.write_text("x,x\n" + "\n".join(f"{a},{b}" for a, b in X) + "\n")
+    status, _, err = run(capsys, "fit", path, "-k", 2, "-o", tmp_path / "m.npz")
+    assert status == 0 and "renamed as pandas renames them" in err
+    model = fastem.load(tmp_path / "m.npz")
+    assert list(model.feature_names_in_) == ["x", "x.1"]
+    status, _, _ = run(capsys, "predict", tmp_path / "m.npz", path, "-o", tmp_path / "l.npy")
+    assert status == 0
+    assert_array_equal(np.load(tmp_path / "l.npy"), model.predict(pd.DataFrame(X, columns=["x", "x.1"])))
+    # a model of a DataFrame with repeated names is matched by position, with a note
+    frame = pd.DataFrame(X, columns=["x", "x"])
+    fastem.GaussianMixture(2, random_state=0).fit(frame).save(tmp_path / "frame.npz")
+    status, _, err = run(capsys, "predict", tmp_path / "frame.npz", path, "-o", tmp_path / "l2.npy")
+    assert status == 0 and "matched to them by position" in err
+    assert_array_equal(np.load(tmp_path / "l2.npy"), fastem.load(tmp_path / "frame.npz").predict(frame))
+
+
+def test_a_missing_data_file_is_the_only_message(faithful, capsys, tmp_path):
+    status, out, err = run(capsys, "score", faithful["model"], tmp_path / "nope.npy")
+    assert status == 1 and out == ""
+    assert err.count("\n") == 1 and "does not exist" in err

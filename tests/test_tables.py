@@ -59,6 +59,14 @@ CASES = {
                             dict(skipinitialspace=True)),
     "one column": (_text(X[:, :1].tolist()).encode(), dict(header=None)),
     "one column with header": (_text([["a"], *X[:, :1].tolist()]).encode(), {}),
+    "CR line ends": (_text([["a", "b", "c"], *X.tolist()], newline="\r").encode(), {}),
+    "CR line ends headerless": (_text(X.tolist(), newline="\r").encode(), dict(header=None)),
+    "spaces around names": (_text([["a", " b ", "c "], *X.tolist()]).encode(), {}),
+    "repeated names": (_text([["x", "x", "x.1"], *X.tolist()]).encode(), {}),
+    "first line over 64 KiB": (_text([[f"{'n' * 40}{j}" for j in range(1800)],
+                                      *np.tile(X, 600)[:3].tolist()]).encode(), {}),
+    "headerless line over 64 KiB": (_text(np.tile(X, 1500)[:3].tolist()).encode(),
+                                    dict(header=None)),
 }
 
 
@@ -72,8 +80,9 @@ def test_counts_and_values_agree_with_pandas(tmp_path, reader, case):
     assert_array_equal(table.data, expected.to_numpy(dtype=float))
     if options.get("header", 0) is None:
         assert table.names is None
-    else:
-        assert table.names == [str(c).strip() for c in expected.columns]
+    else:  # names as pandas reads them by default: spaces around them kept
+        as_written = {k: v for k, v in options.items() if k != "skipinitialspace"}
+        assert table.names == list(pd.read_csv(path, nrows=0, **as_written).columns)
 
 
 def test_bom_headerless_keeps_every_row(tmp_path, reader):
@@ -94,6 +103,52 @@ def test_pandas_index_column_is_dropped_with_a_note(tmp_path, reader):
     assert _tables.csv_column_names(path) == ["a", "b", "c"]
     assert reader(path, ["c", "a"]).names == ["c", "a"]
     assert_array_equal(reader(path, ["0"]).data, X[:, :1])  # indices count data columns
+
+
+def test_every_unnamed_index_level_is_dropped(tmp_path, reader):
+    path = str(tmp_path / "frame.csv")
+    index = pd.MultiIndex.from_product([range(200), range(3)])
+    pd.DataFrame(X, columns=["a", "b", "c"], index=index).to_csv(path)
+    table = reader(path)
+    assert table.names == ["a", "b", "c"] and _tables.csv_column_names(path) == ["a", "b", "c"]
+    assert_array_equal(table.data, X)
+    assert "2 unnamed columns" in table.notes[0]
+
+
+def test_repeated_names_are_renamed_as_pandas_does_with_a_note(tmp_path, reader):
+    path = _write(tmp_path, _text([["x", "x"], *X[:, :2].tolist()]))
+    table = reader(path)
+    assert table.names == ["x", "x.1"] == list(pd.read_csv(path).columns)
+    assert_array_equal(reader(path, ["x.1"]).data, X[:, 1:2])  # each column its own name
+    assert "repeats the column name(s) ['x']" in table.notes[0]
+
+
+def test_semicolons_with_decimal_commas_name_the_decimal_comma(tmp_path, reader):
+    rows = [["Laenge", "Breite"], *[[f"{v:.2f}".replace(".", ",") for v in r] for r in X[:, :2]]]
+    for content in (_text(rows, delimiter=";"), _text(rows[1:], delimiter=";")):
+        with pytest.raises(ValueError, match=r"a number with a decimal comma.*sep=';', decimal=','"):
+            reader(_write(tmp_path, content))
+
+
+def test_names_that_are_numbers(tmp_path, reader):
+    path = str(tmp_path / "spectra.csv")
+    pd.DataFrame(X, columns=[400, 410, 420]).to_csv(path, index=False)
+    table = reader(path)  # no rule tells such names from data: read as data, with a note
+    assert table.names is None and table.data.shape == (601, 3)
+    assert "--header yes (header=True in Python)" in table.notes[0]
+    table = reader(path, header=True)
+    assert table.names == ["400", "410", "420"] and table.notes == []
+    assert_array_equal(table.data, X)
+    assert reader(_write(tmp_path, _text(X.tolist())), header=False).notes == []
+    plain = _write(tmp_path, _text([[1, 2, 3], *X.tolist()[:5]]) + "4,5,6\n", "counts.csv")
+    assert reader(plain).notes[0].startswith(f"{plain!r}: its first row (1, 2, 3)")
+
+
+def test_names_with_spaces_are_selected_with_or_without_them(tmp_path, reader):
+    path = _write(tmp_path, _text([["x", " y"], *X[:, :2].tolist()]))
+    assert reader(path).names == ["x", " y"]
+    assert_array_equal(reader(path, ["y"]).data, X[:, 1:2])
+    assert reader(path, [" y"]).names == [" y"]
 
 
 @pytest.mark.parametrize(
