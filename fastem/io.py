@@ -761,9 +761,10 @@ def gaussian_to_sklearn(model):
     from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
 
     model._check_is_fitted()
-    estimator = SklearnGaussianMixture(
-        **{name: getattr(model, name) for name in _SHARED_GAUSSIAN_HYPER}
-    )
+    hyper = {name: getattr(model, name) for name in _SHARED_GAUSSIAN_HYPER}
+    if hyper["init_params"] == "hierarchical":  # not scikit-learn's: its default, so that
+        hyper["init_params"] = "kmeans"        # clone(estimator).fit(X) runs there
+    estimator = SklearnGaussianMixture(**hyper)
     for name in _GAUSSIAN_FITTED:
         value = getattr(model, name)
         if isinstance(value, np.ndarray):

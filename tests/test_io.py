@@ -202,6 +202,12 @@ def test_sklearn_round_trip(data, covariance_type):
     assert isinstance(estimator, SklearnGaussianMixture)
     np.testing.assert_array_equal(estimator.predict(data), model.predict(data))
     np.testing.assert_allclose(estimator.score_samples(data), model.score_samples(data), rtol=1e-10)
+    # the estimator fits again in scikit-learn (cross-validation, GridSearchCV, warm starts)
+    from sklearn.base import clone
+
+    assert model.init_params == "hierarchical" and estimator.init_params == "kmeans"
+    clone(estimator).fit(data)
+    estimator.set_params(warm_start=True).fit(data)
 
     fitted = SklearnGaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(data)
     back = fastem.GaussianMixture.from_sklearn(fitted)

@@ -235,7 +235,12 @@ class GaussianMixture(BaseMixture):
         self.precisions_init = precisions_init
 
     def to_sklearn(self):
-        """An equivalent fitted :class:`sklearn.mixture.GaussianMixture` (float64)."""
+        """An equivalent fitted :class:`sklearn.mixture.GaussianMixture` (float64).
+
+        Its hyper-parameters are this model's, except ``init_params='hierarchical'``,
+        which scikit-learn does not have: it becomes scikit-learn's default
+        'kmeans', so that the estimator can be cloned and fitted again there.
+        """
         from ..io import gaussian_to_sklearn
 
         return gaussian_to_sklearn(self)
