@@ -70,18 +70,33 @@ def _data(X, max_rows=None):
 
     ``X`` is any data the estimators take (an array, memory-mapped too; a
     DataFrame or Arrow table; :class:`fastem.Chunks`; a Dask array or
-    DataFrame), validated as they validate it; a 1-D array is one feature.
+    DataFrame), validated as they validate it; a 1-D array is one feature,
+    and a named Series one column of that name.
     Larger data give a uniform subsample of rows, the same on every call.
     Column names come from the data (None without names).
     """
     from .data import as_source
 
-    if getattr(X, "ndim", None) == 1 or isinstance(X, (list, tuple)) and np.ndim(X) == 1:
+    if getattr(X, "ndim", None) == 1 and hasattr(X, "to_frame") and isinstance(X.name, str):
+        X = X.to_frame()
+    elif getattr(X, "ndim", None) == 1 or isinstance(X, (list, tuple)) and np.ndim(X) == 1:
         X = X.reshape(-1, 1) if hasattr(X, "compute") else np.asarray(X).reshape(-1, 1)
     source = as_source(X)
     values, _ = source.subsample(np.random.RandomState(0), max_rows or _MAX_ROWS)
     names = source.feature_names_in
     return values, None if names is None else [str(n) for n in names]
+
+
+def _check_model(model, what, min_features=1):
+    """``model`` fitted, with at least ``min_features`` (1 or 2) features, or a clear error."""
+    if not hasattr(model, "_check_is_fitted"):
+        raise TypeError(f"{what} takes a fastem mixture, got {type(model).__name__}.")
+    model._check_is_fitted()
+    if model.n_features_in_ < min_features:  # min_features=2: the 2-D plots
+        raise ValueError(
+            f"{what} draws two features, but the {type(model).__name__} has "
+            f"{model.n_features_in_} feature; use plot_density_1d(model, X) for one feature."
+        )
 
 
 def _feature_index(model, feature, names, what):
@@ -193,7 +208,10 @@ def plot_density_1d(model, X=None, *, feature=0, bins=None, ax=None):
     ValueError
         If ``feature`` is not a feature of the model, or ``X`` has another
         number of features.
+    NotFittedError
+        For a model that is not fitted.
     """
+    _check_model(model, "plot_density_1d")
     names = None
     values = None
     if X is not None:
@@ -311,11 +329,7 @@ def plot_clusters_2d(model, X, *, features=(0, 1), n_std=(1, 2, 3), max_points=2
     """
     from matplotlib.lines import Line2D
 
-    if model.n_features_in_ < 2:
-        raise ValueError(
-            f"plot_clusters_2d draws two features, but the {type(model).__name__} has "
-            f"{model.n_features_in_} feature; use plot_density_1d(model, X) for one feature."
-        )
+    _check_model(model, "plot_clusters_2d", min_features=2)
     X, names = _data(X)
     if X.shape[1] != model.n_features_in_:
         raise ValueError(
@@ -370,6 +384,8 @@ def plot_lower_bounds(model, *, ax=None):
     -------
     dict with ``ax`` and ``line`` (Line2D).
     """
+    if hasattr(model, "get_params"):  # a model, not a sequence of values
+        _check_model(model, "plot_lower_bounds")
     ax = _axes(ax)
     values = np.asarray(getattr(model, "lower_bounds_", model), dtype=np.float64)
     (line,) = ax.plot(np.arange(1, len(values) + 1), values, "o-", ms=3)
@@ -448,6 +464,7 @@ def plot_pairs(model, X, *, pairs=None, axes=None, **kwargs):
     """
     from ._tables import Table
 
+    _check_model(model, "plot_pairs", min_features=2)
     values, names = _data(X)  # read once for every panel, names kept
     X = Table(values, names, [])
     n_features = model.n_features_in_
@@ -647,6 +664,7 @@ def explore(model=None, data=None, *, family="gaussian", n_components=2, bins=No
             )
         values = values[:, 0]
     if model is not None:
+        _check_model(model, "explore")
         family = _family_of(model)
         if model.n_features_in_ != 1:
             raise ValueError(

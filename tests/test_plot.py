@@ -328,3 +328,27 @@ def test_plots_check_the_data_as_fit_does(faithful_like):
     with pytest.raises(ValueError, match="chunk 1 has the columns"):
         plot.plot_density_1d(model, fastem.Chunks([faithful_like,
                                                   faithful_like[["waiting", "eruptions"]]]))
+
+
+@pytest.mark.parametrize("draw", [
+    lambda m, X: plot.plot_density_1d(m, X), lambda m, X: plot.plot_clusters_2d(m, X),
+    lambda m, X: plot.plot_pairs(m, X), lambda m, X: plot.plot_lower_bounds(m),
+    lambda m, X: plot.explore(m),
+])
+def test_an_unfitted_model_is_not_fitted_error(data, draw):
+    with pytest.raises(fastem.NotFittedError, match="not fitted yet"):
+        draw(fastem.GaussianMixture(2), data)
+
+
+def test_pairs_of_one_feature_is_a_clear_error(data):
+    model = fastem.GaussianMixture(2, random_state=0, tol=1e-2).fit(data[:, :1])
+    with pytest.raises(ValueError, match="plot_pairs draws two features.*plot_density_1d"):
+        plot.plot_pairs(model, data[:, :1])
+
+
+def test_a_named_series_names_the_axis(data):
+    pd = pytest.importorskip("pandas")
+    waiting = pd.Series(data[:, 0], name="waiting")
+    assert plot.explore(data=waiting).ax.get_xlabel() == "waiting"
+    model = fastem.GaussianMixture(2, random_state=0, tol=1e-2).fit(waiting.to_frame())
+    assert plot.plot_density_1d(model, waiting)["ax"].get_xlabel() == "waiting"
