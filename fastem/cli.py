@@ -130,10 +130,21 @@ def _k_values(text):
     return KRange(ranges, text)
 
 
+_SELECT_ORDER = ("spherical", "diag", "tied", "full")  # select_n_components' order
+
+
+def _seed(text):
+    value = _integer(text, 0)
+    if value >= 2**32:
+        raise argparse.ArgumentTypeError(f"must be below 2**32 = 4294967296, got {value}")
+    return value
+
+
 def _covariance_list(text):
+    """'all' or a comma-separated list; each type once, as --k takes each K once."""
     if text == "all":
-        return list(_COVARIANCE_TYPES)
-    types = [t.strip() for t in text.split(",")]
+        return list(_SELECT_ORDER)
+    types = list(dict.fromkeys(t.strip() for t in text.split(",")))
     bad = [t for t in types if t not in _COVARIANCE_TYPES]
     if bad:
         raise argparse.ArgumentTypeError(
@@ -473,9 +484,12 @@ def _print_model(model):
         names = [repr(n) for n in names]  # names that hold commas, quoted to tell them apart
     listed = f" ({', '.join(names)})" if names else ""
     print(f"  features: {summary['n_features_in']}{listed}   dtype: {summary['dtype']}")
-    status = "converged" if summary["converged"] else "did not converge"
-    print(f"  {status} after {summary['n_iter']} iteration(s); "
-          f"log-likelihood per sample {summary['lower_bound']:.6f}")
+    if summary["n_iter"] == 0:  # max_iter=0: the start, never evaluated on the data
+        print("  not fitted by EM (max_iter=0): the parameters are the start")
+    else:
+        status = "converged" if summary["converged"] else "did not converge"
+        print(f"  {status} after {summary['n_iter']} iteration(s); "
+              f"log-likelihood per sample {summary['lower_bound']:.6f}")
     columns = _component_columns(model)
     cells = {title: [f"{v:.4g}" for v in values] for title, values in columns.items()}
     widths = {title: max(len(title), *map(len, cells[title])) for title in cells}
@@ -738,7 +752,7 @@ def cmd_select(args):
                 result = fastem.select_n_components(
                     X,
                     n_components=n_components,
-                    covariance_types=tuple(args.covariance or _COVARIANCE_TYPES),
+                    covariance_types=tuple(args.covariance or _SELECT_ORDER),
                     criterion=args.criterion,
                     n_init=args.n_init,
                     random_state=args.seed,
@@ -946,7 +960,7 @@ def build_parser():
     def fit_options(p):
         p.add_argument("--n-init", type=_positive_int, default=1,
                        help="initializations per fit; the best is kept (default 1)")
-        p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+        p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
         p.add_argument("--dtype", choices=("float32", "float64"),
                        help="compute in this precision (default: float32 data stay float32, "
                        "the rest float64)")
@@ -1004,7 +1018,7 @@ def build_parser():
     p.add_argument("model", metavar="MODEL", help="model file (.npz) from 'fastem fit'")
     p.add_argument("-n", "--n-samples", type=_positive_int, required=True,
                    help="number of samples to draw")
-    p.add_argument("--seed", type=int, help="random seed (default: the model's random_state)")
+    p.add_argument("--seed", type=_seed, help="random seed (default: the model's random_state)")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="output file: .npy, .csv or .parquet")
     p.set_defaults(func=cmd_sample)
@@ -1031,7 +1045,7 @@ def build_parser():
     p = subcommand("demo", "fit a known 4-component mixture and compare with the truth")
     p.add_argument("--n-samples", type=_positive_int, default=1_000_000,
                    help="points to generate (default 1,000,000)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     p.set_defaults(func=cmd_demo)
     return parser
 
@@ -1069,6 +1083,10 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("fastem: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of stdout left (fastem info m.npz | head): no message
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that the exit's flush does not fail again
+        return 141  # 128 + SIGPIPE, as a shell reports a command ended by the signal
     except CommandError as exc:
         if debug:
             raise

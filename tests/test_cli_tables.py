@@ -315,3 +315,34 @@ def test_a_missing_data_file_is_the_only_message(faithful, capsys, tmp_path):
     status, out, err = run(capsys, "score", faithful["model"], tmp_path / "nope.npy")
     assert status == 1 and out == ""
     assert err.count("\n") == 1 and "does not exist" in err
+
+
+def test_a_closed_pipe_ends_quietly(faithful):
+    # `fastem info model.npz --json | head -1`: the reader leaves before fastem writes
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-m", "fastem", "info", str(faithful["model"]),
+                                "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()
+    _, err = process.communicate(timeout=300)
+    assert err == b"" and process.returncode == 141
+
+
+def test_seed_range_and_repeated_covariance_types(faithful, capsys):
+    status, _, err = run(capsys, "select", faithful["csv"], "--seed", "-1")
+    assert status == 2 and "argument --seed: must be >= 0, got -1" in err
+    status, out, _ = run(capsys, "select", faithful["csv"], "--k", "1-2,2", "--covariance",
+                         "full,full,diag", "--json", "--quiet")
+    assert status == 0
+    assert [c["covariance_type"] for c in json.loads(out)["table"]] == ["full"] * 2 + ["diag"] * 2
+    status, out, _ = run(capsys, "select", faithful["csv"], "--k", "1", "--json", "--quiet")
+    assert status == 0  # every type, in select_n_components' order
+    assert [c["covariance_type"] for c in json.loads(out)["table"]] == [
+        "spherical", "diag", "tied", "full"]
+
+
+def test_max_iter_0_says_the_model_is_the_start(faithful, capsys, tmp_path):
+    status, out, _ = run(capsys, "fit", faithful["csv"], "-k", 2, "--max-iter", 0, "-o",
+                         tmp_path / "m.npz", "--quiet")
+    assert status == 0 and "not fitted by EM (max_iter=0)" in out and "-inf" not in out
