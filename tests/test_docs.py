@@ -15,7 +15,6 @@ import subprocess
 import sys
 import textwrap
 
-import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -72,20 +71,11 @@ def test_readme_runs_as_written(tmp_path):
 
 @pytest.fixture
 def data_files(tmp_path):
-    """The files docs/*.md read: points.npy, part-0..2.npy with weights w-1.npy, model.npz.
-
-    The points come from four separated components, as many as the docs fit.
-    """
-    rng = np.random.default_rng(0)
-    centres = [(0, 0), (6, 0), (0, 6), (6, 6)]
-    X = rng.permutation(np.concatenate([rng.normal(c, 1, (15_000, 2)) for c in centres]))
-    np.save(tmp_path / "points.npy", X)
-    for i, part in enumerate(np.array_split(X, 3)):
-        np.save(tmp_path / f"part-{i}.npy", part)
-    np.save(tmp_path / "w-1.npy", rng.uniform(0.5, 2, len(np.array_split(X, 3)[1])))
-    import fastem
-
-    fastem.GaussianMixture(4, random_state=0).fit(X).save(tmp_path / "model.npz")
+    """The files docs/*.md read (points.npy, part-0..2.npy, w-1.npy, model.npz), made by
+    the first block of docs/out-of-core.md, as a reader following the docs makes them."""
+    setup = blocks("docs/out-of-core.md", "python")[0]
+    assert 'np.save("points.npy"' in setup and '.save("model.npz")' in setup
+    _run_python(textwrap.dedent(setup), tmp_path)
     return tmp_path
 
 

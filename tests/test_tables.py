@@ -247,3 +247,31 @@ def test_the_repository_data_file_reads_as_pandas_reads_it(reader):
     expected = pd.read_csv(path, comment="#")
     assert table.names == list(expected.columns)
     assert_array_equal(table.data, expected.to_numpy(dtype=float))
+
+
+def test_a_line_of_spaces_is_blank_as_in_pandas(tmp_path, reader):
+    path = _write(tmp_path, "a,b\n1,2\n   \n3,4\n")
+    assert_array_equal(reader(path).data, pd.read_csv(path).to_numpy(dtype=float))
+
+
+@pytest.mark.parametrize("value, match", [
+    ("1,000.5", "a thousands separator.*thousands=','"),
+    ("1,000", "a decimal comma \\(or a thousands separator\\)"),
+])
+def test_thousands_separators_are_named(tmp_path, reader, value, match):
+    with pytest.raises(ValueError, match=match):
+        reader(_write(tmp_path, f'a,b\n"{value}",2\n3,4\n'))
+
+
+def test_parquet_decimal_columns_are_numbers(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import decimal
+
+    import pyarrow.parquet as pq
+
+    values = [decimal.Decimal("1.25"), decimal.Decimal("-3.50")]
+    table = pa.table({"price": pa.array(values, pa.decimal128(9, 2)), "n": [1, 2]})
+    pq.write_table(table, tmp_path / "t.parquet")
+    read = _tables.read_parquet(str(tmp_path / "t.parquet"))
+    assert read.names == ["price", "n"]
+    assert_array_equal(read.data, [[1.25, 1], [-3.5, 2]])
