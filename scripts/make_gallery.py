@@ -119,7 +119,6 @@ def main():
     model_3d = fastem.GaussianMixture(4, random_state=0).fit(X3)
     pairs = plot.plot_pairs(model_3d, X3, max_points=5000)
     pairs["figure"].suptitle("plot_pairs: 3 features, 5,000 of 50,000 points")
-    pairs["figure"].tight_layout()
     save(pairs["figure"], "pairs.png")
 
 
