@@ -53,9 +53,6 @@ def _shell_commands(block):
                 raise AssertionError(f"a shell line this test does not know how to run: {part!r}")
 
 
-
-@pytest.mark.xfail(reason="the README's select_n_components call may warn that an over-specified "
-                   "candidate which did not converge could still overtake its choice", strict=False)
 def test_readme_runs_as_written(tmp_path):
     _run_python("\n".join(blocks("README.md", "python")), tmp_path)
     commands = [c for block in blocks("README.md", "bash") for c in _shell_commands(block)]
