@@ -1,11 +1,14 @@
-"""The fitted parameters of a model: one immutable snapshot, and the checks before a launch.
+"""The fitted state of a model: one immutable snapshot, and the checks before a launch.
 
 A fitted mixture's parameters (``weights_``, ``means_``, ...: the family's
-``_parameter_names``) live in one :class:`ParameterState`, stored on the model
-in a single attribute. The state never changes: assigning ``model.means_``
-builds a new state with that field replaced, and a fit builds its states in
-private and publishes the final one with one assignment. A reader that takes
-the state once therefore sees one consistent model, whatever another thread
+``_parameter_names``) and the record of the fit that made them
+(``n_features_in_``, ``feature_names_in_``, ``n_iter_``, ``converged_``,
+``lower_bound_``, ``lower_bounds_``, ...: ``FITTED_ATTRIBUTES``) live in one
+:class:`ParameterState`, stored on the model in a single attribute. The state
+never changes: assigning ``model.means_`` builds a new state with that field
+replaced, and a fit builds its states in private and publishes the final one
+with one assignment. A reader that takes the state once therefore sees one
+consistent model, every attribute from one fit, whatever another thread
 assigns meanwhile.
 
 :func:`pinned` gives a thread its own view of a model's state for the length
@@ -24,59 +27,95 @@ pass over the data.
 """
 
 import contextlib
+import functools
 import threading
 
 import numpy as np
 
-__all__ = ["ParameterState", "check_kernel_params", "check_parameter_arrays", "pinned"]
+__all__ = [
+    "FITTED_ATTRIBUTES",
+    "ParameterState",
+    "check_kernel_params",
+    "check_parameter_arrays",
+    "one_snapshot",
+    "pinned",
+]
+
+
+# The fitted attributes besides the parameters, kept in the snapshot with them
+# so that no reader sees the parameters of one fit beside the record of another.
+FITTED_ATTRIBUTES = frozenset({
+    "n_features_in_", "feature_names_in_", "n_iter_", "converged_", "lower_bound_",
+    "lower_bounds_", "n_steps_", "_running_stats", "_remaining_gain", "_fit_structure",
+})
 
 
 class ParameterState:
-    """An immutable mapping from parameter name to a read-only array.
+    """An immutable snapshot of a fitted model: its parameters and its fit's record.
 
-    Arrays are copied in and marked read-only, so neither the caller's array
-    nor a view handed out later can change a state.
+    ``values`` maps each parameter name to an array, copied in and marked
+    read-only, so neither the caller's array nor a view handed out later can
+    change a state. ``record`` holds the other fitted attributes of the same
+    fit (``n_features_in_``, ``n_iter_``, ``converged_``, ``lower_bound_``,
+    ...), stored as given: they are replaced, never changed in place.
     """
 
-    __slots__ = ("_values",)
+    __slots__ = ("_values", "_record")
 
-    def __init__(self, values=()):
+    def __init__(self, values=(), record=()):
         frozen = {}
         for name, value in dict(values).items():
             frozen[name] = _frozen(value)
         object.__setattr__(self, "_values", frozen)
+        object.__setattr__(self, "_record", dict(record))
 
     def __setattr__(self, name, value):
         raise AttributeError("ParameterState is immutable; use replace()")
 
     def __reduce__(self):
-        return (ParameterState, (self._values,))
+        return (ParameterState, (self._values, self._record))
 
     def __contains__(self, name):
-        return name in self._values
+        return name in self._values or name in self._record
 
     def __getitem__(self, name):
-        return self._values[name]
+        if name in self._values:
+            return self._values[name]
+        return self._record[name]
 
     def names(self):
         """The parameter names, in the order they were set."""
         return tuple(self._values)
 
     def replace(self, name, value):
-        """A new state with ``name`` set to ``value`` (added if absent)."""
+        """A new state with the parameter ``name`` set to ``value`` (added if absent)."""
         values = dict(self._values)
         values[name] = value
-        return ParameterState(values)
+        return ParameterState(values, self._record)
+
+    def replace_record(self, name, value):
+        """A new state with the fitted attribute ``name`` set to ``value``."""
+        record = dict(self._record)
+        record[name] = value
+        return ParameterState(self._values, record)
+
+    def with_parameters(self, other):
+        """A new state with the parameters of ``other`` and the record of this one."""
+        values = other._values if isinstance(other, ParameterState) else other
+        return ParameterState(values, self._record)
 
     def remove(self, name):
-        """A new state without ``name``."""
-        values = dict(self._values)
-        del values[name]
-        return ParameterState(values)
+        """A new state without ``name`` (a parameter or a fitted attribute)."""
+        values, record = dict(self._values), dict(self._record)
+        if name in values:
+            del values[name]
+        else:
+            del record[name]
+        return ParameterState(values, record)
 
     def __repr__(self):
         parts = ", ".join(f"{n}{getattr(v, 'shape', '')}" for n, v in self._values.items())
-        return f"ParameterState({parts})"
+        return f"ParameterState({parts}; {', '.join(self._record)})"
 
 
 def _frozen(value):
@@ -162,6 +201,26 @@ def pinned(model, state=None):
         del pins[key]
     if cell[0] is not start:  # reached only on normal exit
         model.__dict__["_parameters"] = cell[0]
+
+
+def one_snapshot(function):
+    """Run ``function(model, ...)`` on one snapshot of ``model``'s fitted state.
+
+    Every read of ``model``'s fitted attributes in the call returns the state
+    as it was when the call began, whatever other threads publish meanwhile;
+    a state the call sets is published in one assignment when it returns, and
+    dropped if it raises. For methods (``model`` is ``self``) and for
+    functions that take the model first; a ``model`` of None is left alone.
+    """
+
+    @functools.wraps(function)
+    def wrapper(model, *args, **kwargs):
+        if model is None:
+            return function(model, *args, **kwargs)
+        with pinned(model):
+            return function(model, *args, **kwargs)
+
+    return wrapper
 
 
 # ----------------------------------------------------------------------

@@ -94,7 +94,7 @@ from ._config import BLOCK_SIZE, MAX_PARTITIONS, PARTITION_MEMORY
 from ._em import run_em
 from ._init import INIT_METHODS, initial_moments, sample_size, start_method
 from . import _state
-from ._state import ParameterState, check_kernel_params, check_parameter_arrays
+from ._state import FITTED_ATTRIBUTES, ParameterState, check_kernel_params, check_parameter_arrays
 from ._threading import launch
 from ._validation import check_feature_names, check_random_state, check_scalar
 from .data import as_source
@@ -268,20 +268,7 @@ def _init_parameter_names(cls):
     return tuple(sorted(names))
 
 
-def _one_snapshot(method):
-    """Run ``method`` on one snapshot of the model's parameters.
-
-    The calling thread reads the parameters as they were when the call began,
-    whatever other threads assign meanwhile; parameters the call sets are
-    published in one assignment when it returns, and dropped if it raises.
-    """
-
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        with _state.pinned(self):
-            return method(self, *args, **kwargs)
-
-    return wrapper
+_one_snapshot = _state.one_snapshot
 
 
 class BaseMixture:
@@ -295,20 +282,24 @@ class BaseMixture:
     that field replaced; the arrays read back are read-only copies, so change
     a parameter by assigning a new array.
 
+    The other fitted attributes (``n_features_in_``, ``feature_names_in_``,
+    ``n_iter_``, ``converged_``, ``lower_bound_``, ``lower_bounds_``,
+    ``n_steps_``) live in the same snapshot, so the parameters and the record
+    of the fit that made them are always read together.
+
     Thread safety: every method reads the snapshot once and uses it
     throughout, over all the chunks of a chunked or Dask source too, and
     ``fit``, ``partial_fit`` and ``m_step`` publish their result in one
-    assignment when they return (nothing, if they raise). A prediction that
-    runs while another thread refits the model therefore gives the old
-    model's answer or the new one's, never a mixture; it gives a clear
-    ValueError if the other thread changed hyper-parameters (``set_params``)
-    that no longer agree with the parameters it reads. Hyper-parameters and
-    the other fitted attributes (``n_iter_``, ``converged_``, ...) are plain
-    attributes, not part of the snapshot.
+    assignment when they return (nothing, if they raise). A prediction, a
+    ``save`` or a conversion that runs while another thread refits the model
+    therefore sees the old model or the new one, never a mixture; it gives a
+    clear ValueError if the other thread changed hyper-parameters
+    (``set_params``) that no longer agree with the parameters it reads.
+    Hyper-parameters are plain attributes, not part of the snapshot.
     """
 
     def __getattr__(self, name):
-        # Reached only when ordinary lookup fails: the parameters live in the snapshot.
+        # Reached only when ordinary lookup fails: the fitted state lives in the snapshot.
         if not name.startswith("__"):
             state = _state.current(self)
             if name in state:
@@ -318,11 +309,13 @@ class BaseMixture:
     def __setattr__(self, name, value):
         if name in self._parameter_names:
             _state.assign(self, _state.current(self).replace(name, value))
+        elif name in FITTED_ATTRIBUTES:
+            _state.assign(self, _state.current(self).replace_record(name, value))
         else:
             object.__setattr__(self, name, value)
 
     def __delattr__(self, name):
-        if name in self._parameter_names:
+        if name in self._parameter_names or name in FITTED_ATTRIBUTES:
             state = _state.current(self)
             if name not in state:
                 raise AttributeError(name)
@@ -331,12 +324,21 @@ class BaseMixture:
             object.__delattr__(self, name)
 
     def __setstate__(self, state):
-        # Pickles of models that stored parameters as plain attributes.
+        # Pickles of models that stored the fitted state as plain attributes.
         names = self._parameter_names
-        loose = {name: state.pop(name) for name in list(state) if name in names}
+        loose = {
+            name: state.pop(name)
+            for name in list(state)
+            if name in names or name in FITTED_ATTRIBUTES
+        }
         self.__dict__.update(state)
         for name, value in loose.items():
             setattr(self, name, value)
+
+    def __sklearn_is_fitted__(self):
+        # The fitted attributes live in the snapshot, not in vars(self), where
+        # scikit-learn's check_is_fitted would look for them.
+        return "weights_" in _state.current(self)
 
     _parameter_names = ("weights_",)
     # Family protocol: the hyper-parameters holding user-given initial
@@ -1086,16 +1088,14 @@ class BaseMixture:
         return _state.current(self)
 
     def _set_parameters(self, params):
-        """Replace every parameter in one assignment.
+        """Replace every parameter in one assignment, keeping the fit's record.
 
-        ``params`` is a snapshot from :meth:`_get_parameters`, a dict by name,
-        or the values in ``_parameter_names`` order.
+        ``params`` is a snapshot from :meth:`_get_parameters` (its parameters
+        are taken), a dict by name, or the values in ``_parameter_names`` order.
         """
-        if not isinstance(params, ParameterState):
-            if not isinstance(params, dict):
-                params = dict(zip(self._parameter_names, params))
-            params = ParameterState(params)
-        _state.assign(self, params)
+        if not isinstance(params, (ParameterState, dict)):
+            params = dict(zip(self._parameter_names, params))
+        _state.assign(self, _state.current(self).with_parameters(params))
 
     # -- coordinates for EM acceleration (see fastem._em) -----------------
 
@@ -1153,7 +1153,7 @@ class BaseMixture:
             offset += size
 
     def save(self, path):
-        """Write the model to ``path`` atomically; see :func:`fastem.io.save`."""
+        """Write the model to ``path`` atomically, from one snapshot; see :func:`fastem.io.save`."""
         from .io import save
 
         save(self, path)

@@ -26,6 +26,7 @@ import zlib
 
 import numpy as np
 
+from ._state import one_snapshot
 from .data import read_npy_header
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "save", "load", "read_metadata"]
@@ -147,6 +148,7 @@ def _check_destination(path):
         ) from None
 
 
+@one_snapshot
 def save(model, path):
     """Write a fitted model to ``path`` as a versioned ``.npz`` model file.
 
@@ -756,6 +758,7 @@ _GAUSSIAN_FITTED = (
 )
 
 
+@one_snapshot
 def gaussian_to_sklearn(model):
     """An equivalent fitted :class:`sklearn.mixture.GaussianMixture` (float64 arrays)."""
     from sklearn.mixture import GaussianMixture as SklearnGaussianMixture

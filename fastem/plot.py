@@ -17,6 +17,8 @@ import warnings
 
 import numpy as np
 
+from ._state import one_snapshot
+
 __all__ = [
     "plot_density_1d",
     "plot_clusters_2d",
@@ -176,6 +178,7 @@ def _histogram_edges(values, bins):
     return np.arange(low, high + width + 1, width) - 0.5
 
 
+@one_snapshot
 def plot_density_1d(model, X=None, *, feature=0, bins=None, ax=None):
     """Histogram of the data, each weighted component density, and the mixture density.
 
@@ -290,6 +293,7 @@ def _labels(model, X, names):
         return model.predict(X)
 
 
+@one_snapshot
 def plot_clusters_2d(model, X, *, features=(0, 1), n_std=(1, 2, 3), max_points=20_000,
                      random_state=0, legend=True, ax=None):
     """Points coloured by their most likely component, component means and, for Gaussians, ellipses.
@@ -369,6 +373,7 @@ def plot_clusters_2d(model, X, *, features=(0, 1), n_std=(1, 2, 3), max_points=2
             "handles": handles, "legend": legend or None}
 
 
+@one_snapshot
 def plot_lower_bounds(model, *, ax=None):
     """The mean log-likelihood per sample at each accepted EM pass (``lower_bounds_``).
 
@@ -441,6 +446,7 @@ def plot_selection(result, *, label=None, ax=None):
     return {"ax": ax, "lines": lines, "best": best}
 
 
+@one_snapshot
 def plot_pairs(model, X, *, pairs=None, axes=None, **kwargs):
     """:func:`plot_clusters_2d` for several feature pairs of D > 2 data.
 
@@ -623,6 +629,7 @@ def _family_of(model):
     )
 
 
+@one_snapshot
 def explore(model=None, data=None, *, family="gaussian", n_components=2, bins=None):
     """Interactive figure to explore a 1-D Gaussian, exponential or Poisson mixture with sliders.
 

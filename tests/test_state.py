@@ -14,7 +14,7 @@ import pytest
 
 import fastem
 from fastem import ExponentialMixture, GaussianMixture, PoissonMixture
-from fastem._state import ParameterState
+from fastem._state import FITTED_ATTRIBUTES, ParameterState
 
 FAMILIES = [
     ("gaussian-full", lambda: GaussianMixture(2, covariance_type="full", random_state=0)),
@@ -176,12 +176,13 @@ def test_pickle_and_copy_keep_the_parameters():
 
 
 def test_pickle_with_parameters_as_plain_attributes_loads():
-    """A model pickled when parameters were plain instance attributes."""
+    """A model pickled when parameters and fitted attributes were plain instance attributes."""
     model, X = _fitted("exponential")
     expected = model.score_samples(X)
     state = dict(model.__dict__)
     snapshot = state.pop("_parameters")
-    state.update({name: snapshot[name] for name in snapshot.names()})
+    names = snapshot.names() + tuple(name for name in FITTED_ATTRIBUTES if name in snapshot)
+    state.update({name: snapshot[name] for name in names})
     old = ExponentialMixture.__new__(ExponentialMixture)
     old.__setstate__(state)
     np.testing.assert_array_equal(old.score_samples(X), expected)

@@ -110,40 +110,82 @@ def _refit_job():
     return params, X_old, X_new, X_test
 
 
-_ANSWERS = {
-    "score_samples": lambda m, X: m.score_samples(X),
-    "predict_proba": lambda m, X: m.predict_proba(X),
-    "predict": lambda m, X: m.predict(X),
-    "score": lambda m, X: np.array(m.score(X)),
-    "bic": lambda m, X: np.array(m.bic(X)),
-    "sample": lambda m, X: m.sample(50)[0],
-    "means_": lambda m, X: m.means_,
-}
+def _saved(model, path):
+    """What a model file written by ``save`` holds: its parameters and its fit's record."""
+    model.save(path)
+    loaded = fastem.load(path)
+    record = [loaded.lower_bound_, loaded.n_iter_, *loaded.lower_bounds_]
+    return np.concatenate([loaded.score_samples(_refit_job()[3][:50]), record])
+
+
+def _converted(model):
+    estimator = model.to_sklearn()
+    record = [estimator.lower_bound_, estimator.n_iter_, *estimator.lower_bounds_]
+    return np.concatenate([estimator.means_.ravel(), estimator.precisions_cholesky_.ravel(), record])
+
+
+def _plotted(model, X):
+    from matplotlib.figure import Figure
+
+    from fastem.plot import plot_clusters_2d
+
+    drawn = plot_clusters_2d(model, X, ax=Figure().add_subplot())
+    ellipses = [[*e.center, e.width, e.height, e.angle] for e in drawn["ellipses"]]
+    legend = [float(t.get_text().split("(")[1].rstrip("%)")) for t in drawn["legend"].get_texts()[:-1]]
+    return np.concatenate([np.ravel(ellipses), drawn["scatter"].get_facecolors().ravel(), legend])
+
+
+def _answers(tmp_path):
+    """Every public reader of a fitted model, each giving one array."""
+    answers = {
+        "score_samples": lambda m, X: m.score_samples(X),
+        "predict_proba": lambda m, X: m.predict_proba(X),
+        "predict": lambda m, X: m.predict(X),
+        "score": lambda m, X: np.array(m.score(X)),
+        "bic": lambda m, X: np.array(m.bic(X)),
+        "aic": lambda m, X: np.array(m.aic(X)),
+        "sample": lambda m, X: m.sample(50)[0],
+        "summarize": lambda m, X: m.summarize(X[:100]).nk,
+        "means_": lambda m, X: m.means_,
+        "save": lambda m, X: _saved(m, tmp_path / "model.npz"),
+        "to_sklearn": lambda m, X: _converted(m),
+    }
+    try:
+        import matplotlib  # noqa: F401
+
+        answers["plot_clusters_2d"] = _plotted
+    except ImportError:
+        pass
+    return answers
 
 
 @pytest.mark.filterwarnings("ignore::fastem.ConvergenceWarning")
-def test_refit_while_predicting_gives_the_old_or_the_new_model(monkeypatch):
-    """A thread that predicts while another refits sees one model per call, never a mixture.
+def test_refit_while_predicting_gives_the_old_or_the_new_model(monkeypatch, tmp_path):
+    """A thread that reads the model while another refits sees one fit per call, never a mixture.
 
-    The data are streamed in chunks of 256 rows, so that one prediction spans
-    several kernel calls, and the interpreter switches threads every 10
-    microseconds, so that the predicting thread runs in the middle of fits.
+    Every public reader is tried: the predictions, ``sample``, ``summarize``,
+    ``save`` (the file's parameters and its record of the fit:
+    ``lower_bound_``, ``n_iter_``, ``lower_bounds_``), ``to_sklearn`` and a
+    plot. The data are streamed in chunks of 256 rows, so that one prediction
+    spans several kernel calls, and the interpreter switches threads every 10
+    microseconds, so that the reading thread runs in the middle of fits.
     """
     import fastem.data
 
     monkeypatch.setattr(fastem.data, "CHUNK_BYTES", 256 * 3 * 8)
+    answers = _answers(tmp_path)
     params, X_old, X_new, X_test = _refit_job()
     expected = []
     for X in (X_old, X_new):
         reference = GaussianMixture(**params).fit(X)
-        expected.append({name: f(reference, X_test) for name, f in _ANSWERS.items()})
-    for name in _ANSWERS:
+        expected.append({name: f(reference, X_test) for name, f in answers.items()})
+    for name in answers:
         assert not np.array_equal(expected[0][name], expected[1][name]), name
 
     model = GaussianMixture(**params).fit(X_old)
     stop = threading.Event()
     errors = []
-    seen = {name: set() for name in _ANSWERS}
+    seen = {name: set() for name in answers}
 
     def refit():
         try:
@@ -157,7 +199,7 @@ def test_refit_while_predicting_gives_the_old_or_the_new_model(monkeypatch):
     def predict():
         try:
             while not stop.is_set():
-                for name, f in _ANSWERS.items():
+                for name, f in answers.items():
                     got = f(model, X_test)
                     which = [k for k in (0, 1) if np.array_equal(got, expected[k][name])]
                     assert which, f"{name} matches neither the old nor the new model"
