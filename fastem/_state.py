@@ -210,12 +210,13 @@ def one_snapshot(function):
     as it was when the call began, whatever other threads publish meanwhile;
     a state the call sets is published in one assignment when it returns, and
     dropped if it raises. For methods (``model`` is ``self``) and for
-    functions that take the model first; a ``model`` of None is left alone.
+    functions that take the model first; a first argument that is not a
+    model (None, a list of lower bounds) is passed on as it is.
     """
 
     @functools.wraps(function)
     def wrapper(model, *args, **kwargs):
-        if model is None:
+        if not hasattr(type(model), "_parameter_names"):
             return function(model, *args, **kwargs)
         with pinned(model):
             return function(model, *args, **kwargs)

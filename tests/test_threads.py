@@ -322,3 +322,39 @@ def test_free_cores_counts_other_processes_only(monkeypatch):
     monkeypatch.setattr(threading_, "_runnable_tasks", lambda: None)
     monkeypatch.setattr(threading_, "_load", {"time": -np.inf, "free": None})
     assert threading_.free_cores() is None
+
+
+@pytest.mark.filterwarnings("ignore::fastem.ConvergenceWarning")
+@pytest.mark.parametrize("reader", ["save", "to_sklearn", "plot_clusters_2d"])
+def test_a_fit_publishes_its_parameters_and_its_record_together(monkeypatch, tmp_path, reader):
+    """Another thread that reads the model while a refit commits sees the old fit whole.
+
+    The refit is held at its last step (the ConvergenceWarning issued after
+    every fitted attribute is set) while another thread reads the model:
+    that thread must see every attribute of the old fit, parameters and
+    record (``n_iter_``, ``lower_bound_``, ``lower_bounds_``) alike.
+    """
+    import types
+    import warnings
+
+    import fastem.base
+
+    if reader == "plot_clusters_2d":
+        pytest.importorskip("matplotlib")
+    read = _answers(tmp_path)[reader]
+    params, X_old, X_new, X_test = _refit_job()
+    model = GaussianMixture(**params).fit(X_old)
+    old = read(model, X_test)
+    seen = []
+
+    def warn(*args, **kwargs):
+        reader_thread = threading.Thread(target=lambda: seen.append(read(model, X_test)))
+        reader_thread.start()
+        reader_thread.join()
+
+    monkeypatch.setattr(fastem.base, "warnings", types.SimpleNamespace(warn=warn))
+    model.fit(X_new)
+    monkeypatch.setattr(fastem.base, "warnings", warnings)
+    assert seen, "the refit did not warn"
+    np.testing.assert_array_equal(seen[0], old)
+    assert not np.array_equal(read(model, X_test), old)
