@@ -215,11 +215,12 @@ def one_snapshot(function):
     """
 
     @functools.wraps(function)
-    def wrapper(model, *args, **kwargs):
+    def wrapper(*args, **kwargs):
+        model = args[0] if args else kwargs.get("model")
         if not hasattr(type(model), "_parameter_names"):
-            return function(model, *args, **kwargs)
+            return function(*args, **kwargs)
         with pinned(model):
-            return function(model, *args, **kwargs)
+            return function(*args, **kwargs)
 
     return wrapper
 

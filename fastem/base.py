@@ -971,7 +971,12 @@ class BaseMixture:
         re-expressed around the batch's. The first call on an unfitted model
         initialises from the batch (``init_params``, and ``*_init`` when given)
         and sets ``s = s_batch``; on a model fitted by :meth:`fit`, the first
-        call starts from the fitted parameters.
+        call starts from the fitted parameters. Each call replaces the record
+        of the fit with its own, published with the parameters: ``n_iter_``
+        counts the steps (``n_steps_ + 1``), ``converged_`` is False (online
+        EM has no convergence test), and ``lower_bound_`` and
+        ``lower_bounds_`` hold the batch's mean log-likelihood under the
+        parameters before the step.
 
         Parameters
         ----------
@@ -1010,7 +1015,14 @@ class BaseMixture:
             running = self._recentre(running, batch.reference).scaled(1.0 - eta) + batch.scaled(eta)
         self.m_step(running)
         self._running_stats = running
+        # The record describes this step alone, so that no attribute of an
+        # earlier fit stays beside the new parameters.
+        self.n_iter_ = self.n_steps_ + 1
+        self.converged_ = False
         self.lower_bound_ = batch.mean_log_likelihood
+        self.lower_bounds_ = [batch.mean_log_likelihood]
+        self._remaining_gain = np.inf
+        self._fit_structure = self._structure(self.n_features_in_)
         return self
 
     def _print_iteration(self, n_iter, lower_bound, change, start):

@@ -442,6 +442,13 @@ def _check_metadata_fields(metadata, path):
                 f"{path!r} is damaged: metadata field 'lower_bounds' holds {value!r}, "
                 "expected finite numbers."
             )
+    # The record of one fit: its lower bound is the last of its lower bounds.
+    bounds = metadata["lower_bounds"]
+    if bounds and float(metadata["lower_bound"]) != float(bounds[-1]):
+        raise ValueError(
+            f"{path!r} is damaged: metadata field 'lower_bound' is {metadata['lower_bound']!r}, "
+            f"but the last of 'lower_bounds' is {bounds[-1]!r}; they come from one fit."
+        )
     # A fit of max_iter=0 evaluated nothing: its lower bound is -inf, and only then.
     lower_bound = metadata["lower_bound"]
     if not (math.isfinite(lower_bound) or (lower_bound == -math.inf and not metadata["lower_bounds"])):

@@ -136,3 +136,59 @@ def test_npy_output_with_upper_case_extension_writes_that_very_path(tmp_path, ca
     capsys.readouterr()
     assert data.read_bytes() == before
     assert np.load(tmp_path / "data.NPY").shape == (100,)
+
+
+# The sweep: every command that writes (-o), onto each of its own inputs, in every spelling.
+_COMMANDS = {
+    "fit": (["fit", "{data}", "-k", "2", "--max-iter", "5"], ["data"]),
+    "predict": (["predict", "{model}", "{data}"], ["model", "data"]),
+    "predict --proba": (["predict", "{model}", "{data}", "--proba"], ["model", "data"]),
+    "sample": (["sample", "{model}", "-n", "5"], ["model"]),
+    "select": (["select", "{data}", "--k", "1-2"], ["data"]),
+}
+_SPELLINGS = {
+    "path": lambda d, name: str(d / name),
+    "dot": lambda d, name: f"{d}/./{name}",
+    "double slash": lambda d, name: f"{d}//{name}",
+    "parent": lambda d, name: f"{d}/../{d.name}/{name}",
+    "link": lambda d, name: str(d / {"data.npy": "link.npy", "data.csv": "hard.csv",
+                                     "model.npz": "link.npz"}[name]),
+}
+
+
+@pytest.mark.parametrize("spelling", list(_SPELLINGS))
+@pytest.mark.parametrize("data", ["data.npy", "data.csv"])
+@pytest.mark.parametrize("command", list(_COMMANDS))
+def test_every_command_refuses_each_of_its_inputs_as_output(inputs, capsys, command, data, spelling):
+    argv, own = _COMMANDS[command]
+    files = {"data": data, "model": "model.npz"}
+    argv = [a.format(data=inputs / data, model=inputs / "model.npz") for a in argv]
+    for role in own:
+        before = _snapshot(inputs)
+        status = main(argv + ["--quiet", "-o", _SPELLINGS[spelling](inputs, files[role])])
+        out, err = capsys.readouterr()
+        assert status != 0, (role, out)
+        assert err.count("\n") == 1 and err.startswith("fastem: error: "), err
+        assert _snapshot(inputs) == before, role
+
+
+@pytest.mark.parametrize("method", ["score_samples", "predict", "predict_proba"])
+@pytest.mark.parametrize("source", ["memmap", "memmap of a link", "Chunks", "Chunks of a link"])
+@pytest.mark.parametrize("out_through", ["path", "link"])
+def test_every_out_argument_refuses_a_map_of_the_input_file(tmp_path, method, source, out_through):
+    X = make_demo_data(300, random_state=0)[0]
+    model = fastem.GaussianMixture(2, random_state=0).fit(X)
+    path, link = tmp_path / "X.npy", tmp_path / "link.npy"
+    np.save(path, X)
+    os.symlink(path, link)
+    before = path.read_bytes()
+    read = link if "link" in source else path
+    data = fastem.Chunks([read]) if source.startswith("Chunks") else np.load(read, mmap_mode="r")
+    shape = {"score_samples": (300,), "predict": (300,), "predict_proba": (300, 2)}[method]
+    dtype = np.int64 if method == "predict" else np.float64
+    out = np.memmap(path if out_through == "path" else link, dtype=dtype, mode="r+",
+                    offset=128, shape=shape)
+    with pytest.raises(ValueError, match="is read from"):
+        getattr(model, method)(data, out=out)
+    del out, data
+    assert path.read_bytes() == before

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
+import fastem
 from fastem import ConvergenceWarning, GaussianMixture
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
@@ -101,3 +102,22 @@ def test_partial_fit_checks():
     model = GaussianMixture(2, random_state=0).partial_fit(next(batches(1, 50)))
     with pytest.raises(ValueError, match="X has 3 features"):
         model.partial_fit(np.ones((10, 3)))
+
+
+@pytest.mark.parametrize("fitted_first", [False, True])
+def test_partial_fit_sets_a_record_of_its_own_that_saves_and_loads(tmp_path, fitted_first):
+    """A model stepped by partial_fit holds no attribute of an earlier fit, and saves."""
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (300, 2)), rng.normal(6, 1, (300, 2))])
+    model = fastem.GaussianMixture(2, random_state=0)
+    if fitted_first:
+        model.fit(X)
+    for batch in np.array_split(X[rng.permutation(len(X))], 3):
+        model.partial_fit(batch)
+    assert model.n_iter_ == model.n_steps_ + 1 == 3
+    assert model.converged_ is False
+    assert model.lower_bounds_ == [model.lower_bound_]
+    model.save(tmp_path / "m.npz")
+    loaded = fastem.load(tmp_path / "m.npz")
+    assert (loaded.n_iter_, loaded.converged_, loaded.lower_bound_) == (3, False, model.lower_bound_)
+    np.testing.assert_array_equal(loaded.score_samples(X), model.score_samples(X))

@@ -208,3 +208,60 @@ def test_no_start_is_computed_when_the_user_gives_every_parameter(family, monkey
         model.set_params(max_iter=1, tol=0)
         with pytest.warns(ConvergenceWarning):  # one pass, tol=0: scikit-learn fits this case too
             model.fit(X)
+
+
+def _covariance_cases(rng):
+    """Data where the fitted covariances sit at or near reg_covar in some direction."""
+    base = np.concatenate([rng.normal(0.0, 1.0, (300, 3)), rng.normal(6.0, 1.0, (300, 3))])
+    constant = base.copy()
+    constant[:, 0] = 3.0  # that feature's variance is reg_covar exactly, in float64
+    correlated = base.copy()
+    correlated[:, 1] = correlated[:, 0] + 1e-4 * correlated[:, 1]  # an eigenvalue near reg_covar
+    return {"constant feature": constant, "correlated features": correlated,
+            "far from zero": base + 1e4, "identical points": np.full((50, 3), 7.5)}
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_covariances_keep_reg_covar_up_to_the_rounding_of_their_dtype(covariance_type, dtype):
+    """Every eigenvalue of ``covariances_`` is at least ``reg_covar``, up to the rounding of the
+    stored matrix: ``reg_covar - u * ||C||_F`` with ``u`` the dtype's unit roundoff.
+
+    The covariances are built in float64 from the float64 statistics (eigenvalues
+    ``>= reg_covar`` up to float64 rounding) and stored in the model's dtype; rounding
+    each entry moves an eigenvalue by at most ``u ||C||_F`` (Weyl), so a float32
+    covariance may show, e.g., 9.54e-7 for ``reg_covar=1e-6`` when its norm is about 1.
+    The precisions are those of the float64 covariances.
+    """
+    u = np.finfo(dtype).eps / 2
+    rng = np.random.default_rng(0)
+    for name, X in _covariance_cases(rng).items():
+        for reg_covar in (1e-6, 1e-3):
+            model = GaussianMixture(2, covariance_type=covariance_type, reg_covar=reg_covar,
+                                    random_state=0, max_iter=50)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # empty components, unconverged fits
+                model.fit(X.astype(dtype))
+            covariances = np.asarray(model.covariances_, dtype=np.float64)
+            if covariance_type == "tied":
+                covariances = covariances[None]
+            if covariance_type in ("full", "tied"):
+                smallest = np.array([np.linalg.eigvalsh(c)[0] for c in covariances])
+                norms = np.linalg.norm(covariances, axis=(1, 2))
+            else:
+                smallest = covariances.reshape(len(covariances), -1).min(axis=1)
+                norms = np.abs(covariances).reshape(len(covariances), -1).max(axis=1)
+            # float64's own rounding of the M-step adds a few ulps of the norm
+            bound = reg_covar - (u + 8 * np.finfo(np.float64).eps) * norms
+            assert (smallest >= bound).all(), (name, reg_covar, smallest, bound)
+            # and the stored precisions are the inverses of the stored covariances
+            precisions = np.asarray(model.precisions_, dtype=np.float64)
+            if covariance_type == "tied":
+                precisions = precisions[None]
+            if covariance_type in ("full", "tied"):
+                products = np.einsum("kij,kjl->kil", covariances, precisions)
+                identity = np.broadcast_to(np.eye(3), products.shape)
+                conditions = np.linalg.cond(covariances)[:, None, None]
+                assert_allclose(products, identity, atol=float(50 * u * conditions.max()))
+            else:
+                assert_allclose(covariances * precisions, 1.0, rtol=50 * u)
