@@ -27,6 +27,7 @@ import zlib
 import numpy as np
 
 from ._state import one_snapshot
+from ._validation import check_random_state
 from .data import read_npy_header
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "save", "load", "read_metadata"]
@@ -527,6 +528,7 @@ def load(path):
         try:
             model._check_parameters()
             model._check_family_init(metadata["n_features_in"])
+            check_random_state(model.random_state)  # checked at fit otherwise; sample reads it
         except (TypeError, ValueError) as exc:
             raise ValueError(
                 f"{path!r} has an invalid hyper-parameter: {_one_line(exc)}"

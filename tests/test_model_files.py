@@ -105,10 +105,14 @@ def _field_cases():
         for name in model._parameter_names:
             value = getattr(model, name)
             cases = [("wrong shape", np.concatenate([value, value[:1]])),
+                     ("one row fewer", value[:-1]),
                      ("extra axis", value[None]),
+                     ("axis dropped", value[0]),
                      ("dtype", value.astype(np.float16)),
                      ("integers", value.astype(np.int64)),
                      ("object", None)]
+            if value.ndim == 2 and value.shape[0] != value.shape[1]:
+                cases.append(("transposed", value.T))
             cases += _invalid_values(name, value, covariance_type)
             for label, replacement in cases:
                 yield pytest.param(
@@ -407,3 +411,67 @@ def test_an_oversized_compressed_entry_is_refused_before_it_is_read(tmp_path, en
         tracemalloc.stop()
     assert repr(str(path)) in str(info.value) and "\n" not in str(info.value)
     assert peak < 4_000_000
+
+
+# Every metadata field of every family, covariance type and dtype: missing, of a
+# wrong type, and holding a value that disagrees with the arrays or is invalid.
+_INFORMATIONAL = {"fastem_version", "not_saved"}  # never read by load, except in messages
+
+
+def _metadata_cases():
+    invalid = {
+        "format": ["other-format"], "format_version": [0, 99, 1.5], "class": ["Mixture", "load"],
+        "parameters": [["weights_"]], "n_features_in": [0, -1, 7], "feature_names_in": [["a"], [1, 2]],
+        "dtype": ["float16", "int64"], "converged": ["yes"], "n_iter": [-1, 2.5],
+        "lower_bound": [float("nan"), 1e300], "lower_bounds": [[float("nan")], "x"],
+    }
+    for family, covariance_type, dtype in MODELS:
+        path_fields = fastem_io.read_metadata(_saved(family, covariance_type, dtype))
+        for field in path_fields:
+            if field in _INFORMATIONAL:
+                continue
+            values = [("missing", None)] if field != "feature_names_in" else []
+            values += [(f"= {v!r}", v) for v in invalid.get(field, [])]
+            for label, value in values:
+                yield pytest.param(family, covariance_type, dtype, (field,), label, value,
+                                   id=f"{family}-{covariance_type}-{dtype}-{field} {label}")
+        for name, current in path_fields["hyper_parameters"].items():
+            if name == "callback":
+                continue  # never saved: always None
+            for label, value in [("a string", "x"), ("-1", -1), ("a list", [1, 2])]:
+                if value == current:
+                    continue
+                yield pytest.param(family, covariance_type, dtype, ("hyper_parameters", name),
+                                   label, value,
+                                   id=f"{family}-{covariance_type}-{dtype}-{name} {label}")
+
+
+@functools.lru_cache(maxsize=None)
+def _saved(family, covariance_type, dtype):
+    import tempfile
+
+    path = os.path.join(tempfile.mkdtemp(), "m.npz")
+    _model(family, covariance_type, dtype).save(path)
+    return path
+
+
+@pytest.mark.parametrize("family, covariance_type, dtype, field, label, value", _metadata_cases())
+def test_every_invalid_metadata_field_is_refused(tmp_path, family, covariance_type, dtype, field,
+                                                 label, value):
+    arrays = _arrays(_saved(family, covariance_type, dtype))
+    meta = json.loads(str(arrays["metadata"]))
+    holder = meta if len(field) == 1 else meta[field[0]]
+    if label == "missing":
+        del holder[field[-1]]
+    else:
+        holder[field[-1]] = value
+    arrays["metadata"] = np.array(json.dumps(meta))
+    _write(tmp_path / "m.npz", arrays)
+    with pytest.raises(ValueError) as info:
+        fastem.load(tmp_path / "m.npz")
+    message = str(info.value)
+    assert "\n" not in message and str(tmp_path / "m.npz") in message
+    # the field, or what it disagrees with (the arrays, for n_features_in)
+    named = {"format": ["fastem model file"], "format_version": ["format_version", "format version"],
+             "class": ["model"], "n_features_in": ["n_features_in", "n_features="]}.get(field[0], [field[-1]])
+    assert any(n in message for n in named), message
