@@ -745,39 +745,39 @@ def cmd_select(args):
     X, names = read_table(args.data, args.columns, args.dtype, args.quiet, args.header)
     n_components = args.k.values(X.shape[0], args.data)
     progress = None if _progress(args) is None else SelectionProgress()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            if args.family == "gaussian":
-                result = fastem.select_n_components(
-                    X,
-                    n_components=n_components,
-                    covariance_types=tuple(args.covariance or _SELECT_ORDER),
-                    criterion=args.criterion,
-                    n_init=args.n_init,
-                    random_state=args.seed,
-                    progress=progress,
-                )
-                cells = {key: (value, result.flags.get(key) or "")
-                         for key, value in result.table.as_dict().items()}
-                best_model = result.best_model_
-                best = result.best_params_
-            else:
-                found = _select_family(args, X, n_components, progress)
-                cells = {(args.family, k): (value, flag) for k, (value, _, flag) in found.items()}
-                finite = [k for k, (value, _, _) in found.items() if np.isfinite(value)]
-                best_k = min(finite, key=lambda k: found[k][0]) if finite else None
-                best_model = None if best_k is None else found[best_k][1]
-                best = None if best_k is None else (args.family, best_k)
-        finally:
-            if progress is not None:
-                progress.finish()
-    for w in caught:
-        print(f"fastem: warning: {_one_line(w.message)}", file=sys.stderr)
+    # Warnings are printed by main, after the command succeeded: an error is one line.
+    try:
+        if args.family == "gaussian":
+            result = fastem.select_n_components(
+                X,
+                n_components=n_components,
+                covariance_types=tuple(args.covariance or _SELECT_ORDER),
+                criterion=args.criterion,
+                n_init=args.n_init,
+                random_state=args.seed,
+                progress=progress,
+            )
+            cells = {key: (value, result.flags.get(key) or "")
+                     for key, value in result.table.as_dict().items()}
+            best_model = result.best_model_
+            best = result.best_params_
+        else:
+            found = _select_family(args, X, n_components, progress)
+            cells = {(args.family, k): (value, flag) for k, (value, _, flag) in found.items()}
+            finite = [k for k, (value, _, _) in found.items() if np.isfinite(value)]
+            best_k = min(finite, key=lambda k: found[k][0]) if finite else None
+            best_model = None if best_k is None else found[best_k][1]
+            best = None if best_k is None else (args.family, best_k)
+    finally:
+        if progress is not None:
+            progress.finish()
     if best_model is None:
+        flagged = [f"{cell_type} K={k} {(flag or 'failed').split(':')[0]}"
+                   for (cell_type, k), (_, flag) in cells.items()]
+        more = f", and {len(flagged) - 6} more" if len(flagged) > 6 else ""
         raise CommandError(
-            "every fit was flagged as collapsed or failed (see the table with --json); "
-            "try fewer components or a larger --k range"
+            f"every fit was flagged as collapsed or failed ({', '.join(flagged[:6])}{more}); "
+            "try fewer components (e.g. include K=1 in --k) or a larger --k range"
         )
     if names is not None:
         best_model.feature_names_in_ = np.asarray(names, dtype=object)

@@ -130,6 +130,13 @@ def files(tmp_path_factory, X):
     with_nan[3, 0] = np.nan
     np.save(d / "nan.npy", with_nan)
     (d / "corrupt.parquet").write_bytes(b"PAR1 not really parquet")
+    np.save(d / "identical.npy", np.ones((50, 2)))
+    (d / "named.csv").write_text("a,b\n" + "\n".join(f"{x},{y}" for x, y in X))
+    (d / "header_only.csv").write_text("a,b\n")
+    (d / "other_names.csv").write_bytes(b"a,\xff\n1,2\n3,4\n")
+    (d / "data.txt").write_text("1,2\n")
+    assert main(["fit", str(d / "named.csv"), "-k", "2", "--max-iter", "5", "--tol", "1e-1",
+                 "--quiet", "-o", str(d / "named.npz")]) == 0
     assert main(["fit", str(d / "data.npy"), "-k", "2", "--max-iter", "5", "--tol", "1e-1",
                  "--quiet", "-o", str(d / "model.npz")]) == 0
     return d
@@ -170,6 +177,18 @@ BAD = [
     ("FIFO model for sample", ["sample", "{d}/fifo.npz", "-n", "2", "-o", "{t}/s.npy"], "FIFO"),
     ("corrupt parquet", ["fit", "{d}/corrupt.parquet", "-k", "2", "-o", "{t}/m.npz"],
      "corrupt.parquet"),
+    ("every candidate collapses", ["select", "{d}/identical.npy", "--k", "2-3"],
+     "every fit was flagged as collapsed or failed (full K=2 singular"),
+    ("covariance for another family", ["select", "{d}/data.npy", "--family", "poisson",
+                                       "--covariance", "full"], "--family gaussian only"),
+    ("a column the file lacks", ["predict", "{d}/named.npz", "{d}/named.csv", "--columns", "nope,b",
+                                 "-o", "{t}/l.npy"], "column 'nope' not found"),
+    ("columns other than the model's", ["predict", "{d}/named.npz", "{d}/other_names.csv",
+                                        "-o", "{t}/l.npy"], "has no column 'b'"),
+    ("a header and no rows", ["fit", "{d}/header_only.csv", "-k", "2", "-o", "{t}/m.npz"],
+     "no data rows"),
+    ("not a table extension", ["fit", "{d}/data.txt", "-k", "2", "-o", "{t}/m.npz"],
+     "extension '.txt'"),
 ]
 
 
@@ -355,3 +374,18 @@ def test_a_sigbus_sent_by_kill_is_delivered_as_without_the_guard(tmp_path):
 def test_select_checks_a_huge_range_before_building_it(X):
     with pytest.raises(ValueError, match="goes up to 9999999999, but X has only 400"):
         fastem.select_n_components(X, range(1, 10**10))
+
+
+@pytest.mark.parametrize("table, expected", [
+    ({"a": [1.0, 2.0, 3.0], "s": ["x", "y", "z"]}, "column 's' of"),
+    ({"a": [1.0, None, 3.0], "b": [1.0, 2.0, 3.0]}, "1 missing value(s) in column 'a'"),
+])
+def test_parquet_errors_give_one_line(tmp_path, capsys, table, expected):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table(table), tmp_path / "t.parquet")
+    status = main(["fit", str(tmp_path / "t.parquet"), "-k", "1", "-o", str(tmp_path / "m.npz")])
+    out, err = capsys.readouterr()
+    assert status == 1 and out == ""
+    assert err.count("\n") == 1 and err.startswith("fastem: error: ") and expected in err, err
