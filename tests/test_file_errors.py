@@ -187,6 +187,9 @@ BAD = [
                                         "-o", "{t}/l.npy"], "has no column 'b'"),
     ("a header and no rows", ["fit", "{d}/header_only.csv", "-k", "2", "-o", "{t}/m.npz"],
      "no data rows"),
+    ("a --columns value that is not a list", ["fit", "{d}/data.npy", "-k", "2", "--columns",
+                                              "0\n1", "-o", "{t}/m.npz"],
+     "is not a comma-separated list"),
     ("not a table extension", ["fit", "{d}/data.txt", "-k", "2", "-o", "{t}/m.npz"],
      "extension '.txt'"),
 ]
