@@ -9,6 +9,8 @@ shape, a wrong dtype or an invalid value, through every method that launches
 a kernel.
 """
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -163,7 +165,6 @@ def test_parameters_are_read_only_copies():
 
 
 def test_pickle_and_copy_keep_the_parameters():
-    import copy
     import pickle
 
     model, X = _fitted("gaussian-tied")
@@ -269,3 +270,18 @@ def test_sample_checks_the_parameters_too(name):
     setattr(model, param, np.float64(1.0))
     with pytest.raises(ValueError, match=rf"{param} has shape \(\)"):
         model.sample(5)
+
+
+def test_a_copy_holds_the_fitted_state_of_its_moment():
+    """copy.copy(model) keeps every fitted attribute of the fit it was taken from."""
+    model, X = _fitted("gaussian-full")
+    old = copy.copy(model)
+    before = {name: getattr(old, name) for name in (*model._parameter_names, "n_iter_",
+                                                     "lower_bound_", "lower_bounds_")}
+    model.set_params(max_iter=3, tol=0.0)
+    with pytest.warns(fastem.ConvergenceWarning):
+        model.fit(X[::-1] * 2.0)
+    for name, value in before.items():
+        assert getattr(old, name) is value, name
+    assert not np.array_equal(model.means_, old.means_)
+    assert "weights_" not in vars(model) and "n_iter_" not in vars(model)
