@@ -122,14 +122,19 @@ __all__ = [
 DOC_FRAGMENTS = {
     "fit_attributes": """converged_ : bool
         True when the stopping rule held: at the peak to within ``tol``.
+        False after ``partial_fit``, which has no stopping rule.
     n_iter_ : int
-        Passes over the data of the best initialization.
+        Passes over the data of the best initialization; after
+        ``partial_fit``, the number of its steps.
     lower_bound_ : float
-        Mean log-likelihood per sample of the best initialization.
+        Mean log-likelihood per sample of the best initialization; after
+        ``partial_fit``, that of the last batch before its step.
     lower_bounds_ : list of float
         Mean log-likelihood per sample at each accepted pass of the best
         initialization (non-decreasing; with ``accelerate``, extrapolations
-        that were rejected are left out, so it can be shorter than ``n_iter_``).
+        that were rejected are left out, so it can be shorter than ``n_iter_``);
+        after ``partial_fit``, ``[lower_bound_]``. These attributes and the
+        parameters are one snapshot: they always come from the same fit.
     n_features_in_ : int
         Number of features seen at fit.
     feature_names_in_ : ndarray of str, shape (n_features_in_,)
@@ -666,7 +671,20 @@ class BaseMixture:
         Returns
         -------
         self
+
+        Raises
+        ------
+        NotFittedError
+            If the model has no parameters yet (fit it, or call
+            ``partial_fit``, first).
+        TypeError, ValueError
+            If ``stats`` is not a :class:`SufficientStatistics` of this model:
+            another number of components or features, another family or
+            covariance type.
         """
+        self._check_is_fitted()
+        self._check_fitted_parameters(self.n_features_in_)
+        self._check_statistics(stats)
         names = [name for name in self._parameter_names if hasattr(self, name)]
         before = {name: getattr(self, name) for name in names}
         try:
@@ -690,6 +708,29 @@ class BaseMixture:
 
     # ------------------------------------------------------------------
     # fitting
+
+    def _check_statistics(self, stats):
+        """Reject statistics that another model summarized, before any parameter changes."""
+        if not isinstance(stats, SufficientStatistics):
+            raise TypeError(
+                f"m_step takes a SufficientStatistics, e.g. model.summarize(X), got "
+                f"{type(stats).__name__}."
+            )
+        n_features = self.n_features_in_
+        expected = {"nk": (self.n_components,), **self._moment_shapes(n_features)}
+        expected.update({f"reference {k}": np.shape(v) for k, v in self._reference().items()})
+        got = {"nk": stats.nk.shape, **{k: v.shape for k, v in stats.moments.items()}}
+        got.update({f"reference {k}": np.shape(v) for k, v in stats.reference.items()})
+        if {k: tuple(v) for k, v in expected.items()} != got:
+            differ = sorted(k for k in expected.keys() | got.keys() if got.get(k) != expected.get(k))
+            shown = ", ".join(f"{k} {got.get(k, 'missing')} (expected {expected.get(k, 'none')})"
+                              for k in differ)
+            raise ValueError(
+                f"These sufficient statistics do not belong to this {type(self).__name__} "
+                f"({self.n_components} components, {n_features} features"
+                f"{''.join(f', {k}={v!r}' for k, v in self._family_structure().items())}): "
+                f"{shown}. Summarize the data with this model, model.summarize(X)."
+            )
 
     def fit(self, X, y=None, sample_weight=None):
         """Estimate the parameters with the EM algorithm.

@@ -285,3 +285,28 @@ def test_a_copy_holds_the_fitted_state_of_its_moment():
         assert getattr(old, name) is value, name
     assert not np.array_equal(model.means_, old.means_)
     assert "weights_" not in vars(model) and "n_iter_" not in vars(model)
+
+
+@pytest.mark.parametrize("other", ["3 components", "diag", "tied", "3 features", "poisson",
+                                   "exponential", "not statistics"])
+def test_m_step_refuses_statistics_of_another_model(other):
+    """Statistics summarized by another model never reach the M-step: the model is unchanged."""
+    model, X = _fitted("gaussian-full")
+    before = fastem._state.committed(model)
+    if other == "not statistics":
+        stats, error = {"nk": np.ones(2)}, TypeError
+    else:
+        data = {"3 features": np.c_[X, X[:, :1]], "poisson": np.round(np.abs(X)),
+                "exponential": np.abs(X)}.get(other, X)
+        make = {"3 components": lambda: GaussianMixture(3, random_state=0),
+                "diag": lambda: GaussianMixture(2, covariance_type="diag", random_state=0),
+                "tied": lambda: GaussianMixture(2, covariance_type="tied", random_state=0),
+                "3 features": lambda: GaussianMixture(2, random_state=0),
+                "poisson": lambda: PoissonMixture(2, random_state=0),
+                "exponential": lambda: ExponentialMixture(2, random_state=0)}[other]
+        stats, error = make().fit(data).summarize(data), ValueError
+    with pytest.raises(error, match="summarize"):
+        model.m_step(stats)
+    assert fastem._state.committed(model) is before
+    with pytest.raises(fastem.NotFittedError):
+        GaussianMixture(2).m_step(model.summarize(X))
