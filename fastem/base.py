@@ -727,7 +727,7 @@ class BaseMixture:
                               for k in differ)
             raise ValueError(
                 f"These sufficient statistics do not belong to this {type(self).__name__} "
-                f"({self.n_components} components, {n_features} features"
+                f"({self.n_components} component(s), {n_features} feature(s)"
                 f"{''.join(f', {k}={v!r}' for k, v in self._family_structure().items())}): "
                 f"{shown}. Summarize the data with this model, model.summarize(X)."
             )

@@ -24,7 +24,8 @@ error fastem expected; anything else is a bug.
 States: ``state`` takes a fitted model of a random family through a random
 sequence of ``set_params`` (valid and invalid values), parameters assigned by
 hand (wrong shape, NaN, negative, another dtype, another covariance type's
-arrays), refits (also on data with other features), ``partial_fit``, a save
+arrays), refits (also on data with other features), ``partial_fit``,
+``m_step`` with statistics of this model or of another one, a save
 and load (the loaded model must predict bitwise alike) and predictions. A fit
 that raises must leave the whole fitted state (parameters, ``n_iter_``,
 ``lower_bound_``, ...) exactly as it was, and one that returns must hold
@@ -408,7 +409,7 @@ def _state_case(rng, np, tmpdir):
     steps = [f"{family} fitted"]
     for _ in range(int(rng.integers(1, 7))):
         action = str(rng.choice(["set_params", "set_params", "assign", "refit", "refit-other-d",
-                                 "partial_fit", "save-load", "predict", "predict"]))
+                                 "partial_fit", "m_step", "save-load", "predict", "predict"]))
         try:
             if action == "set_params":
                 steps.append(_random_set_params(rng, np, model))
@@ -437,6 +438,18 @@ def _state_case(rng, np, tmpdir):
                 mixed = _mixed_record(model) if action != "partial_fit" else None
                 if mixed:
                     return "bug", f"attributes of two fits: {mixed}", " -> ".join(steps)
+            elif action == "m_step":
+                # statistics summarized by this model or by another one
+                other, data, kind = _family_model(rng, np)
+                source = other.fit(data) if rng.random() < 0.7 else model
+                steps.append(f"m_step({'own' if source is model else kind} statistics)")
+                before = _state.committed(model)
+                try:
+                    model.m_step(source.summarize(X if source is model else data))
+                except Exception:
+                    if _state.committed(model) is not before:
+                        return "bug", "a failed m_step changed the fitted state", " -> ".join(steps)
+                    raise
             elif action == "save-load":
                 path = os.path.join(tmpdir, f"state{int(rng.integers(1e9))}.npz")
                 steps.append("save-load")
