@@ -683,7 +683,6 @@ class BaseMixture:
             covariance type.
         """
         self._check_is_fitted()
-        self._check_fitted_parameters(self.n_features_in_)
         self._check_statistics(stats)
         names = [name for name in self._parameter_names if hasattr(self, name)]
         before = {name: getattr(self, name) for name in names}
