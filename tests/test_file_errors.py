@@ -178,7 +178,7 @@ BAD = [
     ("corrupt parquet", ["fit", "{d}/corrupt.parquet", "-k", "2", "-o", "{t}/m.npz"],
      "corrupt.parquet"),
     ("every candidate collapses", ["select", "{d}/identical.npy", "--k", "2-3"],
-     "every fit was flagged as collapsed or failed (full K=2 singular"),
+     "every fit was flagged as collapsed or failed (spherical K=2"),
     ("covariance for another family", ["select", "{d}/data.npy", "--family", "poisson",
                                        "--covariance", "full"], "--family gaussian only"),
     ("a column the file lacks", ["predict", "{d}/named.npz", "{d}/named.csv", "--columns", "nope,b",
