@@ -227,3 +227,72 @@ def test_fused_scratch_sections_start_on_pages(dtype):
     for offset, rows in zip(sections[:4], (3, 5, 2, 9)):
         assert buf[offset:].ctypes.data % _PAGE_BYTES == 0
         assert offset + 7 * rows * BLOCK_SIZE <= sections[4]
+
+
+def _exact_float32_data(n_features, seed):
+    """float32 data whose centred terms are exact, and dyadic weights spanning 2^-12..2^12.
+
+    Integers within 2000 of 1e6 (a large common offset against a small spread)
+    and weights that are powers of two make every term of every statistic
+    (``w``, ``w d``, ``w d d^T`` with ``d = x - 1e6``, ``w x``) exactly
+    representable in float64, so float64 sums of them are exact in any order,
+    while a float32 sum of one block of 256 of them is not.
+    """
+    rng = np.random.default_rng(seed)
+    n_samples = 8 * BLOCK_SIZE + 37
+    X = (1e6 + rng.integers(-2000, 2001, size=(n_samples, n_features))).astype(np.float32)
+    sample_weight = 2.0 ** rng.integers(-12, 13, size=n_samples)
+    return X, sample_weight
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_float32_statistics_are_summed_in_float64(covariance_type):
+    """Block sums of float32 terms are exact where float64 sums are, float32 ones are not.
+
+    With one component every responsibility equals the point's weight
+    exactly, so the kernel's statistics must equal the reference's bit for
+    bit; and the log-likelihood must be the float64 sum of the per-point
+    values that ``score_samples`` returns.
+    """
+    n_features = 3
+    X, sample_weight = _exact_float32_data(n_features, seed=11)
+    precisions = {"full": np.eye(n_features)[None] / 4e6, "tied": np.eye(n_features) / 4e6,
+                  "diag": np.full((1, n_features), 1 / 4e6), "spherical": np.full(1, 1 / 4e6)}
+    model = GaussianMixture(
+        1, covariance_type=covariance_type, max_iter=0, means_init=np.full((1, n_features), 1e6),
+        precisions_init=precisions[covariance_type],
+    ).fit(X)
+    assert model.means_.dtype == np.float32 and not model._computes_in_float64(np.float32)
+    _, resp, stats = _reference_outputs(model, X, sample_weight)
+    assert_array_equal(resp, 1.0)
+
+    summary = model.summarize(X, sample_weight=sample_weight)
+    assert summary.n_samples == stats["n_samples"]
+    assert_array_equal(summary.nk, stats["nk"])
+    assert_array_equal(summary.moments["sx"], stats["sx"])
+    lower = np.tril_indices(n_features)
+    sxx = summary.moments["sxx"]
+    if covariance_type in ("full", "tied"):
+        assert_array_equal(sxx.reshape(-1, n_features, n_features)[:, lower[0], lower[1]],
+                           stats["sxx"].reshape(-1, n_features, n_features)[:, lower[0], lower[1]])
+    else:
+        assert_array_equal(sxx.reshape(stats["sxx"].shape), stats["sxx"])
+    per_point = model.score_samples(X)
+    assert_allclose(summary.log_likelihood, np.dot(sample_weight, per_point), rtol=1e-14)
+
+
+@pytest.mark.parametrize("family", ["exponential", "poisson"])
+def test_float32_first_moments_of_other_families_are_summed_in_float64(family):
+    from fastem import ExponentialMixture, PoissonMixture
+
+    X, sample_weight = _exact_float32_data(2, seed=12)
+    if family == "exponential":
+        model = ExponentialMixture(1, max_iter=0, scales_init=np.full((1, 2), 1e6))
+    else:
+        model = PoissonMixture(1, max_iter=0, rates_init=np.full((1, 2), 1e6))
+    model.fit(X)
+    summary = model.summarize(X, sample_weight=sample_weight)
+    assert_array_equal(summary.nk, [sample_weight.sum()])
+    assert_array_equal(summary.moments["sx"].ravel(), sample_weight @ X.astype(np.float64))
+    assert_allclose(summary.log_likelihood, np.dot(sample_weight, model.score_samples(X)),
+                    rtol=1e-14)

@@ -79,7 +79,8 @@ def register_family_kernels(params_class, log_prob_block, accumulate_block, *, c
         ``accumulate_block(params, xt, n, resp, work, stats, prefetch)``. IN:
         ``resp[k, i]``, the sample-weighted responsibilities. INOUT: ``stats``,
         a float64 vector holding the family's part of the partition
-        accumulator; add, never overwrite. The component counts are accumulated
+        accumulator; sum the points of the block in float64 (``s = 0.0``,
+        each term widened before it is added) and add, never overwrite. The component counts are accumulated
         by the skeleton.
     cache : bool, default=True
         Whether the compiled skeleton for this family is cached on disk.
@@ -258,8 +259,10 @@ def _fused_e_step(
 
     Every loop over the points of a block is a separate, branch-free inner
     loop so that LLVM vectorises it; the optional outputs are tested once per
-    block. Sums over one block are taken in the data's dtype and added to the
-    float64 accumulator once per block.
+    block. Per-point arithmetic runs in the data's dtype; sums over the points
+    of a block (log-likelihood, component counts, the family's statistics)
+    are taken in float64 and added to the partition's accumulator once per
+    block.
     """
     n_samples, n_features = X.shape
     n_components = log_weights.shape[0]
@@ -366,18 +369,18 @@ def _fused_e_step(
                 for i in range(n):
                     log_prob_b[i] = top[i]
             sum_w = 0.0
-            loglik = zero
+            loglik = 0.0
             if weighted:
                 weight_b = sample_weight[start : start + n]
                 for i in range(n):
+                    loglik += weight_b[i] * np.float64(top[i])
                     w = _typed(X, weight_b[i])
-                    loglik += w * top[i]
                     scale[i] = w / scale[i] if scale[i] > zero else zero
                 for i in range(n):
                     sum_w += weight_b[i]
             else:
                 for i in range(n):
-                    loglik += top[i]
+                    loglik += np.float64(top[i])
                     scale[i] = one / scale[i] if scale[i] > zero else zero
                 sum_w = n
             stats[0] += sum_w
@@ -385,11 +388,11 @@ def _fused_e_step(
 
             for k in range(n_components):
                 resp = lp[k]
-                s = zero
+                s = 0.0
                 for i in range(n):
                     r = resp[i] * scale[i]
                     resp[i] = r
-                    s += r
+                    s += np.float64(r)
                 stats[2 + k] += s
             if want_resp:
                 resp_b = out_resp[start : start + n]

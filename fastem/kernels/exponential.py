@@ -53,7 +53,7 @@ def _log_prob_block(params, xt, n, log_prob, work, prefetch):
 
 @njit(**_JIT)
 def first_moments_block(params, xt, n, resp, work, stats, prefetch):
-    """INOUT ``stats[k * n_features + j] += sum_i resp[k, i] * xt[j, i]``.
+    """INOUT ``stats[k * n_features + j] += sum_i resp[k, i] * xt[j, i]``, summed in float64.
 
     The statistics block of every family whose M-step is a weighted mean of
     the raw data (exponential, Poisson).
@@ -67,7 +67,7 @@ def first_moments_block(params, xt, n, resp, work, stats, prefetch):
             x = xt[j]
             s = 0.0
             for i in range(n):
-                s += r[i] * x[i]
+                s += np.float64(r[i]) * np.float64(x[i])
             stats[k * n_features + j] += s
 
 

@@ -55,14 +55,27 @@ class DiagParams(NamedTuple):
 
 _JIT = dict(cache=True, fastmath=FASTMATH)
 
-# Blocks run in the data's dtype: constants are made with ``_typed`` so that a
-# float32 block never widens to float64, and sums over the points of one block
-# are taken in that dtype before they are added to the float64 statistics.
+# Log-densities run in the data's dtype: constants are made with ``_typed`` so
+# that a float32 block never widens to float64. Every statistic is summed in
+# float64, also over the points of one block: each term is widened before it
+# is added (a term rounded to float32 carries an error relative to itself
+# only), so that a sum of 256 terms loses nothing to float32 rounding,
+# whatever their spread.
 #
-# Work rows (per-partition scratch, see ``work_rows``): row 0 holds a
-# per-point vector, rows 1..n_features the centred block ``d`` and rows
-# n_features+1..2*n_features the weighted centred block (for 'tied' log-densities,
-# the mapped block ``y``).
+# Work rows (per-partition scratch, see ``work_rows``), in the data's dtype:
+# row 0 holds a per-point vector, rows 1..n_features the centred block ``d``
+# and rows n_features+1..2*n_features, for 'tied' log-densities, the mapped
+# block ``y``. The statistics blocks view rows 1.. as float64 rows
+# (``_float64_rows``: two float32 rows hold one), for the centred block and
+# its weighted copy, so that the scatter is a float64 product of float64
+# rows, with no conversion in its inner loop.
+
+
+@njit(inline="always", **_JIT)
+def _float64_rows(work, first, count):
+    """``count`` float64 rows of the block's width, from row ``first`` of ``work`` on."""
+    per_row = 8 // work.itemsize
+    return work[first : first + count * per_row].view(np.float64).reshape((count, work.shape[1]))
 
 
 @njit(inline="always", **_JIT)
@@ -123,31 +136,17 @@ def _triangular_product(d, n, precisions_cholesky, y, prefetch):
 
 
 @njit(inline="always", **_JIT)
-def _first_moments(xt, n, mean, resp_k, stats, offset):
-    """INOUT stats[offset + j] += sum_i resp_k[i] (xt[j, i] - mean[j])."""
-    zero = _typed(xt, 0.0)
-    for j in range(mean.shape[0]):
-        m = mean[j]
-        row = xt[j]
-        s = zero
-        for i in range(n):
-            s += resp_k[i] * (row[i] - m)
-        stats[offset + j] += s
-
-
-@njit(inline="always", **_JIT)
 def _centre_first_moments(xt, n, mean, resp_k, d, rd, stats, offset):
-    """OUT d = xt - mean, rd = resp_k * d; INOUT stats[offset + j] += sum_i rd[j, i]."""
-    zero = _typed(xt, 0.0)
+    """OUT d = xt - mean, rd = resp_k * d (float64 rows); INOUT stats[offset + j] += sum_i rd[j, i]."""
     for j in range(mean.shape[0]):
-        m = mean[j]
+        m = np.float64(mean[j])
         row = xt[j]
         d_j = d[j]
         rd_j = rd[j]
-        s = zero
+        s = 0.0
         for i in range(n):
-            v = row[i] - m
-            r = resp_k[i] * v
+            v = np.float64(row[i]) - m
+            r = np.float64(resp_k[i]) * v
             d_j[i] = v
             rd_j[i] = r
             s += r
@@ -156,40 +155,58 @@ def _centre_first_moments(xt, n, mean, resp_k, d, rd, stats, offset):
 
 @njit(inline="always", **_JIT)
 def _outer_moments(d, rd, n, stats, offset, prefetch):
-    """INOUT lower triangle of stats[offset:].reshape(D, D) += sum_i rd d^T."""
+    """INOUT lower triangle of stats[offset:].reshape(D, D) += sum_i rd d^T (float64 rows).
+
+    Four entries of a row of the triangle share one pass over the points, so
+    that ``rd[j]`` is loaded once for four products.
+    """
     n_features = d.shape[0]
-    zero = _typed(d, 0.0)
     for j in range(n_features):
         prefetch_next(prefetch)
         rd_j = rd[j]
-        for l in range(j + 1):
+        out = offset + j * n_features
+        quads = (j + 1) // 4 * 4
+        for l in range(0, quads, 4):
+            d0, d1, d2, d3 = d[l], d[l + 1], d[l + 2], d[l + 3]
+            s0 = s1 = s2 = s3 = 0.0
+            for i in range(n):
+                r = rd_j[i]
+                s0 += r * d0[i]
+                s1 += r * d1[i]
+                s2 += r * d2[i]
+                s3 += r * d3[i]
+            stats[out + l] += s0
+            stats[out + l + 1] += s1
+            stats[out + l + 2] += s2
+            stats[out + l + 3] += s3
+        for l in range(quads, j + 1):
             d_l = d[l]
-            s = zero
+            s = 0.0
             for i in range(n):
                 s += rd_j[i] * d_l[i]
-            stats[offset + j * n_features + l] += s
+            stats[out + l] += s
 
 
 @njit(inline="always", **_JIT)
 def _first_square_moments(xt, n, mean, resp_k, stats, offset, offset2, prefetch):
     """INOUT stats[offset + j] += sum_i r d[j, i], stats[offset2 + j] += sum_i r d[j, i]^2.
 
-    ``d = xt - mean`` and ``r = resp_k``. Features are taken four per pass over
+    ``d = xt - mean`` and ``r = resp_k``; ``d`` is taken in the data's dtype,
+    the products and sums in float64. Features are taken four per pass over
     the points (after the ``n_features % 4`` first ones, one per pass), so
     that the responsibilities are loaded once for four features.
     """
-    zero = _typed(xt, 0.0)
     n_features = mean.shape[0]
     head = n_features % 4
     for j in range(head):
         prefetch_next(prefetch)
         m = mean[j]
         row = xt[j]
-        s = zero
-        s2 = zero
+        s = 0.0
+        s2 = 0.0
         for i in range(n):
-            v = row[i] - m
-            r = resp_k[i] * v
+            v = np.float64(row[i] - m)
+            r = np.float64(resp_k[i]) * v
             s += r
             s2 += r * v
         stats[offset + j] += s
@@ -198,14 +215,14 @@ def _first_square_moments(xt, n, mean, resp_k, stats, offset, offset2, prefetch)
         prefetch_next(prefetch)
         m0, m1, m2, m3 = mean[j], mean[j + 1], mean[j + 2], mean[j + 3]
         x0, x1, x2, x3 = xt[j], xt[j + 1], xt[j + 2], xt[j + 3]
-        s0 = s1 = s2 = s3 = zero
-        q0 = q1 = q2 = q3 = zero
+        s0 = s1 = s2 = s3 = 0.0
+        q0 = q1 = q2 = q3 = 0.0
         for i in range(n):
-            w = resp_k[i]
-            v0 = x0[i] - m0
-            v1 = x1[i] - m1
-            v2 = x2[i] - m2
-            v3 = x3[i] - m3
+            w = np.float64(resp_k[i])
+            v0 = np.float64(x0[i] - m0)
+            v1 = np.float64(x1[i] - m1)
+            v2 = np.float64(x2[i] - m2)
+            v3 = np.float64(x3[i] - m3)
             r0 = w * v0
             r1 = w * v1
             r2 = w * v2
@@ -308,8 +325,9 @@ def _diag_log_prob(params, xt, n, log_prob, work, prefetch):
 @njit(**_JIT)
 def _full_accumulate(params, xt, n, resp, work, stats, prefetch):
     n_components, n_features = params.means.shape
-    d = work[1 : 1 + n_features]
-    rd = work[1 + n_features : 1 + 2 * n_features]
+    rows = _float64_rows(work, 1, 2 * n_features)
+    d = rows[:n_features]
+    rd = rows[n_features:]
     second = n_components * n_features
     for k in range(n_components):
         prefetch_next(prefetch)
@@ -336,8 +354,9 @@ def _tied_accumulate(params, xt, n, resp, work, stats, prefetch):
     """
     n_components, n_features = params.means.shape
     inv_w = work[0]
-    u = work[1 : 1 + n_features]
-    d = work[1 + n_features : 1 + 2 * n_features]
+    rows = _float64_rows(work, 1, 2 * n_features)
+    u = rows[:n_features]
+    d = rows[n_features:]
     zero = _typed(xt, 0.0)
     one = _typed(xt, 1.0)
     for i in range(n):
@@ -354,15 +373,15 @@ def _tied_accumulate(params, xt, n, resp, work, stats, prefetch):
             m = mean[j]
             row = xt[j]
             u_j = u[j]
-            s = zero
+            s = 0.0
             if k == 0:
                 for i in range(n):
-                    v = r[i] * (row[i] - m)
+                    v = np.float64(r[i] * (row[i] - m))
                     u_j[i] = v
                     s += v
             else:
                 for i in range(n):
-                    v = r[i] * (row[i] - m)
+                    v = np.float64(r[i] * (row[i] - m))
                     u_j[i] += v
                     s += v
             stats[k * n_features + j] += s
@@ -372,7 +391,7 @@ def _tied_accumulate(params, xt, n, resp, work, stats, prefetch):
         u_j = u[j]
         d_j = d[j]
         for i in range(n):
-            d_j[i] = u_j[i] * inv_w[i]
+            d_j[i] = u_j[i] * np.float64(inv_w[i])
     second = n_components * n_features
     _outer_moments(d, u, n, stats, second, prefetch)
     pairs = second + n_features * n_features
@@ -381,9 +400,9 @@ def _tied_accumulate(params, xt, n, resp, work, stats, prefetch):
         r_k = resp[k]
         for l in range(k + 1, n_components):
             r_l = resp[l]
-            s = zero
+            s = 0.0
             for i in range(n):
-                s += r_k[i] * inv_w[i] * r_l[i]
+                s += np.float64(r_k[i] * inv_w[i] * r_l[i])
             stats[pairs + k * n_components + l] += s
 
 
@@ -415,5 +434,9 @@ register_family_kernels(
 
 
 def work_rows(n_features):
-    """Rows of per-partition scratch the Gaussian blocks need (see the layout above)."""
-    return 2 * n_features + 1
+    """Rows of per-partition scratch the Gaussian blocks need, for data of either dtype.
+
+    Row 0 and ``2 * n_features`` float64 rows (``4 * n_features`` float32
+    rows) for the statistics; see the layout above.
+    """
+    return 4 * n_features + 1
