@@ -12,6 +12,13 @@ FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 # for full D=2 K=4 and D=16 K=8, 1024 up to 35% slower at D=16.
 BLOCK_SIZE = 256
 
+# Features from which the 'full' and 'tied' Gaussian blocks compute their
+# (n_features x n_features) products of a block (the mapped points, the
+# scatter) as matrix products through BLAS, one thread per call (see
+# fastem/_threading.py); below it, fused loops are faster.
+# (scripts/bench_vs_sklearn.py --only "full D=", 2 cores, AMD Zen 3.)
+BLAS_MIN_FEATURES = 32
+
 # Upper bound on the number of partitions (runs of consecutive blocks) that one
 # kernel call splits the data into. Each partition owns one accumulator, so the
 # bound limits reduction memory; it is a constant, not the thread count, so that

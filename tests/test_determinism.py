@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from fastem._config import BLOCK_SIZE
+from fastem._config import BLAS_MIN_FEATURES, BLOCK_SIZE
 
 _FIT = """
 import sys
@@ -21,13 +21,14 @@ import numpy as np
 import fastem._threading
 from fastem import GaussianMixture
 
-covariance_type, dtype = sys.argv[1], sys.argv[2]
+covariance_type, dtype, n_features = sys.argv[1], sys.argv[2], int(sys.argv[4])
 fastem._threading.SERIAL_WORK = float(sys.argv[3])  # inf: every pass on one thread
 fastem._threading.free_cores = lambda: None  # all threads, however busy the machine is
 rng = np.random.default_rng(0)
 n_samples = 40 * {block} + 11
-centres = rng.normal(scale=4.0, size=(3, 3))
-X = (centres[rng.integers(3, size=n_samples)] + rng.normal(size=(n_samples, 3))).astype(dtype)
+centres = rng.normal(scale=4.0, size=(3, n_features))
+X = centres[rng.integers(3, size=n_samples)] + rng.normal(size=(n_samples, n_features))
+X = X.astype(dtype)
 weights = rng.uniform(0.5, 2.0, size=n_samples)
 model = GaussianMixture(3, covariance_type=covariance_type, max_iter=15, tol=0, random_state=7)
 import warnings
@@ -40,12 +41,12 @@ sys.stdout.write("".join(np.ascontiguousarray(a).tobytes().hex() for a in out))
 """.format(block=BLOCK_SIZE)
 
 
-def _fit_in_subprocess(n_threads, covariance_type, dtype, serial_work=0):
+def _fit_in_subprocess(n_threads, covariance_type, dtype, n_features, serial_work=0):
     env = dict(os.environ, NUMBA_NUM_THREADS=str(n_threads))
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     result = subprocess.run(
-        [sys.executable, "-c", _FIT, covariance_type, dtype, str(serial_work)],
+        [sys.executable, "-c", _FIT, covariance_type, dtype, str(serial_work), str(n_features)],
         env=env,
         capture_output=True,
         text=True,
@@ -55,11 +56,17 @@ def _fit_in_subprocess(n_threads, covariance_type, dtype, serial_work=0):
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("covariance_type", ["full", "diag"])
-def test_one_and_two_threads_and_the_small_data_team_give_identical_fits(covariance_type, dtype):
-    one = _fit_in_subprocess(1, covariance_type, dtype)
-    two = _fit_in_subprocess(2, covariance_type, dtype)
-    small = _fit_in_subprocess(2, covariance_type, dtype, serial_work="inf")
+# From BLAS_MIN_FEATURES features on, 'full' and 'tied' call BLAS in every partition.
+@pytest.mark.parametrize(
+    "covariance_type, n_features",
+    [("full", 3), ("diag", 3), ("full", BLAS_MIN_FEATURES + 1), ("tied", BLAS_MIN_FEATURES + 1)],
+)
+def test_one_and_two_threads_and_the_small_data_team_give_identical_fits(
+    covariance_type, n_features, dtype
+):
+    one = _fit_in_subprocess(1, covariance_type, dtype, n_features)
+    two = _fit_in_subprocess(2, covariance_type, dtype, n_features)
+    small = _fit_in_subprocess(2, covariance_type, dtype, n_features, serial_work="inf")
     assert len(one) > 0
     assert one == two
     assert small == one

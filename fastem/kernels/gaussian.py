@@ -26,7 +26,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .._config import FASTMATH
+from .._config import BLAS_MIN_FEATURES, BLOCK_SIZE, FASTMATH
 from ._fused import _typed, register_family_kernels
 from ._memory import prefetch_next
 
@@ -63,12 +63,20 @@ _JIT = dict(cache=True, fastmath=FASTMATH)
 # whatever their spread.
 #
 # Work rows (per-partition scratch, see ``work_rows``), in the data's dtype:
-# row 0 holds a per-point vector, rows 1..n_features the centred block ``d``
-# and rows n_features+1..2*n_features, for 'tied' log-densities, the mapped
-# block ``y``. The statistics blocks view rows 1.. as float64 rows
-# (``_float64_rows``: two float32 rows hold one), for the centred block and
-# its weighted copy, so that the scatter is a float64 product of float64
-# rows, with no conversion in its inner loop.
+# row 0 holds a per-point vector, rows 1..n_features the centred block ``d``,
+# rows n_features+1..2*n_features the mapped block ``y`` and the row after
+# them a vector of zeros (``_mapped_log_prob`` for 'full' through BLAS). The
+# statistics blocks view rows 1.. as float64 rows (``_float64_rows``: two
+# float32 rows hold one): the centred block, its weighted copy and an
+# (n_features, n_features) product, so that the scatter is a float64 product
+# of float64 rows, with no conversion in its inner loop.
+#
+# From BLAS_MIN_FEATURES features on, the products of a block with a
+# (n_features, n_features) matrix (the mapped block, the scatter) are matrix
+# products through BLAS (``np.dot``, one thread per call, see
+# ``fastem._threading``), run over every column of the block: columns past
+# ``n`` hold finite leftovers of earlier blocks and are not read back, and the
+# scatter's are set to 0 first. Below it, the fused loops here are faster.
 
 
 @njit(inline="always", **_JIT)
@@ -136,6 +144,33 @@ def _triangular_product(d, n, precisions_cholesky, y, prefetch):
 
 
 @njit(inline="always", **_JIT)
+def _mapped_block(d, n, precisions_cholesky, y, prefetch):
+    """OUT y[:, i] = U^T d[:, i]; through BLAS over every column from BLAS_MIN_FEATURES on."""
+    if d.shape[0] >= BLAS_MIN_FEATURES:
+        prefetch_next(prefetch)
+        np.dot(precisions_cholesky.T, d, y)
+    else:
+        _triangular_product(d, n, precisions_cholesky, y, prefetch)
+
+
+@njit(inline="always", **_JIT)
+def _mapped_log_prob(y, b, n, log_norm, out):
+    """OUT out[i] = log_norm - |y[:, i] - b|^2 / 2."""
+    half = _typed(y, 0.5)
+    for i in range(n):
+        v = y[0, i] - b[0]
+        out[i] = v * v
+    for j in range(1, y.shape[0]):
+        y_j = y[j]
+        b_j = b[j]
+        for i in range(n):
+            v = y_j[i] - b_j
+            out[i] += v * v
+    for i in range(n):
+        out[i] = log_norm - half * out[i]
+
+
+@njit(inline="always", **_JIT)
 def _centre_first_moments(xt, n, mean, resp_k, d, rd, stats, offset):
     """OUT d = xt - mean, rd = resp_k * d (float64 rows); INOUT stats[offset + j] += sum_i rd[j, i]."""
     for j in range(mean.shape[0]):
@@ -154,13 +189,44 @@ def _centre_first_moments(xt, n, mean, resp_k, d, rd, stats, offset):
 
 
 @njit(inline="always", **_JIT)
-def _outer_moments(d, rd, n, stats, offset, prefetch):
+def _statistics_rows(work, n_features, n):
+    """Float64 views for the statistics: two (n_features, BLOCK_SIZE) blocks and a square.
+
+    From BLAS_MIN_FEATURES features on, the columns from ``n`` on of both
+    blocks are set to 0, so that a product over every column adds nothing
+    for them (the blocks' writers fill the first ``n`` columns only).
+    """
+    width = work.shape[1]
+    rows = _float64_rows(work, 1, 2 * n_features + -(-n_features * n_features // width))
+    first = rows[:n_features]
+    second = rows[n_features : 2 * n_features]
+    square = rows[2 * n_features :].reshape(-1)[: n_features * n_features]
+    if n_features >= BLAS_MIN_FEATURES and n < width:
+        for j in range(n_features):
+            first[j, n:] = 0.0
+            second[j, n:] = 0.0
+    return first, second, square.reshape((n_features, n_features))
+
+
+@njit(inline="always", **_JIT)
+def _outer_moments(d, rd, n, stats, offset, square, prefetch):
     """INOUT lower triangle of stats[offset:].reshape(D, D) += sum_i rd d^T (float64 rows).
 
-    Four entries of a row of the triangle share one pass over the points, so
-    that ``rd[j]`` is loaded once for four products.
+    From BLAS_MIN_FEATURES features on, one matrix product through BLAS into
+    ``square`` (scratch; the columns past ``n`` must be 0, see
+    ``_statistics_rows``). Below, four entries of a row of the triangle share
+    one pass over the points, so that ``rd[j]`` is loaded once for four
+    products.
     """
     n_features = d.shape[0]
+    if n_features >= BLAS_MIN_FEATURES:
+        prefetch_next(prefetch)
+        np.dot(rd, d.T, square)
+        for j in range(n_features):
+            out = offset + j * n_features
+            for l in range(j + 1):
+                stats[out + l] += square[j, l]
+        return
     for j in range(n_features):
         prefetch_next(prefetch)
         rd_j = rd[j]
@@ -249,6 +315,15 @@ def _first_square_moments(xt, n, mean, resp_k, stats, offset, offset2, prefetch)
 def _full_log_prob(params, xt, n, log_prob, work, prefetch):
     n_features = xt.shape[0]
     d = work[1 : 1 + n_features]
+    if n_features >= BLAS_MIN_FEATURES:
+        y = work[1 + n_features : 1 + 2 * n_features]
+        zeros = work[1 + 2 * n_features :].reshape(-1)[:n_features]
+        zeros[:] = 0
+        for k in range(params.means.shape[0]):
+            _centre(xt, xt.shape[1], params.means[k], d)
+            _mapped_block(d, n, params.precisions_cholesky[k], y, prefetch)
+            _mapped_log_prob(y, zeros, n, params.log_norm[k], log_prob[k])
+        return
     for k in range(params.means.shape[0]):
         prefetch_next(prefetch)
         _centre(xt, n, params.means[k], d)
@@ -262,25 +337,11 @@ def _tied_log_prob(params, xt, n, log_prob, work, prefetch):
     n_features = xt.shape[0]
     d = work[1 : 1 + n_features]
     y = work[1 + n_features : 1 + 2 * n_features]
-    _centre(xt, n, params.shift, d)
-    _triangular_product(d, n, params.precisions_cholesky, y, prefetch)
-    half = _typed(xt, 0.5)
+    _centre(xt, xt.shape[1] if n_features >= BLAS_MIN_FEATURES else n, params.shift, d)
+    _mapped_block(d, n, params.precisions_cholesky, y, prefetch)
     for k in range(params.means.shape[0]):
         prefetch_next(prefetch)
-        out = log_prob[k]
-        b = params.mapped_means[k]
-        for i in range(n):
-            v = y[0, i] - b[0]
-            out[i] = v * v
-        for j in range(1, n_features):
-            y_j = y[j]
-            b_j = b[j]
-            for i in range(n):
-                v = y_j[i] - b_j
-                out[i] += v * v
-        lnorm = params.log_norm[k]
-        for i in range(n):
-            out[i] = lnorm - half * out[i]
+        _mapped_log_prob(y, params.mapped_means[k], n, params.log_norm[k], log_prob[k])
 
 
 @njit(**_JIT)
@@ -325,14 +386,12 @@ def _diag_log_prob(params, xt, n, log_prob, work, prefetch):
 @njit(**_JIT)
 def _full_accumulate(params, xt, n, resp, work, stats, prefetch):
     n_components, n_features = params.means.shape
-    rows = _float64_rows(work, 1, 2 * n_features)
-    d = rows[:n_features]
-    rd = rows[n_features:]
+    d, rd, square = _statistics_rows(work, n_features, n)
     second = n_components * n_features
     for k in range(n_components):
         prefetch_next(prefetch)
         _centre_first_moments(xt, n, params.means[k], resp[k], d, rd, stats, k * n_features)
-        _outer_moments(d, rd, n, stats, second + k * n_features * n_features, prefetch)
+        _outer_moments(d, rd, n, stats, second + k * n_features * n_features, square, prefetch)
 
 
 @njit(**_JIT)
@@ -354,9 +413,7 @@ def _tied_accumulate(params, xt, n, resp, work, stats, prefetch):
     """
     n_components, n_features = params.means.shape
     inv_w = work[0]
-    rows = _float64_rows(work, 1, 2 * n_features)
-    u = rows[:n_features]
-    d = rows[n_features:]
+    u, d, square = _statistics_rows(work, n_features, n)
     zero = _typed(xt, 0.0)
     one = _typed(xt, 1.0)
     for i in range(n):
@@ -393,7 +450,7 @@ def _tied_accumulate(params, xt, n, resp, work, stats, prefetch):
         for i in range(n):
             d_j[i] = u_j[i] * np.float64(inv_w[i])
     second = n_components * n_features
-    _outer_moments(d, u, n, stats, second, prefetch)
+    _outer_moments(d, u, n, stats, second, square, prefetch)
     pairs = second + n_features * n_features
     for k in range(n_components - 1):
         prefetch_next(prefetch)
@@ -436,7 +493,9 @@ register_family_kernels(
 def work_rows(n_features):
     """Rows of per-partition scratch the Gaussian blocks need, for data of either dtype.
 
-    Row 0 and ``2 * n_features`` float64 rows (``4 * n_features`` float32
-    rows) for the statistics; see the layout above.
+    Row 0, then float64 rows for two centred blocks and an (n_features,
+    n_features) square (two float32 rows per float64 row), which also cover
+    the log-density blocks' rows; see the layout above.
     """
-    return 4 * n_features + 1
+    square_rows = -(-n_features * n_features // BLOCK_SIZE)
+    return 1 + 2 * (2 * n_features + square_rows)
