@@ -153,7 +153,9 @@ def _sample_rows(path, encoding, delimiter, skip=0):
     with open(path, encoding=encoding, errors="replace", newline="") as f:
         for _ in range(skip):
             f.readline()
-        lines = f.read(_SNIFF_BYTES).splitlines(keepends=True)
+        # lines end at LF, CR or CRLF only (str.splitlines would also cut at U+0085,
+        # which a Latin-1 header can hold)
+        lines = io.StringIO(f.read(_SNIFF_BYTES), newline="").readlines()
         if lines and not lines[-1].endswith(("\n", "\r")):
             lines[-1] += f.readline()  # finish the line the sample cut short
         while len(lines) < 2 and lines:  # a header and a row, however wide

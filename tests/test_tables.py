@@ -61,6 +61,8 @@ CASES = {
     "one column with header": (_text([["a"], *X[:, :1].tolist()]).encode(), {}),
     "CR line ends": (_text([["a", "b", "c"], *X.tolist()], newline="\r").encode(), {}),
     "CR line ends headerless": (_text(X.tolist(), newline="\r").encode(), dict(header=None)),
+    "Latin-1 header with bytes 0x85, 0x81": (  # not cp1252, and U+0085 is no line end in CSV
+        _text([["a\x85b", "c\x81", "d"], *X.tolist()]).encode("latin-1"), dict(encoding="latin-1")),
     "spaces around names": (_text([["a", " b ", "c "], *X.tolist()]).encode(), {}),
     "repeated names": (_text([["x", "x", "x.1"], *X.tolist()]).encode(), {}),
     "first line over 64 KiB": (_text([[f"{'n' * 40}{j}" for j in range(1800)],
