@@ -202,6 +202,37 @@ def _header(first_row, header=None):
     return list(first_row) if header else None
 
 
+def _trailing_columns(rows, names):
+    """(fields per data row, how many of the last ones are empty columns of trailing separators).
+
+    A line that ends with its delimiter ("1,2,", as spreadsheets export) has
+    an empty last field. Such trailing columns have no name (or no header
+    field at all) and are empty in every sampled row; pandas reads them as
+    columns of NaN ('Unnamed: 2'), which no mixture can fit.
+    """
+    body = rows[1:] if names is not None else rows
+    n_fields = len(rows[0])
+    widths = {len(row) for row in body}
+    if (names is not None and len(widths) == 1 and min(widths) > n_fields
+            and all(not v.strip() for row in body for v in row[n_fields:])):
+        n_fields = min(widths)  # "a,b" above rows of "1,2,"
+    count = 0
+    while body and count < n_fields - 1:
+        j = n_fields - 1 - count
+        if names is not None and j < len(names) and names[j].strip():
+            break
+        if any(j < len(row) and row[j].strip() for row in body):
+            break
+        count += 1
+    return n_fields, count
+
+
+def _pandas_names(names, n_fields):
+    """A header's names as pandas reads them: a missing or empty name is 'Unnamed: j'."""
+    names = list(names) + [""] * (n_fields - len(names))
+    return [name if name else f"Unnamed: {j}" for j, name in enumerate(names)]
+
+
 def _unique_names(names):
     """pandas' names for a header with repeats: the second 'x' is 'x.1' (or the next free)."""
     used, seen, unique = set(names), set(), []
@@ -218,11 +249,7 @@ def _unique_names(names):
 
 
 def _sniff(path, header=None):
-    """(encoding, delimiter, header names or None, number of fields, comment lines) of a CSV file.
-
-    The comment lines are ``(count, quoted)``: the leading lines that start
-    with '#', and whether one of them holds a quote character.
-    """
+    """What the first lines of a CSV file say about it, as a :class:`_Sniffed`."""
     with open(path, "rb") as f:
         head = f.read(_SNIFF_BYTES)
     if not head.strip():
@@ -234,7 +261,34 @@ def _sniff(path, header=None):
     if not rows:
         what = "comment lines" if comments[0] else "blank lines"
         raise ValueError(f"{path!r} has only {what}; expected rows of numbers")
-    return encoding, delimiter, _header(rows[0], header), len(rows[0]), comments
+    names = _header(rows[0], header)
+    n_fields, trailing = _trailing_columns(rows, names)
+    if names is not None:
+        names = _pandas_names(names, n_fields)
+    return _Sniffed(encoding, delimiter, names, n_fields, trailing, comments)
+
+
+class _Sniffed:
+    """A CSV file's encoding, delimiter and header.
+
+    ``names`` are the header's names as pandas reads them (None without a
+    header), one per field; ``n_fields`` the fields of a data row, the last
+    ``trailing`` of which are the empty columns of trailing separators;
+    ``comments`` is ``(count, quoted)``: the leading lines that start with
+    '#', and whether one of them holds a quote character.
+    """
+
+    def __init__(self, encoding, delimiter, names, n_fields, trailing, comments):
+        self.encoding = encoding
+        self.delimiter = delimiter
+        self.names = names
+        self.n_fields = n_fields
+        self.trailing = trailing
+        self.comments = comments
+
+    def data_columns(self):
+        """Positions of the columns that hold data: no index columns, no trailing empty ones."""
+        return list(range(_index_columns(self.names), self.n_fields - self.trailing))
 
 
 _INTEGER = re.compile(r"\s*[-+]?\d+\s*")
@@ -272,8 +326,11 @@ def _index_columns(names):
 
 def csv_column_names(path, header=None):
     """The names of a CSV file's data columns (index columns left out), or None."""
-    names = _sniff(path, header)[2]
-    return None if names is None else _unique_names(names[_index_columns(names):])
+    sniffed = _sniff(path, header)
+    if sniffed.names is None:
+        return None
+    first = _index_columns(sniffed.names)
+    return _unique_names(sniffed.names[first:])[:len(sniffed.data_columns())]
 
 
 def read_csv(path, columns=None, header=None):
@@ -304,7 +361,9 @@ def read_csv(path, columns=None, header=None):
         when the file is empty or has no data rows.
     """
     path = os.fsdecode(path)
-    encoding, delimiter, names, n_fields, comments = _sniff(path, header)
+    sniffed = _sniff(path, header)
+    encoding, delimiter, names, comments = (sniffed.encoding, sniffed.delimiter, sniffed.names,
+                                            sniffed.comments)
     notes = []
     if comments[0]:
         notes.append(f"{path!r} starts with {comments[0]} comment line(s) ('#'), which are skipped")
@@ -322,10 +381,15 @@ def read_csv(path, columns=None, header=None):
             "used as features (write the file with df.to_csv(path, index=False) to "
             "leave it out)"
         )
+    if sniffed.trailing:
+        notes.append(
+            f"{path!r} ends its lines with a delimiter ({delimiter!r}), which leaves "
+            f"{sniffed.trailing} empty column(s) without a name at the end; not used as features"
+        )
     if names is None and header is None:
         notes.extend(_numeric_header_note(path, encoding, delimiter, comments[0]))
-    chosen = choose_columns(columns, names, list(range(first, n_fields)), path)
-    layout = _Layout(path, encoding, delimiter, names, n_fields, chosen, comments[0])
+    chosen = choose_columns(columns, names, sniffed.data_columns(), path)
+    layout = _Layout(sniffed, path, chosen)
     # The fast parsers skip comment lines by count, which a quote in them could upset.
     data = None if comments[1] else _read_with_pyarrow(layout)
     if data is None and not comments[1]:
@@ -491,17 +555,19 @@ def choose_columns(columns, names, available, path):
 
 
 class _Layout:
-    """Everything the two parsers need to know about a file, decided once."""
+    """Everything the parsers need to know about a file, decided once."""
 
-    def __init__(self, path, encoding, delimiter, names, n_fields, chosen, comments):
-        self.comments = comments  # leading comment lines
-        self.skip = comments + (names is not None)  # lines before the data
+    def __init__(self, sniffed, path, chosen):
+        self.comments = sniffed.comments[0]  # leading comment lines
+        self.skip = self.comments + (sniffed.names is not None)  # lines before the data
         self.path = path
-        self.encoding = encoding
-        self.delimiter = delimiter
-        self.names = names
-        self.n_fields = n_fields
+        self.encoding = sniffed.encoding
+        self.delimiter = sniffed.delimiter
+        self.names = sniffed.names
+        self.n_fields = sniffed.n_fields
         self.chosen = chosen
+        # the empty columns of trailing separators, checked empty in every row
+        self.trailing = list(range(sniffed.n_fields - sniffed.trailing, sniffed.n_fields))
 
     def column(self, j):
         """'column 3 ('waiting')': 1-based, as a spreadsheet counts."""
@@ -518,6 +584,7 @@ def _read_with_pyarrow(layout):
         return None
     generated = [f"f{j}" for j in range(layout.n_fields)]
     include = [generated[j] for j in layout.chosen]
+    empty = [generated[j] for j in layout.trailing]
     encoding = "utf8" if layout.encoding in ("utf-8", "utf-8-sig") else layout.encoding
     try:
         table = pv.read_csv(
@@ -528,8 +595,8 @@ def _read_with_pyarrow(layout):
             ),
             parse_options=pv.ParseOptions(delimiter=layout.delimiter),
             convert_options=pv.ConvertOptions(
-                column_types={name: pa.float64() for name in include},
-                include_columns=include,
+                column_types={name: pa.float64() for name in include + empty},
+                include_columns=include + empty,
                 null_values=sorted(NA_VALUES),
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=True,
@@ -537,11 +604,13 @@ def _read_with_pyarrow(layout):
         )
     except (pa.ArrowException, OSError, UnicodeError):
         return None
-    if any(column.null_count for column in table.columns):
+    if any(table.column(name).null_count for name in include) or any(
+            table.column(name).null_count < table.num_rows for name in empty):
         return None
     if not include:
         return np.empty((table.num_rows, 0))
-    return np.column_stack([column.to_numpy() for column in table.columns]).astype(np.float64)
+    columns = [table.column(name).to_numpy() for name in include]
+    return np.column_stack(columns).astype(np.float64)
 
 
 def _rows(layout):
@@ -559,11 +628,24 @@ def _rows(layout):
                 header_done = True
                 continue
             if len(row) != layout.n_fields:
+                hint = ""
+                if (layout.delimiter == "," and len(row) > layout.n_fields
+                        and all(_INTEGER.fullmatch(v) for v in row)):
+                    hint = (" (if its numbers have decimal commas, such as 1,5, save the file "
+                            "with '.' as the decimal separator)")
                 raise ValueError(
                     f"{layout.path!r} line {line} has {len(row)} field(s) but the "
                     f"first row has {layout.n_fields}; every row needs the same number of "
-                    f"fields, separated by {layout.delimiter!r}"
+                    f"fields, separated by {layout.delimiter!r}{hint}"
                 )
+            for j in layout.trailing:
+                if row[j].strip():
+                    raise ValueError(
+                        f"{layout.path!r} has {row[j]!r} on line {line}, {layout.column(j)}, "
+                        "a column without a name that is empty in the first rows (the empty "
+                        "field of a delimiter at the end of each line); give that column a "
+                        "name in the header, or remove that value"
+                    )
             yield line, row
 
 

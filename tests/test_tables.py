@@ -69,6 +69,13 @@ CASES = {
                                       *np.tile(X, 600)[:3].tolist()]).encode(), {}),
     "headerless line over 64 KiB": (_text(np.tile(X, 1500)[:3].tolist()).encode(),
                                     dict(header=None)),
+    "number spellings": (b"a,b,c\n1e5,+2, 3 \n.5,-4.E-2,007\n+1.5e+3,3.,  -0\n", {}),
+    "infinities": (b"a,b\ninf,-inf\nInfinity,-Infinity\nINF,1\n", {}),
+    "mixed line ends": (b"a,b\r\n1,2\n3,4\r5,6\r\n7,8", {}),
+    "blank lines at the end": (b"a,b\r\n1,2\r\n3,4\r\n\r\n\r\n\n", {}),
+    "quoted names with the delimiter": (b'"weight, kg","a ""b""",c\n1,2,3\n4,5,6\n', {}),
+    "an unnamed column between named ones": (b"a,,b\n1,2,3\n4,5,6\n", {}),
+    "quoted numbers and empty names": (b'"x","","y"\n"1","2","3"\n', {}),
 }
 
 
@@ -169,6 +176,75 @@ def test_missing_values_are_reported_with_place_and_fix(tmp_path, reader, conten
     message = str(info.value)
     assert where in message
     assert "drop the rows with missing values, or impute them" in message
+
+
+@pytest.mark.parametrize("token", sorted(_tables.NA_VALUES))
+def test_every_missing_value_marker_of_pandas_is_reported_as_missing(tmp_path, reader, token):
+    from pandas._libs.parsers import STR_NA_VALUES
+
+    assert _tables.NA_VALUES == STR_NA_VALUES  # pandas' own list, no more and no less
+    path = _write(tmp_path, f"a,b\n1,2\n3,{token}\n")
+    assert pd.read_csv(path)["b"].isna().tolist() == [False, True]
+    shown = "an empty field" if token == "" else repr(token)
+    with pytest.raises(ValueError, match="missing value") as info:
+        reader(path)
+    assert f"({shown}) on line 3 (data row 2), column 2 ('b')" in str(info.value)
+
+
+TRAILING = {  # a delimiter at the end of each line: (file, pandas' columns to drop)
+    "header too": ("a,b,\n1,2,\n3,4,\n", ["Unnamed: 2"]),
+    "two, header too": ("a,b,,\r\n1,2,,\r\n3,4,,\r\n", ["Unnamed: 2", "Unnamed: 3"]),
+    "headerless": ("1,2,\n3,4,\n", [2]),
+    "semicolons": ("a;b;\n1;2;\n3;4;\n", ["Unnamed: 2"]),
+    "index column too": (",a,b,\n0,1,2,\n1,3,4,\n", ["Unnamed: 0", "Unnamed: 3"]),
+    "spaces in the empty fields": ("a,b,\n1,2, \n3,4,\n", ["Unnamed: 2"]),
+}
+
+
+@pytest.mark.parametrize("case", TRAILING)
+def test_trailing_delimiters_leave_no_column_with_a_note(tmp_path, reader, case):
+    # pandas reads such a column as NaN ('Unnamed: 2'), which no mixture fits;
+    # fastem leaves it out and says so
+    content, empty = TRAILING[case]
+    path = _write(tmp_path, content)
+    header = None if case == "headerless" else "infer"
+    sep = ";" if case == "semicolons" else ","
+    expected = pd.read_csv(path, header=header, sep=sep).drop(columns=empty)
+    table = reader(path)
+    assert_array_equal(table.data, expected.to_numpy(dtype=float))
+    assert table.names == (None if header is None else list(expected.columns))
+    assert any("ends its lines with a delimiter" in note for note in table.notes)
+    if header is not None:
+        assert _tables.csv_column_names(path) == list(expected.columns)
+
+
+def test_a_header_without_the_trailing_delimiter_of_its_rows(tmp_path, reader):
+    # pandas takes the first column for the index here; the header names the data
+    path = _write(tmp_path, "a,b\n1,2,\n3,4,\n")
+    table = reader(path)
+    assert table.names == ["a", "b"]
+    assert_array_equal(table.data, [[1, 2], [3, 4]])
+
+
+def test_a_value_below_an_empty_trailing_column_is_an_error(tmp_path, reader):
+    rows = "".join(f"{i},{i}," + "\n" for i in range(60))
+    path = _write(tmp_path, "a,b,\n" + rows + "7,8,9\n")
+    with pytest.raises(ValueError, match=r"'9' on line 62, column 3 \('Unnamed: 2'\), a column "
+                                         r"without a name that is empty in the first rows"):
+        reader(path)
+
+
+def test_a_decimal_comma_in_one_column_is_named_when_the_header_has_one_field(tmp_path, reader):
+    path = _write(tmp_path, "x\n1,5\n2,5\n")
+    with pytest.raises(ValueError, match="line 2 has 2 field.s. but the first row has 1.*decimal comma"):
+        reader(path)
+
+
+def test_a_headerless_column_of_decimal_commas_is_two_columns_as_in_pandas(tmp_path, reader):
+    # "1,5" is also two whole numbers; no rule tells them apart (README, Command line)
+    path = _write(tmp_path, "1,5\n2,5\n3,5\n")
+    assert_array_equal(reader(path).data, [[1, 5], [2, 5], [3, 5]])
+    assert_array_equal(reader(path).data, pd.read_csv(path, header=None).to_numpy())
 
 
 def test_text_in_a_numeric_column(tmp_path, reader):
