@@ -174,16 +174,19 @@ def check_frame_columns(X, name):
     if dtypes is None or columns is None or not hasattr(dtypes, "tolist"):
         return
     extension = False
-    for column, dtype in zip(list(columns), dtypes.tolist()):
+    for j, (column, dtype) in enumerate(zip(list(columns), dtypes.tolist())):
         kind = getattr(getattr(dtype, "categories", None), "dtype", dtype)  # categories' kind
         kind = getattr(kind, "kind", None)
         if kind is None:
             return  # not pandas' dtypes: nothing to say here
+        if kind == "O" and isinstance(dtype, np.dtype) and _holds_numbers(X, j):
+            continue  # object column of numbers: converted as scikit-learn converts it
         if kind not in "biuf":
             raise TypeError(
                 f"column {column!r} of {name} has dtype {dtype}, not numbers. Select the "
-                f"numeric columns, e.g. {name}.select_dtypes('number'), or encode this one as "
-                "numbers first."
+                f"numeric columns, e.g. {name}.select_dtypes('number'), or convert this one "
+                f"to numbers first (pd.to_numeric({name}[{column!r}]) for numbers stored as "
+                "text)."
             )
         extension = extension or not isinstance(dtype, np.dtype)
     if extension and hasattr(X, "isna"):  # nullable dtypes (Int64, Float64): pd.NA
@@ -196,6 +199,23 @@ def check_frame_columns(X, name):
                 f"with missing values ({name}.dropna()) or impute them "
                 f"({name}.fillna({name}.median()))."
             )
+
+
+def _holds_numbers(X, j):
+    """True when column ``j`` of the pandas DataFrame ``X`` (object dtype) holds numbers only.
+
+    scikit-learn converts such a column (made by ``astype(object)`` or by
+    concatenating frames) to float64; text, dates and other objects are
+    refused. Missing values are left to the NaN check. A Dask column's values
+    are not at hand: False.
+    """
+    if not type(X).__module__.startswith("pandas"):
+        return False
+    from pandas.api.types import infer_dtype  # X is a pandas DataFrame: pandas is imported
+
+    return infer_dtype(X.iloc[:, j], skipna=True) in (
+        "integer", "floating", "mixed-integer-float", "decimal", "boolean", "empty"
+    )
 
 
 def _is_sparse(X):
@@ -223,7 +243,7 @@ def feature_names_of(X):
     if names is None:
         return None
     names = list(names)
-    kinds = sorted({type(n).__qualname__ for n in names})
+    kinds = sorted({"str" if isinstance(n, str) else type(n).__qualname__ for n in names})
     if not names or "str" not in kinds:
         return None
     if len(kinds) > 1:
@@ -231,6 +251,14 @@ def feature_names_of(X):
             "Feature names are only supported if all input features have string names, "
             f"but your input has {kinds} as feature name / column name types. Convert "
             "them all to strings, e.g. X.columns = X.columns.astype(str)."
+        )
+    names = [str(n) for n in names]
+    repeated = {n: names.count(n) for n in names if names.count(n) > 1}
+    if repeated:
+        shown = ", ".join(f"{n!r} {count} times" for n, count in repeated.items())
+        raise ValueError(
+            f"Expected unique column names, got: {shown}. A model checks columns by name, "
+            "so each needs its own: rename the repeats, e.g. X.columns = [...], or drop them."
         )
     return np.asarray(names, dtype=object)
 

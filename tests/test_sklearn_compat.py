@@ -225,6 +225,29 @@ def test_integer_and_mixed_column_names(frame):
         fastem.GaussianMixture(2).fit(mixed)
 
 
+@pytest.mark.parametrize("family", ["GaussianMixture", "ExponentialMixture", "PoissonMixture"])
+@pytest.mark.parametrize("make", ["pandas", "arrow"])
+def test_repeated_column_names_are_refused_as_in_sklearn(frame, family, make):
+    pd = pytest.importorskip("pandas")
+    repeated = pd.DataFrame(frame.abs().round().to_numpy(), columns=["x", "x"])
+    if make == "arrow":
+        pa = pytest.importorskip("pyarrow")
+        repeated = pa.table([pa.array(repeated.iloc[:, j]) for j in range(2)], names=["x", "x"])
+    with pytest.raises(ValueError, match="Expected unique column names, got: 'x' 2 times"):
+        getattr(fastem, family)(2).fit(repeated)
+    model = getattr(fastem, family)(2, random_state=0).fit(frame.abs().round())
+    with pytest.raises(ValueError, match="Expected unique column names"):
+        model.predict(repeated)
+
+
+def test_numpy_string_column_names_are_strings(frame):
+    pd = pytest.importorskip("pandas")
+    named = pd.DataFrame(frame.to_numpy(), columns=pd.Index(["a", np.str_("b")], dtype=object))
+    model = fastem.GaussianMixture(2, random_state=0).fit(named)
+    assert_array_equal(model.feature_names_in_, ["a", "b"])
+    assert all(type(n) is str for n in model.feature_names_in_)
+
+
 def test_feature_names_from_an_arrow_table(frame):
     pa = pytest.importorskip("pyarrow")
     table = pa.Table.from_pandas(frame, preserve_index=False)

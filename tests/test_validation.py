@@ -397,3 +397,41 @@ def test_dataframe_columns_that_are_not_numbers_are_named(family):
     np.testing.assert_allclose(fitted.score(frame), reference.score(frame.to_numpy(dtype=float)),
                                rtol=1e-12)
     assert_array_equal(fitted.feature_names_in_, ["x", "n", "c", "b"])
+
+
+@pytest.mark.parametrize("family", ["GaussianMixture", "ExponentialMixture", "PoissonMixture"])
+@pytest.mark.parametrize("entries", ["floats", "integers", "ints and floats", "decimals", "booleans"])
+def test_dataframe_object_columns_of_numbers_are_numbers_as_in_sklearn(family, entries):
+    # astype(object) or a concatenation leaves numbers in an object column;
+    # scikit-learn converts them, and so does fastem (as it converts object arrays)
+    pd = pytest.importorskip("pandas")
+    import decimal
+
+    import fastem
+
+    counts = np.array([1.0, 2, 3, 4, 6, 7, 1, 2])
+    column = {"floats": counts.tolist(), "integers": [int(v) for v in counts],
+              "ints and floats": [int(v) if i % 2 else v for i, v in enumerate(counts)],
+              "decimals": [decimal.Decimal(int(v)) for v in counts],
+              "booleans": [bool(i % 2) for i in range(8)]}[entries]
+    frame = pd.DataFrame({"x": counts, "o": pd.Series(column, dtype=object)})
+    assert frame["o"].dtype == object
+    numbers = frame.to_numpy(dtype=float)
+    fitted = getattr(fastem, family)(1).fit(frame)
+    np.testing.assert_allclose(fitted.score(frame), getattr(fastem, family)(1).fit(numbers).score(numbers),
+                               rtol=1e-12)
+    assert_array_equal(fitted.feature_names_in_, ["x", "o"])
+
+
+@pytest.mark.parametrize("column", [["1.5", "2.5"], ["a", "b"], [1.5, "2.5"], "timestamps"])
+def test_dataframe_columns_of_text_or_other_objects_are_refused(column):
+    # numbers stored as text are text, as in fastem's CSV reader: the message says how to convert
+    pd = pytest.importorskip("pandas")
+    import fastem
+
+    if column == "timestamps":
+        column = [pd.Timestamp("2020"), pd.Timestamp("2021")]
+    frame = pd.DataFrame({"x": [1.0, 2.0], "o": pd.Series(column, dtype=object)})
+    with pytest.raises(TypeError, match=r"column 'o' of X has dtype object, not numbers.*"
+                                        r"pd.to_numeric\(X\['o'\]\) for numbers stored as text"):
+        fastem.GaussianMixture(1).fit(frame)
