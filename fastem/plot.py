@@ -179,7 +179,43 @@ def _histogram_edges(values, bins):
 
 
 @one_snapshot
-def plot_density_1d(model, X=None, *, feature=0, bins=None, ax=None):
+def _density_data(model, X, feature):
+    """(feature index, the data's values of that feature or None, axis label) for plot_density_1d.
+
+    ``X`` holds the model's features, checked by name as ``predict`` checks
+    them, or one named column of a model of several (``X[['waiting']]``, a
+    named Series), which is then the feature drawn.
+    """
+    from ._validation import check_feature_names
+
+    what = "plot_density_1d"
+    fitted = getattr(model, "feature_names_in_", None)
+    if X is None:
+        j = _feature_index(model, 0 if feature is None else feature, None, what)
+        return j, None, _feature_name(model, None, j)
+    data, names = _data(X)
+    if (data.shape[1] == 1 < model.n_features_in_ and names is not None and fitted is not None
+            and names[0] in list(fitted)):
+        j = list(fitted).index(names[0])
+        if feature is not None and _feature_index(model, feature, None, what) != j:
+            raise ValueError(
+                f"{what}: X is the column {names[0]!r}, but feature={feature!r} is another "
+                "feature of the model; leave feature out, or pass the data of every feature."
+            )
+        return j, data[:, 0], names[0]
+    if data.shape[1] != model.n_features_in_:
+        one = "" if fitted is None else f", or one of its named columns (X[[{str(fitted[0])!r}]])"
+        raise ValueError(
+            f"{what}: X has {data.shape[1]} feature(s) but the model was fitted on "
+            f"{model.n_features_in_}; pass the data the model was fitted on{one}."
+        )
+    if names is not None and fitted is not None:  # columns in another order: refused
+        check_feature_names(np.asarray(names, dtype=object), fitted, type(model).__name__)
+    j = _feature_index(model, 0 if feature is None else feature, names, what)
+    return j, data[:, j], _feature_name(model, names, j)
+
+
+def plot_density_1d(model, X=None, *, feature=None, bins=None, ax=None):
     """Histogram of the data, each weighted component density, and the mixture density.
 
     Data of whole numbers get one bar per integer (or per run of integers
@@ -193,9 +229,13 @@ def plot_density_1d(model, X=None, *, feature=0, bins=None, ax=None):
         several features the marginal of ``feature`` is drawn.
     X : array-like of shape (n_samples, n_features) or (n_samples,), default=None
         Data drawn as a density histogram, in any form that ``fit`` takes
-        (column names label the axis; see the module docstring).
-    feature : int or str, default=0
-        Index or name of the feature to draw.
+        (column names label the axis and are checked against the model's, as
+        ``predict`` checks them; see the module docstring). One named column
+        of a model of several features (``X[['waiting']]`` or the Series
+        ``X['waiting']``) draws that feature.
+    feature : int or str, default=None
+        Index or name of the feature to draw; the first, or the one named
+        column of ``X``, by default.
     bins : int, default=None
         Number of histogram bins (at most this many for whole numbers);
         numpy's 'auto' rule by default.
@@ -210,26 +250,16 @@ def plot_density_1d(model, X=None, *, feature=0, bins=None, ax=None):
     ------
     ValueError
         If ``feature`` is not a feature of the model, or ``X`` has another
-        number of features.
+        number of features, or column names other than the model's.
     NotFittedError
         For a model that is not fitted.
     """
     _check_model(model, "plot_density_1d")
-    names = None
-    values = None
-    if X is not None:
-        data, names = _data(X)
-        if data.shape[1] != model.n_features_in_:
-            raise ValueError(
-                f"plot_density_1d: X has {data.shape[1]} feature(s) but the model was fitted on "
-                f"{model.n_features_in_}; pass the data the model was fitted on."
-            )
-    j = _feature_index(model, feature, names, "plot_density_1d")
+    j, values, label = _density_data(model, X, feature)
     ax = _axes(ax)
     counts = _is_counts(model)
     hist = None
-    if X is not None:
-        values = data[:, j]
+    if values is not None:
         _, _, hist = ax.hist(values, bins=_histogram_edges(values, bins), density=True,
                              color="0.8", label="data")
         low, high = values.min(), values.max()
@@ -253,7 +283,7 @@ def plot_density_1d(model, X=None, *, feature=0, bins=None, ax=None):
         for k, d in enumerate(densities)
     ]
     (mixture,) = ax.plot(x, densities.sum(axis=0), color="k", lw=2, label="mixture")
-    ax.set_xlabel(_feature_name(model, names, j))
+    ax.set_xlabel(label)
     ax.set_ylabel("probability" if counts else "density")
     ax.legend(fontsize="small")
     return {"ax": ax, "hist": hist, "components": components, "mixture": mixture}

@@ -352,3 +352,33 @@ def test_a_named_series_names_the_axis(data):
     assert plot.explore(data=waiting).ax.get_xlabel() == "waiting"
     model = fastem.GaussianMixture(2, random_state=0, tol=1e-2).fit(waiting.to_frame())
     assert plot.plot_density_1d(model, waiting)["ax"].get_xlabel() == "waiting"
+
+
+@pytest.mark.parametrize("family", ["GaussianMixture", "ExponentialMixture", "PoissonMixture"])
+@pytest.mark.parametrize("column", ["series", "one-column frame"])
+def test_density_1d_of_one_named_column_draws_that_feature(family, column):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"calls": np.concatenate([rng.poisson(2, 150), rng.poisson(12, 150)]),
+                          "visits": np.concatenate([rng.poisson(30, 150), rng.poisson(5, 150)])})
+    model = getattr(fastem, family)(2, random_state=0).fit(frame.astype(float))
+    picked = frame["visits"] if column == "series" else frame[["visits"]]
+    out = plot.plot_density_1d(model, picked)
+    whole = plot.plot_density_1d(model, frame, feature="visits")
+    assert out["ax"].get_xlabel() == "visits"
+    np.testing.assert_array_equal(out["mixture"].get_xdata(), whole["mixture"].get_xdata())
+    np.testing.assert_array_equal(out["mixture"].get_ydata(), whole["mixture"].get_ydata())
+    assert [p.get_height() for p in out["hist"]] == [p.get_height() for p in whole["hist"]]
+    assert plot.plot_density_1d(model, picked, feature="visits")["ax"].get_xlabel() == "visits"
+    with pytest.raises(ValueError, match="X is the column 'visits', but feature=0 is another"):
+        plot.plot_density_1d(model, picked, feature=0)
+    with pytest.raises(ValueError, match=r"one of its named columns \(X\[\['calls'\]\]\)"):
+        plot.plot_density_1d(model, frame[["visits"]].rename(columns={"visits": "v"}))
+
+
+@pytest.mark.parametrize("feature", [None, 0, 1, "eruptions", "waiting"])
+def test_density_1d_refuses_columns_in_another_order(faithful_like, feature):
+    # the data's column j would be drawn over the model's feature j: a wrong picture
+    model = fastem.GaussianMixture(2, random_state=0).fit(faithful_like)
+    with pytest.raises(ValueError, match="(?s)same order.*X\\[\\['eruptions', 'waiting'\\]\\]"):
+        plot.plot_density_1d(model, faithful_like[["waiting", "eruptions"]], feature=feature)
