@@ -486,8 +486,9 @@ def plot_pairs(model, X, *, pairs=None, axes=None, **kwargs):
         Gaussian, exponential or Poisson.
     X : array-like of shape (n_samples, n_features)
         In any form that ``fit`` takes (see the module docstring).
-    pairs : sequence of (int, int), default=None
-        The feature pairs; all pairs of the first four features by default.
+    pairs : sequence of (int or str, int or str), default=None
+        The feature pairs, by index or name; all pairs of the first four
+        features by default (with more features, the figure's title says so).
     axes : sequence of matplotlib Axes, default=None
         One per pair; a new figure with a grid of panels by default.
     **kwargs
@@ -504,6 +505,7 @@ def plot_pairs(model, X, *, pairs=None, axes=None, **kwargs):
     values, names = _data(X)  # read once for every panel, names kept
     X = Table(values, names, [])
     n_features = model.n_features_in_
+    shown_all = pairs is not None or n_features <= 4
     if pairs is None:
         pairs = list(itertools.combinations(range(min(n_features, 4)), 2))
     if axes is None:
@@ -523,6 +525,9 @@ def plot_pairs(model, X, *, pairs=None, axes=None, **kwargs):
     panels = [plot_clusters_2d(model, X, features=p, ax=a, legend=False, **kwargs)
               for p, a in zip(pairs, axes)]
     legend = figure.legend(handles=panels[0]["handles"], fontsize="small", loc="outside right upper")
+    if not shown_all:  # say that features were left out, and how to see them
+        figure.suptitle(f"pairs of the first 4 of {n_features} features; pass pairs=[(i, j), ...] "
+                        "for others", fontsize="medium")
     return {"figure": figure, "axes": axes[: len(pairs)], "panels": panels, "legend": legend}
 
 

@@ -382,3 +382,23 @@ def test_density_1d_refuses_columns_in_another_order(faithful_like, feature):
     model = fastem.GaussianMixture(2, random_state=0).fit(faithful_like)
     with pytest.raises(ValueError, match="(?s)same order.*X\\[\\['eruptions', 'waiting'\\]\\]"):
         plot.plot_density_1d(model, faithful_like[["waiting", "eruptions"]], feature=feature)
+
+
+@pytest.mark.parametrize("n_features", [2, 4, 8])
+def test_pairs_of_named_features_say_which_are_shown(n_features):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (100, n_features)), rng.normal(4, 1, (100, n_features))])
+    frame = pd.DataFrame(X, columns=[f"length {j}" for j in range(n_features)])
+    model = fastem.GaussianMixture(2, random_state=0).fit(frame)
+    out = plot.plot_pairs(model, frame)
+    shown = min(n_features, 4)
+    assert len(out["panels"]) == shown * (shown - 1) // 2
+    labels = {(p["ax"].get_xlabel(), p["ax"].get_ylabel()) for p in out["panels"]}
+    assert ("length 0", "length 1") in labels and all(n in frame.columns for pair in labels for n in pair)
+    title = out["figure"].get_suptitle()
+    assert title == ("" if n_features <= 4 else
+                     "pairs of the first 4 of 8 features; pass pairs=[(i, j), ...] for others")
+    picked = plot.plot_pairs(model, frame, pairs=[("length 7", "length 0")] if n_features == 8 else [(1, 0)])
+    assert picked["figure"].get_suptitle() == ""
+    assert picked["panels"][0]["ax"].get_ylabel() == "length 0"
