@@ -591,7 +591,8 @@ def cmd_fit(args):
     result.update(n_samples=int(X.shape[0]), fit_seconds=seconds, output=args.output)
 
     def text():
-        print(f"fitted {X.shape[0]:,} samples x {X.shape[1]} features in {seconds:.3f} s")
+        print(f"fitted {X.shape[0]:,} samples x {_count(X.shape[1], 'feature')} in "
+              f"{seconds:.3f} s")
         _print_model(model)
         print(f"saved model to {args.output}")
 
@@ -710,8 +711,8 @@ def cmd_sample(args):
     X, _ = model.sample(args.n_samples)
     write_array(args.output, X, _feature_labels(model))
     result = {"output": args.output, "n_samples": int(X.shape[0]), "n_features": int(X.shape[1])}
-    _emit(args, result, lambda: print(f"wrote {X.shape[0]:,} samples x {X.shape[1]} features "
-                                      f"to {args.output}"))
+    _emit(args, result, lambda: print(f"wrote {X.shape[0]:,} samples x "
+                                      f"{_count(X.shape[1], 'feature')} to {args.output}"))
 
 
 def _select_family(args, X, n_components, progress):
@@ -772,6 +773,9 @@ def cmd_select(args):
         if progress is not None:
             progress.finish()
     if best_model is None:
+        reasons = {flag.partition(": ")[2] for _, flag in cells.values()}
+        if all(flag.startswith("failed: ") for _, flag in cells.values()) and len(reasons) == 1:
+            raise CommandError(f"every fit failed: {reasons.pop()}")
         flagged = [f"{cell_type} K={k} {(flag or 'failed').split(':')[0]}"
                    for (cell_type, k), (_, flag) in cells.items()]
         more = f", and {len(flagged) - 6} more" if len(flagged) > 6 else ""
@@ -983,10 +987,11 @@ def build_parser():
 
     p = subcommand("fit", "fit a mixture and save it")
     data_options(p)
-    p.add_argument("-k", "--n-components", type=_positive_int, required=True,
-                   help="number of components")
+    p.add_argument("-k", "--k", "--n-components", dest="n_components", type=_positive_int,
+                   required=True, help="number of components")
     family_option(p)
-    p.add_argument("--covariance", choices=_COVARIANCE_TYPES,
+    p.add_argument("--covariance", "--covariance-type", dest="covariance",
+                   choices=_COVARIANCE_TYPES,
                    help="covariance type of a Gaussian mixture (default full)")
     defaults = GaussianMixture().get_params()
     p.add_argument("--max-iter", type=_non_negative_int,
@@ -1023,13 +1028,15 @@ def build_parser():
                    help="output file: .npy, .csv or .parquet")
     p.set_defaults(func=cmd_sample)
 
-    p = subcommand("select", "choose the number of components (and covariance type) by BIC")
+    p = subcommand("select", "choose the number of components (and covariance type) by BIC or AIC")
     data_options(p)
-    p.add_argument("--k", type=_k_values, default=KRange([(1, 9)], "1-9"), metavar="K",
+    p.add_argument("-k", "--k", "--n-components", dest="k", type=_k_values,
+                   default=KRange([(1, 9)], "1-9"), metavar="K",
                    help="numbers of components to try: '1-9' (default, as in Python), '4' "
                    "or '2,4,8'")
     family_option(p)
-    p.add_argument("--covariance", type=_covariance_list, metavar="TYPES",
+    p.add_argument("--covariance", "--covariance-type", dest="covariance",
+                   type=_covariance_list, metavar="TYPES",
                    help="Gaussian covariance types to try: 'all' (default, as in Python) or "
                    "a comma-separated list of full, tied, diag, spherical")
     p.add_argument("--criterion", choices=("bic", "aic"), default="bic",
@@ -1048,6 +1055,11 @@ def build_parser():
     p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     p.set_defaults(func=cmd_demo)
     return parser
+
+
+def _count(n, noun):
+    """'1 feature', '2 features'."""
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def _one_line(exc):

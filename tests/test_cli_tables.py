@@ -351,3 +351,33 @@ def test_max_iter_0_says_the_model_is_the_start(faithful, capsys, tmp_path):
     status, out, _ = run(capsys, "fit", faithful["csv"], "-k", 2, "--max-iter", 0, "-o",
                          tmp_path / "m.npz", "--quiet")
     assert status == 0 and "not fitted by EM (max_iter=0)" in out and "-inf" not in out
+
+
+@pytest.mark.parametrize("command", ["fit", "select"])
+@pytest.mark.parametrize("k", ["-k", "--k", "--n-components"])
+@pytest.mark.parametrize("covariance", ["--covariance", "--covariance-type"])
+def test_fit_and_select_take_the_same_spellings(faithful, capsys, tmp_path, command, k, covariance):
+    # -k in fit and --k in select were the only spellings; scikit-learn says covariance_type
+    status, out, err = run(capsys, command, faithful["csv"], k, 2, covariance, "diag",
+                           "-o", tmp_path / "m.npz", "--json", "--quiet")
+    assert status == 0, err
+    model = fastem.load(tmp_path / "m.npz")
+    assert (model.n_components, model.covariance_type) == (2, "diag")
+
+
+def test_select_of_a_family_the_data_do_not_fit_gives_the_reason(faithful, capsys):
+    # every K fails for the same reason, the data: that reason, not a list of K
+    status, out, err = run(capsys, "select", faithful["csv"], "--family", "poisson", "--k", "1-3")
+    assert status == 1 and out == ""
+    assert err.startswith("fastem: error: every fit failed: PoissonMixture models counts "
+                          "(non-negative whole numbers)") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("columns, expected", [(["waiting"], "1 feature in"),
+                                               (["waiting,eruptions"], "2 features in")])
+def test_fit_counts_its_features_in_words(faithful, capsys, tmp_path, columns, expected):
+    status, out, _ = run(capsys, "fit", faithful["csv"], "--columns", *columns, "-k", 2,
+                         "-o", tmp_path / "m.npz", "--quiet")
+    assert status == 0 and f"fitted 272 samples x {expected}" in out
+    status, out, _ = run(capsys, "sample", tmp_path / "m.npz", "-n", 1, "-o", tmp_path / "s.csv")
+    assert status == 0 and f"wrote 1 samples x {expected.replace(' in', '')} to" in out
