@@ -216,6 +216,9 @@ def _trailing_columns(rows, names):
     if (names is not None and len(widths) == 1 and min(widths) > n_fields
             and all(not v.strip() for row in body for v in row[n_fields:])):
         n_fields = min(widths)  # "a,b" above rows of "1,2,"
+    if (names is not None and len(widths) == 1 and min(widths) < n_fields
+            and all(not name.strip() for name in names[min(widths):])):
+        n_fields = min(widths)  # "a,b," above rows of "1,2": the header's own empty fields
     count = 0
     while body and count < n_fields - 1:
         j = n_fields - 1 - count
@@ -263,9 +266,11 @@ def _sniff(path, header=None):
         raise ValueError(f"{path!r} has only {what}; expected rows of numbers")
     names = _header(rows[0], header)
     n_fields, trailing = _trailing_columns(rows, names)
+    left_out = trailing
     if names is not None:
-        names = _pandas_names(names, n_fields)
-    return _Sniffed(encoding, delimiter, names, n_fields, trailing, comments)
+        left_out += max(0, len(names) - n_fields)  # empty names beyond the rows' fields
+        names = _pandas_names(names[:n_fields], n_fields)
+    return _Sniffed(encoding, delimiter, names, n_fields, trailing, left_out, comments)
 
 
 class _Sniffed:
@@ -274,16 +279,18 @@ class _Sniffed:
     ``names`` are the header's names as pandas reads them (None without a
     header), one per field; ``n_fields`` the fields of a data row, the last
     ``trailing`` of which are the empty columns of trailing separators;
+    ``left_out`` counts those and the header's empty fields beyond its rows';
     ``comments`` is ``(count, quoted)``: the leading lines that start with
     '#', and whether one of them holds a quote character.
     """
 
-    def __init__(self, encoding, delimiter, names, n_fields, trailing, comments):
+    def __init__(self, encoding, delimiter, names, n_fields, trailing, left_out, comments):
         self.encoding = encoding
         self.delimiter = delimiter
         self.names = names
         self.n_fields = n_fields
         self.trailing = trailing
+        self.left_out = left_out
         self.comments = comments
 
     def data_columns(self):
@@ -381,10 +388,10 @@ def read_csv(path, columns=None, header=None):
             "used as features (write the file with df.to_csv(path, index=False) to "
             "leave it out)"
         )
-    if sniffed.trailing:
+    if sniffed.left_out:
         notes.append(
             f"{path!r} ends its lines with a delimiter ({delimiter!r}), which leaves "
-            f"{sniffed.trailing} empty column(s) without a name at the end; not used as features"
+            f"{sniffed.left_out} empty column(s) without a name at the end; not used as features"
         )
     if names is None and header is None:
         notes.extend(_numeric_header_note(path, encoding, delimiter, comments[0]))

@@ -218,12 +218,17 @@ def test_trailing_delimiters_leave_no_column_with_a_note(tmp_path, reader, case)
         assert _tables.csv_column_names(path) == list(expected.columns)
 
 
-def test_a_header_without_the_trailing_delimiter_of_its_rows(tmp_path, reader):
-    # pandas takes the first column for the index here; the header names the data
-    path = _write(tmp_path, "a,b\n1,2,\n3,4,\n")
+@pytest.mark.parametrize("content", [
+    "a,b\n1,2,\n3,4,\n",  # pandas takes the first column for the index here
+    "a,b,\n1,2\n3,4\n",  # pandas adds a column of NaN
+    "a,b,,\r\n1,2,\r\n3,4,\r\n",
+])
+def test_a_header_and_rows_with_trailing_delimiters_of_their_own(tmp_path, reader, content):
+    path = _write(tmp_path, content)
     table = reader(path)
-    assert table.names == ["a", "b"]
+    assert table.names == ["a", "b"] == _tables.csv_column_names(path)
     assert_array_equal(table.data, [[1, 2], [3, 4]])
+    assert any("ends its lines with a delimiter" in note for note in table.notes)
 
 
 def test_a_value_below_an_empty_trailing_column_is_an_error(tmp_path, reader):
