@@ -2,6 +2,7 @@
 
 from .base import BaseMixture
 from .data import Chunks
+from .families.bayesian import BayesianGaussianMixture
 from .exceptions import ConvergenceWarning, EmptyComponentWarning, NotFittedError
 from .families.exponential import ExponentialMixture
 from .families.gaussian import GaussianMixture
@@ -14,6 +15,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BaseMixture",
+    "BayesianGaussianMixture",
     "Chunks",
     "ConvergenceWarning",
     "EmptyComponentWarning",

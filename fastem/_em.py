@@ -8,6 +8,12 @@ thing that reads the data. Restarts and ``warm_start`` in
 the estimator, so that the estimator itself changes only once the whole fit
 has succeeded.
 
+The value of a pass is the family's objective (``_lower_bound``), taken
+after the M-step: the mean log-likelihood at the parameters the E-step used
+for EM, the evidence lower bound per unit of sample weight for a variational
+family (its E-step's responsibilities with the M-step's posteriors). Both
+never decrease from pass to pass, and everything below applies to either.
+
 The stopping rule
 -----------------
 EM converges linearly: near the peak the increments of the log-likelihood
@@ -239,7 +245,7 @@ class _Run:
             if trial:
                 return None
             raise
-        return lower_bound, before, stats
+        return model._lower_bound(stats, before), before, stats
 
     def accept(self, lower_bound, before, stats, *, extends_chain, trial=None):
         """Record an accepted pass; run the stopping rule; call the callback.

@@ -59,6 +59,16 @@ subclass that fills in a few hooks (the *family protocol*):
     Optional: hyper-parameters that fix the shapes of the parameters besides
     ``n_components`` (e.g. ``{"covariance_type": "full"}``); a warm start
     whose structure changed starts afresh. Default: ``{}``.
+``_kernel_log_weights()``
+    Optional: the per-component terms the kernel adds to the log-densities.
+    Default: the log mixing weights; a variational family gives the
+    expectations of its per-component terms.
+``_lower_bound(stats, before)``
+    Optional: the objective of a pass, after its M-step. Default: the mean
+    log-likelihood of ``stats``; a variational family gives its lower bound.
+``_fit_priors(source)``
+    Optional: ``{name: array}`` that ``fit`` computes once from all the data
+    and sets before each start (e.g. priors centred on the data). Default: ``{}``.
 ``_m_step_allowance(before, after)``
     Optional: how far the M-step from ``before`` to ``after`` may lower the
     mean log-likelihood because it is regularised (see :mod:`fastem._em`).
@@ -569,8 +579,7 @@ class BaseMixture:
                 "not a registered family: call fastem.kernels.register_family_kernels "
                 "for it when its kernel module is imported."
             )
-        with np.errstate(divide="ignore"):
-            log_weights = np.log(self.weights_).astype(dtype)
+        log_weights = self._kernel_log_weights().astype(dtype)
         n_components = log_weights.shape[0]
         n_family, n_stats = self._n_stats(n_features)
         outputs = {
@@ -601,6 +610,40 @@ class BaseMixture:
             fused_scratch(n_partitions, n_features, n_components, n_work, dtype),
             cost_per_row=n_stats,
         )
+
+    def _kernel_log_weights(self):
+        """Family hook: the per-component terms the kernel adds to the log-densities, float64.
+
+        Default: the log mixing weights (-inf for an empty component). A
+        variational mixture gives its expected log-weights and the
+        expectations of the log-density's other per-component terms.
+        """
+        with np.errstate(divide="ignore"):
+            return np.log(np.asarray(self.weights_, dtype=np.float64))
+
+    def _lower_bound(self, stats, before):
+        """Family hook: the objective of a pass, after its M-step (see :mod:`fastem._em`).
+
+        ``stats`` were summed under the parameters ``before`` (a
+        ``_get_parameters()`` result); the model holds their M-step. Default:
+        the mean log-likelihood per unit of sample weight at ``before``,
+        which EM never lowers. A variational family returns its evidence
+        lower bound per unit of sample weight.
+        """
+        return stats.mean_log_likelihood
+
+    def _fit_priors(self, source):
+        """Family hook: parameters that ``fit`` takes from the whole data before any start.
+
+        ``{name: array}`` set on every run of the fit before its
+        initialisation (and over a warm start's parameters), computed once
+        per fit, e.g. priors centred on the data. Default: ``{}``.
+        """
+        return {}
+
+    #: Whether ``fit`` warns (EmptyComponentWarning) about components left with
+    #: no data: a variational mixture switches unneeded components off by design.
+    _warns_empty_components = True
 
     def _unpack(self, total, n_features):
         n_components = self.n_components
@@ -850,6 +893,7 @@ class BaseMixture:
                 warm = False
         n_init = 1 if warm else self.n_init
         random_state = check_random_state(self.random_state)
+        priors = self._fit_priors(source)
 
         best = None
         for init in range(n_init):
@@ -863,7 +907,9 @@ class BaseMixture:
                         for name in self._parameter_names
                     }
                 )
-            else:
+            for name, value in priors.items():
+                setattr(worker, name, value)
+            if not warm:
                 worker._initialize(source, random_state, restart=init)
             if self.verbose:
                 print(f"Initialization {init}")
@@ -905,7 +951,7 @@ class BaseMixture:
                 stacklevel=3,
             )
         empty = [] if stats is None else np.flatnonzero(stats.nk <= _EMPTY_SHARE * stats.n_samples)
-        if len(empty):
+        if len(empty) and self._warns_empty_components:
             warnings.warn(
                 f"{len(empty)} of {self.n_components} components hold no data after fitting "
                 f"(indices {list(map(int, empty))}); their weight is 0. The data support "

@@ -653,15 +653,14 @@ def check_fitted_arrays(model, arrays, n_features, dtype_name, path):
     weights and of finiteness.
     """
     from .families._mean import MeanParameterMixture
-    from .families.gaussian import GaussianMixture, _covariance_shape
+    from .families.bayesian import BayesianGaussianMixture
+    from .families.gaussian import _GaussianComponents
 
     dtype = np.dtype(dtype_name)
     K, D = model.n_components, n_features
     shapes = {"weights_": (K,)}
-    if isinstance(model, GaussianMixture):
-        shapes["means_"] = (K, D)
-        for p in ("covariances_", "precisions_cholesky_", "precisions_"):
-            shapes[p] = _covariance_shape(model.covariance_type, K, D)
+    if isinstance(model, _GaussianComponents):
+        shapes = {name: tuple(shape) for name, shape in model._parameter_shapes(D).items()}
     elif isinstance(model, MeanParameterMixture):
         shapes[model._mean_name] = (K, D)
     fields = {}
@@ -677,7 +676,7 @@ def check_fitted_arrays(model, arrays, n_features, dtype_name, path):
             )
         if expected is None and (value.ndim == 0 or value.shape[0] != K) and name != "precisions_cholesky_":
             field.fail(f"has shape {value.shape}; its first axis must have n_components={K} entries")
-        arrays[name] = field.value = np.ascontiguousarray(value, dtype=dtype)
+        arrays[name] = field.value = np.asarray(value, dtype=dtype, order="C")  # keeps 0-d
         field.finite()
     weights = fields["weights_"]
     if (weights.value < 0).any():
@@ -685,10 +684,39 @@ def check_fitted_arrays(model, arrays, n_features, dtype_name, path):
     total = float(weights.value.astype(np.float64).sum())
     if abs(total - 1.0) > 1e-6 + 4 * K * float(np.finfo(dtype).eps):
         weights.fail(f"sums to {total:.9g}; mixing weights must sum to 1")
-    if isinstance(model, GaussianMixture):
+    if isinstance(model, _GaussianComponents):
         _check_gaussian(model.covariance_type, fields, dtype)
     elif isinstance(model, MeanParameterMixture):
         fields[model._mean_name].positive()
+    if isinstance(model, BayesianGaussianMixture):
+        _check_posterior(model, fields, D, dtype)
+
+
+def _check_posterior(model, fields, n_features, dtype):
+    """A variational mixture's posterior and priors: in their domains, weights from concentrations."""
+    for name in (
+        "weight_concentration_", "mean_precision_", "weight_concentration_prior_",
+        "mean_precision_prior_",
+    ):
+        fields[name].positive()
+    for name in ("degrees_of_freedom_", "degrees_of_freedom_prior_"):
+        field = fields[name]
+        if not (field.value > n_features - 1).all():
+            field.fail(
+                f"must exceed n_features - 1 = {n_features - 1}, but its smallest value is "
+                f"{field.value.min():.6g}"
+            )
+    prior = fields["covariance_prior_"]
+    if model.covariance_type in ("full", "tied"):
+        prior.symmetric_positive_definite(dtype)
+    else:
+        prior.positive()
+    expected = model._expected_weights(fields["weight_concentration_"].value.astype(np.float64))
+    if not np.allclose(fields["weights_"].value, expected, rtol=1e-4, atol=1e-6):
+        fields["weights_"].fail(
+            "disagrees with 'weight_concentration_' (the weights are the posterior's "
+            "expected weights)"
+        )
 
 
 def _check_gaussian(covariance_type, fields, dtype):
@@ -767,17 +795,26 @@ _GAUSSIAN_FITTED = (
 )
 
 
-@one_snapshot
-def gaussian_to_sklearn(model):
-    """An equivalent fitted :class:`sklearn.mixture.GaussianMixture` (float64 arrays)."""
-    from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
+_BAYESIAN_HYPER = (
+    "n_components", "covariance_type", "tol", "reg_covar", "max_iter", "n_init", "init_params",
+    "weight_concentration_prior_type", "weight_concentration_prior", "mean_precision_prior",
+    "mean_prior", "degrees_of_freedom_prior", "covariance_prior", "random_state", "warm_start",
+    "verbose", "verbose_interval",
+)
+_BAYESIAN_FITTED = _GAUSSIAN_FITTED + (
+    "mean_precision_", "mean_prior_", "covariance_prior_", "degrees_of_freedom_",
+    "weight_concentration_prior_", "mean_precision_prior_", "degrees_of_freedom_prior_",
+)
 
+
+def _to_sklearn(model, sklearn_class, hyper_names, fitted_names):
+    """A fitted scikit-learn ``sklearn_class`` with the model's hyper-parameters and attributes."""
     model._check_is_fitted()
-    hyper = {name: getattr(model, name) for name in _SHARED_GAUSSIAN_HYPER}
+    hyper = {name: getattr(model, name) for name in hyper_names}
     if hyper["init_params"] == "hierarchical":  # not scikit-learn's: its default, so that
         hyper["init_params"] = "kmeans"        # clone(estimator).fit(X) runs there
-    estimator = SklearnGaussianMixture(**hyper)
-    for name in _GAUSSIAN_FITTED:
+    estimator = sklearn_class(**hyper)
+    for name in fitted_names:
         value = getattr(model, name)
         if isinstance(value, np.ndarray):
             value = value.astype(np.float64)
@@ -788,16 +825,72 @@ def gaussian_to_sklearn(model):
     return estimator
 
 
-def gaussian_from_sklearn(cls, estimator):
-    """A fastem GaussianMixture holding the parameters of a fitted scikit-learn one."""
+def _from_sklearn(cls, estimator, hyper_names, fitted_names):
+    """A ``cls`` with the hyper-parameters and fitted attributes of a scikit-learn estimator."""
     if not hasattr(estimator, "weights_"):
         raise ValueError(
             f"{type(estimator).__name__} is not fitted; call its fit() before converting."
         )
-    model = cls(**{name: getattr(estimator, name) for name in _SHARED_GAUSSIAN_HYPER})
-    for name in _GAUSSIAN_FITTED:
+    model = cls(**{name: getattr(estimator, name) for name in hyper_names})
+    for name in fitted_names:
         setattr(model, name, getattr(estimator, name))
     model.lower_bounds_ = list(getattr(estimator, "lower_bounds_", [estimator.lower_bound_]))
     if hasattr(estimator, "feature_names_in_"):
         model.feature_names_in_ = np.asarray(estimator.feature_names_in_, dtype=object)
+    return model
+
+
+@one_snapshot
+def gaussian_to_sklearn(model):
+    """An equivalent fitted :class:`sklearn.mixture.GaussianMixture` (float64 arrays)."""
+    from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
+
+    return _to_sklearn(model, SklearnGaussianMixture, _SHARED_GAUSSIAN_HYPER, _GAUSSIAN_FITTED)
+
+
+def gaussian_from_sklearn(cls, estimator):
+    """A fastem GaussianMixture holding the parameters of a fitted scikit-learn one."""
+    return _from_sklearn(cls, estimator, _SHARED_GAUSSIAN_HYPER, _GAUSSIAN_FITTED)
+
+
+@one_snapshot
+def bayesian_to_sklearn(model):
+    """An equivalent fitted :class:`sklearn.mixture.BayesianGaussianMixture` (float64 arrays).
+
+    scikit-learn keeps the Dirichlet process's concentrations as a pair of
+    arrays and the scalar priors (and the 'tied' degrees of freedom) as floats.
+    """
+    from sklearn.mixture import BayesianGaussianMixture as SklearnBayesianGaussianMixture
+
+    estimator = _to_sklearn(
+        model, SklearnBayesianGaussianMixture, _BAYESIAN_HYPER, _BAYESIAN_FITTED
+    )
+    for name in _BAYESIAN_FITTED:
+        value = getattr(estimator, name)
+        if isinstance(value, np.ndarray) and value.ndim == 0:
+            setattr(estimator, name, float(value))
+    concentration = np.asarray(model.weight_concentration_, dtype=np.float64)
+    estimator.weight_concentration_ = (
+        (concentration[0], concentration[1]) if model._process else concentration
+    )
+    return estimator
+
+
+def bayesian_from_sklearn(cls, estimator):
+    """A fastem BayesianGaussianMixture holding the posterior of a fitted scikit-learn one.
+
+    Floats become 0-d float64 arrays, the Dirichlet process's pair of
+    concentration arrays one (2, n_components) array.
+    """
+    model = _from_sklearn(cls, estimator, _BAYESIAN_HYPER, _BAYESIAN_FITTED)
+    model._check_parameters()
+    for name in model._parameter_names:
+        if name != "weight_concentration_":
+            setattr(model, name, np.asarray(getattr(model, name), dtype=np.float64))
+    concentration = estimator.weight_concentration_
+    model.weight_concentration_ = np.asarray(
+        np.stack(concentration) if model._process else concentration, dtype=np.float64
+    )
+    model.lower_bound_ = float(np.ravel(estimator.lower_bound_)[0])
+    model.lower_bounds_ = [float(np.ravel(v)[0]) for v in model.lower_bounds_]
     return model

@@ -142,3 +142,16 @@ def test_import_and_fit_without_dask():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "(3,)"
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_dask_bayesian_fit_matches_memory(client, data, covariance_type, weighted):
+    import dask.array as da
+    from test_bayesian import assert_same_posterior, fit_paths
+
+    X, w = data
+    w = w if weighted else None
+    reference = fit_paths(X, covariance_type, w)
+    dw = None if w is None else da.from_array(w, chunks=1000)
+    assert_same_posterior(fit_paths(as_dask(X), covariance_type, dw), reference)

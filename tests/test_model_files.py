@@ -33,6 +33,9 @@ def _model(family, covariance_type="full", dtype="float64"):
     if family == "gaussian":
         X = make_demo_data(600, random_state=1)[0].astype(dtype)
         model = fastem.GaussianMixture(3, covariance_type=covariance_type, random_state=0)
+    elif family == "bayesian":
+        X = make_demo_data(600, random_state=1)[0].astype(dtype)
+        model = fastem.BayesianGaussianMixture(3, covariance_type=covariance_type, random_state=0)
     elif family == "exponential":
         X = rng.exponential([[1.0, 5.0]], size=(600, 2)).astype(dtype)
         model = fastem.ExponentialMixture(2, random_state=0)
@@ -52,6 +55,8 @@ def _fit_quietly(model, X):
 
 MODELS = [("gaussian", c, d) for c in COVARIANCE_TYPES for d in ("float32", "float64")] + [
     (f, None, d) for f in ("exponential", "poisson") for d in ("float32", "float64")
+] + [("bayesian", c, "float64") for c in COVARIANCE_TYPES] + [
+    ("bayesian", c, "float32") for c in ("full", "spherical")
 ]
 
 
@@ -80,6 +85,13 @@ def _invalid_values(name, value, covariance_type):
     elif name in ("scales_", "rates_"):
         bad += [("zero", np.where(np.arange(v.size).reshape(v.shape) == 0, 0.0, v)),
                 ("negative", -v)]
+    elif name in ("weight_concentration_", "mean_precision_", "weight_concentration_prior_",
+                  "mean_precision_prior_"):
+        bad += [("zero", np.zeros_like(v)), ("negative", -v)]
+    elif name in ("degrees_of_freedom_", "degrees_of_freedom_prior_"):
+        bad += [("n_features - 1", np.full_like(v, value.size and 1.0))]
+    elif name == "covariance_prior_":
+        bad += [("negative definite" if v.ndim == 2 else "negative", -v)]
     elif name in ("covariances_", "precisions_", "precisions_cholesky_"):
         if covariance_type in ("diag", "spherical"):
             bad += [("negative", -v), ("zero", np.zeros_like(v))]
@@ -104,6 +116,16 @@ def _field_cases():
         model = _model(family, covariance_type, dtype)
         for name in model._parameter_names:
             value = getattr(model, name)
+            if value.ndim == 0:  # a scalar prior
+                cases = [("extra axis", value[None]), ("dtype", value.astype(np.float16)),
+                         ("integers", value.astype(np.int64)), ("object", None)]
+                cases += _invalid_values(name, value, covariance_type)
+                for label, replacement in cases:
+                    yield pytest.param(
+                        family, covariance_type, dtype, name, label, replacement,
+                        id=f"{family}-{covariance_type}-{dtype}-{name}-{label}",
+                    )
+                continue
             cases = [("wrong shape", np.concatenate([value, value[:1]])),
                      ("one row fewer", value[:-1]),
                      ("extra axis", value[None]),
@@ -130,7 +152,7 @@ def test_every_invalid_field_is_refused(tmp_path, family, covariance_type, dtype
     arrays = _arrays(path)
     if label == "object":
         # An object array needs pickling; NumPy refuses it with allow_pickle=False.
-        arrays[name] = np.array([object()] * len(arrays[name]), dtype=object)
+        arrays[name] = np.array([object()] * len(np.atleast_1d(arrays[name])), dtype=object)
         _write_object(path, arrays)
     else:
         if label not in ("dtype", "integers"):
@@ -441,6 +463,9 @@ def _metadata_cases():
             for label, value in [("a string", "x"), ("-1", -1), ("a list", [1, 2])]:
                 if value == current:
                     continue
+                if label == "a list" and (name == "mean_prior" or (
+                        name == "covariance_prior" and covariance_type == "diag")):
+                    continue  # one value per feature of 2: a valid prior
                 yield pytest.param(family, covariance_type, dtype, ("hyper_parameters", name),
                                    label, value,
                                    id=f"{family}-{covariance_type}-{dtype}-{name} {label}")

@@ -62,7 +62,10 @@ with warnings.catch_warnings():
     # fastem does not import scikit-learn; it implements the API itself.
     warnings.filterwarnings("ignore", "Estimator .* does not inherit from", UserWarning)
     _with_checks = parametrize_with_checks(
-        [fastem.GaussianMixture(), fastem.ExponentialMixture(), fastem.PoissonMixture()],
+        [
+            fastem.GaussianMixture(), fastem.BayesianGaussianMixture(),
+            fastem.ExponentialMixture(), fastem.PoissonMixture(),
+        ],
         expected_failed_checks=_expected_failures,
     )
 

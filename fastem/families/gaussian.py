@@ -69,6 +69,21 @@ def precisions_cholesky_from_covariances(covariances, covariance_type):
     return 1.0 / np.sqrt(covariances)
 
 
+def log_det_cholesky(precisions_cholesky, covariance_type, n_features):
+    """``log det U`` of upper precision factors (half the log-determinant of the precisions).
+
+    Shape (n_components,), or a scalar for 'tied'; float64.
+    """
+    pc = np.asarray(precisions_cholesky, dtype=np.float64)
+    if covariance_type == "full":
+        return np.log(np.diagonal(pc, axis1=1, axis2=2)).sum(axis=1)
+    if covariance_type == "tied":
+        return np.log(np.diag(pc)).sum()
+    if covariance_type == "diag":
+        return np.log(pc).sum(axis=1)
+    return n_features * np.log(pc)
+
+
 def precisions_from_cholesky(precisions_cholesky, covariance_type):
     if covariance_type == "full":
         return np.einsum("kij,klj->kil", precisions_cholesky, precisions_cholesky)
@@ -113,146 +128,16 @@ def _check_spd(matrix, what):
         )
 
 
-@fill_doc
-class GaussianMixture(BaseMixture):
-    """Gaussian mixture model fitted by EM with fused Numba kernels.
+class _GaussianComponents(BaseMixture):
+    """The Gaussian family's protocol, shared by the maximum-likelihood and variational mixtures.
 
-    A drop-in replacement for :class:`sklearn.mixture.GaussianMixture`: the same
-    parameters, attributes and methods, plus ``sample_weight`` and the
-    sufficient-statistics protocol (:meth:`summarize`, :meth:`m_step`).
-
-    Parameters
-    ----------
-    n_components : int, default=1
-        Number of mixture components.
-    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
-        'full': each component has its own covariance matrix; 'tied': all share
-        one; 'diag': each has its own diagonal matrix; 'spherical': each has
-        its own single variance.
-    {tol}
-    reg_covar : float, default=1e-6
-        Non-negative regularisation added to the diagonal of covariances.
-    max_iter : int, default=1000
-        Passes over the data per initialization (one E-step and M-step each).
-    n_init : int, default=1
-        Number of initializations; the best result is kept.
-    init_params : {'hierarchical', 'k-means++', 'kmeans', 'random', 'random_from_data'}, default='hierarchical'
-        How the starting partition is chosen, on a subsample in standard units
-        (see :mod:`fastem._init`). 'hierarchical': model-based agglomerative
-        hierarchical clustering as in R's mclust (Fraley 1998; Scrucca &
-        Raftery 2015), on at most 2,000 points; with ``n_init > 1`` the
-        starts after the first use 'k-means++', and so does every start for
-        more than 30 features. The others run on at most
-        100,000 points: 'k-means++' seeding, 'kmeans' (k-means++ then Lloyd
-        iterations), 'random' responsibilities, 'random_from_data' centres.
-    weights_init : array-like of shape (n_components,), default=None
-    means_init : array-like of shape (n_components, n_features), default=None
-    precisions_init : array-like, default=None
-        Shaped like ``precisions_`` for the covariance type.
-    random_state : int, RandomState instance or None, default=None
-    warm_start : bool, default=False
-        Start the next ``fit`` from the current solution (then ``n_init`` is ignored).
-    verbose : int, default=0
-        1 prints each initialization and every ``verbose_interval``-th
-        iteration; 2 also prints the lower bound, its change and time per iteration.
-    verbose_interval : int, default=10
-    callback : callable, default=None
-        ``callback(model, n_iter, lower_bound)`` is called after each EM
-        iteration; returning True stops the fit early (see :meth:`fit`).
-    {accelerate}
-    step_exponent : float in (0.5, 1], default=0.7
-        Online EM (:meth:`partial_fit`): the step size of the t-th update is
-        ``eta_t = (t + step_offset) ** -step_exponent``. Closer to 0.5 forgets
-        old batches faster; 1 averages all batches equally.
-    step_offset : float >= 0, default=2.0
-        Online EM: delays the decay of the step size, damping the first updates.
-
-    Attributes
-    ----------
-    weights_ : ndarray of shape (n_components,)
-    means_ : ndarray of shape (n_components, n_features)
-    covariances_ : ndarray
-        (n_components, n_features, n_features) for 'full', (n_features,
-        n_features) for 'tied', (n_components, n_features) for 'diag',
-        (n_components,) for 'spherical'.
-    precisions_ : ndarray, shaped like ``covariances_``
-    precisions_cholesky_ : ndarray, shaped like ``covariances_``
-        Upper-triangular factors ``U`` with ``U @ U.T == precisions_`` (full, tied).
-    {fit_attributes}
+    Subclasses add the hyper-parameters (``__init__``), the parameters
+    (``_parameter_names``), their initialisation and their M-step; the
+    statistics, their frame, the kernel params and the covariance algebra
+    are here.
     """
 
     _regularization_name = "reg_covar"
-    _parameter_names = (
-        "weights_",
-        "means_",
-        "covariances_",
-        "precisions_cholesky_",
-        "precisions_",
-    )
-    _init_parameter_names = ("weights_init", "means_init", "precisions_init")
-
-    def __init__(
-        self,
-        n_components=1,
-        *,
-        covariance_type="full",
-        tol=1e-8,
-        reg_covar=1e-6,
-        max_iter=1000,
-        n_init=1,
-        init_params="hierarchical",
-        weights_init=None,
-        means_init=None,
-        precisions_init=None,
-        random_state=None,
-        warm_start=False,
-        verbose=0,
-        verbose_interval=10,
-        callback=None,
-        accelerate=True,
-        step_exponent=0.7,
-        step_offset=2.0,
-    ):
-        super().__init__(
-            n_components=n_components,
-            tol=tol,
-            max_iter=max_iter,
-            n_init=n_init,
-            init_params=init_params,
-            random_state=random_state,
-            warm_start=warm_start,
-            verbose=verbose,
-            verbose_interval=verbose_interval,
-            callback=callback,
-            accelerate=accelerate,
-            step_exponent=step_exponent,
-            step_offset=step_offset,
-        )
-        self.covariance_type = covariance_type
-        self.reg_covar = reg_covar
-        self.weights_init = weights_init
-        self.means_init = means_init
-        self.precisions_init = precisions_init
-
-    def to_sklearn(self):
-        """An equivalent fitted :class:`sklearn.mixture.GaussianMixture` (float64).
-
-        Its hyper-parameters are this model's, except ``init_params='hierarchical'``,
-        which scikit-learn does not have: it becomes scikit-learn's default
-        'kmeans', so that the estimator can be cloned and fitted again there.
-        """
-        from ..io import gaussian_to_sklearn
-
-        return gaussian_to_sklearn(self)
-
-    @classmethod
-    def from_sklearn(cls, estimator):
-        """A GaussianMixture with the parameters of a fitted scikit-learn one."""
-        from ..io import gaussian_from_sklearn
-
-        return gaussian_from_sklearn(cls, estimator)
-
-    # -- family protocol ------------------------------------------------
 
     def _check_parameters(self):
         super()._check_parameters()
@@ -263,73 +148,22 @@ class GaussianMixture(BaseMixture):
             )
         check_scalar(self.reg_covar, "reg_covar", numbers.Real, min_val=0.0)
 
-    def _check_family_init(self, n_features):
-        K = self.n_components
-        if self.weights_init is not None:
-            check_weights_init(self.weights_init, K)
-        if self.means_init is not None:
-            m = as_float_array(self.means_init, "means_init")
-            if m.shape != (K, n_features):
-                raise ValueError(
-                    f"means_init must have shape (n_components, n_features) = "
-                    f"({K}, {n_features}), got {m.shape}."
-                )
-            if not np.isfinite(m).all():
-                raise ValueError("means_init contains NaN or infinite values.")
-        if self.precisions_init is not None:
-            p = as_float_array(self.precisions_init, "precisions_init")
-            shape = _covariance_shape(self.covariance_type, K, n_features)
-            if p.shape != shape:
-                raise ValueError(
-                    f"precisions_init must have shape {shape} for covariance_type="
-                    f"{self.covariance_type!r}, got {p.shape}."
-                )
-            if not np.isfinite(p).all():
-                raise ValueError("precisions_init contains NaN or infinite values.")
-            if self.covariance_type == "full":
-                for k, matrix in enumerate(p):
-                    _check_spd(matrix, f"precisions_init[{k}]")
-            elif self.covariance_type == "tied":
-                _check_spd(p, "precisions_init")
-            elif (p <= 0).any():
-                raise ValueError(
-                    f"precisions_init must be positive, got minimum {p.min():.3g}."
-                )
+    def _regularized_covariances(self, nk, covariances):
+        """Covariances of the covariance type, plus ``reg_covar``, from full per-component ones.
 
-    def _user_gives_every_parameter(self):
-        return not any(p is None for p in (self.weights_init, self.means_init, self.precisions_init))
-
-    def _init_family_from_user(self):
-        dtype = self._dtype
-        if self.weights_init is not None:
-            self.weights_ = np.asarray(self.weights_init, dtype=dtype)
-        if self.means_init is not None:
-            self.means_ = np.asarray(self.means_init, dtype=dtype)
-        if self.precisions_init is not None:
-            p = np.asarray(self.precisions_init, dtype=np.float64)
-            if self.covariance_type == "full":
-                pc = np.stack([_upper_factor(matrix) for matrix in p])
-            elif self.covariance_type == "tied":
-                pc = _upper_factor(p)
-            else:
-                pc = np.sqrt(p)
-            self._set_precisions(pc)
-            self.covariances_ = covariances_from_precisions(p, self.covariance_type).astype(dtype)
-
-    def _params_from_moments(self, nk, means, covariances):
-        if self.precisions_init is not None:  # the user's precisions replace the covariances
-            self.means_ = np.asarray(means, dtype=self._dtype)
-            return
+        ``covariances`` (n_components, n_features, n_features) are the
+        responsibility-weighted covariances of the components, ``nk`` their
+        masses: 'tied' averages them with weights ``nk``, 'diag' keeps their
+        diagonals and 'spherical' the mean of each diagonal.
+        """
         reg = self.reg_covar
-        n_features = means.shape[1]
+        n_features = covariances.shape[1]
         if self.covariance_type == "full":
-            cov = covariances + reg * np.eye(n_features)
-        elif self.covariance_type == "tied":
-            cov = np.tensordot(nk, covariances, axes=1) / nk.sum() + reg * np.eye(n_features)
-        else:
-            diag = np.diagonal(covariances, axis1=1, axis2=2) + reg
-            cov = diag if self.covariance_type == "diag" else diag.mean(axis=1)
-        self._set_gaussian(means, cov)
+            return covariances + reg * np.eye(n_features)
+        if self.covariance_type == "tied":
+            return np.tensordot(nk, covariances, axes=1) / nk.sum() + reg * np.eye(n_features)
+        diag = np.diagonal(covariances, axis1=1, axis2=2) + reg
+        return diag if self.covariance_type == "diag" else diag.mean(axis=1)
 
     def _set_gaussian(self, means, covariances):
         dtype = self._dtype
@@ -549,14 +383,9 @@ class GaussianMixture(BaseMixture):
     def _kernel_params(self, dtype):
         pc = np.asarray(self.precisions_cholesky_, dtype=np.float64)
         n_features = self.means_.shape[1]
-        if self.covariance_type == "full":
-            log_det = np.log(np.diagonal(pc, axis1=1, axis2=2)).sum(axis=1)
-        elif self.covariance_type == "tied":
-            log_det = np.full(self.n_components, np.log(np.diag(pc)).sum())
-        elif self.covariance_type == "diag":
-            log_det = np.log(pc).sum(axis=1)
-        else:
-            log_det = n_features * np.log(pc)
+        log_det = np.broadcast_to(
+            log_det_cholesky(pc, self.covariance_type, n_features), (self.n_components,)
+        )
         log_norm = log_det - 0.5 * n_features * _LOG_2PI
         arrays = [self.means_, pc, log_norm]
         if self.covariance_type == "tied":
@@ -571,6 +400,16 @@ class GaussianMixture(BaseMixture):
         )
 
     def _m_step_family(self, stats):
+        _, means, cov = self._weighted_moments(stats)
+        self._set_gaussian(means, cov)
+
+    def _weighted_moments(self, stats):
+        """``(nk, means, covariances)`` of the responsibilities, float64, from summed statistics.
+
+        ``nk`` with the ``10 * eps`` floor; the covariances of the covariance
+        type with ``reg_covar`` added, as scikit-learn's
+        ``_estimate_gaussian_parameters`` gives them.
+        """
         shift = np.asarray(stats.reference["shift"], dtype=np.float64)
         nk_raw = stats.nk
         nk = nk_raw + 10 * np.finfo(np.float64).eps
@@ -598,7 +437,7 @@ class GaussianMixture(BaseMixture):
         else:
             diag = (sxx - 2 * delta * sx + nk_raw[:, None] * delta**2) / nk[:, None] + reg
             cov = diag if self.covariance_type == "diag" else diag.mean(axis=1)
-        self._set_gaussian(means, cov)
+        return nk, means, cov
 
     def _n_family_parameters(self):
         K, D = self.means_.shape
@@ -619,3 +458,203 @@ class GaussianMixture(BaseMixture):
             return rng.multivariate_normal(mean, cov, n)
         scale = np.sqrt(cov[k])
         return mean + rng.standard_normal(size=(n, mean.shape[0])) * scale
+
+
+@fill_doc
+class GaussianMixture(_GaussianComponents):
+    """Gaussian mixture model fitted by EM with fused Numba kernels.
+
+    A drop-in replacement for :class:`sklearn.mixture.GaussianMixture`: the same
+    parameters, attributes and methods, plus ``sample_weight`` and the
+    sufficient-statistics protocol (:meth:`summarize`, :meth:`m_step`).
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of mixture components.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        'full': each component has its own covariance matrix; 'tied': all share
+        one; 'diag': each has its own diagonal matrix; 'spherical': each has
+        its own single variance.
+    {tol}
+    reg_covar : float, default=1e-6
+        Non-negative regularisation added to the diagonal of covariances.
+    max_iter : int, default=1000
+        Passes over the data per initialization (one E-step and M-step each).
+    n_init : int, default=1
+        Number of initializations; the best result is kept.
+    init_params : {'hierarchical', 'k-means++', 'kmeans', 'random', 'random_from_data'}, default='hierarchical'
+        How the starting partition is chosen, on a subsample in standard units
+        (see :mod:`fastem._init`). 'hierarchical': model-based agglomerative
+        hierarchical clustering as in R's mclust (Fraley 1998; Scrucca &
+        Raftery 2015), on at most 2,000 points; with ``n_init > 1`` the
+        starts after the first use 'k-means++', and so does every start for
+        more than 30 features. The others run on at most
+        100,000 points: 'k-means++' seeding, 'kmeans' (k-means++ then Lloyd
+        iterations), 'random' responsibilities, 'random_from_data' centres.
+    weights_init : array-like of shape (n_components,), default=None
+    means_init : array-like of shape (n_components, n_features), default=None
+    precisions_init : array-like, default=None
+        Shaped like ``precisions_`` for the covariance type.
+    random_state : int, RandomState instance or None, default=None
+    warm_start : bool, default=False
+        Start the next ``fit`` from the current solution (then ``n_init`` is ignored).
+    verbose : int, default=0
+        1 prints each initialization and every ``verbose_interval``-th
+        iteration; 2 also prints the lower bound, its change and time per iteration.
+    verbose_interval : int, default=10
+    callback : callable, default=None
+        ``callback(model, n_iter, lower_bound)`` is called after each EM
+        iteration; returning True stops the fit early (see :meth:`fit`).
+    {accelerate}
+    step_exponent : float in (0.5, 1], default=0.7
+        Online EM (:meth:`partial_fit`): the step size of the t-th update is
+        ``eta_t = (t + step_offset) ** -step_exponent``. Closer to 0.5 forgets
+        old batches faster; 1 averages all batches equally.
+    step_offset : float >= 0, default=2.0
+        Online EM: delays the decay of the step size, damping the first updates.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+    means_ : ndarray of shape (n_components, n_features)
+    covariances_ : ndarray
+        (n_components, n_features, n_features) for 'full', (n_features,
+        n_features) for 'tied', (n_components, n_features) for 'diag',
+        (n_components,) for 'spherical'.
+    precisions_ : ndarray, shaped like ``covariances_``
+    precisions_cholesky_ : ndarray, shaped like ``covariances_``
+        Upper-triangular factors ``U`` with ``U @ U.T == precisions_`` (full, tied).
+    {fit_attributes}
+    """
+
+    _parameter_names = (
+        "weights_",
+        "means_",
+        "covariances_",
+        "precisions_cholesky_",
+        "precisions_",
+    )
+    _init_parameter_names = ("weights_init", "means_init", "precisions_init")
+
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        covariance_type="full",
+        tol=1e-8,
+        reg_covar=1e-6,
+        max_iter=1000,
+        n_init=1,
+        init_params="hierarchical",
+        weights_init=None,
+        means_init=None,
+        precisions_init=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+        callback=None,
+        accelerate=True,
+        step_exponent=0.7,
+        step_offset=2.0,
+    ):
+        super().__init__(
+            n_components=n_components,
+            tol=tol,
+            max_iter=max_iter,
+            n_init=n_init,
+            init_params=init_params,
+            random_state=random_state,
+            warm_start=warm_start,
+            verbose=verbose,
+            verbose_interval=verbose_interval,
+            callback=callback,
+            accelerate=accelerate,
+            step_exponent=step_exponent,
+            step_offset=step_offset,
+        )
+        self.covariance_type = covariance_type
+        self.reg_covar = reg_covar
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+
+    def to_sklearn(self):
+        """An equivalent fitted :class:`sklearn.mixture.GaussianMixture` (float64).
+
+        Its hyper-parameters are this model's, except ``init_params='hierarchical'``,
+        which scikit-learn does not have: it becomes scikit-learn's default
+        'kmeans', so that the estimator can be cloned and fitted again there.
+        """
+        from ..io import gaussian_to_sklearn
+
+        return gaussian_to_sklearn(self)
+
+    @classmethod
+    def from_sklearn(cls, estimator):
+        """A GaussianMixture with the parameters of a fitted scikit-learn one."""
+        from ..io import gaussian_from_sklearn
+
+        return gaussian_from_sklearn(cls, estimator)
+
+    # -- family protocol ------------------------------------------------
+
+    def _check_family_init(self, n_features):
+        K = self.n_components
+        if self.weights_init is not None:
+            check_weights_init(self.weights_init, K)
+        if self.means_init is not None:
+            m = as_float_array(self.means_init, "means_init")
+            if m.shape != (K, n_features):
+                raise ValueError(
+                    f"means_init must have shape (n_components, n_features) = "
+                    f"({K}, {n_features}), got {m.shape}."
+                )
+            if not np.isfinite(m).all():
+                raise ValueError("means_init contains NaN or infinite values.")
+        if self.precisions_init is not None:
+            p = as_float_array(self.precisions_init, "precisions_init")
+            shape = _covariance_shape(self.covariance_type, K, n_features)
+            if p.shape != shape:
+                raise ValueError(
+                    f"precisions_init must have shape {shape} for covariance_type="
+                    f"{self.covariance_type!r}, got {p.shape}."
+                )
+            if not np.isfinite(p).all():
+                raise ValueError("precisions_init contains NaN or infinite values.")
+            if self.covariance_type == "full":
+                for k, matrix in enumerate(p):
+                    _check_spd(matrix, f"precisions_init[{k}]")
+            elif self.covariance_type == "tied":
+                _check_spd(p, "precisions_init")
+            elif (p <= 0).any():
+                raise ValueError(
+                    f"precisions_init must be positive, got minimum {p.min():.3g}."
+                )
+
+    def _user_gives_every_parameter(self):
+        return not any(p is None for p in (self.weights_init, self.means_init, self.precisions_init))
+
+    def _init_family_from_user(self):
+        dtype = self._dtype
+        if self.weights_init is not None:
+            self.weights_ = np.asarray(self.weights_init, dtype=dtype)
+        if self.means_init is not None:
+            self.means_ = np.asarray(self.means_init, dtype=dtype)
+        if self.precisions_init is not None:
+            p = np.asarray(self.precisions_init, dtype=np.float64)
+            if self.covariance_type == "full":
+                pc = np.stack([_upper_factor(matrix) for matrix in p])
+            elif self.covariance_type == "tied":
+                pc = _upper_factor(p)
+            else:
+                pc = np.sqrt(p)
+            self._set_precisions(pc)
+            self.covariances_ = covariances_from_precisions(p, self.covariance_type).astype(dtype)
+
+    def _params_from_moments(self, nk, means, covariances):
+        if self.precisions_init is not None:  # the user's precisions replace the covariances
+            self.means_ = np.asarray(means, dtype=self._dtype)
+            return
+        self._set_gaussian(means, self._regularized_covariances(nk, covariances))

@@ -1,0 +1,687 @@
+"""Variational Bayesian Gaussian mixtures, on the Gaussian family's fused kernel.
+
+The variational E-step (Bishop 2006, *Pattern Recognition and Machine
+Learning*, sec. 10.2.1, eqs. 10.46-10.67; Blei and Jordan 2006 for the
+Dirichlet process) gives each point the log-responsibility
+
+    log rho_nk = E[log pi_k] + E[log |Lambda_k|] / 2 - D / (2 beta_k)
+                 - nu_k / 2 (x_n - m_k)^T W_k (x_n - m_k) - D/2 log(2 pi),
+
+which is the Gaussian log-density with precision ``nu_k W_k`` (the model's
+``precisions_``, as scikit-learn normalises it) plus a per-component constant.
+The constants (digamma sums) are computed once per iteration
+(:meth:`BayesianGaussianMixture._kernel_log_weights`) and take the place of
+the log mixing weights in the Gaussian family's fused kernel, so the pass over
+the data, its statistics (``nk``, first and second moments around the
+current means) and every data path are the Gaussian family's. The M-step turns
+the same statistics into the parameters of the variational posteriors (Bishop
+eqs. 10.58, 10.60-10.63).
+
+The evidence lower bound is scikit-learn's (``_compute_lower_bound``: the
+bound with the terms that cancel at the M-step's optimum removed). Its
+entropy term ``-sum_nk r_nk log r_nk`` needs no pass of its own: with
+``log r_nk = log rho_nk - log sum_j rho_nj``,
+
+    sum_nk r_nk log r_nk = sum_k [N_k c_k - tr(P_k S_k) / 2] - sum_n log sum_j rho_nj,
+
+where ``c_k`` is the constant part of ``log rho_nk``, ``P_k`` the precision
+and ``S_k = sum_n r_nk (x_n - m_k)(x_n - m_k)^T`` the scatter around the
+means of the E-step, which is the statistic the kernel sums; the last sum is
+its log-likelihood sum.
+"""
+
+import numbers
+
+import numpy as np
+
+from .. import _state
+from .._validation import as_float_array, check_scalar
+from ..base import fill_doc
+from .gaussian import GaussianMixture, _check_spd, _GaussianComponents, log_det_cholesky
+
+__all__ = ["BayesianGaussianMixture"]
+
+_PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
+_LOG_2 = np.log(2.0)
+
+
+def _data_mean_and_covariance(source, full):
+    """``(n, mean, covariance)`` of a data source, float64, through the fused kernel.
+
+    ``n`` is the sum of the sample weights; the covariance divides by
+    ``n - 1`` (``np.cov``'s, with weights as repetition counts), and is the
+    diagonal only unless ``full``. Two passes of a one-component Gaussian: the
+    first finds the mean, the second sums the scatter around it, so that data
+    far from 0 lose nothing to cancellation.
+    """
+    n_features = source.n_features
+    model = GaussianMixture(1, covariance_type="full" if full else "diag", reg_covar=0.0)
+    model.weights_ = np.ones(1, dtype=source.dtype)
+    covariance = np.eye(n_features) if full else np.ones((1, n_features))
+    shift = np.zeros((1, n_features))
+    for _ in range(2):
+        model._set_gaussian(shift, covariance[None] if full else covariance)
+        stats = model._summarize(source)
+        n = stats.n_samples
+        reference = np.asarray(stats.reference["shift"], dtype=np.float64)
+        sx = stats.moments["sx"]
+        shift = reference + sx / n
+    sxx = stats.moments["sxx"][0]
+    if full:
+        sxx = np.tril(sxx) + np.tril(sxx, -1).T
+        scatter = sxx - np.outer(sx[0], sx[0]) / n
+    else:
+        scatter = sxx - sx[0] ** 2 / n
+    with np.errstate(divide="ignore", invalid="ignore"):  # n <= 1: the caller decides
+        return n, shift[0], scatter / (n - 1.0)
+
+
+def _hidden(self):
+    raise AttributeError("not defined for this estimator")
+
+
+@fill_doc
+class BayesianGaussianMixture(_GaussianComponents):
+    """Variational Bayesian Gaussian mixture, fitted with fused Numba kernels.
+
+    A drop-in replacement for :class:`sklearn.mixture.BayesianGaussianMixture`:
+    the same priors, parameters, attributes and methods, plus ``sample_weight``,
+    float32 data and every data source of :class:`~fastem.GaussianMixture`
+    (memory maps, :class:`~fastem.Chunks`, Dask arrays). Give ``n_components``
+    an upper bound on the number of components: the Dirichlet prior on the
+    weights switches the components the data do not need off (their
+    ``weights_`` fall towards 0), and the *effective number of components*,
+    those with a weight above a small threshold, answers "how many?".
+
+    The updates are variational Bayes for a Gaussian mixture with a
+    Gaussian-Wishart prior on each component (Bishop 2006, *Pattern Recognition
+    and Machine Learning*, sec. 10.2; Attias 2000) and a Dirichlet
+    distribution or a truncated stick-breaking Dirichlet process (Blei and
+    Jordan 2006) on the weights; see :mod:`fastem.families.bayesian`.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Upper bound on the number of components.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+    {tol}
+    reg_covar : float, default=1e-6
+        Non-negative regularisation added to the diagonal of the weighted
+        covariances before the Wishart update, as in scikit-learn.
+    max_iter : int, default=1000
+        Passes over the data per initialization.
+    n_init : int, default=1
+        Number of initializations; the one with the largest lower bound is kept.
+    init_params : {'hierarchical', 'k-means++', 'kmeans', 'random', 'random_from_data'}, default='hierarchical'
+        The starting partition, as for :class:`~fastem.GaussianMixture`; the
+        start is the variational M-step from its responsibilities, with the
+        component masses scaled to the data's total weight.
+    weight_concentration_prior_type : {'dirichlet_process', 'dirichlet_distribution'}, default='dirichlet_process'
+        'dirichlet_process': the stick-breaking prior, which orders the
+        components and switches the later ones off; 'dirichlet_distribution':
+        a finite symmetric Dirichlet prior.
+    weight_concentration_prior : float > 0, default=None
+        Concentration of the Dirichlet prior (``gamma_0``, or ``alpha_0``);
+        smaller values favour fewer components. None: ``1 / n_components``.
+    mean_precision_prior : float > 0, default=None
+        ``beta_0``: how strongly the means are drawn towards ``mean_prior``.
+        None: 1.
+    mean_prior : array-like of shape (n_features,), default=None
+        ``m_0``. None: the (weighted) mean of the data.
+    degrees_of_freedom_prior : float > n_features - 1, default=None
+        ``nu_0`` of the Wishart prior. None: ``n_features``.
+    covariance_prior : float or array-like, default=None
+        ``W_0^{-1}``, the prior on the covariances: shape (n_features,
+        n_features) for 'full' and 'tied', (n_features,) for 'diag', a float
+        for 'spherical'. None: the (weighted) covariance of the data
+        (``np.cov``, its diagonal, or the diagonal's mean).
+    random_state : int, RandomState instance or None, default=None
+    warm_start : bool, default=False
+        Start the next ``fit`` from the current posteriors (the priors are
+        recomputed from the new data, as scikit-learn does).
+    verbose : int, default=0
+    verbose_interval : int, default=10
+    callback : callable, default=None
+        ``callback(model, n_iter, lower_bound)`` after each iteration;
+        returning True stops the fit early.
+    {accelerate}
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+        Expected mixing weights under the variational posterior.
+    weight_concentration_ : ndarray
+        Parameters of the weights' posterior: shape (2, n_components) for the
+        Dirichlet process (the Beta parameters of each stick, the pair that
+        scikit-learn stores as a tuple), (n_components,) for the Dirichlet
+        distribution.
+    mean_precision_ : ndarray of shape (n_components,)
+        ``beta_k``.
+    means_ : ndarray of shape (n_components, n_features)
+        ``m_k``, the posterior means of the component means.
+    degrees_of_freedom_ : ndarray of shape (n_components,), or 0-d for 'tied'
+        ``nu_k``.
+    covariances_ : ndarray
+        ``W_k^{-1} / nu_k``, shaped as for :class:`~fastem.GaussianMixture`.
+    precisions_ : ndarray
+        ``nu_k W_k``, the expected precisions.
+    precisions_cholesky_ : ndarray
+        Upper-triangular ``U`` with ``U @ U.T == precisions_`` (full, tied).
+    weight_concentration_prior_, mean_precision_prior_, degrees_of_freedom_prior_ : 0-d ndarray
+        The priors used by the fit (defaults resolved).
+    mean_prior_ : ndarray of shape (n_features,)
+    covariance_prior_ : ndarray
+        Shape (n_features, n_features), (n_features,) or 0-d by covariance type.
+    lower_bound_ : float
+        scikit-learn's evidence lower bound of the best initialization
+        (``_compute_lower_bound``, without constant terms) per unit of sample
+        weight: scikit-learn's ``lower_bound_`` divided by the number of
+        samples, in the unit of ``tol``.
+    lower_bounds_ : list of float
+        The lower bound per unit of sample weight at each accepted pass
+        (non-decreasing).
+    converged_ : bool
+    n_iter_ : int
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str, shape (n_features_in_,)
+
+    Notes
+    -----
+    ``predict``, ``predict_proba``, ``score_samples`` and ``score`` use the
+    variational log-responsibilities, as scikit-learn's class does. There is no
+    ``bic``, ``aic`` or ``partial_fit``: the lower bound, not a likelihood, is
+    what this model maximises.
+    """
+
+    _parameter_names = (
+        "weights_",
+        "weight_concentration_",
+        "mean_precision_",
+        "means_",
+        "degrees_of_freedom_",
+        "covariances_",
+        "precisions_cholesky_",
+        "precisions_",
+        "weight_concentration_prior_",
+        "mean_precision_prior_",
+        "mean_prior_",
+        "degrees_of_freedom_prior_",
+        "covariance_prior_",
+    )
+    _warns_empty_components = False
+
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        covariance_type="full",
+        tol=1e-8,
+        reg_covar=1e-6,
+        max_iter=1000,
+        n_init=1,
+        init_params="hierarchical",
+        weight_concentration_prior_type="dirichlet_process",
+        weight_concentration_prior=None,
+        mean_precision_prior=None,
+        mean_prior=None,
+        degrees_of_freedom_prior=None,
+        covariance_prior=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+        callback=None,
+        accelerate=True,
+    ):
+        super().__init__(
+            n_components=n_components,
+            tol=tol,
+            max_iter=max_iter,
+            n_init=n_init,
+            init_params=init_params,
+            random_state=random_state,
+            warm_start=warm_start,
+            verbose=verbose,
+            verbose_interval=verbose_interval,
+            callback=callback,
+            accelerate=accelerate,
+        )
+        self.covariance_type = covariance_type
+        self.reg_covar = reg_covar
+        self.weight_concentration_prior_type = weight_concentration_prior_type
+        self.weight_concentration_prior = weight_concentration_prior
+        self.mean_precision_prior = mean_precision_prior
+        self.mean_prior = mean_prior
+        self.degrees_of_freedom_prior = degrees_of_freedom_prior
+        self.covariance_prior = covariance_prior
+
+    def to_sklearn(self):
+        """An equivalent fitted :class:`sklearn.mixture.BayesianGaussianMixture` (float64).
+
+        Its predictions are this model's. ``weight_concentration_`` becomes
+        scikit-learn's pair of arrays for the Dirichlet process, and the 0-d
+        priors Python floats. ``lower_bound_`` and ``lower_bounds_`` stay per
+        unit of sample weight (scikit-learn's own fits report the sum over
+        the samples). ``init_params='hierarchical'``, which scikit-learn does
+        not have, becomes its default 'kmeans'.
+        """
+        from ..io import bayesian_to_sklearn
+
+        return bayesian_to_sklearn(self)
+
+    @classmethod
+    def from_sklearn(cls, estimator):
+        """A BayesianGaussianMixture with the posterior and priors of a fitted scikit-learn one.
+
+        scikit-learn's ``lower_bound_`` (a sum over the samples) is copied as it is.
+        """
+        from ..io import bayesian_from_sklearn
+
+        return bayesian_from_sklearn(cls, estimator)
+
+    # The model maximises a lower bound, not a likelihood: the base class's
+    # information criteria and online EM have no meaning here. A property that
+    # raises AttributeError hides the inherited method (hasattr is False), and
+    # __getattr__, which Python then calls, says why.
+    _NO_LIKELIHOOD = ("bic", "aic", "partial_fit")
+    bic = aic = partial_fit = property(_hidden)
+
+    def __getattr__(self, name):
+        if name in self._NO_LIKELIHOOD:
+            raise AttributeError(
+                f"BayesianGaussianMixture has no {name}: it maximises a variational lower "
+                "bound, not the likelihood. Use GaussianMixture (with select_n_components) "
+                "for information criteria and online EM."
+            )
+        return super().__getattr__(name)
+
+    def effective_n_components(self, threshold=0.01):
+        """The number of components with an expected weight above ``threshold``.
+
+        The Dirichlet prior leaves the components that the data do not need
+        with the prior's mass only (about ``1 / n_samples`` of the weight):
+        those above the threshold are the ones the data support. Compare
+        with :func:`fastem.select_n_components`, which fits every K and
+        scores each by BIC.
+
+        Parameters
+        ----------
+        threshold : float in [0, 1), default=0.01
+
+        Returns
+        -------
+        int
+
+        Raises
+        ------
+        NotFittedError
+            If the model is not fitted.
+        """
+        self._check_is_fitted()
+        check_scalar(threshold, "threshold", numbers.Real, min_val=0.0, max_val=1.0)
+        if threshold == 1.0:
+            raise ValueError("threshold must be below 1, got 1.0: no weight exceeds it.")
+        return int(np.count_nonzero(np.asarray(self.weights_) > threshold))
+
+    # -- hyper-parameters -------------------------------------------------
+
+    def _check_parameters(self):
+        super()._check_parameters()
+        if self.weight_concentration_prior_type not in _PRIOR_TYPES:
+            raise ValueError(
+                f"weight_concentration_prior_type must be one of {_PRIOR_TYPES}, got "
+                f"{self.weight_concentration_prior_type!r}."
+            )
+        for name in ("weight_concentration_prior", "mean_precision_prior", "degrees_of_freedom_prior"):
+            value = getattr(self, name)
+            if value is not None:
+                check_scalar(value, name, numbers.Real, min_val=0.0, include_min=False)
+        if self.covariance_type == "spherical" and self.covariance_prior is not None:
+            check_scalar(
+                self.covariance_prior, "covariance_prior", numbers.Real, min_val=0.0,
+                include_min=False,
+            )
+
+    def _check_family_init(self, n_features):
+        """Check the priors that depend on the number of features."""
+        if self.mean_prior is not None:
+            m = as_float_array(self.mean_prior, "mean_prior")
+            if m.shape != (n_features,):
+                raise ValueError(
+                    f"mean_prior must have shape (n_features,) = ({n_features},), got {m.shape}."
+                )
+            if not np.isfinite(m).all():
+                raise ValueError("mean_prior contains NaN or infinite values.")
+        dof = self.degrees_of_freedom_prior
+        if dof is not None and not dof > n_features - 1:
+            raise ValueError(
+                f"degrees_of_freedom_prior must be greater than n_features - 1 = "
+                f"{n_features - 1} for a proper Wishart prior, got {dof!r}. Leave it None "
+                f"for n_features, or pass a larger value."
+            )
+        if self.covariance_prior is None or self.covariance_type == "spherical":
+            return
+        c = as_float_array(self.covariance_prior, "covariance_prior")
+        shape = (n_features,) if self.covariance_type == "diag" else (n_features, n_features)
+        if c.shape != shape:
+            raise ValueError(
+                f"covariance_prior must have shape {shape} for covariance_type="
+                f"{self.covariance_type!r}, got {c.shape}."
+            )
+        if not np.isfinite(c).all():
+            raise ValueError("covariance_prior contains NaN or infinite values.")
+        if self.covariance_type == "diag":
+            if not (c > 0).all():
+                raise ValueError(
+                    f"covariance_prior must be positive for covariance_type='diag', got "
+                    f"minimum {c.min():.3g}."
+                )
+        else:
+            _check_spd(c, "covariance_prior")
+
+    def _family_structure(self):
+        return {
+            "covariance_type": self.covariance_type,
+            "weight_concentration_prior_type": self.weight_concentration_prior_type,
+        }
+
+    @property
+    def _process(self):
+        return self.weight_concentration_prior_type == "dirichlet_process"
+
+    # -- priors and initialisation ---------------------------------------
+
+    def _fit_priors(self, source):
+        """The priors of this fit: the given ones, the others from the data (one or two passes)."""
+        n_features, dtype = source.n_features, source.dtype
+        K = self.n_components
+        priors = {
+            "weight_concentration_prior_": (
+                1.0 / K if self.weight_concentration_prior is None
+                else self.weight_concentration_prior
+            ),
+            "mean_precision_prior_": (
+                1.0 if self.mean_precision_prior is None else self.mean_precision_prior
+            ),
+            "degrees_of_freedom_prior_": (
+                n_features if self.degrees_of_freedom_prior is None
+                else self.degrees_of_freedom_prior
+            ),
+        }
+        n, mean, covariance = _data_mean_and_covariance(
+            source, full=self.covariance_type in ("full", "tied")
+        )
+        if self.covariance_prior is None and not n > 1:
+            raise ValueError(
+                f"The default covariance_prior is the covariance of the data, which needs "
+                f"a total sample weight above 1, got {n:g} (n_samples={source.n_positive} "
+                "of positive weight). Pass covariance_prior, or more data."
+            )
+        if self.mean_prior is None:
+            priors["mean_prior_"] = mean
+        else:
+            priors["mean_prior_"] = self.mean_prior
+        if self.covariance_prior is not None:
+            priors["covariance_prior_"] = self.covariance_prior
+        elif self.covariance_type == "diag":
+            priors["covariance_prior_"] = covariance
+        elif self.covariance_type == "spherical":
+            priors["covariance_prior_"] = covariance.mean()
+        else:
+            priors["covariance_prior_"] = covariance
+        priors = {name: np.asarray(value, dtype=dtype) for name, value in priors.items()}
+        # Not a parameter: the starting partition's masses, taken on a subsample,
+        # are scaled to the data's total weight.
+        priors["_total_weight"] = n
+        return priors
+
+    def _init_family_from_user(self):
+        """No initial parameters are given to a variational mixture; the priors are its input."""
+
+    def _params_from_moments(self, nk, means, covariances):
+        """The variational M-step from the starting partition's moments (scikit-learn's ``_initialize``)."""
+        nk = nk * (self._total_weight / nk.sum())
+        self._variational_m_step(nk, means, self._regularized_covariances(nk, covariances))
+
+    # -- the M-step -------------------------------------------------------
+
+    def _m_step_family(self, stats):
+        self._variational_m_step(*self._weighted_moments(stats))
+
+    def _variational_m_step(self, nk, xk, sk):
+        """Posterior parameters from masses ``nk``, means ``xk`` and covariances ``sk`` (float64).
+
+        Bishop (2006) eqs. 10.58 and 10.60-10.63 (with ``nu_k = nu_0 + N_k``),
+        the stick-breaking update of Blei and Jordan (2006), and
+        scikit-learn's normalisation of ``W_k^{-1}`` by ``nu_k``; 'tied'
+        shares one Wishart posterior with the average mass ``sum N_k / K``.
+        """
+        K = self.n_components
+        alpha0 = float(self.weight_concentration_prior_)
+        if self._process:
+            remaining = np.hstack((np.cumsum(nk[::-1])[-2::-1], 0.0))
+            concentration = np.stack([1.0 + nk, alpha0 + remaining])
+        else:
+            concentration = alpha0 + nk
+        beta0 = float(self.mean_precision_prior_)
+        m0 = np.asarray(self.mean_prior_, dtype=np.float64)
+        nu0 = float(self.degrees_of_freedom_prior_)
+        prior = np.asarray(self.covariance_prior_, dtype=np.float64)
+        beta = beta0 + nk
+        means = (beta0 * m0 + nk[:, None] * xk) / beta[:, None]
+        diff = xk - m0
+        shrink = nk * beta0 / beta
+        if self.covariance_type == "full":
+            nu = nu0 + nk
+            cov = prior + nk[:, None, None] * sk + shrink[:, None, None] * np.einsum(
+                "ki,kj->kij", diff, diff
+            )
+            cov /= nu[:, None, None]
+        elif self.covariance_type == "tied":
+            nu = np.asarray(nu0 + nk.sum() / K)
+            cov = prior + sk * nk.sum() / K + (shrink * diff.T) @ diff / K
+            cov /= nu
+        elif self.covariance_type == "diag":
+            nu = nu0 + nk
+            cov = (prior + nk[:, None] * sk + shrink[:, None] * diff**2) / nu[:, None]
+        else:
+            nu = nu0 + nk
+            cov = (prior + nk * sk + shrink * np.mean(diff**2, axis=1)) / nu
+        dtype = self._dtype
+        self.weight_concentration_ = concentration.astype(dtype)
+        self.mean_precision_ = beta.astype(dtype)
+        self.degrees_of_freedom_ = nu.astype(dtype)
+        self._set_gaussian(means, cov)
+        self.weights_ = self._expected_weights(concentration).astype(dtype)
+
+    def _expected_weights(self, concentration):
+        """``E[pi_k]`` under the weights' posterior, float64 (scikit-learn's ``weights_``)."""
+        if self._process:
+            a, b = concentration
+            total = a + b
+            weights = a / total * np.hstack((1.0, np.cumprod(b / total)[:-1]))
+        else:
+            weights = np.asarray(concentration, dtype=np.float64)
+        return weights / weights.sum()
+
+    # -- the variational E-step and the lower bound -------------------------
+
+    def _expected_log_weights(self):
+        """``E[log pi_k]``, float64 (Bishop eq. 10.66; Blei and Jordan 2006, eq. 20)."""
+        from scipy.special import digamma
+
+        concentration = np.asarray(self.weight_concentration_, dtype=np.float64)
+        if self._process:
+            a, b = concentration
+            digamma_total = digamma(a + b)
+            return digamma(a) - digamma_total + np.hstack(
+                (0.0, np.cumsum(digamma(b) - digamma_total)[:-1])
+            )
+        return digamma(concentration) - digamma(concentration.sum())
+
+    def _kernel_log_weights(self):
+        """``log rho_nk`` less the Gaussian log-density with precision ``nu_k W_k``.
+
+        ``E[log pi_k] + (E[log |Lambda_k|] - D log nu_k - D / beta_k) / 2``
+        with ``E[log |Lambda_k|] = sum_i digamma((nu_k - i) / 2) + D log 2 + log |W_k|``
+        (Bishop eqs. 10.64-10.66); ``log |W_k| - D log nu_k`` is the
+        log-determinant of ``precisions_`` that the kernel's Gaussian
+        normalisation already holds.
+        """
+        from scipy.special import digamma
+
+        n_features = self.means_.shape[1]
+        nu = np.asarray(self.degrees_of_freedom_, dtype=np.float64)
+        beta = np.asarray(self.mean_precision_, dtype=np.float64)
+        log_lambda = n_features * _LOG_2 + digamma(
+            0.5 * (nu[..., None] - np.arange(n_features))
+        ).sum(axis=-1)
+        return self._expected_log_weights() + 0.5 * (
+            log_lambda - n_features / beta - n_features * np.log(nu)
+        )
+
+    def _expected_log_joint(self, stats):
+        """``sum_nk r_nk log rho_nk`` of the statistics' E-step, under the model's parameters.
+
+        The parameters must be those the statistics were taken at; the
+        per-component terms are those the kernel used, in its dtype.
+        """
+        dtype = self._dtype
+        constants = self._kernel_log_weights().astype(dtype).astype(np.float64)
+        log_norm = self._kernel_params(dtype).log_norm.astype(np.float64)
+        pc = np.asarray(self.precisions_cholesky_, dtype=np.float64)
+        sxx = stats.moments["sxx"]
+        if self.covariance_type == "full":
+            scatter = np.tril(sxx) + np.swapaxes(np.tril(sxx, -1), -1, -2)
+            projected = np.einsum("kij,kjl->kil", scatter, pc)
+            mahalanobis = np.einsum("kil,kil->k", pc, projected)
+        elif self.covariance_type == "tied":
+            shift = np.asarray(stats.reference["shift"], dtype=np.float64)
+            scatter = self._tied_scatter(sxx, stats.moments["pairs"], shift)
+            mahalanobis = np.sum(pc * (scatter @ pc))
+        elif self.covariance_type == "diag":
+            mahalanobis = np.sum(pc**2 * sxx, axis=1)
+        else:
+            mahalanobis = pc**2 * sxx.sum(axis=1)
+        return float(stats.nk @ (constants + log_norm) - 0.5 * np.sum(mahalanobis))
+
+    def _lower_bound(self, stats, before):
+        """scikit-learn's evidence lower bound per unit of sample weight.
+
+        ``-sum r log r`` of the E-step at ``before`` (see the module
+        docstring), less the log-normalisers of the Wishart, Dirichlet (or
+        Beta) and Gaussian posteriors at the current parameters, without the
+        constant terms (Bishop eqs. 10.70-10.77 with the M-step's optimum
+        substituted, as scikit-learn's ``_compute_lower_bound`` does).
+        """
+        from scipy.special import betaln, gammaln
+
+        with _state.pinned(self, before):
+            entropy = stats.log_likelihood - self._expected_log_joint(stats)
+        n_features = self.means_.shape[1]
+        nu = np.asarray(self.degrees_of_freedom_, dtype=np.float64)
+        log_det = log_det_cholesky(
+            self.precisions_cholesky_, self.covariance_type, n_features
+        ) - 0.5 * n_features * np.log(nu)
+        log_wishart = -(
+            nu * log_det
+            + nu * n_features * 0.5 * _LOG_2
+            + gammaln(0.5 * (nu[..., None] - np.arange(n_features))).sum(axis=-1)
+        )
+        log_wishart = (
+            self.n_components * float(log_wishart) if self.covariance_type == "tied"
+            else float(np.sum(log_wishart))
+        )
+        concentration = np.asarray(self.weight_concentration_, dtype=np.float64)
+        if self._process:
+            log_norm_weight = -float(np.sum(betaln(concentration[0], concentration[1])))
+        else:
+            log_norm_weight = float(
+                gammaln(concentration.sum()) - np.sum(gammaln(concentration))
+            )
+        beta = np.asarray(self.mean_precision_, dtype=np.float64)
+        bound = (
+            entropy - log_wishart - log_norm_weight - 0.5 * n_features * np.sum(np.log(beta))
+        )
+        return bound / stats.n_samples
+
+    # -- parameters -----------------------------------------------------
+
+    def _parameter_shapes(self, n_features):
+        K = self.n_components
+        shapes = super()._parameter_shapes(n_features)
+        shapes.update({
+            "weight_concentration_": (2, K) if self._process else (K,),
+            "mean_precision_": (K,),
+            "degrees_of_freedom_": () if self.covariance_type == "tied" else (K,),
+            "weight_concentration_prior_": (),
+            "mean_precision_prior_": (),
+            "mean_prior_": (n_features,),
+            "degrees_of_freedom_prior_": (),
+            "covariance_prior_": {
+                "full": (n_features, n_features),
+                "tied": (n_features, n_features),
+                "diag": (n_features,),
+                "spherical": (),
+            }[self.covariance_type],
+        })
+        return shapes
+
+    def _check_parameter_values(self):
+        super()._check_parameter_values()
+        n_features = self.means_.shape[1]
+        for name, floor in (
+            ("weight_concentration_", 0.0),
+            ("mean_precision_", 0.0),
+            ("weight_concentration_prior_", 0.0),
+            ("mean_precision_prior_", 0.0),
+            ("degrees_of_freedom_", n_features - 1.0),
+            ("degrees_of_freedom_prior_", n_features - 1.0),
+        ):
+            value = np.asarray(getattr(self, name))
+            if not (value > floor).all():
+                raise ValueError(
+                    f"{name} must be greater than {floor:g}, got minimum "
+                    f"{float(value.min()):.3g}. Refit the model, or assign the parameters "
+                    "of a fitted one."
+                )
+
+    def _unconstrained_parameters(self, parameters):
+        """Log-concentrations, log-``beta``, ``log(nu - D + 1)``, then the Gaussian coordinates."""
+        n_features = np.shape(parameters["means_"])[1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            own = [
+                np.log(np.asarray(parameters["weight_concentration_"], dtype=np.float64)).ravel(),
+                np.log(np.asarray(parameters["mean_precision_"], dtype=np.float64)).ravel(),
+                np.log(
+                    np.asarray(parameters["degrees_of_freedom_"], dtype=np.float64)
+                    - (n_features - 1.0)
+                ).ravel(),
+            ]
+        return np.concatenate(own + [super()._unconstrained_parameters(parameters)])
+
+    def _set_unconstrained_parameters(self, theta):
+        n_features = self.means_.shape[1]
+        values = {}
+        offset = 0
+        for name in ("weight_concentration_", "mean_precision_", "degrees_of_freedom_"):
+            shape = np.shape(getattr(self, name))
+            size = int(np.prod(shape))
+            values[name] = theta[offset : offset + size].reshape(shape)
+            offset += size
+        if not all(np.isfinite(v).all() for v in values.values()):
+            raise ValueError("extrapolated posterior parameters are not finite")
+        super()._set_unconstrained_parameters(theta[offset:])
+        dtype = self._dtype
+        concentration = np.exp(values["weight_concentration_"])
+        self.weight_concentration_ = concentration.astype(dtype)
+        self.mean_precision_ = np.exp(values["mean_precision_"]).astype(dtype)
+        self.degrees_of_freedom_ = (
+            np.exp(values["degrees_of_freedom_"]) + (n_features - 1.0)
+        ).astype(dtype)
+        self.weights_ = self._expected_weights(concentration).astype(dtype)
+
+    def _m_step_allowance(self, before, after):
+        """0: the lower bound is compared as scikit-learn computes it (see the class notes)."""
+        return 0.0
+

@@ -1,0 +1,435 @@
+"""BayesianGaussianMixture: scikit-learn's variational mixture, on the fused kernels."""
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose
+
+import fastem
+from fastem import BayesianGaussianMixture
+
+sklearn = pytest.importorskip("sklearn")
+from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning  # noqa: E402
+from sklearn.mixture import BayesianGaussianMixture as SklearnBGM  # noqa: E402
+
+COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
+PRIOR_TYPES = ["dirichlet_process", "dirichlet_distribution"]
+POSTERIOR = (
+    "weights_", "means_", "covariances_", "precisions_cholesky_", "precisions_",
+    "mean_precision_", "degrees_of_freedom_", "weight_concentration_",
+)
+PRIORS = (
+    "weight_concentration_prior_", "mean_precision_prior_", "mean_prior_",
+    "degrees_of_freedom_prior_", "covariance_prior_",
+)
+
+
+def blobs(seed, n_per=200, n_features=3, n_centres=3, spread=6.0):
+    rng = np.random.RandomState(seed)
+    centres = rng.uniform(-spread, spread, size=(n_centres, n_features))
+    scales = rng.uniform(0.5, 1.5, size=(n_centres, n_features))
+    return np.concatenate([rng.randn(n_per, n_features) * s + c for c, s in zip(centres, scales)])
+
+
+def responsibilities(X, n_components, seed):
+    return np.random.RandomState(seed).dirichlet(np.ones(n_components), size=len(X))
+
+
+def sklearn_from(X, resp, **params):
+    """scikit-learn's estimator after len(lower_bounds) iterations from ``resp``."""
+
+    class FromResponsibilities(SklearnBGM):
+        def _initialize_parameters(self, X, random_state, xp=None):
+            self._initialize(X, resp)
+
+    estimator = FromResponsibilities(n_components=resp.shape[1], tol=0.0, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SklearnConvergenceWarning)
+        estimator.fit(X)
+    return estimator
+
+
+def fastem_from(X, resp, **params):
+    """fastem's estimator after ``max_iter`` plain iterations from ``resp``.
+
+    The start is the variational M-step of ``resp``'s weighted moments
+    (scikit-learn's ``_initialize``); ``warm_start`` then continues from it,
+    with the priors recomputed from the same data.
+    """
+    model = BayesianGaussianMixture(
+        resp.shape[1], tol=0.0, accelerate=False, warm_start=True, **params
+    )
+    for name, value in model._fit_priors(fastem.data.as_source(X)).items():
+        setattr(model, name, value)
+    nk = resp.sum(axis=0) + 10 * np.finfo(np.float64).eps
+    means = resp.T @ X / nk[:, None]
+    covariances = np.stack([
+        (resp[:, k, None] * (X - means[k])).T @ (X - means[k]) / nk[k] for k in range(len(nk))
+    ])
+    model.weights_ = np.full(len(nk), 1.0 / len(nk))
+    model._params_from_moments(nk, means, covariances)
+    model.n_features_in_ = X.shape[1]
+    model.converged_ = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fastem.ConvergenceWarning)
+        return model.fit(X)
+
+
+def assert_close_arrays(actual, desired, rtol=1e-10, what=""):
+    actual = np.asarray(actual, dtype=np.float64)
+    desired = np.asarray(desired, dtype=np.float64)
+    assert_allclose(actual, desired, rtol=rtol, atol=rtol * np.max(np.abs(desired)), err_msg=what)
+
+
+@pytest.mark.parametrize("prior_type", PRIOR_TYPES)
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_twenty_iterations_agree_with_sklearn(covariance_type, prior_type):
+    X = blobs(0)
+    resp = responsibilities(X, 5, seed=1)
+    params = dict(
+        covariance_type=covariance_type, weight_concentration_prior_type=prior_type,
+        max_iter=20,
+    )
+    reference = sklearn_from(X, resp, **params)
+    model = fastem_from(X, resp, **params)
+    assert model.n_iter_ == reference.n_iter_ == 20
+    for name in POSTERIOR + PRIORS:
+        assert_close_arrays(getattr(model, name), getattr(reference, name), what=name)
+    # the lower bound per sample, and each iteration's
+    assert_allclose(model.lower_bound_ * len(X), float(np.ravel(reference.lower_bound_)[0]), rtol=1e-10)
+    assert_allclose(
+        np.asarray(model.lower_bounds_) * len(X),
+        [float(np.ravel(v)[0]) for v in reference.lower_bounds_], rtol=1e-10,
+    )
+    # predictions use the variational responsibilities, as scikit-learn's do
+    Y = blobs(5, n_per=50)
+    assert_close_arrays(model.predict_proba(Y), reference.predict_proba(Y), what="predict_proba")
+    assert_close_arrays(model.score_samples(Y), reference.score_samples(Y), what="score_samples")
+    assert_allclose(model.score(Y), reference.score(Y), rtol=1e-10)
+    np.testing.assert_array_equal(model.predict(Y), reference.predict(Y))
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_given_priors_agree_with_sklearn(covariance_type):
+    X = blobs(2, n_features=2)
+    resp = responsibilities(X, 4, seed=3)
+    covariance_prior = {
+        "full": np.array([[2.0, 0.3], [0.3, 1.0]]),
+        "tied": np.array([[2.0, 0.3], [0.3, 1.0]]),
+        "diag": np.array([2.0, 0.5]),
+        "spherical": 1.5,
+    }[covariance_type]
+    params = dict(
+        covariance_type=covariance_type, max_iter=20, weight_concentration_prior=0.05,
+        mean_precision_prior=0.3, mean_prior=np.array([1.0, -2.0]),
+        degrees_of_freedom_prior=3.5, covariance_prior=covariance_prior,
+    )
+    reference = sklearn_from(X, resp, **params)
+    model = fastem_from(X, resp, **params)
+    for name in POSTERIOR + PRIORS:
+        assert_close_arrays(getattr(model, name), getattr(reference, name), what=name)
+    assert_allclose(model.lower_bound_ * len(X), float(np.ravel(reference.lower_bound_)[0]), rtol=1e-10)
+
+
+def test_entropy_from_statistics_matches_responsibilities():
+    # -sum r log r from the kernel's statistics against the responsibilities themselves
+    X = blobs(4)
+    for covariance_type in COVARIANCE_TYPES:
+        model = BayesianGaussianMixture(
+            6, covariance_type=covariance_type, max_iter=3, tol=0.0, random_state=0
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", fastem.ConvergenceWarning)
+            model.fit(X)
+        resp = model.predict_proba(X)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            direct = -np.sum(np.where(resp > 0, resp * np.log(resp), 0.0))
+        stats = model.summarize(X)
+        from_stats = stats.log_likelihood - model._expected_log_joint(stats)
+        assert_allclose(from_stats, direct, rtol=1e-10, atol=1e-9 * len(X))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**16),
+    covariance_type=st.sampled_from(COVARIANCE_TYPES),
+    prior_type=st.sampled_from(PRIOR_TYPES),
+    n_components=st.integers(1, 8),
+    accelerate=st.booleans(),
+)
+def test_lower_bound_never_decreases(seed, covariance_type, prior_type, n_components, accelerate):
+    X = blobs(seed, n_per=60, n_features=2, n_centres=3)
+    model = BayesianGaussianMixture(
+        n_components, covariance_type=covariance_type, weight_concentration_prior_type=prior_type,
+        max_iter=60, random_state=seed, accelerate=accelerate, init_params="random",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fastem.ConvergenceWarning)
+        model.fit(X)
+    bounds = np.asarray(model.lower_bounds_)
+    assert np.all(np.diff(bounds) >= -1e-12 * np.abs(bounds[1:]))
+    assert model.lower_bound_ == bounds[-1]
+    assert_allclose(model.weights_.sum(), 1.0, rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_effective_number_of_components_is_the_true_one(seed):
+    rng = np.random.RandomState(seed)
+    centres = rng.uniform(-10, 10, size=(4, 2))
+    X = np.concatenate([rng.randn(500, 2) * rng.uniform(0.5, 1.5, 2) + c for c in centres])
+    model = BayesianGaussianMixture(10, random_state=seed).fit(X)
+    assert model.converged_
+    assert model.effective_n_components() == 4
+    assert np.sum(model.weights_ > 0.01) == 4
+
+
+def test_effective_n_components_checks_its_threshold():
+    model = BayesianGaussianMixture(3, random_state=0).fit(blobs(0, n_features=2))
+    assert model.effective_n_components(threshold=0.0) == 3
+    with pytest.raises(ValueError, match="threshold"):
+        model.effective_n_components(threshold=1.5)
+    with pytest.raises(fastem.NotFittedError):
+        BayesianGaussianMixture(3).effective_n_components()
+
+
+@pytest.mark.parametrize(
+    "params, error, match",
+    [
+        ({"weight_concentration_prior_type": "dirichlet"}, ValueError, "weight_concentration_prior_type"),
+        ({"weight_concentration_prior": 0.0}, ValueError, "weight_concentration_prior must be > 0"),
+        ({"weight_concentration_prior": "1"}, TypeError, "weight_concentration_prior"),
+        ({"mean_precision_prior": -1.0}, ValueError, "mean_precision_prior must be > 0"),
+        ({"degrees_of_freedom_prior": np.inf}, ValueError, "finite"),
+        ({"degrees_of_freedom_prior": 1.5}, ValueError, "greater than n_features - 1 = 2"),
+        ({"mean_prior": [0.0, 1.0]}, ValueError, r"mean_prior must have shape \(n_features,\) = \(3,\)"),
+        ({"mean_prior": [0.0, np.nan, 1.0]}, ValueError, "mean_prior contains NaN"),
+        ({"covariance_prior": np.eye(2)}, ValueError, r"covariance_prior must have shape \(3, 3\)"),
+        ({"covariance_prior": -np.eye(3)}, ValueError, "positive definite"),
+        ({"covariance_prior": np.eye(3), "covariance_type": "diag"}, ValueError,
+         r"shape \(3,\) for covariance_type='diag'"),
+        ({"covariance_prior": [1.0, 0.0, 1.0], "covariance_type": "diag"}, ValueError, "must be positive"),
+        ({"covariance_prior": 0.0, "covariance_type": "spherical"}, ValueError, "covariance_prior must be > 0"),
+        ({"covariance_type": "unknown"}, ValueError, "covariance_type must be one of"),
+        ({"reg_covar": -1e-6}, ValueError, "reg_covar"),
+        ({"n_components": 0}, ValueError, "n_components"),
+    ],
+)
+def test_bad_hyper_parameters_say_what_and_how(params, error, match):
+    with pytest.raises(error, match=match):
+        BayesianGaussianMixture(**{"n_components": 2, **params}).fit(blobs(0))
+
+
+def test_too_few_samples_and_bad_data():
+    with pytest.raises(ValueError, match="n_samples >= n_components"):
+        BayesianGaussianMixture(5).fit(np.random.RandomState(0).randn(3, 2))
+    with pytest.raises(ValueError, match="total sample weight above 1"):
+        BayesianGaussianMixture(1).fit(np.ones((1, 2)))
+    with pytest.raises(ValueError, match="NaN"):
+        BayesianGaussianMixture(2).fit(np.array([[0.0, 1.0], [np.nan, 2.0], [1.0, 1.0]]))
+    # a single sample with a given covariance prior is a valid (if weak) fit
+    one = BayesianGaussianMixture(1, covariance_prior=np.eye(2), max_iter=5, tol=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fastem.ConvergenceWarning)
+        one.fit(np.ones((1, 2)))
+    assert_allclose(one.weights_, [1.0])
+
+
+def test_no_likelihood_methods():
+    model = BayesianGaussianMixture(2, random_state=0).fit(blobs(0))
+    for name in ("bic", "aic", "partial_fit"):
+        assert not hasattr(model, name)
+        with pytest.raises(AttributeError, match="variational lower bound"):
+            getattr(model, name)
+
+
+def test_predict_and_sample_shapes():
+    X = blobs(1)
+    model = BayesianGaussianMixture(4, covariance_type="diag", random_state=0).fit(X)
+    assert model.predict(X).shape == (len(X),)
+    proba = model.predict_proba(X)
+    assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
+    samples, labels = model.sample(50)
+    assert samples.shape == (50, 3) and labels.shape == (50,)
+    assert model.weight_concentration_.shape == (2, 4)
+    model = BayesianGaussianMixture(
+        4, covariance_type="tied", weight_concentration_prior_type="dirichlet_distribution",
+        random_state=0,
+    ).fit(X)
+    assert model.weight_concentration_.shape == (4,)
+    assert model.degrees_of_freedom_.shape == ()
+
+
+def test_n_init_keeps_the_largest_lower_bound():
+    X = blobs(3)
+    single = [
+        BayesianGaussianMixture(6, init_params="random", random_state=s).fit(X).lower_bound_
+        for s in range(3)
+    ]
+    best = BayesianGaussianMixture(6, init_params="random", n_init=3, random_state=0).fit(X)
+    assert best.lower_bound_ >= max(single[:1]) - 1e-12
+    assert len(best.lower_bounds_) >= 1
+
+
+def test_warm_start_continues_from_the_posterior():
+    X = blobs(2)
+    model = BayesianGaussianMixture(5, random_state=0, max_iter=5, tol=0.0, accelerate=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fastem.ConvergenceWarning)
+        model.fit(X)
+        first = model.lower_bound_
+        model.set_params(warm_start=True)
+        model.fit(X)
+    assert model.lower_bounds_[0] >= first - 1e-12
+    assert model.n_iter_ == 5
+
+
+# ---------------------------------------------------------------------------
+# data paths: every one comes from the same statistics
+
+
+def fit_paths(data, covariance_type, sample_weight=None, n_iter=8, **params):
+    """A fit of fixed length (plain iterations, no early stop) from a fixed start."""
+    model = BayesianGaussianMixture(
+        6, covariance_type=covariance_type, max_iter=n_iter, tol=0.0, accelerate=False,
+        random_state=0, **params,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fastem.ConvergenceWarning)
+        return model.fit(data, sample_weight=sample_weight)
+
+
+def assert_same_posterior(a, b, rtol=1e-10):
+    for name in POSTERIOR + PRIORS:
+        assert_close_arrays(getattr(a, name), getattr(b, name), rtol=rtol, what=name)
+    assert_allclose(a.lower_bounds_, b.lower_bounds_, rtol=rtol)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_memmap_and_chunks_fit_as_in_memory(tmp_path, small_chunks, covariance_type, weighted):
+    from test_out_of_core import make_data, save_chunks
+
+    X, w = make_data()
+    w = w if weighted else None
+    reference = fit_paths(X, covariance_type, w)
+    np.save(tmp_path / "X.npy", X)
+    mapped = np.load(tmp_path / "X.npy", mmap_mode="r")
+    assert_same_posterior(fit_paths(mapped, covariance_type, w), reference)
+    chunks = save_chunks(tmp_path, X, [0, 1000, 1001, 3500, 6000], w)
+    assert_same_posterior(fit_paths(chunks, covariance_type), reference)
+    assert reference.n_iter_ == 8
+
+
+@pytest.mark.parametrize("prior_type", PRIOR_TYPES)
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_integer_weights_are_repetitions(covariance_type, prior_type):
+    X = blobs(6, n_per=100)
+    counts = np.random.RandomState(0).randint(0, 4, size=len(X))
+    start = fit_paths(X, covariance_type, n_iter=2, weight_concentration_prior_type=prior_type)
+    fits = []
+    for data, weight in ((X, counts.astype(float)), (np.repeat(X, counts, axis=0), None)):
+        model = fit_paths(X, covariance_type, n_iter=2, weight_concentration_prior_type=prior_type)
+        model.set_params(warm_start=True, max_iter=10)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", fastem.ConvergenceWarning)
+            fits.append(model.fit(data, sample_weight=weight))
+    assert start.n_iter_ == 2
+    assert_same_posterior(*fits, rtol=1e-9)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_float32_keeps_its_dtype_and_agrees_with_float64(covariance_type):
+    X = blobs(7, n_per=300) + 100.0  # away from 0: moments around the means, not raw sums
+    single = fit_paths(X.astype(np.float32), covariance_type, n_iter=15)
+    double = fit_paths(X, covariance_type, n_iter=15)
+    for name in POSTERIOR + PRIORS:
+        assert getattr(single, name).dtype == np.float32, name
+    assert single.predict_proba(X.astype(np.float32)).dtype == np.float32
+    for name in POSTERIOR:
+        assert_close_arrays(getattr(single, name), getattr(double, name), rtol=2e-3, what=name)
+    assert_allclose(single.lower_bound_, double.lower_bound_, rtol=1e-4)
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    monkeypatch.setattr(fastem.data, "CHUNK_BYTES", 512 * 2 * 8)
+
+
+# ---------------------------------------------------------------------------
+# model files and scikit-learn conversion
+
+
+@pytest.mark.parametrize("prior_type", PRIOR_TYPES)
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_model_file_round_trip(tmp_path, covariance_type, prior_type):
+    X = blobs(8)
+    model = fit_paths(
+        X, covariance_type, n_iter=5, weight_concentration_prior_type=prior_type,
+        mean_prior=X.mean(axis=0) + 0.5,
+    )
+    model.save(tmp_path / "m.npz")
+    loaded = fastem.load(tmp_path / "m.npz")
+    assert type(loaded) is BayesianGaussianMixture
+    assert loaded.get_params().keys() == model.get_params().keys()
+    for name in POSTERIOR + PRIORS:
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(model, name), err_msg=name)
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    assert loaded.lower_bounds_ == model.lower_bounds_
+
+
+@pytest.mark.parametrize(
+    "name, value, match",
+    [
+        ("mean_precision_", lambda v: -v, "must be positive"),
+        ("degrees_of_freedom_", lambda v: v * 0 + 1.0, "must exceed n_features - 1 = 2"),
+        ("weights_", lambda v: v[::-1], "disagrees with 'weight_concentration_'"),
+        ("covariance_prior_", lambda v: -v, "positive definite"),
+    ],
+)
+def test_damaged_model_file_is_refused(tmp_path, name, value, match):
+    model = fit_paths(blobs(8), "full", n_iter=3)
+    model.save(tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz") as f:
+        arrays = dict(f)
+    arrays[name] = value(arrays[name])
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(ValueError, match=match):
+        fastem.load(tmp_path / "bad.npz")
+
+
+@pytest.mark.parametrize("prior_type", PRIOR_TYPES)
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_to_and_from_sklearn(covariance_type, prior_type):
+    X = blobs(9)
+    model = fit_paths(X, covariance_type, n_iter=6, weight_concentration_prior_type=prior_type)
+    estimator = model.to_sklearn()
+    assert isinstance(estimator, SklearnBGM)
+    assert estimator.init_params == "kmeans"
+    assert_allclose(estimator.predict_proba(X), model.predict_proba(X), rtol=1e-12, atol=1e-300)
+    assert_allclose(estimator.score_samples(X), model.score_samples(X), rtol=1e-12)
+    samples, _ = estimator.sample(10)
+    assert samples.shape == (10, 3)
+    # scikit-learn's own fit, converted, predicts as scikit-learn does
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SklearnConvergenceWarning)
+        fitted = SklearnBGM(
+            n_components=4, covariance_type=covariance_type,
+            weight_concentration_prior_type=prior_type, random_state=0,
+        ).fit(X)
+    back = BayesianGaussianMixture.from_sklearn(fitted)
+    assert back.init_params == "kmeans"
+    for name in POSTERIOR + PRIORS:
+        assert_close_arrays(getattr(back, name), getattr(fitted, name), rtol=1e-15, what=name)
+    assert_allclose(back.predict_proba(X), fitted.predict_proba(X), rtol=1e-10, atol=1e-300)
+    assert_allclose(back.score(X), fitted.score(X), rtol=1e-12)
+    again = BayesianGaussianMixture.from_sklearn(model.to_sklearn())
+    for name in POSTERIOR + PRIORS:
+        np.testing.assert_array_equal(getattr(again, name), getattr(model, name), err_msg=name)
+
+
+def test_from_sklearn_needs_a_fitted_estimator():
+    with pytest.raises(ValueError, match="not fitted"):
+        BayesianGaussianMixture.from_sklearn(SklearnBGM())
