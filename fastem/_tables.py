@@ -136,10 +136,23 @@ def _is_comment(line):
     return first not in NA_VALUES
 
 
-def _comment_lines(path, encoding):
-    """(number of leading comment lines, whether one holds a quote character)."""
+_SEP_LINE = re.compile(r'"?sep=(.)"?')
+
+
+def _delimiter_line(path, encoding):
+    """The delimiter named by a first line such as "sep=;" (Excel's hint), or None."""
+    with open(path, encoding=encoding, errors="replace", newline="") as f:
+        first = f.readline().rstrip("\r\n")
+    match = _SEP_LINE.fullmatch(first)
+    return match.group(1) if match else None
+
+
+def _comment_lines(path, encoding, skip=0):
+    """(number of leading comment lines after ``skip`` lines, whether one holds a quote character)."""
     count, quoted = 0, False
     with open(path, encoding=encoding, errors="replace", newline="") as f:
+        for _ in range(skip):
+            f.readline()
         for line in f:
             if not _is_comment(line):
                 break
@@ -258,11 +271,14 @@ def _sniff(path, header=None):
     if not head.strip():
         raise ValueError(f"{path!r} is empty; expected rows of numbers separated by commas")
     encoding = _encoding(head)
-    comments = _comment_lines(path, encoding)
-    delimiter = _delimiter(path, encoding, comments[0])
+    hinted = _delimiter_line(path, encoding)
+    sep_line = hinted is not None
+    count, quoted = _comment_lines(path, encoding, skip=sep_line)
+    comments = (sep_line + count, quoted)  # every line above the table
+    delimiter = hinted or _delimiter(path, encoding, comments[0])
     rows = _sample_rows(path, encoding, delimiter, comments[0])
     if not rows:
-        what = "comment lines" if comments[0] else "blank lines"
+        what = "comment lines" if count else "a delimiter line" if sep_line else "blank lines"
         raise ValueError(f"{path!r} has only {what}; expected rows of numbers")
     names = _header(rows[0], header)
     n_fields, trailing = _trailing_columns(rows, names)
@@ -270,7 +286,7 @@ def _sniff(path, header=None):
     if names is not None:
         left_out += max(0, len(names) - n_fields)  # empty names beyond the rows' fields
         names = _pandas_names(names[:n_fields], n_fields)
-    return _Sniffed(encoding, delimiter, names, n_fields, trailing, left_out, comments)
+    return _Sniffed(encoding, delimiter, names, n_fields, trailing, left_out, comments, sep_line)
 
 
 class _Sniffed:
@@ -280,11 +296,13 @@ class _Sniffed:
     header), one per field; ``n_fields`` the fields of a data row, the last
     ``trailing`` of which are the empty columns of trailing separators;
     ``left_out`` counts those and the header's empty fields beyond its rows';
-    ``comments`` is ``(count, quoted)``: the leading lines that start with
-    '#', and whether one of them holds a quote character.
+    ``comments`` is ``(count, quoted)``: the lines above the table (Excel's
+    "sep=;" line when ``sep_line``, then the lines that start with '#'), and
+    whether one of them holds a quote character.
     """
 
-    def __init__(self, encoding, delimiter, names, n_fields, trailing, left_out, comments):
+    def __init__(self, encoding, delimiter, names, n_fields, trailing, left_out, comments,
+                 sep_line):
         self.encoding = encoding
         self.delimiter = delimiter
         self.names = names
@@ -292,6 +310,7 @@ class _Sniffed:
         self.trailing = trailing
         self.left_out = left_out
         self.comments = comments
+        self.sep_line = sep_line
 
     def data_columns(self):
         """Positions of the columns that hold data: no index columns, no trailing empty ones."""
@@ -372,8 +391,12 @@ def read_csv(path, columns=None, header=None):
     encoding, delimiter, names, comments = (sniffed.encoding, sniffed.delimiter, sniffed.names,
                                             sniffed.comments)
     notes = []
-    if comments[0]:
-        notes.append(f"{path!r} starts with {comments[0]} comment line(s) ('#'), which are skipped")
+    if sniffed.sep_line:
+        notes.append(f"{path!r} starts with the line 'sep={delimiter}', a spreadsheet's note of its "
+                     "delimiter, which is skipped")
+    if comments[0] - sniffed.sep_line:
+        notes.append(f"{path!r} starts with {comments[0] - sniffed.sep_line} comment line(s) ('#'), "
+                     "which are skipped")
     first = _index_columns(names)
     if names is not None and len(set(names[first:])) < len(names) - first:
         repeated = sorted({n for n in names[first:] if names[first:].count(n) > 1})

@@ -358,3 +358,29 @@ def test_parquet_decimal_columns_are_numbers(tmp_path):
     read = _tables.read_parquet(str(tmp_path / "t.parquet"))
     assert read.names == ["price", "n"]
     assert_array_equal(read.data, [[1.25, 1], [-3.5, 2]])
+
+
+SEP_LINE = {  # a spreadsheet's first line naming the delimiter: (file, delimiter, header)
+    "semicolons": ("sep=;\na;b\n1.5;2\n3;4\n", ";", "infer"),
+    "commas, CRLF": ("sep=,\r\na,b\r\n1.5,2\r\n3,4\r\n", ",", "infer"),
+    "byte-order mark": ("\ufeffsep=;\na;b\n1.5;2\n3;4\n", ";", "infer"),
+    "tabs, headerless": ("sep=\t\n1.5\t2\n3\t4\n", "\t", None),
+    "then a comment line": ("sep=,\n# units: cm\na,b\n1.5,2\n3,4\n", ",", "infer"),
+}
+
+
+@pytest.mark.parametrize("case", SEP_LINE)
+def test_a_sep_line_names_the_delimiter_and_is_skipped(tmp_path, reader, case):
+    # pandas reads "sep=;" as a header; fastem follows it, as spreadsheets do
+    content, sep, header = SEP_LINE[case]
+    path = _write(tmp_path, content)
+    expected = pd.read_csv(path, sep=sep, header=header, encoding="utf-8-sig",
+                           skiprows=1, comment="#")
+    table = reader(path)
+    assert_array_equal(table.data, expected.to_numpy(dtype=float))
+    assert table.names == (None if header is None else list(expected.columns))
+    assert f"starts with the line 'sep={sep}'" in table.notes[0]
+    path = _write(tmp_path, content.replace("3", "x"))  # places count the line
+    line = content[:content.index("3")].count("\n") + 1
+    with pytest.raises(ValueError, match=rf"non-numeric value 'x' on line {line} \(data row 2\)"):
+        reader(path)
