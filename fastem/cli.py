@@ -59,6 +59,14 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message):
         raise UsageError(message, f"(see '{self.prog} --help')")
 
+    def _get_option_tuples(self, option_string):
+        # An abbreviation of two spellings of one option (--cov: --covariance and
+        # --covariance-type) is that option, not an ambiguity.
+        unique = {}
+        for option in super()._get_option_tuples(option_string):
+            unique.setdefault(id(option[0]), option)
+        return list(unique.values())
+
 
 # ----------------------------------------------------------------------
 # argument types
@@ -1083,6 +1091,14 @@ def main(argv=None):
                     f"{message}; --columns takes one value: give several columns "
                     "comma-separated (--columns a,b) or repeat the option (--columns a "
                     "--columns b)", *where
+                ) from None
+            # no option has '_': --n_components is a Python name typed for --n-components
+            underscored = [a.split("=")[0] for a in argv
+                           if a.startswith("--") and "_" in a.split("=")[0]]
+            if underscored:
+                raise UsageError(
+                    f"{message}; options are spelled with '-', not '_' (e.g. "
+                    f"{underscored[0].replace('_', '-')})", *where
                 ) from None
             raise
         with warnings.catch_warnings(record=True) as caught:

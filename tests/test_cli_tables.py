@@ -381,3 +381,25 @@ def test_fit_counts_its_features_in_words(faithful, capsys, tmp_path, columns, e
     assert status == 0 and f"fitted 272 samples x {expected}" in out
     status, out, _ = run(capsys, "sample", tmp_path / "m.npz", "-n", 1, "-o", tmp_path / "s.csv")
     assert status == 0 and f"wrote 1 samples x {expected.replace(' in', '')} to" in out
+
+
+@pytest.mark.parametrize("command", ["fit", "select"])
+@pytest.mark.parametrize("abbreviation", ["--cov", "--covar", "--covariance-t"])
+def test_an_abbreviation_of_one_option_spelled_two_ways_is_that_option(faithful, capsys, tmp_path,
+                                                                       command, abbreviation):
+    status, _, err = run(capsys, command, faithful["csv"], "-k", 2, abbreviation, "diag",
+                         "-o", tmp_path / "m.npz", "--quiet")
+    assert status == 0, err
+    assert fastem.load(tmp_path / "m.npz").covariance_type == "diag"
+
+
+@pytest.mark.parametrize("argv, spelled", [
+    (["fit", "{csv}", "--n_components", "2", "-o", "{t}/m.npz"], "--n-components"),
+    (["fit", "{csv}", "-k", "2", "--max_iter=5", "-o", "{t}/m.npz"], "--max-iter"),
+    (["select", "{csv}", "--covariance_type", "full"], "--covariance-type"),
+    (["select", "{csv}", "--n_init", "2"], "--n-init"),
+])
+def test_python_parameter_names_get_the_option_spelling(faithful, capsys, tmp_path, argv, spelled):
+    status, out, err = run(capsys, *[a.format(csv=faithful["csv"], t=tmp_path) for a in argv])
+    assert status == 2 and out == "" and err.count("\n") == 1
+    assert f"options are spelled with '-', not '_' (e.g. {spelled})" in err
