@@ -693,7 +693,8 @@ def explore(model=None, data=None, *, family="gaussian", n_components=2, bins=No
     Raises
     ------
     ValueError
-        For a model or data of more than one feature, or an unknown family.
+        For a model or data of more than one feature, data whose column name is
+        not the model's, or an unknown family.
     """
     names = None
     values = None
@@ -713,6 +714,11 @@ def explore(model=None, data=None, *, family="gaussian", n_components=2, bins=No
                 f"explore shows 1-D mixtures, but the model has {model.n_features_in_} "
                 "features; fit a model on a single column."
             )
+        fitted = getattr(model, "feature_names_in_", None)
+        if names is not None and fitted is not None:  # another column than the model's: refused
+            from ._validation import check_feature_names
+
+            check_feature_names(np.asarray(names, dtype=object), fitted, type(model).__name__)
         n_components = model.n_components
         xlabel = _feature_name(model, names, 0)
     else:

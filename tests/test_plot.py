@@ -402,3 +402,14 @@ def test_pairs_of_named_features_say_which_are_shown(n_features):
     picked = plot.plot_pairs(model, frame, pairs=[("length 7", "length 0")] if n_features == 8 else [(1, 0)])
     assert picked["figure"].get_suptitle() == ""
     assert picked["panels"][0]["ax"].get_ylabel() == "length 0"
+
+
+@pytest.mark.parametrize("family", ["GaussianMixture", "ExponentialMixture", "PoissonMixture"])
+def test_explore_refuses_another_column_than_the_models(family, counts):
+    pd = pytest.importorskip("pandas")
+    model = getattr(fastem, family)(2, random_state=0).fit(counts)
+    other = counts.rename(columns={"count": "visits"})
+    with pytest.raises(ValueError, match="(?s)unseen at fit time:\n- visits.*X\\[\\['count'\\]\\]"):
+        plot.explore(model, other)
+    assert plot.explore(model, counts["count"]).ax.get_xlabel() == "count"
+    assert plot.explore(model, pd.Series(counts["count"].to_numpy())).ax.get_xlabel() == "count"
