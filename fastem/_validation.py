@@ -4,6 +4,7 @@ Every error says what was wrong, the value seen, and how to fix it.
 """
 
 import numbers
+import os
 import warnings
 
 import numpy as np
@@ -77,8 +78,12 @@ def check_array(X, *, name="X", dtype=None, min_samples=1, anchors=None):
         range whose squares overflow the dtype (``sqrt(finfo.max) / 1024`` per
         feature, about 1e151 for float64 and 2e16 for float32).
     """
-    if isinstance(X, (str, bytes)):
-        raise TypeError(f"{name} must be an array of numbers, got the string {X!r}.")
+    if isinstance(X, (str, bytes, os.PathLike)):
+        raise TypeError(
+            f"{name} must be an array of numbers, got the path {os.fspath(X)!r}. Read a file "
+            "first: np.load(path, mmap_mode='r') for .npy, fastem.Chunks([path]) for .npy, "
+            ".csv and .parquet files, or pd.read_csv(path)."
+        )
     if _is_sparse(X):
         raise TypeError(
             f"A sparse matrix was passed as {name}, but dense data is required. Use "

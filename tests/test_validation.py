@@ -7,6 +7,8 @@ exactly the same model as the clean float64 array.
 """
 
 
+import pathlib
+
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
@@ -116,9 +118,11 @@ def test_fewer_weighted_samples_than_components(X):
         (np.ones((4, 2), dtype="datetime64[s]"), "non-numeric dtype datetime64"),
         (np.array([[1.0, "a"], [2.0, None]], dtype=object), "object array whose entries"),
         ([[1.0, 2.0], [3.0]], "could not be converted"),
-        ("data.csv", "got the string 'data.csv'"),
+        ("data.csv", r"got the path 'data.csv'. Read a file first: .*fastem.Chunks\(\[path\]\)"),
+        (b"data.npy", "got the path b'data.npy'"),
+        (pathlib.Path("data.parquet"), "got the path 'data.parquet'. Read a file first"),
     ],
-    ids=["str", "datetime", "object-mixed", "ragged", "string"],
+    ids=["str", "datetime", "object-mixed", "ragged", "string", "bytes", "pathlib"],
 )
 def test_non_numeric_data_is_rejected(data, match):
     with pytest.raises(TypeError, match=match):
