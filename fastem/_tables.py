@@ -429,7 +429,32 @@ def read_csv(path, columns=None, header=None):
     if data.shape[0] == 0:
         what = "a header row but no data rows" if names is not None else "no data rows"
         raise ValueError(f"{path!r} has {what}; add rows of numbers below the header")
-    return Table(data, None if names is None else [names[j] for j in chosen], notes)
+    chosen_names = None if names is None else [names[j] for j in chosen]
+    if not columns:
+        notes.extend(_row_number_note(path, data, chosen_names))
+    return Table(data, chosen_names, notes)
+
+
+def _row_number_note(path, data, names):
+    """A note when the first column counts the rows (0, 1, 2, ... or 1, 2, 3, ...).
+
+    That is a DataFrame's row index written under a name (``df.to_csv(path)``
+    of a frame whose index has a name, or of ``df.reset_index()``): the row
+    numbers, which are no feature. It is read as data; the note says how to
+    leave it out.
+    """
+    if data.shape[1] < 2 or data.shape[0] < 3:
+        return []
+    first = data[:, 0]
+    if first[0] not in (0, 1) or not np.array_equal(first, np.arange(len(first)) + first[0]):
+        return []
+    what = "" if names is None else f" ({names[0]!r})"
+    rest = (",".join(str(j) for j in range(1, data.shape[1])) if names is None
+            else ",".join(f'"{n}"' if "," in n else n for n in names[1:]))
+    how = f"--columns {rest}" if data.shape[1] <= 9 else "--columns with the other columns"
+    return [f"{path!r}: its first column{what} counts the rows ({first[0]:.0f}, "
+            f"{first[1]:.0f}, ..., {first[-1]:.0f}), as a row index does; it is used as a "
+            f"feature. If it is the index, leave it out ({how})"]
 
 
 def read_table(path, columns=None, header=None):

@@ -384,3 +384,38 @@ def test_a_sep_line_names_the_delimiter_and_is_skipped(tmp_path, reader, case):
     line = content[:content.index("3")].count("\n") + 1
     with pytest.raises(ValueError, match=rf"non-numeric value 'x' on line {line} \(data row 2\)"):
         reader(path)
+
+
+ROW_NUMBERS = {  # a row index written as a named column: (how the file is made, what is named)
+    "a named index": (lambda f, p: f.rename_axis("id").to_csv(p),
+                      "its first column ('id') counts the rows (0, 1, ..., 599)"),
+    "reset_index": (lambda f, p: f.reset_index().to_csv(p, index=False),
+                    "its first column ('index') counts the rows (0, 1, ..., 599)"),
+    "rows from 1": (lambda f, p: f.assign(row=range(1, 601))[["row", "a", "b", "c"]]
+                    .to_csv(p, index=False),
+                    "its first column ('row') counts the rows (1, 2, ..., 600)"),
+    "headerless": (lambda f, p: f.reset_index().to_csv(p, index=False, header=False),
+                   "its first column counts the rows (0, 1, ..., 599)"),
+}
+
+
+@pytest.mark.parametrize("case", ROW_NUMBERS)
+def test_a_first_column_of_row_numbers_gets_a_note(tmp_path, reader, case):
+    # read as pandas reads it (a feature), with a note on how to leave it out
+    make, named = ROW_NUMBERS[case]
+    path = str(tmp_path / "frame.csv")
+    make(pd.DataFrame(X, columns=["a", "b", "c"]), path)
+    table = reader(path)
+    assert_array_equal(table.data[:, 1:], X) and table.data.shape == (600, 4)
+    how = "--columns 1,2,3" if case == "headerless" else "--columns a,b,c"
+    assert [n for n in table.notes if "counts the rows" in n] == [
+        f"{path!r}: {named}, as a row index does; it is used as a feature. "
+        f"If it is the index, leave it out ({how})"]
+    assert not any("counts the rows" in n for n in reader(path, ["1", "2"]).notes)  # chosen
+
+
+@pytest.mark.parametrize("first", [[0, 1, 3, 4], [2, 3, 4, 5], [0, 0, 1, 2], [0.5, 1.5, 2.5, 3.5]])
+def test_other_first_columns_get_no_row_number_note(tmp_path, reader, first):
+    rows = [[v, i * 0.7] for i, v in enumerate(first)]
+    assert reader(_write(tmp_path, _text([["x", "y"], *rows]))).notes == []
+    assert reader(_write(tmp_path, _text([["x"], *[[v] for v in first]]), "one.csv")).notes == []
