@@ -128,6 +128,12 @@ def _is_number(text):
     return True
 
 
+def _spaced_numbers(text):
+    """True for numbers separated by spaces ("1.5 2.5"), as numpy.savetxt writes by default."""
+    parts = text.split()
+    return len(parts) > 1 and all(_is_number(v) for v in parts)
+
+
 def _is_comment(line):
     """A line of notes above the table: '#' first, and not pandas' missing-value marker."""
     if not line.startswith("#"):
@@ -211,7 +217,8 @@ def _header(first_row, header=None):
     neither a number nor a missing-value marker.
     """
     if header is None:
-        header = not all(_is_number(v) or v.strip() in NA_VALUES for v in first_row)
+        header = not all(_is_number(v) or v.strip() in NA_VALUES or _spaced_numbers(v)
+                         for v in first_row)
     return list(first_row) if header else None
 
 
@@ -688,6 +695,9 @@ def _rows(layout):
                         and all(_INTEGER.fullmatch(v) for v in row)):
                     hint = (" (if its numbers have decimal commas, such as 1,5, save the file "
                             "with '.' as the decimal separator)")
+                elif layout.n_fields == 1 and layout.names is not None and len(row) > 1:
+                    hint = (f" (if line {layout.comments + 1} is a title rather than the column "
+                            "names, remove it or start it with '#')")
                 raise ValueError(
                     f"{layout.path!r} line {line} has {len(row)} field(s) but the "
                     f"first row has {layout.n_fields}; every row needs the same number of "
@@ -749,6 +759,14 @@ def _read_with_csv(layout):
 
 def _bad_value(layout, value, line, row_number, j):
     where = f"line {line} (data row {row_number}), {layout.column(j)}"
+    if _spaced_numbers(value):
+        return (
+            f"{layout.path!r} has {value!r} on {where}: numbers separated by spaces "
+            "(numpy.savetxt's default), which fastem does not take for a delimiter; save "
+            "the file with "
+            "commas (np.savetxt(path, X, delimiter=',')) or convert it (with pandas: "
+            "pd.read_csv(path, sep=r'\\s+').to_csv(new_path, index=False))"
+        )
     if value in NA_VALUES:
         shown = "an empty field" if value == "" else repr(value)
         return (

@@ -419,3 +419,26 @@ def test_other_first_columns_get_no_row_number_note(tmp_path, reader, first):
     rows = [[v, i * 0.7] for i, v in enumerate(first)]
     assert reader(_write(tmp_path, _text([["x", "y"], *rows]))).notes == []
     assert reader(_write(tmp_path, _text([["x"], *[[v] for v in first]]), "one.csv")).notes == []
+
+
+@pytest.mark.parametrize("make, line", [
+    (lambda p: np.savetxt(p, X[:5]), 1),  # numpy.savetxt's default delimiter is a space
+    (lambda p: np.savetxt(p, X[:5], fmt="%.3f", header="a b c", comments=""), 2),
+    (lambda p: pd.DataFrame(X[:5], columns=["a", "b", "c"]).to_string(p, index=False), 2),
+])
+def test_numbers_separated_by_spaces_are_named(tmp_path, reader, make, line):
+    path = str(tmp_path / "spaced.csv")
+    make(path)
+    with pytest.raises(ValueError, match=rf"on line {line} \(data row 1\), column 1.*: numbers "
+                                         r"separated by spaces.*np.savetxt\(path, X, delimiter=','\)"):
+        reader(path)
+
+
+def test_a_title_line_above_the_header_is_named(tmp_path, reader):
+    path = _write(tmp_path, "Old Faithful eruptions\neruptions,waiting\n3.6,79\n1.8,54\n")
+    with pytest.raises(ValueError, match=r"line 2 has 2 field.s. but the first row has 1.*if line 1 "
+                                         r"is a title rather than the column names, remove it or "
+                                         r"start it with '#'"):
+        reader(path)
+    path = _write(tmp_path, "# Old Faithful eruptions\neruptions,waiting\n3.6,79\n1.8,54\n")
+    assert reader(path).names == ["eruptions", "waiting"]
