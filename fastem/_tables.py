@@ -18,15 +18,23 @@ decide for the user:
 - index columns: a header whose first names are empty (pandas'
   ``df.to_csv(path)``, one per index level) marks the row labels of a
   DataFrame, which are not features; those columns are dropped and a note
-  says so.
+  says so. A first column that counts the rows (an index written under a
+  name) is read as data, with a note on how to leave it out;
+- trailing delimiters: lines that end with the delimiter ("1,2,") leave
+  empty columns without a name at the end, which pandas reads as columns
+  of NaN; they are left out with a note (a value further down in one is an
+  error);
+- a first line "sep=;" (spreadsheets' note of the delimiter) sets the
+  delimiter and is skipped.
 
 Fields may be quoted, lines may end in LF, CRLF or CR alone (Excel for Mac's
 "CSV (Macintosh)"), blank lines are skipped, and
 leading lines that start with '#' (notes above the table, as in R's data
 files and ``numpy.savetxt``'s header) are skipped with a note.
 Missing values (empty fields and pandas' markers such as ``NA`` or ``nan``)
-and text in a numeric column are errors that give the line, the data row and
-the column (all 1-based) and how to fix them.
+and text in a numeric column (decimal commas, thousands separators and
+numbers separated by spaces named as such) are errors that give the line,
+the data row and the column (all 1-based) and how to fix them.
 
 The numbers are parsed by pyarrow's CSV reader when pyarrow is installed
 (``pip install 'fastem[parquet]'``), else by :func:`numpy.loadtxt`'s C
@@ -458,6 +466,8 @@ def _row_number_note(path, data, names):
     what = "" if names is None else f" ({names[0]!r})"
     rest = (",".join(str(j) for j in range(1, data.shape[1])) if names is None
             else ",".join(f'"{n}"' if "," in n else n for n in names[1:]))
+    if re.search(r"[\s\"']", rest):  # one word for the shell
+        rest = "'" + rest.replace("'", "'\\''") + "'"
     how = f"--columns {rest}" if data.shape[1] <= 9 else "--columns with the other columns"
     return [f"{path!r}: its first column{what} counts the rows ({first[0]:.0f}, "
             f"{first[1]:.0f}, ..., {first[-1]:.0f}), as a row index does; it is used as a "
@@ -763,8 +773,7 @@ def _bad_value(layout, value, line, row_number, j):
         return (
             f"{layout.path!r} has {value!r} on {where}: numbers separated by spaces "
             "(numpy.savetxt's default), which fastem does not take for a delimiter; save "
-            "the file with "
-            "commas (np.savetxt(path, X, delimiter=',')) or convert it (with pandas: "
+            "the file with commas (np.savetxt(path, X, delimiter=',')) or convert it (with pandas: "
             "pd.read_csv(path, sep=r'\\s+').to_csv(new_path, index=False))"
         )
     if value in NA_VALUES:
