@@ -464,14 +464,21 @@ def _row_number_note(path, data, names):
     if first[0] not in (0, 1) or not np.array_equal(first, np.arange(len(first)) + first[0]):
         return []
     what = "" if names is None else f" ({names[0]!r})"
-    rest = (",".join(str(j) for j in range(1, data.shape[1])) if names is None
-            else ",".join(f'"{n}"' if "," in n else n for n in names[1:]))
-    if re.search(r"[\s\"']", rest):  # one word for the shell
-        rest = "'" + rest.replace("'", "'\\''") + "'"
-    how = f"--columns {rest}" if data.shape[1] <= 9 else "--columns with the other columns"
+    rest = (list(range(1, data.shape[1])) if names is None else names[1:])
+    how = _columns_option(rest)
     return [f"{path!r}: its first column{what} counts the rows ({first[0]:.0f}, "
             f"{first[1]:.0f}, ..., {first[-1]:.0f}), as a row index does; it is used as a "
             f"feature. If it is the index, leave it out ({how})"]
+
+
+def _columns_option(columns):
+    """'--columns a,b' for these names or indices, one word for the shell; a phrase for many."""
+    if len(columns) > 8:
+        return "--columns with the other columns"
+    value = ",".join(f'"{c}"' if "," in str(c) else str(c) for c in columns)
+    if re.search(r"[\s\"']", value):
+        value = "'" + value.replace("'", "'\\''") + "'"
+    return f"--columns {value}"
 
 
 def read_table(path, columns=None, header=None):
@@ -753,9 +760,13 @@ def _read_with_csv(layout):
     """The data by the csv module, field by field: an error names the first bad value."""
     values = []
     try:
-        for row_number, (line, row) in enumerate(_rows(layout), start=1):
+        rows = _rows(layout)
+        for row_number, (line, row) in enumerate(rows, start=1):
             for j in layout.chosen:
                 value = row[j].strip()
+                if value in NA_VALUES and row_number == 1 and all(
+                        rest[j].strip() in NA_VALUES for _, rest in rows):
+                    raise ValueError(_empty_column(layout, j))
                 if value in NA_VALUES or not _is_number(value):
                     raise ValueError(_bad_value(layout, value, line, row_number, j))
                 values.append(float(value))
@@ -765,6 +776,15 @@ def _read_with_csv(layout):
             f"{exc.start}); save it as UTF-8"
         ) from None
     return np.array(values, dtype=np.float64).reshape(-1, len(layout.chosen))
+
+
+def _empty_column(layout, j):
+    """The message for a column without a value in any row: leave it out."""
+    others = [k if layout.names is None else layout.names[k] for k in layout.chosen if k != j]
+    how = f"leave it out ({_columns_option(others)}, or columns= in fastem.Chunks)" if others else (
+        "it holds no data")
+    return (f"{layout.path!r} has no value in any row of {layout.column(j)}, only missing "
+            f"values; {how}")
 
 
 def _bad_value(layout, value, line, row_number, j):

@@ -1,6 +1,7 @@
 """The CSV reader against pandas, with and without pyarrow."""
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -442,3 +443,17 @@ def test_a_title_line_above_the_header_is_named(tmp_path, reader):
         reader(path)
     path = _write(tmp_path, "# Old Faithful eruptions\neruptions,waiting\n3.6,79\n1.8,54\n")
     assert reader(path).names == ["eruptions", "waiting"]
+
+
+@pytest.mark.parametrize("content, where, how", [
+    ("a,b\n1,\n2,\n3,NA\n", "column 2 ('b')", "leave it out (--columns a, or columns= in fastem.Chunks)"),
+    ("a b,b,c\n1,,3\n2,nan,4\n", "column 2 ('b')", "(--columns 'a b,c', or"),
+    ("1,\n2,NA\n", "column 2", "(--columns 0, or"),
+    ("x\n\nNA\nnan\n", "column 1 ('x')", "it holds no data"),
+])
+def test_a_column_without_any_value_is_named_as_such(tmp_path, reader, content, where, how):
+    # pandas reads a column of NaN; dropping the rows with missing values would drop them all
+    path = _write(tmp_path, content)
+    with pytest.raises(ValueError, match=f"has no value in any row of {re.escape(where)}, only "
+                                         f"missing values; .*{re.escape(how)}"):
+        reader(path)
