@@ -498,8 +498,19 @@ def read_table(path, columns=None, header=None):
     )
 
 
-# pandas stores a DataFrame's index in a parquet file under this name
-_PARQUET_INDEX = "__index_level_0__"
+def _parquet_index_columns(schema):
+    """The columns of a parquet file that hold a pandas DataFrame's index, not data.
+
+    pandas lists them in the file's metadata ("index_columns"): a named index
+    under its name (``df.set_index('id').to_parquet(path)``), an unnamed one
+    as ``__index_level_0__``; a RangeIndex is stored as metadata alone.
+    """
+    try:
+        metadata = schema.pandas_metadata or {}
+    except (ValueError, TypeError):  # metadata written by another tool
+        metadata = {}
+    listed = {c for c in metadata.get("index_columns", ()) if isinstance(c, str)}
+    return [n for n in schema.names if n in listed or re.fullmatch(r"__index_level_\d+__", n)]
 
 
 def _pyarrow_parquet(path):
@@ -526,7 +537,9 @@ def _parquet_schema(path):
 
 def parquet_column_names(path):
     """The names of a parquet file's data columns (pandas' index left out)."""
-    return [n for n in _parquet_schema(path).names if n != _PARQUET_INDEX]
+    schema = _parquet_schema(path)
+    index = _parquet_index_columns(schema)
+    return [n for n in schema.names if n not in index]
 
 
 def read_parquet(path, columns=None):
@@ -536,14 +549,15 @@ def read_parquet(path, columns=None):
     ----------
     path : str
     columns : list of str or int, optional
-        Columns to keep, in this order: names or 0-based indices (pandas'
-        index column is not counted).
+        Columns to keep, in this order: names or 0-based indices (the
+        columns of pandas' index are not counted).
 
     Returns
     -------
     Table
         ``data``: array of shape (n_rows, n_columns), the columns' common
-        numeric dtype; ``names``: the chosen columns' names; ``notes``: empty.
+        numeric dtype; ``names``: the chosen columns' names; ``notes``: that
+        the columns of a DataFrame's index were left out, if any.
 
     Raises
     ------
@@ -557,8 +571,12 @@ def read_parquet(path, columns=None):
     pa, pq = _pyarrow_parquet(path)
     schema = _parquet_schema(path)
     names = list(schema.names)
-    available = [j for j, name in enumerate(names) if name != _PARQUET_INDEX]
+    index = _parquet_index_columns(schema)
+    available = [j for j, name in enumerate(names) if name not in index]
     chosen = [names[i] for i in choose_columns(columns, names, available, path)]
+    shown = [n for n in index if not n.startswith("__index_level_")]
+    notes = [f"{path!r} holds the index of a pandas DataFrame in the column(s) {shown}; not used "
+             "as features (save it with df.reset_index().to_parquet(path) to fit it)"] if shown else []
     for name in chosen:
         kind = schema.field(name).type
         if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)
@@ -583,11 +601,11 @@ def read_parquet(path, columns=None):
                 "or impute them (e.g. with pandas: df.dropna() or df.fillna(df.median()))"
             )
     if not chosen:
-        return Table(np.empty((table.num_rows, 0)), [], [])
+        return Table(np.empty((table.num_rows, 0)), [], notes)
     columns = [table.column(name) for name in chosen]
     columns = [c.cast(pa.float64()) if pa.types.is_decimal(c.type) else c for c in columns]
     data = np.column_stack([c.to_numpy(zero_copy_only=False) for c in columns])
-    return Table(data, chosen, [])
+    return Table(data, chosen, notes)
 
 
 def choose_columns(columns, names, available, path):

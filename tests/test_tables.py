@@ -457,3 +457,29 @@ def test_a_column_without_any_value_is_named_as_such(tmp_path, reader, content, 
     with pytest.raises(ValueError, match=f"has no value in any row of {re.escape(where)}, only "
                                          f"missing values; .*{re.escape(how)}"):
         reader(path)
+
+
+PARQUET_INDEXES = {  # how the frame's index is set: (frame -> frame, index columns named in the note)
+    "range index": (lambda f: f, []),
+    "named range index": (lambda f: f.rename_axis("id"), []),
+    "a column as index": (lambda f: f.set_index("a"), ["a"]),
+    "text labels": (lambda f: f.set_axis([f"r{i}" for i in range(len(f))]).rename_axis("label"),
+                    ["label"]),
+    "unnamed integer index": (lambda f: f.set_axis(range(5, 5 + len(f))), []),
+    "two levels": (lambda f: f.set_index(["a", "b"]), ["a", "b"]),
+}
+
+
+@pytest.mark.parametrize("case", PARQUET_INDEXES)
+def test_parquet_index_columns_are_left_out_as_pandas_does(tmp_path, case):
+    pytest.importorskip("pyarrow")
+    make, shown = PARQUET_INDEXES[case]
+    path = str(tmp_path / "frame.parquet")
+    make(pd.DataFrame(X, columns=["a", "b", "c"])).to_parquet(path)
+    expected = pd.read_parquet(path)  # the index is no column
+    table = _tables.read_parquet(path)
+    assert table.names == list(expected.columns) == _tables.parquet_column_names(path)
+    assert_array_equal(table.data, expected.to_numpy())
+    assert table.notes == ([f"{path!r} holds the index of a pandas DataFrame in the column(s) "
+                            f"{shown}; not used as features (save it with "
+                            "df.reset_index().to_parquet(path) to fit it)"] if shown else [])
