@@ -228,6 +228,30 @@ def _is_sparse(X):
     return type(X).__module__.startswith("scipy.sparse") and hasattr(X, "toarray")
 
 
+def without_pandas_index(X):
+    """An Arrow table (or record batch) without the columns that hold a pandas index.
+
+    ``pyarrow.Table.from_pandas(df)`` of a frame whose index is not a plain
+    range (a filtered frame, a named or text index) stores the index as
+    columns ('__index_level_0__', or its name) and lists them in the
+    schema's pandas metadata; they are row labels, not features, as
+    ``table.to_pandas()`` shows. Anything else is returned as it is.
+    """
+    schema = getattr(X, "schema", None)
+    if schema is None or not hasattr(X, "column_names"):
+        return X
+    try:
+        metadata = schema.pandas_metadata or {}
+    except (ValueError, TypeError):  # metadata written by another tool
+        return X
+    index = {c for c in metadata.get("index_columns", ()) if isinstance(c, str)}
+    keep = [j for j, name in enumerate(X.column_names) if name not in index]
+    if len(keep) == len(X.column_names):
+        return X
+    return type(X).from_arrays([X.column(j) for j in keep],
+                               names=[X.column_names[j] for j in keep])
+
+
 def feature_names_of(X):
     """Column names of a DataFrame (pandas, polars, ...) or Arrow table, else None.
 

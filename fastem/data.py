@@ -44,7 +44,7 @@ import numpy as np
 from ._config import BLOCK_SIZE
 from ._init import sample_index, subsample
 from ._tables import TABLE_EXTENSIONS, read_table
-from ._validation import check_array, check_sample_weight, feature_names_of
+from ._validation import check_array, check_sample_weight, feature_names_of, without_pandas_index
 
 __all__ = [
     "CHUNK_BYTES",
@@ -255,6 +255,7 @@ class ArraySource:
     feature_names_in = None
 
     def __init__(self, X, sample_weight=None, *, check_data=None, anchors=None):
+        X = without_pandas_index(X)
         self.feature_names_in = feature_names_of(X)
         signature = _signature(X)
         with reading(X, signature):
@@ -527,14 +528,15 @@ def _check_chunk_names(names, first, name):
 
 
 def _split(item):
+    """(chunk, its weights or None); an Arrow chunk without its pandas index columns."""
     if isinstance(item, tuple):
         if len(item) != 2:
             raise ValueError(
                 f"a chunk must be an array or a pair (array, sample_weight), got a tuple "
                 f"of {len(item)} items."
             )
-        return item
-    return item, None
+        return without_pandas_index(item[0]), item[1]
+    return without_pandas_index(item), None
 
 
 class ChunkedSource:

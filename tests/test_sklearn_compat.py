@@ -297,6 +297,41 @@ def test_feature_names_from_an_arrow_table(frame):
         model.predict(table.select(["waiting", "eruptions"]))
 
 
+ARROW_INDEXES = {  # pyarrow keeps a pandas index that is not a plain range as columns
+    "filtered rows": lambda f: f[f["waiting"] > 0],
+    "named index": lambda f: f.set_axis(np.arange(len(f)) * 2).rename_axis("id"),
+    "text labels": lambda f: f.set_axis([f"r{i}" for i in range(len(f))]),
+    "two levels": lambda f: f.set_axis(pd_multiindex(len(f))),
+}
+
+
+def pd_multiindex(n):
+    pd = pytest.importorskip("pandas")
+    return pd.MultiIndex.from_arrays([np.arange(n) // 2, np.arange(n) % 2])
+
+
+@pytest.mark.parametrize("family", ["GaussianMixture", "ExponentialMixture", "PoissonMixture"])
+@pytest.mark.parametrize("index", ARROW_INDEXES)
+@pytest.mark.parametrize("kind", ["table", "record batch", "chunks of tables"])
+def test_the_pandas_index_of_an_arrow_table_is_no_feature(frame, family, index, kind):
+    pa = pytest.importorskip("pyarrow")
+    counts = frame.abs().round()
+    indexed = ARROW_INDEXES[index](counts)
+    if kind == "table":
+        data = pa.Table.from_pandas(indexed)
+    elif kind == "record batch":
+        data = pa.RecordBatch.from_pandas(indexed)
+    else:
+        data = fastem.Chunks([pa.Table.from_pandas(indexed.iloc[:100]),
+                              pa.Table.from_pandas(indexed.iloc[100:])])
+    assert kind == "chunks of tables" or len(data.column_names) > 2  # the index is there
+    model = getattr(fastem, family)(2, random_state=0).fit(data)
+    values = indexed.to_numpy()  # the frame's values: its index is no column
+    plain = getattr(fastem, family)(2, random_state=0).fit(values)
+    assert_array_equal(model.feature_names_in_, ["eruptions", "waiting"])
+    np.testing.assert_allclose(model.score(data), plain.score(values), rtol=1e-12)
+
+
 @pytest.mark.parametrize("family", ["ExponentialMixture", "PoissonMixture"])
 def test_feature_names_for_every_family(frame, family):
     counts = frame.abs().round()
