@@ -54,6 +54,8 @@ import warnings
 
 import numpy as np
 
+from ._validation import pandas_index_columns
+
 __all__ = [
     "NA_VALUES",
     "TABLE_EXTENSIONS",
@@ -505,11 +507,7 @@ def _parquet_index_columns(schema):
     under its name (``df.set_index('id').to_parquet(path)``), an unnamed one
     as ``__index_level_0__``; a RangeIndex is stored as metadata alone.
     """
-    try:
-        metadata = schema.pandas_metadata or {}
-    except (ValueError, TypeError):  # metadata written by another tool
-        metadata = {}
-    listed = {c for c in metadata.get("index_columns", ()) if isinstance(c, str)}
+    listed = pandas_index_columns(schema)
     return [n for n in schema.names if n in listed or re.fullmatch(r"__index_level_\d+__", n)]
 
 

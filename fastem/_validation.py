@@ -228,6 +228,19 @@ def _is_sparse(X):
     return type(X).__module__.startswith("scipy.sparse") and hasattr(X, "toarray")
 
 
+def pandas_index_columns(schema):
+    """The names of the columns an Arrow schema's pandas metadata lists as the index.
+
+    A RangeIndex is stored as metadata alone and lists no column; metadata
+    that pandas did not write lists none either.
+    """
+    try:
+        metadata = schema.pandas_metadata or {}
+    except (ValueError, TypeError):  # metadata written by another tool
+        return set()
+    return {c for c in metadata.get("index_columns", ()) if isinstance(c, str)}
+
+
 def without_pandas_index(X):
     """An Arrow table (or record batch) without the columns that hold a pandas index.
 
@@ -240,11 +253,7 @@ def without_pandas_index(X):
     schema = getattr(X, "schema", None)
     if schema is None or not hasattr(X, "column_names"):
         return X
-    try:
-        metadata = schema.pandas_metadata or {}
-    except (ValueError, TypeError):  # metadata written by another tool
-        return X
-    index = {c for c in metadata.get("index_columns", ()) if isinstance(c, str)}
+    index = pandas_index_columns(schema)
     keep = [j for j, name in enumerate(X.column_names) if name not in index]
     if len(keep) == len(X.column_names):
         return X
