@@ -62,13 +62,42 @@ gives both its log-likelihood and the statistics of its EM step); a
 rejected one sends the fit on from ``p2`` (plain EM), after at most two
 wasted passes. The accepted points are therefore M-step outputs with
 non-decreasing log-likelihoods. No second copy of the data and nothing per
-point is kept, so it works for every family and every data source.
+point is kept (the Anderson steps below keep five parameter vectors), so it
+works for every family and every data source.
 
 The stopping rule sees three consecutive EM values after every accepted
 extrapolation: ``l(p')``, ``l(F(p'))`` and the pass after (EM from ``p'``).
 
+After each accepted extrapolation come *Anderson steps* (type II Anderson
+acceleration, Walker and Ni 2011; for EM, Henderson and Varadhan 2019; see
+:func:`anderson_point`). Every pass, accepted or not, leaves a pair
+(point, EM image) in unconstrained coordinates; from the last five pairs
+(four differences) a least-squares secant step proposes the next point,
+and one pass evaluates it. SQUAREM's step removes one slow direction per
+cycle of three passes; near the peak, where EM is nearly an affine map,
+the secant step removes all those the differences span, one pass each.
+A step is accepted only if its point is one an M-step can produce (the
+family's ``_in_m_step_image``: no variance below ``reg_covar``, no scale or
+rate below its floor) and its log-likelihood is at least the best accepted
+so far (so the accepted log-likelihoods stay non-decreasing, and every
+accepted point is in the M-step's image); the first refused step returns
+the model to the M-step of the
+last accepted pass and hands back to SQUAREM, after one wasted pass. The
+steps also end when one gains at most ``tol``. An Anderson point is not an
+EM step of the one before, so after accepted steps the next cycle starts
+with two EM passes, which give the stopping rule three consecutive values.
+
 Measured on ``scripts/bench_convergence.py`` (passes until the
-log-likelihood is within 1e-8 per sample of its limit), judging ``p'`` by
+log-likelihood is within 1e-8 per sample of its limit), SQUAREM alone
+needed 2.2x fewer passes than plain EM on the two exponentials (15 against
+33), below the 3x of the other slow cases; with Anderson steps it needs
+5 to 11x fewer (see the README's table). Over six data sets and starts
+of the two exponentials, four of the overlapping Gaussians, three
+three-exponential mixtures and ten fits of Old Faithful and iris, a memory
+of four differences needed fewer passes than three or five (geometric
+means of the ratio to plain EM 4.2, 9.3 and 6.7 on the first three; Anderson
+steps alone, without SQUAREM's cycles, did worse on Old Faithful, 2.3 to
+2.9 against 3.3 to 3.5, where the early steps are far from affine). Judging ``p'`` by
 its own log-likelihood first (a pass saved when it is rejected) cost more
 passes than it saved; so did starting the next cycle at ``p'`` itself
 (extrapolating from ``p'``, ``F(p')``, ``F(F(p'))``: two passes per cycle, but
@@ -94,12 +123,13 @@ float32 fit; see :meth:`fastem.base.BaseMixture.fit`). Decreases within the
 allowances are what the regularised M-step does, and pass silently.
 """
 
+import collections
 import contextlib
 from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["EMResult", "aitken_remaining_gain", "run_em"]
+__all__ = ["EMResult", "aitken_remaining_gain", "anderson_point", "run_em"]
 
 # SQUAREM's step-length bound: its first value, as in Varadhan and Roland's
 # R package (step.max0 = 1), and the factor by which it grows when a step at
@@ -107,6 +137,10 @@ __all__ = ["EMResult", "aitken_remaining_gain", "run_em"]
 # where the package has mstep = 4.
 _STEP_MAX0 = 1.0
 _STEP_FACTOR = 2.0
+
+# Anderson steps use the last this many differences of (point, EM image)
+# pairs: 4, measured (see above).
+_ANDERSON_MEMORY = 4
 
 
 class EMResult(NamedTuple):
@@ -163,6 +197,41 @@ def aitken_remaining_gain(l0, l1, l2):
     return d2 / (1.0 - d2 / d1)
 
 
+def anderson_point(points, images):
+    """The next point of Anderson acceleration from points and their EM images.
+
+    Type II Anderson acceleration (Anderson 1965; Walker and Ni 2011,
+    *SIAM J. Numer. Anal.* 49, 1715-1735), as Henderson and Varadhan (2019,
+    *J. Comput. Graph. Statist.* 28, 834-846) apply it to EM: with the
+    residuals ``f_j = F(x_j) - x_j``, ``gamma`` minimises
+    ``||f_m - sum_j gamma_j (f_{j+1} - f_j)||`` (least squares), and the
+    point is ``F(x_m) - sum_j gamma_j ((x_{j+1} - x_j) + (f_{j+1} - f_j))``.
+    For an affine map ``F`` whose fixed point is unique, once the
+    differences span the space, that point is the fixed point: near its
+    peak EM is nearly affine, and the steps converge much faster than EM.
+
+    Parameters
+    ----------
+    points, images : sequence of ndarray of shape (n_parameters,)
+        ``x_0 .. x_m``, oldest first, and ``F(x_0) .. F(x_m)``; ``m >= 1``.
+
+    Returns
+    -------
+    ndarray of shape (n_parameters,)
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        The least-squares problem has no solution (non-finite pairs).
+    """
+    points = np.asarray(points, dtype=np.float64)
+    images = np.asarray(images, dtype=np.float64)
+    residuals = images - points
+    d_residuals = np.diff(residuals, axis=0)
+    gamma = np.linalg.lstsq(d_residuals.T, residuals[-1], rcond=None)[0]
+    return images[-1] - (np.diff(points, axis=0) + d_residuals).T @ gamma
+
+
 def _relative_change(model, before, after):
     """The largest change of any parameter array, relative to that array's largest entry."""
     worst = 0.0
@@ -182,7 +251,7 @@ def _relative_change(model, before, after):
 class _Run:
     """The bookkeeping of one EM run: passes, accepted values, the stopping rule."""
 
-    def __init__(self, model, source, tol, max_iter, callback, on_pass, passes_done):
+    def __init__(self, model, source, tol, max_iter, callback, on_pass, passes_done, pairs=0):
         self.model = model
         self.source = source
         self.tol = tol
@@ -205,6 +274,9 @@ class _Run:
         self.stopped = False
         self.stats = None
         self.remaining_gain = np.inf
+        # (point, EM image) of the last passes, in unconstrained coordinates,
+        # for Anderson steps (kept only when ``pairs`` > 0)
+        self.pairs = collections.deque(maxlen=pairs) if pairs else None
 
     @property
     def done(self):
@@ -245,6 +317,11 @@ class _Run:
             if trial:
                 return None
             raise
+        if self.pairs is not None:
+            point = model._unconstrained(before)
+            image = model._unconstrained(model._get_parameters())
+            if np.isfinite(point).all() and np.isfinite(image).all():
+                self.pairs.append((point, image))
         return model._lower_bound(stats, before), before, stats
 
     def accept(self, lower_bound, before, stats, *, extends_chain, trial=None):
@@ -341,7 +418,10 @@ def run_em(model, source, *, tol, max_iter, accelerate, callback=None, on_pass=N
     ValueError
         The M-step of a plain EM pass fails (e.g. an ill-defined covariance).
     """
-    run = _Run(model, source, tol, max_iter, callback, on_pass or (lambda *args: None), passes_done)
+    run = _Run(
+        model, source, tol, max_iter, callback, on_pass or (lambda *args: None), passes_done,
+        pairs=_ANDERSON_MEMORY + 1 if accelerate else 0,
+    )
     if accelerate:
         _squarem(run)
     else:
@@ -393,6 +473,10 @@ def _squarem(run):
             started = image[:2]
             if alpha == step_max:
                 step_max *= _STEP_FACTOR
+            if len(run.pairs) == run.pairs.maxlen and _anderson_steps(run):
+                # The next cycle starts with two EM passes from the last
+                # Anderson point: three consecutive EM values for the stopping rule.
+                started = None
         else:
             model._set_parameters(p2)
             if alpha == step_max:
@@ -426,3 +510,33 @@ def _judge_extrapolation(run, theta, floor):
     if image is None or not image[0] >= floor:
         return None
     return trial[0], image
+
+
+def _anderson_steps(run):
+    """Anderson steps from the last passes' pairs while each is accepted and gains more than tol.
+
+    Each step is one pass, at the point :func:`anderson_point` gives. It is
+    accepted if that point is one an M-step can produce (the family's
+    ``_in_m_step_image``) and its log-likelihood is at least the best
+    accepted so far; otherwise the model returns to the M-step of the last
+    accepted pass, and the steps end. Returns the number of accepted steps.
+    """
+    model = run.model
+    accepted = 0
+    while not run.done:
+        em_step = model._get_parameters()
+        try:
+            with np.errstate(all="ignore"):
+                model._set_unconstrained(anderson_point(*zip(*run.pairs)))
+            trial = run.evaluate(trial=True) if model._in_m_step_image(run.stats) else None
+        except (ValueError, np.linalg.LinAlgError):
+            trial = None
+        if trial is None or not trial[0] >= run.best[0]:
+            model._set_parameters(em_step)
+            return accepted
+        gain = trial[0] - run.lower_bounds[-1]
+        run.accept(*trial, extends_chain=False)
+        accepted += 1
+        if gain <= run.tol:
+            break
+    return accepted

@@ -974,6 +974,20 @@ class BaseMixture:
         """
         return 0.0
 
+    def _in_m_step_image(self, stats):
+        """Family hook: whether the current parameters are ones an M-step can produce.
+
+        An accelerated step combines earlier M-step outputs linearly and
+        can leave that set: a variance below ``reg_covar``, a scale below
+        its floor, where the log-likelihood can exceed anything EM reaches.
+        Such a point is never accepted (:mod:`fastem._em`). ``stats`` are
+        the statistics of a pass over the same data (the floors of the
+        exponential and Poisson families scale with the data's mean). The
+        default, for a family whose M-step neither floors nor regularises,
+        is True.
+        """
+        return True
+
     def _run_em(self, worker, source, passes_done=0):
         """:func:`fastem._em.run_em` on ``worker`` with this estimator's settings."""
         return run_em(

@@ -19,7 +19,7 @@ from numpy.testing import assert_allclose
 
 import fastem
 from fastem import ConvergenceWarning, ExponentialMixture, GaussianMixture, PoissonMixture
-from fastem._em import aitken_remaining_gain
+from fastem._em import aitken_remaining_gain, anderson_point
 from fastem.base import LikelihoodDecreaseWarning, WarmStartWarning
 
 FAITHFUL = pathlib.Path(__file__).parent / "data" / "faithful.csv"
@@ -122,6 +122,81 @@ def test_acceleration_reaches_the_same_peak_in_fewer_passes(covariance_type):
     assert fast.converged_ and plain.converged_
     assert fast.score(X) == pytest.approx(plain.score(X), abs=1e-8)
     assert fast.n_iter_ < plain.n_iter_
+
+
+@pytest.mark.parametrize("dimension", [1, 3, 4])
+def test_anderson_point_is_the_fixed_point_of_an_affine_map(dimension):
+    """With as many differences as dimensions, the secant step solves x = A x + b."""
+    rng = np.random.default_rng(dimension)
+    A = rng.normal(size=(dimension, dimension))
+    A *= 0.9 / np.abs(np.linalg.eigvals(A)).max()
+    b = rng.normal(size=dimension)
+    points = rng.normal(size=(dimension + 1, dimension))
+    images = points @ A.T + b
+    fixed_point = np.linalg.solve(np.eye(dimension) - A, b)
+    assert_allclose(anderson_point(points, images), fixed_point, rtol=1e-9, atol=1e-9)
+    # Fewer differences: a point whose residual is smaller than that of the last EM image.
+    if dimension > 1:
+        fewer = anderson_point(points[-2:], images[-2:])
+        residual = lambda x: np.linalg.norm(x @ A.T + b - x)  # noqa: E731
+        assert residual(fewer) < residual(images[-1])
+
+
+def _fitted_for_image_check(family):
+    rng = np.random.default_rng(0)
+    X = np.abs(rng.normal(1.0, 1.0, (200, 2)))
+    if family == "exponential":
+        return ExponentialMixture(2, max_iter=1, tol=0.0, random_state=0), X
+    if family == "poisson":
+        return PoissonMixture(2, max_iter=1, tol=0.0, random_state=0), np.round(3 * X)
+    # reg_covar of the data's order, so that the floor is visible in every eigenvalue
+    model = GaussianMixture(2, covariance_type=family, reg_covar=0.3, max_iter=1, tol=0.0, random_state=0)
+    return model, X
+
+
+@pytest.mark.parametrize("family", COVARIANCE_TYPES + ["exponential", "poisson"])
+def test_points_outside_the_m_step_image_are_recognised(family):
+    """What an M-step gives is in its image; a variance under reg_covar, a mean under its floor is not."""
+    model, X = _fitted_for_image_check(family)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X)
+    stats = model.summarize(X)
+    model.m_step(stats)
+    assert model._in_m_step_image(stats)
+    if isinstance(model, GaussianMixture):
+        cov = np.asarray(model.covariances_, dtype=np.float64)
+        square = cov.reshape(-1, *cov.shape[-2:]) if family in ("full", "tied") else None
+        smallest = np.linalg.eigvalsh(square).min() if square is not None else cov.min()
+        model._set_gaussian(model.means_, cov * (0.8 * model.reg_covar / smallest))
+    else:
+        name = model._mean_name
+        means = np.array(getattr(model, name), dtype=np.float64)
+        floor = model._floor(X.mean(axis=0))
+        means[0, 1] = 0.5 * floor[1]
+        model._set_parameters({"weights_": model.weights_, name: means})
+    assert not model._in_m_step_image(stats)
+
+
+def test_anderson_points_outside_the_m_step_image_are_refused(monkeypatch):
+    """A scale proposed far below its floor, where zeros look very likely, is never accepted."""
+    import fastem._em
+
+    def below_the_floor(points, images):
+        theta = np.array(images[-1], dtype=np.float64)
+        theta[2] -= 50.0  # two log-weights, then the log-scales: the first scale shrinks
+        return theta
+
+    monkeypatch.setattr(fastem._em, "anderson_point", below_the_floor)
+    rng = np.random.default_rng(0)
+    X = rng.exponential(1.0, (500, 1))
+    X[:100] = 0.0
+    with pytest.warns(ConvergenceWarning):  # tol=0: a fixed number of passes
+        model = ExponentialMixture(2, tol=0.0, max_iter=40, random_state=0).fit(X)
+    check_in_m_step_image(model, X)
+    bounds = np.asarray(model.lower_bounds_)
+    assert np.all(np.diff(bounds) >= -1e-9 * (1 + np.abs(bounds[1:])))
+    assert model.score(X) >= bounds[-1] - 1e-9 * (1 + abs(bounds[-1]))
 
 
 @pytest.mark.parametrize("estimator", [ExponentialMixture, PoissonMixture])

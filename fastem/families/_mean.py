@@ -61,10 +61,22 @@ class MeanParameterMixture(BaseMixture):
     def _init_parameter_names(self):
         return ("weights_init", self._init_name)
 
+    def _floor(self, data_mean):
+        """The smallest mean the M-step gives, per feature: ``floor * data_mean``, or ``floor``."""
+        return getattr(self, self._floor_name) * np.where(data_mean > 0, data_mean, 1.0)
+
     def _set_component_means(self, means, data_mean):
-        floor = getattr(self, self._floor_name) * np.where(data_mean > 0, data_mean, 1.0)
-        floored = np.maximum(np.asarray(means, dtype=np.float64), floor)
+        floored = np.maximum(np.asarray(means, dtype=np.float64), self._floor(data_mean))
         setattr(self, self._mean_name, floored.astype(self._dtype))
+
+    @staticmethod
+    def _data_mean(stats):
+        return stats.moments["sx"].sum(axis=0) / stats.n_samples
+
+    def _in_m_step_image(self, stats):
+        """Every mean at or above the floor, up to the rounding of the dtype."""
+        floor = self._floor(self._data_mean(stats)) * (1.0 - 4.0 * np.finfo(self._dtype).eps)
+        return bool((np.asarray(getattr(self, self._mean_name), dtype=np.float64) >= floor).all())
 
     # -- family protocol ------------------------------------------------
 
@@ -127,7 +139,7 @@ class MeanParameterMixture(BaseMixture):
     def _m_step_family(self, stats):
         nk = stats.nk + 10 * np.finfo(np.float64).eps
         sx = stats.moments["sx"]
-        self._set_component_means(sx / nk[:, None], sx.sum(axis=0) / stats.n_samples)
+        self._set_component_means(sx / nk[:, None], self._data_mean(stats))
 
     def _unconstrained_parameters(self, parameters):
         """The logarithms of the component means."""
