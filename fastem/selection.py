@@ -443,18 +443,37 @@ def _check_gmm_kwargs(gmm_kwargs):
 def _possible_gain(model):
     """How much a fit that stopped short might still raise its mean log-likelihood.
 
-    The larger of Aitken's estimate of the remaining gain at the end of the
-    run (right where EM converges linearly) and the gain over the second half
-    of the run. On a likelihood ridge, where a model with more components than
-    the data hold crawls, EM converges sublinearly and Aitken's estimate is
-    low; if the increments fall like ``1 / k**2`` (the gap to the limit like
-    ``1 / k``), the gain still to come after pass ``k`` equals the gain from
-    pass ``k / 2`` to ``k``, and it is smaller when they fall faster.
+    The larger of two estimates. Aitken's estimate of the remaining gain at
+    the end of the run holds where EM converges linearly. On a likelihood
+    ridge, where a model with more components than the data hold crawls, EM
+    converges sublinearly and Aitken's estimate is low; there the gap to the
+    limit falls like a power of the pass number, ``c k**-q``, and the gains
+    over two consecutive windows of passes ``[n / r**2, n / r]`` and
+    ``[n / r, n]`` (``r = 4/3``: the last quarter of the run and the 3/16
+    before it) have the ratio ``rho = r**-q`` whatever ``c`` is, and the gap
+    still to close after pass ``n`` is ``G rho / (1 - rho)``, ``G`` the gain
+    over the last window: exact for such a power law (three times ``G``
+    when the gap falls like ``1 / k``), smaller when the gains shrink
+    faster, unbounded when they do not shrink (``rho >= 1``). Windows this
+    short see a geometric tail as the small ratio it is, so a fit that is
+    settling is not taken for one that crawls. Fewer than 8 passes give no
+    estimate (infinite).
     """
     bounds = model.lower_bounds_
-    if len(bounds) < 2:
+    n = len(bounds)
+    if n < 8:
         return np.inf
-    return max(model._remaining_gain, bounds[-1] - bounds[len(bounds) // 2])
+    start, middle = n - 1 - (7 * n) // 16, n - 1 - n // 4
+    earlier = bounds[middle] - bounds[start]
+    last = bounds[-1] - bounds[middle]
+    if last <= 0.0:
+        tail = 0.0
+    elif earlier <= 0.0 or last >= earlier:
+        tail = np.inf
+    else:
+        rho = last / earlier
+        tail = last * rho / (1.0 - rho)
+    return max(model._remaining_gain, tail)
 
 
 def _warn_unconverged(best, values, flags, converged, models, total_weight):

@@ -252,24 +252,51 @@ class _StoppedFit:
         self._remaining_gain = remaining_gain
 
 
+def _run_of(kind, n_passes=64):
+    """The lower bounds of a stopped fit, by how its gains were falling."""
+    k = np.arange(1, n_passes + 1)
+    return list({
+        "settled": -1.0 - 1e-9 * 0.5**k,  # nothing left to gain
+        "crawling": -1.0 - 0.64 / k,  # 1/k: 0.01 still to gain after pass 64
+        "settling": -1.0 - 50.0 * 0.85**k,  # fast at first, 1.5e-3 left after pass 64
+        "steady": -2.0 + 1e-3 * k,  # not slowing down
+        "short": -1.0 - 0.64 / k[:5],  # too few passes to tell
+    }[kind])
+
+
+@pytest.mark.parametrize("kind,gap", [("crawling", 0.01), ("settling", 50.0 * 0.85**64)])
+def test_possible_gain_of_a_stopped_fit_follows_how_its_gains_were_falling(kind, gap):
+    from fastem.selection import _possible_gain
+
+    estimate = _possible_gain(_StoppedFit(_run_of(kind), 0.0))
+    # exact for the power law up to the windows' rounding to whole passes; an
+    # upper bound for a geometric tail, of its order
+    assert gap <= estimate * 1.05 and estimate <= (1.1 if kind == "crawling" else 3.0) * gap
+    assert _possible_gain(_StoppedFit(_run_of("settled"), 0.0)) == 0.0  # below rounding
+    assert _possible_gain(_StoppedFit(_run_of("steady"), 0.0)) == np.inf
+    assert _possible_gain(_StoppedFit(_run_of("short"), 0.0)) == np.inf
+
+
 @pytest.mark.parametrize(
-    "rival_value,remaining_gain,half_run_gain,warns",
+    "rival_value,remaining_gain,run,warns",
     [
-        (110.0, 1e-3, 1e-4, False),  # 2 * 1000 * 1e-3 = 2 < 10 above the best: cannot win
-        (110.0, 1e-2, 1e-4, True),  # by Aitken's estimate it could fall 20 < 10 below
-        (110.0, 1e-4, 1e-2, True),  # Aitken low, but the second half of the run gained 1e-2
-        (110.0, np.inf, 0.0, True),  # no estimate: it could
+        (110.0, 1e-3, "settled", False),  # 2 * 1000 * 1e-3 = 2 < 10 above the best: cannot win
+        (110.0, 1e-2, "settled", True),  # by Aitken's estimate it could fall 20 < 10 below
+        (110.0, 1e-4, "crawling", True),  # Aitken low, but its gains fall like 1/k^2: 20 more
+        (110.0, 1e-4, "settling", False),  # large gains at first, but 3 at most to come
+        (110.0, 1e-4, "steady", True),  # not slowing down
+        (110.0, np.inf, "settled", True),  # no estimate: it could
     ],
 )
 def test_unconverged_rival_warns_when_it_could_change_the_choice(
-    rival_value, remaining_gain, half_run_gain, warns
+    rival_value, remaining_gain, run, warns
 ):
     from fastem.selection import _warn_unconverged
 
     best, rival = ("full", 2), ("full", 4)
     models = {
         best: _StoppedFit([-2.0, -1.5, -1.5], 0.0),
-        rival: _StoppedFit([-2.0, -1.0, -1.0 + half_run_gain], remaining_gain),
+        rival: _StoppedFit(_run_of(run), remaining_gain),
     }
     values = {best: 100.0, rival: rival_value}
     flags = {best: "", rival: ""}
