@@ -90,8 +90,8 @@ with two EM passes, which give the stopping rule three consecutive values.
 Measured on ``scripts/bench_convergence.py`` (passes until the
 log-likelihood is within 1e-8 per sample of its limit), SQUAREM alone
 needed 2.2x fewer passes than plain EM on the two exponentials (15 against
-33), below the 3x of the other slow cases; with Anderson steps it needs
-5 to 11x fewer (see the README's table). Over six data sets and starts
+33), below the 3x of the other slow cases; with Anderson steps 4.1x (8),
+and 3.5x to 10x on the other slow cases (the README's table). Over six data sets and starts
 of the two exponentials, four of the overlapping Gaussians, three
 three-exponential mixtures and ten fits of Old Faithful and iris, a memory
 of four differences needed fewer passes than three or five (geometric

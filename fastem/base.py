@@ -158,9 +158,11 @@ DOC_FRAGMENTS = {
         no parameter array by more than ``sqrt(tol)`` relative to its size.
         See :mod:`fastem._em`.""",
     "accelerate": """accelerate : bool, default=True
-        SQUAREM acceleration (Varadhan and Roland 2008) with a monotonicity
-        safeguard: fewer passes on slowly converging fits. False gives plain
-        EM, step by step the same as scikit-learn's from the same start.""",
+        SQUAREM (Varadhan and Roland 2008) and Anderson acceleration
+        (Walker and Ni 2011; Henderson and Varadhan 2019) with a
+        monotonicity safeguard: fewer passes on slowly converging fits.
+        False gives plain EM, step by step the same as scikit-learn's from
+        the same start.""",
 }
 
 
@@ -783,8 +785,9 @@ class BaseMixture:
         over the data, and warns with :class:`ConvergenceWarning` if it never
         converges. The stopping rule (Aitken's estimate of the limit of the
         log-likelihood, Böhning et al. 1994; McLachlan and Krishnan 2008,
-        sec. 4.9) and the acceleration (SQUAREM, Varadhan and Roland 2008)
-        are described in :mod:`fastem._em`.
+        sec. 4.9) and the acceleration (SQUAREM, Varadhan and Roland 2008,
+        then Anderson steps, Walker and Ni 2011) are described in
+        :mod:`fastem._em`.
 
         The fit is built aside: if it raises, the estimator is left exactly
         as it was before the call (every fitted attribute of the previous
