@@ -476,6 +476,8 @@ def _model_summary(model):
         "n_iter": int(model.n_iter_),
         "lower_bound": float(model.lower_bound_),
         "parameters": {name: _to_list(getattr(model, name)) for name in model._parameter_names},
+        **({"effective_n_components": model.effective_n_components()}
+           if hasattr(model, "effective_n_components") else {}),
         "components": {title: v.tolist() for title, v in _component_columns(model).items()},
     }
 
@@ -496,8 +498,13 @@ def _print_model(model):
         print("  not fitted by EM (max_iter=0): the parameters are the start")
     else:
         status = "converged" if summary["converged"] else "did not converge"
+        bound = ("variational lower bound" if "effective_n_components" in summary
+                 else "log-likelihood")
         print(f"  {status} after {summary['n_iter']} iteration(s); "
-              f"log-likelihood per sample {summary['lower_bound']:.6f}")
+              f"{bound} per sample {summary['lower_bound']:.6f}")
+    if "effective_n_components" in summary:
+        print(f"  effective number of components (weight above 0.01): "
+              f"{summary['effective_n_components']} of {model.n_components}")
     columns = _component_columns(model)
     cells = {title: [f"{v:.4g}" for v in values] for title, values in columns.items()}
     widths = {title: max(len(title), *map(len, cells[title])) for title in cells}
@@ -589,6 +596,13 @@ def cmd_fit(args):
         kwargs["covariance_type"] = args.covariance or "full"
     elif args.covariance is not None:
         raise UsageError(f"--covariance applies to --family gaussian only, not {args.family}")
+    if args.bayesian is not None:
+        if args.family != "gaussian":
+            raise UsageError(f"--bayesian applies to --family gaussian only, not {args.family}")
+        from . import BayesianGaussianMixture
+
+        cls = BayesianGaussianMixture
+        kwargs["weight_concentration_prior_type"] = args.bayesian
     X, names = read_table(args.data, args.columns, args.dtype, args.quiet, args.header)
     model = cls(**kwargs)
     seconds = _fit_with(model, X, _progress(args))
@@ -920,7 +934,8 @@ Run 'fastem COMMAND --help' for the options of each command.""",
   fastem fit points.npy -k 4 -o model.npz
   fastem fit faithful.csv --columns eruptions,waiting -k 2 --covariance diag -o model.npz
   fastem fit waits.csv -k 2 --family exponential -o model.npz
-  fastem fit counts.parquet --columns visits -k 3 --family poisson -o model.npz""",
+  fastem fit counts.parquet --columns visits -k 3 --family poisson -o model.npz
+  fastem fit points.npy -k 10 --bayesian -o model.npz   # how many of the 10 are needed?""",
     "predict": """examples:
   fastem predict model.npz points.npy -o labels.npy
   fastem predict model.npz faithful.csv -o proba.csv --proba
@@ -1001,6 +1016,12 @@ def build_parser():
     p.add_argument("--covariance", "--covariance-type", dest="covariance",
                    choices=_COVARIANCE_TYPES,
                    help="covariance type of a Gaussian mixture (default full)")
+    p.add_argument("--bayesian", nargs="?", const="dirichlet_process", default=None,
+                   choices=("dirichlet_process", "dirichlet_distribution"), metavar="PRIOR",
+                   help="fit a variational Bayesian Gaussian mixture (BayesianGaussianMixture) "
+                   "with -k as an upper bound: the prior on the weights switches unneeded "
+                   "components off. PRIOR: dirichlet_process (default) or "
+                   "dirichlet_distribution")
     defaults = GaussianMixture().get_params()
     p.add_argument("--max-iter", type=_non_negative_int,
                    help=f"EM passes at most per initialization (default {defaults['max_iter']}, "

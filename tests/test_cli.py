@@ -165,6 +165,30 @@ def test_sample(files, capsys, tmp_path):
     np.testing.assert_array_equal(np.load(tmp_path / "s.npy"), sampled)
 
 
+@pytest.mark.parametrize("prior", [[], ["dirichlet_distribution"]])
+def test_fit_bayesian(files, capsys, tmp_path, prior):
+    path = tmp_path / "m.npz"
+    status, out, err = run(capsys, "fit", files["npy"], "-k", 8, "--bayesian", *prior,
+                           "--covariance", "diag", "-o", path)
+    assert status == 0 and err == ""
+    model = fastem.load(path)
+    assert type(model) is fastem.BayesianGaussianMixture
+    assert model.covariance_type == "diag" and model.n_components == 8
+    assert model.weight_concentration_prior_type == (prior or ["dirichlet_process"])[0]
+    assert "BayesianGaussianMixture(n_components=8, covariance_type='diag')" in out
+    assert "variational lower bound per sample" in out
+    effective = model.effective_n_components()
+    assert f"effective number of components (weight above 0.01): {effective} of 8" in out
+    status, out, _ = run(capsys, "info", path, "--json")
+    assert status == 0 and json.loads(out)["effective_n_components"] == effective
+
+
+def test_bayesian_is_for_gaussians(files, capsys, tmp_path):
+    status, _, err = run(capsys, "fit", files["npy"], "-k", 2, "--family", "poisson",
+                         "--bayesian", "-o", tmp_path / "m.npz")
+    assert status == 2 and "--bayesian applies to --family gaussian only" in err
+
+
 def test_info(files, capsys):
     status, out, _ = run(capsys, "info", files["model"])
     assert status == 0
