@@ -1,8 +1,9 @@
-"""GaussianMixture: EM iterations, peak memory of a fit, prediction passes."""
+"""GaussianMixture: EM iterations, peak memory of a fit, prediction passes; BayesianGaussianMixture fits."""
 
 from .common import (
     COVARIANCE_TYPES,
     DTYPES,
+    N_ITER,
     SHAPES,
     SIZES,
     WARMUP_ROWS,
@@ -94,3 +95,32 @@ class TimeGaussianPredict(GaussianData):
     def time_score_samples(self, data_dir, n_samples, shape, covariance_type, dtype):
         self.model.score_samples(self.X)
 
+
+
+class TimeBayesianFit(GaussianData):
+    """A BayesianGaussianMixture fit of ``N_ITER`` passes (no early stop), Dirichlet process prior.
+
+    The fit includes its start: the priors from the data (two passes) and a
+    random partition's moments.
+    """
+
+    params = [SIZES, list(SHAPES), ["full", "diag"]]
+    param_names = ["n_samples", "shape", "covariance_type"]
+    number = 1
+    repeat = (1, 5, 30.0)
+    warmup_time = 0
+    timeout = 600
+
+    def setup(self, data_dir, n_samples, shape, covariance_type):
+        import fastem
+
+        n_features, n_components = shape_for(shape, n_samples)
+        self.X = load_dataset("gaussian", n_samples, n_features, n_components, "float64")
+        self.model = fastem.BayesianGaussianMixture(
+            n_components, covariance_type=covariance_type, max_iter=N_ITER, tol=0.0,
+            init_params="random", random_state=0,
+        )
+        fit_quietly(self.model, self.X[:WARMUP_ROWS])  # compiles or loads the kernels, untimed
+
+    def time_fit(self, data_dir, n_samples, shape, covariance_type):
+        fit_quietly(self.model, self.X)

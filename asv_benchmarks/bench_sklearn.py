@@ -54,3 +54,33 @@ class TrackHighDimensionalSpeedupOverSklearn(TrackSpeedupOverSklearn):
 
     shapes = {"D=64,K=16": (64, 16)}
     params = [list(shapes), ["full"]]
+
+
+class TrackBayesianSpeedupOverSklearn:
+    """The same ratio for the variational mixtures (``BayesianGaussianMixture``).
+
+    Both libraries run ``N_ITER`` iterations (the variational E-step, the
+    M-step and the lower bound each, as their ``fit`` loops do) with the
+    Dirichlet process prior, from the M-step of the same hard
+    responsibilities; the rows "Bayesian" of ``scripts/bench_vs_sklearn.py``.
+    """
+
+    shapes = {"full,D=2,K=10": ("full", 2, 10), "diag,D=16,K=10": ("diag", 16, 10)}
+    params = [list(shapes)]
+    param_names = ["shape"]
+    unit = "speed-up over scikit-learn (x)"
+    timeout = 900
+
+    def setup(self, shape):
+        try:
+            import sklearn  # noqa: F401
+        except ImportError:
+            raise NotImplementedError("scikit-learn is not installed") from None
+
+    def track_speedup(self, shape):
+        covariance_type, n_features, n_components = self.shapes[shape]
+        fastem_seconds, sklearn_seconds, _, _ = bench_vs_sklearn.run_config(
+            covariance_type, n_features, n_components, np.float64, COMPARISON_SIZE, N_ITER,
+            _REPEATS, bayesian=True,
+        )
+        return sklearn_seconds / fastem_seconds

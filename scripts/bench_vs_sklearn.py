@@ -4,7 +4,10 @@ For each configuration the script draws data from a known Gaussian mixture
 (deterministic seed), builds one set of initial parameters, and times a fixed
 number of EM iterations (no convergence test, so both do the same work) in
 ``fastem.GaussianMixture`` and in ``sklearn.mixture.GaussianMixture``,
-alternating the two in one process. An iteration is one E-step and one
+alternating the two in one process. The rows marked "Bayesian" do the same
+for the variational mixtures (``BayesianGaussianMixture``, Dirichlet process
+prior), from the M-step of the same hard responsibilities, each library's
+lower bound included, as its ``fit`` computes it every iteration. An iteration is one E-step and one
 M-step; the input checks, which each library's ``fit`` runs once before its
 loop, are outside the timings on both sides. Each timing is repeated and the
 medians are reported, with two lower bounds for one fastem iteration:
@@ -95,6 +98,78 @@ def make_data(covariance_type, n_samples, n_features, n_components, dtype, seed=
         "precisions_init": precisions,
     }
     return X, init
+
+
+# Variational mixtures (BayesianGaussianMixture, Dirichlet process prior), the
+# same shapes of iteration: (covariance type, n_features, n_components, dtype,
+# fraction of --n-samples).
+BAYESIAN_CONFIGS = [
+    ("full", 2, 10, np.float64, 1.0),
+    ("diag", 16, 10, np.float64, 1.0),
+]
+
+
+def initial_moments(X, init):
+    """Hard responsibilities of the nearest initial mean: their masses, means and covariances."""
+    means = init["means_init"]
+    n_components, n_features = means.shape
+    labels = np.empty(len(X), dtype=np.int64)
+    for start in range(0, len(X), 100_000):  # bounded memory at any N
+        part = np.asarray(X[start : start + 100_000], dtype=np.float64)
+        labels[start : start + 100_000] = np.argmin(
+            ((part[:, None, :] - means[None]) ** 2).sum(axis=2), axis=1
+        )
+    nk = np.bincount(labels, minlength=n_components).astype(np.float64)
+    nk += 10 * np.finfo(np.float64).eps
+    centres = np.stack([X[labels == k].mean(axis=0) for k in range(n_components)])
+    covariances = np.stack([np.cov(X[labels == k].T, bias=True).reshape(n_features, n_features)
+                            for k in range(n_components)])
+    return labels, nk, centres, covariances
+
+
+def fastem_bayesian_model(X, covariance_type, n_components, init):
+    """A fastem variational model at the M-step of the hard start, ready for iterations."""
+    from fastem import BayesianGaussianMixture
+    from fastem.data import as_source
+
+    model = BayesianGaussianMixture(n_components, covariance_type=covariance_type)
+    for name, value in model._fit_priors(as_source(X)).items():
+        setattr(model, name, value)
+    _, nk, centres, covariances = init["moments"]
+    model.weights_ = np.full(n_components, 1.0 / n_components, dtype=X.dtype)
+    model._params_from_moments(nk, centres, covariances)
+    model.n_features_in_ = X.shape[1]
+    return model
+
+
+def fastem_bayesian_iterations(model, source, n_iter):
+    """``n_iter`` passes of the variational loop body: E-step, M-step and lower bound."""
+    for _ in range(n_iter):
+        stats = model._summarize(source)
+        before = model._get_parameters()
+        model.m_step(stats)
+        model._lower_bound(stats, before)
+
+
+def sklearn_bayesian_model(X, covariance_type, n_components, init):
+    """A scikit-learn variational model at the M-step of the same hard start."""
+    from sklearn.mixture import BayesianGaussianMixture as SkBayesianGaussianMixture
+
+    model = SkBayesianGaussianMixture(n_components=n_components, covariance_type=covariance_type)
+    model._check_parameters(X)
+    labels = init["moments"][0]
+    resp = np.zeros((len(X), n_components))
+    resp[np.arange(len(X)), labels] = 1.0
+    model._initialize(X, resp)
+    return model
+
+
+def sklearn_bayesian_iterations(model, X, n_iter):
+    """``n_iter`` iterations of scikit-learn's loop body, its lower bound included (``fit_predict``)."""
+    for _ in range(n_iter):
+        log_prob_norm, log_resp = model._e_step(X)
+        model._m_step(X, log_resp)
+        model._compute_lower_bound(log_resp, log_prob_norm)
 
 
 def fastem_model(X, covariance_type, n_components, init):
@@ -202,14 +277,25 @@ def read_bandwidth(repeat=5):
     return x.nbytes / _best_time(lambda: _sum_kernel(x), repeat)
 
 
-def run_config(covariance_type, n_features, n_components, dtype, n_samples, n_iter, repeat):
-    """Median seconds per iteration for fastem and scikit-learn."""
+def run_config(covariance_type, n_features, n_components, dtype, n_samples, n_iter, repeat,
+               bayesian=False):
+    """Median seconds per iteration for fastem and scikit-learn.
+
+    With ``bayesian``, of the variational mixtures (``BayesianGaussianMixture``)
+    from the M-step of the same hard responsibilities.
+    """
     X, init = make_data(covariance_type, n_samples, n_features, n_components, dtype)
+    make_fastem, iterate_fastem = fastem_model, fastem_iterations
+    make_sklearn, iterate_sklearn = sklearn_model, sklearn_iterations
+    if bayesian:
+        init = {"moments": initial_moments(X, init)}
+        make_fastem, iterate_fastem = fastem_bayesian_model, fastem_bayesian_iterations
+        make_sklearn, iterate_sklearn = sklearn_bayesian_model, sklearn_bayesian_iterations
     fastem_times, sklearn_times = [], []
     # Warm-up: compiles (or loads) the kernels and touches the data once.
-    model = fastem_model(X, covariance_type, n_components, init)
+    model = make_fastem(X, covariance_type, n_components, init)
     source = model._validate_data(X, reset=False)
-    fastem_iterations(model, source, 1)
+    iterate_fastem(model, source, 1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the models never converge: we stop them
         for _ in range(repeat):
@@ -217,14 +303,14 @@ def run_config(covariance_type, n_features, n_components, dtype, n_samples, n_it
             # last BLAS call and take a core from whatever runs next; let them
             # go idle so that each library is timed on a quiet machine.
             time.sleep(_SETTLE_SECONDS)
-            model = fastem_model(X, covariance_type, n_components, init)
+            model = make_fastem(X, covariance_type, n_components, init)
             start = time.perf_counter()
-            fastem_iterations(model, source, n_iter)
+            iterate_fastem(model, source, n_iter)
             fastem_times.append((time.perf_counter() - start) / n_iter)
-            sk_model = sklearn_model(X, covariance_type, n_components, init)
+            sk_model = make_sklearn(X, covariance_type, n_components, init)
             time.sleep(_SETTLE_SECONDS)
             start = time.perf_counter()
-            sklearn_iterations(sk_model, X, n_iter)
+            iterate_sklearn(sk_model, X, n_iter)
             sklearn_times.append((time.perf_counter() - start) / n_iter)
     agreement = np.max(np.abs(model.means_ - sk_model.means_)) / np.max(np.abs(sk_model.means_))
     return statistics.median(fastem_times), statistics.median(sklearn_times), agreement, X
@@ -262,15 +348,18 @@ def main(argv=None):
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     print(header, flush=True)
-    for covariance_type, n_features, n_components, dtype, fraction in CONFIGS:
+    configs = [(c, False) for c in CONFIGS] + [(c, True) for c in BAYESIAN_CONFIGS]
+    for (covariance_type, n_features, n_components, dtype, fraction), bayesian in configs:
         label = f"{covariance_type} D={n_features} K={n_components} {np.dtype(dtype).name}"
+        if bayesian:
+            label = "Bayesian " + label
         n = int(n_samples * fraction)
         if n != n_samples:
             label += f" N={n:,}"
         if args.only and args.only not in label:
             continue
         fastem_s, sklearn_s, agreement, X = run_config(
-            covariance_type, n_features, n_components, dtype, n, n_iter, repeat
+            covariance_type, n_features, n_components, dtype, n, n_iter, repeat, bayesian
         )
         exp_bound = n * n_components / exp_rate[dtype]
         read_bound = X.nbytes / bandwidth

@@ -392,7 +392,7 @@ class BayesianGaussianMixture(_GaussianComponents):
     # -- priors and initialisation ---------------------------------------
 
     def _fit_priors(self, source):
-        """The priors of this fit: the given ones, the others from the data (one or two passes)."""
+        """The priors of this fit: the given ones, the others from the data (two passes over it)."""
         n_features, dtype = source.n_features, source.dtype
         K = self.n_components
         priors = {
