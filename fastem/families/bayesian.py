@@ -681,6 +681,18 @@ class BayesianGaussianMixture(_GaussianComponents):
         ).astype(dtype)
         self.weights_ = self._expected_weights(concentration).astype(dtype)
 
+    def _in_m_step_image(self, stats):
+        """True: every pass's value is the lower bound at its own M-step's output.
+
+        An accelerated point is never the point whose bound is judged: the
+        pass at it returns the bound of its E-step's responsibilities with the
+        posteriors of the M-step that follows (:meth:`_lower_bound`), and an
+        accepted pass leaves the model at that M-step's output. So no
+        accelerated point, in or out of the M-step's image, can show a bound
+        that the updates could not reach.
+        """
+        return True
+
     def _m_step_allowance(self, before, after):
         """0: the lower bound is compared as scikit-learn computes it (see the class notes)."""
         return 0.0
