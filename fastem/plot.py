@@ -407,6 +407,9 @@ def plot_clusters_2d(model, X, *, features=(0, 1), n_std=(1, 2, 3), max_points=2
 def plot_lower_bounds(model, *, ax=None):
     """The mean log-likelihood per sample at each accepted EM pass (``lower_bounds_``).
 
+    For a variational mixture (:class:`fastem.BayesianGaussianMixture`), the
+    evidence lower bound per sample, which its ``lower_bounds_`` hold.
+
     With acceleration, rejected extrapolations are not drawn, so a fit can show
     fewer points than its ``n_iter_`` passes.
 
@@ -425,7 +428,8 @@ def plot_lower_bounds(model, *, ax=None):
     values = np.asarray(getattr(model, "lower_bounds_", model), dtype=np.float64)
     (line,) = ax.plot(np.arange(1, len(values) + 1), values, "o-", ms=3)
     ax.set_xlabel("accepted pass")
-    ax.set_ylabel("log-likelihood per sample")
+    variational = hasattr(model, "weight_concentration_prior_type")
+    ax.set_ylabel("evidence lower bound per sample" if variational else "log-likelihood per sample")
     return {"ax": ax, "line": line}
 
 

@@ -413,3 +413,13 @@ def test_explore_refuses_another_column_than_the_models(family, counts):
         plot.explore(model, other)
     assert plot.explore(model, counts["count"]).ax.get_xlabel() == "count"
     assert plot.explore(model, pd.Series(counts["count"].to_numpy())).ax.get_xlabel() == "count"
+
+
+def test_lower_bounds_name_what_the_fit_maximised(faithful_like):
+    plain = fastem.GaussianMixture(2, random_state=0).fit(faithful_like)
+    assert plot.plot_lower_bounds(plain)["ax"].get_ylabel() == "log-likelihood per sample"
+    variational = fastem.BayesianGaussianMixture(n_components=2, random_state=0, tol=1e-3,
+                                                 max_iter=500).fit(faithful_like)
+    out = plot.plot_lower_bounds(variational)
+    assert out["ax"].get_ylabel() == "evidence lower bound per sample"
+    np.testing.assert_array_equal(out["line"].get_ydata(), variational.lower_bounds_)
