@@ -708,15 +708,18 @@ def cmd_score(args):
     with _columns_matched():
         mean = model.score(X)
     n = X.shape[0]
-    n_parameters = model._n_parameters()
     result = {
         "n_samples": int(n),
         "mean_log_likelihood": mean,
         "total_log_likelihood": mean * n,
-        "bic": -2 * mean * n + n_parameters * np.log(n),
-        "aic": -2 * mean * n + 2 * n_parameters,
-        "n_parameters": int(n_parameters),
     }
+    if hasattr(model, "bic"):  # a variational mixture has no information criteria
+        n_parameters = model._n_parameters()
+        result.update({
+            "bic": -2 * mean * n + n_parameters * np.log(n),
+            "aic": -2 * mean * n + 2 * n_parameters,
+            "n_parameters": int(n_parameters),
+        })
 
     def text():
         for key, value in result.items():

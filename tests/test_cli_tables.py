@@ -403,3 +403,20 @@ def test_python_parameter_names_get_the_option_spelling(faithful, capsys, tmp_pa
     status, out, err = run(capsys, *[a.format(csv=faithful["csv"], t=tmp_path) for a in argv])
     assert status == 2 and out == "" and err.count("\n") == 1
     assert f"options are spelled with '-', not '_' (e.g. {spelled})" in err
+
+
+def test_a_variational_model_file_is_described_in_its_own_terms(faithful, capsys, tmp_path):
+    # its lower bound is the variational lower bound, and it has no BIC or AIC
+    model = fastem.BayesianGaussianMixture(n_components=3, random_state=0, tol=1e-3,
+                                           max_iter=500).fit(faithful["frame"])
+    model.save(tmp_path / "bgm.npz")
+    status, out, _ = run(capsys, "info", tmp_path / "bgm.npz")
+    assert status == 0 and "variational lower bound per sample" in out and "log-likelihood" not in out
+    status, out, _ = run(capsys, "score", tmp_path / "bgm.npz", faithful["csv"], "--json")
+    assert status == 0
+    result = json.loads(out)
+    assert set(result) == {"n_samples", "mean_log_likelihood", "total_log_likelihood"}
+    np.testing.assert_allclose(result["mean_log_likelihood"], model.score(faithful["frame"]),
+                               rtol=1e-12)
+    status, out, _ = run(capsys, "info", faithful["model"])
+    assert status == 0 and "log-likelihood per sample" in out
