@@ -967,7 +967,7 @@ def build_parser():
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print JSON on stdout instead of text")
-    common.add_argument("--quiet", action="store_true",
+    common.add_argument("-q", "--quiet", action="store_true",
                         help="no progress display and no notes on stderr")
     common.add_argument("--progress", action="store_true",
                         help="show progress on stderr even when it is not a terminal "
@@ -1007,7 +1007,7 @@ def build_parser():
 
     parser = _Parser(prog="fastem", description="Fit mixture models by EM on large data.",
                      epilog=_EXAMPLES[None], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"fastem {__version__}")
+    parser.add_argument("-V", "--version", action="version", version=f"fastem {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 

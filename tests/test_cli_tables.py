@@ -120,9 +120,17 @@ def test_csv_problems_give_one_line(capsys, tmp_path, content, expected):
     assert expected in err
 
 
-def test_version(capsys):
-    assert main(["--version"]) == 0
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_version(capsys, flag):
+    assert main([flag]) == 0
     assert capsys.readouterr().out.strip() == f"fastem {fastem.__version__}"
+
+
+def test_quiet_has_a_short_spelling(faithful, capsys, tmp_path):
+    status, out, err = run(capsys, "fit", faithful["indexed"], "-k", 2, "-o", tmp_path / "m.npz", "-q")
+    assert status == 0 and err == "" and out.startswith("fitted 272 samples")
+    status, _, err = run(capsys, "fit", faithful["indexed"], "-k", 2, "-o", tmp_path / "m.npz")
+    assert status == 0 and "unnamed column, the row index" in err
 
 
 def test_every_option_has_help_and_every_command_examples():
