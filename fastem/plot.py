@@ -408,7 +408,7 @@ def plot_lower_bounds(model, *, ax=None):
     """The mean log-likelihood per sample at each accepted EM pass (``lower_bounds_``).
 
     For a variational mixture (:class:`fastem.BayesianGaussianMixture`), the
-    evidence lower bound per sample, which its ``lower_bounds_`` hold.
+    variational (evidence) lower bound per sample, which its ``lower_bounds_`` hold.
 
     With acceleration, rejected extrapolations are not drawn, so a fit can show
     fewer points than its ``n_iter_`` passes.
@@ -429,7 +429,7 @@ def plot_lower_bounds(model, *, ax=None):
     (line,) = ax.plot(np.arange(1, len(values) + 1), values, "o-", ms=3)
     ax.set_xlabel("accepted pass")
     variational = hasattr(model, "weight_concentration_prior_type")
-    ax.set_ylabel("evidence lower bound per sample" if variational else "log-likelihood per sample")
+    ax.set_ylabel("variational lower bound per sample" if variational else "log-likelihood per sample")
     return {"ax": ax, "line": line}
 
 

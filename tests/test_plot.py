@@ -421,5 +421,5 @@ def test_lower_bounds_name_what_the_fit_maximised(faithful_like):
     variational = fastem.BayesianGaussianMixture(n_components=2, random_state=0, tol=1e-3,
                                                  max_iter=500).fit(faithful_like)
     out = plot.plot_lower_bounds(variational)
-    assert out["ax"].get_ylabel() == "evidence lower bound per sample"
+    assert out["ax"].get_ylabel() == "variational lower bound per sample"
     np.testing.assert_array_equal(out["line"].get_ydata(), variational.lower_bounds_)
