@@ -84,3 +84,30 @@ class TrackBayesianSpeedupOverSklearn:
             _REPEATS, bayesian=True,
         )
         return sklearn_seconds / fastem_seconds
+
+
+class TrackFitTimeOverSklearn:
+    """Wall time of a default scikit-learn fit divided by that of a default fastem fit.
+
+    Each library's own defaults (start, stopping rule, ``max_iter``) on the
+    same ``COMPARISON_SIZE`` points: the time a user waits for ``fit``. A
+    ratio for the whole fit is only fair beside the log-likelihood each
+    reaches, which ``scripts/bench_fit_time.py`` reports with it.
+    """
+
+    shapes = SHAPES
+    params = [list(shapes), ["full", "diag"]]
+    param_names = ["shape", "covariance_type"]
+    unit = "fit-time speed-up over scikit-learn (x)"
+    timeout = 900
+
+    setup = TrackSpeedupOverSklearn.setup
+
+    def track_fit_time_speedup(self, shape, covariance_type):
+        import bench_fit_time
+
+        n_features, n_components = self.shapes[shape]
+        result = bench_fit_time.run_config(
+            covariance_type, n_features, n_components, np.float64, COMPARISON_SIZE, _REPEATS
+        )
+        return result["sklearn"][0] / result["fastem"][0]
