@@ -314,20 +314,22 @@ class _GaussianComponents(BaseMixture):
         The M-step's covariances are a scatter matrix (positive
         semi-definite) plus ``reg_covar`` on the diagonal, computed in
         float64 and rounded to the dtype once: each eigenvalue is at least
-        ``reg_covar`` less a few units of the dtype's rounding of the
-        covariance's Frobenius norm (bounded by ``D`` times its largest entry).
+        ``reg_covar`` less twice the dtype's rounding of the covariance's
+        Frobenius norm (rounding each entry moves each eigenvalue by at most
+        that norm of the rounding errors).
         """
         cov = np.asarray(self.covariances_, dtype=np.float64)
         if self.covariance_type in ("full", "tied"):
             cov = cov.reshape(-1, *cov.shape[-2:])
             smallest = np.linalg.eigvalsh(cov).min(axis=1)
-            # D times the largest entry bounds the Frobenius norm, and cannot overflow
-            size = cov.shape[-1] * np.abs(cov).max(axis=(1, 2))
+            largest = np.abs(cov).max(axis=(1, 2), keepdims=True)
+            # the Frobenius norm, scaled so that it cannot overflow
+            size = largest[:, 0, 0] * np.linalg.norm(cov / np.where(largest > 0, largest, 1.0), axis=(1, 2))
         else:
             variances = cov.reshape(len(cov), -1)  # diag (K, D); spherical (K,) as (K, 1)
             smallest = variances.min(axis=1)
             size = np.abs(variances).max(axis=1)
-        margin = 8.0 * np.finfo(self._dtype).eps * size
+        margin = 2.0 * np.finfo(self._dtype).eps * size
         return bool(np.all(smallest >= self.reg_covar - margin))
 
     def _unconstrained_parameters(self, parameters):
