@@ -75,7 +75,8 @@ per sample short of the peak that way). So an accelerated run converges
 only when the rule holds on three consecutive triples of EM values (five
 plain passes) and the ratio of consecutive increments is steady across
 them (``_steady_ratio``); while it is being confirmed, no extrapolation is
-tried. Plain EM keeps the rule on one triple.
+tried. Plain EM, and an accelerated run before its first accepted jump,
+keep the rule on one triple.
 
 After each accepted extrapolation come *Anderson steps* (type II Anderson
 acceleration, Walker and Ni 2011; for EM, Henderson and Varadhan 2019; see
@@ -154,6 +155,10 @@ _ACCELERATED_CONFIRMATIONS = 3
 # The ratio of consecutive increments is steady if ``1 - ratio`` keeps at
 # least this share of its last value (see _steady_ratio).
 _STEADY = 0.9
+
+# Increments below this many float64 units of the log-likelihood's size are
+# rounding, not a gain (see _steady_ratio).
+_RESOLUTION = 256 * np.finfo(np.float64).eps
 
 # Anderson steps use the last this many differences of (point, EM image)
 # pairs: 4, measured (see above).
@@ -258,11 +263,13 @@ def _steady_ratio(values):
     to 1. Until it stops climbing, Aitken's estimate reads the fast
     directions' decay and misses the slow one. The ratio is steady if
     ``1 - a`` shrank by at most a tenth from the first three values to the
-    last three.
+    last three. An increment within a few hundred units of rounding of
+    the log-likelihood is no gain: its ratio is noise (the summation order
+    of chunked data changes it).
     """
     d1, d2, d3 = np.diff(values)
-    if d3 <= 0.0:
-        return True  # no gain left
+    if d3 <= _RESOLUTION * (1.0 + abs(values[-1])):
+        return True  # no gain left that rounding lets the ratio resolve
     if d2 <= 0.0 or d1 <= 0.0:
         return False
     return 1.0 - d3 / d2 >= _STEADY * (1.0 - d2 / d1)
@@ -313,17 +320,24 @@ class _Run:
         self.stats = None
         self.remaining_gain = np.inf
         # the stopping rule must hold on this many consecutive triples of EM
-        # values; ``holding`` counts those it has held on so far
+        # values once a jump (an extrapolation) has started the chain, on one
+        # before; ``holding`` counts those it has held on so far
         self.confirmations = confirmations
+        self.jumped = False
         self.holding = 0
         # (point, EM image) of the last passes, in unconstrained coordinates,
         # for Anderson steps (kept only when ``pairs`` > 0)
         self.pairs = collections.deque(maxlen=pairs) if pairs else None
 
     @property
+    def required(self):
+        """Triples of EM values on which the stopping rule must hold."""
+        return self.confirmations if self.jumped else 1
+
+    @property
     def confirming(self):
         """The stopping rule held on the last triple, but not yet on enough of them."""
-        return 0 < self.holding < self.confirmations
+        return 0 < self.holding < self.required
 
     @property
     def done(self):
@@ -385,6 +399,7 @@ class _Run:
             self.chain = self.chain + [lower_bound]
         else:
             self.chain = [lower_bound] if trial is None else [trial, lower_bound]
+            self.jumped = True
         if self.best is not None:
             best, best_pass, best_parameters = self.best
             if extends_chain:
@@ -409,7 +424,7 @@ class _Run:
             if holds and self.holding and not _steady_ratio(self.chain[-4:]):
                 holds = False
             self.holding = self.holding + 1 if holds else 0
-            self.converged = self.holding >= self.confirmations
+            self.converged = self.holding >= self.required
         else:
             self.holding = 0
         self.on_pass(self.n_passes, lower_bound)
