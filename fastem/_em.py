@@ -91,8 +91,8 @@ family's ``_in_m_step_image``: no variance below ``reg_covar``, no scale or
 rate below its floor) and its log-likelihood is at least the best accepted
 so far (so the accepted log-likelihoods stay non-decreasing, and every
 accepted point is in the M-step's image); the first refused step returns
-the model to the M-step of the
-last accepted pass and hands back to SQUAREM, after one wasted pass. The
+the model to the M-step of the last accepted pass and hands back to
+SQUAREM, after one wasted pass. The
 steps also end when one gains at most ``tol``. An Anderson point is not an
 EM step of the one before, so after accepted steps the next cycle starts
 with two EM passes, which give the stopping rule three consecutive values.
@@ -101,8 +101,8 @@ Measured on ``scripts/bench_convergence.py`` (passes until the
 log-likelihood is within 1e-8 per sample of its limit), SQUAREM alone
 needed 2.2x fewer passes than plain EM on the two exponentials (15 against
 33), below the 3x of the other slow cases; with Anderson steps 4.1x (8),
-and 3.5x to 10x on the other slow cases (the README's table). Over six data sets and starts
-of the two exponentials, four of the overlapping Gaussians, three
+and 3.5x to 10x on the other slow cases (the README's table). Over six
+data sets and starts of the two exponentials, four of the overlapping Gaussians, three
 three-exponential mixtures and ten fits of Old Faithful and iris, a memory
 of four differences needed fewer passes than three or five (geometric
 means of the ratio to plain EM 4.2, 9.3 and 6.7 on the first three; Anderson
@@ -148,8 +148,8 @@ __all__ = ["EMResult", "aitken_remaining_gain", "anderson_point", "run_em"]
 _STEP_MAX0 = 1.0
 _STEP_FACTOR = 2.0
 
-# An accelerated fit stops only when the stopping rule holds on this many
-# consecutive triples of EM values (see above); plain EM on one.
+# After a jump, an accelerated fit stops only when the stopping rule holds
+# on this many consecutive triples of EM values (see above); otherwise on one.
 _ACCELERATED_CONFIRMATIONS = 3
 
 # The ratio of consecutive increments is steady if ``1 - ratio`` keeps at

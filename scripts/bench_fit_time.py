@@ -29,7 +29,7 @@ import numba
 import numpy as np
 
 from fastem import GaussianMixture
-from bench_vs_sklearn import CONFIGS, make_data
+from bench_vs_sklearn import CONFIGS, make_data, write_table
 
 # Pause before each timing, in seconds: lets BLAS worker threads of the
 # previous fit go idle (see bench_vs_sklearn.run_config).
@@ -106,12 +106,7 @@ def main(argv=None):
             f"| {label} | {fs:.3f} | {ss:.3f} | {ss / fs:.1f}x | {fi} | {si} | {fl:.6f} | {sl:.6f} |"
         )
         print(rows[-1], flush=True)
-    table = header + "\n\n" + "\n".join(rows) + "\n"
-    print()
-    print(table)
-    if args.markdown:
-        with open(args.markdown, "w") as f:
-            f.write(table)
+    write_table(header, rows, args.markdown)
     return 0
 
 

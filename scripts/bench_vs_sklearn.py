@@ -316,6 +316,16 @@ def run_config(covariance_type, n_features, n_components, dtype, n_samples, n_it
     return statistics.median(fastem_times), statistics.median(sklearn_times), agreement, X
 
 
+def write_table(header, rows, markdown=None):
+    """Print the header and the table rows, and write them to ``markdown`` if given."""
+    table = header + "\n\n" + "\n".join(rows) + "\n"
+    print()
+    print(table)
+    if markdown:
+        with open(markdown, "w") as f:
+            f.write(table)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small data, for a smoke test")
@@ -369,12 +379,7 @@ def main(argv=None):
             f"{agreement:.1e} |"
         )
         print(rows[-1], flush=True)
-    table = header + "\n\n" + "\n".join(rows) + "\n"
-    print()
-    print(table)
-    if args.markdown:
-        with open(args.markdown, "w") as f:
-            f.write(table)
+    write_table(header, rows, args.markdown)
     return 0
 
 
