@@ -454,7 +454,10 @@ def _possible_gain(model):
     still to close after pass ``n`` is ``G rho / (1 - rho)``, ``G`` the gain
     over the last window: exact for such a power law (three times ``G``
     when the gap falls like ``1 / k``), smaller when the gains shrink
-    faster, unbounded when they do not shrink (``rho >= 1``). Windows this
+    faster. When they do not shrink (``rho >= 1``: a ridge, or the jumps of
+    an accelerated fit, whose gains are irregular), the gain over the
+    second half of the run stands in: what is still to come if the gap
+    falls like ``1 / k``. Windows this
     short see a geometric tail as the small ratio it is, so a fit that is
     settling is not taken for one that crawls. Fewer than 8 passes give no
     estimate (infinite).
@@ -469,7 +472,10 @@ def _possible_gain(model):
     if last <= 0.0:
         tail = 0.0
     elif earlier <= 0.0 or last >= earlier:
-        tail = np.inf
+        # The gains do not shrink over these windows (a ridge, or the jumps
+        # of an accelerated fit): the gain over the second half of the run,
+        # what is still to come if the gap falls like 1 / k.
+        tail = bounds[-1] - bounds[n // 2]
     else:
         rho = last / earlier
         tail = last * rho / (1.0 - rho)
