@@ -102,6 +102,45 @@ def test_old_faithful_tied_three_components_reaches_the_peak():
     assert model.score(X) * len(X) >= -1126.33
 
 
+def _ridge_exponentials():
+    rng = np.random.default_rng(4)
+    return np.concatenate([rng.exponential(0.1, (500, 2)), rng.exponential(1.0, (500, 2))])
+
+
+@pytest.mark.parametrize("case", ["overlapping full K=3", "exponentials K=3"])
+def test_an_accelerated_fit_converges_only_at_the_peak(case):
+    """After an extrapolation, fast directions decay first and hide a slow one.
+
+    Three EM values right after an extrapolation gave Aitken's estimate
+    from the fast decay: these fits stopped 1.9e-7 and 1.5e-4 per sample
+    below the peak with converged_=True. The second is on a ridge that plain
+    EM takes 29,000 passes to climb: it must not claim convergence.
+    """
+    if case.startswith("overlapping"):
+        X, make = overlapping(3), lambda **kw: GaussianMixture(3, random_state=3, **kw)  # noqa: E731
+    else:
+        X, make = _ridge_exponentials(), lambda **kw: ExponentialMixture(3, random_state=4, **kw)  # noqa: E731
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = make().fit(X)
+        further = make(tol=0.0, max_iter=3000).fit(X)
+    if model.converged_:
+        assert further.lower_bound_ - model.lower_bound_ <= 10 * model.tol
+    else:
+        assert case.startswith("exponentials")
+
+
+def test_steady_ratio_of_increments():
+    from fastem._em import _steady_ratio
+
+    geometric = -(0.6 ** np.arange(4))
+    assert _steady_ratio(geometric)
+    # a fast decay giving way to a slow one: the ratio climbs
+    assert not _steady_ratio(np.cumsum([0.0, 4.2e-9, 2.5e-9, 1.6e-9]))
+    assert _steady_ratio([0.0, 1.0, 1.5, 1.5])  # no gain left
+    assert not _steady_ratio([0.0, 1.0, 1.0, 1.5])  # a gain after none
+
+
 def test_tol_zero_never_converges_and_plain_em_runs_max_iter_passes():
     X = overlapping(0)
     with pytest.warns(ConvergenceWarning, match="estimated remaining gain"):
