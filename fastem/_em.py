@@ -76,7 +76,11 @@ only when the rule holds on three consecutive triples of EM values (five
 plain passes) and the ratio of consecutive increments is steady across
 them (``_steady_ratio``); while it is being confirmed, no extrapolation is
 tried. Plain EM, and an accelerated run before its first accepted jump,
-keep the rule on one triple.
+keep the rule on one triple. In both rules an increment within the
+rounding of the log-likelihood (``_Run.resolution``) is no gain: without
+that, float32 fits, whose EM values near the peak go up and down by a few
+units of rounding, ran to ``max_iter`` (18 of 60 small fits), and chunked
+data stopped at other passes than the same data in memory.
 
 After each accepted extrapolation come *Anderson steps* (type II Anderson
 acceleration, Walker and Ni 2011; for EM, Henderson and Varadhan 2019; see
@@ -157,8 +161,13 @@ _ACCELERATED_CONFIRMATIONS = 3
 _STEADY = 0.9
 
 # Increments below this many float64 units of the log-likelihood's size are
-# rounding, not a gain (see _steady_ratio).
+# rounding of its float64 sums, not a gain (see _Run.resolution).
 _RESOLUTION = 256 * np.finfo(np.float64).eps
+
+# A decrease between consecutive EM values of up to this many units of the
+# data dtype's rounding of the log-likelihood's size is rounding noise of the
+# per-point log-densities (see _Run.resolution).
+_NOISE_UNITS = 16
 
 # Anderson steps use the last this many differences of (point, EM image)
 # pairs: 4, measured (see above).
@@ -195,26 +204,34 @@ def rounding_margin(lower_bound, dtype):
     return float(np.cbrt(np.finfo(dtype).eps) * (1.0 + abs(lower_bound)))
 
 
-def aitken_remaining_gain(l0, l1, l2):
+def aitken_remaining_gain(l0, l1, l2, resolution=0.0):
     """Estimated gain of the log-likelihood from ``l1`` to the limit of EM.
 
     Aitken's delta-squared estimate from three consecutive EM values
     (Böhning et al. 1994; McLachlan and Krishnan 2008, sec. 4.9):
     ``(l2 - l1) / (1 - a)`` with ``a = (l2 - l1) / (l1 - l0)``.
 
+    Parameters
+    ----------
+    l0, l1, l2 : float
+        Consecutive EM values of the mean log-likelihood.
+    resolution : float, default 0
+        Increments at most this large are rounding of the values, not a
+        gain (see :meth:`_Run.resolution`).
+
     Returns
     -------
     gain : float
         0 when the last step gained nothing (a fixed point, up to rounding),
         ``inf`` when the increments do not shrink (``a >= 1``, or a first step
-        that did not increase): EM is not yet in its linear phase, and the
+        that gained nothing): EM is not yet in its linear phase, and the
         distance to the peak cannot be estimated.
     """
     d1 = l1 - l0
     d2 = l2 - l1
-    if d2 <= 0.0:
+    if d2 <= resolution:
         return 0.0
-    if d1 <= 0.0 or d2 >= d1:
+    if d1 <= resolution or d2 >= d1:
         return np.inf
     return d2 / (1.0 - d2 / d1)
 
@@ -254,7 +271,7 @@ def anderson_point(points, images):
     return images[-1] - (np.diff(points, axis=0) + d_residuals).T @ gamma
 
 
-def _steady_ratio(values):
+def _steady_ratio(values, resolution):
     """Whether the ratio of consecutive increments of four EM values is steady.
 
     Aitken's estimate assumes a constant ratio ``a``. After an extrapolation
@@ -263,14 +280,13 @@ def _steady_ratio(values):
     to 1. Until it stops climbing, Aitken's estimate reads the fast
     directions' decay and misses the slow one. The ratio is steady if
     ``1 - a`` shrank by at most a tenth from the first three values to the
-    last three. An increment within a few hundred units of rounding of
-    the log-likelihood is no gain: its ratio is noise (the summation order
-    of chunked data changes it).
+    last three. An increment of at most ``resolution`` is rounding, not a
+    gain: its ratio is noise.
     """
     d1, d2, d3 = np.diff(values)
-    if d3 <= _RESOLUTION * (1.0 + abs(values[-1])):
+    if d3 <= resolution:
         return True  # no gain left that rounding lets the ratio resolve
-    if d2 <= 0.0 or d1 <= 0.0:
+    if d2 <= resolution or d1 <= resolution:
         return False
     return 1.0 - d3 / d2 >= _STEADY * (1.0 - d2 / d1)
 
@@ -325,6 +341,9 @@ class _Run:
         self.confirmations = confirmations
         self.jumped = False
         self.holding = 0
+        # the largest decrease between consecutive EM values seen so far:
+        # exact EM never decreases, so it measures the rounding noise
+        self.noise = 0.0
         # (point, EM image) of the last passes, in unconstrained coordinates,
         # for Anderson steps (kept only when ``pairs`` > 0)
         self.pairs = collections.deque(maxlen=pairs) if pairs else None
@@ -338,6 +357,21 @@ class _Run:
     def confirming(self):
         """The stopping rule held on the last triple, but not yet on enough of them."""
         return 0 < self.holding < self.required
+
+    def resolution(self, lower_bound):
+        """The size below which an increment of the log-likelihood is rounding, not a gain.
+
+        The log-likelihood is a float64 sum whose order differs between data
+        sources (chunks, Dask partitions): a few hundred float64 units of its
+        size. Per-point log-densities are computed in the data's dtype; in
+        float32 their rounding can make consecutive EM values go up and down
+        near the peak. The largest decrease measured between consecutive EM
+        values (up to ``_NOISE_UNITS`` units of the dtype's rounding, beyond
+        which a decrease is not rounding) raises the resolution to it.
+        """
+        size = 1.0 + abs(lower_bound)
+        cap = _NOISE_UNITS * float(np.finfo(self.dtype).eps) * size
+        return max(_RESOLUTION * size, min(self.noise, cap))
 
     @property
     def done(self):
@@ -416,12 +450,15 @@ class _Run:
         if self.best is None or lower_bound >= self.best[0]:
             self.best = (lower_bound, self.n_passes, before)
             self.slack = 0.0
+        if len(self.chain) >= 2:
+            self.noise = max(self.noise, self.chain[-2] - self.chain[-1])
         if len(self.chain) >= 3:
-            gain = self.remaining_gain = aitken_remaining_gain(*self.chain[-3:])
+            resolution = self.resolution(lower_bound)
+            gain = self.remaining_gain = aitken_remaining_gain(*self.chain[-3:], resolution)
             holds = gain < self.tol and _relative_change(
                 self.model, before, self.model._get_parameters()
             ) < np.sqrt(self.tol)
-            if holds and self.holding and not _steady_ratio(self.chain[-4:]):
+            if holds and self.holding and not _steady_ratio(self.chain[-4:], resolution):
                 holds = False
             self.holding = self.holding + 1 if holds else 0
             self.converged = self.holding >= self.required
