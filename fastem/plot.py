@@ -12,12 +12,15 @@ are read, a uniform subsample of larger data (the same on every call), so a
 plot of data larger than memory never reads them whole.
 """
 
+import inspect
 import itertools
+import numbers
 import warnings
 
 import numpy as np
 
 from ._state import one_snapshot
+from ._validation import check_scalar
 
 __all__ = [
     "plot_density_1d",
@@ -215,7 +218,23 @@ def _density_data(model, X, feature):
     return j, data[:, j], _feature_name(model, names, j)
 
 
-def plot_density_1d(model, X=None, *, feature=None, bins=None, ax=None):
+def _drawn_components(model, min_weight):
+    """Indices of the components a plot draws: those whose weight exceeds ``min_weight``.
+
+    ``None``: 0 (a component left without data has weight exactly 0), or for a
+    variational mixture the default threshold of its
+    ``effective_n_components`` (the prior switches unneeded components off
+    to weights near ``1 / n_samples``, not to 0).
+    """
+    if min_weight is None:
+        threshold = getattr(model, "effective_n_components", None)
+        min_weight = (inspect.signature(threshold).parameters["threshold"].default
+                      if threshold is not None else 0.0)
+    check_scalar(min_weight, "min_weight", numbers.Real, min_val=0.0, max_val=1.0)
+    return np.flatnonzero(np.asarray(model.weights_, dtype=np.float64) > min_weight)
+
+
+def plot_density_1d(model, X=None, *, feature=None, bins=None, min_weight=None, ax=None):
     """Histogram of the data, each weighted component density, and the mixture density.
 
     Data of whole numbers get one bar per integer (or per run of integers
@@ -239,12 +258,18 @@ def plot_density_1d(model, X=None, *, feature=None, bins=None, ax=None):
     bins : int, default=None
         Number of histogram bins (at most this many for whole numbers);
         numpy's 'auto' rule by default.
+    min_weight : float in [0, 1], default=None
+        Components of at most this weight are not drawn (the mixture's
+        density still includes them). None: 0, which leaves out components
+        without data; for :class:`fastem.BayesianGaussianMixture` the default
+        threshold of ``effective_n_components`` (0.01), which leaves out the
+        components its prior switched off.
     ax : matplotlib Axes, default=None
 
     Returns
     -------
     dict with ``ax``, ``hist`` (the histogram's patches or None), ``components``
-    (list of Line2D, one per component) and ``mixture`` (Line2D).
+    (list of Line2D, one per drawn component) and ``mixture`` (Line2D).
 
     Raises
     ------
@@ -279,8 +304,8 @@ def plot_density_1d(model, X=None, *, feature=None, bins=None, ax=None):
         style = {}
     densities = _marginal_densities(model, x, j)
     components = [
-        ax.plot(x, d, "--", color=_color(k), lw=1.2, label=f"component {k}", **style)[0]
-        for k, d in enumerate(densities)
+        ax.plot(x, densities[k], "--", color=_color(k), lw=1.2, label=f"component {k}", **style)[0]
+        for k in _drawn_components(model, min_weight)
     ]
     (mixture,) = ax.plot(x, densities.sum(axis=0), color="k", lw=2, label="mixture")
     ax.set_xlabel(label)
@@ -325,7 +350,7 @@ def _labels(model, X, names):
 
 @one_snapshot
 def plot_clusters_2d(model, X, *, features=(0, 1), n_std=(1, 2, 3), max_points=20_000,
-                     random_state=0, legend=True, ax=None):
+                     random_state=0, legend=True, min_weight=None, ax=None):
     """Points coloured by their most likely component, component means and, for Gaussians, ellipses.
 
     Parameters
@@ -346,12 +371,19 @@ def plot_clusters_2d(model, X, *, features=(0, 1), n_std=(1, 2, 3), max_points=2
         Seed of the subsample.
     legend : bool, default=True
         Draw the legend (component colours, weights, means) on ``ax``.
+    min_weight : float in [0, 1], default=None
+        Components of at most this weight get no mean, ellipse or legend
+        entry (points are still coloured by ``predict``). None: 0, which
+        leaves out components without data; for
+        :class:`fastem.BayesianGaussianMixture` the default threshold of
+        ``effective_n_components`` (0.01), which leaves out the components
+        its prior switched off.
     ax : matplotlib Axes, default=None
 
     Returns
     -------
     dict with ``ax``, ``scatter`` (PathCollection), ``ellipses`` (list of
-    Ellipse, ``len(n_std)`` per component for Gaussians, else empty),
+    Ellipse, ``len(n_std)`` per drawn component for Gaussians, else empty),
     ``means`` (PathCollection), ``handles`` (the legend's entries) and
     ``legend`` (None when ``legend=False``).
 
@@ -379,20 +411,21 @@ def plot_clusters_2d(model, X, *, features=(0, 1), n_std=(1, 2, 3), max_points=2
     size, alpha = point_style(X.shape[0])
     colors = [_color(k) for k in labels]
     scatter = ax.scatter(X[:, i], X[:, j], c=colors, s=size, alpha=alpha, linewidths=0)
+    drawn = _drawn_components(model, min_weight)
     means = _component_means(model)[:, [i, j]]
     ellipses = []
     if hasattr(model, "covariance_type"):
         block = np.ix_([i, j], [i, j])
         covariances = _full_covariances(model)
-        for k in range(model.n_components):
+        for k in drawn:
             for n in n_std:
                 ellipses.append(ax.add_patch(_ellipse(means[k], covariances[k][block], n, _color(k))))
-    marks = ax.scatter(means[:, 0], means[:, 1], marker="X", s=90, c="k", edgecolors="w",
+    marks = ax.scatter(means[drawn, 0], means[drawn, 1], marker="X", s=90, c="k", edgecolors="w",
                        zorder=3, label="means")
     weights = np.asarray(model.weights_, dtype=np.float64)
     handles = [Line2D([], [], ls="", marker="o", color=_color(k),
                       label=f"component {k} ({weights[k]:.0%})")
-               for k in range(model.n_components)]
+               for k in drawn]
     handles.append(Line2D([], [], ls="", marker="X", color="k", markeredgecolor="w", ms=9,
                           label="component means"))
     if legend:

@@ -423,3 +423,37 @@ def test_lower_bounds_name_what_the_fit_maximised(faithful_like):
     out = plot.plot_lower_bounds(variational)
     assert out["ax"].get_ylabel() == "variational lower bound per sample"
     np.testing.assert_array_equal(out["line"].get_ydata(), variational.lower_bounds_)
+
+
+def _components_drawn(out):
+    return [h.get_label() for h in out["handles"][:-1]]
+
+
+def test_components_without_data_are_not_drawn():
+    # two distinct points, five components: three are left without data (weight 0)
+    X = np.repeat([[1.0, 2.0], [3.0, 2.0]], 500, axis=0)
+    with pytest.warns(fastem.EmptyComponentWarning):
+        model = fastem.GaussianMixture(5, random_state=0).fit(X)
+    held = np.flatnonzero(model.weights_ > 0)
+    assert len(held) == 2
+    out = plot.plot_clusters_2d(model, X)
+    assert _components_drawn(out) == [f"component {k} (50%)" for k in held]
+    assert len(out["ellipses"]) == 2 * 3 and len(out["means"].get_offsets()) == 2
+    density = plot.plot_density_1d(model, X)
+    assert [line.get_label() for line in density["components"]] == [f"component {k}" for k in held]
+
+
+def test_components_a_variational_prior_switched_off_are_not_drawn():
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(size=(300, 2)), rng.normal(size=(300, 2)) + [6.0, 0.0]])
+    model = fastem.BayesianGaussianMixture(n_components=6, random_state=0, max_iter=2000).fit(X)
+    on = np.flatnonzero(model.weights_ > 0.01)
+    assert len(on) == model.effective_n_components() == 2
+    assert model.weights_.min() > 0  # off, but not zero
+    out = plot.plot_clusters_2d(model, X)
+    assert _components_drawn(out) == [f"component {k} ({model.weights_[k]:.0%})" for k in on]
+    assert len(plot.plot_density_1d(model, X)["components"]) == 2
+    everything = plot.plot_clusters_2d(model, X, min_weight=0.0)
+    assert len(_components_drawn(everything)) == 6
+    with pytest.raises(ValueError, match="min_weight must be <= 1"):
+        plot.plot_clusters_2d(model, X, min_weight=1.5)
