@@ -3,7 +3,12 @@
 from .base import BaseMixture
 from .data import Chunks
 from .families.bayesian import BayesianGaussianMixture
-from .exceptions import ConvergenceWarning, EmptyComponentWarning, NotFittedError
+from .exceptions import (
+    ConvergenceWarning,
+    EmptyComponentWarning,
+    NotFittedError,
+    RegularizationWarning,
+)
 from .families.exponential import ExponentialMixture
 from .families.gaussian import GaussianMixture
 from .families.poisson import PoissonMixture
@@ -22,6 +27,7 @@ __all__ = [
     "ExponentialMixture",
     "GaussianMixture",
     "PoissonMixture",
+    "RegularizationWarning",
     "SufficientStatistics",
     "NotFittedError",
     "load",

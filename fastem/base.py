@@ -963,6 +963,15 @@ class BaseMixture:
                 EmptyComponentWarning,
                 stacklevel=3,
             )
+        if stats is not None:
+            self._check_regularization(stats)
+
+    def _check_regularization(self, stats):
+        """Family hook: warn if the regularisation swamps the data's spread. Default: nothing.
+
+        Called once at the end of ``fit`` with the statistics of the fitted
+        model's last pass.
+        """
 
     def _m_step_allowance(self, before, after):
         """Family hook: how far an M-step may lower the mean log-likelihood.

@@ -113,3 +113,16 @@ class EmptyComponentWarning(UserWarning):
     capacity: fewer components, or another initialisation, fit the same data
     better.
     """
+
+
+class RegularizationWarning(UserWarning):
+    """The regularisation is as large as the spread of the data on some feature.
+
+    ``reg_covar`` is added to every covariance's diagonal in the data's own
+    units. On a feature whose variance is within a few times ``reg_covar``
+    (a feature in large units, e.g. kilometres for structure at the metre
+    scale), it swamps the within-component variances, and components that
+    differ only along that feature merge: the fit is the maximum of the
+    regularised likelihood, not of the data's. Standardise the features, or
+    lower ``reg_covar`` well below their variance.
+    """

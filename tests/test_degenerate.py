@@ -109,6 +109,57 @@ def test_constant_feature(covariance_type, dtype):
         assert_allclose(full_covariances(model)[:, 1, 1], 1e-6, rtol=1e-2)
 
 
+def _three_blobs(scale):
+    """Three blobs of 200 points (standard deviation 0.5), feature 0 multiplied by ``scale``."""
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(size=(200, 2)) * 0.5 + c for c in ([0, 0], [5, 0], [0, 5])])
+    return X * [scale, 1.0], np.repeat([0, 1, 2], 200)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "estimator",
+    [*(dict(covariance_type=c) for c in ("full", "tied", "diag")), "bayesian"],
+    ids=["full", "tied", "diag", "bayesian"],
+)
+def test_regularization_that_swamps_a_feature_warns(estimator, dtype):
+    """reg_covar is in the data's units: on a feature in large units it merges components.
+
+    Blobs 10 standard deviations apart along feature 0 merge when that
+    feature is scaled by 3e-4 (its variance 5e-7 is half of reg_covar), from
+    any start, also the true means: the fit warns, names the feature and the
+    fix, and the fix separates them. At 1e-2 and 1e-3 they stay apart and
+    the fit is silent.
+    """
+    from sklearn.metrics import adjusted_rand_score
+
+    def make(**kwargs):
+        if estimator == "bayesian":
+            return fastem.BayesianGaussianMixture(n_components=3, random_state=0, **kwargs)
+        return GaussianMixture(3, random_state=0, **estimator, **kwargs)
+
+    for scale in (1e-2, 1e-3):
+        X, y = _three_blobs(scale)
+        assert adjusted_rand_score(y, make().fit(X.astype(dtype)).predict(X)) == 1.0
+    X, y = _three_blobs(3e-4)
+    with pytest.warns(fastem.RegularizationWarning, match=r"feature\(s\) 0 \(variance 5\.2") as record:
+        make().fit(X.astype(dtype))
+    advised = float(str(record[0].message).rsplit("at most ", 1)[1].rstrip("."))
+    model = make(reg_covar=advised).fit(X.astype(dtype))
+    assert adjusted_rand_score(y, model.predict(X)) == 1.0
+
+
+def test_regularization_warning_names_columns_and_spares_constant_features():
+    pd = pytest.importorskip("pandas")
+    X, _ = _three_blobs(3e-4)
+    frame = pd.DataFrame({"length_km": X[:, 0], "height_m": X[:, 1], "site": 7.0})
+    with pytest.warns(fastem.RegularizationWarning) as record:
+        GaussianMixture(3, random_state=0).fit(frame)
+    message = str(record[0].message)
+    assert "'length_km' (variance" in message
+    assert "height_m" not in message and "site" not in message  # a constant feature: nothing lost
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_duplicated_feature(covariance_type, dtype):
