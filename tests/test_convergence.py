@@ -230,6 +230,7 @@ def _fitted_for_image_check(family):
     return model, X
 
 
+@pytest.mark.filterwarnings("ignore::fastem.RegularizationWarning")  # reg_covar of the data's order, on purpose
 @pytest.mark.parametrize("family", COVARIANCE_TYPES + ["exponential", "poisson"])
 def test_points_outside_the_m_step_image_are_recognised(family):
     """What an M-step gives is in its image; a variance under reg_covar, a mean under its floor is not."""
@@ -538,6 +539,7 @@ def regularisation_allowances(model, X):
     return np.array(allowances)
 
 
+@pytest.mark.filterwarnings("ignore::fastem.RegularizationWarning")  # reg_covar of the data's order, on purpose
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_decreases_caused_by_reg_covar_are_within_its_allowance_and_do_not_warn(covariance_type):
     """reg_covar large against the spread: the regularised M-step lowers the likelihood a little."""
