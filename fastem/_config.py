@@ -12,14 +12,21 @@ FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 # for full D=2 K=4 and D=16 K=8, 1024 up to 35% slower at D=16.
 BLOCK_SIZE = 256
 
-# Features from which the 'full' and 'tied' Gaussian blocks compute their
-# (n_features x n_features) products of a block (the scatter; for float64
-# data also the mapped points) as matrix products through BLAS, one thread
-# per call (see fastem/_threading.py and fastem/kernels/gaussian.py). At 16
-# features the fused loops were faster (full D=16 K=8, N=200,000: 229-282
-# against 373-430 ms per iteration); from 32 on the scatter through BLAS
-# took 2.3x less time per block.
+# Features from which the 'tied' Gaussian block maps a block of float64 data
+# through the shared precision Cholesky factor as a matrix product through
+# BLAS, one thread per call (see fastem/_threading.py and
+# fastem/kernels/gaussian.py); from 32 on it took 2.3x less time per block
+# than the loops.
 BLAS_MIN_FEATURES = 32
+
+# Features from which the 'full' Gaussian blocks compute a block's
+# Mahalanobis terms and second moments in register tiles
+# (fastem/kernels/_tiles.py) rather than in loops with one output row per
+# pass over the points. Measured per block and component on one core, tiles
+# against loops: log-densities 1.1-1.2x at 8 features, 1.6-1.8x at 12 to
+# 16, 2-5x from 24 on; second moments 0.7-0.8x at 8, 1.0-1.2x at 12 to 16,
+# 1.2-2x from 24 on (and 2x or more against BLAS, which they replace).
+TILE_MIN_FEATURES = 12
 
 # Upper bound on the number of partitions (runs of consecutive blocks) that one
 # kernel call splits the data into. Each partition owns one accumulator, so the

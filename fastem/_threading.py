@@ -26,8 +26,9 @@ At any thread count the kernels cut the data into the same partitions and
 reduce them in the same order: the results are bitwise the same.
 
 BLAS inside kernels
-    From ``BLAS_MIN_FEATURES`` features on, the Gaussian blocks call BLAS
-    (``np.dot`` in Numba calls SciPy's BLAS) from every kernel thread. A
+    From ``BLAS_MIN_FEATURES`` features on, the 'tied' Gaussian block maps
+    float64 blocks through BLAS (``np.dot`` in Numba calls SciPy's BLAS) from
+    every kernel thread. A
     multi-threaded BLAS would start its own threads inside each call, on the
     cores the kernel threads already use: measured with both threads calling
     OpenBLAS, 0.05 GFLOP/s against 6.5 GFLOP/s with BLAS on one thread. So

@@ -56,9 +56,11 @@ CONFIGS = [
     ("spherical", 16, 8, np.float64, 1.0),
     ("spherical", 2, 4, np.float64, 1.0),
     ("full", 1, 2, np.float64, 1.0),
-    # High dimensions (embeddings, spectra), where the blocks call BLAS: at
-    # 200,000 points one scikit-learn iteration already takes seconds.
+    # High dimensions (embeddings, spectra), where the blocks run their
+    # register-tiled micro-kernels: at 200,000 points one scikit-learn
+    # iteration already takes seconds.
     ("full", 64, 16, np.float64, 0.2),
+    ("full", 128, 8, np.float64, 0.2),
 ]
 
 

@@ -56,7 +56,8 @@ def _fit_in_subprocess(n_threads, covariance_type, dtype, n_features, serial_wor
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-# From BLAS_MIN_FEATURES features on, 'full' and 'tied' call BLAS in every partition.
+# From TILE_MIN_FEATURES features on, 'full' runs the register-tiled micro-kernels;
+# from BLAS_MIN_FEATURES on, 'tied' calls BLAS in every partition.
 @pytest.mark.parametrize(
     "covariance_type, n_features",
     [("full", 3), ("diag", 3), ("full", BLAS_MIN_FEATURES + 1), ("tied", BLAS_MIN_FEATURES + 1)],

@@ -20,7 +20,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
 from fastem import GaussianMixture
-from fastem._config import BLAS_MIN_FEATURES, BLOCK_SIZE
+from fastem._config import BLAS_MIN_FEATURES, BLOCK_SIZE, TILE_MIN_FEATURES
 from reference import COVARIANCE_TYPES, gaussian_log_prob, log_resp_and_norm
 
 N_SAMPLES = 5 * BLOCK_SIZE + 37
@@ -111,9 +111,14 @@ def _close(actual, desired, dtype, what):
 @pytest.mark.parametrize("weighted", [False, True])
 # 11 features: the block is transposed in 8 x 8 tiles plus 3 single columns,
 # and the last, partial block has a tail of 37 % 8 points. From
-# BLAS_MIN_FEATURES features on, 'full' and 'tied' take their products of a
-# block through BLAS.
-@pytest.mark.parametrize("n_features, n_components", [(3, 4), (11, 3), (BLAS_MIN_FEATURES + 1, 2)])
+# TILE_MIN_FEATURES features on, 'full' and 'tied' run the register-tiled
+# micro-kernels (one more feature: a last panel and tile that overlap the
+# ones before), and from BLAS_MIN_FEATURES on
+# 'tied' maps float64 blocks through BLAS.
+@pytest.mark.parametrize(
+    "n_features, n_components",
+    [(3, 4), (11, 3), (TILE_MIN_FEATURES + 1, 2), (BLAS_MIN_FEATURES + 1, 2)],
+)
 def test_kernel_outputs_match_reference(
     covariance_type, dtype, weighted, n_features, n_components
 ):

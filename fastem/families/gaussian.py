@@ -413,6 +413,10 @@ class _GaussianComponents(BaseMixture):
             log_det_cholesky(pc, self.covariance_type, n_features), (self.n_components,)
         )
         log_norm = log_det - 0.5 * n_features * _LOG_2PI
+        if self.covariance_type in ("full", "tied"):
+            # The blocks' matrix products read whole rows of the factor: what
+            # lies below the diagonal of an assigned one must not count.
+            pc = np.triu(pc)
         arrays = [self.means_, pc, log_norm]
         if self.covariance_type == "tied":
             shift = self._tied_shift()

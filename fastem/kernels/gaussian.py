@@ -26,9 +26,10 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .._config import BLAS_MIN_FEATURES, BLOCK_SIZE, FASTMATH
+from .._config import BLAS_MIN_FEATURES, BLOCK_SIZE, FASTMATH, TILE_MIN_FEATURES
 from ._fused import _typed, register_family_kernels
 from ._memory import prefetch_next
+from ._tiles import mahalanobis_block, scatter_block
 
 
 class FullParams(NamedTuple):
@@ -63,21 +64,23 @@ _JIT = dict(cache=True, fastmath=FASTMATH)
 # whatever their spread.
 #
 # Work rows (per-partition scratch, see ``work_rows``), in the data's dtype:
-# row 0 holds a per-point vector, rows 1..n_features the centred block ``d``,
-# rows n_features+1..2*n_features the mapped block ``y`` and the row after
-# them a vector of zeros (``_mapped_log_prob`` for 'full' through BLAS). The
-# statistics blocks view rows 1.. as float64 rows (``_float64_rows``: two
-# float32 rows hold one): the centred block, its weighted copy and an
-# (n_features, n_features) product, so that the scatter is a float64 product
-# of float64 rows, with no conversion in its inner loop.
+# row 0 holds a per-point vector, rows 1..n_features the centred block ``d``
+# and rows n_features+1..2*n_features the mapped block ``y``. The statistics
+# blocks view rows 1.. as float64 rows (``_float64_rows``: two float32 rows
+# hold one): the centred block, its weighted copy and an (n_features,
+# n_features) product, so that the scatter is a float64 product of float64
+# rows, with no conversion in its inner loop.
 #
-# From BLAS_MIN_FEATURES features on, the scatter of a block, and for float64
-# data its mapped block, are matrix products through BLAS (``np.dot``, one
-# thread per call, see ``fastem._threading``), run over every column of the
-# block: columns past ``n`` hold finite leftovers of earlier blocks and are
-# not read back, and the scatter's are set to 0 first. Below it, the fused
-# loops here are faster. Measured per block and component at 64 features on
-# one core: scatter 193 us through BLAS against 470 us in the loops.
+# From TILE_MIN_FEATURES features on, the 'full' log-densities and the
+# 'full' and 'tied' scatters of a block are register-blocked micro-kernels
+# (``fastem.kernels._tiles``): the Mahalanobis terms of a component are
+# computed from the block and the precision Cholesky factor without storing
+# the mapped block, and the scatter in tiles of 3 x 3 entries per pass over
+# the points. From BLAS_MIN_FEATURES features on, the 'tied' mapped block of
+# float64 data is a matrix product through BLAS (``np.dot``, one thread per
+# call, see ``fastem._threading``), run over every column of the block:
+# columns past ``n`` hold finite leftovers of earlier blocks and are not read
+# back.
 
 
 @njit(inline="always", **_JIT)
@@ -201,22 +204,13 @@ def _centre_first_moments(xt, n, mean, resp_k, d, rd, stats, offset):
 
 
 @njit(inline="always", **_JIT)
-def _statistics_rows(work, n_features, n):
-    """Float64 views for the statistics: two (n_features, BLOCK_SIZE) blocks and a square.
-
-    From BLAS_MIN_FEATURES features on, the columns from ``n`` on of both
-    blocks are set to 0, so that a product over every column adds nothing
-    for them (the blocks' writers fill the first ``n`` columns only).
-    """
+def _statistics_rows(work, n_features):
+    """Float64 views for the statistics: two (n_features, BLOCK_SIZE) blocks and a square."""
     width = work.shape[1]
     rows = _float64_rows(work, 1, 2 * n_features + -(-n_features * n_features // width))
     first = rows[:n_features]
     second = rows[n_features : 2 * n_features]
     square = rows[2 * n_features :].reshape(-1)[: n_features * n_features]
-    if n_features >= BLAS_MIN_FEATURES and n < width:
-        for j in range(n_features):
-            first[j, n:] = 0.0
-            second[j, n:] = 0.0
     return first, second, square.reshape((n_features, n_features))
 
 
@@ -224,16 +218,14 @@ def _statistics_rows(work, n_features, n):
 def _outer_moments(d, rd, n, stats, offset, square, prefetch):
     """INOUT lower triangle of stats[offset:].reshape(D, D) += sum_i rd d^T (float64 rows).
 
-    From BLAS_MIN_FEATURES features on, one matrix product through BLAS into
-    ``square`` (scratch; the columns past ``n`` must be 0, see
-    ``_statistics_rows``). Below, four entries of a row of the triangle share
-    one pass over the points, so that ``rd[j]`` is loaded once for four
-    products.
+    From TILE_MIN_FEATURES features on, the block's products are formed in
+    tiles in ``square`` (scratch, see ``scatter_block``) and added from
+    there. Below, four entries of a row of the triangle share one pass over
+    the points, so that ``rd[j]`` is loaded once for four products.
     """
     n_features = d.shape[0]
-    if n_features >= BLAS_MIN_FEATURES:
-        prefetch_next(prefetch)
-        np.dot(rd, d.T, square)
+    if n_features >= TILE_MIN_FEATURES:
+        scatter_block(rd, d, n, square, prefetch)
         for j in range(n_features):
             out = offset + j * n_features
             for l in range(j + 1):
@@ -326,16 +318,14 @@ def _first_square_moments(xt, n, mean, resp_k, stats, offset, offset2, prefetch)
 @njit(**_JIT)
 def _full_log_prob(params, xt, n, log_prob, work, prefetch):
     n_features = xt.shape[0]
-    d = work[1 : 1 + n_features]
-    if _maps_through_blas(d):
-        y = work[1 + n_features : 1 + 2 * n_features]
-        zeros = work[1 + 2 * n_features :].reshape(-1)[:n_features]
-        zeros[:] = 0
+    if n_features >= TILE_MIN_FEATURES:
         for k in range(params.means.shape[0]):
-            _centre(xt, xt.shape[1], params.means[k], d)
-            _mapped_block(d, n, params.precisions_cholesky[k], y, prefetch)
-            _mapped_log_prob(y, zeros, n, params.log_norm[k], log_prob[k])
+            mahalanobis_block(
+                xt, n, params.means[k], params.precisions_cholesky[k], params.log_norm[k],
+                log_prob[k], prefetch,
+            )
         return
+    d = work[1 : 1 + n_features]
     for k in range(params.means.shape[0]):
         prefetch_next(prefetch)
         _centre(xt, n, params.means[k], d)
@@ -398,7 +388,7 @@ def _diag_log_prob(params, xt, n, log_prob, work, prefetch):
 @njit(**_JIT)
 def _full_accumulate(params, xt, n, resp, work, stats, prefetch):
     n_components, n_features = params.means.shape
-    d, rd, square = _statistics_rows(work, n_features, n)
+    d, rd, square = _statistics_rows(work, n_features)
     second = n_components * n_features
     for k in range(n_components):
         prefetch_next(prefetch)
@@ -425,7 +415,7 @@ def _tied_accumulate(params, xt, n, resp, work, stats, prefetch):
     """
     n_components, n_features = params.means.shape
     inv_w = work[0]
-    u, d, square = _statistics_rows(work, n_features, n)
+    u, d, square = _statistics_rows(work, n_features)
     zero = _typed(xt, 0.0)
     one = _typed(xt, 1.0)
     for i in range(n):

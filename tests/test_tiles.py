@@ -1,0 +1,101 @@
+"""The register-blocked micro-kernels of the 'full' Gaussian blocks against NumPy."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from fastem._config import BLOCK_SIZE
+from fastem.kernels._memory import _STATE_LEN
+from fastem.kernels._tiles import mahalanobis_block, scatter_block, tile_points
+
+
+def _prefetch_handle():
+    """A prefetch handle aimed at nothing (no lines are ever issued)."""
+    return np.zeros((1, 1)), np.zeros(_STATE_LEN, dtype=np.int64)
+
+
+def _upper_factor(n_features, rng):
+    A = rng.normal(size=(n_features, n_features + 3))
+    covariance = A @ A.T / (n_features + 3) + 0.1 * np.eye(n_features)
+    return np.ascontiguousarray(np.linalg.cholesky(np.linalg.inv(covariance)).T)  # upper
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+# 4 and 8: whole panels of four columns; 5, 7 and 13: a last panel that
+# overlaps the one before it; n: one point, a partial tile, one tile and one
+# more point, a partial last tile and a whole block.
+@pytest.mark.parametrize("n_features", [4, 5, 7, 8, 13, 64])
+@pytest.mark.parametrize("n", [1, 7, 16, 17, BLOCK_SIZE - 3, BLOCK_SIZE])
+def test_mahalanobis_block_matches_numpy(dtype, n_features, n):
+    rng = np.random.default_rng(n_features * 1000 + n)
+    X = rng.normal(loc=5.0, size=(BLOCK_SIZE, n_features))
+    mean = 5.0 + 0.3 * rng.normal(size=n_features)
+    factor = _upper_factor(n_features, rng)
+    xt = np.ascontiguousarray(X.T, dtype=dtype)
+    # Columns past n hold leftovers of an earlier block, finite but arbitrary.
+    xt[:, n:] = rng.normal(scale=1e3, size=(n_features, BLOCK_SIZE - n))
+    assert tile_points(xt) == (8 if dtype == np.float64 else 16)
+    out = np.full(BLOCK_SIZE, np.nan, dtype=dtype)
+    log_norm = -1.5
+    mahalanobis_block(
+        xt, n, mean.astype(dtype), factor.astype(dtype), dtype(log_norm), out, _prefetch_handle()
+    )
+
+    d = xt[:, :n].astype(np.float64) - mean.astype(dtype).astype(np.float64)[:, None]
+    expected = log_norm - 0.5 * np.sum((factor.astype(dtype).astype(np.float64).T @ d) ** 2, axis=0)
+    if dtype == np.float64:
+        assert_allclose(out[:n], expected, rtol=1e-12)
+    else:
+        assert_allclose(out[:n], expected, rtol=0, atol=2e-6 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("n_features", [3, 4, 5, 7, 11, 64])
+@pytest.mark.parametrize("n", [1, 3, 5, BLOCK_SIZE - 1, BLOCK_SIZE])
+def test_scatter_block_matches_numpy(n_features, n):
+    rng = np.random.default_rng(n_features * 1000 + n)
+    rd = rng.normal(size=(n_features, BLOCK_SIZE))
+    d = rng.normal(size=(n_features, BLOCK_SIZE))
+    # Columns from n on are not read.
+    rd[:, n:] = np.nan
+    d[:, n:] = np.nan
+    square = np.full((n_features, n_features), np.nan)
+    scatter_block(rd, d, n, square, _prefetch_handle())
+    expected = rd[:, :n] @ d[:, :n].T
+    lower = np.tril_indices(n_features)
+    assert_allclose(square[lower], expected[lower], rtol=1e-12, atol=1e-12)
+
+
+def test_full_log_density_ignores_what_lies_below_the_factors_diagonal():
+    from fastem import GaussianMixture
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 6))
+    model = GaussianMixture(2, covariance_type="full", max_iter=5, tol=0, random_state=0)
+    with pytest.warns(Warning):
+        model.fit(X)
+    clean = model.score_samples(X)
+    factors = model.precisions_cholesky_.copy()
+    below = np.tril_indices(6, -1)
+    for factor in factors:
+        factor[below] = rng.normal(size=len(below[0]))
+    model.precisions_cholesky_ = factors
+    assert_allclose(model.score_samples(X), clean, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_one_full_component_at_many_features_matches_scipy(dtype):
+    from scipy.stats import multivariate_normal
+
+    from fastem import GaussianMixture
+
+    rng = np.random.default_rng(1)
+    n_features = 13
+    A = rng.normal(size=(n_features, n_features))
+    X = rng.normal(size=(2 * BLOCK_SIZE + 5, n_features)) @ A + 10.0
+    model = GaussianMixture(1, covariance_type="full").fit(X.astype(dtype))
+    expected = multivariate_normal(model.means_[0], model.covariances_[0]).logpdf(X.astype(dtype))
+    tol = 1e-10 if dtype == np.float64 else 2e-5
+    assert_allclose(model.score_samples(X.astype(dtype)), expected, rtol=tol)
+    summary = model.summarize(X.astype(dtype))
+    centred = X.astype(dtype).astype(np.float64) - model.means_[0]
+    assert_allclose(np.tril(summary.moments["sxx"][0]), np.tril(centred.T @ centred), rtol=tol)
