@@ -30,7 +30,13 @@ import dask.array as da
 import numpy as np
 
 from ._init import sample_index
-from ._validation import check_frame_columns, check_range, feature_names_of, scan_data
+from ._validation import (
+    check_frame_columns,
+    check_range,
+    feature_names_of,
+    non_finite_message,
+    scan_data,
+)
 from .data import is_dask_dataframe
 
 __all__ = ["DaskSource"]
@@ -39,24 +45,20 @@ __all__ = ["DaskSource"]
 SPLIT_EVERY = 16
 
 
-def _check_block(X, block_id, anchors):
-    n_bad, lo, hi = scan_data(X)
+def _check_block(X, block_id, anchors, allow_nan):
+    n_bad, lo, hi = scan_data(X, allow_nan)
     if n_bad:
-        raise ValueError(
-            f"block {block_id} of the dask array X contains {n_bad} NaN or infinite "
-            "value(s). Remove or impute them before fitting, e.g. with "
-            "X[da.isfinite(X).all(axis=1)].compute_chunk_sizes()."
-        )
+        raise ValueError(non_finite_message(f"block {block_id} of the dask array X", n_bad, allow_nan))
     check_range(lo, hi, X.dtype, name=f"block {block_id} of the dask array X", anchors=anchors)
 
 
-def _block_validate(block, weights, check_data):
+def _block_validate(block, weights, check_data, allow_nan):
     """[non-finite entries, negative weights, non-finite weights, rows of positive weight,
     per-feature minimum (n_features), per-feature maximum (n_features)]."""
     X = np.ascontiguousarray(block)
     n_features = X.shape[1]
     counts = np.zeros((1, 4 + 2 * n_features))
-    counts[0, 0], counts[0, 4 : 4 + n_features], counts[0, 4 + n_features :] = scan_data(X)
+    counts[0, 0], counts[0, 4 : 4 + n_features], counts[0, 4 + n_features :] = scan_data(X, allow_nan)
     if weights is None:
         counts[0, 3] = X.shape[0]
     else:
@@ -75,9 +77,9 @@ def _block_reduce(block, weights, fn):
     return fn(X, w)[None, :]
 
 
-def _block_map(block, fn, n_columns, dtype, anchors, block_info=None):
+def _block_map(block, fn, n_columns, dtype, anchors, allow_nan, block_info=None):
     X = np.ascontiguousarray(block)
-    _check_block(X, block_info[0]["chunk-location"][0] if block_info else "?", anchors)
+    _check_block(X, block_info[0]["chunk-location"][0] if block_info else "?", anchors, allow_nan)
     shape = (X.shape[0],) if n_columns is None else (X.shape[0], n_columns)
     out = np.empty(shape, dtype=dtype)
     fn(X, out)
@@ -98,6 +100,8 @@ class DaskSource:
     anchors : ndarray of shape (m, n_features), optional
         Points that locate a fitted model; they count in the range check
         (see :func:`fastem._validation.check_range`).
+    allow_nan : bool, default=False
+        Keep NaN entries as missing values (infinities are refused either way).
 
     A ``dask.dataframe.DataFrame`` is taken as the dask array of its values
     (``X.to_dask_array(lengths=True)``, one pass to count the rows of each
@@ -106,7 +110,7 @@ class DaskSource:
 
     feature_names_in = None
 
-    def __init__(self, X, sample_weight=None, *, check_data=None, anchors=None):
+    def __init__(self, X, sample_weight=None, *, check_data=None, anchors=None, allow_nan=False):
         if is_dask_dataframe(X):
             check_frame_columns(X, "X")
             self.feature_names_in = feature_names_of(X)
@@ -140,6 +144,7 @@ class DaskSource:
         self.sample_weight = None if sample_weight is None else self._weights(sample_weight)
         self.check_data = check_data
         self.anchors = anchors
+        self.allow_nan = allow_nan
         self._n_positive = None
 
     def _weights(self, sample_weight):
@@ -167,16 +172,22 @@ class DaskSource:
         self.X, self.sample_weight = dask.persist(self.X, self.sample_weight)
         counts = da.blockwise(
             _block_validate, "ij", self.X, "ij", *self._weight_args(), self.check_data, None,
+            self.allow_nan, None,
             adjust_chunks={"i": 1, "j": 4 + 2 * self.n_features}, dtype=np.float64,
         ).compute()
+        bad = np.flatnonzero(counts[:, 0])
+        if bad.size:
+            raise ValueError(
+                non_finite_message("X", int(counts[:, 0].sum()), self.allow_nan)
+                + f" The first is in block {bad[0]}."
+            )
         for name, column, fix in (
-            ("X", 0, "Remove or impute them before fitting."),
             ("sample_weight", 2, "Every weight must be a finite non-negative number."),
             ("sample_weight", 1, "Weights act like repetition counts and must be >= 0."),
         ):
             bad = np.flatnonzero(counts[:, column])
             if bad.size:
-                what = "negative" if column == 1 else "NaN or infinite"
+                what = "negative" if column == 1 else "NaN or infinite"  # of sample_weight
                 raise ValueError(
                     f"{name} has {int(counts[:, column].sum())} {what} value(s), the first in "
                     f"block {bad[0]}. {fix}"
@@ -215,10 +226,10 @@ class DaskSource:
             )
         if n_columns is None:
             return self.X.map_blocks(
-                _block_map, fn, None, dtype, self.anchors, drop_axis=1, dtype=dtype
+                _block_map, fn, None, dtype, self.anchors, self.allow_nan, drop_axis=1, dtype=dtype
             )
         return self.X.map_blocks(
-            _block_map, fn, n_columns, dtype, self.anchors,
+            _block_map, fn, n_columns, dtype, self.anchors, self.allow_nan,
             chunks=(self.X.chunks[0], (n_columns,)), dtype=dtype,
         )
 

@@ -23,16 +23,34 @@ _FLOAT_DTYPES = (np.float32, np.float64)
 # read the data once and make no temporary of their size.
 
 
-def scan_data(X):
+# Rows per slice of the scan that skips NaN (missing values): bounds its temporaries.
+_SCAN_ROWS = 65536
+
+
+def scan_data(X, allow_nan=False):
     """Non-finite entries and column ranges of a 2-D float array.
+
+    With ``allow_nan``, NaN entries are missing values: they are not
+    counted, and the ranges are those of the other entries.
 
     Returns
     -------
     n_nonfinite : int
+        NaN or infinite entries (infinite ones only, with ``allow_nan``).
     lo, hi : ndarray of shape (n_features,), float64
         Per-feature minimum and maximum (inf and -inf with no rows);
         meaningful only when ``n_nonfinite`` is 0.
     """
+    if allow_nan:
+        n_inf = 0
+        lo = np.full(X.shape[1], np.inf)
+        hi = np.full(X.shape[1], -np.inf)
+        for start in range(0, X.shape[0], _SCAN_ROWS):
+            part = X[start : start + _SCAN_ROWS]
+            n_inf += int(np.count_nonzero(np.isinf(part)))
+            lo = np.fmin(lo, np.fmin.reduce(part, axis=0))
+            hi = np.fmax(hi, np.fmax.reduce(part, axis=0))
+        return n_inf, lo, hi
     if X.size >= SERIAL_WORK:
         return launch(scan_columns, X, n_check_partitions(X.shape[0]))
     if X.shape[0] == 0:
@@ -58,7 +76,7 @@ def _span_limit(dtype):
     return float(np.sqrt(np.finfo(dtype).max)) * 2.0**-10
 
 
-def check_array(X, *, name="X", dtype=None, min_samples=1, anchors=None):
+def check_array(X, *, name="X", dtype=None, min_samples=1, anchors=None, allow_nan=False):
     """Return ``X`` as a C-contiguous, native-byte-order float32/float64 2-D array.
 
     float32 and float64 are kept; other real numeric types (integers, booleans,
@@ -66,7 +84,8 @@ def check_array(X, *, name="X", dtype=None, min_samples=1, anchors=None):
     mapped arrays stay memory-mapped when they already have the right layout.
     ``anchors``, an array of shape (m, n_features) such as a fitted model's
     means, counts in the range check, so that data far from a model are
-    rejected like data far from each other.
+    rejected like data far from each other. With ``allow_nan``, NaN entries
+    are kept as missing values (infinities are still refused).
 
     Raises
     ------
@@ -159,14 +178,26 @@ def check_array(X, *, name="X", dtype=None, min_samples=1, anchors=None):
         X = np.ascontiguousarray(X, dtype=target)
     if n_samples == 0:  # an empty chunk of chunked data
         return X
-    n_bad, lo, hi = scan_data(X)
+    n_bad, lo, hi = scan_data(X, allow_nan)
     if n_bad:
-        raise ValueError(
-            f"{name} contains {n_bad} NaN or infinite value(s). Remove or impute them "
-            "before fitting, e.g. X = X[np.isfinite(X).all(axis=1)]."
-        )
+        raise ValueError(non_finite_message(name, n_bad, allow_nan))
     check_range(lo, hi, X.dtype, name=name, anchors=anchors)
     return X
+
+
+def non_finite_message(name, n_bad, allow_nan):
+    """The error for ``n_bad`` entries of ``name`` that the estimator cannot take."""
+    if allow_nan:
+        return (
+            f"{name} contains {n_bad} infinite value(s). NaN entries are taken as missing "
+            "values, but infinities are not: replace them with NaN, or remove those rows."
+        )
+    return (
+        f"{name} contains {n_bad} NaN or infinite value(s). If the NaN are missing "
+        "values, pass missing='em' to the estimator (GaussianMixture), which fits them "
+        "by EM over the observed entries; otherwise remove or impute them, e.g. "
+        "X = X[np.isfinite(X).all(axis=1)]."
+    )
 
 
 def check_frame_columns(X, name):
@@ -351,6 +382,10 @@ def check_range(lo, hi, dtype, *, name="X", anchors=None):
     if anchors is not None and anchors.shape[1] == lo.shape[0]:
         lo = np.minimum(lo, anchors.min(axis=0))
         hi = np.maximum(hi, anchors.max(axis=0))
+    # A feature with no value (every entry missing) has no range to check.
+    empty = lo > hi
+    if empty.any():
+        lo, hi = np.where(empty, 0.0, lo), np.where(empty, 0.0, hi)
     span = hi - lo
     limit = _span_limit(dtype)
     if not (span <= limit).all():

@@ -265,6 +265,56 @@ def _kernel_output(model, state, output, X, out):
                 model._run_kernel(X64, np.empty(0), accumulate=False, **{output: part})
 
 
+_MISSING_OPTIONS = ("error", "em")
+
+# Rows per slice of the check for rows with no observed entry: bounds its temporary.
+_OBSERVED_CHECK_ROWS = 65536
+
+
+def _check_observed_rows(check_data, X):
+    """Refuse rows whose every entry is missing, then run the family's ``check_data``.
+
+    Such a row has the same likelihood, 1, under every model: it carries no
+    information, and counting it would only dilute the mean log-likelihood
+    and slow EM down.
+    """
+    n_empty = 0
+    for start in range(0, X.shape[0], _OBSERVED_CHECK_ROWS):
+        n_empty += int(np.isnan(X[start : start + _OBSERVED_CHECK_ROWS]).all(axis=1).sum())
+    if n_empty:
+        raise ValueError(
+            f"X has {n_empty} row(s) whose every entry is missing (NaN). Such a row has "
+            "the same likelihood under every model and carries nothing to fit: drop it "
+            "first, e.g. X = X[~np.isnan(X).all(axis=1)]. predict, predict_proba, "
+            "score_samples and impute accept them."
+        )
+    check_data(X)
+
+
+def fill_missing_for_start(points, weights):
+    """The subsample with each NaN replaced by its feature's weighted observed mean.
+
+    Only the start is computed from these points; EM then treats the
+    entries as missing. Raises ValueError for a feature with no observed
+    value in the subsample.
+    """
+    missing = np.isnan(points)
+    if not missing.any():
+        return points
+    observed = ~missing
+    w = np.ones(len(points)) if weights is None else np.asarray(weights, dtype=np.float64)
+    mass = (w[:, None] * observed).sum(axis=0)
+    empty = np.flatnonzero(mass <= 0)
+    if empty.size:
+        raise ValueError(
+            f"feature {int(empty[0])} has no observed value in the data (checked on a "
+            f"subsample of {len(points)} rows): a mixture cannot be fitted to it. Drop "
+            "that column."
+        )
+    means = (w[:, None] * np.where(observed, points, 0.0)).sum(axis=0) / mass
+    return np.where(missing, means, points)
+
+
 @functools.cache
 def _init_parameter_names(cls):
     """The sorted hyper-parameter names of ``cls.__init__``, read once per class.
@@ -475,6 +525,7 @@ class BaseMixture:
                     f"{name} must be True or False, got {value!r} of type "
                     f"{type(value).__name__}."
                 )
+        self._fits_missing()
         if self.init_params not in INIT_METHODS:
             raise ValueError(
                 f"init_params must be one of {INIT_METHODS}, got {self.init_params!r}."
@@ -492,22 +543,39 @@ class BaseMixture:
         """Family hook: points that locate the fitted model. Default: none."""
         return None
 
-    def _validate_data(self, X, sample_weight=None, *, reset):
+    def _fits_missing(self):
+        """Whether NaN entries are missing values (``missing='em'``) rather than an error."""
+        missing = getattr(self, "missing", "error")
+        if not (isinstance(missing, str) and missing in _MISSING_OPTIONS):
+            raise ValueError(
+                f"missing must be one of {_MISSING_OPTIONS}, got {missing!r}: 'error' refuses "
+                "NaN in the data, 'em' fits NaN entries as missing values."
+            )
+        return missing == "em"
+
+    def _validate_data(self, X, sample_weight=None, *, reset, statistics=False):
         """Validate ``X`` (and its weights) once and return its data source.
 
         With ``reset`` the source may have any number of features; the caller
-        sets ``n_features_in_`` once its fit succeeds.
+        sets ``n_features_in_`` once its fit succeeds. With ``missing='em'``
+        NaN entries are kept; for a pass that sums ``statistics`` (fit,
+        partial_fit, summarize) a row with no observed entry is refused.
         """
         if not reset:
             self._check_is_fitted()
             check_scalar(self.n_features_in_, "n_features_in_", numbers.Integral, min_val=1)
             # Before the anchors (e.g. the means) take part in the range check.
             self._check_fitted_parameters(self.n_features_in_)
+        allow_nan = self._fits_missing()
+        check_data = self._check_data
+        if allow_nan and statistics:
+            check_data = functools.partial(_check_observed_rows, self._check_data)
         source = as_source(
             X,
             sample_weight,
-            check_data=self._check_data,
+            check_data=check_data,
             anchors=None if reset else self._anchor_points(),
+            allow_nan=allow_nan,
         )
         if reset:  # the source's column names are committed with the fit, by _set_feature_names
             return source
@@ -701,7 +769,7 @@ class BaseMixture:
         -------
         stats : SufficientStatistics
         """
-        return self._summarize(self._validate_data(X, sample_weight, reset=False))
+        return self._summarize(self._validate_data(X, sample_weight, reset=False, statistics=True))
 
     @_one_snapshot
     def m_step(self, stats):
@@ -830,7 +898,7 @@ class BaseMixture:
         WarmStartWarning
             ``warm_start`` could not continue from the fitted model.
         """
-        self._fit(self._validate_data(X, sample_weight, reset=True))
+        self._fit(self._validate_data(X, sample_weight, reset=True, statistics=True))
         return self
 
     @_one_snapshot
@@ -842,7 +910,7 @@ class BaseMixture:
         labels : ndarray of shape (n_samples,)
             A list of arrays for chunked data, a dask array for a dask array.
         """
-        source = self._validate_data(X, sample_weight, reset=True)
+        source = self._validate_data(X, sample_weight, reset=True, statistics=True)
         self._fit(source)
         return self._outputs(source, "labels")
 
@@ -1104,7 +1172,7 @@ class BaseMixture:
         running = getattr(self, "_running_stats", None)
         first = not hasattr(self, "weights_")
         self._check_parameters()
-        source = self._validate_data(X, sample_weight, reset=first)
+        source = self._validate_data(X, sample_weight, reset=first, statistics=True)
         if first:
             if source.n_positive < self.n_components:
                 raise ValueError(
@@ -1176,6 +1244,8 @@ class BaseMixture:
         if names is not None and len(names) > 1 and getattr(self, names[1]) is not None:
             centers = getattr(self, names[1])
         points, weights = source.subsample(random_state, sample_size(method, source.n_features))
+        if self._fits_missing():
+            points = fill_missing_for_start(points, weights)
         nk, means, covariances = initial_moments(
             points, weights, self.n_components, method, random_state, centers
         )

@@ -90,7 +90,7 @@ def _is_chunked(X):
     return hasattr(X, "__iter__") and not hasattr(X, "shape")
 
 
-def as_source(X, sample_weight=None, *, check_data=None, anchors=None):
+def as_source(X, sample_weight=None, *, check_data=None, anchors=None, allow_nan=False):
     """Return the data source for ``X``: an array, a chunked source or a Dask array.
 
     Parameters
@@ -103,13 +103,17 @@ def as_source(X, sample_weight=None, *, check_data=None, anchors=None):
     anchors : ndarray of shape (m, n_features), optional
         Points that locate a fitted model; they count in the range check
         (see :func:`fastem._validation.check_range`).
+    allow_nan : bool, default=False
+        Keep NaN entries as missing values (infinities are refused either way).
     """
     if isinstance(X, (ArraySource, ChunkedSource)) or type(X).__name__ == "DaskSource":
         return X
     if is_dask_array(X) or is_dask_dataframe(X):
         from ._dask import DaskSource
 
-        return DaskSource(X, sample_weight, check_data=check_data, anchors=anchors)
+        return DaskSource(
+            X, sample_weight, check_data=check_data, anchors=anchors, allow_nan=allow_nan
+        )
     if _is_chunked(X):
         if sample_weight is not None:
             raise ValueError(
@@ -117,8 +121,10 @@ def as_source(X, sample_weight=None, *, check_data=None, anchors=None):
                 "(chunk, weights) pairs from the source instead, e.g. "
                 "Chunks(arrays, sample_weights=weights)."
             )
-        return ChunkedSource(X, check_data=check_data, anchors=anchors)
-    return ArraySource(X, sample_weight, check_data=check_data, anchors=anchors)
+        return ChunkedSource(X, check_data=check_data, anchors=anchors, allow_nan=allow_nan)
+    return ArraySource(
+        X, sample_weight, check_data=check_data, anchors=anchors, allow_nan=allow_nan
+    )
 
 
 def backing_file(array):
@@ -250,16 +256,18 @@ class ArraySource:
     sample_weight : array-like of shape (n_samples,), default=None
     check_data : callable, optional
     anchors : ndarray of shape (m, n_features), optional
+    allow_nan : bool, default=False
+        Keep NaN entries as missing values.
     """
 
     feature_names_in = None
 
-    def __init__(self, X, sample_weight=None, *, check_data=None, anchors=None):
+    def __init__(self, X, sample_weight=None, *, check_data=None, anchors=None, allow_nan=False):
         X = without_pandas_index(X)
         self.feature_names_in = feature_names_of(X)
         signature = _signature(X)
         with reading(X, signature):
-            self.X = check_array(X, anchors=anchors)
+            self.X = check_array(X, anchors=anchors, allow_nan=allow_nan)
             if check_data is not None:
                 check_data(self.X)
         # Only an array still read from the file (not a converted copy) needs watching.
@@ -557,11 +565,13 @@ class ChunkedSource:
         Yields 2-D arrays or (array, sample_weight) pairs.
     check_data : callable, optional
     anchors : ndarray of shape (m, n_features), optional
+    allow_nan : bool, default=False
+        Keep NaN entries as missing values.
     """
 
     feature_names_in = None
 
-    def __init__(self, chunks, *, check_data=None, anchors=None):
+    def __init__(self, chunks, *, check_data=None, anchors=None, allow_nan=False):
         if iter(chunks) is chunks:
             raise TypeError(
                 f"{type(chunks).__name__} is a one-shot iterator, but EM reads the data "
@@ -591,7 +601,7 @@ class ChunkedSource:
             except TypeError as exc:
                 raise TypeError(f"{name}: {exc}") from None
             with reading(X, signature):
-                X = check_array(X, name=name, anchors=anchors, min_samples=0)
+                X = check_array(X, name=name, anchors=anchors, min_samples=0, allow_nan=allow_nan)
             if self.dtype is None:
                 self.feature_names_in = names
             else:

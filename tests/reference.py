@@ -324,6 +324,110 @@ def gaussian_em_step(
     }
 
 
+def gaussian_marginal_log_prob(X, means, covariances, covariance_type):
+    """Per-component log-densities of the observed coordinates of each row (NaN = missing).
+
+    ``log N(x_O | mu_O, Sigma_OO)`` with ``O`` the row's observed coordinates
+    (Little & Rubin, *Statistical Analysis with Missing Data*, 2nd ed.,
+    sec. 11.2): the marginal of a Gaussian is the Gaussian of the observed
+    sub-vector and sub-matrix. A row with nothing observed has log-density 0.
+    Shape (n_samples, n_components).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    means = np.asarray(means, dtype=np.float64)
+    N, D = X.shape
+    K = means.shape[0]
+    full = expand_covariances(covariances, covariance_type, K, D)
+    log_prob = np.zeros((N, K))
+    for i in range(N):
+        o = ~np.isnan(X[i])
+        if not o.any():
+            continue
+        for k in range(K):
+            log_prob[i, k] = stats.multivariate_normal.logpdf(
+                X[i, o], mean=means[k, o], cov=full[k][np.ix_(o, o)]
+            )
+    return log_prob
+
+
+def gaussian_conditional(x, mean, covariance):
+    """Conditional mean and covariance of a row's missing coordinates given its observed ones.
+
+    ``E[x_M | x_O] = mu_M + Sigma_MO Sigma_OO^-1 (x_O - mu_O)`` and
+    ``Cov[x_M | x_O] = Sigma_MM - Sigma_MO Sigma_OO^-1 Sigma_OM`` (Little &
+    Rubin, sec. 11.2). Returns the completed row ``x_hat`` (D,) and the
+    (D, D) conditional covariance, zero outside the missing block.
+    """
+    m = np.isnan(x)
+    o = ~m
+    x_hat = np.array(x, dtype=np.float64)
+    conditional = np.zeros((len(x), len(x)))
+    if not m.any():
+        return x_hat, conditional
+    s_mo = covariance[np.ix_(m, o)]
+    s_oo = covariance[np.ix_(o, o)]
+    if o.any():
+        x_hat[m] = mean[m] + s_mo @ np.linalg.solve(s_oo, x[o] - mean[o])
+        conditional[np.ix_(m, m)] = covariance[np.ix_(m, m)] - s_mo @ np.linalg.solve(s_oo, s_mo.T)
+    else:
+        x_hat[m] = mean[m]
+        conditional[np.ix_(m, m)] = covariance[np.ix_(m, m)]
+    return x_hat, conditional
+
+
+def gaussian_missing_em_step(
+    X, weights, means, covariances, covariance_type, reg_covar=1e-6, sample_weight=None
+):
+    """One EM iteration for a Gaussian mixture on data with missing entries (NaN).
+
+    Exact EM under missing at random (Ghahramani & Jordan 1994; Little &
+    Rubin, ch. 11): the E-step takes each row's marginal density over its
+    observed coordinates; the M-step's moments use, for row i and component
+    k, the completed row ``x_hat_ik`` and the conditional covariance ``C_ik``
+    (:func:`gaussian_conditional`):
+
+    * ``mu_k = sum_i R_ik x_hat_ik / nk_k``
+    * ``S_k = sum_i R_ik ((x_hat_ik - mu_k)(x_hat_ik - mu_k)^T + C_ik)``
+    * full: ``S_k / nk_k + reg I``; tied: ``sum_k S_k / sum(nk) + reg I``;
+      diag: the diagonal of ``S_k / nk_k``, plus ``reg``; spherical: its mean.
+
+    Returns the same dict as :func:`gaussian_em_step`.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    N, D = X.shape
+    means = np.asarray(means, dtype=np.float64)
+    K = means.shape[0]
+    w = check_sample_weight(sample_weight, N)
+    full = expand_covariances(covariances, covariance_type, K, D)
+    log_prob = gaussian_marginal_log_prob(X, means, covariances, covariance_type)
+    _, R, ll, mean_ll = _e_step(log_prob, weights, w)
+    nk = _nk(R)
+    completed = np.empty((K, N, D))
+    conditional = np.empty((K, N, D, D))
+    for k in range(K):
+        for i in range(N):
+            completed[k, i], conditional[k, i] = gaussian_conditional(X[i], means[k], full[k])
+    new_means = np.einsum("ik,kid->kd", R, completed) / nk[:, None]
+    scatter = np.empty((K, D, D))
+    for k in range(K):
+        diff = completed[k] - new_means[k]
+        scatter[k] = (R[:, k] * diff.T) @ diff + np.einsum("i,ide->de", R[:, k], conditional[k])
+    if covariance_type == "full":
+        new_cov = scatter / nk[:, None, None] + reg_covar * np.eye(D)
+    elif covariance_type == "tied":
+        new_cov = scatter.sum(axis=0) / nk.sum() + reg_covar * np.eye(D)
+    else:
+        diag = np.diagonal(scatter, axis1=1, axis2=2) / nk[:, None] + reg_covar
+        new_cov = diag if covariance_type == "diag" else diag.mean(axis=1)
+    return {
+        "weights": nk / nk.sum(),
+        "means": new_means,
+        "covariances": new_cov,
+        "log_likelihood": ll,
+        "mean_log_likelihood": mean_ll,
+    }
+
+
 def gaussian_mixture_moments(weights, means, covariances, covariance_type):
     """Mean and covariance of a whole Gaussian mixture.
 

@@ -107,7 +107,7 @@ def test_dask_fit_predict_float32_and_errors(client, data):
 
     bad = X.copy()
     bad[1500, 0] = np.inf
-    with pytest.raises(ValueError, match="X has 1 NaN or infinite value.*block 2"):
+    with pytest.raises(ValueError, match="X contains 1 NaN or infinite value.*block 2"):
         GaussianMixture(2).fit(as_dask(bad))
     with pytest.raises(ValueError, match="block 2 of the dask array X contains 1"):
         model.predict(as_dask(bad)).compute()

@@ -207,7 +207,7 @@ def test_get_set_params_and_clone():
     model = fastem.GaussianMixture(3, covariance_type="diag", reg_covar=1e-4, random_state=5)
     params = model.get_params()
     assert params["n_components"] == 3 and params["covariance_type"] == "diag"
-    extras = {"accelerate", "callback", "step_exponent", "step_offset"}  # fastem's own hyper-parameters
+    extras = {"accelerate", "callback", "missing", "step_exponent", "step_offset"}  # fastem's own hyper-parameters
     assert set(params) - extras == set(SkGaussianMixture().get_params())
     model.set_params(n_components=2, tol=1e-5)
     assert model.n_components == 2 and model.tol == 1e-5

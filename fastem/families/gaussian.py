@@ -10,6 +10,12 @@ from ..base import BaseMixture, fill_doc
 from ..exceptions import RegularizationWarning
 from ..stats import SufficientStatistics
 from ..kernels.gaussian import DiagParams, FullParams, TiedParams, work_rows
+from ..kernels.gaussian_missing import (
+    DiagMissingParams,
+    FullMissingParams,
+    TiedMissingParams,
+    missing_work_rows,
+)
 from ..kernels.linalg import covariances_from_precision_cholesky, precision_cholesky_upper
 
 __all__ = ["GaussianMixture"]
@@ -20,6 +26,11 @@ _KERNEL_PARAMS = {
     "tied": TiedParams,
     "diag": DiagParams,
     "spherical": DiagParams,
+}
+_MISSING_KERNEL_PARAMS = {
+    FullParams: FullMissingParams,
+    TiedParams: TiedMissingParams,
+    DiagParams: DiagMissingParams,
 }
 _LOG_2PI = np.log(2 * np.pi)
 
@@ -404,7 +415,7 @@ class _GaussianComponents(BaseMixture):
                 )
 
     def _work_rows(self, n_features):
-        return work_rows(n_features)
+        return missing_work_rows(n_features) if self._fits_missing() else work_rows(n_features)
 
     def _kernel_params(self, dtype):
         pc = np.asarray(self.precisions_cholesky_, dtype=np.float64)
@@ -425,9 +436,18 @@ class _GaussianComponents(BaseMixture):
         elif self.covariance_type in ("diag", "spherical"):
             # The blocks take 0.5 ((x - m) c)^2 as ((x - m) (c / sqrt 2))^2, one c per feature.
             arrays[1] = np.broadcast_to(pc.reshape(len(pc), -1), self.means_.shape) * np.sqrt(0.5)
-        return _KERNEL_PARAMS[self.covariance_type](
-            *(np.ascontiguousarray(a, dtype=dtype) for a in arrays)
-        )
+        params_class = _KERNEL_PARAMS[self.covariance_type]
+        if self._fits_missing():
+            arrays += self._missing_kernel_arrays(pc)
+            params_class = _MISSING_KERNEL_PARAMS[params_class]
+        return params_class(*(np.ascontiguousarray(a, dtype=dtype) for a in arrays))
+
+    def _missing_kernel_arrays(self, pc):
+        """The arrays the blocks for data with NaN add (``fastem.kernels.gaussian_missing``)."""
+        if self.covariance_type in ("full", "tied"):
+            return [precisions_from_cholesky(pc, self.covariance_type)]
+        scales = np.broadcast_to(pc.reshape(len(pc), -1), self.means_.shape)
+        return [np.log(scales) - 0.5 * _LOG_2PI, 1.0 / scales**2]
 
     # RegularizationWarning when reg_covar is at least this share of a
     # feature's variance: above it, blobs 10 standard deviations apart along
@@ -592,6 +612,20 @@ class GaussianMixture(_GaussianComponents):
         old batches faster; 1 averages all batches equally.
     step_offset : float >= 0, default=2.0
         Online EM: delays the decay of the step size, damping the first updates.
+    missing : {'error', 'em'}, default='error'
+        What a NaN entry of the data is. 'error': a ValueError, as for
+        infinities. 'em': a missing value, missing at random; the fit is
+        exact EM over the observed entries (Little & Rubin, *Statistical
+        Analysis with Missing Data*, 2nd ed., ch. 8 and 11; Ghahramani &
+        Jordan 1994): the E-step uses each point's marginal density over its
+        observed coordinates, and the statistics add the conditional
+        expectations of the missing coordinates and their conditional
+        covariances. ``predict``, ``predict_proba``, ``score_samples`` and
+        ``score`` then take incomplete rows with the same marginal, and
+        :meth:`impute` fills NaN entries. Rows with no observed entry carry
+        no information and are refused by ``fit``, ``partial_fit`` and
+        ``summarize``; prediction gives them the mixing weights. Rows
+        without NaN take the complete-data kernel unchanged.
 
     Attributes
     ----------
@@ -637,6 +671,7 @@ class GaussianMixture(_GaussianComponents):
         accelerate=True,
         step_exponent=0.7,
         step_offset=2.0,
+        missing="error",
     ):
         super().__init__(
             n_components=n_components,
@@ -655,6 +690,7 @@ class GaussianMixture(_GaussianComponents):
         )
         self.covariance_type = covariance_type
         self.reg_covar = reg_covar
+        self.missing = missing
         self.weights_init = weights_init
         self.means_init = means_init
         self.precisions_init = precisions_init

@@ -1,0 +1,433 @@
+"""Gaussian blocks for data with missing entries (NaN): exact EM under missing at random.
+
+A point ``x`` with observed coordinates ``O`` and missing ones ``M`` has, under
+a Gaussian component with mean ``m`` and precision ``P = Sigma^-1``, the
+marginal density of ``x_O`` (Little & Rubin, *Statistical Analysis with
+Missing Data*, 2nd ed., ch. 11; Ghahramani & Jordan 1994). In precision form,
+with ``d = x_O - m_O``, ``b = P_MO d`` and ``L L^T = P_MM`` (Cholesky):
+
+- the conditional mean of the missing coordinates is
+  ``E[x_M | x_O] = m_M - P_MM^-1 b``, so the completed deviation is
+  ``e = (d, -P_MM^-1 b)``;
+- the Mahalanobis term of the observed part is
+  ``d^T Sigma_OO^-1 d = d^T P_OO d - b^T P_MM^-1 b = e^T P e``
+  (``Sigma_OO^-1`` is the Schur complement of ``P_MM`` in ``P``);
+- ``log det Sigma_OO = log det Sigma + log det P_MM``;
+- the conditional covariance is ``Sigma_MM|O = P_MM^-1``, and the E-step's
+  second moments are ``r (e e^T + [[0, 0], [0, P_MM^-1]])``.
+
+For 'diag' and 'spherical' components ``P_MO = 0``: the missing coordinates
+drop out of the density, their conditional mean is the component's mean
+(``e_M = 0``) and their expected squared deviation is the variance.
+
+Each block runs the complete-data block of :mod:`fastem.kernels.gaussian` on
+the whole block first: rows without NaN take exactly the complete-data path
+(and give the same statistics, bit for bit). Incomplete rows are then found
+by one scan of the block and handled one at a time, with the factor of
+``P_MM`` computed on the fly (``|M| x |M|`` scratch, nothing per row is
+stored): their log-densities overwrite the complete-data block's NaN, and
+their statistics are added to the accumulator before their
+responsibilities are set to 0 and their NaN to 0, so that the complete-data
+statistics block adds nothing for them.
+"""
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit, types
+from numba.extending import overload
+
+from .._config import BLOCK_SIZE, FASTMATH
+from .gaussian import (
+    _diag_log_prob,
+    _diagonal_accumulate,
+    _float64_rows,
+    _full_accumulate,
+    _full_log_prob,
+    _tied_accumulate,
+    _tied_log_prob,
+    work_rows,
+)
+from ._fused import _typed, register_family_kernels
+
+__all__ = [
+    "DiagMissingParams",
+    "FullMissingParams",
+    "TiedMissingParams",
+    "missing_work_rows",
+]
+
+_HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+
+
+class FullMissingParams(NamedTuple):
+    """:class:`~fastem.kernels.gaussian.FullParams` and the precisions, for data with NaN."""
+
+    means: np.ndarray  # (n_components, n_features)
+    precisions_cholesky: np.ndarray  # (n_components, n_features, n_features), upper
+    log_norm: np.ndarray  # (n_components,)
+    precisions: np.ndarray  # (n_components, n_features, n_features)
+
+
+class TiedMissingParams(NamedTuple):
+    """:class:`~fastem.kernels.gaussian.TiedParams` and the shared precision, for data with NaN."""
+
+    means: np.ndarray
+    precisions_cholesky: np.ndarray  # (n_features, n_features), upper
+    log_norm: np.ndarray
+    shift: np.ndarray
+    mapped_means: np.ndarray
+    precisions: np.ndarray  # (n_features, n_features)
+
+
+class DiagMissingParams(NamedTuple):
+    """:class:`~fastem.kernels.gaussian.DiagParams` and per-feature terms, for data with NaN."""
+
+    means: np.ndarray  # (n_components, n_features)
+    half_scales: np.ndarray  # (n_components, n_features)
+    log_norm: np.ndarray  # (n_components,)
+    feature_log_norm: np.ndarray  # (n_components, n_features): log precision_cholesky - log(2 pi) / 2
+    variances: np.ndarray  # (n_components, n_features)
+
+
+_JIT = dict(cache=True, fastmath=FASTMATH)
+
+
+def _scratch_length(n_features):
+    """Float64 entries of the per-row scratch: the block's incomplete points, then the row's."""
+    return BLOCK_SIZE + 4 * n_features + 2 * n_features * n_features
+
+
+def missing_work_rows(n_features):
+    """Rows of per-partition scratch: the complete-data blocks' rows, then float64 scratch."""
+    return work_rows(n_features) + 2 * -(-_scratch_length(n_features) // BLOCK_SIZE)
+
+
+@njit(inline="always", **_JIT)
+def _row_scratch(work, n_features):
+    """Float64 views in the last rows of ``work``: (points, obs, miss, e, b, factor, inverse)."""
+    width = work.shape[1]
+    count = -(-(BLOCK_SIZE + 4 * n_features + 2 * n_features * n_features) // width)
+    flat = _float64_rows(work, work.shape[0] - count * (8 // work.itemsize), count).reshape(-1)
+    D = n_features
+    points = flat[:BLOCK_SIZE]
+    o = BLOCK_SIZE
+    obs = flat[o : o + D]
+    miss = flat[o + D : o + 2 * D]
+    e = flat[o + 2 * D : o + 3 * D]
+    b = flat[o + 3 * D : o + 4 * D]
+    factor = flat[o + 4 * D : o + 4 * D + D * D]
+    inverse = flat[o + 4 * D + D * D : o + 4 * D + 2 * D * D]
+    return points, obs, miss, e, b, factor, inverse
+
+
+@njit(**_JIT)
+def _incomplete_points(xt, n, points):
+    """OUT points[:count] = the points of the block with a NaN entry, in order; returns count."""
+    count = 0
+    for i in range(n):
+        bad = False
+        for j in range(xt.shape[0]):
+            v = xt[j, i]
+            bad = bad or v != v
+        if bad:
+            points[count] = i
+            count += 1
+    return count
+
+
+@njit(**_JIT)
+def _pattern(xt, i, obs, miss):
+    """OUT obs, miss: the observed and missing coordinates of point i, ascending; returns counts."""
+    n_obs = 0
+    n_miss = 0
+    for j in range(xt.shape[0]):
+        v = xt[j, i]
+        if v != v:
+            miss[n_miss] = j
+            n_miss += 1
+        else:
+            obs[n_obs] = j
+            n_obs += 1
+    return n_obs, n_miss
+
+
+@njit(**_JIT)
+def _dense_conditional(xt, i, mean, precision, obs, n_obs, miss, n_miss, e, b, factor):
+    """Completed deviation of point i and its marginal terms, for a dense precision ``P``.
+
+    OUT ``e`` (float64, all coordinates): ``x_O - m_O`` and ``-P_MM^-1 P_MO (x_O - m_O)``;
+    ``factor``: the lower Cholesky factor of ``P_MM`` (row-major, stride n_features).
+    Returns ``(mahalanobis, half_log_det)``: ``(x_O - m_O)^T Sigma_OO^-1 (x_O - m_O)``
+    and ``log det P_MM / 2``.
+    """
+    D = xt.shape[0]
+    for t in range(n_obs):
+        o = int(obs[t])
+        e[o] = np.float64(xt[o, i]) - np.float64(mean[o])
+    quadratic = 0.0
+    for t in range(n_obs):
+        o = int(obs[t])
+        s = 0.0
+        for u in range(n_obs):
+            s += np.float64(precision[o, int(obs[u])]) * e[int(obs[u])]
+        quadratic += e[o] * s
+    for a in range(n_miss):
+        row = int(miss[a])
+        s = 0.0
+        for t in range(n_obs):
+            s += np.float64(precision[row, int(obs[t])]) * e[int(obs[t])]
+        b[a] = s
+    half_log_det = 0.0
+    for a in range(n_miss):
+        for c in range(a + 1):
+            s = np.float64(precision[int(miss[a]), int(miss[c])])
+            for p in range(c):
+                s -= factor[a * D + p] * factor[c * D + p]
+            if a == c:
+                root = np.sqrt(s)
+                factor[a * D + a] = root
+                half_log_det += np.log(root)
+            else:
+                factor[a * D + c] = s / factor[c * D + c]
+    # L y = b, then b^T P_MM^-1 b = |y|^2 and L^T c = y; y and c overwrite b.
+    explained = 0.0
+    for a in range(n_miss):
+        s = b[a]
+        for p in range(a):
+            s -= factor[a * D + p] * b[p]
+        s /= factor[a * D + a]
+        b[a] = s
+        explained += s * s
+    for a in range(n_miss - 1, -1, -1):
+        s = b[a]
+        for p in range(a + 1, n_miss):
+            s -= factor[p * D + a] * b[p]
+        b[a] = s / factor[a * D + a]
+        e[int(miss[a])] = -b[a]
+    return quadratic - explained, half_log_det
+
+
+@njit(**_JIT)
+def _dense_row_statistics(e, r, miss, n_miss, factor, inverse, stats, sx, sxx):
+    """INOUT stats: ``sx += r e``; lower triangle of ``sxx += r (e e^T + P_MM^-1)`` (missing block).
+
+    ``sx`` and ``sxx`` are offsets into ``stats``; ``factor`` the lower factor of ``P_MM``
+    from :func:`_dense_conditional`; ``inverse`` scratch for its inverse.
+    """
+    D = e.shape[0]
+    for j in range(D):
+        w = r * e[j]
+        stats[sx + j] += w
+        out = sxx + j * D
+        for l in range(j + 1):
+            stats[out + l] += w * e[l]
+    # V = L^-1 (lower) by forward substitution; P_MM^-1 = V^T V.
+    for c in range(n_miss):
+        for a in range(c, n_miss):
+            s = 1.0 if a == c else 0.0
+            for p in range(c, a):
+                s -= factor[a * D + p] * inverse[p * D + c]
+            inverse[a * D + c] = s / factor[a * D + a]
+    for a in range(n_miss):
+        out = sxx + int(miss[a]) * D
+        for c in range(a + 1):
+            s = 0.0
+            for p in range(a, n_miss):
+                s += inverse[p * D + a] * inverse[p * D + c]
+            stats[out + int(miss[c])] += r * s
+
+
+# -- what differs between the covariance types, chosen when a block is compiled
+
+
+def _precision_of(precisions, k):
+    """Component k's precision: ``precisions[k]`` for 'full', the shared one for 'tied' (Numba only)."""
+    raise NotImplementedError("_precision_of is only callable from Numba code")
+
+
+@overload(_precision_of, jit_options=_JIT)
+def _overload_precision_of(precisions, k):
+    if precisions.ndim == 3:
+        return lambda precisions, k: precisions[k]
+    return lambda precisions, k: precisions
+
+
+def _complete_log_prob(params, xt, n, log_prob, work, prefetch):
+    """The complete-data log-density block of the params' covariance type (Numba only)."""
+    raise NotImplementedError("_complete_log_prob is only callable from Numba code")
+
+
+def _complete_accumulate(params, xt, n, resp, work, stats, prefetch):
+    """The complete-data statistics block of the params' covariance type (Numba only)."""
+    raise NotImplementedError("_complete_accumulate is only callable from Numba code")
+
+
+def _row_log_density(params, k, xt, i, obs, n_obs, miss, n_miss, e, b, factor):
+    """Log-density of the observed coordinates of point i under component k (Numba only)."""
+    raise NotImplementedError("_row_log_density is only callable from Numba code")
+
+
+def _row_statistics(params, k, r, xt, i, obs, n_obs, miss, n_miss, e, b, factor, inverse, stats):
+    """Add point i's expected statistics under component k, weight r (Numba only)."""
+    raise NotImplementedError("_row_statistics is only callable from Numba code")
+
+
+def _kind(params):
+    cls = getattr(params, "instance_class", None)
+    return {FullMissingParams: "full", TiedMissingParams: "tied", DiagMissingParams: "diag"}.get(cls)
+
+
+@overload(_complete_log_prob, jit_options=_JIT)
+def _overload_complete_log_prob(params, xt, n, log_prob, work, prefetch):
+    block = {"full": _full_log_prob, "tied": _tied_log_prob, "diag": _diag_log_prob}.get(_kind(params))
+    if block is not None:
+        return lambda params, xt, n, log_prob, work, prefetch: block(
+            params, xt, n, log_prob, work, prefetch
+        )
+    return None
+
+
+@overload(_complete_accumulate, jit_options=_JIT)
+def _overload_complete_accumulate(params, xt, n, resp, work, stats, prefetch):
+    block = {
+        "full": _full_accumulate, "tied": _tied_accumulate, "diag": _diagonal_accumulate
+    }.get(_kind(params))
+    if block is not None:
+        return lambda params, xt, n, resp, work, stats, prefetch: block(
+            params, xt, n, resp, work, stats, prefetch
+        )
+    return None
+
+
+@overload(_row_log_density, jit_options=_JIT)
+def _overload_row_log_density(params, k, xt, i, obs, n_obs, miss, n_miss, e, b, factor):
+    kind = _kind(params)
+    if kind in ("full", "tied"):
+
+        def dense(params, k, xt, i, obs, n_obs, miss, n_miss, e, b, factor):
+            precision = _precision_of(params.precisions, k)
+            mahalanobis, half_log_det = _dense_conditional(
+                xt, i, params.means[k], precision, obs, n_obs, miss, n_miss, e, b, factor
+            )
+            return (
+                np.float64(params.log_norm[k]) + n_miss * _HALF_LOG_2PI - half_log_det
+                - 0.5 * mahalanobis
+            )
+
+        return dense
+    if kind == "diag":
+
+        def diagonal(params, k, xt, i, obs, n_obs, miss, n_miss, e, b, factor):
+            mean = params.means[k]
+            scale = params.half_scales[k]
+            norm = params.feature_log_norm[k]
+            total = 0.0
+            for t in range(n_obs):
+                o = int(obs[t])
+                y = (np.float64(xt[o, i]) - np.float64(mean[o])) * np.float64(scale[o])
+                total += np.float64(norm[o]) - y * y
+            return total
+
+        return diagonal
+    return None
+
+
+@overload(_row_statistics, jit_options=_JIT)
+def _overload_row_statistics(params, k, r, xt, i, obs, n_obs, miss, n_miss, e, b, factor, inverse,
+                             stats):
+    kind = _kind(params)
+    if kind in ("full", "tied"):
+        per_component = kind == "full"
+
+        def dense(params, k, r, xt, i, obs, n_obs, miss, n_miss, e, b, factor, inverse, stats):
+            n_components, D = params.means.shape
+            precision = _precision_of(params.precisions, k)
+            _dense_conditional(
+                xt, i, params.means[k], precision, obs, n_obs, miss, n_miss, e, b, factor
+            )
+            # 'tied' adds each point's within-component scatter to the shared sxx
+            # directly (and nothing to its pairs, see gaussian._tied_accumulate).
+            sxx = n_components * D + (k * D * D if per_component else 0)
+            _dense_row_statistics(e, r, miss, n_miss, factor, inverse, stats, k * D, sxx)
+
+        return dense
+    if kind == "diag":
+
+        def diagonal(params, k, r, xt, i, obs, n_obs, miss, n_miss, e, b, factor, inverse, stats):
+            n_components, D = params.means.shape
+            mean = params.means[k]
+            sx = k * D
+            sxx = n_components * D + k * D
+            for t in range(n_obs):
+                o = int(obs[t])
+                d = np.float64(xt[o, i]) - np.float64(mean[o])
+                stats[sx + o] += r * d
+                stats[sxx + o] += r * d * d
+            variances = params.variances[k]
+            for a in range(n_miss):
+                m = int(miss[a])
+                stats[sxx + m] += r * np.float64(variances[m])
+
+        return diagonal
+    return None
+
+
+# -- the blocks, one pair for every covariance type
+
+
+@njit(**_JIT)
+def _missing_log_prob(params, xt, n, log_prob, work, prefetch):
+    n_components, n_features = params.means.shape
+    points, obs, miss, e, b, factor, _ = _row_scratch(work, n_features)
+    _complete_log_prob(params, xt, n, log_prob, work, prefetch)
+    for t in range(_incomplete_points(xt, n, points)):
+        i = int(points[t])
+        n_obs, n_miss = _pattern(xt, i, obs, miss)
+        for k in range(n_components):
+            log_prob[k, i] = _row_log_density(params, k, xt, i, obs, n_obs, miss, n_miss, e, b, factor)
+
+
+@njit(**_JIT)
+def _missing_accumulate(params, xt, n, resp, work, stats, prefetch):
+    n_components, n_features = params.means.shape
+    points, obs, miss, e, b, factor, inverse = _row_scratch(work, n_features)
+    zero = _typed(xt, 0.0)
+    for t in range(_incomplete_points(xt, n, points)):
+        i = int(points[t])
+        n_obs, n_miss = _pattern(xt, i, obs, miss)
+        for k in range(n_components):
+            r = np.float64(resp[k, i])
+            if r > 0.0:
+                _row_statistics(
+                    params, k, r, xt, i, obs, n_obs, miss, n_miss, e, b, factor, inverse, stats
+                )
+            resp[k, i] = 0
+        for a in range(n_miss):
+            xt[int(miss[a]), i] = zero
+    _complete_accumulate(params, xt, n, resp, work, stats, prefetch)
+
+
+_K, _D = "n_components", "n_features"
+register_family_kernels(
+    FullMissingParams, _missing_log_prob, _missing_accumulate,
+    shapes={
+        "means": (_K, _D), "precisions_cholesky": (_K, _D, _D), "log_norm": (_K,),
+        "precisions": (_K, _D, _D),
+    },
+)
+register_family_kernels(
+    TiedMissingParams, _missing_log_prob, _missing_accumulate,
+    shapes={
+        "means": (_K, _D), "precisions_cholesky": (_D, _D), "log_norm": (_K,),
+        "shift": (_D,), "mapped_means": (_K, _D), "precisions": (_D, _D),
+    },
+)
+register_family_kernels(
+    DiagMissingParams, _missing_log_prob, _missing_accumulate,
+    shapes={
+        "means": (_K, _D), "half_scales": (_K, _D), "log_norm": (_K,),
+        "feature_log_norm": (_K, _D), "variances": (_K, _D),
+    },
+)

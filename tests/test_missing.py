@@ -1,0 +1,208 @@
+"""Exact EM on data with missing entries (NaN), against the NumPy reference."""
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose
+
+from fastem import Chunks, ConvergenceWarning, GaussianMixture
+from reference import (
+    gaussian_marginal_log_prob,
+    gaussian_missing_em_step,
+    log_resp_and_norm,
+    run_em,
+)
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+
+
+def _data(seed=0, n=240, missing=0.25):
+    """Three Gaussian clusters with entries missing completely at random (no empty row)."""
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0, 0.0, 0.0], [4.0, 1.0, -2.0], [-3.0, 3.0, 2.0]])
+    labels = rng.integers(0, 3, n)
+    mixing = rng.normal(size=(3, 3, 3)) * 0.4 + np.eye(3)
+    X = centres[labels] + np.einsum("nij,nj->ni", mixing[labels], rng.normal(size=(n, 3)))
+    mask = rng.random(X.shape) < missing
+    mask[mask.all(axis=1), 0] = False
+    X[mask] = np.nan
+    return X, rng.uniform(0.2, 3.0, n)
+
+
+def _start(covariance_type):
+    weights = np.array([0.3, 0.3, 0.4])
+    means = np.array([[0.5, 0.0, 0.2], [3.0, 1.5, -1.0], [-2.0, 2.0, 1.0]])
+    full = np.stack([np.eye(3) * s + 0.3 * (1 - np.eye(3)) for s in (1.0, 1.5, 2.0)])
+    covariances = {
+        "full": full,
+        "tied": full[1],
+        "diag": np.stack([np.diag(c) for c in full]) * np.array([1.0, 1.2, 0.8]),
+        "spherical": np.array([1.0, 1.5, 2.0]),
+    }[covariance_type]
+    if covariance_type in ("full", "tied"):
+        precisions = np.linalg.inv(covariances)
+    else:
+        precisions = 1.0 / covariances
+    return weights, means, covariances, precisions
+
+
+def _fit_steps(X, covariance_type, n_iter, sample_weight=None, **kw):
+    weights, means, _, precisions = _start(covariance_type)
+    model = GaussianMixture(
+        3, covariance_type=covariance_type, weights_init=weights, means_init=means,
+        precisions_init=precisions, max_iter=n_iter, tol=0.0, accelerate=False, missing="em", **kw,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return model.fit(X, sample_weight=sample_weight)
+
+
+def _reference_steps(X, covariance_type, n_iter, sample_weight=None):
+    weights, means, covariances, _ = _start(covariance_type)
+    return run_em(
+        gaussian_missing_em_step, X, {"weights": weights, "means": means, "covariances": covariances},
+        n_iter, covariance_type=covariance_type, sample_weight=sample_weight,
+    )
+
+
+def test_nan_is_refused_by_default_with_the_option_named():
+    X, _ = _data()
+    with pytest.raises(ValueError, match=r"NaN or infinite.*missing='em'"):
+        GaussianMixture(3).fit(X)
+
+
+def test_missing_option_is_checked():
+    X, _ = _data()
+    with pytest.raises(ValueError, match="missing must be one of"):
+        GaussianMixture(3, missing="drop").fit(X)
+
+
+def test_infinities_are_refused_even_with_missing_em():
+    X, _ = _data()
+    X[3, 1] = np.inf
+    with pytest.raises(ValueError, match="1 infinite value"):
+        GaussianMixture(3, missing="em").fit(X)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_em_steps_equal_the_reference(covariance_type, weighted):
+    X, w = _data()
+    sample_weight = w if weighted else None
+    n_iter = 20
+    model = _fit_steps(X, covariance_type, n_iter, sample_weight)
+    expected, history = _reference_steps(X, covariance_type, n_iter, sample_weight)
+    assert model.n_iter_ == n_iter
+    assert_allclose(model.weights_, expected["weights"], rtol=1e-10)
+    assert_allclose(model.means_, expected["means"], rtol=1e-10, atol=1e-12)
+    assert_allclose(model.covariances_, expected["covariances"], rtol=1e-10, atol=1e-12)
+    assert_allclose(model.lower_bound_, history[-1], rtol=1e-10)
+    assert np.all(np.diff(history) >= -1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_float32_em_steps_follow_the_reference(covariance_type):
+    X, w = _data(seed=1)
+    model = _fit_steps(X.astype(np.float32), covariance_type, 5, w)
+    expected, _ = _reference_steps(X.astype(np.float32).astype(np.float64), covariance_type, 5, w)
+    assert model.means_.dtype == np.float32
+    assert_allclose(model.means_, expected["means"], rtol=2e-4, atol=2e-4)
+    assert_allclose(model.covariances_, expected["covariances"], rtol=2e-4, atol=2e-4)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_predictions_use_the_marginal_of_the_observed_coordinates(covariance_type):
+    X, _ = _data(seed=2)
+    X[5] = np.nan  # prediction accepts a row with nothing observed
+    model = _fit_steps(X[:-1][~np.isnan(X[:-1]).all(axis=1)], covariance_type, 3)
+    log_prob = gaussian_marginal_log_prob(X, model.means_, model.covariances_, covariance_type)
+    log_resp, norm = log_resp_and_norm(log_prob, model.weights_)
+    assert_allclose(model.score_samples(X), norm, rtol=1e-10, atol=1e-12)
+    assert_allclose(model.predict_proba(X), np.exp(log_resp), rtol=1e-9, atol=1e-12)
+    assert np.array_equal(model.predict(X), np.argmax(log_resp, axis=1))
+    assert_allclose(model.predict_proba(X[5:6])[0], model.weights_, rtol=1e-12)
+    assert_allclose(model.score(X), norm.mean(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_without_nan_missing_em_is_bitwise_the_complete_data_fit(covariance_type):
+    X, w = _data(missing=0.0)
+    kw = dict(covariance_type=covariance_type, random_state=0)
+    plain = GaussianMixture(3, **kw).fit(X, sample_weight=w)
+    missing = GaussianMixture(3, missing="em", **kw).fit(X, sample_weight=w)
+    assert plain.n_iter_ == missing.n_iter_
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
+        assert np.array_equal(getattr(plain, name), getattr(missing, name))
+    assert plain.lower_bound_ == missing.lower_bound_
+
+
+def test_complete_rows_give_bitwise_the_complete_data_statistics():
+    """The incomplete rows' statistics are added, the complete rows' are today's."""
+    X, _ = _data(n=600)
+    complete = ~np.isnan(X).any(axis=1)
+    model = _fit_steps(X, "full", 2)
+    plain = GaussianMixture(3, max_iter=0).fit(X[complete])
+    plain.set_params(missing="em")  # the same parameters, the kernel for data with NaN
+    for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
+        setattr(plain, name, getattr(model, name))
+    with_nan = plain.summarize(X[complete])
+    plain.set_params(missing="error")
+    without = plain.summarize(X[complete])
+    assert np.array_equal(with_nan.nk, without.nk)
+    for key in without.moments:
+        assert np.array_equal(with_nan.moments[key], without.moments[key])
+
+
+def test_rows_with_nothing_observed_are_refused_by_fit():
+    X, _ = _data()
+    X[7] = np.nan
+    with pytest.raises(ValueError, match="1 row.*every entry is missing"):
+        GaussianMixture(3, missing="em").fit(X)
+
+
+def test_a_feature_with_no_observed_value_is_refused():
+    X, _ = _data()
+    X[:, 2] = np.nan
+    X = X[~np.isnan(X).all(axis=1)]
+    with pytest.raises(ValueError, match="feature 2 has no observed value"):
+        GaussianMixture(3, missing="em").fit(X)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag"])
+def test_chunks_and_dask_give_the_in_memory_fit(covariance_type):
+    X, w = _data(n=900, missing=0.3)
+    memory = _fit_steps(X, covariance_type, 10, w)
+    parts = np.array_split(np.arange(len(X)), 4)
+    chunked = _fit_steps(
+        Chunks([X[p] for p in parts], sample_weights=[w[p] for p in parts]), covariance_type, 10
+    )
+    for name in ("weights_", "means_", "covariances_"):
+        assert_allclose(getattr(chunked, name), getattr(memory, name), rtol=1e-10, atol=1e-12)
+    da = pytest.importorskip("dask.array")
+    dask_fit = _fit_steps(da.from_array(X, chunks=250), covariance_type, 10, da.from_array(w, chunks=250))
+    for name in ("weights_", "means_", "covariances_"):
+        assert_allclose(getattr(dask_fit, name), getattr(memory, name), rtol=1e-10, atol=1e-12)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    fraction=st.floats(0.05, 0.6),
+    covariance_type=st.sampled_from(COVARIANCE_TYPES),
+)
+def test_log_likelihood_never_decreases_on_incomplete_data(seed, fraction, covariance_type):
+    X, w = _data(seed=seed, n=150, missing=fraction)
+    trace = []
+    weights, means, _, precisions = _start(covariance_type)
+    model = GaussianMixture(
+        3, covariance_type=covariance_type, weights_init=weights, means_init=means,
+        precisions_init=precisions, max_iter=15, tol=0.0, accelerate=False, missing="em",
+        reg_covar=0.0, callback=lambda m, it, lb: trace.append(lb),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, sample_weight=w)
+    assert np.all(np.diff(trace) >= -1e-10 * np.abs(trace[:-1]).max())
