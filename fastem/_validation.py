@@ -41,7 +41,10 @@ def scan_data(X, allow_nan=False):
         Per-feature minimum and maximum (inf and -inf with no rows);
         meaningful only when ``n_nonfinite`` is 0.
     """
-    if allow_nan:
+    if not allow_nan:
+        return _scan_finite(X)
+    n_bad, lo, hi = _scan_finite(X)
+    if n_bad:  # NaN or inf: a second pass, on data with missing values only
         n_inf = 0
         lo = np.full(X.shape[1], np.inf)
         hi = np.full(X.shape[1], -np.inf)
@@ -51,6 +54,10 @@ def scan_data(X, allow_nan=False):
             lo = np.fmin(lo, np.fmin.reduce(part, axis=0))
             hi = np.fmax(hi, np.fmax.reduce(part, axis=0))
         return n_inf, lo, hi
+    return n_bad, lo, hi
+
+
+def _scan_finite(X):
     if X.size >= SERIAL_WORK:
         return launch(scan_columns, X, n_check_partitions(X.shape[0]))
     if X.shape[0] == 0:

@@ -206,3 +206,62 @@ def test_log_likelihood_never_decreases_on_incomplete_data(seed, fraction, covar
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(X, sample_weight=w)
     assert np.all(np.diff(trace) >= -1e-10 * np.abs(trace[:-1]).max())
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_impute_gives_the_conditional_expectation_under_the_mixture(covariance_type):
+    X, _ = _data(seed=3)
+    X[4] = np.nan
+    model = _fit_steps(X[np.isfinite(X).any(axis=1)], covariance_type, 3)
+    from reference import expand_covariances, gaussian_conditional
+
+    full = expand_covariances(model.covariances_, covariance_type, 3, 3)
+    log_resp, _ = log_resp_and_norm(
+        gaussian_marginal_log_prob(X, model.means_, model.covariances_, covariance_type),
+        model.weights_,
+    )
+    expected = np.zeros_like(X)
+    for i in range(len(X)):
+        for k in range(3):
+            expected[i] += np.exp(log_resp[i, k]) * gaussian_conditional(X[i], model.means_[k], full[k])[0]
+    filled = model.impute(X)
+    assert_allclose(filled, expected, rtol=1e-10, atol=1e-12)
+    observed = ~np.isnan(X)
+    assert np.array_equal(filled[observed], X[observed])
+    assert np.isnan(X).sum() > 0  # the input is left alone
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_impute_draws_from_the_conditional_distribution(covariance_type):
+    """Many draws for one row: their mean and covariance are the conditional ones."""
+    X, _ = _data(seed=4)
+    model = _fit_steps(X, covariance_type, 3)
+    row = np.array([[np.nan, 0.5, np.nan]])
+    from reference import expand_covariances, gaussian_conditional
+
+    full = expand_covariances(model.covariances_, covariance_type, 3, 3)
+    resp = model.predict_proba(row)[0]
+    parts = [gaussian_conditional(row[0], model.means_[k], full[k]) for k in range(3)]
+    mean = sum(r * x for r, (x, _) in zip(resp, parts))
+    second = sum(r * (c + np.outer(x, x)) for r, (x, c) in zip(resp, parts))
+    draws = model.impute(np.repeat(row, 40000, axis=0), draw=True, random_state=0)
+    assert np.all(draws[:, 1] == 0.5)
+    missing = [0, 2]
+    assert_allclose(draws[:, missing].mean(axis=0), mean[missing], atol=0.03)
+    cov = second - np.outer(mean, mean)
+    assert_allclose(np.cov(draws[:, missing].T), cov[np.ix_(missing, missing)], rtol=0.04, atol=0.05)
+    again = model.impute(np.repeat(row, 40000, axis=0), draw=True, random_state=0)
+    assert np.array_equal(draws, again)
+
+
+def test_impute_writes_out_of_core_and_takes_chunks(tmp_path):
+    X, _ = _data(seed=5)
+    model = _fit_steps(X, "full", 3)
+    out = np.lib.format.open_memmap(tmp_path / "out.npy", mode="w+", dtype=np.float64, shape=X.shape)
+    model.impute(X, out=out)
+    assert np.array_equal(np.asarray(out), model.impute(X))
+    chunks = model.impute(Chunks([X[:100], X[100:]]))
+    assert np.array_equal(np.concatenate(chunks), model.impute(X))
+    complete = GaussianMixture(3, random_state=0).fit(np.nan_to_num(X))
+    assert np.isfinite(complete.impute(X)).all()  # a model fitted without missing='em'
+    assert complete.missing == "error"

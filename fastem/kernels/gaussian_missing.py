@@ -35,7 +35,7 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit, types
+from numba import njit, prange
 from numba.extending import overload
 
 from .._config import BLOCK_SIZE, FASTMATH
@@ -55,6 +55,7 @@ __all__ = [
     "DiagMissingParams",
     "FullMissingParams",
     "TiedMissingParams",
+    "impute_rows",
     "missing_work_rows",
 ]
 
@@ -124,14 +125,20 @@ def _row_scratch(work, n_features):
 
 @njit(**_JIT)
 def _incomplete_points(xt, n, points):
-    """OUT points[:count] = the points of the block with a NaN entry, in order; returns count."""
+    """OUT points[:count] = the points of the block with a NaN entry, in order; returns count.
+
+    The NaN are counted per point in one branch-free pass per feature (the
+    cost of a block without NaN), then the points that have some are listed.
+    """
+    for i in range(n):
+        points[i] = 0.0
+    for j in range(xt.shape[0]):
+        row = xt[j]
+        for i in range(n):
+            points[i] += 1.0 if row[i] != row[i] else 0.0
     count = 0
     for i in range(n):
-        bad = False
-        for j in range(xt.shape[0]):
-            v = xt[j, i]
-            bad = bad or v != v
-        if bad:
+        if points[i] > 0.0:
             points[count] = i
             count += 1
     return count
@@ -163,21 +170,23 @@ def _dense_conditional(xt, i, mean, precision, obs, n_obs, miss, n_miss, e, b, f
     and ``log det P_MM / 2``.
     """
     D = xt.shape[0]
-    for t in range(n_obs):
-        o = int(obs[t])
-        e[o] = np.float64(xt[o, i]) - np.float64(mean[o])
+    # e = x - m with 0 at the missing coordinates: the products below run over
+    # every coordinate, contiguous rows of P, without indirection.
+    for j in range(D):
+        v = np.float64(xt[j, i])
+        e[j] = 0.0 if v != v else v - np.float64(mean[j])
     quadratic = 0.0
-    for t in range(n_obs):
-        o = int(obs[t])
+    for j in range(D):
+        p_j = precision[j]
         s = 0.0
-        for u in range(n_obs):
-            s += np.float64(precision[o, int(obs[u])]) * e[int(obs[u])]
-        quadratic += e[o] * s
+        for l in range(D):
+            s += np.float64(p_j[l]) * e[l]
+        quadratic += e[j] * s
     for a in range(n_miss):
-        row = int(miss[a])
+        p_a = precision[int(miss[a])]
         s = 0.0
-        for t in range(n_obs):
-            s += np.float64(precision[row, int(obs[t])]) * e[int(obs[t])]
+        for l in range(D):
+            s += np.float64(p_a[l]) * e[l]
         b[a] = s
     half_log_det = 0.0
     for a in range(n_miss):
@@ -431,3 +440,139 @@ register_family_kernels(
         "feature_log_norm": (_K, _D), "variances": (_K, _D),
     },
 )
+
+
+# -- imputation
+
+
+def _row_conditional(params, k, xt, i, obs, n_obs, miss, n_miss, e, b, factor):
+    """OUT e[M]: the conditional mean of point i's missing coordinates less component k's mean.
+
+    For a dense precision, ``factor`` holds the lower Cholesky factor of
+    ``P_MM`` afterwards (Numba only).
+    """
+    raise NotImplementedError("_row_conditional is only callable from Numba code")
+
+
+def _row_draw(params, k, e, miss, n_miss, factor, normals, v):
+    """INOUT e[M] += a draw of N(0, Sigma_MM|O) from standard normals ``normals[M]``; v scratch (Numba only)."""
+    raise NotImplementedError("_row_draw is only callable from Numba code")
+
+
+@overload(_row_conditional, jit_options=_JIT)
+def _overload_row_conditional(params, k, xt, i, obs, n_obs, miss, n_miss, e, b, factor):
+    kind = _kind(params)
+    if kind in ("full", "tied"):
+
+        def dense(params, k, xt, i, obs, n_obs, miss, n_miss, e, b, factor):
+            _dense_conditional(
+                xt, i, params.means[k], _precision_of(params.precisions, k), obs, n_obs, miss,
+                n_miss, e, b, factor,
+            )
+
+        return dense
+    if kind == "diag":
+
+        def diagonal(params, k, xt, i, obs, n_obs, miss, n_miss, e, b, factor):
+            for a in range(n_miss):
+                e[int(miss[a])] = 0.0
+
+        return diagonal
+    return None
+
+
+@overload(_row_draw, jit_options=_JIT)
+def _overload_row_draw(params, k, e, miss, n_miss, factor, normals, v):
+    kind = _kind(params)
+    if kind in ("full", "tied"):
+
+        def dense(params, k, e, miss, n_miss, factor, normals, v):
+            # Sigma_MM|O = P_MM^-1 = L^-T L^-1: v = L^-T z has that covariance (L^T v = z).
+            D = e.shape[0]
+            for a in range(n_miss - 1, -1, -1):
+                s = np.float64(normals[int(miss[a])])
+                for p in range(a + 1, n_miss):
+                    s -= factor[p * D + a] * v[p]
+                v[a] = s / factor[a * D + a]
+                e[int(miss[a])] += v[a]
+
+        return dense
+    if kind == "diag":
+
+        def diagonal(params, k, e, miss, n_miss, factor, normals, v):
+            variances = params.variances[k]
+            for a in range(n_miss):
+                m = int(miss[a])
+                e[m] += np.sqrt(np.float64(variances[m])) * np.float64(normals[m])
+
+        return diagonal
+    return None
+
+
+def _impute_rows(X, resp, params, choices, normals, out):
+    """Fill the NaN entries of ``X`` into ``out``: conditional means, or draws.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), IN
+    resp : ndarray of shape (n_samples, n_components), IN
+        The posterior probabilities of the components given each row's observed
+        coordinates.
+    params : FullMissingParams, TiedMissingParams or DiagMissingParams, IN
+    choices : ndarray of shape (n_samples,) or (0,), IN
+        Uniform numbers in [0, 1): with them, each incomplete row draws its
+        component from ``resp`` and its missing coordinates from that
+        component's conditional distribution (standard normals ``normals``,
+        shape (n_samples, n_features)); empty for conditional expectations
+        ``sum_k resp_k E_k[x_M | x_O]``.
+    out : ndarray of shape (n_samples, n_features), OUT
+        ``X`` with its NaN entries filled; may be ``X`` itself.
+
+    Rows run in parallel, each thread with its own scratch.
+    """
+    n_samples, D = X.shape
+    n_components = resp.shape[1]
+    draw = choices.shape[0] > 0
+    xt = X.T
+    n_threads = 1 if n_samples < BLOCK_SIZE else 16
+    scratch = np.empty((n_threads, 5 * D + D * D + D * D))
+    for t in prange(n_threads):
+        obs = scratch[t, :D]
+        miss = scratch[t, D : 2 * D]
+        e = scratch[t, 2 * D : 3 * D]
+        b = scratch[t, 3 * D : 4 * D]
+        filled = scratch[t, 4 * D : 5 * D]
+        factor = scratch[t, 5 * D : 5 * D + D * D]
+        for i in range(t * n_samples // n_threads, (t + 1) * n_samples // n_threads):
+            n_obs, n_miss = _pattern(xt, i, obs, miss)
+            for j in range(D):
+                out[i, j] = X[i, j]
+            if n_miss == 0:
+                continue
+            for a in range(n_miss):
+                filled[a] = 0.0
+            if draw:
+                k = n_components - 1
+                cumulative = 0.0
+                for c in range(n_components):
+                    cumulative += np.float64(resp[i, c])
+                    if choices[i] < cumulative:
+                        k = c
+                        break
+                _row_conditional(params, k, xt, i, obs, n_obs, miss, n_miss, e, b, factor)
+                _row_draw(params, k, e, miss, n_miss, factor, normals[i], b)
+                for a in range(n_miss):
+                    filled[a] = np.float64(params.means[k, int(miss[a])]) + e[int(miss[a])]
+            else:
+                for k in range(n_components):
+                    r = np.float64(resp[i, k])
+                    if r > 0.0:
+                        _row_conditional(params, k, xt, i, obs, n_obs, miss, n_miss, e, b, factor)
+                        for a in range(n_miss):
+                            m = int(miss[a])
+                            filled[a] += r * (np.float64(params.means[k, m]) + e[m])
+            for a in range(n_miss):
+                out[i, int(miss[a])] = filled[a]
+
+
+impute_rows = njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)(_impute_rows)
