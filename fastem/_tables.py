@@ -376,7 +376,7 @@ def csv_column_names(path, header=None):
     return _unique_names(sniffed.names[first:])[:len(sniffed.data_columns())]
 
 
-def read_csv(path, columns=None, header=None):
+def read_csv(path, columns=None, header=None, missing=False):
     """Read a CSV file of numbers.
 
     Parameters
@@ -388,6 +388,9 @@ def read_csv(path, columns=None, header=None):
     header : bool, optional
         Whether the first row holds column names. None decides from the row:
         names when one of its fields is not a number.
+    missing : bool, default=False
+        Read a missing value (an empty field, ``NA`` and the other spellings
+        of ``NA_VALUES``) as NaN instead of refusing it.
 
     Returns
     -------
@@ -436,7 +439,7 @@ def read_csv(path, columns=None, header=None):
     if names is None and header is None:
         notes.extend(_numeric_header_note(path, encoding, delimiter, comments[0]))
     chosen = choose_columns(columns, names, sniffed.data_columns(), path)
-    layout = _Layout(sniffed, path, chosen)
+    layout = _Layout(sniffed, path, chosen, missing)
     # The fast parsers skip comment lines by count, which a quote in them could upset.
     data = None if comments[1] else _read_with_pyarrow(layout)
     if data is None and not comments[1]:
@@ -483,17 +486,18 @@ def _columns_option(columns):
     return f"--columns {value}"
 
 
-def read_table(path, columns=None, header=None):
+def read_table(path, columns=None, header=None, missing=False):
     """Read a ``.csv`` or ``.parquet`` file of numbers: :func:`read_csv` or :func:`read_parquet`.
 
-    ``header`` applies to CSV files (see :func:`read_csv`).
+    ``header`` applies to CSV files (see :func:`read_csv`); with ``missing``,
+    missing values become NaN instead of an error.
     """
     path = os.fsdecode(path)
     ext = os.path.splitext(path)[1].lower()
     if ext == ".csv":
-        return read_csv(path, columns, header)
+        return read_csv(path, columns, header, missing)
     if ext == ".parquet":
-        return read_parquet(path, columns)
+        return read_parquet(path, columns, missing)
     raise ValueError(
         f"{path!r} has extension {ext or '(none)'!r}; tables are read from "
         f"{' and '.join(TABLE_EXTENSIONS)} files"
@@ -540,7 +544,7 @@ def parquet_column_names(path):
     return [n for n in schema.names if n not in index]
 
 
-def read_parquet(path, columns=None):
+def read_parquet(path, columns=None, missing=False):
     """Read a parquet file of numbers.
 
     Parameters
@@ -591,7 +595,7 @@ def read_parquet(path, columns=None):
         ) from None
     for name in chosen:
         nulls = table.column(name).null_count
-        if nulls:
+        if nulls and not missing:
             row = int(np.flatnonzero(table.column(name).is_null().to_numpy(zero_copy_only=False))[0])
             raise ValueError(
                 f"{path!r} has {nulls} missing value(s) in column {name!r}, the first in row "
@@ -652,7 +656,8 @@ def choose_columns(columns, names, available, path):
 class _Layout:
     """Everything the parsers need to know about a file, decided once."""
 
-    def __init__(self, sniffed, path, chosen):
+    def __init__(self, sniffed, path, chosen, missing=False):
+        self.missing = missing  # missing values become NaN
         self.comments = sniffed.comments[0]  # leading comment lines
         self.skip = self.comments + (sniffed.names is not None)  # lines before the data
         self.path = path
@@ -699,12 +704,12 @@ def _read_with_pyarrow(layout):
         )
     except (pa.ArrowException, OSError, UnicodeError):
         return None
-    if any(table.column(name).null_count for name in include) or any(
+    if (not layout.missing and any(table.column(name).null_count for name in include)) or any(
             table.column(name).null_count < table.num_rows for name in empty):
         return None
     if not include:
         return np.empty((table.num_rows, 0))
-    columns = [table.column(name).to_numpy() for name in include]
+    columns = [table.column(name).to_numpy(zero_copy_only=False) for name in include]
     return np.column_stack(columns).astype(np.float64)
 
 
@@ -769,7 +774,7 @@ def _read_with_numpy(layout):
     if data.shape[1] != layout.n_fields:
         return None
     data = data[:, layout.chosen]
-    return None if np.isnan(data).any() else data
+    return None if not layout.missing and np.isnan(data).any() else data
 
 
 def _read_with_csv(layout):
@@ -783,6 +788,9 @@ def _read_with_csv(layout):
                 if value in NA_VALUES and row_number == 1 and all(
                         rest[j].strip() in NA_VALUES for _, rest in rows):
                     raise ValueError(_empty_column(layout, j))
+                if layout.missing and value in NA_VALUES:
+                    values.append(np.nan)
+                    continue
                 if value in NA_VALUES or not _is_number(value):
                     raise ValueError(_bad_value(layout, value, line, row_number, j))
                 values.append(float(value))
@@ -815,8 +823,9 @@ def _bad_value(layout, value, line, row_number, j):
     if value in NA_VALUES:
         shown = "an empty field" if value == "" else repr(value)
         return (
-            f"{layout.path!r} has a missing value ({shown}) on {where}; fastem fits "
-            "complete rows only: drop the rows with missing values, or impute them "
+            f"{layout.path!r} has a missing value ({shown}) on {where}; fit with "
+            "--missing em (missing='em' in GaussianMixture) to fit missing values by EM, "
+            "or drop the rows with missing values, or impute them "
             "(e.g. with pandas: df.dropna() or df.fillna(df.median())), and save "
             "the file again"
         )

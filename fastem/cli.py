@@ -240,8 +240,8 @@ def _watched(X, path):
 _HEADER = {"auto": None, "yes": True, "no": False}
 
 
-def _read_table(path, columns, header="auto"):
-    table = read_table_file(path, columns, _HEADER[header])
+def _read_table(path, columns, header="auto", missing=False):
+    table = read_table_file(path, columns, _HEADER[header], missing)
     return table.data, table.names, table.notes
 
 
@@ -268,13 +268,14 @@ def _check_data_path(path):
     return ext
 
 
-def read_table(path, columns=None, dtype=None, quiet=False, header="auto"):
+def read_table(path, columns=None, dtype=None, quiet=False, header="auto", missing=False):
     """Read DATA as a 2-D array and its column names (None without names).
 
     ``columns`` are ``--columns`` values; ``header`` is ``--header`` (for
     .csv files); ``dtype`` converts the array
-    (float32 or float64). Notes about the file (an index column left out)
-    go to stderr.
+    (float32 or float64); with ``missing``, missing values (NaN, empty CSV
+    fields, ``NA``) are kept as NaN. Notes about the file (an index column
+    left out) go to stderr.
     """
     ext = _check_data_path(path)
     tokens = _column_tokens(columns, column_names(path, header) if columns else None)
@@ -282,7 +283,7 @@ def read_table(path, columns=None, dtype=None, quiet=False, header="auto"):
         if ext == ".npy":
             X, names, notes = _read_npy(path, tokens)
         else:
-            X, names, notes = _read_table(path, tokens, header)
+            X, names, notes = _read_table(path, tokens, header, missing)
     except (ValueError, ImportError) as exc:  # the readers' messages name the file, place and fix
         raise CommandError(str(exc)) from None
     for note in notes if not quiet else ():
@@ -294,7 +295,7 @@ def read_table(path, columns=None, dtype=None, quiet=False, header="auto"):
     if X.shape[0] == 0:
         raise CommandError(f"{path!r} has no data rows")
     with _watched(X, path):
-        _check_finite(X, path)
+        _check_finite(X, path, missing)
         if dtype is not None and X.dtype != dtype:
             _check_fits_dtype(X, path, np.dtype(dtype))
             X = X.astype(dtype)
@@ -317,15 +318,24 @@ def _check_fits_dtype(X, path, dtype, block=1 << 20):
             )
 
 
-def _check_finite(X, path, block=1 << 20):
-    """Name the file and the first bad row; reads a memory-mapped file in blocks."""
+def _check_finite(X, path, missing=False, block=1 << 20):
+    """Name the file and the first bad row (NaN is missing, not bad, with ``missing``).
+
+    Reads a memory-mapped file in blocks.
+    """
     for start in range(0, X.shape[0], block):
-        finite = np.isfinite(X[start : start + block]).all(axis=1)
-        if not finite.all():
-            row = start + int(np.argmin(finite))
+        part = X[start : start + block]
+        good = ~np.isinf(part) if missing else np.isfinite(part)
+        good = good.all(axis=1)
+        if not good.all():
+            row = start + int(np.argmin(good))
+            what = "an infinite value" if missing else "a NaN or infinite value"
+            fix = ("replace it with NaN (a missing value) or remove such rows" if missing
+                   else "fit with --missing em if NaN marks missing values, or remove or "
+                   "impute such rows")
             raise CommandError(
-                f"{path!r} has a NaN or infinite value in data row {row + 1} (1-based, "
-                f"header not counted): {X[row].tolist()}; remove or impute such rows"
+                f"{path!r} has {what} in data row {row + 1} (1-based, "
+                f"header not counted): {X[row].tolist()}; {fix}"
             )
 
 
@@ -603,7 +613,12 @@ def cmd_fit(args):
 
         cls = BayesianGaussianMixture
         kwargs["weight_concentration_prior_type"] = args.bayesian
-    X, names = read_table(args.data, args.columns, args.dtype, args.quiet, args.header)
+    if args.missing != "error":
+        if args.family != "gaussian" or args.bayesian is not None:
+            raise UsageError("--missing em applies to --family gaussian without --bayesian")
+        kwargs["missing"] = args.missing
+    X, names = read_table(args.data, args.columns, args.dtype, args.quiet, args.header,
+                          missing=args.missing == "em")
     model = cls(**kwargs)
     seconds = _fit_with(model, X, _progress(args))
     if names is not None:  # what fit(DataFrame) records; predict and score select by it
@@ -621,8 +636,12 @@ def cmd_fit(args):
     _emit(args, result, text)
 
 
-def _data_for(model, args):
-    """DATA's columns for ``model``: by name when both have names, else by position."""
+def _data_for(model, args, missing=False):
+    """DATA's columns for ``model``: by name when both have names, else by position.
+
+    Missing values are kept as NaN for a model fitted with ``missing='em'``,
+    or with ``missing``.
+    """
     _check_data_path(args.data)  # before any note about its columns
     fitted = getattr(model, "feature_names_in_", None)
     columns = args.columns
@@ -662,7 +681,8 @@ def _data_for(model, args):
         elif not args.quiet:
             print(f"fastem: note: {args.data!r} has no column names; its columns are taken as "
                   f"the model's, in order: {fitted}", file=sys.stderr)
-    X, _ = read_table(args.data, columns, model._dtype, args.quiet, args.header)
+    missing = missing or getattr(model, "missing", "error") == "em"
+    X, _ = read_table(args.data, columns, model._dtype, args.quiet, args.header, missing=missing)
     if X.shape[1] != model.n_features_in_:
         raise CommandError(
             f"{args.data!r} has {X.shape[1]} column(s) but the model was fitted on "
@@ -726,6 +746,29 @@ def cmd_score(args):
             print(f"{key:<22}{value:.6f}" if isinstance(value, float) else f"{key:<22}{value}")
 
     _emit(args, result, text)
+
+
+def cmd_impute(args):
+    _check_output(args.output, _OUTPUT_EXTENSIONS, {"model file": args.model, "data file": args.data})
+    model = _load_model(args.model)
+    if not hasattr(model, "impute"):
+        raise CommandError(
+            f"{args.model!r} holds a {type(model).__name__}, which cannot impute; impute "
+            "with a GaussianMixture model (fastem fit --family gaussian)"
+        )
+    X = _data_for(model, args, missing=True)
+    n_missing = int(np.isnan(X).sum())
+    with _columns_matched():
+        out = model.impute(X, draw=args.draw, random_state=args.seed)
+    names = getattr(model, "feature_names_in_", None)
+    names = [str(n) for n in names] if names is not None else [f"x{j}" for j in range(X.shape[1])]
+    write_array(args.output, out, names)
+    how = "draws from the conditional distribution" if args.draw else "conditional expectations"
+    result = {"output": args.output, "n_samples": int(X.shape[0]), "n_imputed": n_missing,
+              "method": how}
+    _emit(args, result, lambda: print(
+        f"imputed {n_missing:,} missing value(s) in {X.shape[0]:,} samples ({how}); wrote "
+        f"{args.output}"))
 
 
 def cmd_sample(args):
@@ -938,7 +981,8 @@ Run 'fastem COMMAND --help' for the options of each command.""",
   fastem fit faithful.csv --columns eruptions,waiting -k 2 --covariance diag -o model.npz
   fastem fit waits.csv -k 2 --family exponential -o model.npz
   fastem fit counts.parquet --columns visits -k 3 --family poisson -o model.npz
-  fastem fit points.npy -k 10 --bayesian -o model.npz   # how many of the 10 are needed?""",
+  fastem fit points.npy -k 10 --bayesian -o model.npz   # how many of the 10 are needed?
+  fastem fit airquality.csv -k 2 --missing em -o model.npz   # empty fields and NA are missing""",
     "predict": """examples:
   fastem predict model.npz points.npy -o labels.npy
   fastem predict model.npz faithful.csv -o proba.csv --proba
@@ -947,6 +991,12 @@ A model fitted on named columns reads them by name, in any order.""",
     "score": """examples:
   fastem score model.npz held_out.csv
   fastem score model.npz points.npy --json""",
+    "impute": """examples:
+  fastem fit airquality.csv --columns Ozone,Solar.R,Wind,Temp -k 2 --missing em -o model.npz
+  fastem impute model.npz airquality.csv -o filled.csv
+  fastem impute model.npz airquality.csv -o draw1.csv --draw --seed 1
+
+Empty fields, NA and NaN are missing values; the others are copied unchanged.""",
     "sample": """examples:
   fastem sample model.npz -n 1000 -o samples.csv --seed 1""",
     "select": """examples:
@@ -1033,6 +1083,9 @@ def build_parser():
                    help="stop when the log-likelihood per sample is estimated to be within this "
                    f"of its limit (default {defaults['tol']:g}, as in Python)")
     fit_options(p)
+    p.add_argument("--missing", choices=("error", "em"), default="error",
+                   help="what an empty field, NA or NaN in DATA is: 'error' (default), or "
+                   "'em', a missing value fitted by EM over the observed entries (Gaussian)")
     p.add_argument("-o", "--output", required=True, metavar="MODEL",
                    help="model file to write (.npz)")
     p.set_defaults(func=cmd_fit)
@@ -1050,6 +1103,17 @@ def build_parser():
     p.add_argument("model", metavar="MODEL", help="model file (.npz) from 'fastem fit'")
     data_options(p)
     p.set_defaults(func=cmd_score)
+
+    p = subcommand("impute", "fill the missing values of DATA under a Gaussian mixture model")
+    p.add_argument("model", metavar="MODEL", help="model file (.npz) from 'fastem fit'")
+    data_options(p)
+    p.add_argument("--draw", action="store_true",
+                   help="draw each missing value from its conditional distribution (multiple "
+                   "imputation) instead of taking its conditional expectation")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed of --draw (default 0)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="output file: .npy, .csv or .parquet")
+    p.set_defaults(func=cmd_impute)
 
     p = subcommand("sample", "draw samples from a model")
     p.add_argument("model", metavar="MODEL", help="model file (.npz) from 'fastem fit'")

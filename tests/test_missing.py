@@ -265,3 +265,54 @@ def test_impute_writes_out_of_core_and_takes_chunks(tmp_path):
     complete = GaussianMixture(3, random_state=0).fit(np.nan_to_num(X))
     assert np.isfinite(complete.impute(X)).all()  # a model fitted without missing='em'
     assert complete.missing == "error"
+
+
+def _airquality_csv(path):
+    from fastem.datasets import load_airquality
+
+    X, names = load_airquality()
+    with open(path, "w") as f:
+        f.write(",".join(names) + "\n")
+        for row in X:
+            f.write(",".join("NA" if v != v else repr(float(v)) for v in row) + "\n")
+    return X, names
+
+
+def test_cli_fits_and_imputes_a_csv_with_missing_values(tmp_path, capsys):
+    from fastem.cli import main
+
+    X, names = _airquality_csv(tmp_path / "air.csv")
+    model_path = str(tmp_path / "model.npz")
+    columns = ["--columns", "Ozone,Solar.R,Wind,Temp"]
+    assert main(["fit", str(tmp_path / "air.csv"), *columns, "-k", "2", "-o", model_path]) != 0
+    assert "--missing em" in capsys.readouterr().err
+    assert main(["fit", str(tmp_path / "air.csv"), *columns, "-k", "2", "--missing", "em",
+                 "--max-iter", "300", "-o", model_path]) == 0
+    model = fastem_load(model_path)
+    assert model.missing == "em"
+    assert list(model.feature_names_in_) == names[:4]
+    del model.feature_names_in_  # compared below with arrays of the same columns
+    python = GaussianMixture(2, missing="em", random_state=0, max_iter=300).fit(X[:, :4])
+    assert_allclose(model.means_, python.means_)
+    out = str(tmp_path / "filled.csv")
+    assert main(["impute", model_path, str(tmp_path / "air.csv"), *columns, "-o", out]) == 0
+    filled = np.loadtxt(out, delimiter=",", skiprows=1)
+    assert_allclose(filled, model.impute(X[:, :4]), rtol=1e-12)
+    assert main(["predict", model_path, str(tmp_path / "air.csv"), *columns,
+                 "-o", str(tmp_path / "labels.npy")]) == 0
+    assert np.array_equal(np.load(tmp_path / "labels.npy"), model.predict(X[:, :4]))
+
+
+def fastem_load(path):
+    import fastem
+
+    return fastem.load(path)
+
+
+def test_airquality_is_r_s_data_set():
+    from fastem.datasets import load_airquality
+
+    X, names = load_airquality()
+    assert X.shape == (153, 6) and names[:2] == ["Ozone", "Solar.R"]
+    assert np.isnan(X).sum(axis=0).tolist() == [37, 7, 0, 0, 0, 0]
+    assert X[0].tolist() == [41, 190, 7.4, 67, 5, 1]

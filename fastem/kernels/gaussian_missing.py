@@ -123,7 +123,7 @@ def _row_scratch(work, n_features):
     return points, obs, miss, e, b, factor, inverse
 
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def _incomplete_points(xt, n, points):
     """OUT points[:count] = the points of the block with a NaN entry, in order; returns count.
 
@@ -144,7 +144,7 @@ def _incomplete_points(xt, n, points):
     return count
 
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def _pattern(xt, i, obs, miss):
     """OUT obs, miss: the observed and missing coordinates of point i, ascending; returns counts."""
     n_obs = 0
@@ -161,8 +161,8 @@ def _pattern(xt, i, obs, miss):
 
 
 @njit(**_JIT)
-def _dense_conditional(xt, i, mean, precision, obs, n_obs, miss, n_miss, e, b, factor):
-    """Completed deviation of point i and its marginal terms, for a dense precision ``P``.
+def _dense_conditional(xt, i, means, precisions, k, miss, n_miss, e, b, factor):
+    """Completed deviation of point i and its marginal terms, for component k's dense precision ``P``.
 
     OUT ``e`` (float64, all coordinates): ``x_O - m_O`` and ``-P_MM^-1 P_MO (x_O - m_O)``;
     ``factor``: the lower Cholesky factor of ``P_MM`` (row-major, stride n_features).
@@ -174,32 +174,39 @@ def _dense_conditional(xt, i, mean, precision, obs, n_obs, miss, n_miss, e, b, f
     # every coordinate, contiguous rows of P, without indirection.
     for j in range(D):
         v = np.float64(xt[j, i])
-        e[j] = 0.0 if v != v else v - np.float64(mean[j])
+        e[j] = 0.0 if v != v else v - np.float64(means[k, j])
     quadratic = 0.0
     for j in range(D):
-        p_j = precision[j]
         s = 0.0
         for l in range(D):
-            s += np.float64(p_j[l]) * e[l]
+            s += _precision(precisions, k, j, l) * e[l]
         quadratic += e[j] * s
     for a in range(n_miss):
-        p_a = precision[int(miss[a])]
+        row = int(miss[a])
         s = 0.0
         for l in range(D):
-            s += np.float64(p_a[l]) * e[l]
+            s += _precision(precisions, k, row, l) * e[l]
         b[a] = s
+    # log det P_MM / 2 is the log of the product of the factor's diagonal: one
+    # log per point (a log per coordinate was half the cost of the row),
+    # folded into the sum before the product could leave float64's range.
     half_log_det = 0.0
+    product = 1.0
     for a in range(n_miss):
         for c in range(a + 1):
-            s = np.float64(precision[int(miss[a]), int(miss[c])])
+            s = _precision(precisions, k, int(miss[a]), int(miss[c]))
             for p in range(c):
                 s -= factor[a * D + p] * factor[c * D + p]
             if a == c:
                 root = np.sqrt(s)
                 factor[a * D + a] = root
-                half_log_det += np.log(root)
+                product *= root
+                if not 1e-100 < product < 1e100:
+                    half_log_det += np.log(product)
+                    product = 1.0
             else:
                 factor[a * D + c] = s / factor[c * D + c]
+    half_log_det += np.log(product)
     # L y = b, then b^T P_MM^-1 b = |y|^2 and L^T c = y; y and c overwrite b.
     explained = 0.0
     for a in range(n_miss):
@@ -251,16 +258,20 @@ def _dense_row_statistics(e, r, miss, n_miss, factor, inverse, stats, sx, sxx):
 # -- what differs between the covariance types, chosen when a block is compiled
 
 
-def _precision_of(precisions, k):
-    """Component k's precision: ``precisions[k]`` for 'full', the shared one for 'tied' (Numba only)."""
-    raise NotImplementedError("_precision_of is only callable from Numba code")
+def _precision(precisions, k, j, l):
+    """Entry (j, l) of component k's precision: 'full' has one per component, 'tied' one (Numba only).
+
+    Entries, not row views: a view made per point costs a reference count
+    update on the shared array, which the threads then contend for.
+    """
+    raise NotImplementedError("_precision is only callable from Numba code")
 
 
-@overload(_precision_of, jit_options=_JIT)
-def _overload_precision_of(precisions, k):
+@overload(_precision, inline="always", jit_options=_JIT)
+def _overload_precision(precisions, k, j, l):
     if precisions.ndim == 3:
-        return lambda precisions, k: precisions[k]
-    return lambda precisions, k: precisions
+        return lambda precisions, k, j, l: np.float64(precisions[k, j, l])
+    return lambda precisions, k, j, l: np.float64(precisions[j, l])
 
 
 def _complete_log_prob(params, xt, n, log_prob, work, prefetch):
@@ -316,9 +327,8 @@ def _overload_row_log_density(params, k, xt, i, obs, n_obs, miss, n_miss, e, b, 
     if kind in ("full", "tied"):
 
         def dense(params, k, xt, i, obs, n_obs, miss, n_miss, e, b, factor):
-            precision = _precision_of(params.precisions, k)
             mahalanobis, half_log_det = _dense_conditional(
-                xt, i, params.means[k], precision, obs, n_obs, miss, n_miss, e, b, factor
+                xt, i, params.means, params.precisions, k, miss, n_miss, e, b, factor
             )
             return (
                 np.float64(params.log_norm[k]) + n_miss * _HALF_LOG_2PI - half_log_det
@@ -329,14 +339,13 @@ def _overload_row_log_density(params, k, xt, i, obs, n_obs, miss, n_miss, e, b, 
     if kind == "diag":
 
         def diagonal(params, k, xt, i, obs, n_obs, miss, n_miss, e, b, factor):
-            mean = params.means[k]
-            scale = params.half_scales[k]
-            norm = params.feature_log_norm[k]
             total = 0.0
             for t in range(n_obs):
                 o = int(obs[t])
-                y = (np.float64(xt[o, i]) - np.float64(mean[o])) * np.float64(scale[o])
-                total += np.float64(norm[o]) - y * y
+                y = (np.float64(xt[o, i]) - np.float64(params.means[k, o])) * np.float64(
+                    params.half_scales[k, o]
+                )
+                total += np.float64(params.feature_log_norm[k, o]) - y * y
             return total
 
         return diagonal
@@ -352,10 +361,7 @@ def _overload_row_statistics(params, k, r, xt, i, obs, n_obs, miss, n_miss, e, b
 
         def dense(params, k, r, xt, i, obs, n_obs, miss, n_miss, e, b, factor, inverse, stats):
             n_components, D = params.means.shape
-            precision = _precision_of(params.precisions, k)
-            _dense_conditional(
-                xt, i, params.means[k], precision, obs, n_obs, miss, n_miss, e, b, factor
-            )
+            _dense_conditional(xt, i, params.means, params.precisions, k, miss, n_miss, e, b, factor)
             # 'tied' adds each point's within-component scatter to the shared sxx
             # directly (and nothing to its pairs, see gaussian._tied_accumulate).
             sxx = n_components * D + (k * D * D if per_component else 0)
@@ -366,18 +372,16 @@ def _overload_row_statistics(params, k, r, xt, i, obs, n_obs, miss, n_miss, e, b
 
         def diagonal(params, k, r, xt, i, obs, n_obs, miss, n_miss, e, b, factor, inverse, stats):
             n_components, D = params.means.shape
-            mean = params.means[k]
             sx = k * D
             sxx = n_components * D + k * D
             for t in range(n_obs):
                 o = int(obs[t])
-                d = np.float64(xt[o, i]) - np.float64(mean[o])
+                d = np.float64(xt[o, i]) - np.float64(params.means[k, o])
                 stats[sx + o] += r * d
                 stats[sxx + o] += r * d * d
-            variances = params.variances[k]
             for a in range(n_miss):
                 m = int(miss[a])
-                stats[sxx + m] += r * np.float64(variances[m])
+                stats[sxx + m] += r * np.float64(params.variances[k, m])
 
         return diagonal
     return None
@@ -454,8 +458,8 @@ def _row_conditional(params, k, xt, i, obs, n_obs, miss, n_miss, e, b, factor):
     raise NotImplementedError("_row_conditional is only callable from Numba code")
 
 
-def _row_draw(params, k, e, miss, n_miss, factor, normals, v):
-    """INOUT e[M] += a draw of N(0, Sigma_MM|O) from standard normals ``normals[M]``; v scratch (Numba only)."""
+def _row_draw(params, k, e, miss, n_miss, factor, normals, i, v):
+    """INOUT e[M] += a draw of N(0, Sigma_MM|O) from standard normals ``normals[i, M]``; v scratch (Numba only)."""
     raise NotImplementedError("_row_draw is only callable from Numba code")
 
 
@@ -465,10 +469,7 @@ def _overload_row_conditional(params, k, xt, i, obs, n_obs, miss, n_miss, e, b, 
     if kind in ("full", "tied"):
 
         def dense(params, k, xt, i, obs, n_obs, miss, n_miss, e, b, factor):
-            _dense_conditional(
-                xt, i, params.means[k], _precision_of(params.precisions, k), obs, n_obs, miss,
-                n_miss, e, b, factor,
-            )
+            _dense_conditional(xt, i, params.means, params.precisions, k, miss, n_miss, e, b, factor)
 
         return dense
     if kind == "diag":
@@ -482,15 +483,15 @@ def _overload_row_conditional(params, k, xt, i, obs, n_obs, miss, n_miss, e, b, 
 
 
 @overload(_row_draw, jit_options=_JIT)
-def _overload_row_draw(params, k, e, miss, n_miss, factor, normals, v):
+def _overload_row_draw(params, k, e, miss, n_miss, factor, normals, i, v):
     kind = _kind(params)
     if kind in ("full", "tied"):
 
-        def dense(params, k, e, miss, n_miss, factor, normals, v):
+        def dense(params, k, e, miss, n_miss, factor, normals, i, v):
             # Sigma_MM|O = P_MM^-1 = L^-T L^-1: v = L^-T z has that covariance (L^T v = z).
             D = e.shape[0]
             for a in range(n_miss - 1, -1, -1):
-                s = np.float64(normals[int(miss[a])])
+                s = np.float64(normals[i, int(miss[a])])
                 for p in range(a + 1, n_miss):
                     s -= factor[p * D + a] * v[p]
                 v[a] = s / factor[a * D + a]
@@ -499,14 +500,63 @@ def _overload_row_draw(params, k, e, miss, n_miss, factor, normals, v):
         return dense
     if kind == "diag":
 
-        def diagonal(params, k, e, miss, n_miss, factor, normals, v):
-            variances = params.variances[k]
+        def diagonal(params, k, e, miss, n_miss, factor, normals, i, v):
             for a in range(n_miss):
                 m = int(miss[a])
-                e[m] += np.sqrt(np.float64(variances[m])) * np.float64(normals[m])
+                e[m] += np.sqrt(np.float64(params.variances[k, m])) * np.float64(normals[i, m])
 
         return diagonal
     return None
+
+
+@njit(**_JIT)
+def _impute_range(X, resp, params, choices, normals, out, first, stop, scratch):
+    """Rows ``first:stop`` of :func:`impute_rows`, with the row's scratch ``scratch``."""
+    D = X.shape[1]
+    n_components = resp.shape[1]
+    draw = choices.shape[0] > 0
+    xt = X.T
+    obs = scratch[:D]
+    miss = scratch[D : 2 * D]
+    e = scratch[2 * D : 3 * D]
+    b = scratch[3 * D : 4 * D]
+    filled = scratch[4 * D : 5 * D]
+    factor = scratch[5 * D : 5 * D + D * D]
+    for i in range(first, stop):
+        n_obs, n_miss = _pattern(xt, i, obs, miss)
+        for j in range(D):
+            out[i, j] = X[i, j]
+        if n_miss == 0:
+            continue
+        for a in range(n_miss):
+            filled[a] = 0.0
+        if draw:
+            k = n_components - 1
+            cumulative = 0.0
+            for c in range(n_components):
+                cumulative += np.float64(resp[i, c])
+                if choices[i] < cumulative:
+                    k = c
+                    break
+            _row_conditional(params, k, xt, i, obs, n_obs, miss, n_miss, e, b, factor)
+            _row_draw(params, k, e, miss, n_miss, factor, normals, i, b)
+            for a in range(n_miss):
+                filled[a] = np.float64(params.means[k, int(miss[a])]) + e[int(miss[a])]
+        else:
+            for k in range(n_components):
+                r = np.float64(resp[i, k])
+                if r > 0.0:
+                    _row_conditional(params, k, xt, i, obs, n_obs, miss, n_miss, e, b, factor)
+                    for a in range(n_miss):
+                        m = int(miss[a])
+                        filled[a] += r * (np.float64(params.means[k, m]) + e[m])
+        for a in range(n_miss):
+            out[i, int(miss[a])] = filled[a]
+
+
+# Runs of rows imputed in parallel, each with its own scratch: a constant, so
+# that the result does not depend on the number of threads.
+_IMPUTE_PARTITIONS = 16
 
 
 def _impute_rows(X, resp, params, choices, normals, out):
@@ -526,53 +576,18 @@ def _impute_rows(X, resp, params, choices, normals, out):
         shape (n_samples, n_features)); empty for conditional expectations
         ``sum_k resp_k E_k[x_M | x_O]``.
     out : ndarray of shape (n_samples, n_features), OUT
-        ``X`` with its NaN entries filled; may be ``X`` itself.
+        ``X`` with its NaN entries filled.
 
-    Rows run in parallel, each thread with its own scratch.
+    Runs of rows are imputed in parallel, each with its own scratch.
     """
     n_samples, D = X.shape
-    n_components = resp.shape[1]
-    draw = choices.shape[0] > 0
-    xt = X.T
-    n_threads = 1 if n_samples < BLOCK_SIZE else 16
-    scratch = np.empty((n_threads, 5 * D + D * D + D * D))
-    for t in prange(n_threads):
-        obs = scratch[t, :D]
-        miss = scratch[t, D : 2 * D]
-        e = scratch[t, 2 * D : 3 * D]
-        b = scratch[t, 3 * D : 4 * D]
-        filled = scratch[t, 4 * D : 5 * D]
-        factor = scratch[t, 5 * D : 5 * D + D * D]
-        for i in range(t * n_samples // n_threads, (t + 1) * n_samples // n_threads):
-            n_obs, n_miss = _pattern(xt, i, obs, miss)
-            for j in range(D):
-                out[i, j] = X[i, j]
-            if n_miss == 0:
-                continue
-            for a in range(n_miss):
-                filled[a] = 0.0
-            if draw:
-                k = n_components - 1
-                cumulative = 0.0
-                for c in range(n_components):
-                    cumulative += np.float64(resp[i, c])
-                    if choices[i] < cumulative:
-                        k = c
-                        break
-                _row_conditional(params, k, xt, i, obs, n_obs, miss, n_miss, e, b, factor)
-                _row_draw(params, k, e, miss, n_miss, factor, normals[i], b)
-                for a in range(n_miss):
-                    filled[a] = np.float64(params.means[k, int(miss[a])]) + e[int(miss[a])]
-            else:
-                for k in range(n_components):
-                    r = np.float64(resp[i, k])
-                    if r > 0.0:
-                        _row_conditional(params, k, xt, i, obs, n_obs, miss, n_miss, e, b, factor)
-                        for a in range(n_miss):
-                            m = int(miss[a])
-                            filled[a] += r * (np.float64(params.means[k, m]) + e[m])
-            for a in range(n_miss):
-                out[i, int(miss[a])] = filled[a]
+    n_parts = _IMPUTE_PARTITIONS if n_samples >= BLOCK_SIZE else 1
+    scratch = np.empty((n_parts, 5 * D + D * D))
+    for t in prange(n_parts):
+        _impute_range(
+            X, resp, params, choices, normals, out, t * n_samples // n_parts,
+            (t + 1) * n_samples // n_parts, scratch[t],
+        )
 
 
 impute_rows = njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)(_impute_rows)
