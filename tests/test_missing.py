@@ -316,3 +316,29 @@ def test_airquality_is_r_s_data_set():
     assert X.shape == (153, 6) and names[:2] == ["Ozone", "Solar.R"]
     assert np.isnan(X).sum(axis=0).tolist() == [37, 7, 0, 0, 0, 0]
     assert X[0].tolist() == [41, 190, 7.4, 67, 5, 1]
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_em_steps_at_many_features_equal_the_reference(covariance_type):
+    """From 12 features on the complete rows take other full blocks; the sum is the same."""
+    rng = np.random.default_rng(7)
+    n_features = 14
+    X = rng.normal(size=(300, n_features)) + np.repeat([[0.0], [3.0]], 150, axis=0)
+    X[rng.random(X.shape) < 0.15] = np.nan
+    weights = np.array([0.5, 0.5])
+    means = np.array([np.zeros(n_features), np.full(n_features, 2.5)])
+    covariances = np.eye(n_features) * 1.5 + 0.1
+    full = np.stack([covariances, covariances]) if covariance_type == "full" else covariances
+    model = GaussianMixture(
+        2, covariance_type=covariance_type, weights_init=weights, means_init=means,
+        precisions_init=np.linalg.inv(full), max_iter=4, tol=0.0, accelerate=False, missing="em",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X)
+    expected, _ = run_em(
+        gaussian_missing_em_step, X, {"weights": weights, "means": means, "covariances": full}, 4,
+        covariance_type=covariance_type,
+    )
+    assert_allclose(model.means_, expected["means"], rtol=1e-10, atol=1e-12)
+    assert_allclose(model.covariances_, expected["covariances"], rtol=1e-10, atol=1e-12)
