@@ -715,6 +715,11 @@ class BaseMixture:
     #: no data: a variational mixture switches unneeded components off by design.
     _warns_empty_components = True
 
+    #: Weight at or below which a component is off: one left without data has
+    #: weight exactly 0 (a variational mixture's prior leaves more; plots
+    #: leave such components out).
+    _off_weight = 0.0
+
     def _unpack(self, total, n_features):
         n_components = self.n_components
         moments = {}

@@ -12,7 +12,6 @@ are read, a uniform subsample of larger data (the same on every call), so a
 plot of data larger than memory never reads them whole.
 """
 
-import inspect
 import itertools
 import numbers
 import warnings
@@ -221,15 +220,13 @@ def _density_data(model, X, feature):
 def _drawn_components(model, min_weight):
     """Indices of the components a plot draws: those whose weight exceeds ``min_weight``.
 
-    ``None``: 0 (a component left without data has weight exactly 0), or for a
-    variational mixture the default threshold of its
-    ``effective_n_components`` (the prior switches unneeded components off
-    to weights near ``1 / n_samples``, not to 0).
+    ``None``: the model's ``_off_weight``, 0 (a component left without data
+    has weight exactly 0), or for a variational mixture the default threshold
+    of its ``effective_n_components`` (the prior switches unneeded components
+    off to weights near ``1 / n_samples``, not to 0).
     """
     if min_weight is None:
-        threshold = getattr(model, "effective_n_components", None)
-        min_weight = (inspect.signature(threshold).parameters["threshold"].default
-                      if threshold is not None else 0.0)
+        min_weight = model._off_weight
     check_scalar(min_weight, "min_weight", numbers.Real, min_val=0.0, max_val=1.0)
     return np.flatnonzero(np.asarray(model.weights_, dtype=np.float64) > min_weight)
 

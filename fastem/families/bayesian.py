@@ -209,6 +209,7 @@ class BayesianGaussianMixture(_GaussianComponents):
         "covariance_prior_",
     )
     _warns_empty_components = False
+    _off_weight = 0.01  # the default threshold of effective_n_components
 
     def __init__(
         self,
@@ -295,7 +296,7 @@ class BayesianGaussianMixture(_GaussianComponents):
             )
         return super().__getattr__(name)
 
-    def effective_n_components(self, threshold=0.01):
+    def effective_n_components(self, threshold=_off_weight):
         """The number of components with an expected weight above ``threshold``.
 
         The Dirichlet prior leaves the components that the data do not need
