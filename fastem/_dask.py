@@ -45,10 +45,12 @@ __all__ = ["DaskSource"]
 SPLIT_EVERY = 16
 
 
-def _check_block(X, block_id, anchors, allow_nan):
+def _check_block(X, block_id, anchors, allow_nan, nan_advice):
     n_bad, lo, hi = scan_data(X, allow_nan)
     if n_bad:
-        raise ValueError(non_finite_message(f"block {block_id} of the dask array X", n_bad, allow_nan))
+        raise ValueError(
+            non_finite_message(f"block {block_id} of the dask array X", n_bad, allow_nan, nan_advice)
+        )
     check_range(lo, hi, X.dtype, name=f"block {block_id} of the dask array X", anchors=anchors)
 
 
@@ -77,9 +79,11 @@ def _block_reduce(block, weights, fn):
     return fn(X, w)[None, :]
 
 
-def _block_map(block, fn, n_columns, dtype, anchors, allow_nan, block_info=None):
+def _block_map(block, fn, n_columns, dtype, anchors, allow_nan, nan_advice, block_info=None):
     X = np.ascontiguousarray(block)
-    _check_block(X, block_info[0]["chunk-location"][0] if block_info else "?", anchors, allow_nan)
+    _check_block(
+        X, block_info[0]["chunk-location"][0] if block_info else "?", anchors, allow_nan, nan_advice
+    )
     shape = (X.shape[0],) if n_columns is None else (X.shape[0], n_columns)
     out = np.empty(shape, dtype=dtype)
     fn(X, out)
@@ -102,6 +106,8 @@ class DaskSource:
         (see :func:`fastem._validation.check_range`).
     allow_nan : bool, default=False
         Keep NaN entries as missing values (infinities are refused either way).
+    nan_advice : str, optional
+        What the error for NaN advises, without ``allow_nan``.
 
     A ``dask.dataframe.DataFrame`` is taken as the dask array of its values
     (``X.to_dask_array(lengths=True)``, one pass to count the rows of each
@@ -110,9 +116,10 @@ class DaskSource:
 
     feature_names_in = None
 
-    def __init__(self, X, sample_weight=None, *, check_data=None, anchors=None, allow_nan=False):
+    def __init__(self, X, sample_weight=None, *, check_data=None, anchors=None, allow_nan=False,
+                 nan_advice=None):
         if is_dask_dataframe(X):
-            check_frame_columns(X, "X")
+            X = check_frame_columns(X, "X", allow_nan, nan_advice)
             self.feature_names_in = feature_names_of(X)
             X = X.to_dask_array(lengths=True)
         kind = X.dtype.kind
@@ -145,6 +152,7 @@ class DaskSource:
         self.check_data = check_data
         self.anchors = anchors
         self.allow_nan = allow_nan
+        self.nan_advice = nan_advice
         self._n_positive = None
 
     def _weights(self, sample_weight):
@@ -178,7 +186,7 @@ class DaskSource:
         bad = np.flatnonzero(counts[:, 0])
         if bad.size:
             raise ValueError(
-                non_finite_message("X", int(counts[:, 0].sum()), self.allow_nan)
+                non_finite_message("X", int(counts[:, 0].sum()), self.allow_nan, self.nan_advice)
                 + f" The first is in block {bad[0]}."
             )
         for name, column, fix in (
@@ -226,10 +234,11 @@ class DaskSource:
             )
         if n_columns is None:
             return self.X.map_blocks(
-                _block_map, fn, None, dtype, self.anchors, self.allow_nan, drop_axis=1, dtype=dtype
+                _block_map, fn, None, dtype, self.anchors, self.allow_nan, self.nan_advice,
+                drop_axis=1, dtype=dtype,
             )
         return self.X.map_blocks(
-            _block_map, fn, n_columns, dtype, self.anchors, self.allow_nan,
+            _block_map, fn, n_columns, dtype, self.anchors, self.allow_nan, self.nan_advice,
             chunks=(self.X.chunks[0], (n_columns,)), dtype=dtype,
         )
 

@@ -376,7 +376,7 @@ def csv_column_names(path, header=None):
     return _unique_names(sniffed.names[first:])[:len(sniffed.data_columns())]
 
 
-def read_csv(path, columns=None, header=None, missing=False):
+def read_csv(path, columns=None, header=None, missing=False, nan_fix=None):
     """Read a CSV file of numbers.
 
     Parameters
@@ -391,6 +391,9 @@ def read_csv(path, columns=None, header=None, missing=False):
     missing : bool, default=False
         Read a missing value (an empty field, ``NA`` and the other spellings
         of ``NA_VALUES``) as NaN instead of refusing it.
+    nan_fix : str, optional
+        Without ``missing``, how the error for a missing value tells to fix
+        it (the default: fit with ``--missing em``, or drop or impute).
 
     Returns
     -------
@@ -439,7 +442,7 @@ def read_csv(path, columns=None, header=None, missing=False):
     if names is None and header is None:
         notes.extend(_numeric_header_note(path, encoding, delimiter, comments[0]))
     chosen = choose_columns(columns, names, sniffed.data_columns(), path)
-    layout = _Layout(sniffed, path, chosen, missing)
+    layout = _Layout(sniffed, path, chosen, missing, nan_fix)
     # The fast parsers skip comment lines by count, which a quote in them could upset.
     data = None if comments[1] else _read_with_pyarrow(layout)
     if data is None and not comments[1]:
@@ -486,18 +489,18 @@ def _columns_option(columns):
     return f"--columns {value}"
 
 
-def read_table(path, columns=None, header=None, missing=False):
+def read_table(path, columns=None, header=None, missing=False, nan_fix=None):
     """Read a ``.csv`` or ``.parquet`` file of numbers: :func:`read_csv` or :func:`read_parquet`.
 
     ``header`` applies to CSV files (see :func:`read_csv`); with ``missing``,
-    missing values become NaN instead of an error.
+    missing values become NaN instead of an error, whose fix is ``nan_fix``.
     """
     path = os.fsdecode(path)
     ext = os.path.splitext(path)[1].lower()
     if ext == ".csv":
-        return read_csv(path, columns, header, missing)
+        return read_csv(path, columns, header, missing, nan_fix)
     if ext == ".parquet":
-        return read_parquet(path, columns, missing)
+        return read_parquet(path, columns, missing, nan_fix)
     raise ValueError(
         f"{path!r} has extension {ext or '(none)'!r}; tables are read from "
         f"{' and '.join(TABLE_EXTENSIONS)} files"
@@ -544,7 +547,7 @@ def parquet_column_names(path):
     return [n for n in schema.names if n not in index]
 
 
-def read_parquet(path, columns=None, missing=False):
+def read_parquet(path, columns=None, missing=False, nan_fix=None):
     """Read a parquet file of numbers.
 
     Parameters
@@ -599,8 +602,7 @@ def read_parquet(path, columns=None, missing=False):
             row = int(np.flatnonzero(table.column(name).is_null().to_numpy(zero_copy_only=False))[0])
             raise ValueError(
                 f"{path!r} has {nulls} missing value(s) in column {name!r}, the first in row "
-                f"{row + 1}; fastem fits complete rows only: drop the rows with missing values, "
-                "or impute them (e.g. with pandas: df.dropna() or df.fillna(df.median()))"
+                f"{row + 1}; {nan_fix or _NAN_FIX}"
             )
     if not chosen:
         return Table(np.empty((table.num_rows, 0)), [], notes)
@@ -653,11 +655,20 @@ def choose_columns(columns, names, available, path):
     return chosen
 
 
+# How the error for a missing value read without ``missing`` tells to fix it.
+_NAN_FIX = (
+    "fit with --missing em to fit missing values by EM, or drop the rows with missing "
+    "values, or impute them (e.g. with pandas: df.dropna() or df.fillna(df.median())), and "
+    "save the file again"
+)
+
+
 class _Layout:
     """Everything the parsers need to know about a file, decided once."""
 
-    def __init__(self, sniffed, path, chosen, missing=False):
+    def __init__(self, sniffed, path, chosen, missing=False, nan_fix=None):
         self.missing = missing  # missing values become NaN
+        self.nan_fix = nan_fix or _NAN_FIX  # otherwise, how the error tells to fix one
         self.comments = sniffed.comments[0]  # leading comment lines
         self.skip = self.comments + (sniffed.names is not None)  # lines before the data
         self.path = path
@@ -823,11 +834,7 @@ def _bad_value(layout, value, line, row_number, j):
     if value in NA_VALUES:
         shown = "an empty field" if value == "" else repr(value)
         return (
-            f"{layout.path!r} has a missing value ({shown}) on {where}; fit with "
-            "--missing em (missing='em' in GaussianMixture) to fit missing values by EM, "
-            "or drop the rows with missing values, or impute them "
-            "(e.g. with pandas: df.dropna() or df.fillna(df.median())), and save "
-            "the file again"
+            f"{layout.path!r} has a missing value ({shown}) on {where}; {layout.nan_fix}"
         )
     if re.fullmatch(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d*)?", value) and "." in value:
         return (

@@ -67,14 +67,14 @@ def _scan_finite(X):
 
 
 def find_non_integers(X):
-    """Number of entries of a 2-D float array that are not whole numbers.
+    """Number of entries of a 2-D float array that are not whole numbers (NaN is not counted).
 
     Also returns the flat index (``i * n_features + j``) of the first, in
     row-major order, or -1 when there is none.
     """
     if X.size >= SERIAL_WORK:
         return launch(count_non_integer, X, n_check_partitions(X.shape[0]))
-    bad = np.flatnonzero(X != np.floor(X))
+    bad = np.flatnonzero((X != np.floor(X)) & (X == X))
     return bad.size, int(bad[0]) if bad.size else -1
 
 
@@ -83,7 +83,9 @@ def _span_limit(dtype):
     return float(np.sqrt(np.finfo(dtype).max)) * 2.0**-10
 
 
-def check_array(X, *, name="X", dtype=None, min_samples=1, anchors=None, allow_nan=False):
+def check_array(
+    X, *, name="X", dtype=None, min_samples=1, anchors=None, allow_nan=False, nan_advice=None
+):
     """Return ``X`` as a C-contiguous, native-byte-order float32/float64 2-D array.
 
     float32 and float64 are kept; other real numeric types (integers, booleans,
@@ -92,7 +94,8 @@ def check_array(X, *, name="X", dtype=None, min_samples=1, anchors=None, allow_n
     ``anchors``, an array of shape (m, n_features) such as a fitted model's
     means, counts in the range check, so that data far from a model are
     rejected like data far from each other. With ``allow_nan``, NaN entries
-    are kept as missing values (infinities are still refused).
+    are kept as missing values (infinities are still refused); without it,
+    the error for NaN ends with ``nan_advice`` (see :func:`non_finite_message`).
 
     Raises
     ------
@@ -116,7 +119,7 @@ def check_array(X, *, name="X", dtype=None, min_samples=1, anchors=None, allow_n
             f"{name}.toarray() to convert it to a dense NumPy array (mixture models "
             "compute with every feature of every point, so the density costs nothing extra)."
         )
-    check_frame_columns(X, name)
+    X = check_frame_columns(X, name, allow_nan, nan_advice)
     is_series = hasattr(X, "to_frame") and getattr(X, "ndim", None) == 1
     if not hasattr(X, "dtype") or not hasattr(X, "shape"):
         try:
@@ -187,41 +190,55 @@ def check_array(X, *, name="X", dtype=None, min_samples=1, anchors=None, allow_n
         return X
     n_bad, lo, hi = scan_data(X, allow_nan)
     if n_bad:
-        raise ValueError(non_finite_message(name, n_bad, allow_nan))
+        raise ValueError(non_finite_message(name, n_bad, allow_nan, nan_advice))
     check_range(lo, hi, X.dtype, name=name, anchors=anchors)
     return X
 
 
-def non_finite_message(name, n_bad, allow_nan):
-    """The error for ``n_bad`` entries of ``name`` that the estimator cannot take."""
+# What the error for NaN advises when the estimator does not say (see BaseMixture._nan_advice).
+_NAN_ADVICE = (
+    "If the NaN are missing values, GaussianMixture(missing='em') fits them by EM over the "
+    "observed entries; otherwise remove or impute them"
+)
+
+
+def non_finite_message(name, n_bad, allow_nan, nan_advice=None):
+    """The error for ``n_bad`` entries of ``name`` that the estimator cannot take.
+
+    ``nan_advice`` is what the estimator advises for NaN when it does not
+    take them as missing values (e.g. "pass missing='em' to
+    ExponentialMixture ..."); the default names GaussianMixture's option.
+    """
     if allow_nan:
         return (
             f"{name} contains {n_bad} infinite value(s). NaN entries are taken as missing "
             "values, but infinities are not: replace them with NaN, or remove those rows."
         )
     return (
-        f"{name} contains {n_bad} NaN or infinite value(s). If the NaN are missing "
-        "values, pass missing='em' to the estimator (GaussianMixture), which fits them "
-        "by EM over the observed entries; otherwise remove or impute them, e.g. "
-        "X = X[np.isfinite(X).all(axis=1)]."
+        f"{name} contains {n_bad} NaN or infinite value(s). {nan_advice or _NAN_ADVICE}, e.g. "
+        "X = X[np.isfinite(X).all(axis=1)] drops the incomplete rows."
     )
 
 
-def check_frame_columns(X, name):
+def check_frame_columns(X, name, allow_nan=False, nan_advice=None):
     """Name the column of a pandas (or Dask) DataFrame that is not numeric or has missing values.
 
     Without this, such a frame becomes an object array whose error names no
     column. Other frames (polars, ...) are left to the array checks.
+    Returns ``X``: with ``allow_nan``, a frame with nullable columns
+    (``Int64``, ``Float64``) as float64, their ``pd.NA`` as NaN (missing values);
+    without it, ``pd.NA`` is an error that ends with ``nan_advice`` (see
+    :func:`non_finite_message`).
     """
     dtypes, columns = getattr(X, "dtypes", None), getattr(X, "columns", None)
     if dtypes is None or columns is None or not hasattr(dtypes, "tolist"):
-        return
+        return X
     extension = False
     for j, (column, dtype) in enumerate(zip(list(columns), dtypes.tolist())):
         kind = getattr(getattr(dtype, "categories", None), "dtype", dtype)  # categories' kind
         kind = getattr(kind, "kind", None)
         if kind is None:
-            return  # not pandas' dtypes: nothing to say here
+            return X  # not pandas' dtypes: nothing to say here
         if kind == "O" and isinstance(dtype, np.dtype) and _holds_numbers(X, j):
             continue  # object column of numbers: converted as scikit-learn converts it
         if kind not in "biuf":
@@ -232,16 +249,19 @@ def check_frame_columns(X, name):
                 "text)."
             )
         extension = extension or not isinstance(dtype, np.dtype)
-    if extension and hasattr(X, "isna"):  # nullable dtypes (Int64, Float64): pd.NA
-        missing = np.asarray(X.isna()).sum(axis=0)
-        if missing.any():
-            j = int(np.flatnonzero(missing)[0])
-            raise ValueError(
-                f"{name} has {int(missing.sum())} missing value(s) (pd.NA), the first in "
-                f"column {list(columns)[j]!r}. fastem fits complete rows only: drop the rows "
-                f"with missing values ({name}.dropna()) or impute them "
-                f"({name}.fillna({name}.median()))."
-            )
+    if not (extension and hasattr(X, "isna")):
+        return X
+    if allow_nan:  # nullable dtypes: pd.NA becomes NaN, a missing value
+        return X.astype(np.float64)
+    missing = np.asarray(X.isna()).sum(axis=0)
+    if missing.any():
+        j = int(np.flatnonzero(missing)[0])
+        raise ValueError(
+            f"{name} has {int(missing.sum())} missing value(s) (pd.NA), the first in "
+            f"column {list(columns)[j]!r}. {nan_advice or _NAN_ADVICE}, e.g. {name}.dropna() drops the "
+            f"incomplete rows or {name}.fillna({name}.median()) imputes medians."
+        )
+    return X
 
 
 def _holds_numbers(X, j):

@@ -166,12 +166,64 @@ DOC_FRAGMENTS = {
 }
 
 
-def fill_doc(cls):
-    """Class decorator: each ``{name}`` line of the docstring becomes ``DOC_FRAGMENTS[name]``."""
-    doc = cls.__doc__
+DOC_FRAGMENTS["missing_independent"] = """missing : {'error', 'em'}, default='error'
+        What a NaN entry of the data is. 'error': a ValueError, as for
+        infinities. 'em': a missing value, missing at random; the features
+        are independent given the component, so a missing coordinate drops
+        out of the density and out of its feature's statistics, and the fit
+        is exact EM over the observed entries (Little & Rubin, *Statistical
+        Analysis with Missing Data*, 2nd ed., ch. 8 and 11): the mean of
+        feature ``d`` in a component is the responsibility-weighted mean of
+        its observed values, ``sum r x_d / sum r`` over the rows where ``d``
+        is observed. ``predict``, ``predict_proba``, ``score_samples`` and
+        ``score`` then take incomplete rows with the marginal over their
+        observed coordinates, and :meth:`impute` fills NaN entries. Rows with
+        no observed entry are refused by ``fit``, ``partial_fit`` and
+        ``summarize``; prediction gives them the mixing weights."""
+
+# In a method's docstring, whose entries are indented by 8.
+DOC_FRAGMENTS["impute_parameters"] = """Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), chunked data or dask array
+            NaN marks a missing entry; infinities are refused.
+        draw : bool, default=False
+            Draw from the conditional distribution instead of taking its mean.
+        random_state : int, RandomState instance or None, default=None
+            The draws' source, with ``draw=True``. Chunks draw in the order they
+            are read; for a Dask array, in the order its blocks are computed.
+        out : ndarray of shape (n_samples, n_features), dtype of the model, optional
+            Where to write the result, e.g. a ``np.memmap``; may not share memory
+            with ``X``. Not for Dask arrays.
+
+        Returns
+        -------
+        X_imputed : ndarray of shape (n_samples, n_features), dtype of X
+            A list of arrays for chunked data without ``out``, a lazy dask
+            array for a dask array.
+
+        Raises
+        ------
+        NotFittedError
+            The model is not fitted.
+        ValueError
+            For data with infinite entries, values outside the family's domain,
+            or the wrong number of features."""
+
+
+def _fill(doc):
     for name, text in DOC_FRAGMENTS.items():
         doc = doc.replace("{" + name + "}", text)
-    cls.__doc__ = doc
+    return doc
+
+
+def fill_doc(cls):
+    """Class decorator: each ``{name}`` line of the docstring, and of its methods' docstrings,
+    becomes ``DOC_FRAGMENTS[name]``."""
+    if cls.__doc__:
+        cls.__doc__ = _fill(cls.__doc__)
+    for value in vars(cls).values():
+        if callable(value) and getattr(value, "__doc__", None):
+            value.__doc__ = _fill(value.__doc__)
     return cls
 
 
@@ -263,6 +315,34 @@ def _kernel_output(model, state, output, X, out):
                 part[...] = buffer
             else:
                 model._run_kernel(X64, np.empty(0), accumulate=False, **{output: part})
+
+
+def _impute_chunk(model, state, random_state, X, out):
+    """Fill ``out`` with ``X``, its NaN entries imputed under ``state`` (one chunk)."""
+    resp = np.empty((X.shape[0], model.n_components), dtype=X.dtype)
+    _kernel_output(model, state, "resp", X, resp)
+    with _state.pinned(model, state):
+        model._impute_rows(X, resp, random_state, out)
+
+
+def impute_with(model, X, draw, random_state, out):
+    """The body of a family's ``impute``: one pass that fills the NaN of ``X``, chunk by chunk.
+
+    The family hook ``_impute_rows(X, resp, random_state, out)`` fills one
+    chunk ``X`` into ``out`` given its component probabilities ``resp`` (the
+    marginal over each row's observed coordinates), drawing with
+    ``random_state`` or, when it is None, taking conditional expectations.
+    """
+    if not isinstance(draw, (bool, np.bool_)):
+        raise TypeError(f"draw must be True or False, got {draw!r}.")
+    model = copy.copy(model)
+    model.missing = "em"
+    source = model._validate_data(X, reset=False)
+    state = model._get_parameters()
+    rng = check_random_state(random_state) if draw else None
+    return source.map(
+        functools.partial(_impute_chunk, model, state, rng), source.n_features, source.dtype, out
+    )
 
 
 _MISSING_OPTIONS = ("error", "em")
@@ -553,6 +633,25 @@ class BaseMixture:
             )
         return missing == "em"
 
+    def _nan_advice(self):
+        """What the error for NaN in the data advises this estimator's user.
+
+        A family with a ``missing`` hyper-parameter names it; any other says
+        that it does not support missing values and points to the families
+        that do.
+        """
+        name = type(self).__name__
+        if "missing" in self._get_param_names():
+            return (
+                f"If the NaN are missing values, pass missing='em' to {name}, which fits "
+                "them by EM over the observed entries; otherwise remove or impute them"
+            )
+        return (
+            f"{name} does not support missing values (NaN): if they are, fit "
+            "GaussianMixture(missing='em'), which fits them by EM over the observed entries "
+            "(its impute fills them in); otherwise remove or impute them"
+        )
+
     def _validate_data(self, X, sample_weight=None, *, reset, statistics=False):
         """Validate ``X`` (and its weights) once and return its data source.
 
@@ -576,6 +675,7 @@ class BaseMixture:
             check_data=check_data,
             anchors=None if reset else self._anchor_points(),
             allow_nan=allow_nan,
+            nan_advice=self._nan_advice(),
         )
         if reset:  # the source's column names are committed with the fit, by _set_feature_names
             return source

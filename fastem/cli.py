@@ -240,8 +240,8 @@ def _watched(X, path):
 _HEADER = {"auto": None, "yes": True, "no": False}
 
 
-def _read_table(path, columns, header="auto", missing=False):
-    table = read_table_file(path, columns, _HEADER[header], missing)
+def _read_table(path, columns, header="auto", missing=False, nan_fix=None):
+    table = read_table_file(path, columns, _HEADER[header], missing, nan_fix)
     return table.data, table.names, table.notes
 
 
@@ -268,14 +268,16 @@ def _check_data_path(path):
     return ext
 
 
-def read_table(path, columns=None, dtype=None, quiet=False, header="auto", missing=False):
+def read_table(path, columns=None, dtype=None, quiet=False, header="auto", missing=False,
+               nan_fix=None):
     """Read DATA as a 2-D array and its column names (None without names).
 
     ``columns`` are ``--columns`` values; ``header`` is ``--header`` (for
     .csv files); ``dtype`` converts the array
     (float32 or float64); with ``missing``, missing values (NaN, empty CSV
-    fields, ``NA``) are kept as NaN. Notes about the file (an index column
-    left out) go to stderr.
+    fields, ``NA``) are kept as NaN; without it, the error for one ends with
+    ``nan_fix`` (the default advises ``fit --missing em``). Notes about the
+    file (an index column left out) go to stderr.
     """
     ext = _check_data_path(path)
     tokens = _column_tokens(columns, column_names(path, header) if columns else None)
@@ -283,7 +285,7 @@ def read_table(path, columns=None, dtype=None, quiet=False, header="auto", missi
         if ext == ".npy":
             X, names, notes = _read_npy(path, tokens)
         else:
-            X, names, notes = _read_table(path, tokens, header, missing)
+            X, names, notes = _read_table(path, tokens, header, missing, nan_fix)
     except (ValueError, ImportError) as exc:  # the readers' messages name the file, place and fix
         raise CommandError(str(exc)) from None
     for note in notes if not quiet else ():
@@ -295,7 +297,7 @@ def read_table(path, columns=None, dtype=None, quiet=False, header="auto", missi
     if X.shape[0] == 0:
         raise CommandError(f"{path!r} has no data rows")
     with _watched(X, path):
-        _check_finite(X, path, missing)
+        _check_finite(X, path, missing, nan_fix)
         if dtype is not None and X.dtype != dtype:
             _check_fits_dtype(X, path, np.dtype(dtype))
             X = X.astype(dtype)
@@ -318,7 +320,7 @@ def _check_fits_dtype(X, path, dtype, block=1 << 20):
             )
 
 
-def _check_finite(X, path, missing=False, block=1 << 20):
+def _check_finite(X, path, missing=False, nan_fix=None, block=1 << 20):
     """Name the file and the first bad row (NaN is missing, not bad, with ``missing``).
 
     Reads a memory-mapped file in blocks.
@@ -331,8 +333,8 @@ def _check_finite(X, path, missing=False, block=1 << 20):
             row = start + int(np.argmin(good))
             what = "an infinite value" if missing else "a NaN or infinite value"
             fix = ("replace it with NaN (a missing value) or remove such rows" if missing
-                   else "fit with --missing em if NaN marks missing values, or remove or "
-                   "impute such rows")
+                   else nan_fix or "fit with --missing em if NaN marks missing values, or "
+                   "remove or impute such rows")
             raise CommandError(
                 f"{path!r} has {what} in data row {row + 1} (1-based, "
                 f"header not counted): {X[row].tolist()}; {fix}"
@@ -614,11 +616,12 @@ def cmd_fit(args):
         cls = BayesianGaussianMixture
         kwargs["weight_concentration_prior_type"] = args.bayesian
     if args.missing != "error":
-        if args.family != "gaussian" or args.bayesian is not None:
-            raise UsageError("--missing em applies to --family gaussian without --bayesian")
+        if args.bayesian is not None:
+            raise UsageError("--missing em does not apply with --bayesian: a variational "
+                             "mixture does not support missing values")
         kwargs["missing"] = args.missing
     X, names = read_table(args.data, args.columns, args.dtype, args.quiet, args.header,
-                          missing=args.missing == "em")
+                          missing=args.missing == "em", nan_fix=_nan_fix(cls))
     model = cls(**kwargs)
     seconds = _fit_with(model, X, _progress(args))
     if names is not None:  # what fit(DataFrame) records; predict and score select by it
@@ -634,6 +637,17 @@ def cmd_fit(args):
         print(f"saved model to {args.output}")
 
     _emit(args, result, text)
+
+
+def _nan_fix(cls, fitted=False):
+    """How to fix NaN in DATA for a model of class ``cls`` (one ``fitted`` without them)."""
+    if "missing" in cls._get_param_names():
+        if fitted:
+            return ("the model was fitted without --missing em: refit it with --missing em if "
+                    "NaN marks missing values, or remove or impute such rows")
+        return "fit with --missing em if NaN marks missing values, or remove or impute such rows"
+    return (f"a {cls.__name__} does not support missing values: if NaN marks them, fit a "
+            "GaussianMixture with --missing em (no --bayesian), or remove or impute such rows")
 
 
 def _data_for(model, args, missing=False):
@@ -682,7 +696,8 @@ def _data_for(model, args, missing=False):
             print(f"fastem: note: {args.data!r} has no column names; its columns are taken as "
                   f"the model's, in order: {fitted}", file=sys.stderr)
     missing = missing or getattr(model, "missing", "error") == "em"
-    X, _ = read_table(args.data, columns, model._dtype, args.quiet, args.header, missing=missing)
+    X, _ = read_table(args.data, columns, model._dtype, args.quiet, args.header, missing=missing,
+                      nan_fix=_nan_fix(type(model), fitted=True))
     if X.shape[1] != model.n_features_in_:
         raise CommandError(
             f"{args.data!r} has {X.shape[1]} column(s) but the model was fitted on "
@@ -753,8 +768,9 @@ def cmd_impute(args):
     model = _load_model(args.model)
     if not hasattr(model, "impute"):
         raise CommandError(
-            f"{args.model!r} holds a {type(model).__name__}, which cannot impute; impute "
-            "with a GaussianMixture model (fastem fit --family gaussian)"
+            f"{args.model!r} holds a {type(model).__name__}, which does not support missing "
+            "values and cannot impute; fit a GaussianMixture with fastem fit --missing em and "
+            "impute with it"
         )
     X = _data_for(model, args, missing=True)
     n_missing = int(np.isnan(X).sum())
@@ -995,6 +1011,8 @@ A model fitted on named columns reads them by name, in any order.""",
   fastem fit airquality.csv --columns Ozone,Solar.R,Wind,Temp -k 2 --missing em -o model.npz
   fastem impute model.npz airquality.csv -o filled.csv
   fastem impute model.npz airquality.csv -o draw1.csv --draw --seed 1
+  fastem fit visits.csv -k 3 --family poisson --missing em -o counts.npz
+  fastem impute counts.npz visits.csv -o visits_filled.csv
 
 Empty fields, NA and NaN are missing values; the others are copied unchanged.""",
     "sample": """examples:
@@ -1085,7 +1103,8 @@ def build_parser():
     fit_options(p)
     p.add_argument("--missing", choices=("error", "em"), default="error",
                    help="what an empty field, NA or NaN in DATA is: 'error' (default), or "
-                   "'em', a missing value fitted by EM over the observed entries (Gaussian)")
+                   "'em', a missing value fitted by EM over the observed entries (every "
+                   "--family, without --bayesian)")
     p.add_argument("-o", "--output", required=True, metavar="MODEL",
                    help="model file to write (.npz)")
     p.set_defaults(func=cmd_fit)
@@ -1104,7 +1123,7 @@ def build_parser():
     data_options(p)
     p.set_defaults(func=cmd_score)
 
-    p = subcommand("impute", "fill the missing values of DATA under a Gaussian mixture model")
+    p = subcommand("impute", "fill the missing values of DATA under a fitted mixture model")
     p.add_argument("model", metavar="MODEL", help="model file (.npz) from 'fastem fit'")
     data_options(p)
     p.add_argument("--draw", action="store_true",

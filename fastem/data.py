@@ -90,7 +90,9 @@ def _is_chunked(X):
     return hasattr(X, "__iter__") and not hasattr(X, "shape")
 
 
-def as_source(X, sample_weight=None, *, check_data=None, anchors=None, allow_nan=False):
+def as_source(
+    X, sample_weight=None, *, check_data=None, anchors=None, allow_nan=False, nan_advice=None
+):
     """Return the data source for ``X``: an array, a chunked source or a Dask array.
 
     Parameters
@@ -105,6 +107,10 @@ def as_source(X, sample_weight=None, *, check_data=None, anchors=None, allow_nan
         (see :func:`fastem._validation.check_range`).
     allow_nan : bool, default=False
         Keep NaN entries as missing values (infinities are refused either way).
+    nan_advice : str, optional
+        Without ``allow_nan``, what the error for NaN advises (the
+        estimator's option for missing values, or where to find one); see
+        :func:`fastem._validation.non_finite_message`.
     """
     if isinstance(X, (ArraySource, ChunkedSource)) or type(X).__name__ == "DaskSource":
         return X
@@ -112,7 +118,8 @@ def as_source(X, sample_weight=None, *, check_data=None, anchors=None, allow_nan
         from ._dask import DaskSource
 
         return DaskSource(
-            X, sample_weight, check_data=check_data, anchors=anchors, allow_nan=allow_nan
+            X, sample_weight, check_data=check_data, anchors=anchors, allow_nan=allow_nan,
+            nan_advice=nan_advice,
         )
     if _is_chunked(X):
         if sample_weight is not None:
@@ -121,9 +128,12 @@ def as_source(X, sample_weight=None, *, check_data=None, anchors=None, allow_nan
                 "(chunk, weights) pairs from the source instead, e.g. "
                 "Chunks(arrays, sample_weights=weights)."
             )
-        return ChunkedSource(X, check_data=check_data, anchors=anchors, allow_nan=allow_nan)
+        return ChunkedSource(
+            X, check_data=check_data, anchors=anchors, allow_nan=allow_nan, nan_advice=nan_advice
+        )
     return ArraySource(
-        X, sample_weight, check_data=check_data, anchors=anchors, allow_nan=allow_nan
+        X, sample_weight, check_data=check_data, anchors=anchors, allow_nan=allow_nan,
+        nan_advice=nan_advice,
     )
 
 
@@ -258,16 +268,19 @@ class ArraySource:
     anchors : ndarray of shape (m, n_features), optional
     allow_nan : bool, default=False
         Keep NaN entries as missing values.
+    nan_advice : str, optional
+        What the error for NaN advises, without ``allow_nan``.
     """
 
     feature_names_in = None
 
-    def __init__(self, X, sample_weight=None, *, check_data=None, anchors=None, allow_nan=False):
+    def __init__(self, X, sample_weight=None, *, check_data=None, anchors=None, allow_nan=False,
+                 nan_advice=None):
         X = without_pandas_index(X)
         self.feature_names_in = feature_names_of(X)
         signature = _signature(X)
         with reading(X, signature):
-            self.X = check_array(X, anchors=anchors, allow_nan=allow_nan)
+            self.X = check_array(X, anchors=anchors, allow_nan=allow_nan, nan_advice=nan_advice)
             if check_data is not None:
                 check_data(self.X)
         # Only an array still read from the file (not a converted copy) needs watching.
@@ -474,7 +487,9 @@ class Chunks:
 
     def _load(self, item):
         if _table_path(item) is not None:
-            return read_table(item, self.columns)
+            # Missing values become NaN: the estimator that reads them says
+            # whether it fits them (missing='em') or how to fix them.
+            return read_table(item, self.columns, missing=True)
         if _is_path(item):
             return load_npy(item, self.mmap_mode)
         return item
@@ -567,11 +582,13 @@ class ChunkedSource:
     anchors : ndarray of shape (m, n_features), optional
     allow_nan : bool, default=False
         Keep NaN entries as missing values.
+    nan_advice : str, optional
+        What the error for NaN advises, without ``allow_nan``.
     """
 
     feature_names_in = None
 
-    def __init__(self, chunks, *, check_data=None, anchors=None, allow_nan=False):
+    def __init__(self, chunks, *, check_data=None, anchors=None, allow_nan=False, nan_advice=None):
         if iter(chunks) is chunks:
             raise TypeError(
                 f"{type(chunks).__name__} is a one-shot iterator, but EM reads the data "
@@ -601,7 +618,10 @@ class ChunkedSource:
             except TypeError as exc:
                 raise TypeError(f"{name}: {exc}") from None
             with reading(X, signature):
-                X = check_array(X, name=name, anchors=anchors, min_samples=0, allow_nan=allow_nan)
+                X = check_array(
+                    X, name=name, anchors=anchors, min_samples=0, allow_nan=allow_nan,
+                    nan_advice=nan_advice,
+                )
             if self.dtype is None:
                 self.feature_names_in = names
             else:

@@ -345,3 +345,97 @@ def test_em_steps_at_many_features_equal_the_reference(covariance_type):
     )
     assert_allclose(model.means_, expected["means"], rtol=1e-10, atol=1e-12)
     assert_allclose(model.covariances_, expected["covariances"], rtol=1e-10, atol=1e-12)
+
+
+def test_memory_mapped_npy_with_nan_gives_the_in_memory_fit(tmp_path):
+    X, w = _data(n=600, missing=0.3)
+    np.save(tmp_path / "X.npy", X)
+    mapped = np.load(tmp_path / "X.npy", mmap_mode="r")
+    memory = _fit_steps(X, "full", 10, w)
+    on_disk = _fit_steps(mapped, "full", 10, w)
+    for name in ("weights_", "means_", "covariances_"):
+        assert_allclose(getattr(on_disk, name), getattr(memory, name), rtol=1e-10, atol=1e-12)
+    assert_allclose(
+        on_disk.predict_proba(mapped), memory.predict_proba(X), rtol=1e-10, atol=1e-12
+    )
+    chunks = Chunks([tmp_path / "X.npy"], sample_weights=[w])
+    assert_allclose(_fit_steps(chunks, "full", 10).means_, memory.means_, rtol=1e-10, atol=1e-12)
+
+
+def _online_reference(batches, covariance_type, step_exponent, step_offset, reg_covar=1e-6):
+    """Online EM (Cappe & Moulines 2009) on incomplete batches, from the formulas.
+
+    Each batch's E-step statistics per unit weight are ``nk = mean_i R_ik``,
+    ``s1 = mean_i R_ik x_hat_ik`` and ``s2 = mean_i R_ik (x_hat_ik x_hat_ik^T + C_ik)``
+    (:func:`reference.gaussian_conditional`); the running statistics move
+    toward them by ``eta_t = (t + step_offset) ** -step_exponent`` (the first
+    batch sets them); the M-step is ``mu = s1 / nk``, ``Sigma = s2 / nk - mu mu^T``
+    plus ``reg_covar`` (the diagonal of it for 'diag').
+    """
+    from reference import expand_covariances, gaussian_conditional
+
+    weights, means, covariances, _ = _start(covariance_type)
+    running = None
+    for t, X in enumerate(batches):
+        full = expand_covariances(covariances, covariance_type, 3, X.shape[1])
+        log_prob = gaussian_marginal_log_prob(X, means, covariances, covariance_type)
+        R = np.exp(log_resp_and_norm(log_prob, weights)[0])
+        s1 = np.zeros_like(means)
+        s2 = np.zeros((3, X.shape[1], X.shape[1]))
+        for k in range(3):
+            for i in range(len(X)):
+                x_hat, conditional = gaussian_conditional(X[i], means[k], full[k])
+                s1[k] += R[i, k] * x_hat
+                s2[k] += R[i, k] * (np.outer(x_hat, x_hat) + conditional)
+        batch = [R.mean(axis=0), s1 / len(X), s2 / len(X)]
+        if running is None:
+            running = batch
+        else:
+            eta = (t + step_offset) ** -step_exponent
+            running = [(1 - eta) * a + eta * b for a, b in zip(running, batch)]
+        nk, s1, s2 = running
+        weights = nk / nk.sum()
+        means = s1 / nk[:, None]
+        full = s2 / nk[:, None, None] - np.einsum("ki,kj->kij", means, means)
+        full += reg_covar * np.eye(X.shape[1])
+        covariances = full if covariance_type == "full" else np.diagonal(full, axis1=1, axis2=2)
+    return weights, means, covariances
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_partial_fit_on_incomplete_batches_is_online_em(covariance_type):
+    """Each step of partial_fit on a stream of incomplete batches, against the formulas."""
+    X, _ = _data(n=600, missing=0.3)
+    batches = np.array_split(X, 4)
+    weights, means, _, precisions = _start(covariance_type)
+    model = GaussianMixture(
+        3, covariance_type=covariance_type, weights_init=weights, means_init=means,
+        precisions_init=precisions, missing="em", step_exponent=0.6, step_offset=1.5,
+    )
+    for batch in batches:
+        model.partial_fit(batch)
+    expected = _online_reference(batches, covariance_type, 0.6, 1.5)
+    assert_allclose(model.weights_, expected[0], rtol=1e-10)
+    assert_allclose(model.means_, expected[1], rtol=1e-10, atol=1e-12)
+    assert_allclose(model.covariances_, expected[2], rtol=1e-10, atol=1e-12)
+
+
+def test_partial_fit_statistics_of_a_stream_add_up_to_the_in_memory_ones():
+    """The first step of partial_fit on all the data is the in-memory EM step; chunk
+    summaries under one model add up to the summary of the whole."""
+    X, w = _data(n=600, missing=0.3)
+    weights, means, _, precisions = _start("full")
+    online = GaussianMixture(
+        3, weights_init=weights, means_init=means, precisions_init=precisions, missing="em"
+    ).partial_fit(X, sample_weight=w)
+    memory = _fit_steps(X, "full", 1, w)
+    for name in ("weights_", "means_", "covariances_"):
+        assert_allclose(getattr(online, name), getattr(memory, name), rtol=1e-10, atol=1e-12)
+    whole = memory.summarize(X, sample_weight=w)
+    parts = [memory.summarize(X[p], sample_weight=w[p]) for p in np.array_split(np.arange(600), 5)]
+    total = parts[0]
+    for part in parts[1:]:
+        total = total + part
+    assert_allclose(total.nk, whole.nk, rtol=1e-12)
+    for key in whole.moments:
+        assert_allclose(total.moments[key], whole.moments[key], rtol=1e-10, atol=1e-10)

@@ -380,8 +380,8 @@ def test_dataframe_columns_that_are_not_numbers_are_named(family):
          r"column 'when' of X has dtype datetime64\[\w+\], not numbers"),
         ({"kind": pd.Categorical(["a", "b"] * 3)}, TypeError, "column 'kind' of X has dtype category"),
         ({"visits": pd.array([1, 2, None, 4, 5, 6], dtype="Int64")}, ValueError,
-         r"X has 1 missing value\(s\) \(pd.NA\), the first in column 'visits'. fastem fits "
-         r"complete rows only: drop the rows with missing values \(X.dropna\(\)\)"),
+         r"X has 1 missing value\(s\) \(pd.NA\), the first in column 'visits'. .*missing='em'.*"
+         r"X.dropna\(\) drops the incomplete rows"),
     ]
     model = getattr(fastem, family)(1)
     for extra, error, message in cases:

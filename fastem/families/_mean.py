@@ -13,6 +13,17 @@ and the parameter count is ``n_components * n_features``. A family built on
 :class:`MeanParameterMixture` supplies the kernel parameters, the scratch rows,
 sampling and the name of its fitted mean.
 
+With ``missing='em'`` a NaN entry is a missing value. The features are
+independent given the component, so a missing coordinate drops out of the
+density and out of its feature's statistics: ``sx`` sums the observed
+entries, a second statistic ``observed_nk`` (n_components, n_features) sums
+the responsibilities of the rows where each feature is observed, and
+
+    mean[k, d] = sum_{i: x_id observed} w_i r_ik x_id / observed_nk[k, d]
+
+(see :mod:`fastem.kernels.independent_missing`). The imputed value of a
+missing entry is its conditional expectation ``sum_k p(k | x_O) mean[k, d]``.
+
 A component whose points are all zero in a feature (or that loses all its
 points) would get a mean of 0 there, and with it a density of 0 for any
 positive value. The means are therefore floored at ``floor * data_mean[d]``,
@@ -26,11 +37,13 @@ import numbers
 import numpy as np
 
 from .._validation import as_float_array, check_scalar, check_weights_init, scan_data
-from ..base import BaseMixture
+from ..base import BaseMixture, fill_doc, impute_with
+from ..kernels.independent_missing import missing_work_rows
 
 __all__ = ["MeanParameterMixture"]
 
 
+@fill_doc
 class MeanParameterMixture(BaseMixture):
     """Base class for mixtures of independent features fitted by their means.
 
@@ -39,7 +52,8 @@ class MeanParameterMixture(BaseMixture):
     ``_floor_name`` (the floor hyper-parameter, e.g. ``"min_scale"``) and
     ``_domain`` and ``_negative_hint`` (how an error message names valid data
     and how to fix invalid data), and implement
-    ``_kernel_params``, ``_work_rows`` and ``_sample_component``.
+    ``_complete_kernel_params``, ``_missing_kernel_params``,
+    ``_complete_work_rows`` and ``_sample_component``.
     """
 
     _mean_name = None
@@ -69,9 +83,24 @@ class MeanParameterMixture(BaseMixture):
         floored = np.maximum(np.asarray(means, dtype=np.float64), self._floor(data_mean))
         setattr(self, self._mean_name, floored.astype(self._dtype))
 
-    @staticmethod
-    def _data_mean(stats):
-        return stats.moments["sx"].sum(axis=0) / stats.n_samples
+    def _observed_nk(self, stats):
+        """The responsibility mass behind each mean, (n_components, n_features), float64."""
+        if "observed_nk" in stats.moments:
+            return stats.moments["observed_nk"]
+        return np.broadcast_to(stats.nk[:, None], stats.moments["sx"].shape)
+
+    def _data_mean(self, stats):
+        """The weighted mean of each feature over the data (its observed entries)."""
+        if "observed_nk" not in stats.moments:
+            return stats.moments["sx"].sum(axis=0) / stats.n_samples
+        mass = stats.moments["observed_nk"].sum(axis=0)
+        empty = np.flatnonzero(mass <= 0)
+        if empty.size:
+            raise ValueError(
+                f"feature {int(empty[0])} has no observed value in the data: a mixture "
+                "cannot be fitted to it. Drop that column."
+            )
+        return stats.moments["sx"].sum(axis=0) / mass
 
     def _in_m_step_image(self, stats):
         """Every mean at or above the floor, up to the rounding of the dtype."""
@@ -88,7 +117,7 @@ class MeanParameterMixture(BaseMixture):
         )
 
     def _check_data(self, X):
-        _, lo, _ = scan_data(X)
+        _, lo, _ = scan_data(X, allow_nan=self._fits_missing())
         j = int(np.argmin(lo))
         if lo[j] < 0:
             raise ValueError(
@@ -131,15 +160,68 @@ class MeanParameterMixture(BaseMixture):
         self._set_component_means(means, nk @ means / nk.sum())
 
     def _moment_shapes(self, n_features):
-        return {"sx": (self.n_components, n_features)}
+        shape = (self.n_components, n_features)
+        return {"sx": shape, "observed_nk": shape} if self._fits_missing() else {"sx": shape}
 
     def _reference(self):
         return {}
 
     def _m_step_family(self, stats):
-        nk = stats.nk + 10 * np.finfo(np.float64).eps
-        sx = stats.moments["sx"]
-        self._set_component_means(sx / nk[:, None], self._data_mean(stats))
+        data_mean = self._data_mean(stats)
+        mass = self._observed_nk(stats) + 10 * np.finfo(np.float64).eps
+        self._set_component_means(stats.moments["sx"] / mass, data_mean)
+
+    def _kernel_params(self, dtype):
+        if self._fits_missing():
+            return self._missing_kernel_params(dtype)
+        return self._complete_kernel_params(dtype)
+
+    def _work_rows(self, n_features):
+        rows = self._complete_work_rows(n_features)
+        return missing_work_rows(rows, n_features) if self._fits_missing() else rows
+
+    def impute(self, X, *, draw=False, random_state=None, out=None):
+        """``X`` with each NaN entry filled under the fitted mixture.
+
+        The features are independent given the component, so a row with
+        observed coordinates ``O`` gets, for a missing feature ``d``, the
+        conditional expectation (Little & Rubin, *Statistical Analysis with
+        Missing Data*, 2nd ed., sec. 11.2)
+
+        ``E[x_d | x_O] = sum_k p(k | x_O) mean[k, d]``,
+
+        with ``p(k | x_O)`` the component probabilities of :meth:`predict_proba`
+        (the marginal over the observed coordinates) and ``mean`` the fitted
+        component means. With ``draw=True`` the row draws instead: a component
+        from ``p(k | x_O)``, then its missing features from that component's
+        distribution; calls with different ``random_state`` give the completed
+        data sets of multiple imputation (Rubin 1987). Observed entries are
+        copied unchanged. A row with nothing observed gets the mixture's mean,
+        or a draw from the mixture. The model need not have been fitted with
+        ``missing='em'``.
+
+        {impute_parameters}
+        """
+        return impute_with(self, X, draw, random_state, out)
+
+    def _impute_rows(self, X, resp, random_state, out):
+        """Family hook of :func:`fastem.base.impute_with`: fill one chunk."""
+        means = np.asarray(getattr(self, self._mean_name), dtype=np.float64)
+        out[...] = X
+        rows = np.flatnonzero(np.isnan(X).any(axis=1))
+        if random_state is None:
+            filled = np.asarray(resp[rows], dtype=np.float64) @ means
+        else:
+            # As GaussianMixture.impute: a uniform number per row picks its component.
+            choices = random_state.random_sample(X.shape[0])[rows]
+            cumulative = np.cumsum(np.asarray(resp[rows], dtype=np.float64), axis=1)
+            components = np.minimum((cumulative <= choices[:, None]).sum(axis=1), len(means) - 1)
+            filled = np.empty((rows.size, X.shape[1]))
+            for k in range(len(means)):
+                chosen = np.flatnonzero(components == k)
+                filled[chosen] = self._sample_component(random_state, k, chosen.size)
+        part = X[rows]
+        out[rows] = np.where(np.isnan(part), filled, part)
 
     def _unconstrained_parameters(self, parameters):
         """The logarithms of the component means."""

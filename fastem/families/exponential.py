@@ -3,6 +3,7 @@
 import numpy as np
 
 from ..kernels.exponential import ExponentialParams
+from ..kernels.independent_missing import ExponentialMissingParams
 from ..base import fill_doc
 from ._mean import MeanParameterMixture
 
@@ -57,6 +58,7 @@ class ExponentialMixture(MeanParameterMixture):
         ``min_scale`` itself. Without it, a component whose points are all zero
         in a feature would get a scale of 0 and give every positive value zero
         density. It plays the part of ``reg_covar`` in Gaussian mixtures.
+    {missing_independent}
 
     Attributes
     ----------
@@ -105,6 +107,7 @@ class ExponentialMixture(MeanParameterMixture):
         accelerate=True,
         step_exponent=0.7,
         step_offset=2.0,
+        missing="error",
         min_scale=1e-6,
     ):
         super().__init__(
@@ -122,6 +125,7 @@ class ExponentialMixture(MeanParameterMixture):
             step_exponent=step_exponent,
             step_offset=step_offset,
         )
+        self.missing = missing
         self.weights_init = weights_init
         self.scales_init = scales_init
         self.min_scale = min_scale
@@ -131,14 +135,21 @@ class ExponentialMixture(MeanParameterMixture):
         """Rates ``1 / scales_``, of shape (n_components, n_features)."""
         return 1 / self.scales_
 
-    def _kernel_params(self, dtype):
+    def _complete_kernel_params(self, dtype):
         rates = 1 / np.asarray(self.scales_, dtype=np.float64)
         return ExponentialParams(
             np.ascontiguousarray(rates, dtype=dtype),
             np.log(rates).sum(axis=1).astype(dtype),
         )
 
-    def _work_rows(self, n_features):
+    def _missing_kernel_params(self, dtype):
+        # A 0 adds log(rate) to the log-density: the term a missing coordinate takes back.
+        rates = 1 / np.asarray(self.scales_, dtype=np.float64)
+        return ExponentialMissingParams(
+            *self._complete_kernel_params(dtype), np.ascontiguousarray(np.log(rates), dtype=dtype)
+        )
+
+    def _complete_work_rows(self, n_features):
         return 0
 
     def _sample_component(self, rng, k, n):

@@ -1,15 +1,12 @@
 """Gaussian mixtures with full, tied, diagonal or spherical covariances."""
 
-import copy
-import functools
 import numbers
 import warnings
 
 import numpy as np
 
-from .. import _state
-from .._validation import as_float_array, check_random_state, check_scalar, check_weights_init
-from ..base import BaseMixture, _kernel_output, fill_doc
+from .._validation import as_float_array, check_scalar, check_weights_init
+from ..base import BaseMixture, fill_doc, impute_with
 from ..exceptions import RegularizationWarning
 from ..stats import SufficientStatistics
 from ..kernels.gaussian import DiagParams, FullParams, TiedParams, work_rows
@@ -132,21 +129,6 @@ def covariances_from_cholesky(precisions_cholesky, covariance_type):
     factors = precisions_cholesky.reshape(-1, *precisions_cholesky.shape[-2:])
     covariances = covariances_from_precision_cholesky(np.ascontiguousarray(factors, dtype=np.float64))
     return covariances if covariance_type == "full" else covariances[0]
-
-
-def _impute_chunk(model, state, random_state, X, out):
-    """Fill ``out`` with ``X``, its NaN entries imputed under ``state`` (one chunk)."""
-    n_samples, n_features = X.shape
-    resp = np.empty((n_samples, model.n_components), dtype=X.dtype)
-    _kernel_output(model, state, "resp", X, resp)
-    with _state.pinned(model, state):
-        params = model._kernel_params(X.dtype)
-    if random_state is None:
-        choices, normals = np.empty(0), np.empty((0, n_features))
-    else:
-        choices = random_state.random_sample(n_samples)
-        normals = random_state.standard_normal((n_samples, n_features))
-    impute_rows(X, resp, params, choices, normals, out)
 
 
 def _check_spd(matrix, what):
@@ -735,42 +717,20 @@ class GaussianMixture(_GaussianComponents):
         the mixture. The model need not have been fitted with
         ``missing='em'``.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), chunked data or dask array
-            NaN marks a missing entry; infinities are refused.
-        draw : bool, default=False
-            Draw from the conditional distribution instead of taking its mean.
-        random_state : int, RandomState instance or None, default=None
-            The draws' source, with ``draw=True``. Chunks draw in the order they
-            are read; for a Dask array, in the order its blocks are computed.
-        out : ndarray of shape (n_samples, n_features), dtype of the model, optional
-            Where to write the result, e.g. a ``np.memmap``; may not share memory
-            with ``X``. Not for Dask arrays.
-
-        Returns
-        -------
-        X_imputed : ndarray of shape (n_samples, n_features), dtype of X
-            A list of arrays for chunked data without ``out``, a lazy dask
-            array for a dask array.
-
-        Raises
-        ------
-        NotFittedError
-            The model is not fitted.
-        ValueError
-            For data with infinite entries or the wrong number of features.
+        {impute_parameters}
         """
-        if not isinstance(draw, (bool, np.bool_)):
-            raise TypeError(f"draw must be True or False, got {draw!r}.")
-        model = copy.copy(self)
-        model.missing = "em"
-        source = model._validate_data(X, reset=False)
-        state = model._get_parameters()
-        rng = check_random_state(random_state) if draw else None
-        return source.map(
-            functools.partial(_impute_chunk, model, state, rng), source.n_features, source.dtype, out
-        )
+        return impute_with(self, X, draw, random_state, out)
+
+    def _impute_rows(self, X, resp, random_state, out):
+        """Family hook of :func:`fastem.base.impute_with`: fill one chunk."""
+        params = self._kernel_params(X.dtype)
+        n_samples, n_features = X.shape
+        if random_state is None:
+            choices, normals = np.empty(0), np.empty((0, n_features))
+        else:
+            choices = random_state.random_sample(n_samples)
+            normals = random_state.standard_normal((n_samples, n_features))
+        impute_rows(X, resp, params, choices, normals, out)
 
     def to_sklearn(self):
         """An equivalent fitted :class:`sklearn.mixture.GaussianMixture` (float64).

@@ -5,6 +5,7 @@ import functools
 import numpy as np
 
 from .._validation import find_non_integers
+from ..kernels.independent_missing import PoissonMissingParams
 from ..kernels.poisson import LOG_FACTORIALS, WORK_ROWS, PoissonParams, split
 from ..base import fill_doc
 from ._mean import MeanParameterMixture
@@ -70,6 +71,7 @@ class PoissonMixture(MeanParameterMixture):
         floor is ``min_rate`` itself. Without it, a component whose points are
         all zero in a feature would get a rate of 0 and give every positive
         count zero probability.
+    {missing_independent}
 
     Attributes
     ----------
@@ -113,6 +115,7 @@ class PoissonMixture(MeanParameterMixture):
         accelerate=True,
         step_exponent=0.7,
         step_offset=2.0,
+        missing="error",
         min_rate=1e-6,
     ):
         super().__init__(
@@ -130,6 +133,7 @@ class PoissonMixture(MeanParameterMixture):
             step_exponent=step_exponent,
             step_offset=step_offset,
         )
+        self.missing = missing
         self.weights_init = weights_init
         self.rates_init = rates_init
         self.min_rate = min_rate
@@ -146,7 +150,7 @@ class PoissonMixture(MeanParameterMixture):
                 "stored with rounding noise."
             )
 
-    def _kernel_params(self, dtype):
+    def _complete_kernel_params(self, dtype):
         rates = np.asarray(self.rates_, dtype=np.float64)
         log_rates, log_rates_low = split(np.log(rates), dtype)
         log_norm, log_norm_low = split(-rates.sum(axis=1), dtype)
@@ -155,7 +159,14 @@ class PoissonMixture(MeanParameterMixture):
             log_rates, log_norm, log_factorials, log_rates_low, log_norm_low, log_factorials_low
         )
 
-    def _work_rows(self, n_features):
+    def _missing_kernel_params(self, dtype):
+        # A 0 adds -rate to the log-density: the term a missing coordinate takes back.
+        rates = np.asarray(self.rates_, dtype=np.float64)
+        return PoissonMissingParams(
+            *self._complete_kernel_params(dtype), np.ascontiguousarray(-rates, dtype=dtype)
+        )
+
+    def _complete_work_rows(self, n_features):
         return WORK_ROWS
 
     def _sample_component(self, rng, k, n):

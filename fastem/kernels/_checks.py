@@ -84,7 +84,7 @@ def n_check_partitions(n_samples):
 def count_non_integer(X, n_partitions):
     """Return the number of entries of a 2-D array that are not whole numbers.
 
-    Also returns the flat index (``i * n_features + j``) of the first such
+    NaN (a missing value) is not counted. Also returns the flat index (``i * n_features + j``) of the first such
     entry in row-major order, or -1 when there is none, so that an error
     message can quote the value.
     """
@@ -99,7 +99,7 @@ def count_non_integer(X, n_partitions):
         for i in range(rows.shape[0]):
             for j in range(n_features):
                 v = rows[i, j]
-                if v != np.floor(v):
+                if v != np.floor(v) and v == v:
                     if first < 0:
                         first = (first_row + i) * n_features + j
                     c += 1

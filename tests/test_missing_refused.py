@@ -1,0 +1,165 @@
+"""NaN in the data of an estimator not fitting missing values: a clear error at every entry point."""
+
+import copy
+import functools
+import re
+import warnings
+
+import numpy as np
+import pytest
+
+from fastem import (
+    BayesianGaussianMixture,
+    Chunks,
+    ExponentialMixture,
+    GaussianMixture,
+    PoissonMixture,
+)
+from fastem.cli import main
+
+ESTIMATORS = (GaussianMixture, BayesianGaussianMixture, ExponentialMixture, PoissonMixture)
+FITTED_METHODS = (
+    "predict", "predict_proba", "score", "score_samples", "summarize", "bic", "aic",
+    "partial_fit",
+)
+PATHS = ("array", "chunks", "dask", "frame")
+
+
+def _data():
+    """Counts in two groups: valid data for every family (Poisson's whole numbers included)."""
+    rng = np.random.default_rng(0)
+    return np.concatenate([rng.poisson(2.0, (60, 2)), rng.poisson(12.0, (60, 2))]).astype(float)
+
+
+def _with_nan(path):
+    X = _data()
+    X[5, 1] = np.nan
+    if path == "chunks":
+        return Chunks([X[:50], X[50:]])
+    if path == "dask":
+        da = pytest.importorskip("dask.array")
+        return da.from_array(X, chunks=40)
+    if path == "frame":  # nullable columns: the missing value is pd.NA
+        pd = pytest.importorskip("pandas")
+        return pd.DataFrame({"a": X[:, 0], "b": X[:, 1]}).astype("Float64")
+    return X
+
+
+def _expected(cls):
+    """The error names the option, or says that the estimator has none and which one does."""
+    name = cls.__name__
+    if "missing" in cls._get_param_names():
+        return rf"(NaN or infinite|missing value).*pass missing='em' to {name}"
+    return (rf"(NaN or infinite|missing value).*{name} does not support missing values.*"
+            + re.escape("GaussianMixture(missing='em')"))
+
+
+def _model(cls):
+    kw = {"max_iter": 400} if cls is BayesianGaussianMixture else {}
+    return cls(2, random_state=0, **kw)
+
+
+@functools.cache
+def _fitted(cls):
+    return _model(cls).fit(_data())
+
+
+def _method(model, name):
+    if not hasattr(model, name):
+        pytest.skip(f"{type(model).__name__} has no {name}")
+    return getattr(model, name)
+
+
+def _compute(result):
+    """Dask results are lazy: the error comes when they are computed."""
+    return result.compute() if hasattr(result, "compute") else result
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("method", ("fit", "fit_predict", "partial_fit"))
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_fitting_data_with_nan_names_the_option(cls, method, path):
+    X = _with_nan(path)
+    with pytest.raises(ValueError, match=_expected(cls)):
+        _compute(_method(_model(cls), method)(X))
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("method", FITTED_METHODS)
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_a_fitted_model_given_nan_names_the_option(cls, method, path):
+    model = copy.deepcopy(_fitted(cls))
+    X = _with_nan(path)
+    with pytest.raises(ValueError, match=_expected(cls)):
+        _compute(_method(model, method)(X))
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_impute_is_offered_where_missing_values_are(cls):
+    """A family that fits missing values imputes them; one that does not has no impute."""
+    supports = "missing" in cls._get_param_names()
+    assert hasattr(cls, "impute") == supports
+    if supports:
+        model = _model(cls).fit(_data())
+        filled = model.impute(_with_nan("array"))
+        assert np.isfinite(filled).all()
+
+
+def _csv(path, X):
+    with open(path, "w") as f:
+        f.write("a,b\n")
+        for row in X:
+            f.write(",".join("NA" if v != v else repr(float(v)) for v in row) + "\n")
+
+
+def test_cli_names_the_option_or_says_there_is_none(tmp_path, capsys):
+    X = _data()
+    _csv(tmp_path / "clean.csv", X)
+    X[5, 1] = np.nan
+    _csv(tmp_path / "holes.csv", X)
+    holes, clean = str(tmp_path / "holes.csv"), str(tmp_path / "clean.csv")
+
+    def error(*argv):
+        assert main(list(argv)) != 0
+        return capsys.readouterr().err
+
+    model = str(tmp_path / "model.npz")
+    assert "--missing em" in error("fit", holes, "-k", "2", "-o", model)
+    bayes = error("fit", holes, "-k", "2", "--bayesian", "dirichlet_process", "-o", model)
+    assert "does not support missing values" in bayes and "--missing em" in bayes
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the CLI prints its warnings, not under test here
+        assert main(["fit", clean, "-k", "2", "--seed", "0", "-o", model]) == 0
+    capsys.readouterr()
+    for command in ("predict", "score"):
+        out = ["-o", str(tmp_path / "labels.npy")] if command == "predict" else []
+        assert "refit it with --missing em" in error(command, model, holes, *out)
+
+    bayes_model = str(tmp_path / "bayes.npz")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["fit", clean, "-k", "2", "--bayesian", "dirichlet_process", "--max-iter", "400",
+                     "--seed", "0", "-o", bayes_model]) == 0
+    capsys.readouterr()
+    assert "BayesianGaussianMixture does not support missing values" in error(
+        "score", bayes_model, holes
+    )
+    message = error("impute", bayes_model, holes, "-o", str(tmp_path / "filled.csv"))
+    assert "does not support missing values" in message and "--missing em" in message
+
+
+def test_missing_em_reads_csv_chunks_and_nullable_frames_as_missing_values(tmp_path):
+    """NA in CSV files and pd.NA in nullable columns are NaN to a model that fits them."""
+    pd = pytest.importorskip("pandas")
+    X = _data()
+    X[[5, 40, 77], [1, 0, 1]] = np.nan
+    kw = dict(n_components=2, random_state=0, missing="em")
+    expected = GaussianMixture(**kw).fit(X)
+    _csv(tmp_path / "a.csv", X[:50])
+    _csv(tmp_path / "b.csv", X[50:])
+    from_files = GaussianMixture(**kw).fit(Chunks([tmp_path / "a.csv", tmp_path / "b.csv"]))
+    from_frame = GaussianMixture(**kw).fit(pd.DataFrame(X, columns=["a", "b"]).astype("Float64"))
+    for model in (from_files, from_frame):
+        np.testing.assert_allclose(model.means_, expected.means_, rtol=1e-12)
+        assert list(model.feature_names_in_) == ["a", "b"]
