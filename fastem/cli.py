@@ -804,7 +804,7 @@ def _select_family(args, X, n_components, progress):
     cls = _family_class(args.family)
     results = {}
     for cell, k in enumerate(n_components, start=1):
-        model = cls(k, n_init=args.n_init, random_state=args.seed)
+        model = cls(k, n_init=args.n_init, random_state=args.seed, missing=args.missing)
         if progress is not None:
             model.set_params(callback=CellProgress(progress, cell, len(n_components), args.family,
                                                   None))
@@ -827,7 +827,12 @@ def cmd_select(args):
         _check_output(args.output, (".npz",), {"data file": args.data})
     if args.family != "gaussian" and args.covariance is not None:
         raise UsageError(f"--covariance applies to --family gaussian only, not {args.family}")
-    X, names = read_table(args.data, args.columns, args.dtype, args.quiet, args.header)
+    X, names = read_table(
+        args.data, args.columns, args.dtype, args.quiet, args.header,
+        missing=args.missing == "em",
+        nan_fix="select with --missing em if NaN marks missing values, or remove or impute "
+        "such rows",
+    )
     n_components = args.k.values(X.shape[0], args.data)
     progress = None if _progress(args) is None else SelectionProgress()
     # Warnings are printed by main, after the command succeeded: an error is one line.
@@ -841,6 +846,7 @@ def cmd_select(args):
                 n_init=args.n_init,
                 random_state=args.seed,
                 progress=progress,
+                missing=args.missing,
             )
             cells = {key: (value, result.flags.get(key) or "")
                      for key, value in result.table.as_dict().items()}
@@ -1063,6 +1069,11 @@ def build_parser():
                        help="compute in this precision (default: float32 data stay float32, "
                        "the rest float64)")
 
+    def missing_option(p, note):
+        p.add_argument("--missing", choices=("error", "em"), default="error",
+                       help="what an empty field, NA or NaN in DATA is: 'error' (default), or "
+                       f"'em', a missing value fitted by EM over the observed entries {note}")
+
     def family_option(p):
         p.add_argument("--family", choices=tuple(_FAMILIES), default="gaussian",
                        help="component distribution: gaussian (default), exponential "
@@ -1101,10 +1112,7 @@ def build_parser():
                    help="stop when the log-likelihood per sample is estimated to be within this "
                    f"of its limit (default {defaults['tol']:g}, as in Python)")
     fit_options(p)
-    p.add_argument("--missing", choices=("error", "em"), default="error",
-                   help="what an empty field, NA or NaN in DATA is: 'error' (default), or "
-                   "'em', a missing value fitted by EM over the observed entries (every "
-                   "--family, without --bayesian)")
+    missing_option(p, "(every --family, without --bayesian)")
     p.add_argument("-o", "--output", required=True, metavar="MODEL",
                    help="model file to write (.npz)")
     p.set_defaults(func=cmd_fit)
@@ -1157,6 +1165,7 @@ def build_parser():
     p.add_argument("--criterion", choices=("bic", "aic"), default="bic",
                    help="information criterion; lower is better (default bic)")
     fit_options(p)
+    missing_option(p, "(every --family); the criteria then use the observed-data likelihood")
     p.add_argument("-o", "--output", metavar="MODEL", help="save the best model here (.npz)")
     p.set_defaults(func=cmd_select)
 

@@ -19,6 +19,7 @@ fits as singular and leaves them out, :func:`select_n_components` flags them
 and chooses among the others. The rule is in :func:`collapsed_components`.
 """
 
+import functools
 import math
 import numbers
 import warnings
@@ -31,7 +32,7 @@ from ._init import INIT_SAMPLE_SIZE
 from ._progress import SelectionProgress
 from ._validation import check_random_state, check_scalar
 from .data import _Slice, as_source
-from .base import LikelihoodDecreaseWarning
+from .base import LikelihoodDecreaseWarning, _check_observed_rows
 from .exceptions import ConvergenceWarning
 from .families.gaussian import _COVARIANCE_TYPES, GaussianMixture
 
@@ -43,6 +44,11 @@ _GRID_PARAMETERS = ("n_components", "covariance_type")
 # Rows per chunk for the passes that need responsibilities or centred data.
 _CHUNK_ROWS = 65_536
 _REG_COVAR_MULTIPLE = 10.0
+_NAN_ADVICE = (
+    "If the NaN are missing values, pass missing='em' to select_n_components, whose fits "
+    "then use EM over the observed entries and the criteria the observed-data likelihood; "
+    "otherwise remove or impute them"
+)
 
 
 def _min_points(covariance_type, n_features):
@@ -58,8 +64,16 @@ def _weights_or_ones(sample_weight, n_samples):
     return sample_weight if sample_weight.shape[0] else np.ones(n_samples)
 
 
-def _data_covariance(source):
-    """Weighted covariance of the data in float64, in two passes over the source."""
+def _data_covariance(source, missing=False):
+    """Weighted covariance of the data in float64, in two passes over the source.
+
+    With ``missing``, NaN entries are missing values: each mean is taken over
+    a feature's observed entries and each covariance over the rows where both
+    features are observed (the pairwise estimate; the collapse rule only
+    measures the data's spread along directions with it).
+    """
+    if missing:
+        return _observed_data_covariance(source)
     D = source.n_features
 
     def first_moments(X, w):
@@ -78,6 +92,41 @@ def _data_covariance(source):
         return out.ravel()
 
     return source.reduce(scatter).reshape(D, D) / total, total
+
+
+def _observed_data_covariance(source):
+    """:func:`_data_covariance` of data with NaN entries: pairwise over the observed entries."""
+    D = source.n_features
+
+    def first_moments(X, w):
+        w = _weights_or_ones(w, X.shape[0])
+        out = np.zeros(1 + 2 * D)
+        out[0] = w.sum()
+        for s in _row_blocks(X.shape[0]):
+            part = np.asarray(X[s], dtype=np.float64)
+            observed = ~np.isnan(part)
+            out[1 : 1 + D] += w[s] @ np.where(observed, part, 0.0)
+            out[1 + D :] += w[s] @ observed
+        return out
+
+    moments = source.reduce(first_moments)
+    total = moments[0]
+    mean = moments[1 : 1 + D] / np.maximum(moments[1 + D :], np.finfo(np.float64).tiny)
+
+    def scatter(X, w):
+        w = _weights_or_ones(w, X.shape[0])
+        out = np.zeros((2, D, D))
+        for s in _row_blocks(X.shape[0]):
+            part = np.asarray(X[s], dtype=np.float64)
+            observed = ~np.isnan(part)
+            centred = np.where(observed, part - mean, 0.0)
+            out[0] += (centred * w[s, None]).T @ centred
+            out[1] += (observed * w[s, None]).T @ observed
+        return out.ravel()
+
+    sums, pair_mass = source.reduce(scatter).reshape(2, D, D)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(pair_mass > 0, sums / pair_mass, 0.0), total
 
 
 def _full_covariances(model):
@@ -179,10 +228,12 @@ def collapsed_components(model, X, sample_weight=None, *, min_variance_ratio=1e-
     reasons : dict of int to str
         For each collapsed component, every rule it breaks; empty when none is.
     """
-    source = as_source(X, sample_weight)
+    missing = model._fits_missing()
+    source = as_source(X, sample_weight, allow_nan=missing, nan_advice=model._nan_advice())
     check_scalar(min_variance_ratio, "min_variance_ratio", numbers.Real, min_val=0.0, max_val=1.0)
     return _collapse_reasons(
-        model, source, min_variance_ratio, _data_covariance(source)[0], _resolution(source)
+        model, source, min_variance_ratio, _data_covariance(source, missing)[0],
+        _resolution(source),
     )
 
 
@@ -195,7 +246,8 @@ def _resolution(source):
     points = points[weights > 0]
     gaps = np.zeros(source.n_features)
     for j in range(source.n_features):
-        steps = np.diff(np.unique(points[:, j]))
+        values = points[:, j]
+        steps = np.diff(np.unique(values[~np.isnan(values)]))  # NaN: a missing value
         gaps[j] = steps.min() if steps.size else 0.0
     return gaps
 
@@ -611,15 +663,25 @@ def select_n_components(
     >>> print(result.table)
     >>> labels = result.best_model_.predict(X)
     """
-    source = as_source(X, sample_weight)
+    _check_gmm_kwargs(gmm_kwargs)
+    prototype = GaussianMixture(**gmm_kwargs)
+    missing = prototype._fits_missing()
+    source = as_source(
+        X,
+        sample_weight,
+        # as GaussianMixture.fit validates, since its fits take the source as it is
+        check_data=functools.partial(_check_observed_rows, prototype._check_data) if missing
+        else prototype._check_data,
+        allow_nan=missing,
+        nan_advice=_NAN_ADVICE,
+    )
     ks, types, criterion = _check_grid(n_components, covariance_types, criterion, source.n_positive)
     check_scalar(n_init, "n_init", numbers.Integral, min_val=1)
     check_scalar(min_variance_ratio, "min_variance_ratio", numbers.Real, min_val=0.0, max_val=1.0)
     if not isinstance(random_state, numbers.Integral):
         random_state = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
     check_random_state(random_state)
-    _check_gmm_kwargs(gmm_kwargs)
-    S, total_weight = _data_covariance(source)
+    S, total_weight = _data_covariance(source, missing)
     resolution = _resolution(source)
 
     if progress is True:

@@ -439,3 +439,68 @@ def test_partial_fit_statistics_of_a_stream_add_up_to_the_in_memory_ones():
     assert_allclose(total.nk, whole.nk, rtol=1e-12)
     for key in whole.moments:
         assert_allclose(total.moments[key], whole.moments[key], rtol=1e-10, atol=1e-10)
+
+
+def _three_component_data(n=900, missing=0.2, seed=11):
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0, 0.0, 0.0], [6.0, 2.0, -3.0], [-5.0, 5.0, 3.0]])
+    labels = rng.choice(3, n, p=[0.4, 0.35, 0.25])
+    X = centres[labels] + rng.normal(size=(n, 3)) @ np.diag([1.0, 0.8, 1.2])
+    mask = rng.random(X.shape) < missing
+    mask[mask.all(axis=1), 0] = False
+    X[mask] = np.nan
+    return X
+
+
+def test_select_n_components_on_incomplete_data_chooses_three_by_the_observed_likelihood():
+    from fastem import select_n_components
+    from reference import gaussian_n_parameters
+
+    X = _three_component_data()
+    result = select_n_components(
+        X, range(1, 6), covariance_types=("full", "diag"), random_state=0, missing="em"
+    )
+    assert result.best_params_[1] == 3
+    model = result.best_model_
+    assert model.missing == "em"
+    # the score is the observed-data log-likelihood: the marginal over each row's observed entries
+    _, norm = log_resp_and_norm(
+        gaussian_marginal_log_prob(X, model.means_, model.covariances_, model.covariance_type),
+        model.weights_,
+    )
+    assert model.score(X) == pytest.approx(norm.mean(), rel=1e-10)
+    n = len(X)
+    p = gaussian_n_parameters(3, 3, model.covariance_type)
+    bic = -2 * model.score(X) * n + p * np.log(n)
+    assert result.table[result.best_params_] == pytest.approx(bic, rel=1e-10)
+    assert model.bic(X) == pytest.approx(bic, rel=1e-10)
+
+
+def test_select_n_components_refuses_nan_naming_its_option():
+    from fastem import select_n_components
+
+    with pytest.raises(ValueError, match="pass missing='em' to select_n_components"):
+        select_n_components(_three_component_data(), range(1, 3), covariance_types=("diag",))
+
+
+def test_cli_select_takes_missing_values(tmp_path, capsys):
+    import json
+
+    from fastem import select_n_components
+    from fastem.cli import main
+
+    X = _three_component_data(n=600)
+    with open(tmp_path / "x.csv", "w") as f:
+        f.write("a,b,c\n")
+        for row in X:
+            f.write(",".join("NA" if v != v else repr(float(v)) for v in row) + "\n")
+    data = str(tmp_path / "x.csv")
+    argv = ["select", data, "--k", "1-4", "--covariance", "diag", "--seed", "0", "--json"]
+    assert main(argv) != 0
+    assert "select with --missing em" in capsys.readouterr().err
+    assert main([*argv, "--missing", "em"]) == 0
+    best = json.loads(capsys.readouterr().out)["best_params"]
+    expected = select_n_components(
+        X, range(1, 5), covariance_types=("diag",), random_state=0, missing="em"
+    )
+    assert best["n_components"] == expected.best_params_[1] == 3
