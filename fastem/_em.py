@@ -427,6 +427,7 @@ class _Run:
             if trial:
                 return None
             raise
+        model._pass_checks_on(before, self.source.n_features)
         if self.pairs is not None:
             point = model._unconstrained(before)
             image = model._unconstrained(model._get_parameters())

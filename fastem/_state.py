@@ -50,6 +50,10 @@ FITTED_ATTRIBUTES = frozenset({
 })
 
 
+# Stands for "no such name" where None is a value.
+ABSENT = object()
+
+
 class ParameterState:
     """An immutable snapshot of a fitted model: its parameters and its fit's record.
 
@@ -58,22 +62,26 @@ class ParameterState:
     change a state. ``record`` holds the other fitted attributes of the same
     fit (``n_features_in_``, ``n_iter_``, ``converged_``, ``lower_bound_``,
     ...), stored as given: they are replaced, never changed in place.
+
+    ``memo`` keeps what has been computed from the parameters alone (see
+    :meth:`derived`); states with the same parameters share it.
     """
 
-    __slots__ = ("_values", "_record")
+    __slots__ = ("_values", "_record", "_memo")
 
-    def __init__(self, values=(), record=()):
+    def __init__(self, values=(), record=(), memo=None):
         frozen = {}
         for name, value in dict(values).items():
             frozen[name] = _frozen(value)
         object.__setattr__(self, "_values", frozen)
         object.__setattr__(self, "_record", dict(record))
+        object.__setattr__(self, "_memo", {} if memo is None else memo)
 
     def __setattr__(self, name, value):
         raise AttributeError("ParameterState is immutable; use replace()")
 
     def __reduce__(self):
-        return (ParameterState, (self._values, self._record))
+        return (ParameterState, (self._values, self._record))  # the memo is not pickled
 
     def __contains__(self, name):
         return name in self._values or name in self._record
@@ -83,26 +91,58 @@ class ParameterState:
             return self._values[name]
         return self._record[name]
 
+    def get(self, name, default=None):
+        """The parameter or fitted attribute ``name``, or ``default`` if the state has none."""
+        value = self._values.get(name, ABSENT)
+        return self._record.get(name, default) if value is ABSENT else value
+
     def names(self):
         """The parameter names, in the order they were set."""
         return tuple(self._values)
 
+    @property
+    def memo(self):
+        """The dict of values derived from this state's parameters (see :meth:`derived`)."""
+        return self._memo
+
+    def derived(self, key, compute):
+        """``compute()``, a value that depends on this state's parameters and on ``key`` only.
+
+        Computed once per state and key, then kept: the EM loop asks for
+        the same vector of a state twice, and a model's predictions for the
+        same kernel parameters on every call. Treat the value as read-only.
+        """
+        memo = self._memo
+        if key not in memo:
+            memo[key] = compute()
+        return memo[key]
+
     def replace(self, name, value):
         """A new state with the parameter ``name`` set to ``value`` (added if absent)."""
         values = dict(self._values)
-        values[name] = value
-        return ParameterState(values, self._record)
+        values[name] = _frozen(value)
+        return ParameterState._of_frozen(values, self._record)
+
+    @classmethod
+    def _of_frozen(cls, values, record, memo=None):
+        """A state of ``values`` that are already frozen, and of a ``record`` no state changes."""
+        state = object.__new__(cls)
+        object.__setattr__(state, "_values", values)
+        object.__setattr__(state, "_record", record)
+        object.__setattr__(state, "_memo", {} if memo is None else memo)
+        return state
 
     def replace_record(self, name, value):
         """A new state with the fitted attribute ``name`` set to ``value``."""
         record = dict(self._record)
         record[name] = value
-        return ParameterState(self._values, record)
+        return ParameterState._of_frozen(self._values, record, self._memo)
 
     def with_parameters(self, other):
         """A new state with the parameters of ``other`` and the record of this one."""
-        values = other._values if isinstance(other, ParameterState) else other
-        return ParameterState(values, self._record)
+        if isinstance(other, ParameterState):
+            return ParameterState(other._values, self._record, other._memo)
+        return ParameterState(other, self._record)
 
     def remove(self, name):
         """A new state without ``name`` (a parameter or a fitted attribute)."""

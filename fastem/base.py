@@ -93,6 +93,7 @@ family's statistics: adding a family changes neither.
 import copy
 import functools
 import inspect
+import math
 import numbers
 import time
 import warnings
@@ -267,6 +268,14 @@ def _mixing_weights(nk):
     if not weights.sum() > 0:  # no mass anywhere: nothing tells the components apart
         weights = floored
     return weights / weights.sum()
+
+
+def _same_objects(these, those):
+    """Whether two tuples hold the same objects, position by position (None: never)."""
+    return (
+        these is not None and len(these) == len(those)
+        and all(a is b for a, b in zip(these, those))
+    )
 
 
 def n_partitions_for(n_samples, n_stats):
@@ -448,9 +457,9 @@ class BaseMixture:
     def __getattr__(self, name):
         # Reached only when ordinary lookup fails: the fitted state lives in the snapshot.
         if not name.startswith("__"):
-            state = _state.current(self)
-            if name in state:
-                return state[name]
+            value = _state.current(self).get(name, _state.ABSENT)
+            if value is not _state.ABSENT:
+                return value
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __setattr__(self, name, value):
@@ -712,7 +721,7 @@ class BaseMixture:
     # the sufficient-statistics protocol
 
     def _n_stats(self, n_features):
-        family = sum(int(np.prod(shape)) for shape in self._moment_shapes(n_features).values())
+        family = sum(math.prod(shape) for shape in self._moment_shapes(n_features).values())
         return family, 2 + self.n_components + family
 
     def _parameter_shapes(self, n_features):
@@ -731,9 +740,35 @@ class BaseMixture:
         data. Raises ValueError naming the attribute, the value seen and the
         expected one.
         """
+        state = _state.current(self)
+        key = ("checked", n_features)
+        if _same_objects(state.memo.get(key), self._hyper_parameter_values()):
+            return
         self._check_parameters()
         check_parameter_arrays(self, self._parameter_shapes(n_features), n_features)
         self._check_parameter_values()
+        state.memo[key] = self._hyper_parameter_values()
+
+    def _hyper_parameter_values(self):
+        """The hyper-parameters' values, in ``get_params`` order (the objects themselves)."""
+        return tuple(getattr(self, name) for name in self._get_param_names())
+
+    def _pass_checks_on(self, before, n_features):
+        """Count the M-step's parameters as checked when those of its pass, ``before``, were.
+
+        For the EM loop, right after ``m_step(stats)`` with ``stats`` from a
+        kernel pass at ``before`` (which ran :meth:`_check_fitted_parameters`):
+        an M-step from such statistics gives parameters that pass the same
+        checks (finite, of the declared shapes and dtype, weights on the
+        simplex, positive precisions; ``m_step`` raises otherwise), so the
+        next pass need not run them again. Statistics from elsewhere
+        (``m_step`` called by a user) are not vouched for: the next pass
+        checks their M-step's parameters.
+        """
+        key = ("checked", n_features)
+        hyper = before.memo.get(key)
+        if _same_objects(hyper, self._hyper_parameter_values()):
+            _state.current(self).memo[key] = hyper
 
     @_one_snapshot
     def _run_kernel(self, X, sample_weight, *, accumulate, log_prob=None, labels=None, resp=None):
@@ -825,7 +860,7 @@ class BaseMixture:
         moments = {}
         offset = 2 + n_components
         for name, shape in self._moment_shapes(n_features).items():
-            size = int(np.prod(shape))
+            size = math.prod(shape)
             moments[name] = total[offset : offset + size].reshape(shape)
             offset += size
         return SufficientStatistics(
@@ -902,8 +937,7 @@ class BaseMixture:
         """
         self._check_is_fitted()
         self._check_statistics(stats)
-        names = [name for name in self._parameter_names if hasattr(self, name)]
-        before = {name: getattr(self, name) for name in names}
+        before = _state.current(self)
         try:
             # Data and parameters far apart for the dtype (e.g. a means_init
             # near 0 for data near 1e160) overflow here; that is reported below.
@@ -918,8 +952,7 @@ class BaseMixture:
                         "arithmetic. Scale the data, or give initial parameters near the data."
                     )
         except ValueError:
-            for name, value in before.items():  # a failed M-step leaves the model as it was
-                setattr(self, name, value)
+            _state.assign(self, before)  # a failed M-step leaves the model as it was
             raise
         return self
 
@@ -1414,15 +1447,24 @@ class BaseMixture:
 
         The weights become their logarithms (any vector maps back through
         the softmax); the family parameters come from the family hook
-        ``_unconstrained_parameters``, which takes them by name.
+        ``_unconstrained_parameters``, which takes them by name. Computed
+        once per snapshot (read-only).
         """
+        if isinstance(parameters, ParameterState):
+            key = ("unconstrained", type(self), tuple(self._family_structure().items()))
+            return parameters.derived(key, lambda: self._unconstrained_vector(parameters))
+        return self._unconstrained_vector(parameters)
+
+    def _unconstrained_vector(self, parameters):
         named = self._named_parameters(parameters)
         with np.errstate(divide="ignore"):
             log_weights = np.log(np.asarray(named["weights_"], dtype=np.float64))
         # An empty component's weight is exactly 0: a finite stand-in for its
         # log keeps differences between iterates at 0 and maps back to 0.
         log_weights = np.maximum(log_weights, -1e300)
-        return np.concatenate([log_weights, self._unconstrained_parameters(named)])
+        theta = np.concatenate([log_weights, self._unconstrained_parameters(named)])
+        theta.flags.writeable = False
+        return theta
 
     def _set_unconstrained(self, theta):
         """Set the parameters from a vector of :meth:`_unconstrained`; ValueError if invalid."""

@@ -10,6 +10,8 @@ a kernel.
 """
 
 import copy
+import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -310,3 +312,64 @@ def test_m_step_refuses_statistics_of_another_model(other):
     assert fastem._state.committed(model) is before
     with pytest.raises(fastem.NotFittedError):
         GaussianMixture(2).m_step(model.summarize(X))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(
+    "name", [name for name, _ in FAMILIES] + ["bayesian-full", "bayesian-diag"]
+)
+def test_m_steps_of_the_em_loop_pass_the_checks_the_next_pass_skips(name, dtype, monkeypatch):
+    """The EM loop runs the parameter checks once per fit's start, not once per pass.
+
+    It counts the M-step of a checked pass's statistics as checked
+    (``_pass_checks_on``). Here every such M-step is checked anyway, for
+    every family, both dtypes, weighted data and restarts: none may fail.
+    """
+    from fastem.base import BaseMixture
+
+    vouched = []
+    original = BaseMixture._pass_checks_on
+
+    def check_anyway(self, before, n_features):
+        original(self, before, n_features)
+        if self._get_parameters().memo.pop(("checked", n_features), None) is not None:
+            self._check_fitted_parameters(n_features)
+            vouched.append(name)
+
+    monkeypatch.setattr(BaseMixture, "_pass_checks_on", check_anyway)
+    if name.startswith("bayesian"):
+        model = fastem.BayesianGaussianMixture(
+            4, covariance_type=name.split("-")[1], random_state=0, max_iter=30, tol=0
+        )
+        X = _data("gaussian", dtype)
+    else:
+        model = dict(FAMILIES)[name]().set_params(n_init=2, max_iter=30, tol=0)
+        X = _data(name, dtype)
+    weights = np.random.default_rng(1).uniform(0.1, 2.0, len(X))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fastem.ConvergenceWarning)
+        model.fit(X, sample_weight=weights)
+    assert len(vouched) >= 20
+
+
+def test_statistics_from_a_user_are_not_vouched_for():
+    """``m_step`` called by a user leaves its parameters to be checked by the next pass."""
+    model, X = _fitted("gaussian-full")
+    stats = model.summarize(X)
+    model.m_step(stats)
+    assert ("checked", X.shape[1]) not in model._get_parameters().memo
+    stats.moments["sx"][0] *= 1e3  # means far off, still a valid model
+    model.m_step(stats)
+    model.predict(X)
+    assert ("checked", X.shape[1]) in model._get_parameters().memo
+
+
+def test_states_with_the_same_parameters_share_what_was_derived_from_them():
+    model, X = _fitted("gaussian-full")
+    state = model._get_parameters()
+    theta = model._unconstrained(state)
+    assert model._unconstrained(state) is theta and not theta.flags.writeable
+    assert state.replace_record("n_iter_", 5).memo is state.memo
+    assert state.with_parameters(state).memo is state.memo
+    assert state.replace("means_", state["means_"] + 1.0).memo == {}
+    assert pickle.loads(pickle.dumps(state)).memo == {}
