@@ -5,11 +5,12 @@ Three parts, each printed as a table:
 ``speed``
     Time of one EM pass (the fused E-step and statistics, ``summarize``) on
     N x D data from a K-component full-covariance mixture, with the
-    parameters of a fit: the complete data with ``missing='error'`` and
-    ``missing='em'`` (no NaN), and the same data with a fraction of its
-    entries missing completely at random. Also scikit-learn's E-step plus
-    M-step on the complete data. Medians of ``--repeats`` passes, side by
-    side in one process.
+    parameters of a 'full' and of a 'diag' fit: the complete data with
+    ``missing='error'`` and ``missing='em'`` (no NaN), and the same data
+    with 10% and 20% of its entries missing completely at random; ratios
+    to the complete-data pass of the same covariance type. Also
+    scikit-learn's E-step plus M-step on the complete data (against
+    'full'). Medians of ``--repeats`` passes, side by side in one process.
 ``recovery``
     A known 3-component 5-D full mixture, 20% and 50% of entries missing
     completely at random. Fits by fastem's exact EM, by a complete-data fit
@@ -77,39 +78,45 @@ def speed(args):
     rng = np.random.default_rng(0)
     n, d, k = args.n_samples, 8, 4
     X, _ = mixture_data(rng, n, d, k)
-    Xm = mcar(rng, X, 0.10)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = GaussianMixture(k, random_state=0, max_iter=5).fit(X[:100_000])
-    em = copy.copy(model)
-    em.missing = "em"
-    # The data are validated once, as in fit; each pass is the fused kernel over them.
-    passes = [
-        ("complete data, missing='error'", model, model._validate_data(X, reset=False)),
-        ("complete data, missing='em'", em, em._validate_data(X, reset=False)),
-        ("10% of entries missing, missing='em'", em, em._validate_data(Xm, reset=False)),
-    ]
-    for _, m, source in passes:  # compile and warm up
-        m._summarize(source)
-    rows = [
-        (name, median_time(lambda: m._summarize(source), args.repeats)) for name, m, source in passes
-    ]
-    from sklearn.mixture import GaussianMixture as SkGaussianMixture
+    incomplete = {fraction: mcar(rng, X, fraction) for fraction in (0.10, 0.20)}
+    rows = []
+    for covariance_type in ("full", "diag"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = GaussianMixture(
+                k, covariance_type=covariance_type, random_state=0, max_iter=5
+            ).fit(X[:100_000])
+        em = copy.copy(model)
+        em.missing = "em"
+        # The data are validated once, as in fit; each pass is the fused kernel over them.
+        passes = [
+            ("complete data, missing='error'", model, model._validate_data(X, reset=False)),
+            ("complete data, missing='em'", em, em._validate_data(X, reset=False)),
+        ] + [
+            (f"{fraction:.0%} of entries missing, missing='em'", em,
+             em._validate_data(Xm, reset=False))
+            for fraction, Xm in incomplete.items()
+        ]
+        for _, m, source in passes:  # compile and warm up
+            m._summarize(source)
+        times = [median_time(lambda: m._summarize(source), args.repeats) for _, m, source in passes]
+        rows += [(covariance_type, name, t, t / times[0]) for (name, _, _), t in zip(passes, times)]
+        if covariance_type == "full":
+            sk = model.to_sklearn()
 
-    sk = model.to_sklearn()
+            def sklearn_step():
+                _, log_resp = sk._e_step(X)
+                sk._m_step(X, log_resp)
 
-    def sklearn_step():
-        _, log_resp = sk._e_step(X)
-        sk._m_step(X, log_resp)
-
-    rows.append(("scikit-learn E+M step, complete data", median_time(sklearn_step, args.repeats)))
-    base = rows[0][1]
-    incomplete = np.isnan(Xm).any(axis=1).mean()
-    print(f"\nOne EM pass, N={n:,} D={d} K={k} full, {cpu_model()}; medians of {args.repeats}")
-    print(f"(10% of entries missing leaves {incomplete:.0%} of the rows incomplete)\n")
-    print(f"{'data':<40} {'ms':>8} {'ratio':>7}")
-    for name, seconds in rows:
-        print(f"{name:<40} {1e3 * seconds:8.1f} {seconds / base:7.2f}")
+            t = median_time(sklearn_step, args.repeats)
+            rows.append(("full", "scikit-learn E+M step, complete data", t, t / times[0]))
+    print(f"\nOne EM pass, N={n:,} D={d} K={k}, {cpu_model()}; medians of {args.repeats}")
+    for fraction, Xm in incomplete.items():
+        share = np.isnan(Xm).any(axis=1).mean()
+        print(f"({fraction:.0%} of entries missing leaves {share:.0%} of the rows incomplete)")
+    print(f"\n{'covariance':<10} {'data':<40} {'ms':>8} {'ratio':>7}")
+    for covariance_type, name, seconds, ratio in rows:
+        print(f"{covariance_type:<10} {name:<40} {1e3 * seconds:8.1f} {ratio:7.2f}")
 
 
 def _match(means, true_means):

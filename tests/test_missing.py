@@ -504,3 +504,106 @@ def test_cli_select_takes_missing_values(tmp_path, capsys):
         X, range(1, 5), covariance_types=("diag",), random_state=0, missing="em"
     )
     assert best["n_components"] == expected.best_params_[1] == 3
+
+
+def _patterned_data(seed, n, n_features, fraction, n_components=3):
+    """Clusters with entries missing at random; the first block complete, some rows observed once.
+
+    Rows 256 to 256 + n_features keep one coordinate each (every coordinate
+    in turn): the pattern with all but one coordinate missing.
+    """
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(scale=3.0, size=(n_components, n_features))
+    labels = rng.integers(0, n_components, n)
+    mixing = rng.normal(size=(n_components, n_features, n_features)) * 0.3 + np.eye(n_features)
+    X = centres[labels] + np.einsum("nij,nj->ni", mixing[labels], rng.normal(size=(n, n_features)))
+    mask = rng.random(X.shape) < fraction
+    mask[:256] = False
+    lone = np.arange(n_features)
+    mask[256 + lone] = True
+    mask[256 + lone, lone] = False
+    mask[mask.all(axis=1), 0] = False
+    X[mask] = np.nan
+    return X, rng.uniform(0.2, 3.0, n), centres
+
+
+def _patterned_start(covariance_type, centres, rng):
+    n_components, n_features = centres.shape
+    factors = rng.normal(scale=0.3, size=(n_components, n_features, n_features))
+    full = factors @ np.swapaxes(factors, 1, 2) + np.eye(n_features)
+    covariances = {
+        "full": full,
+        "tied": full[0],
+        "diag": np.stack([np.diag(c) for c in full]),
+        "spherical": np.array([np.diag(c).mean() for c in full]),
+    }[covariance_type]
+    weights = np.full(n_components, 1.0 / n_components)
+    return weights, centres + rng.normal(scale=0.5, size=centres.shape), covariances
+
+
+def _fit_and_reference(X, covariance_type, start, n_iter, sample_weight=None):
+    weights, means, covariances = start
+    precisions = (
+        np.linalg.inv(covariances) if covariance_type in ("full", "tied") else 1.0 / covariances
+    )
+    model = GaussianMixture(
+        len(weights), covariance_type=covariance_type, weights_init=weights, means_init=means,
+        precisions_init=precisions, max_iter=n_iter, tol=0.0, accelerate=False, missing="em",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, sample_weight=sample_weight)
+    expected, history = run_em(
+        gaussian_missing_em_step, np.asarray(X, dtype=np.float64),
+        {"weights": weights, "means": means, "covariances": covariances}, n_iter,
+        covariance_type=covariance_type, sample_weight=sample_weight,
+    )
+    return model, expected, history
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_many_patterns_across_blocks_equal_the_reference(covariance_type, weighted):
+    """Three blocks (one complete, the last partial), dozens of patterns per block, rows
+    observed at a single coordinate: the grouping by pattern changes nothing."""
+    X, w, centres = _patterned_data(0, 700, 6, 0.35)
+    patterns = {tuple(row) for row in np.isnan(X[256:512])}
+    assert len(patterns) > 30
+    start = _patterned_start(covariance_type, centres, np.random.default_rng(1))
+    model, expected, history = _fit_and_reference(
+        X, covariance_type, start, 8, w if weighted else None
+    )
+    assert_allclose(model.weights_, expected["weights"], rtol=1e-10)
+    assert_allclose(model.means_, expected["means"], rtol=1e-10, atol=1e-12)
+    assert_allclose(model.covariances_, expected["covariances"], rtol=1e-10, atol=1e-12)
+    assert_allclose(model.lower_bound_, history[-1], rtol=1e-10)
+    log_prob = gaussian_marginal_log_prob(X, model.means_, model.covariances_, covariance_type)
+    _, norm = log_resp_and_norm(log_prob, model.weights_)
+    assert_allclose(model.score_samples(X), norm, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_many_patterns_in_float32_follow_the_reference(covariance_type):
+    X, w, centres = _patterned_data(2, 700, 6, 0.35)
+    start = _patterned_start(covariance_type, centres, np.random.default_rng(3))
+    model, expected, _ = _fit_and_reference(X.astype(np.float32), covariance_type, start, 4, w)
+    assert model.means_.dtype == np.float32
+    assert_allclose(model.means_, expected["means"], rtol=2e-4, atol=2e-4)
+    assert_allclose(model.covariances_, expected["covariances"], rtol=2e-4, atol=2e-4)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_patterns_of_many_features_are_told_apart(covariance_type):
+    """From 63 features on, two patterns can share a key: missing coordinate 0 and
+    missing coordinate 62 do; their points must still get their own conditionals."""
+    n_features = 66
+    X, w, centres = _patterned_data(4, 400, n_features, 0.0, n_components=2)
+    rows = np.arange(256 + n_features, 400)
+    X[rows[::2], 0] = np.nan
+    X[rows[1::2], 62] = np.nan
+    X[rows[:20], 63] = np.nan
+    start = _patterned_start(covariance_type, centres, np.random.default_rng(5))
+    model, expected, history = _fit_and_reference(X, covariance_type, start, 3, w)
+    assert_allclose(model.means_, expected["means"], rtol=1e-10, atol=1e-12)
+    assert_allclose(model.covariances_, expected["covariances"], rtol=1e-10, atol=1e-12)
+    assert_allclose(model.lower_bound_, history[-1], rtol=1e-10)

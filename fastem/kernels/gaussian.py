@@ -315,23 +315,31 @@ def _first_square_moments(xt, n, mean, resp_k, stats, offset, offset2, prefetch)
         stats[offset2 + j + 3] += q3
 
 
-@njit(**_JIT)
-def _full_log_prob(params, xt, n, log_prob, work, prefetch):
+@njit(inline="always", **_JIT)
+def _triangular_component_log_prob(xt, n, mean, precisions_cholesky, log_norm, out, work, prefetch):
+    """OUT out[i] = log_norm - |U^T (xt[:, i] - mean)|^2 / 2 for i < n, U upper triangular."""
     n_features = xt.shape[0]
     if n_features >= TILE_MIN_FEATURES:
-        for k in range(params.means.shape[0]):
-            mahalanobis_block(
-                xt, n, params.means[k], params.precisions_cholesky[k], params.log_norm[k],
-                log_prob[k], prefetch,
-            )
+        mahalanobis_block(xt, n, mean, precisions_cholesky, log_norm, out, prefetch)
         return
     d = work[1 : 1 + n_features]
+    prefetch_next(prefetch)
+    _centre(xt, n, mean, d)
+    _triangular_log_prob(d, n, precisions_cholesky, log_norm, work[0], out)
+
+
+@njit(inline="always", **_JIT)
+def _full_component_log_prob(params, k, xt, n, out, work, prefetch):
+    """OUT out[i] = log-density of point i under 'full' component k, for i < n."""
+    _triangular_component_log_prob(
+        xt, n, params.means[k], params.precisions_cholesky[k], params.log_norm[k], out, work, prefetch
+    )
+
+
+@njit(**_JIT)
+def _full_log_prob(params, xt, n, log_prob, work, prefetch):
     for k in range(params.means.shape[0]):
-        prefetch_next(prefetch)
-        _centre(xt, n, params.means[k], d)
-        _triangular_log_prob(
-            d, n, params.precisions_cholesky[k], params.log_norm[k], work[0], log_prob[k]
-        )
+        _full_component_log_prob(params, k, xt, n, log_prob[k], work, prefetch)
 
 
 @njit(**_JIT)
@@ -346,104 +354,107 @@ def _tied_log_prob(params, xt, n, log_prob, work, prefetch):
         _mapped_log_prob(y, params.mapped_means[k], n, params.log_norm[k], log_prob[k])
 
 
-@njit(**_JIT)
-def _diag_log_prob(params, xt, n, log_prob, work, prefetch):
-    """OUT log_prob[k, i] = log_norm[k] - sum_j ((xt[j, i] - means[k, j]) half_scales[k, j])^2.
+@njit(inline="always", **_JIT)
+def _diag_component_log_prob(params, k, xt, n, out, work, prefetch):
+    """OUT out[i] = log_norm[k] - sum_j ((xt[j, i] - means[k, j]) half_scales[k, j])^2, i < n.
 
     Each pass over the points subtracts four features (after the
-    ``n_features % 4`` first ones, one per pass), so that ``log_prob[k]`` is
+    ``n_features % 4`` first ones, one per pass), so that ``out`` is
     loaded and stored about ``n_features / 4`` times rather than ``n_features``.
     """
-    means = params.means
-    n_components, n_features = means.shape
+    n_features = xt.shape[0]
     head = n_features % 4
-    for k in range(n_components):
-        out = log_prob[k]
-        mean = means[k]
-        c = params.half_scales[k]
-        lnorm = params.log_norm[k]
+    mean = params.means[k]
+    c = params.half_scales[k]
+    lnorm = params.log_norm[k]
+    for i in range(n):
+        out[i] = lnorm
+    for j in range(head):
+        prefetch_next(prefetch)
+        m = mean[j]
+        c_j = c[j]
+        row = xt[j]
         for i in range(n):
-            out[i] = lnorm
-        for j in range(head):
-            prefetch_next(prefetch)
-            m = mean[j]
-            c_j = c[j]
-            row = xt[j]
-            for i in range(n):
-                y = (row[i] - m) * c_j
-                out[i] -= y * y
-        for j in range(head, n_features, 4):
-            prefetch_next(prefetch)
-            m0, m1, m2, m3 = mean[j], mean[j + 1], mean[j + 2], mean[j + 3]
-            c0, c1, c2, c3 = c[j], c[j + 1], c[j + 2], c[j + 3]
-            x0, x1, x2, x3 = xt[j], xt[j + 1], xt[j + 2], xt[j + 3]
-            for i in range(n):
-                y0 = (x0[i] - m0) * c0
-                y1 = (x1[i] - m1) * c1
-                y2 = (x2[i] - m2) * c2
-                y3 = (x3[i] - m3) * c3
-                out[i] -= (y0 * y0 + y1 * y1) + (y2 * y2 + y3 * y3)
+            y = (row[i] - m) * c_j
+            out[i] -= y * y
+    for j in range(head, n_features, 4):
+        prefetch_next(prefetch)
+        m0, m1, m2, m3 = mean[j], mean[j + 1], mean[j + 2], mean[j + 3]
+        c0, c1, c2, c3 = c[j], c[j + 1], c[j + 2], c[j + 3]
+        x0, x1, x2, x3 = xt[j], xt[j + 1], xt[j + 2], xt[j + 3]
+        for i in range(n):
+            y0 = (x0[i] - m0) * c0
+            y1 = (x1[i] - m1) * c1
+            y2 = (x2[i] - m2) * c2
+            y3 = (x3[i] - m3) * c3
+            out[i] -= (y0 * y0 + y1 * y1) + (y2 * y2 + y3 * y3)
+
+
+@njit(**_JIT)
+def _diag_log_prob(params, xt, n, log_prob, work, prefetch):
+    for k in range(params.means.shape[0]):
+        _diag_component_log_prob(params, k, xt, n, log_prob[k], work, prefetch)
+
+
+@njit(inline="always", **_JIT)
+def _full_component_accumulate(params, k, xt, n, resp_k, work, stats, prefetch):
+    """INOUT stats: 'full' component k's first and second moments of the block, weights resp_k."""
+    n_components, n_features = params.means.shape
+    d, rd, square = _statistics_rows(work, n_features)
+    second = n_components * n_features + k * n_features * n_features
+    prefetch_next(prefetch)
+    _centre_first_moments(xt, n, params.means[k], resp_k, d, rd, stats, k * n_features)
+    _outer_moments(d, rd, n, stats, second, square, prefetch)
 
 
 @njit(**_JIT)
 def _full_accumulate(params, xt, n, resp, work, stats, prefetch):
-    n_components, n_features = params.means.shape
-    d, rd, square = _statistics_rows(work, n_features)
-    second = n_components * n_features
-    for k in range(n_components):
-        prefetch_next(prefetch)
-        _centre_first_moments(xt, n, params.means[k], resp[k], d, rd, stats, k * n_features)
-        _outer_moments(d, rd, n, stats, second + k * n_features * n_features, square, prefetch)
+    for k in range(params.means.shape[0]):
+        _full_component_accumulate(params, k, xt, n, resp[k], work, stats, prefetch)
 
 
-@njit(**_JIT)
-def _tied_accumulate(params, xt, n, resp, work, stats, prefetch):
-    """Tied statistics around each point's own centre, so that nothing cancels.
-
-    With ``w_i = sum_k r_ik`` (the point's weight) and ``c_i = sum_k r_ik m_k / w_i``
-    (its responsibility-weighted centre), the within-component scatter is
-
-        sum_k sum_i r_ik (x_i - m_k)(x_i - m_k)^T
-            = sum_i w_i (x_i - c_i)(x_i - c_i)^T + sum_{k<l} Q_kl (m_k - m_l)(m_k - m_l)^T,
-
-    ``Q_kl = sum_i r_ik r_il / w_i``. Both parts are sums of positive
-    semi-definite terms, each small where the data are: the first is built from
-    ``u_i = sum_k r_ik (x_i - m_k) = w_i (x_i - c_i)``, never from ``x_i``
-    itself, and the second is formed in float64 in the M-step. Statistics:
-    ``sx`` around the means, ``sxx`` (lower triangle of ``sum_i u_i u_i^T / w_i``)
-    and ``pairs`` (``Q_kl`` for k < l, in a (n_components, n_components) layout).
-    """
-    n_components, n_features = params.means.shape
-    inv_w = work[0]
-    u, d, square = _statistics_rows(work, n_features)
-    zero = _typed(xt, 0.0)
-    one = _typed(xt, 1.0)
+@njit(inline="always", **_JIT)
+def _tied_weights(resp, n, inv_w):
+    """OUT inv_w[i] = sum_k resp[k, i], each point's weight (inverted by ``_tied_scatter``)."""
     for i in range(n):
         inv_w[i] = resp[0, i]
-    for k in range(1, n_components):
+    for k in range(1, resp.shape[0]):
         r = resp[k]
         for i in range(n):
             inv_w[i] += r[i]
-    for k in range(n_components):
-        prefetch_next(prefetch)
-        mean = params.means[k]
-        r = resp[k]
-        for j in range(n_features):
-            m = mean[j]
-            row = xt[j]
-            u_j = u[j]
-            s = 0.0
-            if k == 0:
-                for i in range(n):
-                    v = np.float64(r[i] * (row[i] - m))
-                    u_j[i] = v
-                    s += v
-            else:
-                for i in range(n):
-                    v = np.float64(r[i] * (row[i] - m))
-                    u_j[i] += v
-                    s += v
-            stats[k * n_features + j] += s
+
+
+@njit(inline="always", **_JIT)
+def _tied_component_moments(params, k, xt, n, resp_k, u, stats, prefetch):
+    """INOUT u += resp_k (xt - means[k]) (set for k = 0); stats: component k's first moments."""
+    n_features = xt.shape[0]
+    prefetch_next(prefetch)
+    mean = params.means[k]
+    for j in range(n_features):
+        m = mean[j]
+        row = xt[j]
+        u_j = u[j]
+        s = 0.0
+        if k == 0:
+            for i in range(n):
+                v = np.float64(resp_k[i] * (row[i] - m))
+                u_j[i] = v
+                s += v
+        else:
+            for i in range(n):
+                v = np.float64(resp_k[i] * (row[i] - m))
+                u_j[i] += v
+                s += v
+        stats[k * n_features + j] += s
+
+
+@njit(inline="always", **_JIT)
+def _tied_scatter(n, resp, inv_w, u, d, square, stats, prefetch):
+    """INOUT stats: ``sxx += sum_i u_i u_i^T / w_i`` and the ``pairs``; OUT inv_w = 1 / w."""
+    n_components = resp.shape[0]
+    n_features = u.shape[0]
+    zero = _typed(inv_w, 0.0)
+    one = _typed(inv_w, 1.0)
     for i in range(n):
         inv_w[i] = one / inv_w[i] if inv_w[i] > zero else zero
     for j in range(n_features):
@@ -466,12 +477,42 @@ def _tied_accumulate(params, xt, n, resp, work, stats, prefetch):
 
 
 @njit(**_JIT)
-def _diagonal_accumulate(params, xt, n, resp, work, stats, prefetch):
+def _tied_accumulate(params, xt, n, resp, work, stats, prefetch):
+    """Tied statistics around each point's own centre, so that nothing cancels.
+
+    With ``w_i = sum_k r_ik`` (the point's weight) and ``c_i = sum_k r_ik m_k / w_i``
+    (its responsibility-weighted centre), the within-component scatter is
+
+        sum_k sum_i r_ik (x_i - m_k)(x_i - m_k)^T
+            = sum_i w_i (x_i - c_i)(x_i - c_i)^T + sum_{k<l} Q_kl (m_k - m_l)(m_k - m_l)^T,
+
+    ``Q_kl = sum_i r_ik r_il / w_i``. Both parts are sums of positive
+    semi-definite terms, each small where the data are: the first is built from
+    ``u_i = sum_k r_ik (x_i - m_k) = w_i (x_i - c_i)``, never from ``x_i``
+    itself, and the second is formed in float64 in the M-step. Statistics:
+    ``sx`` around the means, ``sxx`` (lower triangle of ``sum_i u_i u_i^T / w_i``)
+    and ``pairs`` (``Q_kl`` for k < l, in a (n_components, n_components) layout).
+    """
+    inv_w = work[0]
+    u, d, square = _statistics_rows(work, params.means.shape[1])
+    _tied_weights(resp, n, inv_w)
+    for k in range(params.means.shape[0]):
+        _tied_component_moments(params, k, xt, n, resp[k], u, stats, prefetch)
+    _tied_scatter(n, resp, inv_w, u, d, square, stats, prefetch)
+
+
+@njit(inline="always", **_JIT)
+def _diagonal_component_accumulate(params, k, xt, n, resp_k, work, stats, prefetch):
+    """INOUT stats: 'diag' component k's first moments and squares of the block, weights resp_k."""
     n_components, n_features = params.means.shape
-    second = n_components * n_features
-    for k in range(n_components):
-        first, squares = k * n_features, second + k * n_features
-        _first_square_moments(xt, n, params.means[k], resp[k], stats, first, squares, prefetch)
+    first, squares = k * n_features, (n_components + k) * n_features
+    _first_square_moments(xt, n, params.means[k], resp_k, stats, first, squares, prefetch)
+
+
+@njit(**_JIT)
+def _diagonal_accumulate(params, xt, n, resp, work, stats, prefetch):
+    for k in range(params.means.shape[0]):
+        _diagonal_component_accumulate(params, k, xt, n, resp[k], work, stats, prefetch)
 
 
 _K, _D = "n_components", "n_features"
