@@ -380,12 +380,22 @@ def _check_observed_rows(check_data, X):
     check_data(X)
 
 
-def fill_missing_for_start(points, weights):
+def _observed_sums(X, sample_weight):
+    """``[sum of w x over observed entries, sum of w over them]`` per feature, float64."""
+    observed = ~np.isnan(X)
+    w = np.ones(len(X)) if sample_weight.shape[0] == 0 else np.asarray(sample_weight, np.float64)
+    values = np.where(observed, X, 0).astype(np.float64)
+    return np.concatenate([w @ values, w @ observed])
+
+
+def fill_missing_for_start(points, weights, source):
     """The subsample with each NaN replaced by its feature's weighted observed mean.
 
     Only the start is computed from these points; EM then treats the
-    entries as missing. Raises ValueError for a feature with no observed
-    value in the subsample.
+    entries as missing. A feature with no observed value in the subsample
+    (one observed in a few rows only) takes its observed mean over all of
+    ``source``, one pass over the data. Raises ValueError for a feature with
+    no observed value at all.
     """
     missing = np.isnan(points)
     if not missing.any():
@@ -393,15 +403,18 @@ def fill_missing_for_start(points, weights):
     observed = ~missing
     w = np.ones(len(points)) if weights is None else np.asarray(weights, dtype=np.float64)
     mass = (w[:, None] * observed).sum(axis=0)
-    empty = np.flatnonzero(mass <= 0)
-    if empty.size:
-        raise ValueError(
-            f"feature {int(empty[0])} has no observed value in the data (checked on a "
-            f"subsample of {len(points)} rows): a mixture cannot be fitted to it. Drop "
-            "that column."
-        )
-    means = (w[:, None] * np.where(observed, points, 0.0)).sum(axis=0) / mass
-    return np.where(missing, means, points)
+    sums = (w[:, None] * np.where(observed, points, 0.0)).sum(axis=0)
+    if (mass <= 0).any():
+        totals = source.reduce(_observed_sums)
+        n_features = points.shape[1]
+        sums, mass = totals[:n_features], totals[n_features:]
+        empty = np.flatnonzero(mass <= 0)
+        if empty.size:
+            raise ValueError(
+                f"feature {int(empty[0])} has no observed value (every entry is NaN, or "
+                "has weight 0): a mixture cannot be fitted to it. Drop that column."
+            )
+    return np.where(missing, sums / mass, points)
 
 
 @functools.cache
@@ -1388,7 +1401,7 @@ class BaseMixture:
             centers = getattr(self, names[1])
         points, weights = source.subsample(random_state, sample_size(method, source.n_features))
         if self._fits_missing():
-            points = fill_missing_for_start(points, weights)
+            points = fill_missing_for_start(points, weights, source)
         nk, means, covariances = initial_moments(
             points, weights, self.n_components, method, random_state, centers
         )

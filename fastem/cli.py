@@ -681,10 +681,10 @@ def _data_for(model, args, missing=False):
                     f"on the columns {fitted}; select those"
                 )
         if file_names is not None:
-            missing = [n for n in fitted if n not in file_names]
-            if missing:
+            absent = [n for n in fitted if n not in file_names]
+            if absent:
                 raise CommandError(
-                    f"{args.data!r} has no column {missing[0]!r}; the model was fitted on the "
+                    f"{args.data!r} has no column {absent[0]!r}; the model was fitted on the "
                     f"columns {fitted} and its columns are {file_names}"
                 )
             present = [n for n in file_names if n in fitted]

@@ -174,6 +174,21 @@ def test_a_feature_with_no_observed_value_is_refused():
         GaussianMixture(3, missing="em").fit(X)
 
 
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_feature_observed_in_a_few_rows_only_starts_from_its_observed_mean(chunked):
+    """The start's subsample may hold none of a rare feature's observed values: every seed fits."""
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (5000, 3)), rng.normal(5, 1, (5000, 3))])
+    rare = rng.choice(len(X), 5, replace=False)
+    X[np.setdiff1d(np.arange(len(X)), rare), 2] = np.nan
+    data = Chunks([X[:4000], X[4000:]]) if chunked else X
+    for seed in range(8):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model = GaussianMixture(2, missing="em", random_state=seed, max_iter=5).fit(data)
+        assert np.isfinite(model.means_).all()
+
+
 @pytest.mark.parametrize("covariance_type", ["full", "tied", "diag"])
 def test_chunks_and_dask_give_the_in_memory_fit(covariance_type):
     X, w = _data(n=900, missing=0.3)
@@ -279,6 +294,31 @@ def _airquality_csv(path):
         for row in X:
             f.write(",".join("NA" if v != v else repr(float(v)) for v in row) + "\n")
     return X, names
+
+
+def test_cli_imputes_with_a_model_fitted_on_complete_data(tmp_path):
+    """A model fitted without --missing em imputes incomplete rows, as its impute method does."""
+    from fastem.cli import main
+
+    X, _ = _data(n=300, missing=0.0)
+    header = "a,b,c"
+    np.savetxt(tmp_path / "complete.csv", X, delimiter=",", header=header, comments="")
+    incomplete = X.copy()
+    incomplete[::7, 1] = np.nan
+    np.savetxt(tmp_path / "incomplete.csv", incomplete, delimiter=",", header=header,
+               comments="")
+    model_path = str(tmp_path / "m.npz")
+    assert main(["fit", str(tmp_path / "complete.csv"), "-k", "3", "-o", model_path,
+                 "--quiet"]) == 0
+    out = str(tmp_path / "filled.csv")
+    assert main(["impute", model_path, str(tmp_path / "incomplete.csv"), "-o", out,
+                 "--quiet"]) == 0
+    import fastem
+
+    model = fastem.load(model_path)
+    del model.feature_names_in_  # the array below has no column names
+    filled = np.loadtxt(out, delimiter=",", skiprows=1)
+    assert_allclose(filled, model.impute(incomplete), rtol=1e-12)
 
 
 def test_cli_fits_and_imputes_a_csv_with_missing_values(tmp_path, capsys):
