@@ -755,12 +755,13 @@ class BaseMixture:
         """
         state = _state.current(self)
         key = ("checked", n_features)
-        if _same_objects(state.memo.get(key), self._hyper_parameter_values()):
+        hyper = self._hyper_parameter_values()
+        if _same_objects(state.memo.get(key), hyper):
             return
         self._check_parameters()
         check_parameter_arrays(self, self._parameter_shapes(n_features), n_features)
         self._check_parameter_values()
-        state.memo[key] = self._hyper_parameter_values()
+        state.memo[key] = hyper
 
     def _hyper_parameter_values(self):
         """The hyper-parameters' values, in ``get_params`` order (the objects themselves)."""
