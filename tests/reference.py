@@ -31,6 +31,7 @@ Conventions
 """
 
 import numpy as np
+from numpy.testing import assert_allclose
 from scipy import stats
 from scipy.special import logsumexp
 
@@ -718,3 +719,17 @@ def run_em(step_fn, X, params, n_iter, **kw):
         history.append(result["mean_log_likelihood"])
         params = {key: result[key] for key in params}
     return params, history
+
+
+def assert_marginal_predictions(model, X, log_prob, empty_row):
+    """Check a model's predictions on ``X`` against reference log-densities ``log_prob`` (N, K).
+
+    ``X[empty_row]`` has no observed entry: its responsibilities are the weights.
+    """
+    log_resp, norm = log_resp_and_norm(log_prob, model.weights_)
+    assert_allclose(model.score_samples(X), norm, rtol=1e-10, atol=1e-12)
+    assert_allclose(model.predict_proba(X), np.exp(log_resp), rtol=1e-9, atol=1e-12)
+    assert np.array_equal(model.predict(X), np.argmax(log_resp, axis=1))
+    row = X[empty_row : empty_row + 1]
+    assert_allclose(model.predict_proba(row)[0], model.weights_, rtol=1e-12)
+    assert_allclose(model.score(X), norm.mean(), rtol=1e-10)

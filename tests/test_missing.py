@@ -10,6 +10,7 @@ from numpy.testing import assert_allclose
 
 from fastem import Chunks, ConvergenceWarning, GaussianMixture
 from reference import (
+    assert_marginal_predictions,
     gaussian_marginal_log_prob,
     gaussian_missing_em_step,
     log_resp_and_norm,
@@ -119,12 +120,7 @@ def test_predictions_use_the_marginal_of_the_observed_coordinates(covariance_typ
     X[5] = np.nan  # prediction accepts a row with nothing observed
     model = _fit_steps(X[:-1][~np.isnan(X[:-1]).all(axis=1)], covariance_type, 3)
     log_prob = gaussian_marginal_log_prob(X, model.means_, model.covariances_, covariance_type)
-    log_resp, norm = log_resp_and_norm(log_prob, model.weights_)
-    assert_allclose(model.score_samples(X), norm, rtol=1e-10, atol=1e-12)
-    assert_allclose(model.predict_proba(X), np.exp(log_resp), rtol=1e-9, atol=1e-12)
-    assert np.array_equal(model.predict(X), np.argmax(log_resp, axis=1))
-    assert_allclose(model.predict_proba(X[5:6])[0], model.weights_, rtol=1e-12)
-    assert_allclose(model.score(X), norm.mean(), rtol=1e-10)
+    assert_marginal_predictions(model, X, log_prob, empty_row=5)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)

@@ -10,7 +10,7 @@ from numpy.testing import assert_allclose
 from scipy import special
 
 from fastem import Chunks, ConvergenceWarning, ExponentialMixture, PoissonMixture
-from reference import log_resp_and_norm
+from reference import assert_marginal_predictions, log_resp_and_norm
 
 FAMILIES = ("exponential", "poisson")
 _CLASS = {"exponential": ExponentialMixture, "poisson": PoissonMixture}
@@ -224,12 +224,7 @@ def test_predictions_use_the_marginal_of_the_observed_coordinates(family):
     X, _ = _data(family, seed=3)
     model = _fit_steps(X, family, 3)
     X[5] = np.nan  # prediction accepts a row with nothing observed
-    log_resp, norm = log_resp_and_norm(marginal_log_prob(X, _means(model), family), model.weights_)
-    assert_allclose(model.score_samples(X), norm, rtol=1e-10, atol=1e-12)
-    assert_allclose(model.predict_proba(X), np.exp(log_resp), rtol=1e-9, atol=1e-12)
-    assert np.array_equal(model.predict(X), np.argmax(log_resp, axis=1))
-    assert_allclose(model.predict_proba(X[5:6])[0], model.weights_, rtol=1e-12)
-    assert_allclose(model.score(X), norm.mean(), rtol=1e-10)
+    assert_marginal_predictions(model, X, marginal_log_prob(X, _means(model), family), empty_row=5)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
