@@ -86,7 +86,7 @@ def _block_map(block, fn, n_columns, dtype, anchors, allow_nan, nan_advice, bloc
     )
     shape = (X.shape[0],) if n_columns is None else (X.shape[0], n_columns)
     out = np.empty(shape, dtype=dtype)
-    fn(X, out)
+    fn(X, out, block_info[0]["array-location"][0][0] if block_info else 0)
     return out
 
 
@@ -226,7 +226,11 @@ class DaskSource:
         return parts.sum(axis=0, split_every=SPLIT_EVERY).compute()
 
     def map(self, fn, n_columns, dtype, out=None):
-        """A lazy dask array of per-row outputs, one ``map_blocks`` task per block."""
+        """A lazy dask array of per-row outputs, one ``map_blocks`` task per block.
+
+        Each task runs ``fn(block, out_block, first_row)``, the block's first
+        row in the whole array.
+        """
         if out is not None:
             raise ValueError(
                 "out cannot be used with a dask array: the result is a lazy dask array. "

@@ -62,6 +62,7 @@ __all__ = [
     "Table",
     "choose_columns",
     "csv_column_names",
+    "fill_csv",
     "parquet_column_names",
     "read_csv",
     "read_parquet",
@@ -85,14 +86,18 @@ _INDEX_NAMES = ("", "Unnamed: 0")
 class Table:
     """What a reader found: ``data`` (2-D array), ``names`` (list or None), ``notes``.
 
-    It passes for an array with column names where the estimators take one:
+    ``positions`` are the 0-based positions of ``data``'s columns among the
+    file's columns (its fields, index columns included, in a CSV file), or
+    None for a table that was not read from a file. It
+    passes for an array with column names where the estimators take one:
     ``np.asarray(table)`` is ``data`` and ``column_names`` are the names.
     """
 
-    def __init__(self, data, names, notes):
+    def __init__(self, data, names, notes, positions=None):
         self.data = data
         self.names = names
         self.notes = notes
+        self.positions = positions
 
     @property
     def column_names(self):
@@ -455,7 +460,56 @@ def read_csv(path, columns=None, header=None, missing=False, nan_fix=None):
     chosen_names = None if names is None else [names[j] for j in chosen]
     if not columns:
         notes.extend(_row_number_note(path, data, chosen_names))
-    return Table(data, chosen_names, notes)
+    return Table(data, chosen_names, notes, chosen)
+
+
+def fill_csv(path, out_path, header, positions, values):
+    """Copy the CSV file ``path`` to ``out_path`` with its missing values in ``positions`` filled.
+
+    Data row ``i``'s missing field (an ``NA_VALUES`` marker) in column
+    ``positions[c]`` becomes ``str(values[i, c])``, the shortest text that
+    reads back as that number in ``values``' dtype. Everything else is
+    copied unchanged: the lines above the table (a "sep=" line, comments),
+    the header, the other columns (text ones included) and every observed
+    field, with the file's encoding, delimiter and line ending. Fields are
+    quoted only where the delimiter, a quote or a line break requires it,
+    and blank lines are left out.
+
+    ``positions`` and ``header`` are those of the :func:`read_csv` call that
+    read ``values``' rows; ``values`` has one row per data row.
+
+    Raises
+    ------
+    ValueError
+        When the file has another number of data rows than ``values`` (it
+        changed since it was read), or a row with the wrong number of fields.
+    """
+    path = os.fsdecode(path)
+    sniffed = _sniff(path, header)
+    layout = _Layout(sniffed, path, list(positions), missing=True)
+    with open(path, encoding=layout.encoding, newline="") as f:
+        above = [f.readline() for _ in range(layout.comments)]
+        first = f.readline()
+    ending = next((e for e in ("\r\n", "\n", "\r") if first.endswith(e)), "\n")
+    n_rows = 0
+    with open(out_path, "w", encoding=layout.encoding, newline="") as out:
+        out.writelines(above)
+        writer = csv.writer(out, delimiter=layout.delimiter, lineterminator=ending)
+        for k, (_, row) in enumerate(_rows(layout, header=True)):
+            if k == 0 and layout.names is not None:
+                writer.writerow(row)
+                continue
+            if n_rows < len(values):
+                for c, j in enumerate(layout.chosen):
+                    if row[j].strip() in NA_VALUES:
+                        row[j] = str(values[n_rows, c])
+            n_rows += 1
+            writer.writerow(row)
+    if n_rows != len(values):
+        raise ValueError(
+            f"{path!r} has {n_rows} data row(s) now but {len(values)} when it was read; it "
+            "changed meanwhile: run the command again"
+        )
 
 
 def _row_number_note(path, data, names):
@@ -578,7 +632,8 @@ def read_parquet(path, columns=None, missing=False, nan_fix=None):
     names = list(schema.names)
     index = _parquet_index_columns(schema)
     available = [j for j, name in enumerate(names) if name not in index]
-    chosen = [names[i] for i in choose_columns(columns, names, available, path)]
+    positions = choose_columns(columns, names, available, path)
+    chosen = [names[i] for i in positions]
     shown = [n for n in index if not n.startswith("__index_level_")]
     notes = [f"{path!r} holds the index of a pandas DataFrame in the column(s) {shown}; not used "
              "as features (save it with df.reset_index().to_parquet(path) to fit it)"] if shown else []
@@ -605,11 +660,11 @@ def read_parquet(path, columns=None, missing=False, nan_fix=None):
                 f"{row + 1}; {nan_fix or _NAN_FIX}"
             )
     if not chosen:
-        return Table(np.empty((table.num_rows, 0)), [], notes)
+        return Table(np.empty((table.num_rows, 0)), [], notes, [])
     columns = [table.column(name) for name in chosen]
     columns = [c.cast(pa.float64()) if pa.types.is_decimal(c.type) else c for c in columns]
     data = np.column_stack([c.to_numpy(zero_copy_only=False) for c in columns])
-    return Table(data, chosen, notes)
+    return Table(data, chosen, notes, positions)
 
 
 def choose_columns(columns, names, available, path):
@@ -724,8 +779,11 @@ def _read_with_pyarrow(layout):
     return np.column_stack(columns).astype(np.float64)
 
 
-def _rows(layout):
-    """(line number, fields) of each non-blank data row; checks the number of fields."""
+def _rows(layout, header=False):
+    """(line number, fields) of each non-blank data row; checks the number of fields.
+
+    With ``header``, the header row (when the file has one) comes first.
+    """
     with open(layout.path, encoding=layout.encoding, errors="strict", newline="") as f:
         for _ in range(layout.comments):
             f.readline()
@@ -737,6 +795,8 @@ def _rows(layout):
                 continue
             if not header_done:
                 header_done = True
+                if header:
+                    yield line, row
                 continue
             if len(row) != layout.n_fields:
                 hint = ""

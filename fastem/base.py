@@ -311,7 +311,7 @@ def _kernel_totals(model, state, accumulate, X, sample_weight):
         )
 
 
-def _kernel_output(model, state, output, X, out):
+def _kernel_output(model, state, output, X, out, first_row=0):
     """Fill ``out`` with the per-row ``output`` ('labels', 'log_prob' or 'resp') of a chunk."""
     with _state.pinned(model, state):
         if not model._computes_in_float64(X.dtype):
@@ -326,21 +326,43 @@ def _kernel_output(model, state, output, X, out):
                 model._run_kernel(X64, np.empty(0), accumulate=False, **{output: part})
 
 
-def _impute_chunk(model, state, random_state, X, out):
+def row_uniforms(key, first_row, n_rows, n_columns):
+    """``n_columns`` uniform numbers in the open interval (0, 1) for each of ``n_rows`` rows.
+
+    Row ``first_row + i`` of the data always gets the same numbers, whichever
+    chunk holds it and in whatever order or process the chunks are drawn:
+    they are the outputs of the counter-based Philox generator (Salmon et
+    al., "Parallel random numbers: as easy as 1, 2, 3", SC 2011) with
+    ``key``, from the row's own counter on. A float64 array of shape
+    ``(n_rows, n_columns)``.
+    """
+    steps = -(-n_columns // 4)  # Philox gives four 64-bit numbers per counter step
+    generator = np.random.Generator(np.random.Philox(key=key, counter=first_row * steps))
+    # each double of random() is a multiple of 2**-53 in [0, 1); half a step up leaves out 0
+    return generator.random((n_rows, 4 * steps))[:, :n_columns] + 2.0**-54
+
+
+def _impute_chunk(model, state, key, X, out, first_row):
     """Fill ``out`` with ``X``, its NaN entries imputed under ``state`` (one chunk)."""
     resp = np.empty((X.shape[0], model.n_components), dtype=X.dtype)
     _kernel_output(model, state, "resp", X, resp)
+    uniforms = None if key is None else row_uniforms(key, first_row, X.shape[0], X.shape[1] + 1)
     with _state.pinned(model, state):
-        model._impute_rows(X, resp, random_state, out)
+        model._impute_rows(X, resp, uniforms, out)
 
 
 def impute_with(model, X, draw, random_state, out):
     """The body of a family's ``impute``: one pass that fills the NaN of ``X``, chunk by chunk.
 
-    The family hook ``_impute_rows(X, resp, random_state, out)`` fills one
+    The family hook ``_impute_rows(X, resp, uniforms, out)`` fills one
     chunk ``X`` into ``out`` given its component probabilities ``resp`` (the
-    marginal over each row's observed coordinates), drawing with
-    ``random_state`` or, when it is None, taking conditional expectations.
+    marginal over each row's observed coordinates): conditional
+    expectations when ``uniforms`` is None, else a draw per row from its
+    ``n_features + 1`` uniform numbers (:func:`row_uniforms`): the first
+    picks the component, the others give the missing coordinates by
+    inversion of their distribution functions. So a row's draw depends on
+    ``random_state`` and its place in the data only, not on how the data is
+    split into chunks or blocks, nor on the threads or workers.
     """
     if not isinstance(draw, (bool, np.bool_)):
         raise TypeError(f"draw must be True or False, got {draw!r}.")
@@ -348,9 +370,9 @@ def impute_with(model, X, draw, random_state, out):
     model.missing = "em"
     source = model._validate_data(X, reset=False)
     state = model._get_parameters()
-    rng = check_random_state(random_state) if draw else None
+    key = check_random_state(random_state).randint(0, 2**63, size=2) if draw else None
     return source.map(
-        functools.partial(_impute_chunk, model, state, rng), source.n_features, source.dtype, out
+        functools.partial(_impute_chunk, model, state, key), source.n_features, source.dtype, out
     )
 
 

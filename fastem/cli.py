@@ -29,7 +29,7 @@ import warnings
 import numpy as np
 
 from ._progress import ProgressLine, SelectionProgress
-from ._tables import choose_columns, csv_column_names, parquet_column_names
+from ._tables import choose_columns, csv_column_names, fill_csv, parquet_column_names
 from ._tables import read_table as read_table_file
 from .selection import CellProgress
 
@@ -227,7 +227,7 @@ def _read_npy(path, columns):
     if indices != list(range(X.shape[1])):
         with _watched(X, path):
             X = X[:, indices]  # copies only the chosen columns into memory
-    return X, None, []
+    return X, None, [], indices
 
 
 def _watched(X, path):
@@ -242,7 +242,7 @@ _HEADER = {"auto": None, "yes": True, "no": False}
 
 def _read_table(path, columns, header="auto", missing=False, nan_fix=None):
     table = read_table_file(path, columns, _HEADER[header], missing, nan_fix)
-    return table.data, table.names, table.notes
+    return table.data, table.names, table.notes, table.positions
 
 
 def column_names(path, header="auto"):
@@ -270,7 +270,10 @@ def _check_data_path(path):
 
 def read_table(path, columns=None, dtype=None, quiet=False, header="auto", missing=False,
                nan_fix=None):
-    """Read DATA as a 2-D array and its column names (None without names).
+    """Read DATA: a 2-D array, its column names (None without names) and their positions.
+
+    The positions are the chosen columns' 0-based places among the file's
+    columns (a CSV file's fields, index columns included).
 
     ``columns`` are ``--columns`` values; ``header`` is ``--header`` (for
     .csv files); ``dtype`` converts the array
@@ -283,9 +286,9 @@ def read_table(path, columns=None, dtype=None, quiet=False, header="auto", missi
     tokens = _column_tokens(columns, column_names(path, header) if columns else None)
     try:
         if ext == ".npy":
-            X, names, notes = _read_npy(path, tokens)
+            X, names, notes, positions = _read_npy(path, tokens)
         else:
-            X, names, notes = _read_table(path, tokens, header, missing, nan_fix)
+            X, names, notes, positions = _read_table(path, tokens, header, missing, nan_fix)
     except (ValueError, ImportError) as exc:  # the readers' messages name the file, place and fix
         raise CommandError(str(exc)) from None
     for note in notes if not quiet else ():
@@ -301,7 +304,7 @@ def read_table(path, columns=None, dtype=None, quiet=False, header="auto", missi
         if dtype is not None and X.dtype != dtype:
             _check_fits_dtype(X, path, np.dtype(dtype))
             X = X.astype(dtype)
-    return X, names
+    return X, names, positions
 
 
 def _check_fits_dtype(X, path, dtype, block=1 << 20):
@@ -620,8 +623,9 @@ def cmd_fit(args):
             raise UsageError("--missing em does not apply with --bayesian: a variational "
                              "mixture does not support missing values")
         kwargs["missing"] = args.missing
-    X, names = read_table(args.data, args.columns, args.dtype, args.quiet, args.header,
-                          missing=args.missing == "em", nan_fix=_nan_fix(cls))
+    X, names, _ = read_table(args.data, args.columns, args.dtype, args.quiet, args.header,
+                             missing=args.missing == "em", nan_fix=_nan_fix(cls))
+    X = _rows_to_fit(X, args.data, args.quiet)
     model = cls(**kwargs)
     seconds = _fit_with(model, X, _progress(args))
     if names is not None:  # what fit(DataFrame) records; predict and score select by it
@@ -639,6 +643,26 @@ def cmd_fit(args):
     _emit(args, result, text)
 
 
+def _rows_to_fit(X, path, quiet, block=1 << 16):
+    """``X`` without its rows whose every value is missing, with a note when there are some.
+
+    Such a row has the same likelihood under every model: it carries nothing
+    to fit (the estimators refuse it; a command leaves it out and says so).
+    """
+    empty = np.concatenate([np.isnan(X[start : start + block]).all(axis=1)
+                            for start in range(0, X.shape[0], block)])
+    if not empty.any():
+        return X
+    if empty.all():
+        raise CommandError(f"{path!r} has no value in any row of the chosen columns, only "
+                           "missing values; choose columns that hold data")
+    if not quiet:
+        print(f"fastem: note: {path!r} has {int(empty.sum()):,} row(s) with no value in any "
+              f"chosen column (the first is data row {int(np.argmax(empty)) + 1}); they carry "
+              "nothing to fit and are left out", file=sys.stderr)
+    return X[~empty]
+
+
 def _nan_fix(cls, fitted=False):
     """How to fix NaN in DATA for a model of class ``cls`` (one ``fitted`` without them)."""
     if "missing" in cls._get_param_names():
@@ -650,11 +674,12 @@ def _nan_fix(cls, fitted=False):
             "GaussianMixture with --missing em (no --bayesian), or remove or impute such rows")
 
 
-def _data_for(model, args, missing=False):
-    """DATA's columns for ``model``: by name when both have names, else by position.
+def _data_for(model, args, missing=False, dtype=None):
+    """DATA's columns for ``model`` and their positions in DATA (see :func:`read_table`).
 
+    Columns are matched by name when both have names, else by position.
     Missing values are kept as NaN for a model fitted with ``missing='em'``,
-    or with ``missing``.
+    or with ``missing``. The array has the model's dtype, or ``dtype``.
     """
     _check_data_path(args.data)  # before any note about its columns
     fitted = getattr(model, "feature_names_in_", None)
@@ -696,14 +721,15 @@ def _data_for(model, args, missing=False):
             print(f"fastem: note: {args.data!r} has no column names; its columns are taken as "
                   f"the model's, in order: {fitted}", file=sys.stderr)
     missing = missing or getattr(model, "missing", "error") == "em"
-    X, _ = read_table(args.data, columns, model._dtype, args.quiet, args.header, missing=missing,
-                      nan_fix=_nan_fix(type(model), fitted=True))
+    X, _, positions = read_table(args.data, columns, dtype or model._dtype, args.quiet,
+                                 args.header, missing=missing,
+                                 nan_fix=_nan_fix(type(model), fitted=True))
     if X.shape[1] != model.n_features_in_:
         raise CommandError(
             f"{args.data!r} has {X.shape[1]} column(s) but the model was fitted on "
             f"{model.n_features_in_} feature(s); select the same columns with --columns"
         )
-    return X
+    return X, positions
 
 
 @contextlib.contextmanager
@@ -717,7 +743,7 @@ def _columns_matched():
 def cmd_predict(args):
     _check_output(args.output, _OUTPUT_EXTENSIONS, {"model file": args.model, "data file": args.data})
     model = _load_model(args.model)
-    X = _data_for(model, args)
+    X, _ = _data_for(model, args)
     if args.proba:
         with _columns_matched():
             out = model.predict_proba(X)
@@ -739,7 +765,7 @@ def cmd_predict(args):
 
 def cmd_score(args):
     model = _load_model(args.model)
-    X = _data_for(model, args)
+    X, _ = _data_for(model, args)
     with _columns_matched():
         mean = model.score(X)
     n = X.shape[0]
@@ -772,19 +798,76 @@ def cmd_impute(args):
             "values and cannot impute; fit a GaussianMixture with fastem fit --missing em and "
             "impute with it"
         )
-    X = _data_for(model, args, missing=True)
+    # float64: the observed values are copied as they are, whatever the model's dtype
+    X, positions = _data_for(model, args, missing=True, dtype=np.float64)
     n_missing = int(np.isnan(X).sum())
     with _columns_matched():
-        out = model.impute(X, draw=args.draw, random_state=args.seed)
-    names = getattr(model, "feature_names_in_", None)
-    names = [str(n) for n in names] if names is not None else [f"x{j}" for j in range(X.shape[1])]
-    write_array(args.output, out, names)
+        filled = model.impute(X, draw=args.draw, random_state=args.seed)
+    _write_imputed(args, X, filled, positions)
     how = "draws from the conditional distribution" if args.draw else "conditional expectations"
     result = {"output": args.output, "n_samples": int(X.shape[0]), "n_imputed": n_missing,
               "method": how}
     _emit(args, result, lambda: print(
         f"imputed {n_missing:,} missing value(s) in {X.shape[0]:,} samples ({how}); wrote "
         f"{args.output}"))
+
+
+def _write_imputed(args, X, filled, positions):
+    """Write DATA to OUT with the missing values of the model's columns taken from ``filled``.
+
+    ``X`` holds DATA's columns at ``positions`` (NaN where missing) and
+    ``filled`` the same with NaN imputed. Every other column and every
+    observed value is copied unchanged: a CSV file to a CSV file as text
+    (:func:`fastem._tables.fill_csv`), a parquet file to a parquet file
+    with its column types; otherwise as numbers, which needs every column
+    of DATA to hold numbers.
+    """
+    data_ext = os.path.splitext(args.data)[1].lower()
+    out_ext = os.path.splitext(args.output)[1].lower()
+    missing = np.isnan(X)
+    if data_ext == out_ext == ".csv":
+        try:
+            fill_csv(args.data, args.output, _HEADER[args.header], positions, filled)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        return
+    if data_ext == out_ext == ".parquet":
+        _fill_parquet(args.data, args.output, positions, filled, missing)
+        return
+    try:
+        full, names, everywhere = read_table(args.data, None, None, True, args.header,
+                                             missing=True)
+    except CommandError as exc:
+        raise CommandError(
+            f"{args.output!r} would hold every column of {args.data!r} as numbers, and one "
+            f"is not: {exc}. Write the output as a {data_ext} file, which keeps every column "
+            "as it is"
+        ) from None
+    full = np.array(full)
+    for c, j in enumerate(positions):
+        column = full[:, everywhere.index(j)]
+        column[missing[:, c]] = filled[missing[:, c], c]
+    write_array(args.output, full, names or [f"x{j}" for j in range(full.shape[1])])
+
+
+def _fill_parquet(path, out_path, positions, filled, missing):
+    """Copy the parquet file ``path`` with the ``missing`` entries of ``positions`` filled.
+
+    A floating-point column keeps its type; another (integers, decimals)
+    becomes float64, the type of a conditional expectation.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    for c, j in enumerate(positions):
+        column = table.column(j)
+        kind = column.type if pa.types.is_floating(column.type) else pa.float64()
+        values = pa.chunked_array([pa.array(filled[:, c]).cast(kind, safe=False)])
+        column = pc.if_else(pa.array(missing[:, c]), values, column.cast(kind))
+        table = table.set_column(j, table.schema.field(j).with_type(kind), column)
+    pq.write_table(table, out_path)
 
 
 def cmd_sample(args):
@@ -827,12 +910,13 @@ def cmd_select(args):
         _check_output(args.output, (".npz",), {"data file": args.data})
     if args.family != "gaussian" and args.covariance is not None:
         raise UsageError(f"--covariance applies to --family gaussian only, not {args.family}")
-    X, names = read_table(
+    X, names, _ = read_table(
         args.data, args.columns, args.dtype, args.quiet, args.header,
         missing=args.missing == "em",
         nan_fix="select with --missing em if NaN marks missing values, or remove or impute "
         "such rows",
     )
+    X = _rows_to_fit(X, args.data, args.quiet)
     n_components = args.k.values(X.shape[0], args.data)
     progress = None if _progress(args) is None else SelectionProgress()
     # Warnings are printed by main, after the command succeeded: an error is one line.
@@ -1020,7 +1104,9 @@ A model fitted on named columns reads them by name, in any order.""",
   fastem fit visits.csv -k 3 --family poisson --missing em -o counts.npz
   fastem impute counts.npz visits.csv -o visits_filled.csv
 
-Empty fields, NA and NaN are missing values; the others are copied unchanged.""",
+Empty fields, NA and NaN are missing values. OUT holds every column of DATA: only the
+missing values of the model's columns are filled, everything else is copied unchanged
+(a CSV file to a CSV file as text).""",
     "sample": """examples:
   fastem sample model.npz -n 1000 -o samples.csv --seed 1""",
     "select": """examples:

@@ -273,6 +273,7 @@ class ArraySource:
     """
 
     feature_names_in = None
+    first_row = 0  # of these rows in the whole data (see map)
 
     def __init__(self, X, sample_weight=None, *, check_data=None, anchors=None, allow_nan=False,
                  nan_advice=None):
@@ -310,17 +311,18 @@ class ArraySource:
         return total
 
     def map(self, fn, n_columns, dtype, out=None):
-        """Fill per-row outputs chunk by chunk: ``fn(chunk, out_chunk)``.
+        """Fill per-row outputs chunk by chunk: ``fn(chunk, out_chunk, first_row)``.
 
-        ``n_columns`` is None for one value per row. Returns ``out`` (allocated
-        when not given).
+        ``first_row`` is the chunk's first row in the whole data. ``n_columns``
+        is None for one value per row. Returns ``out`` (allocated when not
+        given).
         """
         shape = (self.n_samples,) if n_columns is None else (self.n_samples, n_columns)
         out = _output_array(out, shape, dtype, "this data")
         check_output_is_not_input(out, self.X, "X")
         for start, stop in self._ranges():
             with reading(self.X, self.signature):
-                fn(self.X[start:stop], out[start:stop])
+                fn(self.X[start:stop], out[start:stop], self.first_row + start)
         return out
 
     def subsample(self, random_state, size):
@@ -700,6 +702,9 @@ class ChunkedSource:
     def map(self, fn, n_columns, dtype, out=None):
         """Per-row outputs: a list with one array per chunk, or filled into ``out``.
 
+        ``fn(chunk, out_chunk, first_row)`` as for an array, with the rows
+        counted over all the chunks.
+
         ``out``, when given, is one array with a row for every row of every
         chunk (e.g. a ``np.memmap``), filled in chunk order and returned.
         """
@@ -710,7 +715,7 @@ class ChunkedSource:
         for i, X, w, signature in self._iter():
             check_output_is_not_input(out, X, f"chunk {i}")
             part = None if out is None else out[self.offsets[i] : self.offsets[i + 1]]
-            results.append(_Slice(X, w, signature).map(fn, n_columns, dtype, part))
+            results.append(_Slice(X, w, signature, self.offsets[i]).map(fn, n_columns, dtype, part))
         return results if out is None else out
 
     def subsample(self, random_state, size):
@@ -737,8 +742,9 @@ class ChunkedSource:
 class _Slice(ArraySource):
     """A validated chunk viewed as an array source (no checks repeated)."""
 
-    def __init__(self, X, sample_weight, signature=None):
+    def __init__(self, X, sample_weight, signature=None, first_row=0):
         self.X, self.sample_weight = X, sample_weight
+        self.first_row = first_row
         self.n_samples, self.n_features = X.shape
         self.dtype = X.dtype
         self.signature = signature

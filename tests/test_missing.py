@@ -10,6 +10,7 @@ from numpy.testing import assert_allclose
 
 from fastem import Chunks, ConvergenceWarning, GaussianMixture
 from reference import (
+    assert_draws_independent_of_the_data_path,
     assert_marginal_predictions,
     gaussian_marginal_log_prob,
     gaussian_missing_em_step,
@@ -268,6 +269,12 @@ def test_impute_draws_from_the_conditional_distribution(covariance_type):
     assert np.array_equal(draws, again)
 
 
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_impute_draws_depend_on_the_seed_and_the_row_only(covariance_type, tmp_path):
+    X, _ = _data(seed=6)
+    assert_draws_independent_of_the_data_path(_fit_steps(X, covariance_type, 3), X, tmp_path)
+
+
 def test_impute_writes_out_of_core_and_takes_chunks(tmp_path):
     X, _ = _data(seed=5)
     model = _fit_steps(X, "full", 3)
@@ -336,7 +343,8 @@ def test_cli_fits_and_imputes_a_csv_with_missing_values(tmp_path, capsys):
     out = str(tmp_path / "filled.csv")
     assert main(["impute", model_path, str(tmp_path / "air.csv"), *columns, "-o", out]) == 0
     filled = np.loadtxt(out, delimiter=",", skiprows=1)
-    assert_allclose(filled, model.impute(X[:, :4]), rtol=1e-12)
+    assert_allclose(filled[:, :4], model.impute(X[:, :4]), rtol=1e-12)
+    assert np.array_equal(filled[:, 4:], X[:, 4:])  # Month and Day, not in the model
     assert main(["predict", model_path, str(tmp_path / "air.csv"), *columns,
                  "-o", str(tmp_path / "labels.npy")]) == 0
     assert np.array_equal(np.load(tmp_path / "labels.npy"), model.predict(X[:, :4]))

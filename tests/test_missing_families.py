@@ -10,7 +10,11 @@ from numpy.testing import assert_allclose
 from scipy import special
 
 from fastem import Chunks, ConvergenceWarning, ExponentialMixture, PoissonMixture
-from reference import assert_marginal_predictions, log_resp_and_norm
+from reference import (
+    assert_draws_independent_of_the_data_path,
+    assert_marginal_predictions,
+    log_resp_and_norm,
+)
 
 FAMILIES = ("exponential", "poisson")
 _CLASS = {"exponential": ExponentialMixture, "poisson": PoissonMixture}
@@ -265,6 +269,12 @@ def test_impute_draws_from_the_conditional_distribution(family):
         assert np.array_equal(draws, np.rint(draws))
     again = model.impute(np.repeat(row, 40000, axis=0), draw=True, random_state=0)
     assert np.array_equal(draws, again)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_impute_draws_depend_on_the_seed_and_the_row_only(family, tmp_path):
+    X, _ = _data(family, seed=8)
+    assert_draws_independent_of_the_data_path(_fit_steps(X, family, 3), X, tmp_path)
 
 
 @pytest.mark.parametrize("family", FAMILIES)

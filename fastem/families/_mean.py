@@ -11,7 +11,8 @@ so the only family statistics are ``sx`` (n_components, n_features), the
 initial parameters are the component means of the initial responsibilities,
 and the parameter count is ``n_components * n_features``. A family built on
 :class:`MeanParameterMixture` supplies the kernel parameters, the scratch rows,
-sampling and the name of its fitted mean.
+sampling, the quantile function of a component (``_component_quantile(k, u)``,
+for the draws of ``impute``) and the name of its fitted mean.
 
 With ``missing='em'`` a NaN entry is a missing value. The features are
 independent given the component, so a missing coordinate drops out of the
@@ -204,22 +205,23 @@ class MeanParameterMixture(BaseMixture):
         """
         return impute_with(self, X, draw, random_state, out)
 
-    def _impute_rows(self, X, resp, random_state, out):
+    def _impute_rows(self, X, resp, uniforms, out):
         """Family hook of :func:`fastem.base.impute_with`: fill one chunk."""
         means = np.asarray(getattr(self, self._mean_name), dtype=np.float64)
         out[...] = X
         rows = np.flatnonzero(np.isnan(X).any(axis=1))
-        if random_state is None:
+        if uniforms is None:
             filled = np.asarray(resp[rows], dtype=np.float64) @ means
         else:
-            # As GaussianMixture.impute: a uniform number per row picks its component.
-            choices = random_state.random_sample(X.shape[0])[rows]
+            # As GaussianMixture.impute: a row's first uniform number picks its component,
+            # the others give its coordinates by inversion.
+            uniforms = uniforms[rows]
             cumulative = np.cumsum(np.asarray(resp[rows], dtype=np.float64), axis=1)
-            components = np.minimum((cumulative <= choices[:, None]).sum(axis=1), len(means) - 1)
+            components = np.minimum((cumulative <= uniforms[:, :1]).sum(axis=1), len(means) - 1)
             filled = np.empty((rows.size, X.shape[1]))
             for k in range(len(means)):
                 chosen = np.flatnonzero(components == k)
-                filled[chosen] = self._sample_component(random_state, k, chosen.size)
+                filled[chosen] = self._component_quantile(k, uniforms[chosen, 1:])
         part = X[rows]
         out[rows] = np.where(np.isnan(part), filled, part)
 

@@ -155,3 +155,7 @@ class ExponentialMixture(MeanParameterMixture):
     def _sample_component(self, rng, k, n):
         scales = np.asarray(self.scales_[k], dtype=np.float64)
         return rng.exponential(scales, size=(n, scales.shape[0]))
+
+    def _component_quantile(self, k, u):
+        """Component ``k``'s quantiles at ``u`` (n, n_features) in (0, 1): ``-scale log(1 - u)``."""
+        return -np.asarray(self.scales_[k], dtype=np.float64) * np.log1p(-u)

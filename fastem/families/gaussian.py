@@ -4,6 +4,7 @@ import numbers
 import warnings
 
 import numpy as np
+from scipy import special
 
 from .._validation import as_float_array, check_scalar, check_weights_init
 from ..base import BaseMixture, fill_doc, impute_with
@@ -721,15 +722,13 @@ class GaussianMixture(_GaussianComponents):
         """
         return impute_with(self, X, draw, random_state, out)
 
-    def _impute_rows(self, X, resp, random_state, out):
+    def _impute_rows(self, X, resp, uniforms, out):
         """Family hook of :func:`fastem.base.impute_with`: fill one chunk."""
         params = self._kernel_params(X.dtype)
-        n_samples, n_features = X.shape
-        if random_state is None:
-            choices, normals = np.empty(0), np.empty((0, n_features))
-        else:
-            choices = random_state.random_sample(n_samples)
-            normals = random_state.standard_normal((n_samples, n_features))
+        if uniforms is None:
+            choices, normals = np.empty(0), np.empty((0, X.shape[1]))
+        else:  # standard normals by inversion of their distribution function
+            choices, normals = uniforms[:, 0], special.ndtri(uniforms[:, 1:])
         impute_rows(X, resp, params, choices, normals, out)
 
     def to_sklearn(self):

@@ -172,3 +172,12 @@ class PoissonMixture(MeanParameterMixture):
     def _sample_component(self, rng, k, n):
         rates = np.asarray(self.rates_[k], dtype=np.float64)
         return rng.poisson(rates, size=(n, rates.shape[0]))
+
+    def _component_quantile(self, k, u):
+        """Component ``k``'s quantiles at ``u`` (n, n_features) in (0, 1).
+
+        The least count whose distribution function reaches ``u``.
+        """
+        from scipy import stats  # slow to import: only for the draws of impute
+
+        return stats.poisson.ppf(u, np.asarray(self.rates_[k], dtype=np.float64))
