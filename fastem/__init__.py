@@ -18,6 +18,21 @@ from .stats import SufficientStatistics
 
 __version__ = "0.1.0"
 
+# Submodules reached as attributes (fastem.datasets.load_airquality()), imported on first use.
+_SUBMODULES = ("datasets", "plot")
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'fastem' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_SUBMODULES])
+
 __all__ = [
     "BaseMixture",
     "BayesianGaussianMixture",

@@ -69,13 +69,15 @@ def _full_covariances(model):
 _MAX_ROWS = 1_000_000
 
 
-def _data(X, max_rows=None):
+def _data(X, max_rows=None, model=None):
     """At most ``max_rows`` rows of ``X`` as float64 (n_rows, n_features), and its column names.
 
     ``X`` is any data the estimators take (an array, memory-mapped too; a
     DataFrame or Arrow table; :class:`fastem.Chunks`; a Dask array or
     DataFrame), validated as they validate it; a 1-D array is one feature,
-    and a named Series one column of that name.
+    and a named Series one column of that name. NaN entries are missing
+    values for a ``model`` fitted with ``missing='em'``, else an error
+    that says what ``model`` offers.
     Larger data give a uniform subsample of rows, the same on every call.
     Column names come from the data (None without names).
     """
@@ -85,7 +87,9 @@ def _data(X, max_rows=None):
         X = X.to_frame()
     elif getattr(X, "ndim", None) == 1 or isinstance(X, (list, tuple)) and np.ndim(X) == 1:
         X = X.reshape(-1, 1) if hasattr(X, "compute") else np.asarray(X).reshape(-1, 1)
-    source = as_source(X)
+    missing = getattr(model, "missing", "error") == "em"
+    advice = None if model is None else model._nan_advice()
+    source = as_source(X, allow_nan=missing, nan_advice=advice)
     values, _ = source.subsample(np.random.RandomState(0), max_rows or _MAX_ROWS)
     names = source.feature_names_in
     return values, None if names is None else [str(n) for n in names]
@@ -195,7 +199,7 @@ def _density_data(model, X, feature):
     if X is None:
         j = _feature_index(model, 0 if feature is None else feature, None, what)
         return j, None, _feature_name(model, None, j)
-    data, names = _data(X)
+    data, names = _data(X, model=model)
     if (data.shape[1] == 1 < model.n_features_in_ and names is not None and fitted is not None
             and names[0] in list(fitted)):
         j = list(fitted).index(names[0])
@@ -235,7 +239,8 @@ def plot_density_1d(model, X=None, *, feature=None, bins=None, min_weight=None, 
     """Histogram of the data, each weighted component density, and the mixture density.
 
     Data of whole numbers get one bar per integer (or per run of integers
-    when the range is wider than ``bins``). For a Poisson mixture (counts)
+    when the range is wider than ``bins``). With a model fitted with
+    ``missing='em'``, the histogram counts the feature's observed values. For a Poisson mixture (counts)
     the components are probability mass functions drawn at the integers.
 
     Parameters
@@ -278,6 +283,11 @@ def plot_density_1d(model, X=None, *, feature=None, bins=None, min_weight=None, 
     """
     _check_model(model, "plot_density_1d")
     j, values, label = _density_data(model, X, feature)
+    if values is not None:  # a model fitted with missing='em': the observed values
+        values = values[~np.isnan(values)]
+        if values.size == 0:
+            raise ValueError(f"plot_density_1d: X has no observed value of {label!r}, only "
+                             "missing ones (NaN); pass data that has some, or X=None.")
     ax = _axes(ax)
     counts = _is_counts(model)
     hist = None
@@ -350,6 +360,11 @@ def plot_clusters_2d(model, X, *, features=(0, 1), n_std=(1, 2, 3), max_points=2
                      random_state=0, legend=True, min_weight=None, ax=None):
     """Points coloured by their most likely component, component means and, for Gaussians, ellipses.
 
+    With a model fitted with ``missing='em'``, ``X`` may hold missing values
+    (NaN): a point is coloured by its most likely component given its
+    observed coordinates, and a point missing one of the two drawn features
+    is not drawn.
+
     Parameters
     ----------
     model : fitted mixture with at least two features
@@ -393,7 +408,7 @@ def plot_clusters_2d(model, X, *, features=(0, 1), n_std=(1, 2, 3), max_points=2
     from matplotlib.lines import Line2D
 
     _check_model(model, "plot_clusters_2d", min_features=2)
-    X, names = _data(X)
+    X, names = _data(X, model=model)
     if X.shape[1] != model.n_features_in_:
         raise ValueError(
             f"plot_clusters_2d: X has {X.shape[1]} feature(s) but the model was fitted on "
@@ -405,6 +420,8 @@ def plot_clusters_2d(model, X, *, features=(0, 1), n_std=(1, 2, 3), max_points=2
         rows = np.random.default_rng(random_state).choice(X.shape[0], max_points, replace=False)
         X = X[np.sort(rows)]
     labels = _labels(model, X, names)
+    drawn_rows = ~np.isnan(X[:, [i, j]]).any(axis=1)  # both coordinates observed
+    X, labels = X[drawn_rows], labels[drawn_rows]
     size, alpha = point_style(X.shape[0])
     colors = [_color(k) for k in labels]
     scatter = ax.scatter(X[:, i], X[:, j], c=colors, s=size, alpha=alpha, linewidths=0)
@@ -536,7 +553,7 @@ def plot_pairs(model, X, *, pairs=None, axes=None, **kwargs):
     from ._tables import Table
 
     _check_model(model, "plot_pairs", min_features=2)
-    values, names = _data(X)  # read once for every panel, names kept
+    values, names = _data(X, model=model)  # read once for every panel, names kept
     X = Table(values, names, [])
     n_features = model.n_features_in_
     shown_all = pairs is not None or n_features <= 4

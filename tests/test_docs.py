@@ -91,3 +91,13 @@ def test_doc_blocks_run_as_written(data_files, path, index):
     if path == "docs/out-of-core.md" and "distributed" in code:
         pytest.importorskip("distributed")
     _run_python(textwrap.dedent(code), data_files)
+
+
+def test_submodules_are_attributes_of_the_package():
+    """``fastem.datasets.load_airquality()`` and ``fastem.plot`` work after ``import fastem`` alone."""
+    script = ("import sys, fastem; assert 'fastem.plot' not in sys.modules; "
+              "print(fastem.datasets.load_airquality()[1][0], fastem.plot.__name__)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["Ozone", "fastem.plot"]

@@ -330,6 +330,31 @@ def test_plots_check_the_data_as_fit_does(faithful_like):
                                                   faithful_like[["waiting", "eruptions"]]]))
 
 
+def test_plots_of_a_model_fitted_on_missing_values_draw_the_observed_data(faithful_like):
+    X = faithful_like.to_numpy().copy()
+    X[::5, 0] = np.nan
+    X[1::5, 1] = np.nan
+    model = fastem.GaussianMixture(2, random_state=0, missing="em").fit(X)
+    both = ~np.isnan(X).any(axis=1)
+    drawn = plot.plot_clusters_2d(model, X)
+    offsets = drawn["scatter"].get_offsets()
+    assert np.array_equal(np.asarray(offsets), X[both])
+    colors = drawn["scatter"].get_facecolors()[:, :3]
+    labels = model.predict(X)[both]
+    for k in (0, 1):  # colour by the component given the observed coordinates
+        assert len({tuple(c) for c in colors[labels == k]}) == 1
+    hist = plot.plot_density_1d(model, X, feature=0)["hist"]
+    assert round(sum(p.get_height() * p.get_width() for p in hist), 9) == 1  # a density
+    observed = X[~np.isnan(X[:, 0]), 0]
+    assert hist[0].get_x() == pytest.approx(observed.min())
+    assert len(plot.plot_pairs(model, X)["panels"]) == 1
+    with pytest.raises(ValueError, match="pass missing='em' to GaussianMixture"):
+        plot.plot_clusters_2d(fastem.GaussianMixture(2, random_state=0).fit(X[both]), X)
+    X[:, 0] = np.nan
+    with pytest.raises(ValueError, match="no observed value of"):
+        plot.plot_density_1d(model, X, feature=0)
+
+
 @pytest.mark.parametrize("draw", [
     lambda m, X: plot.plot_density_1d(m, X), lambda m, X: plot.plot_clusters_2d(m, X),
     lambda m, X: plot.plot_pairs(m, X), lambda m, X: plot.plot_lower_bounds(m),
