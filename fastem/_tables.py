@@ -852,12 +852,11 @@ def _read_with_csv(layout):
     """The data by the csv module, field by field: an error names the first bad value."""
     values = []
     try:
-        rows = _rows(layout)
-        for row_number, (line, row) in enumerate(rows, start=1):
+        for row_number, (line, row) in enumerate(_rows(layout), start=1):
             for j in layout.chosen:
                 value = row[j].strip()
-                if value in NA_VALUES and row_number == 1 and all(
-                        rest[j].strip() in NA_VALUES for _, rest in rows):
+                if value in NA_VALUES and row_number == 1 and all(  # a second read of the file
+                        rest[j].strip() in NA_VALUES for _, rest in _rows(layout)):
                     raise ValueError(_empty_column(layout, j))
                 if layout.missing and value in NA_VALUES:
                     values.append(np.nan)

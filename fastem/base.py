@@ -312,7 +312,11 @@ def _kernel_totals(model, state, accumulate, X, sample_weight):
 
 
 def _kernel_output(model, state, output, X, out, first_row=0):
-    """Fill ``out`` with the per-row ``output`` ('labels', 'log_prob' or 'resp') of a chunk."""
+    """Fill ``out`` with the per-row ``output`` ('labels', 'log_prob' or 'resp') of a chunk.
+
+    ``first_row``, the chunk's place in the data (see ``map``), does not
+    change a row's output.
+    """
     with _state.pinned(model, state):
         if not model._computes_in_float64(X.dtype):
             model._run_kernel(X, np.empty(0), accumulate=False, **{output: out})

@@ -459,6 +459,18 @@ def test_a_column_without_any_value_is_named_as_such(tmp_path, reader, content, 
         reader(path)
 
 
+@pytest.mark.parametrize("content", [
+    "a,b\n,2\n1.5,3\n2.5,4\n3.5,5\n",
+    "a,b\nNA,2\nNA,3\n2.5,NA\n3.5,5\n",
+    "# exported\na;b\n;2\n1.5;\n2.5;4\n",
+])
+def test_missing_values_in_the_first_rows_lose_no_row(tmp_path, reader, content):
+    path = _write(tmp_path, content)
+    delimiter = ";" if ";" in content else ","
+    expected = pd.read_csv(path, sep=delimiter, comment="#").to_numpy(dtype=float)
+    np.testing.assert_array_equal(reader(path, missing=True).data, expected)
+
+
 PARQUET_INDEXES = {  # how the frame's index is set: (frame -> frame, index columns named in the note)
     "range index": (lambda f: f, []),
     "named range index": (lambda f: f.rename_axis("id"), []),
