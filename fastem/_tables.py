@@ -62,11 +62,14 @@ __all__ = [
     "Table",
     "choose_columns",
     "csv_column_names",
+    "csv_encoding",
     "fill_csv",
     "parquet_column_names",
     "read_csv",
+    "read_columns",
     "read_parquet",
     "read_table",
+    "shortest_text",
 ]
 
 #: File extensions of the tables that :func:`read_table` reads.
@@ -463,17 +466,18 @@ def read_csv(path, columns=None, header=None, missing=False, nan_fix=None):
     return Table(data, chosen_names, notes, chosen)
 
 
-def fill_csv(path, out_path, header, positions, values):
-    """Copy the CSV file ``path`` to ``out_path`` with its missing values in ``positions`` filled.
+def fill_csv(path, out, header, positions, values, missing):
+    """Copy the CSV file ``path`` to the text file ``out`` with its missing values filled.
 
-    Data row ``i``'s missing field (an ``NA_VALUES`` marker) in column
-    ``positions[c]`` becomes ``str(values[i, c])``, the shortest text that
-    reads back as that number in ``values``' dtype. Everything else is
+    Data row ``i``'s field in column ``positions[c]``, where ``missing[i, c]``
+    (the readers read it as NaN), becomes the shortest text that reads back
+    as ``values[i, c]`` (:func:`shortest_text`). Everything else is
     copied unchanged: the lines above the table (a "sep=" line, comments),
     the header, the other columns (text ones included) and every observed
     field, with the file's encoding, delimiter and line ending. Fields are
     quoted only where the delimiter, a quote or a line break requires it,
-    and blank lines are left out.
+    and blank lines are left out. ``out`` is opened with ``newline=""``
+    in the encoding that :func:`csv_encoding` gives.
 
     ``positions`` and ``header`` are those of the :func:`read_csv` call that
     read ``values``' rows; ``values`` has one row per data row.
@@ -492,24 +496,69 @@ def fill_csv(path, out_path, header, positions, values):
         first = f.readline()
     ending = next((e for e in ("\r\n", "\n", "\r") if first.endswith(e)), "\n")
     n_rows = 0
-    with open(out_path, "w", encoding=layout.encoding, newline="") as out:
-        out.writelines(above)
-        writer = csv.writer(out, delimiter=layout.delimiter, lineterminator=ending)
+    out.writelines(above)
+    writer = csv.writer(out, delimiter=layout.delimiter, lineterminator=ending)
+    try:
         for k, (_, row) in enumerate(_rows(layout, header=True)):
             if k == 0 and layout.names is not None:
                 writer.writerow(row)
                 continue
             if n_rows < len(values):
                 for c, j in enumerate(layout.chosen):
-                    if row[j].strip() in NA_VALUES:
-                        row[j] = str(values[n_rows, c])
+                    if missing[n_rows, c]:
+                        row[j] = shortest_text(values[n_rows, c])
             n_rows += 1
             writer.writerow(row)
+    except UnicodeDecodeError as exc:
+        raise ValueError(_decode_error(layout, exc)) from None
     if n_rows != len(values):
         raise ValueError(
             f"{path!r} has {n_rows} data row(s) now but {len(values)} when it was read; it "
             "changed meanwhile: run the command again"
         )
+
+
+def read_columns(path, header=None):
+    """Every column of a CSV or parquet file, index and text columns included.
+
+    Returns ``(names, columns)``: the names (``'x0'``, ``'x1'``, ... for a CSV
+    file without a header) and one 1-D array per column. A CSV column whose
+    every present value is a number is float64, NaN where a value is
+    missing; any other holds its text (object), None where missing. Parquet
+    columns are converted by pyarrow (``to_numpy``): numbers keep their
+    type (NaN where missing), text is object.
+    """
+    path = os.fsdecode(path)
+    if os.path.splitext(path)[1].lower() == ".parquet":
+        _, pq = _pyarrow_parquet(path)
+        table = pq.read_table(path)
+        return list(table.schema.names), [c.to_numpy(zero_copy_only=False) for c in table.columns]
+    sniffed = _sniff(path, header)
+    layout = _Layout(sniffed, path, [], missing=True)
+    n_columns = sniffed.n_fields - sniffed.trailing
+    texts = [[] for _ in range(n_columns)]
+    try:
+        for _, row in _rows(layout):
+            for j in range(n_columns):
+                texts[j].append(row[j].strip())
+    except UnicodeDecodeError as exc:
+        raise ValueError(_decode_error(layout, exc)) from None
+    columns = []
+    for column in texts:
+        present = [t for t in column if t not in NA_VALUES]
+        if all(_is_number(t) for t in present):
+            columns.append(np.array([np.nan if t in NA_VALUES else float(t) for t in column]))
+        else:
+            columns.append(np.array([None if t in NA_VALUES else t for t in column], dtype=object))
+    names = sniffed.names[:n_columns] if sniffed.names is not None else [
+        f"x{j}" for j in range(n_columns)]
+    return names, columns
+
+
+def shortest_text(value):
+    """The shortest text that reads back as the number ``value``: '12' for 12.0, '0.1' for 0.1."""
+    value = float(value)
+    return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
 
 
 def _row_number_note(path, data, names):
@@ -855,7 +904,7 @@ def _read_with_csv(layout):
         for row_number, (line, row) in enumerate(_rows(layout), start=1):
             for j in layout.chosen:
                 value = row[j].strip()
-                if value in NA_VALUES and row_number == 1 and all(  # a second read of the file
+                if value in NA_VALUES and not layout.missing and row_number == 1 and all(  # re-read
                         rest[j].strip() in NA_VALUES for _, rest in _rows(layout)):
                     raise ValueError(_empty_column(layout, j))
                 if layout.missing and value in NA_VALUES:
@@ -865,11 +914,18 @@ def _read_with_csv(layout):
                     raise ValueError(_bad_value(layout, value, line, row_number, j))
                 values.append(float(value))
     except UnicodeDecodeError as exc:
-        raise ValueError(
-            f"{layout.path!r} is not valid {layout.encoding} text ({exc.reason} at byte "
-            f"{exc.start}); save it as UTF-8"
-        ) from None
+        raise ValueError(_decode_error(layout, exc)) from None
     return np.array(values, dtype=np.float64).reshape(-1, len(layout.chosen))
+
+
+def _decode_error(layout, exc):
+    return (f"{layout.path!r} is not valid {layout.encoding} text ({exc.reason}); save it as "
+            "UTF-8")
+
+
+def csv_encoding(path, header=None):
+    """The encoding that :func:`read_csv` reads the CSV file ``path`` in."""
+    return _sniff(os.fsdecode(path), header).encoding
 
 
 def _empty_column(layout, j):

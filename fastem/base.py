@@ -341,9 +341,10 @@ def row_uniforms(key, first_row, n_rows, n_columns):
     ``(n_rows, n_columns)``.
     """
     steps = -(-n_columns // 4)  # Philox gives four 64-bit numbers per counter step
-    generator = np.random.Generator(np.random.Philox(key=key, counter=first_row * steps))
-    # each double of random() is a multiple of 2**-53 in [0, 1); half a step up leaves out 0
-    return generator.random((n_rows, 4 * steps))[:, :n_columns] + 2.0**-54
+    bits = np.random.Philox(key=key, counter=first_row * steps).random_raw(n_rows * 4 * steps)
+    bits = bits.reshape(n_rows, 4 * steps)[:, :n_columns]
+    # (k + 1/2) / 2**52 for the top 52 bits k: exact, never 0 nor 1
+    return ((bits >> np.uint64(12)).astype(np.float64) + 0.5) * 2.0**-52
 
 
 def _impute_chunk(model, state, key, X, out, first_row):

@@ -29,7 +29,15 @@ import warnings
 import numpy as np
 
 from ._progress import ProgressLine, SelectionProgress
-from ._tables import choose_columns, csv_column_names, fill_csv, parquet_column_names
+from ._tables import (
+    choose_columns,
+    csv_column_names,
+    fill_csv,
+    csv_encoding,
+    parquet_column_names,
+    read_columns,
+    shortest_text,
+)
 from ._tables import read_table as read_table_file
 from .selection import CellProgress
 
@@ -373,9 +381,34 @@ def _check_output(path, allowed, inputs):
         raise CommandError(f"cannot write {path!r}: it is a directory; give a file name")
 
 
+@contextlib.contextmanager
+def _replacing(path):
+    """A temporary path beside ``path``, renamed to ``path`` when the block succeeds.
+
+    An error (or an interruption) part-way leaves ``path`` as it was, never
+    a cut-off file, and removes the temporary file.
+    """
+    from .io import _temporary_name
+
+    temporary = _temporary_name(path)
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
 def write_array(path, array, names):
-    """Write a 1-D or 2-D array as .npy, .csv (with a header of ``names``) or .parquet."""
-    ext = os.path.splitext(path)[1].lower()
+    """Write a 1-D or 2-D array as .npy, .csv (with a header of ``names``) or .parquet.
+
+    The file appears whole or not at all (:func:`_replacing`).
+    """
+    with _replacing(path) as temporary:
+        _write_array(temporary, os.path.splitext(path)[1].lower(), array, names)
+
+
+def _write_array(path, ext, array, names):
     if ext == ".npy":
         # through a file object: np.save(path) would append ".npy" to a path
         # ending in ".NPY" and write another file than the one checked
@@ -389,14 +422,7 @@ def write_array(path, array, names):
         csv.writer(header, lineterminator="").writerow(names)  # quotes a name with a comma
         np.savetxt(path, table, fmt=fmt, delimiter=",", header=header.getvalue(), comments="")
         return
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise CommandError(
-            "writing .parquet needs pyarrow, which is not installed; run "
-            "pip install 'fastem[parquet]' (or write .npy or .csv)"
-        ) from None
+    pa, pq = _pyarrow_for_output()
     pq.write_table(pa.table({n: table[:, j] for j, n in enumerate(names)}), path)
 
 
@@ -803,7 +829,7 @@ def cmd_impute(args):
     n_missing = int(np.isnan(X).sum())
     with _columns_matched():
         filled = model.impute(X, draw=args.draw, random_state=args.seed)
-    _write_imputed(args, X, filled, positions)
+    _write_imputed(args, model, X, filled, positions)
     how = "draws from the conditional distribution" if args.draw else "conditional expectations"
     result = {"output": args.output, "n_samples": int(X.shape[0]), "n_imputed": n_missing,
               "method": how}
@@ -812,61 +838,124 @@ def cmd_impute(args):
         f"{args.output}"))
 
 
-def _write_imputed(args, X, filled, positions):
+def _write_imputed(args, model, X, filled, positions):
     """Write DATA to OUT with the missing values of the model's columns taken from ``filled``.
 
     ``X`` holds DATA's columns at ``positions`` (NaN where missing) and
-    ``filled`` the same with NaN imputed. Every other column and every
-    observed value is copied unchanged: a CSV file to a CSV file as text
-    (:func:`fastem._tables.fill_csv`), a parquet file to a parquet file
-    with its column types; otherwise as numbers, which needs every column
-    of DATA to hold numbers.
+    ``filled`` the same with NaN imputed. Every other column (index and
+    text columns included) and every observed value is copied unchanged: a
+    CSV file to a CSV file as text (:func:`fastem._tables.fill_csv`), a
+    parquet file to a parquet file with its column types; between formats
+    as values (:func:`fastem._tables.read_columns`), where a .npy output
+    needs every column to hold numbers.
     """
     data_ext = os.path.splitext(args.data)[1].lower()
     out_ext = os.path.splitext(args.output)[1].lower()
     missing = np.isnan(X)
-    if data_ext == out_ext == ".csv":
-        try:
-            fill_csv(args.data, args.output, _HEADER[args.header], positions, filled)
-        except ValueError as exc:
-            raise CommandError(str(exc)) from None
-        return
-    if data_ext == out_ext == ".parquet":
-        _fill_parquet(args.data, args.output, positions, filled, missing)
-        return
     try:
-        full, names, everywhere = read_table(args.data, None, None, True, args.header,
-                                             missing=True)
-    except CommandError as exc:
-        raise CommandError(
-            f"{args.output!r} would hold every column of {args.data!r} as numbers, and one "
-            f"is not: {exc}. Write the output as a {data_ext} file, which keeps every column "
-            "as it is"
-        ) from None
-    full = np.array(full)
+        if data_ext == out_ext == ".csv":
+            header = _HEADER[args.header]
+            with _replacing(args.output) as temporary, open(
+                    temporary, "w", encoding=csv_encoding(args.data, header), newline="") as out:
+                fill_csv(args.data, out, header, positions, filled, missing)
+            return
+        if data_ext == out_ext == ".parquet":
+            with _replacing(args.output) as temporary:
+                _fill_parquet(args.data, temporary, positions, filled, missing)
+            return
+        if data_ext == ".npy":
+            data = np.load(args.data, mmap_mode="r")
+            data = data.reshape(len(data), -1)
+            names = [f"x{j}" for j in range(data.shape[1])]
+            columns = [np.array(data[:, j]) for j in range(data.shape[1])]
+        else:
+            names, columns = read_columns(args.data, _HEADER[args.header])
+    except (ValueError, ImportError) as exc:
+        raise CommandError(str(exc)) from None
+    fitted = getattr(model, "feature_names_in_", None)
     for c, j in enumerate(positions):
-        column = full[:, everywhere.index(j)]
-        column[missing[:, c]] = filled[missing[:, c], c]
-    write_array(args.output, full, names or [f"x{j}" for j in range(full.shape[1])])
+        columns[j] = np.array(columns[j], dtype=np.float64)
+        columns[j][missing[:, c]] = filled[missing[:, c], c]
+        if data_ext == ".npy" and fitted is not None:
+            names[j] = str(fitted[c])
+    _write_columns(args.output, names, columns, args.data)
+
+
+def _write_columns(path, names, columns, data):
+    """Write named 1-D columns as .npy (numbers only), .csv (shortest text) or .parquet."""
+    ext = os.path.splitext(path)[1].lower()
+    text = [name for name, column in zip(names, columns) if column.dtype == object]
+    if ext == ".npy" and not text:
+        write_array(path, np.column_stack(columns), names)
+        return
+    if ext == ".npy":
+        raise CommandError(
+            f"{data!r} has the column {text[0]!r}, which does not hold numbers, and a .npy "
+            "file holds numbers only; write the output as .csv or .parquet, which keep it"
+        )
+    if ext == ".csv":
+        def field(value):
+            if value is None or isinstance(value, float) and value != value:
+                return ""
+            return shortest_text(value) if isinstance(value, float) else str(value)
+
+        with _replacing(path) as temporary, open(temporary, "w", newline="") as f:
+            writer = csv.writer(f, lineterminator="\n")
+            writer.writerow(names)
+            writer.writerows([field(v) for v in row] for row in zip(*(c.tolist() for c in columns)))
+        return
+    pa, pq = _pyarrow_for_output()
+    with _replacing(path) as temporary:
+        pq.write_table(pa.table({n: pa.array(c, from_pandas=True) for n, c in zip(names, columns)}),
+                       temporary)
+
+
+def _pyarrow_for_output():
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise CommandError(
+            "writing .parquet needs pyarrow, which is not installed; run "
+            "pip install 'fastem[parquet]' (or write .npy or .csv)"
+        ) from None
+    return pa, pq
 
 
 def _fill_parquet(path, out_path, positions, filled, missing):
     """Copy the parquet file ``path`` with the ``missing`` entries of ``positions`` filled.
 
-    A floating-point column keeps its type; another (integers, decimals)
-    becomes float64, the type of a conditional expectation.
+    Only the columns with a missing value change: a floating-point one
+    keeps its type, another (integers, decimals) becomes float64, the type
+    of a conditional expectation, and the pandas metadata of the file says
+    so (``pd.read_parquet`` reads the new type).
     """
+    import json
+
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
+    retyped = {}
     for c, j in enumerate(positions):
+        if not missing[:, c].any():
+            continue
         column = table.column(j)
         kind = column.type if pa.types.is_floating(column.type) else pa.float64()
         values = pa.chunked_array([pa.array(filled[:, c]).cast(kind, safe=False)])
-        column = pc.if_else(pa.array(missing[:, c]), values, column.cast(kind))
+        column = pc.if_else(pa.array(missing[:, c]), values, column.cast(kind, safe=False))
         table = table.set_column(j, table.schema.field(j).with_type(kind), column)
+        retyped[table.schema.names[j]] = str(kind.to_pandas_dtype().__name__)
+    metadata = dict(table.schema.metadata or {})
+    if retyped and b"pandas" in metadata:
+        pandas = json.loads(metadata[b"pandas"])
+        for entry in pandas.get("columns", []):
+            if entry.get("field_name") in retyped:
+                dtype = retyped[entry["field_name"]]
+                entry.update(pandas_type=dtype, numpy_type=dtype, metadata=None)
+        metadata[b"pandas"] = json.dumps(pandas).encode()
+        table = table.replace_schema_metadata(metadata)
     pq.write_table(table, out_path)
 
 

@@ -92,7 +92,7 @@ def test_impute_copies_a_csv_file_as_text_with_only_the_missing_fields_filled(tm
     lines = ["# site survey, 2026", "site;a;b;c;d;note"]
     for i, row in enumerate(X):
         a = "" if np.isnan(row[0]) else f"{row[0]:.3f}0"  # trailing zero: the text is kept
-        b = "NA" if np.isnan(row[1]) else f"{row[1]:.6e}"
+        b = ("NA", "NAN", "+nan", "")[i % 4] if np.isnan(row[1]) else f"{row[1]:.6e}"
         d = "" if np.isnan(row[3]) else f" {row[3]:.4f}"  # a leading space
         lines.append(f"s{i};{a};{b};{int(row[2])};{d};\"ok; checked\"")
     path = tmp_path / "survey.csv"
@@ -112,12 +112,12 @@ def test_impute_copies_a_csv_file_as_text_with_only_the_missing_fields_filled(tm
         after = list(csv.reader(f.readlines()[1:], delimiter=";"))
     assert after[0] == before[0]  # the header
     columns = {"b": 2, "d": 4}
-    values = np.array([[float(r[j]) if r[j].strip() not in ("", "NA") else np.nan
+    values = np.array([[float(r[j]) if r[j].strip() not in ("", "NA", "NAN", "+nan") else np.nan
                         for j in columns.values()] for r in before[1:]])
     imputed = model.impute(values)
     for i, (old, new) in enumerate(zip(before[1:], after[1:])):
         for j, (a, b) in enumerate(zip(old, new)):
-            if j in columns.values() and a.strip() in ("", "NA"):
+            if j in columns.values() and a.strip() in ("", "NA", "NAN", "+nan"):
                 c = list(columns.values()).index(j)
                 assert float(b) == imputed[i, c]  # the shortest text of that number
             else:
@@ -134,14 +134,16 @@ def test_impute_keeps_a_parquet_file_s_column_types(tmp_path):
         "site": pa.array([f"s{i}" for i in range(len(X))]),
         "b": counts,
         "d": pa.array(X[:, 3].astype(np.float32), from_pandas=True),
+        "c": pa.array(X[:, 2].astype(np.int64) + 2**53 + 1),  # integers beyond float64's
     })
     data, model_path, out = tmp_path / "d.parquet", str(tmp_path / "m.npz"), tmp_path / "f.parquet"
     pq.write_table(table, data)
-    assert main(["fit", str(data), "--columns", "b,d", "-k", "2", "--missing", "em",
+    assert main(["fit", str(data), "--columns", "b,d,c", "-k", "2", "--missing", "em",
                  "--seed", "0", "--max-iter", "300", "-o", model_path, "--quiet"]) == 0
     assert main(["impute", model_path, str(data), "-o", str(out), "--quiet"]) == 0
     filled = pq.read_table(out)
-    assert filled.schema.names == ["site", "b", "d"]
+    assert filled.schema.names == ["site", "b", "d", "c"]
+    assert filled.column("c").equals(table.column("c"))  # no missing value: left as it is
     assert filled.column("site").equals(table.column("site"))
     assert filled.schema.field("d").type == pa.float32()
     assert filled.schema.field("b").type == pa.float64()  # a conditional expectation
@@ -167,7 +169,7 @@ def test_impute_refuses_to_write_text_columns_as_numbers(tmp_path, capsys):
     capsys.readouterr()
     assert main(["impute", model_path, str(path), "-o", str(tmp_path / "f.npy")]) != 0
     err = capsys.readouterr().err
-    assert "'p0'" in err and "as a .csv file" in err
+    assert "the column 'name', which does not hold numbers" in err and ".csv or .parquet" in err
     assert not (tmp_path / "f.npy").exists()
 
 
@@ -194,3 +196,48 @@ def test_rows_without_a_value_in_the_chosen_columns_are_left_out_with_a_note(
     assert main([command, str(path), "--columns", "b,d", *k, "--missing", "em",
                  "-o", model_path]) != 0
     assert "no value in any row of the chosen columns" in capsys.readouterr().err
+
+
+def test_impute_keeps_the_index_and_text_columns_between_formats(tmp_path):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    X = _table(seed=5, n=80)
+    frame = pd.DataFrame({"site": [f"s{i}" for i in range(len(X))], "b": X[:, 1], "d": X[:, 3]},
+                         index=pd.Index(np.arange(100, 100 + len(X)), name="id"))
+    frame["b"] = frame["b"].round(0).astype("Int64")  # nullable integers
+    frame.to_csv(tmp_path / "d.csv")
+    frame.to_parquet(tmp_path / "d.parquet")
+    model_path = str(tmp_path / "m.npz")
+    assert main(["fit", str(tmp_path / "d.csv"), "--columns", "b,d", "-k", "2", "--missing", "em",
+                 "--seed", "0", "--max-iter", "300", "-o", model_path, "--quiet"]) == 0
+    for data, out in [("d.csv", "f.parquet"), ("d.parquet", "f.csv"), ("d.parquet", "g.parquet"),
+                      ("d.csv", "g.csv")]:
+        assert main(["impute", model_path, str(tmp_path / data), "-o", str(tmp_path / out),
+                     "--quiet"]) == 0
+        back = (pd.read_parquet if out.endswith(".parquet") else pd.read_csv)(tmp_path / out)
+        back = back.reset_index() if "id" not in back.columns else back
+        assert sorted(back.columns) == ["b", "d", "id", "site"], (data, out)  # parquet: index last
+        assert list(back["id"]) == list(frame.index) and list(back["site"]) == list(frame["site"])
+        assert back[["b", "d"]].notna().all().all()
+        observed = frame["b"].notna().to_numpy()
+        assert np.array_equal(back["b"].to_numpy(float)[observed], frame["b"].to_numpy(float)[observed])
+
+
+def test_an_error_part_way_leaves_the_output_as_it_was(tmp_path, capsys):
+    X = _table(seed=6, n=3000)
+    path = tmp_path / "late.csv"
+    rows = [f"{float(v[1])!r},{float(v[3])!r},note" for v in X]
+    rows[-1] = rows[-1].replace("note", "caf\xe9")  # not UTF-8, far below the sniffed head
+    path.write_bytes(("b,d,text\n" + "\n".join(rows).replace("nan", "") + "\n").encode("latin-1"))
+    model_path, out = str(tmp_path / "m.npz"), tmp_path / "out.csv"
+    X2 = np.nan_to_num(X[:, [1, 3]])
+    np.savetxt(tmp_path / "ok.csv", X2, delimiter=",", header="b,d", comments="")
+    assert main(["fit", str(tmp_path / "ok.csv"), "-k", "2", "--seed", "0", "-o", model_path,
+                 "--quiet"]) == 0
+    out.write_text("previous")
+    capsys.readouterr()
+    assert main(["impute", model_path, str(path), "--columns", "b,d", "-o", str(out)]) != 0
+    err = capsys.readouterr().err
+    assert "late.csv" in err and "save it as UTF-8" in err and "Traceback" not in err
+    assert out.read_text() == "previous"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.csv")] == []
