@@ -496,11 +496,17 @@ class BaseMixture:
 
     def __getattr__(self, name):
         # Reached only when ordinary lookup fails: the fitted state lives in the snapshot.
+        # Every parameter read of a pass comes here, so a family changes the
+        # message (_no_attribute_message), not this lookup.
         if not name.startswith("__"):
             value = _state.current(self).get(name, _state.ABSENT)
             if value is not _state.ABSENT:
                 return value
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        raise AttributeError(self._no_attribute_message(name))
+
+    def _no_attribute_message(self, name):
+        """Family hook: the message of the AttributeError for a name the model does not have."""
+        return f"{type(self).__name__!r} object has no attribute {name!r}"
 
     def __setattr__(self, name, value):
         if name in self._parameter_names:

@@ -287,14 +287,14 @@ class BayesianGaussianMixture(_GaussianComponents):
     _NO_LIKELIHOOD = ("bic", "aic", "partial_fit")
     bic = aic = partial_fit = property(_hidden)
 
-    def __getattr__(self, name):
+    def _no_attribute_message(self, name):
         if name in self._NO_LIKELIHOOD:
-            raise AttributeError(
+            return (
                 f"BayesianGaussianMixture has no {name}: it maximises a variational lower "
                 "bound, not the likelihood. Use GaussianMixture (with select_n_components) "
                 "for information criteria and online EM."
             )
-        return super().__getattr__(name)
+        return super()._no_attribute_message(name)
 
     def effective_n_components(self, threshold=_off_weight):
         """The number of components with an expected weight above ``threshold``.
@@ -528,7 +528,17 @@ class BayesianGaussianMixture(_GaussianComponents):
         (Bishop eqs. 10.64-10.66); ``log |W_k| - D log nu_k`` is the
         log-determinant of ``precisions_`` that the kernel's Gaussian
         normalisation already holds.
+
+        Computed once per parameter state: the pass's kernel launch and its
+        lower bound (:meth:`_expected_log_joint`) read the same vector.
         """
+        return _state.current(self).derived(
+            ("kernel_log_weights", self.weight_concentration_prior_type),
+            self._variational_log_weights,
+        )
+
+    def _variational_log_weights(self):
+        """The vector of :meth:`_kernel_log_weights`, computed (float64)."""
         from scipy.special import digamma
 
         n_features = self.means_.shape[1]
@@ -549,8 +559,8 @@ class BayesianGaussianMixture(_GaussianComponents):
         """
         dtype = self._dtype
         constants = self._kernel_log_weights().astype(dtype).astype(np.float64)
-        log_norm = self._kernel_params(dtype).log_norm.astype(np.float64)
         pc = np.asarray(self.precisions_cholesky_, dtype=np.float64)
+        log_norm = self._log_norm(pc, self.means_.shape[1]).astype(dtype).astype(np.float64)
         sxx = stats.moments["sxx"]
         if self.covariance_type == "full":
             scatter = np.tril(sxx) + np.swapaxes(np.tril(sxx, -1), -1, -2)

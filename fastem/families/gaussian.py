@@ -419,13 +419,21 @@ class _GaussianComponents(BaseMixture):
     def _work_rows(self, n_features):
         return missing_work_rows(n_features) if self._fits_missing() else work_rows(n_features)
 
+    def _log_norm(self, precisions_cholesky, n_features):
+        """The kernel params' ``log_norm``, float64 of shape (n_components,).
+
+        ``log det U - n_features / 2 log(2 pi)``, the log of each component's
+        normalising constant, from the float64 precision factors ``U``.
+        """
+        log_det = np.broadcast_to(
+            log_det_cholesky(precisions_cholesky, self.covariance_type, n_features),
+            (self.n_components,),
+        )
+        return log_det - 0.5 * n_features * _LOG_2PI
+
     def _kernel_params(self, dtype):
         pc = np.asarray(self.precisions_cholesky_, dtype=np.float64)
-        n_features = self.means_.shape[1]
-        log_det = np.broadcast_to(
-            log_det_cholesky(pc, self.covariance_type, n_features), (self.n_components,)
-        )
-        log_norm = log_det - 0.5 * n_features * _LOG_2PI
+        log_norm = self._log_norm(pc, self.means_.shape[1])
         if self.covariance_type in ("full", "tied"):
             # The blocks' matrix products read whole rows of the factor: what
             # lies below the diagonal of an assigned one must not count.
