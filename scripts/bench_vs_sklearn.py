@@ -145,11 +145,16 @@ def fastem_bayesian_model(X, covariance_type, n_components, init):
 
 
 def fastem_bayesian_iterations(model, source, n_iter):
-    """``n_iter`` passes of the variational loop body: E-step, M-step and lower bound."""
+    """``n_iter`` passes of the variational loop body: E-step, M-step and lower bound.
+
+    As in ``fit`` (``fastem._em``), the parameters of an M-step from a pass's
+    statistics count as checked when those of the pass were.
+    """
     for _ in range(n_iter):
         stats = model._summarize(source)
         before = model._get_parameters()
         model.m_step(stats)
+        model._pass_checks_on(before, source.n_features)
         model._lower_bound(stats, before)
 
 
@@ -186,10 +191,14 @@ def fastem_iterations(model, source, n_iter):
 
     ``source`` is the validated data (``model._validate_data(X)``): ``fit``
     validates once before its loop, as scikit-learn does, and neither
-    library's validation is part of an iteration.
+    library's validation is part of an iteration. As in ``fit``
+    (``fastem._em``), the parameters of an M-step from a pass's statistics
+    count as checked when those of the pass were.
     """
     for _ in range(n_iter):
+        before = model._get_parameters()
         model.m_step(model._summarize(source))
+        model._pass_checks_on(before, source.n_features)
 
 
 def sklearn_model(X, covariance_type, n_components, init):
