@@ -66,7 +66,12 @@ class TrackBayesianSpeedupOverSklearn:
     responsibilities; the rows "Bayesian" of ``scripts/bench_vs_sklearn.py``.
     """
 
-    shapes = {"full,D=2,K=10": ("full", 2, 10), "diag,D=16,K=10": ("diag", 16, 10)}
+    shapes = {
+        "full,D=2,K=10": ("full", 2, 10),
+        "diag,D=16,K=10": ("diag", 16, 10),
+        "spherical,D=16,K=10": ("spherical", 16, 10),
+        "tied,D=16,K=10": ("tied", 16, 10),
+    }
     params = [list(shapes)]
     param_names = ["shape"]
     unit = "speed-up over scikit-learn (x)"

@@ -104,10 +104,13 @@ def make_data(covariance_type, n_samples, n_features, n_components, dtype, seed=
 
 # Variational mixtures (BayesianGaussianMixture, Dirichlet process prior), the
 # same shapes of iteration: (covariance type, n_features, n_components, dtype,
-# fraction of --n-samples).
+# fraction of --n-samples). Every covariance type: each has its own
+# per-component constants and lower-bound terms around the shared kernel.
 BAYESIAN_CONFIGS = [
     ("full", 2, 10, np.float64, 1.0),
     ("diag", 16, 10, np.float64, 1.0),
+    ("spherical", 16, 10, np.float64, 1.0),
+    ("tied", 16, 10, np.float64, 1.0),
 ]
 
 
