@@ -379,6 +379,12 @@ def check_kernel_params(params, shapes, X, sample_weight, log_weights, outputs):
         if missing:
             raise ValueError(f"{family} lacks the declared field(s) {sorted(missing)}.")
     for field, value in zip(fields, params):
+        if isinstance(value, np.ndarray) and value.dtype == np.int64:
+            # Indices and keys that a family derives from the data (e.g. a table of
+            # the patterns of missing values): built by the family, not the model.
+            if not value.flags.c_contiguous:
+                raise ValueError(f"{family}.{field} must be a C-contiguous int64 array.")
+            continue
         if isinstance(value, np.ndarray):
             if value.dtype != dtype or not value.flags.c_contiguous:
                 raise ValueError(

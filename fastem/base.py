@@ -12,6 +12,10 @@ subclass that fills in a few hooks (the *family protocol*):
     The NamedTuple that carries the parameters into the fused kernel (its class
     registered with :func:`fastem.kernels.register_family_kernels`), with arrays
     cast to ``dtype``.
+``_pass_kernel_params(params, X)``
+    Optional: the params for one pass over the rows ``X``, derived from
+    ``_kernel_params``'s (e.g. with a table of the rows' patterns of missing
+    values). Default: ``params``.
 ``_moment_shapes(n_features)``
     ``{name: shape}`` of the family's additive statistics, in the order the
     kernel's ``accumulate_block`` lays them out.
@@ -822,7 +826,7 @@ class BaseMixture:
         n_features = X.shape[1]
         dtype = X.dtype
         self._check_fitted_parameters(n_features)
-        params = self._kernel_params(dtype)
+        params = self._pass_kernel_params(self._kernel_params(dtype), X)
         family = type(params)
         cached = registered_families().get(family)
         if cached is None:
@@ -862,6 +866,10 @@ class BaseMixture:
             fused_scratch(n_partitions, n_features, n_components, n_work, dtype),
             cost_per_row=n_stats,
         )
+
+    def _pass_kernel_params(self, params, X):
+        """Family hook: the kernel params for one pass over the rows ``X``. Default: ``params``."""
+        return params
 
     def _kernel_log_weights(self):
         """Family hook: the per-component terms the kernel adds to the log-densities, float64.

@@ -5,12 +5,12 @@ Three parts, each printed as a table:
 ``speed``
     Time of one EM pass (the fused E-step and statistics, ``summarize``) on
     N x D data from a K-component full-covariance mixture, with the
-    parameters of a 'full' and of a 'diag' fit: the complete data with
+    parameters of a fit of each covariance type: the complete data with
     ``missing='error'`` and ``missing='em'`` (no NaN), and the same data
     with 10% and 20% of its entries missing completely at random; ratios
     to the complete-data pass of the same covariance type. Also
     scikit-learn's E-step plus M-step on the complete data (against
-    'full'). Medians of ``--repeats`` passes, side by side in one process.
+    'full'). Medians of ``--repeats`` passes, interleaved, side by side in one process.
 ``recovery``
     A known 3-component 5-D full mixture, 20% and 50% of entries missing
     completely at random. Fits by fastem's exact EM, by a complete-data fit
@@ -80,7 +80,7 @@ def speed(args):
     X, _ = mixture_data(rng, n, d, k)
     incomplete = {fraction: mcar(rng, X, fraction) for fraction in (0.10, 0.20)}
     rows = []
-    for covariance_type in ("full", "diag"):
+    for covariance_type in args.covariance_types:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = GaussianMixture(
@@ -99,7 +99,14 @@ def speed(args):
         ]
         for _, m, source in passes:  # compile and warm up
             m._summarize(source)
-        times = [median_time(lambda: m._summarize(source), args.repeats) for _, m, source in passes]
+        # Interleaved repeats: a change in the machine's load touches every pass alike.
+        samples = [[] for _ in passes]
+        for _ in range(args.repeats):
+            for times, (_, m, source) in zip(samples, passes):
+                start = time.perf_counter()
+                m._summarize(source)
+                times.append(time.perf_counter() - start)
+        times = [float(np.median(t)) for t in samples]
         rows += [(covariance_type, name, t, t / times[0]) for (name, _, _), t in zip(passes, times)]
         if covariance_type == "full":
             sk = model.to_sklearn()
@@ -193,6 +200,10 @@ def main():
     parser.add_argument("parts", nargs="*", default=["speed", "recovery", "imputation"])
     parser.add_argument("--n-samples", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--covariance-types", nargs="+", default=["full", "tied", "diag", "spherical"],
+        choices=["full", "tied", "diag", "spherical"],
+    )
     args = parser.parse_args()
     for part in args.parts:
         {"speed": speed, "recovery": recovery, "imputation": imputation}[part](args)

@@ -17,6 +17,8 @@ from ..kernels.gaussian_missing import (
     TiedMissingParams,
     impute_rows,
     missing_work_rows,
+    pattern_table,
+    scan_patterns,
 )
 from ..kernels.linalg import covariances_from_precision_cholesky, precision_cholesky_upper
 
@@ -450,7 +452,11 @@ class _GaussianComponents(BaseMixture):
         if self._fits_missing():
             arrays += self._missing_kernel_arrays(pc)
             params_class = _MISSING_KERNEL_PARAMS[params_class]
-        return params_class(*(np.ascontiguousarray(a, dtype=dtype) for a in arrays))
+        arrays = [np.ascontiguousarray(a, dtype=dtype) for a in arrays]
+        if params_class in (FullMissingParams, TiedMissingParams):
+            # No table of patterns until a pass over data gives one (_pass_kernel_params).
+            arrays += pattern_table(np.empty(0, dtype=np.int64), n_features, None, dtype)
+        return params_class(*arrays)
 
     def _missing_kernel_arrays(self, pc):
         """The arrays the blocks for data with NaN add (``fastem.kernels.gaussian_missing``)."""
@@ -458,6 +464,37 @@ class _GaussianComponents(BaseMixture):
             return [precisions_from_cholesky(pc, self.covariance_type)]
         scales = np.broadcast_to(pc.reshape(len(pc), -1), self.means_.shape)
         return [np.log(scales) - 0.5 * _LOG_2PI, 1.0 / scales**2]
+
+    def _pass_kernel_params(self, params, X):
+        """The complete-data params for rows without NaN; for 'full' and 'tied', a table of patterns.
+
+        With ``missing='em'``, one scan of ``X`` finds its patterns of
+        missing entries (:func:`~fastem.kernels.gaussian_missing.scan_patterns`).
+        Rows without NaN take the complete-data kernel itself. Otherwise
+        each pattern's terms for each component ('full') or for the shared
+        precision ('tied') are computed once for the pass, the most frequent
+        patterns first, within a budget
+        (:func:`~fastem.kernels.gaussian_missing.pattern_table`); the blocks
+        look them up.
+        """
+        if not self._fits_missing():
+            return params
+        keys, _ = scan_patterns(X)
+        if keys.shape[0] == 0:
+            complete = _KERNEL_PARAMS[self.covariance_type]
+            return complete(*params[: len(complete._fields)])
+        if self.covariance_type not in ("full", "tied"):
+            return params
+        n_features = X.shape[1]
+        pc = np.triu(np.asarray(self.precisions_cholesky_, dtype=np.float64))
+        precisions = precisions_from_cholesky(pc, self.covariance_type)
+        table = pattern_table(
+            keys, n_features, precisions.reshape(-1, n_features, n_features), X.dtype
+        )
+        return params._replace(
+            pattern_slots=table.slots, pattern_coordinates=table.coordinates,
+            pattern_offsets=table.offsets, pattern_terms=table.terms,
+        )
 
     # RegularizationWarning when reg_covar is at least this share of a
     # feature's variance: above it, blobs 10 standard deviations apart along

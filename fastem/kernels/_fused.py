@@ -81,7 +81,8 @@ def register_family_kernels(params_class, log_prob_block, accumulate_block, *, c
         a float64 vector holding the family's part of the partition
         accumulator; sum the points of the block in float64 (``s = 0.0``,
         each term widened before it is added) and add, never overwrite. The component counts are accumulated
-        by the skeleton.
+        by the skeleton. It runs right after ``log_prob_block`` on the same
+        block with the same ``work``, and may read what that left there.
     cache : bool, default=True
         Whether the compiled skeleton for this family is cached on disk.
         Numba checks only the skeleton's own source file when it loads a cached

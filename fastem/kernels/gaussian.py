@@ -24,7 +24,8 @@ In every params tuple, ``log_norm[k]`` is the log of the normalising constant,
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from .._config import BLAS_MIN_FEATURES, BLOCK_SIZE, FASTMATH, TILE_MIN_FEATURES
 from ._fused import _typed, register_family_kernels
@@ -81,6 +82,36 @@ _JIT = dict(cache=True, fastmath=FASTMATH)
 # call, see ``fastem._threading``), run over every column of the block:
 # columns past ``n`` hold finite leftovers of earlier blocks and are not read
 # back.
+
+
+def _unless_nan(value, absent):
+    """``value``, or ``absent`` where ``value`` is NaN; ``value`` itself when ``absent`` is None (Numba only).
+
+    The 'diag' blocks take an optional per-feature term for missing entries
+    through this: with None (complete data) they compile to the plain loops.
+    """
+    raise NotImplementedError("_unless_nan is only callable from Numba code")
+
+
+def _absent_term(terms, j, scale):
+    """``scale * terms[j]``, or None when ``terms`` is None (Numba only)."""
+    raise NotImplementedError("_absent_term is only callable from Numba code")
+
+
+# Not inlined in Numba's IR (a conditional expression there leaves a
+# variable out of scope); LLVM inlines these one-liners.
+@overload(_unless_nan, jit_options=_JIT)
+def _overload_unless_nan(value, absent):
+    if isinstance(absent, types.NoneType):
+        return lambda value, absent: value
+    return lambda value, absent: value if value == value else absent
+
+
+@overload(_absent_term, jit_options=_JIT)
+def _overload_absent_term(terms, j, scale):
+    if isinstance(terms, types.NoneType):
+        return lambda terms, j, scale: None
+    return lambda terms, j, scale: scale * terms[j]
 
 
 @njit(inline="always", **_JIT)
@@ -258,13 +289,16 @@ def _outer_moments(d, rd, n, stats, offset, square, prefetch):
 
 
 @njit(inline="always", **_JIT)
-def _first_square_moments(xt, n, mean, resp_k, stats, offset, offset2, prefetch):
+def _first_square_moments(xt, n, mean, resp_k, stats, offset, offset2, prefetch, variances):
     """INOUT stats[offset + j] += sum_i r d[j, i], stats[offset2 + j] += sum_i r d[j, i]^2.
 
     ``d = xt - mean`` and ``r = resp_k``; ``d`` is taken in the data's dtype,
     the products and sums in float64. Features are taken four per pass over
     the points (after the ``n_features % 4`` first ones, one per pass), so
     that the responsibilities are loaded once for four features.
+    ``variances``: None, or for data with NaN (missing entries) the
+    component's variances; a NaN entry then adds 0 to the first moments and
+    ``r variances[j]`` to the squares (its conditional mean is the mean).
     """
     n_features = mean.shape[0]
     head = n_features % 4
@@ -275,10 +309,11 @@ def _first_square_moments(xt, n, mean, resp_k, stats, offset, offset2, prefetch)
         s = 0.0
         s2 = 0.0
         for i in range(n):
+            w = np.float64(resp_k[i])
             v = np.float64(row[i] - m)
-            r = np.float64(resp_k[i]) * v
-            s += r
-            s2 += r * v
+            r = w * v
+            s += _unless_nan(r, _absent_term(variances, j, 0.0))
+            s2 += _unless_nan(r * v, _absent_term(variances, j, w))
         stats[offset + j] += s
         stats[offset2 + j] += s2
     for j in range(head, n_features, 4):
@@ -297,14 +332,14 @@ def _first_square_moments(xt, n, mean, resp_k, stats, offset, offset2, prefetch)
             r1 = w * v1
             r2 = w * v2
             r3 = w * v3
-            s0 += r0
-            s1 += r1
-            s2 += r2
-            s3 += r3
-            q0 += r0 * v0
-            q1 += r1 * v1
-            q2 += r2 * v2
-            q3 += r3 * v3
+            s0 += _unless_nan(r0, _absent_term(variances, j, 0.0))
+            s1 += _unless_nan(r1, _absent_term(variances, j + 1, 0.0))
+            s2 += _unless_nan(r2, _absent_term(variances, j + 2, 0.0))
+            s3 += _unless_nan(r3, _absent_term(variances, j + 3, 0.0))
+            q0 += _unless_nan(r0 * v0, _absent_term(variances, j, w))
+            q1 += _unless_nan(r1 * v1, _absent_term(variances, j + 1, w))
+            q2 += _unless_nan(r2 * v2, _absent_term(variances, j + 2, w))
+            q3 += _unless_nan(r3 * v3, _absent_term(variances, j + 3, w))
         stats[offset + j] += s0
         stats[offset + j + 1] += s1
         stats[offset + j + 2] += s2
@@ -355,18 +390,22 @@ def _tied_log_prob(params, xt, n, log_prob, work, prefetch):
 
 
 @njit(inline="always", **_JIT)
-def _diag_component_log_prob(params, k, xt, n, out, work, prefetch):
+def _diag_component_log_prob(params, k, xt, n, out, work, prefetch, absent):
     """OUT out[i] = log_norm[k] - sum_j ((xt[j, i] - means[k, j]) half_scales[k, j])^2, i < n.
 
     Each pass over the points subtracts four features (after the
     ``n_features % 4`` first ones, one per pass), so that ``out`` is
     loaded and stored about ``n_features / 4`` times rather than ``n_features``.
+    ``absent``: None, or for data with NaN (missing entries) a term per
+    feature that a NaN entry subtracts instead (its share of ``log_norm``,
+    so that the coordinate drops out of the density).
     """
     n_features = xt.shape[0]
     head = n_features % 4
     mean = params.means[k]
     c = params.half_scales[k]
     lnorm = params.log_norm[k]
+    one = _typed(out, 1.0)
     for i in range(n):
         out[i] = lnorm
     for j in range(head):
@@ -376,7 +415,7 @@ def _diag_component_log_prob(params, k, xt, n, out, work, prefetch):
         row = xt[j]
         for i in range(n):
             y = (row[i] - m) * c_j
-            out[i] -= y * y
+            out[i] -= _unless_nan(y * y, _absent_term(absent, j, one))
     for j in range(head, n_features, 4):
         prefetch_next(prefetch)
         m0, m1, m2, m3 = mean[j], mean[j + 1], mean[j + 2], mean[j + 3]
@@ -387,13 +426,19 @@ def _diag_component_log_prob(params, k, xt, n, out, work, prefetch):
             y1 = (x1[i] - m1) * c1
             y2 = (x2[i] - m2) * c2
             y3 = (x3[i] - m3) * c3
-            out[i] -= (y0 * y0 + y1 * y1) + (y2 * y2 + y3 * y3)
+            out[i] -= (
+                _unless_nan(y0 * y0, _absent_term(absent, j, one))
+                + _unless_nan(y1 * y1, _absent_term(absent, j + 1, one))
+            ) + (
+                _unless_nan(y2 * y2, _absent_term(absent, j + 2, one))
+                + _unless_nan(y3 * y3, _absent_term(absent, j + 3, one))
+            )
 
 
 @njit(**_JIT)
 def _diag_log_prob(params, xt, n, log_prob, work, prefetch):
     for k in range(params.means.shape[0]):
-        _diag_component_log_prob(params, k, xt, n, log_prob[k], work, prefetch)
+        _diag_component_log_prob(params, k, xt, n, log_prob[k], work, prefetch, None)
 
 
 @njit(inline="always", **_JIT)
@@ -506,7 +551,7 @@ def _diagonal_component_accumulate(params, k, xt, n, resp_k, work, stats, prefet
     """INOUT stats: 'diag' component k's first moments and squares of the block, weights resp_k."""
     n_components, n_features = params.means.shape
     first, squares = k * n_features, (n_components + k) * n_features
-    _first_square_moments(xt, n, params.means[k], resp_k, stats, first, squares, prefetch)
+    _first_square_moments(xt, n, params.means[k], resp_k, stats, first, squares, prefetch, None)
 
 
 @njit(**_JIT)

@@ -20,27 +20,42 @@ For 'diag' and 'spherical' components ``P_MO = 0``: the missing coordinates
 drop out of the density, their conditional mean is the component's mean
 (``e_M = 0``) and their expected squared deviation is the variance.
 
-A block without NaN runs the complete-data block of
+The driver runs the complete-data kernel itself on data without NaN (its
+scan for patterns finds none). On data with NaN:
+
+'full' and 'tied': before the pass, one scan of the rows
+(:func:`scan_patterns`) finds the distinct missingness patterns, and each
+pattern is factored once per pass and component ('full') or once per pass
+('tied'), most frequent patterns first, within a budget
+(:func:`pattern_table`): its regression ``P_MM^-1 P_MO``, its log-density
+term ``|M| log(2 pi) / 2 - log det P_MM / 2`` and ``P_MM^-1``. In the pass,
+a block without NaN runs the complete-data block of
 :mod:`fastem.kernels.gaussian`. A block with NaN groups its incomplete
-points by missingness pattern (an open-addressing table on a bit per missing
-coordinate, then a counting sort of the block's point indices), and copies
-itself into a completed block (per-partition scratch). Component by
-component, each pattern's ``P_MM`` is factored once and
-``P_MM^-1 P_MO`` formed once; each point's missing coordinates are then
-filled with their conditional means (``m_M - P_MM^-1 P_MO d``, one small
-matrix-vector product), so that its deviation from the component's mean is
-``e``. The component's complete-data blocks (vectorised over the points,
-tiled from 12 features on) then run on the completed block: its
-log-density is ``e^T P e`` plus, per pattern, ``|M| log(2 pi) / 2 - log det
-P_MM / 2``; its statistics are ``r e`` and ``r e e^T``, to which each
-pattern adds its summed responsibilities times ``P_MM^-1``. 'diag' and
-'spherical' fill the missing coordinates with the component's mean, take
-``-sum_M log(precision_cholesky) + |M| log(2 pi) / 2`` per pattern, and add
-the variances. 'tied' sums its ``u_i = sum_k r_ik e_ik`` from the
-completed copies and corrects its pairs per pattern (see
-:func:`_tied_missing_accumulate`). Nothing per point is stored beyond the
-block's scratch, and every sum runs in an order fixed by the block's
-contents, whatever the number of threads.
+points by pattern (an open-addressing table on a bit per missing
+coordinate, then a counting sort of the block's point indices), finds each
+group's pattern in the pass's table, and copies itself into a completed
+block (per-partition scratch). Component by component, each point's missing
+coordinates are filled with their conditional means (``m_M - P_MM^-1 P_MO
+d``, one small matrix-vector product with the tabled regression; a pattern
+outside the table has its ``P_MM`` factored there, per block), so that its
+deviation from the component's mean is ``e``. The component's
+complete-data blocks (vectorised over the points, tiled from 12 features
+on) then run on the completed block: its log-density is ``e^T P e`` plus
+the pattern's term; its statistics are ``r e`` and ``r e e^T``, to which
+each pattern adds its summed responsibilities times ``P_MM^-1``. The
+statistics block reuses the grouping that the log-density block left in
+the scratch. 'tied' sums its ``u_i = sum_k r_ik e_ik`` from the completed
+copies and corrects its pairs per pattern (see
+:func:`_tied_missing_accumulate`).
+
+'diag' and 'spherical' run the complete-data blocks on the block itself,
+with NaN entries dropping out: each subtracts its feature's share of the
+normalising constant, ``log(precision_cholesky) - log(2 pi) / 2``, instead
+of its square, adds 0 to the first moments and its responsibility times
+the variance to the squares.
+
+Nothing per point is stored beyond the block's scratch, and every sum runs
+in an order fixed by the data, whatever the number of threads.
 """
 
 import math
@@ -53,9 +68,7 @@ from numba.extending import overload
 from .._config import BLOCK_SIZE, FASTMATH
 from .gaussian import (
     _diag_component_log_prob,
-    _diag_log_prob,
-    _diagonal_accumulate,
-    _diagonal_component_accumulate,
+    _first_square_moments,
     _float64_rows,
     _full_accumulate,
     _full_component_accumulate,
@@ -75,9 +88,12 @@ from ._fused import _typed, register_family_kernels
 __all__ = [
     "DiagMissingParams",
     "FullMissingParams",
+    "PatternTable",
     "TiedMissingParams",
     "impute_rows",
     "missing_work_rows",
+    "pattern_table",
+    "scan_patterns",
 ]
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
@@ -90,6 +106,10 @@ class FullMissingParams(NamedTuple):
     precisions_cholesky: np.ndarray  # (n_components, n_features, n_features), upper
     log_norm: np.ndarray  # (n_components,)
     precisions: np.ndarray  # (n_components, n_features, n_features)
+    pattern_slots: np.ndarray  # (n_slots, 2) int64, see PatternTable
+    pattern_coordinates: np.ndarray  # (n_patterns, n_features + 1) int64
+    pattern_offsets: np.ndarray  # (n_patterns,) int64
+    pattern_terms: np.ndarray  # (n_terms,)
 
 
 class TiedMissingParams(NamedTuple):
@@ -101,6 +121,10 @@ class TiedMissingParams(NamedTuple):
     shift: np.ndarray
     mapped_means: np.ndarray
     precisions: np.ndarray  # (n_features, n_features)
+    pattern_slots: np.ndarray
+    pattern_coordinates: np.ndarray
+    pattern_offsets: np.ndarray
+    pattern_terms: np.ndarray
 
 
 class DiagMissingParams(NamedTuple):
@@ -122,12 +146,13 @@ _SLOTS = 2 * BLOCK_SIZE
 # exact; from there on, points with equal keys are compared coordinate by
 # coordinate.
 _KEY_BITS = 62
+_LAST_BIT = 1 << (_KEY_BITS - 1)
 
 
 @njit(**_JIT)
 def _scratch_length(n_features):
     """Float64 entries of the per-partition scratch that groups a block's points by pattern."""
-    return 12 * BLOCK_SIZE + 1 + 6 * n_features + 3 * n_features * n_features
+    return 13 * BLOCK_SIZE + 1 + 6 * n_features + 3 * n_features * n_features
 
 
 def missing_work_rows(n_features):
@@ -140,7 +165,8 @@ def _pattern_scratch(work, n_features):
     """Views in the last rows of ``work``.
 
     Returns ``(completed, keys, points, member, order, first, starts, slots,
-    slot_keys, cursor, corrections, miss, dev, spare, factor, rows, inverse)``:
+    slot_keys, cursor, corrections, tabled, miss, dev, spare, factor, rows,
+    inverse)``:
     the completed block (n_features rows of the data's dtype), then int64
     and float64 vectors (see :func:`_group_patterns` and the blocks).
     """
@@ -151,7 +177,7 @@ def _pattern_scratch(work, n_features):
     completed = work[first_row - D : first_row]
     flat = _float64_rows(work, first_row, count).reshape(-1)
     ints = flat.view(np.int64)
-    o = 12 * B + 1
+    o = 13 * B + 1
     return (
         completed,
         ints[:B],  # keys
@@ -164,6 +190,7 @@ def _pattern_scratch(work, n_features):
         ints[8 * B + 1 : 10 * B + 1],  # slot_keys
         ints[10 * B + 1 : 11 * B + 1],  # cursor
         flat[11 * B + 1 : 12 * B + 1],  # corrections
+        ints[12 * B + 1 : 13 * B + 1],  # tabled
         ints[o : o + D],  # miss
         flat[o + D : o + 4 * D],  # dev: three vectors
         flat[o + 4 * D : o + 6 * D],  # spare: two vectors
@@ -400,6 +427,254 @@ def _add_inverse(factor, n_miss, miss, weight, inverse, stats, offset, n_feature
             stats[out + miss[c]] += weight * s
 
 
+# -- the pass's table of patterns: each pattern factored once per pass
+
+# Entries (float64 before the cast to the data's dtype) that a pass's table
+# of patterns holds at most: 16 MiB. The most frequent patterns are tabled
+# first; the rows of the others are grouped and factored per block.
+_TABLE_ENTRIES = 1 << 21
+# The scan for patterns: runs of rows (a constant, so that the table does not
+# depend on the number of threads) and the slots of each run's table, which
+# counts at most half as many distinct patterns.
+_SCAN_PARTS = 16
+_SCAN_SLOTS = 1 << 12
+
+
+class PatternTable(NamedTuple):
+    """The missingness patterns of a pass's rows and their terms, for 'full' and 'tied'.
+
+    ``slots`` (n_slots, 2) int64: an open-addressing table (n_slots a power
+    of two) of ``(key, pattern)`` with the pattern's key (a bit per missing
+    coordinate) and index, key 0 for an empty slot. ``coordinates[p]``:
+    the number of missing coordinates ``m`` of pattern p, then those
+    coordinates, ascending. From ``offsets[p] + k * (m * n_features + 1 + m * m)``,
+    with k the component ('full') or 0 ('tied'), ``terms`` holds, for that
+    component's precision ``P``: the regression ``P_MM^-1 P_MO`` (m rows of
+    n_features, 0 at the columns of ``M``), the log-density's term
+    ``m log(2 pi) / 2 - log det P_MM / 2``, and ``P_MM^-1`` (m x m).
+    """
+
+    slots: np.ndarray
+    coordinates: np.ndarray
+    offsets: np.ndarray
+    terms: np.ndarray
+
+
+@njit(inline="always", **_JIT)
+def _slot(key, mask):
+    """Fibonacci hashing: the top bits of the key times 2^64 / golden ratio."""
+    return ((key * np.int64(-7046029254386353131)) >> 40) & mask
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _scan_patterns(X, keys, counts):
+    """OUT keys[p], counts[p]: the patterns of run p of the rows and how many rows have each.
+
+    An open-addressing table per run (key 0: an empty slot; a bit per
+    missing coordinate, modulo ``_KEY_BITS``); a run counts the first
+    ``n_slots / 2`` distinct patterns it meets and passes over the others.
+    """
+    n_samples, n_features = X.shape
+    n_parts, n_slots = keys.shape
+    mask = n_slots - 1
+    for p in prange(n_parts):
+        run_keys = keys[p]
+        run_counts = counts[p]
+        for h in range(n_slots):
+            run_keys[h] = 0
+            run_counts[h] = 0
+        used = 0
+        for i in range(p * n_samples // n_parts, (p + 1) * n_samples // n_parts):
+            key = np.int64(0)
+            bit = np.int64(1)
+            for j in range(n_features):
+                v = X[i, j]
+                key |= bit if v != v else np.int64(0)
+                bit = bit << 1 if bit < _LAST_BIT else np.int64(1)
+            if key == 0:
+                continue
+            h = _slot(key, mask)
+            while run_keys[h] != 0 and run_keys[h] != key:
+                h = (h + 1) & mask
+            if run_keys[h] == key:
+                run_counts[h] += 1
+            elif used < n_slots // 2:
+                run_keys[h] = key
+                run_counts[h] = 1
+                used += 1
+
+
+@njit(**_JIT)
+def _pattern_terms(coordinates, offsets, precisions, terms):
+    """OUT terms: each pattern's terms (see :class:`PatternTable`) for each of ``precisions``.
+
+    ``precisions`` (n_precisions, n_features, n_features) float64. Per
+    pattern and precision: the lower Cholesky factor ``L`` of ``P_MM``, its
+    inverse ``V`` by forward substitution, ``P_MM^-1 = V^T V`` and the
+    regression ``P_MM^-1 P_MO``. Serial: a table's cost is bounded by
+    its entries (``_TABLE_ENTRIES``), and at 8 features and 4 components
+    all 255 patterns took 0.9 ms on one thread, less than a parallel
+    region's start on a busy machine.
+    """
+    n_precisions, D = precisions.shape[0], precisions.shape[2]
+    largest = 0
+    for p in range(coordinates.shape[0]):
+        largest = max(largest, coordinates[p, 0])
+    factor = np.zeros((largest, largest))
+    inverse = np.zeros((largest, largest))
+    for p in range(coordinates.shape[0]):
+        m = coordinates[p, 0]
+        miss = coordinates[p, 1 : 1 + m]
+        size = m * D + 1 + m * m
+        for k in range(n_precisions):
+            P = precisions[k]
+            base = offsets[p] + k * size
+            half_log_det = 0.0
+            for a in range(m):
+                for c in range(a + 1):
+                    s = P[miss[a], miss[c]]
+                    for q in range(c):
+                        s -= factor[a, q] * factor[c, q]
+                    if a == c:
+                        factor[a, a] = np.sqrt(s)
+                        half_log_det += np.log(factor[a, a])
+                    else:
+                        factor[a, c] = s / factor[c, c]
+            for c in range(m):
+                for a in range(c, m):
+                    s = 1.0 if a == c else 0.0
+                    for q in range(c, a):
+                        s -= factor[a, q] * inverse[q, c]
+                    inverse[a, c] = s / factor[a, a]
+            covariance = terms[base + m * D + 1 : base + size].reshape((m, m))
+            for a in range(m):
+                for c in range(m):
+                    s = 0.0
+                    for q in range(max(a, c), m):
+                        s += inverse[q, a] * inverse[q, c]
+                    covariance[a, c] = s
+            regression = terms[base : base + m * D].reshape((m, D))
+            for a in range(m):
+                for j in range(D):
+                    s = 0.0
+                    for c in range(m):
+                        s += covariance[a, c] * P[miss[c], j]
+                    regression[a, j] = s
+                for c in range(m):
+                    regression[a, miss[c]] = 0.0
+            terms[base + m * D] = m * _HALF_LOG_2PI - half_log_det
+
+
+def _empty_table():
+    return PatternTable(
+        np.zeros((1, 2), dtype=np.int64), np.zeros((0, 1), dtype=np.int64),
+        np.zeros(0, dtype=np.int64), np.zeros(0),
+    )
+
+
+def scan_patterns(X):
+    """The distinct missingness patterns of ``X`` and their counts, most frequent first.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float32 or float64
+
+    Returns
+    -------
+    keys : ndarray of shape (n_patterns,), int64
+        A bit per missing coordinate (coordinate modulo 62 from 63 features
+        on, where keys no longer tell every pattern apart); empty when
+        ``X`` has no NaN.
+    counts : ndarray of shape (n_patterns,), int64
+        Rows per pattern, in decreasing order (ties by key). A run of
+        ``n_samples / 16`` rows counts its first 2048 distinct patterns
+        only, so that counts of rarer patterns may fall short.
+    """
+    from .._threading import launch
+
+    parts = _SCAN_PARTS if X.shape[0] >= _SCAN_PARTS * BLOCK_SIZE else 1
+    keys = np.empty((parts, _SCAN_SLOTS), dtype=np.int64)
+    counts = np.empty((parts, _SCAN_SLOTS), dtype=np.int64)
+    launch(_scan_patterns, X, keys, counts)
+    used = keys != 0
+    keys, inverse = np.unique(keys[used], return_inverse=True)
+    counts = np.bincount(inverse, weights=counts[used]).astype(np.int64)
+    order = np.lexsort((keys, -counts))
+    return keys[order], counts[order]
+
+
+def pattern_table(keys, n_features, precisions, dtype, max_entries=None):
+    """The :class:`PatternTable` of patterns ``keys`` for ``precisions``, within a budget.
+
+    Parameters
+    ----------
+    keys : ndarray of shape (n_patterns,), int64
+        Patterns from :func:`scan_patterns`, the first tabled first.
+    n_features : int
+        At most 62: from there on keys do not tell patterns apart and the
+        table is empty.
+    precisions : ndarray of shape (n_precisions, n_features, n_features), float64
+        The components' precisions ('full') or the shared one ('tied').
+    dtype : numpy dtype
+        The data's: ``terms`` is cast to it.
+    max_entries : int, optional
+        The patterns tabled are the longest prefix of ``keys`` whose terms
+        take at most this many entries (default: 2^21, 16 MiB in float64).
+
+    Returns
+    -------
+    PatternTable
+    """
+    if keys.shape[0] == 0 or n_features > _KEY_BITS:
+        table = _empty_table()
+        return table._replace(terms=table.terms.astype(dtype))
+    D = n_features
+    n_miss = np.bitwise_count(keys).astype(np.int64)
+    sizes = precisions.shape[0] * (n_miss * D + 1 + n_miss * n_miss)
+    ends = np.cumsum(sizes)
+    budget = _TABLE_ENTRIES if max_entries is None else max_entries
+    n_patterns = int(np.searchsorted(ends, budget, side="right"))
+    keys, n_miss, ends = keys[:n_patterns], n_miss[:n_patterns], ends[:n_patterns]
+    offsets = ends - sizes[:n_patterns]
+    bits = (keys[:, None] >> np.arange(D)) & 1
+    coordinates = np.empty((n_patterns, D + 1), dtype=np.int64)
+    coordinates[:, 0] = n_miss
+    # Missing coordinates first, ascending (a stable sort of "observed").
+    coordinates[:, 1:] = np.argsort(1 - bits, axis=1, kind="stable")
+    terms = np.zeros(int(ends[-1]) if n_patterns else 0)
+    _pattern_terms(coordinates, offsets, np.ascontiguousarray(precisions, dtype=np.float64), terms)
+    n_slots = 1 << max(1, int(2 * n_patterns - 1).bit_length())
+    slots = np.zeros((n_slots, 2), dtype=np.int64)
+    _fill_slots(keys, slots)
+    return PatternTable(slots, coordinates, offsets, terms.astype(dtype))
+
+
+@njit(**_JIT)
+def _fill_slots(keys, slots):
+    """OUT slots: ``(key, index)`` of each of ``keys`` by open addressing."""
+    mask = slots.shape[0] - 1
+    for p in range(keys.shape[0]):
+        h = _slot(keys[p], mask)
+        while slots[h, 0] != 0:
+            h = (h + 1) & mask
+        slots[h, 0] = keys[p]
+        slots[h, 1] = p
+
+
+@njit(inline="always", **_JIT)
+def _find_pattern(slots, key):
+    """The index of the pattern ``key`` in a table's ``slots``, or -1."""
+    mask = slots.shape[0] - 1
+    h = _slot(key, mask)
+    while True:
+        found = slots[h, 0]
+        if found == key:
+            return slots[h, 1]
+        if found == 0:
+            return -1
+        h = (h + 1) & mask
+
+
 # -- what differs between the covariance types, chosen when a block is compiled
 
 
@@ -434,27 +709,6 @@ def _component_log_prob(params, k, xt, n, out, work, prefetch):
     raise NotImplementedError("_component_log_prob is only callable from Numba code")
 
 
-def _component_accumulate(params, k, xt, n, resp_k, work, stats, prefetch):
-    """The complete-data statistics of component k on the block (Numba only)."""
-    raise NotImplementedError("_component_accumulate is only callable from Numba code")
-
-
-def _complete_group(params, k, xt, completed, order, begin, end, row, scratch):
-    """Fill the missing coordinates of a pattern's points with component k's conditional means.
-
-    OUT ``completed[M, order[begin:end]]``; ``scratch`` (miss, dev,
-    factor, rows) holds the pattern's terms afterwards. Returns ``(n_miss, c)``:
-    the log-density of a point's observed coordinates is the complete-data
-    log-density of its completed copy plus ``c`` (Numba only).
-    """
-    raise NotImplementedError("_complete_group is only callable from Numba code")
-
-
-def _add_conditional_covariance(params, k, weight, n_miss, scratch, inverse, stats):
-    """Add ``weight`` times component k's conditional covariance of the missing coordinates (Numba only)."""
-    raise NotImplementedError("_add_conditional_covariance is only callable from Numba code")
-
-
 def _kind(params):
     cls = getattr(params, "instance_class", None)
     return {FullMissingParams: "full", TiedMissingParams: "tied", DiagMissingParams: "diag"}.get(cls)
@@ -462,7 +716,7 @@ def _kind(params):
 
 @overload(_complete_log_prob, inline="always", jit_options=_JIT)
 def _overload_complete_log_prob(params, xt, n, log_prob, work, prefetch):
-    block = {"full": _full_log_prob, "tied": _tied_log_prob, "diag": _diag_log_prob}.get(_kind(params))
+    block = {"full": _full_log_prob, "tied": _tied_log_prob}.get(_kind(params))
     if block is not None:
         return lambda params, xt, n, log_prob, work, prefetch: block(
             params, xt, n, log_prob, work, prefetch
@@ -472,9 +726,7 @@ def _overload_complete_log_prob(params, xt, n, log_prob, work, prefetch):
 
 @overload(_complete_accumulate, inline="always", jit_options=_JIT)
 def _overload_complete_accumulate(params, xt, n, resp, work, stats, prefetch):
-    block = {
-        "full": _full_accumulate, "tied": _tied_accumulate, "diag": _diagonal_accumulate
-    }.get(_kind(params))
+    block = {"full": _full_accumulate, "tied": _tied_accumulate}.get(_kind(params))
     if block is not None:
         return lambda params, xt, n, resp, work, stats, prefetch: block(
             params, xt, n, resp, work, stats, prefetch
@@ -489,103 +741,145 @@ def _overload_component_log_prob(params, k, xt, n, out, work, prefetch):
             xt, n, params.means[k], params.precisions_cholesky, params.log_norm[k], out, work,
             prefetch,
         )
-    block = {"full": _full_component_log_prob, "diag": _diag_component_log_prob}.get(_kind(params))
-    if block is not None:
-        return lambda params, k, xt, n, out, work, prefetch: block(
+    if _kind(params) == "full":
+        return lambda params, k, xt, n, out, work, prefetch: _full_component_log_prob(
             params, k, xt, n, out, work, prefetch
         )
     return None
 
 
-@overload(_component_accumulate, inline="always", jit_options=_JIT)
-def _overload_component_accumulate(params, k, xt, n, resp_k, work, stats, prefetch):
-    block = {
-        "full": _full_component_accumulate, "diag": _diagonal_component_accumulate
-    }.get(_kind(params))
-    if block is not None:
-        return lambda params, k, xt, n, resp_k, work, stats, prefetch: block(
-            params, k, xt, n, resp_k, work, stats, prefetch
-        )
-    return None
-
-
-@overload(_complete_group, inline="always", jit_options=_JIT)
-def _overload_complete_group(params, k, xt, completed, order, begin, end, row, scratch):
-    kind = _kind(params)
-    if kind in ("full", "tied"):
-
-        def dense(params, k, xt, completed, order, begin, end, row, scratch):
-            miss, dev, factor, rows = scratch
-            n_miss = _missing_coordinates(xt, row, miss)
-            half_log_det = _dense_pattern(
-                params.precisions, k, params.means, miss, n_miss, factor, rows, dev
-            )
-            _fill_conditional_means(
-                completed, order, begin, end, params.means, k, miss, n_miss, factor, rows, dev
-            )
-            return n_miss, n_miss * _HALF_LOG_2PI - half_log_det
-
-        return dense
-    if kind == "diag":
-
-        def diagonal(params, k, xt, completed, order, begin, end, row, scratch):
-            miss = scratch[0]
-            n_miss = _missing_coordinates(xt, row, miss)
-            c = 0.0
-            for a in range(n_miss):
-                c -= np.float64(params.feature_log_norm[k, miss[a]])
-            for t in range(begin, end):
-                i = order[t]
-                for a in range(n_miss):
-                    completed[miss[a], i] = params.means[k, miss[a]]
-            return n_miss, c
-
-        return diagonal
-    return None
-
-
-@overload(_add_conditional_covariance, inline="always", jit_options=_JIT)
-def _overload_add_conditional_covariance(params, k, weight, n_miss, scratch, inverse, stats):
-    kind = _kind(params)
-    if kind == "full":
-
-        def dense(params, k, weight, n_miss, scratch, inverse, stats):
-            n_components, D = params.means.shape
-            miss, _, factor, _ = scratch
-            _add_inverse(factor, n_miss, miss, weight, inverse, stats, (n_components + k * D) * D, D)
-
-        return dense
-    if kind == "diag":
-
-        def diagonal(params, k, weight, n_miss, scratch, inverse, stats):
-            n_components, D = params.means.shape
-            miss = scratch[0]
-            squares = (n_components + k) * D
-            for a in range(n_miss):
-                stats[squares + miss[a]] += weight * np.float64(params.variances[k, miss[a]])
-
-        return diagonal
-    return None
-
-
 @njit(inline="always", **_JIT)
-def _grouped_block(xt, n, work):
-    """Group the block's incomplete points and copy the block, NaN as 0, if it has any.
+def _grouped_block(params, xt, n, work):
+    """Group the block's incomplete points, find their patterns in the table, copy the block.
 
-    Returns ``(n_groups, (completed, order, first, starts, corrections, miss,
-    dev, spare, factor, rows, inverse))``: the views of :func:`_pattern_scratch`
-    the blocks use; with ``n_groups == 0`` the block has no NaN and
-    nothing is copied.
+    Returns n_groups, the number of patterns among the block's points (0
+    when it has no NaN; nothing is then copied). The groups
+    (:func:`_group_patterns`), ``tabled[g]`` (the index of group g's pattern
+    in the pass's :class:`PatternTable`, or -1) and the completed block (NaN
+    as 0) are left in the scratch of :func:`_pattern_scratch`, with
+    n_groups, for :func:`_block_groups`.
     """
     (completed, keys, points, member, order, first, starts, slots, slot_keys, cursor,
-     corrections, miss, dev, spare, factor, rows, inverse) = _pattern_scratch(work, xt.shape[0])
+     corrections, tabled, miss, dev, spare, factor, rows, inverse) = _pattern_scratch(
+        work, xt.shape[0]
+    )
     n_groups = _group_patterns(
         xt, n, keys, points, member, order, first, starts, slots, slot_keys, cursor
     )
+    cursor[0] = n_groups
     if n_groups > 0:
+        pattern_slots = params.pattern_slots
+        for g in range(n_groups):
+            tabled[g] = _find_pattern(pattern_slots, keys[first[g]])
         _copy_block(xt, n, completed)
-    return n_groups, (
-        completed, order, first, starts, corrections, miss, dev, spare, factor, rows, inverse
+    return n_groups
+
+
+@njit(inline="always", **_JIT)
+def _block_groups(work, n_features):
+    """What :func:`_grouped_block` left for the block: ``(n_groups, (completed, order, first,
+    starts, tabled, corrections, miss, dev, spare, factor, rows, inverse))``."""
+    (completed, _, _, _, order, first, starts, _, _, cursor, corrections, tabled, miss, dev,
+     spare, factor, rows, inverse) = _pattern_scratch(work, n_features)
+    return cursor[0], (
+        completed, order, first, starts, tabled, corrections, miss, dev, spare, factor, rows,
+        inverse,
+    )
+
+
+@njit(inline="always", **_JIT)
+def _regressed(terms, r, completed, i, means, k):
+    """``sum_j terms[r + j] (completed[j, i] - means[k, j])`` in float64.
+
+    Four partial sums: one sum would wait on its own additions, a chain
+    that took four times as long at 8 features.
+    """
+    D = completed.shape[0]
+    s0 = s1 = s2 = s3 = 0.0
+    quads = D // 4 * 4
+    for j in range(0, quads, 4):
+        s0 += np.float64(terms[r + j]) * (np.float64(completed[j, i]) - np.float64(means[k, j]))
+        s1 += np.float64(terms[r + j + 1]) * (
+            np.float64(completed[j + 1, i]) - np.float64(means[k, j + 1])
+        )
+        s2 += np.float64(terms[r + j + 2]) * (
+            np.float64(completed[j + 2, i]) - np.float64(means[k, j + 2])
+        )
+        s3 += np.float64(terms[r + j + 3]) * (
+            np.float64(completed[j + 3, i]) - np.float64(means[k, j + 3])
+        )
+    for j in range(quads, D):
+        s0 += np.float64(terms[r + j]) * (np.float64(completed[j, i]) - np.float64(means[k, j]))
+    return (s0 + s1) + (s2 + s3)
+
+
+@njit(**_JIT)
+def _fill_groups(
+    k, means, precisions, terms, coordinates, offsets, xt, completed, n_groups, views,
+    resp_k, stats, offset,
+):
+    """Fill the missing coordinates of the block's incomplete points with component k's conditional means.
+
+    OUT ``completed[M, i]`` for every incomplete point i, and
+    ``corrections[g]``: the log-density of a point of group g's observed
+    coordinates is the complete-data log-density of its completed copy plus
+    it. A tabled pattern's regression and terms are read from the table
+    (``terms``, ``coordinates``, ``offsets``); the others' ``P_MM`` is
+    factored here. With ``resp_k`` not empty, INOUT ``stats[offset:]``
+    (``sxx`` of component k) += the group's summed responsibilities times
+    ``P_MM^-1``. The table's arrays come as arguments, bound once per block
+    and component: bound per group, their reference counts cost more than
+    the fills.
+    """
+    order, first, starts, tabled, corrections, miss, dev, _, factor, rows, inverse = views
+    D = completed.shape[0]
+    per_component = 0 if precisions.ndim == 2 else 1
+    accumulate = resp_k.shape[0] > 0
+    for g in range(n_groups):
+        begin, end = starts[g], starts[g + 1]
+        weight = 0.0
+        if accumulate:
+            for t in range(begin, end):
+                weight += np.float64(resp_k[order[t]])
+        p = tabled[g]
+        if p >= 0:
+            m = coordinates[p, 0]
+            base = offsets[p] + per_component * k * (m * D + 1 + m * m)
+            # R is 0 at the columns of M: the (finite) values there count for nothing.
+            for t in range(begin, end):
+                i = order[t]
+                for a in range(m):
+                    c = coordinates[p, 1 + a]
+                    completed[c, i] = np.float64(means[k, c]) - _regressed(
+                        terms, base + a * D, completed, i, means, k
+                    )
+            corrections[g] = terms[base + m * D]
+            if accumulate:
+                covariance = base + m * D + 1
+                for a in range(m):
+                    out = offset + coordinates[p, 1 + a] * D
+                    for c in range(a + 1):
+                        stats[out + coordinates[p, 1 + c]] += weight * np.float64(
+                            terms[covariance + a * m + c]
+                        )
+        else:
+            n_miss = _missing_coordinates(xt, first[g], miss)
+            half_log_det = _dense_pattern(precisions, k, means, miss, n_miss, factor, rows, dev)
+            _fill_conditional_means(
+                completed, order, begin, end, means, k, miss, n_miss, factor, rows, dev
+            )
+            corrections[g] = n_miss * _HALF_LOG_2PI - half_log_det
+            if accumulate:
+                _add_inverse(factor, n_miss, miss, weight, inverse, stats, offset, D)
+
+
+@njit(inline="always", **_JIT)
+def _fill_component(params, k, xt, n_groups, views, resp_k, stats, offset):
+    """:func:`_fill_groups` for component k of ``params``, the table's arrays bound once."""
+    completed = views[0]
+    return _fill_groups(
+        k, params.means, params.precisions, params.pattern_terms, params.pattern_coordinates,
+        params.pattern_offsets, xt, completed, n_groups, views[1:], resp_k, stats, offset,
     )
 
 
@@ -594,26 +888,25 @@ def _grouped_block(xt, n, work):
 
 @njit(**_JIT)
 def _missing_log_prob(params, xt, n, log_prob, work, prefetch):
-    """Log-densities of the observed coordinates, component by component, on a completed copy.
+    """Log-densities of the observed coordinates ('full', 'tied'), component by component, on a completed copy.
 
     A block without NaN takes the complete-data block. Otherwise, for each
     component, the missing coordinates of every point are filled with their
-    conditional means (one factorisation per pattern and component), the
-    component's complete-data log-density runs on the completed block, and
-    each pattern's term is added to its points.
+    conditional means (from the pass's table, or one factorisation per
+    pattern and component), the component's complete-data log-density runs
+    on the completed block, and each pattern's term is added to its points.
+    The grouping and the completed block are left in ``work`` for the
+    statistics block, which the fused E-step runs next on the same block.
     """
-    n_groups, views = _grouped_block(xt, n, work)
+    n_groups = _grouped_block(params, xt, n, work)
     if n_groups == 0:
         _complete_log_prob(params, xt, n, log_prob, work, prefetch)
         return
-    completed, order, first, starts, corrections, miss, dev, _, factor, rows, _ = views
-    scratch = (miss, dev, factor, rows)
-    n_components = params.means.shape[0]
-    for k in range(n_components):
-        for g in range(n_groups):
-            corrections[g] = _complete_group(
-                params, k, xt, completed, order, starts[g], starts[g + 1], first[g], scratch
-            )[1]
+    n_groups, views = _block_groups(work, xt.shape[0])
+    completed, order, _, starts, _, corrections, _, dev = views[:8]
+    no_resp = log_prob[0, :0]
+    for k in range(params.means.shape[0]):
+        _fill_component(params, k, xt, n_groups, views, no_resp, dev, 0)
         out = log_prob[k]
         _component_log_prob(params, k, completed, n, out, work, prefetch)
         for g in range(n_groups):
@@ -624,30 +917,24 @@ def _missing_log_prob(params, xt, n, log_prob, work, prefetch):
 
 @njit(**_JIT)
 def _missing_accumulate(params, xt, n, resp, work, stats, prefetch):
-    """Expected statistics of 'full' and 'diag' components, component by component.
+    """Expected statistics of 'full' components, component by component.
 
     The complete-data statistics of the block completed with the
     component's conditional means, and per pattern the points' summed
     responsibilities times the component's conditional covariance of the
-    missing coordinates.
+    missing coordinates. The block's grouping is the one
+    :func:`_missing_log_prob` left in ``work``.
     """
-    n_groups, views = _grouped_block(xt, n, work)
+    n_groups, views = _block_groups(work, xt.shape[0])
     if n_groups == 0:
         _complete_accumulate(params, xt, n, resp, work, stats, prefetch)
         return
-    completed, order, first, starts, _, miss, dev, _, factor, rows, inverse = views
-    scratch = (miss, dev, factor, rows)
-    n_components = params.means.shape[0]
+    completed = views[0]
+    n_components, D = params.means.shape
     for k in range(n_components):
         r = resp[k]
-        for g in range(n_groups):
-            begin, end = starts[g], starts[g + 1]
-            n_miss = _complete_group(params, k, xt, completed, order, begin, end, first[g], scratch)[0]
-            weight = 0.0
-            for t in range(begin, end):
-                weight += np.float64(r[order[t]])
-            _add_conditional_covariance(params, k, weight, n_miss, scratch, inverse, stats)
-        _component_accumulate(params, k, completed, n, r, work, stats, prefetch)
+        _fill_component(params, k, xt, n_groups, views, r, stats, (n_components + k * D) * D)
+        _full_component_accumulate(params, k, completed, n, r, work, stats, prefetch)
 
 
 @njit(**_JIT)
@@ -661,35 +948,51 @@ def _tied_missing_accumulate(params, xt, n, resp, work, stats, prefetch):
     the pattern. The pairs ``Q_kl``, summed over all points as for complete
     data, stand for ``(m_k - m_l)(m_k - m_l)^T``; per pattern, ``Q_kl (c_kl
     c_kl^T - (m_k - m_l)(m_k - m_l)^T)`` is added to ``sxx`` (0 outside the
-    rows and columns of ``M``), and ``sum_i w_i P_MM^-1`` to its ``M x M`` block.
+    rows and columns of ``M``), and ``sum_i w_i P_MM^-1`` to its ``M x M``
+    block. The block's grouping is the one :func:`_missing_log_prob` left
+    in ``work``.
     """
-    n_groups, views = _grouped_block(xt, n, work)
+    n_groups, views = _block_groups(work, xt.shape[0])
     if n_groups == 0:
         _complete_accumulate(params, xt, n, resp, work, stats, prefetch)
         return
-    completed, order, first, starts, _, miss, dev, spare, factor, rows, inverse = views
-    scratch = (miss, dev, factor, rows)
+    completed, order, first, starts, tabled, _, miss, dev, spare, factor, rows, inverse = views
     n_components, D = params.means.shape
     diff = spare[:D]
     h = spare[D:]
     inv_w = work[0]
     u, d, square = _statistics_rows(work, D)
     _tied_weights(resp, n, inv_w)
+    no_resp = resp[0, :0]
     for k in range(n_components):
-        for g in range(n_groups):
-            _complete_group(params, k, xt, completed, order, starts[g], starts[g + 1], first[g], scratch)
+        _fill_component(params, k, xt, n_groups, views, no_resp, stats, 0)
         _tied_component_moments(params, k, completed, n, resp[k], u, stats, prefetch)
     _tied_scatter(n, resp, inv_w, u, d, square, stats, prefetch)
     second = n_components * D
+    terms = params.pattern_terms
+    coordinates = params.pattern_coordinates
     for g in range(n_groups):
         begin, end = starts[g], starts[g + 1]
-        n_miss = _missing_coordinates(xt, first[g], miss)
-        _dense_pattern(params.precisions, 0, params.means, miss, n_miss, factor, rows, dev)
         weight = 0.0
         for t in range(begin, end):
             for k in range(n_components):
                 weight += np.float64(resp[k, order[t]])
-        _add_inverse(factor, n_miss, miss, weight, inverse, stats, second, D)
+        p = tabled[g]
+        base = 0
+        if p >= 0:
+            n_miss = coordinates[p, 0]
+            base = params.pattern_offsets[p]
+            for a in range(n_miss):
+                miss[a] = coordinates[p, 1 + a]
+            covariance = base + n_miss * D + 1
+            for a in range(n_miss):
+                out = second + miss[a] * D
+                for c in range(a + 1):
+                    stats[out + miss[c]] += weight * np.float64(terms[covariance + a * n_miss + c])
+        else:
+            n_miss = _missing_coordinates(xt, first[g], miss)
+            _dense_pattern(params.precisions, 0, params.means, miss, n_miss, factor, rows, dev)
+            _add_inverse(factor, n_miss, miss, weight, inverse, stats, second, D)
         for k in range(n_components - 1):
             r_k = resp[k]
             for l in range(k + 1, n_components):
@@ -701,13 +1004,20 @@ def _tied_missing_accumulate(params, xt, n, resp, work, stats, prefetch):
                 for j in range(D):
                     diff[j] = np.float64(params.means[k, j]) - np.float64(params.means[l, j])
                     h[j] = 0.0
-                # h = c_kl - diff, 0 at O.
-                for a in range(n_miss):
-                    s = 0.0
-                    for j in range(D):
-                        s += rows[a * D + j] * diff[j]
-                    dev[2 * D + a] = s
-                _conditional_deviation(factor, n_miss, dev, D)
+                # h = c_kl - diff, 0 at O; dev[2D:] = P_MM^-1 P_MO diff.
+                if p >= 0:
+                    for a in range(n_miss):
+                        s = 0.0
+                        for j in range(D):
+                            s += np.float64(terms[base + a * D + j]) * diff[j]
+                        dev[2 * D + a] = s
+                else:
+                    for a in range(n_miss):
+                        s = 0.0
+                        for j in range(D):
+                            s += rows[a * D + j] * diff[j]
+                        dev[2 * D + a] = s
+                    _conditional_deviation(factor, n_miss, dev, D)
                 for a in range(n_miss):
                     h[miss[a]] = -dev[2 * D + a] - diff[miss[a]]
                 # Lower triangle of q (diff h^T + h diff^T + h h^T): row j of M up to
@@ -723,6 +1033,36 @@ def _tied_missing_accumulate(params, xt, n, resp, work, stats, prefetch):
                             b += 1
                         else:
                             stats[second + c * D + j] += q * (h[j] * diff[c])
+
+
+@njit(**_JIT)
+def _diag_missing_log_prob(params, xt, n, log_prob, work, prefetch):
+    """Log-densities of the observed coordinates, 'diag' and 'spherical'.
+
+    The complete-data block, in which a NaN entry subtracts its feature's
+    share of the normalising constant (``feature_log_norm``) instead of its
+    square: the coordinate drops out of the density. No copy, no grouping.
+    """
+    for k in range(params.means.shape[0]):
+        _diag_component_log_prob(
+            params, k, xt, n, log_prob[k], work, prefetch, params.feature_log_norm[k]
+        )
+
+
+@njit(**_JIT)
+def _diag_missing_accumulate(params, xt, n, resp, work, stats, prefetch):
+    """Expected statistics of 'diag' and 'spherical' components.
+
+    The complete-data block, in which a NaN entry (conditional mean: the
+    component's mean) adds 0 to the first moments and its responsibility
+    times the variance to the squares.
+    """
+    n_components, n_features = params.means.shape
+    for k in range(n_components):
+        _first_square_moments(
+            xt, n, params.means[k], resp[k], stats, k * n_features,
+            (n_components + k) * n_features, prefetch, params.variances[k],
+        )
 
 
 _K, _D = "n_components", "n_features"
@@ -741,7 +1081,7 @@ register_family_kernels(
     },
 )
 register_family_kernels(
-    DiagMissingParams, _missing_log_prob, _missing_accumulate,
+    DiagMissingParams, _diag_missing_log_prob, _diag_missing_accumulate,
     shapes={
         "means": (_K, _D), "half_scales": (_K, _D), "log_norm": (_K,),
         "feature_log_norm": (_K, _D), "variances": (_K, _D),

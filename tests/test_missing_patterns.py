@@ -1,0 +1,204 @@
+"""The pass's table of missingness patterns: each pattern is factored once per pass.
+
+Against NumPy: the scan's patterns and counts, the table's regressions,
+log-density terms and conditional covariances, and fits whose patterns are
+all, some or none in the table (the others are factored per block), with
+patterns shared by many blocks and by every run of the scan.
+"""
+
+import math
+import warnings
+
+import numba
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+import fastem._threading
+from fastem import ConvergenceWarning, GaussianMixture
+from fastem.kernels import gaussian_missing
+from fastem.kernels.gaussian_missing import pattern_table, scan_patterns
+from reference import gaussian_missing_em_step, run_em
+
+
+def _keys_by_numpy(X):
+    """Patterns (a bit per missing coordinate) and their counts, most frequent first."""
+    mask = np.isnan(X)
+    keys = (mask.astype(np.int64) << np.arange(X.shape[1])).sum(axis=1)
+    keys, counts = np.unique(keys[keys != 0], return_counts=True)
+    order = np.lexsort((keys, -counts))
+    return keys[order], counts[order]
+
+
+def _incomplete(rng, n, d, fraction, dtype=np.float64):
+    X = rng.normal(size=(n, d)).astype(dtype)
+    mask = rng.random((n, d)) < fraction
+    mask[mask.all(axis=1), 0] = False
+    X[mask] = np.nan
+    return X
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n", [300, 9000])
+def test_scan_finds_every_pattern_and_its_count(dtype, n):
+    """One run of rows (300) and sixteen (9000): the runs' counts add up."""
+    X = _incomplete(np.random.default_rng(0), n, 7, 0.2, dtype)
+    keys, counts = scan_patterns(X)
+    expected_keys, expected_counts = _keys_by_numpy(X)
+    assert len(keys) > 50
+    assert_array_equal(keys, expected_keys)
+    assert_array_equal(counts, expected_counts)
+
+
+def test_scan_of_complete_data_is_empty():
+    keys, counts = scan_patterns(np.ones((1000, 4)))
+    assert keys.shape == counts.shape == (0,)
+
+
+def _precisions(rng, n_precisions, d):
+    factors = rng.normal(size=(n_precisions, d, d))
+    return factors @ np.swapaxes(factors, 1, 2) + d * np.eye(d)
+
+
+@pytest.mark.parametrize("n_precisions", [1, 3])
+def test_table_holds_each_pattern_s_regression_log_density_term_and_covariance(n_precisions):
+    rng = np.random.default_rng(1)
+    d = 6
+    X = _incomplete(rng, 2000, d, 0.3)
+    keys, _ = scan_patterns(X)
+    precisions = _precisions(rng, n_precisions, d)
+    table = pattern_table(keys, d, precisions, np.float64)
+    assert len(table.coordinates) == len(keys)
+    for p, key in enumerate(keys):
+        miss = np.flatnonzero((key >> np.arange(d)) & 1)
+        m = len(miss)
+        assert_array_equal(table.coordinates[p, 1 : 1 + m], miss)
+        assert table.coordinates[p, 0] == m
+        found = table.slots[table.slots[:, 0] == key]
+        assert_array_equal(found, [[key, p]])
+        size = m * d + 1 + m * m
+        for k, precision in enumerate(precisions):
+            base = table.offsets[p] + k * size
+            block = precision[np.ix_(miss, miss)]
+            regression = np.linalg.solve(block, precision[miss])
+            regression[:, miss] = 0.0
+            term = m * 0.5 * math.log(2 * math.pi) - 0.5 * np.linalg.slogdet(block)[1]
+            terms = table.terms[base : base + size]
+            assert_allclose(terms[: m * d].reshape(m, d), regression, rtol=1e-12, atol=1e-14)
+            assert terms[m * d] == pytest.approx(term, rel=1e-12)
+            assert_allclose(terms[m * d + 1 :].reshape(m, m), np.linalg.inv(block), rtol=1e-12)
+    absent = np.int64(1 << (d + 1))  # a coordinate the data do not have: no such pattern
+    assert absent not in table.slots[:, 0]
+
+
+def test_table_keeps_the_most_frequent_patterns_within_its_budget():
+    rng = np.random.default_rng(2)
+    d = 5
+    keys, _ = scan_patterns(_incomplete(rng, 3000, d, 0.3))
+    precisions = _precisions(rng, 2, d)
+    n_miss = np.bitwise_count(keys)
+    sizes = 2 * (n_miss * d + 1 + n_miss**2)
+    budget = int(sizes[:7].sum()) + int(sizes[7]) - 1
+    table = pattern_table(keys, d, precisions, np.float64, max_entries=budget)
+    assert len(table.coordinates) == 7
+    assert len(table.terms) == sizes[:7].sum()
+    assert set(table.slots[:, 0]) - {0} == set(keys[:7])
+
+
+def test_table_is_empty_from_63_features_on():
+    """From 63 features on, keys no longer tell every pattern apart: no table."""
+    rng = np.random.default_rng(3)
+    X = _incomplete(rng, 500, 66, 0.05)
+    keys, _ = scan_patterns(X)
+    assert len(keys) > 0
+    table = pattern_table(keys, 66, _precisions(rng, 1, 66), np.float64)
+    assert table.coordinates.shape[0] == 0
+    assert not table.slots[:, 0].any()
+    table = pattern_table(keys, 62, _precisions(rng, 1, 62), np.float64)
+    assert table.coordinates.shape[0] == len(keys)
+
+
+def _mixture(seed, n, d, fraction):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(scale=4.0, size=(3, d))
+    labels = rng.integers(0, 3, n)
+    X = centres[labels] + rng.normal(size=(n, d))
+    mask = rng.random((n, d)) < fraction
+    mask[mask.all(axis=1), 0] = False
+    X[mask] = np.nan
+    return X, rng.uniform(0.2, 3.0, n), centres
+
+
+def _start(covariance_type, centres):
+    rng = np.random.default_rng(4)
+    d = centres.shape[1]
+    factors = rng.normal(scale=0.3, size=(3, d, d))
+    full = factors @ np.swapaxes(factors, 1, 2) + np.eye(d)
+    covariances = full if covariance_type == "full" else full[0]
+    return np.array([0.3, 0.3, 0.4]), centres + rng.normal(scale=0.5, size=centres.shape), covariances
+
+
+def _fit(X, w, covariance_type, start, n_iter):
+    weights, means, covariances = start
+    model = GaussianMixture(
+        3, covariance_type=covariance_type, weights_init=weights, means_init=means,
+        precisions_init=np.linalg.inv(covariances), max_iter=n_iter, tol=0.0, accelerate=False,
+        missing="em",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return model.fit(X, sample_weight=w)
+
+
+@pytest.mark.parametrize("budget", ["all", "some", "none"])
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_tabled_and_untabled_patterns_follow_the_reference(monkeypatch, covariance_type, budget):
+    """4,500 rows (18 blocks, every run of the scan): each pattern recurs in many
+    blocks. With a budget for some patterns only, the others are factored per
+    block, in the same blocks as tabled ones."""
+    X, w, centres = _mixture(5, 4500, 5, 0.2)
+    start = _start(covariance_type, centres)
+    keys, _ = scan_patterns(X)
+    n_precisions = 3 if covariance_type == "full" else 1
+    n_miss = np.bitwise_count(keys)
+    entries = {"all": None, "some": int((n_precisions * (n_miss * 5 + 1 + n_miss**2))[:8].sum()),
+               "none": 0}[budget]
+    if entries is not None:
+        monkeypatch.setattr(gaussian_missing, "_TABLE_ENTRIES", entries)
+        tabled = len(pattern_table(keys, 5, _precisions(np.random.default_rng(0), n_precisions, 5),
+                                   np.float64).coordinates)
+        assert tabled == (8 if budget == "some" else 0) and len(keys) > 20
+    model = _fit(X, w, covariance_type, start, 3)
+    weights, means, covariances = start
+    expected, history = run_em(
+        gaussian_missing_em_step, X, {"weights": weights, "means": means, "covariances": covariances},
+        3, covariance_type=covariance_type, sample_weight=w,
+    )
+    assert_allclose(model.weights_, expected["weights"], rtol=1e-10)
+    assert_allclose(model.means_, expected["means"], rtol=1e-10, atol=1e-12)
+    assert_allclose(model.covariances_, expected["covariances"], rtol=1e-10, atol=1e-12)
+    assert_allclose(model.lower_bound_, history[-1], rtol=1e-10)
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="one Numba thread only")
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_the_fit_does_not_depend_on_the_number_of_threads(monkeypatch, covariance_type):
+    X, w, centres = _mixture(6, 20_000, 5, 0.15)
+    kw = dict(covariance_type=covariance_type, random_state=0, max_iter=5, tol=0.0,
+              missing="em")
+    # Every launch takes the threads it is given, however busy the machine.
+    monkeypatch.setattr(fastem._threading, "free_cores", lambda: None)
+    threads = numba.get_num_threads()
+    fits = []
+    try:
+        for n_threads in (1, 2):
+            numba.set_num_threads(n_threads)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                model = GaussianMixture(3, **kw).fit(X, sample_weight=w)
+            fits.append([model.weights_, model.means_, model.covariances_,
+                         model.score_samples(X)])
+    finally:
+        numba.set_num_threads(threads)
+    for got, expected in zip(fits[-1], fits[0]):
+        assert_array_equal(got, expected)
