@@ -508,61 +508,45 @@ def _scan_patterns(X, keys, counts):
 def _pattern_terms(coordinates, offsets, precisions, terms):
     """OUT terms: each pattern's terms (see :class:`PatternTable`) for each of ``precisions``.
 
-    ``precisions`` (n_precisions, n_features, n_features) float64. Per
-    pattern and precision: the lower Cholesky factor ``L`` of ``P_MM``, its
-    inverse ``V`` by forward substitution, ``P_MM^-1 = V^T V`` and the
-    regression ``P_MM^-1 P_MO``. Serial: a table's cost is bounded by
-    its entries (``_TABLE_ENTRIES``), and at 8 features and 4 components
-    all 255 patterns took 0.9 ms on one thread, less than a parallel
-    region's start on a busy machine.
+    ``precisions`` (n_precisions, n_features, n_features) float64. The
+    factorisation, solves and inverse are the per-block ones
+    (:func:`_dense_pattern`, :func:`_conditional_deviation`,
+    :func:`_add_inverse`): ``P_MM^-1 P_MO`` column by column, and
+    ``P_MM^-1`` from the inverse of its Cholesky factor. Serial: a table's
+    cost is bounded by its entries (``_TABLE_ENTRIES``), and at 8 features
+    and 4 components all 255 patterns took 0.9 ms on one thread, less than
+    a parallel region's start on a busy machine.
     """
     n_precisions, D = precisions.shape[0], precisions.shape[2]
-    largest = 0
-    for p in range(coordinates.shape[0]):
-        largest = max(largest, coordinates[p, 0])
-    factor = np.zeros((largest, largest))
-    inverse = np.zeros((largest, largest))
+    miss = np.empty(D, dtype=np.int64)
+    dev = np.empty(3 * D)
+    factor = np.empty(D * D)
+    rows = np.empty(D * D)
+    inverse = np.empty(D * D)
+    square = np.zeros(D * D)
     for p in range(coordinates.shape[0]):
         m = coordinates[p, 0]
-        miss = coordinates[p, 1 : 1 + m]
+        for a in range(m):
+            miss[a] = coordinates[p, 1 + a]
         size = m * D + 1 + m * m
         for k in range(n_precisions):
-            P = precisions[k]
             base = offsets[p] + k * size
-            half_log_det = 0.0
+            half_log_det = _dense_pattern(precisions, k, precisions[:, 0], miss, m, factor, rows, dev)
+            for j in range(D):
+                for a in range(m):
+                    dev[2 * D + a] = rows[a * D + j]
+                _conditional_deviation(factor, m, dev, D)
+                for a in range(m):
+                    terms[base + a * D + j] = dev[2 * D + a]
+            terms[base + m * D] = m * _HALF_LOG_2PI - half_log_det
+            _add_inverse(factor, m, miss, 1.0, inverse, square, 0, D)
+            covariance = base + m * D + 1
             for a in range(m):
                 for c in range(a + 1):
-                    s = P[miss[a], miss[c]]
-                    for q in range(c):
-                        s -= factor[a, q] * factor[c, q]
-                    if a == c:
-                        factor[a, a] = np.sqrt(s)
-                        half_log_det += np.log(factor[a, a])
-                    else:
-                        factor[a, c] = s / factor[c, c]
-            for c in range(m):
-                for a in range(c, m):
-                    s = 1.0 if a == c else 0.0
-                    for q in range(c, a):
-                        s -= factor[a, q] * inverse[q, c]
-                    inverse[a, c] = s / factor[a, a]
-            covariance = terms[base + m * D + 1 : base + size].reshape((m, m))
-            for a in range(m):
-                for c in range(m):
-                    s = 0.0
-                    for q in range(max(a, c), m):
-                        s += inverse[q, a] * inverse[q, c]
-                    covariance[a, c] = s
-            regression = terms[base : base + m * D].reshape((m, D))
-            for a in range(m):
-                for j in range(D):
-                    s = 0.0
-                    for c in range(m):
-                        s += covariance[a, c] * P[miss[c], j]
-                    regression[a, j] = s
-                for c in range(m):
-                    regression[a, miss[c]] = 0.0
-            terms[base + m * D] = m * _HALF_LOG_2PI - half_log_det
+                    value = square[miss[a] * D + miss[c]]
+                    square[miss[a] * D + miss[c]] = 0.0
+                    terms[covariance + a * m + c] = value
+                    terms[covariance + c * m + a] = value
 
 
 def _empty_table():
