@@ -455,7 +455,7 @@ class _GaussianComponents(BaseMixture):
         arrays = [np.ascontiguousarray(a, dtype=dtype) for a in arrays]
         if params_class in (FullMissingParams, TiedMissingParams):
             # No table of patterns until a pass over data gives one (_pass_kernel_params).
-            arrays += pattern_table(np.empty(0, dtype=np.int64), n_features, None, dtype)
+            arrays += pattern_table(np.empty(0, dtype=np.int64), self.means_.shape[1], None, dtype)
         return params_class(*arrays)
 
     def _missing_kernel_arrays(self, pc):
