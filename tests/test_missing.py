@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 from fastem import Chunks, ConvergenceWarning, GaussianMixture
+from impute_checks import assert_draws_independent_of_the_data_path
 from reference import (
-    assert_draws_independent_of_the_data_path,
     assert_marginal_predictions,
     gaussian_marginal_log_prob,
     gaussian_missing_em_step,

@@ -10,8 +10,8 @@ from numpy.testing import assert_allclose
 from scipy import special
 
 from fastem import Chunks, ConvergenceWarning, ExponentialMixture, PoissonMixture
+from impute_checks import assert_draws_independent_of_the_data_path
 from reference import (
-    assert_draws_independent_of_the_data_path,
     assert_marginal_predictions,
     log_resp_and_norm,
 )
