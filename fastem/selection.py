@@ -44,6 +44,8 @@ _GRID_PARAMETERS = ("n_components", "covariance_type")
 # Rows per chunk for the passes that need responsibilities or centred data.
 _CHUNK_ROWS = 65_536
 _REG_COVAR_MULTIPLE = 10.0
+# Features with at most this many distinct values are codes, not rounded measurements.
+_MAX_CODE_LEVELS = 3
 _NAN_ADVICE = (
     "If the NaN are missing values, pass missing='em' to select_n_components, whose fits "
     "then use EM over the observed entries and the criteria the observed-data likelihood; "
@@ -205,6 +207,16 @@ def collapsed_components(model, X, sample_weight=None, *, min_variance_ratio=1e-
        feature, whose variances stay well above ``reg_covar``. For continuous
        features ``h`` is tiny and the rule never fires.
 
+       The rule holds only for rounded measurements, so it is applied only
+       to features that look like one: more than three distinct values, and
+       a variance over the whole data set of at least ``h_j**2 / 12``.
+       Indicators (0/1 columns), three-level codes and features nearly
+       constant on one value are discrete in themselves: a real component
+       lies mostly on one of their values, and the data set as a whole may be
+       narrower than ``h_j**2 / 12`` (a 0/1 column with 7% ones has variance
+       0.065). A component exactly on one of their values is still caught by
+       rule 1.
+
     3. **Too few points.** Its effective number of points
        (Kish's effective sample size
        ``(sum_i w_i r_ik)^2 / sum_i (w_i r_ik)^2``, see below) is below what its covariance needs to be
@@ -240,22 +252,27 @@ def collapsed_components(model, X, sample_weight=None, *, min_variance_ratio=1e-
 def _resolution(source):
     """Smallest gap between distinct values of each feature, on a subsample.
 
-    Rows of zero weight are left out. A feature with a single value has gap 0.
+    Rows of zero weight are left out. Returns the gaps and the numbers of
+    distinct values, both of shape (n_features,). A feature with a single
+    value has gap 0.
     """
     points, weights = source.subsample(np.random.RandomState(0), INIT_SAMPLE_SIZE)
     points = points[weights > 0]
     gaps = np.zeros(source.n_features)
+    n_values = np.zeros(source.n_features, dtype=np.int64)
     for j in range(source.n_features):
         values = points[:, j]
-        steps = np.diff(np.unique(values[~np.isnan(values)]))  # NaN: a missing value
-        gaps[j] = steps.min() if steps.size else 0.0
-    return gaps
+        distinct = np.unique(values[~np.isnan(values)])  # NaN: a missing value
+        n_values[j] = distinct.size
+        gaps[j] = np.diff(distinct).min() if distinct.size > 1 else 0.0
+    return gaps, n_values
 
 
 def _collapse_reasons(model, source, min_variance_ratio, S, resolution):
     """:func:`collapsed_components` on validated input.
 
-    ``S`` is the data covariance and ``resolution`` the per-feature value gaps.
+    ``S`` is the data covariance and ``resolution`` the per-feature value gaps and
+    numbers of distinct values (:func:`_resolution`).
     """
     floor_abs = _REG_COVAR_MULTIPLE * model.reg_covar
     reasons = defaultdict(list)
@@ -272,11 +289,14 @@ def _collapse_reasons(model, source, min_variance_ratio, S, resolution):
             f"{data_var[k, j]:.3g} (floor {floor[k, j]:.3g})"
         )
     axis_variance = np.diagonal(covariances, axis1=1, axis2=2)
-    axis_floor = resolution**2 / 12.0
-    for k, j in zip(*np.nonzero(axis_variance < axis_floor)):
+    gaps, n_values = resolution
+    axis_floor = gaps**2 / 12.0
+    # rule 2 only for features that look like rounded measurements
+    rounded = (n_values > _MAX_CODE_LEVELS) & (np.diagonal(S) >= axis_floor)
+    for k, j in zip(*np.nonzero((axis_variance < axis_floor) & rounded)):
         reasons[int(k)].append(
             f"variance {axis_variance[k, j]:.3g} along feature {j}, below the "
-            f"{axis_floor[j]:.3g} that rounding to steps of {resolution[j]:.3g} gives",
+            f"{axis_floor[j]:.3g} that rounding to steps of {gaps[j]:.3g} gives",
         )
     n_eff = _effective_points(model, source)
     needed = _min_points(model.covariance_type, source.n_features)

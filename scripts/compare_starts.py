@@ -40,6 +40,14 @@ DATASETS = [
     ("heplots", "Diabetes"),
     ("MASS", "crabs"),
     ("dslabs", "olive"),
+    ("cluster", "xclara"),
+    ("datasets", "quakes"),
+    ("cluster", "ruspini"),
+    ("datasets", "USArrests"),
+    ("datasets", "swiss"),
+    ("datasets", "trees"),
+    ("datasets", "rock"),
+    ("MASS", "Boston"),
 ]
 METHODS = ["hierarchical", "k-means++", "kmeans", "random_from_data"]
 COVARIANCE_TYPES = ("spherical", "diag", "tied", "full")

@@ -7,7 +7,8 @@
 suppressMessages(library(mclust))
 models <- c(spherical = "VII", diag = "VVI", tied = "EEE", full = "VVV")
 out <- data.frame()
-for (name in c("faithful", "geyser", "iris", "Diabetes", "crabs", "olive")) {
+for (name in c("faithful", "geyser", "iris", "Diabetes", "crabs", "olive", "xclara", "quakes",
+                "ruspini", "USArrests", "swiss", "trees", "rock", "Boston")) {
   X <- as.matrix(read.csv(paste0(name, ".csv"), header = FALSE))
   for (ct in names(models)) {
     bic <- mclustBIC(X, G = 1:9, modelNames = models[[ct]], verbose = FALSE)

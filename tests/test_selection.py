@@ -315,3 +315,59 @@ def test_unconverged_rival_warns_when_it_could_change_the_choice(
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _warn_unconverged(best, values, flags, converged, models, total_weight=1000.0)
+
+
+def clusters_with_codes(seed=3, n=400):
+    """Two clusters in two measured features, plus three discrete columns.
+
+    An indicator that follows the cluster (5% and 95% ones), a rare indicator
+    (5% ones, as the Boston housing data's river dummy has 7%) and a
+    three-level code.
+    """
+    rng = np.random.default_rng(seed)
+    near = rng.multivariate_normal([0.0, 0.0], [[1.0, 0.3], [0.3, 1.0]], n)
+    far = rng.multivariate_normal([6.0, 3.0], [[1.0, -0.3], [-0.3, 0.5]], n)
+    follows = np.concatenate([rng.random(n) < 0.05, rng.random(n) < 0.95])
+    rare = rng.random(2 * n) < 0.05
+    code = rng.choice(3, size=2 * n, p=[0.6, 0.3, 0.1])
+    return np.column_stack([np.vstack([near, far]), follows, rare, code]).astype(np.float64)
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_discrete_columns_do_not_flag_real_components(covariance_type):
+    # Components that lie mostly on one value of an indicator are what mixtures
+    # of such tables look like; the rounding rule is for rounded measurements.
+    X = clusters_with_codes()
+    truth = np.repeat([0, 1], len(X) // 2)
+    for k in (1, 2):
+        start = np.array([X[truth == c].mean(axis=0) for c in range(k)])
+        model = fastem.GaussianMixture(k, covariance_type=covariance_type, means_init=start).fit(X)
+        if k == 2:  # the fit found the two clusters, each mostly on one value of the indicator
+            assert np.mean(model.predict(X) == truth) > 0.97
+            variance = np.diagonal(fastem.selection._full_covariances(model), axis1=1, axis2=2)
+            if covariance_type != "spherical":  # one variance for all features
+                assert variance[:, 2].min() < 1 / 12
+        assert collapsed_components(model, X) == {}
+    # The rare indicator's variance over the whole data set is below 1/12:
+    # every fit would be flagged if the rounding rule applied to it.
+    assert X[:, 3].var() < 1 / 12
+
+
+def test_a_component_exactly_on_one_value_of_an_indicator_is_still_flagged():
+    X = clusters_with_codes()
+    truth = np.repeat([0, 1], len(X) // 2)
+    start = np.array([X[truth == c].mean(axis=0) for c in range(2)])
+    model = fastem.GaussianMixture(2, covariance_type="diag", means_init=start).fit(X)
+    assert collapsed_components(model, X) == {}
+    means, covariances = model.means_.copy(), model.covariances_.copy()
+    covariances[0, 2] = model.reg_covar  # the M-step's variance on a single value
+    model.means_, model.covariances_ = means, covariances
+    reasons = collapsed_components(model, X)
+    assert list(reasons) == [0] and "floor" in reasons[0]
+
+
+def test_selection_with_an_indicator_column_keeps_the_full_grid():
+    X = clusters_with_codes()
+    result = fastem.select_n_components(X, range(1, 4), random_state=0)
+    assert not any(result.flags[(ct, 1)] for ct in TYPES)
+    assert result.best_params_[0] != "spherical"
