@@ -99,6 +99,7 @@ import functools
 import inspect
 import math
 import numbers
+import sys
 import time
 import warnings
 
@@ -194,17 +195,22 @@ DOC_FRAGMENTS["impute_parameters"] = """Parameters
         draw : bool, default=False
             Draw from the conditional distribution instead of taking its mean.
         random_state : int, RandomState instance or None, default=None
-            The draws' source, with ``draw=True``. Chunks draw in the order they
-            are read; for a Dask array, in the order its blocks are computed.
+            The draws' source, with ``draw=True`` only. A row's draw depends on
+            it and on the row's place in the data, not on chunks, blocks or
+            threads.
         out : ndarray of shape (n_samples, n_features), dtype of the model, optional
             Where to write the result, e.g. a ``np.memmap``; may not share memory
-            with ``X``. Not for Dask arrays.
+            with ``X``. Not for Dask arrays. ``out`` is returned, as by
+            :meth:`predict`, whatever the kind of ``X``.
 
         Returns
         -------
         X_imputed : ndarray of shape (n_samples, n_features), dtype of X
-            A list of arrays for chunked data without ``out``, a lazy dask
-            array for a dask array.
+            A pandas DataFrame for a DataFrame, with its index and columns
+            (a column keeps its dtype where that holds the filled values: a
+            floating-point column, or one without missing values); a list
+            of arrays for chunked data without ``out``; a lazy dask array for
+            a dask array.
 
         Raises
         ------
@@ -212,7 +218,10 @@ DOC_FRAGMENTS["impute_parameters"] = """Parameters
             The model is not fitted.
         ValueError
             For data with infinite entries, values outside the family's domain,
-            or the wrong number of features."""
+            or the wrong number of features; for ``random_state`` without
+            ``draw=True`` (it would have no effect).
+        TypeError
+            When ``draw`` is not a bool."""
 
 
 def _fill(doc):
@@ -305,8 +314,19 @@ def _float64_slices(X, *arrays):
 
 
 def _kernel_totals(model, state, accumulate, X, sample_weight):
-    """The statistics vector of one chunk under ``state`` (module level, so that Dask can ship it)."""
+    """The statistics vector of one chunk under ``state`` (module level, so that Dask can ship it).
+
+    Rows with nothing observed (missing='em'; a pass that sums statistics
+    refuses them) are left out: they are no observation, so they add
+    neither to the count nor to the log-likelihood.
+    """
     with _state.pinned(model, state):
+        if not accumulate and model._fits_missing():
+            empty = unobserved_rows(X)
+            if empty.any():
+                X = X[~empty]
+                if sample_weight.shape[0]:
+                    sample_weight = sample_weight[~empty]
         if not model._computes_in_float64(X.dtype):
             return model._run_kernel(X, sample_weight, accumulate=accumulate)
         return sum(
@@ -324,14 +344,16 @@ def _kernel_output(model, state, output, X, out, first_row=0):
     with _state.pinned(model, state):
         if not model._computes_in_float64(X.dtype):
             model._run_kernel(X, np.empty(0), accumulate=False, **{output: out})
-            return
-        for X64, part in _float64_slices(X, out):
-            if part.dtype == np.float32:  # responsibilities, in the data's dtype
-                buffer = np.empty(part.shape)
-                model._run_kernel(X64, np.empty(0), accumulate=False, **{output: buffer})
-                part[...] = buffer
-            else:
-                model._run_kernel(X64, np.empty(0), accumulate=False, **{output: part})
+        else:
+            for X64, part in _float64_slices(X, out):
+                if part.dtype == np.float32:  # responsibilities, in the data's dtype
+                    buffer = np.empty(part.shape)
+                    model._run_kernel(X64, np.empty(0), accumulate=False, **{output: buffer})
+                    part[...] = buffer
+                else:
+                    model._run_kernel(X64, np.empty(0), accumulate=False, **{output: part})
+        if output == "log_prob" and model._fits_missing():
+            out[unobserved_rows(X)] = 0.0  # the density of nothing observed: exactly 1
 
 
 def row_uniforms(key, first_row, n_rows, n_columns):
@@ -375,20 +397,57 @@ def impute_with(model, X, draw, random_state, out):
     """
     if not isinstance(draw, (bool, np.bool_)):
         raise TypeError(f"draw must be True or False, got {draw!r}.")
+    if random_state is not None and not draw:
+        raise ValueError(
+            f"random_state={random_state!r} has no effect without draw=True: the conditional "
+            "expectation is not random. Pass draw=True to draw the missing values, or leave "
+            "out random_state."
+        )
     model = copy.copy(model)
     model.missing = "em"
     source = model._validate_data(X, reset=False)
     state = model._get_parameters()
     key = check_random_state(random_state).randint(0, 2**63, size=2) if draw else None
-    return source.map(
+    filled = source.map(
         functools.partial(_impute_chunk, model, state, key), source.n_features, source.dtype, out
     )
+    return filled if out is not None else _like_frame(X, filled)
+
+
+def _like_frame(X, filled):
+    """``filled`` as a DataFrame with the index and columns of ``X``, when ``X`` is one.
+
+    A column keeps its dtype where that holds the filled values exactly: a
+    floating-point column, or a column without missing values (unchanged);
+    any other (a nullable integer column with holes) takes ``filled``'s.
+    """
+    pd = sys.modules.get("pandas")
+    if pd is None or not isinstance(X, pd.DataFrame):
+        return filled
+    frame = pd.DataFrame(filled, index=X.index, columns=X.columns, copy=False)
+    for j, dtype in enumerate(X.dtypes):
+        if dtype.kind == "f" or not X.iloc[:, j].isna().any():
+            frame.isetitem(j, frame.iloc[:, j].astype(dtype))
+    return frame
 
 
 _MISSING_OPTIONS = ("error", "em")
 
 # Rows per slice of the check for rows with no observed entry: bounds its temporary.
 _OBSERVED_CHECK_ROWS = 65536
+
+
+def unobserved_rows(X):
+    """The rows of ``X`` with nothing observed: a boolean array of shape (n_samples,).
+
+    True where every entry of the row is NaN (missing). ``X`` (2-D, e.g. a
+    memory map) is read in slices, which bound the temporary array.
+    """
+    empty = np.empty(X.shape[0], dtype=bool)
+    for start in range(0, X.shape[0], _OBSERVED_CHECK_ROWS):
+        stop = start + _OBSERVED_CHECK_ROWS
+        empty[start:stop] = np.isnan(X[start:stop]).all(axis=1)
+    return empty
 
 
 def _check_observed_rows(check_data, X):
@@ -398,9 +457,7 @@ def _check_observed_rows(check_data, X):
     information, and counting it would only dilute the mean log-likelihood
     and slow EM down.
     """
-    n_empty = 0
-    for start in range(0, X.shape[0], _OBSERVED_CHECK_ROWS):
-        n_empty += int(np.isnan(X[start : start + _OBSERVED_CHECK_ROWS]).all(axis=1).sum())
+    n_empty = int(unobserved_rows(X).sum())
     if n_empty:
         raise ValueError(
             f"X has {n_empty} row(s) whose every entry is missing (NaN). Such a row has "
@@ -1578,14 +1635,64 @@ class BaseMixture:
         log_prob : ndarray of shape (n_samples,), float64
             A list of arrays (one per chunk) for chunked data without ``out``,
             a lazy dask array for a dask array.
+
+        Notes
+        -----
+        With ``missing='em'``, a row's value is the log of its marginal
+        density over its observed coordinates (Little & Rubin, *Statistical
+        Analysis with Missing Data*, 2nd ed., sec. 6.2); a row with nothing
+        observed has exactly 0, the log of the density of no observation.
         """
         return self._outputs(self._validate_data(X, reset=False), "log_prob", out)
 
+    def _observed_totals(self, X, sample_weight):
+        """(number of observations, log-likelihood of the observed data) of ``X``.
+
+        Weighted when weights are given. Rows with nothing observed are no
+        observation and are not counted (see :meth:`score`).
+        """
+        total = self._totals(self._validate_data(X, sample_weight, reset=False), False)
+        if not total[0] > 0:
+            raise ValueError(
+                "X has no row with an observed entry (every entry is NaN) and a positive "
+                "weight: the log-likelihood of the observed data is 0 over no observation, and "
+                "its mean, BIC and AIC are undefined. Pass rows with at least one observed "
+                "value; score_samples gives 0 for each row with nothing observed."
+            )
+        return float(total[0]), float(total[1])
+
     @_one_snapshot
     def score(self, X, y=None, sample_weight=None):
-        """Mean log-likelihood per sample (weighted mean when weights are given)."""
-        total = self._totals(self._validate_data(X, sample_weight, reset=False), False)
-        return float(total[1] / total[0])
+        """Mean log-likelihood per observation (weighted mean when weights are given).
+
+        With ``missing='em'`` it is the log-likelihood of the observed data,
+        ``sum_i w_i log p(x_i,O_i)`` with ``O_i`` the observed coordinates of
+        row ``i`` (the likelihood that ignores the missing-data mechanism
+        under missing at random; Little & Rubin, *Statistical Analysis with
+        Missing Data*, 2nd ed., sec. 6.2), divided by the number (the weight)
+        of the observations. A row with nothing observed carries no
+        observation: its log-likelihood is exactly 0 (see :meth:`score_samples`)
+        and it does not count in the mean.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), chunked data or dask array
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        score : float
+
+        Raises
+        ------
+        ValueError
+            When no row has an observed entry and a positive weight (the
+            mean of nothing is undefined), and for the data errors of
+            :meth:`score_samples`.
+        """
+        n, log_likelihood = self._observed_totals(X, sample_weight)
+        return log_likelihood / n
 
     @_one_snapshot
     def predict(self, X, out=None):
@@ -1653,12 +1760,40 @@ class BaseMixture:
 
     @_one_snapshot
     def bic(self, X, sample_weight=None):
-        """Bayesian information criterion of the model on ``X``; lower is better."""
-        total = self._totals(self._validate_data(X, sample_weight, reset=False), False)
-        return float(-2 * total[1] + self._n_parameters() * np.log(total[0]))
+        """Bayesian information criterion of the model on ``X``; lower is better.
+
+        ``BIC = -2 log L + p log n`` (Schwarz, "Estimating the dimension of a
+        model", Ann. Statist. 6, 1978), with ``p`` the number of free
+        parameters, ``log L`` the log-likelihood of the observed data and
+        ``n`` the number (the total weight) of the observations, as in
+        :meth:`score`: a row with nothing observed counts in neither.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), chunked data or dask array
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        bic : float
+
+        Raises
+        ------
+        ValueError
+            As :meth:`score`: when no row has an observed entry.
+        """
+        n, log_likelihood = self._observed_totals(X, sample_weight)
+        return -2 * log_likelihood + self._n_parameters() * np.log(n)
 
     @_one_snapshot
     def aic(self, X, sample_weight=None):
-        """Akaike information criterion of the model on ``X``; lower is better."""
-        total = self._totals(self._validate_data(X, sample_weight, reset=False), False)
-        return float(-2 * total[1] + 2 * self._n_parameters())
+        """Akaike information criterion of the model on ``X``; lower is better.
+
+        ``AIC = -2 log L + 2 p`` (Akaike, "A new look at the statistical model
+        identification", IEEE Trans. Automat. Control 19, 1974), a float, with
+        ``log L`` the log-likelihood of the observed data and ``p`` as in
+        :meth:`bic`, which takes the same parameters and raises the same
+        errors.
+        """
+        _, log_likelihood = self._observed_totals(X, sample_weight)
+        return -2 * log_likelihood + 2 * self._n_parameters()
