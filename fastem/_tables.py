@@ -62,7 +62,6 @@ __all__ = [
     "Table",
     "choose_columns",
     "csv_column_names",
-    "csv_encoding",
     "fill_csv",
     "parquet_column_names",
     "read_csv",
@@ -91,16 +90,19 @@ class Table:
 
     ``positions`` are the 0-based positions of ``data``'s columns among the
     file's columns (its fields, index columns included, in a CSV file), or
-    None for a table that was not read from a file. It
+    None for a table that was not read from a file; ``layout`` is what
+    :func:`read_csv` found of a CSV file (its encoding, delimiter, header;
+    what :func:`fill_csv` copies it by), else None. It
     passes for an array with column names where the estimators take one:
     ``np.asarray(table)`` is ``data`` and ``column_names`` are the names.
     """
 
-    def __init__(self, data, names, notes, positions=None):
+    def __init__(self, data, names, notes, positions=None, layout=None):
         self.data = data
         self.names = names
         self.notes = notes
         self.positions = positions
+        self.layout = layout
 
     @property
     def column_names(self):
@@ -124,6 +126,8 @@ def _encoding(head):
     """The text encoding of a file that starts with the bytes ``head``."""
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
     for encoding in ("utf-8", "cp1252"):
@@ -463,24 +467,23 @@ def read_csv(path, columns=None, header=None, missing=False, nan_fix=None):
     chosen_names = None if names is None else [names[j] for j in chosen]
     if not columns:
         notes.extend(_row_number_note(path, data, chosen_names))
-    return Table(data, chosen_names, notes, chosen)
+    return Table(data, chosen_names, notes, chosen, layout)
 
 
-def fill_csv(path, out, header, positions, values, missing):
-    """Copy the CSV file ``path`` to the text file ``out`` with its missing values filled.
+def fill_csv(layout, out, values, missing):
+    """Copy a CSV file to the binary file ``out`` with its missing values filled.
 
-    Data row ``i``'s field in column ``positions[c]``, where ``missing[i, c]``
-    (the readers read it as NaN), becomes the shortest text that reads back
-    as ``values[i, c]`` (:func:`shortest_text`). Everything else is
-    copied unchanged: the lines above the table (a "sep=" line, comments),
-    the header, the other columns (text ones included) and every observed
-    field, with the file's encoding, delimiter and line ending. Fields are
-    quoted only where the delimiter, a quote or a line break requires it,
-    and blank lines are left out. ``out`` is opened with ``newline=""``
-    in the encoding that :func:`csv_encoding` gives.
-
-    ``positions`` and ``header`` are those of the :func:`read_csv` call that
-    read ``values``' rows; ``values`` has one row per data row.
+    ``layout`` is the ``layout`` of the :class:`Table` that :func:`read_csv`
+    read with ``missing=True`` (the file is not sniffed again); ``values``
+    has one row per data row and one column per chosen column. Data row
+    ``i``'s field in chosen column ``c``, where ``missing[i, c]`` (the
+    reader read it as NaN), becomes the shortest text that reads back as
+    ``values[i, c]`` (:func:`shortest_text`). Nothing else changes: every
+    other byte of the file is copied as it is, the lines above the table
+    ("sep=", comments), the header, blank lines, quoting, spaces, line
+    endings (each line its own) and the other fields, in the file's
+    encoding with its byte-order mark, present or absent (UTF-16 and UTF-32
+    in the byte order of the file).
 
     Raises
     ------
@@ -488,29 +491,24 @@ def fill_csv(path, out, header, positions, values, missing):
         When the file has another number of data rows than ``values`` (it
         changed since it was read), or a row with the wrong number of fields.
     """
-    path = os.fsdecode(path)
-    sniffed = _sniff(path, header)
-    layout = _Layout(sniffed, path, list(positions), missing=True)
-    with open(path, encoding=layout.encoding, newline="") as f:
-        above = [f.readline() for _ in range(layout.comments)]
-        first = f.readline()
-    ending = next((e for e in ("\r\n", "\n", "\r") if first.endswith(e)), "\n")
+    path = layout.path
+    with open(path, "rb") as f:
+        head = f.read(4)
+    mark, codec = _byte_order(head, layout.encoding)
+    encoder = codecs.getincrementalencoder(codec)()
+    out.write(mark)
     n_rows = 0
-    out.writelines(above)
-    writer = csv.writer(out, delimiter=layout.delimiter, lineterminator=ending)
     try:
-        for k, (_, row) in enumerate(_rows(layout, header=True)):
-            if k == 0 and layout.names is not None:
-                writer.writerow(row)
-                continue
-            if n_rows < len(values):
-                for c, j in enumerate(layout.chosen):
-                    if missing[n_rows, c]:
-                        row[j] = shortest_text(values[n_rows, c])
-            n_rows += 1
-            writer.writerow(row)
+        for kind, line, row, text in _records(layout):
+            if kind == "data":
+                if n_rows < len(values) and missing[n_rows].any():
+                    text = _filled_record(layout, line, row, text, values[n_rows],
+                                          missing[n_rows])
+                n_rows += 1
+            out.write(encoder.encode(text))
     except UnicodeDecodeError as exc:
         raise ValueError(_decode_error(layout, exc)) from None
+    out.write(encoder.encode("", final=True))
     if n_rows != len(values):
         raise ValueError(
             f"{path!r} has {n_rows} data row(s) now but {len(values)} when it was read; it "
@@ -518,40 +516,111 @@ def fill_csv(path, out, header, positions, values, missing):
         )
 
 
-def read_columns(path, header=None):
+# The byte-order marks that the reader accepts, with the codec that writes after each.
+_MARKS = {
+    "utf-8-sig": ((codecs.BOM_UTF8, "utf-8"),),
+    "utf-16": ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")),
+    "utf-32": ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be")),
+}
+
+
+def _byte_order(head, encoding):
+    """(byte-order mark, codec without a mark) that write text as the file starting with ``head``."""
+    for mark, codec in _MARKS.get(encoding, ()):
+        if head.startswith(mark):
+            return mark, codec
+    return b"", encoding
+
+
+def _field_spans(text, delimiter):
+    """(start, stop) of each field of the record ``text``, as :mod:`csv` splits it.
+
+    Quoting as the csv module's default dialect reads it: a field that
+    starts with '"' runs to the closing quote ('""' inside is a quote);
+    a quote elsewhere is a character. The line ending is in no field.
+    """
+    stop = len(text.rstrip("\r\n"))
+    spans, start, quoted, i = [], 0, False, 0
+    while i < stop:
+        char = text[i]
+        if quoted:
+            if char == '"':
+                if i + 1 < stop and text[i + 1] == '"':
+                    i += 1
+                else:
+                    quoted = False
+        elif char == '"' and i == start:
+            quoted = True
+        elif char == delimiter:
+            spans.append((start, i))
+            start = i + 1
+        i += 1
+    spans.append((start, stop))
+    return spans
+
+
+def _filled_record(layout, line, row, text, values, missing):
+    """The record ``text`` with the fields of the missing chosen columns replaced by ``values``."""
+    spans = _field_spans(text, layout.delimiter)
+    if len(spans) != len(row):  # the record is not as the csv module split it
+        raise ValueError(
+            f"{layout.path!r} line {line} has fields that cannot be told apart ({text!r}); "
+            "save the file with standard CSV quoting"
+        )
+    parts, end = [], 0
+    for c in sorted(np.flatnonzero(missing), key=lambda c: layout.chosen[c]):
+        start, stop = spans[layout.chosen[c]]
+        parts += [text[end:start], shortest_text(values[c])]
+        end = stop
+    return "".join(parts) + text[end:]
+
+
+def read_columns(path, layout=None):
     """Every column of a CSV or parquet file, index and text columns included.
 
-    Returns ``(names, columns)``: the names (``'x0'``, ``'x1'``, ... for a CSV
-    file without a header) and one 1-D array per column. A CSV column whose
-    every present value is a number is float64, NaN where a value is
-    missing; any other holds its text (object), None where missing. Parquet
-    columns are converted by pyarrow (``to_numpy``): numbers keep their
-    type (NaN where missing), text is object.
+    ``layout`` is the ``layout`` of the :class:`Table` that :func:`read_csv`
+    read from the CSV file ``path`` (None for parquet). Returns ``(names,
+    columns)``: the names (``'x0'``, ``'x1'``, ... for a CSV file without a
+    header; repeats renamed as :func:`read_csv` renames them) and one 1-D
+    array per column. A CSV column whose every present value is a whole
+    number within int64 is int64, or, with a missing value, Python ints
+    and None (object), so that no digit is lost; one whose every present
+    value is another number is float64, NaN where a value is missing; any
+    other holds its text as the file has it, spaces included (object), None
+    where missing. Parquet columns are converted by pyarrow (``to_numpy``):
+    numbers keep their type (NaN where missing), except integers with a
+    missing value, which are Python ints and None (object); text is object.
     """
     path = os.fsdecode(path)
-    if os.path.splitext(path)[1].lower() == ".parquet":
-        _, pq = _pyarrow_parquet(path)
+    if layout is None:
+        pa, pq = _pyarrow_parquet(path)
         table = pq.read_table(path)
-        return list(table.schema.names), [c.to_numpy(zero_copy_only=False) for c in table.columns]
-    sniffed = _sniff(path, header)
-    layout = _Layout(sniffed, path, [], missing=True)
-    n_columns = sniffed.n_fields - sniffed.trailing
+        return list(table.schema.names), [
+            np.array(c.to_pylist(), dtype=object) if pa.types.is_integer(c.type) and c.null_count
+            else c.to_numpy(zero_copy_only=False) for c in table.columns]
+    n_columns = layout.n_fields - len(layout.trailing)
     texts = [[] for _ in range(n_columns)]
     try:
         for _, row in _rows(layout):
             for j in range(n_columns):
-                texts[j].append(row[j].strip())
+                texts[j].append(row[j])
     except UnicodeDecodeError as exc:
         raise ValueError(_decode_error(layout, exc)) from None
     columns = []
     for column in texts:
-        present = [t for t in column if t not in NA_VALUES]
-        if all(_is_number(t) for t in present):
-            columns.append(np.array([np.nan if t in NA_VALUES else float(t) for t in column]))
+        stripped = [t.strip() for t in column]
+        present = [t for t in stripped if t not in NA_VALUES]
+        if present and all(_INTEGER.fullmatch(t) and abs(int(t)) < 2**63 for t in present):
+            integers = [None if t in NA_VALUES else int(t) for t in stripped]
+            columns.append(np.array(integers, dtype=object if len(present) < len(stripped)
+                                    else np.int64))
+        elif all(_is_number(t) for t in present):
+            columns.append(np.array([np.nan if t in NA_VALUES else float(t) for t in stripped]))
         else:
-            columns.append(np.array([None if t in NA_VALUES else t for t in column], dtype=object))
-    names = sniffed.names[:n_columns] if sniffed.names is not None else [
-        f"x{j}" for j in range(n_columns)]
+            columns.append(np.array([None if t.strip() in NA_VALUES else t for t in column],
+                                    dtype=object))
+    names = (_unique_names(layout.names[:n_columns]) if layout.names is not None
+             else [f"x{j}" for j in range(n_columns)])
     return names, columns
 
 
@@ -828,24 +897,38 @@ def _read_with_pyarrow(layout):
     return np.column_stack(columns).astype(np.float64)
 
 
-def _rows(layout, header=False):
-    """(line number, fields) of each non-blank data row; checks the number of fields.
+def _records(layout):
+    """(kind, line number, fields, text) of every record of the file, in order.
 
-    With ``header``, the header row (when the file has one) comes first.
+    ``kind`` is 'above' (a line above the table: "sep=", comments), 'blank'
+    (an empty line, or spaces only), 'header' or 'data'; ``text`` is the
+    record exactly as the file holds it, line ending included (several
+    lines for a quoted field with line breaks), so that joining every
+    ``text`` gives the file back. Data rows are checked for their number
+    of fields.
     """
     with open(layout.path, encoding=layout.encoding, errors="strict", newline="") as f:
-        for _ in range(layout.comments):
-            f.readline()
-        reader = csv.reader(f, delimiter=layout.delimiter)
+        for line in range(1, layout.comments + 1):
+            yield "above", line, None, f.readline()
+        consumed = []
+
+        def lines():
+            for text in f:
+                consumed.append(text)
+                yield text
+
+        reader = csv.reader(lines(), delimiter=layout.delimiter)
         header_done = layout.names is None
         for row in reader:
             line = reader.line_num + layout.comments
+            text = "".join(consumed)
+            consumed.clear()
             if not row or (len(row) == 1 and not row[0].strip()):  # blank, or spaces only
+                yield "blank", line, row, text
                 continue
             if not header_done:
                 header_done = True
-                if header:
-                    yield line, row
+                yield "header", line, row, text
                 continue
             if len(row) != layout.n_fields:
                 hint = ""
@@ -869,6 +952,16 @@ def _rows(layout, header=False):
                         "field of a delimiter at the end of each line); give that column a "
                         "name in the header, or remove that value"
                     )
+            yield "data", line, row, text
+
+
+def _rows(layout, header=False):
+    """(line number, fields) of each non-blank data row; checks the number of fields.
+
+    With ``header``, the header row (when the file has one) comes first.
+    """
+    for kind, line, row, _ in _records(layout):
+        if kind == "data" or (header and kind == "header"):
             yield line, row
 
 
@@ -921,11 +1014,6 @@ def _read_with_csv(layout):
 def _decode_error(layout, exc):
     return (f"{layout.path!r} is not valid {layout.encoding} text ({exc.reason}); save it as "
             "UTF-8")
-
-
-def csv_encoding(path, header=None):
-    """The encoding that :func:`read_csv` reads the CSV file ``path`` in."""
-    return _sniff(os.fsdecode(path), header).encoding
 
 
 def _empty_column(layout, j):

@@ -4,7 +4,8 @@ Every subcommand prints readable text on stdout, or JSON with ``--json``.
 Errors print one line on stderr (what was wrong, the value, how to fix it)
 and exit with status 1, or 2 for a bad command line; ``--debug`` shows the
 traceback instead. Warnings of a command that succeeds are printed after it,
-one line each. No command writes to a file that it reads: an output path
+one line each. An option that would have no effect on the command line given
+(``impute --seed`` without ``--draw``) is refused with the reason, not ignored. No command writes to a file that it reads: an output path
 that is an input file (by device and inode, so links count) is refused.
 
 Data files (DATA) may be ``.npy`` (memory-mapped, not read whole), ``.csv``
@@ -33,12 +34,12 @@ from ._tables import (
     choose_columns,
     csv_column_names,
     fill_csv,
-    csv_encoding,
     parquet_column_names,
     read_columns,
     shortest_text,
 )
 from ._tables import read_table as read_table_file
+from .base import unobserved_rows
 from .selection import CellProgress
 
 __all__ = ["main"]
@@ -235,7 +236,7 @@ def _read_npy(path, columns):
     if indices != list(range(X.shape[1])):
         with _watched(X, path):
             X = X[:, indices]  # copies only the chosen columns into memory
-    return X, None, [], indices
+    return X, None, [], indices, None
 
 
 def _watched(X, path):
@@ -245,15 +246,15 @@ def _watched(X, path):
     return reading(X, FileSignature(path) if backing_file(X) is not None else None)
 
 
-_HEADER = {"auto": None, "yes": True, "no": False}
+_HEADER = {None: None, "auto": None, "yes": True, "no": False}
 
 
-def _read_table(path, columns, header="auto", missing=False, nan_fix=None):
+def _read_table(path, columns, header=None, missing=False, nan_fix=None):
     table = read_table_file(path, columns, _HEADER[header], missing, nan_fix)
-    return table.data, table.names, table.notes, table.positions
+    return table.data, table.names, table.notes, table.positions, table.layout
 
 
-def column_names(path, header="auto"):
+def column_names(path, header=None):
     """The data column names of a CSV or parquet file, or None (no header, or .npy)."""
     ext = os.path.splitext(path)[1].lower()
     try:
@@ -276,12 +277,14 @@ def _check_data_path(path):
     return ext
 
 
-def read_table(path, columns=None, dtype=None, quiet=False, header="auto", missing=False,
+def read_table(path, columns=None, dtype=None, quiet=False, header=None, missing=False,
                nan_fix=None):
-    """Read DATA: a 2-D array, its column names (None without names) and their positions.
+    """Read DATA: a 2-D array, its column names (None without names), their positions, layout.
 
     The positions are the chosen columns' 0-based places among the file's
-    columns (a CSV file's fields, index columns included).
+    columns (a CSV file's fields, index columns included); the layout is
+    what the reader found of a CSV file (:class:`fastem._tables.Table`), else
+    None.
 
     ``columns`` are ``--columns`` values; ``header`` is ``--header`` (for
     .csv files); ``dtype`` converts the array
@@ -294,9 +297,10 @@ def read_table(path, columns=None, dtype=None, quiet=False, header="auto", missi
     tokens = _column_tokens(columns, column_names(path, header) if columns else None)
     try:
         if ext == ".npy":
-            X, names, notes, positions = _read_npy(path, tokens)
+            X, names, notes, positions, layout = _read_npy(path, tokens)
         else:
-            X, names, notes, positions = _read_table(path, tokens, header, missing, nan_fix)
+            X, names, notes, positions, layout = _read_table(path, tokens, header, missing,
+                                                             nan_fix)
     except (ValueError, ImportError) as exc:  # the readers' messages name the file, place and fix
         raise CommandError(str(exc)) from None
     for note in notes if not quiet else ():
@@ -312,7 +316,7 @@ def read_table(path, columns=None, dtype=None, quiet=False, header="auto", missi
         if dtype is not None and X.dtype != dtype:
             _check_fits_dtype(X, path, np.dtype(dtype))
             X = X.astype(dtype)
-    return X, names, positions
+    return X, names, positions, layout
 
 
 def _check_fits_dtype(X, path, dtype, block=1 << 20):
@@ -367,6 +371,12 @@ def _check_output(path, allowed, inputs):
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise CommandError(f"cannot write {path!r}: directory {directory!r} does not exist")
+    if not os.access(directory, os.W_OK | os.X_OK):  # checked before the work, not after it
+        raise CommandError(f"cannot write {path!r}: directory {directory!r} is not writable; "
+                           "choose an output path in a directory you can write to")
+    if os.path.isfile(path) and not os.access(path, os.W_OK):
+        raise CommandError(f"cannot write {path!r}: the file exists and is read-only; make it "
+                           "writable (chmod u+w) to replace it, or choose another output path")
     for what, source in inputs.items():
         try:
             same = os.path.samefile(path, source)
@@ -420,10 +430,12 @@ def _write_array(path, ext, array, names):
         fmt = "%d" if table.dtype.kind in "iu" else ("%.9g" if table.dtype == np.float32 else "%.17g")
         header = io.StringIO()
         csv.writer(header, lineterminator="").writerow(names)  # quotes a name with a comma
-        np.savetxt(path, table, fmt=fmt, delimiter=",", header=header.getvalue(), comments="")
+        np.savetxt(path, table, fmt=fmt, delimiter=",", header=header.getvalue(), comments="",
+                   encoding="utf-8")
         return
     pa, pq = _pyarrow_for_output()
-    pq.write_table(pa.table({n: table[:, j] for j, n in enumerate(names)}), path)
+    # a list, not a dict: columns with the same name are all kept
+    pq.write_table(pa.table([table[:, j] for j in range(table.shape[1])], names=list(names)), path)
 
 
 # ----------------------------------------------------------------------
@@ -649,7 +661,7 @@ def cmd_fit(args):
             raise UsageError("--missing em does not apply with --bayesian: a variational "
                              "mixture does not support missing values")
         kwargs["missing"] = args.missing
-    X, names, _ = read_table(args.data, args.columns, args.dtype, args.quiet, args.header,
+    X, names, _, _ = read_table(args.data, args.columns, args.dtype, args.quiet, args.header,
                              missing=args.missing == "em", nan_fix=_nan_fix(cls))
     X = _rows_to_fit(X, args.data, args.quiet)
     model = cls(**kwargs)
@@ -669,14 +681,13 @@ def cmd_fit(args):
     _emit(args, result, text)
 
 
-def _rows_to_fit(X, path, quiet, block=1 << 16):
+def _rows_to_fit(X, path, quiet):
     """``X`` without its rows whose every value is missing, with a note when there are some.
 
     Such a row has the same likelihood under every model: it carries nothing
     to fit (the estimators refuse it; a command leaves it out and says so).
     """
-    empty = np.concatenate([np.isnan(X[start : start + block]).all(axis=1)
-                            for start in range(0, X.shape[0], block)])
+    empty = unobserved_rows(X)
     if not empty.any():
         return X
     if empty.all():
@@ -687,6 +698,11 @@ def _rows_to_fit(X, path, quiet, block=1 << 16):
               f"chosen column (the first is data row {int(np.argmax(empty)) + 1}); they carry "
               "nothing to fit and are left out", file=sys.stderr)
     return X[~empty]
+
+
+def _fits_missing(model):
+    """Whether ``model`` takes NaN in its data as missing values (``missing='em'``)."""
+    return getattr(model, "missing", "error") == "em"
 
 
 def _nan_fix(cls, fitted=False):
@@ -701,7 +717,7 @@ def _nan_fix(cls, fitted=False):
 
 
 def _data_for(model, args, missing=False, dtype=None):
-    """DATA's columns for ``model`` and their positions in DATA (see :func:`read_table`).
+    """DATA's columns for ``model``, their positions in DATA and its layout (:func:`read_table`).
 
     Columns are matched by name when both have names, else by position.
     Missing values are kept as NaN for a model fitted with ``missing='em'``,
@@ -746,16 +762,16 @@ def _data_for(model, args, missing=False, dtype=None):
         elif not args.quiet:
             print(f"fastem: note: {args.data!r} has no column names; its columns are taken as "
                   f"the model's, in order: {fitted}", file=sys.stderr)
-    missing = missing or getattr(model, "missing", "error") == "em"
-    X, _, positions = read_table(args.data, columns, dtype or model._dtype, args.quiet,
-                                 args.header, missing=missing,
-                                 nan_fix=_nan_fix(type(model), fitted=True))
+    missing = missing or _fits_missing(model)
+    X, _, positions, layout = read_table(args.data, columns, dtype or model._dtype, args.quiet,
+                                         args.header, missing=missing,
+                                         nan_fix=_nan_fix(type(model), fitted=True))
     if X.shape[1] != model.n_features_in_:
         raise CommandError(
             f"{args.data!r} has {X.shape[1]} column(s) but the model was fitted on "
             f"{model.n_features_in_} feature(s); select the same columns with --columns"
         )
-    return X, positions
+    return X, positions, layout
 
 
 @contextlib.contextmanager
@@ -769,7 +785,7 @@ def _columns_matched():
 def cmd_predict(args):
     _check_output(args.output, _OUTPUT_EXTENSIONS, {"model file": args.model, "data file": args.data})
     model = _load_model(args.model)
-    X, _ = _data_for(model, args)
+    X, _, _ = _data_for(model, args)
     if args.proba:
         with _columns_matched():
             out = model.predict_proba(X)
@@ -791,16 +807,20 @@ def cmd_predict(args):
 
 def cmd_score(args):
     model = _load_model(args.model)
-    X, _ = _data_for(model, args)
+    X, _, _ = _data_for(model, args)
+    # a row with nothing observed is no observation: the model's score, bic and aic leave it out
+    n = X.shape[0] - (int(unobserved_rows(X).sum()) if _fits_missing(model) else 0)
+    if n == 0:
+        raise CommandError(f"{args.data!r} has no value in any row of the model's columns, only "
+                           "missing values; score data with at least one observed value")
     with _columns_matched():
         mean = model.score(X)
-    n = X.shape[0]
-    result = {
-        "n_samples": int(n),
-        "mean_log_likelihood": mean,
-        "total_log_likelihood": mean * n,
-    }
+        result = {"n_samples": int(X.shape[0])}
+        if _fits_missing(model):
+            result["n_observed_samples"] = int(n)  # rows with an observed value
+        result.update(mean_log_likelihood=mean, total_log_likelihood=mean * n)
     if hasattr(model, "bic"):  # a variational mixture has no information criteria
+        # the formulas of model.bic and model.aic, without two more passes over DATA
         n_parameters = model._n_parameters()
         result.update({
             "bic": -2 * mean * n + n_parameters * np.log(n),
@@ -825,11 +845,12 @@ def cmd_impute(args):
             "impute with it"
         )
     # float64: the observed values are copied as they are, whatever the model's dtype
-    X, positions = _data_for(model, args, missing=True, dtype=np.float64)
+    X, positions, layout = _data_for(model, args, missing=True, dtype=np.float64)
     n_missing = int(np.isnan(X).sum())
     with _columns_matched():
-        filled = model.impute(X, draw=args.draw, random_state=args.seed)
-    _write_imputed(args, model, X, filled, positions)
+        filled = model.impute(X, draw=args.draw,
+                              random_state=(args.seed or 0) if args.draw else None)
+    _write_imputed(args, model, X, filled, positions, layout)
     how = "draws from the conditional distribution" if args.draw else "conditional expectations"
     result = {"output": args.output, "n_samples": int(X.shape[0]), "n_imputed": n_missing,
               "method": how}
@@ -838,38 +859,38 @@ def cmd_impute(args):
         f"{args.output}"))
 
 
-def _write_imputed(args, model, X, filled, positions):
+def _write_imputed(args, model, X, filled, positions, layout):
     """Write DATA to OUT with the missing values of the model's columns taken from ``filled``.
 
     ``X`` holds DATA's columns at ``positions`` (NaN where missing) and
-    ``filled`` the same with NaN imputed. Every other column (index and
-    text columns included) and every observed value is copied unchanged: a
-    CSV file to a CSV file as text (:func:`fastem._tables.fill_csv`), a
-    parquet file to a parquet file with its column types; between formats
-    as values (:func:`fastem._tables.read_columns`), where a .npy output
-    needs every column to hold numbers.
+    ``filled`` the same with NaN imputed; ``layout`` is what the reader
+    found of a CSV DATA. Every other column (index and text columns
+    included) and every observed value is copied unchanged: a CSV file to a
+    CSV file as text, byte for byte but for the filled fields
+    (:func:`fastem._tables.fill_csv`), a parquet file to a parquet file
+    with its column types; between formats as values
+    (:func:`fastem._tables.read_columns`), where a .npy output needs every
+    column to hold numbers.
     """
     data_ext = os.path.splitext(args.data)[1].lower()
     out_ext = os.path.splitext(args.output)[1].lower()
     missing = np.isnan(X)
     try:
         if data_ext == out_ext == ".csv":
-            header = _HEADER[args.header]
-            with _replacing(args.output) as temporary, open(
-                    temporary, "w", encoding=csv_encoding(args.data, header), newline="") as out:
-                fill_csv(args.data, out, header, positions, filled, missing)
+            with _replacing(args.output) as temporary, open(temporary, "wb") as out:
+                fill_csv(layout, out, filled, missing)
             return
         if data_ext == out_ext == ".parquet":
             with _replacing(args.output) as temporary:
                 _fill_parquet(args.data, temporary, positions, filled, missing)
             return
         if data_ext == ".npy":
-            data = np.load(args.data, mmap_mode="r")
-            data = data.reshape(len(data), -1)
-            names = [f"x{j}" for j in range(data.shape[1])]
-            columns = [np.array(data[:, j]) for j in range(data.shape[1])]
+            data, _, _, _, _ = _read_npy(args.data, None)
+            with _watched(data, args.data):
+                names = [f"x{j}" for j in range(data.shape[1])]
+                columns = [np.array(data[:, j]) for j in range(data.shape[1])]
         else:
-            names, columns = read_columns(args.data, _HEADER[args.header])
+            names, columns = read_columns(args.data, layout)
     except (ValueError, ImportError) as exc:
         raise CommandError(str(exc)) from None
     fitted = getattr(model, "feature_names_in_", None)
@@ -884,30 +905,59 @@ def _write_imputed(args, model, X, filled, positions):
 def _write_columns(path, names, columns, data):
     """Write named 1-D columns as .npy (numbers only), .csv (shortest text) or .parquet."""
     ext = os.path.splitext(path)[1].lower()
-    text = [name for name, column in zip(names, columns) if column.dtype == object]
-    if ext == ".npy" and not text:
-        write_array(path, np.column_stack(columns), names)
-        return
     if ext == ".npy":
-        raise CommandError(
-            f"{data!r} has the column {text[0]!r}, which does not hold numbers, and a .npy "
-            "file holds numbers only; write the output as .csv or .parquet, which keep it"
-        )
+        table = np.column_stack([_npy_column(name, column, data)
+                                 for name, column in zip(names, columns)])
+        if table.dtype.kind == "f":
+            for name, column in zip(names, columns):
+                _check_exact_in_float(name, column, data)
+        write_array(path, table, names)
+        return
     if ext == ".csv":
         def field(value):
             if value is None or isinstance(value, float) and value != value:
                 return ""
             return shortest_text(value) if isinstance(value, float) else str(value)
 
-        with _replacing(path) as temporary, open(temporary, "w", newline="") as f:
+        with _replacing(path) as temporary, open(temporary, "w", encoding="utf-8",
+                                                 newline="") as f:
             writer = csv.writer(f, lineterminator="\n")
             writer.writerow(names)
             writer.writerows([field(v) for v in row] for row in zip(*(c.tolist() for c in columns)))
         return
     pa, pq = _pyarrow_for_output()
     with _replacing(path) as temporary:
-        pq.write_table(pa.table({n: pa.array(c, from_pandas=True) for n, c in zip(names, columns)}),
+        # a list, not a dict: columns with the same name are all kept
+        pq.write_table(pa.table([pa.array(c, from_pandas=True) for c in columns], names=names),
                        temporary)
+
+
+def _npy_column(name, column, data):
+    """A column for a .npy file: numbers as they are, whole numbers with holes as float64."""
+    if column.dtype != object:
+        return column
+    present = [v for v in column.tolist() if v is not None]
+    if all(isinstance(v, int) for v in present):
+        values = np.array([np.nan if v is None else v for v in column.tolist()], dtype=np.float64)
+        _check_exact_in_float(name, np.array(present, dtype=object), data)
+        return values
+    raise CommandError(
+        f"{data!r} has the column {name!r}, which does not hold numbers, and a .npy "
+        "file holds numbers only; write the output as .csv or .parquet, which keep it"
+    )
+
+
+def _check_exact_in_float(name, column, data):
+    """Refuse whole numbers that float64, the one dtype of a .npy file, would round."""
+    if column.dtype.kind not in "iuO":
+        return
+    large = [v for v in column.tolist() if v is not None and abs(v) > 2**53]
+    if large:
+        raise CommandError(
+            f"{data!r} has the whole number {large[0]} in column {name!r}, which float64 (the "
+            "type of a .npy file with fractions or missing values) would round; write the "
+            "output as .csv or .parquet, which keep it"
+        )
 
 
 def _pyarrow_for_output():
@@ -999,7 +1049,7 @@ def cmd_select(args):
         _check_output(args.output, (".npz",), {"data file": args.data})
     if args.family != "gaussian" and args.covariance is not None:
         raise UsageError(f"--covariance applies to --family gaussian only, not {args.family}")
-    X, names, _ = read_table(
+    X, names, _, _ = read_table(
         args.data, args.columns, args.dtype, args.quiet, args.header,
         missing=args.missing == "em",
         nan_fix="select with --missing em if NaN marks missing values, or remove or impute "
@@ -1231,10 +1281,10 @@ def build_parser():
         p.add_argument("--columns", action="append", metavar="COLS",
                        help="columns to use, by name or 0-based index, comma-separated "
                        "(--columns eruptions,waiting), or the option repeated (default: all)")
-        p.add_argument("--header", choices=("auto", "yes", "no"), default="auto",
+        p.add_argument("--header", choices=("auto", "yes", "no"),
                        help="whether a .csv file's first row holds column names: auto "
                        "(default) takes it for names when a field is not a number; yes for "
-                       "names that are numbers (wavelengths, years)")
+                       "names that are numbers (wavelengths, years); for .csv DATA only")
 
     def fit_options(p):
         p.add_argument("--n-init", type=_positive_int, default=1,
@@ -1312,7 +1362,7 @@ def build_parser():
     p.add_argument("--draw", action="store_true",
                    help="draw each missing value from its conditional distribution (multiple "
                    "imputation) instead of taking its conditional expectation")
-    p.add_argument("--seed", type=_seed, default=0, help="random seed of --draw (default 0)")
+    p.add_argument("--seed", type=_seed, help="random seed of --draw (default 0); only with --draw")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="output file: .npy, .csv or .parquet")
     p.set_defaults(func=cmd_impute)
@@ -1356,6 +1406,36 @@ def build_parser():
     return parser
 
 
+# The commands that run EM and so show its progress.
+_PROGRESS_COMMANDS = ("fit", "select", "demo")
+
+
+def _refuse_ineffective_options(args):
+    """Refuse an option that would have no effect on this command line: say why, and what to pass.
+
+    An option accepted and then ignored misleads: the user believes it
+    applied.
+    """
+    where = f"(see 'fastem {args.command} --help')"
+    if args.progress and args.quiet:
+        raise UsageError("--progress and --quiet ask for opposite things (show progress, show "
+                         "nothing on stderr); pass one of them", where)
+    if args.progress and args.command not in _PROGRESS_COMMANDS:
+        raise UsageError(f"--progress has no effect on 'fastem {args.command}', which runs no "
+                         f"EM and shows no progress (only {', '.join(_PROGRESS_COMMANDS)} do); "
+                         "leave out --progress", where)
+    header = getattr(args, "header", None)
+    ext = os.path.splitext(getattr(args, "data", ""))[1].lower()
+    if header is not None and ext in (".npy", ".parquet"):
+        raise UsageError(f"--header {header} has no effect on {args.data!r}: only a .csv file "
+                         f"has a header row to take or not (a {ext} file names its columns "
+                         "itself, or does not); leave out --header", where)
+    if args.command == "impute" and args.seed is not None and not args.draw:
+        raise UsageError(f"--seed {args.seed} has no effect without --draw: the conditional "
+                         "expectation is not random; pass --draw to draw the missing values "
+                         "(multiple imputation), or leave out --seed", where)
+
+
 def _count(n, noun):
     """'1 feature', '2 features'."""
     return f"{n:,} {noun}" + ("" if n == 1 else "s")
@@ -1392,6 +1472,7 @@ def main(argv=None):
                     f"{underscored[0].replace('_', '-')})", *where
                 ) from None
             raise
+        _refuse_ineffective_options(args)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             args.func(args)

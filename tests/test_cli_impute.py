@@ -4,13 +4,18 @@ Every other column (text ones too) and every observed value is copied
 unchanged, whatever the model's dtype and whichever formats DATA and OUT are.
 """
 
+import codecs
 import csv
+import json
+import os
 
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
 import fastem
+import fastem._tables
+import fastem.cli
 from fastem.cli import main
 
 FORMATS = (".csv", ".parquet", ".npy")
@@ -241,3 +246,273 @@ def test_an_error_part_way_leaves_the_output_as_it_was(tmp_path, capsys):
     assert "late.csv" in err and "save it as UTF-8" in err and "Traceback" not in err
     assert out.read_text() == "previous"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.csv")] == []
+
+
+# ----------------------------------------------------------------------
+# a CSV file is copied byte for byte, but for the filled fields
+
+
+def _two_column_model(tmp_path):
+    """A model of the columns b and d fitted with missing='em', and the path of it named so."""
+    X = _table(seed=7, n=200)[:, [1, 3]]
+    model = fastem.GaussianMixture(2, missing="em", random_state=0, max_iter=300).fit(X)
+    model.feature_names_in_ = np.array(["b", "d"], dtype=object)
+    path = str(tmp_path / "m.npz")
+    model.save(path)
+    del model.feature_names_in_
+    return model, path
+
+
+_NA_SPELLINGS = ("", "NA", "nan", "N/A", '"NA"', " NA ", "NULL", "#N/A", "NaN", "<NA>")
+_NUMBER_SPELLINGS = ("{!r}", " {!r}", '"{!r}"', "{:.17e}", "{!r} ")
+
+
+def _template(n_rows, note, endings):
+    """(CSV text with a placeholder for each missing field, the rows' (b, d) values).
+
+    Above the table a "sep=" line and comments (one with quotes); blank lines
+    and lines of spaces between rows and at the end; a text column with the
+    delimiter, quotes and line breaks inside quoted fields; every spelling of
+    a missing value; numbers spelled with spaces, quotes and exponents.
+    """
+    rng = np.random.default_rng(8)
+    values = _table(seed=9, n=n_rows)[:, [1, 3]]
+    lines, slot = ["sep=,", '# survey "2026", first wave', "# units: none"], 0
+    lines.append("name,b,d,remark")
+    for i, row in enumerate(values):
+        fields = [f"r{i}"]
+        for v in row:
+            if np.isnan(v):
+                fields.append("{%d}" % slot)
+                slot += 1
+            else:
+                fields.append(_NUMBER_SPELLINGS[rng.integers(len(_NUMBER_SPELLINGS))].format(float(v)))
+        fields.append(('"a, b"', '"says ""hi"""', f'"{note}\nsecond line, too"', "", note)[i % 5])
+        lines.append(",".join(fields))
+        if i % 7 == 3:
+            lines.append("")
+        if i % 11 == 5:
+            lines.append("   ")
+    lines += ["", ""]
+    text = "".join(line + endings[k % len(endings)] for k, line in enumerate(lines))
+    return text, values
+
+
+def _expected(text, values, model):
+    missing = np.isnan(values)
+    filled = model.impute(values)[missing]
+    spellings = [_NA_SPELLINGS[k % len(_NA_SPELLINGS)] for k in range(missing.sum())]
+    return (text.format(*spellings),
+            text.format(*(fastem._tables.shortest_text(v) for v in filled)))
+
+
+ENCODINGS = {
+    "utf-8": (b"", "utf-8", "caf\xe9 \u2264 \u6e29"),
+    "utf-8 with BOM": (codecs.BOM_UTF8, "utf-8", "caf\xe9 \u2264 \u6e29"),
+    "utf-16 LE": (codecs.BOM_UTF16_LE, "utf-16-le", "caf\xe9 \u2264 \u6e29"),
+    "utf-16 BE": (codecs.BOM_UTF16_BE, "utf-16-be", "caf\xe9 \u2264 \u6e29"),
+    "utf-32 LE": (codecs.BOM_UTF32_LE, "utf-32-le", "caf\xe9 \u2264 \u6e29"),
+    "utf-32 BE": (codecs.BOM_UTF32_BE, "utf-32-be", "caf\xe9 \u2264 \u6e29"),
+    "windows-1252": (b"", "cp1252", "caf\xe9 \u20ac"),
+    "latin-1": (b"", "latin-1", "caf\xe9 \x81"),  # 0x81 is no cp1252 character
+}
+ENDINGS = {"LF": ["\n"], "CRLF": ["\r\n"], "CR": ["\r"], "mixed": ["\r\n", "\n", "\r\n", "\r"]}
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+@pytest.mark.parametrize("endings", ENDINGS)
+def test_a_csv_copy_keeps_every_byte_but_the_filled_fields(tmp_path, encoding, endings):
+    mark, codec, note = ENCODINGS[encoding]
+    model, model_path = _two_column_model(tmp_path)
+    text, values = _template(60, note, ENDINGS[endings])
+    before, after = _expected(text, values, model)
+    data, out = tmp_path / "data.csv", tmp_path / "out.csv"
+    data.write_bytes(mark + before.encode(codec))
+    assert main(["impute", model_path, str(data), "-o", str(out), "--quiet"]) == 0
+    assert out.read_bytes() == mark + after.encode(codec)
+
+
+def test_a_csv_copy_without_a_final_line_ending_or_header(tmp_path):
+    model, model_path = _two_column_model(tmp_path)
+    model.save(model_path)
+    values = np.array([[1.5, np.nan], [np.nan, 2.5], [0.25, 4.0]])
+    data, out = tmp_path / "data.csv", tmp_path / "out.csv"
+    data.write_text('\n1.5,NA\n\n"",2.5\n0.25 ,4', newline="")
+    assert main(["impute", model_path, str(data), "-o", str(out), "--quiet"]) == 0
+    filled = [fastem._tables.shortest_text(v) for v in model.impute(values)[np.isnan(values)]]
+    assert out.read_bytes().decode() == f'\n1.5,{filled[0]}\n\n{filled[1]},2.5\n0.25 ,4'
+
+
+# ----------------------------------------------------------------------
+# an option that would have no effect is refused
+
+
+def _data_files(tmp_path):
+    X = np.nan_to_num(_table(seed=10, n=60)[:, [1, 3]])
+    np.save(tmp_path / "d.npy", X)
+    _write(tmp_path / "d.csv", X, ["b", "d"])
+    model_path = str(tmp_path / "m.npz")
+    assert main(["fit", str(tmp_path / "d.csv"), "-k", "2", "--missing", "em", "--seed", "0",
+                 "--max-iter", "300", "-o", model_path, "--quiet"]) == 0
+    return model_path
+
+
+INEFFECTIVE = {
+    "impute --seed without --draw": (
+        "impute {m} {d}.csv -o {o}.csv --seed 3", "--seed 3 has no effect without --draw"),
+    "impute --seed 0 without --draw": (
+        "impute {m} {d}.csv -o {o}.csv --seed 0", "--seed 0 has no effect without --draw"),
+    "--progress and --quiet": ("fit {d}.csv -k 2 -o {o}.npz --progress -q", "opposite things"),
+    **{f"{command} --progress": (line + " --progress", "--progress has no effect")
+       for command, line in [("predict", "predict {m} {d}.csv -o {o}.npy"),
+                             ("score", "score {m} {d}.csv"),
+                             ("impute", "impute {m} {d}.csv -o {o}.csv"),
+                             ("sample", "sample {m} -n 5 -o {o}.npy"),
+                             ("info", "info {m}")]},
+    **{f"{command} --header on .npy": (line + " --header yes", "--header yes has no effect")
+       for command, line in [("fit", "fit {d}.npy -k 2 -o {o}.npz"),
+                             ("predict", "predict {m} {d}.npy -o {o}.npy"),
+                             ("score", "score {m} {d}.npy"),
+                             ("impute", "impute {m} {d}.npy -o {o}.npy"),
+                             ("select", "select {d}.npy --k 1-2")]},
+}
+
+
+@pytest.mark.parametrize("case", INEFFECTIVE)
+def test_an_option_without_effect_is_refused_with_why_and_what_instead(tmp_path, capsys, case):
+    model_path = _data_files(tmp_path)
+    line, message = INEFFECTIVE[case]
+    argv = line.format(m=model_path, d=tmp_path / "d", o=tmp_path / "out").split()
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and ("leave out" in err or "pass" in err) and "Traceback" not in err
+    assert not any(p.name.startswith("out") for p in tmp_path.iterdir())
+
+
+def test_impute_draws_with_a_seed_and_takes_the_header_option_of_a_csv(tmp_path):
+    model_path = _data_files(tmp_path)
+    X = _table(seed=11, n=50)[:, [1, 3]]
+    _write(tmp_path / "h.csv", X, ["b", "d"])
+    for seed, out in [(3, "a.csv"), (3, "b.csv"), (4, "c.csv")]:
+        assert main(["impute", model_path, str(tmp_path / "h.csv"), "--draw", "--seed", str(seed),
+                     "--header", "yes", "-o", str(tmp_path / out), "--quiet"]) == 0
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    assert (tmp_path / "a.csv").read_bytes() != (tmp_path / "c.csv").read_bytes()
+
+
+# ----------------------------------------------------------------------
+# outputs
+
+
+def test_score_counts_rows_with_nothing_observed_in_no_statistic(tmp_path, capsys):
+    model_path = _data_files(tmp_path)
+    X = _table(seed=12, n=80)[:, [1, 3]]
+    X[[4, 5, 70]] = np.nan
+    _write(tmp_path / "s.csv", X, ["b", "d"])
+    capsys.readouterr()
+    assert main(["score", model_path, str(tmp_path / "s.csv"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    model = fastem.load(model_path)
+    del model.feature_names_in_
+    assert result["n_samples"] == 80 and result["n_observed_samples"] == 77
+    assert result["mean_log_likelihood"] == pytest.approx(model.score(X), rel=1e-12)
+    assert result["bic"] == pytest.approx(model.bic(np.delete(X, [4, 5, 70], axis=0)), rel=1e-12)
+    assert result["aic"] == pytest.approx(model.aic(X), rel=1e-12)
+    _write(tmp_path / "s.csv", np.full((3, 2), np.nan), ["b", "d"])
+    assert main(["score", model_path, str(tmp_path / "s.csv")]) == 1
+    assert "only missing values" in capsys.readouterr().err
+
+
+def test_column_names_in_any_script_reach_a_csv_output(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    X = _table(seed=13, n=60)[:, [1, 3]]
+    names = ["temp\xe9rature \u00b0C", "\u6e29\u5ea6"]
+    pq.write_table(pa.table({n: pa.array(X[:, j], from_pandas=True) for j, n in enumerate(names)}),
+                   tmp_path / "d.parquet")
+    model_path = str(tmp_path / "m.npz")
+    assert main(["fit", str(tmp_path / "d.parquet"), "-k", "2", "--missing", "em", "--seed", "0",
+                 "--max-iter", "300", "-o", model_path, "--quiet"]) == 0
+    for command in (["impute", model_path, str(tmp_path / "d.parquet")],
+                    ["sample", model_path, "-n", "5"]):
+        assert main([*command, "-o", str(tmp_path / "out.csv"), "--quiet"]) == 0
+        header = (tmp_path / "out.csv").read_bytes().decode("utf-8").splitlines()[0]
+        assert next(csv.reader([header])) == names
+
+
+def test_a_column_named_like_an_option(tmp_path):
+    X = _table(seed=14, n=60)[:, [1, 3]]
+    _write(tmp_path / "d.csv", X, ["--draw", "-o"])
+    model_path, out = str(tmp_path / "m.npz"), tmp_path / "out.csv"
+    assert main(["fit", str(tmp_path / "d.csv"), "--columns=--draw,-o", "-k", "2", "--missing",
+                 "em", "--seed", "0", "--max-iter", "300", "-o", model_path, "--quiet"]) == 0
+    assert main(["impute", model_path, str(tmp_path / "d.csv"), "-o", str(out), "--quiet"]) == 0
+    assert out.read_text().splitlines()[0] == "--draw,-o"
+    assert not np.isnan(_read(out)).any()
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
+                    reason="file permissions bind no superuser")
+def test_an_unwritable_output_is_refused_before_the_work(tmp_path, capsys):
+    model_path = _data_files(tmp_path)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    read_only = tmp_path / "old.csv"
+    read_only.write_text("keep")
+    read_only.chmod(0o400)
+    try:
+        for out, message in [(locked / "o.csv", "is not writable"), (read_only, "read-only")]:
+            assert main(["impute", model_path, str(tmp_path / "d.csv"), "-o", str(out)]) == 1
+            assert message in capsys.readouterr().err
+        assert read_only.read_text() == "keep"
+    finally:
+        locked.chmod(0o700)
+
+
+def test_an_interruption_while_writing_leaves_no_file(tmp_path, monkeypatch, capsys):
+    model_path = _data_files(tmp_path)
+    out = tmp_path / "out.csv"
+    out.write_text("previous")
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fastem.cli, "fill_csv", interrupted)
+    assert main(["impute", model_path, str(tmp_path / "d.csv"), "-o", str(out)]) == 130
+    assert out.read_text() == "previous"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv", "d.npy", "m.npz", "out.csv"]
+
+
+def test_whole_numbers_beyond_float64_keep_every_digit_between_formats(tmp_path, capsys):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    X = _table(seed=15, n=60)[:, [1, 3]]
+    ids = [2**60 + i for i in range(60)]
+    with_hole = [None if i % 9 == 4 else v for i, v in enumerate(ids)]
+    pq.write_table(pa.table({"id": pa.array(with_hole, type=pa.int64()),
+                             "b": pa.array(X[:, 0], from_pandas=True),
+                             "d": pa.array(X[:, 1], from_pandas=True)}), tmp_path / "d.parquet")
+    with open(tmp_path / "d.csv", "w") as f:
+        f.write("id,b,d\n" + "".join(f"{i}," + ",".join("" if v != v else repr(v) for v in row)
+                                     + "\n" for i, row in zip(ids, X.tolist())))
+    model_path = str(tmp_path / "m.npz")
+    assert main(["fit", str(tmp_path / "d.csv"), "--columns", "b,d", "-k", "2", "--missing", "em",
+                 "--seed", "0", "--max-iter", "300", "-o", model_path, "--quiet"]) == 0
+    assert main(["impute", model_path, str(tmp_path / "d.parquet"), "-o", str(tmp_path / "o.csv"),
+                 "--quiet"]) == 0
+    with open(tmp_path / "o.csv", newline="") as f:
+        column = [row[0] for row in csv.reader(f)][1:]
+    assert column == ["" if v is None else str(v) for v in with_hole]
+    assert main(["impute", model_path, str(tmp_path / "d.csv"), "-o", str(tmp_path / "o.parquet"),
+                 "--quiet"]) == 0
+    assert pq.read_table(tmp_path / "o.parquet").column("id").to_pylist() == ids
+    capsys.readouterr()
+    for data in ("d.csv", "d.parquet"):
+        assert main(["impute", model_path, str(tmp_path / data), "-o",
+                     str(tmp_path / "o.npy")]) == 1
+        assert "would round" in capsys.readouterr().err
+    assert not (tmp_path / "o.npy").exists()
