@@ -724,12 +724,14 @@ def run_em(step_fn, X, params, n_iter, **kw):
 def assert_marginal_predictions(model, X, log_prob, empty_row):
     """Check a model's predictions on ``X`` against reference log-densities ``log_prob`` (N, K).
 
-    ``X[empty_row]`` has no observed entry: its responsibilities are the weights.
+    ``X[empty_row]`` has no observed entry: its responsibilities are the weights,
+    its log-likelihood is exactly 0 and it is no observation in the mean.
     """
     log_resp, norm = log_resp_and_norm(log_prob, model.weights_)
     assert_allclose(model.score_samples(X), norm, rtol=1e-10, atol=1e-12)
+    assert model.score_samples(X)[empty_row] == 0.0
     assert_allclose(model.predict_proba(X), np.exp(log_resp), rtol=1e-9, atol=1e-12)
     assert np.array_equal(model.predict(X), np.argmax(log_resp, axis=1))
     row = X[empty_row : empty_row + 1]
     assert_allclose(model.predict_proba(row)[0], model.weights_, rtol=1e-12)
-    assert_allclose(model.score(X), norm.mean(), rtol=1e-10)
+    assert_allclose(model.score(X), np.delete(norm, empty_row).mean(), rtol=1e-10)
