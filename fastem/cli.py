@@ -396,14 +396,19 @@ def _replacing(path):
     """A temporary path beside ``path``, renamed to ``path`` when the block succeeds.
 
     An error (or an interruption) part-way leaves ``path`` as it was, never
-    a cut-off file, and removes the temporary file.
+    a cut-off file, and removes the temporary file. A symbolic link is
+    written through and an existing file keeps its permission bits
+    (:func:`fastem.io.replacement_target`).
     """
-    from .io import _temporary_name
+    from .io import _temporary_name, replacement_target
 
-    temporary = _temporary_name(path)
+    target, mode = replacement_target(path)
+    temporary = _temporary_name(target)
     try:
         yield temporary
-        os.replace(temporary, path)
+        if mode is not None:
+            os.chmod(temporary, mode)
+        os.replace(temporary, target)
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)

@@ -75,6 +75,23 @@ def _temporary_name(path):
     return os.path.join(directory, f".{name}{_TMP_MARK}{tag}{_TMP_SUFFIX}")
 
 
+def replacement_target(path):
+    """The file a replacement of ``path`` writes, and the permission bits to give it.
+
+    Outputs are written to a temporary file and renamed over the old one. So
+    that this changes nothing but the content, a symbolic link is written
+    through (its target is replaced and the link stays a link), and an
+    existing file keeps its permission bits. Returns ``(target, mode)``:
+    the resolved path, and the existing file's mode, or None for a new file
+    (created with the umask's mode, as ``open`` creates it).
+    """
+    target = os.path.realpath(path)
+    try:
+        return target, stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        return target, None
+
+
 def _process_is_gone(pid):
     try:
         os.kill(pid, 0)
@@ -157,7 +174,9 @@ def save(model, path):
     disk and then renamed over ``path``, so ``path`` always holds either the
     previous file or the complete new one, never a partial write. A save that
     fails removes its temporary file; one that was killed (SIGKILL, power
-    loss) cannot, and the next save to the same ``path`` removes it.
+    loss) cannot, and the next save to the same ``path`` removes it. A
+    replaced model file keeps its permission bits, and a ``path`` that is a
+    symbolic link is written through: its target is replaced, the link stays.
 
     Parameters
     ----------
@@ -204,16 +223,19 @@ def save(model, path):
     arrays.update(hyper_arrays)
     arrays[_METADATA] = np.array(json.dumps(metadata))
 
-    remove_stale_temporary_files(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = _temporary_name(path)
+    target, mode = replacement_target(path)
+    remove_stale_temporary_files(target)
+    directory = os.path.dirname(target)
+    tmp = _temporary_name(target)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # mode as open() gives it
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
+            if mode is not None:
+                os.fchmod(f.fileno(), mode)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         try:
             os.unlink(tmp)

@@ -412,3 +412,53 @@ def test_csv_rows_and_columns_agree_with_the_csv_module(tmp_path, encoding, text
     X = read_csv(str(path), ["1", "0"]).data
     expected = np.array(rows, dtype=np.float64)
     np.testing.assert_array_equal(X, expected[:, ::-1])
+
+
+# ----------------------------------------------------------------------
+# replacing an output changes its content only
+
+
+def _outputs(files):
+    """Every command that writes a file, with the suffix of its output."""
+    return [
+        (["fit", files["npy"], "-k", "2", *FIT, "--quiet"], ".npz"),
+        (["select", files["npy"], "--k", "1-2", "--quiet"], ".npz"),
+        (["predict", files["model"], files["npy"]], ".csv"),
+        (["predict", files["model"], files["npy"], "--proba"], ".npy"),
+        (["sample", files["model"], "-n", "5"], ".parquet"),
+        (["impute", files["model"], files["npy"]], ".csv"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(6))
+def test_an_output_through_a_symbolic_link_keeps_the_link_and_the_mode(files, capsys, tmp_path, case):
+    argv, suffix = _outputs(files)[case]
+    if suffix == ".parquet":
+        pytest.importorskip("pyarrow")
+    target = tmp_path / f"target{suffix}"
+    link = tmp_path / f"link{suffix}"
+    assert main([*argv, "-o", str(target)]) == 0  # a valid output of the command to replace
+    os.chmod(target, 0o640)
+    link.symlink_to(target.name)
+    if suffix != ".npz":  # a model file is replaced only by a model file
+        target.write_bytes(b"old")
+    before = target.stat().st_mtime_ns
+    capsys.readouterr()
+    assert main([*argv, "-o", str(link)]) == 0, capsys.readouterr().err
+    assert link.is_symlink() and os.readlink(link) == target.name
+    assert (target.stat().st_mode & 0o777) == 0o640
+    assert target.read_bytes()[:3] != b"old" and target.stat().st_mtime_ns >= before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([link.name, target.name])
+
+
+def test_save_through_a_symbolic_link_keeps_the_link_and_the_mode(files, tmp_path):
+    model = fastem.load(files["model"])
+    target, link = tmp_path / "m.npz", tmp_path / "current.npz"
+    model.save(target)
+    os.chmod(target, 0o600)
+    link.symlink_to(target)
+    model.save(link)
+    assert link.is_symlink() and link.resolve() == target
+    assert (target.stat().st_mode & 0o777) == 0o600
+    assert fastem.load(link).n_components == model.n_components
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["current.npz", "m.npz"]
