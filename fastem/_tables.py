@@ -583,20 +583,28 @@ def read_columns(path, layout=None):
     columns)``: the names (``'x0'``, ``'x1'``, ... for a CSV file without a
     header; repeats renamed as :func:`read_csv` renames them) and one 1-D
     array per column. A CSV column whose every present value is a whole
-    number within int64 is int64, or, with a missing value, Python ints
-    and None (object), so that no digit is lost; one whose every present
-    value is another number is float64, NaN where a value is missing; any
-    other holds its text as the file has it, spaces included (object), None
-    where missing. Parquet columns are converted by pyarrow (``to_numpy``):
-    numbers keep their type (NaN where missing), except integers with a
-    missing value, which are Python ints and None (object); text is object.
+    number within int64, written as Python writes it (no sign '+', no
+    leading zero: '02134' is a code, not 2134), is int64, or, with a
+    missing value, Python ints and None (object), so that no digit is lost;
+    one whose every present value is a number that float64 holds (not a
+    whole number beyond int64) is float64, NaN where a value is missing;
+    any other holds its text as the file has it, spaces and 'NA' included
+    (object), None where a field is empty. Parquet columns are converted
+    by pyarrow (``to_numpy``): numbers keep their type (NaN where missing),
+    except integers with a missing value, which are Python ints and None
+    (object); text and dictionary (categorical) columns are object, None
+    where null.
+
+    Raises ValueError for a parquet file with a repeated column name.
     """
     path = os.fsdecode(path)
     if layout is None:
         pa, pq = _pyarrow_parquet(path)
+        _parquet_schema(path)  # refuses repeated names
         table = pq.read_table(path)
         return list(table.schema.names), [
-            np.array(c.to_pylist(), dtype=object) if pa.types.is_integer(c.type) and c.null_count
+            np.array(c.to_pylist(), dtype=object)
+            if (pa.types.is_integer(c.type) and c.null_count) or pa.types.is_dictionary(c.type)
             else c.to_numpy(zero_copy_only=False) for c in table.columns]
     n_columns = layout.n_fields - len(layout.trailing)
     texts = [[] for _ in range(n_columns)]
@@ -610,18 +618,25 @@ def read_columns(path, layout=None):
     for column in texts:
         stripped = [t.strip() for t in column]
         present = [t for t in stripped if t not in NA_VALUES]
-        if present and all(_INTEGER.fullmatch(t) and abs(int(t)) < 2**63 for t in present):
+        if present and all(_INTEGER.fullmatch(t) and str(int(t)) == t and abs(int(t)) < 2**63
+                           for t in present):
             integers = [None if t in NA_VALUES else int(t) for t in stripped]
             columns.append(np.array(integers, dtype=object if len(present) < len(stripped)
                                     else np.int64))
-        elif all(_is_number(t) for t in present):
+        elif all(_is_float(t) for t in present):
             columns.append(np.array([np.nan if t in NA_VALUES else float(t) for t in stripped]))
         else:
-            columns.append(np.array([None if t.strip() in NA_VALUES else t for t in column],
-                                    dtype=object))
+            columns.append(np.array([None if t == "" else t for t in column], dtype=object))
     names = (_unique_names(layout.names[:n_columns]) if layout.names is not None
              else [f"x{j}" for j in range(n_columns)])
     return names, columns
+
+
+def _is_float(text):
+    """A number that float64 holds as written: a whole number only as Python writes it, within 2**53."""
+    if not _INTEGER.fullmatch(text):
+        return _is_number(text)
+    return str(int(text)) == text and abs(int(text)) <= 2**53
 
 
 def shortest_text(value):
@@ -703,13 +718,23 @@ def _pyarrow_parquet(path):
 
 
 def _parquet_schema(path):
+    """The schema of a parquet file; ValueError if unreadable or a column name repeats."""
     pa, pq = _pyarrow_parquet(path)
     try:
-        return pq.read_schema(path)
+        schema = pq.read_schema(path)
     except (pa.ArrowException, OSError) as exc:
         raise ValueError(
             f"{path!r} is not a readable parquet file ({' '.join(str(exc).split())})"
         ) from None
+    names = list(schema.names)
+    repeated = [n for n in names if names.count(n) > 1]
+    if repeated:
+        raise ValueError(
+            f"{path!r} has the column name {repeated[0]!r} more than once, so a column cannot "
+            "be chosen by its name; rename the repeated columns (with pandas: df.columns = "
+            "[...]) and write the file again"
+        )
+    return schema
 
 
 def parquet_column_names(path):

@@ -22,6 +22,7 @@ import contextlib
 import csv
 import io
 import json
+import numbers
 import os
 import sys
 import time
@@ -900,8 +901,10 @@ def _write_imputed(args, model, X, filled, positions, layout):
         raise CommandError(str(exc)) from None
     fitted = getattr(model, "feature_names_in_", None)
     for c, j in enumerate(positions):
-        columns[j] = np.array(columns[j], dtype=np.float64)
-        columns[j][missing[:, c]] = filled[missing[:, c], c]
+        if missing[:, c].any():  # a column without a hole is copied as it is
+            _check_exact_in_float(names[j], columns[j], args.data, _FILLED_FLOAT64)
+            columns[j] = np.array(columns[j], dtype=np.float64)
+            columns[j][missing[:, c]] = filled[missing[:, c], c]
         if data_ext == ".npy" and fitted is not None:
             names[j] = str(fitted[c])
     _write_columns(args.output, names, columns, args.data)
@@ -915,7 +918,7 @@ def _write_columns(path, names, columns, data):
                                  for name, column in zip(names, columns)])
         if table.dtype.kind == "f":
             for name, column in zip(names, columns):
-                _check_exact_in_float(name, column, data)
+                _check_exact_in_float(name, column, data, _NPY_FLOAT64)
         write_array(path, table, names)
         return
     if ext == ".csv":
@@ -937,6 +940,12 @@ def _write_columns(path, names, columns, data):
                        temporary)
 
 
+_NPY_FLOAT64 = ("the type of a .npy file with fractions or missing values",
+                "write the output as .csv or .parquet, which keep it")
+_FILLED_FLOAT64 = ("the type of a model column with its missing values filled",
+                   "subtract an offset from the column (or rescale it) before fitting")
+
+
 def _npy_column(name, column, data):
     """A column for a .npy file: numbers as they are, whole numbers with holes as float64."""
     if column.dtype != object:
@@ -944,7 +953,7 @@ def _npy_column(name, column, data):
     present = [v for v in column.tolist() if v is not None]
     if all(isinstance(v, int) for v in present):
         values = np.array([np.nan if v is None else v for v in column.tolist()], dtype=np.float64)
-        _check_exact_in_float(name, np.array(present, dtype=object), data)
+        _check_exact_in_float(name, np.array(present, dtype=object), data, _NPY_FLOAT64)
         return values
     raise CommandError(
         f"{data!r} has the column {name!r}, which does not hold numbers, and a .npy "
@@ -952,16 +961,15 @@ def _npy_column(name, column, data):
     )
 
 
-def _check_exact_in_float(name, column, data):
-    """Refuse whole numbers that float64, the one dtype of a .npy file, would round."""
+def _check_exact_in_float(name, column, data, why):
+    """Refuse whole numbers that float64 would round; ``why``: (where float64 comes from, the fix)."""
     if column.dtype.kind not in "iuO":
         return
-    large = [v for v in column.tolist() if v is not None and abs(v) > 2**53]
+    large = [v for v in column.tolist() if isinstance(v, numbers.Integral) and abs(v) > 2**53]
     if large:
         raise CommandError(
-            f"{data!r} has the whole number {large[0]} in column {name!r}, which float64 (the "
-            "type of a .npy file with fractions or missing values) would round; write the "
-            "output as .csv or .parquet, which keep it"
+            f"{data!r} has the whole number {large[0]} in column {name!r}, which float64 "
+            f"({why[0]}) would round; {why[1]}"
         )
 
 

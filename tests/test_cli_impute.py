@@ -516,3 +516,86 @@ def test_whole_numbers_beyond_float64_keep_every_digit_between_formats(tmp_path,
                      str(tmp_path / "o.npy")]) == 1
         assert "would round" in capsys.readouterr().err
     assert not (tmp_path / "o.npy").exists()
+
+
+# ----------------------------------------------------------------------
+# between formats, every value of every column is kept
+
+
+def _fit_b_d(tmp_path, capsys):
+    X = _table(seed=8, n=120)[:, [1, 3]]
+    path = tmp_path / "fit.csv"
+    _write(path, X, ["b", "d"])
+    model_path = str(tmp_path / "m.npz")
+    assert main(["fit", str(path), "-k", "2", "--missing", "em", "--seed", "0",
+                 "--max-iter", "300", "-o", model_path, "--quiet"]) == 0
+    capsys.readouterr()
+    return X, model_path
+
+
+def test_between_formats_codes_text_and_categories_are_kept(tmp_path, capsys):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    X, model_path = _fit_b_d(tmp_path, capsys)
+    n = len(X)
+    zips = [f"0{2134 + i}" for i in range(n)]
+    country = ["NA" if i % 3 == 0 else "FR" for i in range(n)]  # Namibia, not a missing value
+    big = [str(12345678901234567890 + i) for i in range(n)]  # beyond int64
+    with open(tmp_path / "d.csv", "w") as f:
+        f.write("zip,country,big,b,d\n")
+        for i in range(n):
+            values = ",".join("" if v != v else repr(float(v)) for v in X[i])
+            f.write(f"{zips[i]},{country[i]},{big[i]},{values}\n")
+    assert main(["impute", model_path, str(tmp_path / "d.csv"), "-o",
+                 str(tmp_path / "o.parquet"), "--quiet"]) == 0
+    back = pd.read_parquet(tmp_path / "o.parquet")
+    assert list(back["zip"]) == zips and list(back["country"]) == country
+    assert list(back["big"]) == big
+
+    group = pd.Categorical(["ctl" if i % 2 else None for i in range(n)], categories=["ctl", "x"])
+    pd.DataFrame({"grp": group, "b": X[:, 0], "d": X[:, 1]}).to_parquet(tmp_path / "c.parquet")
+    assert main(["impute", model_path, str(tmp_path / "c.parquet"), "-o",
+                 str(tmp_path / "c.csv"), "--quiet"]) == 0
+    with open(tmp_path / "c.csv", newline="") as f:
+        column = [row[0] for row in csv.reader(f)][1:]
+    assert column == ["ctl" if i % 2 else "" for i in range(n)]  # a null stays empty
+
+
+def test_whole_numbers_of_a_model_column_keep_their_digits_or_are_refused(tmp_path, capsys):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    X, model_path = _fit_b_d(tmp_path, capsys)
+    n = len(X)
+    whole = [2**53 + 1 + i for i in range(n)]  # float64 would round them
+    d = pa.array(X[:, 1], from_pandas=True)
+    pq.write_table(pa.table({"b": pa.array(whole, type=pa.int64()), "d": d}), tmp_path / "w.parquet")
+    assert main(["impute", model_path, str(tmp_path / "w.parquet"), "-o",
+                 str(tmp_path / "w.csv"), "--quiet"]) == 0
+    with open(tmp_path / "w.csv", newline="") as f:
+        column = [row[0] for row in csv.reader(f)][1:]
+    assert column == [str(v) for v in whole]  # no hole in b: copied as it is
+    holes = [None if i == 3 else v for i, v in enumerate(whole)]
+    pq.write_table(pa.table({"b": pa.array(holes, type=pa.int64()), "d": d}), tmp_path / "h.parquet")
+    assert main(["impute", model_path, str(tmp_path / "h.parquet"), "-o",
+                 str(tmp_path / "h.csv")]) == 1
+    err = capsys.readouterr().err
+    assert f"the whole number {whole[0]} in column 'b'" in err and "would round" in err
+    assert not (tmp_path / "h.csv").exists()
+
+
+def test_a_parquet_file_with_a_repeated_column_name_is_refused_by_name(tmp_path, capsys):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    X, model_path = _fit_b_d(tmp_path, capsys)
+    columns = [pa.array(X[:, 0], from_pandas=True), pa.array(X[:, 1], from_pandas=True),
+               pa.array(np.arange(len(X)))]
+    pq.write_table(pa.table(columns, names=["b", "d", "b"]), tmp_path / "r.parquet")
+    data = str(tmp_path / "r.parquet")
+    for argv in (["impute", model_path, data, "-o", str(tmp_path / "r.csv")],
+                 ["fit", data, "--columns", "d", "-k", "2", "-o", str(tmp_path / "r.npz")],
+                 ["predict", model_path, data, "-o", str(tmp_path / "r.npy")]):
+        assert main(argv) == 1, argv
+        err = capsys.readouterr().err
+        assert "'b' more than once" in err and "Traceback" not in err, argv
