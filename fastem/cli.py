@@ -910,6 +910,10 @@ def _write_imputed(args, model, X, filled, positions, layout):
     _write_columns(args.output, names, columns, args.data)
 
 
+# values of parquet columns that a CSV field cannot hold as text
+_NESTED = (np.ndarray, list, tuple, dict, bytes, bytearray)
+
+
 def _write_columns(path, names, columns, data):
     """Write named 1-D columns as .npy (numbers only), .csv (shortest text) or .parquet."""
     ext = os.path.splitext(path)[1].lower()
@@ -922,6 +926,14 @@ def _write_columns(path, names, columns, data):
         write_array(path, table, names)
         return
     if ext == ".csv":
+        for name, column in zip(names, columns):
+            if column.dtype == object and any(isinstance(v, _NESTED) for v in column.tolist()):
+                raise CommandError(
+                    f"{data!r} has the column {name!r}, which holds lists, structures or "
+                    "bytes, and a CSV field holds text only; write the output as .parquet, "
+                    "which keeps it"
+                )
+
         def field(value):
             if value is None or isinstance(value, float) and value != value:
                 return ""

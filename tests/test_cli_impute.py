@@ -561,6 +561,24 @@ def test_between_formats_codes_text_and_categories_are_kept(tmp_path, capsys):
     assert column == ["ctl" if i % 2 else "" for i in range(n)]  # a null stays empty
 
 
+def test_nested_parquet_columns_are_not_written_to_csv_as_their_repr(tmp_path, capsys):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    X, model_path = _fit_b_d(tmp_path, capsys)
+    n = len(X)
+    b, d = pa.array(X[:, 0], from_pandas=True), pa.array(X[:, 1], from_pandas=True)
+    for name, values in [("items", pa.array([list(range(1200))] * n)),
+                         ("point", pa.array([{"p": 1}] * n)),
+                         ("raw", pa.array([b"\x00\xff"] * n))]:
+        pq.write_table(pa.table({name: values, "b": b, "d": d}), tmp_path / f"{name}.parquet")
+        out = tmp_path / f"{name}.csv"
+        assert main(["impute", model_path, str(tmp_path / f"{name}.parquet"), "-o", str(out)]) == 1
+        err = capsys.readouterr().err
+        assert f"column {name!r}, which holds lists, structures or bytes" in err
+        assert not out.exists()
+
+
 def test_whole_numbers_of_a_model_column_keep_their_digits_or_are_refused(tmp_path, capsys):
     pa = pytest.importorskip("pyarrow")
     import pyarrow.parquet as pq
