@@ -79,6 +79,10 @@ def _block_reduce(block, weights, fn):
     return fn(X, w)[None, :]
 
 
+def _block_scan(block, scan):
+    return scan(np.ascontiguousarray(block))
+
+
 def _block_map(block, fn, n_columns, dtype, anchors, allow_nan, nan_advice, block_info=None):
     X = np.ascontiguousarray(block)
     _check_block(
@@ -224,6 +228,19 @@ class DaskSource:
             adjust_chunks={"i": 1, "j": n_stats}, dtype=np.float64,
         )
         return parts.sum(axis=0, split_every=SPLIT_EVERY).compute()
+
+    def scan_once(self, name, scan, merge):
+        """``merge([scan(block), ...])`` over the blocks in order, computed once per source.
+
+        See :meth:`fastem.data.ArraySource.scan_once`; the blocks are scanned
+        where they live, and only the results travel to the client.
+        """
+        self._prepare()
+        kept = self.__dict__.setdefault("_scans", {})
+        if name not in kept:
+            blocks = self.X.to_delayed().ravel()
+            kept[name] = merge(list(dask.compute(*[dask.delayed(_block_scan)(b, scan) for b in blocks])))
+        return kept[name]
 
     def map(self, fn, n_columns, dtype, out=None):
         """A lazy dask array of per-row outputs, one ``map_blocks`` task per block.

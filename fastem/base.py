@@ -12,10 +12,17 @@ subclass that fills in a few hooks (the *family protocol*):
     The NamedTuple that carries the parameters into the fused kernel (its class
     registered with :func:`fastem.kernels.register_family_kernels`), with arrays
     cast to ``dtype``.
-``_pass_kernel_params(params, X)``
+``_pass_context(source)``
+    Optional: what the kernel params of a pass over ``source`` need from the
+    whole source, computed at most once per source (e.g. its patterns of
+    missing values, with :meth:`~fastem.data.ArraySource.scan_once`) and
+    handed to every chunk's ``_pass_kernel_params`` in the pass. Default:
+    None.
+``_pass_kernel_params(params, X, context)``
     Optional: the params for one pass over the rows ``X``, derived from
     ``_kernel_params``'s (e.g. with a table of the rows' patterns of missing
-    values). Default: ``params``.
+    values); ``context`` is the pass's ``_pass_context``, or None for rows
+    outside a statistics pass (predictions). Default: ``params``.
 ``_moment_shapes(n_features)``
     ``{name: shape}`` of the family's additive statistics, in the order the
     kernel's ``accumulate_block`` lays them out.
@@ -313,12 +320,13 @@ def _float64_slices(X, *arrays):
         )
 
 
-def _kernel_totals(model, state, accumulate, X, sample_weight):
+def _kernel_totals(model, state, accumulate, context, X, sample_weight):
     """The statistics vector of one chunk under ``state`` (module level, so that Dask can ship it).
 
-    Rows with nothing observed (missing='em'; a pass that sums statistics
-    refuses them) are left out: they are no observation, so they add
-    neither to the count nor to the log-likelihood.
+    ``context``: the pass's ``_pass_context``. Rows with nothing observed
+    (missing='em'; a pass that sums statistics refuses them) are left out:
+    they are no observation, so they add neither to the count nor to the
+    log-likelihood.
     """
     with _state.pinned(model, state):
         if not accumulate and model._fits_missing():
@@ -328,9 +336,9 @@ def _kernel_totals(model, state, accumulate, X, sample_weight):
                 if sample_weight.shape[0]:
                     sample_weight = sample_weight[~empty]
         if not model._computes_in_float64(X.dtype):
-            return model._run_kernel(X, sample_weight, accumulate=accumulate)
+            return model._run_kernel(X, sample_weight, accumulate=accumulate, context=context)
         return sum(
-            model._run_kernel(X64, w, accumulate=accumulate)
+            model._run_kernel(X64, w, accumulate=accumulate, context=context)
             for X64, w in _float64_slices(X, np.asarray(sample_weight))
         )
 
@@ -879,11 +887,13 @@ class BaseMixture:
             _state.current(self).memo[key] = hyper
 
     @_one_snapshot
-    def _run_kernel(self, X, sample_weight, *, accumulate, log_prob=None, labels=None, resp=None):
+    def _run_kernel(
+        self, X, sample_weight, *, accumulate, log_prob=None, labels=None, resp=None, context=None
+    ):
         n_features = X.shape[1]
         dtype = X.dtype
         self._check_fitted_parameters(n_features)
-        params = self._pass_kernel_params(self._kernel_params(dtype), X)
+        params = self._pass_kernel_params(self._kernel_params(dtype), X, context)
         family = type(params)
         cached = registered_families().get(family)
         if cached is None:
@@ -924,7 +934,11 @@ class BaseMixture:
             cost_per_row=n_stats,
         )
 
-    def _pass_kernel_params(self, params, X):
+    def _pass_context(self, source):
+        """Family hook: what every chunk's kernel params in a pass over ``source`` share. Default: None."""
+        return None
+
+    def _pass_kernel_params(self, params, X, context):
         """Family hook: the kernel params for one pass over the rows ``X``. Default: ``params``."""
         return params
 
@@ -982,7 +996,8 @@ class BaseMixture:
     def _totals(self, source, accumulate):
         """One kernel pass over a source: the summed statistics vector."""
         state = self._get_parameters()
-        return source.reduce(functools.partial(_kernel_totals, self, state, accumulate))
+        context = self._pass_context(source)
+        return source.reduce(functools.partial(_kernel_totals, self, state, accumulate, context))
 
     def _outputs(self, source, output, out=None):
         """One kernel pass over a source that returns a per-row ``output``."""

@@ -310,6 +310,23 @@ class ArraySource:
             total = part if total is None else total + part
         return total
 
+    def scan_once(self, name, scan, merge):
+        """``merge([scan(chunk), ...])`` over the chunks in row order, computed once per source.
+
+        For what stays the same over every pass of a fit (e.g. the patterns of
+        missing entries): the result is kept with this source, which lives
+        for one call of ``fit``, ``partial_fit`` or ``summarize``, under
+        ``name``.
+        """
+        kept = self.__dict__.setdefault("_scans", {})
+        if name not in kept:
+            parts = []
+            for start, stop in self._ranges():
+                with reading(self.X, self.signature):
+                    parts.append(scan(self.X[start:stop]))
+            kept[name] = merge(parts)
+        return kept[name]
+
     def map(self, fn, n_columns, dtype, out=None):
         """Fill per-row outputs chunk by chunk: ``fn(chunk, out_chunk, first_row)``.
 
@@ -698,6 +715,19 @@ class ChunkedSource:
                 part = _Slice(X, w, signature).reduce(fn)
                 total = part if total is None else total + part
         return total
+
+    def scan_once(self, name, scan, merge):
+        """``merge([scan(chunk), ...])`` over the chunks in order, computed once per source.
+
+        See :meth:`ArraySource.scan_once`.
+        """
+        kept = self.__dict__.setdefault("_scans", {})
+        if name not in kept:
+            parts = []
+            for _, X, w, signature in self._iter():
+                parts.append(_Slice(X, w, signature).scan_once(name, scan, merge))
+            kept[name] = merge(parts)
+        return kept[name]
 
     def map(self, fn, n_columns, dtype, out=None):
         """Per-row outputs: a list with one array per chunk, or filled into ``out``.

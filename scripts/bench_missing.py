@@ -3,14 +3,17 @@
 Three parts, each printed as a table:
 
 ``speed``
-    Time of one EM pass (the fused E-step and statistics, ``summarize``) on
-    N x D data from a K-component full-covariance mixture, with the
-    parameters of a fit of each covariance type: the complete data with
-    ``missing='error'`` and ``missing='em'`` (no NaN), and the same data
-    with 10% and 20% of its entries missing completely at random; ratios
-    to the complete-data pass of the same covariance type. Also
-    scikit-learn's E-step plus M-step on the complete data (against
-    'full'). Medians of ``--repeats`` passes, interleaved, side by side in one process.
+    Time of one EM iteration as a fit runs it: one pass (the fused E-step
+    and statistics) over a data source validated once, whose patterns of
+    missing entries are scanned once, as in ``fit``; each pass builds its
+    table of patterns for its parameters. N x D data from a K-component
+    full-covariance mixture, with the parameters of a fit of each
+    covariance type: the complete data with ``missing='error'`` and
+    ``missing='em'`` (no NaN), and the same data with 10% and 20% of its
+    entries missing completely at random; ratios to the complete-data pass
+    of the same covariance type. Also scikit-learn's E-step plus M-step on
+    the complete data (against 'full'). Medians of ``--repeats`` passes,
+    interleaved, side by side in one process.
 ``recovery``
     A known 3-component 5-D full mixture, 20% and 50% of entries missing
     completely at random. Fits by fastem's exact EM, by a complete-data fit
@@ -88,7 +91,8 @@ def speed(args):
             ).fit(X[:100_000])
         em = copy.copy(model)
         em.missing = "em"
-        # The data are validated once, as in fit; each pass is the fused kernel over them.
+        # The data are validated and scanned for patterns once, as in fit; each
+        # pass is the fused kernel over them (the first, below, does the scan).
         passes = [
             ("complete data, missing='error'", model, model._validate_data(X, reset=False)),
             ("complete data, missing='em'", em, em._validate_data(X, reset=False)),
@@ -117,7 +121,7 @@ def speed(args):
 
             t = median_time(sklearn_step, args.repeats)
             rows.append(("full", "scikit-learn E+M step, complete data", t, t / times[0]))
-    print(f"\nOne EM pass, N={n:,} D={d} K={k}, {cpu_model()}; medians of {args.repeats}")
+    print(f"\nOne EM iteration (pass) of a fit, N={n:,} D={d} K={k}, {cpu_model()}; medians of {args.repeats}")
     for fraction, Xm in incomplete.items():
         share = np.isnan(Xm).any(axis=1).mean()
         print(f"({fraction:.0%} of entries missing leaves {share:.0%} of the rows incomplete)")

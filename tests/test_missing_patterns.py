@@ -202,3 +202,162 @@ def test_the_fit_does_not_depend_on_the_number_of_threads(monkeypatch, covarianc
         numba.set_num_threads(threads)
     for got, expected in zip(fits[-1], fits[0]):
         assert_array_equal(got, expected)
+
+
+def _counting_scans(monkeypatch):
+    """Count the scans for patterns that a fit makes (each chunk of each source scanned)."""
+    from fastem.families import gaussian
+
+    calls = []
+
+    def counting(X):
+        calls.append(X.shape[0])
+        return scan_patterns(X)
+
+    monkeypatch.setattr(gaussian, "scan_patterns", counting)
+    return calls
+
+
+def _per_pass_scans(monkeypatch):
+    """Every chunk of every pass scans its own rows, as without a source's patterns."""
+    monkeypatch.setattr(GaussianMixture, "_pass_context", lambda self, source: None)
+
+
+def _chunked(X, w, n_parts):
+    from fastem import Chunks
+
+    bounds = np.linspace(0, len(X), n_parts + 1).astype(int)
+    return Chunks([X[a:b] for a, b in zip(bounds[:-1], bounds[1:])],
+                  sample_weights=[w[a:b] for a, b in zip(bounds[:-1], bounds[1:])])
+
+
+def test_merged_patterns_of_parts_are_those_of_the_whole():
+    X = _incomplete(np.random.default_rng(7), 5000, 6, 0.25)
+    parts = [scan_patterns(X[a:b]) for a, b in ((0, 1000), (1000, 1001), (1001, 1001), (1001, 5000))]
+    keys, counts = gaussian_missing.merge_patterns(parts)
+    expected_keys, expected_counts = _keys_by_numpy(X)
+    assert_array_equal(keys, expected_keys)
+    assert_array_equal(counts, expected_counts)
+    keys, counts = gaussian_missing.merge_patterns([])
+    assert keys.shape == counts.shape == (0,) and keys.dtype == counts.dtype == np.int64
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_a_fit_scans_its_data_once_and_fits_as_with_a_scan_per_pass(
+    monkeypatch, covariance_type, weighted
+):
+    """The patterns cannot change between passes: one scan per fit gives the
+    fit of one scan per pass, bitwise, whatever the number of restarts."""
+    X, w, _ = _mixture(8, 3000, 5, 0.2)
+    w = w if weighted else None
+    kw = dict(covariance_type=covariance_type, random_state=0, n_init=2, max_iter=6, tol=0.0,
+              missing="em")
+    calls = _counting_scans(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        once = GaussianMixture(3, **kw).fit(X, sample_weight=w)
+        assert calls == [len(X)]
+        _per_pass_scans(monkeypatch)
+        per_pass = GaussianMixture(3, **kw).fit(X, sample_weight=w)
+    assert len(calls) > 12  # 2 x 6 passes, each scanning again
+    for name in ("weights_", "means_", "covariances_", "lower_bound_"):
+        assert_array_equal(getattr(once, name), getattr(per_pass, name))
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_chunks_with_and_without_nan_are_scanned_once_per_fit(monkeypatch, covariance_type):
+    """Chunks, one of them without NaN: the source's patterns serve every chunk,
+    and the fit is the in-memory one (1e-10) and that of a scan per chunk per
+    pass (bitwise)."""
+    X, w, centres = _mixture(9, 3000, 5, 0.2)
+    X[1000:2000] = np.nan_to_num(X[1000:2000], nan=1.0)  # the middle chunk complete
+    start = _start(covariance_type, centres)
+    calls = _counting_scans(monkeypatch)
+    chunked = _fit(_chunked(X, w, 3), None, covariance_type, start, 5)
+    assert calls == [1000, 1000, 1000]
+    in_memory = _fit(X, w, covariance_type, start, 5)
+    _per_pass_scans(monkeypatch)
+    per_pass = _fit(_chunked(X, w, 3), None, covariance_type, start, 5)
+    for name in ("weights_", "means_", "covariances_"):
+        assert_allclose(getattr(chunked, name), getattr(in_memory, name), rtol=1e-10, atol=1e-12)
+        assert_array_equal(getattr(chunked, name), getattr(per_pass, name))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_complete_data_cost_no_scan_per_pass_and_fit_bitwise_as_without_missing(
+    monkeypatch, covariance_type, dtype
+):
+    X, w, _ = _mixture(10, 2000, 4, 0.0)
+    X = X.astype(dtype)
+    kw = dict(covariance_type=covariance_type, random_state=0, n_init=2, max_iter=5, tol=0.0)
+    calls = _counting_scans(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        em = GaussianMixture(3, missing="em", **kw).fit(X, sample_weight=w)
+        plain = GaussianMixture(3, **kw).fit(X, sample_weight=w)
+        assert calls == [len(X)]
+        em.set_params(warm_start=True, n_init=1).fit(X, sample_weight=w)
+        plain.set_params(warm_start=True, n_init=1).fit(X, sample_weight=w)
+    assert calls == [len(X), len(X)]  # a new fit scans again: the data may have changed
+    for name in ("weights_", "means_", "covariances_", "lower_bound_"):
+        assert_array_equal(getattr(em, name), getattr(plain, name))
+
+
+def test_a_new_fit_sees_nan_put_into_the_same_array(monkeypatch):
+    """Nothing is kept across fits: NaN written into the array after a fit count in the next."""
+    X, _, centres = _mixture(11, 1500, 4, 0.0)
+    start = _start("full", centres)
+    first = _fit(X, None, "full", start, 3)
+    X[::7, 1] = np.nan
+    second = _fit(X, None, "full", start, 3)
+    expected, _ = run_em(
+        gaussian_missing_em_step, X,
+        {"weights": start[0], "means": start[1], "covariances": start[2]}, 3,
+        covariance_type="full",
+    )
+    assert not np.allclose(first.means_, second.means_)
+    assert_allclose(second.means_, expected["means"], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_partial_fit_batches_with_and_without_nan(monkeypatch, covariance_type):
+    """Batches scanned once each: a complete batch updates as with missing='error'
+    (bitwise), and the whole sequence is that of a scan per pass (bitwise)."""
+    X, w, _ = _mixture(12, 4000, 5, 0.2)
+    complete = np.nan_to_num(X[:1000], nan=0.5)
+    batches = [(complete, w[:1000]), (X[1000:2500], w[1000:2500]), (complete, None),
+               (X[2500:], w[2500:])]
+    kw = dict(covariance_type=covariance_type, random_state=0)
+
+    def run(model, sequence):
+        for batch, weights in sequence:
+            model.partial_fit(batch, sample_weight=weights)
+        return model
+
+    calls = _counting_scans(monkeypatch)
+    em = run(GaussianMixture(3, missing="em", **kw), batches[:1])
+    plain = run(GaussianMixture(3, **kw), batches[:1])
+    for name in ("weights_", "means_", "covariances_"):
+        assert_array_equal(getattr(em, name), getattr(plain, name))
+    run(em, batches[1:])
+    assert calls == [len(b) for b, _ in batches]
+    assert np.isfinite(em.means_).all() and np.isfinite(em.covariances_).all()
+    _per_pass_scans(monkeypatch)
+    per_pass = run(GaussianMixture(3, missing="em", **kw), batches)
+    for name in ("weights_", "means_", "covariances_"):
+        assert_array_equal(getattr(em, name), getattr(per_pass, name))
+
+
+def test_dask_blocks_are_scanned_once_per_fit(monkeypatch):
+    da = pytest.importorskip("dask.array")
+    X, w, centres = _mixture(13, 3000, 5, 0.2)
+    X[:1000] = np.nan_to_num(X[:1000], nan=1.0)  # the first block complete
+    start = _start("full", centres)
+    calls = _counting_scans(monkeypatch)
+    lazy = _fit(da.from_array(X, chunks=(1000, 5)), da.from_array(w, chunks=1000), "full", start, 5)
+    assert sorted(calls) == [1000, 1000, 1000]
+    in_memory = _fit(X, w, "full", start, 5)
+    for name in ("weights_", "means_", "covariances_"):
+        assert_allclose(getattr(lazy, name), getattr(in_memory, name), rtol=1e-10, atol=1e-12)

@@ -16,6 +16,7 @@ from ..kernels.gaussian_missing import (
     FullMissingParams,
     TiedMissingParams,
     impute_rows,
+    merge_patterns,
     missing_work_rows,
     pattern_table,
     scan_patterns,
@@ -48,6 +49,33 @@ _ILL_DEFINED = (
     "Try to decrease the number of components, increase reg_covar, or scale the "
     "input data."
 )
+
+
+class _PassPatterns:
+    """The patterns of missing entries of a source, for one pass at one set of parameters.
+
+    ``keys`` (n_patterns,) int64, most frequent first, from
+    :func:`~fastem.kernels.gaussian_missing.scan_patterns`. The pass's
+    table of patterns is built from the parameters on the first chunk and
+    reused by the others (one per dtype: float32 data may run in float64
+    slices).
+    """
+
+    def __init__(self, keys):
+        self.keys = keys
+        self._tables = {}
+
+    def table(self, model, dtype):
+        """The :class:`~fastem.kernels.gaussian_missing.PatternTable` of the keys at ``model``'s precisions."""
+        dtype = np.dtype(dtype)
+        if dtype not in self._tables:
+            n_features = model.means_.shape[1]
+            pc = np.triu(np.asarray(model.precisions_cholesky_, dtype=np.float64))
+            precisions = precisions_from_cholesky(pc, model.covariance_type)
+            self._tables[dtype] = pattern_table(
+                self.keys, n_features, precisions.reshape(-1, n_features, n_features), dtype
+            )
+        return self._tables[dtype]
 
 
 def _covariance_shape(covariance_type, n_components, n_features):
@@ -465,13 +493,29 @@ class _GaussianComponents(BaseMixture):
         scales = np.broadcast_to(pc.reshape(len(pc), -1), self.means_.shape)
         return [np.log(scales) - 0.5 * _LOG_2PI, 1.0 / scales**2]
 
-    def _pass_kernel_params(self, params, X):
-        """The complete-data params for rows without NaN; for 'full' and 'tied', a table of patterns.
+    def _pass_context(self, source):
+        """With ``missing='em'``, the source's patterns of missing entries, scanned once per source.
 
-        With ``missing='em'``, one scan of ``X`` finds its patterns of
-        missing entries (:func:`~fastem.kernels.gaussian_missing.scan_patterns`).
-        Rows without NaN take the complete-data kernel itself. Otherwise
-        each pattern's terms for each component ('full') or for the shared
+        The patterns cannot change between the passes of a fit, so one scan
+        of the rows (:func:`~fastem.kernels.gaussian_missing.scan_patterns`,
+        chunk by chunk, merged) serves every pass over ``source``; a pass
+        then builds its table of patterns once, for its parameters
+        (:class:`_PassPatterns`).
+        """
+        if not self._fits_missing():
+            return None
+        keys, _ = source.scan_once("missing patterns", scan_patterns, merge_patterns)
+        return _PassPatterns(keys)
+
+    def _pass_kernel_params(self, params, X, context):
+        """The complete-data params for data without NaN; for 'full' and 'tied', a table of patterns.
+
+        With ``missing='em'``, the patterns of missing entries are the
+        source's (``context``, see :meth:`_pass_context`) or, for rows
+        outside a statistics pass, those of one scan of ``X``
+        (:func:`~fastem.kernels.gaussian_missing.scan_patterns`). Data
+        without NaN take the complete-data kernel itself. Otherwise each
+        pattern's terms for each component ('full') or for the shared
         precision ('tied') are computed once for the pass, the most frequent
         patterns first, within a budget
         (:func:`~fastem.kernels.gaussian_missing.pattern_table`); the blocks
@@ -479,18 +523,14 @@ class _GaussianComponents(BaseMixture):
         """
         if not self._fits_missing():
             return params
-        keys, _ = scan_patterns(X)
-        if keys.shape[0] == 0:
+        if context is None:
+            context = _PassPatterns(scan_patterns(X)[0])
+        if context.keys.shape[0] == 0:
             complete = _KERNEL_PARAMS[self.covariance_type]
             return complete(*params[: len(complete._fields)])
         if self.covariance_type not in ("full", "tied"):
             return params
-        n_features = X.shape[1]
-        pc = np.triu(np.asarray(self.precisions_cholesky_, dtype=np.float64))
-        precisions = precisions_from_cholesky(pc, self.covariance_type)
-        table = pattern_table(
-            keys, n_features, precisions.reshape(-1, n_features, n_features), X.dtype
-        )
+        table = context.table(self, X.dtype)
         return params._replace(
             pattern_slots=table.slots, pattern_coordinates=table.coordinates,
             pattern_offsets=table.offsets, pattern_terms=table.terms,

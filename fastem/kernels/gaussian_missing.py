@@ -91,6 +91,7 @@ __all__ = [
     "PatternTable",
     "TiedMissingParams",
     "impute_rows",
+    "merge_patterns",
     "missing_work_rows",
     "pattern_table",
     "scan_patterns",
@@ -581,8 +582,30 @@ def scan_patterns(X):
     counts = np.empty((parts, _SCAN_SLOTS), dtype=np.int64)
     launch(_scan_patterns, X, keys, counts)
     used = keys != 0
-    keys, inverse = np.unique(keys[used], return_inverse=True)
-    counts = np.bincount(inverse, weights=counts[used]).astype(np.int64)
+    return merge_patterns([(keys[used], counts[used])])
+
+
+def merge_patterns(parts):
+    """The patterns of several parts of the rows, from each part's :func:`scan_patterns`.
+
+    Parameters
+    ----------
+    parts : list of (keys, counts) pairs
+        Each as :func:`scan_patterns` returns them (any order; a key may
+        appear in several parts, or more than once in one).
+
+    Returns
+    -------
+    keys, counts : ndarray of shape (n_patterns,), int64
+        The distinct keys with their summed counts, most frequent first
+        (ties by key), as from :func:`scan_patterns` over all the rows.
+    """
+    if not parts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    keys = np.concatenate([np.asarray(k, dtype=np.int64) for k, _ in parts])
+    counts = np.concatenate([np.asarray(c, dtype=np.int64) for _, c in parts])
+    keys, inverse = np.unique(keys, return_inverse=True)
+    counts = np.bincount(inverse, weights=counts, minlength=keys.shape[0]).astype(np.int64)
     order = np.lexsort((keys, -counts))
     return keys[order], counts[order]
 
