@@ -706,11 +706,6 @@ def _rows_to_fit(X, path, quiet):
     return X[~empty]
 
 
-def _fits_missing(model):
-    """Whether ``model`` takes NaN in its data as missing values (``missing='em'``)."""
-    return getattr(model, "missing", "error") == "em"
-
-
 def _nan_fix(cls, fitted=False):
     """How to fix NaN in DATA for a model of class ``cls`` (one ``fitted`` without them)."""
     if "missing" in cls._get_param_names():
@@ -768,7 +763,7 @@ def _data_for(model, args, missing=False, dtype=None):
         elif not args.quiet:
             print(f"fastem: note: {args.data!r} has no column names; its columns are taken as "
                   f"the model's, in order: {fitted}", file=sys.stderr)
-    missing = missing or _fits_missing(model)
+    missing = missing or model._fits_missing()
     X, _, positions, layout = read_table(args.data, columns, dtype or model._dtype, args.quiet,
                                          args.header, missing=missing,
                                          nan_fix=_nan_fix(type(model), fitted=True))
@@ -815,14 +810,14 @@ def cmd_score(args):
     model = _load_model(args.model)
     X, _, _ = _data_for(model, args)
     # a row with nothing observed is no observation: the model's score, bic and aic leave it out
-    n = X.shape[0] - (int(unobserved_rows(X).sum()) if _fits_missing(model) else 0)
+    n = X.shape[0] - (int(unobserved_rows(X).sum()) if model._fits_missing() else 0)
     if n == 0:
         raise CommandError(f"{args.data!r} has no value in any row of the model's columns, only "
                            "missing values; score data with at least one observed value")
     with _columns_matched():
         mean = model.score(X)
         result = {"n_samples": int(X.shape[0])}
-        if _fits_missing(model):
+        if model._fits_missing():
             result["n_observed_samples"] = int(n)  # rows with an observed value
         result.update(mean_log_likelihood=mean, total_log_likelihood=mean * n)
     if hasattr(model, "bic"):  # a variational mixture has no information criteria
