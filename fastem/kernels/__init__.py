@@ -1,7 +1,8 @@
 """Numba kernels: the fused E-step skeleton and each family's blocks."""
 
-from . import _cache
+from . import _cache, _codegen
 
+_codegen.install()
 _cache.install()
 
 # isort: split

@@ -10,8 +10,9 @@ outright.
 
 So the cache of every kernel defined in ``fastem/kernels`` lives in a
 directory named after the stamps (modification time and size) of every file
-there and of ``fastem/_config.py``, whose constants are compiled in, taken
-once per process: the kernels a process compiles are those of the sources it
+there and of ``fastem/_config.py``, whose constants are compiled in, and
+after the vector width they are compiled for (:mod:`fastem.kernels._codegen`),
+taken once per process: the kernels a process compiles are those of the sources it
 imported, and its cache directory cannot change under it. Any edit to any of
 them, or an upgrade of fastem, starts a fresh directory and never reads an
 old index. The first process that uses the new directory deletes the
@@ -37,6 +38,8 @@ import shutil
 import time
 
 from numba.core import caching
+
+from . import _codegen
 
 try:
     import fcntl
@@ -64,6 +67,7 @@ def _kernel_sources_stamp():
         for path in [_CONFIG] + [p for p in paths if p.endswith(".py")]:
             st = os.stat(path)
             stamps.append((os.path.basename(path), st.st_mtime_ns, st.st_size))
+        stamps.append(("vector width", _codegen.installed_vector_width()))
         _stamp.append(hashlib.sha1(repr(stamps).encode()).hexdigest()[:16])
     return _stamp[0]
 

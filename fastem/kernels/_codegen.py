@@ -1,0 +1,165 @@
+"""How fastem's kernels are compiled: the vector width, and one copy of each function.
+
+Both adjustments apply only to the LLVM code Numba generates while one of
+fastem's kernels (a function defined in ``fastem/kernels``) compiles, which
+Numba's "numba:compile" events delimit; the user's other Numba functions are
+compiled as Numba alone would. Functions that a kernel's compilation compiles
+on the way (Numba's implementations of NumPy functions, for instance) are
+compiled the same way and are shared with the rest of the process; they
+compute the same values either way, since only fastem's kernels allow LLVM to
+reassociate floating-point sums.
+
+The vector width
+    On CPUs with AVX-512, LLVM's default tuning for most of them
+    (``prefer-256-bit``) keeps loops on 256-bit vectors and leaves half of each
+    vector register unused. Setting ``NUMBA_CPU_FEATURES`` would change that
+    for every Numba function of the process. fastem instead gives each of its
+    own functions the attribute ``"prefer-vector-width"="512"``, which LLVM's
+    X86 back end reads per function (``X86TargetMachine::getSubtargetImpl``)
+    in place of the CPU's tuning. The width is chosen once per process from the
+    CPU features Numba compiles for (so ``NUMBA_CPU_NAME`` and
+    ``NUMBA_CPU_FEATURES`` keep their meaning) and from the environment
+    variable ``FASTEM_VECTOR_WIDTH``:
+
+    ``auto`` (default)
+        512 where the features include AVX-512 (``+avx512f``), otherwise
+        LLVM's default for the CPU.
+    ``256``
+        LLVM's default for the CPU: no attribute.
+    ``512``
+        The attribute on any CPU (without AVX-512 it has no effect).
+
+    The choice is part of the name of the kernels' disk-cache directory (see
+    :mod:`fastem.kernels._cache`), so kernels compiled at one width are never
+    loaded at the other; Numba already keeps its cache apart per CPU name and
+    feature set. ``scripts/bench_vector_width.py`` measures the two widths
+    side by side.
+
+One copy of each function
+    Numba compiles a kernel's parallel region, and every function a kernel
+    calls, into libraries of their own, finalised and loaded into the process
+    before the kernel, and links a copy of each into the kernel's module as
+    ``linkonce_odr`` (weak) functions, which LLVM then optimises a second
+    time with the kernel. When the kernel's machine code is loaded, a weak
+    function already defined in the process resolves to that definition. So a
+    kernel compiled in this process runs the first copies, optimised once,
+    while the same kernel loaded from the disk cache, whose callees were never
+    compiled here, runs its own copies, optimised twice. Under fast-math the
+    two may sum in different orders: the statistics of the same data under the
+    same parameters differed in the last bits between the first process,
+    which compiled the kernels, and every later one. fastem's kernels
+    therefore give the linked copies internal linkage before LLVM optimises
+    the kernel's module: a kernel always runs its own copies, the ones its
+    disk-cache entry holds, and its results do not depend on whether it was
+    compiled or loaded.
+"""
+
+import os
+
+import llvmlite.binding as ll
+from numba.core import codegen
+from numba.core.event import Listener, register
+
+ENV = "FASTEM_VECTOR_WIDTH"
+CHOICES = ("auto", "256", "512")
+ATTRIBUTE = '"prefer-vector-width"="512"'
+
+_KERNEL_PACKAGE = __name__.rpartition(".")[0] + "."
+
+
+def _compile_features():
+    """The LLVM feature string Numba's CPU target compiles for (``+avx2,+fma,...``)."""
+    from numba.core.registry import cpu_target
+
+    return cpu_target.target_context.codegen()._tm_features
+
+
+def vector_width(environ=None, features=None):
+    """The vector width, in bits, that fastem's kernels are compiled for: 512 or 256.
+
+    ``256`` stands for LLVM's default for the CPU (256 bits on AVX2 and most
+    AVX-512 CPUs). ``environ`` defaults to ``os.environ`` and ``features`` to
+    the features Numba compiles for. Raises ValueError when
+    ``FASTEM_VECTOR_WIDTH`` holds anything but ``auto``, ``256`` or ``512``.
+    """
+    environ = os.environ if environ is None else environ
+    choice = environ.get(ENV, "auto").strip().lower() or "auto"
+    if choice not in CHOICES:
+        raise ValueError(
+            f"{ENV}={environ[ENV]!r} is not a vector width fastem knows; set it to 'auto' "
+            "(512 bits where the CPU has AVX-512), '256' or '512', or unset it."
+        )
+    if choice != "auto":
+        return int(choice)
+    features = _compile_features() if features is None else features
+    return 512 if "+avx512f" in features.split(",") else 256
+
+
+class _KernelCompilation(Listener):
+    """Depth of the compilations nested in one of fastem's kernels ("numba:compile" events).
+
+    Numba compiles under one process-wide lock, so one counter serves every thread.
+    """
+
+    def __init__(self):
+        self.depth = 0
+
+    def on_start(self, event):
+        dispatcher = event.data["dispatcher"]
+        module = getattr(getattr(dispatcher, "py_func", None), "__module__", "") or ""
+        if self.depth or module.startswith(_KERNEL_PACKAGE):
+            self.depth += 1
+
+    def on_end(self, event):
+        if self.depth:
+            self.depth -= 1
+
+
+_compilation = _KernelCompilation()
+_settings = {}
+
+
+def _add_ir_module(original):
+    """``CPUCodeLibrary.add_ir_module`` that marks kernel functions for 512-bit vectors."""
+
+    def add_ir_module(self, ir_module):
+        if _compilation.depth and _settings["vector_width"] == 512:
+            for function in ir_module.functions:
+                if not function.is_declaration:
+                    # llvmlite's FunctionAttributes takes enum attributes only;
+                    # a string attribute goes into the underlying set as is.
+                    set.add(function.attributes, ATTRIBUTE)
+        return original(self, ir_module)
+
+    add_ir_module.fastem_original = original
+    return add_ir_module
+
+
+def _optimize_final_module(original):
+    """``CPUCodeLibrary._optimize_final_module`` that keeps a kernel's linked copies its own."""
+
+    def optimize_final_module(self):
+        if _compilation.depth:
+            for function in self._final_module.functions:
+                if not function.is_declaration and function.linkage == ll.Linkage.linkonce_odr:
+                    function.linkage = ll.Linkage.internal
+        return original(self)
+
+    optimize_final_module.fastem_original = original
+    return optimize_final_module
+
+
+def installed_vector_width():
+    """The vector width this process compiles fastem's kernels for (after :func:`install`)."""
+    return _settings["vector_width"]
+
+
+def install():
+    """Compile fastem's kernels as described above, from now on; idempotent."""
+    if _settings:
+        return
+    _settings["vector_width"] = vector_width()
+    library = codegen.CPUCodeLibrary
+    library.add_ir_module = _add_ir_module(library.add_ir_module)
+    library._optimize_final_module = _optimize_final_module(library._optimize_final_module)
+    register("numba:compile", _compilation)

@@ -1,0 +1,93 @@
+"""How fastem's kernels are compiled (fastem/kernels/_codegen.py): the vector width.
+
+That a kernel compiled in the process and one loaded from the disk cache give
+the same results is tested in tests/test_determinism.py.
+"""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from fastem.kernels import _cache, _codegen
+
+AVX512 = "+sse2,+avx2,+fma,+avx512f,+avx512dq,+avx512vl,-amx-tile"
+AVX2 = "+sse2,+avx2,+fma,-avx512f,-avx512dq"
+
+
+@pytest.mark.parametrize(
+    "setting, features, width",
+    [
+        (None, AVX512, 512),
+        (None, AVX2, 256),
+        ("auto", AVX512, 512),
+        (" AUTO ", AVX2, 256),
+        ("", AVX512, 512),
+        ("256", AVX512, 256),
+        ("512", AVX2, 512),
+    ],
+)
+def test_vector_width_follows_the_cpu_and_the_environment(setting, features, width):
+    environ = {} if setting is None else {_codegen.ENV: setting}
+    assert _codegen.vector_width(environ, features) == width
+
+
+@pytest.mark.parametrize("setting", ["128", "avx512", "yes"])
+def test_an_unknown_vector_width_is_refused_with_the_choices(setting):
+    with pytest.raises(ValueError, match=r"FASTEM_VECTOR_WIDTH=.*'auto'.*'256' or '512'"):
+        _codegen.vector_width({_codegen.ENV: setting}, AVX512)
+
+
+def test_the_vector_width_names_the_kernel_cache_directory(monkeypatch):
+    monkeypatch.setattr(_cache, "_stamp", [])
+    monkeypatch.setitem(_codegen._settings, "vector_width", 256)
+    narrow = _cache._kernel_sources_stamp()
+    monkeypatch.setattr(_cache, "_stamp", [])
+    monkeypatch.setitem(_codegen._settings, "vector_width", 512)
+    assert _cache._kernel_sources_stamp() != narrow
+
+
+_COMPILE = """
+import numba
+import numpy as np
+from fastem import GaussianMixture
+from fastem.kernels import fused_e_step
+
+X = np.random.default_rng(0).normal(size=(500, 3))
+GaussianMixture(2, covariance_type="diag", max_iter=2, tol=0).fit(X)
+
+@numba.njit(fastmath=True)
+def users_sum(x):
+    s = 0.0
+    for v in x:
+        s += v
+    return s
+
+users_sum(X[:, 0])
+attribute = '"prefer-vector-width"="512"'
+kernel = "".join(fused_e_step.inspect_llvm().values())
+user = "".join(users_sum.inspect_llvm().values())
+print(attribute in kernel, attribute in user, "define" in kernel and "define" in user)
+"""
+
+
+@pytest.mark.parametrize("setting, marked", [("512", "True"), ("256", "False")])
+def test_only_fastems_kernels_are_marked_for_the_vector_width(setting, marked, tmp_path):
+    # The attribute is in the LLVM code on any CPU (it takes effect where the
+    # CPU has AVX-512); a user's function compiled in the same process after
+    # fastem's kernels never carries it.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, FASTEM_VECTOR_WIDTH=setting, NUMBA_CACHE_DIR=str(tmp_path),
+               PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    result = subprocess.run([sys.executable, "-c", _COMPILE], env=env, capture_output=True,
+                            text=True, check=True)
+    assert result.stdout.split() == [marked, "False", "True"]
+
+
+def test_an_unknown_vector_width_stops_the_import_with_the_reason():
+    env = dict(os.environ, FASTEM_VECTOR_WIDTH="1024")
+    result = subprocess.run([sys.executable, "-c", "import fastem"], env=env,
+                            capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "FASTEM_VECTOR_WIDTH='1024' is not a vector width fastem knows" in result.stderr
