@@ -149,6 +149,40 @@ def test_kernel_outputs_match_reference(
     _close(sxx, stats["sxx"], dtype, "sxx")
 
 
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_responsibilities_below_the_smallest_normal_number_are_zero(covariance_type, dtype):
+    # Two unit-variance components 10 apart along the first feature: the log
+    # of the second one's responsibility runs linearly from about -850 to 0
+    # along the points, through the subnormal range of both dtypes
+    # (-745..-708 and -104..-87). Subnormal numbers are set to 0 by the
+    # kernel (they made a 'full' pass at 64 features ten times slower); the
+    # responsibilities at or above the smallest normal number and the
+    # statistics agree with the reference, which keeps the subnormal ones.
+    rng = np.random.default_rng(4)
+    n = 4 * BLOCK_SIZE + 9
+    X = np.column_stack([np.linspace(-80.0, 5.0, n), rng.normal(size=n)])
+    means = np.array([[0.0, 0.0], [10.0, 0.0]])
+    precisions = {"full": np.stack([np.eye(2)] * 2), "tied": np.eye(2),
+                  "diag": np.ones((2, 2)), "spherical": np.ones(2)}[covariance_type]
+    model = GaussianMixture(2, covariance_type=covariance_type, max_iter=0,
+                            weights_init=[0.5, 0.5], means_init=means,
+                            precisions_init=precisions).fit(X.astype(dtype))
+    Xd = X.astype(dtype)
+    _, resp, stats = _reference_outputs(model, Xd, None)
+    tiny = np.finfo(dtype).tiny
+    assert np.any((resp > 0) & (resp < tiny)), "the data must reach the subnormal range"
+
+    proba = model.predict_proba(Xd)
+    assert not np.any((proba > 0) & (proba < tiny))
+    normal = resp >= 2 * tiny
+    assert np.all(proba[normal] > 0)
+    _close(proba, np.where(resp < tiny, 0.0, resp), dtype, "predict_proba")
+    summary = model.summarize(Xd)
+    _close(summary.nk, stats["nk"], dtype, "nk")
+    _close(summary.moments["sx"], stats["sx"], dtype, "sx")
+
+
 @pytest.mark.parametrize("n_samples", [1, BLOCK_SIZE - 1, BLOCK_SIZE, 64 * BLOCK_SIZE + 3])
 def test_every_block_and_partition_is_counted(n_samples):
     X, means, rng = _mixture_data(n_samples + 10, 2, 3, seed=2)

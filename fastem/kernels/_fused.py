@@ -118,6 +118,11 @@ def _typed(like, value):
     raise NotImplementedError("_typed is only callable from Numba code")
 
 
+def _tiny(like):
+    """The smallest positive normal number of the scalar type of the array ``like`` (Numba only)."""
+    raise NotImplementedError("_tiny is only callable from Numba code")
+
+
 def _exp(x):
     """Vectorisable exp in the precision of ``x`` (Numba only)."""
     raise NotImplementedError("_exp is only callable from Numba code")
@@ -133,6 +138,12 @@ def _overload_typed(like, value):
     if like.dtype == types.float32:
         return lambda like, value: np.float32(value)
     return lambda like, value: np.float64(value)
+
+
+@overload(_tiny, jit_options={"cache": True})
+def _overload_tiny(like):
+    tiny = np.finfo(np.float32 if like.dtype == types.float32 else np.float64).tiny
+    return lambda like: tiny
 
 
 @overload(_exp, jit_options={"cache": True})
@@ -276,6 +287,7 @@ def _fused_e_step(
     zero = _typed(X, 0.0)
     one = _typed(X, 1.0)
     minus_inf = _typed(X, -np.inf)
+    tiny = _tiny(X)
 
     # np.empty, not np.zeros: with parallel=True every np.zeros is a parallel
     # region of its own, and each region start waits for every thread.
@@ -387,11 +399,18 @@ def _fused_e_step(
             stats[0] += sum_w
             stats[1] += loglik
 
+            # Responsibilities below the smallest normal number are set to 0.
+            # They add nothing to any statistic, and every operation on a
+            # subnormal number costs some hundred cycles on x86: in 'full'
+            # at 64 features, where points far from a component have
+            # responsibilities of 1e-310 and each one enters D * D products,
+            # a pass took ten times as long.
             for k in range(n_components):
                 resp = lp[k]
                 s = 0.0
                 for i in range(n):
                     r = resp[i] * scale[i]
+                    r = r if r >= tiny else zero
                     resp[i] = r
                     s += np.float64(r)
                 stats[2 + k] += s
