@@ -54,6 +54,7 @@ One copy of each function
     compiled or loaded.
 """
 
+import contextlib
 import os
 
 import llvmlite.binding as ll
@@ -147,6 +148,21 @@ def _optimize_final_module(original):
 
     optimize_final_module.fastem_original = original
     return optimize_final_module
+
+
+@contextlib.contextmanager
+def compiled_as_kernels():
+    """Compile the Numba functions first called inside as fastem's kernels are compiled.
+
+    For measurements that stand for a kernel's inner loop (the benchmarks'
+    exp throughput probe); such functions must not be cached on disk, whose
+    index does not know the vector width.
+    """
+    _compilation.depth += 1
+    try:
+        yield
+    finally:
+        _compilation.depth -= 1
 
 
 def installed_vector_width():
