@@ -368,7 +368,7 @@ def main(argv=None):
     header = (
         f"N={n_samples:,}, {n_iter} EM iterations per timing, median of {repeat}; "
         f"{numba.get_num_threads()} Numba threads; {cpu_model()}, kernels compiled for "
-        f"{installed_vector_width()}-bit vectors; "
+        f"{'512-bit vectors' if installed_vector_width() == 512 else 'the default width'}; "
         f"exp: {exp_rate[np.float64] / 1e9:.2f} G/s (float64), "
         f"{exp_rate[np.float32] / 1e9:.2f} G/s (float32); read {bandwidth / 1e9:.1f} GB/s; "
         f"threads env: NUMBA_NUM_THREADS={os.environ.get('NUMBA_NUM_THREADS', '-')}, "

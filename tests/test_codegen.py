@@ -7,7 +7,9 @@ the same results is tested in tests/test_determinism.py.
 import os
 import subprocess
 import sys
+import threading
 
+import numba
 import pytest
 
 from fastem.kernels import _cache, _codegen
@@ -68,21 +70,32 @@ users_sum(X[:, 0])
 attribute = '"prefer-vector-width"="512"'
 kernel = "".join(fused_e_step.inspect_llvm().values())
 user = "".join(users_sum.inspect_llvm().values())
-print(attribute in kernel, attribute in user, "define" in kernel and "define" in user)
+zmm = "".join(fused_e_step.inspect_asm().values()).count("%zmm")
+print(attribute in kernel, attribute in user, "define" in kernel and "define" in user, zmm)
 """
 
 
-@pytest.mark.parametrize("setting, marked", [("512", "True"), ("256", "False")])
-def test_only_fastems_kernels_are_marked_for_the_vector_width(setting, marked, tmp_path):
-    # The attribute is in the LLVM code on any CPU (it takes effect where the
-    # CPU has AVX-512); a user's function compiled in the same process after
-    # fastem's kernels never carries it.
+def _compile_in_subprocess(setting, cache_dir):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ, FASTEM_VECTOR_WIDTH=setting, NUMBA_CACHE_DIR=str(tmp_path),
+    env = dict(os.environ, FASTEM_VECTOR_WIDTH=setting, NUMBA_CACHE_DIR=str(cache_dir),
                PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
     result = subprocess.run([sys.executable, "-c", _COMPILE], env=env, capture_output=True,
                             text=True, check=True)
-    assert result.stdout.split() == [marked, "False", "True"]
+    *marks, zmm = result.stdout.split()
+    return marks, int(zmm)
+
+
+def test_only_fastems_kernels_are_marked_for_the_vector_width(tmp_path):
+    # The attribute is in the LLVM code on any CPU; a user's function compiled
+    # in the same process after fastem's kernels never carries it. Where the
+    # CPU has AVX-512, LLVM honours it: the kernel's machine code uses the
+    # 512-bit registers many times more.
+    wide, wide_zmm = _compile_in_subprocess("512", tmp_path / "512")
+    narrow, narrow_zmm = _compile_in_subprocess("256", tmp_path / "256")
+    assert wide == ["True", "False", "True"]
+    assert narrow == ["False", "False", "True"]
+    if "+avx512f" in _codegen._compile_features().split(","):
+        assert wide_zmm > 3 * narrow_zmm + 100
 
 
 def test_an_unknown_vector_width_stops_the_import_with_the_reason():
@@ -91,3 +104,35 @@ def test_an_unknown_vector_width_stops_the_import_with_the_reason():
                             capture_output=True, text=True)
     assert result.returncode != 0
     assert "FASTEM_VECTOR_WIDTH='1024' is not a vector width fastem knows" in result.stderr
+
+
+def test_compiling_as_kernels_keeps_other_threads_compilations_out():
+    # compiled_as_kernels() holds Numba's compiler lock: a function another
+    # thread compiles meanwhile waits, and is then compiled as Numba alone would.
+    entered, release = threading.Event(), threading.Event()
+
+    def hold():
+        with _codegen.compiled_as_kernels():
+            entered.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert entered.wait(30)
+
+    @numba.njit
+    def users_double(x):
+        return 2.0 * x
+
+    compiled = threading.Event()
+    compiler = threading.Thread(target=lambda: (users_double(1.0), compiled.set()))
+    compiler.start()
+    try:
+        assert not compiled.wait(0.5)
+    finally:
+        release.set()
+        holder.join()
+        compiler.join(60)
+    assert compiled.is_set()
+    assert _codegen.ATTRIBUTE not in "".join(users_double.inspect_llvm().values())
+    assert _codegen._compilation.depth == 0

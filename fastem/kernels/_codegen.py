@@ -2,12 +2,20 @@
 
 Both adjustments apply only to the LLVM code Numba generates while one of
 fastem's kernels (a function defined in ``fastem/kernels``) compiles, which
-Numba's "numba:compile" events delimit; the user's other Numba functions are
-compiled as Numba alone would. Functions that a kernel's compilation compiles
-on the way (Numba's implementations of NumPy functions, for instance) are
-compiled the same way and are shared with the rest of the process; they
-compute the same values either way, since only fastem's kernels allow LLVM to
-reassociate floating-point sums.
+Numba's "numba:compile" events delimit; Numba compiles under one process-wide
+lock, so nothing another thread compiles meanwhile is affected. Functions that
+a kernel's compilation compiles on the way are compiled the same way, and
+Numba shares them with the rest of the process:
+
+* Numba's implementations of NumPy functions: they compute the same values
+  at either width, since without fast-math flags LLVM may not reorder their
+  floating-point arithmetic;
+* the blocks of a family registered with
+  :func:`~fastem.kernels.register_family_kernels` from outside fastem, which
+  compile inside the fused kernel and already inherit its fast-math flags:
+  like the kernels, their last bits may differ between the two widths.
+
+The user's other Numba functions are compiled as Numba alone would.
 
 The vector width
     On CPUs with AVX-512, LLVM's default tuning for most of them
@@ -25,7 +33,9 @@ The vector width
         512 where the features include AVX-512 (``+avx512f``), otherwise
         LLVM's default for the CPU.
     ``256``
-        LLVM's default for the CPU: no attribute.
+        LLVM's default for the CPU, no attribute: 256 bits on AVX2 and most
+        AVX-512 CPUs, 128 with ``NUMBA_CPU_NAME=generic`` (the internal
+        linkage below applies at every width).
     ``512``
         The attribute on any CPU (without AVX-512 it has no effect).
 
@@ -59,6 +69,7 @@ import os
 
 import llvmlite.binding as ll
 from numba.core import codegen
+from numba.core.compiler_lock import global_compiler_lock
 from numba.core.event import Listener, register
 
 ENV = "FASTEM_VECTOR_WIDTH"
@@ -156,13 +167,15 @@ def compiled_as_kernels():
 
     For measurements that stand for a kernel's inner loop (the benchmarks'
     exp throughput probe); such functions must not be cached on disk, whose
-    index does not know the vector width.
+    index does not know the vector width. Holds Numba's compiler lock, so
+    that another thread compiles nothing meanwhile.
     """
-    _compilation.depth += 1
-    try:
-        yield
-    finally:
-        _compilation.depth -= 1
+    with global_compiler_lock:
+        _compilation.depth += 1
+        try:
+            yield
+        finally:
+            _compilation.depth -= 1
 
 
 def installed_vector_width():

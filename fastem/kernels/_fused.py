@@ -410,7 +410,7 @@ def _fused_e_step(
                 s = 0.0
                 for i in range(n):
                     r = resp[i] * scale[i]
-                    r = r if r >= tiny else zero
+                    r = zero if r < tiny else r  # NaN stays NaN
                     resp[i] = r
                     s += np.float64(r)
                 stats[2 + k] += s
