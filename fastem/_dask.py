@@ -37,7 +37,7 @@ from ._validation import (
     non_finite_message,
     scan_data,
 )
-from .data import is_dask_dataframe
+from .data import is_dask_dataframe, kept_once
 
 __all__ = ["DaskSource"]
 
@@ -236,11 +236,9 @@ class DaskSource:
         where they live, and only the results travel to the client.
         """
         self._prepare()
-        kept = self.__dict__.setdefault("_scans", {})
-        if name not in kept:
-            blocks = self.X.to_delayed().ravel()
-            kept[name] = merge(list(dask.compute(*[dask.delayed(_block_scan)(b, scan) for b in blocks])))
-        return kept[name]
+        return kept_once(self, name, lambda: merge(list(dask.compute(
+            *[dask.delayed(_block_scan)(b, scan) for b in self.X.to_delayed().ravel()]
+        ))))
 
     def map(self, fn, n_columns, dtype, out=None):
         """A lazy dask array of per-row outputs, one ``map_blocks`` task per block.

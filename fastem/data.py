@@ -254,6 +254,19 @@ def _output_array(out, shape, dtype, what):
     return out
 
 
+def kept_once(source, name, compute):
+    """``compute()`` the first time for ``source`` and ``name``, its kept result afterwards.
+
+    What the ``scan_once`` methods of the data sources keep: a source lives
+    for one call of ``fit``, ``partial_fit`` or ``summarize``, and so does
+    what is kept with it.
+    """
+    kept = source.__dict__.setdefault("_scans", {})
+    if name not in kept:
+        kept[name] = compute()
+    return kept[name]
+
+
 class ArraySource:
     """A 2-D array in memory or memory-mapped, streamed in row chunks.
 
@@ -318,14 +331,15 @@ class ArraySource:
         for one call of ``fit``, ``partial_fit`` or ``summarize``, under
         ``name``.
         """
-        kept = self.__dict__.setdefault("_scans", {})
-        if name not in kept:
-            parts = []
-            for start, stop in self._ranges():
-                with reading(self.X, self.signature):
-                    parts.append(scan(self.X[start:stop]))
-            kept[name] = merge(parts)
-        return kept[name]
+        return kept_once(self, name, lambda: merge(self._scan(scan)))
+
+    def _scan(self, scan):
+        """``[scan(chunk), ...]`` over the chunks in row order."""
+        parts = []
+        for start, stop in self._ranges():
+            with reading(self.X, self.signature):
+                parts.append(scan(self.X[start:stop]))
+        return parts
 
     def map(self, fn, n_columns, dtype, out=None):
         """Fill per-row outputs chunk by chunk: ``fn(chunk, out_chunk, first_row)``.
@@ -721,13 +735,9 @@ class ChunkedSource:
 
         See :meth:`ArraySource.scan_once`.
         """
-        kept = self.__dict__.setdefault("_scans", {})
-        if name not in kept:
-            parts = []
-            for _, X, w, signature in self._iter():
-                parts.append(_Slice(X, w, signature).scan_once(name, scan, merge))
-            kept[name] = merge(parts)
-        return kept[name]
+        return kept_once(self, name, lambda: merge([
+            part for _, X, w, signature in self._iter() for part in _Slice(X, w, signature)._scan(scan)
+        ]))
 
     def map(self, fn, n_columns, dtype, out=None):
         """Per-row outputs: a list with one array per chunk, or filled into ``out``.
