@@ -33,6 +33,7 @@ from ._init import sample_index
 from ._validation import (
     check_frame_columns,
     check_range,
+    check_total_weight,
     feature_names_of,
     non_finite_message,
     scan_data,
@@ -54,20 +55,26 @@ def _check_block(X, block_id, anchors, allow_nan, nan_advice):
     check_range(lo, hi, X.dtype, name=f"block {block_id} of the dask array X", anchors=anchors)
 
 
+# The columns of _block_validate's row before the per-feature ranges.
+_HEAD = 5
+
+
 def _block_validate(block, weights, check_data, allow_nan):
     """[non-finite entries, negative weights, non-finite weights, rows of positive weight,
-    per-feature minimum (n_features), per-feature maximum (n_features)]."""
+    total weight, per-feature minimum (n_features), per-feature maximum (n_features)]."""
     X = np.ascontiguousarray(block)
     n_features = X.shape[1]
-    counts = np.zeros((1, 4 + 2 * n_features))
-    counts[0, 0], counts[0, 4 : 4 + n_features], counts[0, 4 + n_features :] = scan_data(X, allow_nan)
+    counts = np.zeros((1, _HEAD + 2 * n_features))
+    lo, hi = _HEAD, _HEAD + n_features
+    counts[0, 0], counts[0, lo:hi], counts[0, hi:] = scan_data(X, allow_nan)
     if weights is None:
-        counts[0, 3] = X.shape[0]
+        counts[0, 3] = counts[0, 4] = X.shape[0]
     else:
         w = np.asarray(weights, dtype=np.float64)
         counts[0, 1] = np.count_nonzero(w < 0)
         counts[0, 2] = np.count_nonzero(~np.isfinite(w))
         counts[0, 3] = np.count_nonzero(w > 0)
+        counts[0, 4] = w.sum()
     if check_data is not None and X.shape[0] and not counts[0, 0]:
         check_data(X)
     return counts
@@ -185,7 +192,7 @@ class DaskSource:
         counts = da.blockwise(
             _block_validate, "ij", self.X, "ij", *self._weight_args(), self.check_data, None,
             self.allow_nan, None,
-            adjust_chunks={"i": 1, "j": 4 + 2 * self.n_features}, dtype=np.float64,
+            adjust_chunks={"i": 1, "j": _HEAD + 2 * self.n_features}, dtype=np.float64,
         ).compute()
         bad = np.flatnonzero(counts[:, 0])
         if bad.size:
@@ -204,15 +211,11 @@ class DaskSource:
                     f"{name} has {int(counts[:, column].sum())} {what} value(s), the first in "
                     f"block {bad[0]}. {fix}"
                 )
-        lo = counts[:, 4 : 4 + self.n_features].min(axis=0)
-        hi = counts[:, 4 + self.n_features :].max(axis=0)
+        lo = counts[:, _HEAD : _HEAD + self.n_features].min(axis=0)
+        hi = counts[:, _HEAD + self.n_features :].max(axis=0)
         check_range(lo, hi, self.dtype, anchors=self.anchors)
+        check_total_weight(counts[:, 4].sum())
         self._n_positive = int(counts[:, 3].sum())
-        if self._n_positive == 0:
-            raise ValueError(
-                "Every sample_weight is zero, so there is no data to fit. Give at least one "
-                "sample a positive weight."
-            )
 
     @property
     def n_positive(self):

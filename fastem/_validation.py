@@ -469,12 +469,40 @@ def check_sample_weight(sample_weight, n_samples, *, require_positive_sum=True):
             f"smallest being {w.min():g}. Weights act like repetition counts and must "
             "be >= 0."
         )
-    if require_positive_sum and not w.sum() > 0:
+    if require_positive_sum:
+        with np.errstate(over="ignore"):  # an infinite sum is reported as out of range
+            check_total_weight(w.sum())
+    return w
+
+
+# The total weight must leave the weighted sums of squares that the kernels
+# accumulate (weight x responsibility x squared distance) room in float64 on
+# both sides: about 150 decades each way.
+_TOTAL_WEIGHT_RANGE = (2.0**-500, 2.0**500)
+
+
+def check_total_weight(total):
+    """Raise a ValueError unless the sum of all the sample weights is positive and in range.
+
+    A total of 0 leaves nothing to fit. A total below about 3e-151 or above
+    about 3e150 lets the weighted sums underflow or overflow float64, which
+    would silently spoil the fit. A maximum-likelihood fit does not depend on
+    the scale of the weights, so the fix is to rescale them.
+    """
+    if not total > 0:
         raise ValueError(
             "Every sample_weight is zero, so there is no data to fit. Give at least one "
             "sample a positive weight."
         )
-    return w
+    low, high = _TOTAL_WEIGHT_RANGE
+    if not low <= total <= high:
+        raise ValueError(
+            f"The sample weights sum to {total:.3g}, outside [{low:.3g}, {high:.3g}], where "
+            "the weighted sums of the EM statistics under- or overflow float64. Multiply "
+            "every weight by the same constant to bring the sum near the number of "
+            "samples: a maximum-likelihood fit does not depend on the scale of the "
+            "weights (a Bayesian fit does, through its priors)."
+        )
 
 
 def as_float_array(value, name):

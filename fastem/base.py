@@ -277,17 +277,30 @@ def _mixing_weights(nk):
     """Mixing weights from component masses: exactly 0 for an empty component.
 
     A component is empty when its mass is below float64 rounding of the total
-    (``nk <= eps * sum(nk)``). Its weight is 0, not the ~1e-18 that the
-    ``10 * eps`` floor of the masses would give it: its log-weight is then
-    -inf, so it takes no probability from any point, in ``predict``,
+    (``nk <= eps * sum(nk)``). Its weight is 0: its log-weight is then -inf,
+    so it takes no probability from any point, in ``predict``,
     ``predict_proba`` and ``score_samples`` as in the E-steps that follow.
+    The others' weights are their shares of the mass, so that the weights do
+    not change when every sample weight is multiplied by the same factor.
     """
     nk = np.asarray(nk, dtype=np.float64)
-    floored = nk + 10 * np.finfo(np.float64).eps
-    weights = np.where(nk <= _EMPTY_SHARE * nk.sum(), 0.0, floored)
+    weights = np.where(nk <= _EMPTY_SHARE * nk.sum(), 0.0, nk)
     if not weights.sum() > 0:  # no mass anywhere: nothing tells the components apart
-        weights = floored
+        return np.full(nk.shape, 1.0 / nk.shape[0])
     return weights / weights.sum()
+
+
+def divisible_masses(nk):
+    """The masses ``nk`` to divide a component's weighted sums by, 1 where a mass is 0.
+
+    A component without mass has sums of 0, so its mean comes out as the
+    reference the sums were taken around. No constant is added to the
+    others' masses (scikit-learn adds ``10 * eps``): a constant floor would
+    not scale with the sample weights, and weights summing to 1e-27 would
+    pull every mean towards 0.
+    """
+    nk = np.asarray(nk, dtype=np.float64)
+    return np.where(nk > 0, nk, 1.0)
 
 
 def _same_objects(these, those):
@@ -1521,7 +1534,7 @@ class BaseMixture:
         )
         self.weights_ = _mixing_weights(nk).astype(source.dtype)
         if not (names is not None and all(getattr(self, name) is not None for name in names[1:])):
-            self._params_from_moments(nk + 10 * np.finfo(np.float64).eps, means, covariances)
+            self._params_from_moments(nk, means, covariances)
         self._init_family_from_user()
 
     @property

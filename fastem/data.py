@@ -44,7 +44,9 @@ import numpy as np
 from ._config import BLOCK_SIZE
 from ._init import sample_index, subsample
 from ._tables import TABLE_EXTENSIONS, read_table
-from ._validation import check_array, check_sample_weight, feature_names_of, without_pandas_index
+from ._validation import (
+    check_array, check_sample_weight, check_total_weight, feature_names_of, without_pandas_index,
+)
 
 __all__ = [
     "CHUNK_BYTES",
@@ -634,6 +636,7 @@ class ChunkedSource:
         self.weighted = []
         self.signatures = []
         self.n_positive = 0
+        total_weight = 0.0
         self.dtype = None
         self.n_features = None
         for i, item in enumerate(chunks):
@@ -682,6 +685,7 @@ class ChunkedSource:
             self.rows.append(X.shape[0])
             self.weighted.append(w.shape[0] > 0)
             self.n_positive += np.count_nonzero(w) if w.shape[0] else X.shape[0]
+            total_weight += w.sum() if w.shape[0] else X.shape[0]
         if self.dtype is None:
             raise ValueError("the chunked data yielded no chunks; at least one is required.")
         self.n_samples = sum(self.rows)
@@ -690,6 +694,7 @@ class ChunkedSource:
                 f"the chunked data have no rows: all {len(self.rows)} chunk(s) are empty. "
                 "At least one sample is required."
             )
+        check_total_weight(total_weight)
         self.offsets = np.concatenate([[0], np.cumsum(self.rows)])
 
     def _iter(self):

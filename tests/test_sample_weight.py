@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
+from sklearn.base import clone as sklearn_clone
 
 import fastem
 from fastem import ConvergenceWarning
@@ -104,11 +105,13 @@ BAD_WEIGHTS = [
     (np.ones(299), ValueError, r"shape \(299,\) but X has 300 samples"),
     (np.ones((300, 1)), ValueError, r"shape \(300, 1\) but X has 300 samples"),
     (np.array(["a"] * 300), TypeError, "sample_weight must be numeric"),
+    (np.full(300, 1e-160), ValueError, r"sum to 3e-158, outside .*Multiply every weight"),
+    (np.full(300, 1e307), ValueError, r"sum to inf, outside .*Multiply every weight"),
 ]
 
 
 @pytest.mark.parametrize("weights,error,message", BAD_WEIGHTS, ids=[
-    "all-zero", "negative", "nan", "inf", "short", "2-d", "strings",
+    "all-zero", "negative", "nan", "inf", "short", "2-d", "strings", "tiny-sum", "huge-sum",
 ])
 @pytest.mark.parametrize("method", ["fit", "score", "summarize", "bic", "aic"])
 def test_bad_weights_raise_clear_errors(weights, error, message, method):
@@ -160,3 +163,57 @@ def test_random_from_data_never_starts_on_zero_weight_points():
             3, init_params="random_from_data", random_state=seed, max_iter=0
         ).fit(X, sample_weight=weights)
         assert (np.abs(model.means_[:, 0]) < 10).all()
+
+
+def weighted_family_data(family):
+    """(estimator, X, weights) for one family, with components well apart."""
+    rng = np.random.default_rng(11)
+    weights = rng.uniform(0.5, 2.0, size=900)
+    if family == "exponential":
+        X = np.vstack([rng.exponential(1.0, (450, 2)), rng.exponential(20.0, (450, 2))])
+        return fastem.ExponentialMixture(2, random_state=0), X, weights
+    if family == "poisson":
+        X = np.vstack([rng.poisson(2.0, (450, 2)), rng.poisson(30.0, (450, 2))]).astype(float)
+        return fastem.PoissonMixture(2, random_state=0), X, weights
+    X = make_data(900, 2, 3)
+    return fastem.GaussianMixture(3, covariance_type=family, random_state=0), X, weights
+
+
+@pytest.mark.parametrize("family", [*COVARIANCE_TYPES, "exponential", "poisson"])
+@pytest.mark.parametrize("scale", [1e-140, 1e-30, 1e-12, 1e12, 1e30, 1e140])
+def test_fit_does_not_depend_on_the_scale_of_the_weights(family, scale):
+    """Multiplying every weight by one constant multiplies the log-likelihood by it,
+    so the maximum-likelihood fit, its start included, must not change. A constant
+    added to the component masses (as scikit-learn's ``10 * eps``) breaks this for
+    small weights: weights of 1e-30 kept the start's mixing weights and pulled the
+    means towards 0."""
+    import warnings
+
+    model, X, weights = weighted_family_data(family)
+    unit = sklearn_clone(model).fit(X, sample_weight=weights)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "log-likelihood fell", no empty component
+        scaled = sklearn_clone(model).fit(X, sample_weight=weights * scale)
+    assert scaled.n_iter_ == unit.n_iter_
+    for name in ("weights_", *model._parameter_names):
+        assert_allclose(getattr(scaled, name), getattr(unit, name), rtol=1e-9, atol=1e-12, err_msg=name)
+    assert_allclose(scaled.lower_bound_, unit.lower_bound_, rtol=1e-12)
+    assert_allclose(scaled.score(X, sample_weight=weights * scale), unit.score(X, sample_weight=weights), rtol=1e-12)
+
+
+@pytest.mark.parametrize("scale", [1e-160, 1e160])
+def test_weights_out_of_range_are_refused_on_every_data_path(scale, tmp_path):
+    X = make_data(400, 2, 2)
+    weights = np.full(len(X), scale)
+    message = r"The sample weights sum to .*, outside \["
+    model = fastem.GaussianMixture(2, random_state=0)
+    with pytest.raises(ValueError, match=message):
+        model.fit(X, sample_weight=weights)
+    halves = fastem.Chunks([X[:200], X[200:]], sample_weights=[weights[:200], weights[200:]])
+    with pytest.raises(ValueError, match=message):
+        model.fit(halves)
+    with pytest.raises(ValueError, match=message):
+        model.partial_fit(X, sample_weight=weights)
+    da = pytest.importorskip("dask.array")
+    with pytest.raises(ValueError, match=message):
+        model.fit(da.from_array(X, chunks=100), sample_weight=da.from_array(weights, chunks=100))

@@ -38,7 +38,7 @@ import numbers
 import numpy as np
 
 from .._validation import as_float_array, check_scalar, check_weights_init, scan_data
-from ..base import BaseMixture, fill_doc, impute_with
+from ..base import BaseMixture, divisible_masses, fill_doc, impute_with
 from ..kernels.independent_missing import missing_work_rows
 
 __all__ = ["MeanParameterMixture"]
@@ -169,7 +169,7 @@ class MeanParameterMixture(BaseMixture):
 
     def _m_step_family(self, stats):
         data_mean = self._data_mean(stats)
-        mass = self._observed_nk(stats) + 10 * np.finfo(np.float64).eps
+        mass = divisible_masses(self._observed_nk(stats))
         self._set_component_means(stats.moments["sx"] / mass, data_mean)
 
     def _kernel_params(self, dtype):

@@ -7,7 +7,7 @@ import numpy as np
 from scipy import special
 
 from .._validation import as_float_array, check_scalar, check_weights_init
-from ..base import BaseMixture, fill_doc, impute_with
+from ..base import BaseMixture, divisible_masses, fill_doc, impute_with
 from ..exceptions import RegularizationWarning
 from ..stats import SufficientStatistics
 from ..kernels.gaussian import DiagParams, FullParams, TiedParams, work_rows
@@ -592,16 +592,17 @@ class _GaussianComponents(BaseMixture):
     def _weighted_moments(self, stats):
         """``(nk, means, covariances)`` of the responsibilities, float64, from summed statistics.
 
-        ``nk`` with the ``10 * eps`` floor; the covariances of the covariance
-        type with ``reg_covar`` added, as scikit-learn's
-        ``_estimate_gaussian_parameters`` gives them.
+        ``nk`` as summed (0 for a component without mass); the covariances
+        of the covariance type with ``reg_covar`` added, as scikit-learn's
+        ``_estimate_gaussian_parameters`` gives them, except that no
+        ``10 * eps`` is added to the masses (:func:`~fastem.base.divisible_masses`).
         """
         shift = np.asarray(stats.reference["shift"], dtype=np.float64)
-        nk_raw = stats.nk
-        nk = nk_raw + 10 * np.finfo(np.float64).eps
+        nk = stats.nk
+        divisor = divisible_masses(nk)
         sx = stats.moments["sx"]
         sxx = stats.moments["sxx"]
-        delta = sx / nk[:, None]
+        delta = sx / divisor[:, None]
         means = shift + delta
         n_features = shift.shape[1]
         reg = self.reg_covar
@@ -614,14 +615,14 @@ class _GaussianComponents(BaseMixture):
             centred = (
                 np.einsum("ki,kj->kij", delta, sx) * -1.0
                 - np.einsum("ki,kj->kij", sx, delta)
-                + np.einsum("k,ki,kj->kij", nk_raw, delta, delta)
+                + np.einsum("k,ki,kj->kij", nk, delta, delta)
             )
             if self.covariance_type == "full":
-                cov = (sxx + centred) / nk[:, None, None] + reg * np.eye(n_features)
+                cov = (sxx + centred) / divisor[:, None, None] + reg * np.eye(n_features)
             else:
                 cov = (sxx + centred.sum(axis=0)) / nk.sum() + reg * np.eye(n_features)
         else:
-            diag = (sxx - 2 * delta * sx + nk_raw[:, None] * delta**2) / nk[:, None] + reg
+            diag = (sxx - 2 * delta * sx + nk[:, None] * delta**2) / divisor[:, None] + reg
             cov = diag if self.covariance_type == "diag" else diag.mean(axis=1)
         return nk, means, cov
 
