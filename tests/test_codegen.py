@@ -106,6 +106,16 @@ def test_an_unknown_vector_width_stops_the_import_with_the_reason():
     assert "FASTEM_VECTOR_WIDTH='1024' is not a vector width fastem knows" in result.stderr
 
 
+def test_numba_disable_jit_stops_the_import_with_the_reason():
+    # Without Numba's compiler no kernel runs: say so at import, not in a kernel.
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
+    result = subprocess.run([sys.executable, "-c", "import fastem"], env=env,
+                            capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "ImportError: NUMBA_DISABLE_JIT is set" in result.stderr
+    assert "env -u NUMBA_DISABLE_JIT" in result.stderr
+
+
 def test_compiling_as_kernels_keeps_other_threads_compilations_out():
     # compiled_as_kernels() holds Numba's compiler lock: a function another
     # thread compiles meanwhile waits, and is then compiled as Numba alone would.

@@ -1,6 +1,16 @@
 """Numba kernels: the fused E-step skeleton and each family's blocks."""
 
+from numba.core import config as _numba_config
+
 from . import _cache, _codegen
+
+if _numba_config.DISABLE_JIT:
+    raise ImportError(
+        "NUMBA_DISABLE_JIT is set, but fastem's E-step and M-step run only as kernels "
+        "compiled by Numba: no fit, prediction or score would work. Unset "
+        "NUMBA_DISABLE_JIT in the environment of the process that imports fastem "
+        "(e.g. `env -u NUMBA_DISABLE_JIT python script.py`)."
+    )
 
 _codegen.install()
 _cache.install()
