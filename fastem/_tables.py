@@ -5,8 +5,9 @@ It decides, from the first lines, what pandas and spreadsheet programs
 decide for the user:
 
 - the encoding: a UTF-8 byte-order mark ("CSV UTF-8" from spreadsheets) is
-  dropped, UTF-16 with a mark is read as such, and a header that is not
-  UTF-8 is read as Windows-1252 (then Latin-1), as spreadsheets write it;
+  dropped, UTF-16 and UTF-32 with a mark are read as such, and without one
+  when their NUL bytes say so; a header that is not UTF-8 is read as
+  Windows-1252 (then Latin-1), as spreadsheets write it;
 - the delimiter: comma, tab, semicolon or bar, the one that splits every
   sampled line into the same number of fields (numbers preferred);
 - the header: the first row is a header when one of its fields is neither a
@@ -130,6 +131,9 @@ def _encoding(head):
         return "utf-32"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
+    wide = _unmarked_wide_encoding(head)
+    if wide is not None:
+        return wide
     for encoding in ("utf-8", "cp1252"):
         try:
             codecs.getincrementaldecoder(encoding)().decode(head, final=False)
@@ -291,6 +295,34 @@ def _unique_names(names):
         seen.add(name)
         unique.append(name)
     return unique
+
+
+def _unmarked_wide_encoding(head):
+    """UTF-16 or UTF-32 without a byte-order mark, or None.
+
+    Text of digits, delimiters and names is nearly all below U+0100, so in
+    these encodings its high bytes are NUL and fall at fixed offsets: every
+    second byte (UTF-16) or three bytes of four (UTF-32), first or last
+    according to the byte order. A text file in any other encoding has no
+    NUL bytes. (Windows tools write "Unicode" text without the mark.)
+    """
+    if b"\0" not in head:
+        return None
+    head = head[: len(head) - len(head) % 4]
+
+    def nul_share(step, offset):
+        part = head[offset::step]
+        return part.count(0) / max(len(part), 1)
+
+    for encoding, step, nul, text in (
+        ("utf-32-le", 4, (2, 3), 0),
+        ("utf-32-be", 4, (0, 1), 3),
+        ("utf-16-le", 2, (1,), 0),
+        ("utf-16-be", 2, (0,), 1),
+    ):
+        if all(nul_share(step, i) > 0.5 for i in nul) and nul_share(step, text) < 0.1:
+            return encoding
+    return None
 
 
 def _sniff(path, header=None):
