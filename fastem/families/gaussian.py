@@ -447,7 +447,10 @@ class _GaussianComponents(BaseMixture):
                 )
 
     def _work_rows(self, n_features):
-        return missing_work_rows(n_features) if self._fits_missing() else work_rows(n_features)
+        if not self._fits_missing():
+            return work_rows(n_features)
+        fills = self.covariance_type in ("full", "tied")
+        return missing_work_rows(n_features, self.n_components if fills else 0)
 
     def _log_norm(self, precisions_cholesky, n_features):
         """The kernel params' ``log_norm``, float64 of shape (n_components,).
