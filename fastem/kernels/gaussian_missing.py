@@ -842,20 +842,21 @@ def _regressed(terms, r, incomplete, t, means, k):
     Four partial sums over a contiguous row: one sum would wait on its own
     additions, a chain that took four times as long at 8 features, and a
     row this short never reaches the vectoriser's loop. Reading the point
-    down the columns of the completed block instead cost half again.
+    down the columns of the completed block instead cost more. Entries, not
+    row views: a view costs a reference count update on the shared scratch,
+    which the threads contend for.
     """
     D = means.shape[1]
-    x = incomplete[t * D : t * D + D]
-    m = means[k]
+    x = t * D
     s0 = s1 = s2 = s3 = 0.0
     quads = D // 4 * 4
     for j in range(0, quads, 4):
-        s0 += np.float64(terms[r + j]) * (x[j] - np.float64(m[j]))
-        s1 += np.float64(terms[r + j + 1]) * (x[j + 1] - np.float64(m[j + 1]))
-        s2 += np.float64(terms[r + j + 2]) * (x[j + 2] - np.float64(m[j + 2]))
-        s3 += np.float64(terms[r + j + 3]) * (x[j + 3] - np.float64(m[j + 3]))
+        s0 += np.float64(terms[r + j]) * (incomplete[x + j] - np.float64(means[k, j]))
+        s1 += np.float64(terms[r + j + 1]) * (incomplete[x + j + 1] - np.float64(means[k, j + 1]))
+        s2 += np.float64(terms[r + j + 2]) * (incomplete[x + j + 2] - np.float64(means[k, j + 2]))
+        s3 += np.float64(terms[r + j + 3]) * (incomplete[x + j + 3] - np.float64(means[k, j + 3]))
     for j in range(quads, D):
-        s0 += np.float64(terms[r + j]) * (x[j] - np.float64(m[j]))
+        s0 += np.float64(terms[r + j]) * (incomplete[x + j] - np.float64(means[k, j]))
     return (s0 + s1) + (s2 + s3)
 
 
