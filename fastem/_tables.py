@@ -502,7 +502,7 @@ def read_csv(path, columns=None, header=None, missing=False, nan_fix=None):
     return Table(data, chosen_names, notes, chosen, layout)
 
 
-def fill_csv(layout, out, values, missing):
+def fill_csv(layout, out, values, missing, dtype=np.float64):
     """Copy a CSV file to the binary file ``out`` with its missing values filled.
 
     ``layout`` is the ``layout`` of the :class:`Table` that :func:`read_csv`
@@ -510,7 +510,8 @@ def fill_csv(layout, out, values, missing):
     has one row per data row and one column per chosen column. Data row
     ``i``'s field in chosen column ``c``, where ``missing[i, c]`` (the
     reader read it as NaN), becomes the shortest text that reads back as
-    ``values[i, c]`` (:func:`shortest_text`). Nothing else changes: every
+    ``values[i, c]`` in ``dtype``, the model's (:func:`shortest_text`).
+    Nothing else changes: every
     other byte of the file is copied as it is, the lines above the table
     ("sep=", comments), the header, blank lines, quoting, spaces, line
     endings (each line its own) and the other fields, in the file's
@@ -535,7 +536,7 @@ def fill_csv(layout, out, values, missing):
             if kind == "data":
                 if n_rows < len(values) and missing[n_rows].any():
                     text = _filled_record(layout, line, row, text, values[n_rows],
-                                          missing[n_rows])
+                                          missing[n_rows], dtype)
                 n_rows += 1
             out.write(encoder.encode(text))
     except UnicodeDecodeError as exc:
@@ -591,7 +592,7 @@ def _field_spans(text, delimiter):
     return spans
 
 
-def _filled_record(layout, line, row, text, values, missing):
+def _filled_record(layout, line, row, text, values, missing, dtype):
     """The record ``text`` with the fields of the missing chosen columns replaced by ``values``."""
     spans = _field_spans(text, layout.delimiter)
     if len(spans) != len(row):  # the record is not as the csv module split it
@@ -602,7 +603,7 @@ def _filled_record(layout, line, row, text, values, missing):
     parts, end = [], 0
     for c in sorted(np.flatnonzero(missing), key=lambda c: layout.chosen[c]):
         start, stop = spans[layout.chosen[c]]
-        parts += [text[end:start], shortest_text(values[c])]
+        parts += [text[end:start], shortest_text(values[c], dtype)]
         end = stop
     return "".join(parts) + text[end:]
 
@@ -671,10 +672,18 @@ def _is_float(text):
     return str(int(text)) == text and abs(int(text)) <= 2**53
 
 
-def shortest_text(value):
-    """The shortest text that reads back as the number ``value``: '12' for 12.0, '0.1' for 0.1."""
+def shortest_text(value, dtype=np.float64):
+    """The shortest text that reads back as the number ``value`` in ``dtype``: '12' for 12.0, '0.1' for 0.1.
+
+    With ``dtype=np.float32`` the digits are those of ``value`` rounded to
+    float32 ('-0.15572366', not '-0.15572365983544012'): a number computed
+    by a float32 model carries float32's digits, and more would claim a
+    precision it does not have.
+    """
     value = float(value)
-    return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
+    if value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return str(np.float32(value)) if np.dtype(dtype) == np.float32 else repr(value)
 
 
 def _row_number_note(path, data, names):

@@ -879,7 +879,7 @@ def _write_imputed(args, model, X, filled, positions, layout):
     try:
         if data_ext == out_ext == ".csv":
             with _replacing(args.output) as temporary, open(temporary, "wb") as out:
-                fill_csv(layout, out, filled, missing)
+                fill_csv(layout, out, filled, missing, model._dtype)
             return
         if data_ext == out_ext == ".parquet":
             with _replacing(args.output) as temporary:
@@ -900,6 +900,10 @@ def _write_imputed(args, model, X, filled, positions, layout):
             _check_exact_in_float(names[j], columns[j], args.data, _FILLED_FLOAT64)
             columns[j] = np.array(columns[j], dtype=np.float64)
             columns[j][missing[:, c]] = filled[missing[:, c], c]
+            if out_ext == ".csv" and model._dtype == np.float32:
+                # CSV text: the filled values with a float32 model's digits
+                columns[j] = columns[j].astype(object)
+                columns[j][missing[:, c]] = list(filled[missing[:, c], c].astype(np.float32))
         if data_ext == ".npy" and fitted is not None:
             names[j] = str(fitted[c])
     _write_columns(args.output, names, columns, args.data)
@@ -932,6 +936,8 @@ def _write_columns(path, names, columns, data):
         def field(value):
             if value is None or isinstance(value, float) and value != value:
                 return ""
+            if isinstance(value, np.float32):  # filled by a float32 model
+                return shortest_text(value, np.float32)
             return shortest_text(value) if isinstance(value, float) else str(value)
 
         with _replacing(path) as temporary, open(temporary, "w", encoding="utf-8",
