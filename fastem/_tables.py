@@ -516,7 +516,8 @@ def fill_csv(layout, out, values, missing, dtype=np.float64):
     ("sep=", comments), the header, blank lines, quoting, spaces, line
     endings (each line its own) and the other fields, in the file's
     encoding with its byte-order mark, present or absent (UTF-16 and UTF-32
-    in the byte order of the file).
+    in the byte order of the file), bytes that are not text in that
+    encoding included.
 
     Raises
     ------
@@ -528,11 +529,13 @@ def fill_csv(layout, out, values, missing, dtype=np.float64):
     with open(path, "rb") as f:
         head = f.read(4)
     mark, codec = _byte_order(head, layout.encoding)
-    encoder = codecs.getincrementalencoder(codec)()
+    # Bytes that are not text in the file's encoding (a Latin-1 name in a
+    # UTF-8 file's text column) are copied back as they were.
+    encoder = codecs.getincrementalencoder(codec)(errors="surrogateescape")
     out.write(mark)
     n_rows = 0
     try:
-        for kind, line, row, text in _records(layout):
+        for kind, line, row, text in _records(layout, errors="surrogateescape"):
             if kind == "data":
                 if n_rows < len(values) and missing[n_rows].any():
                     text = _filled_record(layout, line, row, text, values[n_rows],
@@ -963,7 +966,7 @@ def _read_with_pyarrow(layout):
     return np.column_stack(columns).astype(np.float64)
 
 
-def _records(layout):
+def _records(layout, errors="strict"):
     """(kind, line number, fields, text) of every record of the file, in order.
 
     ``kind`` is 'above' (a line above the table: "sep=", comments), 'blank'
@@ -971,9 +974,11 @@ def _records(layout):
     record exactly as the file holds it, line ending included (several
     lines for a quoted field with line breaks), so that joining every
     ``text`` gives the file back. Data rows are checked for their number
-    of fields.
+    of fields. ``errors``: how bytes that are not text in the file's encoding
+    are decoded ("surrogateescape" keeps them, for a copy that writes them
+    back as they were).
     """
-    with open(layout.path, encoding=layout.encoding, errors="strict", newline="") as f:
+    with open(layout.path, encoding=layout.encoding, errors=errors, newline="") as f:
         for line in range(1, layout.comments + 1):
             yield "above", line, None, f.readline()
         consumed = []

@@ -238,22 +238,60 @@ def test_impute_keeps_the_index_and_text_columns_between_formats(tmp_path):
         assert np.array_equal(back["b"].to_numpy(float)[observed], frame["b"].to_numpy(float)[observed])
 
 
-def test_an_error_part_way_leaves_the_output_as_it_was(tmp_path, capsys):
+def _late_latin1_file(tmp_path):
+    """A UTF-8 CSV file whose last text field is Latin-1, far below the sniffed head; and a model."""
     X = _table(seed=6, n=3000)
     path = tmp_path / "late.csv"
     rows = [f"{float(v[1])!r},{float(v[3])!r},note" for v in X]
     rows[-1] = rows[-1].replace("note", "caf\xe9")  # not UTF-8, far below the sniffed head
     path.write_bytes(("b,d,text\n" + "\n".join(rows).replace("nan", "") + "\n").encode("latin-1"))
-    model_path, out = str(tmp_path / "m.npz"), tmp_path / "out.csv"
+    model_path = str(tmp_path / "m.npz")
     X2 = np.nan_to_num(X[:, [1, 3]])
     np.savetxt(tmp_path / "ok.csv", X2, delimiter=",", header="b,d", comments="")
     assert main(["fit", str(tmp_path / "ok.csv"), "-k", "2", "--seed", "0", "-o", model_path,
                  "--quiet"]) == 0
+    return path, model_path
+
+
+def test_bytes_that_are_not_text_in_the_file_s_encoding_are_copied_as_they_were(tmp_path, capsys):
+    path, model_path = _late_latin1_file(tmp_path)
+    out = tmp_path / "out.csv"
+    assert main(["impute", model_path, str(path), "--columns", "b,d", "-o", str(out),
+                 "--quiet"]) == 0
+    before, after = path.read_bytes().split(b"\n"), out.read_bytes().split(b"\n")
+    assert len(after) == len(before)
+    assert before[-2].endswith(b",caf\xe9") and after[-2].endswith(b",caf\xe9")
+    changed = [i for i, (x, y) in enumerate(zip(before, after)) if x != y]
+    assert changed and all(b",," in before[i] or before[i].startswith(b",") for i in changed)
+    # Between formats the field must become text: a one-line error, nothing written.
+    parquet = tmp_path / "out.parquet"
+    pytest.importorskip("pyarrow")
+    capsys.readouterr()
+    assert main(["impute", model_path, str(path), "--columns", "b,d", "-o", str(parquet)]) != 0
+    err = capsys.readouterr().err
+    assert "late.csv" in err and "save it as UTF-8" in err and "Traceback" not in err
+    assert not parquet.exists()
+
+
+def test_an_error_part_way_leaves_the_output_as_it_was(tmp_path, monkeypatch, capsys):
+    path, model_path = _late_latin1_file(tmp_path)
+    out = tmp_path / "out.csv"
     out.write_text("previous")
+    filled_record = fastem._tables._filled_record
+    calls = []
+
+    def malformed_late(*args):  # a record that cannot be split, far down the file
+        calls.append(1)
+        if len(calls) > 300:
+            raise ValueError("'late.csv' line 2000 has fields that cannot be told apart")
+        return filled_record(*args)
+
+    monkeypatch.setattr(fastem._tables, "_filled_record", malformed_late)
     capsys.readouterr()
     assert main(["impute", model_path, str(path), "--columns", "b,d", "-o", str(out)]) != 0
     err = capsys.readouterr().err
-    assert "late.csv" in err and "save it as UTF-8" in err and "Traceback" not in err
+    assert "late.csv" in err and "cannot be told apart" in err and "Traceback" not in err
+    assert len(calls) > 300
     assert out.read_text() == "previous"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.csv")] == []
 
