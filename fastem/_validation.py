@@ -501,7 +501,8 @@ def check_total_weight(total):
             "the weighted sums of the EM statistics under- or overflow float64. Multiply "
             "every weight by the same constant to bring the sum near the number of "
             "samples: a maximum-likelihood fit does not depend on the scale of the "
-            "weights (a Bayesian fit does, through its priors)."
+            "weights (a Bayesian fit does, through its priors, and BIC, AIC and "
+            "select_n_components do, through the number of observations)."
         )
 
 

@@ -348,12 +348,35 @@ def _kernel_totals(model, state, accumulate, context, X, sample_weight):
                 X = X[~empty]
                 if sample_weight.shape[0]:
                     sample_weight = sample_weight[~empty]
+        sample_weight, scale = _unit_scaled(np.asarray(sample_weight, dtype=np.float64))
         if not model._computes_in_float64(X.dtype):
-            return model._run_kernel(X, sample_weight, accumulate=accumulate, context=context)
-        return sum(
-            model._run_kernel(X64, w, accumulate=accumulate, context=context)
-            for X64, w in _float64_slices(X, np.asarray(sample_weight))
-        )
+            totals = model._run_kernel(X, sample_weight, accumulate=accumulate, context=context)
+        else:
+            totals = sum(
+                model._run_kernel(X64, w, accumulate=accumulate, context=context)
+                for X64, w in _float64_slices(X, sample_weight)
+            )
+        return totals if scale == 1.0 else totals / scale
+
+
+def _unit_scaled(sample_weight):
+    """``(sample_weight * scale, scale)``, with ``scale`` the power of two that brings the
+    largest weight into [1, 2) (1 when it is there already, or there are no weights).
+
+    The kernel computes each point's weighted responsibilities in the data's
+    dtype, where float32 holds nothing below about 1e-38 nor above 3.4e38:
+    weights of 1e-40 would all become 0 and weights of 1e39 infinite. Every
+    entry of the statistics vector is linear in the weights, so the caller
+    divides it by ``scale`` to undo the scaling, and a power of two makes both
+    steps exact.
+    """
+    if not sample_weight.shape[0]:
+        return sample_weight, 1.0
+    largest = float(sample_weight.max())
+    if not 0.0 < largest < np.inf:
+        return sample_weight, 1.0
+    scale = math.ldexp(1.0, 1 - math.frexp(largest)[1])
+    return (sample_weight, 1.0) if scale == 1.0 else (sample_weight * scale, scale)
 
 
 def _kernel_output(model, state, output, X, out, first_row=0):
@@ -1795,6 +1818,12 @@ class BaseMixture:
         parameters, ``log L`` the log-likelihood of the observed data and
         ``n`` the number (the total weight) of the observations, as in
         :meth:`score`: a row with nothing observed counts in neither.
+
+        Sample weights count as repetitions, so unlike a maximum-likelihood
+        fit, the BIC (and the AIC, through ``log L``) depends on their scale:
+        weights that sum to the number of observations the data stand for
+        give the BIC of those observations. Weights scaled to sum to 1 make
+        ``log L`` tiny against ``p``, and the smallest model wins.
 
         Parameters
         ----------

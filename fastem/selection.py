@@ -638,7 +638,10 @@ def select_n_components(
         number of components, as in mclust) is computed once for the grid.
     sample_weight : array-like of shape (n_samples,), default=None
         Non-negative weights that act like repetition counts, for fitting,
-        scoring and the collapse rule.
+        scoring and the collapse rule. The fits do not depend on their scale,
+        but the criteria do (``n`` and ``log L`` grow with it, ``p`` does
+        not): give weights that sum to the number of observations they stand
+        for.
     min_variance_ratio : float, default=1e-6
         Relative variance floor of the collapse rule.
     progress : bool or callable, default=None
