@@ -300,29 +300,31 @@ def _unique_names(names):
 def _unmarked_wide_encoding(head):
     """UTF-16 or UTF-32 without a byte-order mark, or None.
 
-    Text of digits, delimiters and names is nearly all below U+0100, so in
-    these encodings its high bytes are NUL and fall at fixed offsets: every
-    second byte (UTF-16) or three bytes of four (UTF-32), first or last
-    according to the byte order. A text file in any other encoding has no
-    NUL bytes. (Windows tools write "Unicode" text without the mark.)
+    A text file in a single-byte encoding or UTF-8 has no NUL bytes; in
+    UTF-16 and UTF-32 every character below U+0100 (digits, delimiters, line
+    ends) has some. (Windows tools write "Unicode" text without the mark.)
+    Each wide encoding is tried on the head of the file: the right one
+    decodes it to printable text and line ends, with no NUL character, where
+    a wrong byte order or width fails to decode, yields NUL characters, or
+    turns every line end into some other character. This holds whatever the
+    script of the names, e.g. a header in Chinese above a single row.
     """
     if b"\0" not in head:
         return None
-    head = head[: len(head) - len(head) % 4]
-
-    def nul_share(step, offset):
-        part = head[offset::step]
-        return part.count(0) / max(len(part), 1)
-
-    for encoding, step, nul, text in (
-        ("utf-32-le", 4, (2, 3), 0),
-        ("utf-32-be", 4, (0, 1), 3),
-        ("utf-16-le", 2, (1,), 0),
-        ("utf-16-be", 2, (0,), 1),
-    ):
-        if all(nul_share(step, i) > 0.5 for i in nul) and nul_share(step, text) < 0.1:
-            return encoding
-    return None
+    found = []
+    for encoding in ("utf-32-le", "utf-32-be", "utf-16-le", "utf-16-be"):
+        try:
+            text = codecs.getincrementaldecoder(encoding)().decode(head, final=False)
+        except UnicodeDecodeError:
+            continue
+        line_ends = text.count("\n") + text.count("\r")
+        odd = sum(1 for c in text if not (c.isprintable() or c in "\r\n\t"))
+        if line_ends and "\0" not in text and odd <= 0.01 * len(text):
+            found.append((line_ends, encoding))
+    found.sort()
+    if not found or (len(found) > 1 and found[-1][0] == found[-2][0]):
+        return None  # no wide encoding fits, or two fit as well: not decided here
+    return found[-1][1]
 
 
 def _sniff(path, header=None):

@@ -62,6 +62,16 @@ CASES = {
                               dict(encoding="utf-32-le")),
     "UTF-32-BE without BOM": (_text([["a", "b", "c"], *X.tolist()]).encode("utf-32-be"),
                               dict(encoding="utf-32-be")),
+    # Short files whose names are mostly outside Latin-1: few NUL bytes in the head.
+    "UTF-16-LE without BOM, Chinese names, one row": (
+        _text([["每小时平均气温", "相对湿度百分比", "平均风速每秒米"], [1, 2, 3]]).encode("utf-16-le"),
+        dict(encoding="utf-16-le")),
+    "UTF-16-BE without BOM, Cyrillic names, two rows": (
+        _text([["Температура воздуха", "Влажность", "Скорость ветра"], [1, 2, 3], [4, 5, 6]]
+              ).encode("utf-16-be"), dict(encoding="utf-16-be")),
+    "UTF-32-LE without BOM, Japanese names, one row": (
+        _text([["気温（摂氏）", "相対湿度", "風速"], [1, 2, 3]]).encode("utf-32-le"),
+        dict(encoding="utf-32-le")),
     "semicolons": (_text([["a", "b", "c"], *X.tolist()], delimiter=";").encode(), dict(sep=";")),
     "blank lines": (("a,b,c\n\n" + _text(X.tolist()) + "\n\n").encode(), {}),
     "spaces after commas": (_text([["a", "b", "c"], *X.tolist()], delimiter=", ").encode(),
