@@ -399,6 +399,13 @@ def check_kernel_params(params, shapes, X, sample_weight, log_weights, outputs):
                         f"{family}.{field} has shape {value.shape}, expected {expected} for "
                         f"{n_components} component(s) and {n_features} feature(s)."
                     )
+            if value.dtype == np.float32 and np.isinf(value).any() and not np.isnan(value).any():
+                raise ValueError(
+                    f"{family}.{field} overflows float32: some of its entries exceed "
+                    f"{np.finfo(np.float32).max:.3g}, so the model's parameters are beyond "
+                    "float32's range (data too small or too large for float32 arithmetic). "
+                    "Fit the data as float64 (X.astype(np.float64)), or scale it."
+                )
             if not np.isfinite(value).all():
                 raise ValueError(
                     f"{family}.{field} contains NaN or infinite values: the model's "

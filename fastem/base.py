@@ -929,7 +929,10 @@ class BaseMixture:
         n_features = X.shape[1]
         dtype = X.dtype
         self._check_fitted_parameters(n_features)
-        params = self._pass_kernel_params(self._kernel_params(dtype), X, context)
+        # A parameter beyond float32's range becomes inf in the cast:
+        # check_kernel_params below names it, with the fix.
+        with np.errstate(over="ignore"):
+            params = self._pass_kernel_params(self._kernel_params(dtype), X, context)
         family = type(params)
         cached = registered_families().get(family)
         if cached is None:

@@ -265,3 +265,29 @@ def test_covariances_keep_reg_covar_up_to_the_rounding_of_their_dtype(covariance
                 assert_allclose(products, identity, atol=float(50 * u * conditions.max()))
             else:
                 assert_allclose(covariances * precisions, 1.0, rtol=50 * u)
+
+
+TOO_SMALL_FOR_FLOAT32 = {
+    # A spread of 1e-20: variances of 1e-40 and precisions of 1e40, beyond float32.
+    **{f"gaussian-{ct}": (lambda ct=ct: GaussianMixture(2, covariance_type=ct, reg_covar=1e-50),
+                          lambda rng: 1e-20 * _gaussian_data(rng) - 1e-16)
+       for ct in ("full", "tied", "diag", "spherical")},
+    # Values of 1e-40 (subnormal in float32): rates of 1e40.
+    "exponential": (lambda: ExponentialMixture(2),
+                    lambda rng: 1e-40 * _shifted_exponential_data(rng) - 1e-36),
+}
+
+
+@pytest.mark.parametrize("case", TOO_SMALL_FOR_FLOAT32)
+def test_parameters_beyond_float32_are_a_clear_error_and_float64_fits(case):
+    """A float32 fit whose parameters overflow float32 says so and names float64 as the fix,
+    on every path that meets it (the M-step's precisions, a pass's kernel parameters),
+    instead of blaming the covariances or asking for a refit."""
+    make, data = TOO_SMALL_FOR_FLOAT32[case]
+    X = data(np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"float32.*Fit the data as float64 \(X\.astype\(np\.float64\)\)"):
+        make().set_params(random_state=0).fit(X.astype(np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = make().set_params(random_state=0).fit(X)
+    assert np.isfinite(model.score(X))

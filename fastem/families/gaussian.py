@@ -222,8 +222,17 @@ class _GaussianComponents(BaseMixture):
         # data) has a precision that does not fit in it, or not even in float64.
         with np.errstate(over="ignore", invalid="ignore"):
             precisions = precisions_from_cholesky(precisions_cholesky, self.covariance_type)
-        if not np.isfinite(precisions).all() or np.abs(precisions).max() > np.finfo(dtype).max:
+        if not np.isfinite(precisions).all():
             raise ValueError(_ILL_DEFINED)
+        largest = np.abs(precisions).max()
+        if largest > np.finfo(dtype).max:
+            raise ValueError(
+                f"A component's precision reaches {largest:.3g}, beyond {dtype.name}'s largest "
+                f"number ({np.finfo(dtype).max:.3g}): its variance in some direction is too "
+                f"small for {dtype.name} arithmetic. Fit the data as float64 "
+                "(X.astype(np.float64)), scale it up (e.g. X / X.std(axis=0)), or raise "
+                "reg_covar."
+            )
         self.precisions_cholesky_ = np.asarray(precisions_cholesky, dtype=dtype)
         self.precisions_ = precisions.astype(dtype)
 
