@@ -359,24 +359,32 @@ def _kernel_totals(model, state, accumulate, context, X, sample_weight):
         return totals if scale == 1.0 else totals / scale
 
 
+# Largest sample weights the kernel takes as they are: float32 (normal from
+# 2**-126 to 2**128) keeps responsibilities down to 2**-66 of them.
+_UNSCALED_WEIGHTS = (2.0**-60, 2.0**60)
+
+
 def _unit_scaled(sample_weight):
-    """``(sample_weight * scale, scale)``, with ``scale`` the power of two that brings the
-    largest weight into [1, 2) (1 when it is there already, or there are no weights).
+    """``(sample_weight * scale, scale)``: ``scale`` is 1 when the largest weight is within
+    ``_UNSCALED_WEIGHTS`` (or there are no weights), else the power of two that brings it
+    into [1, 2).
 
     The kernel computes each point's weighted responsibilities in the data's
     dtype, where float32 holds nothing below about 1e-38 nor above 3.4e38:
     weights of 1e-40 would all become 0 and weights of 1e39 infinite. Every
     entry of the statistics vector is linear in the weights, so the caller
     divides it by ``scale`` to undo the scaling, and a power of two makes both
-    steps exact.
+    steps exact. Weights within the band are not copied: a pass over a
+    million points would spend a millisecond on it.
     """
     if not sample_weight.shape[0]:
         return sample_weight, 1.0
     largest = float(sample_weight.max())
-    if not 0.0 < largest < np.inf:
+    low, high = _UNSCALED_WEIGHTS
+    if low <= largest <= high or not 0.0 < largest < np.inf:
         return sample_weight, 1.0
     scale = math.ldexp(1.0, 1 - math.frexp(largest)[1])
-    return (sample_weight, 1.0) if scale == 1.0 else (sample_weight * scale, scale)
+    return sample_weight * scale, scale
 
 
 def _kernel_output(model, state, output, X, out, first_row=0):
