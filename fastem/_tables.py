@@ -297,34 +297,62 @@ def _unique_names(names):
     return unique
 
 
+# Characters that a table of numbers is made of: digits, delimiters, line ends.
+_STRUCTURE = frozenset("0123456789.,;|\t\r\n")
+_STRUCTURE_BYTES = frozenset(c.encode()[0] for c in _STRUCTURE)
+
+
 def _unmarked_wide_encoding(head):
     """UTF-16 or UTF-32 without a byte-order mark, or None.
 
     A text file in a single-byte encoding or UTF-8 has no NUL bytes; in
     UTF-16 and UTF-32 every character below U+0100 (digits, delimiters, line
     ends) has some. (Windows tools write "Unicode" text without the mark.)
-    Each wide encoding is tried on the head of the file: the right one
-    decodes it to printable text and line ends, with no NUL character, where
-    a wrong byte order or width fails to decode, yields NUL characters, or
-    turns every line end into some other character. This holds whatever the
-    script of the names, e.g. a header in Chinese above a single row.
+    Each wide encoding is tried on the head of the file. The right one
+    decodes it with no NUL character, and into the digits, delimiters and
+    line ends whose bytes the head holds: at least half of them, the rest
+    being bytes of other characters that happen to equal them. A wrong byte
+    order or width fails to decode, yields NUL characters, or turns those
+    bytes into other characters; so does a UTF-8 file with a stray NUL byte.
+    This holds whatever the script of the names (a header in Chinese above a
+    single row) and without a line end in the head (a very wide header).
     """
     if b"\0" not in head:
         return None
+    in_bytes = sum(1 for b in head if b in _STRUCTURE_BYTES)
     found = []
     for encoding in ("utf-32-le", "utf-32-be", "utf-16-le", "utf-16-be"):
         try:
             text = codecs.getincrementaldecoder(encoding)().decode(head, final=False)
         except UnicodeDecodeError:
             continue
-        line_ends = text.count("\n") + text.count("\r")
-        odd = sum(1 for c in text if not (c.isprintable() or c in "\r\n\t"))
-        if line_ends and "\0" not in text and odd <= 0.01 * len(text):
-            found.append((line_ends, encoding))
+        structure = sum(1 for c in text if c in _STRUCTURE)
+        if "\0" not in text and structure > 0 and 2 * structure >= in_bytes:
+            found.append((structure, encoding))
     found.sort()
     if not found or (len(found) > 1 and found[-1][0] == found[-2][0]):
         return None  # no wide encoding fits, or two fit as well: not decided here
     return found[-1][1]
+
+
+# The first bytes of binary formats that are given as CSV by mistake: (magic, what, fix).
+_BINARY_FORMATS = (
+    (b"\x1f\x8b", "gzip-compressed", "decompress it first (gunzip FILE)"),
+    (b"BZh", "bzip2-compressed", "decompress it first (bunzip2 FILE)"),
+    (b"\xfd7zXZ\x00", "xz-compressed", "decompress it first (unxz FILE)"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed", "decompress it first (unzstd FILE)"),
+    (b"PK\x03\x04", "zip (or .xlsx/.npz)", "extract the table, or save it as CSV"),
+    (b"PAR1", "parquet", "give it the .parquet extension"),
+    (b"\x93NUMPY", "NumPy .npy", "give it the .npy extension"),
+    (b"\x89HDF\r\n\x1a\n", "HDF5", "export the table as CSV, .npy or .parquet"),
+)
+
+
+def _check_not_binary(path, head):
+    """Refuse a file that starts like a known binary format, naming the format and the fix."""
+    for magic, what, fix in _BINARY_FORMATS:
+        if head.startswith(magic):
+            raise ValueError(f"{path!r} is a {what} file, not CSV text; {fix}")
 
 
 def _sniff(path, header=None):
@@ -333,6 +361,7 @@ def _sniff(path, header=None):
         head = f.read(_SNIFF_BYTES)
     if not head.strip():
         raise ValueError(f"{path!r} is empty; expected rows of numbers separated by commas")
+    _check_not_binary(path, head)
     encoding = _encoding(head)
     hinted = _delimiter_line(path, encoding)
     sep_line = hinted is not None

@@ -72,6 +72,25 @@ CASES = {
     "UTF-32-LE without BOM, Japanese names, one row": (
         _text([["気温（摂氏）", "相対湿度", "風速"], [1, 2, 3]]).encode("utf-32-le"),
         dict(encoding="utf-32-le")),
+    "UTF-16-LE without BOM, names with a no-break space and direction marks": (
+        _text([["Temp\u00a0air", "Hum\u200fidity", "x\u3000y"], [1, 2, 3]]).encode("utf-16-le"),
+        dict(encoding="utf-16-le")),
+    "UTF-32-BE without BOM, a name of joined emoji": (
+        _text([["\U0001f469\u200d\U0001f467 count", "b", "c"], [1, 2, 3]]).encode("utf-32-be"),
+        dict(encoding="utf-32-be")),
+    # No line end in the sniffed head: a header of 3000 names.
+    "UTF-16-LE without BOM, header wider than the sniffed head": (
+        _text([[f"gene_{j:05d}" for j in range(3000)], *[[0.5] * 3000] * 3]).encode("utf-16-le"),
+        dict(encoding="utf-16-le")),
+    "UTF-32-LE without BOM, header wider than the sniffed head": (
+        _text([[f"gene_{j:05d}" for j in range(3000)], *[[0.5] * 3000] * 3]).encode("utf-32-le"),
+        dict(encoding="utf-32-le")),
+    "UTF-16-LE without BOM, one row and no line end": ("1,2,3".encode("utf-16-le"),
+                                                       dict(encoding="utf-16-le", header=None)),
+    # A stray NUL byte, at an even offset before a line end, in a UTF-8 file.
+    "UTF-8 with a stray NUL byte": (
+        (",".join(f"col{j}" for j in range(20))[:-1] + "\0\n" + _text([[0.5] * 20] * 50)).encode(),
+        {}),
     "semicolons": (_text([["a", "b", "c"], *X.tolist()], delimiter=";").encode(), dict(sep=";")),
     "blank lines": (("a,b,c\n\n" + _text(X.tolist()) + "\n\n").encode(), {}),
     "spaces after commas": (_text([["a", "b", "c"], *X.tolist()], delimiter=", ").encode(),
@@ -292,6 +311,37 @@ def test_ragged_rows(tmp_path, reader):
     ("a,b\r\n\r\n", "a header row but no data rows"),
 ])
 def test_empty_and_header_only_files(tmp_path, reader, content, match):
+    with pytest.raises(ValueError, match=match):
+        reader(_write(tmp_path, content))
+
+
+def _binary_files():
+    import bz2
+    import gzip
+    import io
+    import lzma
+    import zipfile
+
+    npy = io.BytesIO()
+    np.save(npy, X)
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("data.csv", "a,b\n1,2\n")
+    text = _text([["a", "b", "c"], *X.tolist()]).encode()
+    return {
+        "gzip": (gzip.compress(text), "gzip-compressed file, not CSV text; decompress it"),
+        "bzip2": (bz2.compress(text), "bzip2-compressed file"),
+        "xz": (lzma.compress(text), "xz-compressed file"),
+        "zip": (archive.getvalue(), r"zip \(or .xlsx/.npz\) file"),
+        "npy": (npy.getvalue(), r"NumPy .npy file, not CSV text; give it the .npy extension"),
+    }
+
+
+@pytest.mark.parametrize("kind", _binary_files())
+def test_binary_files_given_as_csv_are_named_with_the_fix(tmp_path, reader, kind):
+    """A compressed or binary table named .csv: its format and the fix, not a parse error
+    quoting its bytes."""
+    content, match = _binary_files()[kind]
     with pytest.raises(ValueError, match=match):
         reader(_write(tmp_path, content))
 
