@@ -324,8 +324,11 @@ _CAST_ROWS = 256 * BLOCK_SIZE
 
 
 def _float64_slices(X, *arrays):
-    """Float64 copies of row slices of ``X``, with the same rows of ``arrays`` (empty ones stay)."""
-    for start in range(0, X.shape[0], _CAST_ROWS):
+    """Float64 copies of row slices of ``X``, with the same rows of ``arrays`` (empty ones stay).
+
+    At least one slice, empty for an ``X`` of no rows (an empty Dask block).
+    """
+    for start in range(0, max(X.shape[0], 1), _CAST_ROWS):
         stop = min(start + _CAST_ROWS, X.shape[0])
         yield (
             np.ascontiguousarray(X[start:stop], dtype=np.float64),
@@ -383,7 +386,9 @@ def _unit_scaled(sample_weight):
     low, high = _UNSCALED_WEIGHTS
     if low <= largest <= high or not 0.0 < largest < np.inf:
         return sample_weight, 1.0
-    scale = math.ldexp(1.0, 1 - math.frexp(largest)[1])
+    # Clamped so that the scale itself is a normal float64 (a largest weight of
+    # 1e-310 is scaled up by 2**1000, which leaves it below 1).
+    scale = math.ldexp(1.0, min(max(1 - math.frexp(largest)[1], -1000), 1000))
     return sample_weight * scale, scale
 
 

@@ -155,3 +155,25 @@ def test_dask_bayesian_fit_matches_memory(client, data, covariance_type, weighte
     reference = fit_paths(X, covariance_type, w)
     dw = None if w is None else da.from_array(w, chunks=1000)
     assert_same_posterior(fit_paths(as_dask(X), covariance_type, dw), reference)
+
+
+def test_dask_float32_fit_that_finishes_in_float64_matches_memory(client, monkeypatch):
+    """A float32 fit that converges into its rounding noise finishes in float64, its passes
+    casting slices of each block; Dask's first call, on an empty block, has no slice."""
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(0, 1, (300, 2)), rng.normal(5, 1, (300, 2))])[rng.permutation(600)]
+    X32 = X.astype(np.float32)
+    finishes = []
+    original = GaussianMixture._finish_in_float64
+
+    def counted(self, *args):
+        finishes.append(1)
+        return original(self, *args)
+
+    monkeypatch.setattr(GaussianMixture, "_finish_in_float64", counted)
+    memory = GaussianMixture(2, random_state=0).fit(X32)
+    assert finishes, "this data no longer reaches the float64 finish"
+    monkeypatch.undo()
+    distributed = GaussianMixture(2, random_state=0).fit(as_dask(X32, rows=150))
+    assert distributed.means_.dtype == np.float32
+    assert_allclose(distributed.means_, memory.means_, rtol=1e-5, atol=1e-6)

@@ -223,6 +223,23 @@ def test_fit_does_not_depend_on_the_scale_of_the_weights(family, scale, dtype):
         assert_allclose(getattr(scaled_stepped, name), getattr(stepped, name), rtol=rtol, atol=rtol * 1e-3, err_msg=name)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_chunk_of_subnormal_weights_adds_nothing(dtype):
+    """Only the total weight is range-checked: one chunk may hold weights of 1e-310 only.
+    Its pass scales them by at most 2**1000 (a normal float64), and it adds about 0."""
+    X = make_data(1024, 2, 2).astype(dtype)
+    tiny = [np.ones(512), np.full(512, 1e-310)]
+    zero = [np.ones(512), np.zeros(512)]
+    fits = [
+        fastem.GaussianMixture(2, random_state=0).fit(
+            fastem.Chunks([X[:512], X[512:]], sample_weights=weights))
+        for weights in (tiny, zero)
+    ]
+    rtol = 1e-12 if dtype == np.float64 else 1e-5  # float32: a few ulps over the fit
+    for name in ("weights_", "means_", "covariances_"):
+        assert_allclose(getattr(fits[0], name), getattr(fits[1], name), rtol=rtol, err_msg=name)
+
+
 @pytest.mark.parametrize("scale", [1e-160, 1e160])
 def test_weights_out_of_range_are_refused_on_every_data_path(scale, tmp_path):
     X = make_data(400, 2, 2)
@@ -239,3 +256,14 @@ def test_weights_out_of_range_are_refused_on_every_data_path(scale, tmp_path):
     da = pytest.importorskip("dask.array")
     with pytest.raises(ValueError, match=message):
         model.fit(da.from_array(X, chunks=100), sample_weight=da.from_array(weights, chunks=100))
+
+
+def test_bayesian_posterior_counts_beyond_float32_are_a_clear_error():
+    """A Bayesian fit's posterior counts grow with the total weight: on float32 data, weights
+    summing past 3.4e38 are named, with the fixes, not an overflowing cast; float64 fits."""
+    X = make_data(600, 2, 2)
+    weights = np.full(len(X), 1e37)
+    model = fastem.BayesianGaussianMixture(n_components=2, random_state=0)
+    with pytest.raises(ValueError, match=r"sum to 6e\+39.*exceed float32's largest number.*float64"):
+        sklearn_clone(model).fit(X.astype(np.float32), sample_weight=weights)
+    assert np.isfinite(sklearn_clone(model).fit(X, sample_weight=weights).weights_).all()

@@ -489,6 +489,15 @@ class BayesianGaussianMixture(_GaussianComponents):
             nu = nu0 + nk
             cov = (prior + nk * sk + shrink * np.mean(diff**2, axis=1)) / nu
         dtype = self._dtype
+        counts = (np.asarray(concentration), beta, np.asarray(nu))
+        if max(float(np.max(c)) for c in counts) > float(np.finfo(dtype).max):
+            raise ValueError(
+                f"The sample weights sum to {float(nk.sum()):.3g}, and the posterior counts "
+                "(weight_concentration_, mean_precision_, degrees_of_freedom_), which grow "
+                f"with the total weight, exceed {dtype.name}'s largest number "
+                f"({np.finfo(dtype).max:.3g}). Scale the weights down (a Bayesian fit "
+                "depends on their scale, through its priors), or fit the data as float64."
+            )
         self.weight_concentration_ = concentration.astype(dtype)
         self.mean_precision_ = beta.astype(dtype)
         self.degrees_of_freedom_ = nu.astype(dtype)
