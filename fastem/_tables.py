@@ -93,15 +93,18 @@ class Table:
     file's columns (its fields, index columns included, in a CSV file), or
     None for a table that was not read from a file; ``layout`` is what
     :func:`read_csv` found of a CSV file (its encoding, delimiter, header;
-    what :func:`fill_csv` copies it by), else None. It
+    what :func:`fill_csv` copies it by), else None; ``doubts`` are the notes
+    that say the data may have been misread (a first row of numbers that
+    looks like names, read as data). It
     passes for an array with column names where the estimators take one:
     ``np.asarray(table)`` is ``data`` and ``column_names`` are the names.
     """
 
-    def __init__(self, data, names, notes, positions=None, layout=None):
+    def __init__(self, data, names, notes, positions=None, layout=None, doubts=()):
         self.data = data
         self.names = names
         self.notes = notes
+        self.doubts = list(doubts)  # the notes that say the data may be misread
         self.positions = positions
         self.layout = layout
 
@@ -412,23 +415,45 @@ class _Sniffed:
 _INTEGER = re.compile(r"\s*[-+]?\d+\s*")
 
 
+# Rows below a first row of numbers that it must stand apart from, in every
+# column, to be noted: a row of data does so by chance with a probability of
+# about (2 / (rows + 1)) ** columns.
+_APART_ROWS = 9
+
+
+def _stands_apart(first, body):
+    """Whether every value of ``first`` lies outside the range of its column in ``body``."""
+    columns = [[float(r[j]) for r in body if j < len(r) and _is_number(r[j])]
+               for j in range(len(first))]
+    if min(len(c) for c in columns) < _APART_ROWS:
+        return False
+    return all(not min(c) <= float(v) <= max(c) for v, c in zip(first, columns))
+
+
 def _numeric_header_note(path, encoding, delimiter, comments):
     """A note when a first row read as data looks like names that are numbers.
 
-    Whole numbers, all different, above rows that hold fractions: the column
-    labels of spectra (wavelengths) or of years, which no rule can tell from
-    data for sure. The note says how to read them as names.
+    Numbers, all different, that are whole above rows of fractions, or that
+    each lie outside the range of their column in the rows below: the column
+    labels of spectra (wavelengths, 450.5 above reflectances) or of years
+    (2019 above counts), which no rule can tell from data for sure. The note
+    says how to read them as names.
     """
     rows = _sample_rows(path, encoding, delimiter, comments)
     first, body = rows[0], rows[1:]
-    if (len(first) < 2 or not all(_INTEGER.fullmatch(v) for v in first)
-            or len(set(first)) < len(first)
-            or not any(_is_number(v) and not _INTEGER.fullmatch(v) for r in body for v in r)):
+    if (len(first) < 2 or not all(_is_number(v) for v in first)
+            or len({float(v) for v in first}) < len(first)):
+        return []
+    if all(_INTEGER.fullmatch(v) for v in first) and any(
+            _is_number(v) and not _INTEGER.fullmatch(v) for r in body for v in r):
+        why = "holds whole numbers above rows of fractions"
+    elif _stands_apart(first, body):
+        why = "lies outside the range of the rows below it in every column"
+    else:
         return []
     shown = ", ".join(v.strip() for v in first[:4]) + (", ..." if len(first) > 4 else "")
-    return [f"{path!r}: its first row ({shown}) holds whole numbers above rows of fractions; "
-            "it is read as data. If these are column names, pass --header yes (header=True "
-            "in Python)"]
+    return [f"{path!r}: its first row ({shown}) {why}; it is read as data. If these are "
+            "column names, pass --header yes (header=True in Python: Chunks(..., header=True))"]
 
 
 def _index_columns(names):
@@ -514,8 +539,10 @@ def read_csv(path, columns=None, header=None, missing=False, nan_fix=None):
             f"{path!r} ends its lines with a delimiter ({delimiter!r}), which leaves "
             f"{sniffed.left_out} empty column(s) without a name at the end; not used as features"
         )
+    doubts = []
     if names is None and header is None:
-        notes.extend(_numeric_header_note(path, encoding, delimiter, comments[0]))
+        doubts = _numeric_header_note(path, encoding, delimiter, comments[0])
+        notes.extend(doubts)
     chosen = choose_columns(columns, names, sniffed.data_columns(), path)
     layout = _Layout(sniffed, path, chosen, missing, nan_fix)
     # The fast parsers skip comment lines by count, which a quote in them could upset.
@@ -530,7 +557,7 @@ def read_csv(path, columns=None, header=None, missing=False, nan_fix=None):
     chosen_names = None if names is None else [names[j] for j in chosen]
     if not columns:
         notes.extend(_row_number_note(path, data, chosen_names))
-    return Table(data, chosen_names, notes, chosen, layout)
+    return Table(data, chosen_names, notes, chosen, layout, doubts)
 
 
 def fill_csv(layout, out, values, missing, dtype=np.float64):

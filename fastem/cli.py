@@ -732,9 +732,19 @@ def _data_for(model, args, missing=False, dtype=None):
             print(f"fastem: note: the model's column names repeat ({list(fitted)}), so "
                   f"{args.data!r} is matched to them by position", file=sys.stderr)
         fitted = None
+    header = args.header
     if fitted is not None:
         fitted = [str(n) for n in fitted]
-        file_names = column_names(args.data, args.header)
+        file_names = column_names(args.data, header)
+        if file_names is None and _HEADER[header] is None:
+            # A first row of numbers that holds every one of the model's names
+            # (wavelengths, years) is the header, not a row of data.
+            as_names = column_names(args.data, "yes")
+            if as_names is not None and set(fitted) <= set(as_names):
+                header, file_names = "yes", as_names
+                if not args.quiet:
+                    print(f"fastem: note: the first row of {args.data!r} holds the model's "
+                          "column names, so it is read as the header", file=sys.stderr)
         requested = _column_tokens(columns, file_names)
         if requested is not None and file_names is not None:
             try:
@@ -765,7 +775,7 @@ def _data_for(model, args, missing=False, dtype=None):
                   f"the model's, in order: {fitted}", file=sys.stderr)
     missing = missing or model._fits_missing()
     X, _, positions, layout = read_table(args.data, columns, dtype or model._dtype, args.quiet,
-                                         args.header, missing=missing,
+                                         header, missing=missing,
                                          nan_fix=_nan_fix(type(model), fitted=True))
     if X.shape[1] != model.n_features_in_:
         raise CommandError(

@@ -38,6 +38,7 @@ Dask DataFrame. The estimators record them at fit and check them after.
 
 import contextlib
 import os
+import warnings
 
 import numpy as np
 
@@ -466,6 +467,12 @@ class Chunks:
         The columns to read from ``.csv`` and ``.parquet`` files, in this
         order, by name or 0-based index (default: all). Only for chunks that
         are such files.
+    header : bool or None, default=None
+        Whether the first row of each ``.csv`` file holds the column names:
+        None decides from the row (names if a field is not a number), True
+        and False say so, e.g. True for names that are numbers (wavelengths,
+        years). A first row of numbers that looks like such names but is read
+        as data (``header=None``) gives a ``UserWarning`` naming the fix.
 
     Raises
     ------
@@ -483,7 +490,7 @@ class Chunks:
     >>> parts = fastem.Chunks(sorted(glob.glob("table/part-*.parquet")), columns=["x", "y"])
     """
 
-    def __init__(self, chunks, sample_weights=None, *, mmap_mode="r", columns=None):
+    def __init__(self, chunks, sample_weights=None, *, mmap_mode="r", columns=None, header=None):
         if _is_path(chunks) or isinstance(chunks, np.ndarray) and chunks.ndim <= 2:
             shown = repr(os.fsdecode(chunks)) if _is_path(chunks) else f"of shape {chunks.shape}"
             raise TypeError(
@@ -509,6 +516,12 @@ class Chunks:
                     f"{len(self.chunks)} chunks; give one entry (or None) per chunk."
                 )
         self.sample_weights = sample_weights
+        if header not in (None, True, False):
+            raise ValueError(
+                f"header must be None (decide from the first row), True or False, got {header!r}."
+            )
+        self.header = header
+        self._noted = set()
         self.mmap_mode = _READ_MODES.get(mmap_mode, mmap_mode) if isinstance(mmap_mode, str) else mmap_mode
         if self.mmap_mode not in ("r", "c", None):
             raise ValueError(
@@ -524,7 +537,12 @@ class Chunks:
         if _table_path(item) is not None:
             # Missing values become NaN: the estimator that reads them says
             # whether it fits them (missing='em') or how to fix them.
-            return read_table(item, self.columns, missing=True)
+            table = read_table(item, self.columns, header=self.header, missing=True)
+            for note in table.doubts:
+                if note not in self._noted:  # every pass reads the file again
+                    self._noted.add(note)
+                    warnings.warn(f"fastem: note: {note}", UserWarning, stacklevel=2)
+            return table
         if _is_path(item):
             return load_npy(item, self.mmap_mode)
         return item

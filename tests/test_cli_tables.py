@@ -297,6 +297,15 @@ def test_header_option_for_names_that_are_numbers(capsys, tmp_path):
     status, _, err = run(capsys, "predict", tmp_path / "m.npz", tmp_path / "spectra.csv",
                          "--header", "yes", "--columns", "410,400,420", "-o", tmp_path / "l.npy")
     assert status == 0 and len(np.load(tmp_path / "l.npy")) == 200
+    # Without --header, a first row that holds the model's names (in any order) is the header:
+    # the columns are matched by name, and no row is added.
+    expected = fastem.load(tmp_path / "m.npz").predict(frame.set_axis(["400", "410", "420"], axis=1))
+    frame[[420, 400, 410]].to_csv(tmp_path / "reordered.csv", index=False)
+    for data in ("spectra.csv", "reordered.csv"):
+        status, _, err = run(capsys, "predict", tmp_path / "m.npz", tmp_path / data,
+                             "-o", tmp_path / "l.npy")
+        assert status == 0 and "holds the model's column names, so it is read as the header" in err
+        assert_array_equal(np.load(tmp_path / "l.npy"), expected)
 
 
 def test_repeated_names_never_read_one_column_twice(capsys, tmp_path):

@@ -182,13 +182,47 @@ def test_names_that_are_numbers(tmp_path, reader):
     pd.DataFrame(X, columns=[400, 410, 420]).to_csv(path, index=False)
     table = reader(path)  # no rule tells such names from data: read as data, with a note
     assert table.names is None and table.data.shape == (601, 3)
-    assert "--header yes (header=True in Python)" in table.notes[0]
+    assert "--header yes (header=True in Python: Chunks(..., header=True))" in table.notes[0]
     table = reader(path, header=True)
     assert table.names == ["400", "410", "420"] and table.notes == []
     assert_array_equal(table.data, X)
     assert reader(_write(tmp_path, _text(X.tolist())), header=False).notes == []
     plain = _write(tmp_path, _text([[1, 2, 3], *X.tolist()[:5]]) + "4,5,6\n", "counts.csv")
     assert reader(plain).notes[0].startswith(f"{plain!r}: its first row (1, 2, 3)")
+
+
+@pytest.mark.parametrize("names, values", [
+    (["450.5", "532.2", "650.8"], lambda rng: rng.uniform(0.0, 1.0, (60, 3))),  # reflectances
+    (["2019", "2020"], lambda rng: rng.poisson(5.0, (60, 2))),  # counts by year
+])
+def test_a_first_row_of_numbers_apart_from_the_rows_below_gets_a_note(tmp_path, reader, names, values):
+    """Names that are numbers outside the range of every column below (wavelengths over
+    reflectances, years over counts) are read as data, as no rule can be sure, with a note
+    that names --header yes and Chunks(..., header=True); data alone get no note."""
+    rng = np.random.default_rng(0)
+    data = values(rng)
+    path = _write(tmp_path, _text([names, *data.tolist()]))
+    table = reader(path)
+    assert table.names is None and table.data.shape == (61, len(names))
+    assert "in every column; it is read as data" in table.notes[0]
+    assert "Chunks(..., header=True)" in table.notes[0]
+    assert reader(path, header=True).names == names
+    assert reader(_write(tmp_path, _text(data.tolist()), "plain.csv")).notes == []
+
+
+def test_chunks_take_a_header_and_warn_the_reader_s_notes(tmp_path):
+    import fastem
+
+    rng = np.random.default_rng(0)
+    data = np.concatenate([rng.normal(0.2, 0.05, (50, 2)), rng.normal(0.7, 0.05, (50, 2))])
+    path = _write(tmp_path, _text([["450.5", "532.2"], *data.tolist()]))
+    with pytest.warns(UserWarning, match="its first row .* is read as data"):
+        guessed = fastem.GaussianMixture(2, random_state=0).fit(fastem.Chunks([path]))
+    assert not hasattr(guessed, "feature_names_in_")
+    model = fastem.GaussianMixture(2, random_state=0).fit(fastem.Chunks([path], header=True))
+    assert list(model.feature_names_in_) == ["450.5", "532.2"]
+    with pytest.raises(ValueError, match="header must be None"):
+        fastem.Chunks([path], header="yes")
 
 
 def test_names_with_spaces_are_selected_with_or_without_them(tmp_path, reader):
