@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 from scipy import special
 
+from .._threading import launch
 from .._validation import as_float_array, check_scalar, check_weights_init
 from ..base import BaseMixture, divisible_masses, fill_doc, impute_with
 from ..exceptions import RegularizationWarning
@@ -827,7 +828,8 @@ class GaussianMixture(_GaussianComponents):
             choices, normals = np.empty(0), np.empty((0, X.shape[1]))
         else:  # standard normals by inversion of their distribution function
             choices, normals = uniforms[:, 0], special.ndtri(uniforms[:, 1:])
-        impute_rows(X, resp, params, choices, normals, out)
+        launch(impute_rows, X, resp, params, choices, normals, out,
+               cost_per_row=X.shape[1] * (X.shape[1] + resp.shape[1]))
 
     def to_sklearn(self):
         """An equivalent fitted :class:`sklearn.mixture.GaussianMixture` (float64).
