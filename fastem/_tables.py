@@ -801,10 +801,12 @@ def _parquet_index_columns(schema):
 
     pandas lists them in the file's metadata ("index_columns"): a named index
     under its name (``df.set_index('id').to_parquet(path)``), an unnamed one
-    as ``__index_level_0__``; a RangeIndex is stored as metadata alone.
+    as ``__index_level_0__``; a RangeIndex is stored as metadata alone. A
+    column that the metadata does not list is data, whatever its name, as
+    pandas reads it.
     """
     listed = pandas_index_columns(schema)
-    return [n for n in schema.names if n in listed or re.fullmatch(r"__index_level_\d+__", n)]
+    return [n for n in schema.names if n in listed]
 
 
 def _pyarrow_parquet(path):
@@ -952,6 +954,14 @@ def choose_columns(columns, names, available, path):
                 f"column(s) (indices 0 to {n - 1})"
             )
         chosen.append(available[index % n])
+    for k, position in enumerate(chosen):
+        first = chosen.index(position)
+        if first < k:
+            what = f"column {position}" if shown is None else f"the column {shown[available.index(position)]!r}"
+            raise ValueError(
+                f"the columns {list(columns)!r} select {what} of {path!r} twice (as "
+                f"{columns[first]!r} and {columns[k]!r}); select each column once"
+            )
     return chosen
 
 

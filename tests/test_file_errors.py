@@ -194,6 +194,10 @@ BAD = [
      "is not a comma-separated list"),
     ("not a table extension", ["fit", "{d}/data.txt", "-k", "2", "-o", "{t}/m.npz"],
      "extension '.txt'"),
+    ("a .npy column selected twice", ["fit", "{d}/data.npy", "-k", "2", "--columns", "0,-2",
+                                      "-o", "{t}/m.npz"], "(as '0' and '-2'); select each column once"),
+    ("a CSV column selected twice", ["fit", "{d}/named.csv", "-k", "2", "--columns", "b,b",
+                                     "-o", "{t}/m.npz"], "(as 'b' and 'b'); select each column once"),
 ]
 
 

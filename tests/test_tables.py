@@ -584,6 +584,36 @@ PARQUET_INDEXES = {  # how the frame's index is set: (frame -> frame, index colu
 }
 
 
+def test_a_parquet_column_that_only_looks_like_an_index_is_data(tmp_path):
+    """A column named '__index_level_0__' that no pandas metadata lists is data, as pandas
+    reads it (a file written by pyarrow alone)."""
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    path = str(tmp_path / "arrow.parquet")
+    pq.write_table(pa.table({"__index_level_0__": X[:, 0], "b": X[:, 1]}), path)
+    expected = pd.read_parquet(path)
+    table = _tables.read_parquet(path)
+    assert table.names == list(expected.columns) == ["__index_level_0__", "b"]
+    assert_array_equal(table.data, expected.to_numpy())
+    assert table.notes == []
+
+
+def test_repeated_columns_are_refused_on_every_reader(tmp_path):
+    """A selection that names one column twice (by name, index or both) would fit a
+    degenerate model on two copies; every reader refuses it."""
+    pytest.importorskip("pyarrow")
+    frame = pd.DataFrame(X, columns=["x", "y", "z"])
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    frame.to_parquet(tmp_path / "t.parquet")
+    for path in (tmp_path / "t.csv", tmp_path / "t.parquet"):
+        for columns in (["x", "x"], ["x", "0"], ["y", "-2"]):
+            with pytest.raises(ValueError, match=r"select the column '.' of .* twice .*select each column once"):
+                _tables.read_table(path, columns)
+    with pytest.raises(ValueError, match=r"select column 1 of .* twice \(as '1' and '-2'\)"):
+        _tables.read_csv(_write(tmp_path, _text(X.tolist()), "plain.csv"), ["1", "-2"])
+
+
 @pytest.mark.parametrize("case", PARQUET_INDEXES)
 def test_parquet_index_columns_are_left_out_as_pandas_does(tmp_path, case):
     pytest.importorskip("pyarrow")
