@@ -579,10 +579,12 @@ def _squarem(run):
         theta0 = model._unconstrained(p0)
         theta1 = model._unconstrained(p1_before)
         theta2 = model._unconstrained(p2)
-        r = theta1 - theta0
-        v = theta2 - 2.0 * theta1 + theta0
-        sr2 = float(r @ r)
-        sv2 = float(v @ v)
+        # Parameters far apart (a collapsing component) overflow here: judged just below.
+        with np.errstate(over="ignore", invalid="ignore"):
+            r = theta1 - theta0
+            v = theta2 - 2.0 * theta1 + theta0
+            sr2 = float(r @ r)
+            sv2 = float(v @ v)
         if not (sv2 > 0.0 and np.isfinite(sr2) and np.isfinite(sv2)):
             continue  # at a fixed point, or nothing to extrapolate: go on from p2
         alpha = min(step_max, max(1.0, np.sqrt(sr2 / sv2)))

@@ -265,7 +265,8 @@ class LikelihoodDecreaseWarning(UserWarning):
 
 
 class WarmStartWarning(UserWarning):
-    """``warm_start`` could not continue: the model's shape changed, so the fit started afresh."""
+    """``warm_start`` could not continue: the model's shape or the data's column names changed,
+    so the fit started afresh."""
 
 
 # A component is empty when its share of the total weight is below float64
@@ -1239,8 +1240,14 @@ class BaseMixture:
         return {"n_components": self.n_components, "n_features": n_features,
                 **self._family_structure()}
 
-    def _warm_start_mismatch(self, n_features):
-        """Why the fitted parameters cannot start this fit, or None."""
+    def _warm_start_mismatch(self, n_features, names=None):
+        """Why the fitted parameters cannot start this fit on data of ``n_features`` columns
+        named ``names`` (None: unnamed), or None.
+
+        Parameters fitted on named columns start only data whose columns have
+        the same names in the same order: in another order each mean would
+        start on another feature's values.
+        """
         fitted = getattr(self, "_fit_structure", None)
         if fitted is None:  # e.g. a loaded model: its hyper-parameters describe it
             fitted = {
@@ -1253,6 +1260,11 @@ class BaseMixture:
             for name in wanted
             if fitted.get(name) != wanted[name]
         ]
+        fitted_names = getattr(self, "feature_names_in_", None)
+        if (names is not None and fitted_names is not None
+                and [str(n) for n in fitted_names] != [str(n) for n in names]):
+            changed.append(f"feature names {[str(n) for n in fitted_names]} to "
+                           f"{[str(n) for n in names]}")
         return ", ".join(changed) or None
 
     @_one_snapshot
@@ -1268,10 +1280,11 @@ class BaseMixture:
         self._check_family_init(source.n_features)
         warm = self.warm_start and hasattr(self, "converged_")
         if warm:
-            mismatch = self._warm_start_mismatch(source.n_features)
+            mismatch = self._warm_start_mismatch(
+                source.n_features, getattr(source, "feature_names_in", None))
             if mismatch is not None:
                 warnings.warn(
-                    f"warm_start=True, but the fitted model changed shape ({mismatch}), so "
+                    f"warm_start=True, but the fitted model does not match this fit ({mismatch}), so "
                     f"it cannot start this fit; starting afresh from "
                     f"init_params={self.init_params!r}. Set warm_start=False to silence this, "
                     "or restore the previous settings to continue the previous fit.",

@@ -472,14 +472,25 @@ def test_warm_start_tests_convergence_afresh():
         ({"n_components": 3}, "n_components=2 to 3"),
         ({"covariance_type": "diag"}, "covariance_type='full' to 'diag'"),
         ("features", "n_features=2 to 3"),
+        ("reordered columns", r"feature names \['a', 'b'\] to \['b', 'a'\]"),
+        ("renamed columns", r"feature names \['a', 'b'\] to \['x', 'y'\]"),
     ],
 )
 def test_warm_start_after_a_change_of_shape_starts_afresh(change, message):
+    """A change of shape, or of the columns' names or order (each mean would start on
+    another feature's values), starts afresh with a warning."""
+    pd = pytest.importorskip("pandas")
     X = overlapping(0)
-    model = GaussianMixture(2, random_state=0, warm_start=True).fit(X)
-    params = {} if change == "features" else change
+    named = change in ("reordered columns", "renamed columns")
+    model = GaussianMixture(2, random_state=0, warm_start=True).fit(
+        pd.DataFrame(X, columns=["a", "b"]) if named else X)
+    params = change if isinstance(change, dict) else {}
     if change == "features":
         X = np.column_stack([X, X[:, 0] - X[:, 1] + np.random.default_rng(0).normal(size=len(X))])
+    elif change == "reordered columns":
+        X = pd.DataFrame(X[:, ::-1], columns=["b", "a"])
+    elif change == "renamed columns":
+        X = pd.DataFrame(X, columns=["x", "y"])
     model.set_params(**params)
     with pytest.warns(WarmStartWarning, match=message):
         model.fit(X)
