@@ -29,6 +29,7 @@ pass over the data.
 import contextlib
 import functools
 import threading
+import weakref
 
 import numpy as np
 
@@ -261,6 +262,35 @@ def one_snapshot(function):
             return function(*args, **kwargs)
         with pinned(model):
             return function(*args, **kwargs)
+
+    return wrapper
+
+
+# Per-model locks of the methods that update a model from its own state.
+_UPDATE_LOCKS = weakref.WeakKeyDictionary()
+_UPDATE_LOCKS_GUARD = threading.Lock()
+
+
+def one_update_at_a_time(function):
+    """Run ``function(model, ...)``, an update of ``model`` from its current state, alone.
+
+    ``partial_fit`` reads the model's parameters and running statistics,
+    adds a batch and publishes the result: two threads that did so at once
+    would both start from the same state, and the second to publish would
+    drop the first one's batch. Calls on the same model therefore take turns
+    (in the order they acquire its lock); calls on different models, and
+    every reader, run at once. Outermost, so that each call pins the state
+    its predecessor published.
+    """
+
+    @functools.wraps(function)
+    def wrapper(model, *args, **kwargs):
+        with _UPDATE_LOCKS_GUARD:
+            lock = _UPDATE_LOCKS.get(model)
+            if lock is None:
+                lock = _UPDATE_LOCKS[model] = threading.RLock()
+        with lock:
+            return function(model, *args, **kwargs)
 
     return wrapper
 

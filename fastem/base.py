@@ -1470,6 +1470,7 @@ class BaseMixture:
 
         return on_pass
 
+    @_state.one_update_at_a_time
     @_one_snapshot
     def partial_fit(self, X, y=None, sample_weight=None):
         """One step of online EM on a mini-batch (Cappe & Moulines 2009).

@@ -366,3 +366,28 @@ def test_a_fit_publishes_its_parameters_and_its_record_together(monkeypatch, tmp
     assert seen, "the refit did not warn"
     np.testing.assert_array_equal(seen[0], old)
     assert not np.array_equal(read(model, X_test), old)
+
+
+def test_concurrent_partial_fits_lose_no_batch():
+    """Threads streaming batches into one model: each partial_fit starts from the state the
+    previous one published, so every batch counts (none is overwritten by a concurrent step)."""
+    rng = np.random.default_rng(3)
+    batches = [np.concatenate([rng.normal(0, 1, (400, 3)), rng.normal(4, 1, (400, 3))])
+               for _ in range(40)]
+    model = GaussianMixture(2, random_state=0).partial_fit(batches[0])
+    errors = []
+
+    def stream(part):
+        try:
+            for X in part:
+                model.partial_fit(X)
+        except BaseException as exc:  # re-raised in the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=stream, args=(batches[1 + i :: 3],)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+    assert model.n_steps_ == len(batches) - 1
