@@ -534,6 +534,9 @@ def _model_summary(model):
         "converged": bool(model.converged_),
         "n_iter": int(model.n_iter_),
         "lower_bound": float(model.lower_bound_),
+        # A model stepped by partial_fit (online EM), whose running statistics it keeps.
+        **({"online_em_steps": int(model.n_iter_)}
+           if getattr(model, "_running_stats", None) is not None else {}),
         "parameters": {name: _to_list(getattr(model, name)) for name in model._parameter_names},
         **({"effective_n_components": model.effective_n_components()}
            if hasattr(model, "effective_n_components") else {}),
@@ -555,6 +558,10 @@ def _print_model(model):
     print(f"  features: {summary['n_features_in']}{listed}   dtype: {summary['dtype']}")
     if summary["n_iter"] == 0:  # max_iter=0: the start, never evaluated on the data
         print("  not fitted by EM (max_iter=0): the parameters are the start")
+    elif "online_em_steps" in summary:
+        print(f"  stepped by partial_fit {summary['online_em_steps']} time(s) (online EM, which "
+              "keeps its running statistics and has no convergence test); log-likelihood per "
+              f"sample of the last batch {summary['lower_bound']:.6f}")
     else:
         status = "converged" if summary["converged"] else "did not converge"
         bound = ("variational lower bound" if "effective_n_components" in summary

@@ -3,7 +3,9 @@
 A model file is a single ``.npz`` archive (see ``docs/model-format.md``) that
 NumPy alone can read: one array per fitted parameter, named after the
 attribute (``weights_``, ``means_``, ...), array-valued hyper-parameters as
-``hyper__<name>``, and a JSON document in the 0-d string array ``metadata``::
+``hyper__<name>``, the online-EM state of a model stepped by ``partial_fit``
+as ``online_em__<...>`` entries, and a JSON document in the 0-d string array
+``metadata``::
 
     with np.load("model.npz") as f:
         meta = json.loads(str(f["metadata"]))
@@ -33,9 +35,24 @@ from .data import read_npy_header
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "save", "load", "read_metadata"]
 
 FORMAT_NAME = "fastem-mixture"
-FORMAT_VERSION = 1
+# The newest version this fastem reads and writes. Version 2 adds the online-EM
+# state of a model stepped by partial_fit; a file without that state is written
+# as version 1, which every fastem reads. fastem before version 2 would load a
+# version-2 file without its state (restarting online EM from one batch) if it
+# were marked 1; marked 2, they refuse it and say to upgrade.
+FORMAT_VERSION = 2
+_PLAIN_VERSION = 1  # a file without online-EM state
+_ONLINE_VERSION = 2  # the first version that holds it
 _METADATA = "metadata"
 _HYPER_PREFIX = "hyper__"
+# The online-EM state (partial_fit's running statistics): the metadata field
+# "online_em" holds n_steps, n_samples, log_likelihood and the names of the
+# moments and references; the arrays are these entries.
+_ONLINE = "online_em"
+_ONLINE_PREFIX = "online_em__"
+_ONLINE_NK = _ONLINE_PREFIX + "nk"
+_ONLINE_MOMENT = _ONLINE_PREFIX + "moments__"
+_ONLINE_REFERENCE = _ONLINE_PREFIX + "reference__"
 # Temporary files of a save are named ".<name>.fastem-<host>-<pid>-<random>.tmp".
 _TMP_MARK = ".fastem-"
 _TMP_SUFFIX = ".tmp"
@@ -62,6 +79,23 @@ def _split_hyper_parameters(params):
             scalars[name] = None
             dropped.append(name)
     return scalars, arrays, dropped
+
+
+def _online_state(n_steps, running):
+    """The metadata field and the entries that hold partial_fit's running statistics."""
+    meta = {
+        "n_steps": int(n_steps),
+        "n_samples": float(running.n_samples),
+        "log_likelihood": float(running.log_likelihood),
+        "moments": [str(name) for name in running.moments],
+        "reference": [str(name) for name in running.reference],
+    }
+    arrays = {_ONLINE_NK: np.asarray(running.nk)}
+    for name, value in running.moments.items():
+        arrays[_ONLINE_MOMENT + name] = np.asarray(value)
+    for name, value in running.reference.items():
+        arrays[_ONLINE_REFERENCE + name] = np.asarray(value)
+    return meta, arrays
 
 
 def _host_tag():
@@ -140,8 +174,14 @@ def _check_destination(path):
 
     A model is saved by renaming a new file over ``path``; if ``path`` is a
     data file (say the ``.npy`` file the model was fitted on), it would be
-    lost. Empty files and existing model files may be replaced.
+    lost. Empty files and existing model files may be replaced. A path that
+    ends with a separator names a directory, which a model file cannot be.
     """
+    if path.endswith(tuple(s for s in (os.sep, os.altsep) if s)):
+        raise ValueError(
+            f"cannot save a model to {path!r}: a path that ends with {path[-1]!r} names a "
+            f"directory. Give the path of a file, e.g. {path.rstrip(os.sep + (os.altsep or ''))!r}."
+        )
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -221,6 +261,13 @@ def save(model, path):
     }
     arrays = {name: np.asarray(getattr(model, name)) for name in model._parameter_names}
     arrays.update(hyper_arrays)
+    running = getattr(model, "_running_stats", None)  # read from the same snapshot
+    if running is not None:
+        metadata["format_version"] = _ONLINE_VERSION
+        metadata[_ONLINE], online_arrays = _online_state(model.n_steps_, running)
+        arrays.update(online_arrays)
+    else:
+        metadata["format_version"] = _PLAIN_VERSION
     arrays[_METADATA] = np.array(json.dumps(metadata))
 
     target, mode = replacement_target(path)
@@ -427,8 +474,8 @@ def _parse_metadata(archive, path):
     if version > FORMAT_VERSION:
         raise ValueError(
             f"{path!r} uses model format version {version}, written by fastem "
-            f"{metadata.get('fastem_version', '?')}; this fastem reads versions up to "
-            f"{FORMAT_VERSION}. Upgrade fastem to load it."
+            f"{metadata.get('fastem_version', '?')}; this fastem reads model format version "
+            f"{FORMAT_VERSION} and older. Upgrade fastem to load it."
         )
     return metadata
 
@@ -509,7 +556,11 @@ def load(path):
     Returns
     -------
     model : BaseMixture
-        The fitted model, with bitwise identical parameter arrays.
+        The fitted model, with bitwise identical parameter arrays. A model
+        saved after ``partial_fit`` gets back its online-EM state
+        (``n_steps_`` and the running statistics), so its next
+        ``partial_fit`` continues as the saved model's would; from a file
+        without that state, ``partial_fit`` restarts online EM.
 
     Raises
     ------
@@ -568,6 +619,7 @@ def load(path):
                 "Save the model again, or restore the file from a copy."
             )
         arrays = {p: archive[p] for p in names}
+        online = _read_online_entries(archive, metadata, path)
     check_fitted_arrays(model, arrays, metadata["n_features_in"], metadata["dtype"], path)
     for p in names:
         setattr(model, p, arrays[p])
@@ -585,7 +637,143 @@ def load(path):
     model.n_iter_ = metadata["n_iter"]
     model.lower_bound_ = float(metadata["lower_bound"])
     model.lower_bounds_ = [float(v) for v in metadata["lower_bounds"]]
+    if online is not None:  # without it, partial_fit restarts online EM from one batch
+        _restore_online_state(model, metadata, online, path)
     return model
+
+
+def _damaged(path, problem):
+    return ValueError(
+        f"{path!r} is damaged: {problem}. Save the model again, or restore the file from a copy."
+    )
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _read_online_entries(archive, metadata, path):
+    """The online-EM state's entries, checked against the metadata field ``online_em``.
+
+    Returns None for a file without the state (a model fitted by ``fit``, or a
+    file of a fastem that did not save it: ``partial_fit`` then restarts
+    online EM), else ``{entry: array}`` as read.
+    """
+    stray = sorted(k for k in archive.files if k.startswith(_ONLINE_PREFIX))
+    if _ONLINE not in metadata:
+        if stray:
+            raise _damaged(
+                path, f"it has the online-EM entries {stray} but no metadata field {_ONLINE!r}"
+            )
+        return None
+    online = metadata[_ONLINE]
+    if not isinstance(online, dict):
+        raise _damaged(path, f"metadata field {_ONLINE!r} is {online!r}, expected a dict")
+    if metadata["format_version"] < _ONLINE_VERSION:
+        raise _damaged(
+            path,
+            f"metadata field {_ONLINE!r} needs format_version {_ONLINE_VERSION}, but the file "
+            f"says {metadata['format_version']} (older fastem would ignore it)",
+        )
+    for field, check, expected in (
+        ("n_steps", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+         "a non-negative integer"),
+        ("n_samples", lambda v: _is_number(v) and math.isfinite(v) and v > 0,
+         "a positive finite number"),
+        ("log_likelihood", lambda v: _is_number(v) and math.isfinite(v), "a finite number"),
+        ("moments", lambda v: isinstance(v, list) and all(isinstance(n, str) for n in v)
+         and len(set(v)) == len(v), "a list of distinct names"),
+        ("reference", lambda v: isinstance(v, list) and all(isinstance(n, str) for n in v)
+         and len(set(v)) == len(v), "a list of distinct names"),
+    ):
+        name = f"{_ONLINE}.{field}"
+        if field not in online:
+            raise _damaged(path, f"its metadata lacks the field {name!r}")
+        if not check(online[field]):
+            raise _damaged(path, f"metadata field {name!r} is {online[field]!r}, expected {expected}")
+    if metadata["n_iter"] != online["n_steps"] + 1:
+        raise _damaged(
+            path,
+            f"metadata field '{_ONLINE}.n_steps' is {online['n_steps']}, but 'n_iter' is "
+            f"{metadata['n_iter']}; a model stepped by partial_fit has n_iter = n_steps + 1",
+        )
+    listed = {_ONLINE_NK: _ONLINE}
+    listed.update({_ONLINE_MOMENT + n: f"{_ONLINE}.moments" for n in online["moments"]})
+    listed.update({_ONLINE_REFERENCE + n: f"{_ONLINE}.reference" for n in online["reference"]})
+    for key, field in listed.items():
+        if key not in archive.files:
+            raise _damaged(path, f"it lacks the entry {key!r} that metadata field {field!r} lists")
+    for key in stray:
+        if key not in listed:
+            field = next((f"{_ONLINE}.{f}" for f, prefix in (("moments", _ONLINE_MOMENT),
+                          ("reference", _ONLINE_REFERENCE)) if key.startswith(prefix)), _ONLINE)
+            raise _damaged(path, f"it has the entry {key!r}, which metadata field {field!r} "
+                           "does not list")
+    keys = list(listed)
+    return {k: archive[k] for k in keys}
+
+
+def _restore_online_state(model, metadata, entries, path):
+    """Check the online-EM state against the built model, and set n_steps_ and the statistics.
+
+    Every array must be finite and of the shape the model's statistics have;
+    ``nk`` and the moments float64 (as :class:`SufficientStatistics` holds
+    them), ``nk`` non-negative and summing to at most ``n_samples``, and each reference
+    of the dtype of the model's own reference (its parameters' dtype).
+    """
+    from .stats import SufficientStatistics
+
+    online = metadata[_ONLINE]
+    n_features = model.n_features_in_
+    moment_shapes = {n: tuple(s) for n, s in model._moment_shapes(n_features).items()}
+    reference_now = {n: np.asarray(v) for n, v in model._reference().items()}
+    for field, names, expected in (("moments", online["moments"], moment_shapes),
+                                   ("reference", online["reference"], reference_now)):
+        if set(names) != set(expected):
+            raise _damaged(
+                path,
+                f"metadata field '{_ONLINE}.{field}' is {names}, but a {type(model).__name__} "
+                f"with these hyper-parameters has {list(expected)}",
+            )
+
+    def checked(key, value, shape, dtype):
+        field = _Field(path, key, value)
+        if value.dtype.kind != "f" or value.dtype.itemsize != np.dtype(dtype).itemsize:
+            field.fail(f"has dtype {value.dtype}, expected {np.dtype(dtype).name}")
+        if value.shape != shape:
+            field.fail(
+                f"has shape {value.shape}, but a model with n_components={model.n_components} "
+                f"and n_features={n_features} needs {shape}"
+            )
+        field.value = np.asarray(value, dtype=dtype, order="C")
+        field.finite()
+        return field
+
+    nk = checked(_ONLINE_NK, entries[_ONLINE_NK], (model.n_components,), np.float64)
+    if (nk.value < 0).any():
+        nk.fail(f"has a negative mass, {nk.value.min():.6g}")
+    n_samples = float(online["n_samples"])
+    total = float(nk.value.sum())
+    # At most the weight, up to float32's rounding of the responsibilities: a
+    # point of zero density under every component adds its weight to
+    # n_samples and no responsibility to nk.
+    if not total <= n_samples * (1.0 + 1e-4):
+        nk.fail(f"sums to {total:.9g}, more than metadata field '{_ONLINE}.n_samples', "
+                f"{n_samples!r}")
+    moments = {
+        n: checked(_ONLINE_MOMENT + n, entries[_ONLINE_MOMENT + n], moment_shapes[n],
+                   np.float64).value
+        for n in online["moments"]
+    }
+    reference = {
+        n: checked(_ONLINE_REFERENCE + n, entries[_ONLINE_REFERENCE + n],
+                   reference_now[n].shape, reference_now[n].dtype).value
+        for n in online["reference"]
+    }
+    model.n_steps_ = online["n_steps"]
+    model._running_stats = SufficientStatistics(
+        n_samples, float(online["log_likelihood"]), nk.value, moments, reference
+    )
 
 
 def _check_entry_sizes(archive, path, n_components, n_features):
@@ -597,7 +785,8 @@ def _check_entry_sizes(archive, path, n_components, n_features):
     """
     if not isinstance(n_components, int) or isinstance(n_components, bool) or n_components < 1:
         n_components = 1  # the hyper-parameter check that follows names the problem
-    limit = 8 * n_components * (n_features + 1) ** 2 + (1 << 16)
+    # (the 'pairs' statistic of a 'tied' Gaussian stepped by partial_fit is K x K)
+    limit = 8 * n_components * ((n_features + 1) ** 2 + n_components) + (1 << 16)
     for key in archive.files:
         if key == _METADATA:
             continue

@@ -293,13 +293,21 @@ def _damaged(tmp_path, kind):
     elif kind == "not a model":
         np.save(tmp_path / "x.npy", np.ones(3))
         return tmp_path / "x.npy"
+    elif kind in _ONLINE_DAMAGE:
+        return _damaged_online(tmp_path, kind)
     return path
+
+
+# Damaged online-EM state (a model stepped by partial_fit); see _damaged_online below.
+_ONLINE_DAMAGE = ["online metadata missing", "online metadata not a dict",
+                  "online state in version 1", "stray online entry", "missing online entry",
+                  "n_iter disagrees", "nk disagrees with n_samples"]
 
 
 @pytest.mark.parametrize("kind", ["truncated", "zero bytes", "flipped byte",
                                   "metadata not a string", "metadata not json", "object metadata",
                                   "missing parameter", "bad hyper-parameter", "bad hyper array",
-                                  "not a model"])
+                                  "not a model", *_ONLINE_DAMAGE])
 def test_damaged_files_give_one_line_naming_the_file(tmp_path, kind):
     path = _damaged(tmp_path, kind)
     with pytest.raises(ValueError) as info:
@@ -349,6 +357,10 @@ def test_save_never_replaces_a_data_file(tmp_path):
         assert path.read_bytes() == before
     with pytest.raises(ValueError, match="directory"):
         model.save(tmp_path)
+    # a path that ends with a separator names a directory, even one that does not exist yet
+    with pytest.raises(ValueError, match=r"ends with '/' names a directory.*e\.g\. '.*new\.npz'"):
+        model.save(f"{tmp_path}/new.npz/")
+    assert not (tmp_path / "new.npz").exists()
     # an existing model file and an empty file may be replaced
     model.save(tmp_path / "m.npz")
     model.save(tmp_path / "m.npz")
@@ -500,3 +512,337 @@ def test_every_invalid_metadata_field_is_refused(tmp_path, family, covariance_ty
     named = {"format": ["fastem model file"], "format_version": ["format_version", "format version"],
              "class": ["model"], "n_features_in": ["n_features_in", "n_features="]}.get(field[0], [field[-1]])
     assert any(n in message for n in named), message
+
+
+# ----------------------------------------------------------------------
+# The online-EM state of a model stepped by partial_fit (n_steps_ and the
+# running statistics) is saved, checked and restored, so partial_fit after load
+# continues exactly as on the original model.
+
+def _batches(family, dtype, missing, n_batches, size, seed):
+    rng = np.random.default_rng(seed)
+    for _ in range(n_batches):
+        if family == "gaussian":
+            centres = np.array([[0.0, 0.0], [4.0, 4.0], [-4.0, 4.0]])
+            X = centres[rng.choice(3, size)] + rng.normal(size=(size, 2)) * 0.8
+        elif family == "exponential":
+            X = rng.exponential([[1.0, 5.0]], size=(size, 2)) * rng.choice([1, 4], (size, 1))
+        else:
+            X = rng.poisson(np.array([[2.0, 9.0]]) * rng.choice([1, 3], (size, 1))).astype(float)
+        X = X.astype(dtype)
+        if missing == "em":
+            X[rng.random(X.shape) < 0.1] = np.nan
+            X[np.isnan(X).all(axis=1), 0] = 1.0  # no row wholly missing
+        yield X
+
+
+def _new(family, covariance_type, missing):
+    kwargs = {} if missing == "error" else {"missing": missing}
+    if family == "gaussian":
+        return fastem.GaussianMixture(3, covariance_type=covariance_type, random_state=0, **kwargs)
+    cls = fastem.ExponentialMixture if family == "exponential" else fastem.PoissonMixture
+    return cls(2, random_state=0, **kwargs)
+
+
+@functools.lru_cache(maxsize=None)
+def _stepped(family, covariance_type="full", dtype="float64", missing="error"):
+    """A model stepped by partial_fit 20 times; tests that step it take a deep copy."""
+    model = _new(family, covariance_type, missing)
+    for X in _batches(family, dtype, missing, 20, 100, seed=1):
+        model.partial_fit(X)
+    return model
+
+
+STEPPED = [("gaussian", c, d, m) for c in COVARIANCE_TYPES for d in ("float32", "float64")
+           for m in ("error", "em")] + [
+    (f, None, d, m) for f in ("exponential", "poisson") for d in ("float32", "float64")
+    for m in ("error", "em")]
+
+
+def _assert_same_online_state(a, b):
+    assert a.n_steps_ == b.n_steps_ and type(a.n_steps_) is type(b.n_steps_)
+    s, t = a._running_stats, b._running_stats
+    assert s.n_samples == t.n_samples and s.log_likelihood == t.log_likelihood
+    assert s.nk.dtype == t.nk.dtype and s.nk.tobytes() == t.nk.tobytes()
+    for x, y in ((s.moments, t.moments), (s.reference, t.reference)):
+        assert x.keys() == y.keys()
+        for name in x:
+            u, v = np.asarray(x[name]), np.asarray(y[name])
+            assert u.dtype == v.dtype and u.shape == v.shape and u.tobytes() == v.tobytes(), name
+
+
+@pytest.mark.parametrize("family, covariance_type, dtype, missing", STEPPED)
+def test_partial_fit_after_load_continues_bitwise(tmp_path, family, covariance_type, dtype,
+                                                  missing):
+    import copy
+
+    original = copy.deepcopy(_stepped(family, covariance_type, dtype, missing))
+    original.save(tmp_path / "m.npz")
+    loaded = fastem.load(tmp_path / "m.npz")
+    _assert_same_online_state(original, loaded)
+    # a batch of 5 rows, then a larger one: the loaded model must not restart online EM
+    small, large = _batches(family, dtype, missing, 2, 100, seed=2)
+    for X in (small[:5], large):
+        original.partial_fit(X)
+        loaded.partial_fit(X)
+        assert loaded.n_steps_ == original.n_steps_ and loaded.n_iter_ == original.n_iter_ > 20
+        for name in original._parameter_names:
+            a, b = getattr(original, name), getattr(loaded, name)
+            assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), name
+        assert loaded.lower_bound_ == original.lower_bound_
+        _assert_same_online_state(original, loaded)
+    # and the file of the continued model holds the continued state
+    loaded.save(tmp_path / "again.npz")
+    _assert_same_online_state(original, fastem.load(tmp_path / "again.npz"))
+
+
+def test_the_reported_stream_continues_after_load(tmp_path):
+    """The tester's case: 99 batches, save, load, a 5-row batch."""
+    batches = list(_batches("gaussian", "float64", "error", 100, 100, seed=3))
+    model = fastem.GaussianMixture(2, random_state=0)
+    for X in batches[:99]:
+        model.partial_fit(X)
+    model.save(tmp_path / "pf.npz")
+    loaded = fastem.load(tmp_path / "pf.npz")
+    model.partial_fit(batches[99][:5])
+    loaded.partial_fit(batches[99][:5])
+    assert loaded.n_iter_ == model.n_iter_ == 100
+    assert loaded.means_.tobytes() == model.means_.tobytes()
+
+
+@pytest.mark.parametrize("family, covariance_type, dtype", MODELS)
+def test_a_model_fitted_by_fit_writes_no_online_state(tmp_path, family, covariance_type, dtype):
+    _model(family, covariance_type, dtype).save(tmp_path / "m.npz")
+    arrays = _arrays(tmp_path / "m.npz")
+    meta = json.loads(str(arrays["metadata"]))
+    assert meta["format_version"] == 1 and "online_em" not in meta
+    assert not [k for k in arrays if k.startswith("online_em")]
+
+
+def test_a_fit_after_partial_fit_saves_no_online_state(tmp_path):
+    import copy
+
+    model = copy.deepcopy(_stepped("gaussian"))
+    _fit_quietly(model, next(_batches("gaussian", "float64", "error", 1, 300, seed=4)))
+    model.save(tmp_path / "m.npz")
+    meta = _meta(tmp_path / "m.npz")
+    assert meta["format_version"] == 1 and "online_em" not in meta
+    assert getattr(fastem.load(tmp_path / "m.npz"), "_running_stats", None) is None
+
+
+def test_a_stepped_model_file_is_version_2_and_lists_its_state(tmp_path):
+    model = _stepped("gaussian", "tied")
+    model.save(tmp_path / "m.npz")
+    arrays = _arrays(tmp_path / "m.npz")
+    meta = json.loads(str(arrays["metadata"]))
+    assert meta["format_version"] == fastem_io.FORMAT_VERSION == 2
+    online = meta["online_em"]
+    assert online["n_steps"] == model.n_steps_ == meta["n_iter"] - 1
+    assert online["n_samples"] == model._running_stats.n_samples
+    assert online["moments"] == ["sx", "sxx", "pairs"] and online["reference"] == ["shift"]
+    assert sorted(k for k in arrays if k.startswith("online_em")) == [
+        "online_em__moments__pairs", "online_em__moments__sx", "online_em__moments__sxx",
+        "online_em__nk", "online_em__reference__shift"]
+
+
+def test_a_file_without_online_state_loads_and_restarts_online_em(tmp_path):
+    """Files written before the state was saved: partial_fit starts online EM afresh."""
+    model = _stepped("gaussian")
+    model.save(tmp_path / "m.npz")
+    arrays = {k: v for k, v in _arrays(tmp_path / "m.npz").items()
+              if not k.startswith("online_em")}
+    meta = json.loads(str(arrays["metadata"]))
+    del meta["online_em"]
+    meta["format_version"] = 1
+    arrays["metadata"] = np.array(json.dumps(meta))
+    _write(tmp_path / "old.npz", arrays)
+    loaded = fastem.load(tmp_path / "old.npz")
+    assert getattr(loaded, "_running_stats", None) is None
+    loaded.partial_fit(next(_batches("gaussian", "float64", "error", 1, 50, seed=5)))
+    assert loaded.n_steps_ == 0 and loaded.n_iter_ == 1
+
+
+def test_a_reader_of_version_1_refuses_a_stepped_model_and_reads_the_others(tmp_path,
+                                                                           monkeypatch):
+    """What fastem before the online-EM state does: it refuses the file, rather than
+    loading it without its state (and restarting online EM from one batch)."""
+    _stepped("gaussian").save(tmp_path / "stepped.npz")
+    _model("gaussian").save(tmp_path / "fitted.npz")
+    monkeypatch.setattr(fastem_io, "FORMAT_VERSION", 1)
+    with pytest.raises(ValueError, match="format version 2.*Upgrade fastem") as info:
+        fastem.load(tmp_path / "stepped.npz")
+    assert "\n" not in str(info.value)
+    fastem.load(tmp_path / "fitted.npz")
+
+
+def test_a_stepped_model_converts_and_shows_its_steps(tmp_path, capsys):
+    from fastem.cli import main
+
+    model = _stepped("gaussian")
+    model.save(tmp_path / "m.npz")
+    loaded = fastem.load(tmp_path / "m.npz")
+    a, b = model.to_sklearn(), loaded.to_sklearn()
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
+        assert getattr(a, name).tobytes() == getattr(b, name).tobytes()
+    back = fastem.GaussianMixture.from_sklearn(b)
+    assert getattr(back, "_running_stats", None) is None
+    back.save(tmp_path / "back.npz")
+    assert "online_em" not in _meta(tmp_path / "back.npz")
+    assert main(["info", str(tmp_path / "m.npz")]) == 0
+    assert "stepped by partial_fit 20 time(s) (online EM" in capsys.readouterr().out
+    assert main(["info", str(tmp_path / "back.npz")]) == 0  # no running statistics: no steps
+    assert "did not converge after 20 iteration(s)" in capsys.readouterr().out
+
+
+def _online_field_cases():
+    """Every online-EM entry of every stepped family: wrong shapes, dtypes and values."""
+    for family, covariance_type, dtype, missing in STEPPED:
+        model = _stepped(family, covariance_type, dtype, missing)
+        stats = model._running_stats
+        entries = {"online_em__nk": stats.nk}
+        entries.update({f"online_em__moments__{n}": v for n, v in stats.moments.items()})
+        entries.update({f"online_em__reference__{n}": np.asarray(v)
+                        for n, v in stats.reference.items()})
+        for name, value in entries.items():
+            cases = [("wrong shape", np.concatenate([value, value[:1]])),
+                     ("one row fewer", value[:-1]),
+                     ("extra axis", value[None]),
+                     ("axis dropped", value[0]),
+                     ("dtype", value.astype(np.float16)),
+                     ("other float", value.astype(
+                         np.float32 if value.dtype == np.float64 else np.float64)),
+                     ("integers", value.astype(np.int64)),
+                     ("object", None),
+                     ("missing", None)]
+            if value.ndim == 2 and value.shape[0] != value.shape[1]:
+                cases.append(("transposed", value.T))
+            cases += _invalid_values(name, value, covariance_type)
+            for label, replacement in cases:
+                yield pytest.param(
+                    family, covariance_type, dtype, missing, name, label, replacement,
+                    id=f"{family}-{covariance_type}-{dtype}-{missing}-{name}-{label}",
+                )
+
+
+@pytest.mark.parametrize("family, covariance_type, dtype, missing, name, label, replacement",
+                         _online_field_cases())
+def test_every_invalid_online_field_is_refused(tmp_path, family, covariance_type, dtype,
+                                               missing, name, label, replacement):
+    path = tmp_path / "m.npz"
+    _stepped(family, covariance_type, dtype, missing).save(path)
+    arrays = _arrays(path)
+    if label == "missing":
+        del arrays[name]
+        _write(path, arrays)
+    elif label == "object":
+        arrays[name] = np.array([object()] * len(np.atleast_1d(arrays[name])), dtype=object)
+        _write_object(path, arrays)
+    else:
+        if label not in ("dtype", "integers", "other float"):
+            replacement = replacement.astype(arrays[name].dtype)
+        arrays[name] = replacement
+        _write(path, arrays)
+    with pytest.raises(ValueError) as info:
+        fastem.load(path)
+    message = str(info.value)
+    assert "\n" not in message
+    assert str(path) in message
+    assert repr(name) in message, message
+
+
+def _online_metadata_cases():
+    invalid = {
+        "n_steps": [-1, 1.5, True, "3", 5],  # 5: not n_iter - 1
+        "n_samples": [0, -1.0, float("nan"), float("inf"), "1", True],
+        "log_likelihood": [float("nan"), -float("inf"), "x", None],
+        "moments": [["sx"], ["sx", "sx", "sxx"], ["sx", "sxx", "other"], "sx", [1, 2]],
+        "reference": [[], ["shift", "other"], "shift", [None]],
+    }
+    for family, covariance_type, dtype, missing in STEPPED:
+        model = _stepped(family, covariance_type, dtype, missing)
+        stats = model._running_stats
+        online = {"n_steps": model.n_steps_, "n_samples": stats.n_samples,
+                  "log_likelihood": stats.log_likelihood, "moments": list(stats.moments),
+                  "reference": list(stats.reference)}  # what the file's field holds
+        for field, current in online.items():
+            values = [("missing", None)] + [(f"= {v!r}", v) for v in invalid[field] if v != current]
+            for label, value in values:
+                yield pytest.param(
+                    family, covariance_type, dtype, missing, field, label, value,
+                    id=f"{family}-{covariance_type}-{dtype}-{missing}-{field} {label}")
+
+
+@functools.lru_cache(maxsize=None)
+def _saved_stepped(family, covariance_type, dtype, missing):
+    import tempfile
+
+    path = os.path.join(tempfile.mkdtemp(), "m.npz")
+    _stepped(family, covariance_type, dtype, missing).save(path)
+    return path
+
+
+@pytest.mark.parametrize("family, covariance_type, dtype, missing, field, label, value",
+                         _online_metadata_cases())
+def test_every_invalid_online_metadata_field_is_refused(tmp_path, family, covariance_type, dtype,
+                                                        missing, field, label, value):
+    arrays = _arrays(_saved_stepped(family, covariance_type, dtype, missing))
+    meta = json.loads(str(arrays["metadata"]))
+    if label == "missing":
+        del meta["online_em"][field]
+    else:
+        meta["online_em"][field] = value
+    arrays["metadata"] = np.array(json.dumps(meta))
+    _write(tmp_path / "m.npz", arrays)
+    with pytest.raises(ValueError) as info:
+        fastem.load(tmp_path / "m.npz")
+    message = str(info.value)
+    assert "\n" not in message and str(tmp_path / "m.npz") in message
+    assert f"online_em.{field}" in message, message
+
+
+def _damaged_online(tmp_path, kind):
+    path = tmp_path / "m.npz"
+    _stepped("gaussian", "diag").save(path)
+    arrays = _arrays(path)
+    meta = json.loads(str(arrays["metadata"]))
+    if kind == "online metadata missing":
+        del meta["online_em"]
+    elif kind == "online metadata not a dict":
+        meta["online_em"] = [1, 2]
+    elif kind == "online state in version 1":
+        meta["format_version"] = 1
+    elif kind == "stray online entry":
+        arrays["online_em__moments__extra"] = np.zeros(3)
+    elif kind == "missing online entry":
+        del arrays["online_em__moments__sxx"]
+    elif kind == "n_iter disagrees":
+        meta["n_iter"] += 1
+    elif kind == "nk disagrees with n_samples":
+        meta["online_em"]["n_samples"] /= 2
+    arrays["metadata"] = np.array(json.dumps(meta))
+    _write(path, arrays)
+    return path
+
+
+@pytest.mark.parametrize("kind, field", [
+    ("online metadata missing", "online_em"), ("online metadata not a dict", "online_em"),
+    ("online state in version 1", "format_version"), ("stray online entry", "online_em__moments__extra"),
+    ("missing online entry", "online_em__moments__sxx"), ("n_iter disagrees", "n_iter"),
+    ("nk disagrees with n_samples", "online_em.n_samples"),
+])
+def test_damaged_online_state_gives_one_line_naming_the_file(tmp_path, kind, field):
+    path = _damaged_online(tmp_path, kind)
+    with pytest.raises(ValueError) as info:
+        fastem.load(path)
+    message = str(info.value)
+    assert str(path) in message and "\n" not in message and field in message, message
+
+
+def test_a_stepped_tied_model_with_many_components_and_one_feature_loads(tmp_path):
+    """The K x K 'pairs' statistic of 'tied' is larger than any parameter when K > D."""
+    rng = np.random.default_rng(6)
+    model = fastem.GaussianMixture(120, covariance_type="tied", random_state=0, reg_covar=1e-3)
+    for _ in range(3):
+        model.partial_fit(rng.normal(size=(600, 1)) * 30)
+    model.save(tmp_path / "m.npz")
+    _assert_same_online_state(model, fastem.load(tmp_path / "m.npz"))
