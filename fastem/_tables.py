@@ -422,12 +422,44 @@ _APART_ROWS = 9
 
 
 def _stands_apart(first, body):
-    """Whether every value of ``first`` lies outside the range of its column in ``body``."""
+    """Whether every value of ``first`` lies far outside the range of its column in ``body``:
+    further from it than the range is wide (wavelengths of 450 above reflectances within
+    [0, 1]; not the smallest row of sorted data, nor one outlier among spread values)."""
+    values = [float(v) for v in first]
+    if not all(np.isfinite(values)):
+        return False
     columns = [[float(r[j]) for r in body if j < len(r) and _is_number(r[j])]
                for j in range(len(first))]
     if min(len(c) for c in columns) < _APART_ROWS:
         return False
-    return all(not min(c) <= float(v) <= max(c) for v, c in zip(first, columns))
+    for v, c in zip(values, columns):
+        lo, hi = min(c), max(c)
+        if not (np.isfinite(lo) and np.isfinite(hi) and max(lo - v, v - hi) > max(hi - lo, 0.0)):
+            return False
+    return True
+
+
+def _whole_above_fractions(first, body):
+    return all(_INTEGER.fullmatch(v) for v in first) and any(
+        _is_number(v) and not _INTEGER.fullmatch(v) for r in body for v in r)
+
+
+def _looks_like_names(first, body):
+    """Whether a first row of numbers looks like column names (see :func:`_numeric_header_note`)."""
+    if (len(first) < 2 or not all(_is_number(v) for v in first)
+            or len({float(v) for v in first}) < len(first)):
+        return False
+    return _whole_above_fractions(first, body) or _stands_apart(first, body)
+
+
+def numeric_names_row(path):
+    """The fields of a CSV file's first row when it is numbers that look like column names
+    (the row that :func:`read_csv` reads as data with a note), else None."""
+    sniffed = _sniff(path)
+    if sniffed.names is not None:
+        return None
+    rows = _sample_rows(path, sniffed.encoding, sniffed.delimiter, sniffed.comments[0])
+    return [v.strip() for v in rows[0]] if _looks_like_names(rows[0], rows[1:]) else None
 
 
 def _numeric_header_note(path, encoding, delimiter, comments):
@@ -441,16 +473,12 @@ def _numeric_header_note(path, encoding, delimiter, comments):
     """
     rows = _sample_rows(path, encoding, delimiter, comments)
     first, body = rows[0], rows[1:]
-    if (len(first) < 2 or not all(_is_number(v) for v in first)
-            or len({float(v) for v in first}) < len(first)):
+    if not _looks_like_names(first, body):
         return []
-    if all(_INTEGER.fullmatch(v) for v in first) and any(
-            _is_number(v) and not _INTEGER.fullmatch(v) for r in body for v in r):
+    if _whole_above_fractions(first, body):
         why = "holds whole numbers above rows of fractions"
-    elif _stands_apart(first, body):
-        why = "lies outside the range of the rows below it in every column"
     else:
-        return []
+        why = "lies far outside the range of the rows below it in every column"
     shown = ", ".join(v.strip() for v in first[:4]) + (", ..." if len(first) > 4 else "")
     return [f"{path!r}: its first row ({shown}) {why}; it is read as data. If these are "
             "column names, pass --header yes (header=True in Python: Chunks(..., header=True))"]
@@ -931,23 +959,26 @@ def choose_columns(columns, names, available, path):
     chosen = []
     stripped = None if shown is None else [name.strip() for name in shown]
     for token in columns:
-        if shown is not None and token in shown:  # a name, even one that looks like a number
+        if isinstance(token, (int, np.integer)) and not isinstance(token, bool):
+            index = int(token)  # an index from Python (Chunks(columns=[0, 2])), never a name
+        elif shown is not None and token in shown:  # a name, even one that looks like a number
             chosen.append(available[shown.index(token)])
             continue
-        if stripped is not None and stripped.count(token.strip()) == 1:
+        elif stripped is not None and stripped.count(token.strip()) == 1:
             chosen.append(available[stripped.index(token.strip())])
             continue
-        try:
-            index = int(token)
-        except ValueError:
-            if shown is None:
+        else:
+            try:
+                index = int(token)
+            except ValueError:
+                if shown is None:
+                    raise ValueError(
+                        f"column {token!r} not found: {path!r} has no header row with names; "
+                        f"select columns by 0-based index (0 to {n - 1})"
+                    ) from None
                 raise ValueError(
-                    f"column {token!r} not found: {path!r} has no header row with names; "
-                    f"select columns by 0-based index (0 to {n - 1})"
+                    f"column {token!r} not found in {path!r}; its columns are {shown}"
                 ) from None
-            raise ValueError(
-                f"column {token!r} not found in {path!r}; its columns are {shown}"
-            ) from None
         if not -n <= index < n:
             raise ValueError(
                 f"column index {index} is out of range for {path!r}, which has {n} "

@@ -35,6 +35,7 @@ from ._tables import (
     choose_columns,
     csv_column_names,
     fill_csv,
+    numeric_names_row,
     parquet_column_names,
     read_columns,
     shortest_text,
@@ -266,6 +267,24 @@ def column_names(path, header=None):
     except (ValueError, ImportError) as exc:
         raise CommandError(str(exc)) from None
     return None
+
+
+def _names_in_row(names, row):
+    """For each of the model's ``names``, its position in the first ``row`` of a file, if the
+    row holds exactly those names, each once, as written or as the same number ('400',
+    ' 400', '400.0'); else None."""
+    def key(text):
+        text = text.strip()
+        try:
+            return ("number", float(text))
+        except ValueError:
+            return ("text", text)
+
+    keys = [key(field) for field in row]
+    wanted = [key(name) for name in names]
+    if len(set(keys)) != len(keys) or sorted(keys) != sorted(wanted):
+        return None
+    return [keys.index(k) for k in wanted]
 
 
 def _check_data_path(path):
@@ -535,7 +554,7 @@ def _model_summary(model):
         "n_iter": int(model.n_iter_),
         "lower_bound": float(model.lower_bound_),
         # A model stepped by partial_fit (online EM), whose running statistics it keeps.
-        **({"online_em_steps": int(model.n_iter_)}
+        **({"partial_fit_calls": int(model.n_iter_), "n_steps": int(model.n_steps_)}
            if getattr(model, "_running_stats", None) is not None else {}),
         "parameters": {name: _to_list(getattr(model, name)) for name in model._parameter_names},
         **({"effective_n_components": model.effective_n_components()}
@@ -558,8 +577,8 @@ def _print_model(model):
     print(f"  features: {summary['n_features_in']}{listed}   dtype: {summary['dtype']}")
     if summary["n_iter"] == 0:  # max_iter=0: the start, never evaluated on the data
         print("  not fitted by EM (max_iter=0): the parameters are the start")
-    elif "online_em_steps" in summary:
-        print(f"  stepped by partial_fit {summary['online_em_steps']} time(s) (online EM, which "
+    elif "partial_fit_calls" in summary:
+        print(f"  stepped by partial_fit {summary['partial_fit_calls']} time(s) (online EM, which "
               "keeps its running statistics and has no convergence test); log-likelihood per "
               f"sample of the last batch {summary['lower_bound']:.6f}")
     else:
@@ -743,15 +762,24 @@ def _data_for(model, args, missing=False, dtype=None):
     if fitted is not None:
         fitted = [str(n) for n in fitted]
         file_names = column_names(args.data, header)
-        if file_names is None and _HEADER[header] is None:
-            # A first row of numbers that holds every one of the model's names
-            # (wavelengths, years) is the header, not a row of data.
-            as_names = column_names(args.data, "yes")
-            if as_names is not None and set(fitted) <= set(as_names):
-                header, file_names = "yes", as_names
+        if (file_names is None and _HEADER[header] is None and columns is None
+                and args.data.lower().endswith(".csv")):
+            # A first row of numbers that looks like names (see the reader's
+            # note) and holds the model's names, each once and nothing else
+            # (wavelengths, years), is the header, not a row of data.
+            try:
+                row = numeric_names_row(args.data)
+            except ValueError as exc:
+                raise CommandError(str(exc)) from None
+            order = None if row is None else _names_in_row(fitted, row)
+            if order is not None:
+                header, file_names = "yes", column_names(args.data, "yes")
+                columns = [file_names[j] for j in order]
                 if not args.quiet:
                     print(f"fastem: note: the first row of {args.data!r} holds the model's "
                           "column names, so it is read as the header", file=sys.stderr)
+                fitted = None  # matched here, by value
+    if fitted is not None:
         requested = _column_tokens(columns, file_names)
         if requested is not None and file_names is not None:
             try:

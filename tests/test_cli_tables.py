@@ -306,6 +306,33 @@ def test_header_option_for_names_that_are_numbers(capsys, tmp_path):
                              "-o", tmp_path / "l.npy")
         assert status == 0 and "holds the model's column names, so it is read as the header" in err
         assert_array_equal(np.load(tmp_path / "l.npy"), expected)
+    # ... also written otherwise: spaces after the commas, or as floats
+    for i, line in enumerate(["400, 410, 420", "420.0,400.0,410.0"]):
+        order = [int(float(v)) for v in line.split(",")]
+        path = tmp_path / f"written{i}.csv"
+        path.write_text(line + "\n" + frame[order].to_csv(index=False, header=False))
+        status, _, err = run(capsys, "predict", tmp_path / "m.npz", path, "-o", tmp_path / "l.npy")
+        assert status == 0 and "read as the header" in err
+        assert_array_equal(np.load(tmp_path / "l.npy"), expected)
+
+
+@pytest.mark.parametrize("first", [[0, 1, 2], [2, 0, 1]])
+def test_a_first_data_row_that_spells_the_model_s_names_stays_data(capsys, tmp_path, first):
+    """Names '0', '1', '2' (a DataFrame's columns as text) and a headerless file whose first
+    row of counts is 0,1,2 or 2,0,1: that row is data like the others, not a header."""
+    rng = np.random.default_rng(0)
+    counts = rng.poisson(3.0, (30, 3))
+    pd.DataFrame(counts.astype(float), columns=["0", "1", "2"]).to_csv(tmp_path / "fit.csv", index=False)
+    assert run(capsys, "fit", tmp_path / "fit.csv", "--family", "poisson", "-k", "2",
+               "--header", "yes", "-o", tmp_path / "m.npz")[0] == 0
+    rows = np.vstack([first, counts[:9]])
+    np.savetxt(tmp_path / "new.csv", rows, delimiter=",", fmt="%d")
+    for command in ("predict", "score"):
+        status, out, err = run(capsys, command, tmp_path / "m.npz", tmp_path / "new.csv",
+                               *(["-o", tmp_path / "l.npy"] if command == "predict" else []))
+        assert status == 0 and "read as the header" not in err
+    assert_array_equal(np.load(tmp_path / "l.npy"), fastem.load(tmp_path / "m.npz").predict(
+        pd.DataFrame(rows.astype(float), columns=["0", "1", "2"])))
 
 
 def test_repeated_names_never_read_one_column_twice(capsys, tmp_path):

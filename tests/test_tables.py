@@ -208,6 +208,15 @@ def test_a_first_row_of_numbers_apart_from_the_rows_below_gets_a_note(tmp_path, 
     assert "Chunks(..., header=True)" in table.notes[0]
     assert reader(path, header=True).names == names
     assert reader(_write(tmp_path, _text(data.tolist()), "plain.csv")).notes == []
+    # A first row of data that is merely extreme gets no note: sorted data, an outlier
+    # within a range's width of the rest, a row of NaN or infinities.
+    ordered = np.sort(data, axis=0)
+    extreme = np.vstack([data.max(axis=0) + 0.5 * np.ptp(data, axis=0), data])
+    for rows in (ordered, np.cumsum(data, axis=0), extreme):
+        assert reader(_write(tmp_path, _text(rows.tolist()), "extreme.csv")).notes == []
+    for first in (["nan"] * len(names), ["inf", "-inf", "inf"][: len(names)]):
+        content = _text([first, *data.tolist()])
+        assert reader(_write(tmp_path, content, "special.csv"), missing=True).notes == []
 
 
 def test_chunks_take_a_header_and_warn_the_reader_s_notes(tmp_path):
@@ -223,6 +232,10 @@ def test_chunks_take_a_header_and_warn_the_reader_s_notes(tmp_path):
     assert list(model.feature_names_in_) == ["450.5", "532.2"]
     with pytest.raises(ValueError, match="header must be None"):
         fastem.Chunks([path], header="yes")
+    # Python ints in columns= are indices, also in a file whose names are numbers
+    indexed = fastem.GaussianMixture(2, random_state=0).fit(
+        fastem.Chunks([path], header=True, columns=[1, 0]))
+    assert list(indexed.feature_names_in_) == ["532.2", "450.5"]
 
 
 def test_names_with_spaces_are_selected_with_or_without_them(tmp_path, reader):
