@@ -266,8 +266,10 @@ def one_snapshot(function):
     return wrapper
 
 
-# Per-model locks of the methods that update a model from its own state.
-_UPDATE_LOCKS = weakref.WeakKeyDictionary()
+# Per-model locks of the methods that update a model from its own state, by
+# id(model): a model need not be hashable, and models that compare equal
+# keep locks of their own. Each entry goes when its model does.
+_UPDATE_LOCKS = {}
 _UPDATE_LOCKS_GUARD = threading.Lock()
 
 
@@ -285,10 +287,12 @@ def one_update_at_a_time(function):
 
     @functools.wraps(function)
     def wrapper(model, *args, **kwargs):
+        key = id(model)
         with _UPDATE_LOCKS_GUARD:
-            lock = _UPDATE_LOCKS.get(model)
+            lock = _UPDATE_LOCKS.get(key)
             if lock is None:
-                lock = _UPDATE_LOCKS[model] = threading.RLock()
+                lock = _UPDATE_LOCKS[key] = threading.RLock()
+                weakref.finalize(model, _UPDATE_LOCKS.pop, key, None)
         with lock:
             return function(model, *args, **kwargs)
 

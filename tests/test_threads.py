@@ -391,3 +391,18 @@ def test_concurrent_partial_fits_lose_no_batch():
         t.join()
     assert not errors, errors[0]
     assert model.n_steps_ == len(batches) - 1
+
+
+def test_partial_fit_of_an_unhashable_model():
+    """A subclass with __eq__ and no __hash__ (a dataclass-style family) still streams."""
+
+    class Comparable(GaussianMixture):
+        def __eq__(self, other):
+            return type(self) is type(other)
+
+    X = np.random.default_rng(4).normal(size=(200, 2))
+    a, b = Comparable(2, random_state=0), Comparable(2, random_state=0)
+    assert a == b
+    a.partial_fit(X)
+    b.partial_fit(X).partial_fit(X)
+    assert (a.n_steps_, b.n_steps_) == (0, 1)
