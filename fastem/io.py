@@ -178,9 +178,11 @@ def _check_destination(path):
     ends with a separator names a directory, which a model file cannot be.
     """
     if path.endswith(tuple(s for s in (os.sep, os.altsep) if s)):
+        stem = path.rstrip(os.sep + (os.altsep or ""))
+        example = os.path.join(stem, "model.npz") if os.path.isdir(stem) else stem
         raise ValueError(
             f"cannot save a model to {path!r}: a path that ends with {path[-1]!r} names a "
-            f"directory. Give the path of a file, e.g. {path.rstrip(os.sep + (os.altsep or ''))!r}."
+            f"directory. Give the path of a file, e.g. {example!r}."
         )
     try:
         st = os.stat(path)
@@ -238,6 +240,9 @@ def save(model, path):
     from . import __version__
 
     model._check_is_fitted()
+    # Hyper-parameters changed by set_params since the fit (n_components,
+    # covariance_type) no longer describe the parameters: load would refuse the file.
+    model._check_fitted_parameters(model.n_features_in_)
     path = os.fspath(path)
     _check_destination(path)
     hyper, hyper_arrays, dropped = _split_hyper_parameters(model.get_params())

@@ -361,12 +361,25 @@ def test_save_never_replaces_a_data_file(tmp_path):
     with pytest.raises(ValueError, match=r"ends with '/' names a directory.*e\.g\. '.*new\.npz'"):
         model.save(f"{tmp_path}/new.npz/")
     assert not (tmp_path / "new.npz").exists()
+    with pytest.raises(ValueError, match=r"names a directory.*e\.g\. '.*model\.npz'"):
+        model.save(f"{tmp_path}/")  # an existing directory: a file in it
     # an existing model file and an empty file may be replaced
     model.save(tmp_path / "m.npz")
     model.save(tmp_path / "m.npz")
     (tmp_path / "empty.npz").write_bytes(b"")
     model.save(tmp_path / "empty.npz")
     assert fastem.load(tmp_path / "empty.npz").n_components == model.n_components
+
+
+def test_save_refuses_hyper_parameters_changed_since_the_fit(tmp_path):
+    """set_params(n_components=..., covariance_type=...) after a fit: the file would hold
+    parameters its own metadata contradicts, which load refuses as damaged; save says so."""
+    for change in ({"n_components": 3}, {"covariance_type": "diag"}):
+        model = fastem.GaussianMixture(2, random_state=0).fit(
+            np.random.default_rng(0).normal(size=(100, 2))).set_params(**change)
+        with pytest.raises(ValueError, match="disagree with each other or with its hyper-parameters"):
+            model.save(tmp_path / "m.npz")
+        assert not (tmp_path / "m.npz").exists()
 
 
 def _stray(directory):
