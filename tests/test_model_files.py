@@ -126,16 +126,7 @@ def _field_cases():
                         id=f"{family}-{covariance_type}-{dtype}-{name}-{label}",
                     )
                 continue
-            cases = [("wrong shape", np.concatenate([value, value[:1]])),
-                     ("one row fewer", value[:-1]),
-                     ("extra axis", value[None]),
-                     ("axis dropped", value[0]),
-                     ("dtype", value.astype(np.float16)),
-                     ("integers", value.astype(np.int64)),
-                     ("object", None)]
-            if value.ndim == 2 and value.shape[0] != value.shape[1]:
-                cases.append(("transposed", value.T))
-            cases += _invalid_values(name, value, covariance_type)
+            cases = _layout_cases(value) + _invalid_values(name, value, covariance_type)
             for label, replacement in cases:
                 yield pytest.param(
                     family, covariance_type, dtype, name, label, replacement,
@@ -149,22 +140,34 @@ def test_every_invalid_field_is_refused(tmp_path, family, covariance_type, dtype
     model = _model(family, covariance_type, dtype)
     path = tmp_path / "m.npz"
     model.save(path)
+    _replace_entry(path, name, label, replacement, raw=("dtype", "integers"))
+    _assert_refused_naming(path, name)
+
+
+def _replace_entry(path, name, label, replacement, raw):
+    """Rewrite entry ``name`` of the file: deleted ('missing'), an object array ('object'),
+    or ``replacement``, cast to the entry's dtype unless ``label`` is in ``raw``."""
     arrays = _arrays(path)
-    if label == "object":
+    if label == "missing":
+        del arrays[name]
+        _write(path, arrays)
+    elif label == "object":
         # An object array needs pickling; NumPy refuses it with allow_pickle=False.
         arrays[name] = np.array([object()] * len(np.atleast_1d(arrays[name])), dtype=object)
         _write_object(path, arrays)
     else:
-        if label not in ("dtype", "integers"):
-            replacement = replacement.astype(arrays[name].dtype)
-        arrays[name] = replacement
+        arrays[name] = replacement if label in raw else replacement.astype(arrays[name].dtype)
         _write(path, arrays)
+
+
+def _assert_refused_naming(path, name):
+    """``load`` refuses the file in one line that names it and the entry ``name``."""
     with pytest.raises(ValueError) as info:
         fastem.load(path)
     message = str(info.value)
     assert "\n" not in message
     assert str(path) in message
-    assert repr(name) in message
+    assert repr(name) in message, message
 
 
 def _write_object(path, arrays):
@@ -505,18 +508,27 @@ def _saved(family, covariance_type, dtype):
     return path
 
 
-@pytest.mark.parametrize("family, covariance_type, dtype, field, label, value", _metadata_cases())
-def test_every_invalid_metadata_field_is_refused(tmp_path, family, covariance_type, dtype, field,
-                                                 label, value):
-    arrays = _arrays(_saved(family, covariance_type, dtype))
+def _write_with_metadata_field(source, path, field, label, value):
+    """Copy the model file ``source`` to ``path`` with the metadata field ``field`` (a tuple
+    of keys, outermost first) set to ``value``, or deleted for the label 'missing'."""
+    arrays = _arrays(source)
     meta = json.loads(str(arrays["metadata"]))
-    holder = meta if len(field) == 1 else meta[field[0]]
+    holder = meta
+    for key in field[:-1]:
+        holder = holder[key]
     if label == "missing":
         del holder[field[-1]]
     else:
         holder[field[-1]] = value
     arrays["metadata"] = np.array(json.dumps(meta))
-    _write(tmp_path / "m.npz", arrays)
+    _write(path, arrays)
+
+
+@pytest.mark.parametrize("family, covariance_type, dtype, field, label, value", _metadata_cases())
+def test_every_invalid_metadata_field_is_refused(tmp_path, family, covariance_type, dtype, field,
+                                                 label, value):
+    _write_with_metadata_field(_saved(family, covariance_type, dtype), tmp_path / "m.npz",
+                               field, label, value)
     with pytest.raises(ValueError) as info:
         fastem.load(tmp_path / "m.npz")
     message = str(info.value)
@@ -707,6 +719,20 @@ def test_a_stepped_model_converts_and_shows_its_steps(tmp_path, capsys):
     assert "did not converge after 20 iteration(s)" in capsys.readouterr().out
 
 
+def _layout_cases(value):
+    """(label, replacement) of an entry of wrong shape, dtype or kind ('object': an object array)."""
+    cases = [("wrong shape", np.concatenate([value, value[:1]])),
+             ("one row fewer", value[:-1]),
+             ("extra axis", value[None]),
+             ("axis dropped", value[0]),
+             ("dtype", value.astype(np.float16)),
+             ("integers", value.astype(np.int64)),
+             ("object", None)]
+    if value.ndim == 2 and value.shape[0] != value.shape[1]:
+        cases.append(("transposed", value.T))
+    return cases
+
+
 def _online_field_cases():
     """Every online-EM entry of every stepped family: wrong shapes, dtypes and values."""
     for family, covariance_type, dtype, missing in STEPPED:
@@ -717,19 +743,10 @@ def _online_field_cases():
         entries.update({f"online_em__reference__{n}": np.asarray(v)
                         for n, v in stats.reference.items()})
         for name, value in entries.items():
-            cases = [("wrong shape", np.concatenate([value, value[:1]])),
-                     ("one row fewer", value[:-1]),
-                     ("extra axis", value[None]),
-                     ("axis dropped", value[0]),
-                     ("dtype", value.astype(np.float16)),
-                     ("other float", value.astype(
-                         np.float32 if value.dtype == np.float64 else np.float64)),
-                     ("integers", value.astype(np.int64)),
-                     ("object", None),
-                     ("missing", None)]
-            if value.ndim == 2 and value.shape[0] != value.shape[1]:
-                cases.append(("transposed", value.T))
-            cases += _invalid_values(name, value, covariance_type)
+            cases = _layout_cases(value) + [
+                ("other float", value.astype(np.float32 if value.dtype == np.float64 else np.float64)),
+                ("missing", None),
+            ] + _invalid_values(name, value, covariance_type)
             for label, replacement in cases:
                 yield pytest.param(
                     family, covariance_type, dtype, missing, name, label, replacement,
@@ -743,24 +760,8 @@ def test_every_invalid_online_field_is_refused(tmp_path, family, covariance_type
                                                missing, name, label, replacement):
     path = tmp_path / "m.npz"
     _stepped(family, covariance_type, dtype, missing).save(path)
-    arrays = _arrays(path)
-    if label == "missing":
-        del arrays[name]
-        _write(path, arrays)
-    elif label == "object":
-        arrays[name] = np.array([object()] * len(np.atleast_1d(arrays[name])), dtype=object)
-        _write_object(path, arrays)
-    else:
-        if label not in ("dtype", "integers", "other float"):
-            replacement = replacement.astype(arrays[name].dtype)
-        arrays[name] = replacement
-        _write(path, arrays)
-    with pytest.raises(ValueError) as info:
-        fastem.load(path)
-    message = str(info.value)
-    assert "\n" not in message
-    assert str(path) in message
-    assert repr(name) in message, message
+    _replace_entry(path, name, label, replacement, raw=("dtype", "integers", "other float"))
+    _assert_refused_naming(path, name)
 
 
 def _online_metadata_cases():
@@ -798,14 +799,8 @@ def _saved_stepped(family, covariance_type, dtype, missing):
                          _online_metadata_cases())
 def test_every_invalid_online_metadata_field_is_refused(tmp_path, family, covariance_type, dtype,
                                                         missing, field, label, value):
-    arrays = _arrays(_saved_stepped(family, covariance_type, dtype, missing))
-    meta = json.loads(str(arrays["metadata"]))
-    if label == "missing":
-        del meta["online_em"][field]
-    else:
-        meta["online_em"][field] = value
-    arrays["metadata"] = np.array(json.dumps(meta))
-    _write(tmp_path / "m.npz", arrays)
+    _write_with_metadata_field(_saved_stepped(family, covariance_type, dtype, missing),
+                               tmp_path / "m.npz", ("online_em", field), label, value)
     with pytest.raises(ValueError) as info:
         fastem.load(tmp_path / "m.npz")
     message = str(info.value)
