@@ -439,17 +439,18 @@ def _stands_apart(first, body):
     return True
 
 
-def _whole_above_fractions(first, body):
-    return all(_INTEGER.fullmatch(v) for v in first) and any(
-        _is_number(v) and not _INTEGER.fullmatch(v) for r in body for v in r)
-
-
-def _looks_like_names(first, body):
-    """Whether a first row of numbers looks like column names (see :func:`_numeric_header_note`)."""
+def _why_names(first, body):
+    """Why a first row of numbers looks like column names, or None when it does not
+    (see :func:`_numeric_header_note`)."""
     if (len(first) < 2 or not all(_is_number(v) for v in first)
             or len({float(v) for v in first}) < len(first)):
-        return False
-    return _whole_above_fractions(first, body) or _stands_apart(first, body)
+        return None
+    if all(_INTEGER.fullmatch(v) for v in first) and any(
+            _is_number(v) and not _INTEGER.fullmatch(v) for r in body for v in r):
+        return "holds whole numbers above rows of fractions"
+    if _stands_apart(first, body):
+        return "lies far outside the range of the rows below it in every column"
+    return None
 
 
 def numeric_names_row(path):
@@ -459,7 +460,7 @@ def numeric_names_row(path):
     if sniffed.names is not None:
         return None
     rows = _sample_rows(path, sniffed.encoding, sniffed.delimiter, sniffed.comments[0])
-    return [v.strip() for v in rows[0]] if _looks_like_names(rows[0], rows[1:]) else None
+    return [v.strip() for v in rows[0]] if _why_names(rows[0], rows[1:]) else None
 
 
 def _numeric_header_note(path, encoding, delimiter, comments):
@@ -472,13 +473,10 @@ def _numeric_header_note(path, encoding, delimiter, comments):
     says how to read them as names.
     """
     rows = _sample_rows(path, encoding, delimiter, comments)
-    first, body = rows[0], rows[1:]
-    if not _looks_like_names(first, body):
+    first = rows[0]
+    why = _why_names(first, rows[1:])
+    if why is None:
         return []
-    if _whole_above_fractions(first, body):
-        why = "holds whole numbers above rows of fractions"
-    else:
-        why = "lies far outside the range of the rows below it in every column"
     shown = ", ".join(v.strip() for v in first[:4]) + (", ..." if len(first) > 4 else "")
     return [f"{path!r}: its first row ({shown}) {why}; it is read as data. If these are "
             "column names, pass --header yes (header=True in Python: Chunks(..., header=True))"]
@@ -985,8 +983,9 @@ def choose_columns(columns, names, available, path):
                 f"column(s) (indices 0 to {n - 1})"
             )
         chosen.append(available[index % n])
+    seen = {}  # position -> where in columns it was first selected
     for k, position in enumerate(chosen):
-        first = chosen.index(position)
+        first = seen.setdefault(position, k)
         if first < k:
             what = f"column {position}" if shown is None else f"the column {shown[available.index(position)]!r}"
             raise ValueError(

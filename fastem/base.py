@@ -1261,10 +1261,10 @@ class BaseMixture:
             if fitted.get(name) != wanted[name]
         ]
         fitted_names = getattr(self, "feature_names_in_", None)
-        if (names is not None and fitted_names is not None
-                and [str(n) for n in fitted_names] != [str(n) for n in names]):
-            changed.append(f"feature names {[str(n) for n in fitted_names]} to "
-                           f"{[str(n) for n in names]}")
+        if names is not None and fitted_names is not None:
+            before, after = [str(n) for n in fitted_names], [str(n) for n in names]
+            if before != after:
+                changed.append(f"feature names {before} to {after}")
         return ", ".join(changed) or None
 
     @_one_snapshot
