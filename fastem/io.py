@@ -489,10 +489,7 @@ def _check_metadata_fields(metadata, path):
     """Every field that :func:`load` uses is present and of the right JSON type."""
     for field, types in _METADATA_FIELDS.items():
         if field not in metadata:
-            raise ValueError(
-                f"{path!r} is damaged: its metadata lacks the field {field!r}. Save the "
-                "model again, or restore the file from a copy."
-            )
+            raise _damaged(path, f"its metadata lacks the field {field!r}")
         value = metadata[field]
         if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
             raise ValueError(
@@ -512,7 +509,7 @@ def _check_metadata_fields(metadata, path):
             "'float32' or 'float64'."
         )
     for value in metadata["lower_bounds"]:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if not (_is_json_number(value) and math.isfinite(value)):
             raise ValueError(
                 f"{path!r} is damaged: metadata field 'lower_bounds' holds {value!r}, "
                 "expected finite numbers."
@@ -648,12 +645,14 @@ def load(path):
 
 
 def _damaged(path, problem):
+    """The one-line ValueError for a model file whose ``problem`` shows it is damaged."""
     return ValueError(
         f"{path!r} is damaged: {problem}. Save the model again, or restore the file from a copy."
     )
 
 
-def _is_number(value):
+def _is_json_number(value):
+    """A JSON number as ``json.loads`` gives it: an int or a float, not a bool."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -683,9 +682,9 @@ def _read_online_entries(archive, metadata, path):
     for field, check, expected in (
         ("n_steps", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
          "a non-negative integer"),
-        ("n_samples", lambda v: _is_number(v) and math.isfinite(v) and v > 0,
+        ("n_samples", lambda v: _is_json_number(v) and math.isfinite(v) and v > 0,
          "a positive finite number"),
-        ("log_likelihood", lambda v: _is_number(v) and math.isfinite(v), "a finite number"),
+        ("log_likelihood", lambda v: _is_json_number(v) and math.isfinite(v), "a finite number"),
         ("moments", lambda v: isinstance(v, list) and all(isinstance(n, str) for n in v)
          and len(set(v)) == len(v), "a list of distinct names"),
         ("reference", lambda v: isinstance(v, list) and all(isinstance(n, str) for n in v)
