@@ -4,7 +4,6 @@ import numbers
 import warnings
 
 import numpy as np
-from scipy import special
 
 from .._threading import launch
 from .._validation import as_float_array, check_scalar, check_weights_init
@@ -827,7 +826,9 @@ class GaussianMixture(_GaussianComponents):
         if uniforms is None:
             choices, normals = np.empty(0), np.empty((0, X.shape[1]))
         else:  # standard normals by inversion of their distribution function
-            choices, normals = uniforms[:, 0], special.ndtri(uniforms[:, 1:])
+            from scipy.special import ndtri  # on use: scipy.special takes a third of the import
+
+            choices, normals = uniforms[:, 0], ndtri(uniforms[:, 1:])
         launch(impute_rows, X, resp, params, choices, normals, out,
                cost_per_row=X.shape[1] * (X.shape[1] + resp.shape[1]))
 
