@@ -1,5 +1,6 @@
 """Gaussian mixtures with full, tied, diagonal or spherical covariances."""
 
+import functools
 import numbers
 import warnings
 
@@ -70,7 +71,7 @@ class _PassPatterns:
         dtype = np.dtype(dtype)
         if dtype not in self._tables:
             n_features = model.means_.shape[1]
-            pc = np.triu(np.asarray(model.precisions_cholesky_, dtype=np.float64))
+            pc = upper(np.asarray(model.precisions_cholesky_, dtype=np.float64))
             precisions = precisions_from_cholesky(pc, model.covariance_type)
             self._tables[dtype] = pattern_table(
                 self.keys, n_features, precisions.reshape(-1, n_features, n_features), dtype
@@ -112,6 +113,29 @@ def precisions_cholesky_from_covariances(covariances, covariance_type):
     if np.any(covariances <= 0.0):
         raise ValueError(_ILL_DEFINED)
     return 1.0 / np.sqrt(covariances)
+
+
+@functools.lru_cache(maxsize=64)
+def _upper_triangle(n_features):
+    """Indices of the upper triangle of an ``n_features`` square matrix, computed once per size.
+
+    Returns ``(rows, cols, on_diagonal, mask)``: the row and column index of
+    each upper entry (``np.triu_indices`` order), which of them lie on the
+    diagonal, and the boolean (n_features, n_features) mask of the upper
+    triangle. Read-only; every pass of a fit asks for them.
+    """
+    rows, cols = np.triu_indices(n_features)
+    mask = np.zeros((n_features, n_features), dtype=bool)
+    mask[rows, cols] = True
+    arrays = (rows, cols, rows == cols, mask)
+    for array in arrays:
+        array.flags.writeable = False
+    return arrays
+
+
+def upper(matrices):
+    """``np.triu(matrices)`` (over the last two axes) with the cached mask: below the diagonal 0."""
+    return np.where(_upper_triangle(matrices.shape[-1])[3], matrices, 0.0)
 
 
 def log_det_cholesky(precisions_cholesky, covariance_type, n_features):
@@ -392,13 +416,13 @@ class _GaussianComponents(BaseMixture):
         pc = np.asarray(parameters["precisions_cholesky_"], dtype=np.float64)
         if self.covariance_type in ("full", "tied"):
             n_features = means.shape[1]
-            rows, cols = np.triu_indices(n_features)
+            rows, cols, on_diagonal, _ = _upper_triangle(n_features)
             factors = pc.reshape(-1, n_features, n_features)
             with np.errstate(divide="ignore", invalid="ignore"):
                 diagonal = np.log(np.diagonal(factors, axis1=1, axis2=2))
-            upper = factors[:, rows, cols].copy()
-            upper[:, rows == cols] = diagonal
-            chol = upper.ravel()
+            entries = factors[:, rows, cols]
+            entries[:, on_diagonal] = diagonal
+            chol = entries.ravel()
         else:
             with np.errstate(divide="ignore", invalid="ignore"):
                 chol = np.log(pc).ravel()
@@ -412,11 +436,11 @@ class _GaussianComponents(BaseMixture):
         if not (np.isfinite(means).all() and np.isfinite(chol).all()):
             raise ValueError("extrapolated Gaussian parameters are not finite")
         if self.covariance_type in ("full", "tied"):
-            rows, cols = np.triu_indices(n_features)
-            upper = chol.reshape(-1, len(rows)).copy()
-            upper[:, rows == cols] = np.exp(upper[:, rows == cols])
-            pc = np.zeros((len(upper), n_features, n_features))
-            pc[:, rows, cols] = upper
+            rows, cols, on_diagonal, _ = _upper_triangle(n_features)
+            entries = chol.reshape(-1, len(rows)).copy()
+            entries[:, on_diagonal] = np.exp(entries[:, on_diagonal])
+            pc = np.zeros((len(entries), n_features, n_features))
+            pc[:, rows, cols] = entries
             if self.covariance_type == "tied":
                 pc = pc[0]
         else:
@@ -467,10 +491,9 @@ class _GaussianComponents(BaseMixture):
         ``log det U - n_features / 2 log(2 pi)``, the log of each component's
         normalising constant, from the float64 precision factors ``U``.
         """
-        log_det = np.broadcast_to(
-            log_det_cholesky(precisions_cholesky, self.covariance_type, n_features),
-            (self.n_components,),
-        )
+        log_det = log_det_cholesky(precisions_cholesky, self.covariance_type, n_features)
+        if np.ndim(log_det) == 0:  # 'tied': one factor for every component
+            log_det = np.full(self.n_components, log_det)
         return log_det - 0.5 * n_features * _LOG_2PI
 
     def _kernel_params(self, dtype):
@@ -479,7 +502,7 @@ class _GaussianComponents(BaseMixture):
         if self.covariance_type in ("full", "tied"):
             # The blocks' matrix products read whole rows of the factor: what
             # lies below the diagonal of an assigned one must not count.
-            pc = np.triu(pc)
+            pc = upper(pc)
         arrays = [self.means_, pc, log_norm]
         if self.covariance_type == "tied":
             shift = self._tied_shift()
