@@ -1486,8 +1486,13 @@ class BaseMixture:
         references (Gaussian moments around the means of the time) are first
         re-expressed around the batch's. The first call on an unfitted model
         initialises from the batch (``init_params``, and ``*_init`` when given)
-        and sets ``s = s_batch``; on a model fitted by :meth:`fit`, the first
-        call starts from the fitted parameters. Each call replaces the record
+        and sets ``s = s_batch``. A model that has parameters but no running
+        statistics (fitted by :meth:`fit`, loaded from a file written before
+        any ``partial_fit``, or given its parameters by assignment) counts as
+        that first call: ``s`` starts as the statistics its parameters imply,
+        those whose M-step gives the parameters back, and its first call is
+        step t = 1. So one batch moves a fitted model by ``eta_1``, not to the
+        batch's own estimates (raise ``step_offset`` to move it less). Each call replaces the record
         of the fit with its own, published with the parameters: ``n_iter_``
         counts the steps (``n_steps_ + 1``), ``converged_`` is False (online
         EM has no convergence test), and ``lower_bound_`` and
@@ -1523,6 +1528,19 @@ class BaseMixture:
             running = None
         batch = self._summarize(source)
         batch = batch.scaled(1.0 / batch.n_samples)
+        if running is None and not first:
+            running = self._statistics_of_parameters()
+            if running is None:
+                warnings.warn(
+                    f"{type(self).__name__} cannot express its parameters as statistics "
+                    "(_statistics_of_parameters), so this first partial_fit step on a model "
+                    "with parameters starts from the batch alone and forgets the fitted "
+                    "model. Implement the hook to keep it.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+            else:
+                self.n_steps_ = 0  # the parameters count as the stream's first step
         if running is None:
             running, self.n_steps_ = batch, 0
         else:
@@ -1540,6 +1558,20 @@ class BaseMixture:
         self._remaining_gain = np.inf
         self._fit_structure = self._structure(self.n_features_in_)
         return self
+
+    def _statistics_of_parameters(self):
+        """Family hook: statistics per unit of weight whose M-step gives the current parameters.
+
+        The state that online EM (:meth:`partial_fit`) starts from on a model
+        that has parameters but no running statistics: in the notation of
+        Cappe & Moulines (2009), the ``s`` with ``theta(s)`` the parameters,
+        i.e. the expected complete-data statistics of one unit of weight
+        under the model. A :class:`~fastem.stats.SufficientStatistics` with
+        ``n_samples`` 1 around this model's ``_reference()``, or None when
+        the family cannot give one (the default; the first step then starts
+        from its batch alone, with a warning).
+        """
+        return None
 
     def _print_iteration(self, n_iter, lower_bound, change, start):
         if self.verbose >= 2:

@@ -671,7 +671,7 @@ def test_a_stepped_model_file_is_version_2_and_lists_its_state(tmp_path):
 
 
 def test_a_file_without_online_state_loads_and_restarts_online_em(tmp_path):
-    """Files written before the state was saved: partial_fit starts online EM afresh."""
+    """Files written before the state was saved: online EM starts afresh from the parameters."""
     model = _stepped("gaussian")
     model.save(tmp_path / "m.npz")
     arrays = {k: v for k, v in _arrays(tmp_path / "m.npz").items()
@@ -684,7 +684,7 @@ def test_a_file_without_online_state_loads_and_restarts_online_em(tmp_path):
     loaded = fastem.load(tmp_path / "old.npz")
     assert getattr(loaded, "_running_stats", None) is None
     loaded.partial_fit(next(_batches("gaussian", "float64", "error", 1, 50, seed=5)))
-    assert loaded.n_steps_ == 0 and loaded.n_iter_ == 1
+    assert loaded.n_steps_ == 1 and loaded.n_iter_ == 2  # the parameters were the first step
 
 
 def test_a_reader_of_version_1_refuses_a_stepped_model_and_reads_the_others(tmp_path,

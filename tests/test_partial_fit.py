@@ -88,8 +88,101 @@ def test_partial_fit_after_fit_starts_from_the_fitted_model():
     model = GaussianMixture(3, random_state=0).fit(X)
     means = model.means_.copy()
     model.partial_fit(X[:2000])
-    assert model.n_steps_ == 0
+    assert model.n_steps_ == 1  # the fit counts as the stream's first step
     assert_allclose(model.means_, means, atol=0.1)
+
+
+def _fitted(family, covariance_type, missing, seed=0):
+    rng = np.random.default_rng(seed)
+    if family == "gaussian":
+        X = np.concatenate(list(batches(4, 500, seed=seed)))
+        model = GaussianMixture(3, covariance_type=covariance_type, missing=missing, random_state=0)
+    else:
+        scales = np.array([[0.5, 2.0], [5.0, 1.0], [20.0, 8.0]])[rng.choice(3, 2000)]
+        X = rng.exponential(scales) if family == "exponential" else rng.poisson(scales).astype(float)
+        cls = fastem.ExponentialMixture if family == "exponential" else fastem.PoissonMixture
+        model = cls(3, missing=missing, random_state=0)
+    if missing == "em":
+        X[rng.random(X.shape) < 0.15] = np.nan
+        X = X[~np.isnan(X).all(axis=1)]
+    return model.fit(X), X
+
+
+FAMILIES = [("gaussian", ct) for ct in COVARIANCE_TYPES] + [("exponential", None), ("poisson", None)]
+
+
+@pytest.mark.parametrize("missing", ["error", "em"])
+@pytest.mark.parametrize("family, covariance_type", FAMILIES)
+def test_the_statistics_of_the_parameters_give_them_back(family, covariance_type, missing):
+    model, _ = _fitted(family, covariance_type, missing)
+    stats = model._statistics_of_parameters()
+    assert stats.n_samples == 1.0
+    again = copy.deepcopy(model).m_step(stats)
+    for name in model._parameter_names:
+        assert_allclose(getattr(again, name), getattr(model, name), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("missing", ["error", "em"])
+@pytest.mark.parametrize("family, covariance_type", FAMILIES)
+@pytest.mark.parametrize("how", ["fit", "load", "assigned"])
+def test_a_model_with_parameters_is_the_first_step_of_its_stream(
+    tmp_path, family, covariance_type, missing, how
+):
+    """One batch moves a fitted model by eta_1 (Cappe & Moulines' step), never to the batch's own fit.
+
+    Before, a model without running statistics took the batch's statistics
+    alone: one batch from one cluster set the other components' weights to 0.
+    """
+    fitted, X = _fitted(family, covariance_type, missing)
+    if how == "load":
+        fitted.save(tmp_path / "m.npz")
+        model = fastem.load(tmp_path / "m.npz")
+    elif how == "assigned":
+        model = type(fitted)(**fitted.get_params())
+        for name in fitted._parameter_names:
+            setattr(model, name, getattr(fitted, name))
+        model.n_features_in_ = fitted.n_features_in_
+    else:
+        model = copy.deepcopy(fitted)
+    batch = X[fitted.predict(X) == 0][:50]  # a batch from one component only
+    start = fitted._statistics_of_parameters()
+    expected = copy.deepcopy(fitted)
+    stats = expected.summarize(batch)
+    stats = stats.scaled(1 / stats.n_samples)
+    eta = (1 + model.step_offset) ** -model.step_exponent
+    expected.m_step(fitted._recentre(start, stats.reference).scaled(1 - eta) + stats.scaled(eta))
+
+    model.partial_fit(batch)
+    assert model.n_steps_ == 1 and model.n_iter_ == 2
+    for name in model._parameter_names:
+        assert_allclose(getattr(model, name), getattr(expected, name), rtol=1e-9, atol=1e-12)
+    # the components the batch hardly reaches keep at least (1 - eta) of their weight
+    assert (model.weights_[1:] >= (1 - eta) * fitted.weights_[1:] * (1 - 1e-9)).all()
+
+
+@pytest.mark.parametrize("family", ["exponential", "poisson"])
+def test_a_batch_without_a_feature_steps_a_fitted_model(family):
+    """A batch in which a feature is never observed adds nothing to it (it used to be refused)."""
+    model, X = _fitted(family, None, "em")
+    before = getattr(model, model._mean_name).copy()
+    batch = X[:200].copy()
+    batch[:, 0] = np.nan
+    batch = batch[~np.isnan(batch).all(axis=1)]
+    model.partial_fit(batch)
+    after = getattr(model, model._mean_name)
+    assert np.isfinite(after).all()
+    assert_allclose(after[:, 0], before[:, 0], rtol=1e-12)  # the running statistics of feature 0 keep
+
+
+def test_a_family_that_cannot_give_its_statistics_warns_and_starts_from_the_batch():
+    class Opaque(GaussianMixture):
+        def _statistics_of_parameters(self):
+            return None
+
+    model = Opaque(3, random_state=0).fit(np.concatenate(list(batches(2, 300))))
+    with pytest.warns(UserWarning, match="starts from the batch alone"):
+        model.partial_fit(next(batches(1, 100, seed=9)))
+    assert model.n_steps_ == 0
 
 
 def test_partial_fit_checks():
@@ -114,10 +207,11 @@ def test_partial_fit_sets_a_record_of_its_own_that_saves_and_loads(tmp_path, fit
         model.fit(X)
     for batch in np.array_split(X[rng.permutation(len(X))], 3):
         model.partial_fit(batch)
-    assert model.n_iter_ == model.n_steps_ + 1 == 3
+    steps = 3 + fitted_first  # a fitted model is the stream's first step
+    assert model.n_iter_ == model.n_steps_ + 1 == steps
     assert model.converged_ is False
     assert model.lower_bounds_ == [model.lower_bound_]
     model.save(tmp_path / "m.npz")
     loaded = fastem.load(tmp_path / "m.npz")
-    assert (loaded.n_iter_, loaded.converged_, loaded.lower_bound_) == (3, False, model.lower_bound_)
+    assert (loaded.n_iter_, loaded.converged_, loaded.lower_bound_) == (steps, False, model.lower_bound_)
     np.testing.assert_array_equal(loaded.score_samples(X), model.score_samples(X))

@@ -40,6 +40,7 @@ import numpy as np
 from .._validation import as_float_array, check_scalar, check_weights_init, scan_data
 from ..base import BaseMixture, divisible_masses, fill_doc, impute_with
 from ..kernels.independent_missing import missing_work_rows
+from ..stats import SufficientStatistics
 
 __all__ = ["MeanParameterMixture"]
 
@@ -166,6 +167,16 @@ class MeanParameterMixture(BaseMixture):
 
     def _reference(self):
         return {}
+
+    def _statistics_of_parameters(self):
+        """``nk`` = the weights and ``sx`` = nk times each component's means (and, with
+        ``missing='em'``, ``observed_nk`` = nk for every feature): the M-step divides them."""
+        weights = np.asarray(self.weights_, dtype=np.float64)
+        means = np.asarray(getattr(self, self._mean_name), dtype=np.float64)
+        moments = {"sx": weights[:, None] * means}
+        if self._fits_missing():
+            moments["observed_nk"] = np.repeat(weights[:, None], means.shape[1], axis=1)
+        return SufficientStatistics(1.0, 0.0, weights, moments, self._reference())
 
     def _m_step_family(self, stats):
         data_mean = self._data_mean(stats)

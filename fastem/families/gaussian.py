@@ -311,6 +311,31 @@ class _GaussianComponents(BaseMixture):
             stats.n_samples, stats.log_likelihood, nk, moments, {"shift": reference["shift"]}
         )
 
+    def _statistics_of_parameters(self):
+        """``nk`` = the weights, ``sx`` = 0 around the means, ``sxx`` = nk (covariance - reg_covar).
+
+        The M-step (:meth:`_weighted_moments`) divides ``sxx`` by ``nk``
+        and adds ``reg_covar``: it gives the covariances back. 'tied' keeps
+        its scatter whole in ``sxx`` with ``pairs`` 0; 'spherical' repeats
+        its variance over the features, whose mean it takes.
+        """
+        weights = np.asarray(self.weights_, dtype=np.float64)
+        n_components, n_features = self.means_.shape
+        excess = np.asarray(self.covariances_, dtype=np.float64) - self.reg_covar * {
+            "full": np.eye(n_features), "tied": np.eye(n_features), "diag": 1.0, "spherical": 1.0,
+        }[self.covariance_type]
+        moments = {"sx": np.zeros((n_components, n_features))}
+        if self.covariance_type == "full":
+            moments["sxx"] = np.tril(weights[:, None, None] * excess)
+        elif self.covariance_type == "tied":
+            moments["sxx"] = np.tril(weights.sum() * excess)
+            moments["pairs"] = np.zeros((n_components, n_components))
+        elif self.covariance_type == "diag":
+            moments["sxx"] = weights[:, None] * excess
+        else:
+            moments["sxx"] = np.repeat((weights * excess)[:, None], n_features, axis=1)
+        return SufficientStatistics(1.0, 0.0, weights, moments, self._reference())
+
     @staticmethod
     def _tied_scatter(sxx, pairs, means):
         """sum_k sum_i r_ik (x_i - m_k)(x_i - m_k)^T from the 'tied' statistics, float64.
