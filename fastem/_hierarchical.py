@@ -102,34 +102,50 @@ def svd_transform(X, weights):
 
 
 @njit(cache=True, error_model="numpy")
-def _log_det(matrix, work):
-    """log det of a symmetric matrix by Cholesky; -inf when not positive definite."""
-    p = matrix.shape[0]
-    total = 0.0
+def _log_dets(W, p, log_det):
+    """``log det`` of the p x p symmetric matrices held in ``W``, by Cholesky; -inf where not positive definite.
+
+    Column ``u`` of ``W`` holds the lower triangle of matrix ``u``, entry
+    ``(a, b)``, ``b <= a``, in row ``a (a + 1) / 2 + b``; it is overwritten by
+    the Cholesky factor. The loops across the matrices are innermost, so that
+    they vectorise, and each matrix goes through the operations of the scalar
+    factorisation in the same order (the same rounding). A pivot that is not
+    positive leaves a sum of logs that is -inf or NaN, which the logs of
+    positive pivots never sum to.
+    """
+    count = W.shape[1]
+    for u in range(count):
+        log_det[u] = 0.0
     for j in range(p):
-        s = matrix[j, j]
+        row_j = j * (j + 1) // 2
+        diagonal = row_j + j
         for q in range(j):
-            s -= work[j, q] * work[j, q]
-        if not s > 0.0:
-            return -np.inf
-        d = np.sqrt(s)
-        work[j, j] = d
-        total += np.log(d)
+            for u in range(count):
+                W[diagonal, u] -= W[row_j + q, u] * W[row_j + q, u]
+        for u in range(count):
+            d = np.sqrt(W[diagonal, u])
+            W[diagonal, u] = d
+            log_det[u] += np.log(d)
         for i in range(j + 1, p):
-            t = matrix[i, j]
+            row_i = i * (i + 1) // 2
             for q in range(j):
-                t -= work[i, q] * work[j, q]
-            work[i, j] = t / d
-    return 2.0 * total
+                for u in range(count):
+                    W[row_i + j, u] -= W[row_i + q, u] * W[row_j + q, u]
+            for u in range(count):
+                W[row_i + j, u] /= W[diagonal, u]
+    for u in range(count):
+        log_det[u] = 2.0 * log_det[u] if log_det[u] > -np.inf else -np.inf
 
 
 @njit(cache=True, error_model="numpy")
-def _term(n, size, trace, scatter, alpha, work, p):
-    """The criterion of one cluster (module docstring); ``scatter`` is read only if ``size > p``."""
+def _term(n, trace, log_det, alpha, p):
+    """The criterion of a cluster (module docstring) from ``log det W``; -inf gives the regularised form.
+
+    ``n log(det(W / n) + r)`` is evaluated as ``n log(exp(l) + r)`` for
+    ``l = log det(W / n) <= 0`` and as ``n (l + log1p(exp(-l) r))`` above, so
+    that neither overflows.
+    """
     regular = _BETA * (trace + alpha) / n
-    if size <= p or trace == 0.0:
-        return n * np.log(regular)
-    log_det = _log_det(scatter, work)
     if log_det == -np.inf:
         return n * np.log(regular)
     log_det -= p * np.log(n)
@@ -139,23 +155,56 @@ def _term(n, size, trace, scatter, alpha, work, p):
 
 
 @njit(cache=True, error_model="numpy")
-def _merge_cost(i, k, n, size, mean, scatter, trace, term, alpha, merged, work):
-    """Cost of merging clusters i and k; leaves the merged scatter in ``merged``."""
+def _merge_costs(i, partners, n, size, mean, scatter, trace, term, alpha, out):
+    """Costs of merging cluster ``i`` with each cluster of ``partners``, into ``out``.
+
+    The trace and scatter of each merge are those of the module docstring.
+    Scatter matrices (packed as in :func:`_log_dets`) are formed and factorised
+    only for merges of more than ``p`` points with a positive trace; the others
+    take the regularised form. The loops over the partners are innermost, so
+    that they vectorise; each cost goes through the operations of a one-pair
+    evaluation in the same order (the same rounding, hence the same merges).
+    """
+    count = len(partners)
     p = mean.shape[1]
-    total = n[i] + n[k]
-    c = n[i] * n[k] / total
-    squared = 0.0
+    total = np.empty(count)
+    c = np.empty(count)
+    trace_ik = np.zeros(count)
+    for t in range(count):
+        k = partners[t]
+        total[t] = n[i] + n[k]
+        c[t] = n[i] * n[k] / total[t]
     for a in range(p):
-        d = mean[i, a] - mean[k, a]
-        squared += d * d
-    trace_ik = trace[i] + trace[k] + c * squared
-    size_ik = size[i] + size[k]
-    if size_ik > p and trace_ik > 0.0:
-        for a in range(p):
-            da = mean[i, a] - mean[k, a]
-            for b in range(a + 1):
-                merged[a, b] = scatter[i, a, b] + scatter[k, a, b] + c * da * (mean[i, b] - mean[k, b])
-    return _term(total, size_ik, trace_ik, merged, alpha, work, p) - term[i] - term[k]
+        for t in range(count):
+            d = mean[i, a] - mean[partners[t], a]
+            trace_ik[t] += d * d
+    # The merges that take the determinant, by their place in partners.
+    full = np.empty(count, dtype=np.int64)
+    n_full = 0
+    for t in range(count):
+        k = partners[t]
+        trace_ik[t] = trace[i] + trace[k] + c[t] * trace_ik[t]
+        if size[i] + size[k] > p and trace_ik[t] > 0.0:
+            full[n_full] = t
+            n_full += 1
+    difference = np.empty((p, n_full))
+    for a in range(p):
+        for u in range(n_full):
+            difference[a, u] = mean[i, a] - mean[partners[full[u]], a]
+    W = np.empty((scatter.shape[1], n_full))
+    for a in range(p):
+        for b in range(a + 1):
+            ab = a * (a + 1) // 2 + b
+            for u in range(n_full):
+                t = full[u]
+                W[ab, u] = scatter[i, ab] + scatter[partners[t], ab] + c[t] * difference[a, u] * difference[b, u]
+    full_log_det = np.empty(n_full)
+    _log_dets(W, p, full_log_det)
+    log_det = np.full(count, -np.inf)
+    for u in range(n_full):
+        log_det[full[u]] = full_log_det[u]
+    for t in range(count):
+        out[t] = _term(total[t], trace_ik[t], log_det[t], alpha, p) - term[i] - term[partners[t]]
 
 
 @njit(cache=True, error_model="numpy")
@@ -176,6 +225,18 @@ def _refresh_partner(k, alive, costs, partner, cheapest, m):
                 best_l = l
     partner[k] = best_l
     cheapest[k] = best
+
+
+@njit(cache=True, error_model="numpy")
+def _cheapest_row(rows, partner, cheapest):
+    """The first of ``rows`` with a partner and the smallest cheapest cost."""
+    i = -1
+    best = np.inf
+    for a in rows:
+        if partner[a] >= 0 and (i < 0 or cheapest[a] < best):
+            best = cheapest[a]
+            i = a
+    return i
 
 
 @njit(cache=True, error_model="numpy")
@@ -203,10 +264,10 @@ def merge_tree(Z, n):
     mean = Z.copy()
     size = np.ones(m, dtype=np.int64)
     trace = np.zeros(m)
-    # Scatter matrices matter only for clusters of more than p points.
+    # Scatter matrices (lower triangles, packed as in _log_dets) matter only
+    # for clusters of more than p points.
     track = m > p
-    q = p if track else 0
-    scatter = np.zeros((m if track else 1, q, q))
+    scatter = np.zeros((m if track else 1, p * (p + 1) // 2 if track else 0))
     total = n.sum()
     overall = np.zeros(p)
     for i in range(m):
@@ -220,29 +281,28 @@ def merge_tree(Z, n):
     term = np.empty(m)
     for i in range(m):
         term[i] = n[i] * np.log(_BETA * alpha / n[i])
-    merged = np.zeros((q, q))
-    work = np.zeros((q, q))
     costs = np.empty(m * (m - 1) // 2)
-    for i in range(m - 1):
-        for k in range(i + 1, m):
-            costs[_pair(i, k, m)] = _merge_cost(i, k, n, size, mean, scatter, trace, term, alpha, merged, work)
     alive = np.ones(m, dtype=np.bool_)
+    # The clusters alive, in increasing order.
+    order = np.arange(m)
     partner = np.empty(m, dtype=np.int64)
     cheapest = np.empty(m)
     for i in range(m):
+        start = _pair(i, i + 1, m)
+        _merge_costs(i, order[i + 1 :], n, size, mean, scatter, trace, term, alpha, costs[start : start + m - 1 - i])
         _refresh_partner(i, alive, costs, partner, cheapest, m)
     # A row whose partner merged keeps its old cheapest cost as a lower bound
     # (its other costs did not change) and is only searched again when that
     # bound comes out smallest (Muellner's generic algorithm).
     stale = np.zeros(m, dtype=np.bool_)
+    partners = np.empty(m, dtype=np.int64)
+    row = np.empty(m)
+    factor = np.empty((scatter.shape[1], 1))
+    log_det = np.empty(1)
     for step in range(m - 1):
+        n_alive = m - step
         while True:
-            i = -1
-            best = np.inf
-            for a in range(m):
-                if alive[a] and partner[a] >= 0 and (i < 0 or cheapest[a] < best):
-                    best = cheapest[a]
-                    i = a
+            i = _cheapest_row(order[:n_alive], partner, cheapest)
             if not stale[i]:
                 break
             stale[i] = False
@@ -259,26 +319,49 @@ def merge_tree(Z, n):
             trace[i] += c * da * da
             if track:
                 for b in range(a + 1):
-                    scatter[i, a, b] += scatter[j, a, b] + c * da * (mean[i, b] - mean[j, b])
+                    ab = a * (a + 1) // 2 + b
+                    scatter[i, ab] += scatter[j, ab] + c * da * (mean[i, b] - mean[j, b])
         trace[i] += trace[j]
         for a in range(p):
             mean[i, a] = (n_i * mean[i, a] + n_j * mean[j, a]) / both
         n[i] = both
         size[i] += size[j]
-        term[i] = _term(both, size[i], trace[i], scatter[i if track else 0], alpha, work, p)
+        log_det[0] = -np.inf
+        if size[i] > p and trace[i] != 0.0:
+            for ab in range(scatter.shape[1]):
+                factor[ab, 0] = scatter[i, ab]
+            _log_dets(factor, p, log_det)
+        term[i] = _term(both, trace[i], log_det[0], alpha, p)
         alive[j] = False
-        for k in range(m):
-            if alive[k] and k != i:
-                lo, hi = min(i, k), max(i, k)
-                costs[_pair(lo, hi, m)] = _merge_cost(i, k, n, size, mean, scatter, trace, term, alpha, merged, work)
-        for k in range(j):
-            if not alive[k] or k == i:
-                continue
-            if k < i and costs[_pair(k, i, m)] < cheapest[k]:
-                cheapest[k] = costs[_pair(k, i, m)]
+        # Drop j from order; the clusters alive other than i are the partners
+        # of the new costs, the first ``before`` of them ahead of i.
+        n_alive -= 1
+        before = 0
+        for a in range(n_alive):
+            if order[a] >= j:
+                order[a] = order[a + 1]
+            if order[a] < i:
+                partners[a] = order[a]
+            elif order[a] == i:
+                before = a
+            else:
+                partners[a - 1] = order[a]
+        _merge_costs(i, partners[: n_alive - 1], n, size, mean, scatter, trace, term, alpha, row)
+        # A row ahead of i may find its cheapest cost in i; one that had i or j
+        # as partner otherwise goes stale, as do rows between i and j that had j.
+        for t in range(before):
+            k = partners[t]
+            costs[_pair(k, i, m)] = row[t]
+            if row[t] < cheapest[k]:
+                cheapest[k] = row[t]
                 partner[k] = i
                 stale[k] = False
             elif partner[k] == i or partner[k] == j:
+                stale[k] = True
+        for t in range(before, n_alive - 1):
+            k = partners[t]
+            costs[_pair(i, k, m)] = row[t]
+            if k < j and partner[k] == j:
                 stale[k] = True
         stale[i] = False
         _refresh_partner(i, alive, costs, partner, cheapest, m)
