@@ -534,14 +534,41 @@ def _observed_sums(X, sample_weight):
     return np.concatenate([w @ values, w @ observed])
 
 
+# A start on data with NaN takes the subsample's complete rows when there are
+# at least this many per feature and per component (the hierarchical start's
+# own rule of points per feature, see fastem._hierarchical.suitable).
+_COMPLETE_ROWS_PER_DIMENSION = 10
+
+
+def points_for_start(points, weights, source, n_components):
+    """The points and weights a start on data with NaN (``missing='em'``) is computed from.
+
+    The subsample's complete rows, when there are at least
+    ``_COMPLETE_ROWS_PER_DIMENSION`` times ``max(n_features, n_components)``
+    of positive weight. Otherwise every row, with each NaN replaced by its
+    feature's weighted observed mean (:func:`fill_missing_for_start`). Mean
+    filling puts the incomplete rows on lines and planes through the means,
+    which a partition of the points then follows: at 25% of entries missing
+    the default start of a 4-component fit of 2-D data split one cluster
+    and merged two, 120 nats below the best peak. Only the start is
+    computed from these points; EM then uses every row, its NaN as missing.
+    """
+    complete = ~np.isnan(points).any(axis=1)
+    if weights is not None:
+        complete &= np.asarray(weights) > 0
+    needed = _COMPLETE_ROWS_PER_DIMENSION * max(points.shape[1], n_components)
+    if complete.all() or np.count_nonzero(complete) >= needed:
+        return points[complete], None if weights is None else weights[complete]
+    return fill_missing_for_start(points, weights, source), weights
+
+
 def fill_missing_for_start(points, weights, source):
     """The subsample with each NaN replaced by its feature's weighted observed mean.
 
-    Only the start is computed from these points; EM then treats the
-    entries as missing. A feature with no observed value in the subsample
-    (one observed in a few rows only) takes its observed mean over all of
-    ``source``, one pass over the data. Raises ValueError for a feature with
-    no observed value at all.
+    A feature with no observed value in the subsample (one observed in a
+    few rows only) takes its observed mean over all of ``source``, one pass
+    over the data. Raises ValueError for a feature with no observed value at
+    all.
     """
     missing = np.isnan(points)
     if not missing.any():
@@ -1613,7 +1640,7 @@ class BaseMixture:
             centers = getattr(self, names[1])
         points, weights = source.subsample(random_state, sample_size(method, source.n_features))
         if self._fits_missing():
-            points = fill_missing_for_start(points, weights, source)
+            points, weights = points_for_start(points, weights, source, self.n_components)
         nk, means, covariances = initial_moments(
             points, weights, self.n_components, method, random_state, centers
         )

@@ -650,3 +650,58 @@ def test_patterns_of_many_features_are_told_apart(covariance_type):
     assert_allclose(model.means_, expected["means"], rtol=1e-10, atol=1e-12)
     assert_allclose(model.covariances_, expected["covariances"], rtol=1e-10, atol=1e-12)
     assert_allclose(model.lower_bound_, history[-1], rtol=1e-10)
+
+
+def _four_clusters(seed, missing=0.25):
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0], [4.0, 4.0]])
+    X = centres[rng.choice(4, 3000, p=[0.4, 0.3, 0.2, 0.1])] + rng.normal(size=(3000, 2))
+    X[rng.random(X.shape) < missing] = np.nan
+    return X[~np.isnan(X).all(axis=1)]
+
+
+@pytest.mark.parametrize("seed", [101, 103, 104])
+def test_the_default_start_on_incomplete_data_reaches_the_best_peak(seed):
+    """The start is computed from the complete rows, not from rows whose NaN hold the means.
+
+    Mean-filled rows lie on the lines x = mean and y = mean, and the
+    hierarchical start split one cluster along them: in these data sets
+    (25% of entries missing) the default fit was 80-95 nats below the best
+    of 20 k-means++ starts.
+    """
+    X = _four_clusters(seed)
+    default = GaussianMixture(4, missing="em", random_state=0).fit(X)
+    restarts = GaussianMixture(4, missing="em", random_state=0, init_params="k-means++",
+                               n_init=10).fit(X)
+    assert default.score(X) >= restarts.score(X) - 1e-6
+
+
+def test_select_n_components_on_incomplete_data_finds_the_four_clusters():
+    """The example of the fault: BIC chose 5 'tied' components after a start on mean-filled rows."""
+    from fastem import select_n_components
+
+    rng = np.random.default_rng(7)
+    centres = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0], [4.0, 4.0]])
+    X = centres[rng.choice(4, 3000, p=[0.4, 0.3, 0.2, 0.1])] + rng.normal(0, 1, (3000, 2))
+    X[rng.random(X.shape) < 0.25] = np.nan
+    X = X[~np.isnan(X).all(axis=1)]
+    result = select_n_components(X, range(1, 6), random_state=0, missing="em")
+    assert result.best_model_.n_components == 4
+
+
+def test_a_start_with_few_complete_rows_fills_the_means():
+    """Below 10 complete rows per feature and per component, the start fills NaN with the means."""
+    from fastem.base import points_for_start
+
+    X, w = _data(seed=3, missing=0.6)  # 3 features, about 6% of the rows complete
+    complete = ~np.isnan(X).any(axis=1)
+    assert 0 < complete.sum() < 30
+    points, weights = points_for_start(X, w, None, 3)
+    assert points.shape == X.shape and not np.isnan(points).any()
+    assert weights is w
+    X2, w2 = _data(seed=3, n=2000, missing=0.25)
+    points, weights = points_for_start(X2, w2, None, 3)
+    complete = ~np.isnan(X2).any(axis=1)
+    assert_array_equal(points, X2[complete])
+    assert_array_equal(weights, w2[complete])
+    GaussianMixture(3, missing="em", random_state=0).fit(X, sample_weight=w)  # fits
