@@ -119,8 +119,8 @@ from ._init import INIT_METHODS, initial_moments, sample_size, start_method
 from . import _state
 from ._state import FITTED_ATTRIBUTES, ParameterState, check_kernel_params, check_parameter_arrays
 from ._threading import launch
-from ._validation import check_feature_names, check_random_state, check_scalar
-from .data import as_source
+from ._validation import check_feature_names, check_random_state, check_scalar, without_pandas_index
+from .data import as_source, is_dask_dataframe
 from .exceptions import ConvergenceWarning, EmptyComponentWarning, NotFittedError
 from .kernels import (
     fused_e_step,
@@ -215,9 +215,11 @@ DOC_FRAGMENTS["impute_parameters"] = """Parameters
         X_imputed : ndarray of shape (n_samples, n_features), dtype of X
             A pandas DataFrame for a DataFrame, with its index and columns
             (a column keeps its dtype where that holds the filled values: a
-            floating-point column, or one without missing values); a list
-            of arrays for chunked data without ``out``; a lazy dask array for
-            a dask array.
+            floating-point column, or one without missing values); a lazy
+            Dask DataFrame for a Dask DataFrame, and an Arrow table (record
+            batch) of the same schema for one, with their column names; a
+            list of arrays for chunked data without ``out``; a lazy dask
+            array for a dask array.
 
         Raises
         ------
@@ -473,20 +475,46 @@ def impute_with(model, X, draw, random_state, out):
 
 
 def _like_frame(X, filled):
-    """``filled`` as a DataFrame with the index and columns of ``X``, when ``X`` is one.
+    """``filled`` as a table of the kind of ``X``, when ``X`` is one: its column names kept.
 
-    A column keeps its dtype where that holds the filled values exactly: a
-    floating-point column, or a column without missing values (unchanged);
-    any other (a nullable integer column with holes) takes ``filled``'s.
+    A pandas DataFrame keeps its index and columns, and each column its
+    dtype where that holds the filled values exactly: a floating-point
+    column, or a column without missing values (unchanged); any other (a
+    nullable integer column with holes) takes ``filled``'s. A Dask
+    DataFrame gives a lazy one with its index and columns, its
+    floating-point columns in their dtypes. An Arrow table or record batch
+    gives one of the same schema (a pandas index stored in it included),
+    its feature columns filled, floating-point ones in their types. Anything
+    else gives ``filled``.
     """
     pd = sys.modules.get("pandas")
-    if pd is None or not isinstance(X, pd.DataFrame):
-        return filled
-    frame = pd.DataFrame(filled, index=X.index, columns=X.columns, copy=False)
-    for j, dtype in enumerate(X.dtypes):
-        if dtype.kind == "f" or not X.iloc[:, j].isna().any():
-            frame.isetitem(j, frame.iloc[:, j].astype(dtype))
-    return frame
+    if pd is not None and isinstance(X, pd.DataFrame):
+        frame = pd.DataFrame(filled, index=X.index, columns=X.columns, copy=False)
+        for j, dtype in enumerate(X.dtypes):
+            if dtype.kind == "f" or not X.iloc[:, j].isna().any():
+                frame.isetitem(j, frame.iloc[:, j].astype(dtype))
+        return frame
+    if is_dask_dataframe(X):
+        import dask.dataframe as dd
+
+        frame = dd.from_dask_array(filled, columns=list(X.columns), index=X.index)
+        floats = {name: dtype for name, dtype in X.dtypes.items() if dtype.kind == "f"}
+        return frame.astype(floats) if floats else frame
+    pa = sys.modules.get("pyarrow")
+    if pa is not None and isinstance(X, (pa.Table, pa.RecordBatch)):
+        features = list(without_pandas_index(X).column_names)
+        arrays, fields = [], []
+        for field in X.schema:
+            if field.name in features:
+                column = filled[:, features.index(field.name)]
+                kind = field.type if pa.types.is_floating(field.type) else pa.from_numpy_dtype(column.dtype)
+                field = field.with_type(kind).with_nullable(True)
+                arrays.append(pa.array(column, type=kind))
+            else:
+                arrays.append(X.column(field.name))
+            fields.append(field)
+        return type(X).from_arrays(arrays, schema=pa.schema(fields, metadata=X.schema.metadata))
+    return filled
 
 
 _MISSING_OPTIONS = ("error", "em")

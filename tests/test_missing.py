@@ -705,3 +705,30 @@ def test_a_start_with_few_complete_rows_fills_the_means():
     assert_array_equal(points, X2[complete])
     assert_array_equal(weights, w2[complete])
     GaussianMixture(3, missing="em", random_state=0).fit(X, sample_weight=w)  # fits
+
+
+def test_impute_returns_a_table_of_the_kind_it_is_given():
+    """A table in, the same kind of table out, with its column names (and index) kept.
+
+    A Dask DataFrame used to give an unnamed dask array, an Arrow table a NumPy array.
+    """
+    pd = pytest.importorskip("pandas")
+    pa = pytest.importorskip("pyarrow")
+    dd = pytest.importorskip("dask.dataframe")
+    X, _ = _data(seed=4, n=300, missing=0.2)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"], index=np.arange(300) * 2)
+    frame["b"] = frame["b"].astype(np.float32)
+    model = GaussianMixture(3, missing="em", random_state=0).fit(frame)
+    expected = model.impute(frame)
+    assert list(expected.columns) == ["a", "b", "c"] and expected["b"].dtype == np.float32
+
+    lazy = model.impute(dd.from_pandas(frame, npartitions=3))
+    assert type(lazy).__name__ == "DataFrame" and list(lazy.columns) == ["a", "b", "c"]
+    pd.testing.assert_frame_equal(lazy.compute(), expected)
+
+    for table in (pa.Table.from_pandas(frame), pa.RecordBatch.from_pandas(frame)):
+        filled = model.impute(table)
+        assert type(filled) is type(table)
+        assert filled.column_names == table.column_names  # the stored index included
+        assert filled.schema.field("b").type == pa.float32()
+        pd.testing.assert_frame_equal(filled.to_pandas(), expected)
