@@ -14,7 +14,12 @@ or without a header row, BOM, CRLF, quoting, a pandas index column) or
 ``.parquet`` (needs pyarrow: ``pip install 'fastem[parquet]'``). ``--columns``
 picks columns by name (csv header, parquet) or by 0-based index, comma-
 separated or repeated. A model fitted on named columns records the names, and
-``predict`` and ``score`` pick a file's columns by them.
+``predict`` and ``score`` pick a file's columns by them; one fitted on columns
+chosen by index in a file without names records the indices (the model file's
+``column_indices``), and ``predict``, ``score`` and ``impute`` without
+``--columns`` take those columns, with a note. Paths are resolved as the
+operating system resolves them (``sub/../out.csv`` needs ``sub``; ``~`` is
+not expanded), and errors name the path given, never a temporary file.
 """
 
 import argparse
@@ -287,11 +292,19 @@ def _names_in_row(names, row):
     return [keys.index(k) for k in wanted]
 
 
+def _tilde_hint(path):
+    """For a path that starts with '~': that it names a directory '~', as for open()."""
+    if not path.startswith("~"):
+        return ""
+    return (" ('~' is not expanded to the home directory here: write the directory out, or let "
+            "the shell expand it, e.g. -o ~/out.csv rather than --output=~/out.csv)")
+
+
 def _check_data_path(path):
     """The extension of DATA, a regular file that exists."""
     ext = _extension(path, _DATA_EXTENSIONS, "data file")
     if not os.path.exists(path):
-        raise CommandError(f"data file {path!r} does not exist; check the path")
+        raise CommandError(f"data file {path!r} does not exist; check the path{_tilde_hint(path)}")
     if not os.path.isfile(path):  # a FIFO would block the reader, a directory fail oddly
         raise CommandError(f"data file {path!r} is not a regular file; give the path of a file")
     return ext
@@ -387,10 +400,14 @@ def _check_output(path, allowed, inputs):
     symbolic or hard link to an input, or another spelling of its path, is
     caught too.
     """
+    from .io import replacement_target
+
     _extension(path, allowed, "output file")
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise CommandError(f"cannot write {path!r}: directory {directory!r} does not exist")
+    try:  # resolved as the operating system does: 'sub/../out.csv' needs 'sub'
+        target, _ = replacement_target(path)
+    except OSError as exc:  # the message names the path as given and its missing directory
+        raise CommandError(exc.strerror or _one_line(exc)) from None
+    directory = os.path.dirname(target)
     if not os.access(directory, os.W_OK | os.X_OK):  # checked before the work, not after it
         raise CommandError(f"cannot write {path!r}: directory {directory!r} is not writable; "
                            "choose an output path in a directory you can write to")
@@ -418,17 +435,27 @@ def _replacing(path):
     An error (or an interruption) part-way leaves ``path`` as it was, never
     a cut-off file, and removes the temporary file. A symbolic link is
     written through and an existing file keeps its permission bits
-    (:func:`fastem.io.replacement_target`).
+    (:func:`fastem.io.replacement_target`). An error of writing names
+    ``path``, never the temporary file.
     """
     from .io import _temporary_name, replacement_target
 
-    target, mode = replacement_target(path)
+    try:
+        target, mode = replacement_target(path)
+    except OSError as exc:
+        raise CommandError(exc.strerror or _one_line(exc)) from None
     temporary = _temporary_name(target)
     try:
         yield temporary
         if mode is not None:
             os.chmod(temporary, mode)
         os.replace(temporary, target)
+    except OSError as exc:
+        if exc.filename in (temporary, target) or temporary in str(exc):
+            reason = (exc.strerror if exc.filename is not None and exc.strerror
+                      else _one_line(exc).replace(temporary, path))
+            raise CommandError(f"cannot write {path!r}: {reason}") from None
+        raise
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
@@ -481,14 +508,35 @@ def _family_class(family):
 
 
 def _load_model(path):
-    import fastem
+    """The model in ``path``, and the ``column_indices`` its file records (or None)."""
+    from .io import _COLUMN_INDICES, _load
 
     try:
-        return fastem.load(path)
+        model, metadata = _load(path)
     except FileNotFoundError:
         raise CommandError(
             f"model file {path!r} does not exist; create it with 'fastem fit -o'"
+            f"{_tilde_hint(path)}"
         ) from None
+    return model, metadata.get(_COLUMN_INDICES)
+
+
+def _save_model(model, path, names, positions, columns):
+    """Save a model fitted on DATA's columns at ``positions`` (:func:`read_table`).
+
+    Columns chosen (``columns``: ``--columns``) from a file without names are
+    recorded by index (the file's ``column_indices``), so that ``predict``,
+    ``score`` and ``impute`` choose the same ones; named columns are matched
+    by their names (``feature_names_in_``).
+    """
+    from .io import save
+
+    if names is not None:  # what fit(DataFrame) records; predict and score select by it
+        model.feature_names_in_ = np.asarray(names, dtype=object)
+    # Without names, positions count the data columns (no index column is recognised).
+    indices = [int(j) for j in positions] if names is None and columns else None
+    save(model, path, column_indices=indices)
+    return indices
 
 
 def _to_json(value):
@@ -541,7 +589,7 @@ def _component_columns(model):
     return columns
 
 
-def _model_summary(model):
+def _model_summary(model, column_indices=None):
     params = {k: _to_list(v) for k, v in model.get_params().items() if k != "callback"}
     names = getattr(model, "feature_names_in_", None)
     return {
@@ -549,6 +597,8 @@ def _model_summary(model):
         "hyper_parameters": params,
         "n_features_in": int(model.n_features_in_),
         "feature_names_in": None if names is None else [str(n) for n in names],
+        # the data file's columns, chosen by index in a file without names (else null)
+        "column_indices": column_indices,
         "dtype": np.dtype(model._dtype).name,
         "converged": bool(model.converged_),
         "n_iter": int(model.n_iter_),
@@ -563,8 +613,8 @@ def _model_summary(model):
     }
 
 
-def _print_model(model):
-    summary = _model_summary(model)
+def _print_model(model, column_indices=None):
+    summary = _model_summary(model, column_indices)
     hyper = model.get_params()
     shown = ", ".join(
         f"{k}={hyper[k]!r}" for k in ("n_components", "covariance_type") if k in hyper
@@ -574,6 +624,9 @@ def _print_model(model):
     if names and any("," in n or n != n.strip() for n in names):
         names = [repr(n) for n in names]  # names that hold commas, quoted to tell them apart
     listed = f" ({', '.join(names)})" if names else ""
+    if column_indices is not None:
+        listed += (f" (columns {','.join(map(str, column_indices))} of a file without column "
+                   "names, 0-based)")
     print(f"  features: {summary['n_features_in']}{listed}   dtype: {summary['dtype']}")
     if summary["n_iter"] == 0:  # max_iter=0: the start, never evaluated on the data
         print("  not fitted by EM (max_iter=0): the parameters are the start")
@@ -693,21 +746,20 @@ def cmd_fit(args):
             raise UsageError("--missing em does not apply with --bayesian: a variational "
                              "mixture does not support missing values")
         kwargs["missing"] = args.missing
-    X, names, _, _ = read_table(args.data, args.columns, args.dtype, args.quiet, args.header,
-                             missing=args.missing == "em", nan_fix=_nan_fix(cls))
+    X, names, positions, _ = read_table(args.data, args.columns, args.dtype, args.quiet,
+                                        args.header, missing=args.missing == "em",
+                                        nan_fix=_nan_fix(cls))
     X = _rows_to_fit(X, args.data, args.quiet)
     model = cls(**kwargs)
     seconds = _fit_with(model, X, _progress(args))
-    if names is not None:  # what fit(DataFrame) records; predict and score select by it
-        model.feature_names_in_ = np.asarray(names, dtype=object)
-    model.save(args.output)
-    result = _model_summary(model)
+    indices = _save_model(model, args.output, names, positions, args.columns)
+    result = _model_summary(model, indices)
     result.update(n_samples=int(X.shape[0]), fit_seconds=seconds, output=args.output)
 
     def text():
         print(f"fitted {X.shape[0]:,} samples x {_count(X.shape[1], 'feature')} in "
               f"{seconds:.3f} s")
-        _print_model(model)
+        _print_model(model, indices)
         print(f"saved model to {args.output}")
 
     _emit(args, result, text)
@@ -743,10 +795,13 @@ def _nan_fix(cls, fitted=False):
             "GaussianMixture with --missing em (no --bayesian), or remove or impute such rows")
 
 
-def _data_for(model, args, missing=False, dtype=None):
+def _data_for(model, args, column_indices=None, missing=False, dtype=None):
     """DATA's columns for ``model``, their positions in DATA and its layout (:func:`read_table`).
 
-    Columns are matched by name when both have names, else by position.
+    Columns are matched by name when both have names. Else, without
+    ``--columns``, a model whose file records ``column_indices`` (fitted on
+    columns chosen by index in a file without names) takes those columns,
+    with a note; any other model DATA's columns in order.
     Missing values are kept as NaN for a model fitted with ``missing='em'``,
     or with ``missing``. The array has the model's dtype, or ``dtype``.
     """
@@ -805,9 +860,13 @@ def _data_for(model, args, missing=False, dtype=None):
                 print(f"fastem: note: {args.data!r} has the model's columns in another order "
                       f"({present}); they are matched by name", file=sys.stderr)
             columns = fitted
+        elif column_indices is not None and columns is None:
+            columns = _recorded_columns(args, column_indices, header, None)
         elif not args.quiet:
             print(f"fastem: note: {args.data!r} has no column names; its columns are taken as "
                   f"the model's, in order: {fitted}", file=sys.stderr)
+    elif column_indices is not None and columns is None:
+        columns = _recorded_columns(args, column_indices, header, column_names(args.data, header))
     missing = missing or model._fits_missing()
     X, _, positions, layout = read_table(args.data, columns, dtype or model._dtype, args.quiet,
                                          header, missing=missing,
@@ -820,6 +879,44 @@ def _data_for(model, args, missing=False, dtype=None):
     return X, positions, layout
 
 
+def _recorded_columns(args, indices, header, file_names):
+    """``--columns`` values for the columns at ``indices`` of DATA (``file_names``: its names,
+    or None), which a model's file records: it was fitted on them, chosen by index in a file
+    without names. A DATA too narrow for them is an error; the choice gets a note."""
+    width = len(file_names) if file_names is not None else _column_count(args.data, header)
+    shown = ",".join(map(str, indices))
+    if max(indices) >= width:
+        raise CommandError(
+            f"{args.data!r} has {_count(width, 'column')}, but the model was fitted on the "
+            f"columns {shown} (0-based) of a file without column names, which need at least "
+            f"{max(indices) + 1} columns; pass data with those columns, or choose the model's "
+            f"{len(indices)} with --columns"
+        )
+    if not args.quiet:
+        named = ("" if file_names is None
+                 else f" ({', '.join(repr(file_names[j]) for j in indices)})")
+        print(f"fastem: note: the model was fitted on the columns {shown} (0-based) of a file "
+              f"without column names, so the columns {shown} of {args.data!r} are used{named}; "
+              "choose others with --columns", file=sys.stderr)
+    if file_names is not None:  # by name: a name that reads as a number is not an index
+        return [file_names[j] for j in indices]
+    return [str(j) for j in indices]
+
+
+def _column_count(path, header):
+    """How many data columns the file ``path`` without column names has (.npy or .csv)."""
+    from ._tables import _sniff
+    from .data import load_npy
+
+    try:
+        if path.lower().endswith(".npy"):
+            shape = load_npy(path, mmap_mode="r").shape
+            return shape[1] if len(shape) > 1 else 1
+        return len(_sniff(path, _HEADER[header]).data_columns())
+    except (ValueError, OSError) as exc:  # the readers' messages name the file and the fix
+        raise CommandError(_one_line(exc)) from None
+
+
 @contextlib.contextmanager
 def _columns_matched():
     """DATA's columns were matched to the model's names in :func:`_data_for`: no warning."""
@@ -830,8 +927,8 @@ def _columns_matched():
 
 def cmd_predict(args):
     _check_output(args.output, _OUTPUT_EXTENSIONS, {"model file": args.model, "data file": args.data})
-    model = _load_model(args.model)
-    X, _, _ = _data_for(model, args)
+    model, indices = _load_model(args.model)
+    X, _, _ = _data_for(model, args, indices)
     if args.proba:
         with _columns_matched():
             out = model.predict_proba(X)
@@ -852,8 +949,8 @@ def cmd_predict(args):
 
 
 def cmd_score(args):
-    model = _load_model(args.model)
-    X, _, _ = _data_for(model, args)
+    model, indices = _load_model(args.model)
+    X, _, _ = _data_for(model, args, indices)
     # a row with nothing observed is no observation: the model's score, bic and aic leave it out
     n = X.shape[0] - (int(unobserved_rows(X).sum()) if model._fits_missing() else 0)
     if n == 0:
@@ -883,7 +980,7 @@ def cmd_score(args):
 
 def cmd_impute(args):
     _check_output(args.output, _OUTPUT_EXTENSIONS, {"model file": args.model, "data file": args.data})
-    model = _load_model(args.model)
+    model, indices = _load_model(args.model)
     if not hasattr(model, "impute"):
         raise CommandError(
             f"{args.model!r} holds a {type(model).__name__}, which does not support missing "
@@ -891,7 +988,7 @@ def cmd_impute(args):
             "impute with it"
         )
     # float64: the observed values are copied as they are, whatever the model's dtype
-    X, positions, layout = _data_for(model, args, missing=True, dtype=np.float64)
+    X, positions, layout = _data_for(model, args, indices, missing=True, dtype=np.float64)
     n_missing = int(np.isnan(X).sum())
     with _columns_matched():
         filled = model.impute(X, draw=args.draw,
@@ -1082,7 +1179,7 @@ def _fill_parquet(path, out_path, positions, filled, missing):
 
 def cmd_sample(args):
     _check_output(args.output, _OUTPUT_EXTENSIONS, {"model file": args.model})
-    model = _load_model(args.model)
+    model, _ = _load_model(args.model)
     if args.seed is not None:
         model.set_params(random_state=args.seed)
     X, _ = model.sample(args.n_samples)
@@ -1120,7 +1217,7 @@ def cmd_select(args):
         _check_output(args.output, (".npz",), {"data file": args.data})
     if args.family != "gaussian" and args.covariance is not None:
         raise UsageError(f"--covariance applies to --family gaussian only, not {args.family}")
-    X, names, _, _ = read_table(
+    X, names, positions, _ = read_table(
         args.data, args.columns, args.dtype, args.quiet, args.header,
         missing=args.missing == "em",
         nan_fix="select with --missing em if NaN marks missing values, or remove or impute "
@@ -1167,10 +1264,10 @@ def cmd_select(args):
             f"every fit was flagged as collapsed or failed ({', '.join(flagged[:6])}{more}); "
             "try fewer components (e.g. include K=1 in --k) or a larger --k range"
         )
-    if names is not None:
-        best_model.feature_names_in_ = np.asarray(names, dtype=object)
     if args.output is not None:
-        best_model.save(args.output)
+        _save_model(best_model, args.output, names, positions, args.columns)
+    elif names is not None:
+        best_model.feature_names_in_ = np.asarray(names, dtype=object)
     best_type, best_k = best
     kind = "covariance_type" if args.family == "gaussian" else "family"
     rows = [
@@ -1200,8 +1297,8 @@ def cmd_select(args):
 
 
 def cmd_info(args):
-    model = _load_model(args.model)
-    _emit(args, _model_summary(model), lambda: _print_model(model))
+    model, indices = _load_model(args.model)
+    _emit(args, _model_summary(model, indices), lambda: _print_model(model, indices))
 
 
 def cmd_demo(args):
@@ -1303,7 +1400,9 @@ Run 'fastem COMMAND --help' for the options of each command.""",
   fastem predict model.npz points.npy -o labels.npy
   fastem predict model.npz faithful.csv -o proba.csv --proba
 
-A model fitted on named columns reads them by name, in any order.""",
+A model fitted on named columns reads them by name, in any order; one fitted on columns
+chosen by index in a file without names (fit data.npy --columns 1,0) reads the same
+columns, unless --columns chooses others.""",
     "score": """examples:
   fastem score model.npz held_out.csv
   fastem score model.npz points.npy --json""",

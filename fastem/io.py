@@ -20,6 +20,7 @@ import json
 import math
 import numbers
 import os
+import pathlib
 import secrets
 import socket
 import stat
@@ -53,6 +54,11 @@ _ONLINE_PREFIX = "online_em__"
 _ONLINE_NK = _ONLINE_PREFIX + "nk"
 _ONLINE_MOMENT = _ONLINE_PREFIX + "moments__"
 _ONLINE_REFERENCE = _ONLINE_PREFIX + "reference__"
+# Optional: the 0-based indices of the data file's columns a model was fitted on,
+# when they were chosen by index in a file without column names. Older fastem
+# ignores the field (its command line takes the file's first columns, as it did
+# before the field existed), and its models read the same: no new version.
+_COLUMN_INDICES = "column_indices"
 # Temporary files of a save are named ".<name>.fastem-<host>-<pid>-<random>.tmp".
 _TMP_MARK = ".fastem-"
 _TMP_SUFFIX = ".tmp"
@@ -109,7 +115,74 @@ def _temporary_name(path):
     return os.path.join(directory, f".{name}{_TMP_MARK}{tag}{_TMP_SUFFIX}")
 
 
-def replacement_target(path):
+def directory_problem(path):
+    """Why the directory of the file ``path`` cannot hold it, or None if it can.
+
+    The directory is resolved as the operating system resolves it when the
+    file is opened: ``sub/../m.npz`` needs ``sub`` to exist (it is never
+    normalised to ``m.npz`` by its spelling), and ``~`` is a directory named
+    ``~``, not the home directory (as for ``open`` and ``numpy.save``).
+    Returns ``(errno, text)``: ``text`` names the first component of the
+    path, as the user spelled it, that is missing or not a directory.
+    """
+    directory = os.path.dirname(os.fspath(path))
+    if not directory:
+        return None
+    try:
+        if stat.S_ISDIR(os.stat(directory).st_mode):
+            return None
+    except OSError:
+        pass
+    parts = pathlib.PurePath(directory).parts
+    for i in range(len(parts)):
+        prefix = os.path.join(*parts[: i + 1])
+        try:
+            mode = os.stat(prefix).st_mode
+        except FileNotFoundError:
+            hint = ""
+            if parts[0].startswith("~"):
+                hint = (" ('~' is not expanded to the home directory here: write the directory "
+                        "out, e.g. with os.path.expanduser, or let the shell expand it)")
+            return errno.ENOENT, f"directory {prefix!r} does not exist{hint}"
+        except OSError as exc:
+            return exc.errno, f"directory {prefix!r} cannot be reached ({exc.strerror})"
+        if not stat.S_ISDIR(mode):
+            return errno.ENOTDIR, f"{prefix!r} is not a directory"
+    return errno.ENOTDIR, f"{directory!r} is not a directory"
+
+
+def _directory_error(path, problem, doing="cannot write"):
+    """The OSError (FileNotFoundError, NotADirectoryError, ...) for :func:`directory_problem`."""
+    number, text = problem
+    fix = "create it, or check the path" if number == errno.ENOENT else "check the path"
+    return OSError(number, f"{doing} {os.fspath(path)!r}: {text}; {fix}")
+
+
+def _resolved(path, user_path, doing):
+    """``path`` with its directory resolved as the operating system resolves it, and a
+    symbolic link at its end followed (to the file the link points to, resolved the same way).
+    """
+    for _ in range(40):  # the operating systems' limit on links in one lookup
+        problem = directory_problem(path)
+        if problem is not None:
+            if path != os.fspath(user_path):
+                number, text = problem
+                problem = number, f"it is a symbolic link to {path!r}, and {text}"
+            raise _directory_error(user_path, problem, doing)
+        directory, name = os.path.split(path)
+        if name in ("", os.curdir, os.pardir):  # a directory, refused by the writers
+            return os.path.realpath(path)
+        target = os.path.join(os.path.realpath(directory or os.curdir), name)
+        try:
+            link = os.readlink(target)
+        except OSError:  # not a link (or not there yet): the file itself
+            return target
+        path = os.path.join(os.path.dirname(target), link)
+    raise OSError(errno.ELOOP, f"{doing} {os.fspath(user_path)!r}: too many levels of "
+                  "symbolic links")
+
+
+def replacement_target(path, doing="cannot write"):
     """The file a replacement of ``path`` writes, and the permission bits to give it.
 
     Outputs are written to a temporary file and renamed over the old one. So
@@ -118,8 +191,14 @@ def replacement_target(path):
     existing file keeps its permission bits. Returns ``(target, mode)``:
     the resolved path, and the existing file's mode, or None for a new file
     (created with the umask's mode, as ``open`` creates it).
+
+    The path is resolved as the operating system resolves it (``sub/../m.npz``
+    needs ``sub``), never by its spelling: a missing directory raises
+    ``FileNotFoundError`` (a file where a directory should be,
+    ``NotADirectoryError``) with a message that names ``path`` and the
+    directory as given, after ``doing``.
     """
-    target = os.path.realpath(path)
+    target = _resolved(os.fspath(path), path, doing)
     try:
         return target, stat.S_IMODE(os.stat(target).st_mode)
     except FileNotFoundError:
@@ -184,6 +263,9 @@ def _check_destination(path):
             f"cannot save a model to {path!r}: a path that ends with {path[-1]!r} names a "
             f"directory. Give the path of a file, e.g. {example!r}."
         )
+    problem = directory_problem(path)
+    if problem is not None:
+        raise _directory_error(path, problem, "cannot save a model to")
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -209,7 +291,7 @@ def _check_destination(path):
 
 
 @one_snapshot
-def save(model, path):
+def save(model, path, *, column_indices=None):
     """Write a fitted model to ``path`` as a versioned ``.npz`` model file.
 
     The file is written to a temporary file in the same directory, flushed to
@@ -219,6 +301,8 @@ def save(model, path):
     loss) cannot, and the next save to the same ``path`` removes it. A
     replaced model file keeps its permission bits, and a ``path`` that is a
     symbolic link is written through: its target is replaced, the link stays.
+    ``path`` is resolved as the operating system resolves it (``sub/../m.npz``
+    needs the directory ``sub``; ``~`` is not expanded, as by ``open``).
 
     Parameters
     ----------
@@ -226,6 +310,12 @@ def save(model, path):
         A fitted fastem mixture.
     path : str or os.PathLike
         Destination, conventionally ending in ``.npz`` (no suffix is added).
+    column_indices : sequence of int, optional
+        The 0-based indices of the data file's columns that the model was
+        fitted on, one per feature, when they were chosen by index from a
+        file without column names (``fastem fit data.npy --columns 1,0``).
+        Recorded as the metadata field ``column_indices``, which ``fastem
+        predict``, ``score`` and ``impute`` apply to such files.
 
     Raises
     ------
@@ -235,7 +325,9 @@ def save(model, path):
         If ``path`` exists and is not a fastem model file (a data file, a
         directory, a FIFO): it is never replaced. An empty file may be.
     OSError
-        If the file cannot be written; ``path`` is then left as it was.
+        If the file cannot be written (its directory does not exist, say:
+        the message names ``path``, never the temporary file); ``path`` is
+        then left as it was.
     """
     from . import __version__
 
@@ -244,6 +336,12 @@ def save(model, path):
     # covariance_type) no longer describe the parameters: load would refuse the file.
     model._check_fitted_parameters(model.n_features_in_)
     path = os.fspath(path)
+    if column_indices is not None:
+        column_indices = [int(j) if isinstance(j, numbers.Integral) and not isinstance(j, bool)
+                          else j for j in column_indices]
+        problem = _column_indices_problem(column_indices, int(model.n_features_in_))
+        if problem is not None:
+            raise ValueError(f"column_indices {column_indices!r} {problem}")
     _check_destination(path)
     hyper, hyper_arrays, dropped = _split_hyper_parameters(model.get_params())
     metadata = {
@@ -264,6 +362,8 @@ def save(model, path):
         "lower_bound": float(model.lower_bound_),
         "lower_bounds": [float(v) for v in model.lower_bounds_],
     }
+    if column_indices is not None:  # optional: only files fitted on columns chosen by index
+        metadata[_COLUMN_INDICES] = column_indices
     arrays = {name: np.asarray(getattr(model, name)) for name in model._parameter_names}
     arrays.update(hyper_arrays)
     running = getattr(model, "_running_stats", None)  # read from the same snapshot
@@ -275,11 +375,14 @@ def save(model, path):
         metadata["format_version"] = _PLAIN_VERSION
     arrays[_METADATA] = np.array(json.dumps(metadata))
 
-    target, mode = replacement_target(path)
+    target, mode = replacement_target(path, "cannot save a model to")
     remove_stale_temporary_files(target)
     directory = os.path.dirname(target)
     tmp = _temporary_name(target)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # mode as open() gives it
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # mode as open() gives it
+    except OSError as exc:  # named by the user's path, not by the temporary file's
+        raise _save_error(path, exc) from None
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
@@ -288,11 +391,13 @@ def save(model, path):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError):
+            raise _save_error(path, exc) from None
         raise
     try:  # make the rename itself durable; not every platform can open a directory
         dir_fd = os.open(directory, os.O_RDONLY)
@@ -304,6 +409,12 @@ def save(model, path):
         pass
     finally:
         os.close(dir_fd)
+
+
+def _save_error(path, exc):
+    """An OSError of writing a model file, named by ``path`` (never by the temporary file)."""
+    message = f"cannot save a model to {path!r}: {exc.strerror or _one_line(exc)}"
+    return OSError(message) if exc.errno is None else OSError(exc.errno, message)
 
 
 def _file_kind(mode):
@@ -337,6 +448,10 @@ def open_regular_file(path, what, fix=None):
     try:
         fd = os.open(path, flags)
     except FileNotFoundError:
+        if path.startswith("~"):  # as open() and numpy, not as a shell: no home directory
+            missing_fix = ("'~' is not expanded to the home directory here: write the "
+                           "directory out, e.g. with os.path.expanduser, or let the shell "
+                           "expand it.")
         raise FileNotFoundError(errno.ENOENT, f"{what} {path!r} does not exist. {missing_fix}") from None
     except IsADirectoryError:
         raise ValueError(f"{what} {path!r} is a directory, not a file. {fix}") from None
@@ -575,6 +690,12 @@ def load(path):
         values, covariances or precisions that are not positive definite,
         non-positive scales or rates). The message names the file and the field.
     """
+    return _load(path)[0]
+
+
+def _load(path):
+    """:func:`load`: the model, and the file's metadata (checked) for what the model does
+    not hold (``column_indices``)."""
     import fastem
 
     path = os.fspath(path)
@@ -635,13 +756,34 @@ def load(path):
                 f"{model.n_features_in_} strings; the file is damaged."
             )
         model.feature_names_in_ = np.asarray(names, dtype=object)
+    indices = metadata.get(_COLUMN_INDICES)  # optional, see _COLUMN_INDICES
+    if indices is not None:
+        problem = _column_indices_problem(indices, model.n_features_in_)
+        if problem is not None:
+            raise _damaged(path, f"metadata field {_COLUMN_INDICES!r} is {indices!r}, which "
+                           f"{problem}")
     model.converged_ = metadata["converged"]
     model.n_iter_ = metadata["n_iter"]
     model.lower_bound_ = float(metadata["lower_bound"])
     model.lower_bounds_ = [float(v) for v in metadata["lower_bounds"]]
-    if online is not None:  # without it, partial_fit restarts online EM from one batch
+    if online is not None:  # without it, partial_fit starts online EM from the parameters
         _restore_online_state(model, metadata, online, path)
-    return model
+    return model, metadata
+
+
+def _column_indices_problem(indices, n_features):
+    """What is wrong with ``column_indices`` for a model of ``n_features``, or None."""
+    if not (isinstance(indices, list)
+            and all(isinstance(j, int) and not isinstance(j, bool) for j in indices)):
+        return "is not a list of integers"
+    if len(indices) != n_features:
+        return (f"has {len(indices)} entries, but the model has n_features_in={n_features}: one "
+                "index per feature")
+    if any(j < 0 for j in indices):
+        return f"holds a negative index ({min(indices)}); indices are 0-based positions"
+    if len(set(indices)) != len(indices):
+        return "repeats an index; each column is chosen once"
+    return None
 
 
 def _damaged(path, problem):

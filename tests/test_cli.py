@@ -462,3 +462,45 @@ def test_save_through_a_symbolic_link_keeps_the_link_and_the_mode(files, tmp_pat
     assert (target.stat().st_mode & 0o777) == 0o600
     assert fastem.load(link).n_components == model.n_components
     assert sorted(p.name for p in tmp_path.iterdir()) == ["current.npz", "m.npz"]
+
+
+# ----------------------------------------------------------------------
+# output paths: resolved as the operating system resolves them, errors name them
+
+
+def _writers(files):
+    return {
+        "fit": (["fit", files["npy"], "-k", 2, *FIT], ".npz"),
+        "select": (["select", files["npy"], "--k", 1, "--covariance", "full"], ".npz"),
+        "predict": (["predict", files["model"], files["npy"]], ".csv"),
+        "impute": (["impute", files["model"], files["npy"]], ".npy"),
+        "sample": (["sample", files["model"], "-n", 5], ".parquet"),
+    }
+
+
+@pytest.mark.parametrize("prefix, missing", [("sub/../", "sub"), ("~/", "~")])
+@pytest.mark.parametrize("command", ["fit", "select", "predict", "impute", "sample"])
+def test_an_output_in_a_missing_directory_is_named_as_given(files, capsys, tmp_path, monkeypatch,
+                                                            command, prefix, missing):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    argv, ext = _writers(files)[command]
+    output = f"{prefix}out{ext}"
+    status, out, err = run(capsys, *argv, "-o", output)
+    assert status == 1 and out == "" and err.count("\n") == 1, err
+    assert f"cannot write {output!r}: directory {missing!r} does not exist" in err
+    assert ".tmp" not in err and "fastem-" not in err
+    assert os.listdir(tmp_path) == []  # not ./out (the path's spelling without 'sub/..')
+
+
+@pytest.mark.parametrize("command", ["predict", "impute", "sample"])
+def test_a_failed_write_names_the_output_not_the_temporary_file(files, capsys, tmp_path,
+                                                                monkeypatch, command):
+    argv, ext = _writers(files)[command]
+    monkeypatch.setattr(fastem_io, "_temporary_name",
+                        lambda target: str(tmp_path / "gone" / f".out{ext}.tmp"))
+    output = str(tmp_path / f"out{ext}")
+    status, out, err = run(capsys, *argv, "-o", output)
+    assert status == 1 and err.count("\n") == 1, err
+    assert f"cannot write {output!r}" in err and ".tmp" not in err
+    assert not os.path.exists(output)

@@ -464,3 +464,154 @@ def test_a_variational_model_file_is_described_in_its_own_terms(faithful, capsys
                                rtol=1e-12)
     status, out, _ = run(capsys, "info", faithful["model"])
     assert status == 0 and "log-likelihood per sample" in out
+
+
+# ----------------------------------------------------------------------
+# columns chosen by index in a file without names: recorded in the model file
+
+
+@pytest.fixture(scope="module")
+def unnamed(tmp_path_factory):
+    """A row number, then the two data columns in the order (b, a), as files with and
+    without names; the model is fitted on the columns 2,1 (a, b) of the headerless CSV."""
+    rng = np.random.default_rng(5)
+    a = np.concatenate([rng.normal(0, 1, 150), rng.normal(6, 1, 150)])
+    b = rng.normal(100, 20, 300)
+    table = np.column_stack([np.arange(300.0), b, a])
+    d = tmp_path_factory.mktemp("unnamed")
+    paths = {"table": table, "dir": d, "csv": d / "plain.csv", "npy": d / "plain.npy",
+             "named_csv": d / "named.csv", "parquet": d / "named.parquet"}
+    np.savetxt(paths["csv"], table, delimiter=",", fmt="%.17g")
+    np.save(paths["npy"], table)
+    frame = pd.DataFrame(table, columns=["row", "b", "a"])
+    frame.to_csv(paths["named_csv"], index=False)
+    if _has_pyarrow():
+        frame.to_parquet(paths["parquet"])
+    return paths
+
+
+def _has_pyarrow():
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _unnamed_model(unnamed, source, capsys, tmp_path, command="fit"):
+    path = tmp_path / f"{command}-{source}.npz"
+    k = ["-k", 2] if command == "fit" else ["--k", 2, "--covariance", "full"]
+    status, _, err = run(capsys, command, unnamed[source], "--columns", "2,1", *k, "-o", path,
+                         "-q")
+    assert status == 0, err
+    return path
+
+
+@pytest.mark.parametrize("command", ["fit", "select"])
+@pytest.mark.parametrize("source", ["csv", "npy"])
+def test_columns_chosen_by_index_are_recorded(unnamed, capsys, tmp_path, command, source):
+    path = _unnamed_model(unnamed, source, capsys, tmp_path, command)
+    assert fastem.io.read_metadata(path)["column_indices"] == [2, 1]
+    status, out, err = run(capsys, "info", path)
+    assert status == 0 and "columns 2,1 of a file without column names" in out
+    status, out, err = run(capsys, "info", path, "--json")
+    assert json.loads(out)["column_indices"] == [2, 1]
+    # all the columns, or columns chosen by name, are no choice by index
+    status, _, err = run(capsys, "fit", unnamed["npy"], "-k", 2, "-o", tmp_path / "all.npz", "-q")
+    assert status == 0, err
+    assert "column_indices" not in fastem.io.read_metadata(tmp_path / "all.npz")
+    status, _, err = run(capsys, "fit", unnamed["named_csv"], "--columns", "2,1", "-k", 2,
+                         "-o", tmp_path / "named.npz", "-q")
+    assert status == 0, err
+    meta = fastem.io.read_metadata(tmp_path / "named.npz")
+    assert "column_indices" not in meta and meta["feature_names_in"] == ["a", "b"]
+
+
+@pytest.mark.parametrize("data", ["csv", "npy", "named_csv", "parquet"])
+def test_predict_and_score_use_the_recorded_columns(unnamed, capsys, tmp_path, data):
+    if data == "parquet" and not _has_pyarrow():
+        pytest.skip("needs pyarrow")
+    path = _unnamed_model(unnamed, "csv", capsys, tmp_path)
+    model = fastem.load(path)
+    X = unnamed["table"][:, [2, 1]]
+    status, out, err = run(capsys, "score", path, unnamed[data], "--json")
+    assert status == 0, err
+    assert json.loads(out)["mean_log_likelihood"] == pytest.approx(model.score(X), rel=1e-12)
+    assert err.count("\n") == 1 and "fastem: note: " in err and "columns 2,1" in err
+    if data in ("named_csv", "parquet"):
+        assert "('a', 'b')" in err
+    status, out, err = run(capsys, "predict", path, unnamed[data], "-o", tmp_path / "l.npy", "-q")
+    assert status == 0 and err == ""
+    assert_array_equal(np.load(tmp_path / "l.npy"), model.predict(X))
+    assert sorted(np.bincount(model.predict(X))) == [150, 150]
+
+
+def test_the_users_columns_win_over_the_recorded_ones(unnamed, capsys, tmp_path):
+    path = _unnamed_model(unnamed, "npy", capsys, tmp_path)
+    model = fastem.load(path)
+    status, out, err = run(capsys, "score", path, unnamed["npy"], "--columns", "1,2", "--json")
+    assert status == 0 and err == ""
+    swapped = unnamed["table"][:, [1, 2]]
+    assert json.loads(out)["mean_log_likelihood"] == pytest.approx(model.score(swapped), rel=1e-12)
+
+
+def test_data_narrower_than_the_recorded_columns_is_one_line(unnamed, capsys, tmp_path):
+    path = _unnamed_model(unnamed, "csv", capsys, tmp_path)
+    narrow = tmp_path / "narrow.csv"
+    np.savetxt(narrow, unnamed["table"][:, :2], delimiter=",", fmt="%.17g")
+    np.save(tmp_path / "narrow.npy", unnamed["table"][:, :2])
+    for data in (narrow, tmp_path / "narrow.npy"):
+        for command in (["score"], ["predict", "-o", tmp_path / "l.csv"],
+                        ["impute", "-o", tmp_path / "f.csv"]):
+            status, out, err = run(capsys, command[0], path, data, *command[1:])
+            assert status == 1 and out == "" and err.count("\n") == 1, err
+            assert f"{str(data)!r} has 2 columns" in err and "columns 2,1" in err
+            assert "at least 3 columns" in err and "--columns" in err
+    assert not (tmp_path / "l.csv").exists() and not (tmp_path / "f.csv").exists()
+
+
+@pytest.mark.parametrize("data, out", [("csv", ".csv"), ("npy", ".npy"), ("csv", ".npy")])
+def test_impute_fills_the_recorded_columns_in_place(unnamed, capsys, tmp_path, data, out):
+    table = unnamed["table"].copy()
+    table[::7, 2] = np.nan
+    table[3::11, 1] = np.nan
+    source = tmp_path / f"holes.{data}"
+    if data == "csv":
+        np.savetxt(source, table, delimiter=",", fmt="%.17g")
+    else:
+        np.save(source, table)
+    model_path = tmp_path / "m.npz"
+    status, _, err = run(capsys, "fit", source, "--columns", "2,1", "-k", 2, "--missing", "em",
+                         "-o", model_path, "-q")
+    assert status == 0, err
+    status, _, err = run(capsys, "impute", model_path, source, "-o", tmp_path / f"f{out}")
+    assert status == 0 and "columns 2,1" in err
+    filled = (np.loadtxt(tmp_path / f"f{out}", delimiter=",") if out == ".csv"
+              else np.load(tmp_path / f"f{out}"))
+    assert filled.shape == table.shape
+    assert_array_equal(filled[:, 0], table[:, 0])  # the other column, kept
+    expected = fastem.load(model_path).impute(table[:, [2, 1]])
+    assert_array_equal(filled[:, [2, 1]], expected)
+    assert not np.isnan(filled).any()
+
+
+@pytest.mark.parametrize("ext", [".csv", ".npy"])
+def test_swapped_columns_of_a_file_without_names_are_not_silently_unswapped(unnamed, capsys,
+                                                                            tmp_path, ext):
+    # the report: fit --columns 1,0 on a headerless file, then score and predict it
+    X = unnamed["table"][:, 1:]
+    data = tmp_path / f"nh{ext}"
+    np.savetxt(data, X, delimiter=",", fmt="%.17g") if ext == ".csv" else np.save(data, X)
+    status, _, err = run(capsys, "fit", data, "--columns", "1,0", "-k", 2,
+                         "-o", tmp_path / "m.npz")
+    assert status == 0, err
+    model = fastem.load(tmp_path / "m.npz")
+    status, out, err = run(capsys, "score", tmp_path / "m.npz", data, "--json")
+    assert status == 0
+    assert json.loads(out)["mean_log_likelihood"] == pytest.approx(model.score(X[:, [1, 0]]),
+                                                                   rel=1e-12)
+    assert "columns 1,0" in err
+    status, out, err = run(capsys, "predict", tmp_path / "m.npz", data, "-o", tmp_path / "p.csv",
+                           "--json")
+    assert status == 0
+    assert sorted(json.loads(out)["counts"]) == [150, 150]

@@ -264,3 +264,56 @@ def test_callback_stop_skips_remaining_initializations(data):
 def test_callback_must_be_callable(data):
     with pytest.raises(TypeError, match="callback must be None or a callable"):
         _fit(data, callback="print")
+
+
+# ----------------------------------------------------------------------
+# paths: resolved as the operating system resolves them; errors name the user's path
+
+
+def test_save_resolves_the_path_as_the_operating_system_does(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    model = _fitted()
+    with pytest.raises(FileNotFoundError) as info:
+        model.save("sub/../m2.npz")  # open() needs sub; a lexical 'm2.npz' would be another file
+    message = str(info.value)
+    assert "'sub/../m2.npz'" in message and "directory 'sub' does not exist" in message
+    assert ".tmp" not in message and "\n" not in message
+    assert os.listdir(tmp_path) == []
+    os.mkdir("sub")
+    model.save("sub/../m2.npz")
+    _assert_same_model(fastem.load("sub/../m2.npz"), model, make_demo_data(50, random_state=1)[0])
+    with pytest.raises(NotADirectoryError,
+                       match=r"'m2.npz/../m3.npz': 'm2.npz' is not a directory"):
+        model.save("m2.npz/../m3.npz")
+    # a symbolic link is written through, to the file that open() would reach
+    os.symlink(os.path.join("nowhere", "..", "m4.npz"), "link.npz")
+    with pytest.raises(FileNotFoundError, match=r"'link.npz': it is a symbolic link to .*"
+                       r"directory '.*nowhere' does not exist"):
+        model.save("link.npz")
+    assert sorted(os.listdir(tmp_path)) == ["link.npz", "m2.npz", "sub"]
+
+
+def test_tilde_is_a_directory_name_and_errors_name_the_users_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    model = _fitted()
+    with pytest.raises(FileNotFoundError) as info:
+        model.save("~/x.npz")
+    message = str(info.value)
+    assert "'~/x.npz'" in message and "directory '~' does not exist" in message
+    assert "not expanded" in message and ".tmp" not in message and "fastem-" not in message
+    with pytest.raises(FileNotFoundError, match=r"'~/x.npz' does not exist.*not expanded"):
+        fastem.load("~/x.npz")
+    os.mkdir("~")  # as open() sees it: a directory named '~', in save and load alike
+    model.save("~/x.npz")
+    assert os.path.isfile(tmp_path / "~" / "x.npz") and fastem.load("~/x.npz").n_components == 3
+
+
+def test_a_failed_write_names_the_users_path_not_the_temporary_file(tmp_path, monkeypatch):
+    gone = tmp_path / "gone"
+    monkeypatch.setattr(fastem_io, "_temporary_name", lambda target: str(gone / ".m.npz.tmp"))
+    with pytest.raises(FileNotFoundError) as info:
+        _fitted().save(tmp_path / "m.npz")
+    message = str(info.value)
+    assert repr(str(tmp_path / "m.npz")) in message and ".tmp" not in message
+    assert not (tmp_path / "m.npz").exists()

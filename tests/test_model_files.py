@@ -854,3 +854,38 @@ def test_a_stepped_tied_model_with_many_components_and_one_feature_loads(tmp_pat
         model.partial_fit(rng.normal(size=(600, 1)) * 30)
     model.save(tmp_path / "m.npz")
     _assert_same_online_state(model, fastem.load(tmp_path / "m.npz"))
+
+
+# The optional metadata field column_indices (the command line's columns chosen by
+# index in a file without names): written only when given, checked when present.
+
+
+def test_column_indices_round_trip_and_are_optional(tmp_path):
+    model = _model("gaussian")
+    fastem_io.save(model, tmp_path / "m.npz", column_indices=(3, np.int64(0)))
+    assert fastem_io.read_metadata(tmp_path / "m.npz")["column_indices"] == [3, 0]
+    loaded, metadata = fastem_io._load(tmp_path / "m.npz")
+    assert metadata["column_indices"] == [3, 0]
+    np.testing.assert_array_equal(loaded.means_, model.means_)
+    model.save(tmp_path / "plain.npz")  # a file without the field, as before it existed
+    assert "column_indices" not in fastem_io.read_metadata(tmp_path / "plain.npz")
+    _write_with_metadata_field(tmp_path / "m.npz", tmp_path / "null.npz", ("column_indices",),
+                               "= None", None)
+    assert fastem_io._load(tmp_path / "null.npz")[1]["column_indices"] is None
+
+
+@pytest.mark.parametrize("value", [[0], [0, 1, 2], [1, 1], [-1, 0], [0, 1.0], [True, 0], "0,1",
+                                   {"0": 1}])
+def test_invalid_column_indices_are_refused(tmp_path, value):
+    model = _model("gaussian")  # 2 features
+    _write_with_metadata_field(_saved("gaussian", "full", "float64"), tmp_path / "m.npz",
+                               ("column_indices",), f"= {value!r}", value)
+    with pytest.raises(ValueError) as info:
+        fastem.load(tmp_path / "m.npz")
+    message = str(info.value)
+    assert "\n" not in message and str(tmp_path / "m.npz") in message
+    assert "'column_indices'" in message and "damaged" in message
+    if isinstance(value, list):
+        with pytest.raises(ValueError, match="column_indices"):
+            fastem_io.save(model, tmp_path / "new.npz", column_indices=value)
+        assert not (tmp_path / "new.npz").exists()
