@@ -568,25 +568,37 @@ def _observed_sums(X, sample_weight):
 _COMPLETE_ROWS_PER_DIMENSION = 10
 
 
-def points_for_start(points, weights, source, n_components):
+def points_for_start(points, weights, source, n_components, filled=False):
     """The points and weights a start on data with NaN (``missing='em'``) is computed from.
 
-    The subsample's complete rows, when there are at least
-    ``_COMPLETE_ROWS_PER_DIMENSION`` times ``max(n_features, n_components)``
-    of positive weight. Otherwise every row, with each NaN replaced by its
-    feature's weighted observed mean (:func:`fill_missing_for_start`). Mean
-    filling puts the incomplete rows on lines and planes through the means,
-    which a partition of the points then follows: at 25% of entries missing
-    the default start of a 4-component fit of 2-D data split one cluster
-    and merged two, 120 nats below the best peak. Only the start is
-    computed from these points; EM then uses every row, its NaN as missing.
+    Two starts are possible, and neither is always the better one:
+
+    - the subsample's complete rows (``filled=False``), when there are at
+      least ``_COMPLETE_ROWS_PER_DIMENSION`` times ``max(n_features,
+      n_components)`` of positive weight. Under values missing completely
+      at random they are a sample of the data, but when whether a value is
+      missing depends on the observed ones (a cluster that always lacks a
+      feature) they can leave out a cluster, and EM does not find it again;
+    - every row, with each NaN replaced by its feature's weighted observed
+      mean (:func:`fill_missing_for_start`; ``filled=True``, and the only
+      start with fewer complete rows). The filled rows lie on lines and
+      planes through the means, which a partition can follow: at 25% of
+      entries missing, a 4-component fit of 2-D data split one cluster and
+      merged two, 80-95 nats below the best peak.
+
+    So ``fit`` runs EM from both (:meth:`BaseMixture._fit`) and keeps the
+    better. Returns ``(points, weights)``, or None for ``filled=True`` when
+    that start is the same as the other (no NaN, or too few complete rows).
+    Only the start is computed from these points; EM uses every row.
     """
-    complete = ~np.isnan(points).any(axis=1)
-    if weights is not None:
-        complete &= np.asarray(weights) > 0
+    has_nan = np.isnan(points).any(axis=1)
+    complete = ~has_nan if weights is None else ~has_nan & (np.asarray(weights) > 0)
     needed = _COMPLETE_ROWS_PER_DIMENSION * max(points.shape[1], n_components)
-    if complete.all() or np.count_nonzero(complete) >= needed:
+    either = has_nan.any() and np.count_nonzero(complete) >= needed
+    if not has_nan.any() or (either and not filled):
         return points[complete], None if weights is None else weights[complete]
+    if filled and not either:
+        return None
     return fill_missing_for_start(points, weights, source), weights
 
 
@@ -1351,8 +1363,13 @@ class BaseMixture:
         random_state = check_random_state(self.random_state)
         priors = self._fit_priors(source)
 
+        # With missing='em', the first start is run from the complete rows and
+        # from the mean-filled rows, when they differ (see points_for_start).
+        runs = [(init, False) for init in range(n_init)]
+        if not warm and self._fits_missing():
+            runs.insert(1, (0, True))
         best = None
-        for init in range(n_init):
+        for init, filled in runs:
             # Every run works on a copy: the estimator changes only at the end.
             worker = copy.copy(self)
             worker.n_features_in_ = source.n_features
@@ -1366,7 +1383,12 @@ class BaseMixture:
             for name, value in priors.items():
                 setattr(worker, name, value)
             if not warm:
-                worker._initialize(source, random_state, restart=init)
+                if init == 0 and not filled:
+                    first_draws = random_state.get_state()
+                elif init == 0:  # the same subsample as the other first start
+                    random_state.set_state(first_draws)
+                if not worker._initialize(source, random_state, restart=init, filled=filled):
+                    continue
             if self.verbose:
                 print(f"Initialization {init}")
             result = self._run_em(worker, source)
@@ -1642,7 +1664,7 @@ class BaseMixture:
         """Family hook: whether the ``*_init`` hyper-parameters set every parameter."""
         return False
 
-    def _initialize(self, source, random_state, restart=0):
+    def _initialize(self, source, random_state, restart=0, filled=False):
         """Set the starting parameters: the user's where given, the rest from ``init_params``.
 
         When every initial parameter is given (``_init_parameter_names``),
@@ -1652,23 +1674,33 @@ class BaseMixture:
         the index of the start among ``n_init``: with 'hierarchical', whose
         tree is a deterministic function of its subsample, the starts after the
         first use 'k-means++' so that restarts explore other peaks
-        (:func:`fastem._init.start_method`).
+        (:func:`fastem._init.start_method`). ``filled``: on data with NaN,
+        the start from the mean-filled rows rather than the complete ones
+        (:func:`points_for_start`). Returns False, and sets nothing, when that
+        start is the same as the other; else True.
         """
         names = self._init_parameter_names
         given = self._user_gives_every_parameter() or (
             names is not None and all(getattr(self, name) is not None for name in names)
         )
         if given:
+            if filled:
+                return False
             self.weights_ = np.full(self.n_components, 1.0 / self.n_components, dtype=source.dtype)
             self._init_family_from_user()
-            return
+            return True
         method = start_method(self.init_params, source.n_features, restart)
         centers = None
         if names is not None and len(names) > 1 and getattr(self, names[1]) is not None:
             centers = getattr(self, names[1])
         points, weights = source.subsample(random_state, sample_size(method, source.n_features))
         if self._fits_missing():
-            points, weights = points_for_start(points, weights, source, self.n_components)
+            start = points_for_start(points, weights, source, self.n_components, filled)
+            if start is None:
+                return False
+            points, weights = start
+        elif filled:
+            return False
         nk, means, covariances = initial_moments(
             points, weights, self.n_components, method, random_state, centers
         )
@@ -1676,6 +1708,7 @@ class BaseMixture:
         if not (names is not None and all(getattr(self, name) is not None for name in names[1:])):
             self._params_from_moments(nk, means, covariances)
         self._init_family_from_user()
+        return True
 
     @property
     def _dtype(self):

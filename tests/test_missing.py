@@ -676,6 +676,24 @@ def test_the_default_start_on_incomplete_data_reaches_the_best_peak(seed):
     assert default.score(X) >= restarts.score(X) - 1e-6
 
 
+def test_a_cluster_missing_from_the_complete_rows_is_found():
+    """Feature 0 is missing wherever feature 1 is above 3 (missing at random, not completely):
+    the complete rows leave out the third cluster, and a start from them alone ended 615 nats
+    below the start from the mean-filled rows. Both are run, and the better one is kept."""
+    from fastem import select_n_components
+
+    rng = np.random.default_rng(102)
+    X = np.concatenate([rng.normal(size=(400, 3)), rng.normal(size=(400, 3)) + [6, 0, 0],
+                        rng.normal(size=(400, 3)) + [0, 6, 6]])
+    X[X[:, 1] > 3, 0] = np.nan
+    model = GaussianMixture(3, missing="em", random_state=0).fit(X)
+    assert model.score(X) * len(X) > -5888.0
+    assert_allclose(np.sort(model.means_[:, 1]), [0.0, 0.0, 6.0], atol=0.2)
+    result = select_n_components(X, range(1, 6), covariance_types=["full"], missing="em",
+                                 random_state=0)
+    assert result.best_params_ == ("full", 3)
+
+
 def test_select_n_components_on_incomplete_data_finds_the_four_clusters():
     """The example of the fault: BIC chose 5 'tied' components after a start on mean-filled rows."""
     from fastem import select_n_components
@@ -690,7 +708,8 @@ def test_select_n_components_on_incomplete_data_finds_the_four_clusters():
 
 
 def test_a_start_with_few_complete_rows_fills_the_means():
-    """Below 10 complete rows per feature and per component, the start fills NaN with the means."""
+    """Below 10 complete rows per feature or per component, the start fills NaN with the means,
+    and there is no second start."""
     from fastem.base import points_for_start
 
     X, w = _data(seed=3, missing=0.6)  # 3 features, about 6% of the rows complete
@@ -699,11 +718,14 @@ def test_a_start_with_few_complete_rows_fills_the_means():
     points, weights = points_for_start(X, w, None, 3)
     assert points.shape == X.shape and not np.isnan(points).any()
     assert weights is w
+    assert points_for_start(X, w, None, 3, filled=True) is None
     X2, w2 = _data(seed=3, n=2000, missing=0.25)
     points, weights = points_for_start(X2, w2, None, 3)
     complete = ~np.isnan(X2).any(axis=1)
     assert_array_equal(points, X2[complete])
     assert_array_equal(weights, w2[complete])
+    points, weights = points_for_start(X2, w2, None, 3, filled=True)
+    assert points.shape == X2.shape and not np.isnan(points).any()
     GaussianMixture(3, missing="em", random_state=0).fit(X, sample_weight=w)  # fits
 
 
