@@ -251,8 +251,9 @@ class DaskSource:
         """
         if out is not None:
             raise ValueError(
-                "out cannot be used with a dask array: the result is a lazy dask array. "
-                "Write it out with dask, e.g. result.to_zarr(path) or da.store(result, target)."
+                "out cannot be used with Dask data (a dask array or DataFrame): the result is "
+                "lazy. Write it out with dask, e.g. result.to_zarr(path) or "
+                "da.store(result, target) for an array, result.to_parquet(path) for a DataFrame."
             )
         if n_columns is None:
             return self.X.map_blocks(

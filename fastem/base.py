@@ -696,7 +696,12 @@ class BaseMixture:
 
     def __setattr__(self, name, value):
         if name in self._parameter_names:
-            _state.assign(self, _state.current(self).replace(name, value))
+            state = _state.current(self).replace(name, value)
+            if state.get("_running_stats") is not None:
+                # Parameters from elsewhere (an assignment, a user's m_step) are not
+                # the stream's: partial_fit starts online EM again from them.
+                state = state.replace_record("_running_stats", None)
+            _state.assign(self, state)
         elif name in FITTED_ATTRIBUTES:
             _state.assign(self, _state.current(self).replace_record(name, value))
         else:

@@ -84,7 +84,7 @@ def test_dask_outputs_are_lazy_and_match_memory(client, data):
         assert_allclose(lazy.compute(), getattr(model, method)(X), rtol=1e-12, atol=1e-300)
     assert_allclose(model.score(dX), model.score(X), rtol=1e-12)
     assert_allclose(model.bic(dX, sample_weight=w), model.bic(X, sample_weight=w), rtol=1e-12)
-    with pytest.raises(ValueError, match="out cannot be used with a dask array"):
+    with pytest.raises(ValueError, match="out cannot be used with Dask data"):
         model.predict(dX, out=np.empty(len(X), dtype=np.int64))
 
 

@@ -215,3 +215,34 @@ def test_partial_fit_sets_a_record_of_its_own_that_saves_and_loads(tmp_path, fit
     loaded = fastem.load(tmp_path / "m.npz")
     assert (loaded.n_iter_, loaded.converged_, loaded.lower_bound_) == (steps, False, model.lower_bound_)
     np.testing.assert_array_equal(loaded.score_samples(X), model.score_samples(X))
+
+
+@pytest.mark.parametrize("how", ["assigned", "m_step"])
+def test_parameters_set_after_a_stream_start_the_next_step(how):
+    """Parameters assigned (or set by a user's m_step) after partial_fit are the state of the
+    next step: the stream's running statistics no longer pull the model back to the old stream."""
+    X = np.concatenate(list(batches(4, 300, seed=6)))
+    model = GaussianMixture(3, random_state=0).fit(X)
+    model.partial_fit(X[:50])
+    other = GaussianMixture(3, random_state=0).fit(X * 2 + 30)
+    if how == "assigned":
+        for name in other._parameter_names:
+            setattr(model, name, getattr(other, name))
+    else:
+        model.m_step(other.summarize(X * 2 + 30))
+    assert model._running_stats is None
+    batch = X[300:350] * 2 + 30
+    model.partial_fit(batch)
+    assert model.n_steps_ == 1
+    assert (model.means_ > 20).all()  # near the new parameters, not dragged back to the old stream
+
+
+def test_the_first_step_reads_the_covariances_the_kernels_use():
+    """An assigned covariances_ that disagrees with the precision factors does not start the step."""
+    X = np.concatenate(list(batches(4, 300, seed=7)))
+    fitted = GaussianMixture(3, random_state=0).fit(X)
+    model = copy.deepcopy(fitted)
+    model.covariances_ = fitted.covariances_ * 100
+    stats = model._statistics_of_parameters()
+    again = copy.deepcopy(fitted).m_step(stats)
+    assert_allclose(again.covariances_, fitted.covariances_, rtol=1e-10)

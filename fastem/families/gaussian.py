@@ -314,14 +314,21 @@ class _GaussianComponents(BaseMixture):
     def _statistics_of_parameters(self):
         """``nk`` = the weights, ``sx`` = 0 around the means, ``sxx`` = nk (covariance - reg_covar).
 
-        The M-step (:meth:`_weighted_moments`) divides ``sxx`` by ``nk``
-        and adds ``reg_covar``: it gives the covariances back. 'tied' keeps
-        its scatter whole in ``sxx`` with ``pairs`` 0; 'spherical' repeats
-        its variance over the features, whose mean it takes.
+        The covariances are those of the precision factors, which the
+        kernels use (an assigned ``covariances_`` that disagrees with them
+        does not count). The M-step (:meth:`_weighted_moments`) divides
+        ``sxx`` by ``nk`` and adds ``reg_covar``: it gives the covariances
+        back. 'tied' keeps its scatter whole in ``sxx`` with ``pairs`` 0;
+        'spherical' repeats its variance over the features, whose mean it
+        takes.
         """
         weights = np.asarray(self.weights_, dtype=np.float64)
         n_components, n_features = self.means_.shape
-        excess = np.asarray(self.covariances_, dtype=np.float64) - self.reg_covar * {
+        factors = np.asarray(self.precisions_cholesky_, dtype=np.float64)
+        if self.covariance_type in ("full", "tied"):
+            factors = upper(factors)  # what the kernels read of an assigned factor
+        covariances = covariances_from_cholesky(factors, self.covariance_type)
+        excess = covariances - self.reg_covar * {
             "full": np.eye(n_features), "tied": np.eye(n_features), "diag": 1.0, "spherical": 1.0,
         }[self.covariance_type]
         moments = {"sx": np.zeros((n_components, n_features))}
