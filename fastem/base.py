@@ -1411,6 +1411,7 @@ class BaseMixture:
         self._set_parameters(best.parameters)
         self.n_features_in_ = source.n_features
         self._set_feature_names(source)
+        self._column_indices = None  # the data file's columns, recorded by the command line
         self.n_iter_ = best.n_iter
         self.lower_bounds_ = best.lower_bounds
         self.lower_bound_ = best.lower_bound
@@ -1607,6 +1608,7 @@ class BaseMixture:
             self._initialize(source, check_random_state(self.random_state))
             self.n_features_in_ = source.n_features
             self._set_feature_names(source)
+            self._column_indices = None
             running = None
         batch = self._summarize(source)
         batch = batch.scaled(1.0 / batch.n_samples)

@@ -17,7 +17,8 @@ separated or repeated. A model fitted on named columns records the names, and
 ``predict`` and ``score`` pick a file's columns by them; one fitted on columns
 chosen by index in a file without names records the indices (the model file's
 ``column_indices``), and ``predict``, ``score`` and ``impute`` without
-``--columns`` take those columns, with a note. Paths are resolved as the
+``--columns`` take those columns of a file without names, with a note (a file
+with names is refused: choose its columns with ``--columns``). Paths are resolved as the
 operating system resolves them (``sub/../out.csv`` needs ``sub``; ``~`` is
 not expanded), and errors name the path given, never a temporary file.
 """
@@ -800,8 +801,9 @@ def _data_for(model, args, column_indices=None, missing=False, dtype=None):
 
     Columns are matched by name when both have names. Else, without
     ``--columns``, a model whose file records ``column_indices`` (fitted on
-    columns chosen by index in a file without names) takes those columns,
-    with a note; any other model DATA's columns in order.
+    columns chosen by index in a file without names) takes those columns of
+    a DATA without names, with a note, and refuses a DATA with names; any
+    other model DATA's columns in order.
     Missing values are kept as NaN for a model fitted with ``missing='em'``,
     or with ``missing``. The array has the model's dtype, or ``dtype``.
     """
@@ -861,12 +863,22 @@ def _data_for(model, args, column_indices=None, missing=False, dtype=None):
                       f"({present}); they are matched by name", file=sys.stderr)
             columns = fitted
         elif column_indices is not None and columns is None:
-            columns = _recorded_columns(args, column_indices, header, None)
+            columns = _recorded_columns(args, column_indices, header)
         elif not args.quiet:
             print(f"fastem: note: {args.data!r} has no column names; its columns are taken as "
                   f"the model's, in order: {fitted}", file=sys.stderr)
     elif column_indices is not None and columns is None:
-        columns = _recorded_columns(args, column_indices, header, column_names(args.data, header))
+        file_names = column_names(args.data, header)
+        if file_names is not None:
+            # Positions in an unnamed file say nothing about a named one, whose
+            # first column may be an index or another feature.
+            raise CommandError(
+                f"the model was fitted on the columns {','.join(map(str, column_indices))} "
+                f"(0-based) of a file without column names, and {args.data!r} has names "
+                f"({', '.join(map(repr, file_names))}), which do not say which of its columns "
+                f"those were; choose the model's {len(column_indices)} with --columns"
+            )
+        columns = _recorded_columns(args, column_indices, header)
     missing = missing or model._fits_missing()
     X, _, positions, layout = read_table(args.data, columns, dtype or model._dtype, args.quiet,
                                          header, missing=missing,
@@ -879,11 +891,11 @@ def _data_for(model, args, column_indices=None, missing=False, dtype=None):
     return X, positions, layout
 
 
-def _recorded_columns(args, indices, header, file_names):
-    """``--columns`` values for the columns at ``indices`` of DATA (``file_names``: its names,
-    or None), which a model's file records: it was fitted on them, chosen by index in a file
-    without names. A DATA too narrow for them is an error; the choice gets a note."""
-    width = len(file_names) if file_names is not None else _column_count(args.data, header)
+def _recorded_columns(args, indices, header):
+    """``--columns`` values for the columns at ``indices`` of DATA, a file without names,
+    which a model's file records: it was fitted on them, chosen by index in a file without
+    names. A DATA too narrow for them is an error; the choice gets a note."""
+    width = _column_count(args.data, header)
     shown = ",".join(map(str, indices))
     if max(indices) >= width:
         raise CommandError(
@@ -893,13 +905,9 @@ def _recorded_columns(args, indices, header, file_names):
             f"{len(indices)} with --columns"
         )
     if not args.quiet:
-        named = ("" if file_names is None
-                 else f" ({', '.join(repr(file_names[j]) for j in indices)})")
         print(f"fastem: note: the model was fitted on the columns {shown} (0-based) of a file "
-              f"without column names, so the columns {shown} of {args.data!r} are used{named}; "
+              f"without column names, so the columns {shown} of {args.data!r} are used; "
               "choose others with --columns", file=sys.stderr)
-    if file_names is not None:  # by name: a name that reads as a number is not an index
-        return [file_names[j] for j in indices]
     return [str(j) for j in indices]
 
 

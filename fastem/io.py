@@ -315,7 +315,8 @@ def save(model, path, *, column_indices=None):
         fitted on, one per feature, when they were chosen by index from a
         file without column names (``fastem fit data.npy --columns 1,0``).
         Recorded as the metadata field ``column_indices``, which ``fastem
-        predict``, ``score`` and ``impute`` apply to such files.
+        predict``, ``score`` and ``impute`` apply to such files. Default:
+        those of the file the model was loaded from, kept until a ``fit``.
 
     Raises
     ------
@@ -336,6 +337,8 @@ def save(model, path, *, column_indices=None):
     # covariance_type) no longer describe the parameters: load would refuse the file.
     model._check_fitted_parameters(model.n_features_in_)
     path = os.fspath(path)
+    if column_indices is None:  # those of the file the model was loaded from, if any
+        column_indices = getattr(model, "_column_indices", None)
     if column_indices is not None:
         column_indices = [int(j) if isinstance(j, numbers.Integral) and not isinstance(j, bool)
                           else j for j in column_indices]
@@ -762,6 +765,7 @@ def _load(path):
         if problem is not None:
             raise _damaged(path, f"metadata field {_COLUMN_INDICES!r} is {indices!r}, which "
                            f"{problem}")
+        model._column_indices = indices  # saved again with the model, cleared by a fit
     model.converged_ = metadata["converged"]
     model.n_iter_ = metadata["n_iter"]
     model.lower_bound_ = float(metadata["lower_bound"])
