@@ -562,9 +562,10 @@ def _observed_sums(X, sample_weight):
     return np.concatenate([w @ values, w @ observed])
 
 
-# A start on data with NaN takes the subsample's complete rows when there are
-# at least this many per feature and per component (the hierarchical start's
-# own rule of points per feature, see fastem._hierarchical.suitable).
+# A start on data with NaN can take the subsample's complete rows when there
+# are at least this many times the larger of the numbers of features and
+# components (the hierarchical start's own rule of points per feature, see
+# fastem._hierarchical.suitable).
 _COMPLETE_ROWS_PER_DIMENSION = 10
 
 
@@ -1571,11 +1572,13 @@ class BaseMixture:
         initialises from the batch (``init_params``, and ``*_init`` when given)
         and sets ``s = s_batch``. A model that has parameters but no running
         statistics (fitted by :meth:`fit`, loaded from a file written before
-        any ``partial_fit``, or given its parameters by assignment) counts as
-        that first call: ``s`` starts as the statistics its parameters imply,
+        any ``partial_fit``, or given its parameters by assignment or by
+        :meth:`m_step`, which discard running statistics) counts as that
+        first call: ``s`` starts as the statistics its parameters imply,
         those whose M-step gives the parameters back, and its first call is
-        step t = 1. So one batch moves a fitted model by ``eta_1``, not to the
-        batch's own estimates (raise ``step_offset`` to move it less). Each call replaces the record
+        step t = 1. So one batch moves a fitted model by ``eta_1``, not to
+        the batch's own estimates (raise ``step_offset`` to move it less).
+        Each call replaces the record
         of the fit with its own, published with the parameters: ``n_iter_``
         counts the steps (``n_steps_ + 1``), ``converged_`` is False (online
         EM has no convergence test), and ``lower_bound_`` and
