@@ -1370,11 +1370,13 @@ class BaseMixture:
         priors = self._fit_priors(source)
 
         # With missing='em', the first start is run from the complete rows and
-        # from the mean-filled rows, when they differ (see points_for_start).
+        # from the mean-filled rows, when they differ (see points_for_start);
+        # either may fail (a covariance without spread) while the other fits.
+        two_starts = not warm and self._fits_missing()
         runs = [(init, False) for init in range(n_init)]
-        if not warm and self._fits_missing():
+        if two_starts:
             runs.insert(1, (0, True))
-        best = None
+        best = first_error = None
         for init, filled in runs:
             # Every run works on a copy: the estimator changes only at the end.
             worker = copy.copy(self)
@@ -1388,18 +1390,32 @@ class BaseMixture:
                 )
             for name, value in priors.items():
                 setattr(worker, name, value)
-            if not warm:
-                if init == 0 and not filled:
-                    first_draws = random_state.get_state()
-                elif init == 0:  # the same subsample as the other first start
-                    random_state.set_state(first_draws)
-                if not worker._initialize(source, random_state, restart=init, filled=filled):
-                    continue
-            if self.verbose:
-                print(f"Initialization {init}")
-            result = self._run_em(worker, source)
-            if (result.decrease or result.unresolved) and np.dtype(source.dtype) == np.float32:
-                result = self._finish_in_float64(worker, source, result)
+            try:
+                if not warm:
+                    if init == 0 and not filled:
+                        first_draws = random_state.get_state()
+                    elif init == 0:  # the same subsample as the other first start
+                        random_state.set_state(first_draws)
+                    if not worker._initialize(source, random_state, restart=init, filled=filled):
+                        if first_error is not None:  # no other first start
+                            raise first_error
+                        continue
+                if self.verbose:
+                    print(f"Initialization {init}" + (" (mean-filled rows)" if filled else ""))
+                result = self._run_em(worker, source)
+                if (result.decrease or result.unresolved) and np.dtype(source.dtype) == np.float32:
+                    result = self._finish_in_float64(worker, source, result)
+            except (ValueError, FloatingPointError) as exc:
+                if exc is first_error or not (two_starts and init == 0):
+                    raise
+                if filled and first_error is None and best is not None:
+                    continue  # the complete rows' start fitted
+                if filled:
+                    raise first_error from None  # both first starts failed
+                first_error = exc
+                continue
+            if filled:
+                first_error = None  # the mean-filled start fitted
             if self.verbose:
                 status = "converged" if result.converged else "did not converge"
                 print(f"Initialization {status}. lower bound {result.lower_bound:.5f}.")
@@ -1412,7 +1428,8 @@ class BaseMixture:
         self._set_parameters(best.parameters)
         self.n_features_in_ = source.n_features
         self._set_feature_names(source)
-        self._column_indices = None  # the data file's columns, recorded by the command line
+        if not warm:  # the data file's columns, recorded by the command line: a new fit's own
+            self._column_indices = None
         self.n_iter_ = best.n_iter
         self.lower_bounds_ = best.lower_bounds
         self.lower_bound_ = best.lower_bound

@@ -368,6 +368,14 @@ def save(model, path, *, column_indices=None):
     if column_indices is not None:  # optional: only files fitted on columns chosen by index
         metadata[_COLUMN_INDICES] = column_indices
     arrays = {name: np.asarray(getattr(model, name)) for name in model._parameter_names}
+    # What load will check, checked first: a model whose parameters disagree (an
+    # assigned covariances_ beside the old precisions) would be written to a file
+    # that load refuses.
+    try:
+        check_fitted_arrays(model, dict(arrays), int(model.n_features_in_),
+                            np.dtype(model._dtype).name, path, _MODEL_FIX)
+    except ValueError as exc:
+        raise ValueError(f"cannot save a model to {str(exc)}") from None
     arrays.update(hyper_arrays)
     running = getattr(model, "_running_stats", None)  # read from the same snapshot
     if running is not None:
@@ -954,14 +962,22 @@ def _check_entry_sizes(archive, path, n_components, n_features):
 # what a fitted model's arrays must satisfy
 
 
+_FILE_FIX = "The file is damaged or was edited; save the model again."
+# What save says of a model whose parameters a file of them would fail load with.
+_MODEL_FIX = (
+    "Assign the parameters of one fitted model together (covariances_, precisions_ and "
+    "precisions_cholesky_ describe the same matrices), or refit the model."
+)
+
+
 class _Field:
-    """Checks of one array of a model file; errors name the file and the field."""
+    """Checks of one array of a model file; errors name the file and the field, and ``fix``."""
 
-    def __init__(self, path, name, value):
-        self.path, self.name, self.value = path, name, value
+    def __init__(self, path, name, value, fix=_FILE_FIX):
+        self.path, self.name, self.value, self.fix = path, name, value, fix
 
-    def fail(self, problem, fix="The file is damaged or was edited; save the model again."):
-        raise ValueError(f"{self.path!r}: field {self.name!r} {problem}. {fix}")
+    def fail(self, problem):
+        raise ValueError(f"{self.path!r}: field {self.name!r} {problem}. {self.fix}")
 
     def finite(self):
         if not np.isfinite(self.value).all():
@@ -1001,7 +1017,7 @@ def _tolerance(dtype):
     return 64 * float(np.finfo(dtype).eps)
 
 
-def check_fitted_arrays(model, arrays, n_features, dtype_name, path):
+def check_fitted_arrays(model, arrays, n_features, dtype_name, path, fix=_FILE_FIX):
     """Check a model file's parameter arrays against its metadata and its family.
 
     ``arrays`` maps each of ``model._parameter_names`` to the array read from
@@ -1011,7 +1027,8 @@ def check_fitted_arrays(model, arrays, n_features, dtype_name, path):
     upper-triangular precision Cholesky factors with a positive diagonal, the
     three consistent with each other; exponential and Poisson: positive
     scales and rates). A family defined elsewhere gets the checks of its
-    weights and of finiteness.
+    weights and of finiteness. ``fix``: what an error advises (``save``
+    checks a model with the same function before it writes it).
     """
     from .families._mean import MeanParameterMixture
     from .families.bayesian import BayesianGaussianMixture
@@ -1026,7 +1043,7 @@ def check_fitted_arrays(model, arrays, n_features, dtype_name, path):
         shapes[model._mean_name] = (K, D)
     fields = {}
     for name, value in arrays.items():
-        field = fields[name] = _Field(path, name, value)
+        field = fields[name] = _Field(path, name, value, fix)
         if value.dtype.kind != "f" or value.dtype.itemsize != dtype.itemsize:
             field.fail(f"has dtype {value.dtype}, but the metadata says {dtype.name}")
         expected = shapes.get(name)

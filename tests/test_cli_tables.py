@@ -581,6 +581,11 @@ def test_recorded_columns_survive_a_load_and_save_and_a_fit_clears_them(unnamed,
     assert status == 0 and "columns 2,1" in err
     assert json.loads(out)["mean_log_likelihood"] == pytest.approx(
         model.score(unnamed["table"][:, [2, 1]]), rel=1e-12)
+    model.set_params(warm_start=True)  # a warm refit continues on the same columns
+    model.fit(unnamed["table"][:, [2, 1]])
+    model.save(tmp_path / "warm.npz")
+    assert fastem.io.read_metadata(tmp_path / "warm.npz")["column_indices"] == [2, 1]
+    model.set_params(warm_start=False)
     model.fit(unnamed["table"][:, :2])
     model.save(tmp_path / "refit.npz")
     assert "column_indices" not in fastem.io.read_metadata(tmp_path / "refit.npz")

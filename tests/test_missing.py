@@ -694,6 +694,38 @@ def test_a_cluster_missing_from_the_complete_rows_is_found():
     assert result.best_params_ == ("full", 3)
 
 
+def _cluster_without_feature_0(seed=0, n=600):
+    rng = np.random.RandomState(seed)
+    labels = rng.randint(3, size=n)
+    X = np.array([[0.0, 0.0], [5.0, 0.0], [0.0, 5.0]])[labels] + rng.randn(n, 2)
+    X[labels == 2, 0] = np.nan
+    holes = rng.rand(n, 2) < 0.1
+    holes[np.isnan(X).any(axis=1)] = False
+    X[holes] = np.nan
+    return X[~np.isnan(X).all(axis=1)]
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_a_first_start_that_fails_leaves_the_other(covariance_type):
+    """With reg_covar=0 the mean-filled start of a cluster that never has feature 0 has no
+    spread there (an ill-defined covariance): the fit keeps the complete rows' start, which
+    fits, instead of failing as a whole."""
+    X = _cluster_without_feature_0()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = GaussianMixture(3, covariance_type=covariance_type, missing="em", random_state=0,
+                                reg_covar=0.0).fit(X)
+    assert np.isfinite(model.score(X))
+
+
+def test_both_first_starts_failing_is_the_error_of_the_first():
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.normal(size=400), np.full(400, 3.0)])  # feature 1 has no spread
+    X[rng.random(400) < 0.2, 0] = np.nan
+    with pytest.raises(ValueError, match="ill-defined empirical covariance"):
+        GaussianMixture(2, missing="em", random_state=0, reg_covar=0.0).fit(X)
+
+
 def test_select_n_components_on_incomplete_data_finds_the_four_clusters():
     """The example of the fault: BIC chose 5 'tied' components after a start on mean-filled rows."""
     from fastem import select_n_components

@@ -889,3 +889,16 @@ def test_invalid_column_indices_are_refused(tmp_path, value):
         with pytest.raises(ValueError, match="column_indices"):
             fastem_io.save(model, tmp_path / "new.npz", column_indices=value)
         assert not (tmp_path / "new.npz").exists()
+
+
+def test_save_refuses_parameters_that_load_would_refuse(tmp_path):
+    """An assigned covariances_ beside the old precisions: the kernels read the precisions, and a
+    file of both would not load. save says so and writes nothing (it used to write the file)."""
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(300, 2)), rng.normal(size=(300, 2)) + 6])
+    model = fastem.GaussianMixture(2, random_state=0).fit(X)
+    model.covariances_ = model.covariances_ * 100
+    with pytest.raises(ValueError, match=r"cannot save a model to .*'covariances_' is not the "
+                                         r"inverse of 'precisions_'.*together"):
+        model.save(tmp_path / "m.npz")
+    assert not (tmp_path / "m.npz").exists()
