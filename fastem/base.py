@@ -1390,30 +1390,31 @@ class BaseMixture:
                 )
             for name, value in priors.items():
                 setattr(worker, name, value)
-            try:
-                if not warm:
-                    if init == 0 and not filled:
-                        first_draws = random_state.get_state()
-                    elif init == 0:  # the same subsample as the other first start
-                        random_state.set_state(first_draws)
-                    if not worker._initialize(source, random_state, restart=init, filled=filled):
-                        if first_error is not None:  # no other first start
-                            raise first_error
-                        continue
-                if self.verbose:
-                    print(f"Initialization {init}" + (" (mean-filled rows)" if filled else ""))
-                result = self._run_em(worker, source)
-                if (result.decrease or result.unresolved) and np.dtype(source.dtype) == np.float32:
-                    result = self._finish_in_float64(worker, source, result)
-            except (ValueError, FloatingPointError) as exc:
-                if exc is first_error or not (two_starts and init == 0):
-                    raise
-                if filled and first_error is None and best is not None:
-                    continue  # the complete rows' start fitted
-                if filled:
-                    raise first_error from None  # both first starts failed
-                first_error = exc
-                continue
+            if not warm:
+                if init == 0 and not filled:
+                    first_draws = random_state.get_state()
+                elif init == 0:  # the same subsample as the other first start
+                    random_state.set_state(first_draws)
+                try:
+                    started = worker._initialize(source, random_state, restart=init, filled=filled)
+                except (ValueError, FloatingPointError) as exc:
+                    # Only the start's own failure: EM's errors and the callback's propagate.
+                    if not (two_starts and init == 0):
+                        raise
+                    if first_error is not None:  # both first starts failed
+                        raise first_error from None
+                    if not filled:
+                        first_error = exc
+                    continue
+                if not started:
+                    if first_error is not None:  # no other first start
+                        raise first_error
+                    continue
+            if self.verbose:
+                print(f"Initialization {init}" + (" (mean-filled rows)" if filled else ""))
+            result = self._run_em(worker, source)
+            if (result.decrease or result.unresolved) and np.dtype(source.dtype) == np.float32:
+                result = self._finish_in_float64(worker, source, result)
             if filled:
                 first_error = None  # the mean-filled start fitted
             if self.verbose:

@@ -237,3 +237,19 @@ def test_declared_kernel_shapes_catch_a_family_hook_that_disagrees(monkeypatch):
     model.probabilities_ = PROBABILITIES[:, :5]
     with pytest.raises(ValueError, match=r"BernoulliParams.log_p has shape \(3, 5\), expected \(3, 8\)"):
         model.score_samples(X)
+
+
+def test_save_checks_only_what_load_knows(tmp_path):
+    """save runs load's checks on fastem's own families only: a family of its own, whose
+    parameters load does not know, saves as it did (a shared parameter of shape (D,) too)."""
+
+    class WithNoise(BernoulliMixture):
+        _parameter_names = ("weights_", "probabilities_", "noise_")
+
+        def _parameter_shapes(self, n_features):
+            return {**super()._parameter_shapes(n_features), "noise_": (n_features,)}
+
+    model = WithNoise(3, max_iter=0, random_state=0).fit(true_model().sample(200)[0])
+    model.noise_ = np.full(PROBABILITIES.shape[1], 0.1)
+    model.save(tmp_path / "m.npz")
+    assert (tmp_path / "m.npz").stat().st_size > 0

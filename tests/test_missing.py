@@ -786,3 +786,18 @@ def test_impute_returns_a_table_of_the_kind_it_is_given():
         assert filled.column_names == table.column_names  # the stored index included
         assert filled.schema.field("b").type == pa.float32()
         pd.testing.assert_frame_equal(filled.to_pandas(), expected)
+
+
+def test_an_error_of_the_callback_in_a_first_start_propagates():
+    """Only a start's own failure leaves the other first start; the callback's errors are the user's."""
+    X, _ = _data(seed=5, n=400, missing=0.15)
+
+    calls = []
+
+    def callback(model, n_iter, lower_bound):  # aborts once: the other start would not
+        calls.append(n_iter)
+        if len(calls) == 1:
+            raise ValueError("user abort")
+
+    with pytest.raises(ValueError, match="user abort"):
+        GaussianMixture(3, missing="em", random_state=0, callback=callback).fit(X)
