@@ -968,9 +968,7 @@ _FILE_FIX = "The file is damaged or was edited; save the model again."
 _MODEL_FIX = (
     "A file of them would not load. If they were assigned, assign the parameters of one "
     "fitted model together (covariances_, precisions_ and precisions_cholesky_ describe the "
-    "same matrices); if they come from a fit, refit in float64 or with a larger reg_covar "
-    "(a float32 covariance of nearly collinear features can round to one that is not "
-    "positive definite)."
+    "same matrices); if they come from a fit, refit it."
 )
 
 
@@ -1003,10 +1001,15 @@ class _Field:
             try:
                 np.linalg.cholesky(matrix)
             except np.linalg.LinAlgError:
+                # A positive definite matrix computed in float64 and stored in
+                # ``dtype`` (a float32 covariance of nearly collinear features)
+                # can round to one with an eigenvalue of 0 or a little below:
+                # within the rounding of its entries, it is kept.
                 smallest = np.linalg.eigvalsh(matrix)[0]
-                self.fail(
-                    f"{index}is not positive definite (smallest eigenvalue {smallest:.3g})"
-                )
+                if smallest < -_tolerance(dtype) * scale * len(matrix):
+                    self.fail(
+                        f"{index}is not positive definite (smallest eigenvalue {smallest:.3g})"
+                    )
 
 
 def _matrices(value):

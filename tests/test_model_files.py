@@ -15,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import warnings
 import zipfile
 
 import numpy as np
@@ -902,3 +903,19 @@ def test_save_refuses_parameters_that_load_would_refuse(tmp_path):
                                          r"inverse of 'precisions_'.*together"):
         model.save(tmp_path / "m.npz")
     assert not (tmp_path / "m.npz").exists()
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_a_float32_fit_of_collinear_features_saves_and_loads(tmp_path, covariance_type):
+    """Its covariances, positive definite in float64, round in float32 to matrices with an
+    eigenvalue of 0: within the rounding of their entries, the file is written and read back
+    (save refused it, and before that load refused the file)."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(size=150), rng.normal(size=150) + 6])
+    X = (np.column_stack([x, 2 * x]) * 100).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = fastem.GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+    model.save(tmp_path / "m.npz")
+    loaded = fastem.load(tmp_path / "m.npz")
+    np.testing.assert_array_equal(loaded.score_samples(X), model.score_samples(X))
