@@ -593,11 +593,11 @@ def points_for_start(points, weights, source, n_components, filled=False):
     Only the start is computed from these points; EM uses every row.
     """
     has_nan = np.isnan(points).any(axis=1)
-    complete = ~has_nan if weights is None else ~has_nan & (np.asarray(weights) > 0)
+    complete = ~has_nan & (weights > 0)
     needed = _COMPLETE_ROWS_PER_DIMENSION * max(points.shape[1], n_components)
     either = has_nan.any() and np.count_nonzero(complete) >= needed
     if not has_nan.any() or (either and not filled):
-        return points[complete], None if weights is None else weights[complete]
+        return points[complete], weights[complete]
     if filled and not either:
         return None
     return fill_missing_for_start(points, weights, source), weights
@@ -1415,8 +1415,6 @@ class BaseMixture:
             result = self._run_em(worker, source)
             if (result.decrease or result.unresolved) and np.dtype(source.dtype) == np.float32:
                 result = self._finish_in_float64(worker, source, result)
-            if filled:
-                first_error = None  # the mean-filled start fitted
             if self.verbose:
                 status = "converged" if result.converged else "did not converge"
                 print(f"Initialization {status}. lower bound {result.lower_bound:.5f}.")

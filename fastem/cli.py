@@ -294,11 +294,10 @@ def _names_in_row(names, row):
 
 
 def _tilde_hint(path):
-    """For a path that starts with '~': that it names a directory '~', as for open()."""
-    if not path.startswith("~"):
-        return ""
-    return (" ('~' is not expanded to the home directory here: write the directory out, or let "
-            "the shell expand it, e.g. -o ~/out.csv rather than --output=~/out.csv)")
+    """:func:`fastem.io.tilde_hint`, with the shell's spelling of the home directory."""
+    from .io import tilde_hint
+
+    return tilde_hint(path, "e.g. -o ~/out.csv rather than --output=~/out.csv")
 
 
 def _check_data_path(path):

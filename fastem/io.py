@@ -115,6 +115,15 @@ def _temporary_name(path):
     return os.path.join(directory, f".{name}{_TMP_MARK}{tag}{_TMP_SUFFIX}")
 
 
+def tilde_hint(path, example="e.g. with os.path.expanduser"):
+    """For a path that starts with '~', that it names a directory '~' (as for ``open`` and
+    NumPy, not as in a shell), ``example`` how to give the home directory; else ''."""
+    if not os.fspath(path).startswith("~"):
+        return ""
+    return (f" ('~' is not expanded to the home directory here: write the directory out, "
+            f"{example}, or let the shell expand it)")
+
+
 def directory_problem(path):
     """Why the directory of the file ``path`` cannot hold it, or None if it can.
 
@@ -139,11 +148,7 @@ def directory_problem(path):
         try:
             mode = os.stat(prefix).st_mode
         except FileNotFoundError:
-            hint = ""
-            if parts[0].startswith("~"):
-                hint = (" ('~' is not expanded to the home directory here: write the directory "
-                        "out, e.g. with os.path.expanduser, or let the shell expand it)")
-            return errno.ENOENT, f"directory {prefix!r} does not exist{hint}"
+            return errno.ENOENT, f"directory {prefix!r} does not exist{tilde_hint(parts[0])}"
         except OSError as exc:
             return exc.errno, f"directory {prefix!r} cannot be reached ({exc.strerror})"
         if not stat.S_ISDIR(mode):
@@ -460,11 +465,9 @@ def open_regular_file(path, what, fix=None):
     try:
         fd = os.open(path, flags)
     except FileNotFoundError:
-        if path.startswith("~"):  # as open() and numpy, not as a shell: no home directory
-            missing_fix = ("'~' is not expanded to the home directory here: write the "
-                           "directory out, e.g. with os.path.expanduser, or let the shell "
-                           "expand it.")
-        raise FileNotFoundError(errno.ENOENT, f"{what} {path!r} does not exist. {missing_fix}") from None
+        raise FileNotFoundError(
+            errno.ENOENT, f"{what} {path!r} does not exist{tilde_hint(path)}. {missing_fix}"
+        ) from None
     except IsADirectoryError:
         raise ValueError(f"{what} {path!r} is a directory, not a file. {fix}") from None
     except OSError as exc:

@@ -328,9 +328,8 @@ class _GaussianComponents(BaseMixture):
         if self.covariance_type in ("full", "tied"):
             factors = upper(factors)  # what the kernels read of an assigned factor
         covariances = covariances_from_cholesky(factors, self.covariance_type)
-        excess = covariances - self.reg_covar * {
-            "full": np.eye(n_features), "tied": np.eye(n_features), "diag": 1.0, "spherical": 1.0,
-        }[self.covariance_type]
+        matrices = self.covariance_type in ("full", "tied")
+        excess = covariances - self.reg_covar * (np.eye(n_features) if matrices else 1.0)
         moments = {"sx": np.zeros((n_components, n_features))}
         if self.covariance_type == "full":
             moments["sxx"] = np.tril(weights[:, None, None] * excess)
