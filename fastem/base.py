@@ -1415,6 +1415,8 @@ class BaseMixture:
             result = self._run_em(worker, source)
             if (result.decrease or result.unresolved) and np.dtype(source.dtype) == np.float32:
                 result = self._finish_in_float64(worker, source, result)
+            if result.converged and not result.stopped:
+                result = self._escape_local_optimum(worker, source, result)
             if self.verbose:
                 status = "converged" if result.converged else "did not converge"
                 print(f"Initialization {status}. lower bound {result.lower_bound:.5f}.")
@@ -1510,6 +1512,14 @@ class BaseMixture:
             on_pass=self._progress_printer(),
             passes_done=passes_done,
         )
+
+    def _escape_local_optimum(self, worker, source, result):
+        """Family hook: moves that EM cannot make, from a converged run. Default: none.
+
+        Returns the run's result, or that of a run continued from a move that
+        ended higher (the lower bounds of both runs, passes counted on).
+        """
+        return result
 
     def _finish_in_float64(self, worker, source, result):
         """Continue a float32 run in float64 from its best parameters.

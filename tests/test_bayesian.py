@@ -186,6 +186,108 @@ def test_effective_number_of_components_is_the_true_one(seed):
     assert np.sum(model.weights_ > 0.01) == 4
 
 
+def two_blobs():
+    """Two unit blobs 4 apart: BayesianGaussianMixture(4) from the hierarchical start
+    split each in two ('tied'), or kept the sticks out of order (the others)."""
+    rng = np.random.default_rng(14)
+    return rng.permutation(
+        np.concatenate([rng.normal(0, 1, (1000, 2)), rng.normal(4, 1, (1000, 2))])
+    )
+
+
+def without_moves(monkeypatch):
+    monkeypatch.setattr(
+        BayesianGaussianMixture, "_escape_local_optimum", lambda self, worker, source, result: result
+    )
+
+
+@pytest.mark.parametrize("prior_type", PRIOR_TYPES)
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_moves_reach_the_optimum_that_em_from_the_start_misses(
+    covariance_type, prior_type, monkeypatch
+):
+    X = two_blobs()
+    params = dict(
+        n_components=4, covariance_type=covariance_type,
+        weight_concentration_prior_type=prior_type, random_state=0,
+    )
+    model = BayesianGaussianMixture(**params).fit(X)
+    assert model.converged_
+    assert model.effective_n_components() == 2
+    if prior_type == "dirichlet_process":  # the larger sticks first
+        assert np.all(model.weights_[:2] > 0.4)
+    assert model.n_iter_ <= model.max_iter
+    assert len(model.lower_bounds_) <= model.n_iter_  # accepted passes, of both runs
+    assert model.lower_bounds_[-1] == model.lower_bound_
+    kmeans = BayesianGaussianMixture(init_params="kmeans", **params).fit(X)
+    assert model.lower_bound_ >= kmeans.lower_bound_ - 1e-9
+    without_moves(monkeypatch)
+    stuck = BayesianGaussianMixture(**params).fit(X)
+    assert model.lower_bound_ >= stuck.lower_bound_
+    # EM alone ends lower under the stick-breaking prior (sticks out of order) and for 'tied'
+    if prior_type == "dirichlet_process" or covariance_type == "tied":
+        assert model.lower_bound_ > stuck.lower_bound_ + 1e-3
+    if covariance_type == "tied":
+        assert stuck.effective_n_components() == 4
+
+
+def test_moves_respect_max_iter_and_need_a_converged_run():
+    X = two_blobs()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fastem.ConvergenceWarning)
+        capped = BayesianGaussianMixture(4, covariance_type="tied", random_state=0, max_iter=60).fit(X)
+        assert capped.n_iter_ <= 60
+        # an unfinished run is EM's own: no move is tried
+        short = BayesianGaussianMixture(4, covariance_type="tied", random_state=0, max_iter=20, tol=0.0)
+        short.fit(X)
+    assert short.n_iter_ == 20 and not short.converged_
+    assert short.effective_n_components() == 4
+
+
+def test_a_callback_that_stops_during_a_move_stops_the_fit(monkeypatch):
+    X = two_blobs()
+    params = dict(n_components=4, covariance_type="tied", random_state=0)
+    calls = []
+    with monkeypatch.context() as patch:
+        without_moves(patch)
+        stuck = BayesianGaussianMixture(callback=lambda *args: calls.append(1), **params).fit(X)
+    first_run = len(calls)
+    calls.clear()
+    model = BayesianGaussianMixture(
+        callback=lambda *args: calls.append(1) or len(calls) > first_run, **params
+    ).fit(X)
+    assert len(calls) == first_run + 1  # the first pass of the first move, and no more
+    assert model.lower_bound_ >= stuck.lower_bound_
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_a_merge_keeps_the_mass_and_the_moments_of_the_pair(covariance_type):
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(600, 3)) * [1.0, 2.0, 0.5]
+    resp = rng.dirichlet(np.ones(4), size=len(X))
+    model = BayesianGaussianMixture(4, covariance_type=covariance_type, reg_covar=0.0)
+    nk = resp.sum(axis=0)
+    means = resp.T @ X / nk[:, None]
+    full = np.stack([(resp[:, k, None] * (X - means[k])).T @ (X - means[k]) / nk[k] for k in range(4)])
+    covariances = {
+        "full": full, "tied": np.einsum("k,kij->ij", nk, full) / nk.sum(),
+        "diag": np.diagonal(full, axis1=1, axis2=2).copy(),
+        "spherical": np.diagonal(full, axis1=1, axis2=2).mean(axis=1),
+    }[covariance_type]
+    merged_nk, merged_means, merged_cov = model._merged(nk, means, covariances, 1, 3)
+    r = resp[:, 1] + resp[:, 3]
+    assert_allclose(merged_nk, [nk[0], r.sum(), nk[2], 0.0], rtol=1e-12)
+    assert_allclose(merged_means[1], r @ X / r.sum(), rtol=1e-12)
+    assert_allclose(merged_means[[0, 2]], means[[0, 2]], rtol=0)
+    pooled = (r[:, None] * (X - merged_means[1])).T @ (X - merged_means[1]) / r.sum()
+    expected = {
+        "full": pooled, "diag": np.diag(pooled), "spherical": np.diag(pooled).mean(),
+        # the shared covariance gains the pair's scatter between their means
+        "tied": (np.einsum("k,kij->ij", nk[[0, 2]], full[[0, 2]]) + r.sum() * pooled) / nk.sum(),
+    }[covariance_type]
+    assert_allclose(merged_cov if covariance_type == "tied" else merged_cov[1], expected, rtol=1e-10)
+
+
 def test_effective_n_components_checks_its_threshold():
     model = BayesianGaussianMixture(3, random_state=0).fit(blobs(0, n_features=2))
     assert model.effective_n_components(threshold=0.0) == 3

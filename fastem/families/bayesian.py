@@ -30,6 +30,8 @@ means of the E-step, which is the statistic the kernel sums; the last sum is
 its log-likelihood sum.
 """
 
+import copy
+import itertools
 import numbers
 
 import numpy as np
@@ -443,6 +445,118 @@ class BayesianGaussianMixture(_GaussianComponents):
         """The variational M-step from the starting partition's moments (scikit-learn's ``_initialize``)."""
         nk = nk * (self._total_weight / nk.sum())
         self._variational_m_step(nk, means, self._regularized_covariances(nk, covariances))
+
+    # -- moves out of local optima -------------------------------------------
+
+    # Merges tried per round: the closest pairs of active components.
+    _MERGE_TRIALS = 3
+
+    def _escape_local_optimum(self, worker, source, result):
+        """Reorder and merge moves from a converged run, each kept if EM from it ends higher.
+
+        Variational EM for a mixture with more components than the data need
+        stops in local optima that coordinate ascent cannot leave:
+
+        - under the stick-breaking prior the components are not exchangeable,
+          and the bound is higher with the larger ones first (Kurihara,
+          Welling and Teh 2007, sec. 4, sort the components by size). EM
+          keeps the order of its start;
+        - a cluster split between two components stays split when one
+          component, with the other switched off, would score higher (the
+          merge moves of Hughes and Sudderth 2013, *Memoized online
+          variational inference for Dirichlet process mixture models*).
+
+        A move rewrites the weighted moments of the run's last pass (the
+        statistics add up: a merged component has the pair's summed mass and
+        pooled moments, the other none) and takes the variational M-step
+        from them; EM then runs from there to convergence (its passes count
+        towards ``max_iter``; ``callback`` and ``verbose`` see them), and the
+        move is kept if that run converges to a bound above the current one
+        by more than the rounding of the data's dtype (or the callback stops
+        it there). Each move tried costs an EM run from it.
+        Proposals, while one is kept: the components by decreasing mass
+        (Dirichlet process only), then merges of the ``_MERGE_TRIALS`` pairs
+        of active components (mass above ``_off_weight`` of the total) with
+        the smallest Bhattacharyya distance.
+        """
+        while result.n_iter < self.max_iter:
+            for moments in self._moves(worker, result.stats):
+                trial = copy.copy(worker)
+                trial._set_parameters(result.parameters)
+                trial._variational_m_step(*moments)
+                more = self._run_em(trial, source, passes_done=result.n_iter)
+                margin = 64 * np.finfo(source.dtype).eps * (1.0 + abs(result.lower_bound))
+                higher = more.lower_bound > result.lower_bound + margin
+                if higher and (more.converged or more.stopped):
+                    if self.verbose:
+                        print(f"Kept a reorder or merge move: lower bound {more.lower_bound:.5f}.")
+                    result = more._replace(lower_bounds=result.lower_bounds + more.lower_bounds)
+                    worker = trial
+                    break
+                if more.stopped:  # the callback asked to stop, during a move that did not gain
+                    return result._replace(stopped=True)
+            else:
+                break
+            if result.stopped:
+                break
+        return result
+
+    def _moves(self, worker, stats):
+        """Candidate weighted moments ``(nk, means, covariances)``, float64, in the order tried."""
+        nk, means, covariances = worker._weighted_moments(stats)
+        if self._process:
+            order = np.argsort(-nk, kind="stable")
+            if np.any(nk[order] != nk):
+                tied = self.covariance_type == "tied"
+                yield nk[order], means[order], covariances if tied else covariances[order]
+        active = np.flatnonzero(nk > self._off_weight * nk.sum())
+        pairs = sorted(
+            itertools.combinations(active, 2),
+            key=lambda pair: self._bhattacharyya(means, covariances, *pair),
+        )
+        for a, b in pairs[: self._MERGE_TRIALS]:
+            yield self._merged(nk, means, covariances, a, b)
+
+    def _bhattacharyya(self, means, covariances, a, b):
+        """The Bhattacharyya distance between components a and b as Gaussians (Fukunaga 1990, eq. 3.152)."""
+        n_features = means.shape[1]
+        cov = np.asarray(covariances, dtype=np.float64)
+        if self.covariance_type == "tied":
+            cov_a = cov_b = cov
+        elif self.covariance_type == "full":
+            cov_a, cov_b = cov[a], cov[b]
+        else:  # 'diag' rows, 'spherical' scalars
+            cov_a = np.diag(np.broadcast_to(cov[a], (n_features,)))
+            cov_b = np.diag(np.broadcast_to(cov[b], (n_features,)))
+        pooled = 0.5 * (cov_a + cov_b)
+        d = means[a] - means[b]
+        _, log_det = np.linalg.slogdet(pooled)
+        _, log_det_a = np.linalg.slogdet(cov_a)
+        _, log_det_b = np.linalg.slogdet(cov_b)
+        return 0.125 * d @ np.linalg.solve(pooled, d) + 0.5 * (
+            log_det - 0.5 * (log_det_a + log_det_b)
+        )
+
+    def _merged(self, nk, means, covariances, a, b):
+        """The moments with component b merged into a: summed mass, pooled mean and covariance; b empty.
+
+        Covariances keep ``reg_covar`` (it pools to itself); 'tied' adds the
+        pair's between-component scatter to the shared covariance.
+        """
+        nk, means, covariances = nk.copy(), means.copy(), np.array(covariances, dtype=np.float64)
+        n = nk[a] + nk[b]
+        d = means[a] - means[b]
+        between = nk[a] * nk[b] / n
+        if self.covariance_type == "tied":
+            covariances += between * np.outer(d, d) / nk.sum()
+        else:
+            spread = {"full": np.outer(d, d), "diag": d**2, "spherical": np.mean(d**2)}
+            covariances[a] = (
+                nk[a] * covariances[a] + nk[b] * covariances[b] + between * spread[self.covariance_type]
+            ) / n
+        means[a] = (nk[a] * means[a] + nk[b] * means[b]) / n
+        nk[a], nk[b] = n, 0.0
+        return nk, means, covariances
 
     # -- the M-step -------------------------------------------------------
 
