@@ -395,6 +395,28 @@ def _unit_scaled(sample_weight):
     return sample_weight * scale, scale
 
 
+# A float32 log-density of magnitude L is resolved to about eps * L (6e-8 L).
+# Beyond 2**17 (0.008 nats) a row lies far from every component, and the
+# rounding of its coordinates (eps times their magnitude) can exceed what
+# tells the components apart: a point at (1e8, 1e8) got [0.5, 0.5] from two
+# components 5 apart. Such rows are computed again in float64 (few rows).
+_FLOAT32_LOG_DENSITY_LIMIT = 2.0**17
+
+
+def _float32_output(model, output, X, out):
+    """:func:`_kernel_output` for float32 data in float32, with the far rows computed again in float64."""
+    log_prob = out if output == "log_prob" else np.empty(X.shape[0])
+    also = {} if output == "log_prob" else {"log_prob": log_prob}
+    model._run_kernel(X, np.empty(0), accumulate=False, **{output: out}, **also)
+    far = np.flatnonzero(~(np.abs(log_prob) <= _FLOAT32_LOG_DENSITY_LIMIT))  # and -inf, NaN
+    if far.size:
+        dtype = np.float64 if out.dtype == np.float32 else out.dtype  # resp: float64 here
+        again = np.empty((far.size,) + out.shape[1:], dtype=dtype)
+        rows = np.ascontiguousarray(X[far], dtype=np.float64)
+        model._run_kernel(rows, np.empty(0), accumulate=False, **{output: again})
+        out[far] = again
+
+
 def _kernel_output(model, state, output, X, out, first_row=0):
     """Fill ``out`` with the per-row ``output`` ('labels', 'log_prob' or 'resp') of a chunk.
 
@@ -402,7 +424,9 @@ def _kernel_output(model, state, output, X, out, first_row=0):
     change a row's output.
     """
     with _state.pinned(model, state):
-        if not model._computes_in_float64(X.dtype):
+        if X.dtype == np.float32 and not model._computes_in_float64(X.dtype):
+            _float32_output(model, output, X, out)
+        elif not model._computes_in_float64(X.dtype):
             model._run_kernel(X, np.empty(0), accumulate=False, **{output: out})
         else:
             for X64, part in _float64_slices(X, out):

@@ -291,3 +291,47 @@ def test_parameters_beyond_float32_are_a_clear_error_and_float64_fits(case):
         warnings.simplefilter("ignore", ConvergenceWarning)
         model = make().set_params(random_state=0).fit(X)
     assert np.isfinite(model.score(X))
+
+
+def _far_rows(rng, offset):
+    """Rows at 1e2 to 1e9 in eight directions from ``offset``, some with a NaN."""
+    directions = np.array(
+        [[1, 1], [-1, -1], [1, -1], [-1, 1], [1, 0], [0, 1], [-1, 0], [0, -1]], dtype=float
+    )
+    rows = np.array([offset + d * s for s in 10.0 ** np.arange(2, 10) for d in directions])
+    return rows + rng.normal(0, 1, rows.shape)
+
+
+@pytest.mark.parametrize("missing", ["error", "em"])
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical", "bayesian"])
+@pytest.mark.parametrize("offset", [0.0, 1e4])
+def test_float32_rows_far_from_every_component_are_predicted_as_in_float64(
+    covariance_type, offset, missing
+):
+    # A float32 log-density is resolved to about eps times its magnitude: at
+    # (1e8, 1e8) the rounding of the coordinates exceeded the separation of
+    # components 5 apart, and 'tied' gave [0.5, 0.5] and label 0.
+    from fastem import BayesianGaussianMixture
+
+    rng = np.random.default_rng(13)
+    X = offset + np.concatenate([rng.normal(0, 1, (500, 2)), rng.normal(5, 1, (500, 2))])
+    if covariance_type == "bayesian":
+        if missing == "em":
+            pytest.skip("BayesianGaussianMixture refuses missing values")
+        model = BayesianGaussianMixture(2, random_state=0)
+    else:
+        model = GaussianMixture(2, covariance_type=covariance_type, random_state=0, missing=missing)
+    model.fit(X.astype(np.float32))
+    rows = _far_rows(rng, offset)
+    if missing == "em":
+        rows[::5, 1] = np.nan
+    rows32 = rows.astype(np.float32)
+    # the float32 model on the same numbers as float64: the reference, computed in float64
+    expected_proba = model.predict_proba(rows32.astype(np.float64))
+    expected_log = model.score_samples(rows32.astype(np.float64))
+    assert_allclose(model.predict_proba(rows32), expected_proba, atol=1e-6)
+    np.testing.assert_array_equal(model.predict(rows32), expected_proba.argmax(axis=1))
+    assert_allclose(model.score_samples(rows32), expected_log, rtol=1e-6)
+    # the rows near the data stay in float32, at float32 speed
+    near = X[:50].astype(np.float32)
+    assert_allclose(model.score_samples(near), model.score_samples(near.astype(np.float64)), rtol=1e-5)
