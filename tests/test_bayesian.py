@@ -244,6 +244,57 @@ def test_moves_respect_max_iter_and_need_a_converged_run():
     assert short.effective_n_components() == 4
 
 
+@pytest.mark.parametrize("case", ["constant column", "reg_covar=0"])
+def test_a_move_that_meets_a_singular_covariance_is_not_kept(case, monkeypatch):
+    # A merge that emptied a component left it the prior alone, singular with
+    # a constant column; with reg_covar=0 the pair's distance met a singular
+    # covariance. Both failed fits that converge without moves.
+    X = np.column_stack([two_blobs(), np.full(2000, 3.0)])
+    params = dict(n_components=4, random_state=0)
+    if case == "reg_covar=0":
+        params.update(reg_covar=0.0, covariance_prior=np.eye(3))
+    model = BayesianGaussianMixture(**params).fit(X)
+    assert model.converged_
+    without_moves(monkeypatch)
+    stuck = BayesianGaussianMixture(**params).fit(X)
+    assert model.lower_bound_ >= stuck.lower_bound_
+
+
+def test_every_pass_of_the_moves_counts_towards_max_iter():
+    X = two_blobs()
+    calls = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fastem.ConvergenceWarning)
+        for max_iter in (60, 100):
+            calls.clear()
+            model = BayesianGaussianMixture(
+                4, covariance_type="tied", random_state=0, max_iter=max_iter,
+                callback=lambda model, n_iter, bound: calls.append(n_iter),
+            ).fit(X)
+            assert model.n_iter_ <= max_iter
+            assert len(calls) <= model.n_iter_  # accepted passes, of the kept and tried moves
+            assert calls == sorted(calls) and len(set(calls)) == len(calls)
+
+
+def test_an_error_of_the_callback_during_a_move_propagates(monkeypatch):
+    X = two_blobs()
+    params = dict(n_components=4, covariance_type="tied", random_state=0)
+    calls = []
+    with monkeypatch.context() as patch:
+        without_moves(patch)
+        BayesianGaussianMixture(callback=lambda *args: calls.append(1), **params).fit(X)
+    first_run = len(calls)
+    calls.clear()
+
+    def callback(*args):
+        calls.append(1)
+        if len(calls) > first_run:
+            raise ValueError("the callback's own error")
+
+    with pytest.raises(ValueError, match="the callback's own error"):
+        BayesianGaussianMixture(callback=callback, **params).fit(X)
+
+
 def test_a_callback_that_stops_during_a_move_stops_the_fit(monkeypatch):
     X = two_blobs()
     params = dict(n_components=4, covariance_type="tied", random_state=0)
@@ -276,9 +327,10 @@ def test_a_merge_keeps_the_mass_and_the_moments_of_the_pair(covariance_type):
     }[covariance_type]
     merged_nk, merged_means, merged_cov = model._merged(nk, means, covariances, 1, 3)
     r = resp[:, 1] + resp[:, 3]
-    assert_allclose(merged_nk, [nk[0], r.sum(), nk[2], 0.0], rtol=1e-12)
+    # the emptied component keeps its moments, with a negligible mass
+    assert_allclose(merged_nk, [nk[0], r.sum(), nk[2], 1e-10 * len(X)], rtol=1e-12)
     assert_allclose(merged_means[1], r @ X / r.sum(), rtol=1e-12)
-    assert_allclose(merged_means[[0, 2]], means[[0, 2]], rtol=0)
+    assert_allclose(merged_means[[0, 2, 3]], means[[0, 2, 3]], rtol=0)
     pooled = (r[:, None] * (X - merged_means[1])).T @ (X - merged_means[1]) / r.sum()
     expected = {
         "full": pooled, "diag": np.diag(pooled), "spherical": np.diag(pooled).mean(),

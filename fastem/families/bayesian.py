@@ -31,6 +31,7 @@ its log-likelihood sum.
 """
 
 import copy
+import functools
 import itertools
 import numbers
 
@@ -76,6 +77,21 @@ def _data_mean_and_covariance(source, full):
         scatter = sxx - sx[0] ** 2 / n
     with np.errstate(divide="ignore", invalid="ignore"):  # n <= 1: the caller decides
         return n, shift[0], scatter / (n - 1.0)
+
+
+class _CallbackRaised(Exception):
+    """The user's callback raised ``error`` during a move's EM run (which must propagate)."""
+
+    def __init__(self, error):
+        super().__init__(error)
+        self.error = error
+
+
+def _raised_by_callback(callback, *args):
+    try:
+        return callback(*args)
+    except Exception as error:
+        raise _CallbackRaised(error) from error
 
 
 def _hidden(self):
@@ -181,7 +197,8 @@ class BayesianGaussianMixture(_GaussianComponents):
         samples, in the unit of ``tol``.
     lower_bounds_ : list of float
         The lower bound per unit of sample weight at each accepted pass
-        (non-decreasing).
+        (non-decreasing within an EM run; after a kept move, the run from it
+        follows, which can start lower and ends higher: see ``Notes``).
     converged_ : bool
     n_iter_ : int
     n_features_in_ : int
@@ -450,6 +467,8 @@ class BayesianGaussianMixture(_GaussianComponents):
 
     # Merges tried per round: the closest pairs of active components.
     _MERGE_TRIALS = 3
+    # The mass, as a share of the total, that a merge leaves the emptied component.
+    _EMPTIED = 1e-10
 
     def _escape_local_optimum(self, worker, source, result):
         """Reorder and merge moves from a converged run, each kept if EM from it ends higher.
@@ -468,38 +487,56 @@ class BayesianGaussianMixture(_GaussianComponents):
 
         A move rewrites the weighted moments of the run's last pass (the
         statistics add up: a merged component has the pair's summed mass and
-        pooled moments, the other none) and takes the variational M-step
-        from them; EM then runs from there to convergence (its passes count
-        towards ``max_iter``; ``callback`` and ``verbose`` see them), and the
-        move is kept if that run converges to a bound above the current one
-        by more than the rounding of the data's dtype (or the callback stops
-        it there). Each move tried costs an EM run from it.
+        pooled moments, the other a negligible mass) and takes the
+        variational M-step from them; EM then runs from there, and the move
+        is kept if that run ends (converged, at ``max_iter`` or stopped by the
+        callback) with a bound above the current one by more than the
+        rounding of the data's dtype. Every pass, of kept and tried moves,
+        counts in ``n_iter_`` and towards ``max_iter``; ``callback`` and
+        ``verbose`` see them. A move whose M-step or EM run meets an
+        ill-defined covariance is not kept (the callback's errors propagate).
         Proposals, while one is kept: the components by decreasing mass
         (Dirichlet process only), then merges of the ``_MERGE_TRIALS`` pairs
         of active components (mass above ``_off_weight`` of the total) with
         the smallest Bhattacharyya distance.
         """
-        while result.n_iter < self.max_iter:
+        spent = result.n_iter
+        dtype = np.dtype(source.dtype)
+        runner = copy.copy(self)  # runs the moves' EM, with the callback's errors told apart
+        if self.callback is not None:
+            runner.callback = functools.partial(_raised_by_callback, self.callback)
+        while spent < self.max_iter and not result.stopped:
+            kept = False
             for moments in self._moves(worker, result.stats):
+                if spent >= self.max_iter:
+                    break
                 trial = copy.copy(worker)
                 trial._set_parameters(result.parameters)
-                trial._variational_m_step(*moments)
-                more = self._run_em(trial, source, passes_done=result.n_iter)
-                margin = 64 * np.finfo(source.dtype).eps * (1.0 + abs(result.lower_bound))
-                higher = more.lower_bound > result.lower_bound + margin
-                if higher and (more.converged or more.stopped):
+                try:
+                    trial._variational_m_step(*moments)
+                    more = runner._run_em(trial, source, passes_done=spent)
+                    if (more.decrease or more.unresolved) and dtype == np.float32:
+                        more = runner._finish_in_float64(trial, source, more)
+                except _CallbackRaised as raised:
+                    raise raised.error from None
+                except (ValueError, FloatingPointError, np.linalg.LinAlgError):
+                    continue
+                spent = more.n_iter
+                margin = 64 * np.finfo(dtype).eps * (1.0 + abs(result.lower_bound))
+                if not more.decrease and more.lower_bound > result.lower_bound + margin:
                     if self.verbose:
-                        print(f"Kept a reorder or merge move: lower bound {more.lower_bound:.5f}.")
+                        print(f"Move kept: lower bound {more.lower_bound:.5f}.")
                     result = more._replace(lower_bounds=result.lower_bounds + more.lower_bounds)
-                    worker = trial
+                    worker, kept = trial, True
                     break
+                if self.verbose:
+                    print(f"Move not kept: lower bound {more.lower_bound:.5f}.")
                 if more.stopped:  # the callback asked to stop, during a move that did not gain
-                    return result._replace(stopped=True)
-            else:
+                    result = result._replace(stopped=True)
+                    break
+            if not kept:
                 break
-            if result.stopped:
-                break
-        return result
+        return result._replace(n_iter=spent)
 
     def _moves(self, worker, stats):
         """Candidate weighted moments ``(nk, means, covariances)``, float64, in the order tried."""
@@ -510,15 +547,18 @@ class BayesianGaussianMixture(_GaussianComponents):
                 tied = self.covariance_type == "tied"
                 yield nk[order], means[order], covariances if tied else covariances[order]
         active = np.flatnonzero(nk > self._off_weight * nk.sum())
-        pairs = sorted(
-            itertools.combinations(active, 2),
-            key=lambda pair: self._bhattacharyya(means, covariances, *pair),
-        )
+        distances = {pair: self._bhattacharyya(means, covariances, *pair)
+                     for pair in itertools.combinations(active, 2)}
+        pairs = sorted((pair for pair in distances if np.isfinite(distances[pair])),
+                       key=distances.get)
         for a, b in pairs[: self._MERGE_TRIALS]:
             yield self._merged(nk, means, covariances, a, b)
 
     def _bhattacharyya(self, means, covariances, a, b):
-        """The Bhattacharyya distance between components a and b as Gaussians (Fukunaga 1990, eq. 3.152)."""
+        """The Bhattacharyya distance between components a and b as Gaussians (Fukunaga 1990, eq. 3.152).
+
+        inf where a covariance is singular (``reg_covar=0``): no merge is proposed for the pair.
+        """
         n_features = means.shape[1]
         cov = np.asarray(covariances, dtype=np.float64)
         if self.covariance_type == "tied":
@@ -530,18 +570,22 @@ class BayesianGaussianMixture(_GaussianComponents):
             cov_b = np.diag(np.broadcast_to(cov[b], (n_features,)))
         pooled = 0.5 * (cov_a + cov_b)
         d = means[a] - means[b]
-        _, log_det = np.linalg.slogdet(pooled)
-        _, log_det_a = np.linalg.slogdet(cov_a)
-        _, log_det_b = np.linalg.slogdet(cov_b)
+        signs, log_dets = np.linalg.slogdet(np.stack([pooled, cov_a, cov_b]))
+        if not np.all(signs > 0):
+            return np.inf
+        log_det, log_det_a, log_det_b = log_dets
         return 0.125 * d @ np.linalg.solve(pooled, d) + 0.5 * (
             log_det - 0.5 * (log_det_a + log_det_b)
         )
 
     def _merged(self, nk, means, covariances, a, b):
-        """The moments with component b merged into a: summed mass, pooled mean and covariance; b empty.
+        """The moments with component b merged into a: summed mass, pooled mean and covariance.
 
         Covariances keep ``reg_covar`` (it pools to itself); 'tied' adds the
-        pair's between-component scatter to the shared covariance.
+        pair's between-component scatter to the shared covariance. b keeps
+        its moments with the mass ``_EMPTIED`` times the total (as EM leaves
+        a component it switches off): with none, its covariance would be the
+        prior's alone, singular for data with a constant column.
         """
         nk, means, covariances = nk.copy(), means.copy(), np.array(covariances, dtype=np.float64)
         n = nk[a] + nk[b]
@@ -555,7 +599,7 @@ class BayesianGaussianMixture(_GaussianComponents):
                 nk[a] * covariances[a] + nk[b] * covariances[b] + between * spread[self.covariance_type]
             ) / n
         means[a] = (nk[a] * means[a] + nk[b] * means[b]) / n
-        nk[a], nk[b] = n, 0.0
+        nk[a], nk[b] = n, self._EMPTIED * nk.sum()
         return nk, means, covariances
 
     # -- the M-step -------------------------------------------------------
