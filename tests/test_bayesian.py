@@ -289,10 +289,55 @@ def test_an_error_of_the_callback_during_a_move_propagates(monkeypatch):
     def callback(*args):
         calls.append(1)
         if len(calls) > first_run:
-            raise ValueError("the callback's own error")
+            raise ValueError("the callback's own error") from KeyError("its cause")
 
-    with pytest.raises(ValueError, match="the callback's own error"):
+    with pytest.raises(ValueError, match="the callback's own error") as raised:
         BayesianGaussianMixture(callback=callback, **params).fit(X)
+    assert isinstance(raised.value.__cause__, KeyError)  # as it was raised, chain included
+
+
+def test_a_move_that_ends_at_max_iter_unconverged_is_not_kept(monkeypatch):
+    # The fit converged at pass 123; a move that gained but reached max_iter=200
+    # unconverged turned it into an unconverged fit with a ConvergenceWarning.
+    rng = np.random.default_rng(1)
+    X = rng.permutation(np.concatenate([rng.normal(i * 4, 1, (400, 1)) for i in range(3)]))
+    params = dict(n_components=5, covariance_prior=np.eye(1), random_state=0, max_iter=200)
+    model = BayesianGaussianMixture(**params).fit(X)  # warnings are errors here
+    assert model.converged_ and model.n_iter_ <= 200
+    without_moves(monkeypatch)
+    stuck = BayesianGaussianMixture(**params).fit(X)
+    assert model.lower_bound_ >= stuck.lower_bound_
+
+
+def test_the_passes_of_a_move_that_raises_are_counted(monkeypatch):
+    X = two_blobs()
+    m_step = BayesianGaussianMixture._variational_m_step
+    original_moves = BayesianGaussianMixture._moves
+    steps = []  # M-steps of each move's run
+
+    def failing_m_step(self, nk, means, covariances):
+        # the tenth M-step of the first move's run raises, as an ill-defined covariance does
+        if getattr(self, "_move", 0) == 1:
+            steps.append(1)
+            if len(steps) == 10:
+                raise ValueError("ill-defined empirical covariance")
+        return m_step(self, nk, means, covariances)
+
+    def moves(self, worker, stats):
+        for number, moments in enumerate(original_moves(self, worker, stats), start=1):
+            worker._move = number
+            yield moments
+
+    monkeypatch.setattr(BayesianGaussianMixture, "_variational_m_step", failing_m_step)
+    monkeypatch.setattr(BayesianGaussianMixture, "_moves", moves)
+    calls = []
+    model = BayesianGaussianMixture(
+        4, covariance_type="tied", random_state=0,
+        callback=lambda model, n_iter, bound: calls.append(n_iter),
+    ).fit(X)
+    assert len(steps) >= 10
+    assert calls == sorted(set(calls))  # strictly increasing: no pass numbered twice
+    assert calls[-1] <= model.n_iter_ <= model.max_iter
 
 
 def test_a_callback_that_stops_during_a_move_stops_the_fit(monkeypatch):

@@ -79,19 +79,20 @@ def _data_mean_and_covariance(source, full):
         return n, shift[0], scatter / (n - 1.0)
 
 
-class _CallbackRaised(Exception):
-    """The user's callback raised ``error`` during a move's EM run (which must propagate)."""
-
-    def __init__(self, error):
-        super().__init__(error)
-        self.error = error
-
-
-def _raised_by_callback(callback, *args):
+def _recording_errors(callback, raised, *args):
+    """``callback(*args)``, whose exception, if any, is appended to ``raised`` and re-raised as it is."""
     try:
         return callback(*args)
-    except Exception as error:
-        raise _CallbackRaised(error) from error
+    except BaseException as error:
+        raised.append(error)
+        raise
+
+
+def _counting_passes(printer, passes, n_iter, lower_bound):
+    """The ``on_pass`` hook of a move's EM run: records the pass number, then prints (``printer``, or None)."""
+    passes.append(n_iter)
+    if printer is not None:
+        printer(n_iter, lower_bound)
 
 
 def _hidden(self):
@@ -196,9 +197,10 @@ class BayesianGaussianMixture(_GaussianComponents):
         weight: scikit-learn's ``lower_bound_`` divided by the number of
         samples, in the unit of ``tol``.
     lower_bounds_ : list of float
-        The lower bound per unit of sample weight at each accepted pass
-        (non-decreasing within an EM run; after a kept move, the run from it
-        follows, which can start lower and ends higher: see ``Notes``).
+        The lower bound per unit of sample weight at each accepted pass of
+        the EM run that gave the parameters (non-decreasing): after a kept
+        move (see ``_escape_local_optimum``), the run from it, whose passes
+        ``n_iter_`` counts with the others.
     converged_ : bool
     n_iter_ : int
     n_features_in_ : int
@@ -489,12 +491,13 @@ class BayesianGaussianMixture(_GaussianComponents):
         statistics add up: a merged component has the pair's summed mass and
         pooled moments, the other a negligible mass) and takes the
         variational M-step from them; EM then runs from there, and the move
-        is kept if that run ends (converged, at ``max_iter`` or stopped by the
-        callback) with a bound above the current one by more than the
-        rounding of the data's dtype. Every pass, of kept and tried moves,
+        is kept if that run converges (or the callback stops it) at a bound
+        above the current one by more than the rounding of the data's dtype:
+        a converged fit stays converged. Every pass, of kept and tried moves,
         counts in ``n_iter_`` and towards ``max_iter``; ``callback`` and
         ``verbose`` see them. A move whose M-step or EM run meets an
-        ill-defined covariance is not kept (the callback's errors propagate).
+        ill-defined covariance is not kept (the callback's errors propagate
+        as they were raised).
         Proposals, while one is kept: the components by decreasing mass
         (Dirichlet process only), then merges of the ``_MERGE_TRIALS`` pairs
         of active components (mass above ``_off_weight`` of the total) with
@@ -502,9 +505,14 @@ class BayesianGaussianMixture(_GaussianComponents):
         """
         spent = result.n_iter
         dtype = np.dtype(source.dtype)
-        runner = copy.copy(self)  # runs the moves' EM, with the callback's errors told apart
+        # The moves' EM runs: the callback's errors are told apart from the
+        # run's own, and the passes of a run that raises are counted too.
+        runner = copy.copy(self)
+        raised, passes = [], [spent]
         if self.callback is not None:
-            runner.callback = functools.partial(_raised_by_callback, self.callback)
+            runner.callback = functools.partial(_recording_errors, self.callback, raised)
+        printer = self._progress_printer()
+        runner._progress_printer = lambda: functools.partial(_counting_passes, printer, passes)
         while spent < self.max_iter and not result.stopped:
             kept = False
             for moments in self._moves(worker, result.stats):
@@ -517,16 +525,18 @@ class BayesianGaussianMixture(_GaussianComponents):
                     more = runner._run_em(trial, source, passes_done=spent)
                     if (more.decrease or more.unresolved) and dtype == np.float32:
                         more = runner._finish_in_float64(trial, source, more)
-                except _CallbackRaised as raised:
-                    raise raised.error from None
-                except (ValueError, FloatingPointError, np.linalg.LinAlgError):
+                except (ValueError, FloatingPointError, np.linalg.LinAlgError) as error:
+                    if any(error is other for other in raised):
+                        raise
+                    spent = max(spent, passes[-1])
                     continue
                 spent = more.n_iter
                 margin = 64 * np.finfo(dtype).eps * (1.0 + abs(result.lower_bound))
-                if not more.decrease and more.lower_bound > result.lower_bound + margin:
+                higher = not more.decrease and more.lower_bound > result.lower_bound + margin
+                if higher and (more.converged or more.stopped):
                     if self.verbose:
                         print(f"Move kept: lower bound {more.lower_bound:.5f}.")
-                    result = more._replace(lower_bounds=result.lower_bounds + more.lower_bounds)
+                    result = more
                     worker, kept = trial, True
                     break
                 if self.verbose:
