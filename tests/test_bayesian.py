@@ -201,6 +201,15 @@ def without_moves(monkeypatch):
     )
 
 
+def first_run(monkeypatch, X, params):
+    """The fit without moves, and the number of its callback calls (accepted passes)."""
+    calls = []
+    with monkeypatch.context() as patch:
+        without_moves(patch)
+        stuck = BayesianGaussianMixture(callback=lambda *args: calls.append(1), **params).fit(X)
+    return stuck, len(calls)
+
+
 @pytest.mark.parametrize("prior_type", PRIOR_TYPES)
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_moves_reach_the_optimum_that_em_from_the_start_misses(
@@ -279,16 +288,12 @@ def test_every_pass_of_the_moves_counts_towards_max_iter():
 def test_an_error_of_the_callback_during_a_move_propagates(monkeypatch):
     X = two_blobs()
     params = dict(n_components=4, covariance_type="tied", random_state=0)
+    _, passes = first_run(monkeypatch, X, params)
     calls = []
-    with monkeypatch.context() as patch:
-        without_moves(patch)
-        BayesianGaussianMixture(callback=lambda *args: calls.append(1), **params).fit(X)
-    first_run = len(calls)
-    calls.clear()
 
     def callback(*args):
         calls.append(1)
-        if len(calls) > first_run:
+        if len(calls) > passes:
             raise ValueError("the callback's own error") from KeyError("its cause")
 
     with pytest.raises(ValueError, match="the callback's own error") as raised:
@@ -343,16 +348,12 @@ def test_the_passes_of_a_move_that_raises_are_counted(monkeypatch):
 def test_a_callback_that_stops_during_a_move_stops_the_fit(monkeypatch):
     X = two_blobs()
     params = dict(n_components=4, covariance_type="tied", random_state=0)
+    stuck, passes = first_run(monkeypatch, X, params)
     calls = []
-    with monkeypatch.context() as patch:
-        without_moves(patch)
-        stuck = BayesianGaussianMixture(callback=lambda *args: calls.append(1), **params).fit(X)
-    first_run = len(calls)
-    calls.clear()
     model = BayesianGaussianMixture(
-        callback=lambda *args: calls.append(1) or len(calls) > first_run, **params
+        callback=lambda *args: calls.append(1) or len(calls) > passes, **params
     ).fit(X)
-    assert len(calls) == first_run + 1  # the first pass of the first move, and no more
+    assert len(calls) == passes + 1  # the first pass of the first move, and no more
     assert model.lower_bound_ >= stuck.lower_bound_
 
 
