@@ -399,7 +399,8 @@ def _unit_scaled(sample_weight):
 # Beyond 2**17 (0.008 nats) a row lies far from every component, and the
 # rounding of its coordinates (eps times their magnitude) can exceed what
 # tells the components apart: a point at (1e8, 1e8) got [0.5, 0.5] from two
-# components 5 apart. Such rows are computed again in float64 (few rows).
+# components 5 apart. Such rows are computed again in float64: few on most
+# data, more on sparse data with a tiny reg_covar, where float32 was wrong.
 _FLOAT32_LOG_DENSITY_LIMIT = 2.0**17
 
 
@@ -1540,8 +1541,8 @@ class BaseMixture:
     def _escape_local_optimum(self, worker, source, result):
         """Family hook: moves that EM cannot make, from a converged run. Default: none.
 
-        Returns the run's result, or that of a run continued from a move that
-        ended higher (the lower bounds of both runs, passes counted on).
+        Returns the run's result, or that of the run from a move that ended
+        higher (its own lower bounds; its passes numbered on from the run's).
         """
         return result
 
