@@ -425,11 +425,7 @@ def _kernel_output(model, state, output, X, out, first_row=0):
     change a row's output.
     """
     with _state.pinned(model, state):
-        if X.dtype == np.float32 and not model._computes_in_float64(X.dtype):
-            _float32_output(model, output, X, out)
-        elif not model._computes_in_float64(X.dtype):
-            model._run_kernel(X, np.empty(0), accumulate=False, **{output: out})
-        else:
+        if model._computes_in_float64(X.dtype):
             for X64, part in _float64_slices(X, out):
                 if part.dtype == np.float32:  # responsibilities, in the data's dtype
                     buffer = np.empty(part.shape)
@@ -437,6 +433,10 @@ def _kernel_output(model, state, output, X, out, first_row=0):
                     part[...] = buffer
                 else:
                     model._run_kernel(X64, np.empty(0), accumulate=False, **{output: part})
+        elif X.dtype == np.float32:
+            _float32_output(model, output, X, out)
+        else:
+            model._run_kernel(X, np.empty(0), accumulate=False, **{output: out})
         if output == "log_prob" and model._fits_missing():
             out[unobserved_rows(X)] = 0.0  # the density of nothing observed: exactly 1
 
