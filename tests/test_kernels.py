@@ -20,8 +20,14 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
 from fastem import GaussianMixture
-from fastem._config import BLAS_MIN_FEATURES, BLOCK_SIZE, TILE_MIN_FEATURES
-from reference import COVARIANCE_TYPES, gaussian_log_prob, log_resp_and_norm
+from fastem._config import BLAS_MIN_FEATURES, BLOCK_SIZE, SPARSE_MIN_FEATURES, TILE_MIN_FEATURES
+from reference import (
+    COVARIANCE_TYPES,
+    gaussian_em_step,
+    gaussian_log_prob,
+    gaussian_missing_em_step,
+    log_resp_and_norm,
+)
 
 N_SAMPLES = 5 * BLOCK_SIZE + 37
 TOL = {np.float64: 1e-10, np.float32: 1e-4}
@@ -181,6 +187,65 @@ def test_responsibilities_below_the_smallest_normal_number_are_zero(covariance_t
     summary = model.summarize(Xd)
     _close(summary.nk, stats["nk"], dtype, "nk")
     _close(summary.moments["sx"], stats["sx"], dtype, "sx")
+
+
+def _separated_blocks(n_features, rng):
+    """Points of three unit-variance components 60 apart, composed block by block.
+
+    Component k's points have responsibility exactly 0 for the others (in
+    both dtypes), except points half-way between components 0 and 1. Per
+    block of BLOCK_SIZE points, a component holds none, one, half, half
+    plus one, all but a few, or all of the points, in shuffled order, then
+    comes a last partial block. Returns X and the components' centres.
+    """
+    B = BLOCK_SIZE
+    centres = 10.0 + np.zeros((3, n_features))
+    centres[:, 0] += [0.0, 60.0, 120.0]
+    blocks = [
+        np.zeros(B),
+        np.r_[1, np.zeros(B - 1)],
+        np.r_[np.ones(B // 2), np.full(B // 2, 2)],
+        np.r_[np.ones(B // 2 + 1), np.full(B // 2 - 1, 2)],
+        np.r_[np.full(20, 0.5), np.full(B - 20, 2)],  # 0.5: half-way between 0 and 1
+        rng.choice([0, 1, 2, 0.5], size=37),
+    ]
+    place = np.concatenate([rng.permutation(b) for b in blocks])
+    X = rng.normal(size=(place.size, n_features)) + 10.0
+    X[:, 0] += 60.0 * place
+    return X, centres
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("missing", [False, True])
+def test_points_of_zero_responsibility_are_skipped_exactly(dtype, weighted, missing):
+    # From SPARSE_MIN_FEATURES features on, a 'full' component's statistics
+    # of a block skip the points whose responsibility for it is exactly 0,
+    # gathering the others when they are at most half of the block. One EM
+    # step must equal the reference's, whatever the block's composition.
+    rng = np.random.default_rng(7)
+    n_features = SPARSE_MIN_FEATURES + 1
+    X, centres = _separated_blocks(n_features, rng)
+    if missing:  # holes in every feature but the first, which separates the components
+        holes = rng.random(X.shape) < 0.1
+        holes[:, 0] = False
+        X[holes] = np.nan
+    sample_weight = rng.uniform(0.5, 2.0, size=X.shape[0]) if weighted else None
+    weights = np.array([0.3, 0.3, 0.4])
+    covariances = np.stack([np.eye(n_features) * s for s in (1.0, 1.5, 0.8)])
+    model = GaussianMixture(
+        3, covariance_type="full", weights_init=weights, means_init=centres + 0.2,
+        precisions_init=np.linalg.inv(covariances), max_iter=1, tol=0.0, accelerate=False,
+        missing="em" if missing else "error",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # one step does not converge
+        model.fit(X.astype(dtype), sample_weight=sample_weight)
+    step = gaussian_missing_em_step if missing else gaussian_em_step
+    expected = step(X.astype(dtype), weights, centres + 0.2, covariances, "full",
+                    sample_weight=sample_weight)
+    for name in ("weights", "means", "covariances"):
+        _close(getattr(model, name + "_"), expected[name], dtype, name)
 
 
 @pytest.mark.parametrize("n_samples", [1, BLOCK_SIZE - 1, BLOCK_SIZE, 64 * BLOCK_SIZE + 3])

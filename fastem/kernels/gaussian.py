@@ -27,7 +27,7 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from .._config import BLAS_MIN_FEATURES, BLOCK_SIZE, FASTMATH, TILE_MIN_FEATURES
+from .._config import BLAS_MIN_FEATURES, BLOCK_SIZE, FASTMATH, SPARSE_MIN_FEATURES, TILE_MIN_FEATURES
 from ._fused import _typed, register_family_kernels
 from ._memory import prefetch_next
 from ._tiles import mahalanobis_block, scatter_block
@@ -65,12 +65,14 @@ _JIT = dict(cache=True, fastmath=FASTMATH)
 # whatever their spread.
 #
 # Work rows (per-partition scratch, see ``work_rows``), in the data's dtype:
-# row 0 holds a per-point vector, rows 1..n_features the centred block ``d``
-# and rows n_features+1..2*n_features the mapped block ``y``. The statistics
-# blocks view rows 1.. as float64 rows (``_float64_rows``: two float32 rows
-# hold one): the centred block, its weighted copy and an (n_features,
-# n_features) product, so that the scatter is a float64 product of float64
-# rows, with no conversion in its inner loop.
+# row 0 holds a per-point vector (in the 'full' statistics, the indices of
+# the points a component weighs, ``_weighted_points``), rows 1..n_features
+# the centred block ``d`` and rows n_features+1..2*n_features the mapped
+# block ``y``. The statistics blocks view rows 1.. as float64 rows
+# (``_float64_rows``: two float32 rows hold one): the centred block, its
+# weighted copy and an (n_features, n_features) product, so that the
+# scatter is a float64 product of float64 rows, with no conversion in its
+# inner loop.
 #
 # From TILE_MIN_FEATURES features on, the 'full' log-densities and the
 # 'full' and 'tied' scatters of a block are register-blocked micro-kernels
@@ -217,8 +219,13 @@ def _mapped_log_prob(y, b, n, log_norm, out):
 
 
 @njit(inline="always", **_JIT)
-def _centre_first_moments(xt, n, mean, resp_k, d, rd, stats, offset):
-    """OUT d = xt - mean, rd = resp_k * d (float64 rows); INOUT stats[offset + j] += sum_i rd[j, i]."""
+def _centre_first_moments(xt, n, mean, resp_k, d, rd, stats, offset, points):
+    """OUT d = xt - mean, rd = resp_k * d (float64 rows); INOUT stats[offset + j] += sum_i rd[j, i].
+
+    ``points``: None for the first ``n`` points of the block, or the indices
+    of the ``n`` points to take (gathered into the first ``n`` columns of
+    ``d`` and ``rd``).
+    """
     for j in range(mean.shape[0]):
         m = np.float64(mean[j])
         row = xt[j]
@@ -226,12 +233,34 @@ def _centre_first_moments(xt, n, mean, resp_k, d, rd, stats, offset):
         rd_j = rd[j]
         s = 0.0
         for i in range(n):
-            v = np.float64(row[i]) - m
-            r = np.float64(resp_k[i]) * v
+            p = i if points is None else points[i]
+            v = np.float64(row[p]) - m
+            r = np.float64(resp_k[p]) * v
             d_j[i] = v
             rd_j[i] = r
             s += r
         stats[offset + j] += s
+
+
+@njit(inline="always", **_JIT)
+def _weighted_points(resp_k, n, points):
+    """OUT points[:m] = the indices i < n with resp_k[i] != 0, in increasing order; returns m.
+
+    Counts first (a vectorised pass) and writes the indices only when at
+    most half of the points are weighted; otherwise returns ``n`` with
+    ``points`` untouched: gathered columns cost more per point than
+    contiguous ones, so the whole block is taken.
+    """
+    m = 0
+    for i in range(n):
+        m += resp_k[i] != 0
+    if 2 * m > n:
+        return n
+    m = 0
+    for i in range(n):
+        points[m] = i
+        m += resp_k[i] != 0
+    return m
 
 
 @njit(inline="always", **_JIT)
@@ -448,7 +477,17 @@ def _full_component_accumulate(params, k, xt, n, resp_k, work, stats, prefetch):
     d, rd, square = _statistics_rows(work, n_features)
     second = n_components * n_features + k * n_features * n_features
     prefetch_next(prefetch)
-    _centre_first_moments(xt, n, params.means[k], resp_k, d, rd, stats, k * n_features)
+    if n_features >= SPARSE_MIN_FEATURES:
+        # Points of zero responsibility add nothing: the others are gathered.
+        points = work[0].view(np.int32)
+        m = _weighted_points(resp_k, n, points)
+        if m == 0:
+            return
+        if m < n:
+            _centre_first_moments(xt, m, params.means[k], resp_k, d, rd, stats, k * n_features, points)
+            _outer_moments(d, rd, m, stats, second, square, prefetch)
+            return
+    _centre_first_moments(xt, n, params.means[k], resp_k, d, rd, stats, k * n_features, None)
     _outer_moments(d, rd, n, stats, second, square, prefetch)
 
 
