@@ -5,6 +5,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from fastem._config import BLOCK_SIZE
+from fastem.kernels._codegen import register_bytes
 from fastem.kernels._memory import _STATE_LEN
 from fastem.kernels._tiles import mahalanobis_block, scatter_block, tile_points
 
@@ -23,9 +24,10 @@ def _upper_factor(n_features, rng):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 # 4 and 8: whole panels of four columns; 5, 7 and 13: a last panel that
 # overlaps the one before it; n: one point, a partial tile, one tile and one
-# more point, a partial last tile and a whole block.
+# more point (tiles of 8, 16 or 32 points: two vectors of the registers'
+# width), a partial last tile and a whole block.
 @pytest.mark.parametrize("n_features", [4, 5, 7, 8, 13, 64])
-@pytest.mark.parametrize("n", [1, 7, 16, 17, BLOCK_SIZE - 3, BLOCK_SIZE])
+@pytest.mark.parametrize("n", [1, 7, 8, 9, 16, 17, 32, 33, BLOCK_SIZE - 3, BLOCK_SIZE])
 def test_mahalanobis_block_matches_numpy(dtype, n_features, n):
     rng = np.random.default_rng(n_features * 1000 + n)
     X = rng.normal(loc=5.0, size=(BLOCK_SIZE, n_features))
@@ -34,7 +36,7 @@ def test_mahalanobis_block_matches_numpy(dtype, n_features, n):
     xt = np.ascontiguousarray(X.T, dtype=dtype)
     # Columns past n hold leftovers of an earlier block, finite but arbitrary.
     xt[:, n:] = rng.normal(scale=1e3, size=(n_features, BLOCK_SIZE - n))
-    assert tile_points(xt) == (8 if dtype == np.float64 else 16)
+    assert tile_points(xt) == 2 * register_bytes() // xt.itemsize
     out = np.full(BLOCK_SIZE, np.nan, dtype=dtype)
     log_norm = -1.5
     mahalanobis_block(

@@ -183,6 +183,17 @@ def installed_vector_width():
     return _settings["vector_width"]
 
 
+def register_bytes():
+    """Bytes of the vector registers fastem's kernels fill: 64 with AVX-512 at 512 bits, else 32.
+
+    For code that lays out its own vectors (the register tiles of
+    :mod:`fastem.kernels._tiles`); 32 also where ``FASTEM_VECTOR_WIDTH=512``
+    is set on a CPU without AVX-512.
+    """
+    wide = installed_vector_width() == 512 and "+avx512f" in _compile_features().split(",")
+    return 64 if wide else 32
+
+
 def install():
     """Compile fastem's kernels as described above, from now on; idempotent."""
     if _settings:
