@@ -1,5 +1,9 @@
 """The register-blocked micro-kernels of the 'full' Gaussian blocks against NumPy."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
@@ -22,11 +26,12 @@ def _upper_factor(n_features, rng):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-# 4 and 8: whole panels of four columns; 5, 7 and 13: a last panel that
-# overlaps the one before it; n: one point, a partial tile, one tile and one
-# more point (tiles of 8, 16 or 32 points: two vectors of the registers'
-# width), a partial last tile and a whole block.
-@pytest.mark.parametrize("n_features", [4, 5, 7, 8, 13, 64])
+# 8, 16 and 64: whole panels of 4 or 8 columns (the tile's, by register
+# width); 9, 13 and 15: a last panel that overlaps the one before it; n: one
+# point, a partial tile, one tile and one more point (tiles of 8, 16 or 32
+# points: two vectors of the registers' width), a partial last tile and a
+# whole block.
+@pytest.mark.parametrize("n_features", [8, 9, 13, 15, 16, 64])
 @pytest.mark.parametrize("n", [1, 7, 8, 9, 16, 17, 32, 33, BLOCK_SIZE - 3, BLOCK_SIZE])
 def test_mahalanobis_block_matches_numpy(dtype, n_features, n):
     rng = np.random.default_rng(n_features * 1000 + n)
@@ -49,6 +54,28 @@ def test_mahalanobis_block_matches_numpy(dtype, n_features, n):
         assert_allclose(out[:n], expected, rtol=1e-12)
     else:
         assert_allclose(out[:n], expected, rtol=0, atol=2e-6 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_block_holds_whole_tiles(dtype):
+    # mahalanobis_block reads the columns up to n rounded up to a whole tile.
+    assert BLOCK_SIZE % tile_points(np.zeros((8, BLOCK_SIZE), dtype=dtype)) == 0
+
+
+def test_the_tiles_of_256_bit_registers_match_numpy_on_a_512_bit_cpu(tmp_path):
+    # A CPU runs the tiles of its own width only; where it has AVX-512, the
+    # tiles of 256-bit registers (8 points, 4 columns in float64) are run
+    # here too, in a process compiling for 256-bit vectors.
+    if register_bytes() != 64:
+        pytest.skip("the CPU has no AVX-512: its tiles are the 256-bit ones, tested above")
+    env = dict(os.environ, FASTEM_VECTOR_WIDTH="256", NUMBA_CACHE_DIR=str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__,
+         "-k", "mahalanobis_block_matches_numpy or whole_tiles"],
+        env=env, capture_output=True, text=True, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert " passed" in result.stdout and "skipped" not in result.stdout
 
 
 @pytest.mark.parametrize("n_features", [3, 4, 5, 7, 11, 64])

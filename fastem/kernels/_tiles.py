@@ -18,18 +18,27 @@ register tile written as scalar Numba code is not vectorised at all
 (measured: scalar instructions only).
 
 So the Mahalanobis tile is emitted as vector IR here, as GEMM libraries
-write their micro-kernels: for ``2 x lanes`` points (8 in float64, 16 in
-float32 with 256-bit vectors; 16 and 32 with AVX-512, whose 512-bit
-registers the vectors fill when the kernels are compiled for that width:
-a 'full' iteration 1.2x faster at 16 features and 1.3-1.4x at 64 and 128
-in float64 than with tiles of 256-bit vectors on the same CPU) and ``_COLUMNS`` columns of ``U``, eight vector
-accumulators stay in registers through the loop over ``l``. Each step loads
-two vectors of the block's row ``l``, subtracts the mean (so no centred copy
-of the block is written), broadcasts ``_COLUMNS`` numbers of row ``l`` of
-``U`` and issues eight multiply-adds; ``y`` is never stored, its squares are
-added to the tile's sums once its columns are complete. The IR runs on any
-x86-64 (LLVM splits the vectors where they are narrower) in the data's
-dtype: float32 blocks stay in float32, like the loops they replace.
+write their micro-kernels: for two vectors of points and ``columns``
+columns of ``U``, ``2 x columns`` vector accumulators stay in registers
+through the loop over ``l``. Each step loads two vectors of the block's row
+``l``, subtracts the mean (so no centred copy of the block is written),
+broadcasts ``columns`` numbers of row ``l`` of ``U`` and issues ``2 x
+columns`` multiply-adds; ``y`` is never stored, its squares are added to
+the tile's sums once its columns are complete. The IR runs on any x86-64
+(LLVM splits the vectors where they are narrower) in the data's dtype:
+float32 blocks stay in float32, like the loops they replace.
+
+The tile's shape follows the registers the kernels are compiled for
+(``register_bytes`` in :mod:`fastem.kernels._codegen`):
+
+* 256-bit vectors (AVX2, 16 registers): 8 points in float64 (16 in
+  float32) and 4 columns, 8 accumulators;
+* 512-bit vectors (AVX-512, 32 registers): 16 points in float64 (32 in
+  float32) and 8 columns, 16 accumulators, so that each vector of the block
+  loaded feeds twice as many multiply-adds. Against the 256-bit tile on the
+  same CPU, a 'full' float64 iteration was 1.2x faster at 16 features and
+  1.3-1.4x at 64 and 128 with 16-point tiles of 4 columns, and 8 columns
+  took another 1.05-1.1x off at 64 and 128.
 
 The scatter is a reduction over the points, which the loop vectoriser does
 take: tiles of 3 x 3 entries share one pass, nine vector accumulators for
@@ -55,13 +64,10 @@ __all__ = ["mahalanobis_block", "scatter_block", "tile_points"]
 
 _JIT = dict(cache=True, fastmath=FASTMATH)
 
-# Columns of U per tile, and vectors of points per tile: 4 x 2 = 8 vector
-# accumulators, enough independent multiply-adds to cover their latency
-# (4 cycles, 2 units on Zen 3 and Intel cores since Haswell) and few enough
-# to leave registers for the loads. The vectors are as wide as the registers
-# the kernels are compiled for (``register_bytes``): with AVX-512, 512-bit
-# vectors, 16 points per tile in float64 and 32 in float32.
-_COLUMNS = 4
+# Vectors of points per tile. With 4 columns (AVX2), 8 vector accumulators:
+# enough independent multiply-adds to cover their latency (4 cycles, 2 units
+# on Zen 3 and Intel cores since Haswell) and few enough to leave registers
+# for the loads among 16; with 8 columns (AVX-512), 16 of 32 registers.
 _VECTORS = 2
 
 
@@ -69,17 +75,30 @@ def _lanes(dtype):
     return register_bytes() * 8 // dtype.bitwidth
 
 
-@intrinsic
-def _tile_points(typingctx, d):
-    """Points per tile for the dtype of ``d``: a compile-time constant."""
-    if not (isinstance(d, types.Array) and isinstance(d.dtype, types.Float)):
-        return None
-    width = _VECTORS * _lanes(d.dtype)
+def _columns():
+    """Columns of ``U`` per tile: 8 with 512-bit registers (32 of them), else 4."""
+    return 8 if register_bytes() == 64 else 4
 
-    def codegen(context, builder, signature, args):
-        return context.get_constant(types.intp, width)
 
-    return types.intp(d), codegen
+def _constant(value):
+    """An intrinsic for Numba code that returns ``value(d)`` for an array ``d``, a compile-time constant."""
+
+    @intrinsic
+    def constant(typingctx, d):
+        if not (isinstance(d, types.Array) and isinstance(d.dtype, types.Float)):
+            return None
+        result = value(d.dtype)
+
+        def codegen(context, builder, signature, args):
+            return context.get_constant(types.intp, result)
+
+        return types.intp(d), codegen
+
+    return constant
+
+
+_tile_points = _constant(lambda dtype: _VECTORS * _lanes(dtype))
+_tile_columns = _constant(lambda dtype: _columns())
 
 
 @intrinsic
@@ -87,7 +106,7 @@ def _square_sums_tile(typingctx, xt, mean, factor, i0, j0, l_stop, skip, sums):
     """INOUT ``sums[p] += sum_{c >= skip} y[c, p]^2`` for one tile of points.
 
     ``y[c, p] = sum_{l < l_stop} factor[l, j0 + c] (xt[l, i0 + p] - mean[l])``
-    for the ``_COLUMNS`` columns from ``j0`` of ``factor`` and the ``width =
+    for the ``_columns()`` columns from ``j0`` of ``factor`` and the ``width =
     _VECTORS * lanes`` points from ``i0`` of ``xt``; ``sums`` has ``width``
     entries. The arrays are C-contiguous, of one float dtype; nothing is
     bounds-checked.
@@ -138,8 +157,9 @@ def _square_sums_tile(typingctx, xt, mean, factor, i0, j0, l_stop, skip, sums):
         x_start = builder.gep(x_arr.data, [i0])
         f_start = builder.gep(f_arr.data, [j0])
         # Accumulators live in allocas that LLVM promotes to registers.
+        columns = _columns()
         slots = [[cgutils.alloca_once_value(builder, zero) for _ in range(_VECTORS)]
-                 for _ in range(_COLUMNS)]
+                 for _ in range(columns)]
         with cgutils.for_range(builder, l_stop, intp=intp) as loop:
             l = loop.index
             m = splat(builder.load(builder.gep(m_data, [l])))
@@ -150,7 +170,7 @@ def _square_sums_tile(typingctx, xt, mean, factor, i0, j0, l_stop, skip, sums):
                 point = builder.load(vector_pointer(x_start, index), align=itemsize)
                 x.append(builder.fsub(point, m))
             coefficients = builder.mul(l, f_stride)
-            for c in range(_COLUMNS):
+            for c in range(columns):
                 index = builder.add(coefficients, ir.Constant(intp, c))
                 u = splat(builder.load(builder.gep(f_start, [index])))
                 for v in range(_VECTORS):
@@ -159,7 +179,7 @@ def _square_sums_tile(typingctx, xt, mean, factor, i0, j0, l_stop, skip, sums):
         for v in range(_VECTORS):
             target = vector_pointer(s_data, ir.Constant(intp, v * lanes))
             total = builder.load(target, align=itemsize)
-            for c in range(_COLUMNS):
+            for c in range(columns):
                 y = builder.load(slots[c][v])
                 keep = builder.icmp_signed(">=", ir.Constant(intp, c), skip)
                 total = builder.fadd(total, builder.select(keep, builder.fmul(y, y), zero))
@@ -190,7 +210,8 @@ def mahalanobis_block(xt, n, mean, factor, log_norm, out, prefetch):
     mean : ndarray of shape (n_features,), dtype of ``xt``
     factor : ndarray of shape (n_features, n_features), dtype of ``xt``
         ``U``, upper triangular with zeros below the diagonal (a precision
-        Cholesky factor). Needs ``n_features >= 4``.
+        Cholesky factor). Needs ``n_features >= 8`` (the columns of a
+        tile: 4 or 8).
     log_norm : float
         The component's log normalising constant.
     out : ndarray of shape (width,), dtype of ``xt``
@@ -199,9 +220,10 @@ def mahalanobis_block(xt, n, mean, factor, log_norm, out, prefetch):
     """
     n_features = xt.shape[0]
     width = _tile_points(xt)  # a constant: LLVM unrolls the loops over a tile into vectors
+    columns = _tile_columns(xt)
     zero = _typed(out, 0.0)
     half = _typed(out, 0.5)
-    n_panels = (n_features + _COLUMNS - 1) // _COLUMNS
+    n_panels = (n_features + columns - 1) // columns
     for i0 in range(0, n, width):
         prefetch_next(prefetch)
         sums = out[i0 : i0 + width]
@@ -212,8 +234,8 @@ def mahalanobis_block(xt, n, mean, factor, log_norm, out, prefetch):
             # columns stops at its last column's diagonal. The last panel
             # ends at the last feature and may overlap the one before it;
             # its columns already added are skipped.
-            j0 = min(q * _COLUMNS, n_features - _COLUMNS)
-            _square_sums_tile(xt, mean, factor, i0, j0, j0 + _COLUMNS, q * _COLUMNS - j0, sums)
+            j0 = min(q * columns, n_features - columns)
+            _square_sums_tile(xt, mean, factor, i0, j0, j0 + columns, q * columns - j0, sums)
     for i in range(n):
         out[i] = log_norm - half * out[i]
 
