@@ -26,15 +26,19 @@ BLAS_MIN_FEATURES = 32
 # against loops: log-densities 1.1-1.2x at 8 features, 1.6-1.8x at 12 to
 # 16, 2-5x from 24 on; second moments 0.7-0.8x at 8, 1.0-1.2x at 12 to 16,
 # 1.2-2x from 24 on (and 2x or more against BLAS, which they replace).
-TILE_MIN_FEATURES = 12
+TILE_MIN_FEATURES = 12  # at least 8, the columns of a Mahalanobis tile with AVX-512
 
 # Features from which a 'full' component's statistics of a block skip the
-# points whose responsibility for it is exactly 0 (far from the component:
-# its log-density is some 745 below another's in float64, 104 in float32),
-# when they are at least half of the block. From here on the second moments,
+# points whose responsibility for it is exactly 0 (the fused E-step sets
+# responsibilities below the smallest normal number to 0: a log-density
+# about 708 below another's in float64, 87 in float32), when they are at
+# least three quarters of the block. From here on the second moments,
 # D (D + 1) / 2 products per point, outweigh gathering the D coordinates of
-# the points kept. Measured on the benchmark's data (scripts/bench_vs_sklearn.py,
-# one iteration, both threads): full D=64 K=16 1.3x (float64) and 1.75x
+# the points kept; with half of the block kept, a float32 pass at 12
+# features was 1.2x slower than without skipping, and the break-even there
+# was near 90 of 256 points. Measured on the benchmark's data
+# (scripts/bench_vs_sklearn.py, one iteration, both threads), skipping at
+# up to half of the block: full D=64 K=16 1.3x (float64) and 1.75x
 # (float32) faster, D=128 K=8 1.3x and 1.4x, D=16 K=8 float32 1.4x, and
 # D=16 K=8 float64, whose responsibilities are almost never 0, unchanged.
 SPARSE_MIN_FEATURES = 12

@@ -194,9 +194,10 @@ def _separated_blocks(n_features, rng):
 
     Component k's points have responsibility exactly 0 for the others (in
     both dtypes), except points half-way between components 0 and 1. Per
-    block of BLOCK_SIZE points, a component holds none, one, half, half
-    plus one, all but a few, or all of the points, in shuffled order, then
-    comes a last partial block. Returns X and the components' centres.
+    block of BLOCK_SIZE points, a component holds none, one, a quarter, a
+    quarter plus one, half, all but a few, or all of the points, in
+    shuffled order, then comes a last partial block. Returns X and the
+    components' centres.
     """
     B = BLOCK_SIZE
     centres = 10.0 + np.zeros((3, n_features))
@@ -204,8 +205,9 @@ def _separated_blocks(n_features, rng):
     blocks = [
         np.zeros(B),
         np.r_[1, np.zeros(B - 1)],
+        np.r_[np.ones(B // 4), np.full(B - B // 4, 2)],
+        np.r_[np.ones(B // 4 + 1), np.full(B - B // 4 - 1, 2)],
         np.r_[np.ones(B // 2), np.full(B // 2, 2)],
-        np.r_[np.ones(B // 2 + 1), np.full(B // 2 - 1, 2)],
         np.r_[np.full(20, 0.5), np.full(B - 20, 2)],  # 0.5: half-way between 0 and 1
         rng.choice([0, 1, 2, 0.5], size=37),
     ]
@@ -221,8 +223,8 @@ def _separated_blocks(n_features, rng):
 def test_points_of_zero_responsibility_are_skipped_exactly(dtype, weighted, missing):
     # From SPARSE_MIN_FEATURES features on, a 'full' component's statistics
     # of a block skip the points whose responsibility for it is exactly 0,
-    # gathering the others when they are at most half of the block. One EM
-    # step must equal the reference's, whatever the block's composition.
+    # gathering the others when they are at most a quarter of the block. One
+    # EM step must equal the reference's, whatever the block's composition.
     rng = np.random.default_rng(7)
     n_features = SPARSE_MIN_FEATURES + 1
     X, centres = _separated_blocks(n_features, rng)

@@ -247,14 +247,14 @@ def _weighted_points(resp_k, n, points):
     """OUT points[:m] = the indices i < n with resp_k[i] != 0, in increasing order; returns m.
 
     Counts first (a vectorised pass) and writes the indices only when at
-    most half of the points are weighted; otherwise returns ``n`` with
+    most a quarter of the points are weighted; otherwise returns ``n`` with
     ``points`` untouched: gathered columns cost more per point than
     contiguous ones, so the whole block is taken.
     """
     m = 0
     for i in range(n):
         m += resp_k[i] != 0
-    if 2 * m > n:
+    if 4 * m > n:
         return n
     m = 0
     for i in range(n):
@@ -478,7 +478,8 @@ def _full_component_accumulate(params, k, xt, n, resp_k, work, stats, prefetch):
     second = n_components * n_features + k * n_features * n_features
     prefetch_next(prefetch)
     if n_features >= SPARSE_MIN_FEATURES:
-        # Points of zero responsibility add nothing: the others are gathered.
+        # Points of zero responsibility add nothing: the others are gathered
+        # when they are few.
         points = work[0].view(np.int32)
         m = _weighted_points(resp_k, n, points)
         if m == 0:
