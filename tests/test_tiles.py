@@ -68,12 +68,22 @@ def test_the_tiles_of_256_bit_registers_match_numpy_on_a_512_bit_cpu(tmp_path):
     # here too, in a process compiling for 256-bit vectors.
     if register_bytes() != 64:
         pytest.skip("the CPU has no AVX-512: its tiles are the 256-bit ones, tested above")
-    env = dict(os.environ, FASTEM_VECTOR_WIDTH="256", NUMBA_CACHE_DIR=str(tmp_path))
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__,
-         "-k", "mahalanobis_block_matches_numpy or whole_tiles"],
-        env=env, capture_output=True, text=True, cwd=tmp_path,
+    import fastem
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(fastem.__file__)))
+    # The child must run this fastem (not another one installed) at 256 bits.
+    child = (
+        "import sys, fastem, pytest\n"
+        "from fastem.kernels._codegen import register_bytes\n"
+        f"assert fastem.__file__ == {fastem.__file__!r}, fastem.__file__\n"
+        "assert register_bytes() == 32, register_bytes()\n"
+        f"sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', {__file__!r}, "
+        "'-k', 'mahalanobis_block_matches_numpy or whole_tiles']))\n"
     )
+    env = dict(os.environ, FASTEM_VECTOR_WIDTH="256", NUMBA_CACHE_DIR=str(tmp_path),
+               PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    result = subprocess.run([sys.executable, "-c", child], env=env, capture_output=True,
+                            text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert " passed" in result.stdout and "skipped" not in result.stdout
 
