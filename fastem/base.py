@@ -1437,9 +1437,7 @@ class BaseMixture:
                     continue
             if self.verbose:
                 print(f"Initialization {init}" + (" (mean-filled rows)" if filled else ""))
-            result = self._run_em(worker, source)
-            if (result.decrease or result.unresolved) and np.dtype(source.dtype) == np.float32:
-                result = self._finish_in_float64(worker, source, result)
+            result = self._run_em_to_the_end(worker, source)
             if result.converged and not result.stopped:
                 result = self._escape_local_optimum(worker, source, result)
             if self.verbose:
@@ -1537,6 +1535,16 @@ class BaseMixture:
             on_pass=self._progress_printer(),
             passes_done=passes_done,
         )
+
+    def _run_em_to_the_end(self, worker, source, passes_done=0):
+        """:meth:`_run_em`; on float32 data, a run that lost precision continues in float64.
+
+        See :meth:`_finish_in_float64`.
+        """
+        result = self._run_em(worker, source, passes_done=passes_done)
+        if (result.decrease or result.unresolved) and np.dtype(source.dtype) == np.float32:
+            result = self._finish_in_float64(worker, source, result)
+        return result
 
     def _escape_local_optimum(self, worker, source, result):
         """Family hook: moves that EM cannot make, from a converged run. Default: none.

@@ -522,9 +522,7 @@ class BayesianGaussianMixture(_GaussianComponents):
                 trial._set_parameters(result.parameters)
                 try:
                     trial._variational_m_step(*moments)
-                    more = runner._run_em(trial, source, passes_done=spent)
-                    if (more.decrease or more.unresolved) and dtype == np.float32:
-                        more = runner._finish_in_float64(trial, source, more)
+                    more = runner._run_em_to_the_end(trial, source, passes_done=spent)
                 except (ValueError, FloatingPointError, np.linalg.LinAlgError) as error:
                     if any(error is other for other in raised):
                         raise
