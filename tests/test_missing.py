@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 from fastem import Chunks, ConvergenceWarning, GaussianMixture
+from fastem.kernels._tiles import regression_lanes
 from impute_checks import assert_draws_independent_of_the_data_path
 from reference import (
     assert_marginal_predictions,
@@ -19,6 +20,7 @@ from reference import (
 )
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+LANES = regression_lanes()
 
 
 def _data(seed=0, n=240, missing=0.25):
@@ -623,6 +625,21 @@ def test_many_patterns_across_blocks_equal_the_reference(covariance_type, weight
     log_prob = gaussian_marginal_log_prob(X, model.means_, model.covariances_, covariance_type)
     _, norm = log_resp_and_norm(log_prob, model.weights_)
     assert_allclose(model.score_samples(X), norm, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("n_components", [LANES + 1, 2 * LANES])
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_components_filled_a_vector_at_a_time_equal_the_reference(covariance_type, n_components):
+    """A point's conditional means are computed for a vector of components at once
+    (``regression_lanes()`` of them): with one component past a vector, and with two
+    whole vectors, every component gets its own."""
+    X, w, centres = _patterned_data(4, 700, 5, 0.3, n_components=n_components)
+    start = _patterned_start(covariance_type, centres, np.random.default_rng(5))
+    model, expected, history = _fit_and_reference(X, covariance_type, start, 5, w)
+    assert_allclose(model.weights_, expected["weights"], rtol=1e-10)
+    assert_allclose(model.means_, expected["means"], rtol=1e-10, atol=1e-12)
+    assert_allclose(model.covariances_, expected["covariances"], rtol=1e-10, atol=1e-12)
+    assert_allclose(model.lower_bound_, history[-1], rtol=1e-10)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)

@@ -17,6 +17,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 import fastem._threading
 from fastem import ConvergenceWarning, GaussianMixture
 from fastem.kernels import gaussian_missing
+from fastem.kernels._tiles import regression_lanes
 from fastem.kernels.gaussian_missing import pattern_table, scan_patterns
 from reference import gaussian_missing_em_step, run_em
 
@@ -60,15 +61,37 @@ def _precisions(rng, n_precisions, d):
     return factors @ np.swapaxes(factors, 1, 2) + d * np.eye(d)
 
 
-@pytest.mark.parametrize("n_precisions", [1, 3])
-def test_table_holds_each_pattern_s_regression_log_density_term_and_covariance(n_precisions):
+LANES = regression_lanes()
+
+
+def _entries(n_miss, n_precisions, n_components, d):
+    """A pattern's entries in the table: terms per precision and regressions in lanes."""
+    return n_precisions * (1 + n_miss**2) + n_miss * -(-n_components // LANES) * d * LANES
+
+
+@pytest.mark.parametrize(
+    "n_precisions, n_components",
+    [(1, 3), (3, 3), (1, LANES + 1), (LANES + 1, LANES + 1), (2 * LANES, 2 * LANES)],
+    ids=["tied", "full", "tied-two-vectors", "full-two-vectors", "full-two-whole-vectors"],
+)
+def test_table_holds_each_pattern_s_regression_log_density_term_and_covariance(
+    n_precisions, n_components
+):
+    """'tied' (one precision) and 'full', with components for one vector of
+    lanes and for two, the second full or holding one component."""
     rng = np.random.default_rng(1)
     d = 6
     X = _incomplete(rng, 2000, d, 0.3)
     keys, _ = scan_patterns(X)
     precisions = _precisions(rng, n_precisions, d)
-    table = pattern_table(keys, d, precisions, np.float64)
+    means = rng.normal(size=(n_components, d))
+    table = pattern_table(keys, d, precisions, means, np.float64)
     assert len(table.coordinates) == len(keys)
+    n_vectors = -(-n_components // LANES)
+    lane_means = table.lane_means.reshape(n_vectors, d, LANES).transpose(0, 2, 1)
+    lane_means = lane_means.reshape(n_vectors * LANES, d)
+    assert_array_equal(lane_means[:n_components], means)
+    assert not lane_means[n_components:].any()
     for p, key in enumerate(keys):
         miss = np.flatnonzero((key >> np.arange(d)) & 1)
         m = len(miss)
@@ -76,17 +99,25 @@ def test_table_holds_each_pattern_s_regression_log_density_term_and_covariance(n
         assert table.coordinates[p, 0] == m
         found = table.slots[table.slots[:, 0] == key]
         assert_array_equal(found, [[key, p]])
-        size = m * d + 1 + m * m
-        for k, precision in enumerate(precisions):
-            base = table.offsets[p] + k * size
+        size = 1 + m * m
+        start = table.regression_offsets[p]
+        regressions = table.regressions[start : start + m * n_vectors * d * LANES]
+        regressions = regressions.reshape(m, n_vectors, d, LANES).transpose(1, 3, 0, 2)
+        regressions = regressions.reshape(n_vectors * LANES, m, d)
+        assert not regressions[n_components:].any()
+        for k in range(n_components):
+            precision = precisions[k if n_precisions > 1 else 0]
             block = precision[np.ix_(miss, miss)]
             regression = np.linalg.solve(block, precision[miss])
             regression[:, miss] = 0.0
+            assert_allclose(regressions[k], regression, rtol=1e-12, atol=1e-14)
+        for k, precision in enumerate(precisions):
+            base = table.offsets[p] + k * size
+            block = precision[np.ix_(miss, miss)]
             term = m * 0.5 * math.log(2 * math.pi) - 0.5 * np.linalg.slogdet(block)[1]
             terms = table.terms[base : base + size]
-            assert_allclose(terms[: m * d].reshape(m, d), regression, rtol=1e-12, atol=1e-14)
-            assert terms[m * d] == pytest.approx(term, rel=1e-12)
-            assert_allclose(terms[m * d + 1 :].reshape(m, m), np.linalg.inv(block), rtol=1e-12)
+            assert terms[0] == pytest.approx(term, rel=1e-12)
+            assert_allclose(terms[1:].reshape(m, m), np.linalg.inv(block), rtol=1e-12)
     absent = np.int64(1 << (d + 1))  # a coordinate the data do not have: no such pattern
     assert absent not in table.slots[:, 0]
 
@@ -96,12 +127,12 @@ def test_table_keeps_the_most_frequent_patterns_within_its_budget():
     d = 5
     keys, _ = scan_patterns(_incomplete(rng, 3000, d, 0.3))
     precisions = _precisions(rng, 2, d)
-    n_miss = np.bitwise_count(keys)
-    sizes = 2 * (n_miss * d + 1 + n_miss**2)
+    n_miss = np.bitwise_count(keys).astype(np.int64)
+    sizes = _entries(n_miss, 2, 2, d)
     budget = int(sizes[:7].sum()) + int(sizes[7]) - 1
-    table = pattern_table(keys, d, precisions, np.float64, max_entries=budget)
+    table = pattern_table(keys, d, precisions, np.zeros((2, d)), np.float64, max_entries=budget)
     assert len(table.coordinates) == 7
-    assert len(table.terms) == sizes[:7].sum()
+    assert len(table.terms) + len(table.regressions) == sizes[:7].sum()
     assert set(table.slots[:, 0]) - {0} == set(keys[:7])
 
 
@@ -111,10 +142,10 @@ def test_table_is_empty_from_63_features_on():
     X = _incomplete(rng, 500, 66, 0.05)
     keys, _ = scan_patterns(X)
     assert len(keys) > 0
-    table = pattern_table(keys, 66, _precisions(rng, 1, 66), np.float64)
+    table = pattern_table(keys, 66, _precisions(rng, 1, 66), np.zeros((1, 66)), np.float64)
     assert table.coordinates.shape[0] == 0
     assert not table.slots[:, 0].any()
-    table = pattern_table(keys, 62, _precisions(rng, 1, 62), np.float64)
+    table = pattern_table(keys, 62, _precisions(rng, 1, 62), np.zeros((1, 62)), np.float64)
     assert table.coordinates.shape[0] == len(keys)
 
 
@@ -160,13 +191,13 @@ def test_tabled_and_untabled_patterns_follow_the_reference(monkeypatch, covarian
     start = _start(covariance_type, centres)
     keys, _ = scan_patterns(X)
     n_precisions = 3 if covariance_type == "full" else 1
-    n_miss = np.bitwise_count(keys)
-    entries = {"all": None, "some": int((n_precisions * (n_miss * 5 + 1 + n_miss**2))[:8].sum()),
+    n_miss = np.bitwise_count(keys).astype(np.int64)
+    entries = {"all": None, "some": int(_entries(n_miss, n_precisions, 3, 5)[:8].sum()),
                "none": 0}[budget]
     if entries is not None:
         monkeypatch.setattr(gaussian_missing, "_TABLE_ENTRIES", entries)
         tabled = len(pattern_table(keys, 5, _precisions(np.random.default_rng(0), n_precisions, 5),
-                                   np.float64).coordinates)
+                                   np.zeros((3, 5)), np.float64).coordinates)
         assert tabled == (8 if budget == "some" else 0) and len(keys) > 20
     model = _fit(X, w, covariance_type, start, 3)
     weights, means, covariances = start

@@ -74,7 +74,8 @@ class _PassPatterns:
             pc = upper(np.asarray(model.precisions_cholesky_, dtype=np.float64))
             precisions = precisions_from_cholesky(pc, model.covariance_type)
             self._tables[dtype] = pattern_table(
-                self.keys, n_features, precisions.reshape(-1, n_features, n_features), dtype
+                self.keys, n_features, precisions.reshape(-1, n_features, n_features),
+                np.asarray(model.means_, dtype=np.float64), dtype,
             )
         return self._tables[dtype]
 
@@ -549,7 +550,9 @@ class _GaussianComponents(BaseMixture):
         arrays = [np.ascontiguousarray(a, dtype=dtype) for a in arrays]
         if params_class in (FullMissingParams, TiedMissingParams):
             # No table of patterns until a pass over data gives one (_pass_kernel_params).
-            arrays += pattern_table(np.empty(0, dtype=np.int64), self.means_.shape[1], None, dtype)
+            arrays += pattern_table(
+                np.empty(0, dtype=np.int64), self.means_.shape[1], None, self.means_, dtype
+            )
         return params_class(*arrays)
 
     def _missing_kernel_arrays(self, pc):
@@ -597,10 +600,7 @@ class _GaussianComponents(BaseMixture):
         if self.covariance_type not in ("full", "tied"):
             return params
         table = context.table(self, X.dtype)
-        return params._replace(
-            pattern_slots=table.slots, pattern_coordinates=table.coordinates,
-            pattern_offsets=table.offsets, pattern_terms=table.terms,
-        )
+        return params._replace(**{f"pattern_{name}": a for name, a in table._asdict().items()})
 
     # RegularizationWarning when reg_covar is at least this share of a
     # feature's variance: above it, blobs 10 standard deviations apart along

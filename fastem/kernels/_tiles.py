@@ -7,6 +7,9 @@ mahalanobis_block(xt, n, mean, factor, log_norm, out, prefetch)
     block, ``U`` upper triangular (a precision Cholesky factor).
 scatter_block(rd, d, n, square, prefetch)
     The lower triangle of ``rd @ d.T`` over the points of a block.
+regress_components(coefficients, r0, lane_means, g0, c, row, x0, n_features, out, o0, count)
+    A missing coordinate's conditional mean under a vector of components at
+    once, for data with missing values.
 
 Why micro-kernels. The log-density of a 'full' component is a triangular
 matrix product per block, ``y = U^T d`` (``d`` the centred block, features
@@ -53,14 +56,16 @@ never on threads.
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 from .._config import FASTMATH
 from ._codegen import register_bytes
 from ._fused import _typed
 from ._memory import prefetch_next
 
-__all__ = ["mahalanobis_block", "scatter_block", "tile_points"]
+__all__ = [
+    "mahalanobis_block", "regress_components", "regression_lanes", "scatter_block", "tile_points",
+]
 
 _JIT = dict(cache=True, fastmath=FASTMATH)
 
@@ -187,6 +192,125 @@ def _square_sums_tile(typingctx, xt, mean, factor, i0, j0, l_stop, skip, sums):
         return context.get_dummy_value()
 
     return types.void(xt, mean, factor, i0, j0, l_stop, skip, sums), codegen
+
+
+def regression_lanes():
+    """Components per vector of :func:`regress_components`: the float64 lanes of a register (8 or 4)."""
+    return register_bytes() // 8
+
+
+@intrinsic
+def _regress_lanes(typingctx, coefficients, r0, lane_means, g0, c, row, x0, n_features, out, o0,
+                   count):
+    """OUT ``out[o0 + q] = lane_means[g0 + c L + q] - sum_{j < n_features}
+    coefficients[r0 + j L + q] (row[x0 + j] - lane_means[g0 + j L + q])`` for ``q < count``.
+
+    ``L = regression_lanes()``: one vector per term, one lane per
+    component, in float64. ``coefficients`` and ``lane_means`` are of one
+    float dtype (float32 is widened), ``row`` float64, ``out`` float64 or
+    float32 (the vector is rounded to it); all C-contiguous and not
+    bounds-checked.
+    """
+    floats = (types.float32, types.float64)
+    if not (
+        all(isinstance(a, types.Array) and a.layout == "C" and a.ndim == 1 for a in
+            (coefficients, lane_means, row, out))
+        and coefficients.dtype in floats
+        and lane_means.dtype == coefficients.dtype
+        and row.dtype == types.float64
+        and out.dtype in floats
+    ):
+        return None
+
+    def codegen(context, builder, signature, args):
+        f64 = ir.DoubleType()
+        lanes = regression_lanes()
+        vty = ir.VectorType(f64, lanes)
+        c_data, m_data, x_data, o_data = (
+            context.make_array(signature.args[a])(context, builder, args[a]).data
+            for a in (0, 2, 5, 8)
+        )
+        r0, g0, c, x0, n_features, o0, count = (
+            context.cast(builder, args[a], signature.args[a], types.intp)
+            for a in (1, 3, 4, 6, 7, 9, 10)
+        )
+        intp = context.get_value_type(types.intp)
+        fmuladd = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(vty, [vty, vty, vty]), f"llvm.fmuladd.v{lanes}f64"
+        )
+        i32 = ir.IntType(32)
+        splat_mask = ir.Constant(ir.VectorType(i32, lanes), [0] * lanes)
+        stride = ir.Constant(intp, lanes)
+
+        in_type = context.get_data_type(coefficients.dtype)
+        in_vty = ir.VectorType(in_type, lanes)
+
+        def vector(base, index):
+            value = builder.load(builder.bitcast(builder.gep(base, [index]), in_vty.as_pointer()),
+                                 align=coefficients.dtype.bitwidth // 8)
+            return value if in_type == f64 else builder.fpext(value, vty)
+
+        def add_term(j, acc):
+            lane = builder.mul(j, stride)
+            x = builder.insert_element(ir.Constant(vty, ir.Undefined),
+                                       builder.load(builder.gep(x_data, [builder.add(x0, j)])),
+                                       i32(0))
+            x = builder.shuffle_vector(x, ir.Constant(vty, ir.Undefined), splat_mask)
+            d = builder.fsub(x, vector(m_data, builder.add(g0, lane)))
+            u = vector(c_data, builder.add(r0, lane))
+            builder.store(builder.call(fmuladd, [u, d, builder.load(acc)]), acc)
+
+        # Even and odd terms in two accumulators: one would wait on its own
+        # multiply-adds, a chain as long as the features.
+        zero = ir.Constant(vty, [0.0] * lanes)
+        even = cgutils.alloca_once_value(builder, zero)
+        odd = cgutils.alloca_once_value(builder, zero)
+        one = ir.Constant(intp, 1)
+        with cgutils.for_range(builder, builder.ashr(n_features, one), intp=intp) as loop:
+            j = builder.shl(loop.index, one)
+            add_term(j, even)
+            add_term(builder.add(j, one), odd)
+        with builder.if_then(builder.trunc(n_features, ir.IntType(1))):
+            add_term(builder.sub(n_features, one), even)
+        mean = vector(m_data, builder.add(g0, builder.mul(c, stride)))
+        result = builder.fsub(mean, builder.fadd(builder.load(even), builder.load(odd)))
+        out_type = context.get_data_type(signature.args[8].dtype)
+        for q in range(lanes):
+            index = ir.Constant(intp, q)
+            with builder.if_then(builder.icmp_signed("<", index, count), likely=True):
+                value = builder.extract_element(result, i32(q))
+                if out_type != f64:
+                    value = builder.fptrunc(value, out_type)
+                builder.store(value, builder.gep(o_data, [builder.add(o0, index)]))
+        return context.get_dummy_value()
+
+    sig = types.void(coefficients, r0, lane_means, g0, c, row, x0, n_features, out, o0, count)
+    return sig, codegen
+
+
+@overload(regression_lanes, inline="always", jit_options=_JIT)
+def _overload_regression_lanes():
+    lanes = regression_lanes()
+    return lambda: lanes
+
+
+@njit(inline="always", **_JIT)
+def regress_components(coefficients, r0, lane_means, g0, c, row, x0, n_features, out, o0, count):
+    """Conditional means of one missing coordinate ``c`` under up to ``L`` components at once.
+
+    OUT ``out[o0 + q] = lane_means[g0 + c L + q] - sum_{j < n_features}
+    coefficients[r0 + j L + q] (row[x0 + j] - lane_means[g0 + j L + q])``
+    for ``q < count``, ``L = regression_lanes()`` (8 with 512-bit
+    registers, else 4). Component ``q`` of the vector is lane ``q`` of
+    every ``L``-entry group: ``coefficients`` holds its regression row
+    ``(P_MM^-1 P_MO)[a]`` (0 at the missing coordinates), ``lane_means``
+    its mean, ``row`` the point. Written as vector IR: a loop over
+    ``n_features`` whose body is a few vector operations, where per
+    component a dot product this short runs scalar. float64 arithmetic;
+    the terms of even ``j`` and of odd ``j`` are summed apart, each in
+    increasing ``j``, then added. ``out`` float64 or float32.
+    """
+    _regress_lanes(coefficients, r0, lane_means, g0, c, row, x0, n_features, out, o0, count)
 
 
 @njit(**_JIT)

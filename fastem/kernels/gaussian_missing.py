@@ -34,20 +34,24 @@ a block without NaN runs the complete-data block of
 points by pattern (an open-addressing table on a bit per missing
 coordinate, then a counting sort of the block's point indices), finds each
 group's pattern in the pass's table, and copies itself into a completed
-block (per-partition scratch). Component by component, each point's missing
-coordinates are filled with their conditional means (``m_M - P_MM^-1 P_MO
-d``, one small matrix-vector product with the tabled regression; a pattern
-outside the table has its ``P_MM`` factored there, per block), so that its
-deviation from the component's mean is ``e``. The component's
-complete-data blocks (vectorised over the points, tiled from 12 features
-on) then run on the completed block: its log-density is ``e^T P e`` plus
-the pattern's term; its statistics are ``r e`` and ``r e e^T``, to which
-each pattern adds its summed responsibilities times ``P_MM^-1``. The
-statistics block reuses the grouping that the log-density block left in
-the scratch, and the conditional means of the points of tabled patterns,
-which the log-density block keeps per component (:func:`_saved_fills`;
-computing them again cost a third of the pass at 8 features with 10% of
-entries missing). 'tied' sums its ``u_i = sum_k r_ik e_ik`` from the completed
+block (per-partition scratch). The conditional means of the missing
+coordinates of the points of tabled patterns (``m_M - P_MM^-1 P_MO d``)
+are computed first, for every component, into the scratch
+(:func:`_fill_tabled`, :func:`_saved_fills`): one vector per missing
+coordinate holds as many components as a register has float64 lanes
+(:func:`~fastem.kernels._tiles.regress_components`); a product per
+component, the same arithmetic scalar, had taken 1.3 times the
+complete-data pass at 8 features, 4 components and 10% of entries
+missing. Then, component by component, each point's missing coordinates
+are filled with that component's conditional means (a pattern outside the
+table has its ``P_MM`` factored there, per block), so that its deviation
+from the component's mean is ``e``. The component's complete-data blocks
+(vectorised over the points, tiled from 12 features on) then run on the
+completed block: its log-density is ``e^T P e`` plus the pattern's term;
+its statistics are ``r e`` and ``r e e^T``, to which each pattern adds its
+summed responsibilities times ``P_MM^-1``. The statistics block reuses the
+grouping and the conditional means that the log-density block left in the
+scratch. 'tied' sums its ``u_i = sum_k r_ik e_ik`` from the completed
 copies and corrects its pairs per pattern (see
 :func:`_tied_missing_accumulate`).
 
@@ -87,6 +91,7 @@ from .gaussian import (
     work_rows,
 )
 from ._fused import _typed, register_family_kernels
+from ._tiles import regress_components, regression_lanes
 
 __all__ = [
     "DiagMissingParams",
@@ -114,6 +119,9 @@ class FullMissingParams(NamedTuple):
     pattern_coordinates: np.ndarray  # (n_patterns, n_features + 1) int64
     pattern_offsets: np.ndarray  # (n_patterns,) int64
     pattern_terms: np.ndarray  # (n_terms,)
+    pattern_regressions: np.ndarray  # (n_regression_terms,)
+    pattern_regression_offsets: np.ndarray  # (n_patterns,) int64
+    pattern_lane_means: np.ndarray  # (n_vectors * n_features * lanes,)
 
 
 class TiedMissingParams(NamedTuple):
@@ -129,6 +137,9 @@ class TiedMissingParams(NamedTuple):
     pattern_coordinates: np.ndarray
     pattern_offsets: np.ndarray
     pattern_terms: np.ndarray
+    pattern_regressions: np.ndarray
+    pattern_regression_offsets: np.ndarray
+    pattern_lane_means: np.ndarray
 
 
 class DiagMissingParams(NamedTuple):
@@ -164,7 +175,7 @@ def missing_work_rows(n_features, n_components=0):
 
     ``n_components``: for 'full' and 'tied', the number of components, whose
     conditional means of a block (at most n_features per point) the
-    log-density block keeps for the statistics block (:func:`_saved_fills`);
+    log-density block computes for itself and the statistics block (:func:`_saved_fills`);
     0 for 'diag' and 'spherical', which fill nothing.
     """
     return (
@@ -182,15 +193,15 @@ def _first_scratch_row(work, n_features):
 
 @njit(inline="always", **_JIT)
 def _saved_fills(work, n_features, n_components):
-    """The rows of ``work`` that keep each component's fills of the block: (n_components, n_features * BLOCK_SIZE).
+    """The rows of ``work`` that keep the block's fills: (n_components * n_features * BLOCK_SIZE,).
 
-    Row k holds, in the order of the groups and their points, the
-    conditional means that component k gave the missing coordinates of the
-    points of tabled patterns.
+    Entry ``f * n_components + k`` holds the conditional mean that component
+    k gives fill f, the fills numbered in the order of the groups, their
+    points and their missing coordinates, over the points of tabled
+    patterns (:func:`_fill_tabled`).
     """
     end = _first_scratch_row(work, n_features) - n_features
-    rows = work[end - n_components * n_features : end]
-    return rows.reshape((n_components, n_features * work.shape[1]))
+    return work[end - n_components * n_features : end].reshape(-1)
 
 
 @njit(inline="always", **_JIT)
@@ -484,17 +495,29 @@ class PatternTable(NamedTuple):
     of two) of ``(key, pattern)`` with the pattern's key (a bit per missing
     coordinate) and index, key 0 for an empty slot. ``coordinates[p]``:
     the number of missing coordinates ``m`` of pattern p, then those
-    coordinates, ascending. From ``offsets[p] + k * (m * n_features + 1 + m * m)``,
-    with k the component ('full') or 0 ('tied'), ``terms`` holds, for that
-    component's precision ``P``: the regression ``P_MM^-1 P_MO`` (m rows of
-    n_features, 0 at the columns of ``M``), the log-density's term
-    ``m log(2 pi) / 2 - log det P_MM / 2``, and ``P_MM^-1`` (m x m).
+    coordinates, ascending. From ``offsets[p] + k * (1 + m * m)``, with k
+    the component ('full') or 0 ('tied'), ``terms`` (the data's dtype)
+    holds, for that component's precision ``P``: the log-density's term
+    ``m log(2 pi) / 2 - log det P_MM / 2`` and ``P_MM^-1`` (m x m).
+
+    The regressions, also of the data's dtype, are laid out for
+    :func:`~fastem.kernels._tiles.regress_components`, ``L =
+    regression_lanes()`` components per vector and ``G = ceil(n_components
+    / L)`` vectors: from ``regression_offsets[p] + (a G + g) n_features L``,
+    entry ``j L + q`` of ``regressions`` is ``(P_MM^-1 P_MO)[a, j]`` (0 at
+    the columns of ``M``) of component ``g L + q`` ('tied': of the shared
+    precision, in every lane), and entry ``g n_features L + j L + q`` of
+    ``lane_means`` is that component's mean of feature j (0 past the last
+    component).
     """
 
     slots: np.ndarray
     coordinates: np.ndarray
     offsets: np.ndarray
     terms: np.ndarray
+    regressions: np.ndarray
+    regression_offsets: np.ndarray
+    lane_means: np.ndarray
 
 
 @njit(inline="always", **_JIT)
@@ -542,10 +565,12 @@ def _scan_patterns(X, keys, counts):
 
 
 @njit(**_JIT)
-def _pattern_terms(coordinates, offsets, precisions, terms):
-    """OUT terms: each pattern's terms (see :class:`PatternTable`) for each of ``precisions``.
+def _pattern_terms(coordinates, offsets, precisions, terms, regressions, regression_offsets,
+                   n_components, lanes):
+    """OUT terms, regressions: each pattern's (see :class:`PatternTable`) for each of ``precisions``.
 
-    ``precisions`` (n_precisions, n_features, n_features) float64. The
+    ``precisions`` (n_precisions, n_features, n_features) float64: one per
+    component, or one that all ``n_components`` share. The
     factorisation, solves and inverse are the per-block ones
     (:func:`_dense_pattern`, :func:`_conditional_deviation`,
     :func:`_add_inverse`): ``P_MM^-1 P_MO`` column by column, and
@@ -555,6 +580,7 @@ def _pattern_terms(coordinates, offsets, precisions, terms):
     a parallel region's start on a busy machine.
     """
     n_precisions, D = precisions.shape[0], precisions.shape[2]
+    n_vectors = -(-n_components // lanes)
     miss = np.empty(D, dtype=np.int64)
     dev = np.empty(3 * D)
     factor = np.empty(D * D)
@@ -565,7 +591,7 @@ def _pattern_terms(coordinates, offsets, precisions, terms):
         m = coordinates[p, 0]
         for a in range(m):
             miss[a] = coordinates[p, 1 + a]
-        size = m * D + 1 + m * m
+        size = 1 + m * m
         for k in range(n_precisions):
             base = offsets[p] + k * size
             half_log_det = _dense_pattern(precisions, k, precisions[:, 0], miss, m, factor, rows, dev)
@@ -574,10 +600,14 @@ def _pattern_terms(coordinates, offsets, precisions, terms):
                     dev[2 * D + a] = rows[a * D + j]
                 _conditional_deviation(factor, m, dev, D)
                 for a in range(m):
-                    terms[base + a * D + j] = dev[2 * D + a]
-            terms[base + m * D] = m * _HALF_LOG_2PI - half_log_det
+                    for c in range(n_components):
+                        if n_precisions == 1 or c == k:
+                            g, q = divmod(c, lanes)
+                            at = regression_offsets[p] + ((a * n_vectors + g) * D + j) * lanes + q
+                            regressions[at] = dev[2 * D + a]
+            terms[base] = m * _HALF_LOG_2PI - half_log_det
             _add_inverse(factor, m, miss, 1.0, inverse, square, 0, D)
-            covariance = base + m * D + 1
+            covariance = base + 1
             for a in range(m):
                 for c in range(a + 1):
                     value = square[miss[a] * D + miss[c]]
@@ -589,7 +619,8 @@ def _pattern_terms(coordinates, offsets, precisions, terms):
 def _empty_table():
     return PatternTable(
         np.zeros((1, 2), dtype=np.int64), np.zeros((0, 1), dtype=np.int64),
-        np.zeros(0, dtype=np.int64), np.zeros(0),
+        np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64),
+        np.zeros(0),
     )
 
 
@@ -646,8 +677,8 @@ def merge_patterns(parts):
     return keys[order], counts[order]
 
 
-def pattern_table(keys, n_features, precisions, dtype, max_entries=None):
-    """The :class:`PatternTable` of patterns ``keys`` for ``precisions``, within a budget.
+def pattern_table(keys, n_features, precisions, means, dtype, max_entries=None):
+    """The :class:`PatternTable` of patterns ``keys`` for ``precisions`` and ``means``, within a budget.
 
     Parameters
     ----------
@@ -658,11 +689,14 @@ def pattern_table(keys, n_features, precisions, dtype, max_entries=None):
         table is empty.
     precisions : ndarray of shape (n_precisions, n_features, n_features), float64
         The components' precisions ('full') or the shared one ('tied').
+    means : ndarray of shape (n_components, n_features)
+        The components' means.
     dtype : numpy dtype
         The data's: ``terms`` is cast to it.
     max_entries : int, optional
         The patterns tabled are the longest prefix of ``keys`` whose terms
-        take at most this many entries (default: 2^21, 16 MiB in float64).
+        and regressions take at most this many entries (default: 2^21, 16
+        MiB).
 
     Returns
     -------
@@ -672,24 +706,43 @@ def pattern_table(keys, n_features, precisions, dtype, max_entries=None):
         table = _empty_table()
         return table._replace(terms=table.terms.astype(dtype))
     D = n_features
+    n_components = means.shape[0]
+    lanes = regression_lanes()
+    n_vectors = -(-n_components // lanes)
     n_miss = np.bitwise_count(keys).astype(np.int64)
-    sizes = precisions.shape[0] * (n_miss * D + 1 + n_miss * n_miss)
+    sizes = precisions.shape[0] * (1 + n_miss * n_miss)
+    regression_sizes = n_miss * n_vectors * D * lanes
     ends = np.cumsum(sizes)
+    regression_ends = np.cumsum(regression_sizes)
     budget = _TABLE_ENTRIES if max_entries is None else max_entries
-    n_patterns = int(np.searchsorted(ends, budget, side="right"))
-    keys, n_miss, ends = keys[:n_patterns], n_miss[:n_patterns], ends[:n_patterns]
+    n_patterns = int(np.searchsorted(ends + regression_ends, budget, side="right"))
+    keys, n_miss = keys[:n_patterns], n_miss[:n_patterns]
+    ends, regression_ends = ends[:n_patterns], regression_ends[:n_patterns]
     offsets = ends - sizes[:n_patterns]
+    regression_offsets = regression_ends - regression_sizes[:n_patterns]
     bits = (keys[:, None] >> np.arange(D)) & 1
     coordinates = np.empty((n_patterns, D + 1), dtype=np.int64)
     coordinates[:, 0] = n_miss
     # Missing coordinates first, ascending (a stable sort of "observed").
     coordinates[:, 1:] = np.argsort(1 - bits, axis=1, kind="stable")
     terms = np.zeros(int(ends[-1]) if n_patterns else 0)
-    _pattern_terms(coordinates, offsets, np.ascontiguousarray(precisions, dtype=np.float64), terms)
+    regressions = np.zeros(int(regression_ends[-1]) if n_patterns else 0)
+    _pattern_terms(
+        coordinates, offsets, np.ascontiguousarray(precisions, dtype=np.float64), terms,
+        regressions, regression_offsets, n_components, lanes,
+    )
+    lane_means = np.zeros((n_vectors * lanes, D))
+    lane_means[:n_components] = means
+    lane_means = np.ascontiguousarray(
+        lane_means.reshape(n_vectors, lanes, D).transpose(0, 2, 1)
+    ).reshape(-1)
     n_slots = 1 << max(1, int(2 * n_patterns - 1).bit_length())
     slots = np.zeros((n_slots, 2), dtype=np.int64)
     _fill_slots(keys, slots)
-    return PatternTable(slots, coordinates, offsets, terms.astype(dtype))
+    return PatternTable(
+        slots, coordinates, offsets, terms.astype(dtype), regressions.astype(dtype),
+        regression_offsets, lane_means.astype(dtype),
+    )
 
 
 @njit(**_JIT)
@@ -835,61 +888,66 @@ def _block_groups(work, n_features):
     )
 
 
-@njit(inline="always", **_JIT)
-def _regressed(terms, r, incomplete, t, means, k):
-    """``sum_j terms[r + j] (incomplete[t * D + j] - means[k, j])`` in float64.
+@njit(**_JIT)
+def _fill_tabled(regressions, regression_offsets, lane_means, coordinates, n_groups, views,
+                 saved, n_components):
+    """OUT saved: every component's conditional means of the points of tabled patterns.
 
-    Four partial sums over a contiguous row: one sum would wait on its own
-    additions, a chain that took four times as long at 8 features, and a
-    row this short never reaches the vectoriser's loop. Reading the point
-    down the columns of the completed block instead cost more. Entries, not
-    row views: a view costs a reference count update on the shared scratch,
-    which the threads contend for.
+    Fill f (numbered over the groups of tabled patterns in order, their
+    points, their missing coordinates) of component k goes to
+    ``saved[f * n_components + k]`` (:func:`_saved_fills`). One call of
+    :func:`~fastem.kernels._tiles.regress_components` fills a missing
+    coordinate of a point for ``regression_lanes()`` components at once
+    from the table's regressions (see :class:`PatternTable`).
     """
-    D = means.shape[1]
-    x = t * D
-    s0 = s1 = s2 = s3 = 0.0
-    quads = D // 4 * 4
-    for j in range(0, quads, 4):
-        s0 += np.float64(terms[r + j]) * (incomplete[x + j] - np.float64(means[k, j]))
-        s1 += np.float64(terms[r + j + 1]) * (incomplete[x + j + 1] - np.float64(means[k, j + 1]))
-        s2 += np.float64(terms[r + j + 2]) * (incomplete[x + j + 2] - np.float64(means[k, j + 2]))
-        s3 += np.float64(terms[r + j + 3]) * (incomplete[x + j + 3] - np.float64(means[k, j + 3]))
-    for j in range(quads, D):
-        s0 += np.float64(terms[r + j]) * (incomplete[x + j] - np.float64(means[k, j]))
-    return (s0 + s1) + (s2 + s3)
+    order, _, starts, tabled, _, _, _, _, _, _, _, incomplete = views
+    D = coordinates.shape[1] - 1
+    lanes = regression_lanes()
+    n_vectors = -(-n_components // lanes)
+    size = D * lanes
+    position = 0
+    for g in range(n_groups):
+        p = tabled[g]
+        if p < 0:
+            continue
+        m = coordinates[p, 0]
+        start = regression_offsets[p]
+        for t in range(starts[g], starts[g + 1]):
+            for a in range(m):
+                c = coordinates[p, 1 + a]
+                out = (position + a) * n_components
+                for v in range(n_vectors):
+                    regress_components(
+                        regressions, start + (a * n_vectors + v) * size, lane_means, v * size, c,
+                        incomplete, t * D, D, saved, out + v * lanes,
+                        min(lanes, n_components - v * lanes),
+                    )
+            position += m
 
 
 @njit(**_JIT)
 def _fill_groups(
     k, means, precisions, terms, coordinates, offsets, xt, completed, n_groups, views,
-    resp_k, stats, offset, saved, restore,
+    resp_k, stats, offset, saved, n_components,
 ):
     """Fill the missing coordinates of the block's incomplete points with component k's conditional means.
 
     OUT ``completed[M, i]`` for every incomplete point i, and
     ``corrections[g]``: the log-density of a point of group g's observed
     coordinates is the complete-data log-density of its completed copy plus
-    it. A tabled pattern's regression and terms are read from the table
-    (``terms``, ``coordinates``, ``offsets``); the others' ``P_MM`` is
-    factored here. With ``resp_k`` not empty, INOUT ``stats[offset:]``
-    (``sxx`` of component k) += the group's summed responsibilities times
-    ``P_MM^-1``. The table's arrays come as arguments, bound once per block
-    and component: bound per group, their reference counts cost more than
-    the fills.
-
-    ``saved`` (component k's row of :func:`_saved_fills`, or empty): the
-    fills of the points of tabled patterns are written to it in order, or,
-    with ``restore``, read back from it instead of computed again, so that
-    the statistics block pays for no regression that the log-density block
-    has done. (``corrections`` are then left as they were.)
+    it. A tabled pattern's fills are read from ``saved``
+    (:func:`_fill_tabled`) and its terms from the table (``terms``,
+    ``coordinates``, ``offsets``); the others' ``P_MM`` is factored here.
+    With ``resp_k`` not empty, INOUT ``stats[offset:]`` (``sxx`` of
+    component k) += the group's summed responsibilities times ``P_MM^-1``.
+    The table's arrays come as arguments, bound once per block and
+    component: bound per group, their reference counts cost more than the
+    fills.
     """
-    order, first, starts, tabled, corrections, miss, dev, _, factor, rows, inverse, incomplete = views
+    order, first, starts, tabled, corrections, miss, dev, _, factor, rows, inverse, _ = views
     D = completed.shape[0]
     per_component = 0 if precisions.ndim == 2 else 1
     accumulate = resp_k.shape[0] > 0
-    keep = saved.shape[0] > 0
-    reuse = keep and restore
     position = 0
     for g in range(n_groups):
         begin, end = starts[g], starts[g + 1]
@@ -900,29 +958,15 @@ def _fill_groups(
         p = tabled[g]
         if p >= 0:
             m = coordinates[p, 0]
-            base = offsets[p] + per_component * k * (m * D + 1 + m * m)
-            if reuse:
-                for t in range(begin, end):
-                    i = order[t]
-                    for a in range(m):
-                        completed[coordinates[p, 1 + a], i] = saved[position + a]
-                    position += m
-            else:
-                # R is 0 at the columns of M: the (finite) values there count for nothing.
-                for t in range(begin, end):
-                    i = order[t]
-                    for a in range(m):
-                        c = coordinates[p, 1 + a]
-                        completed[c, i] = np.float64(means[k, c]) - _regressed(
-                            terms, base + a * D, incomplete, t, means, k
-                        )
-                    if keep:
-                        for a in range(m):
-                            saved[position + a] = completed[coordinates[p, 1 + a], i]
-                        position += m
-                corrections[g] = terms[base + m * D]
+            base = offsets[p] + per_component * k * (1 + m * m)
+            for t in range(begin, end):
+                i = order[t]
+                for a in range(m):
+                    completed[coordinates[p, 1 + a], i] = saved[(position + a) * n_components + k]
+                position += m
+            corrections[g] = terms[base]
             if accumulate:
-                covariance = base + m * D + 1
+                covariance = base + 1
                 for a in range(m):
                     out = offset + coordinates[p, 1 + a] * D
                     for c in range(a + 1):
@@ -941,13 +985,22 @@ def _fill_groups(
 
 
 @njit(inline="always", **_JIT)
-def _fill_component(params, k, xt, n_groups, views, resp_k, stats, offset, saved, restore):
+def _fill_all(params, n_groups, views, saved):
+    """:func:`_fill_tabled` for ``params``, the table's arrays bound once."""
+    _fill_tabled(
+        params.pattern_regressions, params.pattern_regression_offsets, params.pattern_lane_means,
+        params.pattern_coordinates, n_groups, views[1:], saved, params.means.shape[0],
+    )
+
+
+@njit(inline="always", **_JIT)
+def _fill_component(params, k, xt, n_groups, views, resp_k, stats, offset, saved):
     """:func:`_fill_groups` for component k of ``params``, the table's arrays bound once."""
     completed = views[0]
     return _fill_groups(
         k, params.means, params.precisions, params.pattern_terms, params.pattern_coordinates,
         params.pattern_offsets, xt, completed, n_groups, views[1:], resp_k, stats, offset,
-        saved, restore,
+        saved, params.means.shape[0],
     )
 
 
@@ -976,8 +1029,9 @@ def _missing_log_prob(params, xt, n, log_prob, work, prefetch):
     no_resp = log_prob[0, :0]
     n_components = params.means.shape[0]
     saved = _saved_fills(work, xt.shape[0], n_components)
+    _fill_all(params, n_groups, views, saved)
     for k in range(n_components):
-        _fill_component(params, k, xt, n_groups, views, no_resp, dev, 0, saved[k], False)
+        _fill_component(params, k, xt, n_groups, views, no_resp, dev, 0, saved)
         out = log_prob[k]
         _component_log_prob(params, k, completed, n, out, work, prefetch)
         for g in range(n_groups):
@@ -1005,9 +1059,7 @@ def _missing_accumulate(params, xt, n, resp, work, stats, prefetch):
     saved = _saved_fills(work, D, n_components)
     for k in range(n_components):
         r = resp[k]
-        _fill_component(
-            params, k, xt, n_groups, views, r, stats, (n_components + k * D) * D, saved[k], True
-        )
+        _fill_component(params, k, xt, n_groups, views, r, stats, (n_components + k * D) * D, saved)
         _full_component_accumulate(params, k, completed, n, r, work, stats, prefetch)
 
 
@@ -1040,12 +1092,15 @@ def _tied_missing_accumulate(params, xt, n, resp, work, stats, prefetch):
     no_resp = resp[0, :0]
     saved = _saved_fills(work, D, n_components)
     for k in range(n_components):
-        _fill_component(params, k, xt, n_groups, views, no_resp, stats, 0, saved[k], True)
+        _fill_component(params, k, xt, n_groups, views, no_resp, stats, 0, saved)
         _tied_component_moments(params, k, completed, n, resp[k], u, stats, prefetch)
     _tied_scatter(n, resp, inv_w, u, d, square, stats, prefetch)
     second = n_components * D
     terms = params.pattern_terms
+    regressions = params.pattern_regressions
     coordinates = params.pattern_coordinates
+    lanes = regression_lanes()
+    stride = -(-n_components // lanes) * D * lanes  # from one missing coordinate's regression to the next
     for g in range(n_groups):
         begin, end = starts[g], starts[g + 1]
         weight = 0.0
@@ -1059,7 +1114,7 @@ def _tied_missing_accumulate(params, xt, n, resp, work, stats, prefetch):
             base = params.pattern_offsets[p]
             for a in range(n_miss):
                 miss[a] = coordinates[p, 1 + a]
-            covariance = base + n_miss * D + 1
+            covariance = base + 1
             for a in range(n_miss):
                 out = second + miss[a] * D
                 for c in range(a + 1):
@@ -1081,10 +1136,12 @@ def _tied_missing_accumulate(params, xt, n, resp, work, stats, prefetch):
                     h[j] = 0.0
                 # h = c_kl - diff, 0 at O; dev[2D:] = P_MM^-1 P_MO diff.
                 if p >= 0:
+                    # The shared regression: lane 0 of the table's vectors.
+                    start = params.pattern_regression_offsets[p]
                     for a in range(n_miss):
                         s = 0.0
                         for j in range(D):
-                            s += np.float64(terms[base + a * D + j]) * diff[j]
+                            s += np.float64(regressions[start + a * stride + j * lanes]) * diff[j]
                         dev[2 * D + a] = s
                 else:
                     for a in range(n_miss):
