@@ -7,7 +7,8 @@ mahalanobis_block(xt, n, mean, factor, log_norm, out, prefetch)
     block, ``U`` upper triangular (a precision Cholesky factor).
 scatter_block(rd, d, n, square, prefetch)
     The lower triangle of ``rd @ d.T`` over the points of a block.
-regress_components(coefficients, r0, lane_means, g0, c, row, x0, n_features, out, o0, count)
+regress_components(coefficients, r0, lane_means, g0, c, row, x0, n_features, out, o0, stride,
+                   count)
     A missing coordinate's conditional mean under a vector of components at
     once, for data with missing values.
 
@@ -201,8 +202,8 @@ def regression_lanes():
 
 @intrinsic
 def _regress_lanes(typingctx, coefficients, r0, lane_means, g0, c, row, x0, n_features, out, o0,
-                   count):
-    """OUT ``out[o0 + q] = lane_means[g0 + c L + q] - sum_{j < n_features}
+                   stride, count):
+    """OUT ``out[o0 + q stride] = lane_means[g0 + c L + q] - sum_{j < n_features}
     coefficients[r0 + j L + q] (row[x0 + j] - lane_means[g0 + j L + q])`` for ``q < count``.
 
     ``L = regression_lanes()``: one vector per term, one lane per
@@ -230,9 +231,9 @@ def _regress_lanes(typingctx, coefficients, r0, lane_means, g0, c, row, x0, n_fe
             context.make_array(signature.args[a])(context, builder, args[a]).data
             for a in (0, 2, 5, 8)
         )
-        r0, g0, c, x0, n_features, o0, count = (
+        r0, g0, c, x0, n_features, o0, stride_out, count = (
             context.cast(builder, args[a], signature.args[a], types.intp)
-            for a in (1, 3, 4, 6, 7, 9, 10)
+            for a in (1, 3, 4, 6, 7, 9, 10, 11)
         )
         intp = context.get_value_type(types.intp)
         fmuladd = cgutils.get_or_insert_function(
@@ -281,10 +282,13 @@ def _regress_lanes(typingctx, coefficients, r0, lane_means, g0, c, row, x0, n_fe
                 value = builder.extract_element(result, i32(q))
                 if out_type != f64:
                     value = builder.fptrunc(value, out_type)
-                builder.store(value, builder.gep(o_data, [builder.add(o0, index)]))
+                at = builder.add(o0, builder.mul(index, stride_out))
+                builder.store(value, builder.gep(o_data, [at]))
         return context.get_dummy_value()
 
-    sig = types.void(coefficients, r0, lane_means, g0, c, row, x0, n_features, out, o0, count)
+    sig = types.void(
+        coefficients, r0, lane_means, g0, c, row, x0, n_features, out, o0, stride, count
+    )
     return sig, codegen
 
 
@@ -295,10 +299,11 @@ def _overload_regression_lanes():
 
 
 @njit(inline="always", **_JIT)
-def regress_components(coefficients, r0, lane_means, g0, c, row, x0, n_features, out, o0, count):
+def regress_components(coefficients, r0, lane_means, g0, c, row, x0, n_features, out, o0, stride,
+                       count):
     """Conditional means of one missing coordinate ``c`` under up to ``L`` components at once.
 
-    OUT ``out[o0 + q] = lane_means[g0 + c L + q] - sum_{j < n_features}
+    OUT ``out[o0 + q stride] = lane_means[g0 + c L + q] - sum_{j < n_features}
     coefficients[r0 + j L + q] (row[x0 + j] - lane_means[g0 + j L + q])``
     for ``q < count``, ``L = regression_lanes()`` (8 with 512-bit
     registers, else 4). Component ``q`` of the vector is lane ``q`` of
@@ -310,7 +315,9 @@ def regress_components(coefficients, r0, lane_means, g0, c, row, x0, n_features,
     the terms of even ``j`` and of odd ``j`` are summed apart, each in
     increasing ``j``, then added. ``out`` float64 or float32.
     """
-    _regress_lanes(coefficients, r0, lane_means, g0, c, row, x0, n_features, out, o0, count)
+    _regress_lanes(
+        coefficients, r0, lane_means, g0, c, row, x0, n_features, out, o0, stride, count
+    )
 
 
 @njit(**_JIT)

@@ -34,26 +34,26 @@ a block without NaN runs the complete-data block of
 points by pattern (an open-addressing table on a bit per missing
 coordinate, then a counting sort of the block's point indices), finds each
 group's pattern in the pass's table, and copies itself into a completed
-block (per-partition scratch). The conditional means of the missing
-coordinates of the points of tabled patterns (``m_M - P_MM^-1 P_MO d``)
-are computed first, for every component, into the scratch
-(:func:`_fill_tabled`, :func:`_saved_fills`): one vector per missing
-coordinate holds as many components as a register has float64 lanes
+block per component (per-partition scratch). The conditional means of the
+missing coordinates of the points of tabled patterns (``m_M - P_MM^-1
+P_MO d``) are written into every component's copy first
+(:func:`_fill_tabled`): one vector per missing coordinate holds as many
+components as a register has float64 lanes
 (:func:`~fastem.kernels._tiles.regress_components`); a product per
 component, the same arithmetic scalar, had taken 1.3 times the
 complete-data pass at 8 features, 4 components and 10% of entries
-missing. Then, component by component, each point's missing coordinates
-are filled with that component's conditional means (a pattern outside the
-table has its ``P_MM`` factored there, per block), so that its deviation
-from the component's mean is ``e``. The component's complete-data blocks
-(vectorised over the points, tiled from 12 features on) then run on the
-completed block: its log-density is ``e^T P e`` plus the pattern's term;
-its statistics are ``r e`` and ``r e e^T``, to which each pattern adds its
-summed responsibilities times ``P_MM^-1``. The statistics block reuses the
-grouping and the conditional means that the log-density block left in the
-scratch. 'tied' sums its ``u_i = sum_k r_ik e_ik`` from the completed
-copies and corrects its pairs per pattern (see
-:func:`_tied_missing_accumulate`).
+missing. A pattern outside the table has its ``P_MM`` factored per block
+and component, and its points filled then. So each point's deviation from
+a component's mean in that component's copy is ``e``. Component by
+component, the complete-data blocks (vectorised over the points, tiled
+from 12 features on) then run on the component's copy: its log-density is
+``e^T P e`` plus the pattern's term; its statistics are ``r e`` and ``r e
+e^T``, to which each pattern adds its summed responsibilities times
+``P_MM^-1``. The statistics block reuses the grouping and the copies that
+the log-density block left in the scratch (one copy refilled per
+component instead cost 0.3 of the complete-data pass more in restores).
+'tied' sums its ``u_i = sum_k r_ik e_ik`` from the completed copies and
+corrects its pairs per pattern (see :func:`_tied_missing_accumulate`).
 
 'diag' and 'spherical' run the complete-data blocks on the block itself,
 with NaN entries dropping out: each subtracts its feature's share of the
@@ -171,15 +171,15 @@ def _scratch_length(n_features):
 
 
 def missing_work_rows(n_features, n_components=0):
-    """Rows of per-partition scratch: the complete-data blocks' rows, the saved fills, the completed block, float64 scratch.
+    """Rows of per-partition scratch: the complete-data blocks' rows, the completed blocks, float64 scratch.
 
-    ``n_components``: for 'full' and 'tied', the number of components, whose
-    conditional means of a block (at most n_features per point) the
-    log-density block computes for itself and the statistics block (:func:`_saved_fills`);
-    0 for 'diag' and 'spherical', which fill nothing.
+    ``n_components``: for 'full' and 'tied', the number of components, each
+    of which has its own completed copy of a block (n_features rows) that
+    the log-density block fills and the statistics block reads again; 0 for
+    'diag' and 'spherical', which fill nothing.
     """
     return (
-        work_rows(n_features) + n_components * n_features + n_features
+        work_rows(n_features) + n_components * n_features
         + 2 * -(-_scratch_length(n_features) // BLOCK_SIZE)
     )
 
@@ -192,27 +192,15 @@ def _first_scratch_row(work, n_features):
 
 
 @njit(inline="always", **_JIT)
-def _saved_fills(work, n_features, n_components):
-    """The rows of ``work`` that keep the block's fills: (n_components * n_features * BLOCK_SIZE,).
-
-    Entry ``f * n_components + k`` holds the conditional mean that component
-    k gives fill f, the fills numbered in the order of the groups, their
-    points and their missing coordinates, over the points of tabled
-    patterns (:func:`_fill_tabled`).
-    """
-    end = _first_scratch_row(work, n_features) - n_features
-    return work[end - n_components * n_features : end].reshape(-1)
-
-
-@njit(inline="always", **_JIT)
-def _pattern_scratch(work, n_features):
+def _pattern_scratch(work, n_features, n_components):
     """Views in the last rows of ``work``.
 
     Returns ``(completed, keys, points, member, order, first, starts, slots,
     slot_keys, cursor, corrections, tabled, miss, dev, spare, factor, rows,
     inverse, incomplete)``:
-    the completed block (n_features rows of the data's dtype), then int64
-    and float64 vectors (see :func:`_group_patterns` and the blocks);
+    the completed blocks (n_components, n_features, BLOCK_SIZE) of the
+    data's dtype, one per component, then int64 and float64 vectors (see
+    :func:`_group_patterns` and the blocks);
     ``incomplete[t * n_features:][:n_features]``: the point ``order[t]``
     (0 at its NaN), one point after another, so that its regression on a
     pattern's row is a contiguous, vectorised product.
@@ -221,7 +209,7 @@ def _pattern_scratch(work, n_features):
     B = BLOCK_SIZE
     count = -(-_scratch_length(D) // work.shape[1])
     first_row = _first_scratch_row(work, D)
-    completed = work[first_row - D : first_row]
+    completed = work[first_row - n_components * D : first_row].reshape((n_components, D, B))
     flat = _float64_rows(work, first_row, count).reshape(-1)
     ints = flat.view(np.int64)
     o = 13 * B + 1
@@ -851,13 +839,14 @@ def _grouped_block(params, xt, n, work):
     Returns n_groups, the number of patterns among the block's points (0
     when it has no NaN; nothing is then copied). The groups
     (:func:`_group_patterns`), ``tabled[g]`` (the index of group g's pattern
-    in the pass's :class:`PatternTable`, or -1) and the completed block (NaN
-    as 0) are left in the scratch of :func:`_pattern_scratch`, with
-    n_groups, for :func:`_block_groups`.
+    in the pass's :class:`PatternTable`, or -1) and a copy of the block per
+    component (NaN as 0) are left in the scratch of
+    :func:`_pattern_scratch`, with n_groups, for :func:`_block_groups`.
     """
+    n_components = params.means.shape[0]
     (completed, keys, points, member, order, first, starts, slots, slot_keys, cursor,
      corrections, tabled, miss, dev, spare, factor, rows, inverse, incomplete) = _pattern_scratch(
-        work, xt.shape[0]
+        work, xt.shape[0], n_components
     )
     n_groups = _group_patterns(
         xt, n, keys, points, member, order, first, starts, slots, slot_keys, cursor
@@ -867,21 +856,22 @@ def _grouped_block(params, xt, n, work):
         pattern_slots = params.pattern_slots
         for g in range(n_groups):
             tabled[g] = _find_pattern(pattern_slots, keys[first[g]])
-        _copy_block(xt, n, completed)
+        for k in range(n_components):
+            _copy_block(xt, n, completed[k])
         D = xt.shape[0]
         for t in range(starts[n_groups]):
             i = order[t]
             for j in range(D):
-                incomplete[t * D + j] = np.float64(completed[j, i])
+                incomplete[t * D + j] = np.float64(completed[0, j, i])
     return n_groups
 
 
 @njit(inline="always", **_JIT)
-def _block_groups(work, n_features):
+def _block_groups(work, n_features, n_components):
     """What :func:`_grouped_block` left for the block: ``(n_groups, (completed, order, first,
     starts, tabled, corrections, miss, dev, spare, factor, rows, inverse, incomplete))``."""
     (completed, _, _, _, order, first, starts, _, _, cursor, corrections, tabled, miss, dev,
-     spare, factor, rows, inverse, incomplete) = _pattern_scratch(work, n_features)
+     spare, factor, rows, inverse, incomplete) = _pattern_scratch(work, n_features, n_components)
     return cursor[0], (
         completed, order, first, starts, tabled, corrections, miss, dev, spare, factor, rows,
         inverse, incomplete,
@@ -889,23 +879,21 @@ def _block_groups(work, n_features):
 
 
 @njit(**_JIT)
-def _fill_tabled(regressions, regression_offsets, lane_means, coordinates, n_groups, views,
-                 saved, n_components):
-    """OUT saved: every component's conditional means of the points of tabled patterns.
+def _fill_tabled(regressions, regression_offsets, lane_means, coordinates, n_groups, views):
+    """OUT completed[k, M, i]: every component's conditional means of the points of tabled patterns.
 
-    Fill f (numbered over the groups of tabled patterns in order, their
-    points, their missing coordinates) of component k goes to
-    ``saved[f * n_components + k]`` (:func:`_saved_fills`). One call of
-    :func:`~fastem.kernels._tiles.regress_components` fills a missing
-    coordinate of a point for ``regression_lanes()`` components at once
-    from the table's regressions (see :class:`PatternTable`).
+    ``views[0]``, ``completed``: the block's copies, one per component. One
+    call of :func:`~fastem.kernels._tiles.regress_components` fills a
+    missing coordinate of a point in ``regression_lanes()`` components'
+    copies at once, from the table's regressions (see
+    :class:`PatternTable`).
     """
-    order, _, starts, tabled, _, _, _, _, _, _, _, incomplete = views
-    D = coordinates.shape[1] - 1
+    completed, order, _, starts, tabled, _, _, _, _, _, _, _, incomplete = views
+    n_components, D, width = completed.shape
+    out = completed.reshape(-1)
     lanes = regression_lanes()
     n_vectors = -(-n_components // lanes)
     size = D * lanes
-    position = 0
     for g in range(n_groups):
         p = tabled[g]
         if p < 0:
@@ -913,42 +901,40 @@ def _fill_tabled(regressions, regression_offsets, lane_means, coordinates, n_gro
         m = coordinates[p, 0]
         start = regression_offsets[p]
         for t in range(starts[g], starts[g + 1]):
+            i = order[t]
             for a in range(m):
                 c = coordinates[p, 1 + a]
-                out = (position + a) * n_components
                 for v in range(n_vectors):
                     regress_components(
                         regressions, start + (a * n_vectors + v) * size, lane_means, v * size, c,
-                        incomplete, t * D, D, saved, out + v * lanes,
+                        incomplete, t * D, D, out, (v * lanes * D + c) * width + i, D * width,
                         min(lanes, n_components - v * lanes),
                     )
-            position += m
 
 
 @njit(**_JIT)
 def _fill_groups(
     k, means, precisions, terms, coordinates, offsets, xt, completed, n_groups, views,
-    resp_k, stats, offset, saved, n_components,
+    resp_k, stats, offset,
 ):
-    """Fill the missing coordinates of the block's incomplete points with component k's conditional means.
+    """Component k's terms of the block's patterns; its fills of the patterns outside the table.
 
-    OUT ``completed[M, i]`` for every incomplete point i, and
-    ``corrections[g]``: the log-density of a point of group g's observed
-    coordinates is the complete-data log-density of its completed copy plus
-    it. A tabled pattern's fills are read from ``saved``
-    (:func:`_fill_tabled`) and its terms from the table (``terms``,
-    ``coordinates``, ``offsets``); the others' ``P_MM`` is factored here.
-    With ``resp_k`` not empty, INOUT ``stats[offset:]`` (``sxx`` of
+    Without ``resp_k`` (the log-density block): OUT ``corrections[g]``, with
+    which the log-density of a point of group g's observed coordinates is the
+    complete-data log-density of its completed copy plus it, and
+    ``completed[M, i]`` for the points of patterns outside the table, whose
+    ``P_MM`` is factored here (:func:`_fill_tabled` fills the others). With
+    ``resp_k`` (the statistics block), INOUT ``stats[offset:]`` (``sxx`` of
     component k) += the group's summed responsibilities times ``P_MM^-1``.
-    The table's arrays come as arguments, bound once per block and
-    component: bound per group, their reference counts cost more than the
-    fills.
+    A tabled pattern's terms come from the table (``terms``,
+    ``coordinates``, ``offsets``), whose arrays come as arguments, bound
+    once per block and component: bound per group, their reference counts
+    cost more than the fills.
     """
     order, first, starts, tabled, corrections, miss, dev, _, factor, rows, inverse, _ = views
     D = completed.shape[0]
     per_component = 0 if precisions.ndim == 2 else 1
     accumulate = resp_k.shape[0] > 0
-    position = 0
     for g in range(n_groups):
         begin, end = starts[g], starts[g + 1]
         weight = 0.0
@@ -959,12 +945,6 @@ def _fill_groups(
         if p >= 0:
             m = coordinates[p, 0]
             base = offsets[p] + per_component * k * (1 + m * m)
-            for t in range(begin, end):
-                i = order[t]
-                for a in range(m):
-                    completed[coordinates[p, 1 + a], i] = saved[(position + a) * n_components + k]
-                position += m
-            corrections[g] = terms[base]
             if accumulate:
                 covariance = base + 1
                 for a in range(m):
@@ -973,34 +953,35 @@ def _fill_groups(
                         stats[out + coordinates[p, 1 + c]] += weight * np.float64(
                             terms[covariance + a * m + c]
                         )
+            else:
+                corrections[g] = terms[base]
         else:
             n_miss = _missing_coordinates(xt, first[g], miss)
             half_log_det = _dense_pattern(precisions, k, means, miss, n_miss, factor, rows, dev)
-            _fill_conditional_means(
-                completed, order, begin, end, means, k, miss, n_miss, factor, rows, dev
-            )
-            corrections[g] = n_miss * _HALF_LOG_2PI - half_log_det
             if accumulate:
                 _add_inverse(factor, n_miss, miss, weight, inverse, stats, offset, D)
+            else:
+                _fill_conditional_means(
+                    completed, order, begin, end, means, k, miss, n_miss, factor, rows, dev
+                )
+                corrections[g] = n_miss * _HALF_LOG_2PI - half_log_det
 
 
 @njit(inline="always", **_JIT)
-def _fill_all(params, n_groups, views, saved):
+def _fill_all(params, n_groups, views):
     """:func:`_fill_tabled` for ``params``, the table's arrays bound once."""
     _fill_tabled(
         params.pattern_regressions, params.pattern_regression_offsets, params.pattern_lane_means,
-        params.pattern_coordinates, n_groups, views[1:], saved, params.means.shape[0],
+        params.pattern_coordinates, n_groups, views,
     )
 
 
 @njit(inline="always", **_JIT)
-def _fill_component(params, k, xt, n_groups, views, resp_k, stats, offset, saved):
+def _fill_component(params, k, xt, n_groups, views, resp_k, stats, offset):
     """:func:`_fill_groups` for component k of ``params``, the table's arrays bound once."""
-    completed = views[0]
     return _fill_groups(
         k, params.means, params.precisions, params.pattern_terms, params.pattern_coordinates,
-        params.pattern_offsets, xt, completed, n_groups, views[1:], resp_k, stats, offset,
-        saved, params.means.shape[0],
+        params.pattern_offsets, xt, views[0][k], n_groups, views[1:], resp_k, stats, offset,
     )
 
 
@@ -1011,29 +992,28 @@ def _fill_component(params, k, xt, n_groups, views, resp_k, stats, offset, saved
 def _missing_log_prob(params, xt, n, log_prob, work, prefetch):
     """Log-densities of the observed coordinates ('full', 'tied'), component by component, on a completed copy.
 
-    A block without NaN takes the complete-data block. Otherwise, for each
-    component, the missing coordinates of every point are filled with their
-    conditional means (from the pass's table, or one factorisation per
-    pattern and component), the component's complete-data log-density runs
-    on the completed block, and each pattern's term is added to its points.
-    The grouping, the completed block and each component's fills
-    (:func:`_saved_fills`) are left in ``work`` for the statistics block,
-    which the fused E-step runs next on the same block.
+    A block without NaN takes the complete-data block. Otherwise each
+    component's copy of the block has the missing coordinates of every
+    point filled with that component's conditional means (from the pass's
+    table, or one factorisation per pattern and component), the component's
+    complete-data log-density runs on its copy, and each pattern's term is
+    added to its points. The grouping and the completed copies are left in
+    ``work`` for the statistics block, which the fused E-step runs next on
+    the same block.
     """
     n_groups = _grouped_block(params, xt, n, work)
     if n_groups == 0:
         _complete_log_prob(params, xt, n, log_prob, work, prefetch)
         return
-    n_groups, views = _block_groups(work, xt.shape[0])
+    n_components = params.means.shape[0]
+    n_groups, views = _block_groups(work, xt.shape[0], n_components)
     completed, order, _, starts, _, corrections, _, dev = views[:8]
     no_resp = log_prob[0, :0]
-    n_components = params.means.shape[0]
-    saved = _saved_fills(work, xt.shape[0], n_components)
-    _fill_all(params, n_groups, views, saved)
+    _fill_all(params, n_groups, views)
     for k in range(n_components):
-        _fill_component(params, k, xt, n_groups, views, no_resp, dev, 0, saved)
+        _fill_component(params, k, xt, n_groups, views, no_resp, dev, 0)
         out = log_prob[k]
-        _component_log_prob(params, k, completed, n, out, work, prefetch)
+        _component_log_prob(params, k, completed[k], n, out, work, prefetch)
         for g in range(n_groups):
             c = _typed(out, corrections[g])
             for t in range(starts[g], starts[g + 1]):
@@ -1047,20 +1027,19 @@ def _missing_accumulate(params, xt, n, resp, work, stats, prefetch):
     The complete-data statistics of the block completed with the
     component's conditional means, and per pattern the points' summed
     responsibilities times the component's conditional covariance of the
-    missing coordinates. The block's grouping, and the conditional means of
-    tabled patterns, are the ones :func:`_missing_log_prob` left in ``work``.
+    missing coordinates. The block's grouping and completed copies are the
+    ones :func:`_missing_log_prob` left in ``work``.
     """
-    n_groups, views = _block_groups(work, xt.shape[0])
+    n_components, D = params.means.shape
+    n_groups, views = _block_groups(work, D, n_components)
     if n_groups == 0:
         _complete_accumulate(params, xt, n, resp, work, stats, prefetch)
         return
     completed = views[0]
-    n_components, D = params.means.shape
-    saved = _saved_fills(work, D, n_components)
     for k in range(n_components):
         r = resp[k]
-        _fill_component(params, k, xt, n_groups, views, r, stats, (n_components + k * D) * D, saved)
-        _full_component_accumulate(params, k, completed, n, r, work, stats, prefetch)
+        _fill_component(params, k, xt, n_groups, views, r, stats, (n_components + k * D) * D)
+        _full_component_accumulate(params, k, completed[k], n, r, work, stats, prefetch)
 
 
 @njit(**_JIT)
@@ -1075,25 +1054,22 @@ def _tied_missing_accumulate(params, xt, n, resp, work, stats, prefetch):
     data, stand for ``(m_k - m_l)(m_k - m_l)^T``; per pattern, ``Q_kl (c_kl
     c_kl^T - (m_k - m_l)(m_k - m_l)^T)`` is added to ``sxx`` (0 outside the
     rows and columns of ``M``), and ``sum_i w_i P_MM^-1`` to its ``M x M``
-    block. The block's grouping is the one :func:`_missing_log_prob` left
-    in ``work``.
+    block. The block's grouping and completed copies are the ones
+    :func:`_missing_log_prob` left in ``work``.
     """
-    n_groups, views = _block_groups(work, xt.shape[0])
+    n_components, D = params.means.shape
+    n_groups, views = _block_groups(work, D, n_components)
     if n_groups == 0:
         _complete_accumulate(params, xt, n, resp, work, stats, prefetch)
         return
     completed, order, first, starts, tabled, _, miss, dev, spare, factor, rows, inverse, _ = views
-    n_components, D = params.means.shape
     diff = spare[:D]
     h = spare[D:]
     inv_w = work[0]
     u, d, square = _statistics_rows(work, D)
     _tied_weights(resp, n, inv_w)
-    no_resp = resp[0, :0]
-    saved = _saved_fills(work, D, n_components)
     for k in range(n_components):
-        _fill_component(params, k, xt, n_groups, views, no_resp, stats, 0, saved)
-        _tied_component_moments(params, k, completed, n, resp[k], u, stats, prefetch)
+        _tied_component_moments(params, k, completed[k], n, resp[k], u, stats, prefetch)
     _tied_scatter(n, resp, inv_w, u, d, square, stats, prefetch)
     second = n_components * D
     terms = params.pattern_terms
