@@ -841,7 +841,8 @@ def _grouped_block(params, xt, n, work):
     (:func:`_group_patterns`), ``tabled[g]`` (the index of group g's pattern
     in the pass's :class:`PatternTable`, or -1) and a copy of the block per
     component (NaN as 0) are left in the scratch of
-    :func:`_pattern_scratch`, with n_groups, for :func:`_block_groups`.
+    :func:`_pattern_scratch`, with n_groups and the number of groups whose
+    pattern is not in the table, for :func:`_block_groups`.
     """
     n_components = params.means.shape[0]
     (completed, keys, points, member, order, first, starts, slots, slot_keys, cursor,
@@ -854,8 +855,11 @@ def _grouped_block(params, xt, n, work):
     cursor[0] = n_groups
     if n_groups > 0:
         pattern_slots = params.pattern_slots
+        n_untabled = 0
         for g in range(n_groups):
             tabled[g] = _find_pattern(pattern_slots, keys[first[g]])
+            n_untabled += tabled[g] < 0
+        cursor[1] = n_untabled
         for k in range(n_components):
             _copy_block(xt, n, completed[k])
         D = xt.shape[0]
@@ -868,11 +872,12 @@ def _grouped_block(params, xt, n, work):
 
 @njit(inline="always", **_JIT)
 def _block_groups(work, n_features, n_components):
-    """What :func:`_grouped_block` left for the block: ``(n_groups, (completed, order, first,
-    starts, tabled, corrections, miss, dev, spare, factor, rows, inverse, incomplete))``."""
+    """What :func:`_grouped_block` left for the block: ``(n_groups, n_untabled, (completed,
+    order, first, starts, tabled, corrections, miss, dev, spare, factor, rows, inverse,
+    incomplete))``; n_untabled is meaningful when n_groups > 0."""
     (completed, _, _, _, order, first, starts, _, _, cursor, corrections, tabled, miss, dev,
      spare, factor, rows, inverse, incomplete) = _pattern_scratch(work, n_features, n_components)
-    return cursor[0], (
+    return cursor[0], cursor[1], (
         completed, order, first, starts, tabled, corrections, miss, dev, spare, factor, rows,
         inverse, incomplete,
     )
@@ -913,58 +918,82 @@ def _fill_tabled(regressions, regression_offsets, lane_means, coordinates, n_gro
 
 
 @njit(**_JIT)
-def _fill_groups(
-    k, means, precisions, terms, coordinates, offsets, xt, completed, n_groups, views,
-    resp_k, stats, offset,
-):
-    """Component k's terms of the block's patterns; its fills of the patterns outside the table.
+def _tabled_terms(terms, offsets, coordinates, per_component, n_groups, views, log_prob):
+    """INOUT ``log_prob[k, i]`` += the log-density term of point i's pattern under component k.
 
-    Without ``resp_k`` (the log-density block): OUT ``corrections[g]``, with
-    which the log-density of a point of group g's observed coordinates is the
-    complete-data log-density of its completed copy plus it, and
-    ``completed[M, i]`` for the points of patterns outside the table, whose
-    ``P_MM`` is factored here (:func:`_fill_tabled` fills the others). With
-    ``resp_k`` (the statistics block), INOUT ``stats[offset:]`` (``sxx`` of
-    component k) += the group's summed responsibilities times ``P_MM^-1``.
-    A tabled pattern's terms come from the table (``terms``,
-    ``coordinates``, ``offsets``), whose arrays come as arguments, bound
-    once per block and component: bound per group, their reference counts
-    cost more than the fills.
+    For the points of tabled patterns; ``terms`` from
+    ``offsets[p] + per_component * k * (1 + m * m)`` (see :class:`PatternTable`).
+    """
+    order, _, starts, tabled = views[1:5]
+    for g in range(n_groups):
+        p = tabled[g]
+        if p < 0:
+            continue
+        size = per_component * (1 + coordinates[p, 0] ** 2)
+        for k in range(log_prob.shape[0]):
+            c = _typed(log_prob, terms[offsets[p] + k * size])
+            out = log_prob[k]
+            for t in range(starts[g], starts[g + 1]):
+                out[order[t]] += c
+
+
+@njit(**_JIT)
+def _tabled_covariances(terms, offsets, coordinates, n_groups, views, resp, stats, offset):
+    """INOUT the lower triangle of component k's ``sxx`` (``stats[offset + k D^2:]``) += its
+    responsibilities summed over each tabled pattern's points times the pattern's
+    ``P_MM^-1``, at ``M x M`` ('full')."""
+    order, _, starts, tabled = views[1:5]
+    D = coordinates.shape[1] - 1
+    for g in range(n_groups):
+        p = tabled[g]
+        if p < 0:
+            continue
+        m = coordinates[p, 0]
+        for k in range(resp.shape[0]):
+            r = resp[k]
+            weight = 0.0
+            for t in range(starts[g], starts[g + 1]):
+                weight += np.float64(r[order[t]])
+            covariance = offsets[p] + k * (1 + m * m) + 1
+            for a in range(m):
+                out = offset + k * D * D + coordinates[p, 1 + a] * D
+                for c in range(a + 1):
+                    stats[out + coordinates[p, 1 + c]] += weight * np.float64(
+                        terms[covariance + a * m + c]
+                    )
+
+
+@njit(**_JIT)
+def _fill_untabled(k, means, precisions, xt, completed, n_groups, views, resp_k, stats, offset):
+    """Component k's share of the block's patterns outside the table, factored here.
+
+    Without ``resp_k`` (the log-density block): OUT ``completed[M, i]``, the
+    conditional means of the points of those patterns, and
+    ``corrections[g]``, with which the log-density of a point of group g's
+    observed coordinates is the complete-data log-density of its completed
+    copy plus it. With ``resp_k`` (the statistics block): INOUT
+    ``stats[offset:]`` (``sxx`` of component k) += the group's summed
+    responsibilities times ``P_MM^-1``.
     """
     order, first, starts, tabled, corrections, miss, dev, _, factor, rows, inverse, _ = views
     D = completed.shape[0]
-    per_component = 0 if precisions.ndim == 2 else 1
     accumulate = resp_k.shape[0] > 0
     for g in range(n_groups):
+        if tabled[g] >= 0:
+            continue
         begin, end = starts[g], starts[g + 1]
-        weight = 0.0
+        n_miss = _missing_coordinates(xt, first[g], miss)
+        half_log_det = _dense_pattern(precisions, k, means, miss, n_miss, factor, rows, dev)
         if accumulate:
+            weight = 0.0
             for t in range(begin, end):
                 weight += np.float64(resp_k[order[t]])
-        p = tabled[g]
-        if p >= 0:
-            m = coordinates[p, 0]
-            base = offsets[p] + per_component * k * (1 + m * m)
-            if accumulate:
-                covariance = base + 1
-                for a in range(m):
-                    out = offset + coordinates[p, 1 + a] * D
-                    for c in range(a + 1):
-                        stats[out + coordinates[p, 1 + c]] += weight * np.float64(
-                            terms[covariance + a * m + c]
-                        )
-            else:
-                corrections[g] = terms[base]
+            _add_inverse(factor, n_miss, miss, weight, inverse, stats, offset, D)
         else:
-            n_miss = _missing_coordinates(xt, first[g], miss)
-            half_log_det = _dense_pattern(precisions, k, means, miss, n_miss, factor, rows, dev)
-            if accumulate:
-                _add_inverse(factor, n_miss, miss, weight, inverse, stats, offset, D)
-            else:
-                _fill_conditional_means(
-                    completed, order, begin, end, means, k, miss, n_miss, factor, rows, dev
-                )
-                corrections[g] = n_miss * _HALF_LOG_2PI - half_log_det
+            _fill_conditional_means(
+                completed, order, begin, end, means, k, miss, n_miss, factor, rows, dev
+            )
+            corrections[g] = n_miss * _HALF_LOG_2PI - half_log_det
 
 
 @njit(inline="always", **_JIT)
@@ -978,10 +1007,10 @@ def _fill_all(params, n_groups, views):
 
 @njit(inline="always", **_JIT)
 def _fill_component(params, k, xt, n_groups, views, resp_k, stats, offset):
-    """:func:`_fill_groups` for component k of ``params``, the table's arrays bound once."""
-    return _fill_groups(
-        k, params.means, params.precisions, params.pattern_terms, params.pattern_coordinates,
-        params.pattern_offsets, xt, views[0][k], n_groups, views[1:], resp_k, stats, offset,
+    """:func:`_fill_untabled` for component k of ``params``."""
+    return _fill_untabled(
+        k, params.means, params.precisions, xt, views[0][k], n_groups, views[1:], resp_k, stats,
+        offset,
     )
 
 
@@ -1006,18 +1035,25 @@ def _missing_log_prob(params, xt, n, log_prob, work, prefetch):
         _complete_log_prob(params, xt, n, log_prob, work, prefetch)
         return
     n_components = params.means.shape[0]
-    n_groups, views = _block_groups(work, xt.shape[0], n_components)
-    completed, order, _, starts, _, corrections, _, dev = views[:8]
+    n_groups, n_untabled, views = _block_groups(work, xt.shape[0], n_components)
+    completed, order, _, starts, tabled, corrections, _, dev = views[:8]
     no_resp = log_prob[0, :0]
     _fill_all(params, n_groups, views)
     for k in range(n_components):
-        _fill_component(params, k, xt, n_groups, views, no_resp, dev, 0)
+        if n_untabled > 0:
+            _fill_component(params, k, xt, n_groups, views, no_resp, dev, 0)
         out = log_prob[k]
         _component_log_prob(params, k, completed[k], n, out, work, prefetch)
-        for g in range(n_groups):
-            c = _typed(out, corrections[g])
-            for t in range(starts[g], starts[g + 1]):
-                out[order[t]] += c
+        if n_untabled > 0:
+            for g in range(n_groups):
+                if tabled[g] < 0:
+                    c = _typed(out, corrections[g])
+                    for t in range(starts[g], starts[g + 1]):
+                        out[order[t]] += c
+    _tabled_terms(
+        params.pattern_terms, params.pattern_offsets, params.pattern_coordinates,
+        params.precisions.ndim - 2, n_groups, views, log_prob,
+    )
 
 
 @njit(**_JIT)
@@ -1031,15 +1067,20 @@ def _missing_accumulate(params, xt, n, resp, work, stats, prefetch):
     ones :func:`_missing_log_prob` left in ``work``.
     """
     n_components, D = params.means.shape
-    n_groups, views = _block_groups(work, D, n_components)
+    n_groups, n_untabled, views = _block_groups(work, D, n_components)
     if n_groups == 0:
         _complete_accumulate(params, xt, n, resp, work, stats, prefetch)
         return
     completed = views[0]
     for k in range(n_components):
         r = resp[k]
-        _fill_component(params, k, xt, n_groups, views, r, stats, (n_components + k * D) * D)
+        if n_untabled > 0:
+            _fill_component(params, k, xt, n_groups, views, r, stats, (n_components + k * D) * D)
         _full_component_accumulate(params, k, completed[k], n, r, work, stats, prefetch)
+    _tabled_covariances(
+        params.pattern_terms, params.pattern_offsets, params.pattern_coordinates, n_groups, views,
+        resp, stats, n_components * D,
+    )
 
 
 @njit(**_JIT)
@@ -1058,7 +1099,7 @@ def _tied_missing_accumulate(params, xt, n, resp, work, stats, prefetch):
     :func:`_missing_log_prob` left in ``work``.
     """
     n_components, D = params.means.shape
-    n_groups, views = _block_groups(work, D, n_components)
+    n_groups, _, views = _block_groups(work, D, n_components)
     if n_groups == 0:
         _complete_accumulate(params, xt, n, resp, work, stats, prefetch)
         return
