@@ -7,8 +7,8 @@ mahalanobis_block(xt, n, mean, factor, log_norm, out, prefetch)
     block, ``U`` upper triangular (a precision Cholesky factor).
 scatter_block(rd, d, n, square, prefetch)
     The lower triangle of ``rd @ d.T`` over the points of a block.
-regress_components(coefficients, r0, lane_means, g0, c, row, x0, n_features, out, o0, stride,
-                   count)
+regress_components(coefficients, r0, lane_means, g0, c, row, x0, x_stride, n_features, out,
+                   o0, stride, count)
     A missing coordinate's conditional mean under a vector of components at
     once, for data with missing values.
 
@@ -201,16 +201,17 @@ def regression_lanes():
 
 
 @intrinsic
-def _regress_lanes(typingctx, coefficients, r0, lane_means, g0, c, row, x0, n_features, out, o0,
-                   stride, count):
+def _regress_lanes(typingctx, coefficients, r0, lane_means, g0, c, row, x0, x_stride, n_features,
+                   out, o0, stride, count):
     """OUT ``out[o0 + q stride] = lane_means[g0 + c L + q] - sum_{j < n_features}
-    coefficients[r0 + j L + q] (row[x0 + j] - lane_means[g0 + j L + q])`` for ``q < count``.
+    coefficients[r0 + j L + q] (row[x0 + j x_stride] - lane_means[g0 + j L + q])`` for
+    ``q < count``.
 
     ``L = regression_lanes()``: one vector per term, one lane per
     component, in float64. ``coefficients`` and ``lane_means`` are of one
-    float dtype (float32 is widened), ``row`` float64, ``out`` float64 or
-    float32 (the vector is rounded to it); all C-contiguous and not
-    bounds-checked.
+    float dtype, ``row`` float32 or float64 (float32 is widened), ``out``
+    float64 or float32 (the vector is rounded to it); all C-contiguous and
+    not bounds-checked.
     """
     floats = (types.float32, types.float64)
     if not (
@@ -218,7 +219,7 @@ def _regress_lanes(typingctx, coefficients, r0, lane_means, g0, c, row, x0, n_fe
             (coefficients, lane_means, row, out))
         and coefficients.dtype in floats
         and lane_means.dtype == coefficients.dtype
-        and row.dtype == types.float64
+        and row.dtype in floats
         and out.dtype in floats
     ):
         return None
@@ -229,11 +230,11 @@ def _regress_lanes(typingctx, coefficients, r0, lane_means, g0, c, row, x0, n_fe
         vty = ir.VectorType(f64, lanes)
         c_data, m_data, x_data, o_data = (
             context.make_array(signature.args[a])(context, builder, args[a]).data
-            for a in (0, 2, 5, 8)
+            for a in (0, 2, 5, 9)
         )
-        r0, g0, c, x0, n_features, o0, stride_out, count = (
+        r0, g0, c, x0, x_stride, n_features, o0, stride_out, count = (
             context.cast(builder, args[a], signature.args[a], types.intp)
-            for a in (1, 3, 4, 6, 7, 9, 10, 11)
+            for a in (1, 3, 4, 6, 7, 8, 10, 11, 12)
         )
         intp = context.get_value_type(types.intp)
         fmuladd = cgutils.get_or_insert_function(
@@ -253,9 +254,11 @@ def _regress_lanes(typingctx, coefficients, r0, lane_means, g0, c, row, x0, n_fe
 
         def add_term(j, acc):
             lane = builder.mul(j, stride)
-            x = builder.insert_element(ir.Constant(vty, ir.Undefined),
-                                       builder.load(builder.gep(x_data, [builder.add(x0, j)])),
-                                       i32(0))
+            at = builder.add(x0, builder.mul(j, x_stride))
+            x = builder.load(builder.gep(x_data, [at]))
+            if x.type != f64:
+                x = builder.fpext(x, f64)
+            x = builder.insert_element(ir.Constant(vty, ir.Undefined), x, i32(0))
             x = builder.shuffle_vector(x, ir.Constant(vty, ir.Undefined), splat_mask)
             d = builder.fsub(x, vector(m_data, builder.add(g0, lane)))
             u = vector(c_data, builder.add(r0, lane))
@@ -275,7 +278,7 @@ def _regress_lanes(typingctx, coefficients, r0, lane_means, g0, c, row, x0, n_fe
             add_term(builder.sub(n_features, one), even)
         mean = vector(m_data, builder.add(g0, builder.mul(c, stride)))
         result = builder.fsub(mean, builder.fadd(builder.load(even), builder.load(odd)))
-        out_type = context.get_data_type(signature.args[8].dtype)
+        out_type = context.get_data_type(signature.args[9].dtype)
         for q in range(lanes):
             index = ir.Constant(intp, q)
             with builder.if_then(builder.icmp_signed("<", index, count), likely=True):
@@ -287,7 +290,7 @@ def _regress_lanes(typingctx, coefficients, r0, lane_means, g0, c, row, x0, n_fe
         return context.get_dummy_value()
 
     sig = types.void(
-        coefficients, r0, lane_means, g0, c, row, x0, n_features, out, o0, stride, count
+        coefficients, r0, lane_means, g0, c, row, x0, x_stride, n_features, out, o0, stride, count
     )
     return sig, codegen
 
@@ -299,12 +302,12 @@ def _overload_regression_lanes():
 
 
 @njit(inline="always", **_JIT)
-def regress_components(coefficients, r0, lane_means, g0, c, row, x0, n_features, out, o0, stride,
-                       count):
+def regress_components(coefficients, r0, lane_means, g0, c, row, x0, x_stride, n_features, out,
+                       o0, stride, count):
     """Conditional means of one missing coordinate ``c`` under up to ``L`` components at once.
 
     OUT ``out[o0 + q stride] = lane_means[g0 + c L + q] - sum_{j < n_features}
-    coefficients[r0 + j L + q] (row[x0 + j] - lane_means[g0 + j L + q])``
+    coefficients[r0 + j L + q] (row[x0 + j x_stride] - lane_means[g0 + j L + q])``
     for ``q < count``, ``L = regression_lanes()`` (8 with 512-bit
     registers, else 4). Component ``q`` of the vector is lane ``q`` of
     every ``L``-entry group: ``coefficients`` holds its regression row
@@ -316,7 +319,7 @@ def regress_components(coefficients, r0, lane_means, g0, c, row, x0, n_features,
     increasing ``j``, then added. ``out`` float64 or float32.
     """
     _regress_lanes(
-        coefficients, r0, lane_means, g0, c, row, x0, n_features, out, o0, stride, count
+        coefficients, r0, lane_means, g0, c, row, x0, x_stride, n_features, out, o0, stride, count
     )
 
 

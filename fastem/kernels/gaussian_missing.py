@@ -33,11 +33,12 @@ a block without NaN runs the complete-data block of
 :mod:`fastem.kernels.gaussian`. A block with NaN groups its incomplete
 points by pattern (an open-addressing table on a bit per missing
 coordinate, then a counting sort of the block's point indices), finds each
-group's pattern in the pass's table, and copies itself into a completed
-block per component (per-partition scratch). The conditional means of the
-missing coordinates of the points of tabled patterns (``m_M - P_MM^-1
-P_MO d``) are written into every component's copy first
-(:func:`_fill_tabled`): one vector per missing coordinate holds as many
+group's pattern in the pass's table, and copies itself (0 for NaN) into
+the per-partition scratch, then that copy once per component. The
+conditional means of the missing coordinates of the points of tabled
+patterns (``m_M - P_MM^-1 P_MO d``, the point read from the first copy)
+are written into every component's copy first (:func:`_fill_tabled`):
+one vector per missing coordinate holds as many
 components as a register has float64 lanes
 (:func:`~fastem.kernels._tiles.regress_components`); a product per
 component, the same arithmetic scalar, had taken 1.3 times the
@@ -167,7 +168,7 @@ _LAST_BIT = 1 << (_KEY_BITS - 1)
 @njit(**_JIT)
 def _scratch_length(n_features):
     """Float64 entries of the per-partition scratch that groups a block's points by pattern."""
-    return 13 * BLOCK_SIZE + 1 + 6 * n_features + 3 * n_features * n_features + BLOCK_SIZE * n_features
+    return 13 * BLOCK_SIZE + 1 + 6 * n_features + 3 * n_features * n_features
 
 
 def missing_work_rows(n_features, n_components=0):
@@ -175,11 +176,13 @@ def missing_work_rows(n_features, n_components=0):
 
     ``n_components``: for 'full' and 'tied', the number of components, each
     of which has its own completed copy of a block (n_features rows) that
-    the log-density block fills and the statistics block reads again; 0 for
-    'diag' and 'spherical', which fill nothing.
+    the log-density block fills and the statistics block reads again, after
+    one copy with 0 for NaN that the fills read; 0 for 'diag' and
+    'spherical', which fill nothing.
     """
+    copies = n_components + 1 if n_components else 0
     return (
-        work_rows(n_features) + n_components * n_features
+        work_rows(n_features) + copies * n_features
         + 2 * -(-_scratch_length(n_features) // BLOCK_SIZE)
     )
 
@@ -197,19 +200,17 @@ def _pattern_scratch(work, n_features, n_components):
 
     Returns ``(completed, keys, points, member, order, first, starts, slots,
     slot_keys, cursor, corrections, tabled, miss, dev, spare, factor, rows,
-    inverse, incomplete)``:
-    the completed blocks (n_components, n_features, BLOCK_SIZE) of the
-    data's dtype, one per component, then int64 and float64 vectors (see
-    :func:`_group_patterns` and the blocks);
-    ``incomplete[t * n_features:][:n_features]``: the point ``order[t]``
-    (0 at its NaN), one point after another, so that its regression on a
-    pattern's row is a contiguous, vectorised product.
+    inverse)``: the copies of the block (n_components + 1, n_features,
+    BLOCK_SIZE) of the data's dtype, the first with 0 for NaN, then one per
+    component (``completed[k + 1]``, component k's), then int64 and float64
+    vectors (see :func:`_group_patterns` and the blocks).
     """
     D = n_features
     B = BLOCK_SIZE
     count = -(-_scratch_length(D) // work.shape[1])
     first_row = _first_scratch_row(work, D)
-    completed = work[first_row - n_components * D : first_row].reshape((n_components, D, B))
+    copies = n_components + 1
+    completed = work[first_row - copies * D : first_row].reshape((copies, D, B))
     flat = _float64_rows(work, first_row, count).reshape(-1)
     ints = flat.view(np.int64)
     o = 13 * B + 1
@@ -232,7 +233,6 @@ def _pattern_scratch(work, n_features, n_components):
         flat[o + 6 * D : o + 6 * D + D * D],  # factor
         flat[o + 6 * D + D * D : o + 6 * D + 2 * D * D],  # rows
         flat[o + 6 * D + 2 * D * D : o + 6 * D + 3 * D * D],  # inverse
-        flat[o + 6 * D + 3 * D * D : o + 6 * D + 3 * D * D + B * D],  # incomplete
     )
 
 
@@ -266,11 +266,12 @@ def _incomplete_points(xt, n, keys, points):
         bit = np.int64(1) << (j % _KEY_BITS)
         for i in range(n):
             keys[i] |= bit if row[i] != row[i] else np.int64(0)
+    # Branch-free: a branch on each point, taken for about half of them at
+    # 10% of entries missing, cost a misprediction every other point.
     count = 0
     for i in range(n):
-        if keys[i] != 0:
-            points[count] = i
-            count += 1
+        points[count] = i
+        count += keys[i] != 0
     return count
 
 
@@ -356,6 +357,16 @@ def _copy_block(xt, n, completed):
         for i in range(n):
             v = row[i]
             out[i] = v if v == v else zero
+
+
+@njit(inline="always", **_JIT)
+def _copy_rows(source, n, out):
+    """OUT out[:, :n] = source[:, :n]."""
+    for j in range(source.shape[0]):
+        row = source[j]
+        target = out[j]
+        for i in range(n):
+            target[i] = row[i]
 
 
 @njit(inline="always", **_JIT)
@@ -846,9 +857,7 @@ def _grouped_block(params, xt, n, work):
     """
     n_components = params.means.shape[0]
     (completed, keys, points, member, order, first, starts, slots, slot_keys, cursor,
-     corrections, tabled, miss, dev, spare, factor, rows, inverse, incomplete) = _pattern_scratch(
-        work, xt.shape[0], n_components
-    )
+     corrections, tabled, _, _, _, _, _, _) = _pattern_scratch(work, xt.shape[0], n_components)
     n_groups = _group_patterns(
         xt, n, keys, points, member, order, first, starts, slots, slot_keys, cursor
     )
@@ -860,26 +869,22 @@ def _grouped_block(params, xt, n, work):
             tabled[g] = _find_pattern(pattern_slots, keys[first[g]])
             n_untabled += tabled[g] < 0
         cursor[1] = n_untabled
-        for k in range(n_components):
-            _copy_block(xt, n, completed[k])
-        D = xt.shape[0]
-        for t in range(starts[n_groups]):
-            i = order[t]
-            for j in range(D):
-                incomplete[t * D + j] = np.float64(completed[0, j, i])
+        _copy_block(xt, n, completed[0])
+        for k in range(1, n_components + 1):
+            _copy_rows(completed[0], n, completed[k])
     return n_groups
 
 
 @njit(inline="always", **_JIT)
 def _block_groups(work, n_features, n_components):
     """What :func:`_grouped_block` left for the block: ``(n_groups, n_untabled, (completed,
-    order, first, starts, tabled, corrections, miss, dev, spare, factor, rows, inverse,
-    incomplete))``; n_untabled is meaningful when n_groups > 0."""
+    order, first, starts, tabled, corrections, miss, dev, spare, factor, rows, inverse))``;
+    n_untabled is meaningful when n_groups > 0."""
     (completed, _, _, _, order, first, starts, _, _, cursor, corrections, tabled, miss, dev,
-     spare, factor, rows, inverse, incomplete) = _pattern_scratch(work, n_features, n_components)
+     spare, factor, rows, inverse) = _pattern_scratch(work, n_features, n_components)
     return cursor[0], cursor[1], (
         completed, order, first, starts, tabled, corrections, miss, dev, spare, factor, rows,
-        inverse, incomplete,
+        inverse,
     )
 
 
@@ -887,14 +892,16 @@ def _block_groups(work, n_features, n_components):
 def _fill_tabled(regressions, regression_offsets, lane_means, coordinates, n_groups, views):
     """OUT completed[k, M, i]: every component's conditional means of the points of tabled patterns.
 
-    ``views[0]``, ``completed``: the block's copies, one per component. One
-    call of :func:`~fastem.kernels._tiles.regress_components` fills a
+    ``views[0]``, ``completed``: the block's copies (:func:`_pattern_scratch`).
+    One call of :func:`~fastem.kernels._tiles.regress_components` fills a
     missing coordinate of a point in ``regression_lanes()`` components'
     copies at once, from the table's regressions (see
-    :class:`PatternTable`).
+    :class:`PatternTable`) and the point in the first copy, which stays as
+    it is (0 for NaN: the regressions are 0 at the missing coordinates).
     """
-    completed, order, _, starts, tabled, _, _, _, _, _, _, _, incomplete = views
-    n_components, D, width = completed.shape
+    completed, order, _, starts, tabled = views[:5]
+    n_components = completed.shape[0] - 1
+    D, width = completed.shape[1:]
     out = completed.reshape(-1)
     lanes = regression_lanes()
     n_vectors = -(-n_components // lanes)
@@ -912,7 +919,7 @@ def _fill_tabled(regressions, regression_offsets, lane_means, coordinates, n_gro
                 for v in range(n_vectors):
                     regress_components(
                         regressions, start + (a * n_vectors + v) * size, lane_means, v * size, c,
-                        incomplete, t * D, D, out, (v * lanes * D + c) * width + i, D * width,
+                        out, i, width, D, out, ((1 + v * lanes) * D + c) * width + i, D * width,
                         min(lanes, n_components - v * lanes),
                     )
 
@@ -975,7 +982,7 @@ def _fill_untabled(k, means, precisions, xt, completed, n_groups, views, resp_k,
     ``stats[offset:]`` (``sxx`` of component k) += the group's summed
     responsibilities times ``P_MM^-1``.
     """
-    order, first, starts, tabled, corrections, miss, dev, _, factor, rows, inverse, _ = views
+    order, first, starts, tabled, corrections, miss, dev, _, factor, rows, inverse = views
     D = completed.shape[0]
     accumulate = resp_k.shape[0] > 0
     for g in range(n_groups):
@@ -1009,8 +1016,8 @@ def _fill_all(params, n_groups, views):
 def _fill_component(params, k, xt, n_groups, views, resp_k, stats, offset):
     """:func:`_fill_untabled` for component k of ``params``."""
     return _fill_untabled(
-        k, params.means, params.precisions, xt, views[0][k], n_groups, views[1:], resp_k, stats,
-        offset,
+        k, params.means, params.precisions, xt, views[0][k + 1], n_groups, views[1:], resp_k,
+        stats, offset,
     )
 
 
@@ -1043,7 +1050,7 @@ def _missing_log_prob(params, xt, n, log_prob, work, prefetch):
         if n_untabled > 0:
             _fill_component(params, k, xt, n_groups, views, no_resp, dev, 0)
         out = log_prob[k]
-        _component_log_prob(params, k, completed[k], n, out, work, prefetch)
+        _component_log_prob(params, k, completed[k + 1], n, out, work, prefetch)
         if n_untabled > 0:
             for g in range(n_groups):
                 if tabled[g] < 0:
@@ -1076,7 +1083,7 @@ def _missing_accumulate(params, xt, n, resp, work, stats, prefetch):
         r = resp[k]
         if n_untabled > 0:
             _fill_component(params, k, xt, n_groups, views, r, stats, (n_components + k * D) * D)
-        _full_component_accumulate(params, k, completed[k], n, r, work, stats, prefetch)
+        _full_component_accumulate(params, k, completed[k + 1], n, r, work, stats, prefetch)
     _tabled_covariances(
         params.pattern_terms, params.pattern_offsets, params.pattern_coordinates, n_groups, views,
         resp, stats, n_components * D,
@@ -1103,14 +1110,14 @@ def _tied_missing_accumulate(params, xt, n, resp, work, stats, prefetch):
     if n_groups == 0:
         _complete_accumulate(params, xt, n, resp, work, stats, prefetch)
         return
-    completed, order, first, starts, tabled, _, miss, dev, spare, factor, rows, inverse, _ = views
+    completed, order, first, starts, tabled, _, miss, dev, spare, factor, rows, inverse = views
     diff = spare[:D]
     h = spare[D:]
     inv_w = work[0]
     u, d, square = _statistics_rows(work, D)
     _tied_weights(resp, n, inv_w)
     for k in range(n_components):
-        _tied_component_moments(params, k, completed[k], n, resp[k], u, stats, prefetch)
+        _tied_component_moments(params, k, completed[k + 1], n, resp[k], u, stats, prefetch)
     _tied_scatter(n, resp, inv_w, u, d, square, stats, prefetch)
     second = n_components * D
     terms = params.pattern_terms
