@@ -13,7 +13,10 @@ Three parts, each printed as a table:
     entries missing completely at random; ratios to the complete-data pass
     of the same covariance type. Also scikit-learn's E-step plus M-step on
     the complete data (against 'full'). Medians of ``--repeats`` passes,
-    interleaved, side by side in one process.
+    interleaved, side by side in one process. ``--threads N`` runs every
+    pass on N threads: by default a pass takes the cores that other
+    processes leave free, so that on a shared machine some passes run on
+    fewer threads than others and the medians mix the two.
 ``recovery``
     A known 3-component 5-D full mixture, 20% and 50% of entries missing
     completely at random. Fits by fastem's exact EM, by a complete-data fit
@@ -30,7 +33,7 @@ Three parts, each printed as a table:
 Usage::
 
     PYTHONPATH=$PWD python scripts/bench_missing.py [speed|recovery|imputation ...]
-        [--n-samples 1000000] [--repeats 5]
+        [--n-samples 1000000] [--repeats 5] [--threads N]
 """
 
 import argparse
@@ -78,6 +81,13 @@ def median_time(fn, repeats):
 
 
 def speed(args):
+    if args.threads:
+        import numba
+
+        import fastem._threading
+
+        fastem._threading.free_cores = lambda: None
+        numba.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     n, d, k = args.n_samples, 8, 4
     X, _ = mixture_data(rng, n, d, k)
@@ -121,7 +131,9 @@ def speed(args):
 
             t = median_time(sklearn_step, args.repeats)
             rows.append(("full", "scikit-learn E+M step, complete data", t, t / times[0]))
-    print(f"\nOne EM iteration (pass) of a fit, N={n:,} D={d} K={k}, {cpu_model()}; medians of {args.repeats}")
+    threads = f"{args.threads} thread(s)" if args.threads else "threads as the load allows"
+    print(f"\nOne EM iteration (pass) of a fit, N={n:,} D={d} K={k}, {cpu_model()}, {threads}; "
+          f"medians of {args.repeats}")
     for fraction, Xm in incomplete.items():
         share = np.isnan(Xm).any(axis=1).mean()
         print(f"({fraction:.0%} of entries missing leaves {share:.0%} of the rows incomplete)")
@@ -204,6 +216,8 @@ def main():
     parser.add_argument("parts", nargs="*", default=["speed", "recovery", "imputation"])
     parser.add_argument("--n-samples", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="run every pass on this many threads (speed)")
     parser.add_argument(
         "--covariance-types", nargs="+", default=["full", "tied", "diag", "spherical"],
         choices=["full", "tied", "diag", "spherical"],

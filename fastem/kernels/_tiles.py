@@ -205,7 +205,7 @@ def _regress_lanes(typingctx, coefficients, r0, lane_means, g0, c, row, x0, x_st
                    out, o0, stride, count):
     """OUT ``out[o0 + q stride] = lane_means[g0 + c L + q] - sum_{j < n_features}
     coefficients[r0 + j L + q] (row[x0 + j x_stride] - lane_means[g0 + j L + q])`` for
-    ``q < count``.
+    ``q < count``, a NaN in ``row`` taken as 0.
 
     ``L = regression_lanes()``: one vector per term, one lane per
     component, in float64. ``coefficients`` and ``lane_means`` are of one
@@ -256,6 +256,7 @@ def _regress_lanes(typingctx, coefficients, r0, lane_means, g0, c, row, x0, x_st
             lane = builder.mul(j, stride)
             at = builder.add(x0, builder.mul(j, x_stride))
             x = builder.load(builder.gep(x_data, [at]))
+            x = builder.select(builder.fcmp_ordered("==", x, x), x, ir.Constant(x.type, 0.0))
             if x.type != f64:
                 x = builder.fpext(x, f64)
             x = builder.insert_element(ir.Constant(vty, ir.Undefined), x, i32(0))
@@ -308,7 +309,8 @@ def regress_components(coefficients, r0, lane_means, g0, c, row, x0, x_stride, n
 
     OUT ``out[o0 + q stride] = lane_means[g0 + c L + q] - sum_{j < n_features}
     coefficients[r0 + j L + q] (row[x0 + j x_stride] - lane_means[g0 + j L + q])``
-    for ``q < count``, ``L = regression_lanes()`` (8 with 512-bit
+    for ``q < count``, a NaN in ``row`` taken as 0 (the missing coordinates of a
+    point, whose coefficients are 0), ``L = regression_lanes()`` (8 with 512-bit
     registers, else 4). Component ``q`` of the vector is lane ``q`` of
     every ``L``-entry group: ``coefficients`` holds its regression row
     ``(P_MM^-1 P_MO)[a]`` (0 at the missing coordinates), ``lane_means``

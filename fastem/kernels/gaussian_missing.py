@@ -34,10 +34,9 @@ a block without NaN runs the complete-data block of
 points by pattern (an open-addressing table on a bit per missing
 coordinate, then a counting sort of the block's point indices), finds each
 group's pattern in the pass's table, and copies itself (0 for NaN) into
-the per-partition scratch, then that copy once per component. The
-conditional means of the missing coordinates of the points of tabled
-patterns (``m_M - P_MM^-1 P_MO d``, the point read from the first copy)
-are written into every component's copy first (:func:`_fill_tabled`):
+the per-partition scratch once per component. The conditional means of the
+missing coordinates of the points of tabled patterns (``m_M - P_MM^-1 P_MO
+d``) are written into every component's copy first (:func:`_fill_tabled`):
 one vector per missing coordinate holds as many
 components as a register has float64 lanes
 (:func:`~fastem.kernels._tiles.regress_components`); a product per
@@ -176,13 +175,11 @@ def missing_work_rows(n_features, n_components=0):
 
     ``n_components``: for 'full' and 'tied', the number of components, each
     of which has its own completed copy of a block (n_features rows) that
-    the log-density block fills and the statistics block reads again, after
-    one copy with 0 for NaN that the fills read; 0 for 'diag' and
-    'spherical', which fill nothing.
+    the log-density block fills and the statistics block reads again; 0 for
+    'diag' and 'spherical', which fill nothing.
     """
-    copies = n_components + 1 if n_components else 0
     return (
-        work_rows(n_features) + copies * n_features
+        work_rows(n_features) + n_components * n_features
         + 2 * -(-_scratch_length(n_features) // BLOCK_SIZE)
     )
 
@@ -200,17 +197,15 @@ def _pattern_scratch(work, n_features, n_components):
 
     Returns ``(completed, keys, points, member, order, first, starts, slots,
     slot_keys, cursor, corrections, tabled, miss, dev, spare, factor, rows,
-    inverse)``: the copies of the block (n_components + 1, n_features,
-    BLOCK_SIZE) of the data's dtype, the first with 0 for NaN, then one per
-    component (``completed[k + 1]``, component k's), then int64 and float64
-    vectors (see :func:`_group_patterns` and the blocks).
+    inverse)``: the copies of the block (n_components, n_features,
+    BLOCK_SIZE) of the data's dtype, one per component, then int64 and
+    float64 vectors (see :func:`_group_patterns` and the blocks).
     """
     D = n_features
     B = BLOCK_SIZE
     count = -(-_scratch_length(D) // work.shape[1])
     first_row = _first_scratch_row(work, D)
-    copies = n_components + 1
-    completed = work[first_row - copies * D : first_row].reshape((copies, D, B))
+    completed = work[first_row - n_components * D : first_row].reshape((n_components, D, B))
     flat = _float64_rows(work, first_row, count).reshape(-1)
     ints = flat.view(np.int64)
     o = 13 * B + 1
@@ -357,16 +352,6 @@ def _copy_block(xt, n, completed):
         for i in range(n):
             v = row[i]
             out[i] = v if v == v else zero
-
-
-@njit(inline="always", **_JIT)
-def _copy_rows(source, n, out):
-    """OUT out[:, :n] = source[:, :n]."""
-    for j in range(source.shape[0]):
-        row = source[j]
-        target = out[j]
-        for i in range(n):
-            target[i] = row[i]
 
 
 @njit(inline="always", **_JIT)
@@ -869,9 +854,8 @@ def _grouped_block(params, xt, n, work):
             tabled[g] = _find_pattern(pattern_slots, keys[first[g]])
             n_untabled += tabled[g] < 0
         cursor[1] = n_untabled
-        _copy_block(xt, n, completed[0])
-        for k in range(1, n_components + 1):
-            _copy_rows(completed[0], n, completed[k])
+        for k in range(n_components):
+            _copy_block(xt, n, completed[k])
     return n_groups
 
 
@@ -889,19 +873,22 @@ def _block_groups(work, n_features, n_components):
 
 
 @njit(**_JIT)
-def _fill_tabled(regressions, regression_offsets, lane_means, coordinates, n_groups, views):
+def _fill_tabled(regressions, regression_offsets, lane_means, coordinates, xt, n_groups, views):
     """OUT completed[k, M, i]: every component's conditional means of the points of tabled patterns.
 
-    ``views[0]``, ``completed``: the block's copies (:func:`_pattern_scratch`).
-    One call of :func:`~fastem.kernels._tiles.regress_components` fills a
-    missing coordinate of a point in ``regression_lanes()`` components'
-    copies at once, from the table's regressions (see
-    :class:`PatternTable`) and the point in the first copy, which stays as
-    it is (0 for NaN: the regressions are 0 at the missing coordinates).
+    ``views[0]``, ``completed``: the block's copies, one per component
+    (:func:`_pattern_scratch`). One call of
+    :func:`~fastem.kernels._tiles.regress_components` fills a missing
+    coordinate of a point in ``regression_lanes()`` components' copies at
+    once, from the table's regressions (see :class:`PatternTable`) and the
+    point in ``xt`` (its NaN count as 0: the regressions are 0 at the
+    missing coordinates). Reading the block itself spares a copy of it, and
+    a gather of the incomplete points' rows, which cost more than the fills'
+    strided reads.
     """
     completed, order, _, starts, tabled = views[:5]
-    n_components = completed.shape[0] - 1
-    D, width = completed.shape[1:]
+    n_components, D, width = completed.shape
+    source = xt.reshape(-1)
     out = completed.reshape(-1)
     lanes = regression_lanes()
     n_vectors = -(-n_components // lanes)
@@ -919,7 +906,7 @@ def _fill_tabled(regressions, regression_offsets, lane_means, coordinates, n_gro
                 for v in range(n_vectors):
                     regress_components(
                         regressions, start + (a * n_vectors + v) * size, lane_means, v * size, c,
-                        out, i, width, D, out, ((1 + v * lanes) * D + c) * width + i, D * width,
+                        source, i, xt.shape[1], D, out, (v * lanes * D + c) * width + i, D * width,
                         min(lanes, n_components - v * lanes),
                     )
 
@@ -1004,11 +991,11 @@ def _fill_untabled(k, means, precisions, xt, completed, n_groups, views, resp_k,
 
 
 @njit(inline="always", **_JIT)
-def _fill_all(params, n_groups, views):
+def _fill_all(params, xt, n_groups, views):
     """:func:`_fill_tabled` for ``params``, the table's arrays bound once."""
     _fill_tabled(
         params.pattern_regressions, params.pattern_regression_offsets, params.pattern_lane_means,
-        params.pattern_coordinates, n_groups, views,
+        params.pattern_coordinates, xt, n_groups, views,
     )
 
 
@@ -1016,8 +1003,8 @@ def _fill_all(params, n_groups, views):
 def _fill_component(params, k, xt, n_groups, views, resp_k, stats, offset):
     """:func:`_fill_untabled` for component k of ``params``."""
     return _fill_untabled(
-        k, params.means, params.precisions, xt, views[0][k + 1], n_groups, views[1:], resp_k,
-        stats, offset,
+        k, params.means, params.precisions, xt, views[0][k], n_groups, views[1:], resp_k, stats,
+        offset,
     )
 
 
@@ -1045,12 +1032,12 @@ def _missing_log_prob(params, xt, n, log_prob, work, prefetch):
     n_groups, n_untabled, views = _block_groups(work, xt.shape[0], n_components)
     completed, order, _, starts, tabled, corrections, _, dev = views[:8]
     no_resp = log_prob[0, :0]
-    _fill_all(params, n_groups, views)
+    _fill_all(params, xt, n_groups, views)
     for k in range(n_components):
         if n_untabled > 0:
             _fill_component(params, k, xt, n_groups, views, no_resp, dev, 0)
         out = log_prob[k]
-        _component_log_prob(params, k, completed[k + 1], n, out, work, prefetch)
+        _component_log_prob(params, k, completed[k], n, out, work, prefetch)
         if n_untabled > 0:
             for g in range(n_groups):
                 if tabled[g] < 0:
@@ -1083,7 +1070,7 @@ def _missing_accumulate(params, xt, n, resp, work, stats, prefetch):
         r = resp[k]
         if n_untabled > 0:
             _fill_component(params, k, xt, n_groups, views, r, stats, (n_components + k * D) * D)
-        _full_component_accumulate(params, k, completed[k + 1], n, r, work, stats, prefetch)
+        _full_component_accumulate(params, k, completed[k], n, r, work, stats, prefetch)
     _tabled_covariances(
         params.pattern_terms, params.pattern_offsets, params.pattern_coordinates, n_groups, views,
         resp, stats, n_components * D,
@@ -1117,7 +1104,7 @@ def _tied_missing_accumulate(params, xt, n, resp, work, stats, prefetch):
     u, d, square = _statistics_rows(work, D)
     _tied_weights(resp, n, inv_w)
     for k in range(n_components):
-        _tied_component_moments(params, k, completed[k + 1], n, resp[k], u, stats, prefetch)
+        _tied_component_moments(params, k, completed[k], n, resp[k], u, stats, prefetch)
     _tied_scatter(n, resp, inv_w, u, d, square, stats, prefetch)
     second = n_components * D
     terms = params.pattern_terms
