@@ -669,6 +669,28 @@ def test_patterns_of_many_features_are_told_apart(covariance_type):
     assert_allclose(model.lower_bound_, history[-1], rtol=1e-10)
 
 
+@pytest.mark.parametrize("n_features", [62, 63, 66])
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_float32_data_of_many_features_fits_and_scores_with_or_without_a_table(
+    covariance_type, n_features
+):
+    """Up to 62 features the patterns are tabled; from 63 on the table is empty and
+    every pattern is factored per block. Either way float32 data fit and score."""
+    X, w, centres = _patterned_data(6, 400, n_features, 0.05, n_components=2)
+    start = _patterned_start(covariance_type, centres, np.random.default_rng(7))
+    model, expected, _ = _fit_and_reference(X.astype(np.float32), covariance_type, start, 2, w)
+    assert model.means_.dtype == np.float32
+    assert_allclose(model.means_, expected["means"], rtol=2e-4, atol=2e-4)
+    assert_allclose(model.covariances_, expected["covariances"], rtol=2e-4, atol=2e-4)
+    Y = X[250:300].astype(np.float32)
+    log_prob = gaussian_marginal_log_prob(
+        Y.astype(np.float64), model.means_.astype(np.float64),
+        model.covariances_.astype(np.float64), covariance_type,
+    )
+    _, norm = log_resp_and_norm(log_prob, model.weights_.astype(np.float64))
+    assert_allclose(model.score_samples(Y), norm, rtol=1e-4, atol=1e-3)
+
+
 def _four_clusters(seed, missing=0.25):
     rng = np.random.default_rng(seed)
     centres = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0], [4.0, 4.0]])

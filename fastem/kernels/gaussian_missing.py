@@ -600,11 +600,12 @@ def _pattern_terms(coordinates, offsets, precisions, terms, regressions, regress
                     terms[covariance + c * m + a] = value
 
 
-def _empty_table():
+def _empty_table(dtype):
+    """A table without patterns; its float arrays of ``dtype``, as the kernels check."""
     return PatternTable(
         np.zeros((1, 2), dtype=np.int64), np.zeros((0, 1), dtype=np.int64),
-        np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64),
-        np.zeros(0),
+        np.zeros(0, dtype=np.int64), np.zeros(0, dtype=dtype), np.zeros(0, dtype=dtype),
+        np.zeros(0, dtype=np.int64), np.zeros(0, dtype=dtype),
     )
 
 
@@ -687,8 +688,7 @@ def pattern_table(keys, n_features, precisions, means, dtype, max_entries=None):
     PatternTable
     """
     if keys.shape[0] == 0 or n_features > _KEY_BITS:
-        table = _empty_table()
-        return table._replace(terms=table.terms.astype(dtype))
+        return _empty_table(dtype)
     D = n_features
     n_components = means.shape[0]
     lanes = regression_lanes()
