@@ -689,6 +689,23 @@ def test_float32_data_of_many_features_fits_and_scores_with_or_without_a_table(
     )
     _, norm = log_resp_and_norm(log_prob, model.weights_.astype(np.float64))
     assert_allclose(model.score_samples(Y), norm, rtol=1e-4, atol=1e-3)
+    # A model fitted on complete float32 data scores incomplete rows (an empty table).
+    rng = np.random.default_rng(8)
+    centres = rng.normal(0.0, 3.0, (3, n_features))
+    complete = centres[rng.integers(0, 3, 2000)] + rng.normal(size=(2000, n_features))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = GaussianMixture(
+            3, covariance_type=covariance_type, missing="em", max_iter=2, random_state=0
+        ).fit(complete.astype(np.float32))
+    Y = complete[:10].astype(np.float32)
+    Y[0, 5] = np.nan
+    log_prob = gaussian_marginal_log_prob(
+        Y.astype(np.float64), model.means_.astype(np.float64),
+        model.covariances_.astype(np.float64), covariance_type,
+    )
+    _, norm = log_resp_and_norm(log_prob, model.weights_.astype(np.float64))
+    assert_allclose(model.score_samples(Y), norm, rtol=1e-4, atol=1e-3)
 
 
 def _four_clusters(seed, missing=0.25):
