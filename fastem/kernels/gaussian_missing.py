@@ -577,6 +577,8 @@ def _pattern_terms(coordinates, offsets, precisions, terms, regressions, regress
             miss[a] = coordinates[p, 1 + a]
         size = 1 + m * m
         for k in range(n_precisions):
+            # The components whose regression this precision gives: k, or all ('tied').
+            first, stop = (0, n_components) if n_precisions == 1 else (k, k + 1)
             base = offsets[p] + k * size
             half_log_det = _dense_pattern(precisions, k, precisions[:, 0], miss, m, factor, rows, dev)
             for j in range(D):
@@ -584,11 +586,10 @@ def _pattern_terms(coordinates, offsets, precisions, terms, regressions, regress
                     dev[2 * D + a] = rows[a * D + j]
                 _conditional_deviation(factor, m, dev, D)
                 for a in range(m):
-                    for c in range(n_components):
-                        if n_precisions == 1 or c == k:
-                            g, q = divmod(c, lanes)
-                            at = regression_offsets[p] + ((a * n_vectors + g) * D + j) * lanes + q
-                            regressions[at] = dev[2 * D + a]
+                    for c in range(first, stop):
+                        g, q = divmod(c, lanes)
+                        at = regression_offsets[p] + ((a * n_vectors + g) * D + j) * lanes + q
+                        regressions[at] = dev[2 * D + a]
             terms[base] = m * _HALF_LOG_2PI - half_log_det
             _add_inverse(factor, m, miss, 1.0, inverse, square, 0, D)
             covariance = base + 1
@@ -677,7 +678,7 @@ def pattern_table(keys, n_features, precisions, means, dtype, max_entries=None):
     means : ndarray of shape (n_components, n_features)
         The components' means.
     dtype : numpy dtype
-        The data's: ``terms`` is cast to it.
+        The data's: ``terms``, ``regressions`` and ``lane_means`` are cast to it.
     max_entries : int, optional
         The patterns tabled are the longest prefix of ``keys`` whose terms
         and regressions take at most this many entries (default: 2^21, 16
@@ -931,6 +932,17 @@ def _tabled_terms(terms, offsets, coordinates, per_component, n_groups, views, l
                 out[order[t]] += c
 
 
+@njit(inline="always", **_JIT)
+def _add_tabled_inverse(terms, covariance, coordinates, p, weight, stats, offset, n_features):
+    """INOUT lower triangle of stats[offset:].reshape(D, D)[M, M] += weight P_MM^-1 of tabled
+    pattern p, whose ``P_MM^-1`` is ``terms[covariance:]`` (m x m, see :class:`PatternTable`)."""
+    m = coordinates[p, 0]
+    for a in range(m):
+        out = offset + coordinates[p, 1 + a] * n_features
+        for c in range(a + 1):
+            stats[out + coordinates[p, 1 + c]] += weight * np.float64(terms[covariance + a * m + c])
+
+
 @njit(**_JIT)
 def _tabled_covariances(terms, offsets, coordinates, n_groups, views, resp, stats, offset):
     """INOUT the lower triangle of component k's ``sxx`` (``stats[offset + k D^2:]``) += its
@@ -948,13 +960,10 @@ def _tabled_covariances(terms, offsets, coordinates, n_groups, views, resp, stat
             weight = 0.0
             for t in range(starts[g], starts[g + 1]):
                 weight += np.float64(r[order[t]])
-            covariance = offsets[p] + k * (1 + m * m) + 1
-            for a in range(m):
-                out = offset + k * D * D + coordinates[p, 1 + a] * D
-                for c in range(a + 1):
-                    stats[out + coordinates[p, 1 + c]] += weight * np.float64(
-                        terms[covariance + a * m + c]
-                    )
+            _add_tabled_inverse(
+                terms, offsets[p] + k * (1 + m * m) + 1, coordinates, p, weight, stats,
+                offset + k * D * D, D,
+            )
 
 
 @njit(**_JIT)
@@ -1119,17 +1128,13 @@ def _tied_missing_accumulate(params, xt, n, resp, work, stats, prefetch):
             for k in range(n_components):
                 weight += np.float64(resp[k, order[t]])
         p = tabled[g]
-        base = 0
         if p >= 0:
             n_miss = coordinates[p, 0]
-            base = params.pattern_offsets[p]
             for a in range(n_miss):
                 miss[a] = coordinates[p, 1 + a]
-            covariance = base + 1
-            for a in range(n_miss):
-                out = second + miss[a] * D
-                for c in range(a + 1):
-                    stats[out + miss[c]] += weight * np.float64(terms[covariance + a * n_miss + c])
+            _add_tabled_inverse(
+                terms, params.pattern_offsets[p] + 1, coordinates, p, weight, stats, second, D
+            )
         else:
             n_miss = _missing_coordinates(xt, first[g], miss)
             _dense_pattern(params.precisions, 0, params.means, miss, n_miss, factor, rows, dev)
