@@ -111,7 +111,7 @@ def main(argv=None):
             connection.recv()  # the worker has imported fastem
         header = (
             f"{cpu_model()}; {args.n_iter} EM iterations per timing, median of {args.repeat} "
-            f"per width; FASTEM_VECTOR_WIDTH=256 (LLVM's default width for the CPU) "
+            f"per width; FASTEM_VECTOR_WIDTH=256 "
             f"against 512"
         )
         rows = [

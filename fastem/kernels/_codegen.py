@@ -18,27 +18,26 @@ Numba shares them with the rest of the process:
 The user's other Numba functions are compiled as Numba alone would.
 
 The vector width
-    On CPUs with AVX-512, LLVM's default tuning for most of them
-    (``prefer-256-bit``) keeps loops on 256-bit vectors and leaves half of each
-    vector register unused. Setting ``NUMBA_CPU_FEATURES`` would change that
-    for every Numba function of the process. fastem instead gives each of its
-    own functions the attribute ``"prefer-vector-width"="512"``, which LLVM's
-    X86 back end reads per function (``X86TargetMachine::getSubtargetImpl``)
-    in place of the CPU's tuning. The width is chosen once per process from the
-    CPU features Numba compiles for (so ``NUMBA_CPU_NAME`` and
-    ``NUMBA_CPU_FEATURES`` keep their meaning) and from the environment
-    variable ``FASTEM_VECTOR_WIDTH``:
+    On CPUs with AVX-512, LLVM's default tuning for some of them (Intel's
+    ``prefer-256-bit``) keeps loops on 256-bit vectors and leaves half of each
+    vector register unused; for others (AMD's Zen 4 and 5) it fills them.
+    Setting ``NUMBA_CPU_FEATURES`` would change that for every Numba function
+    of the process. fastem instead gives each of its own functions the
+    attribute ``"prefer-vector-width"``, which LLVM's X86 back end reads per
+    function (``X86TargetMachine::getSubtargetImpl``) in place of the CPU's
+    tuning. The width is chosen once per process from the CPU features Numba
+    compiles for (so ``NUMBA_CPU_NAME`` and ``NUMBA_CPU_FEATURES`` keep their
+    meaning) and from the environment variable ``FASTEM_VECTOR_WIDTH``:
 
     ``auto`` (default)
-        512 where the features include AVX-512 (``+avx512f``), otherwise
-        LLVM's default for the CPU.
+        512 where the features include AVX-512 (``+avx512f``), otherwise 256.
     ``256``
-        LLVM's default for the CPU, no attribute: 256 bits on AVX2 and most
-        AVX-512 CPUs, 128 with ``NUMBA_CPU_NAME=generic`` (the internal
-        linkage below applies at every width).
+        256-bit vectors at most, on every CPU (128 where the features have no
+        AVX, as with ``NUMBA_CPU_NAME=generic``).
     ``512``
-        The attribute on any CPU (without AVX-512 it has no effect).
+        512 on any CPU (without AVX-512 it has no effect).
 
+    The internal linkage below applies at every width.
     The choice is part of the name of the kernels' disk-cache directory (see
     :mod:`fastem.kernels._cache`), so kernels compiled at one width are never
     loaded at the other; Numba already keeps its cache apart per CPU name and
@@ -74,7 +73,12 @@ from numba.core.event import Listener, register
 
 ENV = "FASTEM_VECTOR_WIDTH"
 CHOICES = ("auto", "256", "512")
-ATTRIBUTE = '"prefer-vector-width"="512"'
+
+
+def attribute(width):
+    """The LLVM function attribute that asks for vectors of ``width`` bits."""
+    return f'"prefer-vector-width"="{width}"'
+
 
 _KERNEL_PACKAGE = __name__.rpartition(".")[0] + "."
 
@@ -89,8 +93,7 @@ def _compile_features():
 def vector_width(environ=None, features=None):
     """The vector width, in bits, that fastem's kernels are compiled for: 512 or 256.
 
-    ``256`` stands for LLVM's default for the CPU (256 bits on AVX2 and most
-    AVX-512 CPUs). ``environ`` defaults to ``os.environ`` and ``features`` to
+    ``environ`` defaults to ``os.environ`` and ``features`` to
     the features Numba compiles for. Raises ValueError when
     ``FASTEM_VECTOR_WIDTH`` holds anything but ``auto``, ``256`` or ``512``.
     """
@@ -132,15 +135,16 @@ _settings = {}
 
 
 def _add_ir_module(original):
-    """``CPUCodeLibrary.add_ir_module`` that marks kernel functions for 512-bit vectors."""
+    """``CPUCodeLibrary.add_ir_module`` that marks kernel functions with the vector width."""
 
     def add_ir_module(self, ir_module):
-        if _compilation.depth and _settings["vector_width"] == 512:
+        if _compilation.depth:
+            mark = attribute(_settings["vector_width"])
             for function in ir_module.functions:
                 if not function.is_declaration:
                     # llvmlite's FunctionAttributes takes enum attributes only;
                     # a string attribute goes into the underlying set as is.
-                    set.add(function.attributes, ATTRIBUTE)
+                    set.add(function.attributes, mark)
         return original(self, ir_module)
 
     add_ir_module.fastem_original = original
