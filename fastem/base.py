@@ -1056,6 +1056,7 @@ class BaseMixture:
         log_weights = self._kernel_log_weights().astype(dtype)
         n_components = log_weights.shape[0]
         n_family, n_stats = self._n_stats(n_features)
+        n_pass = self._pass_statistics_length(params) if accumulate else 0
         outputs = {
             "log_prob": np.empty(0) if log_prob is None else log_prob,
             "labels": np.empty(0, dtype=np.int64) if labels is None else labels,
@@ -1068,13 +1069,13 @@ class BaseMixture:
         kernel = fused_e_step if cached else fused_e_step_uncached
         n_partitions = n_partitions_for(X.shape[0], n_stats)
         n_work = self._work_rows(n_features)
-        return launch(
+        totals = launch(
             kernel,
             X,
             sample_weight,
             log_weights,
             params,
-            n_family,
+            n_family + n_pass,
             n_partitions,
             n_work,
             accumulate,
@@ -1084,6 +1085,7 @@ class BaseMixture:
             fused_scratch(n_partitions, n_features, n_components, n_work, dtype),
             cost_per_row=n_stats,
         )
+        return self._fold_pass_statistics(params, totals, n_stats) if n_pass else totals
 
     def _pass_context(self, source):
         """Family hook: what every chunk's kernel params in a pass over ``source`` share. Default: None."""
@@ -1092,6 +1094,23 @@ class BaseMixture:
     def _pass_kernel_params(self, params, X, context):
         """Family hook: the kernel params for one pass over the rows ``X``. Default: ``params``."""
         return params
+
+    def _pass_statistics_length(self, params):
+        """Family hook: entries the blocks sum after the family's statistics, for ``params``.
+
+        Sums that only the kernel call's ``params`` give a meaning to; the
+        kernel's statistics vector is that much longer, and
+        :meth:`_fold_pass_statistics` folds them into the rest. Default: 0.
+        """
+        return 0
+
+    def _fold_pass_statistics(self, params, totals, n_stats):
+        """Family hook: ``totals[:n_stats]`` with the entries after it folded in, float64.
+
+        ``totals``: a kernel call's statistics vector, with the
+        :meth:`_pass_statistics_length` entries at its end.
+        """
+        raise NotImplementedError(f"{type(self).__name__} sums no statistics of its own")
 
     def _kernel_log_weights(self):
         """Family hook: the per-component terms the kernel adds to the log-densities, float64.

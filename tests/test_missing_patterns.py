@@ -181,16 +181,25 @@ def _fit(X, w, covariance_type, start, n_iter):
         return model.fit(X, sample_weight=w)
 
 
+@pytest.mark.parametrize("weighted", ["all", "first 4", "none"])
 @pytest.mark.parametrize("budget", ["all", "some", "none"])
 @pytest.mark.parametrize("covariance_type", ["full", "tied"])
-def test_tabled_and_untabled_patterns_follow_the_reference(monkeypatch, covariance_type, budget):
+def test_tabled_and_untabled_patterns_follow_the_reference(
+    monkeypatch, covariance_type, budget, weighted
+):
     """4,500 rows (18 blocks, every run of the scan): each pattern recurs in many
     blocks. With a budget for some patterns only, the others are factored per
-    block, in the same blocks as tabled ones."""
+    block, in the same blocks as tabled ones. Of the tabled ones, those with
+    a per-pattern weight add their P_MM^-1 once per pass, the others per
+    block."""
     X, w, centres = _mixture(5, 4500, 5, 0.2)
     start = _start(covariance_type, centres)
     keys, _ = scan_patterns(X)
     n_precisions = 3 if covariance_type == "full" else 1
+    weight_entries = {"all": None, "first 4": 4 * n_precisions, "none": 0}[weighted]
+    if weight_entries is not None:
+        monkeypatch.setattr(gaussian_missing, "_WEIGHT_ENTRIES", weight_entries)
+        assert gaussian_missing.pattern_weight_entries(len(keys), n_precisions) == weight_entries
     n_miss = np.bitwise_count(keys).astype(np.int64)
     entries = {"all": None, "some": int(_entries(n_miss, n_precisions, 3, 5)[:8].sum()),
                "none": 0}[budget]

@@ -98,10 +98,12 @@ __all__ = [
     "FullMissingParams",
     "PatternTable",
     "TiedMissingParams",
+    "fold_pattern_weights",
     "impute_rows",
     "merge_patterns",
     "missing_work_rows",
     "pattern_table",
+    "pattern_weight_entries",
     "scan_patterns",
 ]
 
@@ -730,6 +732,79 @@ def pattern_table(keys, n_features, precisions, means, dtype, max_entries=None):
     )
 
 
+# Most per-pattern weights a pass sums (see pattern_weight_entries): each
+# partition zeroes its own and the kernel adds them up across partitions.
+_WEIGHT_ENTRIES = 4096
+
+
+def pattern_weight_entries(n_patterns, n_precisions):
+    """Entries of the per-pattern responsibility sums after a pass's statistics ('full', 'tied').
+
+    A group of a block's points of one pattern adds its summed
+    responsibilities times ``P_MM^-1`` to the second moments. For the most
+    frequent tabled patterns (the table's first, up to ``_WEIGHT_ENTRIES``
+    entries) the blocks only add the sums, ``weights[p n_precisions + k]``
+    after the family's statistics, and :func:`fold_pattern_weights` adds
+    ``weights[p n_precisions + k] P_MM^-1`` once per pass: at 8 features,
+    4 components and 10% of entries missing, each block's own products had
+    taken 0.06 of the complete-data pass.
+
+    Parameters
+    ----------
+    n_patterns : int
+        The patterns of the pass's :class:`PatternTable`.
+    n_precisions : int
+        The components ('full') or 1 ('tied').
+
+    Returns
+    -------
+    int
+        ``n_weighted * n_precisions``, n_weighted the patterns with a weight.
+    """
+    return min(n_patterns, _WEIGHT_ENTRIES // n_precisions) * n_precisions
+
+
+def fold_pattern_weights(table, weights, n_precisions, stats, offset):
+    """INOUT the lower triangles of the second moments += each weight times its ``P_MM^-1``.
+
+    Parameters
+    ----------
+    table : PatternTable
+        The pass's table.
+    weights : ndarray of shape (n_weighted * n_precisions,), float64
+        The per-pattern sums (see :func:`pattern_weight_entries`).
+    n_precisions : int
+    stats : ndarray, float64
+        ``stats[offset + k D^2:]``: the ``sxx`` of precision k (D x D,
+        lower triangle).
+    offset : int
+
+    The patterns are added in the order of their keys, not of the table:
+    a table built from other rows (a chunk's own) adds the same products
+    in the same order, and a pattern the rows lack adds 0.
+    """
+    n_weighted = weights.shape[0] // n_precisions
+    coordinates = table.coordinates[:n_weighted]
+    missing = np.arange(coordinates.shape[1] - 1) < coordinates[:, :1]
+    keys = np.where(missing, np.int64(1) << coordinates[:, 1:], 0).sum(axis=1)
+    _fold_pattern_weights(
+        table.terms, table.offsets, table.coordinates, weights, np.argsort(keys), n_precisions,
+        stats, offset,
+    )
+
+
+@njit(**_JIT)
+def _fold_pattern_weights(terms, offsets, coordinates, weights, order, n_precisions, stats, offset):
+    D = coordinates.shape[1] - 1
+    for p in order:
+        m = coordinates[p, 0]
+        for k in range(n_precisions):
+            _add_tabled_inverse(
+                terms, offsets[p] + k * (1 + m * m) + 1, coordinates, p,
+                weights[p * n_precisions + k], stats, offset + k * D * D, D,
+            )
+
+
 @njit(**_JIT)
 def _fill_slots(keys, slots):
     """OUT slots: ``(key, index)`` of each of ``keys`` by open addressing."""
@@ -944,26 +1019,37 @@ def _add_tabled_inverse(terms, covariance, coordinates, p, weight, stats, offset
 
 
 @njit(**_JIT)
-def _tabled_covariances(terms, offsets, coordinates, n_groups, views, resp, stats, offset):
-    """INOUT the lower triangle of component k's ``sxx`` (``stats[offset + k D^2:]``) += its
-    responsibilities summed over each tabled pattern's points times the pattern's
-    ``P_MM^-1``, at ``M x M`` ('full')."""
+def _tabled_covariances(terms, offsets, coordinates, n_groups, views, resp, stats, offset, weights):
+    """Each tabled pattern's summed responsibilities per component ('full').
+
+    INOUT ``weights[p K + k]`` += component k's responsibilities summed over
+    the block's points of pattern p, for the patterns with an entry there
+    (``p < weights.shape[0] // K``, see :func:`pattern_weight_entries`);
+    for the others, the lower triangle of component k's ``sxx``
+    (``stats[offset + k D^2:]``) += that sum times the pattern's ``P_MM^-1``
+    at ``M x M``.
+    """
     order, _, starts, tabled = views[1:5]
     D = coordinates.shape[1] - 1
+    n_components = resp.shape[0]
+    n_weighted = weights.shape[0] // n_components
     for g in range(n_groups):
         p = tabled[g]
         if p < 0:
             continue
         m = coordinates[p, 0]
-        for k in range(resp.shape[0]):
+        for k in range(n_components):
             r = resp[k]
             weight = 0.0
             for t in range(starts[g], starts[g + 1]):
                 weight += np.float64(r[order[t]])
-            _add_tabled_inverse(
-                terms, offsets[p] + k * (1 + m * m) + 1, coordinates, p, weight, stats,
-                offset + k * D * D, D,
-            )
+            if p < n_weighted:
+                weights[p * n_components + k] += weight
+            else:
+                _add_tabled_inverse(
+                    terms, offsets[p] + k * (1 + m * m) + 1, coordinates, p, weight, stats,
+                    offset + k * D * D, D,
+                )
 
 
 @njit(**_JIT)
@@ -1082,7 +1168,7 @@ def _missing_accumulate(params, xt, n, resp, work, stats, prefetch):
         _full_component_accumulate(params, k, completed[k], n, r, work, stats, prefetch)
     _tabled_covariances(
         params.pattern_terms, params.pattern_offsets, params.pattern_coordinates, n_groups, views,
-        resp, stats, n_components * D,
+        resp, stats, n_components * D, stats[n_components * D * (1 + D):],
     )
 
 
@@ -1098,8 +1184,10 @@ def _tied_missing_accumulate(params, xt, n, resp, work, stats, prefetch):
     data, stand for ``(m_k - m_l)(m_k - m_l)^T``; per pattern, ``Q_kl (c_kl
     c_kl^T - (m_k - m_l)(m_k - m_l)^T)`` is added to ``sxx`` (0 outside the
     rows and columns of ``M``), and ``sum_i w_i P_MM^-1`` to its ``M x M``
-    block. The block's grouping and completed copies are the ones
-    :func:`_missing_log_prob` left in ``work``.
+    block (for the patterns with a weight after the statistics, their
+    ``sum_i w_i`` there: see :func:`pattern_weight_entries`). The block's
+    grouping and completed copies are the ones :func:`_missing_log_prob`
+    left in ``work``.
     """
     n_components, D = params.means.shape
     n_groups, _, views = _block_groups(work, D, n_components)
@@ -1116,6 +1204,7 @@ def _tied_missing_accumulate(params, xt, n, resp, work, stats, prefetch):
         _tied_component_moments(params, k, completed[k], n, resp[k], u, stats, prefetch)
     _tied_scatter(n, resp, inv_w, u, d, square, stats, prefetch)
     second = n_components * D
+    weights = stats[second + D * D + n_components * n_components:]  # see _tabled_covariances
     terms = params.pattern_terms
     regressions = params.pattern_regressions
     coordinates = params.pattern_coordinates
@@ -1132,9 +1221,12 @@ def _tied_missing_accumulate(params, xt, n, resp, work, stats, prefetch):
             n_miss = coordinates[p, 0]
             for a in range(n_miss):
                 miss[a] = coordinates[p, 1 + a]
-            _add_tabled_inverse(
-                terms, params.pattern_offsets[p] + 1, coordinates, p, weight, stats, second, D
-            )
+            if p < weights.shape[0]:
+                weights[p] += weight
+            else:
+                _add_tabled_inverse(
+                    terms, params.pattern_offsets[p] + 1, coordinates, p, weight, stats, second, D
+                )
         else:
             n_miss = _missing_coordinates(xt, first[g], miss)
             _dense_pattern(params.precisions, 0, params.means, miss, n_miss, factor, rows, dev)
