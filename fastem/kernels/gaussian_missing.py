@@ -1000,11 +1000,13 @@ def _tabled_terms(terms, offsets, coordinates, per_component, n_groups, views, l
         if p < 0:
             continue
         size = per_component * (1 + coordinates[p, 0] ** 2)
-        for k in range(log_prob.shape[0]):
-            c = _typed(log_prob, terms[offsets[p] + k * size])
-            out = log_prob[k]
-            for t in range(starts[g], starts[g + 1]):
-                out[order[t]] += c
+        # Point by point, then component by component: a loop per group and
+        # component, over the group's few points, cost 0.02 of the
+        # complete-data pass more (8 features, 4 components, 10% missing).
+        for t in range(starts[g], starts[g + 1]):
+            i = order[t]
+            for k in range(log_prob.shape[0]):
+                log_prob[k, i] += _typed(log_prob, terms[offsets[p] + k * size])
 
 
 @njit(inline="always", **_JIT)
@@ -1037,19 +1039,23 @@ def _tabled_covariances(terms, offsets, coordinates, n_groups, views, resp, stat
         p = tabled[g]
         if p < 0:
             continue
+        if p < n_weighted:
+            summed = weights[p * n_components : (p + 1) * n_components]
+            for t in range(starts[g], starts[g + 1]):
+                i = order[t]
+                for k in range(n_components):
+                    summed[k] += np.float64(resp[k, i])
+            continue
         m = coordinates[p, 0]
         for k in range(n_components):
             r = resp[k]
             weight = 0.0
             for t in range(starts[g], starts[g + 1]):
                 weight += np.float64(r[order[t]])
-            if p < n_weighted:
-                weights[p * n_components + k] += weight
-            else:
-                _add_tabled_inverse(
-                    terms, offsets[p] + k * (1 + m * m) + 1, coordinates, p, weight, stats,
-                    offset + k * D * D, D,
-                )
+            _add_tabled_inverse(
+                terms, offsets[p] + k * (1 + m * m) + 1, coordinates, p, weight, stats,
+                offset + k * D * D, D,
+            )
 
 
 @njit(**_JIT)
