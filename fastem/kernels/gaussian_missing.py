@@ -49,7 +49,8 @@ component, the complete-data blocks (vectorised over the points, tiled
 from 12 features on) then run on the component's copy: its log-density is
 ``e^T P e`` plus the pattern's term; its statistics are ``r e`` and ``r e
 e^T``, to which each pattern adds its summed responsibilities times
-``P_MM^-1``. The statistics block reuses the grouping and the copies that
+``P_MM^-1``: the blocks sum the responsibilities per pattern, and the
+products are added once per pass (:func:`pattern_weight_entries`). The statistics block reuses the grouping and the copies that
 the log-density block left in the scratch (one copy refilled per
 component instead cost 0.3 of the complete-data pass more in restores).
 'tied' sums its ``u_i = sum_k r_ik e_ik`` from the completed copies and
