@@ -3,19 +3,17 @@
 Both adjustments apply only to the LLVM code Numba generates while one of
 fastem's kernels (a function defined in ``fastem/kernels``) compiles, which
 Numba's "numba:compile" events delimit; Numba compiles under one process-wide
-lock, so nothing another thread compiles meanwhile is affected. Functions that
-a kernel's compilation compiles on the way are compiled the same way, and
-Numba shares them with the rest of the process:
-
-* Numba's implementations of NumPy functions: they compute the same values
-  at either width, since without fast-math flags LLVM may not reorder their
-  floating-point arithmetic;
-* the blocks of a family registered with
-  :func:`~fastem.kernels.register_family_kernels` from outside fastem, which
-  compile inside the fused kernel and already inherit its fast-math flags:
-  like the kernels, their last bits may differ between the two widths.
-
-The user's other Numba functions are compiled as Numba alone would.
+lock, so nothing another thread compiles meanwhile is affected. The vector
+width goes on fastem's own functions, and on the blocks of a family
+registered with :func:`~fastem.kernels.register_family_kernels` from
+outside fastem, which compile inside the fused kernel and already inherit
+its fast-math flags (like the kernels, their last bits may differ between
+the two widths). Functions of Numba's that a kernel's compilation compiles
+on the way (its implementations of NumPy functions and array methods) live
+in libraries that Numba shares with the rest of the process: they are
+compiled as Numba alone would, and take the kernel's width where they are
+inlined into it. The user's other Numba functions are compiled as Numba
+alone would.
 
 The vector width
     On CPUs with AVX-512, LLVM's default tuning for some of them (Intel's
@@ -68,8 +66,11 @@ import os
 
 import llvmlite.binding as ll
 from numba.core import codegen
+from numba.core.base import BaseContext
 from numba.core.compiler_lock import global_compiler_lock
 from numba.core.event import Listener, register
+
+from ._fused import is_family_block
 
 ENV = "FASTEM_VECTOR_WIDTH"
 CHOICES = ("auto", "256", "512")
@@ -111,23 +112,38 @@ def vector_width(environ=None, features=None):
 
 
 class _KernelCompilation(Listener):
-    """Depth of the compilations nested in one of fastem's kernels ("numba:compile" events).
+    """The compilations nested in one of fastem's kernels ("numba:compile" events).
 
-    Numba compiles under one process-wide lock, so one counter serves every thread.
+    ``stack`` holds, per nested compilation, whether it compiles one of
+    fastem's own functions or a registered family's block (or, for the
+    functions first called inside :func:`compiled_as_kernels`, which push
+    ``None``, stands for one). Numba compiles under one process-wide lock,
+    so one stack serves every thread.
     """
 
     def __init__(self):
-        self.depth = 0
+        self.stack = []
+
+    @property
+    def depth(self):
+        return len(self.stack)
+
+    @property
+    def own(self):
+        """Whether the innermost compilation is one of fastem's own functions."""
+        return bool(self.stack) and self.stack[-1]
 
     def on_start(self, event):
         dispatcher = event.data["dispatcher"]
         module = getattr(getattr(dispatcher, "py_func", None), "__module__", "") or ""
-        if self.depth or module.startswith(_KERNEL_PACKAGE):
-            self.depth += 1
+        own = module.startswith(_KERNEL_PACKAGE)
+        if self.stack or own:
+            own = own or self.stack[-1] is None or is_family_block(dispatcher)
+            self.stack.append(own)
 
     def on_end(self, event):
-        if self.depth:
-            self.depth -= 1
+        if self.stack:
+            self.stack.pop()
 
 
 _compilation = _KernelCompilation()
@@ -135,10 +151,18 @@ _settings = {}
 
 
 def _add_ir_module(original):
-    """``CPUCodeLibrary.add_ir_module`` that marks kernel functions with the vector width."""
+    """``CPUCodeLibrary.add_ir_module`` that marks fastem's functions with the vector width.
+
+    Only while the innermost compilation is one of fastem's own functions: a
+    function of Numba's that a kernel's compilation compiles on the way (the
+    implementation of ``ndarray.view``, say) lives in a library that Numba
+    shares with every later function of the process, the user's included,
+    and is left as Numba alone compiles it. Inlined into a kernel, its code
+    takes the kernel's width.
+    """
 
     def add_ir_module(self, ir_module):
-        if _compilation.depth:
+        if _compilation.own:
             mark = attribute(_settings["vector_width"])
             for function in ir_module.functions:
                 if not function.is_declaration:
@@ -165,6 +189,29 @@ def _optimize_final_module(original):
     return optimize_final_module
 
 
+def _compile_subroutine_no_cache(original):
+    """``BaseContext._compile_subroutine_no_cache`` that compiles as Numba alone would.
+
+    Numba compiles some implementations (``ndarray.view``'s, say) as
+    subroutines of the function being compiled, without a "numba:compile"
+    event, and keeps them for every later function of the process: inside a
+    kernel's compilation, such a subroutine counts as a function of
+    Numba's, not of fastem's.
+    """
+
+    def compile_subroutine_no_cache(self, *args, **kwargs):
+        if not _compilation.stack:
+            return original(self, *args, **kwargs)
+        _compilation.stack.append(False)
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            _compilation.stack.pop()
+
+    compile_subroutine_no_cache.fastem_original = original
+    return compile_subroutine_no_cache
+
+
 @contextlib.contextmanager
 def compiled_as_kernels():
     """Compile the Numba functions first called inside as fastem's kernels are compiled.
@@ -175,11 +222,11 @@ def compiled_as_kernels():
     that another thread compiles nothing meanwhile.
     """
     with global_compiler_lock:
-        _compilation.depth += 1
+        _compilation.stack.append(None)
         try:
             yield
         finally:
-            _compilation.depth -= 1
+            _compilation.stack.pop()
 
 
 def installed_vector_width():
@@ -206,4 +253,8 @@ def install():
     library = codegen.CPUCodeLibrary
     library.add_ir_module = _add_ir_module(library.add_ir_module)
     library._optimize_final_module = _optimize_final_module(library._optimize_final_module)
+    context = BaseContext
+    context._compile_subroutine_no_cache = _compile_subroutine_no_cache(
+        context._compile_subroutine_no_cache
+    )
     register("numba:compile", _compilation)

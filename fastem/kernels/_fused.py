@@ -108,6 +108,11 @@ def registered_families():
     return {cls: entry[2] for cls, entry in _FAMILY_KERNELS.items()}
 
 
+def is_family_block(dispatcher):
+    """Whether ``dispatcher`` is one of the blocks a registered family gave."""
+    return any(dispatcher is entry[0] or dispatcher is entry[1] for entry in _FAMILY_KERNELS.values())
+
+
 def registered_shapes(params_class):
     """The ``shapes`` a family declared at registration (None if it declared none)."""
     return _FAMILY_SHAPES[params_class]
