@@ -190,16 +190,17 @@ def test_tabled_and_untabled_patterns_follow_the_reference(
     """4,500 rows (18 blocks, every run of the scan): each pattern recurs in many
     blocks. With a budget for some patterns only, the others are factored per
     block, in the same blocks as tabled ones. Of the tabled ones, those with
-    a per-pattern weight add their P_MM^-1 once per pass, the others per
-    block."""
+    per-pattern sums add their P_MM^-1 (and for 'tied' their corrections
+    per pair of components) once per pass, the others per block."""
     X, w, centres = _mixture(5, 4500, 5, 0.2)
     start = _start(covariance_type, centres)
     keys, _ = scan_patterns(X)
     n_precisions = 3 if covariance_type == "full" else 1
-    weight_entries = {"all": None, "first 4": 4 * n_precisions, "none": 0}[weighted]
+    per_pattern, _ = gaussian_missing.pattern_sums(covariance_type, 3)
+    weight_entries = {"all": None, "first 4": 4 * per_pattern, "none": 0}[weighted]
     if weight_entries is not None:
         monkeypatch.setattr(gaussian_missing, "_WEIGHT_ENTRIES", weight_entries)
-        assert gaussian_missing.pattern_weight_entries(len(keys), n_precisions) == weight_entries
+        assert gaussian_missing.pattern_weight_entries(len(keys), per_pattern) == weight_entries
     n_miss = np.bitwise_count(keys).astype(np.int64)
     entries = {"all": None, "some": int(_entries(n_miss, n_precisions, 3, 5)[:8].sum()),
                "none": 0}[budget]

@@ -21,6 +21,7 @@ from ..kernels.gaussian_missing import (
     impute_rows,
     merge_patterns,
     missing_work_rows,
+    pattern_sums,
     pattern_table,
     pattern_weight_entries,
     scan_patterns,
@@ -606,25 +607,23 @@ class _GaussianComponents(BaseMixture):
         return params._replace(**{f"pattern_{name}": a for name, a in table._asdict().items()})
 
     def _pass_statistics_length(self, params):
-        """With a table of patterns, its most frequent patterns' summed responsibilities
+        """With a table of patterns, its most frequent patterns' sums
         (:func:`~fastem.kernels.gaussian_missing.pattern_weight_entries`)."""
         if not isinstance(params, (FullMissingParams, TiedMissingParams)):
             return 0
-        return pattern_weight_entries(params.pattern_coordinates.shape[0], self._n_precisions())
+        per_pattern, _ = pattern_sums(self.covariance_type, self.n_components)
+        return pattern_weight_entries(params.pattern_coordinates.shape[0], per_pattern)
 
     def _fold_pass_statistics(self, params, totals, n_stats):
-        """Each tabled pattern's summed responsibilities times its ``P_MM^-1``, into ``sxx``
+        """Each tabled pattern's sums times their matrices, into ``sxx``
         (:func:`~fastem.kernels.gaussian_missing.fold_pattern_weights`)."""
         stats = totals[:n_stats].copy()
         table = PatternTable(*(getattr(params, f"pattern_{name}") for name in PatternTable._fields))
         fold_pattern_weights(
-            table, totals[n_stats:], self._n_precisions(), stats,
+            table, totals[n_stats:], self.covariance_type, params.means, stats,
             2 + self.n_components * (1 + params.means.shape[1]),
         )
         return stats
-
-    def _n_precisions(self):
-        return self.n_components if self.covariance_type == "full" else 1
 
     # RegularizationWarning when reg_covar is at least this share of a
     # feature's variance: above it, blobs 10 standard deviations apart along

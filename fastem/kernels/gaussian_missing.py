@@ -104,6 +104,7 @@ __all__ = [
     "impute_rows",
     "merge_patterns",
     "missing_work_rows",
+    "pattern_sums",
     "pattern_table",
     "pattern_weight_entries",
     "scan_patterns",
@@ -734,50 +735,67 @@ def pattern_table(keys, n_features, precisions, means, dtype, max_entries=None):
     )
 
 
-# Most per-pattern weights a pass sums (see pattern_weight_entries): each
+# Most per-pattern sums a pass adds up (see pattern_weight_entries): each
 # partition zeroes its own and the kernel adds them up across partitions.
 _WEIGHT_ENTRIES = 4096
 
 
-def pattern_weight_entries(n_patterns, n_precisions):
-    """Entries of the per-pattern responsibility sums after a pass's statistics ('full', 'tied').
+def pattern_sums(covariance_type, n_components):
+    """Per-pattern sums of :func:`pattern_weight_entries`: ``(per_pattern, n_precisions)``.
+
+    'full': a responsibility sum per component (``n_components``, ``n_components``).
+    'tied': the sum over the components, then one ``q_kl = sum_i r_ik r_il / w_i``
+    per pair of components ``k < l`` (see :func:`_tied_missing_accumulate`):
+    ``(1 + n_components (n_components - 1) / 2, 1)``.
+    """
+    if covariance_type == "full":
+        return n_components, n_components
+    return 1 + n_components * (n_components - 1) // 2, 1
+
+
+def pattern_weight_entries(n_patterns, per_pattern):
+    """Entries of the per-pattern sums after a pass's statistics ('full', 'tied').
 
     A group of a block's points of one pattern adds its summed
-    responsibilities times ``P_MM^-1`` to the second moments. For the most
-    frequent tabled patterns (the table's first, up to ``_WEIGHT_ENTRIES``
-    entries) the blocks only add the sums, ``weights[p n_precisions + k]``
-    after the family's statistics, and :func:`fold_pattern_weights` adds
-    ``weights[p n_precisions + k] P_MM^-1`` once per pass: at 8 features,
-    4 components and 10% of entries missing, each block's own products had
-    taken about 0.2 of the complete-data pass ('full': 2.31 times it
-    before, 2.13 after, with the point-by-point loops of
-    :func:`_tabled_terms`).
+    responsibilities times ``P_MM^-1`` to the second moments, and for
+    'tied' a correction per pair of components, each a product of a sum over
+    the group's points and a matrix that depends on the pattern and the
+    parameters only. For the most frequent tabled patterns (the table's
+    first, up to ``_WEIGHT_ENTRIES`` entries) the blocks only add the sums,
+    ``per_pattern`` of them per pattern after the family's statistics
+    (:func:`pattern_sums`), and :func:`fold_pattern_weights` adds the
+    products once per pass. At 8 features, 4 components and 10% of entries
+    missing, each block's own products had taken about 0.2 of the
+    complete-data pass for 'full' (2.31 times it before, 2.13 after, with
+    the point-by-point loops of :func:`_tabled_terms`).
 
     Parameters
     ----------
     n_patterns : int
         The patterns of the pass's :class:`PatternTable`.
-    n_precisions : int
-        The components ('full') or 1 ('tied').
+    per_pattern : int
+        Sums per pattern (:func:`pattern_sums`).
 
     Returns
     -------
     int
-        ``n_weighted * n_precisions``, n_weighted the patterns with a weight.
+        ``n_summed * per_pattern``, n_summed the patterns with sums.
     """
-    return min(n_patterns, _WEIGHT_ENTRIES // n_precisions) * n_precisions
+    return min(n_patterns, _WEIGHT_ENTRIES // per_pattern) * per_pattern
 
 
-def fold_pattern_weights(table, weights, n_precisions, stats, offset):
-    """INOUT the lower triangles of the second moments += each weight times its ``P_MM^-1``.
+def fold_pattern_weights(table, weights, covariance_type, means, stats, offset):
+    """INOUT the lower triangles of the second moments += each pattern's sums times their matrices.
 
     Parameters
     ----------
     table : PatternTable
         The pass's table.
-    weights : ndarray of shape (n_weighted * n_precisions,), float64
+    weights : ndarray of shape (n_summed * per_pattern,), float64
         The per-pattern sums (see :func:`pattern_weight_entries`).
-    n_precisions : int
+    covariance_type : {'full', 'tied'}
+    means : ndarray of shape (n_components, n_features)
+        The pass's means, in the dtype of the blocks' (the data's).
     stats : ndarray, float64
         ``stats[offset + k D^2:]``: the ``sxx`` of precision k (D x D,
         lower triangle).
@@ -787,26 +805,47 @@ def fold_pattern_weights(table, weights, n_precisions, stats, offset):
     a table built from other rows (a chunk's own) adds the same products
     in the same order, and a pattern the rows lack adds 0.
     """
-    n_weighted = weights.shape[0] // n_precisions
-    coordinates = table.coordinates[:n_weighted]
+    per_pattern, n_precisions = pattern_sums(covariance_type, means.shape[0])
+    coordinates = table.coordinates[: weights.shape[0] // per_pattern]
     missing = np.arange(coordinates.shape[1] - 1) < coordinates[:, :1]
     keys = np.where(missing, np.int64(1) << coordinates[:, 1:], 0).sum(axis=1)
     _fold_pattern_weights(
-        table.terms, table.offsets, table.coordinates, weights, np.argsort(keys), n_precisions,
+        table.terms, table.offsets, table.coordinates, table.regressions,
+        table.regression_offsets, means, weights, np.argsort(keys), per_pattern, n_precisions,
         stats, offset,
     )
 
 
 @njit(**_JIT)
-def _fold_pattern_weights(terms, offsets, coordinates, weights, order, n_precisions, stats, offset):
+def _fold_pattern_weights(terms, offsets, coordinates, regressions, regression_offsets, means,
+                          weights, order, per_pattern, n_precisions, stats, offset):
+    n_components = means.shape[0]
     D = coordinates.shape[1] - 1
+    lanes = regression_lanes()
+    stride = -(-n_components // lanes) * D * lanes
+    diff = np.empty(D)
+    h = np.empty(D)
+    dev = np.empty(3 * D)
+    miss = np.empty(D, dtype=np.int64)
     for p in order:
         m = coordinates[p, 0]
+        sums = weights[p * per_pattern : (p + 1) * per_pattern]
         for k in range(n_precisions):
             _add_tabled_inverse(
-                terms, offsets[p] + k * (1 + m * m) + 1, coordinates, p,
-                weights[p * n_precisions + k], stats, offset + k * D * D, D,
+                terms, offsets[p] + k * (1 + m * m) + 1, coordinates, p, sums[k], stats,
+                offset + k * D * D, D,
             )
+        if per_pattern == n_precisions:
+            continue
+        for a in range(m):
+            miss[a] = coordinates[p, 1 + a]
+        pair = 0
+        for k in range(n_components - 1):
+            for l in range(k + 1, n_components):
+                pair += 1
+                _mean_difference(means, k, l, diff, h)
+                _tabled_regression(regressions, regression_offsets[p], stride, lanes, m, diff, dev, D)
+                _add_pair_correction(sums[pair], diff, h, dev, miss, m, stats, offset, D)
 
 
 @njit(**_JIT)
@@ -1214,9 +1253,10 @@ def _tied_missing_accumulate(params, xt, n, resp, work, stats, prefetch):
         _tied_component_moments(params, k, completed[k], n, resp[k], u, stats, prefetch)
     _tied_scatter(n, resp, inv_w, u, d, square, stats, prefetch)
     second = n_components * D
-    weights = stats[second + D * D + n_components * n_components:]  # see _tabled_covariances
+    weights = stats[second + D * D + n_components * n_components:]  # see pattern_weight_entries
+    per_pattern = 1 + n_components * (n_components - 1) // 2
+    n_weighted = weights.shape[0] // per_pattern
     terms = params.pattern_terms
-    regressions = params.pattern_regressions
     coordinates = params.pattern_coordinates
     lanes = regression_lanes()
     stride = -(-n_components // lanes) * D * lanes  # from one missing coordinate's regression to the next
@@ -1227,20 +1267,21 @@ def _tied_missing_accumulate(params, xt, n, resp, work, stats, prefetch):
             for k in range(n_components):
                 weight += np.float64(resp[k, order[t]])
         p = tabled[g]
-        if p >= 0:
+        summed = 0 <= p < n_weighted
+        if summed:
+            weights[p * per_pattern] += weight
+        elif p >= 0:
             n_miss = coordinates[p, 0]
             for a in range(n_miss):
                 miss[a] = coordinates[p, 1 + a]
-            if p < weights.shape[0]:
-                weights[p] += weight
-            else:
-                _add_tabled_inverse(
-                    terms, params.pattern_offsets[p] + 1, coordinates, p, weight, stats, second, D
-                )
+            _add_tabled_inverse(
+                terms, params.pattern_offsets[p] + 1, coordinates, p, weight, stats, second, D
+            )
         else:
             n_miss = _missing_coordinates(xt, first[g], miss)
             _dense_pattern(params.precisions, 0, params.means, miss, n_miss, factor, rows, dev)
             _add_inverse(factor, n_miss, miss, weight, inverse, stats, second, D)
+        pair = 0
         for k in range(n_components - 1):
             r_k = resp[k]
             for l in range(k + 1, n_components):
@@ -1249,18 +1290,16 @@ def _tied_missing_accumulate(params, xt, n, resp, work, stats, prefetch):
                 for t in range(begin, end):
                     i = order[t]
                     q += np.float64(r_k[i] * inv_w[i] * r_l[i])
-                for j in range(D):
-                    diff[j] = np.float64(params.means[k, j]) - np.float64(params.means[l, j])
-                    h[j] = 0.0
-                # h = c_kl - diff, 0 at O; dev[2D:] = P_MM^-1 P_MO diff.
+                pair += 1
+                if summed:
+                    weights[p * per_pattern + pair] += q
+                    continue
+                _mean_difference(params.means, k, l, diff, h)
                 if p >= 0:
-                    # The shared regression: lane 0 of the table's vectors.
-                    start = params.pattern_regression_offsets[p]
-                    for a in range(n_miss):
-                        s = 0.0
-                        for j in range(D):
-                            s += np.float64(regressions[start + a * stride + j * lanes]) * diff[j]
-                        dev[2 * D + a] = s
+                    _tabled_regression(
+                        params.pattern_regressions, params.pattern_regression_offsets[p], stride,
+                        lanes, n_miss, diff, dev, D,
+                    )
                 else:
                     for a in range(n_miss):
                         s = 0.0
@@ -1268,21 +1307,47 @@ def _tied_missing_accumulate(params, xt, n, resp, work, stats, prefetch):
                             s += rows[a * D + j] * diff[j]
                         dev[2 * D + a] = s
                     _conditional_deviation(factor, n_miss, dev, D)
-                for a in range(n_miss):
-                    h[miss[a]] = -dev[2 * D + a] - diff[miss[a]]
-                # Lower triangle of q (diff h^T + h diff^T + h h^T): row j of M up to
-                # the diagonal, then column j below it at the observed coordinates.
-                for a in range(n_miss):
-                    j = miss[a]
-                    out = second + j * D
-                    for c in range(j + 1):
-                        stats[out + c] += q * (diff[j] * h[c] + h[j] * diff[c] + h[j] * h[c])
-                    b = a + 1
-                    for c in range(j + 1, D):
-                        if b < n_miss and miss[b] == c:
-                            b += 1
-                        else:
-                            stats[second + c * D + j] += q * (h[j] * diff[c])
+                _add_pair_correction(q, diff, h, dev, miss, n_miss, stats, second, D)
+
+
+@njit(inline="always", **_JIT)
+def _mean_difference(means, k, l, diff, h):
+    """OUT ``diff = m_k - m_l`` (float64) and ``h = 0``, for :func:`_add_pair_correction`."""
+    for j in range(diff.shape[0]):
+        diff[j] = np.float64(means[k, j]) - np.float64(means[l, j])
+        h[j] = 0.0
+
+
+@njit(inline="always", **_JIT)
+def _tabled_regression(regressions, start, stride, lanes, n_miss, diff, dev, D):
+    """OUT ``dev[2D:2D + n_miss] = P_MM^-1 P_MO diff``: the shared ('tied') regression of a tabled
+    pattern, lane 0 of its vectors from ``regressions[start:]`` (see :class:`PatternTable`)."""
+    for a in range(n_miss):
+        s = 0.0
+        for j in range(D):
+            s += np.float64(regressions[start + a * stride + j * lanes]) * diff[j]
+        dev[2 * D + a] = s
+
+
+@njit(inline="always", **_JIT)
+def _add_pair_correction(q, diff, h, dev, miss, n_miss, stats, second, D):
+    """INOUT the lower triangle of the 'tied' ``sxx`` (``stats[second:]``) += ``q (diff h^T + h
+    diff^T + h h^T)``, ``h = c_kl - diff`` (0 at the observed coordinates; see
+    :func:`_tied_missing_accumulate`) from ``dev[2D:]`` (:func:`_tabled_regression`)."""
+    for a in range(n_miss):
+        h[miss[a]] = -dev[2 * D + a] - diff[miss[a]]
+    # Row j of M up to the diagonal, then column j below it at the observed coordinates.
+    for a in range(n_miss):
+        j = miss[a]
+        out = second + j * D
+        for c in range(j + 1):
+            stats[out + c] += q * (diff[j] * h[c] + h[j] * diff[c] + h[j] * h[c])
+        b = a + 1
+        for c in range(j + 1, D):
+            if b < n_miss and miss[b] == c:
+                b += 1
+            else:
+                stats[second + c * D + j] += q * (h[j] * diff[c])
 
 
 @njit(**_JIT)
