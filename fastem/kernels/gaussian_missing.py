@@ -740,6 +740,12 @@ def pattern_table(keys, n_features, precisions, means, dtype, max_entries=None):
 _WEIGHT_ENTRIES = 4096
 
 
+@njit(inline="always", **_JIT)
+def _tied_sums_per_pattern(n_components):
+    """'tied': the sums of one pattern, the responsibility sum and a ``q_kl`` per pair ``k < l``."""
+    return 1 + n_components * (n_components - 1) // 2
+
+
 def pattern_sums(covariance_type, n_components):
     """Per-pattern sums of :func:`pattern_weight_entries`: ``(per_pattern, n_precisions)``.
 
@@ -750,7 +756,7 @@ def pattern_sums(covariance_type, n_components):
     """
     if covariance_type == "full":
         return n_components, n_components
-    return 1 + n_components * (n_components - 1) // 2, 1
+    return _tied_sums_per_pattern.py_func(n_components), 1
 
 
 def pattern_weight_entries(n_patterns, per_pattern):
@@ -1256,7 +1262,7 @@ def _tied_missing_accumulate(params, xt, n, resp, work, stats, prefetch):
     _tied_scatter(n, resp, inv_w, u, d, square, stats, prefetch)
     second = n_components * D
     weights = stats[second + D * D + n_components * n_components:]  # see pattern_weight_entries
-    per_pattern = 1 + n_components * (n_components - 1) // 2
+    per_pattern = _tied_sums_per_pattern(n_components)
     n_weighted = weights.shape[0] // per_pattern
     terms = params.pattern_terms
     coordinates = params.pattern_coordinates
