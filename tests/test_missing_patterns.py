@@ -172,7 +172,7 @@ def _start(covariance_type, centres):
 def _fit(X, w, covariance_type, start, n_iter):
     weights, means, covariances = start
     model = GaussianMixture(
-        3, covariance_type=covariance_type, weights_init=weights, means_init=means,
+        len(weights), covariance_type=covariance_type, weights_init=weights, means_init=means,
         precisions_init=np.linalg.inv(covariances), max_iter=n_iter, tol=0.0, accelerate=False,
         missing="em",
     )
@@ -219,6 +219,35 @@ def test_tabled_and_untabled_patterns_follow_the_reference(
     assert_allclose(model.means_, expected["means"], rtol=1e-10, atol=1e-12)
     assert_allclose(model.covariances_, expected["covariances"], rtol=1e-10, atol=1e-12)
     assert_allclose(model.lower_bound_, history[-1], rtol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_conditional_means_keep_their_precision_beside_a_far_component(covariance_type, dtype):
+    """Two components 1e6 standard deviations apart, features correlated 0.9
+    within each, the second feature missing in 30% of the rows: the
+    conditional means of the near component must not carry roundings of
+    the size of the far one (as an intercept and a product each of the
+    size of the means' distance would). One EM step against the reference
+    on the same (rounded) data."""
+    rng = np.random.default_rng(7)
+    covariance = np.array([[1.0, 0.9], [0.9, 1.0]])
+    means = np.array([[0.0, 0.0], [1e6, 0.0]])
+    X = means[rng.integers(0, 2, 1200)] + rng.multivariate_normal([0, 0], covariance, 1200)
+    X[rng.random(1200) < 0.3, 1] = np.nan
+    X = X.astype(dtype)
+    covariances = np.stack([covariance] * 2) if covariance_type == "full" else covariance
+    start = (np.array([0.5, 0.5]), means, covariances)
+    model = _fit(X, None, covariance_type, start, 1)
+    expected = gaussian_missing_em_step(
+        X.astype(np.float64), start[0], means, covariances, covariance_type
+    )
+    # float32 data rounded to float32 parameters: 1e6 carries 0.06 of rounding.
+    atol = {np.float32: (0.07, 2e-5), np.float64: (1e-9, 1e-11)}[dtype]
+    assert_allclose(model.means_, expected["means"], rtol=0, atol=atol[0])
+    # The near component, whose mean and covariance are of order 1.
+    assert_allclose(model.means_[0], expected["means"][0], rtol=0, atol=atol[1])
+    assert_allclose(model.covariances_, expected["covariances"], rtol=0, atol=atol[1] * 10)
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="one Numba thread only")

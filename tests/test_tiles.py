@@ -11,7 +11,13 @@ from numpy.testing import assert_allclose
 from fastem._config import BLOCK_SIZE
 from fastem.kernels._codegen import register_bytes
 from fastem.kernels._memory import _STATE_LEN
-from fastem.kernels._tiles import mahalanobis_block, scatter_block, tile_points
+from fastem.kernels._tiles import (
+    mahalanobis_block,
+    regress_components,
+    regression_lanes,
+    scatter_block,
+    tile_points,
+)
 
 
 def _prefetch_handle():
@@ -54,6 +60,41 @@ def test_mahalanobis_block_matches_numpy(dtype, n_features, n):
         assert_allclose(out[:n], expected, rtol=1e-12)
     else:
         assert_allclose(out[:n], expected, rtol=0, atol=2e-6 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("row_dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("out_dtype", [np.float64, np.float32])
+# An even and an odd number of features (the odd one's last term goes to
+# the even accumulator), and a vector of lanes full or holding 1 or 3 components.
+@pytest.mark.parametrize("n_features", [1, 6, 9])
+@pytest.mark.parametrize("count", [1, 3, "all"])
+def test_regress_components_matches_numpy(dtype, row_dtype, out_dtype, n_features, count):
+    """The vector fill of one missing coordinate ``c`` under ``count`` components:
+    ``lane_means[c] - coefficients . (row - lane_means)``, a NaN in the row as 0."""
+    lanes = regression_lanes()
+    count = lanes if count == "all" else count
+    rng = np.random.default_rng(n_features * 10 + count)
+    width, i, r0, g0, stride, o0 = 16, 5, 3, 2, 7, 2
+    c = n_features // 2
+    coefficients = rng.normal(size=r0 + n_features * lanes + 4).astype(dtype)
+    lane_means = rng.normal(scale=2.0, size=g0 + n_features * lanes + 3).astype(dtype)
+    block = rng.normal(loc=1.0, scale=3.0, size=(n_features, width)).astype(row_dtype)
+    block[c, i] = np.nan
+    out = np.full(o0 + lanes * stride + 1, -7.0, dtype=out_dtype)
+    regress_components(coefficients, r0, lane_means, g0, c, block.reshape(-1), i, width,
+                       n_features, out, o0, stride, count)
+
+    u = coefficients[r0 : r0 + n_features * lanes].astype(np.float64).reshape(n_features, lanes)
+    m = lane_means[g0 : g0 + n_features * lanes].astype(np.float64).reshape(n_features, lanes)
+    x = np.nan_to_num(block[:, i].astype(np.float64))
+    expected = m[c] - np.sum(u * (x[:, None] - m), axis=0)
+    written = o0 + stride * np.arange(lanes)
+    tolerance = 1e-13 if out_dtype == np.float64 else 1e-6
+    assert_allclose(out[written[:count]], expected[:count], rtol=tolerance, atol=tolerance)
+    untouched = np.ones(out.shape, dtype=bool)
+    untouched[written[:count]] = False
+    assert (out[untouched] == -7.0).all()
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
