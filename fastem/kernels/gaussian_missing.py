@@ -553,6 +553,14 @@ def _scan_patterns(X, keys, counts):
                 used += 1
 
 
+@njit(inline="always", **_JIT)
+def _regression_stride(n_components, n_features):
+    """Entries of a tabled pattern's regressions from one missing coordinate to the next:
+    ``ceil(n_components / L) n_features L`` (see :class:`PatternTable`)."""
+    lanes = regression_lanes()
+    return -(-n_components // lanes) * n_features * lanes
+
+
 @njit(**_JIT)
 def _pattern_terms(coordinates, offsets, precisions, terms, regressions, regression_offsets,
                    n_components, lanes):
@@ -701,7 +709,7 @@ def pattern_table(keys, n_features, precisions, means, dtype, max_entries=None):
     n_vectors = -(-n_components // lanes)
     n_miss = np.bitwise_count(keys).astype(np.int64)
     sizes = precisions.shape[0] * (1 + n_miss * n_miss)
-    regression_sizes = n_miss * n_vectors * D * lanes
+    regression_sizes = n_miss * _regression_stride.py_func(n_components, D)
     ends = np.cumsum(sizes)
     regression_ends = np.cumsum(regression_sizes)
     budget = _TABLE_ENTRIES if max_entries is None else max_entries
@@ -829,7 +837,7 @@ def _fold_pattern_weights(terms, offsets, coordinates, regressions, regression_o
     n_components = means.shape[0]
     D = coordinates.shape[1] - 1
     lanes = regression_lanes()
-    stride = -(-n_components // lanes) * D * lanes
+    stride = _regression_stride(n_components, D)
     diff = np.empty(D)
     h = np.empty(D)
     dev = np.empty(3 * D)
@@ -1267,7 +1275,7 @@ def _tied_missing_accumulate(params, xt, n, resp, work, stats, prefetch):
     terms = params.pattern_terms
     coordinates = params.pattern_coordinates
     lanes = regression_lanes()
-    stride = -(-n_components // lanes) * D * lanes  # from one missing coordinate's regression to the next
+    stride = _regression_stride(n_components, D)
     for g in range(n_groups):
         begin, end = starts[g], starts[g + 1]
         weight = 0.0
