@@ -355,7 +355,7 @@ def _kernel_totals(model, state, accumulate, context, X, sample_weight):
                 if sample_weight.shape[0]:
                     sample_weight = sample_weight[~empty]
         sample_weight, scale = _unit_scaled(np.asarray(sample_weight, dtype=np.float64))
-        if not model._computes_in_float64(X.dtype):
+        if not _statistics_in_float64(model, X):
             totals = model._run_kernel(X, sample_weight, accumulate=accumulate, context=context)
         else:
             totals = sum(
@@ -363,6 +363,20 @@ def _kernel_totals(model, state, accumulate, context, X, sample_weight):
                 for X64, w in _float64_slices(X, sample_weight)
             )
         return totals if scale == 1.0 else totals / scale
+
+
+def _statistics_in_float64(model, X):
+    """Whether a statistics pass over the chunk ``X`` runs in float64 slices.
+
+    As the model's dtype and parameters ask
+    (:meth:`BaseMixture._computes_in_float64`), or for float32 rows with NaN
+    whose terms would cancel where complete rows' do not
+    (:meth:`BaseMixture._nan_rows_cancel_in_float32`): then the whole chunk,
+    if it has one (a check that reads ``X``, made only then).
+    """
+    if model._computes_in_float64(X.dtype):
+        return True
+    return X.dtype == np.float32 and model._nan_rows_cancel_in_float32() and incomplete_rows(X).any()
 
 
 # Largest sample weights the kernel takes as they are: float32 (normal from
@@ -405,11 +419,19 @@ _FLOAT32_LOG_DENSITY_LIMIT = 2.0**17
 
 
 def _float32_output(model, output, X, out):
-    """:func:`_kernel_output` for float32 data in float32, with the far rows computed again in float64."""
+    """:func:`_kernel_output` for float32 data in float32, with some rows computed again in float64.
+
+    The rows far from every component (``_FLOAT32_LOG_DENSITY_LIMIT``) and,
+    where the family says their terms would cancel
+    (:meth:`BaseMixture._nan_rows_cancel_in_float32`), the rows with NaN.
+    """
     log_prob = out if output == "log_prob" else np.empty(X.shape[0])
     also = {} if output == "log_prob" else {"log_prob": log_prob}
     model._run_kernel(X, np.empty(0), accumulate=False, **{output: out}, **also)
-    far = np.flatnonzero(~(np.abs(log_prob) <= _FLOAT32_LOG_DENSITY_LIMIT))  # and -inf, NaN
+    far = ~(np.abs(log_prob) <= _FLOAT32_LOG_DENSITY_LIMIT)  # and -inf, NaN
+    if model._nan_rows_cancel_in_float32():
+        far |= incomplete_rows(X)
+    far = np.flatnonzero(far)
     if far.size:
         dtype = np.float64 if out.dtype == np.float32 else out.dtype  # resp: float64 here
         again = np.empty((far.size,) + out.shape[1:], dtype=dtype)
@@ -554,11 +576,20 @@ def unobserved_rows(X):
     True where every entry of the row is NaN (missing). ``X`` (2-D, e.g. a
     memory map) is read in slices, which bound the temporary array.
     """
-    empty = np.empty(X.shape[0], dtype=bool)
+    return _rows_of_nan(X, np.all)
+
+
+def incomplete_rows(X):
+    """The rows of ``X`` with a NaN entry (missing): a boolean array of shape (n_samples,), read as :func:`unobserved_rows`."""
+    return _rows_of_nan(X, np.any)
+
+
+def _rows_of_nan(X, reduce):
+    rows = np.empty(X.shape[0], dtype=bool)
     for start in range(0, X.shape[0], _OBSERVED_CHECK_ROWS):
         stop = start + _OBSERVED_CHECK_ROWS
-        empty[start:stop] = np.isnan(X[start:stop]).all(axis=1)
-    return empty
+        rows[start:stop] = reduce(np.isnan(X[start:stop]), axis=1)
+    return rows
 
 
 def _check_observed_rows(check_data, X):
@@ -1805,6 +1836,11 @@ class BaseMixture:
 
     def _cancels_in_float32(self):
         """Family hook: whether float32 log-densities would cancel under these parameters."""
+        return False
+
+    def _nan_rows_cancel_in_float32(self):
+        """Family hook: whether float32 log-densities of rows with NaN (``missing='em'``) would
+        cancel under these parameters, where complete rows' would not. Default: False."""
         return False
 
     def _computes_in_float64(self, dtype):

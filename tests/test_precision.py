@@ -2,7 +2,8 @@
 
 Each family and covariance type is fitted in float32 on data that sit 1e4
 times their spread away from zero (and, for the exponential family, on very
-large values), and in float64 on the same numbers. Both fits start from the
+large values), with and without missing entries, and in float64 on the same
+numbers. Both fits start from the
 same parameters (the initialisation runs in float64 on either), so their
 fitted parameters, ``score_samples`` and BIC must agree to float32 tolerance:
 statistics are accumulated around per-component shifts in float64 and every
@@ -56,12 +57,18 @@ def _fit(make, X):
         return model.fit(X)
 
 
+@pytest.mark.parametrize("missing", ["error", "em"])
 @pytest.mark.parametrize("case", list(CASES))
-def test_float32_far_from_zero_agrees_with_float64(case):
+def test_float32_far_from_zero_agrees_with_float64(case, missing):
+    """With missing='em', 10% of the entries (no whole row) are NaN."""
     make, data = CASES[case]
-    X32 = data(np.random.default_rng(0)).astype(np.float32)
+    rng = np.random.default_rng(0)
+    X32 = data(rng).astype(np.float32)
+    if missing == "em":
+        X32[(rng.random(X32.shape) < 0.1) & (np.arange(2) == rng.integers(0, 2, (len(X32), 1)))] = np.nan
     X64 = X32.astype(np.float64)
-    m32, m64 = _fit(make, X32), _fit(make, X64)
+    m32 = _fit(lambda: make().set_params(missing=missing), X32)
+    m64 = _fit(lambda: make().set_params(missing=missing), X64)
     assert m32.means_.dtype == np.float32 if hasattr(m32, "means_") else m32.weights_.dtype == np.float32
     for name in m64._parameter_names:
         assert_allclose(getattr(m32, name), getattr(m64, name), rtol=2e-3, atol=0, err_msg=name)
@@ -179,6 +186,15 @@ def test_well_conditioned_float32_passes_stay_in_float32():
         assert not model._computes_in_float64(np.float32), covariance_type
     model = GaussianMixture(2, random_state=0).fit(_correlated(rng).astype(np.float32))
     assert model._computes_in_float64(np.float32)
+    # and rows with NaN near the origin, where a block fills them with conditional means
+    X[::7, 1] = np.nan
+    for covariance_type in ("full", "tied", "diag", "spherical"):
+        model = GaussianMixture(2, covariance_type=covariance_type, random_state=0, missing="em").fit(X)
+        assert not model._nan_rows_cancel_in_float32(), covariance_type
+        assert not model._computes_in_float64(np.float32), covariance_type
+    counts = rng.poisson(50.0, (1000, 3)).astype(np.float32)
+    counts[::7, 1] = np.nan
+    assert not PoissonMixture(2, random_state=0, missing="em").fit(counts)._nan_rows_cancel_in_float32()
 
 
 @pytest.mark.parametrize("family", ["gaussian", "exponential", "poisson"])
@@ -335,3 +351,41 @@ def test_float32_rows_far_from_every_component_are_predicted_as_in_float64(
     # the rows near the data stay in float32, at float32 speed
     near = X[:50].astype(np.float32)
     assert_allclose(model.score_samples(near), model.score_samples(near.astype(np.float64)), rtol=1e-5)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_float32_rows_with_nan_far_from_the_origin_agree_with_float64(covariance_type):
+    """Two correlated components 6 apart, 1e6 from the origin, 20% of the entries missing.
+
+    A 'full' or 'tied' block fills a missing coordinate with its conditional
+    mean, a number near 1e6 that float32 rounds by 0.06 (in float32 the
+    log-densities of incomplete rows were off by 7e-3 and the
+    responsibilities by 5e-4). Such rows are computed in float64: one EM
+    step and the predictions agree with float64 on the same numbers.
+    """
+    rng = np.random.default_rng(3)
+    covariance = np.array([[1.0, 0.9, 0.5], [0.9, 1.0, 0.6], [0.5, 0.6, 1.0]])
+    means = np.array([[1e6, -1e6, 1e6], [1e6 + 6, -1e6, 1e6]])
+    X = means[rng.integers(0, 2, 4000)] + rng.multivariate_normal(np.zeros(3), covariance, 4000)
+    X[rng.random(X.shape) < 0.2] = np.nan
+    X[np.isnan(X).all(axis=1), 0] = 1e6
+    X32 = X.astype(np.float32)
+    X64 = X32.astype(np.float64)
+    precisions = {
+        "full": np.stack([np.linalg.inv(covariance)] * 2), "tied": np.linalg.inv(covariance),
+        "diag": np.ones((2, 3)), "spherical": np.ones(2),
+    }[covariance_type]
+    kw = dict(covariance_type=covariance_type, missing="em", max_iter=1, tol=0.0,
+              weights_init=[0.5, 0.5], means_init=means, precisions_init=precisions)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        m32 = GaussianMixture(2, **kw).fit(X32)
+        m64 = GaussianMixture(2, **kw).fit(X64)
+    assert m32.means_.dtype == np.float32
+    # float32 rounds 1e6 by 0.06: the means to that, the covariances to float32 rounding
+    assert_allclose(m32.means_, m64.means_, rtol=0, atol=0.07)
+    assert_allclose(m32.covariances_, m64.covariances_, rtol=1e-5, atol=1e-5)
+    assert_allclose(m32.lower_bound_, m64.lower_bound_, rtol=1e-7)
+    # the float32 model's predictions against the same model on float64 numbers
+    assert_allclose(m32.score_samples(X32), m32.score_samples(X64), rtol=1e-6, atol=1e-6)
+    assert_allclose(m32.predict_proba(X32), m32.predict_proba(X64), rtol=0, atol=1e-6)

@@ -383,15 +383,34 @@ class _GaussianComponents(BaseMixture):
         far apart against the spread make that large. Diagonal and
         spherical terms do not cancel.
         """
+        return self._cancels_with_spread(far_from_origin=False)
+
+    def _nan_rows_cancel_in_float32(self):
+        """Whether float32 Mahalanobis terms of rows with NaN lose more than ``_CANCELLATION`` relative.
+
+        With ``missing='em'``, a 'full' or 'tied' block fills each missing
+        ``x_l`` of a row with its conditional mean under each component
+        (``fastem.kernels.gaussian_missing``), a number of the size of
+        ``|m_kl|`` rounded to the dtype: in :meth:`_cancels_in_float32`'s
+        bound, ``s_l`` grows by ``|m_kl|`` (for 'tied', by the largest over
+        the components). Means far from the origin against the spread make
+        that large, for the rows with NaN only.
+        """
+        return self._fits_missing() and self._cancels_with_spread(far_from_origin=True)
+
+    def _cancels_with_spread(self, far_from_origin):
         if self.covariance_type in ("diag", "spherical"):
             return False
         factors = np.asarray(self.precisions_cholesky_, dtype=np.float64)
+        factors = np.abs(factors.reshape(-1, *factors.shape[-2:]))
         covariances = np.asarray(self.covariances_, dtype=np.float64)
         spread = np.sqrt(np.diagonal(covariances, axis1=-2, axis2=-1)).reshape(-1, factors.shape[-1])
+        means = np.asarray(self.means_, dtype=np.float64)
         if self.covariance_type == "tied":
-            means = np.asarray(self.means_, dtype=np.float64)
             spread = spread + np.abs(means - self._tied_shift().astype(np.float64)).max(axis=0)
-        terms = np.einsum("kl,klj->kj", spread, np.abs(factors.reshape(len(spread), *factors.shape[-2:])))
+        if far_from_origin:
+            spread = spread + (np.abs(means) if self.covariance_type == "full" else np.abs(means).max(axis=0))
+        terms = np.einsum("kl,klj->kj", spread, factors)
         return bool(np.finfo(np.float32).eps * terms.max() * factors.shape[-1] > _CANCELLATION)
 
     def _m_step_allowance(self, before, after):
