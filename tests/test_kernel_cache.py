@@ -2,7 +2,9 @@
 
 Several processes that compile the same kernels into one empty cache at
 once (multiprocessing, parallel test runs) must all succeed, and leave a
-cache that the next process loads instead of compiling.
+cache that the next process loads instead of compiling. Every cached
+kernel lives in the directory of the sources' stamp, so that an edit or an
+upgrade of any kernel file is never served an older kernel.
 """
 
 import os
@@ -84,3 +86,41 @@ def test_kernel_cache_directory_is_fixed_for_the_process(monkeypatch):
     monkeypatch.setattr(os, "listdir", edited)
     assert _checks.scan_columns._cache._impl.locator.get_cache_path() == path
     assert os.path.basename(path) == f"fastem-{_cache._kernel_sources_stamp()}"
+
+
+_CACHED_KERNELS = """
+import importlib, os, pkgutil
+import fastem, fastem.kernels
+from numba.core.dispatcher import Dispatcher
+from fastem.kernels import _cache
+
+expected = f"fastem-{_cache._kernel_sources_stamp()}"
+seen, stale = 0, []
+for info in pkgutil.iter_modules(fastem.kernels.__path__):
+    module = importlib.import_module(f"fastem.kernels.{info.name}")
+    for name, value in vars(module).items():
+        cache = getattr(value, "_cache", None) if isinstance(value, Dispatcher) else None
+        if cache is None or not hasattr(cache, "_cache_path"):  # not cached
+            continue
+        seen += 1
+        if os.path.basename(cache._cache_path) != expected:
+            stale.append(f"{info.name}.{name}: {cache._cache_path}")
+print(seen)
+print("\\n".join(stale))
+"""
+
+
+def test_every_cached_kernel_lives_in_the_directory_of_the_sources_stamp(tmp_path):
+    """In a fresh process, as a user imports fastem.
+
+    Numba checks only a cached function's own file: a kernel cached outside
+    the stamped directory (the fused E-step was, when the module that
+    marks the kernels' vector width imported it before the locators were
+    installed) was served stale after an edit of a family's blocks.
+    """
+    done = subprocess.run([sys.executable, "-c", _CACHED_KERNELS], env=_env(tmp_path),
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen, *stale = done.stdout.strip().split("\n")
+    assert int(seen) > 20
+    assert not [line for line in stale if line], stale

@@ -16,6 +16,8 @@ _codegen.install()
 _cache.install()
 
 # isort: split
+# Every kernel module from here on: their dispatchers take the cache locator
+# that _cache.install() put first (tests/test_kernel_cache.py).
 
 from ._fused import (
     fused_e_step,

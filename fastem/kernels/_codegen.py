@@ -70,8 +70,6 @@ from numba.core.base import BaseContext
 from numba.core.compiler_lock import global_compiler_lock
 from numba.core.event import Listener, register
 
-from ._fused import is_family_block
-
 ENV = "FASTEM_VECTOR_WIDTH"
 CHOICES = ("auto", "256", "512")
 
@@ -134,6 +132,11 @@ class _KernelCompilation(Listener):
         return bool(self.stack) and self.stack[-1]
 
     def on_start(self, event):
+        # Imported here, not with this module: fastem.kernels installs its cache
+        # locators (``_cache.install``) after importing this module and before
+        # any kernel module, whose dispatchers take their locator when defined.
+        from ._fused import is_family_block
+
         dispatcher = event.data["dispatcher"]
         module = getattr(getattr(dispatcher, "py_func", None), "__module__", "") or ""
         own = module.startswith(_KERNEL_PACKAGE)
