@@ -17,11 +17,14 @@ scalar libm call, and took two thirds of an iteration (10M counts, K=2).
 The three terms are each of the order of ``x log x`` while their sum, the
 log-density, is of the order of ``log x``: in float32 they cancel, by 2.8 nats
 at counts of 1e6 and by hundreds at 1e8 (positive log-probabilities appear).
-A float32 block whose counts all fit the table (< 1024; terms below about
-7000, rounding below about 1e-3 nats) is computed in float32. Any other
-float32 block is computed per point in float64, from parameters passed as
-float32 pairs ``hi + lo`` (``log_rates`` + ``log_rates_low``, ...), which carry
-48 bits: the cost of float64 arithmetic is paid only by blocks that need it.
+A float32 block whose largest count times the number of features stays
+within the table (< 1024: the terms of a point sum to below about 15,000 in
+magnitude, rounded by below about 2e-3 nats) is computed in float32; with 20
+features and counts of 300, a bound on each count alone let points round by
+0.016 nats. Any other float32 block is computed per point in float64, from
+parameters passed as float32 pairs ``hi + lo`` (``log_rates`` +
+``log_rates_low``, ...), which carry 48 bits: the cost of float64
+arithmetic is paid only by blocks that need it.
 float64 data need no such path (the same cancellation costs about 1e-7 nats).
 
 The family statistics are ``sx`` (n_components, n_features), the
@@ -154,7 +157,7 @@ def _log_prob_block(params, xt, n, log_prob, work, prefetch):
             row = xt[j]
             for i in range(n):
                 largest = max(largest, row[i])
-        if largest > last:  # float32 would cancel: this block in float64
+        if largest * n_features > last:  # float32 would cancel: this block in float64
             _log_prob_block_float64(params, xt, n, log_prob, work, prefetch)
             return
     log_factorial = work[0]
