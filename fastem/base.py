@@ -376,7 +376,11 @@ def _statistics_in_float64(model, X):
     """
     if model._computes_in_float64(X.dtype):
         return True
-    return X.dtype == np.float32 and model._nan_rows_cancel_in_float32() and incomplete_rows(X).any()
+    return (
+        X.dtype == np.float32
+        and model._nan_rows_cancel_in_float32(statistics=True)
+        and incomplete_rows(X).any()
+    )
 
 
 # Largest sample weights the kernel takes as they are: float32 (normal from
@@ -423,21 +427,37 @@ def _float32_output(model, output, X, out):
 
     The rows far from every component (``_FLOAT32_LOG_DENSITY_LIMIT``) and,
     where the family says their terms would cancel
-    (:meth:`BaseMixture._nan_rows_cancel_in_float32`), the rows with NaN.
+    (:meth:`BaseMixture._nan_rows_cancel_in_float32`), the rows with NaN;
+    so a row's output does not depend on the rows beside it. They are cast
+    ``_CAST_ROWS`` at a time.
     """
     log_prob = out if output == "log_prob" else np.empty(X.shape[0])
     also = {} if output == "log_prob" else {"log_prob": log_prob}
     model._run_kernel(X, np.empty(0), accumulate=False, **{output: out}, **also)
-    far = ~(np.abs(log_prob) <= _FLOAT32_LOG_DENSITY_LIMIT)  # and -inf, NaN
-    if model._nan_rows_cancel_in_float32():
-        far |= incomplete_rows(X)
-    far = np.flatnonzero(far)
-    if far.size:
-        dtype = np.float64 if out.dtype == np.float32 else out.dtype  # resp: float64 here
-        again = np.empty((far.size,) + out.shape[1:], dtype=dtype)
-        rows = np.ascontiguousarray(X[far], dtype=np.float64)
-        model._run_kernel(rows, np.empty(0), accumulate=False, **{output: again})
-        out[far] = again
+    again = ~(np.abs(log_prob) <= _FLOAT32_LOG_DENSITY_LIMIT)  # and -inf, NaN
+    if model._nan_rows_cancel_in_float32(statistics=False):
+        again |= incomplete_rows(X)
+    again = np.flatnonzero(again)
+    dtype = np.float64 if out.dtype == np.float32 else out.dtype  # resp: float64 here
+    for start in range(0, again.size, _CAST_ROWS):
+        rows = again[start : start + _CAST_ROWS]
+        values = np.empty((rows.size,) + out.shape[1:], dtype=dtype)
+        model._run_kernel(
+            np.ascontiguousarray(X[rows], dtype=np.float64), np.empty(0), accumulate=False,
+            **{output: values},
+        )
+        out[rows] = values
+
+
+def _float64_output(model, output, X, out):
+    """:func:`_kernel_output` for data computed in float64, cast ``_CAST_ROWS`` rows at a time."""
+    for X64, part in _float64_slices(X, out):
+        if part.dtype == np.float32:  # responsibilities, in the data's dtype
+            buffer = np.empty(part.shape)
+            model._run_kernel(X64, np.empty(0), accumulate=False, **{output: buffer})
+            part[...] = buffer
+        else:
+            model._run_kernel(X64, np.empty(0), accumulate=False, **{output: part})
 
 
 def _kernel_output(model, state, output, X, out, first_row=0):
@@ -448,13 +468,7 @@ def _kernel_output(model, state, output, X, out, first_row=0):
     """
     with _state.pinned(model, state):
         if model._computes_in_float64(X.dtype):
-            for X64, part in _float64_slices(X, out):
-                if part.dtype == np.float32:  # responsibilities, in the data's dtype
-                    buffer = np.empty(part.shape)
-                    model._run_kernel(X64, np.empty(0), accumulate=False, **{output: buffer})
-                    part[...] = buffer
-                else:
-                    model._run_kernel(X64, np.empty(0), accumulate=False, **{output: part})
+            _float64_output(model, output, X, out)
         elif X.dtype == np.float32:
             _float32_output(model, output, X, out)
         else:
@@ -1838,9 +1852,13 @@ class BaseMixture:
         """Family hook: whether float32 log-densities would cancel under these parameters."""
         return False
 
-    def _nan_rows_cancel_in_float32(self):
-        """Family hook: whether float32 log-densities of rows with NaN (``missing='em'``) would
-        cancel under these parameters, where complete rows' would not. Default: False."""
+    def _nan_rows_cancel_in_float32(self, statistics):
+        """Family hook: whether float32 arithmetic on rows with NaN (``missing='em'``) would lose
+        precision under these parameters where complete rows' would not. Default: False.
+
+        ``statistics``: for a pass that sums the statistics (True), or for
+        per-row outputs, whose log-densities alone count (False).
+        """
         return False
 
     def _computes_in_float64(self, dtype):

@@ -234,7 +234,9 @@ def test_conditional_means_keep_their_precision_beside_a_far_component(
     on the same (rounded) data, by the kernels in the data's dtype: a pass
     would send float32 rows with NaN this far from the origin to float64
     (tests/test_precision.py)."""
-    monkeypatch.setattr(GaussianMixture, "_nan_rows_cancel_in_float32", lambda self: False)
+    monkeypatch.setattr(
+        GaussianMixture, "_nan_rows_cancel_in_float32", lambda self, statistics: False
+    )
     rng = np.random.default_rng(7)
     covariance = np.array([[1.0, 0.9], [0.9, 1.0]])
     means = np.array([[0.0, 0.0], [1e6, 0.0]])

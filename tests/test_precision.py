@@ -141,6 +141,24 @@ def test_poisson_float32_mixed_blocks_of_small_and_large_counts():
     assert_allclose(model.score_samples(X), expected, rtol=1e-5, atol=2e-3)
 
 
+@pytest.mark.parametrize("n_features, rate", [(20, 300.0), (60, 100.0), (4, 250.0), (40, 20.0)])
+def test_poisson_float32_many_features_match_scipy(n_features, rate):
+    """Counts within the table but many features: a point's terms sum to D times
+    each one's size. Bounded per count alone, 20 features at 300 rounded by 0.014
+    nats (BIC off by 21); float32 blocks keep the largest count times the
+    features within the table, the others run in float64."""
+    rng = np.random.default_rng(4)
+    rates = np.array([[rate] * n_features, [1.1 * rate] * n_features])
+    X = rng.poisson(rates[rng.integers(0, 2, 3000)]).astype(np.float32)
+    model = PoissonMixture(2, max_iter=0, rates_init=rates, random_state=0).fit(X)
+    X64 = X.astype(np.float64)
+    component = np.stack([stats.poisson.logpmf(X64, r).sum(axis=1) for r in rates], axis=1)
+    expected = np.logaddexp.reduce(component + np.log(model.weights_.astype(np.float64)), axis=1)
+    got = model.score_samples(X)
+    assert_allclose(got, expected, rtol=0, atol=2e-3)
+    assert abs((got - expected).mean()) < 1e-4  # no bias for BIC to add up
+
+
 def _correlated(rng, n=2000):
     """Two clusters of two features that differ by 1e-4 noise: correlation condition ~1e8."""
     z = rng.normal(0, 1, (n, 1))
@@ -190,11 +208,24 @@ def test_well_conditioned_float32_passes_stay_in_float32():
     X[::7, 1] = np.nan
     for covariance_type in ("full", "tied", "diag", "spherical"):
         model = GaussianMixture(2, covariance_type=covariance_type, random_state=0, missing="em").fit(X)
-        assert not model._nan_rows_cancel_in_float32(), covariance_type
+        assert not model._nan_rows_cancel_in_float32(True), covariance_type
+        assert not model._nan_rows_cancel_in_float32(False), covariance_type
         assert not model._computes_in_float64(np.float32), covariance_type
+    # rows with NaN 100 standard deviations from the origin, or with strongly
+    # correlated features: their fills round by far less than float32 resolves
+    for offset, correlation, n_features in ((100.0, 0.0, 8), (3.0, 0.9, 20)):
+        covariance = np.full((n_features, n_features), correlation) + (1 - correlation) * np.eye(n_features)
+        Y = (offset + rng.multivariate_normal(np.zeros(n_features), covariance, 2000)).astype(np.float32)
+        Y[rng.random(Y.shape) < 0.1] = np.nan
+        for covariance_type in ("full", "tied"):
+            model = GaussianMixture(2, covariance_type=covariance_type, random_state=0, missing="em")
+            model.fit(Y)
+            assert not model._nan_rows_cancel_in_float32(True), (offset, covariance_type)
+            assert not model._nan_rows_cancel_in_float32(False), (offset, covariance_type)
     counts = rng.poisson(50.0, (1000, 3)).astype(np.float32)
     counts[::7, 1] = np.nan
-    assert not PoissonMixture(2, random_state=0, missing="em").fit(counts)._nan_rows_cancel_in_float32()
+    poisson = PoissonMixture(2, random_state=0, missing="em").fit(counts)
+    assert not poisson._nan_rows_cancel_in_float32(True)
 
 
 @pytest.mark.parametrize("family", ["gaussian", "exponential", "poisson"])
@@ -353,9 +384,12 @@ def test_float32_rows_far_from_every_component_are_predicted_as_in_float64(
     assert_allclose(model.score_samples(near), model.score_samples(near.astype(np.float64)), rtol=1e-5)
 
 
+@pytest.mark.parametrize("offset", [300.0, 1e6])
 @pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
-def test_float32_rows_with_nan_far_from_the_origin_agree_with_float64(covariance_type):
+def test_float32_rows_with_nan_far_from_the_origin_agree_with_float64(covariance_type, offset):
     """Two correlated components 6 apart, 1e6 from the origin, 20% of the entries missing.
+
+    (And 300 from it, where float32 blocks keep the same accuracy.)
 
     A 'full' or 'tied' block fills a missing coordinate with its conditional
     mean, a number near 1e6 that float32 rounds by 0.06 (in float32 the
@@ -365,10 +399,10 @@ def test_float32_rows_with_nan_far_from_the_origin_agree_with_float64(covariance
     """
     rng = np.random.default_rng(3)
     covariance = np.array([[1.0, 0.9, 0.5], [0.9, 1.0, 0.6], [0.5, 0.6, 1.0]])
-    means = np.array([[1e6, -1e6, 1e6], [1e6 + 6, -1e6, 1e6]])
+    means = offset * np.array([[1.0, -1.0, 1.0], [1.0, -1.0, 1.0]]) + [[0, 0, 0], [6, 0, 0]]
     X = means[rng.integers(0, 2, 4000)] + rng.multivariate_normal(np.zeros(3), covariance, 4000)
     X[rng.random(X.shape) < 0.2] = np.nan
-    X[np.isnan(X).all(axis=1), 0] = 1e6
+    X[np.isnan(X).all(axis=1), 0] = offset
     X32 = X.astype(np.float32)
     X64 = X32.astype(np.float64)
     precisions = {

@@ -171,7 +171,7 @@ class PoissonMixture(MeanParameterMixture):
             *self._complete_kernel_params(dtype), np.ascontiguousarray(-rates, dtype=dtype)
         )
 
-    def _nan_rows_cancel_in_float32(self):
+    def _nan_rows_cancel_in_float32(self, statistics):
         """Whether a float32 row with NaN would round its log-density by more than ``_NAN_ROWS_ROUNDING``.
 
         A block writes 0 for a missing count, whose term ``-rate`` the
@@ -179,7 +179,8 @@ class PoissonMixture(MeanParameterMixture):
         (``fastem.kernels.independent_missing``) from a float32 log-density
         of the size of the rates' sum: ``eps`` times that is lost (8 nats
         at rates of 1e8). Large rates send the float32 rows with NaN to
-        float64, where the loss is below 1e-7 nats.
+        float64, where the loss is below 1e-7 nats: for statistics and
+        outputs alike.
         """
         rates = np.asarray(self.rates_, dtype=np.float64)
         return self._fits_missing() and bool(
