@@ -17,11 +17,12 @@ scalar libm call, and took two thirds of an iteration (10M counts, K=2).
 The three terms are each of the order of ``x log x`` while their sum, the
 log-density, is of the order of ``log x``: in float32 they cancel, by 2.8 nats
 at counts of 1e6 and by hundreds at 1e8 (positive log-probabilities appear).
-A float32 block whose largest count times the number of features stays
-within the table (< 1024: the terms of a point sum to below about 15,000 in
-magnitude, rounded by below about 2e-3 nats) is computed in float32; with 20
-features and counts of 300, a bound on each count alone let points round by
-0.016 nats. Any other float32 block is computed per point in float64, from
+A float32 block whose counts all fit the table (< 1024) and whose points'
+log-factorials sum to at most that of the table's last count (about 6,000:
+the terms of a point then sum to below about 15,000 in magnitude, rounded by
+below about 2e-3 nats) is computed in float32; with 20 features and counts
+of 300, a bound on each count alone let points round by 0.014 nats. Any
+other float32 block is computed per point in float64, from
 parameters passed as float32 pairs ``hi + lo`` (``log_rates`` +
 ``log_rates_low``, ...), which carry 48 bits: the cost of float64
 arithmetic is paid only by blocks that need it.
@@ -55,6 +56,10 @@ WORK_ROWS = 2
 # Stirling's series below is accurate to about 1e-24 before rounding.
 LOG_FACTORIAL_TABLE_SIZE = 1024
 LOG_FACTORIALS = np.array([math.lgamma(k + 1.0) for k in range(LOG_FACTORIAL_TABLE_SIZE)])
+# The largest sum of a point's log-factorials that a float32 block takes: the
+# log-factorial of the table's last count, so that one feature keeps the
+# whole table. A point's terms sum to about 2.5 times it in magnitude.
+_FLOAT32_LOG_FACTORIALS = LOG_FACTORIALS[-1]
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 
@@ -157,7 +162,7 @@ def _log_prob_block(params, xt, n, log_prob, work, prefetch):
             row = xt[j]
             for i in range(n):
                 largest = max(largest, row[i])
-        if largest * n_features > last:  # float32 would cancel: this block in float64
+        if largest > last:  # float32 would cancel: this block in float64
             _log_prob_block_float64(params, xt, n, log_prob, work, prefetch)
             return
     log_factorial = work[0]
@@ -165,6 +170,13 @@ def _log_prob_block(params, xt, n, log_prob, work, prefetch):
         log_factorial[i] = 0
     for j in range(n_features):
         _add_log_factorials(xt[j], n, params.log_factorials, log_factorial)
+    if xt.itemsize == 4:
+        most = log_factorial[0] if n > 0 else _typed(xt, 0.0)
+        for i in range(n):
+            most = max(most, log_factorial[i])
+        if most > _FLOAT32_LOG_FACTORIALS:  # the terms of a point sum too large: float64
+            _log_prob_block_float64(params, xt, n, log_prob, work, prefetch)
+            return
     for k in range(n_components):
         out = log_prob[k]
         lnorm = params.log_norm[k]
