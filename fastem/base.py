@@ -594,7 +594,10 @@ def unobserved_rows(X):
 
 
 def incomplete_rows(X):
-    """The rows of ``X`` with a NaN entry (missing): a boolean array of shape (n_samples,), read as :func:`unobserved_rows`."""
+    """The rows of ``X`` with a NaN entry (missing): a boolean array of shape (n_samples,).
+
+    Read in slices, as :func:`unobserved_rows`.
+    """
     return _rows_of_nan(X, np.any)
 
 

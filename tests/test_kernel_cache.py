@@ -3,8 +3,10 @@
 Several processes that compile the same kernels into one empty cache at
 once (multiprocessing, parallel test runs) must all succeed, and leave a
 cache that the next process loads instead of compiling. Every cached
-kernel lives in the directory of the sources' stamp, so that an edit or an
-upgrade of any kernel file is never served an older kernel.
+kernel of fastem lives in the directory of the stamp of its kernel sources,
+so that an edit or an upgrade of any of them is never served an older
+kernel (a family registered from outside fastem with ``cache=True`` is not
+in the stamp: see ``register_family_kernels``).
 """
 
 import os

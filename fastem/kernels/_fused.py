@@ -86,7 +86,11 @@ def register_family_kernels(params_class, log_prob_block, accumulate_block, *, c
     cache : bool, default=True
         Whether the compiled skeleton for this family is cached on disk.
         Numba checks only the skeleton's own source file when it loads a cached
-        kernel, so leave this False for a family whose code is still changing.
+        kernel, and fastem's cache directory follows fastem's kernel sources
+        only (``fastem.kernels._cache``): an edit or an upgrade of this
+        family's blocks is not seen, and the older kernel is loaded. Leave
+        this False for a family whose code is still changing, and empty the
+        cache when its code changes.
     shapes : dict, optional
         ``{field: shape}`` for the array fields of ``params_class``, each shape
         a tuple of ints and the names ``"n_components"`` and ``"n_features"``.

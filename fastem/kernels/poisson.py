@@ -22,10 +22,10 @@ log-factorials sum to at most that of the table's last count (about 6,000:
 the terms of a point then sum to below about 15,000 in magnitude, rounded by
 below about 2e-3 nats) is computed in float32; with 20 features and counts
 of 300, a bound on each count alone let points round by 0.014 nats. Any
-other float32 block is computed per point in float64, from
-parameters passed as float32 pairs ``hi + lo`` (``log_rates`` +
-``log_rates_low``, ...), which carry 48 bits: the cost of float64
-arithmetic is paid only by blocks that need it.
+other float32 block is computed per point in float64, from parameters passed
+as float32 pairs ``hi + lo`` (``log_rates`` + ``log_rates_low``, ...), which
+carry 48 bits: the cost of float64 arithmetic is paid only by blocks that
+need it.
 float64 data need no such path (the same cancellation costs about 1e-7 nats).
 
 The family statistics are ``sx`` (n_components, n_features), the
