@@ -29,7 +29,7 @@ decide for the user:
   delimiter and is skipped.
 
 Fields may be quoted, lines may end in LF, CRLF or CR alone (Excel for Mac's
-"CSV (Macintosh)"), blank lines are skipped, and
+"CSV (Macintosh)"), blank lines are skipped (above the header too), and
 leading lines that start with '#' (notes above the table, as in R's data
 files and ``numpy.savetxt``'s header) are skipped with a note.
 Missing values (empty fields and pandas' markers such as ``NA`` or ``nan``)
@@ -196,6 +196,25 @@ def _comment_lines(path, encoding, skip=0):
     return count, quoted
 
 
+def _is_blank(row):
+    """An empty line, or spaces only: skipped wherever it stands."""
+    return not row or (len(row) == 1 and not row[0].strip())
+
+
+def _lines_through_header(path, encoding, delimiter, skip):
+    """Physical lines from line ``skip + 1`` through the end of the first record that is not
+    blank (the header): blank lines above it, and every line of a quoted field with line
+    breaks, count. pyarrow's ``skip_rows`` and numpy's ``skiprows`` count lines so."""
+    with open(path, encoding=encoding, errors="replace", newline="") as f:
+        for _ in range(skip):
+            f.readline()
+        reader = csv.reader(f, delimiter=delimiter)
+        for row in reader:
+            if not _is_blank(row):
+                break
+        return reader.line_num
+
+
 def _sample_rows(path, encoding, delimiter, skip=0):
     """The first rows (at most ``_SNIFF_ROWS``), each whole however long its line."""
     with open(path, encoding=encoding, errors="replace", newline="") as f:
@@ -211,7 +230,7 @@ def _sample_rows(path, encoding, delimiter, skip=0):
             if not line:
                 break
             lines.append(line)
-    rows = [row for row in csv.reader(lines, delimiter=delimiter) if row]
+    rows = [row for row in csv.reader(lines, delimiter=delimiter) if not _is_blank(row)]
     return rows[:_SNIFF_ROWS]
 
 
@@ -376,12 +395,16 @@ def _sniff(path, header=None):
         what = "comment lines" if count else "a delimiter line" if sep_line else "blank lines"
         raise ValueError(f"{path!r} has only {what}; expected rows of numbers")
     names = _header(rows[0], header)
+    header_lines = 0 if names is None else _lines_through_header(
+        path, encoding, delimiter, comments[0]
+    )
     n_fields, trailing = _trailing_columns(rows, names)
     left_out = trailing
     if names is not None:
         left_out += max(0, len(names) - n_fields)  # empty names beyond the rows' fields
         names = _pandas_names(names[:n_fields], n_fields)
-    return _Sniffed(encoding, delimiter, names, n_fields, trailing, left_out, comments, sep_line)
+    return _Sniffed(encoding, delimiter, names, n_fields, trailing, left_out, comments, sep_line,
+                    header_lines)
 
 
 class _Sniffed:
@@ -393,11 +416,13 @@ class _Sniffed:
     ``left_out`` counts those and the header's empty fields beyond its rows';
     ``comments`` is ``(count, quoted)``: the lines above the table (Excel's
     "sep=;" line when ``sep_line``, then the lines that start with '#'), and
-    whether one of them holds a quote character.
+    whether one of them holds a quote character; ``header_lines`` the lines
+    below those through the end of the header (blank lines above it and the
+    lines of a quoted name with line breaks included; 0 without a header).
     """
 
     def __init__(self, encoding, delimiter, names, n_fields, trailing, left_out, comments,
-                 sep_line):
+                 sep_line, header_lines):
         self.encoding = encoding
         self.delimiter = delimiter
         self.names = names
@@ -406,6 +431,7 @@ class _Sniffed:
         self.left_out = left_out
         self.comments = comments
         self.sep_line = sep_line
+        self.header_lines = header_lines
 
     def data_columns(self):
         """Positions of the columns that hold data: no index columns, no trailing empty ones."""
@@ -480,6 +506,38 @@ def _numeric_header_note(path, encoding, delimiter, comments):
     shown = ", ".join(v.strip() for v in first[:4]) + (", ..." if len(first) > 4 else "")
     return [f"{path!r}: its first row ({shown}) {why}; it is read as data. If these are "
             "column names, pass --header yes (header=True in Python: Chunks(..., header=True))"]
+
+
+def _data_like_names_note(path, encoding, delimiter, comments):
+    """A note when a first row read as names looks like a row of data.
+
+    The row is names because a field of it is not a number; when every such
+    field stands in a column whose rows below hold text too (a column of
+    labels), and every other field is a number in a column of numbers, the
+    row may well be the first row of a file without a header (UCI's
+    ``iris.data``), which is then left out of the data. The note says how to
+    read it as data.
+    """
+    rows = _sample_rows(path, encoding, delimiter, comments)
+    first, body = rows[0], [r for r in rows[1:] if len(r) == len(rows[0])]
+    if len(body) < 2:
+        return []
+
+    def numeric(v):
+        return _is_number(v) or v.strip() in NA_VALUES
+
+    text_columns = {j for j in range(len(first)) if not all(numeric(r[j]) for r in body)}
+    names_text = {j for j, v in enumerate(first) if not numeric(v)}
+    if not names_text or not names_text <= text_columns or len(text_columns) == len(first):
+        return []
+    numbers = [j for j in range(len(first)) if j not in text_columns]
+    if _why_names([first[j] for j in numbers], [[r[j] for j in numbers] for r in body]):
+        return []  # years above counts beside a column of labels: names after all
+    shown = ", ".join(v.strip() for v in first[:4]) + (", ..." if len(first) > 4 else "")
+    return [f"{path!r}: its first row ({shown}) is read as the column names, but it looks like "
+            "a row of data: numbers where the rows below have numbers, text only where they "
+            "have text too. If it is data, pass --header no (header=False in Python: "
+            "Chunks(..., header=False))"]
 
 
 def _index_columns(names):
@@ -568,15 +626,23 @@ def read_csv(path, columns=None, header=None, missing=False, nan_fix=None):
     doubts = []
     if names is None and header is None:
         doubts = _numeric_header_note(path, encoding, delimiter, comments[0])
-        notes.extend(doubts)
-    chosen = choose_columns(columns, names, sniffed.data_columns(), path)
+    elif header is None:
+        doubts = _data_like_names_note(path, encoding, delimiter, comments[0])
+    notes.extend(doubts)
+    chosen = choose_columns(columns, names, sniffed.data_columns(), path,
+                            doubts[0] if names is not None and doubts else None)
     layout = _Layout(sniffed, path, chosen, missing, nan_fix)
     # The fast parsers skip comment lines by count, which a quote in them could upset.
     data = None if comments[1] else _read_with_pyarrow(layout)
     if data is None and not comments[1]:
         data = _read_with_numpy(layout)
     if data is None:
-        data = _read_with_csv(layout)
+        try:
+            data = _read_with_csv(layout)
+        except ValueError as exc:
+            if not doubts:
+                raise
+            raise ValueError(f"{exc}. Note: {doubts[0]}") from None
     if data.shape[0] == 0:
         what = "a header row but no data rows" if names is not None else "no data rows"
         raise ValueError(f"{path!r} has {what}; add rows of numbers below the header")
@@ -940,7 +1006,7 @@ def read_parquet(path, columns=None, missing=False, nan_fix=None):
     return Table(data, chosen, notes, positions)
 
 
-def choose_columns(columns, names, available, path):
+def choose_columns(columns, names, available, path, doubt=None):
     """Positions in the file of the ``columns`` tokens: names, or 0-based indices into ``available``.
 
     A token that is a column's name is that column, even when it reads as a number;
@@ -949,6 +1015,9 @@ def choose_columns(columns, names, available, path):
 
     ``names`` are the names of all the file's columns (None without a header);
     ``available`` the positions that hold data. No tokens: every available one.
+    ``doubt``: the note that says the names may be a row of data
+    (:func:`_data_like_names_note`); a token that is then both a name and the
+    index of another column is refused (ValueError) rather than guessed.
     """
     if not columns:
         return available
@@ -960,7 +1029,17 @@ def choose_columns(columns, names, available, path):
         if isinstance(token, (int, np.integer)) and not isinstance(token, bool):
             index = int(token)  # an index from Python (Chunks(columns=[0, 2])), never a name
         elif shown is not None and token in shown:  # a name, even one that looks like a number
-            chosen.append(available[shown.index(token)])
+            position = available[shown.index(token)]
+            if doubt and _INTEGER.fullmatch(token) and -n <= int(token) < n and (
+                    available[int(token) % n] != position):
+                raise ValueError(
+                    f"column {token!r} of {path!r} is both the name of its column "
+                    f"{available.index(position)} and the index of its column "
+                    f"{int(token) % n}, and its first row may be data rather than names "
+                    f"({doubt}); pass --header no to select columns by index, or --header "
+                    "yes to select them by name"
+                )
+            chosen.append(position)
             continue
         elif stripped is not None and stripped.count(token.strip()) == 1:
             chosen.append(available[stripped.index(token.strip())])
@@ -1010,7 +1089,7 @@ class _Layout:
         self.missing = missing  # missing values become NaN
         self.nan_fix = nan_fix or _NAN_FIX  # otherwise, how the error tells to fix one
         self.comments = sniffed.comments[0]  # leading comment lines
-        self.skip = self.comments + (sniffed.names is not None)  # lines before the data
+        self.skip = self.comments + sniffed.header_lines  # lines before the data
         self.path = path
         self.encoding = sniffed.encoding
         self.delimiter = sniffed.delimiter
@@ -1092,7 +1171,7 @@ def _records(layout, errors="strict"):
             line = reader.line_num + layout.comments
             text = "".join(consumed)
             consumed.clear()
-            if not row or (len(row) == 1 and not row[0].strip()):  # blank, or spaces only
+            if _is_blank(row):
                 yield "blank", line, row, text
                 continue
             if not header_done:

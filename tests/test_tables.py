@@ -640,3 +640,56 @@ def test_parquet_index_columns_are_left_out_as_pandas_does(tmp_path, case):
     assert table.notes == ([f"{path!r} holds the index of a pandas DataFrame in the column(s) "
                             f"{shown}; not used as features (save it with "
                             "df.reset_index().to_parquet(path) to fit it)"] if shown else [])
+
+
+@pytest.mark.parametrize("above", [
+    "\n", "\r\n\r\n", "   \n", "# measured 2024\n\n", "sep=,\n\n", "sep=,\n# notes\n\n\n",
+])
+@pytest.mark.parametrize("header, names", [
+    ("450,500,550", ["450", "500", "550"]),
+    ("x,y,z", ["x", "y", "z"]),
+    ('"4\n50",500,"5\r\n50"', ["4\n50", "500", "5\r\n50"]),
+])
+def test_the_header_is_never_read_as_data_whatever_stands_above_it(
+        tmp_path, reader, above, header, names):
+    # Blank lines above the header, and names with line breaks in quotes, take
+    # lines that every parser must skip with the header: a header of numbers
+    # once came back as a first row of data, one row too many.
+    path = _write(tmp_path, above + header + "\n" + _text(X.tolist()))
+    table = reader(path, header=True)
+    assert table.names == names
+    assert_array_equal(table.data, X)
+
+
+def _labelled_rows(first=None):
+    rng = np.random.default_rng(3)
+    rows = [f"{rng.integers(0, 4)},{rng.normal(5 * (i % 2), 1):.4f},{rng.normal(5 * (i % 2), 1):.4f},"
+            f"{'cat' if i % 2 else 'dog'}" for i in range(60)]
+    if first is not None:
+        rows[0] = first
+    return "\n".join(rows) + "\n"
+
+
+def test_a_headerless_file_with_a_label_column_is_noted_and_never_guessed(tmp_path):
+    # Its first row is names by the rule (a field is text), but only the label
+    # column holds text, as in every row below: the row may be data.
+    path = _write(tmp_path, _labelled_rows("1,0.5,3,dog"))
+    table = read_csv(path, columns=["0", "2"])
+    assert table.data.shape == (59, 2)
+    assert len(table.doubts) == 1 and "--header no" in table.doubts[0]
+    assert table.doubts[0] in table.notes
+    # '1' names column 0 and indexes column 1: refused, not guessed
+    with pytest.raises(ValueError, match="both the name of its column 0 and the index of its column 1"):
+        read_csv(path, columns=["1", "2"])
+    assert read_csv(path, columns=["1", "2"], header=False).data.shape == (60, 2)
+    assert read_csv(path, columns=["1", "2"], header=True).names == ["1", "3"]
+    # reading the label column too: the error says that the first row may be data
+    with pytest.raises(ValueError, match="non-numeric value 'cat'.*may be data|non-numeric.*looks like a row of data"):
+        read_csv(path)
+
+
+@pytest.mark.parametrize("header", ["a,b,c,label", "n,2019,2020,label", "2,x,y,z"])
+def test_real_headers_beside_a_label_column_are_not_doubted(tmp_path, header):
+    path = _write(tmp_path, header + "\n" + _labelled_rows())
+    table = read_csv(path, columns=[0, 1, 2])
+    assert table.doubts == [] and table.data.shape == (60, 3)
