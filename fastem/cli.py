@@ -795,6 +795,21 @@ def _nan_fix(cls, fitted=False):
             "GaussianMixture with --missing em (no --bayesian), or remove or impute such rows")
 
 
+def _file_names_of(fitted, file_names):
+    """The name in ``file_names`` of each of the model's names ``fitted``, or None where absent.
+
+    A name is matched as written, else with the spaces around it left out on
+    both sides when that finds one column only ('a, b' in a file's header
+    gives ' b', as pandas reads it; :func:`~fastem._tables.choose_columns`
+    finds names so too).
+    """
+    stripped = [name.strip() for name in file_names]
+    return [name if name in file_names
+            else file_names[stripped.index(name.strip())] if stripped.count(name.strip()) == 1
+            else None
+            for name in fitted]
+
+
 def _data_for(model, args, column_indices=None, missing=False, dtype=None):
     """DATA's columns for ``model``, their positions in DATA and its layout (:func:`read_table`).
 
@@ -844,23 +859,24 @@ def _data_for(model, args, column_indices=None, missing=False, dtype=None):
             except ValueError as exc:
                 raise CommandError(str(exc)) from None
             chosen = [file_names[j] for j in positions]
-            if sorted(chosen) != sorted(fitted):
+            if sorted(chosen) != sorted(map(str, _file_names_of(fitted, file_names))):
                 raise CommandError(
                     f"--columns selects {chosen} from {args.data!r}, but the model was fitted "
                     f"on the columns {fitted}; select those"
                 )
         if file_names is not None:
-            absent = [n for n in fitted if n not in file_names]
+            matched = _file_names_of(fitted, file_names)
+            absent = [n for n, m in zip(fitted, matched) if m is None]
             if absent:
                 raise CommandError(
                     f"{args.data!r} has no column {absent[0]!r}; the model was fitted on the "
                     f"columns {fitted} and its columns are {file_names}"
                 )
-            present = [n for n in file_names if n in fitted]
-            if present != fitted and not args.quiet:
+            present = [n for n in file_names if n in matched]
+            if present != matched and not args.quiet:
                 print(f"fastem: note: {args.data!r} has the model's columns in another order "
                       f"({present}); they are matched by name", file=sys.stderr)
-            columns = fitted
+            columns = matched
         elif column_indices is not None and columns is None:
             columns = _recorded_columns(args, column_indices, header)
         elif not args.quiet:

@@ -660,3 +660,28 @@ def test_swapped_columns_of_a_file_without_names_are_not_silently_unswapped(unna
                            "--json")
     assert status == 0
     assert sorted(json.loads(out)["counts"]) == [150, 150]
+
+
+@pytest.mark.parametrize("fitted_header, data_header", [("a,b", "a, b"), ("a, b", "a,b"),
+                                                         ("a,b", " b , a ")])
+def test_names_with_spaces_around_them_match_the_model_s(capsys, tmp_path, fitted_header,
+                                                         data_header):
+    # "a, b" is read as ['a', ' b'] (as pandas reads it); fit --columns b finds ' b', and
+    # predict, score and impute match the model's names to the file's so too.
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (30, 2)), rng.normal(6, 1, (30, 2))]).round(4)
+    train, data = tmp_path / "train.csv", tmp_path / "data.csv"
+    train.write_text(fitted_header + "\n" + "".join(f"{u},{v}\n" for u, v in X))
+    flipped = data_header.replace(" ", "").split(",") == ["b", "a"]
+    rows = X[:, ::-1] if flipped else X
+    data.write_text(data_header + "\n" + "".join(f"{u},{v}\n" for u, v in rows))
+    status, _, err = run(capsys, "fit", train, "-k", 2, "-o", tmp_path / "m.npz", "--quiet")
+    assert status == 0, err
+    model = fastem.load(tmp_path / "m.npz")
+    for argv in (["predict", tmp_path / "m.npz", data, "-o", tmp_path / "l.csv"],
+                 ["predict", tmp_path / "m.npz", data, "--columns", data_header.replace(" ", ""),
+                  "-o", tmp_path / "l.csv"]):
+        status, _, err = run(capsys, *argv)
+        assert status == 0, err
+        expected = model.predict(pd.DataFrame(X, columns=model.feature_names_in_))
+        assert_array_equal(pd.read_csv(tmp_path / "l.csv")["component"], expected)
