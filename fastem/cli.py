@@ -859,7 +859,8 @@ def _data_for(model, args, column_indices=None, missing=False, dtype=None):
             except ValueError as exc:
                 raise CommandError(str(exc)) from None
             chosen = [file_names[j] for j in positions]
-            if sorted(chosen) != sorted(map(str, _file_names_of(fitted, file_names))):
+            matched = [n for n in _file_names_of(fitted, file_names) if n is not None]
+            if sorted(chosen) != sorted(matched):
                 raise CommandError(
                     f"--columns selects {chosen} from {args.data!r}, but the model was fitted "
                     f"on the columns {fitted}; select those"

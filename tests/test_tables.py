@@ -684,7 +684,7 @@ def test_a_headerless_file_with_a_label_column_is_noted_and_never_guessed(tmp_pa
     assert read_csv(path, columns=["1", "2"], header=False).data.shape == (60, 2)
     assert read_csv(path, columns=["1", "2"], header=True).names == ["1", "3"]
     # reading the label column too: the error says that the first row may be data
-    with pytest.raises(ValueError, match="non-numeric value 'cat'.*may be data|non-numeric.*looks like a row of data"):
+    with pytest.raises(ValueError, match="non-numeric value 'cat'.*looks like a row of data"):
         read_csv(path)
 
 
