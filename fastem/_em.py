@@ -162,13 +162,8 @@ _STEP_FACTOR = 2.0
 _ACCELERATED_CONFIRMATIONS = 3
 
 # The ratio of consecutive increments is steady if ``1 - ratio`` keeps at
-# least this share of its last value (see _steady_ratio): 0.99, where 0.9
-# let a ratio that still rose by 9.8% a pass (0.39, then 0.45) stop a fit on
-# a ridge 1.75e-5 per sample short with converged_=True, and 12 fits of three
-# components to two 2-D blobs (full and diag, default settings) up to 2.4
-# tol short; with 0.99 the first runs to max_iter (converged_=False) and the
-# twelve end within 0.3 tol, for 20% more passes in all (2391 against 1999).
-_STEADY = 0.99
+# least this share of its last value (see _steady_ratio).
+_STEADY = 0.9
 
 # Increments below this many float64 units of the log-likelihood's size are
 # rounding of its float64 sums, not a gain (see _Run.resolution).
@@ -292,8 +287,8 @@ def _steady_ratio(values, resolution):
     towards that of the slowest direction; on a likelihood ridge it climbs
     to 1. Until it stops climbing, Aitken's estimate reads the fast
     directions' decay and misses the slow one. The ratio is steady if
-    ``1 - a`` shrank by at most a hundredth from the first three values to the
-    last three (``_STEADY``). An increment of at most ``resolution`` is rounding, not a
+    ``1 - a`` shrank by at most a tenth from the first three values to the
+    last three. An increment of at most ``resolution`` is rounding, not a
     gain: its ratio is noise.
     """
     d1, d2, d3 = np.diff(values)
