@@ -258,15 +258,19 @@ def _delimiter(path, encoding, skip):
     return best
 
 
+def _reads_as_data(field):
+    """A field that is no name: a number, a missing-value marker, or numbers separated by spaces."""
+    return _is_number(field) or field.strip() in NA_VALUES or _spaced_numbers(field)
+
+
 def _header(first_row, header=None):
     """The first row's fields as names if it is a header, else None.
 
-    ``header=None`` decides from the fields: a header has a field that is
-    neither a number nor a missing-value marker.
+    ``header=None`` decides from the fields: a header has a field that
+    :func:`_reads_as_data` does not accept.
     """
     if header is None:
-        header = not all(_is_number(v) or v.strip() in NA_VALUES or _spaced_numbers(v)
-                         for v in first_row)
+        header = not all(_reads_as_data(v) for v in first_row)
     return list(first_row) if header else None
 
 
@@ -522,12 +526,8 @@ def _data_like_names_note(path, encoding, delimiter, comments):
     first, body = rows[0], [r for r in rows[1:] if len(r) == len(rows[0])]
     if len(body) < 2:
         return []
-
-    def numeric(v):
-        return _is_number(v) or v.strip() in NA_VALUES
-
-    text_columns = {j for j in range(len(first)) if not all(numeric(r[j]) for r in body)}
-    names_text = {j for j, v in enumerate(first) if not numeric(v)}
+    text_columns = {j for j in range(len(first)) if not all(_reads_as_data(r[j]) for r in body)}
+    names_text = {j for j, v in enumerate(first) if not _reads_as_data(v)}  # why it is names
     if not names_text or not names_text <= text_columns or len(text_columns) == len(first):
         return []
     numbers = [j for j in range(len(first)) if j not in text_columns]

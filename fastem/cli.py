@@ -851,6 +851,7 @@ def _data_for(model, args, column_indices=None, missing=False, dtype=None):
                           "column names, so it is read as the header", file=sys.stderr)
                 fitted = None  # matched here, by value
     if fitted is not None:
+        matched = None if file_names is None else _file_names_of(fitted, file_names)
         requested = _column_tokens(columns, file_names)
         if requested is not None and file_names is not None:
             try:
@@ -859,14 +860,12 @@ def _data_for(model, args, column_indices=None, missing=False, dtype=None):
             except ValueError as exc:
                 raise CommandError(str(exc)) from None
             chosen = [file_names[j] for j in positions]
-            matched = [n for n in _file_names_of(fitted, file_names) if n is not None]
-            if sorted(chosen) != sorted(matched):
+            if sorted(chosen) != sorted(n for n in matched if n is not None):
                 raise CommandError(
                     f"--columns selects {chosen} from {args.data!r}, but the model was fitted "
                     f"on the columns {fitted}; select those"
                 )
         if file_names is not None:
-            matched = _file_names_of(fitted, file_names)
             absent = [n for n, m in zip(fitted, matched) if m is None]
             if absent:
                 raise CommandError(
