@@ -531,8 +531,10 @@ def _possible_gain(model):
     second half of the run stands in: what is still to come if the gap
     falls like ``1 / k``. Windows this
     short see a geometric tail as the small ratio it is, so a fit that is
-    settling is not taken for one that crawls. Fewer than 8 passes give no
-    estimate (infinite).
+    settling is not taken for one that crawls. Where Aitken has no estimate
+    at the end of the run (its last increments did not shrink: the first
+    passes after an accelerated fit's jump, or a ridge), the windows' alone
+    stands. Fewer than 8 passes give no estimate (infinite).
     """
     bounds = model.lower_bounds_
     n = len(bounds)
@@ -551,6 +553,8 @@ def _possible_gain(model):
     else:
         rho = last / earlier
         tail = last * rho / (1.0 - rho)
+    if not np.isfinite(model._remaining_gain):
+        return tail
     return max(model._remaining_gain, tail)
 
 

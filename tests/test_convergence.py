@@ -111,27 +111,63 @@ def _ridge_exponentials():
     return np.concatenate([rng.exponential(0.1, (500, 2)), rng.exponential(1.0, (500, 2))])
 
 
-@pytest.mark.parametrize("case", ["overlapping full K=3", "exponentials K=3"])
+def _one_blob(seed):
+    """One 2-D Gaussian blob of 500 to 3,000 points: a ridge for two or more components."""
+    rng = np.random.default_rng(seed)
+    return rng.normal(rng.normal(0, 1.5, (1, 2)), rng.uniform(0.5, 1.5), (rng.integers(500, 3000), 2))
+
+
+# (data, estimator, how far to continue the fit to find its peak)
+_PEAK_CASES = {
+    "overlapping full K=3": (
+        lambda: overlapping(3), lambda **kw: GaussianMixture(3, random_state=3, **kw), "accelerated"
+    ),
+    "exponentials K=3": (
+        _ridge_exponentials, lambda **kw: ExponentialMixture(3, random_state=4, **kw), "accelerated"
+    ),
+    **{
+        f"one blob {covariance_type} K={k} ({seed})": (
+            lambda seed=seed: _one_blob(seed),
+            lambda seed=seed, k=k, covariance_type=covariance_type, **kw: GaussianMixture(
+                k, covariance_type=covariance_type, random_state=seed % 5, **kw
+            ),
+            "plain",
+        )
+        for seed, k, covariance_type in [(1003, 3, "full"), (992, 4, "full"), (995, 3, "diag")]
+    },
+}
+
+
+@pytest.mark.parametrize("case", list(_PEAK_CASES))
 def test_an_accelerated_fit_converges_only_at_the_peak(case):
     """After an extrapolation, fast directions decay first and hide a slow one.
 
     Three EM values right after an extrapolation gave Aitken's estimate
-    from the fast decay: these fits stopped 1.9e-7 and 1.5e-4 per sample
-    below the peak with converged_=True. The second is on a ridge that plain
-    EM takes 29,000 passes to climb: it must not claim convergence.
+    from the fast decay: the first two fits stopped 1.9e-7 and 1.5e-4 per
+    sample below the peak with converged_=True. The second is on a ridge
+    that plain EM takes 29,000 passes to climb: it must not claim
+    convergence. So must the components fitted to one blob, whose ratio of
+    increments climbs for tens of passes after a jump (0.36, 0.40, 0.45 on
+    its way to 0.9999): while ``1 - ratio`` could shrink by a tenth per
+    pass, they stopped 1,750, 36 and 22 tol short. Their peaks are found
+    by plain EM from the fit, for up to 40,000 passes.
     """
-    if case.startswith("overlapping"):
-        X, make = overlapping(3), lambda **kw: GaussianMixture(3, random_state=3, **kw)  # noqa: E731
-    else:
-        X, make = _ridge_exponentials(), lambda **kw: ExponentialMixture(3, random_state=4, **kw)  # noqa: E731
+    data, make, further = _PEAK_CASES[case]
+    X = data()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model = make().fit(X)
-        further = make(tol=0.0, max_iter=3000).fit(X)
-    if model.converged_:
-        assert further.lower_bound_ - model.lower_bound_ <= 10 * model.tol
-    else:
-        assert case.startswith("exponentials")
+        if not model.converged_:
+            assert case.startswith(("exponentials", "one blob"))
+            return
+        if further == "accelerated":
+            peak = make(tol=0.0, max_iter=3000).fit(X)
+        else:
+            peak = make(
+                weights_init=model.weights_, means_init=model.means_,
+                precisions_init=model.precisions_, accelerate=False, tol=1e-12, max_iter=40_000,
+            ).fit(X)
+    assert peak.lower_bound_ - model.lower_bound_ <= 10 * model.tol
 
 
 def _float32_cases():
@@ -211,16 +247,24 @@ def test_steady_ratio_of_increments():
     from fastem._em import _steady_ratio
 
     geometric = -(0.6 ** np.arange(4))
-    assert _steady_ratio(geometric, 0.0)
+    assert _steady_ratio(geometric, 0.0, 0.0)
     # a fast decay giving way to a slow one: the ratio climbs
-    assert not _steady_ratio(np.cumsum([0.0, 4.2e-9, 2.5e-9, 1.6e-9]), 0.0)
-    assert _steady_ratio([0.0, 1.0, 1.5, 1.5], 0.0)  # no gain left
-    assert not _steady_ratio([0.0, 1.0, 1.0, 1.5], 0.0)  # a gain after none
+    assert not _steady_ratio(np.cumsum([0.0, 4.2e-9, 2.5e-9, 1.6e-9]), 0.0, 0.0)
+    # the last passes of a fit to one blob, 1,750 tol short of its peak:
+    # 1 - ratio went from 0.605 to 0.551, 9% less
+    assert not _steady_ratio(np.cumsum([0.0, 6.416e-9, 2.536e-9, 1.138e-9]), 0.0, 0.0)
+    # increments of 6e-12 at a log-likelihood of -3.4, known to within 4e-15:
+    # 1 - ratio went from 0.0325 to 0.0318, a change rounding can make
+    slow = np.cumsum([-3.4, 6.038e-12, 5.842e-12, 5.656e-12])
+    assert _steady_ratio(slow, 0.0, 4e-15)
+    assert not _steady_ratio(slow, 0.0, 0.0)
+    assert _steady_ratio([0.0, 1.0, 1.5, 1.5], 0.0, 0.0)  # no gain left
+    assert not _steady_ratio([0.0, 1.0, 1.0, 1.5], 0.0, 0.0)  # a gain after none
     # increments within the resolution are rounding: no gain
     noisy = [-5.0, -5.0 + 2e-8, -5.0, -5.0 + 2e-8]
-    assert not _steady_ratio(noisy, 0.0)
-    assert _steady_ratio(noisy, 2e-8)
-    assert not _steady_ratio([-5.0, -5.0 + 2e-8, -5.0, -4.0], 2e-8)  # a gain after rounding
+    assert not _steady_ratio(noisy, 0.0, 0.0)
+    assert _steady_ratio(noisy, 2e-8, 0.0)
+    assert not _steady_ratio([-5.0, -5.0 + 2e-8, -5.0, -4.0], 2e-8, 0.0)  # a gain after rounding
 
 
 def test_tol_zero_never_converges_and_plain_em_runs_max_iter_passes():

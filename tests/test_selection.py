@@ -286,7 +286,10 @@ def test_possible_gain_of_a_stopped_fit_follows_how_its_gains_were_falling(kind,
         (110.0, 1e-4, "crawling", True),  # Aitken low, but its gains fall like 1/k^2: 20 more
         (110.0, 1e-4, "settling", False),  # large gains at first, but 3 at most to come
         (110.0, 1e-4, "steady", True),  # not slowing down: 2 * 1000 * 0.032 = 64 to come
-        (110.0, np.inf, "settled", True),  # no estimate: it could
+        # no Aitken estimate (the last increments did not shrink, as after a
+        # jump): how its gains were falling decides
+        (110.0, np.inf, "settled", False),
+        (110.0, np.inf, "steady", True),
     ],
 )
 def test_unconverged_rival_warns_when_it_could_change_the_choice(
