@@ -149,7 +149,7 @@ def test_an_accelerated_fit_converges_only_at_the_peak(case):
     convergence. So must the components fitted to one blob, whose ratio of
     increments climbs for tens of passes after a jump (0.36, 0.40, 0.45 on
     its way to 0.9999): while ``1 - ratio`` could shrink by a tenth per
-    pass, they stopped 1,750, 36 and 22 tol short. Their peaks are found
+    pass, they stopped 1,749, 36 and 22 tol short. Their peaks are found
     by plain EM from the fit, for up to 40,000 passes.
     """
     data, make, further = _PEAK_CASES[case]
@@ -250,7 +250,7 @@ def test_steady_ratio_of_increments():
     assert _steady_ratio(geometric, 0.0, 0.0)
     # a fast decay giving way to a slow one: the ratio climbs
     assert not _steady_ratio(np.cumsum([0.0, 4.2e-9, 2.5e-9, 1.6e-9]), 0.0, 0.0)
-    # the last passes of a fit to one blob, 1,750 tol short of its peak:
+    # the last passes of a fit to one blob, 1,749 tol short of its peak:
     # 1 - ratio went from 0.605 to 0.551, 9% less
     assert not _steady_ratio(np.cumsum([0.0, 6.416e-9, 2.536e-9, 1.138e-9]), 0.0, 0.0)
     # increments of 6e-12 at a log-likelihood of -3.4, known to within 4e-15:
