@@ -493,6 +493,22 @@ def numeric_names_row(path):
     return [v.strip() for v in rows[0]] if _why_names(rows[0], rows[1:]) else None
 
 
+def unnamed_first_row(path):
+    """The fields of a CSV file's first row when no header is found above the data, else None."""
+    sniffed = _sniff(path)
+    if sniffed.names is not None:
+        return None
+    rows = _sample_rows(path, sniffed.encoding, sniffed.delimiter, sniffed.comments[0])
+    return [v.strip() for v in rows[0]]
+
+
+def spells_names(row, names):
+    """Whether a first row read as data (:func:`unnamed_first_row`) is ``names`` as written,
+    in their order: the header that ``df.to_csv`` writes for columns named 1, 2, 3, which
+    no rule tells from a first row of counts 1, 2, 3."""
+    return row is not None and row == [str(n).strip() for n in names]
+
+
 def _numeric_header_note(path, encoding, delimiter, comments):
     """A note when a first row read as data looks like names that are numbers.
 

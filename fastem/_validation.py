@@ -120,6 +120,7 @@ def check_array(
             "compute with every feature of every point, so the density costs nothing extra)."
         )
     X = check_frame_columns(X, name, allow_nan, nan_advice)
+    X = _without_mask(X, name, allow_nan, nan_advice)
     is_series = hasattr(X, "to_frame") and getattr(X, "ndim", None) == 1
     if not hasattr(X, "dtype") or not hasattr(X, "shape"):
         try:
@@ -200,6 +201,39 @@ _NAN_ADVICE = (
     "If the NaN are missing values, GaussianMixture(missing='em') fits them by EM over the "
     "observed entries; otherwise remove or impute them"
 )
+
+
+def masked_as_nan(X):
+    """A NumPy masked array's data with NaN for its masked entries (float64 unless floating).
+
+    ``np.asarray`` drops a mask and keeps whatever the masked entries hold,
+    which a fit or a prediction would then read as data. Anything else is
+    returned as it is.
+    """
+    if not isinstance(X, np.ma.MaskedArray):
+        return X
+    mask = np.ma.getmaskarray(X)
+    data = np.ma.getdata(X)
+    if not mask.any():
+        return data
+    if data.dtype.kind != "f":
+        data = data.astype(np.float64)
+    return np.where(mask, np.asarray(np.nan, dtype=data.dtype), data)
+
+
+def _without_mask(X, name, allow_nan, nan_advice=None):
+    """:func:`masked_as_nan` with ``allow_nan`` (masked entries are missing values), else an
+    error for masked entries that ends with ``nan_advice``."""
+    if not isinstance(X, np.ma.MaskedArray):
+        return X
+    n_masked = int(np.ma.getmaskarray(X).sum())
+    if allow_nan or n_masked == 0:
+        return masked_as_nan(X)
+    raise ValueError(
+        f"{name} is a masked array with {n_masked} masked entries, whose hidden values would "
+        f"be read as data; {name}.filled(np.nan) makes them NaN. {nan_advice or _NAN_ADVICE}, "
+        f"e.g. {name} = {name}[~np.ma.getmaskarray({name}).any(axis=1)] drops their rows."
+    )
 
 
 def non_finite_message(name, n_bad, allow_nan, nan_advice=None):
@@ -444,7 +478,13 @@ def check_sample_weight(sample_weight, n_samples, *, require_positive_sum=True):
     """
     if sample_weight is None:
         return np.empty(0, dtype=np.float64)
-    w = np.asarray(sample_weight)
+    if isinstance(sample_weight, np.ma.MaskedArray) and np.ma.getmaskarray(sample_weight).any():
+        raise ValueError(
+            "sample_weight is a masked array with masked entries, whose hidden values would be "
+            "read as weights. Give every sample a weight (sample_weight.filled(0) leaves the "
+            "masked samples out of the fit)."
+        )
+    w = np.asarray(np.ma.getdata(sample_weight))
     if w.dtype.kind not in "biuf":
         raise TypeError(
             f"sample_weight must be numeric, got dtype {w.dtype}. Pass an array of "

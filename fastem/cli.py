@@ -45,6 +45,8 @@ from ._tables import (
     parquet_column_names,
     read_columns,
     shortest_text,
+    spells_names,
+    unnamed_first_row,
 )
 from ._tables import read_table as read_table_file
 from .base import unobserved_rows
@@ -347,13 +349,18 @@ def read_table(path, columns=None, dtype=None, quiet=False, header=None, missing
     with _watched(X, path):
         _check_finite(X, path, missing, nan_fix)
         if dtype is not None and X.dtype != dtype:
-            _check_fits_dtype(X, path, np.dtype(dtype))
+            _check_fits_dtype(X, path, np.dtype(dtype), names)
             X = X.astype(dtype)
     return X, names, positions, layout
 
 
-def _check_fits_dtype(X, path, dtype, block=1 << 20):
-    """Refuse values that the cast to ``dtype`` (float32) would turn into infinity."""
+def _check_fits_dtype(X, path, dtype, names=None, block=1 << 20):
+    """Refuse values that the cast to ``dtype`` (float32) would turn into infinity.
+
+    The row and the column of the first are 1-based, as in the other errors
+    about a file's values; the column is counted among the columns read
+    (``names``, when the file has them).
+    """
     limit = np.finfo(dtype).max
     for start in range(0, X.shape[0], block):
         part = np.abs(np.asarray(X[start : start + block], dtype=np.float64))
@@ -361,10 +368,12 @@ def _check_fits_dtype(X, path, dtype, block=1 << 20):
         if too_large.any():
             row, column = np.unravel_index(int(np.argmax(too_large)), part.shape)
             value = X[start + row, column]
+            name = "" if names is None else f" ({names[column]!r})"
             raise CommandError(
-                f"{path!r} holds {float(value):.6g} in data row {start + row}, column "
-                f"{column}, beyond the range of {dtype.name} (largest {limit:.3g}); use "
-                f"--dtype float64, or scale the data"
+                f"{path!r} holds {float(value):.6g} in data row {start + row + 1} (1-based, "
+                f"header not counted), column {column + 1}{name} of those read, beyond the "
+                f"range of {dtype.name} (largest {limit:.3g}); use --dtype float64, or scale "
+                "the data"
             )
 
 
@@ -843,6 +852,13 @@ def _data_for(model, args, column_indices=None, missing=False, dtype=None):
             except ValueError as exc:
                 raise CommandError(str(exc)) from None
             order = None if row is None else _names_in_row(fitted, row)
+            if order is None and spells_names(unnamed_first_row(args.data), fitted):
+                raise CommandError(
+                    f"the first row of {args.data!r} spells the model's column names "
+                    f"({', '.join(fitted)}), in their order: it is the header if they are names "
+                    "(df.to_csv writes names that are numbers so), or a row of data that reads "
+                    "the same. Say which: pass --header yes or --header no"
+                )
             if order is not None:
                 header, file_names = "yes", column_names(args.data, "yes")
                 columns = [file_names[j] for j in order]

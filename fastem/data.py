@@ -44,9 +44,10 @@ import numpy as np
 
 from ._config import BLOCK_SIZE
 from ._init import sample_index, subsample
-from ._tables import TABLE_EXTENSIONS, read_table
+from ._tables import TABLE_EXTENSIONS, read_table, unnamed_first_row
 from ._validation import (
-    check_array, check_sample_weight, check_total_weight, feature_names_of, without_pandas_index,
+    check_array, check_sample_weight, check_total_weight, feature_names_of, masked_as_nan,
+    without_pandas_index,
 )
 
 __all__ = [
@@ -547,6 +548,15 @@ class Chunks:
             return load_npy(item, self.mmap_mode)
         return item
 
+    def unnamed_first_row(self):
+        """``(path, fields)`` of chunk 0's first row when it is a ``.csv`` file in which
+        ``header=None`` finds no header, else None."""
+        path = _table_path(self.chunks[0]) if self.chunks else None
+        if self.header is not None or path is None or not path.lower().endswith(".csv"):
+            return None
+        row = unnamed_first_row(path)
+        return None if row is None else (path, row)
+
     def _load_weights(self, item):
         return load_npy(item, self.mmap_mode) if _is_path(item) else item
 
@@ -721,7 +731,8 @@ class ChunkedSource:
         for i, item in enumerate(self.chunks):
             X, w = _split(item)
             signature, w_signature = self.signatures[i] if i < len(self.rows) else (None, None)
-            X = np.asarray(X)
+            # masked entries: refused by the validation pass, or missing values
+            X = np.asarray(masked_as_nan(X))
             with reading(w, w_signature):
                 w = np.empty(0) if w is None else np.ascontiguousarray(w, dtype=np.float64)
             if (

@@ -317,9 +317,11 @@ def test_header_option_for_names_that_are_numbers(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("first", [[0, 1, 2], [2, 0, 1]])
-def test_a_first_data_row_that_spells_the_model_s_names_stays_data(capsys, tmp_path, first):
+def test_a_first_data_row_that_spells_the_model_s_names_is_never_guessed(capsys, tmp_path, first):
     """Names '0', '1', '2' (a DataFrame's columns as text) and a headerless file whose first
-    row of counts is 0,1,2 or 2,0,1: that row is data like the others, not a header."""
+    row of counts is 0,1,2 or 2,0,1. In another order the row is data like the others; in
+    the names' order it reads exactly as the header that df.to_csv writes, so it is refused
+    until --header says which it is."""
     rng = np.random.default_rng(0)
     counts = rng.poisson(3.0, (30, 3))
     pd.DataFrame(counts.astype(float), columns=["0", "1", "2"]).to_csv(tmp_path / "fit.csv", index=False)
@@ -327,12 +329,43 @@ def test_a_first_data_row_that_spells_the_model_s_names_stays_data(capsys, tmp_p
                "--header", "yes", "-o", tmp_path / "m.npz")[0] == 0
     rows = np.vstack([first, counts[:9]])
     np.savetxt(tmp_path / "new.csv", rows, delimiter=",", fmt="%d")
-    for command in ("predict", "score"):
+    spelled = first == [0, 1, 2]
+    for command in ("predict", "score", "impute"):
+        outputs = {"predict": ["-o", tmp_path / "l.npy"], "impute": ["-o", tmp_path / "f.csv"]}
         status, out, err = run(capsys, command, tmp_path / "m.npz", tmp_path / "new.csv",
-                               *(["-o", tmp_path / "l.npy"] if command == "predict" else []))
+                               *outputs.get(command, []))
+        if spelled:
+            assert status != 0 and "spells the model's column names" in err
+            assert "--header yes or --header no" in err
+            status, out, err = run(capsys, command, tmp_path / "m.npz", tmp_path / "new.csv",
+                                   "--header", "no", *outputs.get(command, []))
         assert status == 0 and "read as the header" not in err
     assert_array_equal(np.load(tmp_path / "l.npy"), fastem.load(tmp_path / "m.npz").predict(
         pd.DataFrame(rows.astype(float), columns=["0", "1", "2"])))
+
+
+@pytest.mark.parametrize("names", [["1", "2", "3"], ["1.5", "-2", "7"]])
+def test_a_header_of_names_that_are_numbers_never_becomes_a_labelled_row(capsys, tmp_path, names):
+    """df.to_csv of counts whose columns are named 1, 2, 3 (days): read as data, the header
+    got a label of its own, and every label after it belonged to the row above (401 labels
+    for 400 rows). The CLI and Chunks refuse the file until told what its first row is."""
+    rng = np.random.default_rng(0)
+    counts = np.concatenate([rng.poisson(2, (200, 3)), rng.poisson(9, (200, 3))])
+    frame = pd.DataFrame(counts, columns=names)  # whole numbers, written without '.0'
+    model = fastem.PoissonMixture(2, random_state=0).fit(frame)
+    model.save(tmp_path / "m.npz")
+    frame.to_csv(tmp_path / "days.csv", index=False)
+    status, _, err = run(capsys, "predict", tmp_path / "m.npz", tmp_path / "days.csv",
+                         "-o", tmp_path / "l.npy")
+    assert status != 0 and "spells the model's column names" in err
+    status, _, _ = run(capsys, "predict", tmp_path / "m.npz", tmp_path / "days.csv",
+                       "--header", "yes", "-o", tmp_path / "l.npy")
+    assert status == 0
+    assert_array_equal(np.load(tmp_path / "l.npy"), model.predict(frame))
+    with pytest.raises(ValueError, match=r"spells the column names.*header=True"):
+        model.predict(fastem.Chunks([tmp_path / "days.csv"]))
+    assert_array_equal(model.predict(fastem.Chunks([tmp_path / "days.csv"], header=True))[0],
+                       model.predict(frame))
 
 
 def test_repeated_names_never_read_one_column_twice(capsys, tmp_path):

@@ -144,7 +144,8 @@ def files(tmp_path_factory, X):
 
 BAD = [
     ("float32 overflow", ["fit", "{d}/big.npy", "-k", "2", "--dtype", "float32", "-o", "{t}/m.npz"],
-     "holds 1e+39 in data row 7, column 1, beyond the range of float32"),
+     "holds 1e+39 in data row 8 (1-based, header not counted), column 2 of those read, beyond "
+     "the range of float32"),
     ("k beyond the data", ["select", "{d}/data.npy", "--k", "1-10000000000"],
      "asks for up to 10000000000 components, but"),
     ("k beyond the data (list)", ["select", "{d}/data.npy", "--k", "2,401"], "has only 400"),

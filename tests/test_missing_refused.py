@@ -22,7 +22,7 @@ FITTED_METHODS = (
     "predict", "predict_proba", "score", "score_samples", "summarize", "bic", "aic",
     "partial_fit",
 )
-PATHS = ("array", "chunks", "dask", "frame")
+PATHS = ("array", "chunks", "dask", "frame", "masked", "masked chunks")
 
 
 def _data():
@@ -31,9 +31,18 @@ def _data():
     return np.concatenate([rng.poisson(2.0, (60, 2)), rng.poisson(12.0, (60, 2))]).astype(float)
 
 
+def _masked(X):
+    """X as a masked array whose NaN are masked, with a value hidden under the mask."""
+    return np.ma.masked_array(np.where(np.isnan(X), 1e6, X), mask=np.isnan(X))
+
+
 def _with_nan(path):
     X = _data()
     X[5, 1] = np.nan
+    if path == "masked":  # np.asarray would drop the mask and read the hidden 1e6
+        return _masked(X)
+    if path == "masked chunks":
+        return Chunks([_masked(X[:50]), X[50:]])
     if path == "chunks":
         return Chunks([X[:50], X[50:]])
     if path == "dask":
@@ -49,8 +58,8 @@ def _expected(cls):
     """The error names the option, or says that the estimator has none and which one does."""
     name = cls.__name__
     if "missing" in cls._get_param_names():
-        return rf"(NaN or infinite|missing value).*pass missing='em' to {name}"
-    return (rf"(NaN or infinite|missing value).*{name} does not support missing values.*"
+        return rf"(NaN or infinite|missing value|masked entries).*pass missing='em' to {name}"
+    return (rf"(NaN or infinite|missing value|masked entries).*{name} does not support missing values.*"
             + re.escape("GaussianMixture(missing='em')"))
 
 
@@ -163,3 +172,33 @@ def test_missing_em_reads_csv_chunks_and_nullable_frames_as_missing_values(tmp_p
     for model in (from_files, from_frame):
         np.testing.assert_allclose(model.means_, expected.means_, rtol=1e-12)
         assert list(model.feature_names_in_) == ["a", "b"]
+
+
+@pytest.mark.parametrize("cls", [c for c in ESTIMATORS if "missing" in c._get_param_names()])
+def test_masked_entries_are_missing_values_with_missing_em(cls):
+    """A masked entry is what a NaN is; its hidden value is never read."""
+    X = _data()
+    X[[5, 70], [1, 0]] = np.nan
+    fitted = {}
+    for kind, data in (("nan", X), ("masked", _masked(X))):
+        model = cls(2, random_state=0, missing="em").fit(data)
+        fitted[kind] = (model.means_ if hasattr(model, "means_") else model.rates_,
+                        model.score_samples(data), model.impute(data), model.predict(data))
+        partial = cls(2, random_state=0, missing="em").partial_fit(Chunks([data[:50], X[50:]]))
+        fitted[kind] += (partial.score(data),)
+    for a, b in zip(fitted["nan"], fitted["masked"]):
+        np.testing.assert_array_equal(a, b)
+    # a masked array without masked entries is its data
+    whole = np.ma.masked_array(_data(), mask=False)
+    np.testing.assert_array_equal(
+        cls(2, random_state=0).fit(whole).predict(whole), cls(2, random_state=0).fit(_data()).predict(_data())
+    )
+
+
+def test_masked_sample_weights_are_refused():
+    X = _data()
+    weights = np.ma.masked_array(np.ones(len(X)), mask=np.arange(len(X)) == 3)
+    with pytest.raises(ValueError, match=r"sample_weight is a masked array.*filled\(0\)"):
+        GaussianMixture(2).fit(X, sample_weight=weights)
+    unmasked = np.ma.masked_array(np.ones(len(X)), mask=False)
+    GaussianMixture(2, random_state=0).fit(X, sample_weight=unmasked)
