@@ -79,13 +79,11 @@ one triple to the next and from the first to the last, up to what rounding
 can do to the ratios); while it is being confirmed, no extrapolation is
 tried. Nor does Aitken's estimate ever assume a faster ratio than the
 slowest measured near the peak (``_Run.gain_estimate``): after a jump the
-ratio can read 0.91 for tens of passes where it read 0.994 before it. A
-loss beyond rounding between consecutive EM values (the regularised
-M-step) is no estimate at all. Fits of three or four components to one
-2-D blob lie on a ridge that plain EM climbs in thousands of passes: with
-a tenth for the ratio's shrink, one step checked, no memory of the
-slowest ratio and a loss read as "no gain", 54 of 60 such fits
-(``scripts/bench_convergence.py --ridges``) claimed convergence, 11 of
+ratio can read 0.91 for tens of passes where it read 0.994 before it.
+Fits of three or four components to one 2-D blob lie on a ridge that
+plain EM climbs in thousands of passes: with a tenth for the ratio's
+shrink, one step checked and no memory of the slowest ratio, 54 of 60
+such fits (``scripts/bench_convergence.py --ridges``) claimed convergence, 11 of
 them more than 3 ``tol`` short, the worst 1,749; now 58 claim it, none
 more than 1.9 ``tol`` short, and the other two report ``converged_=False``
 at ``max_iter``. Over 16 default fits to small 2-D data sets (two blobs,
@@ -261,15 +259,14 @@ def aitken_remaining_gain(l0, l1, l2, resolution=0.0):
     gain : float
         0 when the last step gained nothing (a fixed point, up to rounding),
         ``inf`` when the increments do not shrink (``a >= 1``, or a first step
-        that gained nothing) or the last step lost more than rounding (the
-        regularised M-step moving a collapsing component): EM is not yet in
-        its linear phase, and the distance to the peak cannot be estimated.
+        that gained nothing): EM is not yet in its linear phase, and the
+        distance to the peak cannot be estimated.
     """
     d1 = l1 - l0
     d2 = l2 - l1
-    if abs(d2) <= resolution:
+    if d2 <= resolution:
         return 0.0
-    if d2 < 0.0 or d1 <= resolution or d2 >= d1:
+    if d1 <= resolution or d2 >= d1:
         return np.inf
     return d2 / (1.0 - d2 / d1)
 
@@ -325,9 +322,9 @@ def _steady_ratio(values, resolution, noise):
     ratio is noise.
     """
     d = np.diff(values)
-    if abs(d[-1]) <= resolution:
+    if d[-1] <= resolution:
         return True  # no gain left that rounding lets the ratio resolve
-    if d[-1] < 0.0 or (d[:-1] <= resolution).any():
+    if (d[:-1] <= resolution).any():
         return False
     ratios = d[1:] / d[:-1]
     # each increment is known to within ``noise``, each ratio to within this

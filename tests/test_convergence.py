@@ -73,8 +73,6 @@ def test_aitken_gain_at_a_fixed_point_and_outside_the_linear_phase():
     assert aitken_remaining_gain(-1.0, -0.5, -0.5) == 0.0  # no gain: a fixed point
     assert aitken_remaining_gain(-1.0, -0.9, -0.7) == np.inf  # increments grow
     assert aitken_remaining_gain(-1.0, -1.0, -0.9) == np.inf  # a stall, then a gain
-    assert aitken_remaining_gain(-1.0, -0.9, -0.9 - 1e-9, 1e-13) == np.inf  # a loss beyond rounding
-    assert aitken_remaining_gain(-1.0, -0.9, -0.9 - 1e-14, 1e-13) == 0.0  # a loss by rounding
     # values going up and down by rounding: no gain at the resolution, none measurable without
     assert aitken_remaining_gain(-5.0, -5.0 - 2e-8, -5.0) == np.inf
     assert aitken_remaining_gain(-5.0, -5.0 - 2e-8, -5.0, 2e-8) == 0.0
@@ -137,7 +135,6 @@ _PEAK_CASES = {
         )
         for seed, k, covariance_type in [
             (1003, 3, "full"), (992, 4, "full"), (995, 3, "diag"), (4, 3, "full"), (17, 3, "full"),
-            (17, 4, "full"),
         ]
     },
 }
@@ -154,13 +151,12 @@ def test_an_accelerated_fit_converges_only_at_the_peak(case):
     convergence. So must the components fitted to one blob, whose ratio of
     increments climbs for tens of passes after a jump (0.36, 0.40, 0.45 on
     its way to 0.9999): while ``1 - ratio`` could shrink by a tenth per
-    pass, they stopped 1,749, 36 and 22 tol short. Three more stopped
-    3,900, 220,000 and 46,000 tol short: after a jump the increments shrank
-    by 0.91 where they had shrunk by 0.994 before it (the slowest ratio
-    seen near the peak now bounds Aitken's); the fall from an extrapolated
-    point to its image was taken for rounding and blurred every ratio; a
-    loss of 1e-9 in a pass was read as "no gain left". Their peaks are
-    found by plain EM from the fit, for up to 40,000 passes.
+    pass, they stopped 1,749, 36 and 22 tol short. Two more stopped 3,900
+    and 220,000 tol short: after a jump the increments shrank by 0.91 where
+    they had shrunk by 0.994 before it (the slowest ratio seen near the peak
+    now bounds Aitken's); the fall from an extrapolated point to its image
+    was taken for rounding and blurred every ratio. Their peaks are found by
+    plain EM from the fit, for up to 40,000 passes.
     """
     data, make, further = _PEAK_CASES[case]
     X = data()
@@ -277,7 +273,6 @@ def test_steady_ratio_of_increments():
     assert _steady_ratio(climb[:4], 0.0, 2e-14) and _steady_ratio(climb[1:], 0.0, 2e-14)
     assert not _steady_ratio(climb, 0.0, 2e-14)
     assert not _steady_ratio(climb[:4], 0.0, 0.0)
-    assert not _steady_ratio(np.cumsum([0.0, 3e-9, 2e-9, -1e-9]), 1e-13, 0.0)  # a loss
     assert _steady_ratio([0.0, 1.0, 1.5, 1.5], 0.0, 0.0)  # no gain left
     assert not _steady_ratio([0.0, 1.0, 1.0, 1.5], 0.0, 0.0)  # a gain after none
     # increments within the resolution are rounding: no gain
