@@ -72,8 +72,8 @@ An extrapolation excites fast directions that decay within a few passes;
 three EM values right after it can show only their decay, and Aitken's
 estimate then misses a slower direction (fits stopped 1.9e-7 and 1.5e-4
 per sample short of the peak that way). So after a jump a run converges
-only when the rule holds on three consecutive triples of EM values (five plain passes)
-and the ratio of consecutive increments is steady across them
+only when the rule holds on three consecutive triples of EM values (five
+plain passes) and the ratio of consecutive increments is steady across them
 (``_steady_ratio``: ``1 - a`` shrinks by at most a hundredth per step, from
 one triple to the next and from the first to the last, up to what rounding
 can do to the ratios); while it is being confirmed, no extrapolation is
@@ -83,8 +83,8 @@ ratio can read 0.91 for tens of passes where it read 0.994 before it.
 Fits of three or four components to one 2-D blob lie on a ridge that
 plain EM climbs in thousands of passes: with a tenth for the ratio's
 shrink, one step checked and no memory of the slowest ratio, 54 of 60
-such fits (``scripts/bench_convergence.py --ridges``) claimed convergence, 11 of
-them more than 3 ``tol`` short, the worst 1,749; now 59 claim it, none
+such fits (``scripts/bench_convergence.py --ridges``) claimed convergence,
+11 of them more than 3 ``tol`` short, the worst 1,749; now 59 claim it, none
 more than 1.9 ``tol`` short, and the other reports ``converged_=False``
 at ``max_iter``. Over 16 default fits to small 2-D data sets (two blobs,
 overlapping Gaussians) the passes to the stop rose 11% (2,185 against
@@ -420,8 +420,13 @@ class _Run:
         values (up to ``_NOISE_UNITS`` units of the dtype's rounding, beyond
         which a decrease is not rounding) raises the resolution to it.
         """
+        return max(self.float64_resolution(lower_bound), self.measured_noise(lower_bound))
+
+    def measured_noise(self, lower_bound):
+        """The largest decrease measured between consecutive EM values, up to
+        ``_NOISE_UNITS`` units of the data dtype's rounding of the log-likelihood's size."""
         cap = _NOISE_UNITS * float(np.finfo(self.dtype).eps) * (1.0 + abs(lower_bound))
-        return max(self.float64_resolution(lower_bound), min(self.noise, cap))
+        return min(self.noise, cap)
 
     def gain_estimate(self, resolution):
         """Aitken's estimate of the gain still to come, from the last three EM values,
@@ -451,18 +456,14 @@ class _Run:
     def ratio_noise(self, lower_bound):
         """How far rounding can move one increment of the log-likelihood.
 
-        The largest decrease measured between consecutive EM values (exact
-        EM never decreases), up to ``_NOISE_UNITS`` units of the data
-        dtype's rounding as in :meth:`resolution`, and at least
-        ``_RATIO_NOISE_UNITS`` float64 units of the log-likelihood's size.
-        Far below :meth:`resolution`, which says whether an increment is a
-        gain at all: a ratio of increments a few hundred times that size is
-        known to a few parts in a thousand, finely enough to see it climb.
+        :meth:`measured_noise`, and at least ``_RATIO_NOISE_UNITS`` float64
+        units of the log-likelihood's size. Far below :meth:`resolution`,
+        which says whether an increment is a gain at all: a ratio of
+        increments a few hundred times that size is known to a few parts in
+        a thousand, finely enough to see it climb.
         """
-        size = 1.0 + abs(lower_bound)
-        cap = _NOISE_UNITS * float(np.finfo(self.dtype).eps) * size
-        floor = _RATIO_NOISE_UNITS * float(np.finfo(np.float64).eps) * size
-        return max(min(self.noise, cap), floor)
+        floor = _RATIO_NOISE_UNITS * float(np.finfo(np.float64).eps) * (1.0 + abs(lower_bound))
+        return max(self.measured_noise(lower_bound), floor)
 
     def float64_resolution(self, lower_bound):
         """The rounding of the log-likelihood's float64 sums, but at most a hundredth of ``tol``.

@@ -52,6 +52,7 @@ import io
 import os
 import re
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 
@@ -483,30 +484,27 @@ def _why_names(first, body):
     return None
 
 
-def numeric_names_row(path):
-    """The fields of a CSV file's first row when it is numbers that look like column names
-    (the row that :func:`read_csv` reads as data with a note), else None."""
-    sniffed = _sniff(path)
-    if sniffed.names is not None:
-        return None
-    rows = _sample_rows(path, sniffed.encoding, sniffed.delimiter, sniffed.comments[0])
-    return [v.strip() for v in rows[0]] if _why_names(rows[0], rows[1:]) else None
+class FirstRow(NamedTuple):
+    """A CSV file's first row, read as data because no header was found above it."""
+
+    fields: list  # its fields, stripped
+    looks_like_names: bool  # numbers that look like column names (see _why_names)
 
 
 def unnamed_first_row(path):
-    """The fields of a CSV file's first row when no header is found above the data, else None."""
+    """:class:`FirstRow` of a CSV file in which no header is found, else None."""
     sniffed = _sniff(path)
     if sniffed.names is not None:
         return None
     rows = _sample_rows(path, sniffed.encoding, sniffed.delimiter, sniffed.comments[0])
-    return [v.strip() for v in rows[0]]
+    return FirstRow([v.strip() for v in rows[0]], _why_names(rows[0], rows[1:]) is not None)
 
 
 def spells_names(row, names):
-    """Whether a first row read as data (:func:`unnamed_first_row`) is ``names`` as written,
+    """Whether a first row read as data (:attr:`FirstRow.fields`) is ``names`` as written,
     in their order: the header that ``df.to_csv`` writes for columns named 1, 2, 3, which
     no rule tells from a first row of counts 1, 2, 3."""
-    return row is not None and row == [str(n).strip() for n in names]
+    return row == [str(n).strip() for n in names]
 
 
 def _numeric_header_note(path, encoding, delimiter, comments):

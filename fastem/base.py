@@ -119,7 +119,6 @@ from ._init import INIT_METHODS, initial_moments, sample_size, start_method
 from . import _state
 from ._state import FITTED_ATTRIBUTES, ParameterState, check_kernel_params, check_parameter_arrays
 from ._threading import launch
-from ._tables import spells_names
 from ._validation import check_feature_names, check_random_state, check_scalar, without_pandas_index
 from .data import Chunks, as_source, is_dask_dataframe
 from .exceptions import ConvergenceWarning, EmptyComponentWarning, NotFittedError
@@ -610,28 +609,6 @@ def _rows_of_nan(X, reduce):
     return rows
 
 
-def _check_names_not_read_as_data(chunks, fitted_names):
-    """Refuse CSV chunks whose first row, read as data, spells the model's column names.
-
-    Names that are numbers (days 1, 2, 3 above counts, as ``df.to_csv``
-    writes them) do not tell a header from a row of data; a header read as
-    data would get a label of its own, and every label after it would
-    belong to the row above.
-    """
-    first = None if fitted_names is None else chunks.unnamed_first_row()
-    if first is None:
-        return
-    path, row = first
-    if spells_names(row, fitted_names):
-        raise ValueError(
-            f"The first row of {path!r} spells the column names the model was fitted with "
-            f"({row}), in their order, and was read as a row of data because they are "
-            "numbers: it is the header if they are names (df.to_csv writes names that are "
-            "numbers so), or a row of data that reads the same. Say which: "
-            "Chunks(..., header=True) or Chunks(..., header=False)."
-        )
-
-
 def _check_observed_rows(check_data, X):
     """Refuse rows whose every entry is missing, then run the family's ``check_data``.
 
@@ -1008,8 +985,9 @@ class BaseMixture:
             check_scalar(self.n_features_in_, "n_features_in_", numbers.Integral, min_val=1)
             # Before the anchors (e.g. the means) take part in the range check.
             self._check_fitted_parameters(self.n_features_in_)
-        if not reset and isinstance(X, Chunks):
-            _check_names_not_read_as_data(X, getattr(self, "feature_names_in_", None))
+        fitted_names = getattr(self, "feature_names_in_", None)
+        if not reset and fitted_names is not None and isinstance(X, Chunks):
+            X.check_first_row(fitted_names)
         allow_nan = self._fits_missing()
         check_data = self._check_data
         if allow_nan and statistics:

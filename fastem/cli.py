@@ -41,7 +41,6 @@ from ._tables import (
     choose_columns,
     csv_column_names,
     fill_csv,
-    numeric_names_row,
     parquet_column_names,
     read_columns,
     shortest_text,
@@ -848,11 +847,12 @@ def _data_for(model, args, column_indices=None, missing=False, dtype=None):
             # note) and holds the model's names, each once and nothing else
             # (wavelengths, years), is the header, not a row of data.
             try:
-                row = numeric_names_row(args.data)
+                first = unnamed_first_row(args.data)
             except ValueError as exc:
                 raise CommandError(str(exc)) from None
-            order = None if row is None else _names_in_row(fitted, row)
-            if order is None and spells_names(unnamed_first_row(args.data), fitted):
+            looks = first is not None and first.looks_like_names
+            order = _names_in_row(fitted, first.fields) if looks else None
+            if order is None and first is not None and spells_names(first.fields, fitted):
                 raise CommandError(
                     f"the first row of {args.data!r} spells the model's column names "
                     f"({', '.join(fitted)}), in their order: it is the header if they are names "

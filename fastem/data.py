@@ -44,7 +44,7 @@ import numpy as np
 
 from ._config import BLOCK_SIZE
 from ._init import sample_index, subsample
-from ._tables import TABLE_EXTENSIONS, read_table, unnamed_first_row
+from ._tables import TABLE_EXTENSIONS, read_table, spells_names, unnamed_first_row
 from ._validation import (
     check_array, check_sample_weight, check_total_weight, feature_names_of, masked_as_nan,
     without_pandas_index,
@@ -548,14 +548,26 @@ class Chunks:
             return load_npy(item, self.mmap_mode)
         return item
 
-    def unnamed_first_row(self):
-        """``(path, fields)`` of chunk 0's first row when it is a ``.csv`` file in which
-        ``header=None`` finds no header, else None."""
+    def check_first_row(self, fitted_names):
+        """Refuse a first ``.csv`` chunk whose first row, read as data, spells ``fitted_names``.
+
+        Names that are numbers (days 1, 2, 3 above counts, as ``df.to_csv``
+        writes them) do not tell a header from a row of data; a header read
+        as data would get a label of its own, and every label after it would
+        belong to the row above. Only with ``header=None``, which decides.
+        """
         path = _table_path(self.chunks[0]) if self.chunks else None
         if self.header is not None or path is None or not path.lower().endswith(".csv"):
-            return None
-        row = unnamed_first_row(path)
-        return None if row is None else (path, row)
+            return
+        first = unnamed_first_row(path)
+        if first is not None and spells_names(first.fields, fitted_names):
+            raise ValueError(
+                f"The first row of {path!r} spells the column names the model was fitted with "
+                f"({first.fields}), in their order, and was read as a row of data because they "
+                "are numbers: it is the header if they are names (df.to_csv writes names that "
+                "are numbers so), or a row of data that reads the same. Say which: "
+                "Chunks(..., header=True) or Chunks(..., header=False)."
+            )
 
     def _load_weights(self, item):
         return load_npy(item, self.mmap_mode) if _is_path(item) else item
