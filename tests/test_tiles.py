@@ -70,8 +70,8 @@ def test_mahalanobis_block_matches_numpy(dtype, n_features, n):
 @pytest.mark.parametrize("n_features", [1, 6, 9])
 @pytest.mark.parametrize("count", [1, 3, "all"])
 def test_regress_components_matches_numpy(dtype, row_dtype, out_dtype, n_features, count):
-    """The vector fill of one missing coordinate ``c`` under ``count`` components:
-    ``lane_means[c] - coefficients . (row - lane_means)``, a NaN in the row as 0."""
+    """The vector fill of one missing coordinate under ``count`` components, its deviation
+    from their means: ``-coefficients . (row - lane_means)``, a NaN in the row as 0."""
     lanes = regression_lanes()
     count = lanes if count == "all" else count
     rng = np.random.default_rng(n_features * 10 + count)
@@ -82,13 +82,13 @@ def test_regress_components_matches_numpy(dtype, row_dtype, out_dtype, n_feature
     block = rng.normal(loc=1.0, scale=3.0, size=(n_features, width)).astype(row_dtype)
     block[c, i] = np.nan
     out = np.full(o0 + lanes * stride + 1, -7.0, dtype=out_dtype)
-    regress_components(coefficients, r0, lane_means, g0, c, block.reshape(-1), i, width,
-                       n_features, out, o0, stride, count)
+    regress_components(coefficients, r0, lane_means, g0, block.reshape(-1), i, width, n_features,
+                       out, o0, stride, count)
 
     u = coefficients[r0 : r0 + n_features * lanes].astype(np.float64).reshape(n_features, lanes)
     m = lane_means[g0 : g0 + n_features * lanes].astype(np.float64).reshape(n_features, lanes)
     x = np.nan_to_num(block[:, i].astype(np.float64))
-    expected = m[c] - np.sum(u * (x[:, None] - m), axis=0)
+    expected = -np.sum(u * (x[:, None] - m), axis=0)
     written = o0 + stride * np.arange(lanes)
     tolerance = 1e-13 if out_dtype == np.float64 else 1e-6
     assert_allclose(out[written[:count]], expected[:count], rtol=tolerance, atol=tolerance)

@@ -609,7 +609,8 @@ class _GaussianComponents(BaseMixture):
     def _missing_kernel_arrays(self, pc):
         """The arrays the blocks for data with NaN add (``fastem.kernels.gaussian_missing``)."""
         if self.covariance_type in ("full", "tied"):
-            return [precisions_from_cholesky(pc, self.covariance_type)]
+            precisions = precisions_from_cholesky(pc, self.covariance_type)
+            return [precisions, np.zeros(self.means_.shape[1])]  # and the origin of deviations
         scales = np.broadcast_to(pc.reshape(len(pc), -1), self.means_.shape)
         return [np.log(scales) - 0.5 * _LOG_2PI, 1.0 / scales**2]
 

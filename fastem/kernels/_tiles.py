@@ -7,10 +7,10 @@ mahalanobis_block(xt, n, mean, factor, log_norm, out, prefetch)
     block, ``U`` upper triangular (a precision Cholesky factor).
 scatter_block(rd, d, n, square, prefetch)
     The lower triangle of ``rd @ d.T`` over the points of a block.
-regress_components(coefficients, r0, lane_means, g0, c, row, x0, x_stride, n_features, out,
-                   o0, stride, count)
-    A missing coordinate's conditional mean under a vector of components at
-    once, for data with missing values.
+regress_components(coefficients, r0, lane_means, g0, row, x0, x_stride, n_features, out, o0,
+                   stride, count)
+    A missing coordinate's conditional deviation from the mean under a
+    vector of components at once, for data with missing values.
 
 Why micro-kernels. The log-density of a 'full' component is a triangular
 matrix product per block, ``y = U^T d`` (``d`` the centred block, features
@@ -201,11 +201,11 @@ def regression_lanes():
 
 
 @intrinsic
-def _regress_lanes(typingctx, coefficients, r0, lane_means, g0, c, row, x0, x_stride, n_features,
+def _regress_lanes(typingctx, coefficients, r0, lane_means, g0, row, x0, x_stride, n_features,
                    out, o0, stride, count):
-    """OUT ``out[o0 + q stride] = lane_means[g0 + c L + q] - sum_{j < n_features}
-    coefficients[r0 + j L + q] (row[x0 + j x_stride] - lane_means[g0 + j L + q])`` for
-    ``q < count``, a NaN in ``row`` taken as 0.
+    """OUT ``out[o0 + q stride] = -sum_{j < n_features} coefficients[r0 + j L + q]
+    (row[x0 + j x_stride] - lane_means[g0 + j L + q])`` for ``q < count``, a NaN in
+    ``row`` taken as 0.
 
     ``L = regression_lanes()``: one vector per term, one lane per
     component, in float64. ``coefficients`` and ``lane_means`` are of one
@@ -230,11 +230,11 @@ def _regress_lanes(typingctx, coefficients, r0, lane_means, g0, c, row, x0, x_st
         vty = ir.VectorType(f64, lanes)
         c_data, m_data, x_data, o_data = (
             context.make_array(signature.args[a])(context, builder, args[a]).data
-            for a in (0, 2, 5, 9)
+            for a in (0, 2, 4, 8)
         )
-        r0, g0, c, x0, x_stride, n_features, o0, stride_out, count = (
+        r0, g0, x0, x_stride, n_features, o0, stride_out, count = (
             context.cast(builder, args[a], signature.args[a], types.intp)
-            for a in (1, 3, 4, 6, 7, 8, 10, 11, 12)
+            for a in (1, 3, 5, 6, 7, 9, 10, 11)
         )
         intp = context.get_value_type(types.intp)
         fmuladd = cgutils.get_or_insert_function(
@@ -277,9 +277,8 @@ def _regress_lanes(typingctx, coefficients, r0, lane_means, g0, c, row, x0, x_st
             add_term(builder.add(j, one), odd)
         with builder.if_then(builder.trunc(n_features, ir.IntType(1))):
             add_term(builder.sub(n_features, one), even)
-        mean = vector(m_data, builder.add(g0, builder.mul(c, stride)))
-        result = builder.fsub(mean, builder.fadd(builder.load(even), builder.load(odd)))
-        out_type = context.get_data_type(signature.args[9].dtype)
+        result = builder.fneg(builder.fadd(builder.load(even), builder.load(odd)))
+        out_type = context.get_data_type(signature.args[8].dtype)
         for q in range(lanes):
             index = ir.Constant(intp, q)
             with builder.if_then(builder.icmp_signed("<", index, count), likely=True):
@@ -291,7 +290,7 @@ def _regress_lanes(typingctx, coefficients, r0, lane_means, g0, c, row, x0, x_st
         return context.get_dummy_value()
 
     sig = types.void(
-        coefficients, r0, lane_means, g0, c, row, x0, x_stride, n_features, out, o0, stride, count
+        coefficients, r0, lane_means, g0, row, x0, x_stride, n_features, out, o0, stride, count
     )
     return sig, codegen
 
@@ -303,25 +302,26 @@ def _overload_regression_lanes():
 
 
 @njit(inline="always", **_JIT)
-def regress_components(coefficients, r0, lane_means, g0, c, row, x0, x_stride, n_features, out,
-                       o0, stride, count):
-    """Conditional means of one missing coordinate ``c`` under up to ``L`` components at once.
+def regress_components(coefficients, r0, lane_means, g0, row, x0, x_stride, n_features, out, o0,
+                       stride, count):
+    """Conditional deviations of one missing coordinate under up to ``L`` components at once.
 
-    OUT ``out[o0 + q stride] = lane_means[g0 + c L + q] - sum_{j < n_features}
-    coefficients[r0 + j L + q] (row[x0 + j x_stride] - lane_means[g0 + j L + q])``
-    for ``q < count``, a NaN in ``row`` taken as 0 (the missing coordinates of a
-    point, whose coefficients are 0), ``L = regression_lanes()`` (8 with 512-bit
+    OUT ``out[o0 + q stride] = -sum_{j < n_features} coefficients[r0 + j L + q]
+    (row[x0 + j x_stride] - lane_means[g0 + j L + q])`` for ``q < count``, a
+    NaN in ``row`` taken as 0 (the missing coordinates of a point, whose
+    coefficients are 0), ``L = regression_lanes()`` (8 with 512-bit
     registers, else 4). Component ``q`` of the vector is lane ``q`` of
     every ``L``-entry group: ``coefficients`` holds its regression row
     ``(P_MM^-1 P_MO)[a]`` (0 at the missing coordinates), ``lane_means``
-    its mean, ``row`` the point. Written as vector IR: a loop over
-    ``n_features`` whose body is a few vector operations, where per
-    component a dot product this short runs scalar. float64 arithmetic;
-    the terms of even ``j`` and of odd ``j`` are summed apart, each in
-    increasing ``j``, then added. ``out`` float64 or float32.
+    its mean, ``row`` the point; ``out`` then gets the missing coordinate's
+    conditional mean less the component's mean. Written as vector IR: a
+    loop over ``n_features`` whose body is a few vector operations, where
+    per component a dot product this short runs scalar. float64
+    arithmetic; the terms of even ``j`` and of odd ``j`` are summed apart,
+    each in increasing ``j``, then added. ``out`` float64 or float32.
     """
     _regress_lanes(
-        coefficients, r0, lane_means, g0, c, row, x0, x_stride, n_features, out, o0, stride, count
+        coefficients, r0, lane_means, g0, row, x0, x_stride, n_features, out, o0, stride, count
     )
 
 

@@ -471,8 +471,9 @@ def _diag_log_prob(params, xt, n, log_prob, work, prefetch):
 
 
 @njit(inline="always", **_JIT)
-def _full_component_accumulate(params, k, xt, n, resp_k, work, stats, prefetch):
-    """INOUT stats: 'full' component k's first and second moments of the block, weights resp_k."""
+def _full_component_accumulate(params, k, mean, xt, n, resp_k, work, stats, prefetch):
+    """INOUT stats: 'full' component k's first and second moments of the block about ``mean``
+    (its mean, or zeros for a block of deviations from it), weights resp_k."""
     n_components, n_features = params.means.shape
     d, rd, square = _statistics_rows(work, n_features)
     second = n_components * n_features + k * n_features * n_features
@@ -485,17 +486,17 @@ def _full_component_accumulate(params, k, xt, n, resp_k, work, stats, prefetch):
         if m == 0:
             return
         if m < n:
-            _centre_first_moments(xt, m, params.means[k], resp_k, d, rd, stats, k * n_features, points)
+            _centre_first_moments(xt, m, mean, resp_k, d, rd, stats, k * n_features, points)
             _outer_moments(d, rd, m, stats, second, square, prefetch)
             return
-    _centre_first_moments(xt, n, params.means[k], resp_k, d, rd, stats, k * n_features, None)
+    _centre_first_moments(xt, n, mean, resp_k, d, rd, stats, k * n_features, None)
     _outer_moments(d, rd, n, stats, second, square, prefetch)
 
 
 @njit(**_JIT)
 def _full_accumulate(params, xt, n, resp, work, stats, prefetch):
     for k in range(params.means.shape[0]):
-        _full_component_accumulate(params, k, xt, n, resp[k], work, stats, prefetch)
+        _full_component_accumulate(params, k, params.means[k], xt, n, resp[k], work, stats, prefetch)
 
 
 @njit(inline="always", **_JIT)
@@ -510,11 +511,13 @@ def _tied_weights(resp, n, inv_w):
 
 
 @njit(inline="always", **_JIT)
-def _tied_component_moments(params, k, xt, n, resp_k, u, stats, prefetch):
-    """INOUT u += resp_k (xt - means[k]) (set for k = 0); stats: component k's first moments."""
+def _tied_component_moments(k, mean, xt, n, resp_k, u, stats, prefetch):
+    """INOUT u += resp_k (xt - mean) (set for k = 0); stats: component k's first moments.
+
+    ``mean``: component k's, or zeros for a block of deviations from it.
+    """
     n_features = xt.shape[0]
     prefetch_next(prefetch)
-    mean = params.means[k]
     for j in range(n_features):
         m = mean[j]
         row = xt[j]
@@ -582,7 +585,7 @@ def _tied_accumulate(params, xt, n, resp, work, stats, prefetch):
     u, d, square = _statistics_rows(work, params.means.shape[1])
     _tied_weights(resp, n, inv_w)
     for k in range(params.means.shape[0]):
-        _tied_component_moments(params, k, xt, n, resp[k], u, stats, prefetch)
+        _tied_component_moments(k, params.means[k], xt, n, resp[k], u, stats, prefetch)
     _tied_scatter(n, resp, inv_w, u, d, square, stats, prefetch)
 
 

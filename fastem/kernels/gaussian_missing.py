@@ -33,23 +33,27 @@ a block without NaN runs the complete-data block of
 :mod:`fastem.kernels.gaussian`. A block with NaN groups its incomplete
 points by pattern (an open-addressing table on a bit per missing
 coordinate, then a counting sort of the block's point indices), finds each
-group's pattern in the pass's table, and copies itself (0 for NaN) into
-the per-partition scratch once per component. The conditional means of the
-missing coordinates of the points of tabled patterns (``m_M - P_MM^-1 P_MO
-d``) are written into every component's copy first (:func:`_fill_tabled`):
-one vector per missing coordinate holds as many
-components as a register has float64 lanes
+group's pattern in the pass's table, and copies itself into the
+per-partition scratch once per component, centred on that component's mean
+(``d = x - m``, 0 for NaN). The conditional deviations of the missing
+coordinates of the points of tabled patterns (``-P_MM^-1 P_MO d_O``, the
+conditional mean less ``m_M``) are written into every component's copy
+first (:func:`_fill_tabled`): one vector per missing coordinate holds as
+many components as a register has float64 lanes
 (:func:`~fastem.kernels._tiles.regress_components`); a product per
 component, the same arithmetic scalar, had taken 1.3 times the
 complete-data pass at 8 features, 4 components and 10% of entries
 missing. A pattern outside the table has its ``P_MM`` factored per block
-and component, and its points filled then. So each point's deviation from
-a component's mean in that component's copy is ``e``. Component by
-component, the complete-data blocks (vectorised over the points, tiled
-from 12 features on) then run on the component's copy: its log-density is
-``e^T P e`` plus the pattern's term; its statistics are ``r e`` and ``r e
-e^T``, to which each pattern adds its summed responsibilities times
-``P_MM^-1``: the blocks sum the responsibilities per pattern, and the
+and component, and its points filled then. So each point's column of a
+component's copy is its completed deviation ``e``, and a fill is of the
+size of the spread, whatever the distance of the means from the origin.
+Component by component, the complete-data blocks (vectorised over the
+points, tiled from 12 features on) then run on the component's copy
+without centring it again (the copy takes the place of the centred block
+they would build): its log-density is ``e^T P e`` plus the pattern's term;
+its statistics are ``r e`` and ``r e e^T`` (about the component's mean, as
+for complete data), to which each pattern adds its summed responsibilities
+times ``P_MM^-1``: the blocks sum the responsibilities per pattern, and the
 products are added once per pass (:func:`pattern_weight_entries`). The
 statistics block reuses the grouping and the copies that the log-density
 block left in the scratch (one copy refilled per component instead cost
@@ -74,14 +78,13 @@ import numpy as np
 from numba import njit, prange
 from numba.extending import overload
 
-from .._config import BLOCK_SIZE, FASTMATH
+from .._config import BLOCK_SIZE, FASTMATH, TILE_MIN_FEATURES
 from .gaussian import (
     _diag_component_log_prob,
     _first_square_moments,
     _float64_rows,
     _full_accumulate,
     _full_component_accumulate,
-    _full_component_log_prob,
     _full_log_prob,
     _statistics_rows,
     _tied_accumulate,
@@ -89,11 +92,12 @@ from .gaussian import (
     _tied_log_prob,
     _tied_scatter,
     _tied_weights,
-    _triangular_component_log_prob,
+    _triangular_log_prob,
     work_rows,
 )
 from ._fused import _typed, register_family_kernels
-from ._tiles import regress_components, regression_lanes
+from ._memory import prefetch_next
+from ._tiles import mahalanobis_block, regress_components, regression_lanes
 
 __all__ = [
     "DiagMissingParams",
@@ -120,6 +124,7 @@ class FullMissingParams(NamedTuple):
     precisions_cholesky: np.ndarray  # (n_components, n_features, n_features), upper
     log_norm: np.ndarray  # (n_components,)
     precisions: np.ndarray  # (n_components, n_features, n_features)
+    origin: np.ndarray  # (n_features,) zeros: the mean of a completed block's deviations
     pattern_slots: np.ndarray  # (n_slots, 2) int64, see PatternTable
     pattern_coordinates: np.ndarray  # (n_patterns, n_features + 1) int64
     pattern_offsets: np.ndarray  # (n_patterns,) int64
@@ -138,6 +143,7 @@ class TiedMissingParams(NamedTuple):
     shift: np.ndarray
     mapped_means: np.ndarray
     precisions: np.ndarray  # (n_features, n_features)
+    origin: np.ndarray  # (n_features,) zeros
     pattern_slots: np.ndarray
     pattern_coordinates: np.ndarray
     pattern_offsets: np.ndarray
@@ -348,31 +354,31 @@ def _group_patterns(xt, n, keys, points, member, order, first, starts, slots, sl
 
 
 @njit(inline="always", **_JIT)
-def _copy_block(xt, n, completed):
-    """OUT completed[:, :n] = xt[:, :n] with 0 for NaN."""
+def _copy_deviations(xt, n, means, k, completed):
+    """OUT completed[:, :n] = xt[:, :n] - means[k] (in the data's dtype, as the complete-data
+    blocks centre), 0 for NaN."""
     zero = _typed(xt, 0.0)
     for j in range(xt.shape[0]):
+        m = means[k, j]
         row = xt[j]
         out = completed[j]
         for i in range(n):
             v = row[i]
-            out[i] = v if v == v else zero
+            out[i] = v - m if v == v else zero
 
 
 @njit(inline="always", **_JIT)
-def _dense_pattern(precisions, k, means, miss, n_miss, factor, rows, dev):
+def _dense_pattern(precisions, k, miss, n_miss, factor, rows, dev):
     """Factor component k's ``P_MM``; copy its ``P_MO``.
 
     OUT ``factor``: the lower Cholesky factor ``L`` of ``P_MM`` (row-major,
     stride n_features), and ``dev[:n_miss]`` its reciprocal diagonal;
     ``rows``: ``P_M.`` with 0 at the missing coordinates (n_miss rows of
-    stride n_features); ``dev[n_features:][a] = rows[a] . means[k]``.
-    Returns ``log det P_MM / 2``. Only ``P_MM`` is factored: a point's
-    conditional mean then costs ``rows . x`` and two triangular solves of
-    size n_miss, as much as a product with a precomputed
-    ``P_MM^-1 P_MO``, which would cost n_miss solves of n_features per
-    pattern. (``means`` and ``k``, not a row view: a view costs a
-    reference count update on the shared array, which threads contend for.)
+    stride n_features). Returns ``log det P_MM / 2``. Only ``P_MM`` is
+    factored: a point's conditional deviation then costs ``rows . d`` and
+    two triangular solves of size n_miss, as much as a product with a
+    precomputed ``P_MM^-1 P_MO``, which would cost n_miss solves of
+    n_features per pattern.
     """
     D = precisions.shape[-1]
     half_log_det = 0.0
@@ -399,10 +405,6 @@ def _dense_pattern(precisions, k, means, miss, n_miss, factor, rows, dev):
             rows[a * D + j] = _precision(precisions, k, row, j)
         for c in range(n_miss):
             rows[a * D + miss[c]] = 0.0
-        s = 0.0
-        for j in range(D):
-            s += rows[a * D + j] * np.float64(means[k, j])
-        dev[D + a] = s
     return half_log_det
 
 
@@ -423,12 +425,13 @@ def _conditional_deviation(factor, n_miss, dev, D):
 
 
 @njit(inline="always", **_JIT)
-def _fill_conditional_means(completed, order, begin, end, means, k, miss, n_miss, factor, rows, dev):
-    """OUT completed[M, i] = m_M - P_MM^-1 P_MO (x_O - m_O), ``m = means[k]``, for the points order[begin:end].
+def _fill_conditional_deviations(completed, order, begin, end, miss, n_miss, factor, rows, dev):
+    """OUT completed[M, i] = -P_MM^-1 P_MO d_O, for the points order[begin:end].
 
     ``factor``, ``rows`` and ``dev`` from :func:`_dense_pattern`;
-    ``completed`` holds the points' observed coordinates (and finite
-    values at M, which ``rows`` ignores).
+    ``completed`` holds the points' deviations ``d`` from the component's
+    mean at their observed coordinates (and finite values at M, which
+    ``rows`` ignores).
     """
     D = completed.shape[0]
     for t in range(begin, end):
@@ -437,11 +440,10 @@ def _fill_conditional_means(completed, order, begin, end, means, k, miss, n_miss
             s = 0.0
             for j in range(D):
                 s += rows[a * D + j] * np.float64(completed[j, i])
-            dev[2 * D + a] = s - dev[D + a]
+            dev[2 * D + a] = s
         _conditional_deviation(factor, n_miss, dev, D)
         for a in range(n_miss):
-            m = miss[a]
-            completed[m, i] = np.float64(means[k, m]) - dev[2 * D + a]
+            completed[miss[a], i] = -dev[2 * D + a]
 
 
 @njit(inline="always", **_JIT)
@@ -593,7 +595,7 @@ def _pattern_terms(coordinates, offsets, precisions, terms, regressions, regress
             # The components whose regression this precision gives: k, or all ('tied').
             first, stop = (0, n_components) if n_precisions == 1 else (k, k + 1)
             base = offsets[p] + k * size
-            half_log_det = _dense_pattern(precisions, k, precisions[:, 0], miss, m, factor, rows, dev)
+            half_log_det = _dense_pattern(precisions, k, miss, m, factor, rows, dev)
             for j in range(D):
                 for a in range(m):
                     dev[2 * D + a] = rows[a * D + j]
@@ -918,9 +920,9 @@ def _complete_accumulate(params, xt, n, resp, work, stats, prefetch):
     raise NotImplementedError("_complete_accumulate is only callable from Numba code")
 
 
-def _component_log_prob(params, k, xt, n, out, work, prefetch):
-    """The complete-data log-densities of component k on the block (Numba only)."""
-    raise NotImplementedError("_component_log_prob is only callable from Numba code")
+def _factor(precisions_cholesky, k):
+    """Component k's precision Cholesky factor: 'full' has one per component, 'tied' one (Numba only)."""
+    raise NotImplementedError("_factor is only callable from Numba code")
 
 
 def _kind(params):
@@ -948,18 +950,24 @@ def _overload_complete_accumulate(params, xt, n, resp, work, stats, prefetch):
     return None
 
 
-@overload(_component_log_prob, inline="always", jit_options=_JIT)
-def _overload_component_log_prob(params, k, xt, n, out, work, prefetch):
-    if _kind(params) == "tied":
-        return lambda params, k, xt, n, out, work, prefetch: _triangular_component_log_prob(
-            xt, n, params.means[k], params.precisions_cholesky, params.log_norm[k], out, work,
-            prefetch,
-        )
-    if _kind(params) == "full":
-        return lambda params, k, xt, n, out, work, prefetch: _full_component_log_prob(
-            params, k, xt, n, out, work, prefetch
-        )
-    return None
+@overload(_factor, inline="always", jit_options=_JIT)
+def _overload_factor(precisions_cholesky, k):
+    if precisions_cholesky.ndim == 3:
+        return lambda precisions_cholesky, k: precisions_cholesky[k]
+    return lambda precisions_cholesky, k: precisions_cholesky
+
+
+@njit(inline="always", **_JIT)
+def _deviation_log_prob(params, k, e, n, out, work, prefetch):
+    """OUT out[i] = log_norm[k] - |U_k^T e[:, i]|^2 / 2 for i < n: component k's complete-data
+    log-density of its completed copy ``e``, deviations from its mean (centred already, so
+    that the block is not centred again)."""
+    factor = _factor(params.precisions_cholesky, k)
+    if e.shape[0] >= TILE_MIN_FEATURES:
+        mahalanobis_block(e, n, params.origin, factor, params.log_norm[k], out, prefetch)
+        return
+    prefetch_next(prefetch)
+    _triangular_log_prob(e, n, factor, params.log_norm[k], work[0], out)
 
 
 @njit(inline="always", **_JIT)
@@ -970,7 +978,7 @@ def _grouped_block(params, xt, n, work):
     when it has no NaN; nothing is then copied). The groups
     (:func:`_group_patterns`), ``tabled[g]`` (the index of group g's pattern
     in the pass's :class:`PatternTable`, or -1) and a copy of the block per
-    component (NaN as 0) are left in the scratch of
+    component, centred on its mean (NaN as 0), are left in the scratch of
     :func:`_pattern_scratch`, with n_groups and the number of groups whose
     pattern is not in the table, for :func:`_block_groups`.
     """
@@ -989,7 +997,7 @@ def _grouped_block(params, xt, n, work):
             n_untabled += tabled[g] < 0
         cursor[1] = n_untabled
         for k in range(n_components):
-            _copy_block(xt, n, completed[k])
+            _copy_deviations(xt, n, params.means, k, completed[k])
     return n_groups
 
 
@@ -1008,7 +1016,7 @@ def _block_groups(work, n_features, n_components):
 
 @njit(**_JIT)
 def _fill_tabled(regressions, regression_offsets, lane_means, coordinates, xt, n_groups, views):
-    """OUT completed[k, M, i]: every component's conditional means of the points of tabled patterns.
+    """OUT completed[k, M, i]: every component's conditional deviations of the points of tabled patterns.
 
     ``views[0]``, ``completed``: the block's copies, one per component
     (:func:`_pattern_scratch`). One call of
@@ -1039,7 +1047,7 @@ def _fill_tabled(regressions, regression_offsets, lane_means, coordinates, xt, n
                 c = coordinates[p, 1 + a]
                 for v in range(n_vectors):
                     regress_components(
-                        regressions, start + (a * n_vectors + v) * size, lane_means, v * size, c,
+                        regressions, start + (a * n_vectors + v) * size, lane_means, v * size,
                         source, i, xt.shape[1], D, out, (v * lanes * D + c) * width + i, D * width,
                         min(lanes, n_components - v * lanes),
                     )
@@ -1117,11 +1125,11 @@ def _tabled_covariances(terms, offsets, coordinates, n_groups, views, resp, stat
 
 
 @njit(**_JIT)
-def _fill_untabled(k, means, precisions, xt, completed, n_groups, views, resp_k, stats, offset):
+def _fill_untabled(k, precisions, xt, completed, n_groups, views, resp_k, stats, offset):
     """Component k's share of the block's patterns outside the table, factored here.
 
     Without ``resp_k`` (the log-density block): OUT ``completed[M, i]``, the
-    conditional means of the points of those patterns, and
+    conditional deviations of the points of those patterns, and
     ``corrections[g]``, with which the log-density of a point of group g's
     observed coordinates is the complete-data log-density of its completed
     copy plus it. With ``resp_k`` (the statistics block): INOUT
@@ -1136,16 +1144,14 @@ def _fill_untabled(k, means, precisions, xt, completed, n_groups, views, resp_k,
             continue
         begin, end = starts[g], starts[g + 1]
         n_miss = _missing_coordinates(xt, first[g], miss)
-        half_log_det = _dense_pattern(precisions, k, means, miss, n_miss, factor, rows, dev)
+        half_log_det = _dense_pattern(precisions, k, miss, n_miss, factor, rows, dev)
         if accumulate:
             weight = 0.0
             for t in range(begin, end):
                 weight += np.float64(resp_k[order[t]])
             _add_inverse(factor, n_miss, miss, weight, inverse, stats, offset, D)
         else:
-            _fill_conditional_means(
-                completed, order, begin, end, means, k, miss, n_miss, factor, rows, dev
-            )
+            _fill_conditional_deviations(completed, order, begin, end, miss, n_miss, factor, rows, dev)
             corrections[g] = n_miss * _HALF_LOG_2PI - half_log_det
 
 
@@ -1162,8 +1168,7 @@ def _fill_all(params, xt, n_groups, views):
 def _fill_component(params, k, xt, n_groups, views, resp_k, stats, offset):
     """:func:`_fill_untabled` for component k of ``params``."""
     return _fill_untabled(
-        k, params.means, params.precisions, xt, views[0][k], n_groups, views[1:], resp_k, stats,
-        offset,
+        k, params.precisions, xt, views[0][k], n_groups, views[1:], resp_k, stats, offset
     )
 
 
@@ -1175,10 +1180,11 @@ def _missing_log_prob(params, xt, n, log_prob, work, prefetch):
     """Log-densities of the observed coordinates ('full', 'tied'), component by component, on a completed copy.
 
     A block without NaN takes the complete-data block. Otherwise each
-    component's copy of the block has the missing coordinates of every
-    point filled with that component's conditional means (from the pass's
-    table, or one factorisation per pattern and component), the component's
-    complete-data log-density runs on its copy, and each pattern's term is
+    component's copy of the block, centred on its mean, has the missing
+    coordinates of every point filled with that component's conditional
+    deviations (from the pass's table, or one factorisation per pattern and
+    component), the component's complete-data log-density runs on its copy
+    (:func:`_deviation_log_prob`), and each pattern's term is
     added to its points. The grouping and the completed copies are left in
     ``work`` for the statistics block, which the fused E-step runs next on
     the same block.
@@ -1196,7 +1202,7 @@ def _missing_log_prob(params, xt, n, log_prob, work, prefetch):
         if n_untabled > 0:
             _fill_component(params, k, xt, n_groups, views, no_resp, dev, 0)
         out = log_prob[k]
-        _component_log_prob(params, k, completed[k], n, out, work, prefetch)
+        _deviation_log_prob(params, k, completed[k], n, out, work, prefetch)
         if n_untabled > 0:
             for g in range(n_groups):
                 if tabled[g] < 0:
@@ -1213,8 +1219,8 @@ def _missing_log_prob(params, xt, n, log_prob, work, prefetch):
 def _missing_accumulate(params, xt, n, resp, work, stats, prefetch):
     """Expected statistics of 'full' components, component by component.
 
-    The complete-data statistics of the block completed with the
-    component's conditional means, and per pattern the points' summed
+    The complete-data statistics of the component's completed copy of the
+    block (deviations from its mean), and per pattern the points' summed
     responsibilities times the component's conditional covariance of the
     missing coordinates. The block's grouping and completed copies are the
     ones :func:`_missing_log_prob` left in ``work``.
@@ -1229,7 +1235,7 @@ def _missing_accumulate(params, xt, n, resp, work, stats, prefetch):
         r = resp[k]
         if n_untabled > 0:
             _fill_component(params, k, xt, n_groups, views, r, stats, (n_components + k * D) * D)
-        _full_component_accumulate(params, k, completed[k], n, r, work, stats, prefetch)
+        _full_component_accumulate(params, k, params.origin, completed[k], n, r, work, stats, prefetch)
     _tabled_covariances(
         params.pattern_terms, params.pattern_offsets, params.pattern_coordinates, n_groups, views,
         resp, stats, n_components * D, stats[n_components * D * (1 + D):],
@@ -1266,7 +1272,7 @@ def _tied_missing_accumulate(params, xt, n, resp, work, stats, prefetch):
     u, d, square = _statistics_rows(work, D)
     _tied_weights(resp, n, inv_w)
     for k in range(n_components):
-        _tied_component_moments(params, k, completed[k], n, resp[k], u, stats, prefetch)
+        _tied_component_moments(k, params.origin, completed[k], n, resp[k], u, stats, prefetch)
     _tied_scatter(n, resp, inv_w, u, d, square, stats, prefetch)
     second = n_components * D
     weights = stats[second + D * D + n_components * n_components:]  # see pattern_weight_entries
@@ -1295,7 +1301,7 @@ def _tied_missing_accumulate(params, xt, n, resp, work, stats, prefetch):
             )
         else:
             n_miss = _missing_coordinates(xt, first[g], miss)
-            _dense_pattern(params.precisions, 0, params.means, miss, n_miss, factor, rows, dev)
+            _dense_pattern(params.precisions, 0, miss, n_miss, factor, rows, dev)
             _add_inverse(factor, n_miss, miss, weight, inverse, stats, second, D)
         pair = 0
         for k in range(n_components - 1):
