@@ -47,10 +47,6 @@ _LOG_2PI = np.log(2 * np.pi)
 # Relative error of the Mahalanobis terms above which float32 data are
 # evaluated in float64 (see GaussianMixture._cancels_in_float32).
 _CANCELLATION = 1e-4
-# Relative rounding of one point's second moments, by a float32 fill of a
-# missing coordinate, above which statistics passes over rows with NaN run in
-# float64 (see GaussianMixture._nan_rows_cancel_in_float32).
-_FILL_ROUNDING = 1e-4
 _FLOAT32_EPS = float(np.finfo(np.float32).eps)
 
 _ILL_DEFINED = (
@@ -396,41 +392,6 @@ class _GaussianComponents(BaseMixture):
             spread = spread + np.abs(means - self._tied_shift().astype(np.float64)).max(axis=0)
         terms = np.einsum("kl,klj->kj", spread, factors)
         return bool(_FLOAT32_EPS * terms.max() * factors.shape[-1] > _CANCELLATION)
-
-    def _nan_rows_cancel_in_float32(self, statistics):
-        """Whether float32 'full' or 'tied' blocks would lose precision on rows with NaN.
-
-        Such a block fills each missing ``x_l`` of a row with its
-        conditional mean under each component
-        (``fastem.kernels.gaussian_missing``), a number of the size of
-        ``|m_kl|`` that float32 rounds by ``delta_l = eps |m_kl|`` (for
-        'tied', the largest over the components).
-
-        * Log-densities (``statistics`` False): at the conditional mean the
-          observed-data Mahalanobis term is flat in the fill, so the
-          rounding changes it by ``|U^T delta|^2``, at most
-          ``D (max_j sum_l delta_l |U_lj|)^2``: computed again in float64
-          beyond ``_CANCELLATION``.
-        * Statistics (``statistics`` True): each fill enters the second
-          moments once, ``delta_l |x_l - m_kl|`` against a variance
-          ``s_kl^2``: in float64 when ``eps |m_kl| / s_kl`` exceeds
-          ``_FILL_ROUNDING``.
-
-        Means far from the origin against the spread make these large.
-        With one feature, a row with NaN has nothing observed: no fill.
-        """
-        if self.covariance_type in ("diag", "spherical") or not self._fits_missing():
-            return False
-        if self.means_.shape[1] == 1:
-            return False
-        spread, factors = self._spread_and_factors()
-        rounding = _FLOAT32_EPS * np.abs(np.asarray(self.means_, dtype=np.float64))
-        if self.covariance_type == "tied":
-            rounding = rounding.max(axis=0, keepdims=True)
-        if statistics:
-            return bool((rounding / spread).max() > _FILL_ROUNDING)
-        change = np.einsum("kl,klj->kj", rounding, factors).max()
-        return bool(factors.shape[-1] * change**2 > _CANCELLATION)
 
     def _spread_and_factors(self):
         """``(s, |U|)``: standard deviations (n, D) and absolute precision Cholesky factors (n, D, D),
