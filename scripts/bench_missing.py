@@ -80,6 +80,51 @@ def median_time(fn, repeats):
     return float(np.median(times))
 
 
+def speed_data(n_samples, fractions=(0.10, 0.20)):
+    """N x 8 points of a 4-component full mixture, and the same with each fraction of entries missing."""
+    rng = np.random.default_rng(0)
+    X, _ = mixture_data(rng, n_samples, 8, 4)
+    return X, {fraction: mcar(rng, X, fraction) for fraction in fractions}
+
+
+def pass_times(covariance_type, X, incomplete, repeats):
+    """Median seconds of one pass over the complete data and over each of ``incomplete``.
+
+    A model of ``covariance_type`` fitted to the complete data (5 passes
+    over its first 100,000 rows) runs its passes on: the complete data
+    with ``missing='error'`` and ``missing='em'``, and each array of
+    ``incomplete`` (``{fraction: data}``) with ``missing='em'``, each
+    validated and scanned for patterns once, as in ``fit``. Repeats are
+    interleaved, so that a change in the machine's load touches every pass
+    alike. Returns ``(name, seconds)`` pairs, the complete data's first,
+    and the model.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = GaussianMixture(
+            4, covariance_type=covariance_type, random_state=0, max_iter=5
+        ).fit(X[:100_000])
+    em = copy.copy(model)
+    em.missing = "em"
+    passes = [
+        ("complete data, missing='error'", model, model._validate_data(X, reset=False)),
+        ("complete data, missing='em'", em, em._validate_data(X, reset=False)),
+    ] + [
+        (f"{fraction:.0%} of entries missing, missing='em'", em,
+         em._validate_data(Xm, reset=False))
+        for fraction, Xm in incomplete.items()
+    ]
+    for _, m, source in passes:  # compile and warm up (the first pass does the scan)
+        m._summarize(source)
+    samples = [[] for _ in passes]
+    for _ in range(repeats):
+        for times, (_, m, source) in zip(samples, passes):
+            start = time.perf_counter()
+            m._summarize(source)
+            times.append(time.perf_counter() - start)
+    return [(name, float(np.median(t))) for (name, _, _), t in zip(passes, samples)], model
+
+
 def speed(args):
     if args.threads:
         import numba
@@ -88,40 +133,12 @@ def speed(args):
 
         fastem._threading.free_cores = lambda: None
         numba.set_num_threads(args.threads)
-    rng = np.random.default_rng(0)
-    n, d, k = args.n_samples, 8, 4
-    X, _ = mixture_data(rng, n, d, k)
-    incomplete = {fraction: mcar(rng, X, fraction) for fraction in (0.10, 0.20)}
+    X, incomplete = speed_data(args.n_samples)
     rows = []
     for covariance_type in args.covariance_types:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model = GaussianMixture(
-                k, covariance_type=covariance_type, random_state=0, max_iter=5
-            ).fit(X[:100_000])
-        em = copy.copy(model)
-        em.missing = "em"
-        # The data are validated and scanned for patterns once, as in fit; each
-        # pass is the fused kernel over them (the first, below, does the scan).
-        passes = [
-            ("complete data, missing='error'", model, model._validate_data(X, reset=False)),
-            ("complete data, missing='em'", em, em._validate_data(X, reset=False)),
-        ] + [
-            (f"{fraction:.0%} of entries missing, missing='em'", em,
-             em._validate_data(Xm, reset=False))
-            for fraction, Xm in incomplete.items()
-        ]
-        for _, m, source in passes:  # compile and warm up
-            m._summarize(source)
-        # Interleaved repeats: a change in the machine's load touches every pass alike.
-        samples = [[] for _ in passes]
-        for _ in range(args.repeats):
-            for times, (_, m, source) in zip(samples, passes):
-                start = time.perf_counter()
-                m._summarize(source)
-                times.append(time.perf_counter() - start)
-        times = [float(np.median(t)) for t in samples]
-        rows += [(covariance_type, name, t, t / times[0]) for (name, _, _), t in zip(passes, times)]
+        times, model = pass_times(covariance_type, X, incomplete, args.repeats)
+        base = times[0][1]
+        rows += [(covariance_type, name, t, t / base) for name, t in times]
         if covariance_type == "full":
             sk = model.to_sklearn()
 
@@ -130,10 +147,10 @@ def speed(args):
                 sk._m_step(X, log_resp)
 
             t = median_time(sklearn_step, args.repeats)
-            rows.append(("full", "scikit-learn E+M step, complete data", t, t / times[0]))
+            rows.append(("full", "scikit-learn E+M step, complete data", t, t / base))
     threads = f"{args.threads} thread(s)" if args.threads else "threads as the load allows"
-    print(f"\nOne EM iteration (pass) of a fit, N={n:,} D={d} K={k}, {cpu_model()}, {threads}; "
-          f"medians of {args.repeats}")
+    print(f"\nOne EM iteration (pass) of a fit, N={X.shape[0]:,} D={X.shape[1]} K=4, {cpu_model()}, "
+          f"{threads}; medians of {args.repeats}")
     for fraction, Xm in incomplete.items():
         share = np.isnan(Xm).any(axis=1).mean()
         print(f"({fraction:.0%} of entries missing leaves {share:.0%} of the rows incomplete)")
