@@ -431,3 +431,32 @@ def test_dask_blocks_are_scanned_once_per_fit(monkeypatch):
     in_memory = _fit(X, w, "full", start, 5)
     for name in ("weights_", "means_", "covariances_"):
         assert_allclose(getattr(lazy, name), getattr(in_memory, name), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_block_scratch_views_are_disjoint_and_past_the_complete_data_rows(dtype):
+    """Each view of :func:`_pattern_scratch` (the completed copies, the grouping's
+    vectors, the factor, ...) has bytes of its own, inside the work rows that
+    ``missing_work_rows`` sizes and past the rows the complete-data blocks use."""
+    from fastem._config import BLOCK_SIZE
+    from fastem.kernels.gaussian import work_rows
+
+    for n_features in range(1, 131):
+        for n_components in (1, 8, 9, 70):
+            work = np.zeros(
+                (gaussian_missing.missing_work_rows(n_features, n_components), BLOCK_SIZE),
+                dtype=dtype,
+            )
+            views = gaussian_missing._pattern_scratch.py_func(work, n_features, n_components)
+            start = work.__array_interface__["data"][0]
+            first = start + work_rows(n_features) * BLOCK_SIZE * work.itemsize
+            spans = sorted(
+                (v.__array_interface__["data"][0], v.__array_interface__["data"][0] + v.nbytes)
+                for v in views
+            )
+            # the last view (the inverse, D x D) whole: a short scratch would cut it
+            assert views[-1].size == n_features**2, (n_features, n_components)
+            assert spans[0][0] >= first, (n_features, n_components)
+            assert spans[-1][1] <= start + work.nbytes, (n_features, n_components)
+            for (_, end), (begin, _) in zip(spans, spans[1:]):
+                assert end <= begin, (n_features, n_components)

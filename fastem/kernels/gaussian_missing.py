@@ -178,7 +178,7 @@ _LAST_BIT = 1 << (_KEY_BITS - 1)
 @njit(**_JIT)
 def _scratch_length(n_features):
     """Float64 entries of the per-partition scratch that groups a block's points by pattern."""
-    return 13 * BLOCK_SIZE + 1 + 6 * n_features + 3 * n_features * n_features
+    return 13 * BLOCK_SIZE + 1 + 5 * n_features + 3 * n_features * n_features
 
 
 def missing_work_rows(n_features, n_components=0):
@@ -234,11 +234,11 @@ def _pattern_scratch(work, n_features, n_components):
         flat[11 * B + 1 : 12 * B + 1],  # corrections
         ints[12 * B + 1 : 13 * B + 1],  # tabled
         ints[o : o + D],  # miss
-        flat[o + D : o + 4 * D],  # dev: three vectors
-        flat[o + 4 * D : o + 6 * D],  # spare: two vectors
-        flat[o + 6 * D : o + 6 * D + D * D],  # factor
-        flat[o + 6 * D + D * D : o + 6 * D + 2 * D * D],  # rows
-        flat[o + 6 * D + 2 * D * D : o + 6 * D + 3 * D * D],  # inverse
+        flat[o + D : o + 3 * D],  # dev: two vectors
+        flat[o + 3 * D : o + 5 * D],  # spare: two vectors
+        flat[o + 5 * D : o + 5 * D + D * D],  # factor
+        flat[o + 5 * D + D * D : o + 5 * D + 2 * D * D],  # rows
+        flat[o + 5 * D + 2 * D * D : o + 5 * D + 3 * D * D],  # inverse
     )
 
 
@@ -410,8 +410,8 @@ def _dense_pattern(precisions, k, miss, n_miss, factor, rows, dev):
 
 @njit(inline="always", **_JIT)
 def _conditional_deviation(factor, n_miss, dev, D):
-    """INOUT dev[2D:2D + n_miss]: ``b = P_MO d_O`` in, ``P_MM^-1 b`` out (``L L^T``, reciprocal diagonal ``dev[:D]``)."""
-    b = 2 * D
+    """INOUT dev[D:D + n_miss]: ``b = P_MO d_O`` in, ``P_MM^-1 b`` out (``L L^T``, reciprocal diagonal ``dev[:D]``)."""
+    b = D
     for a in range(n_miss):
         s = dev[b + a]
         for p in range(a):
@@ -440,10 +440,10 @@ def _fill_conditional_deviations(completed, order, begin, end, miss, n_miss, fac
             s = 0.0
             for j in range(D):
                 s += rows[a * D + j] * np.float64(completed[j, i])
-            dev[2 * D + a] = s
+            dev[D + a] = s
         _conditional_deviation(factor, n_miss, dev, D)
         for a in range(n_miss):
-            completed[miss[a], i] = -dev[2 * D + a]
+            completed[miss[a], i] = -dev[D + a]
 
 
 @njit(inline="always", **_JIT)
@@ -581,7 +581,7 @@ def _pattern_terms(coordinates, offsets, precisions, terms, regressions, regress
     n_precisions, D = precisions.shape[0], precisions.shape[2]
     n_vectors = -(-n_components // lanes)
     miss = np.empty(D, dtype=np.int64)
-    dev = np.empty(3 * D)
+    dev = np.empty(2 * D)
     factor = np.empty(D * D)
     rows = np.empty(D * D)
     inverse = np.empty(D * D)
@@ -598,13 +598,13 @@ def _pattern_terms(coordinates, offsets, precisions, terms, regressions, regress
             half_log_det = _dense_pattern(precisions, k, miss, m, factor, rows, dev)
             for j in range(D):
                 for a in range(m):
-                    dev[2 * D + a] = rows[a * D + j]
+                    dev[D + a] = rows[a * D + j]
                 _conditional_deviation(factor, m, dev, D)
                 for a in range(m):
                     for c in range(first, stop):
                         g, q = divmod(c, lanes)
                         at = regression_offsets[p] + ((a * n_vectors + g) * D + j) * lanes + q
-                        regressions[at] = dev[2 * D + a]
+                        regressions[at] = dev[D + a]
             terms[base] = m * _HALF_LOG_2PI - half_log_det
             _add_inverse(factor, m, miss, 1.0, inverse, square, 0, D)
             covariance = base + 1
@@ -842,7 +842,7 @@ def _fold_pattern_weights(terms, offsets, coordinates, regressions, regression_o
     stride = _regression_stride(n_components, D)
     diff = np.empty(D)
     h = np.empty(D)
-    dev = np.empty(3 * D)
+    dev = np.empty(2 * D)
     miss = np.empty(D, dtype=np.int64)
     for p in order:
         m = coordinates[p, 0]
@@ -1327,7 +1327,7 @@ def _tied_missing_accumulate(params, xt, n, resp, work, stats, prefetch):
                         s = 0.0
                         for j in range(D):
                             s += rows[a * D + j] * diff[j]
-                        dev[2 * D + a] = s
+                        dev[D + a] = s
                     _conditional_deviation(factor, n_miss, dev, D)
                 _add_pair_correction(q, diff, h, dev, miss, n_miss, stats, second, D)
 
@@ -1342,22 +1342,22 @@ def _mean_difference(means, k, l, diff, h):
 
 @njit(inline="always", **_JIT)
 def _tabled_regression(regressions, start, stride, lanes, n_miss, diff, dev, D):
-    """OUT ``dev[2D:2D + n_miss] = P_MM^-1 P_MO diff``: the shared ('tied') regression of a tabled
+    """OUT ``dev[D:D + n_miss] = P_MM^-1 P_MO diff``: the shared ('tied') regression of a tabled
     pattern, lane 0 of its vectors from ``regressions[start:]`` (see :class:`PatternTable`)."""
     for a in range(n_miss):
         s = 0.0
         for j in range(D):
             s += np.float64(regressions[start + a * stride + j * lanes]) * diff[j]
-        dev[2 * D + a] = s
+        dev[D + a] = s
 
 
 @njit(inline="always", **_JIT)
 def _add_pair_correction(q, diff, h, dev, miss, n_miss, stats, second, D):
     """INOUT the lower triangle of the 'tied' ``sxx`` (``stats[second:]``) += ``q (diff h^T + h
     diff^T + h h^T)``, ``h = c_kl - diff`` (0 at the observed coordinates; see
-    :func:`_tied_missing_accumulate`) from ``dev[2D:]`` (:func:`_tabled_regression`)."""
+    :func:`_tied_missing_accumulate`) from ``dev[D:]`` (:func:`_tabled_regression`)."""
     for a in range(n_miss):
-        h[miss[a]] = -dev[2 * D + a] - diff[miss[a]]
+        h[miss[a]] = -dev[D + a] - diff[miss[a]]
     # Row j of M up to the diagonal, then column j below it at the observed coordinates.
     for a in range(n_miss):
         j = miss[a]
