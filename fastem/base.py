@@ -498,6 +498,10 @@ def _impute_chunk(model, state, key, X, out, first_row):
     """Fill ``out`` with ``X``, its NaN entries imputed under ``state`` (one chunk)."""
     resp = np.empty((X.shape[0], model.n_components), dtype=X.dtype)
     _kernel_output(model, state, "resp", X, resp)
+    # Normalised in float64: float32 probabilities sum to 1 within 1e-7 only,
+    # which times means 1e6 from the origin put an expectation 1.9 float32 units off.
+    resp = resp.astype(np.float64)
+    resp /= resp.sum(axis=1, keepdims=True)
     uniforms = None if key is None else row_uniforms(key, first_row, X.shape[0], X.shape[1] + 1)
     with _state.pinned(model, state):
         model._impute_rows(X, resp, uniforms, out)

@@ -907,7 +907,17 @@ class GaussianMixture(_GaussianComponents):
         return impute_with(self, X, draw, random_state, out)
 
     def _impute_rows(self, X, resp, uniforms, out):
-        """Family hook of :func:`fastem.base.impute_with`: fill one chunk."""
+        """Family hook of :func:`fastem.base.impute_with`: fill one chunk.
+
+        In float64 where the model's passes over float32 data run in float64
+        (:meth:`_computes_in_float64`: float64 parameters, or float32 ones
+        that would cancel), as its responsibilities were computed.
+        """
+        if self._computes_in_float64(X.dtype):
+            filled = np.empty(X.shape)
+            self._impute_rows(X.astype(np.float64), resp, uniforms, filled)
+            out[...] = filled
+            return
         params = self._kernel_params(X.dtype)
         if uniforms is None:
             choices, normals = np.empty(0), np.empty((0, X.shape[1]))
