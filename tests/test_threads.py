@@ -318,18 +318,73 @@ def test_the_team_shrinks_to_the_free_cores(monkeypatch):
         assert set(passes) == {expected}
 
 
+# The state of fastem._threading before its first reading of the load.
+_FIRST_READING = {"time": -np.inf, "free": None, "busy": None, "own": None}
+
+
 def test_free_cores_counts_other_processes_only(monkeypatch):
+    """The first reading, with no interval to measure CPU time over: the runnable tasks."""
     import fastem._threading as threading_
 
     cores = os.cpu_count()
-    for runnable, own, expected in ((1, 1, cores), (1 + cores, 1, 1), (1 + cores, 1 + cores, cores)):
+    cases = (
+        (1, 1, cores),
+        (1 + cores, 1, 1),
+        (1 + cores, 1 + cores, cores),
+        (2, 2, cores),  # this thread and one worker still spinning: nobody else
+        (3, 2, cores - 1),
+    )
+    for runnable, own, expected in cases:
         monkeypatch.setattr(threading_, "_runnable_tasks", lambda: runnable)
         monkeypatch.setattr(threading_, "_own_running_threads", lambda: own)
-        monkeypatch.setattr(threading_, "_load", {"time": -np.inf, "free": None})
+        monkeypatch.setattr(threading_, "_load", _FIRST_READING.copy())
         assert threading_.free_cores() == max(1, expected)
     monkeypatch.setattr(threading_, "_runnable_tasks", lambda: None)
-    monkeypatch.setattr(threading_, "_load", {"time": -np.inf, "free": None})
+    monkeypatch.setattr(threading_, "_load", _FIRST_READING.copy())
     assert threading_.free_cores() is None
+
+
+class _Clock:
+    """A stand-in for the ``time`` module of fastem._threading: wall and process clocks set by hand."""
+
+    def __init__(self):
+        self.now, self.own = 100.0, 10.0
+
+    def monotonic(self):
+        return self.now
+
+    def process_time(self):
+        return self.own
+
+
+def test_free_cores_counts_the_cpu_time_of_other_processes(monkeypatch):
+    """Between readings, the machine's busy CPU time less this process's own is the others' load."""
+    import fastem._threading as threading_
+
+    cores = os.cpu_count()
+    clock, busy = _Clock(), {"seconds": 5000.0}
+    monkeypatch.setattr(threading_, "time", clock)
+    monkeypatch.setattr(threading_, "_busy_cpu_seconds", lambda: busy["seconds"])
+    monkeypatch.setattr(threading_, "_runnable_tasks", lambda: 1 + cores)
+    monkeypatch.setattr(threading_, "_own_running_threads", lambda: 1)
+    monkeypatch.setattr(threading_, "_load", _FIRST_READING.copy())
+    assert threading_.free_cores() == 1  # first reading: the runnable tasks
+    steps = (
+        # seconds of wall time, of busy CPU time, of this process's CPU time; free cores
+        (1.0, cores, cores, cores),  # all of it this process's (its workers spinning)
+        (1.0, cores, 0.0, 1),  # all of it someone else's
+        (1.0, 1.2, 0.2, cores - 1),  # one other process
+        (1.0, 0.3, 0.0, cores),  # a third of a core is no core
+        (0.5, 0.5, 0.0, cores - 1),  # a whole core over half a second
+    )
+    for wall, busy_seconds, own_seconds, expected in steps:
+        clock.now += wall
+        busy["seconds"] += busy_seconds
+        clock.own += own_seconds
+        assert threading_.free_cores() == max(1, expected)
+    busy["seconds"] += cores
+    clock.now += threading_._LOAD_INTERVAL / 2
+    assert threading_.free_cores() == max(1, cores - 1)  # the last answer, reused
 
 
 @pytest.mark.filterwarnings("ignore::fastem.ConvergenceWarning")
