@@ -17,15 +17,14 @@ Busy machines
     a time slice before it even starts, and the others spin at the barrier
     meanwhile, on the cores the late thread needs: a 10,000-point fit that
     took 9 ms took 100 ms and more with one busy process per core. So the
-    team is sized to the cores that are free: :func:`free_cores` measures
-    the CPU time of other processes (Linux: ``/proc/stat`` less this
-    process's own CPU time) over the interval since its last reading, at
-    most every ``_LOAD_INTERVAL`` seconds, and the kernel runs on that many
-    threads. Counting runnable tasks instead, as it first did, counted the
-    process's own worker threads, which spin for a while after each
-    parallel region, and anything that ran for an instant: on a quiet
-    2-core machine about 30% of the readings said one core was busy, and
-    each such reading sent the next 0.1 s of passes to one thread.
+    team is sized to the cores that are free: :func:`free_cores` counts the
+    runnable tasks of other processes (Linux: ``/proc/loadavg`` less this
+    process's own running threads) that two readings in a row see, at most
+    every ``_LOAD_INTERVAL`` seconds, and the kernel runs on that many
+    threads. It once subtracted its own threads only when the machine looked
+    full: on a quiet 2-core machine Numba's worker, still spinning after the
+    last pass, counted as a busy core in 61-86 of 266 readings, and each
+    such reading sent the next 0.1 s of passes to one thread.
 
 At any thread count the kernels cut the data into the same partitions and
 reduce them in the same order: the results are bitwise the same.
@@ -74,10 +73,9 @@ _blas = {"controller": None, "limiter": None, "users": 0}
 
 # Seconds for which one reading of the machine's load is reused.
 _LOAD_INTERVAL = 0.1
-_load = {"time": -np.inf, "free": None, "busy": None, "own": None}
-
-# /proc/stat counts CPU time in clock ticks.
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+# The last reading; a later reading within _CONFIRM_SECONDS confirms its count.
+_load = {"time": -np.inf, "free": None, "others": None, "pid": None}
+_CONFIRM_SECONDS = 1.0
 
 
 def _needs_lock():
@@ -146,45 +144,36 @@ def _own_running_threads():
     return max(count, 1)
 
 
-def _busy_cpu_seconds():
-    """Seconds the machine's CPUs have spent busy since boot (Linux ``/proc/stat``), or None."""
-    try:
-        with open("/proc/stat", "rb") as f:
-            fields = f.readline().split()
-        # cpu user nice system idle iowait irq softirq steal ...
-        ticks = [int(value) for value in fields[1:9]]
-    except (OSError, ValueError):
-        return None
-    if len(ticks) < 8:
-        return None
-    return (sum(ticks) - ticks[3] - ticks[4]) / _CLOCK_TICKS
-
-
 def free_cores():
     """Cores not kept busy by other processes, at least 1; None where the load is unknown.
 
-    The load of other processes is the CPU time the machine spent busy
-    (Linux ``/proc/stat``, time stolen by a hypervisor included) less this
-    process's own CPU time, over the time since the last reading: fastem's
-    worker threads, which spin for a while after each parallel region, are
-    the process's own and do not count, and a task that runs for a moment
-    counts for that moment only. The first reading has no interval and
-    counts the runnable tasks instead (``/proc/loadavg``, less this
-    process's running threads). The answer is reused for ``_LOAD_INTERVAL``
-    seconds.
+    Counts the runnable tasks on the machine (Linux ``/proc/loadavg``) less
+    this process's own running threads: fastem's worker threads spin for a
+    while after each parallel region, and they are not load. A task that is
+    runnable for an instant would still shrink the team for the next
+    ``_LOAD_INTERVAL`` seconds, so a reading counts only the load that the
+    reading before it, if taken within ``_CONFIRM_SECONDS`` in this
+    process, also saw (the smaller of the two counts): a load that stays is
+    seen from the second reading on, and one that goes is forgotten at once.
+    The answer is reused for ``_LOAD_INTERVAL`` seconds. Safe to call from
+    several threads: each reads the last state once and replaces it whole.
     """
+    global _load
+    state = _load
     now = time.monotonic()
-    if now - _load["time"] < _LOAD_INTERVAL:
-        return _load["free"]
-    cores = os.cpu_count() or 1
-    busy, own = _busy_cpu_seconds(), time.process_time()
-    if busy is not None and _load["busy"] is not None:
-        others = (busy - _load["busy"] - (own - _load["own"])) / (now - _load["time"])
-        free = max(1, cores - max(0, round(others)))
-    else:
-        runnable = _runnable_tasks()
-        free = None if runnable is None else max(1, cores - (runnable - _own_running_threads()))
-    _load.update(time=now, free=free, busy=busy, own=own)
+    if now - state["time"] < _LOAD_INTERVAL:
+        return state["free"]
+    runnable = _runnable_tasks()
+    others = None if runnable is None else max(0, runnable - _own_running_threads())
+    free = None
+    if others is not None:
+        seen = others
+        confirms = state["pid"] == os.getpid() and now - state["time"] <= _CONFIRM_SECONDS
+        if confirms and state["others"] is not None:
+            seen = min(others, state["others"])
+        cores = os.cpu_count() or 1
+        free = max(1, cores - seen)
+    _load = {"time": now, "free": free, "others": others, "pid": os.getpid()}
     return free
 
 

@@ -319,11 +319,11 @@ def test_the_team_shrinks_to_the_free_cores(monkeypatch):
 
 
 # The state of fastem._threading before its first reading of the load.
-_FIRST_READING = {"time": -np.inf, "free": None, "busy": None, "own": None}
+_FIRST_READING = {"time": -np.inf, "free": None, "others": None, "pid": None}
 
 
 def test_free_cores_counts_other_processes_only(monkeypatch):
-    """The first reading, with no interval to measure CPU time over: the runnable tasks."""
+    """A first reading: the runnable tasks less this process's own running threads."""
     import fastem._threading as threading_
 
     cores = os.cpu_count()
@@ -333,6 +333,7 @@ def test_free_cores_counts_other_processes_only(monkeypatch):
         (1 + cores, 1 + cores, cores),
         (2, 2, cores),  # this thread and one worker still spinning: nobody else
         (3, 2, cores - 1),
+        (1, 3, cores),  # threads that ended between the two counts: never more than the cores
     )
     for runnable, own, expected in cases:
         monkeypatch.setattr(threading_, "_runnable_tasks", lambda: runnable)
@@ -345,46 +346,46 @@ def test_free_cores_counts_other_processes_only(monkeypatch):
 
 
 class _Clock:
-    """A stand-in for the ``time`` module of fastem._threading: wall and process clocks set by hand."""
+    """A stand-in for the ``time`` module of fastem._threading: a wall clock set by hand."""
 
     def __init__(self):
-        self.now, self.own = 100.0, 10.0
+        self.now = 100.0
 
     def monotonic(self):
         return self.now
 
-    def process_time(self):
-        return self.own
 
-
-def test_free_cores_counts_the_cpu_time_of_other_processes(monkeypatch):
-    """Between readings, the machine's busy CPU time less this process's own is the others' load."""
+@pytest.mark.skipif(os.cpu_count() < 2, reason="one core is always the floor")
+def test_free_cores_counts_a_load_that_two_readings_in_a_row_see(monkeypatch):
+    """A task runnable for an instant does not shrink the team; a load that stays does."""
     import fastem._threading as threading_
 
     cores = os.cpu_count()
-    clock, busy = _Clock(), {"seconds": 5000.0}
+    clock, runnable = _Clock(), {"tasks": 1}
     monkeypatch.setattr(threading_, "time", clock)
-    monkeypatch.setattr(threading_, "_busy_cpu_seconds", lambda: busy["seconds"])
-    monkeypatch.setattr(threading_, "_runnable_tasks", lambda: 1 + cores)
+    monkeypatch.setattr(threading_, "_runnable_tasks", lambda: runnable["tasks"])
     monkeypatch.setattr(threading_, "_own_running_threads", lambda: 1)
     monkeypatch.setattr(threading_, "_load", _FIRST_READING.copy())
-    assert threading_.free_cores() == 1  # first reading: the runnable tasks
     steps = (
-        # seconds of wall time, of busy CPU time, of this process's CPU time; free cores
-        (1.0, cores, cores, cores),  # all of it this process's (its workers spinning)
-        (1.0, cores, 0.0, 1),  # all of it someone else's
-        (1.0, 1.2, 0.2, cores - 1),  # one other process
-        (1.0, 0.3, 0.0, cores),  # a third of a core is no core
-        (0.5, 0.5, 0.0, cores - 1),  # a whole core over half a second
+        # seconds since the last reading, runnable tasks (this thread included); free cores
+        (0.0, 1, cores),
+        (0.2, 2, cores),  # another task, for an instant
+        (0.2, 2, cores - 1),  # it stays
+        (0.05, 1, cores - 1),  # within _LOAD_INTERVAL: the last answer
+        (0.2, 1, cores),  # it went
+        (5.0, 2, cores - 1),  # long after the last reading: nothing to confirm against
+        (0.2, 1 + cores, cores - 1),  # every core taken: seen as far as the last reading saw
+        (0.2, 1 + cores, 1),
     )
-    for wall, busy_seconds, own_seconds, expected in steps:
-        clock.now += wall
-        busy["seconds"] += busy_seconds
-        clock.own += own_seconds
-        assert threading_.free_cores() == max(1, expected)
-    busy["seconds"] += cores
-    clock.now += threading_._LOAD_INTERVAL / 2
-    assert threading_.free_cores() == max(1, cores - 1)  # the last answer, reused
+    for seconds, tasks, expected in steps:
+        clock.now += seconds
+        runnable["tasks"] = tasks
+        assert threading_.free_cores() == expected, (seconds, tasks)
+    # A forked child does not confirm against its parent's reading.
+    clock.now += 0.2
+    threading_._load = dict(threading_._load, pid=-1, others=0)
+    runnable["tasks"] = 2
+    assert threading_.free_cores() == cores - 1
 
 
 @pytest.mark.filterwarnings("ignore::fastem.ConvergenceWarning")
