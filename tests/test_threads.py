@@ -333,7 +333,7 @@ def test_free_cores_counts_other_processes_only(monkeypatch):
         (1 + cores, 1 + cores, cores),
         (2, 2, cores),  # this thread and one worker still spinning: nobody else
         (3, 2, cores - 1),
-        (1, 3, cores),  # threads that ended between the two counts: never more than the cores
+        (1, 3, cores),  # threads that started between the two counts: never more than the cores
     )
     for runnable, own, expected in cases:
         monkeypatch.setattr(threading_, "_runnable_tasks", lambda: runnable)
@@ -376,16 +376,28 @@ def test_free_cores_counts_a_load_that_two_readings_in_a_row_see(monkeypatch):
         (5.0, 2, cores - 1),  # long after the last reading: nothing to confirm against
         (0.2, 1 + cores, cores - 1),  # every core taken: seen as far as the last reading saw
         (0.2, 1 + cores, 1),
+        (0.2, 1, cores),
+        (1.0, 2, cores),  # a second after the last reading: still confirmed against it
+        (0.2, 1, cores),
+        (1.01, 2, cores - 1),  # just over a second: not
+        (0.2, None, None),  # the load unknown
+        (0.2, 2, cores - 1),  # nothing to confirm against
     )
     for seconds, tasks, expected in steps:
         clock.now += seconds
         runnable["tasks"] = tasks
         assert threading_.free_cores() == expected, (seconds, tasks)
-    # A forked child does not confirm against its parent's reading.
+    # A forked child does not confirm against its parent's reading, but does against its own.
     clock.now += 0.2
     threading_._load = dict(threading_._load, pid=-1, others=0)
     runnable["tasks"] = 2
     assert threading_.free_cores() == cores - 1
+    clock.now += 0.2
+    runnable["tasks"] = 1
+    assert threading_.free_cores() == cores
+    clock.now += 0.2
+    runnable["tasks"] = 2
+    assert threading_.free_cores() == cores
 
 
 @pytest.mark.filterwarnings("ignore::fastem.ConvergenceWarning")
