@@ -177,10 +177,11 @@ _LOCAL = threading.local()
 
 
 def _pins():
-    pins = getattr(_LOCAL, "pins", None)
-    if pins is None:
+    try:
+        return _LOCAL.pins
+    except AttributeError:  # this thread's first pin
         pins = _LOCAL.pins = {}
-    return pins
+        return pins
 
 
 _EMPTY = ParameterState()
@@ -259,7 +260,8 @@ def one_snapshot(function):
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
         model = args[0] if args else kwargs.get("model")
-        if not hasattr(type(model), "_parameter_names"):
+        if not hasattr(type(model), "_parameter_names") or id(model) in _pins():
+            # not a model, or already pinned in this thread (the pin is shared)
             return function(*args, **kwargs)
         with pinned(model):
             return function(*args, **kwargs)
@@ -331,12 +333,12 @@ def check_parameter_arrays(model, shapes, n_features):
             "or assign parameters that agree."
         )
 
+    state = current(model)  # read once: the checks run before the passes of a fit
     dtype = None
     for name in model._parameter_names:
-        try:
-            value = getattr(model, name)
-        except AttributeError:
-            raise error(f"{cls} has no {name}.") from None
+        value = state.get(name, ABSENT)
+        if value is ABSENT:
+            raise error(f"{cls} has no {name}.")
         if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
             kind = type(value).__name__
             what = f"dtype {value.dtype}" if isinstance(value, np.ndarray) else f"a {kind}"
@@ -355,7 +357,7 @@ def check_parameter_arrays(model, shapes, n_features):
             raise error(f"{name} has shape {value.shape}, expected {tuple(expected)}.")
         if not np.isfinite(value).all():
             raise error(f"{name} contains NaN or infinite values.")
-    weights = model.weights_
+    weights = state["weights_"]
     total = float(np.sum(weights, dtype=np.float64))
     tolerance = 1e-6 + 10 * weights.shape[0] * np.finfo(weights.dtype).eps
     if weights.ndim != 1 or (weights < 0).any() or abs(total - 1.0) > tolerance:

@@ -1296,8 +1296,9 @@ class BaseMixture:
             with np.errstate(over="ignore", invalid="ignore"):
                 self.weights_ = _mixing_weights(stats.nk).astype(self._dtype)
                 self._m_step_family(stats)
+            parameters = _state.current(self)
             for name in self._parameter_names:
-                if not np.isfinite(getattr(self, name)).all():
+                if not np.isfinite(parameters[name]).all():
                     raise ValueError(
                         f"The M-step gave non-finite {name}: the data and the current "
                         f"parameters are too far apart for {np.dtype(self._dtype).name} "
@@ -1855,8 +1856,12 @@ class BaseMixture:
 
     @property
     def _dtype(self):
-        # The model computes in the dtype of the data it was fitted on.
-        return self.weights_.dtype
+        # The model computes in the dtype of the data it was fitted on. Read from
+        # the state, not through __getattr__: several times in every pass.
+        weights = _state.current(self).get("weights_")
+        if weights is None:
+            raise AttributeError("weights_")  # then __getattr__ says that _dtype is missing
+        return weights.dtype
 
     def _cancels_in_float32(self):
         """Family hook: whether float32 log-densities would cancel under these parameters."""

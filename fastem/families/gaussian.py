@@ -512,8 +512,9 @@ class _GaussianComponents(BaseMixture):
         # The kernels read the upper triangle of each precision factor: it is
         # a Cholesky factor of a positive definite matrix when its diagonal is
         # positive. Covariances and precisions must have positive variances.
+        parameters = self._get_parameters()
         for name in ("covariances_", "precisions_cholesky_", "precisions_"):
-            value = getattr(self, name)
+            value = parameters[name]
             if self.covariance_type in ("full", "tied"):
                 value = np.diagonal(value, axis1=-2, axis2=-1)
             if not (value > 0).all():
@@ -541,20 +542,21 @@ class _GaussianComponents(BaseMixture):
         return log_det - 0.5 * n_features * _LOG_2PI
 
     def _kernel_params(self, dtype):
+        means = self.means_
         pc = np.asarray(self.precisions_cholesky_, dtype=np.float64)
-        log_norm = self._log_norm(pc, self.means_.shape[1])
+        log_norm = self._log_norm(pc, means.shape[1])
         if self.covariance_type in ("full", "tied"):
             # The blocks' matrix products read whole rows of the factor: what
             # lies below the diagonal of an assigned one must not count.
             pc = upper(pc)
-        arrays = [self.means_, pc, log_norm]
+        arrays = [means, pc, log_norm]
         if self.covariance_type == "tied":
             shift = self._tied_shift()
-            mapped = (np.asarray(self.means_, dtype=np.float64) - shift.astype(np.float64)) @ pc
+            mapped = (np.asarray(means, dtype=np.float64) - shift.astype(np.float64)) @ pc
             arrays += [shift, mapped]
         elif self.covariance_type in ("diag", "spherical"):
             # The blocks take 0.5 ((x - m) c)^2 as ((x - m) (c / sqrt 2))^2, one c per feature.
-            arrays[1] = np.broadcast_to(pc.reshape(len(pc), -1), self.means_.shape) * np.sqrt(0.5)
+            arrays[1] = np.broadcast_to(pc.reshape(len(pc), -1), means.shape) * np.sqrt(0.5)
         params_class = _KERNEL_PARAMS[self.covariance_type]
         if self._fits_missing():
             arrays += self._missing_kernel_arrays(pc)
@@ -562,9 +564,7 @@ class _GaussianComponents(BaseMixture):
         arrays = [np.ascontiguousarray(a, dtype=dtype) for a in arrays]
         if params_class in (FullMissingParams, TiedMissingParams):
             # No table of patterns until a pass over data gives one (_pass_kernel_params).
-            arrays += pattern_table(
-                np.empty(0, dtype=np.int64), self.means_.shape[1], None, self.means_, dtype
-            )
+            arrays += pattern_table(np.empty(0, dtype=np.int64), means.shape[1], None, means, dtype)
         return params_class(*arrays)
 
     def _missing_kernel_arrays(self, pc):
