@@ -106,6 +106,7 @@ import functools
 import inspect
 import math
 import numbers
+import operator
 import sys
 import time
 import warnings
@@ -728,6 +729,13 @@ def _init_parameter_names(cls):
     return tuple(sorted(names))
 
 
+@functools.cache
+def _hyper_parameter_getter(cls):
+    """``operator.attrgetter`` of the hyper-parameters of ``cls``: their tuple, in
+    ``get_params`` order. Built once per class; read twice in every pass."""
+    return operator.attrgetter(*cls._get_param_names())
+
+
 _one_snapshot = _state.one_snapshot
 
 
@@ -1070,7 +1078,7 @@ class BaseMixture:
 
     def _hyper_parameter_values(self):
         """The hyper-parameters' values, in ``get_params`` order (the objects themselves)."""
-        return tuple(getattr(self, name) for name in self._get_param_names())
+        return _hyper_parameter_getter(type(self))(self)
 
     def _pass_checks_on(self, before, n_features):
         """Count the M-step's parameters as checked when those of its pass, ``before``, were.
