@@ -289,9 +289,10 @@ def _mixing_weights(nk):
     """
     nk = np.asarray(nk, dtype=np.float64)
     weights = np.where(nk <= _EMPTY_SHARE * nk.sum(), 0.0, nk)
-    if not weights.sum() > 0:  # no mass anywhere: nothing tells the components apart
+    total = weights.sum()
+    if not total > 0:  # no mass anywhere: nothing tells the components apart
         return np.full(nk.shape, 1.0 / nk.shape[0])
-    return weights / weights.sum()
+    return weights / total
 
 
 def divisible_masses(nk):

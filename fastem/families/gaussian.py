@@ -144,6 +144,13 @@ def upper(matrices):
     return np.where(_upper_triangle(matrices.shape[-1])[3], matrices, 0.0)
 
 
+def lower(matrices, diagonal=True):
+    """``np.tril(matrices)`` (over the last two axes) with the cached mask; without the
+    ``diagonal``, ``np.tril(matrices, -1)``."""
+    mask = _upper_triangle(matrices.shape[-1])[3]
+    return np.where(mask.T, matrices, 0.0) if diagonal else np.where(mask, 0.0, matrices)
+
+
 def log_det_cholesky(precisions_cholesky, covariance_type, n_features):
     """``log det U`` of upper precision factors (half the log-determinant of the precisions).
 
@@ -356,7 +363,7 @@ class _GaussianComponents(BaseMixture):
         each point's centre c_i; the rest is sum_{k<l} Q_kl (m_k - m_l)(m_k - m_l)^T,
         a sum of positive semi-definite terms (see ``fastem.kernels.gaussian``).
         """
-        scatter = np.tril(sxx) + np.tril(sxx, -1).T
+        scatter = lower(sxx) + lower(sxx, diagonal=False).T
         q = np.triu(pairs, 1)
         k, l = np.nonzero(q)
         if len(k):
@@ -708,11 +715,11 @@ class _GaussianComponents(BaseMixture):
             if self.covariance_type == "tied":
                 sxx = self._tied_scatter(sxx, stats.moments["pairs"], shift)
             else:  # only the lower triangle is accumulated; mirror it
-                sxx = np.tril(sxx) + np.swapaxes(np.tril(sxx, -1), -1, -2)
+                sxx = lower(sxx) + np.swapaxes(lower(sxx, diagonal=False), -1, -2)
             # sum r (d - delta)(d - delta)^T = sxx - delta sx^T - sx delta^T + nk delta delta^T
             centred = (
-                np.einsum("ki,kj->kij", delta, sx) * -1.0
-                - np.einsum("ki,kj->kij", sx, delta)
+                delta[:, :, None] * sx[:, None, :] * -1.0
+                - sx[:, :, None] * delta[:, None, :]
                 + np.einsum("k,ki,kj->kij", nk, delta, delta)
             )
             if self.covariance_type == "full":
