@@ -65,6 +65,8 @@ from ._config import BLAS_MIN_FEATURES, SERIAL_WORK
 __all__ = ["free_cores", "launch", "parallel_section", "single_threaded_blas"]
 
 _LOCK = threading.Lock()
+# A context that does nothing: it keeps no state, so one serves every launch.
+_NO_OP = contextlib.nullcontext()
 
 # The BLAS limit, shared by concurrent kernel calls: set by the first, put
 # back by the last (a limit per call would restore another call's limit).
@@ -85,14 +87,13 @@ def _needs_lock():
         return True
 
 
-@contextlib.contextmanager
 def parallel_section():
-    """Context in which a ``parallel=True`` kernel may be called safely from any thread."""
-    if _needs_lock():
-        with _LOCK:
-            yield
-    else:
-        yield
+    """Context in which a ``parallel=True`` kernel may be called safely from any thread.
+
+    The lock itself, or a context that does nothing: no generator to start
+    on every launch.
+    """
+    return _LOCK if _needs_lock() else _NO_OP
 
 
 @contextlib.contextmanager
@@ -203,7 +204,7 @@ def launch(kernel, X, *args, cost_per_row=None):
         free = free_cores()
         if free is not None:
             team = min(threads, free)
-    blas = single_threaded_blas() if X.shape[1] >= BLAS_MIN_FEATURES else contextlib.nullcontext()
+    blas = single_threaded_blas() if X.shape[1] >= BLAS_MIN_FEATURES else _NO_OP
     if team == threads:
         with parallel_section(), blas:
             return kernel(view, *args)
