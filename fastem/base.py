@@ -1306,13 +1306,15 @@ class BaseMixture:
                 self.weights_ = _mixing_weights(stats.nk).astype(self._dtype)
                 self._m_step_family(stats)
             parameters = _state.current(self)
-            for name in self._parameter_names:
-                if not np.isfinite(parameters[name]).all():
-                    raise ValueError(
-                        f"The M-step gave non-finite {name}: the data and the current "
-                        f"parameters are too far apart for {np.dtype(self._dtype).name} "
-                        "arithmetic. Scale the data, or give initial parameters near the data."
-                    )
+            names = self._parameter_names
+            values = [parameters[name] for name in names]
+            if not _state.all_finite(values):
+                name = next(n for n, v in zip(names, values) if not np.isfinite(v).all())
+                raise ValueError(
+                    f"The M-step gave non-finite {name}: the data and the current "
+                    f"parameters are too far apart for {np.dtype(self._dtype).name} "
+                    "arithmetic. Scale the data, or give initial parameters near the data."
+                )
         except ValueError:
             _state.assign(self, before)  # a failed M-step leaves the model as it was
             raise
