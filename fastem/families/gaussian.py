@@ -259,9 +259,9 @@ class _GaussianComponents(BaseMixture):
         # data) has a precision that does not fit in it, or not even in float64.
         with np.errstate(over="ignore", invalid="ignore"):
             precisions = precisions_from_cholesky(precisions_cholesky, self.covariance_type)
-        if not np.isfinite(precisions).all():
+        largest = np.abs(precisions).max()  # NaN or inf when an entry is
+        if not np.isfinite(largest):
             raise ValueError(_ILL_DEFINED)
-        largest = np.abs(precisions).max()
         if largest > np.finfo(dtype).max:
             raise ValueError(
                 f"A component's precision reaches {largest:.3g}, beyond {dtype.name}'s largest "
@@ -271,7 +271,7 @@ class _GaussianComponents(BaseMixture):
                 "reg_covar."
             )
         self.precisions_cholesky_ = np.asarray(precisions_cholesky, dtype=dtype)
-        self.precisions_ = precisions.astype(dtype)
+        self.precisions_ = precisions.astype(dtype, copy=False)  # the state keeps a copy
 
     def _moment_shapes(self, n_features):
         K = self.n_components
