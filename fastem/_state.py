@@ -345,9 +345,12 @@ def check_parameter_arrays(model, shapes, n_features):
         )
 
     state = current(model)  # read once: the checks run before the passes of a fit
+    names = model._parameter_names
+    values = [state.get(name, ABSENT) for name in names]
+    # Each array is tested alone (below) only if this fails.
+    finite = all_finite([v for v in values if isinstance(v, np.ndarray) and v.dtype.kind == "f"])
     dtype = None
-    for name in model._parameter_names:
-        value = state.get(name, ABSENT)
+    for name, value in zip(names, values):
         if value is ABSENT:
             raise error(f"{cls} has no {name}.")
         if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
@@ -366,7 +369,7 @@ def check_parameter_arrays(model, shapes, n_features):
         expected = shapes.get(name)
         if expected is not None and value.shape != tuple(expected):
             raise error(f"{name} has shape {value.shape}, expected {tuple(expected)}.")
-        if not np.isfinite(value).all():
+        if not finite and not np.isfinite(value).all():
             raise error(f"{name} contains NaN or infinite values.")
     weights = state["weights_"]
     total = float(np.sum(weights, dtype=np.float64))
