@@ -178,14 +178,17 @@ def free_cores():
     return free
 
 
-def launch(kernel, X, *args, cost_per_row=None):
+def launch(kernel, X, *args, cost_per_row=None, serial=None):
     """Call the ``parallel=True`` kernel ``kernel(X, *args)`` safely from any thread.
 
     ``cost_per_row`` estimates the kernel's work per row of ``X`` in the units
     of ``SERIAL_WORK`` (default: the number of features, for kernels that
     read each entry once). Below ``SERIAL_WORK`` in total the kernel runs on
-    the calling thread alone; above, on at most as many threads as there are
-    free cores (see the module docstring).
+    the calling thread alone: ``serial(X, *args)``, a compilation of the
+    kernel without its parallel region that gives the same results, where
+    the caller has one, else the kernel on a team of one. Above, the kernel
+    runs on at most as many threads as there are free cores (see the module
+    docstring).
 
     The data are handed over as a read-only view. Numba compiles a separate
     specialisation for read-only arrays, and LLVM may vectorise the two
@@ -199,6 +202,8 @@ def launch(kernel, X, *args, cost_per_row=None):
     team = threads
     cost = X.shape[1] if cost_per_row is None else cost_per_row
     if X.shape[0] * cost < SERIAL_WORK:
+        if serial is not None:
+            return serial(view, *args)
         team = 1
     elif threads > 1:
         free = free_cores()

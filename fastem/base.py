@@ -126,6 +126,8 @@ from .exceptions import ConvergenceWarning, EmptyComponentWarning, NotFittedErro
 from .kernels import (
     fused_e_step,
     fused_e_step_uncached,
+    fused_e_step_serial,
+    fused_e_step_serial_uncached,
     fused_scratch,
     registered_families,
     registered_shapes,
@@ -1130,7 +1132,10 @@ class BaseMixture:
         check_kernel_params(
             params, registered_shapes(family), X, sample_weight, log_weights, outputs
         )
-        kernel = fused_e_step if cached else fused_e_step_uncached
+        kernel, serial = (
+            (fused_e_step, fused_e_step_serial) if cached
+            else (fused_e_step_uncached, fused_e_step_serial_uncached)
+        )
         n_partitions = n_partitions_for(X.shape[0], n_stats)
         n_work = self._work_rows(n_features)
         totals = launch(
@@ -1148,6 +1153,7 @@ class BaseMixture:
             outputs["resp"],
             fused_scratch(n_partitions, n_features, n_components, n_work, dtype),
             cost_per_row=n_stats,
+            serial=serial,
         )
         return self._fold_pass_statistics(params, totals, n_stats) if n_pass else totals
 

@@ -54,7 +54,7 @@ _COMPILE = """
 import numba
 import numpy as np
 from fastem import GaussianMixture
-from fastem.kernels import fused_e_step
+from fastem.kernels import fused_e_step_serial as fused_e_step  # the kernel of small fits
 
 X = np.random.default_rng(0).normal(size=(500, 3))
 GaussianMixture(2, covariance_type="diag", max_iter=2, tol=0).fit(X)

@@ -22,6 +22,8 @@ _cache.install()
 from ._fused import (
     fused_e_step,
     fused_e_step_uncached,
+    fused_e_step_serial,
+    fused_e_step_serial_uncached,
     fused_scratch,
     register_family_kernels,
     registered_families,
@@ -32,6 +34,8 @@ from ._memory import prefetch_next
 __all__ = [
     "fused_e_step",
     "fused_e_step_uncached",
+    "fused_e_step_serial",
+    "fused_e_step_serial_uncached",
     "fused_scratch",
     "prefetch_next",
     "register_family_kernels",

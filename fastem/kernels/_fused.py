@@ -34,11 +34,28 @@ Determinism: the data are cut into ``n_partitions`` runs of consecutive blocks,
 a number the driver derives from the data size only. Each partition
 accumulates serially into its own float64 row and the rows are summed in
 partition order, so the result does not depend on the number of threads.
+
+Compilation: a partition's work is one function, ``_partition_pass``,
+compiled once per family and dtype. Its callers are two small skeletons of
+the same source: ``fused_e_step`` runs the partitions in a parallel loop,
+``fused_e_step_serial`` one after the other on the calling thread, for
+calls too small to share (``fastem._threading.launch``); both sum the
+partitions in the same order and give the same bits. Numba compiles the
+body of a parallel loop twice, once typed and once more as the loop's own
+function; with a partition's work written inside the loop, a cold first
+fit of a 'full' model compiled for 19-22 s on the Zen 5 machine, against
+13 s now, where a first fit of 10,000 points needs only the serial
+skeleton (``scripts/measure_first_fit.py``). The partition borrows its
+arrays (``_borrowed``), as the body of a parallel loop does.
 """
+
+import types as pytypes
 
 import numpy as np
 from numba import njit, prange, types
-from numba.extending import overload
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
+from numba.np.arrayobj import make_array
 
 from .._config import BLOCK_SIZE, FASTMATH
 from ._math import exp32, exp64, log32, log64
@@ -48,6 +65,8 @@ __all__ = [
     "fused_e_step",
     "fused_scratch",
     "fused_e_step_uncached",
+    "fused_e_step_serial",
+    "fused_e_step_serial_uncached",
     "register_family_kernels",
     "registered_families",
     "registered_shapes",
@@ -259,6 +278,194 @@ def fused_scratch(n_partitions, n_features, n_components, n_work, dtype):
     return raw[start : start + n * dtype.itemsize].view(dtype)
 
 
+def _borrow(context, builder, typ, value):
+    """``value`` of Numba type ``typ`` with every array in it borrowed (see ``_borrowed``)."""
+    if isinstance(typ, types.Array):
+        view = make_array(typ)(context, builder, value=value)
+        view.meminfo = cgutils.get_null_value(view.meminfo.type)
+        view.parent = cgutils.get_null_value(view.parent.type)
+        return view._getvalue()
+    if isinstance(typ, types.BaseTuple):
+        for i, member in enumerate(typ):
+            borrowed = _borrow(context, builder, member, builder.extract_value(value, i))
+            value = builder.insert_value(value, borrowed, i)
+    return value
+
+
+@intrinsic
+def _borrowed(typingctx, value):
+    """``value`` (an array, or a tuple of arrays and scalars) with its arrays borrowed (Numba only).
+
+    A borrowed array has no reference to the owner of its memory (a null
+    meminfo, as the arrays in the body of a Numba parallel loop have), so
+    the views taken from it in the loops below count no references: with
+    the caller's arrays, every slice of a block took an atomic increment
+    and a decrement, and a serial pass of 'full' at one or two features ran
+    1.6x slower than the same code in a parallel loop. The caller's arrays
+    keep their memory alive until the partition returns.
+    """
+    def codegen(context, builder, signature, args):
+        return _borrow(context, builder, value, args[0])
+
+    return value(value), codegen
+
+
+def _partition_pass(
+    X, sample_weight, log_weights, params, b_first, b_end, accumulate,
+    out_log_prob, out_labels, out_resp, stats, xt, lp, work, top, scale, prefetch_state,
+):
+    """One partition of the fused E-step: blocks ``b_first`` to ``b_end`` into ``stats``.
+
+    Every loop over the points of a block is a separate, branch-free inner
+    loop so that LLVM vectorises it; the optional outputs are tested once per
+    block. Per-point arithmetic runs in the data's dtype; sums over the points
+    of a block (log-likelihood, component counts, the family's statistics)
+    are taken in float64 and added to ``stats`` once per block.
+    """
+    X, sample_weight, log_weights, params = _borrowed((X, sample_weight, log_weights, params))
+    out_log_prob, out_labels, out_resp = _borrowed((out_log_prob, out_labels, out_resp))
+    stats, xt, lp, work, top, scale = _borrowed((stats, xt, lp, work, top, scale))
+    prefetch_state = _borrowed(prefetch_state)
+    n_samples = X.shape[0]
+    n_components = log_weights.shape[0]
+    n_stats = stats.shape[0]
+    weighted = sample_weight.shape[0] > 0
+    want_log_prob = out_log_prob.shape[0] > 0
+    want_labels = out_labels.shape[0] > 0
+    want_resp = out_resp.shape[0] > 0
+    zero = _typed(X, 0.0)
+    one = _typed(X, 1.0)
+    minus_inf = _typed(X, -np.inf)
+    tiny = _tiny(X)
+    row_bytes = X.shape[1] * X.itemsize
+    for s in range(n_stats):
+        stats[s] = 0.0
+    prefetch = (X, prefetch_state)
+    prefetch_init(prefetch)
+    for b in range(b_first, b_end):
+        start = b * BLOCK_SIZE
+        n = min(BLOCK_SIZE, n_samples - start)
+        # The next block of this partition is fetched while this one is computed.
+        next_start = min(start + BLOCK_SIZE, b_end * BLOCK_SIZE, n_samples)
+        next_stop = min(next_start + BLOCK_SIZE, b_end * BLOCK_SIZE, n_samples)
+        prefetch_block(prefetch, next_start * row_bytes, next_stop * row_bytes)
+        Xb = X[start : start + n]
+        transpose_block(Xb, n, xt)
+
+        log_prob_block(params, xt, n, lp, work, prefetch)
+
+        # The maximum over components of the weighted log-densities. They
+        # are not stored: the exponentials below add the weights again,
+        # which saves a pass that writes the block.
+        lw = log_weights[0]
+        for i in range(n):
+            top[i] = lp[0, i] + lw
+        for k in range(1, n_components):
+            lw = log_weights[k]
+            for i in range(n):
+                top[i] = max(top[i], lp[k, i] + lw)
+        if want_labels:
+            # The first component that reaches the maximum, as argmax.
+            labels = out_labels[start : start + n]
+            for i in range(n):
+                labels[i] = 0
+            for k in range(n_components - 1, -1, -1):
+                lw = log_weights[k]
+                for i in range(n):
+                    labels[i] = k if lp[k, i] + lw == top[i] else labels[i]
+
+        # A point of zero density under every component (its maximum is
+        # -inf) is exponentiated around 0 instead: its sum is then 0, its
+        # log-likelihood -inf and its responsibilities 0, never NaN.
+        for i in range(n):
+            top[i] = top[i] if top[i] > minus_inf else zero
+
+        # Unnormalised responsibilities and their sum.
+        lw = log_weights[0]
+        for i in range(n):
+            e = _exp(lp[0, i] + (lw - top[i]))
+            lp[0, i] = e
+            scale[i] = e
+        for k in range(1, n_components):
+            lw = log_weights[k]
+            for i in range(n):
+                e = _exp(lp[k, i] + (lw - top[i]))
+                lp[k, i] = e
+                scale[i] += e
+
+        # Per-point log-likelihood (kept in `top`), then scale = weight / sum.
+        for i in range(n):
+            top[i] = top[i] + _log(scale[i])
+        if want_log_prob:
+            log_prob_b = out_log_prob[start : start + n]
+            for i in range(n):
+                log_prob_b[i] = top[i]
+        sum_w = 0.0
+        loglik = 0.0
+        if weighted:
+            weight_b = sample_weight[start : start + n]
+            for i in range(n):
+                loglik += weight_b[i] * np.float64(top[i])
+                w = _typed(X, weight_b[i])
+                scale[i] = w / scale[i] if scale[i] > zero else zero
+            for i in range(n):
+                sum_w += weight_b[i]
+        else:
+            for i in range(n):
+                loglik += np.float64(top[i])
+                scale[i] = one / scale[i] if scale[i] > zero else zero
+            sum_w = n
+        stats[0] += sum_w
+        stats[1] += loglik
+
+        # Responsibilities below the smallest normal number are set to 0.
+        # They add nothing to any statistic, and every operation on a
+        # subnormal number costs some hundred cycles on x86: in 'full'
+        # at 64 features, where points far from a component have
+        # responsibilities of 1e-310 and each one enters D * D products,
+        # a pass took ten times as long.
+        for k in range(n_components):
+            resp = lp[k]
+            s = 0.0
+            for i in range(n):
+                r = resp[i] * scale[i]
+                r = zero if r < tiny else r  # NaN stays NaN
+                resp[i] = r
+                s += np.float64(r)
+            stats[2 + k] += s
+        if want_resp:
+            resp_b = out_resp[start : start + n]
+            for k in range(n_components):
+                for i in range(n):
+                    resp_b[i, k] = lp[k, i]
+        if accumulate:
+            accumulate_block(params, xt, n, lp, work, stats[2 + n_components :], prefetch)
+
+
+def partition_pass(X, sample_weight, log_weights, params, b_first, b_end, accumulate,
+                   out_log_prob, out_labels, out_resp, stats, xt, lp, work, top, scale,
+                   prefetch_state):
+    """One partition of the fused E-step, compiled once per family and dtype (Numba only)."""
+    raise NotImplementedError("partition_pass is only callable from Numba code")
+
+
+def _partition_pass_overload(cached):
+    def typer(X, sample_weight, log_weights, params, b_first, b_end, accumulate,
+              out_log_prob, out_labels, out_resp, stats, xt, lp, work, top, scale,
+              prefetch_state):
+        if _family_block(params, 0, cached) is not None:
+            return _partition_pass
+        return None
+
+    return typer
+
+
+for _cached in (True, False):
+    overload(partition_pass, jit_options={
+        "cache": _cached, "nogil": True, "fastmath": FASTMATH,
+    })(_partition_pass_overload(_cached))
+
+
 def _fused_e_step(
     X,  # IN (n_samples, n_features), C-contiguous
     sample_weight,  # IN (n_samples,) or (0,) for unit weights
@@ -278,33 +485,18 @@ def _fused_e_step(
     Returns a float64 vector ``[sum of weights, log-likelihood, nk (n_components),
     family statistics (n_family_stats)]``. Scratch (transposed block,
     log-probabilities, per-point vectors, family work rows) is carved from
-    ``scratch``, one slice per partition.
-
-    Every loop over the points of a block is a separate, branch-free inner
-    loop so that LLVM vectorises it; the optional outputs are tested once per
-    block. Per-point arithmetic runs in the data's dtype; sums over the points
-    of a block (log-likelihood, component counts, the family's statistics)
-    are taken in float64 and added to the partition's accumulator once per
-    block.
+    ``scratch``, one slice per partition; each partition is a call of
+    ``_partition_pass``, and their rows are summed in partition order.
     """
     n_samples, n_features = X.shape
     n_components = log_weights.shape[0]
     n_stats = 2 + n_components + n_family_stats
     n_blocks = (n_samples + BLOCK_SIZE - 1) // BLOCK_SIZE
-    weighted = sample_weight.shape[0] > 0
-    want_log_prob = out_log_prob.shape[0] > 0
-    want_labels = out_labels.shape[0] > 0
-    want_resp = out_resp.shape[0] > 0
-    zero = _typed(X, 0.0)
-    one = _typed(X, 1.0)
-    minus_inf = _typed(X, -np.inf)
-    tiny = _tiny(X)
 
     # np.empty, not np.zeros: with parallel=True every np.zeros is a parallel
     # region of its own, and each region start waits for every thread.
     acc = np.empty((n_partitions, n_stats))
     prefetch_state = np.empty((n_partitions, _STATE_LEN), dtype=np.int64)
-    row_bytes = n_features * X.itemsize
     o_xt, o_lp, o_vec, o_work, _ = _scratch_sections(
         n_partitions, n_features, n_components, n_work, X.itemsize
     )
@@ -323,115 +515,13 @@ def _fused_e_step(
     )
 
     for p in prange(n_partitions):
-        stats = acc[p]
-        xt = xt_all[p]
-        lp = lp_all[p]
-        work = work_all[p]
-        top = vec_all[p, 0]
-        scale = vec_all[p, 1]
-        for s in range(n_stats):
-            stats[s] = 0.0
-        prefetch = (X, prefetch_state[p])
-        prefetch_init(prefetch)
-        b_end = (p + 1) * n_blocks // n_partitions
-        for b in range(p * n_blocks // n_partitions, b_end):
-            start = b * BLOCK_SIZE
-            n = min(BLOCK_SIZE, n_samples - start)
-            # The next block of this partition is fetched while this one is computed.
-            next_start = min(start + BLOCK_SIZE, b_end * BLOCK_SIZE, n_samples)
-            next_stop = min(next_start + BLOCK_SIZE, b_end * BLOCK_SIZE, n_samples)
-            prefetch_block(prefetch, next_start * row_bytes, next_stop * row_bytes)
-            Xb = X[start : start + n]
-            transpose_block(Xb, n, xt)
-
-            log_prob_block(params, xt, n, lp, work, prefetch)
-
-            # The maximum over components of the weighted log-densities. They
-            # are not stored: the exponentials below add the weights again,
-            # which saves a pass that writes the block.
-            lw = log_weights[0]
-            for i in range(n):
-                top[i] = lp[0, i] + lw
-            for k in range(1, n_components):
-                lw = log_weights[k]
-                for i in range(n):
-                    top[i] = max(top[i], lp[k, i] + lw)
-            if want_labels:
-                # The first component that reaches the maximum, as argmax.
-                labels = out_labels[start : start + n]
-                for i in range(n):
-                    labels[i] = 0
-                for k in range(n_components - 1, -1, -1):
-                    lw = log_weights[k]
-                    for i in range(n):
-                        labels[i] = k if lp[k, i] + lw == top[i] else labels[i]
-
-            # A point of zero density under every component (its maximum is
-            # -inf) is exponentiated around 0 instead: its sum is then 0, its
-            # log-likelihood -inf and its responsibilities 0, never NaN.
-            for i in range(n):
-                top[i] = top[i] if top[i] > minus_inf else zero
-
-            # Unnormalised responsibilities and their sum.
-            lw = log_weights[0]
-            for i in range(n):
-                e = _exp(lp[0, i] + (lw - top[i]))
-                lp[0, i] = e
-                scale[i] = e
-            for k in range(1, n_components):
-                lw = log_weights[k]
-                for i in range(n):
-                    e = _exp(lp[k, i] + (lw - top[i]))
-                    lp[k, i] = e
-                    scale[i] += e
-
-            # Per-point log-likelihood (kept in `top`), then scale = weight / sum.
-            for i in range(n):
-                top[i] = top[i] + _log(scale[i])
-            if want_log_prob:
-                log_prob_b = out_log_prob[start : start + n]
-                for i in range(n):
-                    log_prob_b[i] = top[i]
-            sum_w = 0.0
-            loglik = 0.0
-            if weighted:
-                weight_b = sample_weight[start : start + n]
-                for i in range(n):
-                    loglik += weight_b[i] * np.float64(top[i])
-                    w = _typed(X, weight_b[i])
-                    scale[i] = w / scale[i] if scale[i] > zero else zero
-                for i in range(n):
-                    sum_w += weight_b[i]
-            else:
-                for i in range(n):
-                    loglik += np.float64(top[i])
-                    scale[i] = one / scale[i] if scale[i] > zero else zero
-                sum_w = n
-            stats[0] += sum_w
-            stats[1] += loglik
-
-            # Responsibilities below the smallest normal number are set to 0.
-            # They add nothing to any statistic, and every operation on a
-            # subnormal number costs some hundred cycles on x86: in 'full'
-            # at 64 features, where points far from a component have
-            # responsibilities of 1e-310 and each one enters D * D products,
-            # a pass took ten times as long.
-            for k in range(n_components):
-                resp = lp[k]
-                s = 0.0
-                for i in range(n):
-                    r = resp[i] * scale[i]
-                    r = zero if r < tiny else r  # NaN stays NaN
-                    resp[i] = r
-                    s += np.float64(r)
-                stats[2 + k] += s
-            if want_resp:
-                resp_b = out_resp[start : start + n]
-                for k in range(n_components):
-                    for i in range(n):
-                        resp_b[i, k] = lp[k, i]
-            if accumulate:
-                accumulate_block(params, xt, n, lp, work, stats[2 + n_components :], prefetch)
+        partition_pass(
+            X, sample_weight, log_weights, params,
+            p * n_blocks // n_partitions, (p + 1) * n_blocks // n_partitions, accumulate,
+            out_log_prob, out_labels, out_resp,
+            acc[p], xt_all[p], lp_all[p], work_all[p], vec_all[p, 0], vec_all[p, 1],
+            prefetch_state[p],
+        )
 
     total = np.empty(n_stats)
     for s in range(n_stats):
@@ -442,6 +532,28 @@ def _fused_e_step(
     return total
 
 
+def _renamed(function, name):
+    """``function`` under another qualified name.
+
+    Numba names a function's disk-cache files after its qualified name and
+    keys their entries by signature alone: two cached dispatchers of one
+    function, one parallel and one not, would load each other's code.
+    """
+    twin = pytypes.FunctionType(
+        function.__code__, function.__globals__, name, function.__defaults__, function.__closure__
+    )
+    twin.__qualname__ = name
+    twin.__doc__ = function.__doc__
+    return twin
+
+
 # nogil: fits in several Python threads run their passes at the same time.
 fused_e_step = njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)(_fused_e_step)
 fused_e_step_uncached = njit(parallel=True, nogil=True, fastmath=FASTMATH)(_fused_e_step)
+# The same partitions one after the other on the calling thread, for calls
+# too small to share (``fastem._threading.launch``): no parallel region to
+# start or to compile. Both run the one compiled ``_partition_pass`` per
+# family and dtype, and sum the partitions in the same order.
+_serial = _renamed(_fused_e_step, "_fused_e_step_serial")
+fused_e_step_serial = njit(cache=True, nogil=True, fastmath=FASTMATH)(_serial)
+fused_e_step_serial_uncached = njit(nogil=True, fastmath=FASTMATH)(_serial)
