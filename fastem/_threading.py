@@ -7,10 +7,10 @@ which is local to the calling thread, and put back after the call.
 
 Small work
     Below ``SERIAL_WORK`` (see :mod:`fastem._config`) the kernel runs on the
-    calling thread alone: a team of one, with no other thread to wait for or
-    to wake. (A second compilation with ``parallel=False`` was tried: besides
-    a second compile, its float64 'full' fits differed from the parallel
-    kernel's in the last bits.)
+    calling thread alone, with no other thread to wait for or to wake: the
+    fused E-step as a compilation without a parallel region
+    (``fused_e_step_serial``, the same partitions in the same order, so the
+    same bits; it needs no lock), the other kernels on a team of one.
 Busy machines
     A parallel region ends at a barrier that waits for every thread of the
     team. When other processes keep the cores busy, a team thread waits for
@@ -201,15 +201,16 @@ def launch(kernel, X, *args, cost_per_row=None, serial=None):
     threads = numba.get_num_threads()
     team = threads
     cost = X.shape[1] if cost_per_row is None else cost_per_row
+    blas = single_threaded_blas() if X.shape[1] >= BLAS_MIN_FEATURES else _NO_OP
     if X.shape[0] * cost < SERIAL_WORK:
         if serial is not None:
-            return serial(view, *args)
+            with blas:
+                return serial(view, *args)
         team = 1
     elif threads > 1:
         free = free_cores()
         if free is not None:
             team = min(threads, free)
-    blas = single_threaded_blas() if X.shape[1] >= BLAS_MIN_FEATURES else _NO_OP
     if team == threads:
         with parallel_section(), blas:
             return kernel(view, *args)

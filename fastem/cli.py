@@ -36,6 +36,7 @@ import warnings
 
 import numpy as np
 
+from ._config import SERIAL_WORK
 from ._progress import ProgressLine, SelectionProgress
 from ._tables import (
     choose_columns,
@@ -1340,9 +1341,10 @@ def cmd_info(args):
     _emit(args, _model_summary(model, indices), lambda: _print_model(model, indices))
 
 
-# Points of the demo's warm-up fit: enough that its passes run in parallel
-# (above SERIAL_WORK, see fastem._threading.launch).
-_DEMO_WARMUP = 20_000
+# Points of the demo's warm-up fit: enough that its input checks and its
+# passes run in parallel (at least SERIAL_WORK entries, see
+# fastem._threading.launch), as those of the timed fit do.
+_DEMO_WARMUP = SERIAL_WORK
 
 
 def cmd_demo(args):
@@ -1364,10 +1366,11 @@ def cmd_demo(args):
         return sum(sum(k.stats.cache_misses.values()) for k in (fused_e_step, fused_e_step_serial))
 
     compiled_before = misses()
+    n_warmup = min(_DEMO_WARMUP, X.shape[0])
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        GaussianMixture(4, random_state=args.seed, max_iter=2).fit(X[:_DEMO_WARMUP])
+        GaussianMixture(4, random_state=args.seed, max_iter=2).fit(X[:n_warmup])
     warmup_seconds = time.perf_counter() - start
     compiled = misses() > compiled_before
 
@@ -1413,7 +1416,7 @@ def cmd_demo(args):
               f"log-likelihood per sample {model.lower_bound_:.6f}.")
         how = ("compiled the kernels" if compiled
                else "loaded the compiled kernels from Numba's disk cache")
-        print(f"First call: a 2-iteration warm-up fit on {_DEMO_WARMUP:,} points took {warmup_seconds:.2f} s "
+        print(f"First call: a 2-iteration warm-up fit on {n_warmup:,} points took {warmup_seconds:.2f} s "
               f"(it {how}; the arithmetic itself takes milliseconds).")
         print(f"Fit on {X.shape[0]:,} points, after the warm-up: {fit_seconds:.2f} s "
               f"({1000 * fit_seconds / max(model.n_iter_, 1):.1f} ms per iteration, "

@@ -253,3 +253,47 @@ def test_save_checks_only_what_load_knows(tmp_path):
     model.noise_ = np.full(PROBABILITIES.shape[1], 0.1)
     model.save(tmp_path / "m.npz")
     assert (tmp_path / "m.npz").stat().st_size > 0
+
+
+class _ListParams(NamedTuple):
+    means: np.ndarray  # (n_components, 1)
+    extra: object  # a Numba typed List: a field the kernels count references of
+
+
+@njit(cache=False)
+def _list_log_prob(params, xt, n, log_prob, work, prefetch):
+    for k in range(params.means.shape[0]):
+        for i in range(n):
+            log_prob[k, i] = -0.5 * (xt[0, i] - params.means[k, 0]) ** 2 + params.extra[0]
+
+
+@njit(cache=False)
+def _list_accumulate(params, xt, n, resp, work, stats, prefetch):
+    pass
+
+
+register_family_kernels(_ListParams, _list_log_prob, _list_accumulate, cache=False)
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_the_kernels_leave_the_references_of_a_params_field_as_they_were(parallel):
+    """The partitions borrow the params' arrays (no reference counting in their
+    loops); a field that is not an array keeps its count, call after call."""
+    from numba import typed
+    from numba.core.unsafe.refcount import get_refcount
+
+    from fastem.kernels import fused_e_step_serial_uncached, fused_e_step_uncached, fused_scratch
+
+    kernel = fused_e_step_uncached if parallel else fused_e_step_serial_uncached
+    count = njit(lambda value: get_refcount(value))
+    extra = typed.List([0.25])
+    params = _ListParams(np.array([[0.0], [1.0]]), extra)
+    X = np.random.default_rng(0).normal(size=(4096, 1))
+    before = count(extra)
+    for _ in range(3):
+        totals = kernel(
+            X, np.empty(0), np.log([0.5, 0.5]), params, 0, 4, 1, True, np.empty(0),
+            np.empty(0, np.int64), np.empty((0, 2)), fused_scratch(4, 1, 2, 1, np.float64),
+        )
+    assert count(extra) == before
+    assert list(extra) == [0.25] and totals[0] == X.shape[0]

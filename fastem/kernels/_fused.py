@@ -54,6 +54,7 @@ import types as pytypes
 import numpy as np
 from numba import njit, prange, types
 from numba.core import cgutils
+from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic, overload
 from numba.np.arrayobj import make_array
 
@@ -103,7 +104,8 @@ def register_family_kernels(params_class, log_prob_block, accumulate_block, *, c
         by the skeleton. It runs right after ``log_prob_block`` on the same
         block with the same ``work``, and may read what that left there.
     cache : bool, default=True
-        Whether the compiled skeleton for this family is cached on disk.
+        Whether the kernels compiled for this family (the skeletons'
+        partition, ``_partition_pass``) are cached on disk.
         Numba checks only the skeleton's own source file when it loads a cached
         kernel, and fastem's cache directory follows fastem's kernel sources
         only (``fastem.kernels._cache``): an edit or an upgrade of this
@@ -305,7 +307,9 @@ def _borrowed(typingctx, value):
     keep their memory alive until the partition returns.
     """
     def codegen(context, builder, signature, args):
-        return _borrow(context, builder, value, args[0])
+        # A new reference to whatever still counts them (a field that is not
+        # an array): the caller releases the result. Null meminfos count nothing.
+        return impl_ret_borrowed(context, builder, value, _borrow(context, builder, value, args[0]))
 
     return value(value), codegen
 
