@@ -1363,7 +1363,8 @@ def cmd_demo(args):
     # Its passes over all its points run in parallel, those of its start
     # over a subsample serially: both kernels are ready after it.
     def misses():
-        return sum(sum(k.stats.cache_misses.values()) for k in (fused_e_step, fused_e_step_serial))
+        kernels = (fused_e_step.skeleton, fused_e_step_serial.skeleton, fused_e_step.partition)
+        return sum(sum(k.stats.cache_misses.values()) for k in kernels)
 
     compiled_before = misses()
     n_warmup = min(_DEMO_WARMUP, X.shape[0])

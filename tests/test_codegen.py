@@ -89,9 +89,11 @@ def width(llvm):
     marks = [w for w in ("256", "512") if f'"prefer-vector-width"="{w}"' in llvm]
     return "+".join(marks) or "none"
 
-kernel = "".join(fused_e_step.inspect_llvm().values())
+# the skeleton and the partition it calls, where the vector loops are
+kernels = (fused_e_step.skeleton, fused_e_step.partition)
+kernel = "".join(llvm for k in kernels for llvm in k.inspect_llvm().values())
 user = "".join(users_sum.inspect_llvm().values()) + "".join(users_view.inspect_llvm().values())
-zmm = "".join(fused_e_step.inspect_asm().values()).count("%zmm")
+zmm = "".join(fused_e_step.partition.inspect_asm().values()).count("%zmm")
 probe = "".join(kernel_view.inspect_llvm().values())
 print(width(kernel), width(user), "define" in kernel and "define" in user, width(probe), zmm)
 """

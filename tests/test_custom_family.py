@@ -14,7 +14,8 @@ from typing import NamedTuple
 import numpy as np
 import pytest
 from numba import njit
-from numpy.testing import assert_allclose
+from numba.typed import List as typed_list
+from numpy.testing import assert_allclose, assert_array_equal
 from scipy import stats
 from scipy.special import logsumexp
 
@@ -297,3 +298,24 @@ def test_the_kernels_leave_the_references_of_a_params_field_as_they_were(paralle
         )
     assert count(extra) == before
     assert list(extra) == [0.25] and totals[0] == X.shape[0]
+
+
+def test_the_skeletons_call_the_partition_through_its_address_and_hold_no_copy_of_it():
+    """Each skeleton calls the one compiled partition of a family: no linked copy
+    that LLVM would optimise again with the skeleton (about 10 s of compilation
+    for the parallel skeleton's module, which held one), and the two give the same bits."""
+    from fastem.kernels import fused_e_step_serial_uncached, fused_e_step_uncached, fused_scratch
+
+    params = _ListParams(np.array([[0.0], [1.0]]), typed_list([0.25]))
+    X = np.random.default_rng(0).normal(size=(4096, 1))
+    totals = [
+        kernel(
+            X, np.empty(0), np.log([0.5, 0.5]), params, 0, 4, 1, True, np.empty(0),
+            np.empty(0, np.int64), np.empty((0, 2)), fused_scratch(4, 1, 2, 1, np.float64),
+        )
+        for kernel in (fused_e_step_serial_uncached, fused_e_step_uncached)
+    ]
+    assert_array_equal(totals[0], totals[1])
+    for kernel in (fused_e_step_serial_uncached, fused_e_step_uncached):
+        assert "_partition_pass" not in "".join(kernel.skeleton.inspect_llvm().values())
+    assert "_partition_pass" in "".join(fused_e_step_uncached.partition.inspect_llvm().values())

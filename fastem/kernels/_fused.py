@@ -36,23 +36,31 @@ accumulates serially into its own float64 row and the rows are summed in
 partition order, so the result does not depend on the number of threads.
 
 Compilation: a partition's work is one function, ``_partition_pass``,
-compiled once per family and dtype. Its callers are two small skeletons of
-the same source: ``fused_e_step`` runs the partitions in a parallel loop,
+compiled once per family and dtype by its own dispatcher and cached on its
+own. Its callers are two small skeletons of the same source:
+``fused_e_step`` runs the partitions in a parallel loop,
 ``fused_e_step_serial`` one after the other on the calling thread, for
 calls too small to share (``fastem._threading.launch``); both sum the
-partitions in the same order and give the same bits. Numba compiles the
-body of a parallel loop twice, once typed and once more as the loop's own
-function; with a partition's work written inside the loop, a cold first
-fit of a 'full' model compiled for 19-22 s on the Zen 5 machine, against
-13 s now, where a first fit of 10,000 points needs only the serial
-skeleton (``scripts/measure_first_fit.py``). The partition borrows its
-arrays (``_borrowed``), as the body of a parallel loop does.
+partitions in the same order and give the same bits. A skeleton calls the
+partition through its address (``_call_partition``), which the driver looks
+up once per argument types (:func:`partition_address`), rather than through
+a call that Numba links: a linked call puts a copy of the partition in the
+skeleton's module, and LLVM optimises that copy again with the skeleton.
+On the Zen 5 machine (``scripts/measure_first_fit.py``), a first fit of
+10,000 points compiled for 19-22 s with the partition's work written inside
+the parallel loop (Numba compiles a loop body twice), 13 s with a linked
+partition and the serial skeleton, and 11.3-11.8 s now; a first process
+that fits 10,000 and then 300,000 points compiles the parallel skeleton in
+0.6 s, where its linked copy took 10 s. The partition borrows its arrays
+(``_borrowed``), as the body of a parallel loop does.
 """
 
 import types as pytypes
 
 import numpy as np
-from numba import njit, prange, types
+from numba import njit, prange, typeof, types
+from numba._dispatcher import compute_fingerprint
+from numba.core.typing.typeof import Purpose
 from numba.core import cgutils
 from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic, overload
@@ -315,23 +323,43 @@ def _borrowed(typingctx, value):
 
 
 def _partition_pass(
-    X, sample_weight, log_weights, params, b_first, b_end, accumulate,
-    out_log_prob, out_labels, out_resp, stats, xt, lp, work, top, scale, prefetch_state,
+    p, X, sample_weight, log_weights, params, n_family_stats, n_partitions, n_work, accumulate,
+    out_log_prob, out_labels, out_resp, scratch, acc, prefetch_states,
 ):
-    """One partition of the fused E-step: blocks ``b_first`` to ``b_end`` into ``stats``.
+    """Partition ``p`` of the fused E-step: its blocks into ``acc[p]``.
+
+    The arguments are those of the skeleton (:func:`_fused_e_step`), and
+    ``acc`` and ``prefetch_states``, one row per partition. The partition
+    carves its scratch from ``scratch`` (see :func:`fused_scratch`).
 
     Every loop over the points of a block is a separate, branch-free inner
     loop so that LLVM vectorises it; the optional outputs are tested once per
     block. Per-point arithmetic runs in the data's dtype; sums over the points
     of a block (log-likelihood, component counts, the family's statistics)
-    are taken in float64 and added to ``stats`` once per block.
+    are taken in float64 and added to ``acc[p]`` once per block.
     """
     X, sample_weight, log_weights, params = _borrowed((X, sample_weight, log_weights, params))
     out_log_prob, out_labels, out_resp = _borrowed((out_log_prob, out_labels, out_resp))
-    stats, xt, lp, work, top, scale = _borrowed((stats, xt, lp, work, top, scale))
-    prefetch_state = _borrowed(prefetch_state)
-    n_samples = X.shape[0]
+    scratch, acc, prefetch_states = _borrowed((scratch, acc, prefetch_states))
+    n_samples, n_features = X.shape
     n_components = log_weights.shape[0]
+    n_blocks = (n_samples + BLOCK_SIZE - 1) // BLOCK_SIZE
+    b_first = p * n_blocks // n_partitions
+    b_end = (p + 1) * n_blocks // n_partitions
+    o_xt, o_lp, o_vec, o_work, _ = _scratch_sections(
+        n_partitions, n_features, n_components, n_work, X.itemsize
+    )
+    n_rows = max(n_work, 1)
+    xt = scratch[o_xt + p * n_features * BLOCK_SIZE : o_xt + (p + 1) * n_features * BLOCK_SIZE]
+    xt = xt.reshape((n_features, BLOCK_SIZE))
+    lp = scratch[o_lp + p * n_components * BLOCK_SIZE : o_lp + (p + 1) * n_components * BLOCK_SIZE]
+    lp = lp.reshape((n_components, BLOCK_SIZE))
+    top = scratch[o_vec + 2 * p * BLOCK_SIZE : o_vec + (2 * p + 1) * BLOCK_SIZE]
+    scale = scratch[o_vec + (2 * p + 1) * BLOCK_SIZE : o_vec + (2 * p + 2) * BLOCK_SIZE]
+    work = scratch[o_work + p * n_rows * BLOCK_SIZE : o_work + (p + 1) * n_rows * BLOCK_SIZE]
+    work = work.reshape((n_rows, BLOCK_SIZE))
+    stats = acc[p]
+    prefetch_state = prefetch_states[p]
     n_stats = stats.shape[0]
     weighted = sample_weight.shape[0] > 0
     want_log_prob = out_log_prob.shape[0] > 0
@@ -446,31 +474,75 @@ def _partition_pass(
             accumulate_block(params, xt, n, lp, work, stats[2 + n_components :], prefetch)
 
 
-def partition_pass(X, sample_weight, log_weights, params, b_first, b_end, accumulate,
-                   out_log_prob, out_labels, out_resp, stats, xt, lp, work, top, scale,
-                   prefetch_state):
-    """One partition of the fused E-step, compiled once per family and dtype (Numba only)."""
-    raise NotImplementedError("partition_pass is only callable from Numba code")
+# One compilation per family and dtype; a family registered with
+# ``cache=False`` has its partitions compiled by the uncached dispatcher.
+_PARTITION = {
+    cached: njit(cache=cached, nogil=True, fastmath=FASTMATH)(_partition_pass)
+    for cached in (True, False)
+}
+# The partition's arguments after the skeleton's own: ``acc`` and ``prefetch_states``.
+_PARTITION_ROWS = (types.float64[:, ::1], types.int64[:, ::1])
 
 
-def _partition_pass_overload(cached):
-    def typer(X, sample_weight, log_weights, params, b_first, b_end, accumulate,
-              out_log_prob, out_labels, out_resp, stats, xt, lp, work, top, scale,
-              prefetch_state):
-        if _family_block(params, 0, cached) is not None:
-            return _partition_pass
-        return None
+@intrinsic
+def _call_partition(typingctx, address, p, args):
+    """Call the compiled ``_partition_pass`` at ``address`` on partition ``p`` (Numba only).
 
-    return typer
+    ``args`` is the tuple of the partition's arguments after ``p``; the
+    function at ``address`` must have been compiled for exactly their types
+    (:func:`partition_address`). A call through a pointer, rather than a
+    call Numba links: the skeleton's module holds no copy of the partition
+    that LLVM would optimise once more with it, and the skeleton and the
+    partition are compiled, cached and loaded each on its own.
+    """
+    argtypes = (types.int64,) + tuple(args.types)
+
+    def codegen(context, builder, signature, llargs):
+        address_value, p_value, args_value = llargs
+        fnty = context.call_conv.get_function_type(types.none, argtypes)
+        callee = builder.inttoptr(address_value, fnty.as_pointer())
+        values = [context.cast(builder, p_value, signature.args[1], types.int64)]
+        values += [builder.extract_value(args_value, i) for i in range(len(args))]
+        status, _ = context.call_conv.call_function(builder, callee, types.none, argtypes, values)
+        with cgutils.if_unlikely(builder, status.is_error):
+            context.call_conv.return_status_propagate(builder, status)
+        return context.get_dummy_value()
+
+    return types.none(address, p, args), codegen
 
 
-for _cached in (True, False):
-    overload(partition_pass, jit_options={
-        "cache": _cached, "nogil": True, "fastmath": FASTMATH,
-    })(_partition_pass_overload(_cached))
+_ADDRESSES = {}
+
+
+def partition_address(cached, args):
+    """The address of ``_partition_pass`` compiled for the skeleton's arguments ``args``.
+
+    Compiles it (or loads it from the disk cache) on the first call for
+    their types. ``args``: the skeleton's arguments after the address, ``X``
+    the read-only view that :func:`fastem._threading.launch` passes.
+    """
+    try:
+        key = (cached, type(args[3]), compute_fingerprint(args))
+    except (NotImplementedError, TypeError, ValueError):
+        key = None  # a field Numba cannot fingerprint: type the arguments every call
+    address = _ADDRESSES.get(key)
+    if address is None:
+        dispatcher = _PARTITION[cached]
+        signature = (
+            (types.int64,)
+            + tuple(typeof(a, Purpose.argument) for a in args)
+            + _PARTITION_ROWS
+        )
+        dispatcher.compile(signature)
+        compiled = dispatcher.overloads[signature]
+        address = compiled.library.get_pointer_to_function(compiled.fndesc.llvm_func_name)
+        if key is not None:
+            _ADDRESSES[key] = address
+    return address
 
 
 def _fused_e_step(
+    partition,  # IN address of _partition_pass compiled for these arguments (partition_address)
     X,  # IN (n_samples, n_features), C-contiguous
     sample_weight,  # IN (n_samples,) or (0,) for unit weights
     log_weights,  # IN (n_components,), same dtype as X
@@ -487,45 +559,20 @@ def _fused_e_step(
     """Summarize a chunk under the current parameters in one pass.
 
     Returns a float64 vector ``[sum of weights, log-likelihood, nk (n_components),
-    family statistics (n_family_stats)]``. Scratch (transposed block,
-    log-probabilities, per-point vectors, family work rows) is carved from
-    ``scratch``, one slice per partition; each partition is a call of
-    ``_partition_pass``, and their rows are summed in partition order.
+    family statistics (n_family_stats)]``. Each partition is a call of
+    ``_partition_pass`` through ``partition``, into its own row of the
+    accumulator; the rows are summed in partition order.
     """
-    n_samples, n_features = X.shape
-    n_components = log_weights.shape[0]
-    n_stats = 2 + n_components + n_family_stats
-    n_blocks = (n_samples + BLOCK_SIZE - 1) // BLOCK_SIZE
-
+    n_stats = 2 + log_weights.shape[0] + n_family_stats
     # np.empty, not np.zeros: with parallel=True every np.zeros is a parallel
     # region of its own, and each region start waits for every thread.
     acc = np.empty((n_partitions, n_stats))
-    prefetch_state = np.empty((n_partitions, _STATE_LEN), dtype=np.int64)
-    o_xt, o_lp, o_vec, o_work, _ = _scratch_sections(
-        n_partitions, n_features, n_components, n_work, X.itemsize
-    )
-    xt_all = scratch[o_xt : o_xt + n_partitions * n_features * BLOCK_SIZE].reshape(
-        (n_partitions, n_features, BLOCK_SIZE)
-    )
-    lp_all = scratch[o_lp : o_lp + n_partitions * n_components * BLOCK_SIZE].reshape(
-        (n_partitions, n_components, BLOCK_SIZE)
-    )
-    vec_all = scratch[o_vec : o_vec + n_partitions * 2 * BLOCK_SIZE].reshape(
-        (n_partitions, 2, BLOCK_SIZE)
-    )
-    n_rows = max(n_work, 1)
-    work_all = scratch[o_work : o_work + n_partitions * n_rows * BLOCK_SIZE].reshape(
-        (n_partitions, n_rows, BLOCK_SIZE)
-    )
-
+    prefetch_states = np.empty((n_partitions, _STATE_LEN), dtype=np.int64)
     for p in prange(n_partitions):
-        partition_pass(
-            X, sample_weight, log_weights, params,
-            p * n_blocks // n_partitions, (p + 1) * n_blocks // n_partitions, accumulate,
-            out_log_prob, out_labels, out_resp,
-            acc[p], xt_all[p], lp_all[p], work_all[p], vec_all[p, 0], vec_all[p, 1],
-            prefetch_state[p],
-        )
+        _call_partition(partition, p, (
+            X, sample_weight, log_weights, params, n_family_stats, n_partitions, n_work,
+            accumulate, out_log_prob, out_labels, out_resp, scratch, acc, prefetch_states,
+        ))
 
     total = np.empty(n_stats)
     for s in range(n_stats):
@@ -551,13 +598,34 @@ def _renamed(function, name):
     return twin
 
 
+class FusedEStep:
+    """The fused E-step: ``kernel(X, *args)`` runs ``skeleton(address, X, *args)``.
+
+    ``address`` is that of the partition compiled for the arguments' types
+    (:func:`partition_address`), by the cached or the uncached dispatcher
+    (``partition``) as ``cached`` says.
+    """
+
+    def __init__(self, skeleton, cached):
+        self.skeleton = skeleton
+        self.cached = cached
+        self.partition = _PARTITION[cached]
+
+    def __call__(self, X, *args):
+        return self.skeleton(partition_address(self.cached, (X,) + args), X, *args)
+
+
 # nogil: fits in several Python threads run their passes at the same time.
-fused_e_step = njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)(_fused_e_step)
-fused_e_step_uncached = njit(parallel=True, nogil=True, fastmath=FASTMATH)(_fused_e_step)
+fused_e_step = FusedEStep(
+    njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)(_fused_e_step), True
+)
+fused_e_step_uncached = FusedEStep(
+    njit(parallel=True, nogil=True, fastmath=FASTMATH)(_fused_e_step), False
+)
 # The same partitions one after the other on the calling thread, for calls
 # too small to share (``fastem._threading.launch``): no parallel region to
-# start or to compile. Both run the one compiled ``_partition_pass`` per
-# family and dtype, and sum the partitions in the same order.
+# start or to compile. Both skeletons call the one compiled ``_partition_pass``
+# per family and dtype, and sum the partitions in the same order.
 _serial = _renamed(_fused_e_step, "_fused_e_step_serial")
-fused_e_step_serial = njit(cache=True, nogil=True, fastmath=FASTMATH)(_serial)
-fused_e_step_serial_uncached = njit(nogil=True, fastmath=FASTMATH)(_serial)
+fused_e_step_serial = FusedEStep(njit(cache=True, nogil=True, fastmath=FASTMATH)(_serial), True)
+fused_e_step_serial_uncached = FusedEStep(njit(nogil=True, fastmath=FASTMATH)(_serial), False)
