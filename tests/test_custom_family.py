@@ -319,3 +319,33 @@ def test_the_skeletons_call_the_partition_through_its_address_and_hold_no_copy_o
     for kernel in (fused_e_step_serial_uncached, fused_e_step_uncached):
         assert "_partition_pass" not in "".join(kernel.skeleton.inspect_llvm().values())
     assert "_partition_pass" in "".join(fused_e_step_uncached.partition.inspect_llvm().values())
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_the_kernels_take_counts_as_0d_arrays_and_refuse_wrong_arrays_with_a_clear_error(parallel):
+    """The partition is called through an address compiled for the arguments'
+    types; inside the parallel loop Numba passes a 0-d array on as a scalar,
+    so the counts and the flag are taken as Python scalars (without that, the
+    parallel call crashed the process). A scratch buffer too small for the
+    partitions, or an array of the wrong dimension, is refused before the
+    parallel loop, where an error would not reach the caller."""
+    from fastem.kernels import fused_e_step_serial_uncached, fused_e_step_uncached, fused_scratch
+
+    kernel = fused_e_step_uncached if parallel else fused_e_step_serial_uncached
+    params = _ListParams(np.array([[0.0], [1.0]]), typed_list([0.25]))
+    X = np.random.default_rng(0).normal(size=(4096, 1))
+
+    def call(n_work=1, accumulate=True, log_weights=np.log([0.5, 0.5]), scratch=None):
+        scratch = fused_scratch(4, 1, 2, 1, np.float64) if scratch is None else scratch
+        return kernel(
+            X, np.empty(0), log_weights, params, 0, 4, n_work, accumulate, np.empty(0),
+            np.empty(0, np.int64), np.empty((0, 2)), scratch,
+        )
+
+    expected = call()
+    assert_array_equal(call(n_work=np.array(1), accumulate=np.array(True)), expected)
+    assert_array_equal(call(n_work=np.int32(1), accumulate=np.bool_(True)), expected)
+    with pytest.raises(ValueError, match="scratch is too small.*fused_scratch"):
+        call(scratch=fused_scratch(4, 1, 2, 1, np.float64)[:100])
+    with pytest.raises(TypeError, match="argument 3 must be a 1-d array, got 0"):
+        call(log_weights=np.array(0.0))

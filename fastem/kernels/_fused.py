@@ -55,6 +55,7 @@ that fits 10,000 and then 300,000 points compiles the parallel skeleton in
 (``_borrowed``), as the body of a parallel loop does.
 """
 
+import operator
 import types as pytypes
 
 import numpy as np
@@ -564,6 +565,13 @@ def _fused_e_step(
     accumulator; the rows are summed in partition order.
     """
     n_stats = 2 + log_weights.shape[0] + n_family_stats
+    size = _scratch_sections(n_partitions, X.shape[1], log_weights.shape[0], n_work, X.itemsize)[4]
+    if scratch.shape[0] < size:
+        # checked here: an error inside the parallel loop does not reach the caller
+        raise ValueError(
+            "The fused E-step's scratch is too small: allocate it with fused_scratch("
+            "n_partitions, n_features, n_components, n_work, X.dtype)."
+        )
     # np.empty, not np.zeros: with parallel=True every np.zeros is a parallel
     # region of its own, and each region start waits for every thread.
     acc = np.empty((n_partitions, n_stats))
@@ -611,8 +619,31 @@ class FusedEStep:
         self.cached = cached
         self.partition = _PARTITION[cached]
 
-    def __call__(self, X, *args):
-        return self.skeleton(partition_address(self.cached, (X,) + args), X, *args)
+    def __call__(
+        self, X, sample_weight, log_weights, params, n_family_stats, n_partitions, n_work,
+        accumulate, out_log_prob, out_labels, out_resp, scratch,
+    ):
+        # The arguments as the skeleton's parallel loop passes them on. Numba
+        # hands a 0-d array to the loop's body as a scalar, so the partition
+        # would be called with other types than its address was compiled for:
+        # the counts and the flag are taken as Python scalars, and an array of
+        # another dimension than the kernel's is refused.
+        args = (
+            X, sample_weight, log_weights, params, operator.index(n_family_stats),
+            operator.index(n_partitions), operator.index(n_work), bool(accumulate),
+            out_log_prob, out_labels, out_resp, scratch,
+        )
+        for position, ndim in _ARRAY_NDIMS:
+            if np.ndim(args[position]) != ndim:
+                raise TypeError(
+                    f"fused E-step argument {position + 1} must be a {ndim}-d array, got "
+                    f"{np.ndim(args[position])} dimensions."
+                )
+        return self.skeleton(partition_address(self.cached, args), *args)
+
+
+# (position, dimensions) of the fused E-step's array arguments after the address
+_ARRAY_NDIMS = ((0, 2), (1, 1), (2, 1), (8, 1), (9, 1), (10, 2), (11, 1))
 
 
 # nogil: fits in several Python threads run their passes at the same time.
