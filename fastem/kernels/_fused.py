@@ -534,8 +534,10 @@ def partition_address(cached, args):
             + tuple(typeof(a, Purpose.argument) for a in args)
             + _PARTITION_ROWS
         )
-        dispatcher.compile(signature)
-        compiled = dispatcher.overloads[signature]
+        compiled = dispatcher.overloads.get(signature)
+        if compiled is None:  # compile() waits for Numba's compiler lock, even when compiled
+            dispatcher.compile(signature)
+            compiled = dispatcher.overloads[signature]
         address = compiled.library.get_pointer_to_function(compiled.fndesc.llvm_func_name)
         if key is not None:
             _ADDRESSES[key] = address
