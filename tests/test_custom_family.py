@@ -301,9 +301,10 @@ def test_the_kernels_leave_the_references_of_a_params_field_as_they_were(paralle
 
 
 def test_the_skeletons_call_the_partition_through_its_address_and_hold_no_copy_of_it():
-    """Each skeleton calls the one compiled partition of a family: no linked copy
-    that LLVM would optimise again with the skeleton (about 10 s of compilation
-    for the parallel skeleton's module, which held one), and the two give the same bits."""
+    """Each skeleton calls the one compiled partition of a family, and the
+    partition the family's blocks: no linked copy that LLVM would optimise
+    again with its caller (about 10 s of compilation for the parallel
+    skeleton's module, which held one), and the two skeletons give the same bits."""
     from fastem.kernels import fused_e_step_serial_uncached, fused_e_step_uncached, fused_scratch
 
     params = _ListParams(np.array([[0.0], [1.0]]), typed_list([0.25]))
@@ -318,7 +319,46 @@ def test_the_skeletons_call_the_partition_through_its_address_and_hold_no_copy_o
     assert_array_equal(totals[0], totals[1])
     for kernel in (fused_e_step_serial_uncached, fused_e_step_uncached):
         assert "_partition_pass" not in "".join(kernel.skeleton.inspect_llvm().values())
-    assert "_partition_pass" in "".join(fused_e_step_uncached.partition.inspect_llvm().values())
+    partition = "".join(fused_e_step_uncached.partition.inspect_llvm().values())
+    assert "_partition_pass" in partition
+    assert "_list_log_prob" not in partition and "_list_accumulate" not in partition
+    assert "_list_log_prob" in "".join(_list_log_prob.inspect_llvm().values())
+
+
+def test_a_block_that_returns_a_value_is_refused_with_the_reason():
+    """The blocks are called through their addresses as functions that return
+    nothing: a block compiled to return a value would write it where the
+    caller keeps nothing."""
+    from fastem.kernels import fused_e_step_serial_uncached, fused_scratch
+
+    class _Returning(NamedTuple):
+        means: np.ndarray
+
+    @njit(cache=False)
+    def log_prob(params, xt, n, log_prob, work, prefetch):
+        for k in range(params.means.shape[0]):
+            for i in range(n):
+                log_prob[k, i] = -0.5 * (xt[0, i] - params.means[k, 0]) ** 2
+        return 1.0
+
+    register_family_kernels(_Returning, log_prob, _list_accumulate, cache=False)
+    with pytest.raises(TypeError, match="log_prob returns float64; a family's blocks must return nothing"):
+        fused_e_step_serial_uncached(
+            np.zeros((10, 1)), np.empty(0), np.log([0.5, 0.5]), _Returning(np.zeros((2, 1))), 0,
+            1, 1, True, np.empty(0), np.empty(0, np.int64), np.empty((0, 2)),
+            fused_scratch(1, 1, 2, 1, np.float64),
+        )
+
+
+@pytest.mark.filterwarnings("ignore::fastem.ConvergenceWarning")
+def test_a_registered_familys_blocks_are_compiled_for_the_kernels_vector_width():
+    from fastem.kernels._codegen import attribute, installed_vector_width
+
+    X = (np.random.default_rng(0).random((300, 4)) < 0.5).astype(float)
+    BernoulliMixture(2, max_iter=2, random_state=0).fit(X)
+    mark = attribute(installed_vector_width())
+    for block in (bernoulli_log_prob, bernoulli_accumulate):
+        assert mark in "".join(block.inspect_llvm().values())
 
 
 @pytest.mark.parametrize("parallel", [False, True])

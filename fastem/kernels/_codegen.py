@@ -6,9 +6,8 @@ Numba's "numba:compile" events delimit; Numba compiles under one process-wide
 lock, so nothing another thread compiles meanwhile is affected. The vector
 width goes on fastem's own functions, and on the blocks of a family
 registered with :func:`~fastem.kernels.register_family_kernels` from
-outside fastem, which compile inside the fused kernel and already inherit
-its fast-math flags (like the kernels, their last bits may differ between
-the two widths). Functions of Numba's that a kernel's compilation compiles
+outside fastem, which the fused E-step calls (like the kernels, their last
+bits may differ between the two widths). Functions of Numba's that a kernel's compilation compiles
 on the way (its implementations of NumPy functions and array methods) live
 in libraries that Numba shares with the rest of the process: they are
 compiled as Numba alone would, and take the kernel's width where they are
@@ -139,9 +138,10 @@ class _KernelCompilation(Listener):
 
         dispatcher = event.data["dispatcher"]
         module = getattr(getattr(dispatcher, "py_func", None), "__module__", "") or ""
-        own = module.startswith(_KERNEL_PACKAGE)
+        # a registered family's blocks are compiled for the fused E-step on their own
+        own = module.startswith(_KERNEL_PACKAGE) or is_family_block(dispatcher)
         if self.stack or own:
-            own = own or self.stack[-1] is None or is_family_block(dispatcher)
+            own = own or self.stack[-1] is None
             self.stack.append(own)
 
     def on_end(self, event):

@@ -42,22 +42,27 @@ own. Its callers are two small skeletons of the same source:
 ``fused_e_step_serial`` one after the other on the calling thread, for
 calls too small to share (``fastem._threading.launch``); both sum the
 partitions in the same order and give the same bits. A skeleton calls the
-partition through its address (``_call_partition``), which the driver looks
-up once per argument types (:func:`partition_address`), rather than through
-a call that Numba links: a linked call puts a copy of the partition in the
-skeleton's module, and LLVM optimises that copy again with the skeleton.
-On the Zen 5 machine (``scripts/measure_first_fit.py``), a first fit of
-10,000 points compiled for 19-22 s with the partition's work written inside
-the parallel loop (Numba compiles a loop body twice), 13 s with a linked
-partition and the serial skeleton, and 11.3-11.8 s now; a first process
-that fits 10,000 and then 300,000 points compiles the parallel skeleton in
-0.6 s, where its linked copy took 10 s. The partition borrows its arrays
-(``_borrowed``), as the body of a parallel loop does.
+partition, and the partition the family's two blocks, through their
+addresses (``_call_compiled``), which the driver looks up once per argument
+types (:func:`kernel_addresses`), rather than through calls that Numba
+links: a linked call puts a copy of the callee in the caller's module, and
+LLVM optimises that copy again with the caller (a block's copy was
+optimised three times: in its own module, in the overload that dispatched
+to it and in the partition). On the Zen 5 machine
+(``scripts/measure_first_fit.py``), a first fit of 10,000 points compiled
+for 19-22 s with the partition's work written inside the parallel loop
+(Numba compiles a loop body twice), 13 s with a linked partition and the
+serial skeleton, 10.9-11.8 s with the partition called through its address
+and 9.1-10.1 s with the blocks too; a first process that fits 10,000 and then 300,000 points
+compiles the parallel skeleton in 0.6 s, where its linked copy of the
+partition took 10 s. The partition borrows its arrays (``_borrowed``), as
+the body of a parallel loop does.
 """
 
 import operator
 import types as pytypes
 
+import numba
 import numpy as np
 from numba import njit, prange, typeof, types
 from numba._dispatcher import compute_fingerprint
@@ -96,7 +101,9 @@ def register_family_kernels(params_class, log_prob_block, accumulate_block, *, c
         parameters (arrays and scalars) into the kernel; the kernel is compiled
         once per class and dtype.
     log_prob_block : numba dispatcher
-        ``log_prob_block(params, xt, n, log_prob, work, prefetch)``. IN:
+        ``log_prob_block(params, xt, n, log_prob, work, prefetch)``, compiled on
+        its own and called through its address; its arrays are C-contiguous,
+        ``n`` an int64, and it returns nothing. IN:
         ``params``; ``xt`` of shape (n_features, BLOCK_SIZE), the block's
         points transposed (columns ``:n`` are valid); ``work`` of shape
         (n_work, BLOCK_SIZE), scratch owned by the partition; ``prefetch``, a
@@ -199,59 +206,6 @@ def _overload_log(x):
     return lambda x: log64(x)
 
 
-def _family_block(params, which, cached):
-    """The family's block ``which`` (0: log-density, 1: statistics), or None.
-
-    Only families whose cache flag equals ``cached`` match: the on-disk
-    overload index must never name a class that a later process cannot import,
-    such as a family defined in a script or a test.
-    """
-    if isinstance(params, types.BaseNamedTuple):
-        entry = _FAMILY_KERNELS.get(params.instance_class)
-        if entry is not None and entry[2] == cached:
-            return entry[which]
-    return None
-
-
-def log_prob_block(params, xt, n, log_prob, work, prefetch):
-    """Dispatch to the registered family's log-density block (Numba only)."""
-    raise NotImplementedError("log_prob_block is only callable from Numba code")
-
-
-def accumulate_block(params, xt, n, resp, work, stats, prefetch):
-    """Dispatch to the registered family's statistics block (Numba only)."""
-    raise NotImplementedError("accumulate_block is only callable from Numba code")
-
-
-def _log_prob_block_overload(cached):
-    def typer(params, xt, n, log_prob, work, prefetch):
-        impl = _family_block(params, 0, cached)
-        if impl is not None:
-            return lambda params, xt, n, log_prob, work, prefetch: impl(
-                params, xt, n, log_prob, work, prefetch
-            )
-        return None
-
-    return typer
-
-
-def _accumulate_block_overload(cached):
-    def typer(params, xt, n, resp, work, stats, prefetch):
-        impl = _family_block(params, 1, cached)
-        if impl is not None:
-            return lambda params, xt, n, resp, work, stats, prefetch: impl(
-                params, xt, n, resp, work, stats, prefetch
-            )
-        return None
-
-    return typer
-
-
-for _cached in (True, False):
-    overload(log_prob_block, jit_options={"cache": _cached})(_log_prob_block_overload(_cached))
-    overload(accumulate_block, jit_options={"cache": _cached})(_accumulate_block_overload(_cached))
-
-
 # Every scratch array of the fused E-step starts on a page boundary. Left to
 # malloc, the arrays land in the heap at offsets that vary from process to
 # process, and in some processes the full D=16 K=8 E-step ran 1.5x slower for
@@ -324,13 +278,15 @@ def _borrowed(typingctx, value):
 
 
 def _partition_pass(
-    p, X, sample_weight, log_weights, params, n_family_stats, n_partitions, n_work, accumulate,
+    p, blocks, X, sample_weight, log_weights, params, n_family_stats, n_partitions, n_work, accumulate,
     out_log_prob, out_labels, out_resp, scratch, acc, prefetch_states,
 ):
     """Partition ``p`` of the fused E-step: its blocks into ``acc[p]``.
 
     The arguments are those of the skeleton (:func:`_fused_e_step`), and
-    ``acc`` and ``prefetch_states``, one row per partition. The partition
+    ``acc`` and ``prefetch_states``, one row per partition. ``blocks``: the
+    addresses of the family's log-density and statistics blocks, compiled
+    for the types :func:`_block_signatures` gives. The partition
     carves its scratch from ``scratch`` (see :func:`fused_scratch`).
 
     Every loop over the points of a block is a separate, branch-free inner
@@ -385,7 +341,7 @@ def _partition_pass(
         Xb = X[start : start + n]
         transpose_block(Xb, n, xt)
 
-        log_prob_block(params, xt, n, lp, work, prefetch)
+        _call_compiled(blocks[0], (params, xt, n, lp, work, prefetch))
 
         # The maximum over components of the weighted log-densities. They
         # are not stored: the exponentials below add the weights again,
@@ -472,7 +428,7 @@ def _partition_pass(
                 for i in range(n):
                     resp_b[i, k] = lp[k, i]
         if accumulate:
-            accumulate_block(params, xt, n, lp, work, stats[2 + n_components :], prefetch)
+            _call_compiled(blocks[1], (params, xt, n, lp, work, stats[2 + n_components :], prefetch))
 
 
 # One compilation per family and dtype; a family registered with
@@ -486,66 +442,93 @@ _PARTITION_ROWS = (types.float64[:, ::1], types.int64[:, ::1])
 
 
 @intrinsic
-def _call_partition(typingctx, address, p, args):
-    """Call the compiled ``_partition_pass`` at ``address`` on partition ``p`` (Numba only).
+def _call_compiled(typingctx, address, args):
+    """Call the function compiled by Numba at ``address`` with the tuple ``args`` (Numba only).
 
-    ``args`` is the tuple of the partition's arguments after ``p``; the
-    function at ``address`` must have been compiled for exactly their types
-    (:func:`partition_address`). A call through a pointer, rather than a
-    call Numba links: the skeleton's module holds no copy of the partition
-    that LLVM would optimise once more with it, and the skeleton and the
-    partition are compiled, cached and loaded each on its own.
+    The function must have been compiled for exactly the types of ``args``
+    and return nothing (:func:`kernel_addresses`). A call through a pointer,
+    rather than a call Numba links: a linked call puts a copy of the callee
+    into the caller's module, which LLVM optimises once more with the caller.
+    So the skeletons call the partition, and the partition the family's
+    blocks, each compiled, cached and loaded on its own.
     """
-    argtypes = (types.int64,) + tuple(args.types)
+    argtypes = tuple(args.types)
 
     def codegen(context, builder, signature, llargs):
-        address_value, p_value, args_value = llargs
+        address_value, args_value = llargs
         fnty = context.call_conv.get_function_type(types.none, argtypes)
         callee = builder.inttoptr(address_value, fnty.as_pointer())
-        values = [context.cast(builder, p_value, signature.args[1], types.int64)]
-        values += [builder.extract_value(args_value, i) for i in range(len(args))]
+        values = [builder.extract_value(args_value, i) for i in range(len(argtypes))]
         status, _ = context.call_conv.call_function(builder, callee, types.none, argtypes, values)
         with cgutils.if_unlikely(builder, status.is_error):
             context.call_conv.return_status_propagate(builder, status)
         return context.get_dummy_value()
 
-    return types.none(address, p, args), codegen
+    return types.none(address, args), codegen
 
 
 _ADDRESSES = {}
 
 
-def partition_address(cached, args):
-    """The address of ``_partition_pass`` compiled for the skeleton's arguments ``args``.
+def _block_signatures(params, X):
+    """The types of the arguments the partition passes to the family's two blocks."""
+    rows = types.Array(numba.from_dtype(X.dtype), 2, "C")
+    prefetch = types.Tuple((typeof(X, Purpose.argument), types.int64[::1]))
+    head = (typeof(params, Purpose.argument), rows, types.int64, rows, rows)
+    return head + (prefetch,), head + (types.float64[::1], prefetch)
 
-    Compiles it (or loads it from the disk cache) on the first call for
-    their types. ``args``: the skeleton's arguments after the address, ``X``
-    the read-only view that :func:`fastem._threading.launch` passes.
+
+def _address(dispatcher, signature):
+    """The address of ``dispatcher`` compiled (or loaded from its disk cache) for ``signature``."""
+    compiled = dispatcher.overloads.get(signature)
+    if compiled is None:  # compile() waits for Numba's compiler lock, even when compiled
+        dispatcher.compile(signature)
+        compiled = dispatcher.overloads[signature]
+    if compiled.signature.return_type != types.none:
+        # called as a function that returns nothing: another return type would
+        # be written where the caller keeps none
+        raise TypeError(
+            f"{dispatcher.py_func.__qualname__} returns {compiled.signature.return_type}; "
+            "a family's blocks must return nothing (write into their output arrays)."
+        )
+    return compiled.library.get_pointer_to_function(compiled.fndesc.llvm_func_name)
+
+
+_ADDRESSES = {}
+
+
+def kernel_addresses(cached, args):
+    """The addresses of the partition and of the family's blocks for the skeleton's ``args``.
+
+    Returns ``(partition, (log_prob_block, accumulate_block))``, each compiled
+    (or loaded from the disk cache) on the first call for the arguments'
+    types. ``args``: the skeleton's arguments after the addresses, ``X`` the
+    read-only view that :func:`fastem._threading.launch` passes.
     """
     try:
         key = (cached, type(args[3]), compute_fingerprint(args))
     except (NotImplementedError, TypeError, ValueError):
         key = None  # a field Numba cannot fingerprint: type the arguments every call
-    address = _ADDRESSES.get(key)
-    if address is None:
-        dispatcher = _PARTITION[cached]
-        signature = (
-            (types.int64,)
+    addresses = _ADDRESSES.get(key)
+    if addresses is None:
+        X, params = args[0], args[3]
+        log_prob, accumulate, _ = _FAMILY_KERNELS[type(params)]
+        log_prob_types, accumulate_types = _block_signatures(params, X)
+        blocks = (_address(log_prob, log_prob_types), _address(accumulate, accumulate_types))
+        partition_types = (
+            (types.int64, typeof(blocks))
             + tuple(typeof(a, Purpose.argument) for a in args)
             + _PARTITION_ROWS
         )
-        compiled = dispatcher.overloads.get(signature)
-        if compiled is None:  # compile() waits for Numba's compiler lock, even when compiled
-            dispatcher.compile(signature)
-            compiled = dispatcher.overloads[signature]
-        address = compiled.library.get_pointer_to_function(compiled.fndesc.llvm_func_name)
+        addresses = (_address(_PARTITION[cached], partition_types), blocks)
         if key is not None:
-            _ADDRESSES[key] = address
-    return address
+            _ADDRESSES[key] = addresses
+    return addresses
 
 
 def _fused_e_step(
-    partition,  # IN address of _partition_pass compiled for these arguments (partition_address)
+    partition,  # IN address of _partition_pass compiled for these arguments (kernel_addresses)
+    blocks,  # IN addresses of the family's blocks, passed on to the partition
     X,  # IN (n_samples, n_features), C-contiguous
     sample_weight,  # IN (n_samples,) or (0,) for unit weights
     log_weights,  # IN (n_components,), same dtype as X
@@ -579,8 +562,8 @@ def _fused_e_step(
     acc = np.empty((n_partitions, n_stats))
     prefetch_states = np.empty((n_partitions, _STATE_LEN), dtype=np.int64)
     for p in prange(n_partitions):
-        _call_partition(partition, p, (
-            X, sample_weight, log_weights, params, n_family_stats, n_partitions, n_work,
+        _call_compiled(partition, (
+            np.int64(p), blocks, X, sample_weight, log_weights, params, n_family_stats, n_partitions, n_work,
             accumulate, out_log_prob, out_labels, out_resp, scratch, acc, prefetch_states,
         ))
 
@@ -609,11 +592,12 @@ def _renamed(function, name):
 
 
 class FusedEStep:
-    """The fused E-step: ``kernel(X, *args)`` runs ``skeleton(address, X, *args)``.
+    """The fused E-step: ``kernel(X, *args)`` runs ``skeleton(partition, blocks, X, *args)``.
 
-    ``address`` is that of the partition compiled for the arguments' types
-    (:func:`partition_address`), by the cached or the uncached dispatcher
-    (``partition``) as ``cached`` says.
+    ``partition`` is the address of the partition compiled for the
+    arguments' types by the cached or the uncached dispatcher (``partition``
+    here) as ``cached`` says, ``blocks`` those of the family's blocks
+    (:func:`kernel_addresses`).
     """
 
     def __init__(self, skeleton, cached):
@@ -641,7 +625,7 @@ class FusedEStep:
                     f"fused E-step argument {position + 1} must be a {ndim}-d array, got "
                     f"{np.ndim(args[position])} dimensions."
                 )
-        return self.skeleton(partition_address(self.cached, args), *args)
+        return self.skeleton(*kernel_addresses(self.cached, args), *args)
 
 
 # (position, dimensions) of the fused E-step's array arguments after the address
