@@ -9,6 +9,7 @@ convergence, prediction, sampling, sample weights, summaries and the data
 checks. Nothing in fastem knows about this family.
 """
 
+import re
 from typing import NamedTuple
 
 import numpy as np
@@ -389,3 +390,33 @@ def test_the_kernels_take_counts_as_0d_arrays_and_refuse_wrong_arrays_with_a_cle
         call(scratch=fused_scratch(4, 1, 2, 1, np.float64)[:100])
     with pytest.raises(TypeError, match="argument 3 must be a 1-d array, got 0"):
         call(log_weights=np.array(0.0))
+
+
+def _default_log_prob(params, xt, n, log_prob, work, prefetch, shift=0.0):
+    pass
+
+
+def _star_accumulate(params, *args):
+    pass
+
+
+@pytest.mark.parametrize(
+    "log_prob, accumulate, name",
+    [
+        (njit(_default_log_prob), _list_accumulate, "_default_log_prob"),
+        (_list_log_prob, njit(_star_accumulate), "_star_accumulate"),
+        (_list_log_prob, njit(lambda params, xt, n, resp, work, stats: None), "<lambda>"),
+    ],
+)
+def test_blocks_that_do_not_take_exactly_their_arguments_are_refused_at_registration(
+    log_prob, accumulate, name
+):
+    """A block is compiled for its arguments alone and called through its
+    address: defaults and ``*args`` would need Numba's folding of the call."""
+
+    class _Params(NamedTuple):
+        means: np.ndarray
+
+    with pytest.raises(TypeError, match=f"{re.escape(name)} must take exactly the (6|7) arguments"):
+        register_family_kernels(_Params, log_prob, accumulate, cache=False)
+    assert _Params not in registered_families()

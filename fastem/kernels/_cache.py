@@ -1,9 +1,10 @@
 """Keep Numba's on-disk cache of fastem's kernels in step with their sources.
 
 Numba decides whether a cached kernel is still valid by looking at the source
-file of the cached function alone. The fused skeleton lives in one file and the
-family blocks it inlines live in others, so an edit to a family block would
-leave a stale skeleton in the cache. Worse, Numba unpickles a cache index
+file of the cached function alone. A kernel links copies of the functions it
+calls from other files (a family block, the tiles and the vectorised exp and
+log it calls), so an edit to one of those would leave a stale kernel in the
+cache. Worse, Numba unpickles a cache index
 before it compares stamps, and the index names the params classes of the
 kernels in it: once a class is renamed or removed, loading the old index fails
 outright.

@@ -52,13 +52,15 @@ to it and in the partition). On the Zen 5 machine
 (``scripts/measure_first_fit.py``), a first fit of 10,000 points compiled
 for 19-22 s with the partition's work written inside the parallel loop
 (Numba compiles a loop body twice), 13 s with a linked partition and the
-serial skeleton, 10.9-11.8 s with the partition called through its address
-and 9.1-10.1 s with the blocks too; a first process that fits 10,000 and then 300,000 points
+serial skeleton, 10.2-11.8 s with the partition called through its address
+and 9.9-10.4 s with the blocks too (see ``fastem.kernels.gaussian`` for the
+'full' and 'tied' entries that keep one second optimisation); a first process that fits 10,000 and then 300,000 points
 compiles the parallel skeleton in 0.6 s, where its linked copy of the
 partition took 10 s. The partition borrows its arrays (``_borrowed``), as
 the body of a parallel loop does.
 """
 
+import inspect
 import operator
 import types as pytypes
 
@@ -120,14 +122,15 @@ def register_family_kernels(params_class, log_prob_block, accumulate_block, *, c
         by the skeleton. It runs right after ``log_prob_block`` on the same
         block with the same ``work``, and may read what that left there.
     cache : bool, default=True
-        Whether the kernels compiled for this family (the skeletons'
-        partition, ``_partition_pass``) are cached on disk.
-        Numba checks only the skeleton's own source file when it loads a cached
-        kernel, and fastem's cache directory follows fastem's kernel sources
-        only (``fastem.kernels._cache``): an edit or an upgrade of this
-        family's blocks is not seen, and the older kernel is loaded. Leave
-        this False for a family whose code is still changing, and empty the
-        cache when its code changes.
+        Whether the partition and the skeletons compiled for this family are
+        cached on disk. The blocks are compiled on their own and cached as
+        their own ``njit(cache=...)`` says; Numba checks a block's own source
+        file when it loads it. The partition's cache index names
+        ``params_class``, and fastem's cache directory follows fastem's kernel
+        sources only (``fastem.kernels._cache``): a class renamed or removed
+        under an existing cache makes that index fail to load. Leave this
+        False for a family whose code is still changing, and empty the cache
+        when it changes.
     shapes : dict, optional
         ``{field: shape}`` for the array fields of ``params_class``, each shape
         a tuple of ints and the names ``"n_components"`` and ``"n_features"``.
@@ -136,7 +139,28 @@ def register_family_kernels(params_class, log_prob_block, accumulate_block, *, c
         so that no state of a model can make the blocks index outside their
         arrays. Declare every array the blocks index by the data's or the
         model's sizes.
+
+    Raises
+    ------
+    TypeError
+        A block does not take exactly its arguments, by position (no
+        defaults, ``*args`` or ``**kwargs``): it is compiled for them alone and
+        called through its address.
     """
+    for block, names in (
+        (log_prob_block, ("params", "xt", "n", "log_prob", "work", "prefetch")),
+        (accumulate_block, ("params", "xt", "n", "resp", "work", "stats", "prefetch")),
+    ):
+        parameters = inspect.signature(getattr(block, "py_func", block)).parameters.values()
+        plain = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        if len(parameters) != len(names) or any(
+            p.kind not in plain or p.default is not inspect.Parameter.empty for p in parameters
+        ):
+            raise TypeError(
+                f"{getattr(block, '__name__', block)} must take exactly the {len(names)} "
+                f"arguments ({', '.join(names)}), without defaults, *args or **kwargs: the "
+                "fused E-step compiles a block for them alone and calls it through its address."
+            )
     _FAMILY_KERNELS[params_class] = (log_prob_block, accumulate_block, cache)
     _FAMILY_SHAPES[params_class] = None if shapes is None else dict(shapes)
 
@@ -494,7 +518,6 @@ def _address(dispatcher, signature):
     return compiled.library.get_pointer_to_function(compiled.fndesc.llvm_func_name)
 
 
-_ADDRESSES = {}
 
 
 def kernel_addresses(cached, args):
