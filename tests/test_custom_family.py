@@ -343,7 +343,8 @@ def test_a_block_that_returns_a_value_is_refused_with_the_reason():
         return 1.0
 
     register_family_kernels(_Returning, log_prob, _list_accumulate, cache=False)
-    with pytest.raises(TypeError, match="log_prob returns float64; a family's blocks must return nothing"):
+    reason = "log_prob returns float64; a family's blocks must return nothing"
+    with pytest.raises(TypeError, match=reason):
         fused_e_step_serial_uncached(
             np.zeros((10, 1)), np.empty(0), np.log([0.5, 0.5]), _Returning(np.zeros((2, 1))), 0,
             1, 1, True, np.empty(0), np.empty(0, np.int64), np.empty((0, 2)),

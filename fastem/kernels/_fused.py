@@ -54,10 +54,11 @@ for 19-22 s with the partition's work written inside the parallel loop
 (Numba compiles a loop body twice), 13 s with a linked partition and the
 serial skeleton, 10.2-11.8 s with the partition called through its address
 and 9.9-10.4 s with the blocks too (see ``fastem.kernels.gaussian`` for the
-'full' and 'tied' entries that keep one second optimisation); a first process that fits 10,000 and then 300,000 points
-compiles the parallel skeleton in 0.6 s, where its linked copy of the
-partition took 10 s. The partition borrows its arrays (``_borrowed``), as
-the body of a parallel loop does.
+'full' and 'tied' entries, which keep one second optimisation); a first
+process that fits 10,000 and then 300,000 points compiles the parallel
+skeleton in 0.6 s, where its linked copy of the partition took 10 s. The
+partition borrows its arrays (``_borrowed``), as the body of a parallel loop
+does.
 """
 
 import inspect
@@ -68,9 +69,9 @@ import numba
 import numpy as np
 from numba import njit, prange, typeof, types
 from numba._dispatcher import compute_fingerprint
-from numba.core.typing.typeof import Purpose
 from numba.core import cgutils
 from numba.core.imputils import impl_ret_borrowed
+from numba.core.typing.typeof import Purpose
 from numba.extending import intrinsic, overload
 from numba.np.arrayobj import make_array
 
@@ -302,8 +303,8 @@ def _borrowed(typingctx, value):
 
 
 def _partition_pass(
-    p, blocks, X, sample_weight, log_weights, params, n_family_stats, n_partitions, n_work, accumulate,
-    out_log_prob, out_labels, out_resp, scratch, acc, prefetch_states,
+    p, blocks, X, sample_weight, log_weights, params, n_family_stats, n_partitions, n_work,
+    accumulate, out_log_prob, out_labels, out_resp, scratch, acc, prefetch_states,
 ):
     """Partition ``p`` of the fused E-step: its blocks into ``acc[p]``.
 
@@ -452,7 +453,8 @@ def _partition_pass(
                 for i in range(n):
                     resp_b[i, k] = lp[k, i]
         if accumulate:
-            _call_compiled(blocks[1], (params, xt, n, lp, work, stats[2 + n_components :], prefetch))
+            family_stats = stats[2 + n_components :]
+            _call_compiled(blocks[1], (params, xt, n, lp, work, family_stats, prefetch))
 
 
 # One compilation per family and dtype; a family registered with
@@ -516,8 +518,6 @@ def _address(dispatcher, signature):
             "a family's blocks must return nothing (write into their output arrays)."
         )
     return compiled.library.get_pointer_to_function(compiled.fndesc.llvm_func_name)
-
-
 
 
 def kernel_addresses(cached, args):
@@ -586,8 +586,9 @@ def _fused_e_step(
     prefetch_states = np.empty((n_partitions, _STATE_LEN), dtype=np.int64)
     for p in prange(n_partitions):
         _call_compiled(partition, (
-            np.int64(p), blocks, X, sample_weight, log_weights, params, n_family_stats, n_partitions, n_work,
-            accumulate, out_log_prob, out_labels, out_resp, scratch, acc, prefetch_states,
+            np.int64(p), blocks, X, sample_weight, log_weights, params, n_family_stats,
+            n_partitions, n_work, accumulate, out_log_prob, out_labels, out_resp, scratch, acc,
+            prefetch_states,
         ))
 
     total = np.empty(n_stats)
