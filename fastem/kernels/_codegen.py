@@ -7,8 +7,9 @@ lock, so nothing another thread compiles meanwhile is affected. The vector
 width goes on fastem's own functions, and on the blocks of a family
 registered with :func:`~fastem.kernels.register_family_kernels` from
 outside fastem, which the fused E-step calls (like the kernels, their last
-bits may differ between the two widths). Functions of Numba's that a kernel's compilation compiles
-on the way (its implementations of NumPy functions and array methods) live
+bits may differ between the two widths). Functions of Numba's that a
+kernel's compilation compiles on the way (its implementations of NumPy
+functions and array methods) live
 in libraries that Numba shares with the rest of the process: they are
 compiled as Numba alone would, and take the kernel's width where they are
 inlined into it. The user's other Numba functions are compiled as Numba

@@ -652,7 +652,7 @@ class FusedEStep:
         return self.skeleton(*kernel_addresses(self.cached, args), *args)
 
 
-# (position, dimensions) of the fused E-step's array arguments after the address
+# (position, dimensions) of the array arguments of ``FusedEStep``, ``X`` first
 _ARRAY_NDIMS = ((0, 2), (1, 1), (2, 1), (8, 1), (9, 1), (10, 2), (11, 1))
 
 
