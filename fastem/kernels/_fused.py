@@ -494,6 +494,8 @@ def _call_compiled(typingctx, address, args):
 
 
 _ADDRESSES = {}
+# (position, dimensions) of the skeleton's array arguments after the addresses, ``X`` first
+_ARRAY_NDIMS = ((0, 2), (1, 1), (2, 1), (8, 1), (9, 1), (10, 2), (11, 1))
 
 
 def _block_signatures(params, X):
@@ -534,6 +536,13 @@ def kernel_addresses(cached, args):
         key = None  # a field Numba cannot fingerprint: type the arguments every call
     addresses = _ADDRESSES.get(key)
     if addresses is None:
+        # checked once per argument types: the key holds each array's dimensions
+        for position, ndim in _ARRAY_NDIMS:
+            if np.ndim(args[position]) != ndim:
+                raise TypeError(
+                    f"fused E-step argument {position + 1} must be a {ndim}-d array, got "
+                    f"{np.ndim(args[position])} dimensions."
+                )
         X, params = args[0], args[3]
         log_prob, accumulate, _ = _FAMILY_KERNELS[type(params)]
         log_prob_types, accumulate_types = _block_signatures(params, X)
@@ -637,23 +646,14 @@ class FusedEStep:
         # hands a 0-d array to the loop's body as a scalar, so the partition
         # would be called with other types than its address was compiled for:
         # the counts and the flag are taken as Python scalars, and an array of
-        # another dimension than the kernel's is refused.
+        # another dimension than the kernel's is refused (kernel_addresses).
         args = (
             X, sample_weight, log_weights, params, operator.index(n_family_stats),
             operator.index(n_partitions), operator.index(n_work), bool(accumulate),
             out_log_prob, out_labels, out_resp, scratch,
         )
-        for position, ndim in _ARRAY_NDIMS:
-            if np.ndim(args[position]) != ndim:
-                raise TypeError(
-                    f"fused E-step argument {position + 1} must be a {ndim}-d array, got "
-                    f"{np.ndim(args[position])} dimensions."
-                )
         return self.skeleton(*kernel_addresses(self.cached, args), *args)
 
-
-# (position, dimensions) of the array arguments of ``FusedEStep``, ``X`` first
-_ARRAY_NDIMS = ((0, 2), (1, 1), (2, 1), (8, 1), (9, 1), (10, 2), (11, 1))
 
 
 # nogil: fits in several Python threads run their passes at the same time.
