@@ -14,13 +14,24 @@ float64).
 
 import warnings
 
+import numba
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
 from fastem import GaussianMixture
-from fastem._config import BLAS_MIN_FEATURES, BLOCK_SIZE, SPARSE_MIN_FEATURES, TILE_MIN_FEATURES
+from fastem._config import BLAS_MIN_FEATURES, BLOCK_SIZE, FASTMATH, SPARSE_MIN_FEATURES, TILE_MIN_FEATURES
+from fastem.kernels._fused import _block_signatures
+from fastem.kernels.gaussian import (
+    WIDE_MIN_FEATURES,
+    NarrowFullParams,
+    NarrowTiedParams,
+    _full_accumulate,
+    _full_log_prob,
+    _tied_accumulate,
+    _tied_log_prob,
+)
 from reference import (
     COVARIANCE_TYPES,
     gaussian_em_step,
@@ -429,3 +440,36 @@ def test_float32_first_moments_of_other_families_are_summed_in_float64(family):
     assert_array_equal(summary.moments["sx"].ravel(), sample_weight @ X.astype(np.float64))
     assert_allclose(summary.log_likelihood, np.dot(sample_weight, model.score_samples(X)),
                     rtol=1e-14)
+
+
+def _fresh_llvm(block, params, X, wide):
+    """The LLVM of ``block`` compiled anew (not loaded from the disk cache, which keeps no
+    LLVM) for the arguments the partition passes and a ``wide`` of that type."""
+    log_prob_types, accumulate_types = _block_signatures(params, X)
+    head = accumulate_types if "accumulate" in block.py_func.__name__ else log_prob_types
+    fresh = numba.njit(cache=False, fastmath=FASTMATH)(block.py_func)
+    signature = (*head, numba.typeof(wide))
+    fresh.compile(signature)
+    return fresh.inspect_llvm(signature)
+
+
+@pytest.mark.parametrize(
+    "covariance_type, blocks",
+    [
+        ("full", {_full_log_prob: "mahalanobis_block", _full_accumulate: "scatter_block"}),
+        ("tied", {_tied_log_prob: "xxgemm", _tied_accumulate: "scatter_block"}),
+    ],
+)
+def test_blocks_of_few_features_hold_their_plain_loops_alone(covariance_type, blocks):
+    """Below WIDE_MIN_FEATURES features the family takes the Narrow params class, whose
+    entries pass ``wide=None``: Numba prunes the tiled and BLAS loops from those blocks
+    (fewer to compile); from WIDE_MIN_FEATURES on, the blocks hold them."""
+    narrow_class = {"full": NarrowFullParams, "tied": NarrowTiedParams}[covariance_type]
+    for n_features in (WIDE_MIN_FEATURES - 1, WIDE_MIN_FEATURES, BLAS_MIN_FEATURES):
+        X, means, rng = _mixture_data(N_SAMPLES, n_features, 2, seed=3)
+        model = _model_at(X, means, rng, covariance_type, np.float64)
+        params = model._kernel_params(np.float64)
+        assert isinstance(params, narrow_class) == (n_features < WIDE_MIN_FEATURES)
+    for block, wide_loop in blocks.items():
+        assert wide_loop not in _fresh_llvm(block, narrow_class(*params), X, None)
+        assert wide_loop in _fresh_llvm(block, params, X, True)

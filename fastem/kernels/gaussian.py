@@ -47,6 +47,18 @@ class TiedParams(NamedTuple):
     mapped_means: np.ndarray  # (n_components, n_features), (means - shift) @ precisions_cholesky
 
 
+class NarrowFullParams(FullParams):
+    """:class:`FullParams` of fewer than :data:`WIDE_MIN_FEATURES` features (see ``wide`` below)."""
+
+    __slots__ = ()
+
+
+class NarrowTiedParams(TiedParams):
+    """:class:`TiedParams` of fewer than :data:`WIDE_MIN_FEATURES` features (see ``wide`` below)."""
+
+    __slots__ = ()
+
+
 class DiagParams(NamedTuple):
     """Params of 'diag' and 'spherical' components (one scale per feature for both)."""
 
@@ -56,6 +68,19 @@ class DiagParams(NamedTuple):
 
 
 _JIT = dict(cache=True, fastmath=FASTMATH)
+
+#: Features from which the 'full' and 'tied' blocks may take their tiled,
+#: gathered or BLAS loops; below, only their plain loops.
+WIDE_MIN_FEATURES = min(TILE_MIN_FEATURES, SPARSE_MIN_FEATURES, BLAS_MIN_FEATURES)
+
+# The 'full' and 'tied' helpers take an argument ``wide``: None, or True to
+# choose between the plain loops and the tiled, gathered or BLAS ones by the
+# number of features at run time. Numba prunes the branches of
+# ``wide is not None`` when it compiles a block for a None ``wide`` (an
+# argument of the compiled function, passed down to the helpers it inlines),
+# so that those blocks hold the plain loops alone: the blocks of the Narrow
+# params classes, which the families use below WIDE_MIN_FEATURES features
+# (about 2 s less to compile in a cold first fit of 'full' D=2; README).
 
 # Log-densities run in the data's dtype: constants are made with ``_typed`` so
 # that a float32 block never widens to float64. Every statistic is summed in
@@ -192,9 +217,9 @@ def _maps_through_blas(d):
 
 
 @njit(inline="always", **_JIT)
-def _mapped_block(d, n, precisions_cholesky, y, prefetch):
-    """OUT y[:, i] = U^T d[:, i]; through BLAS over every column where ``_maps_through_blas``."""
-    if _maps_through_blas(d):
+def _mapped_block(d, n, precisions_cholesky, y, prefetch, wide):
+    """OUT y[:, i] = U^T d[:, i]; through BLAS over every column if ``wide`` and ``_maps_through_blas``."""
+    if wide is not None and _maps_through_blas(d):
         prefetch_next(prefetch)
         np.dot(precisions_cholesky.T, d, y)
     else:
@@ -275,16 +300,16 @@ def _statistics_rows(work, n_features):
 
 
 @njit(inline="always", **_JIT)
-def _outer_moments(d, rd, n, stats, offset, square, prefetch):
+def _outer_moments(d, rd, n, stats, offset, square, prefetch, wide):
     """INOUT lower triangle of stats[offset:].reshape(D, D) += sum_i rd d^T (float64 rows).
 
-    From TILE_MIN_FEATURES features on, the block's products are formed in
-    tiles in ``square`` (scratch, see ``scatter_block``) and added from
-    there. Below, four entries of a row of the triangle share one pass over
-    the points, so that ``rd[j]`` is loaded once for four products.
+    From TILE_MIN_FEATURES features on (and ``wide``), the block's products
+    are formed in tiles in ``square`` (scratch, see ``scatter_block``) and
+    added from there. Below, four entries of a row of the triangle share one
+    pass over the points, so that ``rd[j]`` is loaded once for four products.
     """
     n_features = d.shape[0]
-    if n_features >= TILE_MIN_FEATURES:
+    if wide is not None and n_features >= TILE_MIN_FEATURES:
         scatter_block(rd, d, n, square, prefetch)
         for j in range(n_features):
             out = offset + j * n_features
@@ -380,10 +405,10 @@ def _first_square_moments(xt, n, mean, resp_k, stats, offset, offset2, prefetch,
 
 
 @njit(inline="always", **_JIT)
-def _triangular_component_log_prob(xt, n, mean, precisions_cholesky, log_norm, out, work, prefetch):
+def _triangular_component_log_prob(xt, n, mean, precisions_cholesky, log_norm, out, work, prefetch, wide):
     """OUT out[i] = log_norm - |U^T (xt[:, i] - mean)|^2 / 2 for i < n, U upper triangular."""
     n_features = xt.shape[0]
-    if n_features >= TILE_MIN_FEATURES:
+    if wide is not None and n_features >= TILE_MIN_FEATURES:
         mahalanobis_block(xt, n, mean, precisions_cholesky, log_norm, out, prefetch)
         return
     d = work[1 : 1 + n_features]
@@ -393,26 +418,27 @@ def _triangular_component_log_prob(xt, n, mean, precisions_cholesky, log_norm, o
 
 
 @njit(inline="always", **_JIT)
-def _full_component_log_prob(params, k, xt, n, out, work, prefetch):
+def _full_component_log_prob(params, k, xt, n, out, work, prefetch, wide):
     """OUT out[i] = log-density of point i under 'full' component k, for i < n."""
     _triangular_component_log_prob(
-        xt, n, params.means[k], params.precisions_cholesky[k], params.log_norm[k], out, work, prefetch
+        xt, n, params.means[k], params.precisions_cholesky[k], params.log_norm[k], out, work, prefetch,
+        wide,
     )
 
 
 @njit(**_JIT)
-def _full_log_prob(params, xt, n, log_prob, work, prefetch):
+def _full_log_prob(params, xt, n, log_prob, work, prefetch, wide):
     for k in range(params.means.shape[0]):
-        _full_component_log_prob(params, k, xt, n, log_prob[k], work, prefetch)
+        _full_component_log_prob(params, k, xt, n, log_prob[k], work, prefetch, wide)
 
 
 @njit(**_JIT)
-def _tied_log_prob(params, xt, n, log_prob, work, prefetch):
+def _tied_log_prob(params, xt, n, log_prob, work, prefetch, wide):
     n_features = xt.shape[0]
     d = work[1 : 1 + n_features]
     y = work[1 + n_features : 1 + 2 * n_features]
-    _centre(xt, xt.shape[1] if _maps_through_blas(d) else n, params.shift, d)
-    _mapped_block(d, n, params.precisions_cholesky, y, prefetch)
+    _centre(xt, xt.shape[1] if wide is not None and _maps_through_blas(d) else n, params.shift, d)
+    _mapped_block(d, n, params.precisions_cholesky, y, prefetch, wide)
     for k in range(params.means.shape[0]):
         prefetch_next(prefetch)
         _mapped_log_prob(y, params.mapped_means[k], n, params.log_norm[k], log_prob[k])
@@ -471,14 +497,14 @@ def _diag_log_prob(params, xt, n, log_prob, work, prefetch):
 
 
 @njit(inline="always", **_JIT)
-def _full_component_accumulate(params, k, mean, xt, n, resp_k, work, stats, prefetch):
+def _full_component_accumulate(params, k, mean, xt, n, resp_k, work, stats, prefetch, wide):
     """INOUT stats: 'full' component k's first and second moments of the block about ``mean``
     (its mean, or zeros for a block of deviations from it), weights resp_k."""
     n_components, n_features = params.means.shape
     d, rd, square = _statistics_rows(work, n_features)
     second = n_components * n_features + k * n_features * n_features
     prefetch_next(prefetch)
-    if n_features >= SPARSE_MIN_FEATURES:
+    if wide is not None and n_features >= SPARSE_MIN_FEATURES:
         # Points of zero responsibility add nothing: the others are gathered
         # when they are few.
         points = work[0].view(np.int32)
@@ -487,16 +513,16 @@ def _full_component_accumulate(params, k, mean, xt, n, resp_k, work, stats, pref
             return
         if m < n:
             _centre_first_moments(xt, m, mean, resp_k, d, rd, stats, k * n_features, points)
-            _outer_moments(d, rd, m, stats, second, square, prefetch)
+            _outer_moments(d, rd, m, stats, second, square, prefetch, wide)
             return
     _centre_first_moments(xt, n, mean, resp_k, d, rd, stats, k * n_features, None)
-    _outer_moments(d, rd, n, stats, second, square, prefetch)
+    _outer_moments(d, rd, n, stats, second, square, prefetch, wide)
 
 
 @njit(**_JIT)
-def _full_accumulate(params, xt, n, resp, work, stats, prefetch):
+def _full_accumulate(params, xt, n, resp, work, stats, prefetch, wide):
     for k in range(params.means.shape[0]):
-        _full_component_accumulate(params, k, params.means[k], xt, n, resp[k], work, stats, prefetch)
+        _full_component_accumulate(params, k, params.means[k], xt, n, resp[k], work, stats, prefetch, wide)
 
 
 @njit(inline="always", **_JIT)
@@ -537,7 +563,7 @@ def _tied_component_moments(k, mean, xt, n, resp_k, u, stats, prefetch):
 
 
 @njit(inline="always", **_JIT)
-def _tied_scatter(n, resp, inv_w, u, d, square, stats, prefetch):
+def _tied_scatter(n, resp, inv_w, u, d, square, stats, prefetch, wide):
     """INOUT stats: ``sxx += sum_i u_i u_i^T / w_i`` and the ``pairs``; OUT inv_w = 1 / w."""
     n_components = resp.shape[0]
     n_features = u.shape[0]
@@ -551,7 +577,7 @@ def _tied_scatter(n, resp, inv_w, u, d, square, stats, prefetch):
         for i in range(n):
             d_j[i] = u_j[i] * np.float64(inv_w[i])
     second = n_components * n_features
-    _outer_moments(d, u, n, stats, second, square, prefetch)
+    _outer_moments(d, u, n, stats, second, square, prefetch, wide)
     pairs = second + n_features * n_features
     for k in range(n_components - 1):
         prefetch_next(prefetch)
@@ -565,7 +591,7 @@ def _tied_scatter(n, resp, inv_w, u, d, square, stats, prefetch):
 
 
 @njit(**_JIT)
-def _tied_accumulate(params, xt, n, resp, work, stats, prefetch):
+def _tied_accumulate(params, xt, n, resp, work, stats, prefetch, wide):
     """Tied statistics around each point's own centre, so that nothing cancels.
 
     With ``w_i = sum_k r_ik`` (the point's weight) and ``c_i = sum_k r_ik m_k / w_i``
@@ -586,7 +612,7 @@ def _tied_accumulate(params, xt, n, resp, work, stats, prefetch):
     _tied_weights(resp, n, inv_w)
     for k in range(params.means.shape[0]):
         _tied_component_moments(k, params.means[k], xt, n, resp[k], u, stats, prefetch)
-    _tied_scatter(n, resp, inv_w, u, d, square, stats, prefetch)
+    _tied_scatter(n, resp, inv_w, u, d, square, stats, prefetch, wide)
 
 
 @njit(inline="always", **_JIT)
@@ -612,39 +638,57 @@ def _diagonal_accumulate(params, xt, n, resp, work, stats, prefetch):
 # gave a chunk without NaN other last bits than the same chunk within a pass
 # of ``missing='em'`` (1 float64 unit in 2 of 15 means after 5 passes:
 # tests/test_missing_patterns.py), and float64 fits other bits than before
-# the blocks were called through their addresses.
+# the blocks were called through their addresses. An entry passes the blocks
+# the ``wide`` of its params class.
+def _wide(params):
+    """None for the params of a Narrow class, else True: the blocks' ``wide`` (Numba only)."""
+    raise NotImplementedError("_wide is only callable from Numba code")
+
+
+@overload(_wide, jit_options=_JIT)
+def _overload_wide(params):
+    if params.instance_class in (NarrowFullParams, NarrowTiedParams):
+        return lambda params: None
+    return lambda params: True
+
+
 @njit(**_JIT)
 def _full_log_prob_entry(params, xt, n, log_prob, work, prefetch):
-    _full_log_prob(params, xt, n, log_prob, work, prefetch)
+    _full_log_prob(params, xt, n, log_prob, work, prefetch, _wide(params))
 
 
 @njit(**_JIT)
 def _full_accumulate_entry(params, xt, n, resp, work, stats, prefetch):
-    _full_accumulate(params, xt, n, resp, work, stats, prefetch)
+    _full_accumulate(params, xt, n, resp, work, stats, prefetch, _wide(params))
 
 
 @njit(**_JIT)
 def _tied_log_prob_entry(params, xt, n, log_prob, work, prefetch):
-    _tied_log_prob(params, xt, n, log_prob, work, prefetch)
+    _tied_log_prob(params, xt, n, log_prob, work, prefetch, _wide(params))
 
 
 @njit(**_JIT)
 def _tied_accumulate_entry(params, xt, n, resp, work, stats, prefetch):
-    _tied_accumulate(params, xt, n, resp, work, stats, prefetch)
+    _tied_accumulate(params, xt, n, resp, work, stats, prefetch, _wide(params))
+
+
+def narrowed(params_class, n_features):
+    """The Narrow class of ``params_class`` below :data:`WIDE_MIN_FEATURES` features, if it has one."""
+    if n_features >= WIDE_MIN_FEATURES:
+        return params_class
+    return {FullParams: NarrowFullParams, TiedParams: NarrowTiedParams}.get(params_class, params_class)
 
 
 _K, _D = "n_components", "n_features"
-register_family_kernels(
-    FullParams, _full_log_prob_entry, _full_accumulate_entry,
-    shapes={"means": (_K, _D), "precisions_cholesky": (_K, _D, _D), "log_norm": (_K,)},
-)
-register_family_kernels(
-    TiedParams, _tied_log_prob_entry, _tied_accumulate_entry,
-    shapes={
-        "means": (_K, _D), "precisions_cholesky": (_D, _D), "log_norm": (_K,),
-        "shift": (_D,), "mapped_means": (_K, _D),
-    },
-)
+_FULL_SHAPES = {"means": (_K, _D), "precisions_cholesky": (_K, _D, _D), "log_norm": (_K,)}
+_TIED_SHAPES = {
+    "means": (_K, _D), "precisions_cholesky": (_D, _D), "log_norm": (_K,),
+    "shift": (_D,), "mapped_means": (_K, _D),
+}
+register_family_kernels(FullParams, _full_log_prob_entry, _full_accumulate_entry, shapes=_FULL_SHAPES)
+register_family_kernels(NarrowFullParams, _full_log_prob_entry, _full_accumulate_entry, shapes=_FULL_SHAPES)
+register_family_kernels(TiedParams, _tied_log_prob_entry, _tied_accumulate_entry, shapes=_TIED_SHAPES)
+register_family_kernels(NarrowTiedParams, _tied_log_prob_entry, _tied_accumulate_entry, shapes=_TIED_SHAPES)
 register_family_kernels(
     DiagParams, _diag_log_prob, _diagonal_accumulate,
     shapes={"means": (_K, _D), "half_scales": (_K, _D), "log_norm": (_K,)},

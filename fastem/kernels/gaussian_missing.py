@@ -935,7 +935,7 @@ def _overload_complete_log_prob(params, xt, n, log_prob, work, prefetch):
     block = {"full": _full_log_prob, "tied": _tied_log_prob}.get(_kind(params))
     if block is not None:
         return lambda params, xt, n, log_prob, work, prefetch: block(
-            params, xt, n, log_prob, work, prefetch
+            params, xt, n, log_prob, work, prefetch, True
         )
     return None
 
@@ -945,7 +945,7 @@ def _overload_complete_accumulate(params, xt, n, resp, work, stats, prefetch):
     block = {"full": _full_accumulate, "tied": _tied_accumulate}.get(_kind(params))
     if block is not None:
         return lambda params, xt, n, resp, work, stats, prefetch: block(
-            params, xt, n, resp, work, stats, prefetch
+            params, xt, n, resp, work, stats, prefetch, True
         )
     return None
 
@@ -1235,7 +1235,7 @@ def _missing_accumulate(params, xt, n, resp, work, stats, prefetch):
         r = resp[k]
         if n_untabled > 0:
             _fill_component(params, k, xt, n_groups, views, r, stats, (n_components + k * D) * D)
-        _full_component_accumulate(params, k, params.origin, completed[k], n, r, work, stats, prefetch)
+        _full_component_accumulate(params, k, params.origin, completed[k], n, r, work, stats, prefetch, True)
     _tabled_covariances(
         params.pattern_terms, params.pattern_offsets, params.pattern_coordinates, n_groups, views,
         resp, stats, n_components * D, stats[n_components * D * (1 + D):],
@@ -1273,7 +1273,7 @@ def _tied_missing_accumulate(params, xt, n, resp, work, stats, prefetch):
     _tied_weights(resp, n, inv_w)
     for k in range(n_components):
         _tied_component_moments(k, params.origin, completed[k], n, resp[k], u, stats, prefetch)
-    _tied_scatter(n, resp, inv_w, u, d, square, stats, prefetch)
+    _tied_scatter(n, resp, inv_w, u, d, square, stats, prefetch, True)
     second = n_components * D
     weights = stats[second + D * D + n_components * n_components:]  # see pattern_weight_entries
     per_pattern = _tied_sums_per_pattern(n_components)
