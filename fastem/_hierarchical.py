@@ -55,6 +55,7 @@ HIERARCHICAL_SAMPLE_SIZE = 2000
 _WORK = 1e9
 # mclust's hcVVV default; with it the regularisation weighs as much as the determinant.
 _BETA = 1.0
+_EPS = float(np.finfo(np.float64).eps)
 # The unconstrained model needs clusters of many more points than features;
 # below this many subsample points per feature the tree says little.
 _POINTS_PER_FEATURE = 10
@@ -155,7 +156,7 @@ def _term(n, trace, log_det, alpha, p):
 
 
 @njit(cache=True, error_model="numpy")
-def _merge_costs(i, partners, n, size, mean, scatter, trace, term, alpha, out):
+def _merge_costs(i, partners, n, size, mean, scatter, trace, term, alpha, out, work, full):
     """Costs of merging cluster ``i`` with each cluster of ``partners``, into ``out``.
 
     The trace and scatter of each merge are those of the module docstring.
@@ -164,22 +165,27 @@ def _merge_costs(i, partners, n, size, mean, scatter, trace, term, alpha, out):
     take the regularised form. The loops over the partners are innermost, so
     that they vectorise; each cost goes through the operations of a one-pair
     evaluation in the same order (the same rounding, hence the same merges).
+    ``work`` (float64, ``(5 + p + scatter.shape[1]) m``) and ``full`` (int64, ``m``)
+    are scratch, for ``m`` clusters.
     """
     count = len(partners)
     p = mean.shape[1]
-    total = np.empty(count)
-    c = np.empty(count)
-    trace_ik = np.zeros(count)
+    m = full.shape[0]
+    total = work[:count]
+    c = work[m : m + count]
+    trace_ik = work[2 * m : 2 * m + count]
+    log_det = work[3 * m : 3 * m + count]
     for t in range(count):
         k = partners[t]
         total[t] = n[i] + n[k]
         c[t] = n[i] * n[k] / total[t]
+        trace_ik[t] = 0.0
+        log_det[t] = -np.inf
     for a in range(p):
         for t in range(count):
             d = mean[i, a] - mean[partners[t], a]
             trace_ik[t] += d * d
     # The merges that take the determinant, by their place in partners.
-    full = np.empty(count, dtype=np.int64)
     n_full = 0
     for t in range(count):
         k = partners[t]
@@ -187,20 +193,20 @@ def _merge_costs(i, partners, n, size, mean, scatter, trace, term, alpha, out):
         if size[i] + size[k] > p and trace_ik[t] > 0.0:
             full[n_full] = t
             n_full += 1
-    difference = np.empty((p, n_full))
+    full_log_det = work[4 * m : 4 * m + n_full]
+    difference = work[5 * m : 5 * m + p * n_full].reshape((p, n_full))
+    start = (5 + p) * m
+    W = work[start : start + scatter.shape[1] * n_full].reshape((scatter.shape[1], n_full))
     for a in range(p):
         for u in range(n_full):
             difference[a, u] = mean[i, a] - mean[partners[full[u]], a]
-    W = np.empty((scatter.shape[1], n_full))
     for a in range(p):
         for b in range(a + 1):
             ab = a * (a + 1) // 2 + b
             for u in range(n_full):
                 t = full[u]
                 W[ab, u] = scatter[i, ab] + scatter[partners[t], ab] + c[t] * difference[a, u] * difference[b, u]
-    full_log_det = np.empty(n_full)
     _log_dets(W, p, full_log_det)
-    log_det = np.full(count, -np.inf)
     for u in range(n_full):
         log_det[full[u]] = full_log_det[u]
     for t in range(count):
@@ -239,7 +245,6 @@ def _cheapest_row(rows, partner, cheapest):
     return i
 
 
-@njit(cache=True, error_model="numpy")
 def merge_tree(Z, n):
     """The merges of the hierarchical clustering of ``Z``, down to one cluster.
 
@@ -260,16 +265,49 @@ def merge_tree(Z, n):
     merges = np.empty((max(m - 1, 0), 2), dtype=np.int64)
     if m < 2:
         return merges
-    n = n.copy()
-    mean = Z.copy()
-    size = np.ones(m, dtype=np.int64)
-    trace = np.zeros(m)
     # Scatter matrices (lower triangles, packed as in _log_dets) matter only
     # for clusters of more than p points.
-    track = m > p
-    scatter = np.zeros((m if track else 1, p * (p + 1) // 2 if track else 0))
-    total = n.sum()
-    overall = np.zeros(p)
+    triangle = p * (p + 1) // 2 if m > p else 0
+    # The arrays are made here, not in the compiled loop: each NumPy
+    # constructor there is one more function to compile on the first fit.
+    _merge_loop(
+        np.ascontiguousarray(Z, dtype=np.float64), merges,
+        n=np.array(n, dtype=np.float64),
+        mean=np.array(Z, dtype=np.float64),
+        size=np.ones(m, dtype=np.int64),
+        trace=np.zeros(m),
+        scatter=np.zeros((m if triangle else 1, triangle)),
+        term=np.empty(m),
+        costs=np.empty(m * (m - 1) // 2),
+        alive=np.ones(m, dtype=np.bool_),
+        order=np.arange(m),  # the clusters alive, in increasing order
+        partner=np.empty(m, dtype=np.int64),
+        cheapest=np.empty(m),
+        stale=np.zeros(m, dtype=np.bool_),
+        partners=np.empty(m, dtype=np.int64),
+        row=np.empty(m),
+        factor=np.empty((triangle, 1)),
+        log_det=np.empty(1),
+        overall=np.zeros(p),
+        work=np.empty((5 + p + triangle) * m),  # _merge_costs's scratch
+        full=np.empty(m, dtype=np.int64),
+    )
+    return merges
+
+
+@njit(cache=True, error_model="numpy")
+def _merge_loop(
+    Z, merges, n, mean, size, trace, scatter, term, costs, alive, order, partner, cheapest, stale,
+    partners, row, factor, log_det, overall, work, full,
+):
+    """:func:`merge_tree` from its arrays: ``n`` and ``mean`` copies of the weights and of
+    ``Z``, ``size`` ones, ``trace``, ``scatter``, ``overall``, ``stale`` zeros, ``alive``
+    ones, ``order`` 0..m-1; the others scratch. OUT ``merges``."""
+    m, p = Z.shape
+    track = scatter.shape[1] > 0
+    total = 0.0
+    for i in range(m):
+        total += n[i]
     for i in range(m):
         for a in range(p):
             overall[a] += n[i] * Z[i, a] / total
@@ -277,28 +315,21 @@ def merge_tree(Z, n):
     for i in range(m):
         for a in range(p):
             alpha += n[i] * (Z[i, a] - overall[a]) ** 2
-    alpha = max(alpha / (total * max(p, 1)), np.finfo(np.float64).eps)
-    term = np.empty(m)
+    alpha /= total * (p if p > 1 else 1)
+    if alpha < _EPS:
+        alpha = _EPS
     for i in range(m):
         term[i] = n[i] * np.log(_BETA * alpha / n[i])
-    costs = np.empty(m * (m - 1) // 2)
-    alive = np.ones(m, dtype=np.bool_)
-    # The clusters alive, in increasing order.
-    order = np.arange(m)
-    partner = np.empty(m, dtype=np.int64)
-    cheapest = np.empty(m)
     for i in range(m):
         start = _pair(i, i + 1, m)
-        _merge_costs(i, order[i + 1 :], n, size, mean, scatter, trace, term, alpha, costs[start : start + m - 1 - i])
+        _merge_costs(
+            i, order[i + 1 :], n, size, mean, scatter, trace, term, alpha, costs[start : start + m - 1 - i],
+            work, full,
+        )
         _refresh_partner(i, alive, costs, partner, cheapest, m)
     # A row whose partner merged keeps its old cheapest cost as a lower bound
     # (its other costs did not change) and is only searched again when that
     # bound comes out smallest (Muellner's generic algorithm).
-    stale = np.zeros(m, dtype=np.bool_)
-    partners = np.empty(m, dtype=np.int64)
-    row = np.empty(m)
-    factor = np.empty((scatter.shape[1], 1))
-    log_det = np.empty(1)
     for step in range(m - 1):
         n_alive = m - step
         while True:
@@ -346,7 +377,7 @@ def merge_tree(Z, n):
                 before = a
             else:
                 partners[a - 1] = order[a]
-        _merge_costs(i, partners[: n_alive - 1], n, size, mean, scatter, trace, term, alpha, row)
+        _merge_costs(i, partners[: n_alive - 1], n, size, mean, scatter, trace, term, alpha, row, work, full)
         # A row ahead of i may find its cheapest cost in i; one that had i or j
         # as partner otherwise goes stale, as do rows between i and j that had j.
         for t in range(before):
@@ -365,7 +396,6 @@ def merge_tree(Z, n):
                 stale[k] = True
         stale[i] = False
         _refresh_partner(i, alive, costs, partner, cheapest, m)
-    return merges
 
 
 def cut_tree(merges, n_points, n_clusters):
