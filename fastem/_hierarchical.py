@@ -42,7 +42,9 @@ import hashlib
 import threading
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+
+from .kernels._fused import _address, _call_compiled
 
 __all__ = ["HIERARCHICAL_SAMPLE_SIZE", "hierarchical_labels", "sample_size", "suitable", "svd_transform"]
 
@@ -213,6 +215,14 @@ def _merge_costs(i, partners, n, size, mean, scatter, trace, term, alpha, out, w
         out[t] = _term(total[t], trace_ik[t], log_det[t], alpha, p) - term[i] - term[partners[t]]
 
 
+_LOG_DETS_TYPES = (types.float64[:, ::1], types.int64, types.float64[::1])
+_MERGE_COSTS_TYPES = (
+    types.int64, types.int64[::1], types.float64[::1], types.int64[::1], types.float64[:, ::1],
+    types.float64[:, ::1], types.float64[::1], types.float64[::1], types.float64, types.float64[::1],
+    types.float64[::1], types.int64[::1],
+)
+
+
 @njit(cache=True, error_model="numpy")
 def _pair(i, j, m):
     """Index of the pair i < j in the condensed upper triangle of an m x m matrix."""
@@ -271,6 +281,7 @@ def merge_tree(Z, n):
     # The arrays are made here, not in the compiled loop: each NumPy
     # constructor there is one more function to compile on the first fit.
     _merge_loop(
+        _address(_merge_costs, _MERGE_COSTS_TYPES), _address(_log_dets, _LOG_DETS_TYPES),
         np.ascontiguousarray(Z, dtype=np.float64), merges,
         n=np.array(n, dtype=np.float64),
         mean=np.array(Z, dtype=np.float64),
@@ -297,12 +308,18 @@ def merge_tree(Z, n):
 
 @njit(cache=True, error_model="numpy")
 def _merge_loop(
-    Z, merges, n, mean, size, trace, scatter, term, costs, alive, order, partner, cheapest, stale,
+    merge_costs, log_dets, Z, merges, n, mean, size, trace, scatter, term, costs, alive, order, partner, cheapest, stale,
     partners, row, factor, log_det, overall, work, full,
 ):
     """:func:`merge_tree` from its arrays: ``n`` and ``mean`` copies of the weights and of
     ``Z``, ``size`` ones, ``trace``, ``scatter``, ``overall``, ``stale`` zeros, ``alive``
-    ones, ``order`` 0..m-1; the others scratch. OUT ``merges``."""
+    ones, ``order`` 0..m-1; the others scratch. OUT ``merges``.
+
+    ``merge_costs`` and ``log_dets`` are the addresses of :func:`_merge_costs`
+    and :func:`_log_dets` compiled for ``_MERGE_COSTS_TYPES`` and
+    ``_LOG_DETS_TYPES``, called through them: a call Numba links would put
+    copies of them into this function's module, which LLVM optimises again.
+    """
     m, p = Z.shape
     track = scatter.shape[1] > 0
     total = 0.0
@@ -322,10 +339,10 @@ def _merge_loop(
         term[i] = n[i] * np.log(_BETA * alpha / n[i])
     for i in range(m):
         start = _pair(i, i + 1, m)
-        _merge_costs(
+        _call_compiled(merge_costs, (
             i, order[i + 1 :], n, size, mean, scatter, trace, term, alpha, costs[start : start + m - 1 - i],
             work, full,
-        )
+        ))
         _refresh_partner(i, alive, costs, partner, cheapest, m)
     # A row whose partner merged keeps its old cheapest cost as a lower bound
     # (its other costs did not change) and is only searched again when that
@@ -361,7 +378,7 @@ def _merge_loop(
         if size[i] > p and trace[i] != 0.0:
             for ab in range(scatter.shape[1]):
                 factor[ab, 0] = scatter[i, ab]
-            _log_dets(factor, p, log_det)
+            _call_compiled(log_dets, (factor, p, log_det))
         term[i] = _term(both, trace[i], log_det[0], alpha, p)
         alive[j] = False
         # Drop j from order; the clusters alive other than i are the partners
@@ -377,7 +394,9 @@ def _merge_loop(
                 before = a
             else:
                 partners[a - 1] = order[a]
-        _merge_costs(i, partners[: n_alive - 1], n, size, mean, scatter, trace, term, alpha, row, work, full)
+        _call_compiled(
+            merge_costs, (i, partners[: n_alive - 1], n, size, mean, scatter, trace, term, alpha, row, work, full)
+        )
         # A row ahead of i may find its cheapest cost in i; one that had i or j
         # as partner otherwise goes stale, as do rows between i and j that had j.
         for t in range(before):
