@@ -31,6 +31,7 @@ from fastem.kernels.gaussian import (
     _full_log_prob,
     _tied_accumulate,
     _tied_log_prob,
+    _wide,
 )
 from reference import (
     COVARIANCE_TYPES,
@@ -470,6 +471,33 @@ def test_blocks_of_few_features_hold_their_plain_loops_alone(covariance_type, bl
         model = _model_at(X, means, rng, covariance_type, np.float64)
         params = model._kernel_params(np.float64)
         assert isinstance(params, narrow_class) == (n_features < WIDE_MIN_FEATURES)
+    # the registered entries pass the blocks _wide(params): None for the Narrow classes alone
+    wide_of = numba.njit(lambda params: _wide(params))
+    assert wide_of(narrow_class(*params)) is None
+    assert wide_of(params) is True
     for block, wide_loop in blocks.items():
         assert wide_loop not in _fresh_llvm(block, narrow_class(*params), X, None)
         assert wide_loop in _fresh_llvm(block, params, X, True)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_narrow_params_give_the_bits_of_the_general_ones(monkeypatch, covariance_type, dtype):
+    """The plain loops alone (Narrow classes) are the loops the general blocks run below
+    WIDE_MIN_FEATURES features: the same outputs, bit for bit."""
+    X, means, rng = _mixture_data(N_SAMPLES, WIDE_MIN_FEATURES - 1, 3, seed=5)
+    weights = rng.uniform(0, 3, size=N_SAMPLES)
+    model = _model_at(X, means, rng, covariance_type, dtype)
+    Xd = X.astype(dtype)
+
+    def outputs():
+        summary = model.summarize(Xd, sample_weight=weights)
+        return [model.score_samples(Xd), model.predict_proba(Xd), summary.log_likelihood,
+                summary.nk, *summary.moments.values()]
+
+    narrow = outputs()
+    assert isinstance(model._kernel_params(dtype), (NarrowFullParams, NarrowTiedParams))
+    monkeypatch.setattr("fastem.families.gaussian.narrowed", lambda params_class, n_features: params_class)
+    assert not isinstance(model._kernel_params(dtype), (NarrowFullParams, NarrowTiedParams))
+    for a, b in zip(narrow, outputs()):
+        assert_array_equal(a, b)

@@ -457,7 +457,8 @@ def _partition_pass(
             _call_compiled(blocks[1], (params, xt, n, lp, work, family_stats, prefetch))
 
 
-# One compilation per family and dtype; a family registered with
+# One compilation per params class and dtype (the Gaussian 'full' and 'tied'
+# have two classes each, see ``gaussian.narrowed``); a family registered with
 # ``cache=False`` has its partitions compiled by the uncached dispatcher.
 _PARTITION = {
     cached: njit(cache=cached, nogil=True, fastmath=FASTMATH)(_partition_pass)

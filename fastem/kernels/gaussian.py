@@ -80,7 +80,9 @@ WIDE_MIN_FEATURES = min(TILE_MIN_FEATURES, SPARSE_MIN_FEATURES, BLAS_MIN_FEATURE
 # argument of the compiled function, passed down to the helpers it inlines),
 # so that those blocks hold the plain loops alone: the blocks of the Narrow
 # params classes, which the families use below WIDE_MIN_FEATURES features
-# (about 2 s less to compile in a cold first fit of 'full' D=2; README).
+# (about 2 s less to compile in a cold first fit of 'full' D=2, see README's
+# "Busy machines and the first run"; a process that also fits data of
+# WIDE_MIN_FEATURES features or more compiles the E-step for both classes).
 
 # Log-densities run in the data's dtype: constants are made with ``_typed`` so
 # that a float32 block never widens to float64. Every statistic is summed in
@@ -504,7 +506,6 @@ def _full_component_moments(params, k, mean, xt, n, resp_k, work, stats, prefetc
     n_components, n_features = params.means.shape
     d, rd, square = _statistics_rows(work, n_features)
     second = n_components * n_features + k * n_features * n_features
-    prefetch_next(prefetch)
     _centre_first_moments(xt, n, mean, resp_k, d, rd, stats, k * n_features, points)
     _outer_moments(d, rd, n, stats, second, square, prefetch, wide)
 
@@ -514,6 +515,7 @@ def _full_component_accumulate(params, k, mean, xt, n, resp_k, work, stats, pref
     """:func:`_full_component_moments` of the block, for a ``wide`` of True: from
     SPARSE_MIN_FEATURES features on, of its points of nonzero responsibility alone,
     gathered, when they are few."""
+    prefetch_next(prefetch)
     if xt.shape[0] >= SPARSE_MIN_FEATURES:
         points = work[0].view(np.int32)
         m = _weighted_points(resp_k, n, points)
@@ -529,9 +531,10 @@ def _full_component_accumulate(params, k, mean, xt, n, resp_k, work, stats, pref
 def _full_accumulate(params, xt, n, resp, work, stats, prefetch, wide):
     # ``wide`` is tested here, in the compiled function's own body, where Numba
     # prunes the branch before it inlines the helpers: for a None ``wide`` the
-    # gathering is not even inlined (0.6 s of a cold first fit's compilation).
+    # gathering is not even inlined (Numba's inlining of this block 0.9 -> 0.4 s).
     for k in range(params.means.shape[0]):
         if wide is None:
+            prefetch_next(prefetch)
             _full_component_moments(params, k, params.means[k], xt, n, resp[k], work, stats, prefetch, None, None)
         else:
             _full_component_accumulate(params, k, params.means[k], xt, n, resp[k], work, stats, prefetch, wide)
