@@ -270,9 +270,19 @@ def merge_tree(Z, n):
     merges : ndarray of shape (m - 1, 2), int64
         Row s holds the clusters merged at step s, each named by its smallest
         point index; the merged cluster keeps the first name.
+
+    Raises
+    ------
+    ValueError
+        ``Z`` or ``n`` is not finite, a weight is not positive, or the merge
+        costs overflow (weights far from 1: scale them to a mean of 1).
     """
     m, p = Z.shape
     merges = np.empty((max(m - 1, 0), 2), dtype=np.int64)
+    Z = np.array(Z, dtype=np.float64, order="C")  # copies: the loop takes C-contiguous arrays
+    n = np.array(n, dtype=np.float64)
+    if n.shape != (m,) or not (np.isfinite(Z).all() and np.isfinite(n).all() and (n > 0).all()):
+        raise ValueError("merge_tree needs finite points and one finite, positive weight per point.")
     if m < 2:
         return merges
     # Scatter matrices (lower triangles, packed as in _log_dets) matter only
@@ -282,9 +292,9 @@ def merge_tree(Z, n):
     # constructor there is one more function to compile on the first fit.
     _merge_loop(
         _address(_merge_costs, _MERGE_COSTS_TYPES), _address(_log_dets, _LOG_DETS_TYPES),
-        np.ascontiguousarray(Z, dtype=np.float64), merges,
-        n=np.array(n, dtype=np.float64),
-        mean=np.array(Z, dtype=np.float64),
+        Z, merges,
+        n=n,
+        mean=Z.copy(),
         size=np.ones(m, dtype=np.int64),
         trace=np.zeros(m),
         scatter=np.zeros((m if triangle else 1, triangle)),
@@ -303,6 +313,11 @@ def merge_tree(Z, n):
         work=np.empty((5 + p + triangle) * m),  # _merge_costs's scratch
         full=np.empty(m, dtype=np.int64),
     )
+    if merges[-1, 0] < 0:
+        raise ValueError(
+            "The hierarchical clustering found no finite merge cost (the weights or the "
+            "points' spread overflow); scale the weights to a mean of 1."
+        )
     return merges
 
 
@@ -313,7 +328,8 @@ def _merge_loop(
 ):
     """:func:`merge_tree` from its arrays: ``n`` and ``mean`` copies of the weights and of
     ``Z``, ``size`` ones, ``trace``, ``scatter``, ``overall``, ``stale`` zeros, ``alive``
-    ones, ``order`` 0..m-1; the others scratch. OUT ``merges``.
+    ones, ``order`` 0..m-1; the others scratch. OUT ``merges`` (-1 from the first step
+    that finds no finite cost on).
 
     ``merge_costs`` and ``log_dets`` are the addresses of :func:`_merge_costs`
     and :func:`_log_dets` compiled for ``_MERGE_COSTS_TYPES`` and
@@ -351,10 +367,13 @@ def _merge_loop(
         n_alive = m - step
         while True:
             i = _cheapest_row(order[:n_alive], partner, cheapest)
-            if not stale[i]:
+            if i < 0 or not stale[i]:
                 break
             stale[i] = False
             _refresh_partner(i, alive, costs, partner, cheapest, m)
+        if i < 0:  # no finite cost left (overflow): the caller raises
+            merges[step:] = -1
+            return
         j = partner[i]
         merges[step, 0] = i
         merges[step, 1] = j

@@ -90,6 +90,25 @@ def test_merge_tree_matches_the_reference(p, weighted):
     assert_array_equal(merge_tree(Z, n), reference_merges(Z, n))
 
 
+def test_merge_tree_takes_any_layout_and_refuses_what_its_loop_cannot_merge():
+    rng = np.random.default_rng(4)
+    Z = rng.normal(size=(12, 2))
+    n = np.ones(12)
+    expected = reference_merges(Z, n)
+    read_only = np.asfortranarray(Z)
+    read_only.setflags(write=False)
+    assert_array_equal(merge_tree(read_only, n), expected)
+    assert_array_equal(merge_tree(Z[:, ::-1][:, ::-1], n.astype(np.float32)), expected)
+    bad = Z.copy()
+    bad[3, 1] = np.nan
+    for points, weights in [(bad, n), (Z, np.r_[0.0, n[1:]]), (Z, np.r_[np.inf, n[1:]]), (Z, n[1:])]:
+        with pytest.raises(ValueError, match="finite points and one finite, positive weight"):
+            merge_tree(points, weights)
+    # costs that overflow leave no pair to merge: an error, not a write outside the arrays
+    with pytest.raises(ValueError, match="no finite merge cost"):
+        merge_tree(Z, np.full(12, 1e200))
+
+
 def test_hierarchical_partitions_match_mclust():
     X = load_iris().data
     for k, expected in MCLUST_IRIS.items():
