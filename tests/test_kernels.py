@@ -12,6 +12,7 @@ magnitude of the compared quantity (the kernel computes in float32 and sums in
 float64).
 """
 
+import inspect
 import warnings
 
 import numba
@@ -22,16 +23,24 @@ from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
 from fastem import GaussianMixture
 from fastem._config import BLAS_MIN_FEATURES, BLOCK_SIZE, FASTMATH, SPARSE_MIN_FEATURES, TILE_MIN_FEATURES
-from fastem.kernels._fused import _block_signatures
+from fastem.kernels import _fused
+from fastem.kernels._fused import _block_signatures, family_blocks
 from fastem.kernels.gaussian import (
     WIDE_MIN_FEATURES,
-    NarrowFullParams,
-    NarrowTiedParams,
+    FullParams,
+    TiedParams,
     _full_accumulate,
+    _full_accumulate_entry,
+    _full_accumulate_narrow_entry,
     _full_log_prob,
+    _full_log_prob_entry,
+    _full_log_prob_narrow_entry,
     _tied_accumulate,
+    _tied_accumulate_entry,
+    _tied_accumulate_narrow_entry,
     _tied_log_prob,
-    _wide,
+    _tied_log_prob_entry,
+    _tied_log_prob_narrow_entry,
 )
 from reference import (
     COVARIANCE_TYPES,
@@ -462,28 +471,33 @@ def _fresh_llvm(block, params, X, wide):
     ],
 )
 def test_blocks_of_few_features_hold_their_plain_loops_alone(covariance_type, blocks):
-    """Below WIDE_MIN_FEATURES features the family takes the Narrow params class, whose
-    entries pass ``wide=None``: Numba prunes the tiled and BLAS loops from those blocks
-    (fewer to compile); from WIDE_MIN_FEATURES on, the blocks hold them."""
-    narrow_class = {"full": NarrowFullParams, "tied": NarrowTiedParams}[covariance_type]
-    for n_features in (WIDE_MIN_FEATURES - 1, WIDE_MIN_FEATURES, BLAS_MIN_FEATURES):
-        X, means, rng = _mixture_data(N_SAMPLES, n_features, 2, seed=3)
-        model = _model_at(X, means, rng, covariance_type, np.float64)
-        params = model._kernel_params(np.float64)
-        assert isinstance(params, narrow_class) == (n_features < WIDE_MIN_FEATURES)
-    # the registered entries pass the blocks _wide(params): None for the Narrow classes alone
-    wide_of = numba.njit(lambda params: _wide(params))
-    assert wide_of(narrow_class(*params)) is None
-    assert wide_of(params) is True
+    """Below WIDE_MIN_FEATURES features the fused E-step takes the family's ``few_features``
+    entries, which pass ``wide=None``: Numba prunes the tiled and BLAS loops from those
+    blocks (fewer to compile); the other entries pass True, and the blocks hold them."""
+    params_class = {"full": FullParams, "tied": TiedParams}[covariance_type]
+    entries = {
+        "full": (_full_log_prob_entry, _full_accumulate_entry,
+                 _full_log_prob_narrow_entry, _full_accumulate_narrow_entry),
+        "tied": (_tied_log_prob_entry, _tied_accumulate_entry,
+                 _tied_log_prob_narrow_entry, _tied_accumulate_narrow_entry),
+    }[covariance_type]
+    for n_features in (1, WIDE_MIN_FEATURES - 1):
+        assert family_blocks(params_class, n_features) == entries[2:]
+    for n_features in (WIDE_MIN_FEATURES, BLAS_MIN_FEATURES):
+        assert family_blocks(params_class, n_features) == entries[:2]
+    for entry, wide in zip(entries, ("True", "True", "None", "None")):
+        assert f", {wide})" in inspect.getsource(entry.py_func)
+    X, means, rng = _mixture_data(N_SAMPLES, BLAS_MIN_FEATURES, 2, seed=3)
+    params = _model_at(X, means, rng, covariance_type, np.float64)._kernel_params(np.float64)
     for block, wide_loop in blocks.items():
-        assert wide_loop not in _fresh_llvm(block, narrow_class(*params), X, None)
+        assert wide_loop not in _fresh_llvm(block, params, X, None)
         assert wide_loop in _fresh_llvm(block, params, X, True)
 
 
 @pytest.mark.parametrize("covariance_type", ["full", "tied"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_narrow_params_give_the_bits_of_the_general_ones(monkeypatch, covariance_type, dtype):
-    """The plain loops alone (Narrow classes) are the loops the general blocks run below
+def test_blocks_of_few_features_give_the_bits_of_the_general_ones(monkeypatch, covariance_type, dtype):
+    """The plain loops alone are the loops the general blocks run below
     WIDE_MIN_FEATURES features: the same outputs, bit for bit."""
     X, means, rng = _mixture_data(N_SAMPLES, WIDE_MIN_FEATURES - 1, 3, seed=5)
     weights = rng.uniform(0, 3, size=N_SAMPLES)
@@ -495,9 +509,11 @@ def test_narrow_params_give_the_bits_of_the_general_ones(monkeypatch, covariance
         return [model.score_samples(Xd), model.predict_proba(Xd), summary.log_likelihood,
                 summary.nk, *summary.moments.values()]
 
-    narrow = outputs()
-    assert isinstance(model._kernel_params(dtype), (NarrowFullParams, NarrowTiedParams))
-    monkeypatch.setattr("fastem.families.gaussian.narrowed", lambda params_class, n_features: params_class)
-    assert not isinstance(model._kernel_params(dtype), (NarrowFullParams, NarrowTiedParams))
-    for a, b in zip(narrow, outputs()):
+    few = outputs()
+    params_class = type(model._kernel_params(dtype))
+    monkeypatch.setitem(_fused._FAMILY_KERNELS, params_class, _fused._FAMILY_KERNELS[params_class][:3] + (None,))
+    monkeypatch.setattr(_fused, "_ADDRESSES", {})
+    general = family_blocks(params_class, WIDE_MIN_FEATURES - 1)
+    assert general[0].py_func.__name__.endswith("_log_prob_entry") and "narrow" not in general[0].py_func.__name__
+    for a, b in zip(few, outputs()):
         assert_array_equal(a, b)

@@ -11,7 +11,7 @@ from .._validation import as_float_array, check_scalar, check_weights_init
 from ..base import BaseMixture, divisible_masses, fill_doc, impute_with
 from ..exceptions import RegularizationWarning
 from ..stats import SufficientStatistics
-from ..kernels.gaussian import DiagParams, FullParams, TiedParams, narrowed, work_rows
+from ..kernels.gaussian import DiagParams, FullParams, TiedParams, work_rows
 from ..kernels.gaussian_missing import (
     DiagMissingParams,
     FullMissingParams,
@@ -568,8 +568,6 @@ class _GaussianComponents(BaseMixture):
         if self._fits_missing():
             arrays += self._missing_kernel_arrays(pc)
             params_class = _MISSING_KERNEL_PARAMS[params_class]
-        else:
-            params_class = narrowed(params_class, means.shape[1])
         arrays = [np.ascontiguousarray(a, dtype=dtype) for a in arrays]
         if params_class in (FullMissingParams, TiedMissingParams):
             # No table of patterns until a pass over data gives one (_pass_kernel_params).
@@ -617,7 +615,7 @@ class _GaussianComponents(BaseMixture):
         if context is None:
             context = _PassPatterns(scan_patterns(X)[0])
         if context.keys.shape[0] == 0:
-            complete = narrowed(_KERNEL_PARAMS[self.covariance_type], params.means.shape[1])
+            complete = _KERNEL_PARAMS[self.covariance_type]
             return complete(*params[: len(complete._fields)])
         if self.covariance_type not in ("full", "tied"):
             return params

@@ -94,7 +94,7 @@ _FAMILY_KERNELS = {}
 
 
 def register_family_kernels(params_class, log_prob_block, accumulate_block, *, cache=True,
-                            shapes=None):
+                            shapes=None, few_features=None):
     """Teach the fused E-step a new mixture family.
 
     Parameters
@@ -140,6 +140,12 @@ def register_family_kernels(params_class, log_prob_block, accumulate_block, *, c
         so that no state of a model can make the blocks index outside their
         arrays. Declare every array the blocks index by the data's or the
         model's sizes.
+    few_features : tuple, optional
+        ``(min_features, log_prob_block, accumulate_block)``: blocks for data
+        of fewer than ``min_features`` features, used there instead of the
+        two above (e.g. without the loops that only wider data take, so that
+        they compile faster). The same arguments and rules; the partition and
+        the skeletons are shared.
 
     Raises
     ------
@@ -148,10 +154,12 @@ def register_family_kernels(params_class, log_prob_block, accumulate_block, *, c
         defaults, ``*args`` or ``**kwargs``): it is compiled for them alone and
         called through its address.
     """
-    for block, names in (
-        (log_prob_block, ("params", "xt", "n", "log_prob", "work", "prefetch")),
-        (accumulate_block, ("params", "xt", "n", "resp", "work", "stats", "prefetch")),
-    ):
+    names = (
+        ("params", "xt", "n", "log_prob", "work", "prefetch"),
+        ("params", "xt", "n", "resp", "work", "stats", "prefetch"),
+    )
+    blocks = (log_prob_block, accumulate_block) + (() if few_features is None else tuple(few_features[1:]))
+    for block, names in zip(blocks, names + names):
         parameters = inspect.signature(getattr(block, "py_func", block)).parameters.values()
         plain = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
         if len(parameters) != len(names) or any(
@@ -162,7 +170,7 @@ def register_family_kernels(params_class, log_prob_block, accumulate_block, *, c
                 f"arguments ({', '.join(names)}), without defaults, *args or **kwargs: the "
                 "fused E-step compiles a block for them alone and calls it through its address."
             )
-    _FAMILY_KERNELS[params_class] = (log_prob_block, accumulate_block, cache)
+    _FAMILY_KERNELS[params_class] = (log_prob_block, accumulate_block, cache, few_features)
     _FAMILY_SHAPES[params_class] = None if shapes is None else dict(shapes)
 
 
@@ -176,7 +184,17 @@ def registered_families():
 
 def is_family_block(dispatcher):
     """Whether ``dispatcher`` is one of the blocks a registered family gave."""
-    return any(dispatcher is entry[0] or dispatcher is entry[1] for entry in _FAMILY_KERNELS.values())
+    return any(
+        dispatcher in entry[:2] + (entry[3][1:] if entry[3] else ()) for entry in _FAMILY_KERNELS.values()
+    )
+
+
+def family_blocks(params_class, n_features):
+    """The log-density and statistics blocks of a registered family for data of ``n_features``."""
+    log_prob, accumulate, _, few_features = _FAMILY_KERNELS[params_class]
+    if few_features is not None and n_features < few_features[0]:
+        return few_features[1:]
+    return log_prob, accumulate
 
 
 def registered_shapes(params_class):
@@ -457,8 +475,7 @@ def _partition_pass(
             _call_compiled(blocks[1], (params, xt, n, lp, work, family_stats, prefetch))
 
 
-# One compilation per params class and dtype (the Gaussian 'full' and 'tied'
-# have two classes each, see ``gaussian.narrowed``); a family registered with
+# One compilation per family and dtype; a family registered with
 # ``cache=False`` has its partitions compiled by the uncached dispatcher.
 _PARTITION = {
     cached: njit(cache=cached, nogil=True, fastmath=FASTMATH)(_partition_pass)
@@ -532,7 +549,7 @@ def kernel_addresses(cached, args):
     read-only view that :func:`fastem._threading.launch` passes.
     """
     try:
-        key = (cached, type(args[3]), compute_fingerprint(args))
+        key = (cached, type(args[3]), np.shape(args[0])[1:], compute_fingerprint(args))
     except (NotImplementedError, TypeError, ValueError):
         key = None  # a field Numba cannot fingerprint: type the arguments every call
     addresses = _ADDRESSES.get(key)
@@ -545,7 +562,7 @@ def kernel_addresses(cached, args):
                     f"{np.ndim(args[position])} dimensions."
                 )
         X, params = args[0], args[3]
-        log_prob, accumulate, _ = _FAMILY_KERNELS[type(params)]
+        log_prob, accumulate = family_blocks(type(params), X.shape[1])
         log_prob_types, accumulate_types = _block_signatures(params, X)
         blocks = (_address(log_prob, log_prob_types), _address(accumulate, accumulate_types))
         partition_types = (

@@ -47,18 +47,6 @@ class TiedParams(NamedTuple):
     mapped_means: np.ndarray  # (n_components, n_features), (means - shift) @ precisions_cholesky
 
 
-class NarrowFullParams(FullParams):
-    """:class:`FullParams` of fewer than :data:`WIDE_MIN_FEATURES` features (see ``wide`` below)."""
-
-    __slots__ = ()
-
-
-class NarrowTiedParams(TiedParams):
-    """:class:`TiedParams` of fewer than :data:`WIDE_MIN_FEATURES` features (see ``wide`` below)."""
-
-    __slots__ = ()
-
-
 class DiagParams(NamedTuple):
     """Params of 'diag' and 'spherical' components (one scale per feature for both)."""
 
@@ -78,11 +66,10 @@ WIDE_MIN_FEATURES = min(TILE_MIN_FEATURES, SPARSE_MIN_FEATURES, BLAS_MIN_FEATURE
 # number of features at run time. Numba prunes the branches of
 # ``wide is not None`` when it compiles a block for a None ``wide`` (an
 # argument of the compiled function, passed down to the helpers it inlines),
-# so that those blocks hold the plain loops alone: the blocks of the Narrow
-# params classes, which the families use below WIDE_MIN_FEATURES features
-# (about 2 s less to compile in a cold first fit of 'full' D=2, see README's
-# "Busy machines and the first run"; a process that also fits data of
-# WIDE_MIN_FEATURES features or more compiles the E-step for both classes).
+# so that those blocks hold the plain loops alone: the fused E-step runs them
+# on data of fewer than WIDE_MIN_FEATURES features (``few_features`` of
+# ``register_family_kernels``; about 2 s less to compile in a cold first fit
+# of 'full' D=2, see README's "Busy machines and the first run").
 
 # Log-densities run in the data's dtype: constants are made with ``_typed`` so
 # that a float32 block never widens to float64. Every statistic is summed in
@@ -653,57 +640,62 @@ def _diagonal_accumulate(params, xt, n, resp, work, stats, prefetch):
 # gave a chunk without NaN other last bits than the same chunk within a pass
 # of ``missing='em'`` (1 float64 unit in 2 of 15 means after 5 passes:
 # tests/test_missing_patterns.py), and float64 fits other bits than before
-# the blocks were called through their addresses. An entry passes the blocks
-# the ``wide`` of its params class.
-def _wide(params):
-    """None for the params of a Narrow class, else True: the blocks' ``wide`` (Numba only)."""
-    raise NotImplementedError("_wide is only callable from Numba code")
-
-
-@overload(_wide, jit_options=_JIT)
-def _overload_wide(params):
-    if params.instance_class in (NarrowFullParams, NarrowTiedParams):
-        return lambda params: None
-    return lambda params: True
+# the blocks were called through their addresses. Each block has an entry
+# for wide data and one for data of few features (``wide`` None).
+@njit(**_JIT)
+def _full_log_prob_entry(params, xt, n, log_prob, work, prefetch):
+    _full_log_prob(params, xt, n, log_prob, work, prefetch, True)
 
 
 @njit(**_JIT)
-def _full_log_prob_entry(params, xt, n, log_prob, work, prefetch):
-    _full_log_prob(params, xt, n, log_prob, work, prefetch, _wide(params))
+def _full_log_prob_narrow_entry(params, xt, n, log_prob, work, prefetch):
+    _full_log_prob(params, xt, n, log_prob, work, prefetch, None)
 
 
 @njit(**_JIT)
 def _full_accumulate_entry(params, xt, n, resp, work, stats, prefetch):
-    _full_accumulate(params, xt, n, resp, work, stats, prefetch, _wide(params))
+    _full_accumulate(params, xt, n, resp, work, stats, prefetch, True)
+
+
+@njit(**_JIT)
+def _full_accumulate_narrow_entry(params, xt, n, resp, work, stats, prefetch):
+    _full_accumulate(params, xt, n, resp, work, stats, prefetch, None)
 
 
 @njit(**_JIT)
 def _tied_log_prob_entry(params, xt, n, log_prob, work, prefetch):
-    _tied_log_prob(params, xt, n, log_prob, work, prefetch, _wide(params))
+    _tied_log_prob(params, xt, n, log_prob, work, prefetch, True)
+
+
+@njit(**_JIT)
+def _tied_log_prob_narrow_entry(params, xt, n, log_prob, work, prefetch):
+    _tied_log_prob(params, xt, n, log_prob, work, prefetch, None)
 
 
 @njit(**_JIT)
 def _tied_accumulate_entry(params, xt, n, resp, work, stats, prefetch):
-    _tied_accumulate(params, xt, n, resp, work, stats, prefetch, _wide(params))
+    _tied_accumulate(params, xt, n, resp, work, stats, prefetch, True)
 
 
-def narrowed(params_class, n_features):
-    """The Narrow class of ``params_class`` below :data:`WIDE_MIN_FEATURES` features, if it has one."""
-    if n_features >= WIDE_MIN_FEATURES:
-        return params_class
-    return {FullParams: NarrowFullParams, TiedParams: NarrowTiedParams}.get(params_class, params_class)
+@njit(**_JIT)
+def _tied_accumulate_narrow_entry(params, xt, n, resp, work, stats, prefetch):
+    _tied_accumulate(params, xt, n, resp, work, stats, prefetch, None)
 
 
 _K, _D = "n_components", "n_features"
-_FULL_SHAPES = {"means": (_K, _D), "precisions_cholesky": (_K, _D, _D), "log_norm": (_K,)}
-_TIED_SHAPES = {
-    "means": (_K, _D), "precisions_cholesky": (_D, _D), "log_norm": (_K,),
-    "shift": (_D,), "mapped_means": (_K, _D),
-}
-register_family_kernels(FullParams, _full_log_prob_entry, _full_accumulate_entry, shapes=_FULL_SHAPES)
-register_family_kernels(NarrowFullParams, _full_log_prob_entry, _full_accumulate_entry, shapes=_FULL_SHAPES)
-register_family_kernels(TiedParams, _tied_log_prob_entry, _tied_accumulate_entry, shapes=_TIED_SHAPES)
-register_family_kernels(NarrowTiedParams, _tied_log_prob_entry, _tied_accumulate_entry, shapes=_TIED_SHAPES)
+register_family_kernels(
+    FullParams, _full_log_prob_entry, _full_accumulate_entry,
+    shapes={"means": (_K, _D), "precisions_cholesky": (_K, _D, _D), "log_norm": (_K,)},
+    few_features=(WIDE_MIN_FEATURES, _full_log_prob_narrow_entry, _full_accumulate_narrow_entry),
+)
+register_family_kernels(
+    TiedParams, _tied_log_prob_entry, _tied_accumulate_entry,
+    shapes={
+        "means": (_K, _D), "precisions_cholesky": (_D, _D), "log_norm": (_K,),
+        "shift": (_D,), "mapped_means": (_K, _D),
+    },
+    few_features=(WIDE_MIN_FEATURES, _tied_log_prob_narrow_entry, _tied_accumulate_narrow_entry),
+)
 register_family_kernels(
     DiagParams, _diag_log_prob, _diagonal_accumulate,
     shapes={"means": (_K, _D), "half_scales": (_K, _D), "log_norm": (_K,)},
