@@ -421,3 +421,21 @@ def test_blocks_that_do_not_take_exactly_their_arguments_are_refused_at_registra
     with pytest.raises(TypeError, match=f"{re.escape(name)} must take exactly the (6|7) arguments"):
         register_family_kernels(_Params, log_prob, accumulate, cache=False)
     assert _Params not in registered_families()
+
+
+def test_few_feature_blocks_are_checked_like_the_others():
+    """``few_features`` blocks follow the same rules, and the option its shape."""
+
+    class _Params(NamedTuple):
+        means: np.ndarray
+
+    with pytest.raises(TypeError, match="_star_accumulate must take exactly the 7 arguments"):
+        register_family_kernels(
+            _Params, _list_log_prob, _list_accumulate, cache=False,
+            few_features=(4, _list_log_prob, njit(_star_accumulate)),
+        )
+    with pytest.raises(TypeError, match=r"few_features must be \(min_features, log_prob_block"):
+        register_family_kernels(
+            _Params, _list_log_prob, _list_accumulate, cache=False, few_features=(4, _list_log_prob)
+        )
+    assert _Params not in registered_families()

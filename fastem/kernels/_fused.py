@@ -152,14 +152,21 @@ def register_family_kernels(params_class, log_prob_block, accumulate_block, *, c
     TypeError
         A block does not take exactly its arguments, by position (no
         defaults, ``*args`` or ``**kwargs``): it is compiled for them alone and
-        called through its address.
+        called through its address. Or ``few_features`` is not three items.
     """
-    names = (
+    arguments = (
         ("params", "xt", "n", "log_prob", "work", "prefetch"),
         ("params", "xt", "n", "resp", "work", "stats", "prefetch"),
     )
-    blocks = (log_prob_block, accumulate_block) + (() if few_features is None else tuple(few_features[1:]))
-    for block, names in zip(blocks, names + names):
+    blocks = (log_prob_block, accumulate_block)
+    if few_features is not None:
+        if len(few_features) != 3:
+            raise TypeError(
+                "few_features must be (min_features, log_prob_block, accumulate_block), "
+                f"got {len(few_features)} items."
+            )
+        blocks += tuple(few_features[1:])
+    for block, names in zip(blocks, arguments + arguments):
         parameters = inspect.signature(getattr(block, "py_func", block)).parameters.values()
         plain = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
         if len(parameters) != len(names) or any(
