@@ -282,7 +282,12 @@ def merge_tree(Z, n):
     Z = np.array(Z, dtype=np.float64, order="C")  # copies: the loop takes C-contiguous arrays
     n = np.array(n, dtype=np.float64)
     if n.shape != (m,) or not (np.isfinite(Z).all() and np.isfinite(n).all() and (n > 0).all()):
-        raise ValueError("merge_tree needs finite points and one finite, positive weight per point.")
+        raise ValueError(
+            "merge_tree needs finite points and one finite, positive weight per point; got "
+            f"{m} points with {int((~np.isfinite(Z)).sum())} non-finite coordinates and weights "
+            f"of shape {n.shape}, {int((~(np.isfinite(n) & (n > 0))).sum())} of them not finite "
+            "and positive. Drop those points, or give them positive weights."
+        )
     if m < 2:
         return merges
     # Scatter matrices (lower triangles, packed as in _log_dets) matter only
@@ -316,15 +321,16 @@ def merge_tree(Z, n):
     if merges[-1, 0] < 0:
         raise ValueError(
             "The hierarchical clustering found no finite merge cost (the weights or the "
-            "points' spread overflow); scale the weights to a mean of 1."
+            f"points' spread overflow: weights sum to {n.sum():.3g}, the largest coordinate is "
+            f"{np.abs(Z).max():.3g}); scale the weights to a mean of 1."
         )
     return merges
 
 
 @njit(cache=True, error_model="numpy")
 def _merge_loop(
-    merge_costs, log_dets, Z, merges, n, mean, size, trace, scatter, term, costs, alive, order, partner, cheapest, stale,
-    partners, row, factor, log_det, overall, work, full,
+    merge_costs, log_dets, Z, merges, n, mean, size, trace, scatter, term, costs, alive, order,
+    partner, cheapest, stale, partners, row, factor, log_det, overall, work, full,
 ):
     """:func:`merge_tree` from its arrays: ``n`` and ``mean`` copies of the weights and of
     ``Z``, ``size`` ones, ``trace``, ``scatter``, ``overall``, ``stale`` zeros, ``alive``
