@@ -21,7 +21,7 @@ from scipy import stats
 from scipy.special import logsumexp
 
 from fastem import BaseMixture
-from fastem.kernels import prefetch_next, register_family_kernels, registered_families
+from fastem.kernels import _fused, prefetch_next, register_family_kernels, registered_families
 
 
 # Probabilities are kept in [FLOOR, 1 - FLOOR] so that log p and log(1 - p)
@@ -434,8 +434,62 @@ def test_few_feature_blocks_are_checked_like_the_others():
             _Params, _list_log_prob, _list_accumulate, cache=False,
             few_features=(4, _list_log_prob, njit(_star_accumulate)),
         )
-    with pytest.raises(TypeError, match=r"few_features must be \(min_features, log_prob_block"):
+    for few_features in [(4, _list_log_prob), 4, {"min_features": 4}]:
+        with pytest.raises(TypeError, match=r"few_features must be three items, \(min_features"):
+            register_family_kernels(
+                _Params, _list_log_prob, _list_accumulate, cache=False, few_features=few_features
+            )
+    for min_features in [4.5, None, "4", True, np.nan]:
+        with pytest.raises(TypeError, match="min_features must be an int, got"):
+            register_family_kernels(
+                _Params, _list_log_prob, _list_accumulate, cache=False,
+                few_features=(min_features, _list_log_prob, _list_accumulate),
+            )
+    for min_features in [1, 0, -3]:
+        with pytest.raises(ValueError, match=f"min_features must be at least 2, got {min_features}"):
+            register_family_kernels(
+                _Params, _list_log_prob, _list_accumulate, cache=False,
+                few_features=(min_features, _list_log_prob, _list_accumulate),
+            )
+    with pytest.raises(TypeError, match="_plain_accumulate must be a Numba dispatcher"):
         register_family_kernels(
-            _Params, _list_log_prob, _list_accumulate, cache=False, few_features=(4, _list_log_prob)
+            _Params, _list_log_prob, _list_accumulate, cache=False,
+            few_features=(4, _list_log_prob, _plain_accumulate),
         )
     assert _Params not in registered_families()
+
+
+def _plain_accumulate(params, xt, n, resp, work, stats, prefetch):
+    pass
+
+
+def test_blocks_must_be_numba_dispatchers():
+    """A block is compiled for the partition's arguments and called through its address:
+    a plain function is refused at registration, not at the first fit."""
+
+    class _Params(NamedTuple):
+        means: np.ndarray
+
+    with pytest.raises(TypeError, match="_plain_accumulate must be a Numba dispatcher"):
+        register_family_kernels(_Params, _list_log_prob, _plain_accumulate, cache=False)
+    assert _Params not in registered_families()
+
+
+def test_few_features_given_as_a_list_registers_and_leaves_numba_working():
+    """The option is stored as a tuple: the check of every later compilation (whether it
+    compiles a family's block) reads it, and a list there broke every Numba function."""
+
+    class _Params(NamedTuple):
+        means: np.ndarray
+
+    try:
+        register_family_kernels(
+            _Params, _list_log_prob, _list_accumulate, cache=False,
+            few_features=[np.int64(4), _list_log_prob, _list_accumulate],
+        )
+        assert _fused._FAMILY_KERNELS[_Params][3] == (4, _list_log_prob, _list_accumulate)
+        assert type(_fused._FAMILY_KERNELS[_Params][3][0]) is int
+        assert njit(lambda x: x + 1)(1) == 2
+    finally:
+        _fused._FAMILY_KERNELS.pop(_Params, None)
+        _fused._FAMILY_SHAPES.pop(_Params, None)

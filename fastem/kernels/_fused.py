@@ -44,9 +44,11 @@ calls too small to share (``fastem._threading.launch``); both sum the
 partitions in the same order and give the same bits. A skeleton calls the
 partition, and the partition the family's two blocks, through their
 addresses (``_call_compiled``), which the driver looks up once per argument
-types (:func:`kernel_addresses`), rather than through calls that Numba
-links: a linked call puts a copy of the callee in the caller's module, and
-LLVM optimises that copy again with the caller (a block's copy was
+types and number of features (:func:`kernel_addresses`; a family may give
+blocks for data of few features, see :func:`register_family_kernels`),
+rather than through calls that Numba links: a linked call puts a copy of
+the callee in the caller's module, and LLVM optimises that copy again with
+the caller (a block's copy was
 optimised three times: in its own module, in the overload that dispatched
 to it and in the partition). On the Zen 5 machine
 (``scripts/measure_first_fit.py``), a first fit of 10,000 points compiled
@@ -62,6 +64,7 @@ does.
 """
 
 import inspect
+import numbers
 import operator
 import types as pytypes
 
@@ -70,6 +73,7 @@ import numpy as np
 from numba import njit, prange, typeof, types
 from numba._dispatcher import compute_fingerprint
 from numba.core import cgutils
+from numba.core.dispatcher import Dispatcher
 from numba.core.imputils import impl_ret_borrowed
 from numba.core.typing.typeof import Purpose
 from numba.extending import intrinsic, overload
@@ -144,15 +148,19 @@ def register_family_kernels(params_class, log_prob_block, accumulate_block, *, c
         ``(min_features, log_prob_block, accumulate_block)``: blocks for data
         of fewer than ``min_features`` features, used there instead of the
         two above (e.g. without the loops that only wider data take, so that
-        they compile faster). The same arguments and rules; the partition and
-        the skeletons are shared.
+        they compile faster). ``min_features`` is an int of at least 2; the
+        blocks take the same arguments and follow the same rules; the
+        partition and the skeletons are shared.
 
     Raises
     ------
     TypeError
-        A block does not take exactly its arguments, by position (no
-        defaults, ``*args`` or ``**kwargs``): it is compiled for them alone and
-        called through its address. Or ``few_features`` is not three items.
+        A block is not a Numba dispatcher, or does not take exactly its
+        arguments, by position (no defaults, ``*args`` or ``**kwargs``): it is
+        compiled for them alone and called through its address. Or
+        ``few_features`` is not three items, or its ``min_features`` not an int.
+    ValueError
+        ``few_features``' ``min_features`` is below 2.
     """
     arguments = (
         ("params", "xt", "n", "log_prob", "work", "prefetch"),
@@ -160,20 +168,22 @@ def register_family_kernels(params_class, log_prob_block, accumulate_block, *, c
     )
     blocks = (log_prob_block, accumulate_block)
     if few_features is not None:
-        if len(few_features) != 3:
-            raise TypeError(
-                "few_features must be (min_features, log_prob_block, accumulate_block), "
-                f"got {len(few_features)} items."
-            )
-        blocks += tuple(few_features[1:])
+        few_features = _few_features(few_features)
+        blocks += few_features[1:]
     for block, names in zip(blocks, arguments + arguments):
-        parameters = inspect.signature(getattr(block, "py_func", block)).parameters.values()
+        if not isinstance(block, Dispatcher):
+            raise TypeError(
+                f"{getattr(block, '__name__', block)!s} must be a Numba dispatcher "
+                "(decorate it with numba.njit): the fused E-step compiles each block on its "
+                "own and calls it through its address."
+            )
+        parameters = inspect.signature(block.py_func).parameters.values()
         plain = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
         if len(parameters) != len(names) or any(
             p.kind not in plain or p.default is not inspect.Parameter.empty for p in parameters
         ):
             raise TypeError(
-                f"{getattr(block, '__name__', block)} must take exactly the {len(names)} "
+                f"{block.__name__} must take exactly the {len(names)} "
                 f"arguments ({', '.join(names)}), without defaults, *args or **kwargs: the "
                 "fused E-step compiles a block for them alone and calls it through its address."
             )
@@ -182,6 +192,28 @@ def register_family_kernels(params_class, log_prob_block, accumulate_block, *, c
 
 
 _FAMILY_SHAPES = {}
+
+
+def _few_features(few_features):
+    """``few_features`` of :func:`register_family_kernels` as a tuple, its count an int >= 2."""
+    try:
+        min_features, log_prob_block, accumulate_block = few_features
+    except (TypeError, ValueError):
+        raise TypeError(
+            "few_features must be three items, (min_features, log_prob_block, "
+            f"accumulate_block), got {few_features!r}."
+        ) from None
+    if isinstance(min_features, bool) or not isinstance(min_features, numbers.Integral):
+        raise TypeError(
+            f"few_features' min_features must be an int, got {min_features!r}: the blocks run "
+            "on data of fewer features than that."
+        )
+    if min_features < 2:
+        raise ValueError(
+            f"few_features' min_features must be at least 2, got {min_features}: every data "
+            "set has at least one feature, so below that the blocks would never run."
+        )
+    return int(min_features), log_prob_block, accumulate_block
 
 
 def registered_families():
@@ -552,7 +584,8 @@ def kernel_addresses(cached, args):
 
     Returns ``(partition, (log_prob_block, accumulate_block))``, each compiled
     (or loaded from the disk cache) on the first call for the arguments'
-    types. ``args``: the skeleton's arguments after the addresses, ``X`` the
+    types and number of features: the blocks are those :func:`family_blocks`
+    gives for it. ``args``: the skeleton's arguments after the addresses, ``X`` the
     read-only view that :func:`fastem._threading.launch` passes.
     """
     try:
