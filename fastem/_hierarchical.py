@@ -277,9 +277,11 @@ def merge_tree(Z, n):
         ``Z`` or ``n`` is not finite, a weight is not positive, or the merge
         costs overflow (weights far from 1: scale them to a mean of 1).
     """
+    Z = np.array(Z, dtype=np.float64, order="C")  # copies: the loop takes C-contiguous arrays
+    if Z.ndim != 2:
+        raise ValueError(f"merge_tree needs points of shape (m, p), got shape {Z.shape}.")
     m, p = Z.shape
     merges = np.empty((max(m - 1, 0), 2), dtype=np.int64)
-    Z = np.array(Z, dtype=np.float64, order="C")  # copies: the loop takes C-contiguous arrays
     n = np.array(n, dtype=np.float64)
     if n.shape != (m,) or not (np.isfinite(Z).all() and np.isfinite(n).all() and (n > 0).all()):
         raise ValueError(
@@ -293,6 +295,7 @@ def merge_tree(Z, n):
     # Scatter matrices (lower triangles, packed as in _log_dets) matter only
     # for clusters of more than p points.
     triangle = p * (p + 1) // 2 if m > p else 0
+    total = n.sum()  # before the loop, which merges the weights in place
     # The arrays are made here, not in the compiled loop: each NumPy
     # constructor there is one more function to compile on the first fit.
     _merge_loop(
@@ -306,7 +309,8 @@ def merge_tree(Z, n):
         term=np.empty(m),
         costs=np.empty(m * (m - 1) // 2),
         alive=np.ones(m, dtype=np.bool_),
-        order=np.arange(m),  # the clusters alive, in increasing order
+        # the clusters alive, in increasing order; int64 as the address's types say
+        order=np.arange(m, dtype=np.int64),
         partner=np.empty(m, dtype=np.int64),
         cheapest=np.empty(m),
         stale=np.zeros(m, dtype=np.bool_),
@@ -321,8 +325,9 @@ def merge_tree(Z, n):
     if merges[-1, 0] < 0:
         raise ValueError(
             "The hierarchical clustering found no finite merge cost (the weights or the "
-            f"points' spread overflow: weights sum to {n.sum():.3g}, the largest coordinate is "
-            f"{np.abs(Z).max():.3g}); scale the weights to a mean of 1."
+            f"points' spread overflow: weights sum to {total:.3g}, the largest coordinate is "
+            f"{np.abs(Z).max():.3g}). Scale the points to unit spread and the weights to a "
+            "mean of 1."
         )
     return merges
 

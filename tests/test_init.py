@@ -99,14 +99,21 @@ def test_merge_tree_takes_any_layout_and_refuses_what_its_loop_cannot_merge():
     read_only.setflags(write=False)
     assert_array_equal(merge_tree(read_only, n), expected)
     assert_array_equal(merge_tree(Z[:, ::-1][:, ::-1], n.astype(np.float32)), expected)
+    assert_array_equal(merge_tree(Z.tolist(), list(n)), expected)
+    with pytest.raises(ValueError, match=r"points of shape \(m, p\), got shape \(12,\)"):
+        merge_tree(Z[:, 0], n)
     bad = Z.copy()
     bad[3, 1] = np.nan
     for points, weights in [(bad, n), (Z, np.r_[0.0, n[1:]]), (Z, np.r_[np.inf, n[1:]]), (Z, n[1:])]:
         with pytest.raises(ValueError, match="finite points and one finite, positive weight"):
             merge_tree(points, weights)
     # costs that overflow leave no pair to merge: an error, not a write outside the arrays
-    with pytest.raises(ValueError, match="no finite merge cost"):
+    with pytest.raises(ValueError, match=r"no finite merge cost .* weights sum to 1\.2e\+201"):
         merge_tree(Z, np.full(12, 1e200))
+    # costs that overflow only once clusters have grown: the weights as given are
+    # reported, not as the merges before the overflow summed them
+    with pytest.raises(ValueError, match=r"no finite merge cost .* weights sum to 6e\+154"):
+        merge_tree(Z, np.full(12, 5e153))
 
 
 def test_hierarchical_partitions_match_mclust():
