@@ -12,7 +12,6 @@ magnitude of the compared quantity (the kernel computes in float32 and sums in
 float64).
 """
 
-import inspect
 import warnings
 
 import numba
@@ -452,15 +451,30 @@ def test_float32_first_moments_of_other_families_are_summed_in_float64(family):
                     rtol=1e-14)
 
 
-def _fresh_llvm(block, params, X, wide):
-    """The LLVM of ``block`` compiled anew (not loaded from the disk cache, which keeps no
-    LLVM) for the arguments the partition passes and a ``wide`` of that type."""
+def _fresh_compile(block, params, X, *extra):
+    """``block`` compiled anew (not loaded from the disk cache, which keeps neither LLVM
+    nor typing) for the arguments the partition passes, and ``extra`` after them.
+    Returns the dispatcher and the signature."""
     log_prob_types, accumulate_types = _block_signatures(params, X)
     head = accumulate_types if "accumulate" in block.py_func.__name__ else log_prob_types
     fresh = numba.njit(cache=False, fastmath=FASTMATH)(block.py_func)
-    signature = (*head, numba.typeof(wide))
+    signature = (*head, *(numba.typeof(e) for e in extra))
     fresh.compile(signature)
+    return fresh, signature
+
+
+def _fresh_llvm(block, params, X, wide):
+    """The LLVM of ``block`` compiled anew for the partition's arguments and a ``wide`` of that type."""
+    fresh, signature = _fresh_compile(block, params, X, wide)
     return fresh.inspect_llvm(signature)
+
+
+def _wide_passed(entry, params, X):
+    """The type of the ``wide`` that ``entry`` passes to its block, as Numba types the call."""
+    fresh, signature = _fresh_compile(entry, params, X)
+    calls = fresh.overloads[signature].type_annotation.calltypes.values()
+    (call,) = [c for c in calls if c is not None and len(c.args) == len(signature) + 1]
+    return call.args[-1]
 
 
 @pytest.mark.parametrize(
@@ -471,7 +485,7 @@ def _fresh_llvm(block, params, X, wide):
     ],
 )
 def test_blocks_of_few_features_hold_their_plain_loops_alone(covariance_type, blocks):
-    """Below WIDE_MIN_FEATURES features the fused E-step takes the family's ``few_features``
+    """Below WIDE_MIN_FEATURES features the family's blocks are its ``few_features``
     entries, which pass ``wide=None``: Numba prunes the tiled and BLAS loops from those
     blocks (fewer to compile); the other entries pass True, and the blocks hold them."""
     params_class = {"full": FullParams, "tied": TiedParams}[covariance_type]
@@ -485,13 +499,43 @@ def test_blocks_of_few_features_hold_their_plain_loops_alone(covariance_type, bl
         assert family_blocks(params_class, n_features) == entries[2:]
     for n_features in (WIDE_MIN_FEATURES, BLAS_MIN_FEATURES):
         assert family_blocks(params_class, n_features) == entries[:2]
-    for entry, wide in zip(entries, ("True", "True", "None", "None")):
-        assert f", {wide})" in inspect.getsource(entry.py_func)
     X, means, rng = _mixture_data(N_SAMPLES, BLAS_MIN_FEATURES, 2, seed=3)
     params = _model_at(X, means, rng, covariance_type, np.float64)._kernel_params(np.float64)
+    general = {numba.types.boolean, numba.types.literal(True)}
+    for entry, passes in zip(entries, (general, general, {numba.types.none}, {numba.types.none})):
+        assert _wide_passed(entry, params, X) in passes
     for block, wide_loop in blocks.items():
         assert wide_loop not in _fresh_llvm(block, params, X, None)
         assert wide_loop in _fresh_llvm(block, params, X, True)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_the_fused_e_step_runs_the_blocks_for_the_data_s_number_of_features(
+    monkeypatch, covariance_type
+):
+    """Each call runs the blocks ``family_blocks`` gives for the data's number of features,
+    whatever the process ran before: the table of addresses is kept per number of
+    features, so data of 11 features then 12 then 11 take the narrow, general and narrow
+    blocks (the types of the arguments alone are the same for all three)."""
+    monkeypatch.setattr(_fused, "_ADDRESSES", {})
+    run = []
+    addresses = _fused.kernel_addresses
+    monkeypatch.setattr(
+        _fused, "kernel_addresses", lambda cached, args: run.append(addresses(cached, args)) or run[-1]
+    )
+    for n_features in (WIDE_MIN_FEATURES - 1, WIDE_MIN_FEATURES, WIDE_MIN_FEATURES - 1):
+        X, means, rng = _mixture_data(N_SAMPLES, n_features, 2, seed=n_features)
+        model = _model_at(X, means, rng, covariance_type, np.float64)
+        run.clear()
+        model.summarize(X)
+        params = model._kernel_params(np.float64)
+        view = X.view(np.ndarray)
+        view.flags.writeable = False  # as the launch passes the data
+        expected = tuple(
+            _fused._address(block, types)
+            for block, types in zip(family_blocks(type(params), n_features), _block_signatures(params, view))
+        )
+        assert run and all(blocks == expected for _, blocks in run)
 
 
 @pytest.mark.parametrize("covariance_type", ["full", "tied"])
@@ -514,6 +558,6 @@ def test_blocks_of_few_features_give_the_bits_of_the_general_ones(monkeypatch, c
     monkeypatch.setitem(_fused._FAMILY_KERNELS, params_class, _fused._FAMILY_KERNELS[params_class][:3] + (None,))
     monkeypatch.setattr(_fused, "_ADDRESSES", {})
     general = family_blocks(params_class, WIDE_MIN_FEATURES - 1)
-    assert general[0].py_func.__name__.endswith("_log_prob_entry") and "narrow" not in general[0].py_func.__name__
+    assert general == _fused._FAMILY_KERNELS[params_class][:2]
     for a, b in zip(few, outputs()):
         assert_array_equal(a, b)
