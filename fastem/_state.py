@@ -323,12 +323,14 @@ def _describe_shape(shape, n_components, n_features):
     )
 
 
-def check_parameter_arrays(model, shapes, n_features):
+def check_parameter_arrays(model, shapes, n_features, parameters=None):
     """Check the model's parameter attributes against ``shapes`` ({name: shape}).
 
     Every parameter must be a finite real array of the expected shape, all of
     one floating dtype, and the weights must lie on the simplex. Raises a
     ValueError naming the attribute, what it is and what was expected.
+    ``parameters``: ``{name: array}`` to check in place of the model's own
+    (a stand-in's for one EM run; ``model`` then names them in the messages).
     """
     cls = type(model).__name__
 
@@ -344,7 +346,8 @@ def check_parameter_arrays(model, shapes, n_features):
             "or assign parameters that agree."
         )
 
-    state = current(model)  # read once: the checks run before the passes of a fit
+    # read once: the checks run before the passes of a fit
+    state = current(model) if parameters is None else parameters
     names = model._parameter_names
     values = [state.get(name, ABSENT) for name in names]
     # Each array is tested alone (below) only if this fails.

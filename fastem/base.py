@@ -310,6 +310,27 @@ def divisible_masses(nk):
     return np.where(nk > 0, nk, 1.0)
 
 
+def check_m_step_values(names, values, dtype):
+    """Raise ValueError naming the first of the M-step's parameter arrays that is not finite."""
+    if not _state.all_finite(values):
+        name = next(n for n, v in zip(names, values) if not np.isfinite(v).all())
+        raise ValueError(
+            f"The M-step gave non-finite {name}: the data and the current "
+            f"parameters are too far apart for {np.dtype(dtype).name} "
+            "arithmetic. Scale the data, or give initial parameters near the data."
+        )
+
+
+def weights_from_unconstrained(log_weights, dtype):
+    """Mixing weights in ``dtype`` from the log-weights of an unconstrained vector (the
+    softmax), a weight that underflows floored as the M-step floors nk; ValueError when
+    a log-weight is not finite."""
+    if not np.isfinite(log_weights).all():
+        raise ValueError("extrapolated log-weights are not finite")
+    weights = np.maximum(np.exp(log_weights - log_weights.max()), np.finfo(dtype).tiny)
+    return (weights / weights.sum()).astype(dtype)
+
+
 def _same_objects(these, those):
     """Whether two tuples hold the same objects, position by position (None: never)."""
     return (
@@ -341,6 +362,55 @@ def _float64_slices(X, *arrays):
             np.ascontiguousarray(X[start:stop], dtype=np.float64),
             *(a[start:stop] if a.shape[0] else a for a in arrays),
         )
+
+
+def launch_e_step(
+    X, sample_weight, log_weights, params, cached, n_family_stats, n_stats, n_work, accumulate,
+    *, log_prob=None, labels=None, resp=None,
+):
+    """One call of the fused E-step on the rows ``X`` under the kernel ``params``.
+
+    ``log_weights`` (n_components,) in the dtype of ``X``; ``cached``: whether the
+    family's kernels are cached on disk (``registered_families``); ``n_family_stats``
+    the length of the family's part of the statistics, ``n_stats`` the whole
+    vector's (the partitions' cost per row); ``n_work`` the family's scratch rows.
+    The optional per-row outputs are filled when given. Checks the params with
+    :func:`fastem._state.check_kernel_params` first (ValueError). Returns the
+    float64 statistics vector of :func:`fastem.kernels._fused._fused_e_step`.
+    """
+    n_features = X.shape[1]
+    n_components = log_weights.shape[0]
+    outputs = {
+        "log_prob": np.empty(0) if log_prob is None else log_prob,
+        "labels": np.empty(0, dtype=np.int64) if labels is None else labels,
+        "resp": np.empty((0, n_components), dtype=X.dtype) if resp is None else resp,
+    }
+    sample_weight = np.asarray(sample_weight, dtype=np.float64)
+    check_kernel_params(
+        params, registered_shapes(type(params)), X, sample_weight, log_weights, outputs
+    )
+    kernel, serial = (
+        (fused_e_step, fused_e_step_serial) if cached
+        else (fused_e_step_uncached, fused_e_step_serial_uncached)
+    )
+    n_partitions = n_partitions_for(X.shape[0], n_stats)
+    return launch(
+        kernel,
+        X,
+        sample_weight,
+        log_weights,
+        params,
+        n_family_stats,
+        n_partitions,
+        n_work,
+        accumulate,
+        outputs["log_prob"],
+        outputs["labels"],
+        outputs["resp"],
+        fused_scratch(n_partitions, n_features, n_components, n_work, X.dtype),
+        cost_per_row=n_stats,
+        serial=serial,
+    )
 
 
 def _kernel_totals(model, state, accumulate, context, X, sample_weight):
@@ -1119,41 +1189,12 @@ class BaseMixture:
                 "not a registered family: call fastem.kernels.register_family_kernels "
                 "for it when its kernel module is imported."
             )
-        log_weights = self._kernel_log_weights().astype(dtype)
-        n_components = log_weights.shape[0]
         n_family, n_stats = self._n_stats(n_features)
         n_pass = self._pass_statistics_length(params) if accumulate else 0
-        outputs = {
-            "log_prob": np.empty(0) if log_prob is None else log_prob,
-            "labels": np.empty(0, dtype=np.int64) if labels is None else labels,
-            "resp": np.empty((0, n_components), dtype=dtype) if resp is None else resp,
-        }
-        sample_weight = np.asarray(sample_weight, dtype=np.float64)
-        check_kernel_params(
-            params, registered_shapes(family), X, sample_weight, log_weights, outputs
-        )
-        kernel, serial = (
-            (fused_e_step, fused_e_step_serial) if cached
-            else (fused_e_step_uncached, fused_e_step_serial_uncached)
-        )
-        n_partitions = n_partitions_for(X.shape[0], n_stats)
-        n_work = self._work_rows(n_features)
-        totals = launch(
-            kernel,
-            X,
-            sample_weight,
-            log_weights,
-            params,
-            n_family + n_pass,
-            n_partitions,
-            n_work,
-            accumulate,
-            outputs["log_prob"],
-            outputs["labels"],
-            outputs["resp"],
-            fused_scratch(n_partitions, n_features, n_components, n_work, dtype),
-            cost_per_row=n_stats,
-            serial=serial,
+        totals = launch_e_step(
+            X, sample_weight, self._kernel_log_weights().astype(dtype), params, cached,
+            n_family + n_pass, n_stats, self._work_rows(n_features), accumulate,
+            log_prob=log_prob, labels=labels, resp=resp,
         )
         return self._fold_pass_statistics(params, totals, n_stats) if n_pass else totals
 
@@ -1221,7 +1262,9 @@ class BaseMixture:
     #: leave such components out).
     _off_weight = 0.0
 
-    def _unpack(self, total, n_features):
+    def _unpack(self, total, n_features, reference=None):
+        """The statistics vector ``total`` as SufficientStatistics, its frame ``reference``
+        (default: the model's, :meth:`_reference`)."""
         n_components = self.n_components
         moments = {}
         offset = 2 + n_components
@@ -1230,7 +1273,8 @@ class BaseMixture:
             moments[name] = total[offset : offset + size].reshape(shape)
             offset += size
         return SufficientStatistics(
-            total[0], total[1], total[2 : 2 + n_components], moments, self._reference()
+            total[0], total[1], total[2 : 2 + n_components], moments,
+            self._reference() if reference is None else reference,
         )
 
     def _totals(self, source, accumulate):
@@ -1313,14 +1357,7 @@ class BaseMixture:
                 self._m_step_family(stats)
             parameters = _state.current(self)
             names = self._parameter_names
-            values = [parameters[name] for name in names]
-            if not _state.all_finite(values):
-                name = next(n for n, v in zip(names, values) if not np.isfinite(v).all())
-                raise ValueError(
-                    f"The M-step gave non-finite {name}: the data and the current "
-                    f"parameters are too far apart for {np.dtype(self._dtype).name} "
-                    "arithmetic. Scale the data, or give initial parameters near the data."
-                )
+            check_m_step_values(names, [parameters[name] for name in names], self._dtype)
         except ValueError:
             _state.assign(self, before)  # a failed M-step leaves the model as it was
             raise
@@ -1955,12 +1992,7 @@ class BaseMixture:
 
     def _set_unconstrained(self, theta):
         """Set the parameters from a vector of :meth:`_unconstrained`; ValueError if invalid."""
-        log_weights = theta[: self.n_components]
-        if not np.isfinite(log_weights).all():
-            raise ValueError("extrapolated log-weights are not finite")
-        # A weight that underflows is floored, as the M-step floors nk.
-        weights = np.maximum(np.exp(log_weights - log_weights.max()), np.finfo(self._dtype).tiny)
-        self.weights_ = (weights / weights.sum()).astype(self._dtype)
+        self.weights_ = weights_from_unconstrained(theta[: self.n_components], self._dtype)
         self._set_unconstrained_parameters(theta[self.n_components :])
 
     def _unconstrained_parameters(self, parameters):

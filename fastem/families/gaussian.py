@@ -210,6 +210,140 @@ def _check_spd(matrix, what):
         )
 
 
+def checked_precisions(precisions_cholesky, covariance_type, dtype):
+    """``(precisions_cholesky, precisions)`` in ``dtype``, from upper precision factors.
+
+    Raises ValueError when a precision is not finite, or does not fit in
+    ``dtype`` (a variance too small for its arithmetic, e.g. ``reg_covar=0``
+    on collapsed data).
+    """
+    dtype = np.dtype(dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        precisions = precisions_from_cholesky(precisions_cholesky, covariance_type)
+    largest = np.abs(precisions).max()  # NaN or inf when an entry is
+    if not np.isfinite(largest):
+        raise ValueError(_ILL_DEFINED)
+    if largest > np.finfo(dtype).max:
+        raise ValueError(
+            f"A component's precision reaches {largest:.3g}, beyond {dtype.name}'s largest "
+            f"number ({np.finfo(dtype).max:.3g}): its variance in some direction is too "
+            f"small for {dtype.name} arithmetic. Fit the data as float64 "
+            "(X.astype(np.float64)), scale it up (e.g. X / X.std(axis=0)), or raise "
+            "reg_covar."
+        )
+    return np.asarray(precisions_cholesky, dtype=dtype), precisions.astype(dtype, copy=False)
+
+
+def from_unconstrained(theta, covariance_type, means_shape, precisions_cholesky_shape, dtype):
+    """``(means, precisions_cholesky, precisions, covariances)`` in ``dtype`` from the
+    family part of an unconstrained vector (see ``_unconstrained_parameters``).
+
+    Raises ValueError when the vector, the covariances or the precisions are not finite.
+    """
+    n_components, n_features = means_shape
+    n_means = n_components * n_features
+    means = theta[:n_means].reshape(n_components, n_features)
+    chol = theta[n_means:]
+    if not (np.isfinite(means).all() and np.isfinite(chol).all()):
+        raise ValueError("extrapolated Gaussian parameters are not finite")
+    if covariance_type in ("full", "tied"):
+        rows, cols, on_diagonal, _ = _upper_triangle(n_features)
+        entries = chol.reshape(-1, len(rows)).copy()
+        entries[:, on_diagonal] = np.exp(entries[:, on_diagonal])
+        pc = np.zeros((len(entries), n_features, n_features))
+        pc[:, rows, cols] = entries
+        if covariance_type == "tied":
+            pc = pc[0]
+    else:
+        pc = np.exp(chol).reshape(precisions_cholesky_shape)
+    pc_cast, precisions = checked_precisions(pc, covariance_type, dtype)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        covariances = covariances_from_cholesky(pc, covariance_type)
+    if not np.isfinite(covariances).all():
+        raise ValueError("extrapolated covariances are not finite")
+    return means.astype(dtype), pc_cast, precisions, covariances.astype(dtype)
+
+
+def in_m_step_image(covariances, covariance_type, reg_covar, dtype):
+    """Whether every covariance's smallest eigenvalue is at least ``reg_covar``, up to rounding.
+
+    The M-step's covariances are a scatter matrix (positive semi-definite)
+    plus ``reg_covar`` on the diagonal, computed in float64 and rounded to
+    ``dtype`` once: each eigenvalue is at least ``reg_covar`` less twice the
+    dtype's rounding of the covariance's Frobenius norm (rounding each entry
+    moves each eigenvalue by at most that norm of the rounding errors).
+    """
+    cov = np.asarray(covariances, dtype=np.float64)
+    if covariance_type in ("full", "tied"):
+        cov = cov.reshape(-1, *cov.shape[-2:])
+        smallest = np.linalg.eigvalsh(cov).min(axis=1)
+        largest = np.abs(cov).max(axis=(1, 2), keepdims=True)
+        # the Frobenius norm, scaled so that it cannot overflow
+        size = largest[:, 0, 0] * np.linalg.norm(cov / np.where(largest > 0, largest, 1.0), axis=(1, 2))
+    else:
+        variances = cov.reshape(len(cov), -1)  # diag (K, D); spherical (K,) as (K, 1)
+        smallest = variances.min(axis=1)
+        size = np.abs(variances).max(axis=1)
+    margin = 2.0 * np.finfo(dtype).eps * size
+    return bool(np.all(smallest >= reg_covar - margin))
+
+
+def check_positive_diagonals(parameters, covariance_type):
+    """Raise ValueError unless the covariances, precision factors and precisions (in
+    ``parameters``, by name) have positive diagonals: the kernels read the upper
+    triangle of each factor, a Cholesky factor of a positive definite matrix when its
+    diagonal is positive."""
+    for name in ("covariances_", "precisions_cholesky_", "precisions_"):
+        value = parameters[name]
+        if covariance_type in ("full", "tied"):
+            value = np.diagonal(value, axis1=-2, axis2=-1)
+        if not (value > 0).all():
+            raise ValueError(
+                f"{name} must have a positive diagonal (variances, precisions), got "
+                f"minimum {float(value.min()):.3g}. Refit the model, or assign the "
+                "parameters of a fitted one."
+            )
+
+
+def log_norm(precisions_cholesky, covariance_type, n_components, n_features):
+    """The kernel params' ``log_norm``, float64 of shape (n_components,).
+
+    ``log det U - n_features / 2 log(2 pi)``, the log of each component's
+    normalising constant, from the float64 precision factors ``U``.
+    """
+    log_det = log_det_cholesky(precisions_cholesky, covariance_type, n_features)
+    if np.ndim(log_det) == 0:  # 'tied': one factor for every component
+        log_det = np.full(n_components, log_det)
+    return log_det - 0.5 * n_features * _LOG_2PI
+
+
+def tied_shift(weights, means):
+    """The point 'tied' log-densities map points around: the weighted mean of the means,
+    in the means' dtype."""
+    weights = np.asarray(weights, dtype=np.float64)
+    return (weights @ np.asarray(means, dtype=np.float64) / weights.sum()).astype(means.dtype)
+
+
+def kernel_arrays(covariance_type, weights, means, precisions_cholesky):
+    """The arrays of the complete-data kernel params (``_KERNEL_PARAMS``), before their
+    cast to the data's dtype, and the float64 factors they were made from (below the
+    diagonal 0 for 'full' and 'tied')."""
+    pc = np.asarray(precisions_cholesky, dtype=np.float64)
+    arrays = [means, pc, log_norm(pc, covariance_type, means.shape[0], means.shape[1])]
+    if covariance_type in ("full", "tied"):
+        # The blocks' matrix products read whole rows of the factor: what
+        # lies below the diagonal of an assigned one must not count.
+        pc = arrays[1] = upper(pc)
+    if covariance_type == "tied":
+        shift = tied_shift(weights, means)
+        mapped = (np.asarray(means, dtype=np.float64) - shift.astype(np.float64)) @ pc
+        arrays += [shift, mapped]
+    elif covariance_type in ("diag", "spherical"):
+        # The blocks take 0.5 ((x - m) c)^2 as ((x - m) (c / sqrt 2))^2, one c per feature.
+        arrays[1] = np.broadcast_to(pc.reshape(len(pc), -1), means.shape) * np.sqrt(0.5)
+    return arrays, pc
+
+
 class _GaussianComponents(BaseMixture):
     """The Gaussian family's protocol, shared by the maximum-likelihood and variational mixtures.
 
@@ -254,24 +388,9 @@ class _GaussianComponents(BaseMixture):
         self._set_precisions(precisions_cholesky_from_covariances(covariances, self.covariance_type))
 
     def _set_precisions(self, precisions_cholesky):
-        dtype = self._dtype
-        # A variance too small for the data's dtype (reg_covar=0 on collapsed
-        # data) has a precision that does not fit in it, or not even in float64.
-        with np.errstate(over="ignore", invalid="ignore"):
-            precisions = precisions_from_cholesky(precisions_cholesky, self.covariance_type)
-        largest = np.abs(precisions).max()  # NaN or inf when an entry is
-        if not np.isfinite(largest):
-            raise ValueError(_ILL_DEFINED)
-        if largest > np.finfo(dtype).max:
-            raise ValueError(
-                f"A component's precision reaches {largest:.3g}, beyond {dtype.name}'s largest "
-                f"number ({np.finfo(dtype).max:.3g}): its variance in some direction is too "
-                f"small for {dtype.name} arithmetic. Fit the data as float64 "
-                "(X.astype(np.float64)), scale it up (e.g. X / X.std(axis=0)), or raise "
-                "reg_covar."
-            )
-        self.precisions_cholesky_ = np.asarray(precisions_cholesky, dtype=dtype)
-        self.precisions_ = precisions.astype(dtype, copy=False)  # the state keeps a copy
+        self.precisions_cholesky_, self.precisions_ = checked_precisions(
+            precisions_cholesky, self.covariance_type, self._dtype
+        )
 
     def _moment_shapes(self, n_features):
         K = self.n_components
@@ -289,10 +408,8 @@ class _GaussianComponents(BaseMixture):
         return {"shift": self.means_}
 
     def _tied_shift(self):
-        """The point 'tied' log-densities map points around: the weighted mean of the means."""
-        weights = np.asarray(self.weights_, dtype=np.float64)
-        means = np.asarray(self.means_, dtype=np.float64)
-        return (weights @ means / weights.sum()).astype(self._dtype)
+        """The point 'tied' log-densities map points around (see :func:`tied_shift`)."""
+        return tied_shift(self.weights_, self.means_)
 
     def _recentre(self, stats, reference):
         """Re-express moments taken around ``shift`` s around ``reference['shift']`` s'.
@@ -438,28 +555,9 @@ class _GaussianComponents(BaseMixture):
         return max(0.0, 0.5 * self.reg_covar * float(weights @ change))
 
     def _in_m_step_image(self, stats):
-        """Every covariance's smallest eigenvalue at least ``reg_covar``, up to rounding.
-
-        The M-step's covariances are a scatter matrix (positive
-        semi-definite) plus ``reg_covar`` on the diagonal, computed in
-        float64 and rounded to the dtype once: each eigenvalue is at least
-        ``reg_covar`` less twice the dtype's rounding of the covariance's
-        Frobenius norm (rounding each entry moves each eigenvalue by at most
-        that norm of the rounding errors).
-        """
-        cov = np.asarray(self.covariances_, dtype=np.float64)
-        if self.covariance_type in ("full", "tied"):
-            cov = cov.reshape(-1, *cov.shape[-2:])
-            smallest = np.linalg.eigvalsh(cov).min(axis=1)
-            largest = np.abs(cov).max(axis=(1, 2), keepdims=True)
-            # the Frobenius norm, scaled so that it cannot overflow
-            size = largest[:, 0, 0] * np.linalg.norm(cov / np.where(largest > 0, largest, 1.0), axis=(1, 2))
-        else:
-            variances = cov.reshape(len(cov), -1)  # diag (K, D); spherical (K,) as (K, 1)
-            smallest = variances.min(axis=1)
-            size = np.abs(variances).max(axis=1)
-        margin = 2.0 * np.finfo(self._dtype).eps * size
-        return bool(np.all(smallest >= self.reg_covar - margin))
+        """Every covariance's smallest eigenvalue at least ``reg_covar``, up to rounding
+        (see :func:`in_m_step_image`)."""
+        return in_m_step_image(self.covariances_, self.covariance_type, self.reg_covar, self._dtype)
 
     def _unconstrained_parameters(self, parameters):
         """Means, and the precision Cholesky factors with log-diagonals (upper triangles)."""
@@ -480,29 +578,9 @@ class _GaussianComponents(BaseMixture):
         return np.concatenate([means.ravel(), chol])
 
     def _set_unconstrained_parameters(self, theta):
-        n_components, n_features = self.means_.shape
-        n_means = n_components * n_features
-        means = theta[:n_means].reshape(n_components, n_features)
-        chol = theta[n_means:]
-        if not (np.isfinite(means).all() and np.isfinite(chol).all()):
-            raise ValueError("extrapolated Gaussian parameters are not finite")
-        if self.covariance_type in ("full", "tied"):
-            rows, cols, on_diagonal, _ = _upper_triangle(n_features)
-            entries = chol.reshape(-1, len(rows)).copy()
-            entries[:, on_diagonal] = np.exp(entries[:, on_diagonal])
-            pc = np.zeros((len(entries), n_features, n_features))
-            pc[:, rows, cols] = entries
-            if self.covariance_type == "tied":
-                pc = pc[0]
-        else:
-            pc = np.exp(chol).reshape(np.shape(self.precisions_cholesky_))
-        self.means_ = means.astype(self._dtype)
-        self._set_precisions(pc)
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            covariances = covariances_from_cholesky(pc, self.covariance_type)
-        if not np.isfinite(covariances).all():
-            raise ValueError("extrapolated covariances are not finite")
-        self.covariances_ = covariances.astype(self._dtype)
+        (self.means_, self.precisions_cholesky_, self.precisions_, self.covariances_) = from_unconstrained(
+            theta, self.covariance_type, self.means_.shape, np.shape(self.precisions_cholesky_), self._dtype
+        )
 
     def _parameter_shapes(self, n_features):
         K = self.n_components
@@ -516,20 +594,7 @@ class _GaussianComponents(BaseMixture):
         }
 
     def _check_parameter_values(self):
-        # The kernels read the upper triangle of each precision factor: it is
-        # a Cholesky factor of a positive definite matrix when its diagonal is
-        # positive. Covariances and precisions must have positive variances.
-        parameters = self._get_parameters()
-        for name in ("covariances_", "precisions_cholesky_", "precisions_"):
-            value = parameters[name]
-            if self.covariance_type in ("full", "tied"):
-                value = np.diagonal(value, axis1=-2, axis2=-1)
-            if not (value > 0).all():
-                raise ValueError(
-                    f"{name} must have a positive diagonal (variances, precisions), got "
-                    f"minimum {float(value.min()):.3g}. Refit the model, or assign the "
-                    "parameters of a fitted one."
-                )
+        check_positive_diagonals(self._get_parameters(), self.covariance_type)
 
     def _work_rows(self, n_features):
         if not self._fits_missing():
@@ -538,32 +603,12 @@ class _GaussianComponents(BaseMixture):
         return missing_work_rows(n_features, self.n_components if fills else 0)
 
     def _log_norm(self, precisions_cholesky, n_features):
-        """The kernel params' ``log_norm``, float64 of shape (n_components,).
-
-        ``log det U - n_features / 2 log(2 pi)``, the log of each component's
-        normalising constant, from the float64 precision factors ``U``.
-        """
-        log_det = log_det_cholesky(precisions_cholesky, self.covariance_type, n_features)
-        if np.ndim(log_det) == 0:  # 'tied': one factor for every component
-            log_det = np.full(self.n_components, log_det)
-        return log_det - 0.5 * n_features * _LOG_2PI
+        """The kernel params' ``log_norm`` (see :func:`log_norm`)."""
+        return log_norm(precisions_cholesky, self.covariance_type, self.n_components, n_features)
 
     def _kernel_params(self, dtype):
         means = self.means_
-        pc = np.asarray(self.precisions_cholesky_, dtype=np.float64)
-        log_norm = self._log_norm(pc, means.shape[1])
-        if self.covariance_type in ("full", "tied"):
-            # The blocks' matrix products read whole rows of the factor: what
-            # lies below the diagonal of an assigned one must not count.
-            pc = upper(pc)
-        arrays = [means, pc, log_norm]
-        if self.covariance_type == "tied":
-            shift = self._tied_shift()
-            mapped = (np.asarray(means, dtype=np.float64) - shift.astype(np.float64)) @ pc
-            arrays += [shift, mapped]
-        elif self.covariance_type in ("diag", "spherical"):
-            # The blocks take 0.5 ((x - m) c)^2 as ((x - m) (c / sqrt 2))^2, one c per feature.
-            arrays[1] = np.broadcast_to(pc.reshape(len(pc), -1), means.shape) * np.sqrt(0.5)
+        arrays, pc = kernel_arrays(self.covariance_type, self.weights_, means, self.precisions_cholesky_)
         params_class = _KERNEL_PARAMS[self.covariance_type]
         if self._fits_missing():
             arrays += self._missing_kernel_arrays(pc)
@@ -1013,3 +1058,4 @@ class GaussianMixture(_GaussianComponents):
             self.means_ = np.asarray(means, dtype=self._dtype)
             return
         self._set_gaussian(means, self._regularized_covariances(nk, covariances))
+
