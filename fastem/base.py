@@ -1653,9 +1653,14 @@ class BaseMixture:
         return True
 
     def _run_em(self, worker, source, passes_done=0):
-        """:func:`fastem._em.run_em` on ``worker`` with this estimator's settings."""
-        return run_em(
-            worker,
+        """:func:`fastem._em.run_em` on ``worker`` with this estimator's settings.
+
+        The run drives the family's stand-in for ``worker`` (:meth:`_em_stand_in`)
+        where it has one; ``worker`` then takes the run's parameters.
+        """
+        stand_in = self._em_stand_in(worker, source)
+        result = run_em(
+            stand_in,
             source,
             tol=self.tol,
             max_iter=self.max_iter,
@@ -1664,6 +1669,19 @@ class BaseMixture:
             on_pass=self._progress_printer(),
             passes_done=passes_done,
         )
+        if stand_in is not worker:
+            worker._set_parameters(result.parameters)
+            result = result._replace(parameters=worker._get_parameters())
+        return result
+
+    def _em_stand_in(self, worker, source):
+        """Family hook: what :func:`fastem._em.run_em` drives for ``worker`` on ``source``.
+
+        An object with the hooks the loop calls, whose run gives bitwise the
+        result of a run on ``worker`` itself, but faster (see
+        :mod:`fastem.families._gaussian_arrays`). Default: ``worker``.
+        """
+        return worker
 
     def _run_em_to_the_end(self, worker, source, passes_done=0):
         """:meth:`_run_em`; on float32 data, a run that lost precision continues in float64.

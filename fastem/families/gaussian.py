@@ -1033,6 +1033,24 @@ class GaussianMixture(_GaussianComponents):
                     f"precisions_init must be positive, got minimum {p.min():.3g}."
                 )
 
+    def _em_stand_in(self, worker, source):
+        """:class:`~fastem.families._gaussian_arrays.GaussianArrays` for float64 data in
+        memory without missing values, when no callback needs the working copy itself and
+        the hooks the stand-in reproduces are GaussianMixture's own (none overridden or replaced)."""
+        from ..data import ArraySource
+        from ._gaussian_arrays import GaussianArrays
+
+        if (
+            self.callback is None
+            and all(getattr(type(worker), name) is hook for name, hook in _STAND_IN_REPRODUCES.items())
+            and type(source) is ArraySource
+            and np.dtype(source.dtype) == np.float64
+            and worker._dtype == np.float64
+            and not worker._fits_missing()
+        ):
+            return GaussianArrays(worker, source.n_features)
+        return worker
+
     def _user_gives_every_parameter(self):
         return not any(p is None for p in (self.weights_init, self.means_init, self.precisions_init))
 
@@ -1059,3 +1077,19 @@ class GaussianMixture(_GaussianComponents):
             return
         self._set_gaussian(means, self._regularized_covariances(nk, covariances))
 
+
+# The hooks of GaussianMixture that its EM stand-in (``_gaussian_arrays.GaussianArrays``)
+# reproduces rather than calls: a subclass or a patch that replaces one of them
+# fits through the estimator's own hooks.
+_STAND_IN_REPRODUCES = {
+    name: getattr(GaussianMixture, name)
+    for name in (
+        "_summarize", "_totals", "_run_kernel", "_kernel_params", "_pass_kernel_params",
+        "_kernel_log_weights", "_fold_pass_statistics", "_pass_statistics_length",
+        "_pass_context", "_reference", "m_step", "_m_step_family", "_set_gaussian",
+        "_set_precisions", "_check_statistics", "_set_unconstrained",
+        "_set_unconstrained_parameters", "_in_m_step_image", "_check_fitted_parameters",
+        "_check_parameter_values", "_get_parameters", "_set_parameters", "_unconstrained",
+        "_pass_checks_on", "_computes_in_float64",
+    )
+}

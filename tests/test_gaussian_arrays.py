@@ -1,0 +1,189 @@
+"""A GaussianMixture's EM run on its stand-in of plain arrays gives bitwise the run on the estimator.
+
+``GaussianMixture._em_stand_in`` hands :func:`fastem._em.run_em` a
+:class:`~fastem.families._gaussian_arrays.GaussianArrays` for float64 data in
+memory; every fit here runs once through it and once through the estimator's
+own hooks (the stand-in switched off), and the two must agree in every bit:
+parameters, passes, log-likelihoods, convergence, warnings and errors.
+"""
+
+import pathlib
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+from fastem import Chunks, GaussianMixture
+from fastem.families._gaussian_arrays import GaussianArrays
+
+FAITHFUL = np.loadtxt(
+    pathlib.Path(__file__).parent / "data" / "faithful.csv", delimiter=",", skiprows=3
+)
+
+
+def _blobs(seed, n=600, d=3, k=3, spread=4.0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(scale=spread, size=(k, d))
+    return centres[rng.integers(k, size=n)] + rng.normal(size=(n, d)) * rng.uniform(0.5, 1.5, d)
+
+
+def _one_blob(seed):
+    """One 2-D blob: a likelihood ridge for several components, where EM crawls."""
+    rng = np.random.default_rng(seed)
+    return rng.normal(rng.normal(0, 1.5, (1, 2)), 1.0, (800, 2))
+
+
+def _rounded(seed):
+    """Discrete data (few distinct values): components collapse onto them."""
+    rng = np.random.default_rng(seed)
+    return np.round(rng.normal(size=(300, 2)) * 1.5)
+
+
+DATA = {
+    "faithful": lambda: FAITHFUL,
+    "blobs": lambda: _blobs(0),
+    "one blob": lambda: _one_blob(1),
+    "rounded": lambda: _rounded(2),
+    "few points": lambda: _blobs(3, n=7, d=2, k=2),
+}
+
+
+def _outcome(X, stand_in, monkeypatch, sample_weight=None, warm=None, **kwargs):
+    """The fitted model's parameters and record, or the error, and the warnings."""
+    used = []
+    original = GaussianMixture._em_stand_in
+
+    def stand_in_or_worker(self, worker, source):
+        chosen = original(self, worker, source) if stand_in else worker
+        used.append(isinstance(chosen, GaussianArrays))
+        return chosen
+
+    monkeypatch.setattr(GaussianMixture, "_em_stand_in", stand_in_or_worker)
+    model = GaussianMixture(**kwargs)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model.fit(X, sample_weight=sample_weight)
+            if warm is not None:
+                model.set_params(warm_start=True, **warm)
+                model.fit(X, sample_weight=sample_weight)
+        except (ValueError, FloatingPointError) as exc:
+            result = (type(exc), str(exc))
+        else:
+            result = (
+                [getattr(model, name) for name in model._parameter_names],
+                model.n_iter_, model.converged_, model.lower_bound_, model.lower_bounds_,
+            )
+    monkeypatch.setattr(GaussianMixture, "_em_stand_in", original)
+    return result, [(w.category, str(w.message)) for w in caught], used
+
+
+def _assert_same(X, monkeypatch, **kwargs):
+    arrays, arrays_warnings, used = _outcome(X, True, monkeypatch, **kwargs)
+    model, model_warnings, unused = _outcome(X, False, monkeypatch, **kwargs)
+    assert used and all(used), "the fit did not run on the stand-in"
+    assert not any(unused)
+    assert arrays_warnings == model_warnings
+    assert type(arrays) is type(model)
+    if isinstance(model, tuple) and isinstance(model[0], type):  # an error
+        assert arrays == model
+        return
+    for a, b in zip(arrays[0], model[0]):
+        assert a.dtype == b.dtype
+        assert_array_equal(a, b, strict=True)
+    assert arrays[1:] == model[1:]
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+@pytest.mark.parametrize("data", list(DATA))
+def test_a_run_on_the_stand_in_is_bitwise_the_run_on_the_estimator(monkeypatch, covariance_type, data):
+    X = DATA[data]()
+    n_components = 2 if data == "few points" else 4
+    _assert_same(X, monkeypatch, n_components=n_components, covariance_type=covariance_type, random_state=0)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(n_components=3, n_init=3, init_params="k-means++", random_state=1),
+        dict(n_components=3, init_params="random", random_state=2),
+        dict(n_components=3, accelerate=False, random_state=0),
+        dict(n_components=3, max_iter=4, random_state=0),
+        dict(n_components=3, tol=1e-3, random_state=0),
+        dict(n_components=5, tol=1e-12, max_iter=400, random_state=0),
+        dict(n_components=3, reg_covar=0.0, random_state=0),
+        dict(n_components=3, reg_covar=1e-2, covariance_type="tied", random_state=0),
+    ],
+)
+@pytest.mark.parametrize("data", ["faithful", "rounded", "one blob"])
+def test_settings_keep_the_runs_bitwise_the_same(monkeypatch, kwargs, data):
+    _assert_same(DATA[data](), monkeypatch, **kwargs)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_sample_weights_and_warm_starts_keep_the_runs_bitwise_the_same(monkeypatch, covariance_type):
+    X = _blobs(4, n=500, d=2)
+    weights = np.random.default_rng(5).uniform(0, 3, len(X))
+    weights[::7] = 0.0
+    _assert_same(X, monkeypatch, sample_weight=weights, n_components=3,
+                 covariance_type=covariance_type, random_state=0)
+    # weights far from 1: the kernel's statistics are scaled and scaled back
+    _assert_same(X, monkeypatch, sample_weight=weights * 1e30, n_components=3,
+                 covariance_type=covariance_type, random_state=0)
+    _assert_same(X, monkeypatch, n_components=3, covariance_type=covariance_type,
+                 max_iter=3, random_state=0, warm={"max_iter": 50})
+
+
+@pytest.mark.parametrize("seed, covariance_type", [(0, "diag"), (1, "full"), (1, "spherical")])
+def test_the_acceleration_s_safeguards_run_as_the_estimator_s(monkeypatch, seed, covariance_type):
+    """With a large reg_covar on discrete data, extrapolated points fall outside the
+    M-step's image (a variance below reg_covar) and are refused: where the stand-in
+    refused none, these fits took other passes."""
+    _assert_same(_rounded(seed), monkeypatch, n_components=4, covariance_type=covariance_type,
+                 reg_covar=0.1, random_state=seed)
+
+
+def test_errors_of_a_run_are_those_of_the_estimator(monkeypatch):
+    """A covariance that becomes ill-defined without regularisation raises the same error."""
+    X = np.repeat(_blobs(6, n=40, d=2, k=2), 5, axis=0)
+    X[:100] = X[0]  # a component can collapse onto one point
+    outcome, _, used = _outcome(X, True, monkeypatch, n_components=3, reg_covar=0.0, random_state=0)
+    assert all(used)
+    assert outcome[0] is ValueError and "ill-defined empirical covariance" in outcome[1]
+    _assert_same(X, monkeypatch, n_components=3, reg_covar=0.0, random_state=0)
+
+
+def test_the_stand_in_is_taken_only_where_it_runs_as_the_estimator_does():
+    """float64 data in memory, complete, no callback (which is handed the working copy)."""
+    X = _blobs(7, n=200, d=2)
+    model = GaussianMixture(2, random_state=0).fit(X)
+
+    def taken(estimator, data):
+        source = estimator._validate_data(data, None, reset=False, statistics=True)
+        return isinstance(estimator._em_stand_in(estimator, source), GaussianArrays)
+
+    assert taken(model, X)
+    assert not taken(model, X.astype(np.float32))
+    assert not taken(model, Chunks([X[:100], X[100:]]))
+    assert not taken(GaussianMixture(2, random_state=0, callback=lambda *a: None).fit(X), X)
+    assert not taken(GaussianMixture(2, random_state=0, missing="em").fit(X), X)
+
+    class Plain(GaussianMixture):
+        pass
+
+    class OwnMStep(GaussianMixture):
+        def _m_step_family(self, stats):
+            super()._m_step_family(stats)
+
+    assert taken(Plain(2, random_state=0).fit(X), X)
+    # a hook the stand-in reproduces, overridden or replaced: the estimator's own run
+    assert not taken(OwnMStep(2, random_state=0).fit(X), X)
+
+
+def test_a_replaced_hook_is_honoured(monkeypatch):
+    X = _blobs(8, n=200, d=2)
+    model = GaussianMixture(2, random_state=0).fit(X)
+    source = model._validate_data(X, None, reset=False, statistics=True)
+    monkeypatch.setattr(GaussianMixture, "_in_m_step_image", lambda self, stats: True)
+    assert model._em_stand_in(model, source) is model
