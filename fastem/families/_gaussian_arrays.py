@@ -144,9 +144,8 @@ class GaussianArrays:
     def _summarize(self, source):
         if not self._current.checked:
             self._check()
-        weights, means, _, pc, _ = self._current
         total = source.reduce(self._chunk_totals)
-        return self.model._unpack(total, self._n_features, reference={"shift": means})
+        return self.model._unpack(total, self._n_features, reference={"shift": self._current[1]})
 
     def _chunk_totals(self, X, sample_weight):
         """The statistics vector of one chunk (``fastem.base._kernel_totals``)."""
