@@ -185,5 +185,9 @@ def test_a_replaced_hook_is_honoured(monkeypatch):
     X = _blobs(8, n=200, d=2)
     model = GaussianMixture(2, random_state=0).fit(X)
     source = model._validate_data(X, None, reset=False, statistics=True)
+    monkeypatch.setattr(model, "_m_step_family", lambda stats: None)  # on the instance
+    assert model._em_stand_in(model, source) is model
+    monkeypatch.delattr(model, "_m_step_family")
+    assert isinstance(model._em_stand_in(model, source), GaussianArrays)
     monkeypatch.setattr(GaussianMixture, "_in_m_step_image", lambda self, stats: True)
     assert model._em_stand_in(model, source) is model

@@ -1042,7 +1042,10 @@ class GaussianMixture(_GaussianComponents):
 
         if (
             self.callback is None
-            and all(getattr(type(worker), name) is hook for name, hook in _STAND_IN_REPRODUCES.items())
+            and all(
+                getattr(type(worker), name) is hook and name not in vars(worker)
+                for name, hook in _STAND_IN_REPRODUCES.items()
+            )
             and type(source) is ArraySource
             and np.dtype(source.dtype) == np.float64
             and worker._dtype == np.float64
@@ -1079,8 +1082,8 @@ class GaussianMixture(_GaussianComponents):
 
 
 # The hooks of GaussianMixture that its EM stand-in (``_gaussian_arrays.GaussianArrays``)
-# reproduces rather than calls: a subclass or a patch that replaces one of them
-# fits through the estimator's own hooks.
+# reproduces rather than calls: a subclass or a patch (of the class or of the
+# instance) that replaces one of them fits through the estimator's own hooks.
 _STAND_IN_REPRODUCES = {
     name: getattr(GaussianMixture, name)
     for name in (
