@@ -144,6 +144,62 @@ def test_the_acceleration_s_safeguards_run_as_the_estimator_s(monkeypatch, seed,
                  reg_covar=0.1, random_state=seed)
 
 
+@pytest.mark.parametrize("layout", ["memmap", "dataframe", "fortran", "strided", "integers"])
+def test_inputs_of_every_layout_keep_the_runs_bitwise_the_same(monkeypatch, tmp_path, layout):
+    X = _blobs(9, n=400, d=3)
+    if layout == "memmap":
+        np.save(tmp_path / "X.npy", X)
+        X = np.load(tmp_path / "X.npy", mmap_mode="r")
+    elif layout == "dataframe":
+        X = pytest.importorskip("pandas").DataFrame(X, columns=["a", "b", "c"])
+    elif layout == "fortran":
+        X = np.asfortranarray(X)
+    elif layout == "strided":
+        X = np.repeat(X, 2, axis=0)[::2]
+    else:
+        X = np.round(X * 10).astype(np.int64)
+    _assert_same(X, monkeypatch, n_components=3, random_state=0)
+
+
+@pytest.mark.parametrize(
+    "name, bad",
+    [
+        ("precisions_cholesky_", lambda v: -v),  # a negative diagonal
+        ("weights_", lambda v: v * 2.0),  # off the simplex
+        ("means_", lambda v: np.full_like(v, np.nan)),
+    ],
+)
+def test_bad_parameters_a_warm_start_begins_from_give_the_estimator_s_errors(monkeypatch, name, bad):
+    """The checks of a run's first point are the estimator's, with its messages."""
+    X = _blobs(10, n=300, d=2)
+    outcomes = []
+    for stand_in in (True, False):
+        model = GaussianMixture(2, covariance_type="full", random_state=0).fit(X)
+        setattr(model, name, bad(getattr(model, name)))
+        model.set_params(warm_start=True)
+        if not stand_in:
+            monkeypatch.setattr(GaussianMixture, "_em_stand_in", lambda self, worker, source: worker)
+        with pytest.raises(ValueError) as info:
+            model.fit(X)
+        monkeypatch.undo()
+        outcomes.append(str(info.value))
+    assert outcomes[0] == outcomes[1]
+
+
+def test_select_n_components_chooses_and_fits_alike_with_and_without_progress():
+    """progress sets a callback, which keeps the estimator's run: the same models."""
+    from fastem import select_n_components
+
+    quiet = select_n_components(FAITHFUL, range(1, 5), n_init=2, random_state=0)
+    shown = select_n_components(FAITHFUL, range(1, 5), n_init=2, random_state=0, progress=lambda info: None)
+    assert quiet.best_params_ == shown.best_params_
+    for key, model in quiet.models_.items():
+        other = shown.models_[key]
+        for name in model._parameter_names:
+            assert_array_equal(getattr(model, name), getattr(other, name), strict=True)
+        assert model.n_iter_ == other.n_iter_
+
+
 def test_errors_of_a_run_are_those_of_the_estimator(monkeypatch):
     """A covariance that becomes ill-defined without regularisation raises the same error."""
     X = np.repeat(_blobs(6, n=40, d=2, k=2), 5, axis=0)
@@ -176,9 +232,23 @@ def test_the_stand_in_is_taken_only_where_it_runs_as_the_estimator_does():
         def _m_step_family(self, stats):
             super()._m_step_family(stats)
 
+    class MoreParameters(GaussianMixture):
+        _parameter_names = GaussianMixture._parameter_names + ("data_mean_",)
+
+    class BoundByName(GaussianMixture):
+        def _lower_bound(self, stats, before):
+            return stats.mean_log_likelihood + 0.0 * float(np.sum(before["weights_"]))
+
+    class Ridge(GaussianMixture):
+        _regularization_name = "the ridge"
+
     assert taken(Plain(2, random_state=0).fit(X), X)
-    # a hook the stand-in reproduces, overridden or replaced: the estimator's own run
-    assert not taken(OwnMStep(2, random_state=0).fit(X), X)
+    # a hook or attribute the stand-in reproduces, overridden or replaced: the
+    # estimator's own run
+    source = model._validate_data(X, None, reset=False, statistics=True)
+    for cls in (OwnMStep, MoreParameters, BoundByName, Ridge):
+        worker = cls(2, random_state=0)
+        assert worker._em_stand_in(worker, source) is worker, cls.__name__
 
 
 def test_a_replaced_hook_is_honoured(monkeypatch):

@@ -318,7 +318,8 @@ def test_m_step_refuses_statistics_of_another_model(other):
 @pytest.mark.parametrize(
     "name", [name for name, _ in FAMILIES] + ["bayesian-full", "bayesian-diag"]
 )
-def test_m_steps_of_the_em_loop_pass_the_checks_the_next_pass_skips(name, dtype, monkeypatch):
+@pytest.mark.parametrize("path", ["estimator", "stand-in"])
+def test_m_steps_of_the_em_loop_pass_the_checks_the_next_pass_skips(name, dtype, path, monkeypatch):
     """The EM loop runs the parameter checks once per fit's start, not once per pass.
 
     It counts the M-step of a checked pass's statistics as checked
@@ -328,6 +329,8 @@ def test_m_steps_of_the_em_loop_pass_the_checks_the_next_pass_skips(name, dtype,
     from fastem.base import BaseMixture
     from fastem.families._gaussian_arrays import GaussianArrays
 
+    if path == "stand-in" and not (name.startswith("gaussian") and dtype == np.float64):
+        pytest.skip("only float64 GaussianMixture runs drive the stand-in")
     vouched = []
     original = BaseMixture._pass_checks_on
 
@@ -337,17 +340,19 @@ def test_m_steps_of_the_em_loop_pass_the_checks_the_next_pass_skips(name, dtype,
             self._check_fitted_parameters(n_features)
             vouched.append(name)
 
-    monkeypatch.setattr(BaseMixture, "_pass_checks_on", check_anyway)
-    # float64 Gaussian runs drive the estimator's stand-in, which vouches in the same way
-    stand_in_original = GaussianArrays._pass_checks_on
+    if path == "estimator":
+        # a patched hook of the estimator keeps its own run (see GaussianMixture._em_stand_in)
+        monkeypatch.setattr(BaseMixture, "_pass_checks_on", check_anyway)
+    else:  # the stand-in of float64 Gaussian runs vouches in the same way
+        stand_in_original = GaussianArrays._pass_checks_on
 
-    def stand_in_checks_anyway(self, before, n_features):
-        stand_in_original(self, before, n_features)
-        if self._current.checked:
-            self._check()
-            vouched.append(name)
+        def stand_in_checks_anyway(self, before, n_features):
+            stand_in_original(self, before, n_features)
+            if self._current.checked:
+                self._check()
+                vouched.append(name)
 
-    monkeypatch.setattr(GaussianArrays, "_pass_checks_on", stand_in_checks_anyway)
+        monkeypatch.setattr(GaussianArrays, "_pass_checks_on", stand_in_checks_anyway)
     if name.startswith("bayesian"):
         model = fastem.BayesianGaussianMixture(
             4, covariance_type=name.split("-")[1], random_state=0, max_iter=30, tol=0

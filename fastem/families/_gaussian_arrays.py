@@ -26,8 +26,10 @@ a run on the estimator (``tests/test_gaussian_arrays.py``). The same
 machine, quiet).
 
 :meth:`fastem.families.gaussian.GaussianMixture._em_stand_in` takes it for
-float64 data in memory (an ArraySource), complete data, and no callback
-(which receives the estimator).
+float64 data in memory (an ArraySource) with ``missing='error'`` and no
+callback (which receives the working copy), while the hooks and attributes
+it reproduces are GaussianMixture's own: a subclass or patch that replaces
+one fits through the estimator.
 """
 
 import numpy as np
@@ -45,10 +47,13 @@ from .gaussian import (
     _KERNEL_PARAMS,
     check_positive_diagonals,
     checked_precisions,
+    extrapolated_covariances,
     from_unconstrained,
     in_m_step_image,
     kernel_arrays,
+    log_norm,
     precisions_cholesky_from_covariances,
+    tied_shift,
 )
 
 
@@ -71,17 +76,17 @@ class GaussianArrays:
     ----------
     model : GaussianMixture
         The working copy, at the run's start. Its hyper-parameters, and
-        its hooks that depend on them alone (the weighted moments of the
-        M-step, the unconstrained coordinates, the M-step's allowance), are
-        used as they are; its parameters are read once.
+        its hooks that depend on them alone (``_weighted_moments``,
+        ``_unconstrained_vector``, ``_m_step_allowance``, ``_unpack``,
+        ``_check_parameters``, the sizes), are used as they are; its
+        parameters are read once.
     n_features : int
         The data's number of features.
     """
 
-    _regularization_name = "reg_covar"
-
     def __init__(self, model, n_features):
         self.model = model
+        self._regularization_name = model._regularization_name
         self.covariance_type = model.covariance_type
         self._dtype = model._dtype
         self._names = model._parameter_names
@@ -100,29 +105,28 @@ class GaussianArrays:
         return self._current
 
     def _set_parameters(self, parameters):
-        if not isinstance(parameters, _Parameters):  # a snapshot or dict of the estimator's
-            named = self.model._named_parameters(parameters)
-            parameters = _Parameters([named[name] for name in self._names], checked=False)
-        self._current = parameters
+        self._current = parameters  # one that _get_parameters gave
 
     def _named_parameters(self, parameters):
         return dict(zip(self._names, parameters))
 
     def _unconstrained(self, parameters):
-        if not isinstance(parameters, _Parameters):
-            return self.model._unconstrained_vector(parameters)
         if parameters.theta is None:
             parameters.theta = self.model._unconstrained_vector(parameters)
         return parameters.theta
 
     def _set_unconstrained(self, theta):
         n_components = self.model.n_components
-        weights = weights_from_unconstrained(theta[:n_components], self._dtype)
-        means, pc, precisions, covariances = from_unconstrained(
-            theta[n_components:], self.covariance_type, self._current[1].shape,
-            self._current[3].shape, self._dtype,
+        dtype = self._dtype
+        weights = weights_from_unconstrained(theta[:n_components], dtype)
+        means, pc = from_unconstrained(
+            theta[n_components:], self.covariance_type, self._current[1].shape, self._current[3].shape
         )
-        self._current = _Parameters((weights, means, covariances, pc, precisions), checked=False)
+        pc_cast, precisions = checked_precisions(pc, self.covariance_type, dtype)
+        covariances = extrapolated_covariances(pc, self.covariance_type, dtype)
+        self._current = _Parameters(
+            (weights, means.astype(dtype), covariances, pc_cast, precisions), checked=False
+        )
 
     # -- a pass
 
@@ -152,8 +156,13 @@ class GaussianArrays:
         sample_weight, scale = _unit_scaled(np.asarray(sample_weight, dtype=np.float64))
         weights, means, _, pc, _ = self._current
         dtype = X.dtype
+        covariance_type = self.covariance_type
         with np.errstate(over="ignore"):
-            arrays, _ = kernel_arrays(self.covariance_type, weights, means, pc)
+            pc = np.asarray(pc, dtype=np.float64)
+            arrays, _ = kernel_arrays(
+                covariance_type, means, pc, log_norm(pc, covariance_type, *means.shape),
+                tied_shift(weights, means) if covariance_type == "tied" else None,
+            )
             params = _KERNEL_PARAMS[self.covariance_type](
                 *[np.ascontiguousarray(a, dtype=dtype) for a in arrays]
             )
@@ -185,7 +194,7 @@ class GaussianArrays:
         self._current.checked = before.checked
 
     def _lower_bound(self, stats, before):
-        return self.model._lower_bound(stats, before)
+        return stats.mean_log_likelihood  # BaseMixture's (the mean log-likelihood)
 
     # -- the acceleration's safeguards
 

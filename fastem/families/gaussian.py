@@ -234,12 +234,9 @@ def checked_precisions(precisions_cholesky, covariance_type, dtype):
     return np.asarray(precisions_cholesky, dtype=dtype), precisions.astype(dtype, copy=False)
 
 
-def from_unconstrained(theta, covariance_type, means_shape, precisions_cholesky_shape, dtype):
-    """``(means, precisions_cholesky, precisions, covariances)`` in ``dtype`` from the
-    family part of an unconstrained vector (see ``_unconstrained_parameters``).
-
-    Raises ValueError when the vector, the covariances or the precisions are not finite.
-    """
+def from_unconstrained(theta, covariance_type, means_shape, precisions_cholesky_shape):
+    """``(means, precisions_cholesky)``, float64, from the family part of an unconstrained
+    vector (see ``_unconstrained_parameters``); ValueError when it is not finite."""
     n_components, n_features = means_shape
     n_means = n_components * n_features
     means = theta[:n_means].reshape(n_components, n_features)
@@ -256,12 +253,17 @@ def from_unconstrained(theta, covariance_type, means_shape, precisions_cholesky_
             pc = pc[0]
     else:
         pc = np.exp(chol).reshape(precisions_cholesky_shape)
-    pc_cast, precisions = checked_precisions(pc, covariance_type, dtype)
+    return means, pc
+
+
+def extrapolated_covariances(precisions_cholesky, covariance_type, dtype):
+    """The covariances of extrapolated precision factors, in ``dtype``; ValueError when
+    they are not finite."""
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        covariances = covariances_from_cholesky(pc, covariance_type)
+        covariances = covariances_from_cholesky(precisions_cholesky, covariance_type)
     if not np.isfinite(covariances).all():
         raise ValueError("extrapolated covariances are not finite")
-    return means.astype(dtype), pc_cast, precisions, covariances.astype(dtype)
+    return covariances.astype(dtype)
 
 
 def in_m_step_image(covariances, covariance_type, reg_covar, dtype):
@@ -324,18 +326,18 @@ def tied_shift(weights, means):
     return (weights @ np.asarray(means, dtype=np.float64) / weights.sum()).astype(means.dtype)
 
 
-def kernel_arrays(covariance_type, weights, means, precisions_cholesky):
+def kernel_arrays(covariance_type, means, precisions_cholesky, log_norm, shift=None):
     """The arrays of the complete-data kernel params (``_KERNEL_PARAMS``), before their
     cast to the data's dtype, and the float64 factors they were made from (below the
-    diagonal 0 for 'full' and 'tied')."""
+    diagonal 0 for 'full' and 'tied'). ``log_norm`` from :func:`log_norm`; ``shift``
+    ('tied' only) from :func:`tied_shift`."""
     pc = np.asarray(precisions_cholesky, dtype=np.float64)
-    arrays = [means, pc, log_norm(pc, covariance_type, means.shape[0], means.shape[1])]
+    arrays = [means, pc, log_norm]
     if covariance_type in ("full", "tied"):
         # The blocks' matrix products read whole rows of the factor: what
         # lies below the diagonal of an assigned one must not count.
         pc = arrays[1] = upper(pc)
     if covariance_type == "tied":
-        shift = tied_shift(weights, means)
         mapped = (np.asarray(means, dtype=np.float64) - shift.astype(np.float64)) @ pc
         arrays += [shift, mapped]
     elif covariance_type in ("diag", "spherical"):
@@ -578,9 +580,12 @@ class _GaussianComponents(BaseMixture):
         return np.concatenate([means.ravel(), chol])
 
     def _set_unconstrained_parameters(self, theta):
-        (self.means_, self.precisions_cholesky_, self.precisions_, self.covariances_) = from_unconstrained(
-            theta, self.covariance_type, self.means_.shape, np.shape(self.precisions_cholesky_), self._dtype
+        means, pc = from_unconstrained(
+            theta, self.covariance_type, self.means_.shape, np.shape(self.precisions_cholesky_)
         )
+        self.means_ = means.astype(self._dtype)
+        self._set_precisions(pc)
+        self.covariances_ = extrapolated_covariances(pc, self.covariance_type, self._dtype)
 
     def _parameter_shapes(self, n_features):
         K = self.n_components
@@ -608,7 +613,11 @@ class _GaussianComponents(BaseMixture):
 
     def _kernel_params(self, dtype):
         means = self.means_
-        arrays, pc = kernel_arrays(self.covariance_type, self.weights_, means, self.precisions_cholesky_)
+        pc = np.asarray(self.precisions_cholesky_, dtype=np.float64)
+        arrays, pc = kernel_arrays(
+            self.covariance_type, means, pc, self._log_norm(pc, means.shape[1]),
+            self._tied_shift() if self.covariance_type == "tied" else None,
+        )
         params_class = _KERNEL_PARAMS[self.covariance_type]
         if self._fits_missing():
             arrays += self._missing_kernel_arrays(pc)
@@ -1035,8 +1044,9 @@ class GaussianMixture(_GaussianComponents):
 
     def _em_stand_in(self, worker, source):
         """:class:`~fastem.families._gaussian_arrays.GaussianArrays` for float64 data in
-        memory without missing values, when no callback needs the working copy itself and
-        the hooks the stand-in reproduces are GaussianMixture's own (none overridden or replaced)."""
+        memory with ``missing='error'``, when no callback needs the working copy itself and
+        the hooks and attributes the stand-in reproduces are GaussianMixture's own (none
+        overridden or replaced)."""
         from ..data import ArraySource
         from ._gaussian_arrays import GaussianArrays
 
@@ -1048,7 +1058,6 @@ class GaussianMixture(_GaussianComponents):
             )
             and type(source) is ArraySource
             and np.dtype(source.dtype) == np.float64
-            and worker._dtype == np.float64
             and not worker._fits_missing()
         ):
             return GaussianArrays(worker, source.n_features)
@@ -1081,9 +1090,10 @@ class GaussianMixture(_GaussianComponents):
         self._set_gaussian(means, self._regularized_covariances(nk, covariances))
 
 
-# The hooks of GaussianMixture that its EM stand-in (``_gaussian_arrays.GaussianArrays``)
-# reproduces rather than calls: a subclass or a patch (of the class or of the
-# instance) that replaces one of them fits through the estimator's own hooks.
+# The hooks and attributes of GaussianMixture that its EM stand-in
+# (``_gaussian_arrays.GaussianArrays``) reproduces or relies on: a subclass or a
+# patch (of the class or of the instance) that replaces one of them fits through
+# the estimator's own hooks.
 _STAND_IN_REPRODUCES = {
     name: getattr(GaussianMixture, name)
     for name in (
@@ -1093,6 +1103,8 @@ _STAND_IN_REPRODUCES = {
         "_set_precisions", "_check_statistics", "_set_unconstrained",
         "_set_unconstrained_parameters", "_in_m_step_image", "_check_fitted_parameters",
         "_check_parameter_values", "_get_parameters", "_set_parameters", "_unconstrained",
-        "_pass_checks_on", "_computes_in_float64",
+        "_pass_checks_on", "_computes_in_float64", "_log_norm", "_tied_shift",
+        "_check_parameters", "_lower_bound", "_parameter_names", "_regularization_name",
+        "_named_parameters", "_check_is_fitted", "_fits_missing",
     )
 }
