@@ -21,9 +21,9 @@ same functions as the estimator's (``fastem.families.gaussian``:
 through :func:`fastem.base.launch_e_step`), with the same checks of new
 parameters, raising the same errors. A run on it gives bitwise the result of
 a run on the estimator (``tests/test_gaussian_arrays.py``). The same
-``select_n_components`` call took 4.65-4.88 s of CPU time on it against
-6.64-7.16 s on the estimator (three runs of each, alternating; the Zen 5
-machine, quiet).
+``select_n_components`` call took 4.65-4.97 s of CPU time on it against
+6.64-7.16 s on the estimator (five runs of each, alternating; the Zen 5
+machine).
 
 :meth:`fastem.families.gaussian.GaussianMixture._em_stand_in` takes it for
 float64 data in memory (an ArraySource) with ``missing='error'`` and no
