@@ -163,7 +163,7 @@ class GaussianArrays:
                 covariance_type, means, pc, log_norm(pc, covariance_type, *means.shape),
                 tied_shift(weights, means) if covariance_type == "tied" else None,
             )
-            params = _KERNEL_PARAMS[self.covariance_type](
+            params = _KERNEL_PARAMS[covariance_type](
                 *[np.ascontiguousarray(a, dtype=dtype) for a in arrays]
             )
         with np.errstate(divide="ignore"):
@@ -186,7 +186,9 @@ class GaussianArrays:
             pc, precisions = checked_precisions(
                 precisions_cholesky_from_covariances(covariances, covariance_type), covariance_type, dtype
             )
-        values = (weights, np.asarray(means, dtype=dtype), np.asarray(covariances, dtype=dtype), pc, precisions)
+        values = (
+            weights, np.asarray(means, dtype=dtype), np.asarray(covariances, dtype=dtype), pc, precisions
+        )
         check_m_step_values(self._names, values, dtype)
         self._current = _Parameters(values, checked=False)
 
