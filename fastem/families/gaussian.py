@@ -326,13 +326,13 @@ def tied_shift(weights, means):
     return (weights @ np.asarray(means, dtype=np.float64) / weights.sum()).astype(means.dtype)
 
 
-def kernel_arrays(covariance_type, means, precisions_cholesky, log_norm, shift=None):
+def kernel_arrays(covariance_type, means, precisions_cholesky, log_normalisers, shift=None):
     """The arrays of the complete-data kernel params (``_KERNEL_PARAMS``), before their
     cast to the data's dtype, and the float64 factors they were made from (below the
-    diagonal 0 for 'full' and 'tied'). ``log_norm`` from :func:`log_norm`; ``shift``
-    ('tied' only) from :func:`tied_shift`."""
+    diagonal 0 for 'full' and 'tied'). ``log_normalisers`` from :func:`log_norm`;
+    ``shift`` ('tied' only) from :func:`tied_shift`."""
     pc = np.asarray(precisions_cholesky, dtype=np.float64)
-    arrays = [means, pc, log_norm]
+    arrays = [means, pc, log_normalisers]
     if covariance_type in ("full", "tied"):
         # The blocks' matrix products read whole rows of the factor: what
         # lies below the diagonal of an assigned one must not count.
