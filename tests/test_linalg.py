@@ -5,7 +5,14 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy import linalg
 
-from fastem.kernels.linalg import covariances_from_precision_cholesky, precision_cholesky_upper
+from fastem.kernels.linalg import (
+    covariances_from_precision_cholesky,
+    diagonal_moments,
+    full_moments,
+    precision_cholesky_upper,
+    tied_moments,
+    tied_scatter,
+)
 
 
 def _covariances(n_features, seed):
@@ -39,3 +46,92 @@ def test_not_positive_definite_is_reported():
     covariances = _covariances(3, 0)
     covariances[1] = -np.eye(3)
     assert precision_cholesky_upper(covariances)[1] == 1
+
+
+# ----------------------------------------------------------------------
+# The M-step's moments against the NumPy array expressions they replace,
+# bitwise: every operation of the compiled functions is NumPy's, in the same order.
+
+def _lower(a, diagonal=True):
+    return np.tril(a) if diagonal else np.tril(a, -1)
+
+
+def _numpy_scatter(sxx, pairs, shift):
+    scatter = _lower(sxx) + _lower(sxx, diagonal=False).T
+    q = np.triu(pairs, 1)
+    k, l = np.nonzero(q)
+    if len(k):
+        diff = shift[k] - shift[l]
+        scatter = scatter + np.einsum("p,pi,pj->ij", q[k, l], diff, diff)
+    return scatter
+
+
+@np.errstate(all="ignore")  # an empty component alone: 0 / 0, as in the compiled functions
+def _numpy_moments(covariance_type, nk, sx, sxx, shift, reg, pairs=None):
+    divisor = np.where(nk > 0, nk, 1.0)
+    delta = sx / divisor[:, None]
+    means = shift + delta
+    n_features = shift.shape[1]
+    if covariance_type in ("full", "tied"):
+        if covariance_type == "tied":
+            sxx = _numpy_scatter(sxx, pairs, shift)
+        else:
+            sxx = _lower(sxx) + np.swapaxes(_lower(sxx, diagonal=False), -1, -2)
+        centred = (
+            delta[:, :, None] * sx[:, None, :] * -1.0
+            - sx[:, :, None] * delta[:, None, :]
+            + np.einsum("k,ki,kj->kij", nk, delta, delta)
+        )
+        if covariance_type == "full":
+            return means, (sxx + centred) / divisor[:, None, None] + reg * np.eye(n_features)
+        return means, (sxx + centred.sum(axis=0)) / nk.sum() + reg * np.eye(n_features)
+    return means, (sxx - 2 * delta * sx + nk[:, None] * delta**2) / divisor[:, None] + reg
+
+
+def _statistics(n_components, n_features, seed):
+    """Summed statistics of every sign and scale, with an empty component, negative zeros and
+    zero (and, for the arithmetic, negative) pair weights."""
+    rng = np.random.default_rng(seed)
+    scale = np.exp(rng.normal(size=n_features) * 4)
+    nk = rng.uniform(0, 50, n_components)
+    nk[0] = 0.0
+    sx = rng.normal(size=(n_components, n_features)) * scale * nk[:, None]
+    sx[0] = -0.0
+    sxx = rng.normal(size=(n_components, n_features, n_features)) * np.outer(scale, scale)
+    sxx[..., 0, 0] = -0.0
+    shift = rng.normal(size=(n_components, n_features)) * scale
+    pairs = rng.uniform(-1, 5, (n_components, n_components)) * (rng.random((n_components,) * 2) < 0.7)
+    return nk, sx, sxx, shift, pairs
+
+
+def _bitwise(actual, expected):
+    assert actual.shape == expected.shape
+    assert np.array_equal(actual.view(np.int64), expected.view(np.int64))  # -0.0 and NaN too
+
+
+@pytest.mark.parametrize("reg", [0.0, 1e-6, 0.3])
+@pytest.mark.parametrize("n_components, n_features", [(1, 1), (3, 2), (9, 5), (30, 17)])
+def test_moments_are_bitwise_those_of_the_numpy_expressions(n_components, n_features, reg):
+    for seed in range(5):
+        nk, sx, sxx, shift, pairs = _statistics(n_components, n_features, seed)
+        for got, expected in zip(
+            full_moments(nk, sx, sxx, shift, reg), _numpy_moments("full", nk, sx, sxx, shift, reg)
+        ):
+            _bitwise(got, expected)
+        diagonal = np.ascontiguousarray(np.diagonal(sxx, axis1=1, axis2=2))
+        for got, expected in zip(
+            diagonal_moments(nk, sx, diagonal, shift, reg),
+            _numpy_moments("diag", nk, sx, diagonal, shift, reg),
+        ):
+            _bitwise(got, expected)
+        _bitwise(tied_scatter(sxx[0], pairs, shift), _numpy_scatter(sxx[0], pairs, shift))
+        for got, expected in zip(
+            tied_moments(nk, sx, sxx[0], pairs, shift, reg, nk.sum()),
+            _numpy_moments("tied", nk, sx, sxx[0], shift, reg, pairs),
+        ):
+            _bitwise(got, expected)
+
+
+def test_tied_scatter_without_pairs_is_the_mirrored_lower_triangle():
+    sxx = np.array([[2.0, np.nan], [-0.5, 3.0]])  # the upper triangle is not read
+    _bitwise(tied_scatter(sxx, np.zeros((2, 2)), np.ones((2, 2))), np.array([[2.0, -0.5], [-0.5, 3.0]]))

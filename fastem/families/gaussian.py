@@ -8,7 +8,7 @@ import numpy as np
 
 from .._threading import launch
 from .._validation import as_float_array, check_scalar, check_weights_init
-from ..base import BaseMixture, divisible_masses, fill_doc, impute_with
+from ..base import BaseMixture, fill_doc, impute_with
 from ..exceptions import RegularizationWarning
 from ..stats import SufficientStatistics
 from ..kernels.gaussian import DiagParams, FullParams, TiedParams, work_rows
@@ -26,7 +26,14 @@ from ..kernels.gaussian_missing import (
     pattern_weight_entries,
     scan_patterns,
 )
-from ..kernels.linalg import covariances_from_precision_cholesky, precision_cholesky_upper
+from ..kernels.linalg import (
+    covariances_from_precision_cholesky,
+    diagonal_moments,
+    full_moments,
+    precision_cholesky_upper,
+    tied_moments,
+    tied_scatter,
+)
 
 __all__ = ["GaussianMixture"]
 
@@ -119,6 +126,12 @@ def precisions_cholesky_from_covariances(covariances, covariance_type):
     if np.any(covariances <= 0.0):
         raise ValueError(_ILL_DEFINED)
     return 1.0 / np.sqrt(covariances)
+
+
+def _float64_arrays(*arrays):
+    """``arrays`` as C-contiguous float64 arrays, for the compiled M-step's functions: one
+    compilation each."""
+    return [np.ascontiguousarray(a, dtype=np.float64) for a in arrays]
 
 
 @functools.lru_cache(maxsize=64)
@@ -476,19 +489,9 @@ class _GaussianComponents(BaseMixture):
 
     @staticmethod
     def _tied_scatter(sxx, pairs, means):
-        """sum_k sum_i r_ik (x_i - m_k)(x_i - m_k)^T from the 'tied' statistics, float64.
-
-        ``sxx`` (lower triangle) holds sum_i w_i (x_i - c_i)(x_i - c_i)^T around
-        each point's centre c_i; the rest is sum_{k<l} Q_kl (m_k - m_l)(m_k - m_l)^T,
-        a sum of positive semi-definite terms (see ``fastem.kernels.gaussian``).
-        """
-        scatter = lower(sxx) + lower(sxx, diagonal=False).T
-        q = np.triu(pairs, 1)
-        k, l = np.nonzero(q)
-        if len(k):
-            diff = means[k] - means[l]
-            scatter = scatter + np.einsum("p,pi,pj->ij", q[k, l], diff, diff)
-        return scatter
+        """sum_k sum_i r_ik (x_i - m_k)(x_i - m_k)^T from the 'tied' statistics, float64
+        (:func:`~fastem.kernels.linalg.tied_scatter`, around the shifts ``means``)."""
+        return tied_scatter(*_float64_arrays(sxx, pairs, means))
 
     def _anchor_points(self):
         return getattr(self, "means_", None)
@@ -756,33 +759,19 @@ class _GaussianComponents(BaseMixture):
         ``_estimate_gaussian_parameters`` gives them, except that no
         ``10 * eps`` is added to the masses (:func:`~fastem.base.divisible_masses`).
         """
-        shift = np.asarray(stats.reference["shift"], dtype=np.float64)
-        nk = stats.nk
-        divisor = divisible_masses(nk)
-        sx = stats.moments["sx"]
-        sxx = stats.moments["sxx"]
-        delta = sx / divisor[:, None]
-        means = shift + delta
-        n_features = shift.shape[1]
-        reg = self.reg_covar
-        if self.covariance_type in ("full", "tied"):
-            if self.covariance_type == "tied":
-                sxx = self._tied_scatter(sxx, stats.moments["pairs"], shift)
-            else:  # only the lower triangle is accumulated; mirror it
-                sxx = lower(sxx) + np.swapaxes(lower(sxx, diagonal=False), -1, -2)
-            # sum r (d - delta)(d - delta)^T = sxx - delta sx^T - sx delta^T + nk delta delta^T
-            centred = (
-                delta[:, :, None] * sx[:, None, :] * -1.0
-                - sx[:, :, None] * delta[:, None, :]
-                + np.einsum("k,ki,kj->kij", nk, delta, delta)
-            )
-            if self.covariance_type == "full":
-                cov = (sxx + centred) / divisor[:, None, None] + reg * np.eye(n_features)
-            else:
-                cov = (sxx + centred.sum(axis=0)) / nk.sum() + reg * np.eye(n_features)
+        nk, sx, sxx, shift = _float64_arrays(
+            stats.nk, stats.moments["sx"], stats.moments["sxx"], stats.reference["shift"]
+        )
+        reg = float(self.reg_covar)
+        if self.covariance_type == "full":
+            means, cov = full_moments(nk, sx, sxx, shift, reg)
+        elif self.covariance_type == "tied":
+            pairs = _float64_arrays(stats.moments["pairs"])[0]
+            means, cov = tied_moments(nk, sx, sxx, pairs, shift, reg, nk.sum())
         else:
-            diag = (sxx - 2 * delta * sx + nk[:, None] * delta**2) / divisor[:, None] + reg
-            cov = diag if self.covariance_type == "diag" else diag.mean(axis=1)
+            means, cov = diagonal_moments(nk, sx, sxx, shift, reg)
+            if self.covariance_type == "spherical":
+                cov = cov.mean(axis=1)
         return nk, means, cov
 
     def _n_family_parameters(self):
