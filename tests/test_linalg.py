@@ -109,29 +109,38 @@ def _bitwise(actual, expected):
     assert np.array_equal(actual.view(np.int64), expected.view(np.int64))  # -0.0 and NaN too
 
 
+def _compiled(function, *args, shapes):
+    outputs = [np.empty(shape) for shape in shapes]
+    function(*args, *outputs)
+    return outputs
+
+
 @pytest.mark.parametrize("reg", [0.0, 1e-6, 0.3])
 @pytest.mark.parametrize("n_components, n_features", [(1, 1), (3, 2), (9, 5), (30, 17)])
 def test_moments_are_bitwise_those_of_the_numpy_expressions(n_components, n_features, reg):
     for seed in range(5):
         nk, sx, sxx, shift, pairs = _statistics(n_components, n_features, seed)
-        for got, expected in zip(
-            full_moments(nk, sx, sxx, shift, reg), _numpy_moments("full", nk, sx, sxx, shift, reg)
-        ):
-            _bitwise(got, expected)
+        means_shape, matrix_shape = sx.shape, sxx.shape[1:]
+        expected = _numpy_moments("full", nk, sx, sxx, shift, reg)
+        got = _compiled(full_moments, nk, sx, sxx, shift, reg, shapes=(means_shape, sxx.shape))
+        for a, b in zip(got, expected):
+            _bitwise(a, b)
         diagonal = np.ascontiguousarray(np.diagonal(sxx, axis1=1, axis2=2))
-        for got, expected in zip(
-            diagonal_moments(nk, sx, diagonal, shift, reg),
-            _numpy_moments("diag", nk, sx, diagonal, shift, reg),
-        ):
-            _bitwise(got, expected)
-        _bitwise(tied_scatter(sxx[0], pairs, shift), _numpy_scatter(sxx[0], pairs, shift))
-        for got, expected in zip(
-            tied_moments(nk, sx, sxx[0], pairs, shift, reg, nk.sum()),
-            _numpy_moments("tied", nk, sx, sxx[0], shift, reg, pairs),
-        ):
-            _bitwise(got, expected)
+        expected = _numpy_moments("diag", nk, sx, diagonal, shift, reg)
+        got = _compiled(diagonal_moments, nk, sx, diagonal, shift, reg, shapes=(means_shape, means_shape))
+        for a, b in zip(got, expected):
+            _bitwise(a, b)
+        (scatter,) = _compiled(tied_scatter, sxx[0], pairs, shift, shapes=(matrix_shape,))
+        _bitwise(scatter, _numpy_scatter(sxx[0], pairs, shift))
+        expected = _numpy_moments("tied", nk, sx, sxx[0], shift, reg, pairs)
+        got = _compiled(
+            tied_moments, nk, sx, scatter, shift, reg, nk.sum(), shapes=(means_shape, matrix_shape)
+        )
+        for a, b in zip(got, expected):
+            _bitwise(a, b)
 
 
 def test_tied_scatter_without_pairs_is_the_mirrored_lower_triangle():
     sxx = np.array([[2.0, np.nan], [-0.5, 3.0]])  # the upper triangle is not read
-    _bitwise(tied_scatter(sxx, np.zeros((2, 2)), np.ones((2, 2))), np.array([[2.0, -0.5], [-0.5, 3.0]]))
+    (scatter,) = _compiled(tied_scatter, sxx, np.zeros((2, 2)), np.ones((2, 2)), shapes=((2, 2),))
+    _bitwise(scatter, np.array([[2.0, -0.5], [-0.5, 3.0]]))

@@ -491,7 +491,10 @@ class _GaussianComponents(BaseMixture):
     def _tied_scatter(sxx, pairs, means):
         """sum_k sum_i r_ik (x_i - m_k)(x_i - m_k)^T from the 'tied' statistics, float64
         (:func:`~fastem.kernels.linalg.tied_scatter`, around the shifts ``means``)."""
-        return tied_scatter(*_float64_arrays(sxx, pairs, means))
+        sxx, pairs, means = _float64_arrays(sxx, pairs, means)
+        scatter = np.empty(sxx.shape)
+        tied_scatter(sxx, pairs, means, scatter)
+        return scatter
 
     def _anchor_points(self):
         return getattr(self, "means_", None)
@@ -763,16 +766,17 @@ class _GaussianComponents(BaseMixture):
             stats.nk, stats.moments["sx"], stats.moments["sxx"], stats.reference["shift"]
         )
         reg = float(self.reg_covar)
-        if self.covariance_type == "full":
-            means, cov = full_moments(nk, sx, sxx, shift, reg)
-        elif self.covariance_type == "tied":
-            pairs = _float64_arrays(stats.moments["pairs"])[0]
-            means, cov = tied_moments(nk, sx, sxx, pairs, shift, reg, nk.sum())
-        else:
-            means, cov = diagonal_moments(nk, sx, sxx, shift, reg)
-            if self.covariance_type == "spherical":
-                cov = cov.mean(axis=1)
-        return nk, means, cov
+        means = np.empty(sx.shape)
+        if self.covariance_type == "tied":
+            cov = np.empty(sxx.shape)
+            scatter = self._tied_scatter(sxx, stats.moments["pairs"], shift)
+            tied_moments(nk, sx, scatter, shift, reg, nk.sum(), means, cov)
+            return nk, means, cov
+        cov = np.empty(sxx.shape)
+        (full_moments if self.covariance_type == "full" else diagonal_moments)(
+            nk, sx, sxx, shift, reg, means, cov
+        )
+        return nk, means, cov.mean(axis=1) if self.covariance_type == "spherical" else cov
 
     def _n_family_parameters(self):
         K, D = self.means_.shape

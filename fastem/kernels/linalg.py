@@ -104,43 +104,19 @@ def covariances_from_precision_cholesky(factors):
 #
 # Each operation below is NumPy's in the same order (``fastem.families.
 # gaussian._GaussianComponents._weighted_moments`` once wrote them as array
-# expressions): the moments, and so every fit, are bitwise those of that
-# form. A pass on small data spent about 20 us in those expressions, each a
-# NumPy call on a few numbers; one compiled call costs about 2 us. A division
-# by 0 gives inf or NaN, as in NumPy (``error_model='numpy'``).
+# expressions, which tests/test_linalg.py keeps as the reference): the
+# moments, and so every fit, are bitwise those of that form. A pass on small
+# data spent about 20 us in those expressions, each a NumPy call on a few
+# numbers; one compiled call costs about 2 us. A division by 0 gives inf or
+# NaN, as in NumPy (``error_model='numpy'``). Each function writes into
+# arrays the caller allocates and calls no other compiled function: each
+# compiles in about 0.2 s where one that returned its arrays, with helpers
+# of its own, took 0.7 s (cold, on the Zen 5 machine), and a first fit
+# compiles the one for its covariance type.
 
 
 @njit(cache=True, error_model="numpy")
-def _centred_means(nk, sx, shift):
-    """``(divisor, delta, means)``: the masses to divide by (1 where a mass is 0), the
-    offsets ``sx / divisor`` of the means from ``shift``, and the means."""
-    n_components, n_features = sx.shape
-    divisor = np.empty(n_components)
-    delta = np.empty((n_components, n_features))
-    means = np.empty((n_components, n_features))
-    for k in range(n_components):
-        divisor[k] = nk[k] if nk[k] > 0 else 1.0
-        for i in range(n_features):
-            delta[k, i] = sx[k, i] / divisor[k]
-            means[k, i] = shift[k, i] + delta[k, i]
-    return divisor, delta, means
-
-
-@njit(cache=True, error_model="numpy")
-def _centring(nk, sx, delta, k, i, j):
-    """``-delta_i sx_j - sx_i delta_j + nk delta_i delta_j`` of component ``k``: what turns
-    its second moment around the shift into its scatter around its mean."""
-    return (delta[k, i] * sx[k, j] * -1.0 - sx[k, i] * delta[k, j]) + nk[k] * delta[k, i] * delta[k, j]
-
-
-@njit(cache=True, error_model="numpy")
-def _mirrored(sxx, i, j):
-    """Entry ``(i, j)`` of the symmetric matrix whose lower triangle ``sxx`` holds."""
-    return (sxx[i, j] if i >= j else 0.0) + (sxx[j, i] if j > i else 0.0)
-
-
-@njit(cache=True, error_model="numpy")
-def full_moments(nk, sx, sxx, shift, reg_covar):
+def full_moments(nk, sx, sxx, shift, reg_covar, means, covariances):
     """Means and 'full' covariances of the responsibilities, from their summed statistics.
 
     Parameters
@@ -154,28 +130,29 @@ def full_moments(nk, sx, sxx, shift, reg_covar):
     shift : ndarray of shape (n_components, n_features)
     reg_covar : float
         Added to each diagonal.
-
-    Returns
-    -------
     means : ndarray of shape (n_components, n_features)
+        Out: ``s + delta`` with ``delta = sx / nk``.
     covariances : ndarray of shape (n_components, n_features, n_features)
-        ``(sxx - delta sx^T - sx delta^T + nk delta delta^T) / nk + reg_covar I``
-        with ``delta = sx / nk``, float64.
+        Out: ``(sxx - delta sx^T - sx delta^T + nk delta delta^T) / nk + reg_covar I``.
     """
     n_components, n_features = sx.shape
-    divisor, delta, means = _centred_means(nk, sx, shift)
-    covariances = np.empty((n_components, n_features, n_features))
     for k in range(n_components):
-        second = sxx[k]
+        divisor = nk[k] if nk[k] > 0 else 1.0
         for i in range(n_features):
+            means[k, i] = shift[k, i] + sx[k, i] / divisor
+        for i in range(n_features):
+            di = sx[k, i] / divisor
             for j in range(n_features):
-                scatter = _mirrored(second, i, j) + _centring(nk, sx, delta, k, i, j)
-                covariances[k, i, j] = scatter / divisor[k] + reg_covar * (1.0 if i == j else 0.0)
-    return means, covariances
+                dj = sx[k, j] / divisor
+                mirrored = (sxx[k, i, j] if i >= j else 0.0) + (sxx[k, j, i] if j > i else 0.0)
+                centring = (di * sx[k, j] * -1.0 - sx[k, i] * dj) + nk[k] * di * dj
+                covariances[k, i, j] = (
+                    (mirrored + centring) / divisor + reg_covar * (1.0 if i == j else 0.0)
+                )
 
 
 @njit(cache=True, error_model="numpy")
-def tied_scatter(sxx, pairs, shift):
+def tied_scatter(sxx, pairs, shift, scatter):
     """``sum_k sum_i r_ik (x_i - s_k)(x_i - s_k)^T`` from the 'tied' statistics.
 
     Parameters
@@ -186,70 +163,71 @@ def tied_scatter(sxx, pairs, shift):
     pairs : ndarray of shape (n_components, n_components)
         Strict upper triangle: the weights ``Q_kl`` of the pairs of shifts.
     shift : ndarray of shape (n_components, n_features)
-
-    Returns
-    -------
     scatter : ndarray of shape (n_features, n_features)
-        ``sxx`` mirrored plus ``sum_{k<l} Q_kl (s_k - s_l)(s_k - s_l)^T``, a sum
-        of positive semi-definite terms; the pairs whose weight is 0 left out.
+        Out: ``sxx`` mirrored plus ``sum_{k<l} Q_kl (s_k - s_l)(s_k - s_l)^T``,
+        a sum of positive semi-definite terms; the pairs of weight 0 left out.
     """
     n_components, n_features = shift.shape
-    scatter = np.empty((n_features, n_features))
-    between = np.zeros((n_features, n_features))
+    for i in range(n_features):
+        for j in range(n_features):
+            scatter[i, j] = (sxx[i, j] if i >= j else 0.0) + (sxx[j, i] if j > i else 0.0)
     paired = False
     for k in range(n_components):
         for l in range(k + 1, n_components):
-            q = pairs[k, l]
-            if q != 0:
-                paired = True
-                for i in range(n_features):
-                    for j in range(n_features):
-                        between[i, j] += q * (shift[k, i] - shift[l, i]) * (shift[k, j] - shift[l, j])
+            paired = paired or pairs[k, l] != 0
+    if not paired:
+        return
     for i in range(n_features):
         for j in range(n_features):
-            scatter[i, j] = _mirrored(sxx, i, j)
-            if paired:
-                scatter[i, j] = scatter[i, j] + between[i, j]
-    return scatter
+            between = 0.0
+            for k in range(n_components):
+                for l in range(k + 1, n_components):
+                    q = pairs[k, l]
+                    if q != 0:
+                        between += q * (shift[k, i] - shift[l, i]) * (shift[k, j] - shift[l, j])
+            scatter[i, j] = scatter[i, j] + between
 
 
 @njit(cache=True, error_model="numpy")
-def tied_moments(nk, sx, sxx, pairs, shift, reg_covar, total):
+def tied_moments(nk, sx, scatter, shift, reg_covar, total, means, covariance):
     """Means and the 'tied' covariance of the responsibilities, from their summed statistics.
 
-    ``nk``, ``sx``, ``shift`` and ``reg_covar`` as for :func:`full_moments`;
-    ``sxx`` and ``pairs`` as for :func:`tied_scatter`; ``total`` the sum of
-    ``nk``. Returns the means (n_components, n_features) and the covariance
-    (n_features, n_features): the components' scatters around their means,
-    summed, over ``total``, plus ``reg_covar I``.
+    ``nk``, ``sx``, ``shift``, ``reg_covar`` and ``means`` as for
+    :func:`full_moments`; ``scatter`` (n_features, n_features) from
+    :func:`tied_scatter`; ``total`` the sum of ``nk``. Writes into
+    ``covariance`` (n_features, n_features) the components' scatters around
+    their means, summed, over ``total``, plus ``reg_covar I``.
     """
     n_components, n_features = sx.shape
-    _, delta, means = _centred_means(nk, sx, shift)
-    scatter = tied_scatter(sxx, pairs, shift)
-    covariance = np.empty((n_features, n_features))
+    for k in range(n_components):
+        divisor = nk[k] if nk[k] > 0 else 1.0
+        for i in range(n_features):
+            means[k, i] = shift[k, i] + sx[k, i] / divisor
     for i in range(n_features):
         for j in range(n_features):
-            centring = _centring(nk, sx, delta, 0, i, j)
-            for k in range(1, n_components):
-                centring += _centring(nk, sx, delta, k, i, j)
+            centring = 0.0
+            for k in range(n_components):
+                divisor = nk[k] if nk[k] > 0 else 1.0
+                di = sx[k, i] / divisor
+                dj = sx[k, j] / divisor
+                term = (di * sx[k, j] * -1.0 - sx[k, i] * dj) + nk[k] * di * dj
+                centring = term if k == 0 else centring + term
             covariance[i, j] = (scatter[i, j] + centring) / total + reg_covar * (1.0 if i == j else 0.0)
-    return means, covariance
 
 
 @njit(cache=True, error_model="numpy")
-def diagonal_moments(nk, sx, sxx, shift, reg_covar):
+def diagonal_moments(nk, sx, sxx, shift, reg_covar, means, variances):
     """Means and per-feature variances of the responsibilities, from their summed statistics.
 
-    ``nk``, ``sx``, ``shift`` and ``reg_covar`` as for :func:`full_moments`;
-    ``sxx`` (n_components, n_features) the diagonal of the second moments.
-    Returns the means and the variances ``(sxx - 2 delta sx + nk delta^2) / nk
-    + reg_covar``, both (n_components, n_features), float64.
+    ``nk``, ``sx``, ``shift``, ``reg_covar`` and ``means`` as for
+    :func:`full_moments`; ``sxx`` (n_components, n_features) the diagonal of
+    the second moments. Writes into ``variances`` (n_components, n_features)
+    ``(sxx - 2 delta sx + nk delta^2) / nk + reg_covar``.
     """
     n_components, n_features = sx.shape
-    divisor, delta, means = _centred_means(nk, sx, shift)
-    variances = np.empty((n_components, n_features))
     for k in range(n_components):
+        divisor = nk[k] if nk[k] > 0 else 1.0
         for i in range(n_features):
-            d = delta[k, i]
-            variances[k, i] = (sxx[k, i] - 2.0 * d * sx[k, i] + nk[k] * (d * d)) / divisor[k] + reg_covar
-    return means, variances
+            d = sx[k, i] / divisor
+            means[k, i] = shift[k, i] + d
+            variances[k, i] = (sxx[k, i] - 2.0 * d * sx[k, i] + nk[k] * (d * d)) / divisor + reg_covar
