@@ -297,6 +297,13 @@ def _mixing_weights(nk):
     return weights / total
 
 
+def log_mixing_weights(weights):
+    """The log of the mixing weights, float64 of shape (n_components,): -inf for an empty
+    component (weight 0), without a warning."""
+    with np.errstate(divide="ignore"):
+        return np.log(np.asarray(weights, dtype=np.float64))
+
+
 def divisible_masses(nk):
     """The masses ``nk`` to divide a component's weighted sums by, 1 where a mass is 0.
 
@@ -1230,8 +1237,7 @@ class BaseMixture:
         variational mixture gives its expected log-weights and the
         expectations of the log-density's other per-component terms.
         """
-        with np.errstate(divide="ignore"):
-            return np.log(np.asarray(self.weights_, dtype=np.float64))
+        return log_mixing_weights(self.weights_)
 
     def _lower_bound(self, stats, before):
         """Family hook: the objective of a pass, after its M-step (see :mod:`fastem._em`).

@@ -39,6 +39,7 @@ from ..base import (
     _unit_scaled,
     check_m_step_values,
     launch_e_step,
+    log_mixing_weights,
     weights_from_unconstrained,
 )
 from ..kernels import registered_families
@@ -166,8 +167,7 @@ class GaussianArrays:
             params = _KERNEL_PARAMS[covariance_type](
                 *[np.ascontiguousarray(a, dtype=dtype) for a in arrays]
             )
-        with np.errstate(divide="ignore"):
-            log_weights = np.log(np.asarray(weights, dtype=np.float64)).astype(dtype)
+        log_weights = log_mixing_weights(weights).astype(dtype)
         if self._cached is None:
             self._cached = registered_families()[type(params)]
         totals = launch_e_step(
