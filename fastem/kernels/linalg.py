@@ -1,4 +1,4 @@
-"""Small dense linear algebra for the M-step, without BLAS.
+"""Small dense arithmetic for the M-step, without BLAS: the Gaussian moments, Cholesky factors.
 
 The M-step factors one small covariance matrix per component and iteration.
 Through LAPACK, a multi-threaded BLAS wakes its own threads for each of these
