@@ -77,6 +77,23 @@ def test_data_scans_agree_with_numpy_on_both_sides_of_the_threshold(n_samples, d
         assert find_non_integers(X) == (1, (n_samples // 2) * 13 + 12)
 
 
+@pytest.mark.parametrize("n_samples", [1, 700, 70_000])  # 70,000 rows: two chunks of the scan
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scan_with_missing_values_ranges_the_observed_entries(n_samples, dtype):
+    from fastem._validation import scan_data
+
+    rng = np.random.default_rng(n_samples)
+    X = (rng.normal(size=(n_samples, 3)) * 50).astype(dtype)
+    X[rng.random(X.shape) < 0.2] = np.nan
+    X[:, 2] = np.nan  # a column with nothing observed
+    X[n_samples // 2, 0] = np.inf
+    n_inf, lo, hi = scan_data(X, allow_nan=True)
+    assert n_inf == 1 and lo.dtype == hi.dtype == np.float64
+    # a column with nothing observed: inf and -inf, as for no rows
+    assert_array_equal(lo, np.fmin(np.inf, np.fmin.reduce(X, axis=0)))
+    assert_array_equal(hi, np.fmax(-np.inf, np.fmax.reduce(X, axis=0)))
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_nonfinite_data_is_rejected(X, bad):
     Xb = X.copy()
