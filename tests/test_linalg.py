@@ -5,14 +5,15 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy import linalg
 
+from fastem.families.gaussian import _GaussianComponents
 from fastem.kernels.linalg import (
+    centring_terms,
     covariances_from_precision_cholesky,
     diagonal_moments,
-    full_moments,
+    full_covariances,
     precision_cholesky_upper,
-    tied_moments,
-    tied_scatter,
 )
+from fastem.stats import SufficientStatistics
 
 
 def _covariances(n_features, seed):
@@ -66,7 +67,7 @@ def _numpy_scatter(sxx, pairs, shift):
     return scatter
 
 
-@np.errstate(all="ignore")  # an empty component alone: 0 / 0, as in the compiled functions
+@np.errstate(all="ignore")  # 0 / 0 and overflows, as in the compiled functions
 def _numpy_moments(covariance_type, nk, sx, sxx, shift, reg, pairs=None):
     divisor = np.where(nk > 0, nk, 1.0)
     delta = sx / divisor[:, None]
@@ -85,62 +86,99 @@ def _numpy_moments(covariance_type, nk, sx, sxx, shift, reg, pairs=None):
         if covariance_type == "full":
             return means, (sxx + centred) / divisor[:, None, None] + reg * np.eye(n_features)
         return means, (sxx + centred.sum(axis=0)) / nk.sum() + reg * np.eye(n_features)
-    return means, (sxx - 2 * delta * sx + nk[:, None] * delta**2) / divisor[:, None] + reg
+    diag = (sxx - 2 * delta * sx + nk[:, None] * delta**2) / divisor[:, None] + reg
+    return means, diag if covariance_type == "diag" else diag.mean(axis=1)
+
+
+_SPECIAL = np.array([np.nan, np.inf, -np.inf, 1e308, -1e308, 5e-324, 0.0, -0.0])
 
 
 def _statistics(n_components, n_features, seed):
-    """Summed statistics of every sign and scale, with an empty component, negative zeros and
-    zero (and, for the arithmetic, negative) pair weights."""
+    """Summed statistics of every sign and scale: an empty component, negative and NaN
+    masses, subnormal, huge, infinite and NaN entries, negative zeros, and pair weights
+    that are 0, negative or NaN."""
     rng = np.random.default_rng(seed)
     scale = np.exp(rng.normal(size=n_features) * 4)
     nk = rng.uniform(0, 50, n_components)
-    nk[0] = 0.0
     sx = rng.normal(size=(n_components, n_features)) * scale * nk[:, None]
-    sx[0] = -0.0
     sxx = rng.normal(size=(n_components, n_features, n_features)) * np.outer(scale, scale)
-    sxx[..., 0, 0] = -0.0
     shift = rng.normal(size=(n_components, n_features)) * scale
     pairs = rng.uniform(-1, 5, (n_components, n_components)) * (rng.random((n_components,) * 2) < 0.7)
+    nk[0] = 0.0
+    sx[0] = -0.0
+    sxx[..., 0, 0] = -0.0
+    if seed % 2:  # the rest of the time, only finite numbers
+        for a in (nk, sx, sxx, shift, pairs):
+            flat = a.reshape(-1)
+            where = rng.random(flat.size) < 0.15
+            flat[where] = rng.choice(_SPECIAL, where.sum())
+        nk[-1] = -nk[-1]
     return nk, sx, sxx, shift, pairs
 
 
 def _bitwise(actual, expected):
     assert actual.shape == expected.shape
-    assert np.array_equal(actual.view(np.int64), expected.view(np.int64))  # -0.0 and NaN too
+    same = actual.view(np.int64) == expected.view(np.int64)
+    assert np.all(same | (np.isnan(actual) & np.isnan(expected)))  # -0.0 and inf too
 
 
-def _compiled(function, *args, shapes):
-    outputs = [np.empty(shape) for shape in shapes]
-    function(*args, *outputs)
-    return outputs
+class _Model(_GaussianComponents):
+    """The hyper-parameters ``_weighted_moments`` reads."""
+
+    def __init__(self, covariance_type, reg_covar):
+        self.covariance_type = covariance_type
+        self.reg_covar = reg_covar
 
 
-@pytest.mark.parametrize("reg", [0.0, 1e-6, 0.3])
-@pytest.mark.parametrize("n_components, n_features", [(1, 1), (3, 2), (9, 5), (30, 17)])
-def test_moments_are_bitwise_those_of_the_numpy_expressions(n_components, n_features, reg):
-    for seed in range(5):
+@pytest.mark.parametrize("reg", [0.0, -0.0, 1e-6, 0.3, np.inf])
+@pytest.mark.parametrize(
+    "n_components, n_features", [(1, 1), (3, 2), (9, 1), (9, 5), (30, 1), (30, 17)]
+)
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_moments_are_bitwise_those_of_the_numpy_expressions(
+    covariance_type, n_components, n_features, reg
+):
+    for seed in range(6):
         nk, sx, sxx, shift, pairs = _statistics(n_components, n_features, seed)
-        means_shape, matrix_shape = sx.shape, sxx.shape[1:]
-        expected = _numpy_moments("full", nk, sx, sxx, shift, reg)
-        got = _compiled(full_moments, nk, sx, sxx, shift, reg, shapes=(means_shape, sxx.shape))
-        for a, b in zip(got, expected):
-            _bitwise(a, b)
-        diagonal = np.ascontiguousarray(np.diagonal(sxx, axis1=1, axis2=2))
-        expected = _numpy_moments("diag", nk, sx, diagonal, shift, reg)
-        got = _compiled(diagonal_moments, nk, sx, diagonal, shift, reg, shapes=(means_shape, means_shape))
-        for a, b in zip(got, expected):
-            _bitwise(a, b)
-        (scatter,) = _compiled(tied_scatter, sxx[0], pairs, shift, shapes=(matrix_shape,))
-        _bitwise(scatter, _numpy_scatter(sxx[0], pairs, shift))
-        expected = _numpy_moments("tied", nk, sx, sxx[0], shift, reg, pairs)
-        got = _compiled(
-            tied_moments, nk, sx, scatter, shift, reg, nk.sum(), shapes=(means_shape, matrix_shape)
-        )
-        for a, b in zip(got, expected):
-            _bitwise(a, b)
+        moments = {"sx": sx, "sxx": sxx}
+        if covariance_type == "tied":
+            moments = {"sx": sx, "sxx": sxx[0], "pairs": pairs}
+        elif covariance_type in ("diag", "spherical"):
+            moments["sxx"] = np.ascontiguousarray(np.diagonal(sxx, axis1=1, axis2=2))
+        stats = SufficientStatistics(1.0, 0.0, nk, moments, {"shift": shift})
+        with np.errstate(all="ignore"):
+            got_nk, means, covariances = _Model(covariance_type, reg)._weighted_moments(stats)
+        expected = _numpy_moments(covariance_type, nk, sx, moments["sxx"], shift, reg, pairs)
+        _bitwise(got_nk, nk)
+        _bitwise(means, expected[0])
+        _bitwise(covariances, expected[1])
 
 
-def test_tied_scatter_without_pairs_is_the_mirrored_lower_triangle():
-    sxx = np.array([[2.0, np.nan], [-0.5, 3.0]])  # the upper triangle is not read
-    (scatter,) = _compiled(tied_scatter, sxx, np.zeros((2, 2)), np.ones((2, 2)), shapes=((2, 2),))
-    _bitwise(scatter, np.array([[2.0, -0.5], [-0.5, 3.0]]))
+def test_the_compiled_moments_write_only_their_outputs():
+    nk, sx, sxx, shift, _ = _statistics(4, 3, 0)
+    inputs = [a.copy() for a in (nk, sx, sxx, shift)]
+    means, terms = np.empty(sx.shape), np.empty(sxx.shape)
+    centring_terms(nk, sx, shift, means, terms)
+    full_covariances(nk, sxx, 0.1, terms)
+    diagonal_moments(nk, sx, sx * 0, shift, 0.1, means, np.empty(sx.shape))
+    for before, after in zip(inputs, (nk, sx, sxx, shift)):
+        _bitwise(after, before)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_moments_round_subnormal_products_as_numpy_does(covariance_type):
+    # delta * sx = 6.8e-324, between the two smallest subnormals: 2 (delta sx) and
+    # (2 delta) sx round differently; so do nk (delta delta) and (nk delta) delta.
+    nk = np.array([1.0, 3.0, 1e-318])
+    sx = np.array([[2.6e-162, 1.0], [3.0 * 2.6e-162, -1e-170], [1e-10, 2.0]])
+    sxx = np.ones((3, 2, 2))
+    shift = np.zeros((3, 2))
+    moments = {"sx": sx, "sxx": sxx}
+    if covariance_type == "diag":
+        moments["sxx"] = np.ones((3, 2))
+    stats = SufficientStatistics(1.0, 0.0, nk, moments, {"shift": shift})
+    with np.errstate(all="ignore"):
+        _, means, covariances = _Model(covariance_type, 0.0)._weighted_moments(stats)
+    expected = _numpy_moments(covariance_type, nk, sx, moments["sxx"], shift, 0.0)
+    _bitwise(means, expected[0])
+    _bitwise(covariances, expected[1])

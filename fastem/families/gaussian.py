@@ -27,12 +27,11 @@ from ..kernels.gaussian_missing import (
     scan_patterns,
 )
 from ..kernels.linalg import (
+    centring_terms,
     covariances_from_precision_cholesky,
     diagonal_moments,
-    full_moments,
+    full_covariances,
     precision_cholesky_upper,
-    tied_moments,
-    tied_scatter,
 )
 
 __all__ = ["GaussianMixture"]
@@ -489,11 +488,18 @@ class _GaussianComponents(BaseMixture):
 
     @staticmethod
     def _tied_scatter(sxx, pairs, means):
-        """sum_k sum_i r_ik (x_i - m_k)(x_i - m_k)^T from the 'tied' statistics, float64
-        (:func:`~fastem.kernels.linalg.tied_scatter`, around the shifts ``means``)."""
-        sxx, pairs, means = _float64_arrays(sxx, pairs, means)
-        scatter = np.empty(sxx.shape)
-        tied_scatter(sxx, pairs, means, scatter)
+        """sum_k sum_i r_ik (x_i - m_k)(x_i - m_k)^T from the 'tied' statistics, float64.
+
+        ``sxx`` (lower triangle) holds sum_i w_i (x_i - c_i)(x_i - c_i)^T around
+        each point's centre c_i; the rest is sum_{k<l} Q_kl (m_k - m_l)(m_k - m_l)^T,
+        a sum of positive semi-definite terms (see ``fastem.kernels.gaussian``).
+        """
+        scatter = lower(sxx) + lower(sxx, diagonal=False).T
+        q = np.triu(pairs, 1)
+        k, l = np.nonzero(q)
+        if len(k):
+            diff = means[k] - means[l]
+            scatter = scatter + np.einsum("p,pi,pj->ij", q[k, l], diff, diff)
         return scatter
 
     def _anchor_points(self):
@@ -761,22 +767,26 @@ class _GaussianComponents(BaseMixture):
         of the covariance type with ``reg_covar`` added, as scikit-learn's
         ``_estimate_gaussian_parameters`` gives them, except that no
         ``10 * eps`` is added to the masses (:func:`~fastem.base.divisible_masses`).
+        Computed by the compiled functions of :mod:`fastem.kernels.linalg`,
+        bitwise as NumPy's array expressions (``tests/test_linalg.py``).
         """
         nk, sx, sxx, shift = _float64_arrays(
             stats.nk, stats.moments["sx"], stats.moments["sxx"], stats.reference["shift"]
         )
-        reg = float(self.reg_covar)
         means = np.empty(sx.shape)
-        if self.covariance_type == "tied":
-            cov = np.empty(sxx.shape)
+        if self.covariance_type in ("full", "tied"):
+            cov = np.empty((len(nk), *sxx.shape[-2:]))
+            centring_terms(nk, sx, shift, means, cov)
+            if self.covariance_type == "full":
+                full_covariances(nk, sxx, float(self.reg_covar), cov)
+                return nk, means, cov
+            # NumPy's sums over the components, as the array form had them
             scatter = self._tied_scatter(sxx, stats.moments["pairs"], shift)
-            tied_moments(nk, sx, scatter, shift, reg, nk.sum(), means, cov)
-            return nk, means, cov
-        cov = np.empty(sxx.shape)
-        (full_moments if self.covariance_type == "full" else diagonal_moments)(
-            nk, sx, sxx, shift, reg, means, cov
-        )
-        return nk, means, cov.mean(axis=1) if self.covariance_type == "spherical" else cov
+            eye = np.eye(shift.shape[1])
+            return nk, means, (scatter + cov.sum(axis=0)) / nk.sum() + self.reg_covar * eye
+        variances = np.empty(sxx.shape)
+        diagonal_moments(nk, sx, sxx, shift, float(self.reg_covar), means, variances)
+        return nk, means, variances.mean(axis=1) if self.covariance_type == "spherical" else variances
 
     def _n_family_parameters(self):
         K, D = self.means_.shape

@@ -105,35 +105,40 @@ def covariances_from_precision_cholesky(factors):
 # Each operation below is NumPy's in the same order (``fastem.families.
 # gaussian._GaussianComponents._weighted_moments`` once wrote them as array
 # expressions, which tests/test_linalg.py keeps as the reference): the
-# moments, and so every fit, are bitwise those of that form. A pass on small
-# data spent about 20 us in those expressions, each a NumPy call on a few
-# numbers; one compiled call costs about 2 us. A division by 0 gives inf or
-# NaN, as in NumPy (``error_model='numpy'``). Each function writes into
-# arrays the caller allocates and calls no other compiled function: each
-# compiles in about 0.2 s where one that returned its arrays, with helpers
-# of its own, took 0.7 s (cold, on the Zen 5 machine), and a first fit
-# compiles the one for its covariance type.
+# moments, and so every fit, are bitwise those of that form. Sums over
+# components stay NumPy's ('tied': :func:`centring_terms`), whose order
+# depends on the array's layout. A pass on small data spent about 20 us in
+# those expressions, each a NumPy call on a few numbers; one compiled call
+# costs about 2 us. A division by 0 or an overflow gives inf or NaN, as in
+# NumPy but without its RuntimeWarning (``error_model='numpy'``); the
+# M-step's checks then name the parameter that is not finite. Each function
+# writes into arrays the caller allocates and calls no other compiled
+# function: each compiles in 0.1-0.3 s, where a form of the 'full' moments
+# that returned its arrays, with helpers of its own, took 0.7 s (cold, on
+# the Zen 5 machine); a first fit compiles those of its covariance type.
 
 
 @njit(cache=True, error_model="numpy")
-def full_moments(nk, sx, sxx, shift, reg_covar, means, covariances):
-    """Means and 'full' covariances of the responsibilities, from their summed statistics.
+def centring_terms(nk, sx, shift, means, terms):
+    """Means, and what turns each component's second moment around its shift into its scatter.
 
     Parameters
     ----------
     nk : ndarray of shape (n_components,)
-        Summed responsibilities (a mass of 0 divides as 1).
+        Summed responsibilities. The divisor ``m_k`` is ``nk[k]`` where it is
+        positive, else 1 (``fastem.base.divisible_masses``).
     sx : ndarray of shape (n_components, n_features)
         ``sum_i r_ik (x_i - s_k)``, around the shift ``s``.
-    sxx : ndarray of shape (n_components, n_features, n_features)
-        ``sum_i r_ik (x_i - s_k)(x_i - s_k)^T``; only its lower triangle is read.
     shift : ndarray of shape (n_components, n_features)
-    reg_covar : float
-        Added to each diagonal.
     means : ndarray of shape (n_components, n_features)
-        Out: ``s + delta`` with ``delta = sx / nk``.
-    covariances : ndarray of shape (n_components, n_features, n_features)
-        Out: ``(sxx - delta sx^T - sx delta^T + nk delta delta^T) / nk + reg_covar I``.
+        Out: ``s + delta`` with ``delta = sx / m``.
+    terms : ndarray of shape (n_components, n_features, n_features)
+        Out: ``-delta sx^T - sx delta^T + nk delta delta^T``, which added to
+        ``sum_i r_ik (x_i - s_k)(x_i - s_k)^T`` gives the scatter around the
+        mean. 'full' turns them into covariances with :func:`full_covariances`;
+        'tied' sums them over the components in NumPy, which orders that sum
+        by the array's layout (pairwise over 8 or more components of one
+        feature), so a loop here would not give its bits.
     """
     n_components, n_features = sx.shape
     for k in range(n_components):
@@ -144,85 +149,43 @@ def full_moments(nk, sx, sxx, shift, reg_covar, means, covariances):
             di = sx[k, i] / divisor
             for j in range(n_features):
                 dj = sx[k, j] / divisor
-                mirrored = (sxx[k, i, j] if i >= j else 0.0) + (sxx[k, j, i] if j > i else 0.0)
-                centring = (di * sx[k, j] * -1.0 - sx[k, i] * dj) + nk[k] * di * dj
-                covariances[k, i, j] = (
-                    (mirrored + centring) / divisor + reg_covar * (1.0 if i == j else 0.0)
-                )
+                terms[k, i, j] = (di * sx[k, j] * -1.0 - sx[k, i] * dj) + nk[k] * di * dj
 
 
 @njit(cache=True, error_model="numpy")
-def tied_scatter(sxx, pairs, shift, scatter):
-    """``sum_k sum_i r_ik (x_i - s_k)(x_i - s_k)^T`` from the 'tied' statistics.
+def full_covariances(nk, sxx, reg_covar, covariances):
+    """'full' covariances from the second moments and the :func:`centring_terms`, in place.
 
     Parameters
     ----------
-    sxx : ndarray of shape (n_features, n_features)
-        Lower triangle: ``sum_i w_i (x_i - c_i)(x_i - c_i)^T`` around each
-        point's centre ``c_i`` (see ``fastem.kernels.gaussian``).
-    pairs : ndarray of shape (n_components, n_components)
-        Strict upper triangle: the weights ``Q_kl`` of the pairs of shifts.
-    shift : ndarray of shape (n_components, n_features)
-    scatter : ndarray of shape (n_features, n_features)
-        Out: ``sxx`` mirrored plus ``sum_{k<l} Q_kl (s_k - s_l)(s_k - s_l)^T``,
-        a sum of positive semi-definite terms; the pairs of weight 0 left out.
+    nk : ndarray of shape (n_components,)
+        As for :func:`centring_terms`.
+    sxx : ndarray of shape (n_components, n_features, n_features)
+        ``sum_i r_ik (x_i - s_k)(x_i - s_k)^T``; only its lower triangle is read.
+    reg_covar : float
+        Added to each diagonal.
+    covariances : ndarray of shape (n_components, n_features, n_features)
+        In: the centring terms. Out: ``(sxx + terms) / m + reg_covar I``.
     """
-    n_components, n_features = shift.shape
-    for i in range(n_features):
-        for j in range(n_features):
-            scatter[i, j] = (sxx[i, j] if i >= j else 0.0) + (sxx[j, i] if j > i else 0.0)
-    paired = False
-    for k in range(n_components):
-        for l in range(k + 1, n_components):
-            paired = paired or pairs[k, l] != 0
-    if not paired:
-        return
-    for i in range(n_features):
-        for j in range(n_features):
-            between = 0.0
-            for k in range(n_components):
-                for l in range(k + 1, n_components):
-                    q = pairs[k, l]
-                    if q != 0:
-                        between += q * (shift[k, i] - shift[l, i]) * (shift[k, j] - shift[l, j])
-            scatter[i, j] = scatter[i, j] + between
-
-
-@njit(cache=True, error_model="numpy")
-def tied_moments(nk, sx, scatter, shift, reg_covar, total, means, covariance):
-    """Means and the 'tied' covariance of the responsibilities, from their summed statistics.
-
-    ``nk``, ``sx``, ``shift``, ``reg_covar`` and ``means`` as for
-    :func:`full_moments`; ``scatter`` (n_features, n_features) from
-    :func:`tied_scatter`; ``total`` the sum of ``nk``. Writes into
-    ``covariance`` (n_features, n_features) the components' scatters around
-    their means, summed, over ``total``, plus ``reg_covar I``.
-    """
-    n_components, n_features = sx.shape
+    n_components, n_features = sxx.shape[:2]
     for k in range(n_components):
         divisor = nk[k] if nk[k] > 0 else 1.0
         for i in range(n_features):
-            means[k, i] = shift[k, i] + sx[k, i] / divisor
-    for i in range(n_features):
-        for j in range(n_features):
-            centring = 0.0
-            for k in range(n_components):
-                divisor = nk[k] if nk[k] > 0 else 1.0
-                di = sx[k, i] / divisor
-                dj = sx[k, j] / divisor
-                term = (di * sx[k, j] * -1.0 - sx[k, i] * dj) + nk[k] * di * dj
-                centring = term if k == 0 else centring + term
-            covariance[i, j] = (scatter[i, j] + centring) / total + reg_covar * (1.0 if i == j else 0.0)
+            for j in range(n_features):
+                mirrored = (sxx[k, i, j] if i >= j else 0.0) + (sxx[k, j, i] if j > i else 0.0)
+                covariances[k, i, j] = (
+                    (mirrored + covariances[k, i, j]) / divisor + reg_covar * (1.0 if i == j else 0.0)
+                )
 
 
 @njit(cache=True, error_model="numpy")
 def diagonal_moments(nk, sx, sxx, shift, reg_covar, means, variances):
     """Means and per-feature variances of the responsibilities, from their summed statistics.
 
-    ``nk``, ``sx``, ``shift``, ``reg_covar`` and ``means`` as for
-    :func:`full_moments`; ``sxx`` (n_components, n_features) the diagonal of
+    ``nk``, ``sx``, ``shift`` and ``means`` as for :func:`centring_terms`,
+    ``reg_covar`` as for :func:`full_covariances`; ``sxx`` (n_components, n_features) the diagonal of
     the second moments. Writes into ``variances`` (n_components, n_features)
-    ``(sxx - 2 delta sx + nk delta^2) / nk + reg_covar``.
+    ``(sxx - 2 delta sx + nk delta^2) / m + reg_covar``.
     """
     n_components, n_features = sx.shape
     for k in range(n_components):
