@@ -19,7 +19,7 @@ from sklearn.metrics import adjusted_rand_score
 
 import fastem
 from fastem import _init
-from fastem._hierarchical import hierarchical_labels, merge_tree, svd_transform
+from fastem._hierarchical import cut_tree, hierarchical_labels, merge_tree, svd_transform
 from fastem._init import INIT_METHODS, initial_moments, partition_moments
 
 FAITHFUL = Path(__file__).parent / "data" / "faithful.csv"
@@ -88,6 +88,26 @@ def test_merge_tree_matches_the_reference(p, weighted):
     Z = np.concatenate([rng.normal(size=(12, p)), rng.normal(size=(13, p)) + 3])
     n = rng.uniform(0.5, 3.0, size=len(Z)) if weighted else np.ones(len(Z))
     assert_array_equal(merge_tree(Z, n), reference_merges(Z, n))
+
+
+def _cut_merge_by_merge(merges, n_points, n_clusters):
+    """The reference: the points of each merged cluster relabelled, one merge after another."""
+    parent = np.arange(n_points)
+    for i, j in merges[: max(n_points - n_clusters, 0)]:
+        parent[parent == j] = i
+    return np.unique(parent, return_inverse=True)[1]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_cuts_of_the_tree_match_relabelling_merge_by_merge(seed):
+    rng = np.random.default_rng(seed)
+    n_points = int(rng.integers(1, 300))
+    X = rng.normal(size=(n_points, 1 + seed % 3)) + 4 * (rng.random((n_points, 1)) < 0.5)
+    merges = merge_tree(np.ascontiguousarray(svd_transform(X, np.ones(n_points))), np.ones(n_points))
+    for n_clusters in [1, 2, 3, 7, n_points - 1, n_points, n_points + 2]:
+        assert_array_equal(
+            cut_tree(merges, n_points, n_clusters), _cut_merge_by_merge(merges, n_points, n_clusters)
+        )
 
 
 def test_merge_tree_takes_any_layout_and_refuses_what_its_loop_cannot_merge():
