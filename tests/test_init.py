@@ -90,6 +90,26 @@ def test_merge_tree_matches_the_reference(p, weighted):
     assert_array_equal(merge_tree(Z, n), reference_merges(Z, n))
 
 
+def _sample_by_sorting(n, size, random_state):
+    """The reference: the draws' distinct indices, sorted again after each round."""
+    chosen = np.unique(random_state.randint(0, n, size=size))
+    while chosen.size < size:
+        chosen = np.union1d(chosen, random_state.randint(0, n, size=size - chosen.size))
+    return chosen
+
+
+@pytest.mark.parametrize("n", [2000, 2001, 2100, 10_000, 128_000, 128_001, 1_000_000])
+def test_subsample_indices_are_those_of_the_draws(n):
+    # from 64 x 2,000 rows on, the indices drawn are sorted rather than marked
+    for seed in range(5):
+        ours, theirs = np.random.RandomState(seed), np.random.RandomState(seed)
+        index = _init._sorted_sample(n, 2000, ours)
+        expected = _sample_by_sorting(n, 2000, theirs)
+        assert index.dtype == expected.dtype and index.size == 2000
+        assert_array_equal(index, expected)
+        assert ours.randint(2**31) == theirs.randint(2**31)  # the same draws consumed
+
+
 def _cut_merge_by_merge(merges, n_points, n_clusters):
     """The reference: the points of each merged cluster relabelled, one merge after another."""
     parent = np.arange(n_points)
