@@ -55,13 +55,15 @@ def test_scan_columns_matches_numpy(n_features, dtype):
     assert launch(scan_columns, X, n_check_partitions(len(X)))[0] == 3
 
 
-@pytest.mark.parametrize("n_samples", [0, 1, 700, 30_000])  # NumPy below SERIAL_WORK, kernel above
+# NumPy below SERIAL_WORK (along transposed rows up to 32 columns, down the columns
+# from 33), the kernel above
+@pytest.mark.parametrize("n_samples, n_features", [(0, 13), (1, 13), (700, 13), (700, 40), (30_000, 13)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_data_scans_agree_with_numpy_on_both_sides_of_the_threshold(n_samples, dtype):
+def test_data_scans_agree_with_numpy_on_both_sides_of_the_threshold(n_samples, n_features, dtype):
     from fastem._validation import find_non_integers, scan_data
 
     rng = np.random.default_rng(n_samples)
-    X = np.rint(rng.normal(size=(n_samples, 13)) * 50).astype(dtype)
+    X = np.rint(rng.normal(size=(n_samples, n_features)) * 50).astype(dtype)
     n_bad, lo, hi = scan_data(X)
     assert n_bad == 0 and lo.dtype == hi.dtype == np.float64
     if n_samples:
@@ -74,16 +76,18 @@ def test_data_scans_agree_with_numpy_on_both_sides_of_the_threshold(n_samples, d
         X[[n_samples - 1, n_samples // 2], [4, 12]] = [np.nan, 0.5]
         assert scan_data(X)[0] == 1  # the NaN; 0.5 is finite
         # NaN is a missing value, not a count that is not whole (missing='em')
-        assert find_non_integers(X) == (1, (n_samples // 2) * 13 + 12)
+        assert find_non_integers(X) == (1, (n_samples // 2) * n_features + 12)
 
 
-@pytest.mark.parametrize("n_samples", [1, 700, 70_000])  # 70,000 rows: two chunks of the scan
+# 70,000 rows: two chunks of the scan; 9 columns: blocks of the chunk's transposed copy;
+# 40 columns: reduced down the columns
+@pytest.mark.parametrize("n_samples, n_features", [(1, 3), (700, 3), (70_000, 3), (70_000, 9), (700, 40)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_scan_with_missing_values_ranges_the_observed_entries(n_samples, dtype):
+def test_scan_with_missing_values_ranges_the_observed_entries(n_samples, n_features, dtype):
     from fastem._validation import scan_data
 
     rng = np.random.default_rng(n_samples)
-    X = (rng.normal(size=(n_samples, 3)) * 50).astype(dtype)
+    X = (rng.normal(size=(n_samples, n_features)) * 50).astype(dtype)
     X[rng.random(X.shape) < 0.2] = np.nan
     X[:, 2] = np.nan  # a column with nothing observed
     X[n_samples // 2, 0] = np.inf
