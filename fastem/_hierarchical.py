@@ -450,18 +450,21 @@ def _merge_loop(
 def cut_tree(merges, n_points, n_clusters):
     """Labels 0..c-1 of the partition into ``c = min(n_clusters, n_points)`` clusters.
 
-    A merge ``(i, j)`` gives the points of cluster ``j`` to cluster ``i``,
-    which is still standing, and ``j`` is never merged again. Each cluster
-    that the first ``n_points - c`` merges took points to the one that took
-    it; every point then follows those pointers to the cluster that holds it
-    at the cut, doubling its stride each round (``log2`` of the longest
-    chain rounds of one gather). Relabelling the points merge by merge took
-    about 8 ms for a tree of 2,000 points, once per fit.
+    A merge ``(i, j)`` of :func:`merge_tree` gives the points of cluster
+    ``j`` to cluster ``i < j``, which is still standing, and ``j`` is never
+    merged again. Each cluster that the first ``n_points - c`` merges took
+    points to the one that took it; every point then follows those pointers
+    to the cluster that holds it at the cut, doubling its stride each round
+    (``log2`` of the longest chain rounds of one gather). Relabelling the
+    points merge by merge took 4 ms for a tree of 2,000 points, every fit.
+    Raises ValueError for merges that do not form such a tree.
     """
     holder = np.arange(n_points)
-    taken = np.asarray(merges[: max(n_points - n_clusters, 0)], dtype=np.int64)
+    taken = np.asarray(merges, dtype=np.int64).reshape(-1, 2)[: max(n_points - n_clusters, 0)]
+    if not np.all((0 <= taken[:, 0]) & (taken[:, 0] < taken[:, 1]) & (taken[:, 1] < n_points)):
+        raise ValueError(f"merges must join clusters i < j below {n_points}, as merge_tree gives them.")
     holder[taken[:, 1]] = taken[:, 0]
-    while True:
+    while True:  # the pointers go down (i < j): no cycle, at most log2(n_points) + 1 rounds
         further = holder[holder]
         if np.array_equal(further, holder):
             break

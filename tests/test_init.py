@@ -130,6 +130,13 @@ def test_cuts_of_the_tree_match_relabelling_merge_by_merge(seed):
         )
 
 
+def test_cutting_merges_that_are_no_tree_is_an_error():
+    for merges in ([[0, 1], [1, 2], [2, 0]], [[-1, -1]], [[1, 0]], [[0, 4]]):
+        with pytest.raises(ValueError, match="merges must join clusters i < j below 4"):
+            cut_tree(np.array(merges), 4, 1)
+    assert_array_equal(cut_tree([], 1, 1), [0])
+
+
 def test_merge_tree_takes_any_layout_and_refuses_what_its_loop_cannot_merge():
     rng = np.random.default_rng(4)
     Z = rng.normal(size=(12, 2))
