@@ -68,7 +68,9 @@ def _scan_finite(X):
 
 
 def _column_extremes(X, minimum, maximum):
-    """``(minimum.reduce, maximum.reduce)`` of each column of the 2-D array ``X`` (with rows), float64.
+    """``(minimum.reduce, maximum.reduce)`` of each column of the 2-D array ``X``, float64.
+
+    ``X`` has at least one row.
 
     NumPy reduces down the columns of a C-contiguous array one short row at
     a time, and along contiguous rows in one vectorised loop. Up to
@@ -82,7 +84,8 @@ def _column_extremes(X, minimum, maximum):
     holding both 0.0 and -0.0 may give the other zero).
     """
     if X.shape[1] > _NARROW_COLUMNS:
-        return minimum.reduce(X, axis=0).astype(np.float64), maximum.reduce(X, axis=0).astype(np.float64)
+        lo, hi = minimum.reduce(X, axis=0), maximum.reduce(X, axis=0)
+        return lo.astype(np.float64), hi.astype(np.float64)
     rows = _COPY_ELEMENTS // max(X.shape[1], 1)
     lo = hi = None
     for start in range(0, X.shape[0], rows):

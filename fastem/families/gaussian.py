@@ -786,7 +786,9 @@ class _GaussianComponents(BaseMixture):
             return nk, means, (scatter + cov.sum(axis=0)) / nk.sum() + self.reg_covar * eye
         variances = np.empty(sxx.shape)
         diagonal_moments(nk, sx, sxx, shift, float(self.reg_covar), means, variances)
-        return nk, means, variances.mean(axis=1) if self.covariance_type == "spherical" else variances
+        if self.covariance_type == "spherical":
+            return nk, means, variances.mean(axis=1)
+        return nk, means, variances
 
     def _n_family_parameters(self):
         K, D = self.means_.shape

@@ -173,9 +173,8 @@ def full_covariances(nk, sxx, reg_covar, covariances):
         for i in range(n_features):
             for j in range(n_features):
                 mirrored = (sxx[k, i, j] if i >= j else 0.0) + (sxx[k, j, i] if j > i else 0.0)
-                covariances[k, i, j] = (
-                    (mirrored + covariances[k, i, j]) / divisor + reg_covar * (1.0 if i == j else 0.0)
-                )
+                regularised = reg_covar * (1.0 if i == j else 0.0)
+                covariances[k, i, j] = (mirrored + covariances[k, i, j]) / divisor + regularised
 
 
 @njit(cache=True, error_model="numpy")
@@ -183,8 +182,9 @@ def diagonal_moments(nk, sx, sxx, shift, reg_covar, means, variances):
     """Means and per-feature variances of the responsibilities, from their summed statistics.
 
     ``nk``, ``sx``, ``shift`` and ``means`` as for :func:`centring_terms`,
-    ``reg_covar`` as for :func:`full_covariances`; ``sxx`` (n_components, n_features) the diagonal of
-    the second moments. Writes into ``variances`` (n_components, n_features)
+    ``reg_covar`` as for :func:`full_covariances`; ``sxx`` (n_components,
+    n_features) the diagonal of the second moments. Writes into
+    ``variances`` (n_components, n_features)
     ``(sxx - 2 delta sx + nk delta^2) / m + reg_covar``.
     """
     n_components, n_features = sx.shape
@@ -193,4 +193,5 @@ def diagonal_moments(nk, sx, sxx, shift, reg_covar, means, variances):
         for i in range(n_features):
             d = sx[k, i] / divisor
             means[k, i] = shift[k, i] + d
-            variances[k, i] = (sxx[k, i] - 2.0 * d * sx[k, i] + nk[k] * (d * d)) / divisor + reg_covar
+            scatter = sxx[k, i] - 2.0 * d * sx[k, i] + nk[k] * (d * d)
+            variances[k, i] = scatter / divisor + reg_covar
