@@ -480,23 +480,39 @@ _cache = {}
 _cache_lock = threading.Lock()
 
 
-def _tree(Z, n):
-    """:func:`merge_tree`, remembered for the last few inputs.
+def _tree(points, copies):
+    """``(inverse, merges, n_distinct)`` of the points of positive weight, remembered for
+    the last few inputs.
 
-    Restarts and model selection (:func:`fastem.select_n_components`) cut the
-    same tree of the same subsample at different numbers of clusters; the tree
-    is computed once.
+    ``inverse`` maps each point to its distinct point, ``merges`` is the
+    :func:`merge_tree` of the distinct points (transformed by
+    :func:`svd_transform`, weighted by their copies). Restarts, refits and
+    model selection (:func:`fastem.select_n_components`) cut the same tree of
+    the same subsample at different numbers of clusters: the tree is
+    computed once, and so are the distinct points (0.5-0.6 ms of
+    ``np.unique(axis=0)`` at 2,000 points, a sixth of a refit of small data).
+    The key is the points' and weights' bytes, dtypes and shapes.
     """
-    key = hashlib.blake2b(Z.tobytes() + n.tobytes() + repr(Z.shape).encode(), digest_size=16).digest()
+    key = hashlib.blake2b(
+        points.tobytes() + copies.tobytes()
+        + repr((points.shape, points.dtype.str, copies.dtype.str)).encode(),
+        digest_size=16,
+    ).digest()
     with _cache_lock:
         if key in _cache:
             return _cache[key]
-    merges = merge_tree(Z, n)
+    distinct, inverse = np.unique(points, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    counts = np.bincount(inverse, copies * (len(copies) / copies.sum()))
+    Z = np.ascontiguousarray(svd_transform(distinct, counts))
+    tree = (inverse, merge_tree(Z, counts), len(distinct))
+    for array in tree[:2]:
+        array.flags.writeable = False  # shared by every later call with the same points
     with _cache_lock:
         while len(_cache) >= _CACHE_SIZE:
             _cache.pop(next(iter(_cache)))
-        _cache[key] = merges
-    return merges
+        _cache[key] = tree
+    return tree
 
 
 def hierarchical_labels(X, weights, n_clusters):
@@ -522,11 +538,8 @@ def hierarchical_labels(X, weights, n_clusters):
     labels = np.full(X.shape[0], -1, dtype=np.int64)
     if not positive.any():
         return labels
-    distinct, inverse = np.unique(X[positive], axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    copies = weights[positive]
-    counts = np.bincount(inverse, copies * (len(copies) / copies.sum()))
-    Z = np.ascontiguousarray(svd_transform(distinct, counts))
-    merges = _tree(Z, counts)
-    labels[positive] = cut_tree(merges, len(distinct), n_clusters)[inverse]
+    inverse, merges, n_distinct = _tree(
+        np.ascontiguousarray(X[positive]), np.ascontiguousarray(weights[positive])
+    )
+    labels[positive] = cut_tree(merges, n_distinct, n_clusters)[inverse]
     return labels

@@ -379,6 +379,26 @@ def test_select_n_components_on_old_faithful_picks_tied_three():
     assert result.converged[("tied", 3)]
 
 
+def test_the_tree_cache_gives_what_a_fresh_computation_gives():
+    """Cached by the points' and weights' bytes: any change of either computes anew."""
+    from fastem import _hierarchical
+
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(300, 2)) + 4 * (rng.random((300, 1)) < 0.5)
+    w = rng.uniform(0.5, 2.0, 300)
+    moved = X.copy()
+    moved[17, 1] += 1e-9
+    heavier = w.copy()
+    heavier[3] *= 2
+    cases = [(X, w), (moved, w), (X, heavier), (X.astype(np.float32), w), (X, w)]
+    with mock.patch.object(_hierarchical, "merge_tree", wraps=_hierarchical.merge_tree) as spy:
+        cached = [hierarchical_labels(points, weights, 3) for points, weights in cases]
+    assert spy.call_count == 4  # the last case is the first one again
+    for (points, weights), labels in zip(cases, cached):
+        _hierarchical._cache.clear()
+        assert_array_equal(labels, hierarchical_labels(points, weights, 3))
+
+
 def test_model_selection_computes_the_tree_once():
     """Every fit of the grid starts from the same subsample; its tree is cut, not recomputed."""
     from fastem import _hierarchical
