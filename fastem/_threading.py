@@ -62,7 +62,7 @@ import numpy as np
 
 from ._config import BLAS_MIN_FEATURES, SERIAL_WORK
 
-__all__ = ["free_cores", "launch", "parallel_section", "single_threaded_blas"]
+__all__ = ["free_cores", "launch", "parallel_section", "read_only", "single_threaded_blas"]
 
 _LOCK = threading.Lock()
 # A context that does nothing: it keeps no state, so one serves every launch.
@@ -178,6 +178,22 @@ def free_cores():
     return free
 
 
+def read_only(array):
+    """``array`` as a read-only ``np.ndarray``: itself when it is one, else a view.
+
+    Numba types a read-only array apart from a writeable one and compiles a
+    kernel once for each: a kernel called with the parameters of a fitted
+    model (frozen, read-only) and with those a fit has just computed would
+    compile twice, seconds each on a cold cache. Arrays that a kernel only
+    reads pass through here, so that each kernel has one signature per dtype.
+    """
+    if type(array) is np.ndarray and not array.flags.writeable:
+        return array
+    view = array.view(np.ndarray)
+    view.flags.writeable = False
+    return view
+
+
 def launch(kernel, X, *args, cost_per_row=None, serial=None):
     """Call the ``parallel=True`` kernel ``kernel(X, *args)`` safely from any thread.
 
@@ -196,8 +212,7 @@ def launch(kernel, X, *args, cost_per_row=None, serial=None):
     the last bits from the same data in memory, and pay a second compilation.
     With every array read-only, all layouts share one kernel per dtype.
     """
-    view = X.view(np.ndarray)
-    view.flags.writeable = False
+    view = read_only(X)
     threads = numba.get_num_threads()
     team = threads
     cost = X.shape[1] if cost_per_row is None else cost_per_row

@@ -119,7 +119,7 @@ from ._em import run_em
 from ._init import INIT_METHODS, initial_moments, sample_size, start_method
 from . import _state
 from ._state import FITTED_ATTRIBUTES, ParameterState, check_kernel_params, check_parameter_arrays
-from ._threading import launch
+from ._threading import launch, read_only
 from ._validation import check_feature_names, check_random_state, check_scalar, without_pandas_index
 from .data import Chunks, as_source, is_dask_dataframe
 from .exceptions import ConvergenceWarning, EmptyComponentWarning, NotFittedError
@@ -392,7 +392,11 @@ def launch_e_step(
         "labels": np.empty(0, dtype=np.int64) if labels is None else labels,
         "resp": np.empty((0, n_components), dtype=X.dtype) if resp is None else resp,
     }
-    sample_weight = np.asarray(sample_weight, dtype=np.float64)
+    # Read-only, like the data (see fastem._threading.read_only): one compilation
+    # whether the parameters are a fitted model's (frozen) or a fit's new ones.
+    sample_weight = read_only(np.asarray(sample_weight, dtype=np.float64))
+    log_weights = read_only(log_weights)
+    params = params._make(read_only(a) if isinstance(a, np.ndarray) else a for a in params)
     check_kernel_params(
         params, registered_shapes(type(params)), X, sample_weight, log_weights, outputs
     )

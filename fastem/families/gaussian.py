@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from .._threading import launch
+from .._threading import launch, read_only
 from .._validation import as_float_array, check_scalar, check_weights_init
 from ..base import BaseMixture, fill_doc, impute_with
 from ..exceptions import RegularizationWarning
@@ -128,9 +128,9 @@ def precisions_cholesky_from_covariances(covariances, covariance_type):
 
 
 def _float64_arrays(*arrays):
-    """``arrays`` as C-contiguous float64 arrays, for the compiled M-step's functions: one
-    compilation each."""
-    return [np.ascontiguousarray(a, dtype=np.float64) for a in arrays]
+    """``arrays`` as read-only C-contiguous float64 arrays, for the compiled M-step's
+    functions to read: one compilation each (see :func:`fastem._threading.read_only`)."""
+    return [read_only(np.ascontiguousarray(a, dtype=np.float64)) for a in arrays]
 
 
 @functools.lru_cache(maxsize=64)
