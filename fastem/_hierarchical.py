@@ -461,9 +461,12 @@ def cut_tree(merges, n_points, n_clusters):
     """
     holder = np.arange(n_points)
     taken = np.asarray(merges, dtype=np.int64).reshape(-1, 2)[: max(n_points - n_clusters, 0)]
-    if not np.all((0 <= taken[:, 0]) & (taken[:, 0] < taken[:, 1]) & (taken[:, 1] < n_points)):
+    valid = (0 <= taken[:, 0]) & (taken[:, 0] < taken[:, 1]) & (taken[:, 1] < n_points)
+    if not valid.all():
+        step = int(np.argmin(valid))
         raise ValueError(
-            f"merges must join clusters i < j below {n_points}, as merge_tree gives them."
+            f"merges must join clusters i < j below {n_points}, as merge_tree gives them; "
+            f"merge {step} joins {taken[step].tolist()}."
         )
     holder[taken[:, 1]] = taken[:, 0]
     while True:  # the pointers go down (i < j): no cycle, at most log2(n_points) + 1 rounds

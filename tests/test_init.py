@@ -6,6 +6,7 @@ and against the partitions of R's mclust (``hclass(hc(X, "VVV", use = "SVD"))``,
 computed once in R on scikit-learn's iris data and written out below).
 """
 
+import re
 import tracemalloc
 import warnings
 from pathlib import Path
@@ -131,8 +132,14 @@ def test_cuts_of_the_tree_match_relabelling_merge_by_merge(seed):
 
 
 def test_cutting_merges_that_are_no_tree_is_an_error():
-    for merges in ([[0, 1], [1, 2], [2, 0]], [[-1, -1]], [[1, 0]], [[0, 4]]):
-        with pytest.raises(ValueError, match="merges must join clusters i < j below 4"):
+    for merges, step, pair in (
+        ([[0, 1], [1, 2], [2, 0]], 2, [2, 0]), ([[-1, -1]], 0, [-1, -1]), ([[1, 0]], 0, [1, 0]),
+        ([[0, 1], [0, 4]], 1, [0, 4]),
+    ):
+        with pytest.raises(
+            ValueError,
+            match=re.escape(f"i < j below 4, as merge_tree gives them; merge {step} joins {pair}."),
+        ):
             cut_tree(np.array(merges), 4, 1)
     assert_array_equal(cut_tree([], 1, 1), [0])
 
