@@ -10,11 +10,14 @@ Measured side by side in one run (medians):
   1.5 s loaded.
 
 ``--before`` adds, for the 10,000-point fit, the behaviour without the
-serial path and the load-sized team (every kernel parallel on all threads).
+serial path and the load-sized team (every kernel parallel on all threads);
+``--serial`` adds the same fit with every pass on the calling thread (no
+parallel region at any size), which shows how much of the loaded time is
+the threads' and how much the operating system's sharing of the cores.
 The load is ``os.cpu_count()`` processes running ``while True: pass``,
 started after the quiet runs and stopped at the end. Run as
 
-    python scripts/bench_under_load.py [--repeat 15] [--select-repeat 3] [--before]
+    python scripts/bench_under_load.py [--repeat 15] [--select-repeat 3] [--before] [--serial]
 """
 
 import argparse
@@ -46,6 +49,17 @@ def _threads(n):
         yield
     finally:
         numba.set_num_threads(before)
+
+
+@contextlib.contextmanager
+def _always_serial():
+    """Every pass on the calling thread, for the --serial row."""
+    saved = _threading.SERIAL_WORK
+    _threading.SERIAL_WORK = float("inf")
+    try:
+        yield
+    finally:
+        _threading.SERIAL_WORK = saved
 
 
 @contextlib.contextmanager
@@ -88,6 +102,7 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--select-repeat", type=int, default=3)
     parser.add_argument("--before", action="store_true")
+    parser.add_argument("--serial", action="store_true")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", fastem.ConvergenceWarning)
 
@@ -116,6 +131,9 @@ def main(argv=None):
             if args.before:
                 with _always_parallel():
                     results[phase, "fit before"] = _median_seconds(lambda: fit.fit(X), args.repeat)
+            if args.serial:
+                with _always_serial():
+                    results[phase, "fit serial"] = _median_seconds(lambda: fit.fit(X), args.repeat)
             results[phase, "select"] = _median_seconds(select, args.select_repeat)
             with _threads(1):
                 results[phase, "select 1 thread"] = _median_seconds(select, args.select_repeat)
@@ -125,6 +143,8 @@ def main(argv=None):
     rows = [("10,000-point fit (full D=2 K=4, 5 passes)", "fit", 1e3, "ms")]
     if args.before:
         rows.append(("  the same, every kernel parallel (before)", "fit before", 1e3, "ms"))
+    if args.serial:
+        rows.append(("  the same, every pass serial", "fit serial", 1e3, "ms"))
     rows += [
         ("select_n_components, Old Faithful", "select", 1.0, "s"),
         ("  the same, one thread", "select 1 thread", 1.0, "s"),
