@@ -62,7 +62,10 @@ import numpy as np
 
 from ._config import BLAS_MIN_FEATURES, SERIAL_WORK
 
-__all__ = ["free_cores", "launch", "parallel_section", "read_only", "single_threaded_blas"]
+__all__ = [
+    "free_cores", "launch", "parallel_section", "read_only", "read_only_fields",
+    "single_threaded_blas",
+]
 
 _LOCK = threading.Lock()
 # A context that does nothing: it keeps no state, so one serves every launch.
@@ -192,6 +195,11 @@ def read_only(array):
     view = array.view(np.ndarray)
     view.flags.writeable = False
     return view
+
+
+def read_only_fields(params):
+    """The NamedTuple ``params`` with each of its ``np.ndarray`` fields :func:`read_only`."""
+    return params._make(read_only(a) if type(a) is np.ndarray else a for a in params)
 
 
 def launch(kernel, X, *args, cost_per_row=None, serial=None):

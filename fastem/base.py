@@ -119,7 +119,7 @@ from ._em import run_em
 from ._init import INIT_METHODS, initial_moments, sample_size, start_method
 from . import _state
 from ._state import FITTED_ATTRIBUTES, ParameterState, check_kernel_params, check_parameter_arrays
-from ._threading import launch, read_only
+from ._threading import launch, read_only, read_only_fields
 from ._validation import check_feature_names, check_random_state, check_scalar, without_pandas_index
 from .data import Chunks, as_source, is_dask_dataframe
 from .exceptions import ConvergenceWarning, EmptyComponentWarning, NotFittedError
@@ -396,7 +396,7 @@ def launch_e_step(
     # whether the parameters are a fitted model's (frozen) or a fit's new ones.
     sample_weight = read_only(np.asarray(sample_weight, dtype=np.float64))
     log_weights = read_only(log_weights)
-    params = params._make(read_only(a) if isinstance(a, np.ndarray) else a for a in params)
+    params = read_only_fields(params)
     check_kernel_params(
         params, registered_shapes(type(params)), X, sample_weight, log_weights, outputs
     )

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from .._threading import launch, read_only
+from .._threading import launch, read_only, read_only_fields
 from .._validation import as_float_array, check_scalar, check_weights_init
 from ..base import BaseMixture, fill_doc, impute_with
 from ..exceptions import RegularizationWarning
@@ -702,7 +702,7 @@ class _GaussianComponents(BaseMixture):
         stats = totals[:n_stats].copy()
         table = PatternTable(*(getattr(params, f"pattern_{name}") for name in PatternTable._fields))
         fold_pattern_weights(
-            table, totals[n_stats:], self.covariance_type, params.means, stats,
+            table, totals[n_stats:], self.covariance_type, read_only(params.means), stats,
             2 + self.n_components * (1 + params.means.shape[1]),
         )
         return stats
@@ -984,13 +984,15 @@ class GaussianMixture(_GaussianComponents):
             self._impute_rows(X.astype(np.float64), resp, uniforms, filled)
             out[...] = filled
             return
-        params = self._kernel_params(X.dtype)
+        params = read_only_fields(self._kernel_params(X.dtype))
         if uniforms is None:
             choices, normals = np.empty(0), np.empty((0, X.shape[1]))
         else:  # standard normals by inversion of their distribution function
             from scipy.special import ndtri  # on use: scipy.special takes a third of the import
 
-            choices, normals = uniforms[:, 0], ndtri(uniforms[:, 1:])
+            choices, normals = np.ascontiguousarray(uniforms[:, 0]), ndtri(uniforms[:, 1:])
+        # read-only and C-contiguous whatever the caller's: one compilation
+        resp, choices, normals = (read_only(np.ascontiguousarray(a)) for a in (resp, choices, normals))
         launch(impute_rows, X, resp, params, choices, normals, out,
                cost_per_row=X.shape[1] * (X.shape[1] + resp.shape[1]))
 
