@@ -82,8 +82,17 @@ for data in (X, frozen(X)):
         fastem.BayesianGaussianMixture(
             n_components=3, covariance_type=covariance_type, random_state=0, max_iter=5
         ).fit(data)
-    fastem.ExponentialMixture(2, random_state=0).fit(np.abs(data) + 0.1)
-    fastem.PoissonMixture(2, random_state=0).fit(np.floor(np.abs(data) * 3))
+    for family, values in (
+        (fastem.ExponentialMixture, np.abs(data) + 0.1),
+        (fastem.PoissonMixture, np.floor(np.abs(data) * 3)),
+    ):
+        family(2, random_state=0).fit(values).predict(frozen(values))
+        values = values.copy()
+        values[::7, 0] = np.nan
+        for dtype in (np.float64, np.float32):
+            model = family(2, random_state=0, missing="em").fit(values.astype(dtype))
+            model.impute(values, draw=True, random_state=0)
+            model.summarize(frozen(values))
     fastem.select_n_components(data[:200], range(1, 3), n_init=2, random_state=0)
 
 
