@@ -100,7 +100,8 @@ def writable(t):
     if isinstance(t, types.Array):
         return types.Array(t.dtype, t.ndim, "A", readonly=False, aligned=True)
     if isinstance(t, types.BaseTuple):
-        return types.BaseTuple.from_types([writable(u) for u in t], getattr(t, "instance_class", tuple))
+        members = [writable(u) for u in t]
+        return types.BaseTuple.from_types(members, getattr(t, "instance_class", tuple))
     return t
 
 

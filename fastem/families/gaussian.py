@@ -992,7 +992,9 @@ class GaussianMixture(_GaussianComponents):
 
             choices, normals = np.ascontiguousarray(uniforms[:, 0]), ndtri(uniforms[:, 1:])
         # read-only and C-contiguous whatever the caller's: one compilation
-        resp, choices, normals = (read_only(np.ascontiguousarray(a)) for a in (resp, choices, normals))
+        resp, choices, normals = (
+            read_only(np.ascontiguousarray(a)) for a in (resp, choices, normals)
+        )
         launch(impute_rows, X, resp, params, choices, normals, out,
                cost_per_row=X.shape[1] * (X.shape[1] + resp.shape[1]))
 
