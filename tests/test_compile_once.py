@@ -15,6 +15,7 @@ read-only flag of its arrays.
 
 import subprocess
 import sys
+from pathlib import Path
 
 _WORKLOAD = r"""
 import gc, os, tempfile, warnings
@@ -118,7 +119,8 @@ for obj in gc.get_objects():
 
 def test_no_function_compiles_twice_for_the_flags_of_its_arrays():
     run = subprocess.run(
-        [sys.executable, "-c", _WORKLOAD], capture_output=True, text=True, timeout=3000
+        [sys.executable, "-c", _WORKLOAD], capture_output=True, text=True, timeout=3000,
+        cwd=Path(__file__).resolve().parents[1],  # "-c" imports fastem from here first
     )
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout == "", "compiled again for read-only or strided arrays:\n" + run.stdout
