@@ -3,14 +3,13 @@
 Numba types an array by its dtype, its number of dimensions, its layout
 (C-contiguous or any strides) and whether it is read-only, and compiles a
 function again for every combination it meets. A fitted model's parameters
-are read-only (frozen in its state), those a fit has just computed are
-not, and users pass read-only data, weights and
-initial parameters (memory maps, ``np.load``, arrays shared between
-threads): each difference that reached a kernel would compile it twice,
-seconds on a cold cache. The calls below run in a fresh process, so that the
-signatures seen are those of the public API alone; every pair of signatures
-of one function that they reach must differ in more than the layout and the
-read-only flag of its arrays.
+are read-only (frozen in its state), those a fit has just computed are not,
+and users pass read-only data, weights and initial parameters (memory maps,
+``np.load``, arrays shared between threads): each difference that reached a
+kernel would compile it twice, seconds on a cold cache. The calls below run
+in a fresh process, so that the signatures seen are those of the public API
+alone; every pair of signatures of one function that they reach must differ
+in more than the layout and the read-only flag of its arrays.
 """
 
 import subprocess

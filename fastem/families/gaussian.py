@@ -990,7 +990,7 @@ class GaussianMixture(_GaussianComponents):
         else:  # standard normals by inversion of their distribution function
             from scipy.special import ndtri  # on use: scipy.special takes a third of the import
 
-            choices, normals = np.ascontiguousarray(uniforms[:, 0]), ndtri(uniforms[:, 1:])
+            choices, normals = uniforms[:, 0], ndtri(uniforms[:, 1:])
         # read-only and C-contiguous whatever the caller's: one compilation
         resp, choices, normals = (
             read_only(np.ascontiguousarray(a)) for a in (resp, choices, normals)
