@@ -22,6 +22,7 @@ from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
 from fastem import GaussianMixture
 from fastem._config import BLAS_MIN_FEATURES, BLOCK_SIZE, FASTMATH, SPARSE_MIN_FEATURES, TILE_MIN_FEATURES
+from fastem._threading import read_only, read_only_fields
 from fastem.kernels import _fused
 from fastem.kernels._fused import _block_signatures, family_blocks
 from fastem.kernels.gaussian import (
@@ -528,9 +529,8 @@ def test_the_fused_e_step_runs_the_blocks_for_the_data_s_number_of_features(
         model = _model_at(X, means, rng, covariance_type, np.float64)
         run.clear()
         model.summarize(X)
-        params = model._kernel_params(np.float64)
-        view = X.view(np.ndarray)
-        view.flags.writeable = False  # as the launch passes the data
+        params = read_only_fields(model._kernel_params(np.float64))  # as launch_e_step
+        view = read_only(X)  # as the launch passes the data
         expected = tuple(
             _fused._address(block, types)
             for block, types in zip(family_blocks(type(params), n_features), _block_signatures(params, view))
