@@ -541,8 +541,6 @@ def hierarchical_labels(X, weights, n_clusters):
     labels = np.full(X.shape[0], -1, dtype=np.int64)
     if not positive.any():
         return labels
-    inverse, merges, n_distinct = _tree(
-        np.ascontiguousarray(X[positive]), np.ascontiguousarray(weights[positive])
-    )
+    inverse, merges, n_distinct = _tree(X[positive], weights[positive])  # new C-contiguous arrays
     labels[positive] = cut_tree(merges, n_distinct, n_clusters)[inverse]
     return labels
