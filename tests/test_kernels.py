@@ -176,6 +176,31 @@ def test_kernel_outputs_match_reference(
     _close(sxx, stats["sxx"], dtype, "sxx")
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_components", [1, 2, 3, 40, 1000])
+@pytest.mark.parametrize("identical", [False, True])
+def test_a_pass_s_log_likelihood_is_the_sum_of_the_points_own(dtype, n_components, identical):
+    """Without per-point outputs, the pass takes the logs of products of the points'
+    sums of exponentials (``_sum_of_logs``). Its log-likelihood is the reference's,
+    and the sum of the points' own (``score_samples``), also for identical components,
+    where every point's sum is K: the largest products, which must not overflow (1000
+    components: 1000 ** 256 would)."""
+    X, means, rng = _mixture_data(N_SAMPLES, 2, n_components, seed=4)
+    if identical:
+        means = np.broadcast_to(means[0], means.shape).copy()
+    model = GaussianMixture(
+        n_components, covariance_type="spherical", max_iter=0,
+        weights_init=np.full(n_components, 1.0 / n_components), means_init=means,
+        precisions_init=np.full(n_components, 0.5), random_state=0,
+    ).fit(X.astype(dtype))
+    Xd = X.astype(dtype)
+    log_norm, _, _ = _reference_outputs(model, Xd, None)
+    log_likelihood = model.summarize(Xd).log_likelihood
+    assert np.isfinite(log_likelihood)
+    _close(log_likelihood, log_norm.sum(), dtype, "log_likelihood")
+    _close(log_likelihood, model.score_samples(Xd).astype(np.float64).sum(), dtype, "sum of score_samples")
+
+
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_responsibilities_below_the_smallest_normal_number_are_zero(covariance_type, dtype):

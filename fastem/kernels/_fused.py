@@ -28,7 +28,10 @@ shuffles, and the next block of the partition is prefetched while this one
 is computed, paced by the family's blocks (see :mod:`fastem.kernels._memory`).
 Per-partition scratch comes from one page-aligned
 buffer that the caller allocates per call (:func:`fused_scratch`); nothing is
-allocated inside the loops.
+allocated inside the loops. A pass that returns no per-point values and has
+no sample weights (every pass of an unweighted fit) sums its points'
+log-likelihoods with one log per group of points, the log of the product
+of their sums of exponentials (:func:`_sum_of_logs`), not one per point.
 
 Determinism: the data are cut into ``n_partitions`` runs of consecutive blocks,
 a number the driver derives from the data size only. Each partition
@@ -359,6 +362,48 @@ def _borrowed(typingctx, value):
     return value(value), codegen
 
 
+# A product of this many sums of K responsibilities' numerators, each at
+# most K, stays below exp(_LOG_PRODUCT_BOUND), far from float64's overflow
+# at exp(709.78).
+_LOG_PRODUCT_BOUND = 690.0
+
+
+@njit(cache=True)
+def _product_group(n_components):
+    """How many points :func:`_sum_of_logs` multiplies before it takes a log: up to a block."""
+    if n_components < 2:
+        return BLOCK_SIZE
+    return max(1, min(BLOCK_SIZE, int(_LOG_PRODUCT_BOUND / np.log(n_components))))
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _sum_of_logs(scale, n, group):
+    """``sum(log(scale[:n]))`` in float64, one log per ``group`` points.
+
+    ``scale[i]`` is the sum over the K components of
+    ``exp(log_density + log_weight - top[i])``, whose largest term is 1 (up
+    to rounding): it lies in [1, K], or is 0 for a point of zero density
+    under every component and NaN for a NaN point. The product of ``group``
+    of them, taken in float64 (``group`` from :func:`_product_group`),
+    therefore cannot overflow, and a 0 or a NaN carries into its log as it
+    would into the sum of the points' own logs. Each product rounds once per
+    factor: a relative error of at most ``group`` float64 units, 2.8e-14 on
+    the log of a block of 256 points, about the rounding of the block's sum
+    of per-point logs. In a profile of the Zen 5 machine the loop of
+    per-point logs took 14% of a full D=1 K=2 pass and 6% of a full D=2 K=4
+    one (a division and a polynomial per point); a product is one
+    multiplication.
+    """
+    total = 0.0
+    for g0 in range(0, n, group):
+        part = scale[g0 : min(g0 + group, n)]
+        product = 1.0
+        for i in range(part.shape[0]):
+            product *= np.float64(part[i])
+        total += log64(product)
+    return total
+
+
 def _partition_pass(
     p, blocks, X, sample_weight, log_weights, params, n_family_stats, n_partitions, n_work,
     accumulate, out_log_prob, out_labels, out_resp, scratch, acc, prefetch_states,
@@ -411,6 +456,7 @@ def _partition_pass(
     row_bytes = X.shape[1] * X.itemsize
     for s in range(n_stats):
         stats[s] = 0.0
+    group = _product_group(n_components)
     prefetch = (X, prefetch_state)
     prefetch_init(prefetch)
     for b in range(b_first, b_end):
@@ -464,15 +510,20 @@ def _partition_pass(
                 lp[k, i] = e
                 scale[i] += e
 
-        # Per-point log-likelihood (kept in `top`), then scale = weight / sum.
-        for i in range(n):
-            top[i] = top[i] + _log(scale[i])
+        # The log-likelihood of point i is top[i] + log(scale[i]). Where the
+        # points' own values are wanted or weighted, `top` takes each of them;
+        # otherwise only their sum counts, and its logs are taken of products
+        # (see _sum_of_logs). Then scale = weight / sum.
+        per_point = want_log_prob or weighted
+        if per_point:
+            for i in range(n):
+                top[i] = top[i] + _log(scale[i])
         if want_log_prob:
             log_prob_b = out_log_prob[start : start + n]
             for i in range(n):
                 log_prob_b[i] = top[i]
         sum_w = 0.0
-        loglik = 0.0
+        loglik = 0.0 if per_point else _sum_of_logs(scale, n, group)
         if weighted:
             weight_b = sample_weight[start : start + n]
             for i in range(n):
