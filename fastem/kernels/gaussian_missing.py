@@ -1231,11 +1231,12 @@ def _missing_accumulate(params, xt, n, resp, work, stats, prefetch):
         _complete_accumulate(params, xt, n, resp, work, stats, prefetch)
         return
     completed = views[0]
+    rows = _statistics_rows(work, D)
     for k in range(n_components):
         r = resp[k]
         if n_untabled > 0:
             _fill_component(params, k, xt, n_groups, views, r, stats, (n_components + k * D) * D)
-        _full_component_accumulate(params, k, params.origin, completed[k], n, r, work, stats, prefetch, True)
+        _full_component_accumulate(params, k, params.origin, completed[k], n, r, work, rows, stats, prefetch, True)
     _tabled_covariances(
         params.pattern_terms, params.pattern_offsets, params.pattern_coordinates, n_groups, views,
         resp, stats, n_components * D, stats[n_components * D * (1 + D):],
