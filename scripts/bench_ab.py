@@ -1,0 +1,132 @@
+"""Time EM iterations of this checkout against another commit's, alternating in one process.
+
+On a shared machine the speed of the host drifts by more than the changes
+worth measuring (up to 2x within minutes on the project's machine): runs of
+two checkouts one after the other, even alternating, compare the host's
+moments as much as the code. This script imports both versions into one
+process and times them in turn on the same data from the same start, so
+that a drift touches both alike.
+
+The other commit's ``fastem`` package is taken with ``git archive`` and
+imported under the name ``fastem_base`` (the package imports itself
+relatively throughout); it is kept in ``~/.cache/fastem-bench-ab/<commit>``,
+so its kernels are compiled on the first run only. An iteration is what
+``scripts/bench_vs_sklearn.py`` times: one fused pass and one M-step through
+the estimator's hooks, from the initial parameters of that script's data.
+
+Each round times ``--n-iter`` iterations of each version, the first of
+the two alternating between rounds. Printed: the median ms per iteration of
+each, and the median and quartiles over the rounds of the ratio
+base / this checkout (above 1: this checkout is faster).
+
+Examples
+--------
+::
+
+    python scripts/bench_ab.py --base HEAD~1 --config full 2 4
+    python scripts/bench_ab.py --base v0.1.0 --config diag 16 8 --threads 1 --rounds 41
+"""
+
+import argparse
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+
+import numba
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+from bench_vs_sklearn import fastem_iterations, make_data  # noqa: E402
+
+CACHE = pathlib.Path.home() / ".cache" / "fastem-bench-ab"
+
+
+def base_package(revision):
+    """The directory holding ``fastem_base``, the package of ``revision``, extracted once."""
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--verify", f"{revision}^{{commit}}"],
+        capture_output=True, text=True,
+    )
+    if commit.returncode != 0:
+        raise SystemExit(f"bench_ab: {revision!r} is not a commit of {ROOT}: {commit.stderr.strip()}")
+    commit = commit.stdout.strip()
+    home = CACHE / commit
+    if not (home / "fastem_base" / "__init__.py").exists():
+        home.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=home) as scratch:
+            archive = subprocess.run(
+                ["git", "-C", str(ROOT), "archive", "--format=tar", commit, "fastem"],
+                capture_output=True, check=True,
+            ).stdout
+            path = pathlib.Path(scratch) / "fastem.tar"
+            path.write_bytes(archive)
+            with tarfile.open(path) as tar:
+                tar.extractall(scratch, filter="data")
+            os.replace(pathlib.Path(scratch) / "fastem", home / "fastem_base")
+    return home, commit
+
+
+def start(package, X, covariance_type, n_components, init):
+    """A model of ``package`` at the initial parameters, and its validated data."""
+    model = package.GaussianMixture(n_components, covariance_type=covariance_type, max_iter=0, **init)
+    model.fit(X[:1000])  # max_iter=0: only sets the initial parameters
+    return model, model._validate_data(X, reset=False)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--base", required=True, help="the commit to compare with (e.g. HEAD~1)")
+    parser.add_argument(
+        "--config", nargs=3, required=True, metavar=("COVARIANCE_TYPE", "N_FEATURES", "N_COMPONENTS"),
+    )
+    parser.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    parser.add_argument("--n-samples", type=int, default=1_000_000)
+    parser.add_argument("--n-iter", type=int, default=10, help="EM iterations per timing")
+    parser.add_argument("--rounds", type=int, default=31, help="timings of each version")
+    parser.add_argument("--threads", type=int, default=None, help="Numba threads (default: all)")
+    args = parser.parse_args(argv)
+    covariance_type, n_features, n_components = args.config[0], int(args.config[1]), int(args.config[2])
+
+    home, commit = base_package(args.base)
+    sys.path.insert(0, str(home))
+    import fastem
+    import fastem_base
+
+    if pathlib.Path(fastem.__file__).resolve().parents[1] != ROOT:
+        raise SystemExit(f"bench_ab: `import fastem` gives {fastem.__file__}, not this checkout's; "
+                         f"run with PYTHONPATH={ROOT}")
+    if args.threads:
+        numba.set_num_threads(args.threads)
+    X, init = make_data(covariance_type, args.n_samples, n_features, n_components, np.dtype(args.dtype).type)
+    versions = {
+        "base": start(fastem_base, X, covariance_type, n_components, init),
+        "this": start(fastem, X, covariance_type, n_components, init),
+    }
+    for model, source in versions.values():
+        fastem_iterations(model, source, 3)  # compiles, or loads the kernels, and warms up
+    times = {"base": [], "this": []}
+    for r in range(args.rounds):
+        for key in ("base", "this") if r % 2 == 0 else ("this", "base"):
+            model, source = versions[key]
+            t = time.perf_counter()
+            fastem_iterations(model, source, args.n_iter)
+            times[key].append((time.perf_counter() - t) / args.n_iter * 1e3)
+    ratios = sorted(b / t for b, t in zip(times["base"], times["this"]))
+    quartiles = statistics.quantiles(ratios, n=4)
+    print(
+        f"{covariance_type} D={n_features} K={n_components} {args.dtype}, N={args.n_samples:,}, "
+        f"{numba.get_num_threads()} Numba threads, {args.rounds} rounds of {args.n_iter} iterations: "
+        f"base {commit[:10]} {statistics.median(times['base']):.2f} ms/iter, this checkout "
+        f"{statistics.median(times['this']):.2f} ms/iter; base / this per round: median "
+        f"{statistics.median(ratios):.3f}, quartiles {quartiles[0]:.3f}-{quartiles[2]:.3f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
