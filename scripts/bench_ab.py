@@ -62,12 +62,16 @@ def base_package(revision):
         with tempfile.TemporaryDirectory(dir=home) as scratch:
             archive = subprocess.run(
                 ["git", "-C", str(ROOT), "archive", "--format=tar", commit, "fastem"],
-                capture_output=True, check=True,
-            ).stdout
+                capture_output=True,
+            )
+            if archive.returncode != 0:
+                raise SystemExit(f"bench_ab: no fastem package in {revision}: {archive.stderr.decode().strip()}")
             path = pathlib.Path(scratch) / "fastem.tar"
-            path.write_bytes(archive)
+            path.write_bytes(archive.stdout)
             with tarfile.open(path) as tar:
-                tar.extractall(scratch, filter="data")
+                # the extraction filter exists from Python 3.10.12 and 3.11.4 on
+                safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+                tar.extractall(scratch, **safe)
             os.replace(pathlib.Path(scratch) / "fastem", home / "fastem_base")
     return home, commit
 
@@ -91,6 +95,8 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=31, help="timings of each version")
     parser.add_argument("--threads", type=int, default=None, help="Numba threads (default: all)")
     args = parser.parse_args(argv)
+    if args.rounds < 2 or args.n_iter < 1:
+        parser.error("--rounds must be at least 2 (the ratio's quartiles) and --n-iter at least 1")
     covariance_type, n_features, n_components = args.config[0], int(args.config[1]), int(args.config[2])
 
     home, commit = base_package(args.base)

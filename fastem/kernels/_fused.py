@@ -362,9 +362,9 @@ def _borrowed(typingctx, value):
     return value(value), codegen
 
 
-# A product of this many sums of K responsibilities' numerators, each at
-# most K, stays below exp(_LOG_PRODUCT_BOUND), far from float64's overflow
-# at exp(709.78).
+# _sum_of_logs multiplies up to _LOG_PRODUCT_BOUND / log(K) points' sums of
+# exponentials, each at most K, before it takes a log: the product stays
+# below exp(_LOG_PRODUCT_BOUND), short of float64's overflow at exp(709.78).
 _LOG_PRODUCT_BOUND = 690.0
 
 
