@@ -2,7 +2,11 @@
 
 Cold: Numba's cache directory is empty, so the kernels are compiled. Warm:
 the same directory again, so they are loaded from the cache. Each run is a
-new interpreter, as for a short script. Run as
+new interpreter, as for a short script. Beside them, the same for Numba
+alone: ``import numba`` and the first call of one trivial ``@njit(cache=True)``
+function, the floor under any package built on Numba (its first dispatch
+loads Numba's typing and lowering registries, which import scipy.linalg and
+cffi). Run as
 
     python scripts/measure_first_fit.py [--n-samples 10000] [--repeat 3]
 """
@@ -59,6 +63,35 @@ for cres in dispatcher.overloads.values():
 """
 
 
+_FLOOR_CHILD = r"""
+import time
+start = time.perf_counter()
+import numpy as np
+import numba
+imported = time.perf_counter()
+@numba.njit(cache=True)
+def total(x):
+    return x.sum()
+total(np.ones(3))
+done = time.perf_counter()
+print(imported - start, done - start)
+"""
+
+
+def _floor(cache_dir):
+    """``(import numba, import + first call of one cached function)`` in seconds, in a fresh
+    process; the script lives in ``cache_dir`` (Numba caches the functions of files only,
+    per file), so that a second call finds the first call's cache."""
+    script = os.path.join(cache_dir, "floor.py")
+    if not os.path.exists(script):
+        with open(script, "w") as f:
+            f.write(_FLOOR_CHILD)
+    env = dict(os.environ, NUMBA_CACHE_DIR=os.path.join(cache_dir, "numba"))
+    out = subprocess.run([sys.executable, script], env=env, capture_output=True, text=True, check=True)
+    first = out.stdout.split()
+    return float(first[0]), float(first[1])
+
+
 def _run(cache_dir, n_samples, covariance_type, breakdown=False):
     env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir, FASTEM_COMPILE_NOTICE="0")
     code = _CHILD.format(
@@ -84,12 +117,15 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--breakdown", action="store_true")
     args = parser.parse_args(argv)
-    cold, warm = [], []
+    cold, warm, floor_cold, floor_warm = [], [], [], []
     for i in range(args.repeat):
         with tempfile.TemporaryDirectory() as cache_dir:
             breakdown = args.breakdown and i == 0
             cold.append(_run(cache_dir, args.n_samples, args.covariance_type, breakdown))
             warm.append(_run(cache_dir, args.n_samples, args.covariance_type))
+        with tempfile.TemporaryDirectory() as cache_dir:
+            floor_cold.append(_floor(cache_dir))
+            floor_warm.append(_floor(cache_dir))
     print(f"CPU: {cpu_model()}, load average {os.getloadavg()[0]:.1f}")
     for label, runs in (("cold cache", cold), ("warm cache", warm)):
         imports = statistics.median(r[0] for r in runs)
@@ -98,6 +134,13 @@ def main(argv=None):
             f"{label}: import fastem {imports:.2f} s, import + first fit of "
             f"{args.n_samples:,} points ({args.covariance_type}) {totals:.2f} s "
             f"(median of {args.repeat} fresh processes)"
+        )
+    for label, runs in (("cold cache", floor_cold), ("warm cache", floor_warm)):
+        imports = statistics.median(r[0] for r in runs)
+        totals = statistics.median(r[1] for r in runs)
+        print(
+            f"Numba alone, {label}: import numba {imports:.2f} s, import + first call of one "
+            f"trivial cached function {totals:.2f} s (median of {args.repeat} fresh processes)"
         )
 
 
