@@ -127,21 +127,17 @@ def main(argv=None):
             floor_cold.append(_floor(cache_dir))
             floor_warm.append(_floor(cache_dir))
     print(f"CPU: {cpu_model()}, load average {os.getloadavg()[0]:.1f}")
-    for label, runs in (("cold cache", cold), ("warm cache", warm)):
-        imports = statistics.median(r[0] for r in runs)
-        totals = statistics.median(r[1] for r in runs)
-        print(
-            f"{label}: import fastem {imports:.2f} s, import + first fit of "
-            f"{args.n_samples:,} points ({args.covariance_type}) {totals:.2f} s "
-            f"(median of {args.repeat} fresh processes)"
-        )
-    for label, runs in (("cold cache", floor_cold), ("warm cache", floor_warm)):
-        imports = statistics.median(r[0] for r in runs)
-        totals = statistics.median(r[1] for r in runs)
-        print(
-            f"Numba alone, {label}: import numba {imports:.2f} s, import + first call of one "
-            f"trivial cached function {totals:.2f} s (median of {args.repeat} fresh processes)"
-        )
+    fastem_run = (
+        f"{{}}: import fastem {{:.2f}} s, import + first fit of {args.n_samples:,} points "
+        f"({args.covariance_type}) {{:.2f}} s"
+    )
+    numba_run = "Numba alone, {}: import numba {:.2f} s, import + first call of one trivial cached function {:.2f} s"
+    for what, label, runs in (
+        (fastem_run, "cold cache", cold), (fastem_run, "warm cache", warm),
+        (numba_run, "cold cache", floor_cold), (numba_run, "warm cache", floor_warm),
+    ):
+        medians = [statistics.median(r[i] for r in runs) for i in (0, 1)]
+        print(f"{what.format(label, *medians)} (median of {args.repeat} fresh processes)")
 
 
 if __name__ == "__main__":
