@@ -83,6 +83,8 @@ def _block_validate(block, weights, check_data, allow_nan):
 def _block_reduce(block, weights, fn):
     X = np.ascontiguousarray(block)
     w = np.empty(0) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
+    if w.shape[0] and (w == 1.0).all():
+        w = np.empty(0)  # unit weights: the unweighted pass, as check_sample_weight gives
     return fn(X, w)[None, :]
 
 

@@ -507,6 +507,11 @@ def check_range(lo, hi, dtype, *, name="X", anchors=None):
 def check_sample_weight(sample_weight, n_samples, *, require_positive_sum=True):
     """Return sample weights as a float64 vector, or an empty one for unit weights.
 
+    Unit weights are ``None`` or weights that are all 1: the kernels then take
+    their unweighted pass, so that ``sample_weight=np.ones(n)`` fits bitwise as
+    no weights do (the unweighted pass sums its log-likelihood from products of
+    points, the weighted one point by point: their last bits differ, and an
+    accelerated fit can take another path from them).
     ``require_positive_sum=False`` accepts all-zero weights, for one chunk of
     data whose other chunks carry the weight.
     """
@@ -546,6 +551,8 @@ def check_sample_weight(sample_weight, n_samples, *, require_positive_sum=True):
     if require_positive_sum:
         with np.errstate(over="ignore"):  # an infinite sum is reported as out of range
             check_total_weight(w.sum())
+    if w.size and w[0] == 1.0 and (w == 1.0).all():
+        return np.empty(0, dtype=np.float64)
     return w
 
 

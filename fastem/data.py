@@ -673,7 +673,8 @@ class ChunkedSource:
             )
         self.chunks = chunks
         self.rows = []
-        self.weighted = []
+        self.weighted = []  # per chunk: whether it came with weights
+        self.unit = []  # per chunk: whether they were all 1
         self.signatures = []
         self.n_positive = 0
         total_weight = 0.0
@@ -714,6 +715,7 @@ class ChunkedSource:
                     f"{name} has dtype {X.dtype} but chunk 0 has {self.dtype}. Store every "
                     "chunk with the same dtype (float32 or float64)."
                 )
+            supplied = w is not None
             try:
                 with reading(w, w_signature):
                     w = check_sample_weight(w, X.shape[0], require_positive_sum=False)
@@ -723,7 +725,9 @@ class ChunkedSource:
                 with reading(X, signature):
                     check_data(X)
             self.rows.append(X.shape[0])
-            self.weighted.append(w.shape[0] > 0)
+            self.weighted.append(supplied)
+            # weights that are all 1 go to the kernels as none (see check_sample_weight)
+            self.unit.append(supplied and w.shape[0] == 0)
             self.n_positive += np.count_nonzero(w) if w.shape[0] else X.shape[0]
             total_weight += w.sum() if w.shape[0] else X.shape[0]
         if self.dtype is None:
@@ -753,6 +757,8 @@ class ChunkedSource:
                 or w.shape[0] != (self.rows[i] if self.weighted[i] else 0)
             ):
                 raise self._changed(i)
+            if self.unit[i]:
+                w = np.empty(0)
             with reading(X, signature):
                 X = np.ascontiguousarray(X, dtype=self.dtype)
             yield i, X, w, signature

@@ -46,6 +46,19 @@ def as_dask(X, rows=700):
     return da.from_array(X, chunks=(rows, -1))
 
 
+def test_dask_unit_weights_fit_bitwise_as_no_weights(client, data):
+    """Weights that are all 1 are no weights on Dask too (``_block_reduce``), as in memory
+    (tests/test_sample_weight.py)."""
+    import dask.array as da
+
+    X, _ = data
+    plain = fit_fixed(as_dask(X), "full", None)
+    unit = fit_fixed(as_dask(X), "full", da.ones(len(X), chunks=700))
+    assert unit.lower_bound_ == plain.lower_bound_
+    np.testing.assert_array_equal(unit.means_, plain.means_)
+    np.testing.assert_array_equal(unit.covariances_, plain.covariances_)
+
+
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_dask_fit_matches_memory(client, data, covariance_type, weighted):
