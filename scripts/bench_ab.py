@@ -10,9 +10,13 @@ that a drift touches both alike.
 The other commit's ``fastem`` package is taken with ``git archive`` and
 imported under the name ``fastem_base`` (the package imports itself
 relatively throughout); it is kept in ``~/.cache/fastem-bench-ab/<commit>``,
-so its kernels are compiled on the first run only. An iteration is what
+so its kernels are compiled on the first run only. Its kernels are cached
+by Numba's default per-file locator beside its sources, not by fastem's
+own (which the working tree's package, imported first, installs): harmless
+for a tree that never changes. An iteration is what
 ``scripts/bench_vs_sklearn.py`` times: one fused pass and one M-step through
-the estimator's hooks, from the initial parameters of that script's data.
+the estimator's hooks (``_HOOKS``; a commit without them cannot be compared),
+from the initial parameters of that script's data.
 
 Each round times ``--n-iter`` iterations of each version, the first of
 the two alternating between rounds. Printed: the median ms per iteration of
@@ -30,6 +34,7 @@ Examples
 import argparse
 import os
 import pathlib
+import shutil
 import statistics
 import subprocess
 import sys
@@ -41,10 +46,13 @@ import numba
 import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
+sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]  # this checkout's fastem, whatever PYTHONPATH says
 from bench_vs_sklearn import fastem_iterations, make_data  # noqa: E402
 
 CACHE = pathlib.Path.home() / ".cache" / "fastem-bench-ab"
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+# What the timed iterations call on a model (fastem_iterations, _validate_data)
+_HOOKS = ("_get_parameters", "_summarize", "m_step", "_pass_checks_on", "_validate_data")
 
 
 def base_package(revision):
@@ -58,14 +66,15 @@ def base_package(revision):
     commit = commit.stdout.strip()
     home = CACHE / commit
     if not (home / "fastem_base" / "__init__.py").exists():
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", "--format=tar", commit, "fastem"],
+            capture_output=True,
+        )
+        if archive.returncode != 0:
+            raise SystemExit(f"bench_ab: no fastem package in {revision}: {archive.stderr.decode().strip()}")
         home.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(home / "fastem_base", ignore_errors=True)  # an extraction cut short
         with tempfile.TemporaryDirectory(dir=home) as scratch:
-            archive = subprocess.run(
-                ["git", "-C", str(ROOT), "archive", "--format=tar", commit, "fastem"],
-                capture_output=True,
-            )
-            if archive.returncode != 0:
-                raise SystemExit(f"bench_ab: no fastem package in {revision}: {archive.stderr.decode().strip()}")
             path = pathlib.Path(scratch) / "fastem.tar"
             path.write_bytes(archive.stdout)
             with tarfile.open(path) as tar:
@@ -88,16 +97,29 @@ def main(argv=None):
     parser.add_argument("--base", required=True, help="the commit to compare with (e.g. HEAD~1)")
     parser.add_argument(
         "--config", nargs=3, required=True, metavar=("COVARIANCE_TYPE", "N_FEATURES", "N_COMPONENTS"),
+        help=f"covariance type ({', '.join(COVARIANCE_TYPES)}), features and components",
     )
     parser.add_argument("--dtype", choices=("float64", "float32"), default="float64")
-    parser.add_argument("--n-samples", type=int, default=1_000_000)
+    parser.add_argument("--n-samples", type=int, default=1_000_000, help="at least 1,000")
     parser.add_argument("--n-iter", type=int, default=10, help="EM iterations per timing")
-    parser.add_argument("--rounds", type=int, default=31, help="timings of each version")
+    parser.add_argument("--rounds", type=int, default=31, help="timings of each version, at least 2")
     parser.add_argument("--threads", type=int, default=None, help="Numba threads (default: all)")
     args = parser.parse_args(argv)
+    covariance_type = args.config[0]
+    if covariance_type not in COVARIANCE_TYPES:
+        parser.error(f"--config: the covariance type must be one of {', '.join(COVARIANCE_TYPES)}")
+    try:
+        n_features, n_components = int(args.config[1]), int(args.config[2])
+    except ValueError:
+        parser.error("--config: the numbers of features and components must be whole numbers")
+    if n_features < 1 or n_components < 1:
+        parser.error("--config: the numbers of features and components must be at least 1")
+    if args.n_samples < max(1000, n_components):
+        parser.error("--n-samples must be at least 1,000 (the start is set on the first 1,000 points)")
     if args.rounds < 2 or args.n_iter < 1:
         parser.error("--rounds must be at least 2 (the ratio's quartiles) and --n-iter at least 1")
-    covariance_type, n_features, n_components = args.config[0], int(args.config[1]), int(args.config[2])
+    if args.threads is not None and not 1 <= args.threads <= numba.config.NUMBA_NUM_THREADS:
+        parser.error(f"--threads must be between 1 and {numba.config.NUMBA_NUM_THREADS} (Numba's threads)")
 
     home, commit = base_package(args.base)
     sys.path.insert(0, str(home))
@@ -107,6 +129,10 @@ def main(argv=None):
     if pathlib.Path(fastem.__file__).resolve().parents[1] != ROOT:
         raise SystemExit(f"bench_ab: `import fastem` gives {fastem.__file__}, not this checkout's; "
                          f"run with PYTHONPATH={ROOT}")
+    missing = [hook for hook in _HOOKS if not hasattr(fastem_base.GaussianMixture, hook)]
+    if missing:
+        raise SystemExit(f"bench_ab: {args.base}'s GaussianMixture has no {', '.join(missing)}, "
+                         "which the timed iterations call; compare with a later commit")
     if args.threads:
         numba.set_num_threads(args.threads)
     X, init = make_data(covariance_type, args.n_samples, n_features, n_components, np.dtype(args.dtype).type)

@@ -79,7 +79,7 @@ print(imported - start, done - start)
 
 
 def _floor(cache_dir):
-    """``(import numba, import + first call of one cached function)`` in seconds, in a fresh
+    """``(import numpy and numba, import + first call of one cached function)`` in seconds, in a fresh
     process; the script lives in ``cache_dir`` (Numba caches the functions of files only,
     per file), so that a second call finds the first call's cache."""
     script = os.path.join(cache_dir, "floor.py")
@@ -87,7 +87,9 @@ def _floor(cache_dir):
         with open(script, "w") as f:
             f.write(_FLOOR_CHILD)
     env = dict(os.environ, NUMBA_CACHE_DIR=os.path.join(cache_dir, "numba"))
-    out = subprocess.run([sys.executable, script], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, script], env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"measure_first_fit: the Numba-alone process failed:\n{out.stderr}")
     first = out.stdout.split()
     return float(first[0]), float(first[1])
 
@@ -131,7 +133,10 @@ def main(argv=None):
         f"{{}}: import fastem {{:.2f}} s, import + first fit of {args.n_samples:,} points "
         f"({args.covariance_type}) {{:.2f}} s"
     )
-    numba_run = "Numba alone, {}: import numba {:.2f} s, import + first call of one trivial cached function {:.2f} s"
+    numba_run = (
+        "Numba alone, {}: import numpy and numba {:.2f} s, "
+        "import + first call of one trivial cached function {:.2f} s"
+    )
     for what, label, runs in (
         (fastem_run, "cold cache", cold), (fastem_run, "warm cache", warm),
         (numba_run, "cold cache", floor_cold), (numba_run, "warm cache", floor_warm),
