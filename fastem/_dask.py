@@ -56,25 +56,27 @@ def _check_block(X, block_id, anchors, allow_nan, nan_advice):
 
 
 # The columns of _block_validate's row before the per-feature ranges.
-_HEAD = 5
+_HEAD = 6
 
 
 def _block_validate(block, weights, check_data, allow_nan):
     """[non-finite entries, negative weights, non-finite weights, rows of positive weight,
-    total weight, per-feature minimum (n_features), per-feature maximum (n_features)]."""
+    total weight, rows of weight 1, per-feature minimum (n_features), per-feature maximum
+    (n_features)]."""
     X = np.ascontiguousarray(block)
     n_features = X.shape[1]
     counts = np.zeros((1, _HEAD + 2 * n_features))
     lo, hi = _HEAD, _HEAD + n_features
     counts[0, 0], counts[0, lo:hi], counts[0, hi:] = scan_data(X, allow_nan)
     if weights is None:
-        counts[0, 3] = counts[0, 4] = X.shape[0]
+        counts[0, 3] = counts[0, 4] = counts[0, 5] = X.shape[0]
     else:
         w = np.asarray(weights, dtype=np.float64)
         counts[0, 1] = np.count_nonzero(w < 0)
         counts[0, 2] = np.count_nonzero(~np.isfinite(w))
         counts[0, 3] = np.count_nonzero(w > 0)
         counts[0, 4] = w.sum()
+        counts[0, 5] = np.count_nonzero(w == 1.0)
     if check_data is not None and X.shape[0] and not counts[0, 0]:
         check_data(X)
     return counts
@@ -83,8 +85,6 @@ def _block_validate(block, weights, check_data, allow_nan):
 def _block_reduce(block, weights, fn):
     X = np.ascontiguousarray(block)
     w = np.empty(0) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
-    if w.shape[0] and (w == 1.0).all():
-        w = np.empty(0)  # unit weights: the unweighted pass, as check_sample_weight gives
     return fn(X, w)[None, :]
 
 
@@ -217,6 +217,8 @@ class DaskSource:
         hi = counts[:, _HEAD + self.n_features :].max(axis=0)
         check_range(lo, hi, self.dtype, anchors=self.anchors)
         check_total_weight(counts[:, 4].sum())
+        if counts[:, 5].sum() == self.n_samples:
+            self.sample_weight = None  # unit weights are no weights (check_sample_weight)
         self._n_positive = int(counts[:, 3].sum())
 
     @property
