@@ -186,14 +186,14 @@ def test_a_pass_s_log_likelihood_is_the_sum_of_the_points_own(dtype, n_component
     where every point's sum is K: the largest products, which must not overflow (1000
     components: 1000 ** 256 would)."""
     X, means, rng = _mixture_data(N_SAMPLES, 2, n_components, seed=4)
+    Xd = X.astype(dtype)
     if identical:
         means = np.broadcast_to(means[0], means.shape).copy()
     model = GaussianMixture(
         n_components, covariance_type="spherical", max_iter=0,
         weights_init=np.full(n_components, 1.0 / n_components), means_init=means,
         precisions_init=np.full(n_components, 0.5), random_state=0,
-    ).fit(X.astype(dtype))
-    Xd = X.astype(dtype)
+    ).fit(Xd)
     log_norm, _, _ = _reference_outputs(model, Xd, None)
     log_likelihood = model.summarize(Xd).log_likelihood
     assert np.isfinite(log_likelihood)
