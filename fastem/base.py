@@ -85,6 +85,11 @@ subclass that fills in a few hooks (the *family protocol*):
     mean log-likelihood because it is regularised (see :mod:`fastem._em`).
     Default: 0, for an M-step that maximises (possibly over a constrained
     set) the expected complete-data log-likelihood.
+``_check_regularization(stats)`` and ``_check_stored_parameters(stacklevel)``
+    Optional: warnings at the end of ``fit`` (the second also after each
+    ``partial_fit`` step): the regularisation swamps the data's spread; a
+    fitted attribute stored in float32 lost a property the float64 M-step
+    gave it. Default: nothing.
 
 Every pass over data goes through a data source (:mod:`fastem.data`): an
 array in memory or memory-mapped, a chunked source, or a Dask array. The
@@ -1627,12 +1632,21 @@ class BaseMixture:
             )
         if stats is not None:
             self._check_regularization(stats)
+        self._check_stored_parameters(stacklevel=4)
 
     def _check_regularization(self, stats):
         """Family hook: warn if the regularisation swamps the data's spread. Default: nothing.
 
         Called once at the end of ``fit`` with the statistics of the fitted
         model's last pass.
+        """
+
+    def _check_stored_parameters(self, stacklevel):
+        """Family hook: warn if a fitted attribute, as stored in the model's dtype, lost a
+        property that the float64 M-step gave it. Default: nothing.
+
+        Called at the end of ``fit`` and of each ``partial_fit`` step;
+        ``stacklevel`` points the warning at the user's call.
         """
 
     def _m_step_allowance(self, before, after):
@@ -1840,7 +1854,7 @@ class BaseMixture:
                     "with parameters starts from the batch alone and forgets the fitted "
                     "model. Implement the hook to keep it.",
                     UserWarning,
-                    stacklevel=2,
+                    stacklevel=3,
                 )
             else:
                 self.n_steps_ = 0  # the parameters count as the stream's first step
@@ -1851,6 +1865,7 @@ class BaseMixture:
             eta = (self.n_steps_ + self.step_offset) ** -self.step_exponent
             running = self._recentre(running, batch.reference).scaled(1.0 - eta) + batch.scaled(eta)
         self.m_step(running)
+        self._check_stored_parameters(stacklevel=4)
         self._running_stats = running
         # The record describes this step alone, so that no attribute of an
         # earlier fit stays beside the new parameters.

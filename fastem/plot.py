@@ -326,7 +326,9 @@ def _ellipse(mean, cov, n_std, color):
 
     eigenvalues, eigenvectors = np.linalg.eigh(cov)
     angle = np.degrees(np.arctan2(eigenvectors[1, -1], eigenvectors[0, -1]))
-    width, height = 2 * n_std * np.sqrt(eigenvalues[::-1])
+    # a float32 covariance of collinear features can round to an eigenvalue a
+    # little below 0: a flat ellipse, not a NaN one
+    width, height = 2 * n_std * np.sqrt(np.maximum(eigenvalues[::-1], 0.0))
     return Ellipse(mean, width, height, angle=angle, fill=False, edgecolor=color,
                    lw=1.5, alpha=1.0 / n_std)
 

@@ -81,6 +81,19 @@ def test_clusters_2d(data, models, covariance_type):
     np.testing.assert_allclose(ellipse.center, model.means_[0])
 
 
+def test_clusters_2d_of_a_covariance_rounded_below_zero_draws_a_flat_ellipse(data):
+    """A float32 covariance of collinear features can be stored with an eigenvalue a
+    little below 0: its ellipse is flat, not NaN (NumPy's warning is an error here)."""
+    model = fastem.GaussianMixture(2, random_state=0, tol=1e-2).fit(data.astype(np.float32))
+    covariances = model.covariances_.copy()
+    covariances[0] = np.array([[1.0, 3.0], [3.0, 9.0 - 1e-6]], dtype=np.float32)
+    assert np.linalg.eigvalsh(covariances[0].astype(np.float64))[0] < 0
+    model.covariances_ = covariances
+    ellipse = plot.plot_clusters_2d(model, data, max_points=500)["ellipses"][0]
+    assert min(ellipse.width, ellipse.height) == 0.0
+    assert max(ellipse.width, ellipse.height) == pytest.approx(2 * np.sqrt(10.0), rel=1e-6)
+
+
 def test_lower_bounds(models):
     model = models["full"]
     out = plot.plot_lower_bounds(model)

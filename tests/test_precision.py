@@ -40,6 +40,17 @@ def _large_exponential_data(rng):
     return np.concatenate([rng.exponential(1e14, (1500, 2)), rng.exponential(4e14, (1000, 2))])
 
 
+def _not_positive_definite(matrices):
+    matrices = np.asarray(matrices, dtype=np.float64)
+    return np.linalg.eigvalsh(matrices.reshape(-1, *matrices.shape[-2:]))[:, 0] <= 0
+
+
+def _indefinite_as_stored(model):
+    """Whether a full or tied model's ``covariances_`` or ``precisions_`` is not positive definite."""
+    return bool(_not_positive_definite(model.covariances_).any()
+                or _not_positive_definite(model.precisions_).any())
+
+
 CASES = {
     "gaussian-full": (lambda: GaussianMixture(2, covariance_type="full"), _gaussian_data),
     "gaussian-tied": (lambda: GaussianMixture(2, covariance_type="tied"), _gaussian_data),
@@ -192,7 +203,13 @@ def test_float32_strongly_correlated_features_reach_the_float64_peak(reg_covar):
     X32 = _correlated(np.random.default_rng(0)).astype(np.float32)
     kw = dict(random_state=0, reg_covar=reg_covar)
     m64 = GaussianMixture(2, **kw).fit(X32.astype(np.float64))
-    m32 = GaussianMixture(2, **kw).fit(X32)  # warnings are errors: converges, never falls
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        m32 = GaussianMixture(2, **kw).fit(X32)
+    # converges, never falls; says so where a matrix rounds to one not positive definite
+    assert [str(w.message)[:37] for w in caught] == (
+        ["In float32, these fitted matrices are"] if _indefinite_as_stored(m32) else []
+    )
     assert m32.converged_ and m32.means_.dtype == np.float32
     assert m32.lower_bound_ >= m32.lower_bounds_[0]
     assert m32.lower_bound_ == pytest.approx(m64.lower_bound_, abs=1e-5)
@@ -322,6 +339,94 @@ def test_covariances_keep_reg_covar_up_to_the_rounding_of_their_dtype(covariance
                 assert_allclose(products, identity, atol=float(50 * u * conditions.max()))
             else:
                 assert_allclose(covariances * precisions, 1.0, rtol=50 * u)
+
+
+def _collinear_data(missing):
+    """Five features in units of 300, the second exactly three times the first: every
+    component collapses along one axis to ``reg_covar``, 1e-12 of its largest variance."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 5)) * 300
+    X[:, 1] = 3 * X[:, 0]
+    if missing == "em":
+        X[rng.random(X.shape) < 0.2] = np.nan
+        X[np.isnan(X).all(axis=1), 2] = 0.0
+    return X
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+@pytest.mark.parametrize(
+    "estimator, missing",
+    # the variational mixture has no missing='em'
+    [("GaussianMixture", "error"), ("GaussianMixture", "em"), ("BayesianGaussianMixture", "error")],
+)
+def test_float32_matrices_that_round_to_indefinite_are_warned_and_the_model_uses_its_factors(
+    estimator, covariance_type, missing
+):
+    """A float32 covariance with a variance below the float32 rounding of its entries
+    stores as a matrix that is not positive definite (and so does its precision). The
+    fit says so, once, with the ``reg_covar`` that avoids it; sampling uses the
+    precision factors, valid factors; the suggested ``reg_covar`` gives positive
+    definite matrices and no warning."""
+    import fastem
+    from fastem import RegularizationWarning
+
+    X = _collinear_data(missing).astype(np.float32)
+
+    def fit(n_components, **extra):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model = getattr(fastem, estimator)(
+                n_components, covariance_type=covariance_type, random_state=0, max_iter=30,
+                **({"missing": "em"} if missing == "em" else {}), **extra,
+            ).fit(X)
+        found = [str(w.message) for w in caught if issubclass(w.category, RegularizationWarning)
+                 and "not positive definite as stored" in str(w.message)
+                 and w.filename == __file__]  # pointed at the user's call
+        return model, found, _indefinite_as_stored(model)
+
+    # Whether the rounding goes below 0 is a matter of each matrix's last bits:
+    # the first number of components whose fit has a matrix that does.
+    for n_components in (12, 2, 3, 4, 5) if covariance_type == "full" else (2, 3, 4, 5):
+        model, found, indefinite = fit(n_components)
+        assert bool(found) == indefinite, (n_components, found)
+        if indefinite:
+            break
+    assert indefinite  # the case this test is about
+    assert len(found) == 1 and "X.astype(np.float64)" in found[0], found
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # NumPy warns on a covariance that is not PSD
+        samples, _ = model.sample(500)
+    assert np.isfinite(samples).all()
+
+    needed = float(found[0].rsplit("at least ", 1)[1].rstrip("."))
+    model, found, indefinite = fit(n_components, reg_covar=needed)
+    assert found == [] and not indefinite
+
+
+def test_partial_fit_warns_of_float32_matrices_that_round_to_indefinite():
+    from fastem import RegularizationWarning
+
+    model = GaussianMixture(2, covariance_type="tied", random_state=0)
+    seen = False
+    for batch in np.array_split(_collinear_data("error").astype(np.float32), 6):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.partial_fit(batch)
+        found = [w for w in caught if issubclass(w.category, RegularizationWarning)]
+        indefinite = _indefinite_as_stored(model)
+        assert len(found) == int(indefinite)
+        assert all(w.filename == __file__ for w in found)
+        seen |= indefinite
+    assert seen
+
+
+def test_float32_matrices_positive_definite_as_stored_are_not_warned():
+    from fastem import RegularizationWarning
+
+    X = _gaussian_data(np.random.default_rng(0)).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RegularizationWarning)
+        GaussianMixture(2, random_state=0).fit(X)
 
 
 TOO_SMALL_FOR_FLOAT32 = {

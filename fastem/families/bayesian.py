@@ -99,6 +99,24 @@ def _hidden(self):
     raise AttributeError("not defined for this estimator")
 
 
+def _without_negative_eigenvalues(matrix):
+    """A symmetric ``matrix`` with its negative eigenvalues set to 0; itself when it has none.
+
+    The nearest positive semi-definite matrix in the Frobenius norm (Higham,
+    "Computing a nearest symmetric positive semidefinite matrix", Linear Algebra
+    Appl. 103, 1988). A covariance prior stored in float32 is the rounding of a
+    positive semi-definite one (the data's covariance, by default): on collinear
+    features, its rounding leaves eigenvalues down to ``-eps / 2`` times its
+    norm, which would outweigh the ``N_k reg_covar`` that keeps each posterior
+    covariance positive definite.
+    """
+    eigenvalues, vectors = np.linalg.eigh(matrix)
+    if eigenvalues[0] >= 0:
+        return matrix
+    clipped = (vectors * np.maximum(eigenvalues, 0.0)) @ vectors.T
+    return (clipped + clipped.T) / 2
+
+
 @fill_doc
 class BayesianGaussianMixture(_GaussianComponents):
     """Variational Bayesian Gaussian mixture, fitted with fused Numba kernels.
@@ -634,6 +652,8 @@ class BayesianGaussianMixture(_GaussianComponents):
         m0 = np.asarray(self.mean_prior_, dtype=np.float64)
         nu0 = float(self.degrees_of_freedom_prior_)
         prior = np.asarray(self.covariance_prior_, dtype=np.float64)
+        if prior.ndim == 2:
+            prior = _without_negative_eigenvalues(prior)
         beta = beta0 + nk
         means = (beta0 * m0 + nk[:, None] * xk) / beta[:, None]
         diff = xk - m0

@@ -756,6 +756,62 @@ class _GaussianComponents(BaseMixture):
                 stacklevel=4,
             )
 
+    def _factor_covariances(self):
+        """(n_components, n_features, n_features) float64 covariances of the precision
+        Cholesky factors (the model as the kernels evaluate it), for 'full' and 'tied'."""
+        K, D = self.means_.shape
+        factors = np.asarray(self.precisions_cholesky_, dtype=np.float64)
+        return np.broadcast_to(covariances_from_cholesky(factors, self.covariance_type), (K, D, D))
+
+    def _check_stored_parameters(self, stacklevel):
+        """Warn (RegularizationWarning) when float32 ``covariances_`` or ``precisions_``
+        are not positive definite as stored.
+
+        The M-step computes each covariance in float64, at least ``reg_covar``
+        along every axis, and rounds it to the model's dtype once. Rounding a
+        matrix's entries moves its eigenvalues by up to ``eps / 2`` times its
+        Frobenius norm (Weyl's inequality; Golub & Van Loan, *Matrix
+        Computations*, 4th ed., Thm. 8.1.5): in float32, a variance below about
+        ``6e-8`` times the largest (nearly collinear features, with ``reg_covar``
+        below the float32 resolution of the diagonal) can round to 0 or below,
+        and so can the precisions' smallest eigenvalue, ``1 / largest variance``,
+        beside their largest, ``1 / reg_covar``. The precision Cholesky factors
+        the kernels use stay valid factors (positive diagonals), and the model's
+        densities do not depend on this; code that factors ``covariances_`` or
+        ``precisions_`` does. Raising ``reg_covar`` to ``2 eps sqrt(D)`` times
+        the largest covariance's norm keeps both positive definite.
+        """
+        if self._dtype != np.float32 or self.covariance_type not in ("full", "tied"):
+            return
+        failing = {}
+        for name in ("covariances_", "precisions_"):
+            stored = np.asarray(getattr(self, name), dtype=np.float64)
+            stored = stored.reshape(-1, *stored.shape[-2:])
+            bad = np.flatnonzero(np.linalg.eigvalsh(stored)[:, 0] <= 0)
+            if len(bad):
+                failing[name] = bad
+        if not failing:
+            return
+        covariances = self._factor_covariances()
+        n_features = covariances.shape[-1]
+        norm = float(np.linalg.norm(covariances, axis=(1, 2)).max())
+        needed = 2.0 * _FLOAT32_EPS * np.sqrt(n_features) * norm
+        which = "; ".join(
+            name if self.covariance_type == "tied" else f"{name} of component(s) {list(map(int, bad))}"
+            for name, bad in failing.items()
+        )
+        warnings.warn(
+            f"In float32, these fitted matrices are not positive definite as stored: {which}. "
+            f"Some variance (reg_covar={self.reg_covar:g} along a collapsed axis, or nearly "
+            "collinear features) is below float32's rounding of covariances whose norm "
+            f"reaches {norm:.3g}. The fitted densities (precisions_cholesky_) are "
+            "unaffected, but code that factors covariances_ or precisions_ (Cholesky, "
+            "scipy.stats.multivariate_normal) will fail on them. Fit the data as float64 "
+            f"(X.astype(np.float64)), or raise reg_covar to at least {needed:.2g}.",
+            RegularizationWarning,
+            stacklevel=stacklevel + 1,
+        )
+
     def _m_step_family(self, stats):
         _, means, cov = self._weighted_moments(stats)
         self._set_gaussian(means, cov)
@@ -802,11 +858,12 @@ class _GaussianComponents(BaseMixture):
 
     def _sample_component(self, rng, k, n):
         mean = np.asarray(self.means_[k], dtype=np.float64)
+        if self.covariance_type in ("full", "tied"):
+            # the covariance of the precision factor the densities use: positive
+            # definite where a float32 ``covariances_`` may have rounded to a matrix
+            # that is not (:meth:`_check_stored_parameters`)
+            return rng.multivariate_normal(mean, self._factor_covariances()[k], n)
         cov = np.asarray(self.covariances_, dtype=np.float64)
-        if self.covariance_type == "full":
-            return rng.multivariate_normal(mean, cov[k], n)
-        if self.covariance_type == "tied":
-            return rng.multivariate_normal(mean, cov, n)
         scale = np.sqrt(cov[k])
         return mean + rng.standard_normal(size=(n, mean.shape[0])) * scale
 
