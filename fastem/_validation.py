@@ -5,11 +5,11 @@ Every error says what was wrong, the value seen, and how to fix it.
 
 import numbers
 import os
-import warnings
 
 import numpy as np
 
 from ._config import SERIAL_WORK
+from .exceptions import warn_at_caller
 from ._threading import launch
 from .kernels._checks import count_non_integer, n_check_partitions, scan_columns
 
@@ -436,18 +436,16 @@ def check_feature_names(names, fitted_names, estimator):
     if names is None and fitted_names is None:
         return
     if fitted_names is None:
-        warnings.warn(
+        warn_at_caller(
             f"X has feature names, but {estimator} was fitted without feature names.",
             UserWarning,
-            stacklevel=4,
         )
         return
     if names is None:
-        warnings.warn(
+        warn_at_caller(
             f"X does not have valid feature names, but {estimator} was fitted with feature "
             "names.",
             UserWarning,
-            stacklevel=4,
         )
         return
     if len(names) == len(fitted_names) and (names == fitted_names).all():

@@ -85,7 +85,7 @@ subclass that fills in a few hooks (the *family protocol*):
     mean log-likelihood because it is regularised (see :mod:`fastem._em`).
     Default: 0, for an M-step that maximises (possibly over a constrained
     set) the expected complete-data log-likelihood.
-``_check_regularization(stats)`` and ``_check_stored_parameters(stacklevel)``
+``_check_regularization(stats)`` and ``_check_stored_parameters()``
     Optional: warnings at the end of ``fit`` (the second also after each
     ``partial_fit`` step): the regularisation swamps the data's spread; a
     fitted attribute stored in float32 lost a property the float64 M-step
@@ -114,7 +114,6 @@ import numbers
 import operator
 import sys
 import time
-import warnings
 
 import numpy as np
 
@@ -127,7 +126,7 @@ from ._state import FITTED_ATTRIBUTES, ParameterState, check_kernel_params, chec
 from ._threading import launch, read_only, read_only_fields
 from ._validation import check_feature_names, check_random_state, check_scalar, without_pandas_index
 from .data import Chunks, as_source, is_dask_dataframe
-from .exceptions import ConvergenceWarning, EmptyComponentWarning, NotFittedError
+from .exceptions import ConvergenceWarning, EmptyComponentWarning, NotFittedError, warn_at_caller
 from .kernels import (
     fused_e_step,
     fused_e_step_uncached,
@@ -374,6 +373,18 @@ def _float64_slices(X, *arrays):
             np.ascontiguousarray(X[start:stop], dtype=np.float64),
             *(a[start:stop] if a.shape[0] else a for a in arrays),
         )
+
+
+def _singular_in(dtype):
+    """The error for a kernel that divided by zero: parameters singular in ``dtype``."""
+    return (
+        "A component's parameters are singular in the arithmetic of the pass (a kernel "
+        "divided by zero): with missing values, a precision restricted to some rows' "
+        f"missing features that {np.dtype(dtype).name} cannot resolve (nearly collinear "
+        "features, or variances that span more than the dtype's precision). Standardise "
+        "the features (e.g. sklearn.preprocessing.StandardScaler), raise reg_covar, or fit "
+        "the data as float64 (X.astype(np.float64))."
+    )
 
 
 def launch_e_step(
@@ -1196,7 +1207,10 @@ class BaseMixture:
         # A parameter beyond float32's range becomes inf in the cast:
         # check_kernel_params below names it, with the fix.
         with np.errstate(over="ignore"):
-            params = self._pass_kernel_params(self._kernel_params(dtype), X, context)
+            try:
+                params = self._pass_kernel_params(self._kernel_params(dtype), X, context)
+            except ZeroDivisionError as exc:  # a compiled table's factorisation
+                raise FloatingPointError(_singular_in(dtype)) from exc
         family = type(params)
         cached = registered_families().get(family)
         if cached is None:
@@ -1207,11 +1221,14 @@ class BaseMixture:
             )
         n_family, n_stats = self._n_stats(n_features)
         n_pass = self._pass_statistics_length(params) if accumulate else 0
-        totals = launch_e_step(
-            X, sample_weight, self._kernel_log_weights().astype(dtype), params, cached,
-            n_family + n_pass, n_stats, self._work_rows(n_features), accumulate,
-            log_prob=log_prob, labels=labels, resp=resp,
-        )
+        try:
+            totals = launch_e_step(
+                X, sample_weight, self._kernel_log_weights().astype(dtype), params, cached,
+                n_family + n_pass, n_stats, self._work_rows(n_features), accumulate,
+                log_prob=log_prob, labels=labels, resp=resp,
+            )
+        except ZeroDivisionError as exc:  # a factorisation in the kernel
+            raise FloatingPointError(_singular_in(dtype)) from exc
         return self._fold_pass_statistics(params, totals, n_stats) if n_pass else totals
 
     def _pass_context(self, source):
@@ -1525,13 +1542,12 @@ class BaseMixture:
             mismatch = self._warm_start_mismatch(
                 source.n_features, getattr(source, "feature_names_in", None))
             if mismatch is not None:
-                warnings.warn(
+                warn_at_caller(
                     f"warm_start=True, but the fitted model does not match this fit ({mismatch}), so "
                     f"it cannot start this fit; starting afresh from "
                     f"init_params={self.init_params!r}. Set warm_start=False to silence this, "
                     "or restore the previous settings to continue the previous fit.",
                     WarmStartWarning,
-                    stacklevel=3,
                 )
                 warm = False
         n_init = 1 if warm else self.n_init
@@ -1611,28 +1627,26 @@ class BaseMixture:
         if best.decrease:
             self._warn_decrease(best.decrease, source.dtype)
         elif not best.converged and self.max_iter > 0 and not best.stopped:
-            warnings.warn(
+            warn_at_caller(
                 ConvergenceWarning(
                     f"Best of {n_init} initialization(s) did not converge in max_iter="
                     f"{self.max_iter} iterations (estimated remaining gain of the mean "
                     f"log-likelihood above tol={self.tol}). Increase max_iter or tol, or "
                     "check the data's scale."
                 ),
-                stacklevel=3,
             )
         empty = [] if stats is None else np.flatnonzero(stats.nk <= _EMPTY_SHARE * stats.n_samples)
         if len(empty) and self._warns_empty_components:
-            warnings.warn(
+            warn_at_caller(
                 f"{len(empty)} of {self.n_components} components hold no data after fitting "
                 f"(indices {list(map(int, empty))}); their weight is 0. The data support "
                 f"fewer components: use n_components={self.n_components - len(empty)}, or "
                 "another init_params or random_state.",
                 EmptyComponentWarning,
-                stacklevel=3,
             )
         if stats is not None:
             self._check_regularization(stats)
-        self._check_stored_parameters(stacklevel=4)
+        self._check_stored_parameters()
 
     def _check_regularization(self, stats):
         """Family hook: warn if the regularisation swamps the data's spread. Default: nothing.
@@ -1641,12 +1655,11 @@ class BaseMixture:
         model's last pass.
         """
 
-    def _check_stored_parameters(self, stacklevel):
+    def _check_stored_parameters(self):
         """Family hook: warn if a fitted attribute, as stored in the model's dtype, lost a
         property that the float64 M-step gave it. Default: nothing.
 
-        Called at the end of ``fit`` and of each ``partial_fit`` step;
-        ``stacklevel`` points the warning at the user's call.
+        Called at the end of ``fit`` and of each ``partial_fit`` step.
         """
 
     def _m_step_allowance(self, before, after):
@@ -1759,7 +1772,7 @@ class BaseMixture:
         advice = "scale or centre the data"
         if np.dtype(dtype) == np.float32:
             advice += ", or fit X.astype(np.float64)"
-        warnings.warn(
+        warn_at_caller(
             f"The log-likelihood fell from {best:.8g} per sample at iteration {best_iter} "
             f"to {later:.8g} at iteration {later_iter}, more than rounding and "
             "regularisation allow. The fit stopped and keeps the parameters of iteration "
@@ -1767,7 +1780,6 @@ class BaseMixture:
             f"{np.dtype(dtype).name} arithmetic (values far from 0 against their spread, or "
             f"strongly correlated features); {advice}.",
             LikelihoodDecreaseWarning,
-            stacklevel=4,
         )
 
     def _progress_printer(self):
@@ -1848,13 +1860,12 @@ class BaseMixture:
         if running is None and not first:
             running = self._statistics_of_parameters()
             if running is None:
-                warnings.warn(
+                warn_at_caller(
                     f"{type(self).__name__} cannot express its parameters as statistics "
                     "(_statistics_of_parameters), so this first partial_fit step on a model "
                     "with parameters starts from the batch alone and forgets the fitted "
                     "model. Implement the hook to keep it.",
                     UserWarning,
-                    stacklevel=3,
                 )
             else:
                 self.n_steps_ = 0  # the parameters count as the stream's first step
@@ -1865,7 +1876,7 @@ class BaseMixture:
             eta = (self.n_steps_ + self.step_offset) ** -self.step_exponent
             running = self._recentre(running, batch.reference).scaled(1.0 - eta) + batch.scaled(eta)
         self.m_step(running)
-        self._check_stored_parameters(stacklevel=4)
+        self._check_stored_parameters()
         self._running_stats = running
         # The record describes this step alone, so that no attribute of an
         # earlier fit stays beside the new parameters.

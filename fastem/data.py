@@ -38,11 +38,11 @@ Dask DataFrame. The estimators record them at fit and check them after.
 
 import contextlib
 import os
-import warnings
 
 import numpy as np
 
 from ._config import BLOCK_SIZE
+from .exceptions import warn_at_caller
 from ._init import sample_index, subsample
 from ._tables import TABLE_EXTENSIONS, read_table, spells_names, unnamed_first_row
 from ._validation import (
@@ -542,7 +542,7 @@ class Chunks:
             for note in table.doubts:
                 if note not in self._noted:  # every pass reads the file again
                     self._noted.add(note)
-                    warnings.warn(f"fastem: note: {note}", UserWarning, stacklevel=2)
+                    warn_at_caller(f"fastem: note: {note}", UserWarning)
             return table
         if _is_path(item):
             return load_npy(item, self.mmap_mode)

@@ -33,7 +33,7 @@ from ._progress import SelectionProgress
 from ._validation import check_random_state, check_scalar
 from .data import _Slice, as_source
 from .base import LikelihoodDecreaseWarning, _check_observed_rows
-from .exceptions import ConvergenceWarning
+from .exceptions import ConvergenceWarning, RegularizationWarning, warn_at_caller
 from .families.gaussian import _COVARIANCE_TYPES, GaussianMixture
 
 __all__ = ["CellProgress", "CriterionTable", "SelectionResult", "collapsed_components", "select_n_components"]
@@ -132,16 +132,9 @@ def _observed_data_covariance(source):
 
 
 def _full_covariances(model):
-    """The model's covariances as (n_components, n_features, n_features) float64."""
-    K, D = model.means_.shape
-    cov = np.asarray(model.covariances_, dtype=np.float64)
-    if model.covariance_type == "full":
-        return cov
-    if model.covariance_type == "tied":
-        return np.broadcast_to(cov, (K, D, D))
-    if model.covariance_type == "diag":
-        return np.einsum("kd,de->kde", cov, np.eye(D))
-    return cov[:, None, None] * np.eye(D)
+    """The model's covariances as (n_components, n_features, n_features) float64
+    (:meth:`~fastem.families.gaussian._GaussianComponents._float64_covariances`)."""
+    return model._float64_covariances()
 
 
 def _effective_points(model, source):
@@ -586,13 +579,12 @@ def _warn_unconverged(best, values, flags, converged, models, total_weight):
         "could end up with a lower criterion than the chosen fit"
         if others else ""
     )
-    warnings.warn(
+    warn_at_caller(
         ConvergenceWarning(
             f"Model selection may be unsettled: {chosen}{rivals}. Pass a larger max_iter "
             "(or a larger tol) to select_n_components. result.converged and the '~' marks "
             "of result.table show every fit that did not converge."
         ),
-        stacklevel=3,
     )
 
 
@@ -731,6 +723,9 @@ def select_n_components(
                 # a grid fit that collapses onto rounded values may lose
                 # likelihood to reg_covar; the collapse flags report it
                 warnings.simplefilter("ignore", LikelihoodDecreaseWarning)
+                # float32 matrices rounded to indefinite: said once, of the best model
+                warnings.filterwarnings("ignore", "In float32, these fitted matrices",
+                                        RegularizationWarning)
                 model.fit(source)  # validated once, above; carries the weights
         except (ValueError, FloatingPointError) as exc:
             values[key], flags[key], converged[key] = np.nan, f"failed: {exc}", False
@@ -754,13 +749,13 @@ def select_n_components(
     best = min(candidates, key=lambda key: values[key]) if candidates else None
     if best is not None:
         _warn_unconverged(best, values, flags, converged, models, total_weight)
+        models[best]._check_stored_parameters()
     if best is None:
-        warnings.warn(
+        warn_at_caller(
             "Every fit in the grid was flagged as singular or failed, so there is no best "
             "model; see result.flags. Try fewer components, a larger reg_covar, or "
             "check whether the data are discrete.",
             UserWarning,
-            stacklevel=2,
         )
     table = CriterionTable(criterion, types, ks, values, flags, best, converged)
     return SelectionResult(criterion, table, flags, converged, models, best)

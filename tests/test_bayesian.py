@@ -633,3 +633,34 @@ def test_to_and_from_sklearn(covariance_type, prior_type):
 def test_from_sklearn_needs_a_fitted_estimator():
     with pytest.raises(ValueError, match="not fitted"):
         BayesianGaussianMixture.from_sklearn(SklearnBGM())
+
+
+def test_float32_priors_keep_the_bounds_and_the_definiteness_float64_gives_them():
+    """Priors that float64 holds within their bounds are held by float32 fits too: degrees
+    of freedom just above D - 1 stay above it, a prior below float32's range is a clear
+    error, and the default covariance prior of collinear features (singular) is stored
+    positive definite, so that a float32 fit (it raised an ill-defined covariance where
+    float64 fitted) and a refit from the stored prior both work."""
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(size=(500, 3)), rng.normal(size=(500, 3)) + 6])
+    model = fastem.BayesianGaussianMixture(4, degrees_of_freedom_prior=2 + 1e-7, random_state=0,
+                                           max_iter=50).fit(X.astype(np.float32))
+    assert model.degrees_of_freedom_prior_ > 2 and np.isfinite(model.lower_bound_)
+    with pytest.raises(ValueError, match="below float32's smallest normal number"):
+        fastem.BayesianGaussianMixture(4, mean_precision_prior=1e-46).fit(X.astype(np.float32))
+
+    collinear = rng.normal(size=(3000, 5)) * 300
+    collinear[:, 1] = 3 * collinear[:, 0]
+    for covariance_type in ("full", "tied"):
+        for n_components in (2, 3, 5, 12):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = fastem.BayesianGaussianMixture(
+                    n_components, covariance_type=covariance_type, random_state=0, max_iter=30
+                ).fit(collinear.astype(np.float32))
+                prior = np.asarray(model.covariance_prior_, dtype=np.float64)
+                assert np.linalg.eigvalsh(prior)[0] > 0
+                fastem.BayesianGaussianMixture(
+                    n_components, covariance_type=covariance_type, random_state=0, max_iter=30,
+                    covariance_prior=model.covariance_prior_,
+                ).fit(collinear.astype(np.float32))

@@ -82,9 +82,9 @@ def test_clusters_2d(data, models, covariance_type):
 
 
 def test_clusters_2d_of_a_covariance_rounded_below_zero_draws_a_flat_ellipse(data):
-    """A float32 covariance of collinear features can be stored with an eigenvalue a
-    little below 0: its ellipse is flat, not NaN (NumPy's warning is an error here)."""
-    model = fastem.GaussianMixture(2, random_state=0, tol=1e-2).fit(data.astype(np.float32))
+    """A covariance of collinear features rounded to an eigenvalue a little below 0 (an
+    assigned one here): its ellipse is flat, not NaN (NumPy's warning is an error here)."""
+    model = fastem.GaussianMixture(2, random_state=0, tol=1e-2).fit(data)
     covariances = model.covariances_.copy()
     covariances[0] = np.array([[1.0, 3.0], [3.0, 9.0 - 1e-6]], dtype=np.float32)
     assert np.linalg.eigvalsh(covariances[0].astype(np.float64))[0] < 0

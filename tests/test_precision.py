@@ -420,6 +420,77 @@ def test_partial_fit_warns_of_float32_matrices_that_round_to_indefinite():
     assert seen
 
 
+def test_float32_selection_and_collapse_rules_read_the_precision_factors():
+    """Nearly collinear features with a real thin direction: the float32 covariances_
+    round to eigenvalues below 0, which the collapse rules read as singular components
+    (and selection then skipped K=2 and 3). They read the float64 covariances of the
+    precision factors, and agree with float64; the selection warns once."""
+    from fastem import RegularizationWarning, select_n_components
+    from fastem.selection import collapsed_components
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 4)) * 4
+    X = rng.normal(size=(4000, 4)) + centres[rng.integers(3, size=4000)]
+    X[:, 3] = X[:, 0] - 2 * X[:, 1] + 1e-5 * rng.normal(size=4000)
+    X *= 1e3
+    results = {}
+    for dtype in (np.float64, np.float32):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model = GaussianMixture(3, random_state=0).fit(X.astype(dtype))
+            assert collapsed_components(model, X.astype(dtype)) == {}
+            result = select_n_components(X.astype(dtype), [2, 3, 4], covariance_types=("full",),
+                                         random_state=0)
+        stored = [w for w in caught if issubclass(w.category, RegularizationWarning)]
+        results[dtype] = (result.best_params_, result.flags, len(stored), model)
+    assert _indefinite_as_stored(results[np.float32][3])  # the case this test is about
+    assert results[np.float32][0] == results[np.float64][0] == ("full", 3)
+    assert not any(results[np.float32][1].values())
+    assert results[np.float64][2] == 0 and results[np.float32][2] <= 2  # the fit's, the grid's
+
+
+def test_float64_sample_draws_from_assigned_covariances():
+    """Assigned covariances_ of a float64 model are what sample() draws from."""
+    X = _gaussian_data(np.random.default_rng(0))
+    model = GaussianMixture(2, random_state=0).fit(X)
+    model.covariances_ = model.covariances_ * 100
+    samples, labels = model.sample(20_000)
+    variance = samples[labels == 0].var(axis=0)
+    assert_allclose(variance, np.diagonal(model.covariances_[0]), rtol=0.05)
+
+
+def _stressed_missing_data():
+    """float32 rows with NaN, the last feature an exact combination of the others, in
+    units of 4e4, with weights: an extrapolated point's precision restricted to some
+    rows' missing features has a zero pivot in float64, and its table's factorisation
+    divided by zero."""
+    rng = np.random.default_rng(896525959)
+    centres = rng.normal(size=(3, 5)) * 4
+    X = rng.normal(size=(800, 5)) + centres[rng.integers(3, size=800)]
+    combination = rng.normal(size=(4, 1))
+    X[:, 4:] = X[:, :4] @ combination + 0.0 * rng.normal(size=(800, 1))
+    X *= 39043.5590686218
+    X = X.astype(np.float32)
+    weights_rng = np.random.default_rng(896525960)
+    X[weights_rng.random(X.shape) < 0.15] = np.nan
+    X[np.isnan(X).all(axis=1), 0] = 1.0
+    weights = weights_rng.exponential(size=len(X)) * float(10 ** weights_rng.uniform(-3, 3))
+    return X, weights
+
+
+def test_a_kernel_division_by_zero_rejects_the_point_or_is_a_clear_error():
+    """A kernel that divides by zero (a singular factorisation) is a FloatingPointError,
+    which rejects an extrapolated point: the fit goes on, as the float64 fit does (it
+    had stopped with a ZeroDivisionError from the compiled table)."""
+    X, weights = _stressed_missing_data()
+    model = GaussianMixture(10, random_state=896525959, max_iter=60, missing="em")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X, sample_weight=weights)
+    assert np.isfinite(model.lower_bound_)
+    assert model.lower_bound_ >= model.lower_bounds_[0]
+
+
 def test_float32_matrices_positive_definite_as_stored_are_not_warned():
     from fastem import RegularizationWarning
 
@@ -537,3 +608,15 @@ def test_float32_rows_with_nan_far_from_the_origin_agree_with_float64(covariance
     # the float32 model's predictions against the same model on float64 numbers
     assert_allclose(m32.score_samples(X32), m32.score_samples(X64), rtol=1e-6, atol=1e-6)
     assert_allclose(m32.predict_proba(X32), m32.predict_proba(X64), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["fit", "fit_predict"])
+def test_warnings_point_at_the_callers_line_through_every_public_method(method):
+    """Warnings name the user's line, however many of fastem's own frames (fit_predict
+    calling fit, the state lock) lie between: they had named fastem's files."""
+    X = _collinear_data("error").astype(np.float32)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        getattr(GaussianMixture(2, covariance_type="tied", random_state=0, max_iter=2), method)(X)
+    assert any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    assert all(w.filename == __file__ for w in caught), [(w.filename, w.lineno) for w in caught]

@@ -99,22 +99,50 @@ def _hidden(self):
     raise AttributeError("not defined for this estimator")
 
 
-def _without_negative_eigenvalues(matrix):
-    """A symmetric ``matrix`` with its negative eigenvalues set to 0; itself when it has none.
+def _priors_for_float32(priors, n_features):
+    """The priors (``{name: value}``, float64) adjusted so that rounding them to float32
+    keeps the properties the variational M-step needs; the others unchanged.
 
-    The nearest positive semi-definite matrix in the Frobenius norm (Higham,
-    "Computing a nearest symmetric positive semidefinite matrix", Linear Algebra
-    Appl. 103, 1988). A covariance prior stored in float32 is the rounding of a
-    positive semi-definite one (the data's covariance, by default): on collinear
-    features, its rounding leaves eigenvalues down to ``-eps / 2`` times its
-    norm, which would outweigh the ``N_k reg_covar`` that keeps each posterior
-    covariance positive definite.
+    - A prior bounded below (a positive concentration, mean precision or
+      diagonal covariance; degrees of freedom above ``n_features - 1``) that
+      would round onto its bound becomes the next float32 above it (e.g.
+      ``degrees_of_freedom_prior = D - 1 + 1e-7``). A positive prior below
+      float32's smallest normal number raises ValueError.
+    - A covariance prior ``S`` (a matrix) whose smallest eigenvalue is below
+      ``r = 2 eps sqrt(D) ||S||_F`` (float32's ``eps``; collinear features,
+      where the default prior, the data's covariance, is singular) gets ``r``
+      added to its diagonal. Rounding moves eigenvalues by at most
+      ``eps / 2 ||S||_F`` (Weyl), so the stored prior, and the covariance
+      ``S / nu_0`` of a component left without data, stay positive definite
+      in float32, as their precisions do; without it, a rounded prior with an
+      eigenvalue below 0 made such components' covariances indefinite and
+      the fit fail where float64 fitted.
     """
-    eigenvalues, vectors = np.linalg.eigh(matrix)
-    if eigenvalues[0] >= 0:
-        return matrix
-    clipped = (vectors * np.maximum(eigenvalues, 0.0)) @ vectors.T
-    return (clipped + clipped.T) / 2
+    eps = float(np.finfo(np.float32).eps)
+    adjusted = dict(priors)
+    floors = {
+        "weight_concentration_prior_": 0.0,
+        "mean_precision_prior_": 0.0,
+        "degrees_of_freedom_prior_": n_features - 1.0,
+        "covariance_prior_": 0.0,
+    }
+    for name, floor in floors.items():
+        value = np.asarray(priors[name], dtype=np.float64)
+        if name == "covariance_prior_" and value.ndim == 2:
+            ridge = 2.0 * eps * np.sqrt(n_features) * np.linalg.norm(value)
+            if np.linalg.eigvalsh(value)[0] < ridge:
+                adjusted[name] = value + ridge * np.eye(n_features)
+            continue
+        if floor == 0.0 and ((value > 0) & (value < np.finfo(np.float32).tiny)).any():
+            raise ValueError(
+                f"{name[:-1]}={value.min():.3g} is below float32's smallest normal number "
+                f"({np.finfo(np.float32).tiny:.3g}), so a float32 fit cannot hold it. Fit "
+                "the data as float64 (X.astype(np.float64)), or pass a larger prior."
+            )
+        rounded = value.astype(np.float32)
+        above = np.nextafter(np.float32(floor), np.float32(np.inf))
+        adjusted[name] = np.where((rounded <= floor) & (value > floor), above, rounded)
+    return adjusted
 
 
 @fill_doc
@@ -469,6 +497,8 @@ class BayesianGaussianMixture(_GaussianComponents):
             priors["covariance_prior_"] = covariance.mean()
         else:
             priors["covariance_prior_"] = covariance
+        if dtype == np.float32:
+            priors = _priors_for_float32(priors, n_features)
         priors = {name: np.asarray(value, dtype=dtype) for name, value in priors.items()}
         # Not a parameter: the starting partition's masses, taken on a subsample,
         # are scaled to the data's total weight.
@@ -477,6 +507,13 @@ class BayesianGaussianMixture(_GaussianComponents):
 
     def _init_family_from_user(self):
         """No initial parameters are given to a variational mixture; the priors are its input."""
+
+    def _reg_covar_share(self):
+        """``N_k / nu_k``: each posterior covariance is ``(W_0^{-1} + N_k S_k + ...) / nu_k``
+        with ``reg_covar`` in ``S_k`` (Bishop 2006, eq. 10.62, normalised by ``nu_k``)."""
+        nu = np.broadcast_to(np.asarray(self.degrees_of_freedom_, dtype=np.float64), (self.n_components,))
+        nu0 = float(self.degrees_of_freedom_prior_)
+        return np.maximum(nu - nu0, 0.0) / nu
 
     def _params_from_moments(self, nk, means, covariances):
         """The variational M-step from the starting partition's moments (scikit-learn's ``_initialize``)."""
@@ -652,8 +689,6 @@ class BayesianGaussianMixture(_GaussianComponents):
         m0 = np.asarray(self.mean_prior_, dtype=np.float64)
         nu0 = float(self.degrees_of_freedom_prior_)
         prior = np.asarray(self.covariance_prior_, dtype=np.float64)
-        if prior.ndim == 2:
-            prior = _without_negative_eigenvalues(prior)
         beta = beta0 + nk
         means = (beta0 * m0 + nk[:, None] * xk) / beta[:, None]
         diff = xk - m0

@@ -2,14 +2,13 @@
 
 import functools
 import numbers
-import warnings
 
 import numpy as np
 
 from .._threading import launch, read_only, read_only_fields
 from .._validation import as_float_array, check_scalar, check_weights_init
 from ..base import BaseMixture, fill_doc, impute_with
-from ..exceptions import RegularizationWarning
+from ..exceptions import RegularizationWarning, warn_at_caller
 from ..stats import SufficientStatistics
 from ..kernels.gaussian import DiagParams, FullParams, TiedParams, work_rows
 from ..kernels.gaussian_missing import (
@@ -276,6 +275,14 @@ def extrapolated_covariances(precisions_cholesky, covariance_type, dtype):
     if not np.isfinite(covariances).all():
         raise ValueError("extrapolated covariances are not finite")
     return covariances.astype(dtype)
+
+
+def _rounded_up(value):
+    """``value`` printed with two significant digits, rounded up: a bound stays a bound."""
+    if not np.isfinite(value) or value <= 0:
+        return f"{value:g}"
+    exponent = int(np.floor(np.log10(value))) - 1
+    return f"{np.ceil(value / 10.0**exponent) * 10.0**exponent:.2g}"
 
 
 def in_m_step_image(covariances, covariance_type, reg_covar, dtype):
@@ -746,70 +753,107 @@ class _GaussianComponents(BaseMixture):
                 f"{j if names is None else repr(names[j])} (variance {variance[j]:.3g})"
                 for j in swamped[:5]
             ) + (f" and {len(swamped) - 5} more" if len(swamped) > 5 else "")
-            warnings.warn(
+            warn_at_caller(
                 f"reg_covar={reg:g} is at least a quarter of the variance of feature(s) "
                 f"{shown}: it swamps their within-component spread, and components that "
                 "differ along them may have merged. Standardise the features (e.g. "
                 "sklearn.preprocessing.StandardScaler), or lower reg_covar to at most "
                 f"{0.01 * float(variance[swamped].min()):.3g}.",
                 RegularizationWarning,
-                stacklevel=4,
             )
 
-    def _factor_covariances(self):
-        """(n_components, n_features, n_features) float64 covariances of the precision
-        Cholesky factors (the model as the kernels evaluate it), for 'full' and 'tied'."""
-        K, D = self.means_.shape
-        factors = np.asarray(self.precisions_cholesky_, dtype=np.float64)
-        return np.broadcast_to(covariances_from_cholesky(factors, self.covariance_type), (K, D, D))
+    def _float64_covariances(self, k=None):
+        """Covariance matrices in float64, for code that factors them: (n_components,
+        n_features, n_features), or component ``k``'s (n_features, n_features).
 
-    def _check_stored_parameters(self, stacklevel):
+        ``covariances_`` itself for a float64 model, and for 'diag' and
+        'spherical'; for a float32 'full' or 'tied' model, the covariances of its
+        precision Cholesky factors (which the densities use): a float32
+        ``covariances_`` is within float32 rounding of them, but its smallest
+        eigenvalues need not be (:meth:`_check_stored_parameters`).
+        """
+        K, D = self.means_.shape
+        if self._dtype == np.float32 and self.covariance_type in ("full", "tied"):
+            factors = np.asarray(self.precisions_cholesky_, dtype=np.float64)
+            if self.covariance_type == "full" and k is not None:
+                factors = factors[k : k + 1]
+            covariances = covariances_from_cholesky(factors, self.covariance_type)
+            if self.covariance_type == "full" and k is not None:
+                return covariances[0]
+        else:
+            covariances = np.asarray(self.covariances_, dtype=np.float64)
+            if self.covariance_type == "diag":
+                covariances = np.einsum("kd,de->kde", covariances, np.eye(D))
+            elif self.covariance_type == "spherical":
+                covariances = covariances[:, None, None] * np.eye(D)
+        if self.covariance_type == "tied":
+            return covariances if k is not None else np.broadcast_to(covariances, (K, D, D))
+        return covariances if k is None else covariances[k]
+
+    def _reg_covar_share(self):
+        """(n_components,) float64: the share of ``reg_covar`` that reaches each
+        component's covariance (1: it is added to each). A component's covariance
+        is at least ``share * reg_covar`` along every axis, and its
+        within-component part at most ``norm / share``."""
+        return np.ones(self.n_components)
+
+    def _check_stored_parameters(self):
         """Warn (RegularizationWarning) when float32 ``covariances_`` or ``precisions_``
         are not positive definite as stored.
 
-        The M-step computes each covariance in float64, at least ``reg_covar``
-        along every axis, and rounds it to the model's dtype once. Rounding a
-        matrix's entries moves its eigenvalues by up to ``eps / 2`` times its
-        Frobenius norm (Weyl's inequality; Golub & Van Loan, *Matrix
-        Computations*, 4th ed., Thm. 8.1.5): in float32, a variance below about
-        ``6e-8`` times the largest (nearly collinear features, with ``reg_covar``
-        below the float32 resolution of the diagonal) can round to 0 or below,
-        and so can the precisions' smallest eigenvalue, ``1 / largest variance``,
-        beside their largest, ``1 / reg_covar``. The precision Cholesky factors
-        the kernels use stay valid factors (positive diagonals), and the model's
-        densities do not depend on this; code that factors ``covariances_`` or
-        ``precisions_`` does. Raising ``reg_covar`` to ``2 eps sqrt(D)`` times
-        the largest covariance's norm keeps both positive definite.
+        The M-step computes each covariance in float64, at least ``c = share *
+        reg_covar`` along every axis (:meth:`_reg_covar_share`), and rounds it
+        to the model's dtype once. Rounding a matrix's entries moves its
+        eigenvalues by up to ``u = eps / 2`` times its Frobenius norm ``n``
+        (Weyl's inequality; Golub & Van Loan, *Matrix Computations*, 4th ed.,
+        Thm. 8.1.5). So the stored covariance is positive definite when
+        ``c > u n``, and its precision (eigenvalues from ``1 / n`` to ``1 / c``,
+        norm at most ``sqrt(D) / c``) when ``c > u sqrt(D) n``: with
+        ``c >= 2 eps sqrt(D) n`` both hold with a factor 4 to spare, and
+        nothing is factored. Otherwise the stored matrices are tested, and a
+        warning names those that are not positive definite and the
+        ``reg_covar`` that meets the bound. In float32, a variance below about
+        ``1e-7`` times the largest (nearly collinear features) is enough. The
+        precision Cholesky factors the kernels use stay valid factors
+        (positive diagonals), and the model's densities do not depend on
+        this; code that factors ``covariances_`` or ``precisions_`` does.
         """
         if self._dtype != np.float32 or self.covariance_type not in ("full", "tied"):
             return
+        covariances = np.asarray(self.covariances_, dtype=np.float64)
+        covariances = covariances.reshape(-1, *covariances.shape[-2:])
+        n_features = covariances.shape[-1]
+        share = self._reg_covar_share()[: len(covariances)]
+        bound = 2.0 * _FLOAT32_EPS * np.sqrt(n_features) * np.linalg.norm(covariances, axis=(1, 2))
+        if (share * self.reg_covar >= bound).all():
+            return
         failing = {}
+        bad_components = np.zeros(len(covariances), dtype=bool)
         for name in ("covariances_", "precisions_"):
             stored = np.asarray(getattr(self, name), dtype=np.float64)
             stored = stored.reshape(-1, *stored.shape[-2:])
-            bad = np.flatnonzero(np.linalg.eigvalsh(stored)[:, 0] <= 0)
-            if len(bad):
-                failing[name] = bad
+            bad = np.linalg.eigvalsh(stored)[:, 0] <= 0
+            if bad.any():
+                failing[name] = np.flatnonzero(bad)
+                bad_components |= bad
         if not failing:
             return
-        covariances = self._factor_covariances()
-        n_features = covariances.shape[-1]
-        norm = float(np.linalg.norm(covariances, axis=(1, 2)).max())
-        needed = 2.0 * _FLOAT32_EPS * np.sqrt(n_features) * norm
+        with np.errstate(divide="ignore"):
+            needed = float(np.max(bound[bad_components] / share[bad_components]))
         which = "; ".join(
             name if self.covariance_type == "tied" else f"{name} of component(s) {list(map(int, bad))}"
             for name, bad in failing.items()
         )
-        warnings.warn(
+        warn_at_caller(
             f"In float32, these fitted matrices are not positive definite as stored: {which}. "
             f"Some variance (reg_covar={self.reg_covar:g} along a collapsed axis, or nearly "
             "collinear features) is below float32's rounding of covariances whose norm "
-            f"reaches {norm:.3g}. The fitted densities (precisions_cholesky_) are "
-            "unaffected, but code that factors covariances_ or precisions_ (Cholesky, "
-            "scipy.stats.multivariate_normal) will fail on them. Fit the data as float64 "
-            f"(X.astype(np.float64)), or raise reg_covar to at least {needed:.2g}.",
+            f"reaches {float(np.linalg.norm(covariances, axis=(1, 2)).max()):.3g}. The "
+            "fitted densities (precisions_cholesky_) are unaffected, but code that factors "
+            "covariances_ or precisions_ (Cholesky, scipy.stats.multivariate_normal) will "
+            "fail on them. Fit the data as float64 (X.astype(np.float64); on the command "
+            f"line, --dtype float64), or raise reg_covar to at least {_rounded_up(needed)}.",
             RegularizationWarning,
-            stacklevel=stacklevel + 1,
         )
 
     def _m_step_family(self, stats):
@@ -859,10 +903,7 @@ class _GaussianComponents(BaseMixture):
     def _sample_component(self, rng, k, n):
         mean = np.asarray(self.means_[k], dtype=np.float64)
         if self.covariance_type in ("full", "tied"):
-            # the covariance of the precision factor the densities use: positive
-            # definite where a float32 ``covariances_`` may have rounded to a matrix
-            # that is not (:meth:`_check_stored_parameters`)
-            return rng.multivariate_normal(mean, self._factor_covariances()[k], n)
+            return rng.multivariate_normal(mean, self._float64_covariances(k), n)
         cov = np.asarray(self.covariances_, dtype=np.float64)
         scale = np.sqrt(cov[k])
         return mean + rng.standard_normal(size=(n, mean.shape[0])) * scale
