@@ -741,8 +741,12 @@ def cmd_fit(args):
         kwargs["tol"] = args.tol
     if args.family == "gaussian":
         kwargs["covariance_type"] = args.covariance or "full"
-    elif args.covariance is not None:
-        raise UsageError(f"--covariance applies to --family gaussian only, not {args.family}")
+        if args.reg_covar is not None:
+            kwargs["reg_covar"] = args.reg_covar
+    else:
+        for option, value in (("--covariance", args.covariance), ("--reg-covar", args.reg_covar)):
+            if value is not None:
+                raise UsageError(f"{option} applies to --family gaussian only, not {args.family}")
     if args.bayesian is not None:
         if args.family != "gaussian":
             raise UsageError(f"--bayesian applies to --family gaussian only, not {args.family}")
@@ -1559,6 +1563,10 @@ def build_parser():
     p.add_argument("--tol", type=_non_negative_float,
                    help="stop when the log-likelihood per sample is estimated to be within this "
                    f"of its limit (default {defaults['tol']:g}, as in Python)")
+    p.add_argument("--reg-covar", type=_non_negative_float,
+                   help="added to the diagonal of every covariance, in the data's units "
+                   f"squared (default {defaults['reg_covar']:g}, as in Python); "
+                   "--family gaussian only")
     fit_options(p)
     missing_option(p, "(every --family, without --bayesian)")
     p.add_argument("-o", "--output", required=True, metavar="MODEL",

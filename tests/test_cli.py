@@ -116,6 +116,19 @@ def test_fit_options(files, capsys, tmp_path, covariance):
     assert model.n_init == 2 and model.random_state == 5 and model.n_components == 3
 
 
+@pytest.mark.parametrize("bayesian", [[], ["--bayesian"]])
+def test_fit_reg_covar(files, capsys, tmp_path, bayesian):
+    """--reg-covar reaches the model: the fix the float32 warnings name."""
+    status, _, _ = run(capsys, "fit", files["npy"], "-k", 2, "--reg-covar", 0.25, *bayesian, *FIT,
+                       "-o", tmp_path / "m.npz")
+    assert status == 0
+    model = fastem.load(tmp_path / "m.npz")
+    assert model.reg_covar == 0.25
+    if not bayesian:  # every variance at least reg_covar
+        smallest = np.linalg.eigvalsh(np.asarray(model.covariances_, dtype=np.float64))[:, 0]
+        assert (smallest >= 0.25 * (1 - 1e-9)).all()
+
+
 def test_fit_other_family(files, capsys, tmp_path):
     status, out, err = run(capsys, "fit", files["npy"], "-k", 2, "--family", "exponential",
                            "-o", tmp_path / "m.npz")
@@ -350,6 +363,10 @@ BAD = [
      "expected a number, got 'small'"),
     ("covariance for poisson", ["fit", "{npy}", "-k", "2", "--family", "poisson", "--covariance",
                                 "diag", "-o", "{t}/m.npz"], "poisson"),
+    ("reg-covar for poisson", ["fit", "{npy}", "-k", "2", "--family", "poisson", "--reg-covar",
+                               "0.1", "-o", "{t}/m.npz"], "--reg-covar applies to --family gaussian"),
+    ("negative reg-covar", ["fit", "{npy}", "-k", "2", "--reg-covar", "-1", "-o", "{t}/m.npz"],
+     "must be a number >= 0"),
     ("output directory missing", ["fit", "{npy}", "-k", "2", "-o", "{t}/no/such/m.npz"],
      "does not exist"),
     ("model output not npz", ["fit", "{npy}", "-k", "2", "-o", "{t}/m.pkl"], "extension '.pkl'"),
