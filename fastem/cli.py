@@ -1564,9 +1564,9 @@ def build_parser():
                    help="stop when the log-likelihood per sample is estimated to be within this "
                    f"of its limit (default {defaults['tol']:g}, as in Python)")
     p.add_argument("--reg-covar", type=_non_negative_float,
-                   help="added to the diagonal of every covariance, in the data's units "
-                   f"squared (default {defaults['reg_covar']:g}, as in Python); "
-                   "--family gaussian only")
+                   help="added to the diagonal of every within-component covariance, in "
+                   f"the data's units squared (default {defaults['reg_covar']:g}, as in "
+                   "Python); --family gaussian only")
     fit_options(p)
     missing_option(p, "(every --family, without --bayesian)")
     p.add_argument("-o", "--output", required=True, metavar="MODEL",

@@ -24,17 +24,13 @@ work with fastem's estimators. A warning must be issued as an instance,
 :func:`warnings.warn` would match filters against fastem's class only.
 """
 
-import os
 import sys
 import warnings
 
 __all__ = ["ConvergenceWarning", "EmptyComponentWarning", "NotFittedError"]
 
-_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
-
-
 def warn_at_caller(message, category=None):
-    """:func:`warnings.warn`, pointed at the first frame outside fastem: the user's line.
+    """:func:`warnings.warn`, pointed at the first frame outside fastem's modules: the user's line.
 
     A fixed ``stacklevel`` points into fastem whenever the same warning is
     reached through another public method or wrapper (``fit_predict`` calls
@@ -42,7 +38,7 @@ def warn_at_caller(message, category=None):
     once per fastem line rather than once per user line.
     """
     frame, level = sys._getframe(1), 2
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] == "fastem":
         frame, level = frame.f_back, level + 1
     warnings.warn(message, category, stacklevel=level)
 

@@ -1207,6 +1207,16 @@ def _to_sklearn(model, sklearn_class, hyper_names, fitted_names):
         if isinstance(value, np.ndarray):
             value = value.astype(np.float64)
         setattr(estimator, name, value)
+    if model._dtype == np.float32 and model.covariance_type in ("full", "tied"):
+        # float32 covariances and precisions can be stored indefinite (nearly collinear
+        # features): scikit-learn's float64 ones are those of the precision factors
+        from .families.gaussian import precisions_from_cholesky
+
+        covariances = model._float64_covariances()
+        estimator.covariances_ = covariances if model.covariance_type == "full" else covariances[0]
+        estimator.precisions_ = precisions_from_cholesky(
+            estimator.precisions_cholesky_, model.covariance_type
+        )
     estimator.lower_bounds_ = list(model.lower_bounds_)
     if hasattr(model, "feature_names_in_"):
         estimator.feature_names_in_ = model.feature_names_in_.copy()

@@ -637,7 +637,7 @@ def test_from_sklearn_needs_a_fitted_estimator():
 
 def test_float32_priors_keep_the_bounds_and_the_definiteness_float64_gives_them():
     """Priors that float64 holds within their bounds are held by float32 fits too: degrees
-    of freedom just above D - 1 stay above it, a prior below float32's range is a clear
+    of freedom just above D - 1 stay above it, a prior that rounds to 0 is a clear
     error, and the default covariance prior of collinear features (singular) is stored
     positive definite, so that a float32 fit (it raised an ill-defined covariance where
     float64 fitted) and a refit from the stored prior both work."""
@@ -646,7 +646,7 @@ def test_float32_priors_keep_the_bounds_and_the_definiteness_float64_gives_them(
     model = fastem.BayesianGaussianMixture(4, degrees_of_freedom_prior=2 + 1e-7, random_state=0,
                                            max_iter=50).fit(X.astype(np.float32))
     assert model.degrees_of_freedom_prior_ > 2 and np.isfinite(model.lower_bound_)
-    with pytest.raises(ValueError, match="below float32's smallest normal number"):
+    with pytest.raises(ValueError, match="rounds to 0 in float32"):
         fastem.BayesianGaussianMixture(4, mean_precision_prior=1e-46).fit(X.astype(np.float32))
 
     collinear = rng.normal(size=(3000, 5)) * 300
@@ -664,3 +664,24 @@ def test_float32_priors_keep_the_bounds_and_the_definiteness_float64_gives_them(
                     n_components, covariance_type=covariance_type, random_state=0, max_iter=30,
                     covariance_prior=model.covariance_prior_,
                 ).fit(collinear.astype(np.float32))
+
+
+def test_float32_prior_of_features_in_different_units_is_the_data_covariance():
+    """The float32 ridge is relative to each feature's variance, and only for a prior that
+    rounding could make indefinite: features in units 1e5 apart keep the data's
+    covariance as their prior, and float32 finds float64's three clusters (an absolute
+    ridge, sized by the largest variance, had swamped the small feature and merged them)."""
+    rng = np.random.default_rng(0)
+    z = rng.integers(3, size=3000)
+    X = np.column_stack([rng.normal(size=3000) * 1000.0,
+                         np.array([0.0, 0.05, 0.10])[z] + 0.01 * rng.normal(size=3000)])
+    fits = {}
+    for dtype in (np.float64, np.float32):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fits[dtype] = BayesianGaussianMixture(5, random_state=0, max_iter=500).fit(X.astype(dtype))
+    assert_allclose(fits[np.float32].covariance_prior_, fits[np.float64].covariance_prior_,
+                    rtol=1e-6)
+    assert_allclose(np.sort(fits[np.float32].weights_), np.sort(fits[np.float64].weights_),
+                    atol=0.01)
+    assert (fits[np.float32].weights_ > 0.3).sum() == 3

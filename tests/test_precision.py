@@ -41,8 +41,16 @@ def _large_exponential_data(rng):
 
 
 def _not_positive_definite(matrices):
+    """Which of the stored matrices have no Cholesky factor in float64."""
     matrices = np.asarray(matrices, dtype=np.float64)
-    return np.linalg.eigvalsh(matrices.reshape(-1, *matrices.shape[-2:]))[:, 0] <= 0
+    bad = []
+    for matrix in matrices.reshape(-1, *matrices.shape[-2:]):
+        try:
+            np.linalg.cholesky(matrix)
+            bad.append(False)
+        except np.linalg.LinAlgError:
+            bad.append(True)
+    return np.array(bad)
 
 
 def _indefinite_as_stored(model):
@@ -397,8 +405,15 @@ def test_float32_matrices_that_round_to_indefinite_are_warned_and_the_model_uses
         warnings.simplefilter("error")  # NumPy warns on a covariance that is not PSD
         samples, _ = model.sample(500)
     assert np.isfinite(samples).all()
+    # scikit-learn's float64 copy holds the factors' matrices, and samples from them
+    copy = model.to_sklearn()
+    assert not _not_positive_definite(copy.covariances_).any()
+    assert not _not_positive_definite(copy.precisions_).any()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        copy.sample(100)
 
-    needed = float(found[0].rsplit("at least ", 1)[1].rstrip("."))
+    needed = float(found[0].split("reg_covar to at least ", 1)[1].split()[0])
     model, found, indefinite = fit(n_components, reg_covar=needed)
     assert found == [] and not indefinite
 

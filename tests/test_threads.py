@@ -411,9 +411,6 @@ def test_a_fit_publishes_its_parameters_and_its_record_together(monkeypatch, tmp
     that thread must see every attribute of the old fit, parameters and
     record (``n_iter_``, ``lower_bound_``, ``lower_bounds_``) alike.
     """
-    import types
-    import warnings
-
     import fastem.base
 
     if reader == "plot_clusters_2d":
@@ -429,9 +426,10 @@ def test_a_fit_publishes_its_parameters_and_its_record_together(monkeypatch, tmp
         reader_thread.start()
         reader_thread.join()
 
-    monkeypatch.setattr(fastem.base, "warnings", types.SimpleNamespace(warn=warn))
+    original = fastem.base.warn_at_caller
+    monkeypatch.setattr(fastem.base, "warn_at_caller", warn)
     model.fit(X_new)
-    monkeypatch.setattr(fastem.base, "warnings", warnings)
+    monkeypatch.setattr(fastem.base, "warn_at_caller", original)
     assert seen, "the refit did not warn"
     np.testing.assert_array_equal(seen[0], old)
     assert not np.array_equal(read(model, X_test), old)

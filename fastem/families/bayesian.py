@@ -106,19 +106,17 @@ def _priors_for_float32(priors, n_features):
     - A prior bounded below (a positive concentration, mean precision or
       diagonal covariance; degrees of freedom above ``n_features - 1``) that
       would round onto its bound becomes the next float32 above it (e.g.
-      ``degrees_of_freedom_prior = D - 1 + 1e-7``). A positive prior below
-      float32's smallest normal number raises ValueError.
-    - A covariance prior ``S`` (a matrix) whose smallest eigenvalue is below
-      ``r = 2 eps sqrt(D) ||S||_F`` (float32's ``eps``; collinear features,
-      where the default prior, the data's covariance, is singular) gets ``r``
-      added to its diagonal. Rounding moves eigenvalues by at most
-      ``eps / 2 ||S||_F`` (Weyl), so the stored prior, and the covariance
-      ``S / nu_0`` of a component left without data, stay positive definite
-      in float32, as their precisions do; without it, a rounded prior with an
-      eigenvalue below 0 made such components' covariances indefinite and
-      the fit fail where float64 fitted.
+      ``degrees_of_freedom_prior = D - 1 + 1e-7``). A positive prior that
+      rounds to 0 raises ValueError.
+    - A covariance prior that rounding could make indefinite (collinear
+      features, where the default prior, the data's covariance, is
+      singular) gets a ridge (:func:`_ridged_for_float32`), so the stored
+      prior, and the covariance ``S / nu_0`` of a component left without
+      data, stay positive definite in float32, as their precisions do;
+      without it, a rounded prior with an eigenvalue below 0 made such
+      components' covariances indefinite and the fit fail where float64
+      fitted.
     """
-    eps = float(np.finfo(np.float32).eps)
     adjusted = dict(priors)
     floors = {
         "weight_concentration_prior_": 0.0,
@@ -129,20 +127,44 @@ def _priors_for_float32(priors, n_features):
     for name, floor in floors.items():
         value = np.asarray(priors[name], dtype=np.float64)
         if name == "covariance_prior_" and value.ndim == 2:
-            ridge = 2.0 * eps * np.sqrt(n_features) * np.linalg.norm(value)
-            if np.linalg.eigvalsh(value)[0] < ridge:
-                adjusted[name] = value + ridge * np.eye(n_features)
+            adjusted[name] = _ridged_for_float32(value)
             continue
-        if floor == 0.0 and ((value > 0) & (value < np.finfo(np.float32).tiny)).any():
-            raise ValueError(
-                f"{name[:-1]}={value.min():.3g} is below float32's smallest normal number "
-                f"({np.finfo(np.float32).tiny:.3g}), so a float32 fit cannot hold it. Fit "
-                "the data as float64 (X.astype(np.float64)), or pass a larger prior."
-            )
         rounded = value.astype(np.float32)
+        lost = (rounded <= floor) & (value > floor)
+        if floor == 0.0 and lost.any():
+            raise ValueError(
+                f"{name[:-1]}={value[lost].min():.3g} rounds to 0 in float32, so a float32 "
+                "fit cannot hold it. Fit the data as float64 (X.astype(np.float64)), or "
+                "pass a larger prior."
+            )
         above = np.nextafter(np.float32(floor), np.float32(np.inf))
-        adjusted[name] = np.where((rounded <= floor) & (value > floor), above, rounded)
+        adjusted[name] = np.where(lost, above, rounded)
     return adjusted
+
+
+def _ridged_for_float32(prior):
+    """A covariance prior plus the ridge that keeps it positive definite in float32.
+
+    In the prior's correlation scale ``R = diag(s)^-1 S diag(s)^-1`` (``s`` the
+    standard deviations of the features that vary), rounding each entry
+    relatively moves ``R``'s eigenvalues by at most ``eps / 2 ||R||_F``, and
+    definiteness is the same in both scales. So when ``R``'s smallest
+    eigenvalue is below ``r = 2 eps sqrt(D) ||R||_F``, each variance gets
+    ``r`` times itself: a relative change of about ``1e-6 D``, whatever the
+    features' units. Features of zero variance keep their zero rows, which
+    round exactly.
+    """
+    eps = float(np.finfo(np.float32).eps)
+    variances = np.diagonal(prior).copy()
+    live = variances > 0
+    scale = np.sqrt(np.where(live, variances, 1.0))
+    correlations = (prior / np.outer(scale, scale))[np.ix_(live, live)]
+    if not correlations.size:
+        return prior
+    ridge = 2.0 * eps * np.sqrt(len(prior)) * np.linalg.norm(correlations)
+    if np.linalg.eigvalsh(correlations)[0] >= ridge:
+        return prior
+    return prior + np.diag(ridge * variances)
 
 
 @fill_doc

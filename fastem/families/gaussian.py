@@ -277,6 +277,24 @@ def extrapolated_covariances(precisions_cholesky, covariance_type, dtype):
     return covariances.astype(dtype)
 
 
+def _without_cholesky(matrices):
+    """(n,) bool: which of the (n, D, D) float64 ``matrices`` have no Cholesky factor.
+
+    One LAPACK call for all of them; one per matrix only when some fails.
+    """
+    try:
+        np.linalg.cholesky(matrices)
+    except np.linalg.LinAlgError:
+        bad = np.zeros(len(matrices), dtype=bool)
+        for k, matrix in enumerate(matrices):
+            try:
+                np.linalg.cholesky(matrix)
+            except np.linalg.LinAlgError:
+                bad[k] = True
+        return bad
+    return np.zeros(len(matrices), dtype=bool)
+
+
 def _rounded_up(value):
     """``value`` printed with two significant digits, rounded up: a bound stays a bound."""
     if not np.isfinite(value) or value <= 0:
@@ -810,9 +828,10 @@ class _GaussianComponents(BaseMixture):
         ``c > u n``, and its precision (eigenvalues from ``1 / n`` to ``1 / c``,
         norm at most ``sqrt(D) / c``) when ``c > u sqrt(D) n``: with
         ``c >= 2 eps sqrt(D) n`` both hold with a factor 4 to spare, and
-        nothing is factored. Otherwise the stored matrices are tested, and a
-        warning names those that are not positive definite and the
-        ``reg_covar`` that meets the bound. In float32, a variance below about
+        nothing is factored. Otherwise the stored matrices are tested (a
+        Cholesky factorisation, as code that uses them would take), and a
+        warning names those that have none and the ``reg_covar`` that meets
+        the bound. In float32, a variance below about
         ``1e-7`` times the largest (nearly collinear features) is enough. The
         precision Cholesky factors the kernels use stay valid factors
         (positive diagonals), and the model's densities do not depend on
@@ -831,8 +850,7 @@ class _GaussianComponents(BaseMixture):
         bad_components = np.zeros(len(covariances), dtype=bool)
         for name in ("covariances_", "precisions_"):
             stored = np.asarray(getattr(self, name), dtype=np.float64)
-            stored = stored.reshape(-1, *stored.shape[-2:])
-            bad = np.linalg.eigvalsh(stored)[:, 0] <= 0
+            bad = _without_cholesky(stored.reshape(-1, *stored.shape[-2:]))
             if bad.any():
                 failing[name] = np.flatnonzero(bad)
                 bad_components |= bad
@@ -852,7 +870,10 @@ class _GaussianComponents(BaseMixture):
             "fitted densities (precisions_cholesky_) are unaffected, but code that factors "
             "covariances_ or precisions_ (Cholesky, scipy.stats.multivariate_normal) will "
             "fail on them. Fit the data as float64 (X.astype(np.float64); on the command "
-            f"line, --dtype float64), or raise reg_covar to at least {_rounded_up(needed)}.",
+            f"line, --dtype float64). Raising reg_covar to at least {_rounded_up(needed)} "
+            "also avoids it, but swamps the spread of any feature whose variance is not "
+            "well above that: standardise the features first (e.g. "
+            "sklearn.preprocessing.StandardScaler).",
             RegularizationWarning,
         )
 
