@@ -731,22 +731,26 @@ def _emit(args, result, text):
         text()
 
 
-def cmd_fit(args):
-    _check_output(args.output, (".npz",), {"data file": args.data})
-    cls = _family_class(args.family)
-    kwargs = dict(n_components=args.n_components, n_init=args.n_init, random_state=args.seed)
-    if args.max_iter is not None:
-        kwargs["max_iter"] = args.max_iter
-    if args.tol is not None:
-        kwargs["tol"] = args.tol
-    if args.family == "gaussian":
-        kwargs["covariance_type"] = args.covariance or "full"
-        if args.reg_covar is not None:
-            kwargs["reg_covar"] = args.reg_covar
-    else:
+def _em_kwargs(args):
+    """The estimator parameters of the EM options (--max-iter, --tol, --reg-covar) given.
+
+    Refuses a Gaussian-only option (--covariance, --reg-covar) with another family.
+    """
+    if args.family != "gaussian":
         for option, value in (("--covariance", args.covariance), ("--reg-covar", args.reg_covar)):
             if value is not None:
                 raise UsageError(f"{option} applies to --family gaussian only, not {args.family}")
+    given = {"max_iter": args.max_iter, "tol": args.tol, "reg_covar": args.reg_covar}
+    return {name: value for name, value in given.items() if value is not None}
+
+
+def cmd_fit(args):
+    _check_output(args.output, (".npz",), {"data file": args.data})
+    cls = _family_class(args.family)
+    kwargs = dict(n_components=args.n_components, n_init=args.n_init, random_state=args.seed,
+                  **_em_kwargs(args))
+    if args.family == "gaussian":
+        kwargs["covariance_type"] = args.covariance or "full"
     if args.bayesian is not None:
         if args.family != "gaussian":
             raise UsageError(f"--bayesian applies to --family gaussian only, not {args.family}")
@@ -1233,12 +1237,13 @@ def cmd_sample(args):
                                       f"{_count(X.shape[1], 'feature')} to {args.output}"))
 
 
-def _select_family(args, X, n_components, progress):
+def _select_family(args, X, n_components, progress, em_kwargs):
     """BIC/AIC over K for a family without covariance types: {K: (value, model or None, flag)}."""
     cls = _family_class(args.family)
     results = {}
     for cell, k in enumerate(n_components, start=1):
-        model = cls(k, n_init=args.n_init, random_state=args.seed, missing=args.missing)
+        model = cls(k, n_init=args.n_init, random_state=args.seed, missing=args.missing,
+                    **em_kwargs)
         if progress is not None:
             model.set_params(callback=CellProgress(progress, cell, len(n_components), args.family,
                                                   None))
@@ -1259,8 +1264,7 @@ def cmd_select(args):
 
     if args.output is not None:
         _check_output(args.output, (".npz",), {"data file": args.data})
-    if args.family != "gaussian" and args.covariance is not None:
-        raise UsageError(f"--covariance applies to --family gaussian only, not {args.family}")
+    em_kwargs = _em_kwargs(args)
     X, names, positions, _ = read_table(
         args.data, args.columns, args.dtype, args.quiet, args.header,
         missing=args.missing == "em",
@@ -1282,13 +1286,14 @@ def cmd_select(args):
                 random_state=args.seed,
                 progress=progress,
                 missing=args.missing,
+                **em_kwargs,
             )
             cells = {key: (value, result.flags.get(key) or "")
                      for key, value in result.table.as_dict().items()}
             best_model = result.best_model_
             best = result.best_params_
         else:
-            found = _select_family(args, X, n_components, progress)
+            found = _select_family(args, X, n_components, progress, em_kwargs)
             cells = {(args.family, k): (value, flag) for k, (value, _, flag) in found.items()}
             finite = [k for k, (value, _, _) in found.items() if np.isfinite(value)]
             best_k = min(finite, key=lambda k: found[k][0]) if finite else None
@@ -1521,6 +1526,19 @@ def build_parser():
                        help="compute in this precision (default: float32 data stay float32, "
                        "the rest float64)")
 
+    def em_options(p):
+        defaults = GaussianMixture().get_params()
+        p.add_argument("--max-iter", type=_non_negative_int,
+                       help=f"EM passes at most per initialization (default "
+                       f"{defaults['max_iter']}, as in Python)")
+        p.add_argument("--tol", type=_non_negative_float,
+                       help="stop when the log-likelihood per sample is estimated to be within "
+                       f"this of its limit (default {defaults['tol']:g}, as in Python)")
+        p.add_argument("--reg-covar", type=_non_negative_float,
+                       help="added to the diagonal of every within-component covariance, in "
+                       f"the data's units squared (default {defaults['reg_covar']:g}, as in "
+                       "Python); --family gaussian only")
+
     def missing_option(p, note):
         p.add_argument("--missing", choices=("error", "em"), default="error",
                        help="what an empty field, NA or NaN in DATA is: 'error' (default), or "
@@ -1556,17 +1574,7 @@ def build_parser():
                    "with -k as an upper bound: the prior on the weights switches unneeded "
                    "components off. PRIOR: dirichlet_process (default) or "
                    "dirichlet_distribution")
-    defaults = GaussianMixture().get_params()
-    p.add_argument("--max-iter", type=_non_negative_int,
-                   help=f"EM passes at most per initialization (default {defaults['max_iter']}, "
-                   "as in Python)")
-    p.add_argument("--tol", type=_non_negative_float,
-                   help="stop when the log-likelihood per sample is estimated to be within this "
-                   f"of its limit (default {defaults['tol']:g}, as in Python)")
-    p.add_argument("--reg-covar", type=_non_negative_float,
-                   help="added to the diagonal of every within-component covariance, in "
-                   f"the data's units squared (default {defaults['reg_covar']:g}, as in "
-                   "Python); --family gaussian only")
+    em_options(p)
     fit_options(p)
     missing_option(p, "(every --family, without --bayesian)")
     p.add_argument("-o", "--output", required=True, metavar="MODEL",
@@ -1620,6 +1628,7 @@ def build_parser():
                    "a comma-separated list of full, tied, diag, spherical")
     p.add_argument("--criterion", choices=("bic", "aic"), default="bic",
                    help="information criterion; lower is better (default bic)")
+    em_options(p)
     fit_options(p)
     missing_option(p, "(every --family); the criteria then use the observed-data likelihood")
     p.add_argument("-o", "--output", metavar="MODEL", help="save the best model here (.npz)")

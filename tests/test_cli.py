@@ -236,6 +236,28 @@ def test_select(files, capsys, tmp_path):
     assert min(r["bic"] for r in result["table"] if r["flag"] is None) == chosen[0]["bic"]
 
 
+@pytest.mark.parametrize("family", ["gaussian", "poisson"])
+def test_select_takes_the_em_options_of_fit(files, capsys, tmp_path, family):
+    """--max-iter, --tol and (Gaussian) --reg-covar reach every fit of the grid, as in fit."""
+    counts = np.round(np.abs(files["X"])).astype(np.int64)
+    np.save(tmp_path / "counts.npy", counts)
+    data = files["npy"] if family == "gaussian" else tmp_path / "counts.npy"
+    options = ["--max-iter", 7, "--tol", 0.5]
+    if family == "gaussian":
+        options += ["--reg-covar", 0.25, "--covariance", "full,diag"]
+    status, _, err = run(capsys, "select", data, "--k", "1-2", "--family", family, *options,
+                         "-o", tmp_path / "best.npz")
+    assert status == 0, err
+    best = fastem.load(tmp_path / "best.npz")
+    assert best.max_iter == 7 and best.tol == 0.5 and best.n_iter_ <= 7
+    if family == "gaussian":
+        assert best.reg_covar == 0.25
+        covariances = np.asarray(best.covariances_, dtype=np.float64)
+        if best.covariance_type == "full":
+            covariances = np.linalg.eigvalsh(covariances)
+        assert (covariances >= 0.25 * (1 - 1e-9)).all()
+
+
 def test_demo(capsys):
     status, out, _ = run(capsys, "demo", "--n-samples", 20000, "--json")
     assert status == 0
@@ -367,6 +389,9 @@ BAD = [
                                "0.1", "-o", "{t}/m.npz"], "--reg-covar applies to --family gaussian"),
     ("negative reg-covar", ["fit", "{npy}", "-k", "2", "--reg-covar", "-1", "-o", "{t}/m.npz"],
      "must be a number >= 0"),
+    ("select reg-covar for poisson", ["select", "{npy}", "--k", "1-2", "--family", "poisson",
+                                      "--reg-covar", "0.1"], "--reg-covar applies to --family gaussian"),
+    ("select negative tol", ["select", "{npy}", "--tol", "-1"], "must be a number >= 0"),
     ("output directory missing", ["fit", "{npy}", "-k", "2", "-o", "{t}/no/such/m.npz"],
      "does not exist"),
     ("model output not npz", ["fit", "{npy}", "-k", "2", "-o", "{t}/m.pkl"], "extension '.pkl'"),
