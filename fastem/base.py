@@ -887,6 +887,8 @@ class BaseMixture:
                 # Parameters from elsewhere (an assignment, a user's m_step) are not
                 # the stream's: partial_fit starts online EM again from them.
                 state = state.replace_record("_running_stats", None)
+            if state.get("_stored_parameters_warned"):  # nothing said of these parameters yet
+                state = state.replace_record("_stored_parameters_warned", False)
             _state.assign(self, state)
         elif name in FITTED_ATTRIBUTES:
             _state.assign(self, _state.current(self).replace_record(name, value))
@@ -1646,7 +1648,7 @@ class BaseMixture:
             )
         if stats is not None:
             self._check_regularization(stats)
-        self._check_stored_parameters()
+        self._stored_parameters_warned = self._check_stored_parameters()
 
     def _check_regularization(self, stats):
         """Family hook: warn if the regularisation swamps the data's spread. Default: nothing.
@@ -1655,12 +1657,18 @@ class BaseMixture:
         model's last pass.
         """
 
-    def _check_stored_parameters(self):
-        """Family hook: warn if a fitted attribute, as stored in the model's dtype, lost a
-        property that the float64 M-step gave it. Default: nothing.
+    def _check_stored_parameters(self, warn=True):
+        """Family hook: whether a fitted attribute, as stored in the model's dtype, lost a
+        property that the float64 M-step gave it; warns of it when ``warn``. Default: False.
 
-        Called at the end of ``fit`` and of each ``partial_fit`` step.
+        Called at the end of ``fit`` and of each ``partial_fit`` step, and by
+        ``select_n_components`` for its chosen model. A ``partial_fit`` stream
+        whose stored matrices stay indefinite step after step is warned once
+        (at its first such step, or by the fit before it), and again after a
+        step without it or an assignment of parameters: the warning's numbers
+        change with every step, so Python's filter would repeat it.
         """
+        return False
 
     def _m_step_allowance(self, before, after):
         """Family hook: how far an M-step may lower the mean log-likelihood.
@@ -1875,8 +1883,10 @@ class BaseMixture:
             self.n_steps_ += 1
             eta = (self.n_steps_ + self.step_offset) ** -self.step_exponent
             running = self._recentre(running, batch.reference).scaled(1.0 - eta) + batch.scaled(eta)
+        # read before the M-step, whose assignments reset it (see __setattr__)
+        warned = getattr(self, "_stored_parameters_warned", False)
         self.m_step(running)
-        self._check_stored_parameters()
+        self._stored_parameters_warned = self._check_stored_parameters(warn=not warned)
         self._running_stats = running
         # The record describes this step alone, so that no attribute of an
         # earlier fit stays beside the new parameters.

@@ -418,21 +418,35 @@ def test_float32_matrices_that_round_to_indefinite_are_warned_and_the_model_uses
     assert found == [] and not indefinite
 
 
-def test_partial_fit_warns_of_float32_matrices_that_round_to_indefinite():
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_partial_fit_warns_of_float32_matrices_that_round_to_indefinite(covariance_type):
+    """Once when a step's stored matrices become indefinite, not again while they stay so
+    (the message's numbers change each step, so Python's filter would repeat it), and
+    again after a step without it or parameters assigned in between."""
     from fastem import RegularizationWarning
 
-    model = GaussianMixture(2, covariance_type="tied", random_state=0)
-    seen = False
-    for batch in np.array_split(_collinear_data("error").astype(np.float32), 6):
+    model = GaussianMixture(2, covariance_type=covariance_type, random_state=0)
+    before, episodes, steps = False, 0, 0
+    for batch in np.array_split(_collinear_data("error").astype(np.float32), 12):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             model.partial_fit(batch)
         found = [w for w in caught if issubclass(w.category, RegularizationWarning)]
         indefinite = _indefinite_as_stored(model)
-        assert len(found) == int(indefinite)
+        assert len(found) == int(indefinite and not before)
         assert all(w.filename == __file__ for w in found)
-        seen |= indefinite
-    assert seen
+        episodes += len(found)
+        steps += indefinite
+        before = indefinite
+    assert episodes >= 1 and steps > episodes  # it lasted, and was said once per episode
+    assert before
+    model.means_ = model.means_.copy()  # parameters from elsewhere: said again
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.partial_fit(batch)
+    found = [w for w in caught if issubclass(w.category, RegularizationWarning)]
+    assert len(found) == int(_indefinite_as_stored(model))
+    assert found or covariance_type == "tied"  # 'full' stays indefinite here
 
 
 def test_float32_selection_and_collapse_rules_read_the_precision_factors():

@@ -815,9 +815,9 @@ class _GaussianComponents(BaseMixture):
         within-component part at most ``norm / share``."""
         return np.ones(self.n_components)
 
-    def _check_stored_parameters(self):
-        """Warn (RegularizationWarning) when float32 ``covariances_`` or ``precisions_``
-        are not positive definite as stored.
+    def _check_stored_parameters(self, warn=True):
+        """Whether float32 ``covariances_`` or ``precisions_`` are not positive definite as
+        stored; warns of it (RegularizationWarning) when ``warn``.
 
         The M-step computes each covariance in float64, at least ``c = share *
         reg_covar`` along every axis (:meth:`_reg_covar_share`), and rounds it
@@ -838,14 +838,14 @@ class _GaussianComponents(BaseMixture):
         this; code that factors ``covariances_`` or ``precisions_`` does.
         """
         if self._dtype != np.float32 or self.covariance_type not in ("full", "tied"):
-            return
+            return False
         covariances = np.asarray(self.covariances_, dtype=np.float64)
         covariances = covariances.reshape(-1, *covariances.shape[-2:])
         n_features = covariances.shape[-1]
         share = self._reg_covar_share()[: len(covariances)]
         bound = 2.0 * _FLOAT32_EPS * np.sqrt(n_features) * np.linalg.norm(covariances, axis=(1, 2))
         if (share * self.reg_covar >= bound).all():
-            return
+            return False
         failing = {}
         bad_components = np.zeros(len(covariances), dtype=bool)
         for name in ("covariances_", "precisions_"):
@@ -854,8 +854,8 @@ class _GaussianComponents(BaseMixture):
             if bad.any():
                 failing[name] = np.flatnonzero(bad)
                 bad_components |= bad
-        if not failing:
-            return
+        if not failing or not warn:
+            return bool(failing)
         with np.errstate(divide="ignore"):
             needed = float(np.max(bound[bad_components] / share[bad_components]))
         which = "; ".join(
@@ -876,6 +876,7 @@ class _GaussianComponents(BaseMixture):
             "sklearn.preprocessing.StandardScaler).",
             RegularizationWarning,
         )
+        return True
 
     def _m_step_family(self, stats):
         _, means, cov = self._weighted_moments(stats)
