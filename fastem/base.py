@@ -125,7 +125,7 @@ from . import _state
 from ._state import FITTED_ATTRIBUTES, ParameterState, check_kernel_params, check_parameter_arrays
 from ._threading import launch, read_only, read_only_fields
 from ._validation import check_feature_names, check_random_state, check_scalar, without_pandas_index
-from .data import Chunks, as_source, is_dask_dataframe
+from .data import ArraySource, Chunks, as_source, is_dask_dataframe
 from .exceptions import ConvergenceWarning, EmptyComponentWarning, NotFittedError, warn_at_caller
 from .kernels import (
     fused_e_step,
@@ -1583,7 +1583,7 @@ class BaseMixture:
                 elif init == 0:  # the same subsample as the other first start
                     random_state.set_state(first_draws)
                 try:
-                    started = worker._initialize(source, random_state, restart=init, filled=filled)
+                    sample = worker._initialize(source, random_state, restart=init, filled=filled)
                 except (ValueError, FloatingPointError) as exc:
                     # Only the start's own failure: EM's errors and the callback's propagate.
                     if not (two_starts and init == 0):
@@ -1593,13 +1593,17 @@ class BaseMixture:
                     if not filled:
                         first_error = exc
                     continue
-                if not started:
+                if sample is None:
                     if first_error is not None:  # no other first start
                         raise first_error
                     continue
             if self.verbose:
                 print(f"Initialization {init}" + (" (mean-filled rows)" if filled else ""))
-            result = self._run_em_to_the_end(worker, source)
+            candidates = 0 if warm or init > 0 else self._start_candidates(sample)
+            if candidates:
+                result = self._best_first_start(worker, source, sample, random_state, candidates)
+            else:
+                result = self._run_em_to_the_end(worker, source)
             if result.converged and not result.stopped:
                 result = self._escape_local_optimum(worker, source, result)
             if self.verbose:
@@ -1649,6 +1653,88 @@ class BaseMixture:
         if stats is not None:
             self._check_regularization(stats)
         self._stored_parameters_warned = self._check_stored_parameters()
+
+    # init_params='hierarchical' starts a fit from the best of at least this many
+    # starts: its first start is chosen among candidates (see _best_first_start).
+    _START_CANDIDATES = 5
+
+    def _start_candidates(self, sample):
+        """How many k-means++ starts compete with the first start: none unless it is
+        'hierarchical' from the data (no initial parameters given, no missing values)
+        and EM runs (``max_iter > 0``), else enough for ``_START_CANDIDATES`` starts with
+        the fit's own restarts."""
+        names = self._init_parameter_names
+        if (
+            self.init_params != "hierarchical"
+            or self.max_iter == 0  # the fit is its start
+            or not sample
+            or names is None
+            or any(getattr(self, name) is not None for name in names)
+            or self._fits_missing()
+        ):
+            return 0
+        return max(0, self._START_CANDIDATES - self.n_init)
+
+    def _best_first_start(self, worker, source, sample, random_state, n_candidates):
+        """The first run of a fit: EM from the best of its start and ``n_candidates``
+        k-means++ starts on the start's subsample.
+
+        The hierarchical partition (mclust's start) is a deterministic
+        function of the data: on real data it often leads to a lower peak
+        than a k-means start does (breast cancer, 5 features, 'tied', K=4:
+        -5310.1 against -5187.9; wine, 6 features, 'diag', K=3, where it
+        turned the choice of BIC to K=4). Every candidate partition of the
+        same subsample starts EM on that subsample, run to convergence, and
+        the highest run's parameters start EM on the data: an exploration of
+        the likelihood's peaks on at most ``HIERARCHICAL_SAMPLE_SIZE`` points,
+        whatever the data's size (the "emEM" strategy of Biernacki, Celeux and
+        Govaert 2003, *Choosing starting values for the EM algorithm for
+        getting the highest likelihood in multivariate Gaussian mixture
+        models*, Comput. Stat. Data Anal. 41, with runs to convergence).
+        A later candidate wins only by ending higher by more than ``tol`` (the
+        stopping rule's precision) or the dtype's rounding, so the earlier of
+        two runs to one peak is kept. A candidate whose partition or run
+        fails is passed over; when all fail, the first one's error is raised.
+
+        The candidates' runs call neither ``callback`` nor ``verbose``'s
+        printer. When the subsample is all of the data, the best candidate's
+        run is the fit's run; with a callback or ``verbose`` it is run again
+        from its start, bitwise the same, for them to see.
+        """
+        points, weights = sample
+        whole = points.shape[0] == source.n_samples
+        target = source if whole else ArraySource(points, weights)
+        runner = copy.copy(self)
+        runner.callback, runner.verbose = None, 0
+        best = best_start = first_error = None
+        for candidate in range(1 + n_candidates):
+            trial = copy.copy(worker)
+            try:
+                if candidate:
+                    trial._start_from_moments(
+                        initial_moments(points, weights, self.n_components, "k-means++",
+                                        random_state),
+                        source.dtype,
+                    )
+                start = trial._get_parameters()
+                result = runner._run_em_to_the_end(trial, target)
+            except (ValueError, FloatingPointError) as exc:
+                first_error = first_error or exc
+                continue
+            # Runs stop within tol of their peak (or within the rounding of the
+            # dtype): a later candidate must end higher than that, so that runs to
+            # one peak do not trade places on their last bits.
+            if best is None or result.lower_bound > best.lower_bound + max(
+                self.tol, 64 * np.finfo(source.dtype).eps * (1.0 + abs(np.nan_to_num(best.lower_bound)))
+            ):
+                best, best_start = result, start
+        if best is None:
+            raise first_error
+        if whole and self.callback is None and not self.verbose:
+            worker._set_parameters(best.parameters)
+            return best
+        worker._set_parameters(best_start if whole else best.parameters)
+        return self._run_em_to_the_end(worker, source)
 
     def _check_regularization(self, stats):
         """Family hook: warn if the regularisation swamps the data's spread. Default: nothing.
@@ -1938,8 +2024,10 @@ class BaseMixture:
         first use 'k-means++' so that restarts explore other peaks
         (:func:`fastem._init.start_method`). ``filled``: on data with NaN,
         the start from the mean-filled rows rather than the complete ones
-        (:func:`points_for_start`). Returns False, and sets nothing, when that
-        start is the same as the other; else True.
+        (:func:`points_for_start`). Returns None, and sets nothing, when that
+        start is the same as the other; else the ``(points, weights)`` of the
+        subsample the start was computed on, ``()`` when nothing was
+        computed from the data.
         """
         names = self._init_parameter_names
         given = self._user_gives_every_parameter() or (
@@ -1947,10 +2035,10 @@ class BaseMixture:
         )
         if given:
             if filled:
-                return False
+                return None
             self.weights_ = np.full(self.n_components, 1.0 / self.n_components, dtype=source.dtype)
             self._init_family_from_user()
-            return True
+            return ()
         method = start_method(self.init_params, source.n_features, restart)
         centers = None
         if names is not None and len(names) > 1 and getattr(self, names[1]) is not None:
@@ -1959,18 +2047,25 @@ class BaseMixture:
         if self._fits_missing():
             start = points_for_start(points, weights, source, self.n_components, filled)
             if start is None:
-                return False
+                return None
             points, weights = start
         elif filled:
-            return False
-        nk, means, covariances = initial_moments(
-            points, weights, self.n_components, method, random_state, centers
+            return None
+        self._start_from_moments(
+            initial_moments(points, weights, self.n_components, method, random_state, centers),
+            source.dtype,
         )
-        self.weights_ = _mixing_weights(nk).astype(source.dtype)
+        return points, weights
+
+    def _start_from_moments(self, moments, dtype):
+        """Set the starting parameters from a partition's ``(nk, means, covariances)``,
+        keeping those the user gave."""
+        nk, means, covariances = moments
+        names = self._init_parameter_names
+        self.weights_ = _mixing_weights(nk).astype(dtype)
         if not (names is not None and all(getattr(self, name) is not None for name in names[1:])):
             self._params_from_moments(nk, means, covariances)
         self._init_family_from_user()
-        return True
 
     @property
     def _dtype(self):

@@ -365,7 +365,12 @@ def test_restarts_after_a_hierarchical_start_explore():
 
     with mock.patch.object(_init, "initial_labels", side_effect=spy):
         fastem.GaussianMixture(3, init_params="hierarchical", n_init=3, random_state=0).fit(X)
-    assert calls == ["hierarchical", "k-means++", "k-means++"]
+    # the first start's two candidates (five starts in all, see below), then the restarts
+    assert calls == ["hierarchical"] + ["k-means++"] * 4
+    calls.clear()
+    with mock.patch.object(_init, "initial_labels", side_effect=spy):
+        fastem.GaussianMixture(3, init_params="hierarchical", n_init=6, random_state=0).fit(X)
+    assert calls == ["hierarchical"] + ["k-means++"] * 5
     # beyond 30 features the bounded subsample is too small for the tree
     assert _init.start_method("hierarchical", 30, 0) == "hierarchical"
     assert _init.start_method("hierarchical", 31, 0) == "k-means++"
@@ -384,6 +389,41 @@ def test_select_n_components_on_old_faithful_picks_tied_three():
     result = fastem.select_n_components(X, random_state=0)
     assert result.best_params_ == ("tied", 3)  # mclust: EEE, 3 components
     assert result.converged[("tied", 3)]
+
+
+def test_the_default_start_reaches_peaks_that_the_tree_alone_misses():
+    """On real data the hierarchical partition alone leads EM to lower peaks than a k-means
+    start does; the first start is the best of it and k-means++ candidates."""
+    from sklearn.datasets import load_breast_cancer, load_wine
+
+    X = load_breast_cancer().data[:, :5]
+    ll = {}
+    for candidates in (1, fastem.GaussianMixture._START_CANDIDATES):
+        with mock.patch.object(fastem.GaussianMixture, "_START_CANDIDATES", candidates):
+            model = fastem.GaussianMixture(4, covariance_type="tied", random_state=0).fit(X)
+        ll[candidates] = model.score(X) * len(X)
+    assert ll[1] < -5300  # the tree alone: -5310.07, below its own K=3 fit (-5238.7)
+    assert ll[fastem.GaussianMixture._START_CANDIDATES] >= -5187.94  # scikit-learn's k-means start
+    W = load_wine().data[:, :6]  # the tree alone leads BIC to diag K=4 (3592.24)
+    result = fastem.select_n_components(W, range(1, 5), random_state=0)
+    assert result.best_params_ == ("diag", 3)
+    assert result.table.as_dict()[("diag", 3)] < 3588.39
+
+
+@pytest.mark.parametrize("n_samples", [500, 6000])  # the subsample is all of the data, or a part
+def test_the_start_candidates_are_unseen_and_the_fit_is_what_its_observers_see(n_samples):
+    """The candidates' runs call no callback; a callback sees the fit's run (one call per
+    entry of ``lower_bounds_``), and does not change the fit."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(n_samples, 2)) + 3.0 * rng.integers(0, 3, size=(n_samples, 1))
+    plain = fastem.GaussianMixture(3, random_state=0).fit(X)
+    seen = []
+    watched = fastem.GaussianMixture(
+        3, random_state=0, callback=lambda model, n_iter, lower_bound: seen.append(lower_bound)
+    ).fit(X)
+    assert seen == list(watched.lower_bounds_)
+    assert_array_equal(watched.means_, plain.means_)
+    assert watched.n_iter_ == plain.n_iter_ and watched.lower_bound_ == plain.lower_bound_
 
 
 def test_the_tree_cache_gives_what_a_fresh_computation_gives():

@@ -960,7 +960,12 @@ class GaussianMixture(_GaussianComponents):
         hierarchical clustering as in R's mclust (Fraley 1998; Scrucca &
         Raftery 2015), on at most 2,000 points; with ``n_init > 1`` the
         starts after the first use 'k-means++', and so does every start for
-        more than 30 features. The others run on at most
+        more than 30 features. Its first start is the best of the tree's
+        partition and ``max(0, 5 - n_init)`` k-means++ partitions of the same
+        subsample, each run by EM on that subsample (so a fit considers at
+        least five starts; see ``BaseMixture._best_first_start``): on small
+        data, where the subsample is all of it, a default fit costs up to
+        five fits. The others run on at most
         100,000 points: 'k-means++' seeding, 'kmeans' (k-means++ then Lloyd
         iterations), 'random' responsibilities, 'random_from_data' centres.
     weights_init : array-like of shape (n_components,), default=None
