@@ -1301,18 +1301,30 @@ def _bad_value(layout, value, line, row_number, j):
         return (
             f"{layout.path!r} has a missing value ({shown}) on {where}; {layout.nan_fix}"
         )
-    if re.fullmatch(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d*)?", value) and "." in value:
+    if re.fullmatch(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d*)?", value) and (
+        "." in value or value.count(",") > 1  # a decimal comma is one comma, without a point
+    ):
         return (
             f"{layout.path!r} has {value!r} on {where}, a number with a thousands "
             "separator; save the file without separators in numbers (e.g. with pandas: "
             f"pd.read_csv(path, sep={layout.delimiter!r}, thousands=',').to_csv(new_path, "
             "index=False))"
         )
-    if re.fullmatch(r"[-+]?\d*,\d+(?:[eE][-+]?\d+)?", value):
-        kind = ("a number with a decimal comma (or a thousands separator)"
-                if re.fullmatch(r"[-+]?\d{1,3}(?:,\d{3})+", value) else "a number with a decimal comma")
+    if re.fullmatch(r"[-+]?\d{1,3},\d{3}", value):
+        # 1,000 is a thousand or one: each fix would silently misread the other
+        thousand, one = value.replace(",", ""), value.replace(",", ".")
         return (
-            f"{layout.path!r} has {value!r} on {where}, {kind}; "
+            f"{layout.path!r} has {value!r} on {where}: a number with a thousands separator "
+            f"({thousand}) or with a decimal comma ({one}), which fastem cannot tell apart; "
+            "fastem reads neither. Check which the file means, then save it without "
+            "separators in numbers (with pandas: pd.read_csv(path, "
+            f"sep={layout.delimiter!r}, thousands=',').to_csv(new_path, index=False) for "
+            f"{thousand}) or with decimal points (pd.read_csv(path, sep={layout.delimiter!r}, "
+            f"decimal=',').to_csv(new_path, index=False) for {one})"
+        )
+    if re.fullmatch(r"[-+]?\d*,\d+(?:[eE][-+]?\d+)?", value):
+        return (
+            f"{layout.path!r} has {value!r} on {where}, a number with a decimal comma; "
             "fastem reads decimal points: save the file with '.' as the decimal separator "
             f"(e.g. with pandas: pd.read_csv(path, sep={layout.delimiter!r}, decimal=',')"
             ".to_csv(new_path, index=False))"

@@ -455,11 +455,30 @@ def test_a_line_of_spaces_is_blank_as_in_pandas(tmp_path, reader):
 
 @pytest.mark.parametrize("value, match", [
     ("1,000.5", "a thousands separator.*thousands=','"),
-    ("1,000", "a decimal comma \\(or a thousands separator\\)"),
+    ("1,000", "a thousands separator \\(1000\\) or with a decimal comma \\(1.000\\)"),
 ])
 def test_thousands_separators_are_named(tmp_path, reader, value, match):
     with pytest.raises(ValueError, match=match):
         reader(_write(tmp_path, f'a,b\n"{value}",2\n3,4\n'))
+
+
+@pytest.mark.parametrize("delimiter", [",", ";"])
+@pytest.mark.parametrize("value", ["1,000", "-12,345,678", "0,500"])
+def test_the_fix_an_ambiguous_separator_names_reads_what_it_says(tmp_path, reader, delimiter, value):
+    """'1,000' is a thousand or one: the message gives both fixes, each with the number it
+    reads, so that following one cannot silently turn a thousand into one."""
+    path = _write(tmp_path, f'a{delimiter}b\n"{value}"{delimiter}2\n3{delimiter}4\n')
+    with pytest.raises(ValueError) as error:
+        reader(path)
+    message = str(error.value)
+    fixes = re.findall(r"(pd\.read_csv\(path, [^)]*\))\.to_csv\(new_path, index=False\)"
+                       r"(?: for (\S+?)\)?(?: or|$)|\)$)", message)
+    fixes = [(call, claimed or value.replace(",", "")) for call, claimed in fixes]
+    # one comma: either; more: thousands (a decimal comma is one comma)
+    assert len(fixes) == (2 if value.count(",") == 1 else 1), message
+    for call, claimed in fixes:
+        read = eval(call, {"pd": pd, "path": path})
+        assert read.iloc[0, 0] == float(claimed), (call, claimed)
 
 
 def test_parquet_decimal_columns_are_numbers(tmp_path):
