@@ -1225,12 +1225,37 @@ def _fill_parquet(path, out_path, positions, filled, missing):
     pq.write_table(table, out_path)
 
 
+def _available_memory():
+    """Bytes of memory available to a new allocation (Linux's MemAvailable), or None."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def cmd_sample(args):
     _check_output(args.output, _OUTPUT_EXTENSIONS, {"model file": args.model})
     model, _ = _load_model(args.model)
     if args.seed is not None:
         model.set_params(random_state=args.seed)
-    X, _ = model.sample(args.n_samples)
+    # The samples are drawn whole: standard normals and their transform (float64),
+    # the labels and the samples in the model's dtype. An allocation beyond the
+    # memory available is not refused by Linux, whose OOM killer ends the process
+    # without a word: refuse it here.
+    n, d = args.n_samples, model.n_features_in_
+    need = n * (2 * d * 8 + 8 + d * np.dtype(model._dtype).itemsize)
+    available = _available_memory()
+    if available is not None and need > available:
+        raise CommandError(
+            f"-n {n:,} samples of {_count(d, 'feature')} need about {need / 2**30:,.1f} GiB of "
+            f"memory, more than the {available / 2**30:,.1f} GiB available: draw fewer (-n), "
+            "in several runs with different --seed values if you need more"
+        )
+    X, _ = model.sample(n)
     write_array(args.output, X, _feature_labels(model))
     result = {"output": args.output, "n_samples": int(X.shape[0]), "n_features": int(X.shape[1])}
     _emit(args, result, lambda: print(f"wrote {X.shape[0]:,} samples x "
@@ -1650,6 +1675,12 @@ def build_parser():
 _PROGRESS_COMMANDS = ("fit", "select", "demo")
 
 
+# How to use less memory, for the commands whose memory a count given to them sets.
+_MEMORY_ADVICE = {
+    "sample": "draw fewer samples (-n), in several runs with different --seed values",
+}
+
+
 def _refuse_ineffective_options(args):
     """Refuse an option that would have no effect on this command line: say why, and what to pass.
 
@@ -1735,11 +1766,10 @@ def main(argv=None):
     except MemoryError:
         if debug:
             raise
-        print(
-            "fastem: error: out of memory; use fewer components (-k, --k), fewer "
-            "columns, or a smaller data file",
-            file=sys.stderr,
-        )
+        command = next((a for a in argv if a in _MEMORY_ADVICE), None)
+        advice = _MEMORY_ADVICE.get(command, "use fewer components (-k, --k), fewer columns, "
+                                              "or a smaller data file")
+        print(f"fastem: error: out of memory; {advice}", file=sys.stderr)
         return 1
     except Exception as exc:  # fastem's ValueError/TypeError/OSError and anything else
         if debug:

@@ -258,6 +258,26 @@ def test_select_takes_the_em_options_of_fit(files, capsys, tmp_path, family):
         assert (covariances >= 0.25 * (1 - 1e-9)).all()
 
 
+def test_sample_beyond_the_memory_is_refused_before_drawing(files, capsys, tmp_path, monkeypatch):
+    """An -n whose draws exceed the memory is one line naming -n, not a process killed by
+    the kernel's OOM killer after filling the memory; so is a MemoryError while drawing."""
+    from fastem import cli
+
+    monkeypatch.setattr(cli, "_available_memory", lambda: 2**30)
+    status, out, err = run(capsys, "sample", files["model"], "-n", 10**9, "-o", tmp_path / "s.npy")
+    assert status == 1 and out == "" and err.count("\n") == 1
+    assert "-n 1,000,000,000 samples of 2 features need about 52.2 GiB" in err
+    assert "1.0 GiB available" in err and not os.path.exists(tmp_path / "s.npy")
+
+    def exhausted(self, n_samples=1):
+        raise MemoryError
+
+    monkeypatch.setattr(cli, "_available_memory", lambda: None)  # no figure: draws, and fails
+    monkeypatch.setattr(fastem.GaussianMixture, "sample", exhausted)
+    status, _, err = run(capsys, "sample", files["model"], "-n", 10, "-o", tmp_path / "s.npy")
+    assert status == 1 and "out of memory; draw fewer samples (-n)" in err
+
+
 def test_demo(capsys):
     status, out, _ = run(capsys, "demo", "--n-samples", 20000, "--json")
     assert status == 0
