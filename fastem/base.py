@@ -350,6 +350,13 @@ def _same_objects(these, those):
     )
 
 
+# Records of the fit that describe its parameters, and their value once the parameters
+# come from elsewhere (see BaseMixture.__setattr__).
+_RECORDS_OF_THE_PARAMETERS = {
+    "_running_stats": None, "_stored_parameters_warned": False, "_fitted_settings": None,
+}
+
+
 def n_partitions_for(n_samples, n_stats):
     """How many partitions a kernel call uses: a function of the sizes only."""
     n_blocks = -(-n_samples // BLOCK_SIZE)
@@ -883,12 +890,12 @@ class BaseMixture:
     def __setattr__(self, name, value):
         if name in self._parameter_names:
             state = _state.current(self).replace(name, value)
-            if state.get("_running_stats") is not None:
-                # Parameters from elsewhere (an assignment, a user's m_step) are not
-                # the stream's: partial_fit starts online EM again from them.
-                state = state.replace_record("_running_stats", None)
-            if state.get("_stored_parameters_warned"):  # nothing said of these parameters yet
-                state = state.replace_record("_stored_parameters_warned", False)
+            # Parameters from elsewhere (an assignment, a user's m_step) are not the
+            # stream's (partial_fit starts online EM again from them), nothing has been
+            # said of them yet, and the settings they were fitted with are unknown.
+            for record, unknown in _RECORDS_OF_THE_PARAMETERS.items():
+                if state.get(record, unknown) is not unknown:
+                    state = state.replace_record(record, unknown)
             _state.assign(self, state)
         elif name in FITTED_ATTRIBUTES:
             _state.assign(self, _state.current(self).replace_record(name, value))
@@ -1653,6 +1660,7 @@ class BaseMixture:
         if stats is not None:
             self._check_regularization(stats)
         self._stored_parameters_warned = self._check_stored_parameters()
+        self._fitted_settings = self._settings_of_the_fit()
 
     # init_params='hierarchical' starts a fit from the best of at least this many
     # starts: its first start is chosen among candidates (see _best_first_start).
@@ -1735,6 +1743,16 @@ class BaseMixture:
             return best
         worker._set_parameters(best_start if whole else best.parameters)
         return self._run_em_to_the_end(worker, source)
+
+    def _settings_of_the_fit(self):
+        """Family hook: the hyper-parameters that the fitted parameters embody and that can
+        change after the fit (e.g. ``reg_covar``), ``{name: value}``. Default: none.
+
+        Recorded with the parameters at the end of ``fit`` and of each
+        ``partial_fit`` step (``_fitted_settings``; None once parameters are
+        assigned), for the family's :meth:`_statistics_of_parameters`.
+        """
+        return {}
 
     def _check_regularization(self, stats):
         """Family hook: warn if the regularisation swamps the data's spread. Default: nothing.
@@ -1973,6 +1991,7 @@ class BaseMixture:
         warned = getattr(self, "_stored_parameters_warned", False)
         self.m_step(running)
         self._stored_parameters_warned = self._check_stored_parameters(warn=not warned)
+        self._fitted_settings = self._settings_of_the_fit()
         self._running_stats = running
         # The record describes this step alone, so that no attribute of an
         # earlier fit stays beside the new parameters.

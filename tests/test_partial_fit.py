@@ -246,3 +246,28 @@ def test_the_first_step_reads_the_covariances_the_kernels_use():
     stats = model._statistics_of_parameters()
     again = copy.deepcopy(fitted).m_step(stats)
     assert_allclose(again.covariances_, fitted.covariances_, rtol=1e-10)
+
+
+def _smallest_variances(model):
+    covariances = np.asarray(model.covariances_, dtype=np.float64)
+    if model.covariance_type in ("full", "tied"):
+        return np.linalg.eigvalsh(covariances.reshape(-1, 2, 2)).min()
+    return covariances.min()
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("how", ["set_params", "assigned"])
+def test_a_reg_covar_changed_after_the_fit_applies_to_the_next_step(covariance_type, how):
+    """The statistics of the fitted parameters take out the reg_covar they were fitted with,
+    not the current one: raised to 10 after a fit of unit spread, the next step's variances
+    are at least 10 (they were 5.6, the fitted spread less 10 counted as data). Parameters
+    assigned from elsewhere, of unknown regularisation, give no negative scatter."""
+    X = next(batches(1, 2000))
+    model = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
+    if how == "assigned":
+        model.means_ = model.means_.copy()
+    model.set_params(reg_covar=10.0)
+    model.partial_fit(X[:100])
+    assert _smallest_variances(model) >= 10.0 * (1 - 1e-9)
+    if how == "set_params":  # the fitted spread (about 0.64) is kept, not taken away
+        assert _smallest_variances(model) > 10.3

@@ -480,16 +480,24 @@ class _GaussianComponents(BaseMixture):
             stats.n_samples, stats.log_likelihood, nk, moments, {"shift": reference["shift"]}
         )
 
+    def _settings_of_the_fit(self):
+        return {"reg_covar": float(self.reg_covar)}
+
     def _statistics_of_parameters(self):
-        """``nk`` = the weights, ``sx`` = 0 around the means, ``sxx`` = nk (covariance - reg_covar).
+        """``nk`` = the weights, ``sx`` = 0 around the means, ``sxx`` = nk (covariance - r).
 
         The covariances are those of the precision factors, which the
         kernels use (an assigned ``covariances_`` that disagrees with them
-        does not count). The M-step (:meth:`_weighted_moments`) divides
-        ``sxx`` by ``nk`` and adds ``reg_covar``: it gives the covariances
-        back. 'tied' keeps its scatter whole in ``sxx`` with ``pairs`` 0;
-        'spherical' repeats its variance over the features, whose mean it
-        takes.
+        does not count). ``r`` is the ``reg_covar`` the parameters were
+        fitted with (``_fitted_settings``), or the current one for parameters
+        of unknown origin (assigned, or from a model file), and the excess is
+        clipped at 0 (a scatter has no negative variance). The M-step
+        (:meth:`_weighted_moments`) divides ``sxx`` by ``nk`` and adds the
+        current ``reg_covar``: with the same ``reg_covar`` it gives the
+        covariances back, and a ``reg_covar`` changed since the fit applies
+        to the data's moments, as in a new fit. 'tied' keeps its scatter
+        whole in ``sxx`` with ``pairs`` 0; 'spherical' repeats its variance
+        over the features, whose mean it takes.
         """
         weights = np.asarray(self.weights_, dtype=np.float64)
         n_components, n_features = self.means_.shape
@@ -498,7 +506,15 @@ class _GaussianComponents(BaseMixture):
             factors = upper(factors)  # what the kernels read of an assigned factor
         covariances = covariances_from_cholesky(factors, self.covariance_type)
         matrices = self.covariance_type in ("full", "tied")
-        excess = covariances - self.reg_covar * (np.eye(n_features) if matrices else 1.0)
+        fitted = getattr(self, "_fitted_settings", None) or {}
+        reg_covar = fitted.get("reg_covar", self.reg_covar)
+        excess = covariances - reg_covar * (np.eye(n_features) if matrices else 1.0)
+        if matrices:
+            values, vectors = np.linalg.eigh(excess)
+            if values.min() < 0:
+                excess = (vectors * np.maximum(values, 0.0)[..., None, :]) @ np.swapaxes(vectors, -1, -2)
+        else:
+            excess = np.maximum(excess, 0.0)
         moments = {"sx": np.zeros((n_components, n_features))}
         if self.covariance_type == "full":
             moments["sxx"] = np.tril(weights[:, None, None] * excess)
