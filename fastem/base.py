@@ -1712,6 +1712,11 @@ class BaseMixture:
         points, weights = sample
         whole = points.shape[0] == source.n_samples
         target = source if whole else ArraySource(points, weights)
+        # k-means++ draws from the distinct points with their summed weights, so that
+        # rows repeated and the same rows weighted by their counts draw alike.
+        distinct, inverse = np.unique(points, axis=0, return_inverse=True)
+        counts = np.bincount(inverse.ravel(), weights=weights, minlength=len(distinct))
+        distinct, counts = distinct[counts > 0], counts[counts > 0]
         runner = copy.copy(self)
         runner.callback, runner.verbose = None, 0
         best = best_start = first_error = None
@@ -1720,7 +1725,7 @@ class BaseMixture:
             try:
                 if candidate:
                     trial._start_from_moments(
-                        initial_moments(points, weights, self.n_components, "k-means++",
+                        initial_moments(distinct, counts, self.n_components, "k-means++",
                                         random_state),
                         source.dtype,
                     )

@@ -404,9 +404,10 @@ def test_the_default_start_reaches_peaks_that_the_tree_alone_misses():
         ll[candidates] = model.score(X) * len(X)
     assert ll[1] < -5300  # the tree alone: -5310.07, below its own K=3 fit (-5238.7)
     assert ll[fastem.GaussianMixture._START_CANDIDATES] >= -5187.94  # scikit-learn's k-means start
-    W = load_wine().data[:, :6]  # the tree alone leads BIC to diag K=4 (3592.24)
+    # The tree alone led BIC to diag K=4 at 3592.24, above a diag K=3 peak (3588.38)
+    W = load_wine().data[:, :6]
     result = fastem.select_n_components(W, range(1, 5), random_state=0)
-    assert result.best_params_ == ("diag", 3)
+    assert result.best_score_ < 3588.39
     assert result.table.as_dict()[("diag", 3)] < 3588.39
 
 
