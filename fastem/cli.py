@@ -28,6 +28,7 @@ import contextlib
 import csv
 import io
 import json
+import math
 import numbers
 import os
 import sys
@@ -215,7 +216,14 @@ def _column_tokens(requested, names):
                 f"--columns {item!r} is not a comma-separated list ({exc}); quote a name "
                 "that contains a comma, e.g. --columns '\"weight, kg\",height'"
             ) from None
-        tokens += [field.strip() for field in fields if field.strip() != ""]
+        fields = [field.strip() for field in fields]
+        if "" in fields and any(fields):
+            # 'a,' or 'a,,b' (e.g. --columns a,$B with B unset): a column left out unseen
+            raise CommandError(
+                f"--columns {item!r} has an empty entry (entry {fields.index('') + 1}); "
+                "remove the extra comma, or name the missing column"
+            )
+        tokens += [field for field in fields if field]
     if not tokens:
         raise CommandError(
             f"--columns {' '.join(map(repr, requested))} names no column; give names or "
@@ -724,9 +732,23 @@ def _fit_with(model, X, progress):
 # subcommands
 
 
+def _finite_or_null(value):
+    """``value`` with NumPy values as lists and numbers, and NaN and infinities as None:
+    strict JSON (and JavaScript, Go, serde) has no NaN or Infinity."""
+    if isinstance(value, dict):
+        return {key: _finite_or_null(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_null(item) for item in value]
+    if isinstance(value, (np.ndarray, np.generic)):
+        return _finite_or_null(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def _emit(args, result, text):
     if args.json:
-        print(json.dumps(result, indent=2, default=_to_json))
+        print(json.dumps(_finite_or_null(result), indent=2, default=_to_json, allow_nan=False))
     else:
         text()
 

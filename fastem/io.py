@@ -1223,8 +1223,22 @@ def _to_sklearn(model, sklearn_class, hyper_names, fitted_names):
     return estimator
 
 
-def _from_sklearn(cls, estimator, hyper_names, fitted_names):
-    """A ``cls`` with the hyper-parameters and fitted attributes of a scikit-learn estimator."""
+_SKLEARN_MIXTURES = ("GaussianMixture", "BayesianGaussianMixture")
+
+
+def _from_sklearn(cls, estimator, hyper_names, fitted_names, kind):
+    """A ``cls`` with the hyper-parameters and fitted attributes of a scikit-learn estimator
+    of the class ``kind`` of ``sklearn.mixture`` (TypeError for another)."""
+    from sklearn import mixture
+
+    if not isinstance(estimator, getattr(mixture, kind)):
+        name = type(estimator).__name__
+        public = name in _SKLEARN_MIXTURES and isinstance(estimator, getattr(mixture, name))
+        shown = f"sklearn.mixture.{name}" if public else f"{type(estimator).__module__}.{name}"
+        raise TypeError(
+            f"{cls.__name__}.from_sklearn takes a fitted sklearn.mixture.{kind}, got {shown}"
+            + (f"; use fastem.{name}.from_sklearn for it." if public else ".")
+        )
     if not hasattr(estimator, "weights_"):
         raise ValueError(
             f"{type(estimator).__name__} is not fitted; call its fit() before converting."
@@ -1248,7 +1262,7 @@ def gaussian_to_sklearn(model):
 
 def gaussian_from_sklearn(cls, estimator):
     """A fastem GaussianMixture holding the parameters of a fitted scikit-learn one."""
-    return _from_sklearn(cls, estimator, _SHARED_GAUSSIAN_HYPER, _GAUSSIAN_FITTED)
+    return _from_sklearn(cls, estimator, _SHARED_GAUSSIAN_HYPER, _GAUSSIAN_FITTED, "GaussianMixture")
 
 
 @one_snapshot
@@ -1280,7 +1294,7 @@ def bayesian_from_sklearn(cls, estimator):
     Floats become 0-d float64 arrays, the Dirichlet process's pair of
     concentration arrays one (2, n_components) array.
     """
-    model = _from_sklearn(cls, estimator, _BAYESIAN_HYPER, _BAYESIAN_FITTED)
+    model = _from_sklearn(cls, estimator, _BAYESIAN_HYPER, _BAYESIAN_FITTED, "BayesianGaussianMixture")
     model._check_parameters()
     for name in model._parameter_names:
         if name != "weight_concentration_":

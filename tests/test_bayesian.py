@@ -635,6 +635,27 @@ def test_from_sklearn_needs_a_fitted_estimator():
         BayesianGaussianMixture.from_sklearn(SklearnBGM())
 
 
+@pytest.mark.filterwarnings("ignore")
+def test_from_sklearn_of_another_class_names_the_class_it_takes():
+    """Not a raw AttributeError, nor 'not fitted' for a fitted estimator of another kind."""
+    from sklearn.cluster import KMeans
+    from sklearn.mixture import GaussianMixture as SklearnGM
+
+    X = np.random.default_rng(0).normal(size=(60, 2))
+    cases = [
+        (fastem.GaussianMixture, SklearnBGM(n_components=2, random_state=0).fit(X),
+         r"takes a fitted sklearn\.mixture\.GaussianMixture, got sklearn\.mixture\."
+         r"BayesianGaussianMixture; use fastem\.BayesianGaussianMixture\.from_sklearn"),
+        (BayesianGaussianMixture, SklearnGM(2, random_state=0).fit(X),
+         r"use fastem\.GaussianMixture\.from_sklearn"),
+        (fastem.GaussianMixture, KMeans(2, n_init=1, random_state=0).fit(X),
+         r"got sklearn\.cluster\._kmeans\.KMeans\.$"),
+    ]
+    for cls, estimator, match in cases:
+        with pytest.raises(TypeError, match=match):
+            cls.from_sklearn(estimator)
+
+
 def test_float32_priors_keep_the_bounds_and_the_definiteness_float64_gives_them():
     """Priors that float64 holds within their bounds are held by float32 fits too: degrees
     of freedom just above D - 1 stay above it, a prior that rounds to 0 is a clear

@@ -278,6 +278,17 @@ def test_sample_beyond_the_memory_is_refused_before_drawing(files, capsys, tmp_p
     assert status == 1 and "out of memory; draw fewer samples (-n)" in err
 
 
+def test_json_has_no_nan_or_infinity(files, capsys, tmp_path):
+    """Strict JSON has neither: a model fitted with --max-iter 0 has no lower bound (null)."""
+    path = tmp_path / "m0.npz"
+    for argv in (["fit", files["npy"], "-k", 2, "--max-iter", 0, "-o", path, "--json"],
+                 ["info", path, "--json"]):
+        status, out, _ = run(capsys, *argv)
+        assert status == 0
+        result = json.loads(out, parse_constant=lambda name: pytest.fail(f"{name} in JSON"))
+        assert result["lower_bound"] is None
+
+
 def test_demo(capsys):
     status, out, _ = run(capsys, "demo", "--n-samples", 20000, "--json")
     assert status == 0
@@ -412,6 +423,10 @@ BAD = [
     ("select reg-covar for poisson", ["select", "{npy}", "--k", "1-2", "--family", "poisson",
                                       "--reg-covar", "0.1"], "--reg-covar applies to --family gaussian"),
     ("select negative tol", ["select", "{npy}", "--tol", "-1"], "must be a number >= 0"),
+    ("empty entry in --columns", ["fit", "{csv}", "--columns", "x,", "-k", "2", "-o", "{t}/m.npz"],
+     "--columns 'x,' has an empty entry (entry 2)"),
+    ("empty entry inside --columns", ["fit", "{csv}", "--columns", "x,,y", "-k", "2", "-o",
+                                      "{t}/m.npz"], "has an empty entry (entry 2)"),
     ("output directory missing", ["fit", "{npy}", "-k", "2", "-o", "{t}/no/such/m.npz"],
      "does not exist"),
     ("model output not npz", ["fit", "{npy}", "-k", "2", "-o", "{t}/m.pkl"], "extension '.pkl'"),
