@@ -782,6 +782,9 @@ def _load(path):
     model.n_iter_ = metadata["n_iter"]
     model.lower_bound_ = float(metadata["lower_bound"])
     model.lower_bounds_ = [float(v) for v in metadata["lower_bounds"]]
+    # the saved hyper-parameters are those the parameters were fitted with (e.g.
+    # reg_covar, which partial_fit takes out of the fitted covariances)
+    model._fitted_settings = model._settings_of_the_fit()
     if online is not None:  # without it, partial_fit starts online EM from the parameters
         _restore_online_state(model, metadata, online, path)
     return model, metadata

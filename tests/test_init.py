@@ -411,7 +411,26 @@ def test_the_default_start_reaches_peaks_that_the_tree_alone_misses():
     assert result.table.as_dict()[("diag", 3)] < 3588.39
 
 
-@pytest.mark.parametrize("n_samples", [500, 6000])  # the subsample is all of the data, or a part
+@pytest.mark.parametrize("n_samples, n_features", [(3000, 2), (600, 35)])
+def test_no_start_candidates_where_the_tree_does_not_take_all_the_data(n_samples, n_features):
+    """Beyond the tree's subsample, or without a tree (more than 30 features), the first
+    start is the tree's (or k-means++'s) alone: ranked on a subsample, candidates with a
+    few points per component won there and emptied on the data."""
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(n_samples, n_features)) + 4.0 * rng.integers(0, 3, size=(n_samples, 1))
+    calls = []
+    original = _init.initial_labels
+
+    def spy(X, weights, n_components, method, random_state):
+        calls.append(method)
+        return original(X, weights, n_components, method, random_state)
+
+    with mock.patch.object(_init, "initial_labels", side_effect=spy):
+        fastem.GaussianMixture(3, covariance_type="diag", random_state=0).fit(X)
+    assert calls == ["hierarchical" if n_features <= 30 else "k-means++"]
+
+
+@pytest.mark.parametrize("n_samples", [500, 1500])
 def test_the_start_candidates_are_unseen_and_the_fit_is_what_its_observers_see(n_samples):
     """The candidates' runs call no callback; a callback sees the fit's run (one call per
     entry of ``lower_bounds_``), and does not change the fit."""

@@ -256,18 +256,31 @@ def _smallest_variances(model):
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-@pytest.mark.parametrize("how", ["set_params", "assigned"])
-def test_a_reg_covar_changed_after_the_fit_applies_to_the_next_step(covariance_type, how):
-    """The statistics of the fitted parameters take out the reg_covar they were fitted with,
-    not the current one: raised to 10 after a fit of unit spread, the next step's variances
-    are at least 10 (they were 5.6, the fitted spread less 10 counted as data). Parameters
-    assigned from elsewhere, of unknown regularisation, give no negative scatter."""
+@pytest.mark.parametrize("how", ["set_params", "assigned", "loaded", "assigned covariances"])
+def test_a_reg_covar_changed_after_the_fit_applies_to_the_next_step(
+    covariance_type, how, tmp_path
+):
+    """The statistics of the fitted parameters take out the reg_covar they were fitted with
+    (recorded with them, and read back from a model file), not the current one: raised to
+    10 after a fit of unit spread, the next step's variances are at least 10 and keep the
+    fitted spread (they were 5.6, the fitted spread less 10 counted as data). Covariances
+    assigned smaller than the regularisation taken out give no negative scatter."""
     X = next(batches(1, 2000))
     model = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
-    if how == "assigned":
+    reference = copy.deepcopy(model).set_params(reg_covar=10.0).partial_fit(X[:100])
+    if how == "assigned":  # a parameter assigned again: the record stays
         model.means_ = model.means_.copy()
+    elif how == "loaded":
+        model.save(tmp_path / "m.npz")
+        model = fastem.load(tmp_path / "m.npz")
+    elif how == "assigned covariances":
+        model.set_params(reg_covar=0.5)
+        model.fit(X)  # covariances of at least 0.5 ...
+        model.set_params(reg_covar=1e-6)  # ... taken for parameters fitted with 1e-6
+        model._fitted_settings = {"reg_covar": 0.9}
     model.set_params(reg_covar=10.0)
     model.partial_fit(X[:100])
     assert _smallest_variances(model) >= 10.0 * (1 - 1e-9)
-    if how == "set_params":  # the fitted spread (about 0.64) is kept, not taken away
+    if how != "assigned covariances":  # the fitted spread (about 0.64) is kept, not taken away
         assert _smallest_variances(model) > 10.3
+        assert_allclose(model.covariances_, reference.covariances_, rtol=1e-12)

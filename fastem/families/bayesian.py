@@ -200,9 +200,10 @@ class BayesianGaussianMixture(_GaussianComponents):
     n_init : int, default=1
         Number of initializations; the one with the largest lower bound is kept.
     init_params : {'hierarchical', 'k-means++', 'kmeans', 'random', 'random_from_data'}, default='hierarchical'
-        The starting partition, as for :class:`~fastem.GaussianMixture`; the
-        start is the variational M-step from its responsibilities, with the
-        component masses scaled to the data's total weight.
+        The starting partition, as for :class:`~fastem.GaussianMixture` but
+        without the k-means++ candidates of its first start; the start is the
+        variational M-step from its responsibilities, with the component
+        masses scaled to the data's total weight.
     weight_concentration_prior_type : {'dirichlet_process', 'dirichlet_distribution'}, default='dirichlet_process'
         'dirichlet_process': the stick-breaking prior, which orders the
         components and switches the later ones off; 'dirichlet_distribution':

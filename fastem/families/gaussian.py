@@ -509,12 +509,19 @@ class _GaussianComponents(BaseMixture):
         fitted = getattr(self, "_fitted_settings", None) or {}
         reg_covar = fitted.get("reg_covar", self.reg_covar)
         excess = covariances - reg_covar * (np.eye(n_features) if matrices else 1.0)
+        # A negative scatter beyond rounding (r larger than the covariance) is clipped
+        # at 0, component by component; one within rounding is kept as it is, so that
+        # the M-step gives the covariances back bitwise.
+        rounding = 64 * np.finfo(np.float64).eps * np.abs(covariances).max(axis=(-1, -2) if matrices else None, keepdims=True)
         if matrices:
-            values, vectors = np.linalg.eigh(excess)
-            if values.min() < 0:
-                excess = (vectors * np.maximum(values, 0.0)[..., None, :]) @ np.swapaxes(vectors, -1, -2)
+            stack = excess.reshape(-1, n_features, n_features)
+            values, vectors = np.linalg.eigh(stack)
+            negative = values.min(axis=-1) < -rounding.reshape(-1)
+            stack[negative] = (vectors[negative] * np.maximum(values[negative], 0.0)[:, None, :]
+                               ) @ np.swapaxes(vectors[negative], -1, -2)
+            excess = stack.reshape(excess.shape)
         else:
-            excess = np.maximum(excess, 0.0)
+            excess = np.where(excess < -rounding, 0.0, excess)
         moments = {"sx": np.zeros((n_components, n_features))}
         if self.covariance_type == "full":
             moments["sxx"] = np.tril(weights[:, None, None] * excess)
@@ -976,12 +983,12 @@ class GaussianMixture(_GaussianComponents):
         hierarchical clustering as in R's mclust (Fraley 1998; Scrucca &
         Raftery 2015), on at most 2,000 points; with ``n_init > 1`` the
         starts after the first use 'k-means++', and so does every start for
-        more than 30 features. Its first start is the best of the tree's
-        partition and ``max(0, 5 - n_init)`` k-means++ partitions of the same
-        subsample, each run by EM on that subsample (so a fit considers at
-        least five starts; see ``BaseMixture._best_first_start``): on small
-        data, where the subsample is all of it, a default fit costs up to
-        five fits. The others run on at most
+        more than 30 features. When the tree takes all of the data (at most
+        2,000 points, fewer from 16 features on), its first start is the best
+        of the tree's partition and ``max(0, 5 - n_init)`` k-means++
+        partitions, each run by EM on the data (so such a fit considers at
+        least five starts, and costs up to five fits; see
+        ``BaseMixture._best_first_start``). The others run on at most
         100,000 points: 'k-means++' seeding, 'kmeans' (k-means++ then Lloyd
         iterations), 'random' responsibilities, 'random_from_data' centres.
     weights_init : array-like of shape (n_components,), default=None
