@@ -353,9 +353,8 @@ def test_initialisation_memory_is_bounded_for_many_components():
         assert peak < 4 * _init._BLOCK_BYTES + 64 * X.nbytes < dense, (method, peak)
 
 
-def test_restarts_after_a_hierarchical_start_explore():
-    """The tree is deterministic; starts after the first come from k-means++."""
-    X, _ = three_blobs()
+def _start_methods(model, X):
+    """The partition methods that ``model.fit(X)`` runs, in order."""
     calls = []
     original = _init.initial_labels
 
@@ -364,12 +363,19 @@ def test_restarts_after_a_hierarchical_start_explore():
         return original(X, weights, n_components, method, random_state)
 
     with mock.patch.object(_init, "initial_labels", side_effect=spy):
-        fastem.GaussianMixture(3, init_params="hierarchical", n_init=3, random_state=0).fit(X)
+        model.fit(X)
+    return calls
+
+
+def test_restarts_after_a_hierarchical_start_explore():
+    """The tree is deterministic; starts after the first come from k-means++."""
+    X, _ = three_blobs()
+    calls = _start_methods(fastem.GaussianMixture(3, init_params="hierarchical", n_init=3,
+                                                  random_state=0), X)
     # the first start's two candidates (five starts in all, see below), then the restarts
     assert calls == ["hierarchical"] + ["k-means++"] * 4
-    calls.clear()
-    with mock.patch.object(_init, "initial_labels", side_effect=spy):
-        fastem.GaussianMixture(3, init_params="hierarchical", n_init=6, random_state=0).fit(X)
+    calls = _start_methods(fastem.GaussianMixture(3, init_params="hierarchical", n_init=6,
+                                                  random_state=0), X)
     assert calls == ["hierarchical"] + ["k-means++"] * 5
     # beyond 30 features the bounded subsample is too small for the tree
     assert _init.start_method("hierarchical", 30, 0) == "hierarchical"
@@ -418,15 +424,7 @@ def test_no_start_candidates_where_the_tree_does_not_take_all_the_data(n_samples
     few points per component won there and emptied on the data."""
     rng = np.random.default_rng(2)
     X = rng.normal(size=(n_samples, n_features)) + 4.0 * rng.integers(0, 3, size=(n_samples, 1))
-    calls = []
-    original = _init.initial_labels
-
-    def spy(X, weights, n_components, method, random_state):
-        calls.append(method)
-        return original(X, weights, n_components, method, random_state)
-
-    with mock.patch.object(_init, "initial_labels", side_effect=spy):
-        fastem.GaussianMixture(3, covariance_type="diag", random_state=0).fit(X)
+    calls = _start_methods(fastem.GaussianMixture(3, covariance_type="diag", random_state=0), X)
     assert calls == ["hierarchical" if n_features <= 30 else "k-means++"]
 
 
