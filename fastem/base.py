@@ -1601,20 +1601,24 @@ class BaseMixture:
                 if sample is None:
                     if first_error is not None:  # no other first start
                         raise first_error
+                    if filled:  # the restarts draw on from the first start's candidates
+                        random_state.set_state(after_first)
                     continue
             if self.verbose:
                 print(f"Initialization {init}" + (" (mean-filled rows)" if filled else ""))
-            candidates = 0 if warm or init > 0 else self._start_candidates(source, sample)
+            candidates = 0 if warm or init > 0 or filled else self._start_candidates(source, sample)
             if candidates:
                 result = self._best_first_start(worker, source, sample, random_state, candidates)
             else:
                 result = self._run_em_to_the_end(worker, source)
+            if not warm and init == 0 and not filled:
+                after_first = random_state.get_state()
             if result.converged and not result.stopped:
                 result = self._escape_local_optimum(worker, source, result)
             if self.verbose:
                 status = "converged" if result.converged else "did not converge"
                 print(f"Initialization {status}. lower bound {result.lower_bound:.5f}.")
-            if best is None or result.lower_bound > best.lower_bound:
+            if self._beats(result, best, source.dtype):
                 best = result
             if result.stopped:
                 break
@@ -1660,6 +1664,21 @@ class BaseMixture:
         self._stored_parameters_warned = self._check_stored_parameters()
         self._fitted_settings = self._settings_of_the_fit()
 
+    def _beats(self, result, best, dtype):
+        """Whether a run's ``result`` replaces the ``best`` of the earlier starts (None).
+
+        Only by ending higher by more than ``tol`` (the stopping rule's
+        precision) or the dtype's rounding: runs to one peak stop within that
+        of it, and the earlier is kept rather than one whose last bits happen
+        to be higher (on another path to the same numbers, e.g. the
+        ``missing='em'`` kernel on complete data, they can be the other's).
+        """
+        if best is None:
+            return True
+        scale = 1.0 + abs(np.nan_to_num(best.lower_bound))
+        margin = max(self.tol, 64 * np.finfo(dtype).eps * scale)
+        return result.lower_bound > best.lower_bound + margin
+
     # init_params='hierarchical' on data that the tree takes whole starts a fit from the
     # best of at least this many starts (see _best_first_start).
     _START_CANDIDATES = 5
@@ -1668,8 +1687,9 @@ class BaseMixture:
         """How many k-means++ starts compete with the first start: enough for
         ``_START_CANDIDATES`` starts with the fit's own restarts when that start is the
         hierarchical tree of all of the data (``sample``, the start's subsample, holds
-        every row), computed from the data (no initial parameters given, no missing
-        values) and EM runs (``max_iter > 0``); else none."""
+        every row: with ``missing='em'``, data without missing values, which then fit as
+        the complete data do), computed from the data (no initial parameters given) and
+        EM runs (``max_iter > 0``); else none."""
         names = self._init_parameter_names
         if (
             self.init_params != "hierarchical"
@@ -1679,7 +1699,6 @@ class BaseMixture:
             or sample[0].shape[0] != source.n_samples
             or names is None
             or any(getattr(self, name) is not None for name in names)
-            or self._fits_missing()
         ):
             return 0
         return max(0, self._START_CANDIDATES - self.n_init)
@@ -1704,9 +1723,8 @@ class BaseMixture:
         from the distinct points with their summed weights, so that weights
         that count repeated rows give the fit of the repeated rows.
 
-        A later candidate wins only by ending higher by more than ``tol``
-        (the stopping rule's precision) or the dtype's rounding, so the
-        earlier of two runs to one peak is kept. A candidate whose partition
+        A later candidate wins only as a later restart does
+        (:meth:`_beats`). A candidate whose partition
         or run fails is passed over; when all fail, the first one's error is
         raised. The candidates' runs call neither ``callback`` nor
         ``verbose``'s printer; with either, the best is run again from its
@@ -1735,9 +1753,7 @@ class BaseMixture:
             except (ValueError, FloatingPointError) as exc:
                 first_error = first_error or exc
                 continue
-            if best is None or result.lower_bound > best.lower_bound + max(
-                self.tol, 64 * np.finfo(source.dtype).eps * (1.0 + abs(np.nan_to_num(best.lower_bound)))
-            ):
+            if self._beats(result, best, source.dtype):
                 best, best_start = result, start
         if best is None:
             raise first_error
