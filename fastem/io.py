@@ -1265,7 +1265,9 @@ def gaussian_to_sklearn(model):
 
 def gaussian_from_sklearn(cls, estimator):
     """A fastem GaussianMixture holding the parameters of a fitted scikit-learn one."""
-    return _from_sklearn(cls, estimator, _SHARED_GAUSSIAN_HYPER, _GAUSSIAN_FITTED, "GaussianMixture")
+    return _from_sklearn(
+        cls, estimator, _SHARED_GAUSSIAN_HYPER, _GAUSSIAN_FITTED, "GaussianMixture"
+    )
 
 
 @one_snapshot
@@ -1297,7 +1299,9 @@ def bayesian_from_sklearn(cls, estimator):
     Floats become 0-d float64 arrays, the Dirichlet process's pair of
     concentration arrays one (2, n_components) array.
     """
-    model = _from_sklearn(cls, estimator, _BAYESIAN_HYPER, _BAYESIAN_FITTED, "BayesianGaussianMixture")
+    model = _from_sklearn(
+        cls, estimator, _BAYESIAN_HYPER, _BAYESIAN_FITTED, "BayesianGaussianMixture"
+    )
     model._check_parameters()
     for name in model._parameter_names:
         if name != "weight_concentration_":

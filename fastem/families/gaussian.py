@@ -489,8 +489,9 @@ class _GaussianComponents(BaseMixture):
         The covariances are those of the precision factors, which the
         kernels use (an assigned ``covariances_`` that disagrees with them
         does not count). ``r`` is the ``reg_covar`` the parameters were
-        fitted with (``_fitted_settings``), or the current one for parameters
-        of unknown origin (assigned, or from a model file), and the excess is
+        fitted with (``_fitted_settings``, recorded by ``fit``, ``partial_fit``
+        and ``load``), or the current one when none is recorded (parameters
+        assigned to a new model), and an excess negative beyond rounding is
         clipped at 0 (a scatter has no negative variance). The M-step
         (:meth:`_weighted_moments`) divides ``sxx`` by ``nk`` and adds the
         current ``reg_covar``: with the same ``reg_covar`` it gives the
@@ -512,7 +513,9 @@ class _GaussianComponents(BaseMixture):
         # A negative scatter beyond rounding (r larger than the covariance) is clipped
         # at 0, component by component; one within rounding is kept as it is, so that
         # the M-step gives the covariances back bitwise.
-        rounding = 64 * np.finfo(np.float64).eps * np.abs(covariances).max(axis=(-1, -2) if matrices else None, keepdims=True)
+        rounding = 64 * np.finfo(np.float64).eps * np.abs(covariances).max(
+            axis=(-1, -2) if matrices else None, keepdims=True
+        )
         if matrices:
             stack = excess.reshape(-1, n_features, n_features)
             values, vectors = np.linalg.eigh(stack)
