@@ -1692,8 +1692,7 @@ class BaseMixture:
         EM runs (``max_iter > 0``); else none."""
         names = self._init_parameter_names
         if (
-            self.init_params != "hierarchical"
-            or start_method(self.init_params, source.n_features, 0) != "hierarchical"
+            start_method(self.init_params, source.n_features, 0) != "hierarchical"
             or self.max_iter == 0  # the fit is its start
             or not sample
             or sample[0].shape[0] != source.n_samples

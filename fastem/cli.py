@@ -1743,6 +1743,7 @@ def main(argv=None):
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv
+    command = None  # known once the command line is parsed
     try:
         try:
             args = parser.parse_args(argv)
@@ -1765,6 +1766,7 @@ def main(argv=None):
                     f"{underscored[0].replace('_', '-')})", *where
                 ) from None
             raise
+        command = args.command
         _refuse_ineffective_options(args)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -1788,7 +1790,6 @@ def main(argv=None):
     except MemoryError:
         if debug:
             raise
-        command = next((a for a in argv if a in _MEMORY_ADVICE), None)
         advice = _MEMORY_ADVICE.get(command, "use fewer components (-k, --k), fewer columns, "
                                               "or a smaller data file")
         print(f"fastem: error: out of memory; {advice}", file=sys.stderr)
