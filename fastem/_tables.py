@@ -158,6 +158,18 @@ def _is_number(text):
     return True
 
 
+# A number written with a currency sign, a percent sign or digit groups: data
+# that a reader takes for text ("1.5%", "$3.00", "1,000", "12 500").
+_DECORATED_NUMBER = re.compile(
+    r"\s*[-+]?\s*[$\u20ac\u00a3\u00a5]?\s*[-+]?"
+    r"(?:\d{1,3}(?:[,'\u00a0 ]\d{3})+|\d+)(?:[.,]\d+)?(?:[eE][-+]?\d+)?\s*[%\u2030]?\s*")
+
+
+def _decorated_number(text):
+    """A number with a sign, a percent sign or grouped digits that :func:`_is_number` refuses."""
+    return not _is_number(text) and _DECORATED_NUMBER.fullmatch(text) is not None
+
+
 def _spaced_numbers(text):
     """True for numbers separated by spaces ("1.5 2.5"), as numpy.savetxt writes by default."""
     parts = text.split()
@@ -529,8 +541,9 @@ def _numeric_header_note(path, encoding, delimiter, comments):
 def _data_like_names_note(path, encoding, delimiter, comments):
     """A note when a first row read as names looks like a row of data.
 
-    The row is names because a field of it is not a number; when every such
-    field stands in a column whose rows below hold text too (a column of
+    The row is names because a field of it is not a number. When every such
+    field is a number written with a sign or digit groups ('1.5%', '$3',
+    '1,000'), or stands in a column whose rows below hold text too (a column of
     labels), and every other field is a number in a column of numbers, the
     row may well be the first row of a file without a header (UCI's
     ``iris.data``), which is then left out of the data. The note says how to
@@ -538,19 +551,23 @@ def _data_like_names_note(path, encoding, delimiter, comments):
     """
     rows = _sample_rows(path, encoding, delimiter, comments)
     first, body = rows[0], [r for r in rows[1:] if len(r) == len(rows[0])]
-    if len(body) < 2:
+    names_text = {j for j, v in enumerate(first) if not _reads_as_data(v)}  # why it is names
+    decorated = {j for j in names_text if _decorated_number(first[j])}
+    if not names_text or len(body) < (1 if decorated == names_text else 2):
         return []
     text_columns = {j for j in range(len(first)) if not all(_reads_as_data(r[j]) for r in body)}
-    names_text = {j for j, v in enumerate(first) if not _reads_as_data(v)}  # why it is names
-    if not names_text or not names_text <= text_columns or len(text_columns) == len(first):
+    if not names_text <= text_columns | decorated or len(text_columns) == len(first):
         return []
     numbers = [j for j in range(len(first)) if j not in text_columns]
     if _why_names([first[j] for j in numbers], [[r[j] for j in numbers] for r in body]):
         return []  # years above counts beside a column of labels: names after all
     shown = ", ".join(v.strip() for v in first[:4]) + (", ..." if len(first) > 4 else "")
+    shown_signs = ", ".join(repr(first[j].strip()) for j in sorted(decorated))
+    signs = (f" ({shown_signs}: a number written with a sign or digit groups, which fastem "
+             "reads only as text; write it plainly)" if decorated else "")
     return [f"{path!r}: its first row ({shown}) is read as the column names, but it looks like "
             "a row of data: numbers where the rows below have numbers, text only where they "
-            "have text too. If it is data, pass --header no (header=False in Python: "
+            f"have text too{signs}. If it is data, pass --header no (header=False in Python: "
             "Chunks(..., header=False))"]
 
 
@@ -1194,7 +1211,9 @@ def _records(layout, errors="strict"):
                 continue
             if len(row) != layout.n_fields:
                 hint = ""
-                if (layout.delimiter == "," and len(row) > layout.n_fields
+                if _is_comment(row[0].lstrip()):
+                    hint = _LATE_COMMENT
+                elif (layout.delimiter == "," and len(row) > layout.n_fields
                         and all(_INTEGER.fullmatch(v) for v in row)):
                     hint = (" (if its numbers have decimal commas, such as 1,5, save the file "
                             "with '.' as the decimal separator)")
@@ -1274,8 +1293,25 @@ def _read_with_csv(layout):
 
 
 def _decode_error(layout, exc):
-    return (f"{layout.path!r} is not valid {layout.encoding} text ({exc.reason}); save it as "
-            "UTF-8")
+    """The message for bytes that are not text in the file's encoding: which line holds
+    them, and whether the lines above were text in it (a file that mixes encodings, as
+    appending the output of another program makes)."""
+    where = ""
+    if layout.encoding in ("utf-8", "utf-8-sig", "cp1252"):
+        with open(layout.path, "rb") as f:
+            for number, line in enumerate(f, start=1):
+                try:
+                    line.decode(layout.encoding)
+                except UnicodeDecodeError as bad:
+                    shown = line[max(bad.start - 8, 0):bad.end + 8]
+                    where = f" on line {number} ({shown!r})"
+                    if number > 1:
+                        where += (f", while the lines above are {layout.encoding} text: the "
+                                  "file mixes encodings, as appending another program's "
+                                  "output can make")
+                    break
+    return (f"{layout.path!r} is not valid {layout.encoding} text ({exc.reason}){where}; save "
+            "it as UTF-8 throughout")
 
 
 def _empty_column(layout, j):
@@ -1285,6 +1321,11 @@ def _empty_column(layout, j):
         "it holds no data")
     return (f"{layout.path!r} has no value in any row of {layout.column(j)}, only missing "
             f"values; {how}")
+
+
+# Why a line of notes below the header is data: a line of notes is one above the table.
+_LATE_COMMENT = (" (a line that starts with '#' is a line of notes only above the table: "
+                 "remove this one, or move it above the header)")
 
 
 def _bad_value(layout, value, line, row_number, j):
@@ -1301,6 +1342,8 @@ def _bad_value(layout, value, line, row_number, j):
         return (
             f"{layout.path!r} has a missing value ({shown}) on {where}; {layout.nan_fix}"
         )
+    if j == 0 and value.startswith("#"):
+        return f"{layout.path!r} has the non-numeric value {value!r} on {where}{_LATE_COMMENT}"
     if re.fullmatch(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d*)?", value) and (
         "." in value or value.count(",") > 1  # a decimal comma is one comma, without a point
     ):

@@ -347,6 +347,24 @@ def test_text_in_a_numeric_column(tmp_path, reader):
             reader(path)
 
 
+def test_a_file_that_mixes_encodings_is_refused_at_the_line_that_changes(tmp_path, reader):
+    # A UTF-8 header (the encoding is taken from the head) above a late Latin-1 line
+    body = "".join(f"{i}.5,{i}.25\n" for i in range(20_000))
+    path = tmp_path / "mixed.csv"
+    path.write_bytes("température,x\n".encode() + body.encode() + "ç,1\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"not valid utf-8 text .* on line 20002 \(b'\\xe7,1\\n'\), "
+                                         "while the lines above are utf-8 text.*UTF-8 throughout"):
+        reader(path)
+
+
+@pytest.mark.parametrize("last", ["# end of table", "# end, of table"])
+def test_a_line_of_notes_below_the_header_is_named(tmp_path, reader, last):
+    path = _write(tmp_path, "a,b\n1,2\n3,4\n" + last + "\n")
+    with pytest.raises(ValueError, match="line 4 .*starts with '#' is a line of notes only "
+                                         "above the table"):
+        reader(path)
+
+
 def test_ragged_rows(tmp_path, reader):
     path = _write(tmp_path, "a,b\n1,2\n3,4,5\n")
     with pytest.raises(ValueError, match="line 3 has 3 field.s. but the first row has 2"):
@@ -705,6 +723,28 @@ def test_a_headerless_file_with_a_label_column_is_noted_and_never_guessed(tmp_pa
     # reading the label column too: the error says that the first row may be data
     with pytest.raises(ValueError, match="non-numeric value 'cat'.*looks like a row of data"):
         read_csv(path)
+
+
+@pytest.mark.parametrize("first, cell", [("1.5%,2.0", "1.5%"), ("$3.00,2.0", "$3.00"),
+                                         ('"1,000",2.0', "1,000"), ("1.5,2.0 %", "2.0 %")])
+@pytest.mark.parametrize("rows", [1, 30])
+def test_a_first_row_of_numbers_written_with_signs_is_noted_as_data(tmp_path, first, cell, rows):
+    # One field is text only by its sign or digit groups: the row read as names
+    # is a row of data left out, which the note says, with both fixes.
+    body = "".join(f"{1 + i / 10:.1f},{2 + i / 10:.1f}\n" for i in range(rows))
+    table = read_csv(_write(tmp_path, first + "\n" + body))
+    assert table.data.shape == (rows, 2)
+    assert len(table.doubts) == 1
+    assert "--header no" in table.doubts[0] and "write it plainly" in table.doubts[0]
+    with pytest.raises(ValueError, match=re.escape(repr(cell))):  # read as data: refused
+        read_csv(table_path := _write(tmp_path, first + "\n" + body, "b.csv"), header=False)
+    assert read_csv(table_path, header=True).doubts == []
+
+
+@pytest.mark.parametrize("header", ["x,y", "0-4,5-9", "2019,x", "n (%),y"])
+def test_names_that_are_no_decorated_numbers_are_not_doubted(tmp_path, header):
+    table = read_csv(_write(tmp_path, header + "\n1,2\n3,4\n5,6\n"))
+    assert table.doubts == [] and table.data.shape == (3, 2)
 
 
 @pytest.mark.parametrize("header", ["a,b,c,label", "n,2019,2020,label", "2,x,y,z"])
