@@ -614,6 +614,26 @@ def check_weights_init(weights_init, n_components):
     return w
 
 
+def check_distinct_starts(rows, name, shapes=None, shapes_name=None):
+    """Raise ValueError when two components start alike: equal rows of ``rows`` (initial
+    means, scales or rates, shape (n_components, ...)) and, when given, equal entries of
+    ``shapes`` (initial precisions, one per component).
+
+    EM keeps such components alike at every step (their responsibilities are
+    in a fixed ratio), so one of them is wasted: empty or a copy of the other.
+    """
+    rows = np.asarray(rows).reshape(len(rows), -1)
+    _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+    for k, j in enumerate(first[inverse.ravel()]):
+        if j != k and (shapes is None or np.array_equal(shapes[j], shapes[k])):
+            also = f" and so are their {shapes_name}" if shapes is not None else ""
+            raise ValueError(
+                f"{name} rows {j} and {k} are equal{also}: EM keeps components that start "
+                "alike alike, so one of them would be empty or a copy. Give each component "
+                "its own start, or use fewer components."
+            )
+
+
 def check_scalar(value, name, target_type, *, min_val=None, max_val=None, include_min=True):
     """Check a hyper-parameter's type and range; return it."""
     if isinstance(value, bool) or not isinstance(value, target_type):

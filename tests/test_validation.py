@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-from fastem import GaussianMixture
+from fastem import ExponentialMixture, GaussianMixture, PoissonMixture
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
@@ -293,6 +293,38 @@ def test_bad_means_init(X, means, match):
         make(means_init=means).fit(X)
 
 
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_components_that_start_alike_are_refused(covariance_type):
+    """EM keeps components that start alike alike: equal initial means (and, when given,
+    equal initial precisions) would leave one of them empty or a copy."""
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(200, 2)), rng.normal(size=(200, 2)) + 5])
+    means = np.array([[0.0, 0.0], [5.0, 5.0], [0.0, 0.0]])
+    with pytest.raises(ValueError, match="means_init rows 0 and 2 are equal: EM keeps"):
+        GaussianMixture(3, covariance_type=covariance_type, means_init=means).fit(X)
+    precisions = {"full": np.array([np.eye(2)] * 3), "tied": np.eye(2),
+                  "diag": np.ones((3, 2)), "spherical": np.ones(3)}[covariance_type]
+    same = dict(covariance_type=covariance_type, means_init=means, precisions_init=precisions)
+    if covariance_type == "tied":  # one precision for all: the means alone decide
+        match = "means_init rows 0 and 2 are equal: EM keeps"
+    else:
+        match = "means_init rows 0 and 2 are equal and so are their precisions_init"
+    with pytest.raises(ValueError, match=match):
+        GaussianMixture(3, **same).fit(X)
+    if covariance_type != "tied":  # equal means, other precisions: EM can separate them
+        scale = np.array([1.0, 1.0, 4.0]).reshape((3,) + (1,) * (precisions.ndim - 1))
+        model = GaussianMixture(3, covariance_type=covariance_type, means_init=means,
+                                precisions_init=precisions * scale, max_iter=0)
+        assert model.fit(X).n_iter_ == 0  # accepted
+
+
+@pytest.mark.parametrize("cls, name", [(ExponentialMixture, "scales_init"), (PoissonMixture, "rates_init")])
+def test_mean_families_refuse_components_that_start_alike(cls, name):
+    X = np.random.default_rng(0).exponential(size=(300, 2)).round() + 1
+    with pytest.raises(ValueError, match=f"{name} rows 1 and 2 are equal"):
+        cls(3, **{name: [[1.0, 1.0], [2.0, 3.0], [2.0, 3.0]]}).fit(X)
+
+
 @pytest.mark.parametrize(
     "covariance_type, precisions, match",
     [
@@ -460,4 +492,4 @@ def test_dataframe_columns_of_text_or_other_objects_are_refused(column):
     frame = pd.DataFrame({"x": [1.0, 2.0], "o": pd.Series(column, dtype=object)})
     with pytest.raises(TypeError, match=r"column 'o' of X has dtype object, not numbers.*"
                                         r"pd.to_numeric\(X\['o'\]\) for numbers stored as text"):
-        fastem.GaussianMixture(1).fit(frame)
+        GaussianMixture(1).fit(frame)

@@ -37,7 +37,8 @@ import numbers
 
 import numpy as np
 
-from .._validation import as_float_array, check_scalar, check_weights_init, scan_data
+from .._validation import (
+    as_float_array, check_distinct_starts, check_scalar, check_weights_init, scan_data)
 from ..base import BaseMixture, divisible_masses, fill_doc, impute_with
 from ..kernels.independent_missing import missing_work_rows
 from ..stats import SufficientStatistics
@@ -146,6 +147,7 @@ class MeanParameterMixture(BaseMixture):
                     f"{name} must be finite and positive, got minimum {m.min():.3g}. "
                     "Pass positive values, or leave it to the initialisation."
                 )
+            check_distinct_starts(m, name)
 
     def _user_gives_every_parameter(self):
         return self.weights_init is not None and getattr(self, self._init_name) is not None

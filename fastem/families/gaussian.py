@@ -6,7 +6,7 @@ import numbers
 import numpy as np
 
 from .._threading import launch, read_only, read_only_fields
-from .._validation import as_float_array, check_scalar, check_weights_init
+from .._validation import as_float_array, check_distinct_starts, check_scalar, check_weights_init
 from ..base import BaseMixture, fill_doc, impute_with
 from ..exceptions import RegularizationWarning, warn_at_caller
 from ..stats import SufficientStatistics
@@ -1201,6 +1201,13 @@ class GaussianMixture(_GaussianComponents):
                 raise ValueError(
                     f"precisions_init must be positive, got minimum {p.min():.3g}."
                 )
+        if self.means_init is not None:
+            precisions = None
+            if self.precisions_init is not None and self.covariance_type != "tied":
+                precisions = np.asarray(self.precisions_init, dtype=np.float64)
+            check_distinct_starts(
+                np.asarray(self.means_init, dtype=np.float64), "means_init", precisions,
+                "precisions_init")
 
     def _em_stand_in(self, worker, source):
         """:class:`~fastem.families._gaussian_arrays.GaussianArrays` for float64 data in
