@@ -807,9 +807,12 @@ def fill_missing_for_start(points, weights, source):
         sums, mass = totals[:n_features], totals[n_features:]
         empty = np.flatnonzero(mass <= 0)
         if empty.size:
+            j = int(empty[0])
+            names = getattr(source, "feature_names_in", None)
+            named = f"feature {j}" if names is None else f"feature {j} ({str(names[j])!r})"
             raise ValueError(
-                f"feature {int(empty[0])} has no observed value (every entry is NaN, or "
-                "has weight 0): a mixture cannot be fitted to it. Drop that column."
+                f"{named} has no observed value (every entry is NaN, or has weight 0): a "
+                "mixture cannot be fitted to it. Drop that column."
             )
     return np.where(missing, sums / mass, points)
 
