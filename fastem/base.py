@@ -1571,7 +1571,8 @@ class BaseMixture:
         runs = [(init, False) for init in range(n_init)]
         if two_starts:
             runs.insert(1, (0, True))
-        best = first_error = None
+        best = first_error = screen = None
+        best_few = True
         for init, filled in runs:
             # Every run works on a copy: the estimator changes only at the end.
             worker = copy.copy(self)
@@ -1609,20 +1610,25 @@ class BaseMixture:
                     continue
             if self.verbose:
                 print(f"Initialization {init}" + (" (mean-filled rows)" if filled else ""))
-            candidates = 0 if warm or init > 0 or filled else self._start_candidates(source, sample)
-            if candidates:
-                result = self._best_first_start(worker, source, sample, random_state, candidates)
+            first = not warm and init == 0 and not filled
+            if first:
+                screen = self._start_screen(source, sample)
+            if first and screen is not None and self.n_init < self._START_CANDIDATES:
+                result = self._best_first_start(worker, source, screen, random_state,
+                                                self._START_CANDIDATES - self.n_init)
             else:
                 result = self._run_em_to_the_end(worker, source)
-            if not warm and init == 0 and not filled:
+            if first:
                 after_first = random_state.get_state()
             if result.converged and not result.stopped:
                 result = self._escape_local_optimum(worker, source, result)
             if self.verbose:
                 status = "converged" if result.converged else "did not converge"
                 print(f"Initialization {status}. lower bound {result.lower_bound:.5f}.")
-            if self._beats(result, best, source.dtype):
-                best = result
+            few = screen is not None and self._has_a_component_of_few_points(
+                worker, result, *screen)
+            if self._ranks_above(result, few, best, best_few, source.dtype):
+                best, best_few = result, few
             if result.stopped:
                 break
 
@@ -1686,13 +1692,18 @@ class BaseMixture:
     # best of at least this many starts (see _best_first_start).
     _START_CANDIDATES = 5
 
-    def _start_candidates(self, source, sample):
-        """How many k-means++ starts compete with the first start: enough for
-        ``_START_CANDIDATES`` starts with the fit's own restarts when that start is the
-        hierarchical tree of all of the data (``sample``, the start's subsample, holds
-        every row: with ``missing='em'``, data without missing values, which then fit as
-        the complete data do), computed from the data (no initial parameters given) and
-        EM runs (``max_iter > 0``); else none."""
+    def _start_screen(self, source, sample):
+        """The distinct points of the data and their summed weights, ``(points, weights)``,
+        when the first start is the hierarchical tree of all of the data (``sample``, the
+        start's subsample, holds every row: with ``missing='em'``, data without missing
+        values, which then fit as the complete data do), computed from the data (no
+        initial parameters given) and EM runs (``max_iter > 0``); else None.
+
+        On such data, ``_START_CANDIDATES`` starts at least compete for the fit (the
+        tree's, k-means++ partitions of these points and the fit's own restarts,
+        :meth:`_best_first_start`), and a run with a component of fewer points than
+        parameters loses to one without (:meth:`_ranks_above`).
+        """
         names = self._init_parameter_names
         if (
             start_method(self.init_params, source.n_features, 0) != "hierarchical"
@@ -1702,10 +1713,21 @@ class BaseMixture:
             or names is None
             or any(getattr(self, name) is not None for name in names)
         ):
-            return 0
-        return max(0, self._START_CANDIDATES - self.n_init)
+            return None
+        # k-means++ draws from the distinct points with their summed weights, so that
+        # rows repeated and the same rows weighted by their counts draw alike.
+        points, weights = sample
+        distinct, inverse = np.unique(points, axis=0, return_inverse=True)
+        counts = np.bincount(inverse.ravel(), weights=weights, minlength=len(distinct))
+        return distinct[counts > 0], counts[counts > 0]
 
-    def _best_first_start(self, worker, source, sample, random_state, n_candidates):
+    def _ranks_above(self, result, few, best, best_few, dtype):
+        """Whether run ``result`` replaces the ``best`` so far: a run without a component
+        of few points (``few``, :meth:`_has_a_component_of_few_points`) above one with
+        such a component, and among runs alike, a higher one (:meth:`_beats`)."""
+        return (best_few and not few) or (few == best_few and self._beats(result, best, dtype))
+
+    def _best_first_start(self, worker, source, screen, random_state, n_candidates):
         """The first run of a fit on data that the hierarchical tree takes whole: EM from
         the best of the tree's partition and ``n_candidates`` k-means++ partitions.
 
@@ -1716,7 +1738,9 @@ class BaseMixture:
         stood on a diag K=4 fit above a diag K=3 peak). Every candidate
         starts EM on the data, and the highest run is the fit's: restarts,
         at least ``_START_CANDIDATES`` of them with ``n_init``'s, as
-        scikit-learn's ``n_init`` runs them, chosen by the likelihood. Only
+        scikit-learn's ``n_init`` runs them, chosen by the likelihood among
+        runs without a component of fewer points than parameters
+        (:meth:`_ranks_above`). Only
         where the tree takes every point (at most ``HIERARCHICAL_SAMPLE_SIZE``
         points, fewer from 16 features on): ranked on a subsample of larger
         data, candidates with components of a few points won there and
@@ -1726,21 +1750,18 @@ class BaseMixture:
         that count repeated rows give the fit of the repeated rows.
 
         A later candidate wins only as a later restart does
-        (:meth:`_beats`). A candidate whose partition
+        (:meth:`_ranks_above`). ``screen`` holds the distinct points and their
+        summed weights (:meth:`_start_screen`). A candidate whose partition
         or run fails is passed over; when all fail, the first one's error is
         raised. The candidates' runs call neither ``callback`` nor
         ``verbose``'s printer; with either, the best is run again from its
         start, bitwise the same, for them to see.
         """
-        points, weights = sample
-        # k-means++ draws from the distinct points with their summed weights, so that
-        # rows repeated and the same rows weighted by their counts draw alike.
-        distinct, inverse = np.unique(points, axis=0, return_inverse=True)
-        counts = np.bincount(inverse.ravel(), weights=weights, minlength=len(distinct))
-        distinct, counts = distinct[counts > 0], counts[counts > 0]
+        distinct, counts = screen
         runner = copy.copy(self)
         runner.callback, runner.verbose = None, 0
         best = best_start = first_error = None
+        best_few = True
         for candidate in range(1 + n_candidates):
             trial = copy.copy(worker)
             try:
@@ -1755,8 +1776,9 @@ class BaseMixture:
             except (ValueError, FloatingPointError) as exc:
                 first_error = first_error or exc
                 continue
-            if self._beats(result, best, source.dtype):
-                best, best_start = result, start
+            few = self._has_a_component_of_few_points(trial, result, distinct, counts)
+            if self._ranks_above(result, few, best, best_few, source.dtype):
+                best, best_start, best_few = result, start, few
         if best is None:
             raise first_error
         if self.callback is None and not self.verbose:
@@ -1764,6 +1786,35 @@ class BaseMixture:
             return best
         worker._set_parameters(best_start)
         return self._run_em_to_the_end(worker, source)
+
+    def _has_a_component_of_few_points(self, worker, result, points, weights):
+        """Whether a component of ``result`` (a run of ``worker``) rests on fewer than
+        twice the points that its shape needs (:meth:`_min_points_per_component`).
+
+        Points count by Kish's effective size over the distinct ``points`` with
+        their summed ``weights``, ``(sum_j w_j r_jk)^2 / sum_j (w_j r_jk)^2``
+        with ``r_jk`` the responsibilities: one per point, whatever its weight or
+        number of copies. Such a component nearly fits its own few points (a
+        'full' component on five nearly collinear points of a plane, variances
+        2.2e-4 and 3.8), a spurious local maximiser of the likelihood
+        (McLachlan and Peel, Finite Mixture Models, 2000, section 3.10): its
+        likelihood grows as it narrows, and a fit with it is not a better fit
+        of the data.
+        """
+        probe = copy.copy(self)
+        probe._set_parameters(worker._named_parameters(result.parameters))
+        with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
+            resp = probe._outputs(as_source(points, weights), "resp").astype(np.float64)
+            mass = weights @ resp
+            mass_squared = weights**2 @ resp**2
+            n_eff = np.where(mass_squared > 0, mass**2 / mass_squared, 0.0)
+        return bool((n_eff < 2 * self._min_points_per_component(points.shape[1])).any())
+
+    def _min_points_per_component(self, n_features):
+        """Family hook: the points a component needs for its shape to be determined
+        without regularisation (:func:`~fastem.selection.collapsed_components`, rule 3).
+        Default: 1 (a mean)."""
+        return 1
 
     def _settings_of_the_fit(self):
         """Family hook: the hyper-parameters that the fitted parameters embody and that can
