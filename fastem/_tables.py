@@ -51,6 +51,7 @@ import csv
 import io
 import os
 import re
+import unicodedata
 import warnings
 from typing import NamedTuple
 
@@ -158,16 +159,23 @@ def _is_number(text):
     return True
 
 
-# A number written with a currency sign, a percent sign or digit groups: data
-# that a reader takes for text ("1.5%", "$3.00", "1,000", "12 500").
-_DECORATED_NUMBER = re.compile(
-    r"\s*[-+]?\s*[$\u20ac\u00a3\u00a5]?\s*[-+]?"
-    r"(?:\d{1,3}(?:[,'\u00a0 ]\d{3})+|\d+)(?:[.,]\d+)?(?:[eE][-+]?\d+)?\s*[%\u2030]?\s*")
+# A number written with signs or digit groups, once its currency signs (Unicode
+# category Sc), percent signs, spaces, accounting parentheses and minus sign
+# (U+2212) are read: data that a reader takes for text ("1.5%", "$3.00",
+# "3,00 \u20ac", "(1.5)", "1'000", "1.234,56").
+_GROUPED_NUMBER = re.compile(r"[-+]?\d[\d.,'\u2019]*(?:[eE][-+]?\d+)?")
 
 
 def _decorated_number(text):
-    """A number with a sign, a percent sign or grouped digits that :func:`_is_number` refuses."""
-    return not _is_number(text) and _DECORATED_NUMBER.fullmatch(text) is not None
+    """A number with signs or digit groups that :func:`_is_number` refuses."""
+    if _is_number(text):
+        return False
+    text = text.strip()
+    if text.startswith("(") and text.endswith(")"):
+        text = text[1:-1]
+    text = "".join(c for c in text.replace("\u2212", "-")
+                   if unicodedata.category(c) != "Sc" and c not in "%\u2030 \u00a0\u202f")
+    return _GROUPED_NUMBER.fullmatch(text) is not None
 
 
 def _spaced_numbers(text):
@@ -552,7 +560,10 @@ def _data_like_names_note(path, encoding, delimiter, comments):
     rows = _sample_rows(path, encoding, delimiter, comments)
     first, body = rows[0], [r for r in rows[1:] if len(r) == len(rows[0])]
     names_text = {j for j, v in enumerate(first) if not _reads_as_data(v)}  # why it is names
-    decorated = {j for j in names_text if _decorated_number(first[j])}
+    # Decorated numbers beside a plain one ('1.5%,2.0'); alone, they are names as
+    # often ('2.5 %,97.5 %' of R's confint, '$1,$5,$20').
+    decorated = ({j for j in names_text if _decorated_number(first[j])}
+                 if any(_is_number(v) for v in first) else set())
     if not names_text or len(body) < (1 if decorated == names_text else 2):
         return []
     text_columns = {j for j in range(len(first)) if not all(_reads_as_data(r[j]) for r in body)}
@@ -1211,7 +1222,7 @@ def _records(layout, errors="strict"):
                 continue
             if len(row) != layout.n_fields:
                 hint = ""
-                if _is_comment(row[0].lstrip()):
+                if _is_comment(row[0]):
                     hint = _LATE_COMMENT
                 elif (layout.delimiter == "," and len(row) > layout.n_fields
                         and all(_INTEGER.fullmatch(v) for v in row)):
@@ -1299,16 +1310,22 @@ def _decode_error(layout, exc):
     where = ""
     if layout.encoding in ("utf-8", "utf-8-sig", "cp1252"):
         with open(layout.path, "rb") as f:
+            before = b""  # the last line above that is not ASCII
             for number, line in enumerate(f, start=1):
                 try:
                     line.decode(layout.encoding)
+                    if not line.isascii():
+                        before = line
                 except UnicodeDecodeError as bad:
                     shown = line[max(bad.start - 8, 0):bad.end + 8]
                     where = f" on line {number} ({shown!r})"
-                    if number > 1:
+                    if not before.isascii():  # text of the encoding above: two encodings
                         where += (f", while the lines above are {layout.encoding} text: the "
                                   "file mixes encodings, as appending another program's "
                                   "output can make")
+                    else:
+                        where += (", the first byte that is not ASCII: the file may be in "
+                                  "another encoding, such as Latin-1")
                     break
     return (f"{layout.path!r} is not valid {layout.encoding} text ({exc.reason}){where}; save "
             "it as UTF-8 throughout")
@@ -1324,8 +1341,10 @@ def _empty_column(layout, j):
 
 
 # Why a line of notes below the header is data: a line of notes is one above the table.
-_LATE_COMMENT = (" (a line that starts with '#' is a line of notes only above the table: "
-                 "remove this one, or move it above the header)")
+_LATE_COMMENT = (" (if this line is a note, remove it or move it above the header: a line "
+                 "that starts with '#' is a line of notes only above the table)")
+# A spreadsheet's error value (#DIV/0!, #VALUE!, #NAME?), not a note.
+_SPREADSHEET_ERROR = re.compile(r"#[A-Z][A-Z0-9/]*[!?]|#N/A")
 
 
 def _bad_value(layout, value, line, row_number, j):
@@ -1342,7 +1361,7 @@ def _bad_value(layout, value, line, row_number, j):
         return (
             f"{layout.path!r} has a missing value ({shown}) on {where}; {layout.nan_fix}"
         )
-    if j == 0 and value.startswith("#"):
+    if j == 0 and value.startswith("#") and not _SPREADSHEET_ERROR.fullmatch(value):
         return f"{layout.path!r} has the non-numeric value {value!r} on {where}{_LATE_COMMENT}"
     if re.fullmatch(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d*)?", value) and (
         "." in value or value.count(",") > 1  # a decimal comma is one comma, without a point

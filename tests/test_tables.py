@@ -355,6 +355,11 @@ def test_a_file_that_mixes_encodings_is_refused_at_the_line_that_changes(tmp_pat
     with pytest.raises(ValueError, match=r"not valid utf-8 text .* on line 20002 \(b'\\xe7,1\\n'\), "
                                          "while the lines above are utf-8 text.*UTF-8 throughout"):
         reader(path)
+    # Latin-1 throughout, ASCII in the head: no mix
+    path.write_bytes(b"city,x\n" + body.encode() + "\xe7,1\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"on line 20002 .* the first byte that is not ASCII: the "
+                                         "file may be in another encoding, such as Latin-1"):
+        reader(path)
 
 
 @pytest.mark.parametrize("last", ["# end of table", "# end, of table"])
@@ -363,6 +368,10 @@ def test_a_line_of_notes_below_the_header_is_named(tmp_path, reader, last):
     with pytest.raises(ValueError, match="line 4 .*starts with '#' is a line of notes only "
                                          "above the table"):
         reader(path)
+    path = _write(tmp_path, "a,b\n1,2\n#DIV/0!,4\n")  # a spreadsheet's error value
+    with pytest.raises(ValueError, match="non-numeric value '#DIV/0!'") as error:
+        reader(path)
+    assert "line of notes" not in str(error.value)
 
 
 def test_ragged_rows(tmp_path, reader):
@@ -726,7 +735,9 @@ def test_a_headerless_file_with_a_label_column_is_noted_and_never_guessed(tmp_pa
 
 
 @pytest.mark.parametrize("first, cell", [("1.5%,2.0", "1.5%"), ("$3.00,2.0", "$3.00"),
-                                         ('"1,000",2.0', "1,000"), ("1.5,2.0 %", "2.0 %")])
+                                         ('"1,000",2.0', "1,000"), ("1.5,2.0 %", "2.0 %"),
+                                         ("(1.5),2.0", "(1.5)"), ("\u22121.5,2.0", "\u22121.5"),
+                                         ('"3,00 \u20ac",2.0', "3,00 \u20ac")])
 @pytest.mark.parametrize("rows", [1, 30])
 def test_a_first_row_of_numbers_written_with_signs_is_noted_as_data(tmp_path, first, cell, rows):
     # One field is text only by its sign or digit groups: the row read as names
@@ -741,7 +752,8 @@ def test_a_first_row_of_numbers_written_with_signs_is_noted_as_data(tmp_path, fi
     assert read_csv(table_path, header=True).doubts == []
 
 
-@pytest.mark.parametrize("header", ["x,y", "0-4,5-9", "2019,x", "n (%),y"])
+@pytest.mark.parametrize("header", ["x,y", "0-4,5-9", "2019,x", "n (%),y", "10%,90%", "$1,$5",
+                                    '"2.5 %","97.5 %"'])
 def test_names_that_are_no_decorated_numbers_are_not_doubted(tmp_path, header):
     table = read_csv(_write(tmp_path, header + "\n1,2\n3,4\n5,6\n"))
     assert table.doubts == [] and table.data.shape == (3, 2)
