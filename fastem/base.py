@@ -1546,7 +1546,6 @@ class BaseMixture:
                 f"with only {n_samples} sample(s) of positive weight. Use fewer components "
                 "or more data."
             )
-        self._check_family_init(source.n_features)
         warm = self.warm_start and hasattr(self, "converged_")
         if warm:
             mismatch = self._warm_start_mismatch(
@@ -1560,6 +1559,8 @@ class BaseMixture:
                     WarmStartWarning,
                 )
                 warm = False
+        if not warm:  # a warm start does not read the initial parameters
+            self._check_family_init(source.n_features)
         n_init = 1 if warm else self.n_init
         random_state = check_random_state(self.random_state)
         priors = self._fit_priors(source)
@@ -1625,7 +1626,7 @@ class BaseMixture:
             if self.verbose:
                 status = "converged" if result.converged else "did not converge"
                 print(f"Initialization {status}. lower bound {result.lower_bound:.5f}.")
-            few = screen is not None and self._has_a_component_of_few_points(
+            few = screen is not None and self._has_a_spurious_component(
                 worker, result, *screen)
             if self._ranks_above(result, few, best, best_few, source.dtype):
                 best, best_few = result, few
@@ -1701,8 +1702,8 @@ class BaseMixture:
 
         On such data, ``_START_CANDIDATES`` starts at least compete for the fit (the
         tree's, k-means++ partitions of these points and the fit's own restarts,
-        :meth:`_best_first_start`), and a run with a component of fewer points than
-        parameters loses to one without (:meth:`_ranks_above`).
+        :meth:`_best_first_start`), and a run with a component narrowed onto a few of
+        them loses to one without (:meth:`_ranks_above`).
         """
         names = self._init_parameter_names
         if (
@@ -1722,9 +1723,9 @@ class BaseMixture:
         return distinct[counts > 0], counts[counts > 0]
 
     def _ranks_above(self, result, few, best, best_few, dtype):
-        """Whether run ``result`` replaces the ``best`` so far: a run without a component
-        of few points (``few``, :meth:`_has_a_component_of_few_points`) above one with
-        such a component, and among runs alike, a higher one (:meth:`_beats`)."""
+        """Whether run ``result`` replaces the ``best`` so far: a run without a spurious
+        component (``few``, :meth:`_has_a_spurious_component`) above one with such a
+        component, and among runs alike, a higher one (:meth:`_beats`)."""
         return (best_few and not few) or (few == best_few and self._beats(result, best, dtype))
 
     def _best_first_start(self, worker, source, screen, random_state, n_candidates):
@@ -1739,7 +1740,7 @@ class BaseMixture:
         starts EM on the data, and the highest run is the fit's: restarts,
         at least ``_START_CANDIDATES`` of them with ``n_init``'s, as
         scikit-learn's ``n_init`` runs them, chosen by the likelihood among
-        runs without a component of fewer points than parameters
+        runs without a component narrowed onto a few points
         (:meth:`_ranks_above`). Only
         where the tree takes every point (at most ``HIERARCHICAL_SAMPLE_SIZE``
         points, fewer from 16 features on): ranked on a subsample of larger
@@ -1776,7 +1777,7 @@ class BaseMixture:
             except (ValueError, FloatingPointError) as exc:
                 first_error = first_error or exc
                 continue
-            few = self._has_a_component_of_few_points(trial, result, distinct, counts)
+            few = self._has_a_spurious_component(trial, result, distinct, counts)
             if self._ranks_above(result, few, best, best_few, source.dtype):
                 best, best_start, best_few = result, start, few
         if best is None:
@@ -1787,19 +1788,14 @@ class BaseMixture:
         worker._set_parameters(best_start)
         return self._run_em_to_the_end(worker, source)
 
-    def _has_a_component_of_few_points(self, worker, result, points, weights):
-        """Whether a component of ``result`` (a run of ``worker``) rests on fewer than
-        twice the points that its shape needs (:meth:`_min_points_per_component`).
+    def _has_a_spurious_component(self, worker, result, points, weights):
+        """Whether ``result`` (a run of ``worker``) has a spurious component: one on few
+        of the distinct ``points`` (with their summed ``weights``) that is narrower
+        than the others, as the family hook :meth:`_spurious_components` judges.
 
-        Points count by Kish's effective size over the distinct ``points`` with
-        their summed ``weights``, ``(sum_j w_j r_jk)^2 / sum_j (w_j r_jk)^2``
-        with ``r_jk`` the responsibilities: one per point, whatever its weight or
-        number of copies. Such a component nearly fits its own few points (a
-        'full' component on five nearly collinear points of a plane, variances
-        2.2e-4 and 3.8), a spurious local maximiser of the likelihood
-        (McLachlan and Peel, Finite Mixture Models, 2000, section 3.10): its
-        likelihood grows as it narrows, and a fit with it is not a better fit
-        of the data.
+        Points count by Kish's effective size, ``(sum_j w_j r_jk)^2 / sum_j
+        (w_j r_jk)^2`` with ``r_jk`` the responsibilities of the distinct points:
+        one per point, whatever its weight or number of copies.
         """
         probe = copy.copy(self)
         probe._set_parameters(worker._named_parameters(result.parameters))
@@ -1808,7 +1804,14 @@ class BaseMixture:
             mass = weights @ resp
             mass_squared = weights**2 @ resp**2
             n_eff = np.where(mass_squared > 0, mass**2 / mass_squared, 0.0)
-        return bool((n_eff < 2 * self._min_points_per_component(points.shape[1])).any())
+        return bool(probe._spurious_components(n_eff, points.shape[1]).any())
+
+    def _spurious_components(self, n_eff, n_features):
+        """Family hook: a boolean per component, True for a spurious local maximiser of
+        the likelihood (McLachlan and Peel, Finite Mixture Models, 2000, section 3.10),
+        given the effective numbers of points ``n_eff`` (n_components,). Default: none
+        (a component without a shape cannot narrow onto a few points)."""
+        return np.zeros(self.n_components, dtype=bool)
 
     def _min_points_per_component(self, n_features):
         """Family hook: the points a component needs for its shape to be determined

@@ -318,6 +318,14 @@ def test_components_that_start_alike_are_refused(covariance_type):
         assert model.fit(X).n_iter_ == 0  # accepted
 
 
+def test_a_warm_start_does_not_read_the_initial_means():
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(200, 2)), rng.normal(size=(200, 2)) + 5])
+    model = GaussianMixture(2, warm_start=True, random_state=0).fit(X)
+    model.set_params(means_init=np.zeros((2, 2)))
+    assert model.fit(X).n_iter_ >= 1  # continues the fit; the equal rows are not used
+
+
 @pytest.mark.parametrize("cls, name", [(ExponentialMixture, "scales_init"), (PoissonMixture, "rates_init")])
 def test_mean_families_refuse_components_that_start_alike(cls, name):
     X = np.random.default_rng(0).exponential(size=(300, 2)).round() + 1
