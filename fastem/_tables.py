@@ -163,7 +163,8 @@ def _is_number(text):
 # category Sc), percent signs, spaces, accounting parentheses and minus sign
 # (U+2212) are read: data that a reader takes for text ("1.5%", "$3.00",
 # "3,00 \u20ac", "(1.5)", "1'000", "1.234,56").
-_GROUPED_NUMBER = re.compile(r"[-+]?\d[\d.,'\u2019]*(?:[eE][-+]?\d+)?")
+_GROUPED_NUMBER = re.compile(
+    r"[-+]?(?:\d{1,3}(?:[.,'\u2019]\d{3})+|\d+)(?:[.,]\d+)?(?:[eE][-+]?\d+)?")
 
 
 def _decorated_number(text):
@@ -560,10 +561,9 @@ def _data_like_names_note(path, encoding, delimiter, comments):
     rows = _sample_rows(path, encoding, delimiter, comments)
     first, body = rows[0], [r for r in rows[1:] if len(r) == len(rows[0])]
     names_text = {j for j, v in enumerate(first) if not _reads_as_data(v)}  # why it is names
-    # Decorated numbers beside a plain one ('1.5%,2.0'); alone, they are names as
-    # often ('2.5 %,97.5 %' of R's confint, '$1,$5,$20').
-    decorated = ({j for j in names_text if _decorated_number(first[j])}
-                 if any(_is_number(v) for v in first) else set())
+    # Also names ('2.5 %,97.5 %' of R's confint): a note too many costs less than a
+    # row of data left out unsaid.
+    decorated = {j for j in names_text if _decorated_number(first[j])}
     if not names_text or len(body) < (1 if decorated == names_text else 2):
         return []
     text_columns = {j for j in range(len(first)) if not all(_reads_as_data(r[j]) for r in body)}

@@ -1572,8 +1572,7 @@ class BaseMixture:
         runs = [(init, False) for init in range(n_init)]
         if two_starts:
             runs.insert(1, (0, True))
-        best = first_error = screen = None
-        best_few = True
+        best = first_error = start_points = None
         for init, filled in runs:
             # Every run works on a copy: the estimator changes only at the end.
             worker = copy.copy(self)
@@ -1613,9 +1612,9 @@ class BaseMixture:
                 print(f"Initialization {init}" + (" (mean-filled rows)" if filled else ""))
             first = not warm and init == 0 and not filled
             if first:
-                screen = self._start_screen(source, sample)
-            if first and screen is not None and self.n_init < self._START_CANDIDATES:
-                result = self._best_first_start(worker, source, screen, random_state,
+                start_points = self._start_points(source, sample)
+            if first and start_points is not None and self.n_init < self._START_CANDIDATES:
+                result = self._best_first_start(worker, source, start_points, random_state,
                                                 self._START_CANDIDATES - self.n_init)
             else:
                 result = self._run_em_to_the_end(worker, source)
@@ -1626,10 +1625,8 @@ class BaseMixture:
             if self.verbose:
                 status = "converged" if result.converged else "did not converge"
                 print(f"Initialization {status}. lower bound {result.lower_bound:.5f}.")
-            few = screen is not None and self._has_a_spurious_component(
-                worker, result, *screen)
-            if self._ranks_above(result, few, best, best_few, source.dtype):
-                best, best_few = result, few
+            if self._beats(result, best, source.dtype):
+                best = result
             if result.stopped:
                 break
 
@@ -1693,7 +1690,7 @@ class BaseMixture:
     # best of at least this many starts (see _best_first_start).
     _START_CANDIDATES = 5
 
-    def _start_screen(self, source, sample):
+    def _start_points(self, source, sample):
         """The distinct points of the data and their summed weights, ``(points, weights)``,
         when the first start is the hierarchical tree of all of the data (``sample``, the
         start's subsample, holds every row: with ``missing='em'``, data without missing
@@ -1702,8 +1699,7 @@ class BaseMixture:
 
         On such data, ``_START_CANDIDATES`` starts at least compete for the fit (the
         tree's, k-means++ partitions of these points and the fit's own restarts,
-        :meth:`_best_first_start`), and a run with a component narrowed onto a few of
-        them loses to one without (:meth:`_ranks_above`).
+        :meth:`_best_first_start`).
         """
         names = self._init_parameter_names
         if (
@@ -1722,13 +1718,7 @@ class BaseMixture:
         counts = np.bincount(inverse.ravel(), weights=weights, minlength=len(distinct))
         return distinct[counts > 0], counts[counts > 0]
 
-    def _ranks_above(self, result, few, best, best_few, dtype):
-        """Whether run ``result`` replaces the ``best`` so far: a run without a spurious
-        component (``few``, :meth:`_has_a_spurious_component`) above one with such a
-        component, and among runs alike, a higher one (:meth:`_beats`)."""
-        return (best_few and not few) or (few == best_few and self._beats(result, best, dtype))
-
-    def _best_first_start(self, worker, source, screen, random_state, n_candidates):
+    def _best_first_start(self, worker, source, start_points, random_state, n_candidates):
         """The first run of a fit on data that the hierarchical tree takes whole: EM from
         the best of the tree's partition and ``n_candidates`` k-means++ partitions.
 
@@ -1739,9 +1729,7 @@ class BaseMixture:
         stood on a diag K=4 fit above a diag K=3 peak). Every candidate
         starts EM on the data, and the highest run is the fit's: restarts,
         at least ``_START_CANDIDATES`` of them with ``n_init``'s, as
-        scikit-learn's ``n_init`` runs them, chosen by the likelihood among
-        runs without a component narrowed onto a few points
-        (:meth:`_ranks_above`). Only
+        scikit-learn's ``n_init`` runs them, chosen by the likelihood. Only
         where the tree takes every point (at most ``HIERARCHICAL_SAMPLE_SIZE``
         points, fewer from 16 features on): ranked on a subsample of larger
         data, candidates with components of a few points won there and
@@ -1751,18 +1739,17 @@ class BaseMixture:
         that count repeated rows give the fit of the repeated rows.
 
         A later candidate wins only as a later restart does
-        (:meth:`_ranks_above`). ``screen`` holds the distinct points and their
-        summed weights (:meth:`_start_screen`). A candidate whose partition
+        (:meth:`_beats`). ``start_points`` holds the distinct points and their
+        summed weights (:meth:`_start_points`). A candidate whose partition
         or run fails is passed over; when all fail, the first one's error is
         raised. The candidates' runs call neither ``callback`` nor
         ``verbose``'s printer; with either, the best is run again from its
         start, bitwise the same, for them to see.
         """
-        distinct, counts = screen
+        distinct, counts = start_points
         runner = copy.copy(self)
         runner.callback, runner.verbose = None, 0
         best = best_start = first_error = None
-        best_few = True
         for candidate in range(1 + n_candidates):
             trial = copy.copy(worker)
             try:
@@ -1777,9 +1764,8 @@ class BaseMixture:
             except (ValueError, FloatingPointError) as exc:
                 first_error = first_error or exc
                 continue
-            few = self._has_a_spurious_component(trial, result, distinct, counts)
-            if self._ranks_above(result, few, best, best_few, source.dtype):
-                best, best_start, best_few = result, start, few
+            if self._beats(result, best, source.dtype):
+                best, best_start = result, start
         if best is None:
             raise first_error
         if self.callback is None and not self.verbose:
@@ -1787,31 +1773,6 @@ class BaseMixture:
             return best
         worker._set_parameters(best_start)
         return self._run_em_to_the_end(worker, source)
-
-    def _has_a_spurious_component(self, worker, result, points, weights):
-        """Whether ``result`` (a run of ``worker``) has a spurious component: one on few
-        of the distinct ``points`` (with their summed ``weights``) that is narrower
-        than the others, as the family hook :meth:`_spurious_components` judges.
-
-        Points count by Kish's effective size, ``(sum_j w_j r_jk)^2 / sum_j
-        (w_j r_jk)^2`` with ``r_jk`` the responsibilities of the distinct points:
-        one per point, whatever its weight or number of copies.
-        """
-        probe = copy.copy(self)
-        probe._set_parameters(worker._named_parameters(result.parameters))
-        with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
-            resp = probe._outputs(as_source(points, weights), "resp").astype(np.float64)
-            mass = weights @ resp
-            mass_squared = weights**2 @ resp**2
-            n_eff = np.where(mass_squared > 0, mass**2 / mass_squared, 0.0)
-        return bool(probe._spurious_components(n_eff, points.shape[1]).any())
-
-    def _spurious_components(self, n_eff, n_features):
-        """Family hook: a boolean per component, True for a spurious local maximiser of
-        the likelihood (McLachlan and Peel, Finite Mixture Models, 2000, section 3.10),
-        given the effective numbers of points ``n_eff`` (n_components,). Default: none
-        (a component without a shape cannot narrow onto a few points)."""
-        return np.zeros(self.n_components, dtype=bool)
 
     def _min_points_per_component(self, n_features):
         """Family hook: the points a component needs for its shape to be determined

@@ -938,22 +938,6 @@ class _GaussianComponents(BaseMixture):
             return nk, means, variances.mean(axis=1)
         return nk, means, variances
 
-    def _spurious_components(self, n_eff, n_features):
-        """Components on fewer than twice the points their covariance needs
-        (:meth:`_min_points_per_component`) whose smallest variance is below
-        ``_SPURIOUS_NARROWING`` times the smallest of every other component's: a
-        component that narrowed onto a few points, as five nearly collinear points of
-        a plane (variances 2.2e-4 and 3.8, where the others' smallest were 0.13 to
-        0.23), not a small group as wide as the others. A shared ('tied')
-        covariance cannot narrow for one component: none is spurious."""
-        K = self.n_components
-        if self.covariance_type == "tied" or K < 2:
-            return np.zeros(K, dtype=bool)
-        smallest = np.linalg.eigvalsh(self._float64_covariances())[:, 0]
-        others = np.array([np.delete(smallest, k).min() for k in range(K)])
-        few = n_eff < 2 * self._min_points_per_component(n_features)
-        return few & (smallest < _SPURIOUS_NARROWING * others)
-
     def _min_points_per_component(self, n_features):
         # the shared covariance is pooled: a component needs a point for its mean only
         return {"full": n_features + 1, "tied": 1, "diag": 2,
@@ -976,11 +960,6 @@ class _GaussianComponents(BaseMixture):
         cov = np.asarray(self.covariances_, dtype=np.float64)
         scale = np.sqrt(cov[k])
         return mean + rng.standard_normal(size=(n, mean.shape[0])) * scale
-
-
-# How much narrower than every other component a component on few points is, at
-# most, to be spurious (see _GaussianComponents._spurious_components).
-_SPURIOUS_NARROWING = 0.01
 
 
 @fill_doc
