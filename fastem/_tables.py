@@ -1222,7 +1222,7 @@ def _records(layout, errors="strict"):
                 continue
             if len(row) != layout.n_fields:
                 hint = ""
-                if _is_comment(row[0]):
+                if _is_comment(row[0]) and not _SPREADSHEET_ERROR.fullmatch(row[0].strip()):
                     hint = _LATE_COMMENT
                 elif (layout.delimiter == "," and len(row) > layout.n_fields
                         and all(_INTEGER.fullmatch(v) for v in row)):
@@ -1344,7 +1344,7 @@ def _empty_column(layout, j):
 _LATE_COMMENT = (" (if this line is a note, remove it or move it above the header: a line "
                  "that starts with '#' is a line of notes only above the table)")
 # A spreadsheet's error value (#DIV/0!, #VALUE!, #NAME?), not a note.
-_SPREADSHEET_ERROR = re.compile(r"#[A-Z][A-Z0-9/]*[!?]|#N/A")
+_SPREADSHEET_ERROR = re.compile(r"#[A-Z][A-Z0-9_/]*[!?]|#N/A|#GETTING_DATA")
 
 
 def _bad_value(layout, value, line, row_number, j):

@@ -1546,6 +1546,7 @@ class BaseMixture:
                 f"with only {n_samples} sample(s) of positive weight. Use fewer components "
                 "or more data."
             )
+        self._check_family_init(source.n_features)
         warm = self.warm_start and hasattr(self, "converged_")
         if warm:
             mismatch = self._warm_start_mismatch(
@@ -1559,8 +1560,8 @@ class BaseMixture:
                     WarmStartWarning,
                 )
                 warm = False
-        if not warm:  # a warm start does not read the initial parameters
-            self._check_family_init(source.n_features)
+        if not warm:  # a warm start does not start from the initial parameters
+            self._check_starts_apart()
         n_init = 1 if warm else self.n_init
         random_state = check_random_state(self.random_state)
         priors = self._fit_priors(source)
@@ -1773,6 +1774,10 @@ class BaseMixture:
             return best
         worker._set_parameters(best_start)
         return self._run_em_to_the_end(worker, source)
+
+    def _check_starts_apart(self):
+        """Family hook: raise ValueError when initial parameters start two components
+        alike (:func:`~fastem._validation.check_distinct_starts`). Default: nothing."""
 
     def _min_points_per_component(self, n_features):
         """Family hook: the points a component needs for its shape to be determined

@@ -372,6 +372,10 @@ def test_a_line_of_notes_below_the_header_is_named(tmp_path, reader, last):
     with pytest.raises(ValueError, match="non-numeric value '#DIV/0!'") as error:
         reader(path)
     assert "line of notes" not in str(error.value)
+    path = _write(tmp_path, "a,b\n1,2\n#DIV/0!\n")  # in a short row
+    with pytest.raises(ValueError, match="line 3 has 1 field") as error:
+        reader(path)
+    assert "line of notes" not in str(error.value)
 
 
 def test_ragged_rows(tmp_path, reader):

@@ -324,6 +324,9 @@ def test_a_warm_start_does_not_read_the_initial_means():
     model = GaussianMixture(2, warm_start=True, random_state=0).fit(X)
     model.set_params(means_init=np.zeros((2, 2)))
     assert model.fit(X).n_iter_ >= 1  # continues the fit; the equal rows are not used
+    model.set_params(means_init=np.full((2, 2), np.nan))  # still checked, as scikit-learn does
+    with pytest.raises(ValueError, match="means_init contains NaN"):
+        model.fit(X)
 
 
 @pytest.mark.parametrize("cls, name", [(ExponentialMixture, "scales_init"), (PoissonMixture, "rates_init")])

@@ -147,7 +147,11 @@ class MeanParameterMixture(BaseMixture):
                     f"{name} must be finite and positive, got minimum {m.min():.3g}. "
                     "Pass positive values, or leave it to the initialisation."
                 )
-            check_distinct_starts(m, name)
+
+    def _check_starts_apart(self):
+        means_init = getattr(self, self._init_name)
+        if means_init is not None:
+            check_distinct_starts(np.asarray(means_init, dtype=np.float64), self._init_name)
 
     def _user_gives_every_parameter(self):
         return self.weights_init is not None and getattr(self, self._init_name) is not None

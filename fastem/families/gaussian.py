@@ -1206,6 +1206,8 @@ class GaussianMixture(_GaussianComponents):
                 raise ValueError(
                     f"precisions_init must be positive, got minimum {p.min():.3g}."
                 )
+
+    def _check_starts_apart(self):
         if self.means_init is not None:
             precisions = None
             if self.precisions_init is not None and self.covariance_type != "tied":
