@@ -37,6 +37,13 @@ subclass that fills in a few hooks (the *family protocol*):
     Set the family parameters (not the weights) from summed statistics.
 ``_check_family_init(n_features)`` and ``_init_family_from_user()``
     Validate and apply user-given initial parameters.
+``_check_starts_apart()``
+    Optional: raise ValueError when user-given initial parameters start two
+    components alike (EM keeps them alike); not called for a warm start.
+    Default: nothing.
+``_min_points_per_component(n_features)``
+    Optional: the points a component needs for its shape to be determined
+    without regularisation (rule 3 of ``collapsed_components``). Default: 1.
 ``_user_gives_every_parameter()``
     Optional: True when the user-given initial parameters set every
     parameter; the initialisation then computes no start of its own.
