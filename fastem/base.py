@@ -39,7 +39,8 @@ subclass that fills in a few hooks (the *family protocol*):
     Validate and apply user-given initial parameters.
 ``_check_starts_apart()``
     Optional: raise ValueError when user-given initial parameters start two
-    components alike (EM keeps them alike); not called for a warm start.
+    components alike (EM keeps them alike); not called for a warm start or
+    ``max_iter=0``.
     Default: nothing.
 ``_min_points_per_component(n_features)``
     Optional: the points a component needs for its shape to be determined
@@ -1567,7 +1568,7 @@ class BaseMixture:
                     WarmStartWarning,
                 )
                 warm = False
-        if not warm:  # a warm start does not start from the initial parameters
+        if not warm and self.max_iter > 0:  # EM runs from the initial parameters
             self._check_starts_apart()
         n_init = 1 if warm else self.n_init
         random_state = check_random_state(self.random_state)
