@@ -1222,7 +1222,7 @@ def _records(layout, errors="strict"):
                 continue
             if len(row) != layout.n_fields:
                 hint = ""
-                if _is_comment(row[0]) and not _SPREADSHEET_ERROR.fullmatch(row[0].strip()):
+                if _late_note(row[0]):
                     hint = _LATE_COMMENT
                 elif (layout.delimiter == "," and len(row) > layout.n_fields
                         and all(_INTEGER.fullmatch(v) for v in row)):
@@ -1347,6 +1347,12 @@ _LATE_COMMENT = (" (if this line is a note, remove it or move it above the heade
 _SPREADSHEET_ERROR = re.compile(r"#[A-Z][A-Z0-9_/]*[!?]|#N/A|#GETTING_DATA")
 
 
+def _late_note(field):
+    """Whether a row's first ``field`` may start a line of notes: '#' first, and no
+    missing-value marker (:func:`_is_comment`) or spreadsheet error value."""
+    return _is_comment(field) and not _SPREADSHEET_ERROR.fullmatch(field.strip())
+
+
 def _bad_value(layout, value, line, row_number, j):
     where = f"line {line} (data row {row_number}), {layout.column(j)}"
     if _spaced_numbers(value):
@@ -1361,7 +1367,7 @@ def _bad_value(layout, value, line, row_number, j):
         return (
             f"{layout.path!r} has a missing value ({shown}) on {where}; {layout.nan_fix}"
         )
-    if j == 0 and value.startswith("#") and not _SPREADSHEET_ERROR.fullmatch(value):
+    if j == 0 and _late_note(value):
         return f"{layout.path!r} has the non-numeric value {value!r} on {where}{_LATE_COMMENT}"
     if re.fullmatch(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d*)?", value) and (
         "." in value or value.count(",") > 1  # a decimal comma is one comma, without a point

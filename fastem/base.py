@@ -40,11 +40,7 @@ subclass that fills in a few hooks (the *family protocol*):
 ``_check_starts_apart()``
     Optional: raise ValueError when user-given initial parameters start two
     components alike (EM keeps them alike); not called for a warm start or
-    ``max_iter=0``.
-    Default: nothing.
-``_min_points_per_component(n_features)``
-    Optional: the points a component needs for its shape to be determined
-    without regularisation (rule 3 of ``collapsed_components``). Default: 1.
+    ``max_iter=0``. Default: nothing.
 ``_user_gives_every_parameter()``
     Optional: True when the user-given initial parameters set every
     parameter; the initialisation then computes no start of its own.
@@ -1581,7 +1577,7 @@ class BaseMixture:
         runs = [(init, False) for init in range(n_init)]
         if two_starts:
             runs.insert(1, (0, True))
-        best = first_error = start_points = None
+        best = first_error = None
         for init, filled in runs:
             # Every run works on a copy: the estimator changes only at the end.
             worker = copy.copy(self)
@@ -1619,15 +1615,12 @@ class BaseMixture:
                     continue
             if self.verbose:
                 print(f"Initialization {init}" + (" (mean-filled rows)" if filled else ""))
-            first = not warm and init == 0 and not filled
-            if first:
-                start_points = self._start_points(source, sample)
-            if first and start_points is not None and self.n_init < self._START_CANDIDATES:
-                result = self._best_first_start(worker, source, start_points, random_state,
-                                                self._START_CANDIDATES - self.n_init)
+            candidates = 0 if warm or init > 0 or filled else self._start_candidates(source, sample)
+            if candidates:
+                result = self._best_first_start(worker, source, sample, random_state, candidates)
             else:
                 result = self._run_em_to_the_end(worker, source)
-            if first:
+            if not warm and init == 0 and not filled:
                 after_first = random_state.get_state()
             if result.converged and not result.stopped:
                 result = self._escape_local_optimum(worker, source, result)
@@ -1699,17 +1692,13 @@ class BaseMixture:
     # best of at least this many starts (see _best_first_start).
     _START_CANDIDATES = 5
 
-    def _start_points(self, source, sample):
-        """The distinct points of the data and their summed weights, ``(points, weights)``,
-        when the first start is the hierarchical tree of all of the data (``sample``, the
-        start's subsample, holds every row: with ``missing='em'``, data without missing
-        values, which then fit as the complete data do), computed from the data (no
-        initial parameters given) and EM runs (``max_iter > 0``); else None.
-
-        On such data, ``_START_CANDIDATES`` starts at least compete for the fit (the
-        tree's, k-means++ partitions of these points and the fit's own restarts,
-        :meth:`_best_first_start`).
-        """
+    def _start_candidates(self, source, sample):
+        """How many k-means++ starts compete with the first start: enough for
+        ``_START_CANDIDATES`` starts with the fit's own restarts when that start is the
+        hierarchical tree of all of the data (``sample``, the start's subsample, holds
+        every row: with ``missing='em'``, data without missing values, which then fit as
+        the complete data do), computed from the data (no initial parameters given) and
+        EM runs (``max_iter > 0``); else none."""
         names = self._init_parameter_names
         if (
             start_method(self.init_params, source.n_features, 0) != "hierarchical"
@@ -1719,15 +1708,10 @@ class BaseMixture:
             or names is None
             or any(getattr(self, name) is not None for name in names)
         ):
-            return None
-        # k-means++ draws from the distinct points with their summed weights, so that
-        # rows repeated and the same rows weighted by their counts draw alike.
-        points, weights = sample
-        distinct, inverse = np.unique(points, axis=0, return_inverse=True)
-        counts = np.bincount(inverse.ravel(), weights=weights, minlength=len(distinct))
-        return distinct[counts > 0], counts[counts > 0]
+            return 0
+        return max(0, self._START_CANDIDATES - self.n_init)
 
-    def _best_first_start(self, worker, source, start_points, random_state, n_candidates):
+    def _best_first_start(self, worker, source, sample, random_state, n_candidates):
         """The first run of a fit on data that the hierarchical tree takes whole: EM from
         the best of the tree's partition and ``n_candidates`` k-means++ partitions.
 
@@ -1748,14 +1732,18 @@ class BaseMixture:
         that count repeated rows give the fit of the repeated rows.
 
         A later candidate wins only as a later restart does
-        (:meth:`_beats`). ``start_points`` holds the distinct points and their
-        summed weights (:meth:`_start_points`). A candidate whose partition
+        (:meth:`_beats`). A candidate whose partition
         or run fails is passed over; when all fail, the first one's error is
         raised. The candidates' runs call neither ``callback`` nor
         ``verbose``'s printer; with either, the best is run again from its
         start, bitwise the same, for them to see.
         """
-        distinct, counts = start_points
+        points, weights = sample
+        # k-means++ draws from the distinct points with their summed weights, so that
+        # rows repeated and the same rows weighted by their counts draw alike.
+        distinct, inverse = np.unique(points, axis=0, return_inverse=True)
+        counts = np.bincount(inverse.ravel(), weights=weights, minlength=len(distinct))
+        distinct, counts = distinct[counts > 0], counts[counts > 0]
         runner = copy.copy(self)
         runner.callback, runner.verbose = None, 0
         best = best_start = first_error = None
@@ -1786,12 +1774,6 @@ class BaseMixture:
     def _check_starts_apart(self):
         """Family hook: raise ValueError when initial parameters start two components
         alike (:func:`~fastem._validation.check_distinct_starts`). Default: nothing."""
-
-    def _min_points_per_component(self, n_features):
-        """Family hook: the points a component needs for its shape to be determined
-        without regularisation (:func:`~fastem.selection.collapsed_components`, rule 3).
-        Default: 1 (a mean)."""
-        return 1
 
     def _settings_of_the_fit(self):
         """Family hook: the hyper-parameters that the fitted parameters embody and that can

@@ -53,6 +53,11 @@ _NAN_ADVICE = (
 )
 
 
+def _min_points(covariance_type, n_features):
+    """Points a component needs for its covariance to be non-singular without reg_covar."""
+    return {"full": n_features + 1, "tied": 1, "diag": 2, "spherical": 2}[covariance_type]
+
+
 def _row_blocks(n_samples):
     return [slice(start, start + _CHUNK_ROWS) for start in range(0, n_samples, _CHUNK_ROWS)]
 
@@ -287,7 +292,7 @@ def _collapse_reasons(model, source, min_variance_ratio, S, resolution):
             f"{axis_floor[j]:.3g} that rounding to steps of {gaps[j]:.3g} gives",
         )
     n_eff = _effective_points(model, source)
-    needed = model._min_points_per_component(source.n_features)
+    needed = _min_points(model.covariance_type, source.n_features)
     for k in np.flatnonzero(n_eff < needed):
         reasons[int(k)].append(f"{n_eff[k]:.3g} effective points, fewer than {needed}")
     return {k: ", ".join(why) for k, why in sorted(reasons.items())}

@@ -938,11 +938,6 @@ class _GaussianComponents(BaseMixture):
             return nk, means, variances.mean(axis=1)
         return nk, means, variances
 
-    def _min_points_per_component(self, n_features):
-        # the shared covariance is pooled: a component needs a point for its mean only
-        return {"full": n_features + 1, "tied": 1, "diag": 2,
-                "spherical": 2}[self.covariance_type]
-
     def _n_family_parameters(self):
         K, D = self.means_.shape
         cov = {
