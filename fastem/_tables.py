@@ -31,7 +31,11 @@ decide for the user:
 Fields may be quoted, lines may end in LF, CRLF or CR alone (Excel for Mac's
 "CSV (Macintosh)"), blank lines are skipped (above the header too), and
 leading lines that start with '#' (notes above the table, as in R's data
-files and ``numpy.savetxt``'s header) are skipped with a note.
+files and ``numpy.savetxt``'s header) are skipped with a note. Below the
+header such a line is an error that names it, also where its first field is
+in a column that is not read (an index or label column): among rows that do
+not start with '#', an unquoted '#' there marks a note or a row left out,
+not data.
 Missing values (empty fields and pandas' markers such as ``NA`` or ``nan``)
 and text in a numeric column (decimal commas, thousands separators and
 numbers separated by spaces named as such) are errors that give the line,
@@ -1157,6 +1161,9 @@ def _read_with_pyarrow(layout):
     generated = [f"f{j}" for j in range(layout.n_fields)]
     include = [generated[j] for j in layout.chosen]
     empty = [generated[j] for j in layout.trailing]
+    # the first column, when it is not read, for lines of notes below the header
+    # (its type inferred: numbers, the usual row labels, cost no text)
+    first = [generated[0]] if _first_unread(layout) else []
     encoding = "utf8" if layout.encoding in ("utf-8", "utf-8-sig") else layout.encoding
     try:
         table = pv.read_csv(
@@ -1168,7 +1175,7 @@ def _read_with_pyarrow(layout):
             parse_options=pv.ParseOptions(delimiter=layout.delimiter),
             convert_options=pv.ConvertOptions(
                 column_types={name: pa.float64() for name in include + empty},
-                include_columns=include + empty,
+                include_columns=include + empty + first,
                 null_values=sorted(NA_VALUES),
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=True,
@@ -1179,6 +1186,10 @@ def _read_with_pyarrow(layout):
     if (not layout.missing and any(table.column(name).null_count for name in include)) or any(
             table.column(name).null_count < table.num_rows for name in empty):
         return None
+    if first and pa.types.is_string(table.column(first[0]).type):
+        import pyarrow.compute as pc
+        if pc.any(pc.starts_with(table.column(first[0]), "#")).as_py():
+            return None  # the csv module's pass tells notes from data
     if not include:
         return np.empty((table.num_rows, 0))
     columns = [table.column(name).to_numpy(zero_copy_only=False) for name in include]
@@ -1282,11 +1293,23 @@ def _read_with_numpy(layout):
     return None if not layout.missing and np.isnan(data).any() else data
 
 
+def _first_unread(layout):
+    """Whether the first column, where a line of notes would show, is not read."""
+    return 0 not in layout.chosen and 0 not in layout.trailing
+
+
 def _read_with_csv(layout):
     """The data by the csv module, field by field: an error names the first bad value."""
     values = []
+    notes = []  # (line, data row, field) of the rows that start with '#' in an unread column
     try:
-        for row_number, (line, row) in enumerate(_rows(layout), start=1):
+        row_number = 0
+        for kind, line, row, text in _records(layout):
+            if kind != "data":
+                continue
+            row_number += 1
+            if _first_unread(layout) and text.startswith("#") and _late_note(row[0]):
+                notes.append((line, row_number, row[0]))
             for j in layout.chosen:
                 value = row[j].strip()
                 if value in NA_VALUES and not layout.missing and row_number == 1 and all(  # re-read
@@ -1300,7 +1323,22 @@ def _read_with_csv(layout):
                 values.append(float(value))
     except UnicodeDecodeError as exc:
         raise ValueError(_decode_error(layout, exc)) from None
+    if notes and 2 * len(notes) < row_number:  # a column of '#' values is data
+        raise ValueError(_unread_note(layout, notes))
     return np.array(values, dtype=np.float64).reshape(-1, len(layout.chosen))
+
+
+def _unread_note(layout, notes):
+    """The message for rows that start with '#', unquoted, in a column that is not read,
+    among rows that do not: lines of notes, or rows left out, that would be read as data."""
+    line, row_number, field = notes[0]
+    more = f" ({len(notes)} such lines)" if len(notes) > 1 else ""
+    return (
+        f"{layout.path!r} has {field!r} on line {line} (data row {row_number}), "
+        f"{layout.column(0)}, which is not read: a row that starts with '#' among rows that "
+        f"do not{more}, which fastem would read as data{_LATE_COMMENT[:-1]}; if it is data, "
+        "quote that field (\"#...\"))"
+    )
 
 
 def _decode_error(layout, exc):
@@ -1310,8 +1348,8 @@ def _decode_error(layout, exc):
     where = ""
     if layout.encoding in ("utf-8", "utf-8-sig", "cp1252"):
         with open(layout.path, "rb") as f:
-            before = b""  # the last line above that is not ASCII
-            for number, line in enumerate(f, start=1):
+            before = b""  # the last text above the bad byte that is not ASCII
+            for number, line in enumerate(_byte_lines(f), start=1):
                 try:
                     line.decode(layout.encoding)
                     if not line.isascii():
@@ -1319,8 +1357,11 @@ def _decode_error(layout, exc):
                 except UnicodeDecodeError as bad:
                     shown = line[max(bad.start - 8, 0):bad.end + 8]
                     where = f" on line {number} ({shown!r})"
+                    above = "the lines above are"
+                    if not line[:bad.start].isascii():  # text of the encoding on this line
+                        before, above = line[:bad.start], "the text before it is"
                     if not before.isascii():  # text of the encoding above: two encodings
-                        where += (f", while the lines above are {layout.encoding} text: the "
+                        where += (f", while {above} {layout.encoding} text: the "
                                   "file mixes encodings, as appending another program's "
                                   "output can make")
                     else:
@@ -1329,6 +1370,29 @@ def _decode_error(layout, exc):
                     break
     return (f"{layout.path!r} is not valid {layout.encoding} text ({exc.reason}){where}; save "
             "it as UTF-8 throughout")
+
+
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+
+
+def _byte_lines(f, block=1 << 20):
+    """The lines of the binary file ``f``, each with its ending, cut where the text
+    reader cuts them: at LF, CRLF and CR alone (Excel for Mac's "CSV (Macintosh)")."""
+    rest = b""
+    while True:
+        data = f.read(block)
+        text = rest + data
+        start = 0
+        for end in _LINE_END.finditer(text):
+            if end.group() == b"\r" and end.end() == len(text) and data:
+                break  # an LF may follow in the next block
+            yield text[start:end.end()]
+            start = end.end()
+        rest = text[start:]
+        if not data:
+            break
+    if rest:
+        yield rest
 
 
 def _empty_column(layout, j):

@@ -1,5 +1,6 @@
 """The CSV reader against pandas, with and without pyarrow."""
 
+import io
 import os
 import re
 
@@ -360,6 +361,24 @@ def test_a_file_that_mixes_encodings_is_refused_at_the_line_that_changes(tmp_pat
     with pytest.raises(ValueError, match=r"on line 20002 .* the first byte that is not ASCII: the "
                                          "file may be in another encoding, such as Latin-1"):
         reader(path)
+    # The line is counted as the reader counts lines: CR alone ends one too
+    for end in ("\r", "\r\n"):
+        path.write_bytes(("température,x\n" + body).replace("\n", end).encode()
+                         + "ç,1".encode("latin-1") + end.encode())
+        with pytest.raises(ValueError, match=r"on line 20002 \(b'\\xe7,1\\r.*while the lines above"):
+            reader(path)
+    # UTF-8 text before the Latin-1 byte on its own line is a mix as well
+    path.write_bytes(b"city,x\n" + body.encode() + "é,".encode() + "ç\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"on line 20002 \(b'\\xc3\\xa9,\\xe7\\n'\), while the "
+                                         "text before it is utf-8 text: the file mixes"):
+        reader(path)
+
+
+def test_byte_lines_end_where_the_text_reader_ends_them():
+    text = "a\r\nb\rc\n\r\r\nd\r"
+    for block in (1, 2, 3, 64):
+        lines = list(_tables._byte_lines(io.BytesIO(text.encode()), block))
+        assert [line.decode() for line in lines] == io.StringIO(text, newline="").readlines()
 
 
 @pytest.mark.parametrize("last", ["# end of table", "# end, of table"])
@@ -376,6 +395,30 @@ def test_a_line_of_notes_below_the_header_is_named(tmp_path, reader, last):
     with pytest.raises(ValueError, match="line 3 has 1 field") as error:
         reader(path)
     assert "line of notes" not in str(error.value)
+
+
+@pytest.mark.parametrize("table, columns", [
+    ("id,x,y\n1,1,2\n#2,99,99\n3,3,4\n", ["x", "y"]),  # a row left out, in a column not chosen
+    ('"","x","y"\n"1",1,2\n#"2",99,99\n"3",3,4\n', None),  # R's write.csv: the index column
+    (",x,y\n0,1,2\n# outlier,99,99\n2,3,4\n3,5,6\n", None),  # pandas' index column
+])
+def test_a_line_of_notes_in_a_column_not_read_is_not_data(tmp_path, reader, table, columns):
+    path = _write(tmp_path, table)
+    with pytest.raises(ValueError, match=r"on line 3 \(data row 2\), column 1 .*which is not read: a "
+                                         "row that starts with '#'.*remove it or move it above the "
+                                         "header.*if it is data, quote that field"):
+        reader(path, columns=columns)
+
+
+def test_values_that_start_with_hash_in_a_column_not_read_are_data(tmp_path, reader):
+    # the row labels of most rows start with '#', or a label is quoted: data, not notes
+    tags = "tag,x\n#python,1\n#numba,2\nplain,3\n"
+    assert_array_equal(reader(_write(tmp_path, tags), columns=["x"]).data, [[1], [2], [3]])
+    quoted = 'tag,x\n"#python",1\nnumba,2\nplain,3\n'
+    assert_array_equal(reader(_write(tmp_path, quoted), columns=["x"]).data, [[1], [2], [3]])
+    errors = "a,b\n#N/A,1\n#DIV/0!,2\n3,3\n4,4\n5,5\n"  # a spreadsheet's values
+    assert_array_equal(reader(_write(tmp_path, errors), columns=["b"]).data,
+                       [[1], [2], [3], [4], [5]])
 
 
 def test_ragged_rows(tmp_path, reader):
