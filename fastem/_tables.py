@@ -53,6 +53,7 @@ first bad value with its place.
 import codecs
 import csv
 import io
+import itertools
 import os
 import re
 import unicodedata
@@ -147,9 +148,22 @@ def _encoding(head):
         try:
             codecs.getincrementaldecoder(encoding)().decode(head, final=False)
         except UnicodeDecodeError:
+            if encoding == "utf-8" and _UTF8_TEXT.search(head):
+                # text of two encodings, as appending another program's output makes: read
+                # as UTF-8, whose reader names the line that is not (no garbled header)
+                return encoding
             continue
         return encoding
     return "latin-1"
+
+
+# A character of UTF-8 beyond ASCII, well formed: a pair of bytes that Windows-1252
+# text holds only as garbled text ("Ã©" for "é").
+_UTF8_TEXT = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+    rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}"
+    rb"|\xf4[\x80-\x8f][\x80-\xbf]{2}"
+)
 
 
 def _is_number(text):
@@ -1349,7 +1363,8 @@ def _decode_error(layout, exc):
     if layout.encoding in ("utf-8", "utf-8-sig", "cp1252"):
         with open(layout.path, "rb") as f:
             before = b""  # the last text above the bad byte that is not ASCII
-            for number, line in enumerate(_byte_lines(f), start=1):
+            lines = _byte_lines(f)
+            for number, line in enumerate(lines, start=1):
                 try:
                     line.decode(layout.encoding)
                     if not line.isascii():
@@ -1360,6 +1375,10 @@ def _decode_error(layout, exc):
                     above = "the lines above are"
                     if not line[:bad.start].isascii():  # text of the encoding on this line
                         before, above = line[:bad.start], "the text before it is"
+                    elif before.isascii() and layout.encoding != "cp1252" and any(
+                            _UTF8_TEXT.search(below) for below in
+                            itertools.chain([line[bad.start:]], itertools.islice(lines, 1000))):
+                        before, above = b"\x80", "text below it is"  # UTF-8 text after it
                     if not before.isascii():  # text of the encoding above: two encodings
                         where += (f", while {above} {layout.encoding} text: the "
                                   "file mixes encodings, as appending another program's "

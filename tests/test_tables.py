@@ -374,6 +374,26 @@ def test_a_file_that_mixes_encodings_is_refused_at_the_line_that_changes(tmp_pat
         reader(path)
 
 
+def test_a_mix_of_encodings_in_the_head_keeps_the_utf8_names_and_is_named(tmp_path, reader):
+    body = "".join(f"{i}.5,{i}.25\n" for i in range(50)).encode()
+    path = tmp_path / "mixed.csv"
+    # a Latin-1 line within the bytes the encoding is taken from: the names are not garbled
+    path.write_bytes("température,x\n".encode() + body + "ç,1\n".encode("latin-1"))
+    assert _tables.csv_column_names(str(path)) == ["température", "x"]
+    with pytest.raises(ValueError, match=r"on line 52 \(b'\\xe7,1\\n'\), while the lines above "
+                                         "are utf-8 text: the file mixes encodings"):
+        reader(str(path))
+    # the Latin-1 line first, UTF-8 text below it
+    path.write_bytes(b"city,x\n" + "ç,1\n".encode("latin-1") + body + "é,1\n".encode())
+    with pytest.raises(ValueError, match=r"on line 2 \(b'\\xe7,1\\n'\), while text below it is "
+                                         "utf-8 text: the file mixes encodings"):
+        reader(str(path))
+    # Windows-1252 throughout: read as such
+    path.write_bytes("température,x\n".encode("cp1252") + body)
+    assert _tables.csv_column_names(str(path)) == ["température", "x"]
+    assert reader(str(path), columns=["x"]).data.shape == (50, 1)
+
+
 def test_byte_lines_end_where_the_text_reader_ends_them():
     text = "a\r\nb\rc\n\r\r\nd\r"
     for block in (1, 2, 3, 64):
