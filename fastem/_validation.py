@@ -614,24 +614,43 @@ def check_weights_init(weights_init, n_components):
     return w
 
 
-def check_distinct_starts(rows, name, shapes=None, shapes_name=None):
-    """Raise ValueError when two components start alike: equal rows of ``rows`` (initial
-    means, scales or rates, shape (n_components, ...)) and, when given, equal entries of
-    ``shapes`` (initial precisions, one per component).
+def check_distinct_starts(rows, name, shapes=None, shapes_name=None, dtype=np.float64):
+    """Raise ValueError when two components start alike: rows of ``rows`` (initial
+    means, scales or rates, shape (n_components, ...)) and, when given, entries of
+    ``shapes`` (initial precisions, one per component) that are equal, or as good as
+    equal in the fit's ``dtype``: every element within ``ALIKE_ULPS`` units in the last
+    place of the larger one (float32 data computes in float32).
 
     EM keeps such components alike at every step (their responsibilities are
-    in a fixed ratio), so one of them is wasted: empty or a copy of the other.
+    in a fixed ratio), so one of them is wasted: empty or a copy of the other;
+    from starts that differ only by rounding, the difference grows too slowly
+    for EM to part them before it stops.
     """
-    rows = np.asarray(rows).reshape(len(rows), -1)
-    _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
-    for k, j in enumerate(first[inverse.ravel()]):
-        if j != k and (shapes is None or np.array_equal(shapes[j], shapes[k])):
-            also = f" and so are their {shapes_name}" if shapes is not None else ""
-            raise ValueError(
-                f"{name} rows {j} and {k} are equal{also}: EM keeps components that start "
-                "alike alike, so one of them would be empty or a copy. Give each component "
-                "its own start, or use fewer components."
-            )
+    rows = np.asarray(rows, dtype=np.float64).reshape(len(rows), -1)
+    rtol = ALIKE_ULPS * np.finfo(dtype).eps
+    for k in range(len(rows)):
+        for j in range(k):
+            if _alike(rows[j], rows[k], rtol) and (
+                    shapes is None or _alike(shapes[j], shapes[k], rtol)):
+                also = f" and so are their {shapes_name}" if shapes is not None else ""
+                how = "equal" if np.array_equal(rows[j], rows[k]) else (
+                    f"equal within rounding in {np.dtype(dtype).name}")
+                raise ValueError(
+                    f"{name} rows {j} and {k} are {how}{also}: EM keeps components that "
+                    "start alike alike, so one of them would be empty or a copy. Give each "
+                    "component its own start, or use fewer components."
+                )
+
+
+#: Units in the last place within which two components' initial parameters are alike.
+ALIKE_ULPS = 4
+
+
+def _alike(a, b, rtol):
+    """Whether the arrays ``a`` and ``b`` differ only by rounding: every element within
+    ``rtol`` of the larger magnitude of the two."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return bool(np.all(np.abs(a - b) <= rtol * np.maximum(np.abs(a), np.abs(b))))
 
 
 def check_scalar(value, name, target_type, *, min_val=None, max_val=None, include_min=True):

@@ -37,9 +37,9 @@ subclass that fills in a few hooks (the *family protocol*):
     Set the family parameters (not the weights) from summed statistics.
 ``_check_family_init(n_features)`` and ``_init_family_from_user()``
     Validate and apply user-given initial parameters.
-``_check_starts_apart()``
+``_check_starts_apart(dtype)``
     Optional: raise ValueError when user-given initial parameters start two
-    components alike (EM keeps them alike); not called for a warm start or
+    components alike in the data's dtype (EM keeps them alike); not called for a warm start or
     ``max_iter=0``. Default: nothing.
 ``_user_gives_every_parameter()``
     Optional: True when the user-given initial parameters set every
@@ -1565,7 +1565,7 @@ class BaseMixture:
                 )
                 warm = False
         if not warm and self.max_iter > 0:  # EM runs from the initial parameters
-            self._check_starts_apart()
+            self._check_starts_apart(source.dtype)
         n_init = 1 if warm else self.n_init
         random_state = check_random_state(self.random_state)
         priors = self._fit_priors(source)
@@ -1771,9 +1771,10 @@ class BaseMixture:
         worker._set_parameters(best_start)
         return self._run_em_to_the_end(worker, source)
 
-    def _check_starts_apart(self):
+    def _check_starts_apart(self, dtype):
         """Family hook: raise ValueError when initial parameters start two components
-        alike (:func:`~fastem._validation.check_distinct_starts`). Default: nothing."""
+        alike in the fit's ``dtype`` (:func:`~fastem._validation.check_distinct_starts`).
+        Default: nothing."""
 
     def _settings_of_the_fit(self):
         """Family hook: the hyper-parameters that the fitted parameters embody and that can

@@ -8,12 +8,14 @@ exactly the same model as the clean float64 array.
 
 
 import pathlib
+import warnings
 
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
 from fastem import ExponentialMixture, GaussianMixture, PoissonMixture
+from fastem.exceptions import ConvergenceWarning
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
@@ -314,8 +316,30 @@ def test_components_that_start_alike_are_refused(covariance_type):
     if covariance_type != "tied":  # equal means, other precisions: EM can separate them
         scale = np.array([1.0, 1.0, 4.0]).reshape((3,) + (1,) * (precisions.ndim - 1))
         model = GaussianMixture(3, covariance_type=covariance_type, means_init=means,
-                                precisions_init=precisions * scale, max_iter=0)
-        assert model.fit(X).n_iter_ == 0  # accepted
+                                precisions_init=precisions * scale, max_iter=1)
+        with warnings.catch_warnings():  # one pass: not converged, and one component empty
+            warnings.simplefilter("ignore")
+            assert model.fit(X).n_iter_ == 1  # accepted
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_components_that_start_alike_within_rounding_are_refused(covariance_type):
+    """Means a few units in the last place apart start as alike as equal ones; what
+    rounding is depends on the dtype the data computes in."""
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(200, 2)), rng.normal(size=(200, 2)) + 5]) + 100
+    means = np.array([[100.0, 100.0], [105.0, 105.0], [100.0, 100.0]])
+    means[2] = np.nextafter(np.nextafter(means[2], 200), 200)  # 2 ulps apart
+    for data in (X, X.astype(np.float32)):
+        with pytest.raises(ValueError, match="means_init rows 0 and 2 are equal within "
+                                             f"rounding in {data.dtype}: EM keeps"):
+            GaussianMixture(3, covariance_type=covariance_type, means_init=means).fit(data)
+    means[2] = means[0] * (1 + 2e-7)  # apart in float64, not in float32
+    model = GaussianMixture(3, covariance_type=covariance_type, means_init=means, max_iter=1)
+    with pytest.warns(ConvergenceWarning):
+        model.fit(X)
+    with pytest.raises(ValueError, match="equal within rounding in float32"):
+        model.fit(X.astype(np.float32))
 
 
 def test_a_warm_start_does_not_read_the_initial_means():
@@ -334,6 +358,8 @@ def test_mean_families_refuse_components_that_start_alike(cls, name):
     X = np.random.default_rng(0).exponential(size=(300, 2)).round() + 1
     with pytest.raises(ValueError, match=f"{name} rows 1 and 2 are equal"):
         cls(3, **{name: [[1.0, 1.0], [2.0, 3.0], [2.0, 3.0]]}).fit(X)
+    with pytest.raises(ValueError, match=f"{name} rows 1 and 2 are equal within rounding"):
+        cls(3, **{name: [[1.0, 1.0], [2.0, 3.0], [2.0, np.nextafter(3.0, 4)]]}).fit(X)
 
 
 @pytest.mark.parametrize(

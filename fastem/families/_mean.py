@@ -148,10 +148,11 @@ class MeanParameterMixture(BaseMixture):
                     "Pass positive values, or leave it to the initialisation."
                 )
 
-    def _check_starts_apart(self):
+    def _check_starts_apart(self, dtype):
         means_init = getattr(self, self._init_name)
         if means_init is not None:
-            check_distinct_starts(np.asarray(means_init, dtype=np.float64), self._init_name)
+            check_distinct_starts(np.asarray(means_init, dtype=np.float64), self._init_name,
+                                  dtype=dtype)
 
     def _user_gives_every_parameter(self):
         return self.weights_init is not None and getattr(self, self._init_name) is not None

@@ -1202,14 +1202,14 @@ class GaussianMixture(_GaussianComponents):
                     f"precisions_init must be positive, got minimum {p.min():.3g}."
                 )
 
-    def _check_starts_apart(self):
+    def _check_starts_apart(self, dtype):
         if self.means_init is not None:
             precisions = None
             if self.precisions_init is not None and self.covariance_type != "tied":
                 precisions = np.asarray(self.precisions_init, dtype=np.float64)
             check_distinct_starts(
                 np.asarray(self.means_init, dtype=np.float64), "means_init", precisions,
-                "precisions_init")
+                "precisions_init", dtype)
 
     def _em_stand_in(self, worker, source):
         """:class:`~fastem.families._gaussian_arrays.GaussianArrays` for float64 data in
