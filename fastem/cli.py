@@ -51,7 +51,6 @@ from ._tables import (
 )
 from ._tables import read_table as read_table_file
 from .base import unobserved_rows
-from .selection import CellProgress
 
 __all__ = ["main"]
 
@@ -1284,28 +1283,6 @@ def cmd_sample(args):
                                       f"{_count(X.shape[1], 'feature')} to {args.output}"))
 
 
-def _select_family(args, X, n_components, progress, em_kwargs):
-    """BIC/AIC over K for a family without covariance types: {K: (value, model or None, flag)}."""
-    cls = _family_class(args.family)
-    results = {}
-    for cell, k in enumerate(n_components, start=1):
-        model = cls(k, n_init=args.n_init, random_state=args.seed, missing=args.missing,
-                    **em_kwargs)
-        if progress is not None:
-            model.set_params(callback=CellProgress(progress, cell, len(n_components), args.family,
-                                                  None))
-        try:
-            model.fit(X)
-        except (ValueError, FloatingPointError) as exc:
-            results[k] = (np.nan, None, f"failed: {_one_line(exc)}")
-            continue
-        finally:
-            model.set_params(callback=None)
-        score = model.bic if args.criterion == "bic" else model.aic
-        results[k] = (score(X), model, "")
-    return results
-
-
 def cmd_select(args):
     import fastem
 
@@ -1322,30 +1299,25 @@ def cmd_select(args):
     n_components = args.k.values(X.shape[0], args.data)
     progress = None if _progress(args) is None else SelectionProgress()
     # Warnings are printed by main, after the command succeeded: an error is one line.
+    _family_class(args.family)  # this fastem provides it
     try:
-        if args.family == "gaussian":
-            result = fastem.select_n_components(
-                X,
-                n_components=n_components,
-                covariance_types=tuple(args.covariance or _SELECT_ORDER),
-                criterion=args.criterion,
-                n_init=args.n_init,
-                random_state=args.seed,
-                progress=progress,
-                missing=args.missing,
-                **em_kwargs,
-            )
-            cells = {key: (value, result.flags.get(key) or "")
-                     for key, value in result.table.as_dict().items()}
-            best_model = result.best_model_
-            best = result.best_params_
-        else:
-            found = _select_family(args, X, n_components, progress, em_kwargs)
-            cells = {(args.family, k): (value, flag) for k, (value, _, flag) in found.items()}
-            finite = [k for k, (value, _, _) in found.items() if np.isfinite(value)]
-            best_k = min(finite, key=lambda k: found[k][0]) if finite else None
-            best_model = None if best_k is None else found[best_k][1]
-            best = None if best_k is None else (args.family, best_k)
+        result = fastem.select_n_components(
+            X,
+            n_components=n_components,
+            covariance_types=(tuple(args.covariance or _SELECT_ORDER)
+                              if args.family == "gaussian" else None),
+            criterion=args.criterion,
+            n_init=args.n_init,
+            random_state=args.seed,
+            family=args.family,
+            progress=progress,
+            missing=args.missing,
+            **em_kwargs,
+        )
+        cells = {key: (value, result.flags.get(key) or "")
+                 for key, value in result.table.as_dict().items()}
+        best_model = result.best_model_
+        best = result.best_params_
     finally:
         if progress is not None:
             progress.finish()
@@ -1379,12 +1351,7 @@ def cmd_select(args):
     }
 
     def text():
-        if args.family == "gaussian":
-            print(result.table)
-        else:
-            print(f"{'K':>4}  {args.criterion.upper():>14}  flag")
-            for (_, k), (value, flag) in cells.items():
-                print(f"{k:>4}  {value:>14.6g}  {flag}")
+        print(result.table)
         print(f"best: {kind}={best_type!r}, n_components={best_k}")
         if args.output is not None:
             print(f"saved best model to {args.output}")

@@ -1,8 +1,9 @@
 """Choosing the number of components and the covariance type by BIC or AIC.
 
 :func:`select_n_components` fits a grid of Gaussian mixtures, one per
-(covariance type, number of components), scores each with an information
-criterion, and keeps the best fit that is not *collapsed*.
+(covariance type, number of components), or of another family's mixtures,
+one per number of components, scores each with an information criterion,
+and keeps the best fit that is not *collapsed*.
 
 Collapsed components
 --------------------
@@ -34,11 +35,16 @@ from ._validation import check_random_state, check_scalar
 from .data import _Slice, as_source
 from .base import LikelihoodDecreaseWarning, _check_observed_rows
 from .exceptions import ConvergenceWarning, RegularizationWarning, warn_at_caller
+from .families.exponential import ExponentialMixture
 from .families.gaussian import _COVARIANCE_TYPES, GaussianMixture
+from .families.poisson import PoissonMixture
 
 __all__ = ["CellProgress", "CriterionTable", "SelectionResult", "collapsed_components", "select_n_components"]
 
 _CRITERIA = ("bic", "aic")
+#: The families that :func:`select_n_components` fits, by the name it takes.
+FAMILIES = {"gaussian": GaussianMixture, "exponential": ExponentialMixture,
+            "poisson": PoissonMixture}
 # The grid sets these itself; passing them through **gmm_kwargs would be ambiguous.
 _GRID_PARAMETERS = ("n_components", "covariance_type")
 # Rows per chunk for the passes that need responsibilities or centred data.
@@ -261,6 +267,45 @@ def _resolution(source):
     return gaps, n_values
 
 
+def _feature_means(source):
+    """(the weighted mean of each feature over its observed (not NaN) entries, float64;
+    the total weight)."""
+    D = source.n_features
+
+    def sums(X, w):
+        w = _weights_or_ones(w, X.shape[0])
+        out = np.zeros(1 + 2 * D)
+        out[0] = w.sum()
+        for s in _row_blocks(X.shape[0]):
+            part = np.asarray(X[s], dtype=np.float64)
+            observed = ~np.isnan(part)
+            out[1 : 1 + D] += w[s] @ np.where(observed, part, 0.0)
+            out[1 + D :] += w[s] @ observed
+        return out
+
+    totals = source.reduce(sums)
+    return totals[1 : 1 + D] / np.maximum(totals[1 + D :], np.finfo(np.float64).tiny), totals[0]
+
+
+def _floored_scales(model, data_mean):
+    """{component: why} for an exponential mixture's components whose scale is at the
+    ``min_scale`` floor in a feature that is not zero throughout: their points are all 0
+    there, and without the floor their density would grow without limit. None for
+    another family (a Poisson component on zeros has a bounded likelihood)."""
+    if not isinstance(model, ExponentialMixture):
+        return {}
+    floor = model._floor(data_mean)
+    scales = np.asarray(model.scales_, dtype=np.float64)
+    at_floor = (scales <= floor * (1.0 + 4.0 * np.finfo(model.scales_.dtype).eps)) & (
+        data_mean > 0) & (np.asarray(model.weights_)[:, None] > 0)
+    return {
+        int(k): ", ".join(f"scale {scales[k, d]:.3g} of feature {d} at the min_scale floor "
+                          f"({floor[d]:.3g}): its points are all 0 there"
+                          for d in np.flatnonzero(at_floor[k]))
+        for k in np.flatnonzero(at_floor.any(axis=1))
+    }
+
+
 def _collapse_reasons(model, source, min_variance_ratio, S, resolution):
     """:func:`collapsed_components` on validated input.
 
@@ -398,11 +443,12 @@ class SelectionResult:
         converge stopped at ``max_iter``; its criterion is at or above (worse
         than) the value at the peak it was climbing to. Marked ``~`` in the
         printed table.
-    models_ : dict of (str, int) to GaussianMixture
+    models_ : dict of (str, int) to GaussianMixture (or the family's mixture)
         Every fitted estimator (failed fits are absent).
     best_params_ : tuple of (str, int) or None
-        ``(covariance_type, n_components)`` of the best unflagged fit.
-    best_model_ : GaussianMixture or None
+        ``(covariance_type, n_components)`` of the best unflagged fit
+        (``(family, n_components)`` for another family).
+    best_model_ : GaussianMixture (or the family's mixture) or None
         The fitted estimator for ``best_params_``.
     best_score_ : float
         Its criterion value (``nan`` when every fit was flagged).
@@ -457,7 +503,7 @@ def _check_largest(largest, n_samples):
         )
 
 
-def _check_grid(n_components, covariance_types, criterion, n_samples):
+def _check_grid(n_components, covariance_types, criterion, n_samples, family="gaussian"):
     if isinstance(n_components, numbers.Integral) or not isinstance(n_components, Iterable):
         raise TypeError(
             f"n_components must be a sequence of component counts, got {n_components!r}. "
@@ -474,10 +520,19 @@ def _check_grid(n_components, covariance_types, criterion, n_samples):
     if len(set(ks)) != len(ks):
         raise ValueError(f"n_components has repeated entries: {ks}. List each count once.")
     _check_largest(max(ks), n_samples)
+    if family != "gaussian":
+        if covariance_types is not None:
+            raise ValueError(
+                f"covariance_types applies to family='gaussian' only, not {family!r}; leave it "
+                "out (a family without covariance types has one row in the table)."
+            )
+        covariance_types = (family,)
+    elif covariance_types is None:
+        covariance_types = ("spherical", "diag", "tied", "full")
     types = (covariance_types,) if isinstance(covariance_types, str) else tuple(covariance_types)
     if not types:
         raise ValueError(f"covariance_types is empty; pass some of {_COVARIANCE_TYPES}.")
-    for ct in types:
+    for ct in types if family == "gaussian" else ():
         if ct not in _COVARIANCE_TYPES:
             raise ValueError(
                 f"covariance_types must contain only {_COVARIANCE_TYPES}, got {ct!r}."
@@ -490,8 +545,14 @@ def _check_grid(n_components, covariance_types, criterion, n_samples):
     return [int(k) for k in ks], types, crit
 
 
-def _check_gmm_kwargs(gmm_kwargs):
-    valid = set(GaussianMixture().get_params()) - set(_GRID_PARAMETERS)
+def _family_class(family):
+    if not isinstance(family, str) or family not in FAMILIES:
+        raise ValueError(f"family must be one of {sorted(FAMILIES)}, got {family!r}.")
+    return FAMILIES[family]
+
+
+def _check_gmm_kwargs(gmm_kwargs, cls=GaussianMixture):
+    valid = set(cls().get_params()) - set(_GRID_PARAMETERS)
     for name in gmm_kwargs:
         if name in _GRID_PARAMETERS:
             raise TypeError(
@@ -501,7 +562,7 @@ def _check_gmm_kwargs(gmm_kwargs):
         if name not in valid:
             raise TypeError(
                 f"select_n_components got an unexpected keyword argument {name!r}. "
-                f"Extra keywords go to GaussianMixture, which accepts {sorted(valid)}."
+                f"Extra keywords go to {cls.__name__}, which accepts {sorted(valid)}."
             )
 
 
@@ -591,23 +652,28 @@ def _warn_unconverged(best, values, flags, converged, models, total_weight):
 def select_n_components(
     X,
     n_components=range(1, 10),
-    covariance_types=("spherical", "diag", "tied", "full"),
+    covariance_types=None,
     criterion="bic",
     n_init=1,
     random_state=None,
     sample_weight=None,
     *,
+    family="gaussian",
     min_variance_ratio=1e-6,
     progress=None,
     **gmm_kwargs,
 ):
-    """Fit Gaussian mixtures over a grid and pick the best by BIC or AIC.
+    """Fit mixtures over a grid and pick the best by BIC or AIC.
 
     Every combination of ``covariance_types`` and ``n_components`` is fitted
-    with :class:`~fastem.GaussianMixture` and scored on ``X``. Fits with
-    collapsed components (see :func:`collapsed_components`) are spurious
-    maxima of the likelihood: they are kept in the table, marked singular, and
-    excluded from the choice, as R's mclust does.
+    with :class:`~fastem.GaussianMixture` and scored on ``X``; with another
+    ``family``, every count of ``n_components`` with that family's mixture.
+    Fits with collapsed components (see :func:`collapsed_components`; for
+    exponential mixtures, a component whose scale sits at the ``min_scale``
+    floor in a feature where the data are not all zero: points that are all
+    0 there, whose density grows without limit as the scale falls) are
+    spurious maxima of the likelihood: they are kept in the table, marked
+    singular, and excluded from the choice, as R's mclust does.
 
     The criteria follow scikit-learn's sign: ``BIC = -2 log L + p log n`` and
     ``AIC = -2 log L + 2 p`` with ``p`` free parameters and ``n`` the total
@@ -621,8 +687,9 @@ def select_n_components(
         or a memory-mapped array); it is validated once and read by every fit.
     n_components : iterable of int, default=range(1, 10)
         Component counts to try.
-    covariance_types : str or iterable of str, default=('spherical', 'diag', 'tied', 'full')
-        Covariance types to try.
+    covariance_types : str or iterable of str, default=None
+        Covariance types to try; None: ('spherical', 'diag', 'tied', 'full').
+        Gaussian mixtures only: with another ``family`` leave it None.
     criterion : {'bic', 'aic'}, default='bic'
     n_init : int, default=1
         Initialisations per fit; each fit keeps its best.
@@ -638,6 +705,11 @@ def select_n_components(
         but the criteria do (``n`` and ``log L`` grow with it, ``p`` does
         not): give weights that sum to the number of observations they stand
         for.
+    family : {'gaussian', 'exponential', 'poisson'}, default='gaussian'
+        The mixtures to fit: :class:`~fastem.GaussianMixture`,
+        :class:`~fastem.ExponentialMixture` or :class:`~fastem.PoissonMixture`.
+        The table of another family has one row, named by the family, and
+        ``best_params_`` is ``(family, n_components)``.
     min_variance_ratio : float, default=1e-6
         Relative variance floor of the collapse rule.
     progress : bool or callable, default=None
@@ -649,13 +721,15 @@ def select_n_components(
         :class:`fastem._progress.SelectionProgress`.
     **gmm_kwargs
         Further parameters of :class:`~fastem.GaussianMixture` (``reg_covar``,
-        ``tol``, ``max_iter``, ``init_params``, ...).
+        ``tol``, ``max_iter``, ``init_params``, ...), or of the ``family``'s
+        mixture (``min_scale``, ``min_rate``, ...).
 
     Returns
     -------
     result : SelectionResult
         ``result.table`` (criterion per fit, printable), ``result.best_model_``,
-        ``result.best_params_`` = ``(covariance_type, n_components)``,
+        ``result.best_params_`` = ``(covariance_type, n_components)`` (with
+        another family, ``(family, n_components)``),
         ``result.flags`` and ``result.converged`` per fit.
 
     Warns
@@ -682,8 +756,9 @@ def select_n_components(
     >>> print(result.table)
     >>> labels = result.best_model_.predict(X)
     """
-    _check_gmm_kwargs(gmm_kwargs)
-    prototype = GaussianMixture(**gmm_kwargs)
+    cls = _family_class(family)
+    _check_gmm_kwargs(gmm_kwargs, cls)
+    prototype = cls(**gmm_kwargs)
     missing = prototype._fits_missing()
     source = as_source(
         X,
@@ -694,14 +769,18 @@ def select_n_components(
         allow_nan=missing,
         nan_advice=_NAN_ADVICE,
     )
-    ks, types, criterion = _check_grid(n_components, covariance_types, criterion, source.n_positive)
+    ks, types, criterion = _check_grid(n_components, covariance_types, criterion,
+                                       source.n_positive, family)
     check_scalar(n_init, "n_init", numbers.Integral, min_val=1)
     check_scalar(min_variance_ratio, "min_variance_ratio", numbers.Real, min_val=0.0, max_val=1.0)
     if not isinstance(random_state, numbers.Integral):
         random_state = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
     check_random_state(random_state)
-    S, total_weight = _data_covariance(source, missing)
-    resolution = _resolution(source)
+    if family == "gaussian":
+        S, total_weight = _data_covariance(source, missing)
+        resolution = _resolution(source)
+    else:
+        data_mean, total_weight = _feature_means(source)
 
     if progress is True:
         progress = SelectionProgress()
@@ -711,9 +790,8 @@ def select_n_components(
     grid = [(ct, k) for ct in types for k in ks]
     for cell, key in enumerate(grid, start=1):
         ct, k = key
-        model = GaussianMixture(
-            k, covariance_type=ct, n_init=n_init, random_state=random_state, **gmm_kwargs
-        )
+        grid_parameters = {"covariance_type": ct} if family == "gaussian" else {}
+        model = cls(k, n_init=n_init, random_state=random_state, **grid_parameters, **gmm_kwargs)
         callback = model.callback
         if callable(progress):
             model.set_params(callback=CellProgress(progress, cell, len(grid), ct, callback))
@@ -736,7 +814,10 @@ def select_n_components(
         converged[key] = bool(model.converged_)
         score = model.bic if criterion == "bic" else model.aic
         values[key] = score(source)
-        reasons = _collapse_reasons(model, source, min_variance_ratio, S, resolution)
+        if family == "gaussian":
+            reasons = _collapse_reasons(model, source, min_variance_ratio, S, resolution)
+        else:
+            reasons = _floored_scales(model, data_mean)
         flags[key] = (
             "singular: " + "; ".join(f"component {c}: {why}" for c, why in reasons.items())
             if reasons
@@ -753,8 +834,9 @@ def select_n_components(
     if best is None:
         warn_at_caller(
             "Every fit in the grid was flagged as singular or failed, so there is no best "
-            "model; see result.flags. Try fewer components, a larger reg_covar, or "
-            "check whether the data are discrete.",
+            "model; see result.flags. Try fewer components, "
+            + ("a larger reg_covar, or check whether the data are discrete."
+               if family == "gaussian" else "or include K=1 in n_components."),
             UserWarning,
         )
     table = CriterionTable(criterion, types, ks, values, flags, best, converged)

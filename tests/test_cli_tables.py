@@ -443,10 +443,10 @@ def test_fit_and_select_take_the_same_spellings(faithful, capsys, tmp_path, comm
 
 
 def test_select_of_a_family_the_data_do_not_fit_gives_the_reason(faithful, capsys):
-    # every K fails for the same reason, the data: that reason, not a list of K
+    # the data do not fit the family: that reason, once, before any fit
     status, out, err = run(capsys, "select", faithful["csv"], "--family", "poisson", "--k", "1-3")
     assert status == 1 and out == ""
-    assert err.startswith("fastem: error: every fit failed: PoissonMixture models counts "
+    assert err.startswith("fastem: error: PoissonMixture models counts "
                           "(non-negative whole numbers)") and err.count("\n") == 1
 
 

@@ -181,7 +181,7 @@ BAD = [
     ("every candidate collapses", ["select", "{d}/identical.npy", "--k", "2-3"],
      "every fit was flagged as collapsed or failed (spherical K=2"),
     ("a family the data do not fit", ["select", "{d}/data.npy", "--family", "poisson", "--k", "1-2"],
-     "every fit failed: Negative values in data passed to PoissonMixture"),
+     "fastem: error: Negative values in data passed to PoissonMixture"),
     ("covariance for another family", ["select", "{d}/data.npy", "--family", "poisson",
                                        "--covariance", "full"], "--family gaussian only"),
     ("a column the file lacks", ["predict", "{d}/named.npz", "{d}/named.csv", "--columns", "nope,b",

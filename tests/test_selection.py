@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
+from numpy.testing import assert_array_equal
 from sklearn.exceptions import ConvergenceWarning as SkConvergenceWarning
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
@@ -213,6 +214,55 @@ def test_bad_arguments(kwargs, error, message):
     X = three_full_clusters()
     with pytest.raises(error, match=message):
         fastem.select_n_components(X, **{"n_components": [1, 2], **kwargs})
+
+
+@pytest.mark.parametrize("family, cls, draw", [
+    ("exponential", fastem.ExponentialMixture,
+     lambda rng: np.vstack([rng.exponential(1.0, (500, 2)), rng.exponential(10.0, (300, 2))])),
+    ("poisson", fastem.PoissonMixture,
+     lambda rng: np.vstack([rng.poisson(2.0, (400, 3)), rng.poisson(20.0, (300, 3))]).astype(float)),
+])
+def test_other_families_select_their_number_of_components(family, cls, draw):
+    X = draw(np.random.default_rng(0))
+    result = fastem.select_n_components(X, range(1, 5), family=family, random_state=0)
+    assert result.best_params_ == (family, 2)
+    assert result.table.covariance_types == (family,) and str(result.table).count("\n") == 2
+    assert all(isinstance(m, cls) for m in result.models_.values())
+    direct = cls(2, random_state=0).fit(X)  # the grid's fit is the estimator's own
+    assert_array_equal(direct.weights_, result.best_model_.weights_)
+    assert result.best_score_ == direct.bic(X)
+
+
+def test_an_exponential_component_on_zeros_is_flagged_singular():
+    """Points that are all 0 in a feature give a component whose scale falls to the
+    min_scale floor, and a likelihood that grows without it: a spurious peak, which
+    BIC prefers (K=3 here), flagged as the Gaussian collapse is."""
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.exponential(1.0, (500, 2)), rng.exponential(10.0, (300, 2))])
+    X[:40, 0] = 0.0
+    result = fastem.select_n_components(X, range(1, 5), family="exponential", random_state=0)
+    assert result.flags[("exponential", 3)].startswith(
+        "singular: component 0: scale 4.5e-06 of feature 0 at the min_scale floor")
+    assert result.table[("exponential", 3)] < result.table[("exponential", 2)]
+    assert result.best_params_ == ("exponential", 2)
+    # the same zeros in counts: a Poisson component on them has a bounded likelihood
+    counts = np.round(X * 3)
+    flags = fastem.select_n_components(counts, range(1, 4), family="poisson", random_state=0).flags
+    assert not any(flags.values())
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(family="gamma"), ValueError, r"family must be one of \['exponential', 'gaussian', "
+                                       r"'poisson'\], got 'gamma'"),
+    (dict(family="poisson", covariance_types="full"), ValueError,
+     "covariance_types applies to family='gaussian' only"),
+    (dict(family="poisson", reg_covar=1e-3), TypeError,
+     "unexpected keyword argument 'reg_covar'. Extra keywords go to PoissonMixture"),
+])
+def test_bad_family_arguments(kwargs, error, message):
+    counts = np.random.default_rng(0).poisson(3.0, (50, 2)).astype(float)
+    with pytest.raises(error, match=message):
+        fastem.select_n_components(counts, [1, 2], **kwargs)
 
 
 def test_bad_data():
