@@ -2022,6 +2022,7 @@ class BaseMixture:
         # read before the M-step, whose assignments reset it (see __setattr__)
         warned = getattr(self, "_stored_parameters_warned", False)
         self.m_step(running)
+        self._check_regularization(running)  # as fit does of its last pass
         self._stored_parameters_warned = self._check_stored_parameters(warn=not warned)
         self._fitted_settings = self._settings_of_the_fit()
         self._running_stats = running

@@ -149,6 +149,21 @@ def test_regularization_that_swamps_a_feature_warns(estimator, dtype):
     assert adjusted_rand_score(y, model.predict(X)) == 1.0
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag"])
+def test_regularization_that_swamps_a_feature_warns_in_a_stream(covariance_type):
+    """partial_fit checks its running statistics as fit checks its last pass: a stream
+    on the feature in large units warns at its first step; at 1e-2 it is silent
+    ('spherical' averages the variance over the features, as in the test above)."""
+    X, _ = _three_blobs(1e-2)
+    model = GaussianMixture(3, covariance_type=covariance_type, random_state=0)
+    for batch in np.array_split(np.random.default_rng(1).permutation(X), 4):
+        model.partial_fit(batch)
+    X, _ = _three_blobs(3e-4)
+    model = GaussianMixture(3, covariance_type=covariance_type, random_state=0)
+    with pytest.warns(fastem.RegularizationWarning, match=r"feature\(s\) 0 \(variance 5\."):
+        model.partial_fit(np.random.default_rng(1).permutation(X)[:300])
+
+
 def test_regularization_warning_names_columns_and_spares_constant_features():
     pd = pytest.importorskip("pandas")
     X, _ = _three_blobs(3e-4)

@@ -7,7 +7,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 import fastem
-from fastem import ConvergenceWarning, GaussianMixture
+from fastem import ConvergenceWarning, GaussianMixture, RegularizationWarning
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 MEANS = np.array([[0.0, 0.0], [4.0, 4.0], [-4.0, 4.0]])
@@ -267,7 +267,8 @@ def test_a_reg_covar_changed_after_the_fit_applies_to_the_next_step(
     assigned smaller than the regularisation taken out give no negative scatter."""
     X = next(batches(1, 2000))
     model = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
-    reference = copy.deepcopy(model).set_params(reg_covar=10.0).partial_fit(X[:100])
+    with pytest.warns(RegularizationWarning, match="reg_covar=10 is at least a quarter"):
+        reference = copy.deepcopy(model).set_params(reg_covar=10.0).partial_fit(X[:100])
     if how == "assigned":  # a parameter assigned again: the record stays
         model.means_ = model.means_.copy()
     elif how == "loaded":
@@ -279,7 +280,8 @@ def test_a_reg_covar_changed_after_the_fit_applies_to_the_next_step(
         model.set_params(reg_covar=1e-6)  # ... taken for parameters fitted with 1e-6
         model._fitted_settings = {"reg_covar": 0.9}
     model.set_params(reg_covar=10.0)
-    model.partial_fit(X[:100])
+    with pytest.warns(RegularizationWarning, match="reg_covar=10 is at least a quarter"):
+        model.partial_fit(X[:100])
     assert _smallest_variances(model) >= 10.0 * (1 - 1e-9)
     if how != "assigned covariances":  # the fitted spread (about 0.64) is kept, not taken away
         assert _smallest_variances(model) > 10.3
