@@ -51,11 +51,13 @@ first bad value with its place.
 """
 
 import codecs
+import contextlib
 import csv
 import io
 import itertools
 import os
 import re
+import threading
 import unicodedata
 import warnings
 from typing import NamedTuple
@@ -204,11 +206,20 @@ def _spaced_numbers(text):
 
 
 def _is_comment(line):
-    """A line of notes above the table: '#' first, and not pandas' missing-value marker."""
+    """A line of notes (or a row's first field that may start one): '#' first, and not
+    pandas' missing-value marker or a spreadsheet's error value (#DIV/0!, #VALUE!), which
+    are values of a row."""
     if not line.startswith("#"):
         return False
     first = line.split(",")[0].split(";")[0].split("\t")[0].split("|")[0].strip()
-    return first not in NA_VALUES
+    return first not in NA_VALUES and not _SPREADSHEET_ERROR.fullmatch(first)
+
+
+# A spreadsheet's error value (#DIV/0!, #VALUE!, #NAME?), not a note.
+_SPREADSHEET_ERROR = re.compile(r"#[A-Z][A-Z0-9_/]*[!?]|#N/A|#GETTING_DATA")
+# What marks a missing value in data sets that do not write pandas' markers: UCI's '?',
+# SAS's '.', a dash, an asterisk; and a spreadsheet's error values.
+_MISSING_MARK = re.compile(r"\?+|\.|-+|\*+|" + _SPREADSHEET_ERROR.pattern)
 
 
 _SEP_LINE = re.compile(r'"?sep=(.)"?')
@@ -236,16 +247,41 @@ def _comment_lines(path, encoding, skip=0):
     return count, quoted
 
 
-def _is_blank(row):
-    """An empty line, or spaces only: skipped wherever it stands."""
-    return not row or (len(row) == 1 and not row[0].strip())
+def _is_blank(row, text=None):
+    """An empty line, or spaces only: skipped wherever it stands. A record whose one field
+    is quoted (``""``, how pandas writes a missing value in a file of one column) is not
+    blank when its ``text`` is given: it holds an empty field."""
+    return not row or (len(row) == 1 and not row[0].strip() and (text is None or '"' not in text))
+
+
+_FIELD_LIMIT = threading.Lock()
+_field_limit_users = {"count": 0, "saved": None}
+
+
+@contextlib.contextmanager
+def _long_fields():
+    """Lift the csv module's limit on a field's length (131,072 characters) while it
+    reads: a line of 7,000 numbers is one field of each delimiter the sniffer tries but
+    its own, and a long text field is a field. The limit is the module's, shared by the
+    process: it is put back when the last of fastem's concurrent reads ends."""
+    with _FIELD_LIMIT:
+        if _field_limit_users["count"] == 0:
+            _field_limit_users["saved"] = csv.field_size_limit(2**31 - 1)
+        _field_limit_users["count"] += 1
+    try:
+        yield
+    finally:
+        with _FIELD_LIMIT:
+            _field_limit_users["count"] -= 1
+            if _field_limit_users["count"] == 0:
+                csv.field_size_limit(_field_limit_users["saved"])
 
 
 def _lines_through_header(path, encoding, delimiter, skip):
     """Physical lines from line ``skip + 1`` through the end of the first record that is not
     blank (the header): blank lines above it, and every line of a quoted field with line
     breaks, count. pyarrow's ``skip_rows`` and numpy's ``skiprows`` count lines so."""
-    with open(path, encoding=encoding, errors="replace", newline="") as f:
+    with open(path, encoding=encoding, errors="replace", newline="") as f, _long_fields():
         for _ in range(skip):
             f.readline()
         reader = csv.reader(f, delimiter=delimiter)
@@ -270,7 +306,8 @@ def _sample_rows(path, encoding, delimiter, skip=0):
             if not line:
                 break
             lines.append(line)
-    rows = [row for row in csv.reader(lines, delimiter=delimiter) if not _is_blank(row)]
+    with _long_fields():
+        rows = [row for row in csv.reader(lines, delimiter=delimiter) if not _is_blank(row)]
     return rows[:_SNIFF_ROWS]
 
 
@@ -299,8 +336,10 @@ def _delimiter(path, encoding, skip):
 
 
 def _reads_as_data(field):
-    """A field that is no name: a number, a missing-value marker, or numbers separated by spaces."""
-    return _is_number(field) or field.strip() in NA_VALUES or _spaced_numbers(field)
+    """A field that is no name: a number, a missing-value marker (pandas', or a mark such
+    as '?' that other data sets use), or numbers separated by spaces."""
+    return (_is_number(field) or field.strip() in NA_VALUES or _spaced_numbers(field)
+            or _MISSING_MARK.fullmatch(field.strip()) is not None)
 
 
 def _header(first_row, header=None):
@@ -421,9 +460,17 @@ def _check_not_binary(path, head):
             raise ValueError(f"{path!r} is a {what} file, not CSV text; {fix}")
 
 
+def _regular_file(path):
+    """``path`` opened for binary reading when it is a regular file; a FIFO, a device or a
+    directory is refused at once (a FIFO would block the reader, a device never end)."""
+    from .io import open_regular_file
+
+    return open_regular_file(path, "data file", "Pass a .csv or .parquet file.")
+
+
 def _sniff(path, header=None):
     """What the first lines of a CSV file say about it, as a :class:`_Sniffed`."""
-    with open(path, "rb") as f:
+    with _regular_file(path) as f:
         head = f.read(_SNIFF_BYTES)
     if not head.strip():
         raise ValueError(f"{path!r} is empty; expected rows of numbers separated by commas")
@@ -910,14 +957,27 @@ def _row_number_note(path, data, names):
     if data.shape[1] < 2 or data.shape[0] < 3:
         return []
     first = data[:, 0]
-    if first[0] not in (0, 1) or not np.array_equal(first, np.arange(len(first)) + first[0]):
+    shown = f"({first[0]:.0f}, {first[1]:.0f}, ..., {first[-1]:.0f})"
+    if first[0] in (0, 1) and np.array_equal(first, np.arange(len(first)) + first[0]):
+        does = f"counts the rows {shown}, as a row index does"
+    elif (names is not None and names[0].strip().lower() in _INDEX_LIKE_NAMES
+          and (first >= 0).all() and (first == np.round(first)).all()
+          and len(np.unique(first)) == len(first)):
+        # reset_index() of rows that were shuffled, sampled or split
+        does = (f"holds distinct whole numbers {shown}, as a row index does once rows are "
+                "shuffled, sampled or split")
+    else:
         return []
     what = "" if names is None else f" ({names[0]!r})"
     rest = (list(range(1, data.shape[1])) if names is None else names[1:])
     how = _columns_option(rest)
-    return [f"{path!r}: its first column{what} counts the rows ({first[0]:.0f}, "
-            f"{first[1]:.0f}, ..., {first[-1]:.0f}), as a row index does; it is used as a "
+    return [f"{path!r}: its first column{what} {does}; it is used as a "
             f"feature. If it is the index, leave it out ({how})"]
+
+
+# The names of a row index written as a column: pandas' reset_index() ('index', or
+# 'level_0' when 'index' is taken), and the usual names of row identifiers.
+_INDEX_LIKE_NAMES = frozenset(["index", "level_0", "id", "row", "row_id", "rowid", "rownames"])
 
 
 def _columns_option(columns):
@@ -976,6 +1036,7 @@ def _pyarrow_parquet(path):
 def _parquet_schema(path):
     """The schema of a parquet file; ValueError if unreadable or a column name repeats."""
     pa, pq = _pyarrow_parquet(path)
+    _regular_file(path).close()
     try:
         schema = pq.read_schema(path)
     except (pa.ArrowException, OSError) as exc:
@@ -1222,7 +1283,8 @@ def _records(layout, errors="strict"):
     are decoded ("surrogateescape" keeps them, for a copy that writes them
     back as they were).
     """
-    with open(layout.path, encoding=layout.encoding, errors=errors, newline="") as f:
+    with open(layout.path, encoding=layout.encoding, errors=errors, newline="") as f, \
+            _long_fields():
         for line in range(1, layout.comments + 1):
             yield "above", line, None, f.readline()
         consumed = []
@@ -1238,7 +1300,7 @@ def _records(layout, errors="strict"):
             line = reader.line_num + layout.comments
             text = "".join(consumed)
             consumed.clear()
-            if _is_blank(row):
+            if _is_blank(row, text):
                 yield "blank", line, row, text
                 continue
             if not header_done:
@@ -1247,7 +1309,7 @@ def _records(layout, errors="strict"):
                 continue
             if len(row) != layout.n_fields:
                 hint = ""
-                if _late_note(row[0]):
+                if _is_comment(row[0]):
                     hint = _LATE_COMMENT
                 elif (layout.delimiter == "," and len(row) > layout.n_fields
                         and all(_INTEGER.fullmatch(v) for v in row)):
@@ -1322,7 +1384,7 @@ def _read_with_csv(layout):
             if kind != "data":
                 continue
             row_number += 1
-            if _first_unread(layout) and text.startswith("#") and _late_note(row[0]):
+            if _first_unread(layout) and text.startswith("#") and _is_comment(row[0]):
                 notes.append((line, row_number, row[0]))
             for j in layout.chosen:
                 value = row[j].strip()
@@ -1426,16 +1488,6 @@ def _empty_column(layout, j):
 # Why a line of notes below the header is data: a line of notes is one above the table.
 _LATE_COMMENT = (" (if this line is a note, remove it or move it above the header: a line "
                  "that starts with '#' is a line of notes only above the table)")
-# A spreadsheet's error value (#DIV/0!, #VALUE!, #NAME?), not a note.
-_SPREADSHEET_ERROR = re.compile(r"#[A-Z][A-Z0-9_/]*[!?]|#N/A|#GETTING_DATA")
-
-
-def _late_note(field):
-    """Whether a row's first ``field`` may start a line of notes: '#' first, and no
-    missing-value marker (:func:`_is_comment`) or spreadsheet error value."""
-    return _is_comment(field) and not _SPREADSHEET_ERROR.fullmatch(field.strip())
-
-
 def _bad_value(layout, value, line, row_number, j):
     where = f"line {line} (data row {row_number}), {layout.column(j)}"
     if _spaced_numbers(value):
@@ -1450,8 +1502,16 @@ def _bad_value(layout, value, line, row_number, j):
         return (
             f"{layout.path!r} has a missing value ({shown}) on {where}; {layout.nan_fix}"
         )
-    if j == 0 and _late_note(value):
+    if j == 0 and _is_comment(value):
         return f"{layout.path!r} has the non-numeric value {value!r} on {where}{_LATE_COMMENT}"
+    if _MISSING_MARK.fullmatch(value):
+        return (
+            f"{layout.path!r} has {value!r} on {where}, which some data sets write for a "
+            "missing value; fastem reads pandas' markers (an empty field, NA, nan, ...), not "
+            f"{value!r}: if it marks one, write the file with those (with pandas: "
+            f"pd.read_csv(path, sep={layout.delimiter!r}, na_values=[{value!r}]).to_csv("
+            f"new_path, index=False)), then {layout.nan_fix}"
+        )
     if re.fullmatch(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d*)?", value) and (
         "." in value or value.count(",") > 1  # a decimal comma is one comma, without a point
     ):

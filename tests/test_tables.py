@@ -1,8 +1,11 @@
 """The CSV reader against pandas, with and without pyarrow."""
 
+import csv
 import io
 import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -12,6 +15,7 @@ from fastem import _tables
 from fastem._tables import read_csv
 
 pd = pytest.importorskip("pandas")
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(params=["pyarrow", "numpy", "csv module"])
@@ -408,7 +412,7 @@ def test_a_line_of_notes_below_the_header_is_named(tmp_path, reader, last):
                                          "above the table"):
         reader(path)
     path = _write(tmp_path, "a,b\n1,2\n#DIV/0!,4\n")  # a spreadsheet's error value
-    with pytest.raises(ValueError, match="non-numeric value '#DIV/0!'") as error:
+    with pytest.raises(ValueError, match="has '#DIV/0!' on line 3 .*na_values") as error:
         reader(path)
     assert "line of notes" not in str(error.value)
     path = _write(tmp_path, "a,b\n1,2\n#DIV/0!\n")  # in a short row
@@ -439,6 +443,80 @@ def test_values_that_start_with_hash_in_a_column_not_read_are_data(tmp_path, rea
     errors = "a,b\n#N/A,1\n#DIV/0!,2\n3,3\n4,4\n5,5\n"  # a spreadsheet's values
     assert_array_equal(reader(_write(tmp_path, errors), columns=["b"]).data,
                        [[1], [2], [3], [4], [5]])
+
+
+def test_a_quoted_empty_field_in_a_file_of_one_column_is_a_missing_value(tmp_path, reader):
+    # pandas writes a missing value of a one-column frame as "": a field, not a blank line
+    frame = pd.DataFrame({"x": [0.1, np.nan, 6.2, np.nan, 5.9]})
+    path = str(tmp_path / "one.csv")
+    frame.to_csv(path, index=False)
+    assert_array_equal(reader(path, missing=True).data, pd.read_csv(path).to_numpy())
+    with pytest.raises(ValueError, match=r"missing value \(an empty field\) on line 3 \(data "
+                                         r"row 2\)"):
+        reader(path)
+    path = _write(tmp_path, "x\n0.1\n\n  \n6.2\n")  # empty and blank lines are skipped
+    assert_array_equal(reader(path).data, [[0.1], [6.2]])
+
+
+def test_lines_longer_than_the_csv_modules_field_limit(tmp_path, reader):
+    # 8,000 numbers on a line are one field of each delimiter the sniffer tries but its
+    # own; a long text field is one field: both are read, as pandas reads them
+    wide = pd.DataFrame(np.arange(40_000.0).reshape(5, 8000)).add_prefix("f")
+    path = str(tmp_path / "wide.csv")
+    wide.to_csv(path, index=False)
+    assert_array_equal(reader(path).data, wide.to_numpy())
+    path = _write(tmp_path, "note,a\n" + "x" * 200_000 + ",1\ny,2\n", "long.csv")
+    assert_array_equal(reader(path, columns=["a"]).data, [[1], [2]])
+    assert csv.field_size_limit() == 131_072  # the process's limit is put back
+
+
+def test_a_first_row_with_a_mark_of_a_missing_value_is_data(tmp_path, reader):
+    # UCI's '?', SAS's '.', a dash or a spreadsheet error among numbers: a data row, whose
+    # mark is named, not a header that would drop the row without a word
+    for mark in ("?", ".", "-", "#DIV/0!"):
+        path = _write(tmp_path, f"5.1,{mark},1.4\n4.9,3.0,1.4\n4.7,3.2,1.3\n4.6,3.1,1.5\n")
+        with pytest.raises(ValueError, match=rf"has '{re.escape(mark)}' on line 1 \(data row 1\),"
+                                             " column 2, which some data sets write for a missing"
+                                             rf" value.*na_values=\['{re.escape(mark)}'\]"):
+            reader(path)
+        assert reader(path, header=True).names == ["5.1", mark, "1.4"]  # when it is names
+    path = _write(tmp_path, "#DIV/0!,3.5\n4.9,3.0\n")  # not a comment line above the table
+    with pytest.raises(ValueError, match="has '#DIV/0!' on line 1"):
+        reader(path)
+
+
+def test_a_shuffled_row_index_gets_a_note(tmp_path, reader):
+    frame = pd.DataFrame(X[:400], columns=["a", "b", "c"]).sample(frac=0.75, random_state=1)
+    path = str(tmp_path / "split.csv")
+    frame.reset_index().to_csv(path, index=False)
+    table = reader(path)
+    assert_array_equal(table.data, frame.reset_index().to_numpy())
+    assert [n for n in table.notes if "row index" in n] == [
+        f"{path!r}: its first column ('index') holds distinct whole numbers (398, 125, ..., "
+        "36), as a row index does once rows are shuffled, sampled or split; it is used as a "
+        "feature. If it is the index, leave it out (--columns a,b,c)"]
+    frame.assign(index=np.arange(300) % 7)[["index", "a", "b", "c"]].to_csv(path, index=False)
+    assert not any("row index" in n for n in reader(path).notes)  # repeated values: a feature
+
+
+@pytest.mark.parametrize("ext", [".csv", ".parquet"])
+def test_a_fifo_or_device_given_as_a_table_is_refused_without_blocking(tmp_path, ext):
+    fifo = tmp_path / f"pipe{ext}"
+    os.mkfifo(fifo)
+    device = tmp_path / f"zero{ext}"
+    device.symlink_to("/dev/zero")
+    code = ("import fastem\n"
+            f"for path in [{str(fifo)!r}, {str(device)!r}]:\n"
+            "    try:\n"
+            "        fastem.GaussianMixture(1).fit(fastem.Chunks([path]))\n"
+            "    except ValueError as exc:\n"
+            "        print(exc)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": _ROOT})
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "is a FIFO (named pipe), not a regular file" in lines[0]
+    assert "is a character device, not a regular file" in lines[1]
 
 
 def test_ragged_rows(tmp_path, reader):
