@@ -457,12 +457,17 @@ def check_kernel_params(params, shapes, X, sample_weight, log_weights, outputs):
                     )
             if finite:
                 continue
-            if value.dtype == np.float32 and np.isinf(value).any() and not np.isnan(value).any():
+            if np.isinf(value).any() and not np.isnan(value).any():
+                name = value.dtype.name
+                fix = ("Fit the data as float64 (X.astype(np.float64)), or scale it."
+                       if value.dtype == np.float32 else
+                       "Scale the data into float64's range (e.g. divide each feature by "
+                       "its mean or its standard deviation).")
                 raise ValueError(
-                    f"{family}.{field} overflows float32: some of its entries exceed "
-                    f"{np.finfo(np.float32).max:.3g}, so the model's parameters are beyond "
-                    "float32's range (data too small or too large for float32 arithmetic). "
-                    "Fit the data as float64 (X.astype(np.float64)), or scale it."
+                    f"{family}.{field} overflows {name}: some of its entries exceed "
+                    f"{np.finfo(value.dtype).max:.3g}, so the model's parameters are beyond "
+                    f"{name}'s range (data too small or too large for {name} arithmetic). "
+                    f"{fix}"
                 )
             if not np.isfinite(value).all():
                 raise ValueError(

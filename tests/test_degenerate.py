@@ -433,6 +433,16 @@ def test_precision_beyond_float32_names_float32_and_the_fixes(covariance_type):
         GaussianMixture(2, covariance_type=covariance_type, reg_covar=0.0, random_state=0).fit(X)
 
 
+@pytest.mark.parametrize("dtype, scale", [(np.float64, 1e-310), (np.float32, 1e-40)])
+def test_exponential_rates_beyond_the_dtype_name_it_and_the_fix(dtype, scale):
+    # values near the dtype's smallest: the rates, 1 / scale, exceed its largest
+    X = (np.abs(np.random.default_rng(0).normal(size=(200, 2))) * scale).astype(dtype)
+    fix = "Fit the data as float64" if dtype == np.float32 else "Scale the data into float64"
+    with pytest.raises(ValueError, match=rf"ExponentialParams.rates overflows "
+                                         rf"{np.dtype(dtype).name}.*{fix}"):
+        fastem.ExponentialMixture(2, random_state=0).fit(X)
+
+
 def test_variance_whose_precision_overflows_float64_is_a_clear_error():
     """reg_covar=0 on data of scale 1e-154: the precision, 1 / variance, exceeds float64."""
     X = np.random.default_rng(0).normal(size=(20, 2)) * 1e-154
