@@ -105,21 +105,7 @@ def _data_covariance(source, missing=False):
 def _observed_data_covariance(source):
     """:func:`_data_covariance` of data with NaN entries: pairwise over the observed entries."""
     D = source.n_features
-
-    def first_moments(X, w):
-        w = _weights_or_ones(w, X.shape[0])
-        out = np.zeros(1 + 2 * D)
-        out[0] = w.sum()
-        for s in _row_blocks(X.shape[0]):
-            part = np.asarray(X[s], dtype=np.float64)
-            observed = ~np.isnan(part)
-            out[1 : 1 + D] += w[s] @ np.where(observed, part, 0.0)
-            out[1 + D :] += w[s] @ observed
-        return out
-
-    moments = source.reduce(first_moments)
-    total = moments[0]
-    mean = moments[1 : 1 + D] / np.maximum(moments[1 + D :], np.finfo(np.float64).tiny)
+    mean, total = _feature_means(source)
 
     def scatter(X, w):
         w = _weights_or_ones(w, X.shape[0])
