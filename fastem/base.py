@@ -2390,7 +2390,9 @@ class BaseMixture:
         fit, the BIC (and the AIC, through ``log L``) depends on their scale:
         weights that sum to the number of observations the data stand for
         give the BIC of those observations. Weights scaled to sum to 1 make
-        ``log L`` tiny against ``p``, and the smallest model wins.
+        ``log n`` 0, so the penalty vanishes (below a total of 1 it rewards
+        parameters) and the largest model wins; :func:`fastem.select_n_components`
+        warns of weights that sum to less than the number of rows.
 
         Parameters
         ----------

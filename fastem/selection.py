@@ -768,6 +768,16 @@ def select_n_components(
     else:
         data_mean, total_weight = _feature_means(source)
 
+    if total_weight < source.n_positive:
+        warn_at_caller(
+            f"sample_weight sums to {total_weight:.4g} over {source.n_positive} rows of "
+            f"positive weight. The criteria count the total weight as the number of "
+            f"observations (BIC's penalty is p log n, {np.log(total_weight):.2f} per "
+            "parameter here), so weights that sum to less than the rows favour larger "
+            "models. Give weights that sum to the number of observations they stand for "
+            f"(e.g. w * {source.n_positive} / w.sum()).",
+            UserWarning,
+        )
     if progress is True:
         progress = SelectionProgress()
     elif progress is not None and progress is not False and not callable(progress):

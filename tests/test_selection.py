@@ -265,6 +265,19 @@ def test_bad_family_arguments(kwargs, error, message):
         fastem.select_n_components(counts, [1, 2], **kwargs)
 
 
+def test_weights_that_sum_to_less_than_the_rows_warn():
+    """n in BIC's p log n is the total weight: normalised weights make the penalty 0 and
+    the largest model win, with a warning that says so and how to scale them."""
+    X = np.random.default_rng(0).normal(size=(500, 2))  # one Gaussian
+    with pytest.warns(UserWarning, match=r"sample_weight sums to 1 over 500 rows.*p log n, 0.00 "
+                                         r"per parameter.*w \* 500 / w.sum\(\)"):
+        fastem.select_n_components(X, [1, 2], ("full",), sample_weight=np.full(500, 1 / 500),
+                                   random_state=0)
+    # counts: no warning (the suite turns warnings into errors)
+    fastem.select_n_components(X, [1, 2], ("full",), sample_weight=np.full(500, 2.0),
+                               random_state=0)
+
+
 def test_bad_data():
     with pytest.raises(ValueError, match="2-D array"):
         fastem.select_n_components(np.arange(10.0))
