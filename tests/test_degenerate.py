@@ -164,6 +164,16 @@ def test_regularization_that_swamps_a_feature_warns_in_a_stream(covariance_type)
         model.partial_fit(np.random.default_rng(1).permutation(X)[:300])
 
 
+@pytest.mark.parametrize("scale", [1e-9, 1e-12, 1e-15])
+def test_regularization_that_swamps_features_far_below_it_warns(scale):
+    """Features whose whole spread is below eps * reg_covar (farads, nanometres) merge
+    the blobs all the same; their variance is taken without reg_covar, whose rounding
+    would hide it, so they warn as a spread of 1e-9 does."""
+    X, _ = _three_blobs(1.0)
+    with pytest.warns(fastem.RegularizationWarning, match=r"feature\(s\) 0 \(variance .*e-"):
+        GaussianMixture(3, random_state=0).fit(X * scale)
+
+
 def test_regularization_warning_names_columns_and_spares_constant_features():
     pd = pytest.importorskip("pandas")
     X, _ = _three_blobs(3e-4)

@@ -769,16 +769,17 @@ class _GaussianComponents(BaseMixture):
 
         The variance of each feature of the data, by the law of total
         variance from the responsibilities of the last pass: the weighted
-        within-component variances (less ``reg_covar``) plus the variance of
-        the component means. For 'spherical', the within part is the
-        components' variance averaged over the features. A constant feature
-        (variance 0, up to the rounding of ``reg_covar``) carries nothing to
-        regularise away: no warning.
+        within-component variances (taken without ``reg_covar``, whose
+        rounding would hide a spread below ``eps * reg_covar``) plus the
+        variance of the component means. For 'spherical', the within part is
+        the components' variance averaged over the features. A constant
+        feature (variance 0, up to the rounding of its squared mean)
+        carries nothing to regularise away: no warning.
         """
         reg = self.reg_covar
         if reg == 0:
             return
-        nk, means, cov = self._weighted_moments(stats)
+        nk, means, cov = self._weighted_moments(stats, reg_covar=0.0)
         weights = nk / nk.sum()
         within = {
             "full": lambda: np.diagonal(cov, axis1=-2, axis2=-1),
@@ -788,8 +789,9 @@ class _GaussianComponents(BaseMixture):
         }[self.covariance_type]()
         offsets = means - means[0]  # exactly 0 on a constant feature
         between = weights @ (offsets - weights @ offsets) ** 2
-        variance = weights @ (within - reg) + between
-        constant = variance <= np.finfo(np.float64).eps * reg  # rounding of ``cov - reg``
+        variance = weights @ within + between
+        # the rounding of second moments of a constant feature: its squared value
+        constant = variance <= 16 * np.finfo(np.float64).eps * (weights @ means**2)
         swamped = np.flatnonzero(~constant & (reg >= self._REGULARIZATION_SHARE * variance))
         if len(swamped):
             names = getattr(self, "feature_names_in_", None)
@@ -908,16 +910,17 @@ class _GaussianComponents(BaseMixture):
         _, means, cov = self._weighted_moments(stats)
         self._set_gaussian(means, cov)
 
-    def _weighted_moments(self, stats):
+    def _weighted_moments(self, stats, reg_covar=None):
         """``(nk, means, covariances)`` of the responsibilities, float64, from summed statistics.
 
         ``nk`` as summed (0 for a component without mass); the covariances
-        of the covariance type with ``reg_covar`` added, as scikit-learn's
+        of the covariance type with ``reg_covar`` (default: the model's) added, as scikit-learn's
         ``_estimate_gaussian_parameters`` gives them, except that no
         ``10 * eps`` is added to the masses (:func:`~fastem.base.divisible_masses`).
         Computed by the compiled functions of :mod:`fastem.kernels.linalg`,
         bitwise as NumPy's array expressions (``tests/test_linalg.py``).
         """
+        reg = float(self.reg_covar if reg_covar is None else reg_covar)
         nk, sx, sxx, shift = _float64_arrays(
             stats.nk, stats.moments["sx"], stats.moments["sxx"], stats.reference["shift"]
         )
@@ -926,14 +929,14 @@ class _GaussianComponents(BaseMixture):
             cov = np.empty((len(nk), *sxx.shape[-2:]))
             centring_terms(nk, sx, shift, means, cov)
             if self.covariance_type == "full":
-                full_covariances(nk, sxx, float(self.reg_covar), cov)
+                full_covariances(nk, sxx, reg, cov)
                 return nk, means, cov
             # NumPy's sums over the components, as the array form had them
             scatter = self._tied_scatter(sxx, stats.moments["pairs"], shift)
             eye = np.eye(shift.shape[1])
-            return nk, means, (scatter + cov.sum(axis=0)) / nk.sum() + self.reg_covar * eye
+            return nk, means, (scatter + cov.sum(axis=0)) / nk.sum() + reg * eye
         variances = np.empty(sxx.shape)
-        diagonal_moments(nk, sx, sxx, shift, float(self.reg_covar), means, variances)
+        diagonal_moments(nk, sx, sxx, shift, reg, means, variances)
         if self.covariance_type == "spherical":
             return nk, means, variances.mean(axis=1)
         return nk, means, variances
