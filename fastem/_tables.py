@@ -1488,6 +1488,8 @@ def _empty_column(layout, j):
 # Why a line of notes below the header is data: a line of notes is one above the table.
 _LATE_COMMENT = (" (if this line is a note, remove it or move it above the header: a line "
                  "that starts with '#' is a line of notes only above the table)")
+
+
 def _bad_value(layout, value, line, row_number, j):
     where = f"line {line} (data row {row_number}), {layout.column(j)}"
     if _spaced_numbers(value):

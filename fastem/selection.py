@@ -276,7 +276,7 @@ def _feature_means(source):
 def _floored_scales(model, data_mean):
     """{component: why} for an exponential mixture's components whose scale is at the
     ``min_scale`` floor in a feature that is not zero throughout: their points are all 0
-    there, and without the floor their density would grow without limit. None for
+    there, and without the floor their density would grow without limit. Nothing for
     another family (a Poisson component on zeros has a bounded likelihood)."""
     if not isinstance(model, ExponentialMixture):
         return {}
