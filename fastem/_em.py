@@ -146,8 +146,9 @@ no better overall.
 Decreases
 ---------
 Exact EM never lowers the log-likelihood, but a regularised M-step (the
-Gaussian ``reg_covar``) maximises a penalised objective, and each of its
-steps may lower the log-likelihood by a bounded amount, the family's
+Gaussian ``reg_covar``, and the variational M-step that adds it to each
+component's scatter) maximises a penalised objective, and each of its
+steps may lower the objective by a bounded amount, the family's
 *allowance* (``_m_step_allowance`` in :mod:`fastem.base`). A pass is a
 fault only if it falls below the best accepted pass by more than the
 dtype's rounding margin (:func:`rounding_margin`) plus the allowances of the
@@ -530,6 +531,7 @@ class _Run:
         values of a new chain of consecutive EM points.
         """
         self.lower_bounds.append(lower_bound)
+        after = self.model._get_parameters()
         if extends_chain:
             self.chain = self.chain + [lower_bound]
         else:
@@ -539,7 +541,7 @@ class _Run:
         if self.best is not None:
             best, best_pass, best_parameters = self.best
             if extends_chain:
-                self.slack += self.model._m_step_allowance(self.previous, before)
+                self.slack += self.model._m_step_allowance(self.previous, before, after)
             if lower_bound < best - rounding_margin(best, self.dtype) - self.slack:
                 # A fault (rounding beyond the dtype's margin, a cancelled
                 # statistic) made EM go down: keep the best point.
@@ -559,9 +561,7 @@ class _Run:
         if len(self.chain) >= 3:
             resolution = self.resolution(lower_bound)
             gain = self.remaining_gain = self.gain_estimate(resolution)
-            holds = gain < self.tol and _relative_change(
-                self.model, before, self.model._get_parameters()
-            ) < np.sqrt(self.tol)
+            holds = gain < self.tol and _relative_change(self.model, before, after) < np.sqrt(self.tol)
             if holds and self.holding and not _steady_ratio(
                 self.chain[-5:], resolution, self.ratio_noise(lower_bound)
             ):

@@ -84,11 +84,13 @@ subclass that fills in a few hooks (the *family protocol*):
 ``_fit_priors(source)``
     Optional: ``{name: array}`` that ``fit`` computes once from all the data
     and sets before each start (e.g. priors centred on the data). Default: ``{}``.
-``_m_step_allowance(before, after)``
-    Optional: how far the M-step from ``before`` to ``after`` may lower the
-    mean log-likelihood because it is regularised (see :mod:`fastem._em`).
-    Default: 0, for an M-step that maximises (possibly over a constrained
-    set) the expected complete-data log-likelihood.
+``_m_step_allowance(previous, before, after)``
+    Optional: how far the objective of a pass (its E-step at ``before``, the
+    M-step of the pass at ``previous``; its own M-step to ``after``) may lie
+    below that of the pass at ``previous`` because the M-step is regularised
+    (see :mod:`fastem._em`). Default: 0, for an M-step that maximises
+    (possibly over a constrained set) the expected complete-data
+    log-likelihood.
 ``_check_regularization(stats)`` and ``_check_stored_parameters()``
     Optional: warnings at the end of ``fit`` (the second also after each
     ``partial_fit`` step): the regularisation swamps the data's spread; a
@@ -1806,16 +1808,21 @@ class BaseMixture:
         """
         return False
 
-    def _m_step_allowance(self, before, after):
-        """Family hook: how far an M-step may lower the mean log-likelihood.
+    def _m_step_allowance(self, previous, before, after):
+        """Family hook: how far the objective of a pass may lie below that of the pass before it.
 
-        ``after`` holds the M-step taken from the statistics at ``before``
-        (both ``_get_parameters()`` results). An M-step that maximises the
+        ``before`` is the M-step taken from the statistics at ``previous``,
+        and ``after`` the M-step taken from those at ``before`` (all three
+        ``_get_parameters()`` results): the pass before evaluated
+        ``previous``, this one ``before``. An M-step that maximises the
         expected complete-data log-likelihood, or maximises it over a
         constrained set (the floors of the exponential and Poisson
-        families), never lowers the log-likelihood: the default is 0. A
+        families), never lowers the objective: the default is 0. A
         regularised M-step maximises a penalised objective and may lower it
-        by up to the change of the penalty.
+        by up to the change of the penalty: the step from ``previous`` to
+        ``before`` where the objective is taken at the E-step's parameters
+        (the log-likelihood), the step from ``before`` to ``after`` where it
+        is taken after the M-step (a variational bound).
         """
         return 0.0
 

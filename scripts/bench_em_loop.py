@@ -71,7 +71,7 @@ class QuadraticEM:
     def _in_m_step_image(self, stats):
         return True
 
-    def _m_step_allowance(self, before, after):
+    def _m_step_allowance(self, previous, before, after):
         return 0.0
 
     def _lower_bound(self, stats, before):

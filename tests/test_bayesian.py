@@ -175,6 +175,66 @@ def test_lower_bound_never_decreases(seed, covariance_type, prior_type, n_compon
     assert_allclose(model.weights_.sum(), 1.0, rtol=1e-12)
 
 
+def collinear_blobs(kind, seed):
+    """Three blobs with a third feature that copies the first ("repeated") or is constant."""
+    from sklearn.datasets import make_blobs
+
+    X = make_blobs(600, 2, centers=3, random_state=seed)[0]
+    return np.column_stack([X, X[:, 0] if kind == "repeated" else np.full(len(X), 3.0)])
+
+
+def penalty_falls(model, X):
+    """``reg_covar / 2 * sum_k (N_k / n) (tr E[P_k] - tr E'[P_k])`` over each plain pass's
+    M-step, from the responsibilities' sums of its E-step; ``model`` is at the start."""
+    falls = []
+    for _ in range(len(model.lower_bounds_)):
+        stats = model.summarize(X)
+        before = np.asarray(model.precisions_, dtype=np.float64).copy()
+        model.m_step(stats)
+        after = np.asarray(model.precisions_, dtype=np.float64)
+        trace = {"full": lambda p: np.einsum("kii->k", p), "diag": lambda p: p.sum(axis=1),
+                 "spherical": lambda p: p * X.shape[1], "tied": lambda p: np.trace(p)}
+        change = trace[model.covariance_type](before) - trace[model.covariance_type](after)
+        falls.append(max(0.0, 0.5 * model.reg_covar * float(stats.nk @ change) / stats.nk.sum()))
+    return np.array(falls)
+
+
+@pytest.mark.parametrize(
+    "kind, covariance_type", [("repeated", "full"), ("constant", "full"), ("constant", "diag")]
+)
+def test_bound_falls_of_the_regularised_m_step_are_within_its_allowance(kind, covariance_type):
+    """With a repeated or constant feature, ``reg_covar`` is the whole variance along one
+    direction and the expected precisions there are of order 1/reg_covar: the M-step,
+    which adds reg_covar to the scatter, can lower scikit-learn's bound by more than
+    rounding. Each fall is within the change of the penalty over the M-step, and no
+    LikelihoodDecreaseWarning stops the fit (with none allowed, full and diag fits stopped
+    at passes 13 to 37). 100 passes: a converged run would go on to the moves, whose
+    passes are not one EM run from the start."""
+    X = collinear_blobs(kind, 0)
+    params = dict(covariance_type=covariance_type, random_state=0, accelerate=False, max_iter=100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fastem.ConvergenceWarning)  # warnings are errors
+        model = BayesianGaussianMixture(8, **params).fit(X)
+    bounds = np.asarray(model.lower_bounds_)
+    margin = np.cbrt(np.finfo(np.float64).eps) * (1.0 + np.abs(bounds[:-1]))
+    replay = BayesianGaussianMixture(8, **{**params, "max_iter": 0}).fit(X)
+    replay.lower_bounds_ = model.lower_bounds_
+    allowances = penalty_falls(replay, X)
+    falls = bounds[:-1] - bounds[1:]
+    assert falls.max() > margin.max()  # beyond rounding: without an allowance, a fault
+    assert np.all(falls <= allowances[1:] + 1e-12)
+
+
+@pytest.mark.parametrize("kind", ["repeated", "constant"])
+def test_default_fit_with_a_repeated_or_constant_feature_finds_the_blobs(kind):
+    """The accelerated default fit converges on the three blobs, without warnings, where
+    the unallowed falls stopped it at pass 13 to 23 with 7 or 8 components in use."""
+    X = collinear_blobs(kind, 1)
+    model = BayesianGaussianMixture(8, random_state=1).fit(X)  # warnings are errors
+    assert model.converged_
+    assert (model.weights_ > 0.01).sum() == 3
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_effective_number_of_components_is_the_true_one(seed):
     rng = np.random.RandomState(seed)

@@ -203,5 +203,7 @@ class GaussianArrays:
     def _in_m_step_image(self, stats):
         return in_m_step_image(self._current[2], self.covariance_type, self.model.reg_covar, self._dtype)
 
-    def _m_step_allowance(self, before, after):
-        return self.model._m_step_allowance(self._named_parameters(before), self._named_parameters(after))
+    def _m_step_allowance(self, previous, before, after):
+        return self.model._m_step_allowance(
+            *(self._named_parameters(parameters) for parameters in (previous, before, after))
+        )

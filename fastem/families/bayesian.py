@@ -199,6 +199,9 @@ class BayesianGaussianMixture(_GaussianComponents):
         Passes over the data per initialization.
     n_init : int, default=1
         Number of initializations; the one with the largest lower bound is kept.
+        A start whose partition or EM run fails (a component without
+        spread) is passed over when ``n_init > 1``; the fit raises the first
+        failure only when every start fails.
     init_params : {'hierarchical', 'k-means++', 'kmeans', 'random', 'random_from_data'}, default='hierarchical'
         The starting partition, as for :class:`~fastem.GaussianMixture` but
         without the k-means++ candidates of its first start; the start is the
@@ -957,7 +960,24 @@ class BayesianGaussianMixture(_GaussianComponents):
         """
         return True
 
-    def _m_step_allowance(self, before, after):
-        """0: the lower bound is compared as scikit-learn computes it (see the class notes)."""
-        return 0.0
+    def _m_step_allowance(self, previous, before, after):
+        """``reg_covar / 2 * sum_k (N_k / n) (tr E[P_k] - tr E'[P_k])``, from ``before`` to ``after``.
+
+        The variational M-step with ``reg_covar = c`` adds ``N_k c`` to the
+        scale matrix of each Wishart posterior (scikit-learn's, Bishop eq.
+        10.62 with ``S_k + c I``): it maximises the bound less the penalty
+        ``c/2 sum_k N_k tr E[P_k]`` (``E[P_k] = nu_k W_k``, ``precisions_``;
+        ``N_k`` the responsibilities' sums, which are ``beta_k - beta_0``
+        after it). A pass's bound is taken after its own M-step, and the
+        E-step before it only raises the bound, so the bound of the pass at
+        ``before`` can lie below that of the pass at ``previous`` by the fall
+        of the penalty over its M-step, from ``before`` to ``after``. With
+        a feature repeated or constant, ``reg_covar`` is the whole variance
+        along one direction, ``E[P_k]`` is of order ``1 / reg_covar`` there, and
+        that fall can exceed the bound's gain.
+        """
+        counts = np.asarray(after["mean_precision_"], dtype=np.float64) - float(
+            after["mean_precision_prior_"]
+        )
+        return self._penalty_change(before, after, counts / counts.sum())
 

@@ -591,32 +591,37 @@ class _GaussianComponents(BaseMixture):
         spread = np.sqrt(np.diagonal(covariances, axis1=-2, axis2=-1)).reshape(-1, factors.shape[-1])
         return spread, factors
 
-    def _m_step_allowance(self, before, after):
+    def _m_step_allowance(self, previous, before, after):
         """``reg_covar / 2 * sum_k w_k (tr P_k - tr P'_k)``: how far a regularised M-step may fall.
 
         The M-step with ``reg_covar = c`` maximises the expected complete-data
         log-likelihood less the penalty ``c/2 sum_k n_k tr(P_k)`` (``n_k`` the
-        responsibilities' sums at ``before``, ``P_k`` the precisions): for each
+        responsibilities' sums at ``previous``, ``P_k`` the precisions): for each
         covariance type, adding ``c`` to the variances is that maximiser (the
         inverse-Wishart form of the penalty). The minorisation that makes EM
         monotone (Dempster, Laird and Rubin 1977) then bounds the fall of the
-        mean log-likelihood from ``before`` (precisions ``P``) to ``after``
+        mean log-likelihood from ``previous`` (precisions ``P``) to ``before``
         (``P'``, weights ``w_k = n_k / n``) by the change of the penalty.
         """
+        return self._penalty_change(previous, before, before["weights_"])
+
+    def _penalty_change(self, old, new, weights):
+        """``reg_covar / 2 * sum_k weights_k (tr P_k - tr P'_k)``, at least 0: the fall of
+        ``c/2 sum_k w_k tr(P_k)`` from the precisions of ``old`` to those of ``new``."""
         if self.reg_covar == 0:
             return 0.0
-        old = np.asarray(before["precisions_"], dtype=np.float64)
-        new = np.asarray(after["precisions_"], dtype=np.float64)
-        weights = np.asarray(after["weights_"], dtype=np.float64)
-        n_features = np.shape(after["means_"])[1]
+        old_precisions = np.asarray(old["precisions_"], dtype=np.float64)
+        new_precisions = np.asarray(new["precisions_"], dtype=np.float64)
+        weights = np.asarray(weights, dtype=np.float64)
+        n_features = np.shape(new["means_"])[1]
         if self.covariance_type == "full":
-            change = np.einsum("kii->k", old) - np.einsum("kii->k", new)
+            change = np.einsum("kii->k", old_precisions) - np.einsum("kii->k", new_precisions)
         elif self.covariance_type == "tied":
-            change = np.full(len(weights), np.trace(old) - np.trace(new))
+            change = np.full(len(weights), np.trace(old_precisions) - np.trace(new_precisions))
         elif self.covariance_type == "diag":
-            change = old.sum(axis=1) - new.sum(axis=1)
+            change = old_precisions.sum(axis=1) - new_precisions.sum(axis=1)
         else:
-            change = n_features * (old - new)
+            change = n_features * (old_precisions - new_precisions)
         return max(0.0, 0.5 * self.reg_covar * float(weights @ change))
 
     def _in_m_step_image(self, stats):
