@@ -289,6 +289,43 @@ class WarmStartWarning(UserWarning):
 _EMPTY_SHARE = np.finfo(np.float64).eps
 
 
+def _marked(callback):
+    """``callback`` with its exceptions marked as its own (``_fastem_from_callback``): a
+    restart whose EM fails is passed over, but the callback's errors propagate."""
+    if callback is None:
+        return None
+
+    def marked(*args):
+        try:
+            return callback(*args)
+        except Exception as exc:
+            try:
+                exc._fastem_from_callback = True
+            except AttributeError:  # an exception type without a __dict__ stays unmarked
+                pass
+            raise
+
+    return marked
+
+
+class _StartsFailed(Exception):
+    """Every start of :meth:`BaseMixture._best_of_starts` failed; ``first_error`` is the first
+    one's error, which the fit raises if no other start succeeds."""
+
+    def __init__(self, first_error):
+        super().__init__(str(first_error))
+        self.first_error = first_error
+
+
+def _distinct_points(points, weights):
+    """``(distinct, counts)``: the distinct rows of ``points`` and their summed ``weights``,
+    without rows of weight 0, from which k-means++ draws alike for rows repeated and the
+    same rows weighted by their counts."""
+    distinct, inverse = np.unique(points, axis=0, return_inverse=True)
+    counts = np.bincount(inverse.ravel(), weights=weights, minlength=len(distinct))
+    return distinct[counts > 0], counts[counts > 0]
+
+
 def _mixing_weights(nk):
     """Mixing weights from component masses: exactly 0 for an empty component.
 
@@ -1579,7 +1616,12 @@ class BaseMixture:
         runs = [(init, False) for init in range(n_init)]
         if two_starts:
             runs.insert(1, (0, True))
-        best = first_error = None
+        best = first_error = failure = None
+        # On data that the hierarchical tree takes whole, the starts after the
+        # tree are k-means++ partitions of its distinct points (``pool``), drawn
+        # in turn whatever n_init is; the first ``shared`` restarts are ones
+        # that compete with the tree for fewer restarts (see _best_of_starts).
+        pool = shared = None
         for init, filled in runs:
             # Every run works on a copy: the estimator changes only at the end.
             worker = copy.copy(self)
@@ -1593,37 +1635,69 @@ class BaseMixture:
                 )
             for name, value in priors.items():
                 setattr(worker, name, value)
-            if not warm:
-                if init == 0 and not filled:
-                    first_draws = random_state.get_state()
-                elif init == 0:  # the same subsample as the other first start
-                    random_state.set_state(first_draws)
+            if pool is not None and init <= shared:
+                # one of the k-means++ partitions that compete with the tree for fewer restarts
+                if self.verbose:
+                    print(f"Initialization {init}")
                 try:
-                    sample = worker._initialize(source, random_state, restart=init, filled=filled)
-                except (ValueError, FloatingPointError) as exc:
-                    # Only the start's own failure: EM's errors and the callback's propagate.
-                    if not (two_starts and init == 0):
-                        raise
-                    if first_error is not None:  # both first starts failed
-                        raise first_error from None
-                    if not filled:
-                        first_error = exc
+                    result = self._best_of_starts(worker, source, pool, random_state, 1, tree=False)
+                except _StartsFailed as failed:
+                    failure = self._passed_over(failure, failed.first_error)
                     continue
-                if sample is None:
-                    if first_error is not None:  # no other first start
-                        raise first_error
-                    if filled:  # the restarts draw on from the first start's candidates
-                        random_state.set_state(after_first)
-                    continue
-            if self.verbose:
-                print(f"Initialization {init}" + (" (mean-filled rows)" if filled else ""))
-            candidates = 0 if warm or init > 0 or filled else self._start_candidates(source, sample)
-            if candidates:
-                result = self._best_first_start(worker, source, sample, random_state, candidates)
             else:
-                result = self._run_em_to_the_end(worker, source)
-            if not warm and init == 0 and not filled:
-                after_first = random_state.get_state()
+                if not warm:
+                    if init == 0 and not filled:
+                        first_draws = random_state.get_state()
+                    elif init == 0:  # the same subsample as the other first start
+                        random_state.set_state(first_draws)
+                    try:
+                        sample = worker._initialize(source, random_state, restart=init, filled=filled)
+                    except (ValueError, FloatingPointError) as exc:
+                        # The start's own failure (a partition with a component without
+                        # spread): with restarts, or a second first start, it is passed over.
+                        if two_starts and init == 0:
+                            if first_error is not None:  # both first starts failed
+                                raise first_error from None
+                            if not filled:
+                                first_error = exc
+                            continue
+                        if n_init == 1:
+                            raise
+                        failure = self._passed_over(failure, exc)
+                        continue
+                    if sample is None:
+                        if first_error is not None:  # no other first start
+                            raise first_error
+                        if filled:  # the restarts draw on from the first start's candidates
+                            random_state.set_state(after_first)
+                        continue
+                if self.verbose:
+                    print(f"Initialization {init}" + (" (mean-filled rows)" if filled else ""))
+                try:
+                    if not (warm or init > 0 or filled) and self._draws_candidates(source, sample):
+                        pool = _distinct_points(*sample)
+                        spare = self._START_CANDIDATES - 1
+                        shared = min(spare, n_init - 1)
+                        result = self._best_of_starts(
+                            worker, source, pool, random_state, spare - shared
+                        )
+                    else:
+                        result = self._run_em_to_the_end(worker, source)
+                except _StartsFailed as failed:
+                    failure = self._passed_over(failure, failed.first_error)
+                    result = None
+                except (ValueError, FloatingPointError) as exc:
+                    # EM from this start failed (a covariance without spread): with
+                    # restarts it is passed over, as a failed candidate is; the
+                    # callback's own errors propagate
+                    if n_init == 1 or getattr(exc, "_fastem_from_callback", False):
+                        raise
+                    failure = self._passed_over(failure, exc)
+                    result = None
+                if not warm and init == 0 and not filled:
+                    after_first = random_state.get_state()
+                if result is None:
+                    continue
             if result.converged and not result.stopped:
                 result = self._escape_local_optimum(worker, source, result)
             if self.verbose:
@@ -1633,6 +1707,8 @@ class BaseMixture:
                 best = result
             if result.stopped:
                 break
+        if best is None:  # every start's EM failed
+            raise failure
 
         # Commit: every fitted attribute, set together once the fit succeeded.
         self._set_parameters(best.parameters)
@@ -1675,6 +1751,13 @@ class BaseMixture:
         self._stored_parameters_warned = self._check_stored_parameters()
         self._fitted_settings = self._settings_of_the_fit()
 
+    def _passed_over(self, failure, error):
+        """The first failure of a start, kept to raise if every start fails; says so when
+        ``verbose``."""
+        if self.verbose:
+            print(f"Initialization failed: {error}")
+        return failure or error
+
     def _beats(self, result, best, dtype):
         """Whether a run's ``result`` replaces the ``best`` of the earlier starts (None).
 
@@ -1690,69 +1773,69 @@ class BaseMixture:
         margin = max(self.tol, 64 * np.finfo(dtype).eps * scale)
         return result.lower_bound > best.lower_bound + margin
 
-    # init_params='hierarchical' on data that the tree takes whole starts a fit from the
-    # best of at least this many starts (see _best_first_start).
+    # On data that the hierarchical tree takes whole, a fit considers at least this
+    # many starts (see _best_of_starts).
     _START_CANDIDATES = 5
 
-    def _start_candidates(self, source, sample):
-        """How many k-means++ starts compete with the first start: enough for
-        ``_START_CANDIDATES`` starts with the fit's own restarts when that start is the
-        hierarchical tree of all of the data (``sample``, the start's subsample, holds
-        every row: with ``missing='em'``, data without missing values, which then fit as
-        the complete data do), computed from the data (no initial parameters given) and
-        EM runs (``max_iter > 0``); else none."""
+    def _draws_candidates(self, source, sample):
+        """Whether k-means++ starts compete with the first start (see :meth:`_best_of_starts`):
+        when that start is the hierarchical tree of all of the data (``sample``, the
+        start's subsample, holds every row: with ``missing='em'``, data without missing
+        values, which then fit as the complete data do), computed from the data (no
+        initial parameters given), and EM runs (``max_iter > 0``)."""
         names = self._init_parameter_names
-        if (
+        return not (
             start_method(self.init_params, source.n_features, 0) != "hierarchical"
             or self.max_iter == 0  # the fit is its start
             or not sample
             or sample[0].shape[0] != source.n_samples
             or names is None
             or any(getattr(self, name) is not None for name in names)
-        ):
-            return 0
-        return max(0, self._START_CANDIDATES - self.n_init)
+        )
 
-    def _best_first_start(self, worker, source, sample, random_state, n_candidates):
-        """The first run of a fit on data that the hierarchical tree takes whole: EM from
-        the best of the tree's partition and ``n_candidates`` k-means++ partitions.
+    def _best_of_starts(self, worker, source, pool, random_state, n_draws, tree=True):
+        """EM from the best of the tree's partition (the worker's start, if ``tree``) and
+        ``n_draws`` k-means++ partitions of ``pool``, the distinct points of data that
+        the hierarchical tree takes whole, with their summed weights.
 
         The hierarchical partition (mclust's start) is a deterministic
         function of the data: on small real data it often leads to a lower
         peak than a k-means start does (breast cancer, 5 features, 'tied',
         K=4: -5310.1 against -5187.9; on wine's first 6 features BIC's choice
-        stood on a diag K=4 fit above a diag K=3 peak). Every candidate
-        starts EM on the data, and the highest run is the fit's: restarts,
-        at least ``_START_CANDIDATES`` of them with ``n_init``'s, as
-        scikit-learn's ``n_init`` runs them, chosen by the likelihood. Only
-        where the tree takes every point (at most ``HIERARCHICAL_SAMPLE_SIZE``
-        points, fewer from 16 features on): ranked on a subsample of larger
-        data, candidates with components of a few points won there and
-        emptied on the data (25 features, 20,000 points: 0.4 to 0.8 nats per
-        point below the tree's start). The k-means++ partitions are drawn
-        from the distinct points with their summed weights, so that weights
-        that count repeated rows give the fit of the repeated rows.
+        stood on a diag K=4 fit above a diag K=3 peak). So on such data a
+        fit considers at least ``_START_CANDIDATES`` starts, as
+        scikit-learn's ``n_init`` runs them, chosen by the likelihood: the
+        tree, and k-means++ partitions drawn in turn from ``random_state``.
+        With ``n_init`` below ``_START_CANDIDATES`` the first start is the best
+        of the tree and ``_START_CANDIDATES - n_init`` of them, and each
+        restart is one more (``tree=False``, ``n_draws=1``); from
+        ``_START_CANDIDATES`` on, each is a restart. The draws are the same
+        whatever ``n_init`` is, so more restarts consider every start that
+        fewer did, and never end lower (iris, full K=6: -123.7 with 5
+        restarts against -26.3 with one, when the restarts were drawn
+        otherwise). Only where the tree takes every point (at most
+        ``HIERARCHICAL_SAMPLE_SIZE`` points, fewer from 16 features on):
+        ranked on a subsample of larger data, candidates with components of a
+        few points won there and emptied on the data (25 features, 20,000
+        points: 0.4 to 0.8 nats per point below the tree's start). The
+        partitions are drawn from the distinct points with their summed
+        weights, so that weights that count repeated rows give the fit of the
+        repeated rows.
 
-        A later candidate wins only as a later restart does
-        (:meth:`_beats`). A candidate whose partition
-        or run fails is passed over; when all fail, the first one's error is
-        raised. The candidates' runs call neither ``callback`` nor
-        ``verbose``'s printer; with either, the best is run again from its
-        start, bitwise the same, for them to see.
+        A later start wins only as a later restart does (:meth:`_beats`). A
+        start whose partition or run fails is passed over; when all fail,
+        :class:`_StartsFailed` holds the first one's error. The runs call
+        neither ``callback`` nor ``verbose``'s printer; with either, the best
+        is run again from its start, bitwise the same, for them to see.
         """
-        points, weights = sample
-        # k-means++ draws from the distinct points with their summed weights, so that
-        # rows repeated and the same rows weighted by their counts draw alike.
-        distinct, inverse = np.unique(points, axis=0, return_inverse=True)
-        counts = np.bincount(inverse.ravel(), weights=weights, minlength=len(distinct))
-        distinct, counts = distinct[counts > 0], counts[counts > 0]
+        distinct, counts = pool
         runner = copy.copy(self)
         runner.callback, runner.verbose = None, 0
         best = best_start = first_error = None
-        for candidate in range(1 + n_candidates):
+        for draw in range(-1 if tree else 0, n_draws):
             trial = copy.copy(worker)
             try:
-                if candidate:
+                if draw >= 0:
                     trial._start_from_moments(
                         initial_moments(distinct, counts, self.n_components, "k-means++",
                                         random_state),
@@ -1766,7 +1849,7 @@ class BaseMixture:
             if self._beats(result, best, source.dtype):
                 best, best_start = result, start
         if best is None:
-            raise first_error
+            raise _StartsFailed(first_error)
         if self.callback is None and not self.verbose:
             worker._set_parameters(best.parameters)
             return best
@@ -1853,7 +1936,7 @@ class BaseMixture:
             tol=self.tol,
             max_iter=self.max_iter,
             accelerate=self.accelerate,
-            callback=self.callback,
+            callback=_marked(self.callback),
             on_pass=self._progress_printer(),
             passes_done=passes_done,
         )

@@ -988,6 +988,9 @@ class GaussianMixture(_GaussianComponents):
         Passes over the data per initialization (one E-step and M-step each).
     n_init : int, default=1
         Number of initializations; the best result is kept.
+        A start whose partition or EM run fails (a component without
+        spread) is passed over when ``n_init > 1``; the fit raises the first
+        failure only when every start fails.
     init_params : {'hierarchical', 'k-means++', 'kmeans', 'random', 'random_from_data'}, default='hierarchical'
         How the starting partition is chosen, on a subsample in standard units
         (see :mod:`fastem._init`). 'hierarchical': model-based agglomerative
@@ -997,11 +1000,13 @@ class GaussianMixture(_GaussianComponents):
         more than 30 features. When the tree takes all of the data (at most
         2,000 points, fewer from 16 features on), its first start is the best
         of the tree's partition and ``max(0, 5 - n_init)`` k-means++
-        partitions, each run by EM on the data (so such a fit considers at
-        least five starts, and costs up to five fits; see
-        ``BaseMixture._best_first_start``). The others run on at most
-        100,000 points: 'k-means++' seeding, 'kmeans' (k-means++ then Lloyd
-        iterations), 'random' responsibilities, 'random_from_data' centres.
+        partitions, each run by EM on the data, and its restarts draw
+        k-means++ partitions of the same data in turn (so such a fit
+        considers at least five starts, costs up to five fits, and never
+        ends lower with more restarts; see ``BaseMixture._best_of_starts``).
+        The others run on at most 100,000 points: 'k-means++' seeding,
+        'kmeans' (k-means++ then Lloyd iterations), 'random'
+        responsibilities, 'random_from_data' centres.
     weights_init : array-like of shape (n_components,), default=None
     means_init : array-like of shape (n_components, n_features), default=None
     precisions_init : array-like, default=None

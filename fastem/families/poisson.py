@@ -51,6 +51,9 @@ class PoissonMixture(MeanParameterMixture):
         Passes over the data per initialization (one E-step and M-step each).
     n_init : int, default=1
         Number of initializations; the best result is kept.
+        A start whose partition or EM run fails (a component without
+        spread) is passed over when ``n_init > 1``; the fit raises the first
+        failure only when every start fails.
     init_params : {'hierarchical', 'k-means++', 'kmeans', 'random', 'random_from_data'}, default='hierarchical'
         How the starting partition is chosen (see
         :class:`~fastem.GaussianMixture` and :mod:`fastem._init`); the initial
