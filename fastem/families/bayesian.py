@@ -79,6 +79,16 @@ def _data_mean_and_covariance(source, full):
         return n, shift[0], scatter / (n - 1.0)
 
 
+def _eigenvalues_at_least(matrix, floor):
+    """The symmetric ``matrix`` itself if its eigenvalues are at least ``floor``, else
+    with the smaller ones raised to ``floor`` (the same eigenvectors)."""
+    values, vectors = np.linalg.eigh(matrix)
+    if values[0] >= floor:
+        return matrix
+    raised = (vectors * np.maximum(values, floor)) @ vectors.T
+    return (raised + raised.T) / 2.0
+
+
 def _recording_errors(callback, raised, *args):
     """``callback(*args)``, whose exception, if any, is appended to ``raised`` and re-raised as it is."""
     try:
@@ -225,7 +235,9 @@ class BayesianGaussianMixture(_GaussianComponents):
         ``W_0^{-1}``, the prior on the covariances: shape (n_features,
         n_features) for 'full' and 'tied', (n_features,) for 'diag', a float
         for 'spherical'. None: the (weighted) covariance of the data
-        (``np.cov``, its diagonal, or the diagonal's mean).
+        (``np.cov``, its diagonal, or the diagonal's mean), with its
+        eigenvalues raised to at least ``reg_covar``: scikit-learn's default,
+        but positive definite when features are repeated or constant.
     random_state : int, RandomState instance or None, default=None
     warm_start : bool, default=False
         Start the next ``fit`` from the current posteriors (the priors are
@@ -270,7 +282,9 @@ class BayesianGaussianMixture(_GaussianComponents):
         samples, in the unit of ``tol``.
     lower_bounds_ : list of float
         The lower bound per unit of sample weight at each accepted pass of
-        the EM run that gave the parameters (non-decreasing): after a kept
+        the EM run that gave the parameters: non-decreasing, but for the
+        falls that ``reg_covar`` in the M-step allows (see
+        ``_m_step_allowance``) and rounding. After a kept
         move (see ``_escape_local_optimum``), the run from it, whose passes
         ``n_iter_`` counts with the others.
     converged_ : bool
@@ -515,14 +529,20 @@ class BayesianGaussianMixture(_GaussianComponents):
             priors["mean_prior_"] = mean
         else:
             priors["mean_prior_"] = self.mean_prior
+        # The default prior is the data's covariance with its eigenvalues at least
+        # reg_covar, as every covariance of the model has them: a repeated or constant
+        # feature makes the data's covariance singular, the Wishart prior improper, and
+        # the precisions of components without data of order 1 / eps, whose rounding
+        # made the bound cycle and the moves run to max_iter. Other data keep
+        # scikit-learn's prior exactly.
         if self.covariance_prior is not None:
             priors["covariance_prior_"] = self.covariance_prior
         elif self.covariance_type == "diag":
-            priors["covariance_prior_"] = covariance
+            priors["covariance_prior_"] = np.maximum(covariance, self.reg_covar)
         elif self.covariance_type == "spherical":
-            priors["covariance_prior_"] = covariance.mean()
+            priors["covariance_prior_"] = max(covariance.mean(), self.reg_covar)
         else:
-            priors["covariance_prior_"] = covariance
+            priors["covariance_prior_"] = _eigenvalues_at_least(covariance, self.reg_covar)
         if dtype == np.float32:
             priors = _priors_for_float32(priors, n_features)
         priors = {name: np.asarray(value, dtype=dtype) for name, value in priors.items()}
