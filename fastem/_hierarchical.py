@@ -58,8 +58,6 @@ _WORK = 1e9
 # mclust's hcVVV default; with it the regularisation weighs as much as the determinant.
 _BETA = 1.0
 _EPS = float(np.finfo(np.float64).eps)
-# Weights whose ratios to the smallest are multiples of 1/this count rows (_row_weight).
-_ROW_PARTS = 64
 # The unconstrained model needs clusters of many more points than features;
 # below this many subsample points per feature the tree says little.
 _POINTS_PER_FEATURE = 10
@@ -485,36 +483,39 @@ _cache = {}
 _cache_lock = threading.Lock()
 
 
-def _row_weight(counts, n_rows, most_rows):
-    """The weight that counts as one row in the tree: the largest that divides every
-    distinct point's summed weight (``counts``) into whole numbers summing to at most
-    ``most_rows``, if one of ``1/64`` of the smallest or more does; else the mean
-    weight of the ``n_rows`` input rows.
+def _sizes(counts, n_rows, most_rows):
+    """The tree's sizes of the distinct points, from their summed weights ``counts``:
+    whole numbers of rows where some weight divides every count into whole numbers
+    summing to at most ``most_rows``, else the counts scaled to a mean of 1 per input row
+    (``n_rows``).
 
     The tree's regularisation (``alpha`` beside ``W``) is not invariant to the
     scale of the sizes, so it needs the weight of a row. Weights that count
     repeated rows (whole counts, in any unit) are taken at their count, as
-    the repeated rows are: scaled to a mean of 1 per input row, integer
-    weights gave another tree than the rows repeated (3 of 36 default fits of
-    iris and blobs ended up to 12 nats apart). That matters only where the
-    repeated rows would be in the tree whole (``most_rows``, its sample
-    size). Other weights are shares, scaled to a mean of 1 per input row, as
-    unit weights are (then each distinct point's size is its number of
-    copies, as in mclust): sizes of hundreds per point drown ``alpha``
-    (weights uniform in (0, 1) in units of the smallest, 12 and 20
+    the repeated rows are, and rounded to it, so that the tree of weights in
+    another unit is bitwise that of the rows: scaled to a mean of 1 per input
+    row, integer weights gave another tree than the rows repeated (3 of 36
+    default fits of iris and blobs ended up to 12 nats apart). That matters
+    only where the repeated rows would be in the tree whole (``most_rows``,
+    its sample size). Other weights are shares, scaled to a mean of 1 per
+    input row, as unit weights are (then each distinct point's size is its
+    number of copies, as in mclust): sizes of hundreds per point drown
+    ``alpha`` (weights uniform in (0, 1) in units of the smallest, 12 and 20
     features: up to 18 nats per point lower).
     """
     smallest = counts.min()
     total = counts.sum()
-    if total <= most_rows * smallest:
+    with np.errstate(over="ignore"):  # weights 1e300 apart: inf, no whole numbers
         ratios = counts / smallest
-        for parts in range(1, _ROW_PARTS + 1):
-            scaled = ratios * parts
-            if scaled.sum() > most_rows:
-                break
-            if np.all(np.abs(scaled - np.rint(scaled)) <= 1e-9 * scaled):
-                return smallest / parts
-    return total / n_rows
+    parts = 1
+    # the unit is smallest / parts; its whole numbers sum to parts * total / smallest
+    while parts * ratios.sum() <= most_rows:
+        scaled = ratios * parts
+        whole = np.rint(scaled)
+        if np.all(np.abs(scaled - whole) <= 1e-9 * scaled):
+            return whole
+        parts += 1
+    return counts * (n_rows / total)
 
 
 def _tree(points, copies):
@@ -540,8 +541,7 @@ def _tree(points, copies):
             return _cache[key]
     distinct, inverse = np.unique(points, axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
-    counts = np.bincount(inverse, copies)
-    counts = counts / _row_weight(counts, len(copies), sample_size(points.shape[1]))
+    counts = _sizes(np.bincount(inverse, copies), len(copies), sample_size(points.shape[1]))
     Z = np.ascontiguousarray(svd_transform(distinct, counts))
     tree = (inverse, merge_tree(Z, counts), len(distinct))
     for array in tree[:2]:
@@ -558,7 +558,7 @@ def hierarchical_labels(X, weights, n_clusters):
 
     Identical points start in one cluster (mclust's ``dupPartition``), whose
     size is their summed weight, in units of the weight of one row
-    (:func:`_row_weight`): weights that count copies give the tree of the
+    (:func:`_sizes`): weights that count copies give the tree of the
     copies. Points of zero weight are left out (label -1).
 
     Parameters

@@ -4,7 +4,7 @@ import copy
 
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone as sklearn_clone
 
 import fastem
@@ -69,22 +69,24 @@ def test_integer_weights_equal_repeated_rows_from_the_default_start(seed, covari
     assert_allclose(weighted.means_, repeated.means_, rtol=1e-6, atol=1e-9)
 
 
-def test_the_weight_of_a_row_in_the_tree():
-    """Whole counts in any unit count rows, as long as the rows they count would be in the
-    tree whole; other weights are shares, a mean of 1 per input row."""
-    from fastem._hierarchical import _row_weight
+def test_the_sizes_of_the_tree():
+    """Whole counts in any unit are counted as rows, exactly, as long as the rows they count
+    would be in the tree whole; other weights are shares, a mean of 1 per input row."""
+    from fastem._hierarchical import _sizes
 
     counts = np.array([3.0, 1.0, 4.0, 2.0])
-    assert _row_weight(counts, 10, 2000) == 1.0
-    assert _row_weight(0.37 * counts, 10, 2000) == pytest.approx(0.37, rel=1e-15)
-    assert _row_weight(counts + 0.5, 10, 2000) == 0.5  # 3.5, 1.5, 4.5, 2.5: halves
-    assert _row_weight(counts, 10, 9) == pytest.approx(1.0)  # 10 rows: shares, 10 / 10
-    assert _row_weight(counts, 20, 9) == pytest.approx(0.5)  # 10 / 20 rows
+    for unit in (1.0, 0.37, 0.1, 2.0**-40, 1e12):
+        assert_array_equal(_sizes(unit * counts, 10, 2000), counts)
+    assert_array_equal(_sizes(counts + 0.5, 10, 2000), 2 * counts + 1)  # halves
+    many = np.array([65.0, 66.0, 66.0, 65.0])  # 65ths of the smallest
+    assert_array_equal(_sizes(3.0 * many, 4, 2000), many)
+    assert_allclose(_sizes(counts, 10, 9), counts)  # 10 rows: shares, 10 / 10
+    assert_allclose(_sizes(counts, 20, 9), counts * 2)  # a mean of 1 per each of 20 rows
     # thousandths: whole numbers of 1/1000, but 1,827 rows of them
     shares = np.array([0.31, 0.9, 0.017, 0.6])
-    assert _row_weight(shares, 4, 2000) == pytest.approx(0.001, rel=1e-12)
-    assert _row_weight(shares, 4, 1000) == pytest.approx(shares.mean(), rel=1e-15)
-    assert _row_weight(np.array([1.0, 1e-310]), 2, 2000) == pytest.approx(0.5)
+    assert_array_equal(_sizes(shares, 4, 2000), [310, 900, 17, 600])
+    assert_allclose(_sizes(shares, 4, 1000), shares / shares.mean())
+    assert_allclose(_sizes(np.array([1.0, 1e-310]), 2, 2000), [2.0, 2e-310])
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
