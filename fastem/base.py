@@ -1621,7 +1621,7 @@ class BaseMixture:
         # tree are k-means++ partitions of its distinct points (``pool``), drawn
         # in turn whatever n_init is; the first ``shared`` restarts are ones
         # that compete with the tree for fewer restarts (see _best_of_starts).
-        pool = shared = None
+        pool = shared = after_first = None
         for init, filled in runs:
             # Every run works on a copy: the estimator changes only at the end.
             worker = copy.copy(self)
@@ -1635,69 +1635,73 @@ class BaseMixture:
                 )
             for name, value in priors.items():
                 setattr(worker, name, value)
-            if pool is not None and init <= shared:
-                # one of the k-means++ partitions that compete with the tree for fewer restarts
-                if self.verbose:
-                    print(f"Initialization {init}")
+            if pool is not None and 0 < init <= shared:
+                # one of the k-means++ partitions that compete with the tree for fewer
+                # restarts, run as any restart is
                 try:
-                    result = self._best_of_starts(worker, source, pool, random_state, 1, tree=False)
-                except _StartsFailed as failed:
-                    failure = self._passed_over(failure, failed.first_error)
-                    continue
-            else:
-                if not warm:
-                    if init == 0 and not filled:
-                        first_draws = random_state.get_state()
-                    elif init == 0:  # the same subsample as the other first start
-                        random_state.set_state(first_draws)
-                    try:
-                        sample = worker._initialize(source, random_state, restart=init, filled=filled)
-                    except (ValueError, FloatingPointError) as exc:
-                        # The start's own failure (a partition with a component without
-                        # spread): with restarts, or a second first start, it is passed over.
-                        if two_starts and init == 0:
-                            if first_error is not None:  # both first starts failed
-                                raise first_error from None
-                            if not filled:
-                                first_error = exc
-                            continue
-                        if n_init == 1:
-                            raise
-                        failure = self._passed_over(failure, exc)
-                        continue
-                    if sample is None:
-                        if first_error is not None:  # no other first start
-                            raise first_error
-                        if filled:  # the restarts draw on from the first start's candidates
-                            random_state.set_state(after_first)
-                        continue
-                if self.verbose:
-                    print(f"Initialization {init}" + (" (mean-filled rows)" if filled else ""))
-                try:
-                    if not (warm or init > 0 or filled) and self._draws_candidates(source, sample):
-                        pool = _distinct_points(*sample)
-                        spare = self._START_CANDIDATES - 1
-                        shared = min(spare, n_init - 1)
-                        result = self._best_of_starts(
-                            worker, source, pool, random_state, spare - shared
-                        )
-                    else:
-                        result = self._run_em_to_the_end(worker, source)
-                except _StartsFailed as failed:
-                    failure = self._passed_over(failure, failed.first_error)
-                    result = None
+                    worker._start_from_moments(
+                        initial_moments(*pool, self.n_components, "k-means++", random_state),
+                        source.dtype,
+                    )
                 except (ValueError, FloatingPointError) as exc:
-                    # EM from this start failed (a covariance without spread): with
-                    # restarts it is passed over, as a failed candidate is; the
-                    # callback's own errors propagate
-                    if n_init == 1 or getattr(exc, "_fastem_from_callback", False):
+                    failure = self._passed_over(failure, exc)
+                    continue
+                sample = ()
+            elif not warm:
+                if init == 0 and not filled:
+                    first_draws = random_state.get_state()
+                elif init == 0:  # the same subsample as the other first start
+                    random_state.set_state(first_draws)
+                try:
+                    sample = worker._initialize(source, random_state, restart=init, filled=filled)
+                except (ValueError, FloatingPointError) as exc:
+                    # The start's own failure (a partition with a component without
+                    # spread): with restarts, or a second first start, it is passed over.
+                    if two_starts and init == 0:
+                        if first_error is not None:  # both first starts failed
+                            raise first_error from None
+                        if not filled:
+                            first_error = exc
+                        continue
+                    if n_init == 1:
                         raise
                     failure = self._passed_over(failure, exc)
-                    result = None
-                if not warm and init == 0 and not filled:
-                    after_first = random_state.get_state()
-                if result is None:
                     continue
+                if filled and after_first is not None:
+                    # the restarts draw on from the first start's candidates, whatever
+                    # this one drew: the draws are those of fewer restarts
+                    random_state.set_state(after_first)
+                if sample is None:
+                    if first_error is not None:  # no other first start
+                        raise first_error
+                    continue
+            if self.verbose:
+                print(f"Initialization {init}" + (" (mean-filled rows)" if filled else ""))
+            try:
+                if not (warm or init > 0 or filled) and self._draws_candidates(source, sample):
+                    pool = _distinct_points(*sample)
+                    spare = self._START_CANDIDATES - 1
+                    shared = min(spare, n_init - 1)
+                    result = self._best_of_starts(
+                        worker, source, pool, random_state, spare - shared
+                    )
+                else:
+                    result = self._run_em_to_the_end(worker, source)
+            except _StartsFailed as failed:
+                failure = self._passed_over(failure, failed.first_error)
+                result = None
+            except (ValueError, FloatingPointError) as exc:
+                # EM from this start failed (a covariance without spread): with
+                # restarts it is passed over, as a failed candidate is; the
+                # callback's own errors propagate
+                if n_init == 1 or getattr(exc, "_fastem_from_callback", False):
+                    raise
+                failure = self._passed_over(failure, exc)
+                result = None
+            if not warm and init == 0 and not filled:
+                after_first = random_state.get_state()
+            if result is None:
+                continue
             if result.converged and not result.stopped:
                 result = self._escape_local_optimum(worker, source, result)
             if self.verbose:
@@ -1793,8 +1797,8 @@ class BaseMixture:
             or any(getattr(self, name) is not None for name in names)
         )
 
-    def _best_of_starts(self, worker, source, pool, random_state, n_draws, tree=True):
-        """EM from the best of the tree's partition (the worker's start, if ``tree``) and
+    def _best_of_starts(self, worker, source, pool, random_state, n_draws):
+        """EM from the best of the tree's partition (the worker's start) and
         ``n_draws`` k-means++ partitions of ``pool``, the distinct points of data that
         the hierarchical tree takes whole, with their summed weights.
 
@@ -1808,7 +1812,7 @@ class BaseMixture:
         tree, and k-means++ partitions drawn in turn from ``random_state``.
         With ``n_init`` below ``_START_CANDIDATES`` the first start is the best
         of the tree and ``_START_CANDIDATES - n_init`` of them, and each
-        restart is one more (``tree=False``, ``n_draws=1``); from
+        restart is one more, drawn in turn (see :meth:`_fit`); from
         ``_START_CANDIDATES`` on, each is a restart. The draws are the same
         whatever ``n_init`` is, so more restarts consider every start that
         fewer did, and never end lower (iris, full K=6: -123.7 with 5
@@ -1832,7 +1836,7 @@ class BaseMixture:
         runner = copy.copy(self)
         runner.callback, runner.verbose = None, 0
         best = best_start = first_error = None
-        for draw in range(-1 if tree else 0, n_draws):
+        for draw in range(-1, n_draws):  # -1: the tree's partition
             trial = copy.copy(worker)
             try:
                 if draw >= 0:

@@ -139,6 +139,20 @@ def test_without_nan_missing_em_equals_the_complete_data_fit(covariance_type):
     assert missing.lower_bound_ == plain.lower_bound_
 
 
+@pytest.mark.parametrize("n_init", [2, 3, 7])
+def test_without_nan_missing_em_restarts_as_the_complete_data_fit(n_init):
+    """The restarts draw on from the first start's candidates whatever the start from the
+    mean-filled rows drew: iris, K=5, n_init=3 ended at -1.019 per sample with
+    missing='em' against -0.354 without it."""
+    from sklearn.datasets import load_iris
+
+    X = load_iris().data
+    plain = GaussianMixture(5, random_state=0, n_init=n_init).fit(X)
+    missing = GaussianMixture(5, random_state=0, n_init=n_init, missing="em").fit(X)
+    assert missing.lower_bound_ == plain.lower_bound_
+    assert_array_equal(missing.means_, plain.means_)
+
+
 def test_complete_rows_give_the_complete_data_statistics():
     """The incomplete rows' statistics are added, the complete rows' are today's."""
     X, _ = _data(n=600)
