@@ -290,22 +290,25 @@ _EMPTY_SHARE = np.finfo(np.float64).eps
 
 
 def _marked(callback):
-    """``callback`` with its exceptions marked as its own (``_fastem_from_callback``): a
-    restart whose EM fails is passed over, but the callback's errors propagate."""
+    """``callback`` with its exceptions marked as its own (see :func:`from_callback`)."""
     if callback is None:
         return None
 
     def marked(*args):
         try:
             return callback(*args)
-        except Exception as exc:
-            try:
-                exc._fastem_from_callback = True
-            except AttributeError:  # an exception type without a __dict__ stays unmarked
-                pass
+        except BaseException as exc:
+            exc._fastem_from_callback = True  # every exception has a __dict__
             raise
 
     return marked
+
+
+def from_callback(error):
+    """Whether ``error`` was raised by the user's ``callback`` during an EM run, rather than
+    by the run itself: a restart or a move whose EM fails is passed over, but the
+    callback's errors propagate as they were raised."""
+    return getattr(error, "_fastem_from_callback", False)
 
 
 class _StartsFailed(Exception):
@@ -1694,7 +1697,7 @@ class BaseMixture:
                 # EM from this start failed (a covariance without spread): with
                 # restarts it is passed over, as a failed candidate is; the
                 # callback's own errors propagate
-                if n_init == 1 or getattr(exc, "_fastem_from_callback", False):
+                if n_init == 1 or from_callback(exc):
                     raise
                 failure = self._passed_over(failure, exc)
                 result = None

@@ -39,7 +39,7 @@ import numpy as np
 
 from .. import _state
 from .._validation import as_float_array, check_scalar
-from ..base import fill_doc
+from ..base import fill_doc, from_callback
 from .gaussian import GaussianMixture, _check_spd, _GaussianComponents, log_det_cholesky
 
 __all__ = ["BayesianGaussianMixture"]
@@ -87,15 +87,6 @@ def _eigenvalues_at_least(matrix, floor):
         return matrix
     raised = (vectors * np.maximum(values, floor)) @ vectors.T
     return (raised + raised.T) / 2.0
-
-
-def _recording_errors(callback, raised, *args):
-    """``callback(*args)``, whose exception, if any, is appended to ``raised`` and re-raised as it is."""
-    try:
-        return callback(*args)
-    except BaseException as error:
-        raised.append(error)
-        raise
 
 
 def _counting_passes(printer, passes, n_iter, lower_bound):
@@ -606,12 +597,9 @@ class BayesianGaussianMixture(_GaussianComponents):
         """
         spent = result.n_iter
         dtype = np.dtype(source.dtype)
-        # The moves' EM runs: the callback's errors are told apart from the
-        # run's own, and the passes of a run that raises are counted too.
+        # The moves' EM runs: the passes of a run that raises are counted too.
         runner = copy.copy(self)
-        raised, passes = [], [spent]
-        if self.callback is not None:
-            runner.callback = functools.partial(_recording_errors, self.callback, raised)
+        passes = [spent]
         printer = self._progress_printer()
         runner._progress_printer = lambda: functools.partial(_counting_passes, printer, passes)
         while spent < self.max_iter and not result.stopped:
@@ -625,7 +613,7 @@ class BayesianGaussianMixture(_GaussianComponents):
                     trial._variational_m_step(*moments)
                     more = runner._run_em_to_the_end(trial, source, passes_done=spent)
                 except (ValueError, FloatingPointError, np.linalg.LinAlgError) as error:
-                    if any(error is other for other in raised):
+                    if from_callback(error):
                         raise
                     spent = max(spent, passes[-1])
                     continue
