@@ -1624,7 +1624,7 @@ class BaseMixture:
         # tree are k-means++ partitions of its distinct points (``pool``), drawn
         # in turn whatever n_init is; the first ``shared`` restarts are ones
         # that compete with the tree for fewer restarts (see _best_of_starts).
-        pool = shared = after_first = None
+        pool = shared = after_first = tree_error = None
         for init, filled in runs:
             # Every run works on a copy: the estimator changes only at the end.
             worker = copy.copy(self)
@@ -1655,21 +1655,28 @@ class BaseMixture:
                     first_draws = random_state.get_state()
                 elif init == 0:  # the same subsample as the other first start
                     random_state.set_state(first_draws)
+                drawn = []
                 try:
-                    sample = worker._initialize(source, random_state, restart=init, filled=filled)
+                    sample = worker._initialize(
+                        source, random_state, restart=init, filled=filled, drawn=drawn
+                    )
                 except (ValueError, FloatingPointError) as exc:
                     # The start's own failure (a partition with a component without
-                    # spread): with restarts, or a second first start, it is passed over.
-                    if two_starts and init == 0:
+                    # spread): with restarts, or a second first start, it is passed over;
+                    # where the tree's partition fails, its k-means++ candidates stand.
+                    if init == 0 and not filled and drawn and self._draws_candidates(source, drawn[0]):
+                        sample, tree_error = drawn[0], exc
+                    elif two_starts and init == 0:
                         if first_error is not None:  # both first starts failed
                             raise first_error from None
                         if not filled:
                             first_error = exc
                         continue
-                    if n_init == 1:
+                    elif n_init == 1:
                         raise
-                    failure = self._passed_over(failure, exc)
-                    continue
+                    else:
+                        failure = self._passed_over(failure, exc)
+                        continue
                 if filled and after_first is not None:
                     # the restarts draw on from the first start's candidates, whatever
                     # this one drew: the draws are those of fewer restarts
@@ -1686,7 +1693,7 @@ class BaseMixture:
                     spare = self._START_CANDIDATES - 1
                     shared = min(spare, n_init - 1)
                     result = self._best_of_starts(
-                        worker, source, pool, random_state, spare - shared
+                        worker, source, pool, random_state, spare - shared, tree_error
                     )
                 else:
                     result = self._run_em_to_the_end(worker, source)
@@ -1800,8 +1807,9 @@ class BaseMixture:
             or any(getattr(self, name) is not None for name in names)
         )
 
-    def _best_of_starts(self, worker, source, pool, random_state, n_draws):
-        """EM from the best of the tree's partition (the worker's start) and
+    def _best_of_starts(self, worker, source, pool, random_state, n_draws, tree_error=None):
+        """EM from the best of the tree's partition (the worker's start, unless computing it
+        raised ``tree_error``) and
         ``n_draws`` k-means++ partitions of ``pool``, the distinct points of data that
         the hierarchical tree takes whole, with their summed weights.
 
@@ -1838,8 +1846,9 @@ class BaseMixture:
         distinct, counts = pool
         runner = copy.copy(self)
         runner.callback, runner.verbose = None, 0
-        best = best_start = first_error = None
-        for draw in range(-1, n_draws):  # -1: the tree's partition
+        best = best_start = None
+        first_error = tree_error
+        for draw in range(0 if tree_error else -1, n_draws):  # -1: the tree's partition
             trial = copy.copy(worker)
             try:
                 if draw >= 0:
@@ -2161,7 +2170,7 @@ class BaseMixture:
         """Family hook: whether the ``*_init`` hyper-parameters set every parameter."""
         return False
 
-    def _initialize(self, source, random_state, restart=0, filled=False):
+    def _initialize(self, source, random_state, restart=0, filled=False, drawn=None):
         """Set the starting parameters: the user's where given, the rest from ``init_params``.
 
         When every initial parameter is given (``_init_parameter_names``),
@@ -2176,7 +2185,8 @@ class BaseMixture:
         (:func:`points_for_start`). Returns None, and sets nothing, when that
         start is the same as the other; else the ``(points, weights)`` of the
         subsample the start was computed on, ``()`` when nothing was
-        computed from the data.
+        computed from the data. ``drawn``, a list, receives that subsample
+        before the start is computed from it, also when that fails.
         """
         names = self._init_parameter_names
         given = self._user_gives_every_parameter() or (
@@ -2200,6 +2210,8 @@ class BaseMixture:
             points, weights = start
         elif filled:
             return None
+        if drawn is not None:
+            drawn.append((points, weights))
         self._start_from_moments(
             initial_moments(points, weights, self.n_components, method, random_state, centers),
             source.dtype,

@@ -422,6 +422,21 @@ def test_a_restart_that_fails_is_passed_over_and_all_failing_is_the_first_error(
         fastem.GaussianMixture(3, reg_covar=0, n_init=3, random_state=0).fit(three_points)
 
 
+def test_a_tree_partition_that_fails_leaves_its_candidates():
+    """Four copies of one point and reg_covar=0: the tree's partition puts them in a
+    component without spread. Its k-means++ candidates stand, as when the tree's EM run
+    fails: the fit raised with n_init=1, and with more restarts considered one start."""
+    rng = np.random.default_rng(3)
+    X = np.r_[np.tile(rng.normal(size=(1, 2)) * 2, (4, 1)), rng.normal(size=(150, 2)),
+              rng.normal(size=(150, 2)) + 4]
+    bounds = [
+        fastem.GaussianMixture(3, reg_covar=0, random_state=3, n_init=n_init).fit(X).lower_bound_
+        for n_init in (1, 2, 5, 8)
+    ]
+    assert bounds == sorted(bounds)
+    assert bounds[0] > -3.7  # two blobs and the copies: -3.62 per point
+
+
 @pytest.mark.parametrize("failing_run", [2, 4])
 def test_an_error_of_the_callback_in_a_restart_propagates(failing_run):
     """Passing over a failed restart never swallows the callback's own errors, in the
