@@ -825,10 +825,10 @@ def points_for_start(points, weights, source, n_components, filled=False):
     complete = ~has_nan & (weights > 0)
     needed = _COMPLETE_ROWS_PER_DIMENSION * max(points.shape[1], n_components)
     either = has_nan.any() and np.count_nonzero(complete) >= needed
-    if not has_nan.any() or (either and not filled):
-        return points[complete], weights[complete]
-    if filled and not either:
+    if filled and not either:  # no NaN in the subsample, or too few complete rows
         return None
+    if not filled and (either or not has_nan.any()):
+        return points[complete], weights[complete]
     return fill_missing_for_start(points, weights, source), weights
 
 
@@ -1667,9 +1667,11 @@ class BaseMixture:
                     if init == 0 and not filled and drawn and self._draws_candidates(source, drawn[0]):
                         sample, tree_error = drawn[0], exc
                     elif two_starts and init == 0:
-                        if first_error is not None:  # both first starts failed
-                            raise first_error from None
-                        if not filled:
+                        if filled and first_error is not None:  # both first starts failed
+                            if n_init == 1:
+                                raise first_error from None
+                            failure = self._passed_over(failure, first_error)
+                        elif not filled:
                             first_error = exc
                         continue
                     elif n_init == 1:

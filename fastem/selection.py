@@ -33,7 +33,7 @@ from ._init import INIT_SAMPLE_SIZE
 from ._progress import SelectionProgress
 from ._validation import check_random_state, check_scalar
 from .data import _Slice, as_source
-from .base import LikelihoodDecreaseWarning, _check_observed_rows
+from .base import LikelihoodDecreaseWarning, _check_observed_rows, from_callback
 from .exceptions import ConvergenceWarning, RegularizationWarning, warn_at_caller
 from .families.exponential import ExponentialMixture
 from .families.gaussian import _COVARIANCE_TYPES, GaussianMixture
@@ -802,6 +802,8 @@ def select_n_components(
                                         RegularizationWarning)
                 model.fit(source)  # validated once, above; carries the weights
         except (ValueError, FloatingPointError) as exc:
+            if from_callback(exc):  # the user's callback or progress: not the cell's failure
+                raise
             values[key], flags[key], converged[key] = np.nan, f"failed: {exc}", False
             continue
         finally:

@@ -240,13 +240,27 @@ def test_default_fit_with_a_repeated_or_constant_feature_converges(name, params)
     assert model.converged_
 
 
+@pytest.mark.parametrize("scale", [1e6, 1e9])
+def test_the_default_covariance_prior_is_positive_definite_at_any_scale(scale):
+    """Raised to reg_covar, or to the rounding of the eigendecomposition where that is
+    larger: in units of 1e6, a floor of reg_covar left the prior indefinite and the fit
+    raised."""
+    from sklearn.datasets import load_iris
+
+    X = load_iris().data * scale
+    model = BayesianGaussianMixture(3, random_state=0, max_iter=0).fit(np.c_[X, X[:, 0]])
+    prior = np.asarray(model.covariance_prior_, dtype=np.float64)
+    np.linalg.cholesky(prior)
+    assert np.linalg.eigvalsh(prior)[0] > 0
+
+
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_the_default_covariance_prior_is_positive_definite(covariance_type):
     """The data's covariance with its eigenvalues raised to reg_covar: a repeated feature
     made it singular and the Wishart prior improper, the precisions of empty components
     of order 1/eps, and a fit of iris with a copied column cycled to max_iter in a move
-    1.2 nats per sample below a bound it had reached. Other data keep scikit-learn's
-    prior (test_twenty_iterations_agree_with_sklearn)."""
+    1.2 nats per sample below a bound it had reached. Other data keep their covariance
+    (test_twenty_iterations_agree_with_sklearn)."""
     from sklearn.datasets import load_iris
 
     X = load_iris().data

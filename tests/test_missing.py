@@ -800,6 +800,39 @@ def test_both_first_starts_failing_is_the_error_of_the_first():
         GaussianMixture(2, missing="em", random_state=0, reg_covar=0.0).fit(X)
 
 
+def test_both_first_starts_failing_goes_on_to_the_restarts():
+    """With restarts, the two first starts failing at their partitions is passed over as
+    any failed start is (the fit raised before trying a restart); every start failing is
+    the first error."""
+    rng = np.random.RandomState(1)
+    rng.normal(size=240)  # the draws before these data where they were found
+    X = np.vstack([rng.normal(0, 1, (60, 2)), rng.normal(4, 1, (60, 2)), np.tile([[2.0, 20.0]], (8, 1))])
+    X[[0, 70], 0] = np.nan
+    params = dict(reg_covar=0.0, init_params="random_from_data", random_state=4, missing="em")
+    model = GaussianMixture(3, n_init=8, **params).fit(X)
+    assert np.isfinite(model.lower_bound_)
+    with pytest.raises(ValueError, match="ill-defined empirical covariance"):
+        GaussianMixture(3, n_init=4, **params).fit(X)  # every start fails
+
+
+def test_without_nan_missing_em_runs_one_first_start():
+    """On a subsample without NaN the start from the mean-filled rows is the start from the
+    complete rows: it is not run again, and cannot fail where the other fitted (8 copies
+    of one point and reg_covar=0 raised with missing='em' only)."""
+    rng = np.random.RandomState(1)
+    X = np.vstack([rng.normal(0, 1, (60, 2)), rng.normal(4, 1, (60, 2)), np.tile([[2.0, 6.0]], (8, 1))])
+    runs = {}
+    for missing in ("error", "em"):
+        seen = runs[missing] = []
+        model = GaussianMixture(
+            3, reg_covar=0.0, random_state=0, missing=missing,
+            callback=lambda model, n_iter, lower_bound, seen=seen: seen.append(n_iter),
+        ).fit(X)
+        runs[missing + " bound"] = model.lower_bound_
+    assert runs["em bound"] == runs["error bound"]
+    assert runs["em"] == runs["error"]
+
+
 def test_select_n_components_on_incomplete_data_finds_the_four_clusters():
     """The example of the fault: BIC chose 5 'tied' components after a start on mean-filled rows."""
     from fastem import select_n_components

@@ -448,3 +448,19 @@ def test_selection_with_an_indicator_column_keeps_the_full_grid():
     result = fastem.select_n_components(X, range(1, 4), random_state=0)
     assert not any(result.flags[(ct, 1)] for ct in TYPES)
     assert result.best_params_[0] != "spherical"
+
+
+def test_an_error_of_the_callback_propagates_from_the_grid():
+    """A cell whose fit fails is recorded as failed; an error the user's callback raises,
+    even a ValueError, is not the cell's failure and propagates (it was recorded as every
+    cell failing, and best_params_ None)."""
+
+    class Stop(ValueError):
+        pass
+
+    def callback(model, n_iter, lower_bound):
+        raise Stop("the callback's own error")
+
+    X = np.random.default_rng(0).normal(size=(200, 2))
+    with pytest.raises(Stop, match="the callback's own error"):
+        fastem.select_n_components(X, [1, 2], n_init=2, callback=callback)

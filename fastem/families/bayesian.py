@@ -81,8 +81,12 @@ def _data_mean_and_covariance(source, full):
 
 def _eigenvalues_at_least(matrix, floor):
     """The symmetric ``matrix`` itself if its eigenvalues are at least ``floor``, else
-    with the smaller ones raised to ``floor`` (the same eigenvectors)."""
+    with the smaller ones raised to ``floor`` (the same eigenvectors); ``floor`` is at
+    least what rounding of the eigendecomposition can take away, so that the result is
+    positive definite at any scale (data in units of 1e6: a floor of 1e-6 left it
+    indefinite)."""
     values, vectors = np.linalg.eigh(matrix)
+    floor = max(floor, 16 * len(values) * np.finfo(np.float64).eps * values[-1])
     if values[0] >= floor:
         return matrix
     raised = (vectors * np.maximum(values, floor)) @ vectors.T
@@ -524,8 +528,8 @@ class BayesianGaussianMixture(_GaussianComponents):
         # reg_covar, as every covariance of the model has them: a repeated or constant
         # feature makes the data's covariance singular, the Wishart prior improper, and
         # the precisions of components without data of order 1 / eps, whose rounding
-        # made the bound cycle and the moves run to max_iter. Other data keep
-        # scikit-learn's prior exactly.
+        # made the bound cycle and the moves run to max_iter. Other data keep their
+        # covariance as it is (scikit-learn's, up to the rounding of its sums).
         if self.covariance_prior is not None:
             priors["covariance_prior_"] = self.covariance_prior
         elif self.covariance_type == "diag":
