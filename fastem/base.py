@@ -1664,7 +1664,8 @@ class BaseMixture:
                     # The start's own failure (a partition with a component without
                     # spread): with restarts, or a second first start, it is passed over;
                     # where the tree's partition fails, its k-means++ candidates stand.
-                    if init == 0 and not filled and drawn and self._draws_candidates(source, drawn[0]):
+                    whole = init == 0 and not filled and drawn
+                    if whole and self._draws_candidates(source, drawn[0]):
                         sample, tree_error = drawn[0], exc
                     elif two_starts and init == 0:
                         if filled and first_error is not None:  # both first starts failed
@@ -1810,10 +1811,10 @@ class BaseMixture:
         )
 
     def _best_of_starts(self, worker, source, pool, random_state, n_draws, tree_error=None):
-        """EM from the best of the tree's partition (the worker's start, unless computing it
-        raised ``tree_error``) and
-        ``n_draws`` k-means++ partitions of ``pool``, the distinct points of data that
-        the hierarchical tree takes whole, with their summed weights.
+        """EM from the best of the tree's partition (the worker's start, unless computing
+        it raised ``tree_error``) and ``n_draws`` k-means++ partitions of ``pool``, the
+        distinct points of data that the hierarchical tree takes whole, with their summed
+        weights.
 
         The hierarchical partition (mclust's start) is a deterministic
         function of the data: on small real data it often leads to a lower
