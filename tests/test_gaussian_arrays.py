@@ -203,11 +203,11 @@ def test_select_n_components_chooses_and_fits_alike_with_and_without_progress():
 def test_errors_of_a_run_are_those_of_the_estimator(monkeypatch):
     """A covariance that becomes ill-defined without regularisation raises the same error.
 
-    With five restarts, whose errors propagate (the default start's candidates, which
-    pass over a run that fails, are the restarts then)."""
+    One k-means++ start, whose error propagates (restarts, and the default start's
+    candidates, pass over a run that fails)."""
     X = np.repeat(_blobs(6, n=40, d=2, k=2), 5, axis=0)
     X[:100] = X[0]  # a component can collapse onto one point
-    kwargs = dict(n_components=3, reg_covar=0.0, random_state=0, n_init=5)
+    kwargs = dict(n_components=3, reg_covar=0.0, random_state=0, init_params="k-means++")
     outcome, _, used = _outcome(X, True, monkeypatch, **kwargs)
     assert all(used)
     assert outcome[0] is ValueError and "ill-defined empirical covariance" in outcome[1]
