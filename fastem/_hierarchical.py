@@ -507,9 +507,10 @@ def _sizes(counts, n_rows, most_rows):
     total = counts.sum()
     with np.errstate(over="ignore"):  # weights 1e300 apart: inf, no whole numbers
         ratios = counts / smallest
+        rows_per_part = ratios.sum()
     parts = 1
     # the unit is smallest / parts; its whole numbers sum to parts * total / smallest
-    while parts * ratios.sum() <= most_rows:
+    while parts * rows_per_part <= most_rows:
         scaled = ratios * parts
         whole = np.rint(scaled)
         if np.all(np.abs(scaled - whole) <= 1e-9 * scaled):

@@ -1649,7 +1649,6 @@ class BaseMixture:
                 except (ValueError, FloatingPointError) as exc:
                     failure = self._passed_over(failure, exc)
                     continue
-                sample = ()
             elif not warm:
                 if init == 0 and not filled:
                     first_draws = random_state.get_state()
