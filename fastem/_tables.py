@@ -55,6 +55,7 @@ import contextlib
 import csv
 import io
 import itertools
+import math
 import os
 import re
 import threading
@@ -170,7 +171,9 @@ _UTF8_TEXT = re.compile(
 
 def _is_number(text):
     text = text.strip()
-    if "_" in text:  # float() takes "1_000"; pandas and pyarrow do not
+    # float() takes "1_000" and the digits of every script ("\uff11", "\u0665");
+    # pandas and pyarrow take neither for a number
+    if "_" in text or not text.isascii():
         return False
     try:
         float(text)
@@ -184,7 +187,7 @@ def _is_number(text):
 # (U+2212) are read: data that a reader takes for text ("1.5%", "$3.00",
 # "3,00 \u20ac", "(1.5)", "1'000", "1.234,56").
 _GROUPED_NUMBER = re.compile(
-    r"[-+]?(?:\d{1,3}(?:[.,'\u2019]\d{3})+|\d+)(?:[.,]\d+)?(?:[eE][-+]?\d+)?")
+    r"[-+]?(?:[0-9]{1,3}(?:[.,'\u2019][0-9]{3})+|[0-9]+)(?:[.,][0-9]+)?(?:[eE][-+]?[0-9]+)?")
 
 
 def _decorated_number(text):
@@ -311,7 +314,7 @@ def _sample_rows(path, encoding, delimiter, skip=0):
     return rows[:_SNIFF_ROWS]
 
 
-_DECIMAL_COMMA = re.compile(r"[-+]?\d*,\d+(?:[eE][-+]?\d+)?")
+_DECIMAL_COMMA = re.compile(r"[-+]?[0-9]*,[0-9]+(?:[eE][-+]?[0-9]+)?")
 
 
 def _delimiter(path, encoding, skip):
@@ -529,7 +532,7 @@ class _Sniffed:
         return list(range(_index_columns(self.names), self.n_fields - self.trailing))
 
 
-_INTEGER = re.compile(r"\s*[-+]?\d+\s*")
+_INTEGER = re.compile(r"\s*[-+]?[0-9]+\s*")
 
 
 # Rows below a first row of numbers that it must stand apart from, in every
@@ -1268,7 +1271,15 @@ def _read_with_pyarrow(layout):
     if not include:
         return np.empty((table.num_rows, 0))
     columns = [table.column(name).to_numpy(zero_copy_only=False) for name in include]
-    return np.column_stack(columns).astype(np.float64)
+    data = np.column_stack(columns).astype(np.float64)
+    return None if _refused(data, layout) else data
+
+
+def _refused(data, layout):
+    """Whether a fast reader's ``data`` go to the csv module's pass, which names the value at
+    fault: a NaN without ``missing``, or an infinity (written so, or a number beyond float64's
+    range)."""
+    return bool(np.isinf(data).any() or (not layout.missing and np.isnan(data).any()))
 
 
 def _records(layout, errors="strict"):
@@ -1366,7 +1377,7 @@ def _read_with_numpy(layout):
     if data.shape[1] != layout.n_fields:
         return None
     data = data[:, layout.chosen]
-    return None if not layout.missing and np.isnan(data).any() else data
+    return None if _refused(data, layout) else data
 
 
 def _first_unread(layout):
@@ -1396,7 +1407,10 @@ def _read_with_csv(layout):
                     continue
                 if value in NA_VALUES or not _is_number(value):
                     raise ValueError(_bad_value(layout, value, line, row_number, j))
-                values.append(float(value))
+                number = float(value)
+                if math.isinf(number) and not _INFINITY.fullmatch(value):
+                    raise ValueError(_beyond_float64(layout, value, line, row_number, j))
+                values.append(number)
     except UnicodeDecodeError as exc:
         raise ValueError(_decode_error(layout, exc)) from None
     if notes and 2 * len(notes) < row_number:  # a column of '#' values is data
@@ -1490,6 +1504,19 @@ _LATE_COMMENT = (" (if this line is a note, remove it or move it above the heade
                  "that starts with '#' is a line of notes only above the table)")
 
 
+# How float() spells an infinity; any other number it reads as one is beyond float64's range.
+_INFINITY = re.compile(r"[-+]?inf(?:inity)?", re.IGNORECASE)
+
+
+def _beyond_float64(layout, value, line, row_number, j):
+    return (
+        f"{layout.path!r} has {value!r} on line {line} (data row {row_number}), "
+        f"{layout.column(j)}: a number beyond float64's range (magnitudes up to "
+        f"{np.finfo(np.float64).max:.3g}), which would be read as infinite; scale that column "
+        "(e.g. divide it by a power of ten) and save the file again"
+    )
+
+
 def _bad_value(layout, value, line, row_number, j):
     where = f"line {line} (data row {row_number}), {layout.column(j)}"
     if _spaced_numbers(value):
@@ -1514,7 +1541,7 @@ def _bad_value(layout, value, line, row_number, j):
             f"pd.read_csv(path, sep={layout.delimiter!r}, na_values=[{value!r}]).to_csv("
             f"new_path, index=False)), then {layout.nan_fix}"
         )
-    if re.fullmatch(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d*)?", value) and (
+    if re.fullmatch(r"[-+]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?", value) and (
         "." in value or value.count(",") > 1  # a decimal comma is one comma, without a point
     ):
         return (
@@ -1523,7 +1550,7 @@ def _bad_value(layout, value, line, row_number, j):
             f"pd.read_csv(path, sep={layout.delimiter!r}, thousands=',').to_csv(new_path, "
             "index=False))"
         )
-    if re.fullmatch(r"[-+]?\d{1,3},\d{3}", value):
+    if re.fullmatch(r"[-+]?[0-9]{1,3},[0-9]{3}", value):
         # 1,000 is a thousand or one: each fix would silently misread the other
         thousand, one = value.replace(",", ""), value.replace(",", ".")
         return (
@@ -1535,7 +1562,7 @@ def _bad_value(layout, value, line, row_number, j):
             f"{thousand}) or with decimal points (pd.read_csv(path, sep={layout.delimiter!r}, "
             f"decimal=',').to_csv(new_path, index=False) for {one})"
         )
-    if re.fullmatch(r"[-+]?\d*,\d+(?:[eE][-+]?\d+)?", value):
+    if _DECIMAL_COMMA.fullmatch(value):
         return (
             f"{layout.path!r} has {value!r} on {where}, a number with a decimal comma; "
             "fastem reads decimal points: save the file with '.' as the decimal separator "

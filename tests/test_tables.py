@@ -352,6 +352,33 @@ def test_text_in_a_numeric_column(tmp_path, reader):
             reader(path)
 
 
+@pytest.mark.parametrize("digit", ["\uff11", "\u0665", "\u0967", "\U0001d7d9"])
+def test_digits_of_other_scripts_are_text_as_in_pandas(tmp_path, reader, digit):
+    # float() reads the decimal digits of every script (full-width, Arabic-Indic,
+    # Devanagari, mathematical); pandas keeps them as text
+    for value in (digit, f"1{digit}.5", f"-{digit}e3"):
+        path = _write(tmp_path, f"a,b\n1,2\n{value},4\n")
+        assert not pd.api.types.is_numeric_dtype(pd.read_csv(path)["a"])
+        with pytest.raises(ValueError, match=rf"non-numeric value '{re.escape(value)}' on line 3"):
+            reader(path)
+
+
+@pytest.mark.parametrize("value", ["1e400", "-1E+999", "+2.5e308", "179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497792"])
+def test_a_number_beyond_float64_s_range_is_named_not_read_as_infinite(tmp_path, reader, value):
+    path = _write(tmp_path, f"a,b\n1,2\n3,{value}\n5,6\n")
+    with pytest.raises(ValueError, match=r"on line 3 \(data row 2\), column 2 \('b'\): a number "
+                                         r"beyond float64's range"):
+        reader(path)
+    with pytest.raises(ValueError, match="beyond float64's range"):
+        read_csv(path, missing=True)
+
+
+def test_an_infinity_written_as_one_is_read_as_one(tmp_path, reader):
+    path = _write(tmp_path, "a,b\n1,2\n3,inf\n-Infinity,6\n")
+    assert_array_equal(reader(path).data, [[1, 2], [3, np.inf], [-np.inf, 6]])
+    assert_array_equal(reader(path).data, pd.read_csv(path).to_numpy())
+
+
 def test_a_file_that_mixes_encodings_is_refused_at_the_line_that_changes(tmp_path, reader):
     # A UTF-8 header (the encoding is taken from the head) above a late Latin-1 line
     body = "".join(f"{i}.5,{i}.25\n" for i in range(20_000))
