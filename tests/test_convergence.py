@@ -372,6 +372,43 @@ def test_points_outside_the_m_step_image_are_recognised(family):
     assert not model._in_m_step_image(stats)
 
 
+@pytest.mark.parametrize("dtype, shift", [(np.float32, 50.0), (np.float64, 360.0)])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_anderson_points_beyond_the_dtype_s_range_are_refused_quietly(
+    monkeypatch, covariance_type, dtype, shift
+):
+    """A proposed variance beyond the dtype's range (about exp(100) in float32, finite in
+    float64; exp(720) in float64) is refused like any point an M-step cannot give,
+    without NumPy's warnings: a float32 covariance that overflowed in its cast reached
+    the check of the M-step's image with an infinite entry, where NumPy warned of an
+    invalid division."""
+    import fastem._em
+
+    def variances_beyond_range(points, images):
+        # the EM image with the variances of the last feature times exp(2 shift): in
+        # 'full' and 'tied', the covariances with the last feature, but not the others
+        theta = np.array(images[-1], dtype=np.float64)
+        factors = theta[2 + 2 * 3:]  # after the log-weights and the means (a view)
+        if covariance_type == "spherical":
+            factors -= shift
+        else:  # log-diagonal entry (2, 2), the last of each upper triangle, or feature 2's
+            factors.reshape(-1, 6 if covariance_type in ("full", "tied") else 3)[:, -1] -= shift
+        return theta
+
+    proposed = []
+    monkeypatch.setattr(fastem._em, "anderson_point",
+                        lambda *pairs: proposed.append(1) or variances_beyond_range(*pairs))
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3)).astype(dtype)  # two components on one blob: a slow climb
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+    bounds = np.asarray(model.lower_bounds_)
+    assert np.all(np.diff(bounds) >= -1e-6 * (1 + np.abs(bounds[1:])))
+    assert np.isfinite(np.asarray(model.covariances_)).all()
+    assert len(proposed) >= 5
+
+
 def test_anderson_points_outside_the_m_step_image_are_refused(monkeypatch):
     """A scale proposed far below its floor, where zeros look very likely, is never accepted."""
     import fastem._em

@@ -15,6 +15,7 @@ The behaviour chosen for each case (see docs/reliability.md):
 No case may produce a NaN parameter.
 """
 
+import re
 import warnings
 
 import numpy as np
@@ -172,6 +173,29 @@ def test_regularization_that_swamps_features_far_below_it_warns(scale):
     X, _ = _three_blobs(1.0)
     with pytest.warns(fastem.RegularizationWarning, match=r"feature\(s\) 0 \(variance .*e-"):
         GaussianMixture(3, random_state=0).fit(X * scale)
+
+
+@pytest.mark.parametrize("scale", [1e-150, 1e-170, 1e-310])
+@pytest.mark.parametrize("estimator", ["full", "diag", "spherical", "bayesian", "stream"])
+def test_regularization_that_swamps_features_whose_squares_underflow_warns(estimator, scale):
+    """Below about 1e-146 a feature's squares leave float64's normal range: its second
+    moments read 0 whether it varies or not, reg_covar merges the blobs, and the fit
+    says so (the constant-feature rule, which the rounding of its squares decides,
+    cannot tell there). A feature of zeros stays silent."""
+    X, _ = _three_blobs(1.0)
+    X = np.column_stack([X[:, 0] * scale, X[:, 1], np.zeros(len(X))])
+    model = (fastem.BayesianGaussianMixture(3, random_state=0) if estimator == "bayesian"
+             else GaussianMixture(3, covariance_type="full" if estimator == "stream" else estimator,
+                                  random_state=0))
+    with pytest.warns(fastem.RegularizationWarning) as record:
+        if estimator == "stream":
+            model.partial_fit(X)
+        else:
+            model.fit(X)
+    messages = [str(r.message) for r in record if r.category is fastem.RegularizationWarning]
+    assert len(messages) == 1
+    assert re.match(r"The values of feature\(s\) 0 \(mean .*e-\d+\) are too small for float64's "
+                    r"squares .*Standardise the features", messages[0])
 
 
 def test_regularization_warning_names_columns_and_spares_constant_features():

@@ -269,12 +269,12 @@ def from_unconstrained(theta, covariance_type, means_shape, precisions_cholesky_
 
 def extrapolated_covariances(precisions_cholesky, covariance_type, dtype):
     """The covariances of extrapolated precision factors, in ``dtype``; ValueError when
-    they are not finite."""
+    they are not finite there (a float32 one beyond float32's range, too)."""
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        covariances = covariances_from_cholesky(precisions_cholesky, covariance_type)
+        covariances = covariances_from_cholesky(precisions_cholesky, covariance_type).astype(dtype)
     if not np.isfinite(covariances).all():
-        raise ValueError("extrapolated covariances are not finite")
-    return covariances.astype(dtype)
+        raise ValueError(f"extrapolated covariances are not finite in {np.dtype(dtype).name}")
+    return covariances
 
 
 def _without_cholesky(matrices):
@@ -796,8 +796,31 @@ class _GaussianComponents(BaseMixture):
         between = weights @ (offsets - weights @ offsets) ** 2
         variance = weights @ within + between
         # the rounding of second moments of a constant feature: its squared value
-        constant = variance <= 16 * np.finfo(np.float64).eps * (weights @ means**2)
-        swamped = np.flatnonzero(~constant & (reg >= self._REGULARIZATION_SHARE * variance))
+        eps, tiny = np.finfo(np.float64).eps, np.finfo(np.float64).tiny
+        squared = weights @ means**2
+        constant = variance <= 16 * eps * squared
+        # Values below about 1e-146, whose squares and their rounding fall below
+        # float64's normal range, leave second moments of 0 (or of a few digits)
+        # whether the feature varies or not: reg_covar swamps them unseen.
+        underflow = (16 * eps * squared < tiny) & (means != 0).any(axis=0)
+        if underflow.any():
+            j = np.flatnonzero(underflow)
+            names = getattr(self, "feature_names_in_", None)
+            shown = ", ".join(
+                f"{k if names is None else repr(names[k])} (mean {means[:, k] @ weights:.3g})"
+                for k in j[:5]
+            ) + (f" and {len(j) - 5} more" if len(j) > 5 else "")
+            warn_at_caller(
+                f"The values of feature(s) {shown} are too small for float64's squares "
+                f"(below about {np.sqrt(tiny / (16 * eps)):.0e}): their variance cannot be "
+                f"computed, and reg_covar={reg:g} swamps it, so components that differ along "
+                "them may have merged. Standardise the features (e.g. "
+                "sklearn.preprocessing.StandardScaler).",
+                RegularizationWarning,
+            )
+        swamped = np.flatnonzero(
+            ~constant & ~underflow & (reg >= self._REGULARIZATION_SHARE * variance)
+        )
         if len(swamped):
             names = getattr(self, "feature_names_in_", None)
             shown = ", ".join(
