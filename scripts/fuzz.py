@@ -335,6 +335,8 @@ def _tampered(rng, np, value):
                            "negative", "zero", "int", "other-dtype", "scalar", "string",
                            "transpose", "scaled"]))
     v = np.asarray(value)
+    if v.dtype.kind not in "biuf":  # tampered before into text: tamper a number instead
+        v = np.ones(3)
     out = {
         "shape-more": lambda: np.concatenate([v, v[:1]]) if v.ndim else v,
         "shape-less": lambda: v[:-1] if v.ndim else v,
