@@ -26,7 +26,8 @@ Extensions*, 2nd ed., sec. 4.9). The fit has converged when the estimated
 remaining gain ``l_inf - l1 = (l2 - l1) / (1 - a)`` is below ``tol`` (mean
 log-likelihood per sample, scikit-learn's unit), and, as a guard, the largest
 relative change of any parameter array in the last step is below
-``sqrt(tol)``: near the peak the log-likelihood is quadratic in the
+``sqrt(tol)`` (Gaussian means relative to the components' spread where
+that is larger than they are): near the peak the log-likelihood is quadratic in the
 parameters, so a step of relative size ``sqrt(tol)`` moves it by about
 ``tol``. When EM converges fast (``a`` near 0) the rule is scikit-learn's
 (the last change below ``tol``); when it crawls (``a`` near 1), where a small
@@ -345,15 +346,22 @@ def _steady_ratio(values, resolution, noise):
 
 
 def _relative_change(model, before, after):
-    """The largest change of any parameter array, relative to that array's largest entry."""
+    """The largest change of any parameter array, relative to that array's size.
+
+    An array's size is its largest entry, or the scale the family gives it
+    (``_change_scales``) where that is larger: Gaussian means of centred data
+    are near 0, and a change of their last bits relative to themselves never
+    fell below ``sqrt(tol)``.
+    """
     worst = 0.0
     before = model._named_parameters(before)
     after = model._named_parameters(after)
+    scales = model._change_scales(before)
     for name, old in before.items():
         new = after[name]
         old = np.asarray(old, dtype=np.float64)
         new = np.asarray(new, dtype=np.float64)
-        size = np.max(np.abs(old), initial=0.0)
+        size = max(np.max(np.abs(old), initial=0.0), scales.get(name, 0.0))
         change = np.max(np.abs(new - old), initial=0.0)
         if change > 0.0:
             worst = max(worst, change / size if size > 0.0 else np.inf)

@@ -1909,6 +1909,16 @@ class BaseMixture:
         """
         return False
 
+    def _change_scales(self, parameters):
+        """Family hook: ``{name: scale}``, a size against which the stopping rule measures the
+        change of a parameter array where the scale exceeds the array's largest entry.
+
+        ``parameters``: ``{name: array}`` of the step's start. For arrays whose
+        entries can all be near 0 next to their natural unit (Gaussian means
+        of centred data, in units of the components' spread). Default: none.
+        """
+        return {}
+
     def _m_step_allowance(self, previous, before, after):
         """Family hook: how far the objective of a pass may lie below that of the pass before it.
 

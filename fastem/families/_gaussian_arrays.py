@@ -203,6 +203,9 @@ class GaussianArrays:
     def _in_m_step_image(self, stats):
         return in_m_step_image(self._current[2], self.covariance_type, self.model.reg_covar, self._dtype)
 
+    def _change_scales(self, parameters):
+        return self.model._change_scales(parameters)
+
     def _m_step_allowance(self, previous, before, after):
         return self.model._m_step_allowance(
             *(self._named_parameters(parameters) for parameters in (previous, before, after))

@@ -403,6 +403,16 @@ class _GaussianComponents(BaseMixture):
             )
         check_scalar(self.reg_covar, "reg_covar", numbers.Real, min_val=0.0)
 
+    def _change_scales(self, parameters):
+        """The means' scale for the stopping rule: the largest standard deviation of any
+        component along any feature. Means move in units of the spread; next to
+        their own size, means of centred data (about 1e-17) changed by their
+        rounding from pass to pass, and a one-component fit ran to ``max_iter``."""
+        covariances = np.asarray(parameters["covariances_"], dtype=np.float64)
+        if self.covariance_type in ("full", "tied"):
+            covariances = np.diagonal(covariances, axis1=-2, axis2=-1)
+        return {"means_": float(np.sqrt(np.max(covariances, initial=0.0)))}
+
     def _regularized_covariances(self, nk, covariances):
         """Covariances of the covariance type, plus ``reg_covar``, from full per-component ones.
 
