@@ -165,8 +165,10 @@ class PoissonMixture(MeanParameterMixture):
         log_rates, log_rates_low = split(np.log(rates), dtype)
         log_norm, log_norm_low = split(-rates.sum(axis=1), dtype)
         log_factorials, log_factorials_low = _log_factorials(np.dtype(dtype))
+        rates_high, rates_low = split(rates, dtype)
         return PoissonParams(
-            log_rates, log_norm, log_factorials, log_rates_low, log_norm_low, log_factorials_low
+            log_rates, log_norm, log_factorials, log_rates_low, log_norm_low, log_factorials_low,
+            rates_high, rates_low,
         )
 
     def _missing_kernel_params(self, dtype):

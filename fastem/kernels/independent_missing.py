@@ -66,6 +66,8 @@ class PoissonMissingParams(NamedTuple):
     log_rates_low: np.ndarray
     log_norm_low: np.ndarray
     log_factorials_low: np.ndarray
+    rates: np.ndarray
+    rates_low: np.ndarray
     zero_log_density: np.ndarray  # (n_components, n_features): -rates
 
 
@@ -180,6 +182,8 @@ register_family_kernels(
         "log_rates_low": (_K, _D),
         "log_norm_low": (_K,),
         "log_factorials_low": (LOG_FACTORIAL_TABLE_SIZE,),
+        "rates": (_K, _D),
+        "rates_low": (_K, _D),
         "zero_log_density": (_K, _D),
     },
 )

@@ -26,7 +26,11 @@ other float32 block is computed per point in float64, from parameters passed
 as float32 pairs ``hi + lo`` (``log_rates`` + ``log_rates_low``, ...), which
 carry 48 bits: the cost of float64 arithmetic is paid only by blocks that
 need it.
-float64 data need no such path (the same cancellation costs about 1e-7 nats).
+In float64 the same cancellation costs below 1.6e-9 nats up to counts of
+``DEVIANCE_FROM`` (2**20); a block with a larger count is computed in the
+deviance form of R's ``dpois`` (Loader 2000), exact to rounding at any count
+(:func:`_log_prob_block_deviance`): before it, counts of 1e12 rounded by 3e-3
+nats and counts of 1e15 by nats, silently.
 
 The family statistics are ``sx`` (n_components, n_features), the
 responsibility-weighted sums of the counts, accumulated by the same block as
@@ -72,6 +76,10 @@ class PoissonParams(NamedTuple):
     log_rates_low: np.ndarray  # (n_components, n_features)
     log_norm_low: np.ndarray  # (n_components,)
     log_factorials_low: np.ndarray  # (LOG_FACTORIAL_TABLE_SIZE,)
+    # The rates themselves, as hi + lo pairs, for blocks of large counts
+    # (_log_prob_block_deviance).
+    rates: np.ndarray  # (n_components, n_features)
+    rates_low: np.ndarray  # (n_components, n_features)
 
 
 def split(values, dtype):
@@ -84,7 +92,7 @@ def split(values, dtype):
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
 def _add_log_factorials(x, n, table, out):
-    """INOUT out[i] += log(x[i]!) for whole numbers x[i] >= 0, i < n."""
+    """INOUT out[i] += log(x[i]!) for whole numbers x[i] >= 0, i < n; returns the largest x[i]."""
     last = _typed(x, table.shape[0] - 1)
     one = _typed(x, 1.0)
     half = _typed(x, 0.5)
@@ -98,7 +106,7 @@ def _add_log_factorials(x, n, table, out):
     if largest <= last:  # the usual block of small counts: the table alone
         for i in range(n):
             out[i] += table[int(x[i])]
-        return
+        return largest
     for i in range(n):
         v = x[i]
         from_table = table[int(min(v, last))]
@@ -107,6 +115,7 @@ def _add_log_factorials(x, n, table, out):
         r2 = r * r
         stirling = (y - half) * _log(y) - y + half_log_2pi + r * (c1 - r2 * (c3 - r2 * c5))
         out[i] += from_table if v <= last else stirling
+    return largest
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
@@ -121,6 +130,67 @@ def _log_factorial64(v, table, table_low):
     r2 = r * r
     series = r * (1.0 / 12.0 - r2 * (1.0 / 360.0 - r2 * (1.0 / 1260.0)))
     return (y - 0.5) * log64(y) - y + _HALF_LOG_2PI + series
+
+
+# From this count on, a block's log-densities are computed in the deviance form
+# (_log_prob_block_deviance): x log(rate) rounds by about x |log rate| eps, 1.6e-9
+# nats below it, and its three terms cancel.
+DEVIANCE_FROM = 2.0**20
+
+
+@njit(inline="always", cache=True, fastmath=FASTMATH)
+def _bd0(x, rate):
+    """``x log(x / rate) + rate - x`` without cancellation (Loader 2000, "Fast and accurate
+    computation of binomial probabilities", the ``bd0`` of R's ``dpois``), float64, x > 0."""
+    d = x - rate
+    if abs(d) < 0.1 * (x + rate):
+        v = d / (x + rate)
+        s = d * v
+        ej = 2.0 * x * v
+        v2 = v * v
+        for j in range(1, 64):  # |v| < 1/11: each term is at most 1/121 of the last
+            ej *= v2
+            following = s + ej / (2 * j + 1)
+            if following == s:
+                break
+            s = following
+        return s
+    return x * log64(x / rate) - d
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _log_prob_block_deviance(params, xt, n, log_prob, work, prefetch):
+    """The log-densities of a block with a count of at least ``DEVIANCE_FROM``, in float64.
+
+    ``x log(rate) - rate - log(x!)`` has terms of the order of ``x log x``
+    whose sum is of the order of ``log x``: at counts of 1e12 it rounded by
+    3e-3 nats in float64, at 1e15 by nats. A count of at least
+    ``DEVIANCE_FROM`` takes the form of R's ``dpois`` (Loader 2000):
+    ``-bd0(x, rate) - log(2 pi x) / 2 - stirlerr(x)``, with Stirling's
+    remainder ``stirlerr(x) = 1/(12 x) - 1/(360 x^3)`` (the next term is
+    below 1e-33 there); smaller counts keep the usual form.
+    """
+    log_rates, log_rates_low = params.log_rates, params.log_rates_low
+    rates, rates_low = params.rates, params.rates_low
+    n_components, n_features = log_rates.shape
+    for k in range(n_components):
+        prefetch_next(prefetch)
+        out = log_prob[k]
+        for i in range(n):
+            acc = 0.0
+            for j in range(n_features):
+                x = np.float64(xt[j, i])
+                rate = np.float64(rates[k, j]) + np.float64(rates_low[k, j])
+                if x < DEVIANCE_FROM:
+                    log_rate = np.float64(log_rates[k, j]) + np.float64(log_rates_low[k, j])
+                    acc += x * log_rate - rate - _log_factorial64(
+                        x, params.log_factorials, params.log_factorials_low
+                    )
+                else:
+                    r = 1.0 / x
+                    stirlerr = r * (1.0 / 12.0 - r * r * (1.0 / 360.0))
+                    acc -= _bd0(x, rate) + _HALF_LOG_2PI + 0.5 * log64(x) + stirlerr
+            out[i] = acc
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -162,14 +232,21 @@ def _log_prob_block(params, xt, n, log_prob, work, prefetch):
             row = xt[j]
             for i in range(n):
                 largest = max(largest, row[i])
+        if largest >= DEVIANCE_FROM:
+            _log_prob_block_deviance(params, xt, n, log_prob, work, prefetch)
+            return
         if largest > last:  # float32 would cancel: this block in float64
             _log_prob_block_float64(params, xt, n, log_prob, work, prefetch)
             return
     log_factorial = work[0]
     for i in range(n):
         log_factorial[i] = 0
+    largest = _typed(xt, 0.0)
     for j in range(n_features):
-        _add_log_factorials(xt[j], n, params.log_factorials, log_factorial)
+        largest = max(largest, _add_log_factorials(xt[j], n, params.log_factorials, log_factorial))
+    if largest >= DEVIANCE_FROM:  # float64 would cancel: the deviance form
+        _log_prob_block_deviance(params, xt, n, log_prob, work, prefetch)
+        return
     if xt.itemsize == 4:
         most = log_factorial[0] if n > 0 else _typed(xt, 0.0)
         for i in range(n):
@@ -199,5 +276,7 @@ register_family_kernels(
         "log_rates_low": ("n_components", "n_features"),
         "log_norm_low": ("n_components",),
         "log_factorials_low": (LOG_FACTORIAL_TABLE_SIZE,),
+        "rates": ("n_components", "n_features"),
+        "rates_low": ("n_components", "n_features"),
     },
 )
