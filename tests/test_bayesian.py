@@ -233,6 +233,24 @@ def test_bound_falls_of_the_regularised_m_step_are_within_its_allowance(name, pa
     assert np.all(bounds[:-1] - bounds[1:] <= allowances[1:] + 1e-12)
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+@pytest.mark.parametrize("priors, dtype", [
+    (dict(mean_precision_prior=1e10), np.float32),
+    (dict(mean_precision_prior=1e300), np.float64),
+    (dict(mean_precision_prior=1e300, degrees_of_freedom_prior=1e300), np.float64),
+])
+def test_priors_that_swallow_the_counts_leave_the_allowance_defined(covariance_type, priors, dtype):
+    """The allowance weighs the components by N_k, the posterior less the prior: a prior
+    of 1e10 in float32 left every N_k 0, and the allowance divided 0 by 0 on every pass
+    (NumPy's RuntimeWarning, an error here). N_k comes from the smaller prior, and is 0
+    only when both swallow it."""
+    X = np.random.default_rng(0).normal(size=(200, 2)).astype(dtype)
+    model = BayesianGaussianMixture(4, covariance_type=covariance_type, random_state=0, **priors)
+    assert model.fit(X).converged_
+    after = model._get_parameters()
+    assert np.isfinite(model._m_step_allowance(after, after, after))
+
+
 @pytest.mark.parametrize("name, params", COPIED_COLUMN_FITS)
 def test_default_fit_with_a_repeated_or_constant_feature_converges(name, params):
     """Accelerated, with the moves, without a warning."""

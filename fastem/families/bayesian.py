@@ -987,9 +987,20 @@ class BayesianGaussianMixture(_GaussianComponents):
         a feature repeated or constant, ``reg_covar`` is the whole variance
         along one direction, ``E[P_k]`` is of order ``1 / reg_covar`` there, and
         that fall can exceed the bound's gain.
+
+        ``N_k`` is also ``nu_k - nu_0`` (but for 'tied', whose one Wishart
+        has ``nu_0 + n``): it is taken from the smaller prior, since a large
+        one swallows the counts in its rounding (a ``mean_precision_prior``
+        of 1e10 in float32 left them all 0, and the allowance 0 / 0). When
+        both do, the allowance is 0.
         """
-        counts = np.asarray(after["mean_precision_"], dtype=np.float64) - float(
-            after["mean_precision_prior_"]
-        )
-        return self._penalty_change(before, after, counts / counts.sum())
+        count_sources = [("mean_precision_", "mean_precision_prior_")]
+        if self.covariance_type != "tied":
+            count_sources.append(("degrees_of_freedom_", "degrees_of_freedom_prior_"))
+        posterior, prior = min(count_sources, key=lambda names: float(after[names[1]]))
+        counts = np.asarray(after[posterior], dtype=np.float64) - float(after[prior])
+        total = counts.sum()
+        if not total > 0:
+            return 0.0
+        return self._penalty_change(before, after, counts / total)
 
