@@ -654,7 +654,13 @@ def _alike(a, b, rtol):
 
 
 def check_scalar(value, name, target_type, *, min_val=None, max_val=None, include_min=True):
-    """Check a hyper-parameter's type and range; return it."""
+    """Check a hyper-parameter's type and range; return it as a Python int or float.
+
+    A NumPy scalar passes as the number it is (``numbers.Integral`` takes
+    ``np.int8``), but computing with it keeps its type: ``np.int8(2) * 200``
+    raises OverflowError, ``np.float16(1e-6) + 1.0`` rounds in float16. The
+    value returned computes as the same Python number would.
+    """
     if isinstance(value, bool) or not isinstance(value, target_type):
         kind = "an integer" if target_type is numbers.Integral else "a number"
         raise TypeError(f"{name} must be {kind}, got {value!r} of type {type(value).__name__}.")
@@ -667,7 +673,7 @@ def check_scalar(value, name, target_type, *, min_val=None, max_val=None, includ
             raise ValueError(f"{name} must be {op} {min_val}, got {value!r}.")
     if max_val is not None and value > max_val:
         raise ValueError(f"{name} must be <= {max_val}, got {value!r}.")
-    return value
+    return int(value) if isinstance(value, numbers.Integral) else float(value)
 
 
 def check_random_state(seed):
@@ -680,7 +686,7 @@ def check_random_state(seed):
                 f"random_state must be between 0 and 2**32 - 1 when it is an int, got "
                 f"{seed}. Pass a seed in that range, e.g. random_state % 2**32."
             )
-        return np.random.RandomState(seed)
+        return np.random.RandomState(int(seed))
     if isinstance(seed, np.random.RandomState):
         return seed
     raise ValueError(

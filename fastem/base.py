@@ -648,7 +648,7 @@ def row_uniforms(key, first_row, n_rows, n_columns):
 
 def _impute_chunk(model, state, key, X, out, first_row):
     """Fill ``out`` with ``X``, its NaN entries imputed under ``state`` (one chunk)."""
-    resp = np.empty((X.shape[0], model.n_components), dtype=X.dtype)
+    resp = np.empty((X.shape[0], model._n_components), dtype=X.dtype)
     _kernel_output(model, state, "resp", X, resp)
     # Normalised in float64: float32 probabilities sum to 1 within 1e-7 only,
     # which times means 1e6 from the origin put an expectation 1.9 float32 units off.
@@ -1099,6 +1099,18 @@ class BaseMixture:
                 f"init_params must be one of {INIT_METHODS}, got {self.init_params!r}."
             )
 
+    @property
+    def _n_components(self):
+        """``n_components`` checked, as a Python int: the value every computation uses.
+
+        The hyper-parameter keeps the object the user gave (scikit-learn's
+        ``clone`` and ``get_params`` require it), and a NumPy integer keeps its
+        type in arithmetic: ``np.int8(2) * 200`` overflows int8, and a Numba
+        kernel would compile (and compute) for int8. Sizes are computed from
+        this one instead.
+        """
+        return check_scalar(self.n_components, "n_components", numbers.Integral, min_val=1)
+
     #: The hyper-parameter that keeps every density positive (``reg_covar`` for
     #: Gaussians, the floor of the means for exponential and Poisson mixtures),
     #: named in error messages that advise raising it.
@@ -1204,11 +1216,11 @@ class BaseMixture:
 
     def _n_stats(self, n_features):
         family = sum(math.prod(shape) for shape in self._moment_shapes(n_features).values())
-        return family, 2 + self.n_components + family
+        return family, 2 + self._n_components + family
 
     def _parameter_shapes(self, n_features):
         """Family hook: ``{name: shape}`` of the fitted parameters. Default: the weights only."""
-        return {"weights_": (self.n_components,)}
+        return {"weights_": (self._n_components,)}
 
     def _check_parameter_values(self):
         """Family hook: reject parameters outside the family's domain (ValueError)."""
@@ -1353,7 +1365,7 @@ class BaseMixture:
     def _unpack(self, total, n_features, reference=None):
         """The statistics vector ``total`` as SufficientStatistics, its frame ``reference``
         (default: the model's, :meth:`_reference`)."""
-        n_components = self.n_components
+        n_components = self._n_components
         moments = {}
         offset = 2 + n_components
         for name, shape in self._moment_shapes(n_features).items():
@@ -1376,7 +1388,7 @@ class BaseMixture:
         n_columns, dtype = {
             "labels": (None, np.int64),
             "log_prob": (None, np.float64),
-            "resp": (self.n_components, source.dtype),
+            "resp": (self._n_components, source.dtype),
         }[output]
         state = self._get_parameters()
         return source.map(
@@ -1462,7 +1474,7 @@ class BaseMixture:
                 f"{type(stats).__name__}."
             )
         n_features = self.n_features_in_
-        expected = {"nk": (self.n_components,), **self._moment_shapes(n_features)}
+        expected = {"nk": (self._n_components,), **self._moment_shapes(n_features)}
         expected.update({f"reference {k}": np.shape(v) for k, v in self._reference().items()})
         got = {"nk": stats.nk.shape, **{k: v.shape for k, v in stats.moments.items()}}
         got.update({f"reference {k}": np.shape(v) for k, v in stats.reference.items()})
@@ -1472,7 +1484,7 @@ class BaseMixture:
                               for k in differ)
             raise ValueError(
                 f"These sufficient statistics do not belong to this {type(self).__name__} "
-                f"({self.n_components} component(s), {n_features} feature(s)"
+                f"({self._n_components} component(s), {n_features} feature(s)"
                 f"{''.join(f', {k}={v!r}' for k, v in self._family_structure().items())}): "
                 f"{shown}. Summarize the data with this model, model.summarize(X)."
             )
@@ -1552,7 +1564,7 @@ class BaseMixture:
         return {}
 
     def _structure(self, n_features):
-        return {"n_components": self.n_components, "n_features": n_features,
+        return {"n_components": self._n_components, "n_features": n_features,
                 **self._family_structure()}
 
     def _warm_start_mismatch(self, n_features, names=None):
@@ -1586,9 +1598,9 @@ class BaseMixture:
     def _fit(self, source):
         self._check_parameters()
         n_samples = source.n_positive
-        if n_samples < self.n_components:
+        if n_samples < self._n_components:
             raise ValueError(
-                f"Expected n_samples >= n_components, got n_components={self.n_components} "
+                f"Expected n_samples >= n_components, got n_components={self._n_components} "
                 f"with only {n_samples} sample(s) of positive weight. Use fewer components "
                 "or more data."
             )
@@ -1606,9 +1618,9 @@ class BaseMixture:
                     WarmStartWarning,
                 )
                 warm = False
-        if not warm and self.max_iter > 0:  # EM runs from the initial parameters
+        if not warm and int(self.max_iter) > 0:  # EM runs from the initial parameters
             self._check_starts_apart(source.dtype)
-        n_init = 1 if warm else self.n_init
+        n_init = 1 if warm else int(self.n_init)
         random_state = check_random_state(self.random_state)
         priors = self._fit_priors(source)
 
@@ -1643,7 +1655,7 @@ class BaseMixture:
                 # restarts, run as any restart is
                 try:
                     worker._start_from_moments(
-                        initial_moments(*pool, self.n_components, "k-means++", random_state),
+                        initial_moments(*pool, self._n_components, "k-means++", random_state),
                         source.dtype,
                     )
                 except (ValueError, FloatingPointError) as exc:
@@ -1744,11 +1756,11 @@ class BaseMixture:
         stats = best.stats
         if best.decrease:
             self._warn_decrease(best.decrease, source.dtype)
-        elif not best.converged and self.max_iter > 0 and not best.stopped:
+        elif not best.converged and int(self.max_iter) > 0 and not best.stopped:
             warn_at_caller(
                 ConvergenceWarning(
                     f"Best of {n_init} initialization(s) did not converge in max_iter="
-                    f"{self.max_iter} iterations (estimated remaining gain of the mean "
+                    f"{int(self.max_iter)} iterations (estimated remaining gain of the mean "
                     f"log-likelihood above tol={self.tol}). Increase max_iter or tol, or "
                     "check the data's scale."
                 ),
@@ -1756,9 +1768,9 @@ class BaseMixture:
         empty = [] if stats is None else np.flatnonzero(stats.nk <= _EMPTY_SHARE * stats.n_samples)
         if len(empty) and self._warns_empty_components:
             warn_at_caller(
-                f"{len(empty)} of {self.n_components} components hold no data after fitting "
+                f"{len(empty)} of {self._n_components} components hold no data after fitting "
                 f"(indices {list(map(int, empty))}); their weight is 0. The data support "
-                f"fewer components: use n_components={self.n_components - len(empty)}, or "
+                f"fewer components: use n_components={self._n_components - len(empty)}, or "
                 "another init_params or random_state.",
                 EmptyComponentWarning,
             )
@@ -1786,7 +1798,7 @@ class BaseMixture:
         if best is None:
             return True
         scale = 1.0 + abs(np.nan_to_num(best.lower_bound))
-        margin = max(self.tol, 64 * np.finfo(dtype).eps * scale)
+        margin = max(float(self.tol), 64 * np.finfo(dtype).eps * scale)
         return result.lower_bound > best.lower_bound + margin
 
     # On data that the hierarchical tree takes whole, a fit considers at least this
@@ -1855,7 +1867,7 @@ class BaseMixture:
             try:
                 if draw >= 0:
                     trial._start_from_moments(
-                        initial_moments(distinct, counts, self.n_components, "k-means++",
+                        initial_moments(distinct, counts, self._n_components, "k-means++",
                                         random_state),
                         source.dtype,
                     )
@@ -1961,8 +1973,8 @@ class BaseMixture:
         result = run_em(
             stand_in,
             source,
-            tol=self.tol,
-            max_iter=self.max_iter,
+            tol=float(self.tol),
+            max_iter=int(self.max_iter),
             accelerate=self.accelerate,
             callback=_marked(self.callback),
             on_pass=self._progress_printer(),
@@ -2105,10 +2117,10 @@ class BaseMixture:
         self._check_parameters()
         source = self._validate_data(X, sample_weight, reset=first, statistics=True)
         if first:
-            if source.n_positive < self.n_components:
+            if source.n_positive < self._n_components:
                 raise ValueError(
                     f"The first batch of partial_fit initialises the model and needs at least "
-                    f"n_components={self.n_components} samples of positive weight, got "
+                    f"n_components={self._n_components} samples of positive weight, got "
                     f"{source.n_positive}. Pass a larger first batch."
                 )
             self._check_family_init(source.n_features)
@@ -2135,7 +2147,7 @@ class BaseMixture:
             running, self.n_steps_ = batch, 0
         else:
             self.n_steps_ += 1
-            eta = (self.n_steps_ + self.step_offset) ** -self.step_exponent
+            eta = (self.n_steps_ + float(self.step_offset)) ** -float(self.step_exponent)
             running = self._recentre(running, batch.reference).scaled(1.0 - eta) + batch.scaled(eta)
         # read before the M-step, whose assignments reset it (see __setattr__)
         warned = getattr(self, "_stored_parameters_warned", False)
@@ -2207,7 +2219,7 @@ class BaseMixture:
         if given:
             if filled:
                 return None
-            self.weights_ = np.full(self.n_components, 1.0 / self.n_components, dtype=source.dtype)
+            self.weights_ = np.full(self._n_components, 1.0 / self._n_components, dtype=source.dtype)
             self._init_family_from_user()
             return ()
         method = start_method(self.init_params, source.n_features, restart)
@@ -2216,7 +2228,7 @@ class BaseMixture:
             centers = getattr(self, names[1])
         points, weights = source.subsample(random_state, sample_size(method, source.n_features))
         if self._fits_missing():
-            start = points_for_start(points, weights, source, self.n_components, filled)
+            start = points_for_start(points, weights, source, self._n_components, filled)
             if start is None:
                 return None
             points, weights = start
@@ -2225,7 +2237,7 @@ class BaseMixture:
         if drawn is not None:
             drawn.append((points, weights))
         self._start_from_moments(
-            initial_moments(points, weights, self.n_components, method, random_state, centers),
+            initial_moments(points, weights, self._n_components, method, random_state, centers),
             source.dtype,
         )
         return points, weights
@@ -2324,8 +2336,8 @@ class BaseMixture:
 
     def _set_unconstrained(self, theta):
         """Set the parameters from a vector of :meth:`_unconstrained`; ValueError if invalid."""
-        self.weights_ = weights_from_unconstrained(theta[: self.n_components], self._dtype)
-        self._set_unconstrained_parameters(theta[self.n_components :])
+        self.weights_ = weights_from_unconstrained(theta[: self._n_components], self._dtype)
+        self._set_unconstrained_parameters(theta[self._n_components :])
 
     def _unconstrained_parameters(self, parameters):
         """Family hook: the family parameters as a float64 vector. Default: the raw arrays."""
@@ -2488,14 +2500,14 @@ class BaseMixture:
         X = np.concatenate(
             [self._sample_component(rng, k, int(c)) for k, c in enumerate(counts)]
         ).astype(self._dtype, copy=False)
-        y = np.repeat(np.arange(self.n_components), counts)
+        y = np.repeat(np.arange(self._n_components), counts)
         return X, y
 
     # ------------------------------------------------------------------
     # model selection
 
     def _n_parameters(self):
-        return self._n_family_parameters() + self.n_components - 1
+        return self._n_family_parameters() + self._n_components - 1
 
     @_one_snapshot
     def bic(self, X, sample_weight=None):

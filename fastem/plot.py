@@ -142,7 +142,7 @@ def _component_means(model):
     """Each component's mean, (K, D) float64: means (Gaussian), scales (exponential), rates (Poisson)."""
     for name in ("means_", "scales_", "rates_"):
         if hasattr(model, name):
-            return np.asarray(getattr(model, name), dtype=np.float64).reshape(model.n_components, -1)
+            return np.asarray(getattr(model, name), dtype=np.float64).reshape(model._n_components, -1)
     raise TypeError(
         f"fastem.plot does not know how to draw a {type(model).__name__}; it draws Gaussian "
         "(means_, covariances_), exponential (scales_) and Poisson (rates_) mixtures."
@@ -231,7 +231,7 @@ def _drawn_components(model, min_weight):
     """
     if min_weight is None:
         min_weight = model._off_weight
-    check_scalar(min_weight, "min_weight", numbers.Real, min_val=0.0, max_val=1.0)
+    min_weight = check_scalar(min_weight, "min_weight", numbers.Real, min_val=0.0, max_val=1.0)
     return np.flatnonzero(np.asarray(model.weights_, dtype=np.float64) > min_weight)
 
 
@@ -772,7 +772,7 @@ def explore(model=None, data=None, *, family="gaussian", n_components=2, bins=No
             from ._validation import check_feature_names
 
             check_feature_names(np.asarray(names, dtype=object), fitted, type(model).__name__)
-        n_components = model.n_components
+        n_components = model._n_components
         xlabel = _feature_name(model, names, 0)
     else:
         xlabel = names[0] if names is not None else "x"

@@ -138,7 +138,7 @@ def _effective_points(model, source):
     it does not depend on the scale of the weights, and one point with a large
     weight still counts as one point.
     """
-    K = model.n_components
+    K = model._n_components
 
     def masses(X, w):
         w = _weights_or_ones(w, X.shape[0])
@@ -227,7 +227,8 @@ def collapsed_components(model, X, sample_weight=None, *, min_variance_ratio=1e-
     """
     missing = model._fits_missing()
     source = as_source(X, sample_weight, allow_nan=missing, nan_advice=model._nan_advice())
-    check_scalar(min_variance_ratio, "min_variance_ratio", numbers.Real, min_val=0.0, max_val=1.0)
+    min_variance_ratio = check_scalar(
+        min_variance_ratio, "min_variance_ratio", numbers.Real, min_val=0.0, max_val=1.0)
     return _collapse_reasons(
         model, source, min_variance_ratio, _data_covariance(source, missing)[0],
         _resolution(source),
@@ -298,7 +299,7 @@ def _collapse_reasons(model, source, min_variance_ratio, S, resolution):
     ``S`` is the data covariance and ``resolution`` the per-feature value gaps and
     numbers of distinct values (:func:`_resolution`).
     """
-    floor_abs = _REG_COVAR_MULTIPLE * model.reg_covar
+    floor_abs = _REG_COVAR_MULTIPLE * float(model.reg_covar)
     reasons = defaultdict(list)
     covariances = _full_covariances(model)
     eigenvalues, eigenvectors = np.linalg.eigh(covariances)
@@ -757,11 +758,13 @@ def select_n_components(
     )
     ks, types, criterion = _check_grid(n_components, covariance_types, criterion,
                                        source.n_positive, family)
-    check_scalar(n_init, "n_init", numbers.Integral, min_val=1)
-    check_scalar(min_variance_ratio, "min_variance_ratio", numbers.Real, min_val=0.0, max_val=1.0)
+    n_init = check_scalar(n_init, "n_init", numbers.Integral, min_val=1)
+    min_variance_ratio = check_scalar(
+        min_variance_ratio, "min_variance_ratio", numbers.Real, min_val=0.0, max_val=1.0)
     if not isinstance(random_state, numbers.Integral):
         random_state = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
     check_random_state(random_state)
+    random_state = int(random_state)  # every fit of the grid gets the same Python int
     if family == "gaussian":
         S, total_weight = _data_covariance(source, missing)
         resolution = _resolution(source)

@@ -530,3 +530,74 @@ def test_dataframe_columns_of_text_or_other_objects_are_refused(column):
     with pytest.raises(TypeError, match=r"column 'o' of X has dtype object, not numbers.*"
                                         r"pd.to_numeric\(X\['o'\]\) for numbers stored as text"):
         GaussianMixture(1).fit(frame)
+
+
+# Every integer hyper-parameter, as the NumPy integer types whose arithmetic
+# overflows soonest. 12 features make the statistics and parameter counts
+# exceed int8's range (2 full components: 180 parameters).
+_INTEGER_HYPER = {"n_components": 2, "max_iter": 60, "n_init": 2, "verbose": 0,
+                  "verbose_interval": 7, "random_state": 5}
+
+
+def _family_data(family):
+    X = np.random.default_rng(0).normal(size=(300, 12))
+    X[:150] += 3.0
+    return {"ExponentialMixture": np.abs(X) + 0.1,
+            "PoissonMixture": np.round(np.abs(X) * 3)}.get(family, X)
+
+
+@pytest.mark.parametrize("family", ["GaussianMixture", "BayesianGaussianMixture",
+                                    "ExponentialMixture", "PoissonMixture"])
+@pytest.mark.parametrize("int_type", [np.int8, np.uint8, np.int16])
+@pytest.mark.parametrize("init_params", ["hierarchical", "kmeans"])
+def test_numpy_integer_hyper_parameters_compute_as_python_ints(family, int_type, init_params):
+    """np.int8(2) components gave OverflowError deep in the start (int8 arithmetic with
+    the sample count): every integer hyper-parameter now gives the model its Python
+    int gives, and the estimator keeps the object it was given (clone needs it)."""
+    import fastem
+
+    X = _family_data(family)
+    cls = getattr(fastem, family)
+    given = {name: int_type(value) for name, value in _INTEGER_HYPER.items()}
+    model = cls(**given, init_params=init_params).fit(X)
+    reference = cls(**_INTEGER_HYPER, init_params=init_params).fit(X)
+    assert_same_model(model, reference)
+    assert all(model.get_params()[name] is value for name, value in given.items())
+    assert model.score(X) == reference.score(X)
+    assert_array_equal(model.sample(int_type(50))[0], reference.sample(50)[0])
+    if family != "BayesianGaussianMixture":
+        assert model.bic(X) == reference.bic(X)
+        model.partial_fit(X)
+        reference.partial_fit(X)
+        assert_same_model(model, reference)
+
+
+def test_numpy_integers_in_select_n_components_compute_as_python_ints():
+    from fastem import select_n_components
+
+    X = _family_data("GaussianMixture")
+    kw = dict(covariance_types=["full"], max_iter=np.int8(50))
+    result = select_n_components(X, [np.int8(1), np.uint8(2)], n_init=np.int8(2),
+                                 random_state=np.uint8(200), **kw)
+    reference = select_n_components(X, [1, 2], n_init=2, random_state=200, **kw)
+    assert result.best_params_ == reference.best_params_
+    assert type(result.best_params_[1]) is int
+    assert_same_model(result.best_model_, reference.best_model_)
+
+
+@pytest.mark.parametrize("family, name, value", [
+    ("GaussianMixture", "reg_covar", 1e-3), ("GaussianMixture", "tol", 1e-3),
+    ("GaussianMixture", "step_offset", 3.0), ("BayesianGaussianMixture", "reg_covar", 1e-3),
+    ("ExponentialMixture", "min_scale", 1e-3), ("PoissonMixture", "min_rate", 1e-3)])
+@pytest.mark.parametrize("float_type", [np.float16, np.float32])
+def test_numpy_float_hyper_parameters_compute_as_python_floats(family, name, value, float_type):
+    """reg_covar=np.float16(1e-3) computed the regularisation's allowance in float16
+    and warned of a fall of the likelihood: it now fits as the same Python float."""
+    import fastem
+
+    X = np.random.default_rng(0).normal(size=(300, 3))  # one blob: components overlap
+    X = {"ExponentialMixture": np.abs(X), "PoissonMixture": np.round(np.abs(X) * 3)}.get(family, X)
+    cls = getattr(fastem, family)
+    model = cls(2, random_state=0, **{name: float_type(value)}).fit(X)
+    reference = cls(2, random_state=0, **{name: float(float_type(value))}).fit(X)
+    assert_same_model(model, reference)

@@ -117,7 +117,7 @@ class GaussianArrays:
         return parameters.theta
 
     def _set_unconstrained(self, theta):
-        n_components = self.model.n_components
+        n_components = self.model._n_components
         dtype = self._dtype
         weights = weights_from_unconstrained(theta[:n_components], dtype)
         means, pc = from_unconstrained(
@@ -201,7 +201,8 @@ class GaussianArrays:
     # -- the acceleration's safeguards
 
     def _in_m_step_image(self, stats):
-        return in_m_step_image(self._current[2], self.covariance_type, self.model.reg_covar, self._dtype)
+        return in_m_step_image(
+            self._current[2], self.covariance_type, float(self.model.reg_covar), self._dtype)
 
     def _change_scales(self, parameters):
         return self.model._change_scales(parameters)

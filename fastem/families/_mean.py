@@ -80,7 +80,7 @@ class MeanParameterMixture(BaseMixture):
 
     def _floor(self, data_mean):
         """The smallest mean the M-step gives, per feature: ``floor * data_mean``, or ``floor``."""
-        return getattr(self, self._floor_name) * np.where(data_mean > 0, data_mean, 1.0)
+        return float(getattr(self, self._floor_name)) * np.where(data_mean > 0, data_mean, 1.0)
 
     def _set_component_means(self, means, data_mean):
         floored = np.maximum(np.asarray(means, dtype=np.float64), self._floor(data_mean))
@@ -130,7 +130,7 @@ class MeanParameterMixture(BaseMixture):
             )
 
     def _check_family_init(self, n_features):
-        K = self.n_components
+        K = self._n_components
         if self.weights_init is not None:
             check_weights_init(self.weights_init, K)
         means_init = getattr(self, self._init_name)
@@ -169,7 +169,7 @@ class MeanParameterMixture(BaseMixture):
         self._set_component_means(means, nk @ means / nk.sum())
 
     def _moment_shapes(self, n_features):
-        shape = (self.n_components, n_features)
+        shape = (self._n_components, n_features)
         return {"sx": shape, "observed_nk": shape} if self._fits_missing() else {"sx": shape}
 
     def _reference(self):
@@ -257,7 +257,7 @@ class MeanParameterMixture(BaseMixture):
         setattr(self, self._mean_name, means)
 
     def _parameter_shapes(self, n_features):
-        K = self.n_components
+        K = self._n_components
         return {"weights_": (K,), self._mean_name: (K, n_features)}
 
     def _check_parameter_values(self):

@@ -497,7 +497,7 @@ class BayesianGaussianMixture(_GaussianComponents):
     def _fit_priors(self, source):
         """The priors of this fit: the given ones, the others from the data (two passes over it)."""
         n_features, dtype = source.n_features, source.dtype
-        K = self.n_components
+        K = self._n_components
         priors = {
             "weight_concentration_prior_": (
                 1.0 / K if self.weight_concentration_prior is None
@@ -533,11 +533,11 @@ class BayesianGaussianMixture(_GaussianComponents):
         if self.covariance_prior is not None:
             priors["covariance_prior_"] = self.covariance_prior
         elif self.covariance_type == "diag":
-            priors["covariance_prior_"] = np.maximum(covariance, self.reg_covar)
+            priors["covariance_prior_"] = np.maximum(covariance, float(self.reg_covar))
         elif self.covariance_type == "spherical":
-            priors["covariance_prior_"] = max(covariance.mean(), self.reg_covar)
+            priors["covariance_prior_"] = max(covariance.mean(), float(self.reg_covar))
         else:
-            priors["covariance_prior_"] = _eigenvalues_at_least(covariance, self.reg_covar)
+            priors["covariance_prior_"] = _eigenvalues_at_least(covariance, float(self.reg_covar))
         if dtype == np.float32:
             priors = _priors_for_float32(priors, n_features)
         priors = {name: np.asarray(value, dtype=dtype) for name, value in priors.items()}
@@ -552,7 +552,7 @@ class BayesianGaussianMixture(_GaussianComponents):
     def _reg_covar_share(self):
         """``N_k / nu_k``: each posterior covariance is ``(W_0^{-1} + N_k S_k + ...) / nu_k``
         with ``reg_covar`` in ``S_k`` (Bishop 2006, eq. 10.62, normalised by ``nu_k``)."""
-        nu = np.broadcast_to(np.asarray(self.degrees_of_freedom_, dtype=np.float64), (self.n_components,))
+        nu = np.broadcast_to(np.asarray(self.degrees_of_freedom_, dtype=np.float64), (self._n_components,))
         nu0 = float(self.degrees_of_freedom_prior_)
         return np.maximum(nu - nu0, 0.0) / nu
 
@@ -606,10 +606,10 @@ class BayesianGaussianMixture(_GaussianComponents):
         passes = [spent]
         printer = self._progress_printer()
         runner._progress_printer = lambda: functools.partial(_counting_passes, printer, passes)
-        while spent < self.max_iter and not result.stopped:
+        while spent < int(self.max_iter) and not result.stopped:
             kept = False
             for moments in self._moves(worker, result.stats):
-                if spent >= self.max_iter:
+                if spent >= int(self.max_iter):
                     break
                 trial = copy.copy(worker)
                 trial._set_parameters(result.parameters)
@@ -716,7 +716,7 @@ class BayesianGaussianMixture(_GaussianComponents):
         scikit-learn's normalisation of ``W_k^{-1}`` by ``nu_k``; 'tied'
         shares one Wishart posterior with the average mass ``sum N_k / K``.
         """
-        K = self.n_components
+        K = self._n_components
         alpha0 = float(self.weight_concentration_prior_)
         if self._process:
             remaining = np.hstack((np.cumsum(nk[::-1])[-2::-1], 0.0))
@@ -868,7 +868,7 @@ class BayesianGaussianMixture(_GaussianComponents):
             + gammaln(0.5 * (nu[..., None] - np.arange(n_features))).sum(axis=-1)
         )
         log_wishart = (
-            self.n_components * float(log_wishart) if self.covariance_type == "tied"
+            self._n_components * float(log_wishart) if self.covariance_type == "tied"
             else float(np.sum(log_wishart))
         )
         concentration = np.asarray(self.weight_concentration_, dtype=np.float64)
@@ -887,7 +887,7 @@ class BayesianGaussianMixture(_GaussianComponents):
     # -- parameters -----------------------------------------------------
 
     def _parameter_shapes(self, n_features):
-        K = self.n_components
+        K = self._n_components
         shapes = super()._parameter_shapes(n_features)
         shapes.update({
             "weight_concentration_": (2, K) if self._process else (K,),

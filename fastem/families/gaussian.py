@@ -421,7 +421,7 @@ class _GaussianComponents(BaseMixture):
         masses: 'tied' averages them with weights ``nk``, 'diag' keeps their
         diagonals and 'spherical' the mean of each diagonal.
         """
-        reg = self.reg_covar
+        reg = float(self.reg_covar)
         n_features = covariances.shape[1]
         if self.covariance_type == "full":
             return covariances + reg * np.eye(n_features)
@@ -442,7 +442,7 @@ class _GaussianComponents(BaseMixture):
         )
 
     def _moment_shapes(self, n_features):
-        K = self.n_components
+        K = self._n_components
         second = {
             "full": (K, n_features, n_features),
             "tied": (n_features, n_features),
@@ -518,7 +518,7 @@ class _GaussianComponents(BaseMixture):
         covariances = covariances_from_cholesky(factors, self.covariance_type)
         matrices = self.covariance_type in ("full", "tied")
         fitted = getattr(self, "_fitted_settings", None) or {}
-        reg_covar = fitted.get("reg_covar", self.reg_covar)
+        reg_covar = fitted.get("reg_covar", float(self.reg_covar))
         excess = covariances - reg_covar * (np.eye(n_features) if matrices else 1.0)
         # A negative scatter beyond rounding (r larger than the covariance) is clipped
         # at 0, component by component; one within rounding is kept as it is, so that
@@ -632,12 +632,13 @@ class _GaussianComponents(BaseMixture):
             change = old_precisions.sum(axis=1) - new_precisions.sum(axis=1)
         else:
             change = n_features * (old_precisions - new_precisions)
-        return max(0.0, 0.5 * self.reg_covar * float(weights @ change))
+        return max(0.0, 0.5 * float(self.reg_covar) * float(weights @ change))
 
     def _in_m_step_image(self, stats):
         """Every covariance's smallest eigenvalue at least ``reg_covar``, up to rounding
         (see :func:`in_m_step_image`)."""
-        return in_m_step_image(self.covariances_, self.covariance_type, self.reg_covar, self._dtype)
+        return in_m_step_image(
+            self.covariances_, self.covariance_type, float(self.reg_covar), self._dtype)
 
     def _unconstrained_parameters(self, parameters):
         """Means, and the precision Cholesky factors with log-diagonals (upper triangles)."""
@@ -666,7 +667,7 @@ class _GaussianComponents(BaseMixture):
         self.covariances_ = extrapolated_covariances(pc, self.covariance_type, self._dtype)
 
     def _parameter_shapes(self, n_features):
-        K = self.n_components
+        K = self._n_components
         cov = _covariance_shape(self.covariance_type, K, n_features)
         return {
             "weights_": (K,),
@@ -683,11 +684,11 @@ class _GaussianComponents(BaseMixture):
         if not self._fits_missing():
             return work_rows(n_features)
         fills = self.covariance_type in ("full", "tied")
-        return missing_work_rows(n_features, self.n_components if fills else 0)
+        return missing_work_rows(n_features, self._n_components if fills else 0)
 
     def _log_norm(self, precisions_cholesky, n_features):
         """The kernel params' ``log_norm`` (see :func:`log_norm`)."""
-        return log_norm(precisions_cholesky, self.covariance_type, self.n_components, n_features)
+        return log_norm(precisions_cholesky, self.covariance_type, self._n_components, n_features)
 
     def _kernel_params(self, dtype):
         means = self.means_
@@ -759,7 +760,7 @@ class _GaussianComponents(BaseMixture):
         (:func:`~fastem.kernels.gaussian_missing.pattern_weight_entries`)."""
         if not isinstance(params, (FullMissingParams, TiedMissingParams)):
             return 0
-        per_pattern, _ = pattern_sums(self.covariance_type, self.n_components)
+        per_pattern, _ = pattern_sums(self.covariance_type, self._n_components)
         return pattern_weight_entries(params.pattern_coordinates.shape[0], per_pattern)
 
     def _fold_pass_statistics(self, params, totals, n_stats):
@@ -769,7 +770,7 @@ class _GaussianComponents(BaseMixture):
         table = PatternTable(*(getattr(params, f"pattern_{name}") for name in PatternTable._fields))
         fold_pattern_weights(
             table, totals[n_stats:], self.covariance_type, read_only(params.means), stats,
-            2 + self.n_components * (1 + params.means.shape[1]),
+            2 + self._n_components * (1 + params.means.shape[1]),
         )
         return stats
 
@@ -791,7 +792,7 @@ class _GaussianComponents(BaseMixture):
         feature (variance 0, up to the rounding of its squared mean)
         carries nothing to regularise away: no warning.
         """
-        reg = self.reg_covar
+        reg = float(self.reg_covar)
         if reg == 0:
             return
         nk, means, cov = self._weighted_moments(stats, reg_covar=0.0)
@@ -879,7 +880,7 @@ class _GaussianComponents(BaseMixture):
         component's covariance (1: it is added to each). A component's covariance
         is at least ``share * reg_covar`` along every axis, and its
         within-component part at most ``norm / share``."""
-        return np.ones(self.n_components)
+        return np.ones(self._n_components)
 
     def _check_stored_parameters(self, warn=True):
         """Whether float32 ``covariances_`` or ``precisions_`` are not positive definite as
@@ -910,7 +911,7 @@ class _GaussianComponents(BaseMixture):
         n_features = covariances.shape[-1]
         share = self._reg_covar_share()[: len(covariances)]
         bound = 2.0 * _FLOAT32_EPS * np.sqrt(n_features) * np.linalg.norm(covariances, axis=(1, 2))
-        if (share * self.reg_covar >= bound).all():
+        if (share * float(self.reg_covar) >= bound).all():
             return False
         failing = {}
         bad_components = np.zeros(len(covariances), dtype=bool)
@@ -1216,7 +1217,7 @@ class GaussianMixture(_GaussianComponents):
     # -- family protocol ------------------------------------------------
 
     def _check_family_init(self, n_features):
-        K = self.n_components
+        K = self._n_components
         if self.weights_init is not None:
             check_weights_init(self.weights_init, K)
         if self.means_init is not None:
