@@ -614,6 +614,38 @@ def check_weights_init(weights_init, n_components):
     return w
 
 
+def check_in_dtype(values, name, dtype, *, positive=False, fix=None):
+    """Raise ValueError unless the user-given ``values`` (initial parameters, a
+    regularisation) survive the cast to the fit's ``dtype``.
+
+    A float32 fit stores them in float32: a magnitude above float32's largest
+    number would become an infinity (NumPy's "overflow encountered in cast"),
+    and a parameter that must be positive (``positive``: scales, rates,
+    precisions, variances) would round to 0, each then reported as a broken
+    state of the model. ``fix`` is the advice besides fitting as float64
+    (default: scale the data and ``name`` alike).
+    """
+    dtype = np.dtype(dtype)
+    info = np.finfo(dtype)
+    values = np.asarray(values, dtype=np.float64)
+    fix = fix or f"scale the data and {name} alike"
+    big = np.abs(values) > info.max
+    if big.any():
+        raise ValueError(
+            f"{name} holds {values[big].flat[0]:.3g}, beyond {dtype.name}'s largest number "
+            f"({info.max:.3g}), so a {dtype.name} fit cannot hold it. Fit the data as "
+            f"float64 (X.astype(np.float64)), or {fix}."
+        )
+    if positive:
+        lost = (values > 0) & (values.astype(dtype) == 0)
+        if lost.any():
+            raise ValueError(
+                f"{name} holds {values[lost].flat[0]:.3g}, which rounds to 0 in {dtype.name}, "
+                f"so a {dtype.name} fit cannot hold it. Fit the data as float64 "
+                f"(X.astype(np.float64)), or {fix}."
+            )
+
+
 def check_distinct_starts(rows, name, shapes=None, shapes_name=None, dtype=np.float64):
     """Raise ValueError when two components start alike: rows of ``rows`` (initial
     means, scales or rates, shape (n_components, ...)) and, when given, entries of

@@ -37,6 +37,10 @@ subclass that fills in a few hooks (the *family protocol*):
     Set the family parameters (not the weights) from summed statistics.
 ``_check_family_init(n_features)`` and ``_init_family_from_user()``
     Validate and apply user-given initial parameters.
+``_check_in_dtype(dtype, starts)``
+    Optional: raise ValueError when the user-given initial parameters (when
+    ``starts``) or hyper-parameters of every M-step (``reg_covar``) do not
+    fit in the data's dtype (float32). Default: nothing.
 ``_check_starts_apart(dtype)``
     Optional: raise ValueError when user-given initial parameters start two
     components alike in the data's dtype (EM keeps them alike); not called for a warm start or
@@ -1618,6 +1622,7 @@ class BaseMixture:
                     WarmStartWarning,
                 )
                 warm = False
+        self._check_in_dtype(source.dtype, starts=not warm)
         if not warm and int(self.max_iter) > 0:  # EM runs from the initial parameters
             self._check_starts_apart(source.dtype)
         n_init = 1 if warm else int(self.n_init)
@@ -1886,6 +1891,12 @@ class BaseMixture:
         worker._set_parameters(best_start)
         return self._run_em_to_the_end(worker, source)
 
+    def _check_in_dtype(self, dtype, starts):
+        """Family hook: raise ValueError when hyper-parameters the fit casts to the data's
+        ``dtype`` do not fit in it (see :func:`~fastem._validation.check_in_dtype`):
+        the user-given initial parameters when ``starts`` (the fit reads them), and
+        whatever the family adds to every M-step. Default: nothing."""
+
     def _check_starts_apart(self, dtype):
         """Family hook: raise ValueError when initial parameters start two components
         alike in the fit's ``dtype`` (:func:`~fastem._validation.check_distinct_starts`).
@@ -2124,6 +2135,8 @@ class BaseMixture:
                     f"{source.n_positive}. Pass a larger first batch."
                 )
             self._check_family_init(source.n_features)
+        self._check_in_dtype(source.dtype if first else self._dtype, starts=first)
+        if first:
             self._initialize(source, check_random_state(self.random_state))
             self.n_features_in_ = source.n_features
             self._set_feature_names(source)

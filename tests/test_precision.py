@@ -649,3 +649,53 @@ def test_warnings_point_at_the_callers_line_through_every_public_method(method):
         getattr(GaussianMixture(2, covariance_type="tied", random_state=0, max_iter=2), method)(X)
     assert any(issubclass(w.category, ConvergenceWarning) for w in caught)
     assert all(w.filename == __file__ for w in caught), [(w.filename, w.lineno) for w in caught]
+
+
+def _float32_cases():
+    """(family, hyper-parameters, name) of values that do not fit in float32."""
+    eye = np.eye(2)
+    for value in (1e39, -1e39):
+        yield "GaussianMixture", {"means_init": [[value, 0.0], [0.0, 0.0]]}, "means_init"
+    for value in (1e39, 1e-46):
+        yield "ExponentialMixture", {"scales_init": [[value, value], [1.0, 1.0]]}, "scales_init"
+        yield "PoissonMixture", {"rates_init": [[value, value], [1.0, 1.0]]}, "rates_init"
+        yield ("GaussianMixture", {"covariance_type": "diag", "precisions_init": [[value, 1.0], [1.0, 1.0]]},
+               "precisions_init")
+        yield ("GaussianMixture", {"covariance_type": "spherical", "precisions_init": [value, 1.0]},
+               "precisions_init")
+        yield ("GaussianMixture", {"covariance_type": "full", "precisions_init": [eye * value, eye]},
+               "precisions_init")
+    for covariance_type in ("full", "tied", "diag", "spherical"):
+        yield "GaussianMixture", {"covariance_type": covariance_type, "reg_covar": 1e200}, "reg_covar"
+        yield ("BayesianGaussianMixture", {"covariance_type": covariance_type, "reg_covar": 1e200},
+               "reg_covar")
+        for prior in ("weight_concentration_prior", "mean_precision_prior",
+                      "degrees_of_freedom_prior"):
+            yield ("BayesianGaussianMixture", {"covariance_type": covariance_type, prior: 1e300},
+                   prior)
+        yield ("BayesianGaussianMixture", {"covariance_type": covariance_type, "mean_prior": [1e39, 0]},
+               "mean_prior")
+        covariance_prior = {"full": eye * 1e300, "tied": eye * 1e300, "diag": [1e300, 1e300],
+                            "spherical": 1e300}[covariance_type]
+        yield ("BayesianGaussianMixture",
+               {"covariance_type": covariance_type, "covariance_prior": covariance_prior},
+               "covariance_prior")
+
+
+@pytest.mark.parametrize("family, params, name", list(_float32_cases()))
+def test_values_beyond_float32_are_named_before_the_cast(family, params, name):
+    """Initial parameters, reg_covar and priors beyond float32's range (or positive ones that
+    round to 0 in it) gave NumPy's "overflow encountered in cast" and then an error that
+    blamed the model's state ("refit the model") or the sample weights: each is now named,
+    with its value and the fix, before anything is cast (RuntimeWarnings are errors here)."""
+    import fastem
+
+    X = np.abs(np.random.default_rng(0).normal(size=(200, 2))).astype(np.float32)
+    if family == "PoissonMixture":
+        X = np.round(X * 3)
+    with pytest.raises(ValueError, match=rf"^{name}(, inverted into covariances,)? holds .*(beyond float32's largest number|"
+                                          r"rounds to 0 in float32).*X\.astype\(np\.float64\)"):
+        getattr(fastem, family)(2, **params).fit(X)
+    if family != "BayesianGaussianMixture":
+        with pytest.raises(ValueError, match=rf"^{name}(, inverted into covariances,)? holds"):
+            getattr(fastem, family)(2, **params).partial_fit(X)

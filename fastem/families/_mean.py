@@ -38,7 +38,8 @@ import numbers
 import numpy as np
 
 from .._validation import (
-    as_float_array, check_distinct_starts, check_scalar, check_weights_init, scan_data)
+    as_float_array, check_distinct_starts, check_in_dtype, check_scalar, check_weights_init,
+    scan_data)
 from ..base import BaseMixture, divisible_masses, fill_doc, impute_with
 from ..kernels.independent_missing import missing_work_rows
 from ..stats import SufficientStatistics
@@ -147,6 +148,11 @@ class MeanParameterMixture(BaseMixture):
                     f"{name} must be finite and positive, got minimum {m.min():.3g}. "
                     "Pass positive values, or leave it to the initialisation."
                 )
+
+    def _check_in_dtype(self, dtype, starts):
+        means_init = getattr(self, self._init_name)
+        if starts and means_init is not None:
+            check_in_dtype(means_init, self._init_name, dtype, positive=True)
 
     def _check_starts_apart(self, dtype):
         means_init = getattr(self, self._init_name)

@@ -38,7 +38,7 @@ import numbers
 import numpy as np
 
 from .. import _state
-from .._validation import as_float_array, check_scalar
+from .._validation import as_float_array, check_in_dtype, check_scalar
 from ..base import fill_doc, from_callback
 from .gaussian import GaussianMixture, _check_spd, _GaussianComponents, log_det_cholesky
 
@@ -104,6 +104,16 @@ def _hidden(self):
     raise AttributeError("not defined for this estimator")
 
 
+# The bound below which each prior of a float32 fit must stay (degrees of
+# freedom: n_features - 1, set per fit).
+_FLOAT32_FLOORS = {
+    "weight_concentration_prior_": 0.0,
+    "mean_precision_prior_": 0.0,
+    "degrees_of_freedom_prior_": None,
+    "covariance_prior_": 0.0,
+}
+
+
 def _priors_for_float32(priors, n_features):
     """The priors (``{name: value}``, float64) adjusted so that rounding them to float32
     keeps the properties the variational M-step needs; the others unchanged.
@@ -121,14 +131,13 @@ def _priors_for_float32(priors, n_features):
       without it, a rounded prior with an eigenvalue below 0 made such
       components' covariances indefinite and the fit fail where float64
       fitted.
+    - A prior beyond float32's largest number raises ValueError naming it
+      (before, the cast gave an infinity that was blamed on the weights).
     """
+    for name in ("mean_prior_", *_FLOAT32_FLOORS):
+        check_in_dtype(priors[name], name[:-1], np.float32, fix=f"pass a smaller {name[:-1]}")
     adjusted = dict(priors)
-    floors = {
-        "weight_concentration_prior_": 0.0,
-        "mean_precision_prior_": 0.0,
-        "degrees_of_freedom_prior_": n_features - 1.0,
-        "covariance_prior_": 0.0,
-    }
+    floors = dict(_FLOAT32_FLOORS, degrees_of_freedom_prior_=n_features - 1.0)
     for name, floor in floors.items():
         value = np.asarray(priors[name], dtype=np.float64)
         if name == "covariance_prior_" and value.ndim == 2:

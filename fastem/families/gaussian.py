@@ -6,7 +6,8 @@ import numbers
 import numpy as np
 
 from .._threading import launch, read_only, read_only_fields
-from .._validation import as_float_array, check_distinct_starts, check_scalar, check_weights_init
+from .._validation import (
+    as_float_array, check_distinct_starts, check_in_dtype, check_scalar, check_weights_init)
 from ..base import BaseMixture, fill_doc, impute_with
 from ..exceptions import RegularizationWarning, warn_at_caller
 from ..stats import SufficientStatistics
@@ -402,6 +403,11 @@ class _GaussianComponents(BaseMixture):
                 f"{self.covariance_type!r}."
             )
         check_scalar(self.reg_covar, "reg_covar", numbers.Real, min_val=0.0)
+
+    def _check_in_dtype(self, dtype, starts):
+        # Every M-step adds reg_covar to the covariances it casts to the dtype.
+        check_in_dtype(self.reg_covar, "reg_covar", dtype, positive=True,
+                       fix="scale the data down and reg_covar alike")
 
     def _change_scales(self, parameters):
         """The means' scale for the stopping rule: the largest standard deviation of any
@@ -1248,6 +1254,21 @@ class GaussianMixture(_GaussianComponents):
                 raise ValueError(
                     f"precisions_init must be positive, got minimum {p.min():.3g}."
                 )
+
+    def _check_in_dtype(self, dtype, starts):
+        super()._check_in_dtype(dtype, starts)
+        if not starts:
+            return
+        if self.means_init is not None:
+            check_in_dtype(self.means_init, "means_init", dtype)
+        if self.precisions_init is not None:
+            # The covariances are the precisions' inverses, cast too.
+            p = np.asarray(self.precisions_init, dtype=np.float64)
+            positive = self.covariance_type in ("diag", "spherical")
+            check_in_dtype(p, "precisions_init", dtype, positive=positive)
+            check_in_dtype(covariances_from_precisions(p, self.covariance_type),
+                           "precisions_init, inverted into covariances,", dtype,
+                           positive=positive, fix="scale the data and precisions_init alike")
 
     def _check_starts_apart(self, dtype):
         if self.means_init is not None:
