@@ -19,11 +19,13 @@ reaches an estimator, so that ``import fastem`` works without Dask
   ``map_blocks`` arrays; each block is checked for NaN when it is computed.
 - Initialisation draws the same row indices as for a NumPy array of the same
   length (:func:`fastem._init.sample_index`, at most 100,000 rows) and gathers
-  them with one fancy-indexing computation.
+  them in one computation, block by block in fastem's tasks (see ``_reading``).
 
 The estimator itself is shipped to the workers inside each task; it holds only
 its parameters, a few kilobytes for typical sizes.
 """
+
+import contextlib
 
 import dask
 import dask.array as da
@@ -38,12 +40,29 @@ from ._validation import (
     non_finite_message,
     scan_data,
 )
-from .data import is_dask_dataframe, kept_once
+from .data import FileSignature, backing_file, is_dask_dataframe, kept_once, reading
 
 __all__ = ["DaskSource"]
 
 # Fan-in of the tree reduction of statistics vectors.
 SPLIT_EVERY = 16
+
+
+@contextlib.contextmanager
+def _reading(*blocks):
+    """Context of one read of dask blocks by fastem (see :func:`fastem.data.reading`).
+
+    A block that is memory-mapped from a file (``da.from_npy_stack(path,
+    mmap_mode='r')``, or blocks that ``np.load(..., mmap_mode='r')`` in a task)
+    reaches the task as a view of the map, and fastem's copy or kernel is
+    its first read: a file truncated since it was mapped gives a
+    ``ValueError`` naming it, not SIGBUS.
+    """
+    with contextlib.ExitStack() as reads:
+        for block in blocks:
+            path = backing_file(block)
+            reads.enter_context(reading(block, None if path is None else FileSignature(path)))
+        yield
 
 
 def _check_block(X, block_id, anchors, allow_nan, nan_advice):
@@ -63,7 +82,11 @@ def _block_validate(block, weights, check_data, allow_nan):
     """[non-finite entries, negative weights, non-finite weights, rows of positive weight,
     total weight, rows of weight 1, per-feature minimum (n_features), per-feature maximum
     (n_features)]."""
-    X = np.ascontiguousarray(block)
+    with _reading(block, weights):
+        return _validate_counts(np.ascontiguousarray(block), weights, check_data, allow_nan)
+
+
+def _validate_counts(X, weights, check_data, allow_nan):
     n_features = X.shape[1]
     counts = np.zeros((1, _HEAD + 2 * n_features))
     lo, hi = _HEAD, _HEAD + n_features
@@ -83,24 +106,39 @@ def _block_validate(block, weights, check_data, allow_nan):
 
 
 def _block_reduce(block, weights, fn):
-    X = np.ascontiguousarray(block)
-    w = np.empty(0) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
-    return fn(X, w)[None, :]
+    with _reading(block, weights):
+        X = np.ascontiguousarray(block)
+        w = np.empty(0) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
+        return fn(X, w)[None, :]
 
 
 def _block_scan(block, scan):
-    return scan(np.ascontiguousarray(block))
+    with _reading(block):
+        return scan(np.ascontiguousarray(block))
 
 
 def _block_map(block, fn, n_columns, dtype, anchors, allow_nan, nan_advice, block_info=None):
-    X = np.ascontiguousarray(block)
-    _check_block(
-        X, block_info[0]["chunk-location"][0] if block_info else "?", anchors, allow_nan, nan_advice
-    )
-    shape = (X.shape[0],) if n_columns is None else (X.shape[0], n_columns)
-    out = np.empty(shape, dtype=dtype)
-    fn(X, out, block_info[0]["array-location"][0][0] if block_info else 0)
+    with _reading(block):
+        X = np.ascontiguousarray(block)
+        _check_block(
+            X, block_info[0]["chunk-location"][0] if block_info else "?", anchors, allow_nan,
+            nan_advice,
+        )
+        shape = (X.shape[0],) if n_columns is None else (X.shape[0], n_columns)
+        out = np.empty(shape, dtype=dtype)
+        fn(X, out, block_info[0]["array-location"][0][0] if block_info else 0)
     return out
+
+
+def _block_take(block, weights, rows):
+    """``(points, weights)`` of the block's ``rows``, float64, gathered under the guard."""
+    with _reading(block, weights):
+        points = np.asarray(block[rows], dtype=np.float64)
+        taken = (
+            np.ones(len(rows)) if weights is None
+            else np.asarray(weights[rows], dtype=np.float64)
+        )
+    return points, taken
 
 
 class DaskSource:
@@ -273,10 +311,20 @@ class DaskSource:
         """(points, weights): the rows an equal-length NumPy array would give, float64."""
         self._prepare()
         index = sample_index(self.n_samples, random_state, size)
-        points = self.X[index]
-        weights = None if self.sample_weight is None else self.sample_weight[index]
-        points, weights = dask.compute(points, weights)
-        points = np.asarray(points, dtype=np.float64)
-        if weights is None:
-            return points, np.ones(points.shape[0])
-        return points, np.asarray(weights, dtype=np.float64)
+        if isinstance(index, slice):
+            index = np.arange(self.n_samples)[index]
+        # Gathered block by block in fastem's tasks, whose reads are guarded (_reading):
+        # Dask's own fancy indexing would read a memory-mapped block unguarded.
+        offsets = np.concatenate([[0], np.cumsum(self.X.chunks[0])])
+        blocks = self.X.to_delayed().ravel()
+        weights = (
+            [None] * len(blocks) if self.sample_weight is None
+            else self.sample_weight.to_delayed().ravel()
+        )
+        parts = []
+        for i, (block, w) in enumerate(zip(blocks, weights)):
+            lo, hi = np.searchsorted(index, offsets[i : i + 2])
+            if hi > lo:
+                parts.append(dask.delayed(_block_take)(block, w, index[lo:hi] - offsets[i]))
+        parts = dask.compute(*parts)
+        return np.concatenate([p for p, _ in parts]), np.concatenate([w for _, w in parts])

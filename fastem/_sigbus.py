@@ -6,7 +6,9 @@ process without a message. A Python signal handler cannot help: it would run
 only after the faulting instruction returned, which it never does. So on
 Linux (x86-64 and AArch64) fastem installs a small machine-code handler,
 compiled from LLVM IR by llvmlite, and registers the address range of each
-read of a memory-mapped array while the read runs:
+read of a memory-mapped array (an np.memmap, or an ``mmap.mmap`` under
+``np.frombuffer``), and of each write into a memory-mapped ``out=`` array,
+while it runs:
 
 - a fault inside a range registered by :class:`guard` maps a page of zeros
   over the faulting page (``mmap`` with ``MAP_FIXED``), counts the fault,
@@ -180,29 +182,94 @@ _MODES = {
 }
 
 
-def _mapping_root(array):
-    """The np.memmap that owns the ``mmap`` object under ``array``, or None."""
-    while isinstance(array, np.ndarray):
+def mapping_root(array):
+    """What owns the file mapping under ``array``: an np.memmap, an ``mmap.mmap``, or None.
+
+    Follows ``.base`` through views and through memoryviews (``np.frombuffer``
+    of an ``mmap.mmap`` keeps the mmap behind a memoryview).
+    """
+    while array is not None:
+        if isinstance(array, mmap.mmap):
+            return array
         if isinstance(array, np.memmap) and isinstance(array.base, mmap.mmap):
             return array
-        array = array.base
+        if isinstance(array, memoryview):
+            array = array.obj
+        elif isinstance(array, np.ndarray):
+            array = array.base
+        else:
+            return None
     return None
 
 
-def _map_file_back(array, path, first, end):
-    """Map ``path`` again over the pages ``[first, end)`` of ``array``'s memory map.
+def _address(root):
+    """Address of the first byte of ``root``'s mapping (an np.memmap or an ``mmap.mmap``)."""
+    if isinstance(root, np.ndarray):
+        return root.ctypes.data
+    return np.frombuffer(root, dtype=np.uint8).ctypes.data if len(root) else None
+
+
+def mapped_region(address):
+    """``(start, permissions, file offset at start, path)`` of the mapping holding ``address``.
+
+    Read from ``/proc/self/maps``, so Linux only; None elsewhere, or when
+    ``address`` is in no mapping of a file.
+    """
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                fields = line.split(maxsplit=5)
+                start, end = (int(bound, 16) for bound in fields[0].split("-"))
+                if start <= address < end:
+                    path = fields[5].rstrip("\n") if len(fields) == 6 else ""
+                    if not path.startswith("/"):
+                        return None  # anonymous memory, the heap, the stack
+                    return start, fields[1], int(fields[2], 16), path
+    except OSError:
+        return None
+    return None
+
+
+def _how_mapped(array):
+    """``(open flags, protection, sharing, address, file offset there)`` of ``array``'s map.
+
+    What :func:`_map_file_back` needs to map the file again; None when the
+    mapping cannot be found. An np.memmap says it in its mode and offset; an
+    ``mmap.mmap`` says nothing, so its region of ``/proc/self/maps`` is read,
+    before any fault replaces pages of it.
+    """
+    root = mapping_root(array)
+    if isinstance(root, np.memmap):
+        if root.mode not in _MODES:
+            return None
+        return (*_MODES[root.mode], root.ctypes.data, root.offset)
+    address = None if root is None else _address(root)
+    region = None if address is None else mapped_region(address)
+    if region is None:
+        return None
+    start, permissions, offset, _ = region
+    writable = "w" in permissions
+    return (
+        os.O_RDWR if writable and permissions[3] == "s" else os.O_RDONLY,
+        mmap.PROT_READ | (mmap.PROT_WRITE if writable else 0),
+        mmap.MAP_SHARED if permissions[3] == "s" else mmap.MAP_PRIVATE,
+        start, offset,
+    )
+
+
+def _map_file_back(how, path, first, end):
+    """Map ``path`` again over the pages ``[first, end)``, mapped as ``how`` says.
 
     Undoes the pages of zeros the handler mapped there. Best effort: returns
-    False if the mapping cannot be found or the file cannot be mapped.
+    False if the mapping was not found or the file cannot be mapped.
     """
-    root = _mapping_root(array)
-    if root is None or root.mode not in _MODES:
+    if how is None:
         return False
+    open_flags, protection, sharing, address, offset = how
     page = mmap.PAGESIZE
     end = -(-end // page) * page
-    # File offset of an address of the map: the root array starts at byte root.offset.
-    file_offset = root.offset + (first - root.ctypes.data)
-    open_flags, protection, sharing = _MODES[root.mode]
+    # File offset of an address of the map: the byte at ``address`` is at ``offset``.
+    file_offset = offset + (first - address)
     try:
         fd = os.open(path, open_flags)
     except OSError:
@@ -244,18 +311,23 @@ def _byte_bounds(array):
 
 
 class guard:
-    """Context manager around a read of ``array``, memory-mapped from ``path``.
+    """Context manager around a read of ``array``, memory-mapped from ``path``, or a write.
 
     Raises ``ValueError`` naming ``path`` when the file was truncated during
     the read (the read itself then returns zeros for the lost pages instead of
-    killing the process). Guards nest and may run in several threads at once.
+    killing the process). With ``writing=True`` the guarded access writes
+    into ``array`` (an ``out=`` array): a write to a lost page goes to a page
+    of zeros that is then dropped, and the error says that the file written
+    lost the results. Guards nest and may run in several threads at once.
     """
 
-    def __init__(self, array, path):
+    def __init__(self, array, path, writing=False):
         self.array = array
         self.path = path
+        self.writing = writing
         self.start, self.end = _byte_bounds(array) if array.size else (0, 0)
         self.slot = None
+        self.how = None
 
     def __enter__(self):
         if not SUPPORTED or self.end == self.start:
@@ -263,7 +335,11 @@ class guard:
         with _lock:
             if _install() and _free:
                 self.slot = _free.pop()
-                _table[self.slot] = (self.start, self.end, 0, self.end)
+        if self.slot is not None:
+            # How the file is mapped, read before a fault in the range can map zeros
+            # over its pages (an mmap.mmap's mapping is known from /proc/self/maps only).
+            self.how = _how_mapped(self.array)
+            _table[self.slot] = (self.start, self.end, 0, self.end)
         return self
 
     def __exit__(self, exc_type, exc, traceback):
@@ -275,7 +351,15 @@ class guard:
             _free.append(self.slot)
             self.slot = None
         if faults:
-            _map_file_back(self.array, self.path, lowest, self.end)
+            _map_file_back(self.how, self.path, lowest, self.end)
+            if self.writing:
+                raise ValueError(
+                    f"the output file {self.path!r} (the out= array) was truncated while "
+                    f"fastem was writing into it ({faults} page(s) of its memory map were "
+                    "gone), so the results written there are lost. Do not modify an out= "
+                    "file while fastem writes it; rerun with a new one, e.g. from "
+                    "np.lib.format.open_memmap(path, mode='w+', ...)."
+                )
             raise ValueError(
                 f"the data file {self.path!r} was truncated while fastem was reading it "
                 f"({faults} page(s) of its memory map were gone). Do not modify a data "

@@ -38,6 +38,7 @@ Dask DataFrame. The estimators record them at fit and check them after.
 
 import contextlib
 import os
+import sys
 
 import numpy as np
 
@@ -141,16 +142,47 @@ def as_source(
     )
 
 
+def mapped_files(X):
+    """``[(array, path)]``: each file memory-mapped under ``X``, with an array over its whole map.
+
+    ``X`` is an array, a pandas DataFrame or Series (each column is looked
+    at: ``pd.DataFrame(np.memmap(...), copy=False)`` keeps the map), or
+    anything else (no file). The map is found through ``.base`` (see
+    :func:`fastem._sigbus.mapping_root`): an np.memmap names its file; an
+    ``mmap.mmap`` wrapped by ``np.frombuffer`` does not, so its file is read
+    from ``/proc/self/maps``, on Linux only (elsewhere it is not found).
+    """
+    from ._sigbus import mapped_region, mapping_root
+
+    pd = sys.modules.get("pandas")
+    if pd is not None and isinstance(X, (pd.DataFrame, pd.Series)):
+        frame = X.to_frame() if isinstance(X, pd.Series) else X
+        arrays = [frame.iloc[:, j].to_numpy() for j in range(frame.shape[1])]
+    else:
+        arrays = [X]
+    found = {}
+    for array in arrays:
+        root = mapping_root(array)
+        if root is None or id(root) in found:
+            continue
+        if isinstance(root, np.memmap):
+            whole, path = root, root.filename
+        else:  # an mmap.mmap, open: np.frombuffer refuses a closed one
+            whole = np.frombuffer(root, dtype=np.uint8)
+            region = mapped_region(whole.ctypes.data)
+            path = None if region is None else region[3]
+        if path is not None:
+            found[id(root)] = (whole, os.fspath(path))
+    return list(found.values())
+
+
 def backing_file(array):
-    """The path of the file that ``array`` is memory-mapped from, or None."""
-    while array is not None:
-        filename = getattr(array, "filename", None)
-        if isinstance(array, np.memmap) and filename is not None:
-            return os.fspath(filename)
-        array = getattr(array, "base", None)
-        if not isinstance(array, np.ndarray):
-            return None
-    return None
+    """The path of the file that ``array`` is memory-mapped from, or None.
+
+    For a pandas frame, the first file of :func:`mapped_files`.
+    """
+    files = mapped_files(array)
+    return files[0][1] if files else None
 
 
 def _same_file(a, b):
@@ -224,9 +256,10 @@ def reading(X, signature):
 
     ``signature`` (a :class:`FileSignature` of the file ``X`` comes from, or
     None for data that never came from a file) is checked before and after
-    the read; when ``X`` is memory-mapped the read runs under
-    :class:`fastem._sigbus.guard`, so a file truncated during the read gives a
-    ``ValueError`` naming it instead of killing the process with SIGBUS.
+    the read; when ``X`` (an array, or a pandas frame's columns) is
+    memory-mapped, the read runs under :class:`fastem._sigbus.guard`, so a
+    file truncated during the read gives a ``ValueError`` naming it instead of
+    killing the process with SIGBUS.
     """
     if signature is None:
         yield
@@ -234,12 +267,30 @@ def reading(X, signature):
     from ._sigbus import guard
 
     signature.check()
-    if isinstance(X, np.ndarray) and backing_file(X) is not None:
-        with guard(X, signature.path):
-            yield
-    else:  # read into memory already: only the checks
+    # each map under X, whole: NumPy or pandas may read any of it (a frame's columns)
+    with contextlib.ExitStack() as guards:
+        for array, path in mapped_files(X):
+            guards.enter_context(guard(array, path))
         yield
     signature.check()
+
+
+@contextlib.contextmanager
+def writing(files):
+    """Context of one write into an ``out=`` array memory-mapped from ``files`` (see
+    :func:`mapped_files`), under :class:`fastem._sigbus.guard`.
+
+    A file truncated by another program before or during the write would
+    kill the process with SIGBUS at the first write past its new end; the
+    guard turns that into a ``ValueError`` naming the file. No signature is
+    checked: fastem's own writes change the file's modification time.
+    """
+    from ._sigbus import guard
+
+    with contextlib.ExitStack() as guards:
+        for array, path in files:
+            guards.enter_context(guard(array, path, writing=True))
+        yield
 
 
 def _output_array(out, shape, dtype, what):
@@ -303,7 +354,11 @@ class ArraySource:
                 check_data(self.X)
         # Only an array still read from the file (not a converted copy) needs watching.
         self.signature = signature if backing_file(self.X) is not None else None
-        self.sample_weight = check_sample_weight(sample_weight, self.X.shape[0])
+        # Weights of a float64 file stay memory-mapped: the kernels read them every pass.
+        w_signature = _signature(sample_weight)
+        with reading(sample_weight, w_signature):
+            self.sample_weight = check_sample_weight(sample_weight, self.X.shape[0])
+        self.w_signature = w_signature if backing_file(self.sample_weight) is not None else None
         self.n_samples, self.n_features = self.X.shape
         self.dtype = self.X.dtype
         self.n_positive = (
@@ -318,11 +373,17 @@ class ArraySource:
         w = self.sample_weight
         return w[start:stop] if w.shape[0] else w
 
+    @contextlib.contextmanager
+    def _reading(self):
+        """Context of one read of the data and the weights (see :func:`reading`)."""
+        with reading(self.X, self.signature), reading(self.sample_weight, self.w_signature):
+            yield
+
     def reduce(self, fn):
         """Sum over chunks, in row order, of ``fn(chunk, chunk_weights)`` (float64 vectors)."""
         total = None
         for start, stop in self._ranges():
-            with reading(self.X, self.signature):
+            with self._reading():
                 part = fn(self.X[start:stop], self._weights(start, stop))
             total = part if total is None else total + part
         return total
@@ -355,14 +416,15 @@ class ArraySource:
         shape = (self.n_samples,) if n_columns is None else (self.n_samples, n_columns)
         out = _output_array(out, shape, dtype, "this data")
         check_output_is_not_input(out, self.X, "X")
+        out_files = mapped_files(out)
         for start, stop in self._ranges():
-            with reading(self.X, self.signature):
+            with reading(self.X, self.signature), writing(out_files):
                 fn(self.X[start:stop], out[start:stop], self.first_row + start)
         return out
 
     def subsample(self, random_state, size):
         """(points, weights) of a uniform subsample of at most ``size`` rows, float64."""
-        with reading(self.X, self.signature):
+        with self._reading():
             return subsample(self.X, self.sample_weight, random_state, size)
 
 
@@ -742,13 +804,18 @@ class ChunkedSource:
         self.offsets = np.concatenate([[0], np.cumsum(self.rows)])
 
     def _iter(self):
-        """Yield (index, X, w, signature) with X kernel-ready, checked against the first pass."""
+        """Yield (index, X, w, signatures) with X kernel-ready, checked against the first pass.
+
+        ``signatures`` are those of X's and w's files: both may still be
+        memory-mapped, and are read under :func:`reading`.
+        """
         count = 0
         for i, item in enumerate(self.chunks):
             X, w = _split(item)
             signature, w_signature = self.signatures[i] if i < len(self.rows) else (None, None)
             # masked entries: refused by the validation pass, or missing values
-            X = np.asarray(masked_as_nan(X))
+            with reading(X, signature):  # a DataFrame's columns may be copied
+                X = np.asarray(masked_as_nan(X))
             with reading(w, w_signature):
                 w = np.empty(0) if w is None else np.ascontiguousarray(w, dtype=np.float64)
             if (
@@ -761,7 +828,7 @@ class ChunkedSource:
                 w = np.empty(0)
             with reading(X, signature):
                 X = np.ascontiguousarray(X, dtype=self.dtype)
-            yield i, X, w, signature
+            yield i, X, w, (signature, w_signature)
             count += 1
         if count != len(self.rows):
             raise self._changed(count)
@@ -776,9 +843,9 @@ class ChunkedSource:
     def reduce(self, fn):
         """Sum over chunks, in order, of ``fn(chunk, chunk_weights)``."""
         total = None
-        for _, X, w, signature in self._iter():
+        for _, X, w, signatures in self._iter():
             if X.shape[0]:
-                part = _Slice(X, w, signature).reduce(fn)
+                part = _Slice(X, w, signatures).reduce(fn)
                 total = part if total is None else total + part
         return total
 
@@ -788,7 +855,8 @@ class ChunkedSource:
         See :meth:`ArraySource.scan_once`.
         """
         return kept_once(self, name, lambda: merge([
-            part for _, X, w, signature in self._iter() for part in _Slice(X, w, signature)._scan(scan)
+            part for _, X, w, signatures in self._iter()
+            for part in _Slice(X, w, signatures)._scan(scan)
         ]))
 
     def map(self, fn, n_columns, dtype, out=None):
@@ -804,10 +872,11 @@ class ChunkedSource:
             shape = (self.n_samples,) if n_columns is None else (self.n_samples, n_columns)
             out = _output_array(out, shape, dtype, "these chunks")
         results = []
-        for i, X, w, signature in self._iter():
+        for i, X, w, signatures in self._iter():
             check_output_is_not_input(out, X, f"chunk {i}")
             part = None if out is None else out[self.offsets[i] : self.offsets[i + 1]]
-            results.append(_Slice(X, w, signature, self.offsets[i]).map(fn, n_columns, dtype, part))
+            chunk = _Slice(X, w, signatures, self.offsets[i])
+            results.append(chunk.map(fn, n_columns, dtype, part))
         return results if out is None else out
 
     def subsample(self, random_state, size):
@@ -822,21 +891,21 @@ class ChunkedSource:
         if isinstance(index, slice):
             index = np.arange(self.n_samples)
         points, weights = [], []
-        for i, X, w, signature in self._iter():
+        for i, X, w, signatures in self._iter():
             lo, hi = np.searchsorted(index, self.offsets[i : i + 2])
             rows = index[lo:hi] - self.offsets[i]
-            with reading(X, signature):
+            with _Slice(X, w, signatures)._reading():
                 points.append(np.asarray(X[rows], dtype=np.float64))
-            weights.append(w[rows] if w.shape[0] else np.ones(rows.shape[0]))
+                weights.append(w[rows] if w.shape[0] else np.ones(rows.shape[0]))
         return np.concatenate(points), np.concatenate(weights)
 
 
 class _Slice(ArraySource):
     """A validated chunk viewed as an array source (no checks repeated)."""
 
-    def __init__(self, X, sample_weight, signature=None, first_row=0):
+    def __init__(self, X, sample_weight, signatures=(None, None), first_row=0):
         self.X, self.sample_weight = X, sample_weight
         self.first_row = first_row
         self.n_samples, self.n_features = X.shape
         self.dtype = X.dtype
-        self.signature = signature
+        self.signature, self.w_signature = signatures

@@ -306,6 +306,93 @@ def test_a_file_truncated_during_a_read_is_an_error_not_sigbus(tmp_path, source)
     assert str(path) in done.stdout
 
 
+_TRUNCATE_UNDER_OTHER_WRAPPERS = """
+import mmap, os, sys, numpy as np, fastem
+path, source = sys.argv[1], sys.argv[2]
+X = np.random.default_rng(0).normal(size=(200_000, 2))
+weights = None
+if source == "frombuffer":  # an mmap.mmap of the file, no np.memmap anywhere
+    np.save(path, X)
+    f = open(path, "rb")
+    X = np.frombuffer(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ), dtype=np.float64,
+                      offset=128).reshape(-1, 2)
+elif source == "frame":  # a DataFrame whose only block is the memory map
+    import pandas as pd
+    np.save(path, X)
+    X = pd.DataFrame(np.load(path, mmap_mode="r"), copy=False)
+elif source == "weights":  # the data are in memory, the weights are mapped
+    np.save(path, np.ones(len(X)))
+    weights = np.load(path, mmap_mode="r")
+if source == "dask":  # blocks that np.load maps in their tasks, kept mapped by persist
+    import dask.array as da
+    da.to_npy_stack(path, da.from_array(X, chunks=50_000))
+    X = da.from_npy_stack(path, mmap_mode="r")
+    def truncate(model, n_iter, lower_bound):  # after the first pass mapped every block
+        if n_iter == 1:
+            os.truncate(os.path.join(path, "1.npy"), 4096)
+        return False
+else:  # another program truncates the mapped file before fastem sees it
+    os.truncate(path, 4096)
+    truncate = None
+try:
+    fastem.GaussianMixture(2, random_state=0, max_iter=3, tol=0, callback=truncate).fit(
+        X, sample_weight=weights)
+except ValueError as exc:
+    print(exc)
+    sys.exit(3)
+"""
+
+
+@needs_sigbus_guard
+@pytest.mark.parametrize("source", ["frombuffer", "frame", "weights", "dask"])
+def test_a_file_truncated_under_other_wrappers_is_an_error_not_sigbus(tmp_path, source):
+    # The guard found np.memmap data only: these four died with SIGBUS.
+    if source == "frame":
+        pytest.importorskip("pandas")
+    if source == "dask":
+        pytest.importorskip("dask.array")
+    path = tmp_path / ("stack" if source == "dask" else "X.npy")
+    done = _run_script(_TRUNCATE_UNDER_OTHER_WRAPPERS, path, source, timeout=300)
+    assert done.returncode == 3, (done.returncode, done.stderr[-2000:])  # not -SIGBUS
+    assert "was truncated while fastem was reading it" in done.stdout
+    assert str(path) in done.stdout
+
+
+_TRUNCATED_OUTPUT = """
+import os, sys, numpy as np, fastem
+path, source = sys.argv[1], sys.argv[2]
+rng = np.random.default_rng(0)
+X = rng.normal(size=(200_000, 2))
+model = fastem.GaussianMixture(2, random_state=0).fit(X[:1000])
+data = fastem.Chunks([X[:100_000], X[100_000:]]) if source == "chunks" else X
+messages = []
+for method, dtype, columns in [("predict", np.int64, ()), ("score_samples", np.float64, ()),
+                               ("predict_proba", np.float64, (2,)), ("impute", np.float64, (2,))]:
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=(len(X), *columns))
+    os.truncate(path, 4096)  # another program truncates the output file
+    try:
+        getattr(model, method)(data, out=out)
+    except ValueError as exc:
+        messages.append(str(exc))
+    del out
+print("\\n".join(messages))
+sys.exit(3 if len(messages) == 4 else 4)
+"""
+
+
+@needs_sigbus_guard
+@pytest.mark.parametrize("source", ["array", "chunks"])
+def test_an_output_file_truncated_under_out_is_an_error_not_sigbus(tmp_path, source):
+    # Only the data were guarded: a write into a truncated out= map died with SIGBUS.
+    path = tmp_path / "out.npy"
+    done = _run_script(_TRUNCATED_OUTPUT, path, source, timeout=300)
+    assert done.returncode == 3, (done.returncode, done.stdout, done.stderr[-2000:])
+    lines = done.stdout.splitlines()
+    assert len(lines) == 4
+    for line in lines:
+        assert f"the output file {str(path)!r} (the out= array) was truncated" in line
+
+
 _UNGUARDED_FAULT = """
 import faulthandler, sys, numpy as np
 from fastem import _sigbus
