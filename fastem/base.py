@@ -1111,9 +1111,13 @@ class BaseMixture:
         ``clone`` and ``get_params`` require it), and a NumPy integer keeps its
         type in arithmetic: ``np.int8(2) * 200`` overflows int8, and a Numba
         kernel would compile (and compute) for int8. Sizes are computed from
-        this one instead.
+        this one instead. A Python int is returned as it is: several hooks of
+        every pass read it.
         """
-        return check_scalar(self.n_components, "n_components", numbers.Integral, min_val=1)
+        n_components = self.n_components
+        if type(n_components) is int and n_components >= 1:
+            return n_components
+        return check_scalar(n_components, "n_components", numbers.Integral, min_val=1)
 
     #: The hyper-parameter that keeps every density positive (``reg_covar`` for
     #: Gaussians, the floor of the means for exponential and Poisson mixtures),
