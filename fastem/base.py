@@ -78,6 +78,12 @@ subclass that fills in a few hooks (the *family protocol*):
     Optional: hyper-parameters that fix the shapes of the parameters besides
     ``n_components`` (e.g. ``{"covariance_type": "full"}``); a warm start
     whose structure changed starts afresh. Default: ``{}``.
+``_family_structure_of_parameters()``
+    Optional, with ``_family_structure``: the same keys, with the values that
+    the parameters have, read from them (e.g. the shape of the covariances
+    says the covariance type), for assigned parameters, whose structure no
+    fit, ``load`` or ``from_sklearn`` recorded: ``set_params`` may have
+    changed the hyper-parameters since. Default: ``_family_structure()``.
 ``_kernel_log_weights()``
     Optional: the per-component terms the kernel adds to the log-densities.
     Default: the log mixing weights; a variational family gives the
@@ -402,7 +408,9 @@ def _same_objects(these, those):
 
 # Records of the fit that describe its parameters, and their value once the parameters
 # come from elsewhere (see BaseMixture.__setattr__).
-_RECORDS_OF_THE_PARAMETERS = {"_running_stats": None, "_stored_parameters_warned": False}
+_RECORDS_OF_THE_PARAMETERS = {
+    "_running_stats": None, "_stored_parameters_warned": False, "_fit_structure": None,
+}
 
 
 def n_partitions_for(n_samples, n_stats):
@@ -1575,6 +1583,22 @@ class BaseMixture:
         return {"n_components": self._n_components, "n_features": n_features,
                 **self._family_structure()}
 
+    def _family_structure_of_parameters(self):
+        """Family hook: the values of :meth:`_family_structure` that the parameters have,
+        read from the parameters. Default: the hyper-parameters' (their shapes do not
+        depend on them)."""
+        return self._family_structure()
+
+    def _structure_of_parameters(self):
+        """The structure (see :meth:`_structure`) of the parameters, read from them.
+
+        For assigned parameters, whose structure no fit, ``load`` or
+        ``from_sklearn`` recorded (an assignment forgets the record). The
+        hyper-parameters cannot tell: ``set_params`` may have changed them since.
+        """
+        return {"n_components": len(self.weights_), "n_features": self.n_features_in_,
+                **self._family_structure_of_parameters()}
+
     def _warm_start_mismatch(self, n_features, names=None):
         """Why the fitted parameters cannot start this fit on data of ``n_features`` columns
         named ``names`` (None: unnamed), or None.
@@ -1584,11 +1608,8 @@ class BaseMixture:
         start on another feature's values.
         """
         fitted = getattr(self, "_fit_structure", None)
-        if fitted is None:  # e.g. a loaded model: its hyper-parameters describe it
-            fitted = {
-                **self._structure(self.n_features_in_),
-                "n_components": len(self.weights_),
-            }
+        if fitted is None:  # parameters assigned since the fit, or given without one
+            fitted = self._structure_of_parameters()
         wanted = self._structure(n_features)
         changed = [
             f"{name}={fitted[name]!r} to {wanted[name]!r}"

@@ -762,6 +762,8 @@ def _load(path):
     for p in names:
         setattr(model, p, arrays[p])
     model.n_features_in_ = metadata["n_features_in"]
+    # checked against the parameters above; set_params may change the hyper-parameters
+    model._fit_structure = model._structure(model.n_features_in_)
     names = metadata.get("feature_names_in")  # absent from files of fastem 0.1.0
     if names is not None:
         if not (isinstance(names, list) and len(names) == model.n_features_in_

@@ -636,6 +636,66 @@ def test_warm_start_after_a_change_of_shape_starts_afresh(change, message):
     model.fit(X)
 
 
+def parameters_from(source, model, tmp_path):
+    """A model holding the parameters of the fitted ``model``, given by ``source``.
+
+    'assigned': assigned to a model fitted before with another structure (each
+    parameter differs in shape or, 'tied' beside 'diag', in values), whose
+    record of that structure the assignment must forget.
+    """
+    cls = type(model)
+    if source == "load":
+        model.save(tmp_path / "model.npz")
+        return fastem.load(tmp_path / "model.npz")
+    if source == "from_sklearn":
+        return cls.from_sklearn(model.to_sklearn())
+    other = {"full": "diag", "tied": "diag", "diag": "tied", "spherical": "full"}
+    params = model.get_params()
+    target = cls(**{**params, "covariance_type": other[model.covariance_type]}).fit(overlapping(1))
+    target.set_params(**params)
+    for name in model._parameter_names:
+        setattr(target, name, getattr(model, name))
+    return target
+
+
+_STRUCTURE_CHANGES = [
+    ("GaussianMixture", {"covariance_type": fitted}, {"covariance_type": wanted})
+    for fitted in COVARIANCE_TYPES for wanted in COVARIANCE_TYPES
+] + [
+    ("BayesianGaussianMixture", {}, {"covariance_type": wanted}) for wanted in COVARIANCE_TYPES
+] + [
+    ("BayesianGaussianMixture", {}, {"weight_concentration_prior_type": "dirichlet_distribution"}),
+    ("BayesianGaussianMixture", {"weight_concentration_prior_type": "dirichlet_distribution"},
+     {"weight_concentration_prior_type": "dirichlet_process"}),
+]
+
+
+@pytest.mark.parametrize("source", ["load", "from_sklearn", "assigned"])
+@pytest.mark.parametrize("family, fitted, change", _STRUCTURE_CHANGES)
+def test_warm_start_reads_the_structure_of_parameters_it_did_not_fit(
+        tmp_path, source, family, fitted, change):
+    """Loaded, converted or assigned parameters start a warm fit when their structure is
+    this fit's, and otherwise it starts afresh with a WarmStartWarning, as after a fit:
+    the structure is that of the parameters, whatever set_params changed since. Two
+    components of two features: 'tied' and 'diag' parameters have the same shapes."""
+    X = overlapping(0)
+    model = getattr(fastem, family)(2, random_state=0, max_iter=200, **fitted).fit(X)
+    model = parameters_from(source, model, tmp_path)
+    (name, wanted), = change.items()
+    was = model.get_params()[name]
+    model.set_params(warm_start=True, **change)
+    if was == wanted:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", WarmStartWarning)
+            model.fit(X)  # continues from the parameters
+        return
+    with pytest.warns(WarmStartWarning, match=f"{name}={was!r} to {wanted!r}"):
+        model.fit(X)
+    fresh = type(model)(**{**model.get_params(), "warm_start": False}).fit(X)
+    for name in model._parameter_names:
+        assert_allclose(getattr(model, name), getattr(fresh, name), rtol=1e-12)
+
+
 # ----------------------------------------------------------------------
 # a fit that fails changes nothing
 

@@ -497,6 +497,16 @@ class BayesianGaussianMixture(_GaussianComponents):
             "weight_concentration_prior_type": self.weight_concentration_prior_type,
         }
 
+    def _family_structure_of_parameters(self):
+        """The covariance type of the Gaussian parameters; the process's concentrations
+        are a pair per component, (2, n_components), the distribution's one."""
+        process = np.ndim(self.weight_concentration_) == 2
+        return {
+            **super()._family_structure_of_parameters(),
+            "weight_concentration_prior_type": (
+                "dirichlet_process" if process else "dirichlet_distribution"),
+        }
+
     @property
     def _process(self):
         return self.weight_concentration_prior_type == "dirichlet_process"

@@ -100,6 +100,27 @@ def _covariance_shape(covariance_type, n_components, n_features):
     }[covariance_type]
 
 
+def covariance_type_of(means, precisions_cholesky, default):
+    """The covariance type whose shapes fitted ``means`` and ``precisions_cholesky`` have.
+
+    Square factors of as many components as features are 'tied' ones when
+    upper-triangular and 'diag' ones (positive everywhere) otherwise; for one
+    component of one feature the two are one model, and ``default`` is kept
+    if it is either. Parameters of no covariance type's shapes give
+    ``default``: the check of the parameters then names what is wrong.
+    """
+    if np.ndim(means) != 2:
+        return default
+    K, D = np.shape(means)
+    shape = np.shape(precisions_cholesky)
+    types = [t for t in _COVARIANCE_TYPES if _covariance_shape(t, K, D) == shape]
+    if len(types) == 2:  # 'tied' and 'diag', K == D
+        if D == 1 and default in types:
+            return default
+        return "diag" if np.tril(precisions_cholesky, -1).any() else "tied"
+    return types[0] if types else default
+
+
 def _upper_factors_of_inverses(matrices):
     """Upper-triangular U_k with U_k @ U_k.T == inv(matrices[k]), for covariances."""
     factors, failed = precision_cholesky_upper(np.ascontiguousarray(matrices, dtype=np.float64))
@@ -574,6 +595,10 @@ class _GaussianComponents(BaseMixture):
 
     def _family_structure(self):
         return {"covariance_type": self.covariance_type}
+
+    def _family_structure_of_parameters(self):
+        return {"covariance_type": covariance_type_of(
+            self.means_, self.precisions_cholesky_, self.covariance_type)}
 
     def _cancels_in_float32(self):
         """Whether float32 Mahalanobis terms would lose more than ``_CANCELLATION`` relative.
