@@ -1203,6 +1203,10 @@ _BAYESIAN_FITTED = _GAUSSIAN_FITTED + (
 def _to_sklearn(model, sklearn_class, hyper_names, fitted_names):
     """A fitted scikit-learn ``sklearn_class`` with the model's hyper-parameters and attributes."""
     model._check_is_fitted()
+    # As save: hyper-parameters changed by set_params since the fit (n_components,
+    # covariance_type) no longer describe the parameters, and scikit-learn would use
+    # the two together.
+    model._check_fitted_parameters(model.n_features_in_)
     hyper = {name: getattr(model, name) for name in hyper_names}
     if hyper["init_params"] == "hierarchical":  # not scikit-learn's: its default, so that
         hyper["init_params"] = "kmeans"        # clone(estimator).fit(X) runs there
@@ -1257,6 +1261,20 @@ def _from_sklearn(cls, estimator, hyper_names, fitted_names, kind):
     return model
 
 
+def _checked_conversion(model, estimator):
+    """``model``, converted from ``estimator``, once its parameters agree with its
+    hyper-parameters (scikit-learn's ``set_params`` after a fit can part them), with
+    their structure recorded for a warm start."""
+    try:
+        model._check_fitted_parameters(model.n_features_in_)
+    except ValueError as exc:
+        raise ValueError(
+            f"The sklearn.mixture.{type(estimator).__name__} does not convert: {_one_line(exc)}"
+        ) from None
+    model._fit_structure = model._structure(model.n_features_in_)
+    return model
+
+
 @one_snapshot
 def gaussian_to_sklearn(model):
     """An equivalent fitted :class:`sklearn.mixture.GaussianMixture` (float64 arrays)."""
@@ -1267,9 +1285,10 @@ def gaussian_to_sklearn(model):
 
 def gaussian_from_sklearn(cls, estimator):
     """A fastem GaussianMixture holding the parameters of a fitted scikit-learn one."""
-    return _from_sklearn(
+    model = _from_sklearn(
         cls, estimator, _SHARED_GAUSSIAN_HYPER, _GAUSSIAN_FITTED, "GaussianMixture"
     )
+    return _checked_conversion(model, estimator)
 
 
 @one_snapshot
@@ -1314,4 +1333,4 @@ def bayesian_from_sklearn(cls, estimator):
     )
     model.lower_bound_ = float(np.ravel(estimator.lower_bound_)[0])
     model.lower_bounds_ = [float(np.ravel(v)[0]) for v in model.lower_bounds_]
-    return model
+    return _checked_conversion(model, estimator)

@@ -227,6 +227,55 @@ def test_from_unfitted_sklearn_fails():
         fastem.GaussianMixture.from_sklearn(SklearnGaussianMixture(2))
 
 
+_DISAGREEMENTS = [  # (family, hyper-parameters, attribute, value) that part the parameters
+    *[("GaussianMixture", {"covariance_type": t}, None, None)
+      for t in ("tied", "diag", "spherical")],
+    ("GaussianMixture", {"n_components": 4}, None, None),
+    ("GaussianMixture", {"n_components": 2}, None, None),
+    ("GaussianMixture", {}, "weights_", np.array([np.nan, 0.5, 0.5])),
+    ("GaussianMixture", {}, "weights_", np.array([-0.5, 1.0, 0.5])),
+    ("GaussianMixture", {}, "means_", np.zeros((3, 3))),
+    ("BayesianGaussianMixture", {"covariance_type": "tied"}, None, None),
+    ("BayesianGaussianMixture", {"weight_concentration_prior_type": "dirichlet_distribution"},
+     None, None),
+    ("BayesianGaussianMixture", {}, "weight_concentration_", np.ones(3)),
+    ("BayesianGaussianMixture", {}, "degrees_of_freedom_", np.ones(3)),
+]
+
+
+@functools.lru_cache(maxsize=None)
+def _fitted_of(family):
+    return getattr(fastem, family)(3, random_state=0, max_iter=20, tol=1e-2).fit(
+        make_demo_data(1000, random_state=1)[0])
+
+
+@pytest.mark.parametrize("family, hyper, name, value", _DISAGREEMENTS)
+def test_to_sklearn_refuses_what_save_refuses(tmp_path, family, hyper, name, value):
+    """Parameters that disagree with the hyper-parameters (set_params after the fit)
+    or with the family's constraints (assigned) are not converted: scikit-learn would
+    use them together, silently or with a broadcasting error. The error is save's."""
+    pytest.importorskip("sklearn")
+    model = copy.deepcopy(_fitted_of(family)).set_params(**hyper)
+    if name is not None:
+        setattr(model, name, value)
+    with pytest.raises(ValueError) as saved:
+        model.save(tmp_path / "model.npz")
+    with pytest.raises(ValueError) as converted:
+        model.to_sklearn()
+    assert str(converted.value) == str(saved.value)
+
+
+@pytest.mark.parametrize("family", ["GaussianMixture", "BayesianGaussianMixture"])
+@pytest.mark.parametrize("hyper", [{"n_components": 2}, {"covariance_type": "diag"}])
+def test_from_sklearn_refuses_parameters_its_hyper_parameters_do_not_describe(family, hyper):
+    """scikit-learn's set_params after a fit parts its hyper-parameters from its
+    parameters: the converted model would refuse every prediction."""
+    pytest.importorskip("sklearn")
+    estimator = _fitted_of(family).to_sklearn().set_params(**hyper)
+    with pytest.raises(ValueError, match=rf"^The sklearn.mixture.{family} does not convert: "):
+        getattr(fastem, family).from_sklearn(estimator)
+
+
 # ----------------------------------------------------------------------
 # the callback hook
 
