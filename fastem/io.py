@@ -719,10 +719,16 @@ def _load(path):
         _check_metadata_fields(metadata, path)
         name = metadata["class"]
         cls = getattr(fastem, name, None)
-        if not (isinstance(cls, type) and issubclass(cls, fastem.BaseMixture)):
+        if cls is None:
             raise ValueError(
                 f"{path!r} holds a {name!r} model, which this fastem "
                 f"{fastem.__version__} does not provide. Upgrade fastem to load it."
+            )
+        if cls not in _families():  # e.g. BaseMixture, the base they share, or Chunks
+            raise ValueError(
+                f"{path!r} holds no family's model: its class is {name!r}, which is not "
+                f"one of fastem's mixtures ({', '.join(c.__name__ for c in _families())}). "
+                f"{_FILE_FIX}"
             )
         hyper = dict(metadata["hyper_parameters"])
         _check_entry_sizes(archive, path, hyper.get("n_components"), metadata["n_features_in"])
@@ -790,6 +796,17 @@ def _load(path):
     if online is not None:  # without it, partial_fit starts online EM from the parameters
         _restore_online_state(model, metadata, online, path)
     return model, metadata
+
+
+def _families():
+    """The mixture classes that fastem exports: those a model file can hold."""
+    import fastem
+
+    return [
+        cls for cls in (getattr(fastem, name) for name in fastem.__all__)
+        if isinstance(cls, type) and issubclass(cls, fastem.BaseMixture)
+        and cls is not fastem.BaseMixture
+    ]
 
 
 def _column_indices_problem(indices, n_features):

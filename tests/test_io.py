@@ -5,6 +5,7 @@ import functools
 import json
 import os
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -145,6 +146,19 @@ def test_unknown_class_is_refused(data, tmp_path):
     _fitted().save(path)
     _rewrite_metadata(path, **{"class": "CauchyMixture"})
     with pytest.raises(ValueError, match="'CauchyMixture' model"):
+        fastem.load(path)
+
+
+@pytest.mark.parametrize("name", ["BaseMixture", "Chunks", "SufficientStatistics", "load",
+                                  "ConvergenceWarning", "__version__"])
+def test_a_class_that_is_no_family_is_refused(tmp_path, name):
+    """A name fastem has that is not a mixture family (BaseMixture, the base they
+    share, fits nothing) is refused in one line naming the file, not built."""
+    path = tmp_path / "m.npz"
+    _fitted().save(path)
+    _rewrite_metadata(path, **{"class": name})
+    message = f"{str(path)!r} holds no family's model: its class is {name!r}, which is not one"
+    with pytest.raises(ValueError, match="^" + re.escape(message)):
         fastem.load(path)
 
 
