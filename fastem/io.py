@@ -1016,22 +1016,39 @@ class _Field:
         if self.value.size and not (self.value > 0).all():
             self.fail(f"must be positive, but its smallest value is {self.value.min():.6g}")
 
-    def symmetric_positive_definite(self, dtype):
+    def symmetric_positive_definite(self, dtype, rounded=True):
+        """Symmetric positive definite matrices; ``rounded``: computed in float64 and
+        stored in ``dtype`` (covariances_, precisions_), allowed that rounding.
+
+        Without it (covariance_prior_, which the fit stores positive definite in its
+        dtype: see ``_priors_for_float32``) the smallest eigenvalue must be above 0
+        beyond rounding, as the estimator requires of a given covariance_prior: a
+        singular prior makes the covariance of a component without data singular.
+        """
+        from .families.gaussian import smallest_eigenvalue
+
         self.finite()
         for index, matrix in _matrices(self.value):
             matrix = matrix.astype(np.float64)
             scale = np.abs(matrix).max()
             if not np.allclose(matrix, matrix.T, rtol=0, atol=_tolerance(dtype) * scale):
                 self.fail(f"{index}is not symmetric")
+            if not rounded:
+                smallest = smallest_eigenvalue(matrix)
+                if not smallest > 0:
+                    self.fail(
+                        f"{index}is not positive definite (smallest eigenvalue {smallest:.3g})"
+                    )
+                continue
             try:
                 np.linalg.cholesky(matrix)
             except np.linalg.LinAlgError:
                 # A positive definite matrix computed in float64 and stored in
                 # ``dtype`` (a float32 covariance of nearly collinear features)
                 # can round to one with an eigenvalue of 0 or a little below:
-                # within the rounding of its entries, it is kept.
+                # within the rounding of its entries, it is kept (not the zero matrix).
                 smallest = np.linalg.eigvalsh(matrix)[0]
-                if smallest < -_tolerance(dtype) * scale * len(matrix):
+                if not smallest > -_tolerance(dtype) * scale * len(matrix):
                     self.fail(
                         f"{index}is not positive definite (smallest eigenvalue {smallest:.3g})"
                     )
@@ -1118,7 +1135,7 @@ def _check_posterior(model, fields, n_features, dtype):
             )
     prior = fields["covariance_prior_"]
     if model.covariance_type in ("full", "tied"):
-        prior.symmetric_positive_definite(dtype)
+        prior.symmetric_positive_definite(dtype, rounded=False)
     else:
         prior.positive()
     expected = model._expected_weights(fields["weight_concentration_"].value.astype(np.float64))

@@ -1,5 +1,6 @@
 """BayesianGaussianMixture: scikit-learn's variational mixture, on the fused kernels."""
 
+import re
 import warnings
 
 import numpy as np
@@ -270,6 +271,39 @@ def test_the_default_covariance_prior_is_positive_definite_at_any_scale(scale):
     prior = np.asarray(model.covariance_prior_, dtype=np.float64)
     np.linalg.cholesky(prior)
     assert np.linalg.eigvalsh(prior)[0] > 0
+
+
+SINGULAR_PRIORS = {  # 2 x 2; the rank-1 one's smallest eigenvalue computes as +1.1e-16
+    "zero": np.zeros((2, 2)), "ones": np.ones((2, 2)), "rank 1": np.outer([1.0, 3.0], [1.0, 3.0]),
+}
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("label", SINGULAR_PRIORS)
+def test_a_singular_covariance_prior_is_refused_given_loaded_or_assigned(
+        tmp_path, covariance_type, dtype, label):
+    """A singular prior makes the covariance of a component without data singular. The
+    fit refuses it as a hyper-parameter; load and save (which runs load's checks) refuse
+    it as a fitted attribute, without the allowance for float32 rounding of covariances_
+    (the fit stores its prior positive definite in its dtype)."""
+    prior = SINGULAR_PRIORS[label]
+    X = np.random.default_rng(0).normal(size=(200, 2)).astype(dtype)
+    with pytest.raises(ValueError, match="covariance_prior must be positive definite"):
+        BayesianGaussianMixture(2, covariance_type=covariance_type, covariance_prior=prior).fit(X)
+    model = BayesianGaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+    path = tmp_path / "model.npz"
+    model.save(path)
+    model.covariance_prior_ = prior.astype(dtype)
+    message = r"field 'covariance_prior_' is not positive definite \(smallest eigenvalue 0\)"
+    with pytest.raises(ValueError, match=message):
+        model.save(tmp_path / "assigned.npz")
+    with np.load(path) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    arrays["covariance_prior_"] = prior.astype(dtype)
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match=f"^{re.escape(repr(str(path)))}: " + message):
+        fastem.load(path)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)

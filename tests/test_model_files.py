@@ -93,6 +93,8 @@ def _invalid_values(name, value, covariance_type):
         bad += [("n_features - 1", np.full_like(v, value.size and 1.0))]
     elif name == "covariance_prior_":
         bad += [("negative definite" if v.ndim == 2 else "negative", -v)]
+        if v.ndim == 2:  # singular, which no rounding allowance may admit
+            bad += [("zero", np.zeros_like(v)), ("rank 1", np.ones_like(v))]
     elif name in ("covariances_", "precisions_", "precisions_cholesky_"):
         if covariance_type in ("diag", "spherical"):
             bad += [("negative", -v), ("zero", np.zeros_like(v))]

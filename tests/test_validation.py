@@ -370,6 +370,8 @@ def test_mean_families_refuse_components_that_start_alike(cls, name):
         ("full", np.array([np.eye(3), np.diag([1.0, 0.0, 1.0])]), r"precisions_init\[1\].*smallest eigenvalue is 0"),
         ("full", np.ones((2, 3)), r"shape \(2, 3, 3\) for covariance_type='full', got \(2, 3\)"),
         ("tied", -np.eye(3), "precisions_init must be positive definite"),
+        # rank 1: its smallest eigenvalue computes as 2.7e-17, a rounding error, not above 0
+        ("tied", np.outer([1.0, 4.0, 3.0], [1.0, 4.0, 3.0]), "smallest eigenvalue is 0"),
         ("tied", np.triu(np.ones((3, 3))), "precisions_init must be symmetric"),
         ("diag", -np.ones((2, 3)), "must be positive, got minimum -1"),
         ("spherical", np.array([1.0, 0.0]), "must be positive, got minimum 0"),

@@ -232,10 +232,21 @@ def covariances_from_cholesky(precisions_cholesky, covariance_type):
     return covariances if covariance_type == "full" else covariances[0]
 
 
+def smallest_eigenvalue(matrix):
+    """The smallest eigenvalue of the symmetric ``matrix``, in float64; 0 within the
+    rounding of the eigendecomposition (``n eps`` times the largest in magnitude), where
+    a singular matrix's computes as a rounding error of either sign (1.1e-16 for
+    [[1, 3], [3, 9]]), which must not pass for positive definite."""
+    values = np.linalg.eigvalsh(np.asarray(matrix, dtype=np.float64))
+    if abs(values[0]) <= len(values) * np.finfo(np.float64).eps * np.abs(values).max():
+        return 0.0
+    return float(values[0])
+
+
 def _check_spd(matrix, what):
     if not np.allclose(matrix, matrix.T):
         raise ValueError(f"{what} must be symmetric; pass (P + P.T) / 2 if it is only roughly so.")
-    smallest = np.linalg.eigvalsh(matrix)[0]
+    smallest = smallest_eigenvalue(matrix)
     if smallest <= 0:
         raise ValueError(
             f"{what} must be positive definite, but its smallest eigenvalue is "
