@@ -300,8 +300,12 @@ except ValueError as exc:
 def test_a_file_truncated_during_a_read_is_an_error_not_sigbus(tmp_path, source):
     path = tmp_path / "X.npy"
     np.save(path, np.random.default_rng(0).normal(size=(200_000, 2)))
-    done = _run_script(_TRUNCATE_DURING_READ, path, source, timeout=300)
-    assert done.returncode == 3, (done.returncode, done.stderr[-2000:])  # not -SIGBUS
+    _assert_truncation_named(_run_script(_TRUNCATE_DURING_READ, path, source, timeout=300), path)
+
+
+def _assert_truncation_named(done, path):
+    """The script exited with the ValueError naming the truncated ``path`` (3), not SIGBUS."""
+    assert done.returncode == 3, (done.returncode, done.stderr[-2000:])
     assert "was truncated while fastem was reading it" in done.stdout
     assert str(path) in done.stdout
 
@@ -352,10 +356,9 @@ def test_a_file_truncated_under_other_wrappers_is_an_error_not_sigbus(tmp_path, 
     if source == "dask":
         pytest.importorskip("dask.array")
     path = tmp_path / ("stack" if source == "dask" else "X.npy")
-    done = _run_script(_TRUNCATE_UNDER_OTHER_WRAPPERS, path, source, timeout=300)
-    assert done.returncode == 3, (done.returncode, done.stderr[-2000:])  # not -SIGBUS
-    assert "was truncated while fastem was reading it" in done.stdout
-    assert str(path) in done.stdout
+    _assert_truncation_named(
+        _run_script(_TRUNCATE_UNDER_OTHER_WRAPPERS, path, source, timeout=300), path
+    )
 
 
 _TRUNCATED_OUTPUT = """

@@ -822,6 +822,15 @@ class _GaussianComponents(BaseMixture):
     # whose variance is 6 reg_covar; merged at 3e-4, 0.5 reg_covar).
     _REGULARIZATION_SHARE = 0.25
 
+    def _shown_features(self, features, describe):
+        """Up to five of ``features`` (indices), by column name where the fit had them, each
+        with ``describe(j)``: "0 (variance 1e-07), 'b' (variance 2e-07) and 3 more"."""
+        names = getattr(self, "feature_names_in_", None)
+        shown = ", ".join(
+            f"{j if names is None else repr(names[j])} ({describe(j)})" for j in features[:5]
+        )
+        return shown + (f" and {len(features) - 5} more" if len(features) > 5 else "")
+
     def _check_regularization(self, stats):
         """Warn (RegularizationWarning) on features whose variance is within 4 ``reg_covar``.
 
@@ -857,12 +866,9 @@ class _GaussianComponents(BaseMixture):
         # whether the feature varies or not: reg_covar swamps them unseen.
         underflow = (16 * eps * squared < tiny) & (means != 0).any(axis=0)
         if underflow.any():
-            j = np.flatnonzero(underflow)
-            names = getattr(self, "feature_names_in_", None)
-            shown = ", ".join(
-                f"{k if names is None else repr(names[k])} (mean {means[:, k] @ weights:.3g})"
-                for k in j[:5]
-            ) + (f" and {len(j) - 5} more" if len(j) > 5 else "")
+            shown = self._shown_features(
+                np.flatnonzero(underflow), lambda j: f"mean {means[:, j] @ weights:.3g}"
+            )
             warn_at_caller(
                 f"The values of feature(s) {shown} are too small for float64's squares "
                 f"(below about {np.sqrt(tiny / (16 * eps)):.0e}): their variance cannot be "
@@ -875,11 +881,7 @@ class _GaussianComponents(BaseMixture):
             ~constant & ~underflow & (reg >= self._REGULARIZATION_SHARE * variance)
         )
         if len(swamped):
-            names = getattr(self, "feature_names_in_", None)
-            shown = ", ".join(
-                f"{j if names is None else repr(names[j])} (variance {variance[j]:.3g})"
-                for j in swamped[:5]
-            ) + (f" and {len(swamped) - 5} more" if len(swamped) > 5 else "")
+            shown = self._shown_features(swamped, lambda j: f"variance {variance[j]:.3g}")
             warn_at_caller(
                 f"reg_covar={reg:g} is at least a quarter of the variance of feature(s) "
                 f"{shown}: it swamps their within-component spread, and components that "
