@@ -587,13 +587,17 @@ class _Run:
             self.stopped = True
 
     def result(self):
+        lower_bounds = self.lower_bounds
+        if self.decrease:
+            # The model holds the parameters of the best pass: its trace ends there,
+            # so that lower_bounds_[-1] is lower_bound_, as a model file requires.
+            best = self.decrease[1]
+            lower_bounds = lower_bounds[: len(lower_bounds) - lower_bounds[::-1].index(best)]
         return EMResult(
             self.model._get_parameters(),
             self.n_passes,
-            self.decrease[1] if self.decrease else (
-                self.lower_bounds[-1] if self.lower_bounds else -np.inf
-            ),
-            self.lower_bounds,
+            lower_bounds[-1] if lower_bounds else -np.inf,
+            lower_bounds,
             self.converged,
             self.stopped,
             self.decrease,

@@ -2036,7 +2036,11 @@ class BaseMixture:
         See :meth:`_finish_in_float64`.
         """
         result = self._run_em(worker, source, passes_done=passes_done)
-        if (result.decrease or result.unresolved) and np.dtype(source.dtype) == np.float32:
+        if (
+            (result.decrease or result.unresolved)
+            and np.dtype(source.dtype) == np.float32
+            and result.n_iter < self.max_iter  # else no pass is left to run in float64
+        ):
             result = self._finish_in_float64(worker, source, result)
         return result
 

@@ -837,6 +837,46 @@ def test_fault_beyond_rounding_and_regularisation_warns_and_keeps_the_best_param
     assert model.score(X) == pytest.approx(model.lower_bound_, rel=1e-12)
 
 
+def test_a_fit_that_keeps_an_earlier_pass_ends_its_trace_there(monkeypatch, tmp_path):
+    """A fall within rounding (kept), then a fault: the model returns to the best pass, and
+    its trace ends there, so that lower_bound_ is lower_bounds_[-1] and the model file
+    loads. The trace went on past it, and load refused the file ("they come from one
+    fit")."""
+    m_step = GaussianMixture._m_step_family
+    calls = []
+
+    def faulty(self, stats):
+        m_step(self, stats)
+        calls.append(1)
+        if len(calls) >= 5:
+            self.means_ = self.means_ + (1e-3 if len(calls) == 5 else 3.0)
+
+    monkeypatch.setattr(GaussianMixture, "_m_step_family", faulty)
+    X = two_gaussians()
+    with pytest.warns(LikelihoodDecreaseWarning):
+        model = GaussianMixture(2, random_state=0, accelerate=False, init_params="kmeans").fit(X)
+    assert model.lower_bound_ == model.lower_bounds_[-1] == max(model.lower_bounds_)
+    model.save(tmp_path / "model.npz")
+    assert fastem.load(tmp_path / "model.npz").lower_bound_ == model.lower_bound_
+
+
+def test_a_float32_fault_at_max_iter_keeps_the_float32_fit(monkeypatch, tmp_path):
+    """With no pass of max_iter left, a float32 run that lost precision cannot finish in
+    float64: it keeps its best float32 pass and says so. The float64 run of no pass gave
+    lower_bound_ = -inf beside the float32 trace, which load refused."""
+    monkeypatch.setattr(
+        GaussianMixture, "_m_step_family", faulty_m_step(lambda dtype: dtype == np.float32)
+    )
+    X = two_gaussians().astype(np.float32)
+    with pytest.warns(LikelihoodDecreaseWarning, match=r"X\.astype\(np\.float64\)"):
+        model = GaussianMixture(  # a slow start: the fault's pass is the last of max_iter
+            2, random_state=0, accelerate=False, means_init=[[2.0], [2.5]], max_iter=6
+        ).fit(X)
+    assert np.isfinite(model.lower_bound_) and model.lower_bound_ == model.lower_bounds_[-1]
+    model.save(tmp_path / "model.npz")
+    assert fastem.load(tmp_path / "model.npz").lower_bound_ == model.lower_bound_
+
+
 def test_float32_fit_that_loses_precision_finishes_in_float64(monkeypatch):
     """A fault only in float32 arithmetic: the fit goes on in float64 and reaches its peak."""
     X = two_gaussians()
