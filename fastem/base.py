@@ -1963,7 +1963,7 @@ class BaseMixture:
 
         ``parameters``: ``{name: array}`` of the step's start. For arrays whose
         entries can all be near 0 next to their natural unit (Gaussian means
-        of centred data, in units of the components' spread). Default: none.
+        of centred data, against a millionth of the spread). Default: none.
         """
         return {}
 

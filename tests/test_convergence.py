@@ -287,6 +287,24 @@ def test_one_component_on_centred_data_converges_at_once(estimator, dtype):
     assert all(result.converged.values())
 
 
+def test_a_wide_centred_feature_does_not_hide_the_others_changes():
+    """A centred feature of spread 1e3 beside one of spread 1 whose two components overlap:
+    the means' scale is a tiny share of the spread, so the narrow feature's means are
+    still measured against themselves (with the spread as their scale the fit stopped
+    at pass 3, 0.37 nats below the peak, with tol=1e-2)."""
+    rng = np.random.default_rng(2)
+    n = 2000
+    narrow = np.r_[rng.normal(-0.6, 1, n // 2), rng.normal(0.6, 1, n // 2)]
+    rng.normal(0, 10, n), rng.random((n, 2))  # the draws of the case found, kept
+    wide = rng.normal(0, 1e3, n)
+    X = np.c_[wide - wide.mean(), narrow]
+    X[rng.random(X.shape) < 0.2] = np.nan
+    X[np.isnan(X).all(axis=1), 0] = 0.0
+    peak = GaussianMixture(2, random_state=0, tol=1e-9, missing="em", max_iter=5000).fit(X)
+    model = GaussianMixture(2, random_state=0, tol=1e-2, missing="em", max_iter=5000).fit(X)
+    assert model.converged_ and model.lower_bound_ > peak.lower_bound_ - 1e-2
+
+
 def test_steady_ratio_of_increments():
     from fastem._em import _steady_ratio
 

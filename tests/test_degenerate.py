@@ -198,6 +198,14 @@ def test_regularization_that_swamps_features_whose_squares_underflow_warns(estim
                     r"squares .*Standardise the features", messages[0])
 
 
+def test_a_feature_with_a_tiny_mean_and_a_computed_variance_does_not_warn():
+    """Values of +-1 with a mean of about 1e-203: the squared mean underflows, the variance
+    does not, and the feature is neither constant nor swamped."""
+    feature = np.r_[np.tile([-1.0, 1.0], 250), 1e-200]
+    X = np.c_[np.random.default_rng(0).normal(size=len(feature)), feature]
+    GaussianMixture(1).fit(X)  # warnings are errors
+
+
 def test_regularization_warning_names_columns_and_spares_constant_features():
     pd = pytest.importorskip("pandas")
     X, _ = _three_blobs(3e-4)

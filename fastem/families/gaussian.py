@@ -246,12 +246,22 @@ def smallest_eigenvalue(matrix):
 def _check_spd(matrix, what):
     if not np.allclose(matrix, matrix.T):
         raise ValueError(f"{what} must be symmetric; pass (P + P.T) / 2 if it is only roughly so.")
-    smallest = smallest_eigenvalue(matrix)
-    if smallest <= 0:
+    if smallest_eigenvalue(matrix) > 0:
+        return
+    values = np.linalg.eigvalsh(np.asarray(matrix, dtype=np.float64))
+    if values[0] <= 0:
         raise ValueError(
             f"{what} must be positive definite, but its smallest eigenvalue is "
-            f"{smallest:.3g}. Add a small multiple of the identity, or leave it to the fit."
+            f"{values[0]:.3g}. Add a small multiple of the identity, or leave it to the fit."
         )
+    rounding = len(values) * np.finfo(np.float64).eps * np.abs(values).max()
+    raise ValueError(
+        f"{what} must be positive definite as float64 can tell: its smallest eigenvalue, "
+        f"{values[0]:.3g}, is within the rounding of its largest, {values[-1]:.3g} "
+        f"({rounding:.3g}), where a singular matrix's computes too. Scale the features to "
+        "comparable spreads (e.g. sklearn.preprocessing.StandardScaler), or raise its "
+        f"smallest eigenvalues well above {rounding:.3g}."
+    )
 
 
 def checked_precisions(precisions_cholesky, covariance_type, dtype):
@@ -443,13 +453,23 @@ class _GaussianComponents(BaseMixture):
 
     def _change_scales(self, parameters):
         """The means' scale for the stopping rule: the largest standard deviation of any
-        component along any feature. Means move in units of the spread; next to
-        their own size, means of centred data (about 1e-17) changed by their
-        rounding from pass to pass, and a one-component fit ran to ``max_iter``."""
+        component along any feature, times the square root of the dtype's resolution
+        (1.5e-8 in float64, 3.5e-4 in float32).
+
+        Means of centred data are near 0 (about 1e-17, 1e-8 in float32) and
+        change by the rounding of their sums from pass to pass (by 7e-10 of the
+        spread in float32): next to their own size that was a relative change of
+        order 1, and a one-component fit ran to ``max_iter``. Means larger than
+        the scale keep their own size. (The spread itself, one for every
+        feature, let a wide feature hide the others' changes: a fit with
+        ``tol=1e-2`` stopped 0.37 nats short.)
+        """
+        means = np.asarray(parameters["means_"])
         covariances = np.asarray(parameters["covariances_"], dtype=np.float64)
         if self.covariance_type in ("full", "tied"):
             covariances = np.diagonal(covariances, axis1=-2, axis2=-1)
-        return {"means_": float(np.sqrt(np.max(covariances, initial=0.0)))}
+        resolution = np.sqrt(np.finfo(means.dtype).eps)
+        return {"means_": resolution * float(np.sqrt(np.max(covariances, initial=0.0)))}
 
     def _regularized_covariances(self, nk, covariances):
         """Covariances of the covariance type, plus ``reg_covar``, from full per-component ones.
@@ -863,8 +883,11 @@ class _GaussianComponents(BaseMixture):
         constant = variance <= 16 * eps * squared
         # Values below about 1e-146, whose squares and their rounding fall below
         # float64's normal range, leave second moments of 0 (or of a few digits)
-        # whether the feature varies or not: reg_covar swamps them unseen.
-        underflow = (16 * eps * squared < tiny) & (means != 0).any(axis=0)
+        # whether the feature varies or not: reg_covar swamps them unseen. A
+        # feature whose variance is above that range was computed (a mean near 0)
+        # ('spherical' has no variance of its own per feature: its means alone decide)
+        computed = (variance >= tiny / (16 * eps)) & (self.covariance_type != "spherical")
+        underflow = (16 * eps * squared < tiny) & ~computed & (means != 0).any(axis=0)
         if underflow.any():
             shown = self._shown_features(
                 np.flatnonzero(underflow), lambda j: f"mean {means[:, j] @ weights:.3g}"
