@@ -273,6 +273,19 @@ def test_the_default_covariance_prior_is_positive_definite_at_any_scale(scale):
     assert np.linalg.eigvalsh(prior)[0] > 0
 
 
+def test_a_prior_whose_eigenvalues_span_more_than_float64_resolves_is_named_as_such():
+    """Eigenvalues 9.7 and 1e18: the smallest is within the rounding of the largest, where
+    a singular matrix's computes too. The message says so, with the scale to reach, rather
+    than that the smallest eigenvalue is 0 and to add a small multiple of the identity."""
+    rng = np.random.default_rng(0)
+    X = np.c_[rng.normal(0, 1e9, 500), np.r_[rng.normal(-3, 1, 250), rng.normal(3, 1, 250)]]
+    prior = np.diag(X.var(axis=0)) + 1e-6 * np.eye(2)
+    with pytest.raises(ValueError, match=r"as float64 can tell: its smallest eigenvalue, 9\.\d+, "
+                                         r"is within the rounding of its largest, 1\.\d+e\+18 .*Scale "
+                                         r"the features"):
+        BayesianGaussianMixture(2, covariance_prior=prior, random_state=0).fit(X)
+
+
 SINGULAR_PRIORS = {  # 2 x 2; the rank-1 one's smallest eigenvalue computes as +1.1e-16
     "zero": np.zeros((2, 2)), "ones": np.ones((2, 2)), "rank 1": np.outer([1.0, 3.0], [1.0, 3.0]),
 }

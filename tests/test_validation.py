@@ -371,7 +371,9 @@ def test_mean_families_refuse_components_that_start_alike(cls, name):
         ("full", np.ones((2, 3)), r"shape \(2, 3, 3\) for covariance_type='full', got \(2, 3\)"),
         ("tied", -np.eye(3), "precisions_init must be positive definite"),
         # rank 1: its smallest eigenvalue computes as 2.7e-17, a rounding error, not above 0
-        ("tied", np.outer([1.0, 4.0, 3.0], [1.0, 4.0, 3.0]), "smallest eigenvalue is 0"),
+        ("tied", np.outer([1.0, 4.0, 3.0], [1.0, 4.0, 3.0]),
+         r"positive definite as float64 can tell: its smallest eigenvalue, .*, is within the "
+         r"rounding of its largest"),
         ("tied", np.triu(np.ones((3, 3))), "precisions_init must be symmetric"),
         ("diag", -np.ones((2, 3)), "must be positive, got minimum -1"),
         ("spherical", np.array([1.0, 0.0]), "must be positive, got minimum 0"),
@@ -572,19 +574,6 @@ def test_numpy_integer_hyper_parameters_compute_as_python_ints(family, int_type,
         model.partial_fit(X)
         reference.partial_fit(X)
         assert_same_model(model, reference)
-
-
-def test_numpy_integers_in_select_n_components_compute_as_python_ints():
-    from fastem import select_n_components
-
-    X = _family_data("GaussianMixture")
-    kw = dict(covariance_types=["full"], max_iter=np.int8(50))
-    result = select_n_components(X, [np.int8(1), np.uint8(2)], n_init=np.int8(2),
-                                 random_state=np.uint8(200), **kw)
-    reference = select_n_components(X, [1, 2], n_init=2, random_state=200, **kw)
-    assert result.best_params_ == reference.best_params_
-    assert type(result.best_params_[1]) is int
-    assert_same_model(result.best_model_, reference.best_model_)
 
 
 @pytest.mark.parametrize("family, name, value", [

@@ -30,7 +30,9 @@ In float64 the same cancellation costs below 1.6e-9 nats up to counts of
 ``DEVIANCE_FROM`` (2**20); a block with a larger count is computed in the
 deviance form of R's ``dpois`` (Loader 2000), exact to rounding at any count
 (:func:`_log_prob_block_deviance`): before it, counts of 1e12 rounded by 3e-3
-nats and counts of 1e15 by nats, silently.
+nats and counts of 1e15 by nats, silently. With ``missing='em'``, a missing
+count's term ``-rate`` is taken back from a log-density of that size, which
+still loses ``eps * rate`` (2.5e-6 nats under a rate of 1e12).
 
 The family statistics are ``sx`` (n_components, n_features), the
 responsibility-weighted sums of the counts, accumulated by the same block as
