@@ -592,3 +592,22 @@ def test_numpy_float_hyper_parameters_compute_as_python_floats(family, name, val
     model = cls(2, random_state=0, **{name: float_type(value)}).fit(X)
     reference = cls(2, random_state=0, **{name: float(float_type(value))}).fit(X)
     assert_same_model(model, reference)
+
+
+@pytest.mark.parametrize("family, name, values, magnitude", [
+    ("GaussianMixture", "means_init", [[1e160, 0.0], [0.0, 0.0]], "spans 1e\\+160"),
+    ("GaussianMixture", "means_init", [[1e170, 1.0], [1e170, 0.0]], "magnitude 1e\\+170"),
+    ("ExponentialMixture", "scales_init", [[1e300, 1e300], [1.0, 1.0]], "spans 1e\\+300"),
+    ("PoissonMixture", "rates_init", [[1e300, 1e300], [1.0, 1.0]], "spans 1e\\+300"),
+])
+def test_initial_values_beyond_float64_s_range_are_named(family, name, values, magnitude):
+    """Initial means whose squared distances overflow float64, as data that wide are
+    refused: before, NumPy's overflow warnings from the start's partition, and a fit
+    that ended with the far component empty (or, for means, an error naming X)."""
+    import fastem
+
+    X = _family_data(family)[:, :2]
+    with pytest.raises(ValueError, match=rf"{name} (?:{magnitude}|has values of {magnitude}).* "
+                                         r"too (?:wide|large) for float64 arithmetic"):
+        getattr(fastem, family)(2, **{name: values}).fit(X)
+

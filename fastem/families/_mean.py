@@ -38,8 +38,8 @@ import numbers
 import numpy as np
 
 from .._validation import (
-    as_float_array, check_distinct_starts, check_in_dtype, check_scalar, check_weights_init,
-    scan_data)
+    as_float_array, check_distinct_starts, check_in_dtype, check_range, check_scalar,
+    check_weights_init, scan_data)
 from ..base import BaseMixture, divisible_masses, fill_doc, impute_with
 from ..kernels.independent_missing import missing_work_rows
 from ..stats import SufficientStatistics
@@ -148,6 +148,7 @@ class MeanParameterMixture(BaseMixture):
                     f"{name} must be finite and positive, got minimum {m.min():.3g}. "
                     "Pass positive values, or leave it to the initialisation."
                 )
+            check_range(m.min(axis=0), m.max(axis=0), np.dtype(np.float64), name=name)
 
     def _check_in_dtype(self, dtype, starts):
         means_init = getattr(self, self._init_name)

@@ -7,7 +7,8 @@ import numpy as np
 
 from .._threading import launch, read_only, read_only_fields
 from .._validation import (
-    as_float_array, check_distinct_starts, check_in_dtype, check_scalar, check_weights_init)
+    as_float_array, check_distinct_starts, check_in_dtype, check_range, check_scalar,
+    check_weights_init)
 from ..base import BaseMixture, fill_doc, impute_with
 from ..exceptions import RegularizationWarning, warn_at_caller
 from ..stats import SufficientStatistics
@@ -1296,6 +1297,7 @@ class GaussianMixture(_GaussianComponents):
                 )
             if not np.isfinite(m).all():
                 raise ValueError("means_init contains NaN or infinite values.")
+            check_range(m.min(axis=0), m.max(axis=0), np.dtype(np.float64), name="means_init")
         if self.precisions_init is not None:
             p = as_float_array(self.precisions_init, "precisions_init")
             shape = _covariance_shape(self.covariance_type, K, n_features)
