@@ -233,29 +233,33 @@ def covariances_from_cholesky(precisions_cholesky, covariance_type):
     return covariances if covariance_type == "full" else covariances[0]
 
 
+def _eigenvalues_and_rounding(matrix):
+    """The eigenvalues of the symmetric ``matrix`` in float64, ascending, and the rounding
+    of the eigendecomposition: ``n eps`` times the largest in magnitude."""
+    values = np.linalg.eigvalsh(np.asarray(matrix, dtype=np.float64))
+    return values, len(values) * np.finfo(np.float64).eps * np.abs(values).max()
+
+
 def smallest_eigenvalue(matrix):
     """The smallest eigenvalue of the symmetric ``matrix``, in float64; 0 within the
-    rounding of the eigendecomposition (``n eps`` times the largest in magnitude), where
-    a singular matrix's computes as a rounding error of either sign (1.1e-16 for
-    [[1, 3], [3, 9]]), which must not pass for positive definite."""
-    values = np.linalg.eigvalsh(np.asarray(matrix, dtype=np.float64))
-    if abs(values[0]) <= len(values) * np.finfo(np.float64).eps * np.abs(values).max():
-        return 0.0
-    return float(values[0])
+    rounding of the eigendecomposition, where a singular matrix's computes as a rounding
+    error of either sign (1.1e-16 for [[1, 3], [3, 9]]), which must not pass for positive
+    definite."""
+    values, rounding = _eigenvalues_and_rounding(matrix)
+    return 0.0 if abs(values[0]) <= rounding else float(values[0])
 
 
 def _check_spd(matrix, what):
     if not np.allclose(matrix, matrix.T):
         raise ValueError(f"{what} must be symmetric; pass (P + P.T) / 2 if it is only roughly so.")
-    if smallest_eigenvalue(matrix) > 0:
+    values, rounding = _eigenvalues_and_rounding(matrix)
+    if values[0] > rounding:
         return
-    values = np.linalg.eigvalsh(np.asarray(matrix, dtype=np.float64))
     if values[0] <= 0:
         raise ValueError(
             f"{what} must be positive definite, but its smallest eigenvalue is "
             f"{values[0]:.3g}. Add a small multiple of the identity, or leave it to the fit."
         )
-    rounding = len(values) * np.finfo(np.float64).eps * np.abs(values).max()
     raise ValueError(
         f"{what} must be positive definite as float64 can tell: its smallest eigenvalue, "
         f"{values[0]:.3g}, is within the rounding of its largest, {values[-1]:.3g} "
