@@ -134,6 +134,7 @@ import time
 import numpy as np
 
 from . import _progress  # noqa: F401  (announces long kernel compilations on stderr)
+from ._collapse import MIN_VARIANCE_RATIO
 from ._config import BLOCK_SIZE, MAX_PARTITIONS, PARTITION_MEMORY
 from ._em import run_em
 from ._init import INIT_METHODS, initial_moments, sample_size, start_method
@@ -1943,6 +1944,14 @@ class BaseMixture:
         Called once at the end of ``fit`` with the statistics of the fitted
         model's last pass.
         """
+
+    def _collapse_reasons(self, source, summary, min_variance_ratio=MIN_VARIANCE_RATIO):
+        """Family hook: ``{component: why}`` for the components of this fitted model that
+        sit on a spurious maximum of an unbounded likelihood (:mod:`fastem._collapse`;
+        :func:`fastem.selection.collapsed_components` gives the rules), on the validated
+        ``source``, whose :class:`~fastem._collapse.DataSummary` is ``summary``.
+        Default: none, for a family whose likelihood is bounded."""
+        return {}
 
     def _check_stored_parameters(self, warn=True):
         """Family hook: whether a fitted attribute, as stored in the model's dtype, lost a

@@ -24,15 +24,14 @@ import functools
 import math
 import numbers
 import warnings
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from ._init import INIT_SAMPLE_SIZE
+from ._collapse import DataSummary
 from ._progress import SelectionProgress
 from ._validation import check_random_state, check_scalar
-from .data import _Slice, as_source
+from .data import as_source
 from .base import LikelihoodDecreaseWarning, _check_observed_rows, from_callback
 from .exceptions import ConvergenceWarning, RegularizationWarning, warn_at_caller
 from .families.exponential import ExponentialMixture
@@ -47,11 +46,6 @@ FAMILIES = {"gaussian": GaussianMixture, "exponential": ExponentialMixture,
             "poisson": PoissonMixture}
 # The grid sets these itself; passing them through **gmm_kwargs would be ambiguous.
 _GRID_PARAMETERS = ("n_components", "covariance_type")
-# Rows per chunk for the passes that need responsibilities or centred data.
-_CHUNK_ROWS = 65_536
-_REG_COVAR_MULTIPLE = 10.0
-# Features with at most this many distinct values are codes, not rounded measurements.
-_MAX_CODE_LEVELS = 3
 _NAN_ADVICE = (
     "If the NaN are missing values, pass missing='em' to select_n_components, whose fits "
     "then use EM over the observed entries and the criteria the observed-data likelihood; "
@@ -59,108 +53,11 @@ _NAN_ADVICE = (
 )
 
 
-def _min_points(covariance_type, n_features):
-    """Points a component needs for its covariance to be non-singular without reg_covar."""
-    return {"full": n_features + 1, "tied": 1, "diag": 2, "spherical": 2}[covariance_type]
-
-
-def _row_blocks(n_samples):
-    return [slice(start, start + _CHUNK_ROWS) for start in range(0, n_samples, _CHUNK_ROWS)]
-
-
-def _weights_or_ones(sample_weight, n_samples):
-    return sample_weight if sample_weight.shape[0] else np.ones(n_samples)
-
-
-def _data_covariance(source, missing=False):
-    """Weighted covariance of the data in float64, in two passes over the source.
-
-    With ``missing``, NaN entries are missing values: each mean is taken over
-    a feature's observed entries and each covariance over the rows where both
-    features are observed (the pairwise estimate; the collapse rule only
-    measures the data's spread along directions with it).
-    """
-    if missing:
-        return _observed_data_covariance(source)
-    D = source.n_features
-
-    def first_moments(X, w):
-        w = _weights_or_ones(w, X.shape[0])
-        return np.concatenate([[w.sum()], w @ np.asarray(X, dtype=np.float64)])
-
-    moments = source.reduce(first_moments)
-    total, mean = moments[0], moments[1:] / moments[0]
-
-    def scatter(X, w):
-        w = _weights_or_ones(w, X.shape[0])
-        out = np.zeros((D, D))
-        for s in _row_blocks(X.shape[0]):
-            centred = np.asarray(X[s], dtype=np.float64) - mean
-            out += (centred * w[s, None]).T @ centred
-        return out.ravel()
-
-    return source.reduce(scatter).reshape(D, D) / total, total
-
-
-def _observed_data_covariance(source):
-    """:func:`_data_covariance` of data with NaN entries: pairwise over the observed entries."""
-    D = source.n_features
-    mean, total = _feature_means(source)
-
-    def scatter(X, w):
-        w = _weights_or_ones(w, X.shape[0])
-        out = np.zeros((2, D, D))
-        for s in _row_blocks(X.shape[0]):
-            part = np.asarray(X[s], dtype=np.float64)
-            observed = ~np.isnan(part)
-            centred = np.where(observed, part - mean, 0.0)
-            out[0] += (centred * w[s, None]).T @ centred
-            out[1] += (observed * w[s, None]).T @ observed
-        return out.ravel()
-
-    sums, pair_mass = source.reduce(scatter).reshape(2, D, D)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(pair_mass > 0, sums / pair_mass, 0.0), total
-
-
-def _full_covariances(model):
-    """The model's covariances as (n_components, n_features, n_features) float64
-    (:meth:`~fastem.families.gaussian._GaussianComponents._float64_covariances`)."""
-    return model._float64_covariances()
-
-
-def _effective_points(model, source):
-    """Effective number of points behind each component (Kish's effective size).
-
-    ``n_eff_k = (sum_i w_i r_ik)^2 / sum_i (w_i r_ik)^2`` with ``r_ik`` the
-    responsibilities. With unit weights and hard assignments it is the number
-    of points in the component. Unlike the component's mass ``sum_i w_i r_ik``
-    it does not depend on the scale of the weights, and one point with a large
-    weight still counts as one point.
-    """
-    K = model._n_components
-
-    def masses(X, w):
-        w = _weights_or_ones(w, X.shape[0])
-        out = np.zeros(2 * K)
-        for s in _row_blocks(X.shape[0]):
-            # A chunk of the validated source, in the columns of fit: no input checks again.
-            resp = model._outputs(_Slice(X[s], np.empty(0)), "resp")
-            weighted_resp = resp.astype(np.float64) * w[s, None]
-            out[:K] += weighted_resp.sum(axis=0)
-            out[K:] += (weighted_resp**2).sum(axis=0)
-        return out
-
-    total = source.reduce(masses)
-    mass, mass_squared = total[:K], total[K:]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(mass_squared > 0, mass**2 / mass_squared, 0.0)
-
-
 def collapsed_components(model, X, sample_weight=None, *, min_variance_ratio=1e-6):
-    """Find the components of a fitted Gaussian mixture that have collapsed.
+    """Find the components of a fitted mixture that have collapsed.
 
-    A component ``k`` is flagged when either holds:
+    A component ``k`` of a Gaussian mixture (:class:`~fastem.GaussianMixture`,
+    :class:`~fastem.BayesianGaussianMixture`) is flagged when either holds:
 
     1. **Too narrow.** Its covariance has an eigenvalue ``lam`` (eigenvector
        ``v``) with ``lam < max(10 * reg_covar, min_variance_ratio * s)``, where
@@ -209,9 +106,17 @@ def collapsed_components(model, X, sample_weight=None, *, min_variance_ratio=1e-
        for 'diag' and 'spherical', 1 for 'tied' (the shared covariance is
        pooled; each component only needs a point for its mean).
 
+    A component of an :class:`~fastem.ExponentialMixture` is flagged when its
+    scale sits at the ``min_scale`` floor in a feature where the data are not
+    all zero: its points are all 0 there, and its density would grow without
+    limit as the scale falls. A :class:`~fastem.PoissonMixture`'s likelihood is
+    bounded, and none of its components is flagged.
+
+    :func:`select_n_components` flags the grid's fits by these rules.
+
     Parameters
     ----------
-    model : fitted GaussianMixture
+    model : fitted mixture
     X : array-like of shape (n_samples, n_features), chunked data or dask array
         The data the model was fitted on, in any form ``fit`` accepts.
     sample_weight : array-like of shape (n_samples,), default=None
@@ -229,105 +134,7 @@ def collapsed_components(model, X, sample_weight=None, *, min_variance_ratio=1e-
     source = as_source(X, sample_weight, allow_nan=missing, nan_advice=model._nan_advice())
     min_variance_ratio = check_scalar(
         min_variance_ratio, "min_variance_ratio", numbers.Real, min_val=0.0, max_val=1.0)
-    return _collapse_reasons(
-        model, source, min_variance_ratio, _data_covariance(source, missing)[0],
-        _resolution(source),
-    )
-
-
-def _resolution(source):
-    """Smallest gap between distinct values of each feature, on a subsample.
-
-    Rows of zero weight are left out. Returns the gaps and the numbers of
-    distinct values, both of shape (n_features,). A feature with a single
-    value has gap 0.
-    """
-    points, weights = source.subsample(np.random.RandomState(0), INIT_SAMPLE_SIZE)
-    points = points[weights > 0]
-    gaps = np.zeros(source.n_features)
-    n_values = np.zeros(source.n_features, dtype=np.int64)
-    for j in range(source.n_features):
-        values = points[:, j]
-        distinct = np.unique(values[~np.isnan(values)])  # NaN: a missing value
-        n_values[j] = distinct.size
-        gaps[j] = np.diff(distinct).min() if distinct.size > 1 else 0.0
-    return gaps, n_values
-
-
-def _feature_means(source):
-    """(the weighted mean of each feature over its observed (not NaN) entries, float64;
-    the total weight)."""
-    D = source.n_features
-
-    def sums(X, w):
-        w = _weights_or_ones(w, X.shape[0])
-        out = np.zeros(1 + 2 * D)
-        out[0] = w.sum()
-        for s in _row_blocks(X.shape[0]):
-            part = np.asarray(X[s], dtype=np.float64)
-            observed = ~np.isnan(part)
-            out[1 : 1 + D] += w[s] @ np.where(observed, part, 0.0)
-            out[1 + D :] += w[s] @ observed
-        return out
-
-    totals = source.reduce(sums)
-    return totals[1 : 1 + D] / np.maximum(totals[1 + D :], np.finfo(np.float64).tiny), totals[0]
-
-
-def _floored_scales(model, data_mean):
-    """{component: why} for an exponential mixture's components whose scale is at the
-    ``min_scale`` floor in a feature that is not zero throughout: their points are all 0
-    there, and without the floor their density would grow without limit. Nothing for
-    another family (a Poisson component on zeros has a bounded likelihood)."""
-    if not isinstance(model, ExponentialMixture):
-        return {}
-    floor = model._floor(data_mean)
-    scales = np.asarray(model.scales_, dtype=np.float64)
-    at_floor = (scales <= floor * (1.0 + 4.0 * np.finfo(model.scales_.dtype).eps)) & (
-        data_mean > 0) & (np.asarray(model.weights_)[:, None] > 0)
-    return {
-        int(k): ", ".join(f"scale {scales[k, d]:.3g} of feature {d} at the min_scale floor "
-                          f"({floor[d]:.3g}): its points are all 0 there"
-                          for d in np.flatnonzero(at_floor[k]))
-        for k in np.flatnonzero(at_floor.any(axis=1))
-    }
-
-
-def _collapse_reasons(model, source, min_variance_ratio, S, resolution):
-    """:func:`collapsed_components` on validated input.
-
-    ``S`` is the data covariance and ``resolution`` the per-feature value gaps and
-    numbers of distinct values (:func:`_resolution`).
-    """
-    floor_abs = _REG_COVAR_MULTIPLE * float(model.reg_covar)
-    reasons = defaultdict(list)
-    covariances = _full_covariances(model)
-    eigenvalues, eigenvectors = np.linalg.eigh(covariances)
-    # s[k, j] = v_kj^T S v_kj, the data's variance along component k's j-th axis
-    data_var = np.einsum("kdj,de,kej->kj", eigenvectors, S, eigenvectors)
-    floor = np.maximum(floor_abs, min_variance_ratio * data_var)
-    narrow = (eigenvalues < floor) & (data_var > floor_abs)
-    for k in np.flatnonzero(narrow.any(axis=1)):
-        j = int(np.argmax(np.where(narrow[k], floor[k] - eigenvalues[k], -np.inf)))
-        reasons[int(k)].append(
-            f"variance {eigenvalues[k, j]:.3g} along an axis where the data have "
-            f"{data_var[k, j]:.3g} (floor {floor[k, j]:.3g})"
-        )
-    axis_variance = np.diagonal(covariances, axis1=1, axis2=2)
-    gaps, n_values = resolution
-    axis_floor = gaps**2 / 12.0
-    # rule 2 only for features that look like rounded measurements
-    rounded = (n_values > _MAX_CODE_LEVELS) & (np.diagonal(S) >= axis_floor)
-    for k, j in zip(*np.nonzero((axis_variance < axis_floor) & rounded)):
-        reasons[int(k)].append(
-            f"variance {axis_variance[k, j]:.3g} along feature {j}, below the "
-            f"{axis_floor[j]:.3g} that rounding to steps of {gaps[j]:.3g} gives",
-        )
-    n_eff = _effective_points(model, source)
-    needed = _min_points(model.covariance_type, source.n_features)
-    for k in np.flatnonzero(n_eff < needed):
-        reasons[int(k)].append(f"{n_eff[k]:.3g} effective points, fewer than {needed}")
-    return {k: ", ".join(why) for k, why in sorted(reasons.items())}
+    return model._collapse_reasons(source, DataSummary(source, missing), min_variance_ratio)
 
 
 class CriterionTable(Mapping):
@@ -765,11 +572,8 @@ def select_n_components(
         random_state = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
     check_random_state(random_state)
     random_state = int(random_state)  # every fit of the grid gets the same Python int
-    if family == "gaussian":
-        S, total_weight = _data_covariance(source, missing)
-        resolution = _resolution(source)
-    else:
-        data_mean, total_weight = _feature_means(source)
+    summary = DataSummary(source, missing)  # read once for the whole grid
+    total_weight = summary.total_weight
 
     if total_weight < source.n_positive:
         warn_at_caller(
@@ -815,10 +619,7 @@ def select_n_components(
         converged[key] = bool(model.converged_)
         score = model.bic if criterion == "bic" else model.aic
         values[key] = score(source)
-        if family == "gaussian":
-            reasons = _collapse_reasons(model, source, min_variance_ratio, S, resolution)
-        else:
-            reasons = _floored_scales(model, data_mean)
+        reasons = model._collapse_reasons(source, summary, min_variance_ratio)
         flags[key] = (
             "singular: " + "; ".join(f"component {c}: {why}" for c, why in reasons.items())
             if reasons

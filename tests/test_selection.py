@@ -1,6 +1,8 @@
 """select_n_components: grid search by BIC/AIC that is not fooled by collapsed fits."""
 
+import re
 import warnings
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -133,6 +135,50 @@ def test_few_points_rule():
     ).fit(X)
     reasons = collapsed_components(model, X)
     assert 3 in reasons and "effective points" in reasons[3]
+
+
+def test_effective_points_just_below_the_need_are_not_shown_as_the_need():
+    """A 'full' 1-D component on two close points of 300 has 1.99999 effective points:
+    the reason says so, not '2 effective points, fewer than 2'."""
+    X = np.random.default_rng(4).normal(size=(300, 1))
+    two = np.sort(X[:, 0])[:2]
+    model = fastem.GaussianMixture(
+        2, means_init=[[two.mean()], [0.1]], weights_init=[0.01, 0.99], random_state=0).fit(X)
+    reasons = collapsed_components(model, X)
+    assert list(reasons) == [0]
+    shown = float(re.search(r"([0-9.]+) effective points, fewer than 2", reasons[0])[1])
+    assert shown < 2
+
+
+def test_collapsed_components_of_the_other_families():
+    """An exponential component at the min_scale floor on points that are 0 in a feature
+    where the data are not all 0 has collapsed; a Poisson component on zeros has not (its
+    likelihood is bounded)."""
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.exponential(1.0, 400), rng.exponential(1.0, 400)])
+    X[:20, 1] = 0.0
+    model = fastem.ExponentialMixture(
+        2, weights_init=[0.05, 0.95], scales_init=[[1.0, 1e-9], [1.0, 1.0]], max_iter=0,
+    ).fit(X)
+    reasons = collapsed_components(model, X)
+    assert list(reasons) == [0] and "min_scale floor" in reasons[0]
+    counts = np.floor(X * 3)
+    poisson = fastem.PoissonMixture(
+        2, weights_init=[0.05, 0.95], rates_init=[[3.0, 1e-9], [3.0, 3.0]], max_iter=0,
+    ).fit(counts)
+    assert collapsed_components(poisson, counts) == {}
+
+
+def test_the_grid_reads_the_data_for_the_collapse_rules_once():
+    """The data's covariance and resolution, which the flags of every fit of the grid
+    read, are computed once for the grid."""
+    from fastem import _collapse
+
+    X = three_full_clusters(n=100)
+    with mock.patch.object(_collapse, "_data_covariance", wraps=_collapse._data_covariance) as cov, \
+            mock.patch.object(_collapse, "_resolution", wraps=_collapse._resolution) as res:
+        fastem.select_n_components(X, range(1, 4), n_init=2, random_state=0)
+    assert cov.call_count == 1 and res.call_count == 1
 
 
 def test_weighted_selection_matches_repeated_rows():
@@ -421,7 +467,7 @@ def test_discrete_columns_do_not_flag_real_components(covariance_type):
         model = fastem.GaussianMixture(k, covariance_type=covariance_type, means_init=start).fit(X)
         if k == 2:  # the fit found the two clusters, each mostly on one value of the indicator
             assert np.mean(model.predict(X) == truth) > 0.97
-            variance = np.diagonal(fastem.selection._full_covariances(model), axis1=1, axis2=2)
+            variance = np.diagonal(model._float64_covariances(), axis1=1, axis2=2)
             if covariance_type != "spherical":  # one variance for all features
                 assert variance[:, 2].min() < 1 / 12
         assert collapsed_components(model, X) == {}

@@ -4,6 +4,7 @@ import numpy as np
 
 from ..kernels.exponential import ExponentialParams
 from ..kernels.independent_missing import ExponentialMissingParams
+from .._collapse import floored_scale_reasons
 from ..base import fill_doc
 from ._mean import MeanParameterMixture
 
@@ -162,3 +163,8 @@ class ExponentialMixture(MeanParameterMixture):
     def _component_quantile(self, k, u):
         """Component ``k``'s quantiles at ``u`` (n, n_features) in (0, 1): ``-scale log(1 - u)``."""
         return -np.asarray(self.scales_[k], dtype=np.float64) * np.log1p(-u)
+
+    def _collapse_reasons(self, source, summary, min_variance_ratio=None):
+        # The exponential density grows without limit as a scale falls to 0, on
+        # points that are all 0 in that feature: a scale at min_scale's floor.
+        return floored_scale_reasons(self, summary)

@@ -1,0 +1,286 @@
+"""Collapsed components: spurious maxima of the Gaussian likelihood, and the rule that finds them.
+
+The Gaussian likelihood is unbounded: a component that sits on a few points
+with (almost) no spread in some direction has a density that grows without
+limit there. ``reg_covar`` keeps the fit finite, but the result is a spurious
+maximum, not a better model. It happens all the time with real data that are
+rounded or discrete: a component lies down on one value of a rounded feature,
+its variance there drops to ``reg_covar``, and every point on it gains about
+``-0.5 * log(reg_covar)`` (7 nats for the default ``1e-6``) of log-likelihood.
+EM reaches such maxima from some starts even on continuous data: a start that
+gives one component a point or two, far out in a tail, ends with the
+component on them.
+
+:func:`fastem.select_n_components` flags fits with collapsed components
+(:func:`gaussian_collapse_reasons`, :func:`floored_scale_reasons`, through
+each family's ``_collapse_reasons`` hook) and chooses among the others, as
+R's mclust leaves out the fits it reports as singular.
+
+What the rules read of the data (their covariance, the resolution of each
+feature, their mean) is computed once for a grid (:class:`DataSummary`).
+"""
+
+from collections import defaultdict
+
+import numpy as np
+
+from ._init import INIT_SAMPLE_SIZE
+from .data import _Slice
+
+# Rows per chunk for the passes that need responsibilities or centred data.
+_CHUNK_ROWS = 65_536
+_REG_COVAR_MULTIPLE = 10.0
+# Features with at most this many distinct values are codes, not rounded measurements.
+_MAX_CODE_LEVELS = 3
+# The default relative floor of rule 1 (see fastem.selection.collapsed_components).
+MIN_VARIANCE_RATIO = 1e-6
+
+
+class DataSummary:
+    """What the collapse rules read of a validated data source, each computed on first use.
+
+    ``covariance`` is the weighted covariance of the data (float64, shape
+    (n_features, n_features); with ``missing``, pairwise over the observed
+    entries), ``mean`` the weighted mean of each feature over its observed
+    entries, ``total_weight`` the total sample weight and ``resolution`` the
+    per-feature gaps and numbers of distinct values (:func:`_resolution`).
+    A grid of fits over one source shares one summary.
+    """
+
+    def __init__(self, source, missing=False):
+        self._source, self._missing = source, missing
+        self._covariance = self._mean = self._resolution = self._total_weight = None
+
+    @property
+    def covariance(self):
+        if self._covariance is None:
+            self._covariance, self._total_weight = _data_covariance(self._source, self._missing)
+        return self._covariance
+
+    @property
+    def mean(self):
+        if self._mean is None:
+            self._mean, self._total_weight = _feature_means(self._source)
+        return self._mean
+
+    @property
+    def total_weight(self):
+        if self._total_weight is None:
+            self._total_weight = _feature_means(self._source)[1]
+        return self._total_weight
+
+    @property
+    def resolution(self):
+        if self._resolution is None:
+            self._resolution = _resolution(self._source)
+        return self._resolution
+
+
+def _min_points(covariance_type, n_features):
+    """Points a component needs for its covariance to be non-singular without reg_covar."""
+    return {"full": n_features + 1, "tied": 1, "diag": 2, "spherical": 2}[covariance_type]
+
+
+def _row_blocks(n_samples):
+    return [slice(start, start + _CHUNK_ROWS) for start in range(0, n_samples, _CHUNK_ROWS)]
+
+
+def _weights_or_ones(sample_weight, n_samples):
+    return sample_weight if sample_weight.shape[0] else np.ones(n_samples)
+
+
+def _data_covariance(source, missing=False):
+    """Weighted covariance of the data in float64, in two passes over the source.
+
+    With ``missing``, NaN entries are missing values: each mean is taken over
+    a feature's observed entries and each covariance over the rows where both
+    features are observed (the pairwise estimate; the collapse rule only
+    measures the data's spread along directions with it).
+    """
+    if missing:
+        return _observed_data_covariance(source)
+    D = source.n_features
+
+    def first_moments(X, w):
+        w = _weights_or_ones(w, X.shape[0])
+        return np.concatenate([[w.sum()], w @ np.asarray(X, dtype=np.float64)])
+
+    moments = source.reduce(first_moments)
+    total, mean = moments[0], moments[1:] / moments[0]
+
+    def scatter(X, w):
+        w = _weights_or_ones(w, X.shape[0])
+        out = np.zeros((D, D))
+        for s in _row_blocks(X.shape[0]):
+            centred = np.asarray(X[s], dtype=np.float64) - mean
+            out += (centred * w[s, None]).T @ centred
+        return out.ravel()
+
+    return source.reduce(scatter).reshape(D, D) / total, total
+
+
+def _observed_data_covariance(source):
+    """:func:`_data_covariance` of data with NaN entries: pairwise over the observed entries."""
+    D = source.n_features
+    mean, total = _feature_means(source)
+
+    def scatter(X, w):
+        w = _weights_or_ones(w, X.shape[0])
+        out = np.zeros((2, D, D))
+        for s in _row_blocks(X.shape[0]):
+            part = np.asarray(X[s], dtype=np.float64)
+            observed = ~np.isnan(part)
+            centred = np.where(observed, part - mean, 0.0)
+            out[0] += (centred * w[s, None]).T @ centred
+            out[1] += (observed * w[s, None]).T @ observed
+        return out.ravel()
+
+    sums, pair_mass = source.reduce(scatter).reshape(2, D, D)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(pair_mass > 0, sums / pair_mass, 0.0), total
+
+
+def _effective_points(model, source):
+    """Effective number of points behind each component (Kish's effective size).
+
+    ``n_eff_k = (sum_i w_i r_ik)^2 / sum_i (w_i r_ik)^2`` with ``r_ik`` the
+    responsibilities. With unit weights and hard assignments it is the number
+    of points in the component. Unlike the component's mass ``sum_i w_i r_ik``
+    it does not depend on the scale of the weights, and one point with a large
+    weight still counts as one point.
+    """
+    K = model._n_components
+
+    def masses(X, w):
+        w = _weights_or_ones(w, X.shape[0])
+        out = np.zeros(2 * K)
+        for s in _row_blocks(X.shape[0]):
+            # A chunk of the validated source, in the columns of fit: no input checks again.
+            resp = model._outputs(_Slice(X[s], np.empty(0)), "resp")
+            weighted_resp = resp.astype(np.float64) * w[s, None]
+            out[:K] += weighted_resp.sum(axis=0)
+            out[K:] += (weighted_resp**2).sum(axis=0)
+        return out
+
+    total = source.reduce(masses)
+    mass, mass_squared = total[:K], total[K:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(mass_squared > 0, mass**2 / mass_squared, 0.0)
+
+
+
+def _resolution(source):
+    """Smallest gap between distinct values of each feature, on a subsample.
+
+    Rows of zero weight are left out. Returns the gaps and the numbers of
+    distinct values, both of shape (n_features,). A feature with a single
+    value has gap 0.
+    """
+    points, weights = source.subsample(np.random.RandomState(0), INIT_SAMPLE_SIZE)
+    points = points[weights > 0]
+    gaps = np.zeros(source.n_features)
+    n_values = np.zeros(source.n_features, dtype=np.int64)
+    for j in range(source.n_features):
+        values = points[:, j]
+        distinct = np.unique(values[~np.isnan(values)])  # NaN: a missing value
+        n_values[j] = distinct.size
+        gaps[j] = np.diff(distinct).min() if distinct.size > 1 else 0.0
+    return gaps, n_values
+
+
+def _feature_means(source):
+    """(the weighted mean of each feature over its observed (not NaN) entries, float64;
+    the total weight)."""
+    D = source.n_features
+
+    def sums(X, w):
+        w = _weights_or_ones(w, X.shape[0])
+        out = np.zeros(1 + 2 * D)
+        out[0] = w.sum()
+        for s in _row_blocks(X.shape[0]):
+            part = np.asarray(X[s], dtype=np.float64)
+            observed = ~np.isnan(part)
+            out[1 : 1 + D] += w[s] @ np.where(observed, part, 0.0)
+            out[1 + D :] += w[s] @ observed
+        return out
+
+    totals = source.reduce(sums)
+    return totals[1 : 1 + D] / np.maximum(totals[1 + D :], np.finfo(np.float64).tiny), totals[0]
+
+
+def floored_scale_reasons(model, summary):
+    """{component: why} for the components of a fitted mixture with a ``_floor``
+    (:class:`~fastem.ExponentialMixture`'s ``min_scale``) whose scale is at the floor
+    in a feature that is not zero throughout: their points are all 0 there, and
+    without the floor their density would grow without limit."""
+    data_mean = summary.mean
+    floor = model._floor(data_mean)
+    scales = np.asarray(model.scales_, dtype=np.float64)
+    at_floor = (scales <= floor * (1.0 + 4.0 * np.finfo(model.scales_.dtype).eps)) & (
+        data_mean > 0) & (np.asarray(model.weights_)[:, None] > 0)
+    return {
+        int(k): ", ".join(f"scale {scales[k, d]:.3g} of feature {d} at the min_scale floor "
+                          f"({floor[d]:.3g}): its points are all 0 there"
+                          for d in np.flatnonzero(at_floor[k]))
+        for k in np.flatnonzero(at_floor.any(axis=1))
+    }
+
+
+def _shown_below(value, limit):
+    """``value``, which is below ``limit``, to 3 significant digits, or to as many more as
+    it takes not to round it up to ``limit`` (1.9996 points is not shown as 2 of 2)."""
+    for digits in (3, 6, 17):
+        text = f"{value:.{digits}g}"
+        if float(text) < limit:
+            break
+    return text
+
+
+def gaussian_collapse_reasons(model, source, summary, min_variance_ratio=MIN_VARIANCE_RATIO):
+    """{component: why} for the collapsed components of a fitted Gaussian mixture on the
+    validated ``source`` (``summary``: its :class:`DataSummary`), by the three rules of
+    :func:`fastem.selection.collapsed_components`."""
+    S = summary.covariance
+    floor_abs = _REG_COVAR_MULTIPLE * float(model.reg_covar)
+    reasons = defaultdict(list)
+    covariances = model._float64_covariances()  # (K, D, D) float64
+    eigenvalues, eigenvectors = np.linalg.eigh(covariances)
+    # s[k, j] = v_kj^T S v_kj, the data's variance along component k's j-th axis
+    data_var = np.einsum("kdj,de,kej->kj", eigenvectors, S, eigenvectors)
+    floor = np.maximum(floor_abs, min_variance_ratio * data_var)
+    narrow = (eigenvalues < floor) & (data_var > floor_abs)
+    for k in np.flatnonzero(narrow.any(axis=1)):
+        j = int(np.argmax(np.where(narrow[k], floor[k] - eigenvalues[k], -np.inf)))
+        reasons[int(k)].append(
+            f"variance {eigenvalues[k, j]:.3g} along an axis where the data have "
+            f"{data_var[k, j]:.3g} (floor {floor[k, j]:.3g})"
+        )
+    axis_variance = np.diagonal(covariances, axis1=1, axis2=2)
+    gaps, n_values = summary.resolution
+    axis_floor = gaps**2 / 12.0
+    # rule 2 only for features that look like rounded measurements
+    rounded = (n_values > _MAX_CODE_LEVELS) & (np.diagonal(S) >= axis_floor)
+    for k, j in zip(*np.nonzero((axis_variance < axis_floor) & rounded)):
+        reasons[int(k)].append(
+            f"variance {axis_variance[k, j]:.3g} along feature {j}, below the "
+            f"{axis_floor[j]:.3g} that rounding to steps of {gaps[j]:.3g} gives",
+        )
+    for k, why in few_point_reasons(model, source).items():
+        reasons[k].append(why)
+    return {k: ", ".join(why) for k, why in sorted(reasons.items())}
+
+
+def few_point_reasons(model, source):
+    """{component: why} for the components of a fitted Gaussian mixture with fewer
+    effective points (:func:`_effective_points`) on the validated ``source`` than their
+    covariance needs to be non-singular without ``reg_covar`` (rule 3 of
+    :func:`fastem.selection.collapsed_components`): components fitted to a point or two,
+    the spurious maximizers of McLachlan & Peel (2000, *Finite Mixture Models*,
+    sec. 3.10)."""
+    n_eff = _effective_points(model, source)
+    needed = _min_points(model.covariance_type, source.n_features)
+    return {
+        int(k): f"{_shown_below(n_eff[k], needed)} effective points, fewer than {needed}"
+        for k in np.flatnonzero(n_eff < needed)
+    }
+
