@@ -37,9 +37,12 @@ in a column that is not read (an index or label column): among rows that do
 not start with '#', an unquoted '#' there marks a note or a row left out,
 not data.
 Missing values (empty fields and pandas' markers such as ``NA`` or ``nan``)
-and text in a numeric column (decimal commas, thousands separators and
-numbers separated by spaces named as such) are errors that give the line,
-the data row and the column (all 1-based) and how to fix them.
+and text in a numeric column (decimal commas, thousands separators,
+numbers separated by spaces, and a number beside a character that float()
+strips but pandas does not take for a space, such as a no-break space,
+named as such) are errors that give the line, the data row and the column
+(all 1-based) and how to fix them. Around a number or a marker, spaces,
+tabs and the other ASCII spaces are read as pandas reads them.
 
 The numbers are parsed by pyarrow's CSV reader when pyarrow is installed
 (``pip install 'fastem[parquet]'``), else by :func:`numpy.loadtxt`'s C
@@ -169,11 +172,24 @@ _UTF8_TEXT = re.compile(
 )
 
 
+# The spaces that pandas reads around a number: C's isspace() in ASCII. float() and
+# numpy.loadtxt also strip others, which pandas and pyarrow keep as text ('\xa01.5',
+# '1.5\u2009', '\u30001.5', '\x1c1.5'): a no-break space copied from a web page or a
+# spreadsheet, a thin space that groups digits.
+_SPACES = " \t\n\v\f\r"
+
+
+def _trimmed(field):
+    """A field without the spaces around it that pandas reads around a number."""
+    return field.strip(_SPACES)
+
+
 def _is_number(text):
-    text = text.strip()
-    # float() takes "1_000" and the digits of every script ("\uff11", "\u0665");
-    # pandas and pyarrow take neither for a number
-    if "_" in text or not text.isascii():
+    text = _trimmed(text)
+    # float() takes "1_000", the digits of every script ("\uff11", "\u0665") and the
+    # spaces of every script around a number ("\xa01.5"); pandas and pyarrow take none
+    # of them for a number
+    if "_" in text or not (text.isascii() and text.isprintable()):
         return False
     try:
         float(text)
@@ -329,8 +345,8 @@ def _delimiter(path, encoding, skip):
         consistent = len(set(widths[1:] or widths)) == 1
         # numbers with a decimal comma count for another delimiter, so that
         # "1,25;-0,37" splits on ';' and its decimal commas are then named
-        numeric = np.mean([_is_number(v) or v.strip() in NA_VALUES
-                           or (delimiter != "," and _DECIMAL_COMMA.fullmatch(v.strip()) is not None)
+        numeric = np.mean([_is_number(v) or _trimmed(v) in NA_VALUES
+                           or (delimiter != "," and _DECIMAL_COMMA.fullmatch(_trimmed(v)) is not None)
                            for r in body for v in r])
         score = (consistent and len(set(widths)) == 1, consistent, numeric, max(widths))
         if best_score is None or score > best_score:
@@ -341,8 +357,8 @@ def _delimiter(path, encoding, skip):
 def _reads_as_data(field):
     """A field that is no name: a number, a missing-value marker (pandas', or a mark such
     as '?' that other data sets use), or numbers separated by spaces."""
-    return (_is_number(field) or field.strip() in NA_VALUES or _spaced_numbers(field)
-            or _MISSING_MARK.fullmatch(field.strip()) is not None)
+    return (_is_number(field) or _trimmed(field) in NA_VALUES or _spaced_numbers(field)
+            or _MISSING_MARK.fullmatch(_trimmed(field)) is not None)
 
 
 def _header(first_row, header=None):
@@ -532,7 +548,7 @@ class _Sniffed:
         return list(range(_index_columns(self.names), self.n_fields - self.trailing))
 
 
-_INTEGER = re.compile(r"\s*[-+]?[0-9]+\s*")
+_INTEGER = re.compile(r"\s*[-+]?[0-9]+\s*", re.ASCII)  # \s: pandas' spaces only
 
 
 # Rows below a first row of numbers that it must stand apart from, in every
@@ -912,7 +928,7 @@ def read_columns(path, layout=None):
         raise ValueError(_decode_error(layout, exc)) from None
     columns = []
     for column in texts:
-        stripped = [t.strip() for t in column]
+        stripped = [_trimmed(t) for t in column]
         present = [t for t in stripped if t not in NA_VALUES]
         if present and all(_INTEGER.fullmatch(t) and str(int(t)) == t and abs(int(t)) < 2**63
                            for t in present):
@@ -1374,10 +1390,24 @@ def _read_with_numpy(layout):
         return None
     if data.shape[0] == 0:
         return np.empty((0, len(layout.chosen)))
-    if data.shape[1] != layout.n_fields:
+    if data.shape[1] != layout.n_fields or _other_spaces_below_header(layout):
         return None
     data = data[:, layout.chosen]
     return None if _refused(data, layout) else data
+
+
+def _other_spaces_below_header(layout, block=1 << 20):
+    """Whether the data rows hold a character beyond ASCII or an ASCII separator
+    (\\x1c-\\x1f). In rows that numpy.loadtxt read as numbers, it can only be a space
+    around a number that loadtxt strips and pandas does not (U+00A0, U+3000, ...), which
+    the csv module's pass names. A pass over the text costs about 4% of loadtxt's time."""
+    with open(layout.path, encoding=layout.encoding, errors="replace", newline="") as f:
+        for _ in range(layout.skip):
+            f.readline()
+        while text := f.read(block):
+            if not text.isascii() or any(c in text for c in "\x1c\x1d\x1e\x1f"):
+                return True
+    return False
 
 
 def _first_unread(layout):
@@ -1398,9 +1428,9 @@ def _read_with_csv(layout):
             if _first_unread(layout) and text.startswith("#") and _is_comment(row[0]):
                 notes.append((line, row_number, row[0]))
             for j in layout.chosen:
-                value = row[j].strip()
+                value = _trimmed(row[j])
                 if value in NA_VALUES and not layout.missing and row_number == 1 and all(  # re-read
-                        rest[j].strip() in NA_VALUES for _, rest in _rows(layout)):
+                        _trimmed(rest[j]) in NA_VALUES for _, rest in _rows(layout)):
                     raise ValueError(_empty_column(layout, j))
                 if layout.missing and value in NA_VALUES:
                     values.append(np.nan)
@@ -1517,8 +1547,34 @@ def _beyond_float64(layout, value, line, row_number, j):
     )
 
 
+def _other_padding(value):
+    """The characters around ``value`` that float() reads as spaces and pandas does not,
+    in order, when what they surround is a number or a missing-value marker; else ''."""
+    inner = value.strip()
+    if inner == _trimmed(value) or not (_is_number(inner) or inner in NA_VALUES):
+        return ""
+    around = value[:value.index(inner)] + value[value.index(inner) + len(inner):]
+    return "".join(dict.fromkeys(c for c in around if c not in _SPACES))
+
+
 def _bad_value(layout, value, line, row_number, j):
     where = f"line {line} (data row {row_number}), {layout.column(j)}"
+    padding = _other_padding(value)
+    if padding:
+        inner = value.strip()
+        shown = " and ".join(f"U+{ord(c):04X} {unicodedata.name(c, 'INFORMATION SEPARATOR')}"
+                             for c in padding)
+        what = (f"a field of {shown} alone" if not inner else
+                f"the missing-value marker {inner!r} with {shown} beside it"
+                if inner in NA_VALUES else f"the number {inner} with {shown} beside it")
+        removed = "".join(f".replace({c!r}, '')" for c in padding)
+        return (
+            f"{layout.path!r} has {value!r} on {where}: {what}, which pandas does not take for "
+            "a space, so that pandas, and fastem, read the field as text (only spaces and "
+            "tabs may stand around a value). Remove those characters from the file (e.g. "
+            f"in Python: text = open(path, encoding={layout.encoding!r}).read(){removed}, "
+            "then write text to a new file)"
+        )
     if _spaced_numbers(value):
         return (
             f"{layout.path!r} has {value!r} on {where}: numbers separated by spaces "

@@ -363,6 +363,51 @@ def test_digits_of_other_scripts_are_text_as_in_pandas(tmp_path, reader, digit):
             reader(path)
 
 
+# Characters that float() and numpy.loadtxt strip around a number and pandas does not:
+# no-break, thin, ideographic and narrow no-break spaces, ASCII's information
+# separators, NEL.
+OTHER_SPACES = ["\xa01.5", "1.5\u2009", "\u30001.5", "\u202f1.5\u202f", "\x1c7", "1.5\x85"]
+
+
+@pytest.mark.parametrize("value", OTHER_SPACES)
+def test_a_number_beside_a_space_pandas_does_not_take_is_text_on_every_reader(
+        tmp_path, reader, value):
+    path = _write(tmp_path, f"a,b\n1,2\n{value},4\n")
+    assert pd.read_csv(path)["a"].tolist() == ["1", value]  # text, as written
+    for missing in (False, True):
+        with pytest.raises(ValueError, match=(
+                rf"has {re.escape(repr(value))} on line 3 \(data row 2\), column 1 \('a'\): "
+                r"the number [0-9.]+ with U\+[0-9A-F]{4} .* which pandas does not take for a space.*"
+                r"Remove those characters")):
+            reader(path, missing=missing)
+    assert_array_equal(reader(path, columns=["b"]).data, [[2], [4]])
+
+
+@pytest.mark.parametrize("value", ["\xa0", "\u3000NA", "NA\u2009"])
+def test_a_missing_value_beside_a_space_pandas_does_not_take_is_text(tmp_path, reader, value):
+    path = _write(tmp_path, f"a,b\n1,2\n{value},4\n")
+    assert pd.read_csv(path)["a"].tolist() == ["1", value]
+    with pytest.raises(ValueError, match=rf"has {re.escape(repr(value))} on line 3 .*: (a field "
+                                         r"of U\+.* alone|the missing-value marker 'NA' with)"):
+        reader(path, missing=True)
+
+
+@pytest.mark.parametrize("value", [" 1.5 ", "\t1.5", "1.5\t ", "\v1.5", "1.5\f", '"1.5\n"',
+                                   '" \r1.5"'])
+def test_a_number_beside_spaces_that_pandas_takes_is_read_by_every_reader(tmp_path, reader, value):
+    path = _write(tmp_path, f"a,b\n1,2\n{value},4\n")
+    assert_array_equal(reader(path).data, [[1, 2], [1.5, 4]])
+    assert_array_equal(reader(path).data, pd.read_csv(path).to_numpy(dtype=float))
+
+
+@pytest.mark.parametrize("value", OTHER_SPACES)
+def test_read_columns_keeps_a_number_beside_another_space_as_text(tmp_path, value):
+    path = _write(tmp_path, f"a,b\n{value},2\n3,4\n")
+    names, columns = _tables.read_columns(path, read_csv(path, columns=["b"]).layout)
+    assert columns[0].tolist() == pd.read_csv(path)["a"].tolist() == [value, "3"]
+    assert columns[1].tolist() == [2, 4]
+
+
 @pytest.mark.parametrize("value", ["1e400", "-1E+999", "+2.5e308", "179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497792"])
 def test_a_number_beyond_float64_s_range_is_named_not_read_as_infinite(tmp_path, reader, value):
     path = _write(tmp_path, f"a,b\n1,2\n3,{value}\n5,6\n")
