@@ -901,13 +901,16 @@ def read_columns(path, layout=None):
     one whose every present value is a number that float64 holds (not a
     whole number beyond int64) is float64, NaN where a value is missing;
     any other holds its text as the file has it, spaces and 'NA' included
-    (object), None where a field is empty. Parquet columns are converted
-    by pyarrow (``to_numpy``): numbers keep their type (NaN where missing),
-    except integers with a missing value, which are Python ints and None
-    (object); text and dictionary (categorical) columns are object, None
-    where null.
+    (object), None where a field is empty. A number beyond float64's range
+    ('1e400') is refused as :func:`read_csv` refuses it. Parquet columns are
+    converted by pyarrow (``to_numpy``): numbers keep their type (NaN where
+    missing), except integers with a missing value, which are Python ints
+    and None (object); text and dictionary (categorical) columns are object,
+    None where null.
 
-    Raises ValueError for a parquet file with a repeated column name.
+    Raises ValueError for a parquet file with a repeated column name, and for
+    a number beyond float64's range in a CSV file (with its line, data row and
+    column).
     """
     path = os.fsdecode(path)
     if layout is None:
@@ -920,14 +923,16 @@ def read_columns(path, layout=None):
             else c.to_numpy(zero_copy_only=False) for c in table.columns]
     n_columns = layout.n_fields - len(layout.trailing)
     texts = [[] for _ in range(n_columns)]
+    lines = []
     try:
-        for _, row in _rows(layout):
+        for line, row in _rows(layout):
+            lines.append(line)
             for j in range(n_columns):
                 texts[j].append(row[j])
     except UnicodeDecodeError as exc:
         raise ValueError(_decode_error(layout, exc)) from None
     columns = []
-    for column in texts:
+    for j, column in enumerate(texts):
         stripped = [_trimmed(t) for t in column]
         present = [t for t in stripped if t not in NA_VALUES]
         if present and all(_INTEGER.fullmatch(t) and str(int(t)) == t and abs(int(t)) < 2**63
@@ -936,7 +941,8 @@ def read_columns(path, layout=None):
             columns.append(np.array(integers, dtype=object if len(present) < len(stripped)
                                     else np.int64))
         elif all(_is_float(t) for t in present):
-            columns.append(np.array([np.nan if t in NA_VALUES else float(t) for t in stripped]))
+            columns.append(np.array([np.nan if t in NA_VALUES else _float(layout, t, line, i + 1, j)
+                                     for i, (t, line) in enumerate(zip(stripped, lines))]))
         else:
             columns.append(np.array([None if t == "" else t for t in column], dtype=object))
     names = (_unique_names(layout.names[:n_columns]) if layout.names is not None
@@ -1437,10 +1443,7 @@ def _read_with_csv(layout):
                     continue
                 if value in NA_VALUES or not _is_number(value):
                     raise ValueError(_bad_value(layout, value, line, row_number, j))
-                number = float(value)
-                if math.isinf(number) and not _INFINITY.fullmatch(value):
-                    raise ValueError(_beyond_float64(layout, value, line, row_number, j))
-                values.append(number)
+                values.append(_float(layout, value, line, row_number, j))
     except UnicodeDecodeError as exc:
         raise ValueError(_decode_error(layout, exc)) from None
     if notes and 2 * len(notes) < row_number:  # a column of '#' values is data
@@ -1536,6 +1539,17 @@ _LATE_COMMENT = (" (if this line is a note, remove it or move it above the heade
 
 # How float() spells an infinity; any other number it reads as one is beyond float64's range.
 _INFINITY = re.compile(r"[-+]?inf(?:inity)?", re.IGNORECASE)
+
+
+def _float(layout, value, line, row_number, j):
+    """The number ``value`` (one that :func:`_is_number` accepts) on ``line``, data row
+    ``row_number``, column ``j``; ValueError for one beyond float64's range, which float()
+    reads as infinite. One that float64 cannot tell from 0 ('1e-400') is 0, as pandas and
+    pyarrow read it."""
+    number = float(value)
+    if math.isinf(number) and not _INFINITY.fullmatch(_trimmed(value)):
+        raise ValueError(_beyond_float64(layout, value, line, row_number, j))
+    return number
 
 
 def _beyond_float64(layout, value, line, row_number, j):

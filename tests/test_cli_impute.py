@@ -609,6 +609,21 @@ def test_between_formats_codes_text_and_categories_are_kept(tmp_path, capsys):
     assert column == ["ctl" if i % 2 else "" for i in range(n)]  # a null stays empty
 
 
+def test_a_number_beyond_float64_in_a_column_not_fitted_is_named_between_formats(
+        tmp_path, capsys):
+    pytest.importorskip("pyarrow")
+    X, model_path = _fit_b_d(tmp_path, capsys)
+    with open(tmp_path / "d.csv", "w") as f:
+        f.write("big,b,d\n" + "".join(
+            f"{'1e400' if i == 2 else i}," + ",".join("" if v != v else repr(v) for v in row)
+            + "\n" for i, row in enumerate(X.tolist())))
+    assert main(["impute", model_path, str(tmp_path / "d.csv"), "-o",
+                 str(tmp_path / "o.parquet")]) == 1
+    assert ("has '1e400' on line 4 (data row 3), column 1 ('big'): a number beyond float64's "
+            "range" in capsys.readouterr().err)
+    assert not (tmp_path / "o.parquet").exists()
+
+
 def test_nested_parquet_columns_are_not_written_to_csv_as_their_repr(tmp_path, capsys):
     pa = pytest.importorskip("pyarrow")
     import pyarrow.parquet as pq

@@ -403,7 +403,7 @@ def test_a_number_beside_spaces_that_pandas_takes_is_read_by_every_reader(tmp_pa
 @pytest.mark.parametrize("value", OTHER_SPACES)
 def test_read_columns_keeps_a_number_beside_another_space_as_text(tmp_path, value):
     path = _write(tmp_path, f"a,b\n{value},2\n3,4\n")
-    names, columns = _tables.read_columns(path, read_csv(path, columns=["b"]).layout)
+    _, columns = _tables.read_columns(path, read_csv(path, columns=["b"]).layout)
     assert columns[0].tolist() == pd.read_csv(path)["a"].tolist() == [value, "3"]
     assert columns[1].tolist() == [2, 4]
 
@@ -416,6 +416,30 @@ def test_a_number_beyond_float64_s_range_is_named_not_read_as_infinite(tmp_path,
         reader(path)
     with pytest.raises(ValueError, match="beyond float64's range"):
         read_csv(path, missing=True)
+
+
+@pytest.mark.parametrize("value", ["1e400", "-1e400", "1e+400", "1E400", " 1e400 ", "-1E+999"])
+def test_read_columns_names_a_number_beyond_float64_s_range_as_read_csv_does(tmp_path, value):
+    # a column that read_csv does not read (the impute writer copies it)
+    path = _write(tmp_path, f"a,b\n1,2\n{value},4\n")
+    layout = read_csv(path, columns=["b"]).layout
+    named = (rf"has '{re.escape(value.strip())}' on line 3 \(data row 2\), column 1 \('a'\): "
+             r"a number beyond float64's range")
+    with pytest.raises(ValueError, match=named):
+        _tables.read_columns(path, layout)
+    with pytest.raises(ValueError, match=named):
+        read_csv(path)
+
+
+@pytest.mark.parametrize("value", ["1e-400", "-1e-400", "2.5e-324", "4.9e-324"])
+def test_a_number_below_float64_s_range_is_read_as_pandas_reads_it_by_every_reader(
+        tmp_path, reader, value):
+    path = _write(tmp_path, f"a,b\n1,2\n{value},4\n")
+    expected = pd.read_csv(path).to_numpy(dtype=float)
+    assert_array_equal(reader(path).data, expected)
+    assert np.signbit(reader(path).data[1, 0]) == value.startswith("-")
+    _, columns = _tables.read_columns(path, reader(path, columns=["b"]).layout)
+    assert_array_equal(columns[0], expected[:, 0])
 
 
 def test_an_infinity_written_as_one_is_read_as_one(tmp_path, reader):
