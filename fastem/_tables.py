@@ -36,7 +36,8 @@ header such a line is an error that names it, also where its first field is
 in a column that is not read (an index or label column): among rows that do
 not start with '#', an unquoted '#' there marks a note or a row left out,
 not data.
-Missing values (empty fields and pandas' markers such as ``NA`` or ``nan``)
+Missing values (empty fields, pandas' markers such as ``NA`` or ``nan``, and
+float()'s other spellings of NaN, such as ``NAN``, which pandas reads as text)
 and text in a numeric column (decimal commas, thousands separators,
 numbers separated by spaces, and a number beside a character that float()
 strips but pandas does not take for a space, such as a no-break space,
@@ -192,10 +193,23 @@ def _is_number(text):
     if "_" in text or not (text.isascii() and text.isprintable()):
         return False
     try:
-        float(text)
+        number = float(text)
     except ValueError:
         return False
-    return True
+    return not math.isnan(number)  # a NaN is a missing value (_is_missing)
+
+
+# float()'s spellings of NaN, which both fast parsers read as NaN: pandas' markers
+# ('nan', 'NaN', '-nan', '-NaN') and the others ('NAN', '+nan', as C and Fortran write it).
+_NAN = re.compile(r"[-+]?nan", re.IGNORECASE)
+
+
+def _is_missing(text):
+    """A missing value, once trimmed: an empty field, one of pandas' markers (NA_VALUES), or
+    another spelling of NaN, which pandas keeps as text but every reader here reads as NaN
+    (as :func:`fill_csv` then fills it)."""
+    text = _trimmed(text)
+    return text in NA_VALUES or _NAN.fullmatch(text) is not None
 
 
 # A number written with signs or digit groups, once its currency signs (Unicode
@@ -345,7 +359,7 @@ def _delimiter(path, encoding, skip):
         consistent = len(set(widths[1:] or widths)) == 1
         # numbers with a decimal comma count for another delimiter, so that
         # "1,25;-0,37" splits on ';' and its decimal commas are then named
-        numeric = np.mean([_is_number(v) or _trimmed(v) in NA_VALUES
+        numeric = np.mean([_is_number(v) or _is_missing(v)
                            or (delimiter != "," and _DECIMAL_COMMA.fullmatch(_trimmed(v)) is not None)
                            for r in body for v in r])
         score = (consistent and len(set(widths)) == 1, consistent, numeric, max(widths))
@@ -357,7 +371,7 @@ def _delimiter(path, encoding, skip):
 def _reads_as_data(field):
     """A field that is no name: a number, a missing-value marker (pandas', or a mark such
     as '?' that other data sets use), or numbers separated by spaces."""
-    return (_is_number(field) or _trimmed(field) in NA_VALUES or _spaced_numbers(field)
+    return (_is_number(field) or _is_missing(field) or _spaced_numbers(field)
             or _MISSING_MARK.fullmatch(_trimmed(field)) is not None)
 
 
@@ -700,7 +714,8 @@ def read_csv(path, columns=None, header=None, missing=False, nan_fix=None):
         names when one of its fields is not a number.
     missing : bool, default=False
         Read a missing value (an empty field, ``NA`` and the other spellings
-        of ``NA_VALUES``) as NaN instead of refusing it.
+        of ``NA_VALUES``, and float()'s other spellings of NaN, such as
+        ``NAN``) as NaN instead of refusing it.
     nan_fix : str, optional
         Without ``missing``, how the error for a missing value tells to fix
         it (the default: fit with ``--missing em``, or drop or impute).
@@ -934,14 +949,14 @@ def read_columns(path, layout=None):
     columns = []
     for j, column in enumerate(texts):
         stripped = [_trimmed(t) for t in column]
-        present = [t for t in stripped if t not in NA_VALUES]
+        present = [t for t in stripped if not _is_missing(t)]
         if present and all(_INTEGER.fullmatch(t) and str(int(t)) == t and abs(int(t)) < 2**63
                            for t in present):
-            integers = [None if t in NA_VALUES else int(t) for t in stripped]
+            integers = [None if _is_missing(t) else int(t) for t in stripped]
             columns.append(np.array(integers, dtype=object if len(present) < len(stripped)
                                     else np.int64))
         elif all(_is_float(t) for t in present):
-            columns.append(np.array([np.nan if t in NA_VALUES else _float(layout, t, line, i + 1, j)
+            columns.append(np.array([np.nan if _is_missing(t) else _float(layout, t, line, i + 1, j)
                                      for i, (t, line) in enumerate(zip(stripped, lines))]))
         else:
             columns.append(np.array([None if t == "" else t for t in column], dtype=object))
@@ -1435,13 +1450,13 @@ def _read_with_csv(layout):
                 notes.append((line, row_number, row[0]))
             for j in layout.chosen:
                 value = _trimmed(row[j])
-                if value in NA_VALUES and not layout.missing and row_number == 1 and all(  # re-read
-                        _trimmed(rest[j]) in NA_VALUES for _, rest in _rows(layout)):
+                if _is_missing(value) and not layout.missing and row_number == 1 and all(  # re-read
+                        _is_missing(rest[j]) for _, rest in _rows(layout)):
                     raise ValueError(_empty_column(layout, j))
-                if layout.missing and value in NA_VALUES:
+                if layout.missing and _is_missing(value):
                     values.append(np.nan)
                     continue
-                if value in NA_VALUES or not _is_number(value):
+                if _is_missing(value) or not _is_number(value):
                     raise ValueError(_bad_value(layout, value, line, row_number, j))
                 values.append(_float(layout, value, line, row_number, j))
     except UnicodeDecodeError as exc:
@@ -1565,7 +1580,7 @@ def _other_padding(value):
     """The characters around ``value`` that float() reads as spaces and pandas does not,
     in order, when what they surround is a number or a missing-value marker; else ''."""
     inner = value.strip()
-    if inner == _trimmed(value) or not (_is_number(inner) or inner in NA_VALUES):
+    if inner == _trimmed(value) or not (_is_number(inner) or _is_missing(inner)):
         return ""
     around = value[:value.index(inner)] + value[value.index(inner) + len(inner):]
     return "".join(dict.fromkeys(c for c in around if c not in _SPACES))
@@ -1580,7 +1595,7 @@ def _bad_value(layout, value, line, row_number, j):
                              for c in padding)
         what = (f"a field of {shown} alone" if not inner else
                 f"the missing-value marker {inner!r} with {shown} beside it"
-                if inner in NA_VALUES else f"the number {inner} with {shown} beside it")
+                if _is_missing(inner) else f"the number {inner} with {shown} beside it")
         removed = "".join(f".replace({c!r}, '')" for c in padding)
         return (
             f"{layout.path!r} has {value!r} on {where}: {what}, which pandas does not take for "
@@ -1596,7 +1611,7 @@ def _bad_value(layout, value, line, row_number, j):
             "the file with commas (np.savetxt(path, X, delimiter=',')) or convert it (with pandas: "
             "pd.read_csv(path, sep=r'\\s+').to_csv(new_path, index=False))"
         )
-    if value in NA_VALUES:
+    if _is_missing(value):
         shown = "an empty field" if value == "" else repr(value)
         return (
             f"{layout.path!r} has a missing value ({shown}) on {where}; {layout.nan_fix}"

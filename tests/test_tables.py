@@ -442,6 +442,22 @@ def test_a_number_below_float64_s_range_is_read_as_pandas_reads_it_by_every_read
     assert_array_equal(columns[0], expected[:, 0])
 
 
+# float() and both fast parsers read these as NaN; pandas keeps them as text. fastem reads
+# them as missing values (fastem impute fills them), on every reader: read_csv without
+# missing= gave them back as NaN.
+@pytest.mark.parametrize("value", ["NAN", "Nan", "nAn", "+nan", "+NaN", "-NAN", "-Nan"])
+def test_every_spelling_of_nan_is_a_missing_value_on_every_reader(tmp_path, reader, value):
+    path = _write(tmp_path, f"a,b\n1,2\n{value},4\n5,nan\n")
+    with pytest.raises(ValueError, match=rf"has a missing value \('{re.escape(value)}'\) on line 3 "
+                                         r"\(data row 2\), column 1 \('a'\); fit with --missing em"):
+        reader(path)
+    assert_array_equal(reader(path, missing=True).data, [[1, 2], [np.nan, 4], [5, np.nan]])
+    _, columns = _tables.read_columns(path, reader(path, missing=True).layout)
+    assert columns[0].tolist() == [1, None, 5]
+    path = _write(tmp_path, f"{value},4\n5,nan\n")  # a first row with one is data
+    assert_array_equal(reader(path, missing=True).data, [[np.nan, 4], [5, np.nan]])
+
+
 def test_an_infinity_written_as_one_is_read_as_one(tmp_path, reader):
     path = _write(tmp_path, "a,b\n1,2\n3,inf\n-Infinity,6\n")
     assert_array_equal(reader(path).data, [[1, 2], [3, np.inf], [-np.inf, 6]])
