@@ -671,9 +671,9 @@ def _data_like_names_note(path, encoding, delimiter, comments):
     if _why_names([first[j] for j in numbers], [[r[j] for j in numbers] for r in body]):
         return []  # years above counts beside a column of labels: names after all
     shown = ", ".join(v.strip() for v in first[:4]) + (", ..." if len(first) > 4 else "")
-    shown_signs = ", ".join(repr(first[j].strip()) for j in sorted(decorated))
-    signs = (f" ({shown_signs}: a number written with a sign or digit groups, which fastem "
-             "reads only as text; write it plainly)" if decorated else "")
+    shown_signs = ", ".join(repr(_trimmed(first[j])) for j in sorted(decorated))
+    signs = (f" ({shown_signs}: a number written with a sign, digit groups or a space beyond "
+             "ASCII, which fastem reads only as text; write it plainly)" if decorated else "")
     return [f"{path!r}: its first row ({shown}) is read as the column names, but it looks like "
             "a row of data: numbers where the rows below have numbers, text only where they "
             f"have text too{signs}. If it is data, pass --header no (header=False in Python: "

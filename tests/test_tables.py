@@ -995,7 +995,8 @@ def test_a_headerless_file_with_a_label_column_is_noted_and_never_guessed(tmp_pa
                                          ('"1,000",2.0', "1,000"), ("1.5,2.0 %", "2.0 %"),
                                          ("(1.5),2.0", "(1.5)"), ("\u22121.5,2.0", "\u22121.5"),
                                          ('"3,00 \u20ac",2.0', "3,00 \u20ac"),
-                                         ("1.5%,2.0%", "1.5%"), ("$3.00,$4.00", "$3.00")])
+                                         ("1.5%,2.0%", "1.5%"), ("$3.00,$4.00", "$3.00"),
+                                         ("\xa01.5,2.0", "\xa01.5"), ("1.5,2.0\u3000", "2.0\u3000")])
 @pytest.mark.parametrize("rows", [1, 30])
 def test_a_first_row_of_numbers_written_with_signs_is_noted_as_data(tmp_path, first, cell, rows):
     # One field is text only by its sign or digit groups: the row read as names
@@ -1005,6 +1006,7 @@ def test_a_first_row_of_numbers_written_with_signs_is_noted_as_data(tmp_path, fi
     assert table.data.shape == (rows, 2)
     assert len(table.doubts) == 1
     assert "--header no" in table.doubts[0] and "write it plainly" in table.doubts[0]
+    assert repr(cell) in table.doubts[0]  # as the file has it
     with pytest.raises(ValueError, match=re.escape(repr(cell))):  # read as data: refused
         read_csv(table_path := _write(tmp_path, first + "\n" + body, "b.csv"), header=False)
     assert read_csv(table_path, header=True).doubts == []
