@@ -372,16 +372,9 @@ def save(model, path, *, column_indices=None):
     }
     if column_indices is not None:  # optional: only files fitted on columns chosen by index
         metadata[_COLUMN_INDICES] = column_indices
-    arrays = {name: np.asarray(getattr(model, name)) for name in model._parameter_names}
-    # What load will check, checked first: a model whose parameters disagree (an
-    # assigned covariances_ beside the old precisions) would be written to a file
-    # that load refuses.
-    if type(model).__module__.startswith("fastem."):  # load knows fastem's families only
-        try:
-            check_fitted_arrays(model, dict(arrays), int(model.n_features_in_),
-                                np.dtype(model._dtype).name, path, _MODEL_FIX)
-        except ValueError as exc:
-            raise ValueError(f"cannot save a model to {str(exc)}") from None
+    arrays = checked_parameter_arrays(
+        model, f"cannot save a model to {path!r}", f"A file of them would not load. {_MODEL_FIX}"
+    )
     arrays.update(hyper_arrays)
     running = getattr(model, "_running_stats", None)  # read from the same snapshot
     if running is not None:
@@ -989,12 +982,35 @@ def _check_entry_sizes(archive, path, n_components, n_features):
 
 
 _FILE_FIX = "The file is damaged or was edited; save the model again."
-# What save says of a model whose parameters a file of them would fail load with.
+# What save and to_sklearn say of a model whose parameters load would refuse in a file.
 _MODEL_FIX = (
-    "A file of them would not load. If they were assigned, assign the parameters of one "
-    "fitted model together (covariances_, precisions_ and precisions_cholesky_ describe the "
-    "same matrices); if they come from a fit, refit it."
+    "If they were assigned, assign the parameters of one fitted model together "
+    "(covariances_, precisions_ and precisions_cholesky_ describe the same matrices); if "
+    "they come from a fit, refit it."
 )
+
+
+def checked_parameter_arrays(model, doing, fix=_MODEL_FIX):
+    """The fitted parameters of ``model`` as arrays, once they pass what :func:`load`
+    checks of a model file's arrays.
+
+    ``save`` writes no file that ``load`` would refuse, and ``to_sklearn`` makes
+    no estimator of such parameters: both run these checks, the estimator's own
+    (:meth:`~fastem.base.BaseMixture._check_fitted_parameters`) and then the
+    file's (:func:`check_fitted_arrays`: symmetric positive definite matrices,
+    covariances the inverse of the precisions, ...; fastem's families only).
+    A failure of the file's raises ValueError starting with ``doing``, naming
+    the field and ending with ``fix``.
+    """
+    model._check_fitted_parameters(model.n_features_in_)
+    arrays = {name: np.asarray(getattr(model, name)) for name in model._parameter_names}
+    if type(model).__module__.startswith("fastem."):  # load knows fastem's families only
+        try:
+            check_fitted_arrays(model, dict(arrays), int(model.n_features_in_),
+                                np.dtype(model._dtype).name, None, fix)
+        except ValueError as exc:
+            raise ValueError(f"{doing}: {exc}") from None
+    return arrays
 
 
 class _Field:
@@ -1004,7 +1020,8 @@ class _Field:
         self.path, self.name, self.value, self.fix = path, name, value, fix
 
     def fail(self, problem):
-        raise ValueError(f"{self.path!r}: field {self.name!r} {problem}. {self.fix}")
+        where = "" if self.path is None else f"{self.path!r}: "  # None: the caller says where
+        raise ValueError(f"{where}field {self.name!r} {problem}. {self.fix}")
 
     def finite(self):
         if not np.isfinite(self.value).all():
@@ -1076,8 +1093,10 @@ def check_fitted_arrays(model, arrays, n_features, dtype_name, path, fix=_FILE_F
     upper-triangular precision Cholesky factors with a positive diagonal, the
     three consistent with each other; exponential and Poisson: positive
     scales and rates). A family defined elsewhere gets the checks of its
-    weights and of finiteness. ``fix``: what an error advises (``save``
-    checks a model with the same function before it writes it).
+    weights and of finiteness. ``path``: the file that errors name (None:
+    the caller names the model). ``fix``: what an error advises (``save``
+    and ``to_sklearn`` check a model with the same function, through
+    :func:`checked_parameter_arrays`).
     """
     from .families._mean import MeanParameterMixture
     from .families.bayesian import BayesianGaussianMixture
@@ -1239,8 +1258,12 @@ def _to_sklearn(model, sklearn_class, hyper_names, fitted_names):
     model._check_is_fitted()
     # As save: hyper-parameters changed by set_params since the fit (n_components,
     # covariance_type) no longer describe the parameters, and scikit-learn would use
-    # the two together.
-    model._check_fitted_parameters(model.n_features_in_)
+    # the two together; parameters that a model file could not hold (covariances_ not
+    # the inverse of precisions_, say) would give it predictions of neither.
+    checked_parameter_arrays(
+        model, f"cannot convert the {type(model).__name__} to scikit-learn",
+        f"scikit-learn would compute with parameters that disagree. {_MODEL_FIX}",
+    )
     hyper = {name: getattr(model, name) for name in hyper_names}
     if hyper["init_params"] == "hierarchical":  # not scikit-learn's: its default, so that
         hyper["init_params"] = "kmeans"        # clone(estimator).fit(X) runs there
@@ -1299,12 +1322,14 @@ def _checked_conversion(model, estimator):
     """``model``, converted from ``estimator``, once its parameters agree with its
     hyper-parameters (scikit-learn's ``set_params`` after a fit can part them), with
     their structure recorded for a warm start."""
+    doing = f"The sklearn.mixture.{type(estimator).__name__} does not convert"
     try:
-        model._check_fitted_parameters(model.n_features_in_)
+        checked_parameter_arrays(
+            model, doing, "A fastem model could not be saved with them; refit the estimator."
+        )
     except ValueError as exc:
-        raise ValueError(
-            f"The sklearn.mixture.{type(estimator).__name__} does not convert: {_one_line(exc)}"
-        ) from None
+        message = _one_line(exc)
+        raise ValueError(message if message.startswith(doing) else f"{doing}: {message}") from None
     model._fit_structure = model._structure(model.n_features_in_)
     return model
 

@@ -255,6 +255,16 @@ _DISAGREEMENTS = [  # (family, hyper-parameters, attribute, value) that part the
     ("BayesianGaussianMixture", {}, "weight_concentration_", np.ones(3)),
     ("BayesianGaussianMixture", {}, "degrees_of_freedom_", np.ones(3)),
 ]
+# (family, attribute, how to change it): parameters that pass the estimator's checks but
+# not those of a model file's arrays, which save runs too
+_FILE_DISAGREEMENTS = [
+    *[(family, "covariances_", lambda c: c * 100)
+      for family in ("GaussianMixture", "BayesianGaussianMixture")],
+    ("GaussianMixture", "precisions_", lambda p: p + np.array([[0.0, 0.5], [0.0, 0.0]])),
+    ("GaussianMixture", "precisions_cholesky_", lambda u: np.swapaxes(u, 1, 2)),
+    ("BayesianGaussianMixture", "precisions_cholesky_", lambda u: np.swapaxes(u, 1, 2)),
+    ("BayesianGaussianMixture", "covariance_prior_", lambda c: np.zeros_like(c)),
+]
 
 
 @functools.lru_cache(maxsize=None)
@@ -277,6 +287,34 @@ def test_to_sklearn_refuses_what_save_refuses(tmp_path, family, hyper, name, val
     with pytest.raises(ValueError) as converted:
         model.to_sklearn()
     assert str(converted.value) == str(saved.value)
+
+
+def _field_problem(message):
+    """The part of a model-file check's message that names the field and its problem."""
+    return re.search(r"field '\w+' [^.]*\.", message).group(0)
+
+
+@pytest.mark.parametrize("family, name, change", _FILE_DISAGREEMENTS)
+def test_conversions_refuse_the_arrays_that_save_refuses(tmp_path, family, name, change):
+    """Assigned parameters that a model file could not hold (covariances_ not the inverse of
+    precisions_, a precision factor not upper-triangular, a singular covariance_prior_) are
+    neither converted to nor from scikit-learn: save refuses them, and to_sklearn ran only
+    the estimator's checks, so scikit-learn predicted from one and sampled from the other."""
+    pytest.importorskip("sklearn")
+    model = copy.deepcopy(_fitted_of(family))
+    estimator = model.to_sklearn()
+    setattr(model, name, change(np.asarray(getattr(model, name))))
+    with pytest.raises(ValueError) as saved:
+        model.save(tmp_path / "model.npz")
+    with pytest.raises(ValueError, match=rf"^cannot convert the {family} to scikit-learn: "
+                                         r"field .*If they were assigned") as converted:
+        model.to_sklearn()
+    assert _field_problem(str(converted.value)) == _field_problem(str(saved.value))
+    setattr(estimator, name, change(np.asarray(getattr(estimator, name))))
+    with pytest.raises(ValueError, match=rf"^The sklearn.mixture.{family} does not convert: "
+                                         r"field .*refit the estimator") as back:
+        getattr(fastem, family).from_sklearn(estimator)
+    assert _field_problem(str(back.value)) == _field_problem(str(saved.value))
 
 
 @pytest.mark.parametrize("family", ["GaussianMixture", "BayesianGaussianMixture"])

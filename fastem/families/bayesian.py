@@ -376,6 +376,15 @@ class BayesianGaussianMixture(_GaussianComponents):
         unit of sample weight (scikit-learn's own fits report the sum over
         the samples). ``init_params='hierarchical'``, which scikit-learn does
         not have, becomes its default 'kmeans'.
+
+        Raises
+        ------
+        NotFittedError
+            If the model is not fitted.
+        ValueError
+            For parameters that ``save`` refuses (:func:`fastem.io.save`): ones
+            that disagree with the hyper-parameters, or with each other (an
+            assigned ``covariances_`` that is not the inverse of ``precisions_``).
         """
         from ..io import bayesian_to_sklearn
 
@@ -386,6 +395,14 @@ class BayesianGaussianMixture(_GaussianComponents):
         """A BayesianGaussianMixture with the posterior and priors of a fitted scikit-learn one.
 
         scikit-learn's ``lower_bound_`` (a sum over the samples) is copied as it is.
+
+        Raises
+        ------
+        TypeError
+            If ``estimator`` is not a fitted scikit-learn BayesianGaussianMixture.
+        ValueError
+            If it is not fitted, or its parameters are ones that ``save`` would
+            refuse in a fastem model (see :meth:`to_sklearn`).
         """
         from ..io import bayesian_from_sklearn
 

@@ -1282,6 +1282,15 @@ class GaussianMixture(_GaussianComponents):
         Its hyper-parameters are this model's, except ``init_params='hierarchical'``,
         which scikit-learn does not have: it becomes scikit-learn's default
         'kmeans', so that the estimator can be cloned and fitted again there.
+
+        Raises
+        ------
+        NotFittedError
+            If the model is not fitted.
+        ValueError
+            For parameters that ``save`` refuses (:func:`fastem.io.save`): ones
+            that disagree with the hyper-parameters, or with each other (an
+            assigned ``covariances_`` that is not the inverse of ``precisions_``).
         """
         from ..io import gaussian_to_sklearn
 
@@ -1289,7 +1298,16 @@ class GaussianMixture(_GaussianComponents):
 
     @classmethod
     def from_sklearn(cls, estimator):
-        """A GaussianMixture with the parameters of a fitted scikit-learn one."""
+        """A GaussianMixture with the parameters of a fitted scikit-learn one.
+
+        Raises
+        ------
+        TypeError
+            If ``estimator`` is not a fitted scikit-learn GaussianMixture.
+        ValueError
+            If it is not fitted, or its parameters are ones that ``save`` would
+            refuse in a fastem model (see :meth:`to_sklearn`).
+        """
         from ..io import gaussian_from_sklearn
 
         return gaussian_from_sklearn(cls, estimator)
