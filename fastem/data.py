@@ -709,10 +709,13 @@ class ChunkedSource:
     """A re-iterable of chunks (the chunked-data protocol), validated once.
 
     The constructor makes one pass over the chunks: each is checked like an
-    array (2-D, numeric, finite, the weights valid) and must have the same
-    number of features and dtype as the first; errors name the chunk. Later
-    passes iterate again and only check that each chunk still has the shape and
-    dtype seen in the validation pass.
+    array (2-D, numeric, finite, the weights valid, in the family's domain)
+    and must have the same number of features and dtype as the first; errors
+    name the chunk. Later passes check each chunk again in the same way (one
+    parallel scan of it, small next to the E-step) and that it still has the
+    shape, dtype, column names and weighting seen in the validation pass: a
+    source that yields other data on a later pass raises ValueError saying
+    that it changed, instead of giving a model of NaN or of mixed data.
 
     Chunks that are DataFrames or Arrow tables give the source its column
     names; every chunk must then have the same names in the same order.
@@ -740,6 +743,8 @@ class ChunkedSource:
                 "batches to partial_fit."
             )
         self.chunks = chunks
+        self._checks = dict(
+            check_data=check_data, anchors=anchors, allow_nan=allow_nan, nan_advice=nan_advice)
         self.rows = []
         self.weighted = []  # per chunk: whether it came with weights
         self.unit = []  # per chunk: whether they were all 1
@@ -758,20 +763,12 @@ class ChunkedSource:
             signature = None if x_path is None else FileSignature(x_path)
             w_signature = None if w_path is None else FileSignature(w_path)
             self.signatures.append((signature, w_signature))
-            try:
-                names = feature_names_of(X)
-            except TypeError as exc:
-                raise TypeError(f"{name}: {exc}") from None
-            with reading(X, signature):
-                X = check_array(
-                    X, name=name, anchors=anchors, min_samples=0, allow_nan=allow_nan,
-                    nan_advice=nan_advice,
-                )
+            names = self._names(X, name)
+            if self.dtype is not None:
+                _check_chunk_names(names, self.feature_names_in, name)
+            X, w, supplied = self._checked(X, w, name, (signature, w_signature))
             if self.dtype is None:
                 self.feature_names_in = names
-            else:
-                _check_chunk_names(names, self.feature_names_in, name)
-            if self.dtype is None:
                 self.n_features, self.dtype = X.shape[1], X.dtype
             elif X.shape[1] != self.n_features:
                 raise ValueError(
@@ -783,15 +780,6 @@ class ChunkedSource:
                     f"{name} has dtype {X.dtype} but chunk 0 has {self.dtype}. Store every "
                     "chunk with the same dtype (float32 or float64)."
                 )
-            supplied = w is not None
-            try:
-                with reading(w, w_signature):
-                    w = check_sample_weight(w, X.shape[0], require_positive_sum=False)
-            except (TypeError, ValueError) as exc:
-                raise type(exc)(f"{name}: {exc}") from None
-            if check_data is not None and X.shape[0]:
-                with reading(X, signature):
-                    check_data(X)
             self.rows.append(X.shape[0])
             self.weighted.append(supplied)
             # weights that are all 1 go to the kernels as none (see check_sample_weight)
@@ -809,41 +797,77 @@ class ChunkedSource:
         check_total_weight(total_weight)
         self.offsets = np.concatenate([[0], np.cumsum(self.rows)])
 
+    @staticmethod
+    def _names(X, name):
+        try:
+            return feature_names_of(X)
+        except TypeError as exc:
+            raise TypeError(f"{name}: {exc}") from None
+
+    def _checked(self, X, w, name, signatures):
+        """One chunk and its weights checked as an array's are: ``(X, w, weights given)``.
+
+        ``X`` kernel-ready (:func:`check_array`, then the family's
+        ``check_data``), ``w`` from :func:`check_sample_weight` (empty for
+        none, or all 1). Errors name the chunk.
+        """
+        checks = self._checks
+        signature, w_signature = signatures
+        with reading(X, signature):  # a DataFrame's columns may be copied
+            X = check_array(
+                X, name=name, anchors=checks["anchors"], min_samples=0,
+                allow_nan=checks["allow_nan"], nan_advice=checks["nan_advice"],
+            )
+        supplied = w is not None
+        try:
+            with reading(w, w_signature):
+                w = check_sample_weight(w, X.shape[0], require_positive_sum=False)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{name}: {exc}") from None
+        if checks["check_data"] is not None and X.shape[0]:
+            with reading(X, signature):
+                checks["check_data"](X)
+        return X, w, supplied
+
     def _iter(self):
-        """Yield (index, X, w, signatures) with X kernel-ready, checked against the first pass.
+        """Yield (index, X, w, signatures) with X kernel-ready, checked as in the first pass.
 
         ``signatures`` are those of X's and w's files: both may still be
         memory-mapped, and are read under :func:`reading`.
         """
         count = 0
         for i, item in enumerate(self.chunks):
+            if i >= len(self.rows):
+                raise self._changed(i)
             X, w = _split(item)
-            signature, w_signature = self.signatures[i] if i < len(self.rows) else (None, None)
-            # masked entries: refused by the validation pass, or missing values
-            with reading(X, signature):  # a DataFrame's columns may be copied
-                X = np.asarray(masked_as_nan(X))
-            with reading(w, w_signature):
-                w = np.empty(0) if w is None else np.ascontiguousarray(w, dtype=np.float64)
+            signatures = self.signatures[i]
+            name = f"chunk {i}"
+            try:
+                _check_chunk_names(self._names(X, name), self.feature_names_in, name)
+                X, w, supplied = self._checked(X, w, name, signatures)
+            except (TypeError, ValueError) as exc:
+                raise self._changed(i, exc) from None
             if (
-                i >= len(self.rows)
-                or X.shape != (self.rows[i], self.n_features)
-                or w.shape[0] != (self.rows[i] if self.weighted[i] else 0)
+                X.shape != (self.rows[i], self.n_features)
+                or X.dtype != self.dtype
+                or supplied != self.weighted[i]
             ):
                 raise self._changed(i)
             if self.unit[i]:
                 w = np.empty(0)
-            with reading(X, signature):
-                X = np.ascontiguousarray(X, dtype=self.dtype)
-            yield i, X, w, (signature, w_signature)
+            yield i, X, w, signatures
             count += 1
         if count != len(self.rows):
             raise self._changed(count)
 
-    def _changed(self, i):
+    def _changed(self, i, problem=None):
+        """The error for a source that yields other data than in its validation pass."""
+        found = "" if problem is None else f" ({problem})"
         return ValueError(
-            f"the chunked data changed after validation at chunk {i}: expected "
-            f"{len(self.rows)} chunks of {self.rows} rows and {self.n_features} features, "
-            "weighted as before. A chunked source must yield the same chunks on every pass."
+            f"the chunked data changed after validation at chunk {i}{found}: expected "
+            f"{len(self.rows)} chunks of {self.rows} rows and {self.n_features} features "
+            f"of dtype {self.dtype}, in the family's domain and weighted as before. A "
+            "chunked source must yield the same chunks on every pass."
         )
 
     def reduce(self, fn):

@@ -611,3 +611,83 @@ def test_initial_values_beyond_float64_s_range_are_named(family, name, values, m
                                          r"too (?:wide|large) for float64 arithmetic"):
         getattr(fastem, family)(2, **{name: values}).fit(X)
 
+
+
+# ---------------------------------------------------------------------------
+# a chunked source that yields other data on a later pass
+
+
+class _ChangingChunks:
+    """Two chunks of ``X`` (with their weights ``w``, if any); from the third pass on,
+    the first goes through ``change``. The validation pass and the first EM passes see
+    the data as they were."""
+
+    def __init__(self, X, change, w=None):
+        self.X, self.change, self.w, self.passes = X, change, w, 0
+
+    def __iter__(self):
+        self.passes += 1
+        half = len(self.X) // 2
+        parts = [(self.X[:half].copy(), None), (self.X[half:], None)]
+        if self.w is not None:
+            parts = [(X, self.w[:half].copy() if i == 0 else self.w[half:])
+                     for i, (X, _) in enumerate(parts)]
+        if self.passes >= 3:
+            parts[0] = self.change(*parts[0])
+        return iter([X if w is None else (X, w) for X, w in parts])
+
+
+def _with_value(value):
+    def change(X, w):
+        X[5, 0] = value
+        return X, w
+    return change
+
+
+def _with_weight(value):
+    def change(X, w):
+        w[3] = value
+        return X, w
+    return change
+
+
+_CHANGES = {  # name: (change, the message's account of it)
+    "nan": (_with_value(np.nan), "NaN or infinite"),
+    "inf": (_with_value(np.inf), "NaN or infinite"),
+    "huge": (_with_value(1e300), "too wide"),
+    "float32": (lambda X, w: (X.astype(np.float32), w), "of dtype float64"),
+    "fewer rows": (lambda X, w: (X[:-7], None if w is None else w[:-7]), "rows"),
+    "fewer columns": (lambda X, w: (X[:, :1], w), "features"),
+    "negative": (_with_value(-3.0), "Negative values"),
+    "not a count": (_with_value(2.5), "not whole numbers"),
+    "nan weight": (_with_weight(np.nan), "sample_weight contains 1 NaN"),
+    "negative weight": (_with_weight(-5.0), "sample_weight contains 1 negative"),
+    "weights dropped": (lambda X, w: (X, None), "weighted as before"),
+}
+# which families' domains each change leaves
+_OUTSIDE = {"negative": ("poisson", "exponential"), "not a count": ("poisson",)}
+
+
+@pytest.mark.parametrize("family, change", [
+    (family, change) for change in _CHANGES for family in ("gaussian", "exponential", "poisson")
+    if family in _OUTSIDE.get(change, (family,))
+])
+def test_a_chunked_source_that_changes_between_passes_is_refused(family, change):
+    """Each pass checks every chunk as the validation pass did: NaN, infinities, values
+    outside the family's domain, another dtype or shape, invalid weights. Before, NaN gave
+    a model of NaN or an error blaming the covariances, and negative values, counts that
+    are not whole numbers or a float32 chunk in a float64 source were fitted silently."""
+    rng = np.random.default_rng(0)
+    cls, X = {
+        "gaussian": (GaussianMixture, rng.normal(size=(400, 2))),
+        "exponential": (ExponentialMixture, rng.exponential(size=(400, 2)) + 0.1),
+        "poisson": (PoissonMixture, rng.poisson(4.0, size=(400, 2)).astype(float)),
+    }[family]
+    w = rng.uniform(0.5, 2.0, size=400) if "weight" in change else None
+    how, account = _CHANGES[change]
+    source = _ChangingChunks(X, how, w)
+    with pytest.raises(ValueError, match="changed after validation at chunk 0") as info:
+        cls(2, random_state=0, max_iter=10, tol=0).fit(source)
+    assert account in str(info.value)
+    assert "must yield the same chunks on every pass" in str(info.value)
+    assert source.passes >= 3
