@@ -40,7 +40,8 @@ import numpy as np
 from .. import _state
 from .._validation import as_float_array, check_in_dtype, check_scalar
 from ..base import fill_doc, from_callback
-from .gaussian import GaussianMixture, _check_spd, _GaussianComponents, log_det_cholesky
+from .gaussian import (
+    GaussianMixture, _check_spd, _GaussianComponents, log_det_cholesky, symmetric_part)
 
 __all__ = ["BayesianGaussianMixture"]
 
@@ -566,7 +567,11 @@ class BayesianGaussianMixture(_GaussianComponents):
         # the precisions of components without data of order 1 / eps, whose rounding
         # made the bound cycle and the moves run to max_iter. Other data keep their
         # covariance as it is (scikit-learn's, up to the rounding of its sums).
-        if self.covariance_prior is not None:
+        if self.covariance_prior is not None and self.covariance_type in ("full", "tied"):
+            # symmetric within _check_spd's tolerance: the posterior covariances are
+            # computed from it, and must be symmetric to rounding
+            priors["covariance_prior_"] = symmetric_part(self.covariance_prior)
+        elif self.covariance_prior is not None:
             priors["covariance_prior_"] = self.covariance_prior
         elif self.covariance_type == "diag":
             priors["covariance_prior_"] = np.maximum(covariance, float(self.reg_covar))

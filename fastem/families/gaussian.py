@@ -250,9 +250,29 @@ def smallest_eigenvalue(matrix):
     return 0.0 if abs(values[0]) <= rounding else float(values[0])
 
 
+def symmetric_part(matrices):
+    """``(M + M.T) / 2`` of a (D, D) matrix or of each of a (K, D, D) stack, float64.
+
+    A user's matrix that :func:`_check_spd` accepts is symmetric only within its
+    tolerance; the fit uses its symmetric part, so that the matrices it computes
+    from it are symmetric to rounding, as a model file must hold them.
+    """
+    matrices = np.asarray(matrices, dtype=np.float64)
+    return (matrices + np.swapaxes(matrices, -1, -2)) / 2.0
+
+
 def _check_spd(matrix, what):
-    if not np.allclose(matrix, matrix.T):
-        raise ValueError(f"{what} must be symmetric; pass (P + P.T) / 2 if it is only roughly so.")
+    """Refuse a matrix that is not symmetric (beyond ``np.allclose``'s relative tolerance,
+    1e-5, or 1e-8 of its largest entry) or not positive definite as float64 can tell."""
+    scale = float(np.abs(matrix).max())
+    if not np.allclose(matrix, matrix.T, rtol=1e-5, atol=1e-8 * scale):
+        worst = float(np.abs(matrix - matrix.T).max())
+        raise ValueError(
+            f"{what} must be symmetric, but it differs from its transpose by up to "
+            f"{worst:.3g} (its largest entry is {scale:.3g}); an asymmetry within 1e-5 of "
+            "the entries is rounding and is symmetrised. Pass (P + P.T) / 2 if it is only "
+            "roughly symmetric."
+        )
     values, rounding = _eigenvalues_and_rounding(matrix)
     if values[0] > rounding:
         return
@@ -1411,6 +1431,8 @@ class GaussianMixture(_GaussianComponents):
             self.means_ = np.asarray(self.means_init, dtype=dtype)
         if self.precisions_init is not None:
             p = np.asarray(self.precisions_init, dtype=np.float64)
+            if self.covariance_type in ("full", "tied"):  # symmetric within _check_spd's tolerance
+                p = symmetric_part(p)
             if self.covariance_type == "full":
                 pc = np.stack([_upper_factor(matrix) for matrix in p])
             elif self.covariance_type == "tied":
