@@ -872,3 +872,88 @@ def test_float32_prior_of_features_in_different_units_is_the_data_covariance():
     assert_allclose(np.sort(fits[np.float32].weights_), np.sort(fits[np.float64].weights_),
                     atol=0.01)
     assert (fits[np.float32].weights_ > 0.3).sum() == 3
+
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+
+
+def standard_normal_data(dtype):
+    return np.random.default_rng(0).standard_normal((500, 2)).astype(dtype)
+
+
+# (prior, dtype, covariance types that refuse it): far mean priors, alone or pulled
+# hard, each beyond what the M-step computes: the covariances' smallest eigenvalues
+# lost to rounding ('full', 'tied'; "ill-defined empirical covariance" before) or
+# beyond the dtype's range ("covariances_ contains NaN" before).
+FAR_MEAN_PRIORS = [
+    (dict(mean_prior=[1e200, -1e200]), np.float64, COVARIANCE_TYPES),
+    (dict(mean_prior=[1e155, -1e155]), np.float64, COVARIANCE_TYPES),
+    (dict(mean_prior=[1e153, -1e153], mean_precision_prior=1e250), np.float64, COVARIANCE_TYPES),
+    (dict(mean_prior=[1e15, -1e15]), np.float64, ("full", "tied")),
+    (dict(mean_prior=[1e10, -1e10], mean_precision_prior=1e300), np.float64, ("full", "tied")),
+    (dict(mean_prior=[1e30, -1e30]), np.float32, COVARIANCE_TYPES),
+    (dict(mean_prior=[1e20, -1e20]), np.float32, COVARIANCE_TYPES),
+    (dict(mean_prior=[1e15, -1e15]), np.float32, ("full", "tied")),
+]
+
+
+@pytest.mark.parametrize("priors, dtype, covariance_type", [
+    (priors, dtype, covariance_type)
+    for priors, dtype, refused in FAR_MEAN_PRIORS for covariance_type in refused
+])
+def test_a_mean_prior_too_far_for_the_m_step_is_refused_naming_it(
+        priors, dtype, covariance_type):
+    """A mean_prior whose pull on the covariances (mean_precision_prior times the
+    squared distance to the data) the M-step cannot compute is refused before EM, by
+    name, with the distance that works; within it the fit is finite."""
+    X = standard_normal_data(dtype)
+    model = BayesianGaussianMixture(2, covariance_type=covariance_type, random_state=0, **priors)
+    with pytest.raises(ValueError, match=r"mean_prior is .* from the data's mean, too far") as info:
+        model.fit(X)
+    message = str(info.value)
+    assert "Move mean_prior towards the data (within" in message
+    assert "mean_precision_prior" in message
+    assert "NaN" not in message and "ill-defined" not in message
+    reach = float(re.search(r"within ([0-9.e+-]+) of their mean", message).group(1))
+    within = np.array([1.0, -1.0]) * 0.5 * reach / np.sqrt(2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # far priors can leave components unconverged
+        fitted = BayesianGaussianMixture(
+            2, covariance_type=covariance_type, random_state=0, max_iter=50,
+            **dict(priors, mean_prior=within)).fit(X)
+    assert np.isfinite(fitted.covariances_).all() and np.isfinite(fitted.lower_bound_)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("priors", [
+    dict(mean_prior=[300.0, -300.0]),
+    dict(mean_prior=[1e3, -1e3], mean_precision_prior=1e10),
+    dict(mean_prior=[3e4, -3e4], mean_precision_prior=1e-3),
+])
+def test_a_mean_prior_hundreds_of_spreads_away_is_fitted_and_saved(
+        covariance_type, dtype, priors, tmp_path):
+    """Far but ordinary mean priors are not refused: the fit is finite and saves."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = BayesianGaussianMixture(
+            2, covariance_type=covariance_type, random_state=0, max_iter=50, **priors
+        ).fit(standard_normal_data(dtype))
+    assert np.isfinite(model.covariances_).all() and np.isfinite(model.means_).all()
+    model.save(tmp_path / "model.npz")
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "spherical"])
+def test_a_large_mean_precision_prior_with_a_far_mean_prior_keeps_the_means_finite(
+        covariance_type):
+    """The posterior means are Bishop's (beta0 m0 + N_k x_k) / beta_k with the weights
+    divided first: beta0 * m0 (1e300 * 1e10) overflowed into NaN means before. The
+    prior holds the means at mean_prior. ('full' and 'tied' refuse such a pull, above.)"""
+    priors = dict(mean_prior=[1e10, -1e10], mean_precision_prior=1e300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = BayesianGaussianMixture(
+            2, covariance_type=covariance_type, random_state=0, max_iter=50, **priors
+        ).fit(standard_normal_data(np.float64))
+    assert_allclose(model.means_, np.tile(priors["mean_prior"], (2, 1)), rtol=1e-12)
+    assert np.isfinite(model.covariances_).all()
