@@ -957,3 +957,20 @@ def test_a_large_mean_precision_prior_with_a_far_mean_prior_keeps_the_means_fini
         ).fit(standard_normal_data(np.float64))
     assert_allclose(model.means_, np.tile(priors["mean_prior"], (2, 1)), rtol=1e-12)
     assert np.isfinite(model.covariances_).all()
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+@pytest.mark.parametrize("scale", [1e-300, 1e-44, 1e-39])
+def test_a_float32_covariance_prior_below_the_normal_range_is_refused(covariance_type, scale):
+    """float32 rounds entries below its smallest normal number absolutely: 1e-300 * I
+    became 0, fitted, and could not be saved ("covariance_prior_ is not positive
+    definite"). The fit refuses it by name; float64 fits it."""
+    prior = scale * np.array([[1.0, 0.5], [0.5, 1.0]])
+    model = BayesianGaussianMixture(2, covariance_type=covariance_type, covariance_prior=prior,
+                                    random_state=0, max_iter=50)
+    with pytest.raises(ValueError, match="covariance_prior has a variance of .* below float32's"):
+        model.fit(standard_normal_data(np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(standard_normal_data(np.float64))
+    assert np.isfinite(model.covariances_).all()

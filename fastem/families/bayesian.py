@@ -142,6 +142,7 @@ def _priors_for_float32(priors, n_features):
     for name, floor in floors.items():
         value = np.asarray(priors[name], dtype=np.float64)
         if name == "covariance_prior_" and value.ndim == 2:
+            _check_normal_in_float32(value)
             adjusted[name] = _ridged_for_float32(value)
             continue
         rounded = value.astype(np.float32)
@@ -155,6 +156,29 @@ def _priors_for_float32(priors, n_features):
         above = np.nextafter(np.float32(floor), np.float32(np.inf))
         adjusted[name] = np.where(lost, above, rounded)
     return adjusted
+
+
+def _check_normal_in_float32(prior):
+    """Raise ValueError when a variance of the covariance matrix ``prior`` is positive
+    but below float32's smallest normal number.
+
+    There float32 rounds absolutely (to multiples of 1.4e-45), not relatively:
+    the entries lose their correlations, or round to 0, and the stored prior
+    is no longer positive definite (1e-300 * I became 0), though the fit, whose
+    posteriors add the data's scatter, ran. Above it, rounding is relative
+    and :func:`_ridged_for_float32` keeps the prior positive definite.
+    """
+    tiny = float(np.finfo(np.float32).tiny)
+    variances = np.diagonal(prior)
+    small = (variances > 0) & (variances < tiny)
+    if small.any():
+        raise ValueError(
+            f"covariance_prior has a variance of {variances[small].min():.3g}, below "
+            f"float32's smallest normal number ({tiny:.3g}): float32 rounds it, and its "
+            "covariances, to multiples of 1.4e-45, so a float32 fit cannot hold the prior "
+            "positive definite. Fit the data as float64 (X.astype(np.float64)), or pass a "
+            "larger prior (or scale the data and covariance_prior alike)."
+        )
 
 
 def _ridged_for_float32(prior):
@@ -397,7 +421,8 @@ class BayesianGaussianMixture(_GaussianComponents):
         eigenvalues to rounding ('full', 'tied'; with the default priors,
         beyond about 7e7 data spreads in 2 features); the message gives the
         distance that works. In float32, also a prior beyond float32's
-        range, or one that rounds to 0.
+        range, one that rounds to 0, or a ``covariance_prior`` matrix with a
+        variance below float32's smallest normal number.
 
     Notes
     -----
