@@ -588,10 +588,8 @@ def _component_columns(model):
             columns[f"{title} {name}"] = values[:, j]
 
     if hasattr(model, "covariance_type"):
-        from .selection import _full_covariances
-
         per_feature("mean", model.means_)
-        per_feature("sd", np.sqrt(np.diagonal(_full_covariances(model), axis1=1, axis2=2)))
+        per_feature("sd", np.sqrt(np.diagonal(model._float64_covariances(), axis1=1, axis2=2)))
     elif hasattr(model, "scales_"):
         per_feature("scale", model.scales_)
         per_feature("rate", model.rates_)

@@ -57,10 +57,8 @@ def _color(k):
 
 
 def _full_covariances(model):
-    """Each component's covariance as a (K, D, D) array, for any covariance type."""
-    from .selection import _full_covariances
-
-    return _full_covariances(model)
+    """Each component's covariance as a (K, D, D) float64 array, for any covariance type."""
+    return model._float64_covariances()
 
 
 # Rows of the data that a plot reads: a histogram of a million points looks like
