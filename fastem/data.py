@@ -47,8 +47,7 @@ from .exceptions import warn_at_caller
 from ._init import sample_index, subsample
 from ._tables import TABLE_EXTENSIONS, read_table, spells_names, unnamed_first_row
 from ._validation import (
-    check_array, check_sample_weight, check_total_weight, feature_names_of, masked_as_nan,
-    without_pandas_index,
+    check_array, check_sample_weight, check_total_weight, feature_names_of, without_pandas_index,
 )
 
 __all__ = [
