@@ -14,16 +14,7 @@ component on them.
 :func:`fastem.select_n_components` flags fits with collapsed components
 (:func:`gaussian_collapse_reasons`, :func:`floored_scale_reasons`, through
 each family's ``_collapse_reasons`` hook) and chooses among the others, as
-R's mclust leaves out the fits it reports as singular. A fit that runs
-several starts (``n_init``, or the candidate starts of small data) ranks a
-run with a component fitted to fewer points than its covariance needs
-(:func:`few_point_reasons`, through the ``_spurious_components`` hook)
-below every run without, whatever their likelihoods, as McLachlan & Peel
-(2000, *Finite Mixture Models*, sec. 3.10) advise for spurious local
-maximizers. The other rules do not rank runs: a component on a value that
-many points share (repeated measurements, a rounded feature) may be the best
-account of them that the runs offer, and the runs that avoid it can merge
-the rest poorly.
+R's mclust leaves out the fits it reports as singular.
 
 What the rules read of the data (their covariance, the resolution of each
 feature, their mean) is computed once for a grid (:class:`DataSummary`).

@@ -322,55 +322,6 @@ def from_callback(error):
     return getattr(error, "_fastem_from_callback", False)
 
 
-class _Ranking:
-    """The order of a fit's runs (its restarts and the candidate starts of small data).
-
-    A run with a component fitted to fewer points than its parameters need
-    (the family's ``_spurious_components``: for a Gaussian mixture, fewer
-    effective points than its covariance needs, see
-    :func:`fastem.selection.collapsed_components`) ranks below every run
-    without, whatever the two likelihoods, as McLachlan & Peel (2000,
-    *Finite Mixture Models*, sec. 3.10) advise for such spurious maximizers:
-    on one Gaussian blob, a two-component start that cuts off a point of the
-    tail ends with a component on it at ``reg_covar``'s variance, above the
-    likelihood of the blob's two halves. Runs alike in that rank by their
-    likelihood: a run ranks above another only by ending higher by more than
-    ``tol`` (the stopping rule's precision) or the dtype's rounding. Runs to
-    one peak stop within that of it, and the earlier is kept rather than one
-    whose last bits happen to be higher (on another path to the same
-    numbers, e.g. the ``missing='em'`` kernel on complete data, they can be
-    the other's).
-
-    Judging a run takes a pass over the data for its responsibilities, so a
-    run is judged only where its judgement can change the order, and once.
-    """
-
-    def __init__(self, model, source):
-        self._model, self._source = model, source
-        self._spurious = {}  # id(result): (result, whether it has spurious components)
-
-    def spurious(self, result):
-        """Whether ``result``'s fitted model has spurious components."""
-        seen = self._spurious.get(id(result))
-        if seen is None:
-            probe = copy.copy(self._model)
-            probe._set_parameters(result.parameters)
-            probe.n_features_in_ = self._source.n_features
-            seen = (result, bool(probe._spurious_components(self._source)))
-            self._spurious[id(result)] = seen
-        return seen[1]
-
-    def beats(self, result, best):
-        """Whether a run's ``result`` replaces the ``best`` of the earlier runs (None)."""
-        if best is None:
-            return True
-        scale = 1.0 + abs(np.nan_to_num(best.lower_bound))
-        margin = max(float(self._model.tol), 64 * np.finfo(self._source.dtype).eps * scale)
-        if result.lower_bound > best.lower_bound + margin:
-            return not self.spurious(result) or self.spurious(best)
-        return self.spurious(best) and not self.spurious(result)
-
-
 class _StartsFailed(Exception):
     """Every start of :meth:`BaseMixture._best_of_starts` failed; ``first_error`` is the first
     one's error, which the fit raises if no other start succeeds."""
@@ -1559,11 +1510,7 @@ class BaseMixture:
         """Estimate the parameters with the EM algorithm.
 
         The fit runs ``n_init`` times from different starts and keeps the one
-        with the largest likelihood, except that a run with a component
-        fitted to fewer points than its parameters need (a spurious maximum
-        of an unbounded likelihood; rule 3 of
-        :func:`fastem.selection.collapsed_components`) ranks below every run
-        without. Each run iterates until the estimated
+        with the largest likelihood. Each run iterates until the estimated
         distance to the peak is below ``tol``, or for ``max_iter`` passes
         over the data, and warns with :class:`ConvergenceWarning` if it never
         converges. The stopping rule (Aitken's estimate of the limit of the
@@ -1716,7 +1663,6 @@ class BaseMixture:
         if two_starts:
             runs.insert(1, (0, True))
         best = first_error = failure = None
-        ranking = _Ranking(self, source)
         # On data that the hierarchical tree takes whole, the starts after the
         # tree are k-means++ partitions of its distinct points (``pool``), drawn
         # in turn whatever n_init is; the first ``shared`` restarts are ones
@@ -1792,7 +1738,7 @@ class BaseMixture:
                     spare = self._START_CANDIDATES - 1
                     shared = min(spare, n_init - 1)
                     result = self._best_of_starts(
-                        worker, source, pool, random_state, spare - shared, ranking, tree_error
+                        worker, source, pool, random_state, spare - shared, tree_error
                     )
                 else:
                     result = self._run_em_to_the_end(worker, source)
@@ -1816,7 +1762,7 @@ class BaseMixture:
             if self.verbose:
                 status = "converged" if result.converged else "did not converge"
                 print(f"Initialization {status}. lower bound {result.lower_bound:.5f}.")
-            if ranking.beats(result, best):
+            if self._beats(result, best, source.dtype):
                 best = result
             if result.stopped:
                 break
@@ -1871,6 +1817,21 @@ class BaseMixture:
             print(f"Initialization failed: {error}")
         return failure or error
 
+    def _beats(self, result, best, dtype):
+        """Whether a run's ``result`` replaces the ``best`` of the earlier starts (None).
+
+        Only by ending higher by more than ``tol`` (the stopping rule's
+        precision) or the dtype's rounding: runs to one peak stop within that
+        of it, and the earlier is kept rather than one whose last bits happen
+        to be higher (on another path to the same numbers, e.g. the
+        ``missing='em'`` kernel on complete data, they can be the other's).
+        """
+        if best is None:
+            return True
+        scale = 1.0 + abs(np.nan_to_num(best.lower_bound))
+        margin = max(float(self.tol), 64 * np.finfo(dtype).eps * scale)
+        return result.lower_bound > best.lower_bound + margin
+
     # On data that the hierarchical tree takes whole, a fit considers at least this
     # many starts (see _best_of_starts).
     _START_CANDIDATES = 5
@@ -1891,8 +1852,7 @@ class BaseMixture:
             or any(getattr(self, name) is not None for name in names)
         )
 
-    def _best_of_starts(self, worker, source, pool, random_state, n_draws, ranking,
-                        tree_error=None):
+    def _best_of_starts(self, worker, source, pool, random_state, n_draws, tree_error=None):
         """EM from the best of the tree's partition (the worker's start, unless computing
         it raised ``tree_error``) and ``n_draws`` k-means++ partitions of ``pool``, the
         distinct points of data that the hierarchical tree takes whole, with their summed
@@ -1904,19 +1864,16 @@ class BaseMixture:
         K=4: -5310.1 against -5187.9; on wine's first 6 features BIC's choice
         stood on a diag K=4 fit above a diag K=3 peak). So on such data a
         fit considers at least ``_START_CANDIDATES`` starts, as
-        scikit-learn's ``n_init`` runs them, ranked as restarts are
-        (:class:`_Ranking`: by the likelihood, runs with spurious components
-        last): the
+        scikit-learn's ``n_init`` runs them, chosen by the likelihood: the
         tree, and k-means++ partitions drawn in turn from ``random_state``.
         With ``n_init`` below ``_START_CANDIDATES`` the first start is the best
         of the tree and ``_START_CANDIDATES - n_init`` of them, and each
         restart is one more, drawn in turn (see :meth:`_fit`); from
         ``_START_CANDIDATES`` on, each is a restart. The draws are the same
         whatever ``n_init`` is, so more restarts consider every start that
-        fewer did, and never rank lower (iris, full K=6: -123.7 with 5
+        fewer did, and never end lower (iris, full K=6: -123.7 with 5
         restarts against -26.3 with one, when the restarts were drawn
-        otherwise): never end lower, unless the fewer ended with spurious
-        components. Only where the tree takes every point (at most
+        otherwise). Only where the tree takes every point (at most
         ``HIERARCHICAL_SAMPLE_SIZE`` points, fewer from 16 features on):
         ranked on a subsample of larger data, candidates with components of a
         few points won there and emptied on the data (25 features, 20,000
@@ -1925,7 +1882,7 @@ class BaseMixture:
         weights, so that weights that count repeated rows give the fit of the
         repeated rows.
 
-        A later start wins only as a later restart does (``ranking``). A
+        A later start wins only as a later restart does (:meth:`_beats`). A
         start whose partition or run fails is passed over; when all fail,
         :class:`_StartsFailed` holds the first one's error. The runs call
         neither ``callback`` nor ``verbose``'s printer; with either, the best
@@ -1950,7 +1907,7 @@ class BaseMixture:
             except (ValueError, FloatingPointError) as exc:
                 first_error = first_error or exc
                 continue
-            if ranking.beats(result, best):
+            if self._beats(result, best, source.dtype):
                 best, best_start = result, start
         if best is None:
             raise _StartsFailed(first_error)
@@ -1994,12 +1951,6 @@ class BaseMixture:
         :func:`fastem.selection.collapsed_components` gives the rules), on the validated
         ``source``, whose :class:`~fastem._collapse.DataSummary` is ``summary``.
         Default: none, for a family whose likelihood is bounded."""
-        return {}
-
-    def _spurious_components(self, source):
-        """Family hook: ``{component: why}`` for the components of this fitted model fitted
-        to fewer points of the validated ``source`` than their parameters need, by which a
-        fit ranks its runs (:class:`_Ranking`). Default: none."""
         return {}
 
     def _check_stored_parameters(self, warn=True):

@@ -112,9 +112,7 @@ def collapsed_components(model, X, sample_weight=None, *, min_variance_ratio=1e-
     limit as the scale falls. A :class:`~fastem.PoissonMixture`'s likelihood is
     bounded, and none of its components is flagged.
 
-    :func:`select_n_components` flags the grid's fits by these rules, and
-    ``fit`` ranks a run with a component of too few points (rule 3) below
-    every run without (see ``n_init``).
+    :func:`select_n_components` flags the grid's fits by these rules.
 
     Parameters
     ----------

@@ -5,7 +5,7 @@ import numbers
 
 import numpy as np
 
-from .._collapse import MIN_VARIANCE_RATIO, few_point_reasons, gaussian_collapse_reasons
+from .._collapse import MIN_VARIANCE_RATIO, gaussian_collapse_reasons
 from .._threading import launch, read_only, read_only_fields
 from .._validation import (
     as_float_array, check_distinct_starts, check_in_dtype, check_range, check_scalar,
@@ -1117,11 +1117,7 @@ class GaussianMixture(_GaussianComponents):
     max_iter : int, default=1000
         Passes over the data per initialization (one E-step and M-step each).
     n_init : int, default=1
-        Number of initializations; the best result is kept: the largest
-        likelihood, except that a result with a component of fewer effective
-        points than its covariance needs (a spurious maximum; rule 3 of
-        :func:`fastem.selection.collapsed_components`) ranks below every
-        result without.
+        Number of initializations; the best result is kept.
         A start whose partition or EM run fails (a component without
         spread) is passed over when ``n_init > 1``; the fit raises the first
         failure only when every start fails.
@@ -1382,13 +1378,6 @@ class GaussianMixture(_GaussianComponents):
             check_in_dtype(covariances_from_precisions(p, self.covariance_type),
                            "precisions_init, inverted into covariances,", dtype,
                            positive=positive, fix="scale the data and precisions_init alike")
-
-    def _spurious_components(self, source):
-        # A component without data (weight 0) takes no probability: no spike.
-        # BayesianGaussianMixture keeps the default: its priors bound the
-        # covariances, and its unused components hold almost no points by design.
-        reasons = few_point_reasons(self, source)
-        return {k: why for k, why in reasons.items() if self.weights_[k] > 0}
 
     def _check_starts_apart(self, dtype):
         if self.means_init is not None:
