@@ -37,6 +37,7 @@ Dask DataFrame. The estimators record them at fit and check them after.
 """
 
 import contextlib
+import weakref
 import os
 import sys
 
@@ -240,8 +241,12 @@ class FileSignature:
             return None
         return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
+    def unchanged(self):
+        """Whether the file still has the signature taken when this was made."""
+        return self._read() == self.value
+
     def check(self):
-        if self._read() != self.value:
+        if not self.unchanged():
             raise ValueError(
                 f"the data file {self.path!r} was changed, replaced or truncated while fastem "
                 "was reading it (its size, modification time or identity differs from "
@@ -704,17 +709,86 @@ def _split(item):
     return without_pandas_index(item), None
 
 
+class _Seen:
+    """What the validation pass of a :class:`ChunkedSource` read of one chunk, to know a
+    later pass's chunk for the same data without checking its values again.
+
+    A later chunk is the same data when it is the very array (and weights) the
+    validation pass checked, or a map of the same file whose signature has
+    not changed (:class:`FileSignature`; every read of it checks the signature
+    again, see :func:`reading`). Its values need no second scan then: a
+    second scan of data that cannot have changed costs as much as a cheap
+    pass (2 components, 2 features). Chunks that the checks converted (a
+    DataFrame, integers, a masked array) are checked again, since only the
+    conversion gives the kernel's array. An array changed in place during a
+    fit is not seen, as it is not when the fit reads an array in memory.
+    """
+
+    def __init__(self, raw, checked, supplied, signatures):
+        (X, w), (X_checked, w_checked) = raw, checked
+        self._refs = (_weak(X), _weak(w))
+        self._signatures = signatures
+        self._supplied = supplied
+        self._x_layout = _layout(X_checked)
+        # weights that reach the kernels as none (absent, or all 1) need no second look
+        self._no_weights = w_checked.shape[0] == 0
+        self._w_layout = None if self._no_weights else _layout(w_checked)
+        self._as_is = _is_view(X, X_checked) and (self._no_weights or _is_view(w, w_checked))
+
+    def ready(self, X, w):
+        """``(X, w, weights given)`` for the kernels when ``X`` and ``w`` are the data the
+        validation pass checked; None when their values must be checked again."""
+        if not self._as_is or (w is not None) != self._supplied:
+            return None
+        for part, ref, signature in zip((X, w), self._refs, self._signatures):
+            if part is None or (ref is not None and ref() is part):
+                continue
+            if signature is None or not signature.unchanged():
+                return None
+        X = np.asarray(X)
+        if _layout(X) != self._x_layout:
+            return None
+        if self._no_weights:
+            return X, np.empty(0), self._supplied
+        w = np.asarray(w)
+        return (X, w, True) if _layout(w) == self._w_layout else None
+
+
+def _weak(part):
+    """A weak reference to ``part``, or None (also for ``part`` None or not weakly referable)."""
+    try:
+        return None if part is None else weakref.ref(part)
+    except TypeError:
+        return None
+
+
+def _layout(a):
+    """(dtype, shape, strides) of the ndarray ``a``."""
+    return a.dtype, a.shape, a.strides
+
+
+def _is_view(raw, checked):
+    """Whether ``checked`` is ``raw`` viewed as an ndarray, with no conversion or copy."""
+    if not isinstance(raw, np.ndarray):
+        return False
+    view = np.asarray(raw)
+    return (_layout(view) == _layout(checked)
+            and view.__array_interface__["data"][0] == checked.__array_interface__["data"][0])
+
+
 class ChunkedSource:
     """A re-iterable of chunks (the chunked-data protocol), validated once.
 
     The constructor makes one pass over the chunks: each is checked like an
     array (2-D, numeric, finite, the weights valid, in the family's domain)
     and must have the same number of features and dtype as the first; errors
-    name the chunk. Later passes check each chunk again in the same way (one
-    parallel scan of it, small next to the E-step) and that it still has the
-    shape, dtype, column names and weighting seen in the validation pass: a
-    source that yields other data on a later pass raises ValueError saying
-    that it changed, instead of giving a model of NaN or of mixed data.
+    name the chunk. Later passes check that each chunk still has the shape,
+    dtype, column names and weighting seen in the validation pass, and check
+    its values again in the same way unless the chunk is the very array the
+    validation pass checked (or a map of the same, unchanged file) and needed
+    no conversion (see :class:`_Seen`): a source that yields other data on a
+    later pass raises ValueError saying that it changed, instead of giving a
+    model of NaN or of mixed data.
 
     Chunks that are DataFrames or Arrow tables give the source its column
     names; every chunk must then have the same names in the same order.
@@ -748,6 +822,7 @@ class ChunkedSource:
         self.weighted = []  # per chunk: whether it came with weights
         self.unit = []  # per chunk: whether they were all 1
         self.signatures = []
+        self.seen = []  # per chunk: what the validation pass read (_Seen)
         self.n_positive = 0
         total_weight = 0.0
         self.dtype = None
@@ -765,7 +840,9 @@ class ChunkedSource:
             names = self._names(X, name)
             if self.dtype is not None:
                 _check_chunk_names(names, self.feature_names_in, name)
+            raw = (X, w)
             X, w, supplied = self._checked(X, w, name, (signature, w_signature))
+            self.seen.append(_Seen(raw, (X, w), supplied, (signature, w_signature)))
             if self.dtype is None:
                 self.feature_names_in = names
                 self.n_features, self.dtype = X.shape[1], X.dtype
@@ -843,7 +920,8 @@ class ChunkedSource:
             name = f"chunk {i}"
             try:
                 _check_chunk_names(self._names(X, name), self.feature_names_in, name)
-                X, w, supplied = self._checked(X, w, name, signatures)
+                ready = self.seen[i].ready(X, w)
+                X, w, supplied = ready if ready else self._checked(X, w, name, signatures)
             except (TypeError, ValueError) as exc:
                 raise self._changed(i, exc) from None
             if (

@@ -618,8 +618,8 @@ def test_initial_values_beyond_float64_s_range_are_named(family, name, values, m
 
 
 class _ChangingChunks:
-    """Two chunks of ``X`` (with their weights ``w``, if any); from the third pass on,
-    the first goes through ``change``. The validation pass and the first EM passes see
+    """Two chunks of ``X`` (with their weights ``w``, if any), copied anew on each pass;
+    from the third pass on, the first goes through ``change`` (if not None). The validation pass and the first EM passes see
     the data as they were."""
 
     def __init__(self, X, change, w=None):
@@ -632,7 +632,7 @@ class _ChangingChunks:
         if self.w is not None:
             parts = [(X, self.w[:half].copy() if i == 0 else self.w[half:])
                      for i, (X, _) in enumerate(parts)]
-        if self.passes >= 3:
+        if self.passes >= 3 and self.change is not None:
             parts[0] = self.change(*parts[0])
         return iter([X if w is None else (X, w) for X, w in parts])
 
@@ -691,6 +691,37 @@ def test_a_chunked_source_that_changes_between_passes_is_refused(family, change)
     assert account in str(info.value)
     assert "must yield the same chunks on every pass" in str(info.value)
     assert source.passes >= 3
+
+
+@pytest.mark.parametrize("stored", ["arrays", "npy files"])
+def test_later_passes_do_not_scan_again_the_chunks_they_checked(tmp_path, monkeypatch, stored):
+    """Chunks that are the arrays the validation pass checked, or maps of the same
+    unchanged files, are not scanned again on each pass: a second scan of a chunk costs
+    as much as a pass of 2 components in 2 features. Chunks yielded anew are."""
+    from fastem import Chunks, data
+
+    X = np.random.default_rng(0).normal(size=(400, 2))
+    parts = [X[:200], X[200:]]
+    if stored == "npy files":
+        parts = [str(tmp_path / f"part{i}.npy") for i in range(2)]
+        for i, path in enumerate(parts):
+            np.save(path, X[200 * i: 200 * (i + 1)])
+    scans = []
+
+    def counting(*args, **kwargs):
+        scans.append(1)
+        return check_array(*args, **kwargs)
+
+    check_array = data.check_array
+    monkeypatch.setattr(data, "check_array", counting)
+    model = GaussianMixture(2, random_state=0, max_iter=10, tol=0, accelerate=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(Chunks(parts))
+        assert model.n_iter_ == 10 and len(scans) == 2  # the validation pass's
+        scans.clear()
+        model.fit(_ChangingChunks(X, None))
+    assert len(scans) > 20  # copies made anew on every pass: checked on every pass
 
 
 # ---------------------------------------------------------------------------
