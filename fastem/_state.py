@@ -27,6 +27,7 @@ pass over the data.
 """
 
 import contextlib
+import copy
 import functools
 import threading
 import weakref
@@ -40,6 +41,7 @@ __all__ = [
     "check_kernel_params",
     "check_parameter_arrays",
     "one_snapshot",
+    "on_the_settings_of_its_start",
     "pinned",
 ]
 
@@ -266,6 +268,31 @@ def one_snapshot(function):
             return function(*args, **kwargs)
         with pinned(model):
             return function(*args, **kwargs)
+
+    return wrapper
+
+
+def on_the_settings_of_its_start(function):
+    """Run ``function(model, ...)``, an update of ``model``, on the hyper-parameters of its start.
+
+    A fit reads the hyper-parameters again and again (each start, each pass,
+    the record at its end: the structure and the settings its parameters were
+    fitted with). A ``set_params`` meanwhile, by another thread or by a
+    callback, would give parameters of one setting beside a record of
+    another. The call therefore runs on a shallow copy of the model taken
+    when it starts, holding the state this thread sees, and its final state
+    is published on the model (to this thread's pin, or in one assignment)
+    when it returns; nothing if it raises. A call that returns the copy
+    returns the model.
+    """
+
+    @functools.wraps(function)
+    def wrapper(model, *args, **kwargs):
+        runner = copy.copy(model)
+        runner.__dict__["_parameters"] = current(model)
+        result = function(runner, *args, **kwargs)
+        assign(model, committed(runner))
+        return model if result is runner else result
 
     return wrapper
 

@@ -1506,6 +1506,7 @@ class BaseMixture:
                 f"{shown}. Summarize the data with this model, model.summarize(X)."
             )
 
+    @_state.on_the_settings_of_its_start
     def fit(self, X, y=None, sample_weight=None):
         """Estimate the parameters with the EM algorithm.
 
@@ -1564,6 +1565,7 @@ class BaseMixture:
         return self
 
     @_one_snapshot
+    @_state.on_the_settings_of_its_start
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then return the most likely component of each sample.
 
@@ -2121,6 +2123,7 @@ class BaseMixture:
 
     @_state.one_update_at_a_time
     @_one_snapshot
+    @_state.on_the_settings_of_its_start
     def partial_fit(self, X, y=None, sample_weight=None):
         """One step of online EM on a mini-batch (Cappe & Moulines 2009).
 

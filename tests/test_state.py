@@ -19,6 +19,7 @@ import pytest
 import fastem
 from fastem import ExponentialMixture, GaussianMixture, PoissonMixture
 from fastem._state import FITTED_ATTRIBUTES, ParameterState
+from fastem.base import WarmStartWarning
 
 FAMILIES = [
     ("gaussian-full", lambda: GaussianMixture(2, covariance_type="full", random_state=0)),
@@ -389,3 +390,51 @@ def test_states_with_the_same_parameters_share_what_was_derived_from_them():
     assert state.with_parameters(state).memo is state.memo
     assert state.replace("means_", state["means_"] + 1.0).memo == {}
     assert pickle.loads(pickle.dumps(state)).memo == {}
+
+
+UPDATES = {
+    "fit": lambda model, X: model.fit(X),
+    "fit_predict": lambda model, X: model.fit_predict(X),
+    "partial_fit": lambda model, X: model.partial_fit(X),
+}
+
+
+@pytest.mark.parametrize("update", list(UPDATES))
+@pytest.mark.parametrize(
+    "change", [{"n_components": 3}, {"covariance_type": "diag"}, {"reg_covar": 0.5}]
+)
+def test_an_update_records_the_hyper_parameters_it_ran_with(update, change, monkeypatch):
+    """A set_params made while a fit or partial_fit runs (by another thread, or a
+    callback) does not enter the record the update publishes: the record describes
+    the parameters, which the update computed with the hyper-parameters of its start.
+    Before, a fit recorded its structure and reg_covar at its end, so a change of
+    n_components there made a warm start refuse its own fit, and a change of
+    reg_covar made the next partial_fit take the wrong reg_covar out of the fit."""
+    X = _data("gaussian-full")
+    reference, model = (GaussianMixture(2, random_state=0) for _ in "ab")
+    if update == "partial_fit":
+        reference.partial_fit(X[:300]), model.partial_fit(X[:300])
+    original = {name: getattr(model, name) for name in change}
+    checked = type(model)._check_regularization
+
+    def meanwhile(self, stats):  # runs near the end of every update
+        checked(self, stats)
+        model.set_params(**change)
+
+    UPDATES[update](reference, X)
+    monkeypatch.setattr(type(model), "_check_regularization", meanwhile)
+    UPDATES[update](model, X)
+    monkeypatch.undo()
+    assert model.get_params()[next(iter(change))] == change[next(iter(change))]
+    model.set_params(**original)
+    for name in (*model._parameter_names, "n_iter_", "lower_bound_"):
+        np.testing.assert_array_equal(getattr(model, name), getattr(reference, name), err_msg=name)
+    assert model._fit_structure == reference._fit_structure
+    assert model._fitted_settings == reference._fitted_settings
+    # the record holds: a warm start continues the fit, partial_fit steps it as the reference
+    model.set_params(warm_start=True), reference.set_params(warm_start=True)
+    model.partial_fit(X[::-1]), reference.partial_fit(X[::-1])
+    np.testing.assert_array_equal(model.covariances_, reference.covariances_)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", WarmStartWarning)
+        model.fit(X)
