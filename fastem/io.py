@@ -360,16 +360,15 @@ def save(model, path, *, column_indices=None):
         "hyper_parameters": hyper,
         "not_saved": dropped,
         "parameters": list(model._parameter_names),
-        "n_features_in": int(model.n_features_in_),
-        "feature_names_in": (
-            [str(n) for n in model.feature_names_in_] if hasattr(model, "feature_names_in_") else None
-        ),
         "dtype": np.dtype(model._dtype).name,
-        "converged": bool(model.converged_),
-        "n_iter": int(model.n_iter_),
-        "lower_bound": float(model.lower_bound_),
-        "lower_bounds": [float(v) for v in model.lower_bounds_],
+        **_record_metadata(model),
     }
+    problem = _record_problem(metadata, lambda field: f"its {_RECORD[field]}")
+    if problem is not None:
+        raise ValueError(
+            f"cannot save a model to {path!r}: {problem}. A file of it would not load. Assign "
+            "the record of one fit, or refit the model."
+        )
     if column_indices is not None:  # optional: only files fitted on columns chosen by index
         metadata[_COLUMN_INDICES] = column_indices
     arrays = checked_parameter_arrays(
@@ -419,6 +418,38 @@ def save(model, path, *, column_indices=None):
         pass
     finally:
         os.close(dir_fd)
+
+
+# The record of the fit in a model file: metadata field -> the model's attribute.
+_RECORD = {
+    "n_features_in": "n_features_in_", "feature_names_in": "feature_names_in_",
+    "converged": "converged_", "n_iter": "n_iter_", "lower_bound": "lower_bound_",
+    "lower_bounds": "lower_bounds_",
+}
+
+
+def _json_value(value):
+    """``value`` as JSON holds it when it is a number, a bool, a string or a sequence of
+    them, without rounding (2.5 stays 2.5, 3 is not True); else as it is, for
+    :func:`_record_problem` to name."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, np.ndarray):
+        return _json_value(value.tolist())
+    if isinstance(value, (list, tuple)):
+        return [_json_value(v) for v in value]
+    return value
+
+
+def _record_metadata(model):
+    """The metadata fields of the record of ``model``'s fit, read as they are."""
+    return {field: _json_value(getattr(model, name, None)) for field, name in _RECORD.items()}
 
 
 def _save_error(path, exc):
@@ -619,38 +650,50 @@ def _check_metadata_fields(metadata, path):
                 f"{path!r} is damaged: metadata field {field!r} is {value!r}, expected "
                 f"{' or '.join(t.__name__ for t in types)}."
             )
-    if metadata["n_features_in"] < 1:
-        raise ValueError(
-            f"{path!r} is damaged: metadata field 'n_features_in' is "
-            f"{metadata['n_features_in']}, expected a positive integer."
-        )
-    if metadata["n_iter"] < 0:
-        raise ValueError(f"{path!r} is damaged: metadata field 'n_iter' is {metadata['n_iter']}.")
     if metadata["dtype"] not in ("float32", "float64"):
         raise ValueError(
             f"{path!r} is damaged: metadata field 'dtype' is {metadata['dtype']!r}, expected "
             "'float32' or 'float64'."
         )
+    problem = _record_problem(metadata, lambda field: f"metadata field {field!r}")
+    if problem is not None:
+        raise ValueError(f"{path!r} is damaged: {problem}.")
+
+
+def _record_problem(metadata, named):
+    """What is wrong with the record of the fit in ``metadata`` (the fields of
+    ``_RECORD``), or None. ``named(field)`` names a field in the message: ``load``
+    checks a file with it, and ``save`` the record it would write."""
+    for field in _RECORD:
+        types = _METADATA_FIELDS.get(field)
+        value = metadata[field]
+        if types is not None and (
+            not isinstance(value, types) or (bool not in types and isinstance(value, bool))
+        ):
+            return f"{named(field)} is {value!r}, expected {' or '.join(t.__name__ for t in types)}"
+    if metadata["n_features_in"] < 1:
+        return f"{named('n_features_in')} is {metadata['n_features_in']}, expected a positive integer"
+    if metadata["n_iter"] < 0:
+        return f"{named('n_iter')} is {metadata['n_iter']}, expected a non-negative integer"
     for value in metadata["lower_bounds"]:
         if not (_is_json_number(value) and math.isfinite(value)):
-            raise ValueError(
-                f"{path!r} is damaged: metadata field 'lower_bounds' holds {value!r}, "
-                "expected finite numbers."
-            )
+            return f"{named('lower_bounds')} holds {value!r}, expected finite numbers"
     # The record of one fit: its lower bound is the last of its lower bounds.
     bounds = metadata["lower_bounds"]
     if bounds and float(metadata["lower_bound"]) != float(bounds[-1]):
-        raise ValueError(
-            f"{path!r} is damaged: metadata field 'lower_bound' is {metadata['lower_bound']!r}, "
-            f"but the last of 'lower_bounds' is {bounds[-1]!r}; they come from one fit."
-        )
+        return (f"{named('lower_bound')} is {metadata['lower_bound']!r}, but the last of "
+                f"{named('lower_bounds')} is {bounds[-1]!r}; they come from one fit")
     # A fit of max_iter=0 evaluated nothing: its lower bound is -inf, and only then.
     lower_bound = metadata["lower_bound"]
-    if not (math.isfinite(lower_bound) or (lower_bound == -math.inf and not metadata["lower_bounds"])):
-        raise ValueError(
-            f"{path!r} is damaged: metadata field 'lower_bound' is {lower_bound!r}, expected "
-            "a finite number (or -inf for a model fitted with max_iter=0)."
-        )
+    if not (math.isfinite(lower_bound) or (lower_bound == -math.inf and not bounds)):
+        return (f"{named('lower_bound')} is {lower_bound!r}, expected a finite number (or -inf "
+                "for a model fitted with max_iter=0)")
+    names = metadata.get("feature_names_in")  # absent from files of fastem 0.1.0
+    if names is not None and not (isinstance(names, list) and len(names) == metadata["n_features_in"]
+                                  and all(isinstance(n, str) for n in names)):
+        return (f"{named('feature_names_in')} is {names!r}, not a list of "
+                f"{metadata['n_features_in']} strings")
+    return None
 
 
 def read_metadata(path):
@@ -763,14 +806,8 @@ def _load(path):
     model.n_features_in_ = metadata["n_features_in"]
     # checked against the parameters above; set_params may change the hyper-parameters
     model._fit_structure = model._structure(model.n_features_in_)
-    names = metadata.get("feature_names_in")  # absent from files of fastem 0.1.0
+    names = metadata.get("feature_names_in")  # absent from files of fastem 0.1.0; checked above
     if names is not None:
-        if not (isinstance(names, list) and len(names) == model.n_features_in_
-                and all(isinstance(n, str) for n in names)):
-            raise ValueError(
-                f"{path!r} has feature_names_in {names!r}, not a list of "
-                f"{model.n_features_in_} strings; the file is damaged."
-            )
         model.feature_names_in_ = np.asarray(names, dtype=object)
     indices = metadata.get(_COLUMN_INDICES)  # optional, see _COLUMN_INDICES
     if indices is not None:

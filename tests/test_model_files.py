@@ -921,3 +921,26 @@ def test_a_float32_fit_of_collinear_features_saves_and_loads(tmp_path, covarianc
     model.save(tmp_path / "m.npz")
     loaded = fastem.load(tmp_path / "m.npz")
     np.testing.assert_array_equal(loaded.score_samples(X), model.score_samples(X))
+
+
+@pytest.mark.parametrize("name, value", [
+    ("n_iter_", -1), ("n_iter_", 2.5), ("n_iter_", "x"), ("converged_", 3),
+    ("lower_bound_", float("nan")), ("lower_bound_", "a"), ("lower_bounds_", [1.0, 2.0]),
+    ("lower_bounds_", np.zeros((2, 2))), ("lower_bounds_", [-1.0, float("inf")]),
+    ("feature_names_in_", np.array(["a", "b", "c"], dtype=object)),
+    ("feature_names_in_", np.array([1, 2])),
+])
+def test_save_refuses_a_record_that_load_would_refuse(tmp_path, name, value):
+    """The record of the fit (n_iter_, converged_, lower_bound_, lower_bounds_,
+    feature_names_in_) assigned a value that load refuses in a file: save says so, naming
+    the attribute, and writes nothing. Before, it wrote a file that load refused (n_iter_
+    -1, a NaN lower_bound_, three names for two features), rounded the value into one
+    that loaded (n_iter_ 2.5 became 2, converged_ 3 True) or failed with Python's own
+    message ("invalid literal for int()")."""
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(300, 2)), rng.normal(size=(300, 2)) + 6])
+    model = fastem.GaussianMixture(2, random_state=0).fit(X)
+    setattr(model, name, value)  # [1.0, 2.0]: its last entry is not the lower bound
+    with pytest.raises(ValueError, match=rf"cannot save a model to .*its {name} .*would not load"):
+        model.save(tmp_path / "m.npz")
+    assert not (tmp_path / "m.npz").exists()
