@@ -363,12 +363,7 @@ def save(model, path, *, column_indices=None):
         "dtype": np.dtype(model._dtype).name,
         **_record_metadata(model),
     }
-    problem = _record_problem(metadata, lambda field: f"its {_RECORD[field]}")
-    if problem is not None:
-        raise ValueError(
-            f"cannot save a model to {path!r}: {problem}. A file of it would not load. Assign "
-            "the record of one fit, or refit the model."
-        )
+    check_record(model, f"cannot save a model to {path!r}", "A file of it would not load.")
     if column_indices is not None:  # optional: only files fitted on columns chosen by index
         metadata[_COLUMN_INDICES] = column_indices
     arrays = checked_parameter_arrays(
@@ -658,6 +653,18 @@ def _check_metadata_fields(metadata, path):
     problem = _record_problem(metadata, lambda field: f"metadata field {field!r}")
     if problem is not None:
         raise ValueError(f"{path!r} is damaged: {problem}.")
+
+
+def check_record(model, doing, why):
+    """Raise ValueError, starting with ``doing`` and saying ``why`` it matters, when the
+    record of ``model``'s fit (``n_iter_``, ``converged_``, ``lower_bound_``,
+    ``lower_bounds_``, ``feature_names_in_``, ``n_features_in_``) is one that
+    :func:`load` refuses in a file: :func:`save` and the conversions to and from
+    scikit-learn refuse what a model file cannot hold."""
+    problem = _record_problem(_record_metadata(model), lambda field: f"its {_RECORD[field]}")
+    if problem is not None:
+        raise ValueError(
+            f"{doing}: {problem}. {why} Assign the record of one fit, or refit the model.")
 
 
 def _record_problem(metadata, named):
@@ -1297,10 +1304,11 @@ def _to_sklearn(model, sklearn_class, hyper_names, fitted_names):
     # covariance_type) no longer describe the parameters, and scikit-learn would use
     # the two together; parameters that a model file could not hold (covariances_ not
     # the inverse of precisions_, say) would give it predictions of neither.
+    doing = f"cannot convert the {type(model).__name__} to scikit-learn"
     checked_parameter_arrays(
-        model, f"cannot convert the {type(model).__name__} to scikit-learn",
-        f"scikit-learn would compute with parameters that disagree. {_MODEL_FIX}",
+        model, doing, f"scikit-learn would compute with parameters that disagree. {_MODEL_FIX}",
     )
+    check_record(model, doing, "A fastem model file could not hold it.")
     hyper = {name: getattr(model, name) for name in hyper_names}
     if hyper["init_params"] == "hierarchical":  # not scikit-learn's: its default, so that
         hyper["init_params"] = "kmeans"        # clone(estimator).fit(X) runs there
@@ -1364,6 +1372,7 @@ def _checked_conversion(model, estimator):
         checked_parameter_arrays(
             model, doing, "A fastem model could not be saved with them; refit the estimator."
         )
+        check_record(model, doing, "A fastem model could not be saved with it.")
     except ValueError as exc:
         message = _one_line(exc)
         raise ValueError(message if message.startswith(doing) else f"{doing}: {message}") from None

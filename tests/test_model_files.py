@@ -944,3 +944,13 @@ def test_save_refuses_a_record_that_load_would_refuse(tmp_path, name, value):
     with pytest.raises(ValueError, match=rf"cannot save a model to .*its {name} .*would not load"):
         model.save(tmp_path / "m.npz")
     assert not (tmp_path / "m.npz").exists()
+    # the conversions to and from scikit-learn refuse it as save does
+    with pytest.raises(ValueError, match=rf"cannot convert .* to scikit-learn: .*its {name} "):
+        model.to_sklearn()
+    if name in ("n_iter_", "lower_bound_", "converged_"):  # scikit-learn's own record
+        from sklearn.mixture import GaussianMixture as SkGaussianMixture
+
+        estimator = SkGaussianMixture(2, random_state=0).fit(X)
+        setattr(estimator, name, value)
+        with pytest.raises(ValueError, match=rf"does not convert: .*its {name} "):
+            fastem.GaussianMixture.from_sklearn(estimator)
