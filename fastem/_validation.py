@@ -118,7 +118,8 @@ def _span_limit(dtype):
 
 
 def check_array(
-    X, *, name="X", dtype=None, min_samples=1, anchors=None, allow_nan=False, nan_advice=None
+    X, *, name="X", dtype=None, min_samples=1, anchors=None, allow_nan=False, nan_advice=None,
+    scan=True,
 ):
     """Return ``X`` as a C-contiguous, native-byte-order float32/float64 2-D array.
 
@@ -130,6 +131,8 @@ def check_array(
     rejected like data far from each other. With ``allow_nan``, NaN entries
     are kept as missing values (infinities are still refused); without it,
     the error for NaN ends with ``nan_advice`` (see :func:`non_finite_message`).
+    Without ``scan``, the values are not scanned (no NaN, infinity or range
+    check): for data whose values were checked before, converted again.
 
     Raises
     ------
@@ -221,7 +224,7 @@ def check_array(
         target = X.dtype.newbyteorder("=") if X.dtype.type in _FLOAT_DTYPES else np.float64
     if X.dtype != target or not X.flags.c_contiguous:
         X = np.ascontiguousarray(X, dtype=target)
-    if n_samples == 0:  # an empty chunk of chunked data
+    if n_samples == 0 or not scan:  # an empty chunk of chunked data, or values checked before
         return X
     n_bad, lo, hi = scan_data(X, allow_nan)
     if n_bad:

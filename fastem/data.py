@@ -711,47 +711,35 @@ def _split(item):
 
 class _Seen:
     """What the validation pass of a :class:`ChunkedSource` read of one chunk, to know a
-    later pass's chunk for the same data without checking its values again.
+    later pass's chunk for the same data, whose values need no second scan.
 
     A later chunk is the same data when it is the very array (and weights) the
-    validation pass checked, or a map of the same file whose signature has
-    not changed (:class:`FileSignature`; every read of it checks the signature
-    again, see :func:`reading`). Its values need no second scan then: a
-    second scan of data that cannot have changed costs as much as a cheap
-    pass (2 components, 2 features). Chunks that the checks converted (a
-    DataFrame, integers, a masked array) are checked again, since only the
-    conversion gives the kernel's array. An array changed in place during a
-    fit is not seen, as it is not when the fit reads an array in memory.
+    validation pass checked, or when fastem reads it from the same file itself
+    (``Chunks`` of paths) and the file's signature has not changed
+    (:class:`FileSignature`; every read checks it again, see :func:`reading`).
+    Its values need no second scan then, only the conversion to the kernels'
+    array (integers to float64, a DataFrame's columns): a scan of data that
+    cannot have changed costs as much as a cheap pass (2 components, 2
+    features). A map of a file yielded by the caller is not known by its file
+    (it may cover other rows of it); an array changed in place during a fit is
+    not seen, as it is not when the fit reads an array in memory.
     """
 
-    def __init__(self, raw, checked, supplied, signatures):
-        (X, w), (X_checked, w_checked) = raw, checked
-        self._refs = (_weak(X), _weak(w))
-        self._signatures = signatures
+    def __init__(self, raw, supplied, own_files):
+        self._refs = tuple(_weak(part) for part in raw)
         self._supplied = supplied
-        self._x_layout = _layout(X_checked)
-        # weights that reach the kernels as none (absent, or all 1) need no second look
-        self._no_weights = w_checked.shape[0] == 0
-        self._w_layout = None if self._no_weights else _layout(w_checked)
-        self._as_is = _is_view(X, X_checked) and (self._no_weights or _is_view(w, w_checked))
+        self._own_files = own_files  # per part: the FileSignature of the file fastem reads, or None
 
-    def ready(self, X, w):
-        """``(X, w, weights given)`` for the kernels when ``X`` and ``w`` are the data the
-        validation pass checked; None when their values must be checked again."""
-        if not self._as_is or (w is not None) != self._supplied:
-            return None
-        for part, ref, signature in zip((X, w), self._refs, self._signatures):
+    def same(self, X, w):
+        """Whether the chunk ``X`` with weights ``w`` is the data the validation pass checked."""
+        if (w is not None) != self._supplied:
+            return False
+        for part, ref, own_file in zip((X, w), self._refs, self._own_files):
             if part is None or (ref is not None and ref() is part):
                 continue
-            if signature is None or not signature.unchanged():
-                return None
-        X = np.asarray(X)
-        if _layout(X) != self._x_layout:
-            return None
-        if self._no_weights:
-            return X, np.empty(0), self._supplied
-        w = np.asarray(w)
-        return (X, w, True) if _layout(w) == self._w_layout else None
+            if own_file is None or not own_file.unchanged():
+                return False
+        return True
 
 
 def _weak(part):
@@ -760,20 +748,6 @@ def _weak(part):
         return None if part is None else weakref.ref(part)
     except TypeError:
         return None
-
-
-def _layout(a):
-    """(dtype, shape, strides) of the ndarray ``a``."""
-    return a.dtype, a.shape, a.strides
-
-
-def _is_view(raw, checked):
-    """Whether ``checked`` is ``raw`` viewed as an ndarray, with no conversion or copy."""
-    if not isinstance(raw, np.ndarray):
-        return False
-    view = np.asarray(raw)
-    return (_layout(view) == _layout(checked)
-            and view.__array_interface__["data"][0] == checked.__array_interface__["data"][0])
 
 
 class ChunkedSource:
@@ -785,10 +759,10 @@ class ChunkedSource:
     name the chunk. Later passes check that each chunk still has the shape,
     dtype, column names and weighting seen in the validation pass, and check
     its values again in the same way unless the chunk is the very array the
-    validation pass checked (or a map of the same, unchanged file) and needed
-    no conversion (see :class:`_Seen`): a source that yields other data on a
-    later pass raises ValueError saying that it changed, instead of giving a
-    model of NaN or of mixed data.
+    validation pass checked, or read by fastem from the same unchanged file
+    (see :class:`_Seen`): a source that yields other data on a later pass
+    raises ValueError saying that it changed, instead of giving a model of
+    NaN or of mixed data.
 
     Chunks that are DataFrames or Arrow tables give the source its column
     names; every chunk must then have the same names in the same order.
@@ -831,18 +805,18 @@ class ChunkedSource:
             X, w = _split(item)
             # Files are watched whether memory-mapped or read into memory:
             # a file rewritten between passes would otherwise give mixed data.
-            x_path, w_path = chunks.files(i) if isinstance(chunks, Chunks) else (None, None)
-            x_path, w_path = x_path or backing_file(X), w_path or backing_file(w)
+            own = chunks.files(i) if isinstance(chunks, Chunks) else (None, None)
+            x_path, w_path = own[0] or backing_file(X), own[1] or backing_file(w)
             name = f"chunk {i}" if x_path is None else f"chunk {i} ({x_path!r})"
             signature = None if x_path is None else FileSignature(x_path)
             w_signature = None if w_path is None else FileSignature(w_path)
             self.signatures.append((signature, w_signature))
+            own_files = (signature if own[0] else None, w_signature if own[1] else None)
             names = self._names(X, name)
             if self.dtype is not None:
                 _check_chunk_names(names, self.feature_names_in, name)
-            raw = (X, w)
+            self.seen.append(_Seen((X, w), w is not None, own_files))
             X, w, supplied = self._checked(X, w, name, (signature, w_signature))
-            self.seen.append(_Seen(raw, (X, w), supplied, (signature, w_signature)))
             if self.dtype is None:
                 self.feature_names_in = names
                 self.n_features, self.dtype = X.shape[1], X.dtype
@@ -880,19 +854,21 @@ class ChunkedSource:
         except TypeError as exc:
             raise TypeError(f"{name}: {exc}") from None
 
-    def _checked(self, X, w, name, signatures):
+    def _checked(self, X, w, name, signatures, scan=True):
         """One chunk and its weights checked as an array's are: ``(X, w, weights given)``.
 
         ``X`` kernel-ready (:func:`check_array`, then the family's
         ``check_data``), ``w`` from :func:`check_sample_weight` (empty for
-        none, or all 1). Errors name the chunk.
+        none, or all 1). Without ``scan``, for a chunk whose values were
+        checked before (see :class:`_Seen`), ``X`` is only converted. Errors
+        name the chunk.
         """
         checks = self._checks
         signature, w_signature = signatures
         with reading(X, signature):  # a DataFrame's columns may be copied
             X = check_array(
                 X, name=name, anchors=checks["anchors"], min_samples=0,
-                allow_nan=checks["allow_nan"], nan_advice=checks["nan_advice"],
+                allow_nan=checks["allow_nan"], nan_advice=checks["nan_advice"], scan=scan,
             )
         supplied = w is not None
         try:
@@ -900,7 +876,7 @@ class ChunkedSource:
                 w = check_sample_weight(w, X.shape[0], require_positive_sum=False)
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"{name}: {exc}") from None
-        if checks["check_data"] is not None and X.shape[0]:
+        if scan and checks["check_data"] is not None and X.shape[0]:
             with reading(X, signature):
                 checks["check_data"](X)
         return X, w, supplied
@@ -914,37 +890,39 @@ class ChunkedSource:
         count = 0
         for i, item in enumerate(self.chunks):
             if i >= len(self.rows):
-                raise self._changed(i)
+                raise self._changed(
+                    i, f"more than the {len(self.rows)} chunk(s) of the validation pass")
             X, w = _split(item)
             signatures = self.signatures[i]
             name = f"chunk {i}"
             try:
                 _check_chunk_names(self._names(X, name), self.feature_names_in, name)
-                ready = self.seen[i].ready(X, w)
-                X, w, supplied = ready if ready else self._checked(X, w, name, signatures)
+                scan = not self.seen[i].same(X, w)
+                X, w, supplied = self._checked(X, w, name, signatures, scan=scan)
             except (TypeError, ValueError) as exc:
                 raise self._changed(i, exc) from None
-            if (
-                X.shape != (self.rows[i], self.n_features)
-                or X.dtype != self.dtype
-                or supplied != self.weighted[i]
-            ):
-                raise self._changed(i)
+            seen = {"rows": self.rows[i], "features": self.n_features, "dtype": self.dtype,
+                    "weights": "weights" if self.weighted[i] else "no weights"}
+            now = {"rows": X.shape[0], "features": X.shape[1], "dtype": X.dtype,
+                   "weights": "weights" if supplied else "no weights"}
+            for what in seen:
+                if now[what] != seen[what]:
+                    raise self._changed(
+                        i, f"{what} {now[what]} where the validation pass saw {seen[what]}")
             if self.unit[i]:
                 w = np.empty(0)
             yield i, X, w, signatures
             count += 1
         if count != len(self.rows):
-            raise self._changed(count)
+            raise self._changed(
+                count, f"{count} chunk(s) where the validation pass saw {len(self.rows)}")
 
-    def _changed(self, i, problem=None):
+    def _changed(self, i, problem):
         """The error for a source that yields other data than in its validation pass."""
-        found = "" if problem is None else f" ({problem})"
         return ValueError(
-            f"the chunked data changed after validation at chunk {i}{found}: expected "
-            f"{len(self.rows)} chunks of {self.rows} rows and {self.n_features} features "
-            f"of dtype {self.dtype}, in the family's domain and weighted as before. A "
-            "chunked source must yield the same chunks on every pass."
+            f"the chunked data changed after validation at chunk {i}: "
+            f"{str(problem).rstrip('.')}. A chunked source must yield the same chunks on "
+            "every pass."
         )
 
     def reduce(self, fn):

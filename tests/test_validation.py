@@ -655,14 +655,17 @@ _CHANGES = {  # name: (change, the message's account of it)
     "nan": (_with_value(np.nan), "NaN or infinite"),
     "inf": (_with_value(np.inf), "NaN or infinite"),
     "huge": (_with_value(1e300), "too wide"),
-    "float32": (lambda X, w: (X.astype(np.float32), w), "of dtype float64"),
-    "fewer rows": (lambda X, w: (X[:-7], None if w is None else w[:-7]), "rows"),
-    "fewer columns": (lambda X, w: (X[:, :1], w), "features"),
+    "float32": (lambda X, w: (X.astype(np.float32), w),
+                "dtype float32 where the validation pass saw float64"),
+    "fewer rows": (lambda X, w: (X[:-7], None if w is None else w[:-7]),
+                   "rows 193 where the validation pass saw 200"),
+    "fewer columns": (lambda X, w: (X[:, :1], w), "features 1 where the validation pass saw 2"),
     "negative": (_with_value(-3.0), "Negative values"),
     "not a count": (_with_value(2.5), "not whole numbers"),
     "nan weight": (_with_weight(np.nan), "sample_weight contains 1 NaN"),
     "negative weight": (_with_weight(-5.0), "sample_weight contains 1 negative"),
-    "weights dropped": (lambda X, w: (X, None), "weighted as before"),
+    "weights dropped": (lambda X, w: (X, None),
+                        "no weights where the validation pass saw weights"),
 }
 # which families' domains each change leaves
 _OUTSIDE = {"negative": ("poisson", "exponential"), "not a count": ("poisson",)}
@@ -693,27 +696,36 @@ def test_a_chunked_source_that_changes_between_passes_is_refused(family, change)
     assert source.passes >= 3
 
 
-@pytest.mark.parametrize("stored", ["arrays", "npy files"])
+@pytest.mark.parametrize("stored", ["arrays", "integer arrays", "data frames", "npy files"])
 def test_later_passes_do_not_scan_again_the_chunks_they_checked(tmp_path, monkeypatch, stored):
-    """Chunks that are the arrays the validation pass checked, or maps of the same
-    unchanged files, are not scanned again on each pass: a second scan of a chunk costs
-    as much as a pass of 2 components in 2 features. Chunks yielded anew are."""
-    from fastem import Chunks, data
+    """Chunks that are the arrays the validation pass checked (converted again where they
+    need it: integers, DataFrames), or files that fastem reads itself and that have not
+    changed, are not scanned again on each pass: a second scan of a chunk costs as much as
+    a pass of 2 components in 2 features. Chunks yielded anew are."""
+    from fastem import Chunks
 
     X = np.random.default_rng(0).normal(size=(400, 2))
     parts = [X[:200], X[200:]]
-    if stored == "npy files":
+    if stored == "integer arrays":
+        X = np.rint(X * 100)
+        parts = [part.astype(np.int64) for part in (X[:200], X[200:])]
+    elif stored == "data frames":
+        pd = pytest.importorskip("pandas")
+        parts = [pd.DataFrame(part, columns=["a", "b"]) for part in parts]
+    elif stored == "npy files":
         parts = [str(tmp_path / f"part{i}.npy") for i in range(2)]
         for i, path in enumerate(parts):
             np.save(path, X[200 * i: 200 * (i + 1)])
     scans = []
 
-    def counting(*args, **kwargs):
-        scans.append(1)
-        return check_array(*args, **kwargs)
+    def counting(X, *args):
+        scans.append(X.shape[0])
+        return scan_data(X, *args)
 
-    check_array = data.check_array
-    monkeypatch.setattr(data, "check_array", counting)
+    from fastem import _validation
+
+    scan_data = _validation.scan_data
+    monkeypatch.setattr(_validation, "scan_data", counting)
     model = GaussianMixture(2, random_state=0, max_iter=10, tol=0, accelerate=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -722,6 +734,27 @@ def test_later_passes_do_not_scan_again_the_chunks_they_checked(tmp_path, monkey
         scans.clear()
         model.fit(_ChangingChunks(X, None))
     assert len(scans) > 20  # copies made anew on every pass: checked on every pass
+
+
+def test_a_map_of_other_rows_of_the_same_file_is_checked(tmp_path):
+    """A map of a file that the source yields itself may cover other rows of it on a later
+    pass: it is checked again, unlike a file that fastem reads whole (Chunks of paths)."""
+    counts = np.random.default_rng(0).poisson(4.0, size=(2000, 2)).astype(float)
+    counts[1000:] = -5.0
+    path = tmp_path / "counts.npy"
+    np.save(path, counts)
+
+    class Shifting:
+        passes = 0
+
+        def __iter__(self):
+            rows = np.load(path, mmap_mode="r")
+            start = 0 if self.passes == 0 else 1000
+            self.passes += 1
+            yield rows[start:start + 1000]
+
+    with pytest.raises(ValueError, match="changed after validation at chunk 0: .*Negative"):
+        PoissonMixture(2, max_iter=5, random_state=0).fit(Shifting())
 
 
 # ---------------------------------------------------------------------------
