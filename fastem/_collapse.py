@@ -44,7 +44,8 @@ class DataSummary:
     entries), ``mean`` the weighted mean of each feature over its observed
     entries, ``total_weight`` the total sample weight and ``resolution`` the
     per-feature gaps and numbers of distinct values (:func:`_resolution`).
-    A grid of fits over one source shares one summary.
+    The mean and the total weight take one pass, the covariance one more. A
+    grid of fits over one source shares one summary.
     """
 
     def __init__(self, source, missing=False):
@@ -54,7 +55,8 @@ class DataSummary:
     @property
     def covariance(self):
         if self._covariance is None:
-            self._covariance, self._total_weight = _data_covariance(self._source, self._missing)
+            self._covariance = _data_covariance(
+                self._source, self.mean, self.total_weight, self._missing)
         return self._covariance
 
     @property
@@ -65,8 +67,7 @@ class DataSummary:
 
     @property
     def total_weight(self):
-        if self._total_weight is None:
-            self._total_weight = _feature_means(self._source)[1]
+        self.mean  # computed with the mean, in one pass
         return self._total_weight
 
     @property
@@ -89,55 +90,37 @@ def _weights_or_ones(sample_weight, n_samples):
     return sample_weight if sample_weight.shape[0] else np.ones(n_samples)
 
 
-def _data_covariance(source, missing=False):
-    """Weighted covariance of the data in float64, in two passes over the source.
+def _data_covariance(source, mean, total, missing=False):
+    """Weighted covariance of the data in float64, in one pass over the source around
+    ``mean``, the weighted mean of each feature, of total weight ``total``
+    (:func:`_feature_means`).
 
     With ``missing``, NaN entries are missing values: each mean is taken over
     a feature's observed entries and each covariance over the rows where both
     features are observed (the pairwise estimate; the collapse rule only
     measures the data's spread along directions with it).
     """
-    if missing:
-        return _observed_data_covariance(source)
     D = source.n_features
-
-    def first_moments(X, w):
-        w = _weights_or_ones(w, X.shape[0])
-        return np.concatenate([[w.sum()], w @ np.asarray(X, dtype=np.float64)])
-
-    moments = source.reduce(first_moments)
-    total, mean = moments[0], moments[1:] / moments[0]
-
-    def scatter(X, w):
-        w = _weights_or_ones(w, X.shape[0])
-        out = np.zeros((D, D))
-        for s in _row_blocks(X.shape[0]):
-            centred = np.asarray(X[s], dtype=np.float64) - mean
-            out += (centred * w[s, None]).T @ centred
-        return out.ravel()
-
-    return source.reduce(scatter).reshape(D, D) / total, total
-
-
-def _observed_data_covariance(source):
-    """:func:`_data_covariance` of data with NaN entries: pairwise over the observed entries."""
-    D = source.n_features
-    mean, total = _feature_means(source)
 
     def scatter(X, w):
         w = _weights_or_ones(w, X.shape[0])
         out = np.zeros((2, D, D))
         for s in _row_blocks(X.shape[0]):
             part = np.asarray(X[s], dtype=np.float64)
-            observed = ~np.isnan(part)
-            centred = np.where(observed, part - mean, 0.0)
+            if missing:
+                observed = ~np.isnan(part)
+                centred = np.where(observed, part - mean, 0.0)
+                out[1] += (observed * w[s, None]).T @ observed
+            else:
+                centred = part - mean
             out[0] += (centred * w[s, None]).T @ centred
-            out[1] += (observed * w[s, None]).T @ observed
         return out.ravel()
 
     sums, pair_mass = source.reduce(scatter).reshape(2, D, D)
+    if not missing:
+        return sums / total
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(pair_mass > 0, sums / pair_mass, 0.0), total
+        return np.where(pair_mass > 0, sums / pair_mass, 0.0)
 
 
 def _effective_points(model, source):

@@ -56,11 +56,6 @@ def _color(k):
     return _pyplot().get_cmap("tab10")(k % 10)
 
 
-def _full_covariances(model):
-    """Each component's covariance as a (K, D, D) float64 array, for any covariance type."""
-    return model._float64_covariances()
-
-
 # Rows of the data that a plot reads: a histogram of a million points looks like
 # one of all of them, and data larger than memory (a memory-mapped file, Chunks,
 # a Dask array) are never read whole for a picture.
@@ -152,7 +147,7 @@ def _marginal_densities(model, x, feature):
     weights = np.asarray(model.weights_, dtype=np.float64)[:, None]
     mean = _component_means(model)[:, feature, None]
     if hasattr(model, "covariance_type"):
-        std = np.sqrt(_full_covariances(model)[:, feature, feature])[:, None]
+        std = np.sqrt(model._float64_covariances()[:, feature, feature])[:, None]
         return weights * np.exp(-0.5 * ((x - mean) / std) ** 2) / (std * _SQRT_2PI)
     if hasattr(model, "scales_"):
         return weights * _exponential_density(x, mean)
@@ -296,7 +291,7 @@ def plot_density_1d(model, X=None, *, feature=None, bins=None, min_weight=None, 
     else:
         mean = _component_means(model)[:, j]
         if hasattr(model, "covariance_type"):
-            std = np.sqrt(_full_covariances(model)[:, j, j])
+            std = np.sqrt(model._float64_covariances()[:, j, j])
             low, high = float(np.min(mean - 4 * std)), float(np.max(mean + 4 * std))
         else:
             low, high = 0.0, float(np.max(mean + 4 * np.sqrt(mean) if counts else 5 * mean))
@@ -430,7 +425,7 @@ def plot_clusters_2d(model, X, *, features=(0, 1), n_std=(1, 2, 3), max_points=2
     ellipses = []
     if hasattr(model, "covariance_type"):
         block = np.ix_([i, j], [i, j])
-        covariances = _full_covariances(model)
+        covariances = model._float64_covariances()
         for k in drawn:
             for n in n_std:
                 ellipses.append(ax.add_patch(_ellipse(means[k], covariances[k][block], n, _color(k))))
@@ -781,7 +776,7 @@ def explore(model=None, data=None, *, family="gaussian", n_components=2, bins=No
         spread = high - low
         if model is not None:
             means = np.asarray(model.means_, dtype=np.float64)[:, 0]
-            stds = np.sqrt(_full_covariances(model)[:, 0, 0])
+            stds = np.sqrt(model._float64_covariances()[:, 0, 0])
             low, high = min(low, float((means - 3 * stds).min())), max(high, float((means + 3 * stds).max()))
             spread = high - low
         else:

@@ -505,7 +505,7 @@ def select_n_components(
         The table of another family has one row, named by the family, and
         ``best_params_`` is ``(family, n_components)``.
     min_variance_ratio : float, default=1e-6
-        Relative variance floor of the collapse rule.
+        Relative variance floor of the collapse rule (Gaussian mixtures only).
     progress : bool or callable, default=None
         True shows a progress line on stderr: the grid cell (covariance type,
         K), the restart and the EM iteration. A callable is called after every

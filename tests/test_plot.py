@@ -74,7 +74,7 @@ def test_clusters_2d(data, models, covariance_type):
     assert out["scatter"].get_offsets().shape == (500, 2)
     np.testing.assert_allclose(out["means"].get_offsets(), model.means_)
     # the 1-std ellipse of component 0 has the axes of its covariance
-    cov = plot._full_covariances(model)[0]
+    cov = model._float64_covariances()[0]
     ellipse = out["ellipses"][0]
     widths = sorted([ellipse.width, ellipse.height])
     np.testing.assert_allclose(widths, 2 * np.sqrt(np.linalg.eigvalsh(cov)), rtol=1e-10)

@@ -4,7 +4,7 @@ import numpy as np
 
 from ..kernels.exponential import ExponentialParams
 from ..kernels.independent_missing import ExponentialMissingParams
-from .._collapse import floored_scale_reasons
+from .._collapse import MIN_VARIANCE_RATIO, floored_scale_reasons
 from ..base import fill_doc
 from ._mean import MeanParameterMixture
 
@@ -164,7 +164,8 @@ class ExponentialMixture(MeanParameterMixture):
         """Component ``k``'s quantiles at ``u`` (n, n_features) in (0, 1): ``-scale log(1 - u)``."""
         return -np.asarray(self.scales_[k], dtype=np.float64) * np.log1p(-u)
 
-    def _collapse_reasons(self, source, summary, min_variance_ratio=None):
+    def _collapse_reasons(self, source, summary, min_variance_ratio=MIN_VARIANCE_RATIO):
         # The exponential density grows without limit as a scale falls to 0, on
         # points that are all 0 in that feature: a scale at min_scale's floor.
+        # (min_variance_ratio is a rule of Gaussian components.)
         return floored_scale_reasons(self, summary)
