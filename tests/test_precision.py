@@ -17,7 +17,13 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy import stats
 
-from fastem import ConvergenceWarning, ExponentialMixture, GaussianMixture, PoissonMixture
+from fastem import (
+    BayesianGaussianMixture,
+    ConvergenceWarning,
+    ExponentialMixture,
+    GaussianMixture,
+    PoissonMixture,
+)
 from fastem.base import _statistics_in_float64
 
 
@@ -486,6 +492,43 @@ def test_float64_sample_draws_from_assigned_covariances():
     samples, labels = model.sample(20_000)
     variance = samples[labels == 0].var(axis=0)
     assert_allclose(variance, np.diagonal(model.covariances_[0]), rtol=0.05)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+@pytest.mark.parametrize("estimator", [GaussianMixture, BayesianGaussianMixture])
+def test_sample_from_covariances_of_features_in_units_far_apart(estimator, covariance_type, dtype):
+    """A covariance of features in units 1e-3, 1e5 and 1 (variances 2e-6 to 1e10,
+    nearly uncorrelated): sample() draws from it with no warning. NumPy's SVD-based
+    sampler rebuilds it to rtol 1e-8 entry by entry, and called this positive
+    definite matrix "not symmetric positive-semidefinite"."""
+    covariance = np.array([[2e-6, 1.7, 3.8e-5], [1.7, 1e10, -880.0], [3.8e-5, -880.0, 1.0]])
+    factor = np.linalg.inv(np.linalg.cholesky(covariance)).T
+    means = np.array([[0.0, 0.0, 1e4], [0.01, 1e6, 1e4 + 5.0]])
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3)) * [0.1, 1e5, 1.0] + [0.0, 0.0, 1e4]
+    model = estimator(2, covariance_type=covariance_type, random_state=0).fit(X.astype(dtype))
+    per_component = (lambda a: np.array([a, a])) if covariance_type == "full" else (lambda a: a)
+    model.weights_ = np.array([0.5, 0.5], dtype=dtype)
+    model.means_ = means.astype(dtype)
+    model.covariances_ = per_component(covariance).astype(dtype)
+    model.precisions_cholesky_ = per_component(factor).astype(dtype)
+    model.precisions_ = per_component(factor @ factor.T).astype(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        samples, labels = model.sample(40_000)
+    assert samples.dtype == dtype
+    for k in range(2):
+        # whitened by the model's precision factor: unit covariance whatever the units
+        white = (samples[labels == k].astype(np.float64) - means[k]) @ factor
+        assert_allclose(np.cov(white.T), np.eye(3), atol=0.05)
+
+
+def test_sample_refuses_assigned_covariances_that_are_not_positive_definite():
+    model = GaussianMixture(2, random_state=0).fit(_gaussian_data(np.random.default_rng(0)))
+    model.covariances_ = np.array([np.eye(2), [[1.0, 2.0], [2.0, 1.0]]])
+    with pytest.raises(ValueError, match="covariances_ of component 1 is not positive definite"):
+        model.sample(100)
 
 
 def _stressed_missing_data():

@@ -1089,7 +1089,20 @@ class _GaussianComponents(BaseMixture):
     def _sample_component(self, rng, k, n):
         mean = np.asarray(self.means_[k], dtype=np.float64)
         if self.covariance_type in ("full", "tied"):
-            return rng.multivariate_normal(mean, self._float64_covariances(k), n)
+            # By the Cholesky factor, as the densities: RandomState.multivariate_normal
+            # factors by SVD and checks the product entry by entry (rtol 1e-8), so
+            # positive definite covariances of features in units far apart
+            # (variances 1e-6 and 1e10) were "not symmetric positive-semidefinite"
+            # with NumPy's RuntimeWarning, and indefinite ones gave samples anyway.
+            try:
+                factor = np.linalg.cholesky(self._float64_covariances(k))
+            except np.linalg.LinAlgError:
+                raise ValueError(
+                    f"covariances_ of component {k} is not positive definite, so no "
+                    "samples can be drawn from it. Assign positive definite "
+                    "covariances_, or refit the model."
+                ) from None
+            return mean + rng.standard_normal(size=(n, mean.shape[0])) @ factor.T
         cov = np.asarray(self.covariances_, dtype=np.float64)
         scale = np.sqrt(cov[k])
         return mean + rng.standard_normal(size=(n, mean.shape[0])) * scale
