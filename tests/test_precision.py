@@ -642,6 +642,58 @@ def test_float32_rows_far_from_every_component_are_predicted_as_in_float64(
     assert_allclose(model.score_samples(near), model.score_samples(near.astype(np.float64)), rtol=1e-5)
 
 
+def _far_rows_model_and_rows(case, missing):
+    """A float32 model fitted near the data, and float32 rows far from every component."""
+    rng = np.random.default_rng(13)
+    if case == "exponential":
+        X = np.concatenate([rng.exponential(1.0, (500, 2)), rng.exponential(4.0, (500, 2))])
+        model = ExponentialMixture(2, random_state=0, missing=missing)
+        rows = np.abs(_far_rows(rng, 0.0))
+    else:
+        X = np.concatenate([rng.normal(0, 1, (500, 2)), rng.normal(5, 1, (500, 2))])
+        model = (
+            BayesianGaussianMixture(2, random_state=0) if case == "bayesian"
+            else GaussianMixture(2, covariance_type=case, random_state=0, missing=missing)
+        )
+        rows = _far_rows(rng, 0.0)
+    model.fit(X.astype(np.float32))
+    rows = np.concatenate([X[:100], rows])
+    if missing == "em":
+        rows[100::5, 1] = np.nan
+    return model, rows.astype(np.float32), rng.uniform(0.5, 2.0, len(rows))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("missing", ["error", "em"])
+@pytest.mark.parametrize("case", ["full", "tied", "diag", "spherical", "bayesian", "exponential"])
+def test_float32_score_bic_and_aic_of_rows_far_from_every_component(case, missing, weighted):
+    """score, bic and aic take the rows far from every component in float64, as
+    score_samples does: summed as float32 computed them, two points 3e4 and 1e5
+    standard deviations away put bic up to 1.4e3 off, and score was not the mean of
+    score_samples."""
+    if case == "bayesian" and missing == "em":
+        pytest.skip("BayesianGaussianMixture refuses missing values")
+    model, rows32, weights = _far_rows_model_and_rows(case, missing)
+    weights = weights if weighted else None
+    total_weight = len(rows32) if weights is None else weights.sum()
+    score = model.score(rows32, sample_weight=weights)
+    # score is the mean of score_samples (their sums of 1e17 agree to float64 rounding) ...
+    assert_allclose(
+        score, np.average(model.score_samples(rows32), weights=weights), rtol=1e-12, atol=1e-9
+    )
+    # ... and agrees with float64 on the same numbers to the 2**-7 nats (eps * 2**17)
+    # by which a float32 row below the limit may round
+    rows64 = rows32.astype(np.float64)
+    assert_allclose(score, model.score(rows64, sample_weight=weights), rtol=1e-12, atol=2.0**-7)
+    if case != "bayesian":
+        for criterion in ("bic", "aic"):
+            assert_allclose(
+                getattr(model, criterion)(rows32, sample_weight=weights),
+                getattr(model, criterion)(rows64, sample_weight=weights),
+                rtol=1e-12, atol=2 * 2.0**-7 * total_weight,
+            )
+
+
 @pytest.mark.parametrize("offset", [300.0, 1e6])
 @pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
 def test_float32_rows_with_nan_far_from_the_origin_agree_with_float64(covariance_type, offset):
