@@ -200,16 +200,20 @@ def _is_number(text):
 
 
 # float()'s spellings of NaN, which both fast parsers read as NaN: pandas' markers
-# ('nan', 'NaN', '-nan', '-NaN') and the others ('NAN', '+nan', as C and Fortran write it).
-_NAN = re.compile(r"[-+]?nan", re.IGNORECASE)
+# ('nan', 'NaN', '-nan', '-NaN') and the others ('NAN', '+nan', as C and Fortran write it),
+# every case of [-+]?nan, listed so that a field is looked up once, not matched.
+_NAN_SPELLINGS = frozenset(
+    sign + "".join(letters) for sign in ("", "+", "-")
+    for letters in itertools.product("nN", "aA", "nN")
+)
+_MISSING_VALUES = NA_VALUES | _NAN_SPELLINGS
 
 
 def _is_missing(text):
     """A missing value, once trimmed: an empty field, one of pandas' markers (NA_VALUES), or
     another spelling of NaN, which pandas keeps as text but every reader here reads as NaN
     (as :func:`fill_csv` then fills it)."""
-    text = _trimmed(text)
-    return text in NA_VALUES or _NAN.fullmatch(text) is not None
+    return text.strip(_SPACES) in _MISSING_VALUES
 
 
 # A number written with signs or digit groups, once its currency signs (Unicode
