@@ -400,6 +400,30 @@ def test_a_number_beside_spaces_that_pandas_takes_is_read_by_every_reader(tmp_pa
     assert_array_equal(reader(path).data, pd.read_csv(path).to_numpy(dtype=float))
 
 
+# Columns that read_columns reads with one float() per field (_plain_column) and columns
+# that it hands back to the field-by-field reading; both must give what that reading gives.
+PLAIN_AND_OTHER_COLUMNS = [
+    ["1.5", "-2e-05", "3E+10", " 4.25\t"], ["1", "-2", "30", " 4 "], ["1", "", "NA", "-3"],
+    ["1.5", "2", "", "nan"], ["1.5", "NAN", "+nan", "-1.#IND"], ["", "", ""], ["NA", "nan", ""],
+    ["1", "+2"], ["1", "007"], ["1", "-0"], ["1.5", "+2"], ["1.5", "9007199254740993"],
+    ["1.5", "9007199254740992"], ["9223372036854775807", "1"], ["9223372036854775808", "1"],
+    ["1.5", "inf"], ["1", "-Infinity"], ["1.5", "abc"], ["1", "1_000"], ["1.5", "1\x1c"],
+    ["1.5", "\xa01"], ["1.5", "1.5.5"], ["1", ""], ["0x10", "1"], ["1.", ".5"],
+]
+
+
+@pytest.mark.parametrize("column", PLAIN_AND_OTHER_COLUMNS)
+def test_read_columns_reads_a_plain_column_as_field_by_field(tmp_path, monkeypatch, column):
+    path = _write(tmp_path, "a,b\n" + "".join(f"{v},{i}\n" for i, v in enumerate(column)))
+    layout = read_csv(path, columns=["b"]).layout
+    _, (fast, _) = _tables.read_columns(path, layout)
+    monkeypatch.setattr(_tables, "_plain_column", lambda column: None)
+    _, (slow, _) = _tables.read_columns(path, layout)
+    assert fast.dtype == slow.dtype
+    assert fast.tolist() == slow.tolist() or np.array_equal(fast, slow, equal_nan=True)
+    assert [type(v) for v in fast.tolist()] == [type(v) for v in slow.tolist()]
+
+
 @pytest.mark.parametrize("value", OTHER_SPACES)
 def test_read_columns_keeps_a_number_beside_another_space_as_text(tmp_path, value):
     path = _write(tmp_path, f"a,b\n{value},2\n3,4\n")
