@@ -1647,13 +1647,28 @@ def _other_padding(value):
     return "".join(dict.fromkeys(c for c in around if c not in _SPACES))
 
 
+# The Unicode names (aliases) of the control characters that float() strips as spaces
+# and pandas does not; unicodedata.name() has none for a control character.
+_CONTROL_NAMES = {
+    "\x1c": "INFORMATION SEPARATOR FOUR (FILE SEPARATOR)",
+    "\x1d": "INFORMATION SEPARATOR THREE (GROUP SEPARATOR)",
+    "\x1e": "INFORMATION SEPARATOR TWO (RECORD SEPARATOR)",
+    "\x1f": "INFORMATION SEPARATOR ONE (UNIT SEPARATOR)",
+    "\x85": "NEXT LINE (NEL)",
+}
+
+
+def _character_name(c):
+    """The Unicode name of the character ``c``, or the alias of a control character."""
+    return _CONTROL_NAMES.get(c) or unicodedata.name(c, "CONTROL CHARACTER")
+
+
 def _bad_value(layout, value, line, row_number, j):
     where = f"line {line} (data row {row_number}), {layout.column(j)}"
     padding = _other_padding(value)
     if padding:
         inner = value.strip()
-        shown = " and ".join(f"U+{ord(c):04X} {unicodedata.name(c, 'INFORMATION SEPARATOR')}"
-                             for c in padding)
+        shown = " and ".join(f"U+{ord(c):04X} {_character_name(c)}" for c in padding)
         what = (f"a field of {shown} alone" if not inner else
                 f"the missing-value marker {inner!r} with {shown} beside it"
                 if _is_missing(inner) else f"the number {inner} with {shown} beside it")

@@ -383,6 +383,20 @@ def test_a_number_beside_a_space_pandas_does_not_take_is_text_on_every_reader(
     assert_array_equal(reader(path, columns=["b"]).data, [[2], [4]])
 
 
+@pytest.mark.parametrize(("value", "name"), [
+    ("\x1c7", "U+001C INFORMATION SEPARATOR FOUR (FILE SEPARATOR)"),
+    ("\x1d7", "U+001D INFORMATION SEPARATOR THREE (GROUP SEPARATOR)"),
+    ("7\x1e", "U+001E INFORMATION SEPARATOR TWO (RECORD SEPARATOR)"),
+    ("7\x1f", "U+001F INFORMATION SEPARATOR ONE (UNIT SEPARATOR)"),
+    ("7\x85", "U+0085 NEXT LINE (NEL)"), ("\xa07", "U+00A0 NO-BREAK SPACE"),
+])
+def test_a_control_character_beside_a_number_is_named_by_its_unicode_alias(
+        tmp_path, reader, value, name):
+    path = _write(tmp_path, f"a,b\n1,2\n{value},4\n")
+    with pytest.raises(ValueError, match=rf"the number 7 with {re.escape(name)} beside it"):
+        reader(path)
+
+
 @pytest.mark.parametrize("value", ["\xa0", "\u3000NA", "NA\u2009"])
 def test_a_missing_value_beside_a_space_pandas_does_not_take_is_text(tmp_path, reader, value):
     path = _write(tmp_path, f"a,b\n1,2\n{value},4\n")
