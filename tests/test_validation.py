@@ -8,6 +8,7 @@ exactly the same model as the clean float64 array.
 
 
 import pathlib
+import re
 import warnings
 
 import numpy as np
@@ -804,3 +805,21 @@ def test_an_asymmetric_user_matrix_is_refused(family, covariance_type):
                                          r"from its transpose by up to 0\.2.*\(P \+ P\.T\) / 2"):
         _with_matrix(family, covariance_type, asymmetric).fit(
             np.random.default_rng(0).normal(size=(100, 2)))
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+@pytest.mark.parametrize("family", ["gaussian", "bayesian"])
+def test_an_asymmetry_refused_near_zero_entries_is_refused_with_the_tolerance_applied(
+        family, covariance_type):
+    """diag(1e-12) with a 1e-17 off-diagonal asymmetry: within 1e-5 of the largest entry,
+    but beyond 1e-5 of the entry plus 1e-8 of the largest (1e-20), which np.allclose
+    applies. The message states that tolerance, and where it is exceeded."""
+    name = "covariance_prior" if family == "bayesian" else "precisions_init"
+    matrix = np.diag([1e-12, 1e-12])
+    matrix[0, 1] = 1e-17
+    with pytest.raises(ValueError, match=rf"{name}(\[0\])? must be symmetric") as info:
+        _with_matrix(family, covariance_type, matrix).fit(
+            np.random.default_rng(0).normal(size=(100, 2)) * 1e-6)
+    message = str(info.value)
+    assert "within 1e-5 of the entry plus 1e-8 of the largest entry (1e-20)" in message
+    assert re.search(r"at \[[01], [01]\] it is 1e-17, beyond the 1e-20 allowed there", message)

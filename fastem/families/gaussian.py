@@ -262,16 +262,23 @@ def symmetric_part(matrices):
 
 
 def _check_spd(matrix, what):
-    """Refuse a matrix that is not symmetric (beyond ``np.allclose``'s relative tolerance,
-    1e-5, or 1e-8 of its largest entry) or not positive definite as float64 can tell."""
+    """Refuse a matrix that is not symmetric (an asymmetry beyond ``np.allclose``'s
+    tolerance, 1e-5 of the entry plus 1e-8 of the largest entry) or not positive definite
+    as float64 can tell."""
     scale = float(np.abs(matrix).max())
     if not np.allclose(matrix, matrix.T, rtol=1e-5, atol=1e-8 * scale):
-        worst = float(np.abs(matrix - matrix.T).max())
+        asymmetry = np.abs(matrix - matrix.T)
+        worst = float(asymmetry.max())
+        # np.allclose's tolerance, entry by entry: what the message states is what it applied
+        allowed = 1e-8 * scale + 1e-5 * np.abs(matrix.T)
+        i, j = np.unravel_index(np.argmax(asymmetry - allowed), asymmetry.shape)
         raise ValueError(
             f"{what} must be symmetric, but it differs from its transpose by up to "
             f"{worst:.3g} (its largest entry is {scale:.3g}); an asymmetry within 1e-5 of "
-            "the entries is rounding and is symmetrised. Pass (P + P.T) / 2 if it is only "
-            "roughly symmetric."
+            f"the entry plus 1e-8 of the largest entry ({1e-8 * scale:.3g}) is rounding and "
+            f"is symmetrised, and at [{i}, {j}] it is {float(asymmetry[i, j]):.3g}, beyond "
+            f"the {float(allowed[i, j]):.3g} allowed there. Pass (P + P.T) / 2 if it is "
+            "only roughly symmetric."
         )
     values, rounding = _eigenvalues_and_rounding(matrix)
     if values[0] > rounding:
