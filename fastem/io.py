@@ -1044,7 +1044,7 @@ def checked_parameter_arrays(model, doing, fix=_MODEL_FIX):
     file's (:func:`check_fitted_arrays`: symmetric positive definite matrices,
     covariances the inverse of the precisions, ...; fastem's families only).
     A failure of the file's raises ValueError starting with ``doing``, naming
-    the field and ending with ``fix``.
+    the field and ending with ``fix`` (or ``fix(name)``, for a callable).
     """
     model._check_fitted_parameters(model.n_features_in_)
     arrays = {name: np.asarray(getattr(model, name)) for name in model._parameter_names}
@@ -1138,9 +1138,11 @@ def check_fitted_arrays(model, arrays, n_features, dtype_name, path, fix=_FILE_F
     three consistent with each other; exponential and Poisson: positive
     scales and rates). A family defined elsewhere gets the checks of its
     weights and of finiteness. ``path``: the file that errors name (None:
-    the caller names the model). ``fix``: what an error advises (``save``
-    and ``to_sklearn`` check a model with the same function, through
-    :func:`checked_parameter_arrays`).
+    the caller names the model). ``fix``: what an error advises, or a
+    function of the field's name giving it (``save`` and ``to_sklearn``
+    check a model with the same function, through
+    :func:`checked_parameter_arrays`; ``from_sklearn`` advises on a
+    ``covariance_prior_`` of its own).
     """
     from .families._mean import MeanParameterMixture
     from .families.bayesian import BayesianGaussianMixture
@@ -1155,7 +1157,7 @@ def check_fitted_arrays(model, arrays, n_features, dtype_name, path, fix=_FILE_F
         shapes[model._mean_name] = (K, D)
     fields = {}
     for name, value in arrays.items():
-        field = fields[name] = _Field(path, name, value, fix)
+        field = fields[name] = _Field(path, name, value, fix(name) if callable(fix) else fix)
         if value.dtype.kind != "f" or value.dtype.itemsize != dtype.itemsize:
             field.fail(f"has dtype {value.dtype}, but the metadata says {dtype.name}")
         expected = shapes.get(name)
@@ -1363,15 +1365,31 @@ def _from_sklearn(cls, estimator, hyper_names, fitted_names, kind):
     return model
 
 
+_REFIT = "A fastem model could not be saved with them; refit the estimator."
+# scikit-learn's default covariance_prior is the data's covariance, singular when a
+# feature is constant: refitting with the default gives the same prior.
+_REFIT_WITH_A_PRIOR = (
+    "A fastem model could not be saved with it. Refit the scikit-learn estimator with an "
+    "explicit positive definite covariance_prior (positive variances for 'diag' and "
+    "'spherical'), e.g. the data's covariance plus a small multiple of the identity, "
+    "np.cov(X, rowvar=False) + 1e-6 * np.eye(n_features): its default, the data's "
+    "covariance, is singular when a feature is constant, and a refit with it gives the "
+    "same prior."
+)
+
+
+def _conversion_fix(name):
+    """The advice of an error about the estimator's field ``name``."""
+    return _REFIT_WITH_A_PRIOR if name == "covariance_prior_" else _REFIT
+
+
 def _checked_conversion(model, estimator):
     """``model``, converted from ``estimator``, once its parameters agree with its
     hyper-parameters (scikit-learn's ``set_params`` after a fit can part them), with
     their structure recorded for a warm start."""
     doing = f"The sklearn.mixture.{type(estimator).__name__} does not convert"
     try:
-        checked_parameter_arrays(
-            model, doing, "A fastem model could not be saved with them; refit the estimator."
-        )
+        checked_parameter_arrays(model, doing, _conversion_fix)
         check_record(model, doing, "A fastem model could not be saved with it.")
     except ValueError as exc:
         message = _one_line(exc)

@@ -6,9 +6,11 @@ import json
 import os
 import pickle
 import re
+import warnings
 
 import numpy as np
 import pytest
+from numpy.testing import assert_allclose
 
 import fastem
 from fastem import io as fastem_io
@@ -312,9 +314,36 @@ def test_conversions_refuse_the_arrays_that_save_refuses(tmp_path, family, name,
     assert _field_problem(str(converted.value)) == _field_problem(str(saved.value))
     setattr(estimator, name, change(np.asarray(getattr(estimator, name))))
     with pytest.raises(ValueError, match=rf"^The sklearn.mixture.{family} does not convert: "
-                                         r"field .*refit the estimator") as back:
+                                         r"field .*(?i:refit the) (scikit-learn )?estimator") as back:
         getattr(fastem, family).from_sklearn(estimator)
     assert _field_problem(str(back.value)) == _field_problem(str(saved.value))
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_from_sklearn_of_a_singular_default_prior_says_which_prior_to_refit_with(
+        covariance_type):
+    """scikit-learn's default covariance_prior is the data's covariance, singular with a
+    constant feature: "refit the estimator" gives the same prior. The message says to
+    refit with an explicit positive definite one, and that one converts."""
+    sklearn_mixture = pytest.importorskip("sklearn.mixture")
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.normal(size=300), rng.normal(size=300), np.ones(300)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-learn's ConvergenceWarning
+        estimator = sklearn_mixture.BayesianGaussianMixture(
+            n_components=2, covariance_type=covariance_type, random_state=0).fit(X)
+    with pytest.raises(ValueError, match=r"field 'covariance_prior_' is not positive definite"
+                       r".*Refit the scikit-learn estimator with an explicit positive "
+                       r"definite covariance_prior") as info:
+        fastem.BayesianGaussianMixture.from_sklearn(estimator)
+    assert "np.cov(X, rowvar=False) + 1e-6 * np.eye(n_features)" in str(info.value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        estimator = sklearn_mixture.BayesianGaussianMixture(
+            n_components=2, covariance_type=covariance_type, random_state=0,
+            covariance_prior=np.cov(X, rowvar=False) + 1e-6 * np.eye(3)).fit(X)
+    model = fastem.BayesianGaussianMixture.from_sklearn(estimator)
+    assert_allclose(model.predict_proba(X), estimator.predict_proba(X), atol=1e-6)
 
 
 @pytest.mark.parametrize("family", ["GaussianMixture", "BayesianGaussianMixture"])
