@@ -882,18 +882,14 @@ def standard_normal_data(dtype):
 
 
 # (prior, dtype, covariance types that refuse it): far mean priors, alone or pulled
-# hard, each beyond what the M-step computes: the covariances' smallest eigenvalues
-# lost to rounding ('full', 'tied'; "ill-defined empirical covariance" before) or
-# beyond the dtype's range ("covariances_ contains NaN" before).
+# hard, whose pull on the covariances leaves the dtype's range ("covariances_
+# contains NaN" before): refused before EM.
 FAR_MEAN_PRIORS = [
     (dict(mean_prior=[1e200, -1e200]), np.float64, COVARIANCE_TYPES),
     (dict(mean_prior=[1e155, -1e155]), np.float64, COVARIANCE_TYPES),
     (dict(mean_prior=[1e153, -1e153], mean_precision_prior=1e250), np.float64, COVARIANCE_TYPES),
-    (dict(mean_prior=[1e15, -1e15]), np.float64, ("full", "tied")),
-    (dict(mean_prior=[1e10, -1e10], mean_precision_prior=1e300), np.float64, ("full", "tied")),
     (dict(mean_prior=[1e30, -1e30]), np.float32, COVARIANCE_TYPES),
     (dict(mean_prior=[1e20, -1e20]), np.float32, COVARIANCE_TYPES),
-    (dict(mean_prior=[1e15, -1e15]), np.float32, ("full", "tied")),
 ]
 
 
@@ -904,8 +900,10 @@ FAR_MEAN_PRIORS = [
 def test_a_mean_prior_too_far_for_the_m_step_is_refused_naming_it(
         priors, dtype, covariance_type):
     """A mean_prior whose pull on the covariances (mean_precision_prior times the
-    squared distance to the data) the M-step cannot compute is refused before EM, by
-    name, with the distance that works; within it the fit is finite."""
+    squared distance to the data) leaves the dtype's range is refused before EM, by
+    name, with the distance that works. Within it, 'diag' and 'spherical' fit; 'full'
+    and 'tied' covariances lose their positive definiteness to the pull's rounding
+    there, and the M-step names mean_prior."""
     X = standard_normal_data(dtype)
     model = BayesianGaussianMixture(2, covariance_type=covariance_type, random_state=0, **priors)
     with pytest.raises(ValueError, match=r"mean_prior is .* from the data's mean, too far") as info:
@@ -916,12 +914,83 @@ def test_a_mean_prior_too_far_for_the_m_step_is_refused_naming_it(
     assert "NaN" not in message and "ill-defined" not in message
     reach = float(re.search(r"within ([0-9.e+-]+) of their mean", message).group(1))
     within = np.array([1.0, -1.0]) * 0.5 * reach / np.sqrt(2)
+    model = BayesianGaussianMixture(2, covariance_type=covariance_type, random_state=0,
+                                    max_iter=50, **dict(priors, mean_prior=within))
+    if covariance_type in ("full", "tied"):
+        with pytest.raises(ValueError, match=r"covariance is not positive definite: "
+                           r"mean_prior is [0-9.e+]+ from the component's mean"):
+            model.fit(X)
+        return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # far priors can leave components unconverged
-        fitted = BayesianGaussianMixture(
-            2, covariance_type=covariance_type, random_state=0, max_iter=50,
-            **dict(priors, mean_prior=within)).fit(X)
+        fitted = model.fit(X)
     assert np.isfinite(fitted.covariances_).all() and np.isfinite(fitted.lower_bound_)
+
+
+# Far mean priors within the range whose pull's rounding costs 'full' and 'tied'
+# covariances their positive definiteness ("ill-defined empirical covariance" before,
+# with no word of the prior).
+SWAMPING_MEAN_PRIORS = [
+    (dict(mean_prior=[1e15, -1e15]), np.float64),
+    (dict(mean_prior=[1e10, -1e10], mean_precision_prior=1e300), np.float64),
+    (dict(mean_prior=[1e15, -1e15]), np.float32),
+]
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+@pytest.mark.parametrize("priors, dtype", SWAMPING_MEAN_PRIORS)
+def test_a_mean_prior_whose_pull_swamps_a_covariance_is_named_by_the_m_step(
+        priors, dtype, covariance_type):
+    """Where the M-step meets a covariance that is not positive definite under a
+    pull far beyond the component's scatter, the error names mean_prior, its
+    distance and the fix, not only an ill-defined empirical covariance."""
+    model = BayesianGaussianMixture(2, covariance_type=covariance_type, random_state=0, **priors)
+    with pytest.raises(ValueError, match=r"covariance is not positive definite: mean_prior is "
+                       r"[0-9.e+]+ from the component's mean") as info:
+        model.fit(standard_normal_data(dtype))
+    message = str(info.value)
+    assert f"mean_precision_prior ({priors.get('mean_precision_prior', 1.0):.3g})" in message
+    assert message.endswith(
+        "Move mean_prior towards the data, or lower mean_precision_prior.")
+    assert "ill-defined" not in message
+
+
+def _anisotropic_units():
+    rng = np.random.default_rng(0)
+    n = 2000
+    return np.column_stack(
+        [rng.normal(4e5, 5e4, n), rng.normal(40, 10, n), np.ones(n)]), dict(
+            n_components=3, mean_prior=np.zeros(3))
+
+
+def _income_and_rate():
+    rng = np.random.default_rng(1)
+    n = 2000
+    return np.column_stack([rng.normal(5e4, 2e4, n), rng.normal(0.05, 0.01, n)]), dict(
+        n_components=2, mean_prior=[5e4 + 300 * 2e4, 0.05])
+
+
+def _far_on_standard_normal():
+    return standard_normal_data(np.float64), dict(n_components=2, mean_prior=[7e7, 0.0])
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", [_anisotropic_units, _income_and_rate, _far_on_standard_normal])
+def test_a_far_mean_prior_the_m_step_computes_is_fitted(case, dtype, covariance_type):
+    """Features in different units (one constant), or a mean_prior 7e7 spreads from
+    N(0, 1) data, give positive definite covariances: they are fitted, not refused
+    for a rounding bound that the data's covariance sets (the components' are not
+    bounded by it)."""
+    X, params = case()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # far priors can leave components unconverged
+        model = BayesianGaussianMixture(
+            covariance_type=covariance_type, random_state=0, **params).fit(X.astype(dtype))
+    covariances = np.asarray(model.covariances_, dtype=np.float64).reshape(
+        -1, X.shape[1], X.shape[1])
+    assert np.isfinite(model.lower_bound_) and np.isfinite(model.means_).all()
+    assert min(np.linalg.eigvalsh(c)[0] for c in covariances) > 0
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
@@ -948,7 +1017,8 @@ def test_a_large_mean_precision_prior_with_a_far_mean_prior_keeps_the_means_fini
         covariance_type):
     """The posterior means are Bishop's (beta0 m0 + N_k x_k) / beta_k with the weights
     divided first: beta0 * m0 (1e300 * 1e10) overflowed into NaN means before. The
-    prior holds the means at mean_prior. ('full' and 'tied' refuse such a pull, above.)"""
+    prior holds the means at mean_prior. ('full' and 'tied' lose their covariances'
+    positive definiteness to such a pull, above.)"""
     priors = dict(mean_prior=[1e10, -1e10], mean_precision_prior=1e300)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

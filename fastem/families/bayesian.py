@@ -41,7 +41,8 @@ from .. import _state
 from .._validation import as_float_array, check_in_dtype, check_scalar
 from ..base import fill_doc, from_callback
 from .gaussian import (
-    GaussianMixture, _check_spd, _GaussianComponents, log_det_cholesky, symmetric_part)
+    _ILL_DEFINED, GaussianMixture, _check_spd, _GaussianComponents, log_det_cholesky,
+    symmetric_part)
 
 __all__ = ["BayesianGaussianMixture"]
 
@@ -206,32 +207,23 @@ def _ridged_for_float32(prior):
     return prior + np.diag(ridge * variances)
 
 
-def _check_prior_pull(priors, n, mean, covariance, covariance_type, dtype, reg_covar,
-                      n_components):
-    """Raise ValueError when ``mean_prior`` is too far from the data, for its
-    ``mean_precision_prior``, for the M-step's arithmetic.
+def _check_prior_pull(priors, n, mean, covariance_type, dtype, n_components):
+    """Raise ValueError when ``mean_prior`` is so far from the data, for its
+    ``mean_precision_prior``, that the M-step's covariances leave the range
+    of the fit's ``dtype``.
 
     The M-step adds ``s_k (x_k - m0)(x_k - m0)^T`` to each covariance's scale
     matrix, with ``s_k = N_k beta0 / (beta0 + N_k) <= m = min(beta0, n)``
     (``n`` the total weight; for 'tied', the average over the components,
-    ``m = min(beta0, n / K)``). With ``d = m0 - mean``, the data's mean:
+    ``m = min(beta0, n / K)``). With ``d = m0 - mean``, the data's mean, that
+    term must stay below ``1 / tiny`` of ``dtype`` (every covariance type),
+    or the covariance, or the precision its inverse, is not finite.
 
-    - that term must stay below ``1 / tiny`` of the fit's ``dtype`` (every
-      covariance type), or the covariance, or the precision its inverse,
-      leaves the range;
-    - for 'full' and 'tied' its rounding in the M-step's float64, up to
-      ``eps D s |d|^2`` as a Cholesky factorisation sees it (Higham 2002,
-      thm. 10.3), must stay below the smallest eigenvalue of the rest of the
-      scale matrix, ``P + N_k S_k``. With ``P`` the covariance prior and the
-      components' ``S_k`` no tighter than the data's covariance (or than
-      ``reg_covar``), the largest ratio over ``N_k`` is
-      ``m |d|^2 / (lambda_P + m lambda_S)`` ('tied': ``lambda_P + n / K
-      lambda_S`` below); beyond it the covariances lose their smallest
-      eigenvalues to rounding (the fit failed with an "ill-defined empirical
-      covariance" about 5 times further out, in 2 and 20 features).
-
-    With the default priors and 2 features, a mean_prior up to about 7e7
-    data spreads from the data's mean passes (2e7 in 20 features).
+    A pull within the range whose rounding costs a 'full' or 'tied'
+    covariance its positive definiteness is named where it happens, in the
+    M-step (:func:`_pull_error`): how close a pull may come depends on the
+    components' covariances, which the data's covariance does not bound
+    (features in different units, a constant feature).
     """
     m0 = np.asarray(priors["mean_prior_"], dtype=np.float64)
     d = m0 - np.asarray(mean, dtype=np.float64)
@@ -239,60 +231,72 @@ def _check_prior_pull(priors, n, mean, covariance, covariance_type, dtype, reg_c
     if not largest > 0:
         return
     beta0 = float(priors["mean_precision_prior_"])
-    tied = covariance_type == "tied"
-    share = float(n) / n_components if tied else float(n)  # the weight a component adds
-    m = min(beta0, share)
-    info = np.finfo(dtype)
+    share = float(n) / n_components if covariance_type == "tied" else float(n)
+    m = min(beta0, share)  # the most a component's pull is weighted by
     # squares as ratios to largest**2, so that a distance of 1e200 is not infinite here
     rel = d / largest
     shape = {"full": np.sum(rel**2), "tied": np.sum(rel**2), "diag": np.max(rel**2),
              "spherical": np.mean(rel**2)}[covariance_type]
     distance = largest * float(np.sqrt(np.sum(rel**2)))
-    # the limit on m * largest**2 * shape, and what goes wrong beyond it
-    limit, what = 1.0 / float(info.tiny), f"the covariances leave {np.dtype(dtype).name}'s range"
-    rounds = False
-    if covariance_type in ("full", "tied"):
-        prior = np.asarray(priors["covariance_prior_"], dtype=np.float64)
-        lambda_prior = float(np.linalg.eigvalsh(prior)[0])
-        lambda_data = float(np.linalg.eigvalsh(covariance)[0]) if n > 1 else np.nan
-        lambda_data = max(lambda_data, float(reg_covar)) if np.isfinite(lambda_data) else float(reg_covar)
-        rounding = float(np.finfo(np.float64).eps) * len(m0)
-        resolvable = (lambda_prior + (share if tied else m) * lambda_data) / rounding
-        if resolvable < limit:
-            limit, rounds = resolvable, True
-            what = (
-                "the rounding of that term swamps the covariances' smallest eigenvalues "
-                f"(the data's smallest variance is {lambda_data:.3g}, the prior's "
-                f"{lambda_prior:.3g}) and they are no longer positive definite"
-            )
+    limit = 1.0 / float(np.finfo(dtype).tiny)
     # m * largest**2 * shape <= limit, in logarithms so that nothing overflows
     if np.log(m) + 2.0 * np.log(largest) + np.log(shape) <= np.log(limit):
         return
     reach = float(np.sqrt(limit / (m * shape / np.sum(rel**2))))
     with np.errstate(over="ignore"):  # a square beyond the range: no precision helps
-        if rounds:
-            if tied:
-                beta_max = limit / np.float64(distance) ** 2
-            else:
-                excess = rounding * np.float64(distance) ** 2 - lambda_data
-                beta_max = lambda_prior / excess if excess > 0 else np.inf
-        else:
-            beta_max = limit / (np.float64(largest) ** 2 * shape)
+        beta_max = limit / (np.float64(largest) ** 2 * shape)
     lower = (f"lower mean_precision_prior below {beta_max:.3g}" if beta_max > 0
              else "lower mean_precision_prior")
-    if rounds:
-        fixes = f"Move mean_prior towards the data (within {reach:.3g} of their mean), or {lower}."
-    else:
-        scale = "scale the data and mean_prior down alike"
-        if dtype == np.float32:
-            scale = f"fit the data as float64 (X.astype(np.float64)), or {scale}"
-        fixes = (f"Move mean_prior towards the data (within {reach:.3g} of their mean), "
-                 f"{lower}, or {scale}.")
+    scale = "scale the data and mean_prior down alike"
+    if dtype == np.float32:
+        scale = f"fit the data as float64 (X.astype(np.float64)), or {scale}"
     raise ValueError(
         f"mean_prior is {distance:.3g} from the data's mean, too far for this fit "
         f"({np.dtype(dtype).name}, mean_precision_prior={beta0:.3g}): the M-step adds up to "
         "mean_precision_prior * |mean_prior - component mean|^2 to the covariances, and "
-        f"beyond {reach:.3g} for these data {what}. {fixes}"
+        f"beyond {reach:.3g} for these data the covariances leave "
+        f"{np.dtype(dtype).name}'s range. Move mean_prior towards the data (within "
+        f"{reach:.3g} of their mean), {lower}, or {scale}."
+    )
+
+
+# The pull of mean_prior on a covariance, against the largest eigenvalue of the rest of
+# its scale matrix, beyond which a covariance that is not positive definite is laid to
+# the pull's rounding: float64 keeps ~16 digits, and a rest whose eigenvalues span
+# more than 1e10 is itself about to fail.
+_PULL_DOMINATES = 1e6
+
+
+def _pull_error(rest, pull, diff, beta0):
+    """A ValueError naming ``mean_prior`` when its pull swamps a covariance, else None.
+
+    ``rest`` (K, D, D): the scale matrices without the pull (the prior plus the
+    components' scatter); ``pull`` (K, D): ``sqrt(s_k) (x_k - m0)``, whose outer
+    products the M-step adds; ``diff`` (K, D): ``x_k - m0``. Called when the
+    M-step's covariances are not positive definite: a positive semidefinite
+    term cannot cost a positive definite ``rest`` that in exact arithmetic, and
+    when it is ``_PULL_DOMINATES`` times the rest its rounding has.
+    """
+    # the largest eigenvalue in magnitude: a rest computed from a previous pass's
+    # swamped covariances is itself not positive definite
+    spread = np.array([np.max(np.abs(np.linalg.eigvalsh(r))) for r in rest])
+    weight = np.sum(pull**2, axis=1)  # |pull_k|^2, the pull term's one eigenvalue
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = weight / spread
+    ratio = np.where(spread > 0, ratio, np.inf)
+    k = int(np.argmax(np.where(np.isfinite(weight), ratio, -np.inf)))
+    if not ratio[k] > _PULL_DOMINATES:
+        return None
+    distance = float(np.sqrt(np.sum(diff[k] ** 2)))
+    return ValueError(
+        "Fitting the mixture model failed because a component's covariance is not "
+        f"positive definite: mean_prior is {distance:.3g} from the component's mean, and "
+        "the M-step adds to its scale matrix the pull of mean_prior, weighted by "
+        f"mean_precision_prior ({beta0:.3g}), of {weight[k]:.3g}: {ratio[k]:.3g} times the "
+        "largest eigenvalue (in magnitude) of the rest of that matrix (the covariance prior "
+        f"and the component's scatter, {spread[k]:.3g}), so that its rounding swamps the "
+        "covariance's smallest eigenvalues. Move mean_prior towards the data, or lower "
+        "mean_precision_prior."
     )
 
 
@@ -417,11 +421,13 @@ class BayesianGaussianMixture(_GaussianComponents):
         From ``fit``, before any pass of EM, for priors the M-step cannot
         compute with: a ``mean_prior`` so far from the data's mean, for its
         ``mean_precision_prior``, that the covariances would leave the
-        data's dtype's range (every covariance type) or lose their smallest
-        eigenvalues to rounding ('full', 'tied'; with the default priors,
-        beyond about 7e7 data spreads in 2 features); the message gives the
-        distance that works. In float32, also a prior beyond float32's
-        range, one that rounds to 0, or a ``covariance_prior`` matrix with a
+        data's dtype's range (every covariance type); the message gives the
+        distance that works. From the M-step, when a 'full' or 'tied'
+        covariance is not positive definite because the pull of a far
+        ``mean_prior`` swamps its smallest eigenvalues in rounding; the
+        message names mean_prior, its distance and the fix. In float32,
+        also a prior beyond float32's range, one that rounds to 0, or a
+        ``covariance_prior`` matrix with a
         variance below float32's smallest normal number.
 
     Notes
@@ -708,8 +714,7 @@ class BayesianGaussianMixture(_GaussianComponents):
             priors["covariance_prior_"] = _eigenvalues_at_least(covariance, float(self.reg_covar))
         if dtype == np.float32:
             priors = _priors_for_float32(priors, n_features)
-        _check_prior_pull(
-            priors, n, mean, covariance, self.covariance_type, dtype, self.reg_covar, K)
+        _check_prior_pull(priors, n, mean, self.covariance_type, dtype, K)
         priors = {name: np.asarray(value, dtype=dtype) for name, value in priors.items()}
         # Not a parameter: the starting partition's masses, taken on a subsample,
         # are scaled to the data's total weight.
@@ -908,11 +913,13 @@ class BayesianGaussianMixture(_GaussianComponents):
         pull = np.sqrt(nk * beta0 / beta)[:, None] * diff
         if self.covariance_type == "full":
             nu = nu0 + nk
-            cov = prior + nk[:, None, None] * sk + np.einsum("ki,kj->kij", pull, pull)
+            rest = prior + nk[:, None, None] * sk
+            cov = rest + np.einsum("ki,kj->kij", pull, pull)
             cov /= nu[:, None, None]
         elif self.covariance_type == "tied":
             nu = np.asarray(nu0 + nk.sum() / K)
-            cov = prior + sk * nk.sum() / K + pull.T @ pull / K
+            rest = prior + sk * nk.sum() / K
+            cov = rest + pull.T @ pull / K
             cov /= nu
         elif self.covariance_type == "diag":
             nu = nu0 + nk
@@ -933,7 +940,19 @@ class BayesianGaussianMixture(_GaussianComponents):
         self.weight_concentration_ = concentration.astype(dtype)
         self.mean_precision_ = beta.astype(dtype)
         self.degrees_of_freedom_ = nu.astype(dtype)
-        self._set_gaussian(means, cov)
+        try:
+            self._set_gaussian(means, cov)
+        except ValueError as error:
+            if str(error) != _ILL_DEFINED or self.covariance_type not in ("full", "tied"):
+                raise
+            if self.covariance_type == "full":
+                named = _pull_error(rest, pull, diff, beta0)
+            else:  # one scale matrix, with the components' pulls summed
+                named = _pull_error(rest[None], np.sqrt(np.sum(pull**2, axis=0) / K)[None],
+                                    diff[[int(np.argmax(np.sum(pull**2, axis=1)))]], beta0)
+            if named is None:
+                raise
+            raise named from error
         self.weights_ = self._expected_weights(concentration).astype(dtype)
 
     def _expected_weights(self, concentration):
