@@ -7,17 +7,12 @@ and keeps the best fit that is not *collapsed*.
 
 Collapsed components
 --------------------
-The Gaussian likelihood is unbounded: a component that sits on a few points
-with (almost) no spread in some direction has a density that grows without
-limit there. ``reg_covar`` keeps the fit finite, but the result is a spurious
-maximum, not a better model. It happens all the time with real data that are
-rounded or discrete: a component lies down on one value of a rounded feature,
-its variance there drops to ``reg_covar``, and every point on it gains about
-``-0.5 * log(reg_covar)`` (7 nats for the default ``1e-6``) of log-likelihood.
-No BIC penalty can compete, so the criterion prefers such fits, and
-scikit-learn's own BIC search picks them. Like R's mclust, which reports these
-fits as singular and leaves them out, :func:`select_n_components` flags them
-and chooses among the others. The rule is in :func:`collapsed_components`.
+A component that sits on a few points, or on one value of a rounded feature,
+is a spurious maximum of the unbounded Gaussian likelihood that no BIC
+penalty can compete with (see :mod:`fastem._collapse`), and scikit-learn's
+own BIC search picks such fits. Like R's mclust, which reports these fits as
+singular and leaves them out, :func:`select_n_components` flags them and
+chooses among the others. The rule is in :func:`collapsed_components`.
 """
 
 import functools

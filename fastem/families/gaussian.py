@@ -1324,9 +1324,10 @@ class GaussianMixture(_GaussianComponents):
         NotFittedError
             If the model is not fitted.
         ValueError
-            For parameters that ``save`` refuses (:func:`fastem.io.save`): ones
-            that disagree with the hyper-parameters, or with each other (an
-            assigned ``covariances_`` that is not the inverse of ``precisions_``).
+            For what ``save`` refuses (:func:`fastem.io.save`): parameters that
+            disagree with the hyper-parameters, or with each other (an assigned
+            ``covariances_`` that is not the inverse of ``precisions_``), and a
+            record of the fit that a model file cannot hold (``n_iter_`` of -1).
         """
         from ..io import gaussian_to_sklearn
 
