@@ -672,8 +672,8 @@ def _record_problem(metadata, named):
     ``_RECORD``), or None. ``named(field)`` names a field in the message: ``load``
     checks a file with it, and ``save`` the record it would write."""
     for field in _RECORD:
-        types = _METADATA_FIELDS.get(field)
-        value = metadata[field]
+        types = _METADATA_FIELDS.get(field)  # None for feature_names_in, which may be absent
+        value = metadata.get(field)
         if types is not None and (
             not isinstance(value, types) or (bool not in types and isinstance(value, bool))
         ):

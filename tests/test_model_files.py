@@ -209,6 +209,26 @@ def test_metadata_that_disagrees_with_the_arrays_is_refused(tmp_path):
             fastem.load(tmp_path / "bad.npz")
 
 
+@pytest.mark.parametrize("family, covariance_type, dtype", MODELS)
+def test_a_file_without_feature_names_loads(tmp_path, family, covariance_type, dtype):
+    """The metadata field feature_names_in is absent from the files of fastem 0.1.0: such a
+    file loads, and predicts as the model it came from (the check of the record of the fit
+    raised KeyError on it)."""
+    model = _model(family, covariance_type, dtype)
+    path = tmp_path / "m.npz"
+    model.save(path)
+    arrays = _arrays(path)
+    meta = json.loads(str(arrays["metadata"]))
+    meta.pop("feature_names_in", None)
+    arrays["metadata"] = np.array(json.dumps(meta))
+    _write(path, arrays)
+    loaded = fastem.load(path)
+    X = model.sample(20)[0].astype(dtype)
+    if family == "poisson":
+        X = np.rint(np.abs(X))
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
 def _meta(path):
     return fastem_io.read_metadata(path)
 
