@@ -1495,9 +1495,11 @@ class BaseMixture:
         TypeError, ValueError
             If ``stats`` is not a :class:`SufficientStatistics` of this model:
             another number of components or features, another family or
-            covariance type.
+            covariance type; or if a hyper-parameter set since the fit is
+            invalid (``set_params(covariance_type='Full')``).
         """
         self._check_is_fitted()
+        self._check_parameters()  # hyper-parameters set since the fit, before they are read
         self._check_statistics(stats)
         before = _state.current(self)
         try:

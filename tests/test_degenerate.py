@@ -515,6 +515,30 @@ def test_m_step_overflow_from_means_init_far_from_the_data_is_a_clear_error():
             model.fit(X, sample_weight=[h("0x1.4eaa36809f80ap+1")])
 
 
+@pytest.mark.parametrize("cls, bad", [
+    ("GaussianMixture", {"covariance_type": "Full"}),
+    ("GaussianMixture", {"covariance_type": None}),
+    ("GaussianMixture", {"reg_covar": -1.0}),
+    ("BayesianGaussianMixture", {"covariance_type": "Full"}),
+    ("ExponentialMixture", {"min_scale": -1.0}),
+    ("PoissonMixture", {"min_rate": -1.0}),
+])
+def test_m_step_refuses_hyper_parameters_set_invalid_since_the_fit(cls, bad):
+    """m_step reads the hyper-parameters as fit does, and refuses invalid ones by name with
+    the model as it was; it raised KeyError('Full') from the statistics' shapes."""
+    X = np.random.default_rng(0).poisson(3.0, size=(300, 2)).astype(float) + 0.5
+    if cls == "PoissonMixture":
+        X = np.floor(X)
+    model = getattr(fastem, cls)(2, random_state=0, max_iter=5, tol=1e-2).fit(X)
+    stats = model.summarize(X)
+    before = model.weights_.copy()
+    model.set_params(**bad)
+    name = next(iter(bad))
+    with pytest.raises((ValueError, TypeError), match=name):
+        model.m_step(stats)
+    np.testing.assert_array_equal(model.weights_, before)
+
+
 @pytest.mark.parametrize("family", ["gaussian", "exponential"])
 def test_failed_m_step_raises_and_leaves_the_model_as_it_was(family):
     """Statistics whose new parameters overflow: a clear error, and the old parameters stay."""
