@@ -219,6 +219,16 @@ DOC_FRAGMENTS["missing_independent"] = """missing : {'error', 'em'}, default='er
         ``summarize``; prediction gives them the mixing weights."""
 
 # In a method's docstring, whose entries are indented by 8.
+DOC_FRAGMENTS["to_sklearn_raises"] = """Raises
+        ------
+        NotFittedError
+            If the model is not fitted.
+        ValueError
+            For what ``save`` refuses (:func:`fastem.io.save`): parameters that
+            disagree with the hyper-parameters, or with each other (an assigned
+            ``covariances_`` that is not the inverse of ``precisions_``), and a
+            record of the fit that a model file cannot hold (``n_iter_`` of -1)."""
+
 DOC_FRAGMENTS["impute_parameters"] = """Parameters
         ----------
         X : array-like of shape (n_samples, n_features), chunked data or dask array

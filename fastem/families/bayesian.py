@@ -511,15 +511,7 @@ class BayesianGaussianMixture(_GaussianComponents):
         the samples). ``init_params='hierarchical'``, which scikit-learn does
         not have, becomes its default 'kmeans'.
 
-        Raises
-        ------
-        NotFittedError
-            If the model is not fitted.
-        ValueError
-            For what ``save`` refuses (:func:`fastem.io.save`): parameters that
-            disagree with the hyper-parameters, or with each other (an assigned
-            ``covariances_`` that is not the inverse of ``precisions_``), and a
-            record of the fit that a model file cannot hold (``n_iter_`` of -1).
+        {to_sklearn_raises}
         """
         from ..io import bayesian_to_sklearn
 

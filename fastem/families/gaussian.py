@@ -1319,15 +1319,7 @@ class GaussianMixture(_GaussianComponents):
         which scikit-learn does not have: it becomes scikit-learn's default
         'kmeans', so that the estimator can be cloned and fitted again there.
 
-        Raises
-        ------
-        NotFittedError
-            If the model is not fitted.
-        ValueError
-            For what ``save`` refuses (:func:`fastem.io.save`): parameters that
-            disagree with the hyper-parameters, or with each other (an assigned
-            ``covariances_`` that is not the inverse of ``precisions_``), and a
-            record of the fit that a model file cannot hold (``n_iter_`` of -1).
+        {to_sklearn_raises}
         """
         from ..io import gaussian_to_sklearn
 
