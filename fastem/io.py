@@ -639,6 +639,8 @@ def _check_metadata_fields(metadata, path):
     for field, types in _METADATA_FIELDS.items():
         if field not in metadata:
             raise _damaged(path, f"its metadata lacks the field {field!r}")
+        if field in _RECORD:  # typed by _record_problem, below, as save's record is
+            continue
         value = metadata[field]
         if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
             raise ValueError(
