@@ -213,7 +213,7 @@ def _is_missing(text):
     """A missing value, once trimmed: an empty field, one of pandas' markers (NA_VALUES), or
     another spelling of NaN, which pandas keeps as text but every reader here reads as NaN
     (as :func:`fill_csv` then fills it)."""
-    return text.strip(_SPACES) in _MISSING_VALUES
+    return _trimmed(text) in _MISSING_VALUES
 
 
 # A number written with signs or digit groups, once its currency signs (Unicode
@@ -997,7 +997,7 @@ def _plain_column(column):
         try:
             number = float(t)
         except ValueError:
-            if t.strip(_SPACES) not in _MISSING_VALUES:
+            if not _is_missing(t):
                 return None  # text
             number = math.nan
             n_missing += 1
@@ -1011,7 +1011,7 @@ def _plain_column(column):
         numbers.append(number)
     if not whole:
         return np.array(numbers, dtype=np.float64)
-    texts = [column[i].strip(_SPACES) for i in whole]
+    texts = [_trimmed(column[i]) for i in whole]
     if not all(str(int(t)) == t for t in texts):
         return None  # text: '+5', '007', '-0'
     if len(whole) == len(numbers) - n_missing and all(abs(int(t)) < 2**63 for t in texts):
@@ -1487,7 +1487,7 @@ def _other_spaces_below_header(layout, block=1 << 20):
         for _ in range(layout.skip):
             f.readline()
         while text := f.read(block):
-            if not text.isascii() or any(c in text for c in "\x1c\x1d\x1e\x1f"):
+            if not text.isascii() or any(c in text for c in _SEPARATORS):
                 return True
     return False
 
