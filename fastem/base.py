@@ -88,6 +88,11 @@ subclass that fills in a few hooks (the *family protocol*):
     Optional: the per-component terms the kernel adds to the log-densities.
     Default: the log mixing weights; a variational family gives the
     expectations of its per-component terms.
+``_relative_log_densities(X)``
+    Optional: the weighted log-densities of rows, less a term common to the
+    components, for the labels and responsibilities of rows so far from every
+    component that their log-densities differ by less than their rounding
+    (e.g. 'tied' Gaussians, whose quadratic terms are alike). Default: None.
 ``_lower_bound(stats, before)``
     Optional: the objective of a pass, after its M-step. Default: the mean
     log-likelihood of ``stats``; a variational family gives its lower bound.
@@ -651,9 +656,8 @@ def _float32_output(model, output, X, out):
     for start in range(0, again.size, _CAST_ROWS):
         rows = again[start : start + _CAST_ROWS]
         values = np.empty((rows.size,) + out.shape[1:], dtype=dtype)
-        model._run_kernel(
-            np.ascontiguousarray(X[rows], dtype=np.float64), np.empty(0), accumulate=False,
-            **{output: values},
+        _run_float64_output(
+            model, output, np.ascontiguousarray(X[rows], dtype=np.float64), values
         )
         out[rows] = values
 
@@ -663,10 +667,48 @@ def _float64_output(model, output, X, out):
     for X64, part in _float64_slices(X, out):
         if part.dtype == np.float32:  # responsibilities, in the data's dtype
             buffer = np.empty(part.shape)
-            model._run_kernel(X64, np.empty(0), accumulate=False, **{output: buffer})
+            _run_float64_output(model, output, X64, buffer)
             part[...] = buffer
         else:
-            model._run_kernel(X64, np.empty(0), accumulate=False, **{output: part})
+            _run_float64_output(model, output, X64, part)
+
+
+# A float64 log-density beyond 2**46 is rounded by more than 0.008 nats, as a
+# float32 one beyond _FLOAT32_LOG_DENSITY_LIMIT. Where the components share
+# their quadratic term ('tied'), their log-densities of a row that far then
+# differ by less than their rounding: a point 1e14 standard deviations from
+# 'tied' components 5 apart got [0.5, 0.5] and label 0, where the odds for
+# component 1 are e**3.3e11 (float32 data, whose far rows are computed in
+# float64, too).
+_FLOAT64_LOG_DENSITY_LIMIT = 2.0**46
+
+
+def _run_float64_output(model, output, X, out):
+    """Fill ``out`` with the per-row ``output`` of the float64 rows ``X``.
+
+    The labels and responsibilities of rows whose log-density exceeds
+    ``_FLOAT64_LOG_DENSITY_LIMIT`` in magnitude come from the family's
+    log-densities less their common term
+    (:meth:`BaseMixture._relative_log_densities`), where it has them.
+    """
+    if output == "log_prob":
+        model._run_kernel(X, np.empty(0), accumulate=False, log_prob=out)
+        return
+    log_prob = np.empty(X.shape[0])
+    model._run_kernel(X, np.empty(0), accumulate=False, log_prob=log_prob, **{output: out})
+    far = np.flatnonzero(np.abs(log_prob) > _FLOAT64_LOG_DENSITY_LIMIT)
+    far = far[np.isfinite(log_prob[far])]  # a density of 0 everywhere gives no probabilities
+    if not far.size:
+        return
+    relative = model._relative_log_densities(X[far])
+    if relative is None:
+        return
+    if output == "labels":
+        out[far] = relative.argmax(axis=1)
+    else:
+        top = relative.max(axis=1, keepdims=True)
+        resp = np.exp(relative - top)
+        out[far] = resp / resp.sum(axis=1, keepdims=True)
 
 
 def _kernel_output(model, state, output, X, out, first_row=0):
@@ -681,7 +723,7 @@ def _kernel_output(model, state, output, X, out, first_row=0):
         elif X.dtype == np.float32:
             _float32_output(model, output, X, out)
         else:
-            model._run_kernel(X, np.empty(0), accumulate=False, **{output: out})
+            _run_float64_output(model, output, X, out)
         if output == "log_prob" and model._fits_missing():
             out[unobserved_rows(X)] = 0.0  # the density of nothing observed: exactly 1
 
@@ -1393,6 +1435,18 @@ class BaseMixture:
         expectations of the log-density's other per-component terms.
         """
         return log_mixing_weights(self.weights_)
+
+    def _relative_log_densities(self, X):
+        """Family hook: the kernel's weighted log-densities of the float64 rows ``X``, less a
+        term common to the components, where computing them so is more exact.
+
+        float64 of shape (n_rows, n_components), or None. The driver takes the
+        labels and responsibilities of rows far from every component from
+        them (``_FLOAT64_LOG_DENSITY_LIMIT``), whose log-densities differ by
+        less than their rounding where the components share a large term.
+        Default: None, the kernel's log-densities.
+        """
+        return None
 
     def _lower_bound(self, stats, before):
         """Family hook: the objective of a pass, after its M-step (see :mod:`fastem._em`).

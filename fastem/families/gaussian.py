@@ -139,6 +139,15 @@ def _upper_factor(matrix):
     return linalg.cholesky(flip, lower=True, check_finite=False)[::-1, ::-1].copy()
 
 
+def _mapped(vectors, factors, each=False):
+    """``v^T U_k`` of each row ``v`` of ``vectors`` (n, d) by each factor ``U_k`` of ``factors``
+    (k, d, d), or each diagonal (k, d): shape (n, k, d); with ``each``, of row k by ``U_k``
+    alone: (k, d)."""
+    if factors.ndim == 2:
+        return vectors * factors if each else vectors[:, None, :] * factors
+    return np.einsum("kd,kde->ke" if each else "nd,kde->nke", vectors, factors)
+
+
 def precisions_cholesky_from_covariances(covariances, covariance_type):
     """The upper Cholesky factors of the precisions, shaped as scikit-learn shapes them."""
     if covariance_type == "full":
@@ -974,6 +983,65 @@ class _GaussianComponents(BaseMixture):
         if self.covariance_type == "tied":
             return covariances if k is not None else np.broadcast_to(covariances, (K, D, D))
         return covariances if k is None else covariances[k]
+
+    def _observed_factors(self, observed):
+        """The components' upper precision factors over the features ``observed`` (a boolean
+        mask of shape (n_features,)), float64: (n_components, n_observed, n_observed) for
+        'full' and 'tied' (one factor repeated), (n_components, n_observed) diagonals for
+        'diag' and 'spherical'; and their log normalising constants, (n_components,).
+
+        Over every feature, the model's factors; over some, the factors of the
+        marginal covariances (the rows of their observed features, as the
+        kernels for data with NaN take them).
+        """
+        K, D = self.means_.shape
+        pc = np.asarray(self.precisions_cholesky_, dtype=np.float64)
+        if self.covariance_type in ("diag", "spherical"):
+            factors = np.broadcast_to(pc.reshape(K, -1), (K, D))[:, observed]
+            log_det = np.log(factors).sum(axis=1)
+        else:
+            if observed.all():
+                factors = upper(pc.reshape(-1, D, D))
+            else:
+                covariances = self._float64_covariances()[:, observed][:, :, observed]
+                tied = self.covariance_type == "tied"
+                factors = _upper_factors_of_inverses(covariances[:1] if tied else covariances)
+            factors = np.broadcast_to(factors, (K,) + factors.shape[1:])
+            log_det = np.log(np.diagonal(factors, axis1=1, axis2=2)).sum(axis=1)
+        return factors, log_det - 0.5 * np.count_nonzero(observed) * _LOG_2PI
+
+    def _relative_log_densities(self, X):
+        """The kernel's weighted log-densities of the rows ``X`` less ``-|U_0^T t|^2 / 2``.
+
+        With ``t = x - c`` around the weighted centre ``c`` of the means,
+        ``d_k = means[k] - c`` and ``U_k`` component k's upper precision
+        factor over the row's observed features,
+        ``|U_k^T (t - d_k)|^2 - |U_0^T t|^2 = (t^T (U_k - U_0)) . (t^T (U_k + U_0))
+        - 2 (t^T U_k) . (d_k^T U_k) + |d_k^T U_k|^2``: its first term is exactly
+        0 where the components share a factor ('tied'), and what tells them
+        apart far from every component is no longer the rounding of
+        ``|U_k^T (t - d_k)|^2``. float64 of shape (n_rows, n_components).
+        """
+        means = np.asarray(self.means_, dtype=np.float64)
+        centre = tied_shift(self.weights_, means)
+        deviations = np.asarray(X, dtype=np.float64) - centre
+        offsets = means - centre
+        observed = ~np.isnan(deviations)
+        patterns, pattern_of_row = np.unique(observed, axis=0, return_inverse=True)
+        relative = np.empty((deviations.shape[0], means.shape[0]))
+        for p, pattern in enumerate(patterns):
+            rows = pattern_of_row.reshape(-1) == p
+            factors, log_norm = self._observed_factors(pattern)
+            t = deviations[rows][:, pattern]
+            mapped = _mapped(t, factors)
+            mapped_offsets = _mapped(offsets[:, pattern], factors, each=True)
+            quadratic = (
+                (_mapped(t, factors - factors[:1]) * _mapped(t, factors + factors[:1])).sum(axis=2)
+                - 2.0 * (mapped * mapped_offsets).sum(axis=2)
+                + (mapped_offsets**2).sum(axis=1)
+            )
+            relative[rows] = log_norm - 0.5 * quadratic
+        return relative + self._kernel_log_weights()
 
     def _reg_covar_share(self):
         """(n_components,) float64: the share of ``reg_covar`` that reaches each
