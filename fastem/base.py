@@ -92,7 +92,8 @@ subclass that fills in a few hooks (the *family protocol*):
     Optional: the weighted log-densities of rows, less a term common to the
     components, for the labels and responsibilities of rows so far from every
     component that their log-densities differ by less than their rounding
-    (e.g. 'tied' Gaussians, whose quadratic terms are alike). Default: None.
+    (e.g. 'tied' Gaussians, whose quadratic terms are alike, or a feature in which
+    every exponential component has the same scale). Default: None.
 ``_lower_bound(stats, before)``
     Optional: the objective of a pass, after its M-step. Default: the mean
     log-likelihood of ``stats``; a variational family gives its lower bound.
@@ -679,7 +680,8 @@ def _float64_output(model, output, X, out):
 # differ by less than their rounding: a point 1e14 standard deviations from
 # 'tied' components 5 apart got [0.5, 0.5] and label 0, where the odds for
 # component 1 are e**3.3e11 (float32 data, whose far rows are computed in
-# float64, too).
+# float64, too), and so do the terms of a feature in which every exponential
+# or Poisson component has the same parameter.
 _FLOAT64_LOG_DENSITY_LIMIT = 2.0**46
 
 

@@ -11,6 +11,7 @@ log-density is evaluated in a form that does not cancel.
 """
 
 import warnings
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -702,8 +703,6 @@ def _exact_log_odds(model, rows):
     in rationals: the quadratic terms of each row's observed features exactly, under the
     marginal precisions of the model's float64 factors, and each component's other terms
     from the model at its mean (the row's pattern of NaN), which it computes near the data."""
-    from fractions import Fraction
-
     means = np.asarray(model.means_, dtype=np.float64)
     covariances = np.linalg.inv(_precisions(model))
     odds = []
@@ -749,6 +748,46 @@ def test_rows_far_from_components_that_share_a_covariance_get_the_exact_odds(cas
     odds = _exact_log_odds(model, rows)
     assert_allclose(model.predict_proba(rows)[:, 1], expit(odds), atol=1e-9)
     decided = np.abs(odds) > 1e-3
+    np.testing.assert_array_equal(model.predict(rows)[decided], (odds[decided] > 0).astype(int))
+
+
+@pytest.mark.parametrize("missing", ["error", "em"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("family", ["exponential", "poisson"])
+def test_a_large_value_in_a_feature_every_component_shares_keeps_the_odds(family, dtype, missing):
+    # A column of zeros puts every component at the floor there (scale or rate
+    # 1e-6), so its term is the same for all: at a value of 1e14 it was some
+    # 1e15 nats, whose rounding moved a Poisson row's probability from 0.06 to 0.12.
+    rng = np.random.default_rng(9)
+    if family == "exponential":
+        first = np.concatenate([rng.exponential(1.0, 300), rng.exponential(10.0, 300)])
+        model = ExponentialMixture(2, random_state=0, missing=missing)
+    else:
+        first = np.concatenate([rng.poisson(2.0, 300), rng.poisson(20.0, 300)]).astype(float)
+        model = PoissonMixture(2, random_state=0, missing=missing)
+    model.fit(np.column_stack([first, np.zeros(600)]).astype(dtype))
+    rows = np.array([[x, v] for v in 10.0 ** np.arange(8, 16) for x in (0.0, 3.0, 6.0, 9.0, 12.0)])
+    if missing == "em":
+        rows[::4, 0] = np.nan
+    rows = rows.astype(dtype)
+    # exact log-odds of component 1 against 0, over the observed features
+    means = np.asarray(model.scales_ if family == "exponential" else model.rates_, dtype=np.float64)
+    weights = np.asarray(model.weights_, dtype=np.float64)
+    odds = []
+    for row in rows.astype(np.float64):
+        total = Fraction(np.log(weights[1])) - Fraction(np.log(weights[0]))
+        for j in np.flatnonzero(~np.isnan(row)):
+            x, (m0, m1) = Fraction(row[j]), (Fraction(m) for m in means[:, j])
+            if family == "exponential":  # -log(scale) - x / scale
+                total += Fraction(np.log(means[0, j])) - Fraction(np.log(means[1, j])) + x / m0 - x / m1
+            else:  # x log(rate) - rate
+                total += x * (Fraction(np.log(means[1, j])) - Fraction(np.log(means[0, j]))) - m1 + m0
+        odds.append(float(total))
+    odds = np.array(odds)
+    # rows below the limit of 2**46 nats keep the rounding of their log-densities:
+    # up to 2**-7 nats of odds, 0.002 in probability
+    assert_allclose(model.predict_proba(rows)[:, 1], expit(odds), atol=2e-3)
+    decided = np.abs(odds) > 2.0**-6
     np.testing.assert_array_equal(model.predict(rows)[decided], (odds[decided] > 0).astype(int))
 
 

@@ -57,7 +57,9 @@ class MeanParameterMixture(BaseMixture):
     ``_domain`` and ``_negative_hint`` (how an error message names valid data
     and how to fix invalid data), and implement
     ``_complete_kernel_params``, ``_missing_kernel_params``,
-    ``_complete_work_rows`` and ``_sample_component``.
+    ``_complete_work_rows``, ``_sample_component`` and ``_linear_terms``
+    (the log-density's coefficients of ``x`` and its constants, per
+    component and feature).
     """
 
     _mean_name = None
@@ -205,6 +207,23 @@ class MeanParameterMixture(BaseMixture):
     def _work_rows(self, n_features):
         rows = self._complete_work_rows(n_features)
         return missing_work_rows(rows, n_features) if self._fits_missing() else rows
+
+    def _relative_log_densities(self, X):
+        """The kernel's weighted log-densities of the rows ``X`` less ``natural[0] . x`` and
+        the terms of ``x`` alone, float64 of shape (n_rows, n_components).
+
+        A component's log-density is ``sum_d natural[k, d] x_d + constant[k, d]``
+        plus terms of ``x`` alone (:meth:`_linear_terms`), over the observed
+        features. Taken as ``(natural[k] - natural[0]) . x``, a feature in which
+        every component has the same parameter (a column of zeros, every
+        component at the floor) adds exactly 0, however large its value: the
+        rounding of its term no longer hides what tells the components apart.
+        """
+        natural, constant = self._linear_terms()
+        X = np.asarray(X, dtype=np.float64)
+        observed = ~np.isnan(X)
+        relative = np.where(observed, X, 0.0) @ (natural - natural[:1]).T + observed @ constant.T
+        return relative + self._kernel_log_weights()
 
     def impute(self, X, *, draw=False, random_state=None, out=None):
         """``X`` with each NaN entry filled under the fitted mixture.

@@ -146,6 +146,12 @@ class ExponentialMixture(MeanParameterMixture):
             np.log(rates).sum(axis=1).astype(dtype),
         )
 
+    def _linear_terms(self):
+        """``(-rates, log(rates))``, float64 (n_components, n_features): the log-density is
+        ``sum_d -rates[k, d] x_d + log(rates[k, d])``."""
+        rates = 1 / np.asarray(self.scales_, dtype=np.float64)
+        return -rates, np.log(rates)
+
     def _missing_kernel_params(self, dtype):
         # A 0 adds log(rate) to the log-density: the term a missing coordinate takes back.
         rates = 1 / np.asarray(self.scales_, dtype=np.float64)

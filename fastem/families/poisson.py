@@ -171,6 +171,13 @@ class PoissonMixture(MeanParameterMixture):
             rates_high, rates_low,
         )
 
+    def _linear_terms(self):
+        """``(log(rates), -rates)``, float64 (n_components, n_features): the log-density is
+        ``sum_d log(rates[k, d]) x_d - rates[k, d]`` less ``log(x_d!)``, the same for every
+        component."""
+        rates = np.asarray(self.rates_, dtype=np.float64)
+        return np.log(rates), -rates
+
     def _missing_kernel_params(self, dtype):
         # A 0 adds -rate to the log-density: the term a missing coordinate takes back.
         rates = np.asarray(self.rates_, dtype=np.float64)
