@@ -739,7 +739,7 @@ def test_rows_far_from_components_that_share_a_covariance_get_the_exact_odds(cas
     directions = np.array([[1, 1], [-1, -1], [1, -1], [-1, 1], [1, 0], [0, 1], [-1, 0], [0, -1]])
     rows = np.concatenate([
         [d * s for s in 10.0 ** np.arange(12, 16) for d in directions],
-        [sign * s * across + a * gradient / gradient @ gradient
+        [sign * s * across + a * gradient / (gradient @ gradient)
          for s in 10.0 ** np.arange(9, 16) for sign in (1, -1) for a in (-3.0, 0.5, 4.0)],
     ])
     if missing == "em":
