@@ -696,21 +696,24 @@ def _run_float64_output(model, output, X, out):
     if output == "log_prob":
         model._run_kernel(X, np.empty(0), accumulate=False, log_prob=out)
         return
-    log_prob = np.empty(X.shape[0])
-    model._run_kernel(X, np.empty(0), accumulate=False, log_prob=log_prob, **{output: out})
-    far = np.flatnonzero(np.abs(log_prob) > _FLOAT64_LOG_DENSITY_LIMIT)
-    far = far[np.isfinite(log_prob[far])]  # a density of 0 everywhere gives no probabilities
-    if not far.size:
-        return
-    relative = model._relative_log_densities(X[far])
-    if relative is None:
-        return
-    if output == "labels":
-        out[far] = relative.argmax(axis=1)
-    else:
-        top = relative.max(axis=1, keepdims=True)
-        resp = np.exp(relative - top)
-        out[far] = resp / resp.sum(axis=1, keepdims=True)
+    # The log-densities that find the far rows, _CAST_ROWS rows at a time: a
+    # buffer of the whole data's would double the memory of the labels.
+    for start in range(0, X.shape[0], _CAST_ROWS):
+        rows = slice(start, start + _CAST_ROWS)
+        Xs, part = X[rows], out[rows]
+        log_prob = np.empty(Xs.shape[0])
+        model._run_kernel(Xs, np.empty(0), accumulate=False, log_prob=log_prob, **{output: part})
+        far = np.flatnonzero(np.abs(log_prob) > _FLOAT64_LOG_DENSITY_LIMIT)
+        far = far[np.isfinite(log_prob[far])]  # a density of 0 everywhere gives no probabilities
+        relative = model._relative_log_densities(Xs[far]) if far.size else None
+        if relative is None:
+            continue
+        if output == "labels":
+            part[far] = relative.argmax(axis=1)
+        else:
+            top = relative.max(axis=1, keepdims=True)
+            resp = np.exp(relative - top)
+            part[far] = resp / resp.sum(axis=1, keepdims=True)
 
 
 def _kernel_output(model, state, output, X, out, first_row=0):
