@@ -683,6 +683,9 @@ def _float64_output(model, output, X, out):
 # float64, too), and so do the terms of a feature in which every exponential
 # or Poisson component has the same parameter.
 _FLOAT64_LOG_DENSITY_LIMIT = 2.0**46
+# Rows per kernel call when the far rows are looked for: a buffer of 8 MB, and
+# few enough calls that each still shares out its blocks among the threads.
+_FAR_ROWS = 2**20
 
 
 def _run_float64_output(model, output, X, out):
@@ -696,10 +699,10 @@ def _run_float64_output(model, output, X, out):
     if output == "log_prob":
         model._run_kernel(X, np.empty(0), accumulate=False, log_prob=out)
         return
-    # The log-densities that find the far rows, _CAST_ROWS rows at a time: a
+    # The log-densities that find the far rows, _FAR_ROWS rows at a time: a
     # buffer of the whole data's would double the memory of the labels.
-    for start in range(0, X.shape[0], _CAST_ROWS):
-        rows = slice(start, start + _CAST_ROWS)
+    for start in range(0, X.shape[0], _FAR_ROWS):
+        rows = slice(start, start + _FAR_ROWS)
         Xs, part = X[rows], out[rows]
         log_prob = np.empty(Xs.shape[0])
         model._run_kernel(Xs, np.empty(0), accumulate=False, log_prob=log_prob, **{output: part})

@@ -752,13 +752,13 @@ def test_rows_far_from_components_that_share_a_covariance_get_the_exact_odds(cas
 
 
 def test_far_rows_after_the_first_slice_of_rows_get_the_exact_odds():
-    # The far rows are found _CAST_ROWS rows at a time: a far row in a later
+    # The far rows are found _FAR_ROWS rows at a time: a far row in a later
     # slice is corrected as one in the first is.
-    from fastem.base import _CAST_ROWS
+    from fastem.base import _FAR_ROWS
 
     model = _shared_covariance_model("tied", np.float64, "error")
     far = np.array([[1e14, -1e14], [-1e14, 1e14]])
-    rows = np.concatenate([np.zeros((_CAST_ROWS + 5, 2)), far, np.zeros((3, 2))])
+    rows = np.concatenate([np.zeros((_FAR_ROWS + 5, 2)), far, np.zeros((3, 2))])
     odds = _exact_log_odds(model, far)
     assert_allclose(model.predict_proba(rows)[-5:-3, 1], expit(odds), atol=1e-9)
     np.testing.assert_array_equal(model.predict(rows)[-5:-3], (odds > 0).astype(int))
