@@ -1758,9 +1758,7 @@ class BaseMixture:
                     WarmStartWarning,
                 )
                 warm = False
-        self._check_in_dtype(source.dtype, starts=not warm)
-        if not warm and int(self.max_iter) > 0:  # EM runs from the initial parameters
-            self._check_starts_apart(source.dtype)
+        self._check_values_for_dtype(source.dtype, starts=not warm)
         n_init = 1 if warm else int(self.n_init)
         random_state = check_random_state(self.random_state)
         priors = self._fit_priors(source)
@@ -2026,6 +2024,14 @@ class BaseMixture:
             return best
         worker._set_parameters(best_start)
         return self._run_em_to_the_end(worker, source)
+
+    def _check_values_for_dtype(self, dtype, starts):
+        """Raise ValueError for hyper-parameters and, when the fit ``starts`` from them, initial
+        parameters that a fit of data of ``dtype`` cannot take: beyond the dtype, or starting
+        two components alike (EM runs from them only when ``max_iter`` > 0)."""
+        self._check_in_dtype(dtype, starts=starts)
+        if starts and int(self.max_iter) > 0:
+            self._check_starts_apart(dtype)
 
     def _check_in_dtype(self, dtype, starts):
         """Family hook: raise ValueError when hyper-parameters the fit casts to the data's

@@ -521,6 +521,16 @@ def select_n_components(
         another family, ``(family, n_components)``),
         ``result.flags`` and ``result.converged`` per fit.
 
+    Raises
+    ------
+    TypeError, ValueError
+        For bad data or arguments, before any fit: among them a value of
+        ``**gmm_kwargs`` that the estimator refuses (``reg_covar=-1``,
+        ``tol=nan``, ``init_params='kmean'``) or an initial value that a
+        cell of the grid cannot take (``means_init`` of another number of
+        components), with the estimator's message. A fit that fails on the
+        data is marked failed in the table instead.
+
     Warns
     -----
     ConvergenceWarning
@@ -586,10 +596,18 @@ def select_n_components(
         raise TypeError(f"progress must be None, a bool or a callable, got {progress!r}.")
     values, flags, converged, models = {}, {}, {}, {}
     grid = [(ct, k) for ct in types for k in ks]
-    for cell, key in enumerate(grid, start=1):
-        ct, k = key
+    cells = {}
+    for ct, k in grid:
         grid_parameters = {"covariance_type": ct} if family == "gaussian" else {}
         model = cls(k, n_init=n_init, random_state=random_state, **grid_parameters, **gmm_kwargs)
+        # A setting that no fit can take is the caller's error, raised before any fit:
+        # not a cell that failed (reg_covar=-1 made every cell "failed").
+        model._check_parameters()
+        model._check_family_init(source.n_features)
+        model._check_values_for_dtype(source.dtype, starts=True)
+        cells[ct, k] = model
+    for cell, (key, model) in enumerate(cells.items(), start=1):
+        ct, k = key
         callback = model.callback
         if callable(progress):
             model.set_params(callback=CellProgress(progress, cell, len(grid), ct, callback))

@@ -263,6 +263,38 @@ def test_bad_arguments(kwargs, error, message):
         fastem.select_n_components(X, **{"n_components": [1, 2], **kwargs})
 
 
+@pytest.mark.parametrize("family, kwargs, message", [
+    ("gaussian", dict(reg_covar=-1.0), r"reg_covar must be >= 0.0, got -1.0"),
+    ("gaussian", dict(tol=np.nan), r"tol must be a finite number, got nan"),
+    ("gaussian", dict(max_iter=-1), r"max_iter must be >= 0, got -1"),
+    ("gaussian", dict(verbose_interval=0), r"verbose_interval must be >= 1, got 0"),
+    ("gaussian", dict(step_exponent=2.0), r"step_exponent must be <= 1.0, got 2.0"),
+    ("gaussian", dict(init_params="kmean"), r"init_params must be one of .*got 'kmean'"),
+    ("gaussian", dict(means_init=np.zeros((2, 2))),
+     r"means_init must have shape \(n_components, n_features\) = \(1, 2\), got \(2, 2\)"),
+    ("gaussian", dict(weights_init=[0.5, 0.5]), r"weights_init must have shape \(1,\)"),
+    ("gaussian", dict(precisions_init=-np.ones((1, 2)), means_init=np.zeros((1, 2))),
+     r"precisions_init must have shape"),
+    ("exponential", dict(min_scale=-1.0), r"min_scale must be > 0.0, got -1.0"),
+    ("exponential", dict(scales_init=np.ones((3, 2))), r"scales_init must have shape"),
+    ("poisson", dict(min_rate=0.0), r"min_rate must be > 0.0, got 0.0"),
+    ("poisson", dict(rates_init=-np.ones((1, 2))), r"rates_init must be finite and positive"),
+])
+def test_settings_that_no_fit_can_take_raise_before_the_grid(family, kwargs, message):
+    """A bad keyword for the estimator is the caller's error, raised with the estimator's
+    message: it used to fail every cell alike, and the grid ended in "no best model" with
+    advice about components and reg_covar, the cause hidden in result.flags."""
+    X = np.round(np.abs(np.random.default_rng(0).normal(3.0, 1.0, (200, 2))))
+    with pytest.raises(ValueError, match=message):
+        fastem.select_n_components(X, [1], family=family, random_state=0, **kwargs)
+
+
+def test_a_float32_grid_refuses_a_reg_covar_beyond_float32_before_fitting():
+    X = np.random.default_rng(0).normal(size=(200, 2)).astype(np.float32)
+    with pytest.raises(ValueError, match=r"reg_covar holds 1e\+39, beyond float32's largest"):
+        fastem.select_n_components(X, [1, 2], ("diag",), reg_covar=1e39)
+
+
 @pytest.mark.parametrize("family, cls, draw", [
     ("exponential", fastem.ExponentialMixture,
      lambda rng: np.vstack([rng.exponential(1.0, (500, 2)), rng.exponential(10.0, (300, 2))])),
