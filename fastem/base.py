@@ -1000,6 +1000,31 @@ def _hyper_parameter_getter(cls):
 _one_snapshot = _state.one_snapshot
 
 
+def _impossible_statistic(stats):
+    """Why the driver's parts of ``stats`` cannot be sums over weighted data, or None.
+
+    Weights and responsibilities are finite and non-negative, so ``n_samples``
+    and ``nk`` are too, and some weight is positive; every moment and reference
+    is finite. An M-step from anything else gave a model silently: counts of 0
+    or below gave Gaussian covariances 100 times too wide, NaN counts
+    exponential scales 13 times too large.
+    """
+    if not (np.isfinite(stats.n_samples) and stats.n_samples > 0):
+        return f"n_samples is {stats.n_samples:g}, but a total weight is finite and positive"
+    if np.isnan(stats.log_likelihood) or stats.log_likelihood == np.inf:
+        return f"log_likelihood is {stats.log_likelihood:g}"
+    for name, value in [("nk", stats.nk), *stats.moments.items(),
+                        *((f"reference {k}", v) for k, v in stats.reference.items())]:
+        value = np.asarray(value, dtype=np.float64)
+        if not np.isfinite(value).all():
+            return f"{name} holds {float(value[~np.isfinite(value)].flat[0]):g}"
+    if (stats.nk < 0).any():
+        return f"nk holds {float(stats.nk.min()):g}, but a component's weight is never negative"
+    if not stats.nk.sum() > 0:
+        return "nk is 0 in every component: there is no weight to fit"
+    return None
+
+
 class BaseMixture:
     """Base class for mixture models fitted by EM with fused kernels.
 
@@ -1567,8 +1592,11 @@ class BaseMixture:
         TypeError, ValueError
             If ``stats`` is not a :class:`SufficientStatistics` of this model:
             another number of components or features, another family or
-            covariance type; or if a hyper-parameter set since the fit is
-            invalid (``set_params(covariance_type='Full')``).
+            covariance type; if it holds values no data can give (a NaN or
+            infinite entry, a negative ``nk`` or ``n_samples``, no positive
+            weight, a negative sum of non-negative data); or if a
+            hyper-parameter set since the fit is invalid
+            (``set_params(covariance_type='Full')``).
         """
         self._check_is_fitted()
         self._check_parameters()  # hyper-parameters set since the fit, before they are read
@@ -1613,6 +1641,19 @@ class BaseMixture:
                 f"{''.join(f', {k}={v!r}' for k, v in self._family_structure().items())}): "
                 f"{shown}. Summarize the data with this model, model.summarize(X)."
             )
+        problem = _impossible_statistic(stats) or self._impossible_moment(stats)
+        if problem is not None:
+            raise ValueError(
+                f"These sufficient statistics cannot come from data: {problem}. Pass what "
+                "summarize returns, summaries added with +, or scaled by a positive finite "
+                "factor (stats.scaled(factor)); the model is unchanged."
+            )
+
+    def _impossible_moment(self, stats):
+        """Family hook: why ``stats.moments``, finite and of the right shapes, cannot be
+        sums over data of the family's domain (e.g. a negative sum of non-negative
+        data), or None. Default: None."""
+        return None
 
     @_state.on_the_settings_of_its_start
     def fit(self, X, y=None, sample_weight=None):

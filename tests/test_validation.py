@@ -823,3 +823,81 @@ def test_an_asymmetry_refused_near_zero_entries_is_refused_with_the_tolerance_ap
     message = str(info.value)
     assert "within 1e-5 of the entry plus 1e-8 of the largest entry (1e-20)" in message
     assert re.search(r"at \[[01], [01]\] it is 1e-17, beyond the 1e-20 allowed there", message)
+
+
+# ---------------------------------------------------------------------------
+# m_step: statistics that no data can give
+
+
+def _statistics_of(stats, **changes):
+    """A copy of ``stats`` with ``changes``: callables of the old value, by field or moment."""
+    from fastem import SufficientStatistics
+
+    fields = dict(n_samples=stats.n_samples, log_likelihood=stats.log_likelihood, nk=stats.nk)
+    moments = dict(stats.moments)
+    for name, change in changes.items():
+        if name in fields:
+            fields[name] = change(fields[name])
+        else:
+            moments[name] = change(moments[name])
+    return SufficientStatistics(**fields, moments=moments, reference=stats.reference)
+
+
+_MODELS_FOR_M_STEP = {
+    "gaussian full": lambda: GaussianMixture(2, random_state=0),
+    "gaussian tied": lambda: GaussianMixture(2, covariance_type="tied", random_state=0),
+    "gaussian diag, missing='em'": lambda: GaussianMixture(
+        2, covariance_type="diag", missing="em", random_state=0),
+    "bayesian": lambda: __import__("fastem").BayesianGaussianMixture(2, random_state=0),
+    "exponential": lambda: ExponentialMixture(2, random_state=0),
+    "poisson, missing='em'": lambda: PoissonMixture(2, missing="em", random_state=0),
+}
+
+_IMPOSSIBLE_STATISTICS = {
+    "negative nk": (dict(nk=lambda nk: -nk), r"nk holds -\d.*never negative"),
+    "nk of 0": (dict(nk=np.zeros_like), "nk is 0 in every component: there is no weight"),
+    "NaN in nk": (dict(nk=lambda nk: np.r_[np.nan, nk[1:]]), "nk holds nan"),
+    "infinite nk": (dict(nk=lambda nk: np.r_[np.inf, nk[1:]]), "nk holds inf"),
+    "n_samples of 0": (dict(n_samples=lambda n: 0.0), "n_samples is 0, but a total weight"),
+    "NaN n_samples": (dict(n_samples=lambda n: np.nan), "n_samples is nan"),
+    "negative n_samples": (dict(n_samples=lambda n: -n), r"n_samples is -\d"),
+    "NaN log_likelihood": (dict(log_likelihood=lambda v: np.nan), "log_likelihood is nan"),
+    "NaN moment": (dict(sx=lambda sx: np.full_like(sx, np.nan)), "sx holds nan"),
+    "infinite moment": (dict(sx=lambda sx: np.full_like(sx, -np.inf)), "sx holds -inf"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_IMPOSSIBLE_STATISTICS))
+@pytest.mark.parametrize("family", sorted(_MODELS_FOR_M_STEP))
+def test_m_step_refuses_statistics_that_no_data_can_give(family, case):
+    """Counts and weights are finite and non-negative, and some weight is positive. An
+    M-step from anything else gave a model without a word (negative or zero counts:
+    Gaussian covariances 100 times too wide; a NaN count: exponential scales 13 times
+    too large) or an error that blamed the data (ill-defined covariance, data and
+    parameters too far apart). The model is unchanged."""
+    rng = np.random.default_rng(0)
+    data = np.round(np.abs(np.concatenate([rng.normal(2, 1, (60, 3)), rng.normal(9, 1, (60, 3))])))
+    if "missing" in family:
+        data[::7, 1] = np.nan
+    model = _MODELS_FOR_M_STEP[family]().fit(data)
+    before = {name: getattr(model, name) for name in model._parameter_names}
+    changes, message = _IMPOSSIBLE_STATISTICS[case]
+    with pytest.raises(ValueError, match="These sufficient statistics cannot come from data: "
+                                         + message):
+        model.m_step(_statistics_of(model.summarize(data), **changes))
+    for name, value in before.items():
+        assert_array_equal(getattr(model, name), value, err_msg=name)
+    model.m_step(model.summarize(data))  # what summarize gives is taken as before
+
+
+@pytest.mark.parametrize("cls", [ExponentialMixture, PoissonMixture])
+@pytest.mark.parametrize("moment", ["sx", "observed_nk"])
+def test_m_step_refuses_negative_sums_of_non_negative_data(cls, moment):
+    """sx sums non-negative data (and observed_nk responsibilities): a negative entry put
+    every mean at the floor, silently."""
+    data = np.random.default_rng(1).poisson(4.0, (100, 2)).astype(float)
+    data[::9, 0] = np.nan
+    model = cls(2, missing="em", random_state=0).fit(data)
+    bad = _statistics_of(model.summarize(data), **{moment: lambda v: v - v.max() - 1.0})
+    with pytest.raises(ValueError, match=rf"{moment} holds -\d.*are never negative"):
+        model.m_step(bad)

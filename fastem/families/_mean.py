@@ -108,6 +108,14 @@ class MeanParameterMixture(BaseMixture):
             )
         return stats.moments["sx"].sum(axis=0) / mass
 
+    def _impossible_moment(self, stats):
+        # sx sums non-negative data and observed_nk non-negative responsibilities
+        for name, value in stats.moments.items():
+            if (value < 0).any():
+                return (f"{name} holds {float(value.min()):g}, but sums of {self._domain} "
+                        "are never negative")
+        return None
+
     def _in_m_step_image(self, stats):
         """Every mean at or above the floor, up to the rounding of the dtype."""
         floor = self._floor(self._data_mean(stats)) * (1.0 - 4.0 * np.finfo(self._dtype).eps)
