@@ -170,10 +170,9 @@ def check_array(
     X = np.asarray(X)
     kind = X.dtype.kind
     if kind == "c":
-        raise ValueError(
-            f"Complex data not supported: {name} has dtype {X.dtype}, and mixture models "
-            f"need real data. Pass {name}.real, or stack the real and imaginary parts as "
-            "separate features."
+        raise complex_error(
+            name, X.dtype,
+            f"Pass {name}.real, or stack the real and imaginary parts as separate features.",
         )
     if kind == "O":
         try:
@@ -231,6 +230,15 @@ def check_array(
         raise ValueError(non_finite_message(name, n_bad, allow_nan, nan_advice))
     check_range(lo, hi, X.dtype, name=name, anchors=anchors)
     return X
+
+
+def complex_error(name, dtype, fix):
+    """The ValueError for complex values in ``name`` (scikit-learn's "Complex data not
+    supported"), ending with ``fix``."""
+    return ValueError(
+        f"Complex data not supported: {name} has dtype {dtype}, and mixture models need real "
+        f"data. {fix}"
+    )
 
 
 # What the error for NaN advises when the estimator does not say (see BaseMixture._nan_advice).
@@ -589,14 +597,39 @@ def check_total_weight(total):
 
 
 def as_float_array(value, name):
-    """A user-given parameter array as float64, or a TypeError that names it."""
+    """A user-given parameter array as float64, or an error that names it.
+
+    Refused as in data: complex values (a cast drops the imaginary parts,
+    ValueError), text and dates (a cast reads '0.5' as 0.5 and a date as days
+    since 1970, TypeError), and a masked array with masked entries (a cast
+    reads their hidden values, ValueError). Booleans, integers and object
+    arrays of numbers are converted.
+    """
+    if isinstance(value, np.ma.MaskedArray) and np.ma.getmaskarray(value).any():
+        raise ValueError(
+            f"{name} is a masked array with {int(np.ma.getmaskarray(value).sum())} masked "
+            f"entries, whose hidden values would be read as {name}. Pass a plain array with "
+            "every entry set."
+        )
     try:
-        return np.asarray(value, dtype=np.float64)
-    except (ValueError, TypeError):
-        raise TypeError(
-            f"{name} must be an array of real numbers, got {value!r}. Pass e.g. "
-            f"np.asarray({name}, dtype=float) with the documented shape."
-        ) from None
+        values = np.asarray(np.ma.getdata(value))
+    except (ValueError, TypeError):  # ragged nested sequences
+        raise _not_real_numbers(value, name) from None
+    if values.dtype.kind == "c":
+        raise complex_error(name, values.dtype, f"Pass {name}.real if its imaginary parts are 0.")
+    if values.dtype.kind not in "biufO":  # text, dates
+        raise _not_real_numbers(value, name)
+    try:
+        return values.astype(np.float64)
+    except (ValueError, TypeError):  # objects that are not numbers
+        raise _not_real_numbers(value, name) from None
+
+
+def _not_real_numbers(value, name):
+    return TypeError(
+        f"{name} must be an array of real numbers, got {value!r}. Pass e.g. "
+        f"np.asarray({name}, dtype=float) with the documented shape."
+    )
 
 
 def check_weights_init(weights_init, n_components):

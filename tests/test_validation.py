@@ -901,3 +901,57 @@ def test_m_step_refuses_negative_sums_of_non_negative_data(cls, moment):
     bad = _statistics_of(model.summarize(data), **{moment: lambda v: v - v.max() - 1.0})
     with pytest.raises(ValueError, match=rf"{moment} holds -\d.*are never negative"):
         model.m_step(bad)
+
+
+# ---------------------------------------------------------------------------
+# user-given parameter arrays: what a cast to float64 would misread
+
+
+def _valid_parameter(name):
+    """A valid value of each user-given parameter array, for 2 components of 2 features."""
+    return {
+        "weights_init": np.array([0.4, 0.6]),
+        "means_init": np.array([[0.0, 0.0], [4.0, 4.0]]),
+        "precisions_init": np.array([[1.0, 1.0], [2.0, 2.0]]),
+        "scales_init": np.array([[1.0, 2.0], [3.0, 4.0]]),
+        "rates_init": np.array([[1.0, 2.0], [3.0, 4.0]]),
+        "mean_prior": np.array([1.0, 2.0]),
+        "covariance_prior": np.array([[2.0, 0.5], [0.5, 1.0]]),
+    }[name]
+
+
+_PARAMETER_ARRAYS = [
+    ("gaussian", "weights_init"), ("gaussian", "means_init"), ("gaussian", "precisions_init"),
+    ("bayesian", "mean_prior"), ("bayesian", "covariance_prior"),
+    ("exponential", "weights_init"), ("exponential", "scales_init"), ("poisson", "rates_init"),
+]
+
+_MISREAD = {
+    # a cast drops the imaginary parts (NumPy's ComplexWarning at most)
+    "complex": (lambda v: v + 1j, ValueError,
+                r"Complex data not supported: {name} has dtype complex128.*{name}.real"),
+    # a cast reads the hidden value of a masked entry
+    "masked": (lambda v: np.ma.masked_array(v, mask=np.arange(v.size).reshape(v.shape) == 0),
+               ValueError, r"{name} is a masked array with 1 masked entries"),
+    # a cast reads '0.5' as 0.5, as data of text are refused
+    "text": (lambda v: v.astype(str), TypeError, r"{name} must be an array of real numbers"),
+    # a cast reads a date as days since 1970
+    "dates": (lambda v: v.astype("datetime64[D]"), TypeError,
+              r"{name} must be an array of real numbers"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_MISREAD))
+@pytest.mark.parametrize("family, name", _PARAMETER_ARRAYS)
+def test_parameter_arrays_that_a_cast_would_misread_are_refused(family, name, kind):
+    import fastem
+
+    cls = {"gaussian": GaussianMixture, "bayesian": fastem.BayesianGaussianMixture,
+           "exponential": ExponentialMixture, "poisson": PoissonMixture}[family]
+    extra = {"covariance_type": "diag"} if name == "precisions_init" else {}
+    data = np.random.default_rng(0).poisson(3.0, (50, 2)).astype(float)
+    make_bad, exc, message = _MISREAD[kind]
+    value = _valid_parameter(name)
+    cls(2, random_state=0, **extra, **{name: value}).fit(data)  # the valid value fits
+    with pytest.raises(exc, match=message.format(name=name)):
+        cls(2, random_state=0, **extra, **{name: make_bad(value)}).fit(data)
