@@ -1428,12 +1428,18 @@ class BaseMixture:
         try:
             totals = launch_e_step(
                 X, sample_weight, self._kernel_log_weights().astype(dtype), params, cached,
-                n_family + n_pass, n_stats, self._work_rows(n_features), accumulate,
+                n_family + n_pass, n_stats, self._scratch_rows(n_features), accumulate,
                 log_prob=log_prob, labels=labels, resp=resp,
             )
         except ZeroDivisionError as exc:  # a factorisation in the kernel
             raise FloatingPointError(_singular_in(dtype)) from exc
         return self._fold_pass_statistics(params, totals, n_stats) if n_pass else totals
+
+    def _scratch_rows(self, n_features):
+        """``_work_rows(n_features)``, checked: a whole number of rows, at least 0."""
+        return check_scalar(self._work_rows(n_features),
+                            f"{type(self).__name__}._work_rows({n_features})",
+                            numbers.Integral, min_val=0)
 
     def _pass_context(self, source):
         """Family hook: what every chunk's kernel params in a pass over ``source`` share. Default: None."""
@@ -2707,16 +2713,39 @@ class BaseMixture:
         rng = check_random_state(self.random_state)
         counts = rng.multinomial(n_samples, np.asarray(self.weights_, dtype=np.float64))
         X = np.concatenate(
-            [self._sample_component(rng, k, int(c)) for k, c in enumerate(counts)]
+            [self._checked_draw(rng, k, int(c)) for k, c in enumerate(counts)]
         ).astype(self._dtype, copy=False)
         y = np.repeat(np.arange(self._n_components), counts)
         return X, y
+
+    def _checked_draw(self, rng, k, n):
+        """``_sample_component(rng, k, n)``, checked: ``n`` finite points of the model's
+        features. A family's draw of another shape was concatenated as it was (more
+        rows than drawn, another number of columns, a 1-D array)."""
+        points = np.asarray(self._sample_component(rng, k, n))
+        call = f"{type(self).__name__}._sample_component(rng, {k}, {n})"
+        expected = (n, self.n_features_in_)
+        if points.shape != expected:
+            raise ValueError(
+                f"{call} returned an array of shape {points.shape}; a family's draw must be "
+                f"the {n} points of the component, shape (n, n_features) = {expected}."
+            )
+        if points.dtype.kind not in "biuf" or not np.isfinite(points).all():
+            raise ValueError(
+                f"{call} returned points that are not all finite real numbers (dtype "
+                f"{points.dtype}); a family's draw must be finite points of the component."
+            )
+        return points
 
     # ------------------------------------------------------------------
     # model selection
 
     def _n_parameters(self):
-        return self._n_family_parameters() + self._n_components - 1
+        n_family = check_scalar(
+            self._n_family_parameters(), f"{type(self).__name__}._n_family_parameters()",
+            numbers.Integral, min_val=0,
+        )
+        return n_family + self._n_components - 1
 
     @_one_snapshot
     def bic(self, X, sample_weight=None):

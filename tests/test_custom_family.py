@@ -493,3 +493,64 @@ def test_few_features_given_as_a_list_registers_and_leaves_numba_working():
     finally:
         _fused._FAMILY_KERNELS.pop(_Params, None)
         _fused._FAMILY_SHAPES.pop(_Params, None)
+
+
+def _with_hook(name, hook):
+    """A BernoulliMixture whose hook ``name`` is ``hook``: a family with a faulty hook."""
+    return type(f"Faulty{name}", (BernoulliMixture,), {name: hook})
+
+
+_FAULTY_DRAWS = {
+    "a column too many": lambda self, rng, k, n: np.zeros((n, self.probabilities_.shape[1] + 1)),
+    "a row too many": lambda self, rng, k, n: np.zeros((n + 1, self.probabilities_.shape[1])),
+    "1-D": lambda self, rng, k, n: np.zeros(n),
+    "a list of the wrong length": lambda self, rng, k, n: [[0.0] * 8] * (n + 2),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_FAULTY_DRAWS))
+def test_sample_refuses_a_family_draw_of_the_wrong_shape(case):
+    """sample concatenated what _sample_component returned as it was: 13 points for 10,
+    9 columns for 8, or a 1-D array."""
+    model = _with_hook("_sample_component", _FAULTY_DRAWS[case])(
+        3, max_iter=0, random_state=0).fit(true_model().sample(50)[0])
+    with pytest.raises(ValueError, match=r"Faulty_sample_component._sample_component\(rng, \d, \d+\) "
+                                         r"returned an array of shape .*shape \(n, n_features\) = "
+                                         r"\(\d+, 8\)"):
+        model.sample(10)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_sample_refuses_a_family_draw_that_is_not_finite(value):
+    model = _with_hook("_sample_component", lambda self, rng, k, n: np.full((n, 8), value))(
+        3, max_iter=0, random_state=0).fit(true_model().sample(50)[0])
+    with pytest.raises(ValueError, match=r"returned points that are not all finite real numbers"):
+        model.sample(10)
+
+
+@pytest.mark.parametrize("value, error, message", [
+    (2.5, TypeError, r"_n_family_parameters\(\) must be an integer, got 2.5"),
+    (None, TypeError, r"_n_family_parameters\(\) must be an integer, got None"),
+    (-5, ValueError, r"_n_family_parameters\(\) must be >= 0, got -5"),
+])
+@pytest.mark.parametrize("criterion", ["bic", "aic"])
+def test_a_parameter_count_that_is_not_a_count_is_refused(value, error, message, criterion):
+    """BIC and AIC counted 2.5 or -5 parameters without a word."""
+    X = true_model().sample(50)[0]
+    model = _with_hook("_n_family_parameters", lambda self: value)(
+        3, max_iter=0, random_state=0).fit(X)
+    with pytest.raises(error, match=message):
+        getattr(model, criterion)(X)
+
+
+@pytest.mark.parametrize("value, error, message", [
+    (1.5, TypeError, r"_work_rows\(8\) must be an integer, got 1.5"),
+    (None, TypeError, r"_work_rows\(8\) must be an integer, got None"),
+    (-1, ValueError, r"_work_rows\(8\) must be >= 0, got -1"),
+])
+def test_scratch_rows_that_are_not_a_count_are_refused(value, error, message):
+    """A float or None failed deep in the driver ("'float' object cannot be interpreted
+    as an integer"), and -1 was taken as 0."""
+    X = true_model().sample(50)[0]
+    with pytest.raises(error, match=message):
+        _with_hook("_work_rows", lambda self, n_features: value)(3, random_state=0).fit(X)
