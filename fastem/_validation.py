@@ -177,6 +177,8 @@ def check_array(
     if kind == "O":
         try:
             X = X.astype(np.float64)
+        except OverflowError:
+            raise _beyond_float64(name) from None
         except (ValueError, TypeError) as exc:
             raise TypeError(
                 f"{name} is an object array whose entries are not all numbers ({exc}). "
@@ -621,8 +623,19 @@ def as_float_array(value, name):
         raise _not_real_numbers(value, name)
     try:
         return values.astype(np.float64)
+    except OverflowError:
+        raise _beyond_float64(name) from None
     except (ValueError, TypeError):  # objects that are not numbers
         raise _not_real_numbers(value, name) from None
+
+
+def _beyond_float64(name):
+    """The ValueError for a Python int in ``name`` that float64 cannot hold (beyond 1.8e308),
+    instead of Python's bare "int too large to convert to float"."""
+    return ValueError(
+        f"{name} holds an integer beyond float64's range (1.8e+308), which float64 "
+        f"arithmetic cannot hold. Scale {name} into that range first."
+    )
 
 
 def _not_real_numbers(value, name):
@@ -732,8 +745,13 @@ def check_scalar(value, name, target_type, *, min_val=None, max_val=None, includ
     if isinstance(value, bool) or not isinstance(value, target_type):
         kind = "an integer" if target_type is numbers.Integral else "a number"
         raise TypeError(f"{name} must be {kind}, got {value!r} of type {type(value).__name__}.")
-    if not isinstance(value, numbers.Integral) and not np.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}.")
+    if target_type is not numbers.Integral:
+        try:
+            finite = np.isfinite(float(value))
+        except OverflowError:  # a Python int beyond float64, which a float computation meets
+            raise _beyond_float64(name) from None
+        if not finite:
+            raise ValueError(f"{name} must be a finite number, got {value!r}.")
     if min_val is not None:
         bad = value < min_val if include_min else value <= min_val
         if bad:

@@ -955,3 +955,47 @@ def test_parameter_arrays_that_a_cast_would_misread_are_refused(family, name, ki
     cls(2, random_state=0, **extra, **{name: value}).fit(data)  # the valid value fits
     with pytest.raises(exc, match=message.format(name=name)):
         cls(2, random_state=0, **extra, **{name: make_bad(value)}).fit(data)
+
+
+# ---------------------------------------------------------------------------
+# Python integers beyond float64
+
+
+_HUGE = 10**400  # a Python int: float(_HUGE) raises OverflowError
+
+
+@pytest.mark.parametrize("family, name", [
+    ("gaussian", "reg_covar"), ("gaussian", "tol"), ("gaussian", "step_offset"),
+    ("exponential", "min_scale"), ("poisson", "min_rate"),
+    ("bayesian", "weight_concentration_prior"), ("bayesian", "mean_precision_prior"),
+    ("bayesian", "degrees_of_freedom_prior"),
+])
+def test_a_number_hyper_parameter_beyond_float64_is_named(family, name):
+    """An int of 401 digits passed the checks of a number (as an int it is finite) and
+    failed later with Python's bare "OverflowError: int too large to convert to float"."""
+    import fastem
+
+    cls = {"gaussian": GaussianMixture, "bayesian": fastem.BayesianGaussianMixture,
+           "exponential": ExponentialMixture, "poisson": PoissonMixture}[family]
+    data = np.random.default_rng(0).poisson(3.0, (50, 2)).astype(float)
+    with pytest.raises(ValueError, match=f"{name} holds an integer beyond float64's range"):
+        cls(2, random_state=0, **{name: _HUGE}).fit(data)
+
+
+@pytest.mark.parametrize("cls, name", [
+    (GaussianMixture, "means_init"), (GaussianMixture, "weights_init"),
+    (ExponentialMixture, "scales_init"), (PoissonMixture, "rates_init"),
+])
+def test_a_parameter_array_holding_an_integer_beyond_float64_is_named(cls, name):
+    value = {"weights_init": [_HUGE, 0]}.get(name, [[_HUGE, 1], [2, 3]])
+    data = np.random.default_rng(0).poisson(3.0, (50, 2)).astype(float)
+    with pytest.raises(ValueError, match=f"{name} holds an integer beyond float64's range"):
+        cls(2, random_state=0, **{name: value}).fit(data)
+
+
+@pytest.mark.parametrize("method", ["fit", "predict", "score_samples", "score", "summarize"])
+def test_data_holding_an_integer_beyond_float64_is_named(X, method):
+    data = np.array([[_HUGE, 0.0, 0.0]] + X.tolist(), dtype=object)
+    model = make().fit(X)
+    with pytest.raises(ValueError, match="X holds an integer beyond float64's range"):
+        getattr(model, method)(data)
