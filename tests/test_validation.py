@@ -999,3 +999,33 @@ def test_data_holding_an_integer_beyond_float64_is_named(X, method):
     model = make().fit(X)
     with pytest.raises(ValueError, match="X holds an integer beyond float64's range"):
         getattr(model, method)(data)
+
+
+# ---------------------------------------------------------------------------
+# the floors of the mean families: fractions of each feature's mean
+
+
+@pytest.mark.parametrize("value", [1, 1.0, np.float32(1.0), 10.0, 1e10, 1e308])
+@pytest.mark.parametrize("cls, name", [(ExponentialMixture, "min_scale"),
+                                       (PoissonMixture, "min_rate")])
+@pytest.mark.parametrize("path", ["fit", "partial_fit", "m_step", "select_n_components"])
+def test_a_floor_at_or_above_the_mean_is_refused(cls, name, value, path):
+    """The floor is a fraction of each feature's mean: at 1 or above it, no component
+    can sit below the mean, and the M-step raised every one there without a word
+    (min_scale=1e10: every scale 1e10 times its feature's mean); near 1e308 the floor
+    overflowed and the error blamed the model ("refit the model")."""
+    import fastem
+
+    data = np.random.default_rng(0).poisson(4.0, (100, 2)).astype(float)
+    message = rf"{name} must be below 1, got {re.escape(repr(value))}: it is a fraction"
+    with pytest.raises(ValueError, match=message):
+        if path == "m_step":
+            model = cls(2, random_state=0).fit(data)
+            stats = model.summarize(data)
+            model.set_params(**{name: value}).m_step(stats)
+        elif path == "select_n_components":
+            family = "exponential" if cls is ExponentialMixture else "poisson"
+            fastem.select_n_components(data, [1, 2], family=family, **{name: value})
+        else:
+            getattr(cls(2, random_state=0, **{name: value}), path)(data)
+    cls(2, random_state=0, **{name: 0.999}).fit(data)  # a fraction below 1 fits

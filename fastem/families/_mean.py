@@ -125,10 +125,18 @@ class MeanParameterMixture(BaseMixture):
 
     def _check_parameters(self):
         super()._check_parameters()
-        check_scalar(
-            getattr(self, self._floor_name), self._floor_name, numbers.Real,
-            min_val=0.0, include_min=False,
-        )
+        name = self._floor_name
+        floor = check_scalar(getattr(self, name), name, numbers.Real, min_val=0.0,
+                             include_min=False)
+        if floor >= 1.0:
+            # A floor at or above each feature's mean leaves no component below the mean:
+            # the M-step raises every one there (min_scale=1e10 put every scale of a fit at
+            # 1e10 times its feature's mean, without a word).
+            raise ValueError(
+                f"{name} must be below 1, got {getattr(self, name)!r}: it is a fraction of each "
+                f"feature's mean, and a floor at or above the mean leaves no component below "
+                f"it. Pass a small fraction (the default is 1e-6)."
+            )
 
     def _check_data(self, X):
         _, lo, _ = scan_data(X, allow_nan=self._fits_missing())

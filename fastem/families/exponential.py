@@ -56,7 +56,7 @@ class ExponentialMixture(MeanParameterMixture):
         ``eta_t = (t + step_offset) ** -step_exponent``.
     step_offset : float >= 0, default=2.0
         Online EM: delays the decay of the step size, damping the first updates.
-    min_scale : float, default=1e-6
+    min_scale : float in (0, 1), default=1e-6
         Floor of the scales, as a fraction of each feature's (weighted) mean
         over the data; for a feature that is zero in every sample, the floor is
         ``min_scale`` itself. Without it, a component whose points are all zero

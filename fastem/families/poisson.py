@@ -75,7 +75,7 @@ class PoissonMixture(MeanParameterMixture):
         ``eta_t = (t + step_offset) ** -step_exponent``.
     step_offset : float >= 0, default=2.0
         Online EM: delays the decay of the step size, damping the first updates.
-    min_rate : float, default=1e-6
+    min_rate : float in (0, 1), default=1e-6
         Floor of the rates, as a fraction of each feature's (weighted) mean
         count over the data; for a feature that is zero in every sample, the
         floor is ``min_rate`` itself. Without it, a component whose points are
