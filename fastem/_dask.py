@@ -38,6 +38,7 @@ from ._validation import (
     check_total_weight,
     feature_names_of,
     non_finite_message,
+    numeric_weights,
     scan_data,
 )
 from .data import FileSignature, backing_file, is_dask_dataframe, kept_once, reading
@@ -208,9 +209,9 @@ class DaskSource:
 
     def _weights(self, sample_weight):
         w = sample_weight
-        if not hasattr(w, "dtype") or not hasattr(w, "shape"):
-            w = np.asarray(w)
-        if w.dtype.kind not in "biuf":
+        if not isinstance(w, da.Array):
+            w = numeric_weights(np.asarray(w))
+        elif w.dtype.kind not in "biuf":
             raise TypeError(f"sample_weight must be numeric, got dtype {w.dtype}.")
         if w.shape != (self.n_samples,):
             raise ValueError(

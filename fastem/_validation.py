@@ -515,6 +515,31 @@ def check_range(lo, hi, dtype, *, name="X", anchors=None):
         )
 
 
+def numeric_weights(w):
+    """The sample weights ``w`` (an ndarray) with a numeric dtype, or a TypeError.
+
+    An object array of numbers (a pandas column of dtype object, a list that
+    holds ``Decimal`` or ``None``) becomes float64, as data and scikit-learn's
+    ``sample_weight`` do (``None`` becomes NaN, refused as such).
+    """
+    if w.dtype.kind == "O":
+        try:
+            return w.astype(np.float64)
+        except OverflowError:
+            raise _beyond_float64("sample_weight") from None
+        except (ValueError, TypeError) as exc:
+            raise TypeError(
+                f"sample_weight is an object array whose entries are not all numbers ({exc}). "
+                "Pass an array of non-negative numbers, one per sample."
+            ) from None
+    if w.dtype.kind not in "biuf":
+        raise TypeError(
+            f"sample_weight must be numeric, got dtype {w.dtype}. Pass an array of "
+            "non-negative numbers, one per sample."
+        )
+    return w
+
+
 def check_sample_weight(sample_weight, n_samples, *, require_positive_sum=True):
     """Return sample weights as a float64 vector, or an empty one for unit weights.
 
@@ -534,12 +559,7 @@ def check_sample_weight(sample_weight, n_samples, *, require_positive_sum=True):
             "read as weights. Give every sample a weight (sample_weight.filled(0) leaves the "
             "masked samples out of the fit)."
         )
-    w = np.asarray(np.ma.getdata(sample_weight))
-    if w.dtype.kind not in "biuf":
-        raise TypeError(
-            f"sample_weight must be numeric, got dtype {w.dtype}. Pass an array of "
-            "non-negative numbers, one per sample."
-        )
+    w = numeric_weights(np.asarray(np.ma.getdata(sample_weight)))
     if w.ndim == 0:
         w = np.full(n_samples, float(w))
     if w.shape != (n_samples,):

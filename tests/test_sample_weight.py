@@ -3,6 +3,7 @@
 import copy
 
 import numpy as np
+import pandas as pd
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone as sklearn_clone
@@ -336,3 +337,44 @@ def test_bayesian_posterior_counts_beyond_float32_are_a_clear_error():
     with pytest.raises(ValueError, match=r"sum to 6e\+39.*exceed float32's largest number.*float64"):
         sklearn_clone(model).fit(X.astype(np.float32), sample_weight=weights)
     assert np.isfinite(sklearn_clone(model).fit(X, sample_weight=weights).weights_).all()
+
+
+def test_object_weights_of_numbers_are_numbers_on_every_data_path():
+    """An object array of numbers (a pandas column of dtype object, Decimal entries) was
+    refused as "sample_weight must be numeric, got dtype object", though object data of
+    numbers are converted, as scikit-learn converts both."""
+    from decimal import Decimal
+
+    X = make_data(400, 2, 2)
+    weights = np.random.default_rng(0).integers(1, 4, len(X)).astype(float)
+    as_objects = np.array([Decimal(int(w)) for w in weights], dtype=object)
+    model = fastem.GaussianMixture(2, random_state=0)
+    expected = sklearn_clone(model).fit(X, sample_weight=weights)
+    fits = {
+        "array": sklearn_clone(model).fit(X, sample_weight=as_objects),
+        "Series": sklearn_clone(model).fit(X, sample_weight=pd.Series(as_objects)),
+        "Chunks": sklearn_clone(model).fit(fastem.Chunks(
+            [X[:200], X[200:]], sample_weights=[as_objects[:200], as_objects[200:]])),
+    }
+    da = pytest.importorskip("dask.array")
+    fits["dask"] = sklearn_clone(model).fit(da.from_array(X, chunks=100), sample_weight=as_objects)
+    for path, fit in fits.items():
+        assert_allclose(fit.means_, expected.means_, rtol=1e-10, err_msg=path)
+    assert expected.score(X, sample_weight=as_objects) == expected.score(X, sample_weight=weights)
+
+
+@pytest.mark.parametrize("weights, error, message", [
+    (np.array([1, "a"] * 200, dtype=object), TypeError,
+     "sample_weight is an object array whose entries are not all numbers"),
+    (np.array([1, None] * 200, dtype=object), ValueError, "sample_weight (contains|has) 200 NaN"),
+    (np.array([10**400] + [1] * 399, dtype=object), ValueError,
+     "sample_weight holds an integer beyond float64's range"),
+])
+def test_object_weights_that_are_not_all_numbers_are_named(weights, error, message):
+    X = make_data(400, 2, 2)
+    model = fastem.GaussianMixture(2, random_state=0)
+    with pytest.raises(error, match=message):
+        model.fit(X, sample_weight=weights)
+    da = pytest.importorskip("dask.array")
+    with pytest.raises(error, match=message):
+        model.fit(da.from_array(X, chunks=100), sample_weight=weights)
