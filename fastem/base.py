@@ -1659,7 +1659,6 @@ class BaseMixture:
         """Family hook: why ``stats.moments``, finite and of the right shapes, cannot be
         sums over data of the family's domain (e.g. a negative sum of non-negative
         data), or None. Default: None."""
-        return None
 
     @_state.on_the_settings_of_its_start
     def fit(self, X, y=None, sample_weight=None):
