@@ -66,6 +66,27 @@ def _reading(*blocks):
         yield
 
 
+def _is_dask_series(X):
+    """True for a ``dask.dataframe.Series`` (a Dask DataFrame's column)."""
+    cls = type(X)
+    return cls.__name__ == "Series" and cls.__module__.split(".")[:2] == ["dask", "dataframe"]
+
+
+def _check_known_sizes(X, name):
+    """Refuse a dask array whose blocks' sizes Dask does not know (NaN in ``X.chunks``).
+
+    Such arrays come from filtering by a condition (``X[X[:, 0] > 0]``) or
+    from a DataFrame's ``to_dask_array()`` / ``values``. Their shape holds
+    NaN, which every size computed from it would carry.
+    """
+    if any(np.isnan(size) for chunks in X.chunks for size in chunks):
+        raise ValueError(
+            f"{name} is a dask array of shape {X.shape} whose blocks have unknown sizes "
+            f"(NaN in {name}.chunks). Call {name}.compute_chunk_sizes() first, or for a "
+            "DataFrame's values use to_dask_array(lengths=True)."
+        )
+
+
 def _check_block(X, block_id, anchors, allow_nan, nan_advice):
     n_bad, lo, hi = scan_data(X, allow_nan)
     if n_bad:
@@ -185,11 +206,7 @@ class DaskSource:
                 f"X must be a 2-D dask array of shape (n_samples, n_features), got "
                 f"{X.ndim}-D with shape {X.shape}."
             )
-        if any(np.isnan(c) for c in X.chunks[0]):
-            raise ValueError(
-                "X has blocks of unknown length (NaN in X.chunks). Call "
-                "X.compute_chunk_sizes() first."
-            )
+        _check_known_sizes(X, "X")
         if X.shape[0] < 1 or X.shape[1] < 1:
             raise ValueError(f"X has shape {X.shape}; at least one sample and one feature are required.")
         target = X.dtype.newbyteorder("=") if X.dtype.type in (np.float32, np.float64) else np.float64
@@ -209,9 +226,13 @@ class DaskSource:
 
     def _weights(self, sample_weight):
         w = sample_weight
-        if not isinstance(w, da.Array):
+        if _is_dask_series(w):  # a column of a Dask DataFrame, e.g. frame["weight"]
+            w = w.to_dask_array(lengths=True)
+        if isinstance(w, da.Array):
+            _check_known_sizes(w, "sample_weight")
+        else:
             w = numeric_weights(np.asarray(w))
-        elif w.dtype.kind not in "biuf":
+        if w.dtype.kind not in "biuf":
             raise TypeError(f"sample_weight must be numeric, got dtype {w.dtype}.")
         if w.shape != (self.n_samples,):
             raise ValueError(

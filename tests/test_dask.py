@@ -192,3 +192,75 @@ def test_dask_float32_fit_that_finishes_in_float64_matches_memory(client, monkey
     distributed = GaussianMixture(2, random_state=0).fit(as_dask(X32, rows=150))
     assert distributed.means_.dtype == np.float32
     assert_allclose(distributed.means_, memory.means_, rtol=1e-5, atol=1e-6)
+
+
+def _unknown_rows(X):
+    blocks = as_dask(X, rows=200)
+    return blocks[blocks[:, 0] > -np.inf]  # all rows, in blocks whose lengths Dask does not know
+
+
+def _unknown_columns(X):
+    import dask
+    import dask.array as da
+
+    return da.from_delayed(dask.delayed(np.asarray)(X), shape=(X.shape[0], np.nan), dtype=X.dtype)
+
+
+# Every method that takes data, called with X and (where it takes them) weights.
+_WEIGHED = {
+    "fit": lambda model, X, w: GaussianMixture(2, random_state=0).fit(X, sample_weight=w),
+    "partial_fit": lambda model, X, w: GaussianMixture(2, random_state=0).partial_fit(
+        X, sample_weight=w),
+    "score": lambda model, X, w: model.score(X, sample_weight=w),
+    "bic": lambda model, X, w: model.bic(X, sample_weight=w),
+    "summarize": lambda model, X, w: model.summarize(X, sample_weight=w),
+}
+_CALLS = {
+    **_WEIGHED,
+    "predict": lambda model, X, w: model.predict(X),
+    "predict_proba": lambda model, X, w: model.predict_proba(X),
+    "score_samples": lambda model, X, w: model.score_samples(X),
+}
+
+
+@pytest.mark.parametrize("method, unknown", [
+    *((method, unknown) for method in _CALLS for unknown in ("rows of X", "columns of X")),
+    *((method, "sample_weight") for method in _WEIGHED),
+])
+def test_dask_arrays_of_unknown_sizes_are_named_with_the_fix(data, method, unknown):
+    """A dask array whose block sizes are NaN (a filtered array, a DataFrame's values)
+    is refused, as X or as sample_weight, with the call that gives the sizes. Before, unknown
+    columns raised a TypeError from a slice, and weights of unknown length were said to have
+    another length than X."""
+    pytest.importorskip("dask.array")
+    X, w = data
+    X, w = X[:1000], w[:1000]
+    model = GaussianMixture(2, random_state=0).fit(X)
+    if unknown == "sample_weight":
+        X, w, name = as_dask(X), _unknown_rows(np.c_[w, w])[:, 0], "sample_weight"
+    else:
+        X, name = (_unknown_rows if unknown == "rows of X" else _unknown_columns)(X), "X"
+    with pytest.raises(ValueError, match=rf"^{name} is a dask array of shape .* whose blocks "
+                       rf"have unknown sizes .*Call {name}\.compute_chunk_sizes\(\) first"):
+        _CALLS[method](model, X, w)
+
+
+@pytest.mark.parametrize("method", list(_WEIGHED))
+def test_a_dask_dataframe_column_weighs_like_its_values(data, method):
+    """sample_weight=frame['w'] beside a Dask DataFrame X gives what the same weights as a
+    NumPy array give. Before, Dask raised a TypeError: the Series' length is lazy."""
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    X, w = data
+    X, w = X[:1000], w[:1000]
+    frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])]).assign(w=w)
+    columns = list(frame.columns[:-1])
+    lazy = dd.from_pandas(frame, npartitions=3)
+    model = GaussianMixture(2, random_state=0).fit(frame[columns])
+    got = _WEIGHED[method](model, lazy[columns], lazy["w"])
+    expected = _WEIGHED[method](model, frame[columns], w)
+    if isinstance(got, GaussianMixture):
+        got, expected = got.means_, expected.means_
+    elif not np.isscalar(got):
+        got, expected = got.nk, expected.nk
+    assert_allclose(got, expected, rtol=1e-10)
