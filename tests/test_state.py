@@ -315,6 +315,43 @@ def test_m_step_refuses_statistics_of_another_model(other):
         GaussianMixture(2).m_step(model.summarize(X))
 
 
+def _with_count(stats, count):
+    # the summary with the first component's weight replaced by ``count``
+    nk = np.r_[count, stats.nk[1:]]
+    return fastem.SufficientStatistics(
+        stats.n_samples, stats.log_likelihood, nk, stats.moments, stats.reference)
+
+
+NOT_OF_DATA = {
+    "scaled by 0": lambda stats: stats.scaled(0.0),
+    "scaled by -1": lambda stats: stats.scaled(-1.0),
+    "scaled by nan": lambda stats: stats.scaled(np.nan),
+    "a negative count": lambda stats: _with_count(stats, -stats.nk[0]),
+    "an infinite count": lambda stats: _with_count(stats, np.inf),
+}
+
+
+@pytest.mark.parametrize("how", list(NOT_OF_DATA))
+@pytest.mark.parametrize("name", [f for f, _ in FAMILIES] + ["bayesian"])
+def test_m_step_refuses_statistics_that_no_data_give(name, how):
+    """Statistics whose total weight is not positive or whose components' weights are
+    negative or not finite come from no data: m_step says so and leaves the model as it
+    was. Before, statistics scaled by 0 set every Gaussian covariance to reg_covar (every
+    exponential scale to its floor), negated ones gave the same model as the data's, and
+    NaN blamed an ill-defined covariance."""
+    if name == "bayesian":
+        X = _data("gaussian")
+        model = fastem.BayesianGaussianMixture(2, random_state=0).fit(X)
+    else:
+        model, X = _fitted(name)
+    stats = NOT_OF_DATA[how](model.summarize(X))
+    before = fastem._state.committed(model)
+    with pytest.raises(ValueError, match="These sufficient statistics cannot come from data: "
+                       r"(n_samples|nk) .*Pass what summarize returns"):
+        model.m_step(stats)
+    assert fastem._state.committed(model) is before
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize(
     "name", [name for name, _ in FAMILIES] + ["bayesian-full", "bayesian-diag"]
