@@ -2184,7 +2184,7 @@ class BaseMixture:
             max_iter=int(self.max_iter),
             accelerate=self.accelerate,
             callback=_marked(self.callback),
-            on_pass=self._progress_printer(),
+            on_pass=self._progress_printer(passes_done),
             passes_done=passes_done,
         )
         if stand_in is not worker:
@@ -2267,17 +2267,23 @@ class BaseMixture:
             LikelihoodDecreaseWarning,
         )
 
-    def _progress_printer(self):
-        """The ``on_pass`` hook of the EM loop that prints progress when ``verbose``."""
+    def _progress_printer(self, passes_done=0):
+        """The ``on_pass`` hook of the EM loop that prints progress when ``verbose``.
+
+        It prints the first accepted pass at or past each multiple of
+        ``verbose_interval``: an accelerated step counts three passes, so the
+        pass numbers it sees skip multiples.
+        """
         if not self.verbose:
             return None
         start = time.perf_counter()
-        previous = [-np.inf]
+        previous = [passes_done, -np.inf]  # the pass and lower bound of the last call
+        interval = int(self.verbose_interval)
 
         def on_pass(n_iter, lower_bound):
-            change, previous[0] = lower_bound - previous[0], lower_bound
-            if n_iter % self.verbose_interval == 0:
-                self._print_iteration(n_iter, lower_bound, change, start)
+            (last_pass, last_bound), previous[:] = previous, (n_iter, lower_bound)
+            if n_iter // interval > last_pass // interval:
+                self._print_iteration(n_iter, lower_bound, lower_bound - last_bound, start)
 
         return on_pass
 

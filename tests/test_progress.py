@@ -141,3 +141,37 @@ def test_select_progress_off_a_terminal_is_thinned(monkeypatch):
     iters = [(int(re.search(r"K=(\d)", line)[1]), int(re.search(r"iter (\d+)/", line)[1]))
              for line in stream.getvalue().splitlines()]
     assert iters == [(1, 1), (1, 5), (1, 8), (2, 1), (2, 5), (2, 8)]
+
+
+_VERBOSE_FITS = {
+    "gaussian": lambda **kw: (fastem.GaussianMixture(3, **kw), 0),
+    "exponential": lambda **kw: (fastem.ExponentialMixture(3, **kw), 1),
+    "poisson": lambda **kw: (fastem.PoissonMixture(3, **kw), 2),
+    "bayesian": lambda **kw: (fastem.BayesianGaussianMixture(3, **kw), 0),
+}
+
+
+@pytest.mark.parametrize("interval", [4, 5, 10])
+@pytest.mark.parametrize("family", list(_VERBOSE_FITS))
+def test_verbose_prints_a_pass_in_every_interval(family, interval, capsys):
+    """``verbose`` prints, in each run, the first accepted pass at or past every multiple
+    of ``verbose_interval``. Before, it printed the passes that were multiples: an
+    accelerated step counts three passes, so most intervals printed nothing."""
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (300, 2)), rng.normal(2, 1, (300, 2))])
+    data = (X, np.abs(X) + 0.1, np.round(3 * np.abs(X)))
+    passes = []
+    model, which = _VERBOSE_FITS[family](
+        random_state=0, verbose=1, verbose_interval=interval,
+        callback=lambda model, n_iter, lower_bound: passes.append(n_iter),
+    )
+    model.fit(data[which])
+    printed = [int(n) for n in re.findall(r"^  Iteration (\d+)$", capsys.readouterr().out, re.M)]
+    # the runs of one fit (a Bayesian fit's moves): each numbers its passes on
+    runs = np.split(passes, np.flatnonzero(np.diff(passes) <= 0) + 1)
+    expected = []
+    for run in runs:
+        multiples = range(interval * -(-int(run[0]) // interval), int(run[-1]) + 1, interval)
+        expected += sorted({int(run[run >= m][0]) for m in multiples})
+    assert max(np.diff(passes)) > 1, "no accelerated step: the test would test nothing"
+    assert printed == expected

@@ -772,8 +772,9 @@ class BayesianGaussianMixture(_GaussianComponents):
         # The moves' EM runs: the passes of a run that raises are counted too.
         runner = copy.copy(self)
         passes = [spent]
-        printer = self._progress_printer()
-        runner._progress_printer = lambda: functools.partial(_counting_passes, printer, passes)
+        printer = self._progress_printer(spent)  # one for every move: their passes number on
+        runner._progress_printer = lambda passes_done: functools.partial(
+            _counting_passes, printer, passes)
         while spent < int(self.max_iter) and not result.stopped:
             kept = False
             for moments in self._moves(worker, result.stats):
