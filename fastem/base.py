@@ -424,10 +424,21 @@ def _same_objects(these, those):
 
 
 # Records of the fit that describe its parameters, and their value once the parameters
-# come from elsewhere (see BaseMixture.__setattr__).
+# come from elsewhere (see BaseMixture.__setattr__; ABSENT: the record goes). The
+# running statistics of online EM and the count of their steps are a stream's.
 _RECORDS_OF_THE_PARAMETERS = {
-    "_running_stats": None, "_stored_parameters_warned": False, "_fit_structure": None,
+    "_running_stats": None, "n_steps_": _state.ABSENT, "_stored_parameters_warned": False,
+    "_fit_structure": None,
 }
+
+
+def _without_their_records(state):
+    """``state`` without the records that describe its parameters (see above)."""
+    for record, unknown in _RECORDS_OF_THE_PARAMETERS.items():
+        if state.get(record, unknown) is not unknown:
+            state = (state.remove(record) if unknown is _state.ABSENT
+                     else state.replace_record(record, unknown))
+    return state
 
 
 def n_partitions_for(n_samples, n_stats):
@@ -1068,14 +1079,10 @@ class BaseMixture:
 
     def __setattr__(self, name, value):
         if name in self._parameter_names:
-            state = _state.current(self).replace(name, value)
             # Parameters from elsewhere (an assignment, a user's m_step) are not the
             # stream's (partial_fit starts online EM again from them), and nothing has
             # been said of them yet.
-            for record, unknown in _RECORDS_OF_THE_PARAMETERS.items():
-                if state.get(record, unknown) is not unknown:
-                    state = state.replace_record(record, unknown)
-            _state.assign(self, state)
+            _state.assign(self, _without_their_records(_state.current(self).replace(name, value)))
         elif name in FITTED_ATTRIBUTES:
             _state.assign(self, _state.current(self).replace_record(name, value))
         else:
@@ -1935,7 +1942,8 @@ class BaseMixture:
         self.converged_ = best.converged
         # read by select_n_components to judge fits that stopped short
         self._remaining_gain = best.remaining_gain
-        self._running_stats = None  # a new fit restarts online EM
+        # a new fit restarts online EM, whose statistics and steps go
+        _state.assign(self, _without_their_records(_state.current(self)))
         self._fit_structure = self._structure(source.n_features)
 
         stats = best.stats
@@ -2307,8 +2315,8 @@ class BaseMixture:
         and sets ``s = s_batch``. A model that has parameters but no running
         statistics (fitted by :meth:`fit`, loaded from a file written before
         any ``partial_fit``, or given its parameters by assignment or by
-        :meth:`m_step`, which discard running statistics) counts as that
-        first call: ``s`` starts as the statistics its parameters imply,
+        :meth:`m_step`, which discard running statistics and ``n_steps_``)
+        counts as that first call: ``s`` starts as the statistics its parameters imply,
         those whose M-step gives the parameters back, and its first call is
         step t = 1. So one batch moves a fitted model by ``eta_1``, not to
         the batch's own estimates (raise ``step_offset`` to move it less).
@@ -2351,6 +2359,9 @@ class BaseMixture:
             running = None
         batch = self._summarize(source)
         batch = batch.scaled(1.0 / batch.n_samples)
+        # read before the M-step, whose assignments reset them (see __setattr__)
+        steps = None if running is None else self.n_steps_
+        warned = getattr(self, "_stored_parameters_warned", False)
         if running is None and not first:
             running = self._statistics_of_parameters()
             if running is None:
@@ -2362,23 +2373,22 @@ class BaseMixture:
                     UserWarning,
                 )
             else:
-                self.n_steps_ = 0  # the parameters count as the stream's first step
+                steps = 0  # the parameters count as the stream's first step
         if running is None:
-            running, self.n_steps_ = batch, 0
+            running, steps = batch, 0
         else:
-            self.n_steps_ += 1
-            eta = (self.n_steps_ + float(self.step_offset)) ** -float(self.step_exponent)
+            steps += 1
+            eta = (steps + float(self.step_offset)) ** -float(self.step_exponent)
             running = self._recentre(running, batch.reference).scaled(1.0 - eta) + batch.scaled(eta)
-        # read before the M-step, whose assignments reset it (see __setattr__)
-        warned = getattr(self, "_stored_parameters_warned", False)
         self.m_step(running)
         self._check_regularization(running)  # as fit does of its last pass
         self._stored_parameters_warned = self._check_stored_parameters(warn=not warned)
         self._fitted_settings = self._settings_of_the_fit()
         self._running_stats = running
+        self.n_steps_ = steps
         # The record describes this step alone, so that no attribute of an
         # earlier fit stays beside the new parameters.
-        self.n_iter_ = self.n_steps_ + 1
+        self.n_iter_ = steps + 1
         self.converged_ = False
         self.lower_bound_ = batch.mean_log_likelihood
         self.lower_bounds_ = [batch.mean_log_likelihood]

@@ -1,6 +1,7 @@
 """Online (stepwise) EM: partial_fit and the re-centring of Gaussian statistics."""
 
 import copy
+import warnings
 
 import numpy as np
 import pytest
@@ -286,3 +287,37 @@ def test_a_reg_covar_changed_after_the_fit_applies_to_the_next_step(
     if how != "assigned covariances":  # the fitted spread (about 0.64) is kept, not taken away
         assert _smallest_variances(model) > 10.3
         assert_allclose(model.covariances_, reference.covariances_, rtol=1e-12)
+
+
+_ENDS_OF_A_STREAM = {
+    "fit": lambda model, X: model.fit(X),
+    "warm start": lambda model, X: model.set_params(warm_start=True).fit(X),
+    "assignment": lambda model, X: setattr(model, "weights_", model.weights_[::-1]),
+    "m_step": lambda model, X: model.m_step(model.summarize(X)),
+}
+
+
+@pytest.mark.parametrize("end", list(_ENDS_OF_A_STREAM))
+@pytest.mark.parametrize("family, covariance_type", FAMILIES)
+def test_parameters_from_elsewhere_end_the_stream_and_its_count(
+        family, covariance_type, end, tmp_path):
+    """A fit, an assignment or an m_step after partial_fit discards the running statistics,
+    and ``n_steps_`` with them: the model reads as one that never streamed, as its saved
+    file does, and its next step is the first of a new stream. Before, ``n_steps_`` kept
+    counting the discarded stream's steps (beside the record of a fit), and a save and
+    load dropped it."""
+    model, X = _fitted(family, covariance_type, "error")
+    for batch in np.array_split(X, 3):
+        model.partial_fit(batch)
+    assert model.n_steps_ == 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        _ENDS_OF_A_STREAM[end](model, X)
+    assert model._running_stats is None
+    assert not hasattr(model, "n_steps_")
+    model.save(tmp_path / "m.npz")
+    loaded = fastem.load(tmp_path / "m.npz")
+    assert not hasattr(loaded, "n_steps_")
+    for streamed in (model, loaded):
+        streamed.partial_fit(X[:100])
+        assert streamed.n_steps_ == 1 and streamed.n_iter_ == 2
