@@ -784,10 +784,12 @@ class ChunkedSource:
     def __init__(self, chunks, *, check_data=None, anchors=None, allow_nan=False, nan_advice=None):
         if iter(chunks) is chunks:
             raise TypeError(
-                f"{type(chunks).__name__} is a one-shot iterator, but EM reads the data "
-                "once per iteration. Pass a re-iterable, e.g. fastem.Chunks(list_of_arrays"
-                "_or_npy_paths) or an object whose __iter__ starts over; or feed the "
-                "batches to partial_fit."
+                f"X is a {type(chunks).__name__}, a one-shot iterator, but chunked data are "
+                "read more than once: a validation pass, then each EM iteration (or the "
+                "pass of a prediction or a partial_fit step). Pass a re-iterable, e.g. "
+                "fastem.Chunks(list(X)) or an object whose __iter__ starts over; to learn "
+                "from a stream, call partial_fit once per batch: for batch in stream: "
+                "model.partial_fit(batch)."
             )
         self.chunks = chunks
         self._checks = dict(

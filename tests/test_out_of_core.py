@@ -232,6 +232,39 @@ def test_one_shot_iterators_and_separate_weights_are_rejected():
         GaussianMixture(2).fit(Chunks([X]), sample_weight=w)
 
 
+_READERS = {
+    "fit": lambda model, X: GaussianMixture(2, random_state=0).fit(X),
+    "fit_predict": lambda model, X: GaussianMixture(2, random_state=0).fit_predict(X),
+    "partial_fit": lambda model, X: model.partial_fit(X),
+    "predict": lambda model, X: model.predict(X),
+    "predict_proba": lambda model, X: model.predict_proba(X),
+    "score_samples": lambda model, X: model.score_samples(X),
+    "score": lambda model, X: model.score(X),
+    "bic": lambda model, X: model.bic(X),
+    "aic": lambda model, X: model.aic(X),
+    "summarize": lambda model, X: model.summarize(X),
+    "select_n_components": lambda model, X: fastem.select_n_components(X, n_components=[1, 2]),
+}
+
+
+@pytest.mark.parametrize("kind", ["generator", "map", "list_iterator"])
+@pytest.mark.parametrize("method", list(_READERS))
+def test_a_one_shot_iterator_is_refused_with_what_every_method_can_do(method, kind):
+    """Every method refuses a one-shot iterator of chunks, saying that chunked data are read
+    more than once and how to learn from a stream: partial_fit once per batch. Before, it
+    said that EM reads the data once per iteration, also to a prediction, and advised
+    partial_fit to a partial_fit that had been given the stream."""
+    X, _ = make_data(200)
+    model = GaussianMixture(2, random_state=0).fit(X)
+    parts = [X[:100], X[100:]]
+    stream = {"generator": (part for part in parts), "map": map(np.asarray, parts),
+              "list_iterator": iter(parts)}[kind]
+    with pytest.raises(TypeError, match=rf"^X is a {kind}, a one-shot iterator, but chunked "
+                       r"data are read more than once.*call partial_fit once per batch: for "
+                       r"batch in stream: model\.partial_fit\(batch\)\.$"):
+        _READERS[method](model, stream)
+
+
 def test_chunks_that_change_between_passes_are_rejected():
     X, _ = make_data(300)
 
