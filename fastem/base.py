@@ -317,13 +317,19 @@ _EMPTY_SHARE = np.finfo(np.float64).eps
 
 
 def _marked(callback):
-    """``callback`` with its exceptions marked as its own (see :func:`from_callback`)."""
+    """``callback`` as the EM loop calls it: handed a copy of the working model, and with
+    its exceptions marked as its own (see :func:`from_callback`).
+
+    The copy holds the current parameters; what the callback does to it
+    (``set_params``, an assignment, ``m_step``, ``partial_fit``) changes neither
+    the run nor the record the fit publishes.
+    """
     if callback is None:
         return None
 
-    def marked(*args):
+    def marked(model, n_iter, lower_bound):
         try:
-            return callback(*args)
+            return callback(copy.copy(model), n_iter, lower_bound)
         except BaseException as exc:
             exc._fastem_from_callback = True  # every exception has a __dict__
             raise
@@ -1691,9 +1697,12 @@ class BaseMixture:
 
         If ``callback`` is set, ``callback(model, n_iter, lower_bound)`` is
         called after each accepted pass over the data, with the mean
-        log-likelihood per sample of that pass's E-step; ``model`` is the
-        working copy of the estimator that holds the current parameters (the
-        estimator itself changes only when the fit succeeds). Returning True
+        log-likelihood per sample of that pass's E-step; ``model`` is a copy
+        of the working estimator that holds the current parameters (the
+        estimator itself changes only when the fit succeeds), and what the
+        callback does to it (``set_params``, an assignment of a parameter,
+        ``m_step``, ``partial_fit``) changes neither the fit nor its record.
+        Returning True
         stops the fit: no further iterations or initializations run, the
         best result so far is kept, ``converged_`` is False unless that
         iteration converged, and no :class:`ConvergenceWarning` is issued.

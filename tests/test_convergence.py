@@ -789,6 +789,59 @@ def test_callback_sees_a_working_copy_with_the_current_parameters():
     assert_allclose([s[3] for s in seen[:-1]], model.lower_bounds_[1:], rtol=1e-12)
 
 
+_FLOORS = {"GaussianMixture": "reg_covar", "BayesianGaussianMixture": "reg_covar",
+           "ExponentialMixture": "min_scale", "PoissonMixture": "min_rate"}
+_CALLBACK_ACTIONS = {  # other data: the fit's, doubled (Poisson counts stay whole)
+    "set n_components": lambda model, X: model.set_params(n_components=3),
+    "set the floor": lambda model, X: model.set_params(**{_FLOORS[type(model).__name__]: 0.5}),
+    "assign a parameter": lambda model, X: setattr(
+        model, model._parameter_names[1], getattr(model, model._parameter_names[1]) * 1.5),
+    "m_step": lambda model, X: model.m_step(model.summarize(X[::2] * 2)),
+    "partial_fit": lambda model, X: model.partial_fit(X[::3] * 2),
+    "fit": lambda model, X: model.set_params(callback=None, max_iter=2).fit(X * 2),
+}
+_CALLBACK_FITS = {  # the estimator, and its data: overlapping(0) made to fit its family
+    "gaussian": (GaussianMixture, lambda X: X),
+    "gaussian float32": (GaussianMixture, lambda X: X.astype(np.float32)),
+    "exponential": (ExponentialMixture, lambda X: np.abs(X) + 0.1),
+    "poisson": (PoissonMixture, lambda X: np.round(np.abs(X) * 3)),
+    "bayesian": (fastem.BayesianGaussianMixture, lambda X: X),
+}
+_RECORD = ("n_iter_", "lower_bound_", "lower_bounds_", "converged_", "_fit_structure",
+           "_fitted_settings")
+
+
+@pytest.mark.parametrize("family, action", [
+    (family, action) for family in _CALLBACK_FITS for action in _CALLBACK_ACTIONS
+    if (family, action) != ("bayesian", "partial_fit")  # which it does not have
+])
+def test_what_a_callback_does_to_its_model_changes_neither_the_fit_nor_its_record(
+        family, action):
+    """The callback's model is a copy of the working estimator: its set_params, assignments,
+    m_step, partial_fit or fit change neither the fit's result nor the record it publishes.
+    Before, the callback was handed the working estimator itself: a set_params of
+    n_components failed the fit with "refit the model", a floor (reg_covar, min_scale,
+    min_rate) or an m_step changed its path silently, while the record named the settings
+    of the start."""
+    cls, data = _CALLBACK_FITS[family]
+    X = data(overlapping(0))
+    calls = []
+
+    def acting(model, n_iter, lower_bound):
+        calls.append(n_iter)
+        if n_iter in (2, 3):
+            _CALLBACK_ACTIONS[action](model, X)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", fastem.EmptyComponentWarning)
+        reference = cls(2, random_state=0).fit(X)
+        model = cls(2, random_state=0, callback=acting).fit(X)
+    assert calls[-1] == reference.n_iter_ and len(calls) >= 3
+    for name in (*reference._parameter_names, *_RECORD):
+        np.testing.assert_array_equal(getattr(model, name), getattr(reference, name), name)
+
+
 # ----------------------------------------------------------------------
 # a log-likelihood that falls says so
 
