@@ -583,8 +583,10 @@ class _Run:
         else:
             self.holding = 0
         self.on_pass(self.n_passes, lower_bound)
-        if self.callback is not None and self.callback(self.model, self.n_passes, lower_bound) is True:
-            self.stopped = True
+        if self.callback is not None:
+            # True as NumPy computes it too: a comparison of floats from the model's arrays
+            stop = self.callback(self.model, self.n_passes, lower_bound)
+            self.stopped = isinstance(stop, (bool, np.bool_)) and bool(stop)
 
     def result(self):
         lower_bounds = self.lower_bounds
@@ -627,7 +629,7 @@ def run_em(model, source, *, tol, max_iter, accelerate, callback=None, on_pass=N
         SQUAREM (see the module docstring) if True, plain EM otherwise.
     callback : callable, optional
         ``callback(model, n_iter, lower_bound)`` after each accepted pass;
-        returning True stops the run.
+        returning True (Python's or NumPy's) stops the run.
     on_pass : callable, optional
         ``on_pass(n_iter, lower_bound)`` after each accepted pass (progress output).
     passes_done : int, default=0

@@ -1702,10 +1702,11 @@ class BaseMixture:
         estimator itself changes only when the fit succeeds), and what the
         callback does to it (``set_params``, an assignment of a parameter,
         ``m_step``, ``partial_fit``) changes neither the fit nor its record.
-        Returning True
-        stops the fit: no further iterations or initializations run, the
-        best result so far is kept, ``converged_`` is False unless that
-        iteration converged, and no :class:`ConvergenceWarning` is issued.
+        Returning True (Python's, or NumPy's from a comparison of NumPy
+        numbers) stops the fit: no further iterations or initializations
+        run, the best result so far is kept, ``converged_`` is False unless
+        that iteration converged, and no :class:`ConvergenceWarning` is
+        issued.
 
         Parameters
         ----------

@@ -842,6 +842,25 @@ def test_what_a_callback_does_to_its_model_changes_neither_the_fit_nor_its_recor
         np.testing.assert_array_equal(getattr(model, name), getattr(reference, name), name)
 
 
+@pytest.mark.parametrize("family", list(_CALLBACK_FITS))
+def test_a_callback_stops_the_fit_with_numpy_s_true(family):
+    """``True`` from a comparison of NumPy numbers (``np.True_``) stops the fit as Python's
+    does; other truthy values (1, a list) do not, as documented. Before, a callback that
+    returned ``np.abs(change) < 1e-3`` never stopped the fit, without a word."""
+    cls, data = _CALLBACK_FITS[family]
+    X = data(overlapping(0))
+    for returned, stops in ((np.True_, True), (True, True), (1, False), ([1], False)):
+        model = cls(2, random_state=0, tol=0, max_iter=20,
+                    callback=lambda model, n_iter, lower_bound: returned if n_iter >= 3 else None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.simplefilter("ignore", fastem.EmptyComponentWarning)
+            model.fit(X)
+        assert (model.n_iter_ < 20) is stops, returned
+        if stops:
+            assert 3 <= model.n_iter_ <= 5 and not model.converged_
+
+
 # ----------------------------------------------------------------------
 # a log-likelihood that falls says so
 
