@@ -97,21 +97,31 @@ def _check_block(X, block_id, anchors, allow_nan, nan_advice):
 
 
 # The columns of _block_validate's row before the per-feature ranges.
-_HEAD = 6
+_HEAD = 9
+# ... of which the block's own sizes: rows, columns, and the length of its weights.
+_SIZES = slice(6, 9)
 
 
-def _block_validate(block, weights, check_data, allow_nan):
+def _block_validate(block, weights, check_data, allow_nan, dtype, n_features):
     """[non-finite entries, negative weights, non-finite weights, rows of positive weight,
-    total weight, rows of weight 1, per-feature minimum (n_features), per-feature maximum
-    (n_features)]."""
+    total weight, rows of weight 1, rows, columns, weights, per-feature minimum
+    (n_features), per-feature maximum (n_features)].
+
+    A block of other columns than ``n_features``, or with another number of
+    weights than rows, is not what its array declares: only its sizes are
+    filled in, for the client to name it (see :meth:`DaskSource._prepare`).
+    """
     with _reading(block, weights):
-        return _validate_counts(np.ascontiguousarray(block), weights, check_data, allow_nan)
+        X = np.ascontiguousarray(block, dtype=dtype)
+        counts = np.zeros((1, _HEAD + 2 * n_features))
+        counts[0, _SIZES] = *X.shape, X.shape[0] if weights is None else len(weights)
+        if X.shape[1] != n_features or counts[0, 8] != X.shape[0]:
+            return counts
+        return _validate_counts(X, weights, check_data, allow_nan, counts)
 
 
-def _validate_counts(X, weights, check_data, allow_nan):
-    n_features = X.shape[1]
-    counts = np.zeros((1, _HEAD + 2 * n_features))
-    lo, hi = _HEAD, _HEAD + n_features
+def _validate_counts(X, weights, check_data, allow_nan, counts):
+    lo, hi = _HEAD, _HEAD + X.shape[1]
     counts[0, 0], counts[0, lo:hi], counts[0, hi:] = scan_data(X, allow_nan)
     if weights is None:
         counts[0, 3] = counts[0, 4] = counts[0, 5] = X.shape[0]
@@ -127,25 +137,41 @@ def _validate_counts(X, weights, check_data, allow_nan):
     return counts
 
 
-def _block_reduce(block, weights, fn):
+def _undeclared_blocks(name, block):
+    """The error for ``block`` (its index and sizes) of the dask array ``name``, sized
+    otherwise than ``name.chunks`` declares."""
+    return ValueError(
+        f"the dask array {name} has other blocks than its chunks declare: {block}. Dask "
+        "takes a block's size from what the function that makes it returns (e.g. "
+        "map_blocks given no chunks= for a function that drops rows or adds columns), not "
+        f"from its chunks. Call {name}.compute_chunk_sizes() first, or give map_blocks the "
+        "chunks its function returns."
+    )
+
+
+def _block_reduce(block, weights, fn, dtype):
     with _reading(block, weights):
-        X = np.ascontiguousarray(block)
+        X = np.ascontiguousarray(block, dtype=dtype)
         w = np.empty(0) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
         return fn(X, w)[None, :]
 
 
-def _block_scan(block, scan):
+def _block_scan(block, scan, dtype):
     with _reading(block):
-        return scan(np.ascontiguousarray(block))
+        return scan(np.ascontiguousarray(block, dtype=dtype))
 
 
-def _block_map(block, fn, n_columns, dtype, anchors, allow_nan, nan_advice, block_info=None):
+def _block_map(block, fn, n_columns, dtype, anchors, allow_nan, nan_advice, data_dtype,
+               block_info=None):
     with _reading(block):
-        X = np.ascontiguousarray(block)
-        _check_block(
-            X, block_info[0]["chunk-location"][0] if block_info else "?", anchors, allow_nan,
-            nan_advice,
-        )
+        X = np.ascontiguousarray(block, dtype=data_dtype)
+        block_id = block_info[0]["chunk-location"][0] if block_info else "?"
+        if block_info:
+            declared = tuple(hi - lo for lo, hi in block_info[0]["array-location"])
+            if X.shape != declared:
+                raise _undeclared_blocks(
+                    "X", f"block {block_id} has shape {X.shape}, declared {declared}")
+        _check_block(X, block_id, anchors, allow_nan, nan_advice)
         shape = (X.shape[0],) if n_columns is None else (X.shape[0], n_columns)
         out = np.empty(shape, dtype=dtype)
         fn(X, out, block_info[0]["array-location"][0][0] if block_info else 0)
@@ -253,9 +279,10 @@ class DaskSource:
         self.X, self.sample_weight = dask.persist(self.X, self.sample_weight)
         counts = da.blockwise(
             _block_validate, "ij", self.X, "ij", *self._weight_args(), self.check_data, None,
-            self.allow_nan, None,
+            self.allow_nan, None, self.dtype, None, self.n_features, None,
             adjust_chunks={"i": 1, "j": _HEAD + 2 * self.n_features}, dtype=np.float64,
         ).compute()
+        self._check_sizes(counts[:, _SIZES].astype(np.int64))
         bad = np.flatnonzero(counts[:, 0])
         if bad.size:
             raise ValueError(
@@ -281,6 +308,22 @@ class DaskSource:
             self.sample_weight = None  # unit weights are no weights (check_sample_weight)
         self._n_positive = int(counts[:, 3].sum())
 
+    def _check_sizes(self, sizes):
+        """Raise for the first block whose (rows, columns, weights) ``sizes`` are not those
+        that the chunks of X (and of the weights, rechunked to X's rows) declare."""
+        rows = np.asarray(self.X.chunks[0])
+        declared = np.c_[rows, np.full(len(rows), self.n_features), rows]
+        wrong = np.flatnonzero((sizes != declared).any(axis=1))
+        if not wrong.size:
+            return
+        i = wrong[0]
+        if (sizes[i, :2] != declared[i, :2]).any():
+            raise _undeclared_blocks("X", f"block {i} has shape "
+                                     f"{tuple(map(int, sizes[i, :2]))}, declared "
+                                     f"{tuple(map(int, declared[i, :2]))}")
+        raise _undeclared_blocks("sample_weight", f"block {i} has {sizes[i, 2]} weights for "
+                                 f"the {sizes[i, 0]} rows of X's block {i}")
+
     @property
     def n_positive(self):
         self._prepare()
@@ -291,7 +334,7 @@ class DaskSource:
         self._prepare()
         n_stats = fn(np.empty((0, self.n_features), dtype=self.dtype), np.empty(0)).shape[0]
         parts = da.blockwise(
-            _block_reduce, "ij", self.X, "ij", *self._weight_args(), fn, None,
+            _block_reduce, "ij", self.X, "ij", *self._weight_args(), fn, None, self.dtype, None,
             adjust_chunks={"i": 1, "j": n_stats}, dtype=np.float64,
         )
         return parts.sum(axis=0, split_every=SPLIT_EVERY).compute()
@@ -304,7 +347,7 @@ class DaskSource:
         """
         self._prepare()
         return kept_once(self, name, lambda: merge(list(dask.compute(
-            *[dask.delayed(_block_scan)(b, scan) for b in self.X.to_delayed().ravel()]
+            *[dask.delayed(_block_scan)(b, scan, self.dtype) for b in self.X.to_delayed().ravel()]
         ))))
 
     def map(self, fn, n_columns, dtype, out=None):
@@ -322,11 +365,11 @@ class DaskSource:
         if n_columns is None:
             return self.X.map_blocks(
                 _block_map, fn, None, dtype, self.anchors, self.allow_nan, self.nan_advice,
-                drop_axis=1, dtype=dtype,
+                self.dtype, drop_axis=1, dtype=dtype,
             )
         return self.X.map_blocks(
             _block_map, fn, n_columns, dtype, self.anchors, self.allow_nan, self.nan_advice,
-            chunks=(self.X.chunks[0], (n_columns,)), dtype=dtype,
+            self.dtype, chunks=(self.X.chunks[0], (n_columns,)), dtype=dtype,
         )
 
     def subsample(self, random_state, size):

@@ -264,3 +264,62 @@ def test_a_dask_dataframe_column_weighs_like_its_values(data, method):
     elif not np.isscalar(got):
         got, expected = got.nk, expected.nk
     assert_allclose(got, expected, rtol=1e-10)
+
+
+def _blocks_as(X, function, dtype):
+    """X's row blocks through ``function``, declared as blocks of X's shape and ``dtype``."""
+    return as_dask(X, rows=200).map_blocks(function, dtype=dtype)
+
+
+_UNDECLARED = {  # blocks of another size than the array declares
+    "rows of X": (lambda block: block[:-7], None),
+    "columns of X": (lambda block: np.c_[block, block[:, :1]], None),
+    "weights": (None, lambda block: block[:-7]),
+}
+
+
+@pytest.mark.parametrize("method, undeclared", [
+    *((method, what) for method in _CALLS for what in ("rows of X", "columns of X")),
+    *((method, "weights") for method in _WEIGHED),
+])
+def test_blocks_sized_otherwise_than_declared_are_named(data, method, undeclared):
+    """A dask array whose blocks are not the size its chunks declare (map_blocks of a
+    function that drops rows or adds a column, given no chunks=) is refused, naming the
+    block, the sizes and compute_chunk_sizes(). Before: IndexError, a broadcasting error,
+    an error blaming the model's parameters, or scores of half the rows."""
+    import dask.array as da
+
+    X, w = data
+    X, w = X[:1000], w[:1000]
+    model = GaussianMixture(2, random_state=0).fit(X)
+    of_x, of_w = _UNDECLARED[undeclared]
+    name = "X" if of_x else "sample_weight"
+    dX = as_dask(X) if of_x is None else _blocks_as(X, of_x, X.dtype)
+    dw = da.from_array(w, chunks=200)
+    dw = dw if of_w is None else dw.map_blocks(of_w, dtype=w.dtype)
+    with pytest.raises(ValueError, match=rf"^the dask array {name} has other blocks than its "
+                       rf"chunks declare: block \d+ has .*Call {name}\.compute_chunk_sizes"):
+        result = _CALLS[method](model, dX, dw)
+        if hasattr(result, "compute"):
+            result.compute()
+
+
+@pytest.mark.parametrize("method", list(_CALLS))
+@pytest.mark.parametrize("stored, declared", [(np.int64, np.float64), (np.float16, np.float32)])
+def test_blocks_of_another_dtype_than_declared_are_read_as_declared(data, method, stored,
+                                                                    declared):
+    """Blocks whose dtype is not the array's (map_blocks given another dtype=) are read as
+    the declared dtype, as the array's own astype would give them. Before, an integer or
+    float16 block reached the kernel: 'X must be float32 or float64 for the kernel'."""
+    X, w = data
+    X, w = np.round(X[:1000] * 4), w[:1000]
+    model = GaussianMixture(2, random_state=0).fit(X.astype(declared))
+    got = _CALLS[method](model, _blocks_as(X, lambda block: block.astype(stored), declared), w)
+    expected = _CALLS[method](model, X.astype(declared), w)
+    if hasattr(got, "compute"):
+        got = got.compute()
+    if isinstance(got, GaussianMixture):
+        got, expected = got.means_, expected.means_
+    elif hasattr(got, "nk"):
+        got, expected = got.nk, expected.nk
+    assert_allclose(got, expected, rtol=1e-5)
