@@ -108,10 +108,10 @@ subclass that fills in a few hooks (the *family protocol*):
     (possibly over a constrained set) the expected complete-data
     log-likelihood.
 ``_check_regularization(stats)`` and ``_check_stored_parameters()``
-    Optional: warnings at the end of ``fit`` (the second also after each
-    ``partial_fit`` step): the regularisation swamps the data's spread; a
-    fitted attribute stored in float32 lost a property the float64 M-step
-    gave it. Default: nothing.
+    Optional: warnings at the end of ``fit`` and of a ``partial_fit`` step
+    (each at most once per stream of steps): the regularisation swamps the
+    data's spread; a fitted attribute stored in float32 lost a property the
+    float64 M-step gave it. Each returns whether it warned. Default: nothing.
 
 Every pass over data goes through a data source (:mod:`fastem.data`): an
 array in memory or memory-mapped, a chunked source, or a Dask array. The
@@ -434,7 +434,7 @@ def _same_objects(these, those):
 # running statistics of online EM and the count of their steps are a stream's.
 _RECORDS_OF_THE_PARAMETERS = {
     "_running_stats": None, "n_steps_": _state.ABSENT, "_stored_parameters_warned": False,
-    "_fit_structure": None,
+    "_regularization_warned": False, "_fit_structure": None,
 }
 
 
@@ -1977,8 +1977,8 @@ class BaseMixture:
                 "another init_params or random_state.",
                 EmptyComponentWarning,
             )
-        if stats is not None:
-            self._check_regularization(stats)
+        # a partial_fit stream from this fit counts its warnings as given
+        self._regularization_warned = stats is not None and self._check_regularization(stats)
         self._stored_parameters_warned = self._check_stored_parameters()
         self._fitted_settings = self._settings_of_the_fit()
 
@@ -2119,11 +2119,14 @@ class BaseMixture:
         return {}
 
     def _check_regularization(self, stats):
-        """Family hook: warn if the regularisation swamps the data's spread. Default: nothing.
+        """Family hook: warn if the regularisation swamps the data's spread; return whether
+        it warned. Default: nothing (False).
 
         Called once at the end of ``fit`` with the statistics of the fitted
-        model's last pass.
+        model's last pass, and after each ``partial_fit`` step with the running
+        statistics, until it has warned once in the stream.
         """
+        return False
 
     def _collapse_reasons(self, source, summary, min_variance_ratio=MIN_VARIANCE_RATIO):
         """Family hook: ``{component: why}`` for the components of this fitted model that
@@ -2372,6 +2375,8 @@ class BaseMixture:
         # read before the M-step, whose assignments reset them (see __setattr__)
         steps = None if running is None else self.n_steps_
         warned = getattr(self, "_stored_parameters_warned", False)
+        # a stream's every step would give the warning again, with its own figures
+        swamped = getattr(self, "_regularization_warned", False)
         if running is None and not first:
             running = self._statistics_of_parameters()
             if running is None:
@@ -2391,7 +2396,8 @@ class BaseMixture:
             eta = (steps + float(self.step_offset)) ** -float(self.step_exponent)
             running = self._recentre(running, batch.reference).scaled(1.0 - eta) + batch.scaled(eta)
         self.m_step(running)
-        self._check_regularization(running)  # as fit does of its last pass
+        # as fit does of its last pass
+        self._regularization_warned = swamped or self._check_regularization(running)
         self._stored_parameters_warned = self._check_stored_parameters(warn=not warned)
         self._fitted_settings = self._settings_of_the_fit()
         self._running_stats = running

@@ -321,3 +321,24 @@ def test_parameters_from_elsewhere_end_the_stream_and_its_count(
     for streamed in (model, loaded):
         streamed.partial_fit(X[:100])
         assert streamed.n_steps_ == 1 and streamed.n_iter_ == 2
+
+
+@pytest.mark.parametrize("start, expected", [("unfitted", 1), ("fit", 0), ("assigned", 1)])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_a_stream_warns_of_its_regularization_once(covariance_type, start, expected):
+    """A stream of partial_fit steps on data whose spread reg_covar swamps gives one
+    RegularizationWarning, not one per step (each with its own figures, so that no filter
+    folded them: 10 for 10 batches). A fit that warned counts as the stream's first step;
+    parameters assigned start a new stream, which warns again."""
+    X = np.concatenate(list(batches(4, 300))) * 1e-4
+    model = GaussianMixture(3, covariance_type=covariance_type, random_state=0)
+    if start != "unfitted":
+        with pytest.warns(RegularizationWarning):
+            model.fit(X)
+    if start == "assigned":
+        model.means_ = model.means_ * 1.0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for batch in np.array_split(X, 10):
+            model.partial_fit(batch)
+    assert [w.category for w in caught] == [RegularizationWarning] * expected

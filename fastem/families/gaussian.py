@@ -894,7 +894,8 @@ class _GaussianComponents(BaseMixture):
         return shown + (f" and {len(features) - 5} more" if len(features) > 5 else "")
 
     def _check_regularization(self, stats):
-        """Warn (RegularizationWarning) on features whose variance is within 4 ``reg_covar``.
+        """Warn (RegularizationWarning) on features whose variance is within 4 ``reg_covar``;
+        return whether it warned.
 
         The variance of each feature of the data, by the law of total
         variance from the responsibilities of the last pass: the weighted
@@ -907,7 +908,7 @@ class _GaussianComponents(BaseMixture):
         """
         reg = float(self.reg_covar)
         if reg == 0:
-            return
+            return False
         nk, means, cov = self._weighted_moments(stats, reg_covar=0.0)
         weights = nk / nk.sum()
         within = {
@@ -955,6 +956,7 @@ class _GaussianComponents(BaseMixture):
                 f"{0.01 * float(variance[swamped].min()):.3g}.",
                 RegularizationWarning,
             )
+        return bool(underflow.any() or len(swamped))
 
     def _float64_covariances(self, k=None):
         """Covariance matrices in float64, for code that factors them: (n_components,
