@@ -8,6 +8,8 @@ summarize each piece wherever it lives, add the summaries, and hand the total
 to the estimator's :meth:`~fastem.base.BaseMixture.m_step`.
 """
 
+import numbers
+
 import numpy as np
 
 __all__ = ["SufficientStatistics"]
@@ -39,6 +41,10 @@ class SufficientStatistics:
     >>> model.m_step(total)  # same parameters as one EM step on all of X
     """
 
+    # NumPy defers to this class's operators: an array plus statistics is their TypeError,
+    # not an array of statistics, one per entry.
+    __array_ufunc__ = None
+
     def __init__(self, n_samples, log_likelihood, nk, moments, reference=None):
         self.n_samples = float(n_samples)
         self.log_likelihood = float(log_likelihood)
@@ -53,7 +59,11 @@ class SufficientStatistics:
 
     def _check_compatible(self, other):
         if not isinstance(other, SufficientStatistics):
-            return NotImplemented
+            raise TypeError(
+                f"Cannot add sufficient statistics and a value of type "
+                f"{type(other).__name__}: add the summaries of chunks "
+                "(model.summarize(chunk)) to each other, starting from the first or from 0."
+            )
         if self.nk.shape != other.nk.shape or self.moments.keys() != other.moments.keys():
             raise ValueError(
                 "Cannot add sufficient statistics of different models: got "
@@ -68,14 +78,11 @@ class SufficientStatistics:
                     f"(their reference '{name}' differs). Summarize every chunk under the "
                     "same parameters before adding, or re-express one of them first."
                 )
-        return None
 
     def __add__(self, other):
-        if other == 0:  # lets sum() start from its default 0
+        if isinstance(other, numbers.Number) and other == 0:  # lets sum() start from 0
             return self
-        problem = self._check_compatible(other)
-        if problem is NotImplemented:
-            return NotImplemented
+        self._check_compatible(other)
         return SufficientStatistics(
             self.n_samples + other.n_samples,
             self.log_likelihood + other.log_likelihood,

@@ -315,6 +315,21 @@ def test_m_step_refuses_statistics_of_another_model(other):
         GaussianMixture(2).m_step(model.summarize(X))
 
 
+@pytest.mark.parametrize("other", ["array", "array first", "1", "None", "list"])
+def test_statistics_add_only_to_statistics_or_zero(other):
+    """Sufficient statistics plus anything but statistics or 0 is a TypeError saying what
+    adds up. Before, statistics plus an array raised NumPy's "truth value of an array is
+    ambiguous", and an array plus statistics was an array of statistics, one per entry."""
+    model, X = _fitted("gaussian-full")
+    stats = model.summarize(X)
+    add = {"array": lambda: stats + np.zeros(3), "array first": lambda: np.zeros(3) + stats,
+           "1": lambda: stats + 1, "None": lambda: stats + None, "list": lambda: [stats] + stats}
+    with pytest.raises(TypeError, match=r"^Cannot add sufficient statistics and a value of "
+                       r"type \w+: add the summaries of chunks"):
+        add[other]()
+    assert (sum([stats, stats]) + np.float64(0)).n_samples == 2 * stats.n_samples
+
+
 def _with_count(stats, count):
     # the summary with the first component's weight replaced by ``count``
     nk = np.r_[count, stats.nk[1:]]
