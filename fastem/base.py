@@ -322,14 +322,17 @@ def _marked(callback):
 
     The copy holds the current parameters; what the callback does to it
     (``set_params``, an assignment, ``m_step``, ``partial_fit``) changes neither
-    the run nor the record the fit publishes.
+    the run nor the record the fit publishes. Its own ``callback`` is None, so
+    that its ``fit`` does not call the callback again, and again.
     """
     if callback is None:
         return None
 
     def marked(model, n_iter, lower_bound):
+        view = copy.copy(model)
+        view.callback = None
         try:
-            return callback(copy.copy(model), n_iter, lower_bound)
+            return callback(view, n_iter, lower_bound)
         except BaseException as exc:
             exc._fastem_from_callback = True  # every exception has a __dict__
             raise
@@ -1701,7 +1704,8 @@ class BaseMixture:
         of the working estimator that holds the current parameters (the
         estimator itself changes only when the fit succeeds), and what the
         callback does to it (``set_params``, an assignment of a parameter,
-        ``m_step``, ``partial_fit``) changes neither the fit nor its record.
+        ``m_step``, ``partial_fit``, ``fit``) changes neither the fit nor its
+        record. The copy's own ``callback`` is None.
         Returning True (Python's, or NumPy's from a comparison of NumPy
         numbers) stops the fit: no further iterations or initializations
         run, the best result so far is kept, ``converged_`` is False unless

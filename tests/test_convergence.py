@@ -798,7 +798,7 @@ _CALLBACK_ACTIONS = {  # other data: the fit's, doubled (Poisson counts stay who
         model, model._parameter_names[1], getattr(model, model._parameter_names[1]) * 1.5),
     "m_step": lambda model, X: model.m_step(model.summarize(X[::2] * 2)),
     "partial_fit": lambda model, X: model.partial_fit(X[::3] * 2),
-    "fit": lambda model, X: model.set_params(callback=None, max_iter=2).fit(X * 2),
+    "fit": lambda model, X: model.set_params(max_iter=2).fit(X * 2),
 }
 _CALLBACK_FITS = {  # the estimator, and its data: overlapping(0) made to fit its family
     "gaussian": (GaussianMixture, lambda X: X),
@@ -822,7 +822,7 @@ def test_what_a_callback_does_to_its_model_changes_neither_the_fit_nor_its_recor
     Before, the callback was handed the working estimator itself: a set_params of
     n_components failed the fit with "refit the model", a floor (reg_covar, min_scale,
     min_rate) or an m_step changed its path silently, while the record named the settings
-    of the start."""
+    of the start, and a fit called the callback again until a RecursionError."""
     cls, data = _CALLBACK_FITS[family]
     X = data(overlapping(0))
     calls = []
