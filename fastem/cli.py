@@ -675,7 +675,8 @@ class Progress:
     On a terminal one line is rewritten in place; otherwise (when forced with
     ``--progress``) each iteration gets its own line. The time of the first
     iteration of the first initialization includes initialization and any JIT
-    compilation.
+    compilation. The time per iteration is that of the passes since the last
+    line: an accelerated step counts three.
     """
 
     def __init__(self, stream=None, live=None):
@@ -683,18 +684,20 @@ class Progress:
         self.last = time.perf_counter()
         self.n_init_done = 0
         self.previous = np.nan
+        self.previous_iter = 0
 
     def __call__(self, model, n_iter, lower_bound):
         now = time.perf_counter()
         elapsed, self.last = now - self.last, now
         if n_iter == 1:
             self.n_init_done += 1
-            self.previous = np.nan
+            self.previous, self.previous_iter = np.nan, 0
+        passes, self.previous_iter = n_iter - self.previous_iter, n_iter
         change = "" if np.isnan(self.previous) else f"{lower_bound - self.previous:+.3e}"
         self.previous = lower_bound
         line = (
             f"init {self.n_init_done}/{model.n_init}  iter {n_iter:>4}/{model.max_iter}  "
-            f"log-lik {lower_bound:.6f}  change {change:>10}  {elapsed:.3f} s/iter"
+            f"log-lik {lower_bound:.6f}  change {change:>10}  {elapsed / passes:.3f} s/iter"
         )
         self.line.show(line)
         return False

@@ -1,6 +1,7 @@
 """The ``fastem`` command line, end to end, on small files."""
 
 import csv
+import io
 import json
 import os
 import subprocess
@@ -581,3 +582,19 @@ def test_a_failed_write_names_the_output_not_the_temporary_file(files, capsys, t
     assert status == 1 and err.count("\n") == 1, err
     assert f"cannot write {output!r}" in err and ".tmp" not in err
     assert not os.path.exists(output)
+
+
+def test_progress_gives_the_time_per_pass_of_accelerated_steps(monkeypatch):
+    """An accelerated step counts three passes: the progress line divides its time by
+    them. Before, the time of the three passes was shown as one iteration's."""
+    from fastem import cli
+
+    clock = iter(np.arange(0.0, 100.0, 3.0))  # 3 s between calls, whatever they count
+    monkeypatch.setattr(cli.time, "perf_counter", lambda: float(next(clock)))
+    stream = io.StringIO()
+    progress = cli.Progress(stream, live=False)
+    model = fastem.GaussianMixture(2, max_iter=30)
+    for n_iter in (1, 2, 5, 6, 1, 4):  # the last two: a second initialization
+        progress(model, n_iter, -1.0)
+    per_iter = [float(line.split()[-2]) for line in stream.getvalue().splitlines()]
+    assert per_iter == [3.0, 3.0, 1.0, 3.0, 3.0, 1.0]
