@@ -317,20 +317,16 @@ _EMPTY_SHARE = np.finfo(np.float64).eps
 
 
 def _marked(callback):
-    """``callback`` as the EM loop calls it: handed a copy of the working model, and with
-    its exceptions marked as its own (see :func:`from_callback`).
-
-    The copy holds the current parameters; what the callback does to it
-    (``set_params``, an assignment, ``m_step``, ``partial_fit``) changes neither
-    the run nor the record the fit publishes. Its own ``callback`` is None, so
-    that its ``fit`` does not call the callback again, and again.
-    """
+    """``callback`` as the EM loop of one run calls it: handed a copy of the working model
+    (:meth:`BaseMixture._run_so_far`), and with its exceptions marked as its own (see
+    :func:`from_callback`)."""
     if callback is None:
         return None
+    lower_bounds = []  # of the run's accepted passes: the callback sees each
 
     def marked(model, n_iter, lower_bound):
-        view = copy.copy(model)
-        view.callback = None
+        lower_bounds.append(lower_bound)
+        view = model._run_so_far(n_iter, lower_bounds)
         try:
             return callback(view, n_iter, lower_bound)
         except BaseException as exc:
@@ -1347,6 +1343,28 @@ class BaseMixture:
             )
         return source
 
+    def _run_so_far(self, n_iter, lower_bounds):
+        """A copy of this working model, for the callback: the current parameters with the
+        record of the run so far (``n_iter_``, ``lower_bound_``, ``lower_bounds_``;
+        ``converged_`` False while it runs), so that a checkpoint saved from it
+        describes them.
+
+        What the callback does to the copy (``set_params``, an assignment,
+        ``m_step``, ``partial_fit``) changes neither the run nor the record the
+        fit publishes. Its own ``callback`` is None, so that its ``fit`` does not
+        call the callback again, and again.
+        """
+        view = copy.copy(self)
+        view.callback = None
+        state = _without_their_records(_state.current(view))
+        record = {"n_iter_": n_iter, "lower_bound_": lower_bounds[-1],
+                  "lower_bounds_": list(lower_bounds), "converged_": False,
+                  "_fitted_settings": view._settings_of_the_fit()}
+        for name, value in record.items():
+            state = state.replace_record(name, value)
+        _state.assign(view, state)
+        return view
+
     def _set_feature_names(self, source):
         """Commit the column names that :meth:`_validate_data` found (or forget old ones)."""
         names = getattr(source, "feature_names_in", None)
@@ -1702,10 +1720,12 @@ class BaseMixture:
         called after each accepted pass over the data, with the mean
         log-likelihood per sample of that pass's E-step; ``model`` is a copy
         of the working estimator that holds the current parameters (the
-        estimator itself changes only when the fit succeeds), and what the
-        callback does to it (``set_params``, an assignment of a parameter,
-        ``m_step``, ``partial_fit``, ``fit``) changes neither the fit nor its
-        record. The copy's own ``callback`` is None.
+        estimator itself changes only when the fit succeeds) with the record of
+        the run so far (``n_iter_``, ``lower_bound_``, ``lower_bounds_``,
+        ``converged_`` False), so that a checkpoint it saves describes them;
+        what the callback does to it (``set_params``, an assignment of a
+        parameter, ``m_step``, ``partial_fit``, ``fit``) changes neither the
+        fit nor its record. The copy's own ``callback`` is None.
         Returning True (Python's, or NumPy's from a comparison of NumPy
         numbers) stops the fit: no further iterations or initializations
         run, the best result so far is kept, ``converged_`` is False unless
@@ -1847,6 +1867,7 @@ class BaseMixture:
             # Every run works on a copy: the estimator changes only at the end.
             worker = copy.copy(self)
             worker.n_features_in_ = source.n_features
+            worker._set_feature_names(source)  # the callback's copy is of this data
             if warm:
                 worker._set_parameters(
                     {

@@ -842,6 +842,43 @@ def test_what_a_callback_does_to_its_model_changes_neither_the_fit_nor_its_recor
         np.testing.assert_array_equal(getattr(model, name), getattr(reference, name), name)
 
 
+@pytest.mark.parametrize("fit", ["first", "refit of other columns"])
+@pytest.mark.parametrize("family", list(_CALLBACK_FITS))
+def test_a_checkpoint_saved_by_the_callback_holds_the_record_of_its_parameters(
+        family, fit, tmp_path):
+    """The callback's model carries the record of the run so far: a checkpoint saved from
+    it loads with the pass's parameters, n_iter_, lower_bound_, its trace, converged_
+    False and the data's column names. Before, a first fit's checkpoint was refused
+    ("converged_ is None"), and a refit's held the previous fit's record (converged after
+    14 passes at -3.44, beside parameters of pass 2 at -4.84) and column names."""
+    pd = pytest.importorskip("pandas")
+    cls, data = _CALLBACK_FITS[family]
+    X = data(overlapping(0))
+    seen = {}
+
+    def checkpoint(model, n_iter, lower_bound):
+        if n_iter == 2:
+            model.save(tmp_path / "checkpoint.npz")
+            seen.update(model=model, lower_bound=lower_bound)
+
+    model = cls(2, random_state=0)
+    if fit == "refit of other columns":
+        model.fit(pd.DataFrame(X, columns=["u", "v"]))
+        X = pd.DataFrame(X * 2, columns=["a", "b"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fastem.EmptyComponentWarning)
+        model.set_params(callback=checkpoint).fit(X)
+    saved = fastem.load(tmp_path / "checkpoint.npz")
+    assert (saved.n_iter_, saved.converged_) == (2, False)
+    assert saved.lower_bound_ == saved.lower_bounds_[-1] == seen["lower_bound"]
+    assert len(saved.lower_bounds_) == 2
+    names = getattr(saved, "feature_names_in_", None)
+    assert (None if names is None else list(names)) == (
+        ["a", "b"] if fit != "first" else None)
+    for name in saved._parameter_names:
+        np.testing.assert_array_equal(getattr(saved, name), getattr(seen["model"], name), name)
+
+
 @pytest.mark.parametrize("family", list(_CALLBACK_FITS))
 def test_a_callback_stops_the_fit_with_numpy_s_true(family):
     """``True`` from a comparison of NumPy numbers (``np.True_``) stops the fit as Python's
