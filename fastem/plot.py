@@ -214,6 +214,19 @@ def _density_data(model, X, feature):
     return j, data[:, j], _feature_name(model, names, j)
 
 
+def _observed(values, label, what, argument):
+    """The observed (not NaN) entries of the 1-D ``values``, or a ValueError naming ``label``.
+
+    NaN entries are the missing values of data a model fitted with
+    ``missing='em'`` takes (:func:`_data` refuses them otherwise).
+    """
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        raise ValueError(f"{what}: {argument} has no observed value of {label!r}, only "
+                         f"missing ones (NaN); pass data that has some, or {argument}=None.")
+    return values
+
+
 def _drawn_components(model, min_weight):
     """Indices of the components a plot draws: those whose weight exceeds ``min_weight``.
 
@@ -276,11 +289,8 @@ def plot_density_1d(model, X=None, *, feature=None, bins=None, min_weight=None, 
     """
     _check_model(model, "plot_density_1d")
     j, values, label = _density_data(model, X, feature)
-    if values is not None:  # a model fitted with missing='em': the observed values
-        values = values[~np.isnan(values)]
-        if values.size == 0:
-            raise ValueError(f"plot_density_1d: X has no observed value of {label!r}, only "
-                             "missing ones (NaN); pass data that has some, or X=None.")
+    if values is not None:
+        values = _observed(values, label, "plot_density_1d", "X")
     ax = _axes(ax)
     counts = _is_counts(model)
     hist = None
@@ -586,8 +596,10 @@ class Explorer:
 
     Made by :func:`explore`. Moving a slider redraws the mixture density and
     the weighted component densities; the weights are normalised to sum to 1
-    when drawn. Drive it from code with :meth:`set` (or the sliders'
-    ``set_val``), then :meth:`reset`.
+    when drawn. Each slider spans its range in ``ranges``, widened to hold
+    its initial value, so that the figure starts at the mixture given. Drive
+    it from code with :meth:`set` (or the sliders' ``set_val``), then
+    :meth:`reset`.
 
     Attributes
     ----------
@@ -643,7 +655,10 @@ class Explorer:
             for name in names:
                 axis = self.figure.add_axes([0.25, bottom - (row + 1) * height * 1.0 - 0.02,
                                              0.5, height * 0.7])
-                lo, hi = ranges[name]
+                # widened to hold the start: a Slider clamps its initial value into
+                # its range, and would start from another mixture than the one given
+                lo = min(ranges[name][0], float(initial[name].min()))
+                hi = max(ranges[name][1], float(initial[name].max()))
                 slider = Slider(axis, f"{name} {k}", lo, hi, valinit=float(initial[name][k]),
                                 color=_color(k))
                 slider.on_changed(self._redraw)
@@ -724,6 +739,8 @@ def explore(model=None, data=None, *, family="gaussian", n_components=2, bins=No
     data : array-like of shape (n_samples, 1) or (n_samples,), default=None
         Overlaid as a density histogram (one bar per integer for Poisson);
         sets the plotted range. A DataFrame's column name labels the axis.
+        With a model fitted with ``missing='em'``, NaN entries are missing
+        values and the histogram counts the observed ones.
     family : {'gaussian', 'exponential', 'poisson'}, default='gaussian'
         Used when no model is given.
     n_components : int, default=2
@@ -740,18 +757,9 @@ def explore(model=None, data=None, *, family="gaussian", n_components=2, bins=No
     ------
     ValueError
         For a model or data of more than one feature, data whose column name is
-        not the model's, or an unknown family.
+        not the model's, data without an observed value, negative data of an
+        exponential or Poisson mixture, or an unknown family.
     """
-    names = None
-    values = None
-    if data is not None:
-        values, names = _data(data)
-        if values.shape[1] != 1:
-            raise ValueError(
-                f"explore shows 1-D mixtures, but data has {values.shape[1]} columns; pass "
-                "a single column."
-            )
-        values = values[:, 0]
     if model is not None:
         _check_model(model, "explore")
         family = _family_of(model)
@@ -760,6 +768,25 @@ def explore(model=None, data=None, *, family="gaussian", n_components=2, bins=No
                 f"explore shows 1-D mixtures, but the model has {model.n_features_in_} "
                 "features; fit a model on a single column."
             )
+    if family not in _FAMILIES:
+        raise ValueError(f"family must be one of {_FAMILIES}, got {family!r}.")
+    names = None
+    values = None
+    if data is not None:
+        values, names = _data(data, model=model)
+        if values.shape[1] != 1:
+            raise ValueError(
+                f"explore shows 1-D mixtures, but data has {values.shape[1]} columns; pass "
+                "a single column."
+            )
+        values = _observed(values[:, 0], names[0] if names else "x", "explore", "data")
+        if family != "gaussian" and values.min() < 0:
+            raise ValueError(
+                f"explore: the data of {family} mixtures are non-negative, but data has "
+                f"minimum {values.min():g}; pass the data of the {family} mixture, or "
+                "family='gaussian'."
+            )
+    if model is not None:
         fitted = getattr(model, "feature_names_in_", None)
         if names is not None and fitted is not None:  # another column than the model's: refused
             from ._validation import check_feature_names
@@ -769,10 +796,10 @@ def explore(model=None, data=None, *, family="gaussian", n_components=2, bins=No
         xlabel = _feature_name(model, names, 0)
     else:
         xlabel = names[0] if names is not None else "x"
-    if family not in _FAMILIES:
-        raise ValueError(f"family must be one of {_FAMILIES}, got {family!r}.")
     if family == "gaussian":
         low, high = (-5.0, 5.0) if values is None else (float(values.min()), float(values.max()))
+        if high == low:  # data of one value: a range around it
+            low, high = low - 0.5 * max(1.0, abs(low)), high + 0.5 * max(1.0, abs(high))
         spread = high - low
         if model is not None:
             means = np.asarray(model.means_, dtype=np.float64)[:, 0]
@@ -789,7 +816,7 @@ def explore(model=None, data=None, *, family="gaussian", n_components=2, bins=No
         name = "scale" if family == "exponential" else "rate"
         default_high = 10.0 if family == "exponential" else 20.0
         # a long tail would squeeze the plot: show up to the 99.5th percentile
-        high = default_high if values is None else float(np.quantile(values, 0.995))
+        high = default_high if values is None else float(np.quantile(values, 0.995)) or default_high
         if model is not None:
             means = _component_means(model)[:, 0]
             reach = 5 * means if family == "exponential" else means + 4 * np.sqrt(means) + 1

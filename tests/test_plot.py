@@ -495,3 +495,65 @@ def test_components_a_variational_prior_switched_off_are_not_drawn():
     assert len(_components_drawn(everything)) == 6
     with pytest.raises(ValueError, match="min_weight must be <= 1"):
         plot.plot_clusters_2d(model, X, min_weight=1.5)
+
+
+def _narrow_and_wide(family):
+    """1-D data of a narrow and a wide component, a component's parameter far below
+    the explorer's default slider range (a hundredth or less of the data's span)."""
+    rng = np.random.default_rng(0)
+    if family == "GaussianMixture":
+        return np.r_[rng.normal(0.123, 1e-3, 300), rng.normal(5.0, 10.0, 300)][:, None]
+    if family == "ExponentialMixture":
+        return np.r_[rng.exponential(0.01, 300), rng.exponential(100.0, 300)][:, None]
+    return np.r_[rng.poisson(0.01, 300), rng.poisson(60.0, 300)][:, None].astype(float)
+
+
+@pytest.mark.parametrize("with_data", [False, True])
+@pytest.mark.parametrize("family", ["GaussianMixture", "ExponentialMixture", "PoissonMixture"])
+def test_explore_starts_at_the_models_mixture_whatever_its_parameters(family, with_data):
+    X = _narrow_and_wide(family)
+    model = getattr(fastem, family)(2, random_state=0).fit(X)
+    explorer = plot.explore(model, X if with_data else None)
+    parameters = {"mean": model.means_[:, 0], "std": np.sqrt(model.covariances_.ravel())} \
+        if family == "GaussianMixture" else {"scale": model.scales_[:, 0]} \
+        if family == "ExponentialMixture" else {"rate": model.rates_[:, 0]}
+    for name, value in {"weight": model.weights_, **parameters}.items():
+        np.testing.assert_allclose(explorer.values()[name], value, rtol=1e-12)
+    np.testing.assert_allclose(explorer.densities(), plot._marginal_densities(model, explorer.x, 0),
+                               rtol=1e-10, atol=1e-300)
+    explorer.set(list(parameters)[0], 0, 1.0)
+    explorer.reset()  # back to the model's values, not to clamped ones
+    np.testing.assert_allclose(explorer.values()[list(parameters)[0]], list(parameters.values())[0],
+                               rtol=1e-12)
+
+
+@pytest.mark.parametrize("family", ["GaussianMixture", "ExponentialMixture", "PoissonMixture"])
+def test_explore_draws_the_observed_data_of_a_model_fitted_on_missing_values(family, counts):
+    values = counts["count"].to_numpy(dtype=float)[:, None] + (family == "ExponentialMixture")
+    model = getattr(fastem, family)(2, missing="em", random_state=0).fit(values)
+    holes = values.copy()
+    holes[::3] = np.nan
+    explorer = plot.explore(model, holes)
+    observed = holes[~np.isnan(holes)]
+    assert sum(patch.get_height() * patch.get_width() for patch in explorer.ax.patches) == \
+        pytest.approx(1.0)
+    assert explorer.ax.get_xlim()[1] >= observed.max()
+    with pytest.raises(ValueError, match="explore: data has no observed value of 'x'"):
+        plot.explore(model, np.full((5, 1), np.nan))
+    plain = getattr(fastem, family)(2, random_state=0).fit(values)
+    with pytest.raises(ValueError, match="NaN.*missing='em'"):
+        plot.explore(plain, holes)
+
+
+@pytest.mark.parametrize("family", ["exponential", "poisson"])
+def test_explore_refuses_negative_data_of_a_non_negative_family(family):
+    with pytest.raises(ValueError, match=f"data of {family} mixtures are non-negative.*minimum -2"):
+        plot.explore(data=np.array([-2.0, 1.0, 3.0]), family=family)
+
+
+@pytest.mark.parametrize("family", ["gaussian", "exponential", "poisson"])
+def test_explore_of_data_of_one_value_draws_finite_densities(family):
+    explorer = plot.explore(data=np.full(50, 0.0 if family != "gaussian" else 3.0), family=family)
+    assert np.isfinite(explorer.densities()).all() and np.ptp(explorer.x) > 0
+    low, high = explorer.ax.get_ylim()
+    assert np.isfinite([low, high]).all()
