@@ -142,6 +142,37 @@ def _component_means(model):
     )
 
 
+def _component_parameters(model, feature):
+    """Each component's parameters of the marginal of ``feature``, as the explorer names
+    them: {'mean', 'std'} (Gaussian), {'scale'} (exponential) or {'rate'} (Poisson),
+    each of shape (n_components,) float64."""
+    mean = _component_means(model)[:, feature]
+    if hasattr(model, "covariance_type"):
+        return {"mean": mean, "std": np.sqrt(model._float64_covariances()[:, feature, feature])}
+    return {"scale" if hasattr(model, "scales_") else "rate": mean}
+
+
+# Points of a density curve over each component's own span, beside the evenly
+# spaced ones: a component narrower than their spacing would show no peak.
+_POINTS_PER_COMPONENT = 81
+
+
+def _grid(low, high, n_points, parameters):
+    """Sorted points on [low, high] at which to draw densities: ``n_points`` evenly
+    spaced, and those of each component's span within it (a Gaussian's mean +- 5 std
+    with the mean, an exponential's [0, 15 scale] with 0, where the density peaks; see
+    :func:`_component_parameters`). An exponential's points start at 0 at the lowest."""
+    n = _POINTS_PER_COMPONENT
+    if "std" in parameters:
+        spans = parameters["mean"][:, None] + parameters["std"][:, None] * np.linspace(-5.0, 5.0, n)
+    else:  # Poisson probabilities are drawn at the integers, which need no more points
+        spans = np.asarray(parameters.get("scale", ()), dtype=np.float64)[:, None] * np.linspace(0.0, 15.0, n)
+    if "scale" in parameters:  # 0 below 0, where it jumps: a line from below 0 would slant
+        low = max(low, 0.0)
+    x = np.concatenate([np.linspace(low, high, n_points), spans.ravel()])
+    return np.unique(x[(x >= low) & (x <= high)])
+
+
 def _marginal_densities(model, x, feature):
     """Weighted density (probability for counts) of each component at ``x``, shape (K, len(x))."""
     weights = np.asarray(model.weights_, dtype=np.float64)[:, None]
@@ -294,23 +325,23 @@ def plot_density_1d(model, X=None, *, feature=None, bins=None, min_weight=None, 
     ax = _axes(ax)
     counts = _is_counts(model)
     hist = None
+    parameters = _component_parameters(model, j)
     if values is not None:
         _, _, hist = ax.hist(values, bins=_histogram_edges(values, bins), density=True,
                              color="0.8", label="data")
         low, high = values.min(), values.max()
+    elif "std" in parameters:
+        mean, std = parameters["mean"], parameters["std"]
+        low, high = float(np.min(mean - 4 * std)), float(np.max(mean + 4 * std))
     else:
-        mean = _component_means(model)[:, j]
-        if hasattr(model, "covariance_type"):
-            std = np.sqrt(model._float64_covariances()[:, j, j])
-            low, high = float(np.min(mean - 4 * std)), float(np.max(mean + 4 * std))
-        else:
-            low, high = 0.0, float(np.max(mean + 4 * np.sqrt(mean) if counts else 5 * mean))
+        (mean,) = parameters.values()
+        low, high = 0.0, float(np.max(mean + 4 * np.sqrt(mean) if counts else 5 * mean))
     if counts:
         x = np.arange(max(0, int(np.floor(low))), int(np.ceil(high)) + 1, dtype=np.float64)
         style = dict(marker="o", ms=3)
     else:
         pad = 0.05 * (high - low or 1.0)
-        x = np.linspace(low - pad, high + pad, 600)
+        x = _grid(low - pad, high + pad, 600, parameters)
         style = {}
     densities = _marginal_densities(model, x, j)
     components = [
@@ -610,6 +641,10 @@ class Explorer:
         ``name`` is 'weight', 'mean', 'std' (Gaussian), 'weight', 'scale'
         (exponential) or 'weight', 'rate' (Poisson); ``k`` the component.
     reset_button : matplotlib Button
+    x : ndarray of shape (n_points,)
+        The points the densities are drawn at: evenly spaced, with more over
+        each starting component's span (a narrow one still shows its peak),
+        or the integers for a Poisson mixture.
     mixture : Line2D
     components : list of Line2D
     """
@@ -628,7 +663,7 @@ class Explorer:
         low, high = ranges["x"]
         counts = family == "poisson"
         self.x = (np.arange(max(0, int(np.floor(low))), int(np.ceil(high)) + 1, dtype=np.float64)
-                  if counts else np.linspace(low, high, 800))
+                  if counts else _grid(low, high, 800, parameters))
         self._data_top = 0.0
         if data is not None:
             heights, _, _ = self.ax.hist(data, bins=_histogram_edges(data, bins), density=True,
@@ -802,8 +837,7 @@ def explore(model=None, data=None, *, family="gaussian", n_components=2, bins=No
             low, high = low - 0.5 * max(1.0, abs(low)), high + 0.5 * max(1.0, abs(high))
         spread = high - low
         if model is not None:
-            means = np.asarray(model.means_, dtype=np.float64)[:, 0]
-            stds = np.sqrt(model._float64_covariances()[:, 0, 0])
+            means, stds = _component_parameters(model, 0).values()
             low, high = min(low, float((means - 3 * stds).min())), max(high, float((means + 3 * stds).max()))
             spread = high - low
         else:

@@ -557,3 +557,35 @@ def test_explore_of_data_of_one_value_draws_finite_densities(family):
     assert np.isfinite(explorer.densities()).all() and np.ptp(explorer.x) > 0
     low, high = explorer.ax.get_ylim()
     assert np.isfinite([low, high]).all()
+
+
+def _peaks(family, model, feature=0):
+    """Each component's highest weighted density: at its mean (Gaussian) or at 0 (exponential)."""
+    if family == "GaussianMixture":
+        std = np.sqrt(model._float64_covariances()[:, feature, feature])
+        return model.weights_ / (std * np.sqrt(2 * np.pi))
+    return model.weights_ / model.scales_[:, feature]
+
+
+@pytest.mark.parametrize("draw", ["density with data", "density without data", "explorer"])
+@pytest.mark.parametrize("family, params", [
+    *(("GaussianMixture", {"covariance_type": c}) for c in ("full", "tied", "diag", "spherical")),
+    ("ExponentialMixture", {}),
+])
+def test_density_curves_show_the_peak_of_a_component_narrower_than_their_spacing(
+        family, params, draw):
+    X = _narrow_and_wide(family)
+    X = np.column_stack([X, X[::-1]])  # a second feature: the marginal of feature 0 is drawn
+    model = getattr(fastem, family)(2, random_state=0, **params).fit(X)
+    if draw == "explorer":
+        one = getattr(fastem, family)(2, random_state=0, **params).fit(X[:, :1])
+        lines, model = plot.explore(one, X[:, :1]).components, one
+    else:
+        lines = plot.plot_density_1d(model, X if draw == "density with data" else None,
+                                     min_weight=0.0)["components"]
+    drawn = [line.get_ydata().max() for line in lines]
+    np.testing.assert_allclose(drawn, _peaks(family, model), rtol=1e-9)
+    # and the narrow component's curve holds its mass, all within the drawn range
+    narrow = np.argmax(_peaks(family, model))
+    line = lines[narrow]
+    assert trapezoid(line.get_ydata(), line.get_xdata()) == pytest.approx(model.weights_[narrow], rel=1e-2)
