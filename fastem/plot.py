@@ -111,12 +111,27 @@ def _feature_index(model, feature, names, what):
                 f"{list(known) if known is not None else 'unnamed (pass an index)'}."
             )
         return list(known).index(feature)
+    if isinstance(feature, bool) or not isinstance(feature, numbers.Integral):
+        raise TypeError(
+            f"{what}: a feature is an index (int) or a column name (str), got {feature!r} "
+            f"of type {type(feature).__name__}."
+        )
     if not -n_features <= feature < n_features:
         raise ValueError(
             f"{what}: feature {feature} is out of range for a model of {n_features} feature(s) "
             f"(indices 0 to {n_features - 1})."
         )
     return feature % n_features
+
+
+def _feature_pair(model, pair, names, what):
+    """Two 0-based feature indices from a pair of ints or column names (:func:`_feature_index`)."""
+    if isinstance(pair, str) or not hasattr(pair, "__len__") or len(pair) != 2:
+        raise ValueError(
+            f"{what}: a pair of features is two indices or column names, such as (0, 1), "
+            f"got {pair!r}."
+        )
+    return tuple(_feature_index(model, feature, names, what) for feature in pair)
 
 
 def _feature_name(model, names, j):
@@ -196,11 +211,15 @@ def _poisson_pmf(x, rate):
 
 
 def _histogram_edges(values, bins):
-    """Histogram bins: ``bins`` if given, else numpy's 'auto' rule; for whole numbers,
-    edges at half-integers with each bin a whole number of integers wide (no empty
-    or doubled bars from integers falling unevenly into bins)."""
-    if bins is None:
-        bins = len(np.histogram_bin_edges(values, "auto")) - 1
+    """Histogram bins: the edges ``bins`` if a sequence, else a number of bins (``bins``,
+    or from numpy's rule named by ``bins``, 'auto' for None); for whole numbers, edges
+    at half-integers with each bin a whole number of integers wide (no empty or doubled
+    bars from integers falling unevenly into bins). A number of bins below 1 is refused."""
+    if bins is None or isinstance(bins, str):
+        bins = len(np.histogram_bin_edges(values, bins or "auto")) - 1
+    elif np.ndim(bins):  # edges, as numpy takes them
+        return bins
+    bins = check_scalar(bins, "bins", numbers.Integral, min_val=1)
     if not np.array_equal(values, np.round(values)):
         return bins
     low, high = int(values.min()), int(values.max())
@@ -294,8 +313,9 @@ def plot_density_1d(model, X=None, *, feature=None, bins=None, min_weight=None, 
     feature : int or str, default=None
         Index or name of the feature to draw; the first, or the one named
         column of ``X``, by default.
-    bins : int, default=None
-        Number of histogram bins (at most this many for whole numbers);
+    bins : int, str or sequence of float, default=None
+        Number of histogram bins (at most this many for whole numbers), the
+        name of numpy's rule for it ('auto', 'fd', ...), or the bins' edges;
         numpy's 'auto' rule by default.
     min_weight : float in [0, 1], default=None
         Components of at most this weight are not drawn (the mixture's
@@ -314,7 +334,11 @@ def plot_density_1d(model, X=None, *, feature=None, bins=None, min_weight=None, 
     ------
     ValueError
         If ``feature`` is not a feature of the model, or ``X`` has another
-        number of features, or column names other than the model's.
+        number of features, or column names other than the model's, or
+        ``bins`` is below 1.
+    TypeError
+        For a ``feature`` that is neither an int nor a str, or a ``bins``
+        that is none of its kinds.
     NotFittedError
         For a model that is not fitted.
     """
@@ -364,7 +388,7 @@ def _ellipse(mean, cov, n_std, color):
     # little below 0: a flat ellipse, not a NaN one
     width, height = 2 * n_std * np.sqrt(np.maximum(eigenvalues[::-1], 0.0))
     return Ellipse(mean, width, height, angle=angle, fill=False, edgecolor=color,
-                   lw=1.5, alpha=1.0 / n_std)
+                   lw=1.5, alpha=min(1.0, 1.0 / n_std))
 
 
 def point_style(n_points):
@@ -411,10 +435,11 @@ def plot_clusters_2d(model, X, *, features=(0, 1), n_std=(1, 2, 3), max_points=2
         module docstring). Labels use all features; two of them are drawn.
     features : (int or str, int or str), default=(0, 1)
         Indices or names of the two features drawn.
-    n_std : sequence of float, default=(1, 2, 3)
-        An ellipse per component at each of these numbers of standard deviations.
+    n_std : float or sequence of float, default=(1, 2, 3)
+        An ellipse per component at each of these (positive) numbers of
+        standard deviations.
     max_points : int, default=20000
-        At most this many points (a random subsample) are drawn.
+        At most this many points (a random subsample) are drawn; at least 1.
     random_state : int, default=0
         Seed of the subsample.
     legend : bool, default=True
@@ -439,7 +464,11 @@ def plot_clusters_2d(model, X, *, features=(0, 1), n_std=(1, 2, 3), max_points=2
     ------
     ValueError
         For a model of one feature (use :func:`plot_density_1d`), features
-        out of range, or data with another number of features.
+        out of range or not two, data with another number of features, an
+        ``n_std`` not positive or a ``max_points`` below 1.
+    TypeError
+        For a feature that is neither an int nor a str, or an ``n_std`` or
+        ``max_points`` that is not a number.
     """
     from matplotlib.lines import Line2D
 
@@ -450,7 +479,10 @@ def plot_clusters_2d(model, X, *, features=(0, 1), n_std=(1, 2, 3), max_points=2
             f"plot_clusters_2d: X has {X.shape[1]} feature(s) but the model was fitted on "
             f"{model.n_features_in_}; pass the data the model was fitted on."
         )
-    i, j = (_feature_index(model, f, names, "plot_clusters_2d") for f in features)
+    i, j = _feature_pair(model, features, names, "plot_clusters_2d")
+    n_std = [check_scalar(n, "n_std", numbers.Real, min_val=0, include_min=False)
+             for n in np.atleast_1d(n_std).tolist()]
+    check_scalar(max_points, "max_points", numbers.Integral, min_val=1)
     ax = _axes(ax)
     if X.shape[0] > max_points:
         rows = np.random.default_rng(random_state).choice(X.shape[0], max_points, replace=False)
@@ -521,12 +553,16 @@ def _selection_values(result):
     table = getattr(result, "table", result)
     values = table.as_dict() if hasattr(table, "as_dict") else table
     try:
-        return {(str(c), int(k)): float(v) for (c, k), v in dict(values).items()}
+        values = {(str(c), int(k)): float(v) for (c, k), v in dict(values).items()}
     except (TypeError, ValueError):
         raise TypeError(
             "plot_selection needs a dict {(covariance_type, n_components): value} or the "
             "result of fastem.select_n_components."
         ) from None
+    if not values:
+        raise ValueError("plot_selection got no values to draw; pass a dict "
+                         "{(covariance_type, n_components): value} with at least one.")
+    return values
 
 
 def plot_selection(result, *, label=None, ax=None):
@@ -544,6 +580,13 @@ def plot_selection(result, *, label=None, ax=None):
     -------
     dict with ``ax``, ``lines`` ({covariance_type: Line2D}) and ``best``
     (the marker on the lowest value).
+
+    Raises
+    ------
+    TypeError
+        For a ``result`` of another kind.
+    ValueError
+        For a ``result`` without values.
     """
     ax = _axes(ax)
     values = _selection_values(result)
@@ -585,6 +628,12 @@ def plot_pairs(model, X, *, pairs=None, axes=None, **kwargs):
     -------
     dict with ``figure``, ``axes``, ``panels`` (one plot_clusters_2d dict per
     pair) and ``legend`` (one for the figure, beside the panels).
+
+    Raises
+    ------
+    ValueError
+        For no pairs, a pair that is not two features of the model, fewer
+        ``axes`` than pairs, and as :func:`plot_clusters_2d`.
     """
     from ._tables import Table
 
@@ -595,6 +644,12 @@ def plot_pairs(model, X, *, pairs=None, axes=None, **kwargs):
     shown_all = pairs is not None or n_features <= 4
     if pairs is None:
         pairs = list(itertools.combinations(range(min(n_features, 4)), 2))
+    pairs = list(pairs)
+    if not pairs:
+        raise ValueError("plot_pairs got no pairs of features; pass pairs=[(i, j), ...], or "
+                         "leave it out for all pairs of the first four features.")
+    for pair in pairs:  # checked before any panel is drawn
+        _feature_pair(model, pair, names, "plot_pairs")
     if axes is None:
         n_cols = min(3, len(pairs))
         n_rows = -(-len(pairs) // n_cols)
@@ -779,8 +834,8 @@ def explore(model=None, data=None, *, family="gaussian", n_components=2, bins=No
     family : {'gaussian', 'exponential', 'poisson'}, default='gaussian'
         Used when no model is given.
     n_components : int, default=2
-        Used when no model is given.
-    bins : int, default=None
+        Used when no model is given; at least 1.
+    bins : int, str or sequence of float, default=None
         Histogram bins, as in :func:`plot_density_1d`.
 
     Returns
@@ -793,7 +848,11 @@ def explore(model=None, data=None, *, family="gaussian", n_components=2, bins=No
     ValueError
         For a model or data of more than one feature, data whose column name is
         not the model's, data without an observed value, negative data of an
-        exponential or Poisson mixture, or an unknown family.
+        exponential or Poisson mixture, an unknown family, an ``n_components``
+        or ``bins`` below 1.
+    TypeError
+        For an ``n_components`` that is not an integer, or a ``bins`` that is
+        none of its kinds.
     """
     if model is not None:
         _check_model(model, "explore")
@@ -805,6 +864,8 @@ def explore(model=None, data=None, *, family="gaussian", n_components=2, bins=No
             )
     if family not in _FAMILIES:
         raise ValueError(f"family must be one of {_FAMILIES}, got {family!r}.")
+    if model is None:
+        n_components = check_scalar(n_components, "n_components", numbers.Integral, min_val=1)
     names = None
     values = None
     if data is not None:

@@ -589,3 +589,84 @@ def test_density_curves_show_the_peak_of_a_component_narrower_than_their_spacing
     narrow = np.argmax(_peaks(family, model))
     line = lines[narrow]
     assert trapezoid(line.get_ydata(), line.get_xdata()) == pytest.approx(model.weights_[narrow], rel=1e-2)
+
+
+def _bad_parameter_calls():
+    """(id, call(model 2-D, model 1-D of counts, X, counts), error, match): a plot
+    parameter out of its domain, each refused by name before anything is drawn."""
+    def clusters(**kw):
+        return lambda two, one, X, counts: plot.plot_clusters_2d(two, X, **kw)
+
+    def density(**kw):
+        return lambda two, one, X, counts: plot.plot_density_1d(one, counts, **kw)
+
+    def pairs(**kw):
+        return lambda two, one, X, counts: plot.plot_pairs(two, X, **kw)
+
+    def explore(**kw):
+        return lambda two, one, X, counts: plot.explore(**kw)
+
+    return [
+        ("bins=0, counts", density(bins=0), ValueError, "bins must be >= 1, got 0"),
+        ("bins=-3, counts", density(bins=-3), ValueError, "bins must be >= 1, got -3"),
+        ("bins=2.5, counts", density(bins=2.5), TypeError, "bins must be an integer, got 2.5"),
+        ("bins=0, explorer", explore(data=np.arange(9.0), bins=0), ValueError, "bins must be >= 1"),
+        ("bins=-2, explorer of counts", explore(data=np.arange(9.0), family="poisson", bins=-2),
+         ValueError, "bins must be >= 1"),
+        ("feature=0.5", density(feature=0.5), TypeError, "plot_density_1d: a feature is an index"),
+        ("feature=True", density(feature=True), TypeError, "a feature is an index.*got True"),
+        ("features=(0,)", clusters(features=(0,)), ValueError, "plot_clusters_2d: a pair of features"),
+        ("features=(0, 1, 2)", clusters(features=(0, 1, 2)), ValueError, "a pair of features.*got \\(0, 1, 2\\)"),
+        ("features=0", clusters(features=0), ValueError, "a pair of features is two"),
+        ("features=(0.5, 1)", clusters(features=(0.5, 1)), TypeError, "a feature is an index.*0.5"),
+        ("n_std=(0,)", clusters(n_std=(0,)), ValueError, "n_std must be > 0, got 0"),
+        ("n_std=(-1,)", clusters(n_std=(1, -1)), ValueError, "n_std must be > 0, got -1"),
+        ("n_std=(nan,)", clusters(n_std=(np.nan,)), ValueError, "n_std must be a finite number"),
+        ("n_std=('a',)", clusters(n_std=("a",)), TypeError, "n_std must be a number, got 'a'"),
+        ("max_points=0", clusters(max_points=0), ValueError, "max_points must be >= 1, got 0"),
+        ("max_points=-1", clusters(max_points=-1), ValueError, "max_points must be >= 1"),
+        ("max_points=2.5", clusters(max_points=2.5), TypeError, "max_points must be an integer"),
+        ("pairs=[]", pairs(pairs=[]), ValueError, "plot_pairs got no pairs of features"),
+        ("pairs=[(0,)]", pairs(pairs=[(0,)]), ValueError, "plot_pairs: a pair of features.*\\(0,\\)"),
+        ("pairs=[0]", pairs(pairs=[0, 1]), ValueError, "plot_pairs: a pair of features.*got 0"),
+        ("n_components=0", explore(n_components=0), ValueError, "n_components must be >= 1, got 0"),
+        ("n_components=-1", explore(n_components=-1, family="poisson"), ValueError,
+         "n_components must be >= 1"),
+        ("n_components=2.5", explore(n_components=2.5), TypeError, "n_components must be an integer"),
+        ("selection of nothing", lambda two, one, X, counts: plot.plot_selection({}), ValueError,
+         "plot_selection got no values"),
+    ]
+
+
+@pytest.mark.parametrize("call, error, match", [case[1:] for case in _bad_parameter_calls()],
+                         ids=[case[0] for case in _bad_parameter_calls()])
+def test_plot_parameters_out_of_their_domain_are_refused_by_name(call, error, match, counts):
+    X = make_demo_data(300, random_state=0)[0]
+    two = fastem.GaussianMixture(2, random_state=0).fit(X)
+    one = fastem.PoissonMixture(2, random_state=0).fit(counts)
+    with pytest.raises(error, match=match):
+        call(two, one, X, counts)
+
+
+def test_ellipses_within_one_standard_deviation_are_drawn(data, models):
+    out = plot.plot_clusters_2d(models["full"], data, n_std=(0.5, 1))
+    halves, ones = out["ellipses"][0::2], out["ellipses"][1::2]
+    np.testing.assert_allclose([e.width for e in halves], [e.width / 2 for e in ones])
+    assert all(e.get_alpha() == 1.0 for e in out["ellipses"])
+    out["ax"].figure.canvas.draw()
+
+
+@pytest.mark.parametrize("bins", ["auto", "fd", [-0.5, 4.5, 9.5, 30.5]])
+def test_counts_take_numpys_rules_and_edges_as_other_data(bins, counts):
+    model = fastem.PoissonMixture(2, random_state=0).fit(counts)
+    values = counts["count"].to_numpy()
+    out = plot.plot_density_1d(model, counts, bins=bins)
+    heights = np.array([patch.get_height() * patch.get_width() for patch in out["hist"]])
+    assert heights.sum() == pytest.approx(1.0)
+    if not isinstance(bins, str):
+        assert [patch.get_x() for patch in out["hist"]] == bins[:-1]
+    else:  # integer-aligned bars, at most as many as numpy's rule gives
+        edges = np.array([patch.get_x() for patch in out["hist"]])
+        np.testing.assert_allclose(edges % 1, 0.5)
+        assert len(edges) <= len(np.histogram_bin_edges(values, bins)) - 1
+    plot.explore(model, counts, bins=bins)
