@@ -440,7 +440,7 @@ def plot_clusters_2d(model, X, *, features=(0, 1), n_std=(1, 2, 3), max_points=2
         standard deviations.
     max_points : int, default=20000
         At most this many points (a random subsample) are drawn; at least 1.
-    random_state : int, default=0
+    random_state : int, numpy.random.Generator or None, default=0
         Seed of the subsample.
     legend : bool, default=True
         Draw the legend (component colours, weights, means) on ``ax``.
@@ -465,7 +465,8 @@ def plot_clusters_2d(model, X, *, features=(0, 1), n_std=(1, 2, 3), max_points=2
     ValueError
         For a model of one feature (use :func:`plot_density_1d`), features
         out of range or not two, data with another number of features, an
-        ``n_std`` not positive or a ``max_points`` below 1.
+        ``n_std`` not positive, a ``max_points`` below 1 or a ``random_state``
+        that is no seed.
     TypeError
         For a feature that is neither an int nor a str, or an ``n_std`` or
         ``max_points`` that is not a number.
@@ -483,9 +484,14 @@ def plot_clusters_2d(model, X, *, features=(0, 1), n_std=(1, 2, 3), max_points=2
     n_std = [check_scalar(n, "n_std", numbers.Real, min_val=0, include_min=False)
              for n in np.atleast_1d(n_std).tolist()]
     check_scalar(max_points, "max_points", numbers.Integral, min_val=1)
+    try:
+        rng = np.random.default_rng(random_state)
+    except (TypeError, ValueError):
+        raise ValueError(f"random_state must be None, an int >= 0 or a numpy.random.Generator, "
+                         f"got {random_state!r}.") from None
     ax = _axes(ax)
     if X.shape[0] > max_points:
-        rows = np.random.default_rng(random_state).choice(X.shape[0], max_points, replace=False)
+        rows = rng.choice(X.shape[0], max_points, replace=False)
         X = X[np.sort(rows)]
     labels = _labels(model, X, names)
     drawn_rows = ~np.isnan(X[:, [i, j]]).any(axis=1)  # both coordinates observed
@@ -536,11 +542,23 @@ def plot_lower_bounds(model, *, ax=None):
     Returns
     -------
     dict with ``ax`` and ``line`` (Line2D).
+
+    Raises
+    ------
+    TypeError
+        For a ``model`` that is neither a fastem mixture nor a 1-D sequence of
+        floats.
     """
     if hasattr(model, "get_params"):  # a model, not a sequence of values
         _check_model(model, "plot_lower_bounds")
+    try:
+        values = np.asarray(getattr(model, "lower_bounds_", model), dtype=np.float64)
+    except (TypeError, ValueError):
+        values = None
+    if values is None or values.ndim != 1:
+        raise TypeError(f"plot_lower_bounds takes a fitted fastem mixture or a 1-D sequence of "
+                        f"floats, got {type(model).__name__}.")
     ax = _axes(ax)
-    values = np.asarray(getattr(model, "lower_bounds_", model), dtype=np.float64)
     (line,) = ax.plot(np.arange(1, len(values) + 1), values, "o-", ms=3)
     ax.set_xlabel("accepted pass")
     variational = hasattr(model, "weight_concentration_prior_type")
@@ -795,7 +813,7 @@ class Explorer:
             line.set_ydata(density)
         self.mixture.set_ydata(densities.sum(axis=0))
         top = max(float(densities.sum(axis=0).max()), self._data_top)
-        self.ax.set_ylim(0, 1.1 * top)
+        self.ax.set_ylim(0, 1.1 * top or 1.0)  # every weight at 0: nothing drawn above 0
         self.figure.canvas.draw_idle()
 
 

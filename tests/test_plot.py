@@ -635,6 +635,16 @@ def _bad_parameter_calls():
         ("n_components=2.5", explore(n_components=2.5), TypeError, "n_components must be an integer"),
         ("selection of nothing", lambda two, one, X, counts: plot.plot_selection({}), ValueError,
          "plot_selection got no values"),
+        ("random_state='a'", clusters(random_state="a"), ValueError, "random_state must be.*got 'a'"),
+        ("random_state=-1", clusters(max_points=10, random_state=-1), ValueError,
+         "random_state must be None, an int >= 0"),
+        ("random_state=1.5", clusters(random_state=1.5), ValueError, "random_state must be.*1.5"),
+        ("lower bounds of a table", lambda two, one, X, counts: plot.plot_lower_bounds([[1.0, 2.0]]),
+         TypeError, "plot_lower_bounds takes a fitted fastem mixture or a 1-D sequence"),
+        ("lower bounds of text", lambda two, one, X, counts: plot.plot_lower_bounds("abc"),
+         TypeError, "1-D sequence of floats, got str"),
+        ("lower bounds of None", lambda two, one, X, counts: plot.plot_lower_bounds(None),
+         TypeError, "1-D sequence of floats, got NoneType"),
     ]
 
 
@@ -670,3 +680,12 @@ def test_counts_take_numpys_rules_and_edges_as_other_data(bins, counts):
         np.testing.assert_allclose(edges % 1, 0.5)
         assert len(edges) <= len(np.histogram_bin_edges(values, bins)) - 1
     plot.explore(model, counts, bins=bins)
+
+
+@pytest.mark.parametrize("family", ["gaussian", "exponential", "poisson"])
+def test_explorer_with_every_weight_at_zero_draws_flat_curves_without_a_warning(family):
+    explorer = plot.explore(family=family, n_components=2)
+    explorer.set("weight", 0, 0.0)
+    explorer.set("weight", 1, 0.0)  # filterwarnings=error: a singular y-range would raise
+    assert not explorer.mixture.get_ydata().any()
+    assert explorer.ax.get_ylim() == (0.0, 1.0)
