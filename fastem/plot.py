@@ -577,8 +577,8 @@ def _selection_values(result):
             "plot_selection needs a dict {(covariance_type, n_components): value} or the "
             "result of fastem.select_n_components."
         ) from None
-    if not values:
-        raise ValueError("plot_selection got no values to draw; pass a dict "
+    if not any(np.isfinite(v) for v in values.values()):
+        raise ValueError("plot_selection got no finite value to draw; pass a dict "
                          "{(covariance_type, n_components): value} with at least one.")
     return values
 
@@ -597,14 +597,14 @@ def plot_selection(result, *, label=None, ax=None):
     Returns
     -------
     dict with ``ax``, ``lines`` ({covariance_type: Line2D}) and ``best``
-    (the marker on the lowest value).
+    (the marker on the lowest finite value; NaN marks a failed fit).
 
     Raises
     ------
     TypeError
         For a ``result`` of another kind.
     ValueError
-        For a ``result`` without values.
+        For a ``result`` without a finite value.
     """
     ax = _axes(ax)
     values = _selection_values(result)
@@ -615,7 +615,9 @@ def plot_selection(result, *, label=None, ax=None):
             ks, [values[covariance_type, k] for k in ks], "o-", ms=4, label=covariance_type
         )[0]
     # A selection result knows which fits were flagged as collapsed; a dict does not.
-    best_type, best_k = getattr(result, "best_params_", None) or min(values, key=values.get)
+    # NaN (a failed fit) is no candidate: min() could stop on it, as it compares False.
+    best_type, best_k = getattr(result, "best_params_", None) or min(
+        (key for key, value in values.items() if np.isfinite(value)), key=values.get)
     (best,) = ax.plot([best_k], [values[best_type, best_k]], "*", ms=16, color="gold",
                       markeredgecolor="k", label=f"best: {best_type}, K={best_k}")
     ax.set_xlabel("number of components")

@@ -634,7 +634,10 @@ def _bad_parameter_calls():
          "n_components must be >= 1"),
         ("n_components=2.5", explore(n_components=2.5), TypeError, "n_components must be an integer"),
         ("selection of nothing", lambda two, one, X, counts: plot.plot_selection({}), ValueError,
-         "plot_selection got no values"),
+         "plot_selection got no finite value"),
+        ("selection of failed fits only",
+         lambda two, one, X, counts: plot.plot_selection({("full", 1): np.nan, ("diag", 2): np.nan}),
+         ValueError, "plot_selection got no finite value"),
         ("random_state='a'", clusters(random_state="a"), ValueError, "random_state must be.*got 'a'"),
         ("random_state=-1", clusters(max_points=10, random_state=-1), ValueError,
          "random_state must be None, an int >= 0"),
@@ -689,3 +692,13 @@ def test_explorer_with_every_weight_at_zero_draws_flat_curves_without_a_warning(
     explorer.set("weight", 1, 0.0)  # filterwarnings=error: a singular y-range would raise
     assert not explorer.mixture.get_ydata().any()
     assert explorer.ax.get_ylim() == (0.0, 1.0)
+
+
+@pytest.mark.parametrize("failed", [("full", 1), ("full", 2), ("diag", 1)])
+def test_selection_marks_the_lowest_value_whichever_fit_failed(failed):
+    others = {("full", 1): 7.0, ("full", 2): 3.0, ("diag", 1): 5.0, ("diag", 2): 4.0}
+    values = {failed: np.nan, **{k: v for k, v in others.items() if k != failed}}  # NaN first
+    best = min((k for k in values if k != failed), key=values.get)
+    out = plot.plot_selection(values)
+    assert out["best"].get_label() == f"best: {best[0]}, K={best[1]}"
+    assert out["best"].get_ydata()[0] == values[best]
