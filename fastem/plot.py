@@ -170,21 +170,34 @@ def _component_parameters(model, feature):
 # Points of a density curve over each component's own span, beside the evenly
 # spaced ones: a component narrower than their spacing would show no peak.
 _POINTS_PER_COMPONENT = 81
+# Probabilities of counts are drawn at every integer of the range up to this many,
+# beyond at some of them: counts in the millions would take a point per integer.
+_MAX_INTEGERS = 10_000
 
 
 def _grid(low, high, n_points, parameters):
     """Sorted points on [low, high] at which to draw densities: ``n_points`` evenly
     spaced, and those of each component's span within it (a Gaussian's mean +- 5 std
     with the mean, an exponential's [0, 15 scale] with 0, where the density peaks; see
-    :func:`_component_parameters`). An exponential's points start at 0 at the lowest."""
+    :func:`_component_parameters`). An exponential's points start at 0 at the lowest.
+    A Poisson mixture's are the integers from 0 at the lowest: all of them up to
+    ``_MAX_INTEGERS``, else those nearest to the points of a Gaussian of its mean and
+    variance, the rate."""
     n = _POINTS_PER_COMPONENT
+    integers = "rate" in parameters
+    if integers:
+        low, high = max(0, int(np.floor(low))), int(np.ceil(high))
+        if high - low < _MAX_INTEGERS:
+            return np.arange(low, high + 1, dtype=np.float64)
+        parameters = {"mean": parameters["rate"], "std": np.sqrt(parameters["rate"])}
     if "std" in parameters:
         spans = parameters["mean"][:, None] + parameters["std"][:, None] * np.linspace(-5.0, 5.0, n)
-    else:  # Poisson probabilities are drawn at the integers, which need no more points
-        spans = np.asarray(parameters.get("scale", ()), dtype=np.float64)[:, None] * np.linspace(0.0, 15.0, n)
-    if "scale" in parameters:  # 0 below 0, where it jumps: a line from below 0 would slant
-        low = max(low, 0.0)
+    else:
+        spans = parameters["scale"][:, None] * np.linspace(0.0, 15.0, n)
+        low = max(low, 0.0)  # 0 below 0, where it jumps: a line from below 0 would slant
     x = np.concatenate([np.linspace(low, high, n_points), spans.ravel()])
+    if integers:
+        x = np.round(x)
     return np.unique(x[(x >= low) & (x <= high)])
 
 
@@ -361,7 +374,7 @@ def plot_density_1d(model, X=None, *, feature=None, bins=None, min_weight=None, 
         (mean,) = parameters.values()
         low, high = 0.0, float(np.max(mean + 4 * np.sqrt(mean) if counts else 5 * mean))
     if counts:
-        x = np.arange(max(0, int(np.floor(low))), int(np.ceil(high)) + 1, dtype=np.float64)
+        x = _grid(low, high, 600, parameters)
         style = dict(marker="o", ms=3)
     else:
         pad = 0.05 * (high - low or 1.0)
@@ -719,7 +732,8 @@ class Explorer:
     x : ndarray of shape (n_points,)
         The points the densities are drawn at: evenly spaced, with more over
         each starting component's span (a narrow one still shows its peak),
-        or the integers for a Poisson mixture.
+        or the integers for a Poisson mixture (some of them, over a range of
+        more than 10,000).
     mixture : Line2D
     components : list of Line2D
     """
@@ -737,8 +751,9 @@ class Explorer:
         self.ax = self.figure.add_axes([0.1, bottom + 0.09, 0.85, 0.93 - bottom - 0.09])
         low, high = ranges["x"]
         counts = family == "poisson"
-        self.x = (np.arange(max(0, int(np.floor(low))), int(np.ceil(high)) + 1, dtype=np.float64)
-                  if counts else _grid(low, high, 800, parameters))
+        initial = {"weight": np.asarray(weights, dtype=np.float64)}
+        initial.update({n: np.asarray(v, dtype=np.float64) for n, v in parameters.items()})
+        self.x = _grid(low, high, 800, {n: initial[n] for n in parameters})
         self._data_top = 0.0
         if data is not None:
             heights, _, _ = self.ax.hist(data, bins=_histogram_edges(data, bins), density=True,
@@ -756,8 +771,6 @@ class Explorer:
         self.ax.set_xlabel(xlabel)
         self.ax.set_ylabel("probability" if counts else "density")
 
-        initial = {"weight": np.asarray(weights, dtype=np.float64)}
-        initial.update({n: np.asarray(v, dtype=np.float64) for n, v in parameters.items()})
         self.sliders = {}
         height = 0.28 / (4.5 + 0.28 * n_rows)
         row = 0

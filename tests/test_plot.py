@@ -702,3 +702,27 @@ def test_selection_marks_the_lowest_value_whichever_fit_failed(failed):
     out = plot.plot_selection(values)
     assert out["best"].get_label() == f"best: {best[0]}, K={best[1]}"
     assert out["best"].get_ydata()[0] == values[best]
+
+
+@pytest.mark.parametrize("draw", ["density with data", "density without data", "explorer"])
+def test_counts_in_the_hundreds_of_millions_are_drawn_at_some_integers(draw):
+    from scipy.stats import poisson
+
+    rng = np.random.default_rng(0)
+    counts = np.r_[rng.poisson(1e8, 300), rng.poisson(1.02e8, 300)][:, None].astype(float)
+    model = fastem.PoissonMixture(2, random_state=0).fit(counts)
+    if draw == "explorer":
+        explorer = plot.explore(model, counts)
+        lines, x = explorer.components, explorer.x
+    else:
+        out = plot.plot_density_1d(model, counts if draw == "density with data" else None)
+        lines, x = out["components"], out["mixture"].get_xdata()
+    assert len(x) < 5_000  # a point per integer would be 10^8 of them
+    np.testing.assert_array_equal(x, np.round(x))
+    rates = model.rates_[:, 0]
+    for k, line in enumerate(lines):
+        np.testing.assert_allclose(line.get_ydata(), model.weights_[k] * poisson.pmf(x, rates[k]),
+                                   rtol=1e-10)
+        # the component's mode is drawn
+        assert line.get_ydata().max() == pytest.approx(
+            model.weights_[k] * poisson.pmf(np.floor(rates[k]), rates[k]), rel=1e-6)
