@@ -814,7 +814,28 @@ class Explorer:
         return weights[:, None] * _exponential_density(x, v["scale"][:, None])
 
     def set(self, name, k, value):
-        """Set slider ``(name, k)`` to ``value`` (redraws, as moving it by hand does)."""
+        """Set slider ``(name, k)`` to ``value`` (redraws, as moving it by hand does).
+
+        ``value`` may lie beyond the slider's range, within the parameter's
+        domain: a weight at least 0, a std, scale or rate above 0, a mean
+        any finite number.
+
+        Raises
+        ------
+        ValueError
+            For a ``(name, k)`` that is not a slider, or a ``value`` outside
+            the domain of ``name`` (NaN and infinities too).
+        TypeError
+            For a ``value`` that is not a number.
+        """
+        if (name, k) not in self.sliders:
+            names = list(dict.fromkeys(n for n, _ in self.sliders))
+            raise ValueError(f"Explorer.set: no slider ({name!r}, {k!r}); the sliders are "
+                             f"{names} of components 0 to {len(self.components) - 1}.")
+        if name == "mean":
+            value = check_scalar(value, name, numbers.Real)
+        else:  # a negative weight or spread would draw a negative density
+            value = check_scalar(value, name, numbers.Real, min_val=0.0, include_min=name == "weight")
         self.sliders[name, k].set_val(value)
 
     def reset(self):

@@ -726,3 +726,32 @@ def test_counts_in_the_hundreds_of_millions_are_drawn_at_some_integers(draw):
         # the component's mode is drawn
         assert line.get_ydata().max() == pytest.approx(
             model.weights_[k] * poisson.pmf(np.floor(rates[k]), rates[k]), rel=1e-6)
+
+
+@pytest.mark.parametrize("family, name, value, error, match", [
+    ("gaussian", "std", -1.0, ValueError, "std must be > 0.0, got -1.0"),
+    ("gaussian", "std", 0.0, ValueError, "std must be > 0.0, got 0.0"),
+    ("gaussian", "mean", np.nan, ValueError, "mean must be a finite number, got nan"),
+    ("gaussian", "mean", "a", TypeError, "mean must be a number, got 'a'"),
+    ("gaussian", "weight", -0.5, ValueError, "weight must be >= 0.0, got -0.5"),
+    ("exponential", "scale", 0.0, ValueError, "scale must be > 0.0"),
+    ("exponential", "scale", np.inf, ValueError, "scale must be a finite number"),
+    ("poisson", "rate", -2.0, ValueError, "rate must be > 0.0, got -2.0"),
+    ("poisson", "weight", np.nan, ValueError, "weight must be a finite number"),
+])
+def test_explorer_set_refuses_a_value_outside_the_parameters_domain(family, name, value, error, match):
+    explorer = plot.explore(family=family, n_components=2)
+    before = explorer.mixture.get_ydata().copy()
+    with pytest.raises(error, match=match):
+        explorer.set(name, 0, value)
+    np.testing.assert_array_equal(explorer.mixture.get_ydata(), before)  # nothing redrawn
+    assert (explorer.densities() >= 0).all()
+
+
+@pytest.mark.parametrize("name, k", [("mean", 5), ("scale", 0), ("weight", -1)])
+def test_explorer_set_of_a_slider_it_does_not_have_names_those_it_has(name, k):
+    explorer = plot.explore(family="gaussian", n_components=2)
+    with pytest.raises(ValueError, match=r"no slider .*the sliders are \['weight', 'mean', 'std'\] "
+                                         r"of components 0 to 1"):
+        explorer.set(name, k, 1.0)
+
