@@ -1080,6 +1080,10 @@ class BaseMixture:
 
     def _no_attribute_message(self, name):
         """Family hook: the message of the AttributeError for a name the model does not have."""
+        if name in ("impute", "missing"):  # the words of missing-data EM, on a family without it
+            return (f"{type(self).__name__} has no {name}: it does not support missing values "
+                    "(NaN). GaussianMixture(missing='em') fits them by EM over the observed "
+                    "entries, and its impute fills them in.")
         return f"{type(self).__name__!r} object has no attribute {name!r}"
 
     def __setattr__(self, name, value):

@@ -611,6 +611,21 @@ def test_no_likelihood_methods():
             getattr(model, name)
 
 
+@pytest.mark.parametrize("fitted", [False, True])
+@pytest.mark.parametrize("name", ["impute", "missing"])
+def test_the_words_of_missing_values_say_that_it_does_not_support_them(name, fitted):
+    model = BayesianGaussianMixture(2, random_state=0)
+    if fitted:
+        model.fit(blobs(0))
+    assert not hasattr(model, name)
+    with pytest.raises(AttributeError, match=f"BayesianGaussianMixture has no {name}: it does not "
+                                             r"support missing values \(NaN\)\. "
+                                             r"GaussianMixture\(missing='em'\)"):
+        getattr(model, name)
+    with pytest.raises(AttributeError, match="object has no attribute 'imputes'"):
+        model.imputes
+
+
 def test_predict_and_sample_shapes():
     X = blobs(1)
     model = BayesianGaussianMixture(4, covariance_type="diag", random_state=0).fit(X)
