@@ -879,8 +879,11 @@ class ChunkedSource:
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"{name}: {exc}") from None
         if scan and checks["check_data"] is not None and X.shape[0]:
-            with reading(X, signature):
-                checks["check_data"](X)
+            try:
+                with reading(X, signature):
+                    checks["check_data"](X)
+            except (TypeError, ValueError) as exc:  # the family's: rows of NaN, negative counts
+                raise type(exc)(f"{name}: {exc}") from None
         return X, w, supplied
 
     def _iter(self):

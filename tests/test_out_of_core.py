@@ -311,3 +311,26 @@ def test_output_array_of_the_wrong_shape_is_rejected():
         model.predict_proba(X, out=np.empty((100, 2)))
     with pytest.raises(ValueError, match="dtype int64"):
         model.predict(X, out=np.empty(100))
+
+
+def _counts_then(bad):
+    rng = np.random.default_rng(0)
+    return [rng.poisson(4.0, (20, 2)).astype(float), bad]
+
+
+@pytest.mark.parametrize("estimator, parts, message", [
+    (GaussianMixture(2, missing="em"), [np.ones((5, 2)), np.full((3, 2), np.nan)],
+     r"chunk 1: X has 3 row\(s\) whose every entry is missing"),
+    (fastem.ExponentialMixture(2, missing="em"), _counts_then(np.array([[1.0, 2.0], [np.nan, np.nan]])),
+     r"chunk 1: X has 1 row\(s\) whose every entry is missing"),
+    (fastem.PoissonMixture(2, missing="em"), _counts_then(np.full((4, 2), np.nan)),
+     r"chunk 1: X has 4 row\(s\) whose every entry is missing"),
+    (fastem.PoissonMixture(2), _counts_then(-np.ones((5, 2))), "chunk 1: Negative values in data"),
+    (fastem.PoissonMixture(2), _counts_then(np.full((5, 2), 0.5)), "chunk 1: .*whole numbers"),
+    (fastem.ExponentialMixture(2), _counts_then(-np.ones((5, 2))), "chunk 1: Negative values in data"),
+])
+def test_the_familys_data_errors_name_the_chunk(estimator, parts, message):
+    with pytest.raises(ValueError, match=message):
+        estimator.fit(Protocol(parts))
+    with pytest.raises(ValueError, match=message):
+        estimator.fit(fastem.Chunks(parts))
