@@ -41,8 +41,9 @@ float()'s other spellings of NaN, such as ``NAN``, which pandas reads as text)
 and text in a numeric column (decimal commas, thousands separators,
 numbers separated by spaces, and a number beside a character that float()
 strips but pandas does not take for a space, such as a no-break space,
-named as such) are errors that give the line, the data row and the column
-(all 1-based) and how to fix them. Around a number or a marker, spaces,
+named as such), and a whole number that float64 would round (beyond 2**53,
+such as a 19-digit identifier), are errors that give the line, the data row
+and the column (all 1-based) and how to fix them. Around a number or a marker, spaces,
 tabs and the other ASCII spaces are read as pandas reads them.
 
 The numbers are parsed by pyarrow's CSV reader when pyarrow is installed
@@ -567,6 +568,8 @@ class _Sniffed:
 
 
 _INTEGER = re.compile(r"\s*[-+]?[0-9]+\s*", re.ASCII)  # \s: pandas' spaces only
+# Beyond this magnitude float64 holds only every other whole number, or fewer.
+_FLOAT64_WHOLE = 2**53
 
 
 # Rows below a first row of numbers that it must stand apart from, in every
@@ -704,7 +707,7 @@ def csv_column_names(path, header=None):
     return _unique_names(sniffed.names[first:])[:len(sniffed.data_columns())]
 
 
-def read_csv(path, columns=None, header=None, missing=False, nan_fix=None):
+def read_csv(path, columns=None, header=None, missing=False, nan_fix=None, rounding=False):
     """Read a CSV file of numbers.
 
     Parameters
@@ -723,6 +726,10 @@ def read_csv(path, columns=None, header=None, missing=False, nan_fix=None):
     nan_fix : str, optional
         Without ``missing``, how the error for a missing value tells to fix
         it (the default: fit with ``--missing em``, or drop or impute).
+    rounding : bool, default=False
+        Read a whole number that float64 would round (beyond 2**53) rounded,
+        instead of refusing it: for a caller that copies the file's own
+        fields and only computes with them.
 
     Returns
     -------
@@ -735,8 +742,9 @@ def read_csv(path, columns=None, header=None, missing=False, nan_fix=None):
     ------
     ValueError
         With the line, data row and column (1-based) of a missing or
-        non-numeric value or of a row with the wrong number of fields, or
-        when the file is empty or has no data rows.
+        non-numeric value, of a whole number that float64 would round
+        (beyond 2**53, such as a 19-digit identifier; see ``rounding``), or of a row with the
+        wrong number of fields, or when the file is empty or has no data rows.
     """
     path = os.fsdecode(path)
     sniffed = _sniff(path, header)
@@ -788,6 +796,8 @@ def read_csv(path, columns=None, header=None, missing=False, nan_fix=None):
             if not doubts:
                 raise
             raise ValueError(f"{exc}. Note: {doubts[0]}") from None
+    if not rounding:
+        _check_whole_numbers(layout, data)
     if data.shape[0] == 0:
         what = "a header row but no data rows" if names is not None else "no data rows"
         raise ValueError(f"{path!r} has {what}; add rows of numbers below the header")
@@ -1091,18 +1101,20 @@ def _columns_option(columns):
     return f"--columns {value}"
 
 
-def read_table(path, columns=None, header=None, missing=False, nan_fix=None):
+def read_table(path, columns=None, header=None, missing=False, nan_fix=None, rounding=False):
     """Read a ``.csv`` or ``.parquet`` file of numbers: :func:`read_csv` or :func:`read_parquet`.
 
     ``header`` applies to CSV files (see :func:`read_csv`); with ``missing``,
-    missing values become NaN instead of an error, whose fix is ``nan_fix``.
+    missing values become NaN instead of an error, whose fix is ``nan_fix``;
+    with ``rounding``, whole numbers that float64 rounds are read rounded
+    instead of refused.
     """
     path = os.fsdecode(path)
     ext = os.path.splitext(path)[1].lower()
     if ext == ".csv":
-        return read_csv(path, columns, header, missing, nan_fix)
+        return read_csv(path, columns, header, missing, nan_fix, rounding)
     if ext == ".parquet":
-        return read_parquet(path, columns, missing, nan_fix)
+        return read_parquet(path, columns, missing, nan_fix, rounding)
     raise ValueError(
         f"{path!r} has extension {ext or '(none)'!r}; tables are read from "
         f"{' and '.join(TABLE_EXTENSIONS)} files"
@@ -1162,7 +1174,7 @@ def parquet_column_names(path):
     return [n for n in schema.names if n not in index]
 
 
-def read_parquet(path, columns=None, missing=False, nan_fix=None):
+def read_parquet(path, columns=None, missing=False, nan_fix=None, rounding=False):
     """Read a parquet file of numbers.
 
     Parameters
@@ -1171,6 +1183,8 @@ def read_parquet(path, columns=None, missing=False, nan_fix=None):
     columns : list of str or int, optional
         Columns to keep, in this order: names or 0-based indices (the
         columns of pandas' index are not counted).
+    missing, nan_fix, rounding
+        As for :func:`read_csv`.
 
     Returns
     -------
@@ -1184,8 +1198,10 @@ def read_parquet(path, columns=None, missing=False, nan_fix=None):
     ImportError
         When pyarrow is not installed.
     ValueError
-        For a file that is not parquet, a column that is not numeric, and a
-        missing value (with its column and 1-based row).
+        For a file that is not parquet, a column that is not numeric, a
+        missing value, and a value of an integer column (or a decimal one of
+        scale 0) that float64 would round (beyond 2**53; see ``rounding``),
+        with its column and 1-based row.
     """
     path = os.fsdecode(path)
     pa, pq = _pyarrow_parquet(path)
@@ -1222,10 +1238,32 @@ def read_parquet(path, columns=None, missing=False, nan_fix=None):
             )
     if not chosen:
         return Table(np.empty((table.num_rows, 0)), [], notes, [])
+    for name in chosen if not rounding else ():
+        _check_parquet_whole_numbers(path, name, table.column(name), chosen)
     columns = [table.column(name) for name in chosen]
     columns = [c.cast(pa.float64()) if pa.types.is_decimal(c.type) else c for c in columns]
     data = np.column_stack([c.to_numpy(zero_copy_only=False) for c in columns])
     return Table(data, chosen, notes, positions)
+
+
+def _check_parquet_whole_numbers(path, name, column, chosen):
+    """ValueError for the first value of an integer column (or a decimal one of scale 0) of a
+    parquet file that float64 would round, as :func:`_check_whole_numbers` for CSV files."""
+    import pyarrow as pa
+
+    if pa.types.is_integer(column.type):
+        values = column.fill_null(0).to_numpy()
+        rows = np.flatnonzero((values > _FLOAT64_WHOLE) | (values < -_FLOAT64_WHOLE))
+        whole = [(row, int(values[row])) for row in rows]
+    elif pa.types.is_decimal(column.type) and column.type.scale == 0:
+        whole = [(row, int(v)) for row, v in enumerate(column.to_pylist()) if v is not None]
+    else:
+        return
+    for row, value in whole:
+        if int(float(value)) != value:
+            raise ValueError(rounded_whole_number(
+                f"{path!r} has {value} in row {row + 1} of column {name!r}", value, np.float64,
+                _whole_number_fix([n for n in chosen if n != name])))
 
 
 def choose_columns(columns, names, available, path, doubt=None):
@@ -1599,13 +1637,57 @@ def _byte_lines(f, block=1 << 20):
         yield rest
 
 
+def _leave_out(others):
+    """'leave it out (--columns a,c, or columns= in fastem.Chunks)', keeping the columns
+    ``others`` (names or indices); None when there are none."""
+    return (f"leave it out ({_columns_option(others)}, or columns= in fastem.Chunks)" if others
+            else None)
+
+
+def _other_columns(layout, j):
+    """The chosen columns but ``j``, by name (or by index without a header)."""
+    return [k if layout.names is None else layout.names[k] for k in layout.chosen if k != j]
+
+
 def _empty_column(layout, j):
     """The message for a column without a value in any row: leave it out."""
-    others = [k if layout.names is None else layout.names[k] for k in layout.chosen if k != j]
-    how = f"leave it out ({_columns_option(others)}, or columns= in fastem.Chunks)" if others else (
-        "it holds no data")
+    how = _leave_out(_other_columns(layout, j)) or "it holds no data"
     return (f"{layout.path!r} has no value in any row of {layout.column(j)}, only missing "
             f"values; {how}")
+
+
+def _check_whole_numbers(layout, data):
+    """ValueError for the first field of a chosen column written as a whole number that
+    float64, the type the readers parse into, would round (beyond 2**53: a 19-digit
+    identifier, a count of nanoseconds); ``data`` as a reader parsed it."""
+    if not (np.abs(data) >= _FLOAT64_WHOLE).any():  # NaN compares False
+        return
+    for row_number, (line, row) in enumerate(_rows(layout), 1):
+        for j in layout.chosen:
+            value = _trimmed(row[j])
+            if _INTEGER.fullmatch(value) and int(float(value)) != int(value):
+                raise ValueError(rounded_whole_number(
+                    f"{layout.path!r} has {value!r} on line {line} (data row {row_number}), "
+                    f"{layout.column(j)}", int(value), np.float64,
+                    _whole_number_fix(_other_columns(layout, j))))
+
+
+def _whole_number_fix(others):
+    """How to fix a file's column of whole numbers that float64 would round; ``others``: the
+    other columns read."""
+    leave_out = _leave_out(others)
+    return (f"subtract an offset from that column (its smallest value, say) and save the file "
+            f"again" + (f", or, if the column is an identifier, {leave_out}" if leave_out else ""))
+
+
+def rounded_whole_number(where, value, dtype, fix):
+    """The message for the whole number ``value`` that ``dtype`` (float32 or float64) would
+    round: ``where`` names the file and the place, ``fix`` says what to do instead."""
+    dtype = np.dtype(dtype)
+    bound = 2 ** (np.finfo(dtype).nmant + 1)
+    return (f"{where}: a whole number that {dtype.name} cannot hold (it holds every whole "
+            f"number only up to 2**{np.finfo(dtype).nmant + 1} = {bound:,}), which would be "
+            f"read as {int(dtype.type(value)):d}; {fix}")
 
 
 # Why a line of notes below the header is data: a line of notes is one above the table.

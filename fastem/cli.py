@@ -40,11 +40,13 @@ import numpy as np
 from ._config import SERIAL_WORK
 from ._progress import ProgressLine, SelectionProgress
 from ._tables import (
+    _FLOAT64_WHOLE,
     choose_columns,
     csv_column_names,
     fill_csv,
     parquet_column_names,
     read_columns,
+    rounded_whole_number,
     shortest_text,
     spells_names,
     unnamed_first_row,
@@ -266,8 +268,8 @@ def _watched(X, path):
 _HEADER = {None: None, "auto": None, "yes": True, "no": False}
 
 
-def _read_table(path, columns, header=None, missing=False, nan_fix=None):
-    table = read_table_file(path, columns, _HEADER[header], missing, nan_fix)
+def _read_table(path, columns, header=None, missing=False, nan_fix=None, rounding=False):
+    table = read_table_file(path, columns, _HEADER[header], missing, nan_fix, rounding)
     return table.data, table.names, table.notes, table.positions, table.layout
 
 
@@ -320,7 +322,7 @@ def _check_data_path(path):
 
 
 def read_table(path, columns=None, dtype=None, quiet=False, header=None, missing=False,
-               nan_fix=None):
+               nan_fix=None, model=None, rounding=False):
     """Read DATA: a 2-D array, its column names (None without names), their positions, layout.
 
     The positions are the chosen columns' 0-based places among the file's
@@ -333,7 +335,12 @@ def read_table(path, columns=None, dtype=None, quiet=False, header=None, missing
     (float32 or float64); with ``missing``, missing values (NaN, empty CSV
     fields, ``NA``) are kept as NaN; without it, the error for one ends with
     ``nan_fix`` (the default advises ``fit --missing em``). Notes about the
-    file (an index column left out) go to stderr.
+    file (an index column left out) go to stderr. A value that the conversion
+    to the dtype would alter (beyond its range, or a whole number that it
+    rounds) is an error, whose fix names ``model``, the path of the model
+    file whose dtype ``dtype`` is, if any; with ``rounding`` (and float64),
+    whole numbers are read rounded, for a command that copies the file's own
+    values and only computes with them (impute).
     """
     ext = _check_data_path(path)
     tokens = _column_tokens(columns, column_names(path, header) if columns else None)
@@ -342,7 +349,7 @@ def read_table(path, columns=None, dtype=None, quiet=False, header=None, missing
             X, names, notes, positions, layout = _read_npy(path, tokens)
         else:
             X, names, notes, positions, layout = _read_table(path, tokens, header, missing,
-                                                             nan_fix)
+                                                             nan_fix, rounding)
     except (ValueError, ImportError) as exc:  # the readers' messages name the file, place and fix
         raise CommandError(str(exc)) from None
     for note in notes if not quiet else ():
@@ -353,35 +360,66 @@ def read_table(path, columns=None, dtype=None, quiet=False, header=None, missing
         )
     if X.shape[0] == 0:
         raise CommandError(f"{path!r} has no data rows")
+    # the dtype of the computation: float32 data stay float32, the rest become float64
+    target = np.dtype(dtype or (X.dtype if X.dtype == np.float32 else np.float64))
     with _watched(X, path):
         _check_finite(X, path, missing, nan_fix)
-        if dtype is not None and X.dtype != dtype:
-            _check_fits_dtype(X, path, np.dtype(dtype), names)
-            X = X.astype(dtype)
+        if X.dtype != target:
+            if not rounding:
+                _check_holds(X, path, target, names, model)
+            X = X.astype(target)
     return X, names, positions, layout
 
 
-def _check_fits_dtype(X, path, dtype, names=None, block=1 << 20):
-    """Refuse values that the cast to ``dtype`` (float32) would turn into infinity.
+def _check_holds(X, path, dtype, names, model=None, block=1 << 20):
+    """Refuse values of ``X`` that the cast to ``dtype`` would alter: beyond its range (they
+    would be infinite), or whole numbers that it would round (16777217 in float32, which holds
+    every whole number only up to 2**24; an int64 beyond 2**53 in float64).
 
-    The row and the column of the first are 1-based, as in the other errors
-    about a file's values; the column is counted among the columns read
-    (``names``, when the file has them).
+    A whole number counts as such in an integer array, and in a float array up to 2**53,
+    within which float64 holds every whole number as written. The row and the column of
+    the first are 1-based, as in the other errors about a file's values; the column is
+    counted among the columns read (``names``, when the file has them). ``model``: the
+    path of the model whose dtype ``dtype`` is, for the fix, when a fitted model reads ``X``
+    rather than a fit.
     """
-    limit = np.finfo(dtype).max
+    info = np.finfo(dtype)
+    bound = 2 ** (info.nmant + 1)  # every whole number up to it is held exactly
+    integers = X.dtype.kind in "biu"
     for start in range(0, X.shape[0], block):
-        part = np.abs(np.asarray(X[start : start + block], dtype=np.float64))
-        too_large = part > limit
-        if too_large.any():
-            row, column = np.unravel_index(int(np.argmax(too_large)), part.shape)
-            value = X[start + row, column]
-            name = "" if names is None else f" ({names[column]!r})"
+        part = np.asarray(X[start : start + block])
+        wide = np.abs(part.astype(np.float64))
+        too_large = wide > info.max
+        rounded = wide >= bound  # candidates, then decided one by one
+        if not integers:
+            rounded &= (wide <= _FLOAT64_WHOLE) & (part == np.trunc(part))
+        # as Python numbers, exact: NumPy would compare an int64 with a float64 in float64
+        rounded[rounded] = [type(v)(dtype.type(v)) != v for v in part[rounded].tolist()]
+        bad = too_large | rounded
+        if not bad.any():
+            continue
+        row, column = np.unravel_index(int(np.argmax(bad)), part.shape)
+        value = part[row, column]
+        name = "" if names is None else f" ({names[column]!r})"
+        where = (f"{path!r} holds {{}} in data row {start + row + 1} (1-based, header not "
+                 f"counted), column {column + 1}{name} of those read")
+        refit = f"fit the model {model!r} again"
+        wider = "use --dtype float64" if model is None else f"{refit} with --dtype float64"
+        if too_large[row, column]:
             raise CommandError(
-                f"{path!r} holds {float(value):.6g} in data row {start + row + 1} (1-based, "
-                f"header not counted), column {column + 1}{name} of those read, beyond the "
-                f"range of {dtype.name} (largest {limit:.3g}); use --dtype float64, or scale "
-                "the data"
+                f"{where.format(f'{float(value):.6g}')}, beyond the range of {dtype.name} "
+                f"(largest {info.max:.3g}); {wider}" + (", or scale the data" if model is None
+                                                          else "")
             )
+        if model is None:
+            offset = "subtract an offset from that column (its smallest value, say)"
+        else:
+            offset = ("on that column less an offset (its smallest value, say), subtracting it "
+                      "here too")
+            offset = offset if dtype == np.float32 else f"{refit} {offset}"
+        raise CommandError(rounded_whole_number(
+            where.format(int(value)), int(value), dtype,
+            f"{wider}, or {offset}" if dtype == np.float32 else offset))
 
 
 def _check_finite(X, path, missing=False, nan_fix=None, block=1 << 20):
@@ -849,7 +887,7 @@ def _file_names_of(fitted, file_names):
             for name in fitted]
 
 
-def _data_for(model, args, column_indices=None, missing=False, dtype=None):
+def _data_for(model, args, column_indices=None, missing=False, copied=False):
     """DATA's columns for ``model``, their positions in DATA and its layout (:func:`read_table`).
 
     Columns are matched by name when both have names. Else, without
@@ -858,7 +896,9 @@ def _data_for(model, args, column_indices=None, missing=False, dtype=None):
     a DATA without names, with a note, and refuses a DATA with names; any
     other model DATA's columns in order.
     Missing values are kept as NaN for a model fitted with ``missing='em'``,
-    or with ``missing``. The array has the model's dtype, or ``dtype``.
+    or with ``missing``. The array has the model's dtype; with ``copied``,
+    for a command that copies DATA's values into its output (impute), it is
+    float64 and holds whole numbers that float64 rounds, rounded.
     """
     _check_data_path(args.data)  # before any note about its columns
     fitted = getattr(model, "feature_names_in_", None)
@@ -942,9 +982,10 @@ def _data_for(model, args, column_indices=None, missing=False, dtype=None):
             )
         columns = _recorded_columns(args, column_indices, header)
     missing = missing or model._fits_missing()
-    X, _, positions, layout = read_table(args.data, columns, dtype or model._dtype, args.quiet,
-                                         header, missing=missing,
-                                         nan_fix=_nan_fix(type(model), fitted=True))
+    X, _, positions, layout = read_table(
+        args.data, columns, np.float64 if copied else model._dtype, args.quiet, header,
+        missing=missing, nan_fix=_nan_fix(type(model), fitted=True), model=args.model,
+        rounding=copied)
     if X.shape[1] != model.n_features_in_:
         raise CommandError(
             f"{args.data!r} has {X.shape[1]} column(s) but the model was fitted on "
@@ -1057,8 +1098,9 @@ def cmd_impute(args):
             "values and cannot impute; fit a GaussianMixture with fastem fit --missing em and "
             "impute with it"
         )
-    # float64: the observed values are copied as they are, whatever the model's dtype
-    X, positions, layout = _data_for(model, args, indices, missing=True, dtype=np.float64)
+    # float64, whatever the model's dtype: the observed values are copied from DATA as they
+    # are, whole numbers beyond 2**53 too, and the fills are written in float64
+    X, positions, layout = _data_for(model, args, indices, missing=True, copied=True)
     n_missing = int(np.isnan(X).sum())
     with _columns_matched():
         filled = model.impute(X, draw=args.draw,

@@ -1,6 +1,8 @@
 """The command line on real-world tables: column names, CSV quirks, summaries, help, progress."""
 
+import importlib.util
 import json
+import os
 import re
 
 import numpy as np
@@ -11,6 +13,7 @@ import fastem
 from fastem.cli import build_parser, main
 
 pd = pytest.importorskip("pandas")
+_HAVE_PYARROW = importlib.util.find_spec("pyarrow") is not None
 
 
 def run(capsys, *argv):
@@ -718,3 +721,103 @@ def test_names_with_spaces_around_them_match_the_model_s(capsys, tmp_path, fitte
         assert status == 0, err
         expected = model.predict(pd.DataFrame(X, columns=model.feature_names_in_))
         assert_array_equal(pd.read_csv(tmp_path / "l.csv")["component"], expected)
+
+
+def _whole_number_files(d):
+    """Data with one whole number that float32 (or float64) rounds, in each kind of file."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(1e6, 1e3, (60, 2)).round()
+    X[5, 1] = 2**24 + 1  # 16777217: float32 holds 16777216 and 16777218
+    pd.DataFrame(X, columns=["a", "b"]).astype(np.int64).to_csv(d / "f32.csv", index=False)
+    np.save(d / "f32.npy", X)
+    np.save(d / "f32_int.npy", X.astype(np.int32))
+    if _HAVE_PYARROW:
+        pd.DataFrame(X.astype(np.int64), columns=["a", "b"]).to_parquet(d / "f32.parquet")
+    wide = X.astype(np.int64)
+    wide[5, 1] = 2**53 + 1
+    np.save(d / "f64_int.npy", wide)
+    X[5, 1] = 2**24  # held exactly: the models of the fixture are fitted on these
+    pd.DataFrame(X, columns=["a", "b"]).to_csv(d / "held.csv", index=False)
+    return d
+
+
+@pytest.fixture(scope="module")
+def whole_numbers(tmp_path_factory):
+    d = _whole_number_files(tmp_path_factory.mktemp("whole"))
+    for dtype in ("float32", "float64"):
+        assert main(["fit", str(d / "held.csv"), "-k", "1", "--dtype", dtype, "--quiet",
+                     "-o", str(d / f"{dtype}.npz")]) == 0
+    return d
+
+
+ROUNDED = [  # (command line, the value, the dtype, the fix)
+    (["fit", "{d}/f32.csv", "-k", "1", "--dtype", "float32", "-o", "{t}/out.npz"],
+     "16777217", "float32", "use --dtype float64, or subtract an offset"),
+    (["fit", "{d}/f32.npy", "-k", "1", "--dtype", "float32", "-o", "{t}/out.npz"],
+     "16777217", "float32", "use --dtype float64"),
+    (["fit", "{d}/f32_int.npy", "-k", "1", "--dtype", "float32", "-o", "{t}/out.npz"],
+     "16777217", "float32", "use --dtype float64"),
+    (["fit", "{d}/f32.parquet", "-k", "1", "--dtype", "float32", "-o", "{t}/out.npz"],
+     "16777217", "float32", "use --dtype float64"),
+    (["select", "{d}/f32.csv", "--k", "1", "--dtype", "float32", "-o", "{t}/out.npz"],
+     "16777217", "float32", "use --dtype float64"),
+    (["predict", "{d}/float32.npz", "{d}/f32.csv", "-o", "{t}/out.csv"],
+     "16777217", "float32", "fit the model '{d}/float32.npz' again with --dtype float64"),
+    (["predict", "{d}/float32.npz", "{d}/f32.npy", "--proba", "-o", "{t}/out.npy"],
+     "16777217", "float32", "fit the model '{d}/float32.npz' again with --dtype float64"),
+    (["score", "{d}/float32.npz", "{d}/f32.csv"],
+     "16777217", "float32", "fit the model '{d}/float32.npz' again with --dtype float64"),
+    (["fit", "{d}/f64_int.npy", "-k", "1", "-o", "{t}/out.npz"],
+     "9007199254740993", "float64", "subtract an offset from that column"),
+    (["select", "{d}/f64_int.npy", "--k", "1", "-o", "{t}/out.npz"],
+     "9007199254740993", "float64", "subtract an offset from that column"),
+    (["score", "{d}/float64.npz", "{d}/f64_int.npy"],
+     "9007199254740993", "float64", "fit the model '{d}/float64.npz' again on that column less"),
+]
+
+
+@pytest.mark.parametrize("argv, value, dtype, fix", ROUNDED,
+                         ids=[f"{a[0]}-{a[-3 if a[-2] == '-o' else -1].rsplit('/', 1)[-1]}"
+                              for a, *_ in ROUNDED])
+def test_whole_numbers_that_the_dtype_rounds_are_refused(whole_numbers, capsys, tmp_path, argv,
+                                                         value, dtype, fix):
+    """Every command that reads data in a dtype (--dtype float32, a float32 model's, float64)
+    refuses a whole number that it would round, naming the value, its place and the fix
+    that applies to that command; nothing is written."""
+    if any(a.endswith(".parquet") for a in argv) and not _HAVE_PYARROW:
+        pytest.skip("needs pyarrow")
+    status, out, err = run(capsys, *[a.format(d=whole_numbers, t=tmp_path) for a in argv])
+    assert status == 1 and out == "", err
+    error = err.splitlines()[-1]
+    assert error.startswith("fastem: error: ") and "data row 6 (1-based" in error, err
+    assert f"holds {value} in" in error and f"{dtype} cannot hold" in error, err
+    assert fix.format(d=whole_numbers) in error, err
+    assert os.listdir(tmp_path) == []
+
+
+def test_whole_numbers_are_refused_only_where_the_dtype_rounds_them(whole_numbers, capsys,
+                                                                    tmp_path):
+    """Whole numbers held exactly (2**24, 2**25 + 4 in float32; 2**60 in float64) and
+    fractions that float32 rounds, as any fraction, are read, and impute reads any whole
+    number; the next whole number is not read by a fit."""
+    X = np.array([[2.0**24, 1.5], [2.0**25 + 4, 16777217.5], [3.0, 4.25]])
+    np.save(tmp_path / "held.npy", X)
+    np.save(tmp_path / "held_int.npy", np.array([[2**60], [2**53], [5]], dtype=np.int64))
+    for path, dtype in (("held.npy", "float32"), ("held_int.npy", "float64")):
+        status, _, err = run(capsys, "fit", tmp_path / path, "-k", 1, "--dtype", dtype,
+                             "-o", tmp_path / "m.npz", "--quiet")
+        assert status == 0, err
+    status, _, err = run(capsys, "score", whole_numbers / "float32.npz",
+                         whole_numbers / "held.csv", "--quiet")
+    assert status == 0, err
+    # impute copies DATA's own fields, and computes with their rounding
+    (tmp_path / "ids.csv").write_text("a,b\n9007199254740993,1000000\n1000000,\n")
+    status, _, err = run(capsys, "impute", whole_numbers / "float64.npz", tmp_path / "ids.csv",
+                         "-o", tmp_path / "filled.csv", "--quiet")
+    assert status == 0, err
+    assert (tmp_path / "filled.csv").read_text().splitlines()[1] == "9007199254740993,1000000"
+    X[1, 0] = 2**25 + 2
+    np.save(tmp_path / "held.npy", X)
+    status, _, err = run(capsys, "fit", tmp_path / "held.npy", "-k", 1, "--dtype", "float32",
+                         "-o", tmp_path / "m.npz", "--quiet")
+    assert status == 1 and "holds 33554434 in data row 2" in err, err

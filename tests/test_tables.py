@@ -1062,3 +1062,53 @@ def test_real_headers_beside_a_label_column_are_not_doubted(tmp_path, header):
     path = _write(tmp_path, header + "\n" + _labelled_rows())
     table = read_csv(path, columns=[0, 1, 2])
     assert table.doubts == [] and table.data.shape == (60, 3)
+
+
+@pytest.mark.parametrize("field, read_as", [
+    ("9007199254740993", "9007199254740992"),  # 2**53 + 1
+    ("-9007199254740995", "-9007199254740996"),
+    ("1234567890123456789", "1234567890123456768"),
+    (" 18446744073709551615 ", "18446744073709551616"),  # beyond int64 too
+    ('"9007199254740993"', "9007199254740992"),  # quoted
+])
+@pytest.mark.parametrize("missing", [False, True])
+def test_whole_numbers_that_float64_rounds_are_refused(tmp_path, reader, field, read_as, missing):
+    """A whole number beyond 2**53 that float64 would round (a 19-digit identifier) is named
+    with its place and what it would read as, by every parser, with or without missing
+    values; whole numbers that float64 holds and other numbers that large are read."""
+    content = f"id,x\n1,0.5\n{field},1.5\n{'' if missing else 3},2.5\n"
+    with pytest.raises(ValueError, match="float64 cannot hold") as info:
+        reader(_write(tmp_path, content), missing=missing)
+    message = str(info.value)
+    assert f"{field.strip().strip(chr(34))!r} on line 3 (data row 2), column 1 ('id')" in message
+    assert f"read as {read_as};" in message and "--columns x" in message
+    held = "id,x\n9007199254740992,1\n1152921504606846976,2\n-9007199254740993.0,3\n1e300,4\n"
+    data = reader(_write(tmp_path, held, "held.csv")).data
+    assert_array_equal(data[:, 0], [2.0**53, 2.0**60, -(2.0**53), 1e300])
+
+
+def test_whole_numbers_that_float64_rounds_are_refused_in_parquet_files(tmp_path):
+    """Integer columns (also with nulls, which pyarrow turns into float64) and decimal ones of
+    scale 0 of a parquet file: a value beyond 2**53 that float64 would round is named."""
+    pa = pytest.importorskip("pyarrow")
+    import decimal
+
+    import pyarrow.parquet as pq
+
+    big = 2**53 + 1
+    columns = {
+        "int64": pa.array([1, big, 3], pa.int64()),
+        "int64 with nulls": pa.array([1, big, None], pa.int64()),
+        "uint64": pa.array([1, 2**64 - 1, 3], pa.uint64()),
+        "decimal": pa.array([decimal.Decimal(1), decimal.Decimal(big), decimal.Decimal(3)],
+                            pa.decimal128(20, 0)),
+    }
+    x = pa.array([0.5, 1.5, 2.5])
+    for kind, column in columns.items():
+        path = str(tmp_path / "ids.parquet")
+        pq.write_table(pa.table({"id": column, "x": x}), path)
+        with pytest.raises(ValueError, match="float64 cannot hold") as info:
+            _tables.read_parquet(path, missing=True)
+        assert "in row 2 of column 'id'" in str(info.value) and "--columns x" in str(info.value), kind
+    pq.write_table(pa.table({"id": pa.array([1, 2**53, 2**60], pa.int64()), "x": x}), path)
+    assert_array_equal(_tables.read_parquet(path).data[:, 0], [1, 2**53, 2**60])
