@@ -36,6 +36,7 @@ from ._validation import (
     check_frame_columns,
     check_range,
     check_total_weight,
+    check_whole_numbers_held,
     feature_names_of,
     non_finite_message,
     numeric_weights,
@@ -85,6 +86,14 @@ def _check_known_sizes(X, name):
             f"(NaN in {name}.chunks). Call {name}.compute_chunk_sizes() first, or for a "
             "DataFrame's values use to_dask_array(lengths=True)."
         )
+
+
+def _as_float64(block, block_info=None):
+    """A block of integers in float64; ValueError for a whole number that float64 rounds."""
+    converted = block.astype(np.float64)
+    check_whole_numbers_held(
+        block, converted, f"block {block_info[0]['chunk-location'][0]} of the dask array X")
+    return converted
 
 
 def _check_block(X, block_id, anchors, allow_nan, nan_advice):
@@ -236,7 +245,9 @@ class DaskSource:
         if X.shape[0] < 1 or X.shape[1] < 1:
             raise ValueError(f"X has shape {X.shape}; at least one sample and one feature are required.")
         target = X.dtype.newbyteorder("=") if X.dtype.type in (np.float32, np.float64) else np.float64
-        if X.dtype != target:
+        if X.dtype.kind in "iu":
+            X = X.map_blocks(_as_float64, dtype=np.float64)
+        elif X.dtype != target:
             X = X.astype(target)
         if X.numblocks[1] != 1:
             X = X.rechunk({1: -1})

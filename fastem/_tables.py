@@ -70,7 +70,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validation import pandas_index_columns
+from ._validation import (
+    FLOAT64_WHOLE,
+    pandas_index_columns,
+    rounded_by_float64,
+    rounded_whole_number,
+)
 
 __all__ = [
     "NA_VALUES",
@@ -568,8 +573,6 @@ class _Sniffed:
 
 
 _INTEGER = re.compile(r"\s*[-+]?[0-9]+\s*", re.ASCII)  # \s: pandas' spaces only
-# Beyond this magnitude float64 holds only every other whole number, or fewer.
-_FLOAT64_WHOLE = 2**53
 
 
 # Rows below a first row of numbers that it must stand apart from, in every
@@ -1253,17 +1256,17 @@ def _check_parquet_whole_numbers(path, name, column, chosen):
 
     if pa.types.is_integer(column.type):
         values = column.fill_null(0).to_numpy()
-        rows = np.flatnonzero((values > _FLOAT64_WHOLE) | (values < -_FLOAT64_WHOLE))
-        whole = [(row, int(values[row])) for row in rows]
     elif pa.types.is_decimal(column.type) and column.type.scale == 0:
-        whole = [(row, int(v)) for row, v in enumerate(column.to_pylist()) if v is not None]
+        values = np.array([0 if v is None else int(v) for v in column.to_pylist()], dtype=object)
     else:
         return
-    for row, value in whole:
-        if int(float(value)) != value:
-            raise ValueError(rounded_whole_number(
-                f"{path!r} has {value} in row {row + 1} of column {name!r}", value, np.float64,
-                _whole_number_fix([n for n in chosen if n != name])))
+    rounded = rounded_by_float64(values, values.astype(np.float64))
+    if rounded.any():
+        row = int(np.argmax(rounded))
+        value = int(values[row])
+        raise ValueError(rounded_whole_number(
+            f"{path!r} has {value} in row {row + 1} of column {name!r}", value, np.float64,
+            _whole_number_fix([n for n in chosen if n != name])))
 
 
 def choose_columns(columns, names, available, path, doubt=None):
@@ -1660,7 +1663,7 @@ def _check_whole_numbers(layout, data):
     """ValueError for the first field of a chosen column written as a whole number that
     float64, the type the readers parse into, would round (beyond 2**53: a 19-digit
     identifier, a count of nanoseconds); ``data`` as a reader parsed it."""
-    if not (np.abs(data) >= _FLOAT64_WHOLE).any():  # NaN compares False
+    if not (np.abs(data) >= FLOAT64_WHOLE).any():  # NaN compares False
         return
     for row_number, (line, row) in enumerate(_rows(layout), 1):
         for j in layout.chosen:
@@ -1676,18 +1679,8 @@ def _whole_number_fix(others):
     """How to fix a file's column of whole numbers that float64 would round; ``others``: the
     other columns read."""
     leave_out = _leave_out(others)
-    return (f"subtract an offset from that column (its smallest value, say) and save the file "
-            f"again" + (f", or, if the column is an identifier, {leave_out}" if leave_out else ""))
-
-
-def rounded_whole_number(where, value, dtype, fix):
-    """The message for the whole number ``value`` that ``dtype`` (float32 or float64) would
-    round: ``where`` names the file and the place, ``fix`` says what to do instead."""
-    dtype = np.dtype(dtype)
-    bound = 2 ** (np.finfo(dtype).nmant + 1)
-    return (f"{where}: a whole number that {dtype.name} cannot hold (it holds every whole "
-            f"number only up to 2**{np.finfo(dtype).nmant + 1} = {bound:,}), which would be "
-            f"read as {int(dtype.type(value)):d}; {fix}")
+    return ("subtract an offset from that column (its smallest value, say) and save the file "
+            "again" + (f", or, if the column is an identifier, {leave_out}" if leave_out else ""))
 
 
 # Why a line of notes below the header is data: a line of notes is one above the table.

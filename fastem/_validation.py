@@ -5,6 +5,7 @@ Every error says what was wrong, the value seen, and how to fix it.
 
 import numbers
 import os
+import sys
 
 import numpy as np
 
@@ -156,6 +157,7 @@ def check_array(
             f"{name}.toarray() to convert it to a dense NumPy array (mixture models "
             "compute with every feature of every point, so the density costs nothing extra)."
         )
+    _check_table_integers(X, name)
     X = check_frame_columns(X, name, allow_nan, nan_advice)
     X = _without_mask(X, name, allow_nan, nan_advice)
     is_series = hasattr(X, "to_frame") and getattr(X, "ndim", None) == 1
@@ -175,6 +177,7 @@ def check_array(
             f"Pass {name}.real, or stack the real and imaginary parts as separate features.",
         )
     if kind == "O":
+        original = X
         try:
             X = X.astype(np.float64)
         except OverflowError:
@@ -184,6 +187,7 @@ def check_array(
                 f"{name} is an object array whose entries are not all numbers ({exc}). "
                 "Convert it to a numeric array first, e.g. np.asarray(X, dtype=float)."
             ) from None
+        check_whole_numbers_held(original, X, name)
         kind = "f"
     if kind not in "biuf":
         raise TypeError(
@@ -224,7 +228,9 @@ def check_array(
     if target is None:
         target = X.dtype.newbyteorder("=") if X.dtype.type in _FLOAT_DTYPES else np.float64
     if X.dtype != target or not X.flags.c_contiguous:
-        X = np.ascontiguousarray(X, dtype=target)
+        converted = np.ascontiguousarray(X, dtype=target)
+        check_whole_numbers_held(X, converted, name)
+        X = converted
     if n_samples == 0 or not scan:  # an empty chunk of chunked data, or values checked before
         return X
     n_bad, lo, hi = scan_data(X, allow_nan)
@@ -241,6 +247,97 @@ def complex_error(name, dtype, fix):
         f"Complex data not supported: {name} has dtype {dtype}, and mixture models need real "
         f"data. {fix}"
     )
+
+
+# Beyond this magnitude float64 holds only some whole numbers (every other one up to 2**54).
+FLOAT64_WHOLE = 2**53
+
+
+def rounded_by_float64(values, converted):
+    """A boolean mask of the whole numbers of ``values`` (an integer array, or an object
+    array of numbers) that ``converted``, the same in float64, rounds: beyond 2**53,
+    float64 holds only some whole numbers."""
+    wide = np.abs(converted)
+    rounded = wide >= FLOAT64_WHOLE  # the candidates; NaN compares False
+    if not rounded.any():
+        return rounded
+    if values.dtype.kind in "iu":
+        # compared in the integers' own type, where float64 stays within its range
+        limit = float(np.iinfo(values.dtype).max)  # 2**63 or 2**64, as float64 rounds it
+        inside = (converted >= -limit) & (converted < limit)
+        back = np.where(inside, converted, 0).astype(values.dtype)
+        return rounded & (~inside | (back != values))
+    rounded[rounded] = [isinstance(v, numbers.Integral) and int(v) != int(c)
+                        for v, c in zip(values[rounded].tolist(), converted[rounded].tolist())]
+    return rounded
+
+
+def rounded_whole_number(where, value, dtype, fix):
+    """The message for the whole number ``value`` that ``dtype`` (float32 or float64) would
+    round: ``where`` names the data and the place, ``fix`` says what to do instead."""
+    dtype = np.dtype(dtype)
+    bits = np.finfo(dtype).nmant + 1
+    return (f"{where}: a whole number that {dtype.name} cannot hold (it holds every whole "
+            f"number only up to 2**{bits} = {2**bits:,}), which would be read as "
+            f"{int(dtype.type(value)):d}; {fix}")
+
+
+def _check_column_held(values, converted, name, j, column=None, frame=False):
+    """ValueError for the first whole number of ``values``, column ``j`` of ``name`` (1-D
+    integers, or objects that are numbers), that ``converted``, the same in float64, rounds;
+    ``column``: its name; ``frame``: whether ``name`` is a DataFrame (for the fix's code)."""
+    if not _may_round(values.dtype):
+        return
+    rounded = rounded_by_float64(values, converted)
+    if not rounded.any():
+        return
+    row = int(np.argmax(rounded))
+    value = int(values[row])
+    label = f"column {j}" if column is None else f"column {column!r}"
+    selected = (f"{name}[{column!r}]" if column is not None else
+                f"{name}.iloc[:, {j}]" if frame else f"{name}[:, {j}]")
+    example = f" (e.g. {selected} - {selected}.min())" if name.isidentifier() else ""
+    raise ValueError(rounded_whole_number(
+        f"{name} holds {value} in row {row} (0-based) of {label}", value, np.float64,
+        f"subtract an offset from that column{example}, or pass that column as float64 to "
+        "accept the rounding"))
+
+
+def _may_round(dtype):
+    """Whether float64 may round values of ``dtype``: 64-bit integers, or objects (Python's
+    integers have any size); smaller integers fit in float64's 53 bits."""
+    return dtype.kind == "O" or (dtype.kind in "iu" and dtype.itemsize >= 8)
+
+
+def check_whole_numbers_held(values, converted, name):
+    """ValueError for the first whole number of the 2-D ``values`` (integers, or objects that
+    are numbers) that ``converted``, the same in float64, rounds, naming its row and column
+    of ``name``."""
+    if values.ndim == 2 and _may_round(values.dtype):
+        for j in range(values.shape[1]):
+            _check_column_held(values[:, j], converted[:, j], name, j)
+
+
+def _check_table_integers(X, name):
+    """:func:`_check_column_held` for each integer column of a pandas DataFrame or an Arrow
+    table, before its conversion to one array rounds them (with a float column, in float64)."""
+    pa = sys.modules.get("pyarrow")
+    if pa is not None and isinstance(X, (pa.Table, pa.RecordBatch)):
+        for j, field in enumerate(X.schema):
+            if pa.types.is_integer(field.type):
+                values = X.column(j).fill_null(0).to_numpy()
+                _check_column_held(values, values.astype(np.float64), name, j, field.name)
+        return
+    dtypes = getattr(X, "dtypes", None)
+    if not (hasattr(X, "iloc") and hasattr(dtypes, "tolist")):
+        return
+    for j, (column, dtype) in enumerate(zip(list(X.columns), dtypes.tolist())):
+        kind = np.dtype(getattr(dtype, "numpy_dtype", dtype)) if getattr(
+            dtype, "kind", None) in ("i", "u") else None
+        if kind is not None:  # numpy, nullable (Int64) and Arrow-backed integers
+            values = X.iloc[:, j].to_numpy(dtype=kind, na_value=0)
+            _check_column_held(values, values.astype(np.float64), name, j,
+                               column if isinstance(column, str) else None, frame=True)
 
 
 # What the error for NaN advises when the estimator does not say (see BaseMixture._nan_advice).

@@ -40,18 +40,17 @@ import numpy as np
 from ._config import SERIAL_WORK
 from ._progress import ProgressLine, SelectionProgress
 from ._tables import (
-    _FLOAT64_WHOLE,
     choose_columns,
     csv_column_names,
     fill_csv,
     parquet_column_names,
     read_columns,
-    rounded_whole_number,
     shortest_text,
     spells_names,
     unnamed_first_row,
 )
 from ._tables import read_table as read_table_file
+from ._validation import FLOAT64_WHOLE, rounded_whole_number
 from .base import unobserved_rows
 
 __all__ = ["main"]
@@ -392,7 +391,7 @@ def _check_holds(X, path, dtype, names, model=None, block=1 << 20):
         too_large = wide > info.max
         rounded = wide >= bound  # candidates, then decided one by one
         if not integers:
-            rounded &= (wide <= _FLOAT64_WHOLE) & (part == np.trunc(part))
+            rounded &= (wide <= FLOAT64_WHOLE) & (part == np.trunc(part))
         # as Python numbers, exact: NumPy would compare an int64 with a float64 in float64
         rounded[rounded] = [type(v)(dtype.type(v)) != v for v in part[rounded].tolist()]
         bad = too_large | rounded

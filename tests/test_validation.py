@@ -195,6 +195,79 @@ def test_integer_bool_half_and_object_data_become_float64(X, dtype):
     assert_same_model(model, make(covariance_type="diag").fit(as_float))
 
 
+def _with_whole_number(X, kind, tmp_path):
+    """``X`` with 2**53 + 1 (which float64 rounds) in row 3 of column 1, as ``kind``."""
+    import fastem
+
+    whole = (X * 1000).astype(np.int64)
+    whole[3, 1] = 2**53 + 1
+    if kind == "int64":
+        return whole
+    if kind == "uint64":
+        return np.abs(whole).astype(np.uint64)
+    if kind == "object":
+        return whole.astype(object)
+    if kind == "Chunks of a .npy file":
+        np.save(tmp_path / "whole.npy", whole)
+        return fastem.Chunks([tmp_path / "whole.npy"])
+    if kind == "dask array":
+        return pytest.importorskip("dask.array").from_array(whole, chunks=(2, -1))
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(X, columns=["a", "b", "c"]).assign(b=whole[:, 1])  # int64 beside floats
+    if kind == "DataFrame":
+        return frame
+    if kind == "DataFrame of Int64":
+        return frame.astype({"b": "Int64"})
+    pa = pytest.importorskip("pyarrow")
+    if kind == "DataFrame of int64[pyarrow]":
+        return frame.astype({"b": "int64[pyarrow]"})
+    return pa.Table.from_pandas(frame)  # "Arrow table"
+
+
+WHOLE_KINDS = ["int64", "uint64", "object", "Chunks of a .npy file", "dask array", "DataFrame",
+               "DataFrame of Int64", "DataFrame of int64[pyarrow]", "Arrow table"]
+
+
+@pytest.mark.parametrize("kind", WHOLE_KINDS)
+@pytest.mark.parametrize("method", ["fit", "predict", "score_samples", "partial_fit"])
+def test_whole_numbers_that_float64_rounds_are_refused(X, tmp_path, kind, method):
+    """Data of whole numbers become float64, which holds them only up to 2**53: one that it
+    would round (a 19-digit identifier, a count of nanoseconds) is named with its place and
+    the fix, in every kind of input and every method, where it had been rounded silently
+    (also by the conversion of a table whose integer column stands beside float ones)."""
+    data = _with_whole_number(X, kind, tmp_path)
+    named = kind.startswith(("DataFrame", "Arrow"))
+    model = make(covariance_type="diag")
+    if method in ("predict", "score_samples"):
+        pd = pytest.importorskip("pandas") if named else None
+        model.fit(pd.DataFrame(X, columns=["a", "b", "c"]) if named else X)
+    with pytest.raises(ValueError, match="float64 cannot hold") as info:
+        result = getattr(model, method)(data)
+        getattr(result, "compute", lambda: None)()  # a dask array's outputs are lazy
+    message = str(info.value)
+    row = 1 if kind == "dask array" else 3  # in block 1 of 2 rows
+    assert f"holds 9007199254740993 in row {row} (0-based) of column " in message
+    assert ("column 'b'" if named else "column 1") in message
+    assert "read as 9007199254740992; subtract an offset" in message
+
+
+def test_whole_numbers_that_float64_holds_are_data(X):
+    """Whole numbers beyond 2**53 that float64 holds (2**60, -2**63) give the model of the
+    float64 array, and so does one that it rounds once passed as float64."""
+    whole = np.zeros((len(X), 3), dtype=np.int64)
+    whole[:, 0] = (X[:, 0] * 1000).astype(np.int64) * 2**50
+    whole[:, 1] = (X[:, 1] * 1000).astype(np.int64)
+    whole[:, 2] = np.where(X[:, 2] > 1, -(2**63), 2**62)
+    assert np.abs(whole).max() >= 2**53
+    as_float = whole.astype(np.float64)
+    assert_same_model(make(covariance_type="diag").fit(whole),
+                      make(covariance_type="diag").fit(as_float))
+    whole[3, 1] = 2**53 + 1
+    with pytest.raises(ValueError, match="float64 cannot hold"):
+        make(covariance_type="diag").fit(whole)
+    make(covariance_type="diag").fit(whole.astype(np.float64))  # the rounding accepted
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("layout", ["fortran", "strided", "read-only", "big-endian", "list"])
 def test_unusual_layouts_give_the_same_model(X, dtype, layout):
