@@ -318,12 +318,32 @@ def check_whole_numbers_held(values, converted, name):
             _check_column_held(values[:, j], converted[:, j], name, j)
 
 
+def _check_arrow_type(field, name, pa):
+    """TypeError for a column of an Arrow table that does not hold numbers, as
+    :func:`check_frame_columns` refuses a DataFrame's: text is refused even when it holds
+    numbers, which NumPy's conversion of the table would have read silently."""
+    kind = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
+    if (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
+            or pa.types.is_decimal(kind) or pa.types.is_null(kind)):
+        return
+    table = name if name.isidentifier() else "table"
+    text = pa.types.is_string(field.type) or pa.types.is_large_string(field.type)
+    raise TypeError(
+        f"column {field.name!r} of {name} has type {field.type}, not numbers. Select the "
+        f"numeric columns, e.g. {table}.select([...]), or convert this one to numbers first"
+        + (f" (pyarrow.compute.cast({table}[{field.name!r}], pyarrow.float64()) for numbers "
+           "stored as text)." if text else ".")
+    )
+
+
 def _check_table_integers(X, name):
     """:func:`_check_column_held` for each integer column of a pandas DataFrame or an Arrow
-    table, before its conversion to one array rounds them (with a float column, in float64)."""
+    table, before its conversion to one array rounds them (with a float column, in float64);
+    an Arrow table's columns that do not hold numbers are refused (:func:`_check_arrow_type`)."""
     pa = sys.modules.get("pyarrow")
     if pa is not None and isinstance(X, (pa.Table, pa.RecordBatch)):
         for j, field in enumerate(X.schema):
+            _check_arrow_type(field, name, pa)
             if pa.types.is_integer(field.type):
                 values = X.column(j).fill_null(0).to_numpy()
                 _check_column_held(values, values.astype(np.float64), name, j, field.name)

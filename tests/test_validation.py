@@ -610,6 +610,42 @@ def test_dataframe_columns_of_text_or_other_objects_are_refused(column):
         GaussianMixture(1).fit(frame)
 
 
+@pytest.mark.parametrize("column, expected", [
+    ("string of numbers", "type string, not numbers.*pyarrow.compute.cast\\(X\\['o'\\], "
+                     "pyarrow.float64\\(\\)\\) for numbers stored as text"),
+    ("large_string", "type large_string, not numbers"),
+    ("dictionary", "type dictionary<values=string"),
+    ("timestamps", "type timestamp\\[us\\], not numbers"),
+    ("binary", "type binary, not numbers"),
+])
+@pytest.mark.parametrize("table", ["Table", "RecordBatch", "Chunks of a Table"])
+@pytest.mark.parametrize("method", ["fit", "predict"])
+def test_arrow_columns_of_text_or_other_objects_are_refused(column, expected, table, method):
+    """An Arrow table's column of text (even of numbers), times or bytes is refused by name,
+    as a DataFrame's is; NumPy's conversion of the table had read text of numbers silently."""
+    pa = pytest.importorskip("pyarrow")
+    import datetime
+
+    import fastem
+
+    values = {"string of numbers": pa.array(["1.5", "2.5"]),
+              "large_string": pa.array(["1", "2"], pa.large_string()),
+              "dictionary": pa.array(["1", "2"]).dictionary_encode(),
+              "timestamps": pa.array([datetime.datetime(2020, 1, 1), datetime.datetime(2021, 1, 1)]),
+              "binary": pa.array([b"1", b"2"])}[column]
+    x = pa.array([1.0, 2.0])
+    data = getattr(pa, "RecordBatch" if table == "RecordBatch" else "Table").from_arrays(
+        [x, values], names=["x", "o"])
+    data = fastem.Chunks([data]) if table.startswith("Chunks") else data
+    model = GaussianMixture(1)
+    if method == "predict":
+        model.fit(pa.table({"x": [1.0, 2.0, 4.0], "o": [1.0, 3.0, 2.0]}))
+    name = "chunk 0" if table.startswith("Chunks") else "X"
+    expected = expected.replace("X\\[", "table\\[") if name != "X" else expected
+    with pytest.raises(TypeError, match=f"column 'o' of {name} has {expected}"):
+        getattr(model, method)(data)
+
+
 # Every integer hyper-parameter, as the NumPy integer types whose arithmetic
 # overflows soonest. 12 features make the statistics and parameter counts
 # exceed int8's range (2 full components: 180 parameters).
