@@ -40,6 +40,7 @@ from ._validation import (
     feature_names_of,
     non_finite_message,
     numeric_weights,
+    numeric_advice,
     scan_data,
 )
 from .data import FileSignature, backing_file, is_dask_dataframe, kept_once, reading
@@ -232,10 +233,9 @@ class DaskSource:
             X = X.to_dask_array(lengths=True)
         kind = X.dtype.kind
         if kind not in "biuf":
-            raise TypeError(
-                f"X has dtype {X.dtype}; mixture models need real numbers. Convert the "
-                "dask array first, e.g. X.astype(float)."
-            )
+            advice = ("Convert the dask array first, e.g. X.astype(float)." if kind in "USO"
+                      else numeric_advice(X.dtype))
+            raise TypeError(f"X has dtype {X.dtype}; mixture models need real numbers. {advice}")
         if X.ndim != 2:
             raise ValueError(
                 f"X must be a 2-D dask array of shape (n_samples, n_features), got "

@@ -190,10 +190,7 @@ def check_array(
         check_whole_numbers_held(original, X, name)
         kind = "f"
     if kind not in "biuf":
-        raise TypeError(
-            f"{name} has non-numeric dtype {X.dtype}. Pass a numeric array, e.g. "
-            "np.asarray(X, dtype=float)."
-        )
+        raise TypeError(f"{name} has non-numeric dtype {X.dtype}. {numeric_advice(X.dtype, name)}")
     if X.ndim != 2:
         if X.ndim == 0:
             hint = "Pass a 2-D array of shape (n_samples, n_features), not a scalar."
@@ -247,6 +244,29 @@ def complex_error(name, dtype, fix):
         f"Complex data not supported: {name} has dtype {dtype}, and mixture models need real "
         f"data. {fix}"
     )
+
+
+def numeric_advice(dtype, name="X", saved=False):
+    """How to make numbers of an array of the non-numeric ``dtype``, a sentence: a conversion
+    that works for it (``np.asarray(X, dtype=float)`` fails on records and times). With
+    ``saved``, for an array read from a file: how to save it again."""
+    array = name if name.isidentifier() else "X"
+    if dtype.names is not None:
+        columns = f"numpy.lib.recfunctions.structured_to_unstructured({array})"
+        if saved:
+            return (f"It is a structured array with the fields {list(dtype.names)}: save them as "
+                    f"the columns of a 2-D array, np.save(path, {columns}), or as a parquet "
+                    f"file that keeps the field names, pd.DataFrame({array}).to_parquet(path).")
+        return (f"It is a structured array with the fields {list(dtype.names)}: pass them as the "
+                f"columns of a 2-D array, {columns}, or as a DataFrame, pd.DataFrame({array}), "
+                "whose columns keep the field names in feature_names_in_.")
+    if dtype.kind in "mM":
+        numbers = f"({array} - {array}.min()) / np.timedelta64(1, 's')"
+        return ("Convert the times to numbers of a unit first, e.g. seconds: "
+                + (f"np.save(path, {numbers})." if saved else f"{numbers}."))
+    numbers = f"np.asarray({array}, dtype=float)"
+    return f"Save a numeric array, e.g. np.save(path, {numbers})." if saved else (
+        f"Pass a numeric array, e.g. {numbers}.")
 
 
 # Beyond this magnitude float64 holds only some whole numbers (every other one up to 2**54).

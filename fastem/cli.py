@@ -50,7 +50,7 @@ from ._tables import (
     unnamed_first_row,
 )
 from ._tables import read_table as read_table_file
-from ._validation import FLOAT64_WHOLE, rounded_whole_number
+from ._validation import FLOAT64_WHOLE, numeric_advice, rounded_whole_number
 from .base import unobserved_rows
 
 __all__ = ["main"]
@@ -355,7 +355,8 @@ def read_table(path, columns=None, dtype=None, quiet=False, header=None, missing
         print(f"fastem: note: {note}", file=sys.stderr)
     if X.dtype.kind not in "biuf":
         raise CommandError(
-            f"{path!r} holds {X.dtype} values, not real numbers; save a numeric array"
+            f"{path!r} holds {X.dtype} values, not real numbers. "
+            f"{numeric_advice(X.dtype, saved=True)}"
         )
     if X.shape[0] == 0:
         raise CommandError(f"{path!r} has no data rows")

@@ -646,6 +646,80 @@ def test_arrow_columns_of_text_or_other_objects_are_refused(column, expected, ta
         getattr(model, method)(data)
 
 
+def _records_and_times(kind):
+    X = np.random.default_rng(0).normal(size=(40, 2))
+    if kind == "structured":
+        records = np.zeros(40, dtype=[("length", "f8"), ("width", "i4")])
+        records["length"], records["width"] = X[:, 0], (X[:, 1] * 100).astype(np.int32)
+        return records
+    times = np.datetime64("2024-01-01") + (X * 86400).astype("timedelta64[s]")
+    return times if kind == "datetime64" else times - np.datetime64("2024-01-01")
+
+
+RECORD_ADVICE = {
+    "structured": ("numpy.lib.recfunctions.structured_to_unstructured(X)", "pd.DataFrame(X)"),
+    "datetime64": ("(X - X.min()) / np.timedelta64(1, 's')",),
+    "timedelta64": ("(X - X.min()) / np.timedelta64(1, 's')",),
+}
+
+
+@pytest.mark.parametrize("kind", list(RECORD_ADVICE))
+@pytest.mark.parametrize("source", ["array", "predict", "Chunks of a .npy file", "dask array"])
+def test_records_and_times_get_a_conversion_that_works(tmp_path, kind, source):
+    """A structured array (records) or an array of times is refused with a conversion that
+    works for it, and each conversion it names gives data that fit: np.asarray(X,
+    dtype=float), which had been advised, raises on records and counts times in the array's
+    own unit from 1970 (nanoseconds beyond 2**53)."""
+    import numpy.lib.recfunctions  # noqa: F401  (for the advice, evaluated below)
+
+    import fastem
+
+    pd = pytest.importorskip("pandas")
+    X = _records_and_times(kind)
+    data = X if kind == "structured" else X.reshape(-1, 1)
+    if kind == "structured":
+        with pytest.raises(TypeError):
+            np.asarray(data, dtype=float)
+    np.save(tmp_path / "records.npy", data)
+    model = GaussianMixture(1)
+    if source == "predict":
+        model.fit(np.zeros((3, 2 if kind == "structured" else 1)) + np.arange(3)[:, None])
+    given = {"Chunks of a .npy file": lambda: fastem.Chunks([tmp_path / "records.npy"]),
+             "dask array": lambda: pytest.importorskip("dask.array").from_array(data)}.get(
+        source, lambda: data)()
+    with pytest.raises(TypeError) as info:
+        getattr(model, "predict" if source == "predict" else "fit")(given)
+    for conversion in RECORD_ADVICE[kind]:
+        assert conversion in str(info.value)
+        converted = eval(conversion, {"np": np, "numpy": np, "pd": pd, "X": data})
+        fitted = GaussianMixture(1).fit(converted)
+        if conversion.startswith("pd."):
+            assert_array_equal(fitted.feature_names_in_, ["length", "width"])
+
+
+def test_records_and_times_in_a_data_file_get_a_conversion_that_works(tmp_path, capsys):
+    """The command line's error for a .npy file of records or times says how to save it so
+    that it reads, and files saved so are fitted."""
+    from fastem.cli import main
+
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    for kind, conversions in RECORD_ADVICE.items():
+        X = _records_and_times(kind)
+        data = X if kind == "structured" else X.reshape(-1, 1)
+        np.save(tmp_path / "records.npy", data)
+        assert main(["fit", str(tmp_path / "records.npy"), "-k", "1", "-o",
+                     str(tmp_path / "m.npz")]) == 1
+        err = capsys.readouterr().err
+        for conversion in conversions:
+            saved = (f"{conversion}.to_parquet(path)" if conversion.startswith("pd.")
+                     else f"np.save(path, {conversion})")
+            assert saved in err, err
+            path = str(tmp_path / ("saved.parquet" if conversion.startswith("pd.") else "saved.npy"))
+            eval(saved, {"np": np, "numpy": np, "pd": pd, "X": data, "path": path})
+            assert main(["fit", path, "-k", "1", "-o", str(tmp_path / "m.npz"), "--quiet"]) == 0
+
+
 # Every integer hyper-parameter, as the NumPy integer types whose arithmetic
 # overflows soonest. 12 features make the statistics and parameter counts
 # exceed int8's range (2 full components: 180 parameters).
