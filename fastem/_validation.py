@@ -570,9 +570,11 @@ def feature_names_of(X):
     repeated = {n: names.count(n) for n in names if names.count(n) > 1}
     if repeated:
         shown = ", ".join(f"{n!r} {count} times" for n, count in repeated.items())
+        rename = ("X = X.rename_columns([...])" if hasattr(X, "column_names")  # Arrow
+                  else "X.columns = [...]")
         raise ValueError(
             f"Expected unique column names, got: {shown}. A model checks columns by name, "
-            "so each needs its own: rename the repeats, e.g. X.columns = [...], or drop them."
+            f"so each needs its own: rename the repeats, e.g. {rename}, or drop them."
         )
     return np.asarray(names, dtype=object)
 

@@ -273,8 +273,15 @@ def test_repeated_column_names_are_refused_as_in_sklearn(frame, family, make):
     if make == "arrow":
         pa = pytest.importorskip("pyarrow")
         repeated = pa.table([pa.array(repeated.iloc[:, j]) for j in range(2)], names=["x", "x"])
-    with pytest.raises(ValueError, match="Expected unique column names, got: 'x' 2 times"):
+    with pytest.raises(ValueError, match="Expected unique column names, got: 'x' 2 times") as info:
         getattr(fastem, family)(2).fit(repeated)
+    # the renaming advised is that of the kind of table, and it works
+    rename = "X = X.rename_columns([...])" if make == "arrow" else "X.columns = [...]"
+    assert f"e.g. {rename}, or drop them" in str(info.value)
+    scope = {"X": repeated if make == "arrow" else repeated.copy()}
+    exec(rename.replace("[...]", "['x', 'y']"), scope)
+    fitted = getattr(fastem, family)(2, random_state=0).fit(scope["X"])
+    assert_array_equal(fitted.feature_names_in_, ["x", "y"])
     model = getattr(fastem, family)(2, random_state=0).fit(frame.abs().round())
     with pytest.raises(ValueError, match="Expected unique column names"):
         model.predict(repeated)
