@@ -118,7 +118,7 @@ def _temporary_name(path):
 def tilde_hint(path, example="e.g. with os.path.expanduser"):
     """For a path that starts with '~', that it names a directory '~' (as for ``open`` and
     NumPy, not as in a shell), ``example`` how to give the home directory; else ''."""
-    if not os.fspath(path).startswith("~"):
+    if not os.fsdecode(path).startswith("~"):
         return ""
     return (f" ('~' is not expanded to the home directory here: write the directory out, "
             f"{example}, or let the shell expand it)")
@@ -134,7 +134,7 @@ def directory_problem(path):
     Returns ``(errno, text)``: ``text`` names the first component of the
     path, as the user spelled it, that is missing or not a directory.
     """
-    directory = os.path.dirname(os.fspath(path))
+    directory = os.path.dirname(os.fsdecode(path))
     if not directory:
         return None
     try:
@@ -160,7 +160,7 @@ def _directory_error(path, problem, doing="cannot write"):
     """The OSError (FileNotFoundError, NotADirectoryError, ...) for :func:`directory_problem`."""
     number, text = problem
     fix = "create it, or check the path" if number == errno.ENOENT else "check the path"
-    return OSError(number, f"{doing} {os.fspath(path)!r}: {text}; {fix}")
+    return OSError(number, f"{doing} {os.fsdecode(path)!r}: {text}; {fix}")
 
 
 def _resolved(path, user_path, doing):
@@ -170,7 +170,7 @@ def _resolved(path, user_path, doing):
     for _ in range(40):  # the operating systems' limit on links in one lookup
         problem = directory_problem(path)
         if problem is not None:
-            if path != os.fspath(user_path):
+            if path != os.fsdecode(user_path):
                 number, text = problem
                 problem = number, f"it is a symbolic link to {path!r}, and {text}"
             raise _directory_error(user_path, problem, doing)
@@ -183,7 +183,7 @@ def _resolved(path, user_path, doing):
         except OSError:  # not a link (or not there yet): the file itself
             return target
         path = os.path.join(os.path.dirname(target), link)
-    raise OSError(errno.ELOOP, f"{doing} {os.fspath(user_path)!r}: too many levels of "
+    raise OSError(errno.ELOOP, f"{doing} {os.fsdecode(user_path)!r}: too many levels of "
                   "symbolic links")
 
 
@@ -203,7 +203,7 @@ def replacement_target(path, doing="cannot write"):
     ``NotADirectoryError``) with a message that names ``path`` and the
     directory as given, after ``doing``.
     """
-    target = _resolved(os.fspath(path), path, doing)
+    target = _resolved(os.fsdecode(path), path, doing)
     try:
         return target, stat.S_IMODE(os.stat(target).st_mode)
     except FileNotFoundError:
@@ -313,7 +313,7 @@ def save(model, path, *, column_indices=None):
     ----------
     model : BaseMixture
         A fitted fastem mixture.
-    path : str or os.PathLike
+    path : str, bytes or os.PathLike
         Destination, conventionally ending in ``.npz`` (no suffix is added).
     column_indices : sequence of int, optional
         The 0-based indices of the data file's columns that the model was
@@ -341,7 +341,7 @@ def save(model, path, *, column_indices=None):
     # Hyper-parameters changed by set_params since the fit (n_components,
     # covariance_type) no longer describe the parameters: load would refuse the file.
     model._check_fitted_parameters(model.n_features_in_)
-    path = os.fspath(path)
+    path = os.fsdecode(path)
     if column_indices is None:  # those of the file the model was loaded from, if any
         column_indices = getattr(model, "_column_indices", None)
     if column_indices is not None:
@@ -475,7 +475,7 @@ def open_regular_file(path, what, fix=None):
     was checked is the file that is read. ``fix`` ends the error messages
     (default: how model files are written).
     """
-    path = os.fspath(path)
+    path = os.fsdecode(path)
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     missing_fix = "Check the path, or create it with 'fastem fit' or model.save(path)."
     if fix is not None:
@@ -580,7 +580,7 @@ def _one_line(exc):
 
 
 def _open(path):
-    return _Archive(os.fspath(path))
+    return _Archive(os.fsdecode(path))
 
 
 _METADATA_FIELDS = {
@@ -714,7 +714,7 @@ def read_metadata(path):
         As :func:`load`, for a missing, special or damaged file.
     """
     with _open(path) as archive:
-        return _parse_metadata(archive, os.fspath(path))
+        return _parse_metadata(archive, os.fsdecode(path))
 
 
 def load(path):
@@ -726,7 +726,7 @@ def load(path):
 
     Parameters
     ----------
-    path : str or os.PathLike
+    path : str, bytes or os.PathLike
         A regular file; a FIFO, device or directory is refused without
         blocking.
 
@@ -758,7 +758,7 @@ def _load(path):
     not hold (``column_indices``)."""
     import fastem
 
-    path = os.fspath(path)
+    path = os.fsdecode(path)
     with _open(path) as archive:
         metadata = _parse_metadata(archive, path)
         _check_metadata_fields(metadata, path)

@@ -974,3 +974,41 @@ def test_save_refuses_a_record_that_load_would_refuse(tmp_path, name, value):
         setattr(estimator, name, value)
         with pytest.raises(ValueError, match=rf"does not convert: .*its {name} "):
             fastem.GaussianMixture.from_sklearn(estimator)
+
+
+class _PathLike:
+    """An os.PathLike whose path is bytes, as os.fspath allows."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __fspath__(self):
+        return self.path
+
+
+PATH_KINDS = {
+    "str": str,
+    "bytes": os.fsencode,
+    "PathLike of bytes": lambda p: _PathLike(os.fsencode(p)),
+}
+
+
+@pytest.mark.parametrize("kind", list(PATH_KINDS))
+def test_every_kind_of_path_saves_and_loads(tmp_path, kind):
+    """save, load and read_metadata take a path as the os module does (str, bytes, an
+    os.PathLike of either), and their errors for a missing file or directory name it as
+    text; a bytes path had raised TypeError from deep inside (str and bytes mixed)."""
+    model = _model("gaussian")
+    as_kind = PATH_KINDS[kind]
+    path = str(tmp_path / "m.npz")
+    fastem_io.save(model, as_kind(path))
+    np.testing.assert_array_equal(fastem.load(as_kind(path)).means_, model.means_)
+    assert fastem_io.read_metadata(as_kind(path))["class"] == "GaussianMixture"
+    fastem_io.save(model, as_kind(path))  # over the file: through the temporary file
+    assert os.listdir(tmp_path) == ["m.npz"]
+    with pytest.raises(FileNotFoundError, match="model file '.*none.npz' does not exist"):
+        fastem.load(as_kind(str(tmp_path / "none.npz")))
+    with pytest.raises(FileNotFoundError, match="~' is not expanded"):
+        fastem.load(as_kind("~/none.npz"))
+    with pytest.raises(FileNotFoundError, match="directory '.*nodir' does not exist"):
+        fastem_io.save(model, as_kind(str(tmp_path / "nodir" / "m.npz")))
