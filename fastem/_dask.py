@@ -35,6 +35,7 @@ from ._init import sample_index
 from ._validation import (
     check_frame_columns,
     check_range,
+    check_table_integers,
     check_total_weight,
     check_whole_numbers_held,
     feature_names_of,
@@ -87,6 +88,14 @@ def _check_known_sizes(X, name):
             f"(NaN in {name}.chunks). Call {name}.compute_chunk_sizes() first, or for a "
             "DataFrame's values use to_dask_array(lengths=True)."
         )
+
+
+def _checked_partition(partition, partition_info=None):
+    """A partition of a Dask DataFrame, refused if an integer column holds a whole number
+    that float64 rounds (:func:`~fastem._validation.check_table_integers`)."""
+    check_table_integers(partition, f"partition {partition_info['number']} of the dask "
+                                    "DataFrame X")
+    return partition
 
 
 def _as_float64(block, block_info=None):
@@ -230,7 +239,9 @@ class DaskSource:
         if is_dask_dataframe(X):
             X = check_frame_columns(X, "X", allow_nan, nan_advice)
             self.feature_names_in = feature_names_of(X)
-            X = X.to_dask_array(lengths=True)
+            # checked in the pass that counts the rows, before a partition's
+            # conversion to one array rounds its integers beside float columns
+            X = X.map_partitions(_checked_partition, meta=X._meta).to_dask_array(lengths=True)
         kind = X.dtype.kind
         if kind not in "biuf":
             advice = ("Convert the dask array first, e.g. X.astype(float)." if kind in "USO"

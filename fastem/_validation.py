@@ -157,7 +157,7 @@ def check_array(
             f"{name}.toarray() to convert it to a dense NumPy array (mixture models "
             "compute with every feature of every point, so the density costs nothing extra)."
         )
-    _check_table_integers(X, name)
+    check_table_integers(X, name)
     X = check_frame_columns(X, name, allow_nan, nan_advice)
     X = _without_mask(X, name, allow_nan, nan_advice)
     is_series = hasattr(X, "to_frame") and getattr(X, "ndim", None) == 1
@@ -356,7 +356,7 @@ def _check_arrow_type(field, name, pa):
     )
 
 
-def _check_table_integers(X, name):
+def check_table_integers(X, name):
     """:func:`_check_column_held` for each integer column of a pandas DataFrame or an Arrow
     table, before its conversion to one array rounds them (with a float column, in float64);
     an Arrow table's columns that do not hold numbers are refused (:func:`_check_arrow_type`)."""

@@ -221,11 +221,13 @@ def _with_whole_number(X, kind, tmp_path):
     pa = pytest.importorskip("pyarrow")
     if kind == "DataFrame of int64[pyarrow]":
         return frame.astype({"b": "int64[pyarrow]"})
+    if kind == "dask DataFrame":
+        return pytest.importorskip("dask.dataframe").from_pandas(frame, chunksize=2)
     return pa.Table.from_pandas(frame)  # "Arrow table"
 
 
 WHOLE_KINDS = ["int64", "uint64", "object", "Chunks of a .npy file", "dask array", "DataFrame",
-               "DataFrame of Int64", "DataFrame of int64[pyarrow]", "Arrow table"]
+               "DataFrame of Int64", "DataFrame of int64[pyarrow]", "dask DataFrame", "Arrow table"]
 
 
 @pytest.mark.parametrize("kind", WHOLE_KINDS)
@@ -236,7 +238,7 @@ def test_whole_numbers_that_float64_rounds_are_refused(X, tmp_path, kind, method
     the fix, in every kind of input and every method, where it had been rounded silently
     (also by the conversion of a table whose integer column stands beside float ones)."""
     data = _with_whole_number(X, kind, tmp_path)
-    named = kind.startswith(("DataFrame", "Arrow"))
+    named = kind.startswith(("DataFrame", "Arrow", "dask DataFrame"))
     model = make(covariance_type="diag")
     if method in ("predict", "score_samples"):
         pd = pytest.importorskip("pandas") if named else None
@@ -245,7 +247,7 @@ def test_whole_numbers_that_float64_rounds_are_refused(X, tmp_path, kind, method
         result = getattr(model, method)(data)
         getattr(result, "compute", lambda: None)()  # a dask array's outputs are lazy
     message = str(info.value)
-    row = 1 if kind == "dask array" else 3  # in block 1 of 2 rows
+    row = 1 if kind.startswith("dask") else 3  # in block (partition) 1 of 2 rows
     assert f"holds 9007199254740993 in row {row} (0-based) of column " in message
     assert ("column 'b'" if named else "column 1") in message
     assert "read as 9007199254740992; subtract an offset" in message
