@@ -331,8 +331,10 @@ def read_table(path, columns=None, dtype=None, quiet=False, header=None, missing
 
     ``columns`` are ``--columns`` values; ``header`` is ``--header`` (for
     .csv files); ``dtype`` converts the array
-    (float32 or float64); with ``missing``, missing values (NaN, empty CSV
-    fields, ``NA``) are kept as NaN; without it, the error for one ends with
+    (float32 or float64; by default float32 data stay float32 and the rest
+    become float64, as the estimators convert them); with ``missing``,
+    missing values (NaN, empty CSV fields, ``NA``) are kept as NaN; without
+    it, the error for one ends with
     ``nan_fix`` (the default advises ``fit --missing em``). Notes about the
     file (an index column left out) go to stderr. A value that the conversion
     to the dtype would alter (beyond its range, or a whole number that it
