@@ -160,6 +160,10 @@ def check_array(
     check_table_integers(X, name)
     X = check_frame_columns(X, name, allow_nan, nan_advice)
     X = _without_mask(X, name, allow_nan, nan_advice)
+    # the column names of a frame that no check above reads by its types (polars, ...)
+    other_frame = (hasattr(X, "columns") and hasattr(X, "shape") and not hasattr(X, "iloc")
+                   and not hasattr(X, "column_names"))
+    columns = [str(c) for c in X.columns] if other_frame else None
     is_series = hasattr(X, "to_frame") and getattr(X, "ndim", None) == 1
     if not hasattr(X, "dtype") or not hasattr(X, "shape"):
         try:
@@ -178,6 +182,7 @@ def check_array(
         )
     if kind == "O":
         original = X
+        _check_no_text(original, name, columns)
         try:
             X = X.astype(np.float64)
         except OverflowError:
@@ -187,7 +192,7 @@ def check_array(
                 f"{name} is an object array whose entries are not all numbers ({exc}). "
                 "Convert it to a numeric array first, e.g. np.asarray(X, dtype=float)."
             ) from None
-        check_whole_numbers_held(original, X, name)
+        check_whole_numbers_held(original, X, name, columns)
         kind = "f"
     if kind not in "biuf":
         raise TypeError(f"{name} has non-numeric dtype {X.dtype}. {numeric_advice(X.dtype, name)}")
@@ -329,13 +334,32 @@ def _may_round(dtype):
     return dtype.kind == "O" or (dtype.kind in "iu" and dtype.itemsize >= 8)
 
 
-def check_whole_numbers_held(values, converted, name):
+def check_whole_numbers_held(values, converted, name, columns=None):
     """ValueError for the first whole number of the 2-D ``values`` (integers, or objects that
     are numbers) that ``converted``, the same in float64, rounds, naming its row and column
-    of ``name``."""
+    of ``name`` (by its name in ``columns``, when given)."""
     if values.ndim == 2 and _may_round(values.dtype):
         for j in range(values.shape[1]):
-            _check_column_held(values[:, j], converted[:, j], name, j)
+            _check_column_held(values[:, j], converted[:, j], name, j,
+                               None if columns is None else columns[j])
+
+
+def _check_no_text(values, name, columns):
+    """TypeError for a column of text in ``values``, the object array of a frame whose
+    columns are named ``columns`` (None: not a frame, whose text of numbers NumPy converts,
+    as scikit-learn does). A frame's text is text even when it holds numbers, as a pandas
+    DataFrame's (:func:`check_frame_columns`) and fastem's CSV reader's."""
+    if columns is None or values.ndim != 2:
+        return
+    for j, column in enumerate(columns):
+        text = next((v for v in values[:, j].tolist() if isinstance(v, (str, bytes))), None)
+        if text is not None:
+            raise TypeError(
+                f"column {column!r} of {name} holds text ({text!r}), not numbers. Select the "
+                "numeric columns, or convert this one to numbers first (e.g. with polars: "
+                f"X.with_columns(pl.col({column!r}).cast(pl.Float64)) for numbers stored as "
+                "text)."
+            )
 
 
 def _check_arrow_type(field, name, pa):

@@ -722,6 +722,48 @@ def test_records_and_times_in_a_data_file_get_a_conversion_that_works(tmp_path, 
             assert main(["fit", path, "-k", "1", "-o", str(tmp_path / "m.npz"), "--quiet"]) == 0
 
 
+class _PolarsLike:
+    """A frame as polars' DataFrame presents itself: column names, a shape, and __array__
+    (object entries for mixed columns); no pandas dtypes, no iloc."""
+
+    def __init__(self, values, columns):
+        self.values, self.columns = values, list(columns)
+
+    @property
+    def shape(self):
+        return self.values.shape
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self.values, dtype=dtype)
+
+
+@pytest.mark.parametrize("text", ["2.5", b"2.5", "two"])
+@pytest.mark.parametrize("how", ["fit", "predict", "Chunks"])
+def test_columns_of_text_of_any_frame_are_refused_by_name(text, how):
+    """A frame other than pandas' and Arrow's (polars, ...) whose column holds text, even
+    text of numbers, is refused by the column's name, as a DataFrame's is; NumPy's
+    conversion had read '2.5' as 2.5 silently. Its whole numbers that float64 rounds are
+    named by column too."""
+    import fastem
+
+    values = np.array([[float(i), text] for i in range(10)], dtype=object)
+    frame = _PolarsLike(values, ["a", "b"])
+    model = GaussianMixture(1)
+    if how == "predict":
+        model.fit(_PolarsLike(np.arange(20.0).reshape(10, 2), ["a", "b"]))
+    data = fastem.Chunks([frame]) if how == "Chunks" else frame
+    with pytest.raises(TypeError, match=f"column 'b' of (X|chunk 0) holds text \\({text!r}\\), "
+                                        "not numbers"):
+        getattr(model, "predict" if how == "predict" else "fit")(data)
+    whole = np.array([[2**53 + 1, 1.0], [3, 2.0]] * 5, dtype=object)
+    with pytest.raises(ValueError, match="holds 9007199254740993 in row 0 \\(0-based\\) of "
+                                         "column 'a'"):
+        GaussianMixture(1).fit(_PolarsLike(whole, ["a", "b"]))
+    numbers = np.array([[1, 2.5], [2, 3.0], [4, 1.5]] * 4, dtype=object)  # objects of numbers
+    assert_array_equal(GaussianMixture(1).fit(_PolarsLike(numbers, ["a", "b"])).feature_names_in_,
+                       ["a", "b"])
+
+
 # Every integer hyper-parameter, as the NumPy integer types whose arithmetic
 # overflows soonest. 12 features make the statistics and parameter counts
 # exceed int8's range (2 full components: 180 parameters).
