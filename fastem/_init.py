@@ -170,11 +170,34 @@ def kmeans_plusplus(X, weights, n_clusters, random_state):
     return centers
 
 
+# Coordinates up to this size are used as they are; larger ones are divided by
+# the largest, so that products of two stay within float64.
+_SQUARED_LIMIT = 1e100
+
+
 def nearest_center(X, centers):
-    """Index of the nearest centre of each row, in row blocks of bounded memory."""
+    """Index of the nearest centre of each row, in row blocks of bounded memory.
+
+    The squared distances are compared as their differences from the first
+    centre's, ``|c_k - x|^2 - |c_0 - x|^2 = (c_k - c_0) . (c_k + c_0 - 2 x)``,
+    computed around the centres' mean: no square of a row is formed, so rows
+    far closer to each other than to the centres (user-given means some 1e158
+    standard units from data of tiny spread) are told apart by the term linear
+    in them. The squared distances themselves overflowed there, or tied in
+    their rounding, and every row went to the first centre. Coordinates beyond
+    ``_SQUARED_LIMIT`` are first divided by the largest, which keeps the order.
+    """
+    origin = centers.mean(axis=0)
+    centred = centers - origin
+    size = max(np.abs(centred).max(initial=0.0), np.abs(X - origin).max(initial=0.0))
+    unit = size if size > _SQUARED_LIMIT else 1.0
+    centred = centred / unit
+    steps = centred - centred[0]
+    offsets = (steps * (centred + centred[0])).sum(axis=1)
     labels = np.empty(X.shape[0], dtype=np.int64)
     for rows in _row_blocks(X.shape[0], len(centers)):
-        labels[rows] = np.argmin(_squared_distances(X[rows], centers), axis=1)
+        linear = ((X[rows] - origin) / unit) @ steps.T
+        labels[rows] = np.argmin(offsets[None, :] - 2 * linear, axis=1)
     return labels
 
 

@@ -551,3 +551,43 @@ def test_model_selection_computes_the_tree_once():
             warnings.simplefilter("ignore", fastem.ConvergenceWarning)
             fastem.select_n_components(X, range(1, 5), covariance_types=("full", "tied"))
     assert spy.call_count == 1
+
+
+@pytest.mark.parametrize("size", [1.0, 1e120, 1e160, 1e300])
+def test_nearest_centres_of_coordinates_whose_squares_overflow(size):
+    # Centres far from the data in its standard units (a means_init at 1 for data of
+    # spread 1e-158) have squared distances beyond float64: they were inf, with
+    # NumPy's overflow warning, and argmin gave every point to the first centre.
+    from fastem._init import nearest_center
+
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(4, 3)) * size
+    X = centers[rng.integers(0, 4, size=50)] + rng.normal(size=(50, 3)) * 1e-3 * size
+    expected = np.argmin(
+        ((X[:, None, :] / size - centers[None, :, :] / size) ** 2).sum(axis=2), axis=1
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert_array_equal(nearest_center(X, centers), expected)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_means_init_far_from_data_of_tiny_spread_partitions_the_data(covariance_type):
+    # Data of spread 1e-158 put user-given means at +-1 some 1e158 standard units
+    # away: the start's partition overflowed and gave every point to the first
+    # mean (found by scripts/fuzz.py, seed 77002284).
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(40, 2)) * 1e-158
+    means_init = np.array([[1.0, 0.0], [-1.0, 0.0]])
+    weights = np.ones(len(X))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        nk, _, _ = initial_moments(X, weights, 2, "kmeans", None, centers=means_init)
+        # each point starts with the nearer mean: the one at +1 for x > 0
+        assert_array_equal(nk, [np.sum(X[:, 0] > 0), np.sum(X[:, 0] < 0)])
+        warnings.simplefilter("ignore", fastem.RegularizationWarning)  # reg_covar swamps 1e-316
+        warnings.simplefilter("ignore", fastem.ConvergenceWarning)
+        model = fastem.GaussianMixture(
+            2, covariance_type=covariance_type, means_init=means_init, random_state=0,
+        ).fit(X)
+    assert np.isfinite(model.lower_bound_)
