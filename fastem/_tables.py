@@ -1663,8 +1663,8 @@ def _check_whole_numbers(layout, data):
     """ValueError for the first field of a chosen column written as a whole number that
     float64, the type the readers parse into, would round (beyond 2**53: a 19-digit
     identifier, a count of nanoseconds); ``data`` as a reader parsed it."""
-    if not (np.abs(data) >= FLOAT64_WHOLE).any():  # NaN compares False
-        return
+    if not (np.abs(data) >= FLOAT64_WHOLE).any() or not _may_write_rounded(layout):
+        return  # NaN compares False
     for row_number, (line, row) in enumerate(_rows(layout), 1):
         for j in layout.chosen:
             value = _trimmed(row[j])
@@ -1673,6 +1673,43 @@ def _check_whole_numbers(layout, data):
                     f"{layout.path!r} has {value!r} on line {line} (data row {row_number}), "
                     f"{layout.column(j)}", int(value), np.float64,
                     _whole_number_fix(_other_columns(layout, j))))
+
+
+def _may_write_rounded(layout):
+    """Whether the file may write a whole number that float64 rounds: a run of 16 digits or
+    more (every whole number beyond 2**53 = 9007199254740992 has 16), neither after a
+    point nor before a point or an exponent, that float64 rounds. Read in blocks of whole
+    lines and searched by NumPy: a file of large values written as floats (1e+20, or
+    12345678901234568 by ``%.17g``, which float64 holds) needs no field-by-field pass to
+    show that none is. An encoding in which digits are not single bytes may (True)."""
+    if layout.encoding not in ("utf-8", "utf-8-sig", "cp1252", "latin-1"):  # UTF-16, -32
+        return True
+    rest = b""
+    with open(layout.path, "rb") as f:
+        while True:
+            block = f.read(1 << 24)
+            text = rest + block
+            cut = max(text.rfind(b"\n"), text.rfind(b"\r")) + 1 if block else len(text)
+            text, rest = text[:cut], text[cut:]
+            if _rounded_digit_run(text):
+                return True
+            if not block:
+                return False
+
+
+def _rounded_digit_run(text):
+    """Whether the bytes ``text`` of whole lines hold a run of digits as
+    :func:`_may_write_rounded` looks for."""
+    codes = np.frombuffer(text + b" ", dtype=np.uint8)  # a byte after the last run
+    digit = codes - ord("0") < 10  # bytes below "0" wrap
+    edges = np.flatnonzero(np.diff(digit, prepend=False))
+    starts, ends = edges[::2], edges[1::2]
+    long = ends - starts >= 16
+    starts, ends = starts[long], ends[long]
+    after = codes[ends]
+    whole = (codes[starts - 1] != ord(".")) & (after != ord(".")) & (after | 0x20 != ord("e"))
+    return any(int(float(run)) != int(run)  # codes[-1] before a run at 0: the " "
+               for run in (text[a:b] for a, b in zip(starts[whole].tolist(), ends[whole].tolist())))
 
 
 def _whole_number_fix(others):

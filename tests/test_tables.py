@@ -1087,6 +1087,30 @@ def test_whole_numbers_that_float64_rounds_are_refused(tmp_path, reader, field, 
     assert_array_equal(data[:, 0], [2.0**53, 2.0**60, -(2.0**53), 1e300])
 
 
+@pytest.mark.parametrize("content", [
+    "x,y\n1e+20,2.5\n-3.25e+18,1\n",  # floats beyond 2**53
+    "x,y\n12345678901234568,1\n9007199254740992,2\n",  # whole numbers float64 holds (%.17g)
+    "x,y\n0.12345678901234567890,1\n1.2345678901234567890e+20,2\n",  # long fractions
+    "x,y\r1e+20,12345678901234568\r",  # lines ended by CR alone
+])
+def test_large_numbers_that_float64_holds_take_no_field_by_field_pass(
+        tmp_path, monkeypatch, reader, content):
+    """The file's fields are looked at one by one for a whole number that float64 rounds only
+    where one may be written (a run of 16 digits or more that float64 rounds): a file of
+    values beyond 2**53 written as floats, or as whole numbers float64 holds, is read by its
+    parser alone, as a file of small values is."""
+    expected = np.loadtxt(io.StringIO(content.replace("\r", "\n")), delimiter=",", skiprows=1,
+                          ndmin=2)
+    small = content.split("\n" if "\n" in content else "\r")[0] + "\n1,2\n3,4\n"
+    passes = []
+    rows = _tables._rows
+    monkeypatch.setattr(_tables, "_rows", lambda *args, **kw: passes.append(1) or rows(*args, **kw))
+    reader(_write(tmp_path, small, "small.csv"))
+    of_small, passes[:] = len(passes), []
+    assert_array_equal(reader(_write(tmp_path, content)).data, expected)
+    assert len(passes) == of_small
+
+
 def test_whole_numbers_that_float64_rounds_are_refused_in_parquet_files(tmp_path):
     """Integer columns (also with nulls, which pyarrow turns into float64) and decimal ones of
     scale 0 of a parquet file: a value beyond 2**53 that float64 would round is named."""
