@@ -328,6 +328,12 @@ def _check_column_held(values, converted, name, j, column=None, frame=False):
         "accept the rounding"))
 
 
+def _within_whole(values):
+    """Whether every entry of the numbers ``values`` is within 2**53 in magnitude, where
+    float64 holds every whole number (False for NaN), by two passes without a copy."""
+    return values.size == 0 or (-FLOAT64_WHOLE < values.min() and values.max() < FLOAT64_WHOLE)
+
+
 def _may_round(dtype):
     """Whether float64 may round values of ``dtype``: 64-bit integers, or objects (Python's
     integers have any size); smaller integers fit in float64's 53 bits."""
@@ -338,10 +344,13 @@ def check_whole_numbers_held(values, converted, name, columns=None):
     """ValueError for the first whole number of the 2-D ``values`` (integers, or objects that
     are numbers) that ``converted``, the same in float64, rounds, naming its row and column
     of ``name`` (by its name in ``columns``, when given)."""
-    if values.ndim == 2 and _may_round(values.dtype):
-        for j in range(values.shape[1]):
-            _check_column_held(values[:, j], converted[:, j], name, j,
-                               None if columns is None else columns[j])
+    if not (values.ndim == 2 and _may_round(values.dtype) and values.size):
+        return
+    if _within_whole(converted):
+        return
+    for j in range(values.shape[1]):
+        _check_column_held(values[:, j], converted[:, j], name, j,
+                           None if columns is None else columns[j])
 
 
 def _check_no_text(values, name, columns):
@@ -390,7 +399,8 @@ def check_table_integers(X, name):
             _check_arrow_type(field, name, pa)
             if pa.types.is_integer(field.type):
                 values = X.column(j).fill_null(0).to_numpy()
-                _check_column_held(values, values.astype(np.float64), name, j, field.name)
+                if not _within_whole(values):
+                    _check_column_held(values, values.astype(np.float64), name, j, field.name)
         return
     dtypes = getattr(X, "dtypes", None)
     if not (hasattr(X, "iloc") and hasattr(dtypes, "tolist")):
@@ -398,8 +408,10 @@ def check_table_integers(X, name):
     for j, (column, dtype) in enumerate(zip(list(X.columns), dtypes.tolist())):
         kind = np.dtype(getattr(dtype, "numpy_dtype", dtype)) if getattr(
             dtype, "kind", None) in ("i", "u") else None
-        if kind is not None:  # numpy, nullable (Int64) and Arrow-backed integers
+        if kind is not None and _may_round(kind):  # numpy, nullable (Int64), Arrow integers
             values = X.iloc[:, j].to_numpy(dtype=kind, na_value=0)
+            if _within_whole(values):
+                continue
             _check_column_held(values, values.astype(np.float64), name, j,
                                column if isinstance(column, str) else None, frame=True)
 
