@@ -276,12 +276,13 @@ class DaskSource:
         w = sample_weight
         if _is_dask_series(w):  # a column of a Dask DataFrame, e.g. frame["weight"]
             w = w.to_dask_array(lengths=True)
-        if isinstance(w, da.Array):
-            _check_known_sizes(w, "sample_weight")
-        else:
+        if not isinstance(w, da.Array):
             w = numeric_weights(np.asarray(w))
-        if w.dtype.kind not in "biuf":
-            raise TypeError(f"sample_weight must be numeric, got dtype {w.dtype}.")
+        else:
+            _check_known_sizes(w, "sample_weight")
+            # numbers as objects are converted block by block, as an array of them is
+            w = (w.map_blocks(numeric_weights, dtype=np.float64) if w.dtype.kind == "O"
+                 else numeric_weights(w))
         if w.shape != (self.n_samples,):
             raise ValueError(
                 f"sample_weight has shape {w.shape} but X has {self.n_samples} samples; "

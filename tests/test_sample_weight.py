@@ -357,7 +357,9 @@ def test_object_weights_of_numbers_are_numbers_on_every_data_path():
             [X[:200], X[200:]], sample_weights=[as_objects[:200], as_objects[200:]])),
     }
     da = pytest.importorskip("dask.array")
-    fits["dask"] = sklearn_clone(model).fit(da.from_array(X, chunks=100), sample_weight=as_objects)
+    lazy = {"dask": as_objects, "dask, dask array of weights": da.from_array(as_objects, chunks=100)}
+    for path, w in lazy.items():
+        fits[path] = sklearn_clone(model).fit(da.from_array(X, chunks=100), sample_weight=w)
     for path, fit in fits.items():
         assert_allclose(fit.means_, expected.means_, rtol=1e-10, err_msg=path)
     assert expected.score(X, sample_weight=as_objects) == expected.score(X, sample_weight=weights)
@@ -376,5 +378,6 @@ def test_object_weights_that_are_not_all_numbers_are_named(weights, error, messa
     with pytest.raises(error, match=message):
         model.fit(X, sample_weight=weights)
     da = pytest.importorskip("dask.array")
-    with pytest.raises(error, match=message):
-        model.fit(da.from_array(X, chunks=100), sample_weight=weights)
+    for w in (weights, da.from_array(weights, chunks=100)):
+        with pytest.raises(error, match=message):
+            model.fit(da.from_array(X, chunks=100), sample_weight=w)
