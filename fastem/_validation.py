@@ -322,10 +322,13 @@ def _check_column_held(values, converted, name, j, column=None, frame=False):
     selected = (f"{name}[{column!r}]" if column is not None else
                 f"{name}.iloc[:, {j}]" if frame else f"{name}[:, {j}]")
     example = f" (e.g. {selected} - {selected}.min())" if name.isidentifier() else ""
+    # an array has one dtype for every column
+    accept = ("that column as float64" if column is not None or frame else
+              f"{name}.astype(float)" if name.isidentifier() else "the data as float64")
     raise ValueError(rounded_whole_number(
         f"{name} holds {value} in row {row} (0-based) of {label}", value, np.float64,
-        f"subtract an offset from that column{example}, or pass that column as float64 to "
-        "accept the rounding"))
+        f"subtract an offset from that column{example}, or pass {accept} to accept the "
+        "rounding"))
 
 
 def _within_whole(values):

@@ -255,7 +255,8 @@ def test_whole_numbers_that_float64_rounds_are_refused(X, tmp_path, kind, method
 
 def test_whole_numbers_that_float64_holds_are_data(X):
     """Whole numbers beyond 2**53 that float64 holds (2**60, -2**63) give the model of the
-    float64 array, and so does one that it rounds once passed as float64."""
+    float64 array, and so does one that it rounds once passed as float64, as the error
+    says for an array, whose columns share a dtype."""
     whole = np.zeros((len(X), 3), dtype=np.int64)
     whole[:, 0] = (X[:, 0] * 1000).astype(np.int64) * 2**50
     whole[:, 1] = (X[:, 1] * 1000).astype(np.int64)
@@ -265,7 +266,8 @@ def test_whole_numbers_that_float64_holds_are_data(X):
     assert_same_model(make(covariance_type="diag").fit(whole),
                       make(covariance_type="diag").fit(as_float))
     whole[3, 1] = 2**53 + 1
-    with pytest.raises(ValueError, match="float64 cannot hold"):
+    with pytest.raises(ValueError, match=r"float64 cannot hold.*or pass X\.astype\(float\) to "
+                       "accept the rounding"):
         make(covariance_type="diag").fit(whole)
     make(covariance_type="diag").fit(whole.astype(np.float64))  # the rounding accepted
 
