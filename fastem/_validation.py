@@ -392,6 +392,15 @@ def _check_arrow_type(field, name, pa):
     )
 
 
+def _integer_dtype(dtype):
+    """The NumPy dtype of the integers of a pandas column of ``dtype``, or None if it does not
+    hold integers: NumPy's own, nullable (``Int64``) and Arrow-backed integers give their
+    ``numpy_dtype``, sparse ones (``Sparse[int64, 0]``) their ``subtype``."""
+    if getattr(dtype, "kind", None) not in ("i", "u"):
+        return None
+    return np.dtype(getattr(dtype, "numpy_dtype", getattr(dtype, "subtype", dtype)))
+
+
 def check_table_integers(X, name):
     """:func:`_check_column_held` for each integer column of a pandas DataFrame or an Arrow
     table, before its conversion to one array rounds them (with a float column, in float64);
@@ -409,8 +418,7 @@ def check_table_integers(X, name):
     if not (hasattr(X, "iloc") and hasattr(dtypes, "tolist")):
         return
     for j, (column, dtype) in enumerate(zip(list(X.columns), dtypes.tolist())):
-        kind = np.dtype(getattr(dtype, "numpy_dtype", dtype)) if getattr(
-            dtype, "kind", None) in ("i", "u") else None
+        kind = _integer_dtype(dtype)
         if kind is not None and _may_round(kind):  # numpy, nullable (Int64), Arrow integers
             values = X.iloc[:, j].to_numpy(dtype=kind, na_value=0)
             if _within_whole(values):

@@ -218,6 +218,8 @@ def _with_whole_number(X, kind, tmp_path):
         return frame
     if kind == "DataFrame of Int64":
         return frame.astype({"b": "Int64"})
+    if kind == "DataFrame of Sparse[int64]":
+        return frame.astype({"b": pd.SparseDtype(np.int64, 0)})
     pa = pytest.importorskip("pyarrow")
     if kind == "DataFrame of int64[pyarrow]":
         return frame.astype({"b": "int64[pyarrow]"})
@@ -227,7 +229,8 @@ def _with_whole_number(X, kind, tmp_path):
 
 
 WHOLE_KINDS = ["int64", "uint64", "object", "Chunks of a .npy file", "dask array", "DataFrame",
-               "DataFrame of Int64", "DataFrame of int64[pyarrow]", "dask DataFrame", "Arrow table"]
+               "DataFrame of Int64", "DataFrame of Sparse[int64]", "DataFrame of int64[pyarrow]",
+               "dask DataFrame", "Arrow table"]
 
 
 @pytest.mark.parametrize("kind", WHOLE_KINDS)
@@ -251,6 +254,20 @@ def test_whole_numbers_that_float64_rounds_are_refused(X, tmp_path, kind, method
     assert f"holds 9007199254740993 in row {row} (0-based) of column " in message
     assert ("column 'b'" if named else "column 1") in message
     assert "read as 9007199254740992; subtract an offset" in message
+
+
+@pytest.mark.parametrize("dtype", ["int64", "Int64", "int64[pyarrow]", "Sparse[int64, 0]",
+                                   "Sparse[uint64, 0]"])
+def test_a_frame_of_integer_columns_of_any_pandas_dtype_is_data(X, dtype):
+    """A DataFrame's integer column of pandas' dtypes (sparse too) gives the model of the
+    float64 array, where a sparse one had failed in the check of its whole numbers."""
+    pd = pytest.importorskip("pandas")
+    if "pyarrow" in dtype:
+        pytest.importorskip("pyarrow")
+    whole = np.abs(X * 1000).astype(np.int64)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"]).assign(b=whole[:, 1]).astype({"b": dtype})
+    expected = make(covariance_type="diag").fit(frame.astype({"b": np.float64}).to_numpy())
+    assert_same_model(make(covariance_type="diag").fit(frame), expected)
 
 
 def test_whole_numbers_that_float64_holds_are_data(X):
