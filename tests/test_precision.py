@@ -935,3 +935,60 @@ def test_values_beyond_float32_are_named_before_the_cast(family, params, name):
     if family != "BayesianGaussianMixture":
         with pytest.raises(ValueError, match=rf"^{name}(, inverted into covariances,)? holds"):
             getattr(fastem, family)(2, **params).partial_fit(X)
+
+
+def _floor_cases():
+    rng = np.random.default_rng(3)
+    X = np.concatenate([rng.normal(size=(150, 3)), rng.normal(size=(150, 3)) * 0.1 + 4.0])
+    for covariance_type in ("full", "tied", "diag", "spherical"):
+        yield covariance_type, GaussianMixture(2, covariance_type=covariance_type, random_state=0), X
+    yield "bayesian", BayesianGaussianMixture(3, random_state=0), X
+    yield "exponential", ExponentialMixture(2, random_state=0), np.abs(X) * 10
+    yield "poisson", PoissonMixture(2, random_state=0), np.round(np.abs(X) * 30)
+
+
+@pytest.mark.parametrize("case", list(_floor_cases()), ids=lambda case: case[0])
+@pytest.mark.parametrize("stretch", [1.0, 1e3, 1e7])
+def test_the_log_density_floor_bounds_every_row_of_its_box(case, stretch):
+    # predict looks for rows far from every component only where this bound
+    # says some may be: it must lie below the log-density of every row of the
+    # box, its corners included, near the data and far from it.
+    _, model, X = case
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X)
+    low, high = X.min(axis=0), X.max(axis=0) * stretch
+    corners = np.array([[(low, high)[(c >> j) & 1][j] for j in range(X.shape[1])]
+                        for c in range(2 ** X.shape[1])])
+    rows = np.concatenate([X, corners, (low + high) / 2 + 0 * X[:1]])
+    if isinstance(model, PoissonMixture):
+        rows = np.round(rows)
+    floor = model._log_density_floor(low, high)
+    assert floor <= model.score_samples(rows).min()
+
+
+@pytest.mark.parametrize("case", list(_floor_cases()), ids=lambda case: case[0])
+def test_predict_computes_the_log_densities_only_where_rows_may_be_far(case, monkeypatch):
+    # Near the components predict takes the labels alone from the kernel (the
+    # log-densities cost their exponentials); a row far away adds them.
+    from fastem.base import BaseMixture
+
+    _, model, X = case
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X)
+    outputs = []
+    run_kernel = BaseMixture._run_kernel
+
+    def recording(self, *args, **kwargs):
+        outputs.append(sorted(k for k in kwargs if k in ("labels", "log_prob", "resp")))
+        return run_kernel(self, *args, **kwargs)
+
+    monkeypatch.setattr(BaseMixture, "_run_kernel", recording)
+    model.predict(X)
+    assert outputs == [["labels"]]
+    outputs.clear()
+    far = X.copy()
+    far[0] = 1e15
+    model.predict(far)
+    assert outputs == [["labels", "log_prob"]]

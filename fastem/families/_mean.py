@@ -224,6 +224,23 @@ class MeanParameterMixture(BaseMixture):
         rows = self._complete_work_rows(n_features)
         return missing_work_rows(rows, n_features) if self._fits_missing() else rows
 
+    def _log_density_floor(self, low, high):
+        """A lower bound of the weighted log-densities over the box ``[low, high]``, or None
+        with ``missing='em'``: exact for the terms linear in ``x``
+        (:meth:`_linear_terms`), each at the nearer end, with the family's bound
+        of its terms of ``x`` alone (:meth:`_floor_of_terms_of_x`)."""
+        if self._fits_missing():
+            return None
+        natural, constant = self._linear_terms()
+        linear = np.minimum(natural * low, natural * high) + constant
+        floors = self._kernel_log_weights() + linear.sum(axis=1)
+        return float(np.max(floors)) + self._floor_of_terms_of_x(low, high)
+
+    def _floor_of_terms_of_x(self, low, high):
+        """A lower bound of the log-density's terms of ``x`` alone over ``[low, high]``.
+        Default: 0, a family without such terms."""
+        return 0.0
+
     def _relative_log_densities(self, X):
         """The kernel's weighted log-densities of the rows ``X`` less ``natural[0] . x`` and
         the terms of ``x`` alone, float64 of shape (n_rows, n_components).

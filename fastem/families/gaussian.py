@@ -1012,6 +1012,37 @@ class _GaussianComponents(BaseMixture):
             log_det = np.log(np.diagonal(factors, axis1=1, axis2=2)).sum(axis=1)
         return factors, log_det - 0.5 * np.count_nonzero(observed) * _LOG_2PI
 
+    def _log_density_floor(self, low, high):
+        """A lower bound of the weighted log-densities over the box ``[low, high]``, or None
+        with ``missing='em'`` (a row's log-density is then its observed features').
+
+        ``|U_k^T (x - m_k)|^2 <= |U_k|_F^2 |x - m_k|^2``, and ``|x - m_k|^2`` is at most
+        the sum over the features of the larger of ``(low - m_k)^2`` and
+        ``(high - m_k)^2``; the bound is the largest over the components of their
+        weighted log-densities at that distance.
+        """
+        if self._fits_missing():
+            return None
+        means = np.asarray(self.means_, dtype=np.float64)
+        n_components, n_features = means.shape
+        pc = np.asarray(self.precisions_cholesky_, dtype=np.float64)
+        squares = pc**2
+        if self.covariance_type == "full":
+            spread = squares.sum(axis=(1, 2))
+        elif self.covariance_type == "tied":
+            spread = squares.sum()
+        elif self.covariance_type == "diag":
+            spread = squares.sum(axis=1)
+        else:
+            spread = n_features * squares
+        reach = np.maximum((low - means) ** 2, (high - means) ** 2).sum(axis=1)
+        floors = (
+            self._kernel_log_weights()
+            + log_norm(pc, self.covariance_type, n_components, n_features)
+            - 0.5 * spread * reach
+        )
+        return float(np.max(floors))
+
     def _relative_log_densities(self, X):
         """The kernel's weighted log-densities of the rows ``X`` less ``-|U_0^T t|^2 / 2``.
 
