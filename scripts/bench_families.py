@@ -93,14 +93,16 @@ def main():
         (
             "ExponentialMixture",
             lambda m: ExponentialMixture(
-                2, weights_init=weights, scales_init=scales[:, None], max_iter=m, tol=0.0
+                2, weights_init=weights, scales_init=scales[:, None], max_iter=m, tol=0.0,
+                accelerate=False,
             ),
             numpy_exponential_step, x_exp, scales,
         ),
         (
             "PoissonMixture",
             lambda m: PoissonMixture(
-                2, weights_init=weights, rates_init=rates[:, None], max_iter=m, tol=0.0
+                2, weights_init=weights, rates_init=rates[:, None], max_iter=m, tol=0.0,
+                accelerate=False,
             ),
             numpy_poisson_step, x_poi, rates,
         ),
