@@ -23,6 +23,8 @@ temporary holds more than ``_BLOCK_BYTES`` per (subsample x components)
 array, whatever the number of components.
 """
 
+import math
+
 import numpy as np
 
 from ._hierarchical import hierarchical_labels, suitable
@@ -186,17 +188,23 @@ def nearest_center(X, centers):
     in them. The squared distances themselves overflowed there, or tied in
     their rounding, and every row went to the first centre. Coordinates beyond
     ``_SQUARED_LIMIT`` are first divided by the largest, which keeps the order.
+    Near the largest float64 every coordinate is first scaled by a power of 2
+    (exactly) so that the centres' sum and the differences from their mean
+    cannot overflow: centres at 1.5e308 had given NaN.
     """
-    origin = centers.mean(axis=0)
-    centred = centers - origin
-    size = max(np.abs(centred).max(initial=0.0), np.abs(X - origin).max(initial=0.0))
+    room = np.finfo(np.float64).max / (2 * len(centers))
+    largest = max(np.abs(centers).max(initial=0.0), np.abs(X).max(initial=0.0))
+    shrink = 2.0 ** -math.ceil(math.log2(largest / room)) if largest > room else 1.0
+    origin = (centers * shrink).mean(axis=0)
+    centred = centers * shrink - origin
+    size = max(np.abs(centred).max(initial=0.0), np.abs(X * shrink - origin).max(initial=0.0))
     unit = size if size > _SQUARED_LIMIT else 1.0
     centred = centred / unit
     steps = centred - centred[0]
     offsets = (steps * (centred + centred[0])).sum(axis=1)
     labels = np.empty(X.shape[0], dtype=np.int64)
     for rows in _row_blocks(X.shape[0], len(centers)):
-        linear = ((X[rows] - origin) / unit) @ steps.T
+        linear = ((X[rows] * shrink - origin) / unit) @ steps.T
         labels[rows] = np.argmin(offsets[None, :] - 2 * linear, axis=1)
     return labels
 
@@ -328,7 +336,13 @@ def initial_moments(X, weights, n_components, method, random_state, centers=None
     if n_components == 1:  # every method puts every point in the one component
         labels = np.zeros(X.shape[0], dtype=np.int64)
     elif centers is not None:
-        labels = nearest_center(standard, (np.asarray(centers, dtype=np.float64) - mean) / scale)
+        offsets = np.asarray(centers, dtype=np.float64) - mean
+        # In standard units centres far from data of tiny spread (means_init at
+        # 1e151 for a spread of 1e-158) lie beyond float64: the rows and
+        # centres are then scaled alike by a power of 2, which keeps the order.
+        beyond = math.frexp(np.abs(offsets).max())[1] - math.frexp(scale.min())[1] - 1020
+        factor = math.ldexp(1.0, -beyond) if beyond > 0 else 1.0
+        labels = nearest_center(standard * factor, offsets * factor / scale)
     elif method == "random":
         return random_moments(X, weights, n_components, random_state)
     else:

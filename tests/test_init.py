@@ -571,6 +571,51 @@ def test_nearest_centres_of_coordinates_whose_squares_overflow(size):
         assert_array_equal(nearest_center(X, centers), expected)
 
 
+@pytest.mark.parametrize(
+    "centers, X",
+    [
+        ([[1.5e308, 0.0], [1.2e308, 1.0]], [[1.4e308, 0.0], [1.3e308, 5.0], [1.7e308, 0.0]]),
+        ([[1.7e308, 0.0], [-1.7e308, 0.0], [1.7e308, 1e307]], [[1e308, 0.0], [-1e308, 9e306]]),
+        ([[1e308, 0.0], [1e308, 0.0]], [[-1.5e308, 0.0], [1e308, 1.0]]),
+        ([[1e308, 0.0]], [[-1.7e308, 1.0]]),
+    ],
+    ids=["sum-of-centres", "centres-less-their-mean", "row-less-the-mean", "one-centre"],
+)
+def test_nearest_centres_near_the_largest_float64(centers, X):
+    # The centres' sum, a centre less their mean or a row less it overflowed:
+    # NaN labels' worth of arithmetic, with NumPy's overflow warning.
+    from fastem._init import nearest_center
+
+    centers, X = np.array(centers), np.array(X)
+    expected = np.argmin(
+        ((X[:, None, :] / 2.0**1000 - centers[None, :, :] / 2.0**1000) ** 2).sum(axis=2), axis=1
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert_array_equal(nearest_center(X, centers), expected)
+
+
+@pytest.mark.parametrize(
+    "family, name", [("GaussianMixture", "means_init"), ("ExponentialMixture", "scales_init")]
+)
+def test_starting_centres_beyond_float64_in_standard_units(family, name):
+    # Centres 1e151 from data of spread 1e-158 lie 1e309 standard units away:
+    # their standard coordinates overflowed (NumPy's warning, inf centres).
+    # Each point starts with the nearest centre, the first.
+    rng = np.random.default_rng(2)
+    X = 1e-150 + np.abs(rng.normal(size=(60, 2))) * 1e-158
+    init = np.array([[1e-150, 1e-150], [1e150, 1e-150], [1e151, 1e-150]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        nk, _, _ = initial_moments(X, np.ones(len(X)), 3, "kmeans", None, centers=init)
+        assert_array_equal(nk, [len(X), 0, 0])
+        warnings.simplefilter("ignore", fastem.EmptyComponentWarning)
+        warnings.simplefilter("ignore", fastem.RegularizationWarning)
+        warnings.simplefilter("ignore", fastem.ConvergenceWarning)
+        model = getattr(fastem, family)(3, max_iter=3, **{name: init}).fit(X)
+    assert_array_equal(model.predict(X), 0)
+
+
 @pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
 def test_means_init_far_from_data_of_tiny_spread_partitions_the_data(covariance_type):
     # Data of spread 1e-158 put user-given means at +-1 some 1e158 standard units
