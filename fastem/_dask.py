@@ -44,7 +44,9 @@ from ._validation import (
     numeric_advice,
     scan_data,
 )
-from .data import FileSignature, backing_file, is_dask_dataframe, kept_once, reading
+from .data import (
+    FileSignature, backing_file, is_dask_dataframe, is_dask_series, kept_once, reading,
+)
 
 __all__ = ["DaskSource"]
 
@@ -67,12 +69,6 @@ def _reading(*blocks):
             path = backing_file(block)
             reads.enter_context(reading(block, None if path is None else FileSignature(path)))
         yield
-
-
-def _is_dask_series(X):
-    """True for a ``dask.dataframe.Series`` (a Dask DataFrame's column)."""
-    cls = type(X)
-    return cls.__name__ == "Series" and cls.__module__.split(".")[:2] == ["dask", "dataframe"]
 
 
 def _check_known_sizes(X, name):
@@ -274,7 +270,7 @@ class DaskSource:
 
     def _weights(self, sample_weight):
         w = sample_weight
-        if _is_dask_series(w):  # a column of a Dask DataFrame, e.g. frame["weight"]
+        if is_dask_series(w):  # a column of a Dask DataFrame, e.g. frame["weight"]
             w = w.to_dask_array(lengths=True)
         if not isinstance(w, da.Array):
             w = numeric_weights(np.asarray(w))

@@ -81,10 +81,20 @@ def is_dask_array(X):
     return cls.__name__ == "Array" and cls.__module__.split(".")[:2] == ["dask", "array"]
 
 
+def _is_of_dask_dataframe(X, name):
+    """Whether ``X``'s class is ``dask.dataframe``'s ``name``, decided without importing dask."""
+    cls = type(X)
+    return cls.__name__ == name and cls.__module__.split(".")[:2] == ["dask", "dataframe"]
+
+
 def is_dask_dataframe(X):
     """True for a ``dask.dataframe.DataFrame``, decided without importing dask."""
-    cls = type(X)
-    return cls.__name__ == "DataFrame" and cls.__module__.split(".")[:2] == ["dask", "dataframe"]
+    return _is_of_dask_dataframe(X, "DataFrame")
+
+
+def is_dask_series(X):
+    """True for a ``dask.dataframe.Series`` (a Dask DataFrame's column)."""
+    return _is_of_dask_dataframe(X, "Series")
 
 
 def _is_chunked(X):
