@@ -232,7 +232,8 @@ class DaskSource:
 
     def __init__(self, X, sample_weight=None, *, check_data=None, anchors=None, allow_nan=False,
                  nan_advice=None):
-        if is_dask_dataframe(X):
+        integers_checked = is_dask_dataframe(X)
+        if integers_checked:
             X = check_frame_columns(X, "X", allow_nan, nan_advice)
             self.feature_names_in = feature_names_of(X)
             # checked in the pass that counts the rows, before a partition's
@@ -252,7 +253,7 @@ class DaskSource:
         if X.shape[0] < 1 or X.shape[1] < 1:
             raise ValueError(f"X has shape {X.shape}; at least one sample and one feature are required.")
         target = X.dtype.newbyteorder("=") if X.dtype.type in (np.float32, np.float64) else np.float64
-        if X.dtype.kind in "iu":
+        if X.dtype.kind in "iu" and not integers_checked:
             X = X.map_blocks(_as_float64, dtype=np.float64)
         elif X.dtype != target:
             X = X.astype(target)
