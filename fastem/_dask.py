@@ -33,12 +33,14 @@ import numpy as np
 
 from ._init import sample_index
 from ._validation import (
+    as_array,
     check_frame_columns,
     check_range,
     check_table_integers,
     check_total_weight,
     check_whole_numbers_held,
     feature_names_of,
+    may_round,
     non_finite_message,
     numeric_weights,
     numeric_advice,
@@ -95,11 +97,19 @@ def _checked_partition(partition, partition_info=None):
 
 
 def _as_float64(block, block_info=None):
-    """A block of integers in float64; ValueError for a whole number that float64 rounds."""
-    converted = block.astype(np.float64)
+    """A block of integers or long doubles in float64; ValueError for a whole number that
+    float64 rounds, or a long double beyond its range."""
+    with np.errstate(over="ignore"):  # a long double beyond float64's: named in the check
+        converted = block.astype(np.float64)
     check_whole_numbers_held(
         block, converted, f"block {block_info[0]['chunk-location'][0]} of the dask array X")
     return converted
+
+
+def _block_weights(block, block_info=None):
+    """:func:`~fastem._validation.numeric_weights` of a block of the dask array of weights."""
+    return numeric_weights(
+        block, f"block {block_info[0]['chunk-location'][0]} of the dask array sample_weight")
 
 
 def _check_block(X, block_id, anchors, allow_nan, nan_advice):
@@ -253,7 +263,8 @@ class DaskSource:
         if X.shape[0] < 1 or X.shape[1] < 1:
             raise ValueError(f"X has shape {X.shape}; at least one sample and one feature are required.")
         target = X.dtype.newbyteorder("=") if X.dtype.type in (np.float32, np.float64) else np.float64
-        if X.dtype.kind in "iu" and not integers_checked:
+        integers = X.dtype.kind in "iu"
+        if (integers and not integers_checked) or (not integers and may_round(X.dtype)):  # long double
             X = X.map_blocks(_as_float64, dtype=np.float64)
         elif X.dtype != target:
             X = X.astype(target)
@@ -274,11 +285,12 @@ class DaskSource:
         if is_dask_series(w):  # a column of a Dask DataFrame, e.g. frame["weight"]
             w = w.to_dask_array(lengths=True)
         if not isinstance(w, da.Array):
-            w = numeric_weights(np.asarray(w))
+            w = numeric_weights(as_array(w))
         else:
             _check_known_sizes(w, "sample_weight")
-            # numbers as objects are converted block by block, as an array of them is
-            w = (w.map_blocks(numeric_weights, dtype=np.float64) if w.dtype.kind == "O"
+            # numbers as objects, 64-bit integers and long doubles are converted (and
+            # checked) block by block, as an array of them is
+            w = (w.map_blocks(_block_weights, dtype=np.float64) if may_round(w.dtype)
                  else numeric_weights(w))
         if w.shape != (self.n_samples,):
             raise ValueError(

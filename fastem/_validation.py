@@ -125,7 +125,8 @@ def check_array(
     """Return ``X`` as a C-contiguous, native-byte-order float32/float64 2-D array.
 
     float32 and float64 are kept; other real numeric types (integers, booleans,
-    float16) are converted to float64, or to ``dtype`` when it is given. Memory-
+    float16, long double) are converted to float64, or to ``dtype`` when it is
+    given; so are lists and tuples of numbers (see :func:`as_array`). Memory-
     mapped arrays stay memory-mapped when they already have the right layout.
     ``anchors``, an array of shape (m, n_features) such as a fitted model's
     means, counts in the range check, so that data far from a model are
@@ -143,7 +144,10 @@ def check_array(
         For complex data, and arrays that are not 2-D, empty, contain NaN or
         infinity, or span a
         range whose squares overflow the dtype (``sqrt(finfo.max) / 1024`` per
-        feature, about 1e151 for float64 and 2e16 for float32).
+        feature, about 1e151 for float64 and 2e16 for float32); for a whole
+        number that float64 would round (beyond 2**53: an integer, a Python
+        int in a list beside floats, a long double) or a long double beyond
+        float64's range, naming its row and column.
     """
     if isinstance(X, (str, bytes, os.PathLike)):
         raise TypeError(
@@ -167,7 +171,7 @@ def check_array(
     is_series = hasattr(X, "to_frame") and getattr(X, "ndim", None) == 1
     if not hasattr(X, "dtype") or not hasattr(X, "shape"):
         try:
-            X = np.asarray(X)
+            X = as_array(X)
         except (ValueError, TypeError) as exc:
             raise TypeError(
                 f"{name} could not be converted to a numeric array ({exc}). Pass a "
@@ -230,7 +234,8 @@ def check_array(
     if target is None:
         target = X.dtype.newbyteorder("=") if X.dtype.type in _FLOAT_DTYPES else np.float64
     if X.dtype != target or not X.flags.c_contiguous:
-        converted = np.ascontiguousarray(X, dtype=target)
+        with np.errstate(over="ignore"):  # a long double beyond float64's: named just below
+            converted = np.ascontiguousarray(X, dtype=target)
         check_whole_numbers_held(X, converted, name)
         X = converted
     if n_samples == 0 or not scan:  # an empty chunk of chunked data, or values checked before
@@ -278,14 +283,36 @@ def numeric_advice(dtype, name="X", saved=False):
 FLOAT64_WHOLE = 2**53
 
 
+def as_array(value):
+    """``np.asarray(value)``; for a list or a tuple (nested ones too) that NumPy makes float64
+    with a magnitude of 2**53 or more, the object array of its entries.
+
+    NumPy makes float64 of integers beside floats (``[[2**53 + 1, 0.5]]``),
+    rounding whole numbers beyond 2**53 before any check could see them; as
+    objects, they stay the integers given, for the checks of an object
+    array's whole numbers (:func:`rounded_by_float64`). Anything else, an
+    array or a frame with its own dtype included, is returned as
+    ``np.asarray`` gives it, at no further cost.
+    """
+    values = np.asarray(value)
+    if (isinstance(value, (list, tuple)) and values.dtype.kind == "f"
+            and (np.abs(values) >= FLOAT64_WHOLE).any()):  # NaN compares False
+        return np.asarray(value, dtype=object)
+    return values
+
+
 def rounded_by_float64(values, converted):
-    """A boolean mask of the whole numbers of ``values`` (an integer array, or an object
-    array of numbers) that ``converted``, the same in float64, rounds: beyond 2**53,
-    float64 holds only some whole numbers."""
+    """A boolean mask of the whole numbers of ``values`` (an integer array, an object
+    array of numbers, or floats wider than float64: long double) that ``converted``, the
+    same in float64, rounds: beyond 2**53, float64 holds only some whole numbers. A
+    long double beyond float64's range, infinite in ``converted``, is not counted (see
+    :func:`beyond_float64`)."""
     wide = np.abs(converted)
     rounded = wide >= FLOAT64_WHOLE  # the candidates; NaN compares False
     if not rounded.any():
         return rounded
+    if values.dtype.kind == "f":  # compared in the wider type, which holds both exactly
+        return rounded & (wide < np.inf) & (values == np.floor(values)) & (converted != values)
     if values.dtype.kind in "iu":
         # compared in the integers' own type, where float64 stays within its range
         limit = float(np.iinfo(values.dtype).max)  # 2**63 or 2**64, as float64 rounds it
@@ -295,6 +322,31 @@ def rounded_by_float64(values, converted):
     rounded[rounded] = [isinstance(v, numbers.Integral) and int(v) != int(c)
                         for v, c in zip(values[rounded].tolist(), converted[rounded].tolist())]
     return rounded
+
+
+def beyond_float64(values, converted):
+    """A boolean mask of the finite entries of ``values`` (floats wider than float64) that
+    ``converted``, the same in float64, makes infinite; all False for other dtypes, which
+    float64 holds (objects beyond it fail to convert)."""
+    if values.dtype.kind != "f":
+        return np.zeros(values.shape, dtype=bool)
+    return np.isinf(converted) & np.isfinite(values)
+
+
+def shown_number(value):
+    """``value`` as ``format(value, '.6g')`` writes it, a long double beyond float64's range
+    too (which ``format`` would write as inf)."""
+    if abs(value) <= np.finfo(np.float64).max:
+        return f"{float(value):.6g}"
+    return np.format_float_scientific(value, precision=5).replace(".e", "e")
+
+
+def beyond_float64_range(where, value, fix):
+    """The message for the long double ``value`` beyond float64's range, which float64 would
+    make infinite: ``where`` names the data and the place, with ``{}`` for the value;
+    ``fix`` says what to do instead."""
+    return (f"{where.format(shown_number(value))}, beyond the range of float64 (largest "
+            f"{np.finfo(np.float64).max:.3g}), which would be read as inf; {fix}")
 
 
 def rounded_whole_number(where, value, dtype, fix):
@@ -309,18 +361,25 @@ def rounded_whole_number(where, value, dtype, fix):
 
 def _check_column_held(values, converted, name, j, column=None, frame=False):
     """ValueError for the first whole number of ``values``, column ``j`` of ``name`` (1-D
-    integers, or objects that are numbers), that ``converted``, the same in float64, rounds;
+    integers, objects that are numbers, or long doubles), that ``converted``, the same in
+    float64, rounds, or long double beyond float64's range that it makes infinite;
     ``column``: its name; ``frame``: whether ``name`` is a DataFrame (for the fix's code)."""
-    if not _may_round(values.dtype):
+    if not may_round(values.dtype):
         return
+    beyond = beyond_float64(values, converted)
     rounded = rounded_by_float64(values, converted)
-    if not rounded.any():
+    if not (beyond.any() or rounded.any()):
         return
-    row = int(np.argmax(rounded))
-    value = int(values[row])
+    row = int(np.argmax(beyond | rounded))
     label = f"column {j}" if column is None else f"column {column!r}"
     selected = (f"{name}[{column!r}]" if column is not None else
                 f"{name}.iloc[:, {j}]" if frame else f"{name}[:, {j}]")
+    if beyond[row]:
+        example = f" (e.g. {selected} / {selected}.max())" if name.isidentifier() else ""
+        raise ValueError(beyond_float64_range(
+            f"{name} holds {{}} in row {row} (0-based) of {label}", values[row],
+            f"scale that column into it first{example}"))
+    value = int(values[row])
     example = f" (e.g. {selected} - {selected}.min())" if name.isidentifier() else ""
     # an array has one dtype for every column
     accept = ("that column as float64" if column is not None or frame else
@@ -331,23 +390,48 @@ def _check_column_held(values, converted, name, j, column=None, frame=False):
         "rounding"))
 
 
+def check_held_by_float64(values, converted, name, fix):
+    """ValueError for the first entry of ``values`` (any shape) that ``converted``, the same
+    in float64, alters: a whole number that it rounds (:func:`rounded_by_float64`), or a long
+    double beyond its range. The message names ``name`` and the entry's index, and ends
+    with ``fix``: what to pass instead to accept the rounding."""
+    if not (may_round(values.dtype) and values.size) or _within_whole(converted):
+        return
+    beyond = beyond_float64(values, converted)
+    rounded = rounded_by_float64(values, converted)
+    if not (beyond.any() or rounded.any()):
+        return
+    flat = int(np.argmax((beyond | rounded).ravel()))
+    index = np.unravel_index(flat, values.shape)
+    where = index[0] if len(index) == 1 else tuple(int(i) for i in index)
+    value = values[index]
+    if beyond[index]:
+        raise ValueError(beyond_float64_range(f"{name} holds {{}} at index {where}", value,
+                                             f"scale {name} into it first"))
+    raise ValueError(rounded_whole_number(
+        f"{name} holds {int(value)} at index {where}", int(value), np.float64, fix))
+
+
 def _within_whole(values):
     """Whether every entry of the numbers ``values`` is within 2**53 in magnitude, where
     float64 holds every whole number (False for NaN), by two passes without a copy."""
     return values.size == 0 or (-FLOAT64_WHOLE < values.min() and values.max() < FLOAT64_WHOLE)
 
 
-def _may_round(dtype):
-    """Whether float64 may round values of ``dtype``: 64-bit integers, or objects (Python's
-    integers have any size); smaller integers fit in float64's 53 bits."""
-    return dtype.kind == "O" or (dtype.kind in "iu" and dtype.itemsize >= 8)
+def may_round(dtype):
+    """Whether float64 may round or overflow values of ``dtype``: 64-bit integers, objects
+    (Python's integers have any size), or floats wider than float64 (long double); smaller
+    integers fit in float64's 53 bits."""
+    return (dtype.kind == "O" or (dtype.kind in "iu" and dtype.itemsize >= 8)
+            or (dtype.kind == "f" and dtype.itemsize > 8))
 
 
 def check_whole_numbers_held(values, converted, name, columns=None):
-    """ValueError for the first whole number of the 2-D ``values`` (integers, or objects that
-    are numbers) that ``converted``, the same in float64, rounds, naming its row and column
-    of ``name`` (by its name in ``columns``, when given)."""
-    if not (values.ndim == 2 and _may_round(values.dtype) and values.size):
+    """ValueError for the first whole number of the 2-D ``values`` (integers, objects that
+    are numbers, or long doubles) that ``converted``, the same in float64, rounds, or long
+    double beyond its range, naming its row and column of ``name`` (by its name in
+    ``columns``, when given)."""
+    if not (values.ndim == 2 and may_round(values.dtype) and values.size):
         return
     if _within_whole(converted):
         return
@@ -419,7 +503,7 @@ def check_table_integers(X, name):
         return
     for j, (column, dtype) in enumerate(zip(list(X.columns), dtypes.tolist())):
         kind = _integer_dtype(dtype)
-        if kind is not None and _may_round(kind):  # numpy, nullable (Int64), Arrow integers
+        if kind is not None and may_round(kind):  # numpy, nullable (Int64), Arrow integers
             values = X.iloc[:, j].to_numpy(dtype=kind, na_value=0)
             if _within_whole(values):
                 continue
@@ -701,16 +785,19 @@ def check_range(lo, hi, dtype, *, name="X", anchors=None):
         )
 
 
-def numeric_weights(w):
+def numeric_weights(w, name="sample_weight"):
     """The sample weights ``w`` (an ndarray) with a numeric dtype, or a TypeError.
 
     An object array of numbers (a pandas column of dtype object, a list that
     holds ``Decimal`` or ``None``) becomes float64, as data and scikit-learn's
-    ``sample_weight`` do (``None`` becomes NaN, refused as such).
+    ``sample_weight`` do (``None`` becomes NaN, refused as such), and so do
+    64-bit integers and long doubles; a whole number among them that float64
+    would round (beyond 2**53), or a long double beyond float64's range, is a
+    ValueError naming its index in ``name``.
     """
     if w.dtype.kind == "O":
         try:
-            return w.astype(np.float64)
+            converted = w.astype(np.float64)
         except OverflowError:
             raise _beyond_float64("sample_weight") from None
         except (ValueError, TypeError) as exc:
@@ -718,12 +805,25 @@ def numeric_weights(w):
                 f"sample_weight is an object array whose entries are not all numbers ({exc}). "
                 "Pass an array of non-negative numbers, one per sample."
             ) from None
+        _check_weights_held(w, converted, name)
+        return converted
+    if may_round(w.dtype):
+        with np.errstate(over="ignore"):  # a long double beyond float64's: named in the check
+            converted = w.astype(np.float64)
+        _check_weights_held(w, converted, name)
+        return converted
     if w.dtype.kind not in "biuf":
         raise TypeError(
             f"sample_weight must be numeric, got dtype {w.dtype}. Pass an array of "
             "non-negative numbers, one per sample."
         )
     return w
+
+
+def _check_weights_held(w, converted, name):
+    check_held_by_float64(
+        w, converted, name, "pass the weights as float64 (e.g. np.asarray(sample_weight, "
+        "dtype=float)) to accept the rounding, a change of at most one part in 2**53")
 
 
 def check_sample_weight(sample_weight, n_samples, *, require_positive_sum=True):
@@ -745,7 +845,7 @@ def check_sample_weight(sample_weight, n_samples, *, require_positive_sum=True):
             "read as weights. Give every sample a weight (sample_weight.filled(0) leaves the "
             "masked samples out of the fit)."
         )
-    w = numeric_weights(np.asarray(np.ma.getdata(sample_weight)))
+    w = numeric_weights(as_array(_unmasked(sample_weight)))
     if w.ndim == 0:
         w = np.full(n_samples, float(w))
     if w.shape != (n_samples,):
@@ -809,9 +909,12 @@ def as_float_array(value, name):
 
     Refused as in data: complex values (a cast drops the imaginary parts,
     ValueError), text and dates (a cast reads '0.5' as 0.5 and a date as days
-    since 1970, TypeError), and a masked array with masked entries (a cast
-    reads their hidden values, ValueError). Booleans, integers and object
-    arrays of numbers are converted.
+    since 1970, TypeError), a masked array with masked entries (a cast
+    reads their hidden values, ValueError), and a whole number that float64
+    would round (beyond 2**53: an integer, a Python int in a list beside
+    floats) or a long double beyond float64's range (ValueError, naming its
+    index). Booleans, integers, long doubles and object arrays of numbers are
+    converted.
     """
     if isinstance(value, np.ma.MaskedArray) and np.ma.getmaskarray(value).any():
         raise ValueError(
@@ -820,7 +923,7 @@ def as_float_array(value, name):
             "every entry set."
         )
     try:
-        values = np.asarray(np.ma.getdata(value))
+        values = as_array(_unmasked(value))
     except (ValueError, TypeError):  # ragged nested sequences
         raise _not_real_numbers(value, name) from None
     if values.dtype.kind == "c":
@@ -828,11 +931,22 @@ def as_float_array(value, name):
     if values.dtype.kind not in "biufO":  # text, dates
         raise _not_real_numbers(value, name)
     try:
-        return values.astype(np.float64)
+        with np.errstate(over="ignore"):  # a long double beyond float64's: named below
+            converted = values.astype(np.float64)
     except OverflowError:
         raise _beyond_float64(name) from None
     except (ValueError, TypeError):  # objects that are not numbers
         raise _not_real_numbers(value, name) from None
+    check_held_by_float64(values, converted, name,
+                          f"pass {name} as float64 (np.asarray({name}, dtype=float)) to accept "
+                          "the rounding")
+    return converted
+
+
+def _unmasked(value):
+    """The data of a masked array, ``value`` itself otherwise: ``np.ma.getdata`` would make
+    an array of a list, whose integers beside floats :func:`as_array` keeps."""
+    return np.ma.getdata(value) if isinstance(value, np.ma.MaskedArray) else value
 
 
 def _beyond_float64(name):

@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 
 from ._state import one_snapshot
-from ._validation import check_scalar
+from ._validation import as_array, check_scalar
 
 __all__ = [
     "plot_density_1d",
@@ -79,7 +79,7 @@ def _data(X, max_rows=None, model=None):
     if getattr(X, "ndim", None) == 1 and hasattr(X, "to_frame") and isinstance(X.name, str):
         X = X.to_frame()
     elif getattr(X, "ndim", None) == 1 or isinstance(X, (list, tuple)) and np.ndim(X) == 1:
-        X = X.reshape(-1, 1) if hasattr(X, "compute") else np.asarray(X).reshape(-1, 1)
+        X = X.reshape(-1, 1) if hasattr(X, "compute") else as_array(X).reshape(-1, 1)
     missing = getattr(model, "missing", "error") == "em"
     advice = None if model is None else model._nan_advice()
     source = as_source(X, allow_nan=missing, nan_advice=advice)

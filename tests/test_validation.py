@@ -289,6 +289,210 @@ def test_whole_numbers_that_float64_holds_are_data(X):
     make(covariance_type="diag").fit(whole.astype(np.float64))  # the rounding accepted
 
 
+# 2**53 + 1: float64 holds 2**53 and 2**53 + 2 only
+_BIG = 2**53 + 1
+_ROUNDED = "holds 9007199254740993 {}.*float64 cannot hold.*read as 9007199254740992"
+
+
+def _sequence_with_whole_number(X, container):
+    """``X`` as a Python sequence of ``container`` kind with the integer 2**53 + 1 in row 3
+    of column 1 and floats elsewhere, which NumPy makes float64 (rounding it)."""
+    rows = X.tolist()
+    if container == "list of arrays":  # one row of int64 among rows of float64
+        rows = [np.asarray(r) for r in rows]
+        rows[3] = np.array([1, _BIG, 2])
+        return rows
+    rows[3][1] = np.int64(_BIG) if container == "list of NumPy integers" else _BIG
+    return tuple(tuple(r) for r in rows) if container == "tuple" else rows
+
+
+SEQUENCES = ["list", "tuple", "list of arrays", "list of NumPy integers"]
+DATA_METHODS = ["fit", "partial_fit", "Chunks", "predict", "predict_proba", "score_samples",
+                "score", "bic", "aic"]
+
+
+@pytest.mark.parametrize("container", SEQUENCES)
+@pytest.mark.parametrize("method", DATA_METHODS)
+def test_whole_numbers_beside_floats_in_a_list_are_refused(X, container, method):
+    """A list (a tuple, nested ones) with a whole number beyond 2**53 beside floats is made
+    float64 by NumPy, which rounded it before any check saw it (an object array of the same
+    numbers was refused): it is named with its place and the fix, in every method."""
+    import fastem
+
+    data = _sequence_with_whole_number(X, container)
+    model = make(covariance_type="diag")
+    if method not in ("fit", "partial_fit", "Chunks"):
+        model.fit(X)
+    call = (lambda: model.fit(fastem.Chunks([data]))) if method == "Chunks" else (
+        lambda: getattr(model, method)(data))
+    with pytest.raises(ValueError, match=_ROUNDED.format(r"in row 3 \(0-based\) of column 1")):
+        call()
+    model.fit(np.asarray(data, dtype=float))  # the rounding accepted, as the error says
+
+
+@pytest.mark.parametrize("family", ["BayesianGaussianMixture", "ExponentialMixture",
+                                    "PoissonMixture"])
+@pytest.mark.parametrize("method", ["fit", "predict"])
+def test_whole_numbers_beside_floats_in_a_list_are_refused_by_every_family(X, family, method):
+    import fastem
+
+    data = np.round(np.abs(X) * 3) + 1  # in every family's domain
+    model = getattr(fastem, family)(n_components=2, random_state=0)
+    if method == "predict":
+        model.fit(data)
+    with pytest.raises(ValueError, match=_ROUNDED.format(r"in row 3 \(0-based\) of column 1")):
+        getattr(model, method)(_sequence_with_whole_number(data, "list"))
+
+
+def test_a_whole_number_beside_floats_in_a_list_is_refused_by_the_plots(X):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from fastem.plot import plot_density_1d
+
+    model = make().fit(X[:, :1])
+    with pytest.raises(ValueError, match=_ROUNDED.format(r"in row 3 \(0-based\) of column 0")):
+        plot_density_1d(model, [float(v) for v in X[:3, 0]] + [_BIG])
+
+
+def _weights_with_whole_number(n, kind):
+    """Weights of ``n`` samples, 2**53 + 1 at index 3, as ``kind``."""
+    w = [1.0] * n
+    w[3] = _BIG
+    if kind == "list":  # beside floats: NumPy makes it float64
+        return w
+    whole = np.ones(n, dtype=np.int64)
+    whole[3] = _BIG
+    if kind == "dask array":
+        return pytest.importorskip("dask.array").from_array(whole, chunks=2)
+    return whole.astype({"int64": np.int64, "uint64": np.uint64, "object": object}[kind])
+
+
+@pytest.mark.parametrize("kind, method", [
+    (kind, method) for kind in ["list", "int64", "uint64", "object", "dask array"]
+    for method in ["fit", "partial_fit", "score", "Chunks"]
+    if not (kind == "dask array" and method == "Chunks")  # chunks carry arrays of weights
+])
+def test_sample_weights_that_float64_rounds_are_refused(X, kind, method):
+    """A whole-number weight beyond 2**53 (a count) that float64 would round is named with
+    its index and the fix, as data are, in every method and kind of weights."""
+    import fastem
+
+    data = X
+    if kind == "dask array":
+        data = pytest.importorskip("dask.array").from_array(X, chunks=(2, -1))
+    weights = _weights_with_whole_number(len(X), kind)
+    model = make(covariance_type="diag")
+    if method == "score":
+        model.fit(X)
+    if method == "Chunks":
+        data, weights = fastem.Chunks([X], sample_weights=[weights]), None
+    where = "block 1 of the dask array sample_weight holds 9007199254740993 at index 1" if (
+        kind == "dask array") else "holds 9007199254740993 at index 3"
+    with pytest.raises(ValueError, match=where + ".*float64 cannot hold.*read as "
+                       r"9007199254740992; pass the weights as float64 \(e.g. np.asarray"):
+        result = getattr(model, "fit" if method == "Chunks" else method)(
+            data, sample_weight=weights)
+        getattr(result, "compute", lambda: None)()
+
+
+_PARAMETERS = {  # (estimator, parameter, its value with 2**53 + 1 at index (0, 0), ...)
+    "means_init": ("GaussianMixture", "diag", [[_BIG, 0.5, 0.5], [4.0, 4.0, 4.0]]),
+    "precisions_init": ("GaussianMixture", "diag",
+                        np.array([[_BIG, 1, 1], [1, 1, 1]], dtype=np.int64)),
+    "mean_prior": ("BayesianGaussianMixture", "diag", [_BIG, 0.5, 0.5]),
+    "covariance_prior": ("BayesianGaussianMixture", "diag",
+                         np.array([_BIG, 1, 1], dtype=np.uint64)),
+    "scales_init": ("ExponentialMixture", None, [[_BIG, 0.5, 0.5], [4.0, 4.0, 4.0]]),
+    "rates_init": ("PoissonMixture", None, np.array([[_BIG, 1, 1], [4, 4, 4]], dtype=object)),
+}
+
+
+@pytest.mark.parametrize("name", list(_PARAMETERS))
+def test_parameters_that_float64_rounds_are_refused(X, name):
+    """A whole number beyond 2**53 in a parameter array (a list beside floats, integers,
+    objects) that float64 would round is named with its index and the fix."""
+    import fastem
+
+    family, covariance_type, value = _PARAMETERS[name]
+    kw = {} if covariance_type is None else {"covariance_type": covariance_type}
+    model = getattr(fastem, family)(n_components=2, random_state=0, **kw, **{name: value})
+    index = "0" if np.ndim(value) == 1 else r"\(0, 0\)"
+    with pytest.raises(ValueError, match=f"{name} holds 9007199254740993 at index {index}.*"
+                       "float64 cannot hold.*read as 9007199254740992; pass "
+                       f"{name} as float64"):
+        model.fit(np.round(np.abs(X) * 3) + 1)
+
+
+_LONG = np.finfo(np.longdouble).nmant > np.finfo(np.float64).nmant
+_LONG_ONLY = pytest.mark.skipif(not _LONG, reason="long double is float64 here")
+
+
+def _long_double(X, value, kind, tmp_path, dtype=np.longdouble):
+    """``X`` as long doubles (or ``dtype``) with ``value`` in row 3 of column 1, as ``kind``."""
+    import fastem
+
+    data = X.astype(np.longdouble)
+    data[3, 1] = value
+    data = data.astype(dtype)
+    if kind == "Chunks of a .npy file":
+        np.save(tmp_path / "long.npy", data)
+        return fastem.Chunks([tmp_path / "long.npy"])
+    if kind == "dask array":
+        return pytest.importorskip("dask.array").from_array(data, chunks=(2, -1))
+    if kind == "DataFrame":
+        return pytest.importorskip("pandas").DataFrame(data)
+    return data
+
+
+LONG_KINDS = ["array", "Chunks of a .npy file", "dask array", "DataFrame"]
+
+
+@_LONG_ONLY
+@pytest.mark.parametrize("kind", LONG_KINDS)
+@pytest.mark.parametrize("method", ["fit", "predict", "score_samples"])
+def test_long_doubles_that_float64_alters_are_refused(X, tmp_path, kind, method):
+    """Long doubles (float128 on x86) hold whole numbers up to 2**64 and magnitudes up to
+    1e4932: one that float64 would round (2**53 + 3) or make infinite (1e400, which had
+    been refused as "NaN or infinite", or overflowed in the cast) is named with its place
+    and the fix; fractions are rounded as float64 rounds any fraction."""
+    model = make(covariance_type="diag")
+    if method != "fit":
+        model.fit(X)
+    row = 1 if kind == "dask array" else 3  # in block 1 of 2 rows
+    for value, message in ((np.longdouble(2**53 + 3),
+                            f"holds 9007199254740995 in row {row} \\(0-based\\) of column 1: a "
+                            "whole number that float64 cannot hold.*read as 9007199254740996"),
+                           (np.longdouble(10) ** 400,
+                            f"holds 1e\\+400 in row {row} \\(0-based\\) of column 1, beyond "
+                            "the range of float64 .*which would be read as inf; scale that")):
+        with pytest.raises(ValueError, match=message):
+            result = getattr(model, method)(_long_double(X, value, kind, tmp_path))
+            getattr(result, "compute", lambda: None)()
+    third = np.longdouble(1) / 3
+    fitted = make(covariance_type="diag").fit(_long_double(X, third, kind, tmp_path))
+    as_float64 = _long_double(X, third, kind, tmp_path, np.float64)
+    assert_same_model(fitted, make(covariance_type="diag").fit(as_float64))
+
+
+@_LONG_ONLY
+@pytest.mark.parametrize("what", ["sample_weight", "means_init"])
+def test_long_double_weights_and_parameters_that_float64_alters_are_refused(X, what):
+    for value, message in ((np.longdouble(2**53 + 3), "holds 9007199254740995 at index"),
+                           (np.longdouble(10) ** 400, r"holds 1e\+400 at index .*beyond the "
+                                                      "range of float64")):
+        if what == "sample_weight":
+            weights = np.ones(len(X), dtype=np.longdouble)
+            weights[3] = value
+            call = lambda: make().fit(X, sample_weight=weights)  # noqa: E731
+        else:
+            means = np.array([[value, 0, 0], [4, 4, 4]], dtype=np.longdouble)
+            call = lambda: make(means_init=means).fit(X)  # noqa: E731
+        with pytest.raises(ValueError, match=f"{what} {message}"):
+            call()
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("layout", ["fortran", "strided", "read-only", "big-endian", "list"])
 def test_unusual_layouts_give_the_same_model(X, dtype, layout):
