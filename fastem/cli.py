@@ -50,7 +50,7 @@ from ._tables import (
     unnamed_first_row,
 )
 from ._tables import read_table as read_table_file
-from ._validation import FLOAT64_WHOLE, numeric_advice, rounded_whole_number
+from ._validation import numeric_advice, rounded_whole_number, shown_number
 from .base import unobserved_rows
 
 __all__ = ["main"]
@@ -378,8 +378,9 @@ def _check_holds(X, path, dtype, names, model=None, block=1 << 20):
     would be infinite), or whole numbers that it would round (16777217 in float32, which holds
     every whole number only up to 2**24; an int64 beyond 2**53 in float64).
 
-    A whole number counts as such in an integer array, and in a float array up to 2**53,
-    within which float64 holds every whole number as written. The row and the column of
+    A whole number counts as such in an integer array, and in a float array up to where its
+    own type holds every whole number as written (2**53 in float64, 2**64 in an x86 long
+    double). The row and the column of
     the first are 1-based, as in the other errors about a file's values; the column is
     counted among the columns read (``names``, when the file has them). ``model``: the
     path of the model whose dtype ``dtype`` is, for the fix, when a fitted model reads ``X``
@@ -388,13 +389,15 @@ def _check_holds(X, path, dtype, names, model=None, block=1 << 20):
     info = np.finfo(dtype)
     bound = 2 ** (info.nmant + 1)  # every whole number up to it is held exactly
     integers = X.dtype.kind in "biu"
+    written = None if integers else 2.0 ** (np.finfo(X.dtype).nmant + 1)  # as for bound
     for start in range(0, X.shape[0], block):
         part = np.asarray(X[start : start + block])
-        wide = np.abs(part.astype(np.float64))
+        with np.errstate(over="ignore"):  # a long double beyond float64's: too large
+            wide = np.abs(part.astype(np.float64))
         too_large = wide > info.max
         rounded = wide >= bound  # candidates, then decided one by one
         if not integers:
-            rounded &= (wide <= FLOAT64_WHOLE) & (part == np.trunc(part))
+            rounded &= (np.abs(part) <= written) & (part == np.trunc(part))
         # as Python numbers, exact: NumPy would compare an int64 with a float64 in float64
         rounded[rounded] = [type(v)(dtype.type(v)) != v for v in part[rounded].tolist()]
         bad = too_large | rounded
@@ -408,10 +411,12 @@ def _check_holds(X, path, dtype, names, model=None, block=1 << 20):
         refit = f"fit the model {model!r} again"
         wider = "use --dtype float64" if model is None else f"{refit} with --dtype float64"
         if too_large[row, column]:
+            scale = (f"{refit} on data scaled into it, scaling these alike" if model else
+                     "scale the data")
             raise CommandError(
-                f"{where.format(f'{float(value):.6g}')}, beyond the range of {dtype.name} "
-                f"(largest {info.max:.3g}); {wider}" + (", or scale the data" if model is None
-                                                          else "")
+                f"{where.format(shown_number(value))}, beyond the range of {dtype.name} (largest "
+                f"{info.max:.3g}); " + (scale if dtype == np.float64 or wide[row, column] == np.inf
+                                        else wider + ("" if model else f", or {scale}"))
             )
         if model is None:
             offset = "subtract an offset from that column (its smallest value, say)"

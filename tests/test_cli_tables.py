@@ -795,6 +795,42 @@ def test_whole_numbers_that_the_dtype_rounds_are_refused(whole_numbers, capsys, 
     assert os.listdir(tmp_path) == []
 
 
+_LONG = np.finfo(np.longdouble).nmant > np.finfo(np.float64).nmant
+
+
+@pytest.mark.skipif(not _LONG, reason="long double is float64 here")
+@pytest.mark.parametrize("value, shown, dtype, fix", [
+    (2**53 + 3, "9007199254740995", "float64", ["subtract an offset from that column"]),
+    (10**400, "1e+400", "float64", ["beyond the range of float64", "; scale the data"]),
+    (2**53 + 3, "9007199254740995", "float32", ["float32 cannot hold", "use --dtype float64"]),
+    (10**400, "1e+400", "float32", ["beyond the range of float32", "; scale the data"]),
+], ids=["rounded-float64", "beyond-float64", "rounded-float32", "beyond-float32"])
+def test_long_doubles_that_the_dtype_alters_are_refused(whole_numbers, capsys, tmp_path, value,
+                                                        shown, dtype, fix):
+    """A .npy file of long doubles holds whole numbers up to 2**64 as written, and magnitudes
+    up to 1e4932: one that the dtype would round (2**53 + 3 had been read as 2**53 + 4) or
+    make infinite (1e400, named as inf, with the advice to use --dtype float64 that cannot
+    hold it either) is refused with the fix, by a fit and by a model of that dtype."""
+    X = np.random.default_rng(0).normal(1e6, 1e3, (20, 2)).astype(np.longdouble)
+    X[5, 1] = np.longdouble(value)
+    np.save(tmp_path / "long.npy", X)
+    model = whole_numbers / f"{dtype}.npz"
+    refit = (f"fit the model '{model}' again with --dtype float64" if shown[0] == "9" else
+             f"fit the model '{model}' again on data scaled into it")
+    for argv, fixes in ((["fit", tmp_path / "long.npy", "-k", 1, "--dtype", dtype,
+                          "-o", tmp_path / "m.npz"], fix),
+                        (["score", model, tmp_path / "long.npy"],
+                         [refit] if dtype == "float32" or shown[0] == "1" else
+                         [f"fit the model '{model}' again on that column less"])):
+        status, out, err = run(capsys, *argv)
+        assert status == 1 and out == "", err
+        error = err.splitlines()[-1]
+        assert f"holds {shown} in data row 6 (1-based" in error, err
+        for part in fixes:
+            assert part in error, err
+    assert not (tmp_path / "m.npz").exists()
+
+
 def test_whole_numbers_are_refused_only_where_the_dtype_rounds_them(whole_numbers, capsys,
                                                                     tmp_path):
     """Whole numbers held exactly (2**24, 2**25 + 4 in float32; 2**60 in float64) and
