@@ -3,6 +3,7 @@
 Every error says what was wrong, the value seen, and how to fix it.
 """
 
+import decimal
 import numbers
 import os
 import sys
@@ -168,6 +169,8 @@ def check_array(
     other_frame = (hasattr(X, "columns") and hasattr(X, "shape") and not hasattr(X, "iloc")
                    and not hasattr(X, "column_names"))
     columns = [str(c) for c in X.columns] if other_frame else None
+    # the names of a pandas DataFrame's or an Arrow table's columns, for the errors below
+    labels = columns if other_frame else feature_names_of(X)
     is_series = hasattr(X, "to_frame") and getattr(X, "ndim", None) == 1
     if not hasattr(X, "dtype") or not hasattr(X, "shape"):
         try:
@@ -196,7 +199,7 @@ def check_array(
                 f"{name} is an object array whose entries are not all numbers ({exc}). "
                 "Convert it to a numeric array first, e.g. np.asarray(X, dtype=float)."
             ) from None
-        check_whole_numbers_held(original, X, name, columns)
+        check_whole_numbers_held(original, X, name, labels)
         kind = "f"
     if kind not in "biuf":
         raise TypeError(f"{name} has non-numeric dtype {X.dtype}. {numeric_advice(X.dtype, name)}")
@@ -236,7 +239,7 @@ def check_array(
     if X.dtype != target or not X.flags.c_contiguous:
         with np.errstate(over="ignore"):  # a long double beyond float64's: named just below
             converted = np.ascontiguousarray(X, dtype=target)
-        check_whole_numbers_held(X, converted, name)
+        check_whole_numbers_held(X, converted, name, labels)
         X = converted
     if n_samples == 0 or not scan:  # an empty chunk of chunked data, or values checked before
         return X
@@ -319,9 +322,20 @@ def rounded_by_float64(values, converted):
         inside = (converted >= -limit) & (converted < limit)
         back = np.where(inside, converted, 0).astype(values.dtype)
         return rounded & (~inside | (back != values))
-    rounded[rounded] = [isinstance(v, numbers.Integral) and int(v) != int(c)
+    # an object beyond float64 (a Decimal of 1e400) is infinite there: refused as such
+    rounded[rounded] = [np.isfinite(c) and whole_value(v) not in (None, int(c))
                         for v, c in zip(values[rounded].tolist(), converted[rounded].tolist())]
     return rounded
+
+
+def whole_value(value):
+    """``value`` as a Python int if it is a whole number (an integer, or a ``Fraction`` or
+    ``Decimal`` of whole value: an Arrow decimal column of scale 0 gives such), else None."""
+    if isinstance(value, numbers.Rational):  # int, NumPy integers, Fraction
+        return int(value) if value.denominator == 1 else None
+    if isinstance(value, decimal.Decimal) and value.is_finite():
+        return int(value) if value == value.to_integral_value() else None
+    return None
 
 
 def beyond_float64(values, converted):

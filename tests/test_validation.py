@@ -356,6 +356,64 @@ def test_a_whole_number_beside_floats_in_a_list_is_refused_by_the_plots(X):
         plot_density_1d(model, [float(v) for v in X[:3, 0]] + [_BIG])
 
 
+def _exact_numbers(X, kind):
+    """``X`` with the whole number 2**53 + 1 in row 3 of column 1 as an exact number (a
+    ``Decimal`` or a ``Fraction``) beside floats, as ``kind``; its column is named 'b'."""
+    import decimal
+    import fractions
+
+    number = fractions.Fraction if "Fraction" in kind else decimal.Decimal
+    rows = X.astype(object)
+    rows[:, 1] = [number(v) for v in X[:, 1].round(2).astype(str)]
+    rows[3, 1] = number(_BIG)
+    if kind.startswith("list"):
+        return rows.tolist()
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(rows, columns=["a", "b", "c"]).astype({"a": float, "c": float})
+    if kind == "DataFrame of Decimal":
+        return frame
+    pa = pytest.importorskip("pyarrow")
+    scale = 0 if kind.endswith("scale 0") else 2
+    b = [number(v).quantize(number(10) ** -scale) for v in rows[:, 1]]
+    return pa.table({"a": X[:, 0], "b": pa.array(b, pa.decimal128(20 + scale, scale)),
+                     "c": X[:, 2]})
+
+
+@pytest.mark.parametrize("kind", ["list of Decimal", "list of Fraction", "DataFrame of Decimal",
+                                  "Arrow decimal of scale 0", "Arrow decimal of scale 2"])
+@pytest.mark.parametrize("method", ["fit", "predict"])
+def test_whole_numbers_as_exact_numbers_that_float64_rounds_are_refused(X, kind, method):
+    """A whole number beyond 2**53 held as an exact number (a ``Decimal``, an Arrow decimal
+    column, whatever its scale, a ``Fraction``), which float64 would round, is named as an
+    integer is, a frame's by its column's name; they had been rounded silently."""
+    data = _exact_numbers(X, kind)
+    named = not kind.startswith("list")
+    model = make(covariance_type="diag")
+    if method == "predict":
+        pd = pytest.importorskip("pandas")
+        model.fit(pd.DataFrame(X, columns=["a", "b", "c"]) if named else X)
+    column = "'b'" if named else "1"
+    with pytest.raises(ValueError, match=_ROUNDED.format(
+            f"in row 3 \\(0-based\\) of column {column}")):
+        getattr(model, method)(data)
+
+
+@pytest.mark.parametrize("what", ["sample_weight", "means_init"])
+def test_exact_whole_weights_and_parameters_that_float64_rounds_are_refused(X, what):
+    import decimal
+    import fractions
+
+    if what == "sample_weight":
+        weights = [decimal.Decimal(1)] * len(X)
+        weights[3] = decimal.Decimal(_BIG)
+        call = lambda: make().fit(X, sample_weight=weights)  # noqa: E731
+    else:
+        means = [[fractions.Fraction(_BIG), 0, 0], [4, 4, 4]]
+        call = lambda: make(means_init=means).fit(X)  # noqa: E731
+    with pytest.raises(ValueError, match=f"{what} holds 9007199254740993 at index"):
+        call()
+
+
 def _weights_with_whole_number(n, kind):
     """Weights of ``n`` samples, 2**53 + 1 at index 3, as ``kind``."""
     w = [1.0] * n
