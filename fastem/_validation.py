@@ -329,12 +329,15 @@ def rounded_by_float64(values, converted):
 
 
 def whole_value(value):
-    """``value`` as a Python int if it is a whole number (an integer, or a ``Fraction`` or
-    ``Decimal`` of whole value: an Arrow decimal column of scale 0 gives such), else None."""
+    """``value`` as a Python int if it is a whole number (an integer, a ``Fraction`` of whole
+    value, or a ``Decimal`` written without decimals, as an Arrow decimal column of scale 0
+    gives them), else None. ``Decimal('9007199254740993.00')`` is a fraction, as the
+    field 9007199254740993.00 of a CSV file is, and the decimals of a parquet column of
+    scale 2 are: float64 rounds it as any fraction."""
     if isinstance(value, numbers.Rational):  # int, NumPy integers, Fraction
         return int(value) if value.denominator == 1 else None
     if isinstance(value, decimal.Decimal) and value.is_finite():
-        return int(value) if value == value.to_integral_value() else None
+        return int(value) if value.as_tuple().exponent >= 0 else None
     return None
 
 
