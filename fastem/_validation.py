@@ -171,6 +171,7 @@ def check_array(
     columns = [str(c) for c in X.columns] if other_frame else None
     # the names of a pandas DataFrame's or an Arrow table's columns, for the errors below
     labels = columns if other_frame else feature_names_of(X)
+    frame = hasattr(X, "iloc")  # a pandas DataFrame, whose columns the fix selects by .iloc
     is_series = hasattr(X, "to_frame") and getattr(X, "ndim", None) == 1
     if not hasattr(X, "dtype") or not hasattr(X, "shape"):
         try:
@@ -199,7 +200,7 @@ def check_array(
                 f"{name} is an object array whose entries are not all numbers ({exc}). "
                 "Convert it to a numeric array first, e.g. np.asarray(X, dtype=float)."
             ) from None
-        check_whole_numbers_held(original, X, name, labels)
+        check_whole_numbers_held(original, X, name, labels, frame)
         kind = "f"
     if kind not in "biuf":
         raise TypeError(f"{name} has non-numeric dtype {X.dtype}. {numeric_advice(X.dtype, name)}")
@@ -239,7 +240,7 @@ def check_array(
     if X.dtype != target or not X.flags.c_contiguous:
         with np.errstate(over="ignore"):  # a long double beyond float64's: named just below
             converted = np.ascontiguousarray(X, dtype=target)
-        check_whole_numbers_held(X, converted, name, labels)
+        check_whole_numbers_held(X, converted, name, labels, frame)
         X = converted
     if n_samples == 0 or not scan:  # an empty chunk of chunked data, or values checked before
         return X
@@ -443,18 +444,18 @@ def may_round(dtype):
             or (dtype.kind == "f" and dtype.itemsize > 8))
 
 
-def check_whole_numbers_held(values, converted, name, columns=None):
+def check_whole_numbers_held(values, converted, name, columns=None, frame=False):
     """ValueError for the first whole number of the 2-D ``values`` (integers, objects that
     are numbers, or long doubles) that ``converted``, the same in float64, rounds, or long
     double beyond its range, naming its row and column of ``name`` (by its name in
-    ``columns``, when given)."""
+    ``columns``, when given; ``frame``: whether ``name`` is a DataFrame, for the fix's code)."""
     if not (values.ndim == 2 and may_round(values.dtype) and values.size):
         return
     if _within_whole(converted):
         return
     for j in range(values.shape[1]):
         _check_column_held(values[:, j], converted[:, j], name, j,
-                           None if columns is None else columns[j])
+                           None if columns is None else columns[j], frame)
 
 
 def _check_no_text(values, name, columns):

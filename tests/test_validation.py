@@ -404,6 +404,22 @@ def test_whole_numbers_as_exact_numbers_that_float64_rounds_are_refused(X, kind,
                           make(covariance_type="diag").fit(table.to_pandas().astype(float)))
 
 
+@pytest.mark.parametrize("dtype", [object, np.longdouble])
+def test_a_frame_s_whole_numbers_are_selected_by_iloc_in_the_fix(X, dtype):
+    """A DataFrame whose columns have no names (0, 1, ...) has its column of Python
+    integers or long doubles selected in the fix as a DataFrame's are (``X[:, 1]`` fails on
+    one)."""
+    if dtype is np.longdouble and not _LONG:
+        pytest.skip("long double is float64 here")
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(X).astype({1: dtype})
+    frame.iloc[3, 1] = dtype(2**53 + 3) if dtype is np.longdouble else 2**53 + 3
+    with pytest.raises(ValueError, match=r"holds 9007199254740995 in row 3 \(0-based\) of "
+                       r"column 1: .*\(e.g. X.iloc\[:, 1\] - X.iloc\[:, 1\].min\(\)\), "
+                       "or pass that column as float64"):
+        make().fit(frame)
+
+
 @pytest.mark.parametrize("what", ["sample_weight", "means_init"])
 def test_exact_whole_weights_and_parameters_that_float64_rounds_are_refused(X, what):
     import decimal
