@@ -1059,3 +1059,35 @@ def test_a_float32_covariance_prior_below_the_normal_range_is_refused(covariance
         warnings.simplefilter("ignore")
         model.fit(standard_normal_data(np.float64))
     assert np.isfinite(model.covariances_).all()
+
+
+@pytest.mark.parametrize("prior_type", ["dirichlet_process", "dirichlet_distribution"])
+@pytest.mark.parametrize("name, value, dtype, n_components", [
+    ("weight_concentration_prior", 1e-310, np.float64, 3),  # subnormal: digamma is -inf
+    ("weight_concentration_prior", 3e-308, np.float64, 8),  # normal, but 8 sticks overflow
+    ("weight_concentration_prior", 1e-40, np.float32, 3),  # float32 holds it, not -1 / it
+    ("weight_concentration_prior", 2e-38, np.float32, 8),
+    ("mean_precision_prior", 1e-310, np.float64, 3),  # -n_features / (2 * it) is -inf
+    ("mean_precision_prior", 1e-40, np.float32, 3),
+])
+def test_priors_that_put_a_component_without_data_beyond_the_dtype_are_refused(
+        name, value, dtype, n_components, prior_type):
+    """The expected log-weight of a component without data, about -1 / the concentration per
+    stick and -n_features / (2 mean precision), beyond the dtype: NaN and RuntimeWarnings
+    in every pass before; a ValueError naming the prior and the least value now."""
+    X = blobs(0, n_per=50, n_features=2).astype(dtype)
+    model = BayesianGaussianMixture(
+        n_components, weight_concentration_prior_type=prior_type, random_state=0,
+        **{name: value})
+    with pytest.raises(ValueError, match=rf"{name}=.* is too small for {np.dtype(dtype).name} "
+                                         rf"arithmetic.*Pass {name} >= ") as raised:
+        model.fit(X)
+    least = float(re.search(rf"Pass {name} >= ([0-9.e+-]+)", str(raised.value)).group(1))
+    fitted = BayesianGaussianMixture(
+        n_components, weight_concentration_prior_type=prior_type, random_state=0, max_iter=20,
+        **{name: least * 1.01})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fastem.ConvergenceWarning)
+        fitted.fit(X)
+    assert np.isfinite(fitted.lower_bound_) and np.isfinite(fitted.lower_bounds_).all()
+    assert np.isfinite(fitted.predict_proba(X)).all()

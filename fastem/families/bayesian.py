@@ -159,6 +159,35 @@ def _priors_for_float32(priors, n_features):
     return adjusted
 
 
+def _check_priors_reach_empty_components(priors, dtype, n_components, n_features):
+    """Raise ValueError when ``weight_concentration_prior`` or ``mean_precision_prior`` is so
+    small that the expected log-weight of a component without data leaves the range of
+    the fit's ``dtype``.
+
+    Such a component keeps the priors as its posterior counts, and its term in
+    the E-step's log-weights holds ``digamma(weight_concentration_prior)``,
+    about ``-1 / weight_concentration_prior``, once for each of up to
+    ``n_components`` sticks (Blei and Jordan 2006, eq. 20), and
+    ``-n_features / (2 mean_precision_prior)`` (Bishop 2006, eq. 10.64). Beyond
+    the dtype's largest number they are infinite and the lower bound NaN:
+    1e-40 in float32, or 1e-310 in float64, gave a fit full of NaN that ran
+    to ``max_iter``. A quarter of the largest number is left to their sum.
+    """
+    room = float(np.finfo(dtype).max) / 4
+    for name, count in (("weight_concentration_prior_", n_components),
+                        ("mean_precision_prior_", n_features)):
+        value = float(priors[name])
+        if count > value * room:
+            raise ValueError(
+                f"{name[:-1]}={value:.3g} is too small for {np.dtype(dtype).name} "
+                f"arithmetic: the expected log-weight of a component without data, about "
+                f"-{count} / {name[:-1]}, leaves {np.dtype(dtype).name}'s range, and the "
+                f"fit would give NaN. Pass {name[:-1]} >= {count / room:.3g} (a prior "
+                "that small already leaves every component without data at weight 0), "
+                "or fit the data as float64 (X.astype(np.float64))."
+            )
+
+
 def _check_normal_in_float32(prior):
     """Raise ValueError when a variance of the covariance matrix ``prior`` is positive
     but below float32's smallest normal number.
@@ -707,6 +736,7 @@ class BayesianGaussianMixture(_GaussianComponents):
             priors["covariance_prior_"] = _eigenvalues_at_least(covariance, float(self.reg_covar))
         if dtype == np.float32:
             priors = _priors_for_float32(priors, n_features)
+        _check_priors_reach_empty_components(priors, dtype, K, n_features)
         _check_prior_pull(priors, n, mean, self.covariance_type, dtype, K)
         priors = {name: np.asarray(value, dtype=dtype) for name, value in priors.items()}
         # Not a parameter: the starting partition's masses, taken on a subsample,
