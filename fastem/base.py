@@ -363,6 +363,25 @@ def _distinct_points(points, weights):
     return distinct[counts > 0], counts[counts > 0]
 
 
+def _empty_components(masses, total=None):
+    """Indices of the components whose share of ``total`` (default: the sum of ``masses``)
+    is below float64 rounding (``_EMPTY_SHARE``); none when ``masses`` is None."""
+    if masses is None:
+        return np.empty(0, dtype=np.int64)
+    masses = np.asarray(masses, dtype=np.float64)
+    return np.flatnonzero(masses <= _EMPTY_SHARE * (masses.sum() if total is None else total))
+
+
+def _listed_weights(name, weights, indices):
+    """``name[k] = value`` for each of ``indices``, and where a value is not 0, that its share
+    is below float64 rounding (``_EMPTY_SHARE``), which EM cannot tell from 0."""
+    weights = np.asarray(weights, dtype=np.float64)
+    listed = ", ".join(f"{name}[{k}] = {weights[k]:.3g}" for k in indices)
+    if (weights[indices] > 0).any():
+        listed += "; a share below float64 rounding, which EM cannot tell from 0"
+    return listed
+
+
 def _mixing_weights(nk):
     """Mixing weights from component masses: exactly 0 for an empty component.
 
@@ -1896,7 +1915,7 @@ class BaseMixture:
         runs = [(init, False) for init in range(n_init)]
         if two_starts:
             runs.insert(1, (0, True))
-        best = first_error = failure = None
+        best = best_start_weights = first_error = failure = None
         # On data that the hierarchical tree takes whole, the starts after the
         # tree are k-means++ partitions of its distinct points (``pool``), drawn
         # in turn whatever n_init is; the first ``shared`` restarts are ones
@@ -1967,6 +1986,7 @@ class BaseMixture:
                     continue
             if self.verbose:
                 print(f"Initialization {init}" + (" (mean-filled rows)" if filled else ""))
+            start_weights = _state.current(worker).get("weights_")
             try:
                 if not (warm or init > 0 or filled) and self._draws_candidates(source, sample):
                     pool = _distinct_points(*sample)
@@ -1998,7 +2018,7 @@ class BaseMixture:
                 status = "converged" if result.converged else "did not converge"
                 print(f"Initialization {status}. lower bound {result.lower_bound:.5f}.")
             if self._beats(result, best, source.dtype):
-                best = result
+                best, best_start_weights = result, start_weights
             if result.stopped:
                 break
         if best is None:  # every start's EM failed
@@ -2032,19 +2052,94 @@ class BaseMixture:
                     "check the data's scale."
                 ),
             )
-        empty = [] if stats is None else np.flatnonzero(stats.nk <= _EMPTY_SHARE * stats.n_samples)
+        empty = [] if stats is None else _empty_components(stats.nk, stats.n_samples)
         if len(empty) and self._warns_empty_components:
             warn_at_caller(
-                f"{len(empty)} of {self._n_components} components hold no data after fitting "
-                f"(indices {list(map(int, empty))}); their weight is 0. The data support "
-                f"fewer components: use n_components={self._n_components - len(empty)}, or "
-                "another init_params or random_state.",
+                self._empty_components_message(empty, best_start_weights, warm),
                 EmptyComponentWarning,
             )
         # a partial_fit stream from this fit counts its warnings as given
         self._regularization_warned = stats is not None and self._check_regularization(stats)
         self._stored_parameters_warned = self._check_stored_parameters()
         self._fitted_settings = self._settings_of_the_fit()
+
+    def _empty_components_message(self, empty, start_weights, warm):
+        """The EmptyComponentWarning of a fit whose components ``empty`` hold no data, from
+        the mixing weights ``start_weights`` (None where unknown); ``warm``: the fit
+        continued from the fitted model (``warm_start``).
+
+        A component that starts at weight 0 gets no responsibility in any E-step,
+        so it stays empty whatever the data: the warning then names the start
+        (:meth:`_empty_start`), not the data, as the cause.
+        """
+        K = self._n_components
+        fewer = f"n_components={K - len(empty)}"
+        message = (
+            f"{len(empty)} of {K} components hold no data after fitting (indices "
+            f"{list(map(int, empty))}); their weight is 0."
+        )
+        from_start = [int(k) for k in empty if k in _empty_components(start_weights)]
+        cause = self._empty_start(from_start, start_weights, fewer, "warm_start" if warm else None)
+        if cause is None:
+            from_start = []
+        else:
+            message += " " + cause
+        emptied = [int(k) for k in empty if k not in from_start]
+        if emptied:
+            during = f" Component(s) {emptied} lost their data during EM." if from_start else ""
+            message += (
+                f"{during} The data support fewer components: use {fewer}, or "
+                f"{self._another_start(warm)}."
+            )
+        return message
+
+    def _another_start(self, warm):
+        """The settings that make another start of this fit (for the advice of a warning)."""
+        if warm:
+            return "warm_start=False to fit afresh"
+        names = self._init_parameter_names or ()
+        given = [name for name in names if getattr(self, name) is not None]
+        if self._user_gives_every_parameter() or (len(names) > 1 and names[1] in given):
+            return "other " + " or ".join(given)  # init_params is not run
+        options = ["init_params", "random_state", *given]
+        return "another " + ", ".join(options[:-1]) + " or " + options[-1]
+
+    def _empty_start(self, started_empty, start_weights, fewer, continued=None):
+        """Why the components ``started_empty`` (indices), which started at weight 0 among the
+        mixing weights ``start_weights``, hold no data, with the fix, as sentences; None
+        when their start was computed from the data (the data then left them empty).
+
+        EM gives a component of weight 0 no responsibility, so it keeps weight 0
+        at every step. ``fewer``: the ``n_components=...`` to advise;
+        ``continued``: 'warm_start' where the run continued from the model's own
+        parameters, None for a start of the run's own.
+        """
+        if not started_empty:
+            return None
+        stays = "EM gives a component of weight 0 no data, so the start left them empty, not the data"
+        if continued is not None:
+            values = _listed_weights("weights_", start_weights, started_empty)
+            return (
+                f"Component(s) {started_empty} had weight 0 in the fitted model that "
+                f"warm_start=True continued from ({values}), and {stays}. Set "
+                f"warm_start=False to fit afresh, or use {fewer}."
+            )
+        names = self._init_parameter_names or ()
+        given = [name for name in names if getattr(self, name) is not None]
+        if names and names[0] in given:
+            values = _listed_weights(names[0], getattr(self, names[0]), started_empty)
+            return (
+                f"{names[0]} starts component(s) {started_empty} at weight 0 ({values}), and "
+                f"{stays}. Give every component a positive weight in {names[0]}, or use "
+                f"{fewer}."
+            )
+        if len(names) > 1 and names[1] in given:
+            return (
+                f"No point of the data is nearer to {names[1]} row(s) {started_empty} than to "
+                f"another row, so they started at weight 0, and {stays}. Move those rows of "
+                f"{names[1]} near the data (or leave {names[1]}=None), or use {fewer}."
+            )
+        return None
 
     def _passed_over(self, failure, error):
         """The first failure of a start, kept to raise if every start fails; says so when

@@ -125,7 +125,10 @@ class EmptyComponentWarning(UserWarning):
     no probability from any point in ``predict``, ``predict_proba`` and
     ``score_samples``, and it never produces NaN parameters; but it is wasted
     capacity: fewer components, or another initialisation, fit the same data
-    better.
+    better. A component that starts at weight 0 (a given weight of 0, a given
+    mean nearest to no point, a warm start from a model with weight 0) never
+    receives data: the warning then names that start, not the data, as the
+    cause.
     """
 
 

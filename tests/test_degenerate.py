@@ -562,3 +562,159 @@ def test_failed_m_step_raises_and_leaves_the_model_as_it_was(family):
             model.m_step(stats)
     for name, value in before.items():
         assert_array_equal(getattr(model, name), value, err_msg=name)
+
+
+# -- components that start at weight 0: the start, not the data, is named ----------------
+
+FAMILIES = ("gaussian", "exponential", "poisson")
+
+
+def _family_data(family, dtype):
+    """Two groups of 150 points each, of the family's domain."""
+    rng = np.random.default_rng(0)
+    if family == "gaussian":
+        X = np.concatenate([rng.normal(size=(150, 2)), rng.normal(size=(150, 2)) + 6])
+    elif family == "exponential":
+        X = np.concatenate([rng.exponential(0.5, (150, 2)), rng.exponential(8.0, (150, 2))])
+    else:
+        X = np.concatenate([rng.poisson(1.0, (150, 2)), rng.poisson(12.0, (150, 2))]).astype(float)
+    return X.astype(dtype)
+
+
+# The family's estimator and the name of its component means' initial parameter, with a
+# third mean that no point of _family_data is nearest to.
+_ESTIMATORS = {
+    "gaussian": (GaussianMixture, "means_init", [[0.0, 0.0], [6.0, 6.0], [500.0, 500.0]]),
+    "exponential": (fastem.ExponentialMixture, "scales_init", [[0.5, 0.5], [8.0, 8.0], [1e7, 1e7]]),
+    "poisson": (fastem.PoissonMixture, "rates_init", [[1.0, 1.0], [12.0, 12.0], [1e5, 1e5]]),
+}
+
+
+def _estimator(family, **params):
+    return _ESTIMATORS[family][0](3, random_state=0, **params)
+
+
+def _quietly(fit, *args):
+    """``fit(*args)`` with its EmptyComponentWarning (about the model a later fit starts from)
+    silenced."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EmptyComponentWarning)
+        return fit(*args)
+
+
+def _emptied(family, X):
+    """A fitted model whose component 2 holds no data (its start had weight 0)."""
+    return _quietly(_estimator(family, weights_init=[0.5, 0.5, 0.0]).fit, X)
+
+
+def _warm(model):
+    return model.set_params(warm_start=True, weights_init=None)
+
+
+def _assigned(family, X):
+    """A model fitted without an empty component, then given weight 0 by assignment."""
+    model = _estimator(family).fit(X)
+    model.weights_ = np.array([0.5, 0.5, 0.0], dtype=X.dtype)
+    return model
+
+
+def _m_stepped(family, X):
+    """A fitted model whose M-step took statistics with no mass in component 2."""
+    model = _estimator(family).fit(X)
+    stats = _assigned(family, X).summarize(X)
+    assert stats.nk[2] == 0
+    model.m_step(stats)
+    return model
+
+
+def _loaded(family, X, tmp_path):
+    path = tmp_path / "model.npz"
+    _emptied(family, X).save(path)
+    return fastem.load(path)
+
+
+# start: (what the fit starts from, the words of the warning that name it)
+START_PATHS = {
+    "weights_init 0": (
+        lambda family, X, tmp_path: _estimator(family, weights_init=[0.5, 0.5, 0.0]),
+        r"weights_init starts component\(s\) \[2\] at weight 0 \(weights_init\[2\] = 0\)"),
+    "weights_init below rounding": (  # 0 in float32; below float64 rounding of the total
+        lambda family, X, tmp_path: _estimator(family, weights_init=[0.5, 0.5 - 1e-300, 1e-300]),
+        r"weights_init\[2\] = 1e-300; a share below float64 rounding"),
+    "means far from every point": (
+        lambda family, X, tmp_path: _estimator(
+            family, **{_ESTIMATORS[family][1]: _ESTIMATORS[family][2]}),
+        r"No point of the data is nearer to (means|scales|rates)_init row\(s\) \[2\]"),
+    "warm start from an emptied fit": (
+        lambda family, X, tmp_path: _warm(_emptied(family, X)),
+        r"weight 0 in the fitted model that warm_start=True continued from \(weights_\[2\] = 0\)"),
+    "warm start from assigned weights": (
+        lambda family, X, tmp_path: _warm(_assigned(family, X)),
+        r"warm_start=True continued from \(weights_\[2\] = 0\)"),
+    "warm start from an M-step": (
+        lambda family, X, tmp_path: _warm(_m_stepped(family, X)),
+        r"warm_start=True continued from \(weights_\[2\] = 0\)"),
+    "warm start from a model file": (
+        lambda family, X, tmp_path: _warm(_loaded(family, X, tmp_path)),
+        r"warm_start=True continued from \(weights_\[2\] = 0\)"),
+}
+
+
+def _assert_component_2_never_predicted(model, X):
+    """Component 2 has weight 0 and takes no row: not the data's, nor one far beyond them."""
+    assert model.weights_[2] == 0.0
+    rows = np.concatenate([X, X.max(axis=0, keepdims=True) * 50])
+    assert (model.predict(rows) != 2).all()
+    assert (model.predict_proba(rows)[:, 2] == 0).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("start", START_PATHS)
+def test_a_component_that_starts_at_weight_0_is_blamed_on_its_start(start, family, dtype, tmp_path):
+    """EM gives a component of weight 0 no data: the warning names the start (the given
+    weight, the given mean, the model continued from) and its fix, not the data."""
+    X = _family_data(family, dtype)
+    make, cause = START_PATHS[start]
+    model = make(family, X, tmp_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(X)
+    empty = [w for w in caught if issubclass(w.category, EmptyComponentWarning)]
+    assert len(empty) == 1, [str(w.message) for w in caught]
+    message = str(empty[0].message)
+    assert re.search(r"1 of 3 components .*\(indices \[2\]\)", message), message
+    assert re.search(cause, message), message
+    assert "the start left them empty, not the data" in message
+    assert "n_components=2" in message
+    assert "The data support" not in message and "init_params or random_state" not in message
+    _assert_component_2_never_predicted(model, X)
+
+
+@pytest.mark.parametrize("family, unreachable", [
+    ("gaussian", [500.0, 500.0]), ("exponential", [1e-7, 1e-7]), ("poisson", [1e5, 1e5])])
+def test_a_component_emptied_by_em_from_given_parameters_names_them(family, unreachable):
+    """A component that starts with weight but loses its data in EM (its mean where no
+    point has density under it): the advice names the start in effect (the given
+    parameters, which replace init_params), not init_params."""
+    X = _family_data(family, np.float64)
+    _, name, means = _ESTIMATORS[family]
+    model = _estimator(family, weights_init=[0.4, 0.4, 0.2], **{name: means[:2] + [unreachable]})
+    with pytest.warns(EmptyComponentWarning) as caught:
+        model.fit(X)
+    message = str(caught[0].message)
+    assert message.endswith(
+        f"The data support fewer components: use n_components=2, or other weights_init or {name}."
+    ), message
+    _assert_component_2_never_predicted(model, X)
+
+
+def test_a_component_emptied_by_em_from_a_warm_start_advises_a_fresh_fit():
+    X = blobs()
+    model = GaussianMixture(3, means_init=[[0, 0, 0], [5, 0, 0], [2.5, 0, 0]], random_state=0)
+    _quietly(model.fit, X)
+    model.weights_ = np.array([0.4, 0.4, 0.2])
+    model.means_ = np.array([[0, 0, 0], [5, 0, 0], [1e3, 1e3, 1e3]], dtype=float)
+    model.set_params(warm_start=True)
+    with pytest.warns(EmptyComponentWarning, match=r"use n_components=2, or warm_start=False"):
+        model.fit(X)
