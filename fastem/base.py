@@ -2104,25 +2104,37 @@ class BaseMixture:
         options = ["init_params", "random_state", *given]
         return "another " + ", ".join(options[:-1]) + " or " + options[-1]
 
-    def _empty_start(self, started_empty, start_weights, fewer, continued=None):
+    def _empty_start(self, started_empty, start_weights, fewer, continued=None, online=False):
         """Why the components ``started_empty`` (indices), which started at weight 0 among the
         mixing weights ``start_weights``, hold no data, with the fix, as sentences; None
-        when their start was computed from the data (the data then left them empty).
+        when a fit's start was computed from the data (the data then left them empty).
 
         EM gives a component of weight 0 no responsibility, so it keeps weight 0
         at every step. ``fewer``: the ``n_components=...`` to advise;
-        ``continued``: 'warm_start' where the run continued from the model's own
-        parameters, None for a start of the run's own.
+        ``continued``: 'warm_start' or 'partial_fit' where the run continued from
+        the model's own parameters, None for a start of the run's own; ``online``:
+        the start of a ``partial_fit`` stream, whose first batch is to blame where
+        no initial parameter is.
         """
         if not started_empty:
             return None
-        stays = "EM gives a component of weight 0 no data, so the start left them empty, not the data"
+        stays = (
+            "online EM gives a component of weight 0 no data, so they stay empty at every "
+            "later step, whatever the batches hold" if online
+            else "EM gives a component of weight 0 no data, so the start left them empty, "
+            "not the data"
+        )
         if continued is not None:
             values = _listed_weights("weights_", start_weights, started_empty)
+            model, fix = {
+                "warm_start": ("the fitted model that warm_start=True continued from",
+                               "Set warm_start=False to fit afresh"),
+                "partial_fit": ("the model that partial_fit continued from",
+                                "Fit afresh (fit, or partial_fit of a new model)"),
+            }[continued]
             return (
-                f"Component(s) {started_empty} had weight 0 in the fitted model that "
-                f"warm_start=True continued from ({values}), and {stays}. Set "
-                f"warm_start=False to fit afresh, or use {fewer}."
+                f"Component(s) {started_empty} had weight 0 in {model} ({values}), and "
+                f"{stays}. {fix}, or use {fewer}."
             )
         names = self._init_parameter_names or ()
         given = [name for name in names if getattr(self, name) is not None]
@@ -2138,6 +2150,13 @@ class BaseMixture:
                 f"No point of the data is nearer to {names[1]} row(s) {started_empty} than to "
                 f"another row, so they started at weight 0, and {stays}. Move those rows of "
                 f"{names[1]} near the data (or leave {names[1]}=None), or use {fewer}."
+            )
+        if online:
+            return (
+                f"The start from the first batch gave component(s) {started_empty} no point "
+                f"of it (fewer distinct points than components), so they started at weight 0, "
+                f"and {stays}. Start the stream with a batch of at least "
+                f"n_components={self._n_components} distinct points, or use {fewer}."
             )
         return None
 
@@ -2533,6 +2552,7 @@ class BaseMixture:
         batch = batch.scaled(1.0 / batch.n_samples)
         # read before the M-step, whose assignments reset them (see __setattr__)
         steps = None if running is None else self.n_steps_
+        start_weights = self.weights_ if running is None else None  # a stream's first step
         warned = getattr(self, "_stored_parameters_warned", False)
         # a stream's every step would give the warning again, with its own figures
         swamped = getattr(self, "_regularization_warned", False)
@@ -2569,7 +2589,27 @@ class BaseMixture:
         self.lower_bounds_ = [batch.mean_log_likelihood]
         self._remaining_gain = np.inf
         self._fit_structure = self._structure(self.n_features_in_)
+        if start_weights is not None and self._warns_empty_components:
+            self._warn_empty_stream(start_weights, first)
         return self
+
+    def _warn_empty_stream(self, start_weights, first):
+        """Warn (EmptyComponentWarning) when a ``partial_fit`` stream starts from mixing
+        weights ``start_weights`` with a component of weight 0, which online EM keeps
+        empty: those of the model it continues from, or of the start of its ``first``
+        batch (``weights_init``, given means, or a batch with fewer distinct points
+        than components)."""
+        started_empty = [int(k) for k in _empty_components(start_weights)]
+        if not started_empty:
+            return
+        fewer = f"n_components={self._n_components - len(started_empty)}"
+        cause = self._empty_start(
+            started_empty, start_weights, fewer, None if first else "partial_fit", online=True)
+        warn_at_caller(
+            f"partial_fit: {len(started_empty)} of {self._n_components} components hold no "
+            f"data (indices {started_empty}); their weight is 0. {cause}",
+            EmptyComponentWarning,
+        )
 
     def _statistics_of_parameters(self):
         """Family hook: statistics per unit of weight whose M-step gives the current parameters.

@@ -126,9 +126,9 @@ class EmptyComponentWarning(UserWarning):
     ``score_samples``, and it never produces NaN parameters; but it is wasted
     capacity: fewer components, or another initialisation, fit the same data
     better. A component that starts at weight 0 (a given weight of 0, a given
-    mean nearest to no point, a warm start from a model with weight 0) never
-    receives data: the warning then names that start, not the data, as the
-    cause.
+    mean nearest to no point, a warm start or a ``partial_fit`` stream from a
+    model with weight 0) never receives data: the warning then names that
+    start, not the data, as the cause.
     """
 
 

@@ -691,6 +691,49 @@ def test_a_component_that_starts_at_weight_0_is_blamed_on_its_start(start, famil
     _assert_component_2_never_predicted(model, X)
 
 
+# stream start: (the model whose next partial_fit step starts the stream, the words of
+# the warning that name its cause[, the stream's first batch from the data])
+STREAM_STARTS = {
+    "weights_init 0": START_PATHS["weights_init 0"],
+    "means far from every point": START_PATHS["means far from every point"],
+    "a first batch of fewer distinct points than components": (
+        lambda family, X, tmp_path: _estimator(family),
+        r"The start from the first batch gave component\(s\) \[2\] no point",
+        lambda X: np.repeat(X[[0, -1]], 3, axis=0)),
+    "an emptied fit": (
+        lambda family, X, tmp_path: _emptied(family, X),
+        r"weight 0 in the model that partial_fit continued from \(weights_\[2\] = 0\)"),
+    "assigned weights": (
+        lambda family, X, tmp_path: _assigned(family, X),
+        r"partial_fit continued from \(weights_\[2\] = 0\)"),
+    "a model file": (
+        lambda family, X, tmp_path: _loaded(family, X, tmp_path),
+        r"partial_fit continued from \(weights_\[2\] = 0\)"),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("start", STREAM_STARTS)
+def test_a_stream_that_starts_with_a_component_at_weight_0_warns_once(start, family, dtype, tmp_path):
+    """Online EM keeps a component of weight 0 empty at every step, whatever the batches:
+    the stream's first step says so and names the cause; later steps do not repeat it."""
+    X = _family_data(family, dtype)
+    make, cause, *batch = STREAM_STARTS[start]
+    model = make(family, X, tmp_path)
+    with pytest.warns(EmptyComponentWarning) as caught:
+        model.partial_fit(batch[0](X) if batch else X)
+    messages = [str(w.message) for w in caught if issubclass(w.category, EmptyComponentWarning)]
+    assert len(messages) == 1, messages
+    assert re.search(r"partial_fit: 1 of 3 components hold no data \(indices \[2\]\)", messages[0])
+    assert re.search(cause, messages[0]), messages[0]
+    assert "stay empty at every later step" in messages[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", EmptyComponentWarning)
+        model.partial_fit(X)
+    _assert_component_2_never_predicted(model, X)
+
+
 @pytest.mark.parametrize("family, unreachable", [
     ("gaussian", [500.0, 500.0]), ("exponential", [1e-7, 1e-7]), ("poisson", [1e5, 1e5])])
 def test_a_component_emptied_by_em_from_given_parameters_names_them(family, unreachable):
