@@ -2569,11 +2569,12 @@ class BaseMixture:
             else:
                 steps = 0  # the parameters count as the stream's first step
         if running is None:
-            running, steps = batch, 0
+            running, steps, eta = batch, 0, None
         else:
             steps += 1
             eta = (steps + float(self.step_offset)) ** -float(self.step_exponent)
             running = self._recentre(running, batch.reference).scaled(1.0 - eta) + batch.scaled(eta)
+        before = self.weights_
         self.m_step(running)
         # as fit does of its last pass
         self._regularization_warned = swamped or self._check_regularization(running)
@@ -2589,9 +2590,40 @@ class BaseMixture:
         self.lower_bounds_ = [batch.mean_log_likelihood]
         self._remaining_gain = np.inf
         self._fit_structure = self._structure(self.n_features_in_)
-        if start_weights is not None and self._warns_empty_components:
-            self._warn_empty_stream(start_weights, first)
+        if self._warns_empty_components:
+            if start_weights is not None:
+                self._warn_empty_stream(start_weights, first)
+            self._warn_emptied_by_step(before, eta)
         return self
+
+    def _warn_emptied_by_step(self, before, eta):
+        """Warn (EmptyComponentWarning) when this ``partial_fit`` step left a component of
+        positive weight (in the mixing weights ``before`` it) at weight 0, which online EM
+        then keeps empty; ``eta``: the step size, None where the batch alone set the
+        statistics."""
+        emptied = [int(k) for k in _empty_components(self.weights_)
+                   if k not in _empty_components(before)]
+        if not emptied:
+            return
+        fewer = f"n_components={self._n_components - len(emptied)}"
+        if eta == 1.0:
+            why = (
+                f"This step's size is eta = 1 (step_offset={self.step_offset}), so the batch, "
+                "which gave them no data, replaced the running statistics"
+            )
+            fix = (
+                "Raise step_offset, so that eta_t = (t + step_offset) ** -step_exponent stays "
+                "below 1 and a batch without a component's data does not erase it"
+            )
+        else:
+            why = "The batches gave them no data"
+            fix = f"Pass batches that hold every component's data, or use {fewer}"
+        warn_at_caller(
+            f"partial_fit: component(s) {emptied} hold no data after this step; their weight "
+            f"is 0. {why}; online EM gives a component of weight 0 no data, so they stay "
+            f"empty at every later step, whatever the batches hold. {fix}.",
+            EmptyComponentWarning,
+        )
 
     def _warn_empty_stream(self, start_weights, first):
         """Warn (EmptyComponentWarning) when a ``partial_fit`` stream starts from mixing

@@ -761,3 +761,54 @@ def test_a_component_emptied_by_em_from_a_warm_start_advises_a_fresh_fit():
     model.set_params(warm_start=True)
     with pytest.warns(EmptyComponentWarning, match=r"use n_components=2, or warm_start=False"):
         model.fit(X)
+
+
+def _far_apart(family, dtype):
+    """(all rows, the rows of the first group): groups so far apart that no row of one has
+    any responsibility for the other's component."""
+    rng = np.random.default_rng(0)
+    if family == "gaussian":
+        first, second = rng.normal(size=(150, 2)), rng.normal(size=(150, 2)) + 100
+    else:
+        first, second = rng.poisson(1.0, (150, 2)), rng.poisson(1000.0, (150, 2))
+    X = np.concatenate([first, second]).astype(dtype)
+    return X, X[:150]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("family", ["gaussian", "poisson"])
+@pytest.mark.parametrize("stream", ["from a fit", "from a first batch"])
+def test_a_step_of_size_1_that_erases_a_component_warns(stream, family, dtype):
+    """step_offset=0 makes the first step's size 1: a batch without a component's data
+    replaced the running statistics, and the component stayed at weight 0 for every later
+    batch, silently (all 300 rows then went to the other component)."""
+    X, first_group = _far_apart(family, dtype)
+    model = _ESTIMATORS[family][0](2, random_state=0, step_offset=0)
+    if stream == "from a fit":
+        model.fit(X)
+    else:
+        model.partial_fit(X)
+    with pytest.warns(EmptyComponentWarning, match=(
+            r"partial_fit: component\(s\) \[\d\] hold no data after this step; their weight "
+            r"is 0\. This step's size is eta = 1 \(step_offset=0\).*Raise step_offset")):
+        model.partial_fit(first_group)
+    emptied = int(np.flatnonzero(model.weights_ == 0)[0])
+    assert (model.predict(X) != emptied).all()
+    # the default step_offset keeps the component, and the stream its data
+    kept = _ESTIMATORS[family][0](2, random_state=0).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", EmptyComponentWarning)
+        kept.partial_fit(first_group)
+    assert (kept.weights_ > 0.1).all()
+
+
+@pytest.mark.parametrize("family, unreachable", [("gaussian", [500.0, 500.0]), ("poisson", [1e5, 1e5])])
+def test_a_first_batch_that_gives_a_started_component_no_data_warns(family, unreachable):
+    X = _family_data(family, np.float64)
+    _, name, means = _ESTIMATORS[family]
+    model = _estimator(family, weights_init=[0.4, 0.4, 0.2], **{name: means[:2] + [unreachable]})
+    with pytest.warns(EmptyComponentWarning, match=(
+            r"partial_fit: component\(s\) \[2\] hold no data after this step; their weight is "
+            r"0\. The batches gave them no data; online EM .* use n_components=2\.")):
+        model.partial_fit(X)
+    _assert_component_2_never_predicted(model, X)
