@@ -1813,6 +1813,11 @@ class BaseMixture:
             The log-likelihood fell by more than rounding; the cause is named.
         WarmStartWarning
             ``warm_start`` could not continue from the fitted model.
+        EmptyComponentWarning
+            A component holds no data after the fit (weight 0). The warning
+            names the start as the cause where the component started at
+            weight 0 (a ``weights_init`` entry of 0, a given mean nearest to
+            no point, the model ``warm_start`` continued from), else the data.
         """
         self._fit(self._validate_data(X, sample_weight, reset=True, statistics=True))
         return self
@@ -2528,6 +2533,15 @@ class BaseMixture:
         Returns
         -------
         self
+
+        Warns
+        -----
+        EmptyComponentWarning
+            At the first step of a stream that starts from a component of
+            weight 0 (given, from the first batch's start, or in the model it
+            continues from), and at a step that leaves a component of positive
+            weight at weight 0: online EM keeps such a component empty at
+            every later step.
         """
         running = getattr(self, "_running_stats", None)
         first = not hasattr(self, "weights_")
