@@ -141,5 +141,9 @@ class RegularizationWarning(UserWarning):
     scale), it swamps the within-component variances, and components that
     differ only along that feature merge: the fit is the maximum of the
     regularised likelihood, not of the data's. Standardise the features, or
-    lower ``reg_covar`` well below their variance.
+    lower ``reg_covar`` well below their variance. The same holds of a
+    component whose own variance in a feature is within a few times
+    ``reg_covar`` (clusters narrow within a wide feature): its fitted
+    variance there is mostly ``reg_covar``. Lower ``reg_covar``, or scale
+    the feature up.
     """

@@ -129,8 +129,9 @@ def test_regularization_that_swamps_a_feature_warns(estimator, dtype):
     Blobs 10 standard deviations apart along feature 0 merge when that
     feature is scaled by 3e-4 (its variance 5e-7 is half of reg_covar), from
     any start, also the true means: the fit warns, names the feature and the
-    fix, and the fix separates them. At 1e-2 and 1e-3 they stay apart and
-    the fit is silent.
+    fix, and the fix separates them. At 1e-2 and 1e-3 they stay apart; at
+    1e-2 the fit is silent, at 1e-3 each blob's variance along the feature
+    (2.5e-7) is a quarter of reg_covar, and the fit says so of the components.
     """
     from sklearn.metrics import adjusted_rand_score
 
@@ -139,14 +140,22 @@ def test_regularization_that_swamps_a_feature_warns(estimator, dtype):
             return fastem.BayesianGaussianMixture(n_components=3, random_state=0, **kwargs)
         return GaussianMixture(3, random_state=0, **estimator, **kwargs)
 
-    for scale in (1e-2, 1e-3):
-        X, y = _three_blobs(scale)
-        assert adjusted_rand_score(y, make().fit(X.astype(dtype)).predict(X)) == 1.0
+    X, y = _three_blobs(1e-2)
+    assert adjusted_rand_score(y, make().fit(X.astype(dtype)).predict(X)) == 1.0
+    X, y = _three_blobs(1e-3)
+    with pytest.warns(fastem.RegularizationWarning, match=r"variance in feature 0 \(2\."):
+        model = make().fit(X.astype(dtype))
+    assert adjusted_rand_score(y, model.predict(X)) == 1.0
     X, y = _three_blobs(3e-4)
     with pytest.warns(fastem.RegularizationWarning, match=r"feature\(s\) 0 \(variance 5\.2") as record:
         make().fit(X.astype(dtype))
     advised = float(str(record[0].message).rsplit("at most ", 1)[1].rstrip("."))
-    model = make(reg_covar=advised).fit(X.astype(dtype))
+    with warnings.catch_warnings():
+        # the advice comes from the merged fit: the separated blobs are narrower
+        # along the feature, and reg_covar may still be a quarter of their variance
+        warnings.filterwarnings("ignore", r"reg_covar=\S+ is at least a quarter of component",
+                                fastem.RegularizationWarning)
+        model = make(reg_covar=advised).fit(X.astype(dtype))
     assert adjusted_rand_score(y, model.predict(X)) == 1.0
 
 
@@ -204,6 +213,98 @@ def test_a_feature_with_a_tiny_mean_and_a_computed_variance_does_not_warn():
     feature = np.r_[np.tile([-1.0, 1.0], 250), 1e-200]
     X = np.c_[np.random.default_rng(0).normal(size=len(feature)), feature]
     GaussianMixture(1).fit(X)  # warnings are errors
+
+
+def _narrow_clusters(dtype, spread=1e-5):
+    """Two clusters of 300 points whose spread along feature 0 is ``spread``, that
+    feature's overall standard deviation 1 (the clusters at -1 and 1)."""
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal([-1.0, 0.0], [spread, 1.0], (300, 2)),
+                        rng.normal([1.0, 3.0], [spread, 1.0], (300, 2))])
+    return X.astype(dtype)
+
+
+_NARROW_ESTIMATORS = {
+    **{ct: lambda ct=ct, **kw: GaussianMixture(2, covariance_type=ct, random_state=0, **kw)
+       for ct in ("full", "tied", "diag")},
+    **{f"bayesian-{ct}": lambda ct=ct, **kw: fastem.BayesianGaussianMixture(
+        2, covariance_type=ct, random_state=0, **kw) for ct in ("full", "tied", "diag")},
+}
+
+
+def _fitted_by(path, model, X):
+    """``model`` fitted to ``X`` by ``fit`` or ``fit`` with half the entries of feature 1
+    missing, by ``partial_fit`` in four batches, or from a Dask array."""
+    if path == "partial_fit":
+        for batch in np.array_split(np.random.default_rng(1).permutation(X), 4):
+            model.partial_fit(batch)
+        return model
+    if path == "missing":
+        X = X.copy()
+        X[::2, 1] = np.nan
+        return model.set_params(missing="em").fit(X)
+    if path == "dask":
+        da = pytest.importorskip("dask.array")
+        return model.fit(da.from_array(X, chunks=(150, -1)))
+    return model.fit(X)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "estimator, path",
+    [(estimator, path) for estimator in _NARROW_ESTIMATORS
+     # BayesianGaussianMixture has neither partial_fit nor missing='em'
+     for path in (("fit", "dask") if estimator.startswith("bayesian")
+                  else ("fit", "partial_fit", "missing", "dask"))],
+)
+def test_regularization_that_swamps_the_spread_within_components_warns(estimator, path, dtype):
+    """Clusters of spread 1e-5 along a feature of overall spread 1: reg_covar swamps
+    each cluster's variance there (1e-10), not the feature's, and the fitted
+    variances are reg_covar's, 1e4 times the data's. The fit names the components
+    ('tied': the pooled variance), the feature, and the fixes; with the advised
+    reg_covar it is silent and the fitted variance is the data's."""
+    X = _narrow_clusters(dtype)
+    where = (r"the pooled variance in feature 0" if estimator.endswith("tied")
+             else r"component \d's variance in feature 0")
+    with pytest.warns(fastem.RegularizationWarning,
+                      match=rf"reg_covar=1e-06 is at least a quarter of {where} \(\d\.\d+e-1[01]\)"
+                            r".* up to 1\.\d+e\+04 times the data's") as record:
+        _fitted_by(path, _NARROW_ESTIMATORS[estimator](), X)
+    message = str(record[0].message)
+    assert "feature 1" not in message
+    advised = float(re.search(r"at most (\S+),", message).group(1))
+    model = _fitted_by(path, _NARROW_ESTIMATORS[estimator](reg_covar=advised), X)
+    if not estimator.startswith("bayesian"):  # a prior, not reg_covar, sets its variances
+        assert_allclose(np.sort(full_covariances(model)[:, 0, 0]), 1e-10, rtol=0.3)
+
+
+@pytest.mark.parametrize("estimator", ["spherical", "bayesian-spherical"])
+def test_regularization_that_swamps_a_spherical_variance_warns(estimator):
+    """'spherical' components have one variance: clusters of spread 1e-5 in every feature
+    warn, naming the components; spread 1e-5 in one feature of two does not swamp
+    the average, which is the model's variance."""
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(-1.0, 1e-5, (300, 2)), rng.normal(1.0, 1e-5, (300, 2))])
+    cls = fastem.BayesianGaussianMixture if estimator.startswith("bayesian") else GaussianMixture
+    with pytest.warns(fastem.RegularizationWarning,
+                      match=r"at least a quarter of component \d's variance \(\d\.\d+e-1[01]\)"):
+        cls(2, covariance_type="spherical", random_state=0).fit(X)
+    cls(2, covariance_type="spherical", random_state=0).fit(_narrow_clusters(np.float64))
+
+
+def test_regularization_within_components_names_columns_and_spares_points_on_one_value():
+    """Components named by number and features by column name; a component whose points
+    share one value in a feature (a constant column, identical rows) has no spread for
+    reg_covar to swamp, nor has an empty one."""
+    pd = pytest.importorskip("pandas")
+    X = _narrow_clusters(np.float64)
+    frame = pd.DataFrame({"width_mm": X[:, 0], "depth_mm": X[:, 1], "site": 7.0})
+    with pytest.warns(fastem.RegularizationWarning, match="variance in feature 'width_mm'") as record:
+        GaussianMixture(2, random_state=0).fit(frame)
+    assert len(record) == 1 and "depth_mm" not in str(record[0].message)
+    assert "site" not in str(record[0].message)
+    # a cluster of identical rows beside a spread one: silent
+    GaussianMixture(2, random_state=0).fit(np.r_[np.full((50, 2), 3.0), X[:, 1:] @ [[1.0, 1.0]]])
 
 
 def test_regularization_warning_names_columns_and_spares_constant_features():

@@ -356,7 +356,10 @@ class BayesianGaussianMixture(_GaussianComponents):
     {tol}
     reg_covar : float, default=1e-6
         Non-negative regularisation added to the diagonal of the weighted
-        covariances before the Wishart update, as in scikit-learn.
+        covariances before the Wishart update, as in scikit-learn. The fit
+        warns (:class:`~fastem.RegularizationWarning`) where it is at least a
+        quarter of a feature's variance or of a component's weighted variance
+        in a feature, as :class:`~fastem.GaussianMixture` does.
     max_iter : int, default=1000
         Passes over the data per initialization.
     n_init : int, default=1

@@ -10,7 +10,7 @@ from .._threading import launch, read_only, read_only_fields
 from .._validation import (
     as_float_array, check_distinct_starts, check_in_dtype, check_range, check_scalar,
     check_weights_init)
-from ..base import BaseMixture, fill_doc, impute_with
+from ..base import _EMPTY_SHARE, BaseMixture, fill_doc, impute_with
 from ..exceptions import RegularizationWarning, warn_at_caller
 from ..stats import SufficientStatistics
 from ..kernels.gaussian import DiagParams, FullParams, TiedParams, work_rows
@@ -91,6 +91,12 @@ class _PassPatterns:
                 np.asarray(model.means_, dtype=np.float64), dtype,
             )
         return self._tables[dtype]
+
+
+def _listed(items, limit=5):
+    """Up to ``limit`` of ``items`` (strings) joined by commas, and how many more there are."""
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
 
 
 def _covariance_shape(covariance_type, n_components, n_features):
@@ -881,30 +887,43 @@ class _GaussianComponents(BaseMixture):
     # RegularizationWarning when reg_covar is at least this share of a
     # feature's variance: above it, blobs 10 standard deviations apart along
     # the feature merged (3 blobs, one feature scaled down: kept at 1e-3,
-    # whose variance is 6 reg_covar; merged at 3e-4, 0.5 reg_covar).
+    # whose variance is 6 reg_covar; merged at 3e-4, 0.5 reg_covar). The
+    # same share of a component's own variance leaves its fitted variance
+    # at least 1.25 times the data's.
     _REGULARIZATION_SHARE = 0.25
+
+    def _feature_label(self, j):
+        """Feature ``j`` as a message names it: by its column name where the fit had them."""
+        names = getattr(self, "feature_names_in_", None)
+        return str(j) if names is None else repr(names[j])
 
     def _shown_features(self, features, describe):
         """Up to five of ``features`` (indices), by column name where the fit had them, each
         with ``describe(j)``: "0 (variance 1e-07), 'b' (variance 2e-07) and 3 more"."""
-        names = getattr(self, "feature_names_in_", None)
-        shown = ", ".join(
-            f"{j if names is None else repr(names[j])} ({describe(j)})" for j in features[:5]
-        )
-        return shown + (f" and {len(features) - 5} more" if len(features) > 5 else "")
+        return _listed([f"{self._feature_label(j)} ({describe(j)})" for j in features])
 
     def _check_regularization(self, stats):
-        """Warn (RegularizationWarning) on features whose variance is within 4 ``reg_covar``;
-        return whether it warned.
+        """Warn (RegularizationWarning) where ``reg_covar`` swamps the data's spread; return
+        whether it warned.
 
-        The variance of each feature of the data, by the law of total
-        variance from the responsibilities of the last pass: the weighted
-        within-component variances (taken without ``reg_covar``, whose
-        rounding would hide a spread below ``eps * reg_covar``) plus the
-        variance of the component means. For 'spherical', the within part is
-        the components' variance averaged over the features. A constant
-        feature (variance 0, up to the rounding of its squared mean)
-        carries nothing to regularise away: no warning.
+        Two rules, both on the statistics of the last pass (``partial_fit``:
+        the running statistics), with variances taken without ``reg_covar``,
+        whose rounding would hide a spread below ``eps * reg_covar``:
+
+        * a feature whose variance over the data is within 4 ``reg_covar``:
+          by the law of total variance, the weighted within-component
+          variances plus the variance of the component means (for
+          'spherical', the within part is the components' variance averaged
+          over the features). A constant feature (variance 0, up to the
+          rounding of its squared mean) carries nothing to regularise away.
+        * a component whose own variance in a feature is within 4
+          ``reg_covar`` (clusters narrow within a wide feature): its fitted
+          variance there is mostly ``reg_covar``, at least 1.25 times the
+          data's. 'tied' takes the pooled within-component variance of each
+          feature, 'spherical' each component's one variance. A component of
+          no weight, or whose points share one value in the feature
+          (variance 0 up to the rounding of its statistics: identical points,
+          a constant feature), has no spread to swamp.
         """
         reg = float(self.reg_covar)
         if reg == 0:
@@ -943,11 +962,10 @@ class _GaussianComponents(BaseMixture):
                 "sklearn.preprocessing.StandardScaler).",
                 RegularizationWarning,
             )
-        swamped = np.flatnonzero(
-            ~constant & ~underflow & (reg >= self._REGULARIZATION_SHARE * variance)
-        )
-        if len(swamped):
-            shown = self._shown_features(swamped, lambda j: f"variance {variance[j]:.3g}")
+        swamped = ~constant & ~underflow & (reg >= self._REGULARIZATION_SHARE * variance)
+        if swamped.any():
+            shown = self._shown_features(
+                np.flatnonzero(swamped), lambda j: f"variance {variance[j]:.3g}")
             warn_at_caller(
                 f"reg_covar={reg:g} is at least a quarter of the variance of feature(s) "
                 f"{shown}: it swamps their within-component spread, and components that "
@@ -956,7 +974,48 @@ class _GaussianComponents(BaseMixture):
                 f"{0.01 * float(variance[swamped].min()):.3g}.",
                 RegularizationWarning,
             )
-        return bool(underflow.any() or len(swamped))
+        # A component's variance is a difference of second moments around the shift its
+        # statistics were taken around: of one without spread, their rounding is left.
+        squared = (means - np.asarray(stats.reference["shift"], dtype=np.float64)) ** 2
+        rounding = 16 * eps * {
+            "tied": np.broadcast_to(weights @ squared, means.shape),
+            "spherical": np.broadcast_to(squared.mean(axis=1)[:, None], means.shape),
+        }.get(self.covariance_type, squared)
+        narrow = (
+            (weights > _EMPTY_SHARE)[:, None] & (within > rounding)
+            & (reg >= self._REGULARIZATION_SHARE * within)
+            & ~(constant | underflow | swamped)
+        )
+        if self.covariance_type == "tied":
+            narrow[1:] = False  # one pooled variance per feature
+        elif self.covariance_type == "spherical":
+            narrow[:, 1:] = False  # one variance per component
+        if narrow.any():
+            self._warn_narrow_components(reg, within, narrow)
+        return bool(underflow.any() or swamped.any() or narrow.any())
+
+    def _warn_narrow_components(self, reg, within, narrow):
+        """RegularizationWarning naming the components and features (``narrow``, a boolean
+        mask of shape (n_components, n_features)) whose variance ``within`` is within 4
+        ``reg_covar``."""
+        def where(k, j):
+            if self.covariance_type == "tied":
+                return f"the pooled variance in feature {self._feature_label(j)}"
+            if self.covariance_type == "spherical":
+                return f"component {k}'s variance"
+            return f"component {k}'s variance in feature {self._feature_label(j)}"
+
+        pairs = sorted(zip(*np.nonzero(narrow)), key=lambda pair: within[pair])
+        shown = _listed([f"{where(k, j)} ({within[k, j]:.3g})" for k, j in pairs])
+        smallest = float(within[pairs[0]])
+        warn_at_caller(
+            f"reg_covar={reg:g} is at least a quarter of {shown}: it swamps the spread "
+            "within those components, whose fitted variances there are up to "
+            f"{(smallest + reg) / smallest:.3g} times the data's. Lower reg_covar to at most "
+            f"{0.01 * smallest:.3g}, or multiply those features by at least "
+            f"{10 * np.sqrt(reg / smallest):.3g}.",
+            RegularizationWarning,
+        )
 
     def _float64_covariances(self, k=None):
         """Covariance matrices in float64, for code that factors them: (n_components,
@@ -1234,7 +1293,12 @@ class GaussianMixture(_GaussianComponents):
         its own single variance.
     {tol}
     reg_covar : float, default=1e-6
-        Non-negative regularisation added to the diagonal of covariances.
+        Non-negative regularisation added to the diagonal of covariances, in
+        the data's units. The fit warns (:class:`~fastem.RegularizationWarning`)
+        where it is at least a quarter of a feature's variance, or of a
+        component's own variance in a feature ('tied': the pooled one,
+        'spherical': each component's one variance): there the fitted
+        variances are mostly ``reg_covar``, not the data's.
     max_iter : int, default=1000
         Passes over the data per initialization (one E-step and M-step each).
     n_init : int, default=1
