@@ -191,12 +191,13 @@ def _feature_means(source):
     return totals[1 : 1 + D] / np.maximum(totals[1 + D :], np.finfo(np.float64).tiny), totals[0]
 
 
-def floored_scale_reasons(model, summary):
+def floored_scale_reasons(model, data_mean):
     """{component: why} for the components of a fitted mixture with a ``_floor``
     (:class:`~fastem.ExponentialMixture`'s ``min_scale``) whose scale is at the floor
     in a feature that is not zero throughout: their points are all 0 there, and
-    without the floor their density would grow without limit."""
-    data_mean = summary.mean
+    without the floor their density would grow without limit. ``data_mean``: the
+    weighted mean of each feature over the data (its observed entries), of shape
+    (n_features,)."""
     floor = model._floor(data_mean)
     scales = np.asarray(model.scales_, dtype=np.float64)
     at_floor = (scales <= floor * (1.0 + 4.0 * np.finfo(model.scales_.dtype).eps)) & (

@@ -620,6 +620,9 @@ def select_n_components(
                 # float32 matrices rounded to indefinite: said once, of the best model
                 warnings.filterwarnings("ignore", "In float32, these fitted matrices",
                                         RegularizationWarning)
+                # an exponential component on zeros: the collapse flags report it
+                warnings.filterwarnings("ignore", "Scales at the min_scale floor",
+                                        RegularizationWarning)
                 model.fit(source)  # validated once, above; carries the weights
         except (ValueError, FloatingPointError) as exc:
             if from_callback(exc):  # the user's callback or progress: not the cell's failure

@@ -18,7 +18,7 @@ from family_checks import (
     check_warm_start,
     fit_quietly,
 )
-from fastem import ExponentialMixture
+from fastem import ExponentialMixture, RegularizationWarning
 from reference import exponential_em_step, exponential_log_prob, exponential_mixture_moments
 
 
@@ -141,13 +141,14 @@ def test_scales_are_floored_where_a_component_is_all_zero():
     X = np.zeros((400, 2))
     X[:, 0] = np.concatenate([rng.exponential(0.01, 200), rng.exponential(100.0, 200)])
     X[200:, 1] = rng.exponential(1.0, 200)  # zero wherever component 0 lives
-    model = fit_quietly(
-        ExponentialMixture(
-            2, weights_init=[0.5, 0.5], scales_init=[[0.01, 1.0], [100.0, 1.0]], max_iter=5,
-            tol=0.0, min_scale=1e-3,
-        ),
-        X,
-    )
+    with pytest.warns(RegularizationWarning, match="of feature 1 at the min_scale floor"):
+        model = fit_quietly(
+            ExponentialMixture(
+                2, weights_init=[0.5, 0.5], scales_init=[[0.01, 1.0], [100.0, 1.0]], max_iter=5,
+                tol=0.0, min_scale=1e-3,
+            ),
+            X,
+        )
     floor = 1e-3 * X[:, 1].mean()
     small = np.argmin(model.scales_[:, 0])
     assert_allclose(model.scales_[small, 1], floor, rtol=1e-9)
@@ -192,3 +193,52 @@ def test_nan_data_is_rejected():
 def test_invalid_hyper_parameters_are_rejected(kw, match):
     with pytest.raises(ValueError, match=match):
         ExponentialMixture(3, **kw).fit(make_data())
+
+
+def _zeros_among_durations(dtype):
+    """Two exponential clusters (scales 1 and 10) of 2 features, with 12 stray zeros in
+    feature 0, spread over the rows."""
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.exponential(1.0, (400, 2)), rng.exponential(10.0, (400, 2))])
+    X = X[rng.permutation(len(X))]
+    X[::len(X) // 12, 0] = 0.0
+    return X.astype(dtype)
+
+
+def _fitted_on_zeros(path, X):
+    """A 3-component fit whose start puts component 0 on the zeros of feature 0, by
+    ``fit``, ``fit`` with missing entries in feature 1, ten ``partial_fit`` steps on the
+    whole data (online EM's averaging reaches the floor at the eighth), or ``fit`` of a
+    Dask array."""
+    model = ExponentialMixture(
+        3, weights_init=[0.02, 0.49, 0.49], scales_init=[[1e-3, 3.0], [1.0, 1.0], [10.0, 10.0]])
+    if path == "partial_fit":
+        for _ in range(10):
+            model.partial_fit(X)
+        return model
+    if path == "missing":
+        X = X.copy()
+        X[1::5, 1] = np.nan
+        return model.set_params(missing="em").fit(X)
+    if path == "dask":
+        da = pytest.importorskip("dask.array")
+        return model.fit(da.from_array(X, chunks=(200, -1)))
+    return model.fit(X)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("path", ["fit", "missing", "partial_fit", "dask"])
+def test_a_component_on_stray_zeros_at_the_scale_floor_warns(path, dtype):
+    """Stray zeros in feature 0 draw a component whose scale falls to the min_scale floor:
+    its likelihood there grows without limit but for the floor, and the fit says so,
+    naming the component, its weight, the feature and the floor. A default fit of the
+    same data, whose components do not sit on the zeros, is silent."""
+    X = _zeros_among_durations(dtype)
+    with pytest.warns(RegularizationWarning,
+                      match=r"Scales at the min_scale floor .*: component 0 \(weight \S+\): "
+                            r"scale \S+ of feature 0 at the min_scale floor \(\S+\): its points "
+                            r"are all 0 there\. .*min_scale=1e-06") as record:
+        model = _fitted_on_zeros(path, X)
+    assert len(record) == 1 and "feature 1" not in str(record[0].message)
+    assert model.scales_[0, 0] <= 1e-6 * np.nanmean(X[:, 0]) * (1 + 1e-5)
+    ExponentialMixture(2, random_state=0).fit(X)  # warnings are errors

@@ -6,6 +6,7 @@ from ..kernels.exponential import ExponentialParams
 from ..kernels.independent_missing import ExponentialMissingParams
 from .._collapse import MIN_VARIANCE_RATIO, floored_scale_reasons
 from ..base import fill_doc
+from ..exceptions import RegularizationWarning, warn_at_caller
 from ._mean import MeanParameterMixture
 
 __all__ = ["ExponentialMixture"]
@@ -61,7 +62,11 @@ class ExponentialMixture(MeanParameterMixture):
         over the data; for a feature that is zero in every sample, the floor is
         ``min_scale`` itself. Without it, a component whose points are all zero
         in a feature would get a scale of 0 and give every positive value zero
-        density. It plays the part of ``reg_covar`` in Gaussian mixtures.
+        density. It plays the part of ``reg_covar`` in Gaussian mixtures. A
+        component at the floor in a feature that is not zero throughout sits
+        on zeros, where its likelihood would grow without limit: the fit warns
+        (:class:`~fastem.RegularizationWarning`, naming the component and the
+        feature), and :func:`~fastem.select_n_components` flags such fits.
     {missing_independent}
 
     Attributes
@@ -174,4 +179,33 @@ class ExponentialMixture(MeanParameterMixture):
         # The exponential density grows without limit as a scale falls to 0, on
         # points that are all 0 in that feature: a scale at min_scale's floor.
         # (min_variance_ratio is a rule of Gaussian components.)
-        return floored_scale_reasons(self, summary)
+        return floored_scale_reasons(self, summary.mean)
+
+    def _check_regularization(self, stats):
+        """Warn (RegularizationWarning) of components whose scale is at the ``min_scale``
+        floor in a feature that is not zero throughout (:func:`~fastem._collapse.floored_scale_reasons`);
+        return whether it warned.
+
+        Such a component sits on points that are all 0 in that feature (stray
+        zeros, values rounded down), where the exponential density grows
+        without limit as the scale falls: its scale and the likelihood it
+        adds are the floor's, not the data's, a spurious maximum as a
+        Gaussian component on one point is.
+        """
+        reasons = floored_scale_reasons(self, self._data_mean(stats))
+        if not reasons:
+            return False
+        weights = np.asarray(self.weights_, dtype=np.float64)
+        shown = "; ".join(f"component {k} (weight {weights[k]:.3g}): {why}"
+                          for k, why in reasons.items())
+        warn_at_caller(
+            f"Scales at the min_scale floor in features that are not all 0: {shown}. "
+            "Without the floor the density of such a component would grow without limit "
+            f"on its zeros: its scale and likelihood are set by min_scale={self.min_scale:g}, "
+            "not by the data (a spurious maximum). If the zeros stand for values below the "
+            "resolution of the measurement, replace them by half that resolution; otherwise "
+            "fit fewer components or another init_params or random_state "
+            "(select_n_components leaves such fits out).",
+            RegularizationWarning,
+        )
+        return True

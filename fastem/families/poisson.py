@@ -81,7 +81,11 @@ class PoissonMixture(MeanParameterMixture):
         count over the data; for a feature that is zero in every sample, the
         floor is ``min_rate`` itself. Without it, a component whose points are
         all zero in a feature would get a rate of 0 and give every positive
-        count zero probability.
+        count zero probability. Such a component is not a degenerate fit: the
+        probability of a zero count is at most 1, so its likelihood is bounded,
+        and at the floor it differs from the rate-0 limit by ``min_rate``
+        times the mean count per point (a zero-inflation component). No
+        warning is given.
     {missing_independent}
 
     Attributes
