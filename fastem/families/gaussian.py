@@ -923,7 +923,9 @@ class _GaussianComponents(BaseMixture):
           feature, 'spherical' each component's one variance. A component of
           no weight, or whose points share one value in the feature
           (variance 0 up to the rounding of its statistics: identical points,
-          a constant feature), has no spread to swamp.
+          a constant feature), has no spread to swamp; one that holds such
+          points and a little of the others' weight has collapsed, and the
+          warning says so too.
         """
         reg = float(self.reg_covar)
         if reg == 0:
@@ -1011,9 +1013,11 @@ class _GaussianComponents(BaseMixture):
         warn_at_caller(
             f"reg_covar={reg:g} is at least a quarter of {shown}: it swamps the spread "
             "within those components, whose fitted variances there are up to "
-            f"{(smallest + reg) / smallest:.3g} times the data's. Lower reg_covar to at most "
-            f"{0.01 * smallest:.3g}, or multiply those features by at least "
-            f"{10 * np.sqrt(reg / smallest):.3g}.",
+            f"{(smallest + reg) / smallest:.3g} times the data's. For clusters that narrow, "
+            f"lower reg_covar to at most {0.01 * smallest:.3g}, or multiply those features by "
+            f"at least {10 * np.sqrt(reg / smallest):.3g}; a component on one repeated value "
+            "(a constant put in for missing values, a rounded measurement) has collapsed: fit "
+            "fewer components, or another init_params or random_state.",
             RegularizationWarning,
         )
 
