@@ -160,7 +160,11 @@ dtype's rounding margin (:func:`rounding_margin`) plus the allowances of the
 steps since then: such a fit stops at its best parameters and is reported
 (a :class:`~fastem.base.LikelihoodDecreaseWarning`, or a float64 finish of a
 float32 fit; see :meth:`fastem.base.BaseMixture.fit`). Decreases within the
-allowances are what the regularised M-step does, and pass silently.
+allowances are what the regularised M-step does, and pass silently. A
+start outside the M-step's image (a scale below its floor, a variance below
+``reg_covar``: a user's start, or a warm start from a fit under a lower
+floor) can lie above every point EM reaches from it: a fall from it is no
+fault, and the best pass and the stopping rule's chain start after it.
 """
 
 import collections
@@ -391,6 +395,8 @@ class _Run:
         # M-step was taken.
         self.slack = 0.0
         self.previous = None
+        # the pass of a start outside the M-step's image (see accept), or None
+        self.outside_start = None
         self.decrease = ()
         self.converged = False
         self.stopped = False
@@ -518,6 +524,8 @@ class _Run:
                 "Some points have zero density under every component; scale the "
                 f"input data, or increase {model._regularization_name}."
             )
+        if self.best is None and not trial and not model._in_m_step_image(stats):
+            self.outside_start = self.n_passes
         before = model._get_parameters()
         try:
             model.m_step(stats)
@@ -554,7 +562,13 @@ class _Run:
             best, best_pass, best_parameters = self.best
             if extends_chain:
                 self.slack += self.model._m_step_allowance(self.previous, before, after)
-            if lower_bound < best - rounding_margin(best, self.dtype) - self.slack:
+            if best_pass == self.outside_start:
+                # The start lay outside the M-step's image (a scale below its floor:
+                # a user's, or one fitted under another floor), where the likelihood
+                # can exceed anything EM reaches from it: no point to keep, nor to
+                # measure falls or rounding from. The run starts afresh here.
+                self.best, self.chain = None, [lower_bound]
+            elif lower_bound < best - rounding_margin(best, self.dtype) - self.slack:
                 # A fault (rounding beyond the dtype's margin, a cancelled
                 # statistic) made EM go down: keep the best point.
                 self.decrease = (best_pass, best, self.n_passes, lower_bound)

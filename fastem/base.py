@@ -2351,7 +2351,8 @@ class BaseMixture:
         ``previous``, this one ``before``. An M-step that maximises the
         expected complete-data log-likelihood, or maximises it over a
         constrained set (the floors of the exponential and Poisson
-        families), never lowers the objective: the default is 0. A
+        families), never lowers the objective from a point of that set: the
+        default is 0 (a start outside it is not judged, see :mod:`fastem._em`). A
         regularised M-step maximises a penalised objective and may lower it
         by up to the change of the penalty: the step from ``previous`` to
         ``before`` where the objective is taken at the E-step's parameters

@@ -1036,3 +1036,39 @@ def test_float32_fit_that_loses_precision_finishes_in_float64(monkeypatch):
     assert_allclose(model.means_[order[0]], reference.means_[order[1]], rtol=1e-5, atol=1e-5)
     assert model.lower_bound_ == pytest.approx(reference.lower_bound_, rel=1e-6)
 
+
+
+def _start_below_the_floor(how, dtype, accelerate):
+    """An exponential mixture on data with 12 stray zeros in feature 0, fitted from a
+    start whose scale there lies below the min_scale floor: the user's ``scales_init``,
+    or a warm start from a fit under a floor 1e5 times lower."""
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.exponential(1.0, (400, 2)), rng.exponential(10.0, (400, 2))])
+    X[::66, 0] = 0.0
+    X = X.astype(dtype)
+    model = ExponentialMixture(3, weights_init=[0.02, 0.49, 0.49], accelerate=accelerate,
+                               scales_init=[[1e-6, 3.0], [1.0, 1.0], [10.0, 10.0]])
+    if how == "warm start":
+        with pytest.warns(fastem.RegularizationWarning, match="at the min_scale floor"):
+            model.set_params(min_scale=1e-11).fit(X)
+        model.set_params(min_scale=1e-6, warm_start=True)
+    return model, X
+
+
+@pytest.mark.parametrize("accelerate", [True, False])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("how", ["scales_init", "warm start"])
+def test_a_start_below_the_floor_is_left_not_kept(how, dtype, accelerate):
+    """A start below the scale floor, on zeros, has a likelihood no M-step output reaches:
+    EM leaves it for the floor and converges there (before, the first M-step's fall
+    from it was taken for a fault: the fit stopped and kept the start, its scale below
+    the floor, with a LikelihoodDecreaseWarning blaming precision)."""
+    model, X = _start_below_the_floor(how, dtype, accelerate)
+    with pytest.warns(fastem.RegularizationWarning, match="at the min_scale floor"):
+        model.fit(X)  # and no LikelihoodDecreaseWarning: warnings are errors
+    assert model.converged_
+    check_in_m_step_image(model, X)
+    bounds = np.asarray(model.lower_bounds_)
+    assert bounds[0] > bounds[1]  # the start, above what EM reaches
+    slack = (1e-5 if dtype == np.float32 else 1e-10) * (1 + np.abs(bounds[2:]))
+    assert np.all(np.diff(bounds[1:]) >= -slack)
