@@ -292,6 +292,21 @@ def test_regularization_that_swamps_a_spherical_variance_warns(estimator):
     cls(2, covariance_type="spherical", random_state=0).fit(_narrow_clusters(np.float64))
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag"])
+def test_regularization_within_components_warns_beside_an_empty_component(covariance_type):
+    """Component 0 loses every point (a mean far from the data): the narrow clusters of the
+    others still warn ('tied': their pooled variance), and the empty one is not named."""
+    X = _narrow_clusters(np.float64)
+    with pytest.warns(EmptyComponentWarning):
+        with pytest.warns(fastem.RegularizationWarning,
+                          match=r"at least a quarter of (the pooled|component [12]'s) variance "
+                                r"in feature 0 \(\d\.\d+e-1[01]\)") as record:
+            GaussianMixture(3, covariance_type=covariance_type, random_state=0,
+                            means_init=[[50.0, 50.0], [-1.0, 0.0], [1.0, 3.0]]).fit(X)
+    messages = [str(r.message) for r in record if r.category is fastem.RegularizationWarning]
+    assert len(messages) == 1 and "component 0" not in messages[0]
+
+
 def test_regularization_within_components_names_columns_and_spares_points_on_one_value():
     """Components named by number and features by column name; a component whose points
     share one value in a feature (a constant column, identical rows) has no spread for

@@ -988,10 +988,10 @@ class _GaussianComponents(BaseMixture):
             & (reg >= self._REGULARIZATION_SHARE * within)
             & ~(constant | underflow | swamped)
         )
-        if self.covariance_type == "tied":
-            narrow[1:] = False  # one pooled variance per feature
-        elif self.covariance_type == "spherical":
-            narrow[:, 1:] = False  # one variance per component
+        if self.covariance_type == "tied":  # one pooled variance per feature
+            narrow[0], narrow[1:] = narrow.any(axis=0), False
+        elif self.covariance_type == "spherical":  # one variance per component
+            narrow[:, 0], narrow[:, 1:] = narrow.any(axis=1), False
         if narrow.any():
             self._warn_narrow_components(reg, within, narrow)
         return bool(underflow.any() or swamped.any() or narrow.any())
