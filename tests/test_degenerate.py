@@ -322,6 +322,25 @@ def test_regularization_within_components_names_columns_and_spares_points_on_one
     GaussianMixture(2, random_state=0).fit(np.r_[np.full((50, 2), 3.0), X[:, 1:] @ [[1.0, 1.0]]])
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_a_component_collapsed_on_a_rounded_measurement_is_not_called_narrow(
+        covariance_type, seed):
+    """A component on one repeated value of a feature rounded to 0.01 (durations of 4 for
+    "long", as in MASS's geyser) keeps a variance of about 1e-25 from its neighbours' tiny
+    responsibilities: a collapse, which select_n_components flags, not a cluster narrower
+    than reg_covar, for which lowering reg_covar to 1e-27 would be the advice."""
+    rng = np.random.default_rng(seed)
+    waiting = np.r_[rng.normal(80, 6, 120), rng.normal(55, 6, 100), rng.normal(78, 6, 60)]
+    duration = np.r_[np.round(rng.normal(4.3, 0.4, 120), 2), np.round(rng.normal(2.0, 0.2, 100), 2),
+                     np.full(60, 4.0)]
+    model = GaussianMixture(3, covariance_type=covariance_type, random_state=seed)
+    model.fit(np.c_[waiting, duration])  # warnings are errors here
+    spike = np.argmin(model.covariances_[:, 1, 1] if covariance_type == "full"
+                      else model.covariances_[:, 1])
+    assert model.means_[spike, 1] == pytest.approx(4.0)
+
+
 def test_regularization_warning_names_columns_and_spares_constant_features():
     pd = pytest.importorskip("pandas")
     X, _ = _three_blobs(3e-4)

@@ -922,10 +922,13 @@ class _GaussianComponents(BaseMixture):
           data's. 'tied' takes the pooled within-component variance of each
           feature, 'spherical' each component's one variance. A component of
           no weight, or whose points share one value in the feature
-          (variance 0 up to the rounding of its statistics: identical points,
-          a constant feature), has no spread to swamp; one that holds such
-          points and a little of the others' weight has collapsed, and the
-          warning says so too.
+          (variance 0 up to the rounding of its statistics or of the values,
+          or below ``eps * reg_covar``: identical points, a constant feature,
+          a spike on a rounded measurement with the tiny responsibilities of
+          its neighbours), has no spread to swamp; it has collapsed, which
+          ``select_n_components`` flags. One that holds such points and a
+          measurable share of the others' weight is warned of, with both
+          causes.
         """
         reg = float(self.reg_covar)
         if reg == 0:
@@ -978,13 +981,20 @@ class _GaussianComponents(BaseMixture):
             )
         # A component's variance is a difference of second moments around the shift its
         # statistics were taken around: of one without spread, their rounding is left.
-        squared = (means - np.asarray(stats.reference["shift"], dtype=np.float64)) ** 2
-        rounding = 16 * eps * {
+        # Nor is a spread within 16 units of the rounding of the values themselves, or
+        # below what reg_covar's own rounding shows (eps * reg_covar): a component on one
+        # repeated value (a rounded measurement: MASS's geyser, whose durations are 4 for
+        # "long") keeps 1e-64 to 1e-25 from the tiny responsibilities of its neighbours.
+        # Such a component has collapsed, and fit says nothing of it, as of one of
+        # variance 0 (select_n_components flags both: fastem._collapse).
+        squared = (16 * eps * (means - np.asarray(stats.reference["shift"], dtype=np.float64)) ** 2
+                   + (16 * eps * means) ** 2)
+        rounding = {
             "tied": np.broadcast_to(weights @ squared, means.shape),
             "spherical": np.broadcast_to(squared.mean(axis=1)[:, None], means.shape),
         }.get(self.covariance_type, squared)
         narrow = (
-            (weights > _EMPTY_SHARE)[:, None] & (within > rounding)
+            (weights > _EMPTY_SHARE)[:, None] & (within > np.maximum(rounding, eps * reg))
             & (reg >= self._REGULARIZATION_SHARE * within)
             & ~(constant | underflow | swamped)
         )
