@@ -520,7 +520,7 @@ class _Run:
             if trial:
                 return None
             raise FloatingPointError(
-                f"The log-likelihood became {lower_bound} at iteration {self.n_passes}. "
+                f"The {model._objective} became {lower_bound} at iteration {self.n_passes}. "
                 "Some points have zero density under every component; scale the "
                 f"input data, or increase {model._regularization_name}."
             )

@@ -196,8 +196,9 @@ DOC_FRAGMENTS = {
         Column names of the data at fit, when it had string column names
         (DataFrame, Arrow table, CSV header); absent otherwise.""",
     "tol": """tol : float, default=1e-8
-        Convergence threshold, in scikit-learn's unit (mean log-likelihood per
-        sample): the fit stops when Aitken's estimate of the gain still to
+        Convergence threshold, in scikit-learn's unit (EM's objective per sample:
+        the mean log-likelihood, or a variational mixture's evidence lower
+        bound, the ELBO): the fit stops when Aitken's estimate of the gain still to
         come is below ``tol`` (Böhning et al. 1994; McLachlan and Krishnan,
         *The EM Algorithm and Extensions*, sec. 4.9) and the last step changed
         no parameter array by more than ``sqrt(tol)`` relative to its size.
@@ -293,7 +294,11 @@ def fill_doc(cls):
 
 
 class LikelihoodDecreaseWarning(UserWarning):
-    """The log-likelihood fell during EM by more than rounding and regularisation allow.
+    """EM's objective fell by more than rounding and regularisation allow.
+
+    The objective is the log-likelihood, or for a variational mixture
+    (:class:`~fastem.BayesianGaussianMixture`) the evidence lower bound (ELBO),
+    which EM never lowers either.
 
     EM never lowers the likelihood in exact arithmetic. A regularised M-step
     (``reg_covar``) maximises a penalised likelihood, and may lower the
@@ -1305,6 +1310,9 @@ class BaseMixture:
             return n_components
         return check_scalar(n_components, "n_components", numbers.Integral, min_val=1)
 
+    #: What EM maximises, named in messages: a variational family's evidence lower bound.
+    _objective = "log-likelihood"
+
     #: The hyper-parameter that keeps every density positive (``reg_covar`` for
     #: Gaussians, the floor of the means for exponential and Poisson mixtures),
     #: named in error messages that advise raising it.
@@ -1757,11 +1765,12 @@ class BaseMixture:
         """Estimate the parameters with the EM algorithm.
 
         The fit runs ``n_init`` times from different starts and keeps the one
-        with the largest likelihood. Each run iterates until the estimated
+        with the largest objective: the log-likelihood, or for a variational
+        mixture the evidence lower bound (ELBO). Each run iterates until the estimated
         distance to the peak is below ``tol``, or for ``max_iter`` passes
         over the data, and warns with :class:`ConvergenceWarning` if it never
         converges. The stopping rule (Aitken's estimate of the limit of the
-        log-likelihood, Böhning et al. 1994; McLachlan and Krishnan 2008,
+        objective, Böhning et al. 1994; McLachlan and Krishnan 2008,
         sec. 4.9) and the acceleration (SQUAREM, Varadhan and Roland 2008,
         then Anderson steps, Walker and Ni 2011) are described in
         :mod:`fastem._em`.
@@ -1775,8 +1784,8 @@ class BaseMixture:
         ``init_params`` instead, with a :class:`WarmStartWarning`.
 
         If ``callback`` is set, ``callback(model, n_iter, lower_bound)`` is
-        called after each accepted pass over the data, with the mean
-        log-likelihood per sample of that pass's E-step; ``model`` is a copy
+        called after each accepted pass over the data, with the objective
+        per sample (mean log-likelihood, or ELBO) of that pass's E-step; ``model`` is a copy
         of the working estimator that holds the current parameters (the
         estimator itself changes only when the fit succeeds) with the record of
         the run so far (``n_iter_``, ``lower_bound_``, ``lower_bounds_``,
@@ -1810,7 +1819,7 @@ class BaseMixture:
         ConvergenceWarning
             The best run did not converge in ``max_iter`` passes.
         LikelihoodDecreaseWarning
-            The log-likelihood fell by more than rounding; the cause is named.
+            The objective fell by more than rounding; the cause is named.
         WarmStartWarning
             ``warm_start`` could not continue from the fitted model.
         EmptyComponentWarning
@@ -2052,8 +2061,9 @@ class BaseMixture:
             warn_at_caller(
                 ConvergenceWarning(
                     f"Best of {n_init} initialization(s) did not converge in max_iter="
-                    f"{int(self.max_iter)} iterations (estimated remaining gain of the mean "
-                    f"log-likelihood above tol={self.tol}). Increase max_iter or tol, or "
+                    f"{int(self.max_iter)} iterations (estimated remaining gain of the "
+                    f"{self._objective} per sample above tol={self.tol}). Increase max_iter "
+                    "or tol, or "
                     "check the data's scale."
                 ),
             )
@@ -2463,7 +2473,7 @@ class BaseMixture:
         if np.dtype(dtype) == np.float32:
             advice += ", or fit X.astype(np.float64)"
         warn_at_caller(
-            f"The log-likelihood fell from {best:.8g} per sample at iteration {best_iter} "
+            f"The {self._objective} fell from {best:.8g} per sample at iteration {best_iter} "
             f"to {later:.8g} at iteration {later_iter}, more than rounding and "
             "regularisation allow. The fit stopped and keeps the parameters of iteration "
             f"{best_iter} (converged_=False). Likely cause: precision lost in the "

@@ -486,6 +486,7 @@ class BayesianGaussianMixture(_GaussianComponents):
         "covariance_prior_",
     )
     _warns_empty_components = False
+    _objective = "evidence lower bound (ELBO)"
     _off_weight = 0.01  # the default threshold of effective_n_components
 
     def __init__(
