@@ -129,6 +129,7 @@ family's statistics: adding a family changes neither.
 """
 
 import copy
+import difflib
 import functools
 import inspect
 import math
@@ -1088,7 +1089,28 @@ def _impossible_statistic(stats):
     return None
 
 
-class BaseMixture:
+class _KeywordsChecked:
+    """Refuses a keyword that the class's ``__init__`` does not take, with its fix.
+
+    Python's own error names the keyword and nothing more; a keyword of
+    another family, a feature this one lacks or a typo gets the class's
+    ``_parameter_advice``. A base class of its own: ``inspect.signature`` of
+    a class takes the first ``__new__`` or ``__init__`` along its MRO, and
+    scikit-learn's checks read the hyper-parameters of BaseMixture from its
+    ``__init__``.
+    """
+
+    def __new__(cls, *args, **kwargs):
+        for name in kwargs:
+            if name not in cls._get_param_names():
+                raise TypeError(
+                    f"{cls.__name__} got an unexpected keyword argument {name!r}"
+                    f"{cls._parameter_advice(name)}"
+                )
+        return super().__new__(cls)
+
+
+class BaseMixture(_KeywordsChecked):
     """Base class for mixture models fitted by EM with fused kernels.
 
     Subclasses implement the family protocol described in :mod:`fastem.base`.
@@ -1114,6 +1136,27 @@ class BaseMixture:
     (``set_params``) that no longer agree with the parameters it reads.
     Hyper-parameters are plain attributes, not part of the snapshot.
     """
+
+    @classmethod
+    def _parameter_advice(cls, name):
+        """What to do about ``name``, which is not one of the class's hyper-parameters:
+        the text that follows "unexpected keyword argument 'name'".
+
+        Family hook: a family says what to do instead of a feature of another
+        family that it lacks, and leaves other names to this method.
+        """
+        from .io import _families
+
+        others = [family.__name__ for family in _families() if name in family._get_param_names()]
+        if others:
+            return (
+                f": it is a hyper-parameter of {' and '.join(others)}, not of {cls.__name__}. "
+                f"Use {' or '.join(others)} for it, or leave it out."
+            )
+        close = difflib.get_close_matches(name, cls._get_param_names(), n=1)
+        if close:
+            return f". Did you mean {close[0]!r}?"
+        return f". {cls.__name__} takes {list(cls._get_param_names())}."
 
     def __getattr__(self, name):
         # Reached only when ordinary lookup fails: the fitted state lives in the snapshot.
@@ -1225,8 +1268,8 @@ class BaseMixture:
         for name, value in params.items():
             if name not in valid:
                 raise ValueError(
-                    f"Invalid parameter {name!r} for {type(self).__name__}. "
-                    f"Valid parameters are: {valid}."
+                    f"Invalid parameter {name!r} for {type(self).__name__}"
+                    f"{self._parameter_advice(name)}"
                 )
             setattr(self, name, value)
         return self

@@ -351,7 +351,7 @@ def _check_gmm_kwargs(gmm_kwargs, cls=GaussianMixture):
         if name not in valid:
             raise TypeError(
                 f"select_n_components got an unexpected keyword argument {name!r}. "
-                f"Extra keywords go to {cls.__name__}, which accepts {sorted(valid)}."
+                f"Extra keywords go to {cls.__name__}{cls._parameter_advice(name)}"
             )
 
 

@@ -1,10 +1,12 @@
 """Bad arguments to the public API: each error names the argument, the value it got and the fix."""
 
+import pickle
 import re
 import warnings
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 
 import fastem
 from fastem import (
@@ -49,3 +51,49 @@ def test_the_variational_mixtures_docstrings_say_lower_bound_not_likelihood():
         assert "largest likelihood" not in text
         assert not re.search(r"unit \(mean log-likelihood", text)
     assert "evidence lower bound" in BayesianGaussianMixture.fit.__doc__
+
+
+# ----------------------------------------------------------------------
+# keywords a class does not take: the error names the keyword and its fix
+
+UNKNOWN_KEYWORDS = [
+    (BayesianGaussianMixture, "missing", "does not support missing values.*GaussianMixture\\(missing='em'\\)"),
+    (BayesianGaussianMixture, "step_offset", "partial_fit \\(online EM\\), which BayesianGaussianMixture does not have"),
+    (BayesianGaussianMixture, "means_init", "hyper-parameter of GaussianMixture, not of BayesianGaussianMixture"),
+    (ExponentialMixture, "covariance_type", "features are independent.*scales_"),
+    (PoissonMixture, "covariance_type", "features are independent.*rates_"),
+    (ExponentialMixture, "reg_covar", "min_scale, the floor of scales_"),
+    (PoissonMixture, "reg_covar", "min_rate, the floor of rates_"),
+    (PoissonMixture, "means_init", "initial means are rates_init"),
+    (GaussianMixture, "weight_concentration_prior", "hyper-parameter of BayesianGaussianMixture"),
+    (GaussianMixture, "min_rate", "hyper-parameter of PoissonMixture"),
+    (GaussianMixture, "n_component", "Did you mean 'n_components'"),
+    (ExponentialMixture, "scale_init", "Did you mean 'scales_init'"),
+    (BayesianGaussianMixture, "covariance_priors", "Did you mean 'covariance_prior'"),
+    (PoissonMixture, "bogus", "PoissonMixture takes \\['accelerate'"),
+]
+
+
+@pytest.mark.parametrize("cls, name, advice", UNKNOWN_KEYWORDS)
+def test_an_unknown_keyword_is_named_with_its_fix(cls, name, advice):
+    with pytest.raises(TypeError, match=f"{cls.__name__} got an unexpected keyword argument "
+                                        f"'{name}'[:.] .*{advice}"):
+        cls(2, **{name: 1})
+    with pytest.raises(ValueError, match=f"Invalid parameter '{name}' for {cls.__name__}.*{advice}"):
+        cls(2).set_params(**{name: 1})
+    # the keywords it takes still construct it: scikit-learn's clone and pickle too
+    model = cls(3, random_state=0)
+    for copy in (clone(model), pickle.loads(pickle.dumps(model))):
+        assert copy.get_params() == model.get_params()
+
+
+@pytest.mark.parametrize("family, name, advice", [
+    ("gaussian", "reg_covr", "Did you mean 'reg_covar'"),
+    ("poisson", "reg_covar", "min_rate, the floor of rates_"),
+    ("exponential", "means_init", "initial means are scales_init"),
+])
+def test_select_n_components_names_an_unknown_keyword_with_its_fix(family, name, advice):
+    X = np.round(np.abs(blobs(50)))
+    with pytest.raises(TypeError, match=f"unexpected keyword argument '{name}'.*{advice}"):
+        fastem.select_n_components(X, [1, 2], family=family, **{name: 1})
+

@@ -336,7 +336,7 @@ def test_an_exponential_component_on_zeros_is_flagged_singular():
     (dict(family="poisson", covariance_types="full"), ValueError,
      "covariance_types applies to family='gaussian' only"),
     (dict(family="poisson", reg_covar=1e-3), TypeError,
-     "unexpected keyword argument 'reg_covar'. Extra keywords go to PoissonMixture"),
+     "unexpected keyword argument 'reg_covar'. Extra keywords go to PoissonMixture: min_rate"),
 ])
 def test_bad_family_arguments(kwargs, error, message):
     counts = np.random.default_rng(0).poisson(3.0, (50, 2)).astype(float)

@@ -77,6 +77,23 @@ class MeanParameterMixture(BaseMixture):
     def _regularization_name(self):
         return self._floor_name
 
+    @classmethod
+    def _parameter_advice(cls, name):
+        if name == "covariance_type":
+            return (
+                f": within a component of {cls.__name__} the features are independent, each "
+                f"with its own mean ({cls._mean_name}), as in a Gaussian mixture's "
+                "covariance_type='diag'; leave it out."
+            )
+        if name == "means_init":
+            return f": its components' initial means are {cls._init_name}; pass them there."
+        if name == "reg_covar":
+            return (
+                f": {cls._floor_name}, the floor of {cls._mean_name}, keeps its components from "
+                "collapsing; set it instead."
+            )
+        return super()._parameter_advice(name)
+
     @property
     def _init_parameter_names(self):
         return ("weights_init", self._init_name)

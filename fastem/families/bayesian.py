@@ -575,6 +575,24 @@ class BayesianGaussianMixture(_GaussianComponents):
     _NO_LIKELIHOOD = ("bic", "aic", "partial_fit")
     bic = aic = partial_fit = property(_hidden)
 
+    @classmethod
+    def _parameter_advice(cls, name):
+        if name == "missing":
+            return (
+                ": BayesianGaussianMixture does not support missing values (NaN). Fit "
+                "GaussianMixture(missing='em'), which fits them by EM over the observed "
+                "entries (select_n_components(X, missing='em') chooses its number of "
+                "components), or remove or impute them first (GaussianMixture(missing='em')"
+                ".fit(X).impute(X) fills them in)."
+            )
+        if name in ("step_exponent", "step_offset"):
+            return (
+                f": {name} sets the steps of partial_fit (online EM), which "
+                "BayesianGaussianMixture does not have; leave it out, or use GaussianMixture "
+                "for online EM."
+            )
+        return super()._parameter_advice(name)
+
     def _no_attribute_message(self, name):
         if name in self._NO_LIKELIHOOD:
             return (
