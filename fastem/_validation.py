@@ -1100,6 +1100,37 @@ def check_scalar(value, name, target_type, *, min_val=None, max_val=None, includ
     return int(value) if isinstance(value, numbers.Integral) else float(value)
 
 
+def available_memory():
+    """Bytes of memory available to a new allocation (Linux's MemAvailable), or None."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def check_memory(n_bytes, what, fix, error=ValueError):
+    """Refuse to allocate ``n_bytes`` (an int) for ``what`` when they exceed the memory.
+
+    Linux does not refuse an allocation beyond the memory available: its OOM
+    killer ends the process without a word once the pages are touched, and
+    a size beyond the largest array (``np.intp``) is NumPy's OverflowError.
+    ``error`` (the exception class) says ``what`` needs about how much,
+    against what, and ``fix``.
+    """
+    available = available_memory()
+    limit = np.iinfo(np.intp).max if available is None else available
+    if n_bytes > limit:
+        against = ("the largest array NumPy can allocate" if available is None
+                   else f"the {available / 2**30:,.1f} GiB available")
+        raise error(
+            f"{what} need about {n_bytes / 2**30:,.1f} GiB of memory, more than {against}: {fix}"
+        )
+
+
 def check_random_state(seed):
     """Turn ``seed`` into a ``numpy.random.RandomState``, as scikit-learn does."""
     if seed is None or seed is np.random:

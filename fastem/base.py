@@ -149,7 +149,8 @@ from . import _state
 from ._state import FITTED_ATTRIBUTES, ParameterState, check_kernel_params, check_parameter_arrays
 from ._threading import launch, read_only, read_only_fields
 from ._validation import (
-    check_feature_names, check_random_state, check_scalar, scan_data, without_pandas_index,
+    check_feature_names, check_memory, check_random_state, check_scalar, scan_data,
+    without_pandas_index,
 )
 from .data import Chunks, as_source, is_dask_dataframe
 from .exceptions import ConvergenceWarning, EmptyComponentWarning, NotFittedError, warn_at_caller
@@ -3031,14 +3032,34 @@ class BaseMixture(_KeywordsChecked):
     def sample(self, n_samples=1):
         """Draw samples from the fitted model.
 
+        Parameters
+        ----------
+        n_samples : int >= 1, default=1
+            A Python or NumPy integer (not a bool).
+
         Returns
         -------
-        X : ndarray of shape (n_samples, n_features)
+        X : ndarray of shape (n_samples, n_features), dtype of the model
         y : ndarray of shape (n_samples,), the component of each sample
+
+        Raises
+        ------
+        NotFittedError
+            If the model is not fitted.
+        TypeError
+            For an ``n_samples`` that is not an integer.
+        ValueError
+            For an ``n_samples`` below 1, or one whose draws need more memory
+            than is available (checked before drawing).
         """
         self._check_is_fitted()
-        check_scalar(n_samples, "n_samples", numbers.Integral, min_val=1)
-        check_scalar(self.n_features_in_, "n_features_in_", numbers.Integral, min_val=1)
+        n_samples = check_scalar(n_samples, "n_samples", numbers.Integral, min_val=1)
+        d = check_scalar(self.n_features_in_, "n_features_in_", numbers.Integral, min_val=1)
+        check_memory(
+            self._sample_bytes(n_samples), f"n_samples={n_samples:,} samples of {d} feature(s)",
+            "draw fewer at a time, with another random_state for each draw "
+            "(set_params(random_state=...)) if you need more.",
+        )
         self._check_fitted_parameters(self.n_features_in_)
         rng = check_random_state(self.random_state)
         counts = rng.multinomial(n_samples, np.asarray(self.weights_, dtype=np.float64))
@@ -3047,6 +3068,12 @@ class BaseMixture(_KeywordsChecked):
         ).astype(self._dtype, copy=False)
         y = np.repeat(np.arange(self._n_components), counts)
         return X, y
+
+    def _sample_bytes(self, n_samples):
+        """Bytes that :meth:`sample` allocates for ``n_samples`` draws: standard normals and
+        their transform (float64), the labels and the samples in the model's dtype."""
+        d = self.n_features_in_
+        return n_samples * (2 * d * 8 + 8 + d * np.dtype(self._dtype).itemsize)
 
     def _checked_draw(self, rng, k, n):
         """``_sample_component(rng, k, n)``, checked: ``n`` finite points of the model's

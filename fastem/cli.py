@@ -50,7 +50,7 @@ from ._tables import (
     unnamed_first_row,
 )
 from ._tables import read_table as read_table_file
-from ._validation import numeric_advice, rounded_whole_number, shown_number
+from ._validation import check_memory, numeric_advice, rounded_whole_number, shown_number
 from .base import unobserved_rows
 
 __all__ = ["main"]
@@ -1296,36 +1296,17 @@ def _fill_parquet(path, out_path, positions, filled, missing):
     pq.write_table(table, out_path)
 
 
-def _available_memory():
-    """Bytes of memory available to a new allocation (Linux's MemAvailable), or None."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
 def cmd_sample(args):
     _check_output(args.output, _OUTPUT_EXTENSIONS, {"model file": args.model})
     model, _ = _load_model(args.model)
     if args.seed is not None:
         model.set_params(random_state=args.seed)
-    # The samples are drawn whole: standard normals and their transform (float64),
-    # the labels and the samples in the model's dtype. An allocation beyond the
-    # memory available is not refused by Linux, whose OOM killer ends the process
-    # without a word: refuse it here.
     n, d = args.n_samples, model.n_features_in_
-    need = n * (2 * d * 8 + 8 + d * np.dtype(model._dtype).itemsize)
-    available = _available_memory()
-    if available is not None and need > available:
-        raise CommandError(
-            f"-n {n:,} samples of {_count(d, 'feature')} need about {need / 2**30:,.1f} GiB of "
-            f"memory, more than the {available / 2**30:,.1f} GiB available: draw fewer (-n), "
-            "in several runs with different --seed values if you need more"
-        )
+    check_memory(
+        model._sample_bytes(n), f"-n {n:,} samples of {_count(d, 'feature')}",
+        "draw fewer (-n), in several runs with different --seed values if you need more",
+        CommandError,
+    )
     X, _ = model.sample(n)
     write_array(args.output, X, _feature_labels(model))
     result = {"output": args.output, "n_samples": int(X.shape[0]), "n_features": int(X.shape[1])}
@@ -1424,9 +1405,11 @@ def cmd_demo(args):
     from scipy.optimize import linear_sum_assignment
 
     from . import ConvergenceWarning, GaussianMixture
-    from .datasets import DEMO_COVARIANCES, DEMO_MEANS, DEMO_WEIGHTS, make_demo_data
+    from .datasets import DEMO_COVARIANCES, DEMO_MEANS, DEMO_WEIGHTS, demo_bytes, make_demo_data
     from .kernels import fused_e_step, fused_e_step_serial
 
+    check_memory(demo_bytes(args.n_samples, np.float64), f"--n-samples {args.n_samples:,} demo "
+                 "points", "use a smaller --n-samples", CommandError)
     start = time.perf_counter()
     X, _ = make_demo_data(args.n_samples, args.seed)
     generate_seconds = time.perf_counter() - start

@@ -1,6 +1,10 @@
 """Data sets for demonstrations and checks: a synthetic mixture with known parameters, and R's airquality."""
 
+import numbers
+
 import numpy as np
+
+from ._validation import check_memory, check_scalar
 
 __all__ = ["DEMO_WEIGHTS", "DEMO_MEANS", "DEMO_COVARIANCES", "load_airquality", "make_demo_data"]
 
@@ -21,6 +25,13 @@ DEMO_COVARIANCES = np.array(
 )
 
 
+def demo_bytes(n_samples, dtype):
+    """Bytes that :func:`make_demo_data` allocates for ``n_samples`` points of ``dtype``: the
+    labels (twice), the noise, each point's mean and Cholesky factor, the points and
+    their sum, and the points in ``dtype``."""
+    return n_samples * (8 + 16 + 16 + 32 + 16 + 16 + 2 * np.dtype(dtype).itemsize + 8)
+
+
 def make_demo_data(n_samples=1_000_000, random_state=0, dtype=np.float64):
     """Draw a sample from the four-component 2-D Gaussian demo mixture.
 
@@ -29,8 +40,8 @@ def make_demo_data(n_samples=1_000_000, random_state=0, dtype=np.float64):
 
     Parameters
     ----------
-    n_samples : int, default=1_000_000
-    random_state : int, default=0
+    n_samples : int >= 0, default=1_000_000
+    random_state : int >= 0, numpy.random.Generator or None, default=0
         Seed of :func:`numpy.random.default_rng`; the same seed gives the same data.
     dtype : {numpy.float64, numpy.float32}, default=numpy.float64
 
@@ -39,7 +50,30 @@ def make_demo_data(n_samples=1_000_000, random_state=0, dtype=np.float64):
     X : ndarray of shape (n_samples, 2)
     labels : ndarray of shape (n_samples,), int64
         The component each point was drawn from.
+
+    Raises
+    ------
+    TypeError
+        For an ``n_samples`` that is not an integer, or a ``random_state`` of
+        another type.
+    ValueError
+        For a negative ``n_samples``, one whose draws exceed the memory, a
+        negative seed, or a ``dtype`` other than float32 and float64.
     """
+    n_samples = check_scalar(n_samples, "n_samples", numbers.Integral, min_val=0)
+    if np.dtype(dtype) not in (np.float32, np.float64):
+        raise ValueError(
+            f"dtype must be numpy.float32 or numpy.float64, got {dtype!r}: fastem fits "
+            "floating-point data in those two."
+        )
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        check_scalar(random_state, "random_state", numbers.Integral, min_val=0)
+    elif not (random_state is None or isinstance(random_state, np.random.Generator)):
+        raise TypeError(
+            f"random_state must be an int >= 0, a numpy.random.Generator or None, got "
+            f"{random_state!r} of type {type(random_state).__name__}."
+        )
+    check_memory(demo_bytes(n_samples, dtype), f"n_samples={n_samples:,} demo points", "draw fewer.")
     rng = np.random.default_rng(random_state)
     labels = rng.choice(len(DEMO_WEIGHTS), size=n_samples, p=DEMO_WEIGHTS)
     noise = rng.standard_normal((n_samples, 2))

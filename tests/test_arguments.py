@@ -97,3 +97,80 @@ def test_select_n_components_names_an_unknown_keyword_with_its_fix(family, name,
     with pytest.raises(TypeError, match=f"unexpected keyword argument '{name}'.*{advice}"):
         fastem.select_n_components(X, [1, 2], family=family, **{name: 1})
 
+
+# ----------------------------------------------------------------------
+# sizes: huge, negative, float or bool counts are refused before any allocation
+
+
+def fitted(cls):
+    X = blobs(50)
+    data = {ExponentialMixture: np.abs(X), PoissonMixture: np.round(np.abs(X))}.get(cls, X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return cls(2, random_state=0, max_iter=5).fit(data)
+
+
+FAMILIES = [GaussianMixture, BayesianGaussianMixture, ExponentialMixture, PoissonMixture]
+HUGE = [10**20, 2**63, 2**62, np.uint64(2**63), 10**12]
+
+
+def make_demo_data(n_samples):
+    return fastem.datasets.make_demo_data(n_samples)
+
+
+@pytest.mark.parametrize("n_samples", HUGE)
+@pytest.mark.parametrize("draw", [
+    *[pytest.param(lambda n, cls=cls: fitted(cls).sample(n), id=cls.__name__) for cls in FAMILIES],
+    pytest.param(make_demo_data, id="make_demo_data"),
+])
+def test_a_draw_beyond_the_memory_is_refused_naming_n_samples(draw, n_samples, monkeypatch):
+    from fastem import _validation
+
+    monkeypatch.setattr(_validation, "available_memory", lambda: 2**30)
+    with pytest.raises(ValueError, match=f"n_samples={int(n_samples):,} .* need about .* GiB of "
+                                         r"memory, more than the 1\.0 GiB available: draw fewer"):
+        draw(n_samples)
+
+
+@pytest.mark.parametrize("n_samples", [10**20, 2**63])
+def test_a_draw_beyond_numpys_largest_array_is_refused_without_a_memory_figure(n_samples, monkeypatch):
+    from fastem import _validation
+
+    monkeypatch.setattr(_validation, "available_memory", lambda: None)
+    with pytest.raises(ValueError, match="more than the largest array NumPy can allocate"):
+        fitted(GaussianMixture).sample(n_samples)
+
+
+@pytest.mark.parametrize("n_samples, error, message", [
+    (-1, ValueError, "n_samples must be >= 0, got -1"),
+    (1.5, TypeError, "n_samples must be an integer, got 1.5 of type float"),
+    (True, TypeError, "n_samples must be an integer, got True of type bool"),
+    ("10", TypeError, "n_samples must be an integer, got '10' of type str"),
+])
+def test_make_demo_data_names_a_bad_n_samples(n_samples, error, message):
+    with pytest.raises(error, match=message):
+        make_demo_data(n_samples)
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(dtype=np.int32), ValueError, "dtype must be numpy.float32 or numpy.float64"),
+    (dict(dtype=np.float16), ValueError, "dtype must be numpy.float32 or numpy.float64"),
+    (dict(random_state="seed"), TypeError, "random_state must be an int >= 0, a numpy.random.Generator"),
+    (dict(random_state=-1), ValueError, "random_state must be >= 0, got -1"),
+])
+def test_make_demo_data_names_a_bad_dtype_or_seed(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        fastem.datasets.make_demo_data(10, **kwargs)
+
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["demo", "--n-samples", 10**20], "--n-samples 100,000,000,000,000,000,000 demo points"),
+    (["demo", "--n-samples", 10**12], "--n-samples 1,000,000,000,000 demo points"),
+])
+def test_the_command_line_refuses_a_size_beyond_the_memory_naming_its_option(argv, option, capsys):
+    from fastem.cli import main
+
+    assert main([str(a) for a in argv]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and option in err and f"use a smaller {argv[1]}" in err

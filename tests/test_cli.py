@@ -262,9 +262,9 @@ def test_select_takes_the_em_options_of_fit(files, capsys, tmp_path, family):
 def test_sample_beyond_the_memory_is_refused_before_drawing(files, capsys, tmp_path, monkeypatch):
     """An -n whose draws exceed the memory is one line naming -n, not a process killed by
     the kernel's OOM killer after filling the memory; so is a MemoryError while drawing."""
-    from fastem import cli
+    from fastem import _validation
 
-    monkeypatch.setattr(cli, "_available_memory", lambda: 2**30)
+    monkeypatch.setattr(_validation, "available_memory", lambda: 2**30)
     status, out, err = run(capsys, "sample", files["model"], "-n", 10**9, "-o", tmp_path / "s.npy")
     assert status == 1 and out == "" and err.count("\n") == 1
     assert "-n 1,000,000,000 samples of 2 features need about 52.2 GiB" in err
@@ -273,7 +273,7 @@ def test_sample_beyond_the_memory_is_refused_before_drawing(files, capsys, tmp_p
     def exhausted(self, n_samples=1):
         raise MemoryError
 
-    monkeypatch.setattr(cli, "_available_memory", lambda: None)  # no figure: draws, and fails
+    monkeypatch.setattr(_validation, "available_memory", lambda: None)  # no figure: draws, and fails
     monkeypatch.setattr(fastem.GaussianMixture, "sample", exhausted)
     status, _, err = run(capsys, "sample", files["model"], "-n", 10, "-o", tmp_path / "s.npy")
     assert status == 1 and "out of memory; draw fewer samples (-n)" in err
