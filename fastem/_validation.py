@@ -7,6 +7,7 @@ import decimal
 import numbers
 import os
 import sys
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -1098,6 +1099,28 @@ def check_scalar(value, name, target_type, *, min_val=None, max_val=None, includ
     if max_val is not None and value > max_val:
         raise ValueError(f"{name} must be <= {max_val}, got {value!r}.")
     return int(value) if isinstance(value, numbers.Integral) else float(value)
+
+
+def as_list(value, name, example, *, ordered=True):
+    """``value``, a sequence of entries, as a list; refuse what ``list`` would misread.
+
+    ``list`` takes a dict for its keys, a string for its characters and a set
+    in an arbitrary order, and raises its own TypeError for a number. Each of
+    these is a TypeError naming ``name``, the value and the fix, ``example``
+    (a call that works). ``ordered=False`` accepts sets, where the order does
+    not matter.
+    """
+    if isinstance(value, (str, bytes)) or hasattr(value, "__fspath__"):
+        problem = f"one {type(value).__name__}, {value!r}, not a list of them"
+    elif isinstance(value, Mapping):
+        problem = f"a {type(value).__name__}, whose keys would be taken for the list"
+    elif ordered and isinstance(value, (set, frozenset)):
+        problem = f"a {type(value).__name__}, whose order is arbitrary"
+    elif isinstance(value, np.ndarray) and value.ndim == 0 or not isinstance(value, Iterable):
+        problem = f"{value!r} of type {type(value).__name__}"
+    else:
+        return list(value)
+    raise TypeError(f"{name} must be a list, got {problem}. Pass a list: {example}.")
 
 
 def available_memory():

@@ -48,7 +48,8 @@ from .exceptions import warn_at_caller
 from ._init import sample_index, subsample
 from ._tables import TABLE_EXTENSIONS, read_table, spells_names, unnamed_first_row
 from ._validation import (
-    check_array, check_sample_weight, check_total_weight, feature_names_of, without_pandas_index,
+    as_list, check_array, check_sample_weight, check_total_weight, feature_names_of,
+    without_pandas_index,
 )
 
 __all__ = [
@@ -574,15 +575,19 @@ class Chunks:
     """
 
     def __init__(self, chunks, sample_weights=None, *, mmap_mode="r", columns=None, header=None):
-        if _is_path(chunks) or isinstance(chunks, np.ndarray) and chunks.ndim <= 2:
+        # One array or table of rows (NumPy, pandas, Arrow, Dask), which list() would
+        # take apart into rows or columns.
+        if _is_path(chunks) or len(getattr(chunks, "shape", (0, 0, 0))) <= 2:
             shown = repr(os.fsdecode(chunks)) if _is_path(chunks) else f"of shape {chunks.shape}"
             raise TypeError(
                 f"Chunks takes a list of chunks, got one {type(chunks).__name__} {shown}. Pass "
                 "a list, e.g. Chunks([path]) or Chunks(sorted(glob.glob('parts/*.npy'))); one "
                 "array can go to fit directly, one .npy file as np.load(path, mmap_mode='r')."
             )
-        self.chunks = list(chunks)
-        self.columns = None if columns is None else list(columns)
+        self.chunks = as_list(chunks, "chunks", "Chunks(sorted(glob.glob('parts/*.npy')))")
+        self.columns = None if columns is None else as_list(
+            columns, "columns", "columns=['x', 'y'] (names or 0-based indices, in order)"
+        )
         if self.columns is not None:
             for i, chunk in enumerate(self.chunks):
                 if _table_path(chunk) is None:
@@ -592,7 +597,10 @@ class Chunks:
                         "arrays and .npy files before, e.g. X[:, [0, 2]], or leave out columns."
                     )
         if sample_weights is not None:
-            sample_weights = list(sample_weights)
+            sample_weights = as_list(
+                sample_weights, "sample_weights", "one array, .npy path or None per chunk, in the "
+                "chunks' order"
+            )
             if len(sample_weights) != len(self.chunks):
                 raise ValueError(
                     f"sample_weights has {len(sample_weights)} entries but there are "

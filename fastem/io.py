@@ -26,6 +26,7 @@ import socket
 import stat
 import zipfile
 import zlib
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -334,6 +335,8 @@ def save(model, path, *, column_indices=None):
         If the file cannot be written (its directory does not exist, say:
         the message names ``path``, never the temporary file); ``path`` is
         then left as it was.
+    TypeError
+        If ``path`` is not one path (a list of them, None).
     """
     from . import __version__
 
@@ -341,7 +344,7 @@ def save(model, path, *, column_indices=None):
     # Hyper-parameters changed by set_params since the fit (n_components,
     # covariance_type) no longer describe the parameters: load would refuse the file.
     model._check_fitted_parameters(model.n_features_in_)
-    path = os.fsdecode(path)
+    path = _one_path(path, "model.save(path)")
     if column_indices is None:  # those of the file the model was loaded from, if any
         column_indices = getattr(model, "_column_indices", None)
     if column_indices is not None:
@@ -583,6 +586,19 @@ def _open(path):
     return _Archive(os.fsdecode(path))
 
 
+def _one_path(path, call):
+    """``path`` as a str, or a TypeError naming it and ``call``, the call that takes it."""
+    if isinstance(path, (str, bytes)) or hasattr(path, "__fspath__"):
+        return os.fsdecode(path)
+    several = isinstance(path, Iterable) and not isinstance(path, np.ndarray)
+    fix = (f"call {call} once per file" if several
+           else f"pass the file's path, e.g. {call.replace('path', repr('model.npz'))}")
+    raise TypeError(
+        f"path must be one file's path (str, bytes or os.PathLike), got {path!r} of type "
+        f"{type(path).__name__}: {fix}."
+    )
+
+
 _METADATA_FIELDS = {
     "class": (str,),
     "hyper_parameters": (dict,),
@@ -710,11 +726,13 @@ def read_metadata(path):
 
     Raises
     ------
-    FileNotFoundError, ValueError
-        As :func:`load`, for a missing, special or damaged file.
+    FileNotFoundError, ValueError, TypeError
+        As :func:`load`, for a missing, special or damaged file, or a ``path``
+        that is not one path.
     """
+    path = _one_path(path, "fastem.io.read_metadata(path)")
     with _open(path) as archive:
-        return _parse_metadata(archive, os.fsdecode(path))
+        return _parse_metadata(archive, path)
 
 
 def load(path):
@@ -743,6 +761,8 @@ def load(path):
     ------
     FileNotFoundError
         If ``path`` does not exist.
+    TypeError
+        If ``path`` is not one path (a list of them, None).
     ValueError
         If the file is not a fastem model file, is damaged, was written by a
         newer fastem, or holds parameters that disagree with its metadata or
@@ -758,7 +778,7 @@ def _load(path):
     not hold (``column_indices``)."""
     import fastem
 
-    path = os.fsdecode(path)
+    path = _one_path(path, "fastem.load(path)")
     with _open(path) as archive:
         metadata = _parse_metadata(archive, path)
         _check_metadata_fields(metadata, path)

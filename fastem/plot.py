@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 
 from ._state import one_snapshot
-from ._validation import as_array, check_scalar
+from ._validation import as_array, as_list, check_scalar
 
 __all__ = [
     "plot_density_1d",
@@ -131,6 +131,7 @@ def _feature_pair(model, pair, names, what):
             f"{what}: a pair of features is two indices or column names, such as (0, 1), "
             f"got {pair!r}."
         )
+    pair = as_list(pair, f"{what}: the pair of features", "(0, 1) or ('x', 'y'), in the axes' order")
     return tuple(_feature_index(model, feature, names, what) for feature in pair)
 
 
@@ -677,7 +678,7 @@ def plot_pairs(model, X, *, pairs=None, axes=None, **kwargs):
     shown_all = pairs is not None or n_features <= 4
     if pairs is None:
         pairs = list(itertools.combinations(range(min(n_features, 4)), 2))
-    pairs = list(pairs)
+    pairs = as_list(pairs, "pairs", "[(0, 1), (0, 2)]", ordered=False)
     if not pairs:
         raise ValueError("plot_pairs got no pairs of features; pass pairs=[(i, j), ...], or "
                          "leave it out for all pairs of the first four features.")

@@ -25,7 +25,7 @@ import numpy as np
 
 from ._collapse import DataSummary
 from ._progress import SelectionProgress
-from ._validation import check_random_state, check_scalar
+from ._validation import as_list, check_random_state, check_scalar
 from .data import as_source
 from .base import LikelihoodDecreaseWarning, _check_observed_rows, from_callback
 from .exceptions import ConvergenceWarning, RegularizationWarning, warn_at_caller
@@ -301,7 +301,8 @@ def _check_grid(n_components, covariance_types, criterion, n_samples, family="ga
     if isinstance(n_components, range) and len(n_components):
         # Checked before the range is expanded: range(1, 10**10) must not build a list.
         _check_largest(max(n_components[0], n_components[-1]), n_samples)
-    ks = list(n_components)
+    ks = as_list(n_components, "n_components", "range(1, 10), or [3] for a single count",
+                 ordered=False)
     if not ks:
         raise ValueError("n_components is empty; pass at least one component count, e.g. range(1, 10).")
     for k in ks:
@@ -318,7 +319,10 @@ def _check_grid(n_components, covariance_types, criterion, n_samples, family="ga
         covariance_types = (family,)
     elif covariance_types is None:
         covariance_types = ("spherical", "diag", "tied", "full")
-    types = (covariance_types,) if isinstance(covariance_types, str) else tuple(covariance_types)
+    types = (covariance_types,) if isinstance(covariance_types, str) else tuple(as_list(
+        covariance_types, "covariance_types", "('full', 'diag'), or 'full' for one type",
+        ordered=False,
+    ))
     if not types:
         raise ValueError(f"covariance_types is empty; pass some of {_COVARIANCE_TYPES}.")
     for ct in types if family == "gaussian" else ():

@@ -174,3 +174,58 @@ def test_the_command_line_refuses_a_size_beyond_the_memory_naming_its_option(arg
     assert main([str(a) for a in argv]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and option in err and f"use a smaller {argv[1]}" in err
+
+
+# ----------------------------------------------------------------------
+# containers: a dict, a set or a string where a list is expected
+
+
+@pytest.fixture
+def parts(tmp_path):
+    X = blobs(50)
+    paths = [str(tmp_path / f"part-{i}.npy") for i in range(2)]
+    for path, part in zip(paths, np.array_split(X, 2)):
+        np.save(path, part)
+    table = str(tmp_path / "table.csv")
+    np.savetxt(table, X, delimiter=",", header="x,y", comments="")
+    return paths, table
+
+
+WRONG_CONTAINERS = [
+    (lambda p: fastem.Chunks(dict.fromkeys(p[0])), "chunks must be a list, got a dict, whose keys"),
+    (lambda p: fastem.Chunks(set(p[0])), "chunks must be a list, got a set, whose order is arbitrary"),
+    (lambda p: fastem.Chunks(5), "chunks must be a list, got 5 of type int"),
+    (lambda p: fastem.Chunks(None), "chunks must be a list, got None of type NoneType"),
+    (lambda p: fastem.Chunks(__import__("pandas").DataFrame(blobs(5))), "Chunks takes a list of chunks, got one DataFrame of shape"),
+    (lambda p: fastem.Chunks([p[1]], columns="xy"), "columns must be a list, got one str, 'xy'"),
+    (lambda p: fastem.Chunks([p[1]], columns={"y", "x"}), "columns must be a list, got a set"),
+    (lambda p: fastem.Chunks([p[1]], columns={"x": 0, "y": 1}), "columns must be a list, got a dict"),
+    (lambda p: fastem.Chunks(p[0], sample_weights=dict.fromkeys(p[0])), "sample_weights must be a list, got a dict"),
+    (lambda p: fastem.select_n_components(blobs(50), {1: "a", 2: "b"}), "n_components must be a list, got a dict"),
+    (lambda p: fastem.select_n_components(blobs(50), [1], covariance_types={"full": 1}), "covariance_types must be a list, got a dict"),
+    (lambda p: fastem.load(p[0]), r"path must be one file's path .* got \[.* of type list: call fastem.load\(path\) once per file"),
+    (lambda p: fastem.load(None), r"path must be one file's path .* got None of type NoneType: pass the file's path"),
+    (lambda p: fastem.io.read_metadata(p[0]), r"of type list: call fastem.io.read_metadata\(path\) once per file"),
+    (lambda p: fitted(GaussianMixture).save(p[0]), r"of type list: call model.save\(path\) once per file"),
+    (lambda p: fastem.io.save(fitted(PoissonMixture), 3), r"got 3 of type int: pass the file's path, e.g. model.save\('model.npz'\)"),
+]
+
+
+@pytest.mark.parametrize("call, message", WRONG_CONTAINERS)
+def test_a_wrong_container_is_named_with_its_fix(call, message, parts):
+    with pytest.raises(TypeError, match=message):
+        call(parts)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda X, m: fastem.plot.plot_clusters_2d(m, X, features={"y": 0, "x": 1}), "the pair of features must be a list, got a dict"),
+    (lambda X, m: fastem.plot.plot_clusters_2d(m, X, features={1, 0}), "the pair of features must be a list, got a set"),
+    (lambda X, m: fastem.plot.plot_pairs(m, X, pairs={(0, 1): "a"}), "pairs must be a list, got a dict"),
+])
+def test_plots_name_a_wrong_container(call, message):
+    pytest.importorskip("matplotlib")
+    X = np.column_stack([blobs(50), blobs(50, seed=1)])
+    model = GaussianMixture(2, random_state=0).fit(X)
+    with pytest.raises(TypeError, match=message):
+        call(X, model)
+
