@@ -4,6 +4,7 @@ Every error says what was wrong, the value seen, and how to fix it.
 """
 
 import decimal
+import difflib
 import numbers
 import os
 import sys
@@ -1099,6 +1100,28 @@ def check_scalar(value, name, target_type, *, min_val=None, max_val=None, includ
     if max_val is not None and value > max_val:
         raise ValueError(f"{name} must be <= {max_val}, got {value!r}.")
     return int(value) if isinstance(value, numbers.Integral) else float(value)
+
+
+def close_choice(value, choices):
+    """" Did you mean 'x'?" for the choice that ``value`` differs from only in case, or
+    the closest one by spelling; "" when none is close, or ``value`` is not a str."""
+    if not isinstance(value, str):
+        return ""
+    by_case = {choice.lower(): choice for choice in choices}
+    close = difflib.get_close_matches(value.lower(), list(by_case), n=1)
+    return f" Did you mean {by_case[close[0]]!r}?" if close else ""
+
+
+def check_choice(value, name, choices, meaning=""):
+    """``value`` when it is one of the strings ``choices``; else a ValueError naming ``name``,
+    the choices (as the container ``choices`` prints), the value, ``meaning`` (what the
+    choices do, text that follows a colon) and the close choice."""
+    if isinstance(value, str) and value in choices:
+        return value
+    meaning = f": {meaning}" if meaning else ""
+    raise ValueError(
+        f"{name} must be one of {choices}, got {value!r}{meaning}.{close_choice(value, choices)}"
+    )
 
 
 def as_list(value, name, example, *, ordered=True):

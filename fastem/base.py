@@ -149,7 +149,7 @@ from . import _state
 from ._state import FITTED_ATTRIBUTES, ParameterState, check_kernel_params, check_parameter_arrays
 from ._threading import launch, read_only, read_only_fields
 from ._validation import (
-    check_feature_names, check_memory, check_random_state, check_scalar, scan_data,
+    check_choice, check_feature_names, check_memory, check_random_state, check_scalar, scan_data,
     without_pandas_index,
 )
 from .data import Chunks, as_source, is_dask_dataframe
@@ -1333,10 +1333,7 @@ class BaseMixture(_KeywordsChecked):
                     f"{type(value).__name__}."
                 )
         self._fits_missing()
-        if self.init_params not in INIT_METHODS:
-            raise ValueError(
-                f"init_params must be one of {INIT_METHODS}, got {self.init_params!r}."
-            )
+        check_choice(self.init_params, "init_params", INIT_METHODS)
 
     @property
     def _n_components(self):
@@ -1371,12 +1368,10 @@ class BaseMixture(_KeywordsChecked):
 
     def _fits_missing(self):
         """Whether NaN entries are missing values (``missing='em'``) rather than an error."""
-        missing = getattr(self, "missing", "error")
-        if not (isinstance(missing, str) and missing in _MISSING_OPTIONS):
-            raise ValueError(
-                f"missing must be one of {_MISSING_OPTIONS}, got {missing!r}: 'error' refuses "
-                "NaN in the data, 'em' fits NaN entries as missing values."
-            )
+        missing = check_choice(
+            getattr(self, "missing", "error"), "missing", _MISSING_OPTIONS,
+            "'error' refuses NaN in the data, 'em' fits NaN entries as missing values",
+        )
         return missing == "em"
 
     def _nan_advice(self):

@@ -48,7 +48,7 @@ from .exceptions import warn_at_caller
 from ._init import sample_index, subsample
 from ._tables import TABLE_EXTENSIONS, read_table, spells_names, unnamed_first_row
 from ._validation import (
-    as_list, check_array, check_sample_weight, check_total_weight, feature_names_of,
+    as_list, check_array, check_sample_weight, check_total_weight, close_choice, feature_names_of,
     without_pandas_index,
 )
 
@@ -618,7 +618,7 @@ class Chunks:
             raise ValueError(
                 f"mmap_mode must be 'r', 'c' or None, got {mmap_mode!r}: Chunks only reads "
                 "its files, and a writing mode ('r+', 'w+') could truncate or change them. "
-                "Use mmap_mode='r' (the default)."
+                f"Use mmap_mode='r' (the default).{close_choice(mmap_mode, ('r', 'c'))}"
             )
 
     def __len__(self):

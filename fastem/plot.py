@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 
 from ._state import one_snapshot
-from ._validation import as_array, as_list, check_scalar
+from ._validation import as_array, as_list, check_choice, check_scalar
 
 __all__ = [
     "plot_density_1d",
@@ -917,8 +917,7 @@ def explore(model=None, data=None, *, family="gaussian", n_components=2, bins=No
                 f"explore shows 1-D mixtures, but the model has {model.n_features_in_} "
                 "features; fit a model on a single column."
             )
-    if family not in _FAMILIES:
-        raise ValueError(f"family must be one of {_FAMILIES}, got {family!r}.")
+    check_choice(family, "family", _FAMILIES)
     if model is None:
         n_components = check_scalar(n_components, "n_components", numbers.Integral, min_val=1)
     names = None

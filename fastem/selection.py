@@ -25,7 +25,7 @@ import numpy as np
 
 from ._collapse import DataSummary
 from ._progress import SelectionProgress
-from ._validation import as_list, check_random_state, check_scalar
+from ._validation import as_list, check_choice, check_random_state, check_scalar, close_choice
 from .data import as_source
 from .base import LikelihoodDecreaseWarning, _check_observed_rows, from_callback
 from .exceptions import ConvergenceWarning, RegularizationWarning, warn_at_caller
@@ -329,18 +329,20 @@ def _check_grid(n_components, covariance_types, criterion, n_samples, family="ga
         if ct not in _COVARIANCE_TYPES:
             raise ValueError(
                 f"covariance_types must contain only {_COVARIANCE_TYPES}, got {ct!r}."
+                f"{close_choice(ct, _COVARIANCE_TYPES)}"
             )
     if len(set(types)) != len(types):
         raise ValueError(f"covariance_types has repeated entries: {types}. List each type once.")
     crit = criterion.lower() if isinstance(criterion, str) else criterion
     if crit not in _CRITERIA:
-        raise ValueError(f"criterion must be 'bic' or 'aic', got {criterion!r}.")
+        raise ValueError(
+            f"criterion must be 'bic' or 'aic', got {criterion!r}.{close_choice(criterion, _CRITERIA)}"
+        )
     return [int(k) for k in ks], types, crit
 
 
 def _family_class(family):
-    if not isinstance(family, str) or family not in FAMILIES:
-        raise ValueError(f"family must be one of {sorted(FAMILIES)}, got {family!r}.")
+    check_choice(family, "family", sorted(FAMILIES))
     return FAMILIES[family]
 
 

@@ -229,3 +229,47 @@ def test_plots_name_a_wrong_container(call, message):
     with pytest.raises(TypeError, match=message):
         call(X, model)
 
+
+
+# ----------------------------------------------------------------------
+# string choices: a wrong case or a typo gets the choice it is close to
+
+ESTIMATOR_CHOICES = [
+    (cls, name, value, close)
+    for cls in FAMILIES
+    for name, value, close in [
+        ("init_params", "Kmeans", "kmeans"),
+        ("init_params", "k-means", "kmeans"),
+        ("init_params", "Hierarchical", "hierarchical"),
+        ("missing", "EM", "em"),
+        ("missing", "Error", "error"),
+        ("covariance_type", "Full", "full"),
+        ("covariance_type", "diagonal", "diag"),
+        ("weight_concentration_prior_type", "dirichlet", "dirichlet_process"),
+        ("weight_concentration_prior_type", "Dirichlet_Distribution", "dirichlet_distribution"),
+    ]
+    if name in cls._get_param_names()
+]
+
+
+@pytest.mark.parametrize("cls, name, value, close", ESTIMATOR_CHOICES)
+def test_an_estimators_string_choice_suggests_the_close_one(cls, name, value, close):
+    model = fitted(cls).set_params(**{name: value})
+    with pytest.raises(ValueError, match=f"{name} must be one of .*, got '{value}'.* Did you mean "
+                                         f"'{close}'\\?"):
+        model.fit(np.round(np.abs(blobs(50))))
+
+
+@pytest.mark.parametrize("call, name, close", [
+    (lambda X: fastem.select_n_components(X, [1], family="Gaussian"), "family", "gaussian"),
+    (lambda X: fastem.select_n_components(X, [1], family="poison"), "family", "poisson"),
+    (lambda X: fastem.select_n_components(X, [1], covariance_types=["Full"]), "covariance_types", "full"),
+    (lambda X: fastem.select_n_components(X, [1], criterion="bci"), "criterion", "bic"),
+    (lambda X: fastem.select_n_components(X, [1], missing="EM"), "missing", "em"),
+    (lambda X: fastem.Chunks([X], mmap_mode="R"), "mmap_mode", "r"),
+    (lambda X: pytest.importorskip("matplotlib") and fastem.plot.explore(family="Poisson"),
+     "family", "poisson"),
+])
+def test_a_functions_string_choice_suggests_the_close_one(call, name, close):
+    with pytest.raises(ValueError, match=f"{name} .*Did you mean '{close}'\\?"):
+        call(np.round(np.abs(blobs(50))))

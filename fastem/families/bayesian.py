@@ -38,7 +38,7 @@ import numbers
 import numpy as np
 
 from .. import _state
-from .._validation import as_float_array, check_in_dtype, check_scalar
+from .._validation import as_float_array, check_choice, check_in_dtype, check_scalar
 from ..base import fill_doc, from_callback
 from .gaussian import (
     _ILL_DEFINED, GaussianMixture, _check_spd, _GaussianComponents, log_det_cholesky,
@@ -634,11 +634,9 @@ class BayesianGaussianMixture(_GaussianComponents):
 
     def _check_parameters(self):
         super()._check_parameters()
-        if self.weight_concentration_prior_type not in _PRIOR_TYPES:
-            raise ValueError(
-                f"weight_concentration_prior_type must be one of {_PRIOR_TYPES}, got "
-                f"{self.weight_concentration_prior_type!r}."
-            )
+        check_choice(
+            self.weight_concentration_prior_type, "weight_concentration_prior_type", _PRIOR_TYPES
+        )
         for name in ("weight_concentration_prior", "mean_precision_prior", "degrees_of_freedom_prior"):
             value = getattr(self, name)
             if value is not None:

@@ -8,8 +8,8 @@ import numpy as np
 from .._collapse import MIN_VARIANCE_RATIO, gaussian_collapse_reasons
 from .._threading import launch, read_only, read_only_fields
 from .._validation import (
-    as_float_array, check_distinct_starts, check_in_dtype, check_range, check_scalar,
-    check_weights_init)
+    as_float_array, check_choice, check_distinct_starts, check_in_dtype, check_range,
+    check_scalar, check_weights_init)
 from ..base import _EMPTY_SHARE, BaseMixture, fill_doc, impute_with
 from ..exceptions import RegularizationWarning, warn_at_caller
 from ..stats import SufficientStatistics
@@ -487,11 +487,7 @@ class _GaussianComponents(BaseMixture):
 
     def _check_parameters(self):
         super()._check_parameters()
-        if self.covariance_type not in _COVARIANCE_TYPES:
-            raise ValueError(
-                f"covariance_type must be one of {_COVARIANCE_TYPES}, got "
-                f"{self.covariance_type!r}."
-            )
+        check_choice(self.covariance_type, "covariance_type", _COVARIANCE_TYPES)
         check_scalar(self.reg_covar, "reg_covar", numbers.Real, min_val=0.0)
 
     def _check_in_dtype(self, dtype, starts):
