@@ -46,9 +46,19 @@ def _pyplot():
     return plt
 
 
-def _axes(ax):
+def _axes(ax, name="ax"):
+    """``ax``, a matplotlib Axes, or a new figure's when None; a TypeError naming ``name``
+    for anything else (drawing on it failed with an AttributeError deep in the plot)."""
     if ax is None:
         _, ax = _pyplot().subplots()
+        return ax
+    from matplotlib.axes import Axes
+
+    if not isinstance(ax, Axes):
+        raise TypeError(
+            f"{name} must be a matplotlib Axes, got {ax!r} of type {type(ax).__name__}. Pass "
+            "one, e.g. figure, ax = plt.subplots(), or leave it None for a new figure."
+        )
     return ax
 
 
@@ -224,16 +234,30 @@ def _poisson_pmf(x, rate):
     return poisson.pmf(x, rate)
 
 
+#: numpy's rules for the number of histogram bins (numpy.histogram_bin_edges).
+_BIN_RULES = ("auto", "fd", "doane", "scott", "stone", "rice", "sturges", "sqrt")
+
+#: The most bins drawn: more are bars narrower than a pixel of any screen, and
+#: a billion of them drew for minutes (10**20 was NumPy's "Maximum allowed size").
+_MAX_BINS = 100_000
+
+
 def _histogram_edges(values, bins):
     """Histogram bins: the edges ``bins`` if a sequence, else a number of bins (``bins``,
     or from numpy's rule named by ``bins``, 'auto' for None); for whole numbers, edges
     at half-integers with each bin a whole number of integers wide (no empty or doubled
-    bars from integers falling unevenly into bins). A number of bins below 1 is refused."""
+    bars from integers falling unevenly into bins). A number of bins below 1 or above
+    ``_MAX_BINS`` is refused, and so is a rule numpy does not have."""
     if bins is None or isinstance(bins, str):
-        bins = len(np.histogram_bin_edges(values, bins or "auto")) - 1
+        bins = len(np.histogram_bin_edges(values, check_choice(bins or "auto", "bins", _BIN_RULES))) - 1
     elif np.ndim(bins):  # edges, as numpy takes them
         return bins
     bins = check_scalar(bins, "bins", numbers.Integral, min_val=1)
+    if bins > _MAX_BINS:
+        raise ValueError(
+            f"bins must be at most {_MAX_BINS:,}, got {bins:,}: more bins are bars narrower "
+            "than a pixel. Pass fewer, or the bins' edges."
+        )
     if not np.array_equal(values, np.round(values)):
         return bins
     low, high = int(values.min()), int(values.max())
@@ -349,10 +373,10 @@ def plot_density_1d(model, X=None, *, feature=None, bins=None, min_weight=None, 
     ValueError
         If ``feature`` is not a feature of the model, or ``X`` has another
         number of features, or column names other than the model's, or
-        ``bins`` is below 1.
+        ``bins`` is below 1, above 100,000 or a rule numpy does not have.
     TypeError
-        For a ``feature`` that is neither an int nor a str, or a ``bins``
-        that is none of its kinds.
+        For a ``feature`` that is neither an int nor a str, a ``bins`` that
+        is none of its kinds, or an ``ax`` that is not a matplotlib Axes.
     NotFittedError
         For a model that is not fitted.
     """
@@ -482,8 +506,9 @@ def plot_clusters_2d(model, X, *, features=(0, 1), n_std=(1, 2, 3), max_points=2
         ``n_std`` not positive, a ``max_points`` below 1 or a ``random_state``
         that is no seed.
     TypeError
-        For a feature that is neither an int nor a str, or an ``n_std`` or
-        ``max_points`` that is not a number.
+        For a feature that is neither an int nor a str, an ``n_std`` or
+        ``max_points`` that is not a number, a ``legend`` that is not a bool,
+        or an ``ax`` that is not a matplotlib Axes.
     """
     from matplotlib.lines import Line2D
 
@@ -530,6 +555,8 @@ def plot_clusters_2d(model, X, *, features=(0, 1), n_std=(1, 2, 3), max_points=2
                for k in drawn]
     handles.append(Line2D([], [], ls="", marker="X", color="k", markeredgecolor="w", ms=9,
                           label="component means"))
+    if not isinstance(legend, (bool, np.bool_)):
+        raise TypeError(f"legend must be True or False, got {legend!r} of type {type(legend).__name__}.")
     if legend:
         legend = ax.legend(handles=handles, fontsize="small", loc="best", framealpha=0.85)
     ax.set_xlabel(_feature_name(model, names, i))
@@ -694,7 +721,7 @@ def plot_pairs(model, X, *, pairs=None, axes=None, **kwargs):
         for extra in axes[len(pairs):]:
             extra.set_visible(False)
     else:
-        axes = list(np.ravel(axes))
+        axes = [_axes(a, "each entry of axes") for a in np.ravel(np.asarray(axes, dtype=object))]
         figure = axes[0].figure
     if len(axes) < len(pairs):
         raise ValueError(f"plot_pairs got {len(axes)} axes for {len(pairs)} pairs; pass one per pair.")
@@ -870,6 +897,11 @@ def _family_of(model):
     )
 
 
+#: The most components explore draws sliders for: its figure grows by a row of
+#: 0.28 inches per slider, two or three per component (20 Gaussian ones: 21 inches).
+_MAX_EXPLORED_COMPONENTS = 20
+
+
 @one_snapshot
 def explore(model=None, data=None, *, family="gaussian", n_components=2, bins=None):
     """Interactive figure to explore a 1-D Gaussian, exponential or Poisson mixture with sliders.
@@ -904,7 +936,8 @@ def explore(model=None, data=None, *, family="gaussian", n_components=2, bins=No
         For a model or data of more than one feature, data whose column name is
         not the model's, data without an observed value, negative data of an
         exponential or Poisson mixture, an unknown family, an ``n_components``
-        or ``bins`` below 1.
+        below 1 or above 20 (a figure of sliders taller than a screen), or a
+        ``bins`` below 1, above 100,000 or a rule numpy does not have.
     TypeError
         For an ``n_components`` that is not an integer, or a ``bins`` that is
         none of its kinds.
@@ -920,6 +953,12 @@ def explore(model=None, data=None, *, family="gaussian", n_components=2, bins=No
     check_choice(family, "family", _FAMILIES)
     if model is None:
         n_components = check_scalar(n_components, "n_components", numbers.Integral, min_val=1)
+        if n_components > _MAX_EXPLORED_COMPONENTS:
+            raise ValueError(
+                f"explore draws sliders for at most {_MAX_EXPLORED_COMPONENTS} components, got "
+                f"n_components={n_components:,}: a figure of more would be taller than a "
+                "screen. Explore fewer, or draw a fitted mixture with plot_density_1d."
+            )
     names = None
     values = None
     if data is not None:

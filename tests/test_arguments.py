@@ -273,3 +273,44 @@ def test_an_estimators_string_choice_suggests_the_close_one(cls, name, value, cl
 def test_a_functions_string_choice_suggests_the_close_one(call, name, close):
     with pytest.raises(ValueError, match=f"{name} .*Did you mean '{close}'\\?"):
         call(np.round(np.abs(blobs(50))))
+
+
+# ----------------------------------------------------------------------
+# plots: sizes, rules, switches and axes
+
+
+@pytest.fixture
+def one_and_three_features():
+    pytest.importorskip("matplotlib")
+    X1 = blobs(50)[:, :1]
+    X3 = np.column_stack([blobs(50), blobs(50, seed=1)[:, 0]])
+    return (GaussianMixture(2, random_state=0).fit(X1), X1,
+            GaussianMixture(2, random_state=0).fit(X3), X3)
+
+
+PLOT_ARGUMENTS = [
+    (lambda m1, X1, m3, X3: fastem.plot.plot_density_1d(m1, X1, bins=10**20), ValueError,
+     "bins must be at most 100,000, got 100,000,000,000,000,000,000: more bins are bars narrower"),
+    (lambda m1, X1, m3, X3: fastem.plot.explore(m1, X1, bins=2**63), ValueError,
+     "bins must be at most 100,000"),
+    (lambda m1, X1, m3, X3: fastem.plot.plot_density_1d(m1, X1, bins="Auto"), ValueError,
+     "bins must be one of .*got 'Auto'. Did you mean 'auto'"),
+    (lambda m1, X1, m3, X3: fastem.plot.explore(n_components=10**20), ValueError,
+     "explore draws sliders for at most 20 components, got n_components=100,000,000,000,"),
+    (lambda m1, X1, m3, X3: fastem.plot.plot_clusters_2d(m3, X3, legend="no"), TypeError,
+     "legend must be True or False, got 'no'"),
+    (lambda m1, X1, m3, X3: fastem.plot.plot_density_1d(m1, X1, ax=1), TypeError,
+     "ax must be a matplotlib Axes, got 1 of type int"),
+    (lambda m1, X1, m3, X3: fastem.plot.plot_clusters_2d(m3, X3, ax="left"), TypeError,
+     "ax must be a matplotlib Axes, got 'left'"),
+    (lambda m1, X1, m3, X3: fastem.plot.plot_lower_bounds(m3, ax=[1]), TypeError,
+     "ax must be a matplotlib Axes, got \\[1\\] of type list"),
+    (lambda m1, X1, m3, X3: fastem.plot.plot_pairs(m3, X3, axes=[1, 2, 3]), TypeError,
+     "each entry of axes must be a matplotlib Axes, got 1 of type int"),
+]
+
+
+@pytest.mark.parametrize("call, error, message", PLOT_ARGUMENTS)
+def test_plot_arguments_are_named_with_their_fix(call, error, message, one_and_three_features):
+    with pytest.raises(error, match=message):
+        call(*one_and_three_features)
