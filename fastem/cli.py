@@ -50,7 +50,9 @@ from ._tables import (
     unnamed_first_row,
 )
 from ._tables import read_table as read_table_file
-from ._validation import check_memory, numeric_advice, rounded_whole_number, shown_number
+from ._validation import (
+    check_memory, close_choice, numeric_advice, rounded_whole_number, shown_number,
+)
 from .base import unobserved_rows
 
 __all__ = ["main"]
@@ -78,6 +80,14 @@ class UsageError(CommandError):
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         raise UsageError(message, f"(see '{self.prog} --help')")
+
+    def _check_value(self, action, value):
+        # argparse's own message, with the choice that a wrong case or a typo is close to
+        if action.choices is not None and value not in action.choices:
+            choices = ", ".join(map(repr, action.choices))
+            raise argparse.ArgumentError(
+                action, f"invalid choice: {value!r} (choose from {choices}).{close_choice(value, action.choices)}"
+            )
 
     def _get_option_tuples(self, option_string):
         # An abbreviation of two spellings of one option (--cov: --covariance and

@@ -314,3 +314,19 @@ PLOT_ARGUMENTS = [
 def test_plot_arguments_are_named_with_their_fix(call, error, message, one_and_three_features):
     with pytest.raises(error, match=message):
         call(*one_and_three_features)
+
+
+@pytest.mark.parametrize("argv, close", [
+    (["fit", "data.csv", "-k", "2", "--covariance", "Full", "-o", "m.npz"], "full"),
+    (["fit", "data.csv", "-k", "2", "--family", "Poison", "-o", "m.npz"], "poisson"),
+    (["fit", "data.csv", "-k", "2", "--missing", "EM", "-o", "m.npz"], "em"),
+    (["fit", "data.csv", "-k", "2", "--bayesian", "dirichlet", "-o", "m.npz"], "dirichlet_process"),
+    (["select", "data.csv", "--criterion", "BIC"], "bic"),
+    (["fitt", "data.csv"], "fit"),
+])
+def test_the_command_line_suggests_the_close_choice(argv, close, capsys):
+    from fastem.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "invalid choice" in err and f"Did you mean '{close}'?" in err
