@@ -8,7 +8,7 @@ import difflib
 import numbers
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -865,6 +865,8 @@ def check_sample_weight(sample_weight, n_samples, *, require_positive_sum=True):
             "read as weights. Give every sample a weight (sample_weight.filled(0) leaves the "
             "masked samples out of the fit)."
         )
+    if isinstance(sample_weight, (Mapping, set, frozenset, Iterator)):
+        sample_weight = as_list(sample_weight, "sample_weight", "one number per row of X, in order")
     w = numeric_weights(as_array(_unmasked(sample_weight)))
     if w.ndim == 0:
         w = np.full(n_samples, float(w))

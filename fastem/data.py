@@ -40,6 +40,7 @@ import contextlib
 import weakref
 import os
 import sys
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -48,8 +49,8 @@ from .exceptions import warn_at_caller
 from ._init import sample_index, subsample
 from ._tables import TABLE_EXTENSIONS, read_table, spells_names, unnamed_first_row
 from ._validation import (
-    as_list, check_array, check_sample_weight, check_total_weight, close_choice, feature_names_of,
-    without_pandas_index,
+    _is_sparse, as_list, check_array, check_sample_weight, check_total_weight, close_choice,
+    feature_names_of, without_pandas_index,
 )
 
 __all__ = [
@@ -130,6 +131,15 @@ def as_source(
     """
     if isinstance(X, (ArraySource, ChunkedSource)) or type(X).__name__ == "DaskSource":
         return X
+    # Read as chunks, a dict's keys were paths (a scipy dok array is a dict too: the
+    # validation of arrays says that sparse data are refused).
+    if isinstance(X, (Mapping, set, frozenset)) and not _is_sparse(X):
+        fix = ("pd.DataFrame(X) for a dict of columns" if isinstance(X, Mapping)
+               else "np.array(sorted(X))[:, None] for a set of values of one feature")
+        raise TypeError(
+            f"X must be an array of shape (n_samples, n_features) or chunked data, got a "
+            f"{type(X).__name__}. Pass an array or a DataFrame, e.g. {fix}."
+        )
     if is_dask_array(X) or is_dask_dataframe(X):
         from ._dask import DaskSource
 

@@ -330,3 +330,30 @@ def test_the_command_line_suggests_the_close_choice(argv, close, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "invalid choice" in err and f"Did you mean '{close}'?" in err
+
+
+@pytest.mark.parametrize("method", ["fit", "predict", "score_samples", "summarize"])
+@pytest.mark.parametrize("X, message", [
+    ({"a": np.arange(5.0), "b": np.arange(5.0)}, r"X must be an array .* got a dict\. .*pd\.DataFrame\(X\)"),
+    ({1.0, 2.0, 3.0}, r"X must be an array .* got a set\. .*np\.array\(sorted\(X\)\)"),
+])
+def test_data_given_as_a_dict_or_set_is_named(method, X, message):
+    """A dict of columns was read as chunks, its keys as file paths."""
+    model = fitted(GaussianMixture) if method != "fit" else GaussianMixture(2)
+    with pytest.raises(TypeError, match=message):
+        getattr(model, method)(X)
+
+
+@pytest.mark.parametrize("call", [
+    lambda w: GaussianMixture(2).fit(blobs(50), sample_weight=w),
+    lambda w: fitted(GaussianMixture).score(blobs(50), sample_weight=w),
+    lambda w: fitted(PoissonMixture).summarize(np.round(np.abs(blobs(50))), sample_weight=w),
+    lambda w: fastem.select_n_components(blobs(50), [1], sample_weight=w),
+])
+@pytest.mark.parametrize("weights, message", [
+    (dict.fromkeys(range(100), 1.0), "sample_weight must be a list, got a dict, whose keys"),
+    (set(range(100)), "sample_weight must be a list, got a set, whose order is arbitrary"),
+])
+def test_sample_weight_given_as_a_dict_or_set_is_named(call, weights, message):
+    with pytest.raises(TypeError, match=message):
+        call(weights)
