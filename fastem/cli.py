@@ -731,7 +731,8 @@ class Progress:
     ``--progress``) each iteration gets its own line. The time of the first
     iteration of the first initialization includes initialization and any JIT
     compilation. The time per iteration is that of the passes since the last
-    line: an accelerated step counts three.
+    line: an accelerated step counts three. The objective is the log-likelihood
+    per sample ('log-lik'), or a variational mixture's evidence lower bound ('ELBO').
     """
 
     def __init__(self, stream=None, live=None):
@@ -750,9 +751,10 @@ class Progress:
         passes, self.previous_iter = n_iter - self.previous_iter, n_iter
         change = "" if np.isnan(self.previous) else f"{lower_bound - self.previous:+.3e}"
         self.previous = lower_bound
+        objective = "ELBO" if hasattr(model, "effective_n_components") else "log-lik"
         line = (
             f"init {self.n_init_done}/{model.n_init}  iter {n_iter:>4}/{model.max_iter}  "
-            f"log-lik {lower_bound:.6f}  change {change:>10}  {elapsed / passes:.3f} s/iter"
+            f"{objective} {lower_bound:.6f}  change {change:>10}  {elapsed / passes:.3f} s/iter"
         )
         self.line.show(line)
         return False
@@ -1589,7 +1591,8 @@ def build_parser():
                        help=f"EM passes at most per initialization (default "
                        f"{defaults['max_iter']}, as in Python)")
         p.add_argument("--tol", type=_non_negative_float,
-                       help="stop when the log-likelihood per sample is estimated to be within "
+                       help="stop when the log-likelihood per sample (with --bayesian, the "
+                       "evidence lower bound) is estimated to be within "
                        f"this of its limit (default {defaults['tol']:g}, as in Python)")
         p.add_argument("--reg-covar", type=_non_negative_float,
                        help="added to the diagonal of every within-component covariance, in "

@@ -45,6 +45,18 @@ def test_convergence_warning_names_the_familys_objective(cls, data, objective):
         assert "likelihood" not in message
 
 
+@pytest.mark.parametrize("cls, data, objective", OBJECTIVES)
+def test_the_command_lines_progress_line_names_the_familys_objective(cls, data, objective):
+    import io
+
+    from fastem import cli
+
+    stream = io.StringIO()
+    cli.Progress(stream, live=False)(cls(2), 1, -1.5)
+    short = "ELBO" if cls is BayesianGaussianMixture else "log-lik"
+    assert f"{short} -1.500000" in stream.getvalue()
+
+
 def test_the_variational_mixtures_docstrings_say_lower_bound_not_likelihood():
     """Its fit keeps the start with the largest ELBO, and tol is in ELBO per sample."""
     for text in (BayesianGaussianMixture.__doc__, BayesianGaussianMixture.fit.__doc__):
