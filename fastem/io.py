@@ -31,7 +31,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from ._state import one_snapshot
-from ._validation import check_random_state
+from ._validation import as_list, check_random_state
 from .data import read_npy_header
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "save", "load", "read_metadata"]
@@ -348,8 +348,11 @@ def save(model, path, *, column_indices=None):
     if column_indices is None:  # those of the file the model was loaded from, if any
         column_indices = getattr(model, "_column_indices", None)
     if column_indices is not None:
-        column_indices = [int(j) if isinstance(j, numbers.Integral) and not isinstance(j, bool)
-                          else j for j in column_indices]
+        column_indices = [
+            int(j) if isinstance(j, numbers.Integral) and not isinstance(j, bool) else j
+            for j in as_list(column_indices, "column_indices",
+                             "[1, 0], the 0-based column of each feature, in order")
+        ]
         problem = _column_indices_problem(column_indices, int(model.n_features_in_))
         if problem is not None:
             raise ValueError(f"column_indices {column_indices!r} {problem}")

@@ -220,6 +220,8 @@ WRONG_CONTAINERS = [
     (lambda p: fastem.io.read_metadata(p[0]), r"of type list: call fastem.io.read_metadata\(path\) once per file"),
     (lambda p: fitted(GaussianMixture).save(p[0]), r"of type list: call model.save\(path\) once per file"),
     (lambda p: fastem.io.save(fitted(PoissonMixture), 3), r"got 3 of type int: pass the file's path, e.g. model.save\('model.npz'\)"),
+    (lambda p: fastem.io.save(fitted(GaussianMixture), p[1] + ".npz", column_indices={1: 0, 0: 1}), "column_indices must be a list, got a dict"),
+    (lambda p: fastem.io.save(fitted(GaussianMixture), p[1] + ".npz", column_indices={1, 0}), "column_indices must be a list, got a set"),
 ]
 
 
