@@ -618,8 +618,13 @@ class Chunks:
                 )
         self.sample_weights = sample_weights
         if header not in (None, True, False):
+            # the command line's --header yes/no/auto, spelt in Python
+            spelt = {"yes": True, "true": True, "no": False, "false": False, "auto": None}
+            word = header.lower() if isinstance(header, str) else None
+            hint = f" Did you mean header={spelt[word]}?" if word in spelt else ""
             raise ValueError(
-                f"header must be None (decide from the first row), True or False, got {header!r}."
+                f"header must be None (decide from the first row), True or False, got "
+                f"{header!r}.{hint}"
             )
         self.header = header
         self._noted = set()

@@ -281,11 +281,14 @@ def test_an_estimators_string_choice_suggests_the_close_one(cls, name, value, cl
     (lambda X: fastem.select_n_components(X, [1], criterion="bci"), "criterion", "bic"),
     (lambda X: fastem.select_n_components(X, [1], missing="EM"), "missing", "em"),
     (lambda X: fastem.Chunks([X], mmap_mode="R"), "mmap_mode", "r"),
+    (lambda X: fastem.Chunks([X], header="yes"), "header", "header=True"),
+    (lambda X: fastem.Chunks([X], header="No"), "header", "header=False"),
     (lambda X: pytest.importorskip("matplotlib") and fastem.plot.explore(family="Poisson"),
      "family", "poisson"),
 ])
 def test_a_functions_string_choice_suggests_the_close_one(call, name, close):
-    with pytest.raises(ValueError, match=f"{name} .*Did you mean '{close}'\\?"):
+    quoted = close if name == "header" else f"'{close}'"
+    with pytest.raises(ValueError, match=f"{name} .*Did you mean {quoted}\\?"):
         call(np.round(np.abs(blobs(50))))
 
 
