@@ -570,6 +570,10 @@ class Chunks:
 
     Raises
     ------
+    TypeError
+        For ``chunks``, ``columns`` or ``sample_weights`` that are not a list:
+        one array, DataFrame or path, a dict (whose keys ``list`` would take),
+        a set (in an arbitrary order), a string or a number.
     ValueError
         For ``columns`` with chunks that are not ``.csv`` or ``.parquet``
         files; when a pass reads a file: for a file that cannot be read, a
@@ -587,7 +591,7 @@ class Chunks:
     def __init__(self, chunks, sample_weights=None, *, mmap_mode="r", columns=None, header=None):
         # One array or table of rows (NumPy, pandas, Arrow, Dask), which list() would
         # take apart into rows or columns.
-        if _is_path(chunks) or len(getattr(chunks, "shape", (0, 0, 0))) <= 2:
+        if _is_path(chunks) or hasattr(chunks, "shape") and len(chunks.shape) <= 2:
             shown = repr(os.fsdecode(chunks)) if _is_path(chunks) else f"of shape {chunks.shape}"
             raise TypeError(
                 f"Chunks takes a list of chunks, got one {type(chunks).__name__} {shown}. Pass "
