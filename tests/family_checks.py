@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+import pytest
 from numpy.testing import assert_allclose
 
 from fastem import ConvergenceWarning, EmptyComponentWarning, RegularizationWarning
@@ -41,6 +42,25 @@ class Family:
     def fitted(self, X, weights, param, **kw):
         """An estimator whose parameters are exactly (weights, param): no EM step."""
         return self.model(weights, param, max_iter=0, **kw).fit(X)
+
+
+def fitted_by_path(path, model, X, *, batches, missing_rows, chunk_rows):
+    """``model`` fitted to ``X`` along one of the paths the statistics reach it by:
+    ``"fit"``; ``"missing"``, ``fit`` with ``missing='em'`` and feature 1 of
+    ``X[missing_rows]`` NaN; ``"partial_fit"``, one step per array of ``batches``;
+    ``"dask"``, ``fit`` of a Dask array of ``chunk_rows`` rows per block."""
+    if path == "partial_fit":
+        for batch in batches:
+            model.partial_fit(batch)
+        return model
+    if path == "missing":
+        X = X.copy()
+        X[missing_rows, 1] = np.nan
+        return model.set_params(missing="em").fit(X)
+    if path == "dask":
+        da = pytest.importorskip("dask.array")
+        return model.fit(da.from_array(X, chunks=(chunk_rows, -1)))
+    return model.fit(X)
 
 
 def fit_quietly(model, X, **kw):

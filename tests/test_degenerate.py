@@ -25,6 +25,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 import fastem
 from fastem import ConvergenceWarning, EmptyComponentWarning, GaussianMixture
 
+from family_checks import fitted_by_path
 from reference import exponential_log_prob, gaussian_log_prob, log_resp_and_norm, poisson_log_prob
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
@@ -235,18 +236,9 @@ _NARROW_ESTIMATORS = {
 def _fitted_by(path, model, X):
     """``model`` fitted to ``X`` by ``fit`` or ``fit`` with half the entries of feature 1
     missing, by ``partial_fit`` in four batches, or from a Dask array."""
-    if path == "partial_fit":
-        for batch in np.array_split(np.random.default_rng(1).permutation(X), 4):
-            model.partial_fit(batch)
-        return model
-    if path == "missing":
-        X = X.copy()
-        X[::2, 1] = np.nan
-        return model.set_params(missing="em").fit(X)
-    if path == "dask":
-        da = pytest.importorskip("dask.array")
-        return model.fit(da.from_array(X, chunks=(150, -1)))
-    return model.fit(X)
+    batches = np.array_split(np.random.default_rng(1).permutation(X), 4)
+    return fitted_by_path(path, model, X, batches=batches, missing_rows=slice(None, None, 2),
+                          chunk_rows=150)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

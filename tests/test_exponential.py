@@ -17,6 +17,7 @@ from family_checks import (
     check_summaries_add,
     check_warm_start,
     fit_quietly,
+    fitted_by_path,
 )
 from fastem import ExponentialMixture, RegularizationWarning
 from reference import exponential_em_step, exponential_log_prob, exponential_mixture_moments
@@ -212,18 +213,8 @@ def _fitted_on_zeros(path, X):
     Dask array."""
     model = ExponentialMixture(
         3, weights_init=[0.02, 0.49, 0.49], scales_init=[[1e-3, 3.0], [1.0, 1.0], [10.0, 10.0]])
-    if path == "partial_fit":
-        for _ in range(10):
-            model.partial_fit(X)
-        return model
-    if path == "missing":
-        X = X.copy()
-        X[1::5, 1] = np.nan
-        return model.set_params(missing="em").fit(X)
-    if path == "dask":
-        da = pytest.importorskip("dask.array")
-        return model.fit(da.from_array(X, chunks=(200, -1)))
-    return model.fit(X)
+    return fitted_by_path(path, model, X, batches=[X] * 10, missing_rows=slice(1, None, 5),
+                          chunk_rows=200)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
