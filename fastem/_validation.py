@@ -291,7 +291,8 @@ FLOAT64_WHOLE = 2**53
 
 def as_array(value):
     """``np.asarray(value)``; for a list or a tuple (nested ones too) that NumPy makes float64
-    with a magnitude of 2**53 or more, the object array of its entries.
+    with a magnitude of 2**53 or more in an entry that is not a float (an integer, a
+    ``Decimal``, a ``Fraction``, a 0-d array), the object array of its entries.
 
     NumPy makes float64 of integers beside floats (``[[2**53 + 1, 0.5]]``),
     rounding whole numbers beyond 2**53 before any check could see them; as
@@ -301,9 +302,19 @@ def as_array(value):
     ``np.asarray`` gives it, at no further cost.
     """
     values = np.asarray(value)
+    # A list of long doubles stays one (they hold every whole number up to 2**64 and are
+    # checked as such), and one of large floats float64 (1e18 is no whole number given,
+    # and objects cost a Python call per entry in the checks).
     if (isinstance(value, (list, tuple)) and values.dtype.kind == "f"
-            and (np.abs(values) >= FLOAT64_WHOLE).any()):  # NaN compares False
-        return np.asarray(value, dtype=object)
+            and values.dtype.itemsize <= 8):
+        large = np.abs(values) >= FLOAT64_WHOLE  # NaN compares False
+        if large.any():
+            objects = np.asarray(value, dtype=object)
+            if objects.shape != values.shape:
+                return objects
+            kinds = set(map(type, objects[large].tolist()))  # one pass in C
+            if not all(issubclass(kind, (float, np.floating)) for kind in kinds):
+                return objects
     return values
 
 
@@ -337,6 +348,8 @@ def whole_value(value):
     gives them), else None. ``Decimal('9007199254740993.00')`` is a fraction, as the
     field 9007199254740993.00 of a CSV file is, and the decimals of a parquet column of
     scale 2 are: float64 rounds it as any fraction."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:  # a list's 0-d array
+        value = value.item()
     if isinstance(value, numbers.Rational):  # int, NumPy integers, Fraction
         return int(value) if value.denominator == 1 else None
     if isinstance(value, decimal.Decimal) and value.is_finite():

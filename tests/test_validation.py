@@ -344,6 +344,35 @@ def test_whole_numbers_beside_floats_in_a_list_are_refused_by_every_family(X, fa
         getattr(model, method)(_sequence_with_whole_number(data, "list"))
 
 
+def test_long_doubles_and_0d_arrays_in_a_list_are_checked_as_in_an_array():
+    """A list of np.longdouble was made an object array, whose long doubles the checks did
+    not read (2**53 + 1 was rounded silently, where an array of them is refused), and a
+    0-d array in a list was not read as a whole number."""
+    from fastem._validation import as_float_array, check_array, check_sample_weight
+
+    for entry in (np.longdouble(_BIG), np.array(_BIG)):
+        rows = [[entry, 0.5], [1.0, 2.0]]
+        with pytest.raises(ValueError, match=_ROUNDED.format(r"in row 0 \(0-based\) of column 0")):
+            check_array(rows)
+        with pytest.raises(ValueError, match=_ROUNDED.format(r"at index \(0, 0\)")):
+            as_float_array(rows, "means_init")
+        with pytest.raises(ValueError, match=_ROUNDED.format("at index 0")):
+            check_sample_weight([entry, 1.0, 2.0], 3)
+    with pytest.raises(ValueError, match="beyond the range of float64"):
+        check_array([[np.longdouble("1e400"), 0.5], [1.0, 2.0]])
+
+
+def test_a_list_of_large_floats_stays_float64():
+    """Floats of 2**53 or more are no whole numbers given: a list of them is read as a
+    float64 array, not as objects checked one by one (12 times slower on 200,000 rows)."""
+    from fastem._validation import as_array, check_array
+
+    rows = [[1e18, 0.5], [3e18, 2.0]]
+    assert as_array(rows).dtype == np.float64
+    assert as_array([[1e18, 2**60 + 1]]).dtype == object  # an integer among them
+    assert_array_equal(check_array(rows), np.asarray(rows))
+
+
 def test_a_whole_number_beside_floats_in_a_list_is_refused_by_the_plots(X):
     pytest.importorskip("matplotlib")
     import matplotlib
