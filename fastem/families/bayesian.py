@@ -174,17 +174,25 @@ def _check_priors_reach_empty_components(priors, dtype, n_components, n_features
     to ``max_iter``. A quarter of the largest number is left to their sum.
     """
     room = float(np.finfo(dtype).max) / 4
-    for name, count in (("weight_concentration_prior_", n_components),
-                        ("mean_precision_prior_", n_features)):
+    dtype_name = np.dtype(dtype).name
+    for name, count, term, effect in (
+        ("weight_concentration_prior_", n_components,
+         "the expected log-weight of a component without data", " (a prior that small "
+         "already leaves every component without data at weight 0)"),
+        ("mean_precision_prior_", n_features,
+         "the expected log-density of a point under a component without data", ""),
+    ):
         value = float(priors[name])
+        denominator = (name[:-1] if name.startswith("weight")
+                       else f"(2 {name[:-1]})")
         if count > value * room:
+            wider = (" or fit the data as float64 (X.astype(np.float64))"
+                     if np.dtype(dtype) == np.float32 else "")
             raise ValueError(
-                f"{name[:-1]}={value:.3g} is too small for {np.dtype(dtype).name} "
-                f"arithmetic: the expected log-weight of a component without data, about "
-                f"-{count} / {name[:-1]}, leaves {np.dtype(dtype).name}'s range, and the "
-                f"fit would give NaN. Pass {name[:-1]} >= {count / room:.3g} (a prior "
-                "that small already leaves every component without data at weight 0), "
-                "or fit the data as float64 (X.astype(np.float64))."
+                f"{name[:-1]}={value:.3g} is too small for {dtype_name} arithmetic: "
+                f"{term}, about -{count} / {denominator}, leaves {dtype_name}'s range, and the "
+                f"fit would give NaN. Pass {name[:-1]} >= {count / room:.3g}{effect}"
+                f"{',' if wider else ''}{wider}."
             )
 
 
