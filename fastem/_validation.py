@@ -437,12 +437,13 @@ def check_held_by_float64(values, converted, name, fix):
     flat = int(np.argmax((beyond | rounded).ravel()))
     index = np.unravel_index(flat, values.shape)
     where = index[0] if len(index) == 1 else tuple(int(i) for i in index)
+    place = f" at index {where}" if values.ndim else ""  # a scalar (one weight for all)
     value = values[index]
     if beyond[index]:
-        raise ValueError(beyond_float64_range(f"{name} holds {{}} at index {where}", value,
+        raise ValueError(beyond_float64_range(f"{name} holds {{}}{place}", value,
                                              f"scale {name} into it first"))
     raise ValueError(rounded_whole_number(
-        f"{name} holds {int(value)} at index {where}", int(value), np.float64, fix))
+        f"{name} holds {int(value)}{place}", int(value), np.float64, fix))
 
 
 def _within_whole(values):

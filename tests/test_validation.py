@@ -362,6 +362,16 @@ def test_long_doubles_and_0d_arrays_in_a_list_are_checked_as_in_an_array():
         check_array([[np.longdouble("1e400"), 0.5], [1.0, 2.0]])
 
 
+def test_a_scalar_weight_that_float64_rounds_is_named_without_an_index():
+    """One weight for every sample (a scalar) has no index: the message had said 'at index ()'."""
+    from fastem._validation import check_sample_weight
+
+    for weight in (_BIG, np.array(_BIG), np.int64(_BIG)):
+        with pytest.raises(ValueError, match="sample_weight holds 9007199254740993: a whole "
+                                             "number that float64 cannot hold"):
+            check_sample_weight(weight, 3)
+
+
 def test_a_list_of_large_floats_stays_float64():
     """Floats of 2**53 or more are no whole numbers given: a list of them is read as a
     float64 array, not as objects checked one by one (12 times slower on 200,000 rows)."""
