@@ -306,7 +306,7 @@ def as_array(value):
     # checked as such), and one of large floats float64 (1e18 is no whole number given,
     # and objects cost a Python call per entry in the checks).
     if (isinstance(value, (list, tuple)) and values.dtype.kind == "f"
-            and values.dtype.itemsize <= 8):
+            and values.dtype.itemsize <= 8 and not _within_whole(values)):
         large = np.abs(values) >= FLOAT64_WHOLE  # NaN compares False
         if large.any():
             objects = np.asarray(value, dtype=object)
