@@ -392,6 +392,19 @@ def rounded_whole_number(where, value, dtype, fix):
             f"{int(dtype.type(value)):d}; {fix}")
 
 
+def _first_altered(values, converted):
+    """``(i, beyond)`` for the first entry, in the order of ``values.ravel()``, that
+    ``converted``, the same in float64, alters: a whole number it rounds
+    (:func:`rounded_by_float64`), or, with ``beyond`` True, a long double beyond its range
+    (:func:`beyond_float64`); None if it alters none."""
+    beyond = beyond_float64(values, converted).ravel()
+    altered = beyond | rounded_by_float64(values, converted).ravel()
+    if not altered.any():
+        return None
+    first = int(np.argmax(altered))
+    return first, bool(beyond[first])
+
+
 def _check_column_held(values, converted, name, j, column=None, frame=False):
     """ValueError for the first whole number of ``values``, column ``j`` of ``name`` (1-D
     integers, objects that are numbers, or long doubles), that ``converted``, the same in
@@ -399,15 +412,14 @@ def _check_column_held(values, converted, name, j, column=None, frame=False):
     ``column``: its name; ``frame``: whether ``name`` is a DataFrame (for the fix's code)."""
     if not may_round(values.dtype):
         return
-    beyond = beyond_float64(values, converted)
-    rounded = rounded_by_float64(values, converted)
-    if not (beyond.any() or rounded.any()):
+    found = _first_altered(values, converted)
+    if found is None:
         return
-    row = int(np.argmax(beyond | rounded))
+    row, beyond = found
     label = f"column {j}" if column is None else f"column {column!r}"
     selected = (f"{name}[{column!r}]" if column is not None else
                 f"{name}.iloc[:, {j}]" if frame else f"{name}[:, {j}]")
-    if beyond[row]:
+    if beyond:
         example = f" (e.g. {selected} / {selected}.max())" if name.isidentifier() else ""
         raise ValueError(beyond_float64_range(
             f"{name} holds {{}} in row {row} (0-based) of {label}", values[row],
@@ -430,16 +442,15 @@ def check_held_by_float64(values, converted, name, fix):
     with ``fix``: what to pass instead to accept the rounding."""
     if not (may_round(values.dtype) and values.size) or _within_whole(converted):
         return
-    beyond = beyond_float64(values, converted)
-    rounded = rounded_by_float64(values, converted)
-    if not (beyond.any() or rounded.any()):
+    found = _first_altered(values, converted)
+    if found is None:
         return
-    flat = int(np.argmax((beyond | rounded).ravel()))
+    flat, beyond = found
     index = np.unravel_index(flat, values.shape)
     where = index[0] if len(index) == 1 else tuple(int(i) for i in index)
     place = f" at index {where}" if values.ndim else ""  # a scalar (one weight for all)
     value = values[index]
-    if beyond[index]:
+    if beyond:
         raise ValueError(beyond_float64_range(f"{name} holds {{}}{place}", value,
                                              f"scale {name} into it first"))
     raise ValueError(rounded_whole_number(
