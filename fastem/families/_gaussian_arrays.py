@@ -88,6 +88,7 @@ class GaussianArrays:
     def __init__(self, model, n_features):
         self.model = model
         self._regularization_name = model._regularization_name
+        self._objective = model._objective
         self.covariance_type = model.covariance_type
         self._dtype = model._dtype
         self._names = model._parameter_names
