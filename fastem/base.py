@@ -1056,6 +1056,17 @@ def _init_parameter_names(cls):
 
 
 @functools.cache
+def _takes_any_keyword(cls):
+    """Whether the first ``__init__`` along the MRO of ``cls`` takes ``**kwargs`` (a user's
+    subclass that passes them on to a family's ``__init__``)."""
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is not None:
+            return any(p.kind == p.VAR_KEYWORD for p in inspect.signature(init).parameters.values())
+    return False
+
+
+@functools.cache
 def _hyper_parameter_getter(cls):
     """``operator.attrgetter`` of the hyper-parameters of ``cls``: their tuple, in
     ``get_params`` order. Built once per class; read twice in every pass."""
@@ -1102,6 +1113,10 @@ class _KeywordsChecked:
     """
 
     def __new__(cls, *args, **kwargs):
+        if kwargs and _takes_any_keyword(cls):
+            # A subclass whose __init__ passes **kwargs on: its own __init__ (or the one it
+            # calls) names what it does not take; its _get_param_names lists only its own.
+            return super().__new__(cls)
         for name in kwargs:
             if name not in cls._get_param_names():
                 raise TypeError(

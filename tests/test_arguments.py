@@ -99,6 +99,22 @@ def test_an_unknown_keyword_is_named_with_its_fix(cls, name, advice):
         assert copy.get_params() == model.get_params()
 
 
+class _ForwardingSubclass(GaussianMixture):
+    """A user's subclass that passes its other keywords on to GaussianMixture."""
+
+    def __init__(self, tag="x", **kwargs):
+        super().__init__(**kwargs)
+        self.tag = tag
+
+
+def test_a_subclass_that_passes_keywords_on_takes_its_parents():
+    # its own signature lists tag only: its parent's keywords are not refused as unknown
+    model = _ForwardingSubclass(tag="y", n_components=2, random_state=0)
+    assert (model.tag, model.n_components, model.random_state) == ("y", 2, 0)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'n_component'"):
+        _ForwardingSubclass(n_component=2)
+
+
 @pytest.mark.parametrize("family, name, advice", [
     ("gaussian", "reg_covr", "Did you mean 'reg_covar'"),
     ("poisson", "reg_covar", "min_rate, the floor of rates_"),
