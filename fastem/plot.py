@@ -247,9 +247,13 @@ def _histogram_edges(values, bins):
     or from numpy's rule named by ``bins``, 'auto' for None); for whole numbers, edges
     at half-integers with each bin a whole number of integers wide (no empty or doubled
     bars from integers falling unevenly into bins). A number of bins below 1 or above
-    ``_MAX_BINS`` is refused, and so is a rule numpy does not have."""
+    ``_MAX_BINS`` is refused, and so is a rule numpy does not have; a rule that gives more
+    than ``_MAX_BINS`` gives ``_MAX_BINS``."""
     if bins is None or isinstance(bins, str):
-        bins = len(np.histogram_bin_edges(values, check_choice(bins or "auto", "bins", _BIN_RULES))) - 1
+        # A rule's count is the rule's, not the caller's: at most _MAX_BINS of them are drawn
+        # (NumPy 1.x's 'auto' and 'fd' give millions on a heavy tail or a far outlier).
+        rule = check_choice(bins or "auto", "bins", _BIN_RULES)
+        bins = min(len(np.histogram_bin_edges(values, rule)) - 1, _MAX_BINS)
     elif np.ndim(bins):  # edges, as numpy takes them
         return bins
     bins = check_scalar(bins, "bins", numbers.Integral, min_val=1)

@@ -763,3 +763,14 @@ def test_explorer_set_of_a_slider_it_does_not_have_names_those_it_has(name, k):
                                          r"of components 0 to 1"):
         explorer.set(name, k, 1.0)
 
+
+
+def test_a_bins_rule_that_gives_more_than_the_most_bins_draws_the_most():
+    # 'fd' on a far outlier (and NumPy 1.x's default 'auto') gives 370,000 bins: the
+    # rule's count, not one the caller gave, so it is drawn at the most, not refused
+    from fastem.plot import _MAX_BINS, _histogram_edges
+
+    values = np.r_[np.random.default_rng(0).normal(size=1_000_000), 1e4]
+    assert _histogram_edges(values, "fd") == _MAX_BINS
+    with pytest.raises(ValueError, match="bins must be at most 100,000"):
+        _histogram_edges(values, _MAX_BINS + 1)
