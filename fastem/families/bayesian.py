@@ -782,6 +782,23 @@ class BayesianGaussianMixture(_GaussianComponents):
         nu0 = float(self.degrees_of_freedom_prior_)
         return np.maximum(nu - nu0, 0.0) / nu
 
+    def _unregularized_variances(self, within, reg):
+        """The posterior covariances' diagonals without ``reg_covar``'s share: the prior
+        ``W_0^{-1} / nu_k`` is part of them, so a component on one repeated value (a binary
+        or integer-coded feature: mtcars' vs, cyl) keeps the prior's variance there, which
+        ``reg_covar`` does not swamp."""
+        cov = np.asarray(self.covariances_, dtype=np.float64)
+        diagonal = {
+            "full": lambda: np.diagonal(cov, axis1=-2, axis2=-1),
+            "tied": lambda: np.broadcast_to(np.diagonal(cov), within.shape),
+            "diag": lambda: cov,
+            "spherical": lambda: np.broadcast_to(cov[:, None], within.shape),
+        }[self.covariance_type]()
+        share = self._reg_covar_share()
+        if self.covariance_type == "tied":
+            share = np.full_like(share, share.min())
+        return np.maximum(diagonal - share[:, None] * reg, 0.0)
+
     def _params_from_moments(self, nk, means, covariances):
         """The variational M-step from the starting partition's moments (scikit-learn's ``_initialize``)."""
         nk = nk * (self._total_weight / nk.sum())

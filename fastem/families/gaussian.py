@@ -916,7 +916,9 @@ class _GaussianComponents(BaseMixture):
           ``reg_covar`` (clusters narrow within a wide feature): its fitted
           variance there is mostly ``reg_covar``, at least 1.25 times the
           data's. 'tied' takes the pooled within-component variance of each
-          feature, 'spherical' each component's one variance. A component of
+          feature, 'spherical' each component's one variance. A variational
+          mixture compares its posterior variances without ``reg_covar``,
+          which hold the prior (:meth:`_unregularized_variances`). A component of
           no weight, or whose points share one value in the feature
           (variance 0 up to the rounding of its statistics or of the values,
           or below ``eps * reg_covar``: identical points, a constant feature,
@@ -937,6 +939,9 @@ class _GaussianComponents(BaseMixture):
             "diag": lambda: cov,
             "spherical": lambda: np.broadcast_to(cov[:, None], means.shape),
         }[self.covariance_type]()
+        # what the fitted variances hold besides reg_covar: the data's spread, and a
+        # variational mixture's prior (which reg_covar does not swamp)
+        own = self._unregularized_variances(within, reg)
         offsets = means - means[0]  # exactly 0 on a constant feature
         between = weights @ (offsets - weights @ offsets) ** 2
         variance = weights @ within + between
@@ -991,7 +996,7 @@ class _GaussianComponents(BaseMixture):
         }.get(self.covariance_type, squared)
         narrow = (
             (weights > _EMPTY_SHARE)[:, None] & (within > np.maximum(rounding, eps * reg))
-            & (reg >= self._REGULARIZATION_SHARE * within)
+            & (reg >= self._REGULARIZATION_SHARE * own)
             & ~(constant | underflow | swamped)
         )
         if self.covariance_type == "tied":  # one pooled variance per feature
@@ -999,8 +1004,15 @@ class _GaussianComponents(BaseMixture):
         elif self.covariance_type == "spherical":  # one variance per component
             narrow[:, 0], narrow[:, 1:] = narrow.any(axis=1), False
         if narrow.any():
-            self._warn_narrow_components(reg, within, narrow)
+            self._warn_narrow_components(reg, own, narrow)
         return bool(underflow.any() or swamped.any() or narrow.any())
+
+    def _unregularized_variances(self, within, reg):
+        """(n_components, n_features) float64: each component's fitted variance in each
+        feature without ``reg_covar``'s part, which the narrow-component rule compares
+        with ``reg_covar``. Maximum likelihood: the data's own, ``within``; a family whose
+        fitted variances hold more (a prior) says so."""
+        return within
 
     def _warn_narrow_components(self, reg, within, narrow):
         """RegularizationWarning naming the components and features (``narrow``, a boolean
