@@ -68,13 +68,19 @@ def make_demo_data(n_samples=1_000_000, random_state=0, dtype=np.float64):
         )
     if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
         check_scalar(random_state, "random_state", numbers.Integral, min_val=0)
-    elif not (random_state is None or isinstance(random_state, np.random.Generator)):
+    rng = None
+    if not isinstance(random_state, bool):
+        try:  # whatever numpy.random.default_rng takes: a SeedSequence, a BitGenerator,
+            # a RandomState (the estimators' random_state), a sequence of ints
+            rng = np.random.default_rng(random_state)
+        except (TypeError, ValueError):
+            pass
+    if rng is None:
         raise TypeError(
             f"random_state must be an int >= 0, a numpy.random.Generator or None, got "
             f"{random_state!r} of type {type(random_state).__name__}."
         )
     check_memory(demo_bytes(n_samples, dtype), f"n_samples={n_samples:,} demo points", "draw fewer.")
-    rng = np.random.default_rng(random_state)
     labels = rng.choice(len(DEMO_WEIGHTS), size=n_samples, p=DEMO_WEIGHTS)
     noise = rng.standard_normal((n_samples, 2))
     factors = np.linalg.cholesky(DEMO_COVARIANCES)

@@ -191,6 +191,15 @@ def test_make_demo_data_names_a_bad_dtype_or_seed(kwargs, error, message):
         fastem.datasets.make_demo_data(10, **kwargs)
 
 
+@pytest.mark.parametrize("seed", [
+    np.random.RandomState(0), np.random.SeedSequence(1), np.random.PCG64(2), [1, 2, 3],
+], ids=["RandomState", "SeedSequence", "BitGenerator", "list"])
+def test_make_demo_data_takes_every_seed_numpy_takes(seed):
+    # numpy.random.default_rng takes them (a RandomState is the estimators' random_state)
+    X, labels = fastem.datasets.make_demo_data(10, random_state=seed)
+    assert X.shape == (10, 2) and labels.shape == (10,)
+
+
 
 @pytest.mark.parametrize("argv, option", [
     (["demo", "--n-samples", 10**20], "--n-samples 100,000,000,000,000,000,000 demo points"),
