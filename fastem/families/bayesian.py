@@ -366,8 +366,9 @@ class BayesianGaussianMixture(_GaussianComponents):
         Non-negative regularisation added to the diagonal of the weighted
         covariances before the Wishart update, as in scikit-learn. The fit
         warns (:class:`~fastem.RegularizationWarning`) where it is at least a
-        quarter of a feature's variance or of a component's weighted variance
-        in a feature, as :class:`~fastem.GaussianMixture` does.
+        quarter of a feature's variance, or of a component's posterior
+        variance in a feature without it (which holds the prior: a component
+        on one value of a binary column keeps the prior's variance there).
     max_iter : int, default=1000
         Passes over the data per initialization.
     n_init : int, default=1
