@@ -395,8 +395,11 @@ class _Run:
         # M-step was taken.
         self.slack = 0.0
         self.previous = None
-        # the pass of a start outside the M-step's image (see accept), or None
+        # the pass of a start outside the M-step's image (see accept), or None; a run
+        # that continues another (a float32 run finished in float64) starts from that
+        # run's M-step output, rounded to float32, which the float64 test would misjudge
         self.outside_start = None
+        self.continued = passes_done > 0
         self.decrease = ()
         self.converged = False
         self.stopped = False
@@ -524,7 +527,8 @@ class _Run:
                 "Some points have zero density under every component; scale the "
                 f"input data, or increase {model._regularization_name}."
             )
-        if self.best is None and not trial and not model._in_m_step_image(stats):
+        if (self.best is None and not trial and not self.continued
+                and not model._in_m_step_image(stats)):
             self.outside_start = self.n_passes
         before = model._get_parameters()
         try:

@@ -992,3 +992,29 @@ def test_predict_computes_the_log_densities_only_where_rows_may_be_far(case, mon
     far[0] = 1e15
     model.predict(far)
     assert outputs == [["labels", "log_prob"]]
+
+
+def test_a_float64_finish_is_not_taken_for_a_start_outside_the_m_steps_image(monkeypatch):
+    """A float32 run finished in float64 starts from its M-step output rounded to float32:
+    a variance at reg_covar (a component on repeated values of iris) lies below it by that
+    rounding, which is no start outside the M-step's image: the finish keeps its first
+    pass as its best and its chain (iris at K=5 took one more pass, to another bound)."""
+    from sklearn.datasets import load_iris
+
+    from fastem import _em
+
+    outside = []
+    accept = _em._Run.accept
+
+    def recording(run, *args, **kwargs):
+        accept(run, *args, **kwargs)
+        if run.n_passes > 1 and run.lower_bounds and len(run.lower_bounds) == 1:
+            outside.append((run.n_passes, run.outside_start))
+
+    monkeypatch.setattr(_em._Run, "accept", recording)
+    X = load_iris().data.astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        GaussianMixture(5, random_state=0, n_init=2).fit(X)
+    finishes = [start for passes, start in outside]
+    assert finishes and all(start is None for start in finishes)
