@@ -527,6 +527,8 @@ def plot_clusters_2d(model, X, *, features=(0, 1), n_std=(1, 2, 3), max_points=2
     n_std = [check_scalar(n, "n_std", numbers.Real, min_val=0, include_min=False)
              for n in np.atleast_1d(n_std).tolist()]
     check_scalar(max_points, "max_points", numbers.Integral, min_val=1)
+    if not isinstance(legend, (bool, np.bool_)):  # before anything is drawn on ax
+        raise TypeError(f"legend must be True or False, got {legend!r} of type {type(legend).__name__}.")
     try:
         rng = np.random.default_rng(random_state)
     except (TypeError, ValueError):
@@ -559,8 +561,6 @@ def plot_clusters_2d(model, X, *, features=(0, 1), n_std=(1, 2, 3), max_points=2
                for k in drawn]
     handles.append(Line2D([], [], ls="", marker="X", color="k", markeredgecolor="w", ms=9,
                           label="component means"))
-    if not isinstance(legend, (bool, np.bool_)):
-        raise TypeError(f"legend must be True or False, got {legend!r} of type {type(legend).__name__}.")
     if legend:
         legend = ax.legend(handles=handles, fontsize="small", loc="best", framealpha=0.85)
     ax.set_xlabel(_feature_name(model, names, i))

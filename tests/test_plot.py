@@ -774,3 +774,15 @@ def test_a_bins_rule_that_gives_more_than_the_most_bins_draws_the_most():
     assert _histogram_edges(values, "fd") == _MAX_BINS
     with pytest.raises(ValueError, match="bins must be at most 100,000"):
         _histogram_edges(values, _MAX_BINS + 1)
+
+
+def test_a_bad_legend_is_refused_before_anything_is_drawn():
+    import matplotlib.pyplot as plt
+
+    X = make_demo_data(300, random_state=0)[0]
+    model = fastem.GaussianMixture(2, random_state=0).fit(X)
+    figure, ax = plt.subplots()
+    with pytest.raises(TypeError, match="legend must be True or False"):
+        plot.plot_clusters_2d(model, X, legend="no", ax=ax)
+    assert not ax.collections and not ax.lines and not ax.patches
+    plt.close(figure)
