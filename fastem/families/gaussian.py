@@ -996,7 +996,7 @@ class _GaussianComponents(BaseMixture):
         }.get(self.covariance_type, squared)
         narrow = (
             (weights > _EMPTY_SHARE)[:, None] & (within > np.maximum(rounding, eps * reg))
-            & (reg >= self._REGULARIZATION_SHARE * own)
+            & (reg * self._reg_covar_share()[:, None] >= self._REGULARIZATION_SHARE * own)
             & ~(constant | underflow | swamped)
         )
         if self.covariance_type == "tied":  # one pooled variance per feature
