@@ -41,8 +41,8 @@ from .. import _state
 from .._validation import as_float_array, check_choice, check_in_dtype, check_scalar
 from ..base import fill_doc, from_callback
 from .gaussian import (
-    _ILL_DEFINED, GaussianMixture, _check_spd, _GaussianComponents, log_det_cholesky,
-    symmetric_part)
+    _ILL_DEFINED, GaussianMixture, _check_spd, _GaussianComponents, feature_variances,
+    log_det_cholesky, symmetric_part)
 
 __all__ = ["BayesianGaussianMixture"]
 
@@ -789,12 +789,7 @@ class BayesianGaussianMixture(_GaussianComponents):
         or integer-coded feature: mtcars' vs, cyl) keeps the prior's variance there, which
         ``reg_covar`` does not swamp."""
         cov = np.asarray(self.covariances_, dtype=np.float64)
-        diagonal = {
-            "full": lambda: np.diagonal(cov, axis1=-2, axis2=-1),
-            "tied": lambda: np.broadcast_to(np.diagonal(cov), within.shape),
-            "diag": lambda: cov,
-            "spherical": lambda: np.broadcast_to(cov[:, None], within.shape),
-        }[self.covariance_type]()
+        diagonal = feature_variances(cov, self.covariance_type, within.shape)
         share = self._reg_covar_share()
         if self.covariance_type == "tied":
             share = np.full_like(share, share.min())

@@ -933,12 +933,7 @@ class _GaussianComponents(BaseMixture):
             return False
         nk, means, cov = self._weighted_moments(stats, reg_covar=0.0)
         weights = nk / nk.sum()
-        within = {
-            "full": lambda: np.diagonal(cov, axis1=-2, axis2=-1),
-            "tied": lambda: np.broadcast_to(np.diagonal(cov), means.shape),
-            "diag": lambda: cov,
-            "spherical": lambda: np.broadcast_to(cov[:, None], means.shape),
-        }[self.covariance_type]()
+        within = feature_variances(cov, self.covariance_type, means.shape)
         # what the fitted variances hold besides reg_covar: the data's spread, and a
         # variational mixture's prior (which reg_covar does not swamp)
         own = self._unregularized_variances(within, reg)
@@ -1298,6 +1293,19 @@ class _GaussianComponents(BaseMixture):
 
 
 @fill_doc
+def feature_variances(covariances, covariance_type, shape):
+    """Each component's variance in each feature, of shape ``shape`` (n_components,
+    n_features): the diagonals of the ``covariance_type``'s ``covariances``, the one
+    'tied' diagonal for every component, a 'spherical' component's variance for every
+    feature (read-only views where they repeat)."""
+    return {
+        "full": lambda: np.diagonal(covariances, axis1=-2, axis2=-1),
+        "tied": lambda: np.broadcast_to(np.diagonal(covariances), shape),
+        "diag": lambda: covariances,
+        "spherical": lambda: np.broadcast_to(covariances[:, None], shape),
+    }[covariance_type]()
+
+
 class GaussianMixture(_GaussianComponents):
     """Gaussian mixture model fitted by EM with fused Numba kernels.
 
