@@ -840,22 +840,20 @@ def numeric_weights(w, name="sample_weight"):
     would round (beyond 2**53), or a long double beyond float64's range, is a
     ValueError naming its index in ``name``.
     """
-    if w.dtype.kind == "O":
+    if may_round(w.dtype):  # objects, 64-bit integers, long doubles
         try:
-            converted = w.astype(np.float64)
-        except OverflowError:
+            with np.errstate(over="ignore"):  # a long double beyond float64's: named below
+                converted = w.astype(np.float64)
+        except OverflowError:  # a Python int beyond float64
             raise _beyond_float64("sample_weight") from None
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError) as exc:  # objects that are not numbers
             raise TypeError(
                 f"sample_weight is an object array whose entries are not all numbers ({exc}). "
                 "Pass an array of non-negative numbers, one per sample."
             ) from None
-        _check_weights_held(w, converted, name)
-        return converted
-    if may_round(w.dtype):
-        with np.errstate(over="ignore"):  # a long double beyond float64's: named in the check
-            converted = w.astype(np.float64)
-        _check_weights_held(w, converted, name)
+        check_held_by_float64(
+            w, converted, name, "pass the weights as float64 (e.g. np.asarray(sample_weight, "
+            "dtype=float)) to accept the rounding, a change of at most one part in 2**53")
         return converted
     if w.dtype.kind not in "biuf":
         raise TypeError(
@@ -863,12 +861,6 @@ def numeric_weights(w, name="sample_weight"):
             "non-negative numbers, one per sample."
         )
     return w
-
-
-def _check_weights_held(w, converted, name):
-    check_held_by_float64(
-        w, converted, name, "pass the weights as float64 (e.g. np.asarray(sample_weight, "
-        "dtype=float)) to accept the rounding, a change of at most one part in 2**53")
 
 
 def check_sample_weight(sample_weight, n_samples, *, require_positive_sum=True):
