@@ -2162,12 +2162,17 @@ class BaseMixture(_KeywordsChecked):
             )
         return message
 
+    def _given_init_parameters(self):
+        """``(names, given)``: the family's initial parameters (``_init_parameter_names``,
+        weights first, then the component means) and those of them the user set."""
+        names = self._init_parameter_names or ()
+        return names, [name for name in names if getattr(self, name) is not None]
+
     def _another_start(self, warm):
         """The settings that make another start of this fit (for the advice of a warning)."""
         if warm:
             return "warm_start=False to fit afresh"
-        names = self._init_parameter_names or ()
-        given = [name for name in names if getattr(self, name) is not None]
+        names, given = self._given_init_parameters()
         if self._user_gives_every_parameter() or (len(names) > 1 and names[1] in given):
             return "other " + " or ".join(given)  # init_params is not run
         options = ["init_params", "random_state", *given]
@@ -2205,8 +2210,7 @@ class BaseMixture(_KeywordsChecked):
                 f"Component(s) {started_empty} had weight 0 in {model} ({values}), and "
                 f"{stays}. {fix}, or use {fewer}."
             )
-        names = self._init_parameter_names or ()
-        given = [name for name in names if getattr(self, name) is not None]
+        names, given = self._given_init_parameters()
         if names and names[0] in given:
             values = _listed_weights(names[0], getattr(self, names[0]), started_empty)
             return (
@@ -2631,7 +2635,7 @@ class BaseMixture(_KeywordsChecked):
         batch = batch.scaled(1.0 / batch.n_samples)
         # read before the M-step, whose assignments reset them (see __setattr__)
         steps = None if running is None else self.n_steps_
-        start_weights = self.weights_ if running is None else None  # a stream's first step
+        stream_start = running is None
         warned = getattr(self, "_stored_parameters_warned", False)
         # a stream's every step would give the warning again, with its own figures
         swamped = getattr(self, "_regularization_warned", False)
@@ -2670,8 +2674,8 @@ class BaseMixture(_KeywordsChecked):
         self._remaining_gain = np.inf
         self._fit_structure = self._structure(self.n_features_in_)
         if self._warns_empty_components:
-            if start_weights is not None:
-                self._warn_empty_stream(start_weights, first)
+            if stream_start:
+                self._warn_empty_stream(before, first)
             self._warn_emptied_by_step(before, eta)
         return self
 
