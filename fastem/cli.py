@@ -54,6 +54,7 @@ from ._validation import (
     check_memory, close_choice, numeric_advice, rounded_whole_number, shown_number,
 )
 from .base import unobserved_rows
+from .data import HEADER_WORDS
 
 __all__ = ["main"]
 
@@ -274,7 +275,7 @@ def _watched(X, path):
     return reading(X, FileSignature(path) if backing_file(X) is not None else None)
 
 
-_HEADER = {None: None, "auto": None, "yes": True, "no": False}
+_HEADER = {None: None, **HEADER_WORDS}
 
 
 def _read_table(path, columns, header=None, missing=False, nan_fix=None, rounding=False):
@@ -1572,7 +1573,7 @@ def build_parser():
         p.add_argument("--columns", action="append", metavar="COLS",
                        help="columns to use, by name or 0-based index, comma-separated "
                        "(--columns eruptions,waiting), or the option repeated (default: all)")
-        p.add_argument("--header", choices=("auto", "yes", "no"),
+        p.add_argument("--header", choices=tuple(HEADER_WORDS),
                        help="whether a .csv file's first row holds column names: auto "
                        "(default) takes it for names when a field is not a number; yes for "
                        "names that are numbers (wavelengths, years); for .csv DATA only")

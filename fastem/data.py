@@ -83,6 +83,10 @@ def is_dask_array(X):
     return cls.__name__ == "Array" and cls.__module__.split(".")[:2] == ["dask", "array"]
 
 
+#: The command line's --header words, and the ``header`` of :class:`Chunks` each stands for.
+HEADER_WORDS = {"auto": None, "yes": True, "no": False}
+
+
 def _is_of_dask_dataframe(X, name):
     """Whether ``X``'s class is ``dask.dataframe``'s ``name``, decided without importing dask."""
     cls = type(X)
@@ -622,8 +626,8 @@ class Chunks:
                 )
         self.sample_weights = sample_weights
         if header not in (None, True, False):
-            # the command line's --header yes/no/auto, spelt in Python
-            spelt = {"yes": True, "true": True, "no": False, "false": False, "auto": None}
+            # the command line's --header words, and true/false, spelt in Python
+            spelt = {**HEADER_WORDS, "true": True, "false": False}
             word = header.lower() if isinstance(header, str) else None
             hint = f" Did you mean header={spelt[word]}?" if word in spelt else ""
             raise ValueError(
