@@ -511,6 +511,23 @@ def _singular_in(dtype):
     )
 
 
+# The fused E-step's kernels, by whether the family's kernels are cached on disk:
+# (parallel, serial).
+_FUSED_E_STEPS = {
+    True: (fused_e_step, fused_e_step_serial),
+    False: (fused_e_step_uncached, fused_e_step_serial_uncached),
+}
+
+
+def _outputs(n_components, dtype, log_prob=None, labels=None, resp=None):
+    """The fused E-step's per-row outputs, in its order; an empty array for each not given."""
+    return {
+        "log_prob": np.empty(0) if log_prob is None else log_prob,
+        "labels": np.empty(0, dtype=np.int64) if labels is None else labels,
+        "resp": np.empty((0, n_components), dtype=dtype) if resp is None else resp,
+    }
+
+
 def launch_e_step(
     X, sample_weight, log_weights, params, cached, n_family_stats, n_stats, n_work, accumulate,
     *, log_prob=None, labels=None, resp=None,
@@ -525,13 +542,8 @@ def launch_e_step(
     :func:`fastem._state.check_kernel_params` first (ValueError). Returns the
     float64 statistics vector of :func:`fastem.kernels._fused._fused_e_step`.
     """
-    n_features = X.shape[1]
     n_components = log_weights.shape[0]
-    outputs = {
-        "log_prob": np.empty(0) if log_prob is None else log_prob,
-        "labels": np.empty(0, dtype=np.int64) if labels is None else labels,
-        "resp": np.empty((0, n_components), dtype=X.dtype) if resp is None else resp,
-    }
+    outputs = _outputs(n_components, X.dtype, log_prob, labels, resp)
     # Read-only, like the data (see fastem._threading.read_only): one compilation
     # whether the parameters are a fitted model's (frozen) or a fit's new ones.
     sample_weight = read_only(np.asarray(sample_weight, dtype=np.float64))
@@ -540,10 +552,7 @@ def launch_e_step(
     check_kernel_params(
         params, registered_shapes(type(params)), X, sample_weight, log_weights, outputs
     )
-    kernel, serial = (
-        (fused_e_step, fused_e_step_serial) if cached
-        else (fused_e_step_uncached, fused_e_step_serial_uncached)
-    )
+    kernel, serial = _FUSED_E_STEPS[cached]
     n_partitions = n_partitions_for(X.shape[0], n_stats)
     return launch(
         kernel,
@@ -555,13 +564,79 @@ def launch_e_step(
         n_partitions,
         n_work,
         accumulate,
-        outputs["log_prob"],
-        outputs["labels"],
-        outputs["resp"],
-        fused_scratch(n_partitions, n_features, n_components, n_work, X.dtype),
+        *outputs.values(),
+        fused_scratch(n_partitions, X.shape[1], n_components, n_work, X.dtype),
         cost_per_row=n_stats,
         serial=serial,
     )
+
+
+class RunEStep:
+    """:func:`launch_e_step` for the passes of one EM run: the statistics of each chunk.
+
+    ``run_e_step(X, sample_weight, log_weights, params)`` returns what
+    ``launch_e_step(X, sample_weight, log_weights, params, cached,
+    n_family_stats, n_stats, n_work, True)`` returns, bitwise, and raises the
+    same errors. What stays the same from pass to pass is taken at the first
+    pass over chunks of each shape: the full check of
+    :func:`fastem._state.check_kernel_params` (the shapes, dtypes and layouts
+    of the arguments), the kernel's addresses, the partitions and the scratch,
+    which later passes reuse (a partition writes the scratch of a block's
+    points before it reads it). Later passes test what a pass can change,
+    the finiteness of the params and the log-weights, and run the full check
+    only when that fails, for its error. The params must keep their family,
+    field shapes and dtypes from pass to pass, as the parameters of one run
+    do; chunks are calls on one thread at a time.
+    """
+
+    def __init__(self, cached, n_family_stats, n_stats, n_work):
+        self._cached = cached
+        self._sizes = (n_family_stats, n_stats, n_work)
+        self._chunks = {}  # (X's shape and strides): what its passes share
+
+    def __call__(self, X, sample_weight, log_weights, params):
+        n_family_stats, n_stats, n_work = self._sizes
+        sample_weight = read_only(np.asarray(sample_weight, dtype=np.float64))
+        log_weights = read_only(log_weights)
+        params = read_only_fields(params)
+        chunk = self._chunks.get((X.shape, X.strides))
+        if chunk is None:
+            chunk = self._first(X, sample_weight, log_weights, params)
+        elif np.isnan(log_weights).any() or not _state.all_finite([params[i] for i in chunk[4]]):
+            check_kernel_params(
+                params, registered_shapes(type(params)), X, sample_weight, log_weights, chunk[3]
+            )
+        kernel, serial, arguments = chunk[:3]
+        return launch(
+            kernel, X, sample_weight, log_weights, params, *arguments,
+            cost_per_row=n_stats, serial=serial,
+        )
+
+    def _first(self, X, sample_weight, log_weights, params):
+        """The first pass over chunks of ``X``'s shape: the full check, and what later ones share."""
+        n_family_stats, n_stats, n_work = self._sizes
+        n_components = log_weights.shape[0]
+        outputs = _outputs(n_components, X.dtype)
+        check_kernel_params(
+            params, registered_shapes(type(params)), X, sample_weight, log_weights, outputs
+        )
+        n_partitions = n_partitions_for(X.shape[0], n_stats)
+        arguments = (
+            n_family_stats, n_partitions, n_work, True, *outputs.values(),
+            fused_scratch(n_partitions, X.shape[1], n_components, n_work, X.dtype),
+        )
+        kernel, serial = (
+            e_step.bound(read_only(X), sample_weight, log_weights, params, *arguments)
+            for e_step in _FUSED_E_STEPS[self._cached]
+        )
+        # the fields whose finiteness check_kernel_params tests
+        checked = [
+            i for i, value in enumerate(params)
+            if (isinstance(value, np.ndarray) and value.dtype == X.dtype)
+            or isinstance(value, (float, np.floating))
+        ]
+        chunk = self._chunks[(X.shape, X.strides)] = (kernel, serial, arguments, outputs, checked)
+        return chunk
 
 
 def _kernel_totals(model, state, accumulate, context, X, sample_weight):

@@ -18,7 +18,8 @@ same functions as the estimator's (``fastem.families.gaussian``:
 :func:`~fastem.families.gaussian.kernel_arrays`,
 :func:`~fastem.families.gaussian.checked_precisions`,
 :func:`~fastem.families.gaussian.from_unconstrained`, ...; the E-step
-through :func:`fastem.base.launch_e_step`), with the same checks of new
+through :class:`fastem.base.RunEStep`, :func:`fastem.base.launch_e_step` with what stays
+the same from pass to pass taken once), with the same checks of new
 parameters, raising the same errors. A run on it gives bitwise the result of
 a run on the estimator (``tests/test_gaussian_arrays.py``). The same
 ``select_n_components`` call took 4.65-4.97 s of CPU time on it against
@@ -35,10 +36,10 @@ one fits through the estimator.
 import numpy as np
 
 from ..base import (
+    RunEStep,
     _mixing_weights,
     _unit_scaled,
     check_m_step_values,
-    launch_e_step,
     log_mixing_weights,
     weights_from_unconstrained,
 )
@@ -96,7 +97,7 @@ class GaussianArrays:
         self._n_family, self._n_stats = model._n_stats(n_features)
         self._n_work = model._work_rows(n_features)
         self._shapes = model._parameter_shapes(n_features)
-        self._cached = None  # whether the family's kernels are cached on disk, at the first pass
+        self._e_step = None  # the run's E-step (fastem.base.RunEStep), from the first pass
         self._hyper_checked = False
         start = model._get_parameters()
         self._current = _Parameters([start[name] for name in self._names], checked=False)
@@ -169,12 +170,11 @@ class GaussianArrays:
                 *[np.ascontiguousarray(a, dtype=dtype) for a in arrays]
             )
         log_weights = log_mixing_weights(weights).astype(dtype)
-        if self._cached is None:
-            self._cached = registered_families()[type(params)]
-        totals = launch_e_step(
-            X, sample_weight, log_weights, params, self._cached,
-            self._n_family, self._n_stats, self._n_work, True,
-        )
+        if self._e_step is None:
+            self._e_step = RunEStep(
+                registered_families()[type(params)], self._n_family, self._n_stats, self._n_work
+            )
+        totals = self._e_step(X, sample_weight, log_weights, params)
         return totals if scale == 1.0 else totals / scale
 
     def m_step(self, stats):

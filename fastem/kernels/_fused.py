@@ -66,6 +66,7 @@ partition borrows its arrays (``_borrowed``), as the body of a parallel loop
 does.
 """
 
+import functools
 import inspect
 import numbers
 import operator
@@ -747,8 +748,9 @@ class FusedEStep:
         self.cached = cached
         self.partition = _PARTITION[cached]
 
-    def __call__(
-        self, X, sample_weight, log_weights, params, n_family_stats, n_partitions, n_work,
+    @staticmethod
+    def _arguments(
+        X, sample_weight, log_weights, params, n_family_stats, n_partitions, n_work,
         accumulate, out_log_prob, out_labels, out_resp, scratch,
     ):
         # The arguments as the skeleton's parallel loop passes them on. Numba
@@ -756,12 +758,27 @@ class FusedEStep:
         # would be called with other types than its address was compiled for:
         # the counts and the flag are taken as Python scalars, and an array of
         # another dimension than the kernel's is refused (kernel_addresses).
-        args = (
+        return (
             X, sample_weight, log_weights, params, operator.index(n_family_stats),
             operator.index(n_partitions), operator.index(n_work), bool(accumulate),
             out_log_prob, out_labels, out_resp, scratch,
         )
+
+    def __call__(self, *args):
+        args = self._arguments(*args)
         return self.skeleton(*kernel_addresses(self.cached, args), *args)
+
+    def bound(self, *args):
+        """The kernel for calls with arguments of the types of ``args`` (those of a call).
+
+        Returns ``kernel(X, *args)`` with the addresses of the partition and
+        the blocks looked up once, here: for the passes of one EM run, whose
+        arguments keep their types (the counts and the flag must be Python
+        ints and a bool, as :meth:`__call__` takes them).
+        """
+        return functools.partial(
+            self.skeleton, *kernel_addresses(self.cached, self._arguments(*args))
+        )
 
 
 
