@@ -169,6 +169,7 @@ fault, and the best pass and the stopping rule's chain start after it.
 
 import collections
 import contextlib
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -201,6 +202,7 @@ _RATIO_NOISE_UNITS = 4
 # Increments below this many float64 units of the log-likelihood's size are
 # rounding of its float64 sums, not a gain (see _Run.resolution).
 _RESOLUTION = 256 * np.finfo(np.float64).eps
+_FLOAT64_EPS = float(np.finfo(np.float64).eps)
 
 # A decrease between consecutive EM values of up to this many units of the
 # data dtype's rounding of the log-likelihood's size is rounding noise of the
@@ -248,7 +250,14 @@ def rounding_margin(lower_bound, dtype):
     and below what a wrong step (a cancelled statistic, a regularisation that
     dominates) costs.
     """
-    return float(np.cbrt(np.finfo(dtype).eps) * (1.0 + abs(lower_bound)))
+    return float(_cube_root_eps(dtype) * (1.0 + abs(lower_bound)))
+
+
+@functools.lru_cache(maxsize=8)
+def _cube_root_eps(dtype):
+    """``eps ** (1/3)`` of ``dtype`` (NumPy's cbrt), computed once per dtype: every
+    accepted pass asks for it."""
+    return np.cbrt(np.finfo(dtype).eps)
 
 
 def aitken_remaining_gain(l0, l1, l2, resolution=0.0):
@@ -385,6 +394,7 @@ class _Run:
         self.callback = callback
         self.on_pass = on_pass
         self.dtype = model._dtype
+        self.eps = float(np.finfo(self.dtype).eps)  # of the data's dtype
         self.n_passes = passes_done
         self.lower_bounds = []
         self.chain = []  # log-likelihoods of consecutive EM points, ending at the last pass
@@ -447,7 +457,7 @@ class _Run:
     def measured_noise(self, lower_bound):
         """The largest decrease measured between consecutive EM values, up to
         ``_NOISE_UNITS`` units of the data dtype's rounding of the log-likelihood's size."""
-        cap = _NOISE_UNITS * float(np.finfo(self.dtype).eps) * (1.0 + abs(lower_bound))
+        cap = _NOISE_UNITS * self.eps * (1.0 + abs(lower_bound))
         return min(self.noise, cap)
 
     def gain_estimate(self, resolution):
@@ -484,7 +494,7 @@ class _Run:
         increments a few hundred times that size is known to a few parts in
         a thousand, finely enough to see it climb.
         """
-        floor = _RATIO_NOISE_UNITS * float(np.finfo(np.float64).eps) * (1.0 + abs(lower_bound))
+        floor = _RATIO_NOISE_UNITS * _FLOAT64_EPS * (1.0 + abs(lower_bound))
         return max(self.measured_noise(lower_bound), floor)
 
     def float64_resolution(self, lower_bound):

@@ -340,7 +340,7 @@ def all_finite(arrays):
     the array; the checks of every pass test several small ones, and look at
     each alone only to say which one failed.
     """
-    return np.isfinite(np.concatenate([np.ravel(a) for a in arrays])).all() if arrays else True
+    return np.isfinite(np.concatenate(arrays, axis=None)).all() if arrays else True
 
 
 def _describe_shape(shape, n_components, n_features):

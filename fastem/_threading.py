@@ -221,14 +221,15 @@ def launch(kernel, X, *args, cost_per_row=None, serial=None):
     With every array read-only, all layouts share one kernel per dtype.
     """
     view = read_only(X)
-    threads = numba.get_num_threads()
-    team = threads
     cost = X.shape[1] if cost_per_row is None else cost_per_row
     blas = single_threaded_blas() if X.shape[1] >= BLAS_MIN_FEATURES else _NO_OP
-    if X.shape[0] * cost < SERIAL_WORK:
-        if serial is not None:
-            with blas:
-                return serial(view, *args)
+    small = X.shape[0] * cost < SERIAL_WORK
+    if small and serial is not None:
+        with blas:
+            return serial(view, *args)
+    threads = numba.get_num_threads()
+    team = threads
+    if small:
         team = 1
     elif threads > 1:
         free = free_cores()

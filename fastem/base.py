@@ -1745,13 +1745,15 @@ class BaseMixture(_KeywordsChecked):
     #: leave such components out).
     _off_weight = 0.0
 
-    def _unpack(self, total, n_features, reference=None):
+    def _unpack(self, total, n_features, reference=None, shapes=None):
         """The statistics vector ``total`` as SufficientStatistics, its frame ``reference``
-        (default: the model's, :meth:`_reference`)."""
+        (default: the model's, :meth:`_reference`); ``shapes``: ``_moment_shapes(n_features)``,
+        when the caller has them."""
         n_components = self._n_components
         moments = {}
         offset = 2 + n_components
-        for name, shape in self._moment_shapes(n_features).items():
+        shapes = self._moment_shapes(n_features) if shapes is None else shapes
+        for name, shape in shapes.items():
             size = math.prod(shape)
             moments[name] = total[offset : offset + size].reshape(shape)
             offset += size

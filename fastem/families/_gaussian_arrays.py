@@ -61,12 +61,15 @@ from .gaussian import (
 
 class _Parameters(tuple):
     """The parameters in ``_parameter_names`` order, and what is known of them:
-    ``checked`` (they passed the checks of a pass) and ``theta`` (their
-    unconstrained vector, once computed)."""
+    ``checked`` (they passed the checks of a pass), ``arrays_checked`` (they
+    are arrays that :func:`~fastem._state.check_parameter_arrays` would pass,
+    by the way they were made) and ``theta`` (their unconstrained vector,
+    once computed)."""
 
-    def __new__(cls, values, checked):
+    def __new__(cls, values, checked, arrays_checked=False):
         parameters = super().__new__(cls, values)
         parameters.checked = checked
+        parameters.arrays_checked = arrays_checked
         parameters.theta = None
         return parameters
 
@@ -97,6 +100,7 @@ class GaussianArrays:
         self._n_family, self._n_stats = model._n_stats(n_features)
         self._n_work = model._work_rows(n_features)
         self._shapes = model._parameter_shapes(n_features)
+        self._moment_shapes = model._moment_shapes(n_features)
         self._e_step = None  # the run's E-step (fastem.base.RunEStep), from the first pass
         self._hyper_checked = False
         start = model._get_parameters()
@@ -127,8 +131,12 @@ class GaussianArrays:
         )
         pc_cast, precisions = checked_precisions(pc, self.covariance_type, dtype)
         covariances = extrapolated_covariances(pc, self.covariance_type, dtype)
+        # Every array is finite (checked above), in the dtype and of the shape of
+        # the checked parameters it was extrapolated from, and the weights are a
+        # softmax: their pass checks the diagonals alone.
         self._current = _Parameters(
-            (weights, means.astype(dtype), covariances, pc_cast, precisions), checked=False
+            (weights, means.astype(dtype), covariances, pc_cast, precisions), checked=False,
+            arrays_checked=True,
         )
 
     # -- a pass
@@ -137,14 +145,17 @@ class GaussianArrays:
         """The estimator's ``_check_fitted_parameters``, on the current parameters.
 
         Its check of the hyper-parameters, which no pass changes, runs at the
-        first pass only: the estimator's would raise there or nowhere.
+        first pass only: the estimator's would raise there or nowhere. Its
+        check of the arrays runs on parameters not made by
+        :meth:`_set_unconstrained`, whose arrays pass it by construction.
         """
         model = self.model
         named = self._named_parameters(self._current)
         if not self._hyper_checked:
             model._check_parameters()
             self._hyper_checked = True
-        check_parameter_arrays(model, self._shapes, self._n_features, parameters=named)
+        if not self._current.arrays_checked:
+            check_parameter_arrays(model, self._shapes, self._n_features, parameters=named)
         check_positive_diagonals(named, self.covariance_type)
         self._current.checked = True
 
@@ -152,7 +163,9 @@ class GaussianArrays:
         if not self._current.checked:
             self._check()
         total = source.reduce(self._chunk_totals)
-        return self.model._unpack(total, self._n_features, reference={"shift": self._current[1]})
+        return self.model._unpack(
+            total, self._n_features, reference={"shift": self._current[1]}, shapes=self._moment_shapes
+        )
 
     def _chunk_totals(self, X, sample_weight):
         """The statistics vector of one chunk (``fastem.base._kernel_totals``)."""
