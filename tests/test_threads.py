@@ -271,19 +271,20 @@ def test_one_thread_and_all_threads_give_bitwise_the_same_answers(monkeypatch, j
 
 
 def _recording_threads(monkeypatch, name):
-    """Wrap the kernel at ``name`` (module.attribute) to record each call's thread count."""
+    """Wrap the skeleton of the fused E-step at ``name`` (module.attribute) to record each
+    call's thread count: the calls through the kernel and through its ``bound`` form."""
     import importlib
 
     module_name, attribute = name.rsplit(".", 1)
-    module = importlib.import_module(module_name)
-    kernel = getattr(module, attribute)
+    kernel = getattr(importlib.import_module(module_name), attribute)
+    skeleton = kernel.skeleton
     seen = []
 
     def record(*args):
         seen.append(numba.get_num_threads())
-        return kernel(*args)
+        return skeleton(*args)
 
-    monkeypatch.setattr(module, attribute, record)
+    monkeypatch.setattr(kernel, "skeleton", record)
     return seen
 
 
