@@ -576,17 +576,28 @@ class RunEStep:
 
     ``run_e_step(X, sample_weight, log_weights, params)`` returns what
     ``launch_e_step(X, sample_weight, log_weights, params, cached,
-    n_family_stats, n_stats, n_work, True)`` returns, bitwise, and raises the
-    same errors. What stays the same from pass to pass is taken at the first
-    pass over chunks of each shape: the full check of
-    :func:`fastem._state.check_kernel_params` (the shapes, dtypes and layouts
-    of the arguments), the kernel's addresses, the partitions and the scratch,
-    which later passes reuse (a partition writes the scratch of a block's
-    points before it reads it). Later passes test what a pass can change,
-    the finiteness of the params and the log-weights, and run the full check
-    only when that fails, for its error. The params must keep their family,
-    field shapes and dtypes from pass to pass, as the parameters of one run
-    do; chunks are calls on one thread at a time.
+    n_family_stats, n_stats, n_work, True)`` returns (a float64 vector of
+    length ``n_stats``), bitwise, and raises the same ValueErrors. What stays
+    the same from pass to pass is taken at the first pass over chunks of
+    each shape: the full check of :func:`fastem._state.check_kernel_params`
+    (the shapes, dtypes and layouts of the arguments), the kernel's
+    addresses, the partitions and the scratch. Later passes test what a pass
+    can change, the finiteness of the params and of the log-weights, and run
+    the full check only when that fails, for its error.
+
+    The params must keep their family, field shapes and dtypes from pass to
+    pass, as the parameters of one run do, and the chunks come one at a
+    time. The scratch is reused: for families whose blocks write each entry
+    of it they use before they read it, as the Gaussian ones do (within one
+    call each block finds there what the block before left; entries past a
+    block's points may be computed on, never used).
+
+    Parameters
+    ----------
+    cached : bool
+        Whether the family's kernels are cached on disk (``registered_families``).
+    n_family_stats, n_stats, n_work : int
+        As for :func:`launch_e_step`.
     """
 
     def __init__(self, cached, n_family_stats, n_stats, n_work):
