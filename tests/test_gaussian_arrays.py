@@ -265,3 +265,38 @@ def test_a_replaced_hook_is_honoured(monkeypatch):
     assert isinstance(model._em_stand_in(model, source), GaussianArrays)
     monkeypatch.setattr(GaussianMixture, "_in_m_step_image", lambda self, stats: True)
     assert model._em_stand_in(model, source) is model
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+@pytest.mark.parametrize("n", [272, 20_000])  # one serial call; parallel partitions
+def test_the_run_s_e_step_is_launch_e_step_pass_after_pass(covariance_type, n):
+    """RunEStep, which checks the arguments in full and allocates its scratch at the first
+    pass only, gives bitwise launch_e_step's statistics at every pass, and its errors."""
+    from fastem.base import RunEStep, launch_e_step
+    from fastem.kernels import registered_families
+
+    X = np.ascontiguousarray(np.resize(FAITHFUL, (n, 2)))
+    model = GaussianMixture(4, covariance_type=covariance_type, max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X)
+    params = model._kernel_params(np.float64)
+    sizes = (*model._n_stats(2), model._work_rows(2))
+    cached = registered_families()[type(params)]
+    log_weights = np.log(model.weights_)
+    run_e_step = RunEStep(cached, *sizes)
+    rng = np.random.default_rng(0)
+    for _ in range(3):  # other values each pass, in the same scratch
+        moved = params._replace(means=params.means + rng.normal(size=params.means.shape))
+        expected = launch_e_step(X, np.empty(0), log_weights, moved, cached, *sizes, True)
+        assert_array_equal(run_e_step(X, np.empty(0), log_weights, moved), expected, strict=True)
+    for bad, nan_weight in ((np.inf, False), (np.nan, False), (0.0, True)):
+        means = params.means.copy()
+        means[1, 0] += bad
+        weights = np.where(np.arange(4) == 2, np.nan, log_weights) if nan_weight else log_weights
+        errors = []
+        for e_step in (run_e_step, lambda *args: launch_e_step(*args, cached, *sizes, True)):
+            with pytest.raises(ValueError) as info:
+                e_step(X, np.empty(0), weights, params._replace(means=means))
+            errors.append(str(info.value))
+        assert errors[0] == errors[1]
