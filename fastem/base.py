@@ -606,7 +606,6 @@ class RunEStep:
         self._chunks = {}  # (X's shape and strides): what its passes share
 
     def __call__(self, X, sample_weight, log_weights, params):
-        n_family_stats, n_stats, n_work = self._sizes
         sample_weight = read_only(np.asarray(sample_weight, dtype=np.float64))
         log_weights = read_only(log_weights)
         params = read_only_fields(params)
@@ -620,7 +619,7 @@ class RunEStep:
         kernel, serial, arguments = chunk[:3]
         return launch(
             kernel, X, sample_weight, log_weights, params, *arguments,
-            cost_per_row=n_stats, serial=serial,
+            cost_per_row=self._sizes[1], serial=serial,
         )
 
     def _first(self, X, sample_weight, log_weights, params):
