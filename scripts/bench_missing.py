@@ -211,7 +211,7 @@ def imputation(args):
 
     rng = np.random.default_rng(3)
     X, _ = mixture_data(rng, 3000, 5, 3)
-    print(f"\nImputation RMSE on the missing entries (3-component 5-D full mixture, N=3000)\n")
+    print("\nImputation RMSE on the missing entries (3-component 5-D full mixture, N=3000)\n")
     print(f"{'missing':>8} {'fastem conditional mean':>24} {'column means':>13} {'IterativeImputer':>17}")
     for fraction in (0.2, 0.5):
         Xm = mcar(np.random.default_rng(4), X, fraction)

@@ -944,7 +944,6 @@ def test_dataframe_object_columns_of_numbers_are_numbers_as_in_sklearn(family, e
 def test_dataframe_columns_of_text_or_other_objects_are_refused(column):
     # numbers stored as text are text, as in fastem's CSV reader: the message says how to convert
     pd = pytest.importorskip("pandas")
-    import fastem
 
     if column == "timestamps":
         column = [pd.Timestamp("2020"), pd.Timestamp("2021")]
