@@ -25,7 +25,8 @@ def _covariances(n_features, seed):
 @pytest.mark.parametrize("n_features", [1, 2, 5, 16, 40])
 def test_precision_factors_and_back(n_features):
     covariances = _covariances(n_features, n_features)
-    factors, failed = precision_cholesky_upper(covariances)
+    factors = np.zeros(covariances.shape)
+    failed = precision_cholesky_upper(covariances, factors, np.empty((n_features, n_features)))
     assert failed == -1
     assert_allclose(np.triu(factors), factors, rtol=0, atol=0)  # upper triangular
     for c, u in zip(covariances, factors):
@@ -46,7 +47,7 @@ def test_a_singular_factor_gives_non_finite_values_not_an_error():
 def test_not_positive_definite_is_reported():
     covariances = _covariances(3, 0)
     covariances[1] = -np.eye(3)
-    assert precision_cholesky_upper(covariances)[1] == 1
+    assert precision_cholesky_upper(covariances, np.zeros(covariances.shape), np.empty((3, 3))) == 1
 
 
 # ----------------------------------------------------------------------

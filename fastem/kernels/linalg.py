@@ -12,26 +12,28 @@ from numba import njit
 
 
 @njit(cache=True)
-def precision_cholesky_upper(covariances):
-    """Upper factors of the precisions of a stack of covariance matrices.
+def precision_cholesky_upper(covariances, factors, lower):
+    """Upper factors of the precisions of a stack of covariance matrices, into ``factors``.
 
     Parameters
     ----------
     covariances : ndarray of shape (n_matrices, n_features, n_features)
         Symmetric; only the lower triangle is read.
+    factors : ndarray of shape (n_matrices, n_features, n_features), float64, zeros
+        Out: ``U`` upper triangular with ``U @ U.T == inv(covariance)``, i.e.
+        the transposed inverse of the lower Cholesky factor of the
+        covariance. Factors from the first matrix that fails on are undefined.
+    lower : ndarray of shape (n_features, n_features), float64
+        Scratch. The caller allocates both arrays: each NumPy constructor
+        here was one more function to compile on the first fit.
 
     Returns
     -------
-    factors : ndarray of shape (n_matrices, n_features, n_features)
-        ``U`` upper triangular with ``U @ U.T == inv(covariance)``, i.e. the
-        transposed inverse of the lower Cholesky factor of the covariance.
     failed : int
         Index of the first matrix that is not numerically positive definite,
-        or -1. Factors from that index on are undefined.
+        or -1.
     """
     n_matrices, n, _ = covariances.shape
-    factors = np.zeros((n_matrices, n, n))
-    lower = np.empty((n, n))
     for m in range(n_matrices):
         c = covariances[m]
         lower[:, :] = 0.0
@@ -40,7 +42,7 @@ def precision_cholesky_upper(covariances):
             for p in range(j):
                 s -= lower[j, p] * lower[j, p]
             if not s > 0.0:
-                return factors, m
+                return m
             d = np.sqrt(s)
             lower[j, j] = d
             for i in range(j + 1, n):
@@ -57,7 +59,7 @@ def precision_cholesky_upper(covariances):
                 for p in range(col, i):
                     t -= lower[i, p] * u[col, p]
                 u[col, i] = t / lower[i, i]
-    return factors, -1
+    return -1
 
 
 @njit(cache=True, error_model="numpy")
