@@ -44,7 +44,7 @@ import threading
 import numpy as np
 from numba import njit, types
 
-from .kernels._fused import _address, _call_compiled
+from .kernels._fused import ADDRESS_ONLY, _address, _call_compiled
 
 __all__ = ["HIERARCHICAL_SAMPLE_SIZE", "hierarchical_labels", "sample_size", "suitable", "svd_transform"]
 
@@ -104,7 +104,7 @@ def svd_transform(X, weights):
     return standard @ vt[rank].T / np.sqrt(singular[rank])
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", **ADDRESS_ONLY)
 def _log_dets(W, p, log_det):
     """``log det`` of the p x p symmetric matrices held in ``W``, by Cholesky; -inf where not positive definite.
 
@@ -157,7 +157,7 @@ def _term(n, trace, log_det, alpha, p):
     return n * (log_det + np.log1p(np.exp(-log_det) * regular))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", **ADDRESS_ONLY)
 def _merge_costs(i, partners, n, size, mean, scatter, trace, term, alpha, out, work, full):
     """Costs of merging cluster ``i`` with each cluster of ``partners``, into ``out``.
 

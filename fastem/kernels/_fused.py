@@ -570,10 +570,18 @@ def _partition_pass(
             _call_compiled(blocks[1], (params, xt, n, lp, work, family_stats, prefetch))
 
 
+#: Numba options of a function that fastem calls only through its address
+#: (:func:`_address`) or from other compiled functions: no wrapper for calls
+#: from Python, as Numba compiles its overloads. A cold first fit built such
+#: wrappers, each unpacking every argument from Python objects, for
+#: functions Python never calls. Called from Python, such a function
+#: crashes the process.
+ADDRESS_ONLY = {"no_cpython_wrapper": True}
+
 # One compilation per family and dtype; a family registered with
 # ``cache=False`` has its partitions compiled by the uncached dispatcher.
 _PARTITION = {
-    cached: njit(cache=cached, nogil=True, fastmath=FASTMATH)(_partition_pass)
+    cached: njit(cache=cached, nogil=True, fastmath=FASTMATH, **ADDRESS_ONLY)(_partition_pass)
     for cached in (True, False)
 }
 # The partition's arguments after the skeleton's own: ``acc`` and ``prefetch_states``.

@@ -28,7 +28,7 @@ from numba import njit, types
 from numba.extending import overload
 
 from .._config import BLAS_MIN_FEATURES, BLOCK_SIZE, FASTMATH, SPARSE_MIN_FEATURES, TILE_MIN_FEATURES
-from ._fused import _typed, register_family_kernels
+from ._fused import ADDRESS_ONLY, _typed, register_family_kernels
 from ._memory import prefetch_next
 from ._tiles import mahalanobis_block, scatter_block
 
@@ -56,6 +56,8 @@ class DiagParams(NamedTuple):
 
 
 _JIT = dict(cache=True, fastmath=FASTMATH)
+# The blocks that the fused E-step calls through their addresses.
+_BLOCK_JIT = dict(_JIT, **ADDRESS_ONLY)
 
 #: Features from which the 'full' and 'tied' blocks may take their tiled,
 #: gathered or BLAS loops; below, only their plain loops.
@@ -479,7 +481,7 @@ def _diag_component_log_prob(params, k, xt, n, out, work, prefetch, absent):
             )
 
 
-@njit(**_JIT)
+@njit(**_BLOCK_JIT)
 def _diag_log_prob(params, xt, n, log_prob, work, prefetch):
     for k in range(params.means.shape[0]):
         _diag_component_log_prob(params, k, xt, n, log_prob[k], work, prefetch, None)
@@ -631,7 +633,7 @@ def _diagonal_component_accumulate(params, k, xt, n, resp_k, work, stats, prefet
     _first_square_moments(xt, n, params.means[k], resp_k, stats, first, squares, prefetch, None)
 
 
-@njit(**_JIT)
+@njit(**_BLOCK_JIT)
 def _diagonal_accumulate(params, xt, n, resp, work, stats, prefetch):
     for k in range(params.means.shape[0]):
         _diagonal_component_accumulate(params, k, xt, n, resp[k], work, stats, prefetch)
@@ -648,42 +650,42 @@ def _diagonal_accumulate(params, xt, n, resp, work, stats, prefetch):
 # tests/test_missing_patterns.py), and float64 fits other bits than before
 # the blocks were called through their addresses. Each block has an entry
 # for wide data and one for data of few features (``wide`` None).
-@njit(**_JIT)
+@njit(**_BLOCK_JIT)
 def _full_log_prob_entry(params, xt, n, log_prob, work, prefetch):
     _full_log_prob(params, xt, n, log_prob, work, prefetch, True)
 
 
-@njit(**_JIT)
+@njit(**_BLOCK_JIT)
 def _full_log_prob_narrow_entry(params, xt, n, log_prob, work, prefetch):
     _full_log_prob(params, xt, n, log_prob, work, prefetch, None)
 
 
-@njit(**_JIT)
+@njit(**_BLOCK_JIT)
 def _full_accumulate_entry(params, xt, n, resp, work, stats, prefetch):
     _full_accumulate(params, xt, n, resp, work, stats, prefetch, True)
 
 
-@njit(**_JIT)
+@njit(**_BLOCK_JIT)
 def _full_accumulate_narrow_entry(params, xt, n, resp, work, stats, prefetch):
     _full_accumulate(params, xt, n, resp, work, stats, prefetch, None)
 
 
-@njit(**_JIT)
+@njit(**_BLOCK_JIT)
 def _tied_log_prob_entry(params, xt, n, log_prob, work, prefetch):
     _tied_log_prob(params, xt, n, log_prob, work, prefetch, True)
 
 
-@njit(**_JIT)
+@njit(**_BLOCK_JIT)
 def _tied_log_prob_narrow_entry(params, xt, n, log_prob, work, prefetch):
     _tied_log_prob(params, xt, n, log_prob, work, prefetch, None)
 
 
-@njit(**_JIT)
+@njit(**_BLOCK_JIT)
 def _tied_accumulate_entry(params, xt, n, resp, work, stats, prefetch):
     _tied_accumulate(params, xt, n, resp, work, stats, prefetch, True)
 
 
-@njit(**_JIT)
+@njit(**_BLOCK_JIT)
 def _tied_accumulate_narrow_entry(params, xt, n, resp, work, stats, prefetch):
     _tied_accumulate(params, xt, n, resp, work, stats, prefetch, None)
 
