@@ -44,7 +44,7 @@ import threading
 import numpy as np
 from numba import njit, types
 
-from .kernels._fused import ADDRESS_ONLY, _address, _call_compiled
+from .kernels._fused import ADDRESS_ONLY, _address, _call_compiled, _matrix
 
 __all__ = ["HIERARCHICAL_SAMPLE_SIZE", "hierarchical_labels", "sample_size", "suitable", "svd_transform"]
 
@@ -196,9 +196,8 @@ def _merge_costs(i, partners, n, size, mean, scatter, trace, term, alpha, out, w
             full[n_full] = t
             n_full += 1
     full_log_det = work[4 * m : 4 * m + n_full]
-    difference = work[5 * m : 5 * m + p * n_full].reshape((p, n_full))
-    start = (5 + p) * m
-    W = work[start : start + scatter.shape[1] * n_full].reshape((scatter.shape[1], n_full))
+    difference = _matrix(work, 5 * m, p, n_full, work.dtype)
+    W = _matrix(work, (5 + p) * m, scatter.shape[1], n_full, work.dtype)
     for a in range(p):
         for u in range(n_full):
             difference[a, u] = mean[i, a] - mean[partners[full[u]], a]

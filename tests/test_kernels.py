@@ -408,6 +408,29 @@ def test_fused_scratch_sections_start_on_pages(dtype):
         assert offset + 7 * rows * BLOCK_SIZE <= sections[4]
 
 
+@numba.njit
+def _matrix_of(buffer, start, n_rows, n_cols, as_float64):
+    if as_float64:
+        return _fused._matrix(buffer, start, n_rows, n_cols, np.float64).copy()
+    return _fused._matrix(buffer, start, n_rows, n_cols, buffer.dtype).astype(np.float64)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matrix_views_the_buffer_as_reshape_and_view_do(dtype):
+    """The kernels' scratch views (``_matrix``) are the NumPy views they stand for, and
+    one that does not fit in its buffer raises instead of reading past it."""
+    buffer = np.arange(2 * 40, dtype=dtype).reshape(2, 40)  # the rows of a work array
+    flat = buffer.reshape(-1)
+    assert_array_equal(_matrix_of(buffer, 6, 3, 5, False), flat[6:21].reshape(3, 5))
+    # float64 rows over float32 ones: two items each (4 x 8 of them from item 10 on)
+    start, rows = (10, flat[10:74]) if dtype == np.float32 else (10, flat[10:42])
+    assert_array_equal(_matrix_of(buffer, start, 4, 8, True), rows.view(np.float64).reshape(4, 8))
+    assert _matrix_of(buffer, 80, 0, 5, False).shape == (0, 5)
+    for start, n_rows, n_cols in ((0, 9, 9), (-1, 1, 1), (79, 1, 2), (0, -1, 1)):
+        with pytest.raises(ValueError, match="does not fit"):
+            _matrix_of(buffer, start, n_rows, n_cols, False)
+
+
 def _exact_float32_data(n_features, seed):
     """float32 data whose centred terms are exact, and dyadic weights spanning 2^-12..2^12.
 

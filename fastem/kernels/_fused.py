@@ -81,7 +81,7 @@ from numba.core.dispatcher import Dispatcher
 from numba.core.imputils import impl_ret_borrowed
 from numba.core.typing.typeof import Purpose
 from numba.extending import intrinsic, overload
-from numba.np.arrayobj import make_array
+from numba.np.arrayobj import make_array, populate_array
 
 from .._config import BLOCK_SIZE, FASTMATH
 from ._math import exp32, exp64, log32, log64
@@ -365,6 +365,67 @@ def _borrowed(typingctx, value):
     return value(value), codegen
 
 
+@intrinsic
+def _matrix(typingctx, buffer, start, n_rows, n_cols, dtype):
+    """The C-contiguous ``(n_rows, n_cols)`` array of ``dtype`` whose data start at item
+    ``start`` of the C-contiguous ``buffer`` (Numba only).
+
+    A view, as ``buffer.reshape(-1)[start:].view(dtype)[:n_rows * n_cols].reshape(...)``
+    would be, without them: Numba lowers a reshape through a call into its
+    runtime, a view of another dtype through checks of their own, and each
+    through functions it compiles on the first use; the kernels' scratch
+    arrays took 0.5 s of a cold first fit in those. ``dtype`` is a NumPy
+    scalar type (``np.float64``) or an array's ``dtype``. Raises ValueError
+    where the array does not fit in ``buffer`` (or a count is negative).
+    """
+    if isinstance(dtype, types.NumberClass):
+        scalar = dtype.instance_type
+    elif isinstance(dtype, types.DType):
+        scalar = dtype.dtype
+    else:
+        return None
+    counts = (start, n_rows, n_cols)
+    if not (
+        isinstance(buffer, types.Array) and buffer.layout == "C"
+        and all(isinstance(c, types.Integer) for c in counts)
+    ):
+        return None
+    result = types.Array(scalar, 2, "C", readonly=not buffer.mutable)
+
+    def codegen(context, builder, signature, args):
+        source = make_array(signature.args[0])(context, builder, args[0])
+        intp = context.get_value_type(types.intp)
+        start, rows, cols = (
+            context.cast(builder, value, ty, types.intp) for value, ty in zip(args[1:4], signature.args[1:4])
+        )
+        item = intp(context.get_abi_sizeof(context.get_data_type(signature.args[0].dtype)))
+        new_item = intp(context.get_abi_sizeof(context.get_data_type(scalar)))
+        begin = builder.mul(start, item)
+        row_bytes = builder.mul(cols, new_item)
+        end = builder.add(begin, builder.mul(rows, row_bytes))
+        zero = intp(0)
+        outside = builder.or_(
+            builder.or_(builder.icmp_signed("<", start, zero), builder.icmp_signed("<", rows, zero)),
+            builder.or_(
+                builder.icmp_signed("<", cols, zero),
+                builder.icmp_signed(">", end, builder.mul(source.nitems, item)),
+            ),
+        )
+        with cgutils.if_unlikely(builder, outside):
+            context.call_conv.return_user_exc(
+                builder, ValueError, ("_matrix: the array does not fit in the buffer",)
+            )
+        out = make_array(result)(context, builder)
+        data = builder.bitcast(cgutils.pointer_add(builder, source.data, begin), out.data.type)
+        populate_array(
+            out, data=data, shape=[rows, cols], strides=[row_bytes, new_item], itemsize=new_item,
+            meminfo=source.meminfo, parent=source.parent,
+        )
+        return impl_ret_borrowed(context, builder, result, out._getvalue())
+
+    return result(buffer, start, n_rows, n_cols, dtype), codegen
+
+
 # _sum_of_logs multiplies up to _LOG_PRODUCT_BOUND / log(K) points' sums of
 # exponentials, each at most K, before it takes a log: the product stays
 # below exp(_LOG_PRODUCT_BOUND), short of float64's overflow at exp(709.78).
@@ -439,14 +500,11 @@ def _partition_pass(
         n_partitions, n_features, n_components, n_work, X.itemsize
     )
     n_rows = max(n_work, 1)
-    xt = scratch[o_xt + p * n_features * BLOCK_SIZE : o_xt + (p + 1) * n_features * BLOCK_SIZE]
-    xt = xt.reshape((n_features, BLOCK_SIZE))
-    lp = scratch[o_lp + p * n_components * BLOCK_SIZE : o_lp + (p + 1) * n_components * BLOCK_SIZE]
-    lp = lp.reshape((n_components, BLOCK_SIZE))
+    xt = _matrix(scratch, o_xt + p * n_features * BLOCK_SIZE, n_features, BLOCK_SIZE, scratch.dtype)
+    lp = _matrix(scratch, o_lp + p * n_components * BLOCK_SIZE, n_components, BLOCK_SIZE, scratch.dtype)
     top = scratch[o_vec + 2 * p * BLOCK_SIZE : o_vec + (2 * p + 1) * BLOCK_SIZE]
     scale = scratch[o_vec + (2 * p + 1) * BLOCK_SIZE : o_vec + (2 * p + 2) * BLOCK_SIZE]
-    work = scratch[o_work + p * n_rows * BLOCK_SIZE : o_work + (p + 1) * n_rows * BLOCK_SIZE]
-    work = work.reshape((n_rows, BLOCK_SIZE))
+    work = _matrix(scratch, o_work + p * n_rows * BLOCK_SIZE, n_rows, BLOCK_SIZE, scratch.dtype)
     stats = acc[p]
     prefetch_state = prefetch_states[p]
     n_stats = stats.shape[0]

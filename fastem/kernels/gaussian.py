@@ -28,7 +28,7 @@ from numba import njit, types
 from numba.extending import overload
 
 from .._config import BLAS_MIN_FEATURES, BLOCK_SIZE, FASTMATH, SPARSE_MIN_FEATURES, TILE_MIN_FEATURES
-from ._fused import ADDRESS_ONLY, _typed, register_family_kernels
+from ._fused import ADDRESS_ONLY, _matrix, _typed, register_family_kernels
 from ._memory import prefetch_next
 from ._tiles import mahalanobis_block, scatter_block
 
@@ -135,8 +135,7 @@ def _overload_absent_term(terms, j, scale):
 @njit(inline="always", **_JIT)
 def _float64_rows(work, first, count):
     """``count`` float64 rows of the block's width, from row ``first`` of ``work`` on."""
-    per_row = 8 // work.itemsize
-    return work[first : first + count * per_row].view(np.float64).reshape((count, work.shape[1]))
+    return _matrix(work, first * work.shape[1], count, work.shape[1], np.float64)
 
 
 @njit(inline="always", **_JIT)
@@ -282,12 +281,11 @@ def _weighted_points(resp_k, n, points):
 @njit(inline="always", **_JIT)
 def _statistics_rows(work, n_features):
     """Float64 views for the statistics: two (n_features, BLOCK_SIZE) blocks and a square."""
-    width = work.shape[1]
-    rows = _float64_rows(work, 1, 2 * n_features + -(-n_features * n_features // width))
-    first = rows[:n_features]
-    second = rows[n_features : 2 * n_features]
-    square = rows[2 * n_features :].reshape(-1)[: n_features * n_features]
-    return first, second, square.reshape((n_features, n_features))
+    per_row = 8 // work.itemsize  # rows of ``work`` per float64 row
+    first = _float64_rows(work, 1, n_features)
+    second = _float64_rows(work, 1 + n_features * per_row, n_features)
+    square_start = (1 + 2 * n_features * per_row) * work.shape[1]
+    return first, second, _matrix(work, square_start, n_features, n_features, np.float64)
 
 
 @njit(inline="always", **_JIT)
