@@ -100,6 +100,14 @@ __all__ = [
 
 _FAMILY_KERNELS = {}
 
+#: Numba options of a function that fastem calls only from other compiled
+#: functions or through its address (:func:`_address`): no wrapper for calls
+#: from Python, as Numba compiles its overloads. A cold first fit built such
+#: wrappers, each unpacking every argument from Python objects, for
+#: functions Python never calls. Called from Python, such a function
+#: crashes the process.
+COMPILED_CALLERS_ONLY = {"no_cpython_wrapper": True}
+
 
 def register_family_kernels(params_class, log_prob_block, accumulate_block, *, cache=True,
                             shapes=None, few_features=None):
@@ -442,7 +450,7 @@ def _product_group(n_components):
     return max(1, min(BLOCK_SIZE, np.int64(_LOG_PRODUCT_BOUND / np.log(n_components))))
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, **COMPILED_CALLERS_ONLY)
 def _sum_of_logs(scale, n, group):
     """``sum(log(scale[:n]))`` in float64, one log per ``group`` points.
 
@@ -628,18 +636,10 @@ def _partition_pass(
             _call_compiled(blocks[1], (params, xt, n, lp, work, family_stats, prefetch))
 
 
-#: Numba options of a function that fastem calls only through its address
-#: (:func:`_address`) or from other compiled functions: no wrapper for calls
-#: from Python, as Numba compiles its overloads. A cold first fit built such
-#: wrappers, each unpacking every argument from Python objects, for
-#: functions Python never calls. Called from Python, such a function
-#: crashes the process.
-ADDRESS_ONLY = {"no_cpython_wrapper": True}
-
 # One compilation per family and dtype; a family registered with
 # ``cache=False`` has its partitions compiled by the uncached dispatcher.
 _PARTITION = {
-    cached: njit(cache=cached, nogil=True, fastmath=FASTMATH, **ADDRESS_ONLY)(_partition_pass)
+    cached: njit(cache=cached, nogil=True, fastmath=FASTMATH, **COMPILED_CALLERS_ONLY)(_partition_pass)
     for cached in (True, False)
 }
 # The partition's arguments after the skeleton's own: ``acc`` and ``prefetch_states``.

@@ -28,7 +28,7 @@ from numba import njit, types
 from numba.extending import overload
 
 from .._config import BLAS_MIN_FEATURES, BLOCK_SIZE, FASTMATH, SPARSE_MIN_FEATURES, TILE_MIN_FEATURES
-from ._fused import ADDRESS_ONLY, _matrix, _typed, register_family_kernels
+from ._fused import COMPILED_CALLERS_ONLY, _matrix, _typed, register_family_kernels
 from ._memory import prefetch_next
 from ._tiles import mahalanobis_block, scatter_block
 
@@ -56,8 +56,9 @@ class DiagParams(NamedTuple):
 
 
 _JIT = dict(cache=True, fastmath=FASTMATH)
-# The blocks that the fused E-step calls through their addresses.
-_BLOCK_JIT = dict(_JIT, **ADDRESS_ONLY)
+# The blocks, which the fused E-step calls through their addresses (their
+# entries below) and the blocks of data with NaN call as compiled functions.
+_BLOCK_JIT = dict(_JIT, **COMPILED_CALLERS_ONLY)
 
 #: Features from which the 'full' and 'tied' blocks may take their tiled,
 #: gathered or BLAS loops; below, only their plain loops.
@@ -415,13 +416,13 @@ def _full_component_log_prob(params, k, xt, n, out, work, prefetch, wide):
     )
 
 
-@njit(**_JIT)
+@njit(**_BLOCK_JIT)
 def _full_log_prob(params, xt, n, log_prob, work, prefetch, wide):
     for k in range(params.means.shape[0]):
         _full_component_log_prob(params, k, xt, n, log_prob[k], work, prefetch, wide)
 
 
-@njit(**_JIT)
+@njit(**_BLOCK_JIT)
 def _tied_log_prob(params, xt, n, log_prob, work, prefetch, wide):
     n_features = xt.shape[0]
     d = work[1 : 1 + n_features]
@@ -517,7 +518,7 @@ def _full_component_accumulate(params, k, mean, xt, n, resp_k, work, rows, stats
     _full_component_moments(params, k, mean, xt, n, resp_k, rows, stats, prefetch, wide, None)
 
 
-@njit(**_JIT)
+@njit(**_BLOCK_JIT)
 def _full_accumulate(params, xt, n, resp, work, stats, prefetch, wide):
     # ``wide`` is tested here, in the compiled function's own body, where Numba
     # prunes the branch before it inlines the helpers: for a None ``wide`` the
@@ -598,7 +599,7 @@ def _tied_scatter(n, resp, inv_w, u, d, square, stats, prefetch, wide):
             stats[pairs + k * n_components + l] += s
 
 
-@njit(**_JIT)
+@njit(**_BLOCK_JIT)
 def _tied_accumulate(params, xt, n, resp, work, stats, prefetch, wide):
     """Tied statistics around each point's own centre, so that nothing cancels.
 
