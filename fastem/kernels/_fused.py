@@ -253,16 +253,6 @@ def registered_shapes(params_class):
     return _FAMILY_SHAPES[params_class]
 
 
-def _typed(like, value):
-    """``value`` as the scalar type of the array ``like`` (Numba only)."""
-    raise NotImplementedError("_typed is only callable from Numba code")
-
-
-def _tiny(like):
-    """The smallest positive normal number of the scalar type of the array ``like`` (Numba only)."""
-    raise NotImplementedError("_tiny is only callable from Numba code")
-
-
 def _exp(x):
     """Vectorisable exp in the precision of ``x`` (Numba only)."""
     raise NotImplementedError("_exp is only callable from Numba code")
@@ -273,17 +263,39 @@ def _log(x):
     raise NotImplementedError("_log is only callable from Numba code")
 
 
-@overload(_typed, jit_options={"cache": True})
-def _overload_typed(like, value):
-    if like.dtype == types.float32:
-        return lambda like, value: np.float32(value)
-    return lambda like, value: np.float64(value)
+def _float_of(like):
+    """The float type of the constants of a kernel on the array type ``like``: float32 or float64."""
+    return types.float32 if like.dtype == types.float32 else types.float64
 
 
-@overload(_tiny, jit_options={"cache": True})
-def _overload_tiny(like):
-    tiny = np.finfo(np.float32 if like.dtype == types.float32 else np.float64).tiny
-    return lambda like: tiny
+# _typed and _tiny are intrinsics, a cast and a constant in place: as
+# overloads, each compiled a function of its own for every pair of argument
+# types a kernel met.
+@intrinsic
+def _typed(typingctx, like, value):
+    """``value`` as the scalar type of the array ``like`` (float32, or else float64; Numba only)."""
+    value = types.unliteral(value)
+    if not (isinstance(like, types.Array) and isinstance(value, types.Number)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return context.cast(builder, args[1], signature.args[1], signature.return_type)
+
+    return _float_of(like)(like, value), codegen
+
+
+@intrinsic
+def _tiny(typingctx, like):
+    """The smallest positive normal number of the scalar type of the array ``like`` (Numba only)."""
+    if not isinstance(like, types.Array):
+        return None
+    scalar = _float_of(like)
+    tiny = float(np.finfo(str(scalar)).tiny)
+
+    def codegen(context, builder, signature, args):
+        return context.get_constant(scalar, tiny)
+
+    return scalar(like), codegen
 
 
 @overload(_exp, jit_options={"cache": True})
