@@ -5,6 +5,7 @@ the same results is tested in tests/test_determinism.py.
 """
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -172,3 +173,27 @@ def test_compiling_as_kernels_keeps_other_threads_compilations_out():
     assert compiled.is_set()
     assert '"prefer-vector-width"' not in "".join(users_double.inspect_llvm().values())
     assert _codegen._compilation.depth == 0
+
+
+def _c_wrappers(dispatcher):
+    """Names of the C-callable wrappers (``cfunc.*``) defined in a dispatcher's LLVM code."""
+    llvm = "".join(dispatcher.inspect_llvm().values())
+    return re.findall(r'define [^@\n]*@"?(cfunc\.[^"( ]+)', llvm)
+
+
+def test_fastems_functions_are_compiled_without_the_c_wrapper_and_others_keep_it():
+    # Nothing of fastem takes one of its functions as a first-class function
+    # value, the wrapper's use; a user's function compiled in the same process
+    # keeps its wrapper. Compiled anew: the disk cache keeps no LLVM code.
+    from fastem.kernels.linalg import full_covariances
+
+    ours = numba.njit(error_model="numpy")(full_covariances.py_func)
+    ours.compile((numba.float64[::1], numba.float64[:, :, ::1], numba.float64, numba.float64[:, :, ::1]))
+
+    @numba.njit
+    def users_scale(x):
+        return 2.0 * x
+
+    users_scale(1.0)
+    assert _c_wrappers(ours) == []
+    assert len(_c_wrappers(users_scale)) == 1
