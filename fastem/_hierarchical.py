@@ -44,7 +44,7 @@ import threading
 import numpy as np
 from numba import njit, types
 
-from .kernels._fused import COMPILED_CALLERS_ONLY, _address, _call_compiled, _matrix
+from .kernels._fused import compiled_callers_only, _address, _call_compiled, _matrix
 
 __all__ = ["HIERARCHICAL_SAMPLE_SIZE", "hierarchical_labels", "sample_size", "suitable", "svd_transform"]
 
@@ -104,7 +104,7 @@ def svd_transform(X, weights):
     return standard @ vt[rank].T / np.sqrt(singular[rank])
 
 
-@njit(cache=True, error_model="numpy", **COMPILED_CALLERS_ONLY)
+@compiled_callers_only(cache=True, error_model="numpy")
 def _log_dets(W, p, log_det):
     """``log det`` of the p x p symmetric matrices held in ``W``, by Cholesky; -inf where not positive definite.
 
@@ -140,7 +140,7 @@ def _log_dets(W, p, log_det):
         log_det[u] = 2.0 * log_det[u] if log_det[u] > -np.inf else -np.inf
 
 
-@njit(cache=True, error_model="numpy", **COMPILED_CALLERS_ONLY)
+@compiled_callers_only(cache=True, error_model="numpy")
 def _term(n, trace, log_det, alpha, p):
     """The criterion of a cluster (module docstring) from ``log det W``; -inf gives the regularised form.
 
@@ -157,7 +157,7 @@ def _term(n, trace, log_det, alpha, p):
     return n * (log_det + np.log1p(np.exp(-log_det) * regular))
 
 
-@njit(cache=True, error_model="numpy", **COMPILED_CALLERS_ONLY)
+@compiled_callers_only(cache=True, error_model="numpy")
 def _merge_costs(i, partners, n, size, mean, scatter, trace, term, alpha, out, work, full):
     """Costs of merging cluster ``i`` with each cluster of ``partners``, into ``out``.
 
@@ -222,13 +222,13 @@ _MERGE_COSTS_TYPES = (
 )
 
 
-@njit(cache=True, error_model="numpy", **COMPILED_CALLERS_ONLY)
+@compiled_callers_only(cache=True, error_model="numpy")
 def _pair(i, j, m):
     """Index of the pair i < j in the condensed upper triangle of an m x m matrix."""
     return i * m - (i * (i + 1)) // 2 + (j - i - 1)
 
 
-@njit(cache=True, error_model="numpy", **COMPILED_CALLERS_ONLY)
+@compiled_callers_only(cache=True, error_model="numpy")
 def _refresh_partner(k, alive, costs, partner, cheapest, m):
     best = np.inf
     best_l = -1
@@ -242,7 +242,7 @@ def _refresh_partner(k, alive, costs, partner, cheapest, m):
     cheapest[k] = best
 
 
-@njit(cache=True, error_model="numpy", **COMPILED_CALLERS_ONLY)
+@compiled_callers_only(cache=True, error_model="numpy")
 def _cheapest_row(rows, partner, cheapest):
     """The first of ``rows`` with a partner and the smallest cheapest cost."""
     i = -1

@@ -4,6 +4,7 @@ That a kernel compiled in the process and one loaded from the disk cache give
 the same results is tested in tests/test_determinism.py.
 """
 
+import inspect
 import os
 import re
 import subprocess
@@ -197,3 +198,44 @@ def test_fastems_functions_are_compiled_without_the_c_wrapper_and_others_keep_it
     users_scale(1.0)
     assert _c_wrappers(ours) == []
     assert len(_c_wrappers(users_scale)) == 1
+
+
+def _compiled_callers_only():
+    """Every function of fastem compiled for compiled callers only, by name."""
+    import fastem._hierarchical
+    import fastem.kernels.gaussian
+    from fastem.kernels import _fused
+
+    found = {
+        f"{module.__name__}.{name}": value
+        for module in (fastem._hierarchical, fastem.kernels.gaussian, _fused)
+        for name, value in vars(module).items()
+        if isinstance(value, _fused._CompiledCallersOnly)
+    }
+    found.update({f"partition, cached={cached}": d for cached, d in _fused._PARTITION.items()})
+    return found
+
+
+def test_a_function_for_compiled_callers_refuses_a_call_from_python():
+    # Compiled without the wrapper that unpacks Python arguments, such a function
+    # called from Python jumped to no code and crashed the process. Before and
+    # after a fit, and once compiled for the call's types: a TypeError that names
+    # the function and its py_func.
+    import numpy as np
+
+    from fastem import GaussianMixture
+    from fastem._hierarchical import _term
+
+    functions = _compiled_callers_only()
+    assert len(functions) >= 10, sorted(functions)
+    for name, dispatcher in functions.items():
+        arity = len(inspect.signature(dispatcher.py_func).parameters)
+        with pytest.raises(TypeError, match="compiled functions only.*py_func"):
+            dispatcher(*[1.0] * arity)
+    X = np.random.default_rng(0).normal(size=(400, 2))
+    X[:200] += 4.0
+    GaussianMixture(2, random_state=0).fit(X)
+    _term.compile((numba.float64,) * 4 + (numba.int64,))
+    with pytest.raises(TypeError, match=r"fastem\._hierarchical\._term is compiled for calls from"):
+        _term(3.0, 1.0, 0.5, 0.1, 2)
+    assert np.isfinite(_term.py_func(3.0, 1.0, 0.5, 0.1, 2))

@@ -79,6 +79,7 @@ from numba._dispatcher import compute_fingerprint
 from numba.core import cgutils
 from numba.core.dispatcher import Dispatcher
 from numba.core.imputils import impl_ret_borrowed
+from numba.core.registry import CPUDispatcher
 from numba.core.typing.typeof import Purpose
 from numba.extending import intrinsic, overload
 from numba.np.arrayobj import make_array, populate_array
@@ -100,13 +101,44 @@ __all__ = [
 
 _FAMILY_KERNELS = {}
 
-#: Numba options of a function that fastem calls only from other compiled
-#: functions or through its address (:func:`_address`): no wrapper for calls
-#: from Python, as Numba compiles its overloads. A cold first fit built such
-#: wrappers, each unpacking every argument from Python objects, for
-#: functions Python never calls. Called from Python, such a function
-#: crashes the process.
-COMPILED_CALLERS_ONLY = {"no_cpython_wrapper": True}
+class _CompiledCallersOnly(CPUDispatcher):
+    """The dispatcher of a function that fastem calls only from other compiled
+    functions or through its address (:func:`_address`), compiled without the
+    wrapper for calls from Python (Numba's ``no_cpython_wrapper``, as Numba
+    compiles its overloads). A cold first fit built such wrappers, each
+    unpacking every argument from Python objects, for functions Python never
+    calls.
+
+    Its compilations stay out of the table that a call from Python looks in,
+    where their entry would be the missing wrapper, so that such a call is
+    refused with a TypeError rather than jumping to no code.
+    """
+
+    def add_overload(self, cres):
+        self.overloads[tuple(cres.signature.args)] = cres
+
+    def _compile_for_args(self, *args, **kws):
+        raise TypeError(
+            f"{self.py_func.__module__}.{self.py_func.__qualname__} is compiled for calls from "
+            "fastem's compiled functions only, not from Python; call its py_func attribute "
+            "for the Python function."
+        )
+
+
+def compiled_callers_only(**options):
+    """``numba.njit(**options)`` for a function that only compiled code calls
+    (see :class:`_CompiledCallersOnly`)."""
+    cache = options.pop("cache", False)
+
+    def decorate(func):
+        dispatcher = _CompiledCallersOnly(
+            func, targetoptions={"nopython": True, "no_cpython_wrapper": True, **options}
+        )
+        if cache:
+            dispatcher.enable_caching()
+        return dispatcher
+
+    return decorate
 
 
 def register_family_kernels(params_class, log_prob_block, accumulate_block, *, cache=True,
@@ -462,7 +494,7 @@ def _product_group(n_components):
     return max(1, min(BLOCK_SIZE, np.int64(_LOG_PRODUCT_BOUND / np.log(n_components))))
 
 
-@njit(cache=True, fastmath=FASTMATH, **COMPILED_CALLERS_ONLY)
+@compiled_callers_only(cache=True, fastmath=FASTMATH)
 def _sum_of_logs(scale, n, group):
     """``sum(log(scale[:n]))`` in float64, one log per ``group`` points.
 
@@ -651,7 +683,7 @@ def _partition_pass(
 # One compilation per family and dtype; a family registered with
 # ``cache=False`` has its partitions compiled by the uncached dispatcher.
 _PARTITION = {
-    cached: njit(cache=cached, nogil=True, fastmath=FASTMATH, **COMPILED_CALLERS_ONLY)(_partition_pass)
+    cached: compiled_callers_only(cache=cached, nogil=True, fastmath=FASTMATH)(_partition_pass)
     for cached in (True, False)
 }
 # The partition's arguments after the skeleton's own: ``acc`` and ``prefetch_states``.

@@ -28,7 +28,7 @@ from numba import njit, types
 from numba.extending import overload
 
 from .._config import BLAS_MIN_FEATURES, BLOCK_SIZE, FASTMATH, SPARSE_MIN_FEATURES, TILE_MIN_FEATURES
-from ._fused import COMPILED_CALLERS_ONLY, _matrix, _typed, register_family_kernels
+from ._fused import _matrix, _typed, compiled_callers_only, register_family_kernels
 from ._memory import prefetch_next
 from ._tiles import mahalanobis_block, scatter_block
 
@@ -56,9 +56,9 @@ class DiagParams(NamedTuple):
 
 
 _JIT = dict(cache=True, fastmath=FASTMATH)
-# The blocks, which the fused E-step calls through their addresses (their
-# entries below) and the blocks of data with NaN call as compiled functions.
-_BLOCK_JIT = dict(_JIT, **COMPILED_CALLERS_ONLY)
+# The blocks are compiled_callers_only: the fused E-step calls them through
+# their addresses (their entries below), the blocks of data with NaN as
+# compiled functions.
 
 #: Features from which the 'full' and 'tied' blocks may take their tiled,
 #: gathered or BLAS loops; below, only their plain loops.
@@ -416,13 +416,13 @@ def _full_component_log_prob(params, k, xt, n, out, work, prefetch, wide):
     )
 
 
-@njit(**_BLOCK_JIT)
+@compiled_callers_only(**_JIT)
 def _full_log_prob(params, xt, n, log_prob, work, prefetch, wide):
     for k in range(params.means.shape[0]):
         _full_component_log_prob(params, k, xt, n, log_prob[k], work, prefetch, wide)
 
 
-@njit(**_BLOCK_JIT)
+@compiled_callers_only(**_JIT)
 def _tied_log_prob(params, xt, n, log_prob, work, prefetch, wide):
     n_features = xt.shape[0]
     d = work[1 : 1 + n_features]
@@ -480,7 +480,7 @@ def _diag_component_log_prob(params, k, xt, n, out, work, prefetch, absent):
             )
 
 
-@njit(**_BLOCK_JIT)
+@compiled_callers_only(**_JIT)
 def _diag_log_prob(params, xt, n, log_prob, work, prefetch):
     for k in range(params.means.shape[0]):
         _diag_component_log_prob(params, k, xt, n, log_prob[k], work, prefetch, None)
@@ -518,7 +518,7 @@ def _full_component_accumulate(params, k, mean, xt, n, resp_k, work, rows, stats
     _full_component_moments(params, k, mean, xt, n, resp_k, rows, stats, prefetch, wide, None)
 
 
-@njit(**_BLOCK_JIT)
+@compiled_callers_only(**_JIT)
 def _full_accumulate(params, xt, n, resp, work, stats, prefetch, wide):
     # ``wide`` is tested here, in the compiled function's own body, where Numba
     # prunes the branch before it inlines the helpers: for a None ``wide`` the
@@ -599,7 +599,7 @@ def _tied_scatter(n, resp, inv_w, u, d, square, stats, prefetch, wide):
             stats[pairs + k * n_components + l] += s
 
 
-@njit(**_BLOCK_JIT)
+@compiled_callers_only(**_JIT)
 def _tied_accumulate(params, xt, n, resp, work, stats, prefetch, wide):
     """Tied statistics around each point's own centre, so that nothing cancels.
 
@@ -632,7 +632,7 @@ def _diagonal_component_accumulate(params, k, xt, n, resp_k, work, stats, prefet
     _first_square_moments(xt, n, params.means[k], resp_k, stats, first, squares, prefetch, None)
 
 
-@njit(**_BLOCK_JIT)
+@compiled_callers_only(**_JIT)
 def _diagonal_accumulate(params, xt, n, resp, work, stats, prefetch):
     for k in range(params.means.shape[0]):
         _diagonal_component_accumulate(params, k, xt, n, resp[k], work, stats, prefetch)
@@ -649,42 +649,42 @@ def _diagonal_accumulate(params, xt, n, resp, work, stats, prefetch):
 # tests/test_missing_patterns.py), and float64 fits other bits than before
 # the blocks were called through their addresses. Each block has an entry
 # for wide data and one for data of few features (``wide`` None).
-@njit(**_BLOCK_JIT)
+@compiled_callers_only(**_JIT)
 def _full_log_prob_entry(params, xt, n, log_prob, work, prefetch):
     _full_log_prob(params, xt, n, log_prob, work, prefetch, True)
 
 
-@njit(**_BLOCK_JIT)
+@compiled_callers_only(**_JIT)
 def _full_log_prob_narrow_entry(params, xt, n, log_prob, work, prefetch):
     _full_log_prob(params, xt, n, log_prob, work, prefetch, None)
 
 
-@njit(**_BLOCK_JIT)
+@compiled_callers_only(**_JIT)
 def _full_accumulate_entry(params, xt, n, resp, work, stats, prefetch):
     _full_accumulate(params, xt, n, resp, work, stats, prefetch, True)
 
 
-@njit(**_BLOCK_JIT)
+@compiled_callers_only(**_JIT)
 def _full_accumulate_narrow_entry(params, xt, n, resp, work, stats, prefetch):
     _full_accumulate(params, xt, n, resp, work, stats, prefetch, None)
 
 
-@njit(**_BLOCK_JIT)
+@compiled_callers_only(**_JIT)
 def _tied_log_prob_entry(params, xt, n, log_prob, work, prefetch):
     _tied_log_prob(params, xt, n, log_prob, work, prefetch, True)
 
 
-@njit(**_BLOCK_JIT)
+@compiled_callers_only(**_JIT)
 def _tied_log_prob_narrow_entry(params, xt, n, log_prob, work, prefetch):
     _tied_log_prob(params, xt, n, log_prob, work, prefetch, None)
 
 
-@njit(**_BLOCK_JIT)
+@compiled_callers_only(**_JIT)
 def _tied_accumulate_entry(params, xt, n, resp, work, stats, prefetch):
     _tied_accumulate(params, xt, n, resp, work, stats, prefetch, True)
 
 
-@njit(**_BLOCK_JIT)
+@compiled_callers_only(**_JIT)
 def _tied_accumulate_narrow_entry(params, xt, n, resp, work, stats, prefetch):
     _tied_accumulate(params, xt, n, resp, work, stats, prefetch, None)
 
