@@ -285,6 +285,10 @@ def _signature(X):
     return None if path is None else FileSignature(path)
 
 
+# What :func:`reading` does for data that came from no file (reusable: it holds nothing).
+_NO_FILES = contextlib.nullcontext()
+
+
 @contextlib.contextmanager
 def reading(X, signature):
     """Context of one read of ``X``; for a memory-mapped file, checks that it stays the same.
@@ -408,9 +412,15 @@ class ArraySource:
         w = self.sample_weight
         return w[start:stop] if w.shape[0] else w
 
-    @contextlib.contextmanager
     def _reading(self):
-        """Context of one read of the data and the weights (see :func:`reading`)."""
+        """Context of one read of the data and the weights (see :func:`reading`): none for
+        data that came from no file, read at every pass of a fit."""
+        if self.signature is None and self.w_signature is None:
+            return _NO_FILES
+        return self._reading_files()
+
+    @contextlib.contextmanager
+    def _reading_files(self):
         with reading(self.X, self.signature), reading(self.sample_weight, self.w_signature):
             yield
 
