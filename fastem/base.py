@@ -69,8 +69,9 @@ subclass that fills in a few hooks (the *family protocol*):
     Optional: the family parameters (``parameters`` is ``{name: array}``; all
     but the weights)
     as one float64 vector in coordinates where EM acceleration may
-    extrapolate, and back; the setter raises ValueError for a vector that is
-    not a valid model. Default: the raw arrays, valid when finite. A family
+    extrapolate, and back (the first is called with NumPy's divide and invalid
+    warnings off: a logarithm of 0 is -inf, judged by the caller); the setter
+    raises ValueError for a vector that is not a valid model. Default: the raw arrays, valid when finite. A family
     with constrained parameters should map them to unconstrained ones (e.g.
     log-scales, Cholesky factors with log-diagonals): acceleration then
     rejects fewer steps.
@@ -2972,12 +2973,13 @@ class BaseMixture(_KeywordsChecked):
 
     def _unconstrained_vector(self, parameters):
         named = self._named_parameters(parameters)
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):
             log_weights = np.log(np.asarray(named["weights_"], dtype=np.float64))
+            family = self._unconstrained_parameters(named)
         # An empty component's weight is exactly 0: a finite stand-in for its
         # log keeps differences between iterates at 0 and maps back to 0.
         log_weights = np.maximum(log_weights, -1e300)
-        theta = np.concatenate([log_weights, self._unconstrained_parameters(named)])
+        theta = np.concatenate([log_weights, family])
         theta.flags.writeable = False
         return theta
 

@@ -321,8 +321,7 @@ class MeanParameterMixture(BaseMixture):
 
     def _unconstrained_parameters(self, parameters):
         """The logarithms of the component means."""
-        with np.errstate(divide="ignore"):
-            return np.log(np.asarray(parameters[self._mean_name], dtype=np.float64)).ravel()
+        return np.log(np.asarray(parameters[self._mean_name], dtype=np.float64)).ravel()
 
     def _set_unconstrained_parameters(self, theta):
         current = getattr(self, self._mean_name)

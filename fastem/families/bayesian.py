@@ -1185,15 +1185,13 @@ class BayesianGaussianMixture(_GaussianComponents):
     def _unconstrained_parameters(self, parameters):
         """Log-concentrations, log-``beta``, ``log(nu - D + 1)``, then the Gaussian coordinates."""
         n_features = np.shape(parameters["means_"])[1]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            own = [
-                np.log(np.asarray(parameters["weight_concentration_"], dtype=np.float64)).ravel(),
-                np.log(np.asarray(parameters["mean_precision_"], dtype=np.float64)).ravel(),
-                np.log(
-                    np.asarray(parameters["degrees_of_freedom_"], dtype=np.float64)
-                    - (n_features - 1.0)
-                ).ravel(),
-            ]
+        own = [
+            np.log(np.asarray(parameters["weight_concentration_"], dtype=np.float64)).ravel(),
+            np.log(np.asarray(parameters["mean_precision_"], dtype=np.float64)).ravel(),
+            np.log(
+                np.asarray(parameters["degrees_of_freedom_"], dtype=np.float64) - (n_features - 1.0)
+            ).ravel(),
+        ]
         return np.concatenate(own + [super()._unconstrained_parameters(parameters)])
 
     def _set_unconstrained_parameters(self, theta):

@@ -453,7 +453,7 @@ def tied_shift(weights, means):
     """The point 'tied' log-densities map points around: the weighted mean of the means,
     in the means' dtype."""
     weights = np.asarray(weights, dtype=np.float64)
-    return (weights @ np.asarray(means, dtype=np.float64) / weights.sum()).astype(means.dtype)
+    return (weights @ np.asarray(means, dtype=np.float64) / weights.sum()).astype(means.dtype, copy=False)
 
 
 def kernel_arrays(covariance_type, means, precisions_cholesky, log_normalisers, shift=None):
@@ -468,7 +468,7 @@ def kernel_arrays(covariance_type, means, precisions_cholesky, log_normalisers, 
         # lies below the diagonal of an assigned one must not count.
         pc = arrays[1] = upper(pc)
     if covariance_type == "tied":
-        mapped = (np.asarray(means, dtype=np.float64) - shift.astype(np.float64)) @ pc
+        mapped = (np.asarray(means, dtype=np.float64) - np.asarray(shift, dtype=np.float64)) @ pc
         arrays += [shift, mapped]
     elif covariance_type in ("diag", "spherical"):
         # The blocks take 0.5 ((x - m) c)^2 as ((x - m) (c / sqrt 2))^2, one c per feature.
@@ -756,14 +756,12 @@ class _GaussianComponents(BaseMixture):
             n_features = means.shape[1]
             rows, cols, on_diagonal, _ = _upper_triangle(n_features)
             factors = pc.reshape(-1, n_features, n_features)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                diagonal = np.log(np.diagonal(factors, axis1=1, axis2=2))
+            diagonal = np.log(np.diagonal(factors, axis1=1, axis2=2))
             entries = factors[:, rows, cols]
             entries[:, on_diagonal] = diagonal
             chol = entries.ravel()
         else:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                chol = np.log(pc).ravel()
+            chol = np.log(pc).ravel()
         return np.concatenate([means.ravel(), chol])
 
     def _set_unconstrained_parameters(self, theta):
