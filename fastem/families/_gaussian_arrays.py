@@ -182,7 +182,7 @@ class GaussianArrays:
             params = _KERNEL_PARAMS[covariance_type](
                 *[np.ascontiguousarray(a, dtype=dtype) for a in arrays]
             )
-        log_weights = log_mixing_weights(weights).astype(dtype)
+        log_weights = log_mixing_weights(weights).astype(dtype, copy=False)
         if self._e_step is None:
             self._e_step = RunEStep(
                 registered_families()[type(params)], self._n_family, self._n_stats, self._n_work
@@ -195,7 +195,7 @@ class GaussianArrays:
         dtype = self._dtype
         covariance_type = self.covariance_type
         with np.errstate(over="ignore", invalid="ignore"):
-            weights = _mixing_weights(stats.nk).astype(dtype)
+            weights = _mixing_weights(stats.nk).astype(dtype, copy=False)
             _, means, covariances = self.model._weighted_moments(stats)
             pc, precisions = checked_precisions(
                 precisions_cholesky_from_covariances(covariances, covariance_type), covariance_type, dtype
