@@ -191,9 +191,11 @@ def _upper_triangle(n_features):
     return arrays
 
 
-def upper(matrices):
-    """``np.triu(matrices)`` (over the last two axes) with the cached mask: below the diagonal 0."""
-    return np.where(_upper_triangle(matrices.shape[-1])[3], matrices, 0.0)
+def upper(matrices, diagonal=True):
+    """``np.triu(matrices)`` (over the last two axes) with the cached mask: below the diagonal 0;
+    without the ``diagonal``, ``np.triu(matrices, 1)``."""
+    mask = _upper_triangle(matrices.shape[-1])[3]
+    return np.where(mask, matrices, 0.0) if diagonal else np.where(mask.T, 0.0, matrices)
 
 
 def lower(matrices, diagonal=True):
@@ -660,7 +662,7 @@ class _GaussianComponents(BaseMixture):
         a sum of positive semi-definite terms (see ``fastem.kernels.gaussian``).
         """
         scatter = lower(sxx) + lower(sxx, diagonal=False).T
-        q = np.triu(pairs, 1)
+        q = upper(pairs, diagonal=False)
         k, l = np.nonzero(q)
         if len(k):
             diff = means[k] - means[l]
