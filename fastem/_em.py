@@ -170,6 +170,7 @@ fault, and the best pass and the stopping rule's chain start after it.
 import collections
 import contextlib
 import functools
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -528,8 +529,8 @@ class _Run:
             if trial:
                 return None
             raise
-        lower_bound = stats.mean_log_likelihood
-        if not np.isfinite(lower_bound):
+        lower_bound = stats.mean_log_likelihood  # a Python float
+        if not math.isfinite(lower_bound):
             if trial:
                 return None
             raise FloatingPointError(
