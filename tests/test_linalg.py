@@ -50,6 +50,29 @@ def test_not_positive_definite_is_reported():
     assert precision_cholesky_upper(covariances, np.zeros(covariances.shape), np.empty((3, 3))) == 1
 
 
+
+def test_precision_factors_overwrite_what_the_output_held():
+    """The caller's ``factors`` may hold anything: its lower triangles are written as zeros."""
+    covariances = _covariances(4, 1)
+    factors = np.full(covariances.shape, 7.0)
+    assert precision_cholesky_upper(covariances, factors, np.full((4, 4), 7.0)) == -1
+    expected = np.zeros(covariances.shape)
+    precision_cholesky_upper(covariances, expected, np.empty((4, 4)))
+    assert np.array_equal(factors, expected) and np.array_equal(np.triu(factors), factors)
+
+
+@pytest.mark.parametrize(
+    "factors_shape, lower_shape, name",
+    [((3, 4, 4), (1, 1), "lower"), ((3, 4, 4), (4, 5), "lower"), ((1, 4, 4), (4, 4), "factors"),
+     ((3, 2, 2), (4, 4), "factors"), ((3, 4, 5), (4, 4), "factors")],
+)
+def test_precision_factors_refuse_arrays_of_other_shapes(factors_shape, lower_shape, name):
+    """Arrays the caller allocates of another shape than the covariances' are refused,
+    not written or read past their ends."""
+    covariances = _covariances(4, 2)
+    with pytest.raises(ValueError, match=f"{name} must"):
+        precision_cholesky_upper(covariances, np.zeros(factors_shape), np.zeros(lower_shape))
+
 # ----------------------------------------------------------------------
 # The M-step's moments against the NumPy array expressions they replace,
 # bitwise: every operation of the compiled functions is NumPy's, in the same order.

@@ -19,10 +19,11 @@ def precision_cholesky_upper(covariances, factors, lower):
     ----------
     covariances : ndarray of shape (n_matrices, n_features, n_features)
         Symmetric; only the lower triangle is read.
-    factors : ndarray of shape (n_matrices, n_features, n_features), float64, zeros
-        Out: ``U`` upper triangular with ``U @ U.T == inv(covariance)``, i.e.
-        the transposed inverse of the lower Cholesky factor of the
-        covariance. Factors from the first matrix that fails on are undefined.
+    factors : ndarray of shape (n_matrices, n_features, n_features), float64
+        Out (any contents on entry): ``U`` upper triangular with
+        ``U @ U.T == inv(covariance)``, i.e. the transposed inverse of the
+        lower Cholesky factor of the covariance. Factors from the first
+        matrix that fails on are undefined.
     lower : ndarray of shape (n_features, n_features), float64
         Scratch. The caller allocates both arrays: each NumPy constructor
         here was one more function to compile on the first fit.
@@ -32,8 +33,18 @@ def precision_cholesky_upper(covariances, factors, lower):
     failed : int
         Index of the first matrix that is not numerically positive definite,
         or -1.
+
+    Raises
+    ------
+    ValueError
+        When ``factors`` or ``lower`` is not of the shape above (the loops
+        would write and read past their ends).
     """
     n_matrices, n, _ = covariances.shape
+    if factors.shape != covariances.shape:
+        raise ValueError("precision_cholesky_upper: factors must have the shape of covariances.")
+    if lower.shape != (n, n):
+        raise ValueError("precision_cholesky_upper: lower must be (n_features, n_features).")
     for m in range(n_matrices):
         c = covariances[m]
         lower[:, :] = 0.0
@@ -54,6 +65,8 @@ def precision_cholesky_upper(covariances, factors, lower):
         # writing the transpose so that the result is upper triangular.
         u = factors[m]
         for col in range(n):
+            for i in range(col):
+                u[col, i] = 0.0
             for i in range(col, n):
                 t = 1.0 if i == col else 0.0
                 for p in range(col, i):
