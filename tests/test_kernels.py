@@ -418,7 +418,8 @@ def _matrix_of(buffer, start, n_rows, n_cols, as_float64):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_matrix_views_the_buffer_as_reshape_and_view_do(dtype):
     """The kernels' scratch views (``_matrix``) are the NumPy views they stand for, and
-    one that does not fit in its buffer raises instead of reading past it."""
+    one that does not fit in its buffer raises instead of reading past it, also where
+    its size in bytes overflows."""
     buffer = np.arange(2 * 40, dtype=dtype).reshape(2, 40)  # the rows of a work array
     flat = buffer.reshape(-1)
     assert_array_equal(_matrix_of(buffer, 6, 3, 5, False), flat[6:21].reshape(3, 5))
@@ -426,7 +427,11 @@ def test_matrix_views_the_buffer_as_reshape_and_view_do(dtype):
     start, rows = (10, flat[10:74]) if dtype == np.float32 else (10, flat[10:42])
     assert_array_equal(_matrix_of(buffer, start, 4, 8, True), rows.view(np.float64).reshape(4, 8))
     assert _matrix_of(buffer, 80, 0, 5, False).shape == (0, 5)
-    for start, n_rows, n_cols in ((0, 9, 9), (-1, 1, 1), (79, 1, 2), (0, -1, 1)):
+    for start, n_rows, n_cols in (
+        (0, 9, 9), (-1, 1, 1), (79, 1, 2), (0, -1, 1), (81, 0, 0),
+        # counts whose products in bytes wrap around 2**64
+        (0, 2**61, 4), (0, 2**62, 2), (0, 1, 2**61 + 1), (0, 0, 2**62), (2**62, 1, 1), (2**61, 0, 1),
+    ):
         with pytest.raises(ValueError, match="does not fit"):
             _matrix_of(buffer, start, n_rows, n_cols, False)
 

@@ -454,13 +454,27 @@ def _matrix(typingctx, buffer, start, n_rows, n_cols, dtype):
         new_item = intp(context.get_abi_sizeof(context.get_data_type(scalar)))
         begin = builder.mul(start, item)
         row_bytes = builder.mul(cols, new_item)
-        end = builder.add(begin, builder.mul(rows, row_bytes))
+        # Compared by unsigned divisions, which cannot overflow: a start or a
+        # count so large that its product wraps around is refused too. Each
+        # product is used only where the tests before it bound it by the
+        # buffer's bytes (``available``), the divisor is never 0.
         zero = intp(0)
+        available = builder.mul(source.nitems, item)
+        rows_fit = builder.udiv(
+            builder.sub(available, begin),
+            builder.select(builder.icmp_signed("==", row_bytes, zero), intp(1), row_bytes),
+        )
         outside = builder.or_(
-            builder.or_(builder.icmp_signed("<", start, zero), builder.icmp_signed("<", rows, zero)),
             builder.or_(
-                builder.icmp_signed("<", cols, zero),
-                builder.icmp_signed(">", end, builder.mul(source.nitems, item)),
+                builder.or_(builder.icmp_signed("<", start, zero), builder.icmp_signed("<", rows, zero)),
+                builder.or_(
+                    builder.icmp_signed("<", cols, zero),
+                    builder.icmp_signed(">", start, source.nitems),
+                ),
+            ),
+            builder.or_(
+                builder.icmp_unsigned(">", cols, builder.udiv(available, new_item)),
+                builder.icmp_unsigned(">", rows, rows_fit),
             ),
         )
         with cgutils.if_unlikely(builder, outside):
