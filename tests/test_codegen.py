@@ -200,6 +200,25 @@ def test_fastems_functions_are_compiled_without_the_c_wrapper_and_others_keep_it
     assert len(_c_wrappers(users_scale)) == 1
 
 
+
+@pytest.mark.parametrize(
+    "module, name, signature, args",
+    [
+        ("fastem._hierarchical", "_pair", "int64(int64, int64, int64)", (1, 2, 5)),
+        ("fastem.kernels._fused", "_product_group", "int64(int64)", (7,)),
+    ],
+)
+def test_a_c_callback_of_fastems_function_keeps_its_c_wrapper(module, name, signature, args):
+    # numba.cfunc's address is the wrapper's: without it, the address was 0 and a
+    # call through it crashed the process.
+    import importlib
+
+    py_func = getattr(importlib.import_module(module), name).py_func
+    callback = numba.cfunc(signature)(py_func)
+    assert callback.address != 0
+    assert callback.ctypes(*args) == py_func(*args)
+
+
 def _compiled_callers_only():
     """Every function of fastem compiled for compiled callers only, by name."""
     import fastem._hierarchical

@@ -70,7 +70,8 @@ No C callbacks
     ``numba.cfunc`` (whose address is that wrapper's), so the functions
     defined in fastem's modules are compiled without that wrapper: a cold
     first fit built 39 of them, 5% of the LLVM instructions it compiled. Other
-    functions, a registered family's blocks among them, keep theirs.
+    functions, a registered family's blocks among them, keep theirs, and so
+    does a ``numba.cfunc`` made of one of fastem's Python functions.
 """
 
 import contextlib
@@ -231,10 +232,16 @@ def _compile_subroutine_no_cache(original):
 
 
 def _create_cfunc_wrapper(original):
-    """``Lower.create_cfunc_wrapper`` that builds no C wrapper for the functions of fastem's modules."""
+    """``Lower.create_cfunc_wrapper`` that builds no C wrapper for the functions of fastem's modules.
+
+    Except in a C callback's compilation (``numba.cfunc`` of one of them, whose
+    address is the wrapper's), which Numba alone runs with ``no_compile``: it
+    adds the wrapper before it compiles the module.
+    """
 
     def create_cfunc_wrapper(self):
-        if self.fndesc.modname.startswith(_PACKAGE):
+        callback = self.flags is not None and self.flags.no_compile
+        if self.fndesc.modname.startswith(_PACKAGE) and not callback:
             return None
         return original(self)
 
