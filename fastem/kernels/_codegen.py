@@ -71,7 +71,10 @@ No C callbacks
     defined in fastem's modules are compiled without that wrapper: a cold
     first fit built 39 of them, 5% of the LLVM instructions it compiled. Other
     functions, a registered family's blocks among them, keep theirs, and so
-    does a ``numba.cfunc`` made of one of fastem's Python functions.
+    does a ``numba.cfunc`` made of one of fastem's Python functions. One of
+    fastem's compiled functions passed from Python as a first-class function
+    value is refused by Numba (its wrapper's address is 0); passed within
+    compiled code it is called directly, as before.
 """
 
 import contextlib
