@@ -101,6 +101,7 @@ __all__ = [
 
 _FAMILY_KERNELS = {}
 
+
 class _CompiledCallersOnly(CPUDispatcher):
     """The dispatcher of a function that fastem calls only from other compiled
     functions or through its address (:func:`_address`), compiled without the
