@@ -6,19 +6,25 @@ new interpreter, as for a short script. Beside them, the same for Numba
 alone: ``import numba`` and the first call of one trivial ``@njit(cache=True)``
 function, the floor under any package built on Numba (its first dispatch
 loads Numba's typing and lowering registries, which import scipy.linalg and
-cffi). Run as
+cffi). The processes import the fastem of the checkout this script is in,
+whatever ``PYTHONPATH`` says: to compare two checkouts, run each one's
+script. Run as
 
     python scripts/measure_first_fit.py [--n-samples 10000] [--repeat 3]
 """
 
 import argparse
 import os
+import pathlib
 import statistics
 import subprocess
 import sys
 import tempfile
 
 from _machine import cpu_model  # scripts/_machine.py
+
+# The checkout: the child processes run in it, and `python -c` puts it first on their path.
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 _CHILD = r"""
 import time
@@ -103,7 +109,7 @@ def _run(cache_dir, n_samples, covariance_type, breakdown=False):
         breakdown_report=_BREAKDOWN_REPORT if breakdown else "",
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=ROOT
     ).stdout
     first, rest = out.split("\n", 1)
     if breakdown:
