@@ -101,3 +101,22 @@ def test_submodules_are_attributes_of_the_package():
                           timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["Ozone", "fastem.plot"]
+
+
+def test_every_public_class_has_its_doc_fragments_filled_in():
+    # A {name} of fastem.base.DOC_FRAGMENTS left in a docstring means the class lost its
+    # @fill_doc (a function defined between the decorator and the class takes it).
+    import inspect
+
+    import fastem
+    from fastem.base import DOC_FRAGMENTS
+
+    left = [
+        f"{name}.{member}: {{{fragment}}}"
+        for name in fastem.__all__
+        if inspect.isclass(cls := getattr(fastem, name))
+        for member, value in [("__doc__", cls)] + list(vars(cls).items())
+        for fragment in DOC_FRAGMENTS
+        if "{" + fragment + "}" in (getattr(value, "__doc__", None) or "")
+    ]
+    assert not left, left

@@ -1294,7 +1294,6 @@ class _GaussianComponents(BaseMixture):
         return mean + rng.standard_normal(size=(n, mean.shape[0])) * scale
 
 
-@fill_doc
 def feature_variances(covariances, covariance_type, shape):
     """Each component's variance in each feature, of shape ``shape`` (n_components,
     n_features): the diagonals of the ``covariance_type``'s ``covariances``, the one
@@ -1308,6 +1307,7 @@ def feature_variances(covariances, covariance_type, shape):
     }[covariance_type]()
 
 
+@fill_doc
 class GaussianMixture(_GaussianComponents):
     """Gaussian mixture model fitted by EM with fused Numba kernels.
 
