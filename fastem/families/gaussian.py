@@ -132,7 +132,7 @@ def covariance_type_of(means, precisions_cholesky, default):
 def _upper_factors_of_inverses(matrices):
     """Upper-triangular U_k with U_k @ U_k.T == inv(matrices[k]), for covariances."""
     matrices = np.ascontiguousarray(matrices, dtype=np.float64)
-    factors = np.zeros(matrices.shape)
+    factors = np.empty(matrices.shape)  # the function writes every entry, the zeros too
     failed = precision_cholesky_upper(matrices, factors, np.empty(matrices.shape[1:]))
     if failed >= 0:
         raise ValueError(_ILL_DEFINED)
