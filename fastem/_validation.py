@@ -1165,10 +1165,11 @@ def as_list(value, name, example, *, ordered=True):
     raise TypeError(f"{name} must be a list, got {problem}. Pass a list: {example}.")
 
 
-def available_memory():
-    """Bytes of memory available to a new allocation (Linux's MemAvailable), or None."""
+def available_memory(root="/"):
+    """Bytes of memory available to a new allocation on this machine (Linux's
+    MemAvailable in ``root``/proc/meminfo), or None where there is no such figure."""
     try:
-        with open("/proc/meminfo") as f:
+        with open(os.path.join(root, "proc", "meminfo")) as f:
             for line in f:
                 if line.startswith("MemAvailable:"):
                     return int(line.split()[1]) * 1024
@@ -1177,23 +1178,117 @@ def available_memory():
     return None
 
 
+# cgroup v1 writes "no limit" as the largest page-aligned counter, just below
+# 2**63; a limit this large binds nothing.
+_NO_CGROUP_LIMIT = 2**62
+
+# Per cgroup version: where its hierarchy is mounted, how /proc/self/cgroup
+# names it, and the files of a group's limit, usage and reclaimable file cache
+# (the key in memory.stat, as Kubernetes reckons a container's working set).
+_CGROUP_MEMORY = (
+    ("sys/fs/cgroup", lambda controllers, hierarchy: hierarchy == "0",
+     "memory.max", "memory.current", "inactive_file"),
+    ("sys/fs/cgroup/memory", lambda controllers, hierarchy: "memory" in controllers.split(","),
+     "memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file"),
+)
+
+
+def _read_int(path):
+    """The integer in file ``path``; None for a missing or unreadable file, or "max"."""
+    try:
+        with open(path) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _reclaimable(path, key):
+    """Bytes of ``key`` in the memory.stat file ``path`` (0 where it is not there)."""
+    try:
+        with open(path) as f:
+            for line in f:
+                name, _, value = line.partition(" ")
+                if name == key:
+                    return int(value)
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def container_memory(root="/"):
+    """The memory limit of this process's control groups (cgroups) that leaves the least.
+
+    A container (Docker, Kubernetes, a CI runner, a Slurm job) limits its
+    processes' memory by a cgroup: v2's ``memory.max``, v1's
+    ``memory.limit_in_bytes``, for the process's own group (read from
+    ``root``/proc/self/cgroup) and each group above it, since a parent's
+    limit binds its children too. What a group leaves is its limit less its
+    usage, the page cache that can be reclaimed (inactive file pages) not
+    counted as used.
+
+    Returns
+    -------
+    (available, limit, path) or None
+        Bytes left under the binding limit, the limit in bytes, and the path
+        of the file it was read from; None where no group has a limit, or its
+        files are missing or unreadable (not Linux, no cgroup mounted).
+    """
+    try:
+        with open(os.path.join(root, "proc", "self", "cgroup")) as f:
+            lines = f.read().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    tightest = None
+    for line in lines:
+        hierarchy, _, rest = line.partition(":")
+        controllers, _, group = rest.partition(":")
+        for mount, names, limit_file, usage_file, cache_key in _CGROUP_MEMORY:
+            if not names(controllers, hierarchy):
+                continue
+            parts = [part for part in group.split("/") if part not in ("", ".")]
+            if ".." in parts:  # a group outside this cgroup namespace: only its root is seen
+                parts = []
+            # A container often sees its own group mounted as the hierarchy's root,
+            # where /proc/self/cgroup names the host's path: directories missing.
+            for depth in range(len(parts), -1, -1):
+                directory = os.path.join(root, mount, *parts[:depth])
+                limit = _read_int(os.path.join(directory, limit_file))
+                usage = _read_int(os.path.join(directory, usage_file))
+                if limit is None or limit >= _NO_CGROUP_LIMIT or usage is None:
+                    continue
+                used = usage - _reclaimable(os.path.join(directory, "memory.stat"), cache_key)
+                available = max(0, limit - max(0, used))
+                if tightest is None or available < tightest[0]:
+                    tightest = (available, limit, os.path.join(directory, limit_file))
+    return tightest
+
+
 def check_memory(n_bytes, what, fix, error=ValueError):
     """Refuse to allocate ``n_bytes`` (an int) for ``what`` when they exceed the memory.
 
     Linux does not refuse an allocation beyond the memory available: its OOM
     killer ends the process without a word once the pages are touched, and
     a size beyond the largest array (``np.intp``) is NumPy's OverflowError.
-    ``error`` (the exception class) says ``what`` needs about how much,
-    against what, and ``fix``.
+    The memory is the least of what binds: the machine's (MemAvailable), and
+    what the limit of the process's container leaves (its cgroup's, see
+    :func:`container_memory`), where the OOM killer acts at the container's
+    limit whatever the machine has free. ``error`` (the exception class) says
+    ``what`` needs about how much, against which memory, and ``fix``.
     """
-    available = available_memory()
-    limit = np.iinfo(np.intp).max if available is None else available
-    if n_bytes > limit:
-        against = ("the largest array NumPy can allocate" if available is None
-                   else f"the {available / 2**30:,.1f} GiB available")
-        raise error(
-            f"{what} need about {n_bytes / 2**30:,.1f} GiB of memory, more than {against}: {fix}"
+    host, container = available_memory(), container_memory()
+    if container is not None and (host is None or container[0] < host):
+        available, limit, where = container
+        against = (
+            f"the {available / 2**30:,.1f} GiB left under the memory limit of this process's "
+            f"container ({limit / 2**30:,.1f} GiB, {where}; beyond it the process is killed "
+            f"without a message): raise the container's memory limit, or "
         )
+    elif host is not None:
+        available, against = host, f"the {host / 2**30:,.1f} GiB available on this machine: "
+    else:
+        available, against = np.iinfo(np.intp).max, "the largest array NumPy can allocate: "
+    if n_bytes > available:
+        raise error(f"{what} need about {n_bytes / 2**30:,.1f} GiB of memory, more than {against}{fix}")
 
 
 def check_random_state(seed):

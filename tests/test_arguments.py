@@ -155,8 +155,10 @@ def test_a_draw_beyond_the_memory_is_refused_naming_n_samples(draw, n_samples, m
     from fastem import _validation
 
     monkeypatch.setattr(_validation, "available_memory", lambda: 2**30)
+    monkeypatch.setattr(_validation, "container_memory", lambda: None)
     with pytest.raises(ValueError, match=f"n_samples={int(n_samples):,} .* need about .* GiB of "
-                                         r"memory, more than the 1\.0 GiB available: draw fewer"):
+                                         r"memory, more than the 1\.0 GiB available on this "
+                                         "machine: draw fewer"):
         draw(n_samples)
 
 
@@ -165,6 +167,7 @@ def test_a_draw_beyond_numpys_largest_array_is_refused_without_a_memory_figure(n
     from fastem import _validation
 
     monkeypatch.setattr(_validation, "available_memory", lambda: None)
+    monkeypatch.setattr(_validation, "container_memory", lambda: None)
     with pytest.raises(ValueError, match="more than the largest array NumPy can allocate"):
         fitted(GaussianMixture).sample(n_samples)
 
