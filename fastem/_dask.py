@@ -90,10 +90,19 @@ def _check_known_sizes(X, name):
 
 def _checked_partition(partition, partition_info=None):
     """A partition of a Dask DataFrame, refused if an integer column holds a whole number
-    that float64 rounds (:func:`~fastem._validation.check_table_integers`)."""
+    that float64 rounds (:func:`~fastem._validation.check_table_integers`, which names the
+    row's index label: the partition's first row in the whole is not known yet)."""
     check_table_integers(partition, f"partition {partition_info['number']} of the dask "
                                     "DataFrame X")
     return partition
+
+
+def _block_place(block_info):
+    """``(first row, name)`` of the block of a dask array that ``block_info`` describes
+    (see :func:`dask.array.map_blocks`): the messages name a row in the whole array and
+    in the block."""
+    info = block_info[0]
+    return info["array-location"][0][0], f"its block {info['chunk-location'][0]}"
 
 
 def _as_float64(block, block_info=None):
@@ -101,22 +110,29 @@ def _as_float64(block, block_info=None):
     float64 rounds, or a long double beyond its range."""
     with np.errstate(over="ignore"):  # a long double beyond float64's: named in the check
         converted = block.astype(np.float64)
-    check_whole_numbers_held(
-        block, converted, f"block {block_info[0]['chunk-location'][0]} of the dask array X")
+    check_whole_numbers_held(block, converted, "X", piece=_block_place(block_info))
     return converted
 
 
 def _block_weights(block, block_info=None):
     """:func:`~fastem._validation.numeric_weights` of a block of the dask array of weights."""
-    return numeric_weights(
-        block, f"block {block_info[0]['chunk-location'][0]} of the dask array sample_weight")
+    return numeric_weights(block, piece=_block_place(block_info))
 
 
-def _check_block(X, block_id, anchors, allow_nan, nan_advice):
+def _first_refused_row(X, allow_nan):
+    """The first row (0-based) of the 2-D ``X`` with an entry that the fit refuses: an
+    infinity, or NaN unless ``allow_nan``."""
+    refused = np.isinf(X) if allow_nan else ~np.isfinite(X)
+    return int(np.argmax(refused.any(axis=1)))
+
+
+def _check_block(X, block_id, first_row, anchors, allow_nan, nan_advice):
     n_bad, lo, hi = scan_data(X, allow_nan)
     if n_bad:
         raise ValueError(
             non_finite_message(f"block {block_id} of the dask array X", n_bad, allow_nan, nan_advice)
+            + f" The first is in row {first_row + _first_refused_row(X, allow_nan)} (0-based) "
+            "of X."
         )
     check_range(lo, hi, X.dtype, name=f"block {block_id} of the dask array X", anchors=anchors)
 
@@ -127,7 +143,7 @@ _HEAD = 9
 _SIZES = slice(6, 9)
 
 
-def _block_validate(block, weights, check_data, allow_nan, dtype, n_features):
+def _block_validate(block, weights, first_row, check_data, allow_nan, dtype, n_features):
     """[non-finite entries, negative weights, non-finite weights, rows of positive weight,
     total weight, rows of weight 1, rows, columns, weights, per-feature minimum
     (n_features), per-feature maximum (n_features)].
@@ -135,6 +151,8 @@ def _block_validate(block, weights, check_data, allow_nan, dtype, n_features):
     A block of other columns than ``n_features``, or with another number of
     weights than rows, is not what its array declares: only its sizes are
     filled in, for the client to name it (see :meth:`DaskSource._prepare`).
+    ``first_row`` (an array of one entry) is the block's first row in the
+    whole array, for ``check_data`` to name rows in it.
     """
     with _reading(block, weights):
         X = np.ascontiguousarray(block, dtype=dtype)
@@ -142,10 +160,10 @@ def _block_validate(block, weights, check_data, allow_nan, dtype, n_features):
         counts[0, _SIZES] = *X.shape, X.shape[0] if weights is None else len(weights)
         if X.shape[1] != n_features or counts[0, 8] != X.shape[0]:
             return counts
-        return _validate_counts(X, weights, check_data, allow_nan, counts)
+        return _validate_counts(X, weights, int(first_row[0]), check_data, allow_nan, counts)
 
 
-def _validate_counts(X, weights, check_data, allow_nan, counts):
+def _validate_counts(X, weights, first_row, check_data, allow_nan, counts):
     lo, hi = _HEAD, _HEAD + X.shape[1]
     counts[0, 0], counts[0, lo:hi], counts[0, hi:] = scan_data(X, allow_nan)
     if weights is None:
@@ -158,7 +176,7 @@ def _validate_counts(X, weights, check_data, allow_nan, counts):
         counts[0, 4] = w.sum()
         counts[0, 5] = np.count_nonzero(w == 1.0)
     if check_data is not None and X.shape[0] and not counts[0, 0]:
-        check_data(X)
+        check_data(X, first_row)
     return counts
 
 
@@ -196,10 +214,11 @@ def _block_map(block, fn, n_columns, dtype, anchors, allow_nan, nan_advice, data
             if X.shape != declared:
                 raise _undeclared_blocks(
                     "X", f"block {block_id} has shape {X.shape}, declared {declared}")
-        _check_block(X, block_id, anchors, allow_nan, nan_advice)
+        first_row = block_info[0]["array-location"][0][0] if block_info else 0
+        _check_block(X, block_id, first_row, anchors, allow_nan, nan_advice)
         shape = (X.shape[0],) if n_columns is None else (X.shape[0], n_columns)
         out = np.empty(shape, dtype=dtype)
-        fn(X, out, block_info[0]["array-location"][0][0] if block_info else 0)
+        fn(X, out, first_row)
     return out
 
 
@@ -309,27 +328,34 @@ class DaskSource:
         if self._n_positive is not None:
             return
         self.X, self.sample_weight = dask.persist(self.X, self.sample_weight)
+        starts = self._block_starts()
         counts = da.blockwise(
-            _block_validate, "ij", self.X, "ij", *self._weight_args(), self.check_data, None,
+            _block_validate, "ij", self.X, "ij", *self._weight_args(),
+            da.from_array(starts[:-1], chunks=1), "i", self.check_data, None,
             self.allow_nan, None, self.dtype, None, self.n_features, None,
             adjust_chunks={"i": 1, "j": _HEAD + 2 * self.n_features}, dtype=np.float64,
+            align_arrays=False,  # one start per block of X, not one per row
         ).compute()
         self._check_sizes(counts[:, _SIZES].astype(np.int64))
         bad = np.flatnonzero(counts[:, 0])
         if bad.size:
+            row = _first_refused_row(self.X.blocks[bad[0]].compute(), self.allow_nan)
             raise ValueError(
                 non_finite_message("X", int(counts[:, 0].sum()), self.allow_nan, self.nan_advice)
-                + f" The first is in block {bad[0]}."
+                + f" The first is in row {starts[bad[0]] + row} (0-based), in block {bad[0]}."
             )
-        for name, column, fix in (
-            ("sample_weight", 2, "Every weight must be a finite non-negative number."),
-            ("sample_weight", 1, "Weights act like repetition counts and must be >= 0."),
+        for column, what, wrong, fix in (
+            (2, "NaN or infinite", lambda w: ~np.isfinite(w),
+             "Every weight must be a finite non-negative number."),
+            (1, "negative", lambda w: w < 0,
+             "Weights act like repetition counts and must be >= 0."),
         ):
             bad = np.flatnonzero(counts[:, column])
             if bad.size:
-                what = "negative" if column == 1 else "NaN or infinite"  # of sample_weight
+                weights = self.sample_weight.blocks[bad[0]].compute()
                 raise ValueError(
-                    f"{name} has {int(counts[:, column].sum())} {what} value(s), the first in "
+                    f"sample_weight has {int(counts[:, column].sum())} {what} value(s), the "
+                    f"first at index {starts[bad[0]] + int(np.argmax(wrong(weights)))}, in "
                     f"block {bad[0]}. {fix}"
                 )
         lo = counts[:, _HEAD : _HEAD + self.n_features].min(axis=0)
@@ -339,6 +365,10 @@ class DaskSource:
         if counts[:, 5].sum() == self.n_samples:
             self.sample_weight = None  # unit weights are no weights (check_sample_weight)
         self._n_positive = int(counts[:, 3].sum())
+
+    def _block_starts(self):
+        """The first row of each block of X in the whole array, and the number of rows."""
+        return np.concatenate([[0], np.cumsum(self.X.chunks[0])]).astype(np.int64)
 
     def _check_sizes(self, sizes):
         """Raise for the first block whose (rows, columns, weights) ``sizes`` are not those
@@ -412,7 +442,7 @@ class DaskSource:
             index = np.arange(self.n_samples)[index]
         # Gathered block by block in fastem's tasks, whose reads are guarded (_reading):
         # Dask's own fancy indexing would read a memory-mapped block unguarded.
-        offsets = np.concatenate([[0], np.cumsum(self.X.chunks[0])])
+        offsets = self._block_starts()
         blocks = self.X.to_delayed().ravel()
         weights = (
             [None] * len(blocks) if self.sample_weight is None

@@ -405,11 +405,24 @@ def _first_altered(values, converted):
     return first, bool(beyond[first])
 
 
-def _check_column_held(values, converted, name, j, column=None, frame=False):
+def _row_of(row, piece):
+    """The text for ``row`` (0-based) of the data, or of a piece of them: ``piece`` is
+    None, or ``(first_row, name)``, the piece's first row in the data and its name (a
+    dask array's block), and the row is named in the data and in the piece."""
+    if piece is None:
+        return f"row {row} (0-based)"
+    first_row, name = piece
+    return f"row {first_row + row} (0-based; row {row} of {name})"
+
+
+def _check_column_held(values, converted, name, j, column=None, frame=False, piece=None,
+                       index=None):
     """ValueError for the first whole number of ``values``, column ``j`` of ``name`` (1-D
     integers, objects that are numbers, or long doubles), that ``converted``, the same in
     float64, rounds, or long double beyond float64's range that it makes infinite;
-    ``column``: its name; ``frame``: whether ``name`` is a DataFrame (for the fix's code)."""
+    ``column``: its name; ``frame``: whether ``name`` is a DataFrame (for the fix's code);
+    ``piece``: where ``values`` are a piece of ``name`` (see :func:`_row_of`); ``index``:
+    the frame's row labels, named when they are not the row's position."""
     if not may_round(values.dtype):
         return
     found = _first_altered(values, converted)
@@ -417,12 +430,15 @@ def _check_column_held(values, converted, name, j, column=None, frame=False):
         return
     row, beyond = found
     label = f"column {j}" if column is None else f"column {column!r}"
+    at = _row_of(row, piece)
+    if index is not None and index[row] != row:
+        at = f"{at[:-1]}; index label {index[row]!r})"
     selected = (f"{name}[{column!r}]" if column is not None else
                 f"{name}.iloc[:, {j}]" if frame else f"{name}[:, {j}]")
     if beyond:
         example = f" (e.g. {selected} / {selected}.max())" if name.isidentifier() else ""
         raise ValueError(beyond_float64_range(
-            f"{name} holds {{}} in row {row} (0-based) of {label}", values[row],
+            f"{name} holds {{}} in {at} of {label}", values[row],
             f"scale that column into it first{example}"))
     value = int(values[row])
     example = f" (e.g. {selected} - {selected}.min())" if name.isidentifier() else ""
@@ -430,16 +446,17 @@ def _check_column_held(values, converted, name, j, column=None, frame=False):
     accept = ("that column as float64" if column is not None or frame else
               f"{name}.astype(float)" if name.isidentifier() else "the data as float64")
     raise ValueError(rounded_whole_number(
-        f"{name} holds {value} in row {row} (0-based) of {label}", value, np.float64,
+        f"{name} holds {value} in {at} of {label}", value, np.float64,
         f"subtract an offset from that column{example}, or pass {accept} to accept the "
         "rounding"))
 
 
-def check_held_by_float64(values, converted, name, fix):
+def check_held_by_float64(values, converted, name, fix, piece=None):
     """ValueError for the first entry of ``values`` (any shape) that ``converted``, the same
     in float64, alters: a whole number that it rounds (:func:`rounded_by_float64`), or a long
-    double beyond its range. The message names ``name`` and the entry's index, and ends
-    with ``fix``: what to pass instead to accept the rounding."""
+    double beyond its range. The message names ``name`` and the entry's index (for a piece
+    of the vector ``name``, ``piece`` is ``(its first index, its name)``: the index in
+    both), and ends with ``fix``: what to pass instead to accept the rounding."""
     if not (may_round(values.dtype) and values.size) or _within_whole(converted):
         return
     found = _first_altered(values, converted)
@@ -449,6 +466,8 @@ def check_held_by_float64(values, converted, name, fix):
     index = np.unravel_index(flat, values.shape)
     where = index[0] if len(index) == 1 else tuple(int(i) for i in index)
     place = f" at index {where}" if values.ndim else ""  # a scalar (one weight for all)
+    if piece is not None:
+        place = f" at index {piece[0] + where} (index {where} of {piece[1]})"
     value = values[index]
     if beyond:
         raise ValueError(beyond_float64_range(f"{name} holds {{}}{place}", value,
@@ -471,18 +490,19 @@ def may_round(dtype):
             or (dtype.kind == "f" and dtype.itemsize > 8))
 
 
-def check_whole_numbers_held(values, converted, name, columns=None, frame=False):
+def check_whole_numbers_held(values, converted, name, columns=None, frame=False, piece=None):
     """ValueError for the first whole number of the 2-D ``values`` (integers, objects that
     are numbers, or long doubles) that ``converted``, the same in float64, rounds, or long
     double beyond its range, naming its row and column of ``name`` (by its name in
-    ``columns``, when given; ``frame``: whether ``name`` is a DataFrame, for the fix's code)."""
+    ``columns``, when given; ``frame``: whether ``name`` is a DataFrame, for the fix's code;
+    ``piece``: where ``values`` are a piece of ``name``, see :func:`_row_of`)."""
     if not (values.ndim == 2 and may_round(values.dtype) and values.size):
         return
     if _within_whole(converted):
         return
     for j in range(values.shape[1]):
         _check_column_held(values[:, j], converted[:, j], name, j,
-                           None if columns is None else columns[j], frame)
+                           None if columns is None else columns[j], frame, piece)
 
 
 def _check_no_text(values, name, columns):
@@ -553,7 +573,8 @@ def check_table_integers(X, name):
             if _within_whole(values):
                 continue
             _check_column_held(values, values.astype(np.float64), name, j,
-                               column if isinstance(column, str) else None, frame=True)
+                               column if isinstance(column, str) else None, frame=True,
+                               index=X.index)
 
 
 # What the error for NaN advises when the estimator does not say (see BaseMixture._nan_advice).
@@ -830,7 +851,7 @@ def check_range(lo, hi, dtype, *, name="X", anchors=None):
         )
 
 
-def numeric_weights(w, name="sample_weight"):
+def numeric_weights(w, name="sample_weight", piece=None):
     """The sample weights ``w`` (an ndarray) with a numeric dtype, or a TypeError.
 
     An object array of numbers (a pandas column of dtype object, a list that
@@ -838,7 +859,8 @@ def numeric_weights(w, name="sample_weight"):
     ``sample_weight`` do (``None`` becomes NaN, refused as such), and so do
     64-bit integers and long doubles; a whole number among them that float64
     would round (beyond 2**53), or a long double beyond float64's range, is a
-    ValueError naming its index in ``name``.
+    ValueError naming its index in ``name`` (and in ``piece``, for a piece of it,
+    see :func:`check_held_by_float64`).
     """
     if may_round(w.dtype):  # objects, 64-bit integers, long doubles
         try:
@@ -853,7 +875,7 @@ def numeric_weights(w, name="sample_weight"):
             ) from None
         check_held_by_float64(
             w, converted, name, "pass the weights as float64 (e.g. np.asarray(sample_weight, "
-            "dtype=float)) to accept the rounding, a change of at most one part in 2**53")
+            "dtype=float)) to accept the rounding, a change of at most one part in 2**53", piece)
         return converted
     if w.dtype.kind not in "biuf":
         raise TypeError(
@@ -896,13 +918,15 @@ def check_sample_weight(sample_weight, n_samples, *, require_positive_sum=True):
     if not np.isfinite(w).all():
         raise ValueError(
             f"sample_weight contains {int((~np.isfinite(w)).sum())} NaN or infinite "
-            "value(s). Every weight must be a finite non-negative number."
+            f"value(s), the first at index {int(np.argmax(~np.isfinite(w)))}. "
+            "Every weight must be a finite non-negative number."
         )
     if (w < 0).any():
         raise ValueError(
             f"sample_weight contains {int((w < 0).sum())} negative value(s), the "
-            f"smallest being {w.min():g}. Weights act like repetition counts and must "
-            "be >= 0."
+            f"smallest being {w.min():g}, the first at index "
+            f"{int(np.argmax(w < 0))}. Weights act like repetition "
+            "counts and must be >= 0."
         )
     if require_positive_sum:
         with np.errstate(over="ignore"):  # an infinite sum is reported as out of range

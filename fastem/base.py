@@ -57,8 +57,11 @@ subclass that fills in a few hooks (the *family protocol*):
     Free parameters besides the mixing weights, for BIC and AIC.
 ``_sample_component(rng, k, n)``
     Draw ``n`` points from component ``k``.
-``_check_data(X)``
-    Optional: family-specific checks of the data's domain.
+``_check_data(X, first_row=0)``
+    Optional: family-specific checks of the data's domain. ``X`` may be a
+    piece of the data (a block of a dask array) that starts at row
+    ``first_row`` of the whole: a message that names a row counts from there.
+    A hook without ``first_row`` is called without it.
 ``_anchor_points()``
     Optional: points of shape (m, n_features) that locate a fitted model
     (e.g. its means); data too far from them to square are rejected.
@@ -1023,22 +1026,45 @@ def _rows_of_nan(X, reduce):
     return rows
 
 
-def _check_observed_rows(check_data, X):
+def _check_observed_rows(check_data, X, first_row=0):
     """Refuse rows whose every entry is missing, then run the family's ``check_data``.
 
     Such a row has the same likelihood, 1, under every model: it carries no
     information, and counting it would only dilute the mean log-likelihood
-    and slow EM down.
+    and slow EM down. ``first_row``: see :func:`family_check`.
     """
-    n_empty = int(unobserved_rows(X).sum())
+    empty = unobserved_rows(X)
+    n_empty = int(empty.sum())
     if n_empty:
         raise ValueError(
-            f"X has {n_empty} row(s) whose every entry is missing (NaN). Such a row has "
-            "the same likelihood under every model and carries nothing to fit: drop it "
-            "first, e.g. X = X[~np.isnan(X).all(axis=1)]. predict, predict_proba, "
-            "score_samples and impute accept them."
+            f"X has {n_empty} row(s) whose every entry is missing (NaN), the first row "
+            f"{first_row + int(np.argmax(empty))} (0-based). Such a row has the same "
+            "likelihood under every model and carries nothing to fit: drop it first, e.g. "
+            "X = X[~np.isnan(X).all(axis=1)]. predict, predict_proba, score_samples and "
+            "impute accept them."
         )
-    check_data(X)
+    check_data(X, first_row)
+
+
+def _without_first_row(check, X, first_row=0):
+    check(X)
+
+
+def family_check(model, statistics):
+    """The check of the data that the sources run on each piece, ``check(X, first_row)``.
+
+    ``first_row`` is the piece's first row in the whole data (a block of a
+    dask array), which the family's ``_check_data`` counts rows from; a
+    family's hook without that parameter is called without it. With
+    ``statistics`` and missing values, rows with nothing observed are refused
+    first (:func:`_check_observed_rows`).
+    """
+    check = model._check_data
+    if "first_row" not in inspect.signature(check).parameters:
+        check = functools.partial(_without_first_row, check)
+    if statistics and model._fits_missing():
+        return functools.partial(_check_observed_rows, check)
+    return check
 
 
 def _observed_sums(X, sample_weight):
@@ -1460,8 +1486,9 @@ class BaseMixture(_KeywordsChecked):
     #: named in error messages that advise raising it.
     _regularization_name = "the regularization of the components"
 
-    def _check_data(self, X):
-        """Family hook: reject data outside the family's domain. Default: accept."""
+    def _check_data(self, X, first_row=0):
+        """Family hook: reject data outside the family's domain (``X`` starts at row
+        ``first_row`` of the data). Default: accept."""
 
     def _anchor_points(self):
         """Family hook: points that locate the fitted model. Default: none."""
@@ -1511,13 +1538,10 @@ class BaseMixture(_KeywordsChecked):
         if not reset and fitted_names is not None and isinstance(X, Chunks):
             X.check_first_row(fitted_names)
         allow_nan = self._fits_missing()
-        check_data = self._check_data
-        if allow_nan and statistics:
-            check_data = functools.partial(_check_observed_rows, self._check_data)
         source = as_source(
             X,
             sample_weight,
-            check_data=check_data,
+            check_data=family_check(self, statistics),
             anchors=None if reset else self._anchor_points(),
             allow_nan=allow_nan,
             nan_advice=self._nan_advice(),

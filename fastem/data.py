@@ -914,7 +914,7 @@ class ChunkedSource:
         ``check_data``), ``w`` from :func:`check_sample_weight` (empty for
         none, or all 1). Without ``scan``, for a chunk whose values were
         checked before (see :class:`_Seen`), ``X`` is only converted. Errors
-        name the chunk.
+        name the chunk, and those of its weights the file they were read from.
         """
         checks = self._checks
         signature, w_signature = signatures
@@ -928,7 +928,8 @@ class ChunkedSource:
             with reading(w, w_signature):
                 w = check_sample_weight(w, X.shape[0], require_positive_sum=False)
         except (TypeError, ValueError) as exc:
-            raise type(exc)(f"{name}: {exc}") from None
+            weights = "" if w_signature is None else f", read from {w_signature.path!r}"
+            raise type(exc)(f"{name}, its weights{weights}: {exc}") from None
         if scan and checks["check_data"] is not None and X.shape[0]:
             try:
                 with reading(X, signature):

@@ -27,7 +27,7 @@ from ._collapse import DataSummary
 from ._progress import SelectionProgress
 from ._validation import as_list, check_choice, check_random_state, check_scalar, close_choice
 from .data import as_source
-from .base import LikelihoodDecreaseWarning, _check_observed_rows, from_callback
+from .base import LikelihoodDecreaseWarning, family_check, from_callback
 from .exceptions import ConvergenceWarning, RegularizationWarning, warn_at_caller
 from .families.exponential import ExponentialMixture
 from .families.gaussian import _COVARIANCE_TYPES, GaussianMixture
@@ -569,8 +569,7 @@ def select_n_components(
         X,
         sample_weight,
         # as GaussianMixture.fit validates, since its fits take the source as it is
-        check_data=functools.partial(_check_observed_rows, prototype._check_data) if missing
-        else prototype._check_data,
+        check_data=family_check(prototype, statistics=True),
         allow_nan=missing,
         nan_advice=_NAN_ADVICE,
     )

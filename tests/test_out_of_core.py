@@ -214,8 +214,8 @@ def test_any_reiterable_follows_the_protocol():
         ([np.ones((5, 2)), np.ones((5, 3))], "chunk 1 has 3 features but chunk 0 has 2"),
         ([np.ones((5, 2), np.float32), np.ones((5, 2))], "chunk 1 has dtype float64 but chunk 0 has float32"),
         ([np.ones((5, 2)), np.ones(5)], "chunk 1 must be a 2-D array"),
-        ([np.ones((5, 2)), (np.ones((5, 2)), -np.ones(5))], "chunk 1: sample_weight contains 5 negative"),
-        ([np.ones((5, 2)), (np.ones((5, 2)), np.ones(4))], r"chunk 1: sample_weight has shape \(4,\)"),
+        ([np.ones((5, 2)), (np.ones((5, 2)), -np.ones(5))], "chunk 1, its weights: sample_weight contains 5 negative"),
+        ([np.ones((5, 2)), (np.ones((5, 2)), np.ones(4))], r"chunk 1, its weights: sample_weight has shape \(4,\)"),
         ([], "yielded no chunks"),
     ],
 )

@@ -250,8 +250,10 @@ def test_whole_numbers_that_float64_rounds_are_refused(X, tmp_path, kind, method
         result = getattr(model, method)(data)
         getattr(result, "compute", lambda: None)()  # a dask array's outputs are lazy
     message = str(info.value)
-    row = 1 if kind.startswith("dask") else 3  # in block (partition) 1 of 2 rows
-    assert f"holds 9007199254740993 in row {row} (0-based) of column " in message
+    # row 1 of block (partition) 1 of 2 rows; a partition's row in the whole is its index label
+    row = {"dask array": "3 (0-based; row 1 of its block 1)",
+           "dask DataFrame": "1 (0-based; index label 3)"}.get(kind, "3 (0-based)")
+    assert f"holds 9007199254740993 in row {row} of column " in message
     assert ("column 'b'" if named else "column 1") in message
     assert "read as 9007199254740992; subtract an offset" in message
 
@@ -507,8 +509,9 @@ def test_sample_weights_that_float64_rounds_are_refused(X, kind, method):
         model.fit(X)
     if method == "Chunks":
         data, weights = fastem.Chunks([X], sample_weights=[weights]), None
-    where = "block 1 of the dask array sample_weight holds 9007199254740993 at index 1" if (
-        kind == "dask array") else "holds 9007199254740993 at index 3"
+    # the index in the whole vector, not in the block (1 of 2 weights) that holds it
+    where = "sample_weight holds 9007199254740993 at index 3" + (
+        r" \(index 1 of its block 1\)" if kind == "dask array" else "")
     with pytest.raises(ValueError, match=where + ".*float64 cannot hold.*read as "
                        r"9007199254740992; pass the weights as float64 \(e.g. np.asarray"):
         result = getattr(model, "fit" if method == "Chunks" else method)(
@@ -579,12 +582,12 @@ def test_long_doubles_that_float64_alters_are_refused(X, tmp_path, kind, method)
     model = make(covariance_type="diag")
     if method != "fit":
         model.fit(X)
-    row = 1 if kind == "dask array" else 3  # in block 1 of 2 rows
+    row = "; row 1 of its block 1" if kind == "dask array" else ""  # of 2 rows
     for value, message in ((np.longdouble(2**53 + 3),
-                            f"holds 9007199254740995 in row {row} \\(0-based\\) of column 1: a "
+                            f"holds 9007199254740995 in row 3 \\(0-based{row}\\) of column 1: a "
                             "whole number that float64 cannot hold.*read as 9007199254740996"),
                            (np.longdouble(10) ** 400,
-                            f"holds 1e\\+400 in row {row} \\(0-based\\) of column 1, beyond "
+                            f"holds 1e\\+400 in row 3 \\(0-based{row}\\) of column 1, beyond "
                             "the range of float64 .*which would be read as inf; scale that")):
         with pytest.raises(ValueError, match=message):
             result = getattr(model, method)(_long_double(X, value, kind, tmp_path))

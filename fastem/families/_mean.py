@@ -155,7 +155,7 @@ class MeanParameterMixture(BaseMixture):
                 f"it. Pass a small fraction (the default is 1e-6)."
             )
 
-    def _check_data(self, X):
+    def _check_data(self, X, first_row=0):
         _, lo, _ = scan_data(X, allow_nan=self._fits_missing())
         j = int(np.argmin(lo))
         if lo[j] < 0:

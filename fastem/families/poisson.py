@@ -153,14 +153,15 @@ class PoissonMixture(MeanParameterMixture):
         self.rates_init = rates_init
         self.min_rate = min_rate
 
-    def _check_data(self, X):
-        super()._check_data(X)
+    def _check_data(self, X, first_row=0):
+        super()._check_data(X, first_row)
         n_bad, first = find_non_integers(X)
         if n_bad:
             i, j = divmod(int(first), X.shape[1])
             raise ValueError(
                 f"PoissonMixture models {self._domain}, but X has {n_bad} value(s) "
-                f"that are not whole numbers, e.g. X[{i}, {j}] = {float(X[i, j])!r}. Pass "
+                f"that are not whole numbers, e.g. X[{first_row + i}, {j}] = "
+                f"{float(X[i, j])!r}. Pass "
                 "integer counts; round them first (np.rint(X)) if they are counts "
                 "stored with rounding noise."
             )

@@ -1,0 +1,185 @@
+"""Errors that name a place in the data name the user's place: the row of the whole array
+(not of the dask block or partition that held it), the file a chunk or its weights were
+read from, and for CSV files the line as an editor counts it (1-based, header and blank
+lines included, a quoted field over several lines on its own line)."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import fastem
+from fastem import Chunks, ExponentialMixture, GaussianMixture, PoissonMixture
+
+da = pytest.importorskip("dask.array")
+
+N, BLOCK, BAD = 300, 100, 250  # the bad entry: row 250, in row 50 of block (chunk) 2
+
+
+def points(n=N):
+    return np.abs(np.random.default_rng(0).normal(size=(n, 2))) + 1.0
+
+
+def pieces(X):
+    return [X[i : i + BLOCK] for i in range(0, len(X), BLOCK)]
+
+
+def fitted(cls=GaussianMixture):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return cls(2, random_state=0, max_iter=3).fit(np.round(points()))
+
+
+def as_kind(X, kind, tmp_path, weights=None):
+    """(data, sample_weight) of ``X`` (and ``weights``) as ``kind``, in blocks of 100 rows."""
+    if kind == "array":
+        return X, weights
+    if kind == "dask array":
+        return (da.from_array(X, chunks=(BLOCK, -1)),
+                None if weights is None else da.from_array(weights, chunks=BLOCK))
+    if kind == "dask array, weights an array":
+        return da.from_array(X, chunks=(BLOCK, -1)), weights
+    if kind == "Chunks":
+        return Chunks(pieces(X), sample_weights=None if weights is None else pieces(weights)), None
+    files, weight_files = [], []
+    for i, part in enumerate(pieces(X)):
+        files.append(str(tmp_path / f"part-{i}.npy"))
+        np.save(files[-1], part)
+        if weights is not None:
+            weight_files.append(str(tmp_path / f"weights-{i}.npy"))
+            np.save(weight_files[-1], weights[i * BLOCK : (i + 1) * BLOCK])
+    return Chunks(files, sample_weights=weight_files or None), None
+
+
+# Where each kind names the bad entry (row 250, row 50 of the third block).
+ROW = {
+    "array": "row 250 (0-based)",
+    "dask array": "row 250 (0-based; row 50 of its block 2)",
+    "Chunks": "chunk 2 holds {value} in row 50 (0-based)",
+    "Chunks of files": "chunk 2 ('{path}/part-2.npy') holds {value} in row 50 (0-based)",
+}
+
+
+def message(call):
+    with pytest.raises(ValueError) as caught:
+        result = call()
+        getattr(result, "compute", lambda: None)()  # a dask array's outputs are lazy
+    return str(caught.value)
+
+
+@pytest.mark.parametrize("kind", ["array", "dask array", "Chunks", "Chunks of files"])
+@pytest.mark.parametrize("method", ["fit", "predict", "score"])
+def test_a_whole_number_that_float64_rounds_is_named_at_its_row(kind, method, tmp_path):
+    X = np.round(points()).astype(np.int64)
+    X[BAD, 1] = 2**53 + 1
+    data, _ = as_kind(X, kind, tmp_path)
+    model = fitted() if method != "fit" else GaussianMixture(2, max_iter=2)
+    text = message(lambda: getattr(model, method)(data))
+    where = ROW[kind].format(value=2**53 + 1, path=tmp_path)
+    assert where in text and "of column 1" in text, text
+
+
+def test_a_dask_dataframe_names_the_row_by_its_index_label():
+    """A partition's first row in the whole frame is not known while it is checked: the
+    row's index label (here the row's position in the whole frame) is named."""
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    X = np.round(points()).astype(np.int64)
+    X[BAD, 1] = 2**53 + 1
+    frame = dd.from_pandas(pd.DataFrame(X, columns=["a", "b"]).assign(c=0.5), npartitions=3)
+    text = message(lambda: GaussianMixture(2, max_iter=2).fit(frame))
+    assert "in row 50 (0-based; index label 250) of column 'b'" in text, text
+    assert "partition 2 of the dask DataFrame X" in text, text
+
+
+WEIGHT_KINDS = ["array", "dask array", "dask array, weights an array", "Chunks", "Chunks of files"]
+
+WEIGHT_AT = {
+    "array": "at index 250",
+    "dask array": "at index 250 (index 50 of its block 2)",
+    "dask array, weights an array": "at index 250",
+    "Chunks": "chunk 2, its weights: sample_weight {holds} at index 50",
+    "Chunks of files": "chunk 2 ('{path}/part-2.npy'), its weights, read from "
+                       "'{path}/weights-2.npy': sample_weight {holds} at index 50",
+}
+
+
+@pytest.mark.parametrize("kind", WEIGHT_KINDS)
+def test_a_weight_that_float64_rounds_is_named_at_its_index(kind, tmp_path):
+    w = np.ones(N, dtype=np.int64)
+    w[BAD] = 2**53 + 1
+    data, weights = as_kind(points(), kind, tmp_path, w)
+    text = message(lambda: GaussianMixture(2, max_iter=2).fit(data, sample_weight=weights))
+    holds = "holds 9007199254740993"
+    where = WEIGHT_AT[kind].format(path=tmp_path, holds=holds)
+    assert where in text if kind.startswith("Chunks") else f"{holds} {where}" in text, text
+
+
+@pytest.mark.parametrize("kind", WEIGHT_KINDS)
+@pytest.mark.parametrize("value, what", [(-1.0, "negative"), (np.nan, "NaN or infinite"),
+                                         (np.inf, "NaN or infinite")])
+def test_a_weight_no_fit_takes_is_named_at_its_index(kind, value, what, tmp_path):
+    w = np.ones(N)
+    w[[BAD, BAD + 10]] = value
+    data, weights = as_kind(points(), kind, tmp_path, w)
+    text = message(lambda: GaussianMixture(2, max_iter=2).fit(data, sample_weight=weights))
+    assert f"2 {what} value(s)" in text, text
+    where = WEIGHT_AT[kind].format(path=tmp_path, holds="contains")
+    first = "the first " + ("at index 50" if kind.startswith("Chunks") else "at index 250")
+    assert first in text, text
+    if kind.startswith("Chunks"):
+        assert where.split(": sample_weight")[0] in text, text
+    if kind == "dask array":
+        assert "in block 2" in text, text
+
+
+@pytest.mark.parametrize("method", ["fit", "predict"])
+@pytest.mark.parametrize("value", [np.inf, np.nan])
+def test_a_non_finite_entry_of_a_dask_array_is_named_at_its_row(method, value):
+    X = points()
+    X[BAD, 1] = value
+    model = fitted() if method == "predict" else GaussianMixture(2, max_iter=2)
+    text = message(lambda: getattr(model, method)(da.from_array(X, chunks=(BLOCK, -1))))
+    assert "The first is in row 250 (0-based)" in text and "block 2" in text, text
+
+
+@pytest.mark.parametrize("kind, where", [
+    ("array", "X[250, 0] = 0.5"),
+    ("dask array", "X[250, 0] = 0.5"),
+    ("Chunks", "chunk 2: PoissonMixture"),
+])
+@pytest.mark.parametrize("method", ["fit", "partial_fit", "score"])
+def test_a_count_that_is_not_whole_is_named_at_its_row(kind, where, method, tmp_path):
+    X = np.round(points())
+    X[BAD, 0] = 0.5
+    data, _ = as_kind(X, kind, tmp_path)
+    model = fitted(PoissonMixture) if method == "score" else PoissonMixture(2, max_iter=2)
+    text = message(lambda: getattr(model, method)(data))
+    assert where in text, text
+    if kind == "Chunks":
+        assert "X[50, 0] = 0.5" in text, text
+
+
+@pytest.mark.parametrize("kind", ["array", "dask array"])
+def test_a_row_with_nothing_observed_is_named(kind, tmp_path):
+    X = points()
+    X[[BAD, BAD + 1]] = np.nan
+    data, _ = as_kind(X, kind, tmp_path)
+    text = message(lambda: GaussianMixture(2, missing="em", max_iter=2).fit(data))
+    assert "whose every entry is missing (NaN), the first row 250 (0-based)" in text, text
+
+
+def test_a_family_check_without_first_row_still_runs_on_dask_blocks():
+    """A family whose ``_check_data`` takes only ``X`` (as written before ``first_row``)
+    is called without it on each block."""
+    seen = []
+
+    class Checked(ExponentialMixture):
+        def _check_data(self, X):
+            seen.append(X.shape[0])
+            super()._check_data(X)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Checked(2, max_iter=2).fit(da.from_array(points(), chunks=(BLOCK, -1)))
+    assert sorted(seen) == [BLOCK] * 3
