@@ -955,10 +955,12 @@ def read_columns(path, layout=None):
             else c.to_numpy(zero_copy_only=False) for c in table.columns]
     n_columns = layout.n_fields - len(layout.trailing)
     texts = [[] for _ in range(n_columns)]
-    lines = []
+    lines = []  # per row: its first line, or for a row over several lines its fields' lines
     try:
         for line, row in _rows(layout):
-            lines.append(line)
+            spans = any(_line_breaks(field) for field in row)
+            lines.append([_field_line(line, row, j) for j in range(n_columns)] if spans
+                         else line)
             for j in range(n_columns):
                 texts[j].append(row[j])
     except UnicodeDecodeError as exc:
@@ -977,8 +979,10 @@ def read_columns(path, layout=None):
             columns.append(np.array(integers, dtype=object if len(present) < len(stripped)
                                     else np.int64))
         elif all(_is_float(t) for t in present):
-            columns.append(np.array([np.nan if _is_missing(t) else _float(layout, t, line, i + 1, j)
-                                     for i, (t, line) in enumerate(zip(stripped, lines))]))
+            columns.append(np.array([
+                np.nan if _is_missing(t) else
+                _float(layout, t, line[j] if isinstance(line, list) else line, i + 1, j)
+                for i, (t, line) in enumerate(zip(stripped, lines))]))
         else:
             columns.append(np.array([None if t == "" else t for t in column], dtype=object))
     names = (_unique_names(layout.names[:n_columns]) if layout.names is not None
@@ -1300,7 +1304,7 @@ def choose_columns(columns, names, available, path, doubt=None):
                     f"{available.index(position)} and the index of its column "
                     f"{int(token) % n}, and its first row may be data rather than names "
                     f"({doubt}); pass --header no to select columns by index, or --header "
-                    "yes to select them by name"
+                    "yes to select them by name (header=False or True in fastem.Chunks)"
                 )
             chosen.append(position)
             continue
@@ -1339,7 +1343,7 @@ def choose_columns(columns, names, available, path, doubt=None):
 
 # How the error for a missing value read without ``missing`` tells to fix it.
 _NAN_FIX = (
-    "fit with --missing em to fit missing values by EM, or drop the rows with missing "
+    "fit with --missing em (missing='em' in Python) to fit missing values by EM, or drop the rows with missing "
     "values, or impute them (e.g. with pandas: df.dropna() or df.fillna(df.median())), and "
     "save the file again"
 )
@@ -1424,7 +1428,8 @@ def _refused(data, layout):
 def _records(layout, errors="strict"):
     """(kind, line number, fields, text) of every record of the file, in order.
 
-    ``kind`` is 'above' (a line above the table: "sep=", comments), 'blank'
+    The line number is that of the record's first line (a quoted field with
+    line breaks spans several; :func:`_field_line` gives a field's). ``kind`` is 'above' (a line above the table: "sep=", comments), 'blank'
     (an empty line, or spaces only), 'header' or 'data'; ``text`` is the
     record exactly as the file holds it, line ending included (several
     lines for a quoted field with line breaks), so that joining every
@@ -1447,7 +1452,7 @@ def _records(layout, errors="strict"):
         reader = csv.reader(lines(), delimiter=layout.delimiter)
         header_done = layout.names is None
         for row in reader:
-            line = reader.line_num + layout.comments
+            line = reader.line_num + layout.comments - len(consumed) + 1
             text = "".join(consumed)
             consumed.clear()
             if _is_blank(row, text):
@@ -1476,12 +1481,38 @@ def _records(layout, errors="strict"):
             for j in layout.trailing:
                 if row[j].strip():
                     raise ValueError(
-                        f"{layout.path!r} has {row[j]!r} on line {line}, {layout.column(j)}, "
+                        f"{layout.path!r} has {row[j]!r} on line {_field_line(line, row, j)}, "
+                        f"{layout.column(j)}, "
                         "a column without a name that is empty in the first rows (the empty "
                         "field of a delimiter at the end of each line); give that column a "
                         "name in the header, or remove that value"
                     )
             yield "data", line, row, text
+
+
+def _line_breaks(text):
+    """Number of line breaks in ``text`` ('\r\n', '\n' or '\r', as the reader splits lines)."""
+    return text.count("\n") + text.count("\r") - text.count("\r\n")
+
+
+def _field_line(line, row, j):
+    """The line of field ``j`` of the record ``row`` that starts on ``line``: below it by
+    the line breaks in the quoted fields before ``j``."""
+    return line + sum(_line_breaks(field) for field in row[:j])
+
+
+def place_of(layout, row, j=None):
+    """"line 5 (data row 3)", and with ``j`` ", column 2 ('b')": where the data row ``row``
+    (0-based) and its chosen column ``j`` (0-based among those read) are in the file, as
+    the readers' errors name a place. Reads the file up to that row."""
+    for number, (line, fields) in enumerate(_rows(layout)):
+        if number == row:
+            break
+    if j is None:
+        return f"line {line} (data row {row + 1})"
+    column = layout.chosen[j]
+    return (f"line {_field_line(line, fields, column)} (data row {row + 1}), "
+            f"{layout.column(column)}")
 
 
 def _rows(layout, header=False):
@@ -1559,8 +1590,9 @@ def _read_with_csv(layout):
                     values.append(np.nan)
                     continue
                 if _is_missing(value) or not _is_number(value):
-                    raise ValueError(_bad_value(layout, value, line, row_number, j))
-                values.append(_float(layout, value, line, row_number, j))
+                    raise ValueError(
+                        _bad_value(layout, value, _field_line(line, row, j), row_number, j))
+                values.append(_float(layout, value, _field_line(line, row, j), row_number, j))
     except UnicodeDecodeError as exc:
         raise ValueError(_decode_error(layout, exc)) from None
     if notes and 2 * len(notes) < row_number:  # a column of '#' values is data
@@ -1670,8 +1702,8 @@ def _check_whole_numbers(layout, data):
             value = _trimmed(row[j])
             if _INTEGER.fullmatch(value) and int(float(value)) != int(value):
                 raise ValueError(rounded_whole_number(
-                    f"{layout.path!r} has {value!r} on line {line} (data row {row_number}), "
-                    f"{layout.column(j)}", int(value), np.float64,
+                    f"{layout.path!r} has {value!r} on line {_field_line(line, row, j)} (data "
+                    f"row {row_number}), {layout.column(j)}", int(value), np.float64,
                     _whole_number_fix(_other_columns(layout, j))))
 
 
@@ -1844,5 +1876,6 @@ def _bad_value(layout, value, line, row_number, j):
         )
     return (
         f"{layout.path!r} has the non-numeric value {value!r} on {where}; "
-        "choose numeric columns with --columns, or correct that value"
+        "choose numeric columns (--columns on the command line, columns= in fastem.Chunks), "
+        "or correct that value"
     )

@@ -44,6 +44,7 @@ from ._tables import (
     csv_column_names,
     fill_csv,
     parquet_column_names,
+    place_of,
     read_columns,
     shortest_text,
     spells_names,
@@ -376,15 +377,15 @@ def read_table(path, columns=None, dtype=None, quiet=False, header=None, missing
     # the dtype of the computation: float32 data stay float32, the rest become float64
     target = np.dtype(dtype or (X.dtype if X.dtype == np.float32 else np.float64))
     with _watched(X, path):
-        _check_finite(X, path, missing, nan_fix)
+        _check_finite(X, path, missing, nan_fix, layout)
         if X.dtype != target:
             if not rounding:
-                _check_holds(X, path, target, names, model)
+                _check_holds(X, path, target, names, model, layout)
             X = X.astype(target)
     return X, names, positions, layout
 
 
-def _check_holds(X, path, dtype, names, model=None, block=1 << 20):
+def _check_holds(X, path, dtype, names, model=None, layout=None, block=1 << 20):
     """Refuse values of ``X`` that the cast to ``dtype`` would alter: beyond its range (they
     would be infinite), or whole numbers that it would round (16777217 in float32, which holds
     every whole number only up to 2**24; an int64 beyond 2**53 in float64).
@@ -393,7 +394,8 @@ def _check_holds(X, path, dtype, names, model=None, block=1 << 20):
     own type holds every whole number as written (2**53 in float64, 2**64 in an x86 long
     double). The row and the column of
     the first are 1-based, as in the other errors about a file's values; the column is
-    counted among the columns read (``names``, when the file has them). ``model``: the
+    counted among the columns read (``names``, when the file has them), or for a CSV file
+    (its ``layout``) the row's line and the column are those of the file. ``model``: the
     path of the model whose dtype ``dtype`` is, for the fix, when a fitted model reads ``X``
     rather than a fit.
     """
@@ -417,7 +419,9 @@ def _check_holds(X, path, dtype, names, model=None, block=1 << 20):
         row, column = np.unravel_index(int(np.argmax(bad)), part.shape)
         value = part[row, column]
         name = "" if names is None else f" ({names[column]!r})"
-        where = (f"{path!r} holds {{}} in data row {start + row + 1} (1-based, header not "
+        where = (f"{path!r} holds {{}} on {place_of(layout, start + row, column)}"
+                 if layout is not None else
+                 f"{path!r} holds {{}} in data row {start + row + 1} (1-based, header not "
                  f"counted), column {column + 1}{name} of those read")
         refit = f"fit the model {model!r} again"
         wider = "use --dtype float64" if model is None else f"{refit} with --dtype float64"
@@ -440,8 +444,9 @@ def _check_holds(X, path, dtype, names, model=None, block=1 << 20):
             f"{wider}, or {offset}" if dtype == np.float32 else offset))
 
 
-def _check_finite(X, path, missing=False, nan_fix=None, block=1 << 20):
-    """Name the file and the first bad row (NaN is missing, not bad, with ``missing``).
+def _check_finite(X, path, missing=False, nan_fix=None, layout=None, block=1 << 20):
+    """Name the file and the first bad row (NaN is missing, not bad, with ``missing``): its
+    line too for a CSV file (its ``layout``).
 
     Reads a memory-mapped file in blocks.
     """
@@ -455,10 +460,9 @@ def _check_finite(X, path, missing=False, nan_fix=None, block=1 << 20):
             fix = ("replace it with NaN (a missing value) or remove such rows" if missing
                    else nan_fix or "fit with --missing em if NaN marks missing values, or "
                    "remove or impute such rows")
-            raise CommandError(
-                f"{path!r} has {what} in data row {row + 1} (1-based, "
-                f"header not counted): {X[row].tolist()}; {fix}"
-            )
+            where = (f"on {place_of(layout, row)}" if layout is not None else
+                     f"in data row {row + 1} (1-based, header not counted)")
+            raise CommandError(f"{path!r} has {what} {where}: {X[row].tolist()}; {fix}")
 
 
 _OUTPUT_EXTENSIONS = (".npy", ".csv", ".parquet")

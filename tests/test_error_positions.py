@@ -10,6 +10,7 @@ import pytest
 
 import fastem
 from fastem import Chunks, ExponentialMixture, GaussianMixture, PoissonMixture
+from fastem.cli import main
 
 da = pytest.importorskip("dask.array")
 
@@ -183,3 +184,58 @@ def test_a_family_check_without_first_row_still_runs_on_dask_blocks():
         warnings.simplefilter("ignore")
         Checked(2, max_iter=2).fit(da.from_array(points(), chunks=(BLOCK, -1)))
     assert sorted(seen) == [BLOCK] * 3
+
+
+# ----------------------------------------------------------------------
+# CSV files: lines as an editor counts them
+
+
+def run(capsys, *argv):
+    status = main([str(a) for a in argv])
+    return status, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text, where", [
+    # a quoted field over two lines before the bad value: the value is on the second line
+    ('note,a,b\n"two\nlines",1,x\n', "'x' on line 3 (data row 1), column 3 ('b')"),
+    # ... after it: the value is on the record's first line
+    ('a,note,b\nx,"two\nlines",1\n', "'x' on line 2 (data row 1), column 1 ('a')"),
+    ('a,b,note\n1,2,"one\ntwo\nthree"\n3,x,z\n', "'x' on line 5 (data row 2), column 2 ('b')"),
+    ('a,b\r\n1,2\r\n\r\n3,x\r\n', "'x' on line 4 (data row 2), column 2 ('b')"),
+])
+def test_a_csv_value_is_named_on_its_own_line(text, where, capsys, tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_bytes(text.encode())
+    status, err = run(capsys, "fit", path, "-k", 1, "--columns", "a,b", "-o", tmp_path / "m.npz")
+    assert status == 1 and where in err, err
+
+
+@pytest.mark.parametrize("argv, where", [
+    (["fit", "{csv}", "-k", 1, "--columns", "a,b", "-o", "{out}"],
+     "has a NaN or infinite value on line 7 (data row 3): [5.0, inf]"),
+    (["fit", "{csv}", "-k", 1, "--columns", "a,b", "--missing", "em", "-o", "{out}"],
+     "has an infinite value on line 7 (data row 3)"),
+    (["fit", "{csv}", "-k", 1, "--columns", "a,b", "--dtype", "float32", "-o", "{out}"],
+     "holds 16777217 on line 5 (data row 2), column 2 ('b')"),
+    (["fit", "{csv}", "-k", 1, "--columns", "b,a", "--dtype", "float32", "-o", "{out}"],
+     "holds 16777217 on line 5 (data row 2), column 2 ('b')"),
+])
+def test_a_csv_value_checked_after_reading_is_named_by_its_line(argv, where, capsys, tmp_path):
+    """Infinities and whole numbers that the dtype rounds are found after the file is read:
+    they are named by line (blank lines and a quoted field over two lines counted) and
+    by the file's column, as the reader's own errors are, not by data row alone."""
+    path = tmp_path / "data.csv"
+    last = "inf" if "inf" in where else "6"
+    path.write_text(f'a,b,note\n1,2,"x\ny"\n\n3,16777217,z\n\n5,{last},w\n')
+    status, err = run(capsys, *[str(a).format(csv=path, out=tmp_path / "m.npz") for a in argv])
+    assert status == 1 and where in err, err
+
+
+def test_chunks_of_csv_files_advise_the_python_parameter(tmp_path):
+    """The reader's advice for a Chunks user names ``columns=``, not only the command
+    line's --columns."""
+    path = tmp_path / "part.csv"
+    path.write_text("a,b\n1,2\n3,x\n")
+    text = message(lambda: GaussianMixture(1).fit(Chunks([path])))
+    assert "on line 3 (data row 2), column 2 ('b')" in text
+    assert "columns= in fastem.Chunks" in text, text
