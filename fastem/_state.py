@@ -34,6 +34,8 @@ import weakref
 
 import numpy as np
 
+from ._validation import parameter_as_float
+
 __all__ = [
     "FITTED_ATTRIBUTES",
     "ParameterState",
@@ -355,7 +357,10 @@ def check_parameter_arrays(model, shapes, n_features, parameters=None):
 
     Every parameter must be a finite real array of the expected shape, all of
     one floating dtype, and the weights must lie on the simplex. Raises a
-    ValueError naming the attribute, what it is and what was expected.
+    ValueError naming the attribute, what it is and what was expected; for
+    values that float64 would alter (a whole number beyond 2**53, a value
+    beyond its range), the error of an initial parameter that holds them
+    (:func:`fastem._validation.parameter_as_float`).
     ``parameters``: ``{name: array}`` to check in place of the model's own
     (a stand-in's for one EM run; ``model`` then names them in the messages).
     """
@@ -383,6 +388,11 @@ def check_parameter_arrays(model, shapes, n_features, parameters=None):
     for name, value in zip(names, values):
         if value is ABSENT:
             raise error(f"{cls} has no {name}.")
+        if not isinstance(value, np.ndarray) or value.dtype not in (np.float32, np.float64):
+            try:  # what float64 would alter is named as in an initial parameter
+                parameter_as_float(value, name)
+            except TypeError:  # not numbers: named below
+                pass
         if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
             kind = type(value).__name__
             what = f"dtype {value.dtype}" if isinstance(value, np.ndarray) else f"a {kind}"

@@ -336,7 +336,7 @@ def rounded_by_float64(values, converted):
         inside = (converted >= -limit) & (converted < limit)
         back = np.where(inside, converted, 0).astype(values.dtype)
         return rounded & (~inside | (back != values))
-    # an object beyond float64 (a Decimal of 1e400) is infinite there: refused as such
+    # an object beyond float64 (a Decimal of 1e400) is infinite there: see beyond_float64
     rounded[rounded] = [np.isfinite(c) and whole_value(v) not in (None, int(c))
                         for v, c in zip(values[rounded].tolist(), converted[rounded].tolist())]
     return rounded
@@ -358,17 +358,31 @@ def whole_value(value):
 
 
 def beyond_float64(values, converted):
-    """A boolean mask of the finite entries of ``values`` (floats wider than float64) that
-    ``converted``, the same in float64, makes infinite; all False for other dtypes, which
-    float64 holds (objects beyond it fail to convert)."""
-    if values.dtype.kind != "f":
-        return np.zeros(values.shape, dtype=bool)
-    return np.isinf(converted) & np.isfinite(values)
+    """A boolean mask of the finite entries of ``values`` (floats wider than float64, or
+    objects: a ``Decimal`` has no largest value) that ``converted``, the same in float64,
+    makes infinite; all False for integers, which float64 holds (Python ints and
+    ``Fraction`` objects beyond it fail to convert)."""
+    if values.dtype.kind == "f":
+        return np.isinf(converted) & np.isfinite(values)
+    beyond = np.zeros(values.shape, dtype=bool)
+    if values.dtype.kind == "O":
+        infinite = np.isinf(converted)
+        beyond[infinite] = [_finite_object(v) for v in values[infinite].tolist()]
+    return beyond
+
+
+def _finite_object(value):
+    """Whether ``value``, an object that float64 makes infinite, is finite itself."""
+    if isinstance(value, decimal.Decimal):
+        return value.is_finite()
+    return isinstance(value, np.floating) and bool(np.isfinite(value))
 
 
 def shown_number(value):
-    """``value`` as ``format(value, '.6g')`` writes it, a long double beyond float64's range
-    too (which ``format`` would write as inf)."""
+    """``value`` as ``format(value, '.6g')`` writes it, a long double or a ``Decimal``
+    beyond float64's range too (which ``format`` of a float would write as inf)."""
+    if isinstance(value, decimal.Decimal):
+        return f"{value:.6g}"
     if abs(value) <= np.finfo(np.float64).max:
         return f"{float(value):.6g}"
     return np.format_float_scientific(value, precision=5).replace(".e", "e")
@@ -1006,6 +1020,35 @@ def as_float_array(value, name):
     return converted
 
 
+def parameter_as_float(value, name):
+    """The fitted parameter ``name`` as a float array: a float32 or float64 array as it is
+    (the model's dtype decides which one agrees), anything else (lists, integers,
+    ``Decimal`` and ``Fraction`` entries, long doubles) converted to float64 as the fit
+    takes an initial parameter such as ``means_init`` (:func:`as_float_array`, whose
+    errors name what float64 would alter)."""
+    if isinstance(value, np.ndarray) and type(value) is np.ndarray and value.dtype in _FLOAT_DTYPES:
+        return value
+    return as_float_array(value, name)
+
+
+def assigned_parameter(value, name):
+    """A fitted parameter as assigned (``model.means_ = value``), for the checks at its use.
+
+    :func:`parameter_as_float`; a value that it refuses (a whole number that
+    float64 would round, one beyond its range, text) is kept unconverted, as
+    :func:`as_array` reads it, without NumPy's silent rounding of integers
+    beside floats, and masked entries as NaN: the check at its use
+    (:func:`fastem._state.check_parameter_arrays`) names it.
+    """
+    try:
+        return parameter_as_float(value, name)
+    except (TypeError, ValueError):
+        try:
+            return as_array(masked_as_nan(value))
+        except (TypeError, ValueError):  # ragged nested sequences
+            return value
+
+
 def _unmasked(value):
     """The data of a masked array, ``value`` itself otherwise: ``np.ma.getdata`` would make
     an array of a list, whose integers beside floats :func:`as_array` keeps."""
@@ -1133,6 +1176,9 @@ def check_scalar(value, name, target_type, *, min_val=None, max_val=None, includ
             finite = np.isfinite(float(value))
         except OverflowError:  # a Python int beyond float64, which a float computation meets
             raise _beyond_float64(name) from None
+        if not finite and np.isfinite(value):  # a long double beyond float64's range
+            raise ValueError(beyond_float64_range(
+                f"{name} is {{}}", value, f"pass {name} within that range"))
         if not finite:
             raise ValueError(f"{name} must be a finite number, got {value!r}.")
     if min_val is not None:

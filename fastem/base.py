@@ -153,7 +153,8 @@ from . import _state
 from ._state import FITTED_ATTRIBUTES, ParameterState, check_kernel_params, check_parameter_arrays
 from ._threading import launch, read_only, read_only_fields
 from ._validation import (
-    check_choice, check_feature_names, check_memory, check_random_state, check_scalar, scan_data,
+    assigned_parameter, parameter_as_float, check_choice, check_feature_names, check_memory, check_random_state,
+    check_scalar, scan_data,
     without_pandas_index,
 )
 from .data import Chunks, as_source, is_dask_dataframe
@@ -1247,7 +1248,11 @@ class BaseMixture(_KeywordsChecked):
     backed by one immutable snapshot (:class:`fastem._state.ParameterState`).
     Assigning one, e.g. ``model.means_ = m``, publishes a new snapshot with
     that field replaced; the arrays read back are read-only copies, so change
-    a parameter by assigning a new array.
+    a parameter by assigning a new array. A value that is not a float32 or
+    float64 array (a list, integers, ``Decimal`` entries) becomes float64 as
+    ``means_init`` does; one that float64 would alter (a whole number beyond
+    2**53, a value beyond its range) is a ValueError at the parameters' next
+    use, naming it, as ``means_init`` is at the fit.
 
     The other fitted attributes (``n_features_in_``, ``feature_names_in_``,
     ``n_iter_``, ``converged_``, ``lower_bound_``, ``lower_bounds_``,
@@ -1308,7 +1313,8 @@ class BaseMixture(_KeywordsChecked):
         if name in self._parameter_names:
             # Parameters from elsewhere (an assignment, a user's m_step) are not the
             # stream's (partial_fit starts online EM again from them), and nothing has
-            # been said of them yet.
+            # been said of them yet. They are converted as initial parameters are.
+            value = assigned_parameter(value, name)
             _state.assign(self, _without_their_records(_state.current(self).replace(name, value)))
         elif name in FITTED_ATTRIBUTES:
             _state.assign(self, _state.current(self).replace_record(name, value))
@@ -2109,7 +2115,10 @@ class BaseMixture(_KeywordsChecked):
             if warm:
                 worker._set_parameters(
                     {
-                        name: np.asarray(getattr(self, name), dtype=source.dtype)
+                        # assigned ones are converted as at their other uses: refused
+                        # where float64 would alter them, not rounded
+                        name: parameter_as_float(getattr(self, name), name).astype(
+                            source.dtype, copy=False)
                         for name in self._parameter_names
                     }
                 )

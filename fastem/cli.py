@@ -129,6 +129,10 @@ def _non_negative_float(text):
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
+    if math.isinf(value) and any(c.isdigit() for c in text):  # '1e400', not 'inf'
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is beyond the range of float64 (largest {np.finfo(np.float64).max:.3g}), "
+            "which would read it as inf; give a number within it")
     return value
 
 

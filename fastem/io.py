@@ -31,7 +31,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from ._state import one_snapshot
-from ._validation import as_list, check_random_state
+from ._validation import as_list, check_random_state, parameter_as_float
 from .data import read_npy_header
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "save", "load", "read_metadata"]
@@ -1474,7 +1474,8 @@ def bayesian_from_sklearn(cls, estimator):
     model._check_parameters()
     for name in model._parameter_names:
         if name != "weight_concentration_":
-            setattr(model, name, np.asarray(getattr(model, name), dtype=np.float64))
+            # refused, not rounded, where float64 would alter them (parameter_as_float)
+            setattr(model, name, parameter_as_float(getattr(model, name), name).astype(np.float64))
     concentration = estimator.weight_concentration_
     model.weight_concentration_ = np.asarray(
         np.stack(concentration) if model._process else concentration, dtype=np.float64

@@ -92,7 +92,8 @@ def test_every_parameter_non_finite_or_not_float_is_named(name):
         for bad, message in [
             (np.full_like(good, np.nan), "contains NaN or infinite"),
             (np.where(np.ones_like(good, dtype=bool), np.inf, good), "contains NaN or infinite"),
-            (good.astype(np.int64), "must be a float32 or float64 array, got dtype int64"),
+            # integers become float64, as in means_init: one that float64 rounds is named
+            (np.full(good.shape, 2**53 + 1), "holds 9007199254740993 at index"),
             (good.astype(np.float32 if good.dtype == np.float64 else np.float64), "dtype"),
             ("not an array", "must be a float32 or float64 array, got dtype <U12"),
         ]:

@@ -1,0 +1,182 @@
+"""Values given after the fit are taken as the fit takes them: a fitted parameter assigned
+(``model.means_ = ...``) or read from scikit-learn is converted as ``means_init`` is, and a
+whole number that float64 would round, or a value beyond float64's range, is refused
+naming it, not rounded or made infinite; a ``Decimal``, a long double or a command-line
+number beyond float64's range is named as such, not as "infinite"."""
+
+import decimal
+import fractions
+import warnings
+
+import numpy as np
+import pytest
+
+from fastem import (
+    BayesianGaussianMixture,
+    ExponentialMixture,
+    GaussianMixture,
+    PoissonMixture,
+)
+from fastem.cli import main
+
+BIG = 2**53 + 1  # float64 reads it as 2**53
+
+
+def data(cls):
+    X = np.abs(np.random.default_rng(0).normal(3, 1, (200, 2)))
+    return np.round(X) if cls is PoissonMixture else X
+
+
+def fitted(cls, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return cls(2, random_state=0, max_iter=5, **kwargs).fit(data(cls))
+
+
+FAMILIES = [
+    pytest.param(GaussianMixture, id="gaussian"),
+    pytest.param(BayesianGaussianMixture, id="bayesian"),
+    pytest.param(ExponentialMixture, id="exponential"),
+    pytest.param(PoissonMixture, id="poisson"),
+]
+
+
+def with_big(value, kind):
+    """The parameter ``value`` with BIG as its first entry, as ``kind``."""
+    entries = np.asarray(value, dtype=np.float64).tolist()
+    flat = entries
+    while isinstance(flat[0], list):
+        flat = flat[0]
+    flat[0] = BIG
+    if kind == "list beside floats":  # NumPy would make float64 of it, rounding BIG
+        return entries
+    if kind == "int64":
+        return np.vectorize(int, otypes=[object])(np.array(entries, dtype=object)).astype(np.int64)
+    if kind == "long double":
+        return np.array(entries, dtype=object).astype(np.longdouble)
+    convert = decimal.Decimal if kind == "Decimal" else fractions.Fraction
+    return np.vectorize(lambda v: convert(int(v)) if v == BIG else convert(v),
+                        otypes=[object])(np.array(entries, dtype=object))
+
+
+KINDS = ["list beside floats", "int64", "Decimal", "Fraction", "long double"]
+
+USES = {
+    "predict": lambda m, X: m.predict(X),
+    "score_samples": lambda m, X: m.score_samples(X),
+    "sample": lambda m, X: m.sample(3),
+    "save": lambda m, X: m.save("unused.npz"),
+    "warm_start fit": lambda m, X: m.set_params(warm_start=True).fit(X),
+}
+
+
+@pytest.mark.parametrize("cls", FAMILIES)
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("use", list(USES))
+def test_an_assigned_whole_number_that_float64_rounds_is_refused(cls, kind, use, tmp_path,
+                                                                  monkeypatch):
+    if kind == "long double" and np.finfo(np.longdouble).nmant <= 52:
+        pytest.skip("long double is float64 here")
+    monkeypatch.chdir(tmp_path)
+    X = data(cls)
+    for name in fitted(cls)._parameter_names:
+        model = fitted(cls)
+        if getattr(model, name).ndim == 0:
+            continue
+        setattr(model, name, with_big(getattr(model, name), kind))
+        with pytest.raises(ValueError, match=f"{name} holds 9007199254740993 at index .*float64 "
+                                             "cannot hold"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                USES[use](model, X)
+    assert not (tmp_path / "unused.npz").exists()
+
+
+@pytest.mark.parametrize("cls", FAMILIES)
+def test_assigned_values_that_float64_holds_are_converted(cls):
+    """As ``means_init`` takes them: lists and ``Decimal`` entries become float64."""
+    model = fitted(cls)
+    X = data(cls)
+    name = model._parameter_names[1]
+    value = getattr(model, name)
+    exact = np.round(value * 4) / 4  # quarters: held exactly by any float
+    setattr(model, name, exact)
+    expected = model.score_samples(X)
+    for given in (exact.tolist(), [[decimal.Decimal(str(v)) for v in row] for row in exact]
+                  if exact.ndim == 2 else exact.tolist()):
+        setattr(model, name, given)
+        assert getattr(model, name).dtype == np.float64
+        np.testing.assert_array_equal(model.score_samples(X), expected)
+
+
+def test_a_masked_entry_assigned_is_not_read():
+    model = fitted(GaussianMixture)
+    model.means_ = np.ma.masked_array(model.means_, mask=[[True, False], [False, False]])
+    with pytest.raises(ValueError, match="means_ contains NaN"):
+        model.predict(data(GaussianMixture))
+
+
+@pytest.mark.parametrize("cls", FAMILIES)
+def test_an_assigned_decimal_beyond_float64_is_named_out_of_range(cls):
+    model = fitted(cls)
+    name = model._parameter_names[1]
+    value = getattr(model, name).astype(object)
+    value.flat[0] = decimal.Decimal("1e400")
+    setattr(model, name, value)
+    with pytest.raises(ValueError, match=rf"{name} holds 1e\+400 at index .*beyond the range "
+                                         "of float64"):
+        model.predict(data(cls))
+
+
+@pytest.mark.parametrize("where", ["X", "sample_weight", "means_init", "weights_init"])
+def test_a_decimal_beyond_float64_is_named_out_of_range_not_infinite(where):
+    """A ``Decimal`` has no largest value: beyond float64's it was refused as
+    "NaN or infinite", as if the user had given an infinity."""
+    X = data(GaussianMixture).astype(object)
+    kwargs, fit_kwargs = {}, {}
+    huge = decimal.Decimal("1e400")
+    if where == "X":
+        X[5, 1] = huge
+    elif where == "sample_weight":
+        fit_kwargs["sample_weight"] = [huge] + [decimal.Decimal(1)] * (len(X) - 1)
+    elif where == "means_init":
+        kwargs["means_init"] = [[huge, 0], [1, 1]]
+    else:
+        kwargs["weights_init"] = [huge, decimal.Decimal(1)]
+    with pytest.raises(ValueError, match=r"holds 1e\+400 .*beyond the range of float64") as info:
+        GaussianMixture(2, **kwargs).fit(X, **fit_kwargs)
+    assert "NaN or infinite" not in str(info.value) and where in str(info.value)
+
+
+@pytest.mark.skipif(np.finfo(np.longdouble).max <= np.finfo(np.float64).max,
+                    reason="long double is float64 here")
+@pytest.mark.parametrize("name", ["tol", "reg_covar"])
+def test_a_long_double_hyper_parameter_beyond_float64_is_named_out_of_range(name):
+    value = np.longdouble(10) ** 400
+    with pytest.raises(ValueError, match=rf"{name} is 1e\+400, beyond the range of float64"):
+        GaussianMixture(2, **{name: value}).fit(data(GaussianMixture))
+
+
+def test_from_sklearn_refuses_what_float64_would_round():
+    from sklearn.mixture import BayesianGaussianMixture as SklearnBayesianGaussianMixture
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        estimator = SklearnBayesianGaussianMixture(n_components=2, random_state=0).fit(
+            data(GaussianMixture))
+    estimator.means_ = with_big(estimator.means_, "Decimal")
+    with pytest.raises(ValueError, match="means_ holds 9007199254740993 at index"):
+        BayesianGaussianMixture.from_sklearn(estimator)
+
+
+@pytest.mark.parametrize("option", ["--tol", "--reg-covar"])
+@pytest.mark.parametrize("value", ["1e400", "-1e400", "2e308"])
+def test_a_command_line_number_beyond_float64_is_named_out_of_range(option, value, tmp_path,
+                                                                     capsys):
+    np.save(tmp_path / "X.npy", data(GaussianMixture))
+    status = main(["fit", str(tmp_path / "X.npy"), "-k", "1", f"{option}={value}",
+                   "-o", str(tmp_path / "m.npz")])
+    err = capsys.readouterr().err
+    assert status != 0 and f"argument {option}" in err, err
+    assert ("beyond the range of float64" in err) != value.startswith("-"), err
+    assert not (tmp_path / "m.npz").exists()
