@@ -1068,6 +1068,12 @@ def cmd_predict(args):
     _check_output(args.output, _OUTPUT_EXTENSIONS, {"model file": args.model, "data file": args.data})
     model, indices = _load_model(args.model)
     X, _, _ = _data_for(model, args, indices)
+    width = model.n_components if args.proba else 1  # probabilities in X's dtype, labels int64
+    check_memory(
+        X.shape[0] * width * (X.dtype.itemsize if args.proba else 8),
+        f"the {'probabilities' if args.proba else 'labels'} of {X.shape[0]:,} samples",
+        "split DATA into smaller files and predict each", CommandError,
+    )
     if args.proba:
         with _columns_matched():
             out = model.predict_proba(X)

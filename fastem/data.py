@@ -49,8 +49,8 @@ from .exceptions import warn_at_caller
 from ._init import sample_index, subsample
 from ._tables import TABLE_EXTENSIONS, read_table, spells_names, unnamed_first_row
 from ._validation import (
-    _is_sparse, as_list, check_array, check_sample_weight, check_total_weight, close_choice,
-    feature_names_of, without_pandas_index,
+    _is_sparse, as_list, check_array, check_memory, check_sample_weight, check_total_weight,
+    close_choice, feature_names_of, without_pandas_index,
 )
 
 __all__ = [
@@ -332,8 +332,25 @@ def writing(files):
         yield
 
 
+def check_output_memory(shape, dtype, what):
+    """Refuse, before any pass, per-row outputs of ``shape`` and ``dtype`` for ``what``
+    that need more memory than there is (:func:`~fastem._validation.check_memory`): a
+    prediction of memory-mapped data larger than memory would fill it and be killed.
+    The fix named is ``out``, a memory-mapped file. Outputs below ``CHUNK_BYTES`` are
+    not checked: every pass takes that much scratch."""
+    dtype = np.dtype(dtype)
+    n_bytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if n_bytes > CHUNK_BYTES:
+        check_memory(
+            n_bytes, f"the results for {what}, of shape {shape} and dtype {dtype.name},",
+            f"pass out=np.lib.format.open_memmap(path, mode='w+', dtype={dtype.name!r}, "
+            f"shape={shape}) to write them to a file instead",
+        )
+
+
 def _output_array(out, shape, dtype, what):
     if out is None:
+        check_output_memory(shape, dtype, what)
         return np.empty(shape, dtype=dtype)
     if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != dtype:
         got = f"{type(out).__name__} of shape {getattr(out, 'shape', None)}, dtype {getattr(out, 'dtype', None)}"
@@ -1010,8 +1027,10 @@ class ChunkedSource:
         ``out``, when given, is one array with a row for every row of every
         chunk (e.g. a ``np.memmap``), filled in chunk order and returned.
         """
-        if out is not None:
-            shape = (self.n_samples,) if n_columns is None else (self.n_samples, n_columns)
+        shape = (self.n_samples,) if n_columns is None else (self.n_samples, n_columns)
+        if out is None:  # one array per chunk, all kept
+            check_output_memory(shape, dtype, "these chunks")
+        else:
             out = _output_array(out, shape, dtype, "these chunks")
         results = []
         for i, X, w, signatures in self._iter():

@@ -244,3 +244,67 @@ def test_within_the_containers_limit_draws(monkeypatch, tmp_path):
                         lambda real=container_memory: real(str(root)))
     X, _ = _fitted().sample(1000)
     assert X.shape == (1000, 2)
+
+
+# ----------------------------------------------------------------------
+# per-row outputs of a prediction: checked before the pass, the fix is out=
+
+
+@pytest.fixture
+def small_memory(monkeypatch, tmp_path):
+    """10 KiB of memory left under a container's limit, and outputs above 1 KiB checked."""
+    from fastem import data
+
+    root = tree(tmp_path / "root", {"proc/self/cgroup": "0::/job\n",
+                                    **v2_group("job", 1 << 20, (1 << 20) - 10240)})
+    monkeypatch.setattr(_validation, "available_memory", lambda: 64 * GiB)
+    monkeypatch.setattr(_validation, "container_memory",
+                        lambda real=container_memory: real(str(root)))
+    monkeypatch.setattr(data, "CHUNK_BYTES", 1024)
+
+
+PREDICTIONS = {
+    "predict_proba": (lambda m, X, **kw: m.predict_proba(X, **kw), (3,), np.float64),
+    "score_samples": (lambda m, X, **kw: m.score_samples(X, **kw), (), np.float64),
+    "predict": (lambda m, X, **kw: m.predict(X, **kw), (), np.int64),
+}
+
+
+@pytest.mark.parametrize("method", list(PREDICTIONS))
+@pytest.mark.parametrize("kind", ["array", "memory map", "Chunks"])
+def test_outputs_beyond_the_memory_are_refused_before_the_pass(method, kind, small_memory,
+                                                                 tmp_path):
+    call, columns, dtype = PREDICTIONS[method]
+    X = np.random.default_rng(0).normal(size=(4000, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = fastem.GaussianMixture(3, random_state=0, max_iter=3).fit(X[:200])
+    np.save(tmp_path / "X.npy", X)
+    data = {"array": X, "memory map": np.load(tmp_path / "X.npy", mmap_mode="r"),
+            "Chunks": fastem.Chunks([X[:2000], X[2000:]])}[kind]
+    with pytest.raises(ValueError) as caught:
+        call(model, data)
+    message, shape = str(caught.value), (4000, *columns)
+    what = "these chunks" if kind == "Chunks" else "this data"
+    assert (f"the results for {what}, of shape {shape} and dtype {np.dtype(dtype).name}, need "
+            "about") in message
+    assert "under the memory limit of this process's container" in message
+    assert (f"pass out=np.lib.format.open_memmap(path, mode='w+', dtype='{np.dtype(dtype).name}'"
+            f", shape={shape}) to write them to a file instead") in message
+    out = np.lib.format.open_memmap(tmp_path / "out.npy", mode="w+", dtype=dtype, shape=shape)
+    assert call(model, data, out=out) is out
+
+
+def test_cli_predict_beyond_the_memory_is_refused_before_the_pass(small_memory, tmp_path,
+                                                                   capsys):
+    X = np.random.default_rng(0).normal(size=(4000, 2))
+    np.save(tmp_path / "X.npy", X)
+    assert main(["fit", str(tmp_path / "X.npy"), "-k", "3", "--max-iter", "3", "--quiet",
+                 "-o", str(tmp_path / "m.npz")]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "m.npz"), str(tmp_path / "X.npy"), "--proba",
+                 "-o", str(tmp_path / "p.npy")]) == 1
+    err = capsys.readouterr().err
+    assert "the probabilities of 4,000 samples need about" in err, err
+    assert "split DATA into smaller files and predict each" in err, err
+    assert not os.path.exists(tmp_path / "p.npy")
