@@ -1634,6 +1634,7 @@ def build_parser():
     parser.add_argument("-V", "--version", action="version", version=f"fastem {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
+    parser.commands = sub.choices  # {name: parser}, for the errors of main
 
     p = subcommand("fit", "fit a mixture and save it")
     data_options(p)
@@ -1766,6 +1767,24 @@ def _one_line(exc):
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+def _unknown_option(parser, argv):
+    """``(option, command, its options)`` for the first ``--option`` of ``argv`` that is
+    not one of its command's (nor an abbreviation of one, which argparse takes); None
+    when there is none, or no command. argparse reports such an option from the top
+    parser ("unrecognized arguments"), or reports a required option missing when the
+    option was a misspelling of it, without naming the options it is close to."""
+    command = next((a for a in argv if a in parser.commands), None)
+    if command is None:
+        return None
+    known = [o for o in parser.commands[command]._option_string_actions if o.startswith("--")]
+    for arg in argv:
+        option = arg.split("=")[0]
+        if option.startswith("--") and option != "--" and not any(
+                k.startswith(option) for k in known):
+            return option, command, known
+    return None
+
+
 def main(argv=None):
     """Run the ``fastem`` command line; return the exit status."""
     parser = build_parser()
@@ -1792,6 +1811,13 @@ def main(argv=None):
                 raise UsageError(
                     f"{message}; options are spelled with '-', not '_' (e.g. "
                     f"{underscored[0].replace('_', '-')})", *where
+                ) from None
+            unknown = _unknown_option(parser, argv)
+            if unknown is not None:
+                option, command, known = unknown
+                raise UsageError(
+                    f"{message}; {option} is not an option of 'fastem {command}'."
+                    f"{close_choice(option, known)}", f"(see 'fastem {command} --help')"
                 ) from None
             raise
         command = args.command

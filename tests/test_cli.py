@@ -599,3 +599,24 @@ def test_progress_gives_the_time_per_pass_of_accelerated_steps(monkeypatch):
         progress(model, n_iter, -1.0)
     per_iter = [float(line.split()[-2]) for line in stream.getvalue().splitlines()]
     assert per_iter == [3.0, 3.0, 1.0, 3.0, 3.0, 1.0]
+
+
+@pytest.mark.parametrize("argv, option, close, command", [
+    (["fit", "{npy}", "--n-compnents", "2", "-o", "{out}"], "--n-compnents", "--n-components",
+     "fit"),  # argparse reported -k missing
+    (["fit", "{npy}", "-k", "2", "--max-iters", "5", "-o", "{out}"], "--max-iters", "--max-iter",
+     "fit"),
+    (["fit", "{npy}", "-k", "2", "--covarience=full", "-o", "{out}"], "--covarience",
+     "--covariance", "fit"),
+    (["predict", "{model}", "{npy}", "--probas", "-o", "{out}"], "--probas", "--proba",
+     "predict"),
+    (["fit", "{npy}", "-k", "2", "--zzz", "-o", "{out}"], "--zzz", None, "fit"),
+])
+def test_an_unknown_option_names_its_command_and_the_close_one(files, capsys, tmp_path, argv,
+                                                                option, close, command):
+    status, out, err = run(capsys, *[a.format(npy=files["npy"], model=files["model"],
+                                              out=tmp_path / "out.npz") for a in argv])
+    assert status == 2 and out == "" and err.count("\n") == 1, err
+    assert f"{option} is not an option of 'fastem {command}'." in err, err
+    assert (f"Did you mean {close!r}?" in err) if close else "Did you mean" not in err, err
+    assert f"(see 'fastem {command} --help')" in err, err
