@@ -40,6 +40,7 @@ from ._validation import (
     check_total_weight,
     check_whole_numbers_held,
     feature_names_of,
+    first_refused_row,
     may_round,
     non_finite_message,
     numeric_weights,
@@ -119,21 +120,12 @@ def _block_weights(block, block_info=None):
     return numeric_weights(block, piece=_block_place(block_info))
 
 
-def _first_refused_row(X, allow_nan):
-    """The first row (0-based) of the 2-D ``X`` with an entry that the fit refuses: an
-    infinity, or NaN unless ``allow_nan``."""
-    refused = np.isinf(X) if allow_nan else ~np.isfinite(X)
-    return int(np.argmax(refused.any(axis=1)))
-
-
 def _check_block(X, block_id, first_row, anchors, allow_nan, nan_advice):
     n_bad, lo, hi = scan_data(X, allow_nan)
     if n_bad:
-        raise ValueError(
-            non_finite_message(f"block {block_id} of the dask array X", n_bad, allow_nan, nan_advice)
-            + f" The first is in row {first_row + _first_refused_row(X, allow_nan)} (0-based) "
-            "of X."
-        )
+        raise ValueError(non_finite_message(
+            f"block {block_id} of the dask array X", n_bad, allow_nan, nan_advice,
+            f"row {first_row + first_refused_row(X, allow_nan)} (0-based) of X"))
     check_range(lo, hi, X.dtype, name=f"block {block_id} of the dask array X", anchors=anchors)
 
 
@@ -339,11 +331,10 @@ class DaskSource:
         self._check_sizes(counts[:, _SIZES].astype(np.int64))
         bad = np.flatnonzero(counts[:, 0])
         if bad.size:
-            row = _first_refused_row(self.X.blocks[bad[0]].compute(), self.allow_nan)
-            raise ValueError(
-                non_finite_message("X", int(counts[:, 0].sum()), self.allow_nan, self.nan_advice)
-                + f" The first is in row {starts[bad[0]] + row} (0-based), in block {bad[0]}."
-            )
+            row = first_refused_row(self.X.blocks[bad[0]].compute(), self.allow_nan)
+            raise ValueError(non_finite_message(
+                "X", int(counts[:, 0].sum()), self.allow_nan, self.nan_advice,
+                f"row {starts[bad[0]] + row} (0-based), in block {bad[0]}"))
         for column, what, wrong, fix in (
             (2, "NaN or infinite", lambda w: ~np.isfinite(w),
              "Every weight must be a finite non-negative number."),

@@ -248,7 +248,9 @@ def check_array(
         return X
     n_bad, lo, hi = scan_data(X, allow_nan)
     if n_bad:
-        raise ValueError(non_finite_message(name, n_bad, allow_nan, nan_advice))
+        raise ValueError(non_finite_message(
+            name, n_bad, allow_nan, nan_advice,
+            f"row {first_refused_row(X, allow_nan)} (0-based)"))
     check_range(lo, hi, X.dtype, name=name, anchors=anchors)
     return X
 
@@ -631,21 +633,35 @@ def _without_mask(X, name, allow_nan, nan_advice=None):
     )
 
 
-def non_finite_message(name, n_bad, allow_nan, nan_advice=None):
+def first_refused_row(X, allow_nan):
+    """The first row (0-based) of the 2-D ``X`` with an entry that a fit refuses: an
+    infinity, or NaN unless ``allow_nan``; None if there is none. Read in slices, which
+    bound the temporary arrays (``X`` may be memory-mapped)."""
+    for start in range(0, X.shape[0], _SCAN_ROWS):
+        part = np.asarray(X[start : start + _SCAN_ROWS])
+        refused = (np.isinf(part) if allow_nan else ~np.isfinite(part)).any(axis=1)
+        if refused.any():
+            return start + int(np.argmax(refused))
+    return None
+
+
+def non_finite_message(name, n_bad, allow_nan, nan_advice=None, where=None):
     """The error for ``n_bad`` entries of ``name`` that the estimator cannot take.
 
     ``nan_advice`` is what the estimator advises for NaN when it does not
     take them as missing values (e.g. "pass missing='em' to
     ExponentialMixture ..."); the default names GaussianMixture's option.
+    ``where``: the place of the first, e.g. "row 250 (0-based)".
     """
+    first = "" if where is None else f" The first is in {where}."
     if allow_nan:
         return (
             f"{name} contains {n_bad} infinite value(s). NaN entries are taken as missing "
-            "values, but infinities are not: replace them with NaN, or remove those rows."
+            f"values, but infinities are not: replace them with NaN, or remove those rows.{first}"
         )
     return (
         f"{name} contains {n_bad} NaN or infinite value(s). {nan_advice or _NAN_ADVICE}, e.g. "
-        "X = X[np.isfinite(X).all(axis=1)] drops the incomplete rows."
+        f"X = X[np.isfinite(X).all(axis=1)] drops the incomplete rows.{first}"
     )
 
 

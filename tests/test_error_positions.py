@@ -145,6 +145,29 @@ def test_a_non_finite_entry_of_a_dask_array_is_named_at_its_row(method, value):
 
 
 @pytest.mark.parametrize("kind, where", [
+    ("array", "X contains {n} {what} value(s)"),  # all in rows 240 to 270, in chunk 2
+    ("Chunks", "chunk 2 contains {n} {what} value(s)"),
+    ("Chunks of files", "chunk 2 ('{path}/part-2.npy') contains {n} {what} value(s)"),
+])
+@pytest.mark.parametrize("missing", ["error", "em"])
+@pytest.mark.parametrize("method", ["fit", "predict"])
+def test_a_non_finite_entry_is_named_at_its_row(kind, where, missing, method, tmp_path):
+    """Infinities (and NaN, unless they are missing values) had been counted, not placed."""
+    X = points()
+    X[BAD, 1] = np.inf
+    X[BAD + 20, 0] = -np.inf
+    X[BAD - 10, 0] = np.nan  # before them: a missing value with missing='em'
+    data, _ = as_kind(X, kind, tmp_path)
+    model = (fitted() if method == "predict" else GaussianMixture(2, max_iter=2)).set_params(
+        missing=missing)
+    text = message(lambda: getattr(model, method)(data))
+    what = "infinite" if missing == "em" else "NaN or infinite"
+    where = where.format(what=what, path=tmp_path, n=2 if missing == "em" else 3)
+    first = (BAD if missing == "em" else BAD - 10) - (200 if kind.startswith("Chunks") else 0)
+    assert where in text and f"The first is in row {first} (0-based)." in text, text
+
+
+@pytest.mark.parametrize("kind, where", [
     ("array", "X[250, 0] = 0.5"),
     ("dask array", "X[250, 0] = 0.5"),
     ("Chunks", "chunk 2: PoissonMixture"),
