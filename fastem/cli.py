@@ -1064,16 +1064,21 @@ def _columns_matched():
         yield
 
 
+def _check_result_memory(n_bytes, what, X, command):
+    """Refuse, before computing it, ``what`` of the rows of ``X`` (``n_bytes``) that the
+    memory left cannot hold (:func:`~fastem._validation.check_memory`), with the command
+    line's fix."""
+    check_memory(n_bytes, f"{what} of {X.shape[0]:,} samples",
+                 f"split DATA into smaller files and {command} each", CommandError)
+
+
 def cmd_predict(args):
     _check_output(args.output, _OUTPUT_EXTENSIONS, {"model file": args.model, "data file": args.data})
     model, indices = _load_model(args.model)
     X, _, _ = _data_for(model, args, indices)
     width = model.n_components if args.proba else 1  # probabilities in X's dtype, labels int64
-    check_memory(
-        X.shape[0] * width * (X.dtype.itemsize if args.proba else 8),
-        f"the {'probabilities' if args.proba else 'labels'} of {X.shape[0]:,} samples",
-        "split DATA into smaller files and predict each", CommandError,
-    )
+    _check_result_memory(X.shape[0] * width * (X.dtype.itemsize if args.proba else 8),
+                         f"the {'probabilities' if args.proba else 'labels'}", X, "predict")
     if args.proba:
         with _columns_matched():
             out = model.predict_proba(X)
@@ -1136,6 +1141,7 @@ def cmd_impute(args):
     # are, whole numbers beyond 2**53 too, and the fills are written in float64
     X, positions, layout = _data_for(model, args, indices, missing=True, copied=True)
     n_missing = int(np.isnan(X).sum())
+    _check_result_memory(X.nbytes, "the imputed values", X, "impute")
     with _columns_matched():
         filled = model.impute(X, draw=args.draw,
                               random_state=(args.seed or 0) if args.draw else None)

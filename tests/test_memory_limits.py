@@ -308,3 +308,19 @@ def test_cli_predict_beyond_the_memory_is_refused_before_the_pass(small_memory, 
     assert "the probabilities of 4,000 samples need about" in err, err
     assert "split DATA into smaller files and predict each" in err, err
     assert not os.path.exists(tmp_path / "p.npy")
+
+
+def test_cli_impute_beyond_the_memory_is_refused_before_the_pass(small_memory, tmp_path,
+                                                                  capsys):
+    X = np.random.default_rng(0).normal(size=(4000, 2))
+    X[::7, 1] = np.nan
+    np.save(tmp_path / "X.npy", X)
+    assert main(["fit", str(tmp_path / "X.npy"), "-k", "2", "--max-iter", "3", "--quiet",
+                 "--missing", "em", "-o", str(tmp_path / "m.npz")]) == 0
+    capsys.readouterr()
+    assert main(["impute", str(tmp_path / "m.npz"), str(tmp_path / "X.npy"),
+                 "-o", str(tmp_path / "filled.npy")]) == 1
+    err = capsys.readouterr().err
+    assert "the imputed values of 4,000 samples need about" in err, err
+    assert "split DATA into smaller files and impute each" in err, err
+    assert not os.path.exists(tmp_path / "filled.npy")
