@@ -954,9 +954,8 @@ def check_sample_weight(sample_weight, n_samples, *, require_positive_sum=True):
     if (w < 0).any():
         raise ValueError(
             f"sample_weight contains {int((w < 0).sum())} negative value(s), the "
-            f"smallest being {w.min():g}, the first at index "
-            f"{int(np.argmax(w < 0))}. Weights act like repetition "
-            "counts and must be >= 0."
+            f"smallest being {w.min():g}, the first at index {int(np.argmax(w < 0))}. "
+            "Weights act like repetition counts and must be >= 0."
         )
     if require_positive_sum:
         with np.errstate(over="ignore"):  # an infinite sum is reported as out of range
@@ -1042,7 +1041,7 @@ def parameter_as_float(value, name):
     ``Decimal`` and ``Fraction`` entries, long doubles) converted to float64 as the fit
     takes an initial parameter such as ``means_init`` (:func:`as_float_array`, whose
     errors name what float64 would alter)."""
-    if isinstance(value, np.ndarray) and type(value) is np.ndarray and value.dtype in _FLOAT_DTYPES:
+    if type(value) is np.ndarray and value.dtype in _FLOAT_DTYPES:  # a masked one is converted
         return value
     return as_float_array(value, name)
 

@@ -153,9 +153,8 @@ from . import _state
 from ._state import FITTED_ATTRIBUTES, ParameterState, check_kernel_params, check_parameter_arrays
 from ._threading import launch, read_only, read_only_fields
 from ._validation import (
-    assigned_parameter, parameter_as_float, check_choice, check_feature_names, check_memory, check_random_state,
-    check_scalar, scan_data,
-    without_pandas_index,
+    assigned_parameter, check_choice, check_feature_names, check_memory, check_random_state,
+    check_scalar, parameter_as_float, scan_data, without_pandas_index,
 )
 from .data import Chunks, as_source, is_dask_dataframe
 from .exceptions import ConvergenceWarning, EmptyComponentWarning, NotFittedError, warn_at_caller

@@ -8,7 +8,6 @@ import warnings
 import numpy as np
 import pytest
 
-import fastem
 from fastem import Chunks, ExponentialMixture, GaussianMixture, PoissonMixture
 from fastem.cli import main
 
