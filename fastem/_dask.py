@@ -125,7 +125,7 @@ def _check_block(X, block_id, first_row, anchors, allow_nan, nan_advice):
     if n_bad:
         raise ValueError(non_finite_message(
             f"block {block_id} of the dask array X", n_bad, allow_nan, nan_advice,
-            f"row {first_row + first_refused_row(X, allow_nan)} (0-based) of X"))
+            f"in row {first_row + first_refused_row(X, allow_nan)} (0-based) of X"))
     check_range(lo, hi, X.dtype, name=f"block {block_id} of the dask array X", anchors=anchors)
 
 
@@ -334,7 +334,7 @@ class DaskSource:
             row = first_refused_row(self.X.blocks[bad[0]].compute(), self.allow_nan)
             raise ValueError(non_finite_message(
                 "X", int(counts[:, 0].sum()), self.allow_nan, self.nan_advice,
-                f"row {starts[bad[0]] + row} (0-based), in block {bad[0]}"))
+                f"in row {starts[bad[0]] + row} (0-based), in block {bad[0]}"))
         for column, what, wrong, fix in (
             (2, "NaN or infinite", lambda w: ~np.isfinite(w),
              "Every weight must be a finite non-negative number."),

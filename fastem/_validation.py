@@ -123,7 +123,7 @@ def _span_limit(dtype):
 
 def check_array(
     X, *, name="X", dtype=None, min_samples=1, anchors=None, allow_nan=False, nan_advice=None,
-    scan=True,
+    scan=True, row_place=None,
 ):
     """Return ``X`` as a C-contiguous, native-byte-order float32/float64 2-D array.
 
@@ -138,6 +138,9 @@ def check_array(
     the error for NaN ends with ``nan_advice`` (see :func:`non_finite_message`).
     Without ``scan``, the values are not scanned (no NaN, infinity or range
     check): for data whose values were checked before, converted again.
+    ``row_place``: a function from a row (0-based) to where it is, e.g. the
+    line of a CSV file, for the error for NaN or infinity (default "row 4
+    (0-based)").
 
     Raises
     ------
@@ -248,9 +251,10 @@ def check_array(
         return X
     n_bad, lo, hi = scan_data(X, allow_nan)
     if n_bad:
+        row = first_refused_row(X, allow_nan)
         raise ValueError(non_finite_message(
             name, n_bad, allow_nan, nan_advice,
-            f"row {first_refused_row(X, allow_nan)} (0-based)"))
+            f"in row {row} (0-based)" if row_place is None else f"on {row_place(row)}"))
     check_range(lo, hi, X.dtype, name=name, anchors=anchors)
     return X
 
@@ -651,9 +655,9 @@ def non_finite_message(name, n_bad, allow_nan, nan_advice=None, where=None):
     ``nan_advice`` is what the estimator advises for NaN when it does not
     take them as missing values (e.g. "pass missing='em' to
     ExponentialMixture ..."); the default names GaussianMixture's option.
-    ``where``: the place of the first, e.g. "row 250 (0-based)".
+    ``where``: the place of the first, e.g. "in row 250 (0-based)".
     """
-    first = "" if where is None else f" The first is in {where}."
+    first = "" if where is None else f" The first is {where}."
     if allow_nan:
         return (
             f"{name} contains {n_bad} infinite value(s). NaN entries are taken as missing "

@@ -37,6 +37,7 @@ Dask DataFrame. The estimators record them at fit and check them after.
 """
 
 import contextlib
+import functools
 import weakref
 import os
 import sys
@@ -47,7 +48,7 @@ import numpy as np
 from ._config import BLOCK_SIZE
 from .exceptions import warn_at_caller
 from ._init import sample_index, subsample
-from ._tables import TABLE_EXTENSIONS, read_table, spells_names, unnamed_first_row
+from ._tables import TABLE_EXTENSIONS, place_of, read_table, spells_names, unnamed_first_row
 from ._validation import (
     _is_sparse, as_list, check_array, check_memory, check_sample_weight, check_total_weight,
     close_choice, feature_names_of, without_pandas_index,
@@ -935,10 +936,12 @@ class ChunkedSource:
         """
         checks = self._checks
         signature, w_signature = signatures
+        layout = getattr(X, "layout", None)  # a CSV file's, whose rows are named by line
         with reading(X, signature):  # a DataFrame's columns may be copied
             X = check_array(
                 X, name=name, anchors=checks["anchors"], min_samples=0,
                 allow_nan=checks["allow_nan"], nan_advice=checks["nan_advice"], scan=scan,
+                row_place=None if layout is None else functools.partial(place_of, layout),
             )
         supplied = w is not None
         try:

@@ -261,3 +261,12 @@ def test_chunks_of_csv_files_advise_the_python_parameter(tmp_path):
     text = message(lambda: GaussianMixture(1).fit(Chunks([path])))
     assert "on line 3 (data row 2), column 2 ('b')" in text
     assert "columns= in fastem.Chunks" in text, text
+
+
+@pytest.mark.parametrize("missing, what", [("error", "NaN or infinite"), ("em", "infinite")])
+def test_an_infinity_in_a_csv_chunk_is_named_by_its_line(missing, what, tmp_path):
+    (tmp_path / "part.csv").write_text('a,b,note\n1,2,"x\ny"\n\n3,4,z\n5,-inf,w\n')
+    text = message(lambda: GaussianMixture(1, missing=missing).fit(
+        Chunks([tmp_path / "part.csv"], columns=["a", "b"])))
+    assert f"contains 1 {what} value(s)" in text, text
+    assert "The first is on line 6 (data row 3)." in text, text
