@@ -13,6 +13,8 @@ exp64(x), exp32(x)
     ``exp`` for float64 / float32 scalars; float32 arithmetic stays float32.
 log64(x), log32(x)
     Natural logarithm for float64 / float32 scalars.
+muladd(x, y, z)
+    ``x * y + z`` as one fused multiply-add where the target has one.
 
 All four are jitted functions meant to be called from other jitted code.
 
@@ -37,9 +39,10 @@ import numba
 import numpy as np
 from llvmlite import ir
 from numba import types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["exp32", "exp64", "log32", "log64"]
+__all__ = ["exp32", "exp64", "log32", "log64", "muladd"]
 
 _JIT = {"cache": True, "fastmath": {"contract"}, "error_model": "numpy"}
 
@@ -126,6 +129,28 @@ def _frexp_sqrt2(typingctx, x):
         return context.make_tuple(builder, signature.return_type, (m, e))
 
     return types.UniTuple(x, 2)(x), codegen
+
+
+@intrinsic
+def muladd(typingctx, x, y, z):
+    """``x * y + z`` of three floats of one type, rounded once where the target fuses them.
+
+    LLVM's ``llvm.fmuladd``: the fused multiply-add that the fast-math flag
+    ``contract`` makes of a product added to a value, as one operation that
+    vectorises. Written out where an expression holds two products, as
+    ``x * y + u * v``: contracted, either product may be the one fused, and
+    which one sets the last bits.
+    """
+    if not (isinstance(x, types.Float) and x == y == z):
+        return None
+
+    def codegen(context, builder, signature, args):
+        fty = context.get_value_type(signature.return_type)
+        name = f"llvm.fmuladd.f{signature.return_type.bitwidth}"
+        function = cgutils.get_or_insert_function(builder.module, ir.FunctionType(fty, [fty] * 3), name)
+        return builder.call(function, args)
+
+    return x(x, y, z), codegen
 
 
 # ---------------------------------------------------------------------------
