@@ -470,6 +470,31 @@ def _tied_log_prob(params, xt, n, log_prob, work, prefetch, wide):
 
 
 @njit(inline="always", **_JIT)
+def _few_features_diag_log_prob(xt, n, mean, c, lnorm, out):
+    """OUT out[i] = lnorm - sum_j ((xt[j, i] - mean[j]) c[j])^2 for i < n, of one or two features.
+
+    One pass over the points, each point's operations those of the passes
+    of :func:`_diag_component_log_prob` (a square subtracted from the
+    stored row is one multiply-add, written out), hence the same bits.
+    """
+    x0 = xt[0]
+    m0 = mean[0]
+    c0 = c[0]
+    if xt.shape[0] == 1:
+        for i in range(n):
+            y0 = (x0[i] - m0) * c0
+            out[i] = muladd(-y0, y0, lnorm)
+        return
+    x1 = xt[1]
+    m1 = mean[1]
+    c1 = c[1]
+    for i in range(n):
+        y0 = (x0[i] - m0) * c0
+        y1 = (x1[i] - m1) * c1
+        out[i] = muladd(-y1, y1, muladd(-y0, y0, lnorm))
+
+
+@njit(inline="always", **_JIT)
 def _diag_component_log_prob(params, k, xt, n, out, work, prefetch, absent):
     """OUT out[i] = log_norm[k] - sum_j ((xt[j, i] - means[k, j]) half_scales[k, j])^2, i < n.
 
@@ -485,6 +510,10 @@ def _diag_component_log_prob(params, k, xt, n, out, work, prefetch, absent):
     mean = params.means[k]
     c = params.half_scales[k]
     lnorm = params.log_norm[k]
+    if absent is None and n_features <= 2:
+        prefetch_next(prefetch)
+        _few_features_diag_log_prob(xt, n, mean, c, lnorm, out)
+        return
     one = _typed(out, 1.0)
     for i in range(n):
         out[i] = lnorm
