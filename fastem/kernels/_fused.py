@@ -366,7 +366,7 @@ def _scratch_sections(n_partitions, n_features, n_components, n_work, itemsize):
     per_row = n_partitions * BLOCK_SIZE
     o_lp = (n_features * per_row + page - 1) // page * page
     o_vec = o_lp + (n_components * per_row + page - 1) // page * page
-    o_work = o_vec + (2 * per_row + page - 1) // page * page
+    o_work = o_vec + (3 * per_row + page - 1) // page * page
     total = o_work + (max(n_work, 1) * per_row + page - 1) // page * page
     return 0, o_lp, o_vec, o_work, total
 
@@ -569,8 +569,9 @@ def _partition_pass(
     n_rows = max(n_work, 1)
     xt = _matrix(scratch, o_xt + p * n_features * BLOCK_SIZE, n_features, BLOCK_SIZE, scratch.dtype)
     lp = _matrix(scratch, o_lp + p * n_components * BLOCK_SIZE, n_components, BLOCK_SIZE, scratch.dtype)
-    top = scratch[o_vec + 2 * p * BLOCK_SIZE : o_vec + (2 * p + 1) * BLOCK_SIZE]
-    scale = scratch[o_vec + (2 * p + 1) * BLOCK_SIZE : o_vec + (2 * p + 2) * BLOCK_SIZE]
+    top = scratch[o_vec + 3 * p * BLOCK_SIZE : o_vec + (3 * p + 1) * BLOCK_SIZE]
+    scale = scratch[o_vec + (3 * p + 1) * BLOCK_SIZE : o_vec + (3 * p + 2) * BLOCK_SIZE]
+    factor = scratch[o_vec + (3 * p + 2) * BLOCK_SIZE : o_vec + (3 * p + 3) * BLOCK_SIZE]
     work = _matrix(scratch, o_work + p * n_rows * BLOCK_SIZE, n_rows, BLOCK_SIZE, scratch.dtype)
     stats = acc[p]
     prefetch_state = prefetch_states[p]
@@ -627,23 +628,37 @@ def _partition_pass(
         for i in range(n):
             top[i] = top[i] if top[i] > minus_inf else zero
 
-        # Unnormalised responsibilities and their sum.
+        # Unnormalised responsibilities and their sum. Without weights, the
+        # loop of the last component also takes the factor that normalises
+        # them, 1 / sum: the divisions, which the core does in a unit of
+        # their own, then overlap the exponentials' arithmetic rather than
+        # run alone in a loop of their own (at one feature and two
+        # components they took a sixth of the partition's time there).
         lw = log_weights[0]
         for i in range(n):
             e = _exp(lp[0, i] + (lw - top[i]))
             lp[0, i] = e
             scale[i] = e
+        last = n_components - 1 if not weighted else n_components
         for k in range(1, n_components):
             lw = log_weights[k]
-            for i in range(n):
-                e = _exp(lp[k, i] + (lw - top[i]))
-                lp[k, i] = e
-                scale[i] += e
+            if k == last:
+                for i in range(n):
+                    e = _exp(lp[k, i] + (lw - top[i]))
+                    lp[k, i] = e
+                    sum_e = scale[i] + e
+                    scale[i] = sum_e
+                    factor[i] = one / sum_e if sum_e > zero else zero
+            else:
+                for i in range(n):
+                    e = _exp(lp[k, i] + (lw - top[i]))
+                    lp[k, i] = e
+                    scale[i] += e
 
         # The log-likelihood of point i is top[i] + log(scale[i]). Where the
         # points' own values are wanted or weighted, `top` takes each of them;
         # otherwise only their sum counts, and its logs are taken of products
-        # (see _sum_of_logs). Then scale = weight / sum.
+        # (see _sum_of_logs). The factor is weight / sum.
         per_point = want_log_prob or weighted
         if per_point:
             for i in range(n):
@@ -659,13 +674,15 @@ def _partition_pass(
             for i in range(n):
                 loglik += weight_b[i] * np.float64(top[i])
                 w = _typed(X, weight_b[i])
-                scale[i] = w / scale[i] if scale[i] > zero else zero
+                factor[i] = w / scale[i] if scale[i] > zero else zero
             for i in range(n):
                 sum_w += weight_b[i]
         else:
             for i in range(n):
                 loglik += np.float64(top[i])
-                scale[i] = one / scale[i] if scale[i] > zero else zero
+            if last == 0:
+                for i in range(n):
+                    factor[i] = one / scale[i] if scale[i] > zero else zero
             sum_w = n
         stats[0] += sum_w
         stats[1] += loglik
@@ -680,7 +697,7 @@ def _partition_pass(
             resp = lp[k]
             s = 0.0
             for i in range(n):
-                r = resp[i] * scale[i]
+                r = resp[i] * factor[i]
                 r = zero if r < tiny else r  # NaN stays NaN
                 resp[i] = r
                 s += np.float64(r)
