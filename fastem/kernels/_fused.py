@@ -26,9 +26,9 @@ Python index, and every vector load becomes a gather (measured 1.6x slower
 for the copy of a block). The block is transposed in 8 x 8 tiles of vector
 shuffles, and the next block of the partition is prefetched while this one
 is computed, paced by the family's blocks (see :mod:`fastem.kernels._memory`).
-Per-partition scratch comes from one page-aligned
-buffer that the caller allocates per call (:func:`fused_scratch`); nothing is
-allocated inside the loops. A pass that returns no per-point values and has
+Scratch comes from one page-aligned buffer that the caller allocates per
+call (:func:`fused_scratch`), a slot per thread, which each partition takes
+from the thread that runs it; nothing is allocated inside the loops. A pass that returns no per-point values and has
 no sample weights (every pass of an unweighted fit) sums its points'
 log-likelihoods with one log per group of points, the log of the product
 of their sums of exponentials (:func:`_sum_of_logs`), not one per point.
@@ -158,7 +158,7 @@ def register_family_kernels(params_class, log_prob_block, accumulate_block, *, c
         ``n`` an int64, and it returns nothing. IN:
         ``params``; ``xt`` of shape (n_features, BLOCK_SIZE), the block's
         points transposed (columns ``:n`` are valid); ``work`` of shape
-        (n_work, BLOCK_SIZE), scratch owned by the partition; ``prefetch``, a
+        (n_work, BLOCK_SIZE), scratch owned by the thread; ``prefetch``, a
         handle to pass to ``fastem.kernels.prefetch_next`` about once per pass
         over the points (see :mod:`fastem.kernels._memory`). OUT: ``log_prob[k, i]``, the
         log-density of point ``i`` under component ``k``, mixing weight
@@ -355,29 +355,36 @@ _PAGE_BYTES = 4096
 
 
 @njit(inline="always", cache=True)
-def _scratch_sections(n_partitions, n_features, n_components, n_work, itemsize):
-    """Element offsets of the scratch arrays in one buffer, each rounded up to a page.
+def _scratch_sections(n_features, n_components, n_work, itemsize):
+    """Element offsets of the scratch arrays of one thread's slot, each rounded up to a page.
 
-    Returns (xt, log-probabilities, per-point vectors, work rows, total).
-    Inlined into its callers: a few integer operations, where a function of
-    its own was one more to compile on a first fit (0.1 s).
+    Returns (xt, log-probabilities, per-point vectors, work rows, total),
+    ``total`` the slot's size. Inlined into its callers: a few integer
+    operations, where a function of its own was one more to compile on a
+    first fit (0.1 s).
     """
     page = _PAGE_BYTES // itemsize
-    per_row = n_partitions * BLOCK_SIZE
-    o_lp = (n_features * per_row + page - 1) // page * page
-    o_vec = o_lp + (n_components * per_row + page - 1) // page * page
-    o_work = o_vec + (3 * per_row + page - 1) // page * page
-    total = o_work + (max(n_work, 1) * per_row + page - 1) // page * page
+    o_lp = (n_features * BLOCK_SIZE + page - 1) // page * page
+    o_vec = o_lp + (n_components * BLOCK_SIZE + page - 1) // page * page
+    o_work = o_vec + (3 * BLOCK_SIZE + page - 1) // page * page
+    total = o_work + (max(n_work, 1) * BLOCK_SIZE + page - 1) // page * page
     return 0, o_lp, o_vec, o_work, total
 
 
 def fused_scratch(n_partitions, n_features, n_components, n_work, dtype):
-    """A page-aligned scratch buffer for one call of the fused E-step."""
+    """A page-aligned scratch buffer for one call of the fused E-step.
+
+    One slot per thread Numba may run (``numba.config.NUMBA_NUM_THREADS``,
+    whatever ``n_partitions``): a partition works in the slot of the thread
+    that runs it (``numba.get_thread_id()``), so that the scratch of a pass
+    is as large as its team's, not as its partitions' (up to 64, and a pass
+    of 1,000,000 points zeroed 2.5 MB for a full D=2 K=4 model, every pass).
+    """
     dtype = np.dtype(dtype)
     # The Python function itself: the same integer arithmetic as the kernel's,
     # without the 14 us of a call through the Numba dispatcher, every pass.
-    n = _scratch_sections.py_func(
-        int(n_partitions), int(n_features), int(n_components), int(n_work), dtype.itemsize
+    n = numba.config.NUMBA_NUM_THREADS * _scratch_sections.py_func(
+        int(n_features), int(n_components), int(n_work), dtype.itemsize
     )[4]
     raw = np.zeros(n * dtype.itemsize + _PAGE_BYTES, dtype=np.uint8)
     start = -raw.ctypes.data % _PAGE_BYTES
@@ -538,7 +545,7 @@ def _sum_of_logs(scale, n, group):
 
 
 def _partition_pass(
-    p, blocks, X, sample_weight, log_weights, params, n_family_stats, n_partitions, n_work,
+    p, slot, blocks, X, sample_weight, log_weights, params, n_family_stats, n_partitions, n_work,
     accumulate, out_log_prob, out_labels, out_resp, scratch, acc, prefetch_states,
 ):
     """Partition ``p`` of the fused E-step: its blocks into ``acc[p]``.
@@ -547,7 +554,9 @@ def _partition_pass(
     ``acc`` and ``prefetch_states``, one row per partition. ``blocks``: the
     addresses of the family's log-density and statistics blocks, compiled
     for the types :func:`_block_signatures` gives. The partition
-    carves its scratch from ``scratch`` (see :func:`fused_scratch`).
+    carves its scratch from slot ``slot`` of ``scratch`` (see
+    :func:`fused_scratch`), that of the thread that runs it: the blocks
+    find there what the thread's last block left, as within a partition.
 
     Every loop over the points of a block is a separate, branch-free inner
     loop so that LLVM vectorises it; the optional outputs are tested once per
@@ -563,16 +572,16 @@ def _partition_pass(
     n_blocks = (n_samples + BLOCK_SIZE - 1) // BLOCK_SIZE
     b_first = p * n_blocks // n_partitions
     b_end = (p + 1) * n_blocks // n_partitions
-    o_xt, o_lp, o_vec, o_work, _ = _scratch_sections(
-        n_partitions, n_features, n_components, n_work, X.itemsize
+    o_xt, o_lp, o_vec, o_work, slot_size = _scratch_sections(
+        n_features, n_components, n_work, X.itemsize
     )
-    n_rows = max(n_work, 1)
-    xt = _matrix(scratch, o_xt + p * n_features * BLOCK_SIZE, n_features, BLOCK_SIZE, scratch.dtype)
-    lp = _matrix(scratch, o_lp + p * n_components * BLOCK_SIZE, n_components, BLOCK_SIZE, scratch.dtype)
-    top = scratch[o_vec + 3 * p * BLOCK_SIZE : o_vec + (3 * p + 1) * BLOCK_SIZE]
-    scale = scratch[o_vec + (3 * p + 1) * BLOCK_SIZE : o_vec + (3 * p + 2) * BLOCK_SIZE]
-    factor = scratch[o_vec + (3 * p + 2) * BLOCK_SIZE : o_vec + (3 * p + 3) * BLOCK_SIZE]
-    work = _matrix(scratch, o_work + p * n_rows * BLOCK_SIZE, n_rows, BLOCK_SIZE, scratch.dtype)
+    scratch = scratch[slot * slot_size : (slot + 1) * slot_size]
+    xt = _matrix(scratch, o_xt, n_features, BLOCK_SIZE, scratch.dtype)
+    lp = _matrix(scratch, o_lp, n_components, BLOCK_SIZE, scratch.dtype)
+    top = scratch[o_vec : o_vec + BLOCK_SIZE]
+    scale = scratch[o_vec + BLOCK_SIZE : o_vec + 2 * BLOCK_SIZE]
+    factor = scratch[o_vec + 2 * BLOCK_SIZE : o_vec + 3 * BLOCK_SIZE]
+    work = _matrix(scratch, o_work, max(n_work, 1), BLOCK_SIZE, scratch.dtype)
     stats = acc[p]
     prefetch_state = prefetch_states[p]
     n_stats = stats.shape[0]
@@ -804,7 +813,7 @@ def kernel_addresses(cached, args):
         log_prob_types, accumulate_types = _block_signatures(params, X)
         blocks = (_address(log_prob, log_prob_types), _address(accumulate, accumulate_types))
         partition_types = (
-            (types.int64, typeof(blocks))
+            (types.int64, types.int64, typeof(blocks))
             + tuple(typeof(a, Purpose.argument) for a in args)
             + _PARTITION_ROWS
         )
@@ -812,6 +821,23 @@ def kernel_addresses(cached, args):
         if key is not None:
             _ADDRESSES[key] = addresses
     return addresses
+
+
+@njit(inline="always", cache=True)
+def _thread_slot():
+    """The slot of the scratch (see :func:`fused_scratch`) of the thread that runs a partition
+    in the parallel skeleton: the thread's number in its team, below the team's size."""
+    return np.int64(numba.get_thread_id())
+
+
+@njit(inline="always", cache=True)
+def _calling_thread_slot():
+    """The slot of the serial skeleton, whose partitions all run on the calling thread.
+
+    Not ``numba.get_thread_id()``: on a thread that runs no parallel region
+    before, that reads a threading layer which may not be launched yet.
+    """
+    return np.int64(0)
 
 
 def _fused_e_step(
@@ -838,8 +864,8 @@ def _fused_e_step(
     accumulator; the rows are summed in partition order.
     """
     n_stats = 2 + log_weights.shape[0] + n_family_stats
-    size = _scratch_sections(n_partitions, X.shape[1], log_weights.shape[0], n_work, X.itemsize)[4]
-    if scratch.shape[0] < size:
+    slot_size = _scratch_sections(X.shape[1], log_weights.shape[0], n_work, X.itemsize)[4]
+    if scratch.shape[0] < slot_size:
         # checked here: an error inside the parallel loop does not reach the caller
         raise ValueError(
             "The fused E-step's scratch is too small: allocate it with fused_scratch("
@@ -851,7 +877,7 @@ def _fused_e_step(
     prefetch_states = np.empty((n_partitions, _STATE_LEN), dtype=np.int64)
     for p in prange(n_partitions):
         _call_compiled(partition, (
-            np.int64(p), blocks, X, sample_weight, log_weights, params, n_family_stats,
+            np.int64(p), _thread_slot(), blocks, X, sample_weight, log_weights, params, n_family_stats,
             n_partitions, n_work, accumulate, out_log_prob, out_labels, out_resp, scratch, acc,
             prefetch_states,
         ))
@@ -865,15 +891,16 @@ def _fused_e_step(
     return total
 
 
-def _renamed(function, name):
-    """``function`` under another qualified name.
+def _renamed(function, name, **names):
+    """``function`` under another qualified name, with ``names`` in place of its globals of those names.
 
     Numba names a function's disk-cache files after its qualified name and
     keys their entries by signature alone: two cached dispatchers of one
     function, one parallel and one not, would load each other's code.
     """
+    scope = {**function.__globals__, **names} if names else function.__globals__
     twin = pytypes.FunctionType(
-        function.__code__, function.__globals__, name, function.__defaults__, function.__closure__
+        function.__code__, scope, name, function.__defaults__, function.__closure__
     )
     twin.__qualname__ = name
     twin.__doc__ = function.__doc__
@@ -939,6 +966,6 @@ fused_e_step_uncached = FusedEStep(
 # too small to share (``fastem._threading.launch``): no parallel region to
 # start or to compile. Both skeletons call the one compiled ``_partition_pass``
 # per family and dtype, and sum the partitions in the same order.
-_serial = _renamed(_fused_e_step, "_fused_e_step_serial")
+_serial = _renamed(_fused_e_step, "_fused_e_step_serial", _thread_slot=_calling_thread_slot)
 fused_e_step_serial = FusedEStep(njit(cache=True, nogil=True, fastmath=FASTMATH)(_serial), True)
 fused_e_step_serial_uncached = FusedEStep(njit(nogil=True, fastmath=FASTMATH)(_serial), False)
