@@ -2,13 +2,14 @@
 
 import platform
 import re
+from fractions import Fraction
 
 import numba
 import numpy as np
 import pytest
 
 from fastem._config import FASTMATH
-from fastem.kernels._math import exp32, exp64, log32, log64
+from fastem.kernels._math import exp32, exp64, log32, log64, muladd
 
 # Error bounds promised in the docstrings, in ulp of the correctly rounded
 # result (normal results) or in units of the smallest subnormal (subnormal
@@ -241,3 +242,31 @@ def test_loop_is_vectorised(fn, dtype, ty):
     llvm_ir = loop.inspect_llvm(loop.signatures[0])
     packed = re.findall(rf"= f(?:add|sub|mul)\b[^\n]*<\d+ x {ty}>", llvm_ir)
     assert packed, "loop calling the function was not vectorised"
+
+
+@numba.njit(fastmath=set(FASTMATH))
+def _muladd_loop(x, y, z, out):
+    for i in range(x.shape[0]):
+        out[i] = muladd(x[i], y[i], z[i])
+
+
+@pytest.mark.parametrize("dtype", [F64, F32])
+def test_muladd_rounds_once_in_its_dtype(dtype):
+    # x * y + z with one rounding (the fused multiply-add of x86-64 and
+    # AArch64), or the product rounded first: either way within the dtype.
+    rng = np.random.default_rng(3)
+    x, y, z = (rng.normal(size=1000).astype(dtype) for _ in range(3))
+    out = np.empty_like(x)
+    _muladd_loop(x, y, z, out)
+    assert out.dtype == dtype
+    fused = np.array(
+        [float(Fraction(float(a)) * Fraction(float(b)) + Fraction(float(c))) for a, b, c in zip(x, y, z)]
+    ).astype(dtype)  # exact, rounded to float64 and then (float32) to the dtype
+    separate = x * y + z
+    assert np.all((out == fused) | (out == separate))
+    if platform.machine() in ("x86_64", "AMD64"):
+        llvm_ir = _muladd_loop.inspect_llvm(_muladd_loop.signatures[-1])
+        ty = "double" if dtype == F64 else "float"
+        assert re.search(rf"fmuladd\.v\d+f{8 * dtype().itemsize}", llvm_ir) or re.search(
+            rf"<\d+ x {ty}>", llvm_ir
+        ), "a loop of muladd was not vectorised"

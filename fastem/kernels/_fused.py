@@ -28,10 +28,11 @@ shuffles, and the next block of the partition is prefetched while this one
 is computed, paced by the family's blocks (see :mod:`fastem.kernels._memory`).
 Scratch comes from one page-aligned buffer that the caller allocates per
 call (:func:`fused_scratch`), a slot per thread, which each partition takes
-from the thread that runs it; nothing is allocated inside the loops. A pass that returns no per-point values and has
-no sample weights (every pass of an unweighted fit) sums its points'
-log-likelihoods with one log per group of points, the log of the product
-of their sums of exponentials (:func:`_sum_of_logs`), not one per point.
+from the thread that runs it; nothing is allocated inside the loops. A pass
+that returns no per-point values and has no sample weights (every pass of an
+unweighted fit) sums its points' log-likelihoods with one log per group of
+points, the log of the product of their sums of exponentials
+(:func:`_sum_of_logs`), not one per point.
 
 Determinism: the data are cut into ``n_partitions`` runs of consecutive blocks,
 a number the driver derives from the data size only. Each partition
@@ -854,7 +855,8 @@ def _fused_e_step(
     out_log_prob,  # OUT (n_samples,) float64 or (0,): per-point log-likelihood
     out_labels,  # OUT (n_samples,) int64 or (0,): most likely component
     out_resp,  # OUT (n_samples, n_components) or (0, n_components)
-    scratch,  # SCRATCH from fused_scratch(n_partitions, n_features, n_components, n_work, X.dtype)
+    scratch,  # SCRATCH from fused_scratch(n_partitions, n_features, n_components, n_work, X.dtype),
+    # a slot per thread Numba may run (one is enough for the serial skeleton)
 ):
     """Summarize a chunk under the current parameters in one pass.
 
@@ -877,9 +879,9 @@ def _fused_e_step(
     prefetch_states = np.empty((n_partitions, _STATE_LEN), dtype=np.int64)
     for p in prange(n_partitions):
         _call_compiled(partition, (
-            np.int64(p), _thread_slot(), blocks, X, sample_weight, log_weights, params, n_family_stats,
-            n_partitions, n_work, accumulate, out_log_prob, out_labels, out_resp, scratch, acc,
-            prefetch_states,
+            np.int64(p), _thread_slot(), blocks, X, sample_weight, log_weights, params,
+            n_family_stats, n_partitions, n_work, accumulate, out_log_prob, out_labels, out_resp,
+            scratch, acc, prefetch_states,
         ))
 
     total = np.empty(n_stats)
