@@ -15,7 +15,6 @@ singular and leaves them out, :func:`select_n_components` flags them and
 chooses among the others. The rule is in :func:`collapsed_components`.
 """
 
-import functools
 import math
 import numbers
 import warnings
