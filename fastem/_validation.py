@@ -1273,12 +1273,16 @@ _NO_CGROUP_LIMIT = 2**62
 
 # Per cgroup version: where its hierarchy is mounted, how /proc/self/cgroup
 # names it, and the files of a group's limit, usage and reclaimable file cache
-# (the key in memory.stat, as Kubernetes reckons a container's working set).
+# (the keys in memory.stat of the page cache's lists, active and inactive: the
+# kernel reclaims both before its OOM killer acts, as the machine's
+# MemAvailable counts both as available; a memory-mapped file read on every
+# pass of a fit sits on the active one).
 _CGROUP_MEMORY = (
     ("sys/fs/cgroup", lambda controllers, hierarchy: hierarchy == "0",
-     "memory.max", "memory.current", "inactive_file"),
+     "memory.max", "memory.current", ("active_file", "inactive_file")),
     ("sys/fs/cgroup/memory", lambda controllers, hierarchy: "memory" in controllers.split(","),
-     "memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file"),
+     "memory.limit_in_bytes", "memory.usage_in_bytes",
+     ("total_active_file", "total_inactive_file")),
 )
 
 
@@ -1291,17 +1295,19 @@ def _read_int(path):
         return None
 
 
-def _reclaimable(path, key):
-    """Bytes of ``key`` in the memory.stat file ``path`` (0 where it is not there)."""
+def _reclaimable(path, keys):
+    """Bytes of the ``keys`` in the memory.stat file ``path``, summed (0 for a key that is
+    not there)."""
+    total = 0
     try:
         with open(path) as f:
             for line in f:
                 name, _, value = line.partition(" ")
-                if name == key:
-                    return int(value)
+                if name in keys:
+                    total += int(value)
     except (OSError, ValueError):
         pass
-    return 0
+    return total
 
 
 def container_memory(root="/"):
@@ -1312,8 +1318,8 @@ def container_memory(root="/"):
     ``memory.limit_in_bytes``, for the process's own group (read from
     ``root``/proc/self/cgroup) and each group above it, since a parent's
     limit binds its children too. What a group leaves is its limit less its
-    usage, the page cache that can be reclaimed (inactive file pages) not
-    counted as used.
+    usage, the page cache that the kernel reclaims before it ends a process (the
+    active and inactive file pages) not counted as used.
 
     Returns
     -------
@@ -1331,7 +1337,7 @@ def container_memory(root="/"):
     for line in lines:
         hierarchy, _, rest = line.partition(":")
         controllers, _, group = rest.partition(":")
-        for mount, names, limit_file, usage_file, cache_key in _CGROUP_MEMORY:
+        for mount, names, limit_file, usage_file, cache_keys in _CGROUP_MEMORY:
             if not names(controllers, hierarchy):
                 continue
             parts = [part for part in group.split("/") if part not in ("", ".")]
@@ -1345,7 +1351,7 @@ def container_memory(root="/"):
                 usage = _read_int(os.path.join(directory, usage_file))
                 if limit is None or limit >= _NO_CGROUP_LIMIT or usage is None:
                     continue
-                used = usage - _reclaimable(os.path.join(directory, "memory.stat"), cache_key)
+                used = usage - _reclaimable(os.path.join(directory, "memory.stat"), cache_keys)
                 available = max(0, limit - max(0, used))
                 if tightest is None or available < tightest[0]:
                     tightest = (available, limit, os.path.join(directory, limit_file))

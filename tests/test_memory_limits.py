@@ -25,23 +25,26 @@ def tree(root, files):
     return root
 
 
-def v2_group(path, limit, usage, inactive_file=None):
+def v2_group(path, limit, usage, inactive_file=None, active_file=0):
     """Files of a cgroup v2 group at ``path`` (under /sys/fs/cgroup)."""
     files = {f"sys/fs/cgroup/{path}/memory.max".replace("//", "/"): str(limit),
              f"sys/fs/cgroup/{path}/memory.current".replace("//", "/"): str(usage)}
     if inactive_file is not None:
         files[f"sys/fs/cgroup/{path}/memory.stat".replace("//", "/")] = (
-            f"anon 1000\nfile 5000\nactive_file 7\ninactive_file {inactive_file}\n")
+            f"anon 1000\nfile 5000\nactive_file {active_file}\ninactive_file {inactive_file}\n"
+            "shmem 9\n")
     return files
 
 
-def v1_group(path, limit, usage, inactive_file=None):
+def v1_group(path, limit, usage, inactive_file=None, active_file=0):
     """Files of a cgroup v1 group at ``path`` (under /sys/fs/cgroup/memory)."""
     base = f"sys/fs/cgroup/memory/{path}".rstrip("/")
     files = {f"{base}/memory.limit_in_bytes": str(limit),
              f"{base}/memory.usage_in_bytes": str(usage)}
     if inactive_file is not None:
-        files[f"{base}/memory.stat"] = (f"inactive_file 3\ntotal_inactive_file {inactive_file}\n")
+        files[f"{base}/memory.stat"] = (
+            f"active_file 5\ninactive_file 3\ntotal_active_file {active_file}\n"
+            f"total_inactive_file {inactive_file}\n")
     return files
 
 
@@ -72,6 +75,18 @@ def test_v1_limit_less_usage(tmp_path):
     assert container_memory(str(tmp_path)) == (
         GiB + GiB // 2 + GiB // 4, 2 * GiB,
         path_of(tmp_path, "sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes"))
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_active_file_cache_counts_as_free(tmp_path, version):
+    """A memory-mapped file read on every pass of a fit sits on the active list of the
+    page cache, which the kernel reclaims too before it ends a process: a container of
+    4 GiB whose 3.5 GiB in use are 3 GiB of such cache has 3.5 GiB left, not 0.5 GiB."""
+    group, line = (v1_group, "4:memory:") if version == "v1" else (v2_group, "0::")
+    tree(tmp_path, {"proc/self/cgroup": f"{line}/job\n",
+                    **group("job", 4 * GiB, 3 * GiB + GiB // 2, inactive_file=GiB // 4,
+                            active_file=3 * GiB - GiB // 4)})
+    assert container_memory(str(tmp_path))[:2] == (3 * GiB + GiB // 2, 4 * GiB)
 
 
 def test_v1_memory_among_other_controllers_of_one_hierarchy(tmp_path):
