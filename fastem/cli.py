@@ -26,6 +26,7 @@ not expanded), and errors name the path given, never a temporary file.
 import argparse
 import contextlib
 import csv
+import difflib
 import io
 import json
 import math
@@ -1774,20 +1775,26 @@ def _one_line(exc):
 
 
 def _unknown_option(parser, argv):
-    """``(option, command, its options)`` for the first ``--option`` of ``argv`` that is
-    not one of its command's (nor an abbreviation of one, which argparse takes); None
-    when there is none, or no command. argparse reports such an option from the top
-    parser ("unrecognized arguments"), or reports a required option missing when the
-    option was a misspelling of it, without naming the options it is close to."""
+    """``(option, command, advice)`` for the first ``--option`` of ``argv`` that is not
+    one of its command's (nor an abbreviation of one, which argparse takes); None when
+    there is none, or no command. argparse reports such an option from the top parser
+    ("unrecognized arguments"), or reports a required option missing when the option
+    was a misspelling of it, without naming the options it is close to. ``advice`` is
+    " Did you mean '--max-iter'?" for the command's option closest by its name, the
+    dashes that every option starts with left out of the comparison (they made
+    '--bogus' close to '--columns'), or "". What follows ``--`` is positional."""
+    if "--" in argv:
+        argv = argv[:argv.index("--")]
     command = next((a for a in argv if a in parser.commands), None)
     if command is None:
         return None
-    known = [o for o in parser.commands[command]._option_string_actions if o.startswith("--")]
+    known = {o[2:]: o for o in parser.commands[command]._option_string_actions
+             if o.startswith("--")}
     for arg in argv:
         option = arg.split("=")[0]
-        if option.startswith("--") and option != "--" and not any(
-                k.startswith(option) for k in known):
-            return option, command, known
+        if option.startswith("--") and not any(k.startswith(option) for k in known.values()):
+            close = difflib.get_close_matches(option.lstrip("-").lower(), list(known), n=1)
+            return option, command, f" Did you mean {known[close[0]]!r}?" if close else ""
     return None
 
 
@@ -1820,10 +1827,10 @@ def main(argv=None):
                 ) from None
             unknown = _unknown_option(parser, argv)
             if unknown is not None:
-                option, command, known = unknown
+                option, command, advice = unknown
                 raise UsageError(
-                    f"{message}; {option} is not an option of 'fastem {command}'."
-                    f"{close_choice(option, known)}", f"(see 'fastem {command} --help')"
+                    f"{message}; {option} is not an option of 'fastem {command}'.{advice}",
+                    f"(see 'fastem {command} --help')"
                 ) from None
             raise
         command = args.command

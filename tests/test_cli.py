@@ -611,6 +611,13 @@ def test_progress_gives_the_time_per_pass_of_accelerated_steps(monkeypatch):
     (["predict", "{model}", "{npy}", "--probas", "-o", "{out}"], "--probas", "--proba",
      "predict"),
     (["fit", "{npy}", "-k", "2", "--zzz", "-o", "{out}"], "--zzz", None, "fit"),
+    # the dashes that every option has are not counted as a likeness
+    (["fit", "{npy}", "-k", "2", "--bogus", "-o", "{out}"], "--bogus", None, "fit"),
+    (["fit", "{npy}", "-k", "2", "--foo", "-o", "{out}"], "--foo", None, "fit"),
+    (["predict", "{model}", "{npy}", "--n", "3", "-o", "{out}"], "--n", None, "predict"),
+    (["sample", "{model}", "--sep", ",", "-o", "{out}"], "--sep", None, "sample"),
+    (["fit", "{npy}", "-k", "2", "---max-iter", "5", "-o", "{out}"], "---max-iter",
+     "--max-iter", "fit"),
 ])
 def test_an_unknown_option_names_its_command_and_the_close_one(files, capsys, tmp_path, argv,
                                                                 option, close, command):
@@ -620,3 +627,10 @@ def test_an_unknown_option_names_its_command_and_the_close_one(files, capsys, tm
     assert f"{option} is not an option of 'fastem {command}'." in err, err
     assert (f"Did you mean {close!r}?" in err) if close else "Did you mean" not in err, err
     assert f"(see 'fastem {command} --help')" in err, err
+
+
+def test_what_follows_double_dash_is_not_called_an_option(files, capsys, tmp_path):
+    status, out, err = run(capsys, "fit", files["npy"], "-k", "2", "-o", str(tmp_path / "m.npz"),
+                           "--", "--max-iters")
+    assert status == 2 and out == "" and "unrecognized arguments: -- --max-iters" in err, err
+    assert "not an option" not in err and "Did you mean" not in err, err
