@@ -637,16 +637,24 @@ def _without_mask(X, name, allow_nan, nan_advice=None):
     )
 
 
+def first_entry(X, test):
+    """``(row, column)`` (0-based) of the first entry of the 2-D ``X``, in row-major
+    order, where ``test`` (a function from an array to a boolean array of its shape) is
+    True; None if there is none. Read in slices, which bound the temporary arrays
+    (``X`` may be memory-mapped)."""
+    for start in range(0, X.shape[0], _SCAN_ROWS):
+        found = test(np.asarray(X[start : start + _SCAN_ROWS]))
+        if found.any():
+            row, column = np.unravel_index(int(np.argmax(found)), found.shape)
+            return start + int(row), int(column)
+    return None
+
+
 def first_refused_row(X, allow_nan):
     """The first row (0-based) of the 2-D ``X`` with an entry that a fit refuses: an
-    infinity, or NaN unless ``allow_nan``; None if there is none. Read in slices, which
-    bound the temporary arrays (``X`` may be memory-mapped)."""
-    for start in range(0, X.shape[0], _SCAN_ROWS):
-        part = np.asarray(X[start : start + _SCAN_ROWS])
-        refused = (np.isinf(part) if allow_nan else ~np.isfinite(part)).any(axis=1)
-        if refused.any():
-            return start + int(np.argmax(refused))
-    return None
+    infinity, or NaN unless ``allow_nan``; None if there is none (see :func:`first_entry`)."""
+    found = first_entry(X, np.isinf if allow_nan else lambda part: ~np.isfinite(part))
+    return None if found is None else found[0]
 
 
 def non_finite_message(name, n_bad, allow_nan, nan_advice=None, where=None):

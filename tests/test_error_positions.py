@@ -183,6 +183,25 @@ def test_a_count_that_is_not_whole_is_named_at_its_row(kind, where, method, tmp_
         assert "X[50, 0] = 0.5" in text, text
 
 
+@pytest.mark.parametrize("kind, where", [
+    ("array", "the first is X[250, 1] = -0.5"),
+    ("dask array", "the first is X[250, 1] = -0.5"),
+    ("Chunks", "chunk 2: "),
+])
+@pytest.mark.parametrize("cls", [PoissonMixture, ExponentialMixture])
+@pytest.mark.parametrize("method", ["fit", "partial_fit", "score"])
+def test_a_negative_value_is_named_at_its_row(kind, where, cls, method, tmp_path):
+    """The first negative entry, not the smallest (named too, with its feature)."""
+    X = np.round(points())
+    X[BAD, 1], X[BAD + 5, 0] = -0.5, -3.0
+    data, _ = as_kind(X, kind, tmp_path)
+    model = fitted(cls) if method == "score" else cls(2, max_iter=2)
+    text = message(lambda: getattr(model, method)(data))
+    assert "the smallest is -3, in feature 0" in text and where in text, text
+    if kind == "Chunks":
+        assert "the first is X[50, 1] = -0.5" in text, text
+
+
 @pytest.mark.parametrize("kind", ["array", "dask array"])
 def test_a_row_with_nothing_observed_is_named(kind, tmp_path):
     X = points()

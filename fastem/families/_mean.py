@@ -39,7 +39,7 @@ import numpy as np
 
 from .._validation import (
     as_float_array, check_distinct_starts, check_in_dtype, check_range, check_scalar,
-    check_weights_init, scan_data)
+    check_weights_init, first_entry, scan_data)
 from ..base import BaseMixture, divisible_masses, fill_doc, impute_with
 from ..kernels.independent_missing import missing_work_rows
 from ..stats import SufficientStatistics
@@ -159,9 +159,11 @@ class MeanParameterMixture(BaseMixture):
         _, lo, _ = scan_data(X, allow_nan=self._fits_missing())
         j = int(np.argmin(lo))
         if lo[j] < 0:
+            row, column = first_entry(X, lambda part: part < 0)
             raise ValueError(
                 f"Negative values in data passed to {type(self).__name__}, which models "
-                f"{self._domain}: the smallest is {lo[j]:g}, in feature {j}. "
+                f"{self._domain}: the smallest is {lo[j]:g}, in feature {j}; the first is "
+                f"X[{first_row + row}, {column}] = {float(X[row, column])!r}. "
                 f"{self._negative_hint}"
             )
 
