@@ -38,6 +38,7 @@ Dask DataFrame. The estimators record them at fit and check them after.
 
 import contextlib
 import functools
+import math
 import weakref
 import os
 import sys
@@ -340,7 +341,7 @@ def check_output_memory(shape, dtype, what):
     The fix named is ``out``, a memory-mapped file. Outputs below ``CHUNK_BYTES`` are
     not checked: every pass takes that much scratch."""
     dtype = np.dtype(dtype)
-    n_bytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    n_bytes = math.prod(map(int, shape)) * dtype.itemsize  # exact; np.prod costs 3 us a call
     if n_bytes > CHUNK_BYTES:
         check_memory(
             n_bytes, f"the results for {what}, of shape {shape} and dtype {dtype.name},",
