@@ -403,6 +403,9 @@ class DaskSource:
             *[dask.delayed(_block_scan)(b, scan, self.dtype) for b in self.X.to_delayed().ravel()]
         ))))
 
+    def check_outputs(self, n_columns, dtype, fix):
+        """Nothing to refuse: the outputs of :meth:`map` are lazy."""
+
     def map(self, fn, n_columns, dtype, out=None):
         """A lazy dask array of per-row outputs, one ``map_blocks`` task per block.
 

@@ -2018,8 +2018,17 @@ class BaseMixture(_KeywordsChecked):
         -------
         labels : ndarray of shape (n_samples,)
             A list of arrays for chunked data, a dask array for a dask array.
+
+        Raises
+        ------
+        ValueError
+            As :meth:`fit`, and, before the fit, for labels that the memory
+            left cannot hold (see :meth:`predict`).
         """
         source = self._validate_data(X, sample_weight, reset=True, statistics=True)
+        # before the fit, whose work a refusal after it would throw away
+        source.check_outputs(None, np.int64, "call fit(X), then predict(X, {out}) to write "
+                                             "them to a file")
         self._fit(source)
         return self._outputs(source, "labels")
 

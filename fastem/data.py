@@ -334,19 +334,20 @@ def writing(files):
         yield
 
 
-def check_output_memory(shape, dtype, what):
+def check_output_memory(shape, dtype, what, fix="pass {out} to write them to a file instead"):
     """Refuse, before any pass, per-row outputs of ``shape`` and ``dtype`` for ``what``
     that need more memory than there is (:func:`~fastem._validation.check_memory`): a
     prediction of memory-mapped data larger than memory would fill it and be killed.
-    The fix named is ``out``, a memory-mapped file. Outputs below ``CHUNK_BYTES`` are
-    not checked: every pass takes that much scratch."""
+    The ``fix`` named writes them to a memory-mapped file: ``{out}`` in it is the
+    ``out=`` argument that does. Outputs below ``CHUNK_BYTES`` are not checked: every
+    pass takes that much scratch."""
     dtype = np.dtype(dtype)
     n_bytes = math.prod(map(int, shape)) * dtype.itemsize  # exact; np.prod costs 3 us a call
     if n_bytes > CHUNK_BYTES:
         check_memory(
             n_bytes, f"the results for {what}, of shape {shape} and dtype {dtype.name},",
-            f"pass out=np.lib.format.open_memmap(path, mode='w+', dtype={dtype.name!r}, "
-            f"shape={shape}) to write them to a file instead",
+            fix.format(out=f"out=np.lib.format.open_memmap(path, mode='w+', "
+                           f"dtype={dtype.name!r}, shape={shape})"),
         )
 
 
@@ -469,6 +470,13 @@ class ArraySource:
             with reading(self.X, self.signature):
                 parts.append(scan(self.X[start:stop]))
         return parts
+
+    def check_outputs(self, n_columns, dtype, fix):
+        """Refuse, before a fit that :meth:`map` follows, per-row outputs (``n_columns`` and
+        ``dtype`` as for it) that the memory cannot hold, naming ``fix`` (see
+        :func:`check_output_memory`)."""
+        shape = (self.n_samples,) if n_columns is None else (self.n_samples, n_columns)
+        check_output_memory(shape, dtype, "this data", fix)
 
     def map(self, fn, n_columns, dtype, out=None):
         """Fill per-row outputs chunk by chunk: ``fn(chunk, out_chunk, first_row)``.
@@ -1021,6 +1029,11 @@ class ChunkedSource:
             part for _, X, w, signatures in self._iter()
             for part in _Slice(X, w, signatures)._scan(scan)
         ]))
+
+    def check_outputs(self, n_columns, dtype, fix):
+        """As :meth:`ArraySource.check_outputs`, for the outputs of every chunk."""
+        shape = (self.n_samples,) if n_columns is None else (self.n_samples, n_columns)
+        check_output_memory(shape, dtype, "these chunks", fix)
 
     def map(self, fn, n_columns, dtype, out=None):
         """Per-row outputs: a list with one array per chunk, or filled into ``out``.

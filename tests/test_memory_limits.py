@@ -339,3 +339,23 @@ def test_cli_impute_beyond_the_memory_is_refused_before_the_pass(small_memory, t
     assert "the imputed values of 4,000 samples need about" in err, err
     assert "split DATA into smaller files and impute each" in err, err
     assert not os.path.exists(tmp_path / "filled.npy")
+
+
+@pytest.mark.parametrize("kind", ["array", "memory map", "Chunks"])
+def test_fit_predict_refuses_its_labels_before_the_fit(kind, small_memory, tmp_path):
+    """fit_predict has no out=: the error names fit then predict with out=, and comes
+    before the fit, whose work it would otherwise throw away."""
+    X = np.random.default_rng(0).normal(size=(4000, 2))
+    np.save(tmp_path / "X.npy", X)
+    data = {"array": X, "memory map": np.load(tmp_path / "X.npy", mmap_mode="r"),
+            "Chunks": fastem.Chunks([X[:2000], X[2000:]])}[kind]
+    model = fastem.GaussianMixture(3, random_state=0, max_iter=3)
+    fits = []
+    model._fit = fits.append
+    with pytest.raises(ValueError) as caught:
+        model.fit_predict(data)
+    assert fits == []
+    message = str(caught.value)
+    assert "under the memory limit of this process's container" in message
+    assert ("call fit(X), then predict(X, out=np.lib.format.open_memmap(path, mode='w+', "
+            "dtype='int64', shape=(4000,))) to write them to a file") in message, message
