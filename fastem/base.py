@@ -1051,10 +1051,22 @@ def _without_first_row(check, X, first_row=0):
 
 
 @functools.lru_cache(maxsize=None)
+def _signature_takes_first_row(hook):
+    try:
+        return "first_row" in inspect.signature(hook).parameters
+    except ValueError:  # a compiled function without a signature: called with X alone
+        return False
+
+
 def _takes_first_row(hook):
-    """Whether the function ``hook`` (a family's ``_check_data``) takes ``first_row``;
-    kept per function, since reading a signature costs a prediction of a few rows 4%."""
-    return "first_row" in inspect.signature(hook).parameters
+    """Whether ``hook`` (a family's ``_check_data``, any callable) takes ``first_row``;
+    kept per function, since reading a signature costs a prediction of a few rows 4%,
+    and read on every call for a callable object that cannot be a key (one that
+    defines ``__eq__`` without ``__hash__``)."""
+    try:
+        return _signature_takes_first_row(hook)
+    except TypeError:  # unhashable
+        return _signature_takes_first_row.__wrapped__(hook)
 
 
 def family_check(model, statistics):

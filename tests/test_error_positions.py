@@ -227,6 +227,52 @@ def test_a_family_check_without_first_row_still_runs_on_dask_blocks():
     assert sorted(seen) == [BLOCK] * 3
 
 
+class _UnhashableCheck:
+    """A callable object with ``__eq__`` and so without a hash."""
+
+    def __init__(self):
+        self.seen = []
+
+    def __eq__(self, other):
+        return self is other
+
+    def __call__(self, X):
+        self.seen.append(X.shape[0])
+
+
+def _signatureless(X):
+    _signatureless.seen.append(X.shape[0])
+
+
+@pytest.mark.parametrize("make", [
+    pytest.param(_UnhashableCheck, id="unhashable callable"),
+    pytest.param(lambda: staticmethod(_signatureless), id="no signature"),
+])
+def test_a_family_check_of_any_callable_still_runs(make, monkeypatch):
+    """Before first_row, a family's _check_data could be any callable of X."""
+    import inspect
+
+    real_signature = inspect.signature
+
+    def signature(function, *args, **kwargs):  # as for a compiled function
+        if function is _signatureless:
+            raise ValueError("no signature found")
+        return real_signature(function, *args, **kwargs)
+
+    monkeypatch.setattr(inspect, "signature", signature)
+    _signatureless.seen = []
+    hook = make()
+
+    class Checked(GaussianMixture):
+        _check_data = hook
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Checked(2, max_iter=2).fit(points())
+    seen = hook.seen if isinstance(hook, _UnhashableCheck) else _signatureless.seen
+    assert seen and seen[0] == N
+
+
 # ----------------------------------------------------------------------
 # CSV files: lines as an editor counts them
 
