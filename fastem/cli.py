@@ -1782,7 +1782,9 @@ def _unknown_option(parser, argv):
     was a misspelling of it, without naming the options it is close to. ``advice`` is
     " Did you mean '--max-iter'?" for the command's option closest by its name, the
     dashes that every option starts with left out of the comparison (they made
-    '--bogus' close to '--columns'), or "". What follows ``--`` is positional."""
+    '--bogus' close to '--columns'), else the commands that take the option
+    ("It is an option of 'fastem fit' and 'fastem select'."), or "". What follows
+    ``--`` is positional."""
     if "--" in argv:
         argv = argv[:argv.index("--")]
     command = next((a for a in argv if a in parser.commands), None)
@@ -1794,7 +1796,12 @@ def _unknown_option(parser, argv):
         option = arg.split("=")[0]
         if option.startswith("--") and not any(k.startswith(option) for k in known.values()):
             close = difflib.get_close_matches(option.lstrip("-").lower(), list(known), n=1)
-            return option, command, f" Did you mean {known[close[0]]!r}?" if close else ""
+            if close:
+                return option, command, f" Did you mean {known[close[0]]!r}?"
+            others = [f"'fastem {name}'" for name, sub in parser.commands.items()
+                      if any(o.startswith(option) for o in sub._option_string_actions)]
+            return option, command, (f" It is an option of {' and '.join(others)}."
+                                     if others else "")
     return None
 
 

@@ -629,6 +629,23 @@ def test_an_unknown_option_names_its_command_and_the_close_one(files, capsys, tm
     assert f"(see 'fastem {command} --help')" in err, err
 
 
+@pytest.mark.parametrize("argv, option, command, others", [
+    (["predict", "{model}", "{npy}", "--max-iter", "3", "-o", "{out}"], "--max-iter", "predict",
+     "'fastem fit' and 'fastem select'"),
+    (["fit", "{npy}", "-k", "2", "--proba", "-o", "{out}"], "--proba", "fit", "'fastem predict'"),
+    (["score", "{model}", "{npy}", "--n-samp", "3"], "--n-samp", "score",
+     "'fastem sample' and 'fastem demo'"),
+])
+def test_an_option_of_another_command_names_that_command(files, capsys, tmp_path, argv, option,
+                                                         command, others):
+    status, out, err = run(capsys, *[a.format(npy=files["npy"], model=files["model"],
+                                              out=tmp_path / "out.npz") for a in argv])
+    assert status == 2 and out == "" and err.count("\n") == 1, err
+    assert (f"{option} is not an option of 'fastem {command}'. It is an option of {others}."
+            in err), err
+    assert "Did you mean" not in err, err
+
+
 def test_what_follows_double_dash_is_not_called_an_option(files, capsys, tmp_path):
     status, out, err = run(capsys, "fit", files["npy"], "-k", "2", "-o", str(tmp_path / "m.npz"),
                            "--", "--max-iters")
