@@ -12,6 +12,7 @@ checks. Nothing in fastem knows about this family.
 import re
 from typing import NamedTuple
 
+import numba
 import numpy as np
 import pytest
 from numba import njit
@@ -391,6 +392,37 @@ def test_the_kernels_take_counts_as_0d_arrays_and_refuse_wrong_arrays_with_a_cle
         call(scratch=fused_scratch(4, 1, 2, 1, np.float64)[:100])
     with pytest.raises(TypeError, match="argument 3 must be a 1-d array, got 0"):
         call(log_weights=np.array(0.0))
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs a team of two threads")
+def test_a_scratch_with_fewer_slots_than_the_team_is_refused():
+    """Each partition works in the slot of the thread that runs it: a scratch
+    of one slot, called on a team of two, is refused with the error of a
+    short scratch, where the second thread's partitions had been left out of
+    the sums without a word (their rows of the accumulator unwritten)."""
+    from fastem.kernels import fused_e_step_uncached, fused_scratch
+    from fastem.kernels._fused import _scratch_sections
+
+    params = _ListParams(np.array([[0.0], [1.0]]), typed_list([0.25]))
+    X = np.random.default_rng(0).normal(size=(4096, 1))
+    slot = _scratch_sections.py_func(1, 2, 1, 8)[4]
+
+    def call(X, scratch):
+        return fused_e_step_uncached(
+            X, np.empty(0), np.log([0.5, 0.5]), params, 0, 4, 1, True, np.empty(0),
+            np.empty(0, np.int64), np.empty((0, 2)), scratch,
+        )
+
+    expected = call(X, fused_scratch(4, 1, 2, 1, np.float64))
+    call(3 * X, fused_scratch(4, 1, 2, 1, np.float64))  # other sums in the freed accumulator
+    threads = numba.get_num_threads()
+    numba.set_num_threads(2)
+    try:
+        with pytest.raises(ValueError, match="scratch is too small.*fused_scratch"):
+            call(X, fused_scratch(4, 1, 2, 1, np.float64)[:slot])
+        assert_array_equal(call(X, fused_scratch(4, 1, 2, 1, np.float64)[: 2 * slot]), expected)
+    finally:
+        numba.set_num_threads(threads)
 
 
 def _default_log_prob(params, xt, n, log_prob, work, prefetch, shift=0.0):

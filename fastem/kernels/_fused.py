@@ -866,23 +866,33 @@ def _fused_e_step(
     accumulator; the rows are summed in partition order.
     """
     n_stats = 2 + log_weights.shape[0] + n_family_stats
-    slot_size = _scratch_sections(X.shape[1], log_weights.shape[0], n_work, X.itemsize)[4]
-    if scratch.shape[0] < slot_size:
-        # checked here: an error inside the parallel loop does not reach the caller
-        raise ValueError(
-            "The fused E-step's scratch is too small: allocate it with fused_scratch("
-            "n_partitions, n_features, n_components, n_work, X.dtype)."
-        )
+    n_slots = scratch.shape[0] // _scratch_sections(
+        X.shape[1], log_weights.shape[0], n_work, X.itemsize
+    )[4]
     # np.empty, not np.zeros: with parallel=True every np.zeros is a parallel
     # region of its own, and each region start waits for every thread.
     acc = np.empty((n_partitions, n_stats))
     prefetch_states = np.empty((n_partitions, _STATE_LEN), dtype=np.int64)
+    # The slot each partition ran in. A column, of the type of prefetch_states:
+    # np.empty of a vector of int64 would be one more function to compile.
+    slots = np.empty((n_partitions, 1), dtype=np.int64)
     for p in prange(n_partitions):
-        _call_compiled(partition, (
-            np.int64(p), _thread_slot(), blocks, X, sample_weight, log_weights, params,
-            n_family_stats, n_partitions, n_work, accumulate, out_log_prob, out_labels, out_resp,
-            scratch, acc, prefetch_states,
-        ))
+        # A partition whose thread has no slot is not run: an error inside
+        # the parallel loop does not reach the caller, so it is raised below.
+        slot = _thread_slot()
+        slots[p, 0] = slot
+        if slot < n_slots:
+            _call_compiled(partition, (
+                np.int64(p), slot, blocks, X, sample_weight, log_weights, params,
+                n_family_stats, n_partitions, n_work, accumulate, out_log_prob, out_labels,
+                out_resp, scratch, acc, prefetch_states,
+            ))
+    for p in range(n_partitions):
+        if slots[p, 0] >= n_slots:
+            raise ValueError(
+                "The fused E-step's scratch is too small: allocate it with fused_scratch("
+                "n_partitions, n_features, n_components, n_work, X.dtype)."
+            )
 
     total = np.empty(n_stats)
     for s in range(n_stats):
