@@ -402,9 +402,12 @@ def test_fused_scratch_sections_start_on_pages(dtype):
 
     buf = fused_scratch(7, 3, np.int32(5), 9, dtype)
     sections = _scratch_sections(3, 5, 9, np.dtype(dtype).itemsize)
-    slot = sections[4]  # one slot per thread Numba may run, whatever the partitions
-    assert buf.dtype == dtype and buf.shape == (numba.config.NUMBA_NUM_THREADS * slot,)
-    for thread in range(numba.config.NUMBA_NUM_THREADS):
+    slot = sections[4]
+    # a slot per partition or per thread Numba may run, whichever are fewer
+    n_slots = min(7, numba.config.NUMBA_NUM_THREADS)
+    assert buf.dtype == dtype and buf.shape == (n_slots * slot,)
+    assert fused_scratch(1, 3, 5, 9, dtype).shape == (slot,)
+    for thread in range(n_slots):
         for offset, rows in zip(sections[:4], (3, 5, 3, 9)):
             assert buf[thread * slot + offset :].ctypes.data % _PAGE_BYTES == 0
             assert offset + rows * BLOCK_SIZE <= slot
