@@ -400,7 +400,7 @@ def test_a_scratch_with_fewer_slots_than_the_team_is_refused():
     of one slot, called on a team of two, is refused with the error of a
     short scratch, where the second thread's partitions had been left out of
     the sums without a word (their rows of the accumulator unwritten)."""
-    from fastem.kernels import fused_e_step_uncached, fused_scratch
+    from fastem.kernels import fused_e_step_uncached
     from fastem.kernels._fused import _scratch_sections
 
     params = _ListParams(np.array([[0.0], [1.0]]), typed_list([0.25]))
