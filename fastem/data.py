@@ -334,6 +334,12 @@ def writing(files):
         yield
 
 
+def _output_shape(n_samples, n_columns):
+    """The shape of per-row outputs: ``(n_samples,)`` for one value per row (``n_columns``
+    None), else ``(n_samples, n_columns)``."""
+    return (n_samples,) if n_columns is None else (n_samples, n_columns)
+
+
 def check_output_memory(shape, dtype, what, fix="pass {out} to write them to a file instead"):
     """Refuse, before any pass, per-row outputs of ``shape`` and ``dtype`` for ``what``
     that need more memory than there is (:func:`~fastem._validation.check_memory`): a
@@ -475,7 +481,7 @@ class ArraySource:
         """Refuse, before a fit that :meth:`map` follows, per-row outputs (``n_columns`` and
         ``dtype`` as for it) that the memory cannot hold, naming ``fix`` (see
         :func:`check_output_memory`)."""
-        shape = (self.n_samples,) if n_columns is None else (self.n_samples, n_columns)
+        shape = _output_shape(self.n_samples, n_columns)
         check_output_memory(shape, dtype, "this data", fix)
 
     def map(self, fn, n_columns, dtype, out=None):
@@ -485,7 +491,7 @@ class ArraySource:
         is None for one value per row. Returns ``out`` (allocated when not
         given).
         """
-        shape = (self.n_samples,) if n_columns is None else (self.n_samples, n_columns)
+        shape = _output_shape(self.n_samples, n_columns)
         out = _output_array(out, shape, dtype, "this data")
         check_output_is_not_input(out, self.X, "X")
         out_files = mapped_files(out)
@@ -1032,7 +1038,7 @@ class ChunkedSource:
 
     def check_outputs(self, n_columns, dtype, fix):
         """As :meth:`ArraySource.check_outputs`, for the outputs of every chunk."""
-        shape = (self.n_samples,) if n_columns is None else (self.n_samples, n_columns)
+        shape = _output_shape(self.n_samples, n_columns)
         check_output_memory(shape, dtype, "these chunks", fix)
 
     def map(self, fn, n_columns, dtype, out=None):
@@ -1044,7 +1050,7 @@ class ChunkedSource:
         ``out``, when given, is one array with a row for every row of every
         chunk (e.g. a ``np.memmap``), filled in chunk order and returned.
         """
-        shape = (self.n_samples,) if n_columns is None else (self.n_samples, n_columns)
+        shape = _output_shape(self.n_samples, n_columns)
         if out is None:  # one array per chunk, all kept
             check_output_memory(shape, dtype, "these chunks")
         else:
