@@ -34,7 +34,7 @@ import weakref
 
 import numpy as np
 
-from ._validation import parameter_as_float
+from ._validation import NoneEntryError, parameter_as_float
 
 __all__ = [
     "FITTED_ATTRIBUTES",
@@ -166,6 +166,8 @@ class ParameterState:
 
 
 def _frozen(value):
+    if value is None:  # an assigned None stays one, for the checks to name
+        return value
     if isinstance(value, np.ndarray) and not value.flags.writeable and value.base is None:
         return value  # already one of ours
     try:
@@ -386,11 +388,13 @@ def check_parameter_arrays(model, shapes, n_features, parameters=None):
     finite = all_finite([v for v in values if isinstance(v, np.ndarray) and v.dtype.kind == "f"])
     dtype = None
     for name, value in zip(names, values):
-        if value is ABSENT:
-            raise error(f"{cls} has no {name}.")
+        if value is ABSENT or value is None:
+            raise error(f"{cls} has no {name}" + (" (it is None)." if value is None else "."))
         if not isinstance(value, np.ndarray) or value.dtype not in (np.float32, np.float64):
             try:  # what float64 would alter is named as in an initial parameter
                 parameter_as_float(value, name)
+            except NoneEntryError as exc:
+                raise error(str(exc)) from None
             except TypeError:  # not numbers: named below
                 pass
         if not isinstance(value, np.ndarray) or value.dtype.kind != "f":

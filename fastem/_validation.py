@@ -1034,6 +1034,8 @@ def as_float_array(value, name):
         raise complex_error(name, values.dtype, f"Pass {name}.real if its imaginary parts are 0.")
     if values.dtype.kind not in "biufO":  # text, dates
         raise _not_real_numbers(value, name)
+    if values.dtype.kind == "O":
+        _refuse_none(values, name)
     try:
         with np.errstate(over="ignore"):  # a long double beyond float64's: named below
             converted = values.astype(np.float64)
@@ -1067,6 +1069,8 @@ def assigned_parameter(value, name):
     beside floats, and masked entries as NaN: the check at its use
     (:func:`fastem._state.check_parameter_arrays`) names it.
     """
+    if value is None:  # named as an absent parameter at its use
+        return value
     try:
         return parameter_as_float(value, name)
     except (TypeError, ValueError):
@@ -1088,6 +1092,25 @@ def _beyond_float64(name):
     return ValueError(
         f"{name} holds an integer beyond float64's range (1.8e+308), which float64 "
         f"arithmetic cannot hold. Scale {name} into that range first."
+    )
+
+
+class NoneEntryError(TypeError):
+    """A parameter array given with None where a number belongs."""
+
+
+def _refuse_none(values, name):
+    """Raise NoneEntryError where the object array ``values`` holds None: a cast to float64
+    would read it as NaN, and the error would then be about a NaN the user never gave."""
+    none = np.asarray(np.frompyfunc(lambda entry: entry is None, 1, 1)(values), dtype=bool)
+    if not none.any():
+        return
+    if values.ndim == 0:
+        raise NoneEntryError(f"{name} is None; pass an array of real numbers with the documented shape.")
+    index = tuple(int(i) for i in np.argwhere(none)[0])
+    raise NoneEntryError(
+        f"{name} holds None at index {index[0] if len(index) == 1 else index} "
+        f"({int(none.sum())} None entries in all); pass a real number for every entry."
     )
 
 

@@ -2065,6 +2065,11 @@ class BaseMixture(_KeywordsChecked):
         ``from_sklearn`` recorded (an assignment forgets the record). The
         hyper-parameters cannot tell: ``set_params`` may have changed them since.
         """
+        state = _state.current(self)
+        if np.ndim(state.get("weights_")) != 1 or any(
+                state.get(name) is None for name in self._parameter_names):
+            # absent, None, or weights that are not a vector: named by the checks
+            self._check_fitted_parameters(self.n_features_in_)
         return {"n_components": len(self.weights_), "n_features": self.n_features_in_,
                 **self._family_structure_of_parameters()}
 
@@ -2116,6 +2121,8 @@ class BaseMixture(_KeywordsChecked):
                     WarmStartWarning,
                 )
                 warm = False
+        if warm:  # parameters assigned since the fit are named here, not cast below
+            self._check_fitted_parameters(source.n_features)
         self._check_values_for_dtype(source.dtype, starts=not warm)
         n_init = 1 if warm else int(self.n_init)
         random_state = check_random_state(self.random_state)
@@ -3218,12 +3225,12 @@ class BaseMixture(_KeywordsChecked):
         self._check_is_fitted()
         n_samples = check_scalar(n_samples, "n_samples", numbers.Integral, min_val=1)
         d = check_scalar(self.n_features_in_, "n_features_in_", numbers.Integral, min_val=1)
+        self._check_fitted_parameters(d)  # before the memory check, which reads their dtype
         check_memory(
             self._sample_bytes(n_samples), f"n_samples={n_samples:,} samples of {d} feature(s)",
             "draw fewer at a time, with another random_state for each draw "
             "(set_params(random_state=...)) if you need more.",
         )
-        self._check_fitted_parameters(self.n_features_in_)
         rng = check_random_state(self.random_state)
         counts = rng.multinomial(n_samples, np.asarray(self.weights_, dtype=np.float64))
         X = np.concatenate(

@@ -179,3 +179,52 @@ def test_a_command_line_number_beyond_float64_is_named_out_of_range(option, valu
     assert status != 0 and f"argument {option}" in err, err
     assert ("beyond the range of float64" in err) != value.startswith("-"), err
     assert not (tmp_path / "m.npz").exists()
+
+
+@pytest.mark.parametrize("cls", FAMILIES)
+@pytest.mark.parametrize("use", list(USES))
+def test_an_assigned_none_is_named_as_absent(cls, use, tmp_path, monkeypatch):
+    """``model.means_ = None`` is read back as None and named at every use, not taken as a
+    0-d NaN array ("has shape ()") nor failing inside another attribute."""
+    monkeypatch.chdir(tmp_path)
+    X = data(cls)
+    for name in fitted(cls)._parameter_names:
+        model = fitted(cls)
+        setattr(model, name, None)
+        assert getattr(model, name) is None
+        with pytest.raises(ValueError, match=rf"{cls.__name__} has no {name} \(it is None\)"):
+            USES[use](model, X)
+    assert not (tmp_path / "unused.npz").exists()
+
+
+NONE_INITS = [
+    pytest.param(GaussianMixture, "means_init", [[None, 1.0], [2.0, 3.0]], r"\(0, 0\)", id="means_init"),
+    pytest.param(GaussianMixture, "weights_init", [0.5, None], "1", id="weights_init"),
+    pytest.param(GaussianMixture, "precisions_init", [[[1.0, 0.0], [0.0, None]]] * 2, r"\(0, 1, 1\)",
+                 id="precisions_init"),
+    pytest.param(BayesianGaussianMixture, "mean_prior", [None, 1.0], "0", id="mean_prior"),
+    pytest.param(BayesianGaussianMixture, "covariance_prior", [[1.0, None], [None, 1.0]], r"\(0, 1\)",
+                 id="covariance_prior"),
+    pytest.param(ExponentialMixture, "scales_init", [[1.0, None], [2.0, 3.0]], r"\(0, 1\)",
+                 id="scales_init"),
+    pytest.param(PoissonMixture, "rates_init", [[1.0, 2.0], [None, 3.0]], r"\(1, 0\)",
+                 id="rates_init"),
+]
+
+
+@pytest.mark.parametrize("cls, name, value, index", NONE_INITS)
+def test_a_none_entry_of_an_initial_parameter_is_named(cls, name, value, index):
+    """A None entry is refused with its index, not cast to NaN and blamed as a NaN."""
+    with pytest.raises(TypeError, match=rf"{name} holds None at index {index} "):
+        cls(2, random_state=0, **{name: value}).fit(data(cls))
+
+
+@pytest.mark.parametrize("cls", FAMILIES)
+def test_an_assigned_parameter_with_a_none_entry_is_named(cls):
+    model = fitted(cls)
+    name = model._parameter_names[1]
+    value = getattr(model, name).astype(object)
+    value.flat[0] = None
+    setattr(model, name, value)
+    with pytest.raises(ValueError, match=rf"{name} holds None at index "):
+        model.predict(data(cls))
