@@ -2577,10 +2577,12 @@ class BaseMixture(_KeywordsChecked):
         families), never lowers the objective from a point of that set: the
         default is 0 (a start outside it is not judged, see :mod:`fastem._em`). A
         regularised M-step maximises a penalised objective and may lower it
-        by up to the change of the penalty: the step from ``previous`` to
+        by up to the change of the penalty over the step from ``previous`` to
         ``before`` where the objective is taken at the E-step's parameters
-        (the log-likelihood), the step from ``before`` to ``after`` where it
-        is taken after the M-step (a variational bound).
+        (the log-likelihood). Where the objective is taken after the M-step
+        and holds the penalty (a variational bound), the M-step never lowers
+        it, and the E-step of the pass at ``before`` may, by the rise of the
+        penalty as the responsibilities move.
         """
         return 0.0
 

@@ -177,60 +177,76 @@ def test_lower_bound_never_decreases(seed, covariance_type, prior_type, n_compon
 
 
 def with_a_copied_column(name):
-    """iris with a constant fifth column, or wine's first five features and a copy of the
-    first: the data's covariance is singular, and features constant within a component
-    leave reg_covar as its whole variance there."""
+    """iris with a constant fifth column, wine's first five features and a copy of the
+    first, or two clusters whose second feature is the first plus noise of 1e-3, stored
+    in float32 1e5 from zero (their difference takes three values, -1, 0 and 1 float32
+    units) and centred: the data's covariance is singular or has a direction of rounded
+    values, and features constant within a component leave reg_covar as its whole
+    variance there."""
     from sklearn.datasets import load_iris, load_wine
 
     if name == "iris, constant":
         X = load_iris().data
         return np.c_[X, np.full(len(X), 2.0)]
+    if name == "correlated, rounded":
+        rng = np.random.default_rng(0)
+        X = np.concatenate([rng.normal(0, 1, (3000, 3)), rng.normal(4, 1, (3000, 3))]) + 1e5
+        X[:, 1] = X[:, 0] + 1e-3 * rng.normal(size=len(X))
+        return X.astype(np.float32).astype(np.float64) - 1e5
     X = load_wine().data[:, :5]
     return np.c_[X, X[:, 0]]
 
 
 COPIED_COLUMN_FITS = [
-    ("iris, constant", dict(covariance_type="diag")),
-    ("wine, repeated", dict(covariance_type="full", weight_concentration_prior_type="dirichlet_distribution")),
+    ("iris, constant", dict(n_components=8, covariance_type="diag")),
+    ("wine, repeated", dict(n_components=8, covariance_type="full",
+                            weight_concentration_prior_type="dirichlet_distribution")),
+    ("correlated, rounded", dict(n_components=4, covariance_type="full")),
 ]
 # plain EM passes before each run converges and the moves begin (they are not one EM run)
-PLAIN_PASSES = {"iris, constant": 60, "wine, repeated": 45}
+PLAIN_PASSES = {"iris, constant": 60, "wine, repeated": 45, "correlated, rounded": 20}
 
 
-def penalty_falls(model, X):
-    """``reg_covar / 2 * sum_k (N_k / n) (tr E[P_k] - tr E'[P_k])`` over each plain pass's
-    M-step, from the responsibilities' sums of its E-step; ``model`` is at the start."""
-    falls = []
+def penalty_rises(model, X):
+    """``reg_covar / 2 * sum_k (N'_k / n - N_k / n) tr E[P_k]`` over each plain pass's
+    E-step, ``N_k`` and ``N'_k`` the responsibilities' sums of the E-steps before and at
+    it; ``model`` is at the start."""
+    trace = {"full": lambda p: np.einsum("kii->k", p), "diag": lambda p: p.sum(axis=1),
+             "spherical": lambda p: p * X.shape[1], "tied": lambda p: np.trace(p)}
+    rises, shares = [], None
     for _ in range(len(model.lower_bounds_)):
+        traces = trace[model.covariance_type](np.asarray(model.precisions_, dtype=np.float64))
         stats = model.summarize(X)
-        before = np.asarray(model.precisions_, dtype=np.float64).copy()
+        new_shares = stats.nk / stats.nk.sum()
+        rise = 0.0 if shares is None else float((new_shares - shares) @ traces)
+        rises.append(max(0.0, 0.5 * model.reg_covar * rise))
+        shares = new_shares
         model.m_step(stats)
-        after = np.asarray(model.precisions_, dtype=np.float64)
-        trace = {"full": lambda p: np.einsum("kii->k", p), "diag": lambda p: p.sum(axis=1),
-                 "spherical": lambda p: p * X.shape[1], "tied": lambda p: np.trace(p)}
-        change = trace[model.covariance_type](before) - trace[model.covariance_type](after)
-        falls.append(max(0.0, 0.5 * model.reg_covar * float(stats.nk @ change) / stats.nk.sum()))
-    return np.array(falls)
+    return np.array(rises)
 
 
 @pytest.mark.parametrize("name, params", COPIED_COLUMN_FITS)
-def test_bound_falls_of_the_regularised_m_step_are_within_its_allowance(name, params):
-    """The M-step adds reg_covar to the scatter: where it is a component's whole variance
-    along a direction, the expected precisions there are of order 1/reg_covar and the
-    M-step can lower scikit-learn's bound. Each pass's fall is within the change of the
-    penalty over its M-step, and the falls summed from the best pass exceed rounding: with
-    none allowed, these fits stopped at passes 42 to 70 with LikelihoodDecreaseWarning."""
+def test_bound_falls_of_the_regularised_fit_are_within_its_allowance(name, params):
+    """The M-step adds reg_covar to the scatter, and scikit-learn's bound is then the
+    evidence lower bound less the penalty c/2 sum_k N_k tr E[P_k]: where reg_covar is a
+    component's whole variance along a direction, the expected precisions there are of
+    order 1/reg_covar, and an E-step that moves weight onto that component lowers the
+    bound. Each pass's fall is within the rise of the penalty over its E-step, and the
+    falls summed from the best pass exceed rounding: with none allowed, the first two
+    fits stopped at passes 42 to 70 with LikelihoodDecreaseWarning, and with the change
+    of the penalty over the M-step allowed, the third at pass 16."""
     X = with_a_copied_column(name)
     params = dict(params, random_state=0, accelerate=False, max_iter=PLAIN_PASSES[name])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", fastem.ConvergenceWarning)  # warnings are errors
-        model = BayesianGaussianMixture(8, **params).fit(X)
+        model = BayesianGaussianMixture(**params).fit(X)
     bounds = np.asarray(model.lower_bounds_)
+    assert len(bounds) == PLAIN_PASSES[name]
     margin = np.cbrt(np.finfo(np.float64).eps) * (1.0 + np.abs(bounds))
     assert (np.maximum.accumulate(bounds) - bounds - margin).max() > 0  # beyond rounding
-    replay = BayesianGaussianMixture(8, **{**params, "max_iter": 0}).fit(X)
+    replay = BayesianGaussianMixture(**{**params, "max_iter": 0}).fit(X)
     replay.lower_bounds_ = model.lower_bounds_
-    allowances = penalty_falls(replay, X)
+    allowances = penalty_rises(replay, X)
     assert np.all(bounds[:-1] - bounds[1:] <= allowances[1:] + 1e-12)
 
 
@@ -255,7 +271,7 @@ def test_priors_that_swallow_the_counts_leave_the_allowance_defined(covariance_t
 @pytest.mark.parametrize("name, params", COPIED_COLUMN_FITS)
 def test_default_fit_with_a_repeated_or_constant_feature_converges(name, params):
     """Accelerated, with the moves, without a warning."""
-    model = BayesianGaussianMixture(8, random_state=0, **params).fit(with_a_copied_column(name))
+    model = BayesianGaussianMixture(random_state=0, **params).fit(with_a_copied_column(name))
     assert model.converged_
 
 

@@ -730,19 +730,22 @@ class _GaussianComponents(BaseMixture):
         ``c/2 sum_k w_k tr(P_k)`` from the precisions of ``old`` to those of ``new``."""
         if self.reg_covar == 0:
             return 0.0
-        old_precisions = np.asarray(old["precisions_"], dtype=np.float64)
-        new_precisions = np.asarray(new["precisions_"], dtype=np.float64)
         weights = np.asarray(weights, dtype=np.float64)
-        n_features = np.shape(new["means_"])[1]
-        if self.covariance_type == "full":
-            change = np.einsum("kii->k", old_precisions) - np.einsum("kii->k", new_precisions)
-        elif self.covariance_type == "tied":
-            change = np.full(len(weights), np.trace(old_precisions) - np.trace(new_precisions))
-        elif self.covariance_type == "diag":
-            change = old_precisions.sum(axis=1) - new_precisions.sum(axis=1)
-        else:
-            change = n_features * (old_precisions - new_precisions)
+        change = self._precision_traces(old) - self._precision_traces(new)
         return max(0.0, 0.5 * float(self.reg_covar) * float(weights @ change))
+
+    def _precision_traces(self, parameters):
+        """``tr P_k`` of each component's precision in ``parameters``, float64 of shape
+        (n_components,) ('tied': the one trace, repeated)."""
+        precisions = np.asarray(parameters["precisions_"], dtype=np.float64)
+        n_components, n_features = np.shape(parameters["means_"])
+        if self.covariance_type == "full":
+            return np.einsum("kii->k", precisions)
+        if self.covariance_type == "tied":
+            return np.full(n_components, np.trace(precisions))
+        if self.covariance_type == "diag":
+            return precisions.sum(axis=1)
+        return n_features * precisions
 
     def _in_m_step_image(self, stats):
         """Every covariance's smallest eigenvalue at least ``reg_covar``, up to rounding
