@@ -254,14 +254,23 @@ def pinned(model, state=None):
 
 
 def one_snapshot(function):
-    """Run ``function(model, ...)`` on one snapshot of ``model``'s fitted state.
+    """Run ``function(model, ...)`` on one snapshot of ``model``: its fitted state and its
+    hyper-parameters as they were when the call began.
 
     Every read of ``model``'s fitted attributes in the call returns the state
     as it was when the call began, whatever other threads publish meanwhile;
     a state the call sets is published in one assignment when it returns, and
-    dropped if it raises. For methods (``model`` is ``self``) and for
-    functions that take the model first; a first argument that is not a
-    model (None, a list of lower bounds) is passed on as it is.
+    dropped if it raises. The hyper-parameters (``n_components``,
+    ``covariance_type``, ...) decide how the parameters are read: a
+    ``set_params`` by another thread during the call would pair the
+    parameters of one setting with the code of another (a 'full' model's
+    matrices read as 'diag' ones, two components' weights beside three
+    components' draws). The call therefore runs on a shallow copy of the
+    model (see :func:`on_the_settings_of_its_start`), which no other thread
+    sees; a call that returns the copy returns the model. For methods
+    (``model`` is ``self``) and for functions that take the model first or
+    as ``model=``; a first argument that is not a model (None, a list of
+    lower bounds) is passed on as it is.
     """
 
     @functools.wraps(function)
@@ -270,10 +279,26 @@ def one_snapshot(function):
         if not hasattr(type(model), "_parameter_names") or id(model) in _pins():
             # not a model, or already pinned in this thread (the pin is shared)
             return function(*args, **kwargs)
-        with pinned(model):
-            return function(*args, **kwargs)
+        start = current(model)
+        runner = _copy_holding(model, start)
+        if args:
+            args = (runner, *args[1:])
+        else:
+            kwargs["model"] = runner
+        with pinned(runner):
+            result = function(*args, **kwargs)
+        if committed(runner) is not start:
+            model.__dict__["_parameters"] = committed(runner)
+        return model if result is runner else result
 
     return wrapper
+
+
+def _copy_holding(model, state):
+    """A shallow copy of ``model`` (its hyper-parameters as they are now) holding ``state``."""
+    runner = copy.copy(model)
+    runner.__dict__["_parameters"] = state
+    return runner
 
 
 def on_the_settings_of_its_start(function):
@@ -292,8 +317,7 @@ def on_the_settings_of_its_start(function):
 
     @functools.wraps(function)
     def wrapper(model, *args, **kwargs):
-        runner = copy.copy(model)
-        runner.__dict__["_parameters"] = current(model)
+        runner = _copy_holding(model, current(model))
         result = function(runner, *args, **kwargs)
         assign(model, committed(runner))
         return model if result is runner else result

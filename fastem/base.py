@@ -1282,10 +1282,10 @@ class BaseMixture(_KeywordsChecked):
     ``fit``, ``partial_fit`` and ``m_step`` publish their result in one
     assignment when they return (nothing, if they raise). A prediction, a
     ``save`` or a conversion that runs while another thread refits the model
-    therefore sees the old model or the new one, never a mixture; it gives a
-    clear ValueError if the other thread changed hyper-parameters
-    (``set_params``) that no longer agree with the parameters it reads.
-    Hyper-parameters are plain attributes, not part of the snapshot.
+    therefore sees the old model or the new one, never a mixture.
+    Hyper-parameters are plain attributes, not part of the snapshot; every
+    such call runs on a shallow copy of the model taken when it starts, so a
+    ``set_params`` by another thread meanwhile changes nothing in its answer.
     """
 
     @classmethod

@@ -474,3 +474,101 @@ def test_partial_fit_of_an_unhashable_model():
     a.partial_fit(X)
     b.partial_fit(X).partial_fit(X)
     assert (a.n_steps_, b.n_steps_) == (0, 1)
+
+
+def _statistics(stats):
+    return np.concatenate([stats.nk, *(np.ravel(v) for v in stats.moments.values())])
+
+
+def _readers(tmp_path, stats=None):
+    """Every public reader of a fitted model, each giving one array: ``m_step`` of
+    ``stats`` the parameters it sets."""
+
+    def m_step(model, X):
+        stepped = model.m_step(stats)
+        return np.concatenate([np.ravel(getattr(stepped, name)) for name in model._parameter_names])
+
+    def saved(model, X):
+        model.save(tmp_path / "m.npz")
+        return fastem.load(tmp_path / "m.npz").score_samples(X)
+
+    readers = {
+        "score_samples": lambda m, X: m.score_samples(X),
+        "predict": lambda m, X: m.predict(X),
+        "predict_proba": lambda m, X: m.predict_proba(X),
+        "score": lambda m, X: np.array(m.score(X)),
+        "sample": lambda m, X: m.sample(40)[0],
+        "summarize": lambda m, X: _statistics(m.summarize(X)),
+        "save": saved,
+        "m_step": m_step,
+    }
+    return readers
+
+
+def _changed_models():
+    rng = np.random.default_rng(5)
+    X = np.concatenate([rng.normal(0, 1, (500, 3)), rng.normal(4, 1, (500, 3))])
+    fixed = dict(max_iter=5, tol=0.0, random_state=0)
+    return {
+        "full->diag": (GaussianMixture(2, **fixed), X, dict(covariance_type="diag")),
+        "2->3 components": (GaussianMixture(2, **fixed), X, dict(n_components=3)),
+        "full->missing": (GaussianMixture(2, **fixed), X, dict(missing="em")),
+        "bayesian full->spherical": (fastem.BayesianGaussianMixture(n_components=2, **fixed), X,
+                                     dict(covariance_type="spherical")),
+        "exponential 2->3": (ExponentialMixture(2, **fixed), np.abs(X) + 0.1,
+                             dict(n_components=3)),
+        "poisson 2->3": (PoissonMixture(2, **fixed), np.round(np.abs(X)), dict(n_components=3)),
+    }
+
+
+@pytest.mark.filterwarnings("ignore::fastem.ConvergenceWarning")
+@pytest.mark.parametrize("reader", list(_readers(Path("."))) + ["bic", "impute", "to_sklearn"])
+@pytest.mark.parametrize("case", list(_changed_models()))
+def test_set_params_during_a_call_changes_nothing_in_it(monkeypatch, tmp_path, reader, case):
+    """A call that reads the model runs on the hyper-parameters of its start.
+
+    Another thread calls ``set_params`` (another covariance type, another
+    number of components) when the call reads its first fitted attribute:
+    the call still answers as the model it started with, bitwise, instead
+    of reading a 'full' model's matrices as 'diag' ones or two components'
+    weights beside three components' draws; the change is made on the model.
+    """
+    model, X, change = _changed_models()[case]
+    model.fit(X)
+    readers = {**_readers(tmp_path, model.summarize(X)), "bic": lambda m, X: np.array(m.bic(X)),
+               "impute": lambda m, X: m.impute(np.where(X > 3.5, np.nan, X)),
+               "to_sklearn": lambda m, X: _converted(m)}
+    read = readers[reader]
+    if reader in ("bic", "to_sklearn", "impute") and not hasattr(model, reader):
+        pytest.skip(f"{type(model).__name__} has no {reader}")
+    expected = read(copy.deepcopy(model), X)
+    current, fired = fastem._state.current, []
+
+    def set_params_elsewhere(m):
+        if not fired and fastem._state._pins():  # the first read inside the call
+            fired.append(True)
+            other = threading.Thread(target=model.set_params, kwargs=change)
+            other.start()
+            other.join()
+        return current(m)
+
+    monkeypatch.setattr(fastem._state, "current", set_params_elsewhere)
+    got = read(model, X)
+    monkeypatch.setattr(fastem._state, "current", current)
+    assert fired
+    assert model.get_params()[next(iter(change))] == next(iter(change.values()))
+    assert_array_equal(got, expected)
+
+
+@pytest.mark.filterwarnings("ignore::fastem.ConvergenceWarning")
+@pytest.mark.parametrize("output", ["score_samples", "predict", "predict_proba"])
+def test_a_lazy_dask_result_keeps_the_settings_of_its_call(output):
+    """A Dask result computed (on the threaded scheduler) after ``set_params`` is the model's
+    at the call, as it is after a refit."""
+    da = pytest.importorskip("dask.array")
+    model, X, change = _changed_models()["full->diag"]
+    model.fit(X)
+    expected = getattr(model, output)(X)
+    lazy = getattr(model, output)(da.from_array(X, chunks=300))
+    model.set_params(**change)
+    assert_array_equal(lazy.compute(scheduler="threads"), expected)
