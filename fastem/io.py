@@ -69,17 +69,29 @@ _WRITTEN_BY = "Pass a file written by model.save() or 'fastem fit -o'."
 
 
 def _split_hyper_parameters(params):
-    """JSON-able hyper-parameters, and the array-valued ones stored as arrays."""
+    """JSON-able hyper-parameters, the array-valued ones stored as arrays, and the names
+    of those with no portable form.
+
+    Values are written as the fit reads them: a NumPy bool (``warm_start=np.True_``)
+    as a bool, and an array-like (a list, a DataFrame) as an array; one of objects
+    (``Decimal`` or ``Fraction`` entries, which ``np.load(allow_pickle=False)``
+    cannot read) as float64, as the fit converts it.
+    """
     scalars, arrays, dropped = {}, {}, []
     for name, value in params.items():
         if value is None or isinstance(value, (bool, str)):
             scalars[name] = value
+        elif isinstance(value, np.bool_):
+            scalars[name] = bool(value)
         elif isinstance(value, numbers.Integral):
             scalars[name] = int(value)
         elif isinstance(value, numbers.Real):
             scalars[name] = float(value)
-        elif isinstance(value, (np.ndarray, list, tuple)):
-            arrays[_HYPER_PREFIX + name] = np.asarray(value)
+        elif isinstance(value, (np.ndarray, list, tuple)) or hasattr(value, "__array__"):
+            array = np.asarray(value)
+            arrays[_HYPER_PREFIX + name] = (
+                parameter_as_float(value, name) if array.dtype.hasobject else array
+            )
         else:
             # A callback or a RandomState instance has no portable form; the
             # loaded model gets the default (None) and the file says so.
@@ -357,7 +369,16 @@ def save(model, path, *, column_indices=None):
         if problem is not None:
             raise ValueError(f"column_indices {column_indices!r} {problem}")
     _check_destination(path)
-    hyper, hyper_arrays, dropped = _split_hyper_parameters(model.get_params())
+    try:
+        hyper, hyper_arrays, dropped = _split_hyper_parameters(model.get_params())
+        _check_hyper_parameters(type(model)(**hyper, **{
+            name[len(_HYPER_PREFIX):]: value for name, value in hyper_arrays.items()
+        }), int(model.n_features_in_))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"cannot save a model to {path!r}: a hyper-parameter would not load: "
+            f"{_one_line(exc)} Set a valid value with set_params, then save again."
+        ) from None
     metadata = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -811,9 +832,7 @@ def _load(path):
             )
         model = cls(**hyper)
         try:
-            model._check_parameters()
-            model._check_family_init(metadata["n_features_in"])
-            check_random_state(model.random_state)  # checked at fit otherwise; sample reads it
+            _check_hyper_parameters(model, metadata["n_features_in"])
         except (TypeError, ValueError) as exc:
             raise ValueError(
                 f"{path!r} has an invalid hyper-parameter: {_one_line(exc)}"
@@ -858,6 +877,14 @@ def _load(path):
     if online is not None:  # without it, partial_fit starts online EM from the parameters
         _restore_online_state(model, metadata, online, path)
     return model, metadata
+
+
+def _check_hyper_parameters(model, n_features):
+    """Raise TypeError or ValueError, as ``set_params`` and a fit on ``n_features``
+    features would, for a hyper-parameter of ``model`` that :func:`load` refuses."""
+    model._check_parameters()
+    model._check_family_init(n_features)
+    check_random_state(model.random_state)  # checked at fit otherwise; sample reads it
 
 
 def _families():

@@ -17,6 +17,8 @@ import textwrap
 import threading
 import warnings
 import zipfile
+from decimal import Decimal
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -423,8 +425,13 @@ def test_a_save_killed_with_sigkill_is_cleaned_up_by_the_next_save(tmp_path):
         import numpy as np
         import fastem
         from fastem import io
-        model = fastem.load({str(path)!r})
-        model.means_init = np.zeros((3000, 1000))  # tens of MB of hyper-parameter array
+        # a valid model of 3 x 420 x 420 matrices (three arrays of 4 MB each)
+        model = fastem.GaussianMixture(3)
+        eye = np.broadcast_to(np.eye(420), (3, 420, 420))
+        model.weights_, model.means_ = np.full(3, 1 / 3), np.zeros((3, 420))
+        model.covariances_ = model.precisions_cholesky_ = model.precisions_ = eye
+        model.n_features_in_, model.converged_, model.n_iter_ = 420, True, 1
+        model.lower_bound_, model.lower_bounds_ = -1.0, [-1.0]
         real_fsync = os.fsync
         def stalled_fsync(fd):
             real_fsync(fd)
@@ -1012,3 +1019,78 @@ def test_every_kind_of_path_saves_and_loads(tmp_path, kind):
         fastem.load(as_kind("~/none.npz"))
     with pytest.raises(FileNotFoundError, match="directory '.*nodir' does not exist"):
         fastem_io.save(model, as_kind(str(tmp_path / "nodir" / "m.npz")))
+
+
+def _pandas_frame(rows):
+    pd = pytest.importorskip("pandas")
+    return pd.DataFrame(rows)
+
+
+# (family, hyper-parameters given as a user may give them). Each is taken by the fit.
+HYPER_PARAMETERS_AS_GIVEN = {
+    "warm_start numpy bool": ("gaussian", lambda: {"warm_start": np.True_}),
+    "accelerate numpy bool": ("exponential", lambda: {"accelerate": np.False_}),
+    "means_init of Decimals": ("gaussian", lambda: {
+        "means_init": [[Decimal("-1.5"), Decimal(0)], [Decimal(6), Decimal("6.25")]]}),
+    "weights_init of Fractions": ("gaussian", lambda: {
+        "weights_init": [Fraction(1, 3), Fraction(2, 3)]}),
+    "precisions_init of Decimals": ("gaussian", lambda: {
+        "covariance_type": "diag", "precisions_init": [[Decimal(1)] * 2, [Decimal(2)] * 2]}),
+    "means_init as a DataFrame": ("gaussian", lambda: {
+        "means_init": _pandas_frame([[-1.0, 0.0], [6.0, 6.0]])}),
+    "weights_init as a Series": ("poisson", lambda: {
+        "weights_init": _pandas_frame([[0.25, 0.75]]).iloc[0]}),
+    "rates_init of Fractions": ("poisson", lambda: {
+        "rates_init": [[Fraction(1), Fraction(2)], [Fraction(8), Fraction(9)]]}),
+    "scales_init of Decimals": ("exponential", lambda: {
+        "scales_init": [[Decimal(1), Decimal(4)], [Decimal(3), Decimal("0.5")]]}),
+    "mean_prior of Decimals": ("bayesian", lambda: {"mean_prior": [Decimal(1), Decimal(2)]}),
+}
+
+
+@pytest.mark.parametrize("case", list(HYPER_PARAMETERS_AS_GIVEN))
+def test_hyper_parameters_as_a_fit_takes_them_save_and_load(tmp_path, case):
+    """A hyper-parameter the fit takes (a NumPy bool, a list of Decimal or Fraction entries,
+    a DataFrame) is written as the fit reads it, and the file loads with the same value
+    and predictions. Before, a NumPy bool was written as null (a file load refused as
+    invalid), entries of objects were pickled (a file load refused as damaged), and a
+    DataFrame was dropped (the loaded model had no means_init)."""
+    family, given = HYPER_PARAMETERS_AS_GIVEN[case]
+    hyper = given()
+    template = _model(family, "full", "float64")
+    X = template.sample(400)[0]
+    model = type(template)(**{**template.get_params(), "n_components": 2, **hyper})
+    model = _fit_quietly(model, X)
+    model.save(tmp_path / "m.npz")
+    loaded = fastem.load(tmp_path / "m.npz")
+    for name, value in hyper.items():
+        got = loaded.get_params()[name]
+        if isinstance(value, str):
+            assert got == value
+        elif isinstance(value, (bool, np.bool_)):
+            assert got is bool(value)
+        else:
+            np.testing.assert_array_equal(got, np.asarray(value, dtype=np.float64))
+    np.testing.assert_array_equal(loaded.score_samples(X), model.score_samples(X))
+
+
+@pytest.mark.parametrize("change, match", [
+    ({"means_init": np.zeros((3, 2))}, r"means_init must have shape"),
+    ({"weights_init": [0.5, 0.25, 0.25]}, r"weights_init must have shape"),
+    ({"precisions_init": -np.ones((2, 2))}, r"precisions_init must have shape"),
+    ({"means_init": [["a", "b"], ["c", "d"]]}, r"means_init must be an array of real numbers"),
+])
+def test_save_refuses_a_hyper_parameter_that_load_would_refuse(tmp_path, change, match):
+    """An initial parameter set since the fit that a fit of the model's data refuses (of
+    another shape, of text): save says so, naming it, and leaves the previous file as it
+    was. Before, it wrote a file that load refused ("has an invalid hyper-parameter")."""
+    model = _model("gaussian")
+    model.save(tmp_path / "m.npz")
+    before = (tmp_path / "m.npz").read_bytes()
+    changed = type(model)(**{**model.get_params(), "n_components": 2})
+    changed = _fit_quietly(changed, model.sample(300)[0]).set_params(**change)
+    with pytest.raises(ValueError, match=rf"cannot save a model to .*would not load: {match}"):
+        changed.save(tmp_path / "m.npz")
+    assert (tmp_path / "m.npz").read_bytes() == before
+    assert os.listdir(tmp_path) == ["m.npz"]
+
