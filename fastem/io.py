@@ -810,8 +810,11 @@ def _load(path):
         cls = getattr(fastem, name, None)
         if cls is None:
             raise ValueError(
-                f"{path!r} holds a {name!r} model, which this fastem "
-                f"{fastem.__version__} does not provide. Upgrade fastem to load it."
+                f"{path!r} holds a {name!r} model, a class that fastem {fastem.__version__} "
+                "does not have: either a class defined outside fastem (a subclass of one of "
+                "its mixtures, say), which load does not build (pickle models of such "
+                "classes; this file's arrays read with numpy.load, see docs/model-format.md), "
+                "or one of a newer fastem (upgrade fastem to load it)."
             )
         if cls not in _families():  # e.g. BaseMixture, the base they share, or Chunks
             raise ValueError(

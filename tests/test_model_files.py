@@ -1094,3 +1094,16 @@ def test_save_refuses_a_hyper_parameter_that_load_would_refuse(tmp_path, change,
     assert (tmp_path / "m.npz").read_bytes() == before
     assert os.listdir(tmp_path) == ["m.npz"]
 
+
+def test_a_model_of_a_class_outside_fastem_is_refused_with_what_to_do(tmp_path):
+    """A subclass's file names its class, which load does not build: the error says so
+    and what to do (pickle such models), instead of only "upgrade fastem"."""
+
+    class Clusters(fastem.GaussianMixture):
+        pass
+
+    model = _fit_quietly(Clusters(2, random_state=0), _model("gaussian").sample(300)[0])
+    model.save(tmp_path / "m.npz")
+    with pytest.raises(ValueError, match=r"holds a 'Clusters' model, .*a class defined outside "
+                                         r"fastem \(a subclass .*pickle .*or one of a newer fastem"):
+        fastem.load(tmp_path / "m.npz")
