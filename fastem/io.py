@@ -383,7 +383,7 @@ def save(model, path, *, column_indices=None):
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "fastem_version": __version__,
-        "class": type(model).__name__,
+        "class": _class_name(type(model)),
         "hyper_parameters": hyper,
         "not_saved": dropped,
         "parameters": list(model._parameter_names),
@@ -440,6 +440,19 @@ def save(model, path, *, column_indices=None):
         pass
     finally:
         os.close(dir_fd)
+
+
+def _class_name(cls):
+    """The metadata field ``class`` of a model of ``cls``: the name of one of fastem's
+    mixtures, or for a class defined elsewhere (a subclass, a family of one's own, even
+    one named as a fastem mixture) its module and qualified name, which :func:`load`
+    does not build: it would build the fastem class of that name without the subclass's
+    code."""
+    import fastem
+
+    if getattr(fastem, cls.__name__, None) is cls:
+        return cls.__name__
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 # The record of the fit in a model file: metadata field -> the model's attribute.

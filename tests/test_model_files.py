@@ -1095,15 +1095,27 @@ def test_save_refuses_a_hyper_parameter_that_load_would_refuse(tmp_path, change,
     assert os.listdir(tmp_path) == ["m.npz"]
 
 
-def test_a_model_of_a_class_outside_fastem_is_refused_with_what_to_do(tmp_path):
-    """A subclass's file names its class, which load does not build: the error says so
-    and what to do (pickle such models), instead of only "upgrade fastem"."""
+class GaussianMixture(fastem.GaussianMixture):
+    """A subclass named as the fastem class it changes."""
 
-    class Clusters(fastem.GaussianMixture):
-        pass
+    def score_samples(self, X, out=None):
+        return super().score_samples(X, out) + 1.0
 
-    model = _fit_quietly(Clusters(2, random_state=0), _model("gaussian").sample(300)[0])
+
+class Clusters(fastem.GaussianMixture):
+    pass
+
+
+@pytest.mark.parametrize("cls", [Clusters, GaussianMixture])
+def test_a_model_of_a_class_outside_fastem_is_refused_with_what_to_do(tmp_path, cls):
+    """A subclass's file names its class with its module, which load does not build: the
+    error says so and what to do (pickle such models). Before, a subclass of another name
+    was refused with only "upgrade fastem", and one named as a fastem class loaded as
+    that class, silently without the subclass's code."""
+    model = _fit_quietly(cls(2, random_state=0), _model("gaussian").sample(300)[0])
     model.save(tmp_path / "m.npz")
-    with pytest.raises(ValueError, match=r"holds a 'Clusters' model, .*a class defined outside "
-                                         r"fastem \(a subclass .*pickle .*or one of a newer fastem"):
+    assert fastem_io.read_metadata(tmp_path / "m.npz")["class"] == f"{__name__}.{cls.__name__}"
+    with pytest.raises(ValueError, match=rf"holds a '{__name__}.{cls.__name__}' model, .*a class "
+                                         r"defined outside fastem \(a subclass .*pickle .*or one "
+                                         r"of a newer fastem"):
         fastem.load(tmp_path / "m.npz")
