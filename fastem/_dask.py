@@ -33,7 +33,6 @@ import numpy as np
 
 from ._init import sample_index
 from ._validation import (
-    as_array,
     check_frame_columns,
     check_range,
     check_table_integers,
@@ -46,6 +45,7 @@ from ._validation import (
     numeric_weights,
     numeric_advice,
     scan_data,
+    weight_values,
 )
 from .data import (
     FileSignature, backing_file, is_dask_dataframe, is_dask_series, kept_once, reading,
@@ -296,7 +296,7 @@ class DaskSource:
         if is_dask_series(w):  # a column of a Dask DataFrame, e.g. frame["weight"]
             w = w.to_dask_array(lengths=True)
         if not isinstance(w, da.Array):
-            w = numeric_weights(as_array(w))
+            w = weight_values(w, self.n_samples)
         else:
             _check_known_sizes(w, "sample_weight")
             # numbers as objects, 64-bit integers and long doubles are converted (and

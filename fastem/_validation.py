@@ -927,6 +927,28 @@ def numeric_weights(w, name="sample_weight", piece=None):
     return w
 
 
+def weight_values(sample_weight, n_samples):
+    """``sample_weight`` (not None) as a numeric ndarray, its shape and values not yet checked.
+
+    Every data source reads the weights it is given here, so that they mean
+    the same for an array, chunks and a Dask array of the same rows: a number
+    is the weight of each of the ``n_samples`` rows, a one-shot iterator is
+    read into a list, and a masked array with masked entries, a dict or a set
+    are refused (ValueError, TypeError), since their hidden values, keys or
+    order would be read as weights.
+    """
+    if isinstance(sample_weight, np.ma.MaskedArray) and np.ma.getmaskarray(sample_weight).any():
+        raise ValueError(
+            "sample_weight is a masked array with masked entries, whose hidden values would be "
+            "read as weights. Give every sample a weight (sample_weight.filled(0) leaves the "
+            "masked samples out of the fit)."
+        )
+    if isinstance(sample_weight, (Mapping, set, frozenset, Iterator)):
+        sample_weight = as_list(sample_weight, "sample_weight", "one number per row of X, in order")
+    w = numeric_weights(as_array(_unmasked(sample_weight)))
+    return np.full(n_samples, float(w)) if w.ndim == 0 else w
+
+
 def check_sample_weight(sample_weight, n_samples, *, require_positive_sum=True):
     """Return sample weights as a float64 vector, or an empty one for unit weights.
 
@@ -940,17 +962,7 @@ def check_sample_weight(sample_weight, n_samples, *, require_positive_sum=True):
     """
     if sample_weight is None:
         return np.empty(0, dtype=np.float64)
-    if isinstance(sample_weight, np.ma.MaskedArray) and np.ma.getmaskarray(sample_weight).any():
-        raise ValueError(
-            "sample_weight is a masked array with masked entries, whose hidden values would be "
-            "read as weights. Give every sample a weight (sample_weight.filled(0) leaves the "
-            "masked samples out of the fit)."
-        )
-    if isinstance(sample_weight, (Mapping, set, frozenset, Iterator)):
-        sample_weight = as_list(sample_weight, "sample_weight", "one number per row of X, in order")
-    w = numeric_weights(as_array(_unmasked(sample_weight)))
-    if w.ndim == 0:
-        w = np.full(n_samples, float(w))
+    w = weight_values(sample_weight, n_samples)
     if w.shape != (n_samples,):
         raise ValueError(
             f"sample_weight has shape {w.shape} but X has {n_samples} samples; pass "

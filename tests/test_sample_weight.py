@@ -381,3 +381,59 @@ def test_object_weights_that_are_not_all_numbers_are_named(weights, error, messa
     for w in (weights, da.from_array(weights, chunks=100)):
         with pytest.raises(error, match=message):
             model.fit(da.from_array(X, chunks=100), sample_weight=w)
+
+
+def _masked_weights(n):
+    weights = np.ma.array(np.full(n, 2.0), mask=np.arange(n) < n // 2)
+    weights.data[: n // 2] = 100.0  # hidden values that must not be read
+    return weights
+
+
+REFUSED_WEIGHT_FORMS = {
+    "masked": (_masked_weights, ValueError, "masked array with masked entries"),
+    "dict": (lambda n: dict(enumerate(np.ones(n))), TypeError, "got a dict, whose keys"),
+    "set": (lambda n: set(range(1, n + 1)), TypeError, "got a set, whose order is arbitrary"),
+}
+ACCEPTED_WEIGHT_FORMS = {
+    "number": (lambda n: 2.5, lambda n: np.full(n, 2.5)),
+    "generator": (lambda n: (1.0 + i % 3 for i in range(n)), lambda n: 1.0 + np.arange(n) % 3),
+    "map": (lambda n: map(float, range(1, n + 1)), lambda n: np.arange(1.0, n + 1)),
+}
+WEIGHTED_METHODS = ["fit", "partial_fit", "score", "summarize", "bic"]
+
+
+def _weighted_call(method, X, weights):
+    """``method`` called with ``weights``: the fitted model's parameters, or its result."""
+    model = fastem.GaussianMixture(2, random_state=0)
+    if method in ("fit", "partial_fit"):
+        return getattr(model, method)(X, sample_weight=weights).means_
+    result = model.fit(make_data(400, 2, 2)).__getattribute__(method)(X, sample_weight=weights)
+    return result.moments["sx"] if method == "summarize" else result
+
+
+@pytest.mark.parametrize("method", WEIGHTED_METHODS)
+@pytest.mark.parametrize("form", list(REFUSED_WEIGHT_FORMS))
+def test_weights_that_would_be_misread_are_refused_on_every_data_path(form, method):
+    """A masked array's hidden values, a dict's keys or a set's order were read as the
+    weights of a Dask array (the hidden 100s of a masked array silently fitted), where an
+    array in memory refuses them."""
+    da = pytest.importorskip("dask.array")
+    make, error, message = REFUSED_WEIGHT_FORMS[form]
+    X = make_data(400, 2, 2)
+    for data in (X, da.from_array(X, chunks=150)):
+        with pytest.raises(error, match=message):
+            _weighted_call(method, data, make(len(X)))
+
+
+@pytest.mark.parametrize("method", WEIGHTED_METHODS)
+@pytest.mark.parametrize("form", list(ACCEPTED_WEIGHT_FORMS))
+def test_weights_of_every_form_mean_the_same_on_every_data_path(form, method):
+    """A number (every row's weight) and a one-shot iterator of weights were refused for a
+    Dask array, as an object array or a shape (), where an array in memory takes them."""
+    da = pytest.importorskip("dask.array")
+    make, as_array = ACCEPTED_WEIGHT_FORMS[form]
+    X = make_data(400, 2, 2)
+    expected = _weighted_call(method, X, as_array(len(X)))
+    for data in (X, da.from_array(X, chunks=150)):
+        assert_allclose(_weighted_call(method, data, make(len(X))), expected, rtol=1e-10, atol=1e-10,
+                        err_msg=type(data).__name__)
