@@ -323,3 +323,46 @@ def test_blocks_of_another_dtype_than_declared_are_read_as_declared(data, method
     elif hasattr(got, "nk"):
         got, expected = got.nk, expected.nk
     assert_allclose(got, expected, rtol=1e-5)
+
+
+_LATER_SETTINGS = {
+    "missing": {"missing": "error"},
+    "covariance_type": {"covariance_type": "spherical"},
+    "n_components": {"n_components": 3},
+}
+
+
+# Every family with each setting it has: the Bayesian mixture fits no missing values,
+# the exponential and Poisson ones have no covariance type.
+_FAMILY_SETTINGS = [
+    (family, setting)
+    for family in ("GaussianMixture", "BayesianGaussianMixture", "PoissonMixture",
+                   "ExponentialMixture")
+    for setting in _LATER_SETTINGS
+    if not (family == "BayesianGaussianMixture" and setting == "missing")
+    and not ("Gaussian" not in family and setting == "covariance_type")
+]
+
+
+@pytest.mark.parametrize("family, setting", _FAMILY_SETTINGS)
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "score_samples"])
+def test_lazy_outputs_are_those_of_the_model_at_the_call(family, setting, method):
+    """A lazy output was computed from the hyper-parameters the model had when it was
+    computed: a set_params(missing='error') after the call gave NaN scores where the model
+    of the call scored rows with missing entries, other settings an error."""
+    import dask.array as da
+
+    import fastem
+
+    rng = np.random.default_rng(0)
+    X = np.abs(make_data(600)[0])
+    if family == "PoissonMixture":
+        X = np.floor(X * 2)
+    missing = {} if family == "BayesianGaussianMixture" else {"missing": "em"}
+    if missing:
+        X[rng.random(len(X)) < 0.2, 0] = np.nan
+    model = getattr(fastem, family)(2, random_state=0, **missing).fit(X)
+    expected = getattr(model, method)(X)
+    lazy = getattr(model, method)(da.from_array(X, chunks=150))
+    model.set_params(**_LATER_SETTINGS[setting])
+    assert_array_equal(lazy.compute(), expected)
