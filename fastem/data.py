@@ -42,7 +42,7 @@ import math
 import weakref
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 
@@ -620,7 +620,9 @@ class Chunks:
     TypeError
         For ``chunks``, ``columns`` or ``sample_weights`` that are not a list:
         one array, DataFrame or path, a dict (whose keys ``list`` would take),
-        a set (in an arbitrary order), a string or a number.
+        a set (in an arbitrary order), a string or a number; for an entry of
+        ``chunks`` or ``sample_weights`` that is a one-shot iterator (a
+        generator), which a second pass would find empty.
     ValueError
         For ``columns`` with chunks that are not ``.csv`` or ``.parquet``
         files; when a pass reads a file: for a file that cannot be read, a
@@ -668,6 +670,15 @@ class Chunks:
                     f"{len(self.chunks)} chunks; give one entry (or None) per chunk."
                 )
         self.sample_weights = sample_weights
+        for entries, what in ((self.chunks, "chunk"), (sample_weights or [], "sample_weights entry")):
+            for i, entry in enumerate(entries):
+                if isinstance(entry, Iterator):
+                    raise TypeError(
+                        f"{what} {i} is a {type(entry).__name__}, a one-shot iterator, but "
+                        "Chunks reads every chunk and its weights on every pass (a validation "
+                        "pass, then each EM iteration), and an iterator gives its values once. "
+                        "Pass an array, e.g. np.asarray(list(values))."
+                    )
         if header not in (None, True, False):
             # the command line's --header words, and true/false, spelt in Python
             spelt = {**HEADER_WORDS, "true": True, "false": False}
@@ -813,6 +824,12 @@ class _Seen:
         self._refs = tuple(_weak(part) for part in raw)
         self._supplied = supplied
         self._own_files = own_files  # per part: the FileSignature of the file fastem reads, or None
+
+    def used_up(self, w):
+        """Whether the weights ``w`` are the very one-shot iterator (a generator) that the
+        validation pass read to its end. (A chunk that is one fails that pass.)"""
+        ref = self._refs[1]
+        return isinstance(w, Iterator) and ref is not None and ref() is w
 
     def same(self, X, w):
         """Whether the chunk ``X`` with weights ``w`` is the data the validation pass checked."""
@@ -987,6 +1004,11 @@ class ChunkedSource:
             X, w = _split(item)
             signatures = self.signatures[i]
             name = f"chunk {i}"
+            if self.seen[i].used_up(w):
+                raise self._changed(
+                    i, f"its weights are the {type(w).__name__} that the validation pass read "
+                    "to its end, and a one-shot iterator gives its values once. Yield new "
+                    "weights on every pass, or an array")
             try:
                 _check_chunk_names(self._names(X, name), self.feature_names_in, name)
                 scan = not self.seen[i].same(X, w)

@@ -334,3 +334,38 @@ def test_the_familys_data_errors_name_the_chunk(estimator, parts, message):
         estimator.fit(Protocol(parts))
     with pytest.raises(ValueError, match=message):
         estimator.fit(fastem.Chunks(parts))
+
+
+class _SameWeightsEveryPass:
+    """A chunked source that yields the same generator of weights on every pass."""
+
+    def __init__(self, X):
+        self.X = X
+        self.weights = (1.0 + i % 2 for i in range(len(X)))
+
+    def __iter__(self):
+        return iter([(self.X, self.weights)])
+
+
+@pytest.mark.parametrize("method", ["fit", "partial_fit", "summarize", "score", "predict"])
+@pytest.mark.parametrize("where", ["Chunks chunk", "Chunks weights", "source weights"])
+def test_one_shot_iterators_inside_chunked_data_are_named(where, method):
+    """A generator inside chunked data was read up by the validation pass: the next pass
+    said that the data had changed (its weights now of shape (0,)), naming no generator."""
+    X = make_data(600)[0]
+    data = {
+        "Chunks chunk": lambda: Chunks([X[:300], (row for row in X[300:])]),
+        "Chunks weights": lambda: Chunks(
+            [X[:300], X[300:]], sample_weights=[None, (1.0 for _ in range(300))]),
+        "source weights": lambda: _SameWeightsEveryPass(X),
+    }[where]
+    error, message = {
+        "Chunks chunk": (TypeError, "chunk 1 is a generator, a one-shot iterator"),
+        "Chunks weights": (TypeError, "sample_weights entry 1 is a generator, a one-shot"),
+        "source weights": (ValueError, "its weights are the generator that the validation pass"),
+    }[where]
+    model = GaussianMixture(2, random_state=0)
+    if method not in ("fit", "partial_fit"):
+        model.fit(X)
+    with pytest.raises(error, match=message):
+        getattr(model, method)(data())
