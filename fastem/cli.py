@@ -542,6 +542,27 @@ def _replacing(path):
             os.unlink(temporary)
 
 
+class _LineFeedRows:
+    """The text file ``f`` for a ``csv.writer`` whose rows end in '\r\n', written ending in '\n'.
+
+    The writer quotes a field that holds a character of its line terminator:
+    with '\n' alone, a name or text holding '\r' would go unquoted, and a
+    reader (fastem's, pandas') would split the row there. The writer hands
+    each row to ``write`` whole.
+    """
+
+    def __init__(self, f):
+        self._f = f
+
+    def write(self, row):
+        return self._f.write(row[:-2] + "\n")
+
+
+def _csv_writer(f):
+    """A ``csv.writer`` of rows ending in '\n' that quotes fields with line breaks of either kind."""
+    return csv.writer(_LineFeedRows(f), lineterminator="\r\n")
+
+
 def write_array(path, array, names):
     """Write a 1-D or 2-D array as .npy, .csv (with a header of ``names``) or .parquet.
 
@@ -562,8 +583,8 @@ def _write_array(path, ext, array, names):
     if ext == ".csv":
         fmt = "%d" if table.dtype.kind in "iu" else ("%.9g" if table.dtype == np.float32 else "%.17g")
         header = io.StringIO()
-        csv.writer(header, lineterminator="").writerow(names)  # quotes a name with a comma
-        np.savetxt(path, table, fmt=fmt, delimiter=",", header=header.getvalue(), comments="",
+        _csv_writer(header).writerow(names)  # quotes a name with a comma or a line break
+        np.savetxt(path, table, fmt=fmt, delimiter=",", header=header.getvalue()[:-1], comments="",
                    encoding="utf-8")
         return
     pa, pq = _pyarrow_for_output()
@@ -1237,7 +1258,7 @@ def _write_columns(path, names, columns, data):
 
         with _replacing(path) as temporary, open(temporary, "w", encoding="utf-8",
                                                  newline="") as f:
-            writer = csv.writer(f, lineterminator="\n")
+            writer = _csv_writer(f)
             writer.writerow(names)
             writer.writerows([field(v) for v in row] for row in zip(*(c.tolist() for c in columns)))
         return

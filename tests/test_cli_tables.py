@@ -10,6 +10,7 @@ import pytest
 from numpy.testing import assert_array_equal
 
 import fastem
+import fastem._tables
 from fastem.cli import build_parser, main
 
 pd = pytest.importorskip("pandas")
@@ -251,6 +252,39 @@ def test_column_names_with_commas_and_numbers(capsys, tmp_path):
     status, _, err = run(capsys, "sample", tmp_path / "m2.npz", "-n", 3, "-o", tmp_path / "s.csv")
     assert status == 0, err
     assert list(pd.read_csv(tmp_path / "s.csv").columns) == ["weight, kg", "2020"]
+
+
+@pytest.mark.parametrize("line_break", ["\n", "\r", "\r\n"])
+@pytest.mark.parametrize("writer", ["sample", "impute parquet", "impute npy"])
+def test_csv_outputs_quote_names_and_text_with_line_breaks(capsys, tmp_path, line_break, writer):
+    # A CSV field with a line break of either kind is quoted, or a reader splits the row there.
+    if writer != "sample":
+        pytest.importorskip("pyarrow")
+    name, label = f"length{line_break}(cm)", f"seen{line_break}twice"
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"site": [label] + ["once"] * 39, name: rng.normal(size=40),
+                          "width": rng.normal(size=40)})
+    frame.loc[3, "width"] = np.nan
+    frame.to_parquet(tmp_path / "d.parquet")
+    model = tmp_path / "m.npz"
+    status, _, err = run(capsys, "fit", tmp_path / "d.parquet", "--columns", name, "--columns", "width",
+                         "--missing", "em", "-k", 1, "-o", model, "--quiet")
+    assert status == 0, err
+    out = tmp_path / "out.csv"
+    if writer == "sample":
+        argv, names, rows = ("sample", model, "-n", 40, "-o", out), [name, "width"], 40
+    elif writer == "impute parquet":
+        argv, names, rows = ("impute", model, tmp_path / "d.parquet", "-o", out), list(frame), 40
+    else:
+        np.save(tmp_path / "d.npy", frame[[name, "width"]].to_numpy())
+        argv, names, rows = ("impute", model, tmp_path / "d.npy", "-o", out), [name, "width"], 40
+    status, _, err = run(capsys, *argv)
+    assert status == 0, err
+    written = pd.read_csv(out)
+    assert list(written.columns) == names and len(written) == rows
+    if writer == "impute parquet":
+        assert written["site"][0] == label
+    assert fastem._tables.read_csv(out, columns=[name, "width"]).data.shape == (rows, 2)
 
 
 @pytest.mark.parametrize("argv, expected", [
