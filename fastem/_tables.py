@@ -933,16 +933,21 @@ def read_columns(path, layout=None):
     one whose every present value is a number that float64 holds (not a
     whole number beyond int64) is float64, NaN where a value is missing;
     any other holds its text as the file has it, spaces and 'NA' included
-    (object), None where a field is empty. A number beyond float64's range
-    ('1e400') is refused as :func:`read_csv` refuses it. Parquet columns are
+    (object), None where a field is empty. The columns that :func:`read_csv`
+    read as numbers (``layout.chosen``) are numbers however they are
+    written ('+5', '007'): int64 (or Python ints and None) when every
+    present value is a whole number within int64, else float64. A number
+    beyond float64's range ('1e400') is refused as :func:`read_csv` refuses
+    it, and so is a whole number that float64 would round in a float64
+    column read as numbers. Parquet columns are
     converted by pyarrow (``to_numpy``): numbers keep their type (NaN where
     missing), except integers with a missing value, which are Python ints
     and None (object); text and dictionary (categorical) columns are object,
     None where null.
 
     Raises ValueError for a parquet file with a repeated column name, and for
-    a number beyond float64's range in a CSV file (with its line, data row and
-    column).
+    a number beyond float64's range or a whole number that float64 would round
+    in a CSV file (with its line, data row and column).
     """
     path = os.fsdecode(path)
     if layout is None:
@@ -973,15 +978,16 @@ def read_columns(path, layout=None):
             continue
         stripped = [_trimmed(t) for t in column]
         present = [t for t in stripped if not _is_missing(t)]
-        if present and all(_INTEGER.fullmatch(t) and str(int(t)) == t and abs(int(t)) < 2**63
-                           for t in present):
+        read = j in layout.chosen  # read as numbers, however written
+        if present and all(_INTEGER.fullmatch(t) and (read or str(int(t)) == t)
+                           and abs(int(t)) < 2**63 for t in present):
             integers = [None if _is_missing(t) else int(t) for t in stripped]
             columns.append(np.array(integers, dtype=object if len(present) < len(stripped)
                                     else np.int64))
-        elif all(_is_float(t) for t in present):
+        elif read or all(_is_float(t) for t in present):
             columns.append(np.array([
                 np.nan if _is_missing(t) else
-                _float(layout, t, line[j] if isinstance(line, list) else line, i + 1, j)
+                _exact_float(layout, t, line[j] if isinstance(line, list) else line, i + 1, j)
                 for i, (t, line) in enumerate(zip(stripped, lines))]))
         else:
             columns.append(np.array([None if t == "" else t for t in column], dtype=object))
@@ -1699,12 +1705,7 @@ def _check_whole_numbers(layout, data):
         return  # NaN compares False
     for row_number, (line, row) in enumerate(_rows(layout), 1):
         for j in layout.chosen:
-            value = _trimmed(row[j])
-            if _INTEGER.fullmatch(value) and int(float(value)) != int(value):
-                raise ValueError(rounded_whole_number(
-                    f"{layout.path!r} has {value!r} on line {_field_line(line, row, j)} (data "
-                    f"row {row_number}), {layout.column(j)}", int(value), np.float64,
-                    _whole_number_fix(_other_columns(layout, j))))
+            _check_whole_number(layout, _trimmed(row[j]), _field_line(line, row, j), row_number, j)
 
 
 def _may_write_rounded(layout):
@@ -1770,6 +1771,23 @@ def _float(layout, value, line, row_number, j):
     if math.isinf(number) and not _INFINITY.fullmatch(_trimmed(value)):
         raise ValueError(_beyond_float64(layout, value, line, row_number, j))
     return number
+
+
+def _check_whole_number(layout, value, line, row_number, j):
+    """ValueError for the field ``value`` on ``line``, data row ``row_number``, column
+    ``j``, when it is a whole number that float64 would round."""
+    if _INTEGER.fullmatch(value) and int(float(value)) != int(value):
+        raise ValueError(rounded_whole_number(
+            f"{layout.path!r} has {value!r} on line {line} (data row {row_number}), "
+            f"{layout.column(j)}", int(value), np.float64,
+            _whole_number_fix(_other_columns(layout, j))))
+
+
+def _exact_float(layout, value, line, row_number, j):
+    """:func:`_float` of the number ``value``, refusing a whole number that float64 would
+    round (:func:`_check_whole_number`)."""
+    _check_whole_number(layout, value, line, row_number, j)
+    return _float(layout, value, line, row_number, j)
 
 
 def _beyond_float64(layout, value, line, row_number, j):

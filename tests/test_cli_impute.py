@@ -613,6 +613,53 @@ def test_between_formats_codes_text_and_categories_are_kept(tmp_path, capsys):
     assert column == ["ctl" if i % 2 else "" for i in range(n)]  # a null stays empty
 
 
+@pytest.mark.parametrize("out", [".parquet", ".npy"])
+@pytest.mark.parametrize("spelling, value", [("+5", 5.0), ("007", 7.0), ("-0", -0.0),
+                                             ("+2.5", 2.5)])
+@pytest.mark.parametrize("hole", [None, "", "NA"])
+def test_a_model_column_between_formats_holds_the_numbers_fitted_however_spelt(
+        tmp_path, capsys, out, spelling, value, hole):
+    # The model read '+5' as 5: in a .parquet or .npy output, that column holds numbers
+    # (not text, not refused), with or without a value to fill, however it is marked.
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    X, model_path = _fit_b_d(tmp_path, capsys)
+    X = X[~np.isnan(X).any(axis=1)]
+    fields = [[repr(v) for v in row] for row in X.tolist()]
+    fields[0][0] = spelling
+    X[0, 0] = value
+    if hole is not None:
+        fields[1][0] = hole
+        X[1, 0] = np.nan
+    (tmp_path / "d.csv").write_text("b,d\n" + "".join(",".join(row) + "\n" for row in fields))
+    assert main(["impute", model_path, str(tmp_path / "d.csv"), "-o",
+                 str(tmp_path / f"o{out}"), "--quiet"]) == 0, capsys.readouterr().err
+    if out == ".parquet":
+        assert pa.types.is_floating(pq.read_schema(tmp_path / "o.parquet").field("b").type)
+    filled = _read(tmp_path / f"o{out}")
+    observed = ~np.isnan(X)
+    assert np.array_equal(filled[observed], X[observed])
+    assert np.signbit(filled[0, 0]) == np.signbit(value)
+    assert np.isfinite(filled).all()
+
+
+def test_a_whole_number_that_float64_rounds_in_a_model_column_between_formats_is_refused(
+        tmp_path, capsys):
+    pytest.importorskip("pyarrow")
+    X, model_path = _fit_b_d(tmp_path, capsys)
+    with open(tmp_path / "d.csv", "w") as f:
+        f.write("b,d\n" + "".join(
+            ",".join(("+9007199254740993" if (i, j) == (2, 0) else "" if v != v else repr(v))
+                     for j, v in enumerate(row)) + "\n" for i, row in enumerate(X.tolist())))
+    assert main(["impute", model_path, str(tmp_path / "d.csv"), "-o",
+                 str(tmp_path / "o.parquet")]) == 1
+    err = capsys.readouterr().err
+    assert "has '+9007199254740993' on line 4 (data row 3), column 1 ('b')" in err
+    assert "would be read as 9007199254740992" in err
+    assert not (tmp_path / "o.parquet").exists()
+
+
 def test_a_number_beyond_float64_in_a_column_not_fitted_is_named_between_formats(
         tmp_path, capsys):
     pytest.importorskip("pyarrow")
