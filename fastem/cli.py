@@ -1031,6 +1031,12 @@ def _data_for(model, args, column_indices=None, missing=False, copied=False):
                 f"those were; choose the model's {len(column_indices)} with --columns"
             )
         columns = _recorded_columns(args, column_indices, header)
+    elif columns is None and getattr(model, "feature_names_in_", None) is None and not args.quiet:
+        file_names = column_names(args.data, header)
+        if file_names is not None:
+            print(f"fastem: note: the model has no column names; the columns of {args.data!r} "
+                  f"are taken as its features, in order: {file_names} (choose others, or "
+                  "another order, with --columns)", file=sys.stderr)
     missing = missing or model._fits_missing()
     X, _, positions, layout = read_table(
         args.data, columns, np.float64 if copied else model._dtype, args.quiet, header,

@@ -304,6 +304,32 @@ def test_columns_mistakes_are_one_line(capsys, tmp_path, argv, expected):
     assert expected.format(csv=path) in err
 
 
+@pytest.mark.parametrize("command", ["predict", "score", "impute"])
+@pytest.mark.parametrize("ext", [".csv", ".parquet"])
+def test_named_data_under_a_model_without_names_gets_a_note(faithful, capsys, tmp_path, command,
+                                                            ext):
+    # The model cannot match names it does not have: the columns are taken in the file's
+    # order, which is said, as the opposite case says it.
+    if ext == ".parquet":
+        pytest.importorskip("pyarrow")
+    frame = faithful["frame"]
+    np.save(tmp_path / "points.npy", frame.to_numpy())
+    model = tmp_path / "m.npz"
+    assert run(capsys, "fit", tmp_path / "points.npy", "-k", 2, "-o", model, "--quiet")[0] == 0
+    data = tmp_path / f"swapped{ext}"
+    swapped = frame[["waiting", "eruptions"]]
+    swapped.to_csv(data, index=False) if ext == ".csv" else swapped.to_parquet(data)
+    out = [] if command == "score" else ["-o", tmp_path / f"out{ext}"]
+    status, _, err = run(capsys, command, model, data, *out)
+    assert status == 0, err
+    assert err == (f"fastem: note: the model has no column names; the columns of '{data}' are "
+                   "taken as its features, in order: ['waiting', 'eruptions'] (choose others, "
+                   "or another order, with --columns)\n")
+    for quiet in (["--columns", "eruptions,waiting"], ["--quiet"]):
+        status, _, err = run(capsys, command, model, data, *out, *quiet)
+        assert status == 0 and err == "", err
+
+
 def test_data_without_names_under_a_named_model_gets_a_note(faithful, capsys, tmp_path):
     np.save(tmp_path / "points.npy", faithful["frame"].to_numpy())
     status, _, err = run(capsys, "predict", faithful["model"], tmp_path / "points.npy",
