@@ -197,7 +197,7 @@ def check_array(
         original = X
         _check_no_text(original, name, columns)
         try:
-            X = X.astype(np.float64)
+            X = as_float64(X)
         except OverflowError:
             raise _beyond_float64(name) from None
         except (ValueError, TypeError) as exc:
@@ -293,6 +293,23 @@ def numeric_advice(dtype, name="X", saved=False):
 
 # Beyond this magnitude float64 holds only some whole numbers (every other one up to 2**54).
 FLOAT64_WHOLE = 2**53
+
+
+def as_float64(values):
+    """``values.astype(np.float64)``, with pandas' missing value ``pd.NA`` in an object array
+    read as NaN, as NumPy reads ``None``: the checks of NaN then name it as a missing value
+    (a column of a nullable dtype made ``object``, a list that holds it). Other entries that
+    are not numbers raise as ``astype`` raises."""
+    try:
+        return values.astype(np.float64)
+    except TypeError:
+        na = getattr(sys.modules.get("pandas"), "NA", None)  # pd.NA exists once pandas is in
+        if values.dtype != object or na is None:
+            raise
+        missing = np.frompyfunc(lambda v: v is na, 1, 1)(values).astype(bool)
+        if not missing.any():
+            raise
+        return np.where(missing, None, values).astype(np.float64)
 
 
 def as_array(value):
@@ -907,7 +924,7 @@ def numeric_weights(w, name="sample_weight", piece=None):
     if may_round(w.dtype):  # objects, 64-bit integers, long doubles
         try:
             with np.errstate(over="ignore"):  # a long double beyond float64's: named below
-                converted = w.astype(np.float64)
+                converted = as_float64(w)
         except OverflowError:  # a Python int beyond float64
             raise _beyond_float64("sample_weight") from None
         except (ValueError, TypeError) as exc:  # objects that are not numbers
@@ -1050,7 +1067,7 @@ def as_float_array(value, name):
         _refuse_none(values, name)
     try:
         with np.errstate(over="ignore"):  # a long double beyond float64's: named below
-            converted = values.astype(np.float64)
+            converted = as_float64(values)
     except OverflowError:
         raise _beyond_float64(name) from None
     except (ValueError, TypeError):  # objects that are not numbers
