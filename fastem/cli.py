@@ -1033,7 +1033,7 @@ def _data_for(model, args, column_indices=None, missing=False, copied=False):
         columns = _recorded_columns(args, column_indices, header)
     elif columns is None and getattr(model, "feature_names_in_", None) is None and not args.quiet:
         file_names = column_names(args.data, header)
-        if file_names is not None:
+        if file_names not in (None, _feature_labels(model)):  # x0, x1, ...: as sample writes
             print(f"fastem: note: the model has no column names; the columns of {args.data!r} "
                   f"are taken as its features, in order: {file_names} (choose others, or "
                   "another order, with --columns)", file=sys.stderr)

@@ -328,6 +328,10 @@ def test_named_data_under_a_model_without_names_gets_a_note(faithful, capsys, tm
     for quiet in (["--columns", "eruptions,waiting"], ["--quiet"]):
         status, _, err = run(capsys, command, model, data, *out, *quiet)
         assert status == 0 and err == "", err
+    # the names that sample writes for such a model, x0, x1, in order, need no note
+    assert run(capsys, "sample", model, "-n", 20, "-o", tmp_path / f"drawn{ext}")[0] == 0
+    status, _, err = run(capsys, command, model, tmp_path / f"drawn{ext}", *out)
+    assert status == 0 and err == "", err
 
 
 def test_data_without_names_under_a_named_model_gets_a_note(faithful, capsys, tmp_path):
