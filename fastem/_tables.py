@@ -489,18 +489,28 @@ _BINARY_FORMATS = (
     (b"BZh", "bzip2-compressed", "decompress it first (bunzip2 FILE)"),
     (b"\xfd7zXZ\x00", "xz-compressed", "decompress it first (unxz FILE)"),
     (b"\x28\xb5\x2f\xfd", "zstd-compressed", "decompress it first (unzstd FILE)"),
-    (b"PK\x03\x04", "zip (or .xlsx/.npz)", "extract the table, or save it as CSV"),
+    (b"PK\x03\x04", "zip (or .xlsx/.npz)", "extract the table, or save it as CSV (an .npz "
+     "archive's arrays are np.load(path)[name])"),
     (b"PAR1", "parquet", "give it the .parquet extension"),
     (b"\x93NUMPY", "NumPy .npy", "give it the .npy extension"),
     (b"\x89HDF\r\n\x1a\n", "HDF5", "export the table as CSV, .npy or .parquet"),
 )
 
 
-def _check_not_binary(path, head):
-    """Refuse a file that starts like a known binary format, naming the format and the fix."""
+def binary_format(head):
+    """``(what, fix)`` for a file that starts with the bytes ``head`` in a known binary format
+    ('gzip-compressed', 'decompress it first (gunzip FILE)'), else None."""
     for magic, what, fix in _BINARY_FORMATS:
         if head.startswith(magic):
-            raise ValueError(f"{path!r} is a {what} file, not CSV text; {fix}")
+            return what, fix
+    return None
+
+
+def _check_not_binary(path, head):
+    """Refuse a file that starts like a known binary format, naming the format and the fix."""
+    known = binary_format(head)
+    if known is not None:
+        raise ValueError(f"{path!r} is a {known[0]} file, not CSV text; {known[1]}")
 
 
 def _regular_file(path):

@@ -49,7 +49,9 @@ import numpy as np
 from ._config import BLOCK_SIZE
 from .exceptions import warn_at_caller
 from ._init import sample_index, subsample
-from ._tables import TABLE_EXTENSIONS, place_of, read_table, spells_names, unnamed_first_row
+from ._tables import (
+    TABLE_EXTENSIONS, binary_format, place_of, read_table, spells_names, unnamed_first_row,
+)
 from ._validation import (
     _is_sparse, as_list, check_array, check_memory, check_sample_weight, check_total_weight,
     close_choice, feature_names_of, without_pandas_index,
@@ -545,10 +547,8 @@ def load_npy(path, mmap_mode="r"):
         try:
             shape, dtype = read_npy_header(f)
         except (ValueError, OSError, EOFError, SyntaxError) as exc:
-            raise ValueError(
-                f"data file {path!r} is not a readable .npy file ({' '.join(str(exc).split())}). "
-                "Write it with numpy.save."
-            ) from None
+            f.seek(0)
+            raise ValueError(_not_npy(path, f.read(1 << 12), exc)) from None
         offset = f.tell()
         needed = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         if dtype.hasobject:
@@ -573,6 +573,28 @@ def load_npy(path, mmap_mode="r"):
                 f"data file {path!r} could not be read ({' '.join(str(exc).split())}). "
                 "Check that no other program is writing it, or write it again with numpy.save."
             ) from None
+
+
+def _not_npy(path, head, exc):
+    """The message for the file ``path``, starting with the bytes ``head``, whose .npy header
+    NumPy could not read (``exc``): what the file is instead, when its first bytes say so (a
+    compressed file, an archive, a table, text), and the fix."""
+    known = binary_format(head)
+    if known is not None and known[0] != "NumPy .npy":
+        return f"data file {path!r} is a {known[0]} file, not a .npy file; {known[1]}."
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as bad:  # a character cut at the end of head is still text
+        text = bad.start >= len(head) - 3 and bad.reason == "unexpected end of data"
+    else:
+        text = True
+    if text:
+        table = " or ".join(TABLE_EXTENSIONS)
+        return (f"data file {path!r} holds text, not a .npy file; a table of numbers is read "
+                f"from files named {table} (give a CSV file the .csv extension; a tab or "
+                "semicolon delimiter is found), or write the array with numpy.save.")
+    return (f"data file {path!r} is not a readable .npy file ({' '.join(str(exc).split())}). "
+            "Write it with numpy.save.")
 
 
 class Chunks:

@@ -6,6 +6,7 @@ traceback and no raw warning.
 """
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -67,6 +68,59 @@ def test_bad_part_files_name_the_file(tmp_path, X, kind, match):
     with pytest.raises(ValueError, match=match) as info:
         fastem.GaussianMixture(2).fit(fastem.Chunks([good, bad]))
     assert str(bad) in str(info.value)
+
+
+def _other_format(path, kind, X):
+    """``path`` holding X in another format than its extension says."""
+    import gzip
+
+    text = "a,b\n" + "".join(f"{a!r},{b!r}\n" for a, b in X.tolist())
+    if kind == "csv text":
+        path.write_text(text)
+    elif kind == "tab text":
+        path.write_text(text.replace(",", "\t"))
+    elif kind == "gzip":
+        path.write_bytes(gzip.compress(text.encode()))
+    elif kind == "npz":
+        with open(path, "wb") as f:
+            np.savez(f, X=X)
+    else:
+        pa = pytest.importorskip("pyarrow")
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.table({"a": X[:, 0], "b": X[:, 1]}), path)
+    return path
+
+
+OTHER_FORMATS = [("csv text", "holds text, not a .npy file; .* files named .csv or .parquet"),
+                 ("tab text", "holds text, not a .npy file; .* files named .csv or .parquet"),
+                 ("gzip", "is a gzip-compressed file, not a .npy file; decompress it"),
+                 ("npz", r"is a zip \(or .xlsx/.npz\) file, not a .npy file; .*np.load\(path\)"),
+                 ("parquet", "is a parquet file, not a .npy file; give it the .parquet extension")]
+
+
+# Chunks reads a path that is neither .csv nor .parquet as .npy; the command line reads
+# .npy paths only so (it refuses other extensions by name)
+@pytest.mark.parametrize("entry, name", [("chunks", "part.npy"), ("chunks", "part.txt"),
+                                         ("chunks", "part.csv.gz"), ("chunks", "part.tsv"),
+                                         ("fit", "part.npy"), ("predict", "part.npy")])
+@pytest.mark.parametrize("kind, match", OTHER_FORMATS)
+def test_a_file_read_as_npy_that_is_another_format_says_which(tmp_path, X, capsys, entry, kind,
+                                                              match, name):
+    path = _other_format(tmp_path / name, kind, X)
+    if entry == "chunks":
+        with pytest.raises(ValueError, match=match) as info:
+            fastem.GaussianMixture(2).fit(fastem.Chunks([path]))
+        assert str(path) in str(info.value)
+        return
+    model = tmp_path / "m.npz"
+    fastem.GaussianMixture(2).fit(X).save(model)
+    argv = (["fit", str(path), "-k", "2", "-o", str(tmp_path / "n.npz")] if entry == "fit"
+            else ["predict", str(model), str(path), "-o", str(tmp_path / "l.csv")])
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(path) in err
+    assert re.search(match, err), err
 
 
 class _Rewriter:
