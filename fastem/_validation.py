@@ -121,6 +121,24 @@ def _span_limit(dtype):
     return float(np.sqrt(np.finfo(dtype).max)) * 2.0**-10
 
 
+def check_not_mapping(X, name, what):
+    """TypeError for a dict, an .npz archive (``np.load``'s NpzFile) or a set given as
+    ``name``, which NumPy reads as one object (chunked data as its keys); ``what`` begins
+    the message. A scipy dok array is a dict too: the checks of arrays say that sparse
+    data are refused."""
+    if not isinstance(X, (Mapping, set, frozenset)) or _is_sparse(X):
+        return
+    var = name if name.isidentifier() else "chunk"
+    if isinstance(getattr(X, "files", None), list):  # np.load of an .npz archive
+        fix = (f"{var}[{(X.files or ['name'])[0]!r}] for an array of this .npz archive (it "
+               f"holds {X.files})")
+    elif isinstance(X, Mapping):
+        fix = f"pd.DataFrame({var}) for a dict of columns"
+    else:
+        fix = f"np.array(sorted({var}))[:, None] for a set of values of one feature"
+    raise TypeError(f"{what}, got a {type(X).__name__}. Pass an array or a DataFrame, e.g. {fix}.")
+
+
 def check_array(
     X, *, name="X", dtype=None, min_samples=1, anchors=None, allow_nan=False, nan_advice=None,
     scan=True, row_place=None,
@@ -161,6 +179,7 @@ def check_array(
             "first: np.load(path, mmap_mode='r') for .npy, fastem.Chunks([path]) for .npy, "
             ".csv and .parquet files, or pd.read_csv(path)."
         )
+    check_not_mapping(X, name, f"{name} must be an array of shape (n_samples, n_features)")
     if _is_sparse(X):
         raise TypeError(
             f"A sparse matrix was passed as {name}, but dense data is required. Use "

@@ -42,7 +42,7 @@ import math
 import weakref
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -53,8 +53,8 @@ from ._tables import (
     TABLE_EXTENSIONS, binary_format, place_of, read_table, spells_names, unnamed_first_row,
 )
 from ._validation import (
-    _is_sparse, as_list, check_array, check_memory, check_sample_weight, check_total_weight,
-    close_choice, feature_names_of, without_pandas_index,
+    as_list, check_array, check_memory, check_not_mapping, check_sample_weight,
+    check_total_weight, close_choice, feature_names_of, without_pandas_index,
 )
 
 __all__ = [
@@ -139,15 +139,8 @@ def as_source(
     """
     if isinstance(X, (ArraySource, ChunkedSource)) or type(X).__name__ == "DaskSource":
         return X
-    # Read as chunks, a dict's keys were paths (a scipy dok array is a dict too: the
-    # validation of arrays says that sparse data are refused).
-    if isinstance(X, (Mapping, set, frozenset)) and not _is_sparse(X):
-        fix = ("pd.DataFrame(X) for a dict of columns" if isinstance(X, Mapping)
-               else "np.array(sorted(X))[:, None] for a set of values of one feature")
-        raise TypeError(
-            f"X must be an array of shape (n_samples, n_features) or chunked data, got a "
-            f"{type(X).__name__}. Pass an array or a DataFrame, e.g. {fix}."
-        )
+    # Read as chunks, a dict's keys were paths.
+    check_not_mapping(X, "X", "X must be an array of shape (n_samples, n_features) or chunked data")
     if is_dask_array(X) or is_dask_dataframe(X):
         from ._dask import DaskSource
 

@@ -1600,3 +1600,27 @@ def test_a_floor_at_or_above_the_mean_is_refused(cls, name, value, path):
         else:
             getattr(cls(2, random_state=0, **{name: value}), path)(data)
     cls(2, random_state=0, **{name: 0.999}).fit(data)  # a fraction below 1 fits
+
+
+@pytest.mark.parametrize("entry", ["fit", "predict", "chunk"])
+@pytest.mark.parametrize("kind, fix", [
+    ("npz", "{x}['X'] for an array of this .npz archive (it holds ['X'])"),
+    ("dict", "pd.DataFrame({x}) for a dict of columns"),
+    ("set", "np.array(sorted({x}))[:, None] for a set of values of one feature"),
+], ids=["npz", "dict", "set"])
+def test_a_dict_an_npz_archive_or_a_set_is_refused_with_the_fix(tmp_path, entry, kind, fix):
+    # NumPy reads each as one object (chunked data as its keys): refused, with what to pass.
+    from fastem import Chunks
+
+    X = np.random.default_rng(0).normal(size=(40, 2))
+    if kind == "npz":
+        np.savez(tmp_path / "d.npz", X=X)
+        data = np.load(tmp_path / "d.npz")
+    else:
+        data = {"a": X[:, 0], "b": X[:, 1]} if kind == "dict" else set(X[:, 0].tolist())
+    model = GaussianMixture(1).fit(X)
+    call = {"fit": GaussianMixture(1).fit, "predict": model.predict,
+            "chunk": lambda d: model.predict(Chunks([X, d]))}[entry]
+    x = "chunk" if entry == "chunk" else "X"
+    with pytest.raises(TypeError, match=re.escape(fix.format(x=x))):
+        call(data)
