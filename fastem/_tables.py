@@ -1118,7 +1118,9 @@ def _columns_option(columns):
     """'--columns a,b' for these names or indices, one word for the shell; a phrase for many."""
     if len(columns) > 8:
         return "--columns with the other columns"
-    value = ",".join(f'"{c}"' if "," in str(c) else str(c) for c in columns)
+    row = io.StringIO()  # a CSV row, as --columns reads it: a name with ',' or '"' quoted
+    csv.writer(row, lineterminator="\r\n").writerow([str(c) for c in columns])
+    value = row.getvalue()[:-2]
     if re.search(r"[\s\"']", value):
         value = "'" + value.replace("'", "'\\''") + "'"
     return f"--columns {value}"

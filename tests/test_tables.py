@@ -1136,3 +1136,15 @@ def test_whole_numbers_that_float64_rounds_are_refused_in_parquet_files(tmp_path
         assert "in row 2 of column 'id'" in str(info.value) and "--columns x" in str(info.value), kind
     pq.write_table(pa.table({"id": pa.array([1, 2**53, 2**60], pa.int64()), "x": x}), path)
     assert_array_equal(_tables.read_parquet(path).data[:, 0], [1, 2**53, 2**60])
+
+
+@pytest.mark.parametrize("names", [["a", "b"], ["weight, kg", "h"], ['say "hi", x', "h"],
+                                   ['say "hi"', "it's"], ["a b", "1"]])
+def test_the_columns_option_in_a_message_selects_those_columns(names):
+    # the fix a message gives, pasted into a shell, reads back as the same columns
+    import shlex
+
+    from fastem.cli import _column_tokens
+
+    option, value = shlex.split(_tables._columns_option(names))
+    assert option == "--columns" and _column_tokens([value], None) == names
