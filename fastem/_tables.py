@@ -1433,6 +1433,9 @@ def _read_with_pyarrow(layout):
         return np.empty((table.num_rows, 0))
     columns = [table.column(name).to_numpy(zero_copy_only=False) for name in include]
     data = np.column_stack(columns).astype(np.float64)
+    nulls = sum(table.column(name).null_count for name in include)
+    if layout.missing and np.isnan(data).sum() > nulls:
+        return None  # text that pyarrow reads as NaN, and pandas as text ('nan(1)'): checked
     return None if _refused(data, layout) else data
 
 

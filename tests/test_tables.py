@@ -1148,3 +1148,14 @@ def test_the_columns_option_in_a_message_selects_those_columns(names):
 
     option, value = shlex.split(_tables._columns_option(names))
     assert option == "--columns" and _column_tokens([value], None) == names
+
+
+@pytest.mark.parametrize("value", ["nan(1)", "-nan(0x7)"])
+@pytest.mark.parametrize("missing", [False, True])
+def test_text_that_only_pyarrow_reads_as_nan_is_refused(tmp_path, value, missing):
+    # pandas reads it as text, and so does the csv module's pass: a missing value is one of
+    # pandas' markers, with or without missing, whichever parser reads the file
+    path = tmp_path / "d.csv"
+    path.write_text(f"a,b\n1.5,2\n{value},3\n4,5\n")
+    with pytest.raises(ValueError, match=re.escape(f"non-numeric value {value!r} on line 3")):
+        _tables.read_csv(path, missing=missing)
