@@ -1253,13 +1253,13 @@ def read_parquet(path, columns=None, missing=False, nan_fix=None, rounding=False
         raise ValueError(
             f"{path!r} is not a readable parquet file ({' '.join(str(exc).split())})"
         ) from None
-    for name in chosen:
-        nulls = table.column(name).null_count
-        if nulls and not missing:
-            row = int(np.flatnonzero(table.column(name).is_null().to_numpy(zero_copy_only=False))[0])
+    for name in chosen if not missing else ():
+        if table.column(name).null_count:  # then NaN counts as missing too, as in pandas
+            holes = np.flatnonzero(
+                table.column(name).is_null(nan_is_null=True).to_numpy(zero_copy_only=False))
             raise ValueError(
-                f"{path!r} has {nulls} missing value(s) in column {name!r}, the first in row "
-                f"{row + 1}; {nan_fix or _NAN_FIX}"
+                f"{path!r} has {len(holes)} missing value(s) in column {name!r}, the first in "
+                f"row {holes[0] + 1}; {nan_fix or _NAN_FIX}"
             )
     if not chosen:
         return Table(np.empty((table.num_rows, 0)), [], notes, [])

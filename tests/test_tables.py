@@ -1159,3 +1159,17 @@ def test_text_that_only_pyarrow_reads_as_nan_is_refused(tmp_path, value, missing
     path.write_text(f"a,b\n1.5,2\n{value},3\n4,5\n")
     with pytest.raises(ValueError, match=re.escape(f"non-numeric value {value!r} on line 3")):
         _tables.read_csv(path, missing=missing)
+
+
+@pytest.mark.parametrize("values, count, row", [([1.0, np.nan, None, 3.0], 2, 2),
+                                                ([1.0, None, np.nan, np.nan], 3, 2)])
+def test_a_parquet_column_s_missing_values_count_its_nan_beside_its_nulls(tmp_path, values,
+                                                                         count, row):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "d.parquet"
+    pq.write_table(pa.table({"a": pa.array(values), "b": [1.0, 2.0, 3.0, 4.0]}), path)
+    with pytest.raises(ValueError, match=re.escape(
+            f"has {count} missing value(s) in column 'a', the first in row {row};")):
+        _tables.read_parquet(path)
