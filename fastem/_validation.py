@@ -325,7 +325,7 @@ def as_float64(values):
         na = getattr(sys.modules.get("pandas"), "NA", None)  # pd.NA exists once pandas is in
         if values.dtype != object or na is None:
             raise
-        missing = np.frompyfunc(lambda v: v is na, 1, 1)(values).astype(bool)
+        missing = np.asarray(np.frompyfunc(lambda v: v is na, 1, 1)(values), dtype=bool)
         if not missing.any():
             raise
         return np.where(missing, None, values).astype(np.float64)
@@ -1144,21 +1144,29 @@ def _beyond_float64(name):
 
 
 class NoneEntryError(TypeError):
-    """A parameter array given with None where a number belongs."""
+    """A parameter array given with a missing value (None, ``pd.NA``) where a number belongs."""
 
 
 def _refuse_none(values, name):
-    """Raise NoneEntryError where the object array ``values`` holds None: a cast to float64
-    would read it as NaN, and the error would then be about a NaN the user never gave."""
-    none = np.asarray(np.frompyfunc(lambda entry: entry is None, 1, 1)(values), dtype=bool)
-    if not none.any():
+    """Raise NoneEntryError where the object array ``values`` holds None or pandas' ``pd.NA``:
+    a cast to float64 would read it as NaN, and the error would then be about a NaN the
+    user never gave."""
+    na = getattr(sys.modules.get("pandas"), "NA", None)  # pd.NA exists once pandas is in
+    absent = np.asarray(
+        np.frompyfunc(lambda entry: entry is None or (na is not None and entry is na), 1, 1)(values),
+        dtype=bool,
+    )
+    if not absent.any():
         return
+    first = values[tuple(np.argwhere(absent)[0])] if values.ndim else values.item()
+    what = "None" if first is None else "pd.NA"
     if values.ndim == 0:
-        raise NoneEntryError(f"{name} is None; pass an array of real numbers with the documented shape.")
-    index = tuple(int(i) for i in np.argwhere(none)[0])
+        raise NoneEntryError(f"{name} is {what}; pass an array of real numbers with the documented shape.")
+    index = tuple(int(i) for i in np.argwhere(absent)[0])
     raise NoneEntryError(
-        f"{name} holds None at index {index[0] if len(index) == 1 else index} "
-        f"({int(none.sum())} None entries in all); pass a real number for every entry."
+        f"{name} holds {what} at index {index[0] if len(index) == 1 else index} "
+        f"({int(absent.sum())} missing entries in all); a parameter has no missing values: "
+        "pass a real number for every entry."
     )
 
 

@@ -208,14 +208,20 @@ NONE_INITS = [
     pytest.param(ExponentialMixture, "scales_init", [[1.0, None], [2.0, 3.0]], r"\(0, 1\)",
                  id="scales_init"),
     pytest.param(PoissonMixture, "rates_init", [[1.0, 2.0], [None, 3.0]], r"\(1, 0\)",
-                 id="rates_init"),
+                 id="rates_init"),    pytest.param(GaussianMixture, "means_init", None, "", id="pd.NA"),
 ]
 
 
 @pytest.mark.parametrize("cls, name, value, index", NONE_INITS)
 def test_a_none_entry_of_an_initial_parameter_is_named(cls, name, value, index):
-    """A None entry is refused with its index, not cast to NaN and blamed as a NaN."""
-    with pytest.raises(TypeError, match=rf"{name} holds None at index {index} "):
+    """A None entry is refused with its index, not cast to NaN and blamed as a NaN; so is
+    pandas' pd.NA."""
+    if value is None:
+        pd = pytest.importorskip("pandas")
+        value, index, missing = [[1.0, 2.0], [3.0, pd.NA]], r"\(1, 1\)", "pd.NA"
+    else:
+        missing = "None"
+    with pytest.raises(TypeError, match=rf"{name} holds {missing} at index {index} "):
         cls(2, random_state=0, **{name: value}).fit(data(cls))
 
 

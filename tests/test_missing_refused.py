@@ -249,5 +249,5 @@ def test_pd_na_in_weights_and_parameters_is_refused_as_missing():
     weights = np.array([pd.NA] + [1.0] * (len(X) - 1), dtype=object)
     with pytest.raises(ValueError, match=r"sample_weight contains 1 NaN .* at index 0"):
         GaussianMixture(2, random_state=0).fit(X, sample_weight=weights)
-    with pytest.raises(ValueError, match="means_init contains NaN"):
+    with pytest.raises(TypeError, match=r"means_init holds pd.NA at index \(0, 1\)"):
         GaussianMixture(2, random_state=0, means_init=[[0.0, pd.NA], [5.0, 5.0]]).fit(X)
