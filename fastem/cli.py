@@ -3,7 +3,10 @@
 Every subcommand prints readable text on stdout, or JSON with ``--json``.
 Errors print one line on stderr (what was wrong, the value, how to fix it)
 and exit with status 1, or 2 for a bad command line; ``--debug`` shows the
-traceback instead. Warnings of a command that succeeds are printed after it,
+traceback instead. Output that stdout cannot take (a full disk, stdout
+closed) is an error too; a reader of stdout that left (``| head``) ends the
+command quietly with status 141, as SIGPIPE would, and an interruption
+(Ctrl-C) with 130. Warnings of a command that succeeds are printed after it,
 one line each. An option that would have no effect on the command line given
 (``impute --seed`` without ``--draw``) is refused with the reason, not ignored. No command writes to a file that it reads: an output path
 that is an input file (by device and inode, so links count) is refused.
@@ -1832,6 +1835,36 @@ def _unknown_option(parser, argv):
     return None
 
 
+def _discard_stdout():
+    """Send what stdout still holds to the null device, so that the exit's flush cannot fail."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def _flush_stdout():
+    """Write what stdout holds now, not at exit, so that a failure sets the exit status.
+
+    Python buffers stdout when it is a pipe or a file and writes the rest at
+    exit, where a failure (the reader gone: ``fastem score ... | head``; a full
+    disk) is printed as "Exception ignored" with status 120. Raises
+    ``BrokenPipeError`` when the reader left, and :class:`CommandError` on any
+    other failure to write, or when stdout is closed (the output would be lost).
+    """
+    if sys.stdout is None:  # started with stdout closed (fastem score ... >&-)
+        raise CommandError("standard output is closed, so the output of the command was lost; "
+                           "redirect it to a file or to /dev/null instead of closing it")
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        _discard_stdout()
+        raise CommandError(f"cannot write the output to standard output: "
+                           f"{exc.strerror or _one_line(exc)}; free space on its device, or "
+                           "redirect it elsewhere") from None
+
+
 def main(argv=None):
     """Run the ``fastem`` command line; return the exit status."""
     parser = build_parser()
@@ -1874,14 +1907,14 @@ def main(argv=None):
             args.func(args)
         for w in caught:  # after success only: an error is reported in one line
             print(f"fastem: warning: {_one_line(w.message)}", file=sys.stderr)
+        _flush_stdout()
     except SystemExit as exc:  # --help
         return exc.code
     except KeyboardInterrupt:
         print("fastem: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader of stdout left (fastem info m.npz | head): no message
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())  # so that the exit's flush does not fail again
+        _discard_stdout()
         return 141  # 128 + SIGPIPE, as a shell reports a command ended by the signal
     except CommandError as exc:
         if debug:

@@ -466,16 +466,52 @@ def test_a_missing_data_file_is_the_only_message(faithful, capsys, tmp_path):
     assert err.count("\n") == 1 and "does not exist" in err
 
 
-def test_a_closed_pipe_ends_quietly(faithful):
-    # `fastem info model.npz --json | head -1`: the reader leaves before fastem writes
+STDOUT_COMMANDS = {
+    "info --json": ["info", "{model}", "--json"],
+    "info": ["info", "{model}"],
+    "score": ["score", "{model}", "{csv}", "--quiet"],
+    "sample": ["sample", "{model}", "-n", "3", "-o", "{out}", "--quiet"],
+}
+
+
+@pytest.mark.parametrize("buffered", [True, False], ids=["buffered", "unbuffered"])
+@pytest.mark.parametrize("argv", STDOUT_COMMANDS.values(), ids=list(STDOUT_COMMANDS))
+def test_a_closed_pipe_ends_quietly(faithful, tmp_path, argv, buffered):
+    # `fastem info model.npz --json | head -1`: the reader leaves before fastem writes. With
+    # stdout buffered (Python's default for a pipe), the text is written at exit, where a
+    # failure had been "Exception ignored ... BrokenPipeError" with status 120.
     import subprocess
     import sys
 
-    process = subprocess.Popen([sys.executable, "-m", "fastem", "info", str(faithful["model"]),
-                                "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    if not buffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    argv = [a.format(out=tmp_path / "out.csv", **faithful) for a in argv]
+    process = subprocess.Popen([sys.executable, "-m", "fastem", *argv], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     process.stdout.close()
     _, err = process.communicate(timeout=300)
     assert err == b"" and process.returncode == 141
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("stdout", ["full", "closed"])
+@pytest.mark.parametrize("argv", STDOUT_COMMANDS.values(), ids=list(STDOUT_COMMANDS))
+def test_output_that_stdout_cannot_take_is_an_error(faithful, tmp_path, argv, stdout):
+    # a full disk, or a stdout closed (`>&-`), had lost the output with status 120, or 0
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    argv = [a.format(out=tmp_path / "out.csv", **faithful) for a in argv]
+    with open("/dev/full", "wb") as full:
+        process = subprocess.run([sys.executable, "-m", "fastem", *argv], env=env,
+                                 stdout=full if stdout == "full" else None,
+                                 stderr=subprocess.PIPE, timeout=300,
+                                 preexec_fn=None if stdout == "full" else lambda: os.close(1))
+    err = process.stderr.decode()
+    assert process.returncode == 1
+    assert err.count("\n") == 1 and err.startswith("fastem: error:") and "standard output" in err
 
 
 def test_seed_range_and_repeated_covariance_types(faithful, capsys):
