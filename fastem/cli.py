@@ -5,8 +5,8 @@ Errors print one line on stderr (what was wrong, the value, how to fix it)
 and exit with status 1, or 2 for a bad command line; ``--debug`` shows the
 traceback instead. Output that stdout cannot take (a full disk, stdout
 closed) is an error too; a reader of stdout that left (``| head``) ends the
-command quietly with status 141, as SIGPIPE would, and an interruption
-(Ctrl-C) with 130. Warnings of a command that succeeds are printed after it,
+command quietly with status 141, as SIGPIPE would, an interruption (Ctrl-C)
+with 130 and SIGTERM with 143, the files being written removed. Warnings of a command that succeeds are printed after it,
 one line each. An option that would have no effect on the command line given
 (``impute --seed`` without ``--draw``) is refused with the reason, not ignored. No command writes to a file that it reads: an output path
 that is an input file (by device and inode, so links count) is refused.
@@ -35,7 +35,9 @@ import json
 import math
 import numbers
 import os
+import signal
 import sys
+import threading
 import time
 import warnings
 
@@ -516,18 +518,20 @@ def _check_output(path, allowed, inputs):
 def _replacing(path):
     """A temporary path beside ``path``, renamed to ``path`` when the block succeeds.
 
-    An error (or an interruption) part-way leaves ``path`` as it was, never
-    a cut-off file, and removes the temporary file. A symbolic link is
+    An error (or an interruption: Ctrl-C, SIGTERM) part-way leaves ``path``
+    as it was, never a cut-off file, and removes the temporary file; those
+    left by a command that was killed are removed. A symbolic link is
     written through and an existing file keeps its permission bits
     (:func:`fastem.io.replacement_target`). An error of writing names
     ``path``, never the temporary file.
     """
-    from .io import _temporary_name, replacement_target
+    from .io import _temporary_name, remove_stale_temporary_files, replacement_target
 
     try:
         target, mode = replacement_target(path)
     except OSError as exc:
         raise CommandError(exc.strerror or _one_line(exc)) from None
+    remove_stale_temporary_files(target)  # those of a command killed (SIGKILL) while writing
     temporary = _temporary_name(target)
     try:
         yield temporary
@@ -1835,6 +1839,29 @@ def _unknown_option(parser, argv):
     return None
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised in the command, so that it ends as an interruption does: the files it
+    was writing removed, its outputs as they were."""
+
+
+def _raise_terminated(signum, frame):
+    raise _Terminated
+
+
+def _catch_sigterm():
+    """Raise :class:`_Terminated` on SIGTERM; return the handler to restore, or None.
+
+    Only in the main thread (the only one that can set a handler), and only
+    where SIGTERM has its default action, which ends the process without
+    running ``finally`` blocks: a program that calls :func:`main` with its own
+    handler keeps it.
+    """
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)
+
+
 def _discard_stdout():
     """Send what stdout still holds to the null device, so that the exit's flush cannot fail."""
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -1871,6 +1898,7 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv
     command = None  # known once the command line is parsed
+    default_sigterm = _catch_sigterm()
     try:
         try:
             args = parser.parse_args(argv)
@@ -1913,6 +1941,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("fastem: interrupted", file=sys.stderr)
         return 130
+    except _Terminated:
+        print("fastem: terminated", file=sys.stderr)
+        return 143  # 128 + SIGTERM, as a shell reports a command ended by the signal
     except BrokenPipeError:  # the reader of stdout left (fastem info m.npz | head): no message
         _discard_stdout()
         return 141  # 128 + SIGPIPE, as a shell reports a command ended by the signal
@@ -1935,4 +1966,7 @@ def main(argv=None):
         suffix = "" if expected else f" ({type(exc).__name__}; rerun with --debug for the traceback)"
         print(f"fastem: error: {_one_line(exc)}{suffix}", file=sys.stderr)
         return 1
+    finally:
+        if default_sigterm is not None:
+            signal.signal(signal.SIGTERM, default_sigterm)
     return 0

@@ -960,3 +960,57 @@ def test_whole_numbers_are_refused_only_where_the_dtype_rounds_them(whole_number
     status, _, err = run(capsys, "fit", tmp_path / "held.npy", "-k", 1, "--dtype", "float32",
                          "-o", tmp_path / "m.npz", "--quiet")
     assert status == 1 and "holds 33554434 in data row 2" in err, err
+
+
+WRITING_COMMANDS = {
+    "fit": ["fit", "{csv}", "-k", "2", "-o", "{dir}/out.npz"],
+    "select": ["select", "{csv}", "--k", "1-2", "--covariance", "full", "-o", "{dir}/out.npz"],
+    "predict": ["predict", "{model}", "{csv}", "-o", "{dir}/out.csv"],
+    "sample": ["sample", "{model}", "-n", "5", "-o", "{dir}/out.npy"],
+    "impute csv": ["impute", "{model}", "{csv}", "-o", "{dir}/out.csv"],
+    "impute npy": ["impute", "{model}", "{csv}", "-o", "{dir}/out.npy"],
+}
+
+
+@pytest.mark.parametrize("argv", WRITING_COMMANDS.values(), ids=list(WRITING_COMMANDS))
+def test_sigterm_while_writing_leaves_the_output_as_it_was(faithful, tmp_path, argv):
+    # `timeout 60 fastem ...`, or a job scheduler's kill: SIGTERM, as the output is renamed
+    # into place, had ended the process with the temporary file left beside the output
+    import subprocess
+    import sys
+
+    argv = [a.format(dir=tmp_path, model=faithful["model"], csv=faithful["csv"]) for a in argv]
+    out = argv[-1]
+    previous = (faithful["model"].read_bytes() if out.endswith(".npz")  # a model is replaced
+                else b"previous")  # only by a model
+    with open(out, "wb") as f:
+        f.write(previous)
+    script = ("import os, signal, sys\nimport fastem.cli\nreplace = os.replace\n"
+              "def terminated(*args):\n    os.kill(os.getpid(), signal.SIGTERM)\n"
+              "    replace(*args)\nos.replace = terminated\n"
+              "sys.exit(fastem.cli.main(sys.argv[1:]))\n")
+    process = subprocess.run([sys.executable, "-c", script, *argv, "--quiet"],
+                             capture_output=True, timeout=300)
+    assert process.returncode == 143 and process.stdout == b""
+    assert process.stderr == b"fastem: terminated\n"
+    assert [p.name for p in tmp_path.iterdir()] == [os.path.basename(out)]
+    with open(out, "rb") as f:
+        assert f.read() == previous
+
+
+@pytest.mark.parametrize("argv", WRITING_COMMANDS.values(), ids=list(WRITING_COMMANDS))
+def test_a_killed_command_s_temporary_file_is_removed(faithful, tmp_path, capsys, argv):
+    # SIGKILL leaves no chance to clean up: the next command that writes the output does
+    import subprocess
+    import sys
+
+    from fastem.io import _host_tag
+
+    argv = [a.format(dir=tmp_path, model=faithful["model"], csv=faithful["csv"]) for a in argv]
+    out = argv[-1]
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f".{os.path.basename(out)}.fastem-{_host_tag()}-{dead.pid}-0123abcd.tmp"
+    stale.write_text("cut off")
+    assert main([*argv, "--quiet"]) == 0
+    assert [p.name for p in tmp_path.iterdir()] == [os.path.basename(out)]
