@@ -6,8 +6,10 @@ and exit with status 1, or 2 for a bad command line; ``--debug`` shows the
 traceback instead. Output that stdout cannot take (a full disk, stdout
 closed) is an error too; a reader of stdout that left (``| head``) ends the
 command quietly with status 141, as SIGPIPE would, an interruption (Ctrl-C)
-with 130 and SIGTERM with 143, the files being written removed. Warnings of a command that succeeds are printed after it,
-one line each. An option that would have no effect on the command line given
+with 130 and SIGTERM with 143, the files being written removed. Warnings of
+a command that succeeds are printed after it, one line each; under ``python
+-W error`` (or ``PYTHONWARNINGS=error``) a warning is an error, and the
+command writes no output. An option that would have no effect on the command line given
 (``impute --seed`` without ``--draw``) is refused with the reason, not ignored. No command writes to a file that it reads: an output path
 that is an input file (by device and inode, so links count) is refused.
 
@@ -1862,6 +1864,21 @@ def _catch_sigterm():
     return signal.signal(signal.SIGTERM, _raise_terminated)
 
 
+def _apply_python_warning_options():
+    """Apply Python's own warning options (``python -W``, ``PYTHONWARNINGS``) again, over ours.
+
+    They are the user's: a warning that ``-W error`` makes an error fails the
+    command, before it writes its output, and ``-W ignore`` silences. Python
+    parses them with ``warnings._setoption`` at start; an option it refused
+    then (with a warning of its own) is left out here too.
+    """
+    for option in sys.warnoptions:
+        try:
+            warnings._setoption(option)
+        except warnings._OptionError:
+            pass
+
+
 def _discard_stdout():
     """Send what stdout still holds to the null device, so that the exit's flush cannot fail."""
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -1932,6 +1949,7 @@ def main(argv=None):
         _refuse_ineffective_options(args)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
+            _apply_python_warning_options()
             args.func(args)
         for w in caught:  # after success only: an error is reported in one line
             print(f"fastem: warning: {_one_line(w.message)}", file=sys.stderr)
@@ -1962,7 +1980,7 @@ def main(argv=None):
     except Exception as exc:  # fastem's ValueError/TypeError/OSError and anything else
         if debug:
             raise
-        expected = isinstance(exc, (ValueError, TypeError, OSError, ArithmeticError))
+        expected = isinstance(exc, (ValueError, TypeError, OSError, ArithmeticError, Warning))
         suffix = "" if expected else f" ({type(exc).__name__}; rerun with --debug for the traceback)"
         print(f"fastem: error: {_one_line(exc)}{suffix}", file=sys.stderr)
         return 1

@@ -4,6 +4,7 @@ import importlib.util
 import json
 import os
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -481,7 +482,6 @@ def test_a_closed_pipe_ends_quietly(faithful, tmp_path, argv, buffered):
     # stdout buffered (Python's default for a pipe), the text is written at exit, where a
     # failure had been "Exception ignored ... BrokenPipeError" with status 120.
     import subprocess
-    import sys
 
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     if not buffered:
@@ -500,14 +500,13 @@ def test_a_closed_pipe_ends_quietly(faithful, tmp_path, argv, buffered):
 def test_output_that_stdout_cannot_take_is_an_error(faithful, tmp_path, argv, stdout):
     # a full disk, or a stdout closed (`>&-`), had lost the output with status 120, or 0
     import subprocess
-    import sys
 
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     argv = [a.format(out=tmp_path / "out.csv", **faithful) for a in argv]
     with open("/dev/full", "wb") as full:
         process = subprocess.run([sys.executable, "-m", "fastem", *argv], env=env,
                                  stdout=full if stdout == "full" else None,
-                                 stderr=subprocess.PIPE, timeout=300,
+                                 stderr=subprocess.PIPE, timeout=300, check=False,
                                  preexec_fn=None if stdout == "full" else lambda: os.close(1))
     err = process.stderr.decode()
     assert process.returncode == 1
@@ -977,7 +976,6 @@ def test_sigterm_while_writing_leaves_the_output_as_it_was(faithful, tmp_path, a
     # `timeout 60 fastem ...`, or a job scheduler's kill: SIGTERM, as the output is renamed
     # into place, had ended the process with the temporary file left beside the output
     import subprocess
-    import sys
 
     argv = [a.format(dir=tmp_path, model=faithful["model"], csv=faithful["csv"]) for a in argv]
     out = argv[-1]
@@ -990,7 +988,7 @@ def test_sigterm_while_writing_leaves_the_output_as_it_was(faithful, tmp_path, a
               "    replace(*args)\nos.replace = terminated\n"
               "sys.exit(fastem.cli.main(sys.argv[1:]))\n")
     process = subprocess.run([sys.executable, "-c", script, *argv, "--quiet"],
-                             capture_output=True, timeout=300)
+                             capture_output=True, timeout=300, check=False)
     assert process.returncode == 143 and process.stdout == b""
     assert process.stderr == b"fastem: terminated\n"
     assert [p.name for p in tmp_path.iterdir()] == [os.path.basename(out)]
@@ -1002,7 +1000,6 @@ def test_sigterm_while_writing_leaves_the_output_as_it_was(faithful, tmp_path, a
 def test_a_killed_command_s_temporary_file_is_removed(faithful, tmp_path, capsys, argv):
     # SIGKILL leaves no chance to clean up: the next command that writes the output does
     import subprocess
-    import sys
 
     from fastem.io import _host_tag
 
@@ -1014,3 +1011,46 @@ def test_a_killed_command_s_temporary_file_is_removed(faithful, tmp_path, capsys
     stale.write_text("cut off")
     assert main([*argv, "--quiet"]) == 0
     assert [p.name for p in tmp_path.iterdir()] == [os.path.basename(out)]
+
+
+WARNING_COMMANDS = {
+    "fit": ["fit", "{csv}", "-k", "3", "--max-iter", "1", "-o", "{dir}/out.npz"],
+    "fit --bayesian": ["fit", "{csv}", "-k", "3", "--bayesian", "--max-iter", "1",
+                       "-o", "{dir}/out.npz"],
+    "fit --family exponential": ["fit", "{csv}", "-k", "2", "--family", "exponential",
+                                 "--max-iter", "1", "-o", "{dir}/out.npz"],
+    "select": ["select", "{csv}", "--k", "1-2", "--covariance", "full", "--max-iter", "1",
+               "-o", "{dir}/out.npz"],
+}
+
+
+@pytest.mark.parametrize("argv", WARNING_COMMANDS.values(), ids=list(WARNING_COMMANDS))
+def test_warnings_made_errors_by_python_fail_the_command(faithful, tmp_path, capsys, monkeypatch,
+                                                         argv):
+    # `python -W error -m fastem fit ...` in a pipeline that must not go on with an unconverged
+    # model: the warning had been printed and the model written, with status 0
+    argv = [a.format(dir=tmp_path, csv=faithful["csv"]) for a in argv]
+    assert main([*argv, "--quiet"]) == 0  # without Python's -W: a warning, after success
+    assert capsys.readouterr().err.startswith("fastem: warning:")
+    os.remove(argv[-1])
+    monkeypatch.setattr(sys, "warnoptions", ["error"])
+    status, out, err = run(capsys, *argv, "--quiet")
+    assert status == 1 and out == "" and err.count("\n") == 1
+    assert err.startswith("fastem: error:") and "did not converge" in err and "--debug" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("how", ["-W error", "PYTHONWARNINGS=error"])
+def test_python_warning_options_apply_in_a_real_process(faithful, tmp_path, how):
+    import subprocess
+
+    env = dict(os.environ)
+    options = ["-W", "error"] if how == "-W error" else []
+    if not options:
+        env["PYTHONWARNINGS"] = "error"
+    process = subprocess.run([sys.executable, *options, "-m", "fastem", "fit", str(faithful["csv"]),
+                              "-k", "3", "--max-iter", "1", "-o", str(tmp_path / "m.npz")],
+                             env=env, capture_output=True, timeout=300, check=False)
+    assert process.returncode == 1 and process.stdout == b""
+    assert process.stderr.startswith(b"fastem: error:") and process.stderr.count(b"\n") == 1
+    assert list(tmp_path.iterdir()) == []
