@@ -6,7 +6,8 @@ and exit with status 1, or 2 for a bad command line; ``--debug`` shows the
 traceback instead. Output that stdout cannot take (a full disk, stdout
 closed) is an error too; a reader of stdout that left (``| head``) ends the
 command quietly with status 141, as SIGPIPE would, an interruption (Ctrl-C)
-with 130 and SIGTERM with 143, the files being written removed. Warnings of
+with 130 and SIGTERM or SIGHUP with 143 or 129, the files being written
+removed. Warnings of
 a command that succeeds are printed after it, one line each; under ``python
 -W error`` (or ``PYTHONWARNINGS=error``) a warning is an error, and the
 command writes no output. An option that would have no effect on the command line given
@@ -1842,26 +1843,33 @@ def _unknown_option(parser, argv):
 
 
 class _Terminated(BaseException):
-    """SIGTERM, raised in the command, so that it ends as an interruption does: the files it
-    was writing removed, its outputs as they were."""
+    """A signal that ends the process (SIGTERM, SIGHUP), raised in the command so that it
+    ends as an interruption does: the files it was writing removed, its outputs as they
+    were. ``args[0]`` is the signal's number."""
 
 
 def _raise_terminated(signum, frame):
-    raise _Terminated
+    raise _Terminated(signum)
 
 
-def _catch_sigterm():
-    """Raise :class:`_Terminated` on SIGTERM; return the handler to restore, or None.
+# The signals that end a command whose process is stopped (kill, timeout, a job
+# scheduler) or whose terminal is closed; SIGHUP is not on Windows.
+_ENDING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
+                        if hasattr(signal, name))
+
+
+def _catch_ending_signals():
+    """Raise :class:`_Terminated` on SIGTERM and SIGHUP; return the handlers to restore.
 
     Only in the main thread (the only one that can set a handler), and only
-    where SIGTERM has its default action, which ends the process without
+    for a signal with its default action, which ends the process without
     running ``finally`` blocks: a program that calls :func:`main` with its own
     handler keeps it.
     """
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
-        return None
-    return signal.signal(signal.SIGTERM, _raise_terminated)
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {signum: signal.signal(signum, _raise_terminated) for signum in _ENDING_SIGNALS
+            if signal.getsignal(signum) is signal.SIG_DFL}
 
 
 def _apply_python_warning_options():
@@ -1915,7 +1923,7 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv
     command = None  # known once the command line is parsed
-    default_sigterm = _catch_sigterm()
+    default_handlers = _catch_ending_signals()
     try:
         try:
             args = parser.parse_args(argv)
@@ -1959,9 +1967,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("fastem: interrupted", file=sys.stderr)
         return 130
-    except _Terminated:
-        print("fastem: terminated", file=sys.stderr)
-        return 143  # 128 + SIGTERM, as a shell reports a command ended by the signal
+    except _Terminated as exc:
+        print(f"fastem: terminated ({signal.Signals(exc.args[0]).name})", file=sys.stderr)
+        return 128 + exc.args[0]  # as a shell reports a command ended by the signal: 143, 129
     except BrokenPipeError:  # the reader of stdout left (fastem info m.npz | head): no message
         _discard_stdout()
         return 141  # 128 + SIGPIPE, as a shell reports a command ended by the signal
@@ -1985,6 +1993,6 @@ def main(argv=None):
         print(f"fastem: error: {_one_line(exc)}{suffix}", file=sys.stderr)
         return 1
     finally:
-        if default_sigterm is not None:
-            signal.signal(signal.SIGTERM, default_sigterm)
+        for signum, handler in default_handlers.items():
+            signal.signal(signum, handler)
     return 0

@@ -971,10 +971,13 @@ WRITING_COMMANDS = {
 }
 
 
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
 @pytest.mark.parametrize("argv", WRITING_COMMANDS.values(), ids=list(WRITING_COMMANDS))
-def test_sigterm_while_writing_leaves_the_output_as_it_was(faithful, tmp_path, argv):
-    # `timeout 60 fastem ...`, or a job scheduler's kill: SIGTERM, as the output is renamed
-    # into place, had ended the process with the temporary file left beside the output
+def test_a_signal_while_writing_leaves_the_output_as_it_was(faithful, tmp_path, argv, signame):
+    # `timeout 60 fastem ...`, a job scheduler's kill (SIGTERM) or a closed terminal (SIGHUP),
+    # as the output is renamed into place, had ended the process with the temporary file left
+    # beside the output
+    import signal
     import subprocess
 
     argv = [a.format(dir=tmp_path, model=faithful["model"], csv=faithful["csv"]) for a in argv]
@@ -984,13 +987,13 @@ def test_sigterm_while_writing_leaves_the_output_as_it_was(faithful, tmp_path, a
     with open(out, "wb") as f:
         f.write(previous)
     script = ("import os, signal, sys\nimport fastem.cli\nreplace = os.replace\n"
-              "def terminated(*args):\n    os.kill(os.getpid(), signal.SIGTERM)\n"
+              f"def terminated(*args):\n    os.kill(os.getpid(), signal.{signame})\n"
               "    replace(*args)\nos.replace = terminated\n"
               "sys.exit(fastem.cli.main(sys.argv[1:]))\n")
     process = subprocess.run([sys.executable, "-c", script, *argv, "--quiet"],
                              capture_output=True, timeout=300, check=False)
-    assert process.returncode == 143 and process.stdout == b""
-    assert process.stderr == b"fastem: terminated\n"
+    assert process.returncode == 128 + getattr(signal, signame) and process.stdout == b""
+    assert process.stderr == f"fastem: terminated ({signame})\n".encode()
     assert [p.name for p in tmp_path.iterdir()] == [os.path.basename(out)]
     with open(out, "rb") as f:
         assert f.read() == previous
