@@ -212,6 +212,14 @@ def _covariance_list(text):
 
 
 def _extension(path, allowed, what):
+    if path == "-":  # a script's habit for standard input or output
+        why = (
+            "standard input, which fastem does not read: it reads DATA more than once, in "
+            "the format its extension names" if what == "data file" else
+            "standard output, which fastem does not write to: it writes a file beside the "
+            "output and renames it when complete, in the format its extension names"
+        )
+        raise CommandError(f"{what} '-' would be {why}; give a path ending in one of {', '.join(allowed)}")
     ext = os.path.splitext(path)[1].lower()
     if ext not in allowed:
         raise CommandError(

@@ -651,3 +651,22 @@ def test_what_follows_double_dash_is_not_called_an_option(files, capsys, tmp_pat
                            "--", "--max-iters")
     assert status == 2 and out == "" and "unrecognized arguments: -- --max-iters" in err, err
     assert "not an option" not in err and "Did you mean" not in err, err
+
+
+@pytest.mark.parametrize("command, stream", [
+    (["fit", "-", "-k", "2", "-o", "{d}/m.npz"], "input"),
+    (["fit", "{npy}", "-k", "2", "-o", "-"], "output"),
+    (["select", "{npy}", "--k", "1-2", "-o", "-"], "output"),
+    (["predict", "{model}", "-", "-o", "{d}/l.npy"], "input"),
+    (["predict", "{model}", "{npy}", "-o", "-"], "output"),
+    (["score", "{model}", "-"], "input"),
+    (["impute", "{model}", "{npy}", "-o", "-"], "output"),
+    (["sample", "{model}", "-n", "5", "-o", "-"], "output"),
+])
+def test_a_dash_for_a_standard_stream_is_refused_with_why(files, capsys, command, stream):
+    """'-' is named as the stream a script meant, not as a file without an extension."""
+    argv = [a.format(d=files["dir"], npy=files["npy"], model=files["model"]) for a in command]
+    status, out, err = run(capsys, *argv)
+    assert status == 1 and out == ""
+    assert f"'-' would be standard {stream}, which fastem does not" in err, err
+    assert "give a path ending in one of" in err
