@@ -170,6 +170,28 @@ def _encoding(head):
     return "latin-1"
 
 
+def starts_as_text(head):
+    """Whether a file that starts with the bytes ``head`` is text as :func:`read_csv` reads it:
+    with a byte-order mark (UTF-8, UTF-16, UTF-32), UTF-16 or UTF-32 without one, or UTF-8 or
+    Windows-1252 text without control characters but tabs, line ends and form feeds (a
+    character cut at the end of ``head`` is still text)."""
+    marks = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE)
+    if head.startswith(marks) or _unmarked_wide_encoding(head) is not None:
+        return True
+    for encoding in ("utf-8", "cp1252"):
+        try:
+            text = codecs.getincrementaldecoder(encoding)().decode(head, final=False)
+        except UnicodeDecodeError:
+            continue
+        return _CONTROL.search(text) is None
+    return False
+
+
+# Characters that text files do not hold: the C0 controls but tab, line feed, vertical tab,
+# form feed and carriage return, and DEL.
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f]")
+
+
 # A character of UTF-8 beyond ASCII, well formed: a pair of bytes that Windows-1252
 # text holds only as garbled text ("Ã©" for "é").
 _UTF8_TEXT = re.compile(

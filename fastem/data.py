@@ -50,7 +50,8 @@ from ._config import BLOCK_SIZE
 from .exceptions import warn_at_caller
 from ._init import sample_index, subsample
 from ._tables import (
-    TABLE_EXTENSIONS, binary_format, place_of, read_table, spells_names, unnamed_first_row,
+    TABLE_EXTENSIONS, binary_format, place_of, read_table, spells_names, starts_as_text,
+    unnamed_first_row,
 )
 from ._validation import (
     as_list, check_array, check_memory, check_not_mapping, check_sample_weight,
@@ -575,13 +576,7 @@ def _not_npy(path, head, exc):
     known = binary_format(head)
     if known is not None and known[0] != "NumPy .npy":
         return f"data file {path!r} is a {known[0]} file, not a .npy file; {known[1]}."
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as bad:  # a character cut at the end of head is still text
-        text = bad.start >= len(head) - 3 and bad.reason == "unexpected end of data"
-    else:
-        text = True
-    if text:
+    if starts_as_text(head):
         table = " or ".join(TABLE_EXTENSIONS)
         return (f"data file {path!r} holds text, not a .npy file; a table of numbers is read "
                 f"from files named {table} (give a CSV file the .csv extension; a tab or "

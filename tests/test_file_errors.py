@@ -79,6 +79,14 @@ def _other_format(path, kind, X):
         path.write_text(text)
     elif kind == "tab text":
         path.write_text(text.replace(",", "\t"))
+    elif kind in ("utf-16 text", "utf-32 text"):  # a spreadsheet's "Unicode text"
+        path.write_bytes(text.encode(kind.split()[0]))
+    elif kind == "unmarked utf-16 text":
+        path.write_bytes(text.encode("utf-16-le"))
+    elif kind == "windows-1252 text":
+        path.write_bytes(text.replace("a,", "caf\u00e9,", 1).encode("cp1252"))
+    elif kind == "zeros":  # space reserved for a file never written
+        path.write_bytes(bytes(1000))
     elif kind == "gzip":
         path.write_bytes(gzip.compress(text.encode()))
     elif kind == "npz":
@@ -94,6 +102,10 @@ def _other_format(path, kind, X):
 
 OTHER_FORMATS = [("csv text", "holds text, not a .npy file; .* files named .csv or .parquet"),
                  ("tab text", "holds text, not a .npy file; .* files named .csv or .parquet"),
+                 *[(kind, "holds text, not a .npy file; .* files named .csv or .parquet")
+                   for kind in ("utf-16 text", "utf-32 text", "unmarked utf-16 text",
+                                "windows-1252 text")],
+                 ("zeros", r"is not a readable .npy file \(the magic string"),
                  ("gzip", "is a gzip-compressed file, not a .npy file; decompress it"),
                  ("npz", r"is a zip \(or .xlsx/.npz\) file, not a .npy file; .*np.load\(path\)"),
                  ("parquet", "is a parquet file, not a .npy file; give it the .parquet extension")]
