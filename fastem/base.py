@@ -1835,11 +1835,11 @@ class BaseMixture(_KeywordsChecked):
             "resp": (self._n_components, source.dtype),
         }[output]
         state = self._get_parameters()
-        # A Dask source's outputs are lazy: they are computed from the model as it is
-        # now, not as a set_params (missing, covariance_type) after this call leaves it.
+        # A Dask source's outputs are lazy: computed later, from ``self``, which is the
+        # copy that the calling method runs on (one_snapshot), so that a set_params
+        # (missing, covariance_type) on the model after the call changes nothing in them.
         return source.map(
-            functools.partial(_kernel_output, copy.copy(self), state, output), n_columns, dtype,
-            out,
+            functools.partial(_kernel_output, self, state, output), n_columns, dtype, out
         )
 
     def _summarize(self, source):
