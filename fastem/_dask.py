@@ -33,13 +33,16 @@ import numpy as np
 
 from ._init import sample_index
 from ._validation import (
+    _NAN_ADVICE,
     check_frame_columns,
     check_range,
     check_table_integers,
     check_total_weight,
+    check_weights_unmasked,
     check_whole_numbers_held,
     feature_names_of,
     first_refused_row,
+    masked_as_nan,
     may_round,
     non_finite_message,
     numeric_weights,
@@ -118,6 +121,29 @@ def _as_float64(block, block_info=None):
 def _block_weights(block, block_info=None):
     """:func:`~fastem._validation.numeric_weights` of a block of the dask array of weights."""
     return numeric_weights(block, piece=_block_place(block_info))
+
+
+def _block_without_mask(block, allow_nan, nan_advice, block_info=None):
+    """A block of a masked dask array (``da.ma``) with NaN for its masked entries, which are
+    missing values with ``allow_nan`` as a NumPy masked array's are; without it, a
+    ValueError naming the first. Dask's reads, as ``np.asarray``, keep the hidden values."""
+    mask = np.ma.getmaskarray(block)
+    if mask.any() and not allow_nan:
+        first_row, _ = _block_place(block_info)
+        raise ValueError(
+            f"X is a masked dask array with {int(mask.sum())} masked entries in its block "
+            f"{block_info[0]['chunk-location'][0]}, the first in row "
+            f"{first_row + int(np.argmax(mask.any(axis=1)))} (0-based), whose hidden values "
+            "would be read as data; da.ma.filled(X, np.nan) makes them NaN. "
+            f"{nan_advice or _NAN_ADVICE}."
+        )
+    return masked_as_nan(block)
+
+
+def _block_weights_without_mask(block):
+    """A block of a masked dask array of weights, refused if it has masked entries."""
+    check_weights_unmasked(block)
+    return np.ma.getdata(block)
 
 
 def _check_block(X, block_id, first_row, anchors, allow_nan, nan_advice):
@@ -279,6 +305,9 @@ class DaskSource:
             X = X.map_blocks(_as_float64, dtype=np.float64)
         elif X.dtype != target:
             X = X.astype(target)
+        if isinstance(X._meta, np.ma.MaskedArray):
+            X = X.map_blocks(_block_without_mask, allow_nan, nan_advice, dtype=X.dtype,
+                             meta=np.empty((0, 0), dtype=X.dtype))
         if X.numblocks[1] != 1:
             X = X.rechunk({1: -1})
         self.X = X
@@ -299,6 +328,9 @@ class DaskSource:
             w = weight_values(w, self.n_samples)
         else:
             _check_known_sizes(w, "sample_weight")
+            if isinstance(w._meta, np.ma.MaskedArray):
+                w = w.map_blocks(_block_weights_without_mask, dtype=w.dtype,
+                                 meta=np.empty((0,) * w.ndim, dtype=w.dtype))
             # numbers as objects, 64-bit integers and long doubles are converted (and
             # checked) block by block, as an array of them is
             w = (w.map_blocks(_block_weights, dtype=np.float64) if may_round(w.dtype)

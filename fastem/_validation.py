@@ -188,7 +188,7 @@ def check_array(
         )
     check_table_integers(X, name)
     X = check_frame_columns(X, name, allow_nan, nan_advice)
-    X = _without_mask(X, name, allow_nan, nan_advice)
+    X = _without_mask(computed_if_masked(X), name, allow_nan, nan_advice)
     # the column names of a frame that no check above reads by its types (polars, ...)
     other_frame = (hasattr(X, "columns") and hasattr(X, "shape") and not hasattr(X, "iloc")
                    and not hasattr(X, "column_names"))
@@ -658,6 +658,15 @@ def masked_as_nan(X):
     return np.where(mask, np.asarray(np.nan, dtype=data.dtype), data)
 
 
+def computed_if_masked(value):
+    """A lazy array of masked blocks (``dask.array.ma``) as the NumPy masked array it stands
+    for, computed; anything else as it is. NumPy's conversion (``np.asarray``) computes it
+    but drops the mask, and keeps whatever its masked entries hold."""
+    if isinstance(getattr(value, "_meta", None), np.ma.MaskedArray) and hasattr(value, "compute"):
+        return value.compute()
+    return value
+
+
 def _without_mask(X, name, allow_nan, nan_advice=None):
     """:func:`masked_as_nan` with ``allow_nan`` (masked entries are missing values), else an
     error for masked entries that ends with ``nan_advice``."""
@@ -963,6 +972,17 @@ def numeric_weights(w, name="sample_weight", piece=None):
     return w
 
 
+def check_weights_unmasked(sample_weight):
+    """ValueError for a NumPy masked array of weights (or a block of a Dask one) with masked
+    entries, whose hidden values would be read as weights."""
+    if isinstance(sample_weight, np.ma.MaskedArray) and np.ma.getmaskarray(sample_weight).any():
+        raise ValueError(
+            "sample_weight is a masked array with masked entries, whose hidden values would be "
+            "read as weights. Give every sample a weight (sample_weight.filled(0) leaves the "
+            "masked samples out of the fit)."
+        )
+
+
 def weight_values(sample_weight, n_samples):
     """``sample_weight`` (not None) as a numeric ndarray, its shape and values not yet checked.
 
@@ -973,12 +993,8 @@ def weight_values(sample_weight, n_samples):
     are refused (ValueError, TypeError), since their hidden values, keys or
     order would be read as weights.
     """
-    if isinstance(sample_weight, np.ma.MaskedArray) and np.ma.getmaskarray(sample_weight).any():
-        raise ValueError(
-            "sample_weight is a masked array with masked entries, whose hidden values would be "
-            "read as weights. Give every sample a weight (sample_weight.filled(0) leaves the "
-            "masked samples out of the fit)."
-        )
+    sample_weight = computed_if_masked(sample_weight)
+    check_weights_unmasked(sample_weight)
     if isinstance(sample_weight, (Mapping, set, frozenset, Iterator)):
         sample_weight = as_list(sample_weight, "sample_weight", "one number per row of X, in order")
     w = numeric_weights(as_array(_unmasked(sample_weight)))

@@ -366,3 +366,28 @@ def test_lazy_outputs_are_those_of_the_model_at_the_call(family, setting, method
     lazy = getattr(model, method)(da.from_array(X, chunks=150))
     model.set_params(**_LATER_SETTINGS[setting])
     assert_array_equal(lazy.compute(), expected)
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_masked_entries_of_a_dask_array_are_missing_values(chunked):
+    """A masked dask array (dask.array.ma) was read by its blocks' data, the values hidden
+    under the mask included, where a NumPy masked array's masked entries are missing values
+    (missing='em') or refused."""
+    import dask.array as da
+
+    from fastem import Chunks
+
+    X = make_data(400)[0]
+    hidden = np.zeros(X.shape, dtype=bool)
+    hidden[::7, 1] = True
+    data = np.where(hidden, 1e6, X)  # what the mask hides must not be read
+    masked = da.ma.masked_array(da.from_array(data, chunks=150),
+                                mask=da.from_array(hidden, chunks=150))
+    given = Chunks([masked]) if chunked else masked
+    with_nan = np.where(hidden, np.nan, X)
+    model = GaussianMixture(2, random_state=0, missing="em").fit(given)
+    expected = GaussianMixture(2, random_state=0, missing="em").fit(with_nan)
+    assert_allclose(model.means_, expected.means_, rtol=1e-10)
+    scores = model.score_samples(given)  # one array per chunk, or a lazy array
+    scores = np.concatenate(scores) if chunked else scores.compute()
+    assert_allclose(scores, expected.score_samples(with_nan), rtol=1e-10)

@@ -389,8 +389,16 @@ def _masked_weights(n):
     return weights
 
 
+def _dask_masked_weights(n):
+    da = pytest.importorskip("dask.array")
+    weights = _masked_weights(n)
+    return da.ma.masked_array(da.from_array(weights.data, chunks=150),
+                              mask=da.from_array(weights.mask, chunks=150))
+
+
 REFUSED_WEIGHT_FORMS = {
     "masked": (_masked_weights, ValueError, "masked array with masked entries"),
+    "dask masked": (_dask_masked_weights, ValueError, "masked array with masked entries"),
     "dict": (lambda n: dict(enumerate(np.ones(n))), TypeError, "got a dict, whose keys"),
     "set": (lambda n: set(range(1, n + 1)), TypeError, "got a set, whose order is arbitrary"),
 }
