@@ -267,7 +267,9 @@ def one_snapshot(function):
     matrices read as 'diag' ones, two components' weights beside three
     components' draws). The call therefore runs on a shallow copy of the
     model (see :func:`on_the_settings_of_its_start`), which no other thread
-    sees; a call that returns the copy returns the model. For methods
+    sees; a call that returns the copy returns the model, and the other
+    attributes the call sets or deletes on it (a subclass's record of the
+    call) are set or deleted on the model, even if it raises. For methods
     (``model`` is ``self``) and for functions that take the model first or
     as ``model=``; a first argument that is not a model (None, a list of
     lower bounds) is passed on as it is.
@@ -281,12 +283,16 @@ def one_snapshot(function):
             return function(*args, **kwargs)
         start = current(model)
         runner = _copy_holding(model, start)
+        attributes = dict(runner.__dict__)
         if args:
             args = (runner, *args[1:])
         else:
             kwargs["model"] = runner
-        with pinned(runner):
-            result = function(*args, **kwargs)
+        try:
+            with pinned(runner):
+                result = function(*args, **kwargs)
+        finally:
+            _keep_attributes(model, runner, attributes)
         if committed(runner) is not start:
             model.__dict__["_parameters"] = committed(runner)
         return model if result is runner else result
@@ -299,6 +305,19 @@ def _copy_holding(model, state):
     runner = copy.copy(model)
     runner.__dict__["_parameters"] = state
     return runner
+
+
+def _keep_attributes(model, runner, attributes):
+    """Set on ``model`` what a call on ``runner``, its copy whose ``__dict__`` was
+    ``attributes``, set or deleted besides the fitted state: what a subclass's method
+    records on the model (a count, a cache). Only those names: a ``set_params`` of others
+    by another thread meanwhile stays."""
+    after = runner.__dict__
+    for name, value in after.items():
+        if name != "_parameters" and attributes.get(name, ABSENT) is not value:
+            model.__dict__[name] = value
+    for name in attributes.keys() - after.keys():
+        model.__dict__.pop(name, None)
 
 
 def on_the_settings_of_its_start(function):

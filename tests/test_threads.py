@@ -572,3 +572,42 @@ def test_a_lazy_dask_result_keeps_the_settings_of_its_call(output):
     lazy = getattr(model, output)(da.from_array(X, chunks=300))
     model.set_params(**change)
     assert_array_equal(lazy.compute(scheduler="threads"), expected)
+
+
+class _Recording(GaussianMixture):
+    """A subclass that records on itself each check of its parameters."""
+
+    def _check_fitted_parameters(self, n_features):
+        self.n_checks = getattr(self, "n_checks", 0) + 1
+        return super()._check_fitted_parameters(n_features)
+
+
+_RECORDED_CALLS = {
+    "predict": lambda m, X, path: m.predict(X),
+    "predict_proba": lambda m, X, path: m.predict_proba(X),
+    "score": lambda m, X, path: m.score(X),
+    "score_samples": lambda m, X, path: m.score_samples(X),
+    "summarize": lambda m, X, path: m.summarize(X),
+    "m_step": lambda m, X, path: m.m_step(m.summarize(X)),
+    "sample": lambda m, X, path: m.sample(10),
+    "bic": lambda m, X, path: m.bic(X),
+    "aic": lambda m, X, path: m.aic(X),
+    "save": lambda m, X, path: m.save(path),
+    "to_sklearn": lambda m, X, path: m.to_sklearn(),
+}
+
+
+@pytest.mark.parametrize("call", list(_RECORDED_CALLS))
+def test_what_a_subclass_records_during_a_call_stays_on_the_model(tmp_path, call):
+    """The call runs on a copy of the model (for the settings of its start): what a
+    subclass's method set on it, a count or a cache, was dropped with the copy."""
+    X = np.random.default_rng(0).normal(size=(200, 2))
+    model = _Recording(2, random_state=0).fit(X)
+    vars(model).pop("n_checks", None)
+    _RECORDED_CALLS[call](model, X, tmp_path / "m.npz")
+    assert vars(model).get("n_checks", 0) >= 1
+    model.weights_ = [0.5, 0.6]  # off the simplex: the check records, then raises
+    before = model.n_checks
+    with pytest.raises(ValueError, match="weights_"):
+        _RECORDED_CALLS[call](model, X, tmp_path / "n.npz")
+    assert model.n_checks == before + 1
