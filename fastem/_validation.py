@@ -863,11 +863,13 @@ def feature_names_of(X):
     return np.asarray(names, dtype=object)
 
 
-def check_feature_names(names, fitted_names, estimator):
+def check_feature_names(names, fitted_names, estimator, selection="X[{}]"):
     """Compare the column names of data passed after fit with those seen in fit.
 
     Follows scikit-learn: a UserWarning when only one of the two has names, a
-    ValueError when the names or their order differ.
+    ValueError when the names or their order differ, whose fix is
+    ``selection`` (a format string) of the list of the names of fit: how the
+    data passed selects columns (``X[...]`` for a DataFrame).
     """
     if names is None and fitted_names is None:
         return
@@ -897,7 +899,7 @@ def check_feature_names(names, fitted_names, estimator):
         )
     if not unseen and not missing:
         message += "Feature names must be in the same order as they were in fit.\n"
-    message += f"Select the columns of fit, in order: X[{list(fitted_names)!r}]."
+    message += f"Select the columns of fit, in order: {selection.format(repr(list(fitted_names)))}."
     raise ValueError(message)
 
 

@@ -1576,6 +1576,7 @@ class BaseMixture(_KeywordsChecked):
             getattr(source, "feature_names_in", None),
             getattr(self, "feature_names_in_", None),
             type(self).__name__,
+            getattr(source, "column_selection", "X[{}]"),
         )
         if source.n_features != self.n_features_in_:
             raise ValueError(

@@ -892,6 +892,14 @@ class ChunkedSource:
 
     feature_names_in = None
 
+    @property
+    def column_selection(self):
+        """How the chunks select columns by name, in a given order: a format string of the
+        list of names (see :func:`fastem._validation.check_feature_names`)."""
+        if isinstance(self.chunks, Chunks) and self.chunks.files(0)[0] is not None:
+            return "fastem.Chunks(paths, columns={}) for its files"
+        return "chunk[{}] for each chunk"
+
     def __init__(self, chunks, *, check_data=None, anchors=None, allow_nan=False, nan_advice=None):
         if iter(chunks) is chunks:
             raise TypeError(

@@ -1173,3 +1173,46 @@ def test_a_parquet_column_s_missing_values_count_its_nan_beside_its_nulls(tmp_pa
     with pytest.raises(ValueError, match=re.escape(
             f"has {count} missing value(s) in column 'a', the first in row {row};")):
         _tables.read_parquet(path)
+
+
+def _reordered(kind, tmp_path, X):
+    """X with columns 'b', 'a' as the data ``kind`` of a prediction."""
+    pd = pytest.importorskip("pandas")
+    import fastem
+
+    frame = pd.DataFrame(X[:, ::-1], columns=["b", "a"])
+    if kind == "frame":
+        return frame
+    if kind == "frame chunks":
+        return fastem.Chunks([frame[:100], frame[100:]])
+    path = tmp_path / f"part.{kind}"
+    if kind == "csv":
+        frame.to_csv(path, index=False)
+    else:
+        pytest.importorskip("pyarrow")
+        frame.to_parquet(path)
+    return fastem.Chunks([path])
+
+
+@pytest.mark.parametrize("kind, fix", [
+    ("frame", "X[['a', 'b']]"),
+    ("frame chunks", "chunk[['a', 'b']] for each chunk"),
+    ("csv", "fastem.Chunks(paths, columns=['a', 'b']) for its files"),
+    ("parquet", "fastem.Chunks(paths, columns=['a', 'b']) for its files"),
+])
+def test_columns_in_another_order_are_selected_as_the_data_selects_them(tmp_path, kind, fix):
+    """The fix for data whose columns are those of fit in another order was X[...] for
+    every kind of data: a Chunks of files selects them with columns=, each DataFrame chunk
+    on its own."""
+    pd = pytest.importorskip("pandas")
+    import fastem
+
+    X = np.random.default_rng(0).normal(size=(200, 2))
+    model = fastem.GaussianMixture(2, random_state=0).fit(pd.DataFrame(X, columns=["a", "b"]))
+    with pytest.raises(ValueError, match="in the same order") as info:
+        model.predict(_reordered(kind, tmp_path, X))
+    assert str(info.value).endswith(f"Select the columns of fit, in order: {fix}.")
+    if kind in ("csv", "parquet"):  # the fix works
+        assert_array_equal(np.concatenate(model.predict(fastem.Chunks(
+            [tmp_path / f"part.{kind}"], columns=["a", "b"]))),
+            model.predict(pd.DataFrame(X, columns=["a", "b"])))
