@@ -301,11 +301,13 @@ class DaskSource:
             raise ValueError(f"X has shape {X.shape}; at least one sample and one feature are required.")
         target = X.dtype.newbyteorder("=") if X.dtype.type in (np.float32, np.float64) else np.float64
         integers = X.dtype.kind in "iu"
+        # known before a conversion block by block, whose result Dask does not know is masked
+        masked = isinstance(X._meta, np.ma.MaskedArray)
         if (integers and not integers_checked) or (not integers and may_round(X.dtype)):  # long double
             X = X.map_blocks(_as_float64, dtype=np.float64)
         elif X.dtype != target:
             X = X.astype(target)
-        if isinstance(X._meta, np.ma.MaskedArray):
+        if masked:
             X = X.map_blocks(_block_without_mask, allow_nan, nan_advice, dtype=X.dtype,
                              meta=np.empty((0, 0), dtype=X.dtype))
         if X.numblocks[1] != 1:

@@ -391,3 +391,30 @@ def test_masked_entries_of_a_dask_array_are_missing_values(chunked):
     scores = model.score_samples(given)  # one array per chunk, or a lazy array
     scores = np.concatenate(scores) if chunked else scores.compute()
     assert_allclose(scores, expected.score_samples(with_nan), rtol=1e-10)
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+@pytest.mark.parametrize("dtype", [np.int64, np.uint16, np.longdouble])
+@pytest.mark.parametrize("missing", ["em", "error"])
+def test_masked_dask_arrays_of_every_real_type_keep_their_mask(dtype, missing, chunked):
+    """A masked dask array of integers or long doubles, which is converted to float64 block
+    by block, kept its mask no longer: the hidden values were fitted as data, silently."""
+    import dask.array as da
+
+    from fastem import Chunks
+
+    X = np.round(make_data(400)[0] * 10) + 40  # whole and non-negative, for every dtype
+    hidden = np.zeros(X.shape, dtype=bool)
+    hidden[3::7, 1] = True
+    data = np.where(hidden, 1000, X).astype(dtype)  # what the mask hides must not be read
+    masked = da.ma.masked_array(da.from_array(data, chunks=150),
+                                mask=da.from_array(hidden, chunks=150))
+    given = Chunks([masked]) if chunked else masked
+    if missing == "error":
+        with pytest.raises(ValueError, match="masked"):
+            GaussianMixture(2, random_state=0).fit(given)
+        return
+    model = GaussianMixture(2, random_state=0, missing="em").fit(given)
+    expected = GaussianMixture(2, random_state=0, missing="em").fit(
+        np.where(hidden, np.nan, data.astype(np.float64)))
+    assert_allclose(model.means_, expected.means_, rtol=1e-6)
