@@ -211,15 +211,26 @@ def _covariance_list(text):
 # data files
 
 
+# Why '-', a script's habit for standard input or output, names no file fastem reads or writes.
+_NOT_A_STREAM = {
+    "data file": "standard input, which fastem does not read: it reads DATA more than once, in "
+                 "the format its extension names",
+    "model file": "standard input, which fastem does not read: it loads a model from the .npz "
+                  "file that 'fastem fit -o' wrote",
+    "output file": "standard output, which fastem does not write to: it writes a file beside "
+                   "the output and renames it when complete, in the format its extension names",
+}
+
+
+def _standard_stream_error(what, allowed):
+    """The CommandError for '-' given as a ``what`` ("data file", ...) path."""
+    return CommandError(f"{what} '-' would be {_NOT_A_STREAM[what]}; give a path ending in one "
+                        f"of {', '.join(allowed)}")
+
+
 def _extension(path, allowed, what):
-    if path == "-":  # a script's habit for standard input or output
-        why = (
-            "standard input, which fastem does not read: it reads DATA more than once, in "
-            "the format its extension names" if what == "data file" else
-            "standard output, which fastem does not write to: it writes a file beside the "
-            "output and renames it when complete, in the format its extension names"
-        )
-        raise CommandError(f"{what} '-' would be {why}; give a path ending in one of {', '.join(allowed)}")
+    if path == "-":
+        raise _standard_stream_error(what, allowed)
     ext = os.path.splitext(path)[1].lower()
     if ext not in allowed:
         raise CommandError(
@@ -634,6 +645,8 @@ def _load_model(path):
     try:
         model, metadata = _load(path)
     except FileNotFoundError:
+        if path == "-":  # not a file named '-', which is loaded as any other
+            raise _standard_stream_error("model file", (".npz",)) from None
         raise CommandError(
             f"model file {path!r} does not exist; create it with 'fastem fit -o'"
             f"{_tilde_hint(path)}"

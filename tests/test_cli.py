@@ -662,6 +662,11 @@ def test_what_follows_double_dash_is_not_called_an_option(files, capsys, tmp_pat
     (["score", "{model}", "-"], "input"),
     (["impute", "{model}", "{npy}", "-o", "-"], "output"),
     (["sample", "{model}", "-n", "5", "-o", "-"], "output"),
+    (["info", "-"], "input"),
+    (["predict", "-", "{npy}", "-o", "{d}/l.npy"], "input"),
+    (["score", "-", "{npy}"], "input"),
+    (["impute", "-", "{npy}", "-o", "{d}/i.npy"], "input"),
+    (["sample", "-", "-n", "5", "-o", "{d}/s.npy"], "input"),
 ])
 def test_a_dash_for_a_standard_stream_is_refused_with_why(files, capsys, command, stream):
     """'-' is named as the stream a script meant, not as a file without an extension."""
