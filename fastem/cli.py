@@ -1909,9 +1909,17 @@ def _apply_python_warning_options():
 
 
 def _discard_stdout():
-    """Send what stdout still holds to the null device, so that the exit's flush cannot fail."""
+    """Send what stdout still holds to the null device, so that the exit's flush cannot fail.
+
+    A stdout without a file descriptor (a ``StringIO``, a notebook's stream, set by a
+    program that calls :func:`main`) is the program's own to handle, and is left as it is.
+    """
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+        return
     devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    os.dup2(devnull, fd)
     os.close(devnull)
 
 

@@ -1,6 +1,8 @@
 """The command line on real-world tables: column names, CSV quirks, summaries, help, progress."""
 
+import errno
 import importlib.util
+import io
 import json
 import os
 import re
@@ -1057,3 +1059,30 @@ def test_python_warning_options_apply_in_a_real_process(faithful, tmp_path, how)
     assert process.returncode == 1 and process.stdout == b""
     assert process.stderr.startswith(b"fastem: error:") and process.stderr.count(b"\n") == 1
     assert list(tmp_path.iterdir()) == []
+
+
+class _FailingStdout(io.StringIO):
+    """A stdout without a file descriptor, as a program that calls main may set, whose
+    flush fails with ``error``."""
+
+    def __init__(self, error):
+        super().__init__()
+        self.error = error
+
+    def flush(self):
+        raise self.error
+
+
+@pytest.mark.parametrize("error, status, message", [
+    (BrokenPipeError(errno.EPIPE, "Broken pipe"), 141, ""),
+    (OSError(errno.ENOSPC, "No space left on device"), 1, "No space left on device"),
+])
+def test_a_stdout_without_a_file_descriptor_that_fails(faithful, capsys, monkeypatch, error,
+                                                       status, message):
+    # main embedded in a program whose sys.stdout has no fileno: the failure of its flush
+    # raised io.UnsupportedOperation out of main, or was reported as "error: fileno"
+    monkeypatch.setattr(sys, "stdout", _FailingStdout(error))
+    assert main(["info", str(faithful["model"])]) == status
+    err = capsys.readouterr().err
+    assert "fileno" not in err and message in err
+    assert err == "" if status == 141 else err.startswith("fastem: error: cannot write")
