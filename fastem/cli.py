@@ -33,6 +33,7 @@ import argparse
 import contextlib
 import csv
 import difflib
+import errno
 import io
 import json
 import math
@@ -1941,9 +1942,11 @@ def _flush_stdout():
         raise
     except OSError as exc:
         _discard_stdout()
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+        fix = ("free space on its device, or redirect it elsewhere" if full else
+               "redirect it to a file, or to /dev/null")  # a terminal gone (EIO), ...
         raise CommandError(f"cannot write the output to standard output: "
-                           f"{exc.strerror or _one_line(exc)}; free space on its device, or "
-                           "redirect it elsewhere") from None
+                           f"{exc.strerror or _one_line(exc)}; {fix}") from None
 
 
 def main(argv=None):

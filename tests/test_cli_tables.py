@@ -1075,12 +1075,15 @@ class _FailingStdout(io.StringIO):
 
 @pytest.mark.parametrize("error, status, message", [
     (BrokenPipeError(errno.EPIPE, "Broken pipe"), 141, ""),
-    (OSError(errno.ENOSPC, "No space left on device"), 1, "No space left on device"),
+    (OSError(errno.ENOSPC, "No space left on device"), 1, "No space left on device; free space"),
+    (OSError(errno.EIO, "Input/output error"), 1, "Input/output error; redirect it to a file"),
+    (OSError(errno.EBADF, "Bad file descriptor"), 1, "Bad file descriptor; redirect it to a file"),
 ])
 def test_a_stdout_without_a_file_descriptor_that_fails(faithful, capsys, monkeypatch, error,
                                                        status, message):
     # main embedded in a program whose sys.stdout has no fileno: the failure of its flush
-    # raised io.UnsupportedOperation out of main, or was reported as "error: fileno"
+    # raised io.UnsupportedOperation out of main, or was reported as "error: fileno"; and
+    # "free space on its device" was the advice for every failure (a terminal gone: EIO)
     monkeypatch.setattr(sys, "stdout", _FailingStdout(error))
     assert main(["info", str(faithful["model"])]) == status
     err = capsys.readouterr().err
