@@ -28,6 +28,7 @@ pass over the data.
 
 import contextlib
 import copy
+import copyreg
 import functools
 import threading
 import weakref
@@ -283,7 +284,7 @@ def one_snapshot(function):
             return function(*args, **kwargs)
         start = current(model)
         runner = _copy_holding(model, start)
-        attributes = dict(runner.__dict__)
+        attributes = _instance_attributes(runner)
         if args:
             args = (runner, *args[1:])
         else:
@@ -307,17 +308,34 @@ def _copy_holding(model, state):
     return runner
 
 
+def _instance_attributes(model):
+    """``model``'s own attributes: its ``__dict__``, and the ``__slots__`` a subclass has."""
+    attributes = dict(model.__dict__)
+    for name in copyreg._slotnames(type(model)):  # as copy and pickle find them
+        value = getattr(model, name, ABSENT)
+        if value is not ABSENT:
+            attributes[name] = value
+    return attributes
+
+
 def _keep_attributes(model, runner, attributes):
-    """Set on ``model`` what a call on ``runner``, its copy whose ``__dict__`` was
-    ``attributes``, set or deleted besides the fitted state: what a subclass's method
-    records on the model (a count, a cache). Only those names: a ``set_params`` of others
-    by another thread meanwhile stays."""
-    after = runner.__dict__
+    """Set on ``model`` what a call on ``runner``, its copy whose own attributes were
+    ``attributes`` (:func:`_instance_attributes`), set or deleted besides the fitted state:
+    what a subclass's method records on the model (a count, a cache). Only those names: a
+    ``set_params`` of others by another thread meanwhile stays."""
+    slots = set(copyreg._slotnames(type(model)))
+    after = _instance_attributes(runner)
     for name, value in after.items():
         if name != "_parameters" and attributes.get(name, ABSENT) is not value:
-            model.__dict__[name] = value
+            if name in slots:
+                object.__setattr__(model, name, value)
+            else:
+                model.__dict__[name] = value
     for name in attributes.keys() - after.keys():
-        model.__dict__.pop(name, None)
+        if name not in slots:
+            model.__dict__.pop(name, None)
+        elif getattr(model, name, ABSENT) is not ABSENT:
+            object.__delattr__(model, name)
 
 
 def on_the_settings_of_its_start(function):

@@ -1349,7 +1349,9 @@ class BaseMixture(_KeywordsChecked):
             object.__delattr__(self, name)
 
     def __setstate__(self, state):
-        # Pickles of models that stored the fitted state as plain attributes.
+        # Pickles of models that stored the fitted state as plain attributes. A subclass
+        # with __slots__ is copied and pickled as (its __dict__, its slots' values).
+        state, slots = state if isinstance(state, tuple) else (state, None)
         names = self._parameter_names
         loose = {
             name: state.pop(name)
@@ -1357,7 +1359,7 @@ class BaseMixture(_KeywordsChecked):
             if name in names or name in FITTED_ATTRIBUTES
         }
         self.__dict__.update(state)
-        for name, value in loose.items():
+        for name, value in {**(slots or {}), **loose}.items():
             setattr(self, name, value)
 
     def __sklearn_is_fitted__(self):

@@ -9,6 +9,7 @@ in a subprocess so that a failure is an exit code, not a crashed test session.
 
 import copy
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -611,3 +612,27 @@ def test_what_a_subclass_records_during_a_call_stays_on_the_model(tmp_path, call
     with pytest.raises(ValueError, match="weights_"):
         _RECORDED_CALLS[call](model, X, tmp_path / "n.npz")
     assert model.n_checks == before + 1
+
+
+class _SlottedRecording(GaussianMixture):
+    """A subclass that records its checks in a slot, and keeps a slot it never sets."""
+
+    __slots__ = ("n_checks", "unset")
+
+    def _check_fitted_parameters(self, n_features):
+        self.n_checks = getattr(self, "n_checks", 0) + 1
+        return super()._check_fitted_parameters(n_features)
+
+
+@pytest.mark.parametrize("call", list(_RECORDED_CALLS))
+def test_a_subclass_with_slots_is_copied_and_keeps_what_it_records(tmp_path, call):
+    """The copy a call runs on (and copy, pickle) of a subclass with __slots__ raised
+    "unhashable type: 'dict'" in __setstate__; a slot the call set stays on the model."""
+    X = np.random.default_rng(0).normal(size=(200, 2))
+    model = _SlottedRecording(2, random_state=0).fit(X)
+    model.n_checks = 0
+    _RECORDED_CALLS[call](model, X, tmp_path / "m.npz")
+    assert model.n_checks >= 1 and not hasattr(model, "unset")
+    for twin in (copy.copy(model), pickle.loads(pickle.dumps(model))):
+        assert twin.n_checks == model.n_checks and not hasattr(twin, "unset")
+        assert_array_equal(twin.means_, model.means_)
