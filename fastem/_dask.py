@@ -64,12 +64,23 @@ SPLIT_EVERY = 16
 def _reading(*blocks):
     """Context of one read of dask blocks by fastem (see :func:`fastem.data.reading`).
 
-    A block that is memory-mapped from a file (``da.from_npy_stack(path,
+    A block that is a NumPy masked array, in an array whose ``_meta`` did not say
+    so (which :class:`DaskSource` would have read as a masked array's), is a
+    ``ValueError``. A block that is memory-mapped from a file (``da.from_npy_stack(path,
     mmap_mode='r')``, or blocks that ``np.load(..., mmap_mode='r')`` in a task)
     reaches the task as a view of the map, and fastem's copy or kernel is
     its first read: a file truncated since it was mapped gives a
     ``ValueError`` naming it, not SIGBUS.
     """
+    for block, name in zip(blocks, ("X", "sample_weight")):
+        if isinstance(block, np.ma.MaskedArray):  # np.asarray would drop its mask
+            raise ValueError(
+                f"the dask array {name} has blocks that are NumPy masked arrays, but its _meta "
+                f"is not one (e.g. da.from_delayed or map_blocks given no meta=), so fastem "
+                f"would read the values hidden under the mask; give meta=np.ma.masked_array("
+                f"np.empty({(0,) * block.ndim}, dtype={block.dtype.name})) where it is made, "
+                f"or fill the masked entries ({name}.map_blocks(np.ma.filled, np.nan))."
+            )
     with contextlib.ExitStack() as reads:
         for block in blocks:
             path = backing_file(block)

@@ -188,7 +188,7 @@ def check_array(
         )
     check_table_integers(X, name)
     X = check_frame_columns(X, name, allow_nan, nan_advice)
-    X = _without_mask(computed_if_masked(X), name, allow_nan, nan_advice)
+    X = _without_mask(computed_if_lazy(X), name, allow_nan, nan_advice)
     # the column names of a frame that no check above reads by its types (polars, ...)
     other_frame = (hasattr(X, "columns") and hasattr(X, "shape") and not hasattr(X, "iloc")
                    and not hasattr(X, "column_names"))
@@ -658,11 +658,12 @@ def masked_as_nan(X):
     return np.where(mask, np.asarray(np.nan, dtype=data.dtype), data)
 
 
-def computed_if_masked(value):
-    """A lazy array of masked blocks (``dask.array.ma``) as the NumPy masked array it stands
-    for, computed; anything else as it is. NumPy's conversion (``np.asarray``) computes it
-    but drops the mask, and keeps whatever its masked entries hold."""
-    if isinstance(getattr(value, "_meta", None), np.ma.MaskedArray) and hasattr(value, "compute"):
+def computed_if_lazy(value):
+    """A dask array as the NumPy array it stands for, computed: a masked array if its blocks
+    are (``dask.array.ma``, or blocks a task returns masked whatever the array's ``_meta``
+    says); anything else as it is. NumPy's conversion (``np.asarray``) computes it too, but
+    drops the mask and keeps whatever its masked entries hold."""
+    if isinstance(getattr(value, "_meta", None), np.ndarray) and hasattr(value, "compute"):
         return value.compute()
     return value
 
@@ -995,7 +996,7 @@ def weight_values(sample_weight, n_samples):
     are refused (ValueError, TypeError), since their hidden values, keys or
     order would be read as weights.
     """
-    sample_weight = computed_if_masked(sample_weight)
+    sample_weight = computed_if_lazy(sample_weight)
     check_weights_unmasked(sample_weight)
     if isinstance(sample_weight, (Mapping, set, frozenset, Iterator)):
         sample_weight = as_list(sample_weight, "sample_weight", "one number per row of X, in order")

@@ -418,3 +418,65 @@ def test_masked_dask_arrays_of_every_real_type_keep_their_mask(dtype, missing, c
     expected = GaussianMixture(2, random_state=0, missing="em").fit(
         np.where(hidden, np.nan, data.astype(np.float64)))
     assert_allclose(model.means_, expected.means_, rtol=1e-6)
+
+
+def _undeclared_masked(values, n_blocks=2):
+    """A dask array whose blocks are NumPy masked arrays, made by tasks given no meta=, so
+    that its _meta is a plain ndarray."""
+    import dask
+    import dask.array as da
+
+    step = len(values) // n_blocks
+    blocks = [da.from_delayed(dask.delayed(lambda i: values[i * step:(i + 1) * step])(i),
+                              shape=(step, *values.shape[1:]), dtype=values.dtype)
+              for i in range(n_blocks)]
+    return da.concatenate(blocks)
+
+
+def _fit_beside_dask(X, w, X_plain):
+    import dask.array as da
+
+    return GaussianMixture(2, random_state=0).fit(da.from_array(X_plain, chunks=200),
+                                                  sample_weight=w)
+
+
+def _fit_chunks(X, w, X_plain):
+    from fastem import Chunks
+
+    return GaussianMixture(2, random_state=0).fit(Chunks([X]))
+
+
+_UNDECLARED_MASKED_CALLS = {
+    "fit": lambda X, w, X_plain: GaussianMixture(2, random_state=0).fit(X),
+    "fit missing='em'": lambda X, w, X_plain: GaussianMixture(2, random_state=0, missing="em").fit(X),
+    "predict": lambda X, w, X_plain: GaussianMixture(2, random_state=0).fit(X_plain).predict(X).compute(),
+    "weights": _fit_beside_dask,
+    "weights beside an array": lambda X, w, X_plain: GaussianMixture(2, random_state=0).fit(
+        X_plain, sample_weight=w),
+    "Chunks": _fit_chunks,
+}
+
+
+@pytest.mark.parametrize("call", list(_UNDECLARED_MASKED_CALLS))
+def test_masked_blocks_of_a_dask_array_that_does_not_say_so_are_not_read_as_data(call):
+    """Blocks that are masked arrays in a dask array whose _meta is a plain ndarray
+    (da.from_delayed without meta=) were read by their data, the hidden values fitted."""
+    X = make_data(400)[0]
+    hidden = np.zeros(X.shape, dtype=bool)
+    hidden[3::7, 1] = True
+    masked = _undeclared_masked(np.ma.masked_array(np.where(hidden, 1e6, X), hidden))
+    weights = _undeclared_masked(np.ma.masked_array(np.where(hidden[:, 1], 1e6, 1.0), hidden[:, 1]))
+    with pytest.raises(ValueError, match="masked"):
+        _UNDECLARED_MASKED_CALLS[call](masked, weights, X)
+
+
+def test_masked_blocks_in_chunks_are_missing_values_with_missing_em():
+    X = make_data(400)[0]
+    hidden = np.zeros(X.shape, dtype=bool)
+    hidden[3::7, 1] = True
+    masked = _undeclared_masked(np.ma.masked_array(np.where(hidden, 1e6, X), hidden))
+    from fastem import Chunks
+
+    model = GaussianMixture(2, random_state=0, missing="em").fit(Chunks([masked]))
+    expected = GaussianMixture(2, random_state=0, missing="em").fit(np.where(hidden, np.nan, X))
+    assert_allclose(model.means_, expected.means_, rtol=1e-10)
