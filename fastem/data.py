@@ -576,7 +576,7 @@ def _not_npy(path, head, exc):
     known = binary_format(head)
     if known is not None and known[0] != "NumPy .npy":
         return f"data file {path!r} is a {known[0]} file, not a .npy file; {known[1]}."
-    if starts_as_text(head):
+    if known is None and starts_as_text(head):  # NumPy's magic reads as Windows-1252 text
         table = " or ".join(TABLE_EXTENSIONS)
         return (f"data file {path!r} holds text, not a .npy file; a table of numbers is read "
                 f"from files named {table} (give a CSV file the .csv extension; a tab or "

@@ -5,6 +5,7 @@ line on stderr, naming the input, and a non-zero exit status, with no Python
 traceback and no raw warning.
 """
 
+import io
 import os
 import re
 import signal
@@ -87,6 +88,12 @@ def _other_format(path, kind, X):
         path.write_bytes(text.replace("a,", "caf\u00e9,", 1).encode("cp1252"))
     elif kind == "zeros":  # space reserved for a file never written
         path.write_bytes(bytes(1000))
+    elif kind == "npy, bad header":  # NumPy's magic, then text: a .npy broken by hand
+        path.write_bytes(b"\x93NUMPY garbage, not a header\n")
+    elif kind == "npy, cut header":  # a copy stopped in the header
+        buffer = io.BytesIO()
+        np.save(buffer, X)
+        path.write_bytes(buffer.getvalue()[:40])
     elif kind == "gzip":
         path.write_bytes(gzip.compress(text.encode()))
     elif kind == "npz":
@@ -106,6 +113,8 @@ OTHER_FORMATS = [("csv text", "holds text, not a .npy file; .* files named .csv 
                    for kind in ("utf-16 text", "utf-32 text", "unmarked utf-16 text",
                                 "windows-1252 text")],
                  ("zeros", r"is not a readable .npy file \(the magic string"),
+                 ("npy, bad header", r"is not a readable .npy file \("),
+                 ("npy, cut header", r"is not a readable .npy file \("),
                  ("gzip", "is a gzip-compressed file, not a .npy file; decompress it"),
                  ("npz", r"is a zip \(or .xlsx/.npz\) file, not a .npy file; .*np.load\(path\)"),
                  ("parquet", "is a parquet file, not a .npy file; give it the .parquet extension")]
