@@ -322,13 +322,21 @@ def as_float64(values):
     try:
         return values.astype(np.float64)
     except TypeError:
-        na = getattr(sys.modules.get("pandas"), "NA", None)  # pd.NA exists once pandas is in
-        if values.dtype != object or na is None:
+        if values.dtype != object:
             raise
-        missing = np.asarray(np.frompyfunc(lambda v: v is na, 1, 1)(values), dtype=bool)
+        missing = _missing_entries(values, none=False)
         if not missing.any():
             raise
         return np.where(missing, None, values).astype(np.float64)
+
+
+def _missing_entries(values, none):
+    """The boolean mask of the entries of the object array ``values`` that are pandas'
+    ``pd.NA`` (once pandas is imported, else none are), or None too if ``none``."""
+    na = getattr(sys.modules.get("pandas"), "NA", None)
+    return np.asarray(np.frompyfunc(
+        lambda entry: (none and entry is None) or (na is not None and entry is na), 1, 1,
+    )(values), dtype=bool)
 
 
 def as_array(value):
@@ -1170,11 +1178,7 @@ def _refuse_none(values, name):
     """Raise NoneEntryError where the object array ``values`` holds None or pandas' ``pd.NA``:
     a cast to float64 would read it as NaN, and the error would then be about a NaN the
     user never gave."""
-    na = getattr(sys.modules.get("pandas"), "NA", None)  # pd.NA exists once pandas is in
-    absent = np.asarray(
-        np.frompyfunc(lambda entry: entry is None or (na is not None and entry is na), 1, 1)(values),
-        dtype=bool,
-    )
+    absent = _missing_entries(values, none=True)
     if not absent.any():
         return
     first = values[tuple(np.argwhere(absent)[0])] if values.ndim else values.item()
