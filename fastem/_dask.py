@@ -280,6 +280,8 @@ class DaskSource:
         Keep NaN entries as missing values (infinities are refused either way).
     nan_advice : str, optional
         What the error for NaN advises, without ``allow_nan``.
+    allow_empty : bool, default=False
+        Accept no rows, or weights that are all 0 (see :func:`fastem.data.as_source`).
 
     A ``dask.dataframe.DataFrame`` is taken as the dask array of its values
     (``X.to_dask_array(lengths=True)``, one pass to count the rows of each
@@ -289,7 +291,7 @@ class DaskSource:
     feature_names_in = None
 
     def __init__(self, X, sample_weight=None, *, check_data=None, anchors=None, allow_nan=False,
-                 nan_advice=None):
+                 nan_advice=None, allow_empty=False):
         integers_checked = is_dask_dataframe(X)
         if integers_checked:
             X = check_frame_columns(X, "X", allow_nan, nan_advice)
@@ -308,7 +310,7 @@ class DaskSource:
                 f"{X.ndim}-D with shape {X.shape}."
             )
         _check_known_sizes(X, "X")
-        if X.shape[0] < 1 or X.shape[1] < 1:
+        if X.shape[0] < (0 if allow_empty else 1) or X.shape[1] < 1:
             raise ValueError(f"X has shape {X.shape}; at least one sample and one feature are required.")
         target = X.dtype.newbyteorder("=") if X.dtype.type in (np.float32, np.float64) else np.float64
         integers = X.dtype.kind in "iu"
@@ -331,6 +333,7 @@ class DaskSource:
         self.anchors = anchors
         self.allow_nan = allow_nan
         self.nan_advice = nan_advice
+        self.allow_empty = allow_empty
         self._n_positive = None
 
     def _weights(self, sample_weight):
@@ -397,7 +400,7 @@ class DaskSource:
         lo = counts[:, _HEAD : _HEAD + self.n_features].min(axis=0)
         hi = counts[:, _HEAD + self.n_features :].max(axis=0)
         check_range(lo, hi, self.dtype, anchors=self.anchors)
-        check_total_weight(counts[:, 4].sum())
+        check_total_weight(counts[:, 4].sum(), allow_zero=self.allow_empty)
         if counts[:, 5].sum() == self.n_samples:
             self.sample_weight = None  # unit weights are no weights (check_sample_weight)
         self._n_positive = int(counts[:, 3].sum())

@@ -1012,7 +1012,7 @@ def weight_values(sample_weight, n_samples):
     return np.full(n_samples, float(w)) if w.ndim == 0 else w
 
 
-def check_sample_weight(sample_weight, n_samples, *, require_positive_sum=True):
+def check_sample_weight(sample_weight, n_samples, *, require_positive_sum=True, allow_zero_sum=False):
     """Return sample weights as a float64 vector, or an empty one for unit weights.
 
     Unit weights are ``None`` or weights that are all 1: the kernels then take
@@ -1021,7 +1021,8 @@ def check_sample_weight(sample_weight, n_samples, *, require_positive_sum=True):
     points, the weighted one point by point: their last bits differ, and an
     accelerated fit can take another path from them).
     ``require_positive_sum=False`` accepts all-zero weights, for one chunk of
-    data whose other chunks carry the weight.
+    data whose other chunks carry the weight; ``allow_zero_sum`` accepts them
+    and still checks a positive total's range (see :func:`check_total_weight`).
     """
     if sample_weight is None:
         return np.empty(0, dtype=np.float64)
@@ -1046,7 +1047,7 @@ def check_sample_weight(sample_weight, n_samples, *, require_positive_sum=True):
         )
     if require_positive_sum:
         with np.errstate(over="ignore"):  # an infinite sum is reported as out of range
-            check_total_weight(w.sum())
+            check_total_weight(w.sum(), allow_zero=allow_zero_sum)
     if w.size and w[0] == 1.0 and (w == 1.0).all():
         return np.empty(0, dtype=np.float64)
     return w
@@ -1058,14 +1059,17 @@ def check_sample_weight(sample_weight, n_samples, *, require_positive_sum=True):
 _TOTAL_WEIGHT_RANGE = (2.0**-500, 2.0**500)
 
 
-def check_total_weight(total):
+def check_total_weight(total, *, allow_zero=False):
     """Raise a ValueError unless the sum of all the sample weights is positive and in range.
 
-    A total of 0 leaves nothing to fit. A total below about 3e-151 or above
+    A total of 0 leaves nothing to fit (``allow_zero`` accepts it, for a
+    summary of data that holds no weight: its statistics are 0). A total below about 3e-151 or above
     about 3e150 lets the weighted sums underflow or overflow float64, which
     would silently spoil the fit. A maximum-likelihood fit does not depend on
     the scale of the weights, so the fix is to rescale them.
     """
+    if allow_zero and total == 0:
+        return
     if not total > 0:
         raise ValueError(
             "Every sample_weight is zero, so there is no data to fit. Give at least one "

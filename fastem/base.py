@@ -1547,13 +1547,15 @@ class BaseMixture(_KeywordsChecked):
             "(its impute fills them in); otherwise remove or impute them"
         )
 
-    def _validate_data(self, X, sample_weight=None, *, reset, statistics=False):
+    def _validate_data(self, X, sample_weight=None, *, reset, statistics=False, allow_empty=False):
         """Validate ``X`` (and its weights) once and return its data source.
 
         With ``reset`` the source may have any number of features; the caller
         sets ``n_features_in_`` once its fit succeeds. With ``missing='em'``
         NaN entries are kept; for a pass that sums ``statistics`` (fit,
         partial_fit, summarize) a row with no observed entry is refused.
+        ``allow_empty`` accepts data of no rows or no weight (see
+        :func:`fastem.data.as_source`).
         """
         if not reset:
             self._check_is_fitted()
@@ -1571,6 +1573,7 @@ class BaseMixture(_KeywordsChecked):
             anchors=None if reset else self._anchor_points(),
             allow_nan=allow_nan,
             nan_advice=self._nan_advice(),
+            allow_empty=allow_empty,
         )
         if reset:  # the source's column names are committed with the fit, by _set_feature_names
             return source
@@ -1858,19 +1861,32 @@ class BaseMixture(_KeywordsChecked):
 
         One fused pass over ``X``. Summaries of disjoint chunks taken under the
         same parameters add up to the summary of their union, and
-        :meth:`m_step` turns a summary into new parameters.
+        :meth:`m_step` turns a summary into new parameters. A piece of no rows,
+        or of weights that are all 0, summarizes to 0, so that
+        ``sum(model.summarize(p) for p in np.array_split(X, k))`` holds for any ``k``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features), chunked data or dask array
+            ``n_samples`` may be 0.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights that act like repetition counts.
 
         Returns
         -------
         stats : SufficientStatistics
+
+        Raises
+        ------
+        NotFittedError
+            If the model has no parameters yet.
+        ValueError
+            If ``X`` has other columns than the fit's, or values outside the
+            family's domain, or weights that are negative, not finite, or sum
+            outside the range that float64 sums hold.
         """
-        return self._summarize(self._validate_data(X, sample_weight, reset=False, statistics=True))
+        return self._summarize(
+            self._validate_data(X, sample_weight, reset=False, statistics=True, allow_empty=True))
 
     @_one_snapshot
     def m_step(self, stats):
@@ -1942,6 +1958,12 @@ class BaseMixture(_KeywordsChecked):
                 f"({self._n_components} component(s), {n_features} feature(s)"
                 f"{''.join(f', {k}={v!r}' for k, v in self._family_structure().items())}): "
                 f"{shown}. Summarize the data with this model, model.summarize(X)."
+            )
+        if stats.n_samples == 0 and not np.any(stats.nk):  # summaries of empty pieces only
+            raise ValueError(
+                "These sufficient statistics hold no data: n_samples is 0, the summaries "
+                "of pieces with no rows or with weights that are all 0. An M-step needs some "
+                "weight: summarize data with a positive weight too; the model is unchanged."
             )
         problem = _impossible_statistic(stats) or self._impossible_moment(stats)
         if problem is not None:

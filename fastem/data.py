@@ -117,7 +117,8 @@ def _is_chunked(X):
 
 
 def as_source(
-    X, sample_weight=None, *, check_data=None, anchors=None, allow_nan=False, nan_advice=None
+    X, sample_weight=None, *, check_data=None, anchors=None, allow_nan=False, nan_advice=None,
+    allow_empty=False,
 ):
     """Return the data source for ``X``: an array, a chunked source or a Dask array.
 
@@ -137,6 +138,10 @@ def as_source(
         Without ``allow_nan``, what the error for NaN advises (the
         estimator's option for missing values, or where to find one); see
         :func:`fastem._validation.non_finite_message`.
+    allow_empty : bool, default=False
+        Accept data of no rows, or of weights that are all 0 (for
+        ``summarize``: its statistics of such data are 0, a term that adds
+        nothing to a sum). Otherwise they are refused: there is nothing to fit.
     """
     if isinstance(X, (ArraySource, ChunkedSource)) or type(X).__name__ == "DaskSource":
         return X
@@ -147,7 +152,7 @@ def as_source(
 
         return DaskSource(
             X, sample_weight, check_data=check_data, anchors=anchors, allow_nan=allow_nan,
-            nan_advice=nan_advice,
+            nan_advice=nan_advice, allow_empty=allow_empty,
         )
     if _is_chunked(X):
         if sample_weight is not None:
@@ -157,11 +162,12 @@ def as_source(
                 "Chunks(arrays, sample_weights=weights)."
             )
         return ChunkedSource(
-            X, check_data=check_data, anchors=anchors, allow_nan=allow_nan, nan_advice=nan_advice
+            X, check_data=check_data, anchors=anchors, allow_nan=allow_nan,
+            nan_advice=nan_advice, allow_empty=allow_empty,
         )
     return ArraySource(
         X, sample_weight, check_data=check_data, anchors=anchors, allow_nan=allow_nan,
-        nan_advice=nan_advice,
+        nan_advice=nan_advice, allow_empty=allow_empty,
     )
 
 
@@ -399,18 +405,21 @@ class ArraySource:
         Keep NaN entries as missing values.
     nan_advice : str, optional
         What the error for NaN advises, without ``allow_nan``.
+    allow_empty : bool, default=False
+        Accept no rows, or weights that are all 0 (see :func:`as_source`).
     """
 
     feature_names_in = None
     first_row = 0  # of these rows in the whole data (see map)
 
     def __init__(self, X, sample_weight=None, *, check_data=None, anchors=None, allow_nan=False,
-                 nan_advice=None):
+                 nan_advice=None, allow_empty=False):
         X = without_pandas_index(X)
         self.feature_names_in = feature_names_of(X)
         signature = _signature(X)
         with reading(X, signature):
-            self.X = check_array(X, anchors=anchors, allow_nan=allow_nan, nan_advice=nan_advice)
+            self.X = check_array(X, anchors=anchors, allow_nan=allow_nan, nan_advice=nan_advice,
+                                 min_samples=0 if allow_empty else 1)
             if check_data is not None:
                 check_data(self.X)
         # Only an array still read from the file (not a converted copy) needs watching.
@@ -418,7 +427,8 @@ class ArraySource:
         # Weights of a float64 file stay memory-mapped: the kernels read them every pass.
         w_signature = _signature(sample_weight)
         with reading(sample_weight, w_signature):
-            self.sample_weight = check_sample_weight(sample_weight, self.X.shape[0])
+            self.sample_weight = check_sample_weight(
+                sample_weight, self.X.shape[0], allow_zero_sum=allow_empty)
         self.w_signature = w_signature if backing_file(self.sample_weight) is not None else None
         self.n_samples, self.n_features = self.X.shape
         self.dtype = self.X.dtype
@@ -447,9 +457,13 @@ class ArraySource:
             yield
 
     def reduce(self, fn):
-        """Sum over chunks, in row order, of ``fn(chunk, chunk_weights)`` (float64 vectors)."""
+        """Sum over chunks, in row order, of ``fn(chunk, chunk_weights)`` (float64 vectors).
+
+        Data of no rows (see ``allow_empty``) are one chunk of no rows: the sum
+        is what the kernels give for it, zeros of the right length.
+        """
         total = None
-        for start, stop in self._ranges():
+        for start, stop in self._ranges() or [(0, 0)]:
             with self._reading():
                 part = fn(self.X[start:stop], self._weights(start, stop))
             total = part if total is None else total + part
@@ -888,6 +902,9 @@ class ChunkedSource:
         Keep NaN entries as missing values.
     nan_advice : str, optional
         What the error for NaN advises, without ``allow_nan``.
+    allow_empty : bool, default=False
+        Accept chunks of no rows in all, or weights that are all 0 (see
+        :func:`as_source`). At least one chunk is needed, for the columns.
     """
 
     feature_names_in = None
@@ -900,7 +917,8 @@ class ChunkedSource:
             return "fastem.Chunks(paths, columns={}) for its files"
         return "chunk[{}] for each chunk"
 
-    def __init__(self, chunks, *, check_data=None, anchors=None, allow_nan=False, nan_advice=None):
+    def __init__(self, chunks, *, check_data=None, anchors=None, allow_nan=False, nan_advice=None,
+                 allow_empty=False):
         if iter(chunks) is chunks:
             raise TypeError(
                 f"X is a {type(chunks).__name__}, a one-shot iterator, but chunked data are "
@@ -960,12 +978,12 @@ class ChunkedSource:
         if self.dtype is None:
             raise ValueError("the chunked data yielded no chunks; at least one is required.")
         self.n_samples = sum(self.rows)
-        if self.n_samples == 0:
+        if self.n_samples == 0 and not allow_empty:
             raise ValueError(
                 f"the chunked data have no rows: all {len(self.rows)} chunk(s) are empty. "
                 "At least one sample is required."
             )
-        check_total_weight(total_weight)
+        check_total_weight(total_weight, allow_zero=allow_empty)
         self.offsets = np.concatenate([[0], np.cumsum(self.rows)])
 
     @staticmethod
@@ -1058,10 +1076,11 @@ class ChunkedSource:
         )
 
     def reduce(self, fn):
-        """Sum over chunks, in order, of ``fn(chunk, chunk_weights)``."""
+        """Sum over chunks, in order, of ``fn(chunk, chunk_weights)``; with no rows at all
+        (see ``allow_empty``), the sum of what it gives for the empty chunks."""
         total = None
         for _, X, w, signatures in self._iter():
-            if X.shape[0]:
+            if X.shape[0] or not self.n_samples:
                 part = _Slice(X, w, signatures).reduce(fn)
                 total = part if total is None else total + part
         return total

@@ -369,3 +369,78 @@ def test_one_shot_iterators_inside_chunked_data_are_named(where, method):
         model.fit(X)
     with pytest.raises(error, match=message):
         getattr(model, method)(data())
+
+
+def _summarized_model(family):
+    """A fitted model of ``family`` and data of its domain, with two NaN entries for
+    the model of missing values."""
+    X = make_data(200)[0] - 50.0
+    if family == "exponential":
+        return fastem.ExponentialMixture(2, random_state=0).fit(np.abs(X)), np.abs(X)
+    if family == "poisson":
+        counts = np.round(np.abs(X) * 3)
+        return fastem.PoissonMixture(2, random_state=0).fit(counts), counts
+    if family == "bayesian":
+        return fastem.BayesianGaussianMixture(2, random_state=0).fit(X), X
+    if family == "missing":
+        X[[3, 50], [0, 1]] = np.nan
+        return GaussianMixture(2, missing="em", random_state=0).fit(X), X
+    return GaussianMixture(2, covariance_type=family, random_state=0).fit(X), X
+
+
+SUMMARIZED = (*COVARIANCE_TYPES, "bayesian", "exponential", "poisson", "missing")
+
+
+@pytest.mark.parametrize("family", SUMMARIZED)
+def test_summaries_of_any_split_add_up_empty_pieces_included(family):
+    """A map-reduce over pieces (np.array_split, Spark partitions) meets empty pieces:
+    summarize refused them, so that sum(summarize(p) for p in pieces) failed as
+    soon as there were more pieces than rows."""
+    model, X = _summarized_model(family)
+    whole = model.summarize(X)
+    for n_pieces in (7, len(X), len(X) + 3):
+        total = sum(model.summarize(piece) for piece in np.array_split(X, n_pieces))
+        assert total.n_samples == whole.n_samples
+        assert_allclose(total.log_likelihood, whole.log_likelihood, rtol=1e-12)
+        assert_allclose(total.nk, whole.nk, rtol=1e-12)
+        for name, value in whole.moments.items():
+            assert_allclose(total.moments[name], value, rtol=1e-9, atol=1e-9, err_msg=name)
+
+
+@pytest.mark.parametrize("family", SUMMARIZED)
+@pytest.mark.parametrize("source", ["array", "float32", "zero weights", "Chunks", "dask",
+                                    "dask zero weights"])
+def test_an_empty_piece_summarizes_to_zero_and_alone_fits_nothing(source, family):
+    """The summary of no rows, or of weights all 0, is 0 in every source; an M-step from
+    such summaries alone is refused, naming why, and fit still refuses such data."""
+    model, X = _summarized_model(family)
+    piece, weights = X[:0], None
+    if source == "float32":
+        piece = piece.astype(np.float32)
+    elif source == "zero weights":
+        piece, weights = X[:3], np.zeros(3)
+    elif source == "Chunks":
+        piece = Chunks([X[:0], X[:0]])
+    elif source.startswith("dask"):
+        da = pytest.importorskip("dask.array")
+        if source == "dask":
+            piece = da.from_array(X[:0])
+        else:
+            piece, weights = da.from_array(X[:3]), np.zeros(3)
+    empty = model.summarize(piece, sample_weight=weights)
+    assert empty.n_samples == 0 and empty.log_likelihood == 0
+    assert_array_equal(empty.nk, 0.0)
+    for name, value in empty.moments.items():
+        assert_array_equal(value, 0.0, err_msg=name)
+    whole = model.summarize(X)
+    added = whole + empty
+    assert added.log_likelihood == whole.log_likelihood
+    assert_array_equal(added.nk, whole.nk)
+    before = {name: np.copy(getattr(model, name)) for name in ("weights_", "means_")
+              if hasattr(model, name)}
+    with pytest.raises(ValueError, match="hold no data: n_samples is 0"):
+        model.m_step(empty)
+    for name, value in before.items():
+        assert_array_equal(getattr(model, name), value)
+    with pytest.raises(ValueError, match="minimum of 1 is required|no rows|at least one sample|is zero"):
+        model.fit(piece, sample_weight=weights)
