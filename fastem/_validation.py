@@ -1012,7 +1012,9 @@ def weight_values(sample_weight, n_samples):
     return np.full(n_samples, float(w)) if w.ndim == 0 else w
 
 
-def check_sample_weight(sample_weight, n_samples, *, require_positive_sum=True, allow_zero_sum=False):
+def check_sample_weight(
+    sample_weight, n_samples, *, require_positive_sum=True, allow_zero_sum=False
+):
     """Return sample weights as a float64 vector, or an empty one for unit weights.
 
     Unit weights are ``None`` or weights that are all 1: the kernels then take
