@@ -539,7 +539,8 @@ def _check_output(path, allowed, inputs):
 
 @contextlib.contextmanager
 def _replacing(path):
-    """A temporary path beside ``path``, renamed to ``path`` when the block succeeds.
+    """A temporary path beside ``path``, renamed to ``path`` when the block succeeds, with
+    its data on the disk first (:func:`fastem.io.replace_durably`).
 
     An error (or an interruption: Ctrl-C, SIGTERM) part-way leaves ``path``
     as it was, never a cut-off file, and removes the temporary file; those
@@ -548,7 +549,9 @@ def _replacing(path):
     (:func:`fastem.io.replacement_target`). An error of writing names
     ``path``, never the temporary file.
     """
-    from .io import _temporary_name, remove_stale_temporary_files, replacement_target
+    from .io import (
+        _temporary_name, remove_stale_temporary_files, replace_durably, replacement_target,
+    )
 
     try:
         target, mode = replacement_target(path)
@@ -560,7 +563,7 @@ def _replacing(path):
         yield temporary
         if mode is not None:
             os.chmod(temporary, mode)
-        os.replace(temporary, target)
+        replace_durably(temporary, target)
     except OSError as exc:
         if exc.filename in (temporary, target) or temporary in str(exc):
             reason = (exc.strerror if exc.filename is not None and exc.strerror

@@ -233,6 +233,35 @@ def _process_is_gone(pid):
     return False
 
 
+def replace_durably(temporary, target):
+    """Rename the written, closed file ``temporary`` over ``target`` so that it survives a
+    crash or a power loss.
+
+    Its data are flushed to the disk (``fsync``) before the rename, and the
+    directory's entry after it (where the platform can open a directory).
+    Without the first, a file system may commit the rename before the data and
+    leave an empty or cut-off file where the old one was; without the second,
+    the old file may come back. Raises the ``OSError`` of a failed flush or
+    rename.
+    """
+    fd = os.open(temporary, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(temporary, target)
+    try:
+        dir_fd = os.open(os.path.dirname(os.path.abspath(target)), os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
 def remove_stale_temporary_files(path):
     """Remove temporary files that an interrupted save of ``path`` left behind.
 
@@ -408,7 +437,6 @@ def save(model, path, *, column_indices=None):
 
     target, mode = replacement_target(path, "cannot save a model to")
     remove_stale_temporary_files(target)
-    directory = os.path.dirname(target)
     tmp = _temporary_name(target)
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # mode as open() gives it
@@ -419,9 +447,7 @@ def save(model, path, *, column_indices=None):
             np.savez(f, **arrays)
             if mode is not None:
                 os.fchmod(f.fileno(), mode)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
+        replace_durably(tmp, target)
     except BaseException as exc:
         try:
             os.unlink(tmp)
@@ -430,16 +456,6 @@ def save(model, path, *, column_indices=None):
         if isinstance(exc, OSError):
             raise _save_error(path, exc) from None
         raise
-    try:  # make the rename itself durable; not every platform can open a directory
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
 
 
 def _class_name(cls):

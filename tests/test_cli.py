@@ -530,6 +530,41 @@ def test_an_output_through_a_symbolic_link_keeps_the_link_and_the_mode(files, ca
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([link.name, target.name])
 
 
+@pytest.mark.parametrize("case", [*range(6), "predict parquet", "sample npy"])
+def test_an_output_is_on_the_disk_before_its_rename_and_the_rename_after(files, tmp_path,
+                                                                        monkeypatch, case):
+    """A rename over an old file, committed by the file system before the new file's data,
+    leaves an empty or cut-off file after a power loss: the data outputs of the
+    command line were renamed unflushed (model files were flushed)."""
+    argv, suffix = {
+        "predict parquet": (["predict", files["model"], files["npy"]], ".parquet"),
+        "sample npy": (["sample", files["model"], "-n", "5"], ".npy"),
+    }.get(case) or _outputs(files)[case]
+    if suffix == ".parquet":
+        pytest.importorskip("pyarrow")
+    if not os.path.isdir("/proc/self/fd"):
+        pytest.skip("names an open file by /proc/self/fd (Linux)")
+    events, fsync, replace = [], os.fsync, os.replace
+
+    def recorded_fsync(fd):
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        fsync(fd)
+
+    def recorded_replace(source, target):
+        events.append(("replace", os.fspath(source), os.fspath(target)))
+        replace(source, target)
+
+    monkeypatch.setattr(os, "fsync", recorded_fsync)
+    monkeypatch.setattr(os, "replace", recorded_replace)
+    output = tmp_path / f"out{suffix}"
+    assert main([*argv, "-o", str(output)]) == 0
+    renames = [i for i, event in enumerate(events) if event[0] == "replace"]
+    assert len(renames) == 1 and events[renames[0]][2] == str(output), events
+    temporary = events[renames[0]][1]
+    assert ("fsync", temporary) in events[: renames[0]], events
+    assert ("fsync", str(tmp_path)) in events[renames[0] :], events
+
+
 def test_save_through_a_symbolic_link_keeps_the_link_and_the_mode(files, tmp_path):
     model = fastem.load(files["model"])
     target, link = tmp_path / "m.npz", tmp_path / "current.npz"
