@@ -93,6 +93,13 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message):
         raise UsageError(message, f"(see '{self.prog} --help')")
 
+    def _print_message(self, message, file=None):
+        # argparse ignores a failed write: --help lost to a full disk exited 0
+        if message and file is not None and file is sys.stdout:
+            _flush_stdout(message)
+        else:  # stdout closed: argparse prints on stderr
+            super()._print_message(message, file)
+
     def _check_value(self, action, value):
         # argparse's own message, with the choice that a wrong case or a typo is close to
         if action.choices is not None and value not in action.choices:
@@ -1927,8 +1934,9 @@ def _discard_stdout():
     os.close(devnull)
 
 
-def _flush_stdout():
-    """Write what stdout holds now, not at exit, so that a failure sets the exit status.
+def _flush_stdout(text=""):
+    """Write ``text`` and what stdout holds now, not at exit, so that a failure sets the
+    exit status.
 
     Python buffers stdout when it is a pipe or a file and writes the rest at
     exit, where a failure (the reader gone: ``fastem score ... | head``; a full
@@ -1940,6 +1948,7 @@ def _flush_stdout():
         raise CommandError("standard output is closed, so the output of the command was lost; "
                            "redirect it to a file or to /dev/null instead of closing it")
     try:
+        sys.stdout.write(text)
         sys.stdout.flush()
     except BrokenPipeError:
         raise
@@ -1997,7 +2006,7 @@ def main(argv=None):
         for w in caught:  # after success only: an error is reported in one line
             print(f"fastem: warning: {_one_line(w.message)}", file=sys.stderr)
         _flush_stdout()
-    except SystemExit as exc:  # --help
+    except SystemExit as exc:  # --help, --version
         return exc.code
     except KeyboardInterrupt:
         print("fastem: interrupted", file=sys.stderr)

@@ -515,6 +515,35 @@ def test_output_that_stdout_cannot_take_is_an_error(faithful, tmp_path, argv, st
     assert err.count("\n") == 1 and err.startswith("fastem: error:") and "standard output" in err
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("stdout", ["full", "closed pipe", "closed"])
+@pytest.mark.parametrize("argv", [["--help"], ["fit", "--help"], ["--version"]],
+                         ids=["help", "fit help", "version"])
+def test_help_and_version_that_stdout_cannot_take(argv, stdout):
+    # argparse ignores a failed write of what it prints: `fastem --help > /dev/full`
+    # exited 0 with the help lost. A closed stdout (`>&-`) gets it on stderr.
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    with open("/dev/full", "wb") as full:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "fastem", *argv], env=env,
+            stdout={"full": full, "closed pipe": subprocess.PIPE, "closed": None}[stdout],
+            stderr=subprocess.PIPE, preexec_fn=(lambda: os.close(1)) if stdout == "closed" else None,
+        )
+        if stdout == "closed pipe":
+            process.stdout.close()
+        _, err = process.communicate(timeout=300)
+    err = err.decode()
+    if stdout == "full":
+        assert process.returncode == 1 and err.count("\n") == 1
+        assert err.startswith("fastem: error: cannot write the output to standard output")
+    elif stdout == "closed pipe":
+        assert process.returncode == 141 and err == ""
+    else:
+        assert process.returncode == 0 and ("usage: fastem" in err or "fastem 0" in err)
+
+
 def test_seed_range_and_repeated_covariance_types(faithful, capsys):
     status, _, err = run(capsys, "select", faithful["csv"], "--seed", "-1")
     assert status == 2 and "argument --seed: must be >= 0, got -1" in err
