@@ -3262,7 +3262,10 @@ class BaseMixture(_KeywordsChecked):
             "(set_params(random_state=...)) if you need more.",
         )
         rng = check_random_state(self.random_state)
-        counts = rng.multinomial(n_samples, np.asarray(self.weights_, dtype=np.float64))
+        # Normalised in float64: float32 weights (and assigned ones, within 1e-6) can sum
+        # above 1, and with an empty last component NumPy then refuses the first K - 1.
+        weights = np.asarray(self.weights_, dtype=np.float64)
+        counts = rng.multinomial(n_samples, weights / weights.sum())
         X = np.concatenate(
             [self._checked_draw(rng, k, int(c)) for k, c in enumerate(counts)]
         ).astype(self._dtype, copy=False)

@@ -179,6 +179,19 @@ def test_sample(files, capsys, tmp_path):
     np.testing.assert_array_equal(np.load(tmp_path / "s.npy"), sampled)
 
 
+def test_sample_of_a_float32_model_whose_last_component_is_empty(capsys, tmp_path):
+    """Its float32 weights sum to 1 + 3e-8 in float64; the command failed with NumPy's
+    'sum(pvals[:-1]) > 1.0'."""
+    model = fastem.GaussianMixture(3, max_iter=0, means_init=[[0.0], [1.0], [2.0]])
+    model.fit(np.arange(6, dtype=np.float32)[:, None])
+    model.weights_ = np.array([0.6, 0.4, 0.0], dtype=np.float32)
+    model.save(tmp_path / "m.npz")
+    status, out, err = run(capsys, "sample", tmp_path / "m.npz", "-n", 50, "--seed", 1,
+                           "-o", tmp_path / "s.npy")
+    assert status == 0 and "wrote 50 samples" in out, err
+    assert np.load(tmp_path / "s.npy").shape == (50, 1)
+
+
 @pytest.mark.parametrize("prior", [[], ["dirichlet_distribution"]])
 def test_fit_bayesian(files, capsys, tmp_path, prior):
     path = tmp_path / "m.npz"

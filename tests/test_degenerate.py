@@ -499,10 +499,7 @@ ZERO_WEIGHT_CASES = [("gaussian", ct) for ct in COVARIANCE_TYPES] + [
 ]
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("family, covariance_type", ZERO_WEIGHT_CASES)
-def test_kernels_take_a_zero_weight_without_nan(family, covariance_type, dtype):
-    """log-weight -inf: no NaN, probability 0, densities of the other components (both dtypes)."""
+def _points_of(family, dtype):
     rng = np.random.default_rng(0)
     if family == "gaussian":
         X = np.concatenate([rng.normal(size=(100, 2)), rng.normal(size=(100, 2)) + 5])
@@ -510,7 +507,14 @@ def test_kernels_take_a_zero_weight_without_nan(family, covariance_type, dtype):
         X = np.concatenate([rng.exponential(0.5, (100, 2)), rng.exponential(5.0, (100, 2))])
     else:
         X = np.concatenate([rng.poisson(1.0, (100, 2)), rng.poisson(8.0, (100, 2))]).astype(float)
-    X = X.astype(dtype)
+    return X.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("family, covariance_type", ZERO_WEIGHT_CASES)
+def test_kernels_take_a_zero_weight_without_nan(family, covariance_type, dtype):
+    """log-weight -inf: no NaN, probability 0, densities of the other components (both dtypes)."""
+    X = _points_of(family, dtype)
     model = _zero_weight_model(family, covariance_type, dtype, max_iter=0).fit(X)
     proba = model.predict_proba(X)
     assert np.isfinite(proba).all() and (proba[:, 1] == 0).all()
@@ -532,6 +536,48 @@ def test_kernels_take_a_zero_weight_without_nan(family, covariance_type, dtype):
     for name in fitted._parameter_names:
         assert np.isfinite(getattr(fitted, name)).all(), name
     assert np.isfinite(fitted.lower_bound_)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("family, covariance_type", ZERO_WEIGHT_CASES)
+def test_sample_draws_from_weights_that_sum_above_1_with_an_empty_last_component(
+    family, covariance_type, dtype
+):
+    """float32 weights (0.6, 0.4 in float32 sum to 1 + 3e-8 in float64), or float64 ones
+    assigned within the 1e-6 that weights_ accepts: NumPy's multinomial refused their
+    first K - 1 when the last is 0, so sample and the command line's sample failed."""
+    model = _zero_weight_model(family, covariance_type, dtype, max_iter=0).fit(
+        _points_of(family, dtype))
+    weights = [0.6, 0.4, 0.0] if dtype == np.float32 else [0.6 + 5e-7, 0.4, 0.0]
+    model.weights_ = np.array(weights, dtype=dtype)
+    X, y = model.set_params(random_state=0).sample(1000)
+    assert X.shape == (1000, 2) and X.dtype == dtype and np.isfinite(X).all()
+    assert (y != 2).all() and 500 < (y == 0).sum() < 700
+
+
+def test_sample_from_a_float32_fit_whose_last_component_is_empty():
+    """Two repeated points, three components, float32: the fitted weights sum to 1 + 3e-8
+    in float64 and the last is 0."""
+    rng = np.random.default_rng(8)
+    X = np.repeat(rng.normal(size=(2, 2)), [308, 500], axis=0).astype(np.float32)
+    with pytest.warns(EmptyComponentWarning):
+        model = GaussianMixture(3, random_state=8).fit(X)
+    assert model.weights_[2] == 0 and model.weights_.astype(np.float64).sum() > 1
+    _, y = model.sample(100)
+    assert (y != 2).all()
+
+
+def test_sample_from_a_float32_variational_fit_with_inactive_components():
+    """The prior leaves two of four components at weights 2.5e-9 and 2.5e-15; the float32
+    weights of the first three sum to 1 + 2.5e-9 in float64."""
+    rng = np.random.default_rng(2)
+    X = np.concatenate([rng.normal(0, 1, (200, 2)), rng.normal(8, 1, (200, 2))])
+    model = fastem.BayesianGaussianMixture(
+        4, weight_concentration_prior=1e-6, random_state=2, max_iter=50
+    ).fit(X.astype(np.float32))
+    assert model.weights_[:3].astype(np.float64).sum() > 1
+    _, y = model.sample(1000)
+    assert np.isin(y, np.argsort(model.weights_)[2:]).all()
 
 
 def test_no_empty_component_warning_for_a_small_but_real_component():
