@@ -1414,6 +1414,11 @@ def _to_sklearn(model, sklearn_class, hyper_names, fitted_names):
         estimator.precisions_ = precisions_from_cholesky(
             estimator.precisions_cholesky_, model.covariance_type
         )
+    if model._dtype == np.float32:
+        # float32 weights can sum above 1 in float64 (0.6 and 0.4: 1 + 3e-8), and with an
+        # empty or inactive last component scikit-learn's sample (NumPy's multinomial) then
+        # refuses the others
+        estimator.weights_ = estimator.weights_ / estimator.weights_.sum()
     estimator.lower_bounds_ = list(model.lower_bounds_)
     if hasattr(model, "feature_names_in_"):
         estimator.feature_names_in_ = model.feature_names_in_.copy()

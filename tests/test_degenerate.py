@@ -567,17 +567,41 @@ def test_sample_from_a_float32_fit_whose_last_component_is_empty():
     assert (y != 2).all()
 
 
-def test_sample_from_a_float32_variational_fit_with_inactive_components():
-    """The prior leaves two of four components at weights 2.5e-9 and 2.5e-15; the float32
-    weights of the first three sum to 1 + 2.5e-9 in float64."""
+def _variational_fit_with_inactive_components():
+    """A float32 variational fit whose prior leaves two of four components at weights
+    2.5e-9 and 2.5e-15; the weights of the first three sum to 1 + 2.5e-9 in float64."""
     rng = np.random.default_rng(2)
     X = np.concatenate([rng.normal(0, 1, (200, 2)), rng.normal(8, 1, (200, 2))])
     model = fastem.BayesianGaussianMixture(
         4, weight_concentration_prior=1e-6, random_state=2, max_iter=50
     ).fit(X.astype(np.float32))
     assert model.weights_[:3].astype(np.float64).sum() > 1
+    return model
+
+
+def test_sample_from_a_float32_variational_fit_with_inactive_components():
+    model = _variational_fit_with_inactive_components()
     _, y = model.sample(1000)
     assert np.isin(y, np.argsort(model.weights_)[2:]).all()
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES + ("bayesian",))
+def test_scikit_learn_samples_a_float32_model_with_an_empty_last_component(covariance_type):
+    """to_sklearn of float32 weights that sum above 1 in float64, the last 0 (0.6, 0.4: 1 +
+    3e-8) or inactive: scikit-learn's sample refused them."""
+    pytest.importorskip("sklearn")
+    if covariance_type == "bayesian":
+        model = _variational_fit_with_inactive_components()
+    else:
+        model = GaussianMixture(3, covariance_type=covariance_type, max_iter=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(blobs().astype(np.float32))
+        model.weights_ = np.array([0.6, 0.4, 0.0], dtype=np.float32)
+    estimator = model.to_sklearn()
+    assert_allclose(estimator.weights_, model.weights_, rtol=1e-7)
+    _, y = estimator.sample(1000)
+    assert np.isin(y, np.flatnonzero(model.weights_ > 1e-3)).all()
 
 
 def test_no_empty_component_warning_for_a_small_but_real_component():
