@@ -351,7 +351,9 @@ def plot_density_1d(model, X=None, *, feature=None, bins=None, min_weight=None, 
         (column names label the axis and are checked against the model's, as
         ``predict`` checks them; see the module docstring). One named column
         of a model of several features (``X[['waiting']]`` or the Series
-        ``X['waiting']``) draws that feature.
+        ``X['waiting']``) draws that feature. Without data, the plot spans
+        the components of positive weight (a Gaussian's mean +- 4 standard
+        deviations).
     feature : int or str, default=None
         Index or name of the feature to draw; the first, or the one named
         column of ``X``, by default.
@@ -396,12 +398,16 @@ def plot_density_1d(model, X=None, *, feature=None, bins=None, min_weight=None, 
         _, _, hist = ax.hist(values, bins=_histogram_edges(values, bins), density=True,
                              color="0.8", label="data")
         low, high = values.min(), values.max()
-    elif "std" in parameters:
-        mean, std = parameters["mean"], parameters["std"]
-        low, high = float(np.min(mean - 4 * std)), float(np.max(mean + 4 * std))
     else:
-        (mean,) = parameters.values()
-        low, high = 0.0, float(np.max(mean + 4 * np.sqrt(mean) if counts else 5 * mean))
+        # the range of the components that add to the mixture: one of weight 0 (left without
+        # data, where EM left it, or given) would stretch it to its place and squeeze the curves
+        held = np.asarray(model.weights_, dtype=np.float64) > 0
+        if "std" in parameters:
+            mean, std = parameters["mean"][held], parameters["std"][held]
+            low, high = float(np.min(mean - 4 * std)), float(np.max(mean + 4 * std))
+        else:
+            mean = next(iter(parameters.values()))[held]
+            low, high = 0.0, float(np.max(mean + 4 * np.sqrt(mean) if counts else 5 * mean))
     if counts:
         x = _grid(low, high, 600, parameters)
         style = dict(marker="o", ms=3)

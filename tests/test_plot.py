@@ -481,6 +481,24 @@ def test_components_without_data_are_not_drawn():
     assert [line.get_label() for line in density["components"]] == [f"component {k}" for k in held]
 
 
+@pytest.mark.parametrize("family", ["gaussian", "exponential", "poisson"])
+def test_a_component_of_weight_0_leaves_the_range_of_a_density_without_data(family):
+    """The third component has weight 0 and its mean (scale, rate) at 1e4: the range of
+    plot_density_1d without data reached it, and the curves of the others were squeezed
+    into a 2,000th of the plot."""
+    X = np.concatenate([np.arange(1.0, 4.0), np.arange(6.0, 9.0)])[:, None]
+    start = {"weights_init": [0.5, 0.5, 0.0], "max_iter": 0}
+    if family == "gaussian":
+        model = fastem.GaussianMixture(3, means_init=[[2.0], [7.0], [1e4]], **start).fit(X)
+    elif family == "exponential":
+        model = fastem.ExponentialMixture(3, scales_init=[[2.0], [7.0], [1e4]], **start).fit(X)
+    else:
+        model = fastem.PoissonMixture(3, rates_init=[[2.0], [7.0], [1e4]], **start).fit(X)
+    assert model.weights_[2] == 0
+    low, high = plot.plot_density_1d(model)["ax"].get_xlim()
+    assert -10 < low and high < 100
+
+
 def test_components_a_variational_prior_switched_off_are_not_drawn():
     rng = np.random.default_rng(0)
     X = np.concatenate([rng.normal(size=(300, 2)), rng.normal(size=(300, 2)) + [6.0, 0.0]])
