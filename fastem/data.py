@@ -646,7 +646,9 @@ class Chunks:
         one array, DataFrame or path, a dict (whose keys ``list`` would take),
         a set (in an arbitrary order), a string or a number; for an entry of
         ``chunks`` or ``sample_weights`` that is a one-shot iterator (a
-        generator), which a second pass would find empty.
+        generator), which a second pass would find empty; for an entry of
+        ``columns`` that is neither a name (str) nor an index (int), such as
+        a bool, a float or None.
     ValueError
         For ``columns`` with chunks that are not ``.csv`` or ``.parquet``
         files; when a pass reads a file: for a file that cannot be read, a
@@ -676,6 +678,14 @@ class Chunks:
             columns, "columns", "columns=['x', 'y'] (names or 0-based indices, in order)"
         )
         if self.columns is not None:
+            for token in self.columns:
+                if not isinstance(token, (str, int, np.integer)) or isinstance(token, bool):
+                    raise TypeError(
+                        f"columns entries must be column names (str) or 0-based indices "
+                        f"(int), got {token!r} of type {type(token).__name__} in "
+                        f"columns={self.columns!r}. Pass names or whole numbers, e.g. "
+                        "columns=['x', 'y'] or columns=[0, 2]."
+                    )
             for i, chunk in enumerate(self.chunks):
                 if _table_path(chunk) is None:
                     raise ValueError(

@@ -1216,3 +1216,27 @@ def test_columns_in_another_order_are_selected_as_the_data_selects_them(tmp_path
         assert_array_equal(np.concatenate(model.predict(fastem.Chunks(
             [tmp_path / f"part.{kind}"], columns=["a", "b"]))),
             model.predict(pd.DataFrame(X, columns=["a", "b"])))
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+@pytest.mark.parametrize("token", [True, 1.0, np.float64(0.0), None, b"a"])
+def test_columns_that_are_neither_names_nor_indices_are_refused_by_chunks(tmp_path, kind, token):
+    """A column token of another type (a bool, a float, None, bytes) raised AttributeError
+    ("'bool' object has no attribute 'strip'") from the first pass over the data."""
+    import fastem
+
+    path = tmp_path / f"part.{kind}"
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    if kind == "csv":
+        frame.to_csv(path, index=False)
+    else:
+        pytest.importorskip("pyarrow")
+        frame.to_parquet(path)
+    with pytest.raises(TypeError, match=re.escape(
+            f"columns entries must be column names (str) or 0-based indices (int), got {token!r} "
+            f"of type {type(token).__name__}")):
+        fastem.Chunks([path], columns=["a", token])
+    # names and indices of every integer type are taken
+    chunks = fastem.Chunks([path], columns=["c", np.int64(0), 1])
+    model = fastem.GaussianMixture(1).fit(chunks)
+    assert_array_equal(model.feature_names_in_, ["c", "a", "b"])
