@@ -72,6 +72,7 @@ import numpy as np
 
 from ._validation import (
     FLOAT64_WHOLE,
+    name_key,
     pandas_index_columns,
     rounded_by_float64,
     rounded_whole_number,
@@ -84,6 +85,7 @@ __all__ = [
     "choose_columns",
     "csv_column_names",
     "fill_csv",
+    "find_name",
     "parquet_column_names",
     "read_csv",
     "read_columns",
@@ -1313,12 +1315,22 @@ def _check_parquet_whole_numbers(path, name, column, chosen):
             _whole_number_fix([n for n in chosen if n != name])))
 
 
+def find_name(name, names):
+    """The position in ``names`` of ``name``: as written, else of the one name that reads
+    the same (:func:`name_key`), else None (none, or more than one)."""
+    if name in names:
+        return names.index(name)
+    key = name_key(name)
+    keys = [name_key(n) for n in names]
+    return keys.index(key) if keys.count(key) == 1 else None
+
+
 def choose_columns(columns, names, available, path, doubt=None):
     """Positions in the file of the ``columns`` tokens: names, or 0-based indices into ``available``.
 
     A token that is a column's name is that column, even when it reads as a number;
-    a name written with spaces around it in the file ('x, y' gives ' y', as
-    pandas reads it) is found without them too, when that is unambiguous.
+    a name written otherwise in the file, with spaces around it or in another Unicode
+    normal form, is found too (:func:`find_name`), when that is unambiguous.
 
     ``names`` are the names of all the file's columns (None without a header);
     ``available`` the positions that hold data. No tokens: every available one.
@@ -1331,7 +1343,6 @@ def choose_columns(columns, names, available, path, doubt=None):
     n = len(available)
     shown = None if names is None else [names[j] for j in available]
     chosen = []
-    stripped = None if shown is None else [name.strip() for name in shown]
     for token in columns:
         if isinstance(token, (int, np.integer)) and not isinstance(token, bool):
             index = int(token)  # an index from Python (Chunks(columns=[0, 2])), never a name
@@ -1348,8 +1359,8 @@ def choose_columns(columns, names, available, path, doubt=None):
                 )
             chosen.append(position)
             continue
-        elif stripped is not None and stripped.count(token.strip()) == 1:
-            chosen.append(available[stripped.index(token.strip())])
+        elif shown is not None and find_name(token, shown) is not None:
+            chosen.append(available[find_name(token, shown)])
             continue
         else:
             try:

@@ -8,6 +8,7 @@ import difflib
 import numbers
 import os
 import sys
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 
 import numpy as np
@@ -872,6 +873,28 @@ def feature_names_of(X):
     return np.asarray(names, dtype=object)
 
 
+def name_key(name):
+    """How a column name reads: without the spaces around it ('x, y' gives ' y', as pandas
+    reads it) and in Unicode's composed form (NFC), so that 'café' typed on one system
+    ('e' and U+0301, NFD, as macOS names files) is 'café' written on another (U+00E9)."""
+    return unicodedata.normalize("NFC", name.strip())
+
+
+def names_written_otherwise(names, expected, where="fit"):
+    """A sentence on the ``names`` that read as one of the ``expected`` names (those of
+    ``where``; :func:`name_key`) but are written otherwise, each beside it in ASCII, where
+    the two look the same; '' when there are none."""
+    keys = {name_key(n): n for n in expected}
+    pairs = [(n, keys[name_key(n)]) for n in names
+             if name_key(n) in keys and n != keys[name_key(n)]]
+    if not pairs:
+        return ""
+    shown = ", ".join(f"{ascii(n)} for {ascii(e)}" for n, e in pairs)
+    return (f"Some names are written otherwise than in {where} (spaces around them, or "
+            f"another Unicode normal form of the same letters): {shown}; rename them as in "
+            f"{where}. ")
+
+
 def check_feature_names(names, fitted_names, estimator, selection="X[{}]"):
     """Compare the column names of data passed after fit with those seen in fit.
 
@@ -908,6 +931,7 @@ def check_feature_names(names, fitted_names, estimator, selection="X[{}]"):
         )
     if not unseen and not missing:
         message += "Feature names must be in the same order as they were in fit.\n"
+    message += names_written_otherwise(unseen, missing)
     message += f"Select the columns of fit, in order: {selection.format(repr(list(fitted_names)))}."
     raise ValueError(message)
 

@@ -53,6 +53,7 @@ from ._tables import (
     choose_columns,
     csv_column_names,
     fill_csv,
+    find_name,
     parquet_column_names,
     place_of,
     read_columns,
@@ -967,16 +968,13 @@ def _nan_fix(cls, fitted=False):
 def _file_names_of(fitted, file_names):
     """The name in ``file_names`` of each of the model's names ``fitted``, or None where absent.
 
-    A name is matched as written, else with the spaces around it left out on
-    both sides when that finds one column only ('a, b' in a file's header
-    gives ' b', as pandas reads it; :func:`~fastem._tables.choose_columns`
-    finds names so too).
+    A name is matched as written, else as it reads, without the spaces around
+    it and in one Unicode normal form, when that finds one column only ('a, b'
+    in a file's header gives ' b', as pandas reads it;
+    :func:`~fastem._tables.find_name`, which ``--columns`` uses too).
     """
-    stripped = [name.strip() for name in file_names]
-    return [name if name in file_names
-            else file_names[stripped.index(name.strip())] if stripped.count(name.strip()) == 1
-            else None
-            for name in fitted]
+    positions = [find_name(name, file_names) for name in fitted]
+    return [None if j is None else file_names[j] for j in positions]
 
 
 def _data_for(model, args, column_indices=None, missing=False, copied=False):

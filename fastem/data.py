@@ -55,7 +55,8 @@ from ._tables import (
 )
 from ._validation import (
     as_list, check_array, check_memory, check_not_mapping, check_sample_weight,
-    check_total_weight, close_choice, feature_names_of, without_pandas_index,
+    check_total_weight, close_choice, feature_names_of, name_key, names_written_otherwise,
+    without_pandas_index,
 )
 
 __all__ = [
@@ -740,6 +741,12 @@ class Chunks:
             # Missing values become NaN: the estimator that reads them says
             # whether it fits them (missing='em') or how to fix them.
             table = read_table(item, self.columns, header=self.header, missing=True)
+            if self.columns is not None and table.names is not None:
+                # A column chosen by name has that name in every file, however the file
+                # writes it (spaces around it, another Unicode normal form).
+                table.names = [
+                    token if isinstance(token, str) and name_key(token) == name_key(name)
+                    else name for token, name in zip(self.columns, table.names)]
             for note in table.doubts:
                 if note not in self._noted:  # every pass reads the file again
                     self._noted.add(note)
@@ -821,7 +828,8 @@ def _check_chunk_names(names, first, name):
         )
     raise ValueError(
         f"{name} has the columns {list(names)} but chunk 0 has {list(first)}. Every chunk "
-        f"must have the same columns in the same order; select them, e.g. "
+        f"must have the same columns in the same order. "
+        f"{names_written_otherwise(names, first, 'chunk 0')}Select them, e.g. "
         f"chunk[{list(first)!r}]."
     )
 

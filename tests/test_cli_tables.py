@@ -1118,3 +1118,56 @@ def test_a_stdout_without_a_file_descriptor_that_fails(faithful, capsys, monkeyp
     err = capsys.readouterr().err
     assert "fileno" not in err and message in err
     assert err == "" if status == 141 else err.startswith("fastem: error: cannot write")
+
+
+_NFC, _NFD = "caf\u00e9", "cafe\u0301"  # 'café' as most systems write it, and as macOS does
+
+
+def _names_file(path, names, X):
+    frame = pd.DataFrame(X, columns=names)
+    if path.suffix == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        pytest.importorskip("pyarrow")
+        frame.to_parquet(path)
+    return path
+
+
+@pytest.mark.parametrize("ext", [".csv", ".parquet"])
+@pytest.mark.parametrize("fitted, written", [(_NFC, _NFD), (_NFD, _NFC)])
+@pytest.mark.parametrize("command", ["predict", "score", "impute", "fit --columns"])
+def test_names_in_another_unicode_normal_form_match(capsys, tmp_path, ext, fitted, written,
+                                                    command):
+    # The same letters in another normal form were another name: "has no column 'café'; ...
+    # its columns are ['café', ...]", and --columns did not find it.
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (30, 2)), rng.normal(6, 1, (30, 2))]).round(4)
+    train = _names_file(tmp_path / f"train{ext}", [fitted, "b"], X)
+    data = _names_file(tmp_path / f"data{ext}", ["b", written], X[:, ::-1])
+    status, _, err = run(capsys, "fit", train, "-k", 2, "-o", tmp_path / "m.npz", "--quiet")
+    assert status == 0, err
+    model = fastem.load(tmp_path / "m.npz")
+    expected = pd.DataFrame(X, columns=[fitted, "b"])
+    if command == "fit --columns":  # the name as the other system writes it
+        status, out, err = run(capsys, "fit", data, "--columns", f"{fitted},b", "-k", 2,
+                               "-o", tmp_path / "m2.npz", "--json")
+        assert status == 0, err
+        assert json.loads(out)["feature_names_in"] == [written, "b"]
+        refit = fastem.load(tmp_path / "m2.npz")
+        assert_array_equal(refit.means_, model.means_)
+    elif command == "score":
+        status, out, err = run(capsys, "score", tmp_path / "m.npz", data, "--json")
+        assert status == 0, err
+        assert json.loads(out)["mean_log_likelihood"] == pytest.approx(model.score(expected),
+                                                                       rel=1e-12)
+    elif command == "predict":
+        status, _, err = run(capsys, "predict", tmp_path / "m.npz", data, "-o", tmp_path / "l.csv")
+        assert status == 0, err
+        assert_array_equal(pd.read_csv(tmp_path / "l.csv")["component"], model.predict(expected))
+    else:
+        status, _, err = run(capsys, "impute", tmp_path / "m.npz", data, "-o",
+                             tmp_path / f"filled{ext}")
+        assert status == 0, err
+        filled = (pd.read_csv if ext == ".csv" else pd.read_parquet)(tmp_path / f"filled{ext}")
+        assert list(filled.columns) == ["b", written]
+        assert_array_equal(filled.to_numpy(), X[:, ::-1])

@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from numpy.testing import assert_array_equal
+from numpy.testing import assert_allclose, assert_array_equal
 
 from fastem import _tables
 from fastem._tables import read_csv
@@ -1240,3 +1240,61 @@ def test_columns_that_are_neither_names_nor_indices_are_refused_by_chunks(tmp_pa
     chunks = fastem.Chunks([path], columns=["c", np.int64(0), 1])
     model = fastem.GaussianMixture(1).fit(chunks)
     assert_array_equal(model.feature_names_in_, ["c", "a", "b"])
+
+
+_NFC, _NFD = "caf\u00e9", "cafe\u0301"  # 'café' as most systems write it, and as macOS does
+
+
+def _table_file(path, names, values):
+    frame = pd.DataFrame(values, columns=names)
+    if path.suffix == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        pytest.importorskip("pyarrow")
+        frame.to_parquet(path)
+    return path
+
+
+@pytest.mark.parametrize("ext", [".csv", ".parquet"])
+@pytest.mark.parametrize("token, other", [(_NFC, _NFD), (_NFD, _NFC), ("b", " b")])
+def test_chunks_name_a_column_chosen_by_name_as_chosen_in_every_file(tmp_path, ext, token,
+                                                                     other):
+    """Files that write a chosen name otherwise (another Unicode normal form, spaces around
+    it) were found, then refused: "chunk 1 has the columns ['a', 'café'] but chunk 0 has
+    ['a', 'café']"."""
+    import fastem
+
+    paths = [_table_file(tmp_path / f"part-0{ext}", ["a", token], X[:300, :2]),
+             _table_file(tmp_path / f"part-1{ext}", [other, "a"], X[300:, 1::-1])]
+    chunks = fastem.Chunks(paths, columns=["a", token])
+    model = fastem.GaussianMixture(1).fit(chunks)
+    assert_array_equal(model.feature_names_in_, ["a", token])
+    assert_allclose(model.means_[0], X[:, :2].mean(axis=0), rtol=1e-12)
+    other_model = fastem.GaussianMixture(1).fit(fastem.Chunks(paths[::-1], columns=["a", other]))
+    assert_array_equal(other_model.feature_names_in_, ["a", other])
+    assert_array_equal(np.concatenate(model.predict(chunks)), np.zeros(600))
+
+
+@pytest.mark.parametrize("kind", ["frame", "chunks of frames", "csv", "parquet"])
+def test_names_written_otherwise_are_named_in_the_error(tmp_path, kind):
+    """Names that look the same in an error ("Feature names unseen at fit time: - café ...
+    seen at fit time, yet now missing: - café") are shown as written."""
+    import fastem
+
+    frames = [pd.DataFrame(X[:300, :2], columns=["a", _NFC]),
+              pd.DataFrame(X[300:, :2], columns=["a", _NFD])]
+    if kind == "frame":
+        model = fastem.GaussianMixture(1).fit(frames[0])
+        call, data, where = model.predict, frames[1], "fit"
+    elif kind == "chunks of frames":
+        call, data, where = fastem.GaussianMixture(1).fit, fastem.Chunks(frames), "chunk 0"
+    else:
+        paths = [_table_file(tmp_path / f"part-{i}.{kind}", f.columns, f.to_numpy())
+                 for i, f in enumerate(frames)]
+        call, data, where = fastem.GaussianMixture(1).fit, fastem.Chunks(paths), "chunk 0"
+    with pytest.raises(ValueError, match=re.escape(
+            f"Some names are written otherwise than in {where} (spaces around them, or "
+            "another Unicode normal form of the same letters): 'cafe\\u0301' for 'caf\\xe9'; "
+            f"rename them as in {where}.")):
+        call(data)
+
