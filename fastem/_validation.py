@@ -873,6 +873,15 @@ def feature_names_of(X):
     return np.asarray(names, dtype=object)
 
 
+def column_selection(X, name="X"):
+    """How ``X``, called ``name``, selects its columns by name, in a given order: a format
+    string of the list of names (the ``selection`` of :func:`check_feature_names`).
+    ``X.select([...])`` for an Arrow table or record batch, which takes no list in
+    ``X[...]``; ``X[[...]]`` for a DataFrame (pandas, polars, Dask)."""
+    arrow = hasattr(X, "column_names") and hasattr(X, "select")
+    return f"{name}.select({{}})" if arrow else f"{name}[{{}}]"
+
+
 def name_key(name):
     """How a column name reads: without the spaces around it ('x, y' gives ' y', as pandas
     reads it) and in Unicode's composed form (NFC), so that 'café' typed on one system

@@ -55,8 +55,8 @@ from ._tables import (
 )
 from ._validation import (
     as_list, check_array, check_memory, check_not_mapping, check_sample_weight,
-    check_total_weight, close_choice, feature_names_of, name_key, names_written_otherwise,
-    without_pandas_index,
+    check_total_weight, close_choice, column_selection, feature_names_of, name_key,
+    names_written_otherwise, without_pandas_index,
 )
 
 __all__ = [
@@ -417,6 +417,7 @@ class ArraySource:
                  nan_advice=None, allow_empty=False):
         X = without_pandas_index(X)
         self.feature_names_in = feature_names_of(X)
+        self.column_selection = column_selection(X)
         signature = _signature(X)
         with reading(X, signature):
             self.X = check_array(X, anchors=anchors, allow_nan=allow_nan, nan_advice=nan_advice,
@@ -812,8 +813,12 @@ def _describe(item):
     return f"an object of type {type(item).__name__}"
 
 
-def _check_chunk_names(names, first, name):
-    """Refuse a chunk whose column names are not those of chunk 0, in the same order."""
+def _check_chunk_names(names, first, name, selection):
+    """Refuse a chunk whose column names are not those of chunk 0, in the same order.
+
+    ``selection``: how the chunks select columns, the format string of
+    :attr:`ChunkedSource.column_selection`.
+    """
     if names is None and first is None:
         return
     if names is not None and first is not None and list(names) == list(first):
@@ -830,7 +835,7 @@ def _check_chunk_names(names, first, name):
         f"{name} has the columns {list(names)} but chunk 0 has {list(first)}. Every chunk "
         f"must have the same columns in the same order. "
         f"{names_written_otherwise(names, first, 'chunk 0')}Select them, e.g. "
-        f"chunk[{list(first)!r}]."
+        f"{selection.format(repr(list(first)))}."
     )
 
 
@@ -926,6 +931,7 @@ class ChunkedSource:
     """
 
     feature_names_in = None
+    _first_selection = "chunk[{}]"  # how chunk 0 selects its columns (column_selection)
 
     @property
     def column_selection(self):
@@ -933,7 +939,7 @@ class ChunkedSource:
         list of names (see :func:`fastem._validation.check_feature_names`)."""
         if isinstance(self.chunks, Chunks) and self.chunks.files(0)[0] is not None:
             return "fastem.Chunks(paths, columns={}) for its files"
-        return "chunk[{}] for each chunk"
+        return self._first_selection + " for each chunk"
 
     def __init__(self, chunks, *, check_data=None, anchors=None, allow_nan=False, nan_advice=None,
                  allow_empty=False):
@@ -970,12 +976,14 @@ class ChunkedSource:
             self.signatures.append((signature, w_signature))
             own_files = (signature if own[0] else None, w_signature if own[1] else None)
             names = self._names(X, name)
+            selection = column_selection(X, "chunk")
             if self.dtype is not None:
-                _check_chunk_names(names, self.feature_names_in, name)
+                _check_chunk_names(names, self.feature_names_in, name, self.column_selection)
             self.seen.append(_Seen((X, w), w is not None, own_files))
             X, w, supplied = self._checked(X, w, name, (signature, w_signature))
             if self.dtype is None:
                 self.feature_names_in = names
+                self._first_selection = selection
                 self.n_features, self.dtype = X.shape[1], X.dtype
             elif X.shape[1] != self.n_features:
                 raise ValueError(
@@ -1064,7 +1072,8 @@ class ChunkedSource:
                     "to its end, and a one-shot iterator gives its values once. Yield new "
                     "weights on every pass, or an array")
             try:
-                _check_chunk_names(self._names(X, name), self.feature_names_in, name)
+                _check_chunk_names(self._names(X, name), self.feature_names_in, name,
+                                   self.column_selection)
                 scan = not self.seen[i].same(X, w)
                 X, w, supplied = self._checked(X, w, name, signatures, scan=scan)
             except (TypeError, ValueError) as exc:

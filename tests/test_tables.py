@@ -1185,6 +1185,12 @@ def _reordered(kind, tmp_path, X):
         return frame
     if kind == "frame chunks":
         return fastem.Chunks([frame[:100], frame[100:]])
+    if kind.startswith(("arrow", "record batch")):
+        pa = pytest.importorskip("pyarrow")
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if kind.startswith("record batch"):
+            table = table.to_batches()[0]
+        return fastem.Chunks([table[:100], table[100:]]) if kind.endswith("chunks") else table
     path = tmp_path / f"part.{kind}"
     if kind == "csv":
         frame.to_csv(path, index=False)
@@ -1197,13 +1203,17 @@ def _reordered(kind, tmp_path, X):
 @pytest.mark.parametrize("kind, fix", [
     ("frame", "X[['a', 'b']]"),
     ("frame chunks", "chunk[['a', 'b']] for each chunk"),
+    ("arrow", "X.select(['a', 'b'])"),
+    ("record batch", "X.select(['a', 'b'])"),
+    ("arrow chunks", "chunk.select(['a', 'b']) for each chunk"),
+    ("record batch chunks", "chunk.select(['a', 'b']) for each chunk"),
     ("csv", "fastem.Chunks(paths, columns=['a', 'b']) for its files"),
     ("parquet", "fastem.Chunks(paths, columns=['a', 'b']) for its files"),
 ])
 def test_columns_in_another_order_are_selected_as_the_data_selects_them(tmp_path, kind, fix):
     """The fix for data whose columns are those of fit in another order was X[...] for
     every kind of data: a Chunks of files selects them with columns=, each DataFrame chunk
-    on its own."""
+    on its own, an Arrow table with select (X[[...]] raises TypeError)."""
     pd = pytest.importorskip("pandas")
     import fastem
 
@@ -1298,3 +1308,28 @@ def test_names_written_otherwise_are_named_in_the_error(tmp_path, kind):
             f"rename them as in {where}.")):
         call(data)
 
+
+@pytest.mark.parametrize("kind, fix", [
+    ("frame", "chunk[['a', 'b']] for each chunk"),
+    ("arrow", "chunk.select(['a', 'b']) for each chunk"),
+    ("csv", "fastem.Chunks(paths, columns=['a', 'b']) for its files"),
+    ("parquet", "fastem.Chunks(paths, columns=['a', 'b']) for its files"),
+])
+def test_chunks_in_another_order_are_selected_as_the_chunks_select_them(tmp_path, kind, fix):
+    """Chunks whose columns are those of chunk 0 in another order were told to select
+    them with chunk[[...]], which a Chunks of files and an Arrow table do not take."""
+    import fastem
+
+    frames = [pd.DataFrame(X[:300, :2], columns=["a", "b"]),
+              pd.DataFrame(X[300:, 1::-1], columns=["b", "a"])]
+    if kind == "arrow":
+        pa = pytest.importorskip("pyarrow")
+        chunks = fastem.Chunks([pa.Table.from_pandas(f, preserve_index=False) for f in frames])
+    elif kind == "frame":
+        chunks = fastem.Chunks(frames)
+    else:
+        chunks = fastem.Chunks([_table_file(tmp_path / f"part-{i}.{kind}", f.columns, f.to_numpy())
+                                for i, f in enumerate(frames)])
+    with pytest.raises(ValueError, match="in the same order") as info:
+        fastem.GaussianMixture(1).fit(chunks)
+    assert str(info.value).endswith(f"Select them, e.g. {fix}.")
