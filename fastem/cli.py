@@ -599,9 +599,28 @@ class _LineFeedRows:
         return self._f.write(row[:-2] + "\n")
 
 
-def _csv_writer(f):
-    """A ``csv.writer`` of rows ending in '\n' that quotes fields with line breaks of either kind."""
-    return csv.writer(_LineFeedRows(f), lineterminator="\r\n")
+class _CsvRows:
+    """A ``csv.writer`` of rows ending in '\n' that quotes fields with line breaks of either
+    kind, and every field of a row whose first field starts with '#'.
+
+    A line that starts with '#' is a comment to fastem's reader (skipped above the header,
+    an error below it) and to R's ``read.table``: unquoted, a first column name such as
+    '#clicks' would lose the header, and a first field such as '#A12' its row.
+    """
+
+    def __init__(self, f):
+        rows = _LineFeedRows(f)
+        self._plain = csv.writer(rows, lineterminator="\r\n")
+        self._quoted = csv.writer(rows, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
+
+    def writerow(self, row):
+        row = list(row)
+        starts_comment = bool(row) and str(row[0]).startswith("#")
+        (self._quoted if starts_comment else self._plain).writerow(row)
+
+    def writerows(self, rows):
+        for row in rows:
+            self.writerow(row)
 
 
 def write_array(path, array, names):
@@ -624,7 +643,7 @@ def _write_array(path, ext, array, names):
     if ext == ".csv":
         fmt = "%d" if table.dtype.kind in "iu" else ("%.9g" if table.dtype == np.float32 else "%.17g")
         header = io.StringIO()
-        _csv_writer(header).writerow(names)  # quotes a name with a comma or a line break
+        _CsvRows(header).writerow(names)  # quotes a name with a comma or a line break
         np.savetxt(path, table, fmt=fmt, delimiter=",", header=header.getvalue()[:-1], comments="",
                    encoding="utf-8")
         return
@@ -1304,7 +1323,7 @@ def _write_columns(path, names, columns, data):
 
         with _replacing(path) as temporary, open(temporary, "w", encoding="utf-8",
                                                  newline="") as f:
-            writer = _csv_writer(f)
+            writer = _CsvRows(f)
             writer.writerow(names)
             writer.writerows([field(v) for v in row] for row in zip(*(c.tolist() for c in columns)))
         return
