@@ -1998,6 +1998,14 @@ def main(argv=None):
                     "comma-separated (--columns a,b) or repeat the option (--columns a "
                     "--columns b)", *where
                 ) from None
+            after = [v for a, v in zip(argv, argv[1:])  # after --columns or an abbreviation
+                     if a.startswith("--col") and "--columns".startswith(a) and v.startswith("-")]
+            if message.startswith("argument --columns: expected one argument") and after:
+                # '-1,0' (negative indices) or '-x' (a name), which argparse reads as an option
+                raise UsageError(
+                    f"{message}; {after[0]!r} starts with '-', which is read as an option: "
+                    f"join it to the option with '=' (--columns={after[0]})", *where
+                ) from None
             # no option has '_': --n_components is a Python name typed for --n-components
             underscored = [a.split("=")[0] for a in argv
                            if a.startswith("--") and "_" in a.split("=")[0]]

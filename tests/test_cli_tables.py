@@ -1171,3 +1171,23 @@ def test_names_in_another_unicode_normal_form_match(capsys, tmp_path, ext, fitte
         filled = (pd.read_csv if ext == ".csv" else pd.read_parquet)(tmp_path / f"filled{ext}")
         assert list(filled.columns) == ["b", written]
         assert_array_equal(filled.to_numpy(), X[:, ::-1])
+
+
+@pytest.mark.parametrize("command", ["fit", "select", "predict", "score", "impute"])
+@pytest.mark.parametrize("option", ["--columns", "--col"])
+@pytest.mark.parametrize("value", ["-1,0", "-x"])
+def test_a_columns_value_that_starts_with_a_dash_is_told_to_join_the_option(
+        capsys, faithful, tmp_path, command, option, value):
+    # Negative indices (-1,0) and a name such as '-x' were "argument --columns: expected
+    # one argument", which did not say why; --columns=-1,0 reads them.
+    model_args = [] if command in ("fit", "select") else [faithful["model"]]
+    out = [] if command == "score" else ["-o", tmp_path / ("m.npz" if not model_args else "o.csv")]
+    status, _, err = run(capsys, command, *model_args, faithful["csv"], option, value, *out)
+    assert status == 2
+    assert (f"'{value}' starts with '-', which is read as an option: join it to the option "
+            f"with '=' (--columns={value})") in err
+    if command == "fit" and value == "-1,0":  # the fix works
+        status, out, err = run(capsys, command, faithful["csv"], f"--columns={value}", "-k", 2,
+                               "-o", tmp_path / "m.npz", "--json")
+        assert status == 0, err
+        assert json.loads(out)["feature_names_in"] == ["waiting", "eruptions"]
