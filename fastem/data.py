@@ -653,7 +653,7 @@ class Chunks:
         a bool, a float or None.
     ValueError
         For ``columns`` with chunks that are not ``.csv`` or ``.parquet``
-        files; when a pass reads a file: for a file that cannot be read, a
+        files, and ``header`` with none that is a ``.csv`` file; when a pass reads a file: for a file that cannot be read, a
         missing or non-numeric value, or a column not found (each message
         names the file and the place).
 
@@ -723,6 +723,13 @@ class Chunks:
             raise ValueError(
                 f"header must be None (decide from the first row), True or False, got "
                 f"{header!r}.{hint}"
+            )
+        if header is not None and self.chunks and not any(
+                (_table_path(chunk) or "").lower().endswith(".csv") for chunk in self.chunks):
+            raise ValueError(
+                f"header={header!r} says whether the first row of a .csv file holds column "
+                f"names, but no chunk is a .csv file (chunk 0 is {_describe(self.chunks[0])}), "
+                "whose column names come with it; leave out header."
             )
         self.header = header
         self._noted = set()

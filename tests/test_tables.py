@@ -1333,3 +1333,27 @@ def test_chunks_in_another_order_are_selected_as_the_chunks_select_them(tmp_path
     with pytest.raises(ValueError, match="in the same order") as info:
         fastem.GaussianMixture(1).fit(chunks)
     assert str(info.value).endswith(f"Select them, e.g. {fix}.")
+
+
+@pytest.mark.parametrize("kind", ["array", "frame", "npy", "parquet"])
+@pytest.mark.parametrize("header", [True, False])
+def test_chunks_refuse_a_header_with_no_csv_file_to_apply_to(tmp_path, kind, header):
+    """header= was ignored, without a word, where no chunk is a .csv file: header=False
+    for the first row of a parquet file, which has its names apart, still read its names."""
+    import fastem
+
+    frame = pd.DataFrame(X[:, :2], columns=["a", "b"])
+    chunk = {"array": X[:, :2], "frame": frame}.get(kind, tmp_path / f"part.{kind}")
+    if kind == "npy":
+        np.save(chunk, X[:, :2])
+    elif kind == "parquet":
+        pytest.importorskip("pyarrow")
+        frame.to_parquet(chunk)
+    with pytest.raises(ValueError, match=re.escape(
+            f"header={header!r} says whether the first row of a .csv file holds column names, "
+            "but no chunk is a .csv file")):
+        fastem.Chunks([chunk], header=header)
+    named = kind in ("frame", "parquet")
+    frame.to_csv(tmp_path / "part.csv", index=False, header=named)
+    mixed = fastem.Chunks([chunk, tmp_path / "part.csv"], header=named)  # it applies to the .csv
+    assert fastem.GaussianMixture(1).fit(mixed).n_features_in_ == 2
