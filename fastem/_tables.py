@@ -1315,13 +1315,14 @@ def _check_parquet_whole_numbers(path, name, column, chosen):
             _whole_number_fix([n for n in chosen if n != name])))
 
 
-def find_name(name, names):
+def find_name(name, names, keys=None):
     """The position in ``names`` of ``name``: as written, else of the one name that reads
-    the same (:func:`name_key`), else None (none, or more than one)."""
+    the same (:func:`name_key`), else None (none, or more than one). ``keys``: the
+    names' keys, for a caller that looks up many names."""
     if name in names:
         return names.index(name)
+    keys = [name_key(n) for n in names] if keys is None else keys
     key = name_key(name)
-    keys = [name_key(n) for n in names]
     return keys.index(key) if keys.count(key) == 1 else None
 
 
@@ -1342,6 +1343,7 @@ def choose_columns(columns, names, available, path, doubt=None):
         return available
     n = len(available)
     shown = None if names is None else [names[j] for j in available]
+    keys = None if shown is None else [name_key(name) for name in shown]
     chosen = []
     for token in columns:
         if isinstance(token, (int, np.integer)) and not isinstance(token, bool):
@@ -1359,8 +1361,8 @@ def choose_columns(columns, names, available, path, doubt=None):
                 )
             chosen.append(position)
             continue
-        elif shown is not None and find_name(token, shown) is not None:
-            chosen.append(available[find_name(token, shown)])
+        elif shown is not None and find_name(token, shown, keys) is not None:
+            chosen.append(available[find_name(token, shown, keys)])
             continue
         else:
             try:

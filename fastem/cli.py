@@ -63,7 +63,7 @@ from ._tables import (
 )
 from ._tables import read_table as read_table_file
 from ._validation import (
-    check_memory, close_choice, numeric_advice, rounded_whole_number, shown_number,
+    check_memory, close_choice, name_key, numeric_advice, rounded_whole_number, shown_number,
 )
 from .base import unobserved_rows
 from .data import HEADER_WORDS
@@ -992,7 +992,8 @@ def _file_names_of(fitted, file_names):
     in a file's header gives ' b', as pandas reads it;
     :func:`~fastem._tables.find_name`, which ``--columns`` uses too).
     """
-    positions = [find_name(name, file_names) for name in fitted]
+    keys = [name_key(name) for name in file_names]
+    positions = [find_name(name, file_names, keys) for name in fitted]
     return [None if j is None else file_names[j] for j in positions]
 
 
