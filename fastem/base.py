@@ -349,6 +349,13 @@ def _marked(callback):
     return marked
 
 
+def _counting_passes(printer, passes, n_iter, lower_bound):
+    """The ``on_pass`` hook of a move's EM run: records the pass number, then prints (``printer``, or None)."""
+    passes.append(n_iter)
+    if printer is not None:
+        printer(n_iter, lower_bound)
+
+
 def from_callback(error):
     """Whether ``error`` was raised by the user's ``callback`` during an EM run, rather than
     by the run itself: a restart or a move whose EM fails is passed over, but the
@@ -2674,12 +2681,72 @@ class BaseMixture(_KeywordsChecked):
         return result
 
     def _escape_local_optimum(self, worker, source, result):
-        """Family hook: moves that EM cannot make, from a converged run. Default: none.
+        """Moves that EM cannot make, from a converged run, each kept if EM from it ends higher.
 
-        Returns the run's result, or that of the run from a move that ended
-        higher (its own lower bounds; its passes numbered on from the run's).
+        The family proposes the moves (:meth:`_moves`). From each, EM runs,
+        and the move is kept if that run converges (or the callback stops
+        it) at a bound above the current one by more than the rounding of the
+        data's dtype: a converged fit stays converged. The proposals start
+        again from a kept move, until none is kept. Every pass, of kept and
+        tried moves, counts in ``n_iter_`` and towards ``max_iter``;
+        ``callback`` and ``verbose`` see them. A move whose start or EM run
+        raises ValueError, FloatingPointError or LinAlgError (an ill-defined
+        covariance) is not kept; the callback's errors propagate as they
+        were raised.
+
+        Returns the run's result, or that of the run from the last move kept
+        (its own lower bounds; its passes numbered on from the run's).
         """
-        return result
+        spent = result.n_iter
+        dtype = np.dtype(source.dtype)
+        # The moves' EM runs: the passes of a run that raises are counted too.
+        runner = copy.copy(self)
+        passes = [spent]
+        printer = self._progress_printer(spent)  # one for every move: their passes number on
+        runner._progress_printer = lambda passes_done: functools.partial(
+            _counting_passes, printer, passes)
+        while spent < int(self.max_iter) and not result.stopped:
+            kept = False
+            for move in self._moves(worker, result):
+                if spent >= int(self.max_iter):
+                    break
+                trial = copy.copy(worker)
+                trial._set_parameters(result.parameters)
+                try:
+                    move(trial)
+                    more = runner._run_em_to_the_end(trial, source, passes_done=spent)
+                except (ValueError, FloatingPointError, np.linalg.LinAlgError) as error:
+                    if from_callback(error):
+                        raise
+                    spent = max(spent, passes[-1])
+                    continue
+                spent = more.n_iter
+                margin = 64 * np.finfo(dtype).eps * (1.0 + abs(result.lower_bound))
+                higher = not more.decrease and more.lower_bound > result.lower_bound + margin
+                if higher and (more.converged or more.stopped):
+                    if self.verbose:
+                        print(f"Move kept: lower bound {more.lower_bound:.5f}.")
+                    result = more
+                    worker, kept = trial, True
+                    break
+                if self.verbose:
+                    print(f"Move not kept: lower bound {more.lower_bound:.5f}.")
+                if more.stopped:  # the callback asked to stop, during a move that did not gain
+                    result = result._replace(stopped=True)
+                    break
+            if not kept:
+                break
+        return result._replace(n_iter=spent)
+
+    def _moves(self, worker, result):
+        """Family hook: the moves to try from the converged run ``result`` of ``worker``.
+
+        An iterable of callables, in the order tried, each of which changes the
+        parameters of a copy of ``worker`` that holds the run's parameters (and
+        may raise ValueError where the move is not possible). It is taken
+        afresh after a kept move. Default: none.
+        """
+        return ()
 
     def _finish_in_float64(self, worker, source, result):
         """Continue a float32 run in float64 from its best parameters.

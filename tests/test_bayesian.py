@@ -499,7 +499,7 @@ def test_a_move_that_ends_at_max_iter_unconverged_is_not_kept(monkeypatch):
 def test_the_passes_of_a_move_that_raises_are_counted(monkeypatch):
     X = two_blobs()
     m_step = BayesianGaussianMixture._variational_m_step
-    original_moves = BayesianGaussianMixture._moves
+    original_moves = BayesianGaussianMixture._moved_moments
     steps = []  # M-steps of each move's run
 
     def failing_m_step(self, nk, means, covariances):
@@ -516,7 +516,7 @@ def test_the_passes_of_a_move_that_raises_are_counted(monkeypatch):
             yield moments
 
     monkeypatch.setattr(BayesianGaussianMixture, "_variational_m_step", failing_m_step)
-    monkeypatch.setattr(BayesianGaussianMixture, "_moves", moves)
+    monkeypatch.setattr(BayesianGaussianMixture, "_moved_moments", moves)
     calls = []
     model = BayesianGaussianMixture(
         4, covariance_type="tied", random_state=0,

@@ -30,8 +30,6 @@ means of the E-step, which is the statistic the kernel sums; the last sum is
 its log-likelihood sum.
 """
 
-import copy
-import functools
 import itertools
 import numbers
 
@@ -39,7 +37,7 @@ import numpy as np
 
 from .. import _state
 from .._validation import as_float_array, check_choice, check_in_dtype, check_scalar
-from ..base import fill_doc, from_callback
+from ..base import fill_doc
 from .gaussian import (
     _ILL_DEFINED, GaussianMixture, _check_spd, _GaussianComponents, feature_variances,
     log_det_cholesky, symmetric_part)
@@ -93,13 +91,6 @@ def _eigenvalues_at_least(matrix, floor):
         return matrix
     raised = (vectors * np.maximum(values, floor)) @ vectors.T
     return (raised + raised.T) / 2.0
-
-
-def _counting_passes(printer, passes, n_iter, lower_bound):
-    """The ``on_pass`` hook of a move's EM run: records the pass number, then prints (``printer``, or None)."""
-    passes.append(n_iter)
-    if printer is not None:
-        printer(n_iter, lower_bound)
 
 
 def _hidden(self):
@@ -807,8 +798,8 @@ class BayesianGaussianMixture(_GaussianComponents):
     # The mass, as a share of the total, that a merge leaves the emptied component.
     _EMPTIED = 1e-10
 
-    def _escape_local_optimum(self, worker, source, result):
-        """Reorder and merge moves from a converged run, each kept if EM from it ends higher.
+    def _moves(self, worker, result):
+        """Reorder and merge moves from a converged run (see :meth:`BaseMixture._escape_local_optimum`).
 
         Variational EM for a mixture with more components than the data need
         stops in local optima that coordinate ascent cannot leave:
@@ -825,61 +816,17 @@ class BayesianGaussianMixture(_GaussianComponents):
         A move rewrites the weighted moments of the run's last pass (the
         statistics add up: a merged component has the pair's summed mass and
         pooled moments, the other a negligible mass) and takes the
-        variational M-step from them; EM then runs from there, and the move
-        is kept if that run converges (or the callback stops it) at a bound
-        above the current one by more than the rounding of the data's dtype:
-        a converged fit stays converged. Every pass, of kept and tried moves,
-        counts in ``n_iter_`` and towards ``max_iter``; ``callback`` and
-        ``verbose`` see them. A move whose M-step or EM run meets an
-        ill-defined covariance is not kept (the callback's errors propagate
-        as they were raised).
-        Proposals, while one is kept: the components by decreasing mass
+        variational M-step from them. A move whose M-step or EM run meets an
+        ill-defined covariance is not kept.
+        Proposals: the components by decreasing mass
         (Dirichlet process only), then merges of the ``_MERGE_TRIALS`` pairs
         of active components (mass above ``_off_weight`` of the total) with
         the smallest Bhattacharyya distance.
         """
-        spent = result.n_iter
-        dtype = np.dtype(source.dtype)
-        # The moves' EM runs: the passes of a run that raises are counted too.
-        runner = copy.copy(self)
-        passes = [spent]
-        printer = self._progress_printer(spent)  # one for every move: their passes number on
-        runner._progress_printer = lambda passes_done: functools.partial(
-            _counting_passes, printer, passes)
-        while spent < int(self.max_iter) and not result.stopped:
-            kept = False
-            for moments in self._moves(worker, result.stats):
-                if spent >= int(self.max_iter):
-                    break
-                trial = copy.copy(worker)
-                trial._set_parameters(result.parameters)
-                try:
-                    trial._variational_m_step(*moments)
-                    more = runner._run_em_to_the_end(trial, source, passes_done=spent)
-                except (ValueError, FloatingPointError, np.linalg.LinAlgError) as error:
-                    if from_callback(error):
-                        raise
-                    spent = max(spent, passes[-1])
-                    continue
-                spent = more.n_iter
-                margin = 64 * np.finfo(dtype).eps * (1.0 + abs(result.lower_bound))
-                higher = not more.decrease and more.lower_bound > result.lower_bound + margin
-                if higher and (more.converged or more.stopped):
-                    if self.verbose:
-                        print(f"Move kept: lower bound {more.lower_bound:.5f}.")
-                    result = more
-                    worker, kept = trial, True
-                    break
-                if self.verbose:
-                    print(f"Move not kept: lower bound {more.lower_bound:.5f}.")
-                if more.stopped:  # the callback asked to stop, during a move that did not gain
-                    result = result._replace(stopped=True)
-                    break
-            if not kept:
-                break
-        return result._replace(n_iter=spent)
+        for moments in self._moved_moments(worker, result.stats):
+            yield lambda trial, moments=moments: trial._variational_m_step(*moments)
 
-    def _moves(self, worker, stats):
+    def _moved_moments(self, worker, stats):
         """Candidate weighted moments ``(nk, means, covariances)``, float64, in the order tried."""
         nk, means, covariances = worker._weighted_moments(stats)
         if self._process:
