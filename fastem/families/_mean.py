@@ -33,6 +33,7 @@ from the statistics, so a summary-based fit floors the same way), or at
 ``floor`` itself for a feature that is zero everywhere.
 """
 
+import functools
 import numbers
 
 import numpy as np
@@ -347,3 +348,64 @@ class MeanParameterMixture(BaseMixture):
 
     def _n_family_parameters(self):
         return getattr(self, self._mean_name).size
+
+    # -- moves out of local optima (see BaseMixture._escape_local_optimum) ----
+
+    # Two components whose means differ by at most this fraction in every
+    # feature are one component counted twice.
+    _DUPLICATE = 1e-3
+    # A split starts the two halves of a component at its means times and
+    # divided by this factor.
+    _SPLIT = 2.0
+
+    def _moves(self, worker, result):
+        """Merge-and-split moves from a run that ended with one component counted twice.
+
+        EM for these families often converges to a fit in which two
+        components share their means: the fit of one component fewer, at a
+        local maximum of the likelihood (the data of the pair are less
+        dispersed than a mixture of two would need), while another component
+        stands for data that two would fit better. The partitions that start
+        a fit are drawn in standard units, where heavy-tailed data are one
+        cluster of small values and a few far ones: every start of three
+        exponentials for R's ``islands`` (48 areas) ended with two components
+        on the 8 largest areas, 1.1 nats below the peak that splits the small
+        ones, and of the 2,167 Danish fire losses 8.2 nats below.
+
+        When two components (``a``, ``b``) have means within ``_DUPLICATE``
+        of each other, each move merges them into ``a`` (summed weight,
+        weighted mean, as their statistics add up) and splits one other
+        component ``j`` (or the merged one) into ``j`` and ``b``: half its
+        weight each, its means multiplied and divided by ``_SPLIT``
+        (Ueda, Nakano, Ghahramani and Hinton 2000, "SMEM algorithm for
+        mixture models", Neural Computation 12). The components are tried in
+        turn; a fit without duplicates has no moves.
+        """
+        named = worker._named_parameters(result.parameters)
+        weights = np.asarray(named["weights_"], dtype=np.float64)
+        means = np.asarray(named[self._mean_name], dtype=np.float64)
+        close = np.abs(means[:, None, :] - means[None, :, :]) <= self._DUPLICATE * np.maximum(
+            means[:, None, :], means[None, :, :])
+        pairs = np.argwhere(np.triu(close.all(axis=2), k=1))
+        if not len(pairs):
+            return
+        a, b = pairs[0]
+        merged_weights = weights.copy()
+        merged_means = means.copy()
+        merged_weights[a] = weights[a] + weights[b]
+        merged_means[a] = (weights[a] * means[a] + weights[b] * means[b]) / merged_weights[a]
+        for j in range(len(weights)):
+            if j == b:
+                continue
+            split_weights = merged_weights.copy()
+            split_means = merged_means.copy()
+            split_weights[[j, b]] = merged_weights[j] / 2.0
+            split_means[j] = merged_means[j] * self._SPLIT
+            split_means[b] = merged_means[j] / self._SPLIT
+            yield functools.partial(_start_at, weights=split_weights, means=split_means)
+
+
+def _start_at(model, weights, means):
+    """Set a mean-parameter mixture's weights and means (float64) in its dtype."""
+    model._set_parameters({"weights_": weights.astype(model._dtype),
+                           model._mean_name: means.astype(model._dtype)})
