@@ -987,11 +987,16 @@ class ChunkedSource:
             if self.dtype is not None:
                 _check_chunk_names(names, self.feature_names_in, name, self.column_selection)
             self.seen.append(_Seen((X, w), w is not None, own_files))
+            given = getattr(X, "dtype", None)  # an array's, before check_array converts it
             X, w, supplied = self._checked(X, w, name, (signature, w_signature))
+            # what the chunk was stored as, where it is not what fastem reads it as
+            # (float16, integers and booleans are read as float64)
+            stored = "" if given is None or given == X.dtype else f", given as {given},"
             if self.dtype is None:
                 self.feature_names_in = names
                 self._first_selection = selection
                 self.n_features, self.dtype = X.shape[1], X.dtype
+                first_stored = stored
             elif X.shape[1] != self.n_features:
                 raise ValueError(
                     f"{name} has {X.shape[1]} features but chunk 0 has {self.n_features}. "
@@ -999,8 +1004,10 @@ class ChunkedSource:
                 )
             elif X.dtype != self.dtype:
                 raise ValueError(
-                    f"{name} has dtype {X.dtype} but chunk 0 has {self.dtype}. Store every "
-                    "chunk with the same dtype (float32 or float64)."
+                    f"{name} is read as {X.dtype}{stored} but chunk 0 as {self.dtype}"
+                    f"{first_stored.rstrip(',')}: every chunk is computed in one dtype. Give "
+                    "every chunk as float32 or every one as float64, e.g. "
+                    "chunk.astype(np.float32) (np.save it again for a .npy file)."
                 )
             self.rows.append(X.shape[0])
             self.weighted.append(supplied)

@@ -5,6 +5,7 @@ model whether the data sit in memory, in a memory-mapped file streamed in
 chunks, or in a list of ``.npy`` files.
 """
 
+import re
 import warnings
 
 import numpy as np
@@ -212,7 +213,7 @@ def test_any_reiterable_follows_the_protocol():
     [
         ([np.ones((5, 2)), np.ones((5, 2)), np.full((5, 2), np.nan)], "chunk 2 contains 10 NaN"),
         ([np.ones((5, 2)), np.ones((5, 3))], "chunk 1 has 3 features but chunk 0 has 2"),
-        ([np.ones((5, 2), np.float32), np.ones((5, 2))], "chunk 1 has dtype float64 but chunk 0 has float32"),
+        ([np.ones((5, 2), np.float32), np.ones((5, 2))], "chunk 1 is read as float64 but chunk 0 as float32"),
         ([np.ones((5, 2)), np.ones(5)], "chunk 1 must be a 2-D array"),
         ([np.ones((5, 2)), (np.ones((5, 2)), -np.ones(5))], "chunk 1, its weights: sample_weight contains 5 negative"),
         ([np.ones((5, 2)), (np.ones((5, 2)), np.ones(4))], r"chunk 1, its weights: sample_weight has shape \(4,\)"),
@@ -222,6 +223,25 @@ def test_any_reiterable_follows_the_protocol():
 def test_chunk_errors_name_the_chunk(parts, message):
     with pytest.raises(ValueError, match=message):
         GaussianMixture(2).fit(Protocol(parts))
+
+
+@pytest.mark.parametrize("stored", ["float16", "int64", "bool", "float16 .npy file"])
+@pytest.mark.parametrize("first", [True, False], ids=["chunk 0", "chunk 1"])
+def test_chunks_read_in_another_dtype_are_named_as_given(stored, first, tmp_path):
+    """float16, integer and boolean chunks are read as float64, so beside float32 ones they
+    were refused as "chunk 1 has dtype float64", a dtype the caller never gave."""
+    X = np.random.default_rng(0).normal(size=(10, 2))
+    other = (X > 0) if stored == "bool" else X.astype(stored.split()[0])
+    if stored.endswith("file"):
+        np.save(tmp_path / "part.npy", other)
+        other = tmp_path / "part.npy"
+    parts = [other, X.astype(np.float32)] if first else [X.astype(np.float32), other]
+    given = f"float64, given as {stored.split()[0]}"
+    message = (f"chunk 1 is read as float32 but chunk 0 as {given}:" if first
+               else f"chunk 1 ({str(other)!r}) is read as {given}," if stored.endswith("file")
+               else f"chunk 1 is read as {given}, but chunk 0 as float32")
+    with pytest.raises(ValueError, match=re.escape(message) + ".*chunk.astype"):
+        GaussianMixture(2).fit(Chunks(parts))
 
 
 def test_one_shot_iterators_and_separate_weights_are_rejected():
