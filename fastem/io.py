@@ -16,6 +16,7 @@ so a new family is saved and loaded without changes here.
 """
 
 import errno
+import hashlib
 import json
 import math
 import numbers
@@ -122,10 +123,43 @@ def _host_tag():
     return "".join(c for c in socket.gethostname() if c.isalnum())[:32] or "host"
 
 
-def _temporary_name(path):
+# Bytes of a temporary file's name besides the output's name: '.', _TMP_MARK, the
+# host tag (at most 32), '-', a process id (at most 10 digits), '-', 8 hex digits, _TMP_SUFFIX.
+_TMP_OVERHEAD = 1 + len(_TMP_MARK) + 32 + 1 + 10 + 1 + 8 + len(_TMP_SUFFIX)
+
+
+def _name_max(directory):
+    """The longest file name, in bytes, that ``directory`` holds (255 where unknown)."""
+    try:
+        return os.pathconf(directory, "PC_NAME_MAX")
+    except (AttributeError, OSError, ValueError):  # no pathconf (Windows), or no answer
+        return 255
+
+
+def _temporary_prefix(path):
+    """``(directory, prefix)``: the directory of ``path`` and the start of the names of its
+    temporary files, ``.<name>.fastem-``.
+
+    A temporary name is longer than the output's own, and any name that the
+    directory holds must be an output name: a ``<name>`` too long for that is
+    cut to fit (at a character) and followed by ``~`` and 16 hex digits of a
+    hash of the whole name, so that outputs whose names start alike still
+    have temporary files of their own.
+    """
     directory, name = os.path.split(os.path.abspath(path))
+    room = _name_max(directory) - _TMP_OVERHEAD
+    if len(os.fsencode(name)) > room:
+        digest = "~" + hashlib.sha256(os.fsencode(name)).hexdigest()[:16]
+        while name and len(os.fsencode(name + digest)) > room:
+            name = name[:-1]
+        name += digest
+    return directory, f".{name}{_TMP_MARK}"
+
+
+def _temporary_name(path):
+    directory, prefix = _temporary_prefix(path)
     tag = f"{_host_tag()}-{os.getpid()}-{secrets.token_hex(4)}"
-    return os.path.join(directory, f".{name}{_TMP_MARK}{tag}{_TMP_SUFFIX}")
+    return os.path.join(directory, f"{prefix}{tag}{_TMP_SUFFIX}")
 
 
 def tilde_hint(path, example="e.g. with os.path.expanduser"):
@@ -270,8 +304,8 @@ def remove_stale_temporary_files(path):
     machine, no longer exists (a process killed with SIGKILL during a save
     cannot remove its own). Returns the names removed.
     """
-    directory, name = os.path.split(os.path.abspath(path))
-    prefix, host = f".{name}{_TMP_MARK}", _host_tag()
+    directory, prefix = _temporary_prefix(path)
+    host = _host_tag()
     removed = []
     try:
         entries = os.listdir(directory)

@@ -1047,6 +1047,19 @@ def test_a_killed_command_s_temporary_file_is_removed(faithful, tmp_path, capsys
     assert [p.name for p in tmp_path.iterdir()] == [os.path.basename(out)]
 
 
+@pytest.mark.parametrize("argv", WRITING_COMMANDS.values(), ids=list(WRITING_COMMANDS))
+def test_an_output_name_as_long_as_the_file_system_holds_is_written(faithful, tmp_path, argv):
+    # a name of 255 bytes, which open() writes: the command refused it with "File name too
+    # long", the error of its temporary file's name, longer than the output's
+    argv = [a.format(dir=tmp_path, model=faithful["model"], csv=faithful["csv"]) for a in argv]
+    stem, ext = os.path.splitext(argv[-1])
+    argv[-1] = out = stem + "\u00e9" * ((255 - len("out") - len(ext)) // 2) + ext
+    assert len(os.fsencode(os.path.basename(out))) <= os.pathconf(tmp_path, "PC_NAME_MAX")
+    for _ in range(2):  # written, then replaced
+        assert main([*argv, "--quiet"]) == 0
+    assert [p.name for p in tmp_path.iterdir()] == [os.path.basename(out)]
+
+
 WARNING_COMMANDS = {
     "fit": ["fit", "{csv}", "-k", "3", "--max-iter", "1", "-o", "{dir}/out.npz"],
     "fit --bayesian": ["fit", "{csv}", "-k", "3", "--bayesian", "--max-iter", "1",

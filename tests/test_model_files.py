@@ -471,6 +471,44 @@ def test_stale_file_cleanup_spares_live_writers_and_other_files(tmp_path):
                                                                user_file))
 
 
+# File names as long as the file system holds (255 bytes), of one-byte and of
+# multi-byte characters: the temporary file beside them has a longer name.
+LONG_NAMES = {"ascii": "m" * 251 + ".npz", "utf-8": "\u00e9" * 125 + ".npz",
+              "cjk": "\u6a21" * 83 + ".npz"}
+
+
+@pytest.mark.parametrize("name", LONG_NAMES.values(), ids=list(LONG_NAMES))
+def test_a_file_name_as_long_as_the_file_system_holds_saves(tmp_path, name):
+    # open() and numpy.save write such a name; save refused it with "File name too long",
+    # the error of its temporary file's name
+    path = tmp_path / name
+    assert len(os.fsencode(name)) <= os.pathconf(tmp_path, "PC_NAME_MAX")
+    model = _model("gaussian")
+    model.save(path)
+    model.save(path)  # and replaces it
+    assert fastem.load(path).means_.tobytes() == model.means_.tobytes()
+    assert os.listdir(tmp_path) == [name]
+
+
+@pytest.mark.parametrize("name", LONG_NAMES.values(), ids=list(LONG_NAMES))
+def test_stale_file_cleanup_of_a_long_name_spares_other_paths(tmp_path, name):
+    # a long name's temporary files are named by a cut name and a hash of the whole one:
+    # the next save removes a killed save's file, not that of another name cut alike
+    path, other = tmp_path / name, tmp_path / (name[:-5] + "x.npz")  # cut to the same start
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host = fastem_io._host_tag()
+    stale = [fastem_io._temporary_name(p).replace(f"-{os.getpid()}-", f"-{dead.pid}-")
+             for p in (path, other)]
+    assert all(len(os.fsencode(os.path.basename(s))) <= 255 and host in s for s in stale)
+    assert os.path.commonprefix(stale).endswith("~")  # the same cut name, two hashes
+    for s in stale:
+        with open(s, "wb") as f:
+            f.write(b"cut off")
+    _model("gaussian").save(path)
+    assert _stray(tmp_path) == [os.path.basename(stale[1])]
+
+
 @pytest.mark.parametrize("entry", ["weights_", "hyper__means_init", "metadata"])
 def test_an_oversized_compressed_entry_is_refused_before_it_is_read(tmp_path, entry):
     import tracemalloc
