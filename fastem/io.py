@@ -333,8 +333,10 @@ def _check_destination(path):
     """Refuse to replace anything at ``path`` that is not a fastem model file.
 
     A model is saved by renaming a new file over ``path``; if ``path`` is a
-    data file (say the ``.npy`` file the model was fitted on), it would be
-    lost. Empty files and existing model files may be replaced. A path that
+    data file (say the ``.npy`` file the model was fitted on, or an ``.npz``
+    archive with an entry of its own named ``metadata``), it would be lost.
+    Empty files and existing model files (whose metadata names fastem's
+    format, of any version) may be replaced. A path that
     ends with a separator names a directory, which a model file cannot be.
     """
     if path.endswith(tuple(s for s in (os.sep, os.altsep) if s)):
@@ -360,9 +362,9 @@ def _check_destination(path):
         )
     if st.st_size == 0:
         return
-    try:
-        with _open(path):
-            pass
+    try:  # an archive of other data may have an entry named 'metadata' too
+        with _open(path) as archive:
+            _fastem_metadata(archive, path)
     except (ValueError, OSError):
         raise ValueError(
             f"refusing to save a model over {path!r}: it exists and is not a fastem model "
@@ -704,6 +706,22 @@ _METADATA_MAX_BYTES = 1 << 24
 
 
 def _parse_metadata(archive, path):
+    metadata = _fastem_metadata(archive, path)
+    version = metadata.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ValueError(f"{path!r} has an invalid format_version {version!r}.")
+    if version > FORMAT_VERSION:
+        raise ValueError(
+            f"{path!r} uses model format version {version}, written by fastem "
+            f"{metadata.get('fastem_version', '?')}; this fastem reads model format version "
+            f"{FORMAT_VERSION} and older. Upgrade fastem to load it."
+        )
+    return metadata
+
+
+def _fastem_metadata(archive, path):
+    """The metadata of ``archive`` as a dict whose ``format`` is fastem's, of any version;
+    else a ValueError naming ``path``: the archive is not a fastem model file."""
     size = archive.n_bytes(_METADATA)
     if size > _METADATA_MAX_BYTES:
         raise ValueError(
@@ -724,15 +742,6 @@ def _parse_metadata(archive, path):
             f"{path!r} is not a fastem model file (format "
             f"{metadata.get('format') if isinstance(metadata, dict) else None!r}, expected "
             f"{FORMAT_NAME!r})."
-        )
-    version = metadata.get("format_version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ValueError(f"{path!r} has an invalid format_version {version!r}.")
-    if version > FORMAT_VERSION:
-        raise ValueError(
-            f"{path!r} uses model format version {version}, written by fastem "
-            f"{metadata.get('fastem_version', '?')}; this fastem reads model format version "
-            f"{FORMAT_VERSION} and older. Upgrade fastem to load it."
         )
     return metadata
 

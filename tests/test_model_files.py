@@ -397,6 +397,44 @@ def test_save_never_replaces_a_data_file(tmp_path):
     (tmp_path / "empty.npz").write_bytes(b"")
     model.save(tmp_path / "empty.npz")
     assert fastem.load(tmp_path / "empty.npz").n_components == model.n_components
+    # a model file of a newer format, which load asks to upgrade for, is a model file
+    arrays = _arrays(tmp_path / "m.npz")
+    metadata = json.loads(str(arrays["metadata"]))
+    metadata["format_version"] = fastem_io.FORMAT_VERSION + 1
+    np.savez(tmp_path / "m.npz", **{**arrays, "metadata": np.array(json.dumps(metadata))})
+    model.save(tmp_path / "m.npz")
+    assert fastem.load(tmp_path / "m.npz").means_.tobytes() == model.means_.tobytes()
+
+
+# Archives of data that have an entry named 'metadata' of their own.
+DATA_ARCHIVES = {
+    "json of other data": np.array('{"source": "sensor 4", "format": "csv"}'),
+    "text": np.array("recorded 2026-12-05"),
+    "numbers": np.arange(3.0),
+    "json list": np.array('["fastem-mixture"]'),
+}
+
+
+@pytest.mark.parametrize("metadata", DATA_ARCHIVES.values(), ids=list(DATA_ARCHIVES))
+@pytest.mark.parametrize("writer", ["save", "fastem fit -o", "fastem select -o"])
+def test_save_never_replaces_a_data_archive_with_an_entry_named_metadata(tmp_path, metadata,
+                                                                          writer):
+    # such an archive was taken for a model file (it has a 'metadata' entry) and replaced
+    from fastem.cli import main
+
+    path = tmp_path / "data.npz"
+    np.savez(path, X=np.arange(10.0), metadata=metadata)
+    before = path.read_bytes()
+    if writer == "save":
+        with pytest.raises(ValueError, match="refusing to save a model over .*data.npz"):
+            _model("gaussian").save(path)
+    else:
+        csv = tmp_path / "points.csv"
+        np.savetxt(csv, make_demo_data(60, random_state=1)[0], delimiter=",")
+        command, option = writer.split()[1:]
+        k = ["-k", "1"] if command == "fit" else ["--k", "1", "--covariance", "diag"]
+        assert main([command, str(csv), *k, option, str(path), "--quiet"]) == 1
+    assert path.read_bytes() == before
 
 
 def test_save_refuses_hyper_parameters_changed_since_the_fit(tmp_path):
