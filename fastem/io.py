@@ -67,6 +67,8 @@ _TMP_SUFFIX = ".tmp"
 # Errors NumPy and zipfile raise for a damaged archive or entry.
 _READ_ERRORS = (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
 _WRITTEN_BY = "Pass a file written by model.save() or 'fastem fit -o'."
+# How an .npz file starts, as NumPy recognises one: a zip entry, or an empty archive.
+_ZIP_START = (b"PK\x03\x04", b"PK\x05\x06")
 
 
 def _split_hyper_parameters(params):
@@ -607,6 +609,14 @@ class _Archive:
             if not zipfile.is_zipfile(self.file):
                 raise ValueError(
                     f"{path!r} is not a fastem model file (not an .npz archive). {_WRITTEN_BY}"
+                )
+            self.file.seek(0)
+            if self.file.read(len(_ZIP_START[0])) not in _ZIP_START:
+                # NumPy would read it as a pickle, and advise to unpickle it
+                raise ValueError(
+                    f"{path!r} is not a fastem model file: it holds a zip archive after "
+                    "other data (an .npz file starts with its archive). "
+                    f"{_WRITTEN_BY}"
                 )
             self.file.seek(0)
             try:

@@ -343,6 +343,43 @@ def test_damaged_files_give_one_line_naming_the_file(tmp_path, kind):
     assert str(path) in str(info.value) and "\n" not in str(info.value)
 
 
+# Bytes before a model file's zip archive, which zipfile still finds at its end.
+PREPENDED = {"text": b"model of 2026-12-05\n", "npy file": None, "pickle": None,
+             "bytes": bytes(range(256))}
+
+
+@pytest.mark.parametrize("reader", ["load", "read_metadata", "fastem info"])
+@pytest.mark.parametrize("kind", PREPENDED, ids=list(PREPENDED))
+def test_a_model_file_after_other_data_is_refused_without_advice_to_unpickle(tmp_path, kind,
+                                                                             reader, capsys):
+    # NumPy reads a file that does not start with a zip entry as a pickle: the error advised
+    # "you can load it unsafely using the allow_pickle= keyword argument or pickle.load()"
+    import io
+    import pickle
+
+    from fastem.cli import main
+
+    path = tmp_path / "m.npz"
+    _model("gaussian").save(path)
+    head = PREPENDED[kind]
+    if kind == "npy file":
+        buffer = io.BytesIO()
+        np.save(buffer, np.ones(3))
+        head = buffer.getvalue()
+    elif kind == "pickle":
+        head = pickle.dumps([1.0, 2.0])
+    path.write_bytes(head + path.read_bytes())
+    if reader == "fastem info":
+        assert main(["info", str(path)]) == 1
+        message = capsys.readouterr().err
+    else:
+        with pytest.raises(ValueError) as info:
+            getattr(fastem_io, reader)(path)
+        message = str(info.value)
+    assert str(path) in message and "zip archive after other data" in message
+    assert "pickle" not in message and message.strip().count("\n") == 0
+
+
 def _load_in_thread(path):
     result = {}
 
