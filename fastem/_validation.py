@@ -1381,6 +1381,17 @@ def check_choice(value, name, choices, meaning=""):
     )
 
 
+def check_path_characters(path, what):
+    """Raise ValueError naming ``what`` and ``path`` (a str) when it holds a NUL character,
+    which no file name holds: Python's own error, "embedded null byte", names neither."""
+    if "\x00" in path:
+        raise ValueError(
+            f"{what} {path!r} holds a NUL character ('\\x00'), which no file name can hold; "
+            "check how the path was built."
+        )
+    return path
+
+
 def as_list(value, name, example, *, ordered=True):
     """``value``, a sequence of entries, as a list; refuse what ``list`` would misread.
 

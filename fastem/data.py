@@ -54,9 +54,9 @@ from ._tables import (
     unnamed_first_row,
 )
 from ._validation import (
-    as_list, check_array, check_memory, check_not_mapping, check_sample_weight,
-    check_total_weight, close_choice, column_selection, feature_names_of, name_key,
-    names_written_otherwise, without_pandas_index,
+    as_list, check_array, check_memory, check_not_mapping, check_path_characters,
+    check_sample_weight, check_total_weight, close_choice, column_selection, feature_names_of,
+    name_key, names_written_otherwise, without_pandas_index,
 )
 
 __all__ = [
@@ -708,6 +708,8 @@ class Chunks:
         self.sample_weights = sample_weights
         for entries, what in ((self.chunks, "chunk"), (sample_weights or [], "sample_weights entry")):
             for i, entry in enumerate(entries):
+                if _is_path(entry):
+                    check_path_characters(os.fsdecode(entry), f"{what} {i}, the path")
                 if isinstance(entry, Iterator):
                     raise TypeError(
                         f"{what} {i} is a {type(entry).__name__}, a one-shot iterator, but "

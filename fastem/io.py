@@ -32,7 +32,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from ._state import one_snapshot
-from ._validation import as_list, check_random_state, parameter_as_float
+from ._validation import as_list, check_path_characters, check_random_state, parameter_as_float
 from .data import read_npy_header
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "save", "load", "read_metadata"]
@@ -252,7 +252,8 @@ def replacement_target(path, doing="cannot write"):
     ``NotADirectoryError``) with a message that names ``path`` and the
     directory as given, after ``doing``.
     """
-    target = _resolved(os.fsdecode(path), path, doing)
+    path = check_path_characters(os.fsdecode(path), f"{doing}: the path")
+    target = _resolved(path, path, doing)
     try:
         return target, stat.S_IMODE(os.stat(target).st_mode)
     except FileNotFoundError:
@@ -409,7 +410,8 @@ def save(model, path, *, column_indices=None):
         If the model is not fitted.
     ValueError
         If ``path`` exists and is not a fastem model file (a data file, a
-        directory, a FIFO): it is never replaced. An empty file may be.
+        directory, a FIFO): it is never replaced. An empty file may be. If
+        ``path`` holds a NUL character.
     OSError
         If the file cannot be written (its directory does not exist, say:
         the message names ``path``, never the temporary file); ``path`` is
@@ -688,7 +690,7 @@ def _open(path):
 def _one_path(path, call):
     """``path`` as a str, or a TypeError naming it and ``call``, the call that takes it."""
     if isinstance(path, (str, bytes)) or hasattr(path, "__fspath__"):
-        return os.fsdecode(path)
+        return check_path_characters(os.fsdecode(path), "path")
     several = isinstance(path, Iterable) and not isinstance(path, np.ndarray)
     fix = (f"call {call} once per file" if several
            else f"pass the file's path, e.g. {call.replace('path', repr('model.npz'))}")
@@ -875,6 +877,7 @@ def load(path):
         violate the family's constraints (weights off the simplex, non-finite
         values, covariances or precisions that are not positive definite,
         non-positive scales or rates). The message names the file and the field.
+        If ``path`` holds a NUL character.
     """
     return _load(path)[0]
 

@@ -380,6 +380,58 @@ def test_a_model_file_after_other_data_is_refused_without_advice_to_unpickle(tmp
     assert "pickle" not in message and message.strip().count("\n") == 0
 
 
+def _calls_with_a_path(tmp_path, bad):
+    """Every call that takes a path, given ``bad``, as {name: a call returning its error}."""
+    from fastem.cli import main
+
+    model, X = _model("gaussian"), make_demo_data(60, random_state=1)[0]
+    good = tmp_path / "m.npz"
+    model.save(good)
+    csv = tmp_path / "points.csv"
+    np.savetxt(csv, X, delimiter=",")
+
+    def command(*argv):
+        return lambda: main([a.format(bad=bad, model=good, csv=csv) for a in argv])
+
+    return {
+        "load": lambda: fastem.load(bad),
+        "read_metadata": lambda: fastem_io.read_metadata(bad),
+        "save": lambda: model.save(bad),
+        "io.save": lambda: fastem_io.save(model, os.fsencode(bad)),
+        "Chunks": lambda: fastem.GaussianMixture(1).fit(fastem.Chunks([bad])),
+        "Chunks weights": lambda: fastem.GaussianMixture(1).fit(
+            fastem.Chunks([X], sample_weights=[bad])),
+        "fastem info": command("info", "{bad}"),
+        "fastem predict model": command("predict", "{bad}", "{csv}", "-o", "{csv}.out.csv"),
+        "fastem fit -o": command("fit", "{csv}", "-k", "1", "-o", "{bad}", "--quiet"),
+        "fastem select -o": command("select", "{csv}", "--k", "1", "-o", "{bad}", "--quiet"),
+        "fastem predict -o": command("predict", "{model}", "{csv}", "-o", "{bad}.csv"),
+        "fastem sample -o": command("sample", "{model}", "-n", "2", "-o", "{bad}.npy"),
+        "fastem impute -o": command("impute", "{model}", "{csv}", "-o", "{bad}.npy"),
+    }
+
+
+PATH_CALLS = ["load", "read_metadata", "save", "io.save", "Chunks", "Chunks weights",
+              "fastem info", "fastem predict model", "fastem fit -o", "fastem select -o",
+              "fastem predict -o", "fastem sample -o", "fastem impute -o"]
+
+
+@pytest.mark.parametrize("call", PATH_CALLS)
+def test_a_path_with_a_nul_character_is_named(tmp_path, call, capsys):
+    # Python's own error, "embedded null byte", named neither the path nor what took it
+    bad = str(tmp_path / "m\x00.npz")
+    run = _calls_with_a_path(tmp_path, bad)[call]
+    if call.startswith("fastem "):
+        assert run() == 1
+        message = capsys.readouterr().err
+    else:
+        with pytest.raises(ValueError) as info:
+            run()
+        message = str(info.value)
+    assert "NUL character" in message and repr(bad)[1:-1] in message, message
+    assert _stray(tmp_path) == []
+
+
 def _load_in_thread(path):
     result = {}
 
