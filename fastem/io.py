@@ -342,6 +342,9 @@ def _check_destination(path):
     format, of any version) may be replaced. A path that
     ends with a separator names a directory, which a model file cannot be.
     """
+    if not path:  # else the directory it resolves to, the current one, is written over
+        raise ValueError("cannot save a model to '': the path is empty. Give the path of a "
+                         "file, e.g. 'model.npz'.")
     if path.endswith(tuple(s for s in (os.sep, os.altsep) if s)):
         stem = path.rstrip(os.sep + (os.altsep or ""))
         example = os.path.join(stem, "model.npz") if os.path.isdir(stem) else stem

@@ -526,6 +526,20 @@ def test_save_never_replaces_a_data_archive_with_an_entry_named_metadata(tmp_pat
     assert path.read_bytes() == before
 
 
+@pytest.mark.parametrize("path", ["", b""], ids=["str", "bytes"])
+@pytest.mark.parametrize("save", ["model.save", "io.save"])
+def test_save_to_an_empty_path_says_so(tmp_path, monkeypatch, path, save):
+    # '' resolved to the current directory: "Is a directory", after a temporary file was
+    # written beside it, in its parent
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    model = _model("gaussian")
+    with pytest.raises(ValueError, match="cannot save a model to '': the path is empty"):
+        model.save(path) if save == "model.save" else fastem_io.save(model, path)
+    assert os.listdir(tmp_path) == ["work"] and os.listdir(work) == []
+
+
 def test_save_refuses_hyper_parameters_changed_since_the_fit(tmp_path):
     """set_params(n_components=..., covariance_type=...) after a fit: the file would hold
     parameters its own metadata contradicts, which load refuses as damaged; save says so."""
