@@ -202,6 +202,41 @@ def read_only_fields(params):
     return params._make(read_only(a) if type(a) is np.ndarray else a for a in params)
 
 
+# The process that first launched a parallel kernel, when Numba's layer is 'omp' on GNU
+# OpenMP (0 for any other layer; None before the first launch). GNU OpenMP is not fork-safe:
+# Numba ends a forked child of that process that launches a parallel region ("Terminating:
+# fork() called from a process already using GNU OpenMP"), the default start method of
+# multiprocessing and concurrent.futures' process pools on Linux.
+_parallel_parent = {"pid": None}
+# Compilations of parallel kernels without their parallel region, for such children.
+_SERIAL = {}
+
+
+def _record_parallel_parent():
+    if _parallel_parent["pid"] is None:
+        gnu = False
+        if numba.threading_layer() == "omp":  # its module exists only where OpenMP does
+            from numba.np.ufunc import omppool
+
+            gnu = omppool.openmp_vendor == "GNU"
+        _parallel_parent["pid"] = os.getpid() if gnu else 0
+
+
+def _forked_from_gnu_openmp():
+    """Whether this process is a forked child of one whose parallel kernels ran on GNU OpenMP."""
+    return _parallel_parent["pid"] not in (None, 0, os.getpid())
+
+
+def _serial_compilation(kernel):
+    """``kernel`` compiled without its parallel region: its ``prange`` loops run in order,
+    over the same partitions, on the calling thread."""
+    serial = _SERIAL.get(kernel)
+    if serial is None:
+        options = {k: v for k, v in kernel.targetoptions.items() if k != "nopython"}
+        serial = _SERIAL[kernel] = numba.njit(**{**options, "parallel": False})(kernel.py_func)
+    return serial
+
+
 def launch(kernel, X, *args, cost_per_row=None, serial=None):
     """Call the ``parallel=True`` kernel ``kernel(X, *args)`` safely from any thread.
 
@@ -212,7 +247,10 @@ def launch(kernel, X, *args, cost_per_row=None, serial=None):
     kernel without its parallel region that gives the same results, where
     the caller has one, else the kernel on a team of one. Above, the kernel
     runs on at most as many threads as there are free cores (see the module
-    docstring).
+    docstring). In a forked child of a process whose kernels ran on GNU
+    OpenMP, which cannot start a parallel region, every kernel runs on the
+    calling thread: ``serial``, or the kernel compiled without
+    ``parallel=True`` (the same partitions in the same order).
 
     The data are handed over as a read-only view. Numba compiles a separate
     specialisation for read-only arrays, and LLVM may vectorise the two
@@ -224,7 +262,10 @@ def launch(kernel, X, *args, cost_per_row=None, serial=None):
     cost = X.shape[1] if cost_per_row is None else cost_per_row
     blas = single_threaded_blas() if X.shape[1] >= BLAS_MIN_FEATURES else _NO_OP
     small = X.shape[0] * cost < SERIAL_WORK
-    if small and serial is not None:
+    forked = _forked_from_gnu_openmp()
+    if forked and serial is None:
+        serial = _serial_compilation(kernel)
+    if (small or forked) and serial is not None:
         with blas:
             return serial(view, *args)
     threads = numba.get_num_threads()
@@ -237,10 +278,13 @@ def launch(kernel, X, *args, cost_per_row=None, serial=None):
             team = min(threads, free)
     if team == threads:
         with parallel_section(), blas:
-            return kernel(view, *args)
-    numba.set_num_threads(team)
-    try:
-        with parallel_section(), blas:
-            return kernel(view, *args)
-    finally:
-        numba.set_num_threads(threads)
+            result = kernel(view, *args)
+    else:
+        numba.set_num_threads(team)
+        try:
+            with parallel_section(), blas:
+                result = kernel(view, *args)
+        finally:
+            numba.set_num_threads(threads)
+    _record_parallel_parent()
+    return result

@@ -8,6 +8,7 @@ in a subprocess so that a failure is an exit code, not a crashed test session.
 """
 
 import copy
+import json
 import os
 import pickle
 import subprocess
@@ -104,6 +105,72 @@ def test_concurrent_fits_under_the_workqueue_layer():
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "same"
+
+
+# What a process pool's forked worker runs with a model of the parent, whose kernels ran in
+# parallel first: each call launches a parallel kernel (the fused E-step, the data checks,
+# the scan of missing-value patterns, imputation) on data above SERIAL_WORK.
+FORKED_CALLS = ["fit", "predict_proba", "score_samples", "fit missing", "impute",
+                "poisson fit"]
+
+_FORK_SCRIPT = """
+import concurrent.futures, hashlib, json, multiprocessing, warnings
+warnings.simplefilter("ignore")
+import numba, numpy as np
+from numba.np.ufunc import omppool
+import fastem
+
+rng = np.random.default_rng(0)
+X = np.concatenate([rng.normal(0, 1, (40_000, 4)), rng.normal(4, 1, (40_000, 4))])
+X_missing = np.where(rng.random(X.shape) < 0.1, np.nan, X)
+X_missing[np.isnan(X_missing).all(axis=1), 0] = 0.0
+counts = rng.poisson(3.0, (80_000, 3)).astype(float)
+params = dict(n_components=2, max_iter=4, tol=0.0, random_state=0)
+model = fastem.GaussianMixture(**params).fit(X)
+incomplete = fastem.GaussianMixture(**params, missing="em").fit(X_missing)
+CALLS = {
+    "fit": lambda: fastem.GaussianMixture(**params).fit(X).means_,
+    "predict_proba": lambda: model.predict_proba(X),
+    "score_samples": lambda: model.score_samples(X),
+    "fit missing": lambda: fastem.GaussianMixture(**params, missing="em").fit(X_missing).means_,
+    "impute": lambda: incomplete.impute(X_missing),
+    "poisson fit": lambda: fastem.PoissonMixture(**params).fit(counts).rates_,
+}
+
+def digest(name):
+    return hashlib.sha256(np.ascontiguousarray(CALLS[name]()).tobytes()).hexdigest()
+
+if __name__ == "__main__":
+    if numba.threading_layer() != "omp" or omppool.openmp_vendor != "GNU":
+        print(json.dumps("not GNU OpenMP"))
+    else:
+        here = {name: digest(name) for name in CALLS}
+        fork = multiprocessing.get_context("fork")
+        with concurrent.futures.ProcessPoolExecutor(1, mp_context=fork) as pool:
+            there = dict(zip(CALLS, pool.map(digest, CALLS)))
+        print(json.dumps({name: here[name] == there[name] for name in CALLS}))
+"""
+
+
+@pytest.fixture(scope="module")
+def forked_calls(tmp_path_factory):
+    script = tmp_path_factory.mktemp("fork") / "forked.py"
+    script.write_text(_FORK_SCRIPT)
+    env = dict(os.environ, NUMBA_THREADING_LAYER="omp", PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("call", FORKED_CALLS)
+def test_a_forked_worker_of_a_process_whose_kernels_ran_on_gnu_openmp(forked_calls, call):
+    # GNU OpenMP is not fork-safe: Numba ended the worker at its first parallel kernel
+    # ("Terminating: fork() called from a process already using GNU OpenMP"), and the pool
+    # broke. The worker runs the kernels on its own thread: the same bits as the parent.
+    if forked_calls == "not GNU OpenMP":
+        pytest.skip("Numba's 'omp' layer on GNU OpenMP is not available")
+    assert forked_calls[call] is True
 
 
 def _refit_job():
