@@ -30,6 +30,7 @@ import contextlib
 import copy
 import copyreg
 import functools
+import os
 import threading
 import weakref
 
@@ -367,6 +368,18 @@ def on_the_settings_of_its_start(function):
 # keep locks of their own. Each entry goes when its model does.
 _UPDATE_LOCKS = {}
 _UPDATE_LOCKS_GUARD = threading.Lock()
+
+
+def _update_locks_of_a_forked_child():
+    """Give a forked child update locks that no thread holds: a parent thread in the
+    middle of a ``partial_fit`` does not exist in the child, which would wait for it forever."""
+    global _UPDATE_LOCKS_GUARD
+    _UPDATE_LOCKS_GUARD = threading.Lock()
+    _UPDATE_LOCKS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_update_locks_of_a_forked_child)
 
 
 def one_update_at_a_time(function):

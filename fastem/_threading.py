@@ -83,6 +83,18 @@ _load = {"time": -np.inf, "free": None, "others": None, "pid": None}
 _CONFIRM_SECONDS = 1.0
 
 
+def _locks_of_a_forked_child():
+    """Give a forked child locks that no thread holds: a thread of the parent that held one
+    (a kernel launch, a BLAS limit being set) does not exist in the child, which would wait
+    for it forever."""
+    global _LOCK, _BLAS_LOCK
+    _LOCK, _BLAS_LOCK = threading.Lock(), threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_locks_of_a_forked_child)
+
+
 def _needs_lock():
     try:
         return numba.threading_layer() == "workqueue"

@@ -173,6 +173,72 @@ def test_a_forked_worker_of_a_process_whose_kernels_ran_on_gnu_openmp(forked_cal
     assert forked_calls[call] is True
 
 
+_HELD_LOCK_SCRIPT = """
+import multiprocessing, sys, warnings
+warnings.simplefilter("ignore")
+import numpy as np
+import fastem
+from fastem import _state, _threading
+
+held = sys.argv[1]
+rng = np.random.default_rng(0)
+X = rng.normal(size=(60_000, 4))
+wide = rng.normal(size=(500, 40))  # BLAS_MIN_FEATURES and more: under the BLAS limit
+model = fastem.GaussianMixture(2, max_iter=2, random_state=0).fit(X)  # a parallel launch
+model.partial_fit(X[:1000])
+calls = {
+    "kernel launch": (_threading._LOCK, lambda: fastem.GaussianMixture(2, max_iter=2).fit(X)),
+    "BLAS limit": (_threading._BLAS_LOCK,
+                   lambda: fastem.GaussianMixture(2, covariance_type="diag", max_iter=2).fit(wide)),
+    "partial_fit": (_state._UPDATE_LOCKS[id(model)], lambda: model.partial_fit(X[:1000])),
+}
+lock, call = calls[held]
+
+def child(queue):
+    call()
+    queue.put("done")
+
+def hold(taken, release):  # a thread of the parent inside that call when another forks
+    with lock:
+        taken.set()
+        release.wait()
+
+if __name__ == "__main__":
+    import threading
+
+    fork = multiprocessing.get_context("fork")
+    queue = fork.Queue()
+    taken, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=hold, args=(taken, release))
+    holder.start()
+    taken.wait()
+    worker = fork.Process(target=child, args=(queue,))
+    worker.start()
+    release.set()
+    holder.join()
+    worker.join(120)
+    if worker.is_alive():
+        worker.kill()
+        print("hung")
+    else:
+        print(queue.get(timeout=10))
+"""
+
+
+@pytest.mark.parametrize("held", ["kernel launch", "BLAS limit", "partial_fit"])
+def test_a_forked_child_does_not_wait_for_a_lock_its_parent_held(tmp_path, held):
+    # a thread of the parent inside a kernel launch (under 'workqueue'), a BLAS limit or a
+    # partial_fit held the lock as another thread forked: the child's copy of the lock stayed
+    # held, by a thread the child does not have, and its first such call waited forever
+    script = tmp_path / "held.py"
+    script.write_text(_HELD_LOCK_SCRIPT)
+    env = dict(os.environ, NUMBA_THREADING_LAYER="workqueue", PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, str(script), held], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "done"
+
+
 def _refit_job():
     rng = np.random.default_rng(1)
     X_old = np.concatenate([rng.normal(0, 1, (3000, 3)), rng.normal(5, 1, (3000, 3))])
