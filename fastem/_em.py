@@ -107,7 +107,9 @@ part is at most a hundredth of ``tol``, so a smaller ``tol`` is honoured.
 Noise in float32 can also hide a slow climb (gains of 2e-9 per pass under
 noise of 8e-8 left a fit 4.6e-3 per sample short): a run that converged
 only to within its measured float32 noise says so (``EMResult.unresolved``),
-and the estimator finishes it in float64.
+and the estimator finishes it in float64, from its parameters rounded to
+float32: that run confirms its stop as after a jump, with the slowest ratio
+this one measured (``run_em``'s ``continues``).
 
 After each accepted extrapolation come *Anderson steps* (type II Anderson
 acceleration, Walker and Ni 2011; for EM, Henderson and Varadhan 2019; see
@@ -241,6 +243,9 @@ class EMResult(NamedTuple):
     # converged only to within the rounding noise measured in the data's
     # dtype (float32), which can hide real gains: the caller finishes in float64
     unresolved: bool = False
+    # the slowest ratio of consecutive increments measured near the peak
+    # (see _Run.gain_estimate), 0 if none was
+    slowest: float = 0.0
 
 def rounding_margin(lower_bound, dtype):
     """How far a mean log-likelihood may fall between EM steps by rounding alone.
@@ -641,10 +646,14 @@ class _Run:
             self.stats,
             self.remaining_gain,
             self.converged and self.noise > self.float64_resolution(self.lower_bounds[-1]),
+            self.slowest,
         )
 
 
-def run_em(model, source, *, tol, max_iter, accelerate, callback=None, on_pass=None, passes_done=0):
+def run_em(
+    model, source, *, tol, max_iter, accelerate, callback=None, on_pass=None, passes_done=0,
+    continues=None,
+):
     """Iterate EM on ``model`` (already started) until the stopping rule holds.
 
     Parameters
@@ -670,6 +679,14 @@ def run_em(model, source, *, tol, max_iter, accelerate, callback=None, on_pass=N
     passes_done : int, default=0
         Passes of an earlier run that this one continues: they count
         towards ``max_iter`` and number the passes.
+    continues : EMResult, optional
+        The run this one continues from its parameters rounded to another
+        dtype (a float32 run finished in float64). The rounding excites fast
+        directions as an extrapolation does, and their decay can hide a slow
+        one from the first triple of values (a float32 fit on a ridge stopped
+        222,000 tol short that way): the rule must hold on
+        ``_CONFIRMATIONS`` triples, and never assumes a faster ratio than
+        the slowest that run measured near the peak.
 
     Returns
     -------
@@ -686,6 +703,8 @@ def run_em(model, source, *, tol, max_iter, accelerate, callback=None, on_pass=N
         model, source, tol, max_iter, callback, on_pass or (lambda *args: None), passes_done,
         pairs=_ANDERSON_MEMORY + 1 if accelerate else 0,
     )
+    if continues is not None:
+        run.jumped, run.slowest = True, continues.slowest
     if accelerate:
         _squarem(run)
     else:

@@ -2635,8 +2635,9 @@ class BaseMixture(_KeywordsChecked):
         """
         return True
 
-    def _run_em(self, worker, source, passes_done=0):
-        """:func:`fastem._em.run_em` on ``worker`` with this estimator's settings.
+    def _run_em(self, worker, source, passes_done=0, continues=None):
+        """:func:`fastem._em.run_em` on ``worker`` with this estimator's settings
+        (``passes_done`` and ``continues`` as there).
 
         The run drives the family's stand-in for ``worker`` (:meth:`_em_stand_in`)
         where it has one; ``worker`` then takes the run's parameters.
@@ -2651,6 +2652,7 @@ class BaseMixture(_KeywordsChecked):
             callback=_marked(self.callback),
             on_pass=self._progress_printer(passes_done),
             passes_done=passes_done,
+            continues=continues,
         )
         if stand_in is not worker:
             worker._set_parameters(result.parameters)
@@ -2759,12 +2761,15 @@ class BaseMixture(_KeywordsChecked):
         The working model holds float64 parameters, so its passes cast the
         data to float64 a slice at a time (:meth:`_computes_in_float64`),
         never copying them whole; the fitted parameters are cast back to float32.
+        The float64 run confirms its stop as after a jump, with the slowest
+        ratio of increments the float32 run measured (see
+        :func:`fastem._em.run_em`).
         Returns the combined result, or ``result`` itself if the float64
         parameters do not fit in float32.
         """
         named = worker._named_parameters(result.parameters)
         worker._set_parameters({name: np.asarray(named[name], dtype=np.float64) for name in named})
-        more = self._run_em(worker, source, passes_done=result.n_iter)
+        more = self._run_em(worker, source, passes_done=result.n_iter, continues=result)
         with np.errstate(over="ignore"):
             parameters = {
                 name: value.astype(np.float32)

@@ -204,10 +204,16 @@ def test_a_loss_after_a_jump_is_no_sign_of_the_peak(path):
     is. Every data path stopped so, about 221,000 tol short.
     """
     data, sample_weight, settings = _loss_cases()[path]
-    X = _one_blob(17)
+    check_at_the_peak_or_warned(
+        GaussianMixture(3, random_state=2, **settings), data, _one_blob(17), sample_weight)
+
+
+def check_at_the_peak_or_warned(model, data, X, sample_weight=None):
+    """Fit ``model`` to ``data``: it warns that it did not converge, or plain EM from its
+    parameters on ``X`` (float64, ``data`` in memory) gains at most 10 ``tol``."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model = GaussianMixture(3, random_state=2, **settings).fit(data, sample_weight=sample_weight)
+        model.fit(data, sample_weight=sample_weight)
     if not model.converged_:
         assert any(issubclass(w.category, ConvergenceWarning) for w in caught)
         return
@@ -216,7 +222,24 @@ def test_a_loss_after_a_jump_is_no_sign_of_the_peak(path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         peak.fit(X, sample_weight=sample_weight)
-    assert peak.lower_bound_ - model.lower_bound_ <= 10 * model.tol
+    assert peak.score(X, sample_weight=sample_weight) - model.score(
+        X, sample_weight=sample_weight) <= 10 * model.tol
+
+
+@pytest.mark.parametrize("path", ["memory", "chunks", "sample_weight"])
+def test_a_float32_fit_finished_in_float64_confirms_as_after_a_jump(path):
+    """A float32 fit that converged within its rounding noise finishes in float64, from
+    its parameters rounded to float32: the rounding excites fast directions as a jump
+    does. On a ridge, the first triple of the float64 passes (increments 3.2e-8, then
+    4.5e-9: a ratio of 0.14) showed only their decay, and the fit stopped there,
+    222,000 tol short of the peak that plain EM then climbed to in 7,000 passes.
+    """
+    X = _one_blob(17)
+    X32 = X.astype(np.float32)
+    data = {"memory": X32, "chunks": fastem.Chunks([X32[:1000], X32[1000:]]),
+            "sample_weight": X32}[path]
+    sample_weight = np.full(len(X), 2.0) if path == "sample_weight" else None
+    check_at_the_peak_or_warned(GaussianMixture(3, random_state=2), data, X, sample_weight)
 
 
 def _float32_cases():
