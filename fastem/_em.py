@@ -109,7 +109,9 @@ noise of 8e-8 left a fit 4.6e-3 per sample short): a run that converged
 only to within its measured float32 noise says so (``EMResult.unresolved``),
 and the estimator finishes it in float64, from its parameters rounded to
 float32: that run confirms its stop as after a jump, with the slowest ratio
-this one measured (``run_em``'s ``continues``).
+this one measured (``run_em``'s ``rounded_start`` and ``slowest``). So does a
+float32 model continued on float64 data (``warm_start``), whose start is
+rounded the same way.
 
 After each accepted extrapolation come *Anderson steps* (type II Anderson
 acceleration, Walker and Ni 2011; for EM, Henderson and Varadhan 2019; see
@@ -652,7 +654,7 @@ class _Run:
 
 def run_em(
     model, source, *, tol, max_iter, accelerate, callback=None, on_pass=None, passes_done=0,
-    continues=None,
+    rounded_start=False, slowest=0.0,
 ):
     """Iterate EM on ``model`` (already started) until the stopping rule holds.
 
@@ -679,14 +681,18 @@ def run_em(
     passes_done : int, default=0
         Passes of an earlier run that this one continues: they count
         towards ``max_iter`` and number the passes.
-    continues : EMResult, optional
-        The run this one continues from its parameters rounded to another
-        dtype (a float32 run finished in float64). The rounding excites fast
-        directions as an extrapolation does, and their decay can hide a slow
-        one from the first triple of values (a float32 fit on a ridge stopped
-        222,000 tol short that way): the rule must hold on
-        ``_CONFIRMATIONS`` triples, and never assumes a faster ratio than
-        the slowest that run measured near the peak.
+    rounded_start : bool, default=False
+        The starting parameters are rounded to a coarser dtype than the run
+        computes in: a float32 run finished in float64, a float32 model
+        continued on float64 data. The rounding excites fast directions as an
+        extrapolation does, and their decay can hide a slow one from the
+        first triple of values (a float32 fit on a ridge stopped 222,000 tol
+        short that way; three components on two clusters up to 2.8e-4 per
+        sample short): the rule must hold on ``_CONFIRMATIONS`` triples.
+    slowest : float, default=0.0
+        The slowest ratio of increments that the run continued here measured
+        near the peak (``EMResult.slowest``): Aitken's estimate never assumes
+        a faster one.
 
     Returns
     -------
@@ -703,8 +709,7 @@ def run_em(
         model, source, tol, max_iter, callback, on_pass or (lambda *args: None), passes_done,
         pairs=_ANDERSON_MEMORY + 1 if accelerate else 0,
     )
-    if continues is not None:
-        run.jumped, run.slowest = True, continues.slowest
+    run.jumped, run.slowest = rounded_start, slowest
     if accelerate:
         _squarem(run)
     else:

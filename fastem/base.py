@@ -2158,6 +2158,8 @@ class BaseMixture(_KeywordsChecked):
                 warm = False
         if warm:  # parameters assigned since the fit are named here, not cast below
             self._check_fitted_parameters(source.n_features)
+        # a float32 model continued on float64 data starts from rounded parameters
+        rounded = warm and self._dtype == np.float32 and np.dtype(source.dtype) == np.float64
         self._check_values_for_dtype(source.dtype, starts=not warm)
         n_init = 1 if warm else int(self.n_init)
         random_state = check_random_state(self.random_state)
@@ -2254,7 +2256,7 @@ class BaseMixture(_KeywordsChecked):
                         worker, source, pool, random_state, spare - shared, tree_error
                     )
                 else:
-                    result = self._run_em_to_the_end(worker, source)
+                    result = self._run_em_to_the_end(worker, source, rounded_start=rounded)
             except _StartsFailed as failed:
                 failure = self._passed_over(failure, failed.first_error)
                 result = None
@@ -2635,9 +2637,9 @@ class BaseMixture(_KeywordsChecked):
         """
         return True
 
-    def _run_em(self, worker, source, passes_done=0, continues=None):
+    def _run_em(self, worker, source, passes_done=0, rounded_start=False, slowest=0.0):
         """:func:`fastem._em.run_em` on ``worker`` with this estimator's settings
-        (``passes_done`` and ``continues`` as there).
+        (``passes_done``, ``rounded_start`` and ``slowest`` as there).
 
         The run drives the family's stand-in for ``worker`` (:meth:`_em_stand_in`)
         where it has one; ``worker`` then takes the run's parameters.
@@ -2652,7 +2654,8 @@ class BaseMixture(_KeywordsChecked):
             callback=_marked(self.callback),
             on_pass=self._progress_printer(passes_done),
             passes_done=passes_done,
-            continues=continues,
+            rounded_start=rounded_start,
+            slowest=slowest,
         )
         if stand_in is not worker:
             worker._set_parameters(result.parameters)
@@ -2668,12 +2671,14 @@ class BaseMixture(_KeywordsChecked):
         """
         return worker
 
-    def _run_em_to_the_end(self, worker, source, passes_done=0):
+    def _run_em_to_the_end(self, worker, source, passes_done=0, rounded_start=False):
         """:meth:`_run_em`; on float32 data, a run that lost precision continues in float64.
 
-        See :meth:`_finish_in_float64`.
+        See :meth:`_finish_in_float64`. ``rounded_start``: the worker's
+        parameters are a float32 model's, continued in float64 (see
+        :func:`fastem._em.run_em`).
         """
-        result = self._run_em(worker, source, passes_done=passes_done)
+        result = self._run_em(worker, source, passes_done=passes_done, rounded_start=rounded_start)
         if (
             (result.decrease or result.unresolved)
             and np.dtype(source.dtype) == np.float32
@@ -2769,7 +2774,8 @@ class BaseMixture(_KeywordsChecked):
         """
         named = worker._named_parameters(result.parameters)
         worker._set_parameters({name: np.asarray(named[name], dtype=np.float64) for name in named})
-        more = self._run_em(worker, source, passes_done=result.n_iter, continues=result)
+        more = self._run_em(worker, source, passes_done=result.n_iter, rounded_start=True,
+                            slowest=result.slowest)
         with np.errstate(over="ignore"):
             parameters = {
                 name: value.astype(np.float32)
