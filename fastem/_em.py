@@ -87,9 +87,10 @@ Fits of three or four components to one 2-D blob lie on a ridge that
 plain EM climbs in thousands of passes: with a tenth for the ratio's
 shrink, one step checked and no memory of the slowest ratio, 54 of 60
 such fits (``scripts/bench_convergence.py --ridges``) claimed convergence,
-11 of them more than 3 ``tol`` short, the worst 1,749; now 55 claim it, 54
-of them within 3 ``tol``, and the other 5 report ``converged_=False`` at
-``max_iter``. The one left (283 ``tol`` short), and three components on two
+11 of them more than 3 ``tol`` short, the worst 1,749; now 58 claim it, 57
+of them within 3 ``tol``, and the other 2 report ``converged_=False`` at
+``max_iter`` (one of them at its peak; before a loss bounded the estimate,
+55 claimed it and 5 did not). The one left (283 ``tol`` short), and three components on two
 blobs (133 ``tol`` short, see the README), hide a direction whose
 increments are far below those of a faster one still decaying steadily;
 neither a steadiness judged over 16 passes nor one more SQUAREM step
