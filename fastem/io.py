@@ -1473,10 +1473,10 @@ def _to_sklearn(model, sklearn_class, hyper_names, fitted_names):
         estimator.precisions_ = precisions_from_cholesky(
             estimator.precisions_cholesky_, model.covariance_type
         )
-    if model._dtype == np.float32:
-        # float32 weights can sum above 1 in float64 (0.6 and 0.4: 1 + 3e-8), and with an
-        # empty or inactive last component scikit-learn's sample (NumPy's multinomial) then
-        # refuses the others
+    if model._dtype == np.float32 or estimator.weights_[:-1].sum() > 1.0:
+        # float32 weights can sum above 1 in float64 (0.6 and 0.4: 1 + 3e-8), as can float64
+        # ones assigned within the 1e-6 that weights_ accepts, and with an empty or inactive
+        # last component scikit-learn's sample (NumPy's multinomial) then refuses the others
         estimator.weights_ = estimator.weights_ / estimator.weights_.sum()
     estimator.lower_bounds_ = list(model.lower_bounds_)
     if hasattr(model, "feature_names_in_"):

@@ -604,6 +604,23 @@ def test_scikit_learn_samples_a_float32_model_with_an_empty_last_component(covar
     assert np.isin(y, np.flatnonzero(model.weights_ > 1e-3)).all()
 
 
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_scikit_learn_samples_assigned_float64_weights_above_1_with_an_empty_last(covariance_type):
+    """to_sklearn of float64 weights assigned within the 1e-6 that weights_ accepts, summing
+    above 1, the last 0: scikit-learn's sample refused them, where the model's own draws."""
+    pytest.importorskip("sklearn")
+    model = GaussianMixture(3, covariance_type=covariance_type, max_iter=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(blobs())
+    model.weights_ = np.array([0.6 + 5e-7, 0.4, 0.0])
+    model.sample(10)
+    estimator = model.to_sklearn()
+    assert_allclose(estimator.weights_, model.weights_, rtol=1e-6)
+    _, y = estimator.sample(1000)
+    assert np.isin(y, [0, 1]).all()
+
+
 def test_no_empty_component_warning_for_a_small_but_real_component():
     X = blobs(n=1000)
     X[0] = [40.0, 40.0, 40.0]  # one outlier: its own component, weight 1/1000
