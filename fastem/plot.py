@@ -353,7 +353,8 @@ def plot_density_1d(model, X=None, *, feature=None, bins=None, min_weight=None, 
         of a model of several features (``X[['waiting']]`` or the Series
         ``X['waiting']``) draws that feature. Without data, the plot spans
         the components of positive weight (a Gaussian's mean +- 4 standard
-        deviations).
+        deviations), for :class:`fastem.BayesianGaussianMixture` those of
+        weight above 0.01 where there are any (not those its prior switched off).
     feature : int or str, default=None
         Index or name of the feature to draw; the first, or the one named
         column of ``X``, by default.
@@ -400,8 +401,10 @@ def plot_density_1d(model, X=None, *, feature=None, bins=None, min_weight=None, 
         low, high = values.min(), values.max()
     else:
         # the range of the components that add to the mixture: one of weight 0 (left without
-        # data, where EM left it, or given) would stretch it to its place and squeeze the curves
-        held = np.asarray(model.weights_, dtype=np.float64) > 0
+        # data, where EM left it, or given), or one a variational prior switched off, would
+        # stretch it to its place and squeeze the curves
+        weights = np.asarray(model.weights_, dtype=np.float64)
+        held = weights > (model._off_weight if weights.max() > model._off_weight else 0.0)
         if "std" in parameters:
             mean, std = parameters["mean"][held], parameters["std"][held]
             low, high = float(np.min(mean - 4 * std)), float(np.max(mean + 4 * std))

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -497,6 +498,33 @@ def test_a_component_of_weight_0_leaves_the_range_of_a_density_without_data(fami
     assert model.weights_[2] == 0
     low, high = plot.plot_density_1d(model)["ax"].get_xlim()
     assert -10 < low and high < 100
+
+
+@pytest.mark.parametrize("spread", [False, True])
+def test_components_a_variational_prior_switched_off_leave_the_range_without_data(spread):
+    """A Dirichlet-process fit of two clusters near 0 and 5 with its prior's mean at 30:
+    the components it switched off (weights of 2e-9 and below) sit there, and the range of
+    plot_density_1d without data reached them. A fit whose prior spreads the weight over
+    200 components, none above 0.01, spans them all."""
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (300, 1)), rng.normal(5, 1, (300, 1))])
+    if spread:
+        model = fastem.BayesianGaussianMixture(
+            200, weight_concentration_prior_type="dirichlet_distribution",
+            weight_concentration_prior=1e6, random_state=0, max_iter=500)
+    else:
+        model = fastem.BayesianGaussianMixture(
+            6, weight_concentration_prior=1e-6, mean_prior=[30.0], random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fastem.ConvergenceWarning)
+        model.fit(X)
+    low, high = plot.plot_density_1d(model)["ax"].get_xlim()
+    if spread:
+        assert model.weights_.max() < 0.01
+        assert low < -5 and 10 < high < 20
+    else:
+        assert np.sort(model.weights_)[-2] < 1e-8 and model.means_.max() == 30
+        assert -15 < low and high < 20
 
 
 def test_components_a_variational_prior_switched_off_are_not_drawn():
