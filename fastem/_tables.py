@@ -1139,15 +1139,18 @@ _INDEX_LIKE_NAMES = frozenset(["index", "level_0", "id", "row", "row_id", "rowid
 
 
 def _columns_option(columns):
-    """'--columns a,b' for these names or indices, one word for the shell; a phrase for many."""
+    """'--columns a,b' for these names or indices, one word for the shell; a phrase for many.
+    A value that starts with '-' is joined with '=' ('--columns=-x,y'): argparse reads a
+    separate '-x,y' as an option."""
     if len(columns) > 8:
         return "--columns with the other columns"
     row = io.StringIO()  # a CSV row, as --columns reads it: a name with ',' or '"' quoted
     csv.writer(row, lineterminator="\r\n").writerow([str(c) for c in columns])
     value = row.getvalue()[:-2]
+    joint = "=" if value.startswith("-") else " "
     if re.search(r"[\s\"']", value):
         value = "'" + value.replace("'", "'\\''") + "'"
-    return f"--columns {value}"
+    return f"--columns{joint}{value}"
 
 
 def read_table(path, columns=None, header=None, missing=False, nan_fix=None, rounding=False):

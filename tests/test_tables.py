@@ -1139,15 +1139,18 @@ def test_whole_numbers_that_float64_rounds_are_refused_in_parquet_files(tmp_path
 
 
 @pytest.mark.parametrize("names", [["a", "b"], ["weight, kg", "h"], ['say "hi", x', "h"],
-                                   ['say "hi"', "it's"], ["a b", "1"]])
+                                   ['say "hi"', "it's"], ["a b", "1"], ["-x", "y"],
+                                   ["-1", "0"], ["-a b", "c"]])
 def test_the_columns_option_in_a_message_selects_those_columns(names):
-    # the fix a message gives, pasted into a shell, reads back as the same columns
+    # the fix a message gives, pasted into a shell, reads back as the same columns; one
+    # that starts with '-' is joined with '=', where argparse took it for an option
     import shlex
 
-    from fastem.cli import _column_tokens
+    from fastem.cli import _column_tokens, build_parser
 
-    option, value = shlex.split(_tables._columns_option(names))
-    assert option == "--columns" and _column_tokens([value], None) == names
+    option = shlex.split(_tables._columns_option(names))
+    args = build_parser().parse_args(["fit", "d.csv", "-k", "2", "-o", "m.npz", *option])
+    assert _column_tokens(args.columns, None) == names
 
 
 @pytest.mark.parametrize("value", ["nan(1)", "-nan(0x7)"])
