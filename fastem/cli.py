@@ -569,9 +569,7 @@ def _replacing(path):
     temporary = _temporary_name(target)
     try:
         yield temporary
-        if mode is not None:
-            os.chmod(temporary, mode)
-        replace_durably(temporary, target)
+        replace_durably(temporary, target, mode)
     except OSError as exc:
         if exc.filename in (temporary, target) or temporary in str(exc):
             reason = (exc.strerror if exc.filename is not None and exc.strerror

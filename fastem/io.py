@@ -270,7 +270,7 @@ def _process_is_gone(pid):
     return False
 
 
-def replace_durably(temporary, target):
+def replace_durably(temporary, target, mode=None):
     """Rename the written, closed file ``temporary`` over ``target`` so that it survives a
     crash or a power loss.
 
@@ -278,14 +278,19 @@ def replace_durably(temporary, target):
     directory's entry after it (where the platform can open a directory).
     Without the first, a file system may commit the rename before the data and
     leave an empty or cut-off file where the old one was; without the second,
-    the old file may come back. Raises the ``OSError`` of a failed flush or
-    rename.
+    the old file may come back. ``mode``, the permission bits of the file
+    replaced (see :func:`replacement_target`), is given to ``temporary`` after
+    its flush, which opens it for reading: a mode without the owner's read
+    bit (0o200) would refuse that. Raises the ``OSError`` of a failed flush,
+    chmod or rename.
     """
     fd = os.open(temporary, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+    if mode is not None:
+        os.chmod(temporary, mode)
     os.replace(temporary, target)
     try:
         dir_fd = os.open(os.path.dirname(os.path.abspath(target)), os.O_RDONLY)
@@ -488,9 +493,7 @@ def save(model, path, *, column_indices=None):
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
-            if mode is not None:
-                os.fchmod(f.fileno(), mode)
-        replace_durably(tmp, target)
+        replace_durably(tmp, target, mode)
     except BaseException as exc:
         try:
             os.unlink(tmp)

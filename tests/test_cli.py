@@ -578,6 +578,35 @@ def test_an_output_is_on_the_disk_before_its_rename_and_the_rename_after(files, 
     assert ("fsync", str(tmp_path)) in events[renames[0] :], events
 
 
+@pytest.mark.parametrize("case", range(2, 6))
+def test_an_output_whose_mode_has_no_read_bit_is_replaced(files, capsys, tmp_path, monkeypatch,
+                                                          case):
+    """An output of mode 0o200 (written, never read, by its owner): its new file took that
+    mode before its flush, which opens it for reading, and a user other than root got
+    'Permission denied'. The permission check of such a user is kept here for root too."""
+    argv, suffix = _outputs(files)[case]
+    if suffix == ".parquet":
+        pytest.importorskip("pyarrow")
+    target = tmp_path / f"out{suffix}"
+    target.write_bytes(b"old")
+    os.chmod(target, 0o200)
+    real_open = os.open
+
+    def open_as_its_owner(path, flags, *args, **kwargs):
+        if (flags & os.O_ACCMODE) == os.O_RDONLY and os.path.isfile(path) \
+                and not os.stat(path).st_mode & 0o400:
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", open_as_its_owner)
+    assert main([*argv, "-o", str(target)]) == 0, capsys.readouterr().err
+    monkeypatch.undo()
+    assert (target.stat().st_mode & 0o777) == 0o200
+    os.chmod(target, 0o600)
+    assert target.read_bytes()[:3] != b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [target.name]
+
+
 def test_save_through_a_symbolic_link_keeps_the_link_and_the_mode(files, tmp_path):
     model = fastem.load(files["model"])
     target, link = tmp_path / "m.npz", tmp_path / "current.npz"
