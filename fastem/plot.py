@@ -111,16 +111,22 @@ def _check_model(model, what, min_features=1):
 
 
 def _feature_index(model, feature, names, what):
-    """A 0-based feature index from an int or a column name, checked against the model."""
+    """A 0-based feature index from an int or a column name, checked against the model.
+
+    A name is found as written, else as it reads (spaces around it, another Unicode
+    normal form: :func:`fastem._tables.find_name`), where that finds one feature."""
+    from ._tables import find_name
+
     n_features = model.n_features_in_
     if isinstance(feature, str):
         known = names if names is not None else getattr(model, "feature_names_in_", None)
-        if known is None or feature not in list(known):
+        j = None if known is None else find_name(feature, [str(name) for name in known])
+        if j is None:
             raise ValueError(
                 f"{what}: no feature named {feature!r}; the features are "
                 f"{list(known) if known is not None else 'unnamed (pass an index)'}."
             )
-        return list(known).index(feature)
+        return j
     if isinstance(feature, bool) or not isinstance(feature, numbers.Integral):
         raise TypeError(
             f"{what}: a feature is an index (int) or a column name (str), got {feature!r} "

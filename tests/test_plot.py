@@ -832,3 +832,21 @@ def test_a_bad_legend_is_refused_before_anything_is_drawn():
         plot.plot_clusters_2d(model, X, legend="no", ax=ax)
     assert not ax.collections and not ax.lines and not ax.patches
     plt.close(figure)
+
+
+@pytest.mark.parametrize("typed", ["cafe\u0301", " caf\u00e9 "])
+@pytest.mark.parametrize("plotter", ["density", "clusters"])
+def test_a_feature_named_in_another_unicode_form_or_with_spaces_is_found(typed, plotter):
+    """'café' typed on macOS (NFD) or with spaces around it, for the model's 'café' (NFC):
+    'no feature named 'café'; the features are ['café', 'b']', as predict takes those
+    columns for the same names."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(200, 2)), columns=["caf\u00e9", "b"])
+    model = fastem.GaussianMixture(2, random_state=0).fit(frame)
+    if plotter == "density":
+        axis = plot.plot_density_1d(model, feature=typed)["ax"]
+        assert axis.get_xlabel() == "caf\u00e9"
+    else:
+        axis = plot.plot_clusters_2d(model, frame, features=("b", typed))["ax"]
+        assert axis.get_ylabel() == "caf\u00e9"
