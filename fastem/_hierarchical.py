@@ -39,6 +39,7 @@ model (:func:`suitable`); fastem then starts from k-means++ instead.
 """
 
 import hashlib
+import os
 import threading
 
 import numpy as np
@@ -481,6 +482,18 @@ def cut_tree(merges, n_points, n_clusters):
 _CACHE_SIZE = 8
 _cache = {}
 _cache_lock = threading.Lock()
+
+
+def _cache_lock_of_a_forked_child():
+    """Give a forked child a lock of the trees' cache that no thread holds: a parent
+    thread that held it does not exist in the child, whose first fit from the tree would
+    wait for it forever."""
+    global _cache_lock
+    _cache_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_cache_lock_of_a_forked_child)
 
 
 def _sizes(counts, n_rows, most_rows):

@@ -58,6 +58,18 @@ _N_SLOTS = 64
 # and the lowest page that faulted (``end`` until one does).
 _table = np.zeros((_N_SLOTS, 4), dtype=np.int64)
 _lock = threading.Lock()
+
+
+def _lock_of_a_forked_child():
+    """Give a forked child a lock of the table that no thread holds: a parent thread that
+    held it (installing the handler on first use) does not exist in the child, whose
+    first read of a memory-mapped file would wait for it forever."""
+    global _lock
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_lock_of_a_forked_child)
 _free = list(range(_N_SLOTS))
 _state = {}  # the handler, the libc functions and the previous sigaction, made on first use
 

@@ -325,6 +325,18 @@ _FIELD_LIMIT = threading.Lock()
 _field_limit_users = {"count": 0, "saved": None}
 
 
+def _field_limit_lock_of_a_forked_child():
+    """Give a forked child a lock of the csv limit that no thread holds: a parent thread
+    that held it as it started or ended a read does not exist in the child, whose first
+    read of a CSV file would wait for it forever."""
+    global _FIELD_LIMIT
+    _FIELD_LIMIT = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_field_limit_lock_of_a_forked_child)
+
+
 @contextlib.contextmanager
 def _long_fields():
     """Lift the csv module's limit on a field's length (131,072 characters) while it

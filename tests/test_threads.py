@@ -178,19 +178,27 @@ import multiprocessing, sys, warnings
 warnings.simplefilter("ignore")
 import numpy as np
 import fastem
-from fastem import _state, _threading
+from fastem import _hierarchical, _sigbus, _state, _tables, _threading
 
-held = sys.argv[1]
+held, folder = sys.argv[1], sys.argv[2]
 rng = np.random.default_rng(0)
 X = rng.normal(size=(60_000, 4))
 wide = rng.normal(size=(500, 40))  # BLAS_MIN_FEATURES and more: under the BLAS limit
 model = fastem.GaussianMixture(2, max_iter=2, random_state=0).fit(X)  # a parallel launch
 model.partial_fit(X[:1000])
+np.save(folder + "/x.npy", X[:2000])
+np.savetxt(folder + "/x.csv", X[:2000], delimiter=",", header="a,b,c,d", comments="")
 calls = {
     "kernel launch": (_threading._LOCK, lambda: fastem.GaussianMixture(2, max_iter=2).fit(X)),
     "BLAS limit": (_threading._BLAS_LOCK,
                    lambda: fastem.GaussianMixture(2, covariance_type="diag", max_iter=2).fit(wide)),
     "partial_fit": (_state._UPDATE_LOCKS[id(model)], lambda: model.partial_fit(X[:1000])),
+    "memory map": (_sigbus._lock, lambda: fastem.GaussianMixture(2, max_iter=2).fit(
+        np.load(folder + "/x.npy", mmap_mode="r"))),
+    "tree cache": (_hierarchical._cache_lock,
+                   lambda: fastem.GaussianMixture(2, max_iter=2).fit(X[:500] + 1.0)),
+    "CSV field limit": (_tables._FIELD_LIMIT, lambda: fastem.GaussianMixture(2, max_iter=2).fit(
+        fastem.Chunks([folder + "/x.csv"]))),
 }
 lock, call = calls[held]
 
@@ -225,16 +233,19 @@ if __name__ == "__main__":
 """
 
 
-@pytest.mark.parametrize("held", ["kernel launch", "BLAS limit", "partial_fit"])
+@pytest.mark.parametrize("held", ["kernel launch", "BLAS limit", "partial_fit", "memory map",
+                                  "tree cache", "CSV field limit"])
 def test_a_forked_child_does_not_wait_for_a_lock_its_parent_held(tmp_path, held):
-    # a thread of the parent inside a kernel launch (under 'workqueue'), a BLAS limit or a
-    # partial_fit held the lock as another thread forked: the child's copy of the lock stayed
-    # held, by a thread the child does not have, and its first such call waited forever
+    # a thread of the parent inside a kernel launch (under 'workqueue'), a BLAS limit, a
+    # partial_fit, the guard of a memory-mapped read, the cache of hierarchical trees or the
+    # csv module's field limit held the lock as another thread forked: the child's copy of
+    # the lock stayed held, by a thread the child does not have, and its first such call
+    # waited forever
     script = tmp_path / "held.py"
     script.write_text(_HELD_LOCK_SCRIPT)
     env = dict(os.environ, NUMBA_THREADING_LAYER="workqueue", PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, str(script), held], env=env, capture_output=True,
-                          text=True, timeout=600)
+    proc = subprocess.run([sys.executable, str(script), held, str(tmp_path)], env=env,
+                          capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().splitlines()[-1] == "done"
 
