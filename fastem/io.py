@@ -278,13 +278,13 @@ def replace_durably(temporary, target, mode=None):
     directory's entry after it (where the platform can open a directory).
     Without the first, a file system may commit the rename before the data and
     leave an empty or cut-off file where the old one was; without the second,
-    the old file may come back. ``mode``, the permission bits of the file
-    replaced (see :func:`replacement_target`), is given to ``temporary`` after
-    its flush, which opens it for reading: a mode without the owner's read
-    bit (0o200) would refuse that. Raises the ``OSError`` of a failed flush,
-    chmod or rename.
+    the old file may come back. The flush opens ``temporary`` for reading and
+    writing (Windows flushes only a file open for writing); ``mode``, the
+    permission bits of the file replaced (see :func:`replacement_target`), is
+    given to it after that, since a mode such as 0o200 or 0o400 would refuse
+    the open. Raises the ``OSError`` of a failed flush, chmod or rename.
     """
-    fd = os.open(temporary, os.O_RDONLY)
+    fd = os.open(temporary, os.O_RDWR)
     try:
         os.fsync(fd)
     finally:

@@ -578,33 +578,63 @@ def test_an_output_is_on_the_disk_before_its_rename_and_the_rename_after(files, 
     assert ("fsync", str(tmp_path)) in events[renames[0] :], events
 
 
+@pytest.mark.parametrize("mode", [0o200, 0o400])
 @pytest.mark.parametrize("case", range(2, 6))
-def test_an_output_whose_mode_has_no_read_bit_is_replaced(files, capsys, tmp_path, monkeypatch,
-                                                          case):
-    """An output of mode 0o200 (written, never read, by its owner): its new file took that
-    mode before its flush, which opens it for reading, and a user other than root got
-    'Permission denied'. The permission check of such a user is kept here for root too."""
+def test_an_output_whose_mode_refuses_its_owner_reading_or_writing_is_replaced(
+        files, capsys, tmp_path, monkeypatch, case, mode):
+    """An output of mode 0o200 (written, never read, by its owner) or 0o400 (read-only):
+    its new file took that mode before its flush, which opens it, and a user other than
+    root got 'Permission denied'. The permission check of such a user is kept here for
+    root too."""
     argv, suffix = _outputs(files)[case]
     if suffix == ".parquet":
         pytest.importorskip("pyarrow")
     target = tmp_path / f"out{suffix}"
     target.write_bytes(b"old")
-    os.chmod(target, 0o200)
+    os.chmod(target, mode)
     real_open = os.open
 
     def open_as_its_owner(path, flags, *args, **kwargs):
-        if (flags & os.O_ACCMODE) == os.O_RDONLY and os.path.isfile(path) \
-                and not os.stat(path).st_mode & 0o400:
-            raise PermissionError(13, "Permission denied", os.fspath(path))
+        access = flags & os.O_ACCMODE
+        if os.path.isfile(path):
+            bits = os.stat(path).st_mode
+            if (access != os.O_WRONLY and not bits & 0o400) or (
+                    access != os.O_RDONLY and not bits & 0o200):
+                raise PermissionError(13, "Permission denied", os.fspath(path))
         return real_open(path, flags, *args, **kwargs)
 
     monkeypatch.setattr(os, "open", open_as_its_owner)
     assert main([*argv, "-o", str(target)]) == 0, capsys.readouterr().err
     monkeypatch.undo()
-    assert (target.stat().st_mode & 0o777) == 0o200
+    assert (target.stat().st_mode & 0o777) == mode
     os.chmod(target, 0o600)
     assert target.read_bytes()[:3] != b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == [target.name]
+
+
+@pytest.mark.parametrize("case", range(6))
+def test_an_output_is_flushed_through_a_descriptor_open_for_writing(files, capsys, tmp_path,
+                                                                    monkeypatch, case):
+    """Windows flushes a file (os.fsync, FlushFileBuffers) only through a descriptor open
+    for writing: opened read-only for its flush, every model file and output failed there
+    with 'Bad file descriptor'. A flush through a read-only descriptor is refused here as
+    Windows refuses it."""
+    fcntl = pytest.importorskip("fcntl")
+    argv, suffix = _outputs(files)[case]
+    if suffix == ".parquet":
+        pytest.importorskip("pyarrow")
+    real_fsync = os.fsync
+
+    def fsync_as_on_windows(fd):
+        if os.path.isfile(f"/proc/self/fd/{fd}") and (
+                fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE) == os.O_RDONLY:
+            raise OSError(9, "Bad file descriptor")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync_as_on_windows)
+    output = tmp_path / f"out{suffix}"
+    assert main([*argv, "-o", str(output)]) == 0, capsys.readouterr().err
+    assert output.stat().st_size > 0
 
 
 def test_save_through_a_symbolic_link_keeps_the_link_and_the_mode(files, tmp_path):
