@@ -63,7 +63,7 @@ from ._tables import (
 )
 from ._tables import read_table as read_table_file
 from ._validation import (
-    check_memory, close_choice, name_key, numeric_advice, rounded_whole_number, shown_number,
+    check_memory, check_path_characters, close_choice, name_key, numeric_advice, rounded_whole_number, shown_number,
 )
 from .base import unobserved_rows
 from .data import HEADER_WORDS
@@ -365,6 +365,10 @@ def _tilde_hint(path):
 
 def _check_data_path(path):
     """The extension of DATA, a regular file that exists."""
+    try:
+        check_path_characters(path, "data file")
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
     ext = _extension(path, _DATA_EXTENSIONS, "data file")
     if not os.path.exists(path):
         raise CommandError(f"data file {path!r} does not exist; check the path{_tilde_hint(path)}")

@@ -408,12 +408,19 @@ def _calls_with_a_path(tmp_path, bad):
         "fastem predict -o": command("predict", "{model}", "{csv}", "-o", "{bad}.csv"),
         "fastem sample -o": command("sample", "{model}", "-n", "2", "-o", "{bad}.npy"),
         "fastem impute -o": command("impute", "{model}", "{csv}", "-o", "{bad}.npy"),
+        "fastem fit DATA": command("fit", "{bad}.csv", "-k", "1", "-o", "{csv}.m.npz"),
+        "fastem select DATA": command("select", "{bad}.csv", "--k", "1", "-o", "{csv}.m.npz"),
+        "fastem predict DATA": command("predict", "{model}", "{bad}.csv", "-o", "{csv}.out.csv"),
+        "fastem score DATA": command("score", "{model}", "{bad}.csv"),
+        "fastem impute DATA": command("impute", "{model}", "{bad}.csv", "-o", "{csv}.out.csv"),
     }
 
 
 PATH_CALLS = ["load", "read_metadata", "save", "io.save", "Chunks", "Chunks weights",
               "fastem info", "fastem predict model", "fastem fit -o", "fastem select -o",
-              "fastem predict -o", "fastem sample -o", "fastem impute -o"]
+              "fastem predict -o", "fastem sample -o", "fastem impute -o", "fastem fit DATA",
+              "fastem select DATA", "fastem predict DATA", "fastem score DATA",
+              "fastem impute DATA"]
 
 
 @pytest.mark.parametrize("call", PATH_CALLS)
