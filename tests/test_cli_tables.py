@@ -15,6 +15,7 @@ from numpy.testing import assert_array_equal
 import fastem
 import fastem._tables
 from fastem.cli import build_parser, main
+from test_tables import NFC, NFD, table_file
 
 pd = pytest.importorskip("pandas")
 _HAVE_PYARROW = importlib.util.find_spec("pyarrow") is not None
@@ -1133,21 +1134,8 @@ def test_a_stdout_without_a_file_descriptor_that_fails(faithful, capsys, monkeyp
     assert err == "" if status == 141 else err.startswith("fastem: error: cannot write")
 
 
-_NFC, _NFD = "caf\u00e9", "cafe\u0301"  # 'café' as most systems write it, and as macOS does
-
-
-def _names_file(path, names, X):
-    frame = pd.DataFrame(X, columns=names)
-    if path.suffix == ".csv":
-        frame.to_csv(path, index=False)
-    else:
-        pytest.importorskip("pyarrow")
-        frame.to_parquet(path)
-    return path
-
-
 @pytest.mark.parametrize("ext", [".csv", ".parquet"])
-@pytest.mark.parametrize("fitted, written", [(_NFC, _NFD), (_NFD, _NFC)])
+@pytest.mark.parametrize("fitted, written", [(NFC, NFD), (NFD, NFC)])
 @pytest.mark.parametrize("command", ["predict", "score", "impute", "fit --columns"])
 def test_names_in_another_unicode_normal_form_match(capsys, tmp_path, ext, fitted, written,
                                                     command):
@@ -1155,8 +1143,8 @@ def test_names_in_another_unicode_normal_form_match(capsys, tmp_path, ext, fitte
     # its columns are ['café', ...]", and --columns did not find it.
     rng = np.random.default_rng(0)
     X = np.concatenate([rng.normal(0, 1, (30, 2)), rng.normal(6, 1, (30, 2))]).round(4)
-    train = _names_file(tmp_path / f"train{ext}", [fitted, "b"], X)
-    data = _names_file(tmp_path / f"data{ext}", ["b", written], X[:, ::-1])
+    train = table_file(tmp_path / f"train{ext}", [fitted, "b"], X)
+    data = table_file(tmp_path / f"data{ext}", ["b", written], X[:, ::-1])
     status, _, err = run(capsys, "fit", train, "-k", 2, "-o", tmp_path / "m.npz", "--quiet")
     assert status == 0, err
     model = fastem.load(tmp_path / "m.npz")

@@ -1255,10 +1255,10 @@ def test_columns_that_are_neither_names_nor_indices_are_refused_by_chunks(tmp_pa
     assert_array_equal(model.feature_names_in_, ["c", "a", "b"])
 
 
-_NFC, _NFD = "caf\u00e9", "cafe\u0301"  # 'café' as most systems write it, and as macOS does
+NFC, NFD = "caf\u00e9", "cafe\u0301"  # 'café' as most systems write it, and as macOS does
 
 
-def _table_file(path, names, values):
+def table_file(path, names, values):
     frame = pd.DataFrame(values, columns=names)
     if path.suffix == ".csv":
         frame.to_csv(path, index=False)
@@ -1269,7 +1269,7 @@ def _table_file(path, names, values):
 
 
 @pytest.mark.parametrize("ext", [".csv", ".parquet"])
-@pytest.mark.parametrize("token, other", [(_NFC, _NFD), (_NFD, _NFC), ("b", " b")])
+@pytest.mark.parametrize("token, other", [(NFC, NFD), (NFD, NFC), ("b", " b")])
 def test_chunks_name_a_column_chosen_by_name_as_chosen_in_every_file(tmp_path, ext, token,
                                                                      other):
     """Files that write a chosen name otherwise (another Unicode normal form, spaces around
@@ -1277,8 +1277,8 @@ def test_chunks_name_a_column_chosen_by_name_as_chosen_in_every_file(tmp_path, e
     ['a', 'café']"."""
     import fastem
 
-    paths = [_table_file(tmp_path / f"part-0{ext}", ["a", token], X[:300, :2]),
-             _table_file(tmp_path / f"part-1{ext}", [other, "a"], X[300:, 1::-1])]
+    paths = [table_file(tmp_path / f"part-0{ext}", ["a", token], X[:300, :2]),
+             table_file(tmp_path / f"part-1{ext}", [other, "a"], X[300:, 1::-1])]
     chunks = fastem.Chunks(paths, columns=["a", token])
     model = fastem.GaussianMixture(1).fit(chunks)
     assert_array_equal(model.feature_names_in_, ["a", token])
@@ -1294,15 +1294,15 @@ def test_names_written_otherwise_are_named_in_the_error(tmp_path, kind):
     seen at fit time, yet now missing: - café") are shown as written."""
     import fastem
 
-    frames = [pd.DataFrame(X[:300, :2], columns=["a", _NFC]),
-              pd.DataFrame(X[300:, :2], columns=["a", _NFD])]
+    frames = [pd.DataFrame(X[:300, :2], columns=["a", NFC]),
+              pd.DataFrame(X[300:, :2], columns=["a", NFD])]
     if kind == "frame":
         model = fastem.GaussianMixture(1).fit(frames[0])
         call, data, where = model.predict, frames[1], "fit"
     elif kind == "chunks of frames":
         call, data, where = fastem.GaussianMixture(1).fit, fastem.Chunks(frames), "chunk 0"
     else:
-        paths = [_table_file(tmp_path / f"part-{i}.{kind}", f.columns, f.to_numpy())
+        paths = [table_file(tmp_path / f"part-{i}.{kind}", f.columns, f.to_numpy())
                  for i, f in enumerate(frames)]
         call, data, where = fastem.GaussianMixture(1).fit, fastem.Chunks(paths), "chunk 0"
     with pytest.raises(ValueError, match=re.escape(
@@ -1331,7 +1331,7 @@ def test_chunks_in_another_order_are_selected_as_the_chunks_select_them(tmp_path
     elif kind == "frame":
         chunks = fastem.Chunks(frames)
     else:
-        chunks = fastem.Chunks([_table_file(tmp_path / f"part-{i}.{kind}", f.columns, f.to_numpy())
+        chunks = fastem.Chunks([table_file(tmp_path / f"part-{i}.{kind}", f.columns, f.to_numpy())
                                 for i, f in enumerate(frames)])
     with pytest.raises(ValueError, match="in the same order") as info:
         fastem.GaussianMixture(1).fit(chunks)
