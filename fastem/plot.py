@@ -325,8 +325,8 @@ def _observed(values, label, what, argument):
     return values
 
 
-def _drawn_components(model, min_weight):
-    """Indices of the components a plot draws: those whose weight exceeds ``min_weight``.
+def _min_weight(model, min_weight):
+    """The checked weight that a drawn component exceeds.
 
     ``None``: the model's ``_off_weight``, 0 (a component left without data
     has weight exactly 0), or for a variational mixture the default threshold
@@ -335,8 +335,14 @@ def _drawn_components(model, min_weight):
     """
     if min_weight is None:
         min_weight = model._off_weight
-    min_weight = check_scalar(min_weight, "min_weight", numbers.Real, min_val=0.0, max_val=1.0)
-    return np.flatnonzero(np.asarray(model.weights_, dtype=np.float64) > min_weight)
+    return check_scalar(min_weight, "min_weight", numbers.Real, min_val=0.0, max_val=1.0)
+
+
+def _drawn_components(model, min_weight):
+    """Indices of the components a plot draws: those whose weight exceeds ``min_weight``
+    (:func:`_min_weight`)."""
+    return np.flatnonzero(np.asarray(model.weights_, dtype=np.float64)
+                          > _min_weight(model, min_weight))
 
 
 def plot_density_1d(model, X=None, *, feature=None, bins=None, min_weight=None, ax=None):
@@ -360,7 +366,8 @@ def plot_density_1d(model, X=None, *, feature=None, bins=None, min_weight=None, 
         ``X['waiting']``) draws that feature. Without data, the plot spans
         the components of positive weight (a Gaussian's mean +- 4 standard
         deviations), for :class:`fastem.BayesianGaussianMixture` those of
-        weight above 0.01 where there are any (not those its prior switched off).
+        weight above 0.01, or above a lower ``min_weight``, where there are any
+        (not those its prior switched off).
     feature : int or str, default=None
         Index or name of the feature to draw; the first, or the one named
         column of ``X``, by default.
@@ -408,9 +415,11 @@ def plot_density_1d(model, X=None, *, feature=None, bins=None, min_weight=None, 
     else:
         # the range of the components that add to the mixture: one of weight 0 (left without
         # data, where EM left it, or given), or one a variational prior switched off, would
-        # stretch it to its place and squeeze the curves
+        # stretch it to its place and squeeze the curves; one drawn (min_weight below the
+        # prior's threshold) stays in it
         weights = np.asarray(model.weights_, dtype=np.float64)
-        held = weights > (model._off_weight if weights.max() > model._off_weight else 0.0)
+        off = min(_min_weight(model, min_weight), model._off_weight)
+        held = weights > (off if weights.max() > off else 0.0)
         if "std" in parameters:
             mean, std = parameters["mean"][held], parameters["std"][held]
             low, high = float(np.min(mean - 4 * std)), float(np.max(mean + 4 * std))

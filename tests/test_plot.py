@@ -850,3 +850,21 @@ def test_a_feature_named_in_another_unicode_form_or_with_spaces_is_found(typed, 
     else:
         axis = plot.plot_clusters_2d(model, frame, features=("b", typed))["ax"]
         assert axis.get_ylabel() == "caf\u00e9"
+
+
+@pytest.mark.parametrize("min_weight", [0.001, 0.0])
+def test_a_component_drawn_below_the_prior_threshold_stays_in_the_range_without_data(min_weight):
+    """A cluster of 0.6% of the points far from the rest: plot_density_1d without data and
+    with a min_weight below the variational prior's threshold (0.01) draws its component,
+    and the range left it out, so its curve and its part of the mixture were not seen."""
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (1000, 1)), rng.normal(50, 1, (6, 1))])
+    model = fastem.BayesianGaussianMixture(3, weight_concentration_prior=1e-3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fastem.ConvergenceWarning)
+        model.fit(X)
+    far = np.flatnonzero(model.means_[:, 0] > 30)
+    assert far.size == 1 and 1e-3 < model.weights_[far[0]] < 0.01
+    low, high = plot.plot_density_1d(model, min_weight=min_weight)["ax"].get_xlim()
+    assert low < -3 and high > model.means_[far[0], 0] + 1
+    assert plot.plot_density_1d(model)["ax"].get_xlim()[1] < 10  # by default, as it was
