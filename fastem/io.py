@@ -279,12 +279,17 @@ def replace_durably(temporary, target, mode=None):
     Without the first, a file system may commit the rename before the data and
     leave an empty or cut-off file where the old one was; without the second,
     the old file may come back. The flush opens ``temporary`` for reading and
-    writing (Windows flushes only a file open for writing); ``mode``, the
-    permission bits of the file replaced (see :func:`replacement_target`), is
-    given to it after that, since a mode such as 0o200 or 0o400 would refuse
-    the open. Raises the ``OSError`` of a failed flush, chmod or rename.
+    writing (Windows flushes only a file open for writing), or for reading
+    where its owner may not write it (created so under a umask such as
+    0o222; POSIX flushes through any descriptor); ``mode``, the permission
+    bits of the file replaced (see :func:`replacement_target`), is given to it
+    after that, since a mode such as 0o200 or 0o400 would refuse the open.
+    Raises the ``OSError`` of a failed flush, chmod or rename.
     """
-    fd = os.open(temporary, os.O_RDWR)
+    try:
+        fd = os.open(temporary, os.O_RDWR)
+    except PermissionError:
+        fd = os.open(temporary, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:

@@ -578,20 +578,9 @@ def test_an_output_is_on_the_disk_before_its_rename_and_the_rename_after(files, 
     assert ("fsync", str(tmp_path)) in events[renames[0] :], events
 
 
-@pytest.mark.parametrize("mode", [0o200, 0o400])
-@pytest.mark.parametrize("case", range(2, 6))
-def test_an_output_whose_mode_refuses_its_owner_reading_or_writing_is_replaced(
-        files, capsys, tmp_path, monkeypatch, case, mode):
-    """An output of mode 0o200 (written, never read, by its owner) or 0o400 (read-only):
-    its new file took that mode before its flush, which opens it, and a user other than
-    root got 'Permission denied'. The permission check of such a user is kept here for
-    root too."""
-    argv, suffix = _outputs(files)[case]
-    if suffix == ".parquet":
-        pytest.importorskip("pyarrow")
-    target = tmp_path / f"out{suffix}"
-    target.write_bytes(b"old")
-    os.chmod(target, mode)
+def _open_as_its_owner(monkeypatch):
+    """Make ``os.open`` of a file check its owner's permission bits, as for a user other
+    than root (the tests may run as root, who passes every check)."""
     real_open = os.open
 
     def open_as_its_owner(path, flags, *args, **kwargs):
@@ -604,6 +593,22 @@ def test_an_output_whose_mode_refuses_its_owner_reading_or_writing_is_replaced(
         return real_open(path, flags, *args, **kwargs)
 
     monkeypatch.setattr(os, "open", open_as_its_owner)
+
+
+@pytest.mark.parametrize("mode", [0o200, 0o400])
+@pytest.mark.parametrize("case", range(2, 6))
+def test_an_output_whose_mode_refuses_its_owner_reading_or_writing_is_replaced(
+        files, capsys, tmp_path, monkeypatch, case, mode):
+    """An output of mode 0o200 (written, never read, by its owner) or 0o400 (read-only):
+    its new file took that mode before its flush, which opens it, and a user other than
+    root got 'Permission denied'."""
+    argv, suffix = _outputs(files)[case]
+    if suffix == ".parquet":
+        pytest.importorskip("pyarrow")
+    target = tmp_path / f"out{suffix}"
+    target.write_bytes(b"old")
+    os.chmod(target, mode)
+    _open_as_its_owner(monkeypatch)
     assert main([*argv, "-o", str(target)]) == 0, capsys.readouterr().err
     monkeypatch.undo()
     assert (target.stat().st_mode & 0o777) == mode
@@ -635,6 +640,27 @@ def test_an_output_is_flushed_through_a_descriptor_open_for_writing(files, capsy
     output = tmp_path / f"out{suffix}"
     assert main([*argv, "-o", str(output)]) == 0, capsys.readouterr().err
     assert output.stat().st_size > 0
+
+
+@pytest.mark.parametrize("case", range(6))
+def test_an_output_made_under_a_umask_that_refuses_its_owner_writing_is_written(
+        files, capsys, tmp_path, monkeypatch, case):
+    """Under a umask of 0o222 (files are made read-only) every new output and model file
+    is made of mode 0o444: its flush opened it for reading and writing, and a user other
+    than root got 'cannot write ...: Permission denied'."""
+    argv, suffix = _outputs(files)[case]
+    if suffix == ".parquet":
+        pytest.importorskip("pyarrow")
+    output = tmp_path / f"out{suffix}"
+    _open_as_its_owner(monkeypatch)
+    umask = os.umask(0o222)
+    try:
+        assert main([*argv, "-o", str(output)]) == 0, capsys.readouterr().err
+    finally:
+        os.umask(umask)
+    monkeypatch.undo()
+    assert (output.stat().st_mode & 0o777) == 0o444 and output.stat().st_size > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [output.name]
 
 
 def test_save_through_a_symbolic_link_keeps_the_link_and_the_mode(files, tmp_path):
