@@ -328,9 +328,13 @@ _field_limit_users = {"count": 0, "saved": None}
 def _field_limit_lock_of_a_forked_child():
     """Give a forked child a lock of the csv limit that no thread holds: a parent thread
     that held it as it started or ended a read does not exist in the child, whose first
-    read of a CSV file would wait for it forever."""
+    read of a CSV file would wait for it forever. The reads of parent threads do not go
+    on in the child either: the limit they lifted is put back there."""
     global _FIELD_LIMIT
     _FIELD_LIMIT = threading.Lock()
+    if _field_limit_users["count"]:
+        csv.field_size_limit(_field_limit_users["saved"])
+        _field_limit_users["count"] = 0
 
 
 if hasattr(os, "register_at_fork"):

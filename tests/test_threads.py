@@ -780,3 +780,47 @@ def test_a_subclass_with_slots_is_copied_and_keeps_what_it_records(tmp_path, cal
     for twin in (copy.copy(model), pickle.loads(pickle.dumps(model))):
         assert twin.n_checks == model.n_checks and not hasattr(twin, "unset")
         assert_array_equal(twin.means_, model.means_)
+
+
+_READING_PARENT_SCRIPT = r"""
+import csv, os, threading
+from fastem import _tables
+
+limit = csv.field_size_limit()
+reading, done = threading.Event(), threading.Event()
+
+
+def read():
+    with _tables._long_fields():
+        reading.set()
+        done.wait()
+
+
+thread = threading.Thread(target=read)
+thread.start()
+reading.wait()
+pid = os.fork()
+if pid == 0:
+    after_fork = csv.field_size_limit()
+    with _tables._long_fields():
+        pass
+    os._exit(0 if after_fork == limit == csv.field_size_limit() else 1)
+done.set()
+thread.join()
+_, status = os.waitpid(pid, 0)
+print("child", os.waitstatus_to_exitcode(status), "parent", int(csv.field_size_limit() == limit))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_gets_back_the_csv_limit_a_parent_thread_lifted(tmp_path):
+    # a thread of the parent reading a CSV file had lifted the csv module's field limit as
+    # another thread forked: the child, where that read never ends, kept the limit lifted
+    # for good, for its own code and every later csv read of it
+    script = tmp_path / "reading.py"
+    script.write_text(_READING_PARENT_SCRIPT)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "child 0 parent 1"
