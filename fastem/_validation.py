@@ -1098,10 +1098,11 @@ def check_total_weight(total, *, allow_zero=False):
     """Raise a ValueError unless the sum of all the sample weights is positive and in range.
 
     A total of 0 leaves nothing to fit (``allow_zero`` accepts it, for a
-    summary of data that holds no weight: its statistics are 0). A total below about 3e-151 or above
-    about 3e150 lets the weighted sums underflow or overflow float64, which
-    would silently spoil the fit. A maximum-likelihood fit does not depend on
-    the scale of the weights, so the fix is to rescale them.
+    summary of data that holds no weight: its statistics are 0). A total
+    below about 3e-151 or above about 3e150 lets the weighted sums underflow
+    or overflow float64, which would silently spoil the fit. A
+    maximum-likelihood fit does not depend on the scale of the weights, so
+    the fix is to rescale them.
     """
     if allow_zero and total == 0:
         return

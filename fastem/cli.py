@@ -63,7 +63,8 @@ from ._tables import (
 )
 from ._tables import read_table as read_table_file
 from ._validation import (
-    check_memory, check_path_characters, close_choice, name_key, numeric_advice, rounded_whole_number, shown_number,
+    check_memory, check_path_characters, close_choice, name_key, numeric_advice,
+    rounded_whole_number, shown_number,
 )
 from .base import unobserved_rows
 from .data import HEADER_WORDS

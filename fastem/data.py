@@ -653,9 +653,10 @@ class Chunks:
         a bool, a float or None.
     ValueError
         For ``columns`` with chunks that are not ``.csv`` or ``.parquet``
-        files, and ``header`` with none that is a ``.csv`` file; when a pass reads a file: for a file that cannot be read, a
-        missing or non-numeric value, or a column not found (each message
-        names the file and the place).
+        files, and ``header`` with none that is a ``.csv`` file; when a pass
+        reads a file: for a file that cannot be read, a missing or
+        non-numeric value, or a column not found (each message names the file
+        and the place).
 
     Examples
     --------
