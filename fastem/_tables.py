@@ -11,7 +11,9 @@ decide for the user:
 - the delimiter: comma, tab, semicolon or bar, the one that splits every
   sampled line into the same number of fields (numbers preferred);
 - the header: the first row is a header when one of its fields is neither a
-  number nor a missing-value marker, so a headerless file loses no row
+  number nor a missing-value marker, or when it quotes every field above rows
+  that do not (names that read as numbers, as R's ``write.csv`` and fastem
+  write them: "450","500"), so a headerless file loses no row
   (``header=True`` or ``False`` decides it instead, e.g. for column names
   that are numbers, such as wavelengths); names are kept as pandas keeps
   them (surrounding spaces included), and repeated names get pandas'
@@ -86,6 +88,8 @@ __all__ = [
     "csv_column_names",
     "fill_csv",
     "find_name",
+    "header_problem",
+    "header_quoted",
     "parquet_column_names",
     "read_csv",
     "read_columns",
@@ -425,15 +429,45 @@ def _reads_as_data(field):
             or _MISSING_MARK.fullmatch(_trimmed(field)) is not None)
 
 
-def _header(first_row, header=None):
+def _header(first_row, header=None, quoted=False):
     """The first row's fields as names if it is a header, else None.
 
     ``header=None`` decides from the fields: a header has a field that
-    :func:`_reads_as_data` does not accept.
+    :func:`_reads_as_data` does not accept, or is ``quoted``: written as text
+    above rows that are not (:func:`_quoted_first_row`).
     """
     if header is None:
-        header = not all(_reads_as_data(v) for v in first_row)
+        header = quoted or not all(_reads_as_data(v) for v in first_row)
     return list(first_row) if header else None
+
+
+def _quoted_first_row(path, encoding, delimiter, skip):
+    """Whether the first row quotes every field and a row below it (among the first
+    ``_SNIFF_ROWS``) leaves a field unquoted: names written as text above rows of numbers,
+    as R's ``write.csv``, ``csv.QUOTE_NONNUMERIC`` and fastem's own output write names that
+    read as numbers or missing values ("450","500" of wavelengths, "NA"). A file that
+    quotes every field (``csv.QUOTE_ALL``) says nothing so."""
+    with open(path, encoding=encoding, errors="replace", newline="") as f, _long_fields():
+        for _ in range(skip):
+            f.readline()
+        consumed = []
+
+        def lines():
+            for text in f:
+                consumed.append(text)
+                yield text
+
+        quoted = []  # per record: whether each field is quoted
+        for row in csv.reader(lines(), delimiter=delimiter):
+            text = "".join(consumed)
+            consumed.clear()
+            if _is_blank(row):
+                continue
+            quoted.append([text[start:stop].startswith('"')
+                           for start, stop in _field_spans(text, delimiter)])
+            if not all(quoted[0]) or len(quoted) > _SNIFF_ROWS or not all(quoted[-1]):
+                break
+    return all(quoted[0]) and any(not all(q) for q in quoted[1:])
 
 
 def _trailing_columns(rows, names):
@@ -578,7 +612,9 @@ def _sniff(path, header=None):
     if not rows:
         what = "comment lines" if count else "a delimiter line" if sep_line else "blank lines"
         raise ValueError(f"{path!r} has only {what}; expected rows of numbers")
-    names = _header(rows[0], header)
+    quoted = (header is None and all(_reads_as_data(v) for v in rows[0])
+              and _quoted_first_row(path, encoding, delimiter, comments[0]))
+    names = _header(rows[0], header, quoted)
     header_lines = 0 if names is None else _lines_through_header(
         path, encoding, delimiter, comments[0]
     )
@@ -749,6 +785,29 @@ def _index_columns(names):
                                       or re.fullmatch(r"Unnamed: \d+", names[count])):
         count += 1
     return count
+
+
+def header_problem(names):
+    """``(position, why)`` of the first of ``names`` that a CSV header does not hold so that
+    :func:`read_csv` (and pandas) read it back as written, else None: an empty name, which
+    readers read as 'Unnamed: j', and a first name that marks the row index which pandas
+    writes (empty, or 'Unnamed: 0'), whose column readers leave out."""
+    names = [str(name) for name in names]
+    index = _index_columns(names)
+    if index:
+        return 0, (f"a first column named {names[0]!r} is the row index that pandas writes "
+                   "(df.to_csv(path)), which readers leave out of the data")
+    if "" in names:
+        j = names.index("")
+        return j, f"an empty name is read as 'Unnamed: {j}'"
+    return None
+
+
+def header_quoted(names):
+    """Whether a CSV header of ``names`` quotes them, so that it is read as names: when every
+    name reads as data (numbers, missing-value markers: wavelengths '450', 'NA'), a header
+    that does not is read as a row of data (see :func:`_quoted_first_row`)."""
+    return all(_reads_as_data(str(name)) for name in names)
 
 
 def csv_column_names(path, header=None):

@@ -54,6 +54,8 @@ from ._tables import (
     csv_column_names,
     fill_csv,
     find_name,
+    header_problem,
+    header_quoted,
     parquet_column_names,
     place_of,
     read_columns,
@@ -621,9 +623,30 @@ class _CsvRows:
         starts_comment = bool(row) and str(row[0]).startswith("#")
         (self._quoted if starts_comment else self._plain).writerow(row)
 
+    def writeheader(self, names):
+        """Write a header of column ``names`` that reads back as them: quoted when every name
+        reads as a number or a missing value (a header of '450,500' would be read as a row
+        of data). :func:`_check_header` refuses the names that no header holds so."""
+        (self._quoted if header_quoted(names) else self).writerow(names)
+
     def writerows(self, rows):
         for row in rows:
             self.writerow(row)
+
+
+def _check_header(names, path):
+    """Refuse, before writing the CSV file ``path``, column ``names`` that its header cannot
+    hold so that they read back as written (:func:`fastem._tables.header_problem`): an
+    empty name, or a first name that marks pandas' row index, whose column readers leave
+    out of the data."""
+    problem = header_problem(names) if path.lower().endswith(".csv") else None
+    if problem is not None:
+        j, why = problem
+        raise CommandError(
+            f"cannot write the column name {str(names[j])!r} (column {j + 1}) in the header of "
+            f"{path!r}: {why}, so that the column would be lost or renamed when read; write the "
+            "output as .parquet, which keeps every name, or rename the column"
+        )
 
 
 def write_array(path, array, names):
@@ -631,6 +654,7 @@ def write_array(path, array, names):
 
     The file appears whole or not at all (:func:`_replacing`).
     """
+    _check_header(names, path)
     with _replacing(path) as temporary:
         _write_array(temporary, os.path.splitext(path)[1].lower(), array, names)
 
@@ -646,7 +670,7 @@ def _write_array(path, ext, array, names):
     if ext == ".csv":
         fmt = "%d" if table.dtype.kind in "iu" else ("%.9g" if table.dtype == np.float32 else "%.17g")
         header = io.StringIO()
-        _CsvRows(header).writerow(names)  # quotes a name with a comma or a line break
+        _CsvRows(header).writeheader(names)  # quotes a name with a comma or a line break
         np.savetxt(path, table, fmt=fmt, delimiter=",", header=header.getvalue()[:-1], comments="",
                    encoding="utf-8")
         return
@@ -1310,6 +1334,7 @@ def _write_columns(path, names, columns, data):
         write_array(path, table, names)
         return
     if ext == ".csv":
+        _check_header(names, path)
         for name, column in zip(names, columns):
             if column.dtype == object and any(isinstance(v, _NESTED) for v in column.tolist()):
                 raise CommandError(
@@ -1328,7 +1353,7 @@ def _write_columns(path, names, columns, data):
         with _replacing(path) as temporary, open(temporary, "w", encoding="utf-8",
                                                  newline="") as f:
             writer = _CsvRows(f)
-            writer.writerow(names)
+            writer.writeheader(names)
             writer.writerows([field(v) for v in row] for row in zip(*(c.tolist() for c in columns)))
         return
     pa, pq = _pyarrow_for_output()

@@ -291,6 +291,60 @@ def test_csv_outputs_quote_names_and_text_with_line_breaks(capsys, tmp_path, lin
     assert fastem._tables.read_csv(out, columns=[name, "width"]).data.shape == (rows, 2)
 
 
+def _model_named(names, tmp_path, missing=False):
+    """A model fitted on a frame (also saved as d.parquet) with columns ``names``."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(0, 1, (60, len(names))), columns=names)
+    if missing:
+        frame.iloc[3, 0] = np.nan
+        frame.to_parquet(tmp_path / "d.parquet")
+    model = fastem.GaussianMixture(1, missing="em" if missing else "error", random_state=0)
+    model.fit(frame).save(tmp_path / "m.npz")
+    return tmp_path / "m.npz"
+
+
+@pytest.mark.parametrize("names", [["450", "500"], ["NA", "nan"], ["1.5", "?"]])
+@pytest.mark.parametrize("writer", ["sample", "impute parquet"])
+def test_names_that_read_as_data_are_written_so_that_they_read_back(capsys, tmp_path, names,
+                                                                   writer):
+    """A header of names that read as numbers or missing values ('450,500') was written
+    as it is, and read back as a row of data: a fit on the output had a row too many, or
+    refused a missing value. Such a header is quoted, and read back as the header."""
+    if writer != "sample":
+        pytest.importorskip("pyarrow")
+    model = _model_named(names, tmp_path, missing=writer != "sample")
+    argv = (("sample", model, "-n", 7) if writer == "sample"
+            else ("impute", model, tmp_path / "d.parquet"))
+    status, _, err = run(capsys, *argv, "-o", tmp_path / "s.csv")
+    assert status == 0, err
+    status, out, err = run(capsys, "fit", tmp_path / "s.csv", "-k", 1, "--json",
+                           "-o", tmp_path / "m2.npz")
+    assert status == 0, err
+    assert json.loads(out)["feature_names_in"] == names
+    assert json.loads(out)["n_samples"] == (7 if writer == "sample" else 60)
+    written = pd.read_csv(tmp_path / "s.csv", keep_default_na=False)
+    assert list(written.columns) == names
+
+
+@pytest.mark.parametrize("names, at", [(["", "b"], 1), (["Unnamed: 0", "b"], 1), (["a", ""], 2)])
+@pytest.mark.parametrize("writer", ["sample", "impute parquet"])
+def test_a_name_that_no_csv_header_keeps_is_refused(capsys, tmp_path, names, at, writer):
+    """An empty first name (or 'Unnamed: 0') marks pandas' row index, which readers leave
+    out: a column so named was written, and lost when the output was read. An empty name
+    elsewhere is read as 'Unnamed: j'. Such a name is refused; .parquet keeps it."""
+    pytest.importorskip("pyarrow")
+    model = _model_named(names, tmp_path, missing=writer != "sample")
+    argv = (("sample", model, "-n", 7) if writer == "sample"
+            else ("impute", model, tmp_path / "d.parquet"))
+    status, _, err = run(capsys, *argv, "-o", tmp_path / "s.csv")
+    assert status == 1 and not (tmp_path / "s.csv").exists()
+    assert f"cannot write the column name {names[at - 1]!r} (column {at})" in err, err
+    assert "write the output as .parquet" in err
+    status, _, err = run(capsys, *argv, "-o", tmp_path / "s.parquet")
+    assert status == 0, err
+    assert list(pd.read_parquet(tmp_path / "s.parquet").columns) == names
+
+
 @pytest.mark.parametrize("argv, expected", [
     (["fit", "--columns", "a", "b", "{csv}", "-k", "1", "-o", "{t}/m.npz"],
      "unrecognized arguments: {csv}; --columns takes one value: give several columns "

@@ -196,6 +196,24 @@ def test_names_that_are_numbers(tmp_path, reader):
     assert reader(plain).notes[0].startswith(f"{plain!r}: its first row (1, 2, 3)")
 
 
+def test_a_quoted_first_row_above_unquoted_rows_is_the_header(tmp_path, reader):
+    """Names that read as numbers or missing values, quoted above rows of numbers that are
+    not (R's write.csv, csv.QUOTE_NONNUMERIC): the header. Every field quoted: no sign."""
+    path = _write(tmp_path, '"450","500"\n' + _text(X[:, :2].tolist()))
+    table = reader(path)
+    assert table.names == ["450", "500"] and table.notes == []
+    assert_array_equal(table.data, X[:, :2])
+    named = _write(tmp_path, '"NA","1.5"\n\n' + _text(X[:, :2].tolist()), "na.csv")
+    assert reader(named).names == ["NA", "1.5"]
+    r_file = _write(tmp_path, '"","1","2"\n' + "".join(
+        f'"{i + 1}",{a!r},{b!r}\n' for i, (a, b) in enumerate(X[:, :2].tolist())), "r.csv")
+    table = reader(r_file)  # R's row names under an empty name: the index
+    assert table.names == ["1", "2"] and table.data.shape == (600, 2)
+    every = _write(tmp_path, _text([[1, 2], *X[:, :2].tolist()], quote=True), "all.csv")
+    assert reader(every).names is None and reader(every).data.shape == (601, 2)
+    assert reader(path, header=False).data.shape == (601, 2)
+
+
 @pytest.mark.parametrize("names, values", [
     (["450.5", "532.2", "650.8"], lambda rng: rng.uniform(0.0, 1.0, (60, 3))),  # reflectances
     (["2019", "2020"], lambda rng: rng.poisson(5.0, (60, 2))),  # counts by year
