@@ -692,6 +692,33 @@ def _without_mask(X, name, allow_nan, nan_advice=None):
     )
 
 
+class EntryError(ValueError):
+    """A ValueError about one entry of the data, ``X[row, column]`` (0-based; ``row`` in the
+    whole data), or about one row when ``column`` is None.
+
+    The message is ``before + entry + after``, the entry named as ``X[4, 1] =
+    -0.5`` (a row as ``row 4 (0-based)``) until a caller that knows where the
+    data came from names it in the user's terms (:meth:`placed`): a CSV
+    file's line and column.
+    """
+
+    def __init__(self, before, after="", row=None, column=None, value=None):
+        self.parts, self.row, self.column, self.value = (before, after), row, column, value
+        if row is None:  # a message as it is (an error re-raised with a prefix)
+            super().__init__(before + after)
+        elif column is None:
+            super().__init__(f"{before}row {row} (0-based){after}")
+        else:
+            super().__init__(f"{before}X[{row}, {column}] = {value!r}{after}")
+
+    def placed(self, where):
+        """The message with the entry named by ``where`` ("line 6 (data row 3), column 2
+        ('b') of 'data.csv'"): "-0.5 on {where}", or "on {where}" for a row."""
+        before, after = self.parts
+        entry = f"on {where}" if self.column is None else f"{self.value!r} on {where}"
+        return f"{before}{entry}{after}"
+
+
 def first_entry(X, test):
     """``(row, column)`` (0-based) of the first entry of the 2-D ``X``, in row-major
     order, where ``test`` (a function from an array to a boolean array of its shape) is

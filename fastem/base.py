@@ -61,7 +61,9 @@ subclass that fills in a few hooks (the *family protocol*):
     Optional: family-specific checks of the data's domain. ``X`` may be a
     piece of the data (a block of a dask array) that starts at row
     ``first_row`` of the whole: a message that names a row counts from there.
-    A hook without ``first_row`` is called without it.
+    A hook without ``first_row`` is called without it. An error about one
+    entry raised as :class:`fastem._validation.EntryError` is named by its
+    line and column when the data came from a CSV file.
 ``_anchor_points()``
     Optional: points of shape (m, n_features) that locate a fitted model
     (e.g. its means); data too far from them to square are rejected.
@@ -153,8 +155,8 @@ from . import _state
 from ._state import FITTED_ATTRIBUTES, ParameterState, check_kernel_params, check_parameter_arrays
 from ._threading import launch, read_only, read_only_fields
 from ._validation import (
-    assigned_parameter, check_choice, check_feature_names, check_memory, check_random_state,
-    check_scalar, parameter_as_float, scan_data, without_pandas_index,
+    EntryError, assigned_parameter, check_choice, check_feature_names, check_memory,
+    check_random_state, check_scalar, parameter_as_float, scan_data, without_pandas_index,
 )
 from .data import Chunks, as_source, is_dask_dataframe
 from .exceptions import ConvergenceWarning, EmptyComponentWarning, NotFittedError, warn_at_caller
@@ -1043,12 +1045,12 @@ def _check_observed_rows(check_data, X, first_row=0):
     empty = unobserved_rows(X)
     n_empty = int(empty.sum())
     if n_empty:
-        raise ValueError(
-            f"X has {n_empty} row(s) whose every entry is missing (NaN), the first row "
-            f"{first_row + int(np.argmax(empty))} (0-based). Such a row has the same "
-            "likelihood under every model and carries nothing to fit: drop it first, e.g. "
-            "X = X[~np.isnan(X).all(axis=1)]. predict, predict_proba, score_samples and "
-            "impute accept them."
+        raise EntryError(
+            f"X has {n_empty} row(s) whose every entry is missing (NaN), the first ",
+            ". Such a row has the same likelihood under every model and carries nothing to "
+            "fit: drop it first, e.g. X = X[~np.isnan(X).all(axis=1)]. predict, "
+            "predict_proba, score_samples and impute accept them.",
+            first_row + int(np.argmax(empty)),
         )
     check_data(X, first_row)
 

@@ -65,7 +65,7 @@ from ._tables import (
 )
 from ._tables import read_table as read_table_file
 from ._validation import (
-    check_memory, check_path_characters, close_choice, name_key, numeric_advice,
+    EntryError, check_memory, check_path_characters, close_choice, name_key, numeric_advice,
     rounded_whole_number, shown_number,
 )
 from .base import unobserved_rows
@@ -962,12 +962,13 @@ def cmd_fit(args):
             raise UsageError("--missing em does not apply with --bayesian: a variational "
                              "mixture does not support missing values")
         kwargs["missing"] = args.missing
-    X, names, positions, _ = read_table(args.data, args.columns, args.dtype, args.quiet,
-                                        args.header, missing=args.missing == "em",
-                                        nan_fix=_nan_fix(cls))
-    X = _rows_to_fit(X, args.data, args.quiet)
+    X, names, positions, layout = read_table(args.data, args.columns, args.dtype, args.quiet,
+                                             args.header, missing=args.missing == "em",
+                                             nan_fix=_nan_fix(cls))
+    X, rows = _rows_to_fit(X, args.data, args.quiet)
     model = cls(**kwargs)
-    seconds = _fit_with(model, X, _progress(args))
+    with _entries_named(args.data, layout, names, rows):
+        seconds = _fit_with(model, X, _progress(args))
     indices = _save_model(model, args.output, names, positions, args.columns)
     result = _model_summary(model, indices)
     result.update(n_samples=int(X.shape[0]), fit_seconds=seconds, output=args.output)
@@ -981,15 +982,38 @@ def cmd_fit(args):
     _emit(args, result, text)
 
 
+@contextlib.contextmanager
+def _entries_named(path, layout, names, rows=None):
+    """Name an entry of DATA that a model refuses (an :class:`~fastem._validation.EntryError`:
+    a negative value, a count that is not whole) by its place in the file ``path``: its
+    line and column for a CSV file (its ``layout``), else its data row and column (1-based;
+    ``names``, the columns' names, if any), not by its place in an array that the user
+    never saw. ``rows``: the positions among DATA's rows of the rows given to the model
+    (None: all of them, in order)."""
+    try:
+        yield
+    except EntryError as exc:
+        row = exc.row if rows is None else int(rows[exc.row])
+        if layout is not None:
+            where = place_of(layout, row, exc.column)
+        else:
+            where = f"data row {row + 1} (1-based, header not counted)"
+            if exc.column is not None:
+                name = "" if names is None else f" ({names[exc.column]!r})"
+                where += f", column {exc.column + 1}{name} of those read"
+        raise CommandError(exc.placed(f"{where} of {path!r}")) from None
+
+
 def _rows_to_fit(X, path, quiet):
-    """``X`` without its rows whose every value is missing, with a note when there are some.
+    """``X`` without its rows whose every value is missing, with a note when there are some,
+    and the positions of the rows kept among DATA's (None when every row is kept).
 
     Such a row has the same likelihood under every model: it carries nothing
     to fit (the estimators refuse it; a command leaves it out and says so).
     """
     empty = unobserved_rows(X)
     if not empty.any():
-        return X
+        return X, None
     if empty.all():
         raise CommandError(f"{path!r} has no value in any row of the chosen columns, only "
                            "missing values; choose columns that hold data")
@@ -997,7 +1021,7 @@ def _rows_to_fit(X, path, quiet):
         print(f"fastem: note: {path!r} has {int(empty.sum()):,} row(s) with no value in any "
               f"chosen column (the first is data row {int(np.argmax(empty)) + 1}); they carry "
               "nothing to fit and are left out", file=sys.stderr)
-    return X[~empty]
+    return X[~empty], np.flatnonzero(~empty)
 
 
 def _nan_fix(cls, fitted=False):
@@ -1172,9 +1196,11 @@ def _column_count(path, header):
 
 
 @contextlib.contextmanager
-def _columns_matched():
-    """DATA's columns were matched to the model's names in :func:`_data_for`: no warning."""
-    with warnings.catch_warnings():
+def _columns_matched(model, path, layout):
+    """DATA's columns were matched to the model's names in :func:`_data_for`: no warning; an
+    entry that the model refuses is named by its place in DATA (:func:`_entries_named`)."""
+    names = getattr(model, "feature_names_in_", None)
+    with warnings.catch_warnings(), _entries_named(path, layout, names):
         warnings.filterwarnings("ignore", "X does not have valid feature names", UserWarning)
         yield
 
@@ -1190,17 +1216,17 @@ def _check_result_memory(n_bytes, what, X, command):
 def cmd_predict(args):
     _check_output(args.output, _OUTPUT_EXTENSIONS, {"model file": args.model, "data file": args.data})
     model, indices = _load_model(args.model)
-    X, _, _ = _data_for(model, args, indices)
+    X, _, layout = _data_for(model, args, indices)
     width = model.n_components if args.proba else 1  # probabilities in X's dtype, labels int64
     _check_result_memory(X.shape[0] * width * (X.dtype.itemsize if args.proba else 8),
                          f"the {'probabilities' if args.proba else 'labels'}", X, "predict")
     if args.proba:
-        with _columns_matched():
+        with _columns_matched(model, args.data, layout):
             out = model.predict_proba(X)
         names = [f"p{k}" for k in range(model.n_components)]
         counts = np.bincount(out.argmax(axis=1), minlength=model.n_components)
     else:
-        with _columns_matched():
+        with _columns_matched(model, args.data, layout):
             out = model.predict(X)
         names = ["component"]
         counts = np.bincount(out, minlength=model.n_components)
@@ -1215,13 +1241,13 @@ def cmd_predict(args):
 
 def cmd_score(args):
     model, indices = _load_model(args.model)
-    X, _, _ = _data_for(model, args, indices)
+    X, _, layout = _data_for(model, args, indices)
     # a row with nothing observed is no observation: the model's score, bic and aic leave it out
     n = X.shape[0] - (int(unobserved_rows(X).sum()) if model._fits_missing() else 0)
     if n == 0:
         raise CommandError(f"{args.data!r} has no value in any row of the model's columns, only "
                            "missing values; score data with at least one observed value")
-    with _columns_matched():
+    with _columns_matched(model, args.data, layout):
         mean = model.score(X)
         result = {"n_samples": int(X.shape[0])}
         if model._fits_missing():
@@ -1257,7 +1283,7 @@ def cmd_impute(args):
     X, positions, layout = _data_for(model, args, indices, missing=True, copied=True)
     n_missing = int(np.isnan(X).sum())
     _check_result_memory(X.nbytes, "the imputed values", X, "impute")
-    with _columns_matched():
+    with _columns_matched(model, args.data, layout):
         filled = model.impute(X, draw=args.draw,
                               random_state=(args.seed or 0) if args.draw else None)
     _write_imputed(args, model, X, filled, positions, layout)
@@ -1469,31 +1495,32 @@ def cmd_select(args):
     if args.output is not None:
         _check_output(args.output, (".npz",), {"data file": args.data})
     em_kwargs = _em_kwargs(args)
-    X, names, positions, _ = read_table(
+    X, names, positions, layout = read_table(
         args.data, args.columns, args.dtype, args.quiet, args.header,
         missing=args.missing == "em",
         nan_fix="select with --missing em if NaN marks missing values, or remove or impute "
         "such rows",
     )
-    X = _rows_to_fit(X, args.data, args.quiet)
+    X, rows = _rows_to_fit(X, args.data, args.quiet)
     n_components = args.k.values(X.shape[0], args.data)
     progress = None if _progress(args) is None else SelectionProgress()
     # Warnings are printed by main, after the command succeeded: an error is one line.
     _family_class(args.family)  # this fastem provides it
     try:
-        result = fastem.select_n_components(
-            X,
-            n_components=n_components,
-            covariance_types=(tuple(args.covariance or _SELECT_ORDER)
-                              if args.family == "gaussian" else None),
-            criterion=args.criterion,
-            n_init=args.n_init,
-            random_state=args.seed,
-            family=args.family,
-            progress=progress,
-            missing=args.missing,
-            **em_kwargs,
-        )
+        with _entries_named(args.data, layout, names, rows):
+            result = fastem.select_n_components(
+                X,
+                n_components=n_components,
+                covariance_types=(tuple(args.covariance or _SELECT_ORDER)
+                                  if args.family == "gaussian" else None),
+                criterion=args.criterion,
+                n_init=args.n_init,
+                random_state=args.seed,
+                family=args.family,
+                progress=progress,
+                missing=args.missing,
+                **em_kwargs,
+            )
         cells = {key: (value, result.flags.get(key) or "")
                  for key, value in result.table.as_dict().items()}
         best_model = result.best_model_

@@ -54,7 +54,7 @@ from ._tables import (
     unnamed_first_row,
 )
 from ._validation import (
-    as_list, check_array, check_memory, check_not_mapping, check_path_characters,
+    EntryError, as_list, check_array, check_memory, check_not_mapping, check_path_characters,
     check_sample_weight, check_total_weight, close_choice, column_selection, feature_names_of,
     name_key, names_written_otherwise, without_pandas_index,
 )
@@ -1065,6 +1065,10 @@ class ChunkedSource:
             try:
                 with reading(X, signature):
                     checks["check_data"](X)
+            except EntryError as exc:  # a CSV file's entry is named by its line and column
+                text = str(exc) if layout is None else exc.placed(
+                    place_of(layout, exc.row, exc.column))
+                raise ValueError(f"{name}: {text}") from None
             except (TypeError, ValueError) as exc:  # the family's: rows of NaN, negative counts
                 raise type(exc)(f"{name}: {exc}") from None
         return X, w, supplied

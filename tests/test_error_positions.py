@@ -335,3 +335,63 @@ def test_an_infinity_in_a_csv_chunk_is_named_by_its_line(missing, what, tmp_path
         Chunks([tmp_path / "part.csv"], columns=["a", "b"])))
     assert f"contains 1 {what} value(s)" in text, text
     assert "The first is on line 6 (data row 3)." in text, text
+
+
+FAMILY_CHECKS = [  # (family, bad value, how the first bad entry is named)
+    ("exponential", "-1.5", "the first is -1.5"),
+    ("poisson", "-1.5", "the first is -1.5"),
+    ("poisson", "4.5", "e.g. 4.5"),
+]
+
+
+def _family_csv(tmp_path, bad, empty=",,z"):
+    """A CSV file whose bad entry is on line 9, data row 4: below a comment, a quoted field
+    over two lines, blank lines, CRLF line ends and the row ``empty`` (with nothing
+    observed, left out of a fit with --missing em)."""
+    path = tmp_path / "data.csv"
+    path.write_bytes(f'# counts\r\na,b,note\r\n1,2,"x\r\ny"\r\n\r\n{empty}\r\n3,4,w\r\n'
+                     f'\r\n5,{bad},v\r\n'.encode())
+    return path
+
+
+AT = "on line 9 (data row 4), column 2 ('b')"
+
+
+@pytest.mark.parametrize("family, bad, entry", FAMILY_CHECKS)
+@pytest.mark.parametrize("command", ["fit", "select", "predict", "score", "impute"])
+def test_a_family_check_names_a_csv_entry_by_its_line_and_column(family, bad, entry, command,
+                                                                  capsys, tmp_path):
+    """A negative value or a count that is not whole was named X[i, j]: a place in an
+    array that the user of a file never saw, its row counted without the header, the
+    comment, the blank lines and the rows left out."""
+    path = _family_csv(tmp_path, bad)
+    model = tmp_path / "m.npz"
+    (tmp_path / "ok.csv").write_text("a,b\n1,2\n3,4\n5,6\n")
+    if command in ("fit", "select"):
+        k = ["-k", 1] if command == "fit" else ["--k", "1-2"]
+        argv = [command, path, "--family", family, *k, "--columns", "a,b", "--missing", "em",
+                "-o", model]
+    else:
+        assert run(capsys, "fit", tmp_path / "ok.csv", "--family", family, "-k", 1,
+                   "--missing", "em", "-o", model)[0] == 0
+        argv = [command, model, path, *(["-o", tmp_path / "out.csv"] if command != "score"
+                                          else [])]
+    status, err = run(capsys, *argv)
+    assert status == 1 and f"{entry} {AT} of '{path}'" in err, err
+    assert "X[" not in err, err
+
+
+@pytest.mark.parametrize("family, bad, entry", FAMILY_CHECKS)
+def test_a_family_check_names_an_entry_of_a_csv_chunk_by_its_line(family, bad, entry, tmp_path):
+    cls = {"exponential": ExponentialMixture, "poisson": PoissonMixture}[family]
+    path = _family_csv(tmp_path, bad, empty=",2,z")
+    text = message(lambda: cls(1, missing="em").fit(Chunks([path], columns=["a", "b"])))
+    assert f"{entry} {AT}" in text and "X[" not in text, text
+
+
+def test_a_row_with_nothing_observed_is_named_by_its_line_in_a_csv_chunk(tmp_path):
+    path = _family_csv(tmp_path, "4")
+    text = message(lambda: GaussianMixture(1, missing="em").fit(
+        Chunks([path], columns=["a", "b"])))
+    assert "1 row(s) whose every entry is missing (NaN), the first on line 6 (data row 2)" in (
+        text), text

@@ -39,7 +39,7 @@ import numbers
 import numpy as np
 
 from .._validation import (
-    as_float_array, check_distinct_starts, check_in_dtype, check_range, check_scalar,
+    EntryError, as_float_array, check_distinct_starts, check_in_dtype, check_range, check_scalar,
     check_weights_init, first_entry, scan_data)
 from ..base import BaseMixture, divisible_masses, fill_doc, impute_with
 from ..kernels.independent_missing import missing_work_rows
@@ -161,11 +161,10 @@ class MeanParameterMixture(BaseMixture):
         j = int(np.argmin(lo))
         if lo[j] < 0:
             row, column = first_entry(X, lambda part: part < 0)
-            raise ValueError(
+            raise EntryError(
                 f"Negative values in data passed to {type(self).__name__}, which models "
-                f"{self._domain}: the smallest is {lo[j]:g}, in feature {j}; the first is "
-                f"X[{first_row + row}, {column}] = {float(X[row, column])!r}. "
-                f"{self._negative_hint}"
+                f"{self._domain}: the smallest is {lo[j]:g}, in feature {j}; the first is ",
+                f". {self._negative_hint}", first_row + row, column, float(X[row, column]),
             )
 
     def _check_family_init(self, n_features):

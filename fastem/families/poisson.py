@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from .._validation import find_non_integers
+from .._validation import EntryError, find_non_integers
 from ..kernels.independent_missing import PoissonMissingParams
 from ..kernels.poisson import LOG_FACTORIALS, WORK_ROWS, PoissonParams, split
 from ..base import fill_doc
@@ -158,12 +158,11 @@ class PoissonMixture(MeanParameterMixture):
         n_bad, first = find_non_integers(X)
         if n_bad:
             i, j = divmod(int(first), X.shape[1])
-            raise ValueError(
+            raise EntryError(
                 f"PoissonMixture models {self._domain}, but X has {n_bad} value(s) "
-                f"that are not whole numbers, e.g. X[{first_row + i}, {j}] = "
-                f"{float(X[i, j])!r}. Pass "
-                "integer counts; round them first (np.rint(X)) if they are counts "
-                "stored with rounding noise."
+                "that are not whole numbers, e.g. ",
+                ". Pass integer counts; round them first (np.rint(X)) if they are counts "
+                "stored with rounding noise.", first_row + i, j, float(X[i, j]),
             )
 
     def _complete_kernel_params(self, dtype):
