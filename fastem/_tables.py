@@ -90,6 +90,8 @@ __all__ = [
     "find_name",
     "header_problem",
     "header_quoted",
+    "UNNAMED_INDEX",
+    "index_positions",
     "parquet_column_names",
     "read_csv",
     "read_columns",
@@ -787,20 +789,38 @@ def _index_columns(names):
     return count
 
 
-def header_problem(names):
+def header_problem(names, n_index=0):
     """``(position, why)`` of the first of ``names`` that a CSV header does not hold so that
     :func:`read_csv` (and pandas) read it back as written, else None: an empty name, which
-    readers read as 'Unnamed: j', and a first name that marks the row index which pandas
-    writes (empty, or 'Unnamed: 0'), whose column readers leave out."""
+    readers read as 'Unnamed: j', a name that marks the row index which pandas writes
+    (empty, or 'Unnamed: 0', first or after the index's), whose column readers leave out.
+    ``n_index``: the first names are those of the row index, written empty when unnamed."""
     names = [str(name) for name in names]
     index = _index_columns(names)
-    if index:
-        return 0, (f"a first column named {names[0]!r} is the row index that pandas writes "
-                   "(df.to_csv(path)), which readers leave out of the data")
-    if "" in names:
-        j = names.index("")
+    if index > n_index:
+        where = "first" if n_index == 0 else "right after the row index"
+        return n_index, (f"a column named {names[n_index]!r} {where} is the row index that "
+                         "pandas writes (df.to_csv(path)), which readers leave out of the data")
+    if "" in names[n_index:]:
+        j = names.index("", n_index)
         return j, f"an empty name is read as 'Unnamed: {j}'"
     return None
+
+
+# The names that pandas gives a row index without a name: 'Unnamed: 0' read from a CSV
+# file, '__index_level_0__' in a parquet file.
+UNNAMED_INDEX = re.compile(r"Unnamed: \d+|__index_level_\d+__")
+
+
+def index_positions(path, layout=None):
+    """Positions among a file's columns (as :func:`read_columns` gives them) of those that
+    hold a pandas DataFrame's row index: a CSV file's unnamed first columns (``layout``,
+    see :func:`read_csv`), the columns that a parquet file's pandas metadata lists."""
+    if layout is not None:
+        return list(range(_index_columns(layout.names)))
+    schema = _parquet_schema(path)
+    index = _parquet_index_columns(schema)
+    return [j for j, name in enumerate(schema.names) if name in index]
 
 
 def header_quoted(names):

@@ -54,8 +54,10 @@ from ._tables import (
     csv_column_names,
     fill_csv,
     find_name,
+    UNNAMED_INDEX,
     header_problem,
     header_quoted,
+    index_positions,
     parquet_column_names,
     place_of,
     read_columns,
@@ -634,12 +636,12 @@ class _CsvRows:
             self.writerow(row)
 
 
-def _check_header(names, path):
+def _check_header(names, path, n_index=0):
     """Refuse, before writing the CSV file ``path``, column ``names`` that its header cannot
     hold so that they read back as written (:func:`fastem._tables.header_problem`): an
     empty name, or a first name that marks pandas' row index, whose column readers leave
-    out of the data."""
-    problem = header_problem(names) if path.lower().endswith(".csv") else None
+    out of the data. ``n_index``: the first names are those of a row index."""
+    problem = header_problem(names, n_index) if path.lower().endswith(".csv") else None
     if problem is not None:
         j, why = problem
         raise CommandError(
@@ -1306,7 +1308,9 @@ def _write_imputed(args, model, X, filled, positions, layout):
     (:func:`fastem._tables.fill_csv`), a parquet file to a parquet file
     with its column types; between formats as values
     (:func:`fastem._tables.read_columns`), where a .npy output needs every
-    column to hold numbers.
+    column to hold numbers. The columns of a pandas row index (a CSV file's
+    unnamed first columns, those a parquet file's pandas metadata lists) stay
+    the row index (:func:`_write_columns`).
     """
     data_ext = os.path.splitext(args.data)[1].lower()
     out_ext = os.path.splitext(args.output)[1].lower()
@@ -1325,8 +1329,10 @@ def _write_imputed(args, model, X, filled, positions, layout):
             with _watched(data, args.data):
                 names = [f"x{j}" for j in range(data.shape[1])]
                 columns = [np.array(data[:, j]) for j in range(data.shape[1])]
+            index = []
         else:
             names, columns = read_columns(args.data, layout)
+            index = index_positions(args.data, layout)
     except (ValueError, ImportError) as exc:
         raise CommandError(str(exc)) from None
     fitted = getattr(model, "feature_names_in_", None)
@@ -1341,16 +1347,28 @@ def _write_imputed(args, model, X, filled, positions, layout):
                 columns[j][missing[:, c]] = list(filled[missing[:, c], c].astype(np.float32))
         if data_ext == ".npy" and fitted is not None:
             names[j] = str(fitted[c])
-    _write_columns(args.output, names, columns, args.data)
+    _write_columns(args.output, names, columns, args.data, index)
 
 
 # values of parquet columns that a CSV field cannot hold as text
 _NESTED = (np.ndarray, list, tuple, dict, bytes, bytearray)
 
 
-def _write_columns(path, names, columns, data):
-    """Write named 1-D columns as .npy (numbers only), .csv (shortest text) or .parquet."""
+def _write_columns(path, names, columns, data, index=()):
+    """Write named 1-D columns as .npy (numbers only), .csv (shortest text) or .parquet.
+
+    The columns at the positions ``index`` hold a pandas DataFrame's row index, and stay
+    its index, as pandas writes one: the first columns of a CSV file, named as the index
+    is ('' when it has no name: 'Unnamed: 0', '__index_level_0__'); columns that a parquet
+    file's pandas metadata lists; in a .npy file, none (``to_numpy()`` of the frame).
+    """
     ext = os.path.splitext(path)[1].lower()
+    order = list(index) + [j for j in range(len(names)) if j not in index]
+    if ext == ".npy":
+        order = order[len(index):]
+    names = [("" if k < len(index) and UNNAMED_INDEX.fullmatch(names[j]) else names[j])
+             if ext == ".csv" else names[j] for k, j in enumerate(order)]
+    columns = [columns[j] for j in order]
     if ext == ".npy":
         table = np.column_stack([_npy_column(name, column, data)
                                  for name, column in zip(names, columns)])
@@ -1360,7 +1378,7 @@ def _write_columns(path, names, columns, data):
         write_array(path, table, names)
         return
     if ext == ".csv":
-        _check_header(names, path)
+        _check_header(names, path, len(index))
         for name, column in zip(names, columns):
             if column.dtype == object and any(isinstance(v, _NESTED) for v in column.tolist()):
                 raise CommandError(
@@ -1383,10 +1401,37 @@ def _write_columns(path, names, columns, data):
             writer.writerows([field(v) for v in row] for row in zip(*(c.tolist() for c in columns)))
         return
     pa, pq = _pyarrow_for_output()
+    names = [f"__index_level_{k}__" if k < len(index) and UNNAMED_INDEX.fullmatch(name)
+             else name for k, name in enumerate(names)]
+    # a list, not a dict: columns with the same name are all kept
+    table = pa.table([pa.array(c, from_pandas=True) for c in columns], names=names)
+    if index:
+        table = table.replace_schema_metadata(_pandas_index_metadata(table, len(index)))
     with _replacing(path) as temporary:
-        # a list, not a dict: columns with the same name are all kept
-        pq.write_table(pa.table([pa.array(c, from_pandas=True) for c in columns], names=names),
-                       temporary)
+        pq.write_table(table, temporary)
+
+
+def _pandas_index_metadata(table, n_index):
+    """The pandas metadata of an Arrow ``table`` whose first ``n_index`` columns hold a
+    DataFrame's row index (named '__index_level_0__' when it has no name), as
+    ``pyarrow.Table.from_pandas`` writes it: readers (pandas, fastem) take them for the
+    index, not for data."""
+    import pyarrow as pa
+
+    def entry(field):
+        kind = field.type
+        dtype = ("int64" if pa.types.is_integer(kind) else "float64" if pa.types.is_floating(kind)
+                 else "bool" if pa.types.is_boolean(kind) else "object")
+        return {"name": None if UNNAMED_INDEX.fullmatch(field.name) else field.name,
+                "field_name": field.name,
+                "pandas_type": ("unicode" if pa.types.is_string(kind)
+                                else "mixed" if dtype == "object" else dtype),
+                "numpy_type": dtype, "metadata": None}
+
+    fields = list(table.schema)[:n_index]
+    metadata = {"index_columns": [f.name for f in fields], "column_indexes": [],
+                "columns": [entry(f) for f in fields]}
+    return {b"pandas": json.dumps(metadata).encode()}
 
 
 _NPY_FLOAT64 = ("the type of a .npy file with fractions or missing values",

@@ -242,6 +242,42 @@ def test_impute_keeps_the_index_and_text_columns_between_formats(tmp_path):
         assert np.array_equal(back["b"].to_numpy(float)[observed], frame["b"].to_numpy(float)[observed])
 
 
+@pytest.mark.parametrize("labels", ["numbers", "text"])
+@pytest.mark.parametrize("data, out", [("d.parquet", "f.csv"), ("d.csv", "f.parquet"),
+                                       ("d.csv", "f.npy"), ("d.parquet", "f.npy")])
+def test_an_unnamed_row_index_stays_the_index_between_formats(tmp_path, capsys, labels, data,
+                                                              out):
+    """The row index of a frame without a name (the unnamed first column of df.to_csv,
+    a parquet file's '__index_level_0__') was written as a column of data: last, under
+    '__index_level_0__', in a CSV file, as 'Unnamed: 0' in a parquet file, and into a .npy
+    file, so that a fit on the output took it for a feature. It stays the index, as
+    pandas writes one: first and unnamed in a CSV file, in the pandas metadata of a parquet
+    file, and out of a .npy file."""
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    X = _table(seed=7, n=60)[:, 1:3]
+    frame = pd.DataFrame(X, columns=["b", "c"],
+                         index=[f"r{i}" for i in range(60)] if labels == "text"
+                         else np.arange(100, 160))
+    frame.to_csv(tmp_path / "d.csv")
+    frame.to_parquet(tmp_path / "d.parquet")
+    model = str(tmp_path / "m.npz")
+    fastem.GaussianMixture(1, missing="em", random_state=0).fit(frame).save(model)
+    assert main(["impute", model, str(tmp_path / data), "-o", str(tmp_path / out),
+                 "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["fit", str(tmp_path / out), "-k", "1", "--json", "--quiet",
+                 "-o", str(tmp_path / "again.npz")]) == 0
+    assert json.loads(capsys.readouterr().out)["n_features_in"] == 2
+    if out.endswith(".npy"):
+        assert np.load(tmp_path / out).shape == (60, 2)
+        return
+    back = (pd.read_parquet(tmp_path / out) if out.endswith(".parquet")
+            else pd.read_csv(tmp_path / out, index_col=0))
+    assert list(back.columns) == ["b", "c"] and list(back.index) == list(frame.index)
+    assert back.notna().all().all()
+
+
 def _late_latin1_file(tmp_path):
     """A UTF-8 CSV file whose last text field is Latin-1, far below the sniffed head; and a model."""
     X = _table(seed=6, n=3000)
