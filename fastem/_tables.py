@@ -793,7 +793,8 @@ def header_problem(names, n_index=0):
     """``(position, why)`` of the first of ``names`` that a CSV header does not hold so that
     :func:`read_csv` (and pandas) read it back as written, else None: an empty name, which
     readers read as 'Unnamed: j', a name that marks the row index which pandas writes
-    (empty, or 'Unnamed: 0', first or after the index's), whose column readers leave out.
+    (empty, or 'Unnamed: 0', first or after the index's), whose column readers leave out,
+    and the one name of a header that reads as another line (blank, or 'sep=;').
     ``n_index``: the first names are those of the row index, written empty when unnamed."""
     names = [str(name) for name in names]
     index = _index_columns(names)
@@ -804,6 +805,10 @@ def header_problem(names, n_index=0):
     if "" in names[n_index:]:
         j = names.index("", n_index)
         return j, f"an empty name is read as 'Unnamed: {j}'"
+    if len(names) == 1 and not names[0].strip():
+        return 0, "a header of one blank name is a blank line, which readers skip"
+    if len(names) == 1 and _SEP_LINE.fullmatch(names[0]):
+        return 0, "a first line such as 'sep=;' is a spreadsheet's note of the delimiter"
     return None
 
 

@@ -345,6 +345,16 @@ def test_a_name_that_no_csv_header_keeps_is_refused(capsys, tmp_path, names, at,
     assert list(pd.read_parquet(tmp_path / "s.parquet").columns) == names
 
 
+@pytest.mark.parametrize("name", [" ", "sep=;"])
+def test_a_header_of_one_name_that_reads_as_another_line_is_refused(capsys, tmp_path, name):
+    """The one name ' ' was written as a blank line, which readers skip (the first row of
+    data became the header), and 'sep=;' as a spreadsheet's note of the delimiter."""
+    model = _model_named([name], tmp_path)
+    status, _, err = run(capsys, "sample", model, "-n", 7, "-o", tmp_path / "s.csv")
+    assert status == 1 and not (tmp_path / "s.csv").exists()
+    assert f"cannot write the column name {name!r} (column 1)" in err, err
+
+
 @pytest.mark.parametrize("argv, expected", [
     (["fit", "--columns", "a", "b", "{csv}", "-k", "1", "-o", "{t}/m.npz"],
      "unrecognized arguments: {csv}; --columns takes one value: give several columns "
