@@ -444,11 +444,12 @@ def _header(first_row, header=None, quoted=False):
 
 
 def _quoted_first_row(path, encoding, delimiter, skip):
-    """Whether the first row quotes every field and a row below it (among the first
-    ``_SNIFF_ROWS``) leaves a field unquoted: names written as text above rows of numbers,
-    as R's ``write.csv``, ``csv.QUOTE_NONNUMERIC`` and fastem's own output write names that
-    read as numbers or missing values ("450","500" of wavelengths, "NA"). A file that
-    quotes every field (``csv.QUOTE_ALL``) says nothing so."""
+    """Whether the first row quotes every field (empty ones aside, as a trailing delimiter
+    leaves) and a row below it (among the first ``_SNIFF_ROWS``) leaves one unquoted:
+    names written as text above rows of numbers, as R's ``write.csv``,
+    ``csv.QUOTE_NONNUMERIC`` and fastem's own output write names that read as numbers or
+    missing values ("450","500" of wavelengths, "NA"). A file that quotes every field
+    (``csv.QUOTE_ALL``) says nothing so."""
     with open(path, encoding=encoding, errors="replace", newline="") as f, _long_fields():
         for _ in range(skip):
             f.readline()
@@ -459,17 +460,17 @@ def _quoted_first_row(path, encoding, delimiter, skip):
                 consumed.append(text)
                 yield text
 
-        quoted = []  # per record: whether each field is quoted
+        quoted = []  # per record: whether each field but the empty ones is quoted
         for row in csv.reader(lines(), delimiter=delimiter):
             text = "".join(consumed)
             consumed.clear()
             if _is_blank(row):
                 continue
-            quoted.append([text[start:stop].startswith('"')
-                           for start, stop in _field_spans(text, delimiter)])
+            fields = [text[start:stop] for start, stop in _field_spans(text, delimiter)]
+            quoted.append([field.startswith('"') for field in fields if field])
             if not all(quoted[0]) or len(quoted) > _SNIFF_ROWS or not all(quoted[-1]):
                 break
-    return all(quoted[0]) and any(not all(q) for q in quoted[1:])
+    return any(quoted[0]) and all(quoted[0]) and any(not all(q) for q in quoted[1:])
 
 
 def _trailing_columns(rows, names):

@@ -211,6 +211,13 @@ def test_a_quoted_first_row_above_unquoted_rows_is_the_header(tmp_path, reader):
     assert table.names == ["1", "2"] and table.data.shape == (600, 2)
     every = _write(tmp_path, _text([[1, 2], *X[:, :2].tolist()], quote=True), "all.csv")
     assert reader(every).names is None and reader(every).data.shape == (601, 2)
+    # lines that end with the delimiter: their empty last fields say nothing either way
+    trailing = _write(tmp_path, '"450","500",\n' + _text([[*r, ""] for r in X[:5, :2].tolist()]),
+                      "trailing.csv")
+    assert reader(trailing).names == ["450", "500"]
+    every = _write(tmp_path, '"1","2",\n' + "".join(f'"{a}","{b}",\n' for a, b in X[:5, :2]),
+                   "every.csv")
+    assert reader(every).names is None and reader(every).data.shape == (6, 2)
     assert reader(path, header=False).data.shape == (601, 2)
 
 
