@@ -105,3 +105,16 @@ def test_select_n_components_scores_the_peak_of_each_exponential_mixture():
     n = len(ISLANDS)
     assert result.table[("exponential", 3)] == pytest.approx(2 * 302.5914 + 5 * np.log(n), abs=2e-3)
     assert not duplicated(result.models_[("exponential", 3)])
+
+
+def test_a_pair_that_em_stops_bringing_together_is_merged_and_another_split():
+    # EM stopped (at tol) with scales 7650.3 and 7670.1, 0.26% apart and drifting
+    # together, 0.86 nats below the peak that splits the small values instead.
+    rng = np.random.default_rng(11)
+    rng.poisson(2, 600), rng.poisson(1000, 12)  # draws that came before these
+    X = np.concatenate([rng.exponential(1, 600), rng.exponential(1e4, 12)])[:, None]
+    model = ExponentialMixture(3, random_state=11).fit(X)
+    assert model.converged_
+    scales = np.sort(model.scales_.ravel())
+    assert np.all(np.diff(scales) > 1e-2 * scales[1:]), scales
+    assert model.score(X) * len(X) == pytest.approx(-1.3023703 * len(X), abs=1e-3)
