@@ -636,3 +636,25 @@ def test_means_init_far_from_data_of_tiny_spread_partitions_the_data(covariance_
             2, covariance_type=covariance_type, means_init=means_init, random_state=0,
         ).fit(X)
     assert np.isfinite(model.lower_bound_)
+
+
+@pytest.mark.parametrize("family", ["gaussian", "exponential", "poisson"])
+@pytest.mark.parametrize("path", ["array", "chunks"])
+def test_given_means_of_points_the_subsample_misses_start_with_a_weight(family, path):
+    # 3 far points among 200,000: the 2,000 drawn for the start hold none of them, and
+    # the component given their mean started at weight 0, which EM never gives data.
+    rng = np.random.default_rng(0)
+    n = 200_000
+    if family == "gaussian":
+        X = np.concatenate([rng.normal(0, 1, (n, 2)), rng.normal(100, 1, (3, 2))])
+        model = fastem.GaussianMixture(2, means_init=[[0, 0], [100, 100]], random_state=0)
+    elif family == "exponential":
+        X = np.concatenate([rng.exponential(1, n), rng.exponential(1e4, 3)])[:, None]
+        model = fastem.ExponentialMixture(2, scales_init=[[1.0], [1e4]], random_state=0)
+    else:
+        X = np.concatenate([rng.poisson(2, n), rng.poisson(1000, 3)])[:, None].astype(float)
+        model = fastem.PoissonMixture(2, rates_init=[[2.0], [1000.0]], random_state=0)
+    data = fastem.Chunks([X[:n // 2], X[n // 2:]]) if path == "chunks" else X
+    model.fit(data)  # warnings are errors: no EmptyComponentWarning
+    assert model.weights_[1] * len(X) == pytest.approx(3.0, rel=1e-2)
+    assert_array_equal(np.flatnonzero(model.predict(X) == 1), np.arange(n, n + 3))
