@@ -26,7 +26,10 @@ chosen by index in a file without names records the indices (the model file's
 ``--columns`` take those columns of a file without names, with a note (a file
 with names is refused: choose its columns with ``--columns``). Paths are resolved as the
 operating system resolves them (``sub/../out.csv`` needs ``sub``; ``~`` is
-not expanded), and errors name the path given, never a temporary file.
+not expanded), and errors name the path given, never a temporary file. An
+output that is a stream (``-o /dev/stdout``, a FIFO, ``/dev/null``) is
+written into, as CSV where its name has no extension (a model as .npz),
+never replaced by a file; a summary printed on stdout then goes to stderr.
 """
 
 import argparse
@@ -225,21 +228,22 @@ def _covariance_list(text):
 # data files
 
 
-# Why '-', a script's habit for standard input or output, names no file fastem reads or writes.
+# Why '-', a script's habit for standard input or output, names no file fastem reads, and
+# how it writes standard output; each is followed by "a path ending in one of ...".
 _NOT_A_STREAM = {
     "data file": "standard input, which fastem does not read: it reads DATA more than once, in "
-                 "the format its extension names",
+                 "the format its extension names; give",
     "model file": "standard input, which fastem does not read: it loads a model from the .npz "
-                  "file that 'fastem fit -o' wrote",
-    "output file": "standard output, which fastem does not write to: it writes a file beside "
-                   "the output and renames it when complete, in the format its extension names",
+                  "file that 'fastem fit -o' wrote; give",
+    "output file": "standard output, which fastem writes when it is named /dev/stdout (as CSV, "
+                   "a model as .npz); for a file, give",
 }
 
 
 def _standard_stream_error(what, allowed):
     """The CommandError for '-' given as a ``what`` ("data file", ...) path."""
-    return CommandError(f"{what} '-' would be {_NOT_A_STREAM[what]}; give a path ending in one "
-                        f"of {', '.join(allowed)}")
+    return CommandError(f"{what} '-' would be {_NOT_A_STREAM[what]} a path ending in one of "
+                        f"{', '.join(allowed)}")
 
 
 def _extension(path, allowed, what):
@@ -518,17 +522,36 @@ def _check_finite(X, path, missing=False, nan_fix=None, layout=None, block=1 << 
 _OUTPUT_EXTENSIONS = (".npy", ".csv", ".parquet")
 
 
+def _output_extension(path, allowed=_OUTPUT_EXTENSIONS):
+    """The extension that names the format of the output ``path``, one of ``allowed``.
+
+    A stream without an extension (``/dev/stdout``, a FIFO: see
+    :func:`fastem.io.replacing`) takes CSV, text that a terminal or a pipe
+    reads, when it is allowed (a model file is .npz).
+    """
+    from .io import is_stream
+
+    if path != "-" and not os.path.splitext(path)[1] and is_stream(path):
+        return ".csv" if ".csv" in allowed else allowed[0]
+    return _extension(path, allowed, "output file")
+
+
 def _check_output(path, allowed, inputs):
     """Check an output path: its extension, its directory, and that it is no input.
 
     ``inputs`` maps a description ("data file", "model file") to the input
     path. Sameness is decided by the file system (device and inode), so a
     symbolic or hard link to an input, or another spelling of its path, is
-    caught too.
+    caught too. A stream (``/dev/stdout``, a FIFO) needs only to be writable.
     """
-    from .io import replacement_target
+    from .io import is_stream, replacement_target
 
-    _extension(path, allowed, "output file")
+    _output_extension(path, allowed)
+    if path != "-" and is_stream(path):
+        if not os.access(path, os.W_OK):
+            raise CommandError(f"cannot write {path!r}: permission denied; choose an output "
+                               "you can write to")
+        return
     try:  # resolved as the operating system does: 'sub/../out.csv' needs 'sub'
         target, _ = replacement_target(path)
     except OSError as exc:  # the message names the path as given and its missing directory
@@ -554,40 +577,15 @@ def _check_output(path, allowed, inputs):
         raise CommandError(f"cannot write {path!r}: it is a directory; give a file name")
 
 
-@contextlib.contextmanager
 def _replacing(path):
-    """A temporary path beside ``path``, renamed to ``path`` when the block succeeds, with
-    its data on the disk first (:func:`fastem.io.replace_durably`).
+    """A binary file object whose content becomes ``path`` when the block succeeds
+    (:func:`fastem.io.replacing`): an error or an interruption (Ctrl-C, SIGTERM)
+    part-way leaves ``path`` as it was, never a cut-off file; a stream
+    (``/dev/stdout``, a FIFO) is written as it is. An error of writing is a
+    CommandError naming ``path``, never the temporary file."""
+    from .io import replacing
 
-    An error (or an interruption: Ctrl-C, SIGTERM) part-way leaves ``path``
-    as it was, never a cut-off file, and removes the temporary file; those
-    left by a command that was killed are removed. A symbolic link is
-    written through and an existing file keeps its permission bits
-    (:func:`fastem.io.replacement_target`). An error of writing names
-    ``path``, never the temporary file.
-    """
-    from .io import (
-        _temporary_name, remove_stale_temporary_files, replace_durably, replacement_target,
-    )
-
-    try:
-        target, mode = replacement_target(path)
-    except OSError as exc:
-        raise CommandError(exc.strerror or _one_line(exc)) from None
-    remove_stale_temporary_files(target)  # those of a command killed (SIGKILL) while writing
-    temporary = _temporary_name(target)
-    try:
-        yield temporary
-        replace_durably(temporary, target, mode)
-    except OSError as exc:
-        if exc.filename in (temporary, target) or temporary in str(exc):
-            reason = (exc.strerror if exc.filename is not None and exc.strerror
-                      else _one_line(exc).replace(temporary, path))
-            raise CommandError(f"cannot write {path!r}: {reason}") from None
-        raise
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+    return replacing(path, "cannot write", CommandError)
 
 
 class _LineFeedRows:
@@ -657,28 +655,26 @@ def write_array(path, array, names):
     The file appears whole or not at all (:func:`_replacing`).
     """
     _check_header(names, path)
-    with _replacing(path) as temporary:
-        _write_array(temporary, os.path.splitext(path)[1].lower(), array, names)
+    with _replacing(path) as f:
+        _write_array(f, _output_extension(path), array, names)
 
 
-def _write_array(path, ext, array, names):
+def _write_array(f, ext, array, names):
+    """Write ``array`` to the binary file object ``f`` in the format of the extension ``ext``."""
     if ext == ".npy":
-        # through a file object: np.save(path) would append ".npy" to a path
-        # ending in ".NPY" and write another file than the one checked
-        with open(path, "wb") as f:
-            np.save(f, array)
+        np.save(f, array)
         return
     table = array.reshape(len(array), -1)
     if ext == ".csv":
         fmt = "%d" if table.dtype.kind in "iu" else ("%.9g" if table.dtype == np.float32 else "%.17g")
         header = io.StringIO()
         _CsvRows(header).writeheader(names)  # quotes a name with a comma or a line break
-        np.savetxt(path, table, fmt=fmt, delimiter=",", header=header.getvalue()[:-1], comments="",
+        np.savetxt(f, table, fmt=fmt, delimiter=",", header=header.getvalue()[:-1], comments="",
                    encoding="utf-8")
         return
     pa, pq = _pyarrow_for_output()
     # a list, not a dict: columns with the same name are all kept
-    pq.write_table(pa.table([table[:, j] for j in range(table.shape[1])], names=list(names)), path)
+    pq.write_table(pa.table([table[:, j] for j in range(table.shape[1])], names=list(names)), f)
 
 
 # ----------------------------------------------------------------------
@@ -926,6 +922,27 @@ def _finite_or_null(value):
 
 
 def _emit(args, result, text):
+    """Print ``result``: as JSON with --json, else by ``text()``; on stderr when the
+    command's output file is stdout (``-o /dev/stdout``), so as not to mix into it."""
+    if _is_stdout(getattr(args, "output", None)):
+        with contextlib.redirect_stdout(sys.stderr):
+            _emit_to_stdout(args, result, text)
+    else:
+        _emit_to_stdout(args, result, text)
+
+
+def _is_stdout(path):
+    """Whether ``path`` is the file of stdout (``/dev/stdout``, or the file of ``> path``)."""
+    if path is None or path == "-":
+        return False
+    try:
+        a, b = os.stat(path), os.fstat(sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # no file, or stdout without a descriptor
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def _emit_to_stdout(args, result, text):
     if args.json:
         print(json.dumps(_finite_or_null(result), indent=2, default=_to_json, allow_nan=False))
     else:
@@ -1313,16 +1330,16 @@ def _write_imputed(args, model, X, filled, positions, layout):
     the row index (:func:`_write_columns`).
     """
     data_ext = os.path.splitext(args.data)[1].lower()
-    out_ext = os.path.splitext(args.output)[1].lower()
+    out_ext = _output_extension(args.output)
     missing = np.isnan(X)
     try:
         if data_ext == out_ext == ".csv":
-            with _replacing(args.output) as temporary, open(temporary, "wb") as out:
+            with _replacing(args.output) as out:
                 fill_csv(layout, out, filled, missing, model._dtype)
             return
         if data_ext == out_ext == ".parquet":
-            with _replacing(args.output) as temporary:
-                _fill_parquet(args.data, temporary, positions, filled, missing)
+            with _replacing(args.output) as out:
+                _fill_parquet(args.data, out, positions, filled, missing)
             return
         if data_ext == ".npy":
             data, _, _, _, _ = _read_npy(args.data, None)
@@ -1362,7 +1379,7 @@ def _write_columns(path, names, columns, data, index=()):
     is ('' when it has no name: 'Unnamed: 0', '__index_level_0__'); columns that a parquet
     file's pandas metadata lists; in a .npy file, none (``to_numpy()`` of the frame).
     """
-    ext = os.path.splitext(path)[1].lower()
+    ext = _output_extension(path)
     order = list(index) + [j for j in range(len(names)) if j not in index]
     if ext == ".npy":
         order = order[len(index):]
@@ -1394,11 +1411,12 @@ def _write_columns(path, names, columns, data, index=()):
                 return shortest_text(value, np.float32)
             return shortest_text(value) if isinstance(value, float) else str(value)
 
-        with _replacing(path) as temporary, open(temporary, "w", encoding="utf-8",
-                                                 newline="") as f:
+        with _replacing(path) as out:
+            f = io.TextIOWrapper(out, encoding="utf-8", newline="")
             writer = _CsvRows(f)
             writer.writeheader(names)
             writer.writerows([field(v) for v in row] for row in zip(*(c.tolist() for c in columns)))
+            f.detach()  # flushed; ``out`` stays open for its flush to the disk
         return
     pa, pq = _pyarrow_for_output()
     names = [f"__index_level_{k}__" if k < len(index) and UNNAMED_INDEX.fullmatch(name)
@@ -1407,8 +1425,8 @@ def _write_columns(path, names, columns, data, index=()):
     table = pa.table([pa.array(c, from_pandas=True) for c in columns], names=names)
     if index:
         table = table.replace_schema_metadata(_pandas_index_metadata(table, len(index)))
-    with _replacing(path) as temporary:
-        pq.write_table(table, temporary)
+    with _replacing(path) as out:
+        pq.write_table(table, out)
 
 
 def _pandas_index_metadata(table, n_index):
@@ -1479,8 +1497,9 @@ def _pyarrow_for_output():
     return pa, pq
 
 
-def _fill_parquet(path, out_path, positions, filled, missing):
-    """Copy the parquet file ``path`` with the ``missing`` entries of ``positions`` filled.
+def _fill_parquet(path, out, positions, filled, missing):
+    """Copy the parquet file ``path`` to the binary file object ``out`` with the ``missing``
+    entries of ``positions`` filled.
 
     Only the columns with a missing value change: a floating-point one
     keeps its type, another (integers, decimals) becomes float64, the type
@@ -1513,7 +1532,7 @@ def _fill_parquet(path, out_path, positions, filled, missing):
                 entry.update(pandas_type=dtype, numpy_type=dtype, metadata=None)
         metadata[b"pandas"] = json.dumps(pandas).encode()
         table = table.replace_schema_metadata(metadata)
-    pq.write_table(table, out_path)
+    pq.write_table(table, out)
 
 
 def cmd_sample(args):

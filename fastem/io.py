@@ -15,8 +15,10 @@ The code is generic over a family's ``_parameter_names`` and ``get_params()``,
 so a new family is saved and loaded without changes here.
 """
 
+import contextlib
 import errno
 import hashlib
+import io
 import json
 import math
 import numbers
@@ -25,6 +27,7 @@ import pathlib
 import secrets
 import socket
 import stat
+import sys
 import zipfile
 import zlib
 from collections.abc import Iterable
@@ -270,35 +273,191 @@ def _process_is_gone(pid):
     return False
 
 
-def replace_durably(temporary, target, mode=None):
-    """Rename the written, closed file ``temporary`` over ``target`` so that it survives a
-    crash or a power loss.
+def _descriptor_named(path):
+    """The descriptor of this process that ``path`` names (``/dev/stdout``, ``/dev/fd/1``,
+    ``/proc/self/fd/1``), or None.
 
-    Its data are flushed to the disk (``fsync``) before the rename, and the
-    directory's entry after it (where the platform can open a directory).
-    Without the first, a file system may commit the rename before the data and
-    leave an empty or cut-off file where the old one was; without the second,
-    the old file may come back. The flush opens ``temporary`` for reading and
-    writing (Windows flushes only a file open for writing), or for reading
-    where its owner may not write it (created so under a umask such as
-    0o222; POSIX flushes through any descriptor); ``mode``, the permission
-    bits of the file replaced (see :func:`replacement_target`), is given to it
-    after that, since a mode such as 0o200 or 0o400 would refuse the open.
-    Raises the ``OSError`` of a failed flush, chmod or rename.
+    Such a path opens the file the descriptor holds (a pipe, a terminal, the file of
+    a shell redirection), which is written through the descriptor itself: renamed
+    over, the file of ``> out.csv`` would lose its link to the shell, and ``>> log``
+    its earlier content.
     """
+    directories = {os.path.realpath(d) for d in ("/proc/self/fd", "/dev/fd") if os.path.isdir(d)}
+    path = os.path.abspath(os.fsdecode(path))
+    for _ in range(40):  # the operating systems' limit on links in one lookup
+        directory, name = os.path.split(path)
+        try:
+            if name.isdigit() and os.path.realpath(directory) in directories:
+                return int(name)
+            link = os.readlink(path)
+        except (OSError, ValueError):  # not a link; a NUL character, refused by the writers
+            return None
+        path = os.path.join(directory, link)
+    return None
+
+
+class _StreamWriter(io.RawIOBase):
+    """A buffered binary stream (a pipe, a terminal, a device) for the writers of outputs.
+
+    It is no ``io.BufferedWriter`` itself: NumPy writes an array to one of those
+    with ``tofile``, which needs a file position that a pipe has not.
+    """
+
+    def __init__(self, fd):
+        super().__init__()
+        self._file = os.fdopen(fd, "wb")
+
+    def writable(self):
+        return True
+
+    def write(self, data):
+        return self._file.write(data)
+
+    def flush(self):
+        if not self.closed:
+            self._file.flush()
+
+    def close(self):
+        if not self.closed:
+            try:
+                super().close()  # flushes
+            finally:
+                self._file.close()
+
+
+def _stream(path):
+    """A binary file object writing the stream ``path`` names, or None for a file to replace.
+
+    A stream is a descriptor of this process (:func:`_descriptor_named`) or an
+    existing FIFO or character device (``/dev/null``, a terminal): written as it
+    is, never replaced by a regular file. A FIFO's open waits for its reader,
+    as a shell's ``> fifo`` does. Raises ValueError for a socket or a block
+    device, which no output is written to.
+    """
+    fd = _descriptor_named(path)
+    if fd is not None:
+        for f in (sys.stdout, sys.stderr):  # what Python holds for the descriptor goes first
+            if f is not None:
+                f.flush()
+        return _StreamWriter(os.dup(fd))
     try:
-        fd = os.open(temporary, os.O_RDWR)
-    except PermissionError:
-        fd = os.open(temporary, os.O_RDONLY)
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return None
+    if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):  # opened as a shell's '> path' opens it
+        return _StreamWriter(os.open(path, os.O_WRONLY | getattr(os, "O_BINARY", 0)))
+    if stat.S_ISSOCK(mode) or stat.S_ISBLK(mode):
+        raise ValueError(
+            f"{os.fsdecode(path)!r} is a {_file_kind(mode)}, which fastem does not write to. "
+            "Give the path of a file, a FIFO or a character device (/dev/stdout)."
+        )
+    return None
+
+
+def is_stream(path):
+    """Whether an output to ``path`` is written as a stream, not replaced (:func:`replacing`)."""
+    if _descriptor_named(path) is not None:
+        return True
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    if mode is not None:
-        os.chmod(temporary, mode)
-    os.replace(temporary, target)
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):  # no file (yet); a NUL character, refused by the writers
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
+
+
+def _of_the_output(exc, *paths):
+    """Whether the OSError ``exc``, raised while an output was written to ``paths``, is
+    one of writing it: one that names no other file (a full disk names none)."""
+    return exc.filename is None or exc.filename in paths or any(
+        p in str(exc) for p in paths)
+
+
+def _output_error(error, doing, path, exc):
+    message = f"{doing} {path!r}: {exc.strerror or _one_line(exc)}"
+    if error is not None:
+        return error(message)
+    return OSError(message) if exc.errno is None else OSError(exc.errno, message)
+
+
+@contextlib.contextmanager
+def replacing(path, doing="cannot write", error=None):
+    """A binary file object whose content becomes the file ``path`` when the block ends
+    without an error.
+
+    The content is written to a temporary file beside ``path``, flushed to the
+    disk (``fsync``) through the descriptor that wrote it, and renamed over
+    ``path``, whose directory entry is flushed after it (where the platform
+    can open a directory). So ``path`` holds the old file or the new one,
+    whole, even after a crash or a power loss: an error or an interruption
+    (Ctrl-C, SIGTERM) in the block leaves it as it was and removes the
+    temporary file; those left by a process that was killed are removed. A
+    symbolic link is written through and an existing file keeps its
+    permission bits (:func:`replacement_target`); a new file gets those that
+    ``open`` gives under the umask. The temporary file is never opened again,
+    so a umask that refuses its owner reading or writing it (0o222, 0o666,
+    0o777) changes only the new file's mode. Another hard link to the old file
+    keeps the old content: the new file is a new one.
+
+    A stream (:func:`_stream`: ``/dev/stdout``, a FIFO, ``/dev/null``) is
+    written as it is: it cannot be replaced, and what was written stays
+    written after an error.
+
+    An ``OSError`` of creating, writing, flushing or renaming the file is
+    raised as ``error(message)`` (default: an ``OSError`` of the same errno),
+    with a message that starts with ``doing`` and names ``path``, never the
+    temporary file.
+    """
+    path = os.fsdecode(path)
     try:
-        dir_fd = os.open(os.path.dirname(os.path.abspath(target)), os.O_RDONLY)
+        stream = _stream(path)
+    except OSError as exc:
+        raise _output_error(error, doing, path, exc) from None
+    if stream is not None:
+        try:
+            with stream:
+                yield stream
+        except OSError as exc:
+            if _of_the_output(exc, path) and not isinstance(exc, BrokenPipeError):
+                raise _output_error(error, doing, path, exc) from None
+            raise  # a reader that left a pipe: as for stdout
+        return
+    try:
+        target, mode = replacement_target(path, doing)
+    except OSError as exc:  # the message names path, and its missing directory
+        if error is None:
+            raise
+        raise error(exc.strerror or _one_line(exc)) from None
+    remove_stale_temporary_files(target)
+    temporary = _temporary_name(target)
+    try:
+        # the mode open() gives; the descriptor may write whatever the umask leaves of it
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                     0o666)
+    except OSError as exc:
+        raise _output_error(error, doing, path, exc) from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        if mode is not None:
+            os.chmod(temporary, mode)
+        os.replace(temporary, target)
+    except BaseException as exc:
+        try:
+            os.unlink(temporary)
+        except FileNotFoundError:
+            pass
+        if isinstance(exc, OSError) and _of_the_output(exc, temporary, target):
+            raise _output_error(error, doing, path, exc) from None
+        raise
+    _flush_directory(target)
+
+
+def _flush_directory(path):
+    """Flush the entry of ``path`` in its directory, where the platform can open one."""
+    try:
+        dir_fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
     except OSError:
         return
     try:
@@ -349,8 +508,9 @@ def _check_destination(path):
     data file (say the ``.npy`` file the model was fitted on, or an ``.npz``
     archive with an entry of its own named ``metadata``), it would be lost.
     Empty files and existing model files (whose metadata names fastem's
-    format, of any version) may be replaced. A path that
-    ends with a separator names a directory, which a model file cannot be.
+    format, of any version) may be replaced, and a stream (a FIFO,
+    ``/dev/stdout``) written. A path that ends with a separator names a
+    directory, which a model file cannot be.
     """
     if not path:  # else the directory it resolves to, the current one, is written over
         raise ValueError("cannot save a model to '': the path is empty. Give the path of a "
@@ -365,6 +525,8 @@ def _check_destination(path):
     problem = directory_problem(path)
     if problem is not None:
         raise _directory_error(path, problem, "cannot save a model to")
+    if is_stream(path):  # /dev/stdout, a FIFO: written, never replaced
+        return
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -399,9 +561,12 @@ def save(model, path, *, column_indices=None):
     fails removes its temporary file; one that was killed (SIGKILL, power
     loss) cannot, and the next save to the same ``path`` removes it. A
     replaced model file keeps its permission bits, and a ``path`` that is a
-    symbolic link is written through: its target is replaced, the link stays.
-    ``path`` is resolved as the operating system resolves it (``sub/../m.npz``
-    needs the directory ``sub``; ``~`` is not expanded, as by ``open``).
+    symbolic link is written through: its target is replaced, the link stays;
+    another hard link to the old file keeps the old model. A ``path`` that is
+    a stream (``/dev/stdout``, a FIFO, ``/dev/null``) is written as it is,
+    never replaced (see :func:`replacing`). ``path`` is resolved as the
+    operating system resolves it (``sub/../m.npz`` needs the directory
+    ``sub``; ``~`` is not expanded, as by ``open``).
 
     Parameters
     ----------
@@ -423,7 +588,7 @@ def save(model, path, *, column_indices=None):
         If the model is not fitted.
     ValueError
         If ``path`` exists and is not a fastem model file (a data file, a
-        directory, a FIFO): it is never replaced. An empty file may be. If
+        directory, a socket): it is never replaced. An empty file may be. If
         ``path`` holds a NUL character.
     OSError
         If the file cannot be written (its directory does not exist, say:
@@ -488,25 +653,8 @@ def save(model, path, *, column_indices=None):
         metadata["format_version"] = _PLAIN_VERSION
     arrays[_METADATA] = np.array(json.dumps(metadata))
 
-    target, mode = replacement_target(path, "cannot save a model to")
-    remove_stale_temporary_files(target)
-    tmp = _temporary_name(target)
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # mode as open() gives it
-    except OSError as exc:  # named by the user's path, not by the temporary file's
-        raise _save_error(path, exc) from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        replace_durably(tmp, target, mode)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        if isinstance(exc, OSError):
-            raise _save_error(path, exc) from None
-        raise
+    with replacing(path, "cannot save a model to") as f:
+        np.savez(f, **arrays)
 
 
 def _class_name(cls):
@@ -552,12 +700,6 @@ def _json_value(value):
 def _record_metadata(model):
     """The metadata fields of the record of ``model``'s fit, read as they are."""
     return {field: _json_value(getattr(model, name, None)) for field, name in _RECORD.items()}
-
-
-def _save_error(path, exc):
-    """An OSError of writing a model file, named by ``path`` (never by the temporary file)."""
-    message = f"cannot save a model to {path!r}: {exc.strerror or _one_line(exc)}"
-    return OSError(message) if exc.errno is None else OSError(exc.errno, message)
 
 
 def _file_kind(mode):

@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import os
+import stat
 import subprocess
 import sys
 
@@ -642,25 +643,120 @@ def test_an_output_is_flushed_through_a_descriptor_open_for_writing(files, capsy
     assert output.stat().st_size > 0
 
 
+@pytest.mark.parametrize("umask", [0o222, 0o666, 0o777])
 @pytest.mark.parametrize("case", range(6))
 def test_an_output_made_under_a_umask_that_refuses_its_owner_writing_is_written(
-        files, capsys, tmp_path, monkeypatch, case):
+        files, capsys, tmp_path, monkeypatch, case, umask):
     """Under a umask of 0o222 (files are made read-only) every new output and model file
     is made of mode 0o444: its flush opened it for reading and writing, and a user other
-    than root got 'cannot write ...: Permission denied'."""
+    than root got 'cannot write ...: Permission denied'. Under 0o666 or 0o777 (mode 0),
+    it was opened again for reading, refused too; it is flushed through the descriptor
+    that wrote it."""
     argv, suffix = _outputs(files)[case]
     if suffix == ".parquet":
         pytest.importorskip("pyarrow")
     output = tmp_path / f"out{suffix}"
     _open_as_its_owner(monkeypatch)
-    umask = os.umask(0o222)
+    umask = os.umask(umask)
     try:
         assert main([*argv, "-o", str(output)]) == 0, capsys.readouterr().err
     finally:
-        os.umask(umask)
+        umask = os.umask(umask)
     monkeypatch.undo()
-    assert (output.stat().st_mode & 0o777) == 0o444 and output.stat().st_size > 0
+    assert (output.stat().st_mode & 0o777) == 0o666 & ~umask and output.stat().st_size > 0
     assert sorted(p.name for p in tmp_path.iterdir()) == [output.name]
+
+
+def _read_in_thread(path):
+    """Read the FIFO ``path`` in a thread; the returned ``finish()`` gives the bytes.
+
+    The test holds a writer of its own until ``finish``, so the reader sees no end
+    before the command has written, and is never left waiting for ever (by a command
+    that replaced the FIFO, say).
+    """
+    import threading
+
+    reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    held = os.open(path, os.O_WRONLY)
+    os.set_blocking(reader, True)
+    chunks = []
+
+    def read():
+        with open(reader, "rb") as f:
+            chunks.append(f.read())
+
+    thread = threading.Thread(target=read)
+    thread.start()
+
+    def finish():
+        os.close(held)
+        thread.join()
+        return chunks[0]
+
+    return finish
+
+
+def _assert_same_output(received, expected, suffix):
+    """An output read from a stream holds what the regular file ``expected`` holds (a
+    model file: the same model; its archive records the time it was written)."""
+    if suffix != ".npz":
+        assert received == expected.read_bytes()
+        return
+    copy = expected.with_name("received.npz")
+    copy.write_bytes(received)
+    a, b = fastem.load(copy), fastem.load(expected)
+    assert a.get_params() == b.get_params()
+    for name in a._parameter_names:
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+@pytest.mark.parametrize("case", range(6))
+def test_an_output_to_a_fifo_is_written_into_it(files, capsys, tmp_path, case):
+    """A FIFO given as the output was replaced by a regular file of the same name (a
+    model file was refused): its reader waited for ever, and the output went to a file."""
+    argv, suffix = _outputs(files)[case]
+    if suffix == ".parquet":
+        pytest.importorskip("pyarrow")
+    expected = tmp_path / f"expected{suffix}"
+    assert main([*argv, "-o", str(expected)]) == 0, capsys.readouterr().err
+    fifo = tmp_path / f"fifo{suffix}"
+    os.mkfifo(fifo)
+    finish = _read_in_thread(fifo)
+    try:
+        status = main([*argv, "-o", str(fifo)])
+    finally:
+        received = finish()
+    assert status == 0, capsys.readouterr().err
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    _assert_same_output(received, expected, suffix)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/stdout"), reason="needs /dev/stdout")
+@pytest.mark.parametrize("command", ["predict", "fit"])
+def test_an_output_to_dev_stdout_is_written_to_stdout(files, tmp_path, command):
+    """'-o /dev/stdout' was refused for its lack of an extension: a table is written there
+    as CSV, a model as .npz, and the summary goes to stderr, out of the data. Redirected
+    to a file for appending (>>), the output is appended, not renamed over the file."""
+    argv, suffix = {"predict": (["predict", files["model"], files["npy"]], ".csv"),
+                    "fit": (["fit", files["npy"], "-k", "2", *FIT], ".npz")}[command]
+    expected = tmp_path / f"expected{suffix}"
+    assert main([*argv, "-o", str(expected), "--quiet"]) == 0
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    command_line = [sys.executable, "-m", "fastem", *argv, "-o", "/dev/stdout", "--quiet"]
+    piped = subprocess.run(command_line, capture_output=True, env=env, check=False)
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stderr.decode().startswith(("wrote labels", "fitted"))
+    _assert_same_output(piped.stdout, expected, suffix)
+    appended = tmp_path / f"appended{suffix}"
+    appended.write_bytes(b"before\n")
+    with open(appended, "ab") as f:
+        done = subprocess.run(command_line, stdout=f, stderr=subprocess.PIPE, env=env,
+                              check=False)
+    assert done.returncode == 0, done.stderr
+    content = appended.read_bytes()
+    assert content.startswith(b"before\n")
+    _assert_same_output(content[len(b"before\n"):], expected, suffix)
 
 
 def test_save_through_a_symbolic_link_keeps_the_link_and_the_mode(files, tmp_path):
@@ -802,9 +898,11 @@ def test_what_follows_double_dash_is_not_called_an_option(files, capsys, tmp_pat
     (["sample", "-", "-n", "5", "-o", "{d}/s.npy"], "input"),
 ])
 def test_a_dash_for_a_standard_stream_is_refused_with_why(files, capsys, command, stream):
-    """'-' is named as the stream a script meant, not as a file without an extension."""
+    """'-' is named as the stream a script meant, not as a file without an extension;
+    for standard output, the name that writes it."""
     argv = [a.format(d=files["dir"], npy=files["npy"], model=files["model"]) for a in command]
     status, out, err = run(capsys, *argv)
     assert status == 1 and out == ""
-    assert f"'-' would be standard {stream}, which fastem does not" in err, err
+    assert f"'-' would be standard {stream}, which fastem " in err, err
+    assert ("named /dev/stdout" in err) == (stream == "output"), err
     assert "give a path ending in one of" in err

@@ -6,6 +6,7 @@ import json
 import os
 import pickle
 import re
+import stat
 import warnings
 
 import numpy as np
@@ -186,6 +187,40 @@ def test_interrupted_write_keeps_the_old_file(data, tmp_path, monkeypatch):
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["m.npz"]
     _assert_same_model(old, fastem.load(path), data)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_save_to_a_fifo_or_a_device_writes_into_it(data, tmp_path):
+    """A FIFO was refused as 'not a regular file': the model is written into it, and the
+    FIFO stays one; /dev/null takes a model too, and stays a device."""
+    import threading
+
+    model = _fitted("diag")
+    fifo = tmp_path / "m.npz"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    held = os.open(fifo, os.O_WRONLY)  # no end for the reader before the save writes
+    os.set_blocking(reader, True)
+    received = []
+
+    def read():
+        with open(reader, "rb") as f:
+            received.append(f.read())
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    try:
+        model.save(fifo)
+    finally:
+        os.close(held)
+        thread.join()
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    copy = tmp_path / "copy.npz"
+    copy.write_bytes(received[0])
+    _assert_same_model(model, fastem.load(copy), data)
+    if os.path.exists("/dev/null"):
+        model.save("/dev/null")
+        assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
 
 
 def test_saved_file_has_the_usual_permissions(tmp_path):
