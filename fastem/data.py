@@ -241,8 +241,16 @@ def check_output_is_not_input(out, X, what="the input data"):
             f"out shares memory with {what}; writing the results there would overwrite "
             "the data being read. Pass a separate array, e.g. a new np.memmap."
         )
-    out_file, in_file = backing_file(out), backing_file(X)
-    if out_file is not None and in_file is not None and _same_file(out_file, in_file):
+    in_file = backing_file(X)
+    if in_file is not None:
+        check_output_is_not_a_file(out, in_file, what)
+
+
+def check_output_is_not_a_file(out, path, what):
+    """Refuse an output array memory-mapped from the file ``path`` that ``what`` is read from
+    (as :func:`check_output_is_not_input`, before the file is opened)."""
+    out_file = backing_file(out)
+    if out_file is not None and _same_file(out_file, os.fsdecode(path)):
         raise ValueError(
             f"out is memory-mapped from {out_file!r}, the file that {what} is read from; "
             "writing the results there would destroy the data. Write them to another file."
@@ -377,6 +385,35 @@ def _output_array(out, shape, dtype, what):
     return out
 
 
+@contextlib.contextmanager
+def all_or_nothing(out, given):
+    """The array a pass writes the per-row outputs for ``out`` into, copied into ``out``
+    when the pass ends without an error.
+
+    An ``out`` the caller ``given`` holds their data until the pass is done: an
+    error part-way (a chunk changed since the validation pass, Ctrl-C) leaves
+    it as it was, since the pass writes a scratch array. Only an ``out`` that
+    memory cannot hold a copy of, beside as much again for the pass (a memory
+    map larger than that), is written in place, chunk by chunk. An ``out``
+    allocated for the call (``given`` False) is written directly.
+    """
+    if not given or not _fits_twice(out.nbytes):
+        yield out
+        return
+    scratch = np.empty_like(out)
+    yield scratch
+    with writing(mapped_files(out)):
+        out[...] = scratch
+
+
+def _fits_twice(n_bytes):
+    try:
+        check_memory(2 * n_bytes, "", "")
+    except ValueError:
+        return False
+    return True
+
+
 def kept_once(source, name, compute):
     """``compute()`` the first time for ``source`` and ``name``, its kept result afterwards.
 
@@ -504,13 +541,19 @@ class ArraySource:
         given).
         """
         shape = _output_shape(self.n_samples, n_columns)
+        given = out is not None
         out = _output_array(out, shape, dtype, "this data")
         check_output_is_not_input(out, self.X, "X")
+        with all_or_nothing(out, given) as target:
+            self._fill(fn, target)
+        return out
+
+    def _fill(self, fn, out):
+        """Fill ``out``, the per-row outputs of :meth:`map`, chunk by chunk."""
         out_files = mapped_files(out)
         for start, stop in self._ranges():
             with reading(self.X, self.signature), writing(out_files):
                 fn(self.X[start:stop], out[start:stop], self.first_row + start)
-        return out
 
     def subsample(self, random_state, size):
         """(points, weights) of a uniform subsample of at most ``size`` rows, float64."""
@@ -1160,15 +1203,21 @@ class ChunkedSource:
         shape = _output_shape(self.n_samples, n_columns)
         if out is None:  # one array per chunk, all kept
             check_output_memory(shape, dtype, "these chunks")
-        else:
-            out = _output_array(out, shape, dtype, "these chunks")
-        results = []
-        for i, X, w, signatures in self._iter():
-            check_output_is_not_input(out, X, f"chunk {i}")
-            part = None if out is None else out[self.offsets[i] : self.offsets[i + 1]]
-            chunk = _Slice(X, w, signatures, self.offsets[i])
-            results.append(chunk.map(fn, n_columns, dtype, part))
-        return results if out is None else out
+            return [_Slice(X, w, signatures, self.offsets[i]).map(fn, n_columns, dtype)
+                    for i, X, w, signatures in self._iter()]
+        out = _output_array(out, shape, dtype, "these chunks")
+        for i, item in enumerate(self.chunks):  # before any write, the chunks at hand
+            X, _ = _split(item)
+            if isinstance(X, (str, bytes, os.PathLike)):
+                check_output_is_not_a_file(out, X, f"chunk {i}")
+            else:
+                check_output_is_not_input(out, X, f"chunk {i}")
+        with all_or_nothing(out, True) as target:
+            for i, X, w, signatures in self._iter():
+                check_output_is_not_input(out, X, f"chunk {i}")  # as it was read
+                chunk = _Slice(X, w, signatures, self.offsets[i])
+                chunk._fill(fn, target[self.offsets[i] : self.offsets[i + 1]])
+        return out
 
     def subsample(self, random_state, size):
         """The rows that :func:`fastem._init.subsample` would pick, gathered in one pass.
