@@ -259,7 +259,8 @@ DOC_FRAGMENTS["impute_parameters"] = """Parameters
         out : ndarray of shape (n_samples, n_features), dtype of the model, optional
             Where to write the result, e.g. a ``np.memmap``; may not share memory
             with ``X``. Not for Dask arrays. ``out`` is returned, as by
-            :meth:`predict`, whatever the kind of ``X``.
+            :meth:`predict`, whatever the kind of ``X``, and is left as it was by
+            a call that raises, as for :meth:`score_samples`.
 
         Returns
         -------
@@ -3225,7 +3226,10 @@ class BaseMixture(_KeywordsChecked):
         X : array-like of shape (n_samples, n_features), chunked data or dask array
         out : ndarray of shape (n_samples,), float64, optional
             Where to write the result, e.g. a ``np.memmap`` for data larger than
-            memory; filled chunk by chunk and returned. Not for Dask arrays.
+            memory; filled and returned. Not for Dask arrays. A call that raises
+            (a chunk changed during the pass, Ctrl-C) leaves its content as it
+            was, unless memory cannot hold a copy of it with as much to spare:
+            such an ``out`` is written in place, chunk by chunk.
 
         Returns
         -------
