@@ -544,7 +544,7 @@ def _check_output(path, allowed, inputs):
     symbolic or hard link to an input, or another spelling of its path, is
     caught too. A stream (``/dev/stdout``, a FIFO) needs only to be writable.
     """
-    from .io import is_stream, replacement_target
+    from .io import check_replaceable, is_stream, replacement_target
 
     _output_extension(path, allowed)
     if path != "-" and is_stream(path):
@@ -560,9 +560,7 @@ def _check_output(path, allowed, inputs):
     if not os.access(directory, os.W_OK | os.X_OK):  # checked before the work, not after it
         raise CommandError(f"cannot write {path!r}: directory {directory!r} is not writable; "
                            "choose an output path in a directory you can write to")
-    if os.path.isfile(path) and not os.access(path, os.W_OK):
-        raise CommandError(f"cannot write {path!r}: the file exists and is read-only; make it "
-                           "writable (chmod u+w) to replace it, or choose another output path")
+    check_replaceable(path, target, error=CommandError)
     for what, source in inputs.items():
         try:
             same = os.path.samefile(path, source)

@@ -263,6 +263,17 @@ def replacement_target(path, doing="cannot write"):
         return target, None
 
 
+def check_replaceable(path, target, doing="cannot write", error=None):
+    """Refuse to replace ``target``, the existing file of the output ``path``, where its
+    user may not write it: a rename needs only the directory's permission, and would
+    replace a file made read-only to keep it. Raises ``error(message)`` (default a
+    PermissionError) with a message that starts with ``doing``."""
+    if os.path.isfile(target) and not os.access(target, os.W_OK):
+        message = (f"{doing} {path!r}: the file exists and is read-only; make it writable "
+                   "(chmod u+w) to replace it, or choose another path")
+        raise error(message) if error is not None else PermissionError(errno.EACCES, message)
+
+
 def _process_is_gone(pid):
     try:
         os.kill(pid, 0)
@@ -427,6 +438,7 @@ def replacing(path, doing="cannot write", error=None):
         if error is None:
             raise
         raise error(exc.strerror or _one_line(exc)) from None
+    check_replaceable(path, target, doing, error)
     remove_stale_temporary_files(target)
     temporary = _temporary_name(target)
     try:
@@ -593,9 +605,11 @@ def save(model, path, *, column_indices=None):
     OSError
         If the file cannot be written (its directory does not exist, say:
         the message names ``path``, never the temporary file); ``path`` is
-        then left as it was.
+        then left as it was. A ``PermissionError`` for an existing file that
+        its user may not write (made read-only to keep it), which a rename
+        would replace all the same.
     TypeError
-        If ``path`` is not one path (a list of them, None).
+        If ``path`` is not one path (a list of them, None, a file object).
     """
     from . import __version__
 
@@ -844,9 +858,15 @@ def _one_path(path, call):
     """``path`` as a str, or a TypeError naming it and ``call``, the call that takes it."""
     if isinstance(path, (str, bytes)) or hasattr(path, "__fspath__"):
         return check_path_characters(os.fsdecode(path), "path")
-    several = isinstance(path, Iterable) and not isinstance(path, np.ndarray)
-    fix = (f"call {call} once per file" if several
-           else f"pass the file's path, e.g. {call.replace('path', repr('model.npz'))}")
+    name = getattr(path, "name", None)
+    if hasattr(path, "read") or hasattr(path, "write"):  # a file object iterates over lines
+        example = call.replace("path", repr(name if isinstance(name, str) else "model.npz"))
+        fix = ("a model file is opened by its path (a save writes a new file beside it and "
+               f"renames it into place): pass the path, e.g. {example}")
+    elif isinstance(path, Iterable) and not isinstance(path, np.ndarray):
+        fix = f"call {call} once per file"
+    else:
+        fix = f"pass the file's path, e.g. {call.replace('path', repr('model.npz'))}"
     raise TypeError(
         f"path must be one file's path (str, bytes or os.PathLike), got {path!r} of type "
         f"{type(path).__name__}: {fix}."

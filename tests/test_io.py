@@ -223,6 +223,36 @@ def test_save_to_a_fifo_or_a_device_writes_into_it(data, tmp_path):
         assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
 
 
+def test_save_over_a_read_only_model_file_is_refused(data, tmp_path, monkeypatch):
+    """A model file made read-only (chmod a-w) to keep it was replaced by save all the
+    same, since a rename needs only the directory's permission ('fastem fit -o' refused
+    it). ``os.access`` checks the owner's bits here, as for a user other than root."""
+    path = tmp_path / "m.npz"
+    old = _fitted("diag")
+    old.save(path)
+    os.chmod(path, 0o444)
+    before = path.read_bytes()
+    monkeypatch.setattr(os, "access", lambda p, mode: not mode & os.W_OK
+                        or bool(os.stat(p).st_mode & stat.S_IWUSR))
+    with pytest.raises(PermissionError, match="read-only; make it writable") as info:
+        _fitted("full").save(path)
+    assert repr(str(path)) in str(info.value)
+    monkeypatch.undo()
+    assert path.read_bytes() == before and os.listdir(tmp_path) == ["m.npz"]
+
+
+@pytest.mark.parametrize("mode", ["wb", "w", "rb"])
+def test_a_file_object_for_a_path_is_refused_with_its_path_to_pass(tmp_path, mode):
+    """A file object, which iterates over its lines, was told to 'call model.save(path)
+    once per file', as a list of paths is."""
+    path = tmp_path / "m.npz"
+    _fitted("diag").save(path)
+    with open(path, mode) as f:
+        with pytest.raises(TypeError, match="opened by its path") as info:
+            (fastem.load if "r" in mode else _fitted("diag").save)(f)
+    assert repr(str(path)) in str(info.value) and "once per file" not in str(info.value)
+
+
 def test_saved_file_has_the_usual_permissions(tmp_path):
     path = tmp_path / "m.npz"
     _fitted().save(path)
