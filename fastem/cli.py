@@ -529,9 +529,9 @@ def _output_extension(path, allowed=_OUTPUT_EXTENSIONS):
     :func:`fastem.io.replacing`) takes CSV, text that a terminal or a pipe
     reads, when it is allowed (a model file is .npz).
     """
-    from .io import is_stream
+    from .io import check_stream
 
-    if path != "-" and not os.path.splitext(path)[1] and is_stream(path):
+    if path != "-" and not os.path.splitext(path)[1] and check_stream(path, error=CommandError):
         return ".csv" if ".csv" in allowed else allowed[0]
     return _extension(path, allowed, "output file")
 
@@ -544,13 +544,10 @@ def _check_output(path, allowed, inputs):
     symbolic or hard link to an input, or another spelling of its path, is
     caught too. A stream (``/dev/stdout``, a FIFO) needs only to be writable.
     """
-    from .io import check_replaceable, is_stream, replacement_target
+    from .io import check_replaceable, check_stream, replacement_target
 
     _output_extension(path, allowed)
-    if path != "-" and is_stream(path):
-        if not os.access(path, os.W_OK):
-            raise CommandError(f"cannot write {path!r}: permission denied; choose an output "
-                               "you can write to")
+    if path != "-" and check_stream(path, error=CommandError):
         return
     try:  # resolved as the operating system does: 'sub/../out.csv' needs 'sub'
         target, _ = replacement_target(path)

@@ -336,44 +336,61 @@ class _StreamWriter(io.RawIOBase):
                 self._file.close()
 
 
-def _stream(path):
-    """A binary file object writing the stream ``path`` names, or None for a file to replace.
-
-    A stream is a descriptor of this process (:func:`_descriptor_named`) or an
-    existing FIFO or character device (``/dev/null``, a terminal): written as it
-    is, never replaced by a regular file. A FIFO's open waits for its reader,
-    as a shell's ``> fifo`` does. Raises ValueError for a socket or a block
-    device, which no output is written to.
-    """
+def _output_kind(path):
+    """How an output to ``path`` is written: ``("descriptor", fd)`` for a descriptor of
+    this process (:func:`_descriptor_named`), ``("device", mode)`` for an existing FIFO
+    or character device (``/dev/null``, a terminal), ``("refused", mode)`` for a
+    socket or a block device, or None for a file to replace."""
     fd = _descriptor_named(path)
     if fd is not None:
-        for f in (sys.stdout, sys.stderr):  # what Python holds for the descriptor goes first
-            if f is not None:
-                f.flush()
-        return _StreamWriter(os.dup(fd))
-    try:
-        mode = os.stat(path).st_mode
-    except (OSError, ValueError):
-        return None
-    if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):  # opened as a shell's '> path' opens it
-        return _StreamWriter(os.open(path, os.O_WRONLY | getattr(os, "O_BINARY", 0)))
-    if stat.S_ISSOCK(mode) or stat.S_ISBLK(mode):
-        raise ValueError(
-            f"{os.fsdecode(path)!r} is a {_file_kind(mode)}, which fastem does not write to. "
-            "Give the path of a file, a FIFO or a character device (/dev/stdout)."
-        )
-    return None
-
-
-def is_stream(path):
-    """Whether an output to ``path`` is written as a stream, not replaced (:func:`replacing`)."""
-    if _descriptor_named(path) is not None:
-        return True
+        return "descriptor", fd
     try:
         mode = os.stat(path).st_mode
     except (OSError, ValueError):  # no file (yet); a NUL character, refused by the writers
+        return None
+    if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):
+        return "device", mode
+    if stat.S_ISSOCK(mode) or stat.S_ISBLK(mode):
+        return "refused", mode
+    return None
+
+
+def check_stream(path, doing="cannot write", error=ValueError):
+    """Whether an output to ``path`` is written as a stream, not replaced (see
+    :func:`replacing`); ``error(message)``, the message starting with ``doing``, for
+    one that cannot be written: a socket, a block device, a descriptor that is not
+    open (``/dev/stdout`` with stdout closed), a device its user may not write."""
+    kind = _output_kind(path)
+    if kind is None:
         return False
-    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
+    what, value = kind
+    fix = "give the path of a file, a FIFO or a character device (/dev/stdout)"
+    if what == "refused":
+        raise error(f"{doing} {path!r}: it is a {_file_kind(value)}, which fastem does not "
+                    f"write to; {fix}")
+    if what == "descriptor":
+        try:
+            os.fstat(value)
+        except OSError:
+            raise error(f"{doing} {path!r}: descriptor {value} is not open; {fix}") from None
+    elif not os.access(path, os.W_OK):
+        raise error(f"{doing} {path!r}: permission denied; {fix} that you can write")
+    return True
+
+
+def _stream(path, doing, error):
+    """A binary file object writing the stream ``path`` names (:func:`check_stream`), or
+    None for a file to replace. A FIFO's open waits for its reader, as a shell's
+    ``> fifo`` does."""
+    if not check_stream(path, doing, error or ValueError):
+        return None
+    what, value = _output_kind(path)
+    if what == "descriptor":
+        for f in (sys.stdout, sys.stderr):  # what Python holds for the descriptor goes first
+            if f is not None:
+                f.flush()
+        return _StreamWriter(os.dup(value))
+    return _StreamWriter(os.open(path, os.O_WRONLY | getattr(os, "O_BINARY", 0)))
 
 
 def _of_the_output(exc, *paths):
@@ -420,7 +437,7 @@ def replacing(path, doing="cannot write", error=None):
     """
     path = os.fsdecode(path)
     try:
-        stream = _stream(path)
+        stream = _stream(path, doing, error)
     except OSError as exc:
         raise _output_error(error, doing, path, exc) from None
     if stream is not None:
@@ -537,7 +554,7 @@ def _check_destination(path):
     problem = directory_problem(path)
     if problem is not None:
         raise _directory_error(path, problem, "cannot save a model to")
-    if is_stream(path):  # /dev/stdout, a FIFO: written, never replaced
+    if check_stream(path, "cannot save a model to"):  # /dev/stdout, a FIFO: never replaced
         return
     try:
         st = os.stat(path)

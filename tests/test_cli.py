@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import os
+import socket
 import stat
 import subprocess
 import sys
@@ -757,6 +758,29 @@ def test_an_output_to_dev_stdout_is_written_to_stdout(files, tmp_path, command):
     content = appended.read_bytes()
     assert content.startswith(b"before\n")
     _assert_same_output(content[len(b"before\n"):], expected, suffix)
+
+
+@pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="needs UNIX sockets")
+@pytest.mark.parametrize("case", range(6))
+def test_an_output_that_is_a_socket_is_refused_and_kept(files, capsys, case):
+    """A UNIX socket given as the output was replaced by a regular file (the rename
+    removed its name): it is refused, before the work, and stays a socket."""
+    import shutil
+    import tempfile
+
+    argv, suffix = _outputs(files)[case]
+    directory = tempfile.mkdtemp(dir="/tmp")  # a socket's path is short (108 bytes)
+    try:
+        path = os.path.join(directory, f"s{suffix}")
+        with socket.socket(socket.AF_UNIX) as server:
+            server.bind(path)
+            status, out, err = run(capsys, *argv, "-o", path)
+            assert status == 1 and err.count("\n") == 1, err
+            assert f"cannot write {path!r}: it is a socket" in err, err
+            assert stat.S_ISSOCK(os.lstat(path).st_mode)
+            assert "fitted" not in out and "wrote" not in out
+    finally:
+        shutil.rmtree(directory)
 
 
 def test_save_through_a_symbolic_link_keeps_the_link_and_the_mode(files, tmp_path):
