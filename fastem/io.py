@@ -420,8 +420,9 @@ def replacing(path, doing="cannot write", error=None):
     (Ctrl-C, SIGTERM) in the block leaves it as it was and removes the
     temporary file; those left by a process that was killed are removed. A
     symbolic link is written through and an existing file keeps its
-    permission bits (:func:`replacement_target`); a new file gets those that
-    ``open`` gives under the umask. The temporary file is never opened again,
+    permission bits (:func:`replacement_target`), and its owner and group
+    where the user may give them (:func:`_keep_owner`); a new file gets the
+    bits that ``open`` gives under the umask. The temporary file is never opened again,
     so a umask that refuses its owner reading or writing it (0o222, 0o666,
     0o777) changes only the new file's mode. Another hard link to the old file
     keeps the old content: the new file is a new one.
@@ -464,6 +465,7 @@ def replacing(path, doing="cannot write", error=None):
                      0o666)
     except OSError as exc:
         raise _output_error(error, doing, path, exc) from None
+    _keep_owner(fd, target)
     try:
         with os.fdopen(fd, "wb") as f:
             yield f
@@ -481,6 +483,25 @@ def replacing(path, doing="cannot write", error=None):
             raise _output_error(error, doing, path, exc) from None
         raise
     _flush_directory(target)
+
+
+def _keep_owner(fd, target):
+    """Give the new file ``fd`` the owner and group of ``target``, the file it replaces,
+    where the user may: root gives any (a file replaced by root stays its owner's, who
+    can write it), another user a group of theirs (a file of a shared group stays in
+    it); else the new file keeps the owner and group it was made with."""
+    if not hasattr(os, "fchown"):
+        return
+    try:
+        st = os.stat(target)
+    except OSError:  # a new file
+        return
+    for owner in (st.st_uid, -1):
+        try:
+            os.fchown(fd, owner, st.st_gid)
+            return
+        except OSError:
+            pass
 
 
 def _flush_directory(path):
@@ -589,7 +610,8 @@ def save(model, path, *, column_indices=None):
     previous file or the complete new one, never a partial write. A save that
     fails removes its temporary file; one that was killed (SIGKILL, power
     loss) cannot, and the next save to the same ``path`` removes it. A
-    replaced model file keeps its permission bits, and a ``path`` that is a
+    replaced model file keeps its permission bits, and its owner and group
+    where the user may give them (root may), and a ``path`` that is a
     symbolic link is written through: its target is replaced, the link stays;
     another hard link to the old file keeps the old model. A ``path`` that is
     a stream (``/dev/stdout``, a FIFO, ``/dev/null``) is written as it is,

@@ -783,6 +783,25 @@ def test_an_output_that_is_a_socket_is_refused_and_kept(files, capsys, case):
         shutil.rmtree(directory)
 
 
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                    reason="gives a file to another user (root only)")
+@pytest.mark.parametrize("case", range(6))
+def test_an_output_replaced_by_root_keeps_its_owner_and_group(files, capsys, tmp_path, case):
+    """An output replaced by root (a model refitted by a cron job, say) became root's,
+    its mode kept: its owner could no longer write it. The new file takes the old one's
+    owner and group."""
+    argv, suffix = _outputs(files)[case]
+    if suffix == ".parquet":
+        pytest.importorskip("pyarrow")
+    output = tmp_path / f"out{suffix}"
+    assert main([*argv, "-o", str(output)]) == 0, capsys.readouterr().err
+    os.chown(output, 65534, 65534)
+    os.chmod(output, 0o644)
+    assert main([*argv, "-o", str(output)]) == 0, capsys.readouterr().err
+    st = output.stat()
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (65534, 65534, 0o644)
+
+
 def test_save_through_a_symbolic_link_keeps_the_link_and_the_mode(files, tmp_path):
     model = fastem.load(files["model"])
     target, link = tmp_path / "m.npz", tmp_path / "current.npz"
