@@ -542,22 +542,22 @@ def _check_output(path, allowed, inputs):
     ``inputs`` maps a description ("data file", "model file") to the input
     path. Sameness is decided by the file system (device and inode), so a
     symbolic or hard link to an input, or another spelling of its path, is
-    caught too. A stream (``/dev/stdout``, a FIFO) needs only to be writable.
+    caught too: '-o /dev/stdout >> data.csv' as well. A stream (``/dev/stdout``, a
+    FIFO), which is written into, needs no writable directory.
     """
     from .io import check_replaceable, check_stream, replacement_target
 
     _output_extension(path, allowed)
-    if path != "-" and check_stream(path, error=CommandError):
-        return
-    try:  # resolved as the operating system does: 'sub/../out.csv' needs 'sub'
-        target, _ = replacement_target(path)
-    except OSError as exc:  # the message names the path as given and its missing directory
-        raise CommandError(exc.strerror or _one_line(exc)) from None
-    directory = os.path.dirname(target)
-    if not os.access(directory, os.W_OK | os.X_OK):  # checked before the work, not after it
-        raise CommandError(f"cannot write {path!r}: directory {directory!r} is not writable; "
-                           "choose an output path in a directory you can write to")
-    check_replaceable(path, target, error=CommandError)
+    if not check_stream(path, error=CommandError):
+        try:  # resolved as the operating system does: 'sub/../out.csv' needs 'sub'
+            target, _ = replacement_target(path)
+        except OSError as exc:  # the message names the path as given and its missing directory
+            raise CommandError(exc.strerror or _one_line(exc)) from None
+        directory = os.path.dirname(target)
+        if not os.access(directory, os.W_OK | os.X_OK):  # checked before the work
+            raise CommandError(f"cannot write {path!r}: directory {directory!r} is not "
+                               "writable; choose an output path in a directory you can write to")
+        check_replaceable(path, target, error=CommandError)
     for what, source in inputs.items():
         try:
             same = os.path.samefile(path, source)

@@ -9,6 +9,8 @@ with the input left byte for byte as it was.
 """
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -255,3 +257,20 @@ def test_an_out_array_keeps_its_data_when_a_chunk_changes_during_the_pass(
     out.flush()
     del out
     assert (tmp_path / "out.npy").read_bytes() == before
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/stdout"), reason="needs /dev/stdout")
+def test_an_output_to_stdout_appended_to_the_data_file_is_refused(inputs, tmp_path):
+    """'-o /dev/stdout >> data.csv' would append the labels to the data being read."""
+    data = tmp_path / "data.csv"
+    data.write_bytes((inputs / "data.csv").read_bytes())
+    before = data.read_bytes()
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(data, "ab") as f:
+        done = subprocess.run(
+            [sys.executable, "-m", "fastem", "predict", str(inputs / "model.npz"), str(data),
+             "-o", "/dev/stdout", "--quiet"],
+            stdout=f, stderr=subprocess.PIPE, env=dict(os.environ, PYTHONPATH=root),
+            check=False)
+    assert done.returncode == 1 and b"is the data file" in done.stderr, done.stderr
+    assert data.read_bytes() == before
