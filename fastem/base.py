@@ -259,8 +259,8 @@ DOC_FRAGMENTS["impute_parameters"] = """Parameters
         out : ndarray of shape (n_samples, n_features), dtype of the model, optional
             Where to write the result, e.g. a ``np.memmap``; may not share memory
             with ``X``. Not for Dask arrays. ``out`` is returned, as by
-            :meth:`predict`, whatever the kind of ``X``, and is left as it was by
-            a call that raises, as for :meth:`score_samples`.
+            :meth:`predict`, whatever the kind of ``X``. Written as
+            :meth:`score_samples` writes its ``out``.
 
         Returns
         -------
@@ -3226,10 +3226,13 @@ class BaseMixture(_KeywordsChecked):
         X : array-like of shape (n_samples, n_features), chunked data or dask array
         out : ndarray of shape (n_samples,), float64, optional
             Where to write the result, e.g. a ``np.memmap`` for data larger than
-            memory; filled and returned. Not for Dask arrays. A call that raises
-            (a chunk changed during the pass, Ctrl-C) leaves its content as it
-            was, unless memory cannot hold a copy of it with as much to spare:
-            such an ``out`` is written in place, chunk by chunk.
+            memory; filled chunk by chunk and returned. Not for Dask arrays.
+            Every check of the data that can be made before the pass (shapes,
+            chunks that share memory or a file with ``out``) is made before the
+            first write; an error that only the pass meets (a chunk file changed
+            meanwhile, Ctrl-C) leaves ``out`` partly written, as NumPy's ``out=``
+            does: it is written in place, never copied, so that it may be larger
+            than memory.
 
         Returns
         -------

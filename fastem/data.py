@@ -385,35 +385,6 @@ def _output_array(out, shape, dtype, what):
     return out
 
 
-@contextlib.contextmanager
-def all_or_nothing(out, given):
-    """The array a pass writes the per-row outputs for ``out`` into, copied into ``out``
-    when the pass ends without an error.
-
-    An ``out`` the caller ``given`` holds their data until the pass is done: an
-    error part-way (a chunk changed since the validation pass, Ctrl-C) leaves
-    it as it was, since the pass writes a scratch array. Only an ``out`` that
-    memory cannot hold a copy of, beside as much again for the pass (a memory
-    map larger than that), is written in place, chunk by chunk. An ``out``
-    allocated for the call (``given`` False) is written directly.
-    """
-    if not given or not _fits_twice(out.nbytes):
-        yield out
-        return
-    scratch = np.empty_like(out)
-    yield scratch
-    with writing(mapped_files(out)):
-        out[...] = scratch
-
-
-def _fits_twice(n_bytes):
-    try:
-        check_memory(2 * n_bytes, "", "")
-    except ValueError:
-        return False
-    return True
-
-
 def kept_once(source, name, compute):
     """``compute()`` the first time for ``source`` and ``name``, its kept result afterwards.
 
@@ -541,11 +512,9 @@ class ArraySource:
         given).
         """
         shape = _output_shape(self.n_samples, n_columns)
-        given = out is not None
         out = _output_array(out, shape, dtype, "this data")
         check_output_is_not_input(out, self.X, "X")
-        with all_or_nothing(out, given) as target:
-            self._fill(fn, target)
+        self._fill(fn, out)
         return out
 
     def _fill(self, fn, out):
@@ -1212,11 +1181,10 @@ class ChunkedSource:
                 check_output_is_not_a_file(out, X, f"chunk {i}")
             else:
                 check_output_is_not_input(out, X, f"chunk {i}")
-        with all_or_nothing(out, True) as target:
-            for i, X, w, signatures in self._iter():
-                check_output_is_not_input(out, X, f"chunk {i}")  # as it was read
-                chunk = _Slice(X, w, signatures, self.offsets[i])
-                chunk._fill(fn, target[self.offsets[i] : self.offsets[i + 1]])
+        for i, X, w, signatures in self._iter():
+            check_output_is_not_input(out, X, f"chunk {i}")  # as it was read
+            chunk = _Slice(X, w, signatures, self.offsets[i])
+            chunk._fill(fn, out[self.offsets[i] : self.offsets[i + 1]])
         return out
 
     def subsample(self, random_state, size):

@@ -196,18 +196,8 @@ def test_every_out_argument_refuses_a_map_of_the_input_file(tmp_path, method, so
     assert path.read_bytes() == before
 
 
-@pytest.fixture(params=["scratch", "in place"])
-def out_written(request, monkeypatch):
-    """How an out= array is written: through a scratch array copied at the end, or in
-    place (an out= that memory cannot hold twice)."""
-    if request.param == "in place":
-        monkeypatch.setattr("fastem.data._fits_twice", lambda n_bytes: False)
-    return request.param
-
-
 @pytest.mark.parametrize("method", ["impute", "predict_proba"])
-def test_an_out_array_that_a_later_chunk_is_part_of_is_refused_before_any_write(out_written,
-                                                                                 method):
+def test_an_out_array_that_a_later_chunk_is_part_of_is_refused_before_any_write(method):
     """Chunks whose second chunk is a view of out: the refusal came at that chunk, after
     the first chunk's results were written over the caller's data in out."""
     X = make_demo_data(400, random_state=0)[0]
@@ -221,42 +211,6 @@ def test_an_out_array_that_a_later_chunk_is_part_of_is_refused_before_any_write(
     with pytest.raises(ValueError, match="shares memory with chunk 1"):
         getattr(model, method)(fastem.Chunks([first, out[200:]]), out=out)
     np.testing.assert_array_equal(out, before)
-
-
-@pytest.mark.parametrize("method, shape, dtype", [
-    ("predict", (400,), np.int64), ("predict_proba", (400, 2), np.float64),
-    ("score_samples", (400,), np.float64), ("impute", (400, 2), np.float64)])
-def test_an_out_array_keeps_its_data_when_a_chunk_changes_during_the_pass(
-        tmp_path, monkeypatch, method, shape, dtype):
-    """A chunk file rewritten by another program after the first chunk was predicted:
-    the error came with the first chunk's results written over the caller's data in
-    out (a memory map of a results file here); out is now left as it was."""
-    from fastem.data import ChunkedSource
-
-    X = make_demo_data(400, random_state=0)[0]
-    model = fastem.GaussianMixture(2, random_state=0).fit(X)
-    np.save(tmp_path / "a.npy", X[:200])
-    np.save(tmp_path / "b.npy", X[200:])
-    out = np.lib.format.open_memmap(tmp_path / "out.npy", mode="w+", dtype=dtype, shape=shape)
-    out[...] = 3
-    out.flush()
-    before = (tmp_path / "out.npy").read_bytes()
-    iterate = ChunkedSource._iter
-
-    def rewritten_after_the_first(source):
-        for i, *chunk in iterate(source):
-            yield i, *chunk
-            if i == 0:
-                np.save(tmp_path / "b.npy", X[200:300])
-
-    data = fastem.Chunks([tmp_path / "a.npy", tmp_path / "b.npy"])
-    model._validate_data(data, reset=False)  # compiled and checked before the pass is patched
-    monkeypatch.setattr(ChunkedSource, "_iter", rewritten_after_the_first)
-    with pytest.raises(ValueError, match="changed"):
-        getattr(model, method)(data, out=out)
-    out.flush()
-    del out
-    assert (tmp_path / "out.npy").read_bytes() == before
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/stdout"), reason="needs /dev/stdout")
