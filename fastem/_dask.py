@@ -34,6 +34,7 @@ import numpy as np
 from ._init import sample_index
 from ._validation import (
     _NAN_ADVICE,
+    _is_sparse,
     check_frame_columns,
     check_range,
     check_table_integers,
@@ -294,11 +295,17 @@ class DaskSource:
                  nan_advice=None, allow_empty=False):
         integers_checked = is_dask_dataframe(X)
         if integers_checked:
-            X = check_frame_columns(X, "X", allow_nan, nan_advice)
             self.feature_names_in = feature_names_of(X)
-            # checked in the pass that counts the rows, before a partition's
-            # conversion to one array rounds its integers beside float columns
-            X = X.map_partitions(_checked_partition, meta=X._meta).to_dask_array(lengths=True)
+            # checked in the pass that counts the rows, before the conversion of nullable
+            # columns or of a partition to one array rounds its integers to float64
+            X = X.map_partitions(_checked_partition, meta=X._meta)
+            X = check_frame_columns(X, "X", allow_nan, nan_advice).to_dask_array(lengths=True)
+        if _is_sparse(X._meta):  # NumPy reads its blocks as objects, deep in a task
+            raise TypeError(
+                f"X is a dask array of sparse blocks ({type(X._meta).__name__}), but dense data "
+                "are required. Make its blocks dense first, e.g. X.map_blocks(lambda b: "
+                "b.toarray(), dtype=X.dtype, meta=np.empty((0, 0), dtype=X.dtype))."
+            )
         kind = X.dtype.kind
         if kind not in "biuf":
             advice = ("Convert the dask array first, e.g. X.astype(float)." if kind in "USO"

@@ -180,6 +180,10 @@ def check_array(
             "first: np.load(path, mmap_mode='r') for .npy, fastem.Chunks([path]) for .npy, "
             ".csv and .parquet files, or pd.read_csv(path)."
         )
+    # Dask's collections computed first, so that every check below reads what they hold:
+    # a lazy frame has no values to read (its integer columns, its pd.NA), and blocks of
+    # sparse matrices are read by NumPy as objects.
+    X = computed_if_lazy(X)
     check_not_mapping(X, name, f"{name} must be an array of shape (n_samples, n_features)")
     if _is_sparse(X):
         raise TypeError(
@@ -189,7 +193,7 @@ def check_array(
         )
     check_table_integers(X, name)
     X = check_frame_columns(X, name, allow_nan, nan_advice)
-    X = _without_mask(computed_if_lazy(X), name, allow_nan, nan_advice)
+    X = _without_mask(X, name, allow_nan, nan_advice)
     # the column names of a frame that no check above reads by its types (polars, ...)
     other_frame = (hasattr(X, "columns") and hasattr(X, "shape") and not hasattr(X, "iloc")
                    and not hasattr(X, "column_names"))
@@ -668,11 +672,14 @@ def masked_as_nan(X):
 
 
 def computed_if_lazy(value):
-    """A dask array as the NumPy array it stands for, computed: a masked array if its blocks
-    are (``dask.array.ma``, or blocks a task returns masked whatever the array's ``_meta``
-    says); anything else as it is. NumPy's conversion (``np.asarray``) computes it too, but
-    drops the mask and keeps whatever its masked entries hold."""
-    if isinstance(getattr(value, "_meta", None), np.ndarray) and hasattr(value, "compute"):
+    """A Dask collection (array, DataFrame, Series) as what it stands for, computed: a masked
+    array if its blocks are (``dask.array.ma``, or blocks a task returns masked whatever the
+    array's ``_meta`` says), a sparse matrix if they are, a pandas DataFrame or Series;
+    anything else as it is. NumPy's conversion (``np.asarray``) computes a dask array too,
+    but drops the mask and keeps whatever its masked entries hold, and makes an array of
+    objects of sparse blocks."""
+    dask = sys.modules.get("dask")  # not imported: nothing is a Dask collection
+    if dask is not None and dask.is_dask_collection(value):
         return value.compute()
     return value
 
@@ -764,10 +771,12 @@ def check_frame_columns(X, name, allow_nan=False, nan_advice=None):
 
     Without this, such a frame becomes an object array whose error names no
     column. Other frames (polars, ...) are left to the array checks.
-    Returns ``X``: with ``allow_nan``, a frame with nullable columns
-    (``Int64``, ``Float64``) as float64, their ``pd.NA`` as NaN (missing values);
-    without it, ``pd.NA`` is an error that ends with ``nan_advice`` (see
-    :func:`non_finite_message`).
+    Returns ``X``, a frame with nullable or other extension columns (``Int64``,
+    ``Float64``, ``int64[pyarrow]``, categories of numbers) as float64: with
+    ``allow_nan``, their ``pd.NA`` as NaN (missing values); without it,
+    ``pd.NA`` is an error that ends with ``nan_advice`` (see
+    :func:`non_finite_message`). Integer columns are converted unchecked: check
+    them first (:func:`check_table_integers`).
     """
     dtypes, columns = getattr(X, "dtypes", None), getattr(X, "columns", None)
     if dtypes is None or columns is None or not hasattr(dtypes, "tolist"):
@@ -790,17 +799,18 @@ def check_frame_columns(X, name, allow_nan=False, nan_advice=None):
         extension = extension or not isinstance(dtype, np.dtype)
     if not (extension and hasattr(X, "isna")):
         return X
-    if allow_nan:  # nullable dtypes: pd.NA becomes NaN, a missing value
-        return X.astype(np.float64)
-    missing = np.asarray(X.isna()).sum(axis=0)
-    if missing.any():
-        j = int(np.flatnonzero(missing)[0])
-        raise ValueError(
-            f"{name} has {int(missing.sum())} missing value(s) (pd.NA), the first in "
-            f"column {list(columns)[j]!r}. {nan_advice or _NAN_ADVICE}, e.g. {name}.dropna() drops the "
-            f"incomplete rows or {name}.fillna({name}.median()) imputes medians."
-        )
-    return X
+    if not allow_nan:
+        missing = np.asarray(X.isna()).sum(axis=0)
+        if missing.any():
+            j = int(np.flatnonzero(missing)[0])
+            raise ValueError(
+                f"{name} has {int(missing.sum())} missing value(s) (pd.NA), the first in "
+                f"column {list(columns)[j]!r}. {nan_advice or _NAN_ADVICE}, e.g. {name}.dropna() "
+                f"drops the incomplete rows or {name}.fillna({name}.median()) imputes medians."
+            )
+    # pd.NA becomes NaN, a missing value; the values of a Dask DataFrame of such columns
+    # would be objects
+    return X.astype(np.float64)
 
 
 def _holds_numbers(X, j):
@@ -1065,6 +1075,11 @@ def weight_values(sample_weight, n_samples):
     order would be read as weights.
     """
     sample_weight = computed_if_lazy(sample_weight)
+    if _is_sparse(sample_weight):  # NumPy reads it as an array of one object
+        raise TypeError(
+            f"sample_weight is a sparse matrix of shape {sample_weight.shape}; pass a dense "
+            "1-D array of weights, e.g. np.asarray(sample_weight.todense()).ravel()."
+        )
     check_weights_unmasked(sample_weight)
     if isinstance(sample_weight, (Mapping, set, frozenset, Iterator)):
         sample_weight = as_list(sample_weight, "sample_weight", "one number per row of X, in order")

@@ -272,6 +272,66 @@ def test_a_frame_of_integer_columns_of_any_pandas_dtype_is_data(X, dtype):
     assert_same_model(make(covariance_type="diag").fit(frame), expected)
 
 
+def _dask_frame(frame, kind):
+    """``frame`` as a Dask DataFrame of 3 partitions, or as Chunks of those partitions."""
+    import fastem
+
+    lazy = pytest.importorskip("dask.dataframe").from_pandas(frame, npartitions=3)
+    if kind == "dask DataFrame":
+        return lazy
+    return fastem.Chunks([lazy.partitions[i] for i in range(lazy.npartitions)])
+
+
+@pytest.mark.parametrize("dtype", ["Int64", "Float64", "int64[pyarrow]"])
+@pytest.mark.parametrize("kind", ["dask DataFrame", "Chunks of dask partitions"])
+def test_a_dask_frame_of_nullable_columns_is_data(X, dtype, kind):
+    """A Dask DataFrame with a column of pandas' nullable or Arrow dtypes, and Chunks of its
+    partitions, give the model of the pandas frame. Before, the Dask DataFrame was refused
+    as "a dask array of dtype object" (its values are objects) and Chunks of its partitions
+    of integers failed inside Dask ('Series' object has no attribute 'to_numpy')."""
+    pd = pytest.importorskip("pandas")
+    if "pyarrow" in dtype:
+        pytest.importorskip("pyarrow")
+    whole = np.abs(X * 1000).astype(np.int64)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"]).assign(b=whole[:, 1]).astype({"b": dtype})
+    expected = make(covariance_type="diag").fit(frame)
+    got = make(covariance_type="diag").fit(_dask_frame(frame, kind))
+    for name in expected._parameter_names:
+        np.testing.assert_allclose(getattr(got, name), getattr(expected, name), rtol=1e-9)
+
+
+def test_a_nullable_integer_that_float64_rounds_is_refused_in_a_dask_frame_with_missing_values(X):
+    """With missing='em' the nullable columns of a Dask DataFrame became float64 before the
+    integers of its partitions were checked: 2**53 + 1 was fitted as 2**53, silently."""
+    pd = pytest.importorskip("pandas")
+    whole = (X * 1000).astype(np.int64)
+    whole[3, 1] = _BIG
+    frame = pd.DataFrame(X, columns=["a", "b", "c"]).assign(b=whole[:, 1]).astype({"b": "Int64"})
+    frame.loc[7, "b"] = pd.NA
+    with pytest.raises(ValueError, match=_ROUNDED.format(r"in row 3 \(0-based\) of column 'b'")):
+        make(covariance_type="diag", missing="em").fit(_dask_frame(frame, "dask DataFrame"))
+
+
+def test_sparse_blocks_chunks_and_weights_are_refused_with_the_fix(X):
+    """Sparse data in a dask array (blocks that are sparse matrices), as a chunk of Chunks,
+    and sparse weights are refused with what to do. Before, NumPy read them as arrays of
+    objects: "setting an array element with a sequence" from inside a Dask task, or "an
+    object array whose entries are not all numbers"."""
+    import fastem
+
+    sparse = pytest.importorskip("scipy.sparse")
+    da = pytest.importorskip("dask.array")
+    lazy = da.from_array(sparse.csr_matrix(np.abs(X)), chunks=(40, 3), asarray=False)
+    with pytest.raises(TypeError, match=r"^X is a dask array of sparse blocks \(csr_matrix\), "
+                       r"but dense data are required\. .*X\.map_blocks\(lambda b: b\.toarray"):
+        make().fit(lazy)
+    with pytest.raises(TypeError, match="^A sparse matrix was passed as chunk 0, but dense data"):
+        make().fit(fastem.Chunks([lazy]))
+    with pytest.raises(TypeError, match=r"^sample_weight is a sparse matrix of shape \(120, 1\); "
+                       r"pass a dense 1-D array"):
+        make().fit(X, sample_weight=sparse.csr_matrix(np.ones((len(X), 1))))
+
+
 def test_whole_numbers_that_float64_holds_are_data(X):
     """Whole numbers beyond 2**53 that float64 holds (2**60, -2**63) give the model of the
     float64 array, and so does one that it rounds once passed as float64, as the error
