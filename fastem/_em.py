@@ -396,7 +396,8 @@ class _Run:
     """The bookkeeping of one EM run: passes, accepted values, the stopping rule."""
 
     def __init__(
-        self, model, source, tol, max_iter, callback, on_pass, passes_done, pairs=0
+        self, model, source, tol, max_iter, callback, on_pass, passes_done, pairs=0,
+        jumped=False, slowest=0.0,
     ):
         self.model = model
         self.source = source
@@ -429,13 +430,16 @@ class _Run:
         # consecutive triples of EM values on which the stopping rule has
         # held so far (it must hold on ``required`` of them)
         self.holding = 0
-        self.jumped = False
+        # whether fast directions were excited (an extrapolation, or a start rounded to a
+        # coarser dtype: see run_em's rounded_start), so that more triples must hold
+        self.jumped = jumped
         # the largest decrease between consecutive EM values seen so far:
         # exact EM never decreases, so it measures the rounding noise
         self.noise = 0.0
         # the largest ratio of consecutive increments measured near the peak
-        # (see _SLOWEST_NEAR); whether the chain starts at an extrapolated point
-        self.slowest = 0.0
+        # (see _SLOWEST_NEAR), by this run or the one it continues; whether the
+        # chain starts at an extrapolated point
+        self.slowest = slowest
         self.from_trial = False
         # (point, EM image) of the last passes, in unconstrained coordinates,
         # for Anderson steps (kept only when ``pairs`` > 0)
@@ -708,9 +712,8 @@ def run_em(
     """
     run = _Run(
         model, source, tol, max_iter, callback, on_pass or (lambda *args: None), passes_done,
-        pairs=_ANDERSON_MEMORY + 1 if accelerate else 0,
+        pairs=_ANDERSON_MEMORY + 1 if accelerate else 0, jumped=rounded_start, slowest=slowest,
     )
-    run.jumped, run.slowest = rounded_start, slowest
     if accelerate:
         _squarem(run)
     else:
