@@ -133,6 +133,7 @@ def _effective_points(model, source):
     weight still counts as one point.
     """
     K = model._n_components
+    model = model._for_tasks()  # the function below goes to Dask's workers
 
     def masses(X, w):
         w = _weights_or_ones(w, X.shape[0])

@@ -973,7 +973,8 @@ def impute_with(model, X, draw, random_state, out):
     state = model._get_parameters()
     key = check_random_state(random_state).randint(0, 2**63, size=2) if draw else None
     filled = source.map(
-        functools.partial(_impute_chunk, model, state, key), source.n_features, source.dtype, out
+        functools.partial(_impute_chunk, model._for_tasks(), state, key), source.n_features,
+        source.dtype, out,
     )
     return filled if out is not None else _like_frame(X, filled)
 
@@ -1104,7 +1105,7 @@ def family_check(model, statistics):
     ``statistics`` and missing values, rows with nothing observed are refused
     first (:func:`_check_observed_rows`).
     """
-    check = model._check_data
+    check = model._for_tasks()._check_data
     if not _takes_first_row(getattr(check, "__func__", check)):
         check = functools.partial(_without_first_row, check)
     if statistics and model._fits_missing():
@@ -1857,7 +1858,24 @@ class BaseMixture(_KeywordsChecked):
         """One kernel pass over a source: the summed statistics vector."""
         state = self._get_parameters()
         context = self._pass_context(source)
-        return source.reduce(functools.partial(_kernel_totals, self, state, accumulate, context))
+        return source.reduce(
+            functools.partial(_kernel_totals, self._for_tasks(), state, accumulate, context))
+
+    def _for_tasks(self):
+        """The model as the functions of a pass over a source hold it: without ``callback``.
+
+        Only the EM loop calls the callback, where the fit runs. A Dask cluster of
+        processes pickles the functions of every task, and a callback that pickle cannot
+        take (an object holding a lock or an open file) made every Dask call (fit,
+        predict, score, partial_fit) fail with "Could not serialize object of type
+        _HLGExprSequence". A shallow copy, holding the same snapshot, where there is a
+        callback; the model itself otherwise.
+        """
+        if getattr(self, "callback", None) is None:
+            return self
+        model = copy.copy(self)
+        model.callback = None
+        return model
 
     def _outputs(self, source, output, out=None):
         """One kernel pass over a source that returns a per-row ``output``."""
@@ -1871,7 +1889,8 @@ class BaseMixture(_KeywordsChecked):
         # copy that the calling method runs on (one_snapshot), so that a set_params
         # (missing, covariance_type) on the model after the call changes nothing in them.
         return source.map(
-            functools.partial(_kernel_output, self, state, output), n_columns, dtype, out
+            functools.partial(_kernel_output, self._for_tasks(), state, output), n_columns, dtype,
+            out,
         )
 
     def _summarize(self, source):

@@ -46,6 +46,38 @@ def as_dask(X, rows=700):
     return da.from_array(X, chunks=(rows, -1))
 
 
+def test_a_callback_that_pickle_cannot_take_stays_on_the_client(client, data):
+    """Only the EM loop calls the callback, on the client: the functions of the tasks no
+    longer hold it. Before, a callback holding a lock made every Dask call on a cluster of
+    processes fail with "Could not serialize object of type _HLGExprSequence"."""
+    import threading
+
+    X, _ = data
+    lock, calls = threading.Lock(), []
+
+    def callback(model, n_iter, lower_bound):
+        with lock:
+            calls.append(n_iter)
+
+    model = GaussianMixture(2, random_state=0, max_iter=5, callback=callback)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        plain = GaussianMixture(2, random_state=0, max_iter=5).fit(as_dask(X))
+        model.fit(as_dask(X))
+    assert calls and calls[-1] == model.n_iter_
+    assert_array_equal(model.means_, plain.means_)
+    assert_array_equal(model.predict(as_dask(X)).compute(), plain.predict(as_dask(X)).compute())
+    assert model.score(as_dask(X)) == plain.score(as_dask(X))
+    model.partial_fit(as_dask(X))
+    assert model.n_steps_ == 1
+    # and the fits of a selection, and its check of collapsed components
+    from fastem import select_n_components
+
+    selection = select_n_components(as_dask(X), n_components=[1, 2], covariance_types=["full"],
+                                    callback=callback)
+    assert selection.best_params_ == ("full", 2)
+
+
 def test_dask_unit_weights_fit_bitwise_as_no_weights(client, data):
     """Weights that are all 1 are no weights on Dask too (``_block_reduce``), as in memory
     (tests/test_sample_weight.py)."""
