@@ -249,6 +249,9 @@ class EMResult(NamedTuple):
     # the slowest ratio of consecutive increments measured near the peak
     # (see _Run.gain_estimate), 0 if none was
     slowest: float = 0.0
+    # a float32 run finished in float64: the mean log-likelihood that rounding
+    # its parameters back to float32 loses (see BaseMixture._finish_in_float64)
+    rounding_loss: float = 0.0
 
 def rounding_margin(lower_bound, dtype):
     """How far a mean log-likelihood may fall between EM steps by rounding alone.

@@ -519,6 +519,28 @@ class _GaussianComponents(BaseMixture):
         resolution = np.sqrt(np.finfo(means.dtype).eps)
         return {"means_": resolution * float(np.sqrt(np.max(covariances, initial=0.0)))}
 
+    def _expected_rounding_loss(self, parameters):
+        """The mean log-likelihood that storing the means in float32 is expected to cost.
+
+        Each mean lies off the float64 peak's by its rounding ``delta``, of
+        mean square ``ulp**2 / 12`` (``ulp``: float32's spacing at the mean),
+        and a component's mean log-density falls by ``delta' P delta / 2``
+        (``P`` its precision): ``sum_k w_k sum_d ulp_kd**2 / 12 * P_k,dd / 2``.
+        Means 1e6 from the origin against a unit spread are stored to 0.06:
+        3.3e-4 per sample for two features (3.6e-4 measured).
+        """
+        means = np.abs(np.asarray(parameters["means_"], dtype=np.float64))
+        ulp = np.spacing(means.astype(np.float32)).astype(np.float64)
+        factors = np.asarray(parameters["precisions_cholesky_"], dtype=np.float64)
+        if self.covariance_type in ("full", "tied"):
+            variances = np.sum(factors**2, axis=-1)  # the precision's diagonal, L L'
+        elif self.covariance_type == "diag":
+            variances = factors**2
+        else:  # spherical
+            variances = factors[:, None] ** 2
+        weights = np.asarray(parameters["weights_"], dtype=np.float64)
+        return 0.5 * float(weights @ np.sum(ulp**2 / 12.0 * variances, axis=1))
+
     def _regularized_covariances(self, nk, covariances):
         """Covariances of the covariance type, plus ``reg_covar``, from full per-component ones.
 
