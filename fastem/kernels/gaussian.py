@@ -118,6 +118,23 @@ def _absent_term(terms, j, scale):
     raise NotImplementedError("_absent_term is only callable from Numba code")
 
 
+def _row(rows, k):
+    """``rows[k]``, or None when ``rows`` is None (Numba only)."""
+    raise NotImplementedError("_row is only callable from Numba code")
+
+
+def _component_mean(means, k):
+    """``means[k]`` of (n_components, n_features) means, or a shared (n_features,) ``means``
+    itself (Numba only)."""
+    raise NotImplementedError("_component_mean is only callable from Numba code")
+
+
+def _component_rows(xt, k):
+    """``xt[k]`` of (n_components, n_features, BLOCK_SIZE) rows, one block per component,
+    or a shared (n_features, BLOCK_SIZE) ``xt`` itself (Numba only)."""
+    raise NotImplementedError("_component_rows is only callable from Numba code")
+
+
 # Not inlined in Numba's IR (a conditional expression there leaves a
 # variable out of scope); LLVM inlines these one-liners.
 @overload(_unless_nan, jit_options=_JIT)
@@ -132,6 +149,27 @@ def _overload_absent_term(terms, j, scale):
     if isinstance(terms, types.NoneType):
         return lambda terms, j, scale: None
     return lambda terms, j, scale: scale * terms[j]
+
+
+@overload(_row, jit_options=_JIT)
+def _overload_row(rows, k):
+    if isinstance(rows, types.NoneType):
+        return lambda rows, k: None
+    return lambda rows, k: rows[k]
+
+
+@overload(_component_mean, jit_options=_JIT)
+def _overload_component_mean(means, k):
+    if means.ndim == 2:
+        return lambda means, k: means[k]
+    return lambda means, k: means
+
+
+@overload(_component_rows, jit_options=_JIT)
+def _overload_component_rows(xt, k):
+    if xt.ndim == 3:
+        return lambda xt, k: xt[k]
+    return lambda xt, k: xt
 
 
 @njit(inline="always", **_JIT)
@@ -219,20 +257,37 @@ def _mapped_block(d, n, precisions_cholesky, y, prefetch, wide):
 
 
 @njit(inline="always", **_JIT)
-def _mapped_log_prob(y, b, n, log_norm, out):
-    """OUT out[i] = log_norm - |y[:, i] - b|^2 / 2."""
+def _mapped_log_prob(y, mapped_means, n, log_norm, log_prob, prefetch):
+    """OUT log_prob[k, i] = log_norm[k] - |y[:, i] - mapped_means[k]|^2 / 2, every k.
+
+    Each row of ``y`` is passed over by every component before the next
+    row is read, so that the rows in use (one of ``y`` and the K of
+    ``log_prob``) stay in the L1 cache, where ``y`` alone fills it at 16
+    float64 features; each point's operations are the same in either order.
+    """
     half = _typed(y, 0.5)
-    for i in range(n):
-        v = y[0, i] - b[0]
-        out[i] = v * v
+    n_components = mapped_means.shape[0]
+    for k in range(n_components):
+        prefetch_next(prefetch)
+        b = mapped_means[k, 0]
+        y_0 = y[0]
+        out = log_prob[k]
+        for i in range(n):
+            v = y_0[i] - b
+            out[i] = v * v
     for j in range(1, y.shape[0]):
         y_j = y[j]
-        b_j = b[j]
+        for k in range(n_components):
+            b_j = mapped_means[k, j]
+            out = log_prob[k]
+            for i in range(n):
+                v = y_j[i] - b_j
+                out[i] += v * v
+    for k in range(n_components):
+        lnorm = log_norm[k]
+        out = log_prob[k]
         for i in range(n):
-            v = y_j[i] - b_j
-            out[i] += v * v
-    for i in range(n):
-        out[i] = log_norm - half * out[i]
+            out[i] = lnorm - half * out[i]
 
 
 @njit(inline="always", **_JIT)
@@ -334,65 +389,79 @@ def _outer_moments(d, rd, n, stats, offset, square, prefetch, wide):
 
 
 @njit(inline="always", **_JIT)
-def _first_square_moments(xt, n, mean, resp_k, stats, offset, offset2, prefetch, variances):
-    """INOUT stats[offset + j] += sum_i r d[j, i], stats[offset2 + j] += sum_i r d[j, i]^2.
+def _first_square_moments(xt, n, means, resp, stats, prefetch, variances):
+    """INOUT stats[k D + j] += sum_i r d[j, i], stats[(K + k) D + j] += sum_i r d[j, i]^2, every k.
 
-    ``d = xt - mean`` and ``r = resp_k``; ``d`` is taken in the data's dtype,
-    the products and sums in float64. Features are taken four per pass over
-    the points (after the ``n_features % 4`` first ones, one per pass), so
-    that the responsibilities are loaded once for four features.
+    ``d = xt - means[k]`` and ``r = resp[k]``; ``d`` is taken in the data's
+    dtype, the products and sums in float64. Features are taken four per
+    pass over the points (after the ``n_features % 4`` first ones, one per
+    pass), so that the responsibilities are loaded once for four features,
+    and each group of features is passed over by every component before the
+    next group is read: the rows in use (the group's, and the K rows of
+    responsibilities) stay in the L1 cache, where the whole transposed block
+    of 16 float64 features (32 KiB) fills it. Each sum is over the points in
+    their order, whatever the order of the passes.
     ``variances``: None, or for data with NaN (missing entries) the
-    component's variances; a NaN entry then adds 0 to the first moments and
-    ``r variances[j]`` to the squares (its conditional mean is the mean).
+    components' variances, (n_components, n_features); a NaN entry then adds
+    0 to the first moments and ``r variances[k, j]`` to the squares (its
+    conditional mean is the mean).
     """
-    n_features = mean.shape[0]
+    n_components, n_features = means.shape
     head = n_features % 4
     for j in range(head):
-        prefetch_next(prefetch)
-        m = mean[j]
         row = xt[j]
-        s = 0.0
-        s2 = 0.0
-        for i in range(n):
-            w = np.float64(resp_k[i])
-            v = np.float64(row[i] - m)
-            r = w * v
-            s += _unless_nan(r, _absent_term(variances, j, 0.0))
-            s2 += _unless_nan(r * v, _absent_term(variances, j, w))
-        stats[offset + j] += s
-        stats[offset2 + j] += s2
+        for k in range(n_components):
+            prefetch_next(prefetch)
+            m = means[k, j]
+            resp_k = resp[k]
+            variances_k = _row(variances, k)
+            s = 0.0
+            s2 = 0.0
+            for i in range(n):
+                w = np.float64(resp_k[i])
+                v = np.float64(row[i] - m)
+                r = w * v
+                s += _unless_nan(r, _absent_term(variances_k, j, 0.0))
+                s2 += _unless_nan(r * v, _absent_term(variances_k, j, w))
+            stats[k * n_features + j] += s
+            stats[(n_components + k) * n_features + j] += s2
     for j in range(head, n_features, 4):
-        prefetch_next(prefetch)
-        m0, m1, m2, m3 = mean[j], mean[j + 1], mean[j + 2], mean[j + 3]
         x0, x1, x2, x3 = xt[j], xt[j + 1], xt[j + 2], xt[j + 3]
-        s0 = s1 = s2 = s3 = 0.0
-        q0 = q1 = q2 = q3 = 0.0
-        for i in range(n):
-            w = np.float64(resp_k[i])
-            v0 = np.float64(x0[i] - m0)
-            v1 = np.float64(x1[i] - m1)
-            v2 = np.float64(x2[i] - m2)
-            v3 = np.float64(x3[i] - m3)
-            r0 = w * v0
-            r1 = w * v1
-            r2 = w * v2
-            r3 = w * v3
-            s0 += _unless_nan(r0, _absent_term(variances, j, 0.0))
-            s1 += _unless_nan(r1, _absent_term(variances, j + 1, 0.0))
-            s2 += _unless_nan(r2, _absent_term(variances, j + 2, 0.0))
-            s3 += _unless_nan(r3, _absent_term(variances, j + 3, 0.0))
-            q0 += _unless_nan(r0 * v0, _absent_term(variances, j, w))
-            q1 += _unless_nan(r1 * v1, _absent_term(variances, j + 1, w))
-            q2 += _unless_nan(r2 * v2, _absent_term(variances, j + 2, w))
-            q3 += _unless_nan(r3 * v3, _absent_term(variances, j + 3, w))
-        stats[offset + j] += s0
-        stats[offset + j + 1] += s1
-        stats[offset + j + 2] += s2
-        stats[offset + j + 3] += s3
-        stats[offset2 + j] += q0
-        stats[offset2 + j + 1] += q1
-        stats[offset2 + j + 2] += q2
-        stats[offset2 + j + 3] += q3
+        for k in range(n_components):
+            prefetch_next(prefetch)
+            m0, m1, m2, m3 = means[k, j], means[k, j + 1], means[k, j + 2], means[k, j + 3]
+            resp_k = resp[k]
+            variances_k = _row(variances, k)
+            s0 = s1 = s2 = s3 = 0.0
+            q0 = q1 = q2 = q3 = 0.0
+            for i in range(n):
+                w = np.float64(resp_k[i])
+                v0 = np.float64(x0[i] - m0)
+                v1 = np.float64(x1[i] - m1)
+                v2 = np.float64(x2[i] - m2)
+                v3 = np.float64(x3[i] - m3)
+                r0 = w * v0
+                r1 = w * v1
+                r2 = w * v2
+                r3 = w * v3
+                s0 += _unless_nan(r0, _absent_term(variances_k, j, 0.0))
+                s1 += _unless_nan(r1, _absent_term(variances_k, j + 1, 0.0))
+                s2 += _unless_nan(r2, _absent_term(variances_k, j + 2, 0.0))
+                s3 += _unless_nan(r3, _absent_term(variances_k, j + 3, 0.0))
+                q0 += _unless_nan(r0 * v0, _absent_term(variances_k, j, w))
+                q1 += _unless_nan(r1 * v1, _absent_term(variances_k, j + 1, w))
+                q2 += _unless_nan(r2 * v2, _absent_term(variances_k, j + 2, w))
+                q3 += _unless_nan(r3 * v3, _absent_term(variances_k, j + 3, w))
+            first = k * n_features + j
+            squares = (n_components + k) * n_features + j
+            stats[first] += s0
+            stats[first + 1] += s1
+            stats[first + 2] += s2
+            stats[first + 3] += s3
+            stats[squares] += q0
+            stats[squares + 1] += q1
+            stats[squares + 2] += q2
+            stats[squares + 3] += q3
 
 
 @njit(inline="always", **_JIT)
@@ -464,9 +533,7 @@ def _tied_log_prob(params, xt, n, log_prob, work, prefetch, wide):
     y = work[1 + n_features : 1 + 2 * n_features]
     _centre(xt, xt.shape[1] if wide is not None and _maps_through_blas(d) else n, params.shift, d)
     _mapped_block(d, n, params.precisions_cholesky, y, prefetch, wide)
-    for k in range(params.means.shape[0]):
-        prefetch_next(prefetch)
-        _mapped_log_prob(y, params.mapped_means[k], n, params.log_norm[k], log_prob[k])
+    _mapped_log_prob(y, params.mapped_means, n, params.log_norm, log_prob, prefetch)
 
 
 @njit(inline="always", **_JIT)
@@ -474,7 +541,7 @@ def _few_features_diag_log_prob(xt, n, mean, c, lnorm, out):
     """OUT out[i] = lnorm - sum_j ((xt[j, i] - mean[j]) c[j])^2 for i < n, of one or two features.
 
     One pass over the points, each point's operations those of the passes
-    of :func:`_diag_component_log_prob` (a square subtracted from the
+    of :func:`_diag_components_log_prob` (a square subtracted from the
     stored row is one multiply-add, written out), hence the same bits.
     """
     x0 = xt[0]
@@ -495,59 +562,75 @@ def _few_features_diag_log_prob(xt, n, mean, c, lnorm, out):
 
 
 @njit(inline="always", **_JIT)
-def _diag_component_log_prob(params, k, xt, n, out, work, prefetch, absent):
-    """OUT out[i] = log_norm[k] - sum_j ((xt[j, i] - means[k, j]) half_scales[k, j])^2, i < n.
+def _diag_components_log_prob(params, xt, n, log_prob, prefetch, absent):
+    """OUT log_prob[k, i] = log_norm[k] - sum_j ((xt[j, i] - means[k, j]) half_scales[k, j])^2.
 
-    Each pass over the points subtracts four features (after the
-    ``n_features % 4`` first ones, one per pass), so that ``out`` is
-    loaded and stored about ``n_features / 4`` times rather than ``n_features``.
-    ``absent``: None, or for data with NaN (missing entries) a term per
-    feature that a NaN entry subtracts instead (its share of ``log_norm``,
-    so that the coordinate drops out of the density).
+    For every component k and i < n. Each pass over the points subtracts
+    four features (after the ``n_features % 4`` first ones, one per pass),
+    so that a row of ``log_prob`` is loaded and stored about
+    ``n_features / 4`` times rather than ``n_features``. Each group of
+    features is passed over by every component before the next group is
+    read, so that the rows in use (the group's and the K rows of
+    ``log_prob``) stay in the L1 cache, which the whole transposed block of
+    16 float64 features (32 KiB) fills; each point's operations are the same
+    in either order. ``absent``: None, or for data with NaN (missing entries)
+    a term per component and feature, (n_components, n_features), that a NaN
+    entry subtracts instead (its share of ``log_norm``, so that the
+    coordinate drops out of the density).
     """
-    n_features = xt.shape[0]
+    n_components, n_features = params.means.shape
     head = n_features % 4
-    mean = params.means[k]
-    c = params.half_scales[k]
-    lnorm = params.log_norm[k]
     if absent is None and n_features <= 2:
-        prefetch_next(prefetch)
-        _few_features_diag_log_prob(xt, n, mean, c, lnorm, out)
-        return
-    one = _typed(out, 1.0)
-    for i in range(n):
-        out[i] = lnorm
-    for j in range(head):
-        prefetch_next(prefetch)
-        m = mean[j]
-        c_j = c[j]
-        row = xt[j]
-        for i in range(n):
-            y = (row[i] - m) * c_j
-            out[i] -= _unless_nan(y * y, _absent_term(absent, j, one))
-    for j in range(head, n_features, 4):
-        prefetch_next(prefetch)
-        m0, m1, m2, m3 = mean[j], mean[j + 1], mean[j + 2], mean[j + 3]
-        c0, c1, c2, c3 = c[j], c[j + 1], c[j + 2], c[j + 3]
-        x0, x1, x2, x3 = xt[j], xt[j + 1], xt[j + 2], xt[j + 3]
-        for i in range(n):
-            y0 = (x0[i] - m0) * c0
-            y1 = (x1[i] - m1) * c1
-            y2 = (x2[i] - m2) * c2
-            y3 = (x3[i] - m3) * c3
-            out[i] -= (
-                _unless_nan(y0 * y0, _absent_term(absent, j, one))
-                + _unless_nan(y1 * y1, _absent_term(absent, j + 1, one))
-            ) + (
-                _unless_nan(y2 * y2, _absent_term(absent, j + 2, one))
-                + _unless_nan(y3 * y3, _absent_term(absent, j + 3, one))
+        for k in range(n_components):
+            prefetch_next(prefetch)
+            _few_features_diag_log_prob(
+                xt, n, params.means[k], params.half_scales[k], params.log_norm[k], log_prob[k]
             )
+        return
+    one = _typed(log_prob, 1.0)
+    for k in range(n_components):
+        lnorm = params.log_norm[k]
+        out = log_prob[k]
+        for i in range(n):
+            out[i] = lnorm
+    for j in range(head):
+        row = xt[j]
+        for k in range(n_components):
+            prefetch_next(prefetch)
+            m = params.means[k, j]
+            c_j = params.half_scales[k, j]
+            absent_k = _row(absent, k)
+            out = log_prob[k]
+            for i in range(n):
+                y = (row[i] - m) * c_j
+                out[i] -= _unless_nan(y * y, _absent_term(absent_k, j, one))
+    for j in range(head, n_features, 4):
+        x0, x1, x2, x3 = xt[j], xt[j + 1], xt[j + 2], xt[j + 3]
+        for k in range(n_components):
+            prefetch_next(prefetch)
+            mean = params.means[k]
+            c = params.half_scales[k]
+            m0, m1, m2, m3 = mean[j], mean[j + 1], mean[j + 2], mean[j + 3]
+            c0, c1, c2, c3 = c[j], c[j + 1], c[j + 2], c[j + 3]
+            absent_k = _row(absent, k)
+            out = log_prob[k]
+            for i in range(n):
+                y0 = (x0[i] - m0) * c0
+                y1 = (x1[i] - m1) * c1
+                y2 = (x2[i] - m2) * c2
+                y3 = (x3[i] - m3) * c3
+                out[i] -= (
+                    _unless_nan(y0 * y0, _absent_term(absent_k, j, one))
+                    + _unless_nan(y1 * y1, _absent_term(absent_k, j + 1, one))
+                ) + (
+                    _unless_nan(y2 * y2, _absent_term(absent_k, j + 2, one))
+                    + _unless_nan(y3 * y3, _absent_term(absent_k, j + 3, one))
+                )
 
 
 @compiled_callers_only(**_JIT)
 def _diag_log_prob(params, xt, n, log_prob, work, prefetch):
-    for k in range(params.means.shape[0]):
-        _diag_component_log_prob(params, k, xt, n, log_prob[k], work, prefetch, None)
+    _diag_components_log_prob(params, xt, n, log_prob, prefetch, None)
 
 
 @njit(inline="always", **_JIT)
@@ -610,29 +693,39 @@ def _tied_weights(resp, n, inv_w):
 
 
 @njit(inline="always", **_JIT)
-def _tied_component_moments(k, mean, xt, n, resp_k, u, stats, prefetch):
-    """INOUT u += resp_k (xt - mean) (set for k = 0); stats: component k's first moments.
+def _tied_moments(means, xt, n, resp, u, stats, prefetch):
+    """OUT u = sum_k resp[k] (xt - means[k]); INOUT stats: the components' first moments.
 
-    ``mean``: component k's, or zeros for a block of deviations from it.
+    ``means``: (n_components, n_features), or the (n_features,) origin of a
+    block of deviations from each component's mean, ``xt`` then
+    (n_components, n_features, BLOCK_SIZE), each component's deviations
+    (see :func:`_component_rows`). Each feature is passed over by every
+    component before the next is read, so that the rows in use (the
+    feature's of ``xt`` and ``u``, and the K rows of ``resp``) stay in the
+    L1 cache; ``u`` adds the components in their order, whatever the order
+    of the passes.
     """
-    n_features = xt.shape[0]
-    prefetch_next(prefetch)
+    n_components = resp.shape[0]
+    n_features = u.shape[0]
     for j in range(n_features):
-        m = mean[j]
-        row = xt[j]
         u_j = u[j]
-        s = 0.0
-        if k == 0:
-            for i in range(n):
-                v = np.float64(resp_k[i] * (row[i] - m))
-                u_j[i] = v
-                s += v
-        else:
-            for i in range(n):
-                v = np.float64(resp_k[i] * (row[i] - m))
-                u_j[i] += v
-                s += v
-        stats[k * n_features + j] += s
+        for k in range(n_components):
+            prefetch_next(prefetch)
+            m = _component_mean(means, k)[j]
+            row = _component_rows(xt, k)[j]
+            resp_k = resp[k]
+            s = 0.0
+            if k == 0:
+                for i in range(n):
+                    v = np.float64(resp_k[i] * (row[i] - m))
+                    u_j[i] = v
+                    s += v
+            else:
+                for i in range(n):
+                    v = np.float64(resp_k[i] * (row[i] - m))
+                    u_j[i] += v
+                    s += v
+            stats[k * n_features + j] += s
 
 
 @njit(inline="always", **_JIT)
@@ -683,23 +776,13 @@ def _tied_accumulate(params, xt, n, resp, work, stats, prefetch, wide):
     inv_w = work[0]
     u, d, square = _statistics_rows(work, params.means.shape[1])
     _tied_weights(resp, n, inv_w)
-    for k in range(params.means.shape[0]):
-        _tied_component_moments(k, params.means[k], xt, n, resp[k], u, stats, prefetch)
+    _tied_moments(params.means, xt, n, resp, u, stats, prefetch)
     _tied_scatter(n, resp, inv_w, u, d, square, stats, prefetch, wide)
-
-
-@njit(inline="always", **_JIT)
-def _diagonal_component_accumulate(params, k, xt, n, resp_k, work, stats, prefetch):
-    """INOUT stats: 'diag' component k's first moments and squares of the block, weights resp_k."""
-    n_components, n_features = params.means.shape
-    first, squares = k * n_features, (n_components + k) * n_features
-    _first_square_moments(xt, n, params.means[k], resp_k, stats, first, squares, prefetch, None)
 
 
 @compiled_callers_only(**_JIT)
 def _diagonal_accumulate(params, xt, n, resp, work, stats, prefetch):
-    for k in range(params.means.shape[0]):
-        _diagonal_component_accumulate(params, k, xt, n, resp[k], work, stats, prefetch)
+    _first_square_moments(xt, n, params.means, resp, stats, prefetch, None)
 
 
 # The 'full' and 'tied' blocks the fused E-step calls (through their

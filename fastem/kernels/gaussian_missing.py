@@ -80,7 +80,7 @@ from numba.extending import overload
 
 from .._config import BLOCK_SIZE, FASTMATH, TILE_MIN_FEATURES
 from .gaussian import (
-    _diag_component_log_prob,
+    _diag_components_log_prob,
     _first_square_moments,
     _float64_rows,
     _full_accumulate,
@@ -88,7 +88,7 @@ from .gaussian import (
     _full_log_prob,
     _statistics_rows,
     _tied_accumulate,
-    _tied_component_moments,
+    _tied_moments,
     _tied_log_prob,
     _tied_scatter,
     _tied_weights,
@@ -1272,8 +1272,7 @@ def _tied_missing_accumulate(params, xt, n, resp, work, stats, prefetch):
     inv_w = work[0]
     u, d, square = _statistics_rows(work, D)
     _tied_weights(resp, n, inv_w)
-    for k in range(n_components):
-        _tied_component_moments(k, params.origin, completed[k], n, resp[k], u, stats, prefetch)
+    _tied_moments(params.origin, completed, n, resp, u, stats, prefetch)
     _tied_scatter(n, resp, inv_w, u, d, square, stats, prefetch, True)
     second = n_components * D
     weights = stats[second + D * D + n_components * n_components:]  # see pattern_weight_entries
@@ -1381,10 +1380,7 @@ def _diag_missing_log_prob(params, xt, n, log_prob, work, prefetch):
     share of the normalising constant (``feature_log_norm``) instead of its
     square: the coordinate drops out of the density. No copy, no grouping.
     """
-    for k in range(params.means.shape[0]):
-        _diag_component_log_prob(
-            params, k, xt, n, log_prob[k], work, prefetch, params.feature_log_norm[k]
-        )
+    _diag_components_log_prob(params, xt, n, log_prob, prefetch, params.feature_log_norm)
 
 
 @njit(**_JIT)
@@ -1395,12 +1391,7 @@ def _diag_missing_accumulate(params, xt, n, resp, work, stats, prefetch):
     component's mean) adds 0 to the first moments and its responsibility
     times the variance to the squares.
     """
-    n_components, n_features = params.means.shape
-    for k in range(n_components):
-        _first_square_moments(
-            xt, n, params.means[k], resp[k], stats, k * n_features,
-            (n_components + k) * n_features, prefetch, params.variances[k],
-        )
+    _first_square_moments(xt, n, params.means, resp, stats, prefetch, params.variances)
 
 
 _K, _D = "n_components", "n_features"
