@@ -11,9 +11,10 @@ decide for the user:
 - the delimiter: comma, tab, semicolon or bar, the one that splits every
   sampled line into the same number of fields (numbers preferred);
 - the header: the first row is a header when one of its fields is neither a
-  number nor a missing-value marker, or when it quotes every field above rows
-  that do not (names that read as numbers, as R's ``write.csv`` and fastem
-  write them: "450","500"), so a headerless file loses no row
+  number nor a missing-value marker, or when it quotes every field, all
+  different and not all empty, above rows that do not (names that read as
+  numbers, as R's ``write.csv`` and fastem write them: "450","500"; not a
+  row of missing values, "","" or "NA","NA"), so a headerless file loses no row
   (``header=True`` or ``False`` decides it instead, e.g. for column names
   that are numbers, such as wavelengths); names are kept as pandas keeps
   them (surrounding spaces included), and repeated names get pandas'
@@ -445,11 +446,14 @@ def _header(first_row, header=None, quoted=False):
 
 def _quoted_first_row(path, encoding, delimiter, skip):
     """Whether the first row quotes every field (empty ones aside, as a trailing delimiter
-    leaves) and a row below it (among the first ``_SNIFF_ROWS``) leaves one unquoted:
-    names written as text above rows of numbers, as R's ``write.csv``,
-    ``csv.QUOTE_NONNUMERIC`` and fastem's own output write names that read as numbers or
-    missing values ("450","500" of wavelengths, "NA"). A file that quotes every field
-    (``csv.QUOTE_ALL``) says nothing so."""
+    leaves, or quoted: ``""``), all different, and a row below it (among the first
+    ``_SNIFF_ROWS``) leaves one unquoted: names written as text above rows of numbers, as
+    R's ``write.csv``, ``csv.QUOTE_NONNUMERIC`` and fastem's own output write names that
+    read as numbers or missing values ("450","500" of wavelengths, "NA"). A file that
+    quotes every field (``csv.QUOTE_ALL``) says nothing so, nor does a first row of missing
+    values that ``csv.QUOTE_NONNUMERIC`` quotes (``"",""``, ``"NA","NA"`` from
+    ``df.to_csv(quoting=csv.QUOTE_NONNUMERIC, header=False)``): no header repeats a name
+    (pandas and R make names unique) or has none."""
     with open(path, encoding=encoding, errors="replace", newline="") as f, _long_fields():
         for _ in range(skip):
             f.readline()
@@ -466,11 +470,15 @@ def _quoted_first_row(path, encoding, delimiter, skip):
             consumed.clear()
             if _is_blank(row):
                 continue
+            if not quoted:
+                names = [value for value in row if value.strip()]
             fields = [text[start:stop] for start, stop in _field_spans(text, delimiter)]
-            quoted.append([field.startswith('"') for field in fields if field])
+            quoted.append([field.startswith('"')
+                           for field, value in zip(fields, row) if value.strip()])
             if not all(quoted[0]) or len(quoted) > _SNIFF_ROWS or not all(quoted[-1]):
                 break
-    return any(quoted[0]) and all(quoted[0]) and any(not all(q) for q in quoted[1:])
+    return (any(quoted[0]) and all(quoted[0]) and len(set(names)) == len(names)
+            and any(not all(q) for q in quoted[1:]))
 
 
 def _trailing_columns(rows, names):

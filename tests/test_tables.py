@@ -221,6 +221,19 @@ def test_a_quoted_first_row_above_unquoted_rows_is_the_header(tmp_path, reader):
     assert reader(path, header=False).data.shape == (601, 2)
 
 
+@pytest.mark.parametrize("na_rep", ["", "NA", "nan"])
+def test_a_quoted_first_row_of_missing_values_is_data(tmp_path, reader, na_rep):
+    """csv.QUOTE_NONNUMERIC quotes the missing values of a row, not its numbers: a first row
+    of missing values above rows of numbers is a row of data, which no header is (a header
+    neither repeats a name nor has none)."""
+    frame = pd.DataFrame(np.vstack([[np.nan, np.nan, np.nan], X[:5]]))
+    path = str(tmp_path / "nonnumeric.csv")
+    frame.to_csv(path, header=False, index=False, quoting=csv.QUOTE_NONNUMERIC, na_rep=na_rep)
+    table = reader(path, missing=True)
+    assert table.names is None
+    assert_array_equal(table.data, frame.to_numpy())
+
+
 @pytest.mark.parametrize("names, values", [
     (["450.5", "532.2", "650.8"], lambda rng: rng.uniform(0.0, 1.0, (60, 3))),  # reflectances
     (["2019", "2020"], lambda rng: rng.poisson(5.0, (60, 2))),  # counts by year
