@@ -648,10 +648,13 @@ class Chunks:
         are such files.
     header : bool or None, default=None
         Whether the first row of each ``.csv`` file holds the column names:
-        None decides from the row (names if a field is not a number), True
-        and False say so, e.g. True for names that are numbers (wavelengths,
-        years). A first row of numbers that looks like such names but is read
-        as data (``header=None``) gives a ``UserWarning`` naming the fix.
+        None decides from the row (names if a field is not a number, or if
+        it quotes names that are numbers above rows that it does not; a later
+        file whose first row spells the names of the first file read with a
+        header reads it as its header), True and False say so, e.g. True for
+        names that are numbers (wavelengths, years). A first row of numbers
+        that looks like such names but is read as data (``header=None``)
+        gives a ``UserWarning`` naming the fix.
 
     Raises
     ------
@@ -748,6 +751,7 @@ class Chunks:
             )
         self.header = header
         self._noted = set()
+        self._part_names = None  # the header of the first CSV file read with one
         self.mmap_mode = _READ_MODES.get(mmap_mode, mmap_mode) if isinstance(mmap_mode, str) else mmap_mode
         if self.mmap_mode not in ("r", "c", None):
             raise ValueError(
@@ -764,6 +768,8 @@ class Chunks:
             # Missing values become NaN: the estimator that reads them says
             # whether it fits them (missing='em') or how to fix them.
             table = read_table(item, self.columns, header=self.header, missing=True)
+            if self._header_of_a_part(item, table):
+                table = read_table(item, self.columns, header=True, missing=True)
             if self.columns is not None and table.names is not None:
                 # A column chosen by name has that name in every file, however the file
                 # writes it (spaces around it, another Unicode normal form).
@@ -778,6 +784,21 @@ class Chunks:
         if _is_path(item):
             return load_npy(item, self.mmap_mode)
         return item
+
+    def _header_of_a_part(self, path, table):
+        """Whether the first row of the CSV file ``path``, read as data (``table``), spells
+        the names of the first CSV file read with a header: the same header, above rows
+        that do not tell it from data (names that are numbers, quoted, above a part of
+        quoted missing values only, or above no rows), as Spark, Dask and R write the
+        parts of one table. Only with ``header=None`` and all columns."""
+        if self.header is not None or self.columns is not None or not str(path).lower(
+                ).endswith(".csv"):
+            return False
+        if table.names is not None:
+            self._part_names = self._part_names or list(table.names)
+            return False
+        first = None if self._part_names is None else unnamed_first_row(path)
+        return first is not None and spells_names(first.fields, self._part_names)
 
     def check_first_row(self, fitted_names):
         """Refuse a first ``.csv`` chunk whose first row, read as data, spells ``fitted_names``.

@@ -465,3 +465,17 @@ def test_an_empty_piece_summarizes_to_zero_and_alone_fits_nothing(source, family
     refused = "minimum of 1 is required|no rows|at least one sample|is zero"
     with pytest.raises(ValueError, match=refused):
         model.fit(piece, sample_weight=weights)
+
+
+def test_a_part_whose_rows_do_not_tell_its_quoted_header_from_data_takes_the_first_ones(
+        tmp_path):
+    """Parts of one table, each with the header of names that are numbers, quoted: a part
+    whose rows below quote every value too (missing values, as csv.QUOTE_NONNUMERIC writes
+    them) reads its first row as the header that the first part's rows show it to be."""
+    rows = np.random.default_rng(0).normal(size=(40, 2)).tolist()
+    first, second = tmp_path / "part-0.csv", tmp_path / "part-1.csv"
+    first.write_text('"450","500"\n' + "".join(f"{a!r},{b!r}\n" for a, b in rows))
+    second.write_text('"450","500"\n"1.5",""\n')
+    model = GaussianMixture(1, missing="em").fit(Chunks([str(first), str(second)]))
+    assert list(model.feature_names_in_) == ["450", "500"]
+    assert_allclose(model.means_[0, 0], np.mean([a for a, _ in rows] + [1.5]))
