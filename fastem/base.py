@@ -491,7 +491,7 @@ def _same_objects(these, those):
 # running statistics of online EM and the count of their steps are a stream's.
 _RECORDS_OF_THE_PARAMETERS = {
     "_running_stats": None, "n_steps_": _state.ABSENT, "_stored_parameters_warned": False,
-    "_regularization_warned": False, "_fit_structure": None,
+    "_regularization_warned": False, "_rounding_loss_warned": False, "_fit_structure": None,
 }
 
 
@@ -2339,8 +2339,8 @@ class BaseMixture(_KeywordsChecked):
         self._fit_structure = self._structure(source.n_features)
 
         stats = best.stats
-        if best.rounding_loss:
-            self._warn_rounding_loss(best)
+        # a partial_fit stream from this fit counts the warning as given
+        self._rounding_loss_warned = self._warn_rounding_loss(best)
         if best.decrease:
             self._warn_decrease(best.decrease, source.dtype)
         elif not best.converged and int(self.max_iter) > 0 and not best.stopped:
@@ -2858,12 +2858,35 @@ class BaseMixture(_KeywordsChecked):
             rounding_loss=loss,
         )
 
+    def _stored_rounding_loss(self, lower_bound):
+        """The mean log-likelihood that the model's float32 parameters are expected to lie
+        below the float64 peak near them (:meth:`_expected_rounding_loss`), where it exceeds
+        :meth:`_rounding_loss_bound` of ``lower_bound``; else 0 (and for float64 models)."""
+        if self._dtype != np.float32:
+            return 0.0
+        loss = self._expected_rounding_loss(self._named_parameters(self._get_parameters()))
+        return loss if loss > self._rounding_loss_bound(lower_bound) else 0.0
+
+    def _warn_stored_rounding_loss(self, lower_bound):
+        """Warn (ConvergenceWarning) where :meth:`_stored_rounding_loss` is not 0, after a
+        ``partial_fit`` step; returns whether it warned."""
+        loss = self._stored_rounding_loss(lower_bound)
+        if loss:
+            warn_at_caller(ConvergenceWarning(
+                f"partial_fit stores its parameters in float32, which cannot hold them "
+                f"finely enough (likely values far from 0 against their spread): they are "
+                f"expected to lie {loss:.3g} per sample below this step's float64 ones in "
+                f"log-likelihood (tol={self.tol}). Said once per stream. Centre the data "
+                "(X - X.mean(axis=0)) or stream X.astype(np.float64)."
+            ))
+        return bool(loss)
+
     def _warn_rounding_loss(self, result):
         """Warn when a float32 fit finished in float64 lost, by rounding its parameters to
-        float32, more than :meth:`_rounding_loss_bound`."""
+        float32, more than :meth:`_rounding_loss_bound`; returns whether it warned."""
         loss = result.rounding_loss
         if not loss > self._rounding_loss_bound(result.stats.mean_log_likelihood):
-            return
+            return False
         warn_at_caller(
             ConvergenceWarning(
                 f"The fit reached its peak in float64, but its parameters stored in float32 "
@@ -2873,6 +2896,7 @@ class BaseMixture(_KeywordsChecked):
                 "data (X - X.mean(axis=0)) or fit X.astype(np.float64)."
             ),
         )
+        return True
 
     def _warn_decrease(self, decrease, dtype):
         best_iter, best, later_iter, later = decrease
@@ -2960,6 +2984,11 @@ class BaseMixture(_KeywordsChecked):
             continues from), and at a step that leaves a component of positive
             weight at weight 0: online EM keeps such a component empty at
             every later step.
+        ConvergenceWarning
+            Once per stream (and not after a fit that gave it), at the first
+            step whose float32 parameters are expected to lie measurably below
+            the step's float64 ones (Gaussian means far from 0 against their
+            spread, which float32 stores coarsely).
         """
         running = getattr(self, "_running_stats", None)
         first = not hasattr(self, "weights_")
@@ -2988,6 +3017,7 @@ class BaseMixture(_KeywordsChecked):
         warned = getattr(self, "_stored_parameters_warned", False)
         # a stream's every step would give the warning again, with its own figures
         swamped = getattr(self, "_regularization_warned", False)
+        rounded = getattr(self, "_rounding_loss_warned", False)
         if running is None and not first:
             running = self._statistics_of_parameters()
             if running is None:
@@ -3011,6 +3041,9 @@ class BaseMixture(_KeywordsChecked):
         # as fit does of its last pass
         self._regularization_warned = swamped or self._check_regularization(running)
         self._stored_parameters_warned = self._check_stored_parameters(warn=not warned)
+        # said once per stream: its every step would give it again, with its own figures
+        self._rounding_loss_warned = rounded or self._warn_stored_rounding_loss(
+            batch.mean_log_likelihood)
         self._fitted_settings = self._settings_of_the_fit()
         self._running_stats = running
         self.n_steps_ = steps

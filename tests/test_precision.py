@@ -1055,3 +1055,28 @@ def test_float32_parameters_that_round_below_the_peak_are_warned(make, source):
     loss = make().fit(X64).score(X64) - model.score(X64)
     assert stated == pytest.approx(loss, rel=0.05) and loss > 1e-4
     make().fit(_far_blobs(1e3))  # warnings are errors
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "spherical"])
+def test_float32_partial_fit_whose_means_round_below_the_peak_says_so_once(covariance_type):
+    """A stream stores its means in float32 as fit does: 1e6 from the origin, the model
+    lies 3e-4 per sample below the float64 stream's, said at its first such step alone."""
+    X = _far_blobs(1e6)[np.random.default_rng(1).permutation(5000)]
+    model = GaussianMixture(2, covariance_type=covariance_type, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="partial_fit stores its parameters") as record:
+        for batch in np.array_split(X, 10):
+            model.partial_fit(batch)
+    assert len(record) == 1 and model.means_.dtype == np.float32
+    stated = float(str(record[0].message).split(" lie ")[1].split(" ")[0])
+    assert 1e-4 < stated < 1e-3
+    near = GaussianMixture(2, covariance_type=covariance_type, random_state=0)
+    for batch in np.array_split(_far_blobs(1e3), 10):
+        near.partial_fit(batch)  # warnings are errors
+
+
+def test_float32_partial_fit_after_a_fit_that_said_it_stays_quiet():
+    X = _far_blobs(1e6)
+    with pytest.warns(ConvergenceWarning, match="stored in float32 lie"):
+        model = GaussianMixture(2, random_state=0).fit(X)
+    model.partial_fit(X[:500])  # warnings are errors
+
