@@ -443,6 +443,33 @@ def _warn_unconverged(best, values, flags, converged, models, total_weight):
     )
 
 
+def _warn_rounding_loss(best, models):
+    """One ConvergenceWarning for the grid's float32 fits whose means float32 stores too
+    coarsely (:meth:`BaseMixture._stored_rounding_loss`), with the chosen fit's loss.
+
+    Each such fit warns of it, but the grid silences its fits' ConvergenceWarnings; a
+    warning per fit would repeat one cause as many times as the grid has cells.
+    """
+    losses = {key: model._stored_rounding_loss(model.lower_bound_)
+              for key, model in models.items()}
+    lossy = [key for key, loss in losses.items() if loss]
+    if not lossy:
+        return
+    chosen = (
+        f"the chosen fit {best} is expected to lie {losses[best]:.3g} per sample below its "
+        "float64 parameters in log-likelihood" if losses[best]
+        else f"the chosen fit {best} is not measurably affected"
+    )
+    warn_at_caller(
+        ConvergenceWarning(
+            f"{len(lossy)} of the {len(models)} fits of the grid store their means in float32, "
+            f"which cannot hold them finely enough (likely values far from 0 against their "
+            f"spread): {chosen}. Centre the data (X - X.mean(axis=0)) or select on "
+            "X.astype(np.float64)."
+        ),
+    )
+
+
 def select_n_components(
     X,
     n_components=range(1, 10),
@@ -653,6 +680,7 @@ def select_n_components(
     if best is not None:
         _warn_unconverged(best, values, flags, converged, models, total_weight)
         models[best]._check_stored_parameters()
+        _warn_rounding_loss(best, models)
     if best is None:
         warn_at_caller(
             "Every fit in the grid was flagged as singular or failed, so there is no best "

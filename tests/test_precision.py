@@ -1080,3 +1080,18 @@ def test_float32_partial_fit_after_a_fit_that_said_it_stays_quiet():
         model = GaussianMixture(2, random_state=0).fit(X)
     model.partial_fit(X[:500])  # warnings are errors
 
+
+def test_select_n_components_says_once_that_its_float32_fits_round_below_the_peak():
+    """The grid silences its fits' ConvergenceWarnings: the rounding loss is said once,
+    with the count of fits it concerns and the chosen fit's loss."""
+    with pytest.warns(ConvergenceWarning, match="store their means in float32") as record:
+        result = fastem.select_n_components(
+            _far_blobs(1e6), n_components=[1, 2], covariance_types=["full", "diag"],
+            random_state=0)
+    message = str(record[0].message)
+    assert len(record) == 1 and message.startswith("4 of the 4 fits")
+    assert str(result.best_params_) in message
+    stated = float(message.split(" lie ")[1].split(" ")[0])
+    assert 1e-4 < stated < 1e-3
+    fastem.select_n_components(_far_blobs(1e3), n_components=[1, 2],
+                               covariance_types=["full"], random_state=0)
