@@ -178,7 +178,7 @@ import collections
 import contextlib
 import functools
 import math
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import numpy as np
 
@@ -250,8 +250,9 @@ class EMResult(NamedTuple):
     # (see _Run.gain_estimate), 0 if none was
     slowest: float = 0.0
     # a float32 run finished in float64: the mean log-likelihood that rounding
-    # its parameters back to float32 loses (see BaseMixture._finish_in_float64)
-    rounding_loss: float = 0.0
+    # its parameters back to float32 loses (see BaseMixture._finish_in_float64);
+    # None where no float64 finish measured it
+    rounding_loss: Optional[float] = None
 
 def rounding_margin(lower_bound, dtype):
     """How far a mean log-likelihood may fall between EM steps by rounding alone.

@@ -2340,7 +2340,11 @@ class BaseMixture(_KeywordsChecked):
 
         stats = best.stats
         # a partial_fit stream from this fit counts the warning as given
-        self._rounding_loss_warned = self._warn_rounding_loss(best)
+        if best.rounding_loss is not None:
+            self._rounding_loss_warned = self._warn_rounding_loss(best)
+        else:  # no float64 finish measured it: max_iter reached (an unconverged fit says so)
+            self._rounding_loss_warned = best.converged and self._warn_stored_rounding_loss(
+                best.lower_bound, "The fit")
         if best.decrease:
             self._warn_decrease(best.decrease, source.dtype)
         elif not best.converged and int(self.max_iter) > 0 and not best.stopped:
@@ -2867,17 +2871,18 @@ class BaseMixture(_KeywordsChecked):
         loss = self._expected_rounding_loss(self._named_parameters(self._get_parameters()))
         return loss if loss > self._rounding_loss_bound(lower_bound) else 0.0
 
-    def _warn_stored_rounding_loss(self, lower_bound):
-        """Warn (ConvergenceWarning) where :meth:`_stored_rounding_loss` is not 0, after a
-        ``partial_fit`` step; returns whether it warned."""
+    def _warn_stored_rounding_loss(self, lower_bound, who, once=""):
+        """Warn (ConvergenceWarning) where :meth:`_stored_rounding_loss` is not 0, of
+        parameters that no float64 pass measured (``who``: what stored them, ``once``: how
+        often it is said); returns whether it warned."""
         loss = self._stored_rounding_loss(lower_bound)
         if loss:
             warn_at_caller(ConvergenceWarning(
-                f"partial_fit stores its parameters in float32, which cannot hold them "
-                f"finely enough (likely values far from 0 against their spread): they are "
-                f"expected to lie {loss:.3g} per sample below this step's float64 ones in "
-                f"log-likelihood (tol={self.tol}). Said once per stream. Centre the data "
-                "(X - X.mean(axis=0)) or stream X.astype(np.float64)."
+                f"{who} stores its parameters in float32, which cannot hold them finely "
+                f"enough (likely values far from 0 against their spread): they are expected "
+                f"to lie {loss:.3g} per sample below the float64 peak near them in "
+                f"log-likelihood (tol={self.tol}). {once}Centre the data (X - X.mean(axis=0)) "
+                "or fit X.astype(np.float64)."
             ))
         return bool(loss)
 
@@ -3043,7 +3048,7 @@ class BaseMixture(_KeywordsChecked):
         self._stored_parameters_warned = self._check_stored_parameters(warn=not warned)
         # said once per stream: its every step would give it again, with its own figures
         self._rounding_loss_warned = rounded or self._warn_stored_rounding_loss(
-            batch.mean_log_likelihood)
+            batch.mean_log_likelihood, "partial_fit", "Said once per stream. ")
         self._fitted_settings = self._settings_of_the_fit()
         self._running_stats = running
         self.n_steps_ = steps
