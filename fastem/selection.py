@@ -578,6 +578,10 @@ def select_n_components(
         did not converge but cannot change the choice are only reported:
         ``result.converged`` and a ``~`` in the printed table. A direct
         ``GaussianMixture.fit`` of such a model still warns, as it should.
+        Once more, for float32 data, when fits of the grid store means that
+        float32 holds too coarsely (far from 0 against their spread), each
+        measurably below the float64 peak near it: how many, and the chosen
+        fit's expected loss per sample in log-likelihood.
     UserWarning
         When every fit is flagged, so there is no best model.
 
