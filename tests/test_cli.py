@@ -16,6 +16,7 @@ import fastem
 from fastem import io as fastem_io
 from fastem.cli import main
 from fastem.datasets import DEMO_WEIGHTS, make_demo_data
+from streams import read_in_thread
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIT = ["--max-iter", "30", "--tol", "1e-2"]
@@ -668,35 +669,6 @@ def test_an_output_made_under_a_umask_that_refuses_its_owner_writing_is_written(
     assert sorted(p.name for p in tmp_path.iterdir()) == [output.name]
 
 
-def _read_in_thread(path):
-    """Read the FIFO ``path`` in a thread; the returned ``finish()`` gives the bytes.
-
-    The test holds a writer of its own until ``finish``, so the reader sees no end
-    before the command has written, and is never left waiting for ever (by a command
-    that replaced the FIFO, say).
-    """
-    import threading
-
-    reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    held = os.open(path, os.O_WRONLY)
-    os.set_blocking(reader, True)
-    chunks = []
-
-    def read():
-        with open(reader, "rb") as f:
-            chunks.append(f.read())
-
-    thread = threading.Thread(target=read)
-    thread.start()
-
-    def finish():
-        os.close(held)
-        thread.join()
-        return chunks[0]
-
-    return finish
-
-
 def _assert_same_output(received, expected, suffix):
     """An output read from a stream holds what the regular file ``expected`` holds (a
     model file: the same model; its archive records the time it was written)."""
@@ -723,7 +695,7 @@ def test_an_output_to_a_fifo_is_written_into_it(files, capsys, tmp_path, case):
     assert main([*argv, "-o", str(expected)]) == 0, capsys.readouterr().err
     fifo = tmp_path / f"fifo{suffix}"
     os.mkfifo(fifo)
-    finish = _read_in_thread(fifo)
+    finish = read_in_thread(fifo)
     try:
         status = main([*argv, "-o", str(fifo)])
     finally:

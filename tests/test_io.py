@@ -16,6 +16,7 @@ from numpy.testing import assert_allclose
 import fastem
 from fastem import io as fastem_io
 from fastem.datasets import make_demo_data
+from streams import read_in_thread
 
 
 @pytest.fixture(scope="module")
@@ -193,30 +194,17 @@ def test_interrupted_write_keeps_the_old_file(data, tmp_path, monkeypatch):
 def test_save_to_a_fifo_or_a_device_writes_into_it(data, tmp_path):
     """A FIFO was refused as 'not a regular file': the model is written into it, and the
     FIFO stays one; /dev/null takes a model too, and stays a device."""
-    import threading
-
     model = _fitted("diag")
     fifo = tmp_path / "m.npz"
     os.mkfifo(fifo)
-    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-    held = os.open(fifo, os.O_WRONLY)  # no end for the reader before the save writes
-    os.set_blocking(reader, True)
-    received = []
-
-    def read():
-        with open(reader, "rb") as f:
-            received.append(f.read())
-
-    thread = threading.Thread(target=read)
-    thread.start()
+    finish = read_in_thread(fifo)
     try:
         model.save(fifo)
     finally:
-        os.close(held)
-        thread.join()
+        received = finish()
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
     copy = tmp_path / "copy.npz"
-    copy.write_bytes(received[0])
+    copy.write_bytes(received)
     _assert_same_model(model, fastem.load(copy), data)
     if os.path.exists("/dev/null"):
         model.save("/dev/null")
