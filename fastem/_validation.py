@@ -800,7 +800,8 @@ def check_frame_columns(X, name, allow_nan=False, nan_advice=None):
     if not (extension and hasattr(X, "isna")):
         return X
     if not allow_nan:
-        missing = np.asarray(X.isna()).sum(axis=0)
+        # counted per column where the frame lies, not copied whole (a Dask DataFrame)
+        missing = np.asarray(X.isna().sum(axis=0))
         if missing.any():
             j = int(np.flatnonzero(missing)[0])
             raise ValueError(

@@ -299,6 +299,29 @@ def test_a_dask_frame_of_nullable_columns_is_data(X, dtype, kind):
     for name in expected._parameter_names:
         np.testing.assert_allclose(getattr(got, name), getattr(expected, name), rtol=1e-9)
 
+def test_the_missing_values_of_a_dask_frame_are_counted_without_copying_it(X, monkeypatch):
+    """A Dask DataFrame of nullable columns fitted without missing='em' has its pd.NA counted
+    per column by Dask. Before, the whole frame of isna() was computed into memory (one
+    byte per value, however large the frame) to count them."""
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    whole = np.abs(X * 1000).astype(np.int64)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"]).assign(b=whole[:, 1]).astype({"b": "Int64"})
+    lazy = dd.from_pandas(frame, npartitions=3)
+
+    def copied_whole(self, *args, **kwargs):
+        raise AssertionError("a Dask DataFrame was computed into one array")
+
+    monkeypatch.setattr(type(lazy), "__array__", copied_whole)
+    expected = make(covariance_type="diag").fit(frame)
+    got = make(covariance_type="diag").fit(lazy)
+    for name in expected._parameter_names:
+        np.testing.assert_allclose(getattr(got, name), getattr(expected, name), rtol=1e-9)
+    frame.loc[7, "b"] = pd.NA
+    with pytest.raises(ValueError, match=r"1 missing value\(s\) \(pd.NA\), the first in column"):
+        make(covariance_type="diag").fit(dd.from_pandas(frame, npartitions=3))
+
+
 
 def test_a_nullable_integer_that_float64_rounds_is_refused_in_a_dask_frame_with_missing_values(X):
     """With missing='em' the nullable columns of a Dask DataFrame became float64 before the
