@@ -796,6 +796,10 @@ def open_regular_file(path, what, fix=None):
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
+            if fix is _WRITTEN_BY and (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
+                # a model file is read at its end first: a stream cannot be read that way
+                fix = ("A model written to a stream (-o /dev/stdout, a FIFO) is read "
+                       "from a file: save the stream to one first (> model.npz).")
             raise ValueError(
                 f"{what} {path!r} is a {_file_kind(mode)}, not a regular file. {fix}"
             )

@@ -211,6 +211,17 @@ def test_save_to_a_fifo_or_a_device_writes_into_it(data, tmp_path):
         assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_load_from_a_fifo_says_to_save_the_stream_to_a_file(tmp_path):
+    """A model saved to a stream cannot be loaded from one (an .npz archive is read from
+    its end): the refusal says to save the stream to a file. Before, it said only to pass
+    a file written by model.save() or 'fastem fit -o', which the stream's model was."""
+    fifo = tmp_path / "m.npz"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match=r"is a FIFO.*save the stream to one first"):
+        fastem.load(fifo)
+
+
 def test_save_over_a_read_only_model_file_is_refused(data, tmp_path, monkeypatch):
     """A model file made read-only (chmod a-w) to keep it was replaced by save all the
     same, since a rename needs only the directory's permission ('fastem fit -o' refused
