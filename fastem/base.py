@@ -1533,6 +1533,8 @@ class BaseMixture(_KeywordsChecked):
 
     #: What EM maximises, named in messages: a variational family's evidence lower bound.
     _objective = "log-likelihood"
+    #: What ``score`` gives, named in messages: a variational family's is not a likelihood.
+    _scored = "log-likelihood"
 
     #: The hyper-parameter that keeps every density positive (``reg_covar`` for
     #: Gaussians, the floor of the means for exponential and Poisson mixtures),
@@ -2881,7 +2883,7 @@ class BaseMixture(_KeywordsChecked):
                 f"{who} stores its parameters in float32, which cannot hold them finely "
                 f"enough (likely values far from 0 against their spread): they are expected "
                 f"to lie {loss:.3g} per sample below the float64 peak near them in "
-                f"log-likelihood (tol={self.tol}). {once}Centre the data (X - X.mean(axis=0)) "
+                f"{self._scored} (tol={self.tol}). {once}Centre the data (X - X.mean(axis=0)) "
                 "or fit X.astype(np.float64)."
             ))
         return bool(loss)
@@ -2895,7 +2897,7 @@ class BaseMixture(_KeywordsChecked):
         warn_at_caller(
             ConvergenceWarning(
                 f"The fit reached its peak in float64, but its parameters stored in float32 "
-                f"lie {loss:.3g} per sample below it in log-likelihood (tol={self.tol}): "
+                f"lie {loss:.3g} per sample below it in {self._scored} (tol={self.tol}): "
                 "float32 cannot hold them finely enough (likely values far from 0 against "
                 "their spread). lower_bound_ is that of the float64 parameters. Centre the "
                 "data (X - X.mean(axis=0)) or fit X.astype(np.float64)."

@@ -1105,3 +1105,11 @@ def test_float32_fit_converged_at_max_iter_says_what_rounding_costs(covariance_t
         model = GaussianMixture(2, covariance_type=covariance_type, random_state=0,
                                 max_iter=max_iter).fit(_far_blobs(1e6))
     assert model.converged_ and model.n_iter_ == max_iter
+
+
+def test_bayesian_float32_rounding_loss_is_not_called_a_log_likelihood():
+    """The variational model has no likelihood: its loss is one of score, beside an ELBO."""
+    with pytest.warns(ConvergenceWarning, match="stored in float32 lie") as record:
+        BayesianGaussianMixture(n_components=2, random_state=0).fit(_far_blobs(1e6))
+    message = str(record[0].message)
+    assert "log-likelihood" not in message and "in score (the variational" in message

@@ -487,6 +487,7 @@ class BayesianGaussianMixture(_GaussianComponents):
     )
     _warns_empty_components = False
     _objective = "evidence lower bound (ELBO)"
+    _scored = "score (the variational log-probability per sample, not the ELBO)"
     _off_weight = 0.01  # the default threshold of effective_n_components
 
     def __init__(
