@@ -491,7 +491,7 @@ def _same_objects(these, those):
 # running statistics of online EM and the count of their steps are a stream's.
 _RECORDS_OF_THE_PARAMETERS = {
     "_running_stats": None, "n_steps_": _state.ABSENT, "_stored_parameters_warned": False,
-    "_regularization_warned": False, "_rounding_loss_warned": False, "_fit_structure": None,
+    "_regularization_warned": False, "_rounding_loss_warned": 0.0, "_fit_structure": None,
 }
 
 
@@ -1970,9 +1970,7 @@ class BaseMixture(_KeywordsChecked):
         try:
             # Data and parameters far apart for the dtype (e.g. a means_init
             # near 0 for data near 1e160) overflow here; that is reported below.
-            with np.errstate(over="ignore", invalid="ignore"):
-                self.weights_ = _mixing_weights(stats.nk).astype(self._dtype)
-                self._m_step_family(stats)
+            self._m_step_parameters(stats)
             parameters = _state.current(self)
             names = self._parameter_names
             check_m_step_values(names, [parameters[name] for name in names], self._dtype)
@@ -1980,6 +1978,12 @@ class BaseMixture(_KeywordsChecked):
             _state.assign(self, before)  # a failed M-step leaves the model as it was
             raise
         return self
+
+    def _m_step_parameters(self, stats):
+        """The parameters of the M-step from ``stats``, set in the model's dtype, unchecked."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            self.weights_ = _mixing_weights(stats.nk).astype(self._dtype)
+            self._m_step_family(stats)
 
     # ------------------------------------------------------------------
     # fitting
@@ -2341,12 +2345,14 @@ class BaseMixture(_KeywordsChecked):
         self._fit_structure = self._structure(source.n_features)
 
         stats = best.stats
-        # a partial_fit stream from this fit counts the warning as given
+        # the loss said, which a partial_fit stream from this fit counts as given
         if best.rounding_loss is not None:
             self._rounding_loss_warned = self._warn_rounding_loss(best)
-        else:  # no float64 finish measured it: max_iter reached (an unconverged fit says so)
-            self._rounding_loss_warned = best.converged and self._warn_stored_rounding_loss(
-                best.lower_bound, "The fit")
+        elif best.converged:  # no float64 finish measured it: max_iter reached
+            self._rounding_loss_warned = self._warn_stored_rounding_loss(
+                stats, best.lower_bound, "The fit")
+        else:  # an unconverged fit says that it stopped short
+            self._rounding_loss_warned = 0.0
         if best.decrease:
             self._warn_decrease(best.decrease, source.dtype)
         elif not best.converged and int(self.max_iter) > 0 and not best.stopped:
@@ -2730,7 +2736,7 @@ class BaseMixture(_KeywordsChecked):
             and result.n_iter < self.max_iter  # else no pass is left to run in float64
             and (result.decrease or result.unresolved or (
                 # a float32 fixed point can lie short of the peak by the parameters' rounding
-                result.converged and self._expected_rounding_loss(
+                result.converged and self._rounding_loss(
                     worker._named_parameters(result.parameters)
                 ) > self._rounding_loss_bound(result.lower_bound)
             ))
@@ -2745,11 +2751,12 @@ class BaseMixture(_KeywordsChecked):
         one unit of their size)."""
         return max(float(self.tol), float(np.finfo(np.float32).eps) * (1.0 + abs(lower_bound)))
 
-    def _expected_rounding_loss(self, parameters):
+    def _rounding_loss(self, parameters, exact=None):
         """Family hook: the mean log-likelihood that storing ``parameters`` (``{name:
-        array}``) in float32 is expected to cost against the float64 peak near them.
-        Default: 0, for parameters that float32 rounds relatively (scales, rates), at a
-        cost of the order of the square of its resolution."""
+        array}``) in float32 costs against ``exact``, the float64 ones they round (``{name:
+        array}``), or, without them, is expected to cost against the float64 peak near
+        them. Default: 0, for parameters that float32 rounds relatively (scales, rates), at
+        a cost of the order of the square of its resolution."""
         return 0.0
 
     def _escape_local_optimum(self, worker, source, result):
@@ -2864,36 +2871,42 @@ class BaseMixture(_KeywordsChecked):
             rounding_loss=loss,
         )
 
-    def _stored_rounding_loss(self, lower_bound):
-        """The mean log-likelihood that the model's float32 parameters are expected to lie
-        below the float64 peak near them (:meth:`_expected_rounding_loss`), where it exceeds
+    def _stored_rounding_loss(self, stats, lower_bound):
+        """The mean log-likelihood that the model's float32 parameters lie below the float64
+        M-step of ``stats`` (:meth:`_rounding_loss`), where it exceeds
         :meth:`_rounding_loss_bound` of ``lower_bound``; else 0 (and for float64 models)."""
         if self._dtype != np.float32:
             return 0.0
-        loss = self._expected_rounding_loss(self._named_parameters(self._get_parameters()))
+        stored = self._named_parameters(self._get_parameters())
+        exact = copy.copy(self)
+        exact._set_parameters({name: np.asarray(value, dtype=np.float64)
+                               for name, value in stored.items()})
+        exact._m_step_parameters(stats)
+        loss = self._rounding_loss(stored, exact._named_parameters(exact._get_parameters()))
         return loss if loss > self._rounding_loss_bound(lower_bound) else 0.0
 
-    def _warn_stored_rounding_loss(self, lower_bound, who, once=""):
+    def _warn_stored_rounding_loss(self, stats, lower_bound, who, once=""):
         """Warn (ConvergenceWarning) where :meth:`_stored_rounding_loss` is not 0, of
         parameters that no float64 pass measured (``who``: what stored them, ``once``: how
-        often it is said); returns whether it warned."""
-        loss = self._stored_rounding_loss(lower_bound)
+        often it is said); returns the loss it stated, 0 if none."""
+        loss = self._stored_rounding_loss(stats, lower_bound)
         if loss:
             warn_at_caller(ConvergenceWarning(
                 f"{who} stores its parameters in float32, which cannot hold them finely "
-                f"enough (likely values far from 0 against their spread): they are expected "
-                f"to lie {loss:.3g} per sample below the float64 peak near them in "
+                f"enough (likely values far from 0 against their spread): they lie about "
+                f"{loss:.3g} per sample below the float64 M-step they round in "
                 f"{self._scored} (tol={self.tol}). {once}Centre the data (X - X.mean(axis=0)) "
                 "or fit X.astype(np.float64)."
             ))
-        return bool(loss)
+        return loss
 
     def _warn_rounding_loss(self, result):
         """Warn when a float32 fit finished in float64 lost, by rounding its parameters to
-        float32, more than :meth:`_rounding_loss_bound`; returns whether it warned."""
+        float32, more than :meth:`_rounding_loss_bound`; returns the loss it stated, 0 if
+        none."""
         loss = result.rounding_loss
         if not loss > self._rounding_loss_bound(result.stats.mean_log_likelihood):
-            return False
+            return 0.0
         warn_at_caller(
             ConvergenceWarning(
                 f"The fit reached its peak in float64, but its parameters stored in float32 "
@@ -2903,7 +2916,7 @@ class BaseMixture(_KeywordsChecked):
                 "data (X - X.mean(axis=0)) or fit X.astype(np.float64)."
             ),
         )
-        return True
+        return loss
 
     def _warn_decrease(self, decrease, dtype):
         best_iter, best, later_iter, later = decrease
@@ -2993,8 +3006,8 @@ class BaseMixture(_KeywordsChecked):
             every later step.
         ConvergenceWarning
             Once per stream (and not after a fit that gave it), at the first
-            step whose float32 parameters are expected to lie measurably below
-            the step's float64 ones (Gaussian means far from 0 against their
+            step whose float32 parameters lie measurably below the step's
+            float64 ones (Gaussian means far from 0 against their
             spread, which float32 stores coarsely).
         """
         running = getattr(self, "_running_stats", None)
@@ -3050,7 +3063,7 @@ class BaseMixture(_KeywordsChecked):
         self._stored_parameters_warned = self._check_stored_parameters(warn=not warned)
         # said once per stream: its every step would give it again, with its own figures
         self._rounding_loss_warned = rounded or self._warn_stored_rounding_loss(
-            batch.mean_log_likelihood, "partial_fit", "Said once per stream. ")
+            running, batch.mean_log_likelihood, "partial_fit", "Said once per stream. ")
         self._fitted_settings = self._settings_of_the_fit()
         self._running_stats = running
         self.n_steps_ = steps

@@ -445,19 +445,18 @@ def _warn_unconverged(best, values, flags, converged, models, total_weight):
 
 def _warn_rounding_loss(best, models):
     """One ConvergenceWarning for the grid's float32 fits whose means float32 stores too
-    coarsely (:meth:`BaseMixture._stored_rounding_loss`), with the chosen fit's loss.
+    coarsely, with the chosen fit's loss (each fit's ``_rounding_loss_warned``).
 
     Each such fit warns of it, but the grid silences its fits' ConvergenceWarnings; a
     warning per fit would repeat one cause as many times as the grid has cells.
     """
-    losses = {key: model._stored_rounding_loss(model.lower_bound_)
-              for key, model in models.items()}
+    losses = {key: model._rounding_loss_warned for key, model in models.items()}
     lossy = [key for key, loss in losses.items() if loss]
     if not lossy:
         return
     chosen = (
-        f"the chosen fit {best} is expected to lie {losses[best]:.3g} per sample below its "
-        "float64 parameters in log-likelihood" if losses[best]
+        f"the chosen fit {best} lies {losses[best]:.3g} per sample below its float64 "
+        f"parameters in {models[best]._scored}" if losses[best]
         else f"the chosen fit {best} is not measurably affected"
     )
     warn_at_caller(
@@ -581,7 +580,7 @@ def select_n_components(
         Once more, for float32 data, when fits of the grid store means that
         float32 holds too coarsely (far from 0 against their spread), each
         measurably below the float64 peak near it: how many, and the chosen
-        fit's expected loss per sample in log-likelihood.
+        fit's loss per sample in log-likelihood, as that fit stated it.
     UserWarning
         When every fit is flagged, so there is no best model.
 

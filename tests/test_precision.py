@@ -10,6 +10,7 @@ statistics are accumulated around per-component shifts in float64 and every
 log-density is evaluated in a form that does not cancel.
 """
 
+import re
 import warnings
 from fractions import Fraction
 
@@ -18,6 +19,7 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy import stats
 from scipy.special import expit
+from sklearn.base import clone
 
 import fastem
 from fastem import (
@@ -1067,7 +1069,7 @@ def test_float32_partial_fit_whose_means_round_below_the_peak_says_so_once(covar
         for batch in np.array_split(X, 10):
             model.partial_fit(batch)
     assert len(record) == 1 and model.means_.dtype == np.float32
-    stated = float(str(record[0].message).split(" lie ")[1].split(" ")[0])
+    stated = float(str(record[0].message).split(" lie about ")[1].split(" ")[0])
     assert 1e-4 < stated < 1e-3
     near = GaussianMixture(2, covariance_type=covariance_type, random_state=0)
     for batch in np.array_split(_far_blobs(1e3), 10):
@@ -1083,16 +1085,19 @@ def test_float32_partial_fit_after_a_fit_that_said_it_stays_quiet():
 
 def test_select_n_components_says_once_that_its_float32_fits_round_below_the_peak():
     """The grid silences its fits' ConvergenceWarnings: the rounding loss is said once,
-    with the count of fits it concerns and the chosen fit's loss."""
+    with the count of fits it concerns and the chosen fit's loss, as that fit measured it."""
+    X = _far_blobs(1e6)
     with pytest.warns(ConvergenceWarning, match="store their means in float32") as record:
         result = fastem.select_n_components(
-            _far_blobs(1e6), n_components=[1, 2], covariance_types=["full", "diag"],
-            random_state=0)
+            X, n_components=[1, 2], covariance_types=["full", "diag"], random_state=0)
     message = str(record[0].message)
     assert len(record) == 1 and message.startswith("4 of the 4 fits")
     assert str(result.best_params_) in message
-    stated = float(message.split(" lie ")[1].split(" ")[0])
-    assert 1e-4 < stated < 1e-3
+    stated = float(re.search(r"(\S+) per sample", message)[1])
+    chosen = result.best_model_
+    X64 = X.astype(np.float64)
+    loss = clone(chosen).fit(X64).score(X64) - chosen.score(X64)
+    assert stated == pytest.approx(loss, rel=0.05) and loss > 1e-4
     fastem.select_n_components(_far_blobs(1e3), n_components=[1, 2],
                                covariance_types=["full"], random_state=0)
 
@@ -1113,3 +1118,20 @@ def test_bayesian_float32_rounding_loss_is_not_called_a_log_likelihood():
         BayesianGaussianMixture(n_components=2, random_state=0).fit(_far_blobs(1e6))
     message = str(record[0].message)
     assert "log-likelihood" not in message and "in score (the variational" in message
+
+
+def test_float32_partial_fit_states_the_rounding_of_its_means_not_an_expectation():
+    """A component collapsed onto one float32 value 1e5 from the origin has a mean that
+    float32 holds: its precision of 1e6 (reg_covar) costs nothing, where a uniform
+    rounding would be expected to cost 1 per sample."""
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (3000, 1)), np.full((2000, 1), 3.0)]) + 1e5
+    X = X.astype(np.float32)[rng.permutation(5000)]
+    model = GaussianMixture(2, random_state=0)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        for batch in np.array_split(X, 10):
+            model.partial_fit(batch)
+    stated = [float(re.search(r"(\S+) per sample", str(w.message))[1]) for w in record
+              if "partial_fit stores its parameters" in str(w.message)]
+    assert len(stated) == 1 and stated[0] < 1e-4
