@@ -486,6 +486,10 @@ def _same_objects(these, those):
     )
 
 
+# The advice of the warnings that a float32 model's parameters lie measurably below the
+# float64 ones they round.
+_FLOAT32_ROUNDING_ADVICE = "Centre the data (X - X.mean(axis=0)) or fit X.astype(np.float64)."
+
 # Records of the fit that describe its parameters, and their value once the parameters
 # come from elsewhere (see BaseMixture.__setattr__; ABSENT: the record goes). The
 # running statistics of online EM and the count of their steps are a stream's.
@@ -2895,8 +2899,7 @@ class BaseMixture(_KeywordsChecked):
                 f"{who} stores its parameters in float32, which cannot hold them finely "
                 f"enough (likely values far from 0 against their spread): they lie about "
                 f"{loss:.3g} per sample below the float64 M-step they round in "
-                f"{self._scored} (tol={self.tol}). {once}Centre the data (X - X.mean(axis=0)) "
-                "or fit X.astype(np.float64)."
+                f"{self._scored} (tol={self.tol}). {once}{_FLOAT32_ROUNDING_ADVICE}"
             ))
         return loss
 
@@ -2912,8 +2915,8 @@ class BaseMixture(_KeywordsChecked):
                 f"The fit reached its peak in float64, but its parameters stored in float32 "
                 f"lie {loss:.3g} per sample below it in {self._scored} (tol={self.tol}): "
                 "float32 cannot hold them finely enough (likely values far from 0 against "
-                "their spread). lower_bound_ is that of the float64 parameters. Centre the "
-                "data (X - X.mean(axis=0)) or fit X.astype(np.float64)."
+                "their spread). lower_bound_ is that of the float64 parameters. "
+                f"{_FLOAT32_ROUNDING_ADVICE}"
             ),
         )
         return loss
