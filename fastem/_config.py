@@ -56,7 +56,7 @@ PARTITION_MEMORY = 64 * 2**20
 # fastem/_threading.py), in units of one statistic of one point: 1,000 points
 # of a 2-D full model with 4 components, whose statistics vector has 30
 # entries, are 30,000 units. That model's pass costs about 8 ns per point on
-# one core (3.8 ms per million points on two, README), so 200,000 units
+# one core (3.8 ms per million points on two, docs/performance.md), so 200,000 units
 # (6,700 points) take about 0.05 ms: a second thread could save some 25 us,
 # the order of what a parallel region's start and barrier cost on an idle
 # machine. On a busy one (load average 8-10 on 2 cores) every two-thread

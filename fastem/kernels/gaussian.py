@@ -73,7 +73,7 @@ WIDE_MIN_FEATURES = min(TILE_MIN_FEATURES, SPARSE_MIN_FEATURES, BLAS_MIN_FEATURE
 # so that those blocks hold the plain loops alone: the fused E-step runs them
 # on data of fewer than WIDE_MIN_FEATURES features (``few_features`` of
 # ``register_family_kernels``; about 2 s less to compile in a cold first fit
-# of 'full' D=2, see README's "Busy machines and the first run").
+# of 'full' D=2, see "Busy machines and the first run" in docs/performance.md).
 
 # Log-densities run in the data's dtype: constants are made with ``_typed`` so
 # that a float32 block never widens to float64. Every statistic is summed in
