@@ -576,7 +576,9 @@ class _Run:
             image = model._unconstrained(model._get_parameters())
             if np.isfinite(point).all() and np.isfinite(image).all():
                 self.pairs.append((point, image))
-        return model._lower_bound(stats, before), before, stats
+        # a Python float, as the record of the fit (lower_bound_, lower_bounds_) holds it
+        # and as a model file gives it back (a family's hook may give a NumPy scalar)
+        return float(model._lower_bound(stats, before)), before, stats
 
     def accept(self, lower_bound, before, stats, *, extends_chain, trial=None):
         """Record an accepted pass; run the stopping rule; call the callback.

@@ -1305,3 +1305,27 @@ def test_a_model_of_a_class_outside_fastem_is_refused_with_what_to_do(tmp_path, 
                                          r"defined outside fastem \(a subclass .*pickle .*or one "
                                          r"of a newer fastem"):
         fastem.load(tmp_path / "m.npz")
+
+
+@pytest.mark.parametrize("family, covariance_type, dtype, prior_type", [
+    (*case, "dirichlet_process") for case in MODELS
+] + [("bayesian", c, "float64", "dirichlet_distribution") for c in COVARIANCE_TYPES])
+def test_the_record_of_the_fit_loads_as_it_was(tmp_path, family, covariance_type, dtype,
+                                              prior_type):
+    """n_iter_, converged_, lower_bound_ and lower_bounds_ read back equal and of the same
+    Python types: before, a BayesianGaussianMixture's lower bounds were NumPy float64
+    scalars, which the file gave back as floats (repr and json.dumps told them apart)."""
+    model = _model(family, covariance_type, dtype)
+    if prior_type == "dirichlet_distribution":
+        X = make_demo_data(600, random_state=1)[0].astype(dtype)
+        model = _fit_quietly(fastem.BayesianGaussianMixture(
+            3, covariance_type=covariance_type, random_state=0,
+            weight_concentration_prior_type=prior_type), X)
+    model.save(tmp_path / "m.npz")
+    loaded = fastem.load(tmp_path / "m.npz")
+    for name in ("n_iter_", "converged_", "lower_bound_", "lower_bounds_", "n_features_in_"):
+        value = getattr(model, name)
+        assert getattr(loaded, name) == value, name
+        assert repr(getattr(loaded, name)) == repr(value), name
+    assert type(model.lower_bound_) is float
+    assert all(type(v) is float for v in model.lower_bounds_)
