@@ -1448,14 +1448,18 @@ class BaseMixture(_KeywordsChecked):
         return {name: getattr(self, name) for name in self._get_param_names()}
 
     def set_params(self, **params):
-        """Set hyper-parameters; unknown names raise a ValueError."""
+        """Set hyper-parameters; unknown names raise a ValueError.
+
+        The names are checked before any is set: a call that raises changes none.
+        """
         valid = self._get_param_names()
-        for name, value in params.items():
+        for name in params:
             if name not in valid:
                 raise ValueError(
                     f"Invalid parameter {name!r} for {type(self).__name__}"
                     f"{self._parameter_advice(name)}"
                 )
+        for name, value in params.items():
             setattr(self, name, value)
         return self
 

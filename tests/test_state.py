@@ -494,3 +494,15 @@ def test_an_update_records_the_hyper_parameters_it_ran_with(update, change, monk
     with warnings.catch_warnings():
         warnings.simplefilter("error", WarmStartWarning)
         model.fit(X)
+
+
+@pytest.mark.parametrize("name", [f for f, _ in FAMILIES] + ["bayesian"])
+def test_set_params_that_raises_sets_nothing(name):
+    """A name that the model does not take, after names that it does, sets none of them:
+    before, those before it in the call were set, and the model was left half-changed."""
+    model = (fastem.BayesianGaussianMixture(n_components=2) if name == "bayesian"
+             else dict(FAMILIES)[name]())
+    before = model.get_params()
+    with pytest.raises(ValueError, match="Invalid parameter 'bogus'"):
+        model.set_params(max_iter=5, n_components=3, tol=1.0, bogus=1)
+    assert model.get_params() == before
