@@ -63,6 +63,10 @@ FITTED_ATTRIBUTES = frozenset({
 # Stands for "no such name" where None is a value.
 ABSENT = object()
 
+# The memo key (see ParameterState.memo) marking parameters assigned by hand, which
+# BaseMixture._check_fitted_parameters checks against one another before their first use.
+ASSIGNED = "assigned"
+
 
 class ParameterState:
     """An immutable snapshot of a fitted model: its parameters and its fit's record.
@@ -91,7 +95,9 @@ class ParameterState:
         raise AttributeError("ParameterState is immutable; use replace()")
 
     def __reduce__(self):
-        return (ParameterState, (self._values, self._record))  # the memo is not pickled
+        # the memo is not pickled, but for the mark of parameters assigned by hand
+        memo = {ASSIGNED: True} if self._memo.get(ASSIGNED) else None
+        return (ParameterState, (self._values, self._record, memo))
 
     def __contains__(self, name):
         return name in self._values or name in self._record
@@ -159,9 +165,9 @@ class ParameterState:
         values, record = dict(self._values), dict(self._record)
         if name in values:
             del values[name]
-        else:
-            del record[name]
-        return ParameterState(values, record)
+            return ParameterState(values, record)
+        del record[name]
+        return ParameterState._of_frozen(values, record, self._memo)  # the same parameters
 
     def __repr__(self):
         parts = ", ".join(f"{n}{getattr(v, 'shape', '')}" for n, v in self._values.items())

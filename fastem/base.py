@@ -152,7 +152,9 @@ from ._config import BLOCK_SIZE, MAX_PARTITIONS, PARTITION_MEMORY
 from ._em import run_em
 from ._init import INIT_METHODS, initial_moments, sample_size, start_method
 from . import _state
-from ._state import FITTED_ATTRIBUTES, ParameterState, check_kernel_params, check_parameter_arrays
+from ._state import (
+    ASSIGNED, FITTED_ATTRIBUTES, ParameterState, check_kernel_params, check_parameter_arrays,
+)
 from ._threading import launch, read_only, read_only_fields
 from ._validation import (
     EntryError, assigned_parameter, check_choice, check_feature_names, check_memory,
@@ -1301,7 +1303,10 @@ class BaseMixture(_KeywordsChecked):
     float64 array (a list, integers, ``Decimal`` entries) becomes float64 as
     ``means_init`` does; one that float64 would alter (a whole number beyond
     2**53, a value beyond its range) is a ValueError at the parameters' next
-    use, naming it, as ``means_init`` is at the fit.
+    use, naming it, as ``means_init`` is at the fit. So are parameters that
+    disagree with one another, as ``save`` refuses them (a ``covariances_``
+    assigned beside the old ``precisions_cholesky_``): assign those of one
+    fitted model together.
 
     The other fitted attributes (``n_features_in_``, ``feature_names_in_``,
     ``n_iter_``, ``converged_``, ``lower_bound_``, ``lower_bounds_``,
@@ -1364,7 +1369,9 @@ class BaseMixture(_KeywordsChecked):
             # stream's (partial_fit starts online EM again from them), and nothing has
             # been said of them yet. They are converted as initial parameters are.
             value = assigned_parameter(value, name)
-            _state.assign(self, _without_their_records(_state.current(self).replace(name, value)))
+            state = _without_their_records(_state.current(self).replace(name, value))
+            state.memo[ASSIGNED] = True  # see _check_fitted_parameters
+            _state.assign(self, state)
         elif name in FITTED_ATTRIBUTES:
             _state.assign(self, _state.current(self).replace_record(name, value))
         else:
@@ -1686,9 +1693,15 @@ class BaseMixture(_KeywordsChecked):
         Shapes against :meth:`_parameter_shapes`, one floating dtype, finite
         values, weights on the simplex and the family's own constraints
         (:meth:`_check_parameter_values`); a few microseconds, no pass over
-        data. Raises ValueError naming the attribute, the value seen and the
-        expected one.
+        data. Parameters assigned by hand are checked against one another
+        too, once (covariances the inverse of the precisions, ...:
+        :func:`fastem.io.check_parameters_agree`), which those of a fit,
+        ``load`` or ``from_sklearn`` are by construction or were checked
+        against. Raises ValueError naming the attribute, the value seen and
+        the expected one.
         """
+        from .io import check_parameters_agree
+
         state = _state.current(self)
         key = ("checked", n_features)
         hyper = self._hyper_parameter_values()
@@ -1697,6 +1710,8 @@ class BaseMixture(_KeywordsChecked):
         self._check_parameters()
         check_parameter_arrays(self, self._parameter_shapes(n_features), n_features)
         self._check_parameter_values()
+        if state.memo.get(ASSIGNED):
+            check_parameters_agree(self, state)
         state.memo[key] = hyper
 
     def _hyper_parameter_values(self):

@@ -655,7 +655,7 @@ def save(model, path, *, column_indices=None):
     model._check_is_fitted()
     # Hyper-parameters changed by set_params since the fit (n_components,
     # covariance_type) no longer describe the parameters: load would refuse the file.
-    model._check_fitted_parameters(model.n_features_in_)
+    _check_fitted_parameters(model)
     path = _one_path(path, "model.save(path)")
     if column_indices is None:  # those of the file the model was loaded from, if any
         column_indices = getattr(model, "_column_indices", None)
@@ -1390,6 +1390,55 @@ _MODEL_FIX = (
 )
 
 
+class ParametersDisagree(ValueError):
+    """A model's parameters disagree with one another (see :func:`check_parameters_agree`)."""
+
+
+def check_parameters_agree(model, state):
+    """Refuse Gaussian parameters that disagree with one another, which no method would
+    read as one model.
+
+    Of ``state`` (a :class:`~fastem._state.ParameterState` of ``model``), as
+    :func:`load` checks a model file's: ``precisions_`` the product of the
+    Cholesky factors (their upper triangles, which the kernels read),
+    ``covariances_`` its inverse, and a variational mixture's ``weights_`` the
+    expected weights of its ``weight_concentration_``. An assigned
+    ``covariances_`` beside the old precisions was used by ``sample`` while
+    the predictions used the precisions. Raises :class:`ParametersDisagree`,
+    naming the attributes and the fix.
+    """
+    from .families.bayesian import BayesianGaussianMixture
+    from .families.gaussian import _GaussianComponents, upper
+
+    names = ("weights_", "covariances_", "precisions_", "precisions_cholesky_")
+    if not isinstance(model, _GaussianComponents) or any(n not in state for n in names):
+        return
+    dtype = np.dtype(state["weights_"].dtype)
+    fields = {name: _Field(None, name, np.asarray(state[name]), _MODEL_FIX)
+              for name in model._parameter_names if name in state}
+    U = np.asarray(state["precisions_cholesky_"], dtype=np.float64)
+    if model.covariance_type in ("full", "tied"):
+        U = upper(U)
+    try:
+        _check_gaussian_relations(model.covariance_type, fields, dtype, U)
+        if isinstance(model, BayesianGaussianMixture):
+            _check_expected_weights(model, fields)
+    except ValueError as exc:
+        raise ParametersDisagree(
+            f"The parameters of this {type(model).__name__} disagree with each other: "
+            f"{str(exc).replace('field ', '', 1)}"
+        ) from None
+
+
+def _check_fitted_parameters(model):
+    """``model._check_fitted_parameters``, but for a disagreement between its parameters,
+    which :func:`checked_parameter_arrays` reports in the words of its caller."""
+    try:
+        model._check_fitted_parameters(model.n_features_in_)
+    except ParametersDisagree:
+        pass
+
+
 def checked_parameter_arrays(model, doing, fix=_MODEL_FIX):
     """The fitted parameters of ``model`` as arrays, once they pass what :func:`load`
     checks of a model file's arrays.
@@ -1402,7 +1451,7 @@ def checked_parameter_arrays(model, doing, fix=_MODEL_FIX):
     A failure of the file's raises ValueError starting with ``doing``, naming
     the field and ending with ``fix`` (or ``fix(name)``, for a callable).
     """
-    model._check_fitted_parameters(model.n_features_in_)
+    _check_fitted_parameters(model)
     arrays = {name: np.asarray(getattr(model, name)) for name in model._parameter_names}
     if type(model).__module__.startswith("fastem."):  # load knows fastem's families only
         try:
@@ -1559,6 +1608,11 @@ def _check_posterior(model, fields, n_features, dtype):
         prior.symmetric_positive_definite(dtype, rounded=False)
     else:
         prior.positive()
+    _check_expected_weights(model, fields)
+
+
+def _check_expected_weights(model, fields):
+    """A variational mixture's ``weights_``: the expected weights of its concentrations."""
     expected = model._expected_weights(fields["weight_concentration_"].value.astype(np.float64))
     if not np.allclose(fields["weights_"].value, expected, rtol=1e-4, atol=1e-6):
         fields["weights_"].fail(
@@ -1575,9 +1629,6 @@ def _check_gaussian(covariance_type, fields, dtype):
     if covariance_type in ("diag", "spherical"):
         for field in (covariances, cholesky, precisions):
             field.positive()
-        products = bound = U * U
-        residual = np.abs(covariances.value * precisions.value.astype(np.float64) - 1.0)
-        allowed = 1e-3
     else:
         covariances.symmetric_positive_definite(dtype)
         precisions.symmetric_positive_definite(dtype)
@@ -1592,6 +1643,18 @@ def _check_gaussian(covariance_type, fields, dtype):
                 f"has a diagonal entry {diagonal.min():.6g}; the diagonal of a Cholesky "
                 "factor must be positive"
             )
+    _check_gaussian_relations(covariance_type, fields, dtype, U)
+
+
+def _check_gaussian_relations(covariance_type, fields, dtype, U):
+    """``precisions_`` the product of the factors ``U`` (float64) and ``covariances_`` its
+    inverse, each within the rounding of ``dtype``."""
+    covariances, precisions = fields["covariances_"], fields["precisions_"]
+    if covariance_type in ("diag", "spherical"):
+        products = bound = U * U
+        residual = np.abs(covariances.value * precisions.value.astype(np.float64) - 1.0)
+        allowed = 1e-3
+    else:
         products = U @ np.swapaxes(U, -1, -2)
         bound = np.abs(U) @ np.swapaxes(np.abs(U), -1, -2)
         C = covariances.value.astype(np.float64)

@@ -279,7 +279,8 @@ def test_a_reg_covar_changed_after_the_fit_applies_to_the_next_step(
         with pytest.warns(RegularizationWarning, match="reg_covar=0.5 is at least a quarter of"):
             wide = GaussianMixture(3, covariance_type=covariance_type, random_state=0,
                                    reg_covar=0.5).fit(X)
-        model.covariances_ = wide.covariances_  # covariances of at least 0.5 ...
+        for name in ("covariances_", "precisions_", "precisions_cholesky_"):
+            setattr(model, name, getattr(wide, name))  # covariances of at least 0.5 ...
         model._fitted_settings = {"reg_covar": 0.9}  # ... taken for parameters fitted with 0.9
     model.set_params(reg_covar=10.0)
     with pytest.warns(RegularizationWarning, match="reg_covar=10 is at least a quarter"):

@@ -83,13 +83,16 @@ def test_clusters_2d(data, models, covariance_type):
 
 
 def test_clusters_2d_of_a_covariance_rounded_below_zero_draws_a_flat_ellipse(data):
-    """A covariance of collinear features rounded to an eigenvalue a little below 0 (an
-    assigned one here): its ellipse is flat, not NaN (NumPy's warning is an error here)."""
+    """A covariance of collinear features rounded to an eigenvalue a little below 0: its
+    ellipse is flat, not NaN (NumPy's warning is an error here). Set past the checks of an
+    assignment (which refuse a covariances_ that is not the inverse of precisions_): no
+    fit makes one in float64."""
     model = fastem.GaussianMixture(2, random_state=0, tol=1e-2).fit(data)
     covariances = model.covariances_.copy()
     covariances[0] = np.array([[1.0, 3.0], [3.0, 9.0 - 1e-6]], dtype=np.float32)
     assert np.linalg.eigvalsh(covariances[0].astype(np.float64))[0] < 0
-    model.covariances_ = covariances
+    model._set_parameters({**{name: getattr(model, name) for name in model._parameter_names},
+                           "covariances_": covariances})
     ellipse = plot.plot_clusters_2d(model, data, max_points=500)["ellipses"][0]
     assert min(ellipse.width, ellipse.height) == 0.0
     assert max(ellipse.width, ellipse.height) == pytest.approx(2 * np.sqrt(10.0), rel=1e-6)

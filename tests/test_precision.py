@@ -493,10 +493,13 @@ def test_float32_selection_and_collapse_rules_read_the_precision_factors():
 
 
 def test_float64_sample_draws_from_assigned_covariances():
-    """Assigned covariances_ of a float64 model are what sample() draws from."""
+    """Assigned covariances_ of a float64 model (with their precisions: alone, they are
+    refused) are what sample() draws from."""
     X = _gaussian_data(np.random.default_rng(0))
     model = GaussianMixture(2, random_state=0).fit(X)
     model.covariances_ = model.covariances_ * 100
+    model.precisions_ = model.precisions_ / 100
+    model.precisions_cholesky_ = model.precisions_cholesky_ / 10
     samples, labels = model.sample(20_000)
     variance = samples[labels == 0].var(axis=0)
     assert_allclose(variance, np.diagonal(model.covariances_[0]), rtol=0.05)
@@ -511,13 +514,15 @@ def test_sample_from_covariances_of_features_in_units_far_apart(estimator, covar
     sampler rebuilds it to rtol 1e-8 entry by entry, and called this positive
     definite matrix "not symmetric positive-semidefinite"."""
     covariance = np.array([[2e-6, 1.7, 3.8e-5], [1.7, 1e10, -880.0], [3.8e-5, -880.0, 1.0]])
-    factor = np.linalg.inv(np.linalg.cholesky(covariance)).T
+    factor = np.triu(np.linalg.inv(np.linalg.cholesky(covariance)).T)
     means = np.array([[0.0, 0.0, 1e4], [0.01, 1e6, 1e4 + 5.0]])
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 3)) * [0.1, 1e5, 1.0] + [0.0, 0.0, 1e4]
     model = estimator(2, covariance_type=covariance_type, random_state=0).fit(X.astype(dtype))
     per_component = (lambda a: np.array([a, a])) if covariance_type == "full" else (lambda a: a)
     model.weights_ = np.array([0.5, 0.5], dtype=dtype)
+    if estimator is BayesianGaussianMixture:  # the concentrations of those expected weights
+        model.weight_concentration_ = np.array([[1.0, 1.0], [1.0, 1e-9]], dtype=dtype)
     model.means_ = means.astype(dtype)
     model.covariances_ = per_component(covariance).astype(dtype)
     model.precisions_cholesky_ = per_component(factor).astype(dtype)
@@ -535,6 +540,11 @@ def test_sample_from_covariances_of_features_in_units_far_apart(estimator, covar
 def test_sample_refuses_assigned_covariances_that_are_not_positive_definite():
     model = GaussianMixture(2, random_state=0).fit(_gaussian_data(np.random.default_rng(0)))
     model.covariances_ = np.array([np.eye(2), [[1.0, 2.0], [2.0, 1.0]]])
+    # assigned without precisions that agree, which no positive definite factor gives
+    with pytest.raises(ValueError, match="covariances_' is not the inverse of 'precisions_'"):
+        model.sample(100)
+    model._set_parameters({**{name: getattr(model, name) for name in model._parameter_names},
+                           "covariances_": model.covariances_})  # past that check
     with pytest.raises(ValueError, match="covariances_ of component 1 is not positive definite"):
         model.sample(100)
 

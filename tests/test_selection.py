@@ -112,12 +112,12 @@ def test_collapse_rules():
     means, covariances = model.means_.copy(), model.covariances_.copy()
     means[0] = X[on_slice].mean(axis=0)
     covariances[0] = np.cov(X[on_slice].T, bias=True) + 1e-6 * np.eye(2)
-    model.means_, model.covariances_ = means, covariances
+    model._set_gaussian(means, covariances)  # with the precisions that agree
     reasons = collapsed_components(model, X)
     assert list(reasons) == [0] and "floor" in reasons[0]
     # Slightly wider, but still narrower than rounding to integers allows: rule 2.
     covariances[0] = np.diag([1.0, 0.05])
-    model.covariances_ = covariances.copy()
+    model._set_gaussian(means, covariances.copy())
     reasons = collapsed_components(model, X)
     assert list(reasons) == [0] and "rounding to steps of 1" in reasons[0]
     # The same component on continuous data is fine.
@@ -517,7 +517,7 @@ def test_a_component_exactly_on_one_value_of_an_indicator_is_still_flagged():
     assert collapsed_components(model, X) == {}
     means, covariances = model.means_.copy(), model.covariances_.copy()
     covariances[0, 2] = model.reg_covar  # the M-step's variance on a single value
-    model.means_, model.covariances_ = means, covariances
+    model._set_gaussian(means, covariances)  # with the precisions that agree
     reasons = collapsed_components(model, X)
     assert list(reasons) == [0] and "floor" in reasons[0]
 

@@ -496,6 +496,47 @@ def test_an_update_records_the_hyper_parameters_it_ran_with(update, change, monk
         model.fit(X)
 
 
+GAUSSIAN_MATRICES = ["covariances_", "precisions_", "precisions_cholesky_"]
+
+
+@pytest.mark.parametrize("copied", ["model", "pickle", "deepcopy"])
+@pytest.mark.parametrize("name", [f for f, _ in FAMILIES if f.startswith("gaussian")]
+                         + ["bayesian"])
+def test_assigned_parameters_that_disagree_with_each_other_are_refused(name, copied):
+    """One of covariances_, precisions_ and precisions_cholesky_ assigned without the
+    others (or a variational mixture's weights_ without its weight_concentration_) is
+    refused by every method, as save refuses it. Before, predictions were made from the
+    precisions while sample drew from the covariances (and a variational mixture predicted
+    with its concentrations), each method answering for another model without an error."""
+    if name == "bayesian":
+        X = _data("gaussian-full")
+        model = fastem.BayesianGaussianMixture(n_components=2, random_state=0).fit(X)
+        changes = {"weights_": lambda v: v[::-1]}
+    else:
+        model, X = _fitted(name)
+        changes = {matrix: lambda v: 4.0 * v for matrix in GAUSSIAN_MATRICES}
+    for attribute, change in changes.items():
+        changed = copy.deepcopy(model)
+        setattr(changed, attribute, change(getattr(model, attribute)))
+        changed = {"model": lambda m: m, "pickle": lambda m: pickle.loads(pickle.dumps(m)),
+                   "deepcopy": copy.deepcopy}[copied](changed)
+        for method, use in METHODS.items():
+            if name == "bayesian" and method in ("bic", "aic"):
+                continue  # it has none
+            with pytest.raises(ValueError, match=r"disagree with each other: '\w+_' .*If they "
+                               r"were assigned, assign the parameters of one fitted model"):
+                use(changed, X)
+        with pytest.raises(ValueError, match="disagree with each other"):
+            changed.set_params(warm_start=True).fit(X)
+        # the others assigned too, from one fitted model, agree again
+        other = copy.deepcopy(model)
+        for parameter in model._parameter_names:
+            setattr(other, parameter, getattr(changed if parameter == attribute else model,
+                                              parameter))
+        setattr(other, attribute, getattr(model, attribute))
+        np.testing.assert_array_equal(other.score_samples(X), model.score_samples(X))
+
+
 @pytest.mark.parametrize("name", [f for f, _ in FAMILIES] + ["bayesian"])
 def test_set_params_that_raises_sets_nothing(name):
     """A name that the model does not take, after names that it does, sets none of them:
