@@ -68,7 +68,11 @@ _COLUMN_INDICES = "column_indices"
 _TMP_MARK = ".fastem-"
 _TMP_SUFFIX = ".tmp"
 # Errors NumPy and zipfile raise for a damaged archive or entry.
-_READ_ERRORS = (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
+# What reading a damaged .npz archive raises. zipfile's NotImplementedError (an entry's
+# compression method is not one it reads), RuntimeError (an entry marked encrypted) and
+# LargeZipFile come from a flag or a field of the archive's headers.
+_READ_ERRORS = (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error,
+                NotImplementedError, RuntimeError, zipfile.LargeZipFile)
 _WRITTEN_BY = "Pass a file written by model.save() or 'fastem fit -o'."
 # How an .npz file starts, as NumPy recognises one: a zip entry, or an empty archive.
 _ZIP_START = (b"PK\x03\x04", b"PK\x05\x06")
