@@ -1306,7 +1306,9 @@ class BaseMixture(_KeywordsChecked):
     use, naming it, as ``means_init`` is at the fit. So are parameters that
     disagree with one another, as ``save`` refuses them (a ``covariances_``
     assigned beside the old ``precisions_cholesky_``): assign those of one
-    fitted model together.
+    fitted model together. An assigned ``precisions_cholesky_`` derives
+    ``precisions_``, as scikit-learn's estimator does. A model never fitted
+    needs ``n_features_in_`` assigned too.
 
     The other fitted attributes (``n_features_in_``, ``feature_names_in_``,
     ``n_iter_``, ``converged_``, ``lower_bound_``, ``lower_bounds_``,
@@ -1369,13 +1371,21 @@ class BaseMixture(_KeywordsChecked):
             # stream's (partial_fit starts online EM again from them), and nothing has
             # been said of them yet. They are converted as initial parameters are.
             value = assigned_parameter(value, name)
-            state = _without_their_records(_state.current(self).replace(name, value))
+            state = _state.current(self).replace(name, value)
+            for derived, derived_value in self._derived_from_assigned(name, value).items():
+                state = state.replace(derived, derived_value)
+            state = _without_their_records(state)
             state.memo[ASSIGNED] = True  # see _check_fitted_parameters
             _state.assign(self, state)
         elif name in FITTED_ATTRIBUTES:
             _state.assign(self, _state.current(self).replace_record(name, value))
         else:
             object.__setattr__(self, name, value)
+
+    def _derived_from_assigned(self, name, value):
+        """Family hook: parameters that an assigned parameter ``name`` (converted to
+        ``value``) determines, by name, assigned with it. None by default."""
+        return {}
 
     def __delattr__(self, name):
         if name in self._parameter_names or name in FITTED_ATTRIBUTES:
@@ -1671,6 +1681,13 @@ class BaseMixture(_KeywordsChecked):
             raise NotFittedError(
                 f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
                 "appropriate arguments before using this estimator."
+            )
+        if not hasattr(self, "n_features_in_"):
+            # parameters assigned by hand to a model that was never fitted
+            raise NotFittedError(
+                f"This {type(self).__name__} has parameters assigned by hand but no "
+                "n_features_in_, which a fit sets: assign it too (model.n_features_in_ = "
+                "the number of features of the data), or fit the model."
             )
 
     # ------------------------------------------------------------------

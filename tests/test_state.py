@@ -547,3 +547,59 @@ def test_set_params_that_raises_sets_nothing(name):
     with pytest.raises(ValueError, match="Invalid parameter 'bogus'"):
         model.set_params(max_iter=5, n_components=3, tol=1.0, bogus=1)
     assert model.get_params() == before
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_covariances_and_precision_factors_assigned_as_for_sklearn_make_one_model(
+        covariance_type, tmp_path):
+    """Code written for scikit-learn's estimator sets a model by hand through
+    covariances_ and precisions_cholesky_, leaving precisions_ (which scikit-learn
+    derives) as it was. The assigned factor derives precisions_, so the model agrees
+    with itself: its predictions are scikit-learn's for the same attributes, and it
+    saves and loads. Before, the stale precisions_ made every method refuse it."""
+    from sklearn.mixture import GaussianMixture as SkGaussianMixture
+    from sklearn.mixture._gaussian_mixture import _compute_precision_cholesky
+
+    X = np.random.default_rng(3).normal(size=(200, 2))
+    X[:100] += 5.0
+    model = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+    reference = SkGaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+    covariances = 3.0 * model.covariances_
+    factors = _compute_precision_cholesky(covariances, covariance_type)
+    for estimator in (model, reference):
+        estimator.covariances_ = covariances
+        estimator.precisions_cholesky_ = factors
+    expected = {
+        "full": lambda U: U @ np.swapaxes(U, -1, -2), "tied": lambda U: U @ U.T,
+        "diag": np.square, "spherical": np.square,
+    }[covariance_type](factors)
+    np.testing.assert_allclose(model.precisions_, expected, rtol=1e-12)
+    np.testing.assert_allclose(model.score_samples(X), reference.score_samples(X), rtol=1e-10)
+    model.sample(5)
+    model.save(tmp_path / "m.npz")
+    np.testing.assert_array_equal(fastem.load(tmp_path / "m.npz").score_samples(X),
+                                  model.score_samples(X))
+    # the factor alone still disagrees with the covariances, which sample draws from
+    alone = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+    alone.precisions_cholesky_ = factors
+    with pytest.raises(ValueError, match="'covariances_' is not the inverse of 'precisions_'"):
+        alone.score(X)
+
+
+def test_parameters_assigned_to_a_model_never_fitted_ask_for_n_features_in_():
+    """A model built by hand (its parameters assigned, never fitted) was refused by every
+    method with "object has no attribute 'n_features_in_'", an AttributeError from deep
+    in the checks. It now says what to assign; with it, the model works."""
+    model = GaussianMixture(2)
+    model.weights_ = [0.5, 0.5]
+    model.means_ = [[0.0, 0.0], [6.0, 6.0]]
+    model.covariances_ = np.stack([np.eye(2)] * 2)
+    model.precisions_cholesky_ = np.stack([np.eye(2)] * 2)
+    X = np.zeros((3, 2))
+    for use in (lambda m: m.predict(X), lambda m: m.score(X), lambda m: m.sample(2),
+                lambda m: m.partial_fit(X)):
+        with pytest.raises(fastem.exceptions.NotFittedError,
+                           match=r"assigned by hand but no n_features_in_.*model.n_features_in_"):
+            use(model)
+    model.n_features_in_ = 2
+    np.testing.assert_array_equal(model.predict(X), [0, 0, 0])

@@ -494,6 +494,23 @@ class _GaussianComponents(BaseMixture):
         check_choice(self.covariance_type, "covariance_type", _COVARIANCE_TYPES)
         check_scalar(self.reg_covar, "reg_covar", numbers.Real, min_val=0.0)
 
+    def _derived_from_assigned(self, name, value):
+        """``precisions_`` from an assigned ``precisions_cholesky_``, the parameter the
+        predictions read, as scikit-learn's estimator derives it: code written for it
+        assigns ``covariances_`` and ``precisions_cholesky_`` and leaves ``precisions_``
+        as it was. A factor of a shape the covariance type does not take derives
+        nothing (the parameters' check names it)."""
+        if name != "precisions_cholesky_":
+            return {}
+        factor = np.asarray(value)
+        shapes = {"full": 3, "tied": 2, "diag": 2, "spherical": 1}
+        if factor.ndim != shapes.get(self.covariance_type):
+            return {}
+        if self.covariance_type in ("full", "tied"):
+            factor = upper(factor)
+        with np.errstate(all="ignore"):
+            return {"precisions_": precisions_from_cholesky(factor, self.covariance_type)}
+
     def _check_in_dtype(self, dtype, starts):
         # Every M-step adds reg_covar to the covariances it casts to the dtype.
         check_in_dtype(self.reg_covar, "reg_covar", dtype, positive=True,
