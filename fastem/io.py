@@ -1851,6 +1851,8 @@ def bayesian_to_sklearn(model):
     """
     from sklearn.mixture import BayesianGaussianMixture as SklearnBayesianGaussianMixture
 
+    from .families.bayesian import _SCALAR_PRIORS
+
     estimator = _to_sklearn(
         model, SklearnBayesianGaussianMixture, _BAYESIAN_HYPER, _BAYESIAN_FITTED
     )
@@ -1858,6 +1860,12 @@ def bayesian_to_sklearn(model):
         value = getattr(estimator, name)
         if isinstance(value, np.ndarray) and value.ndim == 0:
             setattr(estimator, name, float(value))
+    # scikit-learn's parameter check takes only floats for these (a 0-d array, which
+    # fastem takes, would make the estimator's refit or clone fail)
+    estimator.set_params(**{
+        name: model._scalar_prior(name) for name in _SCALAR_PRIORS
+        if isinstance(getattr(model, name), np.ndarray)
+    })
     concentration = np.asarray(model.weight_concentration_, dtype=np.float64)
     estimator.weight_concentration_ = (
         (concentration[0], concentration[1]) if model._process else concentration
@@ -1875,6 +1883,10 @@ def bayesian_from_sklearn(cls, estimator):
         cls, estimator, _BAYESIAN_HYPER, _BAYESIAN_FITTED, "BayesianGaussianMixture"
     )
     model._check_parameters()
+    if model.covariance_type == "spherical" and np.size(model.covariance_prior_) == 1:
+        # scikit-learn takes the spherical covariance_prior as an array-like, and keeps
+        # an array of one element as its fitted prior: the variance it holds
+        model.covariance_prior_ = np.reshape(model.covariance_prior_, ())
     for name in model._parameter_names:
         if name != "weight_concentration_":
             # refused, not rounded, where float64 would alter them (parameter_as_float)

@@ -827,6 +827,44 @@ def test_to_and_from_sklearn(covariance_type, prior_type):
         np.testing.assert_array_equal(getattr(again, name), getattr(model, name), err_msg=name)
 
 
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_the_fitted_priors_passed_back_give_the_same_fit(tmp_path, covariance_type):
+    # the fitted priors are 0-d arrays (and arrays for mean_prior_, covariance_prior_):
+    # passed back as the hyper-parameters, they give the same priors and posterior, a
+    # model file keeps them, and scikit-learn refits the converted estimator
+    X = blobs(9)
+    model = fit_paths(X, covariance_type, n_iter=4)
+    given = {name[:-1]: getattr(model, name) for name in PRIORS}
+    again = fit_paths(X, covariance_type, n_iter=4, **given)
+    assert_same_posterior(again, model, rtol=1e-15)
+    again.save(tmp_path / "model.npz")
+    assert_same_posterior(fastem.load(tmp_path / "model.npz"), model, rtol=0)
+    estimator = sklearn.base.clone(again.to_sklearn())
+    for name in ("weight_concentration_prior", "mean_precision_prior", "degrees_of_freedom_prior"):
+        assert type(estimator.get_params()[name]) is float
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SklearnConvergenceWarning)
+        estimator.set_params(max_iter=2).fit(X)
+
+
+@pytest.mark.parametrize("prior", [np.array(1.5), np.array([1.5])])
+def test_a_spherical_covariance_prior_is_taken_as_an_array_like_as_in_sklearn(prior):
+    X = blobs(9)
+    reference = fit_paths(X, "spherical", n_iter=4, covariance_prior=1.5)
+    assert_same_posterior(fit_paths(X, "spherical", n_iter=4, covariance_prior=prior), reference,
+                          rtol=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SklearnConvergenceWarning)
+        fitted = SklearnBGM(n_components=3, covariance_type="spherical", covariance_prior=prior,
+                            max_iter=5, random_state=0).fit(X)
+    back = BayesianGaussianMixture.from_sklearn(fitted)
+    assert back.covariance_prior_.shape == ()
+    assert_allclose(back.predict_proba(X), fitted.predict_proba(X), rtol=1e-10, atol=1e-300)
+    with pytest.raises(ValueError, match=r"covariance_prior must be a number for covariance_type="
+                                         r"'spherical' .* got an array of shape \(3,\)"):
+        BayesianGaussianMixture(2, covariance_type="spherical", covariance_prior=np.ones(3)).fit(X)
+
+
 def test_from_sklearn_needs_a_fitted_estimator():
     with pytest.raises(ValueError, match="not fitted"):
         BayesianGaussianMixture.from_sklearn(SklearnBGM())

@@ -45,6 +45,8 @@ from .gaussian import (
 __all__ = ["BayesianGaussianMixture"]
 
 _PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
+# The hyper-parameters that are one positive number for every covariance type.
+_SCALAR_PRIORS = ("weight_concentration_prior", "mean_precision_prior", "degrees_of_freedom_prior")
 _LOG_2 = np.log(2.0)
 
 
@@ -389,10 +391,14 @@ class BayesianGaussianMixture(_GaussianComponents):
     covariance_prior : float or array-like, default=None
         ``W_0^{-1}``, the prior on the covariances: shape (n_features,
         n_features) for 'full' and 'tied', (n_features,) for 'diag', a float
-        for 'spherical'. None: the (weighted) covariance of the data
+        for 'spherical' (or, as scikit-learn takes it, an array of one
+        element). None: the (weighted) covariance of the data
         (``np.cov``, its diagonal, or the diagonal's mean), with its
         eigenvalues raised to at least ``reg_covar``: scikit-learn's default,
         but positive definite when features are repeated or constant.
+        This float, ``weight_concentration_prior``, ``mean_precision_prior``
+        and ``degrees_of_freedom_prior`` may also be 0-d arrays, such as the
+        fitted priors (``covariance_prior_``, ...) of another model.
     random_state : int, RandomState instance or None, default=None
     warm_start : bool, default=False
         Start the next ``fit`` from the current posteriors (the priors are
@@ -638,15 +644,32 @@ class BayesianGaussianMixture(_GaussianComponents):
         check_choice(
             self.weight_concentration_prior_type, "weight_concentration_prior_type", _PRIOR_TYPES
         )
-        for name in ("weight_concentration_prior", "mean_precision_prior", "degrees_of_freedom_prior"):
-            value = getattr(self, name)
-            if value is not None:
-                check_scalar(value, name, numbers.Real, min_val=0.0, include_min=False)
-        if self.covariance_type == "spherical" and self.covariance_prior is not None:
-            check_scalar(
-                self.covariance_prior, "covariance_prior", numbers.Real, min_val=0.0,
-                include_min=False,
+        for name in _SCALAR_PRIORS:
+            self._scalar_prior(name)
+        if self.covariance_type == "spherical":
+            self._scalar_prior("covariance_prior")
+
+    def _scalar_prior(self, name):
+        """The hyper-parameter ``name``, a positive number, as a Python float; None if unset.
+
+        A 0-d array (a fitted ``*_prior_`` passed back) counts as the number it
+        holds, and so, for the 'spherical' ``covariance_prior``, which
+        scikit-learn takes as an array-like, does an array of one element.
+        """
+        value = getattr(self, name)
+        if value is None:
+            return None
+        if isinstance(value, np.ndarray) and (
+            value.ndim == 0 or (name == "covariance_prior" and value.size == 1)
+        ):
+            value = value.reshape(())[()]
+        elif name == "covariance_prior" and np.ndim(value) > 0:
+            raise ValueError(
+                f"covariance_prior must be a number for covariance_type='spherical' (one "
+                f"variance shared by the features), got an array of shape {np.shape(value)}. "
+                "Pass a float, e.g. the mean of the data's variances."
             )
+        return check_scalar(value, name, numbers.Real, min_val=0.0, include_min=False)
 
     def _check_family_init(self, n_features):
         """Check the priors that depend on the number of features."""
@@ -658,7 +681,7 @@ class BayesianGaussianMixture(_GaussianComponents):
                 )
             if not np.isfinite(m).all():
                 raise ValueError("mean_prior contains NaN or infinite values.")
-        dof = self.degrees_of_freedom_prior
+        dof = self._scalar_prior("degrees_of_freedom_prior")
         if dof is not None and not dof > n_features - 1:
             raise ValueError(
                 f"degrees_of_freedom_prior must be greater than n_features - 1 = "
@@ -711,19 +734,15 @@ class BayesianGaussianMixture(_GaussianComponents):
         """The priors of this fit: the given ones, the others from the data (two passes over it)."""
         n_features, dtype = source.n_features, source.dtype
         K = self._n_components
-        priors = {
-            "weight_concentration_prior_": (
-                1.0 / K if self.weight_concentration_prior is None
-                else self.weight_concentration_prior
-            ),
-            "mean_precision_prior_": (
-                1.0 if self.mean_precision_prior is None else self.mean_precision_prior
-            ),
-            "degrees_of_freedom_prior_": (
-                n_features if self.degrees_of_freedom_prior is None
-                else self.degrees_of_freedom_prior
-            ),
+        defaults = {
+            "weight_concentration_prior": 1.0 / K,
+            "mean_precision_prior": 1.0,
+            "degrees_of_freedom_prior": n_features,
         }
+        priors = {}
+        for name, default in defaults.items():
+            value = self._scalar_prior(name)
+            priors[name + "_"] = default if value is None else value
         n, mean, covariance = _data_mean_and_covariance(
             source, full=self.covariance_type in ("full", "tied")
         )
@@ -747,6 +766,8 @@ class BayesianGaussianMixture(_GaussianComponents):
             # symmetric within _check_spd's tolerance: the posterior covariances are
             # computed from it, and must be symmetric to rounding
             priors["covariance_prior_"] = symmetric_part(self.covariance_prior)
+        elif self.covariance_type == "spherical" and self.covariance_prior is not None:
+            priors["covariance_prior_"] = self._scalar_prior("covariance_prior")
         elif self.covariance_prior is not None:
             priors["covariance_prior_"] = self.covariance_prior
         elif self.covariance_type == "diag":
