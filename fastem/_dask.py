@@ -42,7 +42,7 @@ from ._validation import (
     check_weights_unmasked,
     check_whole_numbers_held,
     feature_names_of,
-    first_refused_row,
+    first_refused_entry,
     masked_as_nan,
     may_round,
     non_finite_message,
@@ -161,9 +161,10 @@ def _block_weights_without_mask(block):
 def _check_block(X, block_id, first_row, anchors, allow_nan, nan_advice):
     n_bad, lo, hi = scan_data(X, allow_nan)
     if n_bad:
+        row, column, value = first_refused_entry(X, allow_nan)
         raise ValueError(non_finite_message(
             f"block {block_id} of the dask array X", n_bad, allow_nan, nan_advice,
-            f"in row {first_row + first_refused_row(X, allow_nan)} (0-based) of X"))
+            f"{value}, in row {first_row + row} (0-based) of column {column} of X"))
     check_range(lo, hi, X.dtype, name=f"block {block_id} of the dask array X", anchors=anchors)
 
 
@@ -386,10 +387,12 @@ class DaskSource:
         self._check_sizes(counts[:, _SIZES].astype(np.int64))
         bad = np.flatnonzero(counts[:, 0])
         if bad.size:
-            row = first_refused_row(self.X.blocks[bad[0]].compute(), self.allow_nan)
+            row, column, value = first_refused_entry(
+                self.X.blocks[bad[0]].compute(), self.allow_nan)
             raise ValueError(non_finite_message(
                 "X", int(counts[:, 0].sum()), self.allow_nan, self.nan_advice,
-                f"in row {starts[bad[0]] + row} (0-based), in block {bad[0]}"))
+                f"{value}, in row {starts[bad[0]] + row} (0-based) of column {column}, "
+                f"in block {bad[0]}"))
         for column, what, wrong, fix in (
             (2, "NaN or infinite", lambda w: ~np.isfinite(w),
              "Every weight must be a finite non-negative number."),

@@ -157,9 +157,10 @@ def check_array(
     the error for NaN ends with ``nan_advice`` (see :func:`non_finite_message`).
     Without ``scan``, the values are not scanned (no NaN, infinity or range
     check): for data whose values were checked before, converted again.
-    ``row_place``: a function from a row (0-based) to where it is, e.g. the
-    line of a CSV file, for the error for NaN or infinity (default "row 4
-    (0-based)").
+    ``row_place``: a function from a row and a column (0-based) to where the
+    entry is, e.g. its line and column of a CSV file, for the error for NaN or
+    infinity (default "row 4 (0-based) of column 1", the column by its name
+    for a DataFrame).
 
     Raises
     ------
@@ -275,10 +276,14 @@ def check_array(
         return X
     n_bad, lo, hi = scan_data(X, allow_nan)
     if n_bad:
-        row = first_refused_row(X, allow_nan)
+        row, column, value = first_refused_entry(X, allow_nan)
+        if row_place is not None:
+            where = f"on {row_place(row, column)}"
+        else:
+            label = column if labels is None else repr(labels[column])
+            where = f"in row {row} (0-based) of column {label}"
         raise ValueError(non_finite_message(
-            name, n_bad, allow_nan, nan_advice,
-            f"in row {row} (0-based)" if row_place is None else f"on {row_place(row)}"))
+            name, n_bad, allow_nan, nan_advice, f"{value}, {where}"))
     check_range(lo, hi, X.dtype, name=name, anchors=anchors)
     return X
 
@@ -739,11 +744,15 @@ def first_entry(X, test):
     return None
 
 
-def first_refused_row(X, allow_nan):
-    """The first row (0-based) of the 2-D ``X`` with an entry that a fit refuses: an
-    infinity, or NaN unless ``allow_nan``; None if there is none (see :func:`first_entry`)."""
+def first_refused_entry(X, allow_nan):
+    """``(row, column, value)`` of the first entry of the 2-D ``X`` that a fit refuses: an
+    infinity, or NaN unless ``allow_nan``; ``value`` is its text ('nan', 'inf' or
+    '-inf'). None if there is none (see :func:`first_entry`)."""
     found = first_entry(X, np.isinf if allow_nan else lambda part: ~np.isfinite(part))
-    return None if found is None else found[0]
+    if found is None:
+        return None
+    row, column = found
+    return row, column, repr(float(X[row, column]))
 
 
 def non_finite_message(name, n_bad, allow_nan, nan_advice=None, where=None):
@@ -752,7 +761,7 @@ def non_finite_message(name, n_bad, allow_nan, nan_advice=None, where=None):
     ``nan_advice`` is what the estimator advises for NaN when it does not
     take them as missing values (e.g. "pass missing='em' to
     ExponentialMixture ..."); the default names GaussianMixture's option.
-    ``where``: the place of the first, e.g. "in row 250 (0-based)".
+    ``where``: the first and its place, e.g. "nan, in row 250 (0-based) of column 1".
     """
     first = "" if where is None else f" The first is {where}."
     if allow_nan:

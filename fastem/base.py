@@ -1582,14 +1582,21 @@ class BaseMixture(_KeywordsChecked):
         )
         return missing == "em"
 
-    def _nan_advice(self):
+    def _nan_advice(self, predicting=False):
         """What the error for NaN in the data advises this estimator's user.
 
-        A family with a ``missing`` hyper-parameter names it; any other says
-        that it does not support missing values and points to the families
-        that do.
+        A family with a ``missing`` hyper-parameter names it: for a fit, to fit
+        them by EM; for a prediction by a fitted model (``predicting``), to
+        set it, which needs no refit. Any other family says that it does not
+        support missing values and points to the families that do.
         """
         name = type(self).__name__
+        if "missing" in self._get_param_names() and predicting:
+            return (
+                f"If the NaN are missing values, set_params(missing='em') makes this fitted "
+                f"{name} predict and score each row from its observed entries, with the "
+                "same parameters (no refit); otherwise remove or impute them"
+            )
         if "missing" in self._get_param_names():
             return (
                 f"If the NaN are missing values, pass missing='em' to {name}, which fits "
@@ -1626,7 +1633,7 @@ class BaseMixture(_KeywordsChecked):
             check_data=family_check(self, statistics),
             anchors=None if reset else self._anchor_points(),
             allow_nan=allow_nan,
-            nan_advice=self._nan_advice(),
+            nan_advice=self._nan_advice(predicting=not (reset or statistics)),
             allow_empty=allow_empty,
         )
         if reset:  # the source's column names are committed with the fit, by _set_feature_names

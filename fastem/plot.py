@@ -91,7 +91,7 @@ def _data(X, max_rows=None, model=None):
     elif getattr(X, "ndim", None) == 1 or isinstance(X, (list, tuple)) and np.ndim(X) == 1:
         X = X.reshape(-1, 1) if hasattr(X, "compute") else as_array(X).reshape(-1, 1)
     missing = getattr(model, "missing", "error") == "em"
-    advice = None if model is None else model._nan_advice()
+    advice = None if model is None else model._nan_advice(predicting=True)
     source = as_source(X, allow_nan=missing, nan_advice=advice)
     values, _ = source.subsample(np.random.RandomState(0), max_rows or _MAX_ROWS)
     names = source.feature_names_in

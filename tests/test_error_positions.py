@@ -140,7 +140,8 @@ def test_a_non_finite_entry_of_a_dask_array_is_named_at_its_row(method, value):
     X[BAD, 1] = value
     model = fitted() if method == "predict" else GaussianMixture(2, max_iter=2)
     text = message(lambda: getattr(model, method)(da.from_array(X, chunks=(BLOCK, -1))))
-    assert "The first is in row 250 (0-based)" in text and "block 2" in text, text
+    assert (f"The first is {float(value)!r}, in row 250 (0-based) of column 1" in text
+            and "block 2" in text), text
 
 
 @pytest.mark.parametrize("kind, where", [
@@ -163,7 +164,10 @@ def test_a_non_finite_entry_is_named_at_its_row(kind, where, missing, method, tm
     what = "infinite" if missing == "em" else "NaN or infinite"
     where = where.format(what=what, path=tmp_path, n=2 if missing == "em" else 3)
     first = (BAD if missing == "em" else BAD - 10) - (200 if kind.startswith("Chunks") else 0)
-    assert where in text and f"The first is in row {first} (0-based)." in text, text
+    entry = "inf" if missing == "em" else "nan"
+    column = 1 if missing == "em" else 0
+    assert where in text, text
+    assert f"The first is {entry}, in row {first} (0-based) of column {column}." in text, text
 
 
 @pytest.mark.parametrize("kind, where", [
@@ -334,7 +338,7 @@ def test_an_infinity_in_a_csv_chunk_is_named_by_its_line(missing, what, tmp_path
     text = message(lambda: GaussianMixture(1, missing=missing).fit(
         Chunks([tmp_path / "part.csv"], columns=["a", "b"])))
     assert f"contains 1 {what} value(s)" in text, text
-    assert "The first is on line 6 (data row 3)." in text, text
+    assert "The first is -inf, on line 6 (data row 3), column 2 ('b')." in text, text
 
 
 FAMILY_CHECKS = [  # (family, bad value, how the first bad entry is named)

@@ -365,7 +365,8 @@ def test_plots_of_a_model_fitted_on_missing_values_draw_the_observed_data(faithf
     observed = X[~np.isnan(X[:, 0]), 0]
     assert hist[0].get_x() == pytest.approx(observed.min())
     assert len(plot.plot_pairs(model, X)["panels"]) == 1
-    with pytest.raises(ValueError, match="pass missing='em' to GaussianMixture"):
+    with pytest.raises(ValueError, match=r"set_params\(missing='em'\) makes this fitted "
+                                         "GaussianMixture predict"):
         plot.plot_clusters_2d(fastem.GaussianMixture(2, random_state=0).fit(X[both]), X)
     X[:, 0] = np.nan
     with pytest.raises(ValueError, match="no observed value of"):
