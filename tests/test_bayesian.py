@@ -847,7 +847,7 @@ def test_the_fitted_priors_passed_back_give_the_same_fit(tmp_path, covariance_ty
         estimator.set_params(max_iter=2).fit(X)
 
 
-@pytest.mark.parametrize("prior", [np.array(1.5), np.array([1.5])])
+@pytest.mark.parametrize("prior", [np.array(1.5), np.array([1.5]), [1.5]])
 def test_a_spherical_covariance_prior_is_taken_as_an_array_like_as_in_sklearn(prior):
     X = blobs(9)
     reference = fit_paths(X, "spherical", n_iter=4, covariance_prior=1.5)

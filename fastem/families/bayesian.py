@@ -654,21 +654,26 @@ class BayesianGaussianMixture(_GaussianComponents):
 
         A 0-d array (a fitted ``*_prior_`` passed back) counts as the number it
         holds, and so, for the 'spherical' ``covariance_prior``, which
-        scikit-learn takes as an array-like, does an array of one element.
+        scikit-learn takes as an array-like, does an array or list of one element.
         """
         value = getattr(self, name)
         if value is None:
             return None
-        if isinstance(value, np.ndarray) and (
-            value.ndim == 0 or (name == "covariance_prior" and value.size == 1)
-        ):
-            value = value.reshape(())[()]
-        elif name == "covariance_prior" and np.ndim(value) > 0:
-            raise ValueError(
-                f"covariance_prior must be a number for covariance_type='spherical' (one "
-                f"variance shared by the features), got an array of shape {np.shape(value)}. "
-                "Pass a float, e.g. the mean of the data's variances."
-            )
+        if isinstance(value, np.ndarray) and value.ndim == 0:
+            value = value[()]
+        elif name == "covariance_prior" and isinstance(value, (list, tuple, np.ndarray)):
+            try:
+                shape = np.shape(value)
+            except ValueError:  # a ragged list: not numbers, as check_scalar says
+                shape = ()
+            if shape and np.prod(shape) != 1:
+                raise ValueError(
+                    f"covariance_prior must be a number for covariance_type='spherical' (one "
+                    f"variance shared by the features), got an array of shape {shape}. "
+                    "Pass a float, e.g. the mean of the data's variances."
+                )
+            if shape:
+                value = np.asarray(value).reshape(())[()]
         return check_scalar(value, name, numbers.Real, min_val=0.0, include_min=False)
 
     def _check_family_init(self, n_features):
