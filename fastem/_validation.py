@@ -122,6 +122,13 @@ def _span_limit(dtype):
     return float(np.sqrt(np.finfo(dtype).max)) * 2.0**-10
 
 
+def code_name(name):
+    """``name`` as it is written in the example code of an error: itself when it is a
+    Python name (``X``), else ``chunk``, the variable a reader holds for a part of chunked
+    data named ``chunk 2`` or ``chunk 2 ('b.csv')`` (``chunk 2.dropna()`` is no code)."""
+    return name if name.isidentifier() else "chunk"
+
+
 def check_not_mapping(X, name, what):
     """TypeError for a dict, an .npz archive (``np.load``'s NpzFile) or a set given as
     ``name``, which NumPy reads as one object (chunked data as its keys); ``what`` begins
@@ -129,7 +136,7 @@ def check_not_mapping(X, name, what):
     data are refused."""
     if not isinstance(X, (Mapping, set, frozenset)) or _is_sparse(X):
         return
-    var = name if name.isidentifier() else "chunk"
+    var = code_name(name)
     if isinstance(getattr(X, "files", None), list):  # np.load of an .npz archive
         fix = (f"{var}[{(X.files or ['name'])[0]!r}] for an array of this .npz archive (it "
                f"holds {X.files})")
@@ -189,7 +196,7 @@ def check_array(
     if _is_sparse(X):
         raise TypeError(
             f"A sparse matrix was passed as {name}, but dense data is required. Use "
-            f"{name}.toarray() to convert it to a dense NumPy array (mixture models "
+            f"{code_name(name)}.toarray() to convert it to a dense NumPy array (mixture models "
             "compute with every feature of every point, so the density costs nothing extra)."
         )
     check_table_integers(X, name)
@@ -216,7 +223,8 @@ def check_array(
     if kind == "c":
         raise complex_error(
             name, X.dtype,
-            f"Pass {name}.real, or stack the real and imaginary parts as separate features.",
+            f"Pass {code_name(name)}.real, or stack the real and imaginary parts as separate "
+            "features.",
         )
     if kind == "O":
         original = X
@@ -239,7 +247,7 @@ def check_array(
             hint = "Pass a 2-D array of shape (n_samples, n_features), not a scalar."
         elif is_series:
             hint = (
-                f"{name} is a Series; pass {name}.to_frame() to use it as one "
+                f"{name} is a Series; pass {code_name(name)}.to_frame() to use it as one "
                 "feature (its name becomes the column name, kept in feature_names_in_)."
             )
         elif X.ndim == 1:
@@ -697,10 +705,11 @@ def _without_mask(X, name, allow_nan, nan_advice=None):
     n_masked = int(np.ma.getmaskarray(X).sum())
     if allow_nan or n_masked == 0:
         return masked_as_nan(X)
+    var = code_name(name)
     raise ValueError(
         f"{name} is a masked array with {n_masked} masked entries, whose hidden values would "
-        f"be read as data; {name}.filled(np.nan) makes them NaN. {nan_advice or _NAN_ADVICE}, "
-        f"e.g. {name} = {name}[~np.ma.getmaskarray({name}).any(axis=1)] drops their rows."
+        f"be read as data; {var}.filled(np.nan) makes them NaN. {nan_advice or _NAN_ADVICE}, "
+        f"e.g. {var} = {var}[~np.ma.getmaskarray({var}).any(axis=1)] drops their rows."
     )
 
 
@@ -799,10 +808,11 @@ def check_frame_columns(X, name, allow_nan=False, nan_advice=None):
         if kind == "O" and isinstance(dtype, np.dtype) and _holds_numbers(X, j):
             continue  # object column of numbers: converted as scikit-learn converts it
         if kind not in "biuf":
+            var = code_name(name)
             raise TypeError(
                 f"column {column!r} of {name} has dtype {dtype}, not numbers. Select the "
-                f"numeric columns, e.g. {name}.select_dtypes('number'), or convert this one "
-                f"to numbers first (pd.to_numeric({name}[{column!r}]) for numbers stored as "
+                f"numeric columns, e.g. {var}.select_dtypes('number'), or convert this one "
+                f"to numbers first (pd.to_numeric({var}[{column!r}]) for numbers stored as "
                 "text)."
             )
         extension = extension or not isinstance(dtype, np.dtype)
@@ -812,11 +822,11 @@ def check_frame_columns(X, name, allow_nan=False, nan_advice=None):
         # counted per column where the frame lies, not copied whole (a Dask DataFrame)
         missing = np.asarray(X.isna().sum(axis=0))
         if missing.any():
-            j = int(np.flatnonzero(missing)[0])
+            j, var = int(np.flatnonzero(missing)[0]), code_name(name)
             raise ValueError(
                 f"{name} has {int(missing.sum())} missing value(s) (pd.NA), the first in "
-                f"column {list(columns)[j]!r}. {nan_advice or _NAN_ADVICE}, e.g. {name}.dropna() "
-                f"drops the incomplete rows or {name}.fillna({name}.median()) imputes medians."
+                f"column {list(columns)[j]!r}. {nan_advice or _NAN_ADVICE}, e.g. {var}.dropna() "
+                f"drops the incomplete rows or {var}.fillna({var}.median()) imputes medians."
             )
     # pd.NA becomes NaN, a missing value; the values of a Dask DataFrame of such columns
     # would be objects

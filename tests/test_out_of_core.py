@@ -225,6 +225,39 @@ def test_chunk_errors_name_the_chunk(parts, message):
         GaussianMixture(2).fit(Protocol(parts))
 
 
+def _bad_chunks():
+    """A second chunk of each kind whose error advises code, with the call it advises."""
+    import pandas as pd
+    import scipy.sparse
+
+    frame = pd.DataFrame(np.ones((5, 2)), columns=["a", "b"])
+    missing = frame.astype("Float64")
+    missing.iloc[2, 1] = pd.NA
+    return {
+        "sparse": (scipy.sparse.csr_matrix(np.ones((5, 2))), TypeError, "chunk.toarray()"),
+        "complex": (np.ones((5, 2), complex), ValueError, "chunk.real"),
+        "Series": (frame["a"], ValueError, "chunk.to_frame()"),
+        "masked": (np.ma.masked_array(np.ones((5, 2)), mask=np.eye(5, 2, dtype=bool)),
+                   ValueError, "chunk.filled(np.nan)"),
+        "text column": (frame.assign(b="x"), TypeError, "chunk.select_dtypes('number')"),
+        "pd.NA": (missing, ValueError, "chunk.dropna()"),
+    }, frame
+
+
+@pytest.mark.parametrize("kind", ["sparse", "complex", "Series", "masked", "text column", "pd.NA"])
+def test_chunk_errors_advise_code_that_runs(kind):
+    # the chunk is named "chunk 1" in the message, and "chunk" in its example code:
+    # "chunk 1.dropna()" is no Python
+    bad, frames = _bad_chunks()
+    chunk, exc, call = bad[kind]
+    first = frames if hasattr(chunk, "columns") else np.ones((5, 2))
+    with pytest.raises(exc, match="chunk 1") as info:
+        GaussianMixture(2).fit(Chunks([first, chunk]))
+    message = str(info.value)
+    assert call in message
+    assert not re.search(r"chunk \d[.\[]|\(chunk \d", message), message
+
+
 @pytest.mark.parametrize("stored", ["float16", "int64", "bool", "float16 .npy file"])
 @pytest.mark.parametrize("first", [True, False], ids=["chunk 0", "chunk 1"])
 def test_chunks_read_in_another_dtype_are_named_as_given(stored, first, tmp_path):
