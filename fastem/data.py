@@ -664,6 +664,8 @@ class Chunks:
         a set (in an arbitrary order), a string or a number; for an entry of
         ``chunks`` or ``sample_weights`` that is a one-shot iterator (a
         generator), which a second pass would find empty; for an entry of
+        ``chunks`` that is a pair (chunk, weights), whose weights go in
+        ``sample_weights``; for an entry of
         ``columns`` that is neither a name (str) nor an index (int), such as
         a bool, a float or None.
     ValueError
@@ -722,6 +724,13 @@ class Chunks:
                     f"{len(self.chunks)} chunks; give one entry (or None) per chunk."
                 )
         self.sample_weights = sample_weights
+        for i, chunk in enumerate(self.chunks):
+            if _is_pair(chunk):
+                raise TypeError(
+                    f"chunk {i} is a pair (chunk, weights), but Chunks takes the weights "
+                    "separately, one entry per chunk: Chunks(chunks, sample_weights=weights), "
+                    "e.g. Chunks([X0, X1], sample_weights=[w0, w1])."
+                )
         for entries, what in ((self.chunks, "chunk"), (sample_weights or [], "sample_weights entry")):
             for i, entry in enumerate(entries):
                 if _is_path(entry):
@@ -838,6 +847,16 @@ class Chunks:
         return f"Chunks(<{len(self.chunks)} chunks>)"
 
 
+def _is_pair(item):
+    """Whether ``item``, an entry of :class:`Chunks`, is a pair (chunk, weights): a tuple of
+    two whose first is a path or a 2-D array or table (a tuple that is a chunk holds
+    rows, each 1-D)."""
+    if not isinstance(item, tuple) or len(item) != 2:
+        return False
+    first = item[0]
+    return _is_path(first) or len(getattr(first, "shape", ())) == 2
+
+
 def _is_path(item):
     return isinstance(item, (str, bytes)) or hasattr(item, "__fspath__")
 
@@ -882,13 +901,25 @@ def _check_chunk_names(names, first, name, selection):
     )
 
 
-def _split(item):
-    """(chunk, its weights or None); an Arrow chunk without its pandas index columns."""
+def _split(item, i, chunks):
+    """(chunk, its weights or None) of item ``i`` of the chunked data ``chunks``; an Arrow
+    chunk without its pandas index columns.
+
+    A tuple is a pair (chunk, sample_weight), never a chunk whose rows are its items:
+    a tuple of two rows that a source yields would be read as a 1-D chunk and its
+    weights, which the error says. (:class:`Chunks` yields pairs of its own.)
+    """
     if isinstance(item, tuple):
         if len(item) != 2:
             raise ValueError(
-                f"a chunk must be an array or a pair (array, sample_weight), got a tuple "
-                f"of {len(item)} items."
+                f"chunk {i}: a chunk must be an array or a pair (array, sample_weight), got a "
+                f"tuple of {len(item)} items. Yield a chunk as an array, e.g. np.asarray(rows)."
+            )
+        if not isinstance(chunks, Chunks) and np.ndim(item[0]) == 1 and not _is_path(item[0]):
+            raise ValueError(
+                f"chunk {i} is a tuple of 2 items, read as a pair (chunk, sample_weight), whose "
+                f"chunk is 1-D, of shape {np.shape(item[0])}. Yield a chunk of rows as a 2-D "
+                "array, e.g. np.asarray(rows), and a chunk with its weights as (chunk, weights)."
             )
         return without_pandas_index(item[0]), item[1]
     return without_pandas_index(item), None
@@ -1008,7 +1039,7 @@ class ChunkedSource:
         self.dtype = None
         self.n_features = None
         for i, item in enumerate(chunks):
-            X, w = _split(item)
+            X, w = _split(item, i, chunks)
             # Files are watched whether memory-mapped or read into memory:
             # a file rewritten between passes would otherwise give mixed data.
             own = chunks.files(i) if isinstance(chunks, Chunks) else (None, None)
@@ -1117,7 +1148,7 @@ class ChunkedSource:
             if i >= len(self.rows):
                 raise self._changed(
                     i, f"more than the {len(self.rows)} chunk(s) of the validation pass")
-            X, w = _split(item)
+            X, w = _split(item, i, self.chunks)
             signatures = self.signatures[i]
             name = f"chunk {i}"
             if self.seen[i].used_up(w):
@@ -1197,7 +1228,7 @@ class ChunkedSource:
                     for i, X, w, signatures in self._iter()]
         out = _output_array(out, shape, dtype, "these chunks")
         for i, item in enumerate(self.chunks):  # before any write, the chunks at hand
-            X, _ = _split(item)
+            X, _ = _split(item, i, self.chunks)
             if isinstance(X, (str, bytes, os.PathLike)):
                 check_output_is_not_a_file(out, X, f"chunk {i}")
             else:

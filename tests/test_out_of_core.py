@@ -512,3 +512,22 @@ def test_a_part_whose_rows_do_not_tell_its_quoted_header_from_data_takes_the_fir
     model = GaussianMixture(1, missing="em").fit(Chunks([str(first), str(second)]))
     assert list(model.feature_names_in_) == ["450", "500"]
     assert_allclose(model.means_[0, 0], np.mean([a for a, _ in rows] + [1.5]))
+
+
+def test_a_pair_in_chunks_and_a_tuple_of_two_rows_are_named():
+    X, w = np.ones((5, 2)), np.ones(5)
+    # Chunks takes weights as sample_weights; a pair among its chunks is named as such
+    with pytest.raises(TypeError, match=r"chunk 1 is a pair \(chunk, weights\).*sample_weights"):
+        Chunks([X, (X, w)])
+    with pytest.raises(TypeError, match=r"chunk 0 is a pair"):
+        Chunks([("part-0.npy", "w-0.npy")])
+    # a tuple of rows is a chunk of Chunks, as a list of rows is
+    rows = tuple(map(tuple, np.arange(8.0).reshape(4, 2) % 3))
+    model = GaussianMixture(2, random_state=0).fit(Chunks([rows, rows]))
+    assert model.n_features_in_ == 2
+    # the protocol reads a tuple as (chunk, sample_weight): two rows make a 1-D chunk
+    with pytest.raises(ValueError, match=r"chunk 1 is a tuple of 2 items, read as a pair "
+                       r"\(chunk, sample_weight\), whose chunk is 1-D, of shape \(2,\)"):
+        GaussianMixture(2).fit(Protocol([X, ((1.0, 2.0), (3.0, 4.0))]))
+    with pytest.raises(ValueError, match="chunk 1: a chunk must be an array or a pair"):
+        GaussianMixture(2).fit(Protocol([X, (X, w, None)]))
