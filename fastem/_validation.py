@@ -1107,6 +1107,37 @@ def weight_values(sample_weight, n_samples):
     return np.full(n_samples, float(w)) if w.ndim == 0 else w
 
 
+def check_weight_labels(X, sample_weight, name="X"):
+    """Raise ValueError for weights in a pandas Series whose index holds the row labels of
+    the pandas DataFrame ``X`` in another order.
+
+    Weights are read by position, as scikit-learn reads them, so such weights
+    (a frame sorted or shuffled after its weight column was taken out) would
+    silently weight other rows than their labels say. Indexes of other labels
+    (a Series of weights made from an array, beside a frame indexed by dates)
+    are taken by position, as before; so are duplicated labels, which name no
+    row.
+    """
+    x_index, w_index = getattr(X, "index", None), getattr(sample_weight, "index", None)
+    if x_index is None or w_index is None:
+        return
+    if not (type(X).__module__.startswith("pandas")
+            and type(sample_weight).__module__.startswith("pandas")):
+        return  # a Dask collection's index is lazy
+    if (len(x_index) != len(w_index) or x_index.equals(w_index)
+            or not (x_index.is_unique and w_index.is_unique) or not w_index.isin(x_index).all()):
+        return
+    row = int(np.flatnonzero(np.asarray(x_index != w_index))[0])
+    x_label, w_label = (getattr(v, "item", lambda v=v: v)() for v in (x_index[row], w_index[row]))
+    raise ValueError(
+        f"sample_weight is a Series whose index holds the row labels of {name} in another "
+        f"order: row {row} of {name} is labelled {x_label!r} but weight {row} is labelled "
+        f"{w_label!r}. Weights are read by position, so they would weight other rows "
+        f"than their labels say. Align them, sample_weight.loc[{code_name(name)}.index], or "
+        "pass sample_weight.to_numpy() to take them by position."
+    )
+
+
 def check_sample_weight(
     sample_weight, n_samples, *, require_positive_sum=True, allow_zero_sum=False
 ):

@@ -2124,7 +2124,10 @@ class BaseMixture(_KeywordsChecked):
             described in :mod:`fastem.data`.
         y : ignored
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights that act like repetition counts.
+            Non-negative weights that act like repetition counts, read by
+            position. A pandas Series whose index holds the row labels of the
+            DataFrame ``X`` in another order raises ValueError (align it first,
+            ``sample_weight.loc[X.index]``).
 
         Returns
         -------

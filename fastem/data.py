@@ -55,8 +55,8 @@ from ._tables import (
 )
 from ._validation import (
     EntryError, as_list, check_array, check_memory, check_not_mapping, check_path_characters,
-    check_sample_weight, check_total_weight, close_choice, column_selection, feature_names_of,
-    name_key, names_written_otherwise, without_pandas_index,
+    check_sample_weight, check_total_weight, check_weight_labels, close_choice, column_selection,
+    feature_names_of, name_key, names_written_otherwise, without_pandas_index,
 )
 
 __all__ = [
@@ -435,6 +435,7 @@ class ArraySource:
         # Only an array still read from the file (not a converted copy) needs watching.
         self.signature = signature if backing_file(self.X) is not None else None
         # Weights of a float64 file stay memory-mapped: the kernels read them every pass.
+        check_weight_labels(X, sample_weight)
         w_signature = _signature(sample_weight)
         with reading(sample_weight, w_signature):
             self.sample_weight = check_sample_weight(
@@ -1112,6 +1113,7 @@ class ChunkedSource:
         checks = self._checks
         signature, w_signature = signatures
         layout = getattr(X, "layout", None)  # a CSV file's, whose rows are named by line
+        frame = X  # a DataFrame's row labels, for its weights' (check_weight_labels)
         with reading(X, signature):  # a DataFrame's columns may be copied
             X = check_array(
                 X, name=name, anchors=checks["anchors"], min_samples=0,
@@ -1120,6 +1122,7 @@ class ChunkedSource:
             )
         supplied = w is not None
         try:
+            check_weight_labels(frame, w, name)
             with reading(w, w_signature):
                 w = check_sample_weight(w, X.shape[0], require_positive_sum=False)
         except (TypeError, ValueError) as exc:

@@ -449,3 +449,28 @@ def test_weights_of_every_form_mean_the_same_on_every_data_path(form, method):
     for data in (X, da.from_array(X, chunks=150)):
         assert_allclose(_weighted_call(method, data, make(len(X))), expected, rtol=1e-10, atol=1e-10,
                         err_msg=type(data).__name__)
+
+
+def test_weights_labelled_in_another_order_than_the_frame_are_refused():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(40, 2)), columns=["a", "b"])
+    weights = pd.Series(rng.uniform(0.5, 2.0, 40), index=frame.index)
+    shuffled = frame.sort_values("a")  # its row labels in another order than the weights'
+    model = fastem.GaussianMixture(2, random_state=0)
+    fitted = fastem.GaussianMixture(2, random_state=0).fit(frame, sample_weight=weights)
+    # weights read by position would weight other rows than their labels say
+    for call in (model.fit, model.partial_fit, fitted.score, fitted.summarize):
+        with pytest.raises(ValueError, match=r"index holds the row labels of X in another "
+                           r"order: row 0 of X is labelled \d+ but weight 0 is labelled 0"):
+            call(shuffled, sample_weight=weights)
+    parts = fastem.Chunks([frame, shuffled], sample_weights=[weights, weights])
+    with pytest.raises(ValueError, match=r"chunk 1, its weights: .*loc\[chunk.index\]"):
+        fastem.GaussianMixture(2, random_state=0).fit(parts)
+    # aligned, they are the fit of the frame as it was
+    aligned = fastem.GaussianMixture(2, random_state=0).fit(
+        shuffled, sample_weight=weights[shuffled.index])
+    assert_allclose(np.sort(aligned.means_, axis=0), np.sort(fitted.means_, axis=0), rtol=1e-12)
+    # labels of another kind are positions, as scikit-learn takes them
+    dated = frame.set_axis(pd.date_range("2020-01-01", periods=40))
+    by_position = fastem.GaussianMixture(2, random_state=0).fit(dated, sample_weight=weights)
+    assert_array_equal(by_position.means_, fitted.means_)
