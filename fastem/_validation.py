@@ -790,7 +790,8 @@ def check_frame_columns(X, name, allow_nan=False, nan_advice=None):
     Without this, such a frame becomes an object array whose error names no
     column. Other frames (polars, ...) are left to the array checks.
     Returns ``X``, a frame with nullable or other extension columns (``Int64``,
-    ``Float64``, ``int64[pyarrow]``, categories of numbers) as float64: with
+    ``Float64``, ``int64[pyarrow]``, categories of numbers), or with boolean columns
+    beside others, as float64: with
     ``allow_nan``, their ``pd.NA`` as NaN (missing values); without it,
     ``pd.NA`` is an error that ends with ``nan_advice`` (see
     :func:`non_finite_message`). Integer columns are converted unchecked: check
@@ -799,7 +800,7 @@ def check_frame_columns(X, name, allow_nan=False, nan_advice=None):
     dtypes, columns = getattr(X, "dtypes", None), getattr(X, "columns", None)
     if dtypes is None or columns is None or not hasattr(dtypes, "tolist"):
         return X
-    extension = False
+    extension = truths = False
     for j, (column, dtype) in enumerate(zip(list(columns), dtypes.tolist())):
         kind = getattr(getattr(dtype, "categories", None), "dtype", dtype)  # categories' kind
         kind = getattr(kind, "kind", None)
@@ -816,6 +817,12 @@ def check_frame_columns(X, name, allow_nan=False, nan_advice=None):
                 "text)."
             )
         extension = extension or not isinstance(dtype, np.dtype)
+        truths = truths or kind == "b"
+    if truths and not extension and hasattr(X, "astype") and len(set(dtypes.tolist())) > 1:
+        # booleans beside numbers make the values an object array, which a Dask
+        # DataFrame's blocks would be; as float64 they are the numbers a pandas frame's
+        # object values are read as
+        return X.astype(np.float64)
     if not (extension and hasattr(X, "isna")):
         return X
     if not allow_nan:

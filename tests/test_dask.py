@@ -298,6 +298,37 @@ def test_a_dask_dataframe_column_weighs_like_its_values(data, method):
     assert_allclose(got, expected, rtol=1e-10)
 
 
+@pytest.mark.parametrize("method", list(_CALLS))
+def test_a_dask_dataframe_with_a_boolean_column_reads_as_the_pandas_one(data, method):
+    """A boolean column beside numbers makes a frame's values an object array: pandas'
+    are read as numbers, and so are now a Dask DataFrame's, whose blocks were refused
+    as objects ("X has dtype object")."""
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    X, _ = data
+    X = X[:600]
+    frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])])
+    frame = frame.assign(flag=X[:, 0] > 0, count=np.arange(len(X)) % 3)
+    lazy = dd.from_pandas(frame, npartitions=3)
+    model = GaussianMixture(2, random_state=0).fit(frame)
+    with dask_config_synchronous():
+        got = _CALLS[method](model, lazy, None)
+        got = got.compute() if hasattr(got, "compute") else got
+    expected = _CALLS[method](model, frame, None)
+    if isinstance(got, GaussianMixture):
+        assert_array_equal(got.feature_names_in_, frame.columns)
+        got, expected = got.means_, expected.means_
+    elif hasattr(got, "nk"):
+        got, expected = got.nk, expected.nk
+    assert_allclose(got, expected, rtol=1e-10)
+
+
+def dask_config_synchronous():
+    import dask
+
+    return dask.config.set(scheduler="synchronous")
+
+
 def _blocks_as(X, function, dtype):
     """X's row blocks through ``function``, declared as blocks of X's shape and ``dtype``."""
     return as_dask(X, rows=200).map_blocks(function, dtype=dtype)
