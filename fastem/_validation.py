@@ -1134,7 +1134,8 @@ def check_weight_labels(X, sample_weight, name="X"):
     if (len(x_index) != len(w_index) or x_index.equals(w_index)
             or not (x_index.is_unique and w_index.is_unique) or not w_index.isin(x_index).all()):
         return
-    row = int(np.flatnonzero(np.asarray(x_index != w_index))[0])
+    row = next(i for i, (a, b) in enumerate(zip(x_index, w_index))
+               if not (a == b or a != a and b != b))  # NaN labels are alike, as in equals
     x_label, w_label = (getattr(v, "item", lambda v=v: v)() for v in (x_index[row], w_index[row]))
     raise ValueError(
         f"sample_weight is a Series whose index holds the row labels of {name} in another "
