@@ -16,7 +16,8 @@ reaches an estimator, so that ``import fastem`` works without Dask
   iterations read them from worker memory instead of recomputing the graph
   that produced them.
 - Per-row outputs (``predict``, ``predict_proba``, ``score_samples``) are lazy
-  ``map_blocks`` arrays; each block is checked for NaN when it is computed.
+  ``map_blocks`` arrays; each block is checked for NaN, and for the family's domain
+  (negative values, counts that are not whole numbers), when it is computed.
 - Initialisation draws the same row indices as for a NumPy array of the same
   length (:func:`fastem._init.sample_index`, at most 100,000 rows) and gathers
   them in one computation, block by block in fastem's tasks (see ``_reading``).
@@ -236,7 +237,7 @@ def _block_scan(block, scan, dtype):
 
 
 def _block_map(block, fn, n_columns, dtype, anchors, allow_nan, nan_advice, data_dtype,
-               block_info=None):
+               check_data=None, block_info=None):
     with _reading(block):
         X = np.ascontiguousarray(block, dtype=data_dtype)
         block_id = block_info[0]["chunk-location"][0] if block_info else "?"
@@ -247,6 +248,9 @@ def _block_map(block, fn, n_columns, dtype, anchors, allow_nan, nan_advice, data
                     "X", f"block {block_id} has shape {X.shape}, declared {declared}")
         first_row = block_info[0]["array-location"][0][0] if block_info else 0
         _check_block(X, block_id, first_row, anchors, allow_nan, nan_advice)
+        if check_data is not None and X.shape[0]:
+            # the family's domain (negative or fractional counts), as an array's is checked
+            check_data(X, first_row)
         shape = (X.shape[0],) if n_columns is None else (X.shape[0], n_columns)
         out = np.empty(shape, dtype=dtype)
         fn(X, out, first_row)
@@ -479,11 +483,11 @@ class DaskSource:
         if n_columns is None:
             return self.X.map_blocks(
                 _block_map, fn, None, dtype, self.anchors, self.allow_nan, self.nan_advice,
-                self.dtype, drop_axis=1, dtype=dtype,
+                self.dtype, self.check_data, drop_axis=1, dtype=dtype,
             )
         return self.X.map_blocks(
             _block_map, fn, n_columns, dtype, self.anchors, self.allow_nan, self.nan_advice,
-            self.dtype, chunks=(self.X.chunks[0], (n_columns,)), dtype=dtype,
+            self.dtype, self.check_data, chunks=(self.X.chunks[0], (n_columns,)), dtype=dtype,
         )
 
     def subsample(self, random_state, size):

@@ -407,6 +407,32 @@ _FAMILY_SETTINGS = [
 ]
 
 
+@pytest.mark.parametrize("family, value, message", [
+    ("PoissonMixture", -1.0, r"Negative values in data passed to PoissonMixture.*X\[45, 1\]"),
+    ("PoissonMixture", 1.5, r"not whole numbers, e\.g\. X\[45, 1\] = 1\.5"),
+    ("ExponentialMixture", -1.0, r"Negative values in data passed to ExponentialMixture.*"
+                                 r"X\[45, 1\]"),
+])
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "score_samples"])
+def test_lazy_outputs_refuse_data_outside_the_family_as_an_array_does(family, value, message,
+                                                                       method):
+    """A block of a dask array with a negative or fractional count gave numbers (a
+    log-density of -6078 for a count of -1) where the array and Chunks raise."""
+    da = pytest.importorskip("dask.array")
+    import dask
+
+    import fastem
+
+    counts = np.random.default_rng(1).poisson(3, (60, 2)).astype(float)
+    model = getattr(fastem, family)(2, random_state=0).fit(counts)
+    counts[45, 1] = value
+    with pytest.raises(ValueError, match=message):
+        getattr(model, method)(counts)
+    lazy = getattr(model, method)(da.from_array(counts, chunks=20))
+    with dask.config.set(scheduler="synchronous"), pytest.raises(ValueError, match=message):
+        lazy.compute()
+
+
 @pytest.mark.parametrize("family, setting", _FAMILY_SETTINGS)
 @pytest.mark.parametrize("method", ["predict", "predict_proba", "score_samples"])
 def test_lazy_outputs_are_those_of_the_model_at_the_call(family, setting, method):
