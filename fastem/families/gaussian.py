@@ -507,6 +507,8 @@ class _GaussianComponents(BaseMixture):
         if factor.ndim != shapes.get(self.covariance_type):
             return {}
         if self.covariance_type in ("full", "tied"):
+            if factor.shape[-1] != factor.shape[-2]:
+                return {}
             factor = upper(factor)
         with np.errstate(all="ignore"):
             return {"precisions_": precisions_from_cholesky(factor, self.covariance_type)}
