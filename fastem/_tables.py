@@ -32,7 +32,9 @@ decide for the user:
   delimiter and is skipped.
 
 Fields may be quoted, lines may end in LF, CRLF or CR alone (Excel for Mac's
-"CSV (Macintosh)"), blank lines are skipped (above the header too), and
+"CSV (Macintosh)"), a quoted field that holds lines that read as rows (a quote
+left open, which joins the rows below into its field) gets a note, blank lines
+are skipped (above the header too), and
 leading lines that start with '#' (notes above the table, as in R's data
 files and ``numpy.savetxt``'s header) are skipped with a note. Below the
 header such a line is an error that names it, also where its first field is
@@ -942,6 +944,9 @@ def read_csv(path, columns=None, header=None, missing=False, nan_fix=None, round
             if not doubts:
                 raise
             raise ValueError(f"{exc}. Note: {doubts[0]}") from None
+    joined = _joined_rows_note(layout, data.shape[0])
+    notes.extend(joined)
+    doubts.extend(joined)
     if not rounding:
         _check_whole_numbers(layout, data)
     if data.shape[0] == 0:
@@ -1638,6 +1643,13 @@ def _records(layout, errors="strict"):
                         and all(_INTEGER.fullmatch(v) for v in row)):
                     hint = (" (if its numbers have decimal commas, such as 1,5, save the file "
                             "with '.' as the decimal separator)")
+                elif any(_line_breaks(field) for field in row):
+                    j = next(j for j, field in enumerate(row) if _line_breaks(field))
+                    first = _field_line(line, row, j)
+                    last = first + _line_breaks(row[j].rstrip("\r\n"))
+                    runs = f" that runs to line {last}" if last > first else ""
+                    hint = (f" (its field {j + 1} opens a quote on line {first}{runs}: "
+                            f"{_OPEN_QUOTE})")
                 elif layout.n_fields == 1 and layout.names is not None and len(row) > 1:
                     hint = (f" (if line {layout.comments + 1} is a title rather than the column "
                             "names, remove it or start it with '#')")
@@ -1661,6 +1673,105 @@ def _records(layout, errors="strict"):
 def _line_breaks(text):
     """Number of line breaks in ``text`` ('\r\n', '\n' or '\r', as the reader splits lines)."""
     return text.count("\n") + text.count("\r") - text.count("\r\n")
+
+
+_LINE_BREAK = re.compile("\r\n|\r|\n")
+
+# How a quote that opens a field and is not closed where the field ends reads, and its fix.
+_OPEN_QUOTE = ("a quote that opens a field and is not closed where the field ends joins the "
+               "lines below into that field: remove that quote, or close it")
+
+
+def _lines_below_header(layout, block=1 << 20):
+    """Number of lines of the file below the lines above its data (``layout.skip``: comments,
+    header) through its last line that is not blank, cut where the text reader cuts them (LF,
+    CRLF, CR alone); 0 when no line below the header holds a quote character, which a field
+    of several lines needs. Bytes for the encodings that write ASCII as ASCII (a search for
+    the quote as fast as memchr), text for UTF-16 and UTF-32."""
+    wide = codecs.lookup(layout.encoding).name.startswith(("utf-16", "utf-32"))
+    if wide:
+        f = open(layout.path, encoding=layout.encoding, errors="replace", newline="")
+        cr, lf, spaces = "\r", "\n", _SPACES
+    else:
+        f = open(layout.path, "rb")
+        cr, lf, spaces = b"\r", b"\n", _SPACES.encode()
+
+    def breaks(text):
+        n_cr = text.count(cr)  # most files have no CR: no search for CRLF
+        return text.count(lf) + n_cr - (text.count(cr + lf) if n_cr else 0)
+
+    lines = seen = 0
+    after_cr = False
+    with f:
+        if wide:
+            for _ in range(layout.skip):
+                f.readline()
+        else:
+            above = _byte_lines(f)
+            start = sum(len(next(above, b"")) for _ in range(layout.skip))
+            f.seek(start)
+            if not any(b'"' in chunk for chunk in iter(lambda: f.read(block), b"")):
+                return 0
+            f.seek(start)
+        while chunk := f.read(block):
+            joined = int(after_cr and chunk.startswith(lf))  # a CRLF cut by the block
+            in_chunk = breaks(chunk) - joined
+            body = len(chunk.rstrip(spaces))
+            if body:  # the breaks in the blank tail of the chunk are not below a line
+                lines = seen + in_chunk - breaks(chunk[body:]) + 1
+            seen += in_chunk
+            after_cr = chunk.endswith(cr)
+    return lines
+
+
+def _reads_as_row(layout, text):
+    """Whether the line ``text`` reads as a row of the table: as many fields as its rows,
+    numbers or missing values in the columns read, one number at least."""
+    fields = next(csv.reader([text], delimiter=layout.delimiter), [])
+    if len(fields) != layout.n_fields:
+        return False
+    values = [fields[j] for j in layout.chosen]
+    return any(map(_is_number, values)) and all(
+        _is_number(v) or _is_missing(v) for v in values)
+
+
+def _joined_rows_note(layout, n_rows):
+    """The note for quoted fields that hold lines that read as rows of the table, which an
+    open quote joined into them (a stray quote in a column of text: '"x,1,2' on one line
+    and 'w",7,8' lines below), or []. A file whose data lines are as many as its rows has
+    no field of several lines; one without a quote below its header costs a search for one.
+    """
+    if _lines_below_header(layout) <= n_rows:
+        return []
+    found = []  # (data row, column, first and last line of the field, lines that are rows)
+    row_number = 0
+    for kind, line, row, _ in _records(layout, errors="replace"):
+        if kind != "data":
+            continue
+        row_number += 1
+        for j, field in enumerate(row):
+            pieces = _LINE_BREAK.split(field)
+            first = _field_line(line, row, j)
+            # whole lines of the file: those between the field's first and last, and its
+            # first, the line after the quote, when the field starts the record
+            rows = [(first + i, pieces[i]) for i in range(0 if j == 0 else 1, len(pieces) - 1)
+                    if _reads_as_row(layout, pieces[i])]
+            if rows:
+                found.append((row_number, j, first, first + len(pieces) - 1, rows))
+    if not found:
+        return []
+    row_number, j, first, last, rows = found[0]
+    more = ""
+    if len(found) > 1:
+        total = sum(len(rows) for *_, rows in found)
+        more = f" ({len(found)} such fields, which hold {total} such lines)"
+    return [
+        f"{layout.path!r} has a quoted field on lines {first} to {last} (data row "
+        f"{row_number}, {layout.column(j)}) that holds {len(rows)} line(s) that read as rows "
+        f"of the table (line {rows[0][0]}: {rows[0][1]!r}){more}, which are read as text in "
+        f"that field, not as rows: {_OPEN_QUOTE} (a field whose text does hold such lines is "
+        "read as it is)"
+    ]
 
 
 def _field_line(line, row, j):

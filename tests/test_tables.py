@@ -1398,3 +1398,53 @@ def test_chunks_refuse_a_header_with_no_csv_file_to_apply_to(tmp_path, kind, hea
     frame.to_csv(tmp_path / "part.csv", index=False, header=named)
     mixed = fastem.Chunks([chunk, tmp_path / "part.csv"], header=named)  # it applies to the .csv
     assert fastem.GaussianMixture(1).fit(mixed).n_features_in_ == 2
+
+
+_STRAY_QUOTE = ['name,a,b', 'x,1.5,2', '"y,3,4', 'z,5,6', 'w,7,8', '"v,9,10', 'u,11,12']
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"])
+def test_rows_that_an_open_quote_joins_into_a_field_are_noted(tmp_path, reader, encoding, end):
+    """A quote that opens a field of text and is closed lines below makes the rows between
+    one field, as pandas and every CSV reader read it: 6 rows read as 3, without a word."""
+    path = _write(tmp_path, end.join(_STRAY_QUOTE + [""]).encode(encoding))
+    table = reader(path, ["a", "b"], missing=True)
+    assert_array_equal(table.data, [[1.5, 2], [9, 10], [11, 12]])
+    assert len(pd.read_csv(path, encoding=encoding)) == 3  # pandas reads the same
+    note = (f"{path!r} has a quoted field on lines 3 to 6 (data row 2, column 1 ('name')) that "
+            "holds 3 line(s) that read as rows of the table (line 3: 'y,3,4'), which are read "
+            "as text in that field, not as rows: a quote that opens a field and is not closed "
+            "where the field ends joins the lines below into that field: remove that quote, or "
+            "close it")
+    assert [n for n in table.notes if "quoted field" in n] == [
+        n for n in table.doubts if "quoted field" in n]
+    assert table.doubts[0].startswith(note)
+
+
+@pytest.mark.parametrize("content", [
+    'name,a,b\n"x\ny",1,2\n"a, b\nc, d",3,4\n\n\n',  # text with line breaks: no rows in it
+    'name,a,b\n"x",1,2\n"y",3,4\n',  # quoted, on one line
+    '"a","b"\n1,2\n3,4\n\n',  # a quoted header
+])
+def test_fields_of_several_lines_that_hold_no_rows_take_no_note(tmp_path, reader, content):
+    table = reader(_write(tmp_path, content), ["a", "b"])
+    assert table.data.shape == (2, 2) and table.notes == table.doubts == []
+
+
+def test_chunks_warn_of_rows_joined_into_a_field(tmp_path):
+    import fastem
+
+    path = _write(tmp_path, "\n".join(_STRAY_QUOTE) + "\n")
+    with pytest.warns(UserWarning, match="line 3: 'y,3,4'"):
+        model = fastem.GaussianMixture(1).fit(fastem.Chunks([path], columns=["a", "b"]))
+    assert model.n_features_in_ == 2
+
+
+def test_a_quote_left_open_to_the_end_of_the_file_is_named(tmp_path, reader):
+    path = _write(tmp_path, "name,a,b\nx,1,2\n\"y,3,4\nz,5,6\n")
+    with pytest.raises(ValueError, match=re.escape(
+            "line 3 has 1 field(s) but the first row has 3; every row needs the same number "
+            "of fields, separated by ',' (its field 1 opens a quote on line 3 that runs to "
+            "line 4: a quote that opens a field and is not closed")):
+        reader(path, ["a", "b"])
