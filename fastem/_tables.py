@@ -944,9 +944,9 @@ def read_csv(path, columns=None, header=None, missing=False, nan_fix=None, round
             if not doubts:
                 raise
             raise ValueError(f"{exc}. Note: {doubts[0]}") from None
-    joined = _joined_rows_note(layout, data.shape[0])
-    notes.extend(joined)
-    doubts.extend(joined)
+    skipped = _skipped_lines_notes(layout, data.shape[0])
+    notes.extend(skipped)
+    doubts.extend(skipped)
     if not rounding:
         _check_whole_numbers(layout, data)
     if data.shape[0] == 0:
@@ -1682,12 +1682,12 @@ _OPEN_QUOTE = ("a quote that opens a field and is not closed where the field end
                "lines below into that field: remove that quote, or close it")
 
 
-def _lines_below_header(layout, block=1 << 20):
+def _lines_below_header(layout, quoted=True, block=1 << 20):
     """Number of lines of the file below the lines above its data (``layout.skip``: comments,
     header) through its last line that is not blank, cut where the text reader cuts them (LF,
-    CRLF, CR alone); 0 when no line below the header holds a quote character, which a field
-    of several lines needs. Bytes for the encodings that write ASCII as ASCII (a search for
-    the quote as fast as memchr), text for UTF-16 and UTF-32."""
+    CRLF, CR alone); with ``quoted``, 0 when no line below the header holds a quote
+    character, which a field of several lines needs. Bytes for the encodings that write
+    ASCII as ASCII (a search for the quote as fast as memchr), text for UTF-16 and UTF-32."""
     wide = codecs.lookup(layout.encoding).name.startswith(("utf-16", "utf-32"))
     if wide:
         f = open(layout.path, encoding=layout.encoding, errors="replace", newline="")
@@ -1710,7 +1710,7 @@ def _lines_below_header(layout, block=1 << 20):
             above = _byte_lines(f)
             start = sum(len(next(above, b"")) for _ in range(layout.skip))
             f.seek(start)
-            if not any(b'"' in chunk for chunk in iter(lambda: f.read(block), b"")):
+            if quoted and not any(b'"' in chunk for chunk in iter(lambda: f.read(block), b"")):
                 return 0
             f.seek(start)
         while chunk := f.read(block):
@@ -1735,20 +1735,31 @@ def _reads_as_row(layout, text):
         _is_number(v) or _is_missing(v) for v in values)
 
 
-def _joined_rows_note(layout, n_rows):
-    """The note for quoted fields that hold lines that read as rows of the table, which an
-    open quote joined into them (a stray quote in a column of text: '"x,1,2' on one line
-    and 'w",7,8' lines below), or []. A file whose data lines are as many as its rows has
-    no field of several lines; one without a quote below its header costs a search for one.
+def _skipped_lines_notes(layout, n_rows):
+    """The notes for the lines below the header that are read as no row of their own, or [].
+
+    A quoted field that holds lines that read as rows of the table, which an open quote
+    joined into it (a stray quote in a column of text: '"x,1,2' on one line and 'w",7,8'
+    lines below); in a file of one column, blank lines between its rows, which every reader
+    skips as pandas does, and which a spreadsheet writes for an empty cell. A file whose
+    lines below the header are as many as its rows has neither; one of several columns and
+    no quote below its header costs a search for one.
     """
-    if _lines_below_header(layout) <= n_rows:
+    if _lines_below_header(layout, quoted=layout.n_fields > 1) <= n_rows:
         return []
     found = []  # (data row, column, first and last line of the field, lines that are rows)
+    blank, between = [], []  # blank lines since the last row, and those between rows
     row_number = 0
     for kind, line, row, _ in _records(layout, errors="replace"):
+        if kind == "header":
+            blank.clear()
+        elif kind == "blank" and (row_number or layout.names is not None):
+            blank.append(line)
         if kind != "data":
             continue
         row_number += 1
+        between.extend(blank)
+        blank.clear()
         for j, field in enumerate(row):
             pieces = _LINE_BREAK.split(field)
             first = _field_line(line, row, j)
@@ -1758,20 +1769,27 @@ def _joined_rows_note(layout, n_rows):
                     if _reads_as_row(layout, pieces[i])]
             if rows:
                 found.append((row_number, j, first, first + len(pieces) - 1, rows))
-    if not found:
-        return []
-    row_number, j, first, last, rows = found[0]
-    more = ""
-    if len(found) > 1:
-        total = sum(len(rows) for *_, rows in found)
-        more = f" ({len(found)} such fields, which hold {total} such lines)"
-    return [
-        f"{layout.path!r} has a quoted field on lines {first} to {last} (data row "
-        f"{row_number}, {layout.column(j)}) that holds {len(rows)} line(s) that read as rows "
-        f"of the table (line {rows[0][0]}: {rows[0][1]!r}){more}, which are read as text in "
-        f"that field, not as rows: {_OPEN_QUOTE} (a field whose text does hold such lines is "
-        "read as it is)"
-    ]
+    notes = []
+    if found:
+        row_number, j, first, last, rows = found[0]
+        more = ""
+        if len(found) > 1:
+            total = sum(len(rows) for *_, rows in found)
+            more = f" ({len(found)} such fields, which hold {total} such lines)"
+        notes.append(
+            f"{layout.path!r} has a quoted field on lines {first} to {last} (data row "
+            f"{row_number}, {layout.column(j)}) that holds {len(rows)} line(s) that read as "
+            f"rows of the table (line {rows[0][0]}: {rows[0][1]!r}){more}, which are read as "
+            f"text in that field, not as rows: {_OPEN_QUOTE} (a field whose text does hold "
+            "such lines is read as it is)")
+    if between and layout.n_fields == 1:
+        notes.append(
+            f"{layout.path!r} has {len(between)} blank line(s) between its rows (line "
+            f"{between[0]}{', ...' if len(between) > 1 else ''}), which are skipped, as pandas "
+            "skips them; in a file of one column a blank line may be a missing value (a "
+            "spreadsheet's empty cell): write those as NA, or \"\", to read them as missing "
+            "values, or remove the lines")
+    return notes
 
 
 def _field_line(line, row, j):

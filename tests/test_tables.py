@@ -1448,3 +1448,32 @@ def test_a_quote_left_open_to_the_end_of_the_file_is_named(tmp_path, reader):
             "of fields, separated by ',' (its field 1 opens a quote on line 3 that runs to "
             "line 4: a quote that opens a field and is not closed")):
         reader(path, ["a", "b"])
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"])
+@pytest.mark.parametrize("header", [True, False])
+def test_blank_lines_between_the_rows_of_one_column_are_noted(tmp_path, reader, end, header):
+    """A spreadsheet saves an empty cell of a column alone as a blank line, which every
+    reader skips, as pandas does: the rows below move up, without a word."""
+    lines = ["1.5", "", "2.5", "  ", "", "3.5", "", ""]  # blank lines at the end: no rows
+    path = _write(tmp_path, end.join((["x"] if header else []) + lines))
+    table = reader(path, missing=True)
+    assert_array_equal(table.data, [[1.5], [2.5], [3.5]])
+    first = 3 if header else 2
+    assert [n for n in table.notes if "blank line" in n] == table.doubts == [
+        f"{path!r} has 3 blank line(s) between its rows (line {first}, ...), which are "
+        "skipped, as pandas skips them; in a file of one column a blank line may be a missing "
+        "value (a spreadsheet's empty cell): write those as NA, or \"\", to read them as "
+        "missing values, or remove the lines"]
+
+
+@pytest.mark.parametrize("content", [
+    "x\n1.5\n2.5\n\n\n",  # at the end
+    "\n\nx\n1.5\n2.5\n",  # above the header
+    "\n1.5\n2.5\n",  # above the first row
+    'x\n1.5\n""\n2.5\n',  # a quoted empty field: a missing value
+    "x,y\n1.5,1\n\n2.5,2\n",  # two columns: a blank line is no row
+])
+def test_blank_lines_that_are_no_row_take_no_note(tmp_path, reader, content):
+    table = reader(_write(tmp_path, content), missing=True)
+    assert table.notes == table.doubts == []
