@@ -271,12 +271,15 @@ def _column_tokens(requested, names):
         if names is not None and item in names:
             tokens.append(item)
             continue
-        try:
-            fields = next(csv.reader([item], skipinitialspace=True), [])
+        try:  # a quoted name may hold a line break, as a CSV field does
+            rows = list(csv.reader(io.StringIO(item, newline=""), skipinitialspace=True))
+            if len(rows) > 1:
+                raise csv.Error("a line break outside quotes")
+            fields = rows[0] if rows else []
         except csv.Error as exc:
             raise CommandError(
                 f"--columns {item!r} is not a comma-separated list ({exc}); quote a name "
-                "that contains a comma, e.g. --columns '\"weight, kg\",height'"
+                "that contains a comma or a line break, e.g. --columns '\"weight, kg\",height'"
             ) from None
         fields = [field.strip() for field in fields]
         if "" in fields and any(fields):

@@ -1256,3 +1256,21 @@ def test_a_columns_value_that_starts_with_a_dash_is_told_to_join_the_option(
                                "-o", tmp_path / "m.npz", "--json")
         assert status == 0, err
         assert json.loads(out)["feature_names_in"] == ["waiting", "eruptions"]
+
+
+@pytest.mark.parametrize("line_break", ["\n", "\r\n"])
+def test_columns_take_a_quoted_name_with_a_line_break_in_a_list(capsys, tmp_path, line_break):
+    """A name with a line break, quoted in a list of --columns as a CSV field quotes it (and
+    as the messages that suggest --columns write it), was refused as no list at all."""
+    name = f"multi{line_break}line"
+    frame = pd.DataFrame({"a": [1.0, 5, 3, 2, 4, 6], name: [9.0, 8, 7, 6, 5, 4], "c": 1.0})
+    path = tmp_path / "names.csv"
+    frame.to_csv(path, index=False)
+    status, out, err = run(capsys, "fit", path, "--columns", f'"{name}",a', "-k", 1,
+                           "-o", tmp_path / "m.npz", "--json")
+    assert status == 0, err
+    assert json.loads(out)["feature_names_in"] == [name, "a"]
+    status, _, err = run(capsys, "fit", path, "--columns", f"a{line_break}c", "-k", 1,
+                         "-o", tmp_path / "m.npz")
+    assert status == 1 and "is not a comma-separated list (a line break outside quotes); " \
+        "quote a name that contains a comma or a line break" in err
