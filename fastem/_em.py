@@ -253,6 +253,10 @@ class EMResult(NamedTuple):
     # its parameters back to float32 loses (see BaseMixture._finish_in_float64);
     # None where no float64 finish measured it
     rounding_loss: Optional[float] = None
+    # the mean log-likelihood by which a move out of this converged run (see
+    # BaseMixture._escape_local_optimum) ended higher when max_iter cut it short,
+    # unconverged; 0 where none did
+    unfinished_move: float = 0.0
 
 def rounding_margin(lower_bound, dtype):
     """How far a mean log-likelihood may fall between EM steps by rounding alone.

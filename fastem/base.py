@@ -2415,6 +2415,17 @@ class BaseMixture(_KeywordsChecked):
                     "check the data's scale."
                 ),
             )
+        elif best.converged and best.unfinished_move > float(self.tol):
+            warn_at_caller(
+                ConvergenceWarning(
+                    "The fit converged to a local optimum, and a move out of it (a merge, "
+                    f"split or reordering of its components) raised the {self._objective} by "
+                    f"{best.unfinished_move:.3g} per sample, but was still climbing "
+                    "when max_iter="
+                    f"{int(self.max_iter)} passes ran out: the fit keeps the converged "
+                    "optimum. Increase max_iter to let the move finish."
+                ),
+            )
         empty = [] if stats is None else _empty_components(stats.nk, stats.n_samples)
         if len(empty) and self._warns_empty_components:
             warn_at_caller(
@@ -2824,9 +2835,13 @@ class BaseMixture(_KeywordsChecked):
         were raised.
 
         Returns the run's result, or that of the run from the last move kept
-        (its own lower bounds; its passes numbered on from the run's).
+        (its own lower bounds; its passes numbered on from the run's), with
+        ``unfinished_move`` the gain over it of a move's run that was still
+        climbing, unconverged, when ``max_iter`` ran out (not kept: the fit
+        warns of it).
         """
         spent = result.n_iter
+        unfinished = -np.inf  # the highest bound of a move's run that max_iter cut short
         dtype = np.dtype(source.dtype)
         # The moves' EM runs: the passes of a run that raises are counted too.
         runner = copy.copy(self)
@@ -2858,6 +2873,8 @@ class BaseMixture(_KeywordsChecked):
                     result = more
                     worker, kept = trial, True
                     break
+                if higher and spent >= int(self.max_iter):
+                    unfinished = max(unfinished, more.lower_bound)
                 if self.verbose:
                     print(f"Move not kept: lower bound {more.lower_bound:.5f}.")
                 if more.stopped:  # the callback asked to stop, during a move that did not gain
@@ -2865,7 +2882,8 @@ class BaseMixture(_KeywordsChecked):
                     break
             if not kept:
                 break
-        return result._replace(n_iter=spent)
+        return result._replace(
+            n_iter=spent, unfinished_move=max(0.0, unfinished - result.lower_bound))
 
     def _moves(self, worker, result):
         """Family hook: the moves to try from the converged run ``result`` of ``worker``.
