@@ -498,14 +498,14 @@ class _GaussianComponents(BaseMixture):
         """``precisions_`` from an assigned ``precisions_cholesky_``, the parameter the
         predictions read, as scikit-learn's estimator derives it: code written for it
         assigns ``covariances_`` and ``precisions_cholesky_`` and leaves ``precisions_``
-        as it was. A factor of a shape the covariance type does not take derives
-        nothing (the parameters' check names it)."""
+        as it was. A factor of a shape the covariance type does not take, or not of
+        floats, derives nothing (the parameters' check names it)."""
         if name != "precisions_cholesky_":
             return {}
         factor = np.asarray(value)
         shapes = {"full": 3, "tied": 2, "diag": 2, "spherical": 1}
-        if factor.ndim != shapes.get(self.covariance_type):
-            return {}
+        if factor.ndim != shapes.get(self.covariance_type) or factor.dtype.kind != "f":
+            return {}  # refused at the next use, naming the entry
         if self.covariance_type in ("full", "tied"):
             if factor.shape[-1] != factor.shape[-2]:
                 return {}
