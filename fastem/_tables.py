@@ -1763,9 +1763,11 @@ def _skipped_lines_notes(layout, n_rows):
         for j, field in enumerate(row):
             pieces = _LINE_BREAK.split(field)
             first = _field_line(line, row, j)
-            # whole lines of the file: those between the field's first and last, and its
-            # first, the line after the quote, when the field starts the record
-            rows = [(first + i, pieces[i]) for i in range(0 if j == 0 else 1, len(pieces) - 1)
+            # whole lines of the file: those between the field's first and last, its first,
+            # the line after the quote, when the field starts the record, and its last, the
+            # line before the quote, when the field ends the record
+            ends = len(pieces) - (j < len(row) - 1 or len(pieces) == 1)
+            rows = [(first + i, pieces[i]) for i in range(0 if j == 0 else 1, ends)
                     if _reads_as_row(layout, pieces[i])]
             if rows:
                 found.append((row_number, j, first, first + len(pieces) - 1, rows))

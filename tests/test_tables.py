@@ -1477,3 +1477,20 @@ def test_blank_lines_between_the_rows_of_one_column_are_noted(tmp_path, reader, 
 def test_blank_lines_that_are_no_row_take_no_note(tmp_path, reader, content):
     table = reader(_write(tmp_path, content), missing=True)
     assert table.notes == table.doubts == []
+
+
+@pytest.mark.parametrize("lines, joined", [
+    (['a,b,name', '1,2,x', '3,4,"y', '5,6,z"', '9,10,v'], [4]),  # text in the last column
+    (['a,b,name', '1,2,x', '3,4,"y', '5,6,z', '7,8,w"', '9,10,v'], [4, 5]),
+    (['name,a,b', 'x,1,2', '"y,3,4', 'w",7,8', 'v,9,10'], [3]),  # as in the first
+])
+def test_rows_joined_into_a_field_that_ends_the_record_are_noted(tmp_path, reader, lines,
+                                                                 joined):
+    """The last line of a quoted field that ends its record is a whole line of the file, as
+    the first line of one that starts its record is: a row joined there is noted too."""
+    path = _write(tmp_path, "\n".join(lines) + "\n")
+    table = reader(path, ["a", "b"], missing=True)
+    assert len(table.data) == len(pd.read_csv(path)) == len(lines) - 1 - len(joined)
+    [note] = [n for n in table.doubts if "quoted field" in n]
+    assert f"holds {len(joined)} line(s) that read as rows of the table (line {joined[0]}: " \
+        in note
