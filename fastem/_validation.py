@@ -1132,11 +1132,15 @@ def check_weight_labels(X, sample_weight, name="X"):
             and type(sample_weight).__module__.startswith("pandas")):
         return  # a Dask collection's index is lazy
     if (len(x_index) != len(w_index) or x_index.equals(w_index)
-            or not (x_index.is_unique and w_index.is_unique) or not w_index.isin(x_index).all()):
+            or not (x_index.is_unique and w_index.is_unique)):
         return
-    row = next(i for i, (a, b) in enumerate(zip(x_index, w_index))
-               if not (a == b or a != a and b != b))  # NaN labels are alike, as in equals
-    x_label, w_label = (getattr(v, "item", lambda v=v: v)() for v in (x_index[row], w_index[row]))
+    found = np.asarray(w_index.isin(x_index), dtype=bool)
+    if x_index.nlevels == w_index.nlevels == 1 and x_index.hasnans:  # isin finds no pd.NA
+        found |= np.asarray(w_index.isna())
+    if not found.all():
+        return
+    row = int(np.flatnonzero(_labels_differ(x_index, w_index))[0])
+    x_label, w_label = (_plain_label(v) for v in (x_index[row], w_index[row]))
     raise ValueError(
         f"sample_weight is a Series whose index holds the row labels of {name} in another "
         f"order: row {row} of {name} is labelled {x_label!r} but weight {row} is labelled "
@@ -1144,6 +1148,28 @@ def check_weight_labels(X, sample_weight, name="X"):
         f"than their labels say. Align them, sample_weight.loc[{code_name(name)}.index], or "
         "pass sample_weight.to_numpy() to take them by position."
     )
+
+
+def _labels_differ(a, b):
+    """Boolean array: where the pandas Indexes ``a`` and ``b`` of one length hold different
+    labels, missing labels (NaN, None, NaT, pd.NA) alike, as ``Index.equals`` takes them; level
+    by level for a MultiIndex."""
+    if a.nlevels > 1 and a.nlevels == b.nlevels:
+        return np.logical_or.reduce([_labels_differ(a.get_level_values(k), b.get_level_values(k))
+                                     for k in range(a.nlevels)])
+    import pandas as pd  # a and b are pandas Indexes
+
+    a_labels, b_labels = np.array(a, dtype=object), np.array(b, dtype=object)
+    for labels in (a_labels, b_labels):
+        labels[pd.isna(labels)] = None  # alike, where pd.NA == x is pd.NA and NaN != NaN
+    return ~np.asarray(a_labels == b_labels, dtype=bool)
+
+
+def _plain_label(label):
+    """A row label as Python writes it: 1, not np.int64(1), in a tuple too (a MultiIndex's)."""
+    if isinstance(label, tuple):
+        return tuple(_plain_label(v) for v in label)
+    return label.item() if isinstance(label, np.generic) else label
 
 
 def check_sample_weight(

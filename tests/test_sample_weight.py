@@ -1,6 +1,7 @@
 """Sample weights act as repetition counts, everywhere a GaussianMixture uses data."""
 
 import copy
+import re
 
 import numpy as np
 import pandas as pd
@@ -474,3 +475,23 @@ def test_weights_labelled_in_another_order_than_the_frame_are_refused():
     dated = frame.set_axis(pd.date_range("2020-01-01", periods=40))
     by_position = fastem.GaussianMixture(2, random_state=0).fit(dated, sample_weight=weights)
     assert_array_equal(by_position.means_, fitted.means_)
+
+
+@pytest.mark.parametrize("x_index, w_index, row, x_label, w_label", [
+    # a MultiIndex with NaN in a level: row 0 is alike, as Index.equals takes it
+    (pd.MultiIndex.from_tuples([(1, np.nan), (1, 2.0), (2, 1.0)]),
+     pd.MultiIndex.from_tuples([(1, float("nan")), (2, 1.0), (1, 2.0)]), 1, (1, 2.0), (2, 1.0)),
+    # pd.NA labels, which Index.isin finds nowhere
+    (pd.Index([pd.NA, 1, 2], dtype="Int64"), pd.Index([1, pd.NA, 2], dtype="Int64"), 0, "<NA>",
+     1),
+])
+def test_weights_labelled_in_another_order_name_the_first_row_that_differs(
+        x_index, w_index, row, x_label, w_label):
+    frame = pd.DataFrame(np.arange(6.0).reshape(3, 2), index=x_index)
+    weights = pd.Series([1.0, 2.0, 3.0], index=w_index)
+    x_label = x_label if x_label == "<NA>" else repr(x_label)
+    with pytest.raises(ValueError, match=re.escape(
+            f"row {row} of X is labelled {x_label} but weight {row} is labelled {w_label!r}.")):
+        fastem.GaussianMixture(1).fit(frame, sample_weight=weights)
+    # the same labels in the same order are the frame's rows
+    fastem.GaussianMixture(1).fit(frame, sample_weight=weights.set_axis(x_index))
