@@ -665,7 +665,7 @@ class Chunks:
         a set (in an arbitrary order), a string or a number; for an entry of
         ``chunks`` or ``sample_weights`` that is a one-shot iterator (a
         generator), which a second pass would find empty; for an entry of
-        ``chunks`` that is a pair (chunk, weights), whose weights go in
+        ``chunks`` that is a pair (chunk, weights), a tuple or a list, whose weights go in
         ``sample_weights``; for an entry of
         ``columns`` that is neither a name (str) nor an index (int), such as
         a bool, a float or None.
@@ -851,10 +851,12 @@ class Chunks:
 def _is_pair(item):
     """Whether ``item``, an entry of :class:`Chunks`, is a pair (chunk, weights): a tuple of
     two whose first is a path or a 2-D array or table (a tuple that is a chunk holds
-    rows, each 1-D)."""
-    if not isinstance(item, tuple) or len(item) != 2:
+    rows, each 1-D), or such a list whose second is no 2-D array (a list of two chunks)."""
+    if not isinstance(item, (tuple, list)) or len(item) != 2:
         return False
-    first = item[0]
+    first, second = item
+    if isinstance(item, list) and len(getattr(second, "shape", ())) == 2:
+        return False
     return _is_path(first) or len(getattr(first, "shape", ())) == 2
 
 

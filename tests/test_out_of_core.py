@@ -531,3 +531,13 @@ def test_a_pair_in_chunks_and_a_tuple_of_two_rows_are_named():
         GaussianMixture(2).fit(Protocol([X, ((1.0, 2.0), (3.0, 4.0))]))
     with pytest.raises(ValueError, match="chunk 1: a chunk must be an array or a pair"):
         GaussianMixture(2).fit(Protocol([X, (X, w, None)]))
+
+
+def test_a_pair_in_chunks_written_as_a_list_is_named():
+    X, w = np.ones((5, 2)), np.ones(5)
+    for pair in ([X, w], ["part-0.npy", "w-0.npy"]):
+        with pytest.raises(TypeError, match=r"chunk 1 is a pair \(chunk, weights\).*sample_w"):
+            Chunks([X, pair])
+    # a list of rows is a chunk
+    model = GaussianMixture(1).fit(Chunks([[[1.0, 2.0], [3.0, 4.0]], X]))
+    assert model.n_features_in_ == 2
