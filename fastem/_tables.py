@@ -1750,7 +1750,7 @@ def _skipped_lines_notes(layout, n_rows):
     found = []  # (data row, column, first and last line of the field, lines that are rows)
     blank, between = [], []  # blank lines since the last row, and those between rows
     row_number = 0
-    for kind, line, row, _ in _records(layout, errors="replace"):
+    for kind, line, row, text in _records(layout, errors="replace"):
         if kind == "header":
             blank.clear()
         elif kind == "blank" and (row_number or layout.names is not None):
@@ -1760,6 +1760,8 @@ def _skipped_lines_notes(layout, n_rows):
         row_number += 1
         between.extend(blank)
         blank.clear()
+        if not _line_breaks(text.rstrip("\r\n")):  # a row of one line, as most are
+            continue
         for j, field in enumerate(row):
             pieces = _LINE_BREAK.split(field)
             first = _field_line(line, row, j)

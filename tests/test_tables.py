@@ -1494,3 +1494,21 @@ def test_rows_joined_into_a_field_that_ends_the_record_are_noted(tmp_path, reade
     [note] = [n for n in table.doubts if "quoted field" in n]
     assert f"holds {len(joined)} line(s) that read as rows of the table (line {joined[0]}: " \
         in note
+
+
+def test_only_rows_of_several_lines_are_split_into_lines(tmp_path, monkeypatch):
+    """A file with a field of several lines is searched for rows joined into a field: its
+    fields of one line hold none, and splitting them all cost several times the read."""
+    lines = ['"name","a","b"', '"x\ny",0.5,1'] + [f'"r{i}",{i},{i + 1}' for i in range(300)]
+    path = _write(tmp_path, "\n".join(lines) + "\n")
+    split = []
+
+    class Counted:
+        def split(self, text):
+            split.append(text)
+            return re.split("\r\n|\r|\n", text)
+
+    monkeypatch.setattr(_tables, "_LINE_BREAK", Counted())
+    table = read_csv(path, ["a", "b"])
+    assert table.data.shape == (301, 2) and table.doubts == []
+    assert split == ["x\ny", "0.5", "1"]  # the fields of the row of two lines only
