@@ -236,7 +236,8 @@ def check_array(
         except (ValueError, TypeError) as exc:
             raise TypeError(
                 f"{name} is an object array whose entries are not all numbers ({exc}). "
-                "Convert it to a numeric array first, e.g. np.asarray(X, dtype=float)."
+                f"Convert it to a numeric array first, e.g. np.asarray({code_name(name)}, "
+                "dtype=float)."
             ) from None
         check_whole_numbers_held(original, X, name, labels, frame)
         kind = "f"
@@ -309,7 +310,7 @@ def numeric_advice(dtype, name="X", saved=False):
     """How to make numbers of an array of the non-numeric ``dtype``, a sentence: a conversion
     that works for it (``np.asarray(X, dtype=float)`` fails on records and times). With
     ``saved``, for an array read from a file: how to save it again."""
-    array = name if name.isidentifier() else "X"
+    array = code_name(name)
     if dtype.names is not None:
         columns = f"numpy.lib.recfunctions.structured_to_unstructured({array})"
         if saved:

@@ -241,10 +241,13 @@ def _bad_chunks():
                    ValueError, "chunk.filled(np.nan)"),
         "text column": (frame.assign(b="x"), TypeError, "chunk.select_dtypes('number')"),
         "pd.NA": (missing, ValueError, "chunk.dropna()"),
+        "text": (np.full((5, 2), "x"), TypeError, "np.asarray(chunk, dtype=float)"),
+        "objects": (np.full((5, 2), "x", object), TypeError, "np.asarray(chunk, dtype=float)"),
     }, frame
 
 
-@pytest.mark.parametrize("kind", ["sparse", "complex", "Series", "masked", "text column", "pd.NA"])
+@pytest.mark.parametrize("kind", ["sparse", "complex", "Series", "masked", "text column", "pd.NA",
+                                  "text", "objects"])
 def test_chunk_errors_advise_code_that_runs(kind):
     # the chunk is named "chunk 1" in the message, and "chunk" in its example code:
     # "chunk 1.dropna()" is no Python

@@ -1118,9 +1118,11 @@ def test_records_and_times_get_a_conversion_that_works(tmp_path, kind, source):
         source, lambda: data)()
     with pytest.raises(TypeError) as info:
         getattr(model, "predict" if source == "predict" else "fit")(given)
+    var = "chunk" if source.startswith("Chunks") else "X"  # a chunk's variable in the code
     for conversion in RECORD_ADVICE[kind]:
+        conversion = re.sub(r"\bX\b", var, conversion)
         assert conversion in str(info.value)
-        converted = eval(conversion, {"np": np, "numpy": np, "pd": pd, "X": data})
+        converted = eval(conversion, {"np": np, "numpy": np, "pd": pd, var: data})
         fitted = GaussianMixture(1).fit(converted)
         if conversion.startswith("pd."):
             assert_array_equal(fitted.feature_names_in_, ["length", "width"])
