@@ -1760,7 +1760,8 @@ def _skipped_lines_notes(layout, n_rows):
         row_number += 1
         between.extend(blank)
         blank.clear()
-        if not _line_breaks(text.rstrip("\r\n")):  # a row of one line, as most are
+        end = line + _line_breaks(text.rstrip("\r\n"))  # the record's last line
+        if end == line:  # a row of one line, as most are
             continue
         for j, field in enumerate(row):
             pieces = _LINE_BREAK.split(field)
@@ -1771,8 +1772,8 @@ def _skipped_lines_notes(layout, n_rows):
             ends = len(pieces) - (j < len(row) - 1 or len(pieces) == 1)
             rows = [(first + i, pieces[i]) for i in range(0 if j == 0 else 1, ends)
                     if _reads_as_row(layout, pieces[i])]
-            if rows:
-                found.append((row_number, j, first, first + len(pieces) - 1, rows))
+            if rows:  # a field open to the end of the file ends on the record's last line
+                found.append((row_number, j, first, min(first + len(pieces) - 1, end), rows))
     notes = []
     if found:
         row_number, j, first, last, rows = found[0]

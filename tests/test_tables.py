@@ -1512,3 +1512,15 @@ def test_only_rows_of_several_lines_are_split_into_lines(tmp_path, monkeypatch):
     table = read_csv(path, ["a", "b"])
     assert table.data.shape == (301, 2) and table.doubts == []
     assert split == ["x\ny", "0.5", "1"]  # the fields of the row of two lines only
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n"])
+def test_a_field_open_to_the_end_of_the_file_is_noted_on_the_lines_it_spans(tmp_path, reader,
+                                                                             end):
+    """A quote left open in the last column runs to the end of the file: the field ends on
+    the file's last line, not on the line after it."""
+    path = _write(tmp_path, end.join(["a,b,name", "1,2,x", '3,4,"y', "5,6,z", ""]))
+    table = reader(path, ["a", "b"])
+    assert_array_equal(table.data, [[1, 2], [3, 4]])
+    [note] = table.doubts
+    assert "has a quoted field on lines 3 to 4 (data row 2, column 3 ('name'))" in note
