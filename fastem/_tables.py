@@ -2138,6 +2138,14 @@ def _bad_value(layout, value, line, row_number, j):
             f"in Python: text = open(path, encoding={layout.encoding!r}).read(){removed}, "
             "then write text to a new file)"
         )
+    breaks = _line_breaks(value.rstrip("\r\n"))
+    if breaks:  # numbers on several lines hold no spaces of numpy.savetxt
+        return (
+            f"{layout.path!r} has {value!r} on {where}, a quoted field that runs to line "
+            f"{line + breaks}; if its quote was left open, {_OPEN_QUOTE}; otherwise choose "
+            "numeric columns (--columns on the command line, columns= in fastem.Chunks), or "
+            "correct that value"
+        )
     if _spaced_numbers(value):
         return (
             f"{layout.path!r} has {value!r} on {where}: numbers separated by spaces "

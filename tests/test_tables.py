@@ -1524,3 +1524,17 @@ def test_a_field_open_to_the_end_of_the_file_is_noted_on_the_lines_it_spans(tmp_
     assert_array_equal(table.data, [[1, 2], [3, 4]])
     [note] = table.doubts
     assert "has a quoted field on lines 3 to 4 (data row 2, column 3 ('name'))" in note
+
+
+@pytest.mark.parametrize("content, value, runs", [
+    ('name,a,b\nx,1,2\ny,3,"4\nz,5,6\n', "'4\\nz,5,6'", 4),  # open to the end of the file
+    ('x\n1\n"2\n3\n4"\n5\n', "'2\\n3\\n4'", 5),  # not numbers separated by spaces
+])
+def test_a_value_that_a_quote_runs_over_several_lines_is_named_so(tmp_path, reader, content,
+                                                                   value, runs):
+    with pytest.raises(ValueError, match=re.escape(
+            f"has {value} on line 3 (data row 2), column ") + r".*" + re.escape(
+            f"a quoted field that runs to line {runs}; if its quote was left open, a quote "
+            "that opens a field and is not closed")) as info:
+        reader(_write(tmp_path, content), ["a", "b"] if "name" in content else None)
+    assert "savetxt" not in str(info.value)
