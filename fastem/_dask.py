@@ -159,13 +159,20 @@ def _block_weights_without_mask(block):
     return np.ma.getdata(block)
 
 
-def _check_block(X, block_id, first_row, anchors, allow_nan, nan_advice):
+def _column_label(column, names):
+    """A column of X in an error: its name for a Dask DataFrame's (``names``), as a pandas
+    DataFrame's is named, else its index."""
+    return column if names is None else repr(names[column])
+
+
+def _check_block(X, block_id, first_row, anchors, allow_nan, nan_advice, names=None):
     n_bad, lo, hi = scan_data(X, allow_nan)
     if n_bad:
         row, column, value = first_refused_entry(X, allow_nan)
         raise ValueError(non_finite_message(
             f"block {block_id} of the dask array X", n_bad, allow_nan, nan_advice,
-            f"{value}, in row {first_row + row} (0-based) of column {column} of X"))
+            f"{value}, in row {first_row + row} (0-based) of column "
+            f"{_column_label(column, names)} of X"))
     check_range(lo, hi, X.dtype, name=f"block {block_id} of the dask array X", anchors=anchors)
 
 
@@ -237,7 +244,7 @@ def _block_scan(block, scan, dtype):
 
 
 def _block_map(block, fn, n_columns, dtype, anchors, allow_nan, nan_advice, data_dtype,
-               check_data=None, block_info=None):
+               check_data=None, names=None, block_info=None):
     with _reading(block):
         X = np.ascontiguousarray(block, dtype=data_dtype)
         block_id = block_info[0]["chunk-location"][0] if block_info else "?"
@@ -247,7 +254,7 @@ def _block_map(block, fn, n_columns, dtype, anchors, allow_nan, nan_advice, data
                 raise _undeclared_blocks(
                     "X", f"block {block_id} has shape {X.shape}, declared {declared}")
         first_row = block_info[0]["array-location"][0][0] if block_info else 0
-        _check_block(X, block_id, first_row, anchors, allow_nan, nan_advice)
+        _check_block(X, block_id, first_row, anchors, allow_nan, nan_advice, names)
         if check_data is not None and X.shape[0]:
             # the family's domain (negative or fractional counts), as an array's is checked
             check_data(X, first_row)
@@ -395,7 +402,8 @@ class DaskSource:
                 self.X.blocks[bad[0]].compute(), self.allow_nan)
             raise ValueError(non_finite_message(
                 "X", int(counts[:, 0].sum()), self.allow_nan, self.nan_advice,
-                f"{value}, in row {starts[bad[0]] + row} (0-based) of column {column}, "
+                f"{value}, in row {starts[bad[0]] + row} (0-based) of column "
+                f"{_column_label(column, self.feature_names_in)}, "
                 f"in block {bad[0]}"))
         for column, what, wrong, fix in (
             (2, "NaN or infinite", lambda w: ~np.isfinite(w),
@@ -483,11 +491,13 @@ class DaskSource:
         if n_columns is None:
             return self.X.map_blocks(
                 _block_map, fn, None, dtype, self.anchors, self.allow_nan, self.nan_advice,
-                self.dtype, self.check_data, drop_axis=1, dtype=dtype,
+                self.dtype, self.check_data, names=self.feature_names_in, drop_axis=1,
+                dtype=dtype,
             )
         return self.X.map_blocks(
             _block_map, fn, n_columns, dtype, self.anchors, self.allow_nan, self.nan_advice,
-            self.dtype, self.check_data, chunks=(self.X.chunks[0], (n_columns,)), dtype=dtype,
+            self.dtype, self.check_data, names=self.feature_names_in,
+            chunks=(self.X.chunks[0], (n_columns,)), dtype=dtype,
         )
 
     def subsample(self, random_state, size):

@@ -144,6 +144,21 @@ def test_a_non_finite_entry_of_a_dask_array_is_named_at_its_row(method, value):
             and "block 2" in text), text
 
 
+@pytest.mark.parametrize("method", ["fit", "predict", "score"])
+def test_a_non_finite_entry_of_a_dask_dataframe_is_named_in_its_column(method):
+    """A Dask DataFrame's column is named by its name, as a pandas DataFrame's is."""
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    X = points()
+    X[BAD, 1] = np.nan
+    frame = dd.from_pandas(pd.DataFrame(X, columns=["length", "width"]), npartitions=3)
+    model = fitted() if method != "fit" else GaussianMixture(2, max_iter=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the model was fitted without feature names
+        text = message(lambda: getattr(model, method)(frame))
+    assert "The first is nan, in row 250 (0-based) of column 'width'" in text, text
+
+
 @pytest.mark.parametrize("kind, where", [
     ("array", "X contains {n} {what} value(s)"),  # all in rows 240 to 270, in chunk 2
     ("Chunks", "chunk 2 contains {n} {what} value(s)"),
