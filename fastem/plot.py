@@ -98,11 +98,21 @@ def _data(X, max_rows=None, model=None):
     return values, None if names is None else [str(n) for n in names]
 
 
-def _check_model(model, what, min_features=1):
-    """``model`` fitted, with at least ``min_features`` (1 or 2) features, or a clear error."""
+def _check_model(model, what, min_features=1, parameters=True):
+    """``model`` fitted, with at least ``min_features`` (1 or 2) features, or a clear error.
+
+    With ``parameters``, for a figure drawn from them, its parameters pass the
+    checks of their use by the predictions (``_check_fitted_parameters``):
+    assigned ones that disagree with one another (a ``covariances_`` beside
+    the old precisions), weights off the simplex, hyper-parameters changed
+    since the fit. A figure would otherwise draw a mixture other than the one
+    the model predicts with.
+    """
     if not hasattr(model, "_check_is_fitted"):
         raise TypeError(f"{what} takes a fastem mixture, got {type(model).__name__}.")
     model._check_is_fitted()
+    if parameters:
+        model._check_fitted_parameters(model.n_features_in_)
     if model.n_features_in_ < min_features:  # min_features=2: the 2-D plots
         raise ValueError(
             f"{what} draws two features, but the {type(model).__name__} has "
@@ -393,7 +403,9 @@ def plot_density_1d(model, X=None, *, feature=None, bins=None, min_weight=None, 
     ValueError
         If ``feature`` is not a feature of the model, or ``X`` has another
         number of features, or column names other than the model's, or
-        ``bins`` is below 1, above 100,000 or a rule numpy does not have.
+        ``bins`` is below 1, above 100,000 or a rule numpy does not have;
+        for a model whose parameters its predictions would refuse (assigned
+        ones that disagree with one another, or with its hyper-parameters).
     TypeError
         For a ``feature`` that is neither an int nor a str, a ``bins`` that
         is none of its kinds, or an ``ax`` that is not a matplotlib Axes.
@@ -532,7 +544,9 @@ def plot_clusters_2d(model, X, *, features=(0, 1), n_std=(1, 2, 3), max_points=2
         For a model of one feature (use :func:`plot_density_1d`), features
         out of range or not two, data with another number of features, an
         ``n_std`` not positive, a ``max_points`` below 1 or a ``random_state``
-        that is no seed.
+        that is no seed; for a model whose parameters its predictions would
+        refuse (assigned ones that disagree with one another, or with its
+        hyper-parameters).
     TypeError
         For a feature that is neither an int nor a str, an ``n_std`` or
         ``max_points`` that is not a number, a ``legend`` that is not a bool,
@@ -619,7 +633,7 @@ def plot_lower_bounds(model, *, ax=None):
         floats.
     """
     if hasattr(model, "get_params"):  # a model, not a sequence of values
-        _check_model(model, "plot_lower_bounds")
+        _check_model(model, "plot_lower_bounds", parameters=False)
     try:
         values = np.asarray(getattr(model, "lower_bounds_", model), dtype=np.float64)
     except (TypeError, ValueError):
@@ -964,8 +978,10 @@ def explore(model=None, data=None, *, family="gaussian", n_components=2, bins=No
         For a model or data of more than one feature, data whose column name is
         not the model's, data without an observed value, negative data of an
         exponential or Poisson mixture, an unknown family, an ``n_components``
-        below 1 or above 20 (a figure of sliders taller than a screen), or a
-        ``bins`` below 1, above 100,000 or a rule numpy does not have.
+        below 1 or above 20 (a figure of sliders taller than a screen), a
+        ``bins`` below 1, above 100,000 or a rule numpy does not have, or a
+        model whose parameters its predictions would refuse (as
+        :func:`plot_density_1d`).
     TypeError
         For an ``n_components`` that is not an integer, or a ``bins`` that is
         none of its kinds.

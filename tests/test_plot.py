@@ -98,6 +98,30 @@ def test_clusters_2d_of_a_covariance_rounded_below_zero_draws_a_flat_ellipse(dat
     assert max(ellipse.width, ellipse.height) == pytest.approx(2 * np.sqrt(10.0), rel=1e-6)
 
 
+@pytest.mark.parametrize("draw", ["plot_density_1d", "explore"])
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_plots_of_parameters_refuse_those_the_predictions_refuse(draw, covariance_type):
+    """A figure drawn from the parameters runs the checks the predictions run: it drew the
+    density of an assigned covariances_ beside the old precisions (which the predictions
+    use), weights that do not sum to 1 and an exponential's negative scales, silently."""
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, 200), rng.normal(4, 1, 200)])[:, None]
+    model = fastem.GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+    model.covariances_ = model.covariances_ * 4
+    for use in (model.predict, lambda _: getattr(plot, draw)(model)):
+        with pytest.raises(ValueError, match="'covariances_' is not the inverse of 'precisions_'"):
+            use(X)
+    model = fastem.GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+    model.weights_ = np.array([0.9, 0.9])
+    with pytest.raises(ValueError, match="weights_ must be non-negative and sum to 1"):
+        getattr(plot, draw)(model)
+    exponential = fastem.ExponentialMixture(2, random_state=0).fit(np.abs(X) + 0.1)
+    exponential.scales_ = -exponential.scales_
+    with pytest.raises(ValueError, match="scales_ must be positive"):
+        getattr(plot, draw)(exponential)
+    plot.plot_lower_bounds(exponential)  # drawn from the fit's record, not the parameters
+
+
 def test_lower_bounds(models):
     model = models["full"]
     out = plot.plot_lower_bounds(model)
