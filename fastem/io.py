@@ -1787,7 +1787,11 @@ def _from_sklearn(cls, estimator, hyper_names, fitted_names, kind):
     model = cls(**{name: getattr(estimator, name) for name in hyper_names})
     for name in fitted_names:
         setattr(model, name, getattr(estimator, name))
-    model.lower_bounds_ = list(getattr(estimator, "lower_bounds_", [estimator.lower_bound_]))
+    # Python floats, as a fit and a model file give them: scikit-learn's are NumPy
+    # scalars (a variational mixture's an array of one), which save and load would change
+    model.lower_bound_ = float(np.ravel(estimator.lower_bound_)[0])
+    bounds = getattr(estimator, "lower_bounds_", [estimator.lower_bound_])
+    model.lower_bounds_ = [float(np.ravel(v)[0]) for v in bounds]
     if hasattr(estimator, "feature_names_in_"):
         model.feature_names_in_ = np.asarray(estimator.feature_names_in_, dtype=object)
     return model
@@ -1895,6 +1899,4 @@ def bayesian_from_sklearn(cls, estimator):
     model.weight_concentration_ = np.asarray(
         np.stack(concentration) if model._process else concentration, dtype=np.float64
     )
-    model.lower_bound_ = float(np.ravel(estimator.lower_bound_)[0])
-    model.lower_bounds_ = [float(np.ravel(v)[0]) for v in model.lower_bounds_]
     return _checked_conversion(model, estimator)

@@ -299,6 +299,26 @@ def test_sklearn_round_trip(data, covariance_type):
         np.testing.assert_array_equal(getattr(again, name), getattr(fitted, name))
 
 
+@pytest.mark.parametrize("family", ["GaussianMixture", "BayesianGaussianMixture"])
+def test_from_sklearn_gives_the_lower_bounds_as_floats(tmp_path, data, family):
+    """As a fit and a model file give them: a GaussianMixture's were scikit-learn's NumPy
+    float64 scalars, whose type (and repr) save and load changed."""
+    mixture = pytest.importorskip("sklearn.mixture")
+
+    estimator = getattr(mixture, family)(n_components=2, max_iter=5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # not converged in 5 iterations
+        estimator.fit(data[:300])
+    model = getattr(fastem, family).from_sklearn(estimator)
+    assert type(model.lower_bound_) is float and model.lower_bound_ == estimator.lower_bound_
+    assert all(type(v) is float for v in model.lower_bounds_)
+    assert model.lower_bounds_ == [float(v) for v in estimator.lower_bounds_]
+    model.save(tmp_path / "m.npz")
+    loaded = fastem.load(tmp_path / "m.npz")
+    assert repr(loaded.lower_bound_) == repr(model.lower_bound_)
+    assert repr(loaded.lower_bounds_) == repr(model.lower_bounds_)
+
+
 def test_from_unfitted_sklearn_fails():
     pytest.importorskip("sklearn")
     from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
