@@ -70,9 +70,14 @@ _TMP_SUFFIX = ".tmp"
 # Errors NumPy and zipfile raise for a damaged archive or entry.
 # What reading a damaged .npz archive raises. zipfile's NotImplementedError (an entry's
 # compression method is not one it reads), RuntimeError (an entry marked encrypted) and
-# LargeZipFile come from a flag or a field of the archive's headers.
+# LargeZipFile come from a flag or a field of the archive's headers; the decompressors'
+# errors (zlib.error, bz2's OSError, LZMAError) from damaged compressed data.
+try:
+    from lzma import LZMAError
+except ImportError:  # a Python without lzma: zipfile refuses such entries (RuntimeError)
+    LZMAError = zlib.error
 _READ_ERRORS = (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error,
-                NotImplementedError, RuntimeError, zipfile.LargeZipFile)
+                LZMAError, NotImplementedError, RuntimeError, zipfile.LargeZipFile)
 _WRITTEN_BY = "Pass a file written by model.save() or 'fastem fit -o'."
 # How an .npz file starts, as NumPy recognises one: a zip entry, or an empty archive.
 _ZIP_START = (b"PK\x03\x04", b"PK\x05\x06")
