@@ -1425,17 +1425,25 @@ def check_parameters_agree(model, state):
     dtype = np.dtype(state["weights_"].dtype)
     fields = {name: _Field(None, name, np.asarray(state[name]), _MODEL_FIX)
               for name in model._parameter_names if name in state}
-    U = np.asarray(state["precisions_cholesky_"], dtype=np.float64)
+    factors = U = np.asarray(state["precisions_cholesky_"], dtype=np.float64)
     if model.covariance_type in ("full", "tied"):
-        U = upper(U)
+        U = upper(factors)
+    note = ""
     try:
+        if not np.array_equal(U, factors):  # a lower factor, as np.linalg.cholesky gives
+            note = (
+                " The precisions_cholesky_ hold entries below the diagonal, which no method "
+                "reads: they must be upper-triangular factors U with U @ U.T == "
+                "precisions_, as scikit-learn's are (np.linalg.cholesky gives lower ones)."
+            )
         _check_gaussian_relations(model.covariance_type, fields, dtype, U)
+        note = ""
         if isinstance(model, BayesianGaussianMixture):
             _check_expected_weights(model, fields)
     except ValueError as exc:
         raise ParametersDisagree(
             f"The parameters of this {type(model).__name__} disagree with each other: "
-            f"{str(exc).replace('field ', '', 1)}"
+            f"{str(exc).replace('field ', '', 1)}{note}"
         ) from None
 
 

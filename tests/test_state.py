@@ -586,6 +586,26 @@ def test_covariances_and_precision_factors_assigned_as_for_sklearn_make_one_mode
         alone.score(X)
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_lower_precision_factors_assigned_are_named_as_such(covariance_type):
+    """A precisions_cholesky_ assigned as np.linalg.cholesky gives it (lower factors L,
+    L @ L.T the precisions) is read by its upper triangle, its diagonal, and so disagrees
+    with the covariances: the refusal says that the factors must be upper-triangular. It
+    named covariances_ and precisions_ alone, neither of which was assigned."""
+    X = np.random.default_rng(3).normal(size=(200, 2))
+    X[:100] += 5.0
+    model = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+    model.precisions_cholesky_ = np.linalg.cholesky(model.precisions_)
+    with pytest.raises(ValueError, match=r"(?s)'covariances_' is not the inverse.*entries "
+                       r"below the diagonal.*must be upper-triangular factors U"):
+        model.predict(X)
+    # upper factors with the same diagonal disagree alike, with no word of the triangle
+    model.precisions_cholesky_ = np.swapaxes(np.linalg.cholesky(model.precisions_), -1, -2)
+    with pytest.raises(ValueError, match="'covariances_' is not the inverse") as refused:
+        model.predict(X)
+    assert "below the diagonal" not in str(refused.value)
+
+
 def test_parameters_assigned_to_a_model_never_fitted_ask_for_n_features_in_():
     """A model built by hand (its parameters assigned, never fitted) was refused by every
     method with "object has no attribute 'n_features_in_'", an AttributeError from deep
