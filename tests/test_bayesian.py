@@ -582,6 +582,18 @@ def test_effective_n_components_checks_its_threshold():
         BayesianGaussianMixture(3).effective_n_components()
 
 
+def test_effective_n_components_refuses_weights_that_disagree_with_the_concentrations():
+    """The count reads the parameters the predictions read: a weights_ assigned without
+    its weight_concentration_ (which the predictions weigh the components by) was counted
+    silently, three components with weight above 0.01 reported as one."""
+    model = BayesianGaussianMixture(3, random_state=0).fit(blobs(0, n_features=2))
+    assert model.effective_n_components(threshold=0.0) == 3
+    model.weights_ = np.array([1.0, 0.0, 0.0])
+    for use in (model.predict, lambda _: model.effective_n_components()):
+        with pytest.raises(ValueError, match="'weights_' disagrees with 'weight_concentration_'"):
+            use(blobs(0, n_features=2))
+
+
 @pytest.mark.parametrize(
     "params, error, match",
     [

@@ -630,8 +630,14 @@ class BayesianGaussianMixture(_GaussianComponents):
         ------
         NotFittedError
             If the model is not fitted.
+        ValueError
+            For a ``threshold`` outside [0, 1), or parameters that the
+            predictions would refuse (a ``weights_`` assigned that disagrees
+            with ``weight_concentration_``, from which the predictions weigh
+            the components).
         """
         self._check_is_fitted()
+        self._check_fitted_parameters(self.n_features_in_)
         check_scalar(threshold, "threshold", numbers.Real, min_val=0.0, max_val=1.0)
         if threshold == 1.0:
             raise ValueError("threshold must be below 1, got 1.0: no weight exceeds it.")
