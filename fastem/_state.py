@@ -214,6 +214,15 @@ def current(model):
     return committed(model) if cell is None else cell[0]
 
 
+def made_together(model):
+    """Take the mark of parameters assigned by hand (:data:`ASSIGNED`) off the state
+    ``model``'s thread sees: fastem has just set its parameters together (an M-step, an
+    extrapolated step), so they agree with one another by construction, and their first
+    use need not check them against one another, a cost of the order of
+    ``n_components * n_features**3``, as large as a pass over a small batch."""
+    current(model).memo.pop(ASSIGNED, None)
+
+
 def assign(model, state):
     """Make ``state`` the one this thread sees: in its pin, or published in one assignment."""
     cell = _pins().get(id(model))

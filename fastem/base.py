@@ -2031,6 +2031,7 @@ class BaseMixture(_KeywordsChecked):
         with np.errstate(over="ignore", invalid="ignore"):
             self.weights_ = _mixing_weights(stats.nk).astype(self._dtype)
             self._m_step_family(stats)
+        _state.made_together(self)
 
     # ------------------------------------------------------------------
     # fitting
@@ -3253,6 +3254,7 @@ class BaseMixture(_KeywordsChecked):
                 return None
             self.weights_ = np.full(self._n_components, 1.0 / self._n_components, dtype=source.dtype)
             self._init_family_from_user()
+            _state.made_together(self)
             return ()
         method = start_method(self.init_params, source.n_features, restart)
         centers = None
@@ -3284,6 +3286,7 @@ class BaseMixture(_KeywordsChecked):
         if not (names is not None and all(getattr(self, name) is not None for name in names[1:])):
             self._params_from_moments(nk, means, covariances)
         self._init_family_from_user()
+        _state.made_together(self)
 
     @property
     def _dtype(self):
@@ -3372,6 +3375,7 @@ class BaseMixture(_KeywordsChecked):
         """Set the parameters from a vector of :meth:`_unconstrained`; ValueError if invalid."""
         self.weights_ = weights_from_unconstrained(theta[: self._n_components], self._dtype)
         self._set_unconstrained_parameters(theta[self._n_components :])
+        _state.made_together(self)
 
     def _unconstrained_parameters(self, parameters):
         """Family hook: the family parameters as a float64 vector. Default: the raw arrays."""

@@ -34,7 +34,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ._state import one_snapshot
+from ._state import made_together, one_snapshot
 from ._validation import as_list, check_path_characters, check_random_state, parameter_as_float
 from .data import read_npy_header
 
@@ -1167,6 +1167,7 @@ def _load(path):
     check_fitted_arrays(model, arrays, metadata["n_features_in"], metadata["dtype"], path)
     for p in names:
         setattr(model, p, arrays[p])
+    made_together(model)  # checked against one another above
     model.n_features_in_ = metadata["n_features_in"]
     # checked against the parameters above; set_params may change the hyper-parameters
     model._fit_structure = model._structure(model.n_features_in_)

@@ -606,6 +606,47 @@ def test_lower_precision_factors_assigned_are_named_as_such(covariance_type):
     assert "below the diagonal" not in str(refused.value)
 
 
+@pytest.mark.parametrize("path", ["fit", "chunks", "float32", "bayesian", "partial_fit",
+                                  "load", "m_step"])
+def test_parameters_fastem_sets_together_are_not_checked_against_one_another(
+        path, monkeypatch, tmp_path):
+    """The check of parameters assigned by hand against one another (of the order of
+    n_components * n_features**3, as large as a pass over a small batch) runs for
+    assigned ones only: the M-steps, starts and extrapolated steps of a fit, partial_fit
+    and a model file's checked arrays agree by construction. Every pass of a
+    BayesianGaussianMixture fit and over Chunks, and every partial_fit call, had run it."""
+    from fastem import io as fastem_io
+
+    calls = []
+    check = fastem_io.check_parameters_agree
+    monkeypatch.setattr(fastem_io, "check_parameters_agree",
+                        lambda model, state: calls.append(1) or check(model, state))
+    X = np.random.default_rng(3).normal(size=(400, 3))
+    X[:200] += 5.0
+    make = {"bayesian": lambda: fastem.BayesianGaussianMixture(2, random_state=0)}.get(
+        path, lambda: GaussianMixture(2, random_state=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # not converged
+        model = make().set_params(max_iter=10, tol=0.0)
+        if path == "partial_fit":
+            for rows in np.array_split(X, 4):
+                model.partial_fit(rows)
+        else:
+            model.fit({"chunks": fastem.Chunks([X[:200], X[200:]]),
+                       "float32": X.astype(np.float32)}.get(path, X))
+        if path == "load":
+            model.save(tmp_path / "m.npz")
+            model = fastem.load(tmp_path / "m.npz")
+        if path == "m_step":
+            model.m_step(model.summarize(X))
+        model.predict(X)
+    assert calls == []
+    model.covariances_ = model.covariances_  # assigned: checked once, at its first use
+    model.predict(X)
+    model.predict(X)
+    assert calls == [1]
+
+
 def test_parameters_assigned_to_a_model_never_fitted_ask_for_n_features_in_():
     """A model built by hand (its parameters assigned, never fitted) was refused by every
     method with "object has no attribute 'n_features_in_'", an AttributeError from deep

@@ -66,6 +66,7 @@ def _data_mean_and_covariance(source, full):
     shift = np.zeros((1, n_features))
     for _ in range(2):
         model._set_gaussian(shift, covariance[None] if full else covariance)
+        _state.made_together(model)
         stats = model._summarize(source)
         n = stats.n_samples
         reference = np.asarray(stats.reference["shift"], dtype=np.float64)
@@ -999,6 +1000,7 @@ class BayesianGaussianMixture(_GaussianComponents):
                 raise
             raise named from error
         self.weights_ = self._expected_weights(concentration).astype(dtype)
+        _state.made_together(self)
 
     def _expected_weights(self, concentration):
         """``E[pi_k]`` under the weights' posterior, float64 (scikit-learn's ``weights_``)."""
