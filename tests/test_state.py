@@ -647,6 +647,19 @@ def test_parameters_fastem_sets_together_are_not_checked_against_one_another(
     assert calls == [1]
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_a_precision_factor_kept_unconverted_derives_nothing(covariance_type):
+    """An assigned precisions_cholesky_ that is kept as given (a ragged list, which is no
+    array) derives no precisions_: the check at its use names it. Its derivation had
+    raised NumPy's 'inhomogeneous shape' ValueError from the assignment itself (and
+    Python's TypeError for Decimal entries beyond float64's precision)."""
+    X = np.random.default_rng(3).normal(size=(200, 2))
+    model = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+    model.precisions_cholesky_ = [[1.0, 2.0], [3.0]]
+    with pytest.raises(ValueError, match="precisions_cholesky_ must be a float32 or float64"):
+        model.predict(X)
+
+
 def test_parameters_assigned_to_a_model_never_fitted_ask_for_n_features_in_():
     """A model built by hand (its parameters assigned, never fitted) was refused by every
     method with "object has no attribute 'n_features_in_'", an AttributeError from deep

@@ -498,14 +498,18 @@ class _GaussianComponents(BaseMixture):
         """``precisions_`` from an assigned ``precisions_cholesky_``, the parameter the
         predictions read, as scikit-learn's estimator derives it: code written for it
         assigns ``covariances_`` and ``precisions_cholesky_`` and leaves ``precisions_``
-        as it was. A factor of a shape the covariance type does not take, or not of
-        floats, derives nothing (the parameters' check names it)."""
+        as it was. A factor of a shape the covariance type does not take derives
+        nothing (the parameters' check names it), nor does one kept unconverted: ragged
+        lists, entries that float64 would alter (``Decimal`` or ``int64`` beyond 2**53),
+        which the check names."""
         if name != "precisions_cholesky_":
             return {}
-        factor = np.asarray(value)
+        factor = value
+        if not isinstance(factor, np.ndarray) or factor.dtype not in (np.float32, np.float64):
+            return {}
         shapes = {"full": 3, "tied": 2, "diag": 2, "spherical": 1}
-        if factor.ndim != shapes.get(self.covariance_type) or factor.dtype.kind != "f":
-            return {}  # refused at the next use, naming the entry
+        if factor.ndim != shapes.get(self.covariance_type):
+            return {}
         if self.covariance_type in ("full", "tied"):
             if factor.shape[-1] != factor.shape[-2]:
                 return {}
