@@ -1781,6 +1781,18 @@ def _to_sklearn(model, sklearn_class, hyper_names, fitted_names):
 _SKLEARN_MIXTURES = ("GaussianMixture", "BayesianGaussianMixture")
 
 
+def _real_as_float(value):
+    """``value`` as a Python float where it is one real number (a NumPy scalar, an array
+    of one); anything else as given, for the check of the converted record to name."""
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError):  # ragged
+        return value
+    if array.size == 1 and array.dtype.kind in "fiu":
+        return float(array.ravel()[0])
+    return value
+
+
 def _from_sklearn(cls, estimator, hyper_names, fitted_names, kind):
     """A ``cls`` with the hyper-parameters and fitted attributes of a scikit-learn estimator
     of the class ``kind`` of ``sklearn.mixture`` (TypeError for another)."""
@@ -1803,9 +1815,9 @@ def _from_sklearn(cls, estimator, hyper_names, fitted_names, kind):
         setattr(model, name, getattr(estimator, name))
     # Python floats, as a fit and a model file give them: scikit-learn's are NumPy
     # scalars (a variational mixture's an array of one), which save and load would change
-    model.lower_bound_ = float(np.ravel(estimator.lower_bound_)[0])
+    model.lower_bound_ = _real_as_float(estimator.lower_bound_)
     bounds = getattr(estimator, "lower_bounds_", [estimator.lower_bound_])
-    model.lower_bounds_ = [float(np.ravel(v)[0]) for v in bounds]
+    model.lower_bounds_ = [_real_as_float(v) for v in bounds]
     if hasattr(estimator, "feature_names_in_"):
         model.feature_names_in_ = np.asarray(estimator.feature_names_in_, dtype=object)
     return model
