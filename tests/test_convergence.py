@@ -256,7 +256,7 @@ def _float32_cases():
         yield pytest.param(np.round(5 * scales), PoissonMixture, {}, seed, id=f"poisson-{seed}")
 
 
-@pytest.mark.parametrize("X, estimator, kwargs, seed", _float32_cases())
+@pytest.mark.parametrize("X, estimator, kwargs, seed", list(_float32_cases()))
 def test_float32_fits_converge_through_rounding_noise(X, estimator, kwargs, seed):
     """Near the peak, float32 log-densities make EM values go up and down by rounding.
 

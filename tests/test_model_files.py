@@ -117,6 +117,20 @@ def _invalid_values(name, value, covariance_type):
     return bad
 
 
+def _layout_cases(value):
+    """(label, replacement) of an entry of wrong shape, dtype or kind ('object': an object array)."""
+    cases = [("wrong shape", np.concatenate([value, value[:1]])),
+             ("one row fewer", value[:-1]),
+             ("extra axis", value[None]),
+             ("axis dropped", value[0]),
+             ("dtype", value.astype(np.float16)),
+             ("integers", value.astype(np.int64)),
+             ("object", None)]
+    if value.ndim == 2 and value.shape[0] != value.shape[1]:
+        cases.append(("transposed", value.T))
+    return cases
+
+
 def _field_cases():
     for family, covariance_type, dtype in MODELS:
         model = _model(family, covariance_type, dtype)
@@ -140,7 +154,9 @@ def _field_cases():
                 )
 
 
-@pytest.mark.parametrize("family, covariance_type, dtype, name, label, replacement", _field_cases())
+@pytest.mark.parametrize(
+    "family, covariance_type, dtype, name, label, replacement", list(_field_cases())
+)
 def test_every_invalid_field_is_refused(tmp_path, family, covariance_type, dtype, name, label,
                                          replacement):
     model = _model(family, covariance_type, dtype)
@@ -741,7 +757,9 @@ def _write_with_metadata_field(source, path, field, label, value):
     _write(path, arrays)
 
 
-@pytest.mark.parametrize("family, covariance_type, dtype, field, label, value", _metadata_cases())
+@pytest.mark.parametrize(
+    "family, covariance_type, dtype, field, label, value", list(_metadata_cases())
+)
 def test_every_invalid_metadata_field_is_refused(tmp_path, family, covariance_type, dtype, field,
                                                  label, value):
     _write_with_metadata_field(_saved(family, covariance_type, dtype), tmp_path / "m.npz",
@@ -936,20 +954,6 @@ def test_a_stepped_model_converts_and_shows_its_steps(tmp_path, capsys):
     assert "did not converge after 20 iteration(s)" in capsys.readouterr().out
 
 
-def _layout_cases(value):
-    """(label, replacement) of an entry of wrong shape, dtype or kind ('object': an object array)."""
-    cases = [("wrong shape", np.concatenate([value, value[:1]])),
-             ("one row fewer", value[:-1]),
-             ("extra axis", value[None]),
-             ("axis dropped", value[0]),
-             ("dtype", value.astype(np.float16)),
-             ("integers", value.astype(np.int64)),
-             ("object", None)]
-    if value.ndim == 2 and value.shape[0] != value.shape[1]:
-        cases.append(("transposed", value.T))
-    return cases
-
-
 def _online_field_cases():
     """Every online-EM entry of every stepped family: wrong shapes, dtypes and values."""
     for family, covariance_type, dtype, missing in STEPPED:
@@ -972,7 +976,7 @@ def _online_field_cases():
 
 
 @pytest.mark.parametrize("family, covariance_type, dtype, missing, name, label, replacement",
-                         _online_field_cases())
+                         list(_online_field_cases()))
 def test_every_invalid_online_field_is_refused(tmp_path, family, covariance_type, dtype,
                                                missing, name, label, replacement):
     path = tmp_path / "m.npz"
@@ -1013,7 +1017,7 @@ def _saved_stepped(family, covariance_type, dtype, missing):
 
 
 @pytest.mark.parametrize("family, covariance_type, dtype, missing, field, label, value",
-                         _online_metadata_cases())
+                         list(_online_metadata_cases()))
 def test_every_invalid_online_metadata_field_is_refused(tmp_path, family, covariance_type, dtype,
                                                         missing, field, label, value):
     _write_with_metadata_field(_saved_stepped(family, covariance_type, dtype, missing),
