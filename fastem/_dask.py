@@ -165,7 +165,8 @@ def _column_label(column, names):
     return column if names is None else repr(names[column])
 
 
-def _check_block(X, block_id, first_row, anchors, allow_nan, nan_advice, names=None):
+def _check_block(X, block_id, first_row, anchors, allow_nan, nan_advice, names=None,
+                 squares=True):
     n_bad, lo, hi = scan_data(X, allow_nan)
     if n_bad:
         row, column, value = first_refused_entry(X, allow_nan)
@@ -173,7 +174,8 @@ def _check_block(X, block_id, first_row, anchors, allow_nan, nan_advice, names=N
             f"block {block_id} of the dask array X", n_bad, allow_nan, nan_advice,
             f"{value}, in row {first_row + row} (0-based) of column "
             f"{_column_label(column, names)} of X"))
-    check_range(lo, hi, X.dtype, name=f"block {block_id} of the dask array X", anchors=anchors)
+    check_range(lo, hi, X.dtype, name=f"block {block_id} of the dask array X", anchors=anchors,
+                squares=squares)
 
 
 # The columns of _block_validate's row before the per-feature ranges.
@@ -244,7 +246,7 @@ def _block_scan(block, scan, dtype):
 
 
 def _block_map(block, fn, n_columns, dtype, anchors, allow_nan, nan_advice, data_dtype,
-               check_data=None, names=None, block_info=None):
+               check_data=None, names=None, squares=True, block_info=None):
     with _reading(block):
         X = np.ascontiguousarray(block, dtype=data_dtype)
         block_id = block_info[0]["chunk-location"][0] if block_info else "?"
@@ -254,7 +256,7 @@ def _block_map(block, fn, n_columns, dtype, anchors, allow_nan, nan_advice, data
                 raise _undeclared_blocks(
                     "X", f"block {block_id} has shape {X.shape}, declared {declared}")
         first_row = block_info[0]["array-location"][0][0] if block_info else 0
-        _check_block(X, block_id, first_row, anchors, allow_nan, nan_advice, names)
+        _check_block(X, block_id, first_row, anchors, allow_nan, nan_advice, names, squares)
         if check_data is not None and X.shape[0]:
             # the family's domain (negative or fractional counts), as an array's is checked
             check_data(X, first_row)
@@ -295,6 +297,9 @@ class DaskSource:
         What the error for NaN advises, without ``allow_nan``.
     allow_empty : bool, default=False
         Accept no rows, or weights that are all 0 (see :func:`fastem.data.as_source`).
+    squares : bool, default=True
+        Whether the range check refuses ranges whose squares would overflow
+        (see :func:`fastem.data.as_source`).
 
     A ``dask.dataframe.DataFrame`` is taken as the dask array of its values
     (``X.to_dask_array(lengths=True)``, one pass to count the rows of each
@@ -304,7 +309,7 @@ class DaskSource:
     feature_names_in = None
 
     def __init__(self, X, sample_weight=None, *, check_data=None, anchors=None, allow_nan=False,
-                 nan_advice=None, allow_empty=False):
+                 nan_advice=None, allow_empty=False, squares=True):
         integers_checked = is_dask_dataframe(X)
         if integers_checked:
             self.feature_names_in = feature_names_of(X)
@@ -353,6 +358,7 @@ class DaskSource:
         self.allow_nan = allow_nan
         self.nan_advice = nan_advice
         self.allow_empty = allow_empty
+        self.squares = squares
         self._n_positive = None
 
     def _weights(self, sample_weight):
@@ -421,7 +427,7 @@ class DaskSource:
                 )
         lo = counts[:, _HEAD : _HEAD + self.n_features].min(axis=0)
         hi = counts[:, _HEAD + self.n_features :].max(axis=0)
-        check_range(lo, hi, self.dtype, anchors=self.anchors)
+        check_range(lo, hi, self.dtype, anchors=self.anchors, squares=self.squares)
         check_total_weight(counts[:, 4].sum(), allow_zero=self.allow_empty)
         if counts[:, 5].sum() == self.n_samples:
             self.sample_weight = None  # unit weights are no weights (check_sample_weight)
@@ -491,12 +497,12 @@ class DaskSource:
         if n_columns is None:
             return self.X.map_blocks(
                 _block_map, fn, None, dtype, self.anchors, self.allow_nan, self.nan_advice,
-                self.dtype, self.check_data, names=self.feature_names_in, drop_axis=1,
-                dtype=dtype,
+                self.dtype, self.check_data, names=self.feature_names_in, squares=self.squares,
+                drop_axis=1, dtype=dtype,
             )
         return self.X.map_blocks(
             _block_map, fn, n_columns, dtype, self.anchors, self.allow_nan, self.nan_advice,
-            self.dtype, self.check_data, names=self.feature_names_in,
+            self.dtype, self.check_data, names=self.feature_names_in, squares=self.squares,
             chunks=(self.X.chunks[0], (n_columns,)), dtype=dtype,
         )
 

@@ -149,7 +149,7 @@ def check_not_mapping(X, name, what):
 
 def check_array(
     X, *, name="X", dtype=None, min_samples=1, anchors=None, allow_nan=False, nan_advice=None,
-    scan=True, row_place=None,
+    scan=True, row_place=None, squares=True,
 ):
     """Return ``X`` as a C-contiguous, native-byte-order float32/float64 2-D array.
 
@@ -167,7 +167,10 @@ def check_array(
     ``row_place``: a function from a row and a column (0-based) to where the
     entry is, e.g. its line and column of a CSV file, for the error for NaN or
     infinity (default "row 4 (0-based) of column 1", the column by its name
-    for a DataFrame).
+    for a DataFrame). ``squares``: whether the model computes squared
+    distances of the data in its dtype (Gaussian families); without it, as
+    for exponential and Poisson mixtures, the range limits are float64's
+    (see :func:`check_range`), which float32 data never reach.
 
     Raises
     ------
@@ -175,9 +178,9 @@ def check_array(
         For sparse matrices, and object or non-numeric data.
     ValueError
         For complex data, and arrays that are not 2-D, empty, contain NaN or
-        infinity, or span a
-        range whose squares overflow the dtype (``sqrt(finfo.max) / 1024`` per
-        feature, about 1e151 for float64 and 2e16 for float32); for a whole
+        infinity, or span a range whose squares overflow the dtype (float64
+        without ``squares``; ``sqrt(finfo.max) / 1024`` per feature, about
+        1e151 for float64 and 2e16 for float32); for a whole
         number that float64 would round (beyond 2**53: an integer, a Python
         int in a list beside floats, a long double) or a long double beyond
         float64's range, naming its row and column.
@@ -293,7 +296,7 @@ def check_array(
             where = f"in row {row} (0-based) of column {label}"
         raise ValueError(non_finite_message(
             name, n_bad, allow_nan, nan_advice, f"{value}, {where}"))
-    check_range(lo, hi, X.dtype, name=name, anchors=anchors)
+    check_range(lo, hi, X.dtype, name=name, anchors=anchors, squares=squares)
     return X
 
 
@@ -1010,13 +1013,21 @@ def check_feature_names(names, fitted_names, estimator, selection="X[{}]"):
     raise ValueError(message)
 
 
-def check_range(lo, hi, dtype, *, name="X", anchors=None):
+def check_range(lo, hi, dtype, *, name="X", anchors=None, squares=True):
     """Reject data whose per-feature range ``[lo, hi]`` would overflow ``dtype`` arithmetic.
 
     ``anchors`` (shape (m, n_features)), such as a fitted model's means,
     widen the range: data far from a model are rejected like data far from
-    each other. See :func:`check_array` for the limits.
+    each other. See :func:`check_array` for the limits. Without ``squares``
+    (a model whose kernels compute no squared distances of the data:
+    exponential and Poisson mixtures, whose kernels take products of a value
+    and a parameter and sum their statistics in float64), the limits are
+    float64's whatever ``dtype``: what squares such data is the float64
+    standardisation of the starts (:func:`fastem._init.standardise`), and
+    float32 data cannot reach them.
     """
+    if not squares:
+        dtype = np.dtype(np.float64)
     if anchors is not None and anchors.shape[1] == lo.shape[0]:
         lo = np.minimum(lo, anchors.min(axis=0))
         hi = np.maximum(hi, anchors.max(axis=0))
@@ -1028,10 +1039,13 @@ def check_range(lo, hi, dtype, *, name="X", anchors=None):
     limit = _span_limit(dtype)
     if not (span <= limit).all():
         j = int(np.argmax(span))
+        at_risk = ("squared distances would overflow" if squares else
+                   "the squared deviations that standardise the data for the starts would "
+                   "overflow")
         raise ValueError(
             f"{name}{'' if anchors is None else ' with the fitted model'} spans {span[j]:.3g} "
             f"in feature {j}, too wide for {dtype} arithmetic: "
-            f"squared distances would overflow (the limit is {limit:.3g}). Scale the input "
+            f"{at_risk} (the limit is {limit:.3g}). Scale the input "
             "data, e.g. X / X.std(axis=0)."
         )
     # Means and centres computed from such values are off by a rounding error

@@ -1500,6 +1500,11 @@ class BaseMixture(_KeywordsChecked):
 
     # True for families whose data cannot be negative (scikit-learn's positive_only tag).
     _non_negative_data = False
+    # Whether the kernels compute squared distances of the data (Gaussian families): the
+    # range check then refuses ranges whose squares overflow the dtype. Families whose
+    # kernels only multiply a value by a parameter are held to float64's limits, those of
+    # the starts' standardisation (see fastem._validation.check_range).
+    _squares_data = True
 
     def __sklearn_tags__(self):  # lets scikit-learn utilities treat us as a density estimator
         from sklearn.utils import InputTags, Tags, TargetTags
@@ -1635,6 +1640,7 @@ class BaseMixture(_KeywordsChecked):
             allow_nan=allow_nan,
             nan_advice=self._nan_advice(predicting=not (reset or statistics)),
             allow_empty=allow_empty,
+            squares=self._squares_data,
         )
         if reset:  # the source's column names are committed with the fit, by _set_feature_names
             return source

@@ -119,7 +119,7 @@ def _is_chunked(X):
 
 def as_source(
     X, sample_weight=None, *, check_data=None, anchors=None, allow_nan=False, nan_advice=None,
-    allow_empty=False,
+    allow_empty=False, squares=True,
 ):
     """Return the data source for ``X``: an array, a chunked source or a Dask array.
 
@@ -143,6 +143,10 @@ def as_source(
         Accept data of no rows, or of weights that are all 0 (for
         ``summarize``: its statistics of such data are 0, a term that adds
         nothing to a sum). Otherwise they are refused: there is nothing to fit.
+    squares : bool, default=True
+        Whether the model computes squared distances of the data (Gaussian
+        families), whose range check then refuses ranges that would overflow
+        when squared; see :func:`fastem._validation.check_range`.
     """
     if isinstance(X, (ArraySource, ChunkedSource)) or type(X).__name__ == "DaskSource":
         return X
@@ -153,7 +157,7 @@ def as_source(
 
         return DaskSource(
             X, sample_weight, check_data=check_data, anchors=anchors, allow_nan=allow_nan,
-            nan_advice=nan_advice, allow_empty=allow_empty,
+            nan_advice=nan_advice, allow_empty=allow_empty, squares=squares,
         )
     if _is_chunked(X):
         if sample_weight is not None:
@@ -164,11 +168,11 @@ def as_source(
             )
         return ChunkedSource(
             X, check_data=check_data, anchors=anchors, allow_nan=allow_nan,
-            nan_advice=nan_advice, allow_empty=allow_empty,
+            nan_advice=nan_advice, allow_empty=allow_empty, squares=squares,
         )
     return ArraySource(
         X, sample_weight, check_data=check_data, anchors=anchors, allow_nan=allow_nan,
-        nan_advice=nan_advice, allow_empty=allow_empty,
+        nan_advice=nan_advice, allow_empty=allow_empty, squares=squares,
     )
 
 
@@ -422,14 +426,14 @@ class ArraySource:
     first_row = 0  # of these rows in the whole data (see map)
 
     def __init__(self, X, sample_weight=None, *, check_data=None, anchors=None, allow_nan=False,
-                 nan_advice=None, allow_empty=False):
+                 nan_advice=None, allow_empty=False, squares=True):
         X = without_pandas_index(X)
         self.feature_names_in = feature_names_of(X)
         self.column_selection = column_selection(X)
         signature = _signature(X)
         with reading(X, signature):
             self.X = check_array(X, anchors=anchors, allow_nan=allow_nan, nan_advice=nan_advice,
-                                 min_samples=0 if allow_empty else 1)
+                                 min_samples=0 if allow_empty else 1, squares=squares)
             if check_data is not None:
                 check_data(self.X)
         # Only an array still read from the file (not a converted copy) needs watching.
@@ -1019,7 +1023,7 @@ class ChunkedSource:
         return self._first_selection + " for each chunk"
 
     def __init__(self, chunks, *, check_data=None, anchors=None, allow_nan=False, nan_advice=None,
-                 allow_empty=False):
+                 allow_empty=False, squares=True):
         if iter(chunks) is chunks:
             raise TypeError(
                 f"X is a {type(chunks).__name__}, a one-shot iterator, but chunked data are "
@@ -1031,7 +1035,8 @@ class ChunkedSource:
             )
         self.chunks = chunks
         self._checks = dict(
-            check_data=check_data, anchors=anchors, allow_nan=allow_nan, nan_advice=nan_advice)
+            check_data=check_data, anchors=anchors, allow_nan=allow_nan, nan_advice=nan_advice,
+            squares=squares)
         self.rows = []
         self.weighted = []  # per chunk: whether it came with weights
         self.unit = []  # per chunk: whether they were all 1
@@ -1121,6 +1126,7 @@ class ChunkedSource:
                 X, name=name, anchors=checks["anchors"], min_samples=0,
                 allow_nan=checks["allow_nan"], nan_advice=checks["nan_advice"], scan=scan,
                 row_place=None if layout is None else functools.partial(place_of, layout),
+                squares=checks["squares"],
             )
         supplied = w is not None
         try:

@@ -92,7 +92,8 @@ def _data(X, max_rows=None, model=None):
         X = X.reshape(-1, 1) if hasattr(X, "compute") else as_array(X).reshape(-1, 1)
     missing = getattr(model, "missing", "error") == "em"
     advice = None if model is None else model._nan_advice(predicting=True)
-    source = as_source(X, allow_nan=missing, nan_advice=advice)
+    source = as_source(X, allow_nan=missing, nan_advice=advice,
+                       squares=getattr(model, "_squares_data", True))
     values, _ = source.subsample(np.random.RandomState(0), max_rows or _MAX_ROWS)
     names = source.feature_names_in
     return values, None if names is None else [str(n) for n in names]

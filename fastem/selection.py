@@ -125,7 +125,8 @@ def collapsed_components(model, X, sample_weight=None, *, min_variance_ratio=1e-
         For each collapsed component, every rule it breaks; empty when none is.
     """
     missing = model._fits_missing()
-    source = as_source(X, sample_weight, allow_nan=missing, nan_advice=model._nan_advice())
+    source = as_source(X, sample_weight, allow_nan=missing, nan_advice=model._nan_advice(),
+                       squares=model._squares_data)
     min_variance_ratio = check_scalar(
         min_variance_ratio, "min_variance_ratio", numbers.Real, min_val=0.0, max_val=1.0)
     return model._collapse_reasons(source, DataSummary(source, missing), min_variance_ratio)
@@ -601,6 +602,7 @@ def select_n_components(
         check_data=family_check(prototype, statistics=True),
         allow_nan=missing,
         nan_advice=_NAN_ADVICE,
+        squares=prototype._squares_data,
     )
     ks, types, criterion = _check_grid(n_components, covariance_types, criterion,
                                        source.n_positive, family)

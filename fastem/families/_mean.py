@@ -68,6 +68,9 @@ class MeanParameterMixture(BaseMixture):
     _floor_name = None
     _domain = "non-negative numbers"
     _non_negative_data = True
+    # The kernels take x * rate (or x * log rate) and sum x in float64: no square of the
+    # data is formed in their dtype (only the starts' standardisation squares, in float64).
+    _squares_data = False
     _negative_hint = ""
 
     @property

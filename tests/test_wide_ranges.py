@@ -1,0 +1,49 @@
+"""Data of wide ranges in the families without squared distances, and the min_scale floor."""
+
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from fastem import Chunks, ExponentialMixture, GaussianMixture, PoissonMixture, RegularizationWarning
+
+
+def wide(dtype, span, counts=False):
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.exponential(1.0, 300), rng.exponential(span, 300)])[:, None]
+    return (np.rint(X) if counts else X).astype(dtype)
+
+
+@pytest.mark.parametrize("family", [ExponentialMixture, PoissonMixture])
+@pytest.mark.parametrize("dtype, span", [(np.float32, 1e17), (np.float32, 1e36),
+                                         (np.float64, 1e150)])
+def test_wide_data_fit_without_squares(family, dtype, span):
+    """Exponential and Poisson kernels form no squares: the Gaussian range limit (about
+    1.8e16 in float32) is no limit of theirs, and float32 fits agree with float64."""
+    X = wide(dtype, span, counts=family is PoissonMixture)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RegularizationWarning)
+        model = family(2, random_state=0).fit(X)
+        reference = family(2, random_state=0).fit(X.astype(np.float64))
+        chunked = family(2, random_state=0).fit(Chunks([X[:250], X[250:]]))
+        online = family(2, random_state=0).partial_fit(X)
+    means = getattr(model, model._mean_name)
+    assert means.dtype == dtype and np.isfinite(means).all()
+    assert_allclose(np.sort(means.ravel()), np.sort(getattr(reference, model._mean_name).ravel()),
+                    rtol=1e-4)
+    assert_allclose(getattr(chunked, model._mean_name), means, rtol=1e-5)
+    assert np.isfinite(getattr(online, model._mean_name)).all()
+    assert np.isfinite(model.score(X)) and np.isfinite(model.score_samples(X)).all()
+
+
+def test_wide_data_still_refused_by_gaussian_squares():
+    with pytest.raises(ValueError, match="squared distances would overflow"):
+        GaussianMixture(2, random_state=0).fit(wide(np.float32, 1e17))
+
+
+@pytest.mark.parametrize("family", [ExponentialMixture, PoissonMixture])
+def test_range_beyond_float64_standardisation_names_it(family):
+    X = wide(np.float64, 1e153, counts=family is PoissonMixture)
+    with pytest.raises(ValueError, match="squared deviations that standardise the data"):
+        family(2, random_state=0).fit(X)
