@@ -192,20 +192,36 @@ def _feature_means(source):
     return totals[1 : 1 + D] / np.maximum(totals[1 + D :], np.finfo(np.float64).tiny), totals[0]
 
 
-def floored_scale_reasons(model, data_mean):
+def floored_scale_reasons(model, data_mean, component_means=None):
     """{component: why} for the components of a fitted mixture with a ``_floor``
     (:class:`~fastem.ExponentialMixture`'s ``min_scale``) whose scale is at the floor
-    in a feature that is not zero throughout: their points are all 0 there, and
-    without the floor their density would grow without limit. ``data_mean``: the
-    weighted mean of each feature over the data (its observed entries), of shape
-    (n_features,)."""
+    in a feature that is not zero throughout: their points are all 0 there (without
+    the floor their density would grow without limit), or positive but of a mean
+    below the floor (data that span more orders of magnitude than the floor lets a
+    scale follow). ``data_mean``: the weighted mean of each feature over the data
+    (its observed entries), of shape (n_features,). ``component_means``: the
+    components' weighted means before the floor, float64 of shape
+    (n_components, n_features), which tell the two apart (a mean below float64's
+    rounding of the floor is that of zeros: the responsibilities that far points
+    keep in such a component add such means to its zeros); without them the
+    reason names both."""
     floor = model._floor(data_mean)
     scales = np.asarray(model.scales_, dtype=np.float64)
     at_floor = (scales <= floor * (1.0 + 4.0 * np.finfo(model.scales_.dtype).eps)) & (
         data_mean > 0) & (np.asarray(model.weights_)[:, None] > 0)
+
+    def points(k, d):
+        if component_means is None:
+            return "its points are all 0 there, or of a mean below the floor"
+        mean = float(component_means[k, d])
+        if not mean > floor[d] * np.finfo(np.float64).eps:
+            return "its points are all 0 there"
+        return (f"its points there are not 0 but average {mean:.3g}, "
+                f"{floor[d] / mean:.3g} times below the floor")
+
     return {
         int(k): ", ".join(f"scale {scales[k, d]:.3g} of feature {d} at the min_scale floor "
-                          f"({floor[d]:.3g}): its points are all 0 there"
+                          f"({floor[d]:.3g}): {points(k, d)}"
                           for d in np.flatnonzero(at_floor[k]))
         for k in np.flatnonzero(at_floor.any(axis=1))
     }

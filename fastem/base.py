@@ -113,7 +113,7 @@ subclass that fills in a few hooks (the *family protocol*):
     (see :mod:`fastem._em`). Default: 0, for an M-step that maximises
     (possibly over a constrained set) the expected complete-data
     log-likelihood.
-``_check_regularization(stats)`` and ``_check_stored_parameters()``
+``_check_regularization(stats, data=None)`` and ``_check_stored_parameters()``
     Optional: warnings at the end of ``fit`` and of a ``partial_fit`` step
     (each at most once per stream of steps): the regularisation swamps the
     data's spread; a fitted attribute stored in float32 lost a property the
@@ -2681,13 +2681,15 @@ class BaseMixture(_KeywordsChecked):
         """
         return {}
 
-    def _check_regularization(self, stats):
+    def _check_regularization(self, stats, data=None):
         """Family hook: warn if the regularisation swamps the data's spread; return whether
         it warned. Default: nothing (False).
 
         Called once at the end of ``fit`` with the statistics of the fitted
         model's last pass, and after each ``partial_fit`` step with the running
-        statistics, until it has warned once in the stream.
+        statistics, until it has warned once in the stream. ``data``: the
+        statistics of this step's data alone (``partial_fit``: the batch's,
+        under the parameters before the step), None where they are ``stats``.
         """
         return False
 
@@ -3133,7 +3135,7 @@ class BaseMixture(_KeywordsChecked):
         before = self.weights_
         self.m_step(running)
         # as fit does of its last pass
-        self._regularization_warned = swamped or self._check_regularization(running)
+        self._regularization_warned = swamped or self._check_regularization(running, data=batch)
         self._stored_parameters_warned = self._check_stored_parameters(warn=not warned)
         # said once per stream: its every step would give it again, with its own figures
         self._rounding_loss_warned = rounded or self._warn_stored_rounding_loss(

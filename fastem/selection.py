@@ -103,7 +103,8 @@ def collapsed_components(model, X, sample_weight=None, *, min_variance_ratio=1e-
     A component of an :class:`~fastem.ExponentialMixture` is flagged when its
     scale sits at the ``min_scale`` floor in a feature where the data are not
     all zero: its points are all 0 there, and its density would grow without
-    limit as the scale falls. A :class:`~fastem.PoissonMixture`'s likelihood is
+    limit as the scale falls (or they average below the floor, and its scale
+    is the floor's, not theirs). A :class:`~fastem.PoissonMixture`'s likelihood is
     bounded, and none of its components is flagged.
 
     :func:`select_n_components` flags the grid's fits by these rules.

@@ -473,8 +473,8 @@ def test_an_update_records_the_hyper_parameters_it_ran_with(update, change, monk
     original = {name: getattr(model, name) for name in change}
     checked = type(model)._check_regularization
 
-    def meanwhile(self, stats):  # runs near the end of every update
-        checked(self, stats)
+    def meanwhile(self, stats, data=None):  # runs near the end of every update
+        checked(self, stats, data)
         model.set_params(**change)
 
     UPDATES[update](reference, X)

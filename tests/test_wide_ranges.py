@@ -42,6 +42,26 @@ def test_wide_data_still_refused_by_gaussian_squares():
         GaussianMixture(2, random_state=0).fit(wide(np.float32, 1e17))
 
 
+def test_floor_warning_tells_positive_points_from_zeros():
+    """A component of positive points far below the floor is not said to sit on zeros."""
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.exponential(1e-9, 500), rng.exponential(1e9, 500)])[:, None]
+    with pytest.warns(RegularizationWarning) as record:
+        model = ExponentialMixture(2, random_state=0).fit(X)
+    message = str(record[0].message)
+    assert "all 0" not in message.split(": ", 1)[1].split(". ")[0]
+    assert "not 0 but average 1" in message and "Lower min_scale" in message
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RegularizationWarning)
+        refit = ExponentialMixture(2, random_state=0, min_scale=1e-20).fit(X)
+    assert_allclose(np.sort(refit.scales_.ravel())[0], 1e-9, rtol=0.2)
+    assert model.scales_.min() > 1e-3  # the floor's
+    # zeros are still named as such
+    Z = np.concatenate([np.zeros(300), rng.exponential(1.0, 300)])[:, None]
+    with pytest.warns(RegularizationWarning, match="its points are all 0 there.*spurious"):
+        ExponentialMixture(2, random_state=0).fit(Z)
+
+
 @pytest.mark.parametrize("family", [ExponentialMixture, PoissonMixture])
 def test_range_beyond_float64_standardisation_names_it(family):
     X = wide(np.float64, 1e153, counts=family is PoissonMixture)

@@ -64,9 +64,12 @@ class ExponentialMixture(MeanParameterMixture):
         in a feature would get a scale of 0 and give every positive value zero
         density. It plays the part of ``reg_covar`` in Gaussian mixtures. A
         component at the floor in a feature that is not zero throughout sits
-        on zeros, where its likelihood would grow without limit: the fit warns
-        (:class:`~fastem.RegularizationWarning`, naming the component and the
-        feature), and :func:`~fastem.select_n_components` flags such fits.
+        on zeros, where its likelihood would grow without limit, or on positive
+        points whose mean is below the floor (data spanning more orders of
+        magnitude than ``1 / min_scale``): the fit warns
+        (:class:`~fastem.RegularizationWarning`, naming the component, the
+        feature and which of the two it is), and
+        :func:`~fastem.select_n_components` flags such fits.
     {missing_independent}
 
     Attributes
@@ -181,7 +184,7 @@ class ExponentialMixture(MeanParameterMixture):
         # (min_variance_ratio is a rule of Gaussian components.)
         return floored_scale_reasons(self, summary.mean)
 
-    def _check_regularization(self, stats):
+    def _check_regularization(self, stats, data=None):
         """Warn (RegularizationWarning) of components whose scale is at the ``min_scale``
         floor in a feature that is not zero throughout (:func:`~fastem._collapse.floored_scale_reasons`);
         return whether it warned.
@@ -190,22 +193,53 @@ class ExponentialMixture(MeanParameterMixture):
         zeros, values rounded down), where the exponential density grows
         without limit as the scale falls: its scale and the likelihood it
         adds are the floor's, not the data's, a spurious maximum as a
-        Gaussian component on one point is.
+        Gaussian component on one point is. Or it sits on positive points
+        whose mean is below the floor (data spanning more orders of magnitude
+        than ``1 / min_scale``): the warning then says so, with their mean,
+        and how far ``min_scale`` would have to fall to let them through. The
+        components' own means are read from ``data`` where it is given (a
+        ``partial_fit`` step's batch: the running statistics average them
+        with those of earlier parameters).
         """
-        reasons = floored_scale_reasons(self, self._data_mean(stats))
+        data_mean = self._data_mean(stats)
+        own = stats if data is None else data
+        with np.errstate(divide="ignore", invalid="ignore"):
+            means = own.moments["sx"] / self._observed_nk(own)
+        reasons = floored_scale_reasons(self, data_mean, means)
         if not reasons:
             return False
         weights = np.asarray(self.weights_, dtype=np.float64)
         shown = "; ".join(f"component {k} (weight {weights[k]:.3g}): {why}"
                           for k, why in reasons.items())
+        floor = self._floor(data_mean)
+        floored = (np.asarray(self.scales_, dtype=np.float64) <= floor * (
+            1.0 + 4.0 * np.finfo(self.scales_.dtype).eps)) & (data_mean > 0)
+        # as floored_scale_reasons tells zeros from positive points
+        positive = floored & (means > floor * np.finfo(np.float64).eps)
+        if positive.any():
+            # the ratio a floor would need to let the smallest such mean through, to a power of 10
+            needed = 10.0 ** np.floor(np.log10(np.min((means / data_mean)[positive])) - 1.0)
+            message = (
+                "A component whose points are positive but far below the floor is held there: "
+                "the data span more orders of magnitude than a scale may follow under "
+                f"min_scale={self.min_scale:g} (a fraction of each feature's mean), and its "
+                "scale and likelihood are the floor's, not the data's. Lower min_scale (to "
+                f"{needed:.0e} or below), or fit the data in a narrower unit or on a log scale."
+            )
+        else:
+            message = ""
+        if (floored & ~positive).any():
+            message += (
+                (" " if message else "")
+                + "Without the floor the density of a component whose points are all 0 would "
+                "grow without limit on its zeros: its scale and likelihood are set by "
+                f"min_scale={self.min_scale:g}, not by the data (a spurious maximum). If the "
+                "zeros stand for values below the resolution of the measurement, replace "
+                "them by half that resolution; otherwise fit fewer components or another "
+                "init_params or random_state (select_n_components leaves such fits out)."
+            )
         warn_at_caller(
-            f"Scales at the min_scale floor in features that are not all 0: {shown}. "
-            "Without the floor the density of such a component would grow without limit "
-            f"on its zeros: its scale and likelihood are set by min_scale={self.min_scale:g}, "
-            "not by the data (a spurious maximum). If the zeros stand for values below the "
-            "resolution of the measurement, replace them by half that resolution; otherwise "
-            "fit fewer components or another init_params or random_state "
-            "(select_n_components leaves such fits out).",
+            f"Scales at the min_scale floor in features that are not all 0: {shown}. {message}",
             RegularizationWarning,
         )
         return True

@@ -964,12 +964,13 @@ class _GaussianComponents(BaseMixture):
         with ``describe(j)``: "0 (variance 1e-07), 'b' (variance 2e-07) and 3 more"."""
         return _listed([f"{self._feature_label(j)} ({describe(j)})" for j in features])
 
-    def _check_regularization(self, stats):
+    def _check_regularization(self, stats, data=None):
         """Warn (RegularizationWarning) where ``reg_covar`` swamps the data's spread; return
         whether it warned.
 
         Two rules, both on the statistics of the last pass (``partial_fit``:
-        the running statistics), with variances taken without ``reg_covar``,
+        the running statistics; ``data``, a step's batch alone, is not read),
+        with variances taken without ``reg_covar``,
         whose rounding would hide a spread below ``eps * reg_covar``:
 
         * a feature whose variance over the data is within 4 ``reg_covar``:
