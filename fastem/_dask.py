@@ -482,11 +482,12 @@ class DaskSource:
     def check_outputs(self, n_columns, dtype, fix):
         """Nothing to refuse: the outputs of :meth:`map` are lazy."""
 
-    def map(self, fn, n_columns, dtype, out=None):
+    def map(self, fn, n_columns, dtype, out=None, in_place=False):
         """A lazy dask array of per-row outputs, one ``map_blocks`` task per block.
 
         Each task runs ``fn(block, out_block, first_row)``, the block's first
-        row in the whole array.
+        row in the whole array. ``out`` is refused (``in_place`` or not): the
+        result is lazy.
         """
         if out is not None:
             raise ValueError(

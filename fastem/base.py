@@ -259,8 +259,12 @@ DOC_FRAGMENTS["impute_parameters"] = """Parameters
             it and on the row's place in the data, not on chunks, blocks or
             threads.
         out : ndarray of shape (n_samples, n_features), dtype of the model, optional
-            Where to write the result, e.g. a ``np.memmap``; may not share memory
-            with ``X``. Not for Dask arrays. ``out`` is returned, as by
+            Where to write the result, e.g. a ``np.memmap``. It may be ``X`` itself
+            (``impute(X, out=X)`` fills ``X`` in place) where ``X`` is a
+            C-contiguous float32 or float64 array in memory; it may not
+            otherwise share memory with ``X`` (a part of it, another dtype,
+            a DataFrame, chunked data, a memory-mapped file: ValueError). Not
+            for Dask arrays. ``out`` is returned, as by
             :meth:`predict`, whatever the kind of ``X``. Written as
             :meth:`score_samples` writes its ``out``.
 
@@ -980,7 +984,9 @@ def impute_with(model, X, draw, random_state, out):
     key = check_random_state(random_state).randint(0, 2**63, size=2) if draw else None
     filled = source.map(
         functools.partial(_impute_chunk, model._for_tasks(), state, key), source.n_features,
-        source.dtype, out,
+        # a row's probabilities are computed and its observed entries read before its
+        # missing ones are written (_impute_rows): out may be X itself
+        source.dtype, out, in_place=True,
     )
     return filled if out is not None else _like_frame(X, filled)
 

@@ -232,18 +232,33 @@ def _same_file(a, b):
         return False
 
 
-def check_output_is_not_input(out, X, what="the input data"):
+def same_array(a, b):
+    """Whether ``a`` and ``b`` are views of the same elements in the same places: the same
+    address, shape, strides and dtype."""
+    return (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+            and a.shape == b.shape and a.strides == b.strides and a.dtype == b.dtype)
+
+
+# What an output written in place (``in_place``, see ArraySource.map) may be.
+IN_PLACE_ADVICE = (
+    " (out may be X itself only where X is a C-contiguous float32 or float64 array in memory, "
+    "used as it is: not a part of it, a DataFrame, an array of another dtype, chunked data or "
+    "a memory-mapped file)"
+)
+
+
+def check_output_is_not_input(out, X, what="the input data", advice=""):
     """Refuse an output array that shares memory or a file with the input ``X``.
 
     Writing per-row results into the data being read would destroy the data
-    and make the rows read later garbage.
+    and make the rows read later garbage. ``advice`` ends the message.
     """
     if out is None:
         return
     if np.may_share_memory(out, X):
         raise ValueError(
             f"out shares memory with {what}; writing the results there would overwrite "
-            "the data being read. Pass a separate array, e.g. a new np.memmap."
+            f"the data being read{advice}. Pass a separate array, e.g. a new np.memmap."
         )
     in_file = backing_file(X)
     if in_file is not None:
@@ -509,16 +524,20 @@ class ArraySource:
         shape = _output_shape(self.n_samples, n_columns)
         check_output_memory(shape, dtype, "this data", fix)
 
-    def map(self, fn, n_columns, dtype, out=None):
+    def map(self, fn, n_columns, dtype, out=None, in_place=False):
         """Fill per-row outputs chunk by chunk: ``fn(chunk, out_chunk, first_row)``.
 
         ``first_row`` is the chunk's first row in the whole data. ``n_columns``
         is None for one value per row. Returns ``out`` (allocated when not
-        given).
+        given). With ``in_place``, for an ``fn`` that reads each row of its
+        chunk before it writes that row of ``out`` and reads no other
+        (``impute``), ``out`` may be the array read itself: an array in memory
+        (a file being read is watched for changes), used without conversion.
         """
         shape = _output_shape(self.n_samples, n_columns)
         out = _output_array(out, shape, dtype, "this data")
-        check_output_is_not_input(out, self.X, "X")
+        if not (in_place and same_array(out, self.X) and backing_file(self.X) is None):
+            check_output_is_not_input(out, self.X, "X", IN_PLACE_ADVICE if in_place else "")
         self._fill(fn, out)
         return out
 
@@ -1223,15 +1242,19 @@ class ChunkedSource:
         shape = _output_shape(self.n_samples, n_columns)
         check_output_memory(shape, dtype, "these chunks", fix)
 
-    def map(self, fn, n_columns, dtype, out=None):
+    def map(self, fn, n_columns, dtype, out=None, in_place=False):
         """Per-row outputs: a list with one array per chunk, or filled into ``out``.
 
         ``fn(chunk, out_chunk, first_row)`` as for an array, with the rows
         counted over all the chunks.
 
         ``out``, when given, is one array with a row for every row of every
-        chunk (e.g. a ``np.memmap``), filled in chunk order and returned.
+        chunk (e.g. a ``np.memmap``), filled in chunk order and returned. It
+        may not share memory with a chunk, ``in_place`` or not (which only
+        words the error: chunks are read again, and each one's rows are
+        checked as it is read).
         """
+        advice = IN_PLACE_ADVICE if in_place else ""
         shape = _output_shape(self.n_samples, n_columns)
         if out is None:  # one array per chunk, all kept
             check_output_memory(shape, dtype, "these chunks")
@@ -1243,9 +1266,9 @@ class ChunkedSource:
             if isinstance(X, (str, bytes, os.PathLike)):
                 check_output_is_not_a_file(out, X, f"chunk {i}")
             else:
-                check_output_is_not_input(out, X, f"chunk {i}")
+                check_output_is_not_input(out, X, f"chunk {i}", advice)
         for i, X, w, signatures in self._iter():
-            check_output_is_not_input(out, X, f"chunk {i}")  # as it was read
+            check_output_is_not_input(out, X, f"chunk {i}", advice)  # as it was read
             chunk = _Slice(X, w, signatures, self.offsets[i])
             chunk._fill(fn, out[self.offsets[i] : self.offsets[i + 1]])
         return out
