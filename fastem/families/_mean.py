@@ -24,6 +24,9 @@ the responsibilities of the rows where each feature is observed, and
 
 (see :mod:`fastem.kernels.independent_missing`). The imputed value of a
 missing entry is its conditional expectation ``sum_k p(k | x_O) mean[k, d]``.
+A component with no observed value of a feature (``observed_nk[k, d]`` 0,
+up to float64's rounding of its mass) is not identified there: its mean
+keeps its value, the start's, and the fit warns.
 
 A component whose points are all zero in a feature (or that loses all its
 points) would get a mean of 0 there, and with it a density of 0 for any
@@ -42,6 +45,7 @@ from .._validation import (
     EntryError, as_float_array, check_distinct_starts, check_in_dtype, check_range, check_scalar,
     check_weights_init, first_entry, scan_data)
 from ..base import BaseMixture, divisible_masses, fill_doc, impute_with
+from ..exceptions import warn_at_caller
 from ..kernels.independent_missing import missing_work_rows
 from ..stats import SufficientStatistics
 
@@ -232,10 +236,51 @@ class MeanParameterMixture(BaseMixture):
             moments["observed_nk"] = np.repeat(weights[:, None], means.shape[1], axis=1)
         return SufficientStatistics(1.0, 0.0, weights, moments, self._reference())
 
+    def _unobserved(self, stats):
+        """(n_components, n_features) bool: the features in which a component with mass has
+        no observed one (``missing='em'``): every point it holds misses the feature, up to
+        responsibilities below float64's rounding of its mass (which far points keep)."""
+        if "observed_nk" not in stats.moments:
+            return np.zeros(stats.moments["sx"].shape, dtype=bool)
+        nk = np.asarray(stats.nk, dtype=np.float64)[:, None]
+        observed = stats.moments["observed_nk"]
+        return (nk > 0) & (observed <= np.finfo(np.float64).eps * nk)
+
     def _m_step_family(self, stats):
         data_mean = self._data_mean(stats)
         mass = divisible_masses(self._observed_nk(stats))
-        self._set_component_means(stats.moments["sx"] / mass, data_mean)
+        means = stats.moments["sx"] / mass
+        unobserved = self._unobserved(stats)
+        if unobserved.any():
+            # The data say nothing of such a mean (the likelihood is flat in it): it keeps its
+            # value, the start's, as EM leaves an unidentified parameter. Divided by a mass of
+            # 0 (or by the few responsibilities that far points keep) it was the floor, or a
+            # mean of points the component does not hold, without a word.
+            current = getattr(self, self._mean_name, None)
+            if current is None or np.shape(current) != means.shape:
+                current = np.broadcast_to(data_mean, means.shape)
+            means = np.where(unobserved, np.asarray(current, dtype=np.float64), means)
+        self._set_component_means(means, data_mean)
+
+    def _check_regularization(self, stats, data=None):
+        """Warn (UserWarning) of components with no observed value in a feature
+        (:meth:`_unobserved`), whose means there are the start's; return whether it warned."""
+        unobserved = self._unobserved(stats)
+        if not unobserved.any():
+            return False
+        shown = "; ".join(
+            f"component {k}: feature(s) {', '.join(map(str, np.flatnonzero(unobserved[k])))}"
+            for k in np.flatnonzero(unobserved.any(axis=1)))
+        warn_at_caller(
+            f"With missing='em', components hold no observed value in some features ({shown}): "
+            f"every point they hold misses them, so the data say nothing of their "
+            f"{self._mean_name} there, which keep their starting values (the likelihood is the "
+            "same for any value). Their imputations and the densities of points that do have "
+            "those features rest on that start: fit fewer components, or give "
+            f"{self._init_name} for them.",
+            UserWarning,
+        )
+        return True
 
     def _kernel_params(self, dtype):
         if self._fits_missing():

@@ -201,13 +201,14 @@ class ExponentialMixture(MeanParameterMixture):
         ``partial_fit`` step's batch: the running statistics average them
         with those of earlier parameters).
         """
+        unobserved = super()._check_regularization(stats, data)
         data_mean = self._data_mean(stats)
         own = stats if data is None else data
         with np.errstate(divide="ignore", invalid="ignore"):
             means = own.moments["sx"] / self._observed_nk(own)
         reasons = floored_scale_reasons(self, data_mean, means)
         if not reasons:
-            return False
+            return unobserved
         weights = np.asarray(self.weights_, dtype=np.float64)
         shown = "; ".join(f"component {k} (weight {weights[k]:.3g}): {why}"
                           for k, why in reasons.items())
