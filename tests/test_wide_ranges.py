@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from fastem import Chunks, ExponentialMixture, GaussianMixture, PoissonMixture, RegularizationWarning
+from fastem import (Chunks, ExponentialMixture, GaussianMixture, PoissonMixture,
+                    RegularizationWarning)
 
 
 def wide(dtype, span, counts=False):
