@@ -29,7 +29,15 @@ from .data import _Slice
 
 # Rows per chunk for the passes that need responsibilities or centred data.
 _CHUNK_ROWS = 65_536
-_REG_COVAR_MULTIPLE = 10.0
+# Rule 1's absolute floor: a component on one value of a feature has exactly reg_covar
+# of variance across it (the M-step adds reg_covar to a zero spread), and twice that leaves
+# room for round-off and the faint tails of neighbouring points. Ten times, it flagged
+# genuine clusters of features whose spread is of the order of sqrt(reg_covar) (wdbc's
+# fractal dimension, standard deviation 0.007: clusters of variance 4e-6 to 9e-6).
+_REG_COVAR_MULTIPLE = 2.0
+# Directions in which the data's variance is at most this many reg_covar are degenerate
+# in the data themselves and say nothing about one component.
+_DEGENERATE_MULTIPLE = 10.0
 # Features with at most this many distinct values are codes, not rounded measurements.
 _MAX_CODE_LEVELS = 3
 # The default relative floor of rule 1 (see fastem.selection.collapsed_components).
@@ -242,14 +250,15 @@ def gaussian_collapse_reasons(model, source, summary, min_variance_ratio=MIN_VAR
     validated ``source`` (``summary``: its :class:`DataSummary`), by the three rules of
     :func:`fastem.selection.collapsed_components`."""
     S = summary.covariance
-    floor_abs = _REG_COVAR_MULTIPLE * float(model.reg_covar)
+    reg_covar = float(model.reg_covar)
+    floor_abs = _REG_COVAR_MULTIPLE * reg_covar
     reasons = defaultdict(list)
     covariances = model._float64_covariances()  # (K, D, D) float64
     eigenvalues, eigenvectors = np.linalg.eigh(covariances)
     # s[k, j] = v_kj^T S v_kj, the data's variance along component k's j-th axis
     data_var = np.einsum("kdj,de,kej->kj", eigenvectors, S, eigenvectors)
     floor = np.maximum(floor_abs, min_variance_ratio * data_var)
-    narrow = (eigenvalues < floor) & (data_var > floor_abs)
+    narrow = (eigenvalues < floor) & (data_var > _DEGENERATE_MULTIPLE * reg_covar)
     for k in np.flatnonzero(narrow.any(axis=1)):
         j = int(np.argmax(np.where(narrow[k], floor[k] - eigenvalues[k], -np.inf)))
         reasons[int(k)].append(

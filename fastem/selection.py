@@ -54,15 +54,17 @@ def collapsed_components(model, X, sample_weight=None, *, min_variance_ratio=1e-
     :class:`~fastem.BayesianGaussianMixture`) is flagged when either holds:
 
     1. **Too narrow.** Its covariance has an eigenvalue ``lam`` (eigenvector
-       ``v``) with ``lam < max(10 * reg_covar, min_variance_ratio * s)``, where
+       ``v``) with ``lam < max(2 * reg_covar, min_variance_ratio * s)``, where
        ``s = v^T S v`` is the variance of the whole data set along ``v``
        (``S`` the weighted covariance of ``X``), in a direction where the data
        themselves are not degenerate (``s > 10 * reg_covar``).
 
        A component that lies down on one value of a rounded feature has
        exactly ``reg_covar`` of variance across it (the M-step adds
-       ``reg_covar`` to a zero spread), so ``10 * reg_covar`` catches it with
-       room for round-off and for the faint tails of neighbouring points. The
+       ``reg_covar`` to a zero spread), so ``2 * reg_covar`` catches it with
+       room for round-off and for the faint tails of neighbouring points,
+       while a genuine cluster of a feature whose spread is of the order of
+       ``sqrt(reg_covar)`` (a variance of a few ``reg_covar``) is not flagged. The
        relative term makes the rule independent of the data's units: when the
        data are large, a component squeezed onto two or three neighbouring
        grid values has a variance well above ``reg_covar`` but a millionth

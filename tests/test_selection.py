@@ -509,6 +509,26 @@ def test_discrete_columns_do_not_flag_real_components(covariance_type):
     assert X[:, 3].var() < 1 / 12
 
 
+def test_clusters_of_a_feature_in_small_units_are_not_flagged():
+    """A feature whose spread is of the order of sqrt(reg_covar) (wdbc's fractal dimension,
+    standard deviation 0.007) has clusters of a variance of several reg_covar: they are not
+    collapsed, in any covariance type. Rule 1's absolute floor at 10 * reg_covar flagged
+    them, and select_n_components chose one component where there are two."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 400)
+    X = np.column_stack([rng.normal(6.0 * labels, 1.0), rng.normal(0.06 + 0.01 * labels, 0.0026)])
+    for covariance_type in TYPES:
+        model = fastem.GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+        assert np.mean(model.predict(X) == labels) in (pytest.approx(1.0, abs=0.02),
+                                                        pytest.approx(0.0, abs=0.02))
+        assert collapsed_components(model, X) == {}
+    with warnings.catch_warnings():  # a K=3 fit splits a cluster: reg_covar swamps its spread
+        warnings.simplefilter("ignore", fastem.RegularizationWarning)
+        result = fastem.select_n_components(X, range(1, 4), random_state=0)
+    assert result.best_params_[1] == 2
+    assert not any(result.flags[(ct, 2)] for ct in TYPES)
+
+
 def test_a_component_exactly_on_one_value_of_an_indicator_is_still_flagged():
     X = clusters_with_codes()
     truth = np.repeat([0, 1], len(X) // 2)
