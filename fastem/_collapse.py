@@ -61,6 +61,10 @@ class DataSummary:
         self._covariance = self._mean = self._resolution = self._total_weight = None
 
     @property
+    def source(self):
+        return self._source
+
+    @property
     def covariance(self):
         if self._covariance is None:
             self._covariance = _data_covariance(

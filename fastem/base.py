@@ -147,7 +147,7 @@ import time
 import numpy as np
 
 from . import _progress  # noqa: F401  (announces long kernel compilations on stderr)
-from ._collapse import MIN_VARIANCE_RATIO
+from ._collapse import MIN_VARIANCE_RATIO, DataSummary
 from ._config import BLOCK_SIZE, MAX_PARTITIONS, PARTITION_MEMORY
 from ._em import run_em
 from ._init import INIT_METHODS, initial_moments, sample_size, start_method
@@ -2280,6 +2280,7 @@ class BaseMixture(_KeywordsChecked):
         if two_starts:
             runs.insert(1, (0, True))
         best = best_start_weights = first_error = failure = None
+        summary = best_collapsed = None  # read only when restarts are compared
         # On data that the hierarchical tree takes whole, the starts after the
         # tree are k-means++ partitions of its distinct points (``pool``), drawn
         # in turn whatever n_init is; the first ``shared`` restarts are ones
@@ -2384,8 +2385,14 @@ class BaseMixture(_KeywordsChecked):
             if self.verbose:
                 status = "converged" if result.converged else "did not converge"
                 print(f"Initialization {status}. lower bound {result.lower_bound:.5f}.")
-            if self._beats(result, best, source.dtype):
-                best, best_start_weights = result, start_weights
+            collapsed = None
+            if best is not None:  # a restart: one without collapsed components ranks first
+                if summary is None:
+                    summary = self._data_summary(source)
+                    best_collapsed = self._collapsed(worker, best, source, summary)
+                collapsed = self._collapsed(worker, result, source, summary)
+            if self._ranks_above(result, collapsed, best, best_collapsed, source.dtype):
+                best, best_start_weights, best_collapsed = result, start_weights, collapsed
             if result.stopped:
                 break
         if best is None:  # every start's EM failed
@@ -2558,6 +2565,39 @@ class BaseMixture(_KeywordsChecked):
             print(f"Initialization failed: {error}")
         return failure or error
 
+    def _data_summary(self, source):
+        """The :class:`~fastem._collapse.DataSummary` of ``source`` that the collapse rules of
+        the starts' ranking read: that of the grid of :func:`fastem.select_n_components`
+        fitting this model, which its flags read too, or a new one."""
+        summary = getattr(self, "_grid_summary", None)
+        if summary is not None and summary.source is source:
+            return summary
+        return DataSummary(source, self._fits_missing())
+
+    def _collapsed(self, worker, result, source, summary):
+        """Whether a run's ``result`` (on a copy of ``worker``) has a collapsed component
+        (:meth:`_collapse_reasons`) on ``source``, whose data summary is ``summary``."""
+        judge = copy.copy(worker)
+        judge._set_parameters(result.parameters)
+        return bool(judge._collapse_reasons(source, summary))
+
+    def _ranks_above(self, result, collapsed, best, best_collapsed, dtype):
+        """Whether a start's ``result`` replaces the ``best`` of the earlier ones (None):
+        a run without collapsed components (``collapsed``, ``best_collapsed``: see
+        :func:`fastem.selection.collapsed_components`) ranks above one with them, as
+        :func:`fastem.select_n_components` flags the latter as singular, and among runs
+        alike in that the higher wins (:meth:`_beats`).
+
+        A collapsed component sits on a spurious maximum of the unbounded likelihood, whose
+        gain is ``-0.5 * log(reg_covar)`` per point it holds: ranked by the likelihood
+        alone, a start that EM led onto one point or one value of an indicator won over
+        every proper fit (R's acidity, one feature, K=5: a component on one point, 6.5
+        nats above mclust's fit; Boston, 'tied', K=5 to 7).
+        """
+        if best is not None and collapsed != best_collapsed:
+            return best_collapsed
+        return self._beats(result, best, dtype)
+
     def _beats(self, result, best, dtype):
         """Whether a run's ``result`` replaces the ``best`` of the earlier starts (None).
 
@@ -2623,7 +2663,7 @@ class BaseMixture(_KeywordsChecked):
         weights, so that weights that count repeated rows give the fit of the
         repeated rows.
 
-        A later start wins only as a later restart does (:meth:`_beats`). A
+        A later start wins only as a later restart does (:meth:`_ranks_above`). A
         start whose partition or run fails is passed over; when all fail,
         :class:`_StartsFailed` holds the first one's error. The runs call
         neither ``callback`` nor ``verbose``'s printer; with either, the best
@@ -2632,7 +2672,8 @@ class BaseMixture(_KeywordsChecked):
         distinct, counts = pool
         runner = copy.copy(self)
         runner.callback, runner.verbose = None, 0
-        best = best_start = None
+        best = best_start = best_collapsed = None
+        summary = self._data_summary(source)  # read at the first check
         first_error = tree_error
         for draw in range(0 if tree_error else -1, n_draws):  # -1: the tree's partition
             trial = copy.copy(worker)
@@ -2648,8 +2689,9 @@ class BaseMixture(_KeywordsChecked):
             except (ValueError, FloatingPointError) as exc:
                 first_error = first_error or exc
                 continue
-            if self._beats(result, best, source.dtype):
-                best, best_start = result, start
+            collapsed = self._collapsed(trial, result, source, summary) if n_draws > 0 else None
+            if self._ranks_above(result, collapsed, best, best_collapsed, source.dtype):
+                best, best_start, best_collapsed = result, start, collapsed
         if best is None:
             raise _StartsFailed(first_error)
         if self.callback is None and not self.verbose:

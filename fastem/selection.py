@@ -650,6 +650,7 @@ def select_n_components(
         callback = model.callback
         if callable(progress):
             model.set_params(callback=CellProgress(progress, cell, len(grid), ct, callback))
+        model._grid_summary = summary  # the ranking of its starts reads the grid's summary
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
@@ -670,6 +671,7 @@ def select_n_components(
             continue
         finally:
             model.set_params(callback=callback)  # the selected model keeps the user's
+            del model._grid_summary
         models[key] = model
         converged[key] = bool(model.converged_)
         score = model.bic if criterion == "bic" else model.aic

@@ -382,6 +382,23 @@ def test_restarts_after_a_hierarchical_start_explore():
     assert _init.start_method("hierarchical", 31, 0) == "k-means++"
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_start_without_collapsed_components_ranks_above_one_with_them(dtype):
+    """Two clusters rounded to 0.01 and a lone point: EM from the likelihood's best start
+    puts a component on one value (a spurious maximum, 13 nats above the proper fit),
+    which select_n_components flags as singular. The start, the best of the tree and
+    k-means++ candidates, and the restarts rank a fit without collapsed components
+    first, whatever n_init is."""
+    from fastem.selection import collapsed_components
+
+    rng = np.random.default_rng(1)
+    X = np.concatenate([rng.normal(0, 1, 60), rng.normal(4, 0.7, 40), [9.0]])
+    X = np.round(X, 2).reshape(-1, 1).astype(dtype)
+    for n_init in (1, 2, 8):
+        model = fastem.GaussianMixture(4, n_init=n_init, random_state=0).fit(X)
+        assert collapsed_components(model, X) == {}
+
+
 @pytest.mark.parametrize("n_components, covariance_type", [(4, "full"), (6, "full"), (5, "diag")])
 def test_more_restarts_never_end_lower(n_components, covariance_type):
     """On data that the tree takes whole, the restarts are the k-means++ partitions that
