@@ -6,8 +6,10 @@ from .families.bayesian import BayesianGaussianMixture
 from .exceptions import (
     ConvergenceWarning,
     EmptyComponentWarning,
+    LikelihoodDecreaseWarning,
     NotFittedError,
     RegularizationWarning,
+    WarmStartWarning,
 )
 from .families.exponential import ExponentialMixture
 from .families.gaussian import GaussianMixture
@@ -41,9 +43,11 @@ __all__ = [
     "EmptyComponentWarning",
     "ExponentialMixture",
     "GaussianMixture",
+    "LikelihoodDecreaseWarning",
     "PoissonMixture",
     "RegularizationWarning",
     "SufficientStatistics",
+    "WarmStartWarning",
     "NotFittedError",
     "load",
     "select_n_components",

@@ -165,7 +165,7 @@ steps may lower the objective by a bounded amount, the family's
 fault only if it falls below the best accepted pass by more than the
 dtype's rounding margin (:func:`rounding_margin`) plus the allowances of the
 steps since then: such a fit stops at its best parameters and is reported
-(a :class:`~fastem.base.LikelihoodDecreaseWarning`, or a float64 finish of a
+(a :class:`~fastem.LikelihoodDecreaseWarning`, or a float64 finish of a
 float32 fit; see :meth:`fastem.base.BaseMixture.fit`). Decreases within the
 allowances are what the regularised M-step does, and pass silently. A
 start outside the M-step's image (a scale below its floor, a variance below

@@ -85,7 +85,7 @@ def _column_extremes(X, minimum, maximum):
     10,000 x 4 float64: 250 us for each of ``X.min(axis=0)`` and
     ``X.max(axis=0)``, 25 us for the copies and both reductions along them;
     from 64 columns on the copies cost more than they save (NumPy 2.4, the
-    Zen 5 machine). The extremes are the same numbers either way (a column
+    Zen 4 machine). The extremes are the same numbers either way (a column
     holding both 0.0 and -0.0 may give the other zero).
     """
     if X.shape[1] > _NARROW_COLUMNS:

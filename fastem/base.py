@@ -161,7 +161,14 @@ from ._validation import (
     check_random_state, check_scalar, parameter_as_float, scan_data, without_pandas_index,
 )
 from .data import Chunks, as_source, is_dask_dataframe
-from .exceptions import ConvergenceWarning, EmptyComponentWarning, NotFittedError, warn_at_caller
+from .exceptions import (
+    ConvergenceWarning,
+    EmptyComponentWarning,
+    LikelihoodDecreaseWarning,
+    NotFittedError,
+    WarmStartWarning,
+    warn_at_caller,
+)
 from .kernels import (
     fused_e_step,
     fused_e_step_uncached,
@@ -306,31 +313,6 @@ def fill_doc(cls):
         if callable(value) and getattr(value, "__doc__", None):
             value.__doc__ = _fill(value.__doc__)
     return cls
-
-
-class LikelihoodDecreaseWarning(UserWarning):
-    """EM's objective fell by more than rounding and regularisation allow.
-
-    The objective is the log-likelihood, or for a variational mixture
-    (:class:`~fastem.BayesianGaussianMixture`) the evidence lower bound (ELBO),
-    which EM never lowers either.
-
-    EM never lowers the likelihood in exact arithmetic. A regularised M-step
-    (``reg_covar``) maximises a penalised likelihood, and may lower the
-    likelihood itself by a bounded amount at each step (Dempster, Laird and
-    Rubin 1977, sec. 3; the bound is the change of the penalty, see
-    :mod:`fastem._em`): such decreases are expected and do not warn. This
-    warning is for real faults only: a fall beyond the dtype's rounding
-    margin plus those bounds, where the arithmetic lost precision (a
-    cancelled statistic, float32 data far from 0 or strongly correlated).
-    The fit stops at the best parameters it evaluated, with
-    ``converged_=False``.
-    """
-
-
-class WarmStartWarning(UserWarning):
-    """``warm_start`` could not continue: the model's shape or the data's column names changed,
-    so the fit started afresh."""
 
 
 # A component is empty when its share of the total weight is below float64

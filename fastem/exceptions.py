@@ -147,3 +147,28 @@ class RegularizationWarning(UserWarning):
     variance there is mostly ``reg_covar``. Lower ``reg_covar``, or scale
     the feature up.
     """
+
+
+class LikelihoodDecreaseWarning(UserWarning):
+    """EM's objective fell by more than rounding and regularisation allow.
+
+    The objective is the log-likelihood, or for a variational mixture
+    (:class:`~fastem.BayesianGaussianMixture`) the evidence lower bound (ELBO),
+    which EM never lowers either.
+
+    EM never lowers the likelihood in exact arithmetic. A regularised M-step
+    (``reg_covar``) maximises a penalised likelihood, and may lower the
+    likelihood itself by a bounded amount at each step (Dempster, Laird and
+    Rubin 1977, sec. 3; the bound is the change of the penalty, see
+    :mod:`fastem._em`): such decreases are expected and do not warn. This
+    warning is for real faults only: a fall beyond the dtype's rounding
+    margin plus those bounds, where the arithmetic lost precision (a
+    cancelled statistic, float32 data far from 0 or strongly correlated).
+    The fit stops at the best parameters it evaluated, with
+    ``converged_=False``.
+    """
+
+
+class WarmStartWarning(UserWarning):
+    """``warm_start`` could not continue: the model's shape or the data's column names changed,
+    so the fit started afresh."""

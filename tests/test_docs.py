@@ -120,3 +120,21 @@ def test_every_public_class_has_its_doc_fragments_filled_in():
         if "{" + fragment + "}" in (getattr(value, "__doc__", None) or "")
     ]
     assert not left, left
+
+
+def test_every_warning_fastem_issues_is_importable_from_the_package():
+    # A user filters or catches a warning by its class: each of fastem's is at the top level.
+    import inspect
+
+    import fastem
+    from fastem import base, exceptions
+
+    defined = {name for module in (base, exceptions)
+               for name, cls in vars(module).items()
+               if inspect.isclass(cls) and issubclass(cls, Warning)
+               and cls.__module__.startswith("fastem")}
+    assert defined, "no warning classes found"
+    missing = sorted(name for name in defined if name not in fastem.__all__)
+    assert not missing, missing
+    for name in defined:
+        assert getattr(fastem, name) is getattr(exceptions, name)

@@ -55,7 +55,7 @@ rather than through calls that Numba links: a linked call puts a copy of
 the callee in the caller's module, and LLVM optimises that copy again with
 the caller (a block's copy was
 optimised three times: in its own module, in the overload that dispatched
-to it and in the partition). On the Zen 5 machine
+to it and in the partition). On the Zen 4 machine
 (``scripts/measure_first_fit.py``), a first fit of 10,000 points compiled
 for 19-22 s with the partition's work written inside the parallel loop
 (Numba compiles a loop body twice), 13 s with a linked partition and the
@@ -536,7 +536,7 @@ def _sum_of_logs(scale, n, group):
     would into the sum of the points' own logs. Each product rounds once per
     factor: a relative error of at most ``group`` float64 units, 2.8e-14 on
     the log of a block of 256 points, about the rounding of the block's sum
-    of per-point logs. In a profile of the Zen 5 machine the loop of
+    of per-point logs. In a profile of the Zen 4 machine the loop of
     per-point logs took 14% of a full D=1 K=2 pass and 6% of a full D=2 K=4
     one (a division and a polynomial per point); a product is one
     multiplication.

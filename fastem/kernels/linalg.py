@@ -130,7 +130,7 @@ def covariances_from_precision_cholesky(factors):
 # writes into arrays the caller allocates and calls no other compiled
 # function: each compiles in 0.1-0.3 s, where a form of the 'full' moments
 # that returned its arrays, with helpers of its own, took 0.7 s (cold, on
-# the Zen 5 machine); a first fit compiles those of its covariance type.
+# the Zen 4 machine); a first fit compiles those of its covariance type.
 
 
 @njit(cache=True, error_model="numpy")
