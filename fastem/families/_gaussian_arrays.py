@@ -23,7 +23,7 @@ the same from pass to pass taken once), with the same checks of new
 parameters, raising the same errors. A run on it gives bitwise the result of
 a run on the estimator (``tests/test_gaussian_arrays.py``). The same
 ``select_n_components`` call took 4.65-4.97 s of CPU time on it against
-6.64-7.16 s on the estimator (five runs of each, alternating; the Zen 5
+6.64-7.16 s on the estimator (five runs of each, alternating; the Zen 4
 machine).
 
 :meth:`fastem.families.gaussian.GaussianMixture._em_stand_in` takes it for
