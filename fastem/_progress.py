@@ -14,7 +14,7 @@ import time
 import numpy as np
 from numba.core.event import Listener, register
 
-__all__ = ["CompileNotice", "ProgressLine", "SelectionProgress"]
+__all__ = ["CompileNotice", "ProgressLine", "SelectionProgress", "flush_compile_notice"]
 
 
 def _clock(seconds):
@@ -200,7 +200,14 @@ class CompileNotice(Listener):
 
 
 # FASTEM_COMPILE_NOTICE=0 turns the notice off, e.g. for test suites that check stderr.
+_NOTICE = None
 if os.environ.get("FASTEM_COMPILE_NOTICE", "1") != "0":
     _NOTICE = CompileNotice()
     register("numba:compile", _NOTICE)
     atexit.register(_NOTICE.flush)
+
+
+def flush_compile_notice():
+    """Print now the line of a finished compilation (:meth:`CompileNotice.flush`), if any."""
+    if _NOTICE is not None:
+        _NOTICE.flush()
