@@ -1355,24 +1355,39 @@ class BaseMixture(_KeywordsChecked):
 
     def __setattr__(self, name, value):
         if name in self._parameter_names:
-            # Parameters from elsewhere (an assignment, a user's m_step) are not the
-            # stream's (partial_fit starts online EM again from them), and nothing has
-            # been said of them yet. They are converted as initial parameters are.
-            value = assigned_parameter(value, name)
-            state = _state.current(self).replace(name, value)
-            for derived, derived_value in self._derived_from_assigned(name, value).items():
-                state = state.replace(derived, derived_value)
-            state = _without_their_records(state)
-            state.memo[ASSIGNED] = True  # see _check_fitted_parameters
-            _state.assign(self, state)
+            self._replace_parameters({name: value})
         elif name in FITTED_ATTRIBUTES:
             _state.assign(self, _state.current(self).replace_record(name, value))
         else:
             object.__setattr__(self, name, value)
 
-    def _derived_from_assigned(self, name, value):
-        """Family hook: parameters that an assigned parameter ``name`` (converted to
-        ``value``) determines, by name, assigned with it. None by default."""
+    def _replace_parameters(self, values):
+        """Replace the parameters ``values`` (``{name: value}``) in one new state, with the
+        parameters they determine (:meth:`_derived_from_assigned`) that they leave out.
+
+        An assignment (``model.means_ = ...``) and the M-steps and starts set the
+        parameters through this method. Parameters from elsewhere (an assignment, a
+        user's m_step) are not the stream's (partial_fit starts online EM again from
+        them), and nothing has been said of them yet: they are converted as initial
+        parameters are, and marked as assigned by hand, which their first use checks
+        against one another (:meth:`_check_fitted_parameters`). fastem's own M-steps
+        and starts, whose parameters agree by construction, take the mark off after
+        (:func:`fastem._state.made_together`).
+        """
+        values = {name: assigned_parameter(value, name) for name, value in values.items()}
+        state = _state.current(self)
+        for name, value in values.items():
+            state = state.replace(name, value)
+        for name, value in self._derived_from_assigned(values, state).items():
+            state = state.replace(name, value)
+        state = _without_their_records(state)
+        state.memo[ASSIGNED] = True
+        _state.assign(self, state)
+
+    def _derived_from_assigned(self, values, state):
+        """Family hook: ``{name: value}`` of the parameters that the assigned ``values``
+        (``{name: value}``, converted) determine and do not hold, assigned with them.
+        ``state``: the parameters with ``values`` in place. None by default."""
         return {}
 
     def __delattr__(self, name):
@@ -1395,8 +1410,14 @@ class BaseMixture(_KeywordsChecked):
             if name in names or name in FITTED_ATTRIBUTES
         }
         self.__dict__.update(state)
-        for name, value in {**(slots or {}), **loose}.items():
+        for name, value in (slots or {}).items():
             setattr(self, name, value)
+        parameters = {name: value for name, value in loose.items() if name in names}
+        if parameters:  # together: none is derived from another
+            self._replace_parameters(parameters)
+        for name, value in loose.items():
+            if name not in names:
+                setattr(self, name, value)
 
     def __sklearn_is_fitted__(self):
         # The fitted attributes live in the snapshot, not in vars(self), where

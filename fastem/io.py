@@ -1165,8 +1165,8 @@ def _load(path):
         arrays = {p: archive[p] for p in names}
         online = _read_online_entries(archive, metadata, path)
     check_fitted_arrays(model, arrays, metadata["n_features_in"], metadata["dtype"], path)
-    for p in names:
-        setattr(model, p, arrays[p])
+    # together: none is derived from another (weights_ from weight_concentration_)
+    model._replace_parameters({p: arrays[p] for p in names})
     made_together(model)  # checked against one another above
     model.n_features_in_ = metadata["n_features_in"]
     # checked against the parameters above; set_params may change the hyper-parameters
@@ -1438,7 +1438,8 @@ def check_parameters_agree(model, state):
                 "precisions_, as scikit-learn's are (np.linalg.cholesky gives lower ones)."
             )
         _check_gaussian_relations(model.covariance_type, fields, dtype, U)
-        note = ""
+        if note:  # the others derived from the upper triangles agree with them
+            raise ValueError("'precisions_cholesky_' is not upper-triangular.")
         if isinstance(model, BayesianGaussianMixture):
             _check_expected_weights(model, fields)
     except ValueError as exc:
@@ -1811,8 +1812,13 @@ def _from_sklearn(cls, estimator, hyper_names, fitted_names, kind):
             f"{type(estimator).__name__} is not fitted; call its fit() before converting."
         )
     model = cls(**{name: getattr(estimator, name) for name in hyper_names})
+    # the parameters together, as the estimator holds them: none is derived from another
+    # (weights_ from weight_concentration_, precisions_ from precisions_cholesky_)
+    parameters = [name for name in fitted_names if name in model._parameter_names]
+    model._replace_parameters({name: getattr(estimator, name) for name in parameters})
     for name in fitted_names:
-        setattr(model, name, getattr(estimator, name))
+        if name not in parameters:
+            setattr(model, name, getattr(estimator, name))
     # Python floats, as a fit and a model file give them: scikit-learn's are NumPy
     # scalars (a variational mixture's an array of one), which save and load would change
     model.lower_bound_ = _real_as_float(estimator.lower_bound_)

@@ -494,18 +494,26 @@ class _GaussianComponents(BaseMixture):
         check_choice(self.covariance_type, "covariance_type", _COVARIANCE_TYPES)
         check_scalar(self.reg_covar, "reg_covar", numbers.Real, min_val=0.0)
 
-    def _derived_from_assigned(self, name, value):
+    def _derived_from_assigned(self, values, state):
         """``precisions_`` from an assigned ``precisions_cholesky_``, the parameter the
         predictions read, as scikit-learn's estimator derives it: code written for it
         assigns ``covariances_`` and ``precisions_cholesky_`` and leaves ``precisions_``
-        as it was. A factor of a shape the covariance type does not take derives
-        nothing (the parameters' check names it), nor does one kept unconverted: ragged
-        lists, entries that float64 would alter (``Decimal`` or ``int64`` beyond 2**53),
-        which the check names."""
-        if name != "precisions_cholesky_":
-            return {}
-        factor = value
+        as it was. ``covariances_`` too, when the model has none (code that sets
+        ``weights_``, ``means_`` and ``precisions_cholesky_`` alone, from which
+        scikit-learn's estimator predicts); covariances it has are kept, and checked
+        against the factors at their first use. In the factors' dtype. A factor of a
+        shape the covariance type does not take derives nothing (the parameters' check
+        names it), nor does one kept unconverted: ragged lists, entries that float64
+        would alter (``Decimal`` or ``int64`` beyond 2**53), which the check names."""
+        factor = values.get("precisions_cholesky_")
         if not isinstance(factor, np.ndarray) or factor.dtype not in (np.float32, np.float64):
+            return {}
+        derived = []
+        if "precisions_" not in values:
+            derived.append("precisions_")
+        if "covariances_" not in values and "covariances_" not in state:
+            derived.append("covariances_")
+        if not derived:
             return {}
         shapes = {"full": 3, "tied": 2, "diag": 2, "spherical": 1}
         if factor.ndim != shapes.get(self.covariance_type):
@@ -514,8 +522,13 @@ class _GaussianComponents(BaseMixture):
             if factor.shape[-1] != factor.shape[-2]:
                 return {}
             factor = upper(factor)
+        compute = {
+            "precisions_": lambda: precisions_from_cholesky(factor, self.covariance_type),
+            "covariances_": lambda: covariances_from_cholesky(
+                factor.astype(np.float64), self.covariance_type).astype(factor.dtype),
+        }
         with np.errstate(all="ignore"):
-            return {"precisions_": precisions_from_cholesky(factor, self.covariance_type)}
+            return {name: compute[name]() for name in derived}
 
     def _check_in_dtype(self, dtype, starts):
         # Every M-step adds reg_covar to the covariances it casts to the dtype.
@@ -599,14 +612,21 @@ class _GaussianComponents(BaseMixture):
 
     def _set_gaussian(self, means, covariances):
         dtype = self._dtype
-        self.means_ = np.asarray(means, dtype=dtype)
-        self.covariances_ = np.asarray(covariances, dtype=dtype)
-        self._set_precisions(precisions_cholesky_from_covariances(covariances, self.covariance_type))
+        self._set_precisions(
+            precisions_cholesky_from_covariances(covariances, self.covariance_type),
+            means_=np.asarray(means, dtype=dtype),
+            covariances_=np.asarray(covariances, dtype=dtype),
+        )
 
-    def _set_precisions(self, precisions_cholesky):
-        self.precisions_cholesky_, self.precisions_ = checked_precisions(
+    def _set_precisions(self, precisions_cholesky, **parameters):
+        """Set ``precisions_cholesky_`` and ``precisions_`` from upper factors, in one state
+        with ``parameters`` (the others they go with, in the model's dtype): nothing is
+        derived from the factors twice (:meth:`_derived_from_assigned`)."""
+        factors, precisions = checked_precisions(
             precisions_cholesky, self.covariance_type, self._dtype
         )
+        self._replace_parameters(
+            {**parameters, "precisions_cholesky_": factors, "precisions_": precisions})
 
     def _moment_shapes(self, n_features):
         K = self._n_components
@@ -834,9 +854,10 @@ class _GaussianComponents(BaseMixture):
         means, pc = from_unconstrained(
             theta, self.covariance_type, self.means_.shape, np.shape(self.precisions_cholesky_)
         )
-        self.means_ = means.astype(self._dtype)
-        self._set_precisions(pc)
-        self.covariances_ = extrapolated_covariances(pc, self.covariance_type, self._dtype)
+        dtype = self._dtype
+        self._set_precisions(
+            pc, means_=means.astype(dtype),
+            covariances_=extrapolated_covariances(pc, self.covariance_type, dtype))
 
     def _parameter_shapes(self, n_features):
         K = self._n_components
@@ -1703,8 +1724,8 @@ class GaussianMixture(_GaussianComponents):
                 pc = _upper_factor(p)
             else:
                 pc = np.sqrt(p)
-            self._set_precisions(pc)
-            self.covariances_ = covariances_from_precisions(p, self.covariance_type).astype(dtype)
+            covariances = covariances_from_precisions(p, self.covariance_type).astype(dtype)
+            self._set_precisions(pc, covariances_=covariances)
 
     def _params_from_moments(self, nk, means, covariances):
         if self.precisions_init is not None:  # the user's precisions replace the covariances
