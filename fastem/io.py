@@ -1398,6 +1398,12 @@ _MODEL_FIX = (
     "(covariances_, precisions_ and precisions_cholesky_ describe the same matrices); if "
     "they come from a fit, refit it."
 )
+# What they say of a variational mixture's weights_ that disagree with its concentrations.
+_WEIGHTS_FIX = (
+    "If they were assigned, assign weight_concentration_ alone (weights_, its expected "
+    "weights, follows it), or the weights_ and weight_concentration_ of one fitted model "
+    "together; if they come from a fit, refit it."
+)
 
 
 class ParametersDisagree(ValueError):
@@ -1633,8 +1639,11 @@ def _check_posterior(model, fields, n_features, dtype):
 def _check_expected_weights(model, fields):
     """A variational mixture's ``weights_``: the expected weights of its concentrations."""
     expected = model._expected_weights(fields["weight_concentration_"].value.astype(np.float64))
-    if not np.allclose(fields["weights_"].value, expected, rtol=1e-4, atol=1e-6):
-        fields["weights_"].fail(
+    weights = fields["weights_"]
+    if not np.allclose(weights.value, expected, rtol=1e-4, atol=1e-6):
+        # the advice of the weights, not of the covariance parameters
+        fix = weights.fix.replace(_MODEL_FIX, _WEIGHTS_FIX)
+        _Field(weights.path, weights.name, weights.value, fix).fail(
             "disagrees with 'weight_concentration_' (the weights are the posterior's "
             "expected weights)"
         )
@@ -1923,12 +1932,14 @@ def bayesian_from_sklearn(cls, estimator):
         # scikit-learn takes the spherical covariance_prior as an array-like, and keeps
         # an array of one element as its fitted prior: the variance it holds
         model.covariance_prior_ = np.reshape(model.covariance_prior_, ())
+    parameters = {}
     for name in model._parameter_names:
         if name != "weight_concentration_":
             # refused, not rounded, where float64 would alter them (parameter_as_float)
-            setattr(model, name, parameter_as_float(getattr(model, name), name).astype(np.float64))
+            parameters[name] = parameter_as_float(getattr(model, name), name).astype(np.float64)
     concentration = estimator.weight_concentration_
-    model.weight_concentration_ = np.asarray(
+    parameters["weight_concentration_"] = np.asarray(
         np.stack(concentration) if model._process else concentration, dtype=np.float64
     )
+    model._replace_parameters(parameters)  # together: the estimator's weights_ are kept
     return _checked_conversion(model, estimator)

@@ -333,3 +333,66 @@ def test_lower_precision_factors_alone_are_refused(covariance_type):
     fitted_model.precisions_cholesky_ = factors
     with pytest.raises(ValueError, match="'precisions_cholesky_' is not upper-triangular"):
         fitted_model.predict(X)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("prior", ["dirichlet_process", "dirichlet_distribution"])
+def test_assigned_weight_concentrations_carry_their_expected_weights(prior, dtype, tmp_path):
+    """weight_concentration_ assigned alone was refused beside the old weights_ (which
+    scikit-learn's estimator ignores in its predictions), with the advice to assign the
+    covariance parameters together. weights_ follows the concentrations, as precisions_
+    follows precisions_cholesky_, and the model predicts as scikit-learn's."""
+    from sklearn.mixture import BayesianGaussianMixture as SkBayesian
+
+    X = separated(dtype)
+    kwargs = dict(n_components=2, weight_concentration_prior_type=prior, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = BayesianGaussianMixture(**kwargs).fit(X)
+    concentration = model.weight_concentration_.copy()
+    concentration[..., 0] += 30
+    model.weight_concentration_ = concentration
+    assert model.weights_.dtype == dtype
+    np.testing.assert_allclose(model.weights_, model._expected_weights(
+        concentration.astype(np.float64)), rtol=1e-6)
+    reference = model.to_sklearn()
+    np.testing.assert_allclose(model.score_samples(X), reference.score_samples(X),
+                               rtol=1e-4 if dtype == np.float32 else 1e-10)
+    model.save(tmp_path / "m.npz")
+    np.testing.assert_array_equal(load(tmp_path / "m.npz").predict(X), model.predict(X))
+
+
+def test_weights_that_disagree_with_the_concentrations_are_advised_on_the_weights(tmp_path):
+    """The advice named covariances_, precisions_ and precisions_cholesky_, none of
+    which was wrong."""
+    X = separated()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = BayesianGaussianMixture(2, random_state=0).fit(X)
+    model.weights_ = model.weights_[::-1]
+    for use in (lambda: model.predict(X), lambda: model.save(tmp_path / "m.npz"),
+                lambda: model.to_sklearn()):
+        with pytest.raises(ValueError, match="weights_' disagrees with 'weight_concentration_'"
+                           ".*assign weight_concentration_ alone") as refused:
+            use()
+        assert "covariances_" not in str(refused.value)
+
+
+def test_loaded_and_converted_weights_are_kept_as_stored(tmp_path):
+    """load and from_sklearn set the parameters together: a file's or an estimator's
+    weights_ are kept as stored, not derived again from weight_concentration_ (which in
+    float32 rounds otherwise)."""
+    from sklearn.mixture import BayesianGaussianMixture as SkBayesian
+
+    X = np.random.default_rng(0).normal(size=(300, 3))
+    X[:100] += 5.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = BayesianGaussianMixture(4, random_state=0).fit(X.astype(np.float32))
+        reference = SkBayesian(n_components=4, random_state=0).fit(X)
+    model.save(tmp_path / "m.npz")
+    loaded = load(tmp_path / "m.npz")
+    for name in model._parameter_names:
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(model, name), err_msg=name)
+    converted = BayesianGaussianMixture.from_sklearn(reference)
+    np.testing.assert_array_equal(converted.weights_, reference.weights_)

@@ -740,6 +740,30 @@ class BayesianGaussianMixture(_GaussianComponents):
     def _process(self):
         return self.weight_concentration_prior_type == "dirichlet_process"
 
+    def _derived_from_assigned(self, values, state):
+        """``precisions_`` (and ``covariances_``) from ``precisions_cholesky_``, as for
+        :class:`GaussianMixture`, and ``weights_`` from an assigned
+        ``weight_concentration_``: the posterior's expected weights, as scikit-learn's
+        estimator reports them while its predictions read the concentrations alone. In
+        the concentrations' dtype. Concentrations of a shape that the prior type does not
+        take, or not all positive and finite, derive no weights (the parameters' check
+        names them)."""
+        derived = super()._derived_from_assigned(values, state)
+        concentration = values.get("weight_concentration_")
+        if ("weights_" in values or not isinstance(concentration, np.ndarray)
+                or concentration.dtype not in (np.float32, np.float64)):
+            return derived
+        shape_taken = (concentration.ndim == 2 and concentration.shape[0] == 2 if self._process
+                       else concentration.ndim == 1)
+        exact = concentration.astype(np.float64)
+        if not shape_taken or not exact.size or not (np.isfinite(exact) & (exact > 0)).all():
+            return derived
+        with np.errstate(all="ignore"):
+            weights = self._expected_weights(exact)
+        if np.isfinite(weights).all():
+            derived["weights_"] = weights.astype(concentration.dtype)
+        return derived
+
     # -- priors and initialisation ---------------------------------------
 
     def _fit_priors(self, source):
@@ -983,9 +1007,12 @@ class BayesianGaussianMixture(_GaussianComponents):
                 f"({np.finfo(dtype).max:.3g}). Scale the weights down (a Bayesian fit "
                 "depends on their scale, through its priors), or fit the data as float64."
             )
-        self.weight_concentration_ = concentration.astype(dtype)
-        self.mean_precision_ = beta.astype(dtype)
-        self.degrees_of_freedom_ = nu.astype(dtype)
+        self._replace_parameters({
+            "weights_": self._expected_weights(concentration).astype(dtype),
+            "weight_concentration_": concentration.astype(dtype),
+            "mean_precision_": beta.astype(dtype),
+            "degrees_of_freedom_": nu.astype(dtype),
+        })
         try:
             self._set_gaussian(means, cov)
         except ValueError as error:
@@ -999,7 +1026,6 @@ class BayesianGaussianMixture(_GaussianComponents):
             if named is None:
                 raise
             raise named from error
-        self.weights_ = self._expected_weights(concentration).astype(dtype)
         _state.made_together(self)
 
     def _expected_weights(self, concentration):
@@ -1190,12 +1216,13 @@ class BayesianGaussianMixture(_GaussianComponents):
         super()._set_unconstrained_parameters(theta[offset:])
         dtype = self._dtype
         concentration = np.exp(values["weight_concentration_"])
-        self.weight_concentration_ = concentration.astype(dtype)
-        self.mean_precision_ = np.exp(values["mean_precision_"]).astype(dtype)
-        self.degrees_of_freedom_ = (
-            np.exp(values["degrees_of_freedom_"]) + (n_features - 1.0)
-        ).astype(dtype)
-        self.weights_ = self._expected_weights(concentration).astype(dtype)
+        self._replace_parameters({
+            "weight_concentration_": concentration.astype(dtype),
+            "mean_precision_": np.exp(values["mean_precision_"]).astype(dtype),
+            "degrees_of_freedom_": (
+                np.exp(values["degrees_of_freedom_"]) + (n_features - 1.0)).astype(dtype),
+            "weights_": self._expected_weights(concentration).astype(dtype),
+        })
 
     def _in_m_step_image(self, stats):
         """True: every pass's value is the lower bound at its own M-step's output.
