@@ -4,6 +4,7 @@ whole number that float64 would round, or a value beyond float64's range, is ref
 naming it, not rounded or made infinite; a ``Decimal``, a long double or a command-line
 number beyond float64's range is named as such, not as "infinite"."""
 
+import copy
 import decimal
 import fractions
 import warnings
@@ -376,6 +377,29 @@ def test_weights_that_disagree_with_the_concentrations_are_advised_on_the_weight
                            ".*assign weight_concentration_ alone") as refused:
             use()
         assert "covariances_" not in str(refused.value)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_assigned_exponential_rates_set_the_scales(dtype):
+    """ExponentialMixture.rates_ (1 / scales_) could be read but not assigned: NumPy's
+    "property 'rates_' of 'ExponentialMixture' object has no setter". Assigned rates set
+    the scales the model holds; rates that no scale inverts are refused, naming them."""
+    X = data(ExponentialMixture).astype(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # not converged
+        model = ExponentialMixture(2, random_state=0, max_iter=5).fit(X)
+    expected = copy.deepcopy(model)
+    rates = np.array([[2.0, 0.5], [0.25, 4.0]], dtype=dtype)
+    model.rates_ = rates
+    assert model.scales_.dtype == dtype
+    np.testing.assert_array_equal(model.scales_, 1 / rates)
+    expected.scales_ = 1 / rates
+    np.testing.assert_array_equal(model.score_samples(X), expected.score_samples(X))
+    model.rates_ = rates.tolist()
+    assert model.scales_.dtype == np.float64
+    for bad in ([[0.0, 1.0], [1.0, 1.0]], [[-1.0, 1.0], [1.0, 1.0]], [[np.nan, 1.0], [1.0, 1.0]]):
+        with pytest.raises(ValueError, match="rates_ must be positive and finite"):
+            model.rates_ = bad
 
 
 def test_loaded_and_converted_weights_are_kept_as_stored(tmp_path):

@@ -5,6 +5,7 @@ import numpy as np
 from ..kernels.exponential import ExponentialParams
 from ..kernels.independent_missing import ExponentialMissingParams
 from .._collapse import MIN_VARIANCE_RATIO, floored_scale_reasons
+from .._validation import parameter_as_float
 from ..base import fill_doc
 from ..exceptions import RegularizationWarning, warn_at_caller
 from ._mean import MeanParameterMixture
@@ -144,8 +145,27 @@ class ExponentialMixture(MeanParameterMixture):
 
     @property
     def rates_(self):
-        """Rates ``1 / scales_``, of shape (n_components, n_features)."""
+        """Rates ``1 / scales_``, of shape (n_components, n_features).
+
+        Assigning rates assigns ``scales_ = 1 / rates_``, the parameter the model
+        holds, in the rates' dtype (lists and integers as float64). Raises ValueError
+        for rates that are not all positive and finite, which no scale inverts.
+        """
         return 1 / self.scales_
+
+    @rates_.setter
+    def rates_(self, value):
+        if value is None:  # named as an absent scales_ at its use
+            self.scales_ = value
+            return
+        rates = parameter_as_float(value, "rates_")
+        if not (np.isfinite(rates) & (rates > 0)).all():
+            raise ValueError(
+                f"rates_ must be positive and finite, got minimum {np.nanmin(rates):.6g}"
+                f"{' and NaN' if np.isnan(rates).any() else ''}: the model holds "
+                "scales_ = 1 / rates_. Assign positive rates, or scales_ itself."
+            )
+        self.scales_ = 1 / rates
 
     def _complete_kernel_params(self, dtype):
         rates = 1 / np.asarray(self.scales_, dtype=np.float64)
