@@ -343,8 +343,6 @@ def test_assigned_weight_concentrations_carry_their_expected_weights(prior, dtyp
     scikit-learn's estimator ignores in its predictions), with the advice to assign the
     covariance parameters together. weights_ follows the concentrations, as precisions_
     follows precisions_cholesky_, and the model predicts as scikit-learn's."""
-    from sklearn.mixture import BayesianGaussianMixture as SkBayesian
-
     X = separated(dtype)
     kwargs = dict(n_components=2, weight_concentration_prior_type=prior, random_state=0)
     with warnings.catch_warnings():
