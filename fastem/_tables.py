@@ -410,7 +410,10 @@ def _delimiter(path, encoding, skip):
     """The delimiter that splits the sampled lines most consistently (numbers preferred)."""
     best, best_score = ",", None
     for delimiter in _DELIMITERS:
-        rows = _sample_rows(path, encoding, delimiter, skip)
+        # a line of spaces and tabs only splits on a tab, but is no row of several fields
+        # for the delimiter to split: in a file of one column, a spreadsheet's empty cell
+        rows = [row for row in _sample_rows(path, encoding, delimiter, skip)
+                if any(v.strip() for v in row)]
         widths = [len(row) for row in rows]
         if not rows or max(widths) < 2:
             continue

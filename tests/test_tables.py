@@ -1538,3 +1538,20 @@ def test_a_value_that_a_quote_runs_over_several_lines_is_named_so(tmp_path, read
             "that opens a field and is not closed")) as info:
         reader(_write(tmp_path, content), ["a", "b"] if "name" in content else None)
     assert "savetxt" not in str(info.value)
+
+
+@pytest.mark.parametrize("blank", ["\t", " \t ", "\t\t"])
+@pytest.mark.parametrize("header", [True, False])
+def test_lines_of_tabs_between_the_rows_of_one_column_are_noted(tmp_path, reader, blank,
+                                                                header):
+    """A line of a tab (a spreadsheet's empty cell, saved as text) in a file of one column
+    is a blank line, as pandas reads it: it made the tab the delimiter of the file, and
+    its line a row of two fields, refused as a title above the rows."""
+    lines = ["1.5", blank, "2.5", "3.5", blank]
+    path = _write(tmp_path, "\n".join((["x"] if header else []) + lines) + "\n")
+    table = reader(path, missing=True)
+    assert_array_equal(table.data, [[1.5], [2.5], [3.5]])
+    expected = pd.read_csv(path, header=0 if header else None).to_numpy()
+    assert_array_equal(table.data, expected)
+    [note] = table.doubts
+    assert f"has 1 blank line(s) between its rows (line {3 if header else 2})" in note
