@@ -1743,7 +1743,8 @@ def _skipped_lines_notes(layout, n_rows):
 
     A quoted field that holds lines that read as rows of the table, which an open quote
     joined into it (a stray quote in a column of text: '"x,1,2' on one line and 'w",7,8'
-    lines below); in a file of one column, blank lines between its rows, which every reader
+    lines below; in a column between others, '1,"x,2' and '3,w",4', which also make one
+    row of the values of two); in a file of one column, blank lines between its rows, which every reader
     skips as pandas does, and which a spreadsheet writes for an empty cell. A file whose
     lines below the header are as many as its rows has neither; one of several columns and
     no quote below its header costs a search for one.
@@ -1775,6 +1776,14 @@ def _skipped_lines_notes(layout, n_rows):
             ends = len(pieces) - (j < len(row) - 1 or len(pieces) == 1)
             rows = [(first + i, pieces[i]) for i in range(0 if j == 0 else 1, ends)
                     if _reads_as_row(layout, pieces[i])]
+            if 0 < j < len(row) - 1 and len(pieces) > 1:
+                # a field inside the record: its first line ends in it, its last starts in
+                # it, and the row takes its values before the field from the one, after it
+                # from the other; each is a row of its own without the field's quotes
+                own = _LINE_BREAK.split(text.rstrip("\r\n"))  # the record's lines
+                outer = [first - line, first - line + len(pieces) - 1]
+                rows = sorted(rows + [(line + i, own[i]) for i in outer
+                                      if _reads_as_row(layout, own[i].replace('"', ""))])
             if rows:  # a field open to the end of the file ends on the record's last line
                 found.append((row_number, j, first, min(first + len(pieces) - 1, end), rows))
     notes = []

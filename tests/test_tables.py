@@ -1555,3 +1555,20 @@ def test_lines_of_tabs_between_the_rows_of_one_column_are_noted(tmp_path, reader
     assert_array_equal(table.data, expected)
     [note] = table.doubts
     assert f"has 1 blank line(s) between its rows (line {3 if header else 2})" in note
+
+
+@pytest.mark.parametrize("lines, joined", [
+    (['a,name,b', '1,x,2', '3,"y,4', '5,z",6', '7,w,8'], [3, 4]),
+    (['a,name,b', '1,x,2', '3,"y,4', '5,z,6', '7,w",8', '9,v,10'], [3, 4, 5]),
+    (['"a","name","b"', '1,"x",2', '3,"y,4', '5,z",6', '7,"w",8'], [3, 4]),
+])
+def test_rows_joined_into_a_field_between_others_are_noted(tmp_path, reader, lines, joined):
+    """A quote left open in a column between others joins its line and the next into one
+    row, which takes its first values from the one and its last from the other: two rows
+    read as one, without a word, where a quote in the first or last column is noted."""
+    path = _write(tmp_path, "\n".join(lines) + "\n")
+    table = reader(path, ["a", "b"], missing=True)
+    assert len(table.data) == len(pd.read_csv(path)) == len(lines) - len(joined)
+    [note] = [n for n in table.doubts if "quoted field" in n]
+    assert f"holds {len(joined)} line(s) that read as rows of the table (line {joined[0]}: " \
+        in note
