@@ -69,6 +69,7 @@ import math
 import os
 import re
 import threading
+import time
 import unicodedata
 import warnings
 from typing import NamedTuple
@@ -1727,6 +1728,45 @@ def _lines_below_header(layout, quoted=True, block=1 << 20):
     return lines
 
 
+# What the scans of a file's lines below its header found (:func:`_skipped_lines_notes`,
+# :func:`_other_spaces_below_header`), by the file's identity, size and times and by what
+# the scan was asked: a fit over a CSV file of Chunks reads it on every pass, and each scan
+# reads the whole file again. A file that is changed gets another key, but one rewritten
+# within the clock tick of the file system (milliseconds) keeps its times: as git does with
+# its index, a file modified or changed less than _SETTLED nanoseconds before the scan keeps
+# no answer.
+_SCANS = {}
+_SCANS_KEPT = 64
+_SETTLED = 2 * 10**9
+
+
+def _file_key(path):
+    """(device, inode, size, modification and change times) of the file ``path``, else None."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _scanned(layout, what, scan, *args):
+    """``scan(layout, *args)``, kept for the file as it is now (see ``_SCANS``); ``what``
+    and ``args`` name the question. A file changed during the scan keeps no answer."""
+    before = _file_key(layout.path)
+    if before is None or max(before[3:]) > time.time_ns() - _SETTLED:
+        return scan(layout, *args)
+    key = (layout.path, what, layout.encoding, layout.skip, args, before)
+    if key in _SCANS:
+        return _SCANS[key]
+    found = scan(layout, *args)
+    if _file_key(layout.path) == before:
+        while len(_SCANS) >= _SCANS_KEPT:  # the oldest goes (another thread's may first)
+            with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+                del _SCANS[next(iter(_SCANS))]
+        _SCANS[key] = found
+    return found
+
+
 def _reads_as_row(layout, text):
     """Whether the line ``text`` reads as a row of the table: as many fields as its rows,
     numbers or missing values in the columns read, one number at least."""
@@ -1739,6 +1779,15 @@ def _reads_as_row(layout, text):
 
 
 def _skipped_lines_notes(layout, n_rows):
+    """The notes for the lines below the header that are read as no row of their own, or []
+    (see :func:`_skipped_lines_found`), kept for the file as it is (``_SCANS``): a fit over
+    Chunks reads the file again on every pass."""
+    names = None if layout.names is None else tuple(layout.names)
+    return list(_scanned(layout, "skipped", _skipped_lines_found, n_rows, layout.delimiter,
+                         layout.n_fields, tuple(layout.chosen), names))
+
+
+def _skipped_lines_found(layout, n_rows, *_):
     """The notes for the lines below the header that are read as no row of their own, or [].
 
     A quoted field that holds lines that read as rows of the table, which an open quote
@@ -1858,7 +1907,8 @@ def _read_with_numpy(layout):
         return None
     if data.shape[0] == 0:
         return np.empty((0, len(layout.chosen)))
-    if data.shape[1] != layout.n_fields or _other_spaces_below_header(layout):
+    if data.shape[1] != layout.n_fields or _scanned(layout, "spaces",
+                                                    _other_spaces_below_header):
         return None
     data = data[:, layout.chosen]
     return None if _refused(data, layout) else data

@@ -1572,3 +1572,35 @@ def test_rows_joined_into_a_field_between_others_are_noted(tmp_path, reader, lin
     [note] = [n for n in table.doubts if "quoted field" in n]
     assert f"holds {len(joined)} line(s) that read as rows of the table (line {joined[0]}: " \
         in note
+
+
+@pytest.mark.parametrize("parser", ["pyarrow", "numpy"])
+def test_a_fit_over_chunks_of_a_csv_file_scans_it_once(tmp_path, monkeypatch, parser):
+    """The scans of a file's lines below its header (for rows that a quote or a blank line
+    hides, for spaces that numpy.loadtxt strips) read the whole file: a fit over Chunks that
+    reads the file on every pass scans it on its first only, and a changed file again."""
+    import fastem
+
+    if parser == "pyarrow":
+        pytest.importorskip("pyarrow")
+    else:
+        monkeypatch.setattr(_tables, "_read_with_pyarrow", lambda layout: None)
+    monkeypatch.setattr(_tables, "_SETTLED", 0, raising=False)  # a file written just now
+    scans = []
+    for name in ("_lines_below_header", "_other_spaces_below_header"):
+        def counted(layout, *args, _scan=getattr(_tables, name), **kwargs):
+            scans.append(layout.path)
+            return _scan(layout, *args, **kwargs)
+        monkeypatch.setattr(_tables, name, counted)
+    path = _write(tmp_path, "x,y\n" + _text(X[:200, :2]))
+    model = fastem.GaussianMixture(2, max_iter=5, tol=0, random_state=0)
+    with pytest.warns(fastem.ConvergenceWarning):  # 5 passes, at least
+        model.fit(fastem.Chunks([path]))
+    first = len(scans)
+    assert 1 <= first <= 2  # one scan of each kind, for all passes
+    model.score(fastem.Chunks([path]))
+    assert len(scans) == first
+    _write(tmp_path, "x,y\n" + _text(X[:200, :2] + 1))  # the same size, another file
+    os.utime(path, ns=(1, 1))  # and such times as a copy's
+    model.score(fastem.Chunks([path]))
+    assert len(scans) == 2 * first
