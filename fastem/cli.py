@@ -1045,8 +1045,10 @@ def _nan_fix(cls, fitted=False):
     """How to fix NaN in DATA for a model of class ``cls`` (one ``fitted`` without them)."""
     if "missing" in cls._get_param_names():
         if fitted:
-            return ("the model was fitted without --missing em: refit it with --missing em if "
-                    "NaN marks missing values, or remove or impute such rows")
+            return ("the model was fitted without --missing em: if NaN marks missing values, "
+                    "pass --missing em, which predicts and scores each row from its observed "
+                    "values with the same model (no refit), or remove or impute such rows "
+                    "(fastem impute)")
         return "fit with --missing em if NaN marks missing values, or remove or impute such rows"
     return (f"a {cls.__name__} does not support missing values: if NaN marks them, fit a "
             "GaussianMixture with --missing em (no --bayesian), or remove or impute such rows")
@@ -1230,10 +1232,25 @@ def _check_result_memory(n_bytes, what, X, command):
                  f"split DATA into smaller files and {command} each", CommandError)
 
 
+def _missing_for(model, args):
+    """Set ``model`` to read NaN as missing values when ``--missing em`` says so; whether
+    it does (a model fitted with them does without the option)."""
+    if args.missing == "em":
+        if "missing" not in model._get_param_names():
+            raise CommandError(
+                f"--missing em: a {type(model).__name__} does not support missing values; fit "
+                "a GaussianMixture with --missing em (no --bayesian), or remove or impute the "
+                "rows with missing values")
+        model.set_params(missing="em")  # the same parameters: no refit
+    elif args.missing == "error":
+        model.set_params(missing="error")
+    return model._fits_missing()
+
+
 def cmd_predict(args):
     _check_output(args.output, _OUTPUT_EXTENSIONS, {"model file": args.model, "data file": args.data})
     model, indices = _load_model(args.model)
-    X, _, layout = _data_for(model, args, indices)
+    X, _, layout = _data_for(model, args, indices, _missing_for(model, args))
     width = model.n_components if args.proba else 1  # probabilities in X's dtype, labels int64
     _check_result_memory(X.shape[0] * width * (X.dtype.itemsize if args.proba else 8),
                          f"the {'probabilities' if args.proba else 'labels'}", X, "predict")
@@ -1258,7 +1275,7 @@ def cmd_predict(args):
 
 def cmd_score(args):
     model, indices = _load_model(args.model)
-    X, _, layout = _data_for(model, args, indices)
+    X, _, layout = _data_for(model, args, indices, _missing_for(model, args))
     # a row with nothing observed is no observation: the model's score, bic and aic leave it out
     n = X.shape[0] - (int(unobserved_rows(X).sum()) if model._fits_missing() else 0)
     if n == 0:
@@ -1834,6 +1851,13 @@ def build_parser():
                        help="what an empty field, NA or NaN in DATA is: 'error' (default), or "
                        f"'em', a missing value fitted by EM over the observed entries {note}")
 
+    def fitted_missing_option(p):
+        p.add_argument("--missing", choices=("error", "em"), default=None,
+                       help="what an empty field, NA or NaN in DATA is: 'error', or 'em', a "
+                       "missing value, each row taken from its observed entries with the same "
+                       "model, which needs no refit (default: as the model was fitted; "
+                       "--family gaussian, exponential and poisson, without --bayesian)")
+
     def family_option(p):
         p.add_argument("--family", choices=tuple(_FAMILIES), default="gaussian",
                        help="component distribution: gaussian (default), exponential "
@@ -1879,11 +1903,13 @@ def build_parser():
                    help="output file: .npy, .csv or .parquet")
     p.add_argument("--proba", action="store_true",
                    help="write each component's probability instead of the label")
+    fitted_missing_option(p)
     p.set_defaults(func=cmd_predict)
 
     p = subcommand("score", "log-likelihood, BIC and AIC of DATA under a model")
     p.add_argument("model", metavar="MODEL", help="model file (.npz) from 'fastem fit'")
     data_options(p)
+    fitted_missing_option(p)
     p.set_defaults(func=cmd_score)
 
     p = subcommand("impute", "fill the missing values of DATA under a fitted mixture model")

@@ -2,6 +2,7 @@
 
 import copy
 import functools
+import json
 import re
 import warnings
 
@@ -164,7 +165,8 @@ def test_cli_names_the_option_or_says_there_is_none(tmp_path, capsys):
     capsys.readouterr()
     for command in ("predict", "score"):
         out = ["-o", str(tmp_path / "labels.npy")] if command == "predict" else []
-        assert "refit it with --missing em" in error(command, model, holes, *out)
+        advice = error(command, model, holes, *out)
+        assert "pass --missing em" in advice and "(no refit)" in advice and "refit it" not in advice
 
     bayes_model = str(tmp_path / "bayes.npz")
     with warnings.catch_warnings():
@@ -272,3 +274,33 @@ def test_pd_na_in_weights_and_parameters_is_refused_as_missing():
         GaussianMixture(2, random_state=0).fit(X, sample_weight=weights)
     with pytest.raises(TypeError, match=r"means_init holds pd.NA at index \(0, 1\)"):
         GaussianMixture(2, random_state=0, means_init=[[0.0, pd.NA], [5.0, 5.0]]).fit(X)
+
+
+def test_cli_predicts_and_scores_missing_values_with_a_model_fitted_without(tmp_path, capsys):
+    """A model fitted on complete rows predicts and scores rows with missing values from
+    their observed entries, with the same parameters, as set_params(missing='em') does in
+    Python: the command line's advice was to refit."""
+    import fastem
+
+    pd = pytest.importorskip("pandas")
+
+    X = _data()
+    _csv(tmp_path / "clean.csv", X)
+    holes_X = X.copy()
+    holes_X[5, 1] = np.nan
+    _csv(tmp_path / "holes.csv", holes_X)
+    model, labels = str(tmp_path / "model.npz"), str(tmp_path / "labels.npy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["fit", str(tmp_path / "clean.csv"), "-k", "2", "--seed", "0", "-o",
+                     model]) == 0
+    assert main(["predict", model, str(tmp_path / "holes.csv"), "-o", labels,
+                 "--missing", "em"]) == 0
+    fitted = fastem.load(model).set_params(missing="em")
+    holes_X = pd.DataFrame(holes_X, columns=["a", "b"])
+    np.testing.assert_array_equal(np.load(labels), fitted.predict(holes_X))
+    capsys.readouterr()
+    assert main(["score", model, str(tmp_path / "holes.csv"), "--missing", "em", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["n_observed_samples"] == len(X) == result["n_samples"]
+    assert np.isclose(result["mean_log_likelihood"], fitted.score(holes_X))
