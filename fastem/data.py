@@ -927,6 +927,31 @@ def _check_chunk_names(names, first, name, selection):
     )
 
 
+def _column_labels(X):
+    """A DataFrame's column labels when none is a string (pandas' integers: 0, 1, ...), which
+    are no feature names (scikit-learn's rule, :func:`feature_names_of`), else None."""
+    if isinstance(X, np.ndarray) or not (hasattr(X, "columns") and hasattr(X, "shape")):
+        return None
+    try:
+        labels = list(X.columns)
+    except TypeError:
+        return None
+    return labels if labels and not any(isinstance(v, str) for v in labels) else None
+
+
+def _check_chunk_labels(labels, first, name):
+    """Refuse a chunk whose column labels that are not names (integers) are not those of
+    chunk 0, in its order: columns [1, 0] after [0, 1] would be read by position, each
+    column fitted as the other."""
+    if labels is None or first is None or labels == first:
+        return
+    raise ValueError(
+        f"{name} has the column labels {labels} but chunk 0 has {first}. Every chunk must "
+        f"have the same columns in the same order: select them, e.g. chunk[{first}], or, "
+        "if the columns are matched by position, pass arrays (chunk.to_numpy())."
+    )
+
+
 def _split(item, i, chunks):
     """(chunk, its weights or None) of item ``i`` of the chunked data ``chunks``; an Arrow
     chunk without its pandas index columns.
@@ -1064,6 +1089,7 @@ class ChunkedSource:
         self.n_positive = 0
         total_weight = 0.0
         self.dtype = None
+        self._labels = None  # chunk 0's column labels that are not names (see _column_labels)
         self.n_features = None
         for i, item in enumerate(chunks):
             X, w = _split(item, i, chunks)
@@ -1078,8 +1104,10 @@ class ChunkedSource:
             own_files = (signature if own[0] else None, w_signature if own[1] else None)
             names = self._names(X, name)
             selection = column_selection(X, "chunk")
+            labels = None if names is not None else _column_labels(X)
             if self.dtype is not None:
                 _check_chunk_names(names, self.feature_names_in, name, self.column_selection)
+                _check_chunk_labels(labels, self._labels, name)
             self.seen.append(_Seen((X, w), w is not None, own_files))
             given = getattr(X, "dtype", None)  # an array's, before check_array converts it
             X, w, supplied = self._checked(X, w, name, (signature, w_signature))
@@ -1088,6 +1116,7 @@ class ChunkedSource:
             stored = "" if given is None or given == X.dtype else f", given as {given},"
             if self.dtype is None:
                 self.feature_names_in = names
+                self._labels = labels
                 self._first_selection = selection
                 self.n_features, self.dtype = X.shape[1], X.dtype
                 first_stored = stored
@@ -1187,8 +1216,10 @@ class ChunkedSource:
                     "to its end, and a one-shot iterator gives its values once. Yield new "
                     "weights on every pass, or an array")
             try:
-                _check_chunk_names(self._names(X, name), self.feature_names_in, name,
-                                   self.column_selection)
+                names = self._names(X, name)
+                _check_chunk_names(names, self.feature_names_in, name, self.column_selection)
+                _check_chunk_labels(None if names is not None else _column_labels(X),
+                                    self._labels, name)
                 scan = not self.seen[i].same(X, w)
                 X, w, supplied = self._checked(X, w, name, signatures, scan=scan)
             except (TypeError, ValueError) as exc:

@@ -544,3 +544,23 @@ def test_a_pair_in_chunks_written_as_a_list_is_named():
     # a list of rows is a chunk
     model = GaussianMixture(1).fit(Chunks([[[1.0, 2.0], [3.0, 4.0]], X]))
     assert model.n_features_in_ == 2
+
+
+def test_chunks_whose_integer_column_labels_differ_are_refused():
+    """Column labels that are not names (pandas' integers) are no feature names, as in
+    scikit-learn, but chunks of one fit whose labels differ, such as [1, 0] after [0, 1],
+    had their columns read by position: each column fitted as the other, without a word."""
+    pd = pytest.importorskip("pandas")
+    X = np.random.default_rng(0).normal(size=(200, 2)) * [1.0, 10.0]
+    first = pd.DataFrame(X[:100], columns=[0, 1])
+    swapped = pd.DataFrame(X[100:, ::-1], columns=[1, 0])
+    model = fastem.GaussianMixture(1)
+    with pytest.raises(ValueError, match=re.escape(
+            "chunk 1 has the column labels [1, 0] but chunk 0 has [0, 1]. Every chunk must "
+            "have the same columns in the same order")):
+        model.fit(fastem.Chunks([first, swapped]))
+    with pytest.raises(ValueError, match=re.escape("chunk 1 has the column labels [1, 0]")):
+        model.fit(fastem.Chunks([first, pd.DataFrame(X[100:], columns=[1, 0])]))
+    for second in (swapped[[0, 1]], X[100:], pd.DataFrame(X[100:])):  # [0, 1] or no labels
+        model.fit(fastem.Chunks([first, second]))
+        np.testing.assert_allclose(model.means_[0], X.mean(axis=0))
