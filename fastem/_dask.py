@@ -286,6 +286,10 @@ class DaskSource:
         Chunked along rows; column chunks are merged. float32 and float64 are
         kept, other real types become float64.
     sample_weight : array-like or dask array of shape (n_samples,), default=None
+        Read by position. A pandas Series' index is not checked against the row
+        labels of a Dask DataFrame ``X``: they are computed lazily, and its known
+        divisions bound the labels of each partition, not of each row, so a check
+        would need a pass over the index. A column of ``X`` comes with its rows.
     check_data : callable, optional
         Run on each block in the validation computation.
     anchors : ndarray of shape (m, n_features), optional

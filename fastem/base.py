@@ -2143,7 +2143,10 @@ class BaseMixture(_KeywordsChecked):
             Non-negative weights that act like repetition counts, read by
             position. A pandas Series whose index holds the row labels of the
             DataFrame ``X`` in another order raises ValueError (align it first,
-            ``sample_weight.loc[X.index]``).
+            ``sample_weight.loc[X.index]``). Beside a Dask array or DataFrame,
+            whose row labels are computed lazily, a pandas Series is read by
+            position without that check: align it first, or pass a column of
+            the Dask DataFrame (``X["weight"]``), which comes with its rows.
 
         Returns
         -------
