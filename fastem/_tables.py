@@ -1793,10 +1793,10 @@ def _skipped_lines_found(layout, n_rows, *_):
     A quoted field that holds lines that read as rows of the table, which an open quote
     joined into it (a stray quote in a column of text: '"x,1,2' on one line and 'w",7,8'
     lines below; in a column between others, '1,"x,2' and '3,w",4', which also make one
-    row of the values of two); in a file of one column, blank lines between its rows, which every reader
-    skips as pandas does, and which a spreadsheet writes for an empty cell. A file whose
-    lines below the header are as many as its rows has neither; one of several columns and
-    no quote below its header costs a search for one.
+    row of the values of two); in a file of one column, blank lines between its rows, which
+    every reader skips as pandas does, and which a spreadsheet writes for an empty cell. A
+    file whose lines below the header are as many as its rows has neither; one of several
+    columns and no quote below its header costs a search for one.
     """
     if _lines_below_header(layout, quoted=layout.n_fields > 1) <= n_rows:
         return []
