@@ -915,8 +915,9 @@ def _check_chunk_names(names, first, name, selection):
         has, lacks = ("chunk 0", name) if names is None else (name, "chunk 0")
         theirs = list(first if names is None else names)
         raise ValueError(
-            f"{has} has the column names {theirs} but {lacks} has none, so its columns "
-            "cannot be matched to them. Give every chunk the same named columns (e.g. "
+            f"{has} has the column names {theirs} but {lacks} has none (labels that are "
+            "not all strings, such as pandas' integers 0, 1, ..., are no names), so its "
+            "columns cannot be matched to them. Give every chunk the same named columns (e.g. "
             "DataFrames with the same columns), or pass every chunk as a plain array."
         )
     raise ValueError(

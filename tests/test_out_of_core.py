@@ -564,3 +564,15 @@ def test_chunks_whose_integer_column_labels_differ_are_refused():
     for second in (swapped[[0, 1]], X[100:], pd.DataFrame(X[100:])):  # [0, 1] or no labels
         model.fit(fastem.Chunks([first, second]))
         np.testing.assert_allclose(model.means_[0], X.mean(axis=0))
+
+
+def test_chunks_of_integer_labels_beside_names_say_the_labels_are_no_names():
+    """Chunk 0 labelled [0, 1] beside a chunk named ['0', '1'] is refused; the error said
+    that chunk 0 has no column names at all, which its labels seem to belie."""
+    pd = pytest.importorskip("pandas")
+    X = np.random.default_rng(0).normal(size=(200, 2))
+    chunks = fastem.Chunks([pd.DataFrame(X[:100], columns=[0, 1]),
+                            pd.DataFrame(X[100:], columns=["0", "1"])])
+    with pytest.raises(ValueError, match=re.escape(
+            "but chunk 0 has none (labels that are not all strings, such as pandas' integers")):
+        fastem.GaussianMixture(1).fit(chunks)
