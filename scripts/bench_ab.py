@@ -28,7 +28,7 @@ Examples
 ::
 
     python scripts/bench_ab.py --base HEAD~1 --config full 2 4
-    python scripts/bench_ab.py --base v0.1.0 --config diag 16 8 --threads 1 --rounds 41
+    python scripts/bench_ab.py --base HEAD~5 --config diag 16 8 --threads 1 --rounds 41
 """
 
 import argparse

@@ -9,6 +9,7 @@ parameters, passes and lower bounds of each group. Run it from two checkouts
 digests mean bitwise equal models. It times nothing.
 """
 
+import argparse
 import hashlib
 import pathlib
 import warnings
@@ -75,4 +76,5 @@ def main():
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
     main()
