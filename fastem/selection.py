@@ -586,7 +586,10 @@ def select_n_components(
         measurably below the float64 peak near it: how many, and the chosen
         fit's loss per sample in log-likelihood, as that fit stated it.
     UserWarning
-        When every fit is flagged, so there is no best model.
+        When every fit is flagged, so there is no best model. Once, of the
+        chosen fit, when it has components with no observed value of a
+        feature (exponential and Poisson families, ``missing='em'``): the
+        fits of the grid do not each say it.
 
     Examples
     --------
@@ -663,6 +666,10 @@ def select_n_components(
                 # an exponential component on zeros: the collapse flags report it
                 warnings.filterwarnings("ignore", "Scales at the min_scale floor",
                                         RegularizationWarning)
+                # components with a feature they hold no observed value of: said once,
+                # of the chosen fit (each cell's warning named its components alone)
+                warnings.filterwarnings("ignore", "With missing='em', components hold no "
+                                        "observed value", UserWarning)
                 model.fit(source)  # validated once, above; carries the weights
         except (ValueError, FloatingPointError) as exc:
             if from_callback(exc):  # the user's callback or progress: not the cell's failure
@@ -691,6 +698,9 @@ def select_n_components(
         _warn_unconverged(best, values, flags, converged, models, total_weight)
         models[best]._check_stored_parameters()
         _warn_rounding_loss(best, models)
+        chosen = models[best]
+        if chosen._fits_missing() and hasattr(chosen, "_warn_unobserved"):
+            chosen._warn_unobserved(chosen._summarize(source), f"in the chosen fit {best}, ")
     if best is None:
         warn_at_caller(
             "Every fit in the grid was flagged as singular or failed, so there is no best "

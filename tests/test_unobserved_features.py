@@ -1,10 +1,12 @@
 """missing='em': a component that holds no observed value of a feature keeps its start there."""
 
+import warnings
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from fastem import ExponentialMixture, PoissonMixture
+from fastem import ExponentialMixture, PoissonMixture, select_n_components
 
 
 def data():
@@ -41,3 +43,15 @@ def test_partial_fit_keeps_the_previous_value():
         model.partial_fit(X)
     model.partial_fit(X)  # said once per stream
     assert_allclose(model.rates_[0, 1], 70.0)
+
+
+@pytest.mark.parametrize("family", ["exponential", "poisson"])
+def test_select_n_components_says_it_once_of_the_chosen_fit(family):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = select_n_components(data(), n_components=[1, 2, 3], family=family,
+                                     missing="em", random_state=0)
+    said = [str(w.message) for w in caught if "hold no observed value" in str(w.message)]
+    assert result.best_params_ == (family, 2)
+    assert len(said) == 1, said  # not once per cell of the grid
+    assert f"in the chosen fit ('{family}', 2)" in said[0]
