@@ -118,6 +118,8 @@ subclass that fills in a few hooks (the *family protocol*):
     (each at most once per stream of steps): the regularisation swamps the
     data's spread; a fitted attribute stored in float32 lost a property the
     float64 M-step gave it. Each returns whether it warned. Default: nothing.
+    A ``_check_regularization(stats)`` without ``data`` (the step's own
+    statistics) is called with the running statistics alone.
 
 Every pass over data goes through a data source (:mod:`fastem.data`): an
 array in memory or memory-mapped, a chunked source, or a Dask array. The
@@ -936,6 +938,16 @@ def _impute_chunk(model, state, key, X, out, first_row):
     uniforms = None if key is None else row_uniforms(key, first_row, X.shape[0], X.shape[1] + 1)
     with _state.pinned(model, state):
         model._impute_rows(X, resp, uniforms, out)
+
+
+def _takes_keyword(method, name):
+    """Whether ``method`` accepts the keyword argument ``name`` (or any, by ``**kwargs``)."""
+    try:
+        parameters = inspect.signature(method).parameters
+    except (TypeError, ValueError):  # no signature to read: call it as the protocol says
+        return True
+    return name in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
 
 
 def impute_with(model, X, draw, random_state, out):
@@ -3189,7 +3201,9 @@ class BaseMixture(_KeywordsChecked):
         before = self.weights_
         self.m_step(running)
         # as fit does of its last pass
-        self._regularization_warned = swamped or self._check_regularization(running, data=batch)
+        # a hook written as _check_regularization(stats), before it took data, reads running
+        batch_data = {"data": batch} if _takes_keyword(self._check_regularization, "data") else {}
+        self._regularization_warned = swamped or self._check_regularization(running, **batch_data)
         self._stored_parameters_warned = self._check_stored_parameters(warn=not warned)
         # said once per stream: its every step would give it again, with its own figures
         self._rounding_loss_warned = rounded or self._warn_stored_rounding_loss(

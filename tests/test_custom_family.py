@@ -586,3 +586,20 @@ def test_scratch_rows_that_are_not_a_count_are_refused(value, error, message):
     X = true_model().sample(50)[0]
     with pytest.raises(error, match=message):
         _with_hook("_work_rows", lambda self, n_features: value)(3, random_state=0).fit(X)
+
+
+def test_a_regularization_hook_without_data_is_called_with_the_running_statistics():
+    """_check_regularization(stats), as the protocol had it before the hook took ``data``."""
+    seen = []
+
+    class OlderHook(BernoulliMixture):
+        def _check_regularization(self, stats):
+            seen.append(stats)
+            return False
+
+    X, _ = true_model(random_state=3).sample(500)
+    model = OlderHook(3, random_state=0)
+    model.partial_fit(X[:250])
+    model.partial_fit(X[250:])
+    assert len(seen) == 2
+    assert seen[1] is model._running_stats
