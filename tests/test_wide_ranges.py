@@ -68,3 +68,30 @@ def test_range_beyond_float64_standardisation_names_it(family):
     X = wide(np.float64, 1e153, counts=family is PoissonMixture)
     with pytest.raises(ValueError, match="squared deviations that standardise the data"):
         family(2, random_state=0).fit(X)
+
+
+def _poisson_with_rates(rates):
+    model = PoissonMixture(1).fit(np.array([[5.0, 5.0], [6.0, 6.0]]))
+    model.weights_ = np.array([1.0])
+    model.rates_ = np.array([rates])
+    return model
+
+
+def test_poisson_draws_imputations_at_large_rates():
+    """scipy's poisson.ppf gives NaN below the mean from rates of about 1e9 on: the drawn
+    imputation of a missing count was NaN for most rows."""
+    model = _poisson_with_rates([1e12, 3.0])
+    X = np.tile([np.nan, 2.0], (400, 1))
+    drawn = model.impute(X, draw=True, random_state=0)[:, 0]
+    assert np.isfinite(drawn).all()
+    assert_allclose(drawn.mean(), 1e12, rtol=1e-6)
+    assert_allclose(drawn.std(), 1e6, rtol=0.2)  # sqrt of the rate
+    assert np.array_equal(drawn, np.round(drawn))
+
+
+def test_poisson_samples_beyond_numpys_largest_rate():
+    model = _poisson_with_rates([1e20, 3.0])
+    X, _ = model.sample(1000)
+    assert np.isfinite(X).all()
+    assert_allclose(X[:, 0].mean(), 1e20, rtol=1e-9)
+    assert_allclose(X[:, 1].mean(), 3.0, rtol=0.15)

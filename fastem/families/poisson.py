@@ -28,6 +28,8 @@ def _log_factorials(dtype):
 # (2e-3, fastem.kernels.poisson); at 1e-3, rows with NaN were off by 2.4e-4
 # nats where complete rows were off by 2e-6. From rates summing to about 840.
 _NAN_ROWS_ROUNDING = 1e-4
+# The largest rate numpy's Generator.poisson takes (numpy's POISSON_LAM_MAX, for int64).
+_NUMPY_POISSON_MAX = np.iinfo(np.int64).max - 10 * np.sqrt(np.iinfo(np.int64).max)
 
 
 @fill_doc
@@ -216,14 +218,36 @@ class PoissonMixture(MeanParameterMixture):
         return WORK_ROWS
 
     def _sample_component(self, rng, k, n):
+        """``n`` counts of component ``k``: NumPy's Poisson draws, and for rates beyond
+        what they take (about 9.2e18, near int64's largest count) rounded normal draws
+        of mean and variance the rate: their skewness, 1 / sqrt(rate), is below 4e-10
+        there."""
         rates = np.asarray(self.rates_[k], dtype=np.float64)
-        return rng.poisson(rates, size=(n, rates.shape[0]))
+        beyond = rates > _NUMPY_POISSON_MAX
+        if not beyond.any():
+            return rng.poisson(rates, size=(n, rates.shape[0]))
+        counts = rng.poisson(np.where(beyond, 0.0, rates), size=(n, rates.shape[0]))
+        counts = counts.astype(np.float64)
+        counts[:, beyond] = np.rint(
+            rng.normal(rates[beyond], np.sqrt(rates[beyond]), size=(n, int(beyond.sum()))))
+        return counts
 
     def _component_quantile(self, k, u):
         """Component ``k``'s quantiles at ``u`` (n, n_features) in (0, 1).
 
-        The least count whose distribution function reaches ``u``.
+        The least count whose distribution function reaches ``u``. Where
+        scipy's ``poisson.ppf`` gives none (NaN: rates from about 1e9 on, for
+        quantiles below the mean), its Cornish-Fisher expansion with the
+        continuity correction, ``rate + z sqrt(rate) + (z**2 - 1) / 6`` with
+        ``z`` the normal quantile, whose error falls as ``1 / sqrt(rate)``.
         """
         from scipy import stats  # slow to import: only for the draws of impute
 
-        return stats.poisson.ppf(u, np.asarray(self.rates_[k], dtype=np.float64))
+        rates = np.asarray(self.rates_[k], dtype=np.float64)
+        quantiles = stats.poisson.ppf(u, rates)
+        failed = np.isnan(quantiles)
+        if failed.any():
+            z = stats.norm.ppf(u)
+            expansion = rates + z * np.sqrt(rates) + (z * z - 1.0) / 6.0
+            quantiles[failed] = np.maximum(np.ceil(expansion - 0.5), 0.0)[failed]
+        return quantiles
