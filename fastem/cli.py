@@ -144,6 +144,15 @@ def _positive_int(text):
     return _integer(text, 1)
 
 
+def _demo_size(text):
+    """--n-samples of the demo: at least a point per component of its mixture."""
+    value = _integer(text, -np.inf)
+    if value < 4:
+        raise argparse.ArgumentTypeError(
+            f"must be >= 4, a point for each of the demo mixture's 4 components, got {value}")
+    return value
+
+
 def _non_negative_int(text):
     return _integer(text, 0)
 
@@ -1956,7 +1965,7 @@ def build_parser():
     p.set_defaults(func=cmd_info)
 
     p = subcommand("demo", "fit a known 4-component mixture and compare with the truth")
-    p.add_argument("--n-samples", type=_positive_int, default=1_000_000,
+    p.add_argument("--n-samples", type=_demo_size, default=1_000_000,
                    help="points to generate (default 1,000,000)")
     p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     p.set_defaults(func=cmd_demo)

@@ -402,3 +402,13 @@ def test_data_given_as_a_dict_or_set_is_named(method, X, message):
 def test_sample_weight_given_as_a_dict_or_set_is_named(call, weights, message):
     with pytest.raises(TypeError, match=message):
         call(weights)
+
+
+@pytest.mark.parametrize("n_samples", ["3", "0"])
+def test_the_demo_asks_for_a_point_per_component(n_samples, capsys):
+    """It fits 4 components, which --n-samples 3 left to the fit's 'use fewer components'."""
+    from fastem.cli import main
+
+    assert main(["demo", "--n-samples", n_samples]) == 2
+    assert "--n-samples: must be >= 4, a point for each of the demo mixture's 4 components" in (
+        capsys.readouterr().err)
