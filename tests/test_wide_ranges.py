@@ -95,3 +95,17 @@ def test_poisson_samples_beyond_numpys_largest_rate():
     assert np.isfinite(X).all()
     assert_allclose(X[:, 0].mean(), 1e20, rtol=1e-9)
     assert_allclose(X[:, 1].mean(), 3.0, rtol=0.15)
+
+
+def test_floor_warning_of_a_partial_fit_step_whose_batch_the_component_does_not_hold():
+    """The component on values near 1e-3 holds none of a batch of values near 1e7, whose
+    mean raises the floor above its scale: its points are its earlier batch's, not zeros."""
+    rng = np.random.default_rng(0)
+    first = np.concatenate([rng.exponential(1e-3, 500), rng.exponential(1.0, 500)])[:, None]
+    model = ExponentialMixture(2, scales_init=[[1e-3], [1.0]], weights_init=[0.5, 0.5])
+    model.partial_fit(first)
+    with pytest.warns(RegularizationWarning, match="component 0") as caught:
+        model.partial_fit(rng.exponential(1e7, 1000)[:, None])
+    message = str(caught[0].message)
+    assert "are all 0" not in message
+    assert "its points there are not 0 but average 0.0011" in message

@@ -219,13 +219,19 @@ class ExponentialMixture(MeanParameterMixture):
         and how far ``min_scale`` would have to fall to let them through. The
         components' own means are read from ``data`` where it is given (a
         ``partial_fit`` step's batch: the running statistics average them
-        with those of earlier parameters).
+        with those of earlier parameters), or from the running statistics for
+        a component that holds none of the batch.
         """
         unobserved = super()._check_regularization(stats, data)
         data_mean = self._data_mean(stats)
         own = stats if data is None else data
         with np.errstate(divide="ignore", invalid="ignore"):
             means = own.moments["sx"] / self._observed_nk(own)
+            if data is not None:
+                # a component that holds none of the batch (0 / 0): its points are the
+                # running statistics' (zeros there would be a mean of 0, not NaN)
+                means = np.where(np.isnan(means),
+                                 stats.moments["sx"] / self._observed_nk(stats), means)
         reasons = floored_scale_reasons(self, data_mean, means)
         if not reasons:
             return unobserved
