@@ -365,6 +365,37 @@ class _StartsFailed(Exception):
         self.first_error = first_error
 
 
+class _CollapseJudge:
+    """Whether the results of a fit's runs have collapsed components
+    (:meth:`BaseMixture._collapsed`), each judged once, when a ranking first asks.
+
+    Judging a run takes a pass over the data (its components' effective points),
+    and the first judgement the passes of the data summary's mean and covariance
+    and a subsample (:meth:`BaseMixture._data_summary`): on data read from disk
+    or a cluster these are passes of EM's cost, which runs that no ranking
+    compares never pay.
+    """
+
+    def __init__(self, model, source):
+        self._model, self._source = model, source
+        self._summary = None
+        self._judged = {}  # id(result): (result, whether collapsed); the result keeps its id
+
+    def of(self, worker):
+        """``collapsed(result)``: whether a run's ``result`` on a copy of ``worker`` (any
+        run's: the model and data it judges on) has a collapsed component."""
+
+        def collapsed(result):
+            if id(result) not in self._judged:
+                if self._summary is None:
+                    self._summary = self._model._data_summary(self._source)
+                verdict = self._model._collapsed(worker, result, self._source, self._summary)
+                self._judged[id(result)] = (result, verdict)
+            return self._judged[id(result)][1]
+
+        return collapsed
+
+
 def _distinct_points(points, weights):
     """``(distinct, counts)``: the distinct rows of ``points`` and their summed ``weights``,
     without rows of weight 0, from which k-means++ draws alike for rows repeated and the
@@ -2298,7 +2329,8 @@ class BaseMixture(_KeywordsChecked):
         if two_starts:
             runs.insert(1, (0, True))
         best = best_start_weights = first_error = failure = None
-        summary = best_collapsed = None  # read only when restarts are compared
+        # whether runs have collapsed components, judged when a ranking needs it
+        collapsed = _CollapseJudge(self, source)
         # On data that the hierarchical tree takes whole, the starts after the
         # tree are k-means++ partitions of its distinct points (``pool``), drawn
         # in turn whatever n_init is; the first ``shared`` restarts are ones
@@ -2379,7 +2411,8 @@ class BaseMixture(_KeywordsChecked):
                     spare = self._START_CANDIDATES - 1
                     shared = min(spare, n_init - 1)
                     result = self._best_of_starts(
-                        worker, source, pool, random_state, spare - shared, tree_error
+                        worker, source, pool, random_state, spare - shared, collapsed,
+                        tree_error,
                     )
                 else:
                     result = self._run_em_to_the_end(worker, source, rounded_start=rounded)
@@ -2403,14 +2436,9 @@ class BaseMixture(_KeywordsChecked):
             if self.verbose:
                 status = "converged" if result.converged else "did not converge"
                 print(f"Initialization {status}. lower bound {result.lower_bound:.5f}.")
-            collapsed = None
-            if best is not None:  # a restart: one without collapsed components ranks first
-                if summary is None:
-                    summary = self._data_summary(source)
-                    best_collapsed = self._collapsed(worker, best, source, summary)
-                collapsed = self._collapsed(worker, result, source, summary)
-            if self._ranks_above(result, collapsed, best, best_collapsed, source.dtype):
-                best, best_start_weights, best_collapsed = result, start_weights, collapsed
+            # a restart: one without collapsed components ranks first
+            if self._ranks_above(result, best, source.dtype, collapsed.of(worker)):
+                best, best_start_weights = result, start_weights
             if result.stopped:
                 break
         if best is None:  # every start's EM failed
@@ -2599,12 +2627,18 @@ class BaseMixture(_KeywordsChecked):
         judge._set_parameters(result.parameters)
         return bool(judge._collapse_reasons(source, summary))
 
-    def _ranks_above(self, result, collapsed, best, best_collapsed, dtype):
+    def _ranks_above(self, result, best, dtype, collapsed=None):
         """Whether a start's ``result`` replaces the ``best`` of the earlier ones (None):
-        a run without collapsed components (``collapsed``, ``best_collapsed``: see
-        :func:`fastem.selection.collapsed_components`) ranks above one with them, as
-        :func:`fastem.select_n_components` flags the latter as singular, and among runs
-        alike in that the higher wins (:meth:`_beats`).
+        a run without collapsed components (``collapsed(run)``: see
+        :func:`fastem.selection.collapsed_components`; None: not compared) ranks above one
+        with them, as :func:`fastem.select_n_components` flags the latter as singular,
+        and among runs alike in that the higher wins (:meth:`_beats`).
+
+        ``collapsed`` is asked only what the ranking needs, as judging a run reads the
+        data (:class:`_CollapseJudge`): ``best``'s state, and ``result``'s only where the
+        likelihood and ``best``'s state do not decide (a ``result`` below a ``best``
+        without collapsed components never ranks above it, and one above a ``best`` with
+        them always does).
 
         A collapsed component sits on a spurious maximum of the unbounded likelihood, whose
         gain is ``-0.5 * log(reg_covar)`` per point it holds: ranked by the likelihood
@@ -2612,9 +2646,10 @@ class BaseMixture(_KeywordsChecked):
         every proper fit (R's acidity, one feature, K=5: a component on one point, 6.5
         nats above mclust's fit; Boston, 'tied', K=5 to 7).
         """
-        if best is not None and collapsed != best_collapsed:
-            return best_collapsed
-        return self._beats(result, best, dtype)
+        beats = self._beats(result, best, dtype)
+        if best is None or collapsed is None or beats == collapsed(best):
+            return beats
+        return not collapsed(result)
 
     def _beats(self, result, best, dtype):
         """Whether a run's ``result`` replaces the ``best`` of the earlier starts (None).
@@ -2651,11 +2686,12 @@ class BaseMixture(_KeywordsChecked):
             or any(getattr(self, name) is not None for name in names)
         )
 
-    def _best_of_starts(self, worker, source, pool, random_state, n_draws, tree_error=None):
+    def _best_of_starts(self, worker, source, pool, random_state, n_draws, collapsed,
+                        tree_error=None):
         """EM from the best of the tree's partition (the worker's start, unless computing
         it raised ``tree_error``) and ``n_draws`` k-means++ partitions of ``pool``, the
         distinct points of data that the hierarchical tree takes whole, with their summed
-        weights.
+        weights. ``collapsed``: the fit's :class:`_CollapseJudge`.
 
         The hierarchical partition (mclust's start) is a deterministic
         function of the data: on small real data it often leads to a lower
@@ -2690,8 +2726,7 @@ class BaseMixture(_KeywordsChecked):
         distinct, counts = pool
         runner = copy.copy(self)
         runner.callback, runner.verbose = None, 0
-        best = best_start = best_collapsed = None
-        summary = self._data_summary(source)  # read at the first check
+        best = best_start = None
         first_error = tree_error
         for draw in range(0 if tree_error else -1, n_draws):  # -1: the tree's partition
             trial = copy.copy(worker)
@@ -2707,9 +2742,8 @@ class BaseMixture(_KeywordsChecked):
             except (ValueError, FloatingPointError) as exc:
                 first_error = first_error or exc
                 continue
-            collapsed = self._collapsed(trial, result, source, summary) if n_draws > 0 else None
-            if self._ranks_above(result, collapsed, best, best_collapsed, source.dtype):
-                best, best_start, best_collapsed = result, start, collapsed
+            if self._ranks_above(result, best, source.dtype, collapsed.of(trial)):
+                best, best_start = result, start
         if best is None:
             raise _StartsFailed(first_error)
         if self.callback is None and not self.verbose:

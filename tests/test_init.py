@@ -675,3 +675,28 @@ def test_given_means_of_points_the_subsample_misses_start_with_a_weight(family, 
     model.fit(data)  # warnings are errors: no EmptyComponentWarning
     assert model.weights_[1] * len(X) == pytest.approx(3.0, rel=1e-2)
     assert_array_equal(np.flatnonzero(model.predict(X) == 1), np.arange(n, n + 3))
+
+
+@pytest.mark.parametrize("n_init", [2, 3])
+def test_restarts_are_judged_for_collapse_only_where_their_ranking_needs_it(n_init):
+    """Judging whether a run has collapsed components reads the data (a pass for its
+    effective points): on chunked data each is a pass of EM's cost. Restarts of two
+    separated clusters end on the first run's peak, and one below a run without collapsed
+    components never ranks above it: only the first run is judged, whatever n_init is,
+    and the fit is the first run's."""
+    rng = np.random.default_rng(0)
+    # more rows than the hierarchical tree takes whole: no k-means++ candidates
+    X = np.concatenate([rng.normal(0, 1, (1500, 2)), rng.normal(8, 1, (1500, 2))])
+    judged = []
+    original = fastem.GaussianMixture._collapsed
+
+    def counting(self, worker, result, source, summary):
+        judged.append(result)
+        return original(self, worker, result, source, summary)
+
+    chunks = fastem.Chunks(np.array_split(X, 4))
+    once = fastem.GaussianMixture(2, n_init=1, random_state=0).fit(chunks)
+    with mock.patch.object(fastem.GaussianMixture, "_collapsed", counting):
+        model = fastem.GaussianMixture(2, n_init=n_init, random_state=0).fit(chunks)
+    assert len(judged) == 1
+    np.testing.assert_array_equal(model.means_, once.means_)
