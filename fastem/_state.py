@@ -66,6 +66,10 @@ ABSENT = object()
 # The memo key (see ParameterState.memo) marking parameters assigned by hand, which
 # BaseMixture._check_fitted_parameters checks against one another before their first use.
 ASSIGNED = "assigned"
+# The memo key of the names of the parameters that an assignment derived from others
+# (BaseMixture._derived_from_assigned) and none has assigned since: a later assignment of
+# what they were derived from derives them again.
+DERIVED = "derived"
 
 
 class ParameterState:
@@ -95,8 +99,10 @@ class ParameterState:
         raise AttributeError("ParameterState is immutable; use replace()")
 
     def __reduce__(self):
-        # the memo is not pickled, but for the mark of parameters assigned by hand
-        memo = {ASSIGNED: True} if self._memo.get(ASSIGNED) else None
+        # the memo is not pickled, but for the marks of parameters assigned by hand or
+        # derived from them
+        memo = {key: self._memo[key] for key in (ASSIGNED, DERIVED) if key in self._memo}
+        memo = memo or None
         return (ParameterState, (self._values, self._record, memo))
 
     def __contains__(self, name):

@@ -155,7 +155,8 @@ from ._em import run_em
 from ._init import INIT_METHODS, initial_moments, sample_size, start_method
 from . import _state
 from ._state import (
-    ASSIGNED, FITTED_ATTRIBUTES, ParameterState, check_kernel_params, check_parameter_arrays,
+    ASSIGNED, DERIVED, FITTED_ATTRIBUTES, ParameterState, check_kernel_params,
+    check_parameter_arrays,
 )
 from ._threading import launch, read_only, read_only_fields
 from ._validation import (
@@ -1416,15 +1417,27 @@ class BaseMixture(_KeywordsChecked):
         against one another (:meth:`_check_fitted_parameters`). fastem's own M-steps
         and starts, whose parameters agree by construction, take the mark off after
         (:func:`fastem._state.made_together`).
+
+        A parameter that an earlier assignment derived, and none has assigned since,
+        is the hook's to derive again (it sees a state without it): the factors
+        assigned alone twice give the covariances of the second, not a disagreement
+        with those derived from the first.
         """
         values = {name: assigned_parameter(value, name) for name, value in values.items()}
-        state = _state.current(self)
+        previous = _state.current(self)
+        derived_before = previous.memo.get(DERIVED, frozenset()) - values.keys()
+        state = previous
         for name, value in values.items():
             state = state.replace(name, value)
-        for name, value in self._derived_from_assigned(values, state).items():
+        without_derived = state
+        for name in derived_before & set(state.names()):
+            without_derived = without_derived.remove(name)
+        derived = self._derived_from_assigned(values, without_derived)
+        for name, value in derived.items():
             state = state.replace(name, value)
         state = _without_their_records(state)
         state.memo[ASSIGNED] = True
+        state.memo[DERIVED] = frozenset(derived_before | derived.keys())
         _state.assign(self, state)
 
     def _derived_from_assigned(self, values, state):

@@ -7,6 +7,7 @@ number beyond float64's range is named as such, not as "infinite"."""
 import copy
 import decimal
 import fractions
+import pickle
 import warnings
 
 import numpy as np
@@ -418,3 +419,36 @@ def test_loaded_and_converted_weights_are_kept_as_stored(tmp_path):
         np.testing.assert_array_equal(getattr(loaded, name), getattr(model, name), err_msg=name)
     converted = BayesianGaussianMixture.from_sklearn(reference)
     np.testing.assert_array_equal(converted.weights_, reference.weights_)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_precision_factors_assigned_alone_again_derive_the_covariances_again(
+        covariance_type, dtype):
+    """A model given weights_, means_ and precisions_cholesky_ alone derives its
+    covariances from the factors: factors assigned alone again (a loop of hand-made
+    M-steps, another model's) derive them again, before and after pickling, rather than
+    being refused for disagreeing with covariances the user never assigned. Covariances
+    the user assigned are kept and checked against the factors, as a fit's are."""
+    X = separated()
+    first, second = (
+        GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(
+            (X * scale).astype(dtype))
+        for scale in (1.0, 2.0))
+    tolerance = 1e-5 if dtype == np.float32 else 1e-10
+    model = GaussianMixture(2, covariance_type=covariance_type)
+    model.weights_, model.means_ = first.weights_, first.means_
+    model.n_features_in_ = 2
+    model.precisions_cholesky_ = first.precisions_cholesky_
+    model.precisions_cholesky_ = second.precisions_cholesky_
+    np.testing.assert_allclose(model.covariances_, second.covariances_, rtol=tolerance)
+    assert model.covariances_.dtype == dtype
+    model.score(X)
+    model = pickle.loads(pickle.dumps(model))
+    model.precisions_cholesky_ = first.precisions_cholesky_
+    np.testing.assert_allclose(model.covariances_, first.covariances_, rtol=tolerance)
+    model.score(X)
+    model.covariances_ = first.covariances_  # assigned: kept from now on
+    model.precisions_cholesky_ = second.precisions_cholesky_
+    with pytest.raises(ValueError, match="'covariances_' is not the inverse of 'precisions_'"):
+        model.score(X)

@@ -500,8 +500,9 @@ class _GaussianComponents(BaseMixture):
         assigns ``covariances_`` and ``precisions_cholesky_`` and leaves ``precisions_``
         as it was. ``covariances_`` too, when the model has none (code that sets
         ``weights_``, ``means_`` and ``precisions_cholesky_`` alone, from which
-        scikit-learn's estimator predicts); covariances it has are kept, and checked
-        against the factors at their first use. In the factors' dtype. A factor of a
+        scikit-learn's estimator predicts), or only covariances derived from factors
+        assigned earlier; covariances it has from a fit or an assignment are kept, and
+        checked against the factors at their first use. In the factors' dtype. A factor of a
         shape the covariance type does not take derives nothing (the parameters' check
         names it), nor does one kept unconverted: ragged lists, entries that float64
         would alter (``Decimal`` or ``int64`` beyond 2**53), which the check names."""
