@@ -17,6 +17,7 @@ chooses among the others. The rule is in :func:`collapsed_components`.
 
 import math
 import numbers
+import re
 import warnings
 from collections.abc import Iterable, Mapping
 
@@ -26,8 +27,8 @@ from ._collapse import DataSummary
 from ._progress import SelectionProgress
 from ._validation import as_list, check_choice, check_random_state, check_scalar, close_choice
 from .data import as_source
-from .base import LikelihoodDecreaseWarning, family_check, from_callback
-from .exceptions import ConvergenceWarning, RegularizationWarning, warn_at_caller
+from .base import family_check, from_callback
+from .exceptions import ConvergenceWarning, warn_at_caller
 from .families.exponential import ExponentialMixture
 from .families.gaussian import _COVARIANCE_TYPES, GaussianMixture
 from .families.poisson import PoissonMixture
@@ -235,6 +236,11 @@ class SelectionResult:
         converge stopped at ``max_iter``; its criterion is at or above (worse
         than) the value at the peak it was climbing to. Marked ``~`` in the
         printed table.
+    warnings : dict of (str, int) to tuple of Warning
+        The warnings that each fit gave (an empty tuple when none), failed fits
+        included, as Warning instances (``str(w)`` the message, ``type(w)`` the
+        category). Only those of the chosen fit are said, and those of the data
+        or the settings once; the others are of models that were not chosen.
     models_ : dict of (str, int) to GaussianMixture (or the family's mixture)
         Every fitted estimator (failed fits are absent).
     best_params_ : tuple of (str, int) or None
@@ -246,8 +252,9 @@ class SelectionResult:
         Its criterion value (``nan`` when every fit was flagged).
     """
 
-    def __init__(self, criterion, table, flags, converged, models, best):
+    def __init__(self, criterion, table, flags, converged, models, best, warnings=None):
         self.criterion = criterion
+        self.warnings = dict(warnings or {})
         self.table = table
         self.flags = flags
         self.converged = converged
@@ -285,6 +292,66 @@ class CellProgress:
             "n_iter": n_iter, "max_iter": model.max_iter, "lower_bound": float(lower_bound),
         })
         return self.user_callback is not None and self.user_callback(model, n_iter, lower_bound)
+
+
+# Warnings that a cell's fit gives of the data or the settings, alike for every cell:
+# said once for the grid. The key of each says which of them are one warning: the
+# pattern (whose figures, as of 'spherical' fits, vary from cell to cell), or the message.
+_DATA_WARNINGS = (
+    (re.compile(r"reg_covar=\S+ is at least a quarter of the variance of feature"), "pattern"),
+    (re.compile(r"The values of feature\(s\) .* are too small for float64's squares",
+                re.DOTALL), "pattern"),
+    (re.compile(r"fastem: note: "), "message"),
+)
+# ConvergenceWarnings that the grid says once in its own words (_warn_unconverged,
+# _warn_rounding_loss) of every cell that gave them.
+_GRID_WARNINGS = re.compile(
+    r"Best of \d+ initialization\(s\) did not converge|stores its parameters in float32"
+    r"|The fit reached its peak in float64")
+
+
+def _data_warning_key(message):
+    """The key of ``message`` (a Warning) among the grid's warnings of the data, or None
+    when it is a warning of one cell's fitted model."""
+    text = str(message)
+    for pattern, key in _DATA_WARNINGS:
+        if pattern.match(text):
+            return (type(message), pattern.pattern if key == "pattern" else text)
+    return None
+
+
+def _say_cell_warnings(best, said):
+    """Say the warnings that the fits of the grid gave (``said``: the Warning instances of
+    each cell, in the grid's order), once each, after the choice of ``best``.
+
+    A warning of the data or the settings (:data:`_DATA_WARNINGS`) holds for every cell:
+    said once, in the chosen cell's words when it gave it. A warning of a fitted model is
+    said of the chosen fit alone, saying so; those of the other cells, whose models the
+    caller does not get, stay in ``result.warnings``. The grid's own ConvergenceWarnings
+    (:data:`_GRID_WARNINGS`) are left to it.
+    """
+    order = ([best] if best is not None else []) + [key for key in said if key != best]
+    data = {}
+    for key in order:
+        for message in said[key]:
+            found = _data_warning_key(message)
+            if found is not None:
+                data.setdefault(found, message)
+    for message in data.values():
+        warn_at_caller(type(message)(str(message)))
+    if best is None:
+        return
+    given = set()
+    for message in said[best]:
+        text = str(message)
+        if (_data_warning_key(message) is not None or (type(message), text) in given
+                or (isinstance(message, ConvergenceWarning) and _GRID_WARNINGS.search(text))):
+            continue
+        given.add((type(message), text))
+        word = text.split(" ", 1)[0]
+        if word[:1].isupper() and word[1:].islower():  # "The fit ...", not "NaN ..."
+            text = text[0].lower() + text[1:]
+        warn_at_caller(type(message)(f"select_n_components: in the chosen fit {best}, {text}"))
 
 
 def _check_largest(largest, n_samples):
@@ -554,7 +621,7 @@ def select_n_components(
         ``result.table`` (criterion per fit, printable), ``result.best_model_``,
         ``result.best_params_`` = ``(covariance_type, n_components)`` (with
         another family, ``(family, n_components)``),
-        ``result.flags`` and ``result.converged`` per fit.
+        ``result.flags``, ``result.converged`` and ``result.warnings`` per fit.
 
     Raises
     ------
@@ -586,10 +653,16 @@ def select_n_components(
         measurably below the float64 peak near it: how many, and the chosen
         fit's loss per sample in log-likelihood, as that fit stated it.
     UserWarning
-        When every fit is flagged, so there is no best model. Once, of the
-        chosen fit, when it has components with no observed value of a
-        feature (exponential and Poisson families, ``missing='em'``): the
-        fits of the grid do not each say it.
+        When every fit is flagged, so there is no best model.
+    Warnings of the fits
+        A warning that a fit of the grid gives of its fitted model
+        (a :class:`~fastem.RegularizationWarning` of a component narrower than
+        ``reg_covar``, an :class:`~fastem.EmptyComponentWarning`, components
+        with no observed value of a feature with ``missing='em'``, ...) is
+        said once, of the chosen fit only, naming it ("in the chosen fit
+        ('full', 3)"); a warning of the data or the settings that every fit
+        gives (``reg_covar`` at least a quarter of a feature's variance) is
+        said once. ``result.warnings`` keeps every fit's warnings.
 
     Examples
     --------
@@ -636,7 +709,7 @@ def select_n_components(
         progress = SelectionProgress()
     elif progress is not None and progress is not False and not callable(progress):
         raise TypeError(f"progress must be None, a bool or a callable, got {progress!r}.")
-    values, flags, converged, models = {}, {}, {}, {}
+    values, flags, converged, models, said = {}, {}, {}, {}, {}
     grid = [(ct, k) for ct in types for k in ks]
     cells = {}
     for ct, k in grid:
@@ -655,21 +728,11 @@ def select_n_components(
             model.set_params(callback=CellProgress(progress, cell, len(grid), ct, callback))
         model._grid_summary = summary  # the ranking of its starts reads the grid's summary
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                # a grid fit that collapses onto rounded values may lose
-                # likelihood to reg_covar; the collapse flags report it
-                warnings.simplefilter("ignore", LikelihoodDecreaseWarning)
-                # float32 matrices rounded to indefinite: said once, of the best model
-                warnings.filterwarnings("ignore", "In float32, these fitted matrices",
-                                        RegularizationWarning)
-                # an exponential component on zeros: the collapse flags report it
-                warnings.filterwarnings("ignore", "Scales at the min_scale floor",
-                                        RegularizationWarning)
-                # components with a feature they hold no observed value of: said once,
-                # of the chosen fit (each cell's warning named its components alone)
-                warnings.filterwarnings("ignore", "With missing='em', components hold no "
-                                        "observed value", UserWarning)
+            # Each cell's warnings are kept with the cell and said after the choice: those
+            # of the fitted model of the chosen cell alone, those of the data once
+            # (_say_cell_warnings); the grid's own ConvergenceWarnings, once, of the grid.
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
                 model.fit(source)  # validated once, above; carries the weights
         except (ValueError, FloatingPointError) as exc:
             if from_callback(exc):  # the user's callback or progress: not the cell's failure
@@ -679,6 +742,7 @@ def select_n_components(
         finally:
             model.set_params(callback=callback)  # the selected model keeps the user's
             del model._grid_summary
+            said[key] = tuple(w.message for w in caught)
         models[key] = model
         converged[key] = bool(model.converged_)
         score = model.bic if criterion == "bic" else model.aic
@@ -694,20 +758,17 @@ def select_n_components(
         progress.finish()
     candidates = [key for key in values if not flags[key] and math.isfinite(values[key])]
     best = min(candidates, key=lambda key: values[key]) if candidates else None
+    _say_cell_warnings(best, said)
     if best is not None:
         _warn_unconverged(best, values, flags, converged, models, total_weight)
-        models[best]._check_stored_parameters()
         _warn_rounding_loss(best, models)
-        chosen = models[best]
-        if chosen._fits_missing() and hasattr(chosen, "_warn_unobserved"):
-            chosen._warn_unobserved(chosen._summarize(source), f"in the chosen fit {best}, ")
     if best is None:
         warn_at_caller(
             "Every fit in the grid was flagged as singular or failed, so there is no best "
-            "model; see result.flags. Try fewer components, "
+            "model; see result.flags (and result.warnings). Try fewer components, "
             + ("a larger reg_covar, or check whether the data are discrete."
                if family == "gaussian" else "or include K=1 in n_components."),
             UserWarning,
         )
     table = CriterionTable(criterion, types, ks, values, flags, best, converged)
-    return SelectionResult(criterion, table, flags, converged, models, best)
+    return SelectionResult(criterion, table, flags, converged, models, best, said)

@@ -565,3 +565,80 @@ def test_an_error_of_the_callback_propagates_from_the_grid():
     X = np.random.default_rng(0).normal(size=(200, 2))
     with pytest.raises(Stop, match="the callback's own error"):
         fastem.select_n_components(X, [1, 2], n_init=2, callback=callback)
+
+
+def _narrow_clusters():
+    """Three clusters along feature 0; the third has a spread of 0.0015 in feature 1 (a
+    variance of about 2 reg_covar), and feature 2 has less variance than reg_covar over the
+    whole data set."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 600)
+    return np.column_stack([rng.normal(6.0 * labels, 1.0),
+                            rng.normal(0, np.array([1.0, 1.0, 0.0015])[labels]),
+                            rng.normal(0, 0.0008, 600)])
+
+
+def _as_data(X, kind):
+    if kind == "chunks":
+        return fastem.Chunks([X[: len(X) // 3], X[len(X) // 3 :]])
+    if kind == "dask":
+        return pytest.importorskip("dask.array").from_array(X, chunks=(len(X) // 3, X.shape[1]))
+    return X
+
+
+def test_warnings_of_fits_that_were_not_chosen_are_kept_not_said():
+    """A K=3 fit splits a cluster of a feature in small units, and warns that reg_covar
+    swamps the spread of its component: the user never gets that model, and was told of
+    it. The fit's warning is kept in result.warnings."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 400)
+    X = np.column_stack([rng.normal(6.0 * labels, 1.0),
+                         rng.normal(0.06 + 0.01 * labels, 0.0026)])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = fastem.select_n_components(X, range(1, 4), random_state=0)
+    assert result.best_params_ == ("tied", 2)
+    assert [str(w.message) for w in caught] == []
+    assert set(result.warnings) == set(result.flags)
+    kept = [(key, w) for key, said in result.warnings.items() for w in said]
+    assert kept and all(key[1] == 3 for key, _ in kept)
+    assert all(isinstance(w, fastem.RegularizationWarning) for _, w in kept)
+    assert any("component 2's variance in feature 1" in str(w) for _, w in kept)
+
+
+@pytest.mark.parametrize("kind", ["array", "chunks", "dask"])
+def test_warnings_of_the_chosen_fit_and_of_the_data_are_said_once(kind):
+    """The chosen fit's warning is said once, naming it, whatever other cells said of
+    their own models; the data's (reg_covar above feature 2's whole variance, which
+    every cell gives) once, not once per cell; from arrays, chunks and Dask alike."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = fastem.select_n_components(_as_data(_narrow_clusters(), kind), range(1, 4),
+                                            ("diag", "tied"), random_state=0)
+    assert result.best_params_ == ("diag", 3)
+    said = [str(w.message) for w in caught]
+    assert all(issubclass(w.category, fastem.RegularizationWarning) for w in caught)
+    assert len(said) == 2, said
+    data = [text for text in said if "of the variance of feature(s) 2" in text]
+    assert len(data) == 1 and "chosen" not in data[0]
+    chosen = [text for text in said if "component 1's variance in feature 1" in text]
+    assert len(chosen) == 1
+    assert chosen[0].startswith("select_n_components: in the chosen fit ('diag', 3), reg_covar")
+    cells = [key for key, kept in result.warnings.items()
+             if any("of the variance of feature(s) 2" in str(w) for w in kept)]
+    assert len(cells) == 6  # said once for as many cells
+
+
+def test_select_command_says_the_warnings_of_its_chosen_fit_alone(tmp_path, capsys):
+    from fastem.cli import main
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 400)
+    X = np.column_stack([rng.normal(6.0 * labels, 1.0),
+                         rng.normal(0.06 + 0.01 * labels, 0.0026)])
+    path = tmp_path / "X.csv"
+    np.savetxt(path, X, delimiter=",", header="a,b", comments="")
+    assert main(["select", str(path), "--k", "1-3", "--seed", "0"]) == 0
+    captured = capsys.readouterr()
+    assert "best: covariance_type='tied', n_components=2" in captured.out
+    assert "warning" not in captured.err, captured.err
