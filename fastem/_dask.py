@@ -27,6 +27,7 @@ its parameters, a few kilobytes for typical sizes.
 """
 
 import contextlib
+import zlib
 
 import dask
 import dask.array as da
@@ -35,6 +36,7 @@ import numpy as np
 from ._init import sample_index
 from ._validation import (
     _NAN_ADVICE,
+    EntryError,
     _is_sparse,
     check_frame_columns,
     check_range,
@@ -179,15 +181,18 @@ def _check_block(X, block_id, first_row, anchors, allow_nan, nan_advice, names=N
 
 
 # The columns of _block_validate's row before the per-feature ranges.
-_HEAD = 9
+_HEAD = 11
+# ... of which what check_data refused: how many rows or entries, and which check.
+_REFUSED, _REFUSAL = 9, 10
 # ... of which the block's own sizes: rows, columns, and the length of its weights.
 _SIZES = slice(6, 9)
 
 
 def _block_validate(block, weights, first_row, check_data, allow_nan, dtype, n_features):
     """[non-finite entries, negative weights, non-finite weights, rows of positive weight,
-    total weight, rows of weight 1, rows, columns, weights, per-feature minimum
-    (n_features), per-feature maximum (n_features)].
+    total weight, rows of weight 1, rows, columns, weights, rows or entries that
+    ``check_data`` refused, which of its refusals, per-feature minimum (n_features),
+    per-feature maximum (n_features)].
 
     A block of other columns than ``n_features``, or with another number of
     weights than rows, is not what its array declares: only its sizes are
@@ -217,7 +222,11 @@ def _validate_counts(X, weights, first_row, check_data, allow_nan, counts):
         counts[0, 4] = w.sum()
         counts[0, 5] = np.count_nonzero(w == 1.0)
     if check_data is not None and X.shape[0] and not counts[0, 0]:
-        check_data(X, first_row)
+        try:
+            check_data(X, first_row)
+        except EntryError as exc:  # counted over every block by the client (_refuse)
+            counts[0, _REFUSED] = exc.fields.get("count", 1)
+            counts[0, _REFUSAL] = zlib.crc32(exc.template.encode())
     return counts
 
 
@@ -432,10 +441,32 @@ class DaskSource:
         lo = counts[:, _HEAD : _HEAD + self.n_features].min(axis=0)
         hi = counts[:, _HEAD + self.n_features :].max(axis=0)
         check_range(lo, hi, self.dtype, anchors=self.anchors, squares=self.squares)
+        if counts[:, _REFUSED].any():
+            self._refuse(counts, starts, lo)
         check_total_weight(counts[:, 4].sum(), allow_zero=self.allow_empty)
         if counts[:, 5].sum() == self.n_samples:
             self.sample_weight = None  # unit weights are no weights (check_sample_weight)
         self._n_positive = int(counts[:, 3].sum())
+
+    def _refuse(self, counts, starts, lo):
+        """Raise check_data's error of the first block it refused, with the figures of the
+        whole array: the rows or entries of every block refused alike, and the smallest
+        value (``lo``, per feature). Each block counted its own, and the error raised
+        from one of them (whichever finished first) said that block's alone."""
+        first = int(np.flatnonzero(counts[:, _REFUSED])[0])
+        X = np.ascontiguousarray(self.X.blocks[first].compute(), dtype=self.dtype)
+        try:
+            self.check_data(X, int(starts[first]))
+        except EntryError as exc:
+            alike = counts[:, _REFUSAL] == counts[first, _REFUSAL]
+            fields = {}
+            if "count" in exc.fields:
+                fields["count"] = int(counts[alike, _REFUSED].sum())
+            if "smallest" in exc.fields:
+                feature = int(np.argmin(lo))
+                fields.update(smallest=float(lo[feature]), feature=feature)
+            raise exc.restated(**fields) from None
+        raise AssertionError(f"check_data refused block {first} of X, then accepted it")
 
     def _block_starts(self):
         """The first row of each block of X in the whole array, and the number of rows."""

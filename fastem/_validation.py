@@ -725,9 +725,18 @@ class EntryError(ValueError):
     -0.5`` (a row as ``row 4 (0-based)``) until a caller that knows where the
     data came from names it in the user's terms (:meth:`placed`): a CSV
     file's line and column.
+
+    ``fields`` are figures of the whole data that the message states, put into
+    ``before`` (a format string then, e.g. "X has {count} row(s) ..."): ``count``, how
+    many rows or entries are refused, and ``smallest`` and ``feature``, the data's
+    smallest value and its feature. A check of one piece of the data (a dask array's
+    block) states the piece's; :meth:`restated` gives the whole's.
     """
 
-    def __init__(self, before, after="", row=None, column=None, value=None):
+    def __init__(self, before, after="", row=None, column=None, value=None, **fields):
+        self.fields, self.template = fields, before
+        if fields:
+            before = before.format(**fields)
         self.parts, self.row, self.column, self.value = (before, after), row, column, value
         if row is None:  # a message as it is (an error re-raised with a prefix)
             super().__init__(before + after)
@@ -735,6 +744,11 @@ class EntryError(ValueError):
             super().__init__(f"{before}row {row} (0-based){after}")
         else:
             super().__init__(f"{before}X[{row}, {column}] = {value!r}{after}")
+
+    def restated(self, **fields):
+        """The same error with ``fields`` (figures of the whole data) in place of its own."""
+        return EntryError(self.template, self.parts[1], self.row, self.column, self.value,
+                          **{**self.fields, **fields})
 
     def placed(self, where):
         """The message with the entry named by ``where`` ("line 6 (data row 3), column 2

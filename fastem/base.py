@@ -1102,11 +1102,11 @@ def _check_observed_rows(check_data, X, first_row=0):
     n_empty = int(empty.sum())
     if n_empty:
         raise EntryError(
-            f"X has {n_empty} row(s) whose every entry is missing (NaN), the first ",
+            "X has {count} row(s) whose every entry is missing (NaN), the first ",
             ". Such a row has the same likelihood under every model and carries nothing to "
             "fit: drop it first, e.g. X = X[~np.isnan(X).all(axis=1)]. predict, "
             "predict_proba, score_samples and impute accept them.",
-            first_row + int(np.argmax(empty)),
+            first_row + int(np.argmax(empty)), count=n_empty,
         )
     check_data(X, first_row)
 

@@ -575,3 +575,36 @@ def test_masked_blocks_in_chunks_are_missing_values_with_missing_em():
     model = GaussianMixture(2, random_state=0, missing="em").fit(Chunks([masked]))
     expected = GaussianMixture(2, random_state=0, missing="em").fit(np.where(hidden, np.nan, X))
     assert_allclose(model.means_, expected.means_, rtol=1e-10)
+
+
+def _refused_rows(case):
+    rng = np.random.default_rng(0)
+    if case == "rows of NaN":
+        X = rng.standard_normal((300, 2))
+        X[[10, 150, 250]] = np.nan
+        return "GaussianMixture", {"missing": "em"}, X
+    if case == "negative":
+        X = rng.exponential(size=(300, 2))
+        X[[10, 150, 250], 1] = [-1.0, -5.0, -2.0]
+        return "ExponentialMixture", {}, X
+    X = rng.poisson(3, size=(300, 2)).astype(float)
+    X[[10, 150, 250], 0] = [0.5, 1.5, 2.5]
+    return "PoissonMixture", {}, X
+
+
+@pytest.mark.parametrize("case", ["rows of NaN", "negative", "not whole numbers"])
+def test_fit_refuses_rows_of_every_block_as_an_array_does(case):
+    """Each block checked its own rows, and the error of whichever block finished first
+    said that block's count, first row and smallest value: 'X has 1 row(s) ... the first
+    row 250' of three rows from row 10. The error states the whole array's."""
+    da = pytest.importorskip("dask.array")
+    import fastem
+
+    family, settings, X = _refused_rows(case)
+    with pytest.raises(ValueError) as from_array:
+        getattr(fastem, family)(2, **settings).fit(X)
+    for blocks in (100, 50):
+        with pytest.raises(ValueError) as from_dask:
+            getattr(fastem, family)(2, **settings).fit(da.from_array(X, chunks=(blocks, 2)))
+        assert str(from_dask.value) == str(from_array.value)
+    assert "X[10, " in str(from_array.value) or "row 10 " in str(from_array.value)

@@ -170,8 +170,10 @@ class MeanParameterMixture(BaseMixture):
             row, column = first_entry(X, lambda part: part < 0)
             raise EntryError(
                 f"Negative values in data passed to {type(self).__name__}, which models "
-                f"{self._domain}: the smallest is {lo[j]:g}, in feature {j}; the first is ",
+                f"{self._domain}: the smallest is {{smallest:g}}, in feature {{feature}}; the "
+                "first is ",
                 f". {self._negative_hint}", first_row + row, column, float(X[row, column]),
+                smallest=float(lo[j]), feature=j,
             )
 
     def _check_family_init(self, n_features):

@@ -161,10 +161,10 @@ class PoissonMixture(MeanParameterMixture):
         if n_bad:
             i, j = divmod(int(first), X.shape[1])
             raise EntryError(
-                f"PoissonMixture models {self._domain}, but X has {n_bad} value(s) "
+                f"PoissonMixture models {self._domain}, but X has {{count}} value(s) "
                 "that are not whole numbers, e.g. ",
                 ". Pass integer counts; round them first (np.rint(X)) if they are counts "
-                "stored with rounding noise.", first_row + i, j, float(X[i, j]),
+                "stored with rounding noise.", first_row + i, j, float(X[i, j]), count=n_bad,
             )
 
     def _complete_kernel_params(self, dtype):
