@@ -268,7 +268,13 @@ def _block_map(block, fn, n_columns, dtype, anchors, allow_nan, nan_advice, data
         _check_block(X, block_id, first_row, anchors, allow_nan, nan_advice, names, squares)
         if check_data is not None and X.shape[0]:
             # the family's domain (negative or fractional counts), as an array's is checked
-            check_data(X, first_row)
+            try:
+                check_data(X, first_row)
+            except EntryError as exc:  # its counts are the block's: the others are lazy
+                raise EntryError(
+                    f"In block {block_id} of the dask array X (rows {first_row} to "
+                    f"{first_row + X.shape[0] - 1}; a lazy output checks each block as it "
+                    f"computes it, so the figures are this block's): {exc}") from None
         shape = (X.shape[0],) if n_columns is None else (X.shape[0], n_columns)
         out = np.empty(shape, dtype=dtype)
         fn(X, out, first_row)

@@ -3,6 +3,7 @@
 One LocalCluster of 2 single-threaded worker processes serves the module.
 """
 
+import re
 import subprocess
 import sys
 import warnings
@@ -608,3 +609,20 @@ def test_fit_refuses_rows_of_every_block_as_an_array_does(case):
             getattr(fastem, family)(2, **settings).fit(da.from_array(X, chunks=(blocks, 2)))
         assert str(from_dask.value) == str(from_array.value)
     assert "X[10, " in str(from_array.value) or "row 10 " in str(from_array.value)
+
+
+def test_lazy_outputs_say_that_the_refused_figures_are_of_one_block():
+    """A lazy output checks each block as it computes it: its error stated the smallest
+    value and first entry of whichever block failed first as the array's ('the smallest
+    is -2, ... X[250, 1]' of an array whose smallest is -5, first at row 10)."""
+    da = pytest.importorskip("dask.array")
+    import fastem
+
+    _, _, X = _refused_rows("negative")
+    model = fastem.ExponentialMixture(2, random_state=0).fit(np.abs(X))
+    with pytest.raises(ValueError) as refused:
+        model.predict(da.from_array(X, chunks=(100, 2))).compute()
+    text = str(refused.value)
+    block = int(re.search(r"In block (\d) of the dask array X", text).group(1))
+    assert f"rows {100 * block} to {100 * block + 99}" in text
+    assert f"X[{[10, 150, 250][block]}, 1]" in text
