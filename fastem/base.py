@@ -149,10 +149,12 @@ import time
 import numpy as np
 
 from . import _progress  # noqa: F401  (announces long kernel compilations on stderr)
-from ._collapse import MIN_VARIANCE_RATIO, DataSummary
+from ._collapse import MIN_VARIANCE_RATIO, DataSummary, resolution_draw
 from ._config import BLOCK_SIZE, MAX_PARTITIONS, PARTITION_MEMORY
 from ._em import run_em
-from ._init import INIT_METHODS, initial_moments, sample_size, start_method
+from ._init import (
+    INIT_METHODS, INIT_SAMPLE_SIZE, initial_moments, sample_size, start_method,
+)
 from . import _state
 from ._state import (
     ASSIGNED, DERIVED, FITTED_ATTRIBUTES, ParameterState, check_kernel_params,
@@ -370,16 +372,19 @@ class _CollapseJudge:
     """Whether the results of a fit's runs have collapsed components
     (:meth:`BaseMixture._collapsed`), each judged once, when a ranking first asks.
 
-    Judging a run takes a pass over the data (its components' effective points),
-    and the first judgement the passes of the data summary's mean and covariance
-    and a subsample (:meth:`BaseMixture._data_summary`): on data read from disk
-    or a cluster these are passes of EM's cost, which runs that no ranking
-    compares never pay.
+    Judging a run takes a pass over the data (its components' effective points):
+    on data read from disk or a cluster a pass of EM's cost, which runs that no
+    ranking compares never pay. The data summary that the rules read
+    (:meth:`BaseMixture._data_summary`) takes the data's mean and covariance
+    from the statistics of the first judged run's last pass, and their
+    resolution from the first start's subsample where it holds every row
+    (``sample``, set by the fit): with neither, they are passes too.
     """
 
     def __init__(self, model, source):
         self._model, self._source = model, source
         self._summary = None
+        self.sample = None  # the first start's (points, weights), when they are every row
         self._judged = {}  # id(result): (result, whether collapsed); the result keeps its id
 
     def of(self, worker):
@@ -389,7 +394,8 @@ class _CollapseJudge:
         def collapsed(result):
             if id(result) not in self._judged:
                 if self._summary is None:
-                    self._summary = self._model._data_summary(self._source)
+                    self._summary = self._model._data_summary(
+                        self._source, result.stats, self.sample)
                 verdict = self._model._collapsed(worker, result, self._source, self._summary)
                 self._judged[id(result)] = (result, verdict)
             return self._judged[id(result)][1]
@@ -2383,9 +2389,14 @@ class BaseMixture(_KeywordsChecked):
                 elif init == 0:  # the same subsample as the other first start
                     random_state.set_state(first_draws)
                 drawn = []
+                # restarts are ranked by the collapse rules: the first start draws their
+                # subsample with its own
+                resolution = [] if (init, filled, self._collapse_reads_resolution) == (
+                    0, False, True) and n_init > 1 else None
                 try:
                     sample = worker._initialize(
-                        source, random_state, restart=init, filled=filled, drawn=drawn
+                        source, random_state, restart=init, filled=filled, drawn=drawn,
+                        resolution=resolution,
                     )
                 except (ValueError, FloatingPointError) as exc:
                     # The start's own failure (a partition with a component without
@@ -2407,6 +2418,12 @@ class BaseMixture(_KeywordsChecked):
                     else:
                         failure = self._passed_over(failure, exc)
                         continue
+                if resolution:
+                    collapsed.sample = resolution[0]
+                elif not (init or filled) and sample and (
+                        sample[0].shape[0] == source.n_samples <= INIT_SAMPLE_SIZE):
+                    # every row, as the subsample for the collapse rules' resolution is
+                    collapsed.sample = sample
                 if filled and after_first is not None:
                     # the restarts draw on from the first start's candidates, whatever
                     # this one drew: the draws are those of fewer restarts
@@ -2624,21 +2641,36 @@ class BaseMixture(_KeywordsChecked):
             print(f"Initialization failed: {error}")
         return failure or error
 
-    def _data_summary(self, source):
+    def _data_summary(self, source, stats=None, sample=None):
         """The :class:`~fastem._collapse.DataSummary` of ``source`` that the collapse rules of
         the starts' ranking read: that of the grid of :func:`fastem.select_n_components`
-        fitting this model, which its flags read too, or a new one."""
+        fitting this model, which its flags read too, or a new one, which takes what
+        the statistics ``stats`` of a pass over ``source`` (None: none) give of the
+        data (:meth:`_data_moments`) and their resolution from ``sample``, the
+        ``(points, weights)`` of every row of ``source`` (None: not drawn)."""
         summary = getattr(self, "_grid_summary", None)
         if summary is not None and summary.source is source:
             return summary
-        return DataSummary(source, self._fits_missing())
+        known = {} if stats is None else self._data_moments(stats)
+        return DataSummary(source, self._fits_missing(), sample=sample, **known)
+
+    # Whether the family's collapse rules read the data's resolution (DataSummary).
+    _collapse_reads_resolution = False
+
+    def _data_moments(self, stats):
+        """Family hook: what the statistics ``stats`` of a pass over the data give of the
+        data for the collapse rules (:class:`~fastem._collapse.DataSummary`): a dict with
+        any of ``mean`` (n_features,), ``total_weight`` (a float) and ``covariance``
+        (n_features, n_features), float64. Default: nothing (the summary reads them from
+        the data)."""
+        return {}
 
     def _collapsed(self, worker, result, source, summary):
         """Whether a run's ``result`` (on a copy of ``worker``) has a collapsed component
         (:meth:`_collapse_reasons`) on ``source``, whose data summary is ``summary``."""
         judge = copy.copy(worker)
         judge._set_parameters(result.parameters)
-        return bool(judge._collapse_reasons(source, summary))
+        return judge._has_collapsed_components(source, summary)
 
     def _ranks_above(self, result, best, dtype, collapsed=None):
         """Whether a start's ``result`` replaces the ``best`` of the earlier ones (None):
@@ -2813,6 +2845,11 @@ class BaseMixture(_KeywordsChecked):
         ``source``, whose :class:`~fastem._collapse.DataSummary` is ``summary``.
         Default: none, for a family whose likelihood is bounded."""
         return {}
+
+    def _has_collapsed_components(self, source, summary):
+        """Family hook: whether :meth:`_collapse_reasons` names a component, found with
+        the fewest passes over the data. Default: its reasons, all of them."""
+        return bool(self._collapse_reasons(source, summary))
 
     def _check_stored_parameters(self, warn=True):
         """Family hook: whether a fitted attribute, as stored in the model's dtype, lost a
@@ -3347,7 +3384,8 @@ class BaseMixture(_KeywordsChecked):
         """Family hook: whether the ``*_init`` hyper-parameters set every parameter."""
         return False
 
-    def _initialize(self, source, random_state, restart=0, filled=False, drawn=None):
+    def _initialize(self, source, random_state, restart=0, filled=False, drawn=None,
+                    resolution=None):
         """Set the starting parameters: the user's where given, the rest from ``init_params``.
 
         When every initial parameter is given (``_init_parameter_names``),
@@ -3366,7 +3404,10 @@ class BaseMixture(_KeywordsChecked):
         start is the same as the other; else the ``(points, weights)`` of the
         subsample the start was computed on, ``()`` when nothing was
         computed from the data. ``drawn``, a list, receives that subsample
-        before the start is computed from it, also when that fails.
+        before the start is computed from it, also when that fails;
+        ``resolution``, a list, the subsample that the collapse rules read the
+        resolution from (:func:`~fastem._collapse.resolution_draw`), gathered in
+        the same read of the data, when the start draws one.
         """
         names = self._init_parameter_names
         given = self._user_gives_every_parameter() or (
@@ -3383,7 +3424,12 @@ class BaseMixture(_KeywordsChecked):
         centers = None
         if names is not None and len(names) > 1 and getattr(self, names[1]) is not None:
             centers = getattr(self, names[1])
-        points, weights = source.subsample(random_state, sample_size(method, source.n_features))
+        draws = [(random_state, sample_size(method, source.n_features))]
+        if resolution is not None:
+            draws.append(resolution_draw())
+        (points, weights), *others = source.subsamples(draws)
+        if resolution is not None:
+            resolution.extend(others)
         if self._fits_missing():
             start = points_for_start(points, weights, source, self._n_components, filled)
             if start is None:

@@ -6,6 +6,7 @@ and against the partitions of R's mclust (``hclass(hc(X, "VVV", use = "SVD"))``,
 computed once in R on scikit-learn's iris data and written out below).
 """
 
+import contextlib
 import re
 import tracemalloc
 import warnings
@@ -19,7 +20,7 @@ from sklearn.datasets import load_iris
 from sklearn.metrics import adjusted_rand_score
 
 import fastem
-from fastem import _init
+from fastem import _collapse, _init, base
 from fastem._hierarchical import cut_tree, hierarchical_labels, merge_tree, svd_transform
 from fastem._init import INIT_METHODS, initial_moments, partition_moments
 
@@ -700,3 +701,94 @@ def test_restarts_are_judged_for_collapse_only_where_their_ranking_needs_it(n_in
         model = fastem.GaussianMixture(2, n_init=n_init, random_state=0).fit(chunks)
     assert len(judged) == 1
     np.testing.assert_array_equal(model.means_, once.means_)
+
+
+def _two_clusters(family, n=1500):
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (n, 2)), rng.normal(8, 1, (n, 2))])
+    return np.round(np.abs(X), 3) if family == "exponential" else X
+
+
+class _Passes:
+    """Reiterable chunks that count the passes over them."""
+
+    def __init__(self, parts):
+        self.parts, self.passes = parts, 0
+
+    def __iter__(self):
+        self.passes += 1
+        yield from self.parts
+
+
+def _count_passes(data, kind, fit):
+    """``fit(data as kind)`` and its passes over the data: iterations of the chunks, or
+    calls of the source's methods that read the data (a call inside another counts in it)."""
+    from fastem import _dask, data as sources
+
+    if kind == "chunks":
+        chunks = _Passes(np.array_split(data, 4))
+        fit(chunks)
+        return chunks.passes
+    passes, depth = [0], [0]
+
+    def counted(method):
+        def reading(self, *args, **kwargs):
+            if not depth[0]:
+                passes[0] += 1
+            depth[0] += 1
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                depth[0] -= 1
+        return reading
+
+    cls = _dask.DaskSource if kind == "dask" else sources.ArraySource
+    names = [name for name in ("reduce", "map", "_scan", "subsample", "subsamples")
+             if name in vars(cls)]
+    with contextlib.ExitStack() as stack:
+        for name in names:
+            stack.enter_context(mock.patch.object(cls, name, counted(getattr(cls, name))))
+        fit(data)
+    return passes[0]
+
+
+@pytest.mark.parametrize("kind", ["array", "memmap", "chunks", "dask"])
+@pytest.mark.parametrize("family", ["gaussian", "bayesian", "exponential"])
+@pytest.mark.parametrize("n_init, n", [(1, 1500), (3, 1500), (1, 100), (3, 100)])
+def test_ranking_starts_by_collapse_reads_the_data_only_for_effective_points(
+        family, kind, n_init, n, tmp_path):
+    """The collapse rules rank the starts with what the fit already read: the data's mean
+    and covariance from a run's last pass, their resolution from a subsample drawn with the
+    first start's (every row where the start's holds every row). A run's judgement reads
+    the data only for the effective points of its components (Gaussian rule 3), once for
+    each run judged, and the fit is the one of the same starts ranked so."""
+    X = _two_clusters(family, n)
+    if kind == "memmap":
+        np.save(tmp_path / "X.npy", X)
+        X = np.load(tmp_path / "X.npy", mmap_mode="r")
+    elif kind == "dask":
+        X = pytest.importorskip("dask.array").from_array(X, chunks=(n // 2, -1))
+    cls = {"gaussian": fastem.GaussianMixture, "bayesian": fastem.BayesianGaussianMixture,
+           "exponential": fastem.ExponentialMixture}[family]
+    effective, models = [], []
+    original = _collapse._effective_points
+
+    def effective_points(model, source):
+        effective.append(model)
+        return original(model, source)
+
+    def fit(data):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", fastem.ConvergenceWarning)  # max_iter=5
+            models.append(cls(2, n_init=n_init, max_iter=5, random_state=0).fit(data))
+
+    with mock.patch.object(_collapse, "_effective_points", effective_points):
+        ranked = _count_passes(X, kind, fit)
+    # the same fit with the starts ranked by the likelihood alone
+    with mock.patch.object(base._CollapseJudge, "of", lambda judge, worker: None):
+        unranked = _count_passes(X, kind, fit)
+    assert ranked == unranked + len(effective)
+    if n_init == 1 and n > 1000:  # no k-means++ candidates: no ranking
+        assert not effective
+    assert models[0].lower_bound_ == models[1].lower_bound_
+    assert_array_equal(models[0].weights_, models[1].weights_)
