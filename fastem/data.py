@@ -1198,6 +1198,9 @@ class ChunkedSource:
             except EntryError as exc:  # a CSV file's entry is named by its line and column
                 text = str(exc) if layout is None else exc.placed(
                     place_of(layout, exc.row, exc.column))
+                if text.startswith("X has "):  # of this chunk alone: the rest is not read yet
+                    raise ValueError(f"{name} has {text[len('X has '):]}".replace(
+                        " (0-based)", f" of {name} (0-based)", 1)) from None
                 raise ValueError(f"{name}: {text}") from None
             except (TypeError, ValueError) as exc:  # the family's: rows of NaN, negative counts
                 raise type(exc)(f"{name}: {exc}") from None

@@ -376,11 +376,11 @@ def _counts_then(bad):
 
 @pytest.mark.parametrize("estimator, parts, message", [
     (GaussianMixture(2, missing="em"), [np.ones((5, 2)), np.full((3, 2), np.nan)],
-     r"chunk 1: X has 3 row\(s\) whose every entry is missing"),
+     r"chunk 1 has 3 row\(s\) whose every entry is missing"),
     (fastem.ExponentialMixture(2, missing="em"), _counts_then(np.array([[1.0, 2.0], [np.nan, np.nan]])),
-     r"chunk 1: X has 1 row\(s\) whose every entry is missing"),
+     r"chunk 1 has 1 row\(s\) whose every entry is missing"),
     (fastem.PoissonMixture(2, missing="em"), _counts_then(np.full((4, 2), np.nan)),
-     r"chunk 1: X has 4 row\(s\) whose every entry is missing"),
+     r"chunk 1 has 4 row\(s\) whose every entry is missing"),
     (fastem.PoissonMixture(2), _counts_then(-np.ones((5, 2))), "chunk 1: Negative values in data"),
     (fastem.PoissonMixture(2), _counts_then(np.full((5, 2), 0.5)), "chunk 1: .*whole numbers"),
     (fastem.ExponentialMixture(2), _counts_then(-np.ones((5, 2))), "chunk 1: Negative values in data"),
@@ -576,3 +576,15 @@ def test_chunks_of_integer_labels_beside_names_say_the_labels_are_no_names():
     with pytest.raises(ValueError, match=re.escape(
             "but chunk 0 has none (labels that are not all strings, such as pandas' integers")):
         fastem.GaussianMixture(1).fit(chunks)
+
+
+def test_rows_of_nan_in_a_chunk_are_counted_as_the_chunk_s():
+    """The first pass stops at the first chunk with rows of NaN, so its count and row are
+    the chunk's: the error said 'chunk 1: X has 1 row(s) ... the first row 500', which
+    reads as a count and row of the whole data (rows 1500 and 2500 in all)."""
+    X = np.random.default_rng(0).normal(size=(3000, 2))
+    X[[1500, 2500]] = np.nan
+    with pytest.raises(ValueError, match=re.escape(
+            "chunk 1 has 1 row(s) whose every entry is missing (NaN), the first row 500 of "
+            "chunk 1 (0-based)")):
+        fastem.GaussianMixture(2, missing="em").fit(fastem.Chunks(np.array_split(X, 3)))
