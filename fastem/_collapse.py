@@ -52,27 +52,13 @@ class DataSummary:
     entries), ``mean`` the weighted mean of each feature over its observed
     entries, ``total_weight`` the total sample weight and ``resolution`` the
     per-feature gaps and numbers of distinct values (:func:`_resolution`).
-    The mean and the total weight take one pass, the covariance one more, the
-    resolution a subsample. A grid of fits over one source shares one summary.
-
-    What a fit already knows of the data is given instead of read again:
-    ``mean``, ``total_weight`` and ``covariance`` from the statistics of one of
-    its passes (:meth:`~fastem.base.BaseMixture._data_moments`; a
-    ``covariance`` may hold the diagonal alone where the rules read no more of
-    it), and ``sample``, the ``(points, weights)`` of the subsample that the
-    resolution reads (:func:`resolution_draw`), drawn with another.
+    The mean and the total weight take one pass, the covariance one more. A
+    grid of fits over one source shares one summary.
     """
 
-    def __init__(self, source, missing=False, *, mean=None, total_weight=None,
-                 covariance=None, sample=None):
+    def __init__(self, source, missing=False):
         self._source, self._missing = source, missing
-        self._mean, self._total_weight, self._covariance = mean, total_weight, covariance
-        self._sample = sample
-        self._resolution = None
-
-    @property
-    def source(self):
-        return self._source
+        self._covariance = self._mean = self._resolution = self._total_weight = None
 
     @property
     def covariance(self):
@@ -84,24 +70,18 @@ class DataSummary:
     @property
     def mean(self):
         if self._mean is None:
-            self._mean, total_weight = _feature_means(self._source)
-            if self._total_weight is None:
-                self._total_weight = total_weight
+            self._mean, self._total_weight = _feature_means(self._source)
         return self._mean
 
     @property
     def total_weight(self):
-        if self._total_weight is None:
-            self.mean  # computed with the mean, in one pass
+        self.mean  # computed with the mean, in one pass
         return self._total_weight
 
     @property
     def resolution(self):
         if self._resolution is None:
-            if self._sample is not None:
-                self._resolution = _distinct_values(*self._sample)
-            else:
-                self._resolution = _resolution(self._source)
+            self._resolution = _resolution(self._source)
         return self._resolution
 
 
@@ -188,21 +168,11 @@ def _resolution(source):
     distinct values, both of shape (n_features,). A feature with a single
     value has gap 0.
     """
-    return _distinct_values(*source.subsample(*resolution_draw()))
-
-
-def resolution_draw():
-    """The ``(random_state, size)`` of the subsample that :func:`_resolution` reads."""
-    return np.random.RandomState(0), INIT_SAMPLE_SIZE
-
-
-def _distinct_values(points, weights):
-    """The gaps and numbers of distinct values of :func:`_resolution`, of the rows
-    ``points`` (float64, shape (n, n_features)) of positive ``weights``."""
+    points, weights = source.subsample(np.random.RandomState(0), INIT_SAMPLE_SIZE)
     points = points[weights > 0]
-    gaps = np.zeros(points.shape[1])
-    n_values = np.zeros(points.shape[1], dtype=np.int64)
-    for j in range(points.shape[1]):
+    gaps = np.zeros(source.n_features)
+    n_values = np.zeros(source.n_features, dtype=np.int64)
+    for j in range(source.n_features):
         values = points[:, j]
         distinct = np.unique(values[~np.isnan(values)])  # NaN: a missing value
         n_values[j] = distinct.size
@@ -279,23 +249,10 @@ def gaussian_collapse_reasons(model, source, summary, min_variance_ratio=MIN_VAR
     """{component: why} for the collapsed components of a fitted Gaussian mixture on the
     validated ``source`` (``summary``: its :class:`DataSummary`), by the three rules of
     :func:`fastem.selection.collapsed_components`."""
-    reasons = defaultdict(list)
-    for k, why in spread_reasons(model, summary, min_variance_ratio):
-        reasons[k].append(why)
-    for k, why in few_point_reasons(model, source).items():
-        reasons[k].append(why)
-    return {k: ", ".join(why) for k, why in sorted(reasons.items())}
-
-
-def spread_reasons(model, summary, min_variance_ratio=MIN_VARIANCE_RATIO):
-    """[(component, why)] by rules 1 and 2 of :func:`fastem.selection.collapsed_components`
-    (a variance below its floor, or below a feature's rounding) for the components of a
-    fitted Gaussian mixture, on data whose :class:`DataSummary` is ``summary``: what the
-    parameters and the summary tell, without a pass over the data."""
     S = summary.covariance
     reg_covar = float(model.reg_covar)
     floor_abs = _REG_COVAR_MULTIPLE * reg_covar
-    reasons = []
+    reasons = defaultdict(list)
     covariances = model._float64_covariances()  # (K, D, D) float64
     eigenvalues, eigenvectors = np.linalg.eigh(covariances)
     # s[k, j] = v_kj^T S v_kj, the data's variance along component k's j-th axis
@@ -304,21 +261,23 @@ def spread_reasons(model, summary, min_variance_ratio=MIN_VARIANCE_RATIO):
     narrow = (eigenvalues < floor) & (data_var > _DEGENERATE_MULTIPLE * reg_covar)
     for k in np.flatnonzero(narrow.any(axis=1)):
         j = int(np.argmax(np.where(narrow[k], floor[k] - eigenvalues[k], -np.inf)))
-        reasons.append((int(k), (
+        reasons[int(k)].append(
             f"variance {eigenvalues[k, j]:.3g} along an axis where the data have "
             f"{data_var[k, j]:.3g} (floor {floor[k, j]:.3g})"
-        )))
+        )
     axis_variance = np.diagonal(covariances, axis1=1, axis2=2)
     gaps, n_values = summary.resolution
     axis_floor = gaps**2 / 12.0
     # rule 2 only for features that look like rounded measurements
     rounded = (n_values > _MAX_CODE_LEVELS) & (np.diagonal(S) >= axis_floor)
     for k, j in zip(*np.nonzero((axis_variance < axis_floor) & rounded)):
-        reasons.append((int(k), (
+        reasons[int(k)].append(
             f"variance {axis_variance[k, j]:.3g} along feature {j}, below the "
-            f"{axis_floor[j]:.3g} that rounding to steps of {gaps[j]:.3g} gives"
-        )))
-    return reasons
+            f"{axis_floor[j]:.3g} that rounding to steps of {gaps[j]:.3g} gives",
+        )
+    for k, why in few_point_reasons(model, source).items():
+        reasons[k].append(why)
+    return {k: ", ".join(why) for k, why in sorted(reasons.items())}
 
 
 def few_point_reasons(model, source):

@@ -550,12 +550,10 @@ class DaskSource:
 
     def subsample(self, random_state, size):
         """(points, weights): the rows an equal-length NumPy array would give, float64."""
-        return self.subsamples([(random_state, size)])[0]
-
-    def subsamples(self, draws):
-        """[:meth:`subsample` ``(random_state, size)`` for each of ``draws``], drawn in
-        turn and gathered in one computation."""
         self._prepare()
+        index = sample_index(self.n_samples, random_state, size)
+        if isinstance(index, slice):
+            index = np.arange(self.n_samples)[index]
         # Gathered block by block in fastem's tasks, whose reads are guarded (_reading):
         # Dask's own fancy indexing would read a memory-mapped block unguarded.
         offsets = self._block_starts()
@@ -565,16 +563,9 @@ class DaskSource:
             else self.sample_weight.to_delayed().ravel()
         )
         parts = []
-        for random_state, size in draws:
-            index = sample_index(self.n_samples, random_state, size)
-            if isinstance(index, slice):
-                index = np.arange(self.n_samples)[index]
-            parts.append([])
-            for i, (block, w) in enumerate(zip(blocks, weights)):
-                lo, hi = np.searchsorted(index, offsets[i : i + 2])
-                if hi > lo:
-                    parts[-1].append(
-                        dask.delayed(_block_take)(block, w, index[lo:hi] - offsets[i]))
+        for i, (block, w) in enumerate(zip(blocks, weights)):
+            lo, hi = np.searchsorted(index, offsets[i : i + 2])
+            if hi > lo:
+                parts.append(dask.delayed(_block_take)(block, w, index[lo:hi] - offsets[i]))
         parts = dask.compute(*parts)
-        return [(np.concatenate([p for p, _ in draw]), np.concatenate([w for _, w in draw]))
-                for draw in parts]
+        return np.concatenate([p for p, _ in parts]), np.concatenate([w for _, w in parts])

@@ -149,12 +149,10 @@ import time
 import numpy as np
 
 from . import _progress  # noqa: F401  (announces long kernel compilations on stderr)
-from ._collapse import MIN_VARIANCE_RATIO, DataSummary, resolution_draw
+from ._collapse import MIN_VARIANCE_RATIO
 from ._config import BLOCK_SIZE, MAX_PARTITIONS, PARTITION_MEMORY
 from ._em import run_em
-from ._init import (
-    INIT_METHODS, INIT_SAMPLE_SIZE, initial_moments, sample_size, start_method,
-)
+from ._init import INIT_METHODS, initial_moments, sample_size, start_method
 from . import _state
 from ._state import (
     ASSIGNED, DERIVED, FITTED_ATTRIBUTES, ParameterState, check_kernel_params,
@@ -366,41 +364,6 @@ class _StartsFailed(Exception):
     def __init__(self, first_error):
         super().__init__(str(first_error))
         self.first_error = first_error
-
-
-class _CollapseJudge:
-    """Whether the results of a fit's runs have collapsed components
-    (:meth:`BaseMixture._collapsed`), each judged once, when a ranking first asks.
-
-    Judging a run takes a pass over the data (its components' effective points):
-    on data read from disk or a cluster a pass of EM's cost, which runs that no
-    ranking compares never pay. The data summary that the rules read
-    (:meth:`BaseMixture._data_summary`) takes the data's mean and covariance
-    from the statistics of the first judged run's last pass, and their
-    resolution from the first start's subsample where it holds every row
-    (``sample``, set by the fit): with neither, they are passes too.
-    """
-
-    def __init__(self, model, source):
-        self._model, self._source = model, source
-        self._summary = None
-        self.sample = None  # the first start's (points, weights), when they are every row
-        self._judged = {}  # id(result): (result, whether collapsed); the result keeps its id
-
-    def of(self, worker):
-        """``collapsed(result)``: whether a run's ``result`` on a copy of ``worker`` (any
-        run's: the model and data it judges on) has a collapsed component."""
-
-        def collapsed(result):
-            if id(result) not in self._judged:
-                if self._summary is None:
-                    self._summary = self._model._data_summary(
-                        self._source, result.stats, self.sample)
-                verdict = self._model._collapsed(worker, result, self._source, self._summary)
-                self._judged[id(result)] = (result, verdict)
-            return self._judged[id(result)][1]
-
-        return collapsed
 
 
 def _distinct_points(points, weights):
@@ -2348,8 +2311,6 @@ class BaseMixture(_KeywordsChecked):
         if two_starts:
             runs.insert(1, (0, True))
         best = best_start_weights = first_error = failure = None
-        # whether runs have collapsed components, judged when a ranking needs it
-        collapsed = _CollapseJudge(self, source)
         # On data that the hierarchical tree takes whole, the starts after the
         # tree are k-means++ partitions of its distinct points (``pool``), drawn
         # in turn whatever n_init is; the first ``shared`` restarts are ones
@@ -2389,14 +2350,9 @@ class BaseMixture(_KeywordsChecked):
                 elif init == 0:  # the same subsample as the other first start
                     random_state.set_state(first_draws)
                 drawn = []
-                # restarts are ranked by the collapse rules: the first start draws their
-                # subsample with its own
-                resolution = [] if (init, filled, self._collapse_reads_resolution) == (
-                    0, False, True) and n_init > 1 else None
                 try:
                     sample = worker._initialize(
-                        source, random_state, restart=init, filled=filled, drawn=drawn,
-                        resolution=resolution,
+                        source, random_state, restart=init, filled=filled, drawn=drawn
                     )
                 except (ValueError, FloatingPointError) as exc:
                     # The start's own failure (a partition with a component without
@@ -2418,12 +2374,6 @@ class BaseMixture(_KeywordsChecked):
                     else:
                         failure = self._passed_over(failure, exc)
                         continue
-                if resolution:
-                    collapsed.sample = resolution[0]
-                elif not (init or filled) and sample and (
-                        sample[0].shape[0] == source.n_samples <= INIT_SAMPLE_SIZE):
-                    # every row, as the subsample for the collapse rules' resolution is
-                    collapsed.sample = sample
                 if filled and after_first is not None:
                     # the restarts draw on from the first start's candidates, whatever
                     # this one drew: the draws are those of fewer restarts
@@ -2441,8 +2391,7 @@ class BaseMixture(_KeywordsChecked):
                     spare = self._START_CANDIDATES - 1
                     shared = min(spare, n_init - 1)
                     result = self._best_of_starts(
-                        worker, source, pool, random_state, spare - shared, collapsed,
-                        tree_error,
+                        worker, source, pool, random_state, spare - shared, tree_error
                     )
                 else:
                     result = self._run_em_to_the_end(worker, source, rounded_start=rounded)
@@ -2466,8 +2415,7 @@ class BaseMixture(_KeywordsChecked):
             if self.verbose:
                 status = "converged" if result.converged else "did not converge"
                 print(f"Initialization {status}. lower bound {result.lower_bound:.5f}.")
-            # a restart: one without collapsed components ranks first
-            if self._ranks_above(result, best, source.dtype, collapsed.of(worker)):
+            if self._beats(result, best, source.dtype):
                 best, best_start_weights = result, start_weights
             if result.stopped:
                 break
@@ -2641,61 +2589,6 @@ class BaseMixture(_KeywordsChecked):
             print(f"Initialization failed: {error}")
         return failure or error
 
-    def _data_summary(self, source, stats=None, sample=None):
-        """The :class:`~fastem._collapse.DataSummary` of ``source`` that the collapse rules of
-        the starts' ranking read: that of the grid of :func:`fastem.select_n_components`
-        fitting this model, which its flags read too, or a new one, which takes what
-        the statistics ``stats`` of a pass over ``source`` (None: none) give of the
-        data (:meth:`_data_moments`) and their resolution from ``sample``, the
-        ``(points, weights)`` of every row of ``source`` (None: not drawn)."""
-        summary = getattr(self, "_grid_summary", None)
-        if summary is not None and summary.source is source:
-            return summary
-        known = {} if stats is None else self._data_moments(stats)
-        return DataSummary(source, self._fits_missing(), sample=sample, **known)
-
-    # Whether the family's collapse rules read the data's resolution (DataSummary).
-    _collapse_reads_resolution = False
-
-    def _data_moments(self, stats):
-        """Family hook: what the statistics ``stats`` of a pass over the data give of the
-        data for the collapse rules (:class:`~fastem._collapse.DataSummary`): a dict with
-        any of ``mean`` (n_features,), ``total_weight`` (a float) and ``covariance``
-        (n_features, n_features), float64. Default: nothing (the summary reads them from
-        the data)."""
-        return {}
-
-    def _collapsed(self, worker, result, source, summary):
-        """Whether a run's ``result`` (on a copy of ``worker``) has a collapsed component
-        (:meth:`_collapse_reasons`) on ``source``, whose data summary is ``summary``."""
-        judge = copy.copy(worker)
-        judge._set_parameters(result.parameters)
-        return judge._has_collapsed_components(source, summary)
-
-    def _ranks_above(self, result, best, dtype, collapsed=None):
-        """Whether a start's ``result`` replaces the ``best`` of the earlier ones (None):
-        a run without collapsed components (``collapsed(run)``: see
-        :func:`fastem.selection.collapsed_components`; None: not compared) ranks above one
-        with them, as :func:`fastem.select_n_components` flags the latter as singular,
-        and among runs alike in that the higher wins (:meth:`_beats`).
-
-        ``collapsed`` is asked only what the ranking needs, as judging a run reads the
-        data (:class:`_CollapseJudge`): ``best``'s state, and ``result``'s only where the
-        likelihood and ``best``'s state do not decide (a ``result`` below a ``best``
-        without collapsed components never ranks above it, and one above a ``best`` with
-        them always does).
-
-        A collapsed component sits on a spurious maximum of the unbounded likelihood, whose
-        gain is ``-0.5 * log(reg_covar)`` per point it holds: ranked by the likelihood
-        alone, a start that EM led onto one point or one value of an indicator won over
-        every proper fit (R's acidity, one feature, K=5: a component on one point, 6.5
-        nats above mclust's fit; Boston, 'tied', K=5 to 7).
-        """
-        beats = self._beats(result, best, dtype)
-        if best is None or collapsed is None or beats == collapsed(best):
-            return beats
-        return not collapsed(result)
-
     def _beats(self, result, best, dtype):
         """Whether a run's ``result`` replaces the ``best`` of the earlier starts (None).
 
@@ -2731,12 +2624,11 @@ class BaseMixture(_KeywordsChecked):
             or any(getattr(self, name) is not None for name in names)
         )
 
-    def _best_of_starts(self, worker, source, pool, random_state, n_draws, collapsed,
-                        tree_error=None):
+    def _best_of_starts(self, worker, source, pool, random_state, n_draws, tree_error=None):
         """EM from the best of the tree's partition (the worker's start, unless computing
         it raised ``tree_error``) and ``n_draws`` k-means++ partitions of ``pool``, the
         distinct points of data that the hierarchical tree takes whole, with their summed
-        weights. ``collapsed``: the fit's :class:`_CollapseJudge`.
+        weights.
 
         The hierarchical partition (mclust's start) is a deterministic
         function of the data: on small real data it often leads to a lower
@@ -2762,7 +2654,7 @@ class BaseMixture(_KeywordsChecked):
         weights, so that weights that count repeated rows give the fit of the
         repeated rows.
 
-        A later start wins only as a later restart does (:meth:`_ranks_above`). A
+        A later start wins only as a later restart does (:meth:`_beats`). A
         start whose partition or run fails is passed over; when all fail,
         :class:`_StartsFailed` holds the first one's error. The runs call
         neither ``callback`` nor ``verbose``'s printer; with either, the best
@@ -2787,7 +2679,7 @@ class BaseMixture(_KeywordsChecked):
             except (ValueError, FloatingPointError) as exc:
                 first_error = first_error or exc
                 continue
-            if self._ranks_above(result, best, source.dtype, collapsed.of(trial)):
+            if self._beats(result, best, source.dtype):
                 best, best_start = result, start
         if best is None:
             raise _StartsFailed(first_error)
@@ -2845,11 +2737,6 @@ class BaseMixture(_KeywordsChecked):
         ``source``, whose :class:`~fastem._collapse.DataSummary` is ``summary``.
         Default: none, for a family whose likelihood is bounded."""
         return {}
-
-    def _has_collapsed_components(self, source, summary):
-        """Family hook: whether :meth:`_collapse_reasons` names a component, found with
-        the fewest passes over the data. Default: its reasons, all of them."""
-        return bool(self._collapse_reasons(source, summary))
 
     def _check_stored_parameters(self, warn=True):
         """Family hook: whether a fitted attribute, as stored in the model's dtype, lost a
@@ -3384,8 +3271,7 @@ class BaseMixture(_KeywordsChecked):
         """Family hook: whether the ``*_init`` hyper-parameters set every parameter."""
         return False
 
-    def _initialize(self, source, random_state, restart=0, filled=False, drawn=None,
-                    resolution=None):
+    def _initialize(self, source, random_state, restart=0, filled=False, drawn=None):
         """Set the starting parameters: the user's where given, the rest from ``init_params``.
 
         When every initial parameter is given (``_init_parameter_names``),
@@ -3404,10 +3290,7 @@ class BaseMixture(_KeywordsChecked):
         start is the same as the other; else the ``(points, weights)`` of the
         subsample the start was computed on, ``()`` when nothing was
         computed from the data. ``drawn``, a list, receives that subsample
-        before the start is computed from it, also when that fails;
-        ``resolution``, a list, the subsample that the collapse rules read the
-        resolution from (:func:`~fastem._collapse.resolution_draw`), gathered in
-        the same read of the data, when the start draws one.
+        before the start is computed from it, also when that fails.
         """
         names = self._init_parameter_names
         given = self._user_gives_every_parameter() or (
@@ -3424,12 +3307,7 @@ class BaseMixture(_KeywordsChecked):
         centers = None
         if names is not None and len(names) > 1 and getattr(self, names[1]) is not None:
             centers = getattr(self, names[1])
-        draws = [(random_state, sample_size(method, source.n_features))]
-        if resolution is not None:
-            draws.append(resolution_draw())
-        (points, weights), *others = source.subsamples(draws)
-        if resolution is not None:
-            resolution.extend(others)
+        points, weights = source.subsample(random_state, sample_size(method, source.n_features))
         if self._fits_missing():
             start = points_for_start(points, weights, source, self._n_components, filled)
             if start is None:

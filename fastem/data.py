@@ -550,14 +550,8 @@ class ArraySource:
 
     def subsample(self, random_state, size):
         """(points, weights) of a uniform subsample of at most ``size`` rows, float64."""
-        return self.subsamples([(random_state, size)])[0]
-
-    def subsamples(self, draws):
-        """[:meth:`subsample` ``(random_state, size)`` for each of ``draws``], drawn in
-        turn and gathered in one read of the data."""
         with self._reading():
-            return [subsample(self.X, self.sample_weight, random_state, size)
-                    for random_state, size in draws]
+            return subsample(self.X, self.sample_weight, random_state, size)
 
 
 _READ_MODES = {"readonly": "r", "copyonwrite": "c"}
@@ -1322,24 +1316,17 @@ class ChunkedSource:
         by chunk: a chunked source starts from the same subsample as the
         concatenated array would.
         """
-        return self.subsamples([(random_state, size)])[0]
-
-    def subsamples(self, draws):
-        """[:meth:`subsample` ``(random_state, size)`` for each of ``draws``], drawn in
-        turn and gathered in one pass over the chunks."""
-        indexes = []
-        for random_state, size in draws:
-            index = sample_index(self.n_samples, random_state, size)
-            indexes.append(np.arange(self.n_samples) if isinstance(index, slice) else index)
-        points, weights = [[] for _ in draws], [[] for _ in draws]
+        index = sample_index(self.n_samples, random_state, size)
+        if isinstance(index, slice):
+            index = np.arange(self.n_samples)
+        points, weights = [], []
         for i, X, w, signatures in self._iter():
+            lo, hi = np.searchsorted(index, self.offsets[i : i + 2])
+            rows = index[lo:hi] - self.offsets[i]
             with _Slice(X, w, signatures)._reading():
-                for index, p, q in zip(indexes, points, weights):
-                    lo, hi = np.searchsorted(index, self.offsets[i : i + 2])
-                    rows = index[lo:hi] - self.offsets[i]
-                    p.append(np.asarray(X[rows], dtype=np.float64))
-                    q.append(w[rows] if w.shape[0] else np.ones(rows.shape[0]))
-        return [(np.concatenate(p), np.concatenate(q)) for p, q in zip(points, weights)]
+                points.append(np.asarray(X[rows], dtype=np.float64))
+                weights.append(w[rows] if w.shape[0] else np.ones(rows.shape[0]))
+        return np.concatenate(points), np.concatenate(weights)
 
 
 class _Slice(ArraySource):

@@ -340,14 +340,12 @@ def test_a_component_collapsed_on_a_rounded_measurement_is_not_called_narrow(
     """A component on one repeated value of a feature rounded to 0.01 (durations of 4 for
     "long", as in MASS's geyser) keeps a variance of about 1e-25 from its neighbours' tiny
     responsibilities: a collapse, which select_n_components flags, not a cluster narrower
-    than reg_covar, for which lowering reg_covar to 1e-27 would be the advice. (The starts
-    rank a fit without it first: the fit starts from means at the three groups.)"""
+    than reg_covar, for which lowering reg_covar to 1e-27 would be the advice."""
     rng = np.random.default_rng(seed)
     waiting = np.r_[rng.normal(80, 6, 120), rng.normal(55, 6, 100), rng.normal(78, 6, 60)]
     duration = np.r_[np.round(rng.normal(4.3, 0.4, 120), 2), np.round(rng.normal(2.0, 0.2, 100), 2),
                      np.full(60, 4.0)]
-    model = GaussianMixture(3, covariance_type=covariance_type, random_state=seed,
-                            means_init=[[80.0, 4.3], [55.0, 2.0], [78.0, 4.0]])
+    model = GaussianMixture(3, covariance_type=covariance_type, random_state=seed)
     model.fit(np.c_[waiting, duration])  # warnings are errors here
     spike = np.argmin(model.covariances_[:, 1, 1] if covariance_type == "full"
                       else model.covariances_[:, 1])

@@ -6,7 +6,6 @@ and against the partitions of R's mclust (``hclass(hc(X, "VVV", use = "SVD"))``,
 computed once in R on scikit-learn's iris data and written out below).
 """
 
-import contextlib
 import re
 import tracemalloc
 import warnings
@@ -20,7 +19,7 @@ from sklearn.datasets import load_iris
 from sklearn.metrics import adjusted_rand_score
 
 import fastem
-from fastem import _collapse, _init, base
+from fastem import _init
 from fastem._hierarchical import cut_tree, hierarchical_labels, merge_tree, svd_transform
 from fastem._init import INIT_METHODS, initial_moments, partition_moments
 
@@ -383,23 +382,6 @@ def test_restarts_after_a_hierarchical_start_explore():
     assert _init.start_method("hierarchical", 31, 0) == "k-means++"
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_a_start_without_collapsed_components_ranks_above_one_with_them(dtype):
-    """Two clusters rounded to 0.01 and a lone point: EM from the likelihood's best start
-    puts a component on one value (a spurious maximum, 13 nats above the proper fit),
-    which select_n_components flags as singular. The start, the best of the tree and
-    k-means++ candidates, and the restarts rank a fit without collapsed components
-    first, whatever n_init is."""
-    from fastem.selection import collapsed_components
-
-    rng = np.random.default_rng(1)
-    X = np.concatenate([rng.normal(0, 1, 60), rng.normal(4, 0.7, 40), [9.0]])
-    X = np.round(X, 2).reshape(-1, 1).astype(dtype)
-    for n_init in (1, 2, 8):
-        model = fastem.GaussianMixture(4, n_init=n_init, random_state=0).fit(X)
-        assert collapsed_components(model, X) == {}
-
-
 @pytest.mark.parametrize("n_components, covariance_type", [(4, "full"), (6, "full"), (5, "diag")])
 def test_more_restarts_never_end_lower(n_components, covariance_type):
     """On data that the tree takes whole, the restarts are the k-means++ partitions that
@@ -676,119 +658,3 @@ def test_given_means_of_points_the_subsample_misses_start_with_a_weight(family, 
     model.fit(data)  # warnings are errors: no EmptyComponentWarning
     assert model.weights_[1] * len(X) == pytest.approx(3.0, rel=1e-2)
     assert_array_equal(np.flatnonzero(model.predict(X) == 1), np.arange(n, n + 3))
-
-
-@pytest.mark.parametrize("n_init", [2, 3])
-def test_restarts_are_judged_for_collapse_only_where_their_ranking_needs_it(n_init):
-    """Judging whether a run has collapsed components reads the data (a pass for its
-    effective points): on chunked data each is a pass of EM's cost. Restarts of two
-    separated clusters end on the first run's peak, and one below a run without collapsed
-    components never ranks above it: only the first run is judged, whatever n_init is,
-    and the fit is the first run's."""
-    rng = np.random.default_rng(0)
-    # more rows than the hierarchical tree takes whole: no k-means++ candidates
-    X = np.concatenate([rng.normal(0, 1, (1500, 2)), rng.normal(8, 1, (1500, 2))])
-    judged = []
-    original = fastem.GaussianMixture._collapsed
-
-    def counting(self, worker, result, source, summary):
-        judged.append(result)
-        return original(self, worker, result, source, summary)
-
-    chunks = fastem.Chunks(np.array_split(X, 4))
-    once = fastem.GaussianMixture(2, n_init=1, random_state=0).fit(chunks)
-    with mock.patch.object(fastem.GaussianMixture, "_collapsed", counting):
-        model = fastem.GaussianMixture(2, n_init=n_init, random_state=0).fit(chunks)
-    assert len(judged) == 1
-    np.testing.assert_array_equal(model.means_, once.means_)
-
-
-def _two_clusters(family, n=1500):
-    rng = np.random.default_rng(0)
-    X = np.concatenate([rng.normal(0, 1, (n, 2)), rng.normal(8, 1, (n, 2))])
-    return np.round(np.abs(X), 3) if family == "exponential" else X
-
-
-class _Passes:
-    """Reiterable chunks that count the passes over them."""
-
-    def __init__(self, parts):
-        self.parts, self.passes = parts, 0
-
-    def __iter__(self):
-        self.passes += 1
-        yield from self.parts
-
-
-def _count_passes(data, kind, fit):
-    """``fit(data as kind)`` and its passes over the data: iterations of the chunks, or
-    calls of the source's methods that read the data (a call inside another counts in it)."""
-    from fastem import _dask, data as sources
-
-    if kind == "chunks":
-        chunks = _Passes(np.array_split(data, 4))
-        fit(chunks)
-        return chunks.passes
-    passes, depth = [0], [0]
-
-    def counted(method):
-        def reading(self, *args, **kwargs):
-            if not depth[0]:
-                passes[0] += 1
-            depth[0] += 1
-            try:
-                return method(self, *args, **kwargs)
-            finally:
-                depth[0] -= 1
-        return reading
-
-    cls = _dask.DaskSource if kind == "dask" else sources.ArraySource
-    names = [name for name in ("reduce", "map", "_scan", "subsample", "subsamples")
-             if name in vars(cls)]
-    with contextlib.ExitStack() as stack:
-        for name in names:
-            stack.enter_context(mock.patch.object(cls, name, counted(getattr(cls, name))))
-        fit(data)
-    return passes[0]
-
-
-@pytest.mark.parametrize("kind", ["array", "memmap", "chunks", "dask"])
-@pytest.mark.parametrize("family", ["gaussian", "bayesian", "exponential"])
-@pytest.mark.parametrize("n_init, n", [(1, 1500), (3, 1500), (1, 100), (3, 100)])
-def test_ranking_starts_by_collapse_reads_the_data_only_for_effective_points(
-        family, kind, n_init, n, tmp_path):
-    """The collapse rules rank the starts with what the fit already read: the data's mean
-    and covariance from a run's last pass, their resolution from a subsample drawn with the
-    first start's (every row where the start's holds every row). A run's judgement reads
-    the data only for the effective points of its components (Gaussian rule 3), once for
-    each run judged, and the fit is the one of the same starts ranked so."""
-    X = _two_clusters(family, n)
-    if kind == "memmap":
-        np.save(tmp_path / "X.npy", X)
-        X = np.load(tmp_path / "X.npy", mmap_mode="r")
-    elif kind == "dask":
-        X = pytest.importorskip("dask.array").from_array(X, chunks=(n // 2, -1))
-    cls = {"gaussian": fastem.GaussianMixture, "bayesian": fastem.BayesianGaussianMixture,
-           "exponential": fastem.ExponentialMixture}[family]
-    effective, models = [], []
-    original = _collapse._effective_points
-
-    def effective_points(model, source):
-        effective.append(model)
-        return original(model, source)
-
-    def fit(data):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", fastem.ConvergenceWarning)  # max_iter=5
-            models.append(cls(2, n_init=n_init, max_iter=5, random_state=0).fit(data))
-
-    with mock.patch.object(_collapse, "_effective_points", effective_points):
-        ranked = _count_passes(X, kind, fit)
-    # the same fit with the starts ranked by the likelihood alone
-    with mock.patch.object(base._CollapseJudge, "of", lambda judge, worker: None):
-        unranked = _count_passes(X, kind, fit)
-    assert ranked == unranked + len(effective)
-    if n_init == 1 and n > 1000:  # no k-means++ candidates: no ranking
-        assert not effective
-    assert models[0].lower_bound_ == models[1].lower_bound_
-    assert_array_equal(models[0].weights_, models[1].weights_)

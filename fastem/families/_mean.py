@@ -133,11 +133,6 @@ class MeanParameterMixture(BaseMixture):
             )
         return stats.moments["sx"].sum(axis=0) / mass
 
-    def _data_moments(self, stats):
-        """The data's weighted mean (float64, over each feature's observed entries) from
-        the statistics of a pass (:meth:`_data_mean`), as the M-step's floor reads it."""
-        return {"mean": self._data_mean(stats)}
-
     def _impossible_moment(self, stats):
         # sx sums non-negative data and observed_nk non-negative responsibilities
         for name, value in stats.moments.items():

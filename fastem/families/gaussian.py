@@ -5,9 +5,7 @@ import numbers
 
 import numpy as np
 
-from .._collapse import (
-    MIN_VARIANCE_RATIO, few_point_reasons, gaussian_collapse_reasons, spread_reasons,
-)
+from .._collapse import MIN_VARIANCE_RATIO, gaussian_collapse_reasons
 from .._threading import launch, read_only, read_only_fields
 from .._validation import (
     as_float_array, check_choice, check_distinct_starts, check_in_dtype, check_range,
@@ -1252,36 +1250,6 @@ class _GaussianComponents(BaseMixture):
 
     def _collapse_reasons(self, source, summary, min_variance_ratio=MIN_VARIANCE_RATIO):
         return gaussian_collapse_reasons(self, source, summary, min_variance_ratio)
-
-    def _has_collapsed_components(self, source, summary):
-        # the rules that read the parameters and the summary first: the effective points
-        # of the components (rule 3) take a pass over the data
-        return bool(spread_reasons(self, summary)) or bool(few_point_reasons(self, source))
-
-    _collapse_reads_resolution = True
-
-    def _data_moments(self, stats):
-        """The data's weighted mean, total weight and covariance (float64) from the
-        statistics of a pass (without missing values): every point's responsibilities sum
-        to 1, so the components' moments, re-expressed around the data's mean, add up to
-        the data's. 'diag' and 'spherical' statistics hold the diagonal of the scatter
-        alone, which is all that the collapse rules read of the covariance for components
-        whose axes are the features (:func:`~fastem._collapse.gaussian_collapse_reasons`):
-        the covariance is that diagonal."""
-        if self._fits_missing():
-            return {}
-        total = stats.n_samples
-        shift = np.asarray(stats.reference["shift"], dtype=np.float64)
-        mean = (stats.moments["sx"] + stats.nk[:, None] * shift).sum(axis=0) / total
-        around = self._recentre(stats, {"shift": np.broadcast_to(mean, shift.shape)})
-        scatter = around.moments["sxx"]
-        if self.covariance_type in ("full", "tied"):
-            if self.covariance_type == "full":
-                scatter = scatter.sum(axis=0)
-            scatter = np.tril(scatter) + np.tril(scatter, -1).T
-        else:
-            scatter = np.diag(scatter.sum(axis=0))
-        return {"mean": mean, "total_weight": total, "covariance": scatter / total}
 
     def _check_stored_parameters(self, warn=True):
         """Whether float32 ``covariances_`` or ``precisions_`` are not positive definite as
