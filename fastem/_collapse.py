@@ -61,6 +61,10 @@ class DataSummary:
         self._covariance = self._mean = self._resolution = self._total_weight = None
 
     @property
+    def source(self):
+        return self._source
+
+    @property
     def covariance(self):
         if self._covariance is None:
             self._covariance = _data_covariance(
@@ -249,6 +253,20 @@ def gaussian_collapse_reasons(model, source, summary, min_variance_ratio=MIN_VAR
     """{component: why} for the collapsed components of a fitted Gaussian mixture on the
     validated ``source`` (``summary``: its :class:`DataSummary`), by the three rules of
     :func:`fastem.selection.collapsed_components`."""
+    reasons = defaultdict(list)
+    for reasons_of in (
+        narrow_component_reasons(model, summary, min_variance_ratio),
+        few_point_reasons(model, source),
+    ):
+        for k, why in reasons_of.items():
+            reasons[k].append(why)
+    return {k: ", ".join(why) for k, why in sorted(reasons.items())}
+
+
+def narrow_component_reasons(model, summary, min_variance_ratio=MIN_VARIANCE_RATIO):
+    """{component: why} for the components of a fitted Gaussian mixture narrower than the
+    data allow (rules 1 and 2 of :func:`fastem.selection.collapsed_components`), from
+    its parameters and the data's :class:`DataSummary` ``summary`` alone."""
     S = summary.covariance
     reg_covar = float(model.reg_covar)
     floor_abs = _REG_COVAR_MULTIPLE * reg_covar
@@ -275,8 +293,6 @@ def gaussian_collapse_reasons(model, source, summary, min_variance_ratio=MIN_VAR
             f"variance {axis_variance[k, j]:.3g} along feature {j}, below the "
             f"{axis_floor[j]:.3g} that rounding to steps of {gaps[j]:.3g} gives",
         )
-    for k, why in few_point_reasons(model, source).items():
-        reasons[k].append(why)
     return {k: ", ".join(why) for k, why in sorted(reasons.items())}
 
 

@@ -1951,19 +1951,21 @@ class BaseMixture(_KeywordsChecked):
             functools.partial(_kernel_totals, self._for_tasks(), state, accumulate, context))
 
     def _for_tasks(self):
-        """The model as the functions of a pass over a source hold it: without ``callback``.
+        """The model as the functions of a pass over a source hold it: without ``callback``
+        or the data summary of a :func:`fastem.select_n_components` grid.
 
         Only the EM loop calls the callback, where the fit runs. A Dask cluster of
         processes pickles the functions of every task, and a callback that pickle cannot
         take (an object holding a lock or an open file) made every Dask call (fit,
         predict, score, partial_fit) fail with "Could not serialize object of type
-        _HLGExprSequence". A shallow copy, holding the same snapshot, where there is a
-        callback; the model itself otherwise.
+        _HLGExprSequence"; the grid's summary holds the whole source. A shallow copy,
+        holding the same snapshot, where there is either; the model itself otherwise.
         """
-        if getattr(self, "callback", None) is None:
+        if getattr(self, "callback", None) is None and not hasattr(self, "_grid_summary"):
             return self
         model = copy.copy(self)
         model.callback = None
+        model.__dict__.pop("_grid_summary", None)
         return model
 
     def _outputs(self, source, output, out=None):
@@ -2311,6 +2313,8 @@ class BaseMixture(_KeywordsChecked):
         if two_starts:
             runs.insert(1, (0, True))
         best = best_start_weights = first_error = failure = None
+        # in select_n_components' grid, a start without collapsed components ranks first
+        summary, best_collapsed = self._ranking_summary(source), None
         # On data that the hierarchical tree takes whole, the starts after the
         # tree are k-means++ partitions of its distinct points (``pool``), drawn
         # in turn whatever n_init is; the first ``shared`` restarts are ones
@@ -2415,8 +2419,13 @@ class BaseMixture(_KeywordsChecked):
             if self.verbose:
                 status = "converged" if result.converged else "did not converge"
                 print(f"Initialization {status}. lower bound {result.lower_bound:.5f}.")
-            if self._beats(result, best, source.dtype):
-                best, best_start_weights = result, start_weights
+            collapsed = None
+            if best is not None and summary is not None:
+                if best_collapsed is None:
+                    best_collapsed = self._collapsed(worker, best, summary)
+                collapsed = self._collapsed(worker, result, summary)
+            if self._ranks_above(result, collapsed, best, best_collapsed, source.dtype):
+                best, best_start_weights, best_collapsed = result, start_weights, collapsed
             if result.stopped:
                 break
         if best is None:  # every start's EM failed
@@ -2589,6 +2598,52 @@ class BaseMixture(_KeywordsChecked):
             print(f"Initialization failed: {error}")
         return failure or error
 
+    def _ranking_summary(self, source):
+        """The :class:`~fastem._collapse.DataSummary` of ``source`` by which the starts of
+        this fit rank those without collapsed components first (:meth:`_ranks_above`):
+        that of the grid of :func:`fastem.select_n_components` fitting this model, which
+        its flags read too. None outside a grid, where the starts rank by the likelihood
+        alone."""
+        summary = getattr(self, "_grid_summary", None)
+        return summary if summary is not None and summary.source is source else None
+
+    def _collapsed(self, worker, result, summary):
+        """Whether a run's ``result`` (on a copy of ``worker``) has a component that
+        :meth:`_parameter_collapse_reasons` finds collapsed, on the data of ``summary``."""
+        judge = copy.copy(worker)
+        judge._set_parameters(result.parameters)
+        return bool(judge._parameter_collapse_reasons(summary))
+
+    def _ranks_above(self, result, collapsed, best, best_collapsed, dtype):
+        """Whether a start's ``result`` replaces the ``best`` of the earlier ones (None).
+
+        In the grid of :func:`fastem.select_n_components` (``collapsed`` and
+        ``best_collapsed`` are then whether :meth:`_parameter_collapse_reasons` finds
+        a collapsed component in each; None elsewhere) a run without collapsed
+        components ranks above one with them, which the grid would flag as singular
+        and leave out; among runs alike in that, and in a fit outside a grid, the
+        higher wins (:meth:`_beats`).
+
+        A collapsed component sits on a spurious maximum of the unbounded likelihood,
+        whose gain is ``-0.5 * log(reg_covar)`` per point it holds: ranked by the
+        likelihood alone, a start that EM led onto one point or one value of an
+        indicator won a cell over every proper fit, and the grid lost the cell (R's
+        acidity, one feature, K=5 to 9: a component on one point; Boston, 'tied', K=5
+        to 7: every component on one value of its 0/1 column). A fit outside a grid
+        keeps the highest peak, as scikit-learn's does: a tight group of a few points
+        far from the rest (two points in two dimensions, for 'full') is a collapse by
+        these rules, and the fits without it stretch another component over it (of 20
+        such default fits, 'full', K=4, ranked so, 11 changed: adjusted Rand index 1.0
+        to 0.82-0.995). The rules read the parameters and the data's summary alone, not
+        the responsibilities: ranking costs no pass over the data, and weights that count
+        repeated rows rank as the repeated rows do (a component's effective number of
+        points, rule 3 of :func:`fastem.selection.collapsed_components`, counts a point
+        of weight 3 as one and three rows as three).
+        """
+        if best is not None and collapsed != best_collapsed:
+            return best_collapsed
+        return self._beats(result, best, dtype)
+
     def _beats(self, result, best, dtype):
         """Whether a run's ``result`` replaces the ``best`` of the earlier starts (None).
 
@@ -2654,7 +2709,7 @@ class BaseMixture(_KeywordsChecked):
         weights, so that weights that count repeated rows give the fit of the
         repeated rows.
 
-        A later start wins only as a later restart does (:meth:`_beats`). A
+        A later start wins only as a later restart does (:meth:`_ranks_above`). A
         start whose partition or run fails is passed over; when all fail,
         :class:`_StartsFailed` holds the first one's error. The runs call
         neither ``callback`` nor ``verbose``'s printer; with either, the best
@@ -2663,7 +2718,8 @@ class BaseMixture(_KeywordsChecked):
         distinct, counts = pool
         runner = copy.copy(self)
         runner.callback, runner.verbose = None, 0
-        best = best_start = None
+        best = best_start = best_collapsed = None
+        summary = self._ranking_summary(source) if n_draws > 0 else None
         first_error = tree_error
         for draw in range(0 if tree_error else -1, n_draws):  # -1: the tree's partition
             trial = copy.copy(worker)
@@ -2679,8 +2735,9 @@ class BaseMixture(_KeywordsChecked):
             except (ValueError, FloatingPointError) as exc:
                 first_error = first_error or exc
                 continue
-            if self._beats(result, best, source.dtype):
-                best, best_start = result, start
+            collapsed = None if summary is None else self._collapsed(trial, result, summary)
+            if self._ranks_above(result, collapsed, best, best_collapsed, source.dtype):
+                best, best_start, best_collapsed = result, start, collapsed
         if best is None:
             raise _StartsFailed(first_error)
         if self.callback is None and not self.verbose:
@@ -2735,7 +2792,15 @@ class BaseMixture(_KeywordsChecked):
         sit on a spurious maximum of an unbounded likelihood (:mod:`fastem._collapse`;
         :func:`fastem.selection.collapsed_components` gives the rules), on the validated
         ``source``, whose :class:`~fastem._collapse.DataSummary` is ``summary``.
-        Default: none, for a family whose likelihood is bounded."""
+        Default: those of :meth:`_parameter_collapse_reasons`."""
+        return self._parameter_collapse_reasons(summary, min_variance_ratio)
+
+    def _parameter_collapse_reasons(self, summary, min_variance_ratio=MIN_VARIANCE_RATIO):
+        """Family hook: the part of :meth:`_collapse_reasons` that reads only the fitted
+        parameters and the data's :class:`~fastem._collapse.DataSummary` ``summary``, no
+        responsibilities, so that it costs no pass over the data and sample weights rank
+        as the rows they repeat. The ranking of the starts reads it. Default: none, for a
+        family whose likelihood is bounded."""
         return {}
 
     def _check_stored_parameters(self, warn=True):

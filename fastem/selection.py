@@ -726,6 +726,7 @@ def select_n_components(
         callback = model.callback
         if callable(progress):
             model.set_params(callback=CellProgress(progress, cell, len(grid), ct, callback))
+        model._grid_summary = summary  # the ranking of its starts reads the grid's summary
         try:
             # Each cell's warnings are kept with the cell and said after the choice: those
             # of the fitted model of the chosen cell alone, those of the data once
@@ -740,6 +741,7 @@ def select_n_components(
             continue
         finally:
             model.set_params(callback=callback)  # the selected model keeps the user's
+            del model._grid_summary
             said[key] = tuple(w.message for w in caught)
         models[key] = model
         converged[key] = bool(model.converged_)

@@ -382,6 +382,37 @@ def test_restarts_after_a_hierarchical_start_explore():
     assert _init.start_method("hierarchical", 31, 0) == "k-means++"
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_start_without_collapsed_components_ranks_first_in_a_grid(dtype):
+    """Two clusters rounded to 0.01 and a lone point: EM from the likelihood's best start
+    puts a component on one value (a spurious maximum, 13 nats above the proper fit),
+    which select_n_components flags as singular. In its grid the starts (the best of the
+    tree and k-means++ candidates, and the restarts) rank a fit without collapsed
+    components first, whatever n_init is, and the cell is not lost; a fit outside a
+    grid keeps the highest peak. The rules of that ranking read the parameters and the
+    data's summary, not the responsibilities: weights that count repeated rows rank the
+    starts as the repeated rows do, and give their fit."""
+    from fastem.selection import collapsed_components
+
+    rng = np.random.default_rng(1)
+    X = np.concatenate([rng.normal(0, 1, 60), rng.normal(4, 0.7, 40), [9.0]])
+    X = np.round(X, 2).reshape(-1, 1).astype(dtype)
+    counts = rng.integers(1, 4, X.shape[0])
+    repeated = np.repeat(X, counts, axis=0)
+    assert collapsed_components(fastem.GaussianMixture(4, random_state=0).fit(X), X)
+    for n_init in (1, 2, 8):
+        fits = []
+        for data, weights in ((X, None), (repeated, None), (X, counts)):
+            result = fastem.select_n_components(
+                data, [4], covariance_types=["full"], sample_weight=weights,
+                n_init=n_init, random_state=0)
+            assert result.flags[("full", 4)] == ""
+            model = result.models_[("full", 4)]
+            assert collapsed_components(model, data, weights) == {}
+            fits.append(np.sort(model.means_[:, 0]))
+        assert_allclose(fits[2], fits[1], rtol=0, atol=1e-4 if dtype == np.float32 else 1e-10)
+
+
 @pytest.mark.parametrize("n_components, covariance_type", [(4, "full"), (6, "full"), (5, "diag")])
 def test_more_restarts_never_end_lower(n_components, covariance_type):
     """On data that the tree takes whole, the restarts are the k-means++ partitions that

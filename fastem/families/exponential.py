@@ -198,7 +198,7 @@ class ExponentialMixture(MeanParameterMixture):
         """Component ``k``'s quantiles at ``u`` (n, n_features) in (0, 1): ``-scale log(1 - u)``."""
         return -np.asarray(self.scales_[k], dtype=np.float64) * np.log1p(-u)
 
-    def _collapse_reasons(self, source, summary, min_variance_ratio=MIN_VARIANCE_RATIO):
+    def _parameter_collapse_reasons(self, summary, min_variance_ratio=MIN_VARIANCE_RATIO):
         # The exponential density grows without limit as a scale falls to 0, on
         # points that are all 0 in that feature: a scale at min_scale's floor.
         # (min_variance_ratio is a rule of Gaussian components.)

@@ -5,7 +5,7 @@ import numbers
 
 import numpy as np
 
-from .._collapse import MIN_VARIANCE_RATIO, gaussian_collapse_reasons
+from .._collapse import MIN_VARIANCE_RATIO, gaussian_collapse_reasons, narrow_component_reasons
 from .._threading import launch, read_only, read_only_fields
 from .._validation import (
     as_float_array, check_choice, check_distinct_starts, check_in_dtype, check_range,
@@ -1250,6 +1250,9 @@ class _GaussianComponents(BaseMixture):
 
     def _collapse_reasons(self, source, summary, min_variance_ratio=MIN_VARIANCE_RATIO):
         return gaussian_collapse_reasons(self, source, summary, min_variance_ratio)
+
+    def _parameter_collapse_reasons(self, summary, min_variance_ratio=MIN_VARIANCE_RATIO):
+        return narrow_component_reasons(self, summary, min_variance_ratio)
 
     def _check_stored_parameters(self, warn=True):
         """Whether float32 ``covariances_`` or ``precisions_`` are not positive definite as
