@@ -783,6 +783,29 @@ def _component_columns(model):
     return columns
 
 
+def _significant_digits(columns):
+    """{title: significant digits} of the Gaussian means among ``columns``
+    (:func:`_component_columns`) that need more than 4 to be read.
+
+    A mean far from 0 against its feature's spread (1e6 + noise of sd 0.05)
+    printed with 4 digits reads 1e+06 for every component; it gets the digits
+    that show it to a tenth of the feature's smallest standard deviation, as
+    many as float64 holds at most. The others keep 4.
+    """
+    digits = {}
+    for title, values in columns.items():
+        if not title.startswith("mean "):
+            continue
+        spreads = columns.get("sd " + title[len("mean "):])
+        largest = np.max(np.abs(values))
+        if spreads is None or not largest > 0 or not np.min(spreads) > 0:
+            continue
+        needed = int(np.floor(np.log10(largest)) - np.floor(np.log10(np.min(spreads)))) + 2
+        if needed > 4:
+            digits[title] = min(needed, 17)
+    return digits
+
+
 def _model_summary(model, column_indices=None):
     params = {k: _to_list(v) for k, v in model.get_params().items() if k != "callback"}
     names = getattr(model, "feature_names_in_", None)
@@ -838,7 +861,9 @@ def _print_model(model, column_indices=None):
         print(f"  effective number of components (weight above 0.01): "
               f"{summary['effective_n_components']} of {model.n_components}")
     columns = _component_columns(model)
-    cells = {title: [f"{v:.4g}" for v in values] for title, values in columns.items()}
+    digits = _significant_digits(columns)
+    cells = {title: [f"{v:.{digits.get(title, 4)}g}" for v in values]
+             for title, values in columns.items()}
     widths = {title: max(len(title), *map(len, cells[title])) for title in cells}
     print("  component  " + "  ".join(f"{t:<{widths[t]}}" for t in cells))
     for k in range(model.n_components):

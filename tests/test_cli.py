@@ -958,3 +958,32 @@ def test_the_demo_times_a_fit_that_compiles_nothing():
                           timeout=600)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "added: []"
+
+
+@pytest.mark.parametrize("covariance", ["full", "tied", "diag", "spherical"])
+def test_the_printed_means_tell_apart_components_far_from_zero(capsys, tmp_path, covariance):
+    # Two clusters 0.3 apart at 1e6, of sd 0.05: with 4 significant digits every
+    # mean printed as 1e+06, and the table of a fit or of info told nothing apart.
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 0.05, (200, 2)), rng.normal(0.3, 0.05, (200, 2))]) + 1e6
+    data, path = tmp_path / "d.npy", tmp_path / "m.npz"
+    np.save(data, X)
+    status, fitted, _ = run(capsys, "fit", data, "-k", 2, "--covariance", covariance,
+                            "-o", path)
+    assert status == 0
+    status, info, _ = run(capsys, "info", path)
+    assert status == 0
+    model = fastem.load(path)
+    sd = np.sqrt(np.diagonal(model._float64_covariances(), axis1=1, axis2=2))
+    for out in (fitted, info):
+        lines = out.splitlines()
+        start = next(i for i, line in enumerate(lines) if "component  weight" in line) + 1
+        rows = [line.split() for line in lines[start:start + 2]]
+        printed = np.array([[float(v) for v in row[2:4]] for row in rows])
+        assert np.abs(printed - model.means_).max() < 0.1 * sd.min()
+    # data near 0 keep 4 digits
+    np.save(data, X - 1e6)
+    status, out, _ = run(capsys, "fit", data, "-k", 2, "--covariance", covariance, "-o", path)
+    assert status == 0
+    means = fastem.load(path).means_
+    assert f"{means[0, 0]:.4g}" in out and f"{means[0, 0]:.5g}" not in out
