@@ -751,15 +751,26 @@ def _feature_labels(model):
     return [f"x{j}" for j in range(model.n_features_in_)]
 
 
-def _component_columns(model):
+def _shown_names(names):
+    """``names`` as a line of text shows them: all quoted (``repr``) when one holds a
+    comma, spaces around it or a character that does not print (a line break, a tab),
+    which would run into the next name or break the line; else as they are."""
+    if any("," in n or n != n.strip() or not n.isprintable() for n in names):
+        return [repr(n) for n in names]
+    return list(names)
+
+
+def _component_columns(model, features=None):
     """{column title: values of shape (n_components,)} in the family's own terms.
 
     Gaussian: mean and standard deviation of each feature; exponential:
     scale (the mean) and rate of each feature; Poisson: rate (the mean) of
     each feature. Another family: its parameters, flattened per component.
+    ``features`` names the features in the titles (default: their names, or
+    x0, x1, ...).
     """
     K = model.n_components
-    features = _feature_labels(model)
+    features = _feature_labels(model) if features is None else features
     columns = {"weight": np.asarray(model.weights_, dtype=np.float64)}
 
     def per_feature(title, values):
@@ -838,8 +849,8 @@ def _print_model(model, column_indices=None):
     )
     print(f"{summary['class']}({shown})")
     names = summary["feature_names_in"]
-    if names and any("," in n or n != n.strip() for n in names):
-        names = [repr(n) for n in names]  # names that hold commas, quoted to tell them apart
+    if names:
+        names = _shown_names(names)
     listed = f" ({', '.join(names)})" if names else ""
     if column_indices is not None:
         listed += (f" (columns {','.join(map(str, column_indices))} of a file without column "
@@ -860,7 +871,7 @@ def _print_model(model, column_indices=None):
     if "effective_n_components" in summary:
         print(f"  effective number of components (weight above 0.01): "
               f"{summary['effective_n_components']} of {model.n_components}")
-    columns = _component_columns(model)
+    columns = _component_columns(model, _shown_names(_feature_labels(model)))
     digits = _significant_digits(columns)
     cells = {title: [f"{v:.{digits.get(title, 4)}g}" for v in values]
              for title, values in columns.items()}

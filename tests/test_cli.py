@@ -987,3 +987,23 @@ def test_the_printed_means_tell_apart_components_far_from_zero(capsys, tmp_path,
     assert status == 0
     means = fastem.load(path).means_
     assert f"{means[0, 0]:.4g}" in out and f"{means[0, 0]:.5g}" not in out
+
+
+@pytest.mark.parametrize("names", [["a\nb", "c"], ["a\tb", "c"], ["a, b", "c"], [" a", "c"]])
+def test_names_that_would_break_the_table_are_quoted(capsys, tmp_path, names):
+    # A line break in a name split the features line and the table's header in two, a
+    # tab ran into the next column, and a comma or spaces around a name went unquoted
+    # in the table's titles ('mean a, b', 'mean  a').
+    pd = pytest.importorskip("pandas")
+    X, _ = make_demo_data(200, random_state=0)
+    path = tmp_path / "m.npz"
+    fastem.GaussianMixture(2, random_state=0, max_iter=30, tol=1e-2).fit(
+        pd.DataFrame(X, columns=names)).save(path)
+    status, out, _ = run(capsys, "info", path)
+    assert status == 0
+    lines = out.splitlines()
+    assert len(lines) == 4 + 2, out  # class, features, record, header, a row per component
+    shown = [repr(n) for n in names]
+    assert f"features: 2 ({', '.join(shown)})" in lines[1]
+    assert all(f"mean {s}" in lines[3] and f"sd {s}" in lines[3] for s in shown)
+    assert "\t" not in out
