@@ -56,7 +56,6 @@ from ._tables import (
     choose_columns,
     csv_column_names,
     fill_csv,
-    find_name,
     UNNAMED_INDEX,
     header_problem,
     header_quoted,
@@ -1105,10 +1104,22 @@ def _file_names_of(fitted, file_names):
     A name is matched as written, else as it reads, without the spaces around
     it and in one Unicode normal form, when that finds one column only ('a, b'
     in a file's header gives ' b', as pandas reads it;
-    :func:`~fastem._tables.find_name`, which ``--columns`` uses too).
+    :func:`~fastem._tables.find_name`, which ``--columns`` uses too). Each
+    column is matched to one name at most: a column that holds one of the
+    model's names as written is that name's, and a column that two names read
+    as is neither's. So a model of 'a' and ' a' (a header 'a, a') finds no ' a'
+    in a file of 'a' and 'b', where both had taken the column 'a'.
     """
-    keys = [name_key(name) for name in file_names]
-    positions = [find_name(name, file_names, keys) for name in fitted]
+    exact = {name: j for j, name in enumerate(file_names)}
+    positions = [exact.get(name) for name in fitted]
+    taken = {j for j in positions if j is not None}
+    free = [j for j in range(len(file_names)) if j not in taken]
+    keys = [name_key(file_names[j]) for j in free]
+    loose = [None if j is not None or keys.count(name_key(name)) != 1
+             else keys.index(name_key(name)) for name, j in zip(fitted, positions)]
+    claims = [k for k in loose if k is not None]
+    positions = [j if k is None else free[k] if claims.count(k) == 1 else None
+                 for j, k in zip(positions, loose)]
     return [None if j is None else file_names[j] for j in positions]
 
 

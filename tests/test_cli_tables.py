@@ -1238,6 +1238,44 @@ def test_names_in_another_unicode_normal_form_match(capsys, tmp_path, ext, fitte
         assert_array_equal(filled.to_numpy(), X[:, ::-1])
 
 
+@pytest.mark.parametrize("ext", [".csv", ".parquet"])
+@pytest.mark.parametrize("command", ["predict", "score", "impute"])
+def test_names_that_read_alike_are_each_matched_to_a_column_of_their_own(capsys, tmp_path,
+                                                                        ext, command):
+    # A model of 'a' and ' a' (a header 'a, a') took the column 'a' for both in a file of
+    # 'a' and 'b', noted "the model's columns in another order (['a'])" and failed with
+    # "the columns ['a', 'a'] select the column 'a' ... twice", a selection never made.
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (30, 2)), rng.normal(6, 1, (30, 2))]).round(4)
+    train = table_file(tmp_path / f"train{ext}", ["a", " a"], X)
+    model_path = tmp_path / "m.npz"
+    status, _, err = run(capsys, "fit", train, "-k", 2, "-o", model_path, "--quiet")
+    assert status == 0, err
+    model = fastem.load(model_path)
+    out = [] if command == "score" else ["-o", tmp_path / f"out{ext}"]
+    for names, absent in ((["a", "b"], " a"), ([" a", "b"], "a"), ([" a ", "b"], "a")):
+        data = table_file(tmp_path / f"data{ext}", names, X)
+        status, _, err = run(capsys, command, model_path, data, *out)
+        assert status == 1
+        assert err.startswith(f"fastem: error: {str(data)!r} has no column {absent!r}"), err
+    # each name as written, in another order, or one as written and the other read
+    # without its spaces from the one column left: matched by name
+    expected = model.score(pd.DataFrame(X, columns=["a", " a"]))
+    for names in (["b", " a", "a"], ["b", "a ", "a"]):
+        data = table_file(tmp_path / f"data{ext}", names, np.c_[X[:, 0], X[:, ::-1]])
+        status, out_text, err = run(capsys, "score", model_path, data, "--json")
+        assert status == 0, err
+        assert json.loads(out_text)["mean_log_likelihood"] == pytest.approx(expected,
+                                                                            rel=1e-12)
+    # a name written otherwise that one column reads as, still found
+    data = table_file(tmp_path / f"data{ext}", ["a ", "b"], X[:, :1].repeat(2, axis=1))
+    model_path2 = tmp_path / "m2.npz"
+    train = table_file(tmp_path / f"train{ext}", ["a", "b"], X)
+    assert run(capsys, "fit", train, "-k", 2, "-o", model_path2, "--quiet")[0] == 0
+    status, _, err = run(capsys, "score", model_path2, data)
+    assert status == 0, err
+
+
 @pytest.mark.parametrize("command", ["fit", "select", "predict", "score", "impute"])
 @pytest.mark.parametrize("option", ["--columns", "--col"])
 @pytest.mark.parametrize("value", ["-1,0", "-x"])
