@@ -1313,6 +1313,16 @@ def _restore_online_state(model, metadata, entries, path):
     online = metadata[_ONLINE]
     n_features = model.n_features_in_
     moment_shapes = {n: tuple(s) for n, s in model._moment_shapes(n_features).items()}
+    # A GaussianMixture with missing='em' written before its statistics summed the
+    # observed-data moments (observed_nk, observed_sx, observed_sxx): they are taken as
+    # those of data without NaN, as if its components observed every feature.
+    observed_unsaved = [
+        n for n in ("observed_nk", "observed_sx", "observed_sxx")
+        if hasattr(model, "_observed_of_complete") and n in moment_shapes
+        and isinstance(online.get("moments"), (list, tuple)) and n not in online["moments"]
+    ]
+    for n in observed_unsaved:
+        moment_shapes.pop(n)
     reference_now = {n: np.asarray(v) for n, v in model._reference().items()}
     for field, names, expected in (("moments", online["moments"], moment_shapes),
                                    ("reference", online["reference"], reference_now)):
@@ -1357,6 +1367,10 @@ def _restore_online_state(model, metadata, entries, path):
                    reference_now[n].shape, reference_now[n].dtype).value
         for n in online["reference"]
     }
+    if observed_unsaved:
+        complete = model._observed_of_complete(
+            SufficientStatistics(n_samples, 0.0, nk.value, moments, reference))
+        moments.update({n: complete[n] for n in observed_unsaved})
     model.n_steps_ = online["n_steps"]
     model._running_stats = SufficientStatistics(
         n_samples, float(online["log_likelihood"]), nk.value, moments, reference

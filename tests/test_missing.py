@@ -201,6 +201,9 @@ def test_a_feature_observed_in_a_few_rows_only_starts_from_its_observed_mean(chu
     for seed in range(8):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
+            # a start without the rare values leaves a component none of them (said)
+            warnings.filterwarnings("ignore", "With missing='em', components hold no "
+                                    "observed value", UserWarning)
             model = GaussianMixture(2, missing="em", random_state=seed, max_iter=5).fit(data)
         assert np.isfinite(model.means_).all()
 
@@ -760,11 +763,15 @@ def test_a_cluster_missing_from_the_complete_rows_is_found():
     X = np.concatenate([rng.normal(size=(400, 3)), rng.normal(size=(400, 3)) + [6, 0, 0],
                         rng.normal(size=(400, 3)) + [0, 6, 6]])
     X[X[:, 1] > 3, 0] = np.nan
-    model = GaussianMixture(3, missing="em", random_state=0).fit(X)
+    with warnings.catch_warnings():
+        # the third cluster observes feature 0 at one row of its 400: its variance there
+        # settles by 1/400 of the way per iteration, beyond max_iter
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = GaussianMixture(3, missing="em", random_state=0).fit(X)
+        result = select_n_components(X, range(1, 6), covariance_types=["full"], missing="em",
+                                     random_state=0)
     assert model.score(X) * len(X) > -5888.0
     assert_allclose(np.sort(model.means_[:, 1]), [0.0, 0.0, 6.0], atol=0.2)
-    result = select_n_components(X, range(1, 6), covariance_types=["full"], missing="em",
-                                 random_state=0)
     assert result.best_params_ == ("full", 3)
 
 

@@ -1,12 +1,18 @@
-"""missing='em': a component that holds no observed value of a feature keeps its start there."""
+"""missing='em': a component that holds no observed value of a feature.
 
+ExponentialMixture and PoissonMixture keep its start there; GaussianMixture gives it the
+data's marginal of the feature."""
+
+import json
+import re
 import warnings
 
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from fastem import ExponentialMixture, PoissonMixture, select_n_components
+from fastem import (Chunks, ConvergenceWarning, ExponentialMixture, GaussianMixture,
+                    PoissonMixture, load, select_n_components)
 
 
 def data():
@@ -55,3 +61,269 @@ def test_select_n_components_says_it_once_of_the_chosen_fit(family):
     assert result.best_params_ == (family, 2)
     assert len(said) == 1, said  # not once per cell of the grid
     assert f"in the chosen fit ('{family}', 2)" in said[0]
+
+
+def gaussian_data(dtype=np.float64):
+    """Two clusters far apart in feature 0; the far one misses feature 1 at every point, and
+    the near one's responsibilities for its points are exactly 0."""
+    rng = np.random.default_rng(0)
+    near = np.column_stack([rng.normal(5.0, 1.0, 200), rng.normal(50.0, 3.0, 200)])
+    far = np.column_stack([rng.normal(100.0, 1.0, 200), np.full(200, np.nan)])
+    return np.concatenate([near, far]).astype(dtype)
+
+
+def gaussian_start(covariance_type):
+    """weights_init, means_init and precisions_init: the far component's start in feature 1 is
+    mean 70, variance 4 (covariance 0.5 with feature 0) where it has its own."""
+    covariances = {
+        "full": np.array([[[1.0, 0.5], [0.5, 1.0]], [[1.0, 0.5], [0.5, 4.0]]]),
+        "tied": np.array([[1.0, 0.5], [0.5, 1.0]]),
+        "diag": np.array([[1.0, 1.0], [1.0, 4.0]]),
+        "spherical": np.array([1.0, 1.0]),
+    }[covariance_type]
+    precisions = np.linalg.inv(covariances) if covariance_type in ("full", "tied") else (
+        1.0 / covariances)
+    return dict(weights_init=[0.5, 0.5], means_init=[[5.0, 50.0], [100.0, 70.0]],
+                precisions_init=precisions)
+
+
+GAUSSIAN_WARNING = (r"hold no observed value in some features \(component 1: feature\(s\) 1\)"
+                    r".*take the data's mean and variance")
+REG_COVAR = 0.1
+
+
+def marginal(X, weights=None):
+    """The data's weighted mean and variance of feature 1 over its observed entries."""
+    observed = ~np.isnan(X[:, 1])
+    w = np.ones(len(X)) if weights is None else np.asarray(weights, dtype=np.float64)
+    values, w = X[observed, 1].astype(np.float64), w[observed]
+    mean = np.average(values, weights=w)
+    return mean, np.average((values - mean) ** 2, weights=w)
+
+
+def observed_log_density(model, X):
+    """NumPy reference: each row's log-density of its observed coordinates under the model."""
+    means = np.asarray(model.means_, dtype=np.float64)
+    covariances = model._float64_covariances()
+    out = np.empty(len(X))
+    for i, x in enumerate(np.asarray(X, dtype=np.float64)):
+        o = ~np.isnan(x)
+        terms = []
+        for k in range(len(means)):
+            d = x[o] - means[k, o]
+            c = covariances[k][np.ix_(o, o)]
+            _, logdet = np.linalg.slogdet(c)
+            terms.append(np.log(model.weights_[k]) - 0.5 * (
+                o.sum() * np.log(2 * np.pi) + logdet + d @ np.linalg.solve(c, d)))
+        out[i] = np.logaddexp.reduce(terms)
+    return out
+
+
+def check_far_component_takes_the_marginal(model, covariance_type, X, weights=None):
+    """The far component has the data's marginal in feature 1; the near one fits."""
+    mean, variance = marginal(X, weights)
+    rtol = 1e-5 if model.means_.dtype == np.float32 else 1e-9
+    assert_allclose(model.means_[1, 1], mean, rtol=rtol)  # drifted to ~25-50 by the regression
+    assert_allclose(model.means_[0], [5.0, 50.0], atol=0.5)
+    covariances = model._float64_covariances()
+    if covariance_type in ("full", "diag"):  # its variance there grew by reg_covar every step
+        assert_allclose(covariances[1, 1, 1], variance + REG_COVAR, rtol=rtol)
+        assert covariances[1, 0, 1] == covariances[1, 1, 0] == 0
+    elif covariance_type == "tied":  # shared: fitted, the near component observes feature 1
+        assert 7.0 < covariances[0, 1, 1] < 12.0
+    else:  # one variance, of the feature the far component observes
+        assert 0.8 < covariances[1, 0, 0] < 1.6
+    assert np.all(np.linalg.eigvalsh(covariances) > 0)
+    # points that observe feature 1 are scored with the fitted parameters, as NumPy does
+    rows = np.array([[100.0, 50.0], [100.0, 40.0], [5.0, 50.0], [100.0, np.nan]])
+    assert_allclose(model.score_samples(rows.astype(model.means_.dtype)),
+                    observed_log_density(model, rows), rtol=1e-4, atol=1e-4)
+    if covariance_type in ("full", "diag"):
+        # [100, 50] under the far component: its density in feature 0 times the data's
+        # marginal of feature 1, not hundreds of nats below it
+        expected = (np.log(0.5) - np.log(2 * np.pi) - 0.5 * np.log(covariances[1, 0, 0])
+                    - 0.5 * np.log(variance + REG_COVAR)
+                    - 0.5 * ((100.0 - model.means_[1, 0]) ** 2 / covariances[1, 0, 0]
+                             + (50.0 - mean) ** 2 / (variance + REG_COVAR)))
+        assert_allclose(model.score_samples(rows[:1].astype(model.means_.dtype))[0], expected,
+                        rtol=1e-4)
+    X1 = np.array([[model.means_[1, 0], np.nan]], dtype=model.means_.dtype)
+    assert_allclose(model.impute(X1)[0, 1], mean, rtol=rtol)
+
+
+def fit_recording(model, source, **kwargs):
+    """Fit ``model`` on ``source``; the far component's mean and covariance in feature 1
+    after each iteration, and the warnings."""
+    steps = []
+
+    def record(m, n_iter, lower_bound):
+        covariances = m._float64_covariances()
+        # 'tied' shares its covariance, which the near component's points fit
+        variance = [] if m.covariance_type == "tied" else [covariances[-1, -1, -1]]
+        steps.append([float(m.means_[1, 1]), *variance])
+
+    model.set_params(callback=record)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(source, **kwargs)
+    return steps, caught
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("chunked", [False, True])
+def test_gaussian_unobserved_feature_takes_the_data_marginal(covariance_type, dtype, chunked):
+    X = gaussian_data(dtype)
+    model = GaussianMixture(2, covariance_type=covariance_type, missing="em",
+                            reg_covar=REG_COVAR, max_iter=40, tol=0,
+                            **gaussian_start(covariance_type))
+    steps, caught = fit_recording(model, Chunks([X[:250], X[250:]]) if chunked else X)
+    check_far_component_takes_the_marginal(model, covariance_type, X)
+    # no drift: the same mean and variance in feature 1 at every iteration
+    assert_allclose(steps, [steps[-1]] * len(steps), rtol=1e-12)
+    if covariance_type != "tied":  # 'tied' falls by 7e-6 here without the feature's rule too
+        assert np.all(np.diff(model.lower_bounds_) >= -1e-9 * np.abs(model.lower_bounds_[1:]))
+    assert [w for w in caught if re.search(GAUSSIAN_WARNING, str(w.message))], caught
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_gaussian_unobserved_feature_does_not_depend_on_the_start(covariance_type):
+    """From fastem's own start (the hierarchical start gives the far component a variance
+    of reg_covar in feature 1) the fit ends where the given start's does."""
+    X = gaussian_data()
+    given = GaussianMixture(2, covariance_type=covariance_type, missing="em",
+                            reg_covar=REG_COVAR, **gaussian_start(covariance_type))
+    own = GaussianMixture(2, covariance_type=covariance_type, missing="em",
+                          reg_covar=REG_COVAR, random_state=0)
+    for model in (given, own):
+        with pytest.warns(UserWarning, match="hold no observed value"):
+            model.fit(X)
+    order = np.argsort(own.means_[:, 0])
+    assert_allclose(own.means_[order], given.means_, rtol=1e-6)
+    assert_allclose(own._float64_covariances()[order] if covariance_type != "tied"
+                    else own._float64_covariances(), given._float64_covariances(), rtol=1e-5,
+                    atol=1e-4)  # both converged to the default tol
+    assert_allclose(own.score(X), given.score(X), rtol=1e-6)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_gaussian_unobserved_feature_with_sample_weight_as_repeated_rows(covariance_type):
+    X = gaussian_data()
+    weights = np.tile([1.0, 3.0], len(X) // 2)
+    start = gaussian_start(covariance_type)
+    weighted, repeated = (
+        GaussianMixture(2, covariance_type=covariance_type, missing="em", reg_covar=REG_COVAR,
+                        max_iter=20, tol=0, **start) for _ in range(2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.filterwarnings("ignore", "With missing='em'", UserWarning)
+        weighted.fit(X, sample_weight=1e-3 * weights)
+        repeated.fit(np.repeat(X, weights.astype(int), axis=0))
+    check_far_component_takes_the_marginal(weighted, covariance_type, X, weights)
+    assert_allclose(weighted.means_, repeated.means_, rtol=1e-9)
+    assert_allclose(weighted.covariances_, repeated.covariances_, rtol=1e-9)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_gaussian_partial_fit_takes_the_data_marginal(covariance_type):
+    X = gaussian_data()
+    model = GaussianMixture(2, covariance_type=covariance_type, missing="em",
+                            reg_covar=REG_COVAR, **gaussian_start(covariance_type))
+    rng = np.random.default_rng(1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(10):
+            model.partial_fit(X[rng.permutation(len(X))[:300]])
+    # the running statistics' marginal: their batches', with nothing of the start
+    stats = model._running_stats
+    mean, variance = model._data_marginal(stats)
+    assert_allclose(model.means_[1, 1], mean[1], rtol=1e-9)
+    assert 45 < mean[1] < 55 and 5 < variance[1] < 15
+    if covariance_type in ("full", "diag"):
+        assert_allclose(model._float64_covariances()[1, 1, 1], variance[1] + REG_COVAR)
+    assert [w for w in caught if re.search(GAUSSIAN_WARNING, str(w.message))], caught
+
+
+def test_gaussian_dask_takes_the_data_marginal():
+    da = pytest.importorskip("dask.array")
+    X = gaussian_data()
+    model = GaussianMixture(2, missing="em", reg_covar=REG_COVAR, max_iter=20, tol=0,
+                            **gaussian_start("full"))
+    steps, caught = fit_recording(model, da.from_array(X, chunks=150))
+    check_far_component_takes_the_marginal(model, "full", X)
+    assert_allclose(steps, [steps[-1]] * len(steps), rtol=1e-12)
+    assert [w for w in caught if re.search(GAUSSIAN_WARNING, str(w.message))], caught
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gaussian_observed_moments_against_numpy(covariance_type, dtype):
+    """Data without NaN (complete-data kernels) and with NaN (the kernels for missing
+    values) give each component's observed mass, deviations and squares at every feature."""
+    rng = np.random.default_rng(2)
+    X = gaussian_data()[:200] + rng.normal(0.0, 1.0, (200, 2))
+    model = GaussianMixture(2, covariance_type=covariance_type, missing="em",
+                            random_state=0).fit(X)
+    X = X.astype(dtype)
+    for missing in (False, True):
+        if missing:
+            X[::3, 1] = np.nan
+            X[1::6, 0] = np.nan
+        stats = model.summarize(X)
+        resp = model.predict_proba(X).astype(np.float64)
+        observed = ~np.isnan(X)
+        dev = np.where(observed[:, None, :], X[:, None, :] - model.means_[None], 0.0)
+        rtol = 1e-5 if dtype == np.float32 else 1e-10
+        assert_allclose(stats.moments["observed_nk"], resp.T @ observed, rtol=rtol)
+        assert_allclose(stats.moments["observed_sx"],
+                        np.einsum("ik,ikj->kj", resp, dev), rtol=rtol, atol=1e-6)
+        assert_allclose(stats.moments["observed_sxx"],
+                        np.einsum("ik,ikj->j", resp, dev**2), rtol=rtol)
+        mean, variance = model._data_marginal(stats)
+        assert_allclose(mean, [np.nanmean(X[:, j].astype(np.float64)) for j in range(2)],
+                        rtol=rtol)
+        assert_allclose(variance, [np.nanvar(X[:, j].astype(np.float64)) for j in range(2)],
+                        rtol=10 * rtol)
+
+
+def test_gaussian_model_file_without_observed_moments_loads(tmp_path):
+    """A model file of a Gaussian mixture stepped by partial_fit with missing='em', written
+    before its statistics summed the observed-data moments, loads (its running statistics
+    are taken as those of data without NaN) and its stream goes on."""
+    X = gaussian_data()
+    model = GaussianMixture(2, missing="em", reg_covar=REG_COVAR, **gaussian_start("full"))
+    with pytest.warns(UserWarning, match=GAUSSIAN_WARNING):
+        model.partial_fit(X)
+    path = tmp_path / "m.npz"
+    model.save(path)
+    for name in ("observed_nk", "observed_sx", "observed_sxx"):
+        assert_allclose(load(path)._running_stats.moments[name],
+                        model._running_stats.moments[name])
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    meta = json.loads(str(arrays["metadata"]))
+    for name in ("observed_nk", "observed_sx", "observed_sxx"):
+        meta["online_em"]["moments"].remove(name)
+        del arrays[f"online_em__moments__{name}"]
+    arrays["metadata"] = np.array(json.dumps(meta))
+    np.savez(path, **arrays)
+    loaded = load(path)
+    stats = loaded._running_stats
+    assert_allclose(stats.moments["observed_nk"], np.repeat(stats.nk[:, None], 2, axis=1))
+    assert_allclose(stats.moments["observed_sx"], stats.moments["sx"])
+    for _ in range(3):
+        loaded.partial_fit(X)
+    assert np.isfinite(loaded.score(X))
+    assert set(loaded._running_stats.moments) == set(model._running_stats.moments)
+
+
+def test_gaussian_select_n_components_says_it_once_of_the_chosen_fit():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = select_n_components(gaussian_data(), n_components=[1, 2, 3],
+                                     covariance_types=["diag", "full"], missing="em",
+                                     random_state=0)
+    said = [str(w.message) for w in caught if "hold no observed value" in str(w.message)]
+    assert len(said) == 1, said  # not once per cell of the grid
+    assert f"in the chosen fit {result.best_params_!r}" in said[0]

@@ -637,9 +637,42 @@ class _GaussianComponents(BaseMixture):
             "diag": (K, n_features),
             "spherical": (K, n_features),
         }[self.covariance_type]
+        shapes = {"sx": (K, n_features), "sxx": second}
         if self.covariance_type == "tied":
-            return {"sx": (K, n_features), "sxx": second, "pairs": (K, K)}
-        return {"sx": (K, n_features), "sxx": second}
+            shapes["pairs"] = (K, K)
+        if self._fits_missing():
+            # sums where each feature is observed (fastem.kernels.gaussian_missing)
+            shapes.update(observed_nk=(K, n_features), observed_sx=(K, n_features),
+                          observed_sxx=(n_features,))
+        return shapes
+
+    def _unpack(self, total, n_features, reference=None, shapes=None):
+        """:meth:`BaseMixture._unpack`; with ``missing='em'``, the observed-data moments of
+        a pass over data without NaN, which runs the complete-data kernels (they sum none),
+        are its moments (:meth:`_observed_of_complete`). A pass of the kernels for data with
+        NaN adds each row's responsibilities at its observed features, at least one per row,
+        so its ``observed_nk`` is 0 throughout only where ``nk`` is."""
+        stats = super()._unpack(total, n_features, reference, shapes)
+        observed = stats.moments.get("observed_nk")
+        if observed is not None and not observed.any():
+            stats.moments.update(self._observed_of_complete(stats))
+        return stats
+
+    def _observed_of_complete(self, stats):
+        """``observed_nk``, ``observed_sx`` and ``observed_sxx`` (float64) of statistics
+        ``stats`` of data without NaN, from their ``nk``, ``sx`` and ``sxx``: every feature is
+        observed at every point."""
+        nk, sx, sxx = _float64_arrays(stats.nk, stats.moments["sx"], stats.moments["sxx"])
+        n_features = sx.shape[1]
+        if self.covariance_type == "full":
+            squares = np.diagonal(sxx, axis1=1, axis2=2).sum(axis=0)
+        elif self.covariance_type == "tied":
+            shift = np.asarray(stats.reference["shift"], dtype=np.float64)
+            squares = np.diagonal(self._tied_scatter(sxx, stats.moments["pairs"], shift)).copy()
+        else:
+            squares = sxx.sum(axis=0)
+        return {"observed_nk": np.repeat(nk[:, None], n_features, axis=1),
+                "observed_sx": sx.copy(), "observed_sxx": squares}
 
     def _reference(self):
         return {"shift": self.means_}
@@ -674,6 +707,13 @@ class _GaussianComponents(BaseMixture):
                 moments["sxx"] = sxx + np.tril(update)
         else:
             moments["sxx"] = sxx + 2 * sx * c + nk[:, None] * c**2
+        if "observed_nk" in stats.moments:  # as sx and the diagonal of sxx, where observed
+            observed_nk = stats.moments["observed_nk"]
+            observed_sx = stats.moments["observed_sx"]
+            moments["observed_nk"] = observed_nk
+            moments["observed_sx"] = observed_sx + observed_nk * c
+            moments["observed_sxx"] = stats.moments["observed_sxx"] + (
+                2 * observed_sx * c + observed_nk * c**2).sum(axis=0)
         return SufficientStatistics(
             stats.n_samples, stats.log_likelihood, nk, moments, {"shift": reference["shift"]}
         )
@@ -733,7 +773,10 @@ class _GaussianComponents(BaseMixture):
             moments["sxx"] = weights[:, None] * excess
         else:
             moments["sxx"] = np.repeat((weights * excess)[:, None], n_features, axis=1)
-        return SufficientStatistics(1.0, 0.0, weights, moments, self._reference())
+        stats = SufficientStatistics(1.0, 0.0, weights, moments, self._reference())
+        if self._fits_missing():
+            stats.moments.update(self._observed_of_complete(stats))
+        return stats
 
     @staticmethod
     def _tied_scatter(sxx, pairs, means):
@@ -987,8 +1030,9 @@ class _GaussianComponents(BaseMixture):
         return _listed([f"{self._feature_label(j)} ({describe(j)})" for j in features])
 
     def _check_regularization(self, stats, data=None):
-        """Warn (RegularizationWarning) where ``reg_covar`` swamps the data's spread; return
-        whether it warned.
+        """Warn (RegularizationWarning) where ``reg_covar`` swamps the data's spread, and
+        (UserWarning, :meth:`_warn_unobserved`) of components with no observed value of a
+        feature; return whether it warned.
 
         Two rules, both on the statistics of the last pass (``partial_fit``:
         the running statistics; ``data``, a step's batch alone, is not read),
@@ -1017,6 +1061,11 @@ class _GaussianComponents(BaseMixture):
           measurable share of the others' weight is warned of, with both
           causes.
         """
+        unobserved = self._warn_unobserved(stats)
+        return self._check_spread(stats) or unobserved
+
+    def _check_spread(self, stats):
+        """The two rules of :meth:`_check_regularization`; returns whether it warned."""
         reg = float(self.reg_covar)
         if reg == 0:
             return False
@@ -1319,7 +1368,134 @@ class _GaussianComponents(BaseMixture):
 
     def _m_step_family(self, stats):
         _, means, cov = self._weighted_moments(stats)
+        unobserved = self._unobserved(stats)
+        if unobserved.any():
+            means, cov = self._marginal_where_unobserved(stats, unobserved, means, cov)
         self._set_gaussian(means, cov)
+
+    # A component whose observed mass in a feature is at most this share of its mass is not
+    # identified there. Its responsibilities for points it does not hold are tails: a point 6
+    # standard deviations away keeps exp(-18) = 1.5e-8 of its weight, and no share of a few
+    # such points tells where the feature lies for the component. A share, so the same with
+    # sample_weight of any scale and with rows repeated as their weight says.
+    _UNOBSERVED_SHARE = float(np.sqrt(np.finfo(np.float64).eps))
+
+    def _unobserved(self, stats):
+        """(n_components, n_features) bool: the features in which a component with mass has
+        no observed value (``missing='em'``): every point it holds misses the feature, up to
+        responsibilities of at most ``_UNOBSERVED_SHARE`` of its mass (which far points keep)."""
+        observed = stats.moments.get("observed_nk")
+        if observed is None:
+            return np.zeros(stats.moments["sx"].shape, dtype=bool)
+        nk = np.asarray(stats.nk, dtype=np.float64)[:, None]
+        return (nk > 0) & (observed <= self._UNOBSERVED_SHARE * nk)
+
+    @staticmethod
+    def _data_marginal(stats):
+        """``(means, variances)`` (n_features,), float64: the weighted mean and variance of
+        each feature over its observed entries in the data of ``stats`` (``missing='em'``).
+
+        Every point's responsibilities sum to its weight, so the components' observed-data
+        moments (``observed_nk``, ``observed_sx`` around their means, ``observed_sxx``)
+        summed over the components are the data's; re-expressed around the data's mean, the
+        squares lose nothing to cancellation. A feature with no observed entry has mean 0
+        and variance 0.
+        """
+        shift = np.asarray(stats.reference["shift"], dtype=np.float64)
+        observed_nk, observed_sx, observed_sxx = _float64_arrays(
+            stats.moments["observed_nk"], stats.moments["observed_sx"],
+            stats.moments["observed_sxx"])
+        mass = observed_nk.sum(axis=0)
+        divisor = np.where(mass > 0, mass, 1.0)
+        means = (observed_sx.sum(axis=0) + (observed_nk * shift).sum(axis=0)) / divisor
+        c = shift - means
+        squares = observed_sxx + (2 * observed_sx * c + observed_nk * c**2).sum(axis=0)
+        return means, np.maximum(squares / divisor, 0.0)
+
+    def _marginal_where_unobserved(self, stats, unobserved, means, cov):
+        """The M-step's ``(means, covariances)`` (float64) with, in the features a component
+        has no observed value of (``unobserved``, :meth:`_unobserved`), the data's marginal:
+        the feature's weighted mean and variance over its observed entries
+        (:meth:`_data_marginal`) plus ``reg_covar``, and covariances 0 with the other
+        features.
+
+        The data say nothing of those parameters (the observed-data likelihood of the points
+        the component holds is the same for any value): the E-step's conditional
+        expectations put the mean where the regression on the observed features drifts,
+        and the variance up by ``reg_covar`` each iteration, and a start's value, held,
+        could be anything (the hierarchical start's variance there is ``reg_covar``). The
+        data's marginal is the same at every M-step and scores the points that do observe
+        the feature as the data's spread says. Neither changes the observed-data
+        likelihood of the points the component holds, so the fit still climbs it. 'tied'
+        shares its covariance: its means there are the data's, and a feature some component
+        observes keeps the M-step's variance and covariances (taken around the means of the
+        M-step; around the data's means they would change the likelihood of the components
+        that observe the feature, and it fell); one that no component observes is set as
+        for 'full'. 'spherical' has one variance per component: the mean of its variances
+        over the features it observes (with the data's variance of the others it would
+        change in those, and so would the likelihood).
+        """
+        data_means, data_variances = self._data_marginal(stats)
+        reg = float(self.reg_covar)
+        means = np.where(unobserved, data_means, means)
+        ctype = self.covariance_type
+        if ctype == "tied":
+            nk = np.asarray(stats.nk, dtype=np.float64)
+            features = (unobserved | (nk == 0)[:, None]).all(axis=0)
+            return means, self._marginal_matrix(cov[None], features[None],
+                                                data_variances + reg)[0]
+        if ctype == "full":
+            return means, self._marginal_matrix(cov, unobserved, data_variances + reg)
+        if ctype == "diag":
+            return means, np.where(unobserved, data_variances + reg, cov)
+        nk, sx, sxx, shift = _float64_arrays(
+            stats.nk, stats.moments["sx"], stats.moments["sxx"], stats.reference["shift"]
+        )
+        own = np.empty(sxx.shape)
+        diagonal_moments(nk, sx, sxx, shift, reg, np.empty(sx.shape), own)
+        cov = cov.copy()
+        for k in np.flatnonzero(unobserved.any(axis=1)):
+            observed = ~unobserved[k]
+            cov[k] = own[k][observed].mean() if observed.any() else (data_variances + reg).mean()
+        return means, cov
+
+    @staticmethod
+    def _marginal_matrix(cov, unobserved, variances):
+        """``cov`` (n, D, D) with, in each matrix k, the rows and columns of the features
+        ``unobserved[k]`` 0 but for their diagonal, ``variances`` (D,) there: still positive
+        definite."""
+        cov = cov.copy()
+        for k in np.flatnonzero(unobserved.any(axis=1)):
+            u = np.flatnonzero(unobserved[k])
+            cov[k][u, :] = 0.0
+            cov[k][:, u] = 0.0
+            cov[k][u, u] = variances[u]
+        return cov
+
+    def _warn_unobserved(self, stats, fit=""):
+        """Warn (UserWarning, as ExponentialMixture and PoissonMixture) of components with no
+        observed value in a feature (:meth:`_unobserved`), of the statistics ``stats`` of the
+        fitted parameters; ``fit`` names the fit (e.g. a cell of select_n_components' grid),
+        after "With missing='em', ". Returns whether it warned."""
+        unobserved = self._unobserved(stats)
+        if not unobserved.any():
+            return False
+        shown = "; ".join(
+            f"component {k}: feature(s) "
+            f"{', '.join(self._feature_label(j) for j in np.flatnonzero(unobserved[k]))}"
+            for k in np.flatnonzero(unobserved.any(axis=1)))
+        warn_at_caller(
+            f"With missing='em', {fit}components hold no observed value in some features "
+            f"({shown}): every point they hold misses them, so the data say nothing of their "
+            "means, variances and covariances there. There they take the data's mean and "
+            "variance of the feature (over its observed entries, plus reg_covar) and "
+            "covariances 0 with the other features; 'spherical' keeps the variance of the "
+            "features they observe. Their imputations and the densities of points that do "
+            "have those features rest on that choice: fit fewer components, or check why "
+            "those features are missing together.",
+            UserWarning,
+        )
+        return True
 
     def _weighted_moments(self, stats, reg_covar=None):
         """``(nk, means, covariances)`` of the responsibilities, float64, from summed statistics.
@@ -1478,7 +1654,15 @@ class GaussianMixture(_GaussianComponents):
         :meth:`impute` fills NaN entries. Rows with no observed entry carry
         no information and are refused by ``fit``, ``partial_fit`` and
         ``summarize``; prediction gives them the mixing weights. Rows
-        without NaN take the complete-data kernel unchanged.
+        without NaN take the complete-data kernel unchanged. A component
+        with no observed value of a feature (every point it holds misses
+        it, up to responsibilities of at most 1.5e-8 of its mass) is not
+        identified there: at every M-step its mean there is the data's
+        weighted mean of the feature over its observed entries, its
+        variance the data's variance of them plus ``reg_covar``, its
+        covariances with the other features 0 ('tied' keeps its shared
+        covariance; 'spherical' its variance, the mean over the features
+        the component observes), and the fit warns (UserWarning).
 
     Attributes
     ----------

@@ -67,6 +67,15 @@ normalising constant, ``log(precision_cholesky) - log(2 pi) / 2``, instead
 of its square, adds 0 to the first moments and its responsibility times
 the variance to the squares.
 
+Every statistics block also sums, where each feature is observed, each
+component's responsibilities (``observed_nk``, n_components x n_features),
+their deviations from its mean (``observed_sx``) and their squares summed
+over the components (``observed_sxx``, n_features), after the family's
+other statistics (:func:`_observed_moments`): a component with no observed
+mass in a feature is not identified there, and the M-step gives it the
+data's mean and variance of the feature, which the sums over the
+components give.
+
 Nothing per point is stored beyond the block's scratch, and every sum runs
 in an order fixed by the data, whatever the number of threads.
 """
@@ -1216,6 +1225,48 @@ def _missing_log_prob(params, xt, n, log_prob, work, prefetch):
 
 
 @njit(**_JIT)
+def _observed_moments(xt, n, means, resp, observed):
+    """INOUT the observed-data moments of the block's points, float64, where each coordinate is
+    observed: ``observed[k D + j]`` += component k's responsibilities summed over the points
+    whose coordinate j is observed (``observed_nk``), ``observed[(K + k) D + j]`` += their
+    deviations ``r (x_j - m_kj)`` (``observed_sx``) and ``observed[2 K D + j]`` += their
+    squares summed over the components (``observed_sxx``), around the components' means ``m``.
+
+    ``observed_nk`` tells the M-step which components observe which features; summed over
+    the components the others are the data's own moments of each feature's observed entries
+    (every point's responsibilities sum to its weight).
+    """
+    n_components = resp.shape[0]
+    D = xt.shape[0]
+    first = n_components * D
+    square = 2 * n_components * D
+    for j in range(D):
+        row = xt[j]
+        squares = 0.0
+        for k in range(n_components):
+            r = resp[k]
+            m = np.float64(means[k, j])
+            s0 = 0.0
+            s1 = 0.0
+            for i in range(n):
+                if row[i] == row[i]:
+                    w = np.float64(r[i])
+                    d = np.float64(row[i]) - m
+                    s0 += w
+                    s1 += w * d
+                    squares += w * (d * d)
+            observed[k * D + j] += s0
+            observed[first + k * D + j] += s1
+        observed[square + j] += squares
+
+
+@njit(**_JIT)
+def observed_moments_length(n_components, n_features):
+    """The length of the observed-data moments (:func:`_observed_moments`)."""
+    return 2 * n_components * n_features + n_features
+
+
+@njit(**_JIT)
 def _missing_accumulate(params, xt, n, resp, work, stats, prefetch):
     """Expected statistics of 'full' components, component by component.
 
@@ -1227,6 +1278,9 @@ def _missing_accumulate(params, xt, n, resp, work, stats, prefetch):
     """
     n_components, D = params.means.shape
     n_groups, n_untabled, views = _block_groups(work, D, n_components)
+    observed = n_components * D * (1 + D)  # observed_nk, observed_sx, observed_sxx after sxx
+    weighted = observed + observed_moments_length(n_components, D)
+    _observed_moments(xt, n, params.means, resp, stats[observed:weighted])
     if n_groups == 0:
         _complete_accumulate(params, xt, n, resp, work, stats, prefetch)
         return
@@ -1239,7 +1293,7 @@ def _missing_accumulate(params, xt, n, resp, work, stats, prefetch):
         _full_component_accumulate(params, k, params.origin, completed[k], n, r, work, rows, stats, prefetch, True)
     _tabled_covariances(
         params.pattern_terms, params.pattern_offsets, params.pattern_coordinates, n_groups, views,
-        resp, stats, n_components * D, stats[n_components * D * (1 + D):],
+        resp, stats, n_components * D, stats[weighted:],
     )
 
 
@@ -1263,6 +1317,10 @@ def _tied_missing_accumulate(params, xt, n, resp, work, stats, prefetch):
     """
     n_components, D = params.means.shape
     n_groups, _, views = _block_groups(work, D, n_components)
+    second = n_components * D
+    observed = second + D * D + n_components * n_components  # observed moments, after the pairs
+    weighted = observed + observed_moments_length(n_components, D)
+    _observed_moments(xt, n, params.means, resp, stats[observed:weighted])
     if n_groups == 0:
         _complete_accumulate(params, xt, n, resp, work, stats, prefetch)
         return
@@ -1274,8 +1332,7 @@ def _tied_missing_accumulate(params, xt, n, resp, work, stats, prefetch):
     _tied_weights(resp, n, inv_w)
     _tied_moments(params.origin, completed, n, resp, u, stats, prefetch)
     _tied_scatter(n, resp, inv_w, u, d, square, stats, prefetch, True)
-    second = n_components * D
-    weights = stats[second + D * D + n_components * n_components:]  # see pattern_weight_entries
+    weights = stats[weighted:]  # see pattern_weight_entries
     per_pattern = _tied_sums_per_pattern(n_components)
     n_weighted = weights.shape[0] // per_pattern
     terms = params.pattern_terms
@@ -1392,6 +1449,12 @@ def _diag_missing_accumulate(params, xt, n, resp, work, stats, prefetch):
     times the variance to the squares.
     """
     _first_square_moments(xt, n, params.means, resp, stats, prefetch, params.variances)
+    n_components, D = params.means.shape
+    observed = 2 * n_components * D  # the observed moments, after sx and sxx
+    _observed_moments(
+        xt, n, params.means, resp,
+        stats[observed : observed + observed_moments_length(n_components, D)],
+    )
 
 
 _K, _D = "n_components", "n_features"
