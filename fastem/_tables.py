@@ -970,7 +970,7 @@ def fill_csv(layout, out, values, missing, dtype=np.float64):
     has one row per data row and one column per chosen column. Data row
     ``i``'s field in chosen column ``c``, where ``missing[i, c]`` (the
     reader read it as NaN), becomes the shortest text that reads back as
-    ``values[i, c]`` in ``dtype``, the model's (:func:`shortest_text`).
+    ``values[i, c]`` in ``dtype``, that of the fills (:func:`shortest_text`).
     Nothing else changes: every
     other byte of the file is copied as it is, the lines above the table
     ("sep=", comments), the header, blank lines, quoting, spaces, line
@@ -1213,8 +1213,8 @@ def shortest_text(value, dtype=np.float64):
 
     With ``dtype=np.float32`` the digits are those of ``value`` rounded to
     float32 ('-0.15572366', not '-0.15572365983544012'): a number computed
-    by a float32 model carries float32's digits, and more would claim a
-    precision it does not have.
+    in float32 (a fill of float32 data) carries float32's digits, and more
+    would claim a precision it does not have.
     """
     value = float(value)
     if value.is_integer() and abs(value) < 2**53:

@@ -416,7 +416,8 @@ def read_table(path, columns=None, dtype=None, quiet=False, header=None, missing
     file (an index column left out) go to stderr. A value that the conversion
     to the dtype would alter (beyond its range, or a whole number that it
     rounds) is an error, whose fix names ``model``, the path of the model
-    file whose dtype ``dtype`` is, if any; with ``rounding`` (and float64),
+    file that evaluates the data, if any (in the default dtype, that of
+    its methods); with ``rounding`` (and float64),
     whole numbers are read rounded, for a command that copies the file's own
     values and only computes with them (impute).
     """
@@ -461,8 +462,8 @@ def _check_holds(X, path, dtype, names, model=None, layout=None, block=1 << 20):
     the first are 1-based, as in the other errors about a file's values; the column is
     counted among the columns read (``names``, when the file has them), or for a CSV file
     (its ``layout``) the row's line and the column are those of the file. ``model``: the
-    path of the model whose dtype ``dtype`` is, for the fix, when a fitted model reads ``X``
-    rather than a fit.
+    path of the model that evaluates ``X`` rather than a fit, for the fix; it takes data
+    that are not float32 in float64, so ``dtype`` is float64 then.
     """
     info = np.finfo(dtype)
     bound = 2 ** (info.nmant + 1)  # every whole number up to it is held exactly
@@ -489,24 +490,22 @@ def _check_holds(X, path, dtype, names, model=None, layout=None, block=1 << 20):
                  f"{path!r} holds {{}} in data row {start + row + 1} (1-based, header not "
                  f"counted), column {column + 1}{name} of those read")
         refit = f"fit the model {model!r} again"
-        wider = "use --dtype float64" if model is None else f"{refit} with --dtype float64"
         if too_large[row, column]:
             scale = (f"{refit} on data scaled into it, scaling these alike" if model else
                      "scale the data")
             raise CommandError(
                 f"{where.format(shown_number(value))}, beyond the range of {dtype.name} (largest "
                 f"{info.max:.3g}); " + (scale if dtype == np.float64 or wide[row, column] == np.inf
-                                        else wider + ("" if model else f", or {scale}"))
+                                        else f"use --dtype float64, or {scale}")
             )
         if model is None:
             offset = "subtract an offset from that column (its smallest value, say)"
         else:
-            offset = ("on that column less an offset (its smallest value, say), subtracting it "
-                      "here too")
-            offset = offset if dtype == np.float32 else f"{refit} {offset}"
+            offset = (f"{refit} on that column less an offset (its smallest value, say), "
+                      "subtracting it here too")
         raise CommandError(rounded_whole_number(
             where.format(int(value)), int(value), dtype,
-            f"{wider}, or {offset}" if dtype == np.float32 else offset))
+            f"use --dtype float64, or {offset}" if dtype == np.float32 else offset))
 
 
 def _check_finite(X, path, missing=False, nan_fix=None, layout=None, block=1 << 20):
@@ -1132,9 +1131,13 @@ def _data_for(model, args, column_indices=None, missing=False, copied=False):
     a DATA without names, with a note, and refuses a DATA with names; any
     other model DATA's columns in order.
     Missing values are kept as NaN for a model fitted with ``missing='em'``,
-    or with ``missing``. The array has the model's dtype; with ``copied``,
-    for a command that copies DATA's values into its output (impute), it is
-    float64 and holds whole numbers that float64 rounds, rounded.
+    or with ``missing``. The array has the dtype in which the model's methods
+    take DATA, whatever the model's own: float32 for a float32 file (a .npy
+    array, parquet columns), else float64 (every CSV file, integers), so
+    that a float32 model evaluates it as ``model.predict(X)`` does, its
+    parameters cast up. With ``copied``, for a command that copies DATA's
+    values into its output (impute), whole numbers that float64 rounds are
+    read rounded.
     """
     _check_data_path(args.data)  # before any note about its columns
     fitted = getattr(model, "feature_names_in_", None)
@@ -1224,8 +1227,10 @@ def _data_for(model, args, column_indices=None, missing=False, copied=False):
                   f"are taken as its features, in order: {file_names} (choose others, or "
                   "another order, with --columns)", file=sys.stderr)
     missing = missing or model._fits_missing()
+    # in the dtype that the model's methods take DATA in, whatever the model's own: a float32
+    # model evaluates data that are not float32 in float64, as model.predict(X) does
     X, _, positions, layout = read_table(
-        args.data, columns, np.float64 if copied else model._dtype, args.quiet, header,
+        args.data, columns, None, args.quiet, header,
         missing=missing, nan_fix=_nan_fix(type(model), fitted=True), model=args.model,
         rounding=copied)
     if X.shape[1] != model.n_features_in_:
@@ -1368,8 +1373,9 @@ def cmd_impute(args):
             "values and cannot impute; fit a GaussianMixture with fastem fit --missing em and "
             "impute with it"
         )
-    # float64, whatever the model's dtype: the observed values are copied from DATA as they
-    # are, whole numbers beyond 2**53 too, and the fills are written in float64
+    # in Python's dtype for DATA (float64 unless DATA is float32), whatever the model's: the
+    # observed values are copied from DATA as they are, whole numbers beyond 2**53 too, and
+    # the fills are written in that dtype, as model.impute(X) returns them
     X, positions, layout = _data_for(model, args, indices, missing=True, copied=True)
     n_missing = int(np.isnan(X).sum())
     _check_result_memory(X.nbytes, "the imputed values", X, "impute")
@@ -1406,7 +1412,7 @@ def _write_imputed(args, model, X, filled, positions, layout):
     try:
         if data_ext == out_ext == ".csv":
             with _replacing(args.output) as out:
-                fill_csv(layout, out, filled, missing, model._dtype)
+                fill_csv(layout, out, filled, missing, filled.dtype)
             return
         if data_ext == out_ext == ".parquet":
             with _replacing(args.output) as out:
@@ -1429,8 +1435,8 @@ def _write_imputed(args, model, X, filled, positions, layout):
             _check_exact_in_float(names[j], columns[j], args.data, _FILLED_FLOAT64)
             columns[j] = np.array(columns[j], dtype=np.float64)
             columns[j][missing[:, c]] = filled[missing[:, c], c]
-            if out_ext == ".csv" and model._dtype == np.float32:
-                # CSV text: the filled values with a float32 model's digits
+            if out_ext == ".csv" and filled.dtype == np.float32:
+                # CSV text: float32 fills (of float32 DATA) with float32's digits
                 columns[j] = columns[j].astype(object)
                 columns[j][missing[:, c]] = list(filled[missing[:, c], c].astype(np.float32))
         if data_ext == ".npy" and fitted is not None:
