@@ -2467,6 +2467,7 @@ class BaseMixture(_KeywordsChecked):
                     "or tol, or "
                     "check the data's scale."
                 ),
+                restated=True,
             )
         elif best.converged and best.unfinished_move > float(self.tol):
             warn_at_caller(
@@ -3075,7 +3076,7 @@ class BaseMixture(_KeywordsChecked):
                 f"enough (likely values far from 0 against their spread): they lie about "
                 f"{loss:.3g} per sample below the float64 M-step they round in "
                 f"{self._scored} (tol={self.tol}). {once}{_FLOAT32_ROUNDING_ADVICE}"
-            ))
+            ), restated=True)
         return loss
 
     def _warn_rounding_loss(self, result):
@@ -3093,6 +3094,7 @@ class BaseMixture(_KeywordsChecked):
                 "their spread). lower_bound_ is that of the float64 parameters. "
                 f"{_FLOAT32_ROUNDING_ADVICE}"
             ),
+            restated=True,
         )
         return loss
 

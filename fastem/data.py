@@ -812,7 +812,7 @@ class Chunks:
             for note in table.doubts:
                 if note not in self._noted:  # every pass reads the file again
                     self._noted.add(note)
-                    warn_at_caller(f"fastem: note: {note}", UserWarning)
+                    warn_at_caller(f"fastem: note: {note}", UserWarning, of_data=note)
             return table
         if _is_path(item):
             return load_npy(item, self.mmap_mode)

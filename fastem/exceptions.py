@@ -29,14 +29,27 @@ import warnings
 
 __all__ = ["ConvergenceWarning", "EmptyComponentWarning", "NotFittedError"]
 
-def warn_at_caller(message, category=None):
+def warn_at_caller(message, category=None, *, of_data=None, restated=False):
     """:func:`warnings.warn`, pointed at the first frame outside fastem's modules: the user's line.
 
     A fixed ``stacklevel`` points into fastem whenever the same warning is
     reached through another public method or wrapper (``fit_predict`` calls
     ``fit``; the state lock wraps both), and the default filter then shows it
     once per fastem line rather than once per user line.
+
+    Two marks, set on the warning as ``fastem_of_data`` and ``fastem_restated``,
+    tell :func:`fastem.select_n_components`, which records the warnings of every
+    fit of its grid and says them after its choice, how to say this one:
+    ``of_data``, a key, marks a warning of the data or the settings, which every
+    fit gives alike but for its figures (said once for the grid, once per key);
+    ``restated`` a warning that the grid says in its own words (a fit that did
+    not converge, a float32 rounding loss). A warning with neither is of the
+    fitted model, said of the chosen fit alone.
     """
+    if of_data is not None or restated:
+        if not isinstance(message, Warning):
+            message = (category or UserWarning)(message)
+        message.fastem_of_data, message.fastem_restated = of_data, restated
     frame, level = sys._getframe(1), 2
     while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] == "fastem":
         frame, level = frame.f_back, level + 1

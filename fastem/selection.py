@@ -17,7 +17,6 @@ chooses among the others. The rule is in :func:`collapsed_components`.
 
 import math
 import numbers
-import re
 import warnings
 from collections.abc import Iterable, Mapping
 
@@ -294,41 +293,23 @@ class CellProgress:
         return self.user_callback is not None and self.user_callback(model, n_iter, lower_bound)
 
 
-# Warnings that a cell's fit gives of the data or the settings, alike for every cell:
-# said once for the grid. The key of each says which of them are one warning: the
-# pattern (whose figures, as of 'spherical' fits, vary from cell to cell), or the message.
-_DATA_WARNINGS = (
-    (re.compile(r"reg_covar=\S+ is at least a quarter of the variance of feature"), "pattern"),
-    (re.compile(r"The values of feature\(s\) .* are too small for float64's squares",
-                re.DOTALL), "pattern"),
-    (re.compile(r"fastem: note: "), "message"),
-)
-# ConvergenceWarnings that the grid says once in its own words (_warn_unconverged,
-# _warn_rounding_loss) of every cell that gave them.
-_GRID_WARNINGS = re.compile(
-    r"Best of \d+ initialization\(s\) did not converge|stores its parameters in float32"
-    r"|The fit reached its peak in float64")
-
-
 def _data_warning_key(message):
-    """The key of ``message`` (a Warning) among the grid's warnings of the data, or None
-    when it is a warning of one cell's fitted model."""
-    text = str(message)
-    for pattern, key in _DATA_WARNINGS:
-        if pattern.match(text):
-            return (type(message), pattern.pattern if key == "pattern" else text)
-    return None
+    """The key of ``message`` (a Warning) among the grid's warnings of the data (marked
+    ``of_data`` where fastem raised it: :func:`fastem.exceptions.warn_at_caller`), or
+    None when it is a warning of one cell's fitted model."""
+    key = getattr(message, "fastem_of_data", None)
+    return None if key is None else (type(message), key)
 
 
 def _say_cell_warnings(best, said):
     """Say the warnings that the fits of the grid gave (``said``: the Warning instances of
     each cell, in the grid's order), once each, after the choice of ``best``.
 
-    A warning of the data or the settings (:data:`_DATA_WARNINGS`) holds for every cell:
+    A warning of the data or the settings (marked ``of_data``) holds for every cell:
     said once, in the chosen cell's words when it gave it. A warning of a fitted model is
     said of the chosen fit alone, saying so; those of the other cells, whose models the
-    caller does not get, stay in ``result.warnings``. The grid's own ConvergenceWarnings
-    (:data:`_GRID_WARNINGS`) are left to it.
+    caller does not get, stay in ``result.warnings``. Those that the grid says in its own
+    words (marked ``restated``) are left to it.
     """
     order = ([best] if best is not None else []) + [key for key in said if key != best]
     data = {}
@@ -345,7 +326,7 @@ def _say_cell_warnings(best, said):
     for message in said[best]:
         text = str(message)
         if (_data_warning_key(message) is not None or (type(message), text) in given
-                or (isinstance(message, ConvergenceWarning) and _GRID_WARNINGS.search(text))):
+                or getattr(message, "fastem_restated", False)):
             continue
         given.add((type(message), text))
         word = text.split(" ", 1)[0]

@@ -629,6 +629,27 @@ def test_warnings_of_the_chosen_fit_and_of_the_data_are_said_once(kind):
     assert len(cells) == 6  # said once for as many cells
 
 
+def test_warnings_say_where_they_are_raised_what_they_are_of():
+    """select_n_components tells a warning of the data from one of a fitted model by a mark
+    set where fastem raises it, not by its wording: reg_covar above a feature's whole
+    variance is of the data (one key for every cell, whose figures differ), a component's
+    narrow variance of its model, and a fit that did not converge is one the grid says in
+    its own words."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fastem.GaussianMixture(3, covariance_type="diag", random_state=0,
+                               max_iter=2).fit(_narrow_clusters())
+    def marks(words):
+        found = [w.message for w in caught if words in str(w.message)]
+        assert len(found) == 1, [str(w.message) for w in caught]
+        return (getattr(found[0], "fastem_of_data", None),
+                getattr(found[0], "fastem_restated", False))
+
+    assert marks("of the variance of feature(s) 2") == ("reg_covar swamps a feature", False)
+    assert marks("'s variance in feature 1") == (None, False)
+    assert marks("did not converge") == (None, True)
+
+
 def test_select_command_says_the_warnings_of_its_chosen_fit_alone(tmp_path, capsys):
     from fastem.cli import main
 

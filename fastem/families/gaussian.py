@@ -1099,7 +1099,7 @@ class _GaussianComponents(BaseMixture):
                 f"computed, and reg_covar={reg:g} swamps it, so components that differ along "
                 "them may have merged. Standardise the features (e.g. "
                 "sklearn.preprocessing.StandardScaler).",
-                RegularizationWarning,
+                RegularizationWarning, of_data="float64 squares underflow",
             )
         swamped = ~constant & ~underflow & (reg >= self._REGULARIZATION_SHARE * variance)
         if swamped.any():
@@ -1111,7 +1111,7 @@ class _GaussianComponents(BaseMixture):
                 "differ along them may have merged. Standardise the features (e.g. "
                 "sklearn.preprocessing.StandardScaler), or lower reg_covar to at most "
                 f"{0.01 * float(variance[swamped].min()):.3g}.",
-                RegularizationWarning,
+                RegularizationWarning, of_data="reg_covar swamps a feature",
             )
         # A component's variance is a difference of second moments around the shift its
         # statistics were taken around: of one without spread, their rounding is left.
