@@ -2600,20 +2600,23 @@ class BaseMixture(_KeywordsChecked):
         return failure or error
 
     def _ranking_summary(self, source):
-        """The :class:`~fastem._collapse.DataSummary` of ``source`` by which the starts of
-        this fit rank those without collapsed components first (:meth:`_ranks_above`):
-        that of the grid of :func:`fastem.select_n_components` fitting this model, which
+        """``(summary, min_variance_ratio)`` by which the starts of this fit rank those
+        without collapsed components first (:meth:`_ranks_above`): the
+        :class:`~fastem._collapse.DataSummary` of ``source`` and the relative variance
+        floor of the grid of :func:`fastem.select_n_components` fitting this model, which
         its flags read too. None outside a grid, where the starts rank by the likelihood
         alone."""
-        summary = getattr(self, "_grid_summary", None)
-        return summary if summary is not None and summary.source is source else None
+        grid = getattr(self, "_grid_summary", None)
+        return grid if grid is not None and grid[0].source is source else None
 
     def _collapsed(self, worker, result, summary):
         """Whether a run's ``result`` (on a copy of ``worker``) has a component that
-        :meth:`_parameter_collapse_reasons` finds collapsed, on the data of ``summary``."""
+        :meth:`_parameter_collapse_reasons` finds collapsed, on the data and with the
+        relative variance floor of ``summary`` (:meth:`_ranking_summary`)."""
         judge = copy.copy(worker)
         judge._set_parameters(result.parameters)
-        return bool(judge._parameter_collapse_reasons(summary))
+        data_summary, min_variance_ratio = summary
+        return bool(judge._parameter_collapse_reasons(data_summary, min_variance_ratio))
 
     def _ranks_above(self, result, collapsed, best, best_collapsed, dtype):
         """Whether a start's ``result`` replaces the ``best`` of the earlier ones (None).

@@ -707,7 +707,8 @@ def select_n_components(
         callback = model.callback
         if callable(progress):
             model.set_params(callback=CellProgress(progress, cell, len(grid), ct, callback))
-        model._grid_summary = summary  # the ranking of its starts reads the grid's summary
+        # the ranking of its starts reads the grid's summary and floor, as its flags do
+        model._grid_summary = (summary, min_variance_ratio)
         try:
             # Each cell's warnings are kept with the cell and said after the choice: those
             # of the fitted model of the chosen cell alone, those of the data once

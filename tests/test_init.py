@@ -413,6 +413,25 @@ def test_a_start_without_collapsed_components_ranks_first_in_a_grid(dtype):
         assert_allclose(fits[2], fits[1], rtol=0, atol=1e-4 if dtype == np.float32 else 1e-10)
 
 
+def test_the_starts_of_a_grid_rank_by_its_own_variance_floor():
+    """select_n_components' min_variance_ratio is the floor of rule 1 in the ranking of
+    each fit's starts as in the grid's flags: eight points of spread 0.02 at 9, beside
+    clusters of 300 and 200 points, hold a component of variance 7e-4, 1e-4 of the
+    data's, at the highest peak of K=3. With a floor of 1e-3 the grid flags it, and a start without it
+    must rank first; ranked by the default floor (1e-6), that start lost and so did the
+    cell."""
+    rng = np.random.default_rng(1)
+    X = np.concatenate([rng.normal(0, 1, 300), rng.normal(4, 1, 200),
+                        9.0 + 0.02 * rng.standard_normal(8)])[:, None]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = fastem.select_n_components(
+            X, [3], covariance_types=["full"], n_init=10, random_state=0,
+            min_variance_ratio=1e-3)
+    assert result.flags[("full", 3)] == ""
+    assert result.best_params_ == ("full", 3)
+
+
 @pytest.mark.parametrize("n_components, covariance_type", [(4, "full"), (6, "full"), (5, "diag")])
 def test_more_restarts_never_end_lower(n_components, covariance_type):
     """On data that the tree takes whole, the restarts are the k-means++ partitions that
