@@ -1952,7 +1952,7 @@ class BaseMixture(_KeywordsChecked):
 
     def _for_tasks(self):
         """The model as the functions of a pass over a source hold it: without ``callback``
-        or the data summary of a :func:`fastem.select_n_components` grid.
+        or the collapse rules (and data summary) of a :func:`fastem.select_n_components` grid.
 
         Only the EM loop calls the callback, where the fit runs. A Dask cluster of
         processes pickles the functions of every task, and a callback that pickle cannot
@@ -1961,11 +1961,11 @@ class BaseMixture(_KeywordsChecked):
         _HLGExprSequence"; the grid's summary holds the whole source. A shallow copy,
         holding the same snapshot, where there is either; the model itself otherwise.
         """
-        if getattr(self, "callback", None) is None and not hasattr(self, "_grid_summary"):
+        if getattr(self, "callback", None) is None and not hasattr(self, "_grid_rules"):
             return self
         model = copy.copy(self)
         model.callback = None
-        model.__dict__.pop("_grid_summary", None)
+        model.__dict__.pop("_grid_rules", None)
         return model
 
     def _outputs(self, source, output, out=None):
@@ -2314,7 +2314,7 @@ class BaseMixture(_KeywordsChecked):
             runs.insert(1, (0, True))
         best = best_start_weights = first_error = failure = None
         # in select_n_components' grid, a start without collapsed components ranks first
-        summary, best_collapsed = self._ranking_summary(source), None
+        rules, best_collapsed = self._ranking_rules(source), None
         # On data that the hierarchical tree takes whole, the starts after the
         # tree are k-means++ partitions of its distinct points (``pool``), drawn
         # in turn whatever n_init is; the first ``shared`` restarts are ones
@@ -2420,10 +2420,10 @@ class BaseMixture(_KeywordsChecked):
                 status = "converged" if result.converged else "did not converge"
                 print(f"Initialization {status}. lower bound {result.lower_bound:.5f}.")
             collapsed = None
-            if best is not None and summary is not None:
+            if best is not None and rules is not None:
                 if best_collapsed is None:
-                    best_collapsed = self._collapsed(worker, best, summary)
-                collapsed = self._collapsed(worker, result, summary)
+                    best_collapsed = self._collapsed(worker, best, rules)
+                collapsed = self._collapsed(worker, result, rules)
             if self._ranks_above(result, collapsed, best, best_collapsed, source.dtype):
                 best, best_start_weights, best_collapsed = result, start_weights, collapsed
             if result.stopped:
@@ -2599,23 +2599,23 @@ class BaseMixture(_KeywordsChecked):
             print(f"Initialization failed: {error}")
         return failure or error
 
-    def _ranking_summary(self, source):
+    def _ranking_rules(self, source):
         """``(summary, min_variance_ratio)`` by which the starts of this fit rank those
         without collapsed components first (:meth:`_ranks_above`): the
         :class:`~fastem._collapse.DataSummary` of ``source`` and the relative variance
         floor of the grid of :func:`fastem.select_n_components` fitting this model, which
         its flags read too. None outside a grid, where the starts rank by the likelihood
         alone."""
-        grid = getattr(self, "_grid_summary", None)
+        grid = getattr(self, "_grid_rules", None)
         return grid if grid is not None and grid[0].source is source else None
 
-    def _collapsed(self, worker, result, summary):
+    def _collapsed(self, worker, result, rules):
         """Whether a run's ``result`` (on a copy of ``worker``) has a component that
         :meth:`_parameter_collapse_reasons` finds collapsed, on the data and with the
-        relative variance floor of ``summary`` (:meth:`_ranking_summary`)."""
+        relative variance floor of ``rules`` (:meth:`_ranking_rules`)."""
         judge = copy.copy(worker)
         judge._set_parameters(result.parameters)
-        data_summary, min_variance_ratio = summary
+        data_summary, min_variance_ratio = rules
         return bool(judge._parameter_collapse_reasons(data_summary, min_variance_ratio))
 
     def _ranks_above(self, result, collapsed, best, best_collapsed, dtype):
@@ -2723,7 +2723,7 @@ class BaseMixture(_KeywordsChecked):
         runner = copy.copy(self)
         runner.callback, runner.verbose = None, 0
         best = best_start = best_collapsed = None
-        summary = self._ranking_summary(source) if n_draws > 0 else None
+        rules = self._ranking_rules(source) if n_draws > 0 else None
         first_error = tree_error
         for draw in range(0 if tree_error else -1, n_draws):  # -1: the tree's partition
             trial = copy.copy(worker)
@@ -2739,7 +2739,7 @@ class BaseMixture(_KeywordsChecked):
             except (ValueError, FloatingPointError) as exc:
                 first_error = first_error or exc
                 continue
-            collapsed = None if summary is None else self._collapsed(trial, result, summary)
+            collapsed = None if rules is None else self._collapsed(trial, result, rules)
             if self._ranks_above(result, collapsed, best, best_collapsed, source.dtype):
                 best, best_start, best_collapsed = result, start, collapsed
         if best is None:

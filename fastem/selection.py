@@ -708,7 +708,7 @@ def select_n_components(
         if callable(progress):
             model.set_params(callback=CellProgress(progress, cell, len(grid), ct, callback))
         # the ranking of its starts reads the grid's summary and floor, as its flags do
-        model._grid_summary = (summary, min_variance_ratio)
+        model._grid_rules = (summary, min_variance_ratio)
         try:
             # Each cell's warnings are kept with the cell and said after the choice: those
             # of the fitted model of the chosen cell alone, those of the data once
@@ -723,7 +723,7 @@ def select_n_components(
             continue
         finally:
             model.set_params(callback=callback)  # the selected model keeps the user's
-            del model._grid_summary
+            del model._grid_rules
             said[key] = tuple(w.message for w in caught)
         models[key] = model
         converged[key] = bool(model.converged_)
