@@ -113,11 +113,13 @@ subclass that fills in a few hooks (the *family protocol*):
     (see :mod:`fastem._em`). Default: 0, for an M-step that maximises
     (possibly over a constrained set) the expected complete-data
     log-likelihood.
-``_check_regularization(stats, data=None)`` and ``_check_stored_parameters()``
+``_warn_unobserved(stats)``, ``_check_regularization(stats, data=None)``, ``_check_stored_parameters()``
     Optional: warnings at the end of ``fit`` and of a ``partial_fit`` step
-    (each at most once per stream of steps): the regularisation swamps the
-    data's spread; a fitted attribute stored in float32 lost a property the
-    float64 M-step gave it. Each returns whether it warned. Default: nothing.
+    (each at most once per stream of steps, whatever the others said): with
+    ``missing='em'``, components with no observed value of a feature; the
+    regularisation swamps the data's spread; a fitted attribute stored in
+    float32 lost a property the float64 M-step gave it. Each returns whether
+    it warned. Default: nothing.
     A ``_check_regularization(stats)`` without ``data`` (the step's own
     statistics) is called with the running statistics alone.
 
@@ -486,7 +488,8 @@ _FLOAT32_ROUNDING_ADVICE = "Centre the data (X - X.mean(axis=0)) or fit X.astype
 # running statistics of online EM and the count of their steps are a stream's.
 _RECORDS_OF_THE_PARAMETERS = {
     "_running_stats": None, "n_steps_": _state.ABSENT, "_stored_parameters_warned": False,
-    "_regularization_warned": False, "_rounding_loss_warned": 0.0, "_fit_structure": None,
+    "_regularization_warned": False, "_unobserved_warned": False, "_rounding_loss_warned": 0.0,
+    "_fit_structure": None,
 }
 
 
@@ -2487,6 +2490,7 @@ class BaseMixture(_KeywordsChecked):
                 EmptyComponentWarning,
             )
         # a partial_fit stream from this fit counts its warnings as given
+        self._unobserved_warned = stats is not None and self._warn_unobserved(stats)
         self._regularization_warned = stats is not None and self._check_regularization(stats)
         self._stored_parameters_warned = self._check_stored_parameters()
         self._fitted_settings = self._settings_of_the_fit()
@@ -2788,6 +2792,16 @@ class BaseMixture(_KeywordsChecked):
         statistics, until it has warned once in the stream. ``data``: the
         statistics of this step's data alone (``partial_fit``: the batch's,
         under the parameters before the step), None where they are ``stats``.
+        """
+        return False
+
+    def _warn_unobserved(self, stats):
+        """Family hook: with ``missing='em'``, warn of components with no observed value of a
+        feature in the statistics ``stats`` of the fitted parameters; return whether it
+        warned. Default: nothing (False).
+
+        Called as :meth:`_check_regularization` is, before it, and once per
+        ``partial_fit`` stream apart from it: neither warning silences the other.
         """
         return False
 
@@ -3220,6 +3234,7 @@ class BaseMixture(_KeywordsChecked):
         warned = getattr(self, "_stored_parameters_warned", False)
         # a stream's every step would give the warning again, with its own figures
         swamped = getattr(self, "_regularization_warned", False)
+        unobserved = getattr(self, "_unobserved_warned", False)
         rounded = getattr(self, "_rounding_loss_warned", False)
         if running is None and not first:
             running = self._statistics_of_parameters()
@@ -3244,6 +3259,8 @@ class BaseMixture(_KeywordsChecked):
         # as fit does of its last pass
         # a hook written as _check_regularization(stats), before it took data, reads running
         batch_data = {"data": batch} if _takes_keyword(self._check_regularization, "data") else {}
+        # each warning once per stream, whichever was said before it
+        self._unobserved_warned = unobserved or self._warn_unobserved(running)
         self._regularization_warned = swamped or self._check_regularization(running, **batch_data)
         self._stored_parameters_warned = self._check_stored_parameters(warn=not warned)
         # said once per stream: its every step would give it again, with its own figures

@@ -12,7 +12,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from fastem import (Chunks, ConvergenceWarning, ExponentialMixture, GaussianMixture,
-                    PoissonMixture, load, select_n_components)
+                    PoissonMixture, RegularizationWarning, load, select_n_components)
 
 
 def data():
@@ -243,6 +243,27 @@ def test_gaussian_partial_fit_takes_the_data_marginal(covariance_type):
     if covariance_type in ("full", "diag"):
         assert_allclose(model._float64_covariances()[1, 1, 1], variance[1] + REG_COVAR)
     assert [w for w in caught if re.search(GAUSSIAN_WARNING, str(w.message))], caught
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_a_partial_fit_stream_says_each_warning_once_whichever_came_first(covariance_type):
+    """A stream says each of its warnings once: the warning of a component with no observed
+    value of a feature, given at the first step, does not silence a later step's warning
+    that reg_covar swamps the data's spread (they shared one flag)."""
+    X = gaussian_data()
+    model = GaussianMixture(2, covariance_type=covariance_type, missing="em",
+                            reg_covar=REG_COVAR, **gaussian_start(covariance_type))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.partial_fit(X)
+    assert [w.category for w in caught] == [UserWarning]
+    model.set_params(reg_covar=1e4)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.partial_fit(X)
+        model.partial_fit(X)  # each once per stream
+    assert [w.category for w in caught] == [RegularizationWarning], [
+        str(w.message) for w in caught]
 
 
 def test_gaussian_dask_takes_the_data_marginal():

@@ -264,15 +264,10 @@ class MeanParameterMixture(BaseMixture):
             means = np.where(unobserved, np.asarray(current, dtype=np.float64), means)
         self._set_component_means(means, data_mean)
 
-    def _check_regularization(self, stats, data=None):
+    def _warn_unobserved(self, stats):
         """Warn (UserWarning) of components with no observed value in a feature
-        (:meth:`_unobserved`), whose means there are the start's; return whether it warned."""
-        return self._warn_unobserved(stats)
-
-    def _warn_unobserved(self, stats, fit=""):
-        """The warning of :meth:`_check_regularization`, of the statistics ``stats`` of the
-        fitted parameters; ``fit`` names the fit (e.g. a cell of select_n_components' grid),
-        after "With missing='em', "."""
+        (:meth:`_unobserved`), whose means there are the start's, in the statistics ``stats``
+        of the fitted parameters; return whether it warned."""
         unobserved = self._unobserved(stats)
         if not unobserved.any():
             return False
@@ -280,7 +275,7 @@ class MeanParameterMixture(BaseMixture):
             f"component {k}: feature(s) {', '.join(map(str, np.flatnonzero(unobserved[k])))}"
             for k in np.flatnonzero(unobserved.any(axis=1)))
         warn_at_caller(
-            f"With missing='em', {fit}components hold no observed value in some features "
+            f"With missing='em', components hold no observed value in some features "
             f"({shown}): "
             f"every point they hold misses them, so the data say nothing of their "
             f"{self._mean_name} there, which keep their starting values (the likelihood is the "

@@ -222,7 +222,6 @@ class ExponentialMixture(MeanParameterMixture):
         with those of earlier parameters), or from the running statistics for
         a component that holds none of the batch.
         """
-        unobserved = super()._check_regularization(stats, data)
         data_mean = self._data_mean(stats)
         own = stats if data is None else data
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -234,7 +233,7 @@ class ExponentialMixture(MeanParameterMixture):
                                  stats.moments["sx"] / self._observed_nk(stats), means)
         reasons = floored_scale_reasons(self, data_mean, means)
         if not reasons:
-            return unobserved
+            return False
         weights = np.asarray(self.weights_, dtype=np.float64)
         shown = "; ".join(f"component {k} (weight {weights[k]:.3g}): {why}"
                           for k, why in reasons.items())

@@ -1030,9 +1030,8 @@ class _GaussianComponents(BaseMixture):
         return _listed([f"{self._feature_label(j)} ({describe(j)})" for j in features])
 
     def _check_regularization(self, stats, data=None):
-        """Warn (RegularizationWarning) where ``reg_covar`` swamps the data's spread, and
-        (UserWarning, :meth:`_warn_unobserved`) of components with no observed value of a
-        feature; return whether it warned.
+        """Warn (RegularizationWarning) where ``reg_covar`` swamps the data's spread; return
+        whether it warned.
 
         Two rules, both on the statistics of the last pass (``partial_fit``:
         the running statistics; ``data``, a step's batch alone, is not read),
@@ -1061,11 +1060,6 @@ class _GaussianComponents(BaseMixture):
           measurable share of the others' weight is warned of, with both
           causes.
         """
-        unobserved = self._warn_unobserved(stats)
-        return self._check_spread(stats) or unobserved
-
-    def _check_spread(self, stats):
-        """The two rules of :meth:`_check_regularization`; returns whether it warned."""
         reg = float(self.reg_covar)
         if reg == 0:
             return False
@@ -1472,11 +1466,10 @@ class _GaussianComponents(BaseMixture):
             cov[k][u, u] = variances[u]
         return cov
 
-    def _warn_unobserved(self, stats, fit=""):
+    def _warn_unobserved(self, stats):
         """Warn (UserWarning, as ExponentialMixture and PoissonMixture) of components with no
         observed value in a feature (:meth:`_unobserved`), of the statistics ``stats`` of the
-        fitted parameters; ``fit`` names the fit (e.g. a cell of select_n_components' grid),
-        after "With missing='em', ". Returns whether it warned."""
+        fitted parameters; return whether it warned."""
         unobserved = self._unobserved(stats)
         if not unobserved.any():
             return False
@@ -1485,7 +1478,7 @@ class _GaussianComponents(BaseMixture):
             f"{', '.join(self._feature_label(j) for j in np.flatnonzero(unobserved[k]))}"
             for k in np.flatnonzero(unobserved.any(axis=1)))
         warn_at_caller(
-            f"With missing='em', {fit}components hold no observed value in some features "
+            f"With missing='em', components hold no observed value in some features "
             f"({shown}): every point they hold misses them, so the data say nothing of their "
             "means, variances and covariances there. There they take the data's mean and "
             "variance of the feature (over its observed entries, plus reg_covar) and "
