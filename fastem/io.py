@@ -59,6 +59,13 @@ _ONLINE_PREFIX = "online_em__"
 _ONLINE_NK = _ONLINE_PREFIX + "nk"
 _ONLINE_MOMENT = _ONLINE_PREFIX + "moments__"
 _ONLINE_REFERENCE = _ONLINE_PREFIX + "reference__"
+# Optional field "online_em.warned": which of the stream's once-per-stream warnings it
+# has given (attribute: its value), so that a stream continued from the file does not
+# give them again; a file without it (older fastem) gives them again.
+_STREAM_WARNINGS = {
+    "unobserved": "_unobserved_warned", "regularization": "_regularization_warned",
+    "stored_parameters": "_stored_parameters_warned", "rounding_loss": "_rounding_loss_warned",
+}
 # Optional: the 0-based indices of the data file's columns a model was fitted on,
 # when they were chosen by index in a file without column names. Older fastem
 # ignores the field (its command line takes the file's first columns, as it did
@@ -115,9 +122,15 @@ def _split_hyper_parameters(params):
     return scalars, arrays, dropped
 
 
-def _online_state(n_steps, running):
-    """The metadata field and the entries that hold partial_fit's running statistics."""
+def _online_state(model, n_steps, running):
+    """The metadata field and the entries that hold partial_fit's running statistics
+    (and which of the stream's warnings ``model`` gave)."""
+    warned = {}
+    for field, attribute in _STREAM_WARNINGS.items():
+        value = getattr(model, attribute, False)
+        warned[field] = float(value) if field == "rounding_loss" else bool(value)
     meta = {
+        "warned": warned,
         "n_steps": int(n_steps),
         "n_samples": float(running.n_samples),
         "log_likelihood": float(running.log_likelihood),
@@ -709,7 +722,7 @@ def save(model, path, *, column_indices=None):
     running = getattr(model, "_running_stats", None)  # read from the same snapshot
     if running is not None:
         metadata["format_version"] = _ONLINE_VERSION
-        metadata[_ONLINE], online_arrays = _online_state(model.n_steps_, running)
+        metadata[_ONLINE], online_arrays = _online_state(model, model.n_steps_, running)
         arrays.update(online_arrays)
     else:
         metadata["format_version"] = _PLAIN_VERSION
@@ -1375,6 +1388,17 @@ def _restore_online_state(model, metadata, entries, path):
     model._running_stats = SufficientStatistics(
         n_samples, float(online["log_likelihood"]), nk.value, moments, reference
     )
+    # the stream's warnings said before it was saved stay said (assigned after the running
+    # statistics: each assignment of the online state resets them)
+    warned = online.get("warned")
+    if isinstance(warned, dict):
+        for field, attribute in _STREAM_WARNINGS.items():
+            value = warned.get(field)
+            if field == "rounding_loss":
+                if _is_json_number(value) and math.isfinite(value) and value >= 0:
+                    setattr(model, attribute, float(value))
+            elif isinstance(value, bool):
+                setattr(model, attribute, value)
 
 
 def _check_entry_sizes(archive, path, n_components, n_features):

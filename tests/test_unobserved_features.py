@@ -348,3 +348,33 @@ def test_gaussian_select_n_components_says_it_once_of_the_chosen_fit():
     said = [str(w.message) for w in caught if "hold no observed value" in str(w.message)]
     assert len(said) == 1, said  # not once per cell of the grid
     assert f"in the chosen fit {result.best_params_!r}" in said[0]
+
+
+def test_a_stream_continued_from_a_model_file_does_not_say_its_warnings_again(tmp_path):
+    """A model file saved mid-stream keeps which of the stream's warnings it gave: a stream
+    continued from it (as from a pickle) does not give them again, and one that gave none
+    still gives them."""
+    X = data()
+    model = PoissonMixture(2, missing="em", weights_init=[0.5, 0.5],
+                           rates_init=[[3.0, 70.0], [4e4, 40.0]])
+    with pytest.warns(UserWarning, match="hold no observed value"):
+        model.partial_fit(X)
+    model.save(tmp_path / "stream.npz")
+    loaded = load(tmp_path / "stream.npz")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded.partial_fit(X)
+    assert [str(w.message) for w in caught] == []
+    assert loaded.n_steps_ == 1
+    # the regularisation warning of a Gaussian stream alike, and its own flag apart
+    model = GaussianMixture(2, covariance_type="diag", missing="em", reg_covar=1e4,
+                            **gaussian_start("diag"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.partial_fit(gaussian_data())
+    assert RegularizationWarning in [w.category for w in caught]
+    model.save(tmp_path / "gaussian.npz")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        load(tmp_path / "gaussian.npz").partial_fit(gaussian_data())
+    assert [str(w.message) for w in caught] == []
