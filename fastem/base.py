@@ -359,6 +359,41 @@ def from_callback(error):
     return getattr(error, "_fastem_from_callback", False)
 
 
+class _BestStart:
+    """The best of a fit's starts so far, as :meth:`BaseMixture._ranks_above` ranks them.
+
+    ``rules`` are those of :meth:`BaseMixture._ranking_rules` (None: by the likelihood
+    alone). Whether a run has a collapsed component is judged only once a second run
+    competes with it, so a fit of one start judges nothing.
+    """
+
+    def __init__(self, model, rules, dtype):
+        self.model, self.rules, self.dtype = model, rules, dtype
+        self.result = self.start = self._worker = self._collapsed = None
+
+    def offer(self, worker, result, start):
+        """Keep a run's ``result`` (a :class:`~fastem._em.EMResult` of ``worker``, a copy
+        of the model) and its ``start`` when it ranks above the best so far."""
+        collapsed = None
+        if self.result is not None and self.rules is not None:
+            if self._collapsed is None:
+                self._collapsed = self._judge(self._worker, self.result)
+            collapsed = self._judge(worker, result)
+        if self.model._ranks_above(result, collapsed, self.result, self._collapsed,
+                                   self.dtype):
+            self.result, self.start, self._worker = result, start, worker
+            self._collapsed = collapsed
+
+    def _judge(self, worker, result):
+        """Whether ``result`` has a component that
+        :meth:`BaseMixture._parameter_collapse_reasons` finds collapsed, on the data and
+        with the relative variance floor of the rules."""
+        judge = copy.copy(worker)
+        judge._set_parameters(result.parameters)
+        data_summary, min_variance_ratio = self.rules
+        return bool(judge._parameter_collapse_reasons(data_summary, min_variance_ratio))
+
+
 class _StartsFailed(Exception):
     """Every start of :meth:`BaseMixture._best_of_starts` failed; ``first_error`` is the first
     one's error, which the fit raises if no other start succeeds."""
@@ -2315,9 +2350,9 @@ class BaseMixture(_KeywordsChecked):
         runs = [(init, False) for init in range(n_init)]
         if two_starts:
             runs.insert(1, (0, True))
-        best = best_start_weights = first_error = failure = None
+        first_error = failure = None
         # in select_n_components' grid, a start without collapsed components ranks first
-        rules, best_collapsed = self._ranking_rules(source), None
+        ranking = _BestStart(self, self._ranking_rules(source), source.dtype)
         # On data that the hierarchical tree takes whole, the starts after the
         # tree are k-means++ partitions of its distinct points (``pool``), drawn
         # in turn whatever n_init is; the first ``shared`` restarts are ones
@@ -2422,15 +2457,10 @@ class BaseMixture(_KeywordsChecked):
             if self.verbose:
                 status = "converged" if result.converged else "did not converge"
                 print(f"Initialization {status}. lower bound {result.lower_bound:.5f}.")
-            collapsed = None
-            if best is not None and rules is not None:
-                if best_collapsed is None:
-                    best_collapsed = self._collapsed(worker, best, rules)
-                collapsed = self._collapsed(worker, result, rules)
-            if self._ranks_above(result, collapsed, best, best_collapsed, source.dtype):
-                best, best_start_weights, best_collapsed = result, start_weights, collapsed
+            ranking.offer(worker, result, start_weights)
             if result.stopped:
                 break
+        best, best_start_weights = ranking.result, ranking.start
         if best is None:  # every start's EM failed
             raise failure
 
@@ -2613,15 +2643,6 @@ class BaseMixture(_KeywordsChecked):
         grid = getattr(self, "_grid_rules", None)
         return grid if grid is not None and grid[0].source is source else None
 
-    def _collapsed(self, worker, result, rules):
-        """Whether a run's ``result`` (on a copy of ``worker``) has a component that
-        :meth:`_parameter_collapse_reasons` finds collapsed, on the data and with the
-        relative variance floor of ``rules`` (:meth:`_ranking_rules`)."""
-        judge = copy.copy(worker)
-        judge._set_parameters(result.parameters)
-        data_summary, min_variance_ratio = rules
-        return bool(judge._parameter_collapse_reasons(data_summary, min_variance_ratio))
-
     def _ranks_above(self, result, collapsed, best, best_collapsed, dtype):
         """Whether a start's ``result`` replaces the ``best`` of the earlier ones (None).
 
@@ -2726,8 +2747,8 @@ class BaseMixture(_KeywordsChecked):
         distinct, counts = pool
         runner = copy.copy(self)
         runner.callback, runner.verbose = None, 0
-        best = best_start = best_collapsed = None
-        rules = self._ranking_rules(source) if n_draws > 0 else None
+        ranking = _BestStart(self, self._ranking_rules(source) if n_draws > 0 else None,
+                             source.dtype)
         first_error = tree_error
         for draw in range(0 if tree_error else -1, n_draws):  # -1: the tree's partition
             trial = copy.copy(worker)
@@ -2743,15 +2764,13 @@ class BaseMixture(_KeywordsChecked):
             except (ValueError, FloatingPointError) as exc:
                 first_error = first_error or exc
                 continue
-            collapsed = None if rules is None else self._collapsed(trial, result, rules)
-            if self._ranks_above(result, collapsed, best, best_collapsed, source.dtype):
-                best, best_start, best_collapsed = result, start, collapsed
-        if best is None:
+            ranking.offer(trial, result, start)
+        if ranking.result is None:
             raise _StartsFailed(first_error)
         if self.callback is None and not self.verbose:
-            worker._set_parameters(best.parameters)
-            return best
-        worker._set_parameters(best_start)
+            worker._set_parameters(ranking.result.parameters)
+            return ranking.result
+        worker._set_parameters(ranking.start)
         return self._run_em_to_the_end(worker, source)
 
     def _check_values_for_dtype(self, dtype, starts):
