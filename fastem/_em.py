@@ -91,7 +91,7 @@ such fits (``scripts/bench_convergence.py --ridges``) claimed convergence,
 of them within 3 ``tol``, and the other 2 report ``converged_=False`` at
 ``max_iter`` (one of them at its peak; before a loss bounded the estimate,
 55 claimed it and 5 did not). The one left (283 ``tol`` short), and three components on two
-blobs (133 ``tol`` short, see the README), hide a direction whose
+blobs (133 ``tol`` short, see docs/convergence.md), hide a direction whose
 increments are far below those of a faster one still decaying steadily;
 neither a steadiness judged over 16 passes nor one more SQUAREM step
 before stopping reveals it. Over 16 default fits to small 2-D data sets (two blobs,

@@ -374,7 +374,7 @@ def test_a_decimal_comma_in_one_column_is_named_when_the_header_has_one_field(tm
 
 
 def test_a_headerless_column_of_decimal_commas_is_two_columns_as_in_pandas(tmp_path, reader):
-    # "1,5" is also two whole numbers; no rule tells them apart (README, Command line)
+    # "1,5" is also two whole numbers; no rule tells them apart (docs/command-line.md)
     path = _write(tmp_path, "1,5\n2,5\n3,5\n")
     assert_array_equal(reader(path).data, [[1, 5], [2, 5], [3, 5]])
     assert_array_equal(reader(path).data, pd.read_csv(path, header=None).to_numpy())
