@@ -56,7 +56,7 @@ FITTED_ATTRIBUTES = frozenset({
     "n_features_in_", "feature_names_in_", "n_iter_", "converged_", "lower_bound_",
     "lower_bounds_", "n_steps_", "_running_stats", "_remaining_gain", "_fit_structure",
     "_column_indices", "_stored_parameters_warned", "_regularization_warned", "_fitted_settings",
-    "_rounding_loss_warned", "_unobserved_warned",
+    "_rounding_loss_warned", "_unobserved_warned", "_unobserved_features",
 })
 
 

@@ -113,6 +113,11 @@ subclass that fills in a few hooks (the *family protocol*):
     (see :mod:`fastem._em`). Default: 0, for an M-step that maximises
     (possibly over a constrained set) the expected complete-data
     log-likelihood.
+``_unobserved(stats)``
+    Optional: with ``missing='em'``, the (n_components, n_features) bool array of the
+    features in which a component has no observed value in ``stats``, which its M-step
+    treats apart; recorded with the parameters, for ``_statistics_of_parameters``.
+    Default: None.
 ``_warn_unobserved(stats)``, ``_check_regularization(stats, data=None)``, ``_check_stored_parameters()``
     Optional: warnings at the end of ``fit`` and of a ``partial_fit`` step
     (each at most once per stream of steps, whatever the others said): with
@@ -524,7 +529,7 @@ _FLOAT32_ROUNDING_ADVICE = "Centre the data (X - X.mean(axis=0)) or fit X.astype
 _RECORDS_OF_THE_PARAMETERS = {
     "_running_stats": None, "n_steps_": _state.ABSENT, "_stored_parameters_warned": False,
     "_regularization_warned": False, "_unobserved_warned": False, "_rounding_loss_warned": 0.0,
-    "_fit_structure": None,
+    "_fit_structure": None, "_unobserved_features": None,
 }
 
 
@@ -2104,6 +2109,11 @@ class BaseMixture(_KeywordsChecked):
         except ValueError:
             _state.assign(self, before)  # a failed M-step leaves the model as it was
             raise
+        # which components the M-step gave no observed value of a feature, for a stream
+        # that continues from these parameters (their assignment dropped the record)
+        unobserved = self._unobserved_of_the_parameters(stats)
+        if unobserved is not None:
+            self._unobserved_features = unobserved
         return self
 
     def _m_step_parameters(self, stats):
@@ -2521,6 +2531,7 @@ class BaseMixture(_KeywordsChecked):
             )
         # a partial_fit stream from this fit counts its warnings as given
         self._unobserved_warned = stats is not None and self._warn_unobserved(stats)
+        self._unobserved_features = self._unobserved_of_the_parameters(stats)
         self._regularization_warned = stats is not None and self._check_regularization(stats)
         self._stored_parameters_warned = self._check_stored_parameters()
         self._fitted_settings = self._settings_of_the_fit()
@@ -2823,6 +2834,41 @@ class BaseMixture(_KeywordsChecked):
         ``partial_fit`` stream apart from it: neither warning silences the other.
         """
         return False
+
+    def _unobserved(self, stats):
+        """Family hook: with ``missing='em'``, the features in which a component with mass
+        has no observed value in the statistics ``stats``, an (n_components, n_features)
+        bool array, which its M-step treats apart; or None, for a family without such a
+        rule (the default)."""
+        return None
+
+    def _unobserved_of_the_parameters(self, stats):
+        """The record ``_unobserved_features`` of parameters set by the M-step of ``stats``
+        (None for none): the (n_components, n_features) bool array of :meth:`_unobserved`
+        when some component has no observed value of a feature (``missing='em'``), else
+        None.
+
+        Recorded by ``fit`` and ``m_step``, kept with the parameters (an assignment drops
+        it) and in model files, for the family's :meth:`_statistics_of_parameters`: in the
+        statistics that a ``partial_fit`` stream continuing from parameters without running
+        statistics starts from, those components observe none of those features, as in
+        the statistics of the data the parameters were fitted to."""
+        if stats is None or not self._fits_missing():
+            return None
+        unobserved = self._unobserved(stats)
+        if unobserved is None or not np.any(unobserved):
+            return None
+        return np.array(unobserved, dtype=bool)
+
+    def _unobserved_of_the_fit(self):
+        """The recorded ``_unobserved_features`` (:meth:`_unobserved_of_the_parameters`)
+        when it describes this model's components and features with ``missing='em'``,
+        else None (no component is known to miss a feature)."""
+        recorded = getattr(self, "_unobserved_features", None)
+        if recorded is None or not self._fits_missing() or np.shape(recorded) != (
+                self._n_components, getattr(self, "n_features_in_", -1)):
+            return None
+        return np.asarray(recorded, dtype=bool)
 
     def _collapse_reasons(self, source, summary, min_variance_ratio=MIN_VARIANCE_RATIO):
         """Family hook: ``{component: why}`` for the components of this fitted model that
@@ -3194,6 +3240,10 @@ class BaseMixture(_KeywordsChecked):
         those whose M-step gives the parameters back, and its first call is
         step t = 1. So one batch moves a fitted model by ``eta_1``, not to
         the batch's own estimates (raise ``step_offset`` to move it less).
+        With ``missing='em'``, a component that the fit (or ``m_step``, or the
+        model file) left with no observed value of a feature observes none of it
+        in ``s`` either, as in the fit's statistics: the M-step treats it so
+        until the stream's batches observe the feature for it.
         Each call replaces the record
         of the fit with its own, published with the parameters: ``n_iter_``
         counts the steps (``n_steps_ + 1``), ``converged_`` is False (online

@@ -71,6 +71,13 @@ _STREAM_WARNINGS = {
 # ignores the field (its command line takes the file's first columns, as it did
 # before the field existed), and its models read the same: no new version.
 _COLUMN_INDICES = "column_indices"
+# Optional: with missing='em', the features in which components of the fitted parameters
+# hold no observed value, as [component, feature] pairs (the model's
+# _unobserved_features), so that a partial_fit stream continued from a file without
+# running statistics starts from statistics in which they observe none of them
+# (BaseMixture._unobserved_of_the_parameters). Older fastem ignores the field, and a file
+# without it loads as a model whose components observe every feature: no new version.
+_UNOBSERVED_FEATURES = "unobserved_features"
 # Temporary files of a save are named ".<name>.fastem-<host>-<pid>-<random>.tmp".
 _TMP_MARK = ".fastem-"
 _TMP_SUFFIX = ".tmp"
@@ -715,6 +722,9 @@ def save(model, path, *, column_indices=None):
     check_record(model, f"cannot save a model to {path!r}", "A file of it would not load.")
     if column_indices is not None:  # optional: only files fitted on columns chosen by index
         metadata[_COLUMN_INDICES] = column_indices
+    unobserved = model._unobserved_of_the_fit()
+    if unobserved is not None:  # optional: only models with such components
+        metadata[_UNOBSERVED_FEATURES] = np.argwhere(unobserved).tolist()
     arrays = checked_parameter_arrays(
         model, f"cannot save a model to {path!r}", f"A file of them would not load. {_MODEL_FIX}"
     )
@@ -1201,6 +1211,17 @@ def _load(path):
     # the saved hyper-parameters are those the parameters were fitted with (e.g.
     # reg_covar, which partial_fit takes out of the fitted covariances)
     model._fitted_settings = model._settings_of_the_fit()
+    pairs = metadata.get(_UNOBSERVED_FEATURES)  # optional, see _UNOBSERVED_FEATURES
+    if pairs is not None:
+        problem = _unobserved_features_problem(pairs, model._n_components,
+                                               model.n_features_in_)
+        if problem is not None:
+            raise _damaged(path, f"metadata field {_UNOBSERVED_FEATURES!r} is {pairs!r}, "
+                           f"which {problem}")
+        unobserved = np.zeros((model._n_components, model.n_features_in_), dtype=bool)
+        for k, j in pairs:
+            unobserved[k, j] = True
+        model._unobserved_features = unobserved if unobserved.any() else None
     if online is not None:  # without it, partial_fit starts online EM from the parameters
         _restore_online_state(model, metadata, online, path)
     return model, metadata
@@ -1237,6 +1258,21 @@ def _column_indices_problem(indices, n_features):
         return f"holds a negative index ({min(indices)}); indices are 0-based positions"
     if len(set(indices)) != len(indices):
         return "repeats an index; each column is chosen once"
+    return None
+
+
+def _unobserved_features_problem(pairs, n_components, n_features):
+    """What is wrong with ``unobserved_features`` for a model of ``n_components`` and
+    ``n_features``, or None."""
+    if not (isinstance(pairs, list) and all(
+            isinstance(pair, list) and len(pair) == 2
+            and all(isinstance(i, int) and not isinstance(i, bool) for i in pair)
+            for pair in pairs)):
+        return "is not a list of [component, feature] pairs of integers"
+    for k, j in pairs:
+        if not (0 <= k < n_components and 0 <= j < n_features):
+            return (f"holds the pair {[k, j]}, outside a model of n_components={n_components} "
+                    f"and n_features_in={n_features} (0-based indices)")
     return None
 
 

@@ -3,13 +3,14 @@
 ExponentialMixture and PoissonMixture keep its start there; GaussianMixture gives it the
 data's marginal of the feature."""
 
+import copy
 import json
 import re
 import warnings
 
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 
 from fastem import (Chunks, ConvergenceWarning, ExponentialMixture, GaussianMixture,
                     PoissonMixture, RegularizationWarning, load, select_n_components)
@@ -378,3 +379,120 @@ def test_a_stream_continued_from_a_model_file_does_not_say_its_warnings_again(tm
         warnings.simplefilter("always")
         load(tmp_path / "gaussian.npz").partial_fit(gaussian_data())
     assert [str(w.message) for w in caught] == []
+
+
+def continued(model, how, tmp_path, X=None):
+    """``model`` as a stream continues it: itself (after fit), loaded from its file, or after
+    an M-step of the statistics of ``X`` (whose parameters drop the fit's record)."""
+    if how == "file":
+        model.save(tmp_path / "fitted.npz")
+        return load(tmp_path / "fitted.npz")
+    if how == "m_step":
+        return model.m_step(model.summarize(X))
+    return model
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("how", ["fit", "file", "m_step"])
+def test_a_stream_from_a_fitted_gaussian_keeps_the_marginal_of_an_unobserved_feature(
+        tmp_path, covariance_type, dtype, how):
+    """A partial_fit stream continued from fit() (its file, an m_step) starts from
+    statistics in which the far component observes none of feature 1, as the fit's data say:
+    its mean and variance there stay the data's marginal, as in the fit, and do not grow by
+    the imputed values' variance (they took eta_t * reg_covar and more at each step)."""
+    X = gaussian_data(dtype)
+    chunked = Chunks([X[:250], X[250:]])
+    model = GaussianMixture(2, covariance_type=covariance_type, missing="em",
+                            reg_covar=REG_COVAR, max_iter=40, tol=0,
+                            **gaussian_start(covariance_type))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        with pytest.warns(UserWarning, match=GAUSSIAN_WARNING):
+            model.fit(chunked if how == "fit" else X)
+    model = continued(model, how, tmp_path, X)
+    fitted_mean, fitted_variance = model.means_[1, 1], model._float64_covariances()[1, 1, 1]
+    # the statistics of the parameters give them back
+    again = copy.deepcopy(model).m_step(model._statistics_of_parameters())
+    for name in model._parameter_names:
+        assert_allclose(getattr(again, name), getattr(model, name), rtol=1e-6, atol=1e-12)
+    rtol = 1e-5 if dtype == np.float32 else 1e-9
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(4):
+            model.partial_fit(X)
+            assert model._unobserved(model._running_stats)[1, 1]
+            assert_allclose(model.means_[1, 1], fitted_mean, rtol=rtol)
+            if covariance_type != "tied":  # 'tied' shares it: the near component's points'
+                assert_allclose(model._float64_covariances()[1, 1, 1], fitted_variance,
+                                rtol=rtol)
+    # said by the fit; a file of a fit (or parameters set since) does not keep which
+    # warnings it gave
+    said = [w for w in caught if re.search(GAUSSIAN_WARNING, str(w.message))]
+    assert len(said) == (how != "fit"), [str(w.message) for w in caught]
+
+
+@pytest.mark.parametrize("family, init", [(ExponentialMixture, "scales_init"),
+                                          (PoissonMixture, "rates_init")])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("how", ["fit", "file"])
+def test_a_stream_from_a_fitted_model_takes_an_unobserved_mean_from_the_data(
+        tmp_path, family, init, dtype, how):
+    """A stream continued from fit() (or its file) counts no observed value of feature 1 for
+    the small component, which kept its start (70) there: once a batch observes the feature
+    for it, its mean is the batch's, as in a stream that started on the fit's data, not an
+    average with the start counted as the component's whole mass of observed values."""
+    X = data().astype(dtype)
+    kwargs = dict(missing="em", weights_init=[0.5, 0.5], **{init: [[3.0, 70.0], [4e4, 40.0]]})
+    batch = X[:300].copy()
+    batch[:, 1] = np.random.default_rng(5).poisson(3.0, 300) + 1
+    fitted, stream = family(2, **kwargs), family(2, **kwargs)
+    with pytest.warns(UserWarning, match="hold no observed value"):
+        fitted.fit(X)
+    with pytest.warns(UserWarning, match="hold no observed value"):
+        stream.partial_fit(X)
+    model = continued(fitted, how, tmp_path)
+    again = copy.deepcopy(model).m_step(model._statistics_of_parameters())
+    assert_array_equal(getattr(again, model._mean_name), getattr(model, model._mean_name))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "With missing='em'", UserWarning)
+        model.partial_fit(batch)
+    stream.partial_fit(batch)
+    means = getattr(model, model._mean_name)
+    assert_allclose(means[0, 1], getattr(stream, stream._mean_name)[0, 1], rtol=1e-5)
+    assert_allclose(means[0, 1], batch[:, 1].astype(np.float64).mean(), rtol=1e-3)  # not 28
+
+
+def test_a_model_file_keeps_which_components_observe_no_value_of_a_feature(tmp_path):
+    """The optional metadata field unobserved_features: [component, feature] pairs; a file
+    without it loads as a model whose components observe every feature, one with pairs
+    outside the model is refused."""
+    model = GaussianMixture(2, missing="em", reg_covar=REG_COVAR, **gaussian_start("full"))
+    with pytest.warns(UserWarning, match=GAUSSIAN_WARNING):
+        model.fit(gaussian_data())
+    path = tmp_path / "m.npz"
+    model.save(path)
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    meta = json.loads(str(arrays["metadata"]))
+    assert meta["unobserved_features"] == [[1, 1]]
+    assert_array_equal(load(path)._unobserved_features, [[False, False], [False, True]])
+    for value, expected in ((None, None), ([], None), ([[2, 0]], "outside a model"),
+                            ([[0, True]], "pairs of integers"), ("1,1", "pairs of integers")):
+        if value is None:
+            del meta["unobserved_features"]
+        else:
+            meta["unobserved_features"] = value
+        arrays["metadata"] = np.array(json.dumps(meta))
+        np.savez(path, **arrays)
+        if expected is None:
+            assert getattr(load(path), "_unobserved_features", None) is None
+        else:
+            with pytest.raises(ValueError, match=r"is damaged: metadata field "
+                                                 rf"'unobserved_features' .*{expected}"):
+                load(path)
+    # a model without such components writes no field; assigned parameters forget it
+    model.means_ = model.means_
+    model.save(path)
+    with np.load(path) as f:
+        assert "unobserved_features" not in json.loads(str(f["metadata"]))

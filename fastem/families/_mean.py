@@ -230,12 +230,23 @@ class MeanParameterMixture(BaseMixture):
 
     def _statistics_of_parameters(self):
         """``nk`` = the weights and ``sx`` = nk times each component's means (and, with
-        ``missing='em'``, ``observed_nk`` = nk for every feature): the M-step divides them."""
+        ``missing='em'``, ``observed_nk`` = nk for every feature): the M-step divides them.
+
+        With ``missing='em'``, a component that the fit recorded with no observed value of
+        a feature (:meth:`_unobserved_of_the_parameters`) has ``observed_nk`` and ``sx`` 0
+        there, as the statistics of the fit's data have: the M-step keeps its mean, and the
+        stream's data set it once they observe the feature for it, without the mean the
+        fit kept (its start's) counted as observed values."""
         weights = np.asarray(self.weights_, dtype=np.float64)
         means = np.asarray(getattr(self, self._mean_name), dtype=np.float64)
         moments = {"sx": weights[:, None] * means}
         if self._fits_missing():
-            moments["observed_nk"] = np.repeat(weights[:, None], means.shape[1], axis=1)
+            observed_nk = np.repeat(weights[:, None], means.shape[1], axis=1)
+            unobserved = self._unobserved_of_the_fit()
+            if unobserved is not None:
+                observed_nk[unobserved] = 0.0
+                moments["sx"][unobserved] = 0.0
+            moments["observed_nk"] = observed_nk
         return SufficientStatistics(1.0, 0.0, weights, moments, self._reference())
 
     def _unobserved(self, stats):

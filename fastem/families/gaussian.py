@@ -776,7 +776,52 @@ class _GaussianComponents(BaseMixture):
         stats = SufficientStatistics(1.0, 0.0, weights, moments, self._reference())
         if self._fits_missing():
             stats.moments.update(self._observed_of_complete(stats))
+            unobserved = self._unobserved_of_the_fit()
+            if unobserved is not None:
+                # each component's variance of each feature, less the fit's reg_covar
+                if self.covariance_type in ("full", "tied"):
+                    spread = np.diagonal(excess, axis1=-2, axis2=-1)
+                else:
+                    spread = excess if excess.ndim == 2 else excess[:, None]
+                spread = np.broadcast_to(spread, (n_components, n_features))
+                stats.moments.update(self._observed_of_the_fit(stats, unobserved, spread))
         return stats
+
+    def _observed_of_the_fit(self, stats, unobserved, spread):
+        """The observed-data moments of the statistics of the parameters
+        (:meth:`_statistics_of_parameters`, whose ``observed_nk``, ``observed_sx`` and
+        ``observed_sxx`` say that every component observes every feature) where the fit
+        recorded components with no observed value of a feature (``unobserved``,
+        (n_components, n_features) bool, :meth:`_unobserved_of_the_parameters`).
+
+        Such a component's ``observed_nk`` there is 0, so that the M-step gives it the data's
+        marginal (:meth:`_marginal_where_unobserved`), not the moments of the values its
+        points were imputed (which would drift), until the stream's data observe the feature
+        for it. The other components' observed moments of the feature are set so that the
+        data's marginal (:meth:`_data_marginal`) is the fitted one: the mean of such a
+        component there, and its variance (``spread`` (n_components, n_features), the
+        fitted variances less the fit's ``reg_covar``; unused by 'tied' and 'spherical'
+        unless no component observes the feature). A feature that no component observes
+        keeps the moments of the parameters (no observed mass can hold a marginal).
+        """
+        nk = np.asarray(stats.nk, dtype=np.float64)
+        shift = np.asarray(stats.reference["shift"], dtype=np.float64)
+        observed_nk = stats.moments["observed_nk"].copy()
+        observed_sx = stats.moments["observed_sx"].copy()
+        observed_sxx = stats.moments["observed_sxx"].copy()
+        for j in np.flatnonzero(unobserved.any(axis=0)):
+            mass = np.where(unobserved[:, j], 0.0, nk)
+            if not mass.sum() > 0:
+                continue
+            first = np.flatnonzero(unobserved[:, j])[0]
+            mean, variance = shift[first, j], max(float(spread[first, j]), 0.0)
+            # around each component's shift c, the points of mass m_k at the data's mean:
+            # sx = m_k (mean - c_k), and the squares add m_k (c_k - mean)^2 to the variance's
+            observed_nk[:, j] = mass
+            observed_sx[:, j] = mass * (mean - shift[:, j])
+            observed_sxx[j] = mass.sum() * variance + (mass * (shift[:, j] - mean) ** 2).sum()
+        return {"observed_nk": observed_nk, "observed_sx": observed_sx,
+                "observed_sxx": observed_sxx}
 
     @staticmethod
     def _tied_scatter(sxx, pairs, means):
