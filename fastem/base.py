@@ -1751,7 +1751,9 @@ class BaseMixture(_KeywordsChecked):
         state = _without_their_records(_state.current(view))
         record = {"n_iter_": n_iter, "lower_bound_": lower_bounds[-1],
                   "lower_bounds_": list(lower_bounds), "converged_": False,
-                  "_fitted_settings": view._settings_of_the_fit()}
+                  "_fitted_settings": view._settings_of_the_fit(),
+                  # of the run's last M-step, which set the parameters
+                  "_unobserved_features": getattr(self, "_unobserved_features", None)}
         for name, value in record.items():
             state = state.replace_record(name, value)
         _state.assign(view, state)

@@ -496,3 +496,24 @@ def test_a_model_file_keeps_which_components_observe_no_value_of_a_feature(tmp_p
     model.save(path)
     with np.load(path) as f:
         assert "unobserved_features" not in json.loads(str(f["metadata"]))
+
+
+def test_a_checkpoint_saved_by_the_callback_keeps_which_components_observe_no_value(tmp_path):
+    """The model a callback sees (and saves as a checkpoint) carries the record of its
+    parameters' M-step, as the fitted model does: a stream continued from the checkpoint
+    keeps the far component's marginal in feature 1."""
+    path = tmp_path / "checkpoint.npz"
+    model = GaussianMixture(2, missing="em", reg_covar=REG_COVAR, max_iter=5, tol=0,
+                            callback=lambda m, n_iter, lower_bound: m.save(path),
+                            **gaussian_start("full"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        with pytest.warns(UserWarning, match=GAUSSIAN_WARNING):
+            model.fit(gaussian_data())
+    with np.load(path) as f:
+        assert json.loads(str(f["metadata"]))["unobserved_features"] == [[1, 1]]
+    checkpoint = load(path)
+    variance = checkpoint._float64_covariances()[1, 1, 1]
+    with pytest.warns(UserWarning, match=GAUSSIAN_WARNING):
+        checkpoint.partial_fit(gaussian_data())
+    assert_allclose(checkpoint._float64_covariances()[1, 1, 1], variance, rtol=1e-9)
