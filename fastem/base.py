@@ -2858,7 +2858,7 @@ class BaseMixture(_KeywordsChecked):
         if stats is None or not self._fits_missing():
             return None
         unobserved = self._unobserved(stats)
-        if unobserved is None or not np.any(unobserved):
+        if unobserved is None or not unobserved.any():
             return None
         return np.array(unobserved, dtype=bool)
 
