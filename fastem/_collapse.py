@@ -232,7 +232,8 @@ def floored_scale_reasons(model, data_mean, component_means=None):
                 f"{floor[d] / mean:.3g} times below the floor")
 
     return {
-        int(k): ", ".join(f"scale {scales[k, d]:.3g} of feature {d} at the min_scale floor "
+        int(k): ", ".join(f"scale {scales[k, d]:.3g} of feature {model._feature_label(d)} at "
+                          f"the min_scale floor "
                           f"({floor[d]:.3g}): {points(k, d)}"
                           for d in np.flatnonzero(at_floor[k]))
         for k in np.flatnonzero(at_floor.any(axis=1))
@@ -290,7 +291,8 @@ def narrow_component_reasons(model, summary, min_variance_ratio=MIN_VARIANCE_RAT
     rounded = (n_values > _MAX_CODE_LEVELS) & (np.diagonal(S) >= axis_floor)
     for k, j in zip(*np.nonzero((axis_variance < axis_floor) & rounded)):
         reasons[int(k)].append(
-            f"variance {axis_variance[k, j]:.3g} along feature {j}, below the "
+            f"variance {axis_variance[k, j]:.3g} along feature {model._feature_label(j)}, "
+            "below the "
             f"{axis_floor[j]:.3g} that rounding to steps of {gaps[j]:.3g} gives",
         )
     return {k: ", ".join(why) for k, why in sorted(reasons.items())}

@@ -44,6 +44,7 @@ from ._validation import (
     check_total_weight,
     check_weights_unmasked,
     check_whole_numbers_held,
+    feature_label,
     feature_names_of,
     first_refused_entry,
     masked_as_nan,
@@ -161,12 +162,6 @@ def _block_weights_without_mask(block):
     return np.ma.getdata(block)
 
 
-def _column_label(column, names):
-    """A column of X in an error: its name for a Dask DataFrame's (``names``), as a pandas
-    DataFrame's is named, else its index."""
-    return column if names is None else repr(names[column])
-
-
 def _check_block(X, block_id, first_row, anchors, allow_nan, nan_advice, names=None,
                  squares=True):
     n_bad, lo, hi = scan_data(X, allow_nan)
@@ -175,9 +170,9 @@ def _check_block(X, block_id, first_row, anchors, allow_nan, nan_advice, names=N
         raise ValueError(non_finite_message(
             f"block {block_id} of the dask array X", n_bad, allow_nan, nan_advice,
             f"{value}, in row {first_row + row} (0-based) of column "
-            f"{_column_label(column, names)} of X"))
+            f"{feature_label(column, names)} of X"))
     check_range(lo, hi, X.dtype, name=f"block {block_id} of the dask array X", anchors=anchors,
-                squares=squares)
+                squares=squares, names=names)
 
 
 # The columns of _block_validate's row before the per-feature ranges.
@@ -428,7 +423,7 @@ class DaskSource:
             raise ValueError(non_finite_message(
                 "X", int(counts[:, 0].sum()), self.allow_nan, self.nan_advice,
                 f"{value}, in row {starts[bad[0]] + row} (0-based) of column "
-                f"{_column_label(column, self.feature_names_in)}, "
+                f"{feature_label(column, self.feature_names_in)}, "
                 f"in block {bad[0]}"))
         for column, what, wrong, fix in (
             (2, "NaN or infinite", lambda w: ~np.isfinite(w),
@@ -446,7 +441,8 @@ class DaskSource:
                 )
         lo = counts[:, _HEAD : _HEAD + self.n_features].min(axis=0)
         hi = counts[:, _HEAD + self.n_features :].max(axis=0)
-        check_range(lo, hi, self.dtype, anchors=self.anchors, squares=self.squares)
+        check_range(lo, hi, self.dtype, anchors=self.anchors, squares=self.squares,
+                    names=self.feature_names_in)
         if counts[:, _REFUSED].any():
             self._refuse(counts, starts, lo)
         check_total_weight(counts[:, 4].sum(), allow_zero=self.allow_empty)

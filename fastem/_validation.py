@@ -292,11 +292,10 @@ def check_array(
         if row_place is not None:
             where = f"on {row_place(row, column)}"
         else:
-            label = column if labels is None else repr(labels[column])
-            where = f"in row {row} (0-based) of column {label}"
+            where = f"in row {row} (0-based) of column {feature_label(column, labels)}"
         raise ValueError(non_finite_message(
             name, n_bad, allow_nan, nan_advice, f"{value}, {where}"))
-    check_range(lo, hi, X.dtype, name=name, anchors=anchors, squares=squares)
+    check_range(lo, hi, X.dtype, name=name, anchors=anchors, squares=squares, names=labels)
     return X
 
 
@@ -1027,7 +1026,14 @@ def check_feature_names(names, fitted_names, estimator, selection="X[{}]"):
     raise ValueError(message)
 
 
-def check_range(lo, hi, dtype, *, name="X", anchors=None, squares=True):
+def feature_label(j, names=None):
+    """Feature ``j`` (0-based) as a message names it: by its column name, quoted, where
+    ``names`` (the data's column names, e.g. ``feature_names_in_``) are given, else by its
+    index: ``'waiting'`` or ``1``. Every message that names a feature names it so."""
+    return str(int(j)) if names is None else repr(names[j])
+
+
+def check_range(lo, hi, dtype, *, name="X", anchors=None, squares=True, names=None):
     """Reject data whose per-feature range ``[lo, hi]`` would overflow ``dtype`` arithmetic.
 
     ``anchors`` (shape (m, n_features)), such as a fitted model's means,
@@ -1058,7 +1064,7 @@ def check_range(lo, hi, dtype, *, name="X", anchors=None, squares=True):
                    "overflow")
         raise ValueError(
             f"{name}{'' if anchors is None else ' with the fitted model'} spans {span[j]:.3g} "
-            f"in feature {j}, too wide for {dtype} arithmetic: "
+            f"in feature {feature_label(j, names)}, too wide for {dtype} arithmetic: "
             f"{at_risk} (the limit is {limit:.3g}). Scale the input "
             "data, e.g. X / X.std(axis=0)."
         )
@@ -1068,7 +1074,8 @@ def check_range(lo, hi, dtype, *, name="X", anchors=None, squares=True):
     if not (magnitude * np.finfo(dtype).eps <= limit).all():
         j = int(np.argmax(magnitude))
         raise ValueError(
-            f"{name} has values of magnitude {magnitude[j]:.3g} in feature {j}, too large "
+            f"{name} has values of magnitude {magnitude[j]:.3g} in feature "
+            f"{feature_label(j, names)}, too large "
             f"for {dtype} arithmetic: rounding errors of means that large would "
             f"overflow when squared (the limit is {limit / np.finfo(dtype).eps:.3g}). "
             "Scale the input data, e.g. X / np.abs(X).max(axis=0)."

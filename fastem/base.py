@@ -168,7 +168,8 @@ from ._state import (
 from ._threading import launch, read_only, read_only_fields
 from ._validation import (
     EntryError, assigned_parameter, check_choice, check_feature_names, check_memory,
-    check_random_state, check_scalar, parameter_as_float, scan_data, without_pandas_index,
+    check_random_state, check_scalar, feature_label, parameter_as_float, scan_data,
+    without_pandas_index,
 )
 from .data import Chunks, as_source, is_dask_dataframe
 from .exceptions import (
@@ -1234,10 +1235,9 @@ def fill_missing_for_start(points, weights, source):
         empty = np.flatnonzero(mass <= 0)
         if empty.size:
             j = int(empty[0])
-            names = getattr(source, "feature_names_in", None)
-            named = f"feature {j}" if names is None else f"feature {j} ({str(names[j])!r})"
+            named = feature_label(j, getattr(source, "feature_names_in", None))
             raise ValueError(
-                f"{named} has no observed value (every entry is NaN, or has weight 0): a "
+                f"feature {named} has no observed value (every entry is NaN, or has weight 0): a "
                 "mixture cannot be fitted to it. Drop that column."
             )
     return np.where(missing, sums / mass, points)
@@ -1758,6 +1758,12 @@ class BaseMixture(_KeywordsChecked):
             state = state.replace_record(name, value)
         _state.assign(view, state)
         return view
+
+    def _feature_label(self, j):
+        """Feature ``j`` (0-based) as messages name it: by its column name where the fit
+        had them (``feature_names_in_``), else by its index
+        (:func:`~fastem._validation.feature_label`)."""
+        return feature_label(j, getattr(self, "feature_names_in_", None))
 
     def _set_feature_names(self, source):
         """Commit the column names that :meth:`_validate_data` found (or forget old ones)."""

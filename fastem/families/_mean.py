@@ -128,8 +128,8 @@ class MeanParameterMixture(BaseMixture):
         empty = np.flatnonzero(mass <= 0)
         if empty.size:
             raise ValueError(
-                f"feature {int(empty[0])} has no observed value in the data: a mixture "
-                "cannot be fitted to it. Drop that column."
+                f"feature {self._feature_label(empty[0])} has no observed value in the data: "
+                "a mixture cannot be fitted to it. Drop that column."
             )
         return stats.moments["sx"].sum(axis=0) / mass
 
@@ -283,7 +283,8 @@ class MeanParameterMixture(BaseMixture):
         if not unobserved.any():
             return False
         shown = "; ".join(
-            f"component {k}: feature(s) {', '.join(map(str, np.flatnonzero(unobserved[k])))}"
+            f"component {k}: feature(s) "
+            f"{', '.join(self._feature_label(j) for j in np.flatnonzero(unobserved[k]))}"
             for k in np.flatnonzero(unobserved.any(axis=1)))
         warn_at_caller(
             f"With missing='em', components hold no observed value in some features "

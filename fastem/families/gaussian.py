@@ -1064,11 +1064,6 @@ class _GaussianComponents(BaseMixture):
     # at least 1.25 times the data's.
     _REGULARIZATION_SHARE = 0.25
 
-    def _feature_label(self, j):
-        """Feature ``j`` as a message names it: by its column name where the fit had them."""
-        names = getattr(self, "feature_names_in_", None)
-        return str(j) if names is None else repr(names[j])
-
     def _shown_features(self, features, describe):
         """Up to five of ``features`` (indices), by column name where the fit had them, each
         with ``describe(j)``: "0 (variance 1e-07), 'b' (variance 2e-07) and 3 more"."""
