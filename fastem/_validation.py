@@ -808,7 +808,9 @@ def check_frame_columns(X, name, allow_nan=False, nan_advice=None):
     column. Other frames (polars, ...) are left to the array checks.
     Returns ``X``, a frame with nullable or other extension columns (``Int64``,
     ``Float64``, ``int64[pyarrow]``, categories of numbers), or with boolean columns
-    beside others, as float64: with
+    beside others, as float64, or as float32 where the columns' NumPy types would make
+    float32 values (``Float32`` or ``float[pyarrow]`` columns, beside none whose values
+    float32 cannot hold: :func:`_frame_float_dtype`), as a frame of NumPy columns is: with
     ``allow_nan``, their ``pd.NA`` as NaN (missing values); without it,
     ``pd.NA`` is an error that ends with ``nan_advice`` (see
     :func:`non_finite_message`). Integer columns are converted unchecked: check
@@ -854,7 +856,28 @@ def check_frame_columns(X, name, allow_nan=False, nan_advice=None):
             )
     # pd.NA becomes NaN, a missing value; the values of a Dask DataFrame of such columns
     # would be objects
-    return X.astype(np.float64)
+    return X.astype(_frame_float_dtype(dtypes.tolist()))
+
+
+def _frame_float_dtype(dtypes):
+    """float32 where the NumPy types of a frame's column ``dtypes`` (an extension type's
+    ``numpy_dtype``: float32 for ``Float32`` and ``float[pyarrow]``, int64 for ``Int64``)
+    make float32 values, as pandas makes a frame of NumPy columns (float32 beside int16:
+    float32; beside float64 or int32: float64), else float64: a float32 model for float32
+    data, whatever holds its columns."""
+    types = []
+    for dtype in dtypes:
+        if isinstance(dtype, np.dtype):
+            types.append(dtype)
+        elif isinstance(getattr(dtype, "numpy_dtype", None), np.dtype):
+            types.append(dtype.numpy_dtype)
+        else:  # categories of numbers, or a type of no NumPy equivalent
+            types.append(getattr(getattr(dtype, "categories", None), "dtype", np.float64))
+    try:
+        common = np.result_type(*types)
+    except TypeError:
+        return np.float64
+    return np.float32 if common == np.float32 else np.float64
 
 
 def _holds_numbers(X, j):

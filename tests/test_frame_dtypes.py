@@ -1,0 +1,53 @@
+"""A DataFrame of pandas' nullable or pyarrow-backed columns fits as the NumPy array of its
+values does (``df.to_numpy(dtype, na_value=np.nan)``): float32 columns give a float32
+model, pd.NA is a missing value."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+from fastem import Chunks, ExponentialMixture, GaussianMixture, PoissonMixture
+
+pd = pytest.importorskip("pandas")
+
+
+def _frame():
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.poisson(2.0, (60, 2)), rng.poisson(9.0, (60, 2))].astype(np.float64)
+    return pd.DataFrame(X, columns=["a", "b"])
+
+
+def _model(family):
+    return {"gaussian": lambda: GaussianMixture(2, missing="em", random_state=0),
+            "exponential": lambda: ExponentialMixture(2, missing="em", random_state=0),
+            "poisson": lambda: PoissonMixture(2, missing="em", random_state=0)}[family]()
+
+
+@pytest.mark.parametrize("family", ["gaussian", "exponential", "poisson"])
+@pytest.mark.parametrize("kind, dtype", [
+    ("Float32", np.float32), ("Float64", np.float64), ("Int64", np.float64),
+    ("float[pyarrow]", np.float32), ("double[pyarrow]", np.float64),
+    ({"a": "Float32", "b": np.float32}, np.float32),
+    ({"a": "Float32", "b": np.float64}, np.float64),
+    ({"a": "Float32", "b": "Int16"}, np.float32),
+])
+@pytest.mark.parametrize("how", ["fit", "partial_fit", "chunks"])
+def test_nullable_columns_fit_as_their_values(family, kind, dtype, how):
+    if kind == "float[pyarrow]" or kind == "double[pyarrow]":
+        pytest.importorskip("pyarrow")
+    frame = _frame().astype(kind)
+    frame.iloc[3, 1] = pd.NA
+    values = frame.to_numpy(dtype, na_value=np.nan)
+    model, reference = _model(family), _model(family)
+    if how == "chunks":
+        model.fit(Chunks([frame.iloc[:70], frame.iloc[70:]]))
+        reference.fit(Chunks([values[:70], values[70:]]))
+    else:
+        getattr(model, how)(frame)
+        getattr(reference, how)(values)
+    mean_name = {"gaussian": "means_", "exponential": "scales_", "poisson": "rates_"}[family]
+    assert getattr(model, mean_name).dtype == dtype
+    assert_array_equal(getattr(model, mean_name), getattr(reference, mean_name))
+    assert_array_equal(model.weights_, reference.weights_)
+    assert_array_equal(model.predict_proba(frame), reference.predict_proba(values))
+    assert model.score(frame) == reference.score(values)
