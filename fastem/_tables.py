@@ -958,7 +958,9 @@ def read_csv(path, columns=None, header=None, missing=False, nan_fix=None, round
         raise ValueError(f"{path!r} has {what}; add rows of numbers below the header")
     chosen_names = None if names is None else [names[j] for j in chosen]
     if not columns:
-        notes.extend(_row_number_note(path, data, chosen_names))
+        row_numbers = _row_number_note(path, data, chosen_names)
+        notes.extend(row_numbers)
+        doubts.extend(row_numbers)
     return Table(data, chosen_names, notes, chosen, layout, doubts)
 
 
@@ -1228,7 +1230,10 @@ def _row_number_note(path, data, names):
     That is a DataFrame's row index written under a name (``df.to_csv(path)``
     of a frame whose index has a name, or of ``df.reset_index()``): the row
     numbers, which are no feature. It is read as data; the note says how to
-    leave it out.
+    leave it out, on the command line and in Python. It is a doubt of the
+    reading (:attr:`Table.doubts`), which :class:`fastem.Chunks` says as a
+    UserWarning: a fit would otherwise take the row numbers as a feature without
+    a word.
     """
     if data.shape[1] < 2 or data.shape[0] < 3:
         return []
@@ -1247,8 +1252,10 @@ def _row_number_note(path, data, names):
     what = "" if names is None else f" ({names[0]!r})"
     rest = (list(range(1, data.shape[1])) if names is None else names[1:])
     how = _columns_option(rest)
+    in_python = f"columns={list(rest)!r}" if len(rest) <= 8 else "columns= of the others"
     return [f"{path!r}: its first column{what} {does}; it is used as a "
-            f"feature. If it is the index, leave it out ({how})"]
+            f"feature. If it is the index, leave it out ({how}; Chunks(..., {in_python}) "
+            "in Python)"]
 
 
 # The names of a row index written as a column: pandas' reset_index() ('index', or
@@ -1374,6 +1381,7 @@ def read_parquet(path, columns=None, missing=False, nan_fix=None, rounding=False
         with its column and 1-based row.
     """
     path = os.fsdecode(path)
+    columns_given = bool(columns)
     pa, pq = _pyarrow_parquet(path)
     schema = _parquet_schema(path)
     names = list(schema.names)
@@ -1413,7 +1421,8 @@ def read_parquet(path, columns=None, missing=False, nan_fix=None, rounding=False
     columns = [table.column(name) for name in chosen]
     columns = [c.cast(pa.float64()) if pa.types.is_decimal(c.type) else c for c in columns]
     data = np.column_stack([c.to_numpy(zero_copy_only=False) for c in columns])
-    return Table(data, chosen, notes, positions)
+    row_numbers = [] if columns_given else _row_number_note(path, data, chosen)
+    return Table(data, chosen, notes + row_numbers, positions, doubts=row_numbers)
 
 
 def _check_parquet_whole_numbers(path, name, column, chosen):

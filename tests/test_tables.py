@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from fastem import _tables
+from fastem import Chunks, GaussianMixture, _tables
 from fastem._tables import read_csv
 
 pd = pytest.importorskip("pandas")
@@ -682,7 +682,8 @@ def test_a_shuffled_row_index_gets_a_note(tmp_path, reader):
     assert [n for n in table.notes if "row index" in n] == [
         f"{path!r}: its first column ('index') holds distinct whole numbers (398, 125, ..., "
         "36), as a row index does once rows are shuffled, sampled or split; it is used as a "
-        "feature. If it is the index, leave it out (--columns a,b,c)"]
+        "feature. If it is the index, leave it out (--columns a,b,c; Chunks(..., "
+        "columns=['a', 'b', 'c']) in Python)"]
     frame.assign(index=np.arange(300) % 7)[["index", "a", "b", "c"]].to_csv(path, index=False)
     assert not any("row index" in n for n in reader(path).notes)  # repeated values: a feature
 
@@ -902,11 +903,35 @@ def test_a_first_column_of_row_numbers_gets_a_note(tmp_path, reader, case):
     make(pd.DataFrame(X, columns=["a", "b", "c"]), path)
     table = reader(path)
     assert_array_equal(table.data[:, 1:], X) and table.data.shape == (600, 4)
-    how = "--columns 1,2,3" if case == "headerless" else "--columns a,b,c"
+    how = ("--columns 1,2,3; Chunks(..., columns=[1, 2, 3])" if case == "headerless" else
+           "--columns a,b,c; Chunks(..., columns=['a', 'b', 'c'])")
     assert [n for n in table.notes if "counts the rows" in n] == [
         f"{path!r}: {named}, as a row index does; it is used as a feature. "
-        f"If it is the index, leave it out ({how})"]
+        f"If it is the index, leave it out ({how} in Python)"]
     assert not any("counts the rows" in n for n in reader(path, ["1", "2"]).notes)  # chosen
+
+
+@pytest.mark.parametrize("ext", [".csv", ".parquet"])
+def test_chunks_say_that_a_first_column_of_row_numbers_is_used_as_a_feature(tmp_path, ext):
+    """Chunks of a file whose first column counts the rows (df.reset_index() written) say
+    the command line's note as a UserWarning, once, and fit it as pandas reads it; before,
+    they fitted the row numbers as a feature without a word (a parquet file on the command
+    line too). Columns chosen by the caller, or an index that pandas stored as one, are
+    silent."""
+    if ext == ".parquet":
+        pytest.importorskip("pyarrow")
+    frame = pd.DataFrame(X[:200], columns=["a", "b", "c"]).reset_index()
+    path = str(tmp_path / f"frame{ext}")
+    frame.to_csv(path, index=False) if ext == ".csv" else frame.to_parquet(path)
+    note = (rf"fastem: note: {re.escape(repr(path))}: its first column \('index'\) counts the "
+            r"rows \(0, 1, \.\.\., 199\).*Chunks\(\.\.\., columns=\['a', 'b', 'c'\]\)")
+    with pytest.warns(UserWarning, match=note) as record:
+        model = GaussianMixture(1).fit(Chunks([path]))
+    assert len(record) == 1 and list(model.feature_names_in_) == ["index", "a", "b", "c"]
+    GaussianMixture(1).fit(Chunks([path], columns=["a", "b", "c"]))  # silent
+    if ext == ".parquet":
+        frame.set_index("index").to_parquet(path)
+        GaussianMixture(1).fit(Chunks([path]))  # silent: pandas' index
 
 
 @pytest.mark.parametrize("first", [[0, 1, 3, 4], [2, 3, 4, 5], [0, 0, 1, 2], [0.5, 1.5, 2.5, 3.5]])
