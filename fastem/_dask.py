@@ -467,7 +467,7 @@ class DaskSource:
             if "smallest" in exc.fields:
                 feature = int(np.argmin(lo))
                 fields.update(smallest=float(lo[feature]), feature=feature)
-            raise exc.restated(**fields) from None
+            raise exc.restated(**fields).named(self.feature_names_in) from None
         raise AssertionError(f"check_data refused block {first} of X, then accepted it")
 
     def _block_starts(self):

@@ -749,6 +749,13 @@ class EntryError(ValueError):
         return EntryError(self.template, self.parts[1], self.row, self.column, self.value,
                           **{**self.fields, **fields})
 
+    def named(self, names):
+        """The same error with its ``feature`` field (an index) named by the data's column
+        ``names`` where there are some (:func:`feature_label`), else this error."""
+        if names is None or not isinstance(self.fields.get("feature"), (int, np.integer)):
+            return self
+        return self.restated(feature=feature_label(self.fields["feature"], names))
+
     def placed(self, where):
         """The message with the entry named by ``where`` ("line 6 (data row 3), column 2
         ('b') of 'data.csv'"): "-0.5 on {where}", or "on {where}" for a row."""

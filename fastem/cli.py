@@ -1053,6 +1053,7 @@ def _entries_named(path, layout, names, rows=None):
     try:
         yield
     except EntryError as exc:
+        exc = exc.named(names)  # the feature of its figures by column name, as in Python
         row = exc.row if rows is None else int(rows[exc.row])
         if layout is not None:
             where = place_of(layout, row, exc.column)

@@ -450,7 +450,10 @@ class ArraySource:
             self.X = check_array(X, anchors=anchors, allow_nan=allow_nan, nan_advice=nan_advice,
                                  min_samples=0 if allow_empty else 1, squares=squares)
             if check_data is not None:
-                check_data(self.X)
+                try:
+                    check_data(self.X)
+                except EntryError as exc:  # the feature of its figures named by column
+                    raise exc.named(self.feature_names_in) from None
         # Only an array still read from the file (not a converted copy) needs watching.
         self.signature = signature if backing_file(self.X) is not None else None
         # Weights of a float64 file stay memory-mapped: the kernels read them every pass.
@@ -1190,6 +1193,10 @@ class ChunkedSource:
                 with reading(X, signature):
                     checks["check_data"](X)
             except EntryError as exc:  # a CSV file's entry is named by its line and column
+                try:
+                    exc = exc.named(self._names(frame, name))
+                except TypeError:
+                    pass  # names of mixed kinds, refused below as the chunk's
                 text = str(exc) if layout is None else exc.placed(
                     place_of(layout, exc.row, exc.column))
                 if text.startswith("X has "):  # of this chunk alone: the rest is not read yet

@@ -55,3 +55,28 @@ def test_data_too_wide_for_the_arithmetic_names_the_column():
         GaussianMixture(1).fit(frame)
     with pytest.raises(ValueError, match="spans 2e\\+300 in feature 1, too wide"):
         GaussianMixture(1).fit(frame.to_numpy())
+
+
+@pytest.mark.parametrize("family", [ExponentialMixture, PoissonMixture])
+@pytest.mark.parametrize("how", ["frame", "chunks", "csv", "dask", "cli"])
+def test_negative_data_name_the_column_of_the_smallest_value(tmp_path, capsys, family, how):
+    """The error for data outside the family's domain names the feature of the smallest
+    value by its column name, on every path that has the names (and by index without)."""
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0] * 5, "b": [2.0, 0.0, -2.0, 5.0] * 5})
+    path = str(tmp_path / "data.csv")
+    frame.to_csv(path, index=False)
+    if how == "cli":
+        from fastem.cli import main
+        status = main(["fit", path, "-k", "2", "--family", family.__name__[:-7].lower(),
+                       "-o", str(tmp_path / "model.npz")])
+        err = capsys.readouterr().err
+        assert status != 0 and "the smallest is -2, in feature 'b'; the first is " in err, err
+        return
+    X = {"frame": lambda: frame, "chunks": lambda: fastem.Chunks([frame[:8], frame[8:]]),
+         "csv": lambda: fastem.Chunks([path]),
+         "dask": lambda: pytest.importorskip("dask.dataframe").from_pandas(frame, npartitions=2),
+         }[how]()
+    with pytest.raises(ValueError, match=r"the smallest is -2, in feature 'b'; the first is "):
+        family(2).fit(X)
+    with pytest.raises(ValueError, match=r"the smallest is -2, in feature 1; the first is "):
+        family(2).fit(frame.to_numpy())
