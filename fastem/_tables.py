@@ -22,8 +22,10 @@ decide for the user:
 - index columns: a header whose first names are empty (pandas'
   ``df.to_csv(path)``, one per index level) marks the row labels of a
   DataFrame, which are not features; those columns are dropped and a note
-  says so. A first column that counts the rows (an index written under a
-  name) is read as data, with a note on how to leave it out;
+  says so (a doubt, said by Chunks too, when the first holds numbers with a
+  fraction: a feature whose name is missing, maybe). A first column that
+  counts the rows (an index written under a name) is read as data, with a
+  note on how to leave it out, which Chunks says too;
 - trailing delimiters: lines that end with the delimiter ("1,2,") leave
   empty columns without a name at the end, which pandas reads as columns
   of NaN; they are left out with a note (a value further down in one is an
@@ -640,8 +642,12 @@ def _sniff(path, header=None):
     if names is not None:
         left_out += max(0, len(names) - n_fields)  # empty names beyond the rows' fields
         names = _pandas_names(names[:n_fields], n_fields)
-    return _Sniffed(encoding, delimiter, names, n_fields, trailing, left_out, comments, sep_line,
-                    header_lines)
+    sniffed = _Sniffed(encoding, delimiter, names, n_fields, trailing, left_out, comments,
+                       sep_line, header_lines)
+    # the first values of an unnamed first column, which is left out as the row index
+    sniffed.index_sample = ([row[0] for row in rows[1:] if row]
+                            if _index_columns(names) else [])
+    return sniffed
 
 
 class _Sniffed:
@@ -669,6 +675,7 @@ class _Sniffed:
         self.comments = comments
         self.sep_line = sep_line
         self.header_lines = header_lines
+        self.index_sample = []  # the first values of the unnamed first column (see _sniff)
 
     def data_columns(self):
         """Positions of the columns that hold data: no index columns, no trailing empty ones."""
@@ -910,6 +917,7 @@ def read_csv(path, columns=None, header=None, missing=False, nan_fix=None, round
         notes.append(f"{path!r} starts with {comments[0] - sniffed.sep_line} comment line(s) ('#'), "
                      "which are skipped")
     first = _index_columns(names)
+    index_doubt = []
     if names is not None and len(set(names[first:])) < len(names) - first:
         repeated = sorted({n for n in names[first:] if names[first:].count(n) > 1})
         names = names[:first] + _unique_names(names[first:])
@@ -918,11 +926,24 @@ def read_csv(path, columns=None, header=None, missing=False, nan_fix=None, round
     if first:
         what = "an unnamed column, the row index" if first == 1 else (
             f"{first} unnamed columns, the levels of the row index")
-        notes.append(
-            f"{path!r} starts with {what} that pandas writes with df.to_csv(path); not "
-            "used as features (write the file with df.to_csv(path, index=False) to "
-            "leave it out)"
-        )
+        fractions = [v.strip() for v in sniffed.index_sample
+                     if _is_number(v) and not float(v).is_integer()]
+        if fractions:
+            # numbers with a fraction are no row labels that pandas writes: a feature whose
+            # name is missing, maybe (a doubt, which Chunks says too)
+            index_doubt.append(
+                f"{path!r} starts with an unnamed column, which is read as the row index "
+                "that pandas writes with df.to_csv(path) and not used as a feature, but it "
+                f"holds numbers that are not row labels ({', '.join(fractions[:3])}, ...). "
+                "If it is a feature, give it a name in the file's header"
+            )
+            notes.extend(index_doubt)
+        else:
+            notes.append(
+                f"{path!r} starts with {what} that pandas writes with df.to_csv(path); not "
+                "used as features (write the file with df.to_csv(path, index=False) to "
+                "leave it out)"
+            )
     if sniffed.left_out:
         notes.append(
             f"{path!r} ends its lines with a delimiter ({delimiter!r}), which leaves "
@@ -961,7 +982,7 @@ def read_csv(path, columns=None, header=None, missing=False, nan_fix=None, round
         row_numbers = _row_number_note(path, data, chosen_names)
         notes.extend(row_numbers)
         doubts.extend(row_numbers)
-    return Table(data, chosen_names, notes, chosen, layout, doubts)
+    return Table(data, chosen_names, notes, chosen, layout, index_doubt + doubts)
 
 
 def fill_csv(layout, out, values, missing, dtype=np.float64):

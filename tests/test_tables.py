@@ -1629,3 +1629,37 @@ def test_a_fit_over_chunks_of_a_csv_file_scans_it_once(tmp_path, monkeypatch, pa
     os.utime(path, ns=(1, 1))  # and such times as a copy's
     model.score(fastem.Chunks([path]))
     assert len(scans) == 2 * first
+
+
+@pytest.mark.parametrize("index", ["range", "filtered", "whole floats"])
+def test_an_unnamed_first_column_of_row_labels_is_left_out_without_a_warning(tmp_path, index):
+    frame = pd.DataFrame(X[:60], columns=["a", "b", "c"])
+    if index == "filtered":
+        frame = frame.iloc[::3]
+    elif index == "whole floats":
+        frame.index = frame.index.astype(float)
+    path = str(tmp_path / "frame.csv")
+    frame.to_csv(path)
+    table = read_csv(path)
+    assert table.names == ["a", "b", "c"] and not table.doubts
+    assert "the row index that pandas writes" in table.notes[0]
+    model = GaussianMixture(1).fit(Chunks([path]))  # warnings are errors
+    assert list(model.feature_names_in_) == ["a", "b", "c"]
+
+
+def test_an_unnamed_first_column_of_numbers_that_are_no_row_labels_gets_a_doubt(tmp_path):
+    """A first column without a name is left out as the row index that pandas writes; when
+    it holds numbers with a fraction, no row labels, it may be a feature whose name is
+    missing: the note says so, on the command line and as Chunks' UserWarning (before, the
+    column was left out as the index in Chunks without a word)."""
+    frame = pd.DataFrame(X[:60], columns=["", "b", "c"])
+    path = str(tmp_path / "frame.csv")
+    frame.to_csv(path, index=False)
+    table = read_csv(path)
+    assert table.names == ["b", "c"]
+    assert len(table.doubts) == 1 and table.doubts[0] in table.notes
+    assert "holds numbers that are not row labels" in table.doubts[0]
+    with pytest.warns(UserWarning, match=r"fastem: note: .* starts with an unnamed column, "
+                                         r"which is read as the row index .* If it is a "
+                                         r"feature, give it a name in the file's header"):
+        GaussianMixture(1).fit(Chunks([path]))
