@@ -260,6 +260,8 @@ DOC_FRAGMENTS["to_sklearn_raises"] = """Raises
         ------
         NotFittedError
             If the model is not fitted.
+        ImportError
+            If scikit-learn is not installed (it is not a dependency of fastem).
         ValueError
             For what ``save`` refuses (:func:`fastem.io.save`): parameters that
             disagree with the hyper-parameters, or with each other (an assigned

@@ -1945,12 +1945,28 @@ def _checked_conversion(model, estimator):
     return model
 
 
+def _sklearn_mixture(model):
+    """``sklearn.mixture``, or an ImportError saying that ``to_sklearn`` needs scikit-learn.
+
+    scikit-learn is not a dependency of fastem; without it the import failed
+    deep in this module with only "No module named 'sklearn'".
+    """
+    try:
+        from sklearn import mixture
+    except ImportError:
+        raise ImportError(
+            f"{type(model).__name__}.to_sklearn needs scikit-learn, which is not installed. "
+            "Install it with pip install scikit-learn; the model itself works without it "
+            "(save it with model.save(path))."
+        ) from None
+    return mixture
+
+
 @one_snapshot
 def gaussian_to_sklearn(model):
     """An equivalent fitted :class:`sklearn.mixture.GaussianMixture` (float64 arrays)."""
-    from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
-
-    return _to_sklearn(model, SklearnGaussianMixture, _SHARED_GAUSSIAN_HYPER, _GAUSSIAN_FITTED)
+    sklearn_class = _sklearn_mixture(model).GaussianMixture
+    return _to_sklearn(model, sklearn_class, _SHARED_GAUSSIAN_HYPER, _GAUSSIAN_FITTED)
 
 
 def gaussian_from_sklearn(cls, estimator):
@@ -1968,12 +1984,11 @@ def bayesian_to_sklearn(model):
     scikit-learn keeps the Dirichlet process's concentrations as a pair of
     arrays and the scalar priors (and the 'tied' degrees of freedom) as floats.
     """
-    from sklearn.mixture import BayesianGaussianMixture as SklearnBayesianGaussianMixture
-
     from .families.bayesian import _SCALAR_PRIORS
 
     estimator = _to_sklearn(
-        model, SklearnBayesianGaussianMixture, _BAYESIAN_HYPER, _BAYESIAN_FITTED
+        model, _sklearn_mixture(model).BayesianGaussianMixture, _BAYESIAN_HYPER,
+        _BAYESIAN_FITTED
     )
     for name in _BAYESIAN_FITTED:
         value = getattr(estimator, name)

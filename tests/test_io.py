@@ -7,6 +7,7 @@ import os
 import pickle
 import re
 import stat
+import sys
 import warnings
 
 import numpy as np
@@ -317,6 +318,18 @@ def test_from_sklearn_gives_the_lower_bounds_as_floats(tmp_path, data, family):
     loaded = fastem.load(tmp_path / "m.npz")
     assert repr(loaded.lower_bound_) == repr(model.lower_bound_)
     assert repr(loaded.lower_bounds_) == repr(model.lower_bounds_)
+
+
+@pytest.mark.parametrize("family", ["GaussianMixture", "BayesianGaussianMixture"])
+def test_to_sklearn_without_scikit_learn_says_to_install_it(monkeypatch, data, family):
+    # scikit-learn is not a dependency: without it, to_sklearn raised only
+    # "No module named 'sklearn'" from inside fastem.io
+    model = getattr(fastem, family)(2, max_iter=5, tol=1e-2, random_state=0).fit(data[:300])
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.setitem(sys.modules, "sklearn.mixture", None)
+    with pytest.raises(ImportError, match=rf"{family}\.to_sklearn needs scikit-learn.*"
+                                          r"pip install scikit-learn"):
+        model.to_sklearn()
 
 
 def test_from_unfitted_sklearn_fails():
