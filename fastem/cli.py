@@ -1,4 +1,4 @@
-"""The ``fastem`` command line: fit, predict, score, sample, select, info and demo.
+"""The ``fastem`` command line: fit, predict, score, impute, sample, select, info and demo.
 
 Every subcommand prints readable text on stdout, or JSON with ``--json``.
 Errors print one line on stderr (what was wrong, the value, how to fix it)
