@@ -269,7 +269,8 @@ def _block_map(block, fn, n_columns, dtype, anchors, allow_nan, nan_advice, data
                 raise EntryError(
                     f"In block {block_id} of the dask array X (rows {first_row} to "
                     f"{first_row + X.shape[0] - 1}; a lazy output checks each block as it "
-                    f"computes it, so the figures are this block's): {exc}") from None
+                    f"computes it, so the figures are this block's): {exc.named(names)}"
+                ) from None
         shape = (X.shape[0],) if n_columns is None else (X.shape[0], n_columns)
         out = np.empty(shape, dtype=dtype)
         fn(X, out, first_row)

@@ -80,3 +80,14 @@ def test_negative_data_name_the_column_of_the_smallest_value(tmp_path, capsys, f
         family(2).fit(X)
     with pytest.raises(ValueError, match=r"the smallest is -2, in feature 1; the first is "):
         family(2).fit(frame.to_numpy())
+
+
+@pytest.mark.parametrize("family", [ExponentialMixture, PoissonMixture])
+def test_a_lazy_output_of_a_dask_frame_names_the_column_of_the_smallest_value(family):
+    """A lazy output checks each block of a Dask DataFrame as it computes it: its error
+    names the feature of the smallest value by column name, as an eager check does."""
+    dd = pytest.importorskip("dask.dataframe")
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0] * 5, "b": [2.0, 0.0, -2.0, 5.0] * 5})
+    model = family(2, random_state=0).fit(frame.abs())
+    with pytest.raises(ValueError, match=r"the smallest is -2, in feature 'b'; the first is "):
+        model.predict(dd.from_pandas(frame, npartitions=2)).compute()
