@@ -1214,7 +1214,7 @@ def _load(path):
     pairs = metadata.get(_UNOBSERVED_FEATURES)  # optional, see _UNOBSERVED_FEATURES
     if pairs is not None:
         problem = _unobserved_features_problem(pairs, model._n_components,
-                                               model.n_features_in_)
+                                               model.n_features_in_, model._fits_missing())
         if problem is not None:
             raise _damaged(path, f"metadata field {_UNOBSERVED_FEATURES!r} is {pairs!r}, "
                            f"which {problem}")
@@ -1261,14 +1261,20 @@ def _column_indices_problem(indices, n_features):
     return None
 
 
-def _unobserved_features_problem(pairs, n_components, n_features):
+def _unobserved_features_problem(pairs, n_components, n_features, fits_missing):
     """What is wrong with ``unobserved_features`` for a model of ``n_components`` and
-    ``n_features``, or None."""
+    ``n_features`` (``fits_missing``: fitted with ``missing='em'``), or None."""
     if not (isinstance(pairs, list) and all(
             isinstance(pair, list) and len(pair) == 2
             and all(isinstance(i, int) and not isinstance(i, bool) for i in pair)
             for pair in pairs)):
         return "is not a list of [component, feature] pairs of integers"
+    if pairs and not fits_missing:
+        # save writes it only for missing='em': without missing values every component
+        # observes every feature, and set_params(missing='em') would read it
+        return ("names components without an observed value of a feature, but the model "
+                "was not fitted with missing='em' (its hyper-parameter 'missing'), whose "
+                "components observe every feature")
     for k, j in pairs:
         if not (0 <= k < n_components and 0 <= j < n_features):
             return (f"holds the pair {[k, j]}, outside a model of n_components={n_components} "

@@ -491,6 +491,14 @@ def test_a_model_file_keeps_which_components_observe_no_value_of_a_feature(tmp_p
             with pytest.raises(ValueError, match=r"is damaged: metadata field "
                                                  rf"'unobserved_features' .*{expected}"):
                 load(path)
+    # a model fitted without missing='em' has none (set_params(missing='em') would read it)
+    meta["unobserved_features"] = [[1, 1]]
+    meta["hyper_parameters"]["missing"] = "error"
+    arrays["metadata"] = np.array(json.dumps(meta))
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match=r"is damaged: metadata field 'unobserved_features' "
+                                         r".*not fitted with missing='em'"):
+        load(path)
     # a model without such components writes no field; assigned parameters forget it
     model.means_ = model.means_
     model.save(path)
