@@ -2845,6 +2845,41 @@ class BaseMixture(_KeywordsChecked):
         """
         return False
 
+    def _observed_of_complete(self, stats):
+        """Family hook: the observed-data moments (``observed_nk``, ...) that ``missing='em'``
+        statistics carry beside the others, from statistics ``stats`` of data without NaN,
+        in which every feature is observed at every point. Default: none."""
+        return {}
+
+    def _complete_of_observed(self, stats):
+        """Family hook: the moments of ``missing='em'`` statistics ``stats`` as statistics
+        of complete data carry them (no observed-data moments), each missing entry counted
+        at its expected value under the parameters of their M-step. Default: the moments
+        without those whose names start with ``observed_`` (a family whose ``sx`` holds
+        the expected values of the missing entries already)."""
+        return {name: v for name, v in stats.moments.items()
+                if not name.startswith("observed_")}
+
+    def _stream_statistics_for_missing(self, running):
+        """The running statistics ``running`` of a ``partial_fit`` stream (None: none), as
+        the ``missing`` set now sums a batch: a stream summarized with ``missing='error'``
+        (data without NaN) continued after ``set_params(missing='em')`` gets the observed
+        moments of complete data (:meth:`_observed_of_complete`), and one summarized with
+        ``missing='em'`` continued with another ``missing`` (whose batches have no NaN)
+        becomes statistics of complete data (:meth:`_complete_of_observed`). Without this,
+        the two did not add ("Cannot add sufficient statistics of different models")."""
+        if running is None:
+            return None
+        observed = any(name.startswith("observed_") for name in running.moments)
+        if self._fits_missing() and not observed:
+            moments = {**running.moments, **self._observed_of_complete(running)}
+        elif observed and not self._fits_missing():
+            moments = self._complete_of_observed(running)
+        else:
+            return running
+        return SufficientStatistics(running.n_samples, running.log_likelihood, running.nk,
+                                    moments, running.reference)
+
     def _unobserved(self, stats):
         """Family hook: with ``missing='em'``, the features in which a component with mass
         has no observed value in the statistics ``stats``, an (n_components, n_features)
@@ -3253,7 +3288,11 @@ class BaseMixture(_KeywordsChecked):
         With ``missing='em'``, a component that the fit (or ``m_step``, or the
         model file) left with no observed value of a feature observes none of it
         in ``s`` either, as in the fit's statistics: the M-step treats it so
-        until the stream's batches observe the feature for it.
+        until the stream's batches observe the feature for it. A stream continued
+        after ``set_params(missing=...)`` takes ``s`` as the new setting sums a batch:
+        with ``missing='em'``, the statistics of complete data observe every feature;
+        without it, the missing entries count at their expected values under the
+        parameters of ``s`` (so does a model file saved since).
         Each call replaces the record
         of the fit with its own, published with the parameters: ``n_iter_``
         counts the steps (``n_steps_ + 1``), ``converged_`` is False (online
@@ -3289,6 +3328,7 @@ class BaseMixture(_KeywordsChecked):
         running = getattr(self, "_running_stats", None)
         first = not hasattr(self, "weights_")
         self._check_parameters()
+        running = self._stream_statistics_for_missing(running)
         source = self._validate_data(X, sample_weight, reset=first, statistics=True)
         if first:
             if source.n_positive < self._n_components:

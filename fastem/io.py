@@ -730,6 +730,9 @@ def save(model, path, *, column_indices=None):
     )
     arrays.update(hyper_arrays)
     running = getattr(model, "_running_stats", None)  # read from the same snapshot
+    # as the saved hyper-parameter missing sums a batch (set_params(missing=...) since the
+    # stream's last step): a file of the others would not load
+    running = model._stream_statistics_for_missing(running)
     if running is not None:
         metadata["format_version"] = _ONLINE_VERSION
         metadata[_ONLINE], online_arrays = _online_state(model, model.n_steps_, running)

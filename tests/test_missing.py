@@ -968,3 +968,84 @@ def test_float32_impute_computes_in_float64_where_the_model_does():
         model = GaussianMixture(2, random_state=0, missing="em").fit(X)
     assert model._computes_in_float64(np.float32)
     assert _float32_units_off(model, X, 4.0) <= 0.5 + 1e-3
+
+
+def _stream_model(family, covariance_type, missing):
+    from fastem import ExponentialMixture, PoissonMixture
+
+    if family == "gaussian":
+        return GaussianMixture(3, covariance_type=covariance_type, missing=missing,
+                               random_state=0)
+    cls = ExponentialMixture if family == "exponential" else PoissonMixture
+    return cls(3, missing=missing, random_state=0)
+
+
+def _stream_data(family, seed):
+    """Positive whole numbers (every family takes them) in three groups, a fifth missing."""
+    rng = np.random.default_rng(seed)
+    X = rng.poisson(rng.choice([3.0, 20.0, 60.0], size=(120, 1)), size=(120, 3)) + 1.0
+    missing = X.copy()
+    missing[rng.random(X.shape) < 0.2] = np.nan
+    missing[np.isnan(missing).all(axis=1), 0] = 1.0
+    return X, missing
+
+
+@pytest.mark.parametrize("family, covariance_type", [
+    ("gaussian", "full"), ("gaussian", "tied"), ("gaussian", "diag"),
+    ("gaussian", "spherical"), ("exponential", None), ("poisson", None)])
+def test_partial_fit_stream_continues_after_set_params_missing(family, covariance_type):
+    """A partial_fit stream of complete batches continued after set_params(missing='em') on
+    incomplete ones steps as a stream that had missing='em' from its start. One of
+    missing='em' continued after set_params(missing='error') starts from statistics of
+    complete data whose M-step gives its parameters back (and, for GaussianMixture, whose
+    statistics hold the missing entries' expected values, steps as the missing='em' stream
+    does on a complete batch). Their statistics did not add: a ValueError."""
+    import copy
+
+    X, missing = _stream_data(family, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        switched = _stream_model(family, covariance_type, "error").partial_fit(X)
+        switched.set_params(missing="em")
+        switched.partial_fit(missing)
+        reference = _stream_model(family, covariance_type, "em").partial_fit(X)
+        reference.partial_fit(missing)
+        for name in reference._parameter_names:
+            assert_allclose(getattr(switched, name), getattr(reference, name),
+                            rtol=1e-7, atol=1e-10)
+        switched.set_params(missing="error")
+        running = switched._stream_statistics_for_missing(switched._running_stats)
+        again = copy.deepcopy(switched).m_step(running)
+        for name in reference._parameter_names:
+            assert_allclose(getattr(again, name), getattr(switched, name),
+                            rtol=1e-7, atol=1e-10)
+        switched.partial_fit(X)
+        reference.partial_fit(X)
+    if family == "gaussian":
+        for name in reference._parameter_names:
+            assert_allclose(getattr(switched, name), getattr(reference, name),
+                            rtol=1e-7, atol=1e-10)
+
+
+@pytest.mark.parametrize("family, covariance_type", [
+    ("gaussian", "full"), ("gaussian", "tied"), ("exponential", None), ("poisson", None)])
+@pytest.mark.parametrize("before, after", [("em", "error"), ("error", "em")])
+def test_a_stream_saved_after_set_params_missing_loads_and_continues(
+        tmp_path, family, covariance_type, before, after):
+    """A partial_fit stream saved after set_params(missing=...) writes its running
+    statistics as the saved missing sums a batch: the file loads (it was refused as
+    damaged) and its stream steps as the model's own."""
+    from fastem import load
+
+    X, missing = _stream_data(family, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = _stream_model(family, covariance_type, before)
+        model.partial_fit(missing if before == "em" else X)
+        model.set_params(missing=after)
+        model.save(tmp_path / "stream.npz")
+        loaded = load(tmp_path / "stream.npz")
+        loaded.partial_fit(X)
+        model.partial_fit(X)
+    for name in model._parameter_names:
+        assert_allclose(getattr(loaded, name), getattr(model, name), rtol=1e-12)

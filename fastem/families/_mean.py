@@ -120,6 +120,25 @@ class MeanParameterMixture(BaseMixture):
             return stats.moments["observed_nk"]
         return np.broadcast_to(stats.nk[:, None], stats.moments["sx"].shape)
 
+    def _observed_of_complete(self, stats):
+        """``observed_nk`` (float64) of statistics ``stats`` of data without NaN: ``nk`` for
+        every feature, which every point observes."""
+        return {"observed_nk": np.repeat(np.asarray(stats.nk, dtype=np.float64)[:, None],
+                                         stats.moments["sx"].shape[1], axis=1)}
+
+    def _complete_of_observed(self, stats):
+        """``sx`` of statistics of complete data from ``missing='em'`` statistics ``stats``,
+        whose ``sx`` sums the observed entries alone: each component's missing entries
+        counted at its mean of their M-step (``nk`` times it), so that a stream continued
+        with another ``missing`` keeps the means of its last step."""
+        nk = np.asarray(stats.nk, dtype=np.float64)[:, None]
+        means = stats.moments["sx"] / divisible_masses(stats.moments["observed_nk"])
+        current = getattr(self, self._mean_name, None)
+        if current is not None and np.shape(current) == means.shape:
+            # the M-step keeps the current mean where a component observes no value
+            means = np.where(self._unobserved(stats), np.asarray(current, np.float64), means)
+        return {"sx": nk * means}
+
     def _data_mean(self, stats):
         """The weighted mean of each feature over the data (its observed entries)."""
         if "observed_nk" not in stats.moments:
