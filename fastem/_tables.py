@@ -644,9 +644,10 @@ def _sniff(path, header=None):
         names = _pandas_names(names[:n_fields], n_fields)
     sniffed = _Sniffed(encoding, delimiter, names, n_fields, trailing, left_out, comments,
                        sep_line, header_lines)
-    # the first values of an unnamed first column, which is left out as the row index
-    sniffed.index_sample = ([row[0] for row in rows[1:] if row]
-                            if _index_columns(names) else [])
+    # the first values of the unnamed first columns, which are left out as the row index
+    # (its levels), one list per column
+    sniffed.index_sample = [[row[j] for row in rows[1:] if len(row) > j]
+                            for j in range(_index_columns(names))]
     return sniffed
 
 
@@ -675,7 +676,7 @@ class _Sniffed:
         self.comments = comments
         self.sep_line = sep_line
         self.header_lines = header_lines
-        self.index_sample = []  # the first values of the unnamed first column (see _sniff)
+        self.index_sample = []  # the first values of the unnamed first columns (see _sniff)
 
     def data_columns(self):
         """Positions of the columns that hold data: no index columns, no trailing empty ones."""
@@ -926,16 +927,26 @@ def read_csv(path, columns=None, header=None, missing=False, nan_fix=None, round
     if first:
         what = "an unnamed column, the row index" if first == 1 else (
             f"{first} unnamed columns, the levels of the row index")
-        fractions = [v.strip() for v in sniffed.index_sample
-                     if _is_number(v) and not float(v).is_integer()]
-        if fractions:
+        fractions = [[v.strip() for v in sample if _is_number(v) and not float(v).is_integer()]
+                     for sample in sniffed.index_sample]
+        if first == 1 and fractions[0]:
             # numbers with a fraction are no row labels that pandas writes: a feature whose
             # name is missing, maybe (a doubt, which Chunks says too)
             index_doubt.append(
                 f"{path!r} starts with an unnamed column, which is read as the row index "
                 "that pandas writes with df.to_csv(path) and not used as a feature, but it "
-                f"holds numbers that are not row labels ({', '.join(fractions[:3])}, ...). "
+                f"holds numbers that are not row labels ({', '.join(fractions[0][:3])}, ...). "
                 "If it is a feature, give it a name in the file's header"
+            )
+            notes.extend(index_doubt)
+        elif any(fractions):  # so for the levels of a row index
+            doubted = [j for j, values in enumerate(fractions) if values]
+            index_doubt.append(
+                f"{path!r} starts with {first} unnamed columns, read as the levels of the row "
+                "index that pandas writes with df.to_csv(path) and not used as features, but "
+                f"column(s) {', '.join(str(j + 1) for j in doubted)} (1-based) hold numbers "
+                f"that are not row labels ({', '.join(fractions[doubted[0]][:3])}, ...). If "
+                "they are features, give them names in the file's header"
             )
             notes.extend(index_doubt)
         else:

@@ -1663,3 +1663,24 @@ def test_an_unnamed_first_column_of_numbers_that_are_no_row_labels_gets_a_doubt(
                                          r"which is read as the row index .* If it is a "
                                          r"feature, give it a name in the file's header"):
         GaussianMixture(1).fit(Chunks([path]))
+
+
+def test_unnamed_index_levels_of_numbers_that_are_no_row_labels_get_a_doubt(tmp_path):
+    """Of several unnamed first columns, left out as the levels of the row index that pandas
+    writes, one that holds numbers with a fraction may be a feature whose name is missing:
+    the note says which, as Chunks' UserWarning (it was left out without a word)."""
+    path = str(tmp_path / "frame.csv")
+    with open(path, "w") as f:
+        f.write(",,b\n" + "".join(f"{i},{x:.3f},{y:.3f}\n" for i, (x, y) in enumerate(X[:30, :2])))
+    table = read_csv(path)
+    assert table.names == ["b"]
+    assert len(table.doubts) == 1 and table.doubts[0] in table.notes
+    assert "column(s) 2 (1-based) hold numbers that are not row labels" in table.doubts[0]
+    with pytest.warns(UserWarning, match=r"fastem: note: .* starts with 2 unnamed columns, "
+                                         r"read as the levels of the row index .* If they are "
+                                         r"features, give them names in the file's header"):
+        GaussianMixture(1).fit(Chunks([path]))
+    frame = pd.DataFrame(X[:30], columns=["a", "b", "c"])
+    frame.index = pd.MultiIndex.from_arrays([np.arange(30) % 3, np.arange(30)])
+    frame.to_csv(path)
+    assert not read_csv(path).doubts  # whole numbers: row labels, as pandas writes them
