@@ -814,8 +814,8 @@ def check_frame_columns(X, name, allow_nan=False, nan_advice=None):
     Without this, such a frame becomes an object array whose error names no
     column. Other frames (polars, ...) are left to the array checks.
     Returns ``X``, a frame with nullable or other extension columns (``Int64``,
-    ``Float64``, ``int64[pyarrow]``, categories of numbers), or with boolean columns
-    beside others, as float64, or as float32 where the columns' NumPy types would make
+    ``Float64``, ``int64[pyarrow]``, ``decimal128[pyarrow]``, categories of numbers), or
+    with boolean columns beside others, as float64, or as float32 where the columns' NumPy types would make
     float32 values (``Float32`` or ``float[pyarrow]`` columns, beside none whose values
     float32 cannot hold: :func:`_frame_float_dtype`), as a frame of NumPy columns is: with
     ``allow_nan``, their ``pd.NA`` as NaN (missing values); without it,
@@ -834,6 +834,10 @@ def check_frame_columns(X, name, allow_nan=False, nan_advice=None):
             return X  # not pandas' dtypes: nothing to say here
         if kind == "O" and isinstance(dtype, np.dtype) and _holds_numbers(X, j):
             continue  # object column of numbers: converted as scikit-learn converts it
+        if kind == "O" and _is_arrow_decimal(dtype):
+            # decimal[pyarrow] numbers, as a parquet file's decimal columns are read: float64
+            extension = True
+            continue
         if kind not in "biuf":
             var = code_name(name)
             raise TypeError(
@@ -885,6 +889,16 @@ def _frame_float_dtype(dtypes):
     except TypeError:
         return np.float64
     return np.float32 if common == np.float32 else np.float64
+
+
+def _is_arrow_decimal(dtype):
+    """True for a pandas column type of Arrow decimals (``decimal128(10, 2)[pyarrow]``)."""
+    arrow_type = getattr(dtype, "pyarrow_dtype", None)
+    if arrow_type is None:
+        return False
+    import pyarrow.types  # an Arrow column's type: pyarrow is imported
+
+    return pyarrow.types.is_decimal(arrow_type)
 
 
 def _holds_numbers(X, j):

@@ -51,3 +51,28 @@ def test_nullable_columns_fit_as_their_values(family, kind, dtype, how):
     assert_array_equal(model.weights_, reference.weights_)
     assert_array_equal(model.predict_proba(frame), reference.predict_proba(values))
     assert model.score(frame) == reference.score(values)
+
+
+@pytest.mark.parametrize("family", ["gaussian", "exponential", "poisson"])
+@pytest.mark.parametrize("how", ["fit", "dask"])
+def test_arrow_decimal_columns_fit_as_their_values(family, how):
+    """Columns of Arrow decimals (decimal128[pyarrow], as pandas reads a parquet file's
+    decimals) are numbers: they fit as float64 values do (they were refused as 'not
+    numbers'), their pd.NA a missing value."""
+    pa = pytest.importorskip("pyarrow")
+    frame = _frame()
+    frame["b"] = frame["b"].astype(pd.ArrowDtype(pa.decimal128(10, 2)))
+    frame.iloc[3, 1] = pd.NA
+    values = frame.astype(np.float64).to_numpy()
+    assert np.isnan(values[3, 1])
+    model, reference = _model(family), _model(family)
+    if how == "dask":  # the reference sums the same blocks
+        dd = pytest.importorskip("dask.dataframe")
+        frame = dd.from_pandas(frame, npartitions=2)
+        values = dd.from_pandas(pd.DataFrame(values, columns=["a", "b"]), npartitions=2)
+    model.fit(frame)
+    reference.fit(values)
+    mean_name = {"gaussian": "means_", "exponential": "scales_", "poisson": "rates_"}[family]
+    assert getattr(model, mean_name).dtype == np.float64
+    assert_array_equal(getattr(model, mean_name), getattr(reference, mean_name))
+    assert list(model.feature_names_in_) == ["a", "b"]
