@@ -815,9 +815,10 @@ def check_frame_columns(X, name, allow_nan=False, nan_advice=None):
     column. Other frames (polars, ...) are left to the array checks.
     Returns ``X``, a frame with nullable or other extension columns (``Int64``,
     ``Float64``, ``int64[pyarrow]``, ``decimal128[pyarrow]``, categories of numbers), or
-    with boolean columns beside others, as float64, or as float32 where the columns' NumPy types would make
-    float32 values (``Float32`` or ``float[pyarrow]`` columns, beside none whose values
-    float32 cannot hold: :func:`_frame_float_dtype`), as a frame of NumPy columns is: with
+    with boolean columns beside others, as float64, or as float32 where the columns' NumPy
+    types would make float32 values (``Float32`` or ``float[pyarrow]`` columns, beside
+    none whose values float32 cannot hold: :func:`_frame_float_dtype`), as a frame of
+    NumPy columns is: with
     ``allow_nan``, their ``pd.NA`` as NaN (missing values); without it,
     ``pd.NA`` is an error that ends with ``nan_advice`` (see
     :func:`non_finite_message`). Integer columns are converted unchecked: check
