@@ -309,6 +309,35 @@ def test_gaussian_observed_moments_against_numpy(covariance_type, dtype):
                         rtol=10 * rtol)
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gaussian_observed_moments_of_five_features_against_numpy(covariance_type, dtype):
+    """At five features ('diag' and 'spherical' sum them with the statistics, one feature
+    alone, then four at a time), the observed mass, deviations and squares of every feature,
+    NaN in each, one feature missing at every point of the far cluster."""
+    rng = np.random.default_rng(3)
+    X = np.column_stack([gaussian_data(), rng.normal(-20.0, 2.0, (400, 3))])
+    X[rng.random(X.shape) < 0.15] = np.nan
+    X[:, 0][np.isnan(X).all(axis=1)] = 5.0
+    model = GaussianMixture(2, covariance_type=covariance_type, missing="em", max_iter=5,
+                            random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X)
+    X = X.astype(dtype)
+    stats = model.summarize(X)
+    resp = model.predict_proba(X).astype(np.float64)
+    observed = ~np.isnan(X)
+    dev = np.where(observed[:, None, :], X[:, None, :] - model.means_[None], 0.0)
+    rtol = 1e-5 if dtype == np.float32 else 1e-10
+    assert_allclose(stats.moments["observed_nk"], resp.T @ observed, rtol=rtol)
+    assert_allclose(stats.moments["observed_sx"], np.einsum("ik,ikj->kj", resp, dev),
+                    rtol=rtol, atol=1e-6)
+    assert_allclose(stats.moments["observed_sxx"], np.einsum("ik,ikj->j", resp, dev**2),
+                    rtol=rtol)
+    assert (stats.moments["observed_nk"][:, 1] < stats.nk).all()
+
+
 def test_gaussian_model_file_without_observed_moments_loads(tmp_path):
     """A model file of a Gaussian mixture stepped by partial_fit with missing='em', written
     before its statistics summed the observed-data moments, loads (its running statistics

@@ -123,6 +123,25 @@ def _row(rows, k):
     raise NotImplementedError("_row is only callable from Numba code")
 
 
+def _where_observed(value, deviation, observed):
+    """``value`` where ``deviation`` is a number, else 0; 0 when ``observed`` is None
+    (Numba only)."""
+    raise NotImplementedError("_where_observed is only callable from Numba code")
+
+
+def _add_observed(observed, k, j, n_components, mass, first, square):
+    """INOUT the observed-data moments ``observed`` of component k at feature j (see
+    :func:`_first_square_moments`); nothing when ``observed`` is None (Numba only)."""
+    raise NotImplementedError("_add_observed is only callable from Numba code")
+
+
+def _add_observed_feature(observed, row, n, mean, resp_k, k, j, n_components, first):
+    """INOUT the observed-data moments ``observed`` of component k at feature j, from a pass
+    of their own over the points (see :func:`_first_square_moments`); nothing when
+    ``observed`` is None (Numba only)."""
+    raise NotImplementedError("_add_observed_feature is only callable from Numba code")
+
+
 def _component_mean(means, k):
     """``means[k]`` of (n_components, n_features) means, or a shared (n_features,) ``means``
     itself (Numba only)."""
@@ -156,6 +175,45 @@ def _overload_row(rows, k):
     if isinstance(rows, types.NoneType):
         return lambda rows, k: None
     return lambda rows, k: rows[k]
+
+
+@overload(_where_observed, jit_options=_JIT)
+def _overload_where_observed(value, deviation, observed):
+    if isinstance(observed, types.NoneType):
+        return lambda value, deviation, observed: 0.0
+    return lambda value, deviation, observed: value if deviation == deviation else 0.0
+
+
+@overload(_add_observed, jit_options=_JIT)
+def _overload_add_observed(observed, k, j, n_components, mass, first, square):
+    if isinstance(observed, types.NoneType):
+        return lambda observed, k, j, n_components, mass, first, square: None
+
+    def add(observed, k, j, n_components, mass, first, square):
+        D = observed.shape[0] // (2 * n_components + 1)
+        observed[k * D + j] += mass
+        observed[(n_components + k) * D + j] += first
+        observed[2 * n_components * D + j] += square
+
+    return add
+
+
+@overload(_add_observed_feature, jit_options=_JIT)
+def _overload_add_observed_feature(observed, row, n, mean, resp_k, k, j, n_components, first):
+    if isinstance(observed, types.NoneType):
+        return lambda observed, row, n, mean, resp_k, k, j, n_components, first: None
+
+    def add(observed, row, n, mean, resp_k, k, j, n_components, first):
+        mass = 0.0
+        square = 0.0
+        for i in range(n):
+            w = np.float64(resp_k[i])
+            v = np.float64(row[i] - mean)
+            mass += _where_observed(w, v, observed)
+            square += _where_observed(w * v * v, v, observed)
+        _add_observed(observed, k, j, n_components, mass, first, square)
+
+    return add
 
 
 @overload(_component_mean, jit_options=_JIT)
@@ -389,7 +447,7 @@ def _outer_moments(d, rd, n, stats, offset, square, prefetch, wide):
 
 
 @njit(inline="always", **_JIT)
-def _first_square_moments(xt, n, means, resp, stats, prefetch, variances):
+def _first_square_moments(xt, n, means, resp, stats, prefetch, variances, observed):
     """INOUT stats[k D + j] += sum_i r d[j, i], stats[(K + k) D + j] += sum_i r d[j, i]^2, every k.
 
     ``d = xt - means[k]`` and ``r = resp[k]``; ``d`` is taken in the data's
@@ -405,6 +463,18 @@ def _first_square_moments(xt, n, means, resp, stats, prefetch, variances):
     components' variances, (n_components, n_features); a NaN entry then adds
     0 to the first moments and ``r variances[k, j]`` to the squares (its
     conditional mean is the mean).
+    ``observed``: None, or for data with NaN the observed-data moments
+    (float64, ``2 K D + D``), INOUT: ``observed[k D + j]`` += the
+    responsibilities of the points whose coordinate j is observed
+    (``observed_nk``), ``observed[(K + k) D + j]`` += the first moment
+    (``observed_sx``: a NaN entry adds 0 to it) and ``observed[2 K D + j]``
+    += ``sum_i r d[j, i]^2`` over those points, summed over the components
+    (``observed_sxx``). The groups of four features sum them in their pass,
+    with an accumulator for the mass and one for the squares per feature;
+    the ``n_features % 4`` first features in a pass of their own after
+    theirs (in their pass, the two accumulators more had the compiler group
+    the sums of ``sx`` and ``sxx`` otherwise, and change their last bits).
+    With None, nothing of this is compiled.
     """
     n_components, n_features = means.shape
     head = n_features % 4
@@ -425,6 +495,7 @@ def _first_square_moments(xt, n, means, resp, stats, prefetch, variances):
                 s2 += _unless_nan(r * v, _absent_term(variances_k, j, w))
             stats[k * n_features + j] += s
             stats[(n_components + k) * n_features + j] += s2
+            _add_observed_feature(observed, row, n, m, resp_k, k, j, n_components, s)
     for j in range(head, n_features, 4):
         x0, x1, x2, x3 = xt[j], xt[j + 1], xt[j + 2], xt[j + 3]
         for k in range(n_components):
@@ -434,6 +505,8 @@ def _first_square_moments(xt, n, means, resp, stats, prefetch, variances):
             variances_k = _row(variances, k)
             s0 = s1 = s2 = s3 = 0.0
             q0 = q1 = q2 = q3 = 0.0
+            o0 = o1 = o2 = o3 = 0.0
+            p0 = p1 = p2 = p3 = 0.0
             for i in range(n):
                 w = np.float64(resp_k[i])
                 v0 = np.float64(x0[i] - m0)
@@ -452,6 +525,14 @@ def _first_square_moments(xt, n, means, resp, stats, prefetch, variances):
                 q1 += _unless_nan(r1 * v1, _absent_term(variances_k, j + 1, w))
                 q2 += _unless_nan(r2 * v2, _absent_term(variances_k, j + 2, w))
                 q3 += _unless_nan(r3 * v3, _absent_term(variances_k, j + 3, w))
+                o0 += _where_observed(w, v0, observed)
+                o1 += _where_observed(w, v1, observed)
+                o2 += _where_observed(w, v2, observed)
+                o3 += _where_observed(w, v3, observed)
+                p0 += _where_observed(r0 * v0, v0, observed)
+                p1 += _where_observed(r1 * v1, v1, observed)
+                p2 += _where_observed(r2 * v2, v2, observed)
+                p3 += _where_observed(r3 * v3, v3, observed)
             first = k * n_features + j
             squares = (n_components + k) * n_features + j
             stats[first] += s0
@@ -462,6 +543,10 @@ def _first_square_moments(xt, n, means, resp, stats, prefetch, variances):
             stats[squares + 1] += q1
             stats[squares + 2] += q2
             stats[squares + 3] += q3
+            _add_observed(observed, k, j, n_components, o0, s0, p0)
+            _add_observed(observed, k, j + 1, n_components, o1, s1, p1)
+            _add_observed(observed, k, j + 2, n_components, o2, s2, p2)
+            _add_observed(observed, k, j + 3, n_components, o3, s3, p3)
 
 
 @njit(inline="always", **_JIT)
@@ -782,7 +867,7 @@ def _tied_accumulate(params, xt, n, resp, work, stats, prefetch, wide):
 
 @compiled_callers_only(**_JIT)
 def _diagonal_accumulate(params, xt, n, resp, work, stats, prefetch):
-    _first_square_moments(xt, n, params.means, resp, stats, prefetch, None)
+    _first_square_moments(xt, n, params.means, resp, stats, prefetch, None, None)
 
 
 # The 'full' and 'tied' blocks the fused E-step calls (through their

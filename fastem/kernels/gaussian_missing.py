@@ -70,11 +70,17 @@ the variance to the squares.
 Every statistics block also sums, where each feature is observed, each
 component's responsibilities (``observed_nk``, n_components x n_features),
 their deviations from its mean (``observed_sx``) and their squares summed
-over the components (``observed_sxx``, n_features), after the family's
-other statistics (:func:`_observed_moments`): a component with no observed
-mass in a feature is not identified there, and the M-step gives it the
-data's mean and variance of the feature, which the sums over the
-components give.
+over the components (``observed_sxx``, n_features): a component with no
+observed mass in a feature is not identified there, and the M-step gives it
+the data's mean and variance of the feature, which the sums over the
+components give. 'full' and 'tied' sum them in a pass of their own over the
+block (:func:`_observed_moments`). 'diag' and 'spherical' sum them in their
+pass for the other statistics (``gaussian._first_square_moments``): a NaN
+entry adds 0 to ``sx``, so ``observed_sx`` is ``sx``, and the mass and the
+squares of the observed entries take an accumulator each next to those of
+``sx`` and ``sxx`` (a pass of their own took 4.5 to 5.3 ms of an EM
+iteration of 34 ms on one thread, 400,000 points of 16 features, 8
+components, 10% of entries missing).
 
 Nothing per point is stored beyond the block's scratch, and every sum runs
 in an order fixed by the data, whatever the number of threads.
@@ -1446,13 +1452,13 @@ def _diag_missing_accumulate(params, xt, n, resp, work, stats, prefetch):
 
     The complete-data block, in which a NaN entry (conditional mean: the
     component's mean) adds 0 to the first moments and its responsibility
-    times the variance to the squares.
+    times the variance to the squares, and which sums the observed-data
+    moments (stored after ``sx`` and ``sxx``) in the same pass.
     """
-    _first_square_moments(xt, n, params.means, resp, stats, prefetch, params.variances)
     n_components, D = params.means.shape
     observed = 2 * n_components * D  # the observed moments, after sx and sxx
-    _observed_moments(
-        xt, n, params.means, resp,
+    _first_square_moments(
+        xt, n, params.means, resp, stats, prefetch, params.variances,
         stats[observed : observed + observed_moments_length(n_components, D)],
     )
 
