@@ -143,8 +143,8 @@ class CompileNotice(Listener):
             if self.announced:
                 return
             self.announced = True
-        self._print("fastem: compiling the kernels (first run only; they are cached on disk "
-                    "for later runs)...")
+        self._print("fastem: compiling the kernels (once for each family, covariance type "
+                    "and dtype; they are cached on disk for later runs)...")
 
     def _done(self):
         with self.lock:
