@@ -2120,10 +2120,8 @@ class BaseMixture(_KeywordsChecked):
             _state.assign(self, before)  # a failed M-step leaves the model as it was
             raise
         # which components the M-step gave no observed value of a feature, for a stream
-        # that continues from these parameters (their assignment dropped the record)
-        unobserved = self._unobserved_of_the_parameters(stats)
-        if unobserved is not None:
-            self._unobserved_features = unobserved
+        # that continues from these parameters
+        self._unobserved_features = self._unobserved_of_the_parameters(stats)
         return self
 
     def _m_step_parameters(self, stats):

@@ -135,10 +135,12 @@ def _add_observed(observed, k, j, n_components, mass, first, square):
     raise NotImplementedError("_add_observed is only callable from Numba code")
 
 
-def _add_observed_feature(observed, row, n, mean, resp_k, k, j, n_components, first):
+def _add_observed_feature(observed, row, n, mean, resp_k, k, j, n_components):
     """INOUT the observed-data moments ``observed`` of component k at feature j, from a pass
-    of their own over the points (see :func:`_first_square_moments`); nothing when
-    ``observed`` is None (Numba only)."""
+    of their own over the points ``row[:n]`` whose coordinate is not NaN: the responsibilities
+    ``resp_k``, their deviations ``r (x - mean)`` and the squares ``r (x - mean)^2`` (the
+    deviation in the data's dtype, the products and sums in float64; the layout of
+    :func:`_first_square_moments`); nothing when ``observed`` is None (Numba only)."""
     raise NotImplementedError("_add_observed_feature is only callable from Numba code")
 
 
@@ -199,18 +201,21 @@ def _overload_add_observed(observed, k, j, n_components, mass, first, square):
 
 
 @overload(_add_observed_feature, jit_options=_JIT)
-def _overload_add_observed_feature(observed, row, n, mean, resp_k, k, j, n_components, first):
+def _overload_add_observed_feature(observed, row, n, mean, resp_k, k, j, n_components):
     if isinstance(observed, types.NoneType):
-        return lambda observed, row, n, mean, resp_k, k, j, n_components, first: None
+        return lambda observed, row, n, mean, resp_k, k, j, n_components: None
 
-    def add(observed, row, n, mean, resp_k, k, j, n_components, first):
+    def add(observed, row, n, mean, resp_k, k, j, n_components):
         mass = 0.0
+        first = 0.0
         square = 0.0
         for i in range(n):
             w = np.float64(resp_k[i])
             v = np.float64(row[i] - mean)
+            r = w * v
             mass += _where_observed(w, v, observed)
-            square += _where_observed(w * v * v, v, observed)
+            first += _where_observed(r, v, observed)
+            square += _where_observed(r * v, v, observed)
         _add_observed(observed, k, j, n_components, mass, first, square)
 
     return add
@@ -472,8 +477,9 @@ def _first_square_moments(xt, n, means, resp, stats, prefetch, variances, observ
     (``observed_sxx``). The groups of four features sum them in their pass,
     with an accumulator for the mass and one for the squares per feature;
     the ``n_features % 4`` first features in a pass of their own after
-    theirs (in their pass, the two accumulators more had the compiler group
-    the sums of ``sx`` and ``sxx`` otherwise, and change their last bits).
+    theirs (:func:`_add_observed_feature`, as 'full' and 'tied' sum every
+    feature; in their pass, the accumulators more had the compiler group the
+    sums of ``sx`` and ``sxx`` otherwise, and change their last bits).
     With None, nothing of this is compiled.
     """
     n_components, n_features = means.shape
@@ -495,7 +501,7 @@ def _first_square_moments(xt, n, means, resp, stats, prefetch, variances, observ
                 s2 += _unless_nan(r * v, _absent_term(variances_k, j, w))
             stats[k * n_features + j] += s
             stats[(n_components + k) * n_features + j] += s2
-            _add_observed_feature(observed, row, n, m, resp_k, k, j, n_components, s)
+            _add_observed_feature(observed, row, n, m, resp_k, k, j, n_components)
     for j in range(head, n_features, 4):
         x0, x1, x2, x3 = xt[j], xt[j + 1], xt[j + 2], xt[j + 3]
         for k in range(n_components):

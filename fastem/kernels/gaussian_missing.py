@@ -95,6 +95,7 @@ from numba.extending import overload
 
 from .._config import BLOCK_SIZE, FASTMATH, TILE_MIN_FEATURES
 from .gaussian import (
+    _add_observed_feature,
     _diag_components_log_prob,
     _first_square_moments,
     _float64_rows,
@@ -1236,34 +1237,19 @@ def _observed_moments(xt, n, means, resp, observed):
     observed: ``observed[k D + j]`` += component k's responsibilities summed over the points
     whose coordinate j is observed (``observed_nk``), ``observed[(K + k) D + j]`` += their
     deviations ``r (x_j - m_kj)`` (``observed_sx``) and ``observed[2 K D + j]`` += their
-    squares summed over the components (``observed_sxx``), around the components' means ``m``.
+    squares summed over the components (``observed_sxx``), around the components' means ``m``;
+    one pass per component and feature (``gaussian._add_observed_feature``, which 'diag' and
+    'spherical' use for the features outside their groups of four).
 
     ``observed_nk`` tells the M-step which components observe which features; summed over
     the components the others are the data's own moments of each feature's observed entries
     (every point's responsibilities sum to its weight).
     """
     n_components = resp.shape[0]
-    D = xt.shape[0]
-    first = n_components * D
-    square = 2 * n_components * D
-    for j in range(D):
+    for j in range(xt.shape[0]):
         row = xt[j]
-        squares = 0.0
         for k in range(n_components):
-            r = resp[k]
-            m = np.float64(means[k, j])
-            s0 = 0.0
-            s1 = 0.0
-            for i in range(n):
-                if row[i] == row[i]:
-                    w = np.float64(r[i])
-                    d = np.float64(row[i]) - m
-                    s0 += w
-                    s1 += w * d
-                    squares += w * (d * d)
-            observed[k * D + j] += s0
-            observed[first + k * D + j] += s1
-        observed[square + j] += squares
+            _add_observed_feature(observed, row, n, means[k, j], resp[k], k, j, n_components)
 
 
 @njit(**_JIT)
