@@ -49,16 +49,20 @@ class DataSummary:
 
     ``covariance`` is the weighted covariance of the data (float64, shape
     (n_features, n_features); with ``missing``, pairwise over the observed
-    entries), ``mean`` the weighted mean of each feature over its observed
-    entries, ``total_weight`` the total sample weight and ``resolution`` the
-    per-feature gaps and numbers of distinct values (:func:`_resolution`).
-    The mean and the total weight take one pass, the covariance one more. A
-    grid of fits over one source shares one summary.
+    entries), ``variances`` its diagonal (n_features,), ``mean`` the weighted
+    mean of each feature over its observed entries, ``total_weight`` the total
+    sample weight and ``resolution`` the per-feature gaps and numbers of
+    distinct values (:func:`_resolution`). The mean and the total weight take
+    one pass, the covariance one more, the variances one more unless the
+    covariance was taken first (models of a variance per feature, 'diag' and
+    'spherical', read no more: at many features the covariance would not fit
+    in memory). A grid of fits over one source shares one summary.
     """
 
     def __init__(self, source, missing=False):
         self._source, self._missing = source, missing
         self._covariance = self._mean = self._resolution = self._total_weight = None
+        self._variances = None
 
     @property
     def source(self):
@@ -70,6 +74,16 @@ class DataSummary:
             self._covariance = _data_covariance(
                 self._source, self.mean, self.total_weight, self._missing)
         return self._covariance
+
+    @property
+    def variances(self):
+        if self._variances is None:
+            if self._covariance is not None:
+                self._variances = np.diagonal(self._covariance).copy()
+            else:
+                self._variances = _data_variances(
+                    self._source, self.mean, self.total_weight, self._missing)
+        return self._variances
 
     @property
     def mean(self):
@@ -133,6 +147,33 @@ def _data_covariance(source, mean, total, missing=False):
         return sums / total
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(pair_mass > 0, sums / pair_mass, 0.0)
+
+
+def _data_variances(source, mean, total, missing=False):
+    """Weighted variance of each feature in float64, (n_features,): the diagonal of
+    :func:`_data_covariance`, in one pass over the source, with no (n_features,
+    n_features) array."""
+    D = source.n_features
+
+    def squares(X, w):
+        w = _weights_or_ones(w, X.shape[0])
+        out = np.zeros((2, D))
+        for s in _row_blocks(X.shape[0]):
+            part = np.asarray(X[s], dtype=np.float64)
+            if missing:
+                observed = ~np.isnan(part)
+                centred = np.where(observed, part - mean, 0.0)
+                out[1] += w[s] @ observed
+            else:
+                centred = part - mean
+            out[0] += w[s] @ (centred * centred)
+        return out.ravel()
+
+    sums, mass = source.reduce(squares).reshape(2, D)
+    if not missing:
+        return sums / total
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(mass > 0, sums / mass, 0.0)
 
 
 def _effective_points(model, source):
@@ -268,27 +309,32 @@ def narrow_component_reasons(model, summary, min_variance_ratio=MIN_VARIANCE_RAT
     """{component: why} for the components of a fitted Gaussian mixture narrower than the
     data allow (rules 1 and 2 of :func:`fastem.selection.collapsed_components`), from
     its parameters and the data's :class:`DataSummary` ``summary`` alone."""
-    S = summary.covariance
     reg_covar = float(model.reg_covar)
     floor_abs = _REG_COVAR_MULTIPLE * reg_covar
     reasons = defaultdict(list)
-    covariances = model._float64_covariances()  # (K, D, D) float64
-    eigenvalues, eigenvectors = np.linalg.eigh(covariances)
-    # s[k, j] = v_kj^T S v_kj, the data's variance along component k's j-th axis
-    data_var = np.einsum("kdj,de,kej->kj", eigenvectors, S, eigenvectors)
+    axis_variance = model._float64_feature_variances()  # (K, D) float64
+    axes_are_features = model.covariance_type in ("diag", "spherical")
+    if axes_are_features:
+        # the components' axes are the features: no (D, D) matrix is needed
+        eigenvalues = axis_variance
+        data_var = np.broadcast_to(summary.variances, eigenvalues.shape)
+    else:
+        eigenvalues, eigenvectors = np.linalg.eigh(model._float64_covariances())
+        # s[k, j] = v_kj^T S v_kj, the data's variance along component k's j-th axis
+        data_var = np.einsum("kdj,de,kej->kj", eigenvectors, summary.covariance, eigenvectors)
     floor = np.maximum(floor_abs, min_variance_ratio * data_var)
     narrow = (eigenvalues < floor) & (data_var > _DEGENERATE_MULTIPLE * reg_covar)
     for k in np.flatnonzero(narrow.any(axis=1)):
         j = int(np.argmax(np.where(narrow[k], floor[k] - eigenvalues[k], -np.inf)))
+        axis = f"feature {model._feature_label(j)}" if axes_are_features else "an axis"
         reasons[int(k)].append(
-            f"variance {eigenvalues[k, j]:.3g} along an axis where the data have "
+            f"variance {eigenvalues[k, j]:.3g} along {axis} where the data have "
             f"{data_var[k, j]:.3g} (floor {floor[k, j]:.3g})"
         )
-    axis_variance = np.diagonal(covariances, axis1=1, axis2=2)
     gaps, n_values = summary.resolution
     axis_floor = gaps**2 / 12.0
     # rule 2 only for features that look like rounded measurements
-    rounded = (n_values > _MAX_CODE_LEVELS) & (np.diagonal(S) >= axis_floor)
+    rounded = (n_values > _MAX_CODE_LEVELS) & (summary.variances >= axis_floor)
     for k, j in zip(*np.nonzero((axis_variance < axis_floor) & rounded)):
         reasons[int(k)].append(
             f"variance {axis_variance[k, j]:.3g} along feature {model._feature_label(j)}, "

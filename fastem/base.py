@@ -30,6 +30,10 @@ subclass that fills in a few hooks (the *family protocol*):
     Non-additive arrays that define the frame of the statistics (may be ``{}``).
 ``_work_rows(n_features)``
     Rows of per-partition scratch the family's kernel blocks need.
+``_start_second_moments``
+    Optional: the covariances ``_params_from_moments`` needs, ``'full'``
+    (n_components, n_features, n_features) or ``'diag'``, the variances of
+    the features (n_components, n_features). Default: ``'full'``.
 ``_params_from_moments(nk, means, covariances)``
     Set the family parameters (not the weights) from weighted moments of the
     initial responsibilities.
@@ -1500,6 +1504,9 @@ class BaseMixture(_KeywordsChecked):
     # units) second, or None when the family does not say (then the start is
     # always computed and ``_init_family_from_user`` overrides parts of it).
     _init_parameter_names = None
+    # Family protocol: the covariances of the start's moments that _params_from_moments
+    # takes (fastem._init.SECOND_MOMENTS).
+    _start_second_moments = "full"
 
     def __init__(
         self,
@@ -2398,7 +2405,8 @@ class BaseMixture(_KeywordsChecked):
                 # restarts, run as any restart is
                 try:
                     worker._start_from_moments(
-                        initial_moments(*pool, self._n_components, "k-means++", random_state),
+                        initial_moments(*pool, self._n_components, "k-means++", random_state,
+                                        second=worker._start_second_moments),
                         source.dtype,
                     )
                 except (ValueError, FloatingPointError) as exc:
@@ -2775,7 +2783,7 @@ class BaseMixture(_KeywordsChecked):
                 if draw >= 0:
                     trial._start_from_moments(
                         initial_moments(distinct, counts, self._n_components, "k-means++",
-                                        random_state),
+                                        random_state, second=trial._start_second_moments),
                         source.dtype,
                     )
                 start = trial._get_parameters()
@@ -3522,7 +3530,7 @@ class BaseMixture(_KeywordsChecked):
         if drawn is not None:
             drawn.append((points, weights))
         moments = initial_moments(points, weights, self._n_components, method, random_state,
-                                  centers)
+                                  centers, self._start_second_moments)
         if centers is not None and np.count_nonzero(weights > 0) < source.n_positive:
             moments = _unseen_in_subsample(moments, weights)
         self._start_from_moments(moments, source.dtype)

@@ -778,7 +778,7 @@ def _component_columns(model, features=None):
 
     if hasattr(model, "covariance_type"):
         per_feature("mean", model.means_)
-        per_feature("sd", np.sqrt(np.diagonal(model._float64_covariances(), axis1=1, axis2=2)))
+        per_feature("sd", np.sqrt(model._float64_feature_variances()))
     elif hasattr(model, "scales_"):
         per_feature("scale", model.scales_)
         per_feature("rate", model.rates_)

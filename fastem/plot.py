@@ -191,7 +191,7 @@ def _component_parameters(model, feature):
     each of shape (n_components,) float64."""
     mean = _component_means(model)[:, feature]
     if hasattr(model, "covariance_type"):
-        return {"mean": mean, "std": np.sqrt(model._float64_covariances()[:, feature, feature])}
+        return {"mean": mean, "std": np.sqrt(model._float64_feature_variances()[:, feature])}
     return {"scale" if hasattr(model, "scales_") else "rate": mean}
 
 
@@ -234,7 +234,7 @@ def _marginal_densities(model, x, feature):
     weights = np.asarray(model.weights_, dtype=np.float64)[:, None]
     mean = _component_means(model)[:, feature, None]
     if hasattr(model, "covariance_type"):
-        std = np.sqrt(model._float64_covariances()[:, feature, feature])[:, None]
+        std = np.sqrt(model._float64_feature_variances()[:, feature])[:, None]
         return weights * np.exp(-0.5 * ((x - mean) / std) ** 2) / (std * _SQRT_2PI)
     if hasattr(model, "scales_"):
         return weights * _exponential_density(x, mean)
@@ -587,11 +587,10 @@ def plot_clusters_2d(model, X, *, features=(0, 1), n_std=(1, 2, 3), max_points=2
     means = _component_means(model)[:, [i, j]]
     ellipses = []
     if hasattr(model, "covariance_type"):
-        block = np.ix_([i, j], [i, j])
-        covariances = model._float64_covariances()
+        covariances = model._float64_covariances(features=[i, j])
         for k in drawn:
             for n in n_std:
-                ellipses.append(ax.add_patch(_ellipse(means[k], covariances[k][block], n, _color(k))))
+                ellipses.append(ax.add_patch(_ellipse(means[k], covariances[k], n, _color(k))))
     marks = ax.scatter(means[drawn, 0], means[drawn, 1], marker="X", s=90, c="k", edgecolors="w",
                        zorder=3, label="means")
     weights = np.asarray(model.weights_, dtype=np.float64)

@@ -353,6 +353,25 @@ def test_initialisation_memory_is_bounded_for_many_components():
         assert peak < 4 * _init._BLOCK_BYTES + 64 * X.nbytes < dense, (method, peak)
 
 
+def test_partition_and_random_moments_of_the_features_are_the_diagonals():
+    """'diag' second moments (the variances of the features) are the diagonals of the full
+    covariances, for a hard partition (with an empty component) and for random starts."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(60, 4)) * [1.0, 10.0, 1e-3, 1e4] + 1e6
+    w = rng.uniform(0.1, 2.0, size=60)
+    labels = rng.integers(-1, 3, size=60)
+    full = partition_moments(X, w, labels, 4)
+    diag = partition_moments(X, w, labels, 4, second="diag")
+    for method in ("random", "kmeans", "hierarchical"):
+        full_start = initial_moments(X, w, 3, method, np.random.RandomState(0))
+        diag_start = initial_moments(X, w, 3, method, np.random.RandomState(0), second="diag")
+        for a, b in ((full, diag), (full_start, diag_start)):
+            assert_array_equal(a[0], b[0])
+            assert_array_equal(a[1], b[1])
+            assert b[2].shape == a[1].shape
+            assert_allclose(b[2], np.diagonal(a[2], axis1=1, axis2=2), rtol=1e-9)
+
+
 def _start_methods(model, X):
     """The partition methods that ``model.fit(X)`` runs, in order."""
     calls = []

@@ -70,6 +70,8 @@ class MeanParameterMixture(BaseMixture):
     _mean_name = None
     _init_name = None
     _floor_name = None
+    # the start's covariances are not read: the variances cost the least
+    _start_second_moments = "diag"
     _domain = "non-negative numbers"
     _non_negative_data = True
     # The kernels take x * rate (or x * log rate) and sum x in float64: no square of the

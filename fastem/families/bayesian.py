@@ -907,22 +907,24 @@ class BayesianGaussianMixture(_GaussianComponents):
         """
         n_features = means.shape[1]
         cov = np.asarray(covariances, dtype=np.float64)
-        if self.covariance_type == "tied":
-            cov_a = cov_b = cov
-        elif self.covariance_type == "full":
-            cov_a, cov_b = cov[a], cov[b]
-        else:  # 'diag' rows, 'spherical' scalars
-            cov_a = np.diag(np.broadcast_to(cov[a], (n_features,)))
-            cov_b = np.diag(np.broadcast_to(cov[b], (n_features,)))
-        pooled = 0.5 * (cov_a + cov_b)
         d = means[a] - means[b]
-        signs, log_dets = np.linalg.slogdet(np.stack([pooled, cov_a, cov_b]))
-        if not np.all(signs > 0):
-            return np.inf
-        log_det, log_det_a, log_det_b = log_dets
-        return 0.125 * d @ np.linalg.solve(pooled, d) + 0.5 * (
-            log_det - 0.5 * (log_det_a + log_det_b)
-        )
+        if self.covariance_type in ("diag", "spherical"):
+            # diagonal matrices: their determinants are products, no (D, D) matrix is formed
+            var_a, var_b = (np.broadcast_to(cov[c], (n_features,)) for c in (a, b))
+            pooled = 0.5 * (var_a + var_b)
+            if not (np.all(var_a > 0) and np.all(var_b > 0)):
+                return np.inf
+            log_det, log_det_a, log_det_b = (np.log(v).sum() for v in (pooled, var_a, var_b))
+            mahalanobis = d @ (d / pooled)
+        else:
+            cov_a, cov_b = (cov, cov) if self.covariance_type == "tied" else (cov[a], cov[b])
+            pooled = 0.5 * (cov_a + cov_b)
+            signs, log_dets = np.linalg.slogdet(np.stack([pooled, cov_a, cov_b]))
+            if not np.all(signs > 0):
+                return np.inf
+            log_det, log_det_a, log_det_b = log_dets
+            mahalanobis = d @ np.linalg.solve(pooled, d)
+        return 0.125 * mahalanobis + 0.5 * (log_det - 0.5 * (log_det_a + log_det_b))
 
     def _merged(self, nk, means, covariances, a, b):
         """The moments with component b merged into a: summed mass, pooled mean and covariance.
@@ -940,10 +942,9 @@ class BayesianGaussianMixture(_GaussianComponents):
         if self.covariance_type == "tied":
             covariances += between * np.outer(d, d) / nk.sum()
         else:
-            spread = {"full": np.outer(d, d), "diag": d**2, "spherical": np.mean(d**2)}
-            covariances[a] = (
-                nk[a] * covariances[a] + nk[b] * covariances[b] + between * spread[self.covariance_type]
-            ) / n
+            spread = {"full": np.outer, "diag": np.multiply,
+                      "spherical": lambda d, e: np.mean(d * e)}[self.covariance_type](d, d)
+            covariances[a] = (nk[a] * covariances[a] + nk[b] * covariances[b] + between * spread) / n
         means[a] = (nk[a] * means[a] + nk[b] * means[b]) / n
         nk[a], nk[b] = n, self._EMPTIED * nk.sum()
         return nk, means, covariances

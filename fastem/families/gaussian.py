@@ -594,13 +594,21 @@ class _GaussianComponents(BaseMixture):
             variances = factors[:, None] ** 2
         return 0.5 * float(weights @ np.sum(ulp**2 / 12.0 * variances, axis=1))
 
-    def _regularized_covariances(self, nk, covariances):
-        """Covariances of the covariance type, plus ``reg_covar``, from full per-component ones.
+    @property
+    def _start_second_moments(self):
+        """'full' and 'tied' start from full covariances, 'diag' and 'spherical' from the
+        variances of the features (see :data:`fastem._init.SECOND_MOMENTS`)."""
+        return "full" if self.covariance_type in ("full", "tied") else "diag"
 
-        ``covariances`` (n_components, n_features, n_features) are the
-        responsibility-weighted covariances of the components, ``nk`` their
-        masses: 'tied' averages them with weights ``nk``, 'diag' keeps their
-        diagonals and 'spherical' the mean of each diagonal.
+    def _regularized_covariances(self, nk, covariances):
+        """Covariances of the covariance type, plus ``reg_covar``, from per-component ones.
+
+        ``covariances`` are the responsibility-weighted covariances of the
+        components, full (n_components, n_features, n_features), or for 'diag'
+        and 'spherical' also the variances of the features alone
+        (n_components, n_features; the start's, :attr:`_start_second_moments`);
+        ``nk`` their masses: 'tied' averages them with weights ``nk``, 'diag'
+        keeps the variances and 'spherical' their mean.
         """
         reg = float(self.reg_covar)
         n_features = covariances.shape[1]
@@ -608,7 +616,9 @@ class _GaussianComponents(BaseMixture):
             return covariances + reg * np.eye(n_features)
         if self.covariance_type == "tied":
             return np.tensordot(nk, covariances, axes=1) / nk.sum() + reg * np.eye(n_features)
-        diag = np.diagonal(covariances, axis1=1, axis2=2) + reg
+        if covariances.ndim == 3:
+            covariances = np.diagonal(covariances, axis1=1, axis2=2)
+        diag = covariances + reg
         return diag if self.covariance_type == "diag" else diag.mean(axis=1)
 
     def _set_gaussian(self, means, covariances):
@@ -963,10 +973,14 @@ class _GaussianComponents(BaseMixture):
         check_positive_diagonals(self._get_parameters(), self.covariance_type)
 
     def _work_rows(self, n_features):
+        if self.covariance_type in ("diag", "spherical"):
+            # Their blocks, with or without missing values, take no scratch rows; the
+            # (n_features, n_features) square of the others would take 2.9 GB per thread
+            # at 20,000 features.
+            return 0
         if not self._fits_missing():
             return work_rows(n_features)
-        fills = self.covariance_type in ("full", "tied")
-        return missing_work_rows(n_features, self._n_components if fills else 0)
+        return missing_work_rows(n_features, self._n_components)
 
     def _log_norm(self, precisions_cholesky, n_features):
         """The kernel params' ``log_norm`` (see :func:`log_norm`)."""
@@ -1206,33 +1220,53 @@ class _GaussianComponents(BaseMixture):
             RegularizationWarning,
         )
 
-    def _float64_covariances(self, k=None):
+    def _float64_covariances(self, k=None, features=None):
         """Covariance matrices in float64, for code that factors them: (n_components,
-        n_features, n_features), or component ``k``'s (n_features, n_features).
+        n_features, n_features), or component ``k``'s (n_features, n_features); with
+        ``features`` (indices, or a boolean mask of shape (n_features,)), those among the
+        features chosen alone.
 
         ``covariances_`` itself for a float64 model, and for 'diag' and
-        'spherical'; for a float32 'full' or 'tied' model, the covariances of its
-        precision Cholesky factors (which the densities use): a float32
-        ``covariances_`` is within float32 rounding of them, but its smallest
-        eigenvalues need not be (:meth:`_check_stored_parameters`).
+        'spherical' (as diagonal matrices, of the chosen features alone: no
+        (n_features, n_features) matrix is formed); for a float32 'full' or
+        'tied' model, the covariances of its precision Cholesky factors (which
+        the densities use): a float32 ``covariances_`` is within float32
+        rounding of them, but its smallest eigenvalues need not be
+        (:meth:`_check_stored_parameters`).
         """
         K, D = self.means_.shape
-        if self._dtype == np.float32 and self.covariance_type in ("full", "tied"):
+        if self.covariance_type in ("diag", "spherical"):
+            variances = self._float64_feature_variances()
+            if features is not None:
+                variances = variances[:, features]
+            if k is not None:
+                variances = variances[k : k + 1]
+            covariances = np.einsum("kd,de->kde", variances, np.eye(variances.shape[1]))
+            return covariances if k is None else covariances[0]
+        if self._dtype == np.float32:
             factors = np.asarray(self.precisions_cholesky_, dtype=np.float64)
             if self.covariance_type == "full" and k is not None:
-                factors = factors[k : k + 1]
+                factors, k = factors[k : k + 1], 0  # the one component's alone
             covariances = covariances_from_cholesky(factors, self.covariance_type)
-            if self.covariance_type == "full" and k is not None:
-                return covariances[0]
         else:
             covariances = np.asarray(self.covariances_, dtype=np.float64)
-            if self.covariance_type == "diag":
-                covariances = np.einsum("kd,de->kde", covariances, np.eye(D))
-            elif self.covariance_type == "spherical":
-                covariances = covariances[:, None, None] * np.eye(D)
         if self.covariance_type == "tied":
-            return covariances if k is not None else np.broadcast_to(covariances, (K, D, D))
-        return covariances if k is None else covariances[k]
+            covariances = covariances if k is not None else np.broadcast_to(covariances, (K, D, D))
+        elif k is not None:
+            covariances = covariances[k]
+        if features is not None:
+            covariances = covariances[..., features, :][..., features]
+        return covariances
+
+    def _float64_feature_variances(self):
+        """Each component's variance in each feature, float64, (n_components, n_features):
+        the diagonals of :meth:`_float64_covariances`, without forming those matrices for
+        'diag' and 'spherical'."""
+        K, D = self.means_.shape
+        if self.covariance_type in ("full", "tied"):
+            return np.diagonal(self._float64_covariances(), axis1=1, axis2=2).copy()
+        covariances = np.asarray(self.covariances_, dtype=np.float64)
+        return np.array(feature_variances(covariances, self.covariance_type, (K, D)))
 
     def _observed_factors(self, observed):
         """The components' upper precision factors over the features ``observed`` (a boolean
@@ -1253,7 +1287,7 @@ class _GaussianComponents(BaseMixture):
             if observed.all():
                 factors = upper(pc.reshape(-1, D, D))
             else:
-                covariances = self._float64_covariances()[:, observed][:, :, observed]
+                covariances = self._float64_covariances(features=observed)
                 tied = self.covariance_type == "tied"
                 factors = _upper_factors_of_inverses(covariances[:1] if tied else covariances)
             factors = np.broadcast_to(factors, (K,) + factors.shape[1:])

@@ -197,13 +197,13 @@ def _scratch_length(n_features):
     return 13 * BLOCK_SIZE + 1 + 5 * n_features + 3 * n_features * n_features
 
 
-def missing_work_rows(n_features, n_components=0):
-    """Rows of per-partition scratch: the complete-data blocks' rows, the completed blocks, float64 scratch.
+def missing_work_rows(n_features, n_components):
+    """Rows of per-partition scratch of 'full' and 'tied': the complete-data blocks' rows,
+    the completed blocks, float64 scratch ('diag' and 'spherical' take none).
 
-    ``n_components``: for 'full' and 'tied', the number of components, each
-    of which has its own completed copy of a block (n_features rows) that
-    the log-density block fills and the statistics block reads again; 0 for
-    'diag' and 'spherical', which fill nothing.
+    ``n_components``: the number of components, each of which has its own
+    completed copy of a block (n_features rows) that the log-density block
+    fills and the statistics block reads again.
     """
     return (
         work_rows(n_features) + n_components * n_features
@@ -1571,6 +1571,19 @@ def _row_draw(params, k, e, miss, n_miss, factor, normals, i, v):
     raise NotImplementedError("_row_draw is only callable from Numba code")
 
 
+def _factor_length(params, n_features):
+    """The length of the scratch ``factor`` of :func:`_row_conditional` and :func:`_row_draw`:
+    ``n_features ** 2`` for a dense precision, 0 for 'diag' (Numba only)."""
+    raise NotImplementedError("_factor_length is only callable from Numba code")
+
+
+@overload(_factor_length, jit_options=_JIT)
+def _overload_factor_length(params, n_features):
+    if _kind(params) == "diag":
+        return lambda params, n_features: 0
+    return lambda params, n_features: n_features * n_features
+
+
 @overload(_row_conditional, jit_options=_JIT)
 def _overload_row_conditional(params, k, xt, i, obs, n_obs, miss, n_miss, e, b, factor):
     kind = _kind(params)
@@ -1629,7 +1642,7 @@ def _impute_range(X, resp, params, choices, normals, out, first, stop, scratch):
     e = scratch[2 * D : 3 * D]
     b = scratch[3 * D : 4 * D]
     filled = scratch[4 * D : 5 * D]
-    factor = scratch[5 * D : 5 * D + D * D]
+    factor = scratch[5 * D :]
     for i in range(first, stop):
         n_obs, n_miss = _pattern(xt, i, obs, miss)
         for j in range(D):
@@ -1690,7 +1703,8 @@ def _impute_rows(X, resp, params, choices, normals, out):
     """
     n_samples, D = X.shape
     n_parts = _IMPUTE_PARTITIONS if n_samples >= BLOCK_SIZE else 1
-    scratch = np.empty((n_parts, 5 * D + D * D))
+    # 'diag' takes no factor: its (D, D) square per run was 51 GB at 20,000 features
+    scratch = np.empty((n_parts, 5 * D + _factor_length(params, D)))
     for t in prange(n_parts):
         _impute_range(
             X, resp, params, choices, normals, out, t * n_samples // n_parts,
