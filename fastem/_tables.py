@@ -724,6 +724,16 @@ def _why_names(first, body):
     return None
 
 
+def _pandas_labels(first):
+    """Why a first row of numbers may be the header of a DataFrame without column names,
+    which ``df.to_csv(path, index=False)`` writes as 0, 1, 2, ..., or None. Only a note:
+    above counts such a row may be data too, and it stays data (see :func:`spells_names`)."""
+    if len(first) < 2 or [v.strip() for v in first] != [str(j) for j in range(len(first))]:
+        return None
+    return ("holds 0, 1, 2, ..., the labels that pandas writes as the header of a DataFrame "
+            "without column names")
+
+
 class FirstRow(NamedTuple):
     """A CSV file's first row, read as data because no header was found above it."""
 
@@ -750,15 +760,16 @@ def spells_names(row, names):
 def _numeric_header_note(path, encoding, delimiter, comments):
     """A note when a first row read as data looks like names that are numbers.
 
-    Numbers, all different, that are whole above rows of fractions, or that
-    each lie outside the range of their column in the rows below: the column
-    labels of spectra (wavelengths, 450.5 above reflectances) or of years
-    (2019 above counts), which no rule can tell from data for sure. The note
-    says how to read them as names.
+    Numbers, all different, that are whole above rows of fractions, that are
+    0, 1, 2, ... (pandas' labels of columns without names, above counts too),
+    or that each lie outside the range of their column in the rows below: the
+    column labels of spectra (wavelengths, 450.5 above reflectances) or of
+    years (2019 above counts), which no rule can tell from data for sure. The
+    note says how to read them as names.
     """
     rows = _sample_rows(path, encoding, delimiter, comments)
     first = rows[0]
-    why = _why_names(first, rows[1:])
+    why = _why_names(first, rows[1:]) or _pandas_labels(first)
     if why is None:
         return []
     shown = ", ".join(v.strip() for v in first[:4]) + (", ..." if len(first) > 4 else "")

@@ -196,6 +196,26 @@ def test_names_that_are_numbers(tmp_path, reader):
     assert reader(plain).notes[0].startswith(f"{plain!r}: its first row (1, 2, 3)")
 
 
+def test_pandas_labels_of_unnamed_columns_above_counts_get_a_note(tmp_path, reader):
+    """df.to_csv(path, index=False) of a DataFrame without column names writes the header
+    0, 1, 2, ...: above whole numbers (counts), which no other rule notes, it is read as a
+    row of data with a note that names --header yes, in Chunks as a UserWarning."""
+    counts = np.random.default_rng(0).poisson(5.0, (50, 3))
+    path = str(tmp_path / "counts.csv")
+    pd.DataFrame(counts).to_csv(path, index=False)
+    table = reader(path)
+    assert table.names is None and table.data.shape == (51, 3)
+    assert "its first row (0, 1, 2) holds 0, 1, 2, ..., the labels that pandas" in table.notes[0]
+    assert "--header yes (header=True in Python" in table.notes[0]
+    assert_array_equal(reader(path, header=True).data, counts)
+    with pytest.warns(UserWarning, match=r"its first row \(0, 1, 2\) holds 0, 1, 2"):
+        GaussianMixture(1).fit(Chunks([path]))
+    # the same counts in another order of labels, or without them: no note
+    for first in ([1, 0, 2], counts[0].tolist()):
+        other = _write(tmp_path, _text([first, *counts.tolist()]), "other.csv")
+        assert reader(other).notes == []
+
+
 def test_a_quoted_first_row_above_unquoted_rows_is_the_header(tmp_path, reader):
     """Names that read as numbers or missing values, quoted above rows of numbers that are
     not (R's write.csv, csv.QUOTE_NONNUMERIC): the header. Every field quoted: no sign."""
