@@ -278,6 +278,49 @@ def _decorated_number(text):
     return _GROUPED_NUMBER.fullmatch(text) is not None
 
 
+# Digit groups of three set apart by one kind of space, as French, SI and other locales
+# write thousands (1 234 567,5), spreadsheets with a no-break space (U+00A0, U+202F) or a
+# thin space (U+2009); then an optional decimal point or comma.
+_SPACE_GROUPED = re.compile(
+    r"[-+]?[0-9]{1,3}([ \u00a0\u202f\u2009])[0-9]{3}(?:\1[0-9]{3})*(?:([.,])[0-9]*)?")
+
+
+def _space_grouped(layout, value, where):
+    """The error for ``value``, a number whose digit groups are set apart by spaces
+    (:data:`_SPACE_GROUPED`), with the pandas call that reads it; None for another value.
+    Groups set apart by ASCII spaces may also be numbers that numpy.savetxt set apart: the
+    error says both, unless a decimal comma tells (savetxt writes none)."""
+    found = _SPACE_GROUPED.fullmatch(value.strip(" \t"))
+    if found is None:
+        return None
+    space, decimal = found.group(1), found.group(2)
+    number = value.strip(" \t").replace(space, "").replace(",", ".")
+    options = f"sep={layout.delimiter!r}, thousands={space!r}"
+    if decimal == ",":
+        options += ", decimal=','"
+    if space != " ":  # pandas' C parser takes only an ASCII character for thousands
+        options += ", engine='python'"
+    if layout.encoding not in ("utf-8", "utf-8-sig"):
+        options += f", encoding={layout.encoding!r}"
+    fix = f"pd.read_csv(path, {options}).to_csv(new_path, index=False)"
+    named = "spaces" if space == " " else f"U+{ord(space):04X} {_character_name(space)}"
+    comma = " and a decimal comma" if decimal == "," else ""
+    if space != " " or decimal == ",":
+        return (
+            f"{layout.path!r} has {value!r} on {where}, a number with {named} between its "
+            f"digit groups{comma} ({number}); save the file without separators in numbers"
+            f"{' and with decimal points' if comma else ''} (e.g. with pandas: {fix})"
+        )
+    return (
+        f"{layout.path!r} has {value!r} on {where}: a number with spaces between its digit "
+        f"groups ({number}) or numbers separated by spaces (numpy.savetxt's default), which "
+        "fastem cannot tell apart; fastem reads neither. Check which the file means, then "
+        f"save it without separators in numbers (with pandas: {fix} for {number}) or with "
+        "commas between its numbers (pd.read_csv(path, sep=r'\\s+').to_csv(new_path, "
+        "index=False), or np.savetxt(path, X, delimiter=','))"
+    )
+
+
 def _spaced_numbers(text):
     """True for numbers separated by spaces ("1.5 2.5"), as numpy.savetxt writes by default."""
     parts = text.split()
@@ -2260,6 +2303,9 @@ def _bad_value(layout, value, line, row_number, j):
             "numeric columns (--columns on the command line, columns= in fastem.Chunks), or "
             "correct that value"
         )
+    grouped = _space_grouped(layout, value, where)
+    if grouped:
+        return grouped
     if _spaced_numbers(value):
         return (
             f"{layout.path!r} has {value!r} on {where}: numbers separated by spaces "
