@@ -278,34 +278,36 @@ def _decorated_number(text):
     return _GROUPED_NUMBER.fullmatch(text) is not None
 
 
-# Digit groups of three set apart by one kind of space, as French, SI and other locales
-# write thousands (1 234 567,5), spreadsheets with a no-break space (U+00A0, U+202F) or a
-# thin space (U+2009); then an optional decimal point or comma.
-_SPACE_GROUPED = re.compile(
-    r"[-+]?[0-9]{1,3}([ \u00a0\u202f\u2009])[0-9]{3}(?:\1[0-9]{3})*(?:([.,])[0-9]*)?")
+# Digit groups of three set apart by one mark other than a comma (named in _bad_value), as
+# many locales write thousands: a space (French, SI: 1 234 567,5), as spreadsheets write it
+# a no-break space (U+00A0, U+202F) or a thin one (U+2009), an apostrophe (Swiss:
+# 1'234.5) or a point (German: 1.234.567,5); then an optional decimal point or comma.
+_GROUPED_DIGITS = re.compile(
+    r"[-+]?[0-9]{1,3}([ \u00a0\u202f\u2009'\u2019.])[0-9]{3}(?:\1[0-9]{3})*(?:([.,])[0-9]*)?")
+_GROUP_MARKS = {" ": "spaces", "'": "apostrophes", ".": "points"}
 
 
-def _space_grouped(layout, value, where):
-    """The error for ``value``, a number whose digit groups are set apart by spaces
-    (:data:`_SPACE_GROUPED`), with the pandas call that reads it; None for another value.
-    Groups set apart by ASCII spaces may also be numbers that numpy.savetxt set apart: the
-    error says both, unless a decimal comma tells (savetxt writes none)."""
-    found = _SPACE_GROUPED.fullmatch(value.strip(" \t"))
-    if found is None:
+def _grouped_digits(layout, value, where):
+    """The error for ``value``, a number whose digit groups are set apart by a space, an
+    apostrophe or a point (:data:`_GROUPED_DIGITS`), with the pandas call that reads it;
+    None for another value. Groups set apart by ASCII spaces may also be numbers that
+    numpy.savetxt set apart: the error says both, unless a decimal comma tells."""
+    found = _GROUPED_DIGITS.fullmatch(value.strip(" \t"))
+    if found is None or found.group(1) == found.group(2):  # 1.234.5 is no number
         return None
-    space, decimal = found.group(1), found.group(2)
-    number = value.strip(" \t").replace(space, "").replace(",", ".")
-    options = f"sep={layout.delimiter!r}, thousands={space!r}"
-    if decimal == ",":
+    mark, decimal = found.group(1), found.group(2)
+    number = value.strip(" \t").replace(mark, "").replace(",", ".")
+    options = f"sep={layout.delimiter!r}, thousands={mark!r}"
+    if decimal == "," or mark == ".":  # a file that groups digits with points has commas
         options += ", decimal=','"
-    if space != " ":  # pandas' C parser takes only an ASCII character for thousands
+    if not mark.isascii():  # pandas' C parser takes only an ASCII character for thousands
         options += ", engine='python'"
     if layout.encoding not in ("utf-8", "utf-8-sig"):
         options += f", encoding={layout.encoding!r}"
     fix = f"pd.read_csv(path, {options}).to_csv(new_path, index=False)"
-    named = "spaces" if space == " " else f"U+{ord(space):04X} {_character_name(space)}"
+    named = _GROUP_MARKS.get(mark) or f"U+{ord(mark):04X} {_character_name(mark)}"
     comma = " and a decimal comma" if decimal == "," else ""
-    if space != " " or decimal == ",":
+    if mark != " " or decimal == ",":
         return (
             f"{layout.path!r} has {value!r} on {where}, a number with {named} between its "
             f"digit groups{comma} ({number}); save the file without separators in numbers"
@@ -2303,7 +2305,7 @@ def _bad_value(layout, value, line, row_number, j):
             "numeric columns (--columns on the command line, columns= in fastem.Chunks), or "
             "correct that value"
         )
-    grouped = _space_grouped(layout, value, where)
+    grouped = _grouped_digits(layout, value, where)
     if grouped:
         return grouped
     if _spaced_numbers(value):

@@ -868,13 +868,18 @@ def test_the_fix_an_ambiguous_separator_names_reads_what_it_says(tmp_path, reade
     (";", "1\u00a0234,5", 1234.5, "latin-1"),  # French, with a decimal comma
     (";", "1 234,5", 1234.5, "utf-8"),
     (",", "12 345.25", 12345.25, "utf-8"),  # or numbers that numpy.savetxt set apart
+    (";", "-1.234.567,25", -1234567.25, "utf-8"),  # German
+    (";", "1.234.567", 1234567, "utf-8"),
+    (",", "1'234.5", 1234.5, "utf-8"),  # Swiss
+    (",", "1\u2019234.5", 1234.5, "utf-8"),
 ])
-def test_digit_groups_set_apart_by_spaces_are_named_with_a_fix_that_reads_them(
+def test_digit_groups_set_apart_by_spaces_or_points_are_named_with_a_fix_that_reads_them(
         tmp_path, reader, delimiter, value, number, encoding):
-    """A number whose thousands are set apart by a space, a no-break space or a narrow one
-    is named so, with the pandas call that reads it: before, 'numbers separated by spaces
-    (numpy.savetxt's default)' with sep=r'\\s+', which misreads the file, or a 'non-numeric
-    value' without a fix. Plain spaces may also set numbers apart: both fixes are given."""
+    """A number whose thousands are set apart by a space, a no-break space or a narrow one,
+    a point or an apostrophe is named so, with the pandas call that reads it: before,
+    'numbers separated by spaces (numpy.savetxt's default)' with sep=r'\\s+', which
+    misreads the file, or a 'non-numeric value' without a fix. Plain spaces may also set
+    numbers apart: both fixes are given."""
     text = f"a{delimiter}b\n{value}{delimiter}2\n3{delimiter}4\n"
     path = _write(tmp_path, text.encode(encoding))
     with pytest.raises(ValueError, match=r"on line 2 \(data row 1\), column 1 \('a'\).* a "
