@@ -279,8 +279,8 @@ def _decorated_number(text):
 
 
 # Digit groups of three set apart by one mark other than a comma (named in _bad_value), as
-# many locales write thousands: a space (French, SI: 1 234 567,5), as spreadsheets write it
-# a no-break space (U+00A0, U+202F) or a thin one (U+2009), an apostrophe (Swiss:
+# many locales write thousands: a space (French, SI: 1 234 567,5), which spreadsheets write
+# as a no-break space (U+00A0, U+202F) or a thin one (U+2009), an apostrophe (Swiss:
 # 1'234.5) or a point (German: 1.234.567,5); then an optional decimal point or comma.
 _GROUPED_DIGITS = re.compile(
     r"[-+]?[0-9]{1,3}([ \u00a0\u202f\u2009'\u2019.])[0-9]{3}(?:\1[0-9]{3})*(?:([.,])[0-9]*)?")
@@ -320,6 +320,27 @@ def _grouped_digits(layout, value, where):
         f"save it without separators in numbers (with pandas: {fix} for {number}) or with "
         "commas between its numbers (pd.read_csv(path, sep=r'\\s+').to_csv(new_path, "
         "index=False), or np.savetxt(path, X, delimiter=','))"
+    )
+
+
+# Dashes that text written for print puts for a minus sign (a word processor's U+2212
+# MINUS SIGN, an en dash, ...), which pandas and pyarrow read as text.
+_MINUS_SIGNS = "\u2212\u2013\u2012\ufe63\uff0d"
+
+
+def _typographic_minus(layout, value, where):
+    """The error for ``value``, a number whose minus sign is one of :data:`_MINUS_SIGNS`,
+    with how to replace it; None for another value."""
+    signs = "".join(dict.fromkeys(c for c in value if c in _MINUS_SIGNS))
+    if not signs or not _is_number(value.translate({ord(c): "-" for c in signs})):
+        return None
+    shown = " and ".join(f"U+{ord(c):04X} {_character_name(c)}" for c in signs)
+    replaced = "".join(f".replace({c!r}, '-')" for c in signs)
+    return (
+        f"{layout.path!r} has {value!r} on {where}: a number written with {shown} for its "
+        "minus sign, which pandas, and fastem, read as text (only '-' is a minus sign). "
+        "Replace it in the file (e.g. in Python: text = open(path, "
+        f"encoding={layout.encoding!r}).read(){replaced}, then write text to a new file)"
     )
 
 
@@ -2305,9 +2326,9 @@ def _bad_value(layout, value, line, row_number, j):
             "numeric columns (--columns on the command line, columns= in fastem.Chunks), or "
             "correct that value"
         )
-    grouped = _grouped_digits(layout, value, where)
-    if grouped:
-        return grouped
+    notation = _grouped_digits(layout, value, where) or _typographic_minus(layout, value, where)
+    if notation:  # a number written as a locale or print writes it
+        return notation
     if _spaced_numbers(value):
         return (
             f"{layout.path!r} has {value!r} on {where}: numbers separated by spaces "

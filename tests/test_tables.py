@@ -891,6 +891,26 @@ def test_digit_groups_set_apart_by_spaces_or_points_are_named_with_a_fix_that_re
     assert eval(call, {"pd": pd, "path": path}).iloc[0, 0] == number, call
 
 
+@pytest.mark.parametrize("value, number, encoding", [
+    ("\u22121.5", -1.5, "utf-8"),  # a word processor's minus sign
+    ("2.5e\u22123", 2.5e-3, "utf-8"),
+    ("\u20134", -4, "cp1252"),  # an en dash
+])
+def test_a_typographic_minus_sign_is_named_with_a_fix_that_reads_it(
+        tmp_path, reader, value, number, encoding):
+    """A number whose minus sign is U+2212 MINUS SIGN or a dash is named so, with the
+    replacement that reads it (before, a 'non-numeric value' without a fix)."""
+    path = _write(tmp_path, f"a,b\n{value},2\n3,4\n".encode(encoding))
+    with pytest.raises(ValueError, match=r"on line 2 \(data row 1\), column 1 \('a'\): a "
+                                         r"number written with U\+.* for its minus sign") as error:
+        reader(path)
+    fix = re.search(r"text = open\(path, encoding='(.*?)'\)\.read\(\)((?:\.replace\([^)]*\))+)",
+                    str(error.value))
+    with open(path, encoding=fix.group(1)) as f:
+        text = eval("text" + fix.group(2), {"text": f.read()})
+    assert pd.read_csv(io.StringIO(text)).iloc[0, 0] == number
+
+
 def test_parquet_decimal_columns_are_numbers(tmp_path):
     pa = pytest.importorskip("pyarrow")
     import decimal
