@@ -699,6 +699,54 @@ def test_zero_density_everywhere_gives_minus_inf_not_nan(covariance_type):
     assert (resp[1] == 0).all()
 
 
+def _far_point_models():
+    """Models whose first component has weight 0 and under which the point (1e60, 1e60)
+    has density 0 in float64 under every component (an infinite squared distance, or an
+    exponential rate times the value beyond float64)."""
+    points = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 0.1]])
+    means = [[0.0, 0.0], [0.0, 0.0], [1.0, 1.0]]
+    for covariance_type in COVARIANCE_TYPES:
+        precisions = {
+            "full": np.broadcast_to(1e200 * np.eye(2), (3, 2, 2)).copy(),
+            "tied": 1e200 * np.eye(2),
+            "diag": np.full((3, 2), 1e200),
+            "spherical": np.full(3, 1e200),
+        }[covariance_type]
+        yield GaussianMixture(
+            3, covariance_type=covariance_type, max_iter=0, weights_init=[0.0, 0.5, 0.5],
+            means_init=means, precisions_init=precisions,
+        ), points
+    yield fastem.ExponentialMixture(
+        3, max_iter=0, weights_init=[0.0, 0.5, 0.5], scales_init=np.full((3, 2), 1e-250),
+    ), points + 1.0
+
+
+@pytest.mark.parametrize("path", ["array", "chunks", "dask"])
+@pytest.mark.parametrize("case", range(5))
+def test_a_point_of_zero_density_everywhere_is_not_given_to_an_empty_component(case, path):
+    """The kernel's labels were the first component that reaches the maximum of the
+    weighted log-densities; of a point of density 0 under every component that maximum
+    is -inf, which an empty component (log-weight -inf) reaches too, and such a point
+    went to component 0 although it has weight 0. It goes to the first component of
+    positive weight, as it goes to component 0 where that one is not empty."""
+    model, points = list(_far_point_models())[case]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # max_iter=0 and the empty start warn
+        model.fit(points)
+    X = np.array([[1e60, 1e60], [1.0, 1.0]])
+    if path == "chunks":
+        X = fastem.Chunks([X[:1], X[1:]])
+    elif path == "dask":
+        X = pytest.importorskip("dask.array").from_array(X, chunks=(1, -1))
+    log_prob, labels = model.score_samples(X), model.predict(X)
+    if path == "chunks":
+        log_prob, labels = np.concatenate(log_prob), np.concatenate(labels)
+    elif path == "dask":
+        log_prob, labels = log_prob.compute(), labels.compute()
+    assert log_prob[0] == -np.inf and np.isfinite(log_prob[1])
+    assert labels[0] == 1 and labels[1] != 0
+
+
 @pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
 def test_precision_beyond_float32_names_float32_and_the_fixes(covariance_type):
     # Variances of ~1e-50 are fine in the float64 M-step, but their precisions

@@ -629,14 +629,19 @@ def _partition_pass(
             for i in range(n):
                 top[i] = max(top[i], lp[k, i] + lw)
         if want_labels:
-            # The first component that reaches the maximum, as argmax.
+            # The first component that reaches the maximum, as argmax. A
+            # component of weight 0 (log-weight -inf) is never one: it reaches
+            # the maximum only of a point of zero density under every
+            # component, which then goes to the first component of positive
+            # weight, as it would go to component 0 were that not empty.
             labels = out_labels[start : start + n]
             for i in range(n):
                 labels[i] = 0
             for k in range(n_components - 1, -1, -1):
                 lw = log_weights[k]
-                for i in range(n):
-                    labels[i] = k if lp[k, i] + lw == top[i] else labels[i]
+                if lw > minus_inf:
+                    for i in range(n):
+                        labels[i] = k if lp[k, i] + lw == top[i] else labels[i]
 
         # A point of zero density under every component (its maximum is
         # -inf) is exponentiated around 0 instead: its sum is then 0, its
