@@ -508,13 +508,35 @@ def check_m_step_values(names, values, dtype):
         )
 
 
+# The log-weight that stands for an empty component's log(0) in the unconstrained
+# coordinates of EM acceleration (see BaseMixture._unconstrained_vector), and the level
+# below which an extrapolated log-weight is that stand-in: a real weight's log is at
+# least log(5e-324) = -744.4.
+_EMPTY_LOG_WEIGHT = -1e300
+_EMPTY_LOG_WEIGHT_LEVEL = 0.5 * _EMPTY_LOG_WEIGHT
+
+
 def weights_from_unconstrained(log_weights, dtype):
     """Mixing weights in ``dtype`` from the log-weights of an unconstrained vector (the
-    softmax), a weight that underflows floored as the M-step floors nk; ValueError when
-    a log-weight is not finite."""
+    softmax): exactly 0 for an empty component (a log-weight at the stand-in
+    ``_EMPTY_LOG_WEIGHT``), any other weight that underflows floored at the dtype's
+    smallest normal number; ValueError when a log-weight is not finite, or every
+    component is empty.
+
+    An empty component stays at weight 0, as EM keeps it: floored, it came back
+    from an accelerated step with the smallest weight, and where its covariance is
+    ``reg_covar``'s (a spike of density at its mean) it took a point there, whose
+    component it then stayed (a start at ``weights_init`` 0 in float32 at 20
+    features ended with weight 1 / n_samples on one point).
+    """
     if not np.isfinite(log_weights).all():
         raise ValueError("extrapolated log-weights are not finite")
-    weights = np.maximum(np.exp(log_weights - log_weights.max()), np.finfo(dtype).tiny)
+    empty = log_weights <= _EMPTY_LOG_WEIGHT_LEVEL
+    if empty.all():
+        raise ValueError("extrapolated log-weights leave every component empty")
+    top = log_weights[~empty].max()
+    weights = np.maximum(np.exp(log_weights - top), np.finfo(dtype).tiny)
+    weights[empty] = 0.0
     return (weights / weights.sum()).astype(dtype)
 
 
@@ -3624,8 +3646,9 @@ class BaseMixture(_KeywordsChecked):
             log_weights = np.log(np.asarray(named["weights_"], dtype=np.float64))
             family = self._unconstrained_parameters(named)
         # An empty component's weight is exactly 0: a finite stand-in for its
-        # log keeps differences between iterates at 0 and maps back to 0.
-        log_weights = np.maximum(log_weights, -1e300)
+        # log keeps differences between iterates at 0 and maps back to 0
+        # (weights_from_unconstrained).
+        log_weights = np.maximum(log_weights, _EMPTY_LOG_WEIGHT)
         theta = np.concatenate([log_weights, family])
         theta.flags.writeable = False
         return theta

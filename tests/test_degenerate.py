@@ -699,6 +699,49 @@ def test_zero_density_everywhere_gives_minus_inf_not_nan(covariance_type):
     assert (resp[1] == 0).all()
 
 
+def _start_at_weight_0_beside_a_spike(case):
+    """(estimator, X): float32 data in which component 2 starts at weight 0 on a point of
+    the data, where its density is a spike (a covariance of reg_covar, an exponential
+    scale at the min_scale floor on a row of zeros) whose value there exceeds float32's
+    smallest normal weight's reciprocal (e**87)."""
+    rng = np.random.default_rng(0)
+    if case == "exponential":
+        d = 10
+        X = np.concatenate([rng.exponential(1.0, (300, d)), rng.exponential(1.5, (300, d)),
+                            np.zeros((1, d))]).astype(np.float32)
+        return fastem.ExponentialMixture(
+            3, weights_init=[0.5, 0.5, 0.0],
+            scales_init=[np.ones(d), np.full(d, 1.5), np.full(d, 1e-6)]), X
+    d = 20
+    X = np.concatenate([rng.normal(0.0, 1.0, (300, d)),
+                        rng.normal(0.3, 1.3, (300, d))]).astype(np.float32)
+    means = np.array([np.zeros(d), np.full(d, 0.3), X[0]])
+    return GaussianMixture(3, covariance_type=case, weights_init=[0.5, 0.5, 0.0],
+                           means_init=means), X
+
+
+@pytest.mark.parametrize("warm", [False, True])
+@pytest.mark.parametrize("case", ["full", "diag", "spherical", "exponential"])
+def test_an_accelerated_step_leaves_an_empty_component_empty(case, warm):
+    """EM keeps a component of weight 0 empty. The accelerated steps floored its weight,
+    a softmax of the stand-in for log(0), at float32's smallest normal number: beside a
+    spike of its density that weight took the point there, and the fit ended with the
+    component on that one point (weight 1 / n_samples), which plain EM never gives it.
+    From a start at weight 0 and from a warm start of a model with weight 0 alike."""
+    model, X = _start_at_weight_0_beside_a_spike(case)
+    if warm:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # max_iter=1 and the empty component warn
+            model.set_params(max_iter=1).fit(X)  # the component still at weight 0
+        assert model.weights_[2] == 0.0
+        model.set_params(max_iter=1000, warm_start=True)
+    with pytest.warns(EmptyComponentWarning):
+        model.fit(X)
+    assert model.weights_[2] == 0.0
+    assert (model.predict(X) != 2).all()
+    assert (model.predict_proba(X)[:, 2] == 0).all()
+
+
 def _far_point_models():
     """Models whose first component has weight 0 and under which the point (1e60, 1e60)
     has density 0 in float64 under every component (an infinite squared distance, or an
