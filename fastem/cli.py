@@ -1309,6 +1309,11 @@ def _missing_for(model, args):
     return model._fits_missing()
 
 
+def _first_component_of_positive_weight(model):
+    """The component that ``predict`` gives a row of density 0 under every component."""
+    return int(np.flatnonzero(np.isfinite(model._kernel_log_weights()))[0])
+
+
 def cmd_predict(args):
     _check_output(args.output, _OUTPUT_EXTENSIONS, {"model file": args.model, "data file": args.data})
     model, indices = _load_model(args.model)
@@ -1320,7 +1325,12 @@ def cmd_predict(args):
         with _columns_matched(model, args.data, layout):
             out = model.predict_proba(X)
         names = [f"p{k}" for k in range(model.n_components)]
-        counts = np.bincount(out.argmax(axis=1), minlength=model.n_components)
+        labels = out.argmax(axis=1)
+        # A row of density 0 under every component has probabilities of 0 alone, whose
+        # argmax is component 0 even where that one is empty: it counts where predict
+        # puts it, in the first component of positive weight.
+        labels[~(out.max(axis=1) > 0)] = _first_component_of_positive_weight(model)
+        counts = np.bincount(labels, minlength=model.n_components)
     else:
         with _columns_matched(model, args.data, layout):
             out = model.predict(X)

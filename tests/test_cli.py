@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import numpy as np
 import pytest
@@ -158,6 +159,25 @@ def test_predict_labels_and_proba(files, capsys, tmp_path):
         assert f.readline().strip() == "p0,p1,p2,p3"
     proba = np.loadtxt(tmp_path / "p.csv", delimiter=",", skiprows=1)
     np.testing.assert_array_equal(proba, model.predict_proba(files["X"]))
+
+
+def test_proba_counts_a_row_of_zero_density_where_predict_puts_it(capsys, tmp_path):
+    """A row of density 0 under every component has probabilities of 0 alone; the counts of
+    --proba took their argmax, component 0, although that one is empty (weight 0)."""
+    model = fastem.GaussianMixture(
+        3, covariance_type="diag", max_iter=0, weights_init=[0.0, 0.5, 0.5],
+        means_init=[[0.0, 0.0], [0.0, 0.0], [1.0, 1.0]], precisions_init=np.full((3, 2), 1e200))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # max_iter=0 and the empty start warn
+        model.fit(np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 0.1]]))
+    model.save(tmp_path / "m.npz")
+    X = np.array([[1e60, 1e60], [1.0, 1.0]])
+    np.save(tmp_path / "X.npy", X)
+    status, out, err = run(capsys, "predict", tmp_path / "m.npz", tmp_path / "X.npy",
+                           "--proba", "-o", tmp_path / "p.npy", "--json")
+    assert status == 0, err
+    assert json.loads(out)["counts"] == np.bincount(model.predict(X), minlength=3).tolist()
+    assert json.loads(out)["counts"] == [0, 1, 1]
 
 
 def test_score(files, capsys):
