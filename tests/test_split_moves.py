@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from fastem import ExponentialMixture, PoissonMixture, select_n_components
-from fastem.exceptions import ConvergenceWarning
+from fastem.exceptions import ConvergenceWarning, EmptyComponentWarning, RegularizationWarning
 
 # R's `islands` (datasets package): the areas of the 48 largest landmasses, in
 # thousands of square miles.
@@ -137,3 +137,31 @@ def test_a_move_cut_short_by_max_iter_while_it_climbs_is_said(estimator):
         warnings.simplefilter("error")
         whole = start_on_the_tail(estimator, random_state=0).fit(X)
     assert whole.converged_ and whole.lower_bound_ > cut.lower_bound_ + 0.05
+
+
+def _start_at_weight_0_beside_zeros(estimator):
+    """(estimator, X): a component on zeros, at the floor of its mean, and one that starts at
+    weight 0, whose mean the M-step puts at that floor too."""
+    rng = np.random.default_rng(0)
+    if estimator is PoissonMixture:
+        X = np.concatenate([np.zeros(300), rng.poisson(3, 300), rng.poisson(15, 200)])
+        return PoissonMixture(4, weights_init=[0.3, 0.4, 0.3, 0.0],
+                              rates_init=[[1e-6], [3.0], [15.0], [7.0]]), X[:, None]
+    X = np.concatenate([np.zeros(60), rng.exponential(1.0, 300), rng.exponential(8.0, 200)])
+    return ExponentialMixture(4, weights_init=[0.1, 0.5, 0.4, 0.0],
+                              scales_init=[[1e-9], [1.0], [8.0], [3.0]]), X[:, None]
+
+
+@pytest.mark.parametrize("estimator", [ExponentialMixture, PoissonMixture])
+def test_a_component_of_weight_0_is_no_duplicate_for_a_move(estimator):
+    """A component of weight 0 counts no data twice. Its means sat at the floor beside a
+    component on zeros, and the moves took the two for a shared pair: the start at weight
+    0 took data without the EmptyComponentWarning of its start (a Poisson component 17%
+    of them, an exponential one half of another component's, its scale the same)."""
+    model, X = _start_at_weight_0_beside_zeros(estimator)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RegularizationWarning)  # the component on zeros
+        with pytest.warns(EmptyComponentWarning, match=r"weights_init starts component"):
+            model.fit(X)
+    assert model.weights_[3] == 0.0
+    assert (model.predict(X) != 3).all()

@@ -474,6 +474,11 @@ class MeanParameterMixture(BaseMixture):
         means = np.asarray(named[self._mean_name], dtype=np.float64)
         close = np.abs(means[:, None, :] - means[None, :, :]) <= self._DUPLICATE * np.maximum(
             means[:, None, :], means[None, :, :])
+        # An empty component (weight 0) counts nothing twice: the M-step puts its means
+        # at the floor, beside a component on zeros, and a move revived it there (a
+        # start at weight 0 took 17% of the data, without the warning of its start).
+        held = weights > 0
+        close &= (held[:, None] & held[None, :])[:, :, None]
         pairs = np.argwhere(np.triu(close.all(axis=2), k=1))
         if not len(pairs):
             return
