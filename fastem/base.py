@@ -2422,6 +2422,12 @@ class BaseMixture(_KeywordsChecked):
                 )
             for name, value in priors.items():
                 setattr(worker, name, value)
+            if warm:
+                # The parameters were checked against one another above, within the
+                # rounding of their own dtype: a float32 model's, cast for float64 data,
+                # agree to float32's rounding only, which a check at float64's refused
+                # (ParametersDisagree for every float32 BayesianGaussianMixture).
+                _state.made_together(worker)
             if pool is not None and 0 < init <= shared:
                 # one of the k-means++ partitions that compete with the tree for fewer
                 # restarts, run as any restart is

@@ -1169,3 +1169,18 @@ def test_priors_that_put_a_component_without_data_beyond_the_dtype_are_refused(
         fitted.fit(X)
     assert np.isfinite(fitted.lower_bound_) and np.isfinite(fitted.lower_bounds_).all()
     assert np.isfinite(fitted.predict_proba(X)).all()
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_a_float32_fit_continues_on_float64_data(covariance_type):
+    """warm_start=True from a float32 model on float64 data starts from its parameters cast
+    to float64. Its precisions and their factors agree to float32's rounding, and the
+    priors set on the run marked the cast parameters as assigned by hand: their check at
+    float64's rounding refused them (ParametersDisagree, 'refit it'), every time."""
+    X = blobs(0, n_features=2)
+    model = BayesianGaussianMixture(3, covariance_type=covariance_type, random_state=0)
+    model.fit(X.astype(np.float32))
+    start = model.lower_bound_
+    model.set_params(warm_start=True).fit(X)
+    assert model.converged_ and model.means_.dtype == np.float64
+    assert model.lower_bound_ >= start - 1e-6
