@@ -1855,10 +1855,36 @@ class BaseMixture(_KeywordsChecked):
             return
         self._check_parameters()
         check_parameter_arrays(self, self._parameter_shapes(n_features), n_features)
+        self._check_structure_of_the_fit(state)
         self._check_parameter_values()
         if state.memo.get(ASSIGNED):
             check_parameters_agree(self, state)
         state.memo[key] = hyper
+
+    def _check_structure_of_the_fit(self, state):
+        """Raise ValueError when ``set_params`` changed, since the fit, a hyper-parameter that
+        fixes how the parameters are read (``n_components``, ``covariance_type``, ...).
+
+        The structure is the one recorded with the parameters by ``fit``, ``partial_fit``,
+        ``load`` or ``from_sklearn`` (``_fit_structure``; parameters assigned since have
+        none, and are checked against one another instead). Their shapes cannot always
+        tell: 'diag' and 'tied' parameters of as many components as features are both
+        square, and a 'diag' model read as 'tied' gave other predictions without an error.
+        """
+        fitted = state.get("_fit_structure")
+        if not fitted:
+            return
+        wanted = self._structure(fitted.get("n_features"))
+        changed = [name for name in wanted
+                   if name != "n_features" and name in fitted and fitted[name] != wanted[name]]
+        if changed:
+            then = ", ".join(f"{name}={fitted[name]!r}" for name in changed)
+            now = ", ".join(f"{name}={wanted[name]!r}" for name in changed)
+            raise ValueError(
+                f"This {type(self).__name__}'s parameters were fitted with {then}, but its "
+                f"hyper-parameters now say {now} (set_params since the fit). Refit the model, "
+                f"or set_params({then}) to use the fitted parameters."
+            )
 
     def _hyper_parameter_values(self):
         """The hyper-parameters' values, in ``get_params`` order (the objects themselves)."""

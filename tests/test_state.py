@@ -150,6 +150,42 @@ def test_precisions_of_another_covariance_type(fitted, declared):
         model.set_params(covariance_type="bogus").predict(X)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("how", ["fit", "partial_fit", "load"])
+@pytest.mark.parametrize("fitted, declared", [("diag", "tied"), ("tied", "diag")])
+def test_a_covariance_type_changed_since_the_fit_is_refused_where_shapes_agree(
+        tmp_path, how, dtype, fitted, declared):
+    """'diag' and 'tied' parameters of as many components as features have the same
+    shapes, (K, D) and (D, D): after set_params(covariance_type=...) the shape checks
+    passed, and a 'diag' model read as 'tied' predicted, scored, sampled, stepped and
+    saved (a file that load refuses) without an error, or a 'tied' one read as 'diag'
+    was refused as if its values were wrong. Every method names the change. (A variational
+    mixture's 'tied' degrees_of_freedom_ is one number, so its shapes tell the two apart.)"""
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (150, 2)), rng.normal(5, 1, (150, 2))]).astype(dtype)
+    X[:, 1] += 0.5 * X[:, 0]  # correlated: the 'tied' factor has an off-diagonal term
+    model = GaussianMixture(n_components=2, covariance_type=fitted, random_state=0)
+    if how == "partial_fit":
+        model.partial_fit(X[:150]).partial_fit(X[150:])
+    else:
+        model.fit(X)
+    if how == "load":
+        model.save(tmp_path / "m.npz")
+        model = fastem.load(tmp_path / "m.npz")
+    expected = model.score_samples(X)
+    model.set_params(covariance_type=declared)
+    readers = dict(METHODS, save=lambda m, X: m.save(tmp_path / "changed.npz"),
+                   to_sklearn=lambda m, X: m.to_sklearn(),
+                   partial_fit=lambda m, X: m.partial_fit(X))
+    for use in readers.values():
+        with pytest.raises(ValueError, match=f"fitted with covariance_type='{fitted}', but its "
+                           f"hyper-parameters now say covariance_type='{declared}'"):
+            use(model, X)
+    assert not (tmp_path / "changed.npz").exists()
+    model.set_params(covariance_type=fitted)
+    np.testing.assert_array_equal(model.score_samples(X), expected)
+
+
 def test_means_of_shape_1_2_for_two_components():
     model, X = _fitted("gaussian-full")
     model.means_ = np.zeros((1, 3))
