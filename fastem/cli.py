@@ -765,10 +765,15 @@ def _component_columns(model, features=None):
     scale (the mean) and rate of each feature; Poisson: rate (the mean) of
     each feature. Another family: its parameters, flattened per component.
     ``features`` names the features in the titles (default: their names, or
-    x0, x1, ...).
+    x0, x1, ...); a name that repeats (a model file whose names were assigned
+    so) is followed by the feature's 0-based position, so that each feature
+    keeps a column of its own.
     """
     K = model.n_components
-    features = _feature_labels(model) if features is None else features
+    features = _feature_labels(model) if features is None else list(features)
+    repeated = {name for name in features if features.count(name) > 1}
+    features = [f"{name} (feature {j})" if name in repeated else name
+                for j, name in enumerate(features)]
     columns = {"weight": np.asarray(model.weights_, dtype=np.float64)}
 
     def per_feature(title, values):

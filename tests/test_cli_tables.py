@@ -528,6 +528,30 @@ def test_repeated_names_never_read_one_column_twice(capsys, tmp_path):
                        fastem.GaussianMixture(2, random_state=0).fit(X).predict(X))
 
 
+@pytest.mark.parametrize("family", ["gaussian", "poisson"])
+def test_info_of_a_model_whose_names_repeat_shows_every_feature(capsys, tmp_path, family):
+    """The component table of info (and of fit's --json) had one column per title, 'mean x'
+    for both features named x: the first feature's means and standard deviations were
+    dropped, and the second's shown under the name alone, in the text and the JSON."""
+    rng = np.random.default_rng(0)
+    X = np.abs(np.concatenate([rng.normal([0, 50], 1, (100, 2)),
+                               rng.normal([5, 80], 1, (100, 2))])).round()
+    make = fastem.GaussianMixture if family == "gaussian" else fastem.PoissonMixture
+    model = make(2, random_state=0).fit(X)
+    model.feature_names_in_ = np.array(["x", "x"], dtype=object)
+    model.save(tmp_path / "m.npz")
+    status, out, _ = run(capsys, "info", tmp_path / "m.npz", "--json")
+    assert status == 0
+    components = json.loads(out)["components"]
+    title = "mean" if family == "gaussian" else "rate"
+    for j in range(2):
+        values = (model.means_ if family == "gaussian" else model.rates_)[:, j]
+        assert components[f"{title} x (feature {j})"] == values.tolist()
+    assert f"{title} x" not in components
+    status, out, _ = run(capsys, "info", tmp_path / "m.npz")
+    assert status == 0 and f"{title} x (feature 0)" in out and f"{title} x (feature 1)" in out
+
+
 def test_a_missing_data_file_is_the_only_message(faithful, capsys, tmp_path):
     status, out, err = run(capsys, "score", faithful["model"], tmp_path / "nope.npy")
     assert status == 1 and out == ""
