@@ -1737,6 +1737,19 @@ class BaseMixture(_KeywordsChecked):
             # Before the anchors (e.g. the means) take part in the range check.
             self._check_fitted_parameters(self.n_features_in_)
         fitted_names = getattr(self, "feature_names_in_", None)
+        if not reset and fitted_names is not None and not (
+                not isinstance(fitted_names, str) and np.ndim(fitted_names) == 1
+                and len(fitted_names) == self.n_features_in_
+                and all(isinstance(name, str) for name in fitted_names)):
+            # assigned by hand: the comparison with the data's names needs strings
+            shown = (fitted_names if isinstance(fitted_names, str) or np.ndim(fitted_names) != 1
+                     else [n.item() if isinstance(n, np.generic) else n for n in fitted_names])
+            raise ValueError(
+                f"feature_names_in_ is {shown!r}, not a list of "
+                f"{self.n_features_in_} strings, one column name per feature. Assign the "
+                "column names of the fit's data as strings (or delete the attribute, for "
+                "data without names), or refit the model."
+            )
         if not reset and fitted_names is not None and isinstance(X, Chunks):
             X.check_first_row(fitted_names)
         allow_nan = self._fits_missing()

@@ -91,3 +91,23 @@ def test_a_lazy_output_of_a_dask_frame_names_the_column_of_the_smallest_value(fa
     model = family(2, random_state=0).fit(frame.abs())
     with pytest.raises(ValueError, match=r"the smallest is -2, in feature 'b'; the first is "):
         model.predict(dd.from_pandas(frame, npartitions=2)).compute()
+
+
+@pytest.mark.parametrize("names", [np.array([1, 2]), ["a", None], np.array(["a"]), "ab"])
+@pytest.mark.parametrize("data", ["frame", "array", "chunks"])
+@pytest.mark.parametrize("method", ["predict", "score", "partial_fit"])
+def test_column_names_assigned_that_are_not_strings_are_named(names, data, method):
+    """feature_names_in_ assigned by hand as other than one string per feature: every
+    method that takes data says so and what to assign. Before, integers failed inside the
+    comparison of names ("'numpy.int64' object has no attribute 'strip'")."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(np.concatenate([rng.normal(0, 1, (50, 2)), rng.normal(5, 1, (50, 2))]),
+                     columns=["a", "b"])
+    model = GaussianMixture(2, random_state=0).fit(X)
+    model.feature_names_in_ = names
+    source = {"frame": X, "array": X.to_numpy(), "chunks": fastem.Chunks([X])}[data]
+    with pytest.raises(ValueError, match=r"feature_names_in_ is .*, not a list of 2 strings, "
+                       r"one column name per feature. Assign the column names"):
+        getattr(model, method)(source)
+    model.feature_names_in_ = np.array(["a", "b"], dtype=object)
+    getattr(model, method)(X)
