@@ -78,6 +78,13 @@ _COLUMN_INDICES = "column_indices"
 # (BaseMixture._unobserved_of_the_parameters). Older fastem ignores the field, and a file
 # without it loads as a model whose components observe every feature: no new version.
 _UNOBSERVED_FEATURES = "unobserved_features"
+# Optional: the settings the parameters were fitted with (the model's _fitted_settings, e.g.
+# {"reg_covar": 1e-06}) where set_params changed them since the fit, so that a partial_fit
+# stream continued from a file without running statistics takes out of the parameters what
+# the fit put in (GaussianMixture._statistics_of_parameters), as the saved model does.
+# Older fastem ignores the field and takes the saved hyper-parameters for them, as every
+# file without it does: no new version.
+_FITTED_SETTINGS = "fitted_settings"
 # Temporary files of a save are named ".<name>.fastem-<host>-<pid>-<random>.tmp".
 _TMP_MARK = ".fastem-"
 _TMP_SUFFIX = ".tmp"
@@ -725,6 +732,11 @@ def save(model, path, *, column_indices=None):
     unobserved = model._unobserved_of_the_fit()
     if unobserved is not None:  # optional: only models with such components
         metadata[_UNOBSERVED_FEATURES] = np.argwhere(unobserved).tolist()
+    fitted = getattr(model, "_fitted_settings", None) or {}
+    changed = {name: float(value) for name, value in fitted.items()
+               if name in hyper and hyper[name] != value}
+    if changed:  # optional: only where set_params changed them since the fit
+        metadata[_FITTED_SETTINGS] = changed
     arrays = checked_parameter_arrays(
         model, f"cannot save a model to {path!r}", f"A file of them would not load. {_MODEL_FIX}"
     )
@@ -1214,6 +1226,14 @@ def _load(path):
     # the saved hyper-parameters are those the parameters were fitted with (e.g.
     # reg_covar, which partial_fit takes out of the fitted covariances)
     model._fitted_settings = model._settings_of_the_fit()
+    settings = metadata.get(_FITTED_SETTINGS)  # optional, see _FITTED_SETTINGS
+    if settings is not None:
+        problem = _fitted_settings_problem(settings, model._fitted_settings)
+        if problem is not None:
+            raise _damaged(path, f"metadata field {_FITTED_SETTINGS!r} is {settings!r}, which "
+                           f"{problem}")
+        model._fitted_settings = {**model._fitted_settings,
+                                  **{name: float(value) for name, value in settings.items()}}
     pairs = metadata.get(_UNOBSERVED_FEATURES)  # optional, see _UNOBSERVED_FEATURES
     if pairs is not None:
         problem = _unobserved_features_problem(pairs, model._n_components,
@@ -1261,6 +1281,20 @@ def _column_indices_problem(indices, n_features):
         return f"holds a negative index ({min(indices)}); indices are 0-based positions"
     if len(set(indices)) != len(indices):
         return "repeats an index; each column is chosen once"
+    return None
+
+
+def _fitted_settings_problem(settings, known):
+    """What is wrong with ``fitted_settings`` for a model whose parameters embody the
+    settings named in ``known`` (its ``_settings_of_the_fit()``), or None."""
+    if not isinstance(settings, dict):
+        return "is not a JSON object of settings"
+    for name, value in settings.items():
+        if name not in known:
+            return (f"names {name!r}, which the parameters of this model do not embody "
+                    f"(it records {sorted(known)})")
+        if not (_is_json_number(value) and math.isfinite(value) and value >= 0):
+            return f"gives {name!r} the value {value!r}, not a finite non-negative number"
     return None
 
 

@@ -856,6 +856,63 @@ def test_partial_fit_after_load_continues_bitwise(tmp_path, family, covariance_t
     _assert_same_online_state(original, fastem.load(tmp_path / "again.npz"))
 
 
+@pytest.mark.parametrize("missing", ["error", "em"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_a_reg_covar_changed_after_the_fit_continues_the_stream_after_load(
+        tmp_path, covariance_type, dtype, missing):
+    """A fitted model whose reg_covar was changed by set_params, then saved: its first
+    partial_fit takes the fit's reg_covar out of the covariances and adds the new one. The
+    loaded model took the new one out (the file held only the current hyper-parameters), so
+    its step differed from the saved model's by the change (0.05 on every variance). The
+    file now records the fit's settings where they differ, and the stream continues
+    bitwise, also after a second save and load."""
+    import copy
+
+    (X,) = _batches("gaussian", dtype, missing, 1, 300, seed=4)
+    model = fastem.GaussianMixture(3, covariance_type=covariance_type, missing=missing,
+                                   random_state=0)
+    original = _fit_quietly(model, X).set_params(reg_covar=0.05)
+    original.save(tmp_path / "m.npz")
+    assert fastem_io.read_metadata(tmp_path / "m.npz")["fitted_settings"] == {
+        "reg_covar": 1e-6}
+    loaded = fastem.load(tmp_path / "m.npz")
+    loaded.save(tmp_path / "again.npz")
+    again = fastem.load(tmp_path / "again.npz")
+    assert loaded.reg_covar == again.reg_covar == 0.05
+    (batch,) = _batches("gaussian", dtype, missing, 1, 100, seed=5)
+    original = copy.deepcopy(original).partial_fit(batch)
+    for model in (loaded, again):
+        model.partial_fit(batch)
+        for name in original._parameter_names:
+            a, b = getattr(original, name), getattr(model, name)
+            assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), name
+    # a model whose reg_covar is the fit's writes no such field
+    _fit_quietly(model, X).save(tmp_path / "plain.npz")
+    assert "fitted_settings" not in fastem_io.read_metadata(tmp_path / "plain.npz")
+
+
+@pytest.mark.parametrize("value, match", [
+    ([1e-6], "is not a JSON object of settings"),
+    ({"min_scale": 1e-6}, "names 'min_scale', which the parameters of this model do not embody"),
+    ({"reg_covar": -1.0}, "gives 'reg_covar' the value -1.0, not a finite non-negative number"),
+    ({"reg_covar": "1e-6"}, "gives 'reg_covar' the value '1e-6', not a finite non-negative"),
+    ({"reg_covar": True}, "gives 'reg_covar' the value True, not a finite non-negative"),
+])
+def test_invalid_fitted_settings_are_refused(tmp_path, value, match):
+    model = _model("gaussian")
+    model.save(tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz") as f:
+        arrays = {name: f[name] for name in f.files}
+    metadata = json.loads(str(arrays["metadata"]))
+    metadata["fitted_settings"] = value
+    arrays["metadata"] = np.array(json.dumps(metadata))
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(ValueError, match=r"'.*bad.npz' is damaged: metadata field "
+                       r"'fitted_settings' is .*, which " + re.escape(match).replace("\\ ", " ")):
+        fastem.load(tmp_path / "bad.npz")
+
+
 def test_the_reported_stream_continues_after_load(tmp_path):
     """The tester's case: 99 batches, save, load, a 5-row batch."""
     batches = list(_batches("gaussian", "float64", "error", 100, 100, seed=3))
