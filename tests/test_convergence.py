@@ -1197,3 +1197,37 @@ def test_a_start_below_the_floor_is_left_not_kept(how, dtype, accelerate):
     assert bounds[0] > bounds[1]  # the start, above what EM reaches
     slack = (1e-5 if dtype == np.float32 else 1e-10) * (1 + np.abs(bounds[2:]))
     assert np.all(np.diff(bounds[1:]) >= -slack)
+
+
+# MASS's hills: distance (miles), climb (ft) and record time (min) of 35 Scottish hill races.
+HILLS = np.array([
+    [2.5, 650.0, 16.083], [6.0, 2500.0, 48.35], [6.0, 900.0, 33.65], [7.5, 800.0, 45.6],
+    [8.0, 3070.0, 62.267], [8.0, 2866.0, 73.217], [16.0, 7500.0, 204.617], [6.0, 800.0, 36.367],
+    [5.0, 800.0, 29.75], [6.0, 650.0, 39.75], [28.0, 2100.0, 192.667], [5.0, 2000.0, 43.05],
+    [9.5, 2200.0, 65.0], [6.0, 500.0, 44.133], [4.5, 1500.0, 26.933], [10.0, 3000.0, 72.25],
+    [14.0, 2200.0, 98.417], [3.0, 350.0, 78.65], [4.5, 1000.0, 17.417], [5.5, 600.0, 32.567],
+    [3.0, 300.0, 15.95], [3.5, 1500.0, 27.9], [6.0, 2200.0, 47.633], [2.0, 900.0, 17.933],
+    [3.0, 600.0, 18.683], [4.0, 2000.0, 26.217], [6.0, 800.0, 34.433], [5.0, 950.0, 28.567],
+    [6.5, 1750.0, 50.5], [5.0, 500.0, 20.95], [10.0, 4400.0, 85.583], [6.0, 600.0, 32.383],
+    [18.0, 5200.0, 170.25], [4.5, 850.0, 28.1], [20.0, 5000.0, 159.833],
+])
+
+
+def test_a_run_that_cycles_in_floating_point_at_its_peak_converges():
+    """Four components on the hill races sit on a peak with three components of one to
+    three races at reg_covar, where the M-step outputs' log-likelihoods go up and down by
+    1e-10 per sample. The accelerated run came back bitwise to a state it had started a
+    cycle from at pass 39 and repeated 12 passes to max_iter, converged_=False with a
+    ConvergenceWarning; then plain EM's own map cycles there. Now the run goes on with
+    plain EM at the first repetition and stops, converged, at plain EM's first one."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = GaussianMixture(4, random_state=0).fit(HILLS)
+    assert model.converged_ and model.n_iter_ < 100
+    assert len(model.lower_bounds_) <= model.n_iter_
+    # the peak the cycle sits on: plain EM from the fit gains nothing
+    again = copy.deepcopy(model).set_params(warm_start=True, accelerate=False, tol=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        again.fit(HILLS)
+    assert again.lower_bound_ < model.lower_bound_ + 1e-9
