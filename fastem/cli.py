@@ -33,6 +33,7 @@ never replaced by a file; a summary printed on stdout then goes to stderr.
 """
 
 import argparse
+import collections
 import contextlib
 import csv
 import difflib
@@ -373,7 +374,8 @@ def _names_in_row(names, row):
     wanted = [key(name) for name in names]
     if len(set(keys)) != len(keys) or sorted(keys) != sorted(wanted):
         return None
-    return [keys.index(k) for k in wanted]
+    position = {k: j for j, k in enumerate(keys)}
+    return [position[k] for k in wanted]
 
 
 def _tilde_hint(path):
@@ -771,7 +773,7 @@ def _component_columns(model, features=None):
     """
     K = model.n_components
     features = _feature_labels(model) if features is None else list(features)
-    repeated = {name for name in features if features.count(name) > 1}
+    repeated = {name for name, count in collections.Counter(features).items() if count > 1}
     features = [f"{name} (feature {j})" if name in repeated else name
                 for j, name in enumerate(features)]
     columns = {"weight": np.asarray(model.weights_, dtype=np.float64)}
@@ -1120,10 +1122,14 @@ def _file_names_of(fitted, file_names):
     taken = {j for j in positions if j is not None}
     free = [j for j in range(len(file_names)) if j not in taken]
     keys = [name_key(file_names[j]) for j in free]
-    loose = [None if j is not None or keys.count(name_key(name)) != 1
-             else keys.index(name_key(name)) for name, j in zip(fitted, positions)]
-    claims = [k for k in loose if k is not None]
-    positions = [j if k is None else free[k] if claims.count(k) == 1 else None
+    # counted and found by dictionaries: list.count and index per name are a
+    # (features x features) loop, minutes at 50,000 columns
+    key_count = collections.Counter(keys)
+    key_position = {key: k for k, key in enumerate(keys)}
+    loose = [None if j is not None or key_count[name_key(name)] != 1
+             else key_position[name_key(name)] for name, j in zip(fitted, positions)]
+    claims = collections.Counter(k for k in loose if k is not None)
+    positions = [j if k is None else free[k] if claims[k] == 1 else None
                  for j, k in zip(positions, loose)]
     return [None if j is None else file_names[j] for j in positions]
 
