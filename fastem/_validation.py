@@ -1057,8 +1057,10 @@ def check_feature_names(names, fitted_names, estimator, selection="X[{}]"):
         return
     if len(names) == len(fitted_names) and (names == fitted_names).all():
         return
-    unseen = [n for n in names if n not in set(fitted_names)]
-    missing = [n for n in fitted_names if n not in set(names)]
+    # each set made once: made per name, it was (n_features x n_features) work
+    fitted_set, names_set = set(fitted_names), set(names)
+    unseen = [n for n in names if n not in fitted_set]
+    missing = [n for n in fitted_names if n not in names_set]
     message = "The feature names should match those that were passed during fit.\n"
     if unseen:
         message += "Feature names unseen at fit time:\n" + "".join(f"- {n}\n" for n in unseen)

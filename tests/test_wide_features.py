@@ -128,7 +128,7 @@ class _CountedName(str):
     """A column name that counts the comparisons of names by equality: finding the
     repeats among D names takes about D of them by hashing, D * D by ``list.count``."""
 
-    comparisons = 0
+    comparisons = hashes = 0
 
     def __str__(self):
         return self
@@ -137,11 +137,13 @@ class _CountedName(str):
         type(self).comparisons += 1
         return str.__eq__(self, other)
 
-    __hash__ = str.__hash__
+    def __hash__(self):
+        type(self).hashes += 1
+        return str.__hash__(self)
 
 
 def _counted_names(n):
-    _CountedName.comparisons = 0
+    _CountedName.comparisons = _CountedName.hashes = 0
     return [_CountedName(f"gene{j}") for j in range(n)]
 
 
@@ -175,7 +177,23 @@ def test_column_names_are_checked_for_repeats_in_linear_work():
     assert _CountedName.comparisons < 10 * N_FEATURES
 
 
+def test_names_that_differ_from_those_of_fit_are_found_in_linear_work():
+    """The set of the names of fit was made again for each name (and that of the data for
+    each name of fit) before the error that names the differences."""
+    from fastem._validation import check_feature_names
+
+    fitted = np.array(_counted_names(N_FEATURES), dtype=object)
+    names = fitted.copy()
+    names[5] = _CountedName("gene5b")
+    _CountedName.comparisons = _CountedName.hashes = 0
+    differences = r"unseen at fit time:\n- gene5b\n.*now missing:\n- gene5\n"
+    with pytest.raises(ValueError, match=differences):
+        check_feature_names(names, fitted, "GaussianMixture")
+    assert _CountedName.hashes < 10 * N_FEATURES
+
+
 def test_a_parquet_schema_is_checked_for_repeats_in_linear_work(monkeypatch, tmp_path):
+    pa = pytest.importorskip("pyarrow")
     from fastem import _tables
 
     path = tmp_path / "wide.parquet"
@@ -187,7 +205,6 @@ def test_a_parquet_schema_is_checked_for_repeats_in_linear_work(monkeypatch, tmp
 
     schema = Schema()
     schema.names = names
-    pa, pq = _tables._pyarrow_parquet(str(path))
 
     class Reader:
         @staticmethod
