@@ -1212,12 +1212,9 @@ def _load(path):
     names = metadata.get("feature_names_in")  # absent from files of fastem 0.1.0; checked above
     if names is not None:
         model.feature_names_in_ = np.asarray(names, dtype=object)
-    indices = metadata.get(_COLUMN_INDICES)  # optional, see _COLUMN_INDICES
+    indices = _optional_field(metadata, _COLUMN_INDICES, path, _column_indices_problem,
+                              model.n_features_in_)
     if indices is not None:
-        problem = _column_indices_problem(indices, model.n_features_in_)
-        if problem is not None:
-            raise _damaged(path, f"metadata field {_COLUMN_INDICES!r} is {indices!r}, which "
-                           f"{problem}")
         model._column_indices = indices  # saved again with the model, cleared by a fit
     model.converged_ = metadata["converged"]
     model.n_iter_ = metadata["n_iter"]
@@ -1226,21 +1223,14 @@ def _load(path):
     # the saved hyper-parameters are those the parameters were fitted with (e.g.
     # reg_covar, which partial_fit takes out of the fitted covariances)
     model._fitted_settings = model._settings_of_the_fit()
-    settings = metadata.get(_FITTED_SETTINGS)  # optional, see _FITTED_SETTINGS
+    settings = _optional_field(metadata, _FITTED_SETTINGS, path, _fitted_settings_problem,
+                               model._fitted_settings)
     if settings is not None:
-        problem = _fitted_settings_problem(settings, model._fitted_settings)
-        if problem is not None:
-            raise _damaged(path, f"metadata field {_FITTED_SETTINGS!r} is {settings!r}, which "
-                           f"{problem}")
         model._fitted_settings = {**model._fitted_settings,
                                   **{name: float(value) for name, value in settings.items()}}
-    pairs = metadata.get(_UNOBSERVED_FEATURES)  # optional, see _UNOBSERVED_FEATURES
+    pairs = _optional_field(metadata, _UNOBSERVED_FEATURES, path, _unobserved_features_problem,
+                            model._n_components, model.n_features_in_, model._fits_missing())
     if pairs is not None:
-        problem = _unobserved_features_problem(pairs, model._n_components,
-                                               model.n_features_in_, model._fits_missing())
-        if problem is not None:
-            raise _damaged(path, f"metadata field {_UNOBSERVED_FEATURES!r} is {pairs!r}, "
-                           f"which {problem}")
         unobserved = np.zeros((model._n_components, model.n_features_in_), dtype=bool)
         for k, j in pairs:
             unobserved[k, j] = True
@@ -1317,6 +1307,18 @@ def _unobserved_features_problem(pairs, n_components, n_features, fits_missing):
             return (f"holds the pair {[k, j]}, outside a model of n_components={n_components} "
                     f"and n_features_in={n_features} (0-based indices)")
     return None
+
+
+def _optional_field(metadata, name, path, problem_of, *context):
+    """The optional metadata field ``name`` (see its constant), or None where the file has
+    none; a field that ``problem_of(value, *context)`` finds a problem in (a string) is
+    refused as damage."""
+    value = metadata.get(name)
+    if value is not None:
+        problem = problem_of(value, *context)
+        if problem is not None:
+            raise _damaged(path, f"metadata field {name!r} is {value!r}, which {problem}")
+    return value
 
 
 def _damaged(path, problem):
