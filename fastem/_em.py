@@ -754,13 +754,15 @@ def _plain_em(run):
     """Plain EM passes until the run is done; a cycle of EM's map in floating point ends it,
     converged where its log-likelihoods span less than ``tol`` (see the module docstring)."""
     starts = {}  # digest of the parameters a pass started from: the number of values before
+    state = _digest(run.model)
     while not run.done:
-        state = _digest(run.model)
-        if state in starts and np.ptp(run.lower_bounds[starts[state]:]) < run.tol:
-            run.converged = True
-            return
         starts[state] = len(run.lower_bounds)
         run.accept(*run.evaluate(), extends_chain=True)
+        state = _digest(run.model)
+        if (state in starts and not (run.decrease or run.stopped)
+                and np.ptp(run.lower_bounds[starts[state]:]) < run.tol):
+            run.converged = True
+            return
 
 
 def _digest(model, *state):
