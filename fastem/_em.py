@@ -82,10 +82,12 @@ step bound) goes on with plain EM. Plain EM itself can cycle there: its
 map, in floating point, comes back bitwise to parameters it started a pass
 from, and the stopping rule, which needs a steady ratio of increments after
 a jump, never holds on the cycle's ups and downs. Such a cycle is EM at its
-peak to within the rounding of its values: a plain pass that starts from
+peak to within the rounding of its values: a plain pass that ends at
 parameters an earlier plain pass started from ends the run, converged, when
 the log-likelihoods of the passes since then span less than ``tol`` (the
-hill races: values 1e-10 per sample apart, converged at pass 60).
+hill races: values 1e-10 per sample apart, converged at pass 60; a float32
+run at a fixed point of float32 EM, its parameters bitwise the same after a
+pass, at that pass).
 
 An extrapolation excites fast directions that decay within a few passes;
 three EM values right after it can show only their decay, and Aitken's
