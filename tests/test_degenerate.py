@@ -676,16 +676,20 @@ def test_widest_accepted_spread_fits(covariance_type, dtype, scale):
     assert np.isfinite(model.score_samples(X)).all()
 
 
+def _precisions_of_1e200(covariance_type, n_components):
+    """``precisions_init`` of 1e200 on two features: a point 1e60 away lies at an infinite
+    squared distance from every component, density 0 in floating point."""
+    return {
+        "full": np.broadcast_to(1e200 * np.eye(2), (n_components, 2, 2)).copy(),
+        "tied": 1e200 * np.eye(2),
+        "diag": np.full((n_components, 2), 1e200),
+        "spherical": np.full(n_components, 1e200),
+    }[covariance_type]
+
+
 @pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
 def test_zero_density_everywhere_gives_minus_inf_not_nan(covariance_type):
-    # A precision of 1e200 puts a point 1e60 away at an infinite squared
-    # distance from every component: density 0 in floating point.
-    precisions = {
-        "full": np.broadcast_to(1e200 * np.eye(2), (2, 2, 2)).copy(),
-        "tied": 1e200 * np.eye(2),
-        "diag": np.full((2, 2), 1e200),
-        "spherical": np.full(2, 1e200),
-    }[covariance_type]
+    precisions = _precisions_of_1e200(covariance_type, 2)
     model = GaussianMixture(
         2, covariance_type=covariance_type, max_iter=0, weights_init=[0.5, 0.5],
         means_init=[[0.0, 0.0], [1.0, 1.0]], precisions_init=precisions,
@@ -749,12 +753,7 @@ def _far_point_models():
     points = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 0.1]])
     means = [[0.0, 0.0], [0.0, 0.0], [1.0, 1.0]]
     for covariance_type in COVARIANCE_TYPES:
-        precisions = {
-            "full": np.broadcast_to(1e200 * np.eye(2), (3, 2, 2)).copy(),
-            "tied": 1e200 * np.eye(2),
-            "diag": np.full((3, 2), 1e200),
-            "spherical": np.full(3, 1e200),
-        }[covariance_type]
+        precisions = _precisions_of_1e200(covariance_type, 3)
         yield GaussianMixture(
             3, covariance_type=covariance_type, max_iter=0, weights_init=[0.0, 0.5, 0.5],
             means_init=means, precisions_init=precisions,
