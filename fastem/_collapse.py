@@ -24,7 +24,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from ._init import INIT_SAMPLE_SIZE
+from ._init import INIT_SAMPLE_SIZE, _second_moment
 from .data import _Slice
 
 # Rows per chunk for the passes that need responsibilities or centred data.
@@ -53,14 +53,17 @@ class DataSummary:
     mean of each feature over its observed entries, ``total_weight`` the total
     sample weight and ``resolution`` the per-feature gaps and numbers of
     distinct values (:func:`_resolution`). The mean and the total weight take
-    one pass, the covariance one more, the variances one more unless the
-    covariance was taken first (models of a variance per feature, 'diag' and
-    'spherical', read no more: at many features the covariance would not fit
-    in memory). A grid of fits over one source shares one summary.
+    one pass, the covariance one more. ``second`` names the widest second
+    moments the fits will read (:data:`fastem._init.SECOND_MOMENTS`): with
+    'full', the variances are the covariance's diagonal, of the same pass; with
+    'diag' (models of a variance per feature alone, 'diag' and 'spherical'),
+    they take a pass of their own that builds no (n_features, n_features)
+    array, which at many features would not fit in memory. A grid of fits over
+    one source shares one summary.
     """
 
-    def __init__(self, source, missing=False):
-        self._source, self._missing = source, missing
+    def __init__(self, source, missing, second):
+        self._source, self._missing, self._second = source, missing, second
         self._covariance = self._mean = self._resolution = self._total_weight = None
         self._variances = None
 
@@ -71,18 +74,18 @@ class DataSummary:
     @property
     def covariance(self):
         if self._covariance is None:
-            self._covariance = _data_covariance(
-                self._source, self.mean, self.total_weight, self._missing)
+            self._covariance = _data_second_moments(
+                self._source, self.mean, self.total_weight, self._missing, "full")
         return self._covariance
 
     @property
     def variances(self):
         if self._variances is None:
-            if self._covariance is not None:
-                self._variances = np.diagonal(self._covariance).copy()
+            if self._covariance is not None or self._second == "full":
+                self._variances = np.diagonal(self.covariance).copy()
             else:
-                self._variances = _data_variances(
-                    self._source, self.mean, self.total_weight, self._missing)
+                self._variances = _data_second_moments(
+                    self._source, self.mean, self.total_weight, self._missing, "diag")
         return self._variances
 
     @property
@@ -116,64 +119,39 @@ def _weights_or_ones(sample_weight, n_samples):
     return sample_weight if sample_weight.shape[0] else np.ones(n_samples)
 
 
-def _data_covariance(source, mean, total, missing=False):
+def _data_second_moments(source, mean, total, missing=False, second="full"):
     """Weighted covariance of the data in float64, in one pass over the source around
     ``mean``, the weighted mean of each feature, of total weight ``total``
-    (:func:`_feature_means`).
+    (:func:`_feature_means`): the (n_features, n_features) matrix for ``second``
+    'full', the variance of each feature, (n_features,), for 'diag', with no
+    (n_features, n_features) array (:data:`fastem._init.SECOND_MOMENTS`).
 
     With ``missing``, NaN entries are missing values: each mean is taken over
     a feature's observed entries and each covariance over the rows where both
     features are observed (the pairwise estimate; the collapse rule only
     measures the data's spread along directions with it).
     """
-    D = source.n_features
+    shape = (source.n_features,) * (2 if second == "full" else 1)
 
-    def scatter(X, w):
+    def sums(X, w):
         w = _weights_or_ones(w, X.shape[0])
-        out = np.zeros((2, D, D))
+        out = np.zeros((2, *shape))
         for s in _row_blocks(X.shape[0]):
             part = np.asarray(X[s], dtype=np.float64)
             if missing:
                 observed = ~np.isnan(part)
                 centred = np.where(observed, part - mean, 0.0)
-                out[1] += (observed * w[s, None]).T @ observed
+                out[1] += _second_moment(observed.astype(np.float64), w[s], second)
             else:
                 centred = part - mean
-            out[0] += (centred * w[s, None]).T @ centred
+            out[0] += _second_moment(centred, w[s], second)
         return out.ravel()
 
-    sums, pair_mass = source.reduce(scatter).reshape(2, D, D)
+    moments, pair_mass = source.reduce(sums).reshape(2, *shape)
     if not missing:
-        return sums / total
+        return moments / total
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(pair_mass > 0, sums / pair_mass, 0.0)
-
-
-def _data_variances(source, mean, total, missing=False):
-    """Weighted variance of each feature in float64, (n_features,): the diagonal of
-    :func:`_data_covariance`, in one pass over the source, with no (n_features,
-    n_features) array."""
-    D = source.n_features
-
-    def squares(X, w):
-        w = _weights_or_ones(w, X.shape[0])
-        out = np.zeros((2, D))
-        for s in _row_blocks(X.shape[0]):
-            part = np.asarray(X[s], dtype=np.float64)
-            if missing:
-                observed = ~np.isnan(part)
-                centred = np.where(observed, part - mean, 0.0)
-                out[1] += w[s] @ observed
-            else:
-                centred = part - mean
-            out[0] += w[s] @ (centred * centred)
-        return out.ravel()
-
-    sums, mass = source.reduce(squares).reshape(2, D)
-    if not missing:
-        return sums / total
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(mass > 0, sums / mass, 0.0)
+        return np.where(pair_mass > 0, moments / pair_mass, 0.0)
 
 
 def _effective_points(model, source):

@@ -132,7 +132,8 @@ def collapsed_components(model, X, sample_weight=None, *, min_variance_ratio=1e-
                        squares=model._squares_data)
     min_variance_ratio = check_scalar(
         min_variance_ratio, "min_variance_ratio", numbers.Real, min_val=0.0, max_val=1.0)
-    return model._collapse_reasons(source, DataSummary(source, missing), min_variance_ratio)
+    summary = DataSummary(source, missing, model._start_second_moments)
+    return model._collapse_reasons(source, summary, min_variance_ratio)
 
 
 class CriterionTable(Mapping):
@@ -673,7 +674,9 @@ def select_n_components(
         random_state = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
     check_random_state(random_state)
     random_state = int(random_state)  # every fit of the grid gets the same Python int
-    summary = DataSummary(source, missing)  # read once for the whole grid
+    # read once for the whole grid; the variances come with the covariance if a type needs it
+    second = "full" if {"full", "tied"} & set(types) else "diag"
+    summary = DataSummary(source, missing, second)
     total_weight = summary.total_weight
 
     if total_weight < source.n_positive:

@@ -170,12 +170,14 @@ def test_collapsed_components_of_the_other_families():
 
 
 def test_the_grid_reads_the_data_for_the_collapse_rules_once():
-    """The data's mean, covariance and resolution, which the flags of every fit of the grid
-    read, are computed once for the grid: two passes and a subsample."""
+    """The data's mean, covariance (with the variances, its diagonal) and resolution, which
+    the flags of every fit of the grid read, are computed once for the grid: two passes and
+    a subsample."""
     from fastem import _collapse
 
     X = three_full_clusters(n=100)
-    with mock.patch.object(_collapse, "_data_covariance", wraps=_collapse._data_covariance) as cov, \
+    moments = _collapse._data_second_moments
+    with mock.patch.object(_collapse, "_data_second_moments", wraps=moments) as cov, \
             mock.patch.object(_collapse, "_feature_means", wraps=_collapse._feature_means) as mean, \
             mock.patch.object(_collapse, "_resolution", wraps=_collapse._resolution) as res:
         fastem.select_n_components(X, range(1, 4), n_init=2, random_state=0)
