@@ -24,7 +24,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from ._init import INIT_SAMPLE_SIZE, _second_moment
+from ._init import _second_moment, init_sample_size
 from .data import _Slice
 
 # Rows per chunk for the passes that need responsibilities or centred data.
@@ -191,7 +191,8 @@ def _resolution(source):
     distinct values, both of shape (n_features,). A feature with a single
     value has gap 0.
     """
-    points, weights = source.subsample(np.random.RandomState(0), INIT_SAMPLE_SIZE)
+    points, weights = source.subsample(np.random.RandomState(0),
+                                       init_sample_size(source.n_features))
     points = points[weights > 0]
     gaps = np.zeros(source.n_features)
     n_values = np.zeros(source.n_features, dtype=np.int64)

@@ -1,7 +1,8 @@
 """Initialisation: a starting partition of a subsample, turned into moments.
 
 Every method works on a random subsample of the data: at most
-``INIT_SAMPLE_SIZE`` points for the k-means family and 'random', at most
+``INIT_SAMPLE_SIZE`` points for the k-means family and 'random' (fewer from 672
+features on, :func:`init_sample_size`), at most
 :data:`fastem._hierarchical.HIERARCHICAL_SAMPLE_SIZE` for 'hierarchical'
 (fewer for many features; all points when there are fewer). A good start needs the shape of the data,
 not every point, and a bounded subsample keeps initialisation's memory and
@@ -37,6 +38,10 @@ INIT_METHODS = ("hierarchical", "k-means++", "kmeans", "random", "random_from_da
 # and time for many features (10 components of 10,000 features: 8 GB against 800 kB).
 SECOND_MOMENTS = ("full", "diag")
 INIT_SAMPLE_SIZE = 100_000
+#: Bound of that subsample in float64 bytes: fewer rows from 672 features on (3,355 rows at
+#: 20,000 features, where 100,000 rows took 16 GB), never fewer than ``_MIN_INIT_ROWS``.
+INIT_SAMPLE_BYTES = 512 * 2**20
+_MIN_INIT_ROWS = 1_000
 _LLOYD_ITERATIONS = 10
 # Bound of one (rows x n_components) float64 temporary; rows are processed in blocks.
 _BLOCK_BYTES = 16 * 2**20
@@ -72,7 +77,7 @@ def _sorted_sample(n, size, random_state):
 _MARKED_ROWS = 64
 
 
-def sample_index(n_samples, random_state, size=INIT_SAMPLE_SIZE):
+def sample_index(n_samples, random_state, size):
     """Rows of a uniform subsample: sorted indices, or ``slice(None)`` for all rows.
 
     It depends on ``n_samples`` and the random state only, so every data source
@@ -83,7 +88,7 @@ def sample_index(n_samples, random_state, size=INIT_SAMPLE_SIZE):
     return _sorted_sample(n_samples, size, random_state)
 
 
-def subsample(X, sample_weight, random_state, size=INIT_SAMPLE_SIZE):
+def subsample(X, sample_weight, random_state, size):
     """Return (points, weights) of a uniform subsample without replacement."""
     weighted = sample_weight.shape[0] > 0
     index = sample_index(X.shape[0], random_state, size)
@@ -105,9 +110,19 @@ def start_method(method, n_features, restart):
     return method
 
 
+def init_sample_size(n_features):
+    """Rows of the subsample of the k-means family and 'random' for ``n_features`` features:
+    ``INIT_SAMPLE_SIZE``, fewer where they would hold more than ``INIT_SAMPLE_BYTES`` in
+    float64."""
+    rows = INIT_SAMPLE_BYTES // (8 * max(int(n_features), 1))
+    return int(min(INIT_SAMPLE_SIZE, max(_MIN_INIT_ROWS, rows)))
+
+
 def sample_size(method, n_features):
     """Subsample size that ``method`` runs on."""
-    return hierarchical_sample_size(n_features) if method == "hierarchical" else INIT_SAMPLE_SIZE
+    if method == "hierarchical":
+        return hierarchical_sample_size(n_features)
+    return init_sample_size(n_features)
 
 
 def weighted_mean(X, weights):

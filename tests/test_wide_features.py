@@ -250,3 +250,31 @@ def test_an_imputed_data_frame_is_built_in_linear_work(monkeypatch):
     assert filled.dtypes["gene1"] == "Int64" and filled.dtypes["gene7"] == np.float64
     assert (filled.dtypes.iloc[3:7] == np.float64).all()
     assert len(calls) == 2
+
+
+@pytest.mark.parametrize("operation", ["k-means++", "random", "restarts", "selection"])
+def test_the_subsamples_of_the_start_and_the_collapse_rules_are_bounded_in_bytes(
+        operation, monkeypatch):
+    """The k-means family's, 'random''s and the collapse rules' subsample was 100,000 rows
+    whatever the number of features: 16 GB of float64 at 20,000 features. It holds at most
+    INIT_SAMPLE_BYTES (at 2,000 features 33,554 rows), so data of more rows than that start
+    from a subsample of that many."""
+    from fastem import _init
+    from fastem.data import ArraySource
+
+    sizes = []
+    subsample = ArraySource.subsample
+    monkeypatch.setattr(ArraySource, "subsample",
+                        lambda self, rs, size: (sizes.append(size), subsample(self, rs, size))[1])
+    X = _data("diag")
+    model = fastem.GaussianMixture(2, covariance_type="diag", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if operation == "selection":
+            fastem.select_n_components(X, [1, 2], covariance_types="diag", random_state=0)
+        elif operation == "restarts":
+            model.set_params(n_init=2).fit(X)
+        else:
+            model.set_params(init_params=operation).fit(X)
+    assert sizes and max(sizes) * N_FEATURES * 8 <= _init.INIT_SAMPLE_BYTES
+    assert _init.init_sample_size(2) == _init.INIT_SAMPLE_SIZE
