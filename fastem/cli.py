@@ -744,11 +744,35 @@ def _to_list(value):
     return value.tolist() if isinstance(value, np.ndarray) else value
 
 
-def _feature_labels(model):
+def _feature_labels(model, column_indices=None):
+    """The features' names, else ``x{j}`` of the file's 0-based column ``j``: the model's
+    ``column_indices`` (columns chosen by index in a file without names), else its
+    features in order."""
     names = getattr(model, "feature_names_in_", None)
     if names is not None:
         return [str(n) for n in names]
-    return [f"x{j}" for j in range(model.n_features_in_)]
+    positions = range(model.n_features_in_) if column_indices is None else column_indices
+    return [f"x{j}" for j in positions]
+
+
+def _positional_labels(width):
+    """The names x0, x1, ... that ``sample`` writes to a table of ``width`` columns without
+    names of its own: read back, they are the columns' places, not names."""
+    return [f"x{j}" for j in range(width)]
+
+
+def _in_fitted_layout(model, X, column_indices):
+    """Draws ``X`` (n_samples, n_features), laid out as the data the model was fitted on, and
+    their column names: for a model fitted on the columns ``column_indices`` of a file
+    without names, feature ``j`` is column ``column_indices[j]`` and any other column below
+    the last is NaN, so that ``predict``, ``score`` and ``impute`` of the file read each
+    feature where the model does."""
+    if column_indices is None:
+        return X, _feature_labels(model)
+    width = max(column_indices) + 1
+    laid_out = np.full((X.shape[0], width), np.nan, dtype=X.dtype)
+    laid_out[:, column_indices] = X
+    return laid_out, _positional_labels(width)
 
 
 def _shown_names(names):
@@ -842,7 +866,8 @@ def _model_summary(model, column_indices=None):
         "parameters": {name: _to_list(getattr(model, name)) for name in model._parameter_names},
         **({"effective_n_components": model.effective_n_components()}
            if hasattr(model, "effective_n_components") else {}),
-        "components": {title: v.tolist() for title, v in _component_columns(model).items()},
+        "components": {title: v.tolist() for title, v in
+                       _component_columns(model, _feature_labels(model, column_indices)).items()},
     }
 
 
@@ -876,7 +901,7 @@ def _print_model(model, column_indices=None):
     if "effective_n_components" in summary:
         print(f"  effective number of components (weight above 0.01): "
               f"{summary['effective_n_components']} of {model.n_components}")
-    columns = _component_columns(model, _shown_names(_feature_labels(model)))
+    columns = _component_columns(model, _shown_names(_feature_labels(model, column_indices)))
     digits = _significant_digits(columns)
     cells = {title: [f"{v:.{digits.get(title, 4)}g}" for v in values]
              for title, values in columns.items()}
@@ -1222,16 +1247,18 @@ def _data_for(model, args, column_indices=None, missing=False, copied=False):
                   f"the model's, in order: {fitted}", file=sys.stderr)
     elif column_indices is not None and columns is None:
         file_names = column_names(args.data, header)
-        if file_names is not None:
+        if file_names not in (None, _positional_labels(len(file_names or ()))):
             # Positions in an unnamed file say nothing about a named one, whose
-            # first column may be an index or another feature.
+            # first column may be an index or another feature (the names of a
+            # file that sample wrote, x0, x1, ..., are the places themselves).
             raise CommandError(
                 f"the model was fitted on the columns {','.join(map(str, column_indices))} "
                 f"(0-based) of a file without column names, and {args.data!r} has names "
                 f"({', '.join(map(repr, file_names))}), which do not say which of its columns "
                 f"those were; choose the model's {len(column_indices)} with --columns"
             )
-        columns = _recorded_columns(args, column_indices, header)
+        width = None if file_names is None else len(file_names)
+        columns = _recorded_columns(args, column_indices, header, width)
     elif columns is None and getattr(model, "feature_names_in_", None) is None and not args.quiet:
         file_names = column_names(args.data, header)
         if file_names not in (None, _feature_labels(model)):  # x0, x1, ...: as sample writes
@@ -1253,11 +1280,12 @@ def _data_for(model, args, column_indices=None, missing=False, copied=False):
     return X, positions, layout
 
 
-def _recorded_columns(args, indices, header):
-    """``--columns`` values for the columns at ``indices`` of DATA, a file without names,
-    which a model's file records: it was fitted on them, chosen by index in a file without
-    names. A DATA too narrow for them is an error; the choice gets a note."""
-    width = _column_count(args.data, header)
+def _recorded_columns(args, indices, header, width=None):
+    """``--columns`` values for the columns at ``indices`` of DATA, a file without names (or
+    with the names x0, x1, ... of its places, ``width`` of them), which a model's file
+    records: it was fitted on them, chosen by index in a file without names. A DATA too
+    narrow for them is an error; the choice gets a note."""
+    width = _column_count(args.data, header) if width is None else width
     shown = ",".join(map(str, indices))
     if max(indices) >= width:
         raise CommandError(
@@ -1636,7 +1664,7 @@ def _fill_parquet(path, out, positions, filled, missing):
 
 def cmd_sample(args):
     _check_output(args.output, _OUTPUT_EXTENSIONS, {"model file": args.model})
-    model, _ = _load_model(args.model)
+    model, column_indices = _load_model(args.model)
     if args.seed is not None:
         model.set_params(random_state=args.seed)
     n, d = args.n_samples, model.n_features_in_
@@ -1646,10 +1674,16 @@ def cmd_sample(args):
         CommandError,
     )
     X, _ = model.sample(n)
-    write_array(args.output, X, _feature_labels(model))
-    result = {"output": args.output, "n_samples": int(X.shape[0]), "n_features": int(X.shape[1])}
+    X, labels = _in_fitted_layout(model, X, column_indices)
+    write_array(args.output, X, labels)
+    result = {"output": args.output, "n_samples": int(X.shape[0]), "n_features": int(d),
+              "column_indices": column_indices}
+    placed = ("" if column_indices is None else
+              f", placed at the 0-based columns {','.join(map(str, column_indices))} of the "
+              "file without column names the model was fitted on"
+              + (", the others NaN" if X.shape[1] > d else ""))
     _emit(args, result, lambda: print(f"wrote {X.shape[0]:,} samples x "
-                                      f"{_count(X.shape[1], 'feature')} to {args.output}"))
+                                      f"{_count(d, 'feature')} to {args.output}{placed}"))
 
 
 def cmd_select(args):
@@ -1916,14 +1950,15 @@ def build_parser():
                        help="compute in this precision (default: float32 data stay float32, "
                        "the rest float64)")
 
-    def em_options(p):
+    def em_options(p, bayesian=False):
         defaults = GaussianMixture().get_params()
+        measured = ("the log-likelihood per sample (with --bayesian, the evidence lower bound)"
+                    if bayesian else "the log-likelihood per sample")
         p.add_argument("--max-iter", type=_non_negative_int,
                        help=f"EM passes at most per initialization (default "
                        f"{defaults['max_iter']}, as in Python)")
         p.add_argument("--tol", type=_non_negative_float,
-                       help="stop when the log-likelihood per sample (with --bayesian, the "
-                       "evidence lower bound) is estimated to be within "
+                       help=f"stop when {measured} is estimated to be within "
                        f"this of its limit (default {defaults['tol']:g}, as in Python)")
         p.add_argument("--reg-covar", type=_non_negative_float,
                        help="added to the diagonal of every within-component covariance, in "
@@ -1973,7 +2008,7 @@ def build_parser():
                    "with -k as an upper bound: the prior on the weights switches unneeded "
                    "components off. PRIOR: dirichlet_process (default) or "
                    "dirichlet_distribution")
-    em_options(p)
+    em_options(p, bayesian=True)
     fit_options(p)
     missing_option(p, "(every --family, without --bayesian)")
     p.add_argument("-o", "--output", required=True, metavar="MODEL",

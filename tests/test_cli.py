@@ -1027,3 +1027,15 @@ def test_names_that_would_break_the_table_are_quoted(capsys, tmp_path, names):
     assert f"features: 2 ({', '.join(shown)})" in lines[1]
     assert all(f"mean {s}" in lines[3] and f"sd {s}" in lines[3] for s in shown)
     assert "\t" not in out
+
+
+def test_the_tol_help_of_select_names_no_option_it_lacks(capsys):
+    """``fit`` and ``select`` share their EM options; ``--tol``'s help named ``--bayesian``,
+    which ``select`` does not have."""
+    from fastem.cli import build_parser
+
+    for command, bayesian in (("select", False), ("fit", True)):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args([command, "--help"])
+        out = capsys.readouterr().out
+        assert ("--bayesian" in out) == bayesian, out

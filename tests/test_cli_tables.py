@@ -797,6 +797,40 @@ def test_predict_and_score_use_the_recorded_columns(unnamed, capsys, tmp_path, d
     assert sorted(np.bincount(model.predict(X))) == [150, 150]
 
 
+@pytest.mark.parametrize("output", ["npy", "csv", "parquet"])
+def test_a_sample_of_a_model_of_columns_chosen_by_index_reads_back_where_it_was_fitted(
+        unnamed, capsys, tmp_path, output):
+    """A model fitted on the columns 2,1 of a file without names: ``sample`` wrote its
+    features as columns 0,1, which ``score``, ``predict`` and ``impute`` then read at 2,1
+    of the file (a score of 1 file column for another: silently wrong), or refused as a
+    file with names. The draws are laid out as the fitted file was (column 0 NaN, feature
+    j at column_indices[j]), and the summaries label each feature by its file column."""
+    if output == "parquet" and not _has_pyarrow():
+        pytest.skip("needs pyarrow")
+    path = _unnamed_model(unnamed, "npy", capsys, tmp_path)
+    model = fastem.load(path)
+    drawn = tmp_path / f"drawn.{output}"
+    status, out, err = run(capsys, "sample", path, "-n", 400, "--seed", 3, "-o", drawn)
+    assert status == 0 and "placed at the 0-based columns 2,1" in out, err
+    X = model.set_params(random_state=3).sample(400)[0]  # the features in the model's order
+    table = {"npy": lambda: np.load(drawn), "csv": lambda: pd.read_csv(drawn).to_numpy(),
+             "parquet": lambda: pd.read_parquet(drawn).to_numpy()}[output]()
+    assert table.shape == (400, 3) and np.isnan(table[:, 0]).all()
+    assert_array_equal(table[:, [2, 1]], X)
+    status, out, err = run(capsys, "score", path, drawn, "--json")
+    assert status == 0, err
+    assert json.loads(out)["mean_log_likelihood"] == pytest.approx(model.score(X), rel=1e-12)
+    status, out, err = run(capsys, "predict", path, drawn, "-o", tmp_path / "l.npy", "-q")
+    assert status == 0, err
+    assert_array_equal(np.load(tmp_path / "l.npy"), model.predict(X))
+    for command in ("info", "fit"):
+        argv = ([path] if command == "info" else
+                [unnamed["npy"], "--columns", "2,1", "-k", 2, "-o", tmp_path / "again.npz"])
+        status, out, err = run(capsys, command, *argv)
+        assert status == 0 and "mean x2" in out and "mean x0" not in out, err
+        assert out.index("mean x2") < out.index("mean x1")
+
+
 @pytest.mark.parametrize("data", ["named_csv", "indexed_csv", "parquet"])
 def test_recorded_columns_are_not_guessed_in_a_file_with_names(unnamed, capsys, tmp_path, data):
     """Positions in an unnamed file say nothing about a named one: its first column may be an
