@@ -24,7 +24,9 @@ separated or repeated. A model fitted on named columns records the names, and
 chosen by index in a file without names records the indices (the model file's
 ``column_indices``), and ``predict``, ``score`` and ``impute`` without
 ``--columns`` take those columns of a file without names, with a note (a file
-with names is refused: choose its columns with ``--columns``). Paths are resolved as the
+with names is refused: choose its columns with ``--columns``; the names x0, x1,
+... are places); ``sample`` writes such a model's draws at those columns, the
+others NaN, so that they read back as the data did. Paths are resolved as the
 operating system resolves them (``sub/../out.csv`` needs ``sub``; ``~`` is
 not expanded), and errors name the path given, never a temporary file. An
 output that is a stream (``-o /dev/stdout``, a FIFO, ``/dev/null``) is
