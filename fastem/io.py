@@ -1071,6 +1071,15 @@ def _record_problem(metadata, named):
         return f"{named('n_features_in')} is {metadata['n_features_in']}, expected a positive integer"
     if metadata["n_iter"] < 0:
         return f"{named('n_iter')} is {metadata['n_iter']}, expected a non-negative integer"
+    # A fit records one lower bound per accepted pass over the data, at most one per
+    # iteration, and converges only after a pass: max_iter=0 records none, unconverged.
+    n_bounds = len(metadata["lower_bounds"])
+    if n_bounds > metadata["n_iter"]:
+        return (f"{named('n_iter')} is {metadata['n_iter']}, but {named('lower_bounds')} "
+                f"holds {n_bounds} values, one per iteration at most; they come from one fit")
+    if metadata["n_iter"] == 0 and metadata["converged"]:
+        return (f"{named('converged')} is true with {named('n_iter')} 0; a fit converges only "
+                "after an iteration")
     for value in metadata["lower_bounds"]:
         if not (_is_json_number(value) and math.isfinite(value)):
             return f"{named('lower_bounds')} holds {value!r}, expected finite numbers"
@@ -1089,6 +1098,10 @@ def _record_problem(metadata, named):
                                   and all(isinstance(n, str) for n in names)):
         return (f"{named('feature_names_in')} is {names!r}, not a list of "
                 f"{metadata['n_features_in']} strings")
+    if names is not None and len(set(names)) != len(names):
+        repeated = next(n for n in names if names.count(n) > 1)
+        return (f"{named('feature_names_in')} repeats the name {repeated!r}; a fit takes "
+                "distinct column names, one per feature")
     return None
 
 

@@ -704,8 +704,8 @@ _INFORMATIONAL = {"fastem_version", "not_saved"}  # never read by load, except i
 def _metadata_cases():
     invalid = {
         "format": ["other-format"], "format_version": [0, 99, 1.5], "class": ["Mixture", "load"],
-        "parameters": [["weights_"]], "n_features_in": [0, -1, 7], "feature_names_in": [["a"], [1, 2]],
-        "dtype": ["float16", "int64"], "converged": ["yes"], "n_iter": [-1, 2.5],
+        "parameters": [["weights_"]], "n_features_in": [0, -1, 7], "feature_names_in": [["a"], [1, 2], ["a", "a"]],
+        "dtype": ["float16", "int64"], "converged": ["yes"], "n_iter": [-1, 2.5, True, 0],
         "lower_bound": [float("nan"), 1e300], "lower_bounds": [[float("nan")], "x"],
     }
     for family, covariance_type, dtype in MODELS:
@@ -1204,6 +1204,7 @@ def test_a_float32_fit_of_collinear_features_saves_and_loads(tmp_path, covarianc
     ("lower_bounds_", np.zeros((2, 2))), ("lower_bounds_", [-1.0, float("inf")]),
     ("feature_names_in_", np.array(["a", "b", "c"], dtype=object)),
     ("feature_names_in_", np.array([1, 2])),
+    ("feature_names_in_", np.array(["a", "a"], dtype=object)), ("n_iter_", 0),
 ])
 def test_save_refuses_a_record_that_load_would_refuse(tmp_path, name, value):
     """The record of the fit (n_iter_, converged_, lower_bound_, lower_bounds_,
@@ -1229,6 +1230,32 @@ def test_save_refuses_a_record_that_load_would_refuse(tmp_path, name, value):
         setattr(estimator, name, value)
         with pytest.raises(ValueError, match=rf"does not convert: .*its {name} "):
             fastem.GaussianMixture.from_sklearn(estimator)
+
+
+@pytest.mark.parametrize("changes, named", [
+    ({"feature_names_in": ["a", "a"]}, "feature_names_in"),
+    ({"feature_names_in": ["b", "a", "b"], "n_features_in": 3}, "feature_names_in"),
+    ({"n_iter": 0}, "n_iter"),
+    ({"n_iter": 1}, "n_iter"),
+    ({"n_iter": 0, "lower_bounds": [], "lower_bound": float("-inf"), "converged": True},
+     "converged"),
+])
+def test_load_refuses_a_record_that_no_fit_writes(tmp_path, changes, named):
+    """A fit takes distinct column names, records one lower bound per accepted pass (at
+    most n_iter of them) and converges only after a pass: a file with repeated
+    feature_names_in, more lower_bounds than n_iter or converged true at n_iter 0 is
+    refused naming the field, where load built a model with two features named 'a' (whose
+    columns predict could not tell apart) or a record of no fit."""
+    source = _saved("gaussian", "full", "float64")
+    arrays = _arrays(source)
+    meta = json.loads(str(arrays["metadata"]))
+    assert meta["n_iter"] >= 2 and meta["lower_bounds"]
+    meta.update(changes)
+    arrays["metadata"] = np.array(json.dumps(meta))
+    _write(tmp_path / "m.npz", arrays)
+    with pytest.raises(ValueError, match=rf"is damaged: metadata field '{named}'") as info:
+        fastem.load(tmp_path / "m.npz")
+    assert "\n" not in str(info.value)
 
 
 class _PathLike:
