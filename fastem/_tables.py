@@ -1184,7 +1184,7 @@ def _filled_record(layout, line, row, text, values, missing, dtype):
     return "".join(parts) + text[end:]
 
 
-def read_columns(path, layout=None):
+def read_columns(path, layout=None, positions=None):
     """Every column of a CSV or parquet file, index and text columns included.
 
     ``layout`` is the ``layout`` of the :class:`Table` that :func:`read_csv`
@@ -1212,13 +1212,15 @@ def read_columns(path, layout=None):
 
     Raises ValueError for a parquet file with a repeated column name, and for
     a number beyond float64's range or a whole number that float64 would round
-    in a CSV file (with its line, data row and column).
+    in a CSV file (with its line, data row and column). ``positions``, a list of
+    column positions, reads those columns alone (of a parquet file, only those).
     """
     path = os.fsdecode(path)
     if layout is None:
         pa, pq = _pyarrow_parquet(path)
-        _parquet_schema(path)  # refuses repeated names
-        table = pq.read_table(path)
+        schema = _parquet_schema(path)  # refuses repeated names
+        table = pq.read_table(path, columns=None if positions is None
+                              else [schema.names[j] for j in positions])
         return list(table.schema.names), [
             np.array(c.to_pylist(), dtype=object)
             if (pa.types.is_integer(c.type) and c.null_count) or pa.types.is_dictionary(c.type)
@@ -1258,6 +1260,8 @@ def read_columns(path, layout=None):
             columns.append(np.array([None if t == "" else t for t in column], dtype=object))
     names = (_unique_names(layout.names[:n_columns]) if layout.names is not None
              else [f"x{j}" for j in range(n_columns)])
+    if positions is not None:
+        return [names[j] for j in positions], [columns[j] for j in positions]
     return names, columns
 
 

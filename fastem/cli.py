@@ -1377,13 +1377,48 @@ def cmd_predict(args):
             out = model.predict(X)
         names = ["component"]
         counts = np.bincount(out, minlength=model.n_components)
-    write_array(args.output, out, names)
+    _write_rows(args, out, names, layout)
     what = "probabilities" if args.proba else "labels"
     result = {"output": args.output, "n_samples": int(X.shape[0]), "kind": what,
               "counts": counts.tolist()}
     _emit(args, result, lambda: print(
         f"wrote {what} for {X.shape[0]:,} samples to {args.output}; most likely component "
         f"counts: {counts.tolist()}"))
+
+
+def _row_index(path, layout):
+    """The names and columns of DATA's pandas row index, as :func:`_write_imputed` keeps
+    them: a CSV file's unnamed first columns (``layout``), the columns that a parquet
+    file's pandas metadata lists; none for a .npy file."""
+    if os.path.splitext(path)[1].lower() not in (".csv", ".parquet"):
+        return [], []
+    try:
+        index = index_positions(path, layout)
+        if not index:
+            return [], []
+        names, columns = read_columns(path, layout, index)
+    except (ValueError, ImportError) as exc:
+        raise CommandError(str(exc)) from None
+    return names, columns
+
+
+def _write_rows(args, out, names, layout):
+    """Write ``out``, one row per row of DATA, with ``names``: beside DATA's row index, which
+    stays the index of a CSV or parquet output (as ``impute`` keeps it), where DATA has
+    one; a .npy output holds ``out`` alone."""
+    index_names, index = _row_index(args.data, layout)
+    if not index or _output_extension(args.output) == ".npy":
+        write_array(args.output, out, names)
+        return
+    if len(index[0]) != len(out):  # read by another pass over DATA
+        raise CommandError(f"{args.data!r} changed while it was read; run the command again")
+    table = out.reshape(len(out), -1)
+    columns = [table[:, j] for j in range(table.shape[1])]
+    if table.dtype == np.float32 and _output_extension(args.output) == ".csv":
+        # CSV text: float32's digits, as write_array writes them
+        columns = [np.array(list(c), dtype=object) for c in columns]
+    _write_columns(args.output, index_names + list(names), index + columns, args.data,
+                   list(range(len(index))))
 
 
 def cmd_score(args):

@@ -1383,3 +1383,80 @@ def test_columns_take_a_quoted_name_with_a_line_break_in_a_list(capsys, tmp_path
                          "-o", tmp_path / "m.npz")
     assert status == 1 and "is not a comma-separated list (a line break outside quotes); " \
         "quote a name that contains a comma or a line break" in err
+
+
+def _indexed_frame(index, dtype="float64"):
+    """Two separated clusters of columns a, b with the row ``index`` of a DataFrame."""
+    rng = np.random.default_rng(3)
+    n = 40
+    X = np.vstack([rng.normal(size=(n // 2, 2)), rng.normal(size=(n // 2, 2)) + 6])
+    labels = {
+        "numbers": pd.Index(np.arange(300, 300 - 2 * n, -2)),
+        "text": pd.Index([f"r{i}" for i in range(n)]),
+        "named": pd.Index([f"r{i}" for i in range(n)], name="id"),
+        "levels": pd.MultiIndex.from_arrays([[f"s{i % 3}" for i in range(n)], np.arange(n)]),
+    }[index]
+    return pd.DataFrame(X.astype(dtype), columns=["a", "b"], index=labels)
+
+
+@pytest.mark.skipif(not _HAVE_PYARROW, reason="needs pyarrow")
+@pytest.mark.parametrize("proba", [False, True])
+@pytest.mark.parametrize("out", ["o.csv", "o.parquet", "o.npy"])
+@pytest.mark.parametrize("data, index", [
+    ("d.csv", "numbers"), ("d.csv", "text"), ("d.csv", "levels"), ("d.parquet", "numbers"),
+    ("d.parquet", "named"), ("d.parquet", "levels"),
+])
+def test_predict_keeps_the_row_index_of_data(tmp_path, capsys, data, index, out, proba):
+    """predict wrote its labels or probabilities alone, without DATA's row index (the
+    unnamed first columns of df.to_csv, the index columns that a parquet file's pandas
+    metadata lists): its rows could not be joined back to DATA's by label, in a CSV or
+    parquet output alike. They keep it, as impute keeps it: first in a CSV file (unnamed
+    where DATA's is), in the pandas metadata of a parquet file; a .npy file holds the
+    predictions alone."""
+    frame = _indexed_frame(index)
+    (frame.to_csv if data.endswith(".csv") else frame.to_parquet)(tmp_path / data)
+    model = fastem.GaussianMixture(2, random_state=0).fit(frame)
+    model.save(tmp_path / "m.npz")
+    argv = ["predict", str(tmp_path / "m.npz"), str(tmp_path / data), "-o", str(tmp_path / out),
+            "--quiet"] + (["--proba"] if proba else [])
+    assert main(argv) == 0
+    capsys.readouterr()
+    expected = model.predict_proba(frame) if proba else model.predict(frame)
+    names = ["p0", "p1"] if proba else ["component"]
+    if out.endswith(".npy"):
+        assert_array_equal(np.load(tmp_path / out), expected)
+        return
+    n_index = frame.index.nlevels
+    back = (pd.read_parquet(tmp_path / out) if out.endswith(".parquet")
+            else pd.read_csv(tmp_path / out, index_col=list(range(n_index))))
+    assert list(back.columns) == names
+    assert list(back.index) == list(frame.index)
+    assert list(back.index.names) == list(frame.index.names)
+    assert_array_equal(back.to_numpy().reshape(expected.shape), expected)
+    assert back.to_numpy().dtype == expected.dtype
+
+
+@pytest.mark.skipif(not _HAVE_PYARROW, reason="needs pyarrow")
+@pytest.mark.parametrize("out", ["o.csv", "o.parquet"])
+def test_predict_keeps_the_row_index_beside_float32_probabilities(tmp_path, capsys, out):
+    """float32 probabilities of float32 data beside the row index: float32 in a parquet
+    file, float32's digits in a CSV file, as without an index."""
+    frame = _indexed_frame("named", "float32")
+    frame.to_parquet(tmp_path / "d.parquet")
+    model = fastem.GaussianMixture(2, random_state=0).fit(frame)
+    model.save(tmp_path / "m.npz")
+    assert main(["predict", str(tmp_path / "m.npz"), str(tmp_path / "d.parquet"), "--proba",
+                 "-o", str(tmp_path / out), "--quiet"]) == 0
+    capsys.readouterr()
+    expected = model.predict_proba(frame)
+    assert expected.dtype == np.float32
+    if out.endswith(".parquet"):
+        back = pd.read_parquet(tmp_path / out)
+        assert list(back.dtypes) == [np.float32, np.float32]
+    else:
+        back = pd.read_csv(tmp_path / out, index_col=0, dtype={"p0": np.float32, "p1": np.float32})
+        for line in (tmp_path / out).read_text().splitlines()[1:]:
+            for field in line.split(",")[1:]:  # float32's shortest digits, at most 9
+                assert len(field.split("e")[0].replace("-", "").replace(".", "").lstrip("0")) <= 9
+    assert list(back.index) == list(frame.index)
+    assert_array_equal(back.to_numpy(np.float32), expected)
