@@ -1909,6 +1909,12 @@ def _to_sklearn(model, sklearn_class, hyper_names, fitted_names):
         estimator.precisions_ = precisions_from_cholesky(
             estimator.precisions_cholesky_, model.covariance_type
         )
+    elif model._dtype == np.float32:
+        # 'diag' and 'spherical': float32 variances and precisions agree with the factors
+        # within float32's rounding, not float64's, which from_sklearn checks them at;
+        # scikit-learn's float64 ones are those of the factors, as for 'full'
+        estimator.precisions_ = estimator.precisions_cholesky_**2
+        estimator.covariances_ = 1.0 / estimator.precisions_
     if model._dtype == np.float32 or estimator.weights_[:-1].sum() > 1.0:
         # float32 weights can sum above 1 in float64 (0.6 and 0.4: 1 + 3e-8), as can float64
         # ones assigned within the 1e-6 that weights_ accepts, and with an empty or inactive
@@ -1917,6 +1923,14 @@ def _to_sklearn(model, sklearn_class, hyper_names, fitted_names):
     estimator.lower_bounds_ = list(model.lower_bounds_)
     if hasattr(model, "feature_names_in_"):
         estimator.feature_names_in_ = model.feature_names_in_.copy()
+    # The settings the parameters embody (reg_covar), which a set_params since the fit may
+    # have changed and scikit-learn has no field for: from_sklearn reads them back, as
+    # load reads a file's fitted_settings, while the estimator holds these parameters.
+    fitted = getattr(model, "_fitted_settings", None) or model._settings_of_the_fit()
+    estimator._fastem_fitted_settings = {
+        "settings": {name: float(value) for name, value in fitted.items()},
+        "precisions_cholesky_": np.array(estimator.precisions_cholesky_, copy=True),
+    }
     return estimator
 
 
@@ -2000,7 +2014,29 @@ def _checked_conversion(model, estimator):
         message = _one_line(exc)
         raise ValueError(message if message.startswith(doing) else f"{doing}: {message}") from None
     model._fit_structure = model._structure(model.n_features_in_)
+    model._fitted_settings = _settings_of_estimator(model, estimator, doing)
     return model
+
+
+def _settings_of_estimator(model, estimator, doing):
+    """The settings that the parameters of ``estimator`` embody (``model``'s
+    ``_fitted_settings``): those that ``to_sklearn`` recorded, while the estimator holds
+    the parameters it recorded them with; else its hyper-parameters, which its own fit
+    used (a refit replaces the parameters, and with them the record)."""
+    settings = model._settings_of_the_fit()
+    carried = getattr(estimator, "_fastem_fitted_settings", None)
+    if not (isinstance(carried, dict) and set(carried) == {"settings", "precisions_cholesky_"}):
+        return settings
+    factors = np.asarray(estimator.precisions_cholesky_)
+    kept = carried["precisions_cholesky_"]
+    if not (isinstance(kept, np.ndarray) and kept.shape == factors.shape
+            and np.array_equal(kept, factors)):
+        return settings  # fitted or assigned since to_sklearn
+    problem = _fitted_settings_problem(carried["settings"], settings)
+    if problem is not None:
+        raise ValueError(f"{doing}: its fastem fitted settings {carried['settings']!r}, "
+                         f"recorded by to_sklearn, {problem}. {_REFIT}")
+    return {**settings, **{name: float(value) for name, value in carried["settings"].items()}}
 
 
 def _sklearn_mixture(model):

@@ -550,7 +550,11 @@ class BayesianGaussianMixture(_GaussianComponents):
         priors Python floats. ``lower_bound_`` and ``lower_bounds_`` stay per
         unit of sample weight (scikit-learn's own fits report the sum over
         the samples). ``init_params='hierarchical'``, which scikit-learn does
-        not have, becomes its default 'kmeans'.
+        not have, becomes its default 'kmeans'. The ``reg_covar`` that the
+        parameters embody, where ``set_params`` changed it since the fit, goes
+        with the estimator as ``_fastem_fitted_settings``, which
+        :meth:`from_sklearn` reads back while the estimator holds the same
+        ``precisions_cholesky_``.
 
         {to_sklearn_raises}
         """
@@ -563,6 +567,8 @@ class BayesianGaussianMixture(_GaussianComponents):
         """A BayesianGaussianMixture with the posterior and priors of a fitted scikit-learn one.
 
         scikit-learn's ``lower_bound_`` (a sum over the samples) is copied as it is.
+        The parameters embody the estimator's ``reg_covar``, or the one that
+        :meth:`to_sklearn` recorded with them (``_fastem_fitted_settings``).
 
         Raises
         ------

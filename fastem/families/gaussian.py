@@ -1855,7 +1855,11 @@ class GaussianMixture(_GaussianComponents):
 
         Its hyper-parameters are this model's, except ``init_params='hierarchical'``,
         which scikit-learn does not have: it becomes scikit-learn's default
-        'kmeans', so that the estimator can be cloned and fitted again there.
+        'kmeans', so that the estimator can be cloned and fitted again there. The
+        ``reg_covar`` that the parameters embody, where ``set_params`` changed it since
+        the fit (a model file's ``fitted_settings``), goes with the estimator as
+        ``_fastem_fitted_settings``, which :meth:`from_sklearn` reads back while the
+        estimator holds the same ``precisions_cholesky_``.
 
         {to_sklearn_raises}
         """
@@ -1866,6 +1870,9 @@ class GaussianMixture(_GaussianComponents):
     @classmethod
     def from_sklearn(cls, estimator):
         """A GaussianMixture with the parameters of a fitted scikit-learn one.
+
+        Its parameters embody the estimator's ``reg_covar``, or the one that
+        :meth:`to_sklearn` recorded with them (``_fastem_fitted_settings``).
 
         Raises
         ------
