@@ -1931,7 +1931,21 @@ def _to_sklearn(model, sklearn_class, hyper_names, fitted_names):
         "settings": {name: float(value) for name, value in fitted.items()},
         "precisions_cholesky_": np.array(estimator.precisions_cholesky_, copy=True),
     }
+    unobserved = model._unobserved_of_the_fit()
+    if unobserved is not None:  # as a model file's unobserved_features
+        estimator._fastem_fitted_settings["unobserved_features"] = (
+            np.argwhere(unobserved).tolist())
+    # fastem's hyper-parameters that scikit-learn has not (the callback, a function, is
+    # not carried: it is not saved in a model file either)
+    estimator._fastem_hyper_parameters = {
+        name: getattr(model, name) for name in _FASTEM_ONLY_HYPER
+        if name in model._get_param_names()}
+    estimator._fastem_hyper_parameters["init_params"] = model.init_params
     return estimator
+
+
+# fastem's hyper-parameters that scikit-learn's mixtures do not have
+_FASTEM_ONLY_HYPER = ("accelerate", "missing", "step_exponent", "step_offset")
 
 
 _SKLEARN_MIXTURES = ("GaussianMixture", "BayesianGaussianMixture")
@@ -1966,7 +1980,14 @@ def _from_sklearn(cls, estimator, hyper_names, fitted_names, kind):
         raise ValueError(
             f"{type(estimator).__name__} is not fitted; call its fit() before converting."
         )
-    model = cls(**{name: getattr(estimator, name) for name in hyper_names})
+    hyper = {name: getattr(estimator, name) for name in hyper_names}
+    carried = getattr(estimator, "_fastem_hyper_parameters", None)
+    if isinstance(carried, dict):  # written by to_sklearn
+        hyper.update({name: value for name, value in carried.items()
+                      if name in _FASTEM_ONLY_HYPER and name in cls._get_param_names()})
+        if carried.get("init_params") == "hierarchical" and hyper["init_params"] == "kmeans":
+            hyper["init_params"] = "hierarchical"  # what to_sklearn made 'kmeans'
+    model = cls(**hyper)
     # the parameters together, as the estimator holds them: none is derived from another
     # (weights_ from weight_concentration_, precisions_ from precisions_cholesky_)
     parameters = [name for name in fitted_names if name in model._parameter_names]
@@ -2025,7 +2046,7 @@ def _settings_of_estimator(model, estimator, doing):
     used (a refit replaces the parameters, and with them the record)."""
     settings = model._settings_of_the_fit()
     carried = getattr(estimator, "_fastem_fitted_settings", None)
-    if not (isinstance(carried, dict) and set(carried) == {"settings", "precisions_cholesky_"}):
+    if not (isinstance(carried, dict) and {"settings", "precisions_cholesky_"} <= set(carried)):
         return settings
     factors = np.asarray(estimator.precisions_cholesky_)
     kept = carried["precisions_cholesky_"]
@@ -2033,9 +2054,18 @@ def _settings_of_estimator(model, estimator, doing):
             and np.array_equal(kept, factors)):
         return settings  # fitted or assigned since to_sklearn
     problem = _fitted_settings_problem(carried["settings"], settings)
+    pairs = carried.get("unobserved_features")
+    if problem is None and pairs is not None:
+        problem = _unobserved_features_problem(pairs, model._n_components, model.n_features_in_,
+                                               model._fits_missing())
+        if problem is None:
+            unobserved = np.zeros((model._n_components, model.n_features_in_), dtype=bool)
+            for k, j in pairs:
+                unobserved[k, j] = True
+            model._unobserved_features = unobserved if unobserved.any() else None
     if problem is not None:
-        raise ValueError(f"{doing}: its fastem fitted settings {carried['settings']!r}, "
-                         f"recorded by to_sklearn, {problem}. {_REFIT}")
+        raise ValueError(f"{doing}: its fastem record {carried!r}, written by to_sklearn, "
+                         f"{problem}. {_REFIT}")
     return {**settings, **{name: float(value) for name, value in carried["settings"].items()}}
 
 

@@ -554,3 +554,30 @@ def test_a_checkpoint_saved_by_the_callback_keeps_which_components_observe_no_va
     with pytest.warns(UserWarning, match=GAUSSIAN_WARNING):
         checkpoint.partial_fit(gaussian_data())
     assert_allclose(checkpoint._float64_covariances()[1, 1, 1], variance, rtol=1e-9)
+
+
+def test_the_round_trip_through_sklearn_keeps_fastem_s_own_settings(tmp_path):
+    """from_sklearn(model.to_sklearn()) gave a model of scikit-learn's settings alone:
+    missing='error' for a model fitted with missing='em' (it no longer imputed), the
+    default accelerate, step_exponent and step_offset, init_params 'kmeans' for
+    'hierarchical', and no record of the components that observe no value of a feature,
+    which the model's file and a stream continued from it keep. The estimator carries
+    them (pickled too), and from_sklearn gives them back."""
+    import pickle
+
+    pytest.importorskip("sklearn")
+    model = GaussianMixture(2, missing="em", reg_covar=REG_COVAR, accelerate=False,
+                            step_exponent=0.9, step_offset=3.0, init_params="hierarchical",
+                            **gaussian_start("full"))
+    with pytest.warns(UserWarning, match=GAUSSIAN_WARNING):
+        model.fit(gaussian_data())
+    back = GaussianMixture.from_sklearn(pickle.loads(pickle.dumps(model.to_sklearn())))
+    assert back.get_params() == {**model.get_params(), **{
+        name: back.get_params()[name] for name in ("means_init", "weights_init",
+                                                   "precisions_init")}}
+    assert back.missing == "em" and back.init_params == "hierarchical"
+    assert_array_equal(back._unobserved_of_the_fit(), model._unobserved_of_the_fit())
+    back.save(tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz") as f:
+        assert json.loads(str(f["metadata"]))["unobserved_features"] == [[1, 1]]
+    assert_array_equal(back.impute(gaussian_data()), model.impute(gaussian_data()))

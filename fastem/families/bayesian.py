@@ -550,7 +550,9 @@ class BayesianGaussianMixture(_GaussianComponents):
         priors Python floats. ``lower_bound_`` and ``lower_bounds_`` stay per
         unit of sample weight (scikit-learn's own fits report the sum over
         the samples). ``init_params='hierarchical'``, which scikit-learn does
-        not have, becomes its default 'kmeans'. The ``reg_covar`` that the
+        not have, becomes its default 'kmeans'; it and ``accelerate`` go with the
+        estimator as ``_fastem_hyper_parameters``, which :meth:`from_sklearn`
+        gives back. The ``reg_covar`` that the
         parameters embody, where ``set_params`` changed it since the fit, goes
         with the estimator as ``_fastem_fitted_settings``, which
         :meth:`from_sklearn` reads back while the estimator holds the same

@@ -1855,7 +1855,10 @@ class GaussianMixture(_GaussianComponents):
 
         Its hyper-parameters are this model's, except ``init_params='hierarchical'``,
         which scikit-learn does not have: it becomes scikit-learn's default
-        'kmeans', so that the estimator can be cloned and fitted again there. The
+        'kmeans', so that the estimator can be cloned and fitted again there.
+        fastem's own hyper-parameters (``missing``, ``accelerate``, ``step_exponent``,
+        ``step_offset``, 'hierarchical') go with it as ``_fastem_hyper_parameters``,
+        and :meth:`from_sklearn` gives them back (not ``callback``). The
         ``reg_covar`` that the parameters embody, where ``set_params`` changed it since
         the fit (a model file's ``fitted_settings``), goes with the estimator as
         ``_fastem_fitted_settings``, which :meth:`from_sklearn` reads back while the
