@@ -136,6 +136,23 @@ def _split_hyper_parameters(params):
     return scalars, arrays, dropped
 
 
+def _online_record_problem(metadata, n_steps, named):
+    """What is wrong with the record of the fit in ``metadata`` (the fields of ``_RECORD``)
+    of a model stepped by partial_fit ``n_steps`` times since its stream started, or None:
+    each step records itself alone (``n_iter`` = ``n_steps`` + 1, ``converged`` false, the
+    batch's mean log-likelihood as the one lower bound). ``named(field)`` names a field."""
+    if metadata["n_iter"] != n_steps + 1:
+        return (f"{named('n_iter')} is {metadata['n_iter']}, but the online-EM state has "
+                f"n_steps {n_steps}; a model stepped by partial_fit has n_iter = n_steps + 1")
+    if metadata["converged"]:
+        return (f"{named('converged')} is true, but a model stepped by partial_fit has not "
+                "converged (each step records itself alone)")
+    if len(metadata["lower_bounds"]) != 1:
+        return (f"{named('lower_bounds')} holds {len(metadata['lower_bounds'])} values, but a "
+                "model stepped by partial_fit records its last batch's alone")
+    return None
+
+
 def _online_state(model, n_steps, running):
     """The metadata field and the entries that hold partial_fit's running statistics
     (and which of the stream's warnings ``model`` gave)."""
@@ -746,6 +763,11 @@ def save(model, path, *, column_indices=None):
     # stream's last step): a file of the others would not load
     running = model._stream_statistics_for_missing(running)
     if running is not None:
+        problem = _online_record_problem(_record_metadata(model), model.n_steps_,
+                                         lambda field: f"its {_RECORD[field]}")
+        if problem is not None:
+            raise ValueError(f"cannot save a model to {path!r}: {problem}. A file of it would "
+                             "not load. Assign the record of one step, or refit the model.")
         metadata["format_version"] = _ONLINE_VERSION
         metadata[_ONLINE], online_arrays = _online_state(model, model.n_steps_, running)
         arrays.update(online_arrays)
@@ -1391,6 +1413,10 @@ def _read_online_entries(archive, metadata, path):
             f"metadata field '{_ONLINE}.n_steps' is {online['n_steps']}, but 'n_iter' is "
             f"{metadata['n_iter']}; a model stepped by partial_fit has n_iter = n_steps + 1",
         )
+    problem = _online_record_problem(metadata, online["n_steps"],
+                                     lambda field: f"metadata field {field!r}")
+    if problem is not None:
+        raise _damaged(path, problem)
     listed = {_ONLINE_NK: _ONLINE}
     listed.update({_ONLINE_MOMENT + n: f"{_ONLINE}.moments" for n in online["moments"]})
     listed.update({_ONLINE_REFERENCE + n: f"{_ONLINE}.reference" for n in online["reference"]})

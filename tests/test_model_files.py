@@ -704,7 +704,8 @@ _INFORMATIONAL = {"fastem_version", "not_saved"}  # never read by load, except i
 def _metadata_cases():
     invalid = {
         "format": ["other-format"], "format_version": [0, 99, 1.5], "class": ["Mixture", "load"],
-        "parameters": [["weights_"]], "n_features_in": [0, -1, 7], "feature_names_in": [["a"], [1, 2], ["a", "a"]],
+        "parameters": [["weights_"]], "n_features_in": [0, -1, 7],
+        "feature_names_in": [["a"], [1, 2], ["a", "a"]],
         "dtype": ["float16", "int64"], "converged": ["yes"], "n_iter": [-1, 2.5, True, 0],
         "lower_bound": [float("nan"), 1e300], "lower_bounds": [[float("nan")], "x"],
     }
@@ -1551,3 +1552,32 @@ def test_damaged_compressed_data_of_an_entry_is_named_as_damage(tmp_path, method
         return  # reads the metadata alone
     with pytest.raises(ValueError, match=expected):
         (fastem.load if reader == "load" else fastem.io.read_metadata)(path)
+
+
+@pytest.mark.parametrize("name", ["n_iter_", "converged_", "lower_bounds_"])
+def test_the_record_of_a_stepped_model_is_one_step(tmp_path, name):
+    """Each partial_fit step records itself alone: n_iter_ = n_steps_ + 1, converged_
+    false, the batch's mean log-likelihood as the one lower bound. save wrote an n_iter_
+    assigned since into a file that load refused ('a model stepped by partial_fit has
+    n_iter = n_steps + 1'), and a converged_ true or more lower_bounds_ into one that
+    loaded as a record of no step; save refuses them, naming the attribute, and load
+    refuses such a file, naming the field."""
+    import copy
+
+    model = copy.deepcopy(_stepped("gaussian", "full", "float64", "error"))
+    model.save(tmp_path / "good.npz")
+    value = {"n_iter_": model.n_iter_ + 3, "converged_": True,
+             "lower_bounds_": [model.lower_bound_ - 1.0, model.lower_bound_]}[name]
+    setattr(model, name, value)
+    with pytest.raises(ValueError, match=rf"cannot save a model to .*: its {name} .*partial_fit"):
+        model.save(tmp_path / "m.npz")
+    assert not (tmp_path / "m.npz").exists()
+    field = name[:-1]
+    _write_with_metadata_field(tmp_path / "good.npz", tmp_path / "bad.npz", (field,), "=",
+                               _json_value_of(value))
+    with pytest.raises(ValueError, match=rf"is damaged: .*'{re.escape(field)}'"):
+        fastem.load(tmp_path / "bad.npz")
+
+
+def _json_value_of(value):
+    return [float(v) for v in value] if isinstance(value, list) else value
