@@ -862,6 +862,9 @@ def _model_summary(model, column_indices=None):
         "converged": bool(model.converged_),
         "n_iter": int(model.n_iter_),
         "lower_bound": float(model.lower_bound_),
+        # the settings that the parameters embody, where set_params changed them since the
+        # fit (the model file's fitted_settings): {"reg_covar": 1e-06} beside 0.05
+        **({"fitted_settings": _changed_settings(model)} if _changed_settings(model) else {}),
         # A model stepped by partial_fit (online EM), whose running statistics it keeps.
         **({"partial_fit_calls": int(model.n_iter_), "n_steps": int(model.n_steps_)}
            if getattr(model, "_running_stats", None) is not None else {}),
@@ -871,6 +874,14 @@ def _model_summary(model, column_indices=None):
         "components": {title: v.tolist() for title, v in
                        _component_columns(model, _feature_labels(model, column_indices)).items()},
     }
+
+
+def _changed_settings(model):
+    """The settings that ``model``'s parameters embody where they differ from its
+    hyper-parameters (``set_params`` since the fit), as ``save`` writes them."""
+    fitted = getattr(model, "_fitted_settings", None) or {}
+    return {name: float(value) for name, value in fitted.items()
+            if float(getattr(model, name)) != value}
 
 
 def _print_model(model, column_indices=None):
@@ -900,6 +911,9 @@ def _print_model(model, column_indices=None):
                  else "log-likelihood")
         print(f"  {status} after {summary['n_iter']} iteration(s); "
               f"{bound} per sample {summary['lower_bound']:.6f}")
+    for name, value in summary.get("fitted_settings", {}).items():
+        print(f"  fitted with {name}={value!r}; {name} is now {getattr(model, name)!r}, "
+              "for a later fit or partial_fit")
     if "effective_n_components" in summary:
         print(f"  effective number of components (weight above 0.01): "
               f"{summary['effective_n_components']} of {model.n_components}")
