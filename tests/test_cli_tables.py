@@ -1479,3 +1479,23 @@ def test_info_shows_the_reg_covar_that_the_parameters_embody(tmp_path, capsys):
     assert "fitted with reg_covar=1e-06; reg_covar is now 0.05" in capsys.readouterr().out
     assert main(["info", str(tmp_path / "plain.npz"), "--json"]) == 0
     assert "fitted_settings" not in json.loads(capsys.readouterr().out)
+
+
+def test_predict_copies_the_row_labels_of_a_csv_file_to_a_csv_file_as_written(tmp_path, capsys):
+    """The labels of a CSV file's unnamed index column go to a CSV output as the file
+    writes them ('0.10', '1e3', '007', '5.0'), as impute copies them, not as the numbers
+    they read as ('0.1', '1000.0', '7.0', '5.0')."""
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(50, 2)), rng.normal(size=(50, 2)) + 6])
+    model = fastem.GaussianMixture(2, random_state=0).fit(pd.DataFrame(X, columns=["a", "b"]))
+    model.save(tmp_path / "m.npz")
+    labels = ["0.10", "1e3", "007", "2.50", "-0"] + [f"{i}.0" for i in range(5, 100)]
+    (tmp_path / "d.csv").write_text(",a,b\n" + "".join(
+        f"{label},{a!r},{b!r}\n" for label, (a, b) in zip(labels, X.tolist())))
+    assert main(["predict", str(tmp_path / "m.npz"), str(tmp_path / "d.csv"),
+                 "-o", str(tmp_path / "o.csv"), "--quiet"]) == 0
+    lines = (tmp_path / "o.csv").read_text().splitlines()
+    assert lines[0] == ",component"
+    assert [line.rsplit(",", 1)[0] for line in lines[1:]] == labels
+    expected = model.predict(pd.DataFrame(X, columns=["a", "b"])).tolist()
+    assert [int(line.rsplit(",", 1)[1]) for line in lines[1:]] == expected
