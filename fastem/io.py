@@ -1957,6 +1957,9 @@ def _to_sklearn(model, sklearn_class, hyper_names, fitted_names):
         "settings": {name: float(value) for name, value in fitted.items()},
         "precisions_cholesky_": np.array(estimator.precisions_cholesky_, copy=True),
     }
+    if model._dtype == np.float32:  # scikit-learn's are float64; from_sklearn takes these
+        estimator._fastem_fitted_settings["float32_parameters"] = {
+            name: np.array(getattr(model, name), copy=True) for name in model._parameter_names}
     unobserved = model._unobserved_of_the_fit()
     if unobserved is not None:  # as a model file's unobserved_features
         estimator._fastem_fitted_settings["unobserved_features"] = (
@@ -2054,6 +2057,16 @@ def _checked_conversion(model, estimator):
     hyper-parameters (scikit-learn's ``set_params`` after a fit can part them), with
     their structure recorded for a warm start."""
     doing = f"The sklearn.mixture.{type(estimator).__name__} does not convert"
+    float32 = (_carried_record(estimator) or {}).get("float32_parameters")
+    if float32 is not None:  # a float32 model's, while the estimator holds them in float64
+        if not (isinstance(float32, dict) and set(float32) == set(model._parameter_names)
+                and all(isinstance(v, np.ndarray) and v.dtype == np.float32
+                        and v.shape == np.shape(getattr(model, name))
+                        for name, v in float32.items())):
+            raise ValueError(f"{doing}: its fastem record of float32 parameters, written by "
+                             f"to_sklearn, is not one array of float32 per parameter of "
+                             f"{model._parameter_names}. {_REFIT}")
+        model._replace_parameters({name: v.copy() for name, v in float32.items()})
     try:
         checked_parameter_arrays(model, doing, _conversion_fix)
         check_record(model, doing, "A fastem model could not be saved with it.")
@@ -2065,20 +2078,30 @@ def _checked_conversion(model, estimator):
     return model
 
 
+def _carried_record(estimator):
+    """The record that ``to_sklearn`` wrote on ``estimator`` (``_fastem_fitted_settings``)
+    while the estimator holds the parameters it was written with, else None (an estimator
+    of scikit-learn's own fit, or fitted or assigned since)."""
+    carried = getattr(estimator, "_fastem_fitted_settings", None)
+    if not (isinstance(carried, dict) and {"settings", "precisions_cholesky_"} <= set(carried)):
+        return None
+    factors = np.asarray(estimator.precisions_cholesky_)
+    kept = carried["precisions_cholesky_"]
+    if not (isinstance(kept, np.ndarray) and kept.shape == factors.shape
+            and np.array_equal(kept, factors)):
+        return None
+    return carried
+
+
 def _settings_of_estimator(model, estimator, doing):
     """The settings that the parameters of ``estimator`` embody (``model``'s
     ``_fitted_settings``): those that ``to_sklearn`` recorded, while the estimator holds
     the parameters it recorded them with; else its hyper-parameters, which its own fit
     used (a refit replaces the parameters, and with them the record)."""
     settings = model._settings_of_the_fit()
-    carried = getattr(estimator, "_fastem_fitted_settings", None)
-    if not (isinstance(carried, dict) and {"settings", "precisions_cholesky_"} <= set(carried)):
+    carried = _carried_record(estimator)
+    if carried is None:
         return settings
-    factors = np.asarray(estimator.precisions_cholesky_)
-    kept = carried["precisions_cholesky_"]
-    if not (isinstance(kept, np.ndarray) and kept.shape == factors.shape
-            and np.array_equal(kept, factors)):
-        return settings  # fitted or assigned since to_sklearn
     problem = _fitted_settings_problem(carried["settings"], settings)
     pairs = carried.get("unobserved_features")
     if problem is None and pairs is not None:

@@ -556,7 +556,8 @@ class BayesianGaussianMixture(_GaussianComponents):
         parameters embody, where ``set_params`` changed it since the fit, goes
         with the estimator as ``_fastem_fitted_settings``, which
         :meth:`from_sklearn` reads back while the estimator holds the same
-        ``precisions_cholesky_``.
+        ``precisions_cholesky_``, and so are a float32 model's parameters, which
+        it gives back bitwise as a float32 model.
 
         {to_sklearn_raises}
         """

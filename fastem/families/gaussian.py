@@ -1862,7 +1862,8 @@ class GaussianMixture(_GaussianComponents):
         ``reg_covar`` that the parameters embody, where ``set_params`` changed it since
         the fit (a model file's ``fitted_settings``), goes with the estimator as
         ``_fastem_fitted_settings``, which :meth:`from_sklearn` reads back while the
-        estimator holds the same ``precisions_cholesky_``.
+        estimator holds the same ``precisions_cholesky_``, and so are a float32
+        model's parameters, which it gives back bitwise as a float32 model.
 
         {to_sklearn_raises}
         """
