@@ -157,11 +157,14 @@ def _data_second_moments(source, mean, total, missing=False, second="full"):
 def _effective_points(model, source):
     """Effective number of points behind each component (Kish's effective size).
 
-    ``n_eff_k = (sum_i w_i r_ik)^2 / sum_i (w_i r_ik)^2`` with ``r_ik`` the
-    responsibilities. With unit weights and hard assignments it is the number
-    of points in the component. Unlike the component's mass ``sum_i w_i r_ik``
-    it does not depend on the scale of the weights, and one point with a large
-    weight still counts as one point.
+    ``n_eff_k = (sum_i r_ik)^2 / sum_i r_ik^2`` over the rows of positive weight,
+    with ``r_ik`` the responsibilities. With hard assignments it is the number of
+    points in the component. Unlike the component's mass ``sum_i w_i r_ik`` it
+    does not depend on the weights: one point with a large weight still counts
+    as one point, and two points count as two whatever their weights. Kish's
+    weighted form, ``(sum_i w_i r_ik)^2 / sum_i (w_i r_ik)^2``, counted two
+    points of weights 2 and 3 as 1.92, below the 2 that a 'diag' covariance
+    needs, where the five rows they stand for count as five.
     """
     K = model._n_components
     model = model._for_tasks()  # the function below goes to Dask's workers
@@ -172,9 +175,10 @@ def _effective_points(model, source):
         for s in _row_blocks(X.shape[0]):
             # A chunk of the validated source, in the columns of fit: no input checks again.
             resp = model._outputs(_Slice(X[s], np.empty(0)), "resp")
-            weighted_resp = resp.astype(np.float64) * w[s, None]
-            out[:K] += weighted_resp.sum(axis=0)
-            out[K:] += (weighted_resp**2).sum(axis=0)
+            # a row counts as one point whatever its weight; a row of weight 0 as none
+            counted_resp = resp.astype(np.float64) * (w[s, None] > 0)
+            out[:K] += counted_resp.sum(axis=0)
+            out[K:] += (counted_resp**2).sum(axis=0)
         return out
 
     total = source.reduce(masses)

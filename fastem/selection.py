@@ -96,8 +96,9 @@ def collapsed_components(model, X, sample_weight=None, *, min_variance_ratio=1e-
        rule 1.
 
     3. **Too few points.** Its effective number of points
-       (Kish's effective sample size
-       ``(sum_i w_i r_ik)^2 / sum_i (w_i r_ik)^2``, see below) is below what its covariance needs to be
+       (Kish's effective sample size ``(sum_i r_ik)^2 / sum_i r_ik^2`` over the
+       rows of positive weight, whatever their weights: a row of weight 3 is one
+       point) is below what its covariance needs to be
        non-singular without ``reg_covar``: ``n_features + 1`` for 'full', 2
        for 'diag' and 'spherical', 1 for 'tied' (the shared covariance is
        pooled; each component only needs a point for its mean).

@@ -197,6 +197,28 @@ def test_weighted_selection_matches_repeated_rows():
         assert value == pytest.approx(model.bic(np.repeat(X, counts, axis=0)))
 
 
+def test_two_weighted_points_count_as_the_rows_they_stand_for():
+    """A 'diag' component on two points of weights 2 and 3 rests on two points, as on the
+    five rows they stand for: it is not flagged, and the grid chooses as on those rows.
+    Kish's weighted effective size (1.92 points, fewer than 2) flagged it, and the grid
+    chose K=1 at a BIC of 537.0 over K=2 at 408.5."""
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (60, 2)), [[6.0, 6.0], [6.5, 5.0]]])
+    weights = np.r_[np.ones(60), 2.0, 3.0]
+    repeated = np.repeat(X, weights.astype(int), axis=0)
+    model = fastem.GaussianMixture(2, covariance_type="diag", random_state=0).fit(
+        X, sample_weight=weights)
+    assert collapsed_components(model, X, weights) == collapsed_components(model, repeated) == {}
+    kwargs = dict(n_components=[1, 2], covariance_types="diag", random_state=0)
+    weighted = fastem.select_n_components(X, sample_weight=weights, **kwargs)
+    assert weighted.best_params_ == fastem.select_n_components(repeated, **kwargs).best_params_
+    assert weighted.best_params_ == ("diag", 2)
+    # a point's weight does not make it more than one point
+    assert collapsed_components(model, X, weights * 1e6) == {}
+    one = np.r_[np.ones(60), 5.0, 0.0]
+    assert "1 effective points" in collapsed_components(model, X, one).get(1, "")
+
+
 @pytest.mark.parametrize("covariance_type, n_far, seed", [("tied", 1, 0), ("spherical", 3, 2)])
 def test_a_small_group_as_wide_as_the_others_keeps_its_component(covariance_type, n_far, seed):
     """A far group of one or three points is a component of its own."""
