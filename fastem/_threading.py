@@ -214,8 +214,9 @@ def read_only_fields(params):
     return params._make(read_only(a) if type(a) is np.ndarray else a for a in params)
 
 
-# The process that first launched a parallel kernel, when Numba's layer is 'omp' on GNU
-# OpenMP (0 for any other layer; None before the first launch). GNU OpenMP is not fork-safe:
+# The process that first launched a parallel kernel, or that forked after any parallel
+# region of its own (a user's too), when Numba's layer is 'omp' on GNU OpenMP (0 for any
+# other layer; None before either). GNU OpenMP is not fork-safe:
 # Numba ends a forked child of that process that launches a parallel region ("Terminating:
 # fork() called from a process already using GNU OpenMP"), the default start method of
 # multiprocessing and concurrent.futures' process pools on Linux.
@@ -232,6 +233,25 @@ def _record_parallel_parent():
 
             gnu = omppool.openmp_vendor == "GNU"
         _parallel_parent["pid"] = os.getpid() if gnu else 0
+
+
+def _record_parallel_parent_before_fork():
+    """At a fork, record this process as the parent of the child when its parallel regions
+    ran on GNU OpenMP, whoever launched them: a user's own ``parallel=True`` function, or
+    another library's, makes the child as unable to start a parallel region as fastem's
+    kernels do, and a child that tried was ended (a ``multiprocessing.Pool`` waited for its
+    results forever)."""
+    if _parallel_parent["pid"] is not None:
+        return
+    try:
+        numba.threading_layer()
+    except ValueError:  # no parallel region has run in this process
+        return
+    _record_parallel_parent()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_record_parallel_parent_before_fork)
 
 
 def _forked_from_gnu_openmp():

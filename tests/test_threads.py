@@ -173,6 +173,58 @@ def test_a_forked_worker_of_a_process_whose_kernels_ran_on_gnu_openmp(forked_cal
     assert forked_calls[call] is True
 
 
+_USER_KERNEL_FORK_SCRIPT = """
+import concurrent.futures, json, multiprocessing, warnings
+warnings.simplefilter("ignore")
+import numba, numpy as np
+import fastem
+
+@numba.njit(parallel=True)
+def total(x):  # the user's own parallel function, not fastem's
+    s = 0.0
+    for i in numba.prange(x.shape[0]):
+        s += x[i]
+    return s
+
+def means():
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (40_000, 4)), rng.normal(4, 1, (40_000, 4))])
+    model = fastem.GaussianMixture(2, max_iter=4, tol=0.0, random_state=0).fit(X)
+    return model.means_.tolist()
+
+if __name__ == "__main__":
+    total(np.ones(1000))  # the process's first parallel region, before any of fastem's
+    from numba.np.ufunc import omppool
+    if numba.threading_layer() != "omp" or omppool.openmp_vendor != "GNU":
+        print(json.dumps("not GNU OpenMP"))
+    else:
+        fork = multiprocessing.get_context("fork")
+        with concurrent.futures.ProcessPoolExecutor(1, mp_context=fork) as pool:
+            try:
+                there = pool.submit(means).result(timeout=600)
+            except concurrent.futures.process.BrokenProcessPool:
+                there = "the worker died"
+        print(json.dumps(there == means() or there))
+"""
+
+
+def test_a_forked_worker_of_a_process_whose_own_parallel_function_ran_on_gnu_openmp(tmp_path):
+    # The parent's first parallel region was the user's, not fastem's: fastem had not
+    # recorded it, so the worker's first kernel started a parallel region and Numba ended
+    # it (a multiprocessing.Pool then waited for its result forever). Its fit runs on its
+    # own thread and gives the parent's bits.
+    script = tmp_path / "user_kernel_fork.py"
+    script.write_text(_USER_KERNEL_FORK_SCRIPT)
+    env = dict(os.environ, NUMBA_THREADING_LAYER="omp", PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    outcome = json.loads(proc.stdout.strip().splitlines()[-1])
+    if outcome == "not GNU OpenMP":
+        pytest.skip("Numba's 'omp' layer on GNU OpenMP is not available")
+    assert outcome is True
+
+
 _HELD_LOCK_SCRIPT = """
 import multiprocessing, sys, warnings
 warnings.simplefilter("ignore")
