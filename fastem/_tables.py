@@ -46,7 +46,8 @@ not data.
 Missing values (empty fields, pandas' markers such as ``NA`` or ``nan``, and
 float()'s other spellings of NaN, such as ``NAN``, which pandas reads as text)
 and text in a numeric column (decimal commas, thousands separators,
-numbers separated by spaces, and a number beside a character that float()
+currency and percent signs, an accountant's brackets for a negative number,
+a unit after a number, numbers separated by spaces, and a number beside a character that float()
 strips but pandas does not take for a space, such as a no-break space,
 named as such), and a whole number that float64 would round (beyond 2**53,
 such as a 19-digit identifier), are errors that give the line, the data row
@@ -342,6 +343,120 @@ def _typographic_minus(layout, value, where):
         "minus sign, which pandas, and fastem, read as text (only '-' is a minus sign). "
         "Replace it in the file (e.g. in Python: text = open(path, "
         f"encoding={layout.encoding!r}).read(){replaced}, then write text to a new file)"
+    )
+
+
+# A unit written after a number ("3.2kg", "20 °C", "5 m/s", "12 m²"): letters, with an
+# optional degree sign before them, a '/' or a point between words, a power after them.
+_UNIT = re.compile(r"(.*?[0-9.)])\s*(°?[^\W\d_]+(?:[/.·][^\W\d_]+)*[²³]?)")
+# A number's digits once its decorations are gone, with its groups: "1,234.50" (a comma
+# between groups, a decimal point), "1.234,50" (points, a decimal comma), "1'234.50",
+# "1 234,50" (apostrophes or spaces), or no groups ("12.5", "3,50": a decimal comma).
+_DECORATED_DIGITS = re.compile(
+    r"[-+]?(?:[0-9]{1,3}(?P<group>[,.'\u2019 \u00a0\u202f\u2009])[0-9]{3}"
+    r"(?:(?P=group)[0-9]{3})*|[0-9]*)(?:(?P<decimal>[.,])[0-9]+)?(?:[eE][-+]?[0-9]+)?")
+_PERCENT_SIGNS = "%\u2030"
+
+
+def _raw(pattern):
+    """``pattern`` written as Python writes a regular expression: r'...' where it can."""
+    return f"r'{pattern}'" if "'" not in pattern and not pattern.endswith("\\") else repr(pattern)
+
+
+def _decorated_value(layout, value, where, j):
+    """The error for ``value``, a number written with a currency sign ('$1,234.50', '€3',
+    '1.234,50 €'), a percent sign ('12%'), an accountant's brackets for a negative number
+    ('(12.5)') or a unit after it ('3.2kg'), each of which pandas reads as text: what it
+    holds, and a pandas call that reads the column as numbers. None for another value."""
+    text = value.strip()
+    brackets = len(text) > 2 and text[0] == "(" and text[-1] == ")"
+    if brackets:
+        text = text[1:-1].strip()
+    signs = "".join(dict.fromkeys(
+        c for c in text if unicodedata.category(c) == "Sc" or c in _PERCENT_SIGNS))
+    text = "".join(c for c in text if c not in signs).strip()
+    unit = None
+    found = _UNIT.fullmatch(text)
+    if found is not None:
+        text, unit = found.group(1), found.group(2)
+    minus = "".join(dict.fromkeys(c for c in text if c in _MINUS_SIGNS))
+    text = text.translate({ord(c): "-" for c in minus})
+    if text[:1] in ("-", "+"):  # "-$5", "- 5 %"
+        text = text[0] + text[1:].strip()
+    digits = _DECORATED_DIGITS.fullmatch(text)
+    if not (brackets or signs or unit) or digits is None or not any(map(str.isdigit, text)):
+        return None
+    group, decimal = digits.group("group"), digits.group("decimal")
+    if group is not None and group == decimal:
+        return None  # 1.234.5 is no number
+    comma_decimal = decimal == "," or group == "."
+    ambiguous = group == "," and decimal is None and text.count(",") == 1
+    number = text.replace(group, "") if group else text
+    number = number.replace(",", ".") if comma_decimal else number
+    number = ("-" + number.lstrip("+")) if brackets and not number.startswith("-") else number
+    if not _is_number(number):
+        return None
+    what = []
+    if signs:
+        shown = " and ".join(repr(c) for c in signs)
+        kind = ("a percent sign" if signs == "%" else "a per mille sign" if signs == "\u2030"
+                else "a currency sign" if not any(c in _PERCENT_SIGNS for c in signs)
+                else "signs")
+        what.append(f"{kind} ({shown})")
+    if brackets:
+        what.append("an accountant's brackets for a negative number")
+    if unit:
+        what.append(f"a unit ({unit!r})")
+    if minus:
+        what.append(" and ".join(f"U+{ord(c):04X} {_character_name(c)}" for c in minus) +
+                    " for its minus sign")
+    if group is not None:
+        what.append(f"{_GROUP_MARKS.get(group, 'commas' if group == ',' else repr(group))} "
+                    "between its digit groups")
+    if comma_decimal:
+        what.append("a decimal comma")
+    # the pandas steps that take the decorations off the column's text, in order
+    steps = []
+    if brackets:
+        steps.append(".str.strip().str.replace(r'^\\((.*)\\)$', r'-\\1', regex=True)")
+    removed = [re.escape(c) for c in signs]
+    if unit:
+        removed.append(re.escape(unit))
+    if group is not None and group != " ":
+        removed.append(re.escape(group))
+    if any(c.isspace() for c in value.strip()):
+        removed.append(r"\s")
+    if removed:
+        steps.append(f".str.replace({_raw('|'.join(removed))}, '', regex=True)")
+    for c in minus:
+        steps.append(f".str.replace({c!r}, '-')")
+    if comma_decimal:
+        steps.append(".str.replace(',', '.')")
+    options = "" if layout.delimiter == "," else f", sep={layout.delimiter!r}"
+    if layout.names is None:
+        options += ", header=None"
+    if layout.comments:
+        options += f", skiprows={layout.comments}"
+    if layout.encoding not in ("utf-8", "utf-8-sig"):
+        options += f", encoding={layout.encoding!r}"
+    column = repr(j if layout.names is None else layout.names[j])
+    fix = (f"df = pd.read_csv(path{options}); df[{column}] = pd.to_numeric(df[{column}]"
+           f"{''.join(steps)}); df.to_csv(new_path, index=False"
+           f"{', header=False' if layout.names is None else ''})")
+    notes = ""
+    for c, per in (("%", 100), ("\u2030", 1000)):
+        if c in signs:
+            notes += f"; divide by {per} for fractions of {c!r}"
+    if unit:
+        notes += f"; keep the unit ({unit}) in the column's name instead"
+    if ambiguous:
+        notes += (f"; if its comma is a decimal comma ({text.replace(',', '.')}), not a "
+                  "thousands separator, replace ',' by '.' instead of removing it")
+    return (
+        f"{layout.path!r} has {value!r} on {where}: a number ({number.lstrip('+')}) written "
+        f"with {', '.join(what[:-1]) + ' and ' if len(what) > 1 else ''}{what[-1]}, which "
+        "pandas, and fastem, read as text. "
+        f"Save the column as plain numbers (e.g. with pandas: {fix}{notes})"
     )
 
 
@@ -2332,7 +2447,8 @@ def _bad_value(layout, value, line, row_number, j):
             "numeric columns (--columns on the command line, columns= in fastem.Chunks), or "
             "correct that value"
         )
-    notation = _grouped_digits(layout, value, where) or _typographic_minus(layout, value, where)
+    notation = (_grouped_digits(layout, value, where) or _typographic_minus(layout, value, where)
+                or _decorated_value(layout, value, where, j))
     if notation:  # a number written as a locale or print writes it
         return notation
     if _spaced_numbers(value):

@@ -118,6 +118,10 @@ def test_headerless_bom_csv_keeps_every_row(capsys, tmp_path):
      "decimal comma; fastem reads decimal points"),
     ("a,b\n1,2\n3,x\n", "the non-numeric value 'x' on line 3 (data row 2), column 2 ('b'); choose "
      "numeric columns (--columns on the command line, columns= in fastem.Chunks)"),
+    ("a;b\n1;2\n3;12%\n", "has '12%' on line 3 (data row 2), column 2 ('b'): a number (12) "
+     "written with a percent sign ('%'), which pandas, and fastem, read as text. Save the "
+     "column as plain numbers (e.g. with pandas: df = pd.read_csv(path, sep=';'); df['b'] = "
+     "pd.to_numeric(df['b'].str.replace(r'%', '', regex=True))"),
 ])
 def test_csv_problems_give_one_line(capsys, tmp_path, content, expected):
     path = tmp_path / "bad.csv"

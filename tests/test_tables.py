@@ -1753,3 +1753,50 @@ def test_unnamed_index_levels_of_numbers_that_are_no_row_labels_get_a_doubt(tmp_
     frame.index = pd.MultiIndex.from_arrays([np.arange(30) % 3, np.arange(30)])
     frame.to_csv(path)
     assert not read_csv(path).doubts  # whole numbers: row labels, as pandas writes them
+
+
+
+DECORATED = [  # a number as a spreadsheet or a report writes it, the number, what the error says
+    ("12%", 12, "a percent sign"),
+    ("-12.5 %", -12.5, "a percent sign"),
+    ("12,5%", 12.5, "a percent sign .* and a decimal comma"),
+    ("$1,234.50", 1234.5, r"a currency sign \('\$'\) and commas between its digit groups"),
+    ("\u20ac3", 3, "a currency sign"),
+    ("1.234,50 \u20ac", 1234.5, "points between its digit groups and a decimal comma"),
+    ("1 234,50 \u20ac", 1234.5, "spaces between its digit groups and a decimal comma"),
+    ("(12.5)", -12.5, "an accountant's brackets for a negative number"),
+    ("($1,234.50)", -1234.5, "an accountant's brackets"),
+    ("\u2212$5", -5, "U\\+2212 MINUS SIGN for its minus sign"),
+    ("3.2kg", 3.2, r"a unit \('kg'\)"),
+    ("20 \u00b0C", 20, r"a unit \('\u00b0C'\)"),
+]
+
+
+@pytest.mark.parametrize("value, number, what", DECORATED)
+@pytest.mark.parametrize("layout", ["header", "no header", "semicolons and a note"])
+def test_a_decorated_number_is_named_with_a_pandas_call_that_reads_it(
+        tmp_path, value, number, what, layout):
+    """A number written with a currency or percent sign, an accountant's brackets or a unit
+    is named so, with its place and the pandas call that reads its column (before, a
+    'non-numeric value' without a fix)."""
+    delimiter = ";" if layout == "semicolons and a note" else ","
+    field = f'"{value}"' if delimiter in value else value
+    rows = [["1.5", "2"], ["3", field], ["4", "5"]]
+    if layout != "no header":
+        rows.insert(0, ["a", "b"])
+    text = "".join(delimiter.join(row) + "\n" for row in rows)
+    if layout == "semicolons and a note":
+        text = "# prices\n" + text
+    path = _write(tmp_path, text)
+    line = {"header": 3, "no header": 2, "semicolons and a note": 4}[layout]
+    column = "column 2:" if layout == "no header" else "column 2 \\('b'\\):"
+    with pytest.raises(ValueError, match=rf"{re.escape(repr(value))} on line {line} \(data row "
+                                         rf"2\), {column} a number \({number:g}") as error:
+        read_csv(path)
+    message = str(error.value)
+    assert re.search(rf"written with .*{what}", message), message
+    fix = re.search(r"with pandas: (df = pd\.read_csv.*?index=False(?:, header=False)?\))",
+                    message).group(1)
+    new_path = str(tmp_path / "new.csv")
+    exec(fix, {"pd": pd, "path": path, "new_path": new_path})
+    assert_array_equal(read_csv(new_path).data, [[1.5, 2], [3, number], [4, 5]])
