@@ -1017,19 +1017,74 @@ def name_key(name):
     return unicodedata.normalize("NFC", name.strip())
 
 
+# Names a message lists, at most: a mismatch of 20,000 columns is told in a few lines, as
+# scikit-learn's _check_feature_names tells it (its "- ..." after five names).
+NAMES_SHOWN = 5
+
+
+def shown_names(names, limit=NAMES_SHOWN, count=True):
+    """``names`` for a message: "['a', 'b', 'c']", or the first ``limit`` of them and, with
+    ``count``, how many there are in all ("['a', 'b', 'c', 'd', 'e', ...] (20000 names)")."""
+    names = list(names)
+    if len(names) <= limit:
+        return repr(names)
+    shown = f"[{', '.join(map(repr, names[:limit]))}, ...]"
+    return f"{shown} ({len(names)} names)" if count else shown
+
+
+def _listed_names(title, names, limit=NAMES_SHOWN):
+    """A title and a line for each of the first ``limit`` names, then one for the rest."""
+    lines = "".join(f"- {n}\n" for n in names[:limit])
+    if len(names) <= limit:
+        return f"{title}:\n{lines}"
+    return f"{title} ({len(names)}):\n{lines}- ... and {len(names) - limit} more\n"
+
+
+def name_differences(names, expected, where="fit"):
+    """How the column names ``names`` differ from ``expected`` (those of ``where``), in one
+    bounded sentence: the names not in ``where`` and those of ``where`` that are not in
+    ``names``, the first :data:`NAMES_SHOWN` of each with their counts, or where the same
+    names stand in another order."""
+    names, expected = list(names), list(expected)
+    expected_set, names_set = set(expected), set(names)
+    unseen = [n for n in names if n not in expected_set]
+    missing = [n for n in expected if n not in names_set]
+    parts = []
+    if unseen:
+        parts.append(f"{len(unseen)} not in {where} ({shown_names(unseen, count=False)})")
+    if missing:
+        parts.append(f"{len(missing)} of {where} missing ({shown_names(missing, count=False)})")
+    if not parts:
+        if len(names) != len(expected):
+            return f"{len(names)} columns where {where} has {len(expected)} (names repeat)"
+        return f"the same names in another order ({first_misordered(names, expected, where)})"
+    return ", ".join(parts)
+
+
 def names_written_otherwise(names, expected, where="fit"):
     """A sentence on the ``names`` that read as one of the ``expected`` names (those of
     ``where``; :func:`name_key`) but are written otherwise, each beside it in ASCII, where
-    the two look the same; '' when there are none."""
+    the two look the same (the first :data:`NAMES_SHOWN` of them); '' when there are none."""
     keys = {name_key(n): n for n in expected}
     pairs = [(n, keys[name_key(n)]) for n in names
              if name_key(n) in keys and n != keys[name_key(n)]]
     if not pairs:
         return ""
-    shown = ", ".join(f"{ascii(n)} for {ascii(e)}" for n, e in pairs)
+    shown = ", ".join(f"{ascii(n)} for {ascii(e)}" for n, e in pairs[:NAMES_SHOWN])
+    if len(pairs) > NAMES_SHOWN:
+        shown += f", ... ({len(pairs)} names)"
     return (f"Some names are written otherwise than in {where} (spaces around them, or "
             f"another Unicode normal form of the same letters): {shown}; rename them as in "
             f"{where}. ")
+
+
+def first_misordered(names, expected, where="fit"):
+    """Where ``names`` first differ from ``expected`` (those of ``where``), the same names in
+    another order: "column 3 is 'c' where fit had 'b'"; '' where they do not differ."""
+    for j, (name, wanted) in enumerate(zip(names, expected)):
+        if name != wanted:
+            return f"column {j + 1} is {name!r} where {where} had {wanted!r}"
+    return ""
 
 
 def check_feature_names(names, fitted_names, estimator, selection="X[{}]"):
@@ -1038,7 +1093,9 @@ def check_feature_names(names, fitted_names, estimator, selection="X[{}]"):
     Follows scikit-learn: a UserWarning when only one of the two has names, a
     ValueError when the names or their order differ, whose fix is
     ``selection`` (a format string) of the list of the names of fit: how the
-    data passed selects columns (``X[...]`` for a DataFrame).
+    data passed selects columns (``X[...]`` for a DataFrame). The message
+    names at most :data:`NAMES_SHOWN` unseen and missing names, with their
+    counts, whatever the number of columns.
     """
     if names is None and fitted_names is None:
         return
@@ -1063,15 +1120,19 @@ def check_feature_names(names, fitted_names, estimator, selection="X[{}]"):
     missing = [n for n in fitted_names if n not in names_set]
     message = "The feature names should match those that were passed during fit.\n"
     if unseen:
-        message += "Feature names unseen at fit time:\n" + "".join(f"- {n}\n" for n in unseen)
+        message += _listed_names("Feature names unseen at fit time", unseen)
     if missing:
-        message += "Feature names seen at fit time, yet now missing:\n" + "".join(
-            f"- {n}\n" for n in missing
-        )
+        message += _listed_names("Feature names seen at fit time, yet now missing", missing)
     if not unseen and not missing:
-        message += "Feature names must be in the same order as they were in fit.\n"
+        message += "Feature names must be in the same order as they were in fit"
+        where = first_misordered(list(names), list(fitted_names))
+        message += f" ({where}).\n" if where else ".\n"
     message += names_written_otherwise(unseen, missing)
-    message += f"Select the columns of fit, in order: {selection.format(repr(list(fitted_names)))}."
+    if len(fitted_names) <= 2 * NAMES_SHOWN:
+        chosen = repr(list(fitted_names))
+    else:  # the model's names, not a list of thousands
+        chosen = "list(model.feature_names_in_)"
+    message += f"Select the columns of fit, in order: {selection.format(chosen)}."
     raise ValueError(message)
 
 

@@ -72,8 +72,8 @@ from ._tables import (
 )
 from ._tables import read_table as read_table_file
 from ._validation import (
-    EntryError, check_memory, check_path_characters, close_choice, name_key, numeric_advice,
-    rounded_whole_number, shown_number,
+    EntryError, check_memory, check_path_characters, close_choice, first_misordered,
+    name_differences, name_key, numeric_advice, rounded_whole_number, shown_names, shown_number,
 )
 from .base import unobserved_rows
 from .data import HEADER_WORDS
@@ -1197,7 +1197,7 @@ def _data_for(model, args, column_indices=None, missing=False, copied=False):
     columns = args.columns
     if fitted is not None and len(set(fitted)) < len(fitted):
         if not args.quiet:
-            print(f"fastem: note: the model's column names repeat ({list(fitted)}), so "
+            print(f"fastem: note: the model's column names repeat ({shown_names(fitted)}), so "
                   f"{args.data!r} is matched to them by position", file=sys.stderr)
         fitted = None
     header = args.header
@@ -1218,7 +1218,7 @@ def _data_for(model, args, column_indices=None, missing=False, copied=False):
             if order is None and first is not None and spells_names(first.fields, fitted):
                 raise CommandError(
                     f"the first row of {args.data!r} spells the model's column names "
-                    f"({', '.join(fitted)}), in their order: it is the header if they are names "
+                    f"({shown_names(fitted)}), in their order: it is the header if they are names "
                     "(df.to_csv writes names that are numbers so), or a row of data that reads "
                     "the same. Say which: pass --header yes or --header no"
                 )
@@ -1241,26 +1241,31 @@ def _data_for(model, args, column_indices=None, missing=False, copied=False):
             chosen = [file_names[j] for j in positions]
             if sorted(chosen) != sorted(n for n in matched if n is not None):
                 raise CommandError(
-                    f"--columns selects {chosen} from {args.data!r}, but the model was fitted "
-                    f"on the columns {fitted}; select those"
+                    f"--columns selects {shown_names(chosen)} from {args.data!r} "
+                    f"({name_differences(chosen, fitted, 'the model')}), but the model was "
+                    f"fitted on the columns {shown_names(fitted)}; select those"
                 )
         if file_names is not None:
             absent = [n for n, m in zip(fitted, matched) if m is None]
             if absent:
                 raise CommandError(
-                    f"{args.data!r} has no column {absent[0]!r}; the model was fitted on the "
-                    f"columns {fitted} and its columns are {file_names}"
+                    f"{args.data!r} has no column {absent[0]!r}"
+                    f"{f' (nor {len(absent) - 1} more of the model: ' if len(absent) > 1 else ''}"
+                    f"{shown_names(absent[1:]) + ')' if len(absent) > 1 else ''}; the model was "
+                    f"fitted on the columns {shown_names(fitted)} and its columns are "
+                    f"{shown_names(file_names)}"
                 )
             present = [n for n in file_names if n in matched]
             if present != matched and not args.quiet:
                 print(f"fastem: note: {args.data!r} has the model's columns in another order "
-                      f"({present}); they are matched by name", file=sys.stderr)
+                      f"({first_misordered(present, matched, 'the model')}); they are "
+                      "matched by name", file=sys.stderr)
             columns = matched
         elif column_indices is not None and columns is None:
             columns = _recorded_columns(args, column_indices, header)
         elif not args.quiet:
             print(f"fastem: note: {args.data!r} has no column names; its columns are taken as "
-                  f"the model's, in order: {fitted}", file=sys.stderr)
+                  f"the model's, in order: {shown_names(fitted)}", file=sys.stderr)
     elif column_indices is not None and columns is None:
         file_names = column_names(args.data, header)
         if file_names not in (None, _positional_labels(len(file_names or ()))):
@@ -1270,7 +1275,7 @@ def _data_for(model, args, column_indices=None, missing=False, copied=False):
             raise CommandError(
                 f"the model was fitted on the columns {','.join(map(str, column_indices))} "
                 f"(0-based) of a file without column names, and {args.data!r} has names "
-                f"({', '.join(map(repr, file_names))}), which do not say which of its columns "
+                f"({shown_names(file_names)}), which do not say which of its columns "
                 f"those were; choose the model's {len(column_indices)} with --columns"
             )
         width = None if file_names is None else len(file_names)
@@ -1279,7 +1284,8 @@ def _data_for(model, args, column_indices=None, missing=False, copied=False):
         file_names = column_names(args.data, header)
         if file_names not in (None, _feature_labels(model)):  # x0, x1, ...: as sample writes
             print(f"fastem: note: the model has no column names; the columns of {args.data!r} "
-                  f"are taken as its features, in order: {file_names} (choose others, or "
+                  f"are taken as its features, in order: {shown_names(file_names)} (choose "
+                  "others, or "
                   "another order, with --columns)", file=sys.stderr)
     missing = missing or model._fits_missing()
     # in the dtype that the model's methods take DATA in, whatever the model's own: a float32

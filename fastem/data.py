@@ -56,7 +56,8 @@ from ._tables import (
 from ._validation import (
     EntryError, as_list, check_array, check_memory, check_not_mapping, check_path_characters,
     check_sample_weight, check_total_weight, check_weight_labels, close_choice, column_selection,
-    feature_names_of, name_key, names_written_otherwise, without_pandas_index,
+    NAMES_SHOWN, feature_names_of, name_differences, name_key, names_written_otherwise,
+    shown_names, without_pandas_index,
 )
 
 __all__ = [
@@ -918,16 +919,21 @@ def _check_chunk_names(names, first, name, selection):
         has, lacks = ("chunk 0", name) if names is None else (name, "chunk 0")
         theirs = list(first if names is None else names)
         raise ValueError(
-            f"{has} has the column names {theirs} but {lacks} has none (labels that are "
-            "not all strings, such as pandas' integers 0, 1, ..., are no names), so its "
+            f"{has} has the column names {shown_names(theirs)} but {lacks} has none (labels "
+            "that are not all strings, such as pandas' integers 0, 1, ..., are no names), so its "
             "columns cannot be matched to them. Give every chunk the same named columns (e.g. "
             "DataFrames with the same columns), or pass every chunk as a plain array."
         )
+    if len(names) <= 2 * NAMES_SHOWN and len(first) <= 2 * NAMES_SHOWN:
+        had = f"the columns {list(names)} but chunk 0 has {list(first)}"
+        chosen = selection.format(repr(list(first)))
+    else:  # a few of thousands of names
+        had = (f"{len(names)} columns and chunk 0 has {len(first)}, of other names or in "
+               f"another order: {name_differences(names, first, 'chunk 0')}")
+        chosen = f"{selection.format('names')}, names being the list of chunk 0's columns"
     raise ValueError(
-        f"{name} has the columns {list(names)} but chunk 0 has {list(first)}. Every chunk "
-        f"must have the same columns in the same order. "
-        f"{names_written_otherwise(names, first, 'chunk 0')}Select them, e.g. "
-        f"{selection.format(repr(list(first)))}."
+        f"{name} has {had}. Every chunk must have the same columns in the same order. "
+        f"{names_written_otherwise(names, first, 'chunk 0')}Select them, e.g. {chosen}."
     )
 
 

@@ -278,3 +278,72 @@ def test_the_subsamples_of_the_start_and_the_collapse_rules_are_bounded_in_bytes
             model.set_params(init_params=operation).fit(X)
     assert sizes and max(sizes) * N_FEATURES * 8 <= _init.INIT_SAMPLE_BYTES
     assert _init.init_sample_size(2) == _init.INIT_SAMPLE_SIZE
+
+
+def _named_frame(n_rows, n_columns, prefix="gene"):
+    pd = pytest.importorskip("pandas")
+    values = np.random.default_rng(0).normal(size=(n_rows, n_columns))
+    return pd.DataFrame(values, columns=[f"{prefix}{j}" for j in range(n_columns)])
+
+
+def test_a_name_mismatch_of_many_columns_is_told_in_a_few_lines():
+    """Data whose 20,000 names all differ from those of fit got an error that listed every
+    name, twice, and the selection of all of them (250 KB); it lists the first five of
+    each, with their counts, and selects the model's names by attribute."""
+    from fastem._validation import check_feature_names
+
+    fitted = np.array([f"gene{j}" for j in range(20_000)], dtype=object)
+    renamed = np.array([f"probe{j}" for j in range(20_000)], dtype=object)
+    with pytest.raises(ValueError) as error:
+        check_feature_names(renamed, fitted, "GaussianMixture")
+    message = str(error.value)
+    assert len(message) < 1000, len(message)
+    assert "unseen at fit time (20000):\n- probe0\n" in message
+    assert "- probe4\n- ... and 19995 more\n" in message and "probe5" not in message
+    assert "yet now missing (20000):\n- gene0\n" in message
+    assert message.endswith("X[list(model.feature_names_in_)].")
+    with pytest.raises(ValueError) as error:
+        check_feature_names(fitted[::-1], fitted, "GaussianMixture")
+    message = str(error.value)
+    assert len(message) < 1000 and "same order as they were in fit (column 1 is " \
+        "'gene19999' where fit had 'gene0')" in message
+
+
+def test_every_path_that_checks_names_tells_a_mismatch_compactly():
+    dd = pytest.importorskip("dask.dataframe")
+    frame = _named_frame(40, 300)
+    model = fastem.GaussianMixture(1, covariance_type="diag", random_state=0).fit(frame)
+    renamed = frame.rename(columns=lambda name: name.replace("gene", "probe"))
+    calls = {
+        "predict": lambda: model.predict(renamed),
+        "score": lambda: model.score(renamed),
+        "score_samples": lambda: model.score_samples(renamed),
+        "partial_fit": lambda: model.partial_fit(renamed),
+        "impute": lambda: model.impute(renamed),
+        "Chunks": lambda: model.predict(fastem.Chunks([renamed[:20], renamed[20:]])),
+        "Dask": lambda: model.predict(dd.from_pandas(renamed, npartitions=2)),
+        "chunks of other names": lambda: fastem.GaussianMixture(1).fit(
+            fastem.Chunks([frame[:20], renamed[20:]])),
+    }
+    for call, method in calls.items():
+        with pytest.raises(ValueError) as error:
+            method()
+        message = str(error.value)
+        assert len(message) < 1200 and "probe5" not in message, (call, len(message))
+        assert "300" in message, (call, message)
+
+
+def test_the_command_line_tells_a_name_mismatch_of_many_columns_compactly(tmp_path, capsys):
+    from fastem.cli import main
+
+    frame = _named_frame(40, 300)
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    assert main(["fit", str(tmp_path / "train.csv"), "-k", "1", "--covariance-type", "diag",
+                 "-o", str(tmp_path / "m.npz"), "-q"]) == 0
+    frame.iloc[:, 10:].to_csv(tmp_path / "data.csv", index=False)
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "m.npz"), str(tmp_path / "data.csv"),
+                 "-o", str(tmp_path / "l.npy")]) == 1
+    err = capsys.readouterr().err
+    assert "has no column 'gene0' (nor 9 more of the model: ['gene1'," in err
+    assert len(err) < 1000 and "gene200" not in err, err
