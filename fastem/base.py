@@ -173,7 +173,7 @@ from ._state import (
 from ._threading import launch, read_only, read_only_fields
 from ._validation import (
     EntryError, assigned_parameter, check_choice, check_feature_names, check_memory,
-    check_random_state, check_scalar, feature_label, parameter_as_float, scan_data,
+    check_random_state, check_scalar, feature_label, first_entry, parameter_as_float, scan_data,
     without_pandas_index,
 )
 from .data import Chunks, as_source, is_dask_dataframe
@@ -505,7 +505,9 @@ def check_m_step_values(names, values, dtype):
         raise ValueError(
             f"The M-step gave non-finite {name}: the data and the current "
             f"parameters are too far apart for {np.dtype(dtype).name} "
-            "arithmetic. Scale the data, or give initial parameters near the data."
+            "arithmetic. Scale the data, or give initial parameters near the data"
+            + (", or fit in float64 (on float64 data)." if np.dtype(dtype) == np.float32
+               else ".")
         )
 
 
@@ -1137,6 +1139,27 @@ def _rows_of_nan(X, reduce):
         stop = start + _OBSERVED_CHECK_ROWS
         rows[start:stop] = reduce(np.isnan(X[start:stop]), axis=1)
     return rows
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _refuse_beyond_float32(X, first_row=0):
+    """Refuse (EntryError) the first entry of ``X`` beyond float32's range, as a ``check_data``
+    of the sources: for a float32 model whose M-step overflowed on data of another dtype
+    (:meth:`BaseMixture._diagnose_float32_overflow`)."""
+    found = first_entry(X, lambda part: np.abs(part) > _FLOAT32_MAX)
+    if found is not None:
+        row, column = found
+        raise EntryError(
+            "X has {count} value(s) beyond the range of float32 (largest "
+            f"{_FLOAT32_MAX:.3g}), the dtype of this model's parameters, the first ",
+            ". A float32 model cannot hold parameters of such data. Fit the model in "
+            "float64 (fit it, or start partial_fit, on float64 data: X.astype(np.float64)), "
+            "or rescale the data (e.g. divide it by a power of ten).",
+            first_row + row, column, float(X[row, column]),
+            count=int(np.count_nonzero(np.abs(X) > _FLOAT32_MAX)),
+        )
 
 
 def _check_observed_rows(check_data, X, first_row=0):
@@ -3454,7 +3477,12 @@ class BaseMixture(_KeywordsChecked):
             eta = (steps + float(self.step_offset)) ** -float(self.step_exponent)
             running = self._recentre(running, batch.reference).scaled(1.0 - eta) + batch.scaled(eta)
         before = self.weights_
-        self.m_step(running)
+        try:
+            self.m_step(running)
+        except ValueError:
+            if self._dtype == np.float32 and np.dtype(source.dtype) != np.float32:
+                self._diagnose_float32_overflow(X, sample_weight)
+            raise
         # as fit does of its last pass
         # a hook written as _check_regularization(stats), before it took data, reads running
         batch_data = {"data": batch} if _takes_keyword(self._check_regularization, "data") else {}
@@ -3481,6 +3509,21 @@ class BaseMixture(_KeywordsChecked):
                 self._warn_empty_stream(before, first)
             self._warn_emptied_by_step(before, eta)
         return self
+
+    def _diagnose_float32_overflow(self, X, sample_weight):
+        """After the M-step of this float32 model overflowed on ``X``, data of another dtype,
+        raise the error that names the first entry of ``X`` beyond float32's range, in the
+        terms of its source (a CSV file's line, a DataFrame's column, a dask array's
+        row); return where there is none (the overflow is of the arithmetic, said by the
+        M-step's own error). A second pass over ``X``, on this failure alone."""
+        try:
+            source = as_source(X, sample_weight, check_data=_refuse_beyond_float32,
+                               allow_nan=True, allow_empty=True)
+            source.reduce(lambda part, w: np.zeros(1))
+        except ValueError as exc:
+            if "beyond the range of float32" in str(exc):
+                raise ValueError(str(exc)) from None
+            # anything else (data that cannot be read twice) leaves the M-step's error
 
     def _warn_emptied_by_step(self, before, eta):
         """Warn (EmptyComponentWarning) when this ``partial_fit`` step left a component of

@@ -344,3 +344,45 @@ def test_a_stream_warns_of_its_regularization_once(covariance_type, start, expec
         for batch in np.array_split(X, 10):
             model.partial_fit(batch)
     assert [w.category for w in caught] == [RegularizationWarning] * expected
+
+
+@pytest.mark.parametrize("kind", ["array", "DataFrame", "Chunks", "CSV", "dask", "missing"])
+def test_a_float64_batch_beyond_float32_names_its_value_for_a_float32_model(tmp_path, kind):
+    """A float64 batch holding 1e39 for a float32 model overflowed its M-step, whose error
+    said "too far apart for float32 arithmetic" without the value: it names the first
+    value beyond float32's range, its place, and fitting in float64 or rescaling."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 2))
+    batch = X.copy()
+    batch[105, 1], batch[150, 0] = 1e39, -2e39
+    missing = "em" if kind == "missing" else "error"
+    model = fastem.GaussianMixture(2, random_state=0, missing=missing)
+    named = kind in ("DataFrame", "CSV")
+    model.fit(pd.DataFrame(X, columns=["a", "b"], dtype=np.float32) if named
+              else X.astype(np.float32))
+    place = r"X\[105, 1\] = 1e\+39"
+    if kind == "DataFrame":
+        batch = pd.DataFrame(batch, columns=["a", "b"])
+    elif kind == "Chunks":
+        batch, place = fastem.Chunks([batch[:100], batch[100:]]), r"X\[5, 1\] = 1e\+39"
+    elif kind == "CSV":
+        pd.DataFrame(batch[100:], columns=["a", "b"]).to_csv(tmp_path / "b.csv", index=False)
+        batch = fastem.Chunks([str(tmp_path / "b.csv")])
+        place = r"1e\+39 on line 7 \(data row 6\), column 2 \('b'\)"
+    elif kind == "dask":
+        da = pytest.importorskip("dask.array")
+        batch = da.from_array(batch, chunks=70)
+    before = model.means_.copy()
+    with pytest.raises(ValueError, match=r"has 2 value\(s\) beyond the range of float32 "
+                       rf"\(largest 3.4e\+38\).*the first {place}\. .*Fit the model in float64"):
+        model.partial_fit(batch)
+    np.testing.assert_array_equal(model.means_, before)
+
+
+def test_a_float32_overflow_of_the_arithmetic_alone_keeps_the_m_step_error():
+    X = np.random.default_rng(0).normal(size=(200, 2))
+    model = fastem.GaussianMixture(2, random_state=0).fit(X.astype(np.float32))
+    with pytest.raises(ValueError, match="too far apart for float32 arithmetic.*or fit in "
+                       "float64"):
+        model.partial_fit(X * 1e30)
