@@ -82,10 +82,12 @@ import numpy as np
 
 from ._validation import (
     FLOAT64_WHOLE,
+    close_choice,
     name_key,
     pandas_index_columns,
     rounded_by_float64,
     rounded_whole_number,
+    shown_names,
 )
 
 __all__ = [
@@ -1733,8 +1735,10 @@ def choose_columns(columns, names, available, path, doubt=None):
                         f"column {token!r} not found: {path!r} has no header row with names; "
                         f"select columns by 0-based index (0 to {n - 1})"
                     ) from None
+                close = close_choice(token, shown)  # the name meant, among thousands
                 raise ValueError(
-                    f"column {token!r} not found in {path!r}; its columns are {shown}"
+                    f"column {token!r} not found in {path!r}; its columns are "
+                    f"{shown_names(shown)}{'.' + close if close else ''}"
                 ) from None
         if not -n <= index < n:
             raise ValueError(
@@ -1748,7 +1752,7 @@ def choose_columns(columns, names, available, path, doubt=None):
         if first < k:
             what = f"column {position}" if shown is None else f"the column {shown[available.index(position)]!r}"
             raise ValueError(
-                f"the columns {list(columns)!r} select {what} of {path!r} twice (as "
+                f"the columns {shown_names(columns)} select {what} of {path!r} twice (as "
                 f"{columns[first]!r} and {columns[k]!r}); select each column once"
             )
     return chosen

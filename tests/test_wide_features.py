@@ -347,3 +347,23 @@ def test_the_command_line_tells_a_name_mismatch_of_many_columns_compactly(tmp_pa
     err = capsys.readouterr().err
     assert "has no column 'gene0' (nor 9 more of the model: ['gene1'," in err
     assert len(err) < 1000 and "gene200" not in err, err
+
+
+def test_a_column_not_found_among_many_is_told_in_one_short_line(tmp_path):
+    """--columns (columns= of Chunks) with a name that a file of 20,000 columns does not
+    hold listed all 20,000 names; it shows the first five, the count, and the name meant."""
+    from fastem import _tables
+
+    names = [f"gene{j}" for j in range(20_000)]
+    path = tmp_path / "wide.csv"
+    path.write_text(",".join(names) + "\n" + ",".join(["1.5"] * len(names)) + "\n")
+    with pytest.raises(ValueError) as error:
+        _tables.read_csv(str(path), columns=["gene12345", "gene_7"])
+    message = str(error.value)
+    assert len(message) < 300, len(message)
+    assert message.endswith("['gene0', 'gene1', 'gene2', 'gene3', 'gene4', ...] (20000 names). "
+                            "Did you mean 'gene7'?")
+    narrow = tmp_path / "narrow.csv"
+    narrow.write_text("gene0,gene1\n1,2\n")
+    with pytest.raises(ValueError, match=r"its columns are \['gene0', 'gene1'\]$"):
+        _tables.read_csv(str(narrow), columns=["zzz"])
