@@ -44,14 +44,15 @@ from ._validation import (
     check_total_weight,
     check_weights_unmasked,
     check_whole_numbers_held,
+    dtype_text,
     feature_label,
     feature_names_of,
     first_refused_entry,
     masked_as_nan,
     may_round,
     non_finite_message,
-    numeric_weights,
     numeric_advice,
+    numeric_weights,
     scan_data,
     weight_values,
 )
@@ -342,7 +343,8 @@ class DaskSource:
         if kind not in "biuf":
             advice = ("Convert the dask array first, e.g. X.astype(float)." if kind in "USO"
                       else numeric_advice(X.dtype))
-            raise TypeError(f"X has dtype {X.dtype}; mixture models need real numbers. {advice}")
+            raise TypeError(f"X has {dtype_text(X.dtype)}; mixture models need real "
+                            f"numbers. {advice}")
         if X.ndim != 2:
             raise ValueError(
                 f"X must be a 2-D dask array of shape (n_samples, n_features), got "

@@ -246,7 +246,8 @@ def check_array(
         check_whole_numbers_held(original, X, name, labels, frame)
         kind = "f"
     if kind not in "biuf":
-        raise TypeError(f"{name} has non-numeric dtype {X.dtype}. {numeric_advice(X.dtype, name)}")
+        raise TypeError(f"{name} has {dtype_text(X.dtype, 'non-numeric ')}. "
+                        f"{numeric_advice(X.dtype, name)}")
     if X.ndim != 2:
         if X.ndim == 0:
             hint = "Pass a 2-D array of shape (n_samples, n_features), not a scalar."
@@ -309,6 +310,16 @@ def complex_error(name, dtype, fix):
     )
 
 
+def dtype_text(dtype, adjective=""):
+    """``dtype`` as a message names it, with an ``adjective`` ("non-numeric ") before it:
+    "non-numeric dtype <U1", or for a structured dtype (records, of any number of fields)
+    "a non-numeric structured dtype of 3 field(s)", not every field's name and type."""
+    dtype = np.dtype(dtype)
+    if dtype.names is None:
+        return f"{adjective}dtype {dtype}"
+    return f"a {adjective}structured dtype of {len(dtype.names)} field(s)"
+
+
 def numeric_advice(dtype, name="X", saved=False):
     """How to make numbers of an array of the non-numeric ``dtype``, a sentence: a conversion
     that works for it (``np.asarray(X, dtype=float)`` fails on records and times). With
@@ -317,10 +328,12 @@ def numeric_advice(dtype, name="X", saved=False):
     if dtype.names is not None:
         columns = f"numpy.lib.recfunctions.structured_to_unstructured({array})"
         if saved:
-            return (f"It is a structured array with the fields {list(dtype.names)}: save them as "
+            return (f"It is a structured array with the fields {shown_names(dtype.names)}: save "
+                    "them as "
                     f"the columns of a 2-D array, np.save(path, {columns}), or as a parquet "
                     f"file that keeps the field names, pd.DataFrame({array}).to_parquet(path).")
-        return (f"It is a structured array with the fields {list(dtype.names)}: pass them as the "
+        return (f"It is a structured array with the fields {shown_names(dtype.names)}: pass "
+                "them as the "
                 f"columns of a 2-D array, {columns}, or as a DataFrame, pd.DataFrame({array}), "
                 "whose columns keep the field names in feature_names_in_.")
     if dtype.kind in "mM":
@@ -1220,7 +1233,7 @@ def numeric_weights(w, name="sample_weight", piece=None):
         return converted
     if w.dtype.kind not in "biuf":
         raise TypeError(
-            f"sample_weight must be numeric, got dtype {w.dtype}. Pass an array of "
+            f"sample_weight must be numeric, got {dtype_text(w.dtype)}. Pass an array of "
             "non-negative numbers, one per sample."
         )
     return w

@@ -72,7 +72,7 @@ from ._tables import (
 )
 from ._tables import read_table as read_table_file
 from ._validation import (
-    EntryError, check_memory, check_path_characters, close_choice, first_misordered,
+    EntryError, check_memory, check_path_characters, close_choice, dtype_text, first_misordered,
     name_differences, name_key, numeric_advice, rounded_whole_number, shown_names, shown_number,
 )
 from .base import unobserved_rows
@@ -439,7 +439,7 @@ def read_table(path, columns=None, dtype=None, quiet=False, header=None, missing
         print(f"fastem: note: {note}", file=sys.stderr)
     if X.dtype.kind not in "biuf":
         raise CommandError(
-            f"{path!r} holds {X.dtype} values, not real numbers. "
+            f"{path!r} holds values of {dtype_text(X.dtype)}, not real numbers. "
             f"{numeric_advice(X.dtype, saved=True)}"
         )
     if X.shape[0] == 0:

@@ -367,3 +367,30 @@ def test_a_column_not_found_among_many_is_told_in_one_short_line(tmp_path):
     narrow.write_text("gene0,gene1\n1,2\n")
     with pytest.raises(ValueError, match=r"its columns are \['gene0', 'gene1'\]$"):
         _tables.read_csv(str(narrow), columns=["zzz"])
+
+
+def test_records_of_many_fields_are_refused_in_a_few_lines(tmp_path, capsys):
+    """A structured array (records) of 2,000 fields was refused with its dtype written out,
+    every field's name and type, and the list of every name; the error counts the fields
+    and names the first five, in Python, for a dask array and on the command line."""
+    from fastem.cli import main
+
+    frame = _named_frame(10, 2000)
+    records = frame.to_records(index=False)
+    calls = [lambda: fastem.GaussianMixture(1).fit(records),
+             lambda: fastem.GaussianMixture(1).fit(frame, sample_weight=records)]
+    try:
+        import dask.array as da
+        calls.append(lambda: fastem.GaussianMixture(1).fit(da.from_array(records)))
+    except ImportError:
+        pass
+    for call in calls:
+        with pytest.raises(TypeError, match="structured dtype of 2000 field") as error:
+            call()
+        assert len(str(error.value)) < 500 and "gene5'" not in str(error.value)
+    # 200 fields: numpy.load refuses the header of 2,000 (41 KB) as it stands
+    np.save(tmp_path / "records.npy", records[[f"gene{j}" for j in range(200)]])
+    assert main(["fit", str(tmp_path / "records.npy"), "-k", "1",
+                 "-o", str(tmp_path / "m.npz")]) == 1
+    err = capsys.readouterr().err
+    assert "structured dtype of 200 field(s)" in err and len(err) < 600, err
