@@ -41,6 +41,7 @@ import functools
 import math
 import weakref
 import os
+import re
 import sys
 from collections.abc import Iterator
 
@@ -56,7 +57,7 @@ from ._tables import (
 from ._validation import (
     EntryError, as_list, check_array, check_memory, check_not_mapping, check_path_characters,
     check_sample_weight, check_total_weight, check_weight_labels, close_choice, column_selection,
-    NAMES_SHOWN, feature_names_of, name_differences, name_key, names_written_otherwise,
+    NAMES_SHOWN, dtype_text, feature_names_of, name_differences, name_key, names_written_otherwise,
     shown_names, without_pandas_index,
 )
 
@@ -603,13 +604,13 @@ def load_npy(path, mmap_mode="r"):
         needed = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         if dtype.hasobject:
             raise ValueError(
-                f"data file {path!r} holds Python objects (dtype {dtype}), not numbers. "
+                f"data file {path!r} holds Python objects ({dtype_text(dtype)}), not numbers. "
                 "Save a numeric array."
             )
         if size < needed:
             raise ValueError(
                 f"data file {path!r} is truncated or its header is wrong: the header "
-                f"promises an array of shape {shape} and dtype {dtype} ({needed} bytes "
+                f"promises an array of shape {shape} and {dtype_text(dtype)} ({needed} bytes "
                 f"with the header), but the file has {size} bytes. Write it again with "
                 "numpy.save."
             )
@@ -630,6 +631,13 @@ def _not_npy(path, head, exc):
     NumPy could not read (``exc``): what the file is instead, when its first bytes say so (a
     compressed file, an archive, a table, text), and the fix."""
     known = binary_format(head)
+    large = re.search(r"Header info length \((\d+)\) is large", str(exc))
+    if large is not None:  # numpy.load's limit, which only records of many fields reach
+        return (f"data file {path!r} has a .npy header of {int(large.group(1)):,} bytes, more "
+                "than NumPy reads from a file it does not trust: the header of a structured "
+                "array (records) of many fields, which are not a 2-D array of numbers. Save "
+                "its fields as the columns of a 2-D array: np.save(path, "
+                "numpy.lib.recfunctions.structured_to_unstructured(X)).")
     if known is not None and known[0] != "NumPy .npy":
         return f"data file {path!r} is a {known[0]} file, not a .npy file; {known[1]}."
     if known is None and starts_as_text(head):  # NumPy's magic reads as Windows-1252 text

@@ -388,9 +388,24 @@ def test_records_of_many_fields_are_refused_in_a_few_lines(tmp_path, capsys):
         with pytest.raises(TypeError, match="structured dtype of 2000 field") as error:
             call()
         assert len(str(error.value)) < 500 and "gene5'" not in str(error.value)
-    # 200 fields: numpy.load refuses the header of 2,000 (41 KB) as it stands
     np.save(tmp_path / "records.npy", records[[f"gene{j}" for j in range(200)]])
     assert main(["fit", str(tmp_path / "records.npy"), "-k", "1",
                  "-o", str(tmp_path / "m.npz")]) == 1
     err = capsys.readouterr().err
     assert "structured dtype of 200 field(s)" in err and len(err) < 600, err
+
+
+def test_records_whose_npy_header_numpy_will_not_read_are_named_as_records(tmp_path, capsys):
+    """A .npy file of records of 2,000 fields, written by numpy.save, was "not a readable
+    .npy file (Header info length (41014) is large ...). Write it with numpy.save."""
+    from fastem.cli import main
+
+    path = tmp_path / "records.npy"
+    np.save(path, _named_frame(10, 2000).to_records(index=False))
+    fix = r"structured_to_unstructured\(X\)\)\.$"
+    with pytest.raises(ValueError, match=r"has a \.npy header of 4\d,\d\d\d bytes.*records.*"
+                                         + fix):
+        fastem.GaussianMixture(1).fit(fastem.Chunks([str(path)]))
+    assert main(["fit", str(path), "-k", "1", "-o", str(tmp_path / "m.npz")]) == 1
+    err = capsys.readouterr().err
+    assert "structured array (records) of many fields" in err and "Write it with" not in err
