@@ -36,7 +36,7 @@ import weakref
 
 import numpy as np
 
-from ._validation import NoneEntryError, parameter_as_float
+from ._validation import NoneEntryError, non_finite_entries, parameter_as_float
 
 __all__ = [
     "FITTED_ATTRIBUTES",
@@ -510,7 +510,7 @@ def check_parameter_arrays(model, shapes, n_features, parameters=None):
         if expected is not None and value.shape != tuple(expected):
             raise error(f"{name} has shape {value.shape}, expected {tuple(expected)}.")
         if not finite and not np.isfinite(value).all():
-            raise error(f"{name} contains NaN or infinite values.")
+            raise error(non_finite_entries(value, name, ""))
     weights = state["weights_"]
     total = float(np.sum(weights, dtype=np.float64))
     tolerance = 1e-6 + 10 * weights.shape[0] * np.finfo(weights.dtype).eps

@@ -1409,6 +1409,20 @@ def check_total_weight(total, *, allow_zero=False):
         )
 
 
+def non_finite_entries(values, name, fix):
+    """The message for the array ``values`` of the parameter ``name``, which holds NaN or
+    infinite entries: how many, the first with its index ("means_init[1, 0] = nan"),
+    and ``fix``, a sentence (or ''); None when every entry is finite."""
+    values = np.asarray(values)
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return None
+    index = np.unravel_index(int(np.argmax(bad)), values.shape)
+    shown = "".join(f"[{', '.join(map(str, index))}]") if values.ndim else ""
+    return (f"{name} contains NaN or infinite values: {int(bad.sum())} of {values.size}, the "
+            f"first {name}{shown} = {float(values[index])!r}.{' ' + fix if fix else ''}")
+
+
 def as_float_array(value, name):
     """A user-given parameter array as float64, or an error that names it.
 

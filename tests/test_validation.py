@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-from fastem import ExponentialMixture, GaussianMixture, PoissonMixture
+from fastem import (
+    BayesianGaussianMixture, ExponentialMixture, GaussianMixture, PoissonMixture)
 from fastem.exceptions import ConvergenceWarning
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
@@ -1709,3 +1710,31 @@ def test_a_dict_an_npz_archive_or_a_set_is_refused_with_the_fix(tmp_path, entry,
     x = "chunk" if entry == "chunk" else "X"
     with pytest.raises(TypeError, match=re.escape(fix.format(x=x))):
         call(data)
+
+
+@pytest.mark.parametrize("make, name, entry", [
+    (lambda: GaussianMixture(2, means_init=[[0, 0], [np.nan, 1]]), "means_init",
+     r"means_init\[1, 0\] = nan"),
+    (lambda: GaussianMixture(2, covariance_type="spherical",
+                                    precisions_init=[1, np.inf]), "precisions_init",
+     r"precisions_init\[1\] = inf"),
+    (lambda: BayesianGaussianMixture(2, mean_prior=[0, np.nan]), "mean_prior",
+     r"mean_prior\[1\] = nan"),
+    (lambda: BayesianGaussianMixture(2, covariance_prior=[[1, 0], [0, np.inf]]),
+     "covariance_prior", r"covariance_prior\[1, 1\] = inf"),
+])
+def test_a_non_finite_initial_parameter_names_its_entry_and_the_fix(make, name, entry):
+    """'means_init contains NaN or infinite values.' named neither the entry nor a fix."""
+    X = np.random.default_rng(0).normal(size=(50, 2))
+    with pytest.raises(ValueError, match=rf"{name} contains NaN or infinite values: 1 of \d, "
+                                         rf"the first {entry}\. .*leave {name} None"):
+        make().fit(X)
+
+
+def test_a_non_finite_assigned_parameter_names_its_entry():
+    X = np.random.default_rng(0).normal(size=(50, 2))
+    model = GaussianMixture(2, random_state=0).fit(X)
+    model.means_ = np.array([[0.0, 0.0], [np.nan, 1.0]])
+    with pytest.raises(ValueError, match=r"means_ contains NaN or infinite values: 1 of 4, the "
+                                         r"first means_\[1, 0\] = nan\. The parameters"):
+        model.predict(X)

@@ -36,7 +36,8 @@ import numbers
 import numpy as np
 
 from .. import _state
-from .._validation import as_float_array, check_choice, check_in_dtype, check_scalar
+from .._validation import (
+    as_float_array, check_choice, check_in_dtype, check_scalar, non_finite_entries)
 from ..base import fill_doc
 from .gaussian import (
     _ILL_DEFINED, GaussianMixture, _check_spd, _GaussianComponents, feature_variances,
@@ -701,7 +702,9 @@ class BayesianGaussianMixture(_GaussianComponents):
                     f"mean_prior must have shape (n_features,) = ({n_features},), got {m.shape}."
                 )
             if not np.isfinite(m).all():
-                raise ValueError("mean_prior contains NaN or infinite values.")
+                raise ValueError(non_finite_entries(
+                    m, "mean_prior", "Give a finite value for every feature, or leave "
+                    "mean_prior None for the data's mean."))
         dof = self._scalar_prior("degrees_of_freedom_prior")
         if dof is not None and not dof > n_features - 1:
             raise ValueError(
@@ -719,7 +722,9 @@ class BayesianGaussianMixture(_GaussianComponents):
                 f"{self.covariance_type!r}, got {c.shape}."
             )
         if not np.isfinite(c).all():
-            raise ValueError("covariance_prior contains NaN or infinite values.")
+            raise ValueError(non_finite_entries(
+                c, "covariance_prior", "Give finite values, or leave covariance_prior None "
+                "for the data's covariance."))
         if self.covariance_type == "diag":
             if not (c > 0).all():
                 raise ValueError(

@@ -9,7 +9,7 @@ from .._collapse import MIN_VARIANCE_RATIO, gaussian_collapse_reasons, narrow_co
 from .._threading import launch, read_only, read_only_fields
 from .._validation import (
     as_float_array, check_choice, check_distinct_starts, check_in_dtype, check_range,
-    check_scalar, check_weights_init)
+    check_scalar, check_weights_init, non_finite_entries)
 from ..base import _EMPTY_SHARE, BaseMixture, fill_doc, impute_with
 from ..exceptions import RegularizationWarning, warn_at_caller
 from ..stats import SufficientStatistics
@@ -1904,7 +1904,9 @@ class GaussianMixture(_GaussianComponents):
                     f"({K}, {n_features}), got {m.shape}."
                 )
             if not np.isfinite(m).all():
-                raise ValueError("means_init contains NaN or infinite values.")
+                raise ValueError(non_finite_entries(
+                    m, "means_init", "Give a finite mean for every component, or leave "
+                    "means_init None for the fit to choose them."))
             check_range(m.min(axis=0), m.max(axis=0), np.dtype(np.float64), name="means_init")
         if self.precisions_init is not None:
             p = as_float_array(self.precisions_init, "precisions_init")
@@ -1915,7 +1917,9 @@ class GaussianMixture(_GaussianComponents):
                     f"{self.covariance_type!r}, got {p.shape}."
                 )
             if not np.isfinite(p).all():
-                raise ValueError("precisions_init contains NaN or infinite values.")
+                raise ValueError(non_finite_entries(
+                    p, "precisions_init", "Give finite precisions (inverse covariances), or "
+                    "leave precisions_init None for the fit to choose them."))
             if self.covariance_type == "full":
                 for k, matrix in enumerate(p):
                     _check_spd(matrix, f"precisions_init[{k}]")
