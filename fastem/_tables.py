@@ -368,8 +368,27 @@ def _raw(pattern):
 def _decorated_value(layout, value, where, j):
     """The error for ``value``, a number written with a currency sign ('$1,234.50', '€3',
     '1.234,50 €'), a percent sign ('12%'), an accountant's brackets for a negative number
-    ('(12.5)') or a unit after it ('3.2kg'), each of which pandas reads as text: what it
-    holds, and a pandas call that reads the column as numbers. None for another value."""
+    ('(12.5)') or a unit after it ('3.2kg'), each of which pandas reads as text, on
+    ``where`` (the line, row and column ``j``) of a CSV file: what it holds, and a pandas
+    call that reads the column as numbers. None for another value."""
+    options = "" if layout.delimiter == "," else f", sep={layout.delimiter!r}"
+    if layout.names is None:
+        options += ", header=None"
+    if layout.comments:
+        options += f", skiprows={layout.comments}"
+    if layout.encoding not in ("utf-8", "utf-8-sig"):
+        options += f", encoding={layout.encoding!r}"
+    column = j if layout.names is None else layout.names[j]
+    return _decorated_number_error(
+        value, f"{layout.path!r} has {value!r} on {where}", column,
+        f"pd.read_csv(path{options})",
+        f"df.to_csv(new_path, index=False{', header=False' if layout.names is None else ''})")
+
+
+def _decorated_number_error(value, what_where, column, read, write):
+    """The error for ``value`` of :func:`_decorated_value`, which ``what_where`` names with
+    its place in its file, in the ``column`` that pandas' ``read`` (code) reads and
+    ``write`` saves again; None for another value."""
     text = value.strip()
     brackets = len(text) > 2 and text[0] == "(" and text[-1] == ")"
     if brackets:
@@ -434,17 +453,8 @@ def _decorated_value(layout, value, where, j):
         steps.append(f".str.replace({c!r}, '-')")
     if comma_decimal:
         steps.append(".str.replace(',', '.')")
-    options = "" if layout.delimiter == "," else f", sep={layout.delimiter!r}"
-    if layout.names is None:
-        options += ", header=None"
-    if layout.comments:
-        options += f", skiprows={layout.comments}"
-    if layout.encoding not in ("utf-8", "utf-8-sig"):
-        options += f", encoding={layout.encoding!r}"
-    column = repr(j if layout.names is None else layout.names[j])
-    fix = (f"df = pd.read_csv(path{options}); df[{column}] = pd.to_numeric(df[{column}]"
-           f"{''.join(steps)}); df.to_csv(new_path, index=False"
-           f"{', header=False' if layout.names is None else ''})")
+    fix = (f"df = {read}; df[{column!r}] = pd.to_numeric(df[{column!r}]{''.join(steps)}); "
+           f"{write}")
     notes = ""
     for c, per in (("%", 100), ("\u2030", 1000)):
         if c in signs:
@@ -455,7 +465,7 @@ def _decorated_value(layout, value, where, j):
         notes += (f"; if its comma is a decimal comma ({text.replace(',', '.')}), not a "
                   "thousands separator, replace ',' by '.' instead of removing it")
     return (
-        f"{layout.path!r} has {value!r} on {where}: a number ({number.lstrip('+')}) written "
+        f"{what_where}: a number ({number.lstrip('+')}) written "
         f"with {', '.join(what[:-1]) + ' and ' if len(what) > 1 else ''}{what[-1]}, which "
         "pandas, and fastem, read as text. "
         f"Save the column as plain numbers (e.g. with pandas: {fix}{notes})"
@@ -1628,10 +1638,11 @@ def read_parquet(path, columns=None, missing=False, nan_fix=None, rounding=False
         kind = schema.field(name).type
         if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)
                 or pa.types.is_boolean(kind) or pa.types.is_decimal(kind)):
-            raise ValueError(
+            text = _parquet_text_column(pa, pq, path, name, kind)
+            raise ValueError(text or (
                 f"column {name!r} of {path!r} has type {kind}, not numbers; choose numeric "
                 "columns (--columns on the command line, columns= in fastem.Chunks)"
-            )
+            ))
     try:
         table = pq.read_table(path, columns=chosen)
     except (pa.ArrowException, OSError) as exc:
@@ -1655,6 +1666,30 @@ def read_parquet(path, columns=None, missing=False, nan_fix=None, rounding=False
     data = np.column_stack([c.to_numpy(zero_copy_only=False) for c in columns])
     row_numbers = [] if columns_given else _row_number_note(path, data, chosen)
     return Table(data, chosen, notes + row_numbers, positions, doubts=row_numbers)
+
+
+def _parquet_text_column(pa, pq, path, name, kind):
+    """The error for the parquet column ``name`` of text (type ``kind``) whose first value
+    is a number as text, plain ('1.5') or written with signs or a unit ('12%', '$3',
+    '3.2kg'; :func:`_decorated_value`), with the pandas call that saves it as numbers;
+    None for a column of other text (labels), or of another type."""
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        return None
+    try:
+        values = pq.read_table(path, columns=[name]).column(name)
+    except (pa.ArrowException, OSError):
+        return None  # the read below names what is wrong with the file
+    for row, value in enumerate(values.to_pylist()):
+        if value is None or _is_missing(value):
+            continue
+        what_where = f"column {name!r} of {path!r} holds text, {value!r} in row {row + 1}"
+        if _is_number(value):
+            return (f"{what_where}: numbers stored as text. Save the column as numbers (e.g. "
+                    f"with pandas: df = pd.read_parquet(path); df[{name!r}] = pd.to_numeric("
+                    f"df[{name!r}]); df.to_parquet(new_path))")
+        return _decorated_number_error(value, what_where, name, "pd.read_parquet(path)",
+                                       "df.to_parquet(new_path)")
+    return None
 
 
 def _check_parquet_whole_numbers(path, name, column, chosen):

@@ -1800,3 +1800,28 @@ def test_a_decorated_number_is_named_with_a_pandas_call_that_reads_it(
     new_path = str(tmp_path / "new.csv")
     exec(fix, {"pd": pd, "path": path, "new_path": new_path})
     assert_array_equal(read_csv(new_path).data, [[1.5, 2], [3, number], [4, 5]])
+
+
+@pytest.mark.parametrize("value, number, what", DECORATED[::3] + [("1.5", 1.5, None)])
+def test_a_parquet_column_of_numbers_as_text_is_named_with_a_pandas_call_that_reads_it(
+        tmp_path, value, number, what):
+    """A parquet column of text that holds numbers, plain or decorated, got "has type
+    large_string, not numbers; choose numeric columns"; the error names its first value
+    and row, and how to save the column as numbers."""
+    pytest.importorskip("pyarrow")
+    path = str(tmp_path / "t.parquet")
+    pd.DataFrame({"a": [1.5, 3, 4], "b": [None, value, value]}).to_parquet(path)
+    kind = "numbers stored as text" if what is None else f"a number \\({number:g}"
+    with pytest.raises(ValueError, match=rf"column 'b' of .* holds text, "
+                                         rf"{re.escape(repr(value))} in row 2: {kind}") as error:
+        _tables.read_parquet(path)
+    fix = re.search(r"with pandas: (df = pd\.read_parquet.*?to_parquet\(new_path\))",
+                    str(error.value)).group(1)
+    new_path = str(tmp_path / "new.parquet")
+    exec(fix, {"pd": pd, "path": path, "new_path": new_path})
+    assert_array_equal(_tables.read_parquet(new_path, missing=True).data,
+                       [[1.5, np.nan], [3, number], [4, number]])
+    labels = str(tmp_path / "labels.parquet")
+    pd.DataFrame({"a": [1.5, 3], "b": ["x", "y"]}).to_parquet(labels)
+    with pytest.raises(ValueError, match="has type .*string, not numbers; choose numeric"):
+        _tables.read_parquet(labels)
