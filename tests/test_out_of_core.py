@@ -588,3 +588,16 @@ def test_rows_of_nan_in_a_chunk_are_counted_as_the_chunk_s():
             "chunk 1 has 1 row(s) whose every entry is missing (NaN), the first row 500 of "
             "chunk 1 (0-based)")):
         fastem.GaussianMixture(2, missing="em").fit(fastem.Chunks(np.array_split(X, 3)))
+
+
+def test_chunks_of_two_dtypes_are_not_told_to_cast_beyond_float32():
+    """A float64 chunk beside a float32 one was told to become float32 (chunk.astype(
+    np.float32)), which makes its 1e39 infinite; the error names the value and float64."""
+    X = np.random.default_rng(0).normal(size=(100, 2))
+    big = X.copy()
+    big[3, 1] = 1e39
+    with pytest.raises(ValueError, match=r"chunk 1 holds 1e\+39 in row 3 \(0-based\) of column "
+                                         r"1, beyond the range of float32.*astype\(np\.float64\)"):
+        fastem.GaussianMixture(2).fit(fastem.Chunks([X.astype(np.float32), big]))
+    with pytest.raises(ValueError, match=r"astype\(np\.float32\)"):
+        fastem.GaussianMixture(2).fit(fastem.Chunks([X.astype(np.float32), X]))
