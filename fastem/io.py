@@ -2057,7 +2057,7 @@ def _checked_conversion(model, estimator):
     hyper-parameters (scikit-learn's ``set_params`` after a fit can part them), with
     their structure recorded for a warm start."""
     doing = f"The sklearn.mixture.{type(estimator).__name__} does not convert"
-    float32 = (_carried_record(estimator) or {}).get("float32_parameters")
+    float32 = _float32_parameters(estimator, model._parameter_names)
     if float32 is not None:  # a float32 model's, while the estimator holds them in float64
         if not (isinstance(float32, dict) and set(float32) == set(model._parameter_names)
                 and all(isinstance(v, np.ndarray) and v.dtype == np.float32
@@ -2091,6 +2091,22 @@ def _carried_record(estimator):
             and np.array_equal(kept, factors)):
         return None
     return carried
+
+
+def _float32_parameters(estimator, names):
+    """The float32 parameters that ``to_sklearn`` recorded on ``estimator``, while it holds
+    the float64 ones it was written with (``names``, a model's ``_parameter_names``); else
+    None: an estimator whose weights_ or means_ were assigned since converts what it holds."""
+    carried = _carried_record(estimator) or {}
+    float32, written = carried.get("float32_parameters"), carried.get("float64_parameters")
+    if float32 is None or not isinstance(written, dict):
+        return None
+    for name in names:
+        kept, held = written.get(name), getattr(estimator, name, None)
+        if not (isinstance(kept, np.ndarray) and np.shape(held) == kept.shape
+                and np.array_equal(np.asarray(held), kept)):
+            return None
+    return float32
 
 
 def _settings_of_estimator(model, estimator, doing):
@@ -2139,7 +2155,8 @@ def _sklearn_mixture(model):
 def gaussian_to_sklearn(model):
     """An equivalent fitted :class:`sklearn.mixture.GaussianMixture` (float64 arrays)."""
     sklearn_class = _sklearn_mixture(model).GaussianMixture
-    return _to_sklearn(model, sklearn_class, _SHARED_GAUSSIAN_HYPER, _GAUSSIAN_FITTED)
+    estimator = _to_sklearn(model, sklearn_class, _SHARED_GAUSSIAN_HYPER, _GAUSSIAN_FITTED)
+    return _with_held_parameters(estimator, model)
 
 
 def gaussian_from_sklearn(cls, estimator):
@@ -2177,6 +2194,18 @@ def bayesian_to_sklearn(model):
     estimator.weight_concentration_ = (
         (concentration[0], concentration[1]) if model._process else concentration
     )
+    return _with_held_parameters(estimator, model)
+
+
+def _with_held_parameters(estimator, model):
+    """``estimator``, whose record of a float32 model's parameters also holds the float64
+    ones the estimator was given: from_sklearn gives the float32 ones back while the
+    estimator holds these, and converts those assigned since (weights_, means_, ...)."""
+    carried = estimator._fastem_fitted_settings
+    if "float32_parameters" in carried:
+        carried["float64_parameters"] = {
+            name: np.array(np.asarray(getattr(estimator, name)), copy=True)
+            for name in model._parameter_names}
     return estimator
 
 

@@ -1604,3 +1604,24 @@ def test_a_float32_model_comes_back_from_sklearn_as_it_was(covariance_type, fami
         a, b = getattr(model, name), getattr(back, name)
         assert a.dtype == b.dtype == np.float32 and a.tobytes() == b.tobytes(), name
     np.testing.assert_array_equal(back.predict_proba(X), model.predict_proba(X))
+
+
+@pytest.mark.parametrize("family", ["GaussianMixture", "BayesianGaussianMixture"])
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_parameters_assigned_to_the_sklearn_estimator_of_a_float32_model_are_kept(
+        covariance_type, family):
+    """The float32 parameters that to_sklearn records are given back only while the
+    estimator holds their float64 copies: means_ and weights_ assigned to it since were
+    replaced by the recorded ones, silently, as if never assigned (a variational
+    mixture's means_ alike)."""
+    pytest.importorskip("sklearn")
+    cls = getattr(fastem, family)
+    (X,) = _batches("gaussian", "float32", "error", 1, 300, seed=4)
+    model = _fit_quietly(cls(3, covariance_type=covariance_type, random_state=0), X)
+    estimator = model.to_sklearn()
+    estimator.means_ = estimator.means_ + 10.0
+    if family == "GaussianMixture":  # a variational mixture's follow its concentrations
+        estimator.weights_ = np.array([0.2, 0.3, 0.5])
+    back = cls.from_sklearn(estimator)
+    np.testing.assert_array_equal(back.means_, estimator.means_)
+    np.testing.assert_allclose(back.weights_, estimator.weights_)
