@@ -1056,6 +1056,31 @@ def index_positions(path, layout=None):
     return [j for j, name in enumerate(schema.names) if name in index]
 
 
+def parquet_range_index(path):
+    """A parquet file's pandas RangeIndex, which its metadata alone records (no column), as
+    its name ('__index_level_0__' when it has none) and labels, int64 of shape (n_rows,);
+    None for a file of another index, or of the default one (0, 1, ..., unnamed), which
+    any DataFrame of its rows has."""
+    try:
+        metadata = _parquet_schema(path).pandas_metadata or {}
+    except (ValueError, TypeError):  # metadata written by another tool
+        return None
+    listed = metadata.get("index_columns", ())
+    if not (isinstance(listed, list) and len(listed) == 1 and isinstance(listed[0], dict)
+            and listed[0].get("kind") == "range"):
+        return None
+    index = listed[0]
+    try:
+        start, stop, step = (int(index[key]) for key in ("start", "stop", "step"))
+        labels = np.arange(start, stop, step, dtype=np.int64)
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return None
+    name = index.get("name")
+    if start == 0 and step == 1 and name is None:
+        return None
+    return ("__index_level_0__" if name is None else str(name)), labels
+
+
 def header_quoted(names):
     """Whether a CSV header of ``names`` quotes them, so that it is read as names: when every
     name reads as data (numbers, missing-value markers: wavelengths '450', 'NA'), a header

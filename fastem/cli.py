@@ -64,6 +64,7 @@ from ._tables import (
     header_quoted,
     index_positions,
     parquet_column_names,
+    parquet_range_index,
     place_of,
     read_columns,
     shortest_text,
@@ -1409,13 +1410,15 @@ def cmd_predict(args):
 def _row_index(path, layout):
     """The names and columns of DATA's pandas row index, as :func:`_write_imputed` keeps
     them: a CSV file's unnamed first columns (``layout``), the columns that a parquet
-    file's pandas metadata lists; none for a .npy file."""
+    file's pandas metadata lists, or the RangeIndex it records alone where it is not
+    0, 1, ... unnamed (a frame's rows 100 on); none for a .npy file."""
     if os.path.splitext(path)[1].lower() not in (".csv", ".parquet"):
         return [], []
     try:
         index = index_positions(path, layout)
         if not index:
-            return [], []
+            labels = parquet_range_index(path) if layout is None else None
+            return ([labels[0]], [labels[1]]) if labels is not None else ([], [])
         names, columns = read_columns(path, layout, index)
     except (ValueError, ImportError) as exc:
         raise CommandError(str(exc)) from None
@@ -1603,28 +1606,35 @@ def _write_columns(path, names, columns, data, index=()):
             f.detach()  # flushed; ``out`` stays open for its flush to the disk
         return
     pa, pq = _pyarrow_for_output()
-    names = [f"__index_level_{k}__" if k < len(index) and UNNAMED_INDEX.fullmatch(name)
+    # the index's names, as pandas names them (None: unnamed); an index column named as a
+    # data column ('component') is stored as '__index_level_k__' under its name, as
+    # pyarrow.Table.from_pandas stores it: a file of two fields 'component' pandas refuses
+    labels = [None if UNNAMED_INDEX.fullmatch(name) else name for name in names[:len(index)]]
+    names = [f"__index_level_{k}__" if k < len(index) and (
+                 labels[k] is None or name in names[len(index):])
              else name for k, name in enumerate(names)]
     # a list, not a dict: columns with the same name are all kept
     table = pa.table([pa.array(c, from_pandas=True) for c in columns], names=names)
     if index:
-        table = table.replace_schema_metadata(_pandas_index_metadata(table, len(index)))
+        table = table.replace_schema_metadata(_pandas_index_metadata(table, len(index), labels))
     with _replacing(path) as out:
         pq.write_table(table, out)
 
 
-def _pandas_index_metadata(table, n_index):
+def _pandas_index_metadata(table, n_index, labels=None):
     """The pandas metadata of an Arrow ``table`` whose first ``n_index`` columns hold a
-    DataFrame's row index (named '__index_level_0__' when it has no name), as
-    ``pyarrow.Table.from_pandas`` writes it: readers (pandas, fastem) take them for the
-    index, not for data."""
+    DataFrame's row index (named '__index_level_0__' when it has no name, or a name that
+    ``labels``, the index's names, gives), as ``pyarrow.Table.from_pandas`` writes it:
+    readers (pandas, fastem) take them for the index, not for data."""
     import pyarrow as pa
 
-    def entry(field):
+    def entry(k, field):
         kind = field.type
         dtype = ("int64" if pa.types.is_integer(kind) else "float64" if pa.types.is_floating(kind)
                  else "bool" if pa.types.is_boolean(kind) else "object")
-        return {"name": None if UNNAMED_INDEX.fullmatch(field.name) else field.name,
+        name = (None if UNNAMED_INDEX.fullmatch(field.name) else field.name) if labels is None \
+            else labels[k]
+        return {"name": name,
                 "field_name": field.name,
                 "pandas_type": ("unicode" if pa.types.is_string(kind)
                                 else "mixed" if dtype == "object" else dtype),
@@ -1632,7 +1642,7 @@ def _pandas_index_metadata(table, n_index):
 
     fields = list(table.schema)[:n_index]
     metadata = {"index_columns": [f.name for f in fields], "column_indexes": [],
-                "columns": [entry(f) for f in fields]}
+                "columns": [entry(k, f) for k, f in enumerate(fields)]}
     return {b"pandas": json.dumps(metadata).encode()}
 
 

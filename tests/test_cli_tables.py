@@ -1398,6 +1398,10 @@ def _indexed_frame(index, dtype="float64"):
         "text": pd.Index([f"r{i}" for i in range(n)]),
         "named": pd.Index([f"r{i}" for i in range(n)], name="id"),
         "levels": pd.MultiIndex.from_arrays([[f"s{i % 3}" for i in range(n)], np.arange(n)]),
+        # a parquet file records a RangeIndex in its pandas metadata alone, as no column
+        "rows 100 on": pd.RangeIndex(100, 100 + n),
+        "every other row": pd.RangeIndex(0, 2 * n, 2, name="row"),
+        "named as an output": pd.Index([f"r{i}" for i in range(n)], name="component"),
     }[index]
     return pd.DataFrame(X.astype(dtype), columns=["a", "b"], index=labels)
 
@@ -1437,6 +1441,46 @@ def test_predict_keeps_the_row_index_of_data(tmp_path, capsys, data, index, out,
     assert list(back.index.names) == list(frame.index.names)
     assert_array_equal(back.to_numpy().reshape(expected.shape), expected)
     assert back.to_numpy().dtype == expected.dtype
+
+
+@pytest.mark.skipif(not _HAVE_PYARROW, reason="needs pyarrow")
+@pytest.mark.parametrize("out", ["o.csv", "o.parquet"])
+@pytest.mark.parametrize("index", ["rows 100 on", "every other row"])
+def test_predict_keeps_the_range_index_of_a_parquet_file(tmp_path, capsys, index, out):
+    """A parquet file records a RangeIndex other than 0, 1, ... (a frame's rows 100 on, a
+    named one) in its pandas metadata alone, with no column: predict's output was labelled
+    0, 1, ..., which joined its rows to others of DATA. They keep DATA's labels."""
+    frame = _indexed_frame(index)
+    frame.to_parquet(tmp_path / "d.parquet")
+    model = fastem.GaussianMixture(2, random_state=0).fit(frame)
+    model.save(tmp_path / "m.npz")
+    assert main(["predict", str(tmp_path / "m.npz"), str(tmp_path / "d.parquet"), "-o",
+                 str(tmp_path / out), "--quiet"]) == 0
+    capsys.readouterr()
+    back = (pd.read_parquet(tmp_path / out) if out.endswith(".parquet")
+            else pd.read_csv(tmp_path / out, index_col=0))
+    assert list(back.columns) == ["component"]
+    assert list(back.index) == list(frame.index)
+    assert back.index.name == frame.index.name
+    assert_array_equal(back["component"], model.predict(frame))
+
+
+@pytest.mark.skipif(not _HAVE_PYARROW, reason="needs pyarrow")
+def test_predict_of_an_index_named_component_writes_a_parquet_file_that_reads(tmp_path, capsys):
+    """DATA's row index named 'component', as predict's labels are: the parquet output
+    had two fields 'component', which pandas refuses to read. The index is stored as
+    '__index_level_0__' under its name, as pyarrow.Table.from_pandas stores it."""
+    frame = _indexed_frame("named as an output")
+    frame.to_parquet(tmp_path / "d.parquet")
+    model = fastem.GaussianMixture(2, random_state=0).fit(frame)
+    model.save(tmp_path / "m.npz")
+    assert main(["predict", str(tmp_path / "m.npz"), str(tmp_path / "d.parquet"), "-o",
+                 str(tmp_path / "o.parquet"), "--quiet"]) == 0
+    capsys.readouterr()
+    back = pd.read_parquet(tmp_path / "o.parquet")
+    assert list(back.columns) == ["component"] and back.index.name == "component"
+    assert list(back.index) == list(frame.index)
+    assert_array_equal(back["component"], model.predict(frame))
 
 
 @pytest.mark.skipif(not _HAVE_PYARROW, reason="needs pyarrow")
