@@ -1093,10 +1093,11 @@ def names_written_otherwise(names, expected, where="fit"):
 
 def first_misordered(names, expected, where="fit"):
     """Where ``names`` first differ from ``expected`` (those of ``where``), the same names in
-    another order: "column 3 is 'c' where fit had 'b'"; '' where they do not differ."""
+    another order: "column 2 (0-based) is 'c' where fit had 'b'", counted as X.columns[j]
+    and --columns count them; '' where they do not differ."""
     for j, (name, wanted) in enumerate(zip(names, expected)):
         if name != wanted:
-            return f"column {j + 1} is {name!r} where {where} had {wanted!r}"
+            return f"column {j} (0-based) is {name!r} where {where} had {wanted!r}"
     return ""
 
 

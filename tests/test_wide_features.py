@@ -305,8 +305,21 @@ def test_a_name_mismatch_of_many_columns_is_told_in_a_few_lines():
     with pytest.raises(ValueError) as error:
         check_feature_names(fitted[::-1], fitted, "GaussianMixture")
     message = str(error.value)
-    assert len(message) < 1000 and "same order as they were in fit (column 1 is " \
+    assert len(message) < 1000 and "same order as they were in fit (column 0 (0-based) is " \
         "'gene19999' where fit had 'gene0')" in message
+
+
+def test_the_first_misordered_column_is_counted_as_x_columns_counts_it():
+    """The first column out of order was counted from 1 ('column 4 is ...' of X.columns[3]),
+    where a DataFrame's columns, the other errors' entries and --columns count from 0."""
+    from fastem._validation import check_feature_names
+
+    fitted = np.array(["a", "b", "c", "d", "e"], dtype=object)
+    swapped = fitted[[0, 1, 2, 4, 3]]
+    with pytest.raises(ValueError) as error:
+        check_feature_names(swapped, fitted, "GaussianMixture")
+    assert "(column 3 (0-based) is 'e' where fit had 'd')" in str(error.value)
+    assert swapped[3] == "e"
 
 
 def test_every_path_that_checks_names_tells_a_mismatch_compactly():
