@@ -1360,7 +1360,8 @@ def read_columns(path, layout=None, positions=None):
     converted by pyarrow (``to_numpy``): numbers keep their type (NaN where
     missing), except integers with a missing value, which are Python ints
     and None (object); text and dictionary (categorical) columns are object,
-    None where null.
+    None where null, as are timestamps with a time zone (datetime objects of that zone:
+    ``to_numpy`` gives their instants in UTC without it).
 
     Raises ValueError for a parquet file with a repeated column name, and for
     a number beyond float64's range or a whole number that float64 would round
@@ -1376,6 +1377,7 @@ def read_columns(path, layout=None, positions=None):
         return list(table.schema.names), [
             np.array(c.to_pylist(), dtype=object)
             if (pa.types.is_integer(c.type) and c.null_count) or pa.types.is_dictionary(c.type)
+            or (pa.types.is_timestamp(c.type) and c.type.tz is not None)
             else c.to_numpy(zero_copy_only=False) for c in table.columns]
     n_columns = layout.n_fields - len(layout.trailing)
     texts = [[] for _ in range(n_columns)]

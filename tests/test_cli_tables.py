@@ -1466,6 +1466,33 @@ def test_predict_keeps_the_range_index_of_a_parquet_file(tmp_path, capsys, index
 
 
 @pytest.mark.skipif(not _HAVE_PYARROW, reason="needs pyarrow")
+@pytest.mark.parametrize("command, out", [("predict", "o.parquet"), ("predict", "o.csv"),
+                                          ("impute", "o.csv")])
+def test_times_of_a_time_zone_in_a_parquet_file_keep_their_zone(tmp_path, capsys, command, out):
+    """Timestamps of a time zone (a DataFrame's index of Berlin's hours) were read as their
+    instants in UTC without the zone: predict and impute wrote 2023-12-31 23:00:00 for
+    2024-01-01 00:00:00+01:00, a label no row of DATA has. They keep their zone: the
+    parquet output's index is DATA's, the CSV output's time has its offset, as pandas
+    writes it."""
+    frame = _indexed_frame("named")
+    frame.index = pd.date_range("2024-01-01", periods=len(frame), freq="h",
+                                tz="Europe/Berlin", name="t")
+    frame.to_parquet(tmp_path / "d.parquet")
+    model = fastem.GaussianMixture(2, random_state=0).fit(frame)
+    model.save(tmp_path / "m.npz")
+    assert main([command, str(tmp_path / "m.npz"), str(tmp_path / "d.parquet"), "-o",
+                 str(tmp_path / out), "--quiet"]) == 0
+    capsys.readouterr()
+    if out.endswith(".parquet"):
+        assert pd.read_parquet(tmp_path / out).index.equals(frame.index)
+    else:
+        first = (tmp_path / out).read_text().splitlines()[1].split(",")[0]
+        assert first == "2024-01-01 00:00:00+01:00"
+        back = pd.read_csv(tmp_path / out, index_col=0, parse_dates=True)
+        assert list(back.index) == list(frame.index)
+
+
+@pytest.mark.skipif(not _HAVE_PYARROW, reason="needs pyarrow")
 def test_predict_of_an_index_named_component_writes_a_parquet_file_that_reads(tmp_path, capsys):
     """DATA's row index named 'component', as predict's labels are: the parquet output
     had two fields 'component', which pandas refuses to read. The index is stored as
