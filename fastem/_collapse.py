@@ -187,7 +187,6 @@ def _effective_points(model, source):
         return np.where(mass_squared > 0, mass**2 / mass_squared, 0.0)
 
 
-
 def _resolution(source):
     """Smallest gap between distinct values of each feature, on a subsample.
 
