@@ -1583,10 +1583,12 @@ def _write_columns(path, names, columns, data, index=()):
         return
     if ext == ".csv":
         _check_header(names, path, len(index))
-        for name, column in zip(names, columns):
+        for k, (name, column) in enumerate(zip(names, columns)):
             if column.dtype == object and any(isinstance(v, _NESTED) for v in column.tolist()):
+                what = (f"the column {name!r}" if k >= len(index)
+                        else f"the row index {name!r}" if name else "an unnamed row index")
                 raise CommandError(
-                    f"{data!r} has the column {name!r}, which holds lists, structures or "
+                    f"{data!r} has {what}, which holds lists, structures or "
                     "bytes, and a CSV field holds text only; write the output as .parquet, "
                     "which keeps it"
                 )

@@ -1574,3 +1574,26 @@ def test_predict_copies_the_row_labels_of_a_csv_file_to_a_csv_file_as_written(tm
     assert [line.rsplit(",", 1)[0] for line in lines[1:]] == labels
     expected = model.predict(pd.DataFrame(X, columns=["a", "b"])).tolist()
     assert [int(line.rsplit(",", 1)[1]) for line in lines[1:]] == expected
+
+
+@pytest.mark.skipif(not _HAVE_PYARROW, reason="needs pyarrow")
+@pytest.mark.parametrize("name", [None, "key"])
+def test_a_row_index_of_bytes_is_named_as_the_index_where_csv_cannot_hold_it(
+        tmp_path, capsys, name):
+    """A parquet file's row index of bytes, which a CSV field cannot hold, was named as
+    "the column ''" where it had no name; predict and impute name the row index, and a
+    parquet output keeps it."""
+    frame = pd.DataFrame({"a": np.arange(20.0) % 7, "b": np.arange(20.0) % 5},
+                         index=pd.Index([f"r{j}".encode() for j in range(20)], name=name))
+    frame.to_parquet(tmp_path / "d.parquet")
+    model = fastem.GaussianMixture(2, random_state=0).fit(frame)
+    model.save(tmp_path / "m.npz")
+    what = "an unnamed row index" if name is None else "the row index 'key'"
+    for command in ("predict", "impute"):
+        assert main([command, str(tmp_path / "m.npz"), str(tmp_path / "d.parquet"), "-o",
+                     str(tmp_path / "o.csv"), "--quiet"]) == 1
+        assert f"has {what}, which holds lists, structures or bytes" in capsys.readouterr().err
+        assert not (tmp_path / "o.csv").exists()
+    assert main(["predict", str(tmp_path / "m.npz"), str(tmp_path / "d.parquet"), "-o",
+                 str(tmp_path / "o.parquet"), "--quiet"]) == 0
+    assert list(pd.read_parquet(tmp_path / "o.parquet").index) == list(frame.index)
