@@ -791,6 +791,16 @@ def first_entry(X, test):
     return None
 
 
+#: The largest finite float32, the bound of the values a float32 model's parameters hold.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def beyond_float32(part):
+    """Which entries of the array ``part`` are beyond float32's range (a ``test`` of
+    :func:`first_entry`)."""
+    return np.abs(part) > FLOAT32_MAX
+
+
 def first_refused_entry(X, allow_nan):
     """``(row, column, value)`` of the first entry of the 2-D ``X`` that a fit refuses: an
     infinity, or NaN unless ``allow_nan``; ``value`` is its text ('nan', 'inf' or

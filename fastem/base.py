@@ -173,8 +173,8 @@ from ._state import (
 from ._threading import launch, read_only, read_only_fields
 from ._validation import (
     EntryError, assigned_parameter, check_choice, check_feature_names, check_memory,
-    check_random_state, check_scalar, feature_label, first_entry, parameter_as_float, scan_data,
-    without_pandas_index,
+    FLOAT32_MAX, beyond_float32, check_random_state, check_scalar, feature_label, first_entry,
+    parameter_as_float, scan_data, without_pandas_index,
 )
 from .data import Chunks, as_source, is_dask_dataframe
 from .exceptions import (
@@ -1141,24 +1141,21 @@ def _rows_of_nan(X, reduce):
     return rows
 
 
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
-
-
 def _refuse_beyond_float32(X, first_row=0):
     """Refuse (EntryError) the first entry of ``X`` beyond float32's range, as a ``check_data``
     of the sources: for a float32 model whose M-step overflowed on data of another dtype
     (:meth:`BaseMixture._diagnose_float32_overflow`)."""
-    found = first_entry(X, lambda part: np.abs(part) > _FLOAT32_MAX)
+    found = first_entry(X, beyond_float32)
     if found is not None:
         row, column = found
         raise EntryError(
             "X has {count} value(s) beyond the range of float32 (largest "
-            f"{_FLOAT32_MAX:.3g}), the dtype of this model's parameters, the first ",
+            f"{FLOAT32_MAX:.3g}), the dtype of this model's parameters, the first ",
             ". A float32 model cannot hold parameters of such data. Fit the model in "
             "float64 (fit it, or start partial_fit, on float64 data: X.astype(np.float64)), "
             "or rescale the data (e.g. divide it by a power of ten).",
             first_row + row, column, float(X[row, column]),
-            count=int(np.count_nonzero(np.abs(X) > _FLOAT32_MAX)),
+            count=int(np.count_nonzero(beyond_float32(X))),
         )
 
 

@@ -57,8 +57,8 @@ from ._tables import (
 from ._validation import (
     EntryError, as_list, check_array, check_memory, check_not_mapping, check_path_characters,
     check_sample_weight, check_total_weight, check_weight_labels, close_choice, column_selection,
-    NAMES_SHOWN, dtype_text, feature_names_of, first_entry, name_differences, name_key,
-    names_written_otherwise, shown_names, without_pandas_index,
+    FLOAT32_MAX, NAMES_SHOWN, beyond_float32, dtype_text, feature_names_of, first_entry,
+    name_differences, name_key, names_written_otherwise, shown_names, without_pandas_index,
 )
 
 __all__ = [
@@ -917,14 +917,13 @@ def _one_dtype_fix(X, name):
     """How to give every chunk one dtype, for the chunk ``name`` (``X``) read in another
     dtype than chunk 0: float32 for all, unless ``X`` holds a value beyond float32's range,
     which the cast would make infinite (then float64, naming that value)."""
-    largest = float(np.finfo(np.float32).max)
-    found = None if X.dtype == np.float32 else first_entry(X, lambda p: np.abs(p) > largest)
+    found = None if X.dtype == np.float32 else first_entry(X, beyond_float32)
     if found is None:
         return ("Give every chunk as float32 or every one as float64, e.g. "
                 "chunk.astype(np.float32) (np.save it again for a .npy file).")
     row, column = found
     return (f"{name} holds {float(X[row, column]):.6g} in row {row} (0-based) of column "
-            f"{column}, beyond the range of float32 (largest {largest:.3g}), which a cast to "
+            f"{column}, beyond the range of float32 (largest {FLOAT32_MAX:.3g}), which a cast to "
             "float32 would make infinite: give every chunk as float64, e.g. "
             "chunk.astype(np.float64) (np.save it again for a .npy file).")
 
