@@ -1664,7 +1664,8 @@ def read_parquet(path, columns=None, missing=False, nan_fix=None, rounding=False
     for name in chosen:
         kind = schema.field(name).type
         if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)
-                or pa.types.is_boolean(kind) or pa.types.is_decimal(kind)):
+                or pa.types.is_boolean(kind) or pa.types.is_decimal(kind)
+                or pa.types.is_null(kind)):
             text = _parquet_text_column(pa, pq, path, name, kind)
             raise ValueError(text or (
                 f"column {name!r} of {path!r} has type {kind}, not numbers; choose numeric "
@@ -1690,7 +1691,15 @@ def read_parquet(path, columns=None, missing=False, nan_fix=None, rounding=False
         _check_parquet_whole_numbers(path, name, table.column(name), chosen)
     columns = [table.column(name) for name in chosen]
     columns = [c.cast(pa.float64()) if pa.types.is_decimal(c.type) else c for c in columns]
-    data = np.column_stack([c.to_numpy(zero_copy_only=False) for c in columns])
+    arrays = [None if pa.types.is_null(c.type) else c.to_numpy(zero_copy_only=False)
+              for c in columns]
+    # A column of type null (pandas writes one for a column of None) holds missing values
+    # only: NaN in the floating-point type of the other columns, so that it does not turn
+    # a file of float32 into float64.
+    common = np.result_type(*[a for a in arrays if a is not None] or [np.float64])
+    holes = common if np.issubdtype(common, np.floating) else np.float64
+    data = np.column_stack([np.full(table.num_rows, np.nan, holes) if a is None else a
+                            for a in arrays])
     row_numbers = [] if columns_given else _row_number_note(path, data, chosen)
     return Table(data, chosen, notes + row_numbers, positions, doubts=row_numbers)
 

@@ -1825,3 +1825,36 @@ def test_a_parquet_column_of_numbers_as_text_is_named_with_a_pandas_call_that_re
     pd.DataFrame({"a": [1.5, 3], "b": ["x", "y"]}).to_parquet(labels)
     with pytest.raises(ValueError, match="has type .*string, not numbers; choose numeric"):
         _tables.read_parquet(labels)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_parquet_column_of_type_null_holds_missing_values(tmp_path, dtype):
+    """pandas writes a column of None as parquet type null: its values are all missing,
+    as the same DataFrame's or Arrow table's are in memory. Every parquet reader refused it
+    ("has type null, not numbers"); it is read as NaN in the other columns' floating-point
+    type, so that a part of float32 stays float32 and a fit over parts agrees with the
+    array, and is named as missing values without missing='em'."""
+    pytest.importorskip("pyarrow")
+    from fastem.cli import main
+
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(size=(60, 2)), rng.normal(size=(60, 2)) + 5].astype(dtype)
+    X[60:, 1] = np.nan
+    first, second = str(tmp_path / "first.parquet"), str(tmp_path / "second.parquet")
+    pd.DataFrame(X[:60], columns=["a", "b"]).to_parquet(first)
+    pd.DataFrame({"a": X[60:, 0], "b": [None] * 60}).to_parquet(second)
+    read = _tables.read_parquet(second, missing=True).data
+    assert read.dtype == dtype
+    assert_array_equal(read, X[60:])
+    model = GaussianMixture(2, covariance_type="diag", missing="em", random_state=0)
+    fitted = model.fit(Chunks([first, second])).means_
+    assert fitted.dtype == dtype
+    in_memory = GaussianMixture(2, covariance_type="diag", missing="em", random_state=0).fit(X)
+    assert_allclose(fitted, in_memory.means_, rtol=1e-8 if dtype == np.float64 else 1e-5)
+    with pytest.raises(ValueError, match=r"60 missing value\(s\) in column 'b', the first in row 1"):
+        _tables.read_parquet(second)
+    model_path, out = str(tmp_path / "m.npz"), str(tmp_path / "out.parquet")
+    model.save(model_path)
+    assert main(["impute", model_path, second, "-o", out, "--quiet"]) == 0
+    expected = model.impute(pd.DataFrame(X[60:], columns=["a", "b"])).to_numpy()
+    assert_allclose(pd.read_parquet(out).to_numpy(), expected, rtol=1e-6)
