@@ -859,8 +859,9 @@ def check_frame_columns(X, name, allow_nan=False, nan_advice=None):
             return X  # not pandas' dtypes: nothing to say here
         if kind == "O" and isinstance(dtype, np.dtype) and _holds_numbers(X, j):
             continue  # object column of numbers: converted as scikit-learn converts it
-        if kind == "O" and _is_arrow_decimal(dtype):
-            # decimal[pyarrow] numbers, as a parquet file's decimal columns are read: float64
+        if kind == "O" and (_is_arrow(dtype, "decimal") or _is_arrow(dtype, "null")):
+            # decimal[pyarrow] numbers, as a parquet file's decimal columns are read: float64;
+            # null[pyarrow]: pd.NA only, missing values
             extension = True
             continue
         if kind not in "biuf":
@@ -903,6 +904,8 @@ def _frame_float_dtype(dtypes):
     data, whatever holds its columns."""
     types = []
     for dtype in dtypes:
+        if _is_arrow(dtype, "null"):
+            continue  # missing values only: NaN in the type of the other columns
         if isinstance(dtype, np.dtype):
             types.append(dtype)
         elif isinstance(getattr(dtype, "numpy_dtype", None), np.dtype):
@@ -916,14 +919,17 @@ def _frame_float_dtype(dtypes):
     return np.float32 if common == np.float32 else np.float64
 
 
-def _is_arrow_decimal(dtype):
-    """True for a pandas column type of Arrow decimals (``decimal128(10, 2)[pyarrow]``)."""
+def _is_arrow(dtype, kind):
+    """True for a pandas column type of Arrow values of the ``kind`` that
+    ``pyarrow.types.is_<kind>`` tells: 'decimal' (``decimal128(10, 2)[pyarrow]``) or
+    'null' (``null[pyarrow]``, a column of missing values only, as pandas reads a parquet
+    column of type null with ``dtype_backend='pyarrow'``)."""
     arrow_type = getattr(dtype, "pyarrow_dtype", None)
     if arrow_type is None:
         return False
     import pyarrow.types  # an Arrow column's type: pyarrow is imported
 
-    return pyarrow.types.is_decimal(arrow_type)
+    return getattr(pyarrow.types, f"is_{kind}")(arrow_type)
 
 
 def _holds_numbers(X, j):

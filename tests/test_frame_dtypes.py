@@ -76,3 +76,28 @@ def test_arrow_decimal_columns_fit_as_their_values(family, how):
     assert getattr(model, mean_name).dtype == np.float64
     assert_array_equal(getattr(model, mean_name), getattr(reference, mean_name))
     assert list(model.feature_names_in_) == ["a", "b"]
+
+
+@pytest.mark.parametrize("family", ["gaussian", "exponential", "poisson"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_null_arrow_column_holds_missing_values(family, dtype):
+    """A column of dtype null[pyarrow] (pandas reads a parquet column of None so, with
+    dtype_backend='pyarrow') holds pd.NA only: missing values, NaN in the type of the other
+    columns, as its values are. It was refused as 'not numbers' by every method."""
+    pa = pytest.importorskip("pyarrow")
+    frame = _frame().astype(dtype)
+    part = frame.iloc[70:].copy()
+    part["b"] = pd.array([None] * len(part), dtype=pd.ArrowDtype(pa.null()))
+    values = np.r_[frame.iloc[:70].to_numpy(), part.to_numpy(dtype, na_value=np.nan)]
+    assert values.dtype == dtype
+    model, reference = _model(family), _model(family)
+    model.fit(Chunks([frame.iloc[:70], part]))
+    reference.fit(Chunks([values[:70], values[70:]]))
+    mean_name = {"gaussian": "means_", "exponential": "scales_", "poisson": "rates_"}[family]
+    assert getattr(model, mean_name).dtype == dtype
+    assert_array_equal(getattr(model, mean_name), getattr(reference, mean_name))
+    assert_array_equal(model.predict_proba(part), reference.predict_proba(values[70:]))
+    assert model.score(part) == reference.score(values[70:])
+    assert_array_equal(model.impute(part).to_numpy(), reference.impute(values[70:]))
+    with pytest.raises(ValueError, match=r"missing value\(s\) \(pd.NA\), the first in column 'b'"):
+        _model(family).set_params(missing="error").fit(part)
