@@ -204,6 +204,7 @@ def check_array(
             "compute with every feature of every point, so the density costs nothing extra)."
         )
     check_table_integers(X, name)
+    X = _arrow_nulls_as_floats(X)
     X = check_frame_columns(X, name, allow_nan, nan_advice)
     X = _without_mask(X, name, allow_nan, nan_advice)
     # the column names of a frame that no check above reads by its types (polars, ...)
@@ -676,6 +677,29 @@ def check_table_integers(X, name):
                                index=X.index)
 
 
+def _arrow_nulls_as_floats(X):
+    """An Arrow table or record batch with columns of type null (missing values only) as a
+    table whose null columns are of the floating-point type of the others: float32 beside
+    columns whose values make float32 (:func:`_frame_float_dtype`), else float64. Read as
+    they are, they make its values objects, read as float64 whatever the other columns.
+    Other data are returned as they are."""
+    pa = sys.modules.get("pyarrow")
+    if pa is None or not isinstance(X, (pa.Table, pa.RecordBatch)):
+        return X
+    nulls = [pa.types.is_null(field.type) for field in X.schema]
+    if not any(nulls):
+        return X
+    others = [np.dtype(field.type.to_pandas_dtype())
+              if pa.types.is_integer(field.type) or pa.types.is_floating(field.type)
+              or pa.types.is_boolean(field.type) else np.dtype(np.float64)
+              for field, null in zip(X.schema, nulls) if not null]
+    holes = pa.from_numpy_dtype(_frame_float_dtype(others))
+    schema = pa.schema([field.with_type(holes) if null else field
+                        for field, null in zip(X.schema, nulls)], metadata=X.schema.metadata)
+    table = pa.Table.from_batches([X]) if isinstance(X, pa.RecordBatch) else X
+    return table.cast(schema)
+
+
 # What the error for NaN advises when the estimator does not say (see BaseMixture._nan_advice).
 _NAN_ADVICE = (
     "If the NaN are missing values, GaussianMixture(missing='em') fits them by EM over the "
@@ -914,7 +938,7 @@ def _frame_float_dtype(dtypes):
             types.append(getattr(getattr(dtype, "categories", None), "dtype", np.float64))
     try:
         common = np.result_type(*types)
-    except TypeError:
+    except (TypeError, ValueError):  # a type of no common one, or none (columns of nulls only)
         return np.float64
     return np.float32 if common == np.float32 else np.float64
 

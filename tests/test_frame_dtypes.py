@@ -101,3 +101,33 @@ def test_a_null_arrow_column_holds_missing_values(family, dtype):
     assert_array_equal(model.impute(part).to_numpy(), reference.impute(values[70:]))
     with pytest.raises(ValueError, match=r"missing value\(s\) \(pd.NA\), the first in column 'b'"):
         _model(family).set_params(missing="error").fit(part)
+
+
+@pytest.mark.parametrize("container", ["table", "batch"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_null_column_of_an_arrow_table_takes_the_type_of_the_others(container, dtype):
+    """An Arrow table's column of type null (missing values only) is NaN in the type of the
+    other columns: beside float32 columns it made the table's values objects, read as
+    float64, so that a float32 part could not join float32 chunks ('chunk 1 is read as
+    float64 but chunk 0 as float32') and a float32 table scored in float64. A table or
+    frame of such columns only is refused as rows with nothing observed, where NumPy's
+    'at least one array or dtype is required' was raised."""
+    pa = pytest.importorskip("pyarrow")
+    frame = _frame().astype(dtype)
+    first = pa.Table.from_pandas(frame.iloc[:70], preserve_index=False)
+    part = pa.table({"a": frame["a"].to_numpy()[70:], "b": pa.nulls(50)})
+    if container == "batch":
+        first, part = first.to_batches()[0], part.to_batches()[0]
+    values = frame.to_numpy().copy()
+    values[70:, 1] = np.nan
+    model = GaussianMixture(2, missing="em", random_state=0).fit(Chunks([first, part]))
+    reference = GaussianMixture(2, missing="em", random_state=0).fit(
+        Chunks([values[:70], values[70:]]))
+    assert model.means_.dtype == dtype
+    assert_array_equal(model.means_, reference.means_)
+    assert_array_equal(model.score_samples(part), reference.score_samples(values[70:]))
+    only_nulls = [pa.table({"b": pa.nulls(3)}),
+                  pd.DataFrame({"b": pd.array([None] * 3, dtype=pd.ArrowDtype(pa.null()))})]
+    for data in only_nulls:
+        with pytest.raises(ValueError, match="3 row.s. whose every entry is missing"):
+            GaussianMixture(1, missing="em").fit(data)
