@@ -83,6 +83,7 @@ import numpy as np
 from ._validation import (
     FLOAT64_WHOLE,
     close_choice,
+    frame_float_dtype,
     name_key,
     pandas_index_columns,
     rounded_by_float64,
@@ -1696,8 +1697,7 @@ def read_parquet(path, columns=None, missing=False, nan_fix=None, rounding=False
     # A column of type null (pandas writes one for a column of None) holds missing values
     # only: NaN in the floating-point type of the other columns, so that it does not turn
     # a file of float32 into float64.
-    common = np.result_type(*[a for a in arrays if a is not None] or [np.float64])
-    holes = common if np.issubdtype(common, np.floating) else np.float64
+    holes = frame_float_dtype([a.dtype for a in arrays if a is not None])
     data = np.column_stack([np.full(table.num_rows, np.nan, holes) if a is None else a
                             for a in arrays])
     row_numbers = [] if columns_given else _row_number_note(path, data, chosen)

@@ -680,7 +680,7 @@ def check_table_integers(X, name):
 def _arrow_nulls_as_floats(X):
     """An Arrow table or record batch with columns of type null (missing values only) as a
     table whose null columns are of the floating-point type of the others: float32 beside
-    columns whose values make float32 (:func:`_frame_float_dtype`), else float64. Read as
+    columns whose values make float32 (:func:`frame_float_dtype`), else float64. Read as
     they are, they make its values objects, read as float64 whatever the other columns.
     Other data are returned as they are."""
     pa = sys.modules.get("pyarrow")
@@ -693,7 +693,7 @@ def _arrow_nulls_as_floats(X):
               if pa.types.is_integer(field.type) or pa.types.is_floating(field.type)
               or pa.types.is_boolean(field.type) else np.dtype(np.float64)
               for field, null in zip(X.schema, nulls) if not null]
-    holes = pa.from_numpy_dtype(_frame_float_dtype(others))
+    holes = pa.from_numpy_dtype(frame_float_dtype(others))
     schema = pa.schema([field.with_type(holes) if null else field
                         for field, null in zip(X.schema, nulls)], metadata=X.schema.metadata)
     table = pa.Table.from_batches([X]) if isinstance(X, pa.RecordBatch) else X
@@ -865,7 +865,7 @@ def check_frame_columns(X, name, allow_nan=False, nan_advice=None):
     ``Float64``, ``int64[pyarrow]``, ``decimal128[pyarrow]``, categories of numbers), or
     with boolean columns beside others, as float64, or as float32 where the columns' NumPy
     types would make float32 values (``Float32`` or ``float[pyarrow]`` columns, beside
-    none whose values float32 cannot hold: :func:`_frame_float_dtype`), as a frame of
+    none whose values float32 cannot hold: :func:`frame_float_dtype`), as a frame of
     NumPy columns is: with
     ``allow_nan``, their ``pd.NA`` as NaN (missing values); without it,
     ``pd.NA`` is an error that ends with ``nan_advice`` (see
@@ -917,10 +917,10 @@ def check_frame_columns(X, name, allow_nan=False, nan_advice=None):
             )
     # pd.NA becomes NaN, a missing value; the values of a Dask DataFrame of such columns
     # would be objects
-    return X.astype(_frame_float_dtype(dtypes.tolist()))
+    return X.astype(frame_float_dtype(dtypes.tolist()))
 
 
-def _frame_float_dtype(dtypes):
+def frame_float_dtype(dtypes):
     """float32 where the NumPy types of a frame's column ``dtypes`` (an extension type's
     ``numpy_dtype``: float32 for ``Float32`` and ``float[pyarrow]``, int64 for ``Int64``)
     make float32 values, as pandas makes a frame of NumPy columns (float32 beside int16:
