@@ -3334,18 +3334,29 @@ class BaseMixture(_KeywordsChecked):
         )
         return loss
 
+    def _singular_component(self, dtype):
+        """A component whose parameters are singular to ``dtype``'s precision, as
+        ``(description, advice)`` for :meth:`_warn_decrease`, or None (families without
+        such parameters)."""
+        return None
+
     def _warn_decrease(self, decrease, dtype):
         best_iter, best, later_iter, later = decrease
-        advice = "scale or centre the data"
-        if np.dtype(dtype) == np.float32:
-            advice += ", or fit X.astype(np.float64)"
+        singular = self._singular_component(dtype)
+        if singular is not None:
+            cause = "{}, where the {} grows without bound as it narrows; {}".format(
+                singular[0], self._objective, singular[1])
+        else:
+            advice = "scale or centre the data"
+            if np.dtype(dtype) == np.float32:
+                advice += ", or fit X.astype(np.float64)"
+            cause = (f"precision lost in the {np.dtype(dtype).name} arithmetic (values far from "
+                     f"0 against their spread, or strongly correlated features); {advice}")
         warn_at_caller(
             f"The {self._objective} fell from {best:.8g} per sample at iteration {best_iter} "
             f"to {later:.8g} at iteration {later_iter}, more than rounding and "
             "regularisation allow. The fit stopped and keeps the parameters of iteration "
-            f"{best_iter} (converged_=False). Likely cause: precision lost in the "
-            f"{np.dtype(dtype).name} arithmetic (values far from 0 against their spread, or "
-            f"strongly correlated features); {advice}.",
+            f"{best_iter} (converged_=False). Likely cause: {cause}.",
             LikelihoodDecreaseWarning,
         )
 

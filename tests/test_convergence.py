@@ -1231,3 +1231,56 @@ def test_a_run_that_cycles_in_floating_point_at_its_peak_converges():
         warnings.simplefilter("ignore", ConvergenceWarning)
         again.fit(HILLS)
     assert again.lower_bound_ < model.lower_bound_ + 1e-9
+
+
+def _gaussian_stand_in(covariance_type, covariances, reg_covar=0.0):
+    """What :meth:`GaussianMixture._singular_component` and ``_warn_decrease`` read."""
+    from types import SimpleNamespace
+
+    stand_in = SimpleNamespace(covariance_type=covariance_type, covariances_=covariances,
+                               weights_=np.full(len(np.atleast_1d(covariances)), 0.5),
+                               reg_covar=reg_covar, _objective="log-likelihood",
+                               _SINGULAR_EPSILONS=GaussianMixture._SINGULAR_EPSILONS)
+    stand_in._singular_component = lambda dtype: GaussianMixture._singular_component(
+        stand_in, dtype)
+    return stand_in
+
+
+@pytest.mark.parametrize("covariance_type, covariances, what", [
+    ("full", np.array([np.eye(2), [[1.0, 1.0], [1.0, 1.0 + 1e-15]]]),
+     r"component 1's covariance \(weight 0.5\) is singular .* along one direction"),
+    ("tied", np.array([[4.0, 2.0], [2.0, 1.0]]), r"the shared covariance is singular"),
+    ("diag", np.array([[1.0, 2.0], [3.0, 1e-15]]),
+     r"component 1's covariance .*variance 1e-15 for a feature whose largest variance"),
+    ("spherical", np.array([2.0, 1e-14]),
+     r"component 1's covariance .*variance 1e-14 against another component's 2"),
+])
+@pytest.mark.parametrize("reg_covar, advice", [(0.0, r"set reg_covar above 0"),
+                                               (1e-9, r"raise reg_covar \(now 1e-09")])
+def test_a_decrease_at_a_singular_covariance_names_the_collapse_and_reg_covar(
+        covariance_type, covariances, what, reg_covar, advice):
+    """A fit whose best parameters hold a covariance singular to the dtype's precision (a
+    component collapsing onto a point, a line or a plane, with reg_covar=0: 4 copies of a
+    point and one more point on a line with them) is on a path where the likelihood has
+    no bound; the warning said "precision lost ... scale or centre the data"."""
+    stand_in = _gaussian_stand_in(covariance_type, covariances, reg_covar)
+    with pytest.warns(LikelihoodDecreaseWarning, match=what + r".*collapsing onto a point, "
+                      r"a line or a plane of the data, where the log-likelihood grows without "
+                      r"bound as it narrows; " + advice):
+        GaussianMixture._warn_decrease(stand_in, (50, -3.19, 51, -3.2), np.float64)
+    # float32's precision: these are singular at float64's too
+    assert GaussianMixture._singular_component(stand_in, np.float32) is not None
+
+
+@pytest.mark.parametrize("covariance_type, covariances", [
+    ("full", np.array([np.eye(2), [[1.0, 0.9], [0.9, 1.0]]])),
+    ("tied", np.array([[1e6, 0.0], [0.0, 1e-6]])),  # features of other scales: not singular
+    ("diag", np.array([[1.0, 1e-6], [3.0, 2e-6]])),
+    ("spherical", np.array([2.0, 1e-6])),
+])
+def test_covariances_that_are_not_singular_leave_the_precision_advice(covariance_type,
+                                                                       covariances):
+    stand_in = _gaussian_stand_in(covariance_type, covariances)
+    assert GaussianMixture._singular_component(stand_in, np.float64) is None
+    with pytest.warns(LikelihoodDecreaseWarning, match=r"precision lost in the float64"):
+        GaussianMixture._warn_decrease(stand_in, (50, -3.19, 51, -3.2), np.float64)

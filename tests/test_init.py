@@ -20,6 +20,7 @@ from sklearn.metrics import adjusted_rand_score
 
 import fastem
 from fastem import _init
+from fastem.base import LikelihoodDecreaseWarning
 from fastem._hierarchical import cut_tree, hierarchical_labels, merge_tree, svd_transform
 from fastem._init import INIT_METHODS, initial_moments, partition_moments
 
@@ -498,12 +499,19 @@ def test_a_tree_partition_that_fails_leaves_its_candidates():
     rng = np.random.default_rng(3)
     X = np.r_[np.tile(rng.normal(size=(1, 2)) * 2, (4, 1)), rng.normal(size=(150, 2)),
               rng.normal(size=(150, 2)) + 4]
-    bounds = [
-        fastem.GaussianMixture(3, reg_covar=0, random_state=3, n_init=n_init).fit(X).lower_bound_
-        for n_init in (1, 2, 5, 8)
-    ]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", LikelihoodDecreaseWarning)
+        bounds = [
+            fastem.GaussianMixture(3, reg_covar=0, random_state=3, n_init=n_init).fit(X)
+            .lower_bound_ for n_init in (1, 2, 5, 8)
+        ]
     assert bounds == sorted(bounds)
     assert bounds[0] > -3.7  # two blobs and the copies: -3.62 per point
+    # Where the rounding of the CPU leads a run to narrow a component onto the copies and
+    # one more point (on this project's Zen 5 machine; -3.19 per point when it stops), the
+    # likelihood has no bound with reg_covar=0, and the warning says so.
+    for warning in caught:
+        assert "set reg_covar above 0" in str(warning.message)
 
 
 @pytest.mark.parametrize("failing_run", [2, 4])

@@ -494,6 +494,46 @@ class _GaussianComponents(BaseMixture):
         check_choice(self.covariance_type, "covariance_type", _COVARIANCE_TYPES)
         check_scalar(self.reg_covar, "reg_covar", numbers.Real, min_val=0.0)
 
+    # A covariance whose smallest variance along an axis is at most this many times its
+    # dtype's machine epsilon of the largest is singular to that precision.
+    _SINGULAR_EPSILONS = 1e3
+
+    def _singular_component(self, dtype):
+        """The first component whose covariance is singular to ``dtype``'s precision: the
+        smallest eigenvalue at most ``_SINGULAR_EPSILONS`` machine epsilons of the largest
+        ('full', 'tied'), or a variance at most that of the same feature's largest variance
+        among the components ('diag') or of the largest component's ('spherical')."""
+        covariances = np.asarray(self.covariances_, dtype=np.float64)
+        bound = self._SINGULAR_EPSILONS * np.finfo(dtype).eps
+        if self.covariance_type in ("full", "tied"):
+            stack = covariances[None] if self.covariance_type == "tied" else covariances
+            eigenvalues = np.linalg.eigvalsh(stack)
+            smallest, largest = eigenvalues[:, 0], eigenvalues[:, -1]
+            along = "along one direction and {:.3g} along another"
+        else:
+            variances = covariances if covariances.ndim == 2 else covariances[:, None]
+            top = variances.max(axis=0)
+            j = np.argmin(variances / top, axis=1)  # each component's narrowest feature
+            smallest, largest = variances[np.arange(len(variances)), j], top[j]
+            along = ("for a feature whose largest variance in a component is {:.3g}"
+                     if covariances.ndim == 2 else "against another component's {:.3g}")
+        singular = np.flatnonzero(~(smallest > bound * largest))
+        if not singular.size:
+            return None
+        k = int(singular[0])
+        which = ("the shared covariance" if self.covariance_type == "tied"
+                 else f"component {k}'s covariance (weight {float(self.weights_[k]):.3g})")
+        description = (f"{which} is singular to {np.dtype(dtype).name} precision "
+                       f"(variance {smallest[k]:.3g} " + along.format(largest[k]) + "): a "
+                       "component collapsing onto a point, a line or a plane of the data")
+        if float(self.reg_covar) == 0.0:
+            advice = ("set reg_covar above 0 (scikit-learn's default is 1e-6), or fit fewer "
+                      "components")
+        else:
+            advice = (f"raise reg_covar (now {float(self.reg_covar):.3g}, added to the "
+                      "variances in the data's units), or fit fewer components")
+        return description, advice
+
     def _derived_from_assigned(self, values, state):
         """``precisions_`` from an assigned ``precisions_cholesky_``, the parameter the
         predictions read, as scikit-learn's estimator derives it: code written for it
