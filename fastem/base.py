@@ -163,7 +163,7 @@ import numpy as np
 from . import _progress  # noqa: F401  (announces long kernel compilations on stderr)
 from ._collapse import MIN_VARIANCE_RATIO
 from ._config import BLOCK_SIZE, MAX_PARTITIONS, PARTITION_MEMORY
-from ._em import run_em
+from ._em import rounding_gap, run_em
 from ._init import INIT_METHODS, initial_moments, sample_size, start_method
 from . import _state
 from ._state import (
@@ -2799,15 +2799,15 @@ class BaseMixture(_KeywordsChecked):
         """Whether a run's ``result`` replaces the ``best`` of the earlier starts (None).
 
         Only by ending higher by more than ``tol`` (the stopping rule's
-        precision) or the dtype's rounding: runs to one peak stop within that
+        precision) or the rounding of the passes that computed the two bounds
+        (:func:`~fastem._em.rounding_gap`): runs to one peak stop within that
         of it, and the earlier is kept rather than one whose last bits happen
         to be higher (on another path to the same numbers, e.g. the
         ``missing='em'`` kernel on complete data, they can be the other's).
         """
         if best is None:
             return True
-        scale = 1.0 + abs(np.nan_to_num(best.lower_bound))
-        margin = max(float(self.tol), 64 * np.finfo(dtype).eps * scale)
+        margin = max(float(self.tol), rounding_gap(result, best, dtype))
         return result.lower_bound > best.lower_bound + margin
 
     # On data of at most _CANDIDATE_SUBSAMPLES times the hierarchical tree's subsample, a
@@ -3213,7 +3213,7 @@ class BaseMixture(_KeywordsChecked):
                     spent = max(spent, passes[-1])
                     continue
                 spent = more.n_iter
-                margin = 64 * np.finfo(dtype).eps * (1.0 + abs(result.lower_bound))
+                margin = rounding_gap(more, result, dtype)
                 higher = not more.decrease and more.lower_bound > result.lower_bound + margin
                 if higher and (more.converged or more.stopped):
                     if self.verbose:

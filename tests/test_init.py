@@ -570,6 +570,38 @@ def test_the_default_start_reaches_peaks_that_the_tree_alone_misses():
     assert result.table.as_dict()[("diag", 3)] < 3588.39
 
 
+@pytest.mark.parametrize("units", [1.0, 1e4, 1e-4])
+def test_float32_starts_rank_as_float64_ones_in_any_units(units):
+    """The starts of a float32 fit finish in float64 where float32 cannot resolve their
+    peak, and are ranked at the precision of the passes that computed their bounds: at
+    float32's, 64 units of a bound whose size the data's units set (units 1e4: 2.4e-4
+    per sample) kept the tree's start, 2e-4 per sample below a k-means++ one."""
+    X = faithful()
+    X = np.column_stack([np.arange(1.0, len(X) + 1.0), X])  # with the rows' numbers
+    X = (X - X.mean(0)) / X.std(0) * units
+    bounds = {
+        dtype: fastem.GaussianMixture(3, covariance_type="diag", random_state=0,
+                                      reg_covar=1e-6 * units**2).fit(X.astype(dtype)).lower_bound_
+        for dtype in (np.float64, np.float32)
+    }
+    assert bounds[np.float32] == pytest.approx(bounds[np.float64], abs=1e-7)
+
+
+def test_the_rounding_gap_of_two_runs_is_that_of_their_coarser_passes():
+    """Runs finished in float64 compare at float64's precision, others at their dtype's."""
+    from fastem._em import EMResult, rounding_gap
+
+    def run(bound, finished):
+        return EMResult((), 1, bound, [bound], True, False, (), None,
+                        rounding_loss=0.0 if finished else None)
+
+    f32, f64 = np.finfo(np.float32).eps, np.finfo(np.float64).eps
+    assert rounding_gap(run(-30.0, True), run(-31.0, True), np.float32) == 64 * f64 * 32.0
+    assert rounding_gap(run(-30.0, True), run(-31.0, False), np.float32) == 64 * f32 * 32.0
+    assert rounding_gap(run(-30.0, False), run(-31.0, True), np.float32) == 64 * f32 * 32.0
+    assert rounding_gap(run(-30.0, False), run(-31.0, False), np.float64) == 64 * f64 * 32.0
+
+
 def _three_unequal_blobs(n_samples, seed=0):
     """Three Gaussian blobs of 50%, 30% and 20% of the points, with axis scales of 0.5 to 2."""
     rng = np.random.default_rng(seed)
