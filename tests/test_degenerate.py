@@ -386,6 +386,24 @@ def test_singular_data_without_regularisation_ask_for_reg_covar(covariance_type,
         GaussianMixture(2, covariance_type=covariance_type, reg_covar=0.0, random_state=0).fit(X)
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+@pytest.mark.parametrize("path", ["fit", "chunks", "missing", "partial_fit"])
+def test_collinear_data_without_regularisation_ask_for_reg_covar(path, covariance_type):
+    """Points on a line, reg_covar=0: the covariance is singular, but its rounding left
+    the last pivot of its factorisation 1.7e-18 (diagonal 1) and the fit converged,
+    silently, at a log-likelihood of 18.2 per point set by that noise. (The same values
+    rounded to float32 are no longer on a line: their fit warns of float32's rounding.)"""
+    t = np.random.default_rng(0).normal(size=50)
+    X = np.c_[t, 0.1 * t + 0.3]
+    model = GaussianMixture(1, covariance_type=covariance_type, reg_covar=0.0,
+                            missing="em" if path == "missing" else "error")
+    with pytest.raises(ValueError, match="increase reg_covar, or scale the input data"):
+        if path == "partial_fit":
+            model.partial_fit(X)
+        else:
+            model.fit(fastem.Chunks(np.array_split(X, 3)) if path == "chunks" else X)
+
+
 @pytest.mark.parametrize(
     "dtype, offset, rtol", [(np.float64, 1e8, 1e-6), (np.float32, 1e4, 1e-3)]
 )

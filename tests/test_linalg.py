@@ -51,6 +51,17 @@ def test_not_positive_definite_is_reported():
 
 
 
+def test_a_matrix_singular_within_rounding_is_reported():
+    """The covariance of collinear points is singular; its rounding can leave the last
+    pivot a tiny positive number (1.7e-18 against a diagonal of 1), whose inverse square
+    root was taken for a precision of 7.6e8 where it is one of rounding noise."""
+    t = np.random.default_rng(0).normal(size=50)
+    X = np.c_[t, 0.1 * t + 0.3]
+    covariance = np.cov(X.T, bias=True)[None]
+    assert np.linalg.cholesky(covariance[0])[1, 1] > 0  # LAPACK's takes it as it rounds
+    assert precision_cholesky_upper(covariance, np.zeros((1, 2, 2)), np.empty((2, 2))) == 0
+
+
 def test_precision_factors_overwrite_what_the_output_held():
     """The caller's ``factors`` may hold anything: its lower triangles are written as zeros."""
     covariances = _covariances(4, 1)

@@ -10,6 +10,8 @@ cores to the fused kernel.
 import numpy as np
 from numba import njit
 
+_EPS = float(np.finfo(np.float64).eps)
+
 
 @njit(cache=True)
 def precision_cholesky_upper(covariances, factors, lower):
@@ -31,8 +33,9 @@ def precision_cholesky_upper(covariances, factors, lower):
     Returns
     -------
     failed : int
-        Index of the first matrix that is not numerically positive definite,
-        or -1.
+        Index of the first matrix that is not numerically positive definite
+        (a pivot of the factorisation not above ``n_features`` float64 units of its
+        diagonal entry, where a singular matrix's pivot computes too), or -1.
 
     Raises
     ------
@@ -52,7 +55,9 @@ def precision_cholesky_upper(covariances, factors, lower):
             s = c[j, j]
             for p in range(j):
                 s -= lower[j, p] * lower[j, p]
-            if not s > 0.0:
+            # a pivot within the rounding of its diagonal entry (up to n units of it) is
+            # that of a singular matrix: 1/sqrt of it would be a precision of noise
+            if not s > n * _EPS * c[j, j]:
                 return m
             d = np.sqrt(s)
             lower[j, j] = d
