@@ -1058,28 +1058,37 @@ def index_positions(path, layout=None):
 
 
 def parquet_range_index(path):
-    """A parquet file's pandas RangeIndex, which its metadata alone records (no column), as
-    its name ('__index_level_0__' when it has none) and labels, int64 of shape (n_rows,);
-    None for a file of another index, or of the default one (0, 1, ..., unnamed), which
-    any DataFrame of its rows has."""
+    """A parquet file's pandas row index of RangeIndex levels, which its metadata alone
+    records (no column; a MultiIndex of such levels too), as the levels' names
+    ('__index_level_k__' for one without a name) and labels, int64 arrays of shape
+    (n_rows,); None for a file of another index, of the default one (0, 1, ..., unnamed),
+    which any DataFrame of its rows has, or of levels that do not count its rows (written
+    by another tool from a frame's rows with its metadata), which pandas reads as the
+    default one too."""
     try:
         metadata = _parquet_schema(path).pandas_metadata or {}
     except (ValueError, TypeError):  # metadata written by another tool
         return None
     listed = metadata.get("index_columns", ())
-    if not (isinstance(listed, list) and len(listed) == 1 and isinstance(listed[0], dict)
-            and listed[0].get("kind") == "range"):
+    if not (isinstance(listed, list) and listed
+            and all(isinstance(level, dict) and level.get("kind") == "range" for level in listed)):
         return None
-    index = listed[0]
-    try:
-        start, stop, step = (int(index[key]) for key in ("start", "stop", "step"))
-        labels = np.arange(start, stop, step, dtype=np.int64)
-    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+    names, labels = [], []
+    n_rows = _pyarrow_parquet(path)[1].read_metadata(path).num_rows
+    for k, level in enumerate(listed):
+        try:
+            start, stop, step = (int(level[key]) for key in ("start", "stop", "step"))
+            values = np.arange(start, stop, step, dtype=np.int64)
+        except (KeyError, TypeError, ValueError, ZeroDivisionError):
+            return None
+        if len(values) != n_rows:
+            return None
+        name = level.get("name")
+        names.append(f"__index_level_{k}__" if name is None else str(name))
+        labels.append(values)
+    if len(listed) == 1 and start == 0 and step == 1 and name is None:
         return None
-    name = index.get("name")
-    if start == 0 and step == 1 and name is None:
-        return None
-    return ("__index_level_0__" if name is None else str(name)), labels
+    return names, labels
 
 
 def header_quoted(names):

@@ -1417,8 +1417,8 @@ def _row_index(path, layout):
     try:
         index = index_positions(path, layout)
         if not index:
-            labels = parquet_range_index(path) if layout is None else None
-            return ([labels[0]], [labels[1]]) if labels is not None else ([], [])
+            levels = parquet_range_index(path) if layout is None else None
+            return levels if levels is not None else ([], [])
         names, columns = read_columns(path, layout, index)
     except (ValueError, ImportError) as exc:
         raise CommandError(str(exc)) from None
@@ -1537,6 +1537,10 @@ def _write_imputed(args, model, X, filled, positions, layout):
         else:
             names, columns = read_columns(args.data, layout)
             index = index_positions(args.data, layout)
+            if not index:  # a RangeIndex that a parquet file records alone: after the columns
+                index_names, labels = _row_index(args.data, layout)
+                index = list(range(len(names), len(names) + len(labels)))
+                names, columns = list(names) + index_names, list(columns) + labels
     except (ValueError, ImportError) as exc:
         raise CommandError(str(exc)) from None
     fitted = getattr(model, "feature_names_in_", None)

@@ -1401,6 +1401,7 @@ def _indexed_frame(index, dtype="float64"):
         # a parquet file records a RangeIndex in its pandas metadata alone, as no column
         "rows 100 on": pd.RangeIndex(100, 100 + n),
         "every other row": pd.RangeIndex(0, 2 * n, 2, name="row"),
+        "range levels": pd.MultiIndex.from_arrays([range(n), range(5, 5 + n)], names=["i", "j"]),
         "named as an output": pd.Index([f"r{i}" for i in range(n)], name="component"),
     }[index]
     return pd.DataFrame(X.astype(dtype), columns=["a", "b"], index=labels)
@@ -1444,25 +1445,61 @@ def test_predict_keeps_the_row_index_of_data(tmp_path, capsys, data, index, out,
 
 
 @pytest.mark.skipif(not _HAVE_PYARROW, reason="needs pyarrow")
+@pytest.mark.parametrize("command", ["predict", "impute"])
 @pytest.mark.parametrize("out", ["o.csv", "o.parquet"])
-@pytest.mark.parametrize("index", ["rows 100 on", "every other row"])
-def test_predict_keeps_the_range_index_of_a_parquet_file(tmp_path, capsys, index, out):
+@pytest.mark.parametrize("index", ["rows 100 on", "every other row", "range levels"])
+def test_the_range_index_of_a_parquet_file_is_kept(tmp_path, capsys, index, out, command):
     """A parquet file records a RangeIndex other than 0, 1, ... (a frame's rows 100 on, a
-    named one) in its pandas metadata alone, with no column: predict's output was labelled
-    0, 1, ..., which joined its rows to others of DATA. They keep DATA's labels."""
+    named one, a MultiIndex of such levels) in its pandas metadata alone, with no column:
+    predict's output was labelled 0, 1, ..., which joined its rows to others of DATA, and
+    so was impute's CSV output, and predict dropped the levels of a MultiIndex. They keep
+    DATA's labels."""
     frame = _indexed_frame(index)
     frame.to_parquet(tmp_path / "d.parquet")
     model = fastem.GaussianMixture(2, random_state=0).fit(frame)
     model.save(tmp_path / "m.npz")
-    assert main(["predict", str(tmp_path / "m.npz"), str(tmp_path / "d.parquet"), "-o",
+    assert main([command, str(tmp_path / "m.npz"), str(tmp_path / "d.parquet"), "-o",
                  str(tmp_path / out), "--quiet"]) == 0
     capsys.readouterr()
     back = (pd.read_parquet(tmp_path / out) if out.endswith(".parquet")
-            else pd.read_csv(tmp_path / out, index_col=0))
-    assert list(back.columns) == ["component"]
+            else pd.read_csv(tmp_path / out, index_col=list(range(frame.index.nlevels))))
     assert list(back.index) == list(frame.index)
-    assert back.index.name == frame.index.name
-    assert_array_equal(back["component"], model.predict(frame))
+    assert list(back.index.names) == list(frame.index.names)
+    if command == "predict":
+        assert list(back.columns) == ["component"]
+        assert_array_equal(back["component"], model.predict(frame))
+    else:
+        assert list(back.columns) == ["a", "b"]
+        assert_array_equal(back.to_numpy(), frame.to_numpy())
+
+
+@pytest.mark.skipif(not _HAVE_PYARROW, reason="needs pyarrow")
+@pytest.mark.parametrize("command", ["predict", "impute"])
+@pytest.mark.parametrize("out", ["o.csv", "o.parquet"])
+def test_a_range_index_that_does_not_count_the_rows_is_the_default_one(tmp_path, capsys,
+                                                                        command, out):
+    """A parquet file written by pyarrow from some rows of a table read from a frame's file
+    keeps the frame's pandas metadata, whose RangeIndex no longer counts its rows; pandas
+    reads it with the index 0, 1, ... predict refused it, saying that the file 'changed
+    while it was read; run the command again', as it did at every run. It is read as
+    pandas reads it."""
+    import pyarrow.parquet as pq
+
+    frame = _indexed_frame("rows 100 on")
+    frame.to_parquet(tmp_path / "whole.parquet")
+    pq.write_table(pq.read_table(tmp_path / "whole.parquet").slice(0, 30), tmp_path / "d.parquet")
+    part = pd.read_parquet(tmp_path / "d.parquet")
+    assert list(part.index) == list(range(30))
+    model = fastem.GaussianMixture(2, random_state=0).fit(frame)
+    model.save(tmp_path / "m.npz")
+    status, _, err = run(capsys, command, tmp_path / "m.npz", tmp_path / "d.parquet", "-o",
+                         tmp_path / out, "--quiet")
+    assert status == 0, err
+    back = (pd.read_parquet(tmp_path / out) if out.endswith(".parquet")
+            else pd.read_csv(tmp_path / out))
+    assert list(back.index) == list(range(30))
+    expected = model.predict(part) if command == "predict" else part.to_numpy()
+    assert_array_equal(back.to_numpy().reshape(expected.shape), expected)
 
 
 @pytest.mark.skipif(not _HAVE_PYARROW, reason="needs pyarrow")
