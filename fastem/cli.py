@@ -445,6 +445,10 @@ def read_table(path, columns=None, dtype=None, quiet=False, header=None, missing
         )
     if X.shape[0] == 0:
         raise CommandError(f"{path!r} has no data rows")
+    if X.shape[1] == 0:  # an array of shape (n, 0), a parquet file of its row index alone
+        raise CommandError(f"{path!r} has no data columns (its {X.shape[0]:,} rows hold no "
+                           "value, or only a row index, which is not data); give a file "
+                           "with at least one column of numbers")
     # the dtype of the computation: float32 data stay float32, the rest become float64
     target = np.dtype(dtype or (X.dtype if X.dtype == np.float32 else np.float64))
     with _watched(X, path):

@@ -288,6 +288,34 @@ def test_bad_invocations_give_one_line(files, capsys, tmp_path, argv, expected):
     assert not os.path.exists(tmp_path / "m.npz")
 
 
+@pytest.mark.parametrize("command", ["fit", "select", "predict", "score", "impute"])
+@pytest.mark.parametrize("data", ["none.npy", "index.parquet"])
+def test_a_file_of_no_data_columns_is_named_as_such(files, tmp_path, capsys, data, command):
+    """A .npy array of shape (n, 0), or a parquet file of a frame's row index alone, was
+    said by fit and select to have 'no value in any row of the chosen columns, only
+    missing values', which it does not hold, and by predict, score and impute to have
+    '0 column(s)' where the model has 2, with '--columns' for a fix. It is said to have no
+    data columns."""
+    path = tmp_path / data
+    if data.endswith(".npy"):
+        np.save(path, np.empty((5, 0)))
+    else:
+        pd = pytest.importorskip("pandas")
+        pytest.importorskip("pyarrow")
+        pd.DataFrame(index=pd.Index(np.arange(5), name="id")).to_parquet(path)
+    argv = {"fit": ["fit", path, "-k", "1", "-o", tmp_path / "m.npz"],
+            "select": ["select", path, "--k", "1-2"],
+            "predict": ["predict", f"{files}/model.npz", path, "-o", tmp_path / "o.csv"],
+            "score": ["score", f"{files}/model.npz", path],
+            "impute": ["impute", f"{files}/model.npz", path, "-o", tmp_path / "o.csv"]}[command]
+    status = main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    last = err.splitlines()[-1]  # below notes on the file, such as its index column
+    assert status == 1 and last.startswith("fastem: error: "), err
+    assert f"{str(path)!r} has no data columns" in last and "give a file with at least one " \
+        "column of numbers" in last, err
+
+
 @pytest.mark.parametrize("argv", [BAD[0][1], BAD[1][1], BAD[6][1]])
 def test_bad_invocations_in_a_real_process(files, tmp_path, argv):
     command = [sys.executable, "-m", "fastem", *[a.format(d=files, t=tmp_path) for a in argv]]
