@@ -620,11 +620,14 @@ class _LineFeedRows:
 
 class _CsvRows:
     """A ``csv.writer`` of rows ending in '\n' that quotes fields with line breaks of either
-    kind, and every field of a row whose first field starts with '#'.
+    kind, and every field of a row whose first field starts with '#' or U+FEFF.
 
     A line that starts with '#' is a comment to fastem's reader (skipped above the header,
     an error below it) and to R's ``read.table``: unquoted, a first column name such as
-    '#clicks' would lose the header, and a first field such as '#A12' its row.
+    '#clicks' would lose the header, and a first field such as '#A12' its row. A file
+    that starts with U+FEFF starts with a byte-order mark to every reader, which drops it:
+    unquoted, a first name such as '\ufeffid' (read from a file with its mark kept) would be
+    read back as 'id'.
     """
 
     def __init__(self, f):
@@ -634,8 +637,8 @@ class _CsvRows:
 
     def writerow(self, row):
         row = list(row)
-        starts_comment = bool(row) and str(row[0]).startswith("#")
-        (self._quoted if starts_comment else self._plain).writerow(row)
+        marked = bool(row) and str(row[0]).startswith(("#", "\ufeff"))
+        (self._quoted if marked else self._plain).writerow(row)
 
     def writeheader(self, names):
         """Write a header of column ``names`` that reads back as them: quoted when every name
