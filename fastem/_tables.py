@@ -1023,7 +1023,8 @@ def header_problem(names, n_index=0):
     :func:`read_csv` (and pandas) read it back as written, else None: an empty name, which
     readers read as 'Unnamed: j', a name that marks the row index which pandas writes
     (empty, or 'Unnamed: 0', first or after the index's), whose column readers leave out,
-    and the one name of a header that reads as another line (blank, or 'sep=;').
+    the one name of a header that reads as another line (blank, or 'sep=;'), and a name
+    written twice (a row index named as a column: 'component'), which readers rename.
     ``n_index``: the first names are those of the row index, written empty when unnamed."""
     names = [str(name) for name in names]
     index = _index_columns(names)
@@ -1038,6 +1039,12 @@ def header_problem(names, n_index=0):
         return 0, "a header of one blank name is a blank line, which readers skip"
     if len(names) == 1 and _SEP_LINE.fullmatch(names[0]):
         return 0, "a first line such as 'sep=;' is a spreadsheet's note of the delimiter"
+    first = {}
+    for j, name in enumerate(names):
+        if name and name in first:  # unnamed index levels are all written empty
+            return j, (f"it is the name of column {first[name] + 1} too, and readers rename a "
+                       f"repeated name (to {name + '.1'!r}, as pandas does)")
+        first.setdefault(name, j)
     return None
 
 

@@ -1548,6 +1548,32 @@ def test_predict_of_an_index_named_component_writes_a_parquet_file_that_reads(tm
 
 
 @pytest.mark.skipif(not _HAVE_PYARROW, reason="needs pyarrow")
+@pytest.mark.parametrize("index_name, proba", [("component", False), ("p1", True)])
+def test_a_csv_output_that_would_repeat_a_name_is_refused(tmp_path, capsys, index_name, proba):
+    """DATA's row index named as an output column of predict ('component', 'p1' with
+    --proba): the CSV output's header repeated the name, and readers (pandas, fastem) read
+    the output column back renamed ('component.1'), so that it was no longer found by its
+    name. The output is refused with the fix, as other names a header cannot hold are; a
+    parquet output keeps both names."""
+    frame = _indexed_frame("named as an output")
+    frame.index.name = index_name
+    frame.to_parquet(tmp_path / "d.parquet")
+    model = fastem.GaussianMixture(2, random_state=0).fit(frame)
+    model.save(tmp_path / "m.npz")
+    argv = ["predict", tmp_path / "m.npz", tmp_path / "d.parquet", "--quiet"] + (
+        ["--proba"] if proba else [])
+    status, _, err = run(capsys, *argv, "-o", tmp_path / "o.csv")
+    assert status == 1 and not (tmp_path / "o.csv").exists()
+    assert f"cannot write the column name {index_name!r} (column " in err
+    assert f"readers rename a repeated name (to '{index_name}.1', as pandas does)" in err
+    assert "write the output as .parquet" in err
+    status, _, err = run(capsys, *argv, "-o", tmp_path / "o.parquet")
+    assert status == 0, err
+    back = pd.read_parquet(tmp_path / "o.parquet")
+    assert back.index.name == index_name and index_name in back.columns
+
+
+@pytest.mark.skipif(not _HAVE_PYARROW, reason="needs pyarrow")
 @pytest.mark.parametrize("out", ["o.csv", "o.parquet"])
 def test_predict_keeps_the_row_index_beside_float32_probabilities(tmp_path, capsys, out):
     """float32 probabilities of float32 data beside the row index: float32 in a parquet
