@@ -1723,14 +1723,34 @@ def check_choice(value, name, choices, meaning=""):
     )
 
 
+def name_max(directory):
+    """The longest file name, in bytes, that ``directory`` holds (255 where unknown)."""
+    try:
+        return os.pathconf(directory, "PC_NAME_MAX")
+    except (AttributeError, OSError, ValueError):  # no pathconf (Windows), or no answer
+        return 255
+
+
 def check_path_characters(path, what):
     """Raise ValueError naming ``what`` and ``path`` (a str) when it holds a NUL character,
-    which no file name holds: Python's own error, "embedded null byte", names neither."""
+    which no file name holds, or a name longer than its directory holds: Python's own
+    errors, "embedded null byte" and "File name too long", name neither (and
+    ``os.path.exists`` says such a path does not exist)."""
     if "\x00" in path:
         raise ValueError(
             f"{what} {path!r} holds a NUL character ('\\x00'), which no file name can hold; "
             "check how the path was built."
         )
+    directory = ""
+    for name in path.split(os.sep):
+        size = len(os.fsencode(name))
+        if size > 255 and size > name_max(directory or os.curdir):  # 255: every usual limit
+            raise ValueError(
+                f"{what} {path!r} has a name of {size} bytes, {name[:20] + '...'!r}, longer "
+                f"than a file name can be here ({name_max(directory or os.curdir)} bytes); "
+                "choose a shorter name."
+            )
+        directory = os.path.join(directory, name) if directory or name else os.sep
     return path
 
 

@@ -35,7 +35,8 @@ from collections.abc import Iterable
 import numpy as np
 
 from ._state import made_together, one_snapshot
-from ._validation import as_list, check_path_characters, check_random_state, parameter_as_float
+from ._validation import (as_list, check_path_characters, check_random_state, name_max,
+                          parameter_as_float)
 from .data import read_npy_header
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "save", "load", "read_metadata"]
@@ -186,14 +187,6 @@ def _host_tag():
 _TMP_OVERHEAD = 1 + len(_TMP_MARK) + 32 + 1 + 10 + 1 + 8 + len(_TMP_SUFFIX)
 
 
-def _name_max(directory):
-    """The longest file name, in bytes, that ``directory`` holds (255 where unknown)."""
-    try:
-        return os.pathconf(directory, "PC_NAME_MAX")
-    except (AttributeError, OSError, ValueError):  # no pathconf (Windows), or no answer
-        return 255
-
-
 def _temporary_prefix(path):
     """``(directory, prefix)``: the directory of ``path`` and the start of the names of its
     temporary files, ``.<name>.fastem-``.
@@ -205,7 +198,7 @@ def _temporary_prefix(path):
     have temporary files of their own.
     """
     directory, name = os.path.split(os.path.abspath(path))
-    room = _name_max(directory) - _TMP_OVERHEAD
+    room = name_max(directory) - _TMP_OVERHEAD
     if len(os.fsencode(name)) > room:
         digest = "~" + hashlib.sha256(os.fsencode(name)).hexdigest()[:16]
         while name and len(os.fsencode(name + digest)) > room:

@@ -316,6 +316,31 @@ def test_a_file_of_no_data_columns_is_named_as_such(files, tmp_path, capsys, dat
         "column of numbers" in last, err
 
 
+@pytest.mark.parametrize("role", ["data", "model", "output", "model output"])
+def test_a_name_too_long_for_a_file_is_named(files, tmp_path, capsys, role):
+    """A path with a name longer than a file name can be (300 bytes): the data file was
+    said not to exist ('check the path'), an output was refused with 'File name too long'
+    alone, naming no path, and a model file with Python's '[Errno 36]'. Each names the
+    path and the fix, in Python too."""
+    long = str(tmp_path / ("x" * 300))
+    argv = {"data": ["fit", long + ".csv", "-k", "1", "-o", tmp_path / "m.npz"],
+            "model": ["predict", long + ".npz", f"{files}/data.npy", "-o", tmp_path / "o.csv"],
+            "output": ["predict", f"{files}/model.npz", f"{files}/data.npy", "-o", long + ".csv"],
+            "model output": ["fit", f"{files}/data.npy", "-k", "1", "-o", long + ".npz"]}[role]
+    status = main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    assert status == 1 and err.count("\n") == 1, err
+    assert "has a name of 304 bytes, 'xxxxxxxxxxxxxxxxxxxx...', longer than a file name can " \
+        "be here (255 bytes); choose a shorter name." in err and long in err, err
+    model = fastem.load(f"{files}/model.npz")
+    call = {"data": lambda: fastem.Chunks([long + ".npy"]),
+            "model": lambda: fastem.load(long + ".npz"),
+            "output": lambda: model.save(long + "/m.npz"),  # a directory's name
+            "model output": lambda: model.save(long + ".npz")}[role]
+    with pytest.raises(ValueError, match="has a name of 30[04] bytes"):
+        call()
+
+
 @pytest.mark.parametrize("argv", [BAD[0][1], BAD[1][1], BAD[6][1]])
 def test_bad_invocations_in_a_real_process(files, tmp_path, argv):
     command = [sys.executable, "-m", "fastem", *[a.format(d=files, t=tmp_path) for a in argv]]
