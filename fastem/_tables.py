@@ -1391,7 +1391,8 @@ def read_columns(path, layout=None, positions=None):
         schema = _parquet_schema(path)  # refuses repeated names
         table = pq.read_table(path, columns=None if positions is None
                               else [schema.names[j] for j in positions])
-        return list(table.schema.names), [
+        labels = _pandas_index_labels(schema)
+        return [labels.get(name, name) for name in table.schema.names], [
             np.array(c.to_pylist(), dtype=object)
             if (pa.types.is_integer(c.type) and c.null_count) or pa.types.is_dictionary(c.type)
             or (pa.types.is_timestamp(c.type) and c.type.tz is not None)
@@ -1595,6 +1596,20 @@ def _parquet_index_columns(schema):
     """
     listed = pandas_index_columns(schema)
     return [n for n in schema.names if n in listed]
+
+
+def _pandas_index_labels(schema):
+    """The names of a parquet file's index columns that pandas stores under another field
+    name, by field name: an index named as a column ('a' beside the column 'a') is stored
+    as '__index_level_0__', its name in the pandas metadata alone."""
+    try:
+        metadata = schema.pandas_metadata or {}
+    except (ValueError, TypeError):  # metadata written by another tool
+        return {}
+    index = _parquet_index_columns(schema)
+    return {column["field_name"]: str(column["name"]) for column in metadata.get("columns", ())
+            if isinstance(column, dict) and column.get("field_name") in index
+            and column.get("name") is not None and column["name"] != column["field_name"]}
 
 
 def _pyarrow_parquet(path):

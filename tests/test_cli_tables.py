@@ -1548,6 +1548,34 @@ def test_predict_of_an_index_named_component_writes_a_parquet_file_that_reads(tm
 
 
 @pytest.mark.skipif(not _HAVE_PYARROW, reason="needs pyarrow")
+@pytest.mark.parametrize("command, out", [("predict", "o.csv"), ("predict", "o.parquet"),
+                                          ("impute", "o.parquet"), ("impute", "o.csv")])
+def test_an_index_named_as_a_column_of_a_parquet_file_keeps_its_name(tmp_path, capsys,
+                                                                      command, out):
+    """A frame's row index named as one of its columns ('a') is stored by pandas as the
+    field '__index_level_0__', its name in the pandas metadata alone: predict's outputs
+    and impute's CSV output wrote it unnamed, so that pandas read their index without the
+    name that it reads DATA's with. It keeps its name; a CSV output of impute, whose
+    header would hold 'a' twice, is refused with the fix."""
+    frame = _indexed_frame("named")
+    frame.index.name = "a"
+    frame.to_parquet(tmp_path / "d.parquet")
+    assert pd.read_parquet(tmp_path / "d.parquet").index.name == "a"
+    model = fastem.GaussianMixture(2, random_state=0).fit(frame)
+    model.save(tmp_path / "m.npz")
+    status, _, err = run(capsys, command, tmp_path / "m.npz", tmp_path / "d.parquet", "-o",
+                         tmp_path / out, "--quiet")
+    if command == "impute" and out.endswith(".csv"):
+        assert status == 1 and "cannot write the column name 'a' (column 2)" in err, err
+        return
+    assert status == 0, err
+    back = (pd.read_parquet(tmp_path / out) if out.endswith(".parquet")
+            else pd.read_csv(tmp_path / out, index_col=0))
+    assert back.index.name == "a" and list(back.index) == list(frame.index)
+    assert list(back.columns) == (["component"] if command == "predict" else ["a", "b"])
+
+
+@pytest.mark.skipif(not _HAVE_PYARROW, reason="needs pyarrow")
 @pytest.mark.parametrize("index_name, proba", [("component", False), ("p1", True)])
 def test_a_csv_output_that_would_repeat_a_name_is_refused(tmp_path, capsys, index_name, proba):
     """DATA's row index named as an output column of predict ('component', 'p1' with
