@@ -279,6 +279,7 @@ class EMResult(NamedTuple):
     # unconverged; 0 where none did
     unfinished_move: float = 0.0
 
+
 def rounding_gap(result, other, dtype):
     """How far apart rounding alone can put the lower bounds of two runs to one peak.
 
