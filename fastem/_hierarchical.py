@@ -32,7 +32,7 @@ costs of the merged cluster only, and the partners of the clusters that had
 one of the two merged clusters as theirs. On ``m`` points this takes
 ``O(m^2)`` memory and, in practice, ``O(m^2)`` cost evaluations; it runs on a
 subsample of at most :data:`HIERARCHICAL_SAMPLE_SIZE` points (mclust's
-default subset; fewer from 16 features on, see :func:`sample_size`), so its
+default subset; fewer from 9 features on, see :func:`sample_size`), so its
 cost does not grow with the data. With more than 30 features the bounded
 subsample holds fewer than 10 points per feature, too few for the unconstrained
 model (:func:`suitable`); fastem then starts from k-means++ instead.
@@ -53,7 +53,7 @@ __all__ = ["HIERARCHICAL_SAMPLE_SIZE", "hierarchical_labels", "sample_size", "su
 HIERARCHICAL_SAMPLE_SIZE = 2000
 # Bound of the floating-point work of one tree: m^2 pair costs, each up to a
 # p x p Cholesky factorisation (p^3 / 3) and a scatter update (p^2). It keeps
-# a tree to about a second; from 16 features on it lowers the subsample below
+# a tree to about a second; from 9 features on it lowers the subsample below
 # HIERARCHICAL_SAMPLE_SIZE.
 _WORK = 1e9
 # mclust's hcVVV default; with it the regularisation weighs as much as the determinant.

@@ -2860,7 +2860,7 @@ class BaseMixture(_KeywordsChecked):
         a few points won there and emptied on the data: 25 features, 20,000
         points, 0.4 to 0.8 nats per point below the tree's start), so they are
         drawn only for data of at most ``_CANDIDATE_SUBSAMPLES`` times the
-        subsample's rows (20,000 up to 11 features, fewer from 12 on), where
+        subsample's rows (20,000 up to 8 features, fewer from 9 on), where
         the fit costs about ``_START_CANDIDATES`` times one run: on 12 real
         data sets of 2,380 to 20,000 rows (2 to 6 features, 4 covariance types,
         K=2..6), they reached a higher peak in 108 of 240 fits, and a lower

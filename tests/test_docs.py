@@ -138,3 +138,27 @@ def test_every_warning_fastem_issues_is_importable_from_the_package():
     assert not missing, missing
     for name in defined:
         assert getattr(fastem, name) is getattr(exceptions, name)
+
+
+def test_the_rows_of_the_start_candidates_are_documented_as_the_code_computes_them():
+    """README, docs/convergence.md and docs/reliability.md state the largest data that draw
+    k-means++ start candidates (``_CANDIDATE_SUBSAMPLES`` times the tree's subsample) and
+    the number of features from which it falls: the tree's subsample falls below 2,000
+    points from 9 features on, where they had said 12 (and 16)."""
+    import fastem
+    from fastem._hierarchical import HIERARCHICAL_SAMPLE_SIZE
+    from fastem._init import sample_size
+
+    def limit(p):
+        return f"{fastem.GaussianMixture._CANDIDATE_SUBSAMPLES * sample_size('hierarchical', p):,}"
+
+    fewer = next(p for p in range(1, 31) if sample_size("hierarchical", p) < HIERARCHICAL_SAMPLE_SIZE)
+
+    def text(path):
+        with open(os.path.join(ROOT, path)) as f:
+            return " ".join(f.read().split())
+
+    assert f"{limit(1)} rows (fewer from {fewer} features on;" in text("README.md")
+    assert (f"({limit(1)} points up to {fewer - 1} features, {limit(fewer)} at {fewer}, "
+            f"{limit(12)} at 12," in text("docs/convergence.md"))
+    assert f"({limit(1)} rows up to {fewer - 1} features)" in text("docs/reliability.md")
