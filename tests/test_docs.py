@@ -159,6 +159,7 @@ def test_the_rows_of_the_start_candidates_are_documented_as_the_code_computes_th
             return " ".join(f.read().split())
 
     assert f"{limit(1)} rows (fewer from {fewer} features on;" in text("README.md")
-    assert (f"({limit(1)} points up to {fewer - 1} features, {limit(fewer)} at {fewer}, "
+    assert (f"({limit(1)} points of positive weight up to {fewer - 1} features, "
+            f"{limit(fewer)} at {fewer}, "
             f"{limit(12)} at 12," in text("docs/convergence.md"))
     assert f"({limit(1)} rows up to {fewer - 1} features)" in text("docs/reliability.md")

@@ -373,8 +373,8 @@ def test_partition_and_random_moments_of_the_features_are_the_diagonals():
             assert_allclose(b[2], np.diagonal(a[2], axis1=1, axis2=2), rtol=1e-9)
 
 
-def _start_methods(model, X):
-    """The partition methods that ``model.fit(X)`` runs, in order."""
+def _start_methods(model, X, **fit_params):
+    """The partition methods that ``model.fit(X, **fit_params)`` runs, in order."""
     calls = []
     original = _init.initial_labels
 
@@ -383,7 +383,7 @@ def _start_methods(model, X):
         return original(X, weights, n_components, method, random_state)
 
     with mock.patch.object(_init, "initial_labels", side_effect=spy):
-        model.fit(X)
+        model.fit(X, **fit_params)
     return calls
 
 
@@ -630,6 +630,34 @@ def test_the_default_start_reaches_peaks_that_the_tree_alone_misses_beyond_its_s
                              random_state=0).fit(X).score(X) * n
     assert alone.score(X) * n < best - 1000  # -15137.7 against -14080.1
     assert model.score(X) * n > best - 1e-6
+
+
+@pytest.mark.parametrize("random_state", range(6))
+def test_one_missing_value_in_data_larger_than_the_subsample_leaves_the_tree_alone(
+        random_state):
+    """With missing='em', data with a NaN take the tree's start alone whatever the random
+    state: whether the subsample of 2,000 of 12,000 rows drew the one incomplete row
+    decided it (4,260 nats apart in one such fit)."""
+    X = _three_unequal_blobs(12_000)
+    X[123, 1] = np.nan
+    calls = _start_methods(fastem.GaussianMixture(2, covariance_type="tied", missing="em",
+                                                  random_state=random_state), X)
+    # the tree of the complete rows, and of the mean-filled rows where the subsample
+    # drew the incomplete one
+    assert "k-means++" not in calls
+    complete = _start_methods(fastem.GaussianMixture(2, covariance_type="tied", missing="em",
+                                                     random_state=random_state), X[1000:])
+    assert complete == ["hierarchical"] + ["k-means++"] * 4
+
+
+def test_rows_of_zero_weight_do_not_count_towards_the_candidates_limit():
+    """21,000 rows of which 2,000 have weight 0 draw candidates as their 19,000 others do."""
+    X = _three_unequal_blobs(21_000)
+    w = np.ones(len(X))
+    w[::10][:2000] = 0.0
+    calls = _start_methods(fastem.GaussianMixture(2, covariance_type="tied", random_state=0),
+                           X, sample_weight=w)
+    assert calls == ["hierarchical"] + ["k-means++"] * 4
 
 
 @pytest.mark.parametrize("n_samples, n_features", [(20_001, 2), (11_771, 12), (600, 35)])
