@@ -27,6 +27,17 @@ def run(capsys, *argv):
     return status, out, err
 
 
+def _saved_model_run(tmp_path, capsys, frame, command, out, *options):
+    """A 2-component model fitted to ``frame``, saved as m.npz, after ``fastem COMMAND m.npz
+    d.parquet OPTIONS -o OUT --quiet`` succeeded on it."""
+    model = fastem.GaussianMixture(2, random_state=0).fit(frame)
+    model.save(tmp_path / "m.npz")
+    status, _, err = run(capsys, command, tmp_path / "m.npz", tmp_path / "d.parquet", *options,
+                         "-o", tmp_path / out, "--quiet")
+    assert status == 0, err
+    return model
+
+
 @pytest.fixture(scope="module")
 def faithful(tmp_path_factory):
     """Old Faithful-like data: eruptions (min) and waiting (min), 272 rows."""
@@ -1456,11 +1467,7 @@ def test_the_range_index_of_a_parquet_file_is_kept(tmp_path, capsys, index, out,
     DATA's labels."""
     frame = _indexed_frame(index)
     frame.to_parquet(tmp_path / "d.parquet")
-    model = fastem.GaussianMixture(2, random_state=0).fit(frame)
-    model.save(tmp_path / "m.npz")
-    assert main([command, str(tmp_path / "m.npz"), str(tmp_path / "d.parquet"), "-o",
-                 str(tmp_path / out), "--quiet"]) == 0
-    capsys.readouterr()
+    model = _saved_model_run(tmp_path, capsys, frame, command, out)
     back = (pd.read_parquet(tmp_path / out) if out.endswith(".parquet")
             else pd.read_csv(tmp_path / out, index_col=list(range(frame.index.nlevels))))
     assert list(back.index) == list(frame.index)
@@ -1515,11 +1522,7 @@ def test_times_of_a_time_zone_in_a_parquet_file_keep_their_zone(tmp_path, capsys
     frame.index = pd.date_range("2024-01-01", periods=len(frame), freq="h",
                                 tz="Europe/Berlin", name="t")
     frame.to_parquet(tmp_path / "d.parquet")
-    model = fastem.GaussianMixture(2, random_state=0).fit(frame)
-    model.save(tmp_path / "m.npz")
-    assert main([command, str(tmp_path / "m.npz"), str(tmp_path / "d.parquet"), "-o",
-                 str(tmp_path / out), "--quiet"]) == 0
-    capsys.readouterr()
+    _saved_model_run(tmp_path, capsys, frame, command, out)
     if out.endswith(".parquet"):
         assert pd.read_parquet(tmp_path / out).index.equals(frame.index)
     else:
@@ -1536,11 +1539,7 @@ def test_predict_of_an_index_named_component_writes_a_parquet_file_that_reads(tm
     '__index_level_0__' under its name, as pyarrow.Table.from_pandas stores it."""
     frame = _indexed_frame("named as an output")
     frame.to_parquet(tmp_path / "d.parquet")
-    model = fastem.GaussianMixture(2, random_state=0).fit(frame)
-    model.save(tmp_path / "m.npz")
-    assert main(["predict", str(tmp_path / "m.npz"), str(tmp_path / "d.parquet"), "-o",
-                 str(tmp_path / "o.parquet"), "--quiet"]) == 0
-    capsys.readouterr()
+    model = _saved_model_run(tmp_path, capsys, frame, "predict", "o.parquet")
     back = pd.read_parquet(tmp_path / "o.parquet")
     assert list(back.columns) == ["component"] and back.index.name == "component"
     assert list(back.index) == list(frame.index)
@@ -1608,11 +1607,7 @@ def test_predict_keeps_the_row_index_beside_float32_probabilities(tmp_path, caps
     file, float32's digits in a CSV file, as without an index."""
     frame = _indexed_frame("named", "float32")
     frame.to_parquet(tmp_path / "d.parquet")
-    model = fastem.GaussianMixture(2, random_state=0).fit(frame)
-    model.save(tmp_path / "m.npz")
-    assert main(["predict", str(tmp_path / "m.npz"), str(tmp_path / "d.parquet"), "--proba",
-                 "-o", str(tmp_path / out), "--quiet"]) == 0
-    capsys.readouterr()
+    model = _saved_model_run(tmp_path, capsys, frame, "predict", out, "--proba")
     expected = model.predict_proba(frame)
     assert expected.dtype == np.float32
     if out.endswith(".parquet"):
