@@ -345,8 +345,8 @@ def test_an_exponential_component_on_zeros_is_flagged_singular():
     X = np.vstack([rng.exponential(1.0, (500, 2)), rng.exponential(10.0, (300, 2))])
     X[:40, 0] = 0.0
     result = fastem.select_n_components(X, range(1, 5), family="exponential", random_state=0)
-    assert result.flags[("exponential", 4)].startswith(
-        "singular: component 3: scale 4.5e-06 of feature 0 at the min_scale floor")
+    assert re.match(r"singular: component \d: scale 4\.5e-06 of feature 0 at the min_scale floor",
+                    result.flags[("exponential", 4)])
     assert not result.flags[("exponential", 3)]
     assert result.table[("exponential", 4)] < result.table[("exponential", 2)]
     assert result.best_params_ == ("exponential", 2)
