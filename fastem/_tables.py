@@ -99,6 +99,7 @@ __all__ = [
     "csv_column_names",
     "fill_csv",
     "find_name",
+    "guessed_encoding_note",
     "header_problem",
     "header_quoted",
     "UNNAMED_INDEX",
@@ -165,14 +166,23 @@ class Table:
         return np.asarray(self.data, dtype=dtype)
 
 
-def _encoding(head):
-    """The text encoding of a file that starts with the bytes ``head``."""
+def _marked_encoding(head):
+    """The encoding that the byte-order mark at the start of ``head`` says ('utf-8-sig',
+    'utf-16', 'utf-32'), or None without a mark."""
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
         return "utf-32"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
+    return None
+
+
+def _encoding(head):
+    """The text encoding of a file that starts with the bytes ``head``."""
+    marked = _marked_encoding(head)
+    if marked is not None:
+        return marked
     wide = _unmarked_wide_encoding(head)
     if wide is not None:
         return wide
@@ -204,6 +214,168 @@ def starts_as_text(head):
             continue
         return _CONTROL.search(text) is None
     return False
+
+
+# Encodings to name where one is asked for: Western, Central European, Cyrillic, Greek,
+# Japanese, Chinese (simplified, traditional), Korean.
+_ENCODING_EXAMPLES = "cp1252, cp1250, cp1251, iso8859-7, shift_jis, gb18030, big5 or euc_kr"
+# The characters whose bytes every encoding of a CSV file that fastem reads writes as ASCII
+# does: the reader finds lines, delimiters, quotes and numbers by these bytes.
+_ASCII_STRUCTURE = ("\t\n\r \"#$%&'()*+,-./0123456789:;<=>?@_|"
+                    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+def _wide(encoding):
+    """Whether ``encoding`` (a codec's name) is UTF-16 or UTF-32."""
+    return codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
+
+
+def check_encoding(encoding, what="encoding"):
+    """The codec name (``codecs.lookup(encoding).name``) of ``encoding``, the text encoding
+    in which a CSV file is to be read, given as ``what`` ('--encoding', 'encoding'); None
+    for None (the reader detects it). Refused: a name that Python does not know, a codec
+    that is not a text encoding ('base64'), one that does not write ASCII as ASCII but
+    UTF-16 and UTF-32 (EBCDIC's 'cp500', 'utf-7'), in which the reader cannot find lines,
+    delimiters and numbers."""
+    if encoding is None:
+        return None
+    shown = f"{what} {encoding!r}" if what.startswith("-") else f"{what}={encoding!r}"
+    if not isinstance(encoding, str):
+        raise TypeError(f"{what} must be the name of a text encoding (str), such as 'cp1251', "
+                        f"got {encoding!r} of type {type(encoding).__name__}")
+    try:
+        info = codecs.lookup(encoding)
+    except LookupError:
+        raise ValueError(
+            f"{shown} is not an encoding that Python knows; pass the name of the encoding the "
+            f"file is written in, such as utf-8, {_ENCODING_EXAMPLES} (Python's names, "
+            "listed under 'Standard Encodings' in the codecs module's documentation), or "
+            f"leave out {what} to detect it") from None
+    if not info._is_text_encoding:
+        raise ValueError(f"{shown} is not a text encoding but a codec of bytes ({info.name}); "
+                         f"pass the encoding the file's text is written in, such as utf-8, "
+                         f"{_ENCODING_EXAMPLES}")
+    if not _wide(info.name):
+        try:
+            ascii_compatible = _ASCII_STRUCTURE.encode(info.name) == _ASCII_STRUCTURE.encode()
+        except UnicodeError:
+            ascii_compatible = False
+        if not ascii_compatible:
+            raise ValueError(
+                f"{shown} does not write digits, delimiters and line ends as ASCII does, "
+                "which fastem reads CSV files by (only UTF-16 and UTF-32 are read beside "
+                "encodings that do); convert the file to UTF-8 first, e.g. in Python: "
+                f"open(new_path, 'w', encoding='utf-8').write(open(path, encoding={encoding!r}"
+                ").read())")
+    return info.name
+
+
+def _unicode_family(encoding):
+    """'utf-8', 'utf-16' or 'utf-32' for an encoding of that family (either byte order,
+    with or without a mark), else the name itself."""
+    return next((f for f in ("utf-8", "utf-16", "utf-32") if encoding.startswith(f)), encoding)
+
+
+def _given_encoding(path, head, encoding):
+    """The codec that reads the file ``path``, which starts with the bytes ``head``, in
+    ``encoding``, a codec name that the user gave (:func:`check_encoding`).
+
+    The given encoding overrides detection, but not what the bytes say for sure. A
+    byte-order mark of the same Unicode encoding is honoured (dropped, its byte order
+    read: 'utf-8' reads a file with the UTF-8 mark as 'utf-8-sig'), and 'utf-16' or
+    'utf-32' without one is read in the byte order that the file's NUL bytes say
+    (:func:`_unmarked_wide_encoding`), else little-endian, as Windows writes it. A mark
+    of another encoding, or NUL bytes that say UTF-16 or UTF-32 (in a byte order) where
+    another encoding is given, are an error: the encoding given, or the file, is not
+    what the user thinks. So is text in the first ``_SNIFF_BYTES`` that is not text in
+    the encoding given, with its line."""
+    marked = _marked_encoding(head)
+    fix = ("leave out the encoding (--encoding on the command line, encoding= in Python), "
+           "which fastem then detects")
+    if marked is not None:
+        if _unicode_family(marked) != _unicode_family(encoding):
+            raise ValueError(
+                f"{path!r} starts with the byte-order mark of {_unicode_family(marked).upper()}, "
+                f"but the encoding given is {encoding}; {fix}, or, if the file is {encoding} "
+                "text after all, remove the mark")
+        encoding = marked
+    else:
+        wide = _unmarked_wide_encoding(head)
+        if encoding in ("utf-16", "utf-32"):
+            encoding = wide if wide is not None and wide.startswith(encoding) else f"{encoding}-le"
+        if wide is not None and wide != encoding:
+            raise ValueError(
+                f"{path!r} holds NUL bytes where {wide} text has them (its digits, delimiters "
+                f"and line ends read as such), but the encoding given is {encoding}; {fix}, or "
+                f"pass {wide}")
+    try:
+        codecs.getincrementaldecoder(encoding)().decode(head, final=False)
+    except UnicodeDecodeError as exc:
+        raise ValueError(_not_in_given_encoding(path, encoding, exc)) from None
+    return encoding
+
+
+def _not_in_given_encoding(path, encoding, exc):
+    """The message for the file ``path``, which is not text in ``encoding``, given by the
+    user (``exc``: the decoder's error): the first line (1-based) that holds bytes that are
+    not, and the fix, with the bytes around the first of them."""
+    where = ""
+    with open(path, encoding=encoding, errors="surrogateescape", newline="") as f:
+        for number, line in enumerate(f, start=1):
+            at = next((i for i, c in enumerate(line) if "\udc80" <= c <= "\udcff"), None)
+            if at is not None:
+                start = len(line[:at].encode(encoding, "surrogateescape"))
+                raw = line.encode(encoding, "surrogateescape")
+                where = f" on line {number} ({raw[max(start - 8, 0):start + 8]!r})"
+                break
+    return (f"{path!r} is not {encoding} text, the encoding given ({exc.reason}){where}; pass "
+            "the encoding the file is written in (--encoding NAME on the command line, "
+            f"encoding=NAME in Python: utf-8, {_ENCODING_EXAMPLES}, ...), or leave it out to "
+            "let fastem detect it")
+
+
+# Characters beyond ASCII that Windows-1252 makes of the bytes 0x80-0x9F, but the quotes,
+# dashes, ellipsis, bullet, euro and trade mark signs that Western text holds: two of them in
+# a name are bytes of another encoding (the lead bytes of Shift-JIS: '\x83e\x83X\x83g',
+# 'テスト', reads 'ƒeƒXƒg').
+_ODD_CP1252 = frozenset(bytes(range(0x80, 0xA0)).decode("cp1252", errors="ignore")) - set(
+    "\u20ac\u2018\u2019\u201c\u201d\u2013\u2014\u2026\u2022\u2122")
+# Three characters beyond ASCII in a row: no Western word, but every word in Cyrillic,
+# Greek, Chinese, Japanese or Korean read as Windows-1252 ('Äëèíà', 'ÎÂ¶È').
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]{3}")
+
+
+def _guessed_encoding_note(path, sniffed):
+    """The note for a CSV file whose encoding was not given, read as Windows-1252 (or
+    Latin-1) because it is not UTF-8, when text beyond ASCII in it becomes names (the
+    header's) or row labels that an output keeps (its unnamed index columns): those are
+    a guess, which the note names, with how to give the encoding. It says so more
+    strongly where the guess is almost certainly wrong: bytes that Windows-1252 does not
+    define (read as Latin-1's controls), or names that read as no Western text does
+    (:data:`_NON_ASCII_RUN`, :data:`_ODD_CP1252`). [] for any other file."""
+    if sniffed.given or sniffed.encoding not in ("cp1252", "latin-1"):
+        return []
+    names = sniffed.names or []
+    index = [v for sample in sniffed.index_sample for v in sample]
+    guessed = list(dict.fromkeys(name for name in names + index if not name.isascii()))
+    if not guessed:
+        return []
+    shown = ("names" if set(guessed) <= set(names) else "names and row labels") + " (" + ", ".join(
+        repr(name) for name in guessed[:4]) + (", ...)" if len(guessed) > 4 else ")")
+    how = ("pass the encoding it is written in: --encoding NAME (encoding=NAME in Python: "
+           f"Chunks(..., encoding=NAME)), such as {_ENCODING_EXAMPLES}")
+    odd = sniffed.encoding == "latin-1" or any(
+        _NON_ASCII_RUN.search(name) or sum(c in _ODD_CP1252 for c in name) >= 2
+        for name in guessed)
+    what = "Latin-1, for bytes that Windows-1252 does not define" if (
+        sniffed.encoding == "latin-1") else "Windows-1252"
+    if odd:
+        return [f"{path!r} is not UTF-8 text, and its {shown} read as garbled text in "
+                f"{what}, the encoding fastem guesses: the file is almost certainly in "
+                f"another encoding, which fastem cannot tell. To read its names right, {how}"]
+    return [f"{path!r} is not UTF-8 text; its {shown} are read as {what}, the "
+            f"encoding fastem guesses (as Western spreadsheets write files). If they read "
+            f"wrong, {how}"]
 
 
 # Characters that text files do not hold: the C0 controls but tab, line feed, vertical tab,
@@ -809,14 +981,17 @@ def _regular_file(path):
     return open_regular_file(path, "data file", "Pass a .csv or .parquet file.")
 
 
-def _sniff(path, header=None):
-    """What the first lines of a CSV file say about it, as a :class:`_Sniffed`."""
+def _sniff(path, header=None, encoding=None):
+    """What the first lines of a CSV file say about it, as a :class:`_Sniffed`; ``encoding``:
+    the one given (:func:`check_encoding`), else None to detect it."""
     with _regular_file(path) as f:
         head = f.read(_SNIFF_BYTES)
     if not head.strip():
         raise ValueError(f"{path!r} is empty; expected rows of numbers separated by commas")
     _check_not_binary(path, head)
-    encoding = _encoding(head)
+    given = encoding is not None
+    encoding = (_given_encoding(path, head, check_encoding(encoding)) if given
+                else _encoding(head))
     hinted = _delimiter_line(path, encoding)
     sep_line = hinted is not None
     count, quoted = _comment_lines(path, encoding, skip=sep_line)
@@ -839,6 +1014,15 @@ def _sniff(path, header=None):
         names = _pandas_names(names[:n_fields], n_fields)
     sniffed = _Sniffed(encoding, delimiter, names, n_fields, trailing, left_out, comments,
                        sep_line, header_lines)
+    sniffed.given = given
+    if not given and encoding == "utf-8" and any("\ufffd" in name for name in names or ()):
+        # names of bytes that are not UTF-8 in a file read as UTF-8, for text in its head
+        # that is (_encoding): a mix of encodings, or one (GBK, Big5, EUC-KR) whose bytes
+        # happen to hold UTF-8's; refused rather than read as U+FFFD
+        try:
+            codecs.getincrementaldecoder(encoding)().decode(head, final=False)
+        except UnicodeDecodeError as exc:
+            raise ValueError(_encoding_error(path, encoding, given, exc)) from None
     # the first values of the unnamed first columns, which are left out as the row index
     # (its levels), one list per column
     sniffed.index_sample = [[row[j] for row in rows[1:] if len(row) > j]
@@ -872,6 +1056,7 @@ class _Sniffed:
         self.sep_line = sep_line
         self.header_lines = header_lines
         self.index_sample = []  # the first values of the unnamed first columns (see _sniff)
+        self.given = False  # whether the user gave the encoding, else it was detected
 
     def data_columns(self):
         """Positions of the columns that hold data: no index columns, no trailing empty ones."""
@@ -936,9 +1121,10 @@ class FirstRow(NamedTuple):
     looks_like_names: bool  # numbers that look like column names (see _why_names)
 
 
-def unnamed_first_row(path):
-    """:class:`FirstRow` of a CSV file in which no header is found, else None."""
-    sniffed = _sniff(path)
+def unnamed_first_row(path, encoding=None):
+    """:class:`FirstRow` of a CSV file in which no header is found, else None; ``encoding``
+    as for :func:`read_csv`."""
+    sniffed = _sniff(path, encoding=encoding)
     if sniffed.names is not None:
         return None
     rows = _sample_rows(path, sniffed.encoding, sniffed.delimiter, sniffed.comments[0])
@@ -1105,16 +1291,26 @@ def header_quoted(names):
     return all(_reads_as_data(str(name)) for name in names)
 
 
-def csv_column_names(path, header=None):
-    """The names of a CSV file's data columns (index columns left out), or None."""
-    sniffed = _sniff(path, header)
+def csv_column_names(path, header=None, encoding=None):
+    """The names of a CSV file's data columns (index columns left out), or None;
+    ``encoding`` as for :func:`read_csv`."""
+    sniffed = _sniff(path, header, encoding)
     if sniffed.names is None:
         return None
     first = _index_columns(sniffed.names)
     return _unique_names(sniffed.names[first:])[:len(sniffed.data_columns())]
 
 
-def read_csv(path, columns=None, header=None, missing=False, nan_fix=None, rounding=False):
+def guessed_encoding_note(path, header=None, encoding=None):
+    """The note that the names of the CSV file ``path``, read with ``header`` and
+    ``encoding`` (see :func:`read_csv`), are in a guessed encoding
+    (:func:`_guessed_encoding_note`), else None: for an error about its names."""
+    notes = _guessed_encoding_note(path, _sniff(path, header, encoding))
+    return notes[0] if notes else None
+
+
+def read_csv(path, columns=None, header=None, missing=False, nan_fix=None, rounding=False,
+             encoding=None):
     """Read a CSV file of numbers.
 
     Parameters
@@ -1137,6 +1333,15 @@ def read_csv(path, columns=None, header=None, missing=False, nan_fix=None, round
         Read a whole number that float64 would round (beyond 2**53) rounded,
         instead of refusing it: for a caller that copies the file's own
         fields and only computes with them.
+    encoding : str, optional
+        The file's text encoding, a name that :func:`codecs.lookup` knows
+        ('cp1251', 'shift_jis', 'gb18030'): it overrides detection. A
+        byte-order mark of the same Unicode encoding is honoured (dropped,
+        its byte order read); a mark of another is an error, and so is a
+        byte that is not text in it, with its line. None detects the
+        encoding: a byte-order mark, UTF-16 or UTF-32 without one, UTF-8,
+        else Windows-1252 (Latin-1 where a byte is not Windows-1252), a
+        guess that a note names when names are read with it.
 
     Returns
     -------
@@ -1154,10 +1359,11 @@ def read_csv(path, columns=None, header=None, missing=False, nan_fix=None, round
         wrong number of fields, or when the file is empty or has no data rows.
     """
     path = os.fsdecode(path)
-    sniffed = _sniff(path, header)
+    sniffed = _sniff(path, header, encoding)
     encoding, delimiter, names, comments = (sniffed.encoding, sniffed.delimiter, sniffed.names,
                                             sniffed.comments)
-    notes = []
+    guessed = _guessed_encoding_note(path, sniffed)  # a doubt: names may be garbled
+    notes = list(guessed)
     if sniffed.sep_line:
         notes.append(f"{path!r} starts with the line 'sep={delimiter}', a spreadsheet's note of its "
                      "delimiter, which is skipped")
@@ -1214,8 +1420,13 @@ def read_csv(path, columns=None, header=None, missing=False, nan_fix=None, round
     elif header is None:
         doubts = _data_like_names_note(path, encoding, delimiter, comments[0])
     notes.extend(doubts)
-    chosen = choose_columns(columns, names, sniffed.data_columns(), path,
-                            doubts[0] if names is not None and doubts else None)
+    try:
+        chosen = choose_columns(columns, names, sniffed.data_columns(), path,
+                                doubts[0] if names is not None and doubts else None)
+    except ValueError as exc:
+        if not guessed:
+            raise
+        raise ValueError(f"{exc}. Note: {guessed[0]}") from None
     layout = _Layout(sniffed, path, chosen, missing, nan_fix)
     # The fast parsers skip comment lines by count, which a quote in them could upset.
     data = None if comments[1] else _read_with_pyarrow(layout)
@@ -1241,7 +1452,7 @@ def read_csv(path, columns=None, header=None, missing=False, nan_fix=None, round
         row_numbers = _row_number_note(path, data, chosen_names)
         notes.extend(row_numbers)
         doubts.extend(row_numbers)
-    return Table(data, chosen_names, notes, chosen, layout, index_doubt + doubts)
+    return Table(data, chosen_names, notes, chosen, layout, guessed + index_doubt + doubts)
 
 
 def fill_csv(layout, out, values, missing, dtype=np.float64):
@@ -1565,10 +1776,11 @@ def _columns_option(columns):
     return f"--columns{joint}{value}"
 
 
-def read_table(path, columns=None, header=None, missing=False, nan_fix=None, rounding=False):
+def read_table(path, columns=None, header=None, missing=False, nan_fix=None, rounding=False,
+               encoding=None):
     """Read a ``.csv`` or ``.parquet`` file of numbers: :func:`read_csv` or :func:`read_parquet`.
 
-    ``header`` applies to CSV files (see :func:`read_csv`); with ``missing``,
+    ``header`` and ``encoding`` apply to CSV files (see :func:`read_csv`); with ``missing``,
     missing values become NaN instead of an error, whose fix is ``nan_fix``;
     with ``rounding``, whole numbers that float64 rounds are read rounded
     instead of refused.
@@ -1576,7 +1788,7 @@ def read_table(path, columns=None, header=None, missing=False, nan_fix=None, rou
     path = os.fsdecode(path)
     ext = os.path.splitext(path)[1].lower()
     if ext == ".csv":
-        return read_csv(path, columns, header, missing, nan_fix, rounding)
+        return read_csv(path, columns, header, missing, nan_fix, rounding, encoding)
     if ext == ".parquet":
         return read_parquet(path, columns, missing, nan_fix, rounding)
     raise ValueError(
@@ -1878,6 +2090,7 @@ class _Layout:
         self.skip = self.comments + sniffed.header_lines  # lines before the data
         self.path = path
         self.encoding = sniffed.encoding
+        self.given = sniffed.given  # the encoding was given, not detected
         self.delimiter = sniffed.delimiter
         self.names = sniffed.names
         self.n_fields = sniffed.n_fields
@@ -2037,7 +2250,7 @@ def _lines_below_header(layout, quoted=True, block=1 << 20):
     CRLF, CR alone); with ``quoted``, 0 when no line below the header holds a quote
     character, which a field of several lines needs. Bytes for the encodings that write
     ASCII as ASCII (a search for the quote as fast as memchr), text for UTF-16 and UTF-32."""
-    wide = codecs.lookup(layout.encoding).name.startswith(("utf-16", "utf-32"))
+    wide = _wide(layout.encoding)
     if wide:
         f = open(layout.path, encoding=layout.encoding, errors="replace", newline="")
         cr, lf, spaces = "\r", "\n", _SPACES
@@ -2323,17 +2536,26 @@ def _unread_note(layout, notes):
 
 
 def _decode_error(layout, exc):
-    """The message for bytes that are not text in the file's encoding: which line holds
+    """:func:`_encoding_error` for the file that ``layout`` reads."""
+    return _encoding_error(layout.path, layout.encoding, layout.given, exc)
+
+
+def _encoding_error(path, encoding, given, exc):
+    """The message for bytes of the file ``path`` that are not text in its ``encoding``
+    (``given`` by the user, else detected; ``exc``: the decoder's error): which line holds
     them, and whether the lines above were text in it (a file that mixes encodings, as
-    appending the output of another program makes)."""
+    appending the output of another program makes). For an encoding that the user gave:
+    the line, and that the file is in another encoding (:func:`_not_in_given_encoding`)."""
+    if given:
+        return _not_in_given_encoding(path, encoding, exc)
     where = ""
-    if layout.encoding in ("utf-8", "utf-8-sig", "cp1252"):
-        with open(layout.path, "rb") as f:
+    if encoding in ("utf-8", "utf-8-sig", "cp1252"):
+        with open(path, "rb") as f:
             before = b""  # the last text above the bad byte that is not ASCII
             lines = _byte_lines(f)
             for number, line in enumerate(lines, start=1):
                 try:
-                    line.decode(layout.encoding)
+                    line.decode(encoding)
                     if not line.isascii():
                         before = line
                 except UnicodeDecodeError as bad:
@@ -2342,20 +2564,21 @@ def _decode_error(layout, exc):
                     above = "the lines above are"
                     if not line[:bad.start].isascii():  # text of the encoding on this line
                         before, above = line[:bad.start], "the text before it is"
-                    elif before.isascii() and layout.encoding != "cp1252" and any(
+                    elif before.isascii() and encoding != "cp1252" and any(
                             _UTF8_TEXT.search(below) for below in
                             itertools.chain([line[bad.start:]], itertools.islice(lines, 1000))):
                         before, above = b"\x80", "text below it is"  # UTF-8 text after it
                     if not before.isascii():  # text of the encoding above: two encodings
-                        where += (f", while {above} {layout.encoding} text: the "
+                        where += (f", while {above} {encoding} text: the "
                                   "file mixes encodings, as appending another program's "
                                   "output can make")
                     else:
                         where += (", the first byte that is not ASCII: the file may be in "
                                   "another encoding, such as Latin-1")
                     break
-    return (f"{layout.path!r} is not valid {layout.encoding} text ({exc.reason}){where}; save "
-            "it as UTF-8 throughout")
+    return (f"{path!r} is not valid {encoding} text ({exc.reason}){where}; save "
+            "it as UTF-8 throughout, or, if it is in one other encoding throughout, pass that: "
+            f"--encoding NAME (encoding=NAME in Python: {_ENCODING_EXAMPLES}, ...)")
 
 
 _LINE_END = re.compile(rb"\r\n|\r|\n")

@@ -56,9 +56,11 @@ import numpy as np
 from ._config import SERIAL_WORK
 from ._progress import ProgressLine, SelectionProgress, flush_compile_notice
 from ._tables import (
+    check_encoding,
     choose_columns,
     csv_column_names,
     fill_csv,
+    guessed_encoding_note,
     UNNAMED_INDEX,
     header_problem,
     header_quoted,
@@ -145,6 +147,14 @@ def _integer(text, minimum):
 
 def _positive_int(text):
     return _integer(text, 1)
+
+
+def _encoding(text):
+    """--encoding: the codec name of a text encoding that Python knows."""
+    try:
+        return check_encoding(text, "--encoding")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _demo_size(text):
@@ -344,22 +354,35 @@ def _watched(X, path):
 _HEADER = {None: None, **HEADER_WORDS}
 
 
-def _read_table(path, columns, header=None, missing=False, nan_fix=None, rounding=False):
-    table = read_table_file(path, columns, _HEADER[header], missing, nan_fix, rounding)
+def _read_table(path, columns, header=None, missing=False, nan_fix=None, rounding=False,
+                encoding=None):
+    table = read_table_file(path, columns, _HEADER[header], missing, nan_fix, rounding,
+                            encoding)
     return table.data, table.names, table.notes, table.positions, table.layout
 
 
-def column_names(path, header=None):
-    """The data column names of a CSV or parquet file, or None (no header, or .npy)."""
+def column_names(path, header=None, encoding=None):
+    """The data column names of a CSV or parquet file, or None (no header, or .npy);
+    ``header`` and ``encoding`` are ``--header`` and ``--encoding`` (for .csv files)."""
     ext = os.path.splitext(path)[1].lower()
     try:
         if ext == ".csv":
-            return csv_column_names(path, _HEADER[header])
+            return csv_column_names(path, _HEADER[header], encoding)
         if ext == ".parquet":
             return parquet_column_names(path)
     except (ValueError, ImportError) as exc:
         raise CommandError(str(exc)) from None
     return None
+
+
+def _names_error(args, header, message):
+    """A CommandError of ``message``, about the names of DATA read with ``header``, that
+    says, when it is so, that they were read in an encoding that fastem guessed."""
+    note = None
+    if args.data.lower().endswith(".csv"):
+        with contextlib.suppress(ValueError):
+            note = guessed_encoding_note(args.data, _HEADER[header], args.encoding)
+    return CommandError(message + (f". Note: {note}" if note else ""))
 
 
 def _names_in_row(names, row):
@@ -403,7 +426,7 @@ def _check_data_path(path):
 
 
 def read_table(path, columns=None, dtype=None, quiet=False, header=None, missing=False,
-               nan_fix=None, model=None, rounding=False):
+               nan_fix=None, model=None, rounding=False, encoding=None):
     """Read DATA: a 2-D array, its column names (None without names), their positions, layout.
 
     The positions are the chosen columns' 0-based places among the file's
@@ -411,8 +434,8 @@ def read_table(path, columns=None, dtype=None, quiet=False, header=None, missing
     what the reader found of a CSV file (:class:`fastem._tables.Table`), else
     None.
 
-    ``columns`` are ``--columns`` values; ``header`` is ``--header`` (for
-    .csv files); ``dtype`` converts the array
+    ``columns`` are ``--columns`` values; ``header`` and ``encoding`` are
+    ``--header`` and ``--encoding`` (for .csv files); ``dtype`` converts the array
     (float32 or float64; by default float32 data stay float32 and the rest
     become float64, as the estimators convert them); with ``missing``,
     missing values (NaN, empty CSV fields, ``NA``) are kept as NaN; without
@@ -427,13 +450,13 @@ def read_table(path, columns=None, dtype=None, quiet=False, header=None, missing
     values and only computes with them (impute).
     """
     ext = _check_data_path(path)
-    tokens = _column_tokens(columns, column_names(path, header) if columns else None)
+    tokens = _column_tokens(columns, column_names(path, header, encoding) if columns else None)
     try:
         if ext == ".npy":
             X, names, notes, positions, layout = _read_npy(path, tokens)
         else:
             X, names, notes, positions, layout = _read_table(path, tokens, header, missing,
-                                                             nan_fix, rounding)
+                                                             nan_fix, rounding, encoding)
     except (ValueError, ImportError) as exc:  # the readers' messages name the file, place and fix
         raise CommandError(str(exc)) from None
     for note in notes if not quiet else ():
@@ -1080,7 +1103,7 @@ def cmd_fit(args):
         kwargs["missing"] = args.missing
     X, names, positions, layout = read_table(args.data, args.columns, args.dtype, args.quiet,
                                              args.header, missing=args.missing == "em",
-                                             nan_fix=_nan_fix(cls))
+                                             nan_fix=_nan_fix(cls), encoding=args.encoding)
     X, rows = _rows_to_fit(X, args.data, args.quiet)
     model = cls(**kwargs)
     with _entries_named(args.data, layout, names, rows):
@@ -1211,14 +1234,14 @@ def _data_for(model, args, column_indices=None, missing=False, copied=False):
     header = args.header
     if fitted is not None:
         fitted = [str(n) for n in fitted]
-        file_names = column_names(args.data, header)
+        file_names = column_names(args.data, header, args.encoding)
         if (file_names is None and _HEADER[header] is None and columns is None
                 and args.data.lower().endswith(".csv")):
             # A first row of numbers that looks like names (see the reader's
             # note) and holds the model's names, each once and nothing else
             # (wavelengths, years), is the header, not a row of data.
             try:
-                first = unnamed_first_row(args.data)
+                first = unnamed_first_row(args.data, args.encoding)
             except ValueError as exc:
                 raise CommandError(str(exc)) from None
             looks = first is not None and first.looks_like_names
@@ -1231,7 +1254,7 @@ def _data_for(model, args, column_indices=None, missing=False, copied=False):
                     "the same. Say which: pass --header yes or --header no"
                 )
             if order is not None:
-                header, file_names = "yes", column_names(args.data, "yes")
+                header, file_names = "yes", column_names(args.data, "yes", args.encoding)
                 columns = [file_names[j] for j in order]
                 if not args.quiet:
                     print(f"fastem: note: the first row of {args.data!r} holds the model's "
@@ -1245,10 +1268,11 @@ def _data_for(model, args, column_indices=None, missing=False, copied=False):
                 positions = choose_columns(requested, file_names, list(range(len(file_names))),
                                            args.data)
             except ValueError as exc:
-                raise CommandError(str(exc)) from None
+                raise _names_error(args, header, str(exc)) from None
             chosen = [file_names[j] for j in positions]
             if sorted(chosen) != sorted(n for n in matched if n is not None):
-                raise CommandError(
+                raise _names_error(
+                    args, header,
                     f"--columns selects {shown_names(chosen)} from {args.data!r} "
                     f"({name_differences(chosen, fitted, 'the model')}), but the model was "
                     f"fitted on the columns {shown_names(fitted)}; select those"
@@ -1256,7 +1280,8 @@ def _data_for(model, args, column_indices=None, missing=False, copied=False):
         if file_names is not None:
             absent = [n for n, m in zip(fitted, matched) if m is None]
             if absent:
-                raise CommandError(
+                raise _names_error(
+                    args, header,
                     f"{args.data!r} has no column {absent[0]!r}"
                     f"{f' (nor {len(absent) - 1} more of the model: ' if len(absent) > 1 else ''}"
                     f"{shown_names(absent[1:]) + ')' if len(absent) > 1 else ''}; the model was "
@@ -1275,7 +1300,7 @@ def _data_for(model, args, column_indices=None, missing=False, copied=False):
             print(f"fastem: note: {args.data!r} has no column names; its columns are taken as "
                   f"the model's, in order: {shown_names(fitted)}", file=sys.stderr)
     elif column_indices is not None and columns is None:
-        file_names = column_names(args.data, header)
+        file_names = column_names(args.data, header, args.encoding)
         if file_names not in (None, _positional_labels(len(file_names or ()))):
             # Positions in an unnamed file say nothing about a named one, whose
             # first column may be an index or another feature (the names of a
@@ -1289,7 +1314,7 @@ def _data_for(model, args, column_indices=None, missing=False, copied=False):
         width = None if file_names is None else len(file_names)
         columns = _recorded_columns(args, column_indices, header, width)
     elif columns is None and getattr(model, "feature_names_in_", None) is None and not args.quiet:
-        file_names = column_names(args.data, header)
+        file_names = column_names(args.data, header, args.encoding)
         if file_names not in (None, _feature_labels(model)):  # x0, x1, ...: as sample writes
             print(f"fastem: note: the model has no column names; the columns of {args.data!r} "
                   f"are taken as its features, in order: {shown_names(file_names)} (choose "
@@ -1301,7 +1326,7 @@ def _data_for(model, args, column_indices=None, missing=False, copied=False):
     X, _, positions, layout = read_table(
         args.data, columns, None, args.quiet, header,
         missing=missing, nan_fix=_nan_fix(type(model), fitted=True), model=args.model,
-        rounding=copied)
+        rounding=copied, encoding=args.encoding)
     if X.shape[1] != model.n_features_in_:
         raise CommandError(
             f"{args.data!r} has {X.shape[1]} column(s) but the model was fitted on "
@@ -1315,7 +1340,7 @@ def _recorded_columns(args, indices, header, width=None):
     with the names x0, x1, ... of its places, ``width`` of them), which a model's file
     records: it was fitted on them, chosen by index in a file without names. A DATA too
     narrow for them is an error; the choice gets a note."""
-    width = _column_count(args.data, header) if width is None else width
+    width = _column_count(args.data, header, args.encoding) if width is None else width
     shown = ",".join(map(str, indices))
     if max(indices) >= width:
         raise CommandError(
@@ -1331,8 +1356,9 @@ def _recorded_columns(args, indices, header, width=None):
     return [str(j) for j in indices]
 
 
-def _column_count(path, header):
-    """How many data columns the file ``path`` without column names has (.npy or .csv)."""
+def _column_count(path, header, encoding):
+    """How many data columns the file ``path`` without column names has (.npy or .csv);
+    ``header`` and ``encoding``: ``--header`` and ``--encoding``."""
     from ._tables import _sniff
     from .data import load_npy
 
@@ -1340,7 +1366,7 @@ def _column_count(path, header):
         if path.lower().endswith(".npy"):
             shape = load_npy(path, mmap_mode="r").shape
             return shape[1] if len(shape) > 1 else 1
-        return len(_sniff(path, _HEADER[header]).data_columns())
+        return len(_sniff(path, _HEADER[header], encoding).data_columns())
     except (ValueError, OSError) as exc:  # the readers' messages name the file and the fix
         raise CommandError(_one_line(exc)) from None
 
@@ -1774,7 +1800,7 @@ def cmd_select(args):
     em_kwargs = _em_kwargs(args)
     X, names, positions, layout = read_table(
         args.data, args.columns, args.dtype, args.quiet, args.header,
-        missing=args.missing == "em",
+        missing=args.missing == "em", encoding=args.encoding,
         nan_fix="select with --missing em if NaN marks missing values, or remove or impute "
         "such rows",
     )
@@ -2021,6 +2047,11 @@ def build_parser():
                        help="whether a .csv file's first row holds column names: auto "
                        "(default) takes it for names when a field is not a number; yes for "
                        "names that are numbers (wavelengths, years); for .csv DATA only")
+        p.add_argument("--encoding", type=_encoding, metavar="NAME",
+                       help="the text encoding of a .csv DATA, a name Python knows (cp1251, "
+                       "shift_jis, gb18030, ...), which overrides detection (default: a "
+                       "byte-order mark, UTF-16/32 without one, UTF-8, else Windows-1252 "
+                       "with a note); for .csv DATA only")
 
     def fit_options(p):
         p.add_argument("--n-init", type=_positive_int, default=1,
@@ -2192,6 +2223,11 @@ def _refuse_ineffective_options(args):
         raise UsageError(f"--header {header} has no effect on {args.data!r}: only a .csv file "
                          f"has a header row to take or not (a {ext} file names its columns "
                          "itself, or does not); leave out --header", where)
+    encoding = getattr(args, "encoding", None)
+    if encoding is not None and ext in (".npy", ".parquet"):
+        raise UsageError(f"--encoding {encoding} has no effect on {args.data!r}: only a .csv "
+                         f"file is text in an encoding (a {ext} file stores its names as "
+                         "Unicode); leave out --encoding", where)
     if args.command == "impute" and args.seed is not None and not args.draw:
         raise UsageError(f"--seed {args.seed} has no effect without --draw: the conditional "
                          "expectation is not random; pass --draw to draw the missing values "

@@ -51,8 +51,8 @@ from ._config import BLOCK_SIZE
 from .exceptions import warn_at_caller
 from ._init import sample_index, subsample
 from ._tables import (
-    TABLE_EXTENSIONS, binary_format, place_of, read_table, spells_names, starts_as_text,
-    unnamed_first_row,
+    TABLE_EXTENSIONS, binary_format, check_encoding, place_of, read_table, spells_names,
+    starts_as_text, unnamed_first_row,
 )
 from ._validation import (
     EntryError, as_list, check_array, check_memory, check_not_mapping, check_path_characters,
@@ -691,6 +691,15 @@ class Chunks:
         names that are numbers (wavelengths, years). A first row of numbers
         that looks like such names but is read as data (``header=None``)
         gives a ``UserWarning`` naming the fix.
+    encoding : str or None, default=None
+        The text encoding of the ``.csv`` files, a name that
+        :func:`codecs.lookup` knows ('cp1251', 'shift_jis', 'gb18030',
+        'big5', 'euc_kr', ...), as pandas' ``encoding``: it overrides
+        detection, and a byte that is not text in it is an error naming its
+        line. None detects it: a byte-order mark (UTF-8, UTF-16, UTF-32),
+        UTF-16 or UTF-32 without one, UTF-8, else Windows-1252 (Latin-1
+        where a byte is not Windows-1252), a guess that a ``UserWarning``
+        names when column names (or row labels) are read with it.
 
     Raises
     ------
@@ -706,7 +715,8 @@ class Chunks:
         a bool, a float or None.
     ValueError
         For ``columns`` with chunks that are not ``.csv`` or ``.parquet``
-        files, and ``header`` with none that is a ``.csv`` file; when a pass
+        files, ``header`` or ``encoding`` with none that is a ``.csv`` file, an
+        ``encoding`` that Python does not know or that is no text encoding; when a pass
         reads a file: for a file that cannot be read, a missing or
         non-numeric value, or a column not found (each message names the file
         and the place).
@@ -719,7 +729,8 @@ class Chunks:
     >>> parts = fastem.Chunks(sorted(glob.glob("table/part-*.parquet")), columns=["x", "y"])
     """
 
-    def __init__(self, chunks, sample_weights=None, *, mmap_mode="r", columns=None, header=None):
+    def __init__(self, chunks, sample_weights=None, *, mmap_mode="r", columns=None, header=None,
+                 encoding=None):
         # One array or table of rows (NumPy, pandas, Arrow, Dask), which list() would
         # take apart into rows or columns.
         if _is_path(chunks) or hasattr(chunks, "shape") and len(chunks.shape) <= 2:
@@ -795,6 +806,13 @@ class Chunks:
                 "whose column names come with it; leave out header."
             )
         self.header = header
+        self.encoding = check_encoding(encoding)
+        if encoding is not None and self.chunks and not any(
+                (_table_path(chunk) or "").lower().endswith(".csv") for chunk in self.chunks):
+            raise ValueError(
+                f"encoding={encoding!r} is the text encoding of .csv files, but no chunk is a "
+                f".csv file (chunk 0 is {_describe(self.chunks[0])}); leave out encoding."
+            )
         self._noted = set()
         self._part_names = None  # the header of the first CSV file read with one
         self.mmap_mode = _READ_MODES.get(mmap_mode, mmap_mode) if isinstance(mmap_mode, str) else mmap_mode
@@ -812,9 +830,11 @@ class Chunks:
         if _table_path(item) is not None:
             # Missing values become NaN: the estimator that reads them says
             # whether it fits them (missing='em') or how to fix them.
-            table = read_table(item, self.columns, header=self.header, missing=True)
+            table = read_table(item, self.columns, header=self.header, missing=True,
+                               encoding=self.encoding)
             if self._header_of_a_part(item, table):
-                table = read_table(item, self.columns, header=True, missing=True)
+                table = read_table(item, self.columns, header=True, missing=True,
+                                   encoding=self.encoding)
             if self.columns is not None and table.names is not None:
                 # A column chosen by name has that name in every file, however the file
                 # writes it (spaces around it, another Unicode normal form).
@@ -842,7 +862,7 @@ class Chunks:
         if table.names is not None:
             self._part_names = self._part_names or list(table.names)
             return False
-        first = None if self._part_names is None else unnamed_first_row(path)
+        first = None if self._part_names is None else unnamed_first_row(path, self.encoding)
         return first is not None and spells_names(first.fields, self._part_names)
 
     def check_first_row(self, fitted_names):
@@ -856,7 +876,7 @@ class Chunks:
         path = _table_path(self.chunks[0]) if self.chunks else None
         if self.header is not None or path is None or not path.lower().endswith(".csv"):
             return
-        first = unnamed_first_row(path)
+        first = unnamed_first_row(path, self.encoding)
         if first is not None and spells_names(first.fields, fitted_names):
             raise ValueError(
                 f"The first row of {path!r} spells the column names the model was fitted with "
