@@ -315,18 +315,30 @@ def _given_encoding(path, head, encoding):
     return encoding
 
 
+def _escaped_bytes(exc):
+    """A decoding error handler: each byte that is not text as U+DC00 plus its value, a lone
+    surrogate, which no decoder makes of text (surrogateescape takes bytes from 0x80 only,
+    where a byte of a broken UTF-16 character or a Shift-JIS pair may be ASCII)."""
+    return "".join(chr(0xDC00 + b) for b in exc.object[exc.start:exc.end]), exc.end
+
+
+codecs.register_error("fastem.escaped_bytes", _escaped_bytes)
+
+
 def _not_in_given_encoding(path, encoding, exc):
     """The message for the file ``path``, which is not text in ``encoding``, given by the
     user (``exc``: the decoder's error): the first line (1-based) that holds bytes that are
-    not, and the fix, with the bytes around the first of them."""
+    not, and the fix, with the text around the first of them (each such byte as \\xNN)."""
     where = ""
-    with open(path, encoding=encoding, errors="surrogateescape", newline="") as f:
+    with open(path, encoding=encoding, errors="fastem.escaped_bytes", newline="") as f:
         for number, line in enumerate(f, start=1):
-            at = next((i for i, c in enumerate(line) if "\udc80" <= c <= "\udcff"), None)
+            at = next((i for i, c in enumerate(line) if "\udc00" <= c <= "\udcff"), None)
             if at is not None:
-                start = len(line[:at].encode(encoding, "surrogateescape"))
-                raw = line.encode(encoding, "surrogateescape")
-                where = f" on line {number} ({raw[max(start - 8, 0):start + 8]!r})"
+                shown = "".join(
+                    f"\\x{ord(c) - 0xDC00:02x}" if "\udc00" <= c <= "\udcff"
+                    else c.encode("unicode_escape").decode() if not c.isprintable() else c
+                    for c in line[max(at - 8, 0):at + 8])
+                where = f" on line {number} ('{shown}')"
                 break
     return (f"{path!r} is not {encoding} text, the encoding given ({exc.reason}){where}; pass "
             "the encoding the file is written in (--encoding NAME on the command line, "

@@ -197,7 +197,7 @@ def test_a_wrong_encoding_is_an_error_naming_the_line(tmp_path, capsys):
     path.write_bytes("Длина,b\n".encode("cp1251") + body.encode() + b"\x98,1\n")
     for read in (read_csv, lambda p, **kw: fastem.GaussianMixture(1).fit(fastem.Chunks([p], **kw))):
         with pytest.raises(ValueError, match=r"is not cp1251 text, the encoding given .* on line "
-                                             r"40002 \(b'\\x98,1\\n'\); pass the encoding"):
+                                             r"40002 \('\\x98,1\\n'\); pass the encoding"):
             read(str(path), encoding="cp1251")
 
 
@@ -263,3 +263,17 @@ def test_an_encoding_of_bytes_that_happen_to_be_utf8_is_refused_at_its_line(tmp_
     with pytest.raises(ValueError, match=r"not valid utf-8 text .* on line 1 .*--encoding NAME"):
         reader(str(path))
     assert reader(str(path), encoding="gbk").names == ["温度", "湿度"]
+
+
+@pytest.mark.parametrize("encoding, bad, shown", [
+    ("utf-16-le", b"\x00\xd8", r"\\x00\\xd83,4"),  # a lone surrogate: bytes below 0x80 too
+    ("shift_jis", b"\x81\x0a", r"\\x81\\n'"),  # a lead byte without its pair, at a line end
+    ("cp1251", b"\x98", r"\\x983,4"),  # a byte cp1251 leaves undefined
+])
+def test_a_byte_not_in_the_encoding_given_is_shown_on_its_line(tmp_path, encoding, bad, shown):
+    path = tmp_path / "d.csv"
+    text = "温度,b\n" if encoding != "cp1251" else "Длина,b\n"
+    path.write_bytes((text + "1,2\n").encode(encoding) + bad + "3,4\n".encode(encoding))
+    with pytest.raises(ValueError, match=rf"is not {encoding} text, the encoding given \(.*\) on "
+                                         rf"line 3 \('{shown}"):
+        read_csv(str(path), encoding=encoding)
