@@ -433,8 +433,8 @@ def _steady_ratio(values, resolution, noise, negligible=0.0):
     log-likelihood), whose climbing ratio shows a slower direction under them
     as a gain's does. A loss's ``1 - a`` must also have grown by at most a
     hundredth per step: a loss that shrinks faster and faster is about to
-    turn into a gain, which Aitken's estimate of the loss does not see. A fall after
-    gains is no gain left, as a fall of rounding is. A gain of at most
+    turn into a gain, which Aitken's estimate of the loss does not see. A
+    fall after gains is no gain left, as a fall of rounding is. A gain of at most
     ``negligible`` (increments that, were they never to shrink, would add up
     to less than ``tol`` in the passes left before ``max_iter``) is steady.
 
@@ -468,7 +468,8 @@ def _steady_ratio(values, resolution, noise, negligible=0.0):
     allowed = max(_STEADY, 1.0 - (1.0 - first) / _STEADY_PASSES) ** span
     if 1.0 - last < allowed * (1.0 - first) - blur:
         return False
-    if d[-1] < 0.0 and 1.0 - last > (1.0 - first) + (_STEADY ** -span - 1.0) * abs(1.0 - first) + blur:
+    grown = (1.0 - last) - (1.0 - first)
+    if d[-1] < 0.0 and grown > (_STEADY ** -span - 1.0) * abs(1.0 - first) + blur:
         return False
     if len(values) < _STEADY_SPAN and blur > (1.0 - _STEADY ** span) * abs(1.0 - first):
         return None
