@@ -798,8 +798,10 @@ class Chunks:
                 f"header must be None (decide from the first row), True or False, got "
                 f"{header!r}.{hint}"
             )
-        if header is not None and self.chunks and not any(
-                (_table_path(chunk) or "").lower().endswith(".csv") for chunk in self.chunks):
+        # header and encoding apply to .csv files only
+        no_csv = bool(self.chunks) and not any(
+            (_table_path(chunk) or "").lower().endswith(".csv") for chunk in self.chunks)
+        if header is not None and no_csv:
             raise ValueError(
                 f"header={header!r} says whether the first row of a .csv file holds column "
                 f"names, but no chunk is a .csv file (chunk 0 is {_describe(self.chunks[0])}), "
@@ -807,8 +809,7 @@ class Chunks:
             )
         self.header = header
         self.encoding = check_encoding(encoding)
-        if encoding is not None and self.chunks and not any(
-                (_table_path(chunk) or "").lower().endswith(".csv") for chunk in self.chunks):
+        if encoding is not None and no_csv:
             raise ValueError(
                 f"encoding={encoding!r} is the text encoding of .csv files, but no chunk is a "
                 f".csv file (chunk 0 is {_describe(self.chunks[0])}); leave out encoding."
