@@ -561,6 +561,30 @@ def test_kernels_take_a_zero_weight_without_nan(family, covariance_type, dtype):
     assert np.isfinite(fitted.lower_bound_)
 
 
+@pytest.mark.parametrize("path", ["assigned", "model file"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("family, covariance_type", ZERO_WEIGHT_CASES)
+def test_a_weight_below_float64_rounding_of_the_total_takes_no_probability(
+    family, covariance_type, dtype, path, tmp_path
+):
+    """A share of 1e-18, which a fit reads as 0 (and warns of as empty), given by hand or in
+    a model file, predicts and scores as the weight 0 does, also at the component's mean.
+    Before, it took a probability of up to 1e-15 there."""
+    X = _points_of(family, dtype)
+    empty = _zero_weight_model(family, covariance_type, dtype, max_iter=0).fit(X)
+    model = _zero_weight_model(family, covariance_type, dtype, max_iter=0).fit(X)
+    model.weights_ = np.array([0.5, 1e-18, 0.5], dtype=dtype)
+    if path == "model file":
+        model.save(tmp_path / "model.npz")
+        model = fastem.load(tmp_path / "model.npz")
+    assert model.weights_[1] > 0
+    middle = {"gaussian": 2.5, "exponential": 2.0, "poisson": 3.0}[family]
+    points = np.concatenate([X, np.full((1, 2), middle, dtype=dtype)])
+    assert_array_equal(model.predict_proba(points), empty.predict_proba(points))
+    assert_array_equal(model.predict(points), empty.predict(points))
+    assert_array_equal(model.score_samples(points), empty.score_samples(points))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("family, covariance_type", ZERO_WEIGHT_CASES)
 def test_sample_draws_from_weights_that_sum_above_1_with_an_empty_last_component(

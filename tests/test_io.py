@@ -454,6 +454,28 @@ def test_from_sklearn_refuses_parameters_its_hyper_parameters_do_not_describe(fa
         getattr(fastem, family).from_sklearn(estimator)
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical"])
+def test_from_sklearn_of_an_empty_component_takes_no_probability(covariance_type):
+    """scikit-learn's M-step leaves a component without data a weight of 10 eps / n_samples
+    (2.8e-18 of 800 points) and a covariance of reg_covar: converted, that spike of density
+    took the midpoint between two repeated points with probability 1, where fastem's fit
+    of the same start gives the component weight 0 and the midpoint to the two others."""
+    pytest.importorskip("sklearn")
+    from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
+
+    X = np.repeat([[0.0, 0.0], [1.0, 0.5]], [300, 500], axis=0)
+    midpoint = np.array([[0.5, 0.25]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        estimator = SklearnGaussianMixture(
+            3, covariance_type=covariance_type, means_init=[X[0], X[-1], midpoint[0]]).fit(X)
+    assert 0 < estimator.weights_[2] < 1e-17
+    model = fastem.GaussianMixture.from_sklearn(estimator)
+    proba = model.predict_proba(midpoint)[0]
+    assert proba[2] == 0 and model.predict(midpoint)[0] != 2
+    assert_allclose(proba[:2], estimator.weights_[:2] / estimator.weights_[:2].sum(), rtol=1e-6)
+
+
 # ----------------------------------------------------------------------
 # the callback hook
 
