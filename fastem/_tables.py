@@ -234,9 +234,9 @@ def check_encoding(encoding, what="encoding"):
     """The codec name (``codecs.lookup(encoding).name``) of ``encoding``, the text encoding
     in which a CSV file is to be read, given as ``what`` ('--encoding', 'encoding'); None
     for None (the reader detects it). Refused: a name that Python does not know, a codec
-    that is not a text encoding ('base64'), one that does not write ASCII as ASCII but
-    UTF-16 and UTF-32 (EBCDIC's 'cp500', 'utf-7'), in which the reader cannot find lines,
-    delimiters and numbers."""
+    that is not a text encoding ('base64'), one that does not write ASCII as ASCII (after
+    the byte-order mark of 'utf-8-sig') but UTF-16 and UTF-32 (EBCDIC's 'cp500', 'utf-7'),
+    in which the reader cannot find lines, delimiters and numbers."""
     if encoding is None:
         return None
     shown = f"{what} {encoding!r}" if what.startswith("-") else f"{what}={encoding!r}"
@@ -257,7 +257,9 @@ def check_encoding(encoding, what="encoding"):
                          f"{_ENCODING_EXAMPLES}")
     if not _wide(info.name):
         try:
-            ascii_compatible = _ASCII_STRUCTURE.encode(info.name) == _ASCII_STRUCTURE.encode()
+            encoder = codecs.getincrementalencoder(info.name)()
+            encoder.encode("")  # the byte-order mark that one writes first ('utf-8-sig')
+            ascii_compatible = encoder.encode(_ASCII_STRUCTURE) == _ASCII_STRUCTURE.encode()
         except UnicodeError:
             ascii_compatible = False
         if not ascii_compatible:
@@ -282,8 +284,9 @@ def _given_encoding(path, head, encoding):
 
     The given encoding overrides detection, but not what the bytes say for sure. A
     byte-order mark of the same Unicode encoding is honoured (dropped, its byte order
-    read: 'utf-8' reads a file with the UTF-8 mark as 'utf-8-sig'), and 'utf-16' or
-    'utf-32' without one is read in the byte order that the file's NUL bytes say
+    read: 'utf-8' reads a file with the UTF-8 mark as 'utf-8-sig', and 'utf-8-sig' one
+    without it as 'utf-8'), and 'utf-16' or 'utf-32' without one is read in the byte
+    order that the file's NUL bytes say
     (:func:`_unmarked_wide_encoding`), else little-endian, as Windows writes it. A mark
     of another encoding, or NUL bytes that say UTF-16 or UTF-32 (in a byte order) where
     another encoding is given, are an error: the encoding given, or the file, is not
@@ -301,6 +304,8 @@ def _given_encoding(path, head, encoding):
         encoding = marked
     else:
         wide = _unmarked_wide_encoding(head)
+        if encoding == "utf-8-sig":  # read as UTF-8 without its mark, and copied without one
+            encoding = "utf-8"
         if encoding in ("utf-16", "utf-32"):
             encoding = wide if wide is not None and wide.startswith(encoding) else f"{encoding}-le"
         if wide is not None and wide != encoding:

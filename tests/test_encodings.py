@@ -1,6 +1,7 @@
 """CSV files in the text encodings of other scripts: given with --encoding (encoding= in
 Python), or guessed with a note, never read into silently garbled column names."""
 
+import codecs
 import importlib.util
 import warnings
 
@@ -277,3 +278,26 @@ def test_a_byte_not_in_the_encoding_given_is_shown_on_its_line(tmp_path, encodin
     with pytest.raises(ValueError, match=rf"is not {encoding} text, the encoding given \(.*\) on "
                                          rf"line 3 \('{shown}"):
         read_csv(str(path), encoding=encoding)
+
+
+@pytest.mark.parametrize("given", ["utf-8-sig", "utf_8_sig", "UTF-8-SIG"])
+@pytest.mark.parametrize("codec", ["utf-8-sig", "utf-8"])
+def test_utf_8_sig_is_read_as_utf_8_with_its_mark_or_without(tmp_path, capsys, given, codec):
+    # the name pandas users pass for Excel's "CSV UTF-8": a mark, then UTF-8 text
+    names = ["Température", "温度"]
+    X = _rows()
+    X[3, 1] = np.nan
+    path = _csv(tmp_path / "d.csv", codec, names, X=X)
+    path.write_bytes(path.read_bytes().replace(b"nan", b""))
+    assert read_csv(str(path), encoding=given, missing=True).names == names
+    model = tmp_path / "m.npz"
+    status, _, err = run(capsys, "fit", path, "-k", 1, "--missing", "em", "--encoding", given,
+                         "-o", model)
+    assert status == 0, err
+    assert list(fastem.load(model).feature_names_in_) == names
+    # the copy keeps the file's mark, or its lack of one
+    status, _, err = run(capsys, "impute", model, path, "--encoding", given, "-o", tmp_path / "f.csv")
+    assert status == 0, err
+    copy, original = (tmp_path / "f.csv").read_bytes(), path.read_bytes()
+    assert copy.startswith(codecs.BOM_UTF8) == original.startswith(codecs.BOM_UTF8)
+    assert copy.splitlines()[:4] == original.splitlines()[:4]
