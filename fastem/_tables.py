@@ -1499,27 +1499,72 @@ def fill_csv(layout, out, values, missing, dtype=np.float64):
     with open(path, "rb") as f:
         head = f.read(4)
     mark, codec = _byte_order(head, layout.encoding)
-    # Bytes that are not text in the file's encoding (a Latin-1 name in a
-    # UTF-8 file's text column) are copied back as they were.
-    encoder = codecs.getincrementalencoder(codec)(errors="surrogateescape")
     out.write(mark)
     n_rows = 0
-    try:
-        for kind, line, row, text in _records(layout, errors="surrogateescape"):
-            if kind == "data":
-                if n_rows < len(values) and missing[n_rows].any():
-                    text = _filled_record(layout, line, row, text, values[n_rows],
-                                          missing[n_rows], dtype)
-                n_rows += 1
-            out.write(encoder.encode(text))
-    except UnicodeDecodeError as exc:
-        raise ValueError(_decode_error(layout, exc)) from None
-    out.write(encoder.encode("", final=True))
+    with open(path, "rb") as raw:
+        raw.seek(len(mark))
+        # The bytes of each record, for the encodings that write line ends as ASCII, in
+        # which a line of bytes is a line of text: a record whose text the codec writes
+        # back otherwise (cp932's '\x87\x90' reads as '≒', written '\x81\xe0') is
+        # copied as the file holds it. UTF-16 and UTF-32 write their text back as it was.
+        lines = None if _wide(codec) else _byte_lines(raw)
+        try:
+            for kind, line, row, text in _records(layout, errors="surrogateescape"):
+                original = None if lines is None else _record_bytes(lines, text)
+                if kind == "data":
+                    if n_rows < len(values) and missing[n_rows].any():
+                        fills = _filled_record(layout, line, row, text, values[n_rows],
+                                               missing[n_rows], dtype)
+                        original = _filled_bytes(layout, line, text, original, fills, codec)
+                    n_rows += 1
+                # Bytes that are not text in the file's encoding (a Latin-1 name in a
+                # UTF-8 file's text column) are copied back as they were.
+                out.write(text.encode(codec, "surrogateescape") if original is None
+                          else original)
+        except UnicodeDecodeError as exc:
+            raise ValueError(_decode_error(layout, exc)) from None
     if n_rows != len(values):
         raise ValueError(
             f"{path!r} has {n_rows} data row(s) now but {len(values)} when it was read; it "
             "changed meanwhile: run the command again"
         )
+
+
+def _record_bytes(lines, text):
+    """The bytes of the record ``text`` (a line, or several for a quoted field with line
+    breaks), taken from ``lines``, the file's lines of bytes (:func:`_byte_lines`) from
+    where the record starts."""
+    n = _line_breaks(text) + (not text.endswith(("\n", "\r")))
+    return b"".join(itertools.islice(lines, n))
+
+
+def _filled_bytes(layout, line, text, original, fills, codec):
+    """The bytes of the record ``text`` (the file's bytes ``original``, None for UTF-16
+    and UTF-32, which ``codec`` writes back as they were) with the fields ``fills`` (see
+    :func:`_filled_record`) filled. The bytes of a field are where ``codec`` writes the
+    text before it, or, where it writes ``text`` otherwise than ``original``, where
+    decoding ``original`` reaches that text."""
+    data = text.encode(codec, "surrogateescape")
+    if original is None or data == original:
+        def at(position):
+            return len(text[:position].encode(codec, "surrogateescape"))
+    else:
+        if original.decode(codec, "surrogateescape") != text:  # not one record of bytes
+            raise ValueError(
+                f"{layout.path!r} line {line} does not read as one record in {codec} where "
+                "its bytes are cut at line ends, which a copy byte for byte needs; impute to "
+                "a .npy or .parquet file, or save the file as UTF-8 first")
+        decoder = codecs.getincrementaldecoder(codec)(errors="surrogateescape")
+        offsets, n = {0: 0}, 0  # text position: byte offset where decoding reaches it
+        for i in range(len(original)):
+            n += len(decoder.decode(original[i:i + 1]))
+            offsets.setdefault(n, i + 1)
+        data, at = original, offsets.__getitem__
+    parts, end = [], 0
+    for start, stop, value in fills:
+        parts += [data[at(end):at(start)], value.encode(codec)]
+        end = stop
+    return b"".join(parts) + data[at(end):]
 
 
 # The byte-order marks that the reader accepts, with the codec that writes after each.
@@ -1566,19 +1611,16 @@ def _field_spans(text, delimiter):
 
 
 def _filled_record(layout, line, row, text, values, missing, dtype):
-    """The record ``text`` with the fields of the missing chosen columns replaced by ``values``."""
+    """(start, stop, value) of each field of the record ``text`` to fill, in the record's
+    order: the span of the field of a missing chosen column, and the text of its value."""
     spans = _field_spans(text, layout.delimiter)
     if len(spans) != len(row):  # the record is not as the csv module split it
         raise ValueError(
             f"{layout.path!r} line {line} has fields that cannot be told apart ({text!r}); "
             "save the file with standard CSV quoting"
         )
-    parts, end = [], 0
-    for c in sorted(np.flatnonzero(missing), key=lambda c: layout.chosen[c]):
-        start, stop = spans[layout.chosen[c]]
-        parts += [text[end:start], shortest_text(values[c], dtype)]
-        end = stop
-    return "".join(parts) + text[end:]
+    return [(*spans[layout.chosen[c]], shortest_text(values[c], dtype))
+            for c in sorted(np.flatnonzero(missing), key=lambda c: layout.chosen[c])]
 
 
 def read_columns(path, layout=None, positions=None):

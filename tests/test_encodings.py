@@ -301,3 +301,36 @@ def test_utf_8_sig_is_read_as_utf_8_with_its_mark_or_without(tmp_path, capsys, g
     copy, original = (tmp_path / "f.csv").read_bytes(), path.read_bytes()
     assert copy.startswith(codecs.BOM_UTF8) == original.startswith(codecs.BOM_UTF8)
     assert copy.splitlines()[:4] == original.splitlines()[:4]
+
+
+@pytest.mark.parametrize("encoding, odd", [
+    ("cp932", b"\x87\x90\xfa\x54"),  # NEC's and IBM's '≒', '￢': cp932 writes them '\x81\xe0\x81\xca'
+    ("euc-jp", b"\x8f\xa2\xb7"),  # JIS X 0212's tilde: written '~'
+])
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n", b"\r"])
+def test_an_impute_csv_copy_keeps_bytes_that_the_encoding_writes_back_otherwise(
+        tmp_path, capsys, encoding, odd, newline):
+    X = _rows()
+    lines = [b",a," + odd + b",b,note"]
+    for i, (a, b) in enumerate(X):
+        note = b'"' + odd + newline + odd + b'"' if i % 5 == 0 else odd  # a field of two lines
+        lines.append(b"%s%d,%s,%s,%s,%s" % (odd, i, b"" if i in (3, 10) else repr(float(a)).encode(),
+                                             odd, b"" if i == 10 else repr(float(b)).encode(), note))
+    path = tmp_path / "d.csv"
+    path.write_bytes(newline.join(lines) + newline)
+    model = tmp_path / "m.npz"
+    status, _, err = run(capsys, "fit", path, "-k", 1, "--missing", "em", "--columns", "a,b",
+                         "--encoding", encoding, "-o", model)
+    assert status == 0, err
+    status, _, err = run(capsys, "impute", model, path, "--encoding", encoding, "-o",
+                         tmp_path / "f.csv")
+    assert status == 0, err
+    # byte for byte but the filled fields, which are ASCII numbers
+    copy = (tmp_path / "f.csv").read_bytes().split(newline)
+    original = path.read_bytes().split(newline)
+    assert len(copy) == len(original)
+    changed = [(x.split(b","), y.split(b",")) for x, y in zip(original, copy) if x != y]
+    assert len(changed) == 2
+    for x, y in changed:
+        assert len(x) == len(y) and all(a == b or (a == b"" and np.isfinite(float(b)))
+                                        for a, b in zip(x, y))
