@@ -369,9 +369,10 @@ def _guessed_encoding_note(path, sniffed):
     a guess, which the note names, with how to give the encoding. It says so more
     strongly where the guess is almost certainly wrong: bytes that Windows-1252 does not
     define (read as Latin-1's controls), or names that read as no Western text does
-    (:data:`_NON_ASCII_RUN`, :data:`_ODD_CP1252`). [] for any other file."""
-    if sniffed.given or sniffed.encoding not in ("cp1252", "latin-1"):
-        return []
+    (:data:`_NON_ASCII_RUN`, :data:`_ODD_CP1252`). For a file read in an encoding that
+    the user gave but UTF-8, UTF-16 and UTF-32: a note where those names and labels are
+    bytes of UTF-8 text, which a file in another encoding all but never holds (a UTF-8
+    file given its user's usual encoding). [] for any other file."""
     names = sniffed.names or []
     index = [v for sample in sniffed.index_sample for v in sample]
     guessed = list(dict.fromkeys(name for name in names + index if not name.isascii()))
@@ -379,6 +380,19 @@ def _guessed_encoding_note(path, sniffed):
         return []
     shown = ("names" if set(guessed) <= set(names) else "names and row labels") + " (" + ", ".join(
         repr(name) for name in guessed[:4]) + (", ...)" if len(guessed) > 4 else ")")
+    if sniffed.given:
+        if sniffed.encoding.startswith(("utf-8", "utf-16", "utf-32")):
+            return []
+        try:
+            as_utf8 = [name.encode(sniffed.encoding).decode("utf-8") for name in guessed]
+        except UnicodeError:
+            return []
+        return [f"{path!r}: its {shown}, read in {sniffed.encoding}, the encoding given, are "
+                f"bytes of UTF-8 text, which read as {', '.join(map(repr, as_utf8[:4]))}: if "
+                "the file is UTF-8, leave out the encoding (--encoding on the command line, "
+                "encoding= in Python), which fastem then detects"]
+    if sniffed.encoding not in ("cp1252", "latin-1"):
+        return []
     how = ("pass the encoding it is written in: --encoding NAME (encoding=NAME in Python: "
            f"Chunks(..., encoding=NAME)), such as {_ENCODING_EXAMPLES}")
     odd = sniffed.encoding == "latin-1" or any(

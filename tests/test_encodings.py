@@ -334,3 +334,21 @@ def test_an_impute_csv_copy_keeps_bytes_that_the_encoding_writes_back_otherwise(
     for x, y in changed:
         assert len(x) == len(y) and all(a == b or (a == b"" and np.isfinite(float(b)))
                                         for a, b in zip(x, y))
+
+
+@pytest.mark.parametrize("given", ["cp1251", "koi8-r", "gbk", "latin-1"])
+def test_utf8_names_read_in_another_encoding_given_are_noted(tmp_path, capsys, given):
+    names = ["Длина", "Ширина"]
+    path = _csv(tmp_path / "d.csv", "utf-8", names, "Москва")
+    garbled = [name.encode().decode(given) for name in names]
+    table = read_csv(str(path), encoding=given)
+    assert table.names == garbled
+    assert len(table.doubts) == 1 and "are bytes of UTF-8 text, which read as 'Длина', " \
+        "'Ширина', 'Москва0', 'Москва1': if the file is UTF-8, leave out the encoding" in table.doubts[0]
+    status, _, err = run(capsys, "fit", path, "-k", 1, "--encoding", given, "-o", tmp_path / "m.npz")
+    assert status == 0 and "fastem: note:" in err and "bytes of UTF-8 text" in err
+    with pytest.warns(UserWarning, match="bytes of UTF-8 text"):
+        fastem.GaussianMixture(1).fit(fastem.Chunks([path], encoding=given))
+    # and a column chosen by its real name is not found, with the note
+    with pytest.raises(ValueError, match="column 'Ширина' not found.*Note: .*bytes of UTF-8 text"):
+        read_csv(str(path), columns=["Ширина"], encoding=given)
