@@ -100,6 +100,7 @@ __all__ = [
     "fill_csv",
     "find_name",
     "guessed_encoding_note",
+    "guessed_text_note",
     "header_problem",
     "header_quoted",
     "UNNAMED_INDEX",
@@ -378,8 +379,7 @@ def _guessed_encoding_note(path, sniffed):
     guessed = list(dict.fromkeys(name for name in names + index if not name.isascii()))
     if not guessed:
         return []
-    shown = ("names" if set(guessed) <= set(names) else "names and row labels") + " (" + ", ".join(
-        repr(name) for name in guessed[:4]) + (", ...)" if len(guessed) > 4 else ")")
+    shown = _shown("names" if set(guessed) <= set(names) else "names and row labels", guessed)
     if sniffed.given:
         if sniffed.encoding.startswith(("utf-8", "utf-16", "utf-32")):
             return []
@@ -393,20 +393,49 @@ def _guessed_encoding_note(path, sniffed):
                 "encoding= in Python), which fastem then detects"]
     if sniffed.encoding not in ("cp1252", "latin-1"):
         return []
+    return [_guess_note(path, sniffed.encoding, shown, guessed)]
+
+
+def _shown(kind, texts):
+    """'names ('a', 'b')': ``kind``, then the first four of ``texts``."""
+    return f"{kind} (" + ", ".join(repr(t) for t in texts[:4]) + (
+        ", ...)" if len(texts) > 4 else ")")
+
+
+def _guess_note(path, encoding, shown, texts):
+    """The note that ``texts``, text beyond ASCII of the file ``path`` (``shown``: what
+    they are, :func:`_shown`), were read in ``encoding``, 'cp1252' or 'latin-1', which
+    fastem guessed (see :func:`_guessed_encoding_note`)."""
     how = ("pass the encoding it is written in: --encoding NAME (encoding=NAME in Python: "
            f"Chunks(..., encoding=NAME)), such as {_ENCODING_EXAMPLES}")
-    odd = sniffed.encoding == "latin-1" or any(
-        _NON_ASCII_RUN.search(name) or sum(c in _ODD_CP1252 for c in name) >= 2
-        for name in guessed)
+    odd = encoding == "latin-1" or any(
+        _NON_ASCII_RUN.search(text) or sum(c in _ODD_CP1252 for c in text) >= 2
+        for text in texts)
     what = "Latin-1, for bytes that Windows-1252 does not define" if (
-        sniffed.encoding == "latin-1") else "Windows-1252"
+        encoding == "latin-1") else "Windows-1252"
     if odd:
-        return [f"{path!r} is not UTF-8 text, and its {shown} read as garbled text in "
+        return (f"{path!r} is not UTF-8 text, and its {shown} read as garbled text in "
                 f"{what}, the encoding fastem guesses: the file is almost certainly in "
-                f"another encoding, which fastem cannot tell. To read its names right, {how}"]
-    return [f"{path!r} is not UTF-8 text; its {shown} are read as {what}, the "
+                f"another encoding, which fastem cannot tell. To read them right, {how}")
+    return (f"{path!r} is not UTF-8 text; its {shown} are read as {what}, the "
             f"encoding fastem guesses (as Western spreadsheets write files). If they read "
-            f"wrong, {how}"]
+            f"wrong, {how}")
+
+
+def guessed_text_note(layout, columns):
+    """The note that text beyond ASCII in ``columns`` (of the CSV file that ``layout``
+    reads, as :func:`read_columns` gives them), which an output keeps (row labels, the
+    text columns of an impute to another format), was read in the encoding that fastem
+    guessed (:func:`_guess_note`), for text that the note of the file's names and first
+    row labels did not name (:func:`_guessed_encoding_note`); None for any other."""
+    if layout.given or layout.encoding not in ("cp1252", "latin-1"):
+        return None
+    texts = list(dict.fromkeys(
+        value for column in columns if column.dtype == object for value in column
+        if isinstance(value, str) and not value.isascii() and value not in layout.noted))
+    if not texts:
+        return None
+    return _guess_note(layout.path, layout.encoding, _shown("text values", texts), texts)
 
 
 # Characters that text files do not hold: the C0 controls but tab, line feed, vertical tab,
@@ -2164,6 +2193,9 @@ class _Layout:
         self.path = path
         self.encoding = sniffed.encoding
         self.given = sniffed.given  # the encoding was given, not detected
+        # the names and first row labels, which the note of a guessed encoding names
+        self.noted = set(sniffed.names or ()) | {
+            v for sample in sniffed.index_sample for v in sample}
         self.delimiter = sniffed.delimiter
         self.names = sniffed.names
         self.n_fields = sniffed.n_fields

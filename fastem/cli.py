@@ -61,6 +61,7 @@ from ._tables import (
     csv_column_names,
     fill_csv,
     guessed_encoding_note,
+    guessed_text_note,
     UNNAMED_INDEX,
     header_problem,
     header_quoted,
@@ -1440,11 +1441,23 @@ def cmd_predict(args):
         f"counts: {counts.tolist()}"))
 
 
-def _row_index(path, layout):
+def _read_columns(args, layout, positions=None):
+    """Every column of DATA, or those at ``positions`` (:func:`fastem._tables.read_columns`),
+    for an output that keeps them: with a note, unless ``--quiet``, where the text of a CSV
+    DATA was read in the encoding that fastem guessed."""
+    names, columns = read_columns(args.data, layout, positions)
+    note = None if layout is None else guessed_text_note(layout, columns)
+    if note and not args.quiet:
+        print(f"fastem: note: {note}", file=sys.stderr)
+    return names, columns
+
+
+def _row_index(args, layout):
     """The names and columns of DATA's pandas row index, as :func:`_write_imputed` keeps
     them: a CSV file's unnamed first columns (``layout``), the columns that a parquet
     file's pandas metadata lists, or the RangeIndex it records alone where it is not
     0, 1, ... unnamed (a frame's rows 100 on); none for a .npy file."""
+    path = args.data
     if os.path.splitext(path)[1].lower() not in (".csv", ".parquet"):
         return [], []
     try:
@@ -1452,7 +1465,7 @@ def _row_index(path, layout):
         if not index:
             levels = parquet_range_index(path) if layout is None else None
             return levels if levels is not None else ([], [])
-        names, columns = read_columns(path, layout, index)
+        names, columns = _read_columns(args, layout, index)
     except (ValueError, ImportError) as exc:
         raise CommandError(str(exc)) from None
     return names, columns
@@ -1462,7 +1475,7 @@ def _write_rows(args, out, names, layout):
     """Write ``out``, one row per row of DATA, with ``names``: beside DATA's row index, which
     stays the index of a CSV or parquet output (as ``impute`` keeps it), where DATA has
     one; a .npy output holds ``out`` alone."""
-    index_names, index = _row_index(args.data, layout)
+    index_names, index = _row_index(args, layout)
     if not index or _output_extension(args.output) == ".npy":
         write_array(args.output, out, names)
         return
@@ -1568,10 +1581,10 @@ def _write_imputed(args, model, X, filled, positions, layout):
                 columns = [np.array(data[:, j]) for j in range(data.shape[1])]
             index = []
         else:
-            names, columns = read_columns(args.data, layout)
+            names, columns = _read_columns(args, layout)
             index = index_positions(args.data, layout)
             if not index:  # a RangeIndex that a parquet file records alone: after the columns
-                index_names, labels = _row_index(args.data, layout)
+                index_names, labels = _row_index(args, layout)
                 index = list(range(len(names), len(names) + len(labels)))
                 names, columns = list(names) + index_names, list(columns) + labels
     except (ValueError, ImportError) as exc:

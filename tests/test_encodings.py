@@ -352,3 +352,40 @@ def test_utf8_names_read_in_another_encoding_given_are_noted(tmp_path, capsys, g
     # and a column chosen by its real name is not found, with the note
     with pytest.raises(ValueError, match="column 'Ширина' not found.*Note: .*bytes of UTF-8 text"):
         read_csv(str(path), columns=["Ширина"], encoding=given)
+
+
+def test_text_that_an_output_keeps_read_with_the_guess_is_noted(tmp_path, capsys):
+    X = _rows(400)
+    X[4, 0] = np.nan
+    # names in ASCII, a text column in cp1251: an impute to parquet keeps its values
+    path = tmp_path / "d.csv"
+    path.write_bytes(("a,b,city\n" + "".join(
+        f"{'' if np.isnan(a) else repr(a)},{b!r},Москва{i}\n" for i, (a, b) in enumerate(X.tolist()))
+    ).encode("cp1251"))
+    model = tmp_path / "m.npz"
+    status, _, err = run(capsys, "fit", path, "-k", 1, "--missing", "em", "--columns", "a,b", "-o", model)
+    assert status == 0, err
+    written = []
+    for output in ("f.csv", "f.parquet"):  # the copy keeps the bytes: no note
+        if output.endswith(".parquet") and importlib.util.find_spec("pyarrow") is None:
+            continue
+        status, _, err = run(capsys, "impute", model, path, "-o", tmp_path / output)
+        assert status == 0
+        written.append(err)
+    assert written[0] == ""
+    if len(written) > 1:
+        assert written[1].count("fastem: note:") == 1
+        assert "its text values ('Ìîñêâà0', 'Ìîñêâà1', 'Ìîñêâà2', 'Ìîñêâà3', ...) read as garbled " \
+            "text in Windows-1252" in written[1] and "--encoding NAME" in written[1]
+        status, _, err = run(capsys, "impute", model, path, "--encoding", "cp1251", "-o",
+                             tmp_path / "f.parquet")
+        assert status == 0 and err == ""
+        assert pd.read_parquet(tmp_path / "f.parquet")["city"][0] == "Москва0"
+    # row labels beyond the first rows, which the note of the names did not see
+    path.write_bytes((",a,b,note\n" + "".join(
+        f"{'r' if i < 2000 else 'Москва'}{i},{abs(a)!r},{b!r},№\n"
+        for i, (a, b) in enumerate(np.tile(_rows(400), (6, 1)).tolist()))).encode("cp1251"))
+    status, _, err = run(capsys, "predict", model, path, "--columns", "a,b", "-o", tmp_path / "p.csv")
+    assert status == 0
+    assert err.count("fastem: note:") == 2  # the unnamed column, and its labels
+    assert "its text values ('Ìîñêâà2000', 'Ìîñêâà2001'" in err
