@@ -289,9 +289,9 @@ def _given_encoding(path, head, encoding):
     without it as 'utf-8'), and 'utf-16' or 'utf-32' without one is read in the byte
     order that the file's NUL bytes say
     (:func:`_unmarked_wide_encoding`), else little-endian, as Windows writes it. A mark
-    of another encoding, or NUL bytes that say UTF-16 or UTF-32 (in a byte order) where
-    another encoding is given, are an error: the encoding given, or the file, is not
-    what the user thinks. So is text in the first ``_SNIFF_BYTES`` that is not text in
+    of another encoding, NUL bytes that say UTF-16 or UTF-32 (in a byte order) where
+    another encoding is given, or none where UTF-16 or UTF-32 is given without a mark,
+    are an error: the encoding given, or the file, is not what the user thinks. So is text in the first ``_SNIFF_BYTES`` that is not text in
     the encoding given, with its line."""
     marked = _marked_encoding(head)
     fix = ("leave out the encoding (--encoding on the command line, encoding= in Python), "
@@ -314,6 +314,11 @@ def _given_encoding(path, head, encoding):
                 f"{path!r} holds NUL bytes where {wide} text has them (its digits, delimiters "
                 f"and line ends read as such), but the encoding given is {encoding}; {fix}, or "
                 f"pass {wide}")
+        if _wide(encoding) and b"\0" not in head:
+            raise ValueError(
+                f"{path!r} holds no NUL bytes, which {encoding} text has in its digits, "
+                f"delimiters and line ends, but the encoding given is {encoding}: the file is "
+                f"in another encoding; {fix}")
     try:
         codecs.getincrementaldecoder(encoding)().decode(head, final=False)
     except UnicodeDecodeError as exc:

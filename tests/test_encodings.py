@@ -389,3 +389,19 @@ def test_text_that_an_output_keeps_read_with_the_guess_is_noted(tmp_path, capsys
     assert status == 0
     assert err.count("fastem: note:") == 2  # the unnamed column, and its labels
     assert "its text values ('Ìîñêâà2000', 'Ìîñêâà2001'" in err
+
+
+@pytest.mark.parametrize("given, read", [("utf-16", "utf-16-le"), ("utf-16-be", "utf-16-be"),
+                                         ("utf-32", "utf-32-le")])
+@pytest.mark.parametrize("codec", ["utf-8", "cp1251"])
+def test_utf_16_or_32_given_for_a_file_without_nul_bytes_is_refused(tmp_path, capsys, given,
+                                                                      read, codec):
+    # before: its bytes paired into CJK text, 'a header row but no data rows'
+    path = _csv(tmp_path / "d.csv", codec, FAMILIES["cp1251"][0])
+    expected = (f"holds no NUL bytes, which {read} text has in its digits, delimiters and line "
+                f"ends, but the encoding given is {read}: the file is in another encoding; leave "
+                "out the encoding")
+    with pytest.raises(ValueError, match=expected):
+        read_csv(str(path), encoding=given)
+    status, _, err = run(capsys, "fit", path, "-k", 1, "--encoding", given, "-o", tmp_path / "m.npz")
+    assert status == 1 and expected in err
