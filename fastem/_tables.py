@@ -70,6 +70,7 @@ import csv
 import io
 import itertools
 import math
+import mmap
 import os
 import re
 import threading
@@ -1548,27 +1549,28 @@ def fill_csv(layout, out, values, missing, dtype=np.float64):
         head = f.read(4)
     mark, codec = _byte_order(head, layout.encoding)
     out.write(mark)
-    n_rows = 0
-    with open(path, "rb") as raw:
-        raw.seek(len(mark))
-        # The bytes of each record, for the encodings that write line ends as ASCII, in
-        # which a line of bytes is a line of text: a record whose text the codec writes
-        # back otherwise (cp932's '\x87\x90' reads as '≒', written '\x81\xe0') is
-        # copied as the file holds it. UTF-16 and UTF-32 write their text back as it was.
-        lines = None if _wide(codec) else _byte_lines(raw)
+    n_rows, at = 0, len(mark)
+    with open(path, "rb") as raw, mmap.mmap(raw.fileno(), 0, access=mmap.ACCESS_READ) as data:
         try:
             for kind, line, row, text in _records(layout, errors="surrogateescape"):
-                original = None if lines is None else _record_bytes(lines, text)
+                # Each record is copied as the file holds it: its text in the file's
+                # codec, or, where the codec writes it back otherwise (cp932's
+                # '\x87\x90' reads as '≒', written '\x81\xe0'), its own bytes.
+                # Bytes that are not text in the file's encoding (a Latin-1 name in a
+                # UTF-8 file's text column) are written back as they were.
+                original = text.encode(codec, "surrogateescape")
+                end = at + len(original)
+                if codec not in _ROUND_TRIP and data[at:end] != original:
+                    end = _record_end(layout, line, data, at, text, codec)
+                    original = data[at:end]
+                at = end
                 if kind == "data":
                     if n_rows < len(values) and missing[n_rows].any():
                         fills = _filled_record(layout, line, row, text, values[n_rows],
                                                missing[n_rows], dtype)
-                        original = _filled_bytes(layout, line, text, original, fills, codec)
+                        original = _filled_bytes(text, original, fills, codec)
                     n_rows += 1
-                # Bytes that are not text in the file's encoding (a Latin-1 name in a
-                # UTF-8 file's text column) are copied back as they were.
-                out.write(text.encode(codec, "surrogateescape") if original is None
-                          else original)
+                out.write(original)
         except UnicodeDecodeError as exc:
             raise ValueError(_decode_error(layout, exc)) from None
     if n_rows != len(values):
@@ -1578,41 +1580,54 @@ def fill_csv(layout, out, values, missing, dtype=np.float64):
         )
 
 
-def _record_bytes(lines, text):
-    """The bytes of the record ``text`` (a line, or several for a quoted field with line
-    breaks), taken from ``lines``, the file's lines of bytes (:func:`_byte_lines`) from
-    where the record starts."""
+# Codecs that write the text they read (with bytes that are not text escaped) back as the
+# file holds it, where others may not (cp932, EUC-JP, stateful ISO-2022 codecs)
+_ROUND_TRIP = frozenset(("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be", "cp1252",
+                         "latin-1", "iso8859-1"))
+
+
+def _record_end(layout, line, data, at, text, codec):
+    """Where the record ``text`` (a line, or several for a quoted field with line breaks)
+    that starts at the byte ``at`` of the file's bytes ``data`` ends: after as many line
+    ends as it holds, in a codec that writes line ends as ASCII and the record's text
+    otherwise than the file holds it. An error where those bytes are not that text (a
+    stateful codec, whose line does not read alone)."""
     n = _line_breaks(text) + (not text.endswith(("\n", "\r")))
-    return b"".join(itertools.islice(lines, n))
+    end = len(data)
+    for end_of_line in itertools.islice(_LINE_END.finditer(data, at), n - 1, n):
+        end = end_of_line.end()
+    if data[at:end].decode(codec, "surrogateescape") != text:
+        raise ValueError(
+            f"{layout.path!r} line {line} does not read as one record in {codec} where "
+            "its bytes are cut at line ends, which a copy byte for byte needs; impute to "
+            "a .npy or .parquet file, or save the file as UTF-8 first")
+    return end
 
 
-def _filled_bytes(layout, line, text, original, fills, codec):
-    """The bytes of the record ``text`` (the file's bytes ``original``, None for UTF-16
-    and UTF-32, which ``codec`` writes back as they were) with the fields ``fills`` (see
-    :func:`_filled_record`) filled. The bytes of a field are where ``codec`` writes the
-    text before it, or, where it writes ``text`` otherwise than ``original``, where
-    decoding ``original`` reaches that text."""
-    data = text.encode(codec, "surrogateescape")
-    if original is None or data == original:
-        def at(position):
-            return len(text[:position].encode(codec, "surrogateescape"))
-    else:
-        if original.decode(codec, "surrogateescape") != text:  # not one record of bytes
-            raise ValueError(
-                f"{layout.path!r} line {line} does not read as one record in {codec} where "
-                "its bytes are cut at line ends, which a copy byte for byte needs; impute to "
-                "a .npy or .parquet file, or save the file as UTF-8 first")
-        decoder = codecs.getincrementaldecoder(codec)(errors="surrogateescape")
-        offsets, n = {0: 0}, 0  # text position: byte offset where decoding reaches it
-        for i in range(len(original)):
-            n += len(decoder.decode(original[i:i + 1]))
-            offsets.setdefault(n, i + 1)
-        data, at = original, offsets.__getitem__
+def _filled_bytes(text, original, fills, codec):
+    """The bytes ``original`` of the record ``text`` with the fields ``fills`` (see
+    :func:`_filled_record`) filled: in ``codec``, or, where that writes ``text``
+    otherwise than ``original``, ``original`` with the bytes of each filled field
+    replaced, found where decoding ``original`` reaches it."""
+    if text.encode(codec, "surrogateescape") == original:
+        return _spliced(text, fills).encode(codec, "surrogateescape")
+    decoder = codecs.getincrementaldecoder(codec)(errors="surrogateescape")
+    at, n = {0: 0}, 0  # text position: byte offset where decoding reaches it
+    for i in range(len(original)):
+        n += len(decoder.decode(original[i:i + 1]))
+        at.setdefault(n, i + 1)
+    return _spliced(original, [(at[start], at[stop], value.encode(codec))
+                               for start, stop, value in fills])
+
+
+def _spliced(record, fills):
+    """``record`` (text or bytes) with each span ``fills`` holds, (start, stop, value) in
+    order, replaced by its value."""
     parts, end = [], 0
     for start, stop, value in fills:
-        parts += [data[at(end):at(start)], value.encode(codec)]
+        parts += [record[end:start], value]
         end = stop
-    return b"".join(parts) + data[at(end):]
+    return record[:0].join(parts + [record[end:]])
 
 
 # The byte-order marks that the reader accepts, with the codec that writes after each.
