@@ -1550,6 +1550,8 @@ def fill_csv(layout, out, values, missing, dtype=np.float64):
     mark, codec = _byte_order(head, layout.encoding)
     out.write(mark)
     n_rows, at = 0, len(mark)
+    # one encoder for the file, whose state a stateful codec (ISO-2022) carries over lines
+    encoder = codecs.getincrementalencoder(codec)(errors="surrogateescape")
     with open(path, "rb") as raw, mmap.mmap(raw.fileno(), 0, access=mmap.ACCESS_READ) as data:
         try:
             for kind, line, row, text in _records(layout, errors="surrogateescape"):
@@ -1558,9 +1560,11 @@ def fill_csv(layout, out, values, missing, dtype=np.float64):
                 # '\x87\x90' reads as '≒', written '\x81\xe0'), its own bytes.
                 # Bytes that are not text in the file's encoding (a Latin-1 name in a
                 # UTF-8 file's text column) are written back as they were.
-                original = text.encode(codec, "surrogateescape")
+                state = encoder.getstate()
+                original = encoder.encode(text)
                 end = at + len(original)
-                if codec not in _ROUND_TRIP and data[at:end] != original:
+                written_back = codec in _ROUND_TRIP or data[at:end] == original
+                if not written_back:
                     end = _record_end(layout, line, data, at, text, codec)
                     original = data[at:end]
                 at = end
@@ -1568,7 +1572,11 @@ def fill_csv(layout, out, values, missing, dtype=np.float64):
                     if n_rows < len(values) and missing[n_rows].any():
                         fills = _filled_record(layout, line, row, text, values[n_rows],
                                                missing[n_rows], dtype)
-                        original = _filled_bytes(text, original, fills, codec)
+                        if written_back:
+                            encoder.setstate(state)
+                            original = encoder.encode(_spliced(text, fills))
+                        else:
+                            original = _filled_bytes(original, fills, codec)
                     n_rows += 1
                 out.write(original)
         except UnicodeDecodeError as exc:
@@ -1604,13 +1612,10 @@ def _record_end(layout, line, data, at, text, codec):
     return end
 
 
-def _filled_bytes(text, original, fills, codec):
-    """The bytes ``original`` of the record ``text`` with the fields ``fills`` (see
-    :func:`_filled_record`) filled: in ``codec``, or, where that writes ``text``
-    otherwise than ``original``, ``original`` with the bytes of each filled field
-    replaced, found where decoding ``original`` reaches it."""
-    if text.encode(codec, "surrogateescape") == original:
-        return _spliced(text, fills).encode(codec, "surrogateescape")
+def _filled_bytes(original, fills, codec):
+    """The bytes ``original`` of a record in ``codec``, which writes its text back
+    otherwise, with the fields ``fills`` (see :func:`_filled_record`) of its text filled:
+    the bytes of each found where decoding ``original`` reaches it."""
     decoder = codecs.getincrementaldecoder(codec)(errors="surrogateescape")
     at, n = {0: 0}, 0  # text position: byte offset where decoding reaches it
     for i in range(len(original)):

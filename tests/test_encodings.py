@@ -405,3 +405,20 @@ def test_utf_16_or_32_given_for_a_file_without_nul_bytes_is_refused(tmp_path, ca
         read_csv(str(path), encoding=given)
     status, _, err = run(capsys, "fit", path, "-k", 1, "--encoding", given, "-o", tmp_path / "m.npz")
     assert status == 1 and expected in err
+
+
+def test_an_impute_csv_copy_of_a_stateful_encoding_is_byte_exact(tmp_path, capsys):
+    # ISO-2022-KR designates its Korean set once, at the start of the file
+    X = _rows()
+    X[4, 0] = np.nan
+    path = _csv(tmp_path / "d.csv", "iso2022_kr", ["온도", "습도"], "서울", X)
+    path.write_bytes(path.read_bytes().replace(b"nan", b""))
+    model = tmp_path / "m.npz"
+    assert run(capsys, "fit", path, "-k", 1, "--missing", "em", "--encoding", "iso2022_kr",
+               "-o", model)[0] == 0
+    status, _, err = run(capsys, "impute", model, path, "--encoding", "iso2022_kr", "-o",
+                         tmp_path / "f.csv")
+    assert status == 0, err
+    original, copy = path.read_bytes().split(b"\n"), (tmp_path / "f.csv").read_bytes().split(b"\n")
+    assert [i for i, (x, y) in enumerate(zip(original, copy)) if x != y] == [5]
+    assert copy[5].startswith(original[5].split(b",")[0] + b",") and len(copy) == len(original)
