@@ -288,12 +288,12 @@ def _given_encoding(path, head, encoding):
     byte-order mark of the same Unicode encoding is honoured (dropped, its byte order
     read: 'utf-8' reads a file with the UTF-8 mark as 'utf-8-sig', and 'utf-8-sig' one
     without it as 'utf-8'), and 'utf-16' or 'utf-32' without one is read in the byte
-    order that the file's NUL bytes say
-    (:func:`_unmarked_wide_encoding`), else little-endian, as Windows writes it. A mark
-    of another encoding, NUL bytes that say UTF-16 or UTF-32 (in a byte order) where
-    another encoding is given, or none where UTF-16 or UTF-32 is given without a mark,
-    are an error: the encoding given, or the file, is not what the user thinks. So is text in the first ``_SNIFF_BYTES`` that is not text in
-    the encoding given, with its line."""
+    order that the file's NUL bytes say (:func:`_unmarked_wide_encoding`), else
+    little-endian, as Windows writes it. A mark of another encoding, NUL bytes that say
+    UTF-16 or UTF-32 (in a byte order) where another encoding is given, or none where
+    UTF-16 or UTF-32 is given without a mark, are an error: the encoding given, or the
+    file, is not what the user thinks. So is text in the first ``_SNIFF_BYTES`` that is
+    not text in the encoding given, with its line."""
     marked = _marked_encoding(head)
     fix = ("leave out the encoding (--encoding on the command line, encoding= in Python), "
            "which fastem then detects")
