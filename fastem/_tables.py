@@ -386,20 +386,36 @@ def _guessed_encoding_note(path, sniffed):
     if not guessed:
         return []
     shown = _shown("names" if set(guessed) <= set(names) else "names and row labels", guessed)
-    if sniffed.given:
-        if sniffed.encoding.startswith(("utf-8", "utf-16", "utf-32")):
-            return []
-        try:
-            as_utf8 = [name.encode(sniffed.encoding).decode("utf-8") for name in guessed]
-        except UnicodeError:
-            return []
-        return [f"{path!r}: its {shown}, read in {sniffed.encoding}, the encoding given, are "
-                f"bytes of UTF-8 text, which read as {', '.join(map(repr, as_utf8[:4]))}: if "
-                "the file is UTF-8, leave out the encoding (--encoding on the command line, "
-                "encoding= in Python), which fastem then detects"]
-    if sniffed.encoding not in ("cp1252", "latin-1"):
-        return []
-    return [_guess_note(path, sniffed.encoding, shown, guessed)]
+    note = _encoding_note(path, sniffed.encoding, sniffed.given, shown, guessed)
+    return [] if note is None else [note]
+
+
+def _doubtful(encoding, given):
+    """Whether text read in ``encoding`` (``given`` by the user, else detected) may be
+    garbled without an error: the guess of Windows-1252 or Latin-1, or an encoding given
+    but UTF-8, UTF-16 and UTF-32 (a UTF-8 file read in it)."""
+    if given:
+        return not encoding.startswith(("utf-8", "utf-16", "utf-32"))
+    return encoding in ("cp1252", "latin-1")
+
+
+def _encoding_note(path, encoding, given, shown, texts):
+    """The note that ``texts``, text beyond ASCII of the file ``path`` (``shown``: what
+    they are, :func:`_shown`), read in ``encoding`` (``given`` by the user, else
+    detected), may be garbled: where fastem guessed it (:func:`_guess_note`), or where
+    it was given but UTF-8, UTF-16 and UTF-32 and their bytes are UTF-8 text; else None."""
+    if not _doubtful(encoding, given):
+        return None
+    if not given:
+        return _guess_note(path, encoding, shown, texts)
+    try:
+        as_utf8 = [text.encode(encoding).decode("utf-8") for text in texts]
+    except UnicodeError:
+        return None
+    return (f"{path!r}: its {shown}, read in {encoding}, the encoding given, are bytes of "
+            f"UTF-8 text, which read as {', '.join(map(repr, as_utf8[:4]))}: if the file is "
+            "UTF-8, leave out the encoding (--encoding on the command line, encoding= in "
+            "Python), which fastem then detects")
 
 
 def _shown(kind, texts):
@@ -431,17 +447,18 @@ def _guess_note(path, encoding, shown, texts):
 def guessed_text_note(layout, columns):
     """The note that text beyond ASCII in ``columns`` (of the CSV file that ``layout``
     reads, as :func:`read_columns` gives them), which an output keeps (row labels, the
-    text columns of an impute to another format), was read in the encoding that fastem
-    guessed (:func:`_guess_note`), for text that the note of the file's names and first
-    row labels did not name (:func:`_guessed_encoding_note`); None for any other."""
-    if layout.given or layout.encoding not in ("cp1252", "latin-1"):
+    text columns of an impute to another format), may be garbled (:func:`_encoding_note`),
+    for text that the note of the file's names and first row labels did not name
+    (:func:`_guessed_encoding_note`); None for any other."""
+    if not _doubtful(layout.encoding, layout.given):
         return None
     texts = list(dict.fromkeys(
         value for column in columns if column.dtype == object for value in column
         if isinstance(value, str) and not value.isascii() and value not in layout.noted))
     if not texts:
         return None
-    return _guess_note(layout.path, layout.encoding, _shown("text values", texts), texts)
+    return _encoding_note(layout.path, layout.encoding, layout.given,
+                          _shown("text values", texts), texts)
 
 
 # Characters that text files do not hold: the C0 controls but tab, line feed, vertical tab,

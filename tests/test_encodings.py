@@ -422,3 +422,26 @@ def test_an_impute_csv_copy_of_a_stateful_encoding_is_byte_exact(tmp_path, capsy
     original, copy = path.read_bytes().split(b"\n"), (tmp_path / "f.csv").read_bytes().split(b"\n")
     assert [i for i, (x, y) in enumerate(zip(original, copy)) if x != y] == [5]
     assert copy[5].startswith(original[5].split(b",")[0] + b",") and len(copy) == len(original)
+
+
+def test_utf8_text_that_an_output_keeps_read_in_another_encoding_given_is_noted(tmp_path, capsys):
+    pytest.importorskip("pyarrow")
+    X = _rows()
+    X[4, 0] = np.nan
+    path = tmp_path / "d.csv"
+    path.write_bytes(("a,b,city\n" + "".join(
+        f"{'' if np.isnan(a) else repr(a)},{b!r},Москва{i}\n" for i, (a, b) in enumerate(X.tolist()))
+    ).encode("utf-8"))
+    model = tmp_path / "m.npz"
+    status, _, err = run(capsys, "fit", path, "-k", 1, "--missing", "em", "--columns", "a,b",
+                         "--encoding", "cp1251", "-o", model)
+    assert status == 0 and err == ""  # the names are ASCII, the text is not read
+    status, _, err = run(capsys, "impute", model, path, "--encoding", "cp1251", "-o",
+                         tmp_path / "f.parquet")
+    assert status == 0 and err.count("fastem: note:") == 1
+    assert "its text values ('РњРѕСЃРєРІР°0', 'РњРѕСЃРєРІР°1', 'РњРѕСЃРєРІР°2', 'РњРѕСЃРєРІР°3', " \
+        "...), read in cp1251, the encoding given, are bytes of UTF-8 text, which read as " \
+        "'Москва0', 'Москва1', 'Москва2', 'Москва3': if the file is UTF-8" in err
+    # read in its own encoding: no note
+    status, _, err = run(capsys, "impute", model, path, "-o", tmp_path / "f.parquet")
+    assert status == 0 and err == ""
