@@ -1475,8 +1475,9 @@ def _write_rows(args, out, names, layout):
     """Write ``out``, one row per row of DATA, with ``names``: beside DATA's row index, which
     stays the index of a CSV or parquet output (as ``impute`` keeps it), where DATA has
     one; a .npy output holds ``out`` alone."""
-    index_names, index = _row_index(args, layout)
-    if not index or _output_extension(args.output) == ".npy":
+    npy = _output_extension(args.output) == ".npy"
+    index_names, index = ([], []) if npy else _row_index(args, layout)
+    if not index:
         write_array(args.output, out, names)
         return
     if len(index[0]) != len(out):  # read by another pass over DATA

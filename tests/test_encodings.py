@@ -389,6 +389,9 @@ def test_text_that_an_output_keeps_read_with_the_guess_is_noted(tmp_path, capsys
     assert status == 0
     assert err.count("fastem: note:") == 2  # the unnamed column, and its labels
     assert "its text values ('Ìîñêâà2000', 'Ìîñêâà2001'" in err
+    # a .npy output keeps no labels
+    status, _, err = run(capsys, "predict", model, path, "--columns", "a,b", "-o", tmp_path / "p.npy")
+    assert status == 0 and err.count("fastem: note:") == 1 and "text values" not in err
 
 
 @pytest.mark.parametrize("given, read", [("utf-16", "utf-16-le"), ("utf-16-be", "utf-16-be"),
