@@ -354,14 +354,20 @@ def test_utf8_names_read_in_another_encoding_given_are_noted(tmp_path, capsys, g
         read_csv(str(path), columns=["Ширина"], encoding=given)
 
 
+def _city_file(path, X, encoding):
+    """``path``, written in ``encoding``: columns a and b of ``X`` (NaN as an empty field)
+    and a text column, city, of Cyrillic names."""
+    path.write_bytes(("a,b,city\n" + "".join(
+        f"{'' if np.isnan(a) else repr(a)},{b!r},Москва{i}\n" for i, (a, b) in enumerate(X.tolist()))
+    ).encode(encoding))
+    return path
+
+
 def test_text_that_an_output_keeps_read_with_the_guess_is_noted(tmp_path, capsys):
     X = _rows(400)
     X[4, 0] = np.nan
     # names in ASCII, a text column in cp1251: an impute to parquet keeps its values
-    path = tmp_path / "d.csv"
-    path.write_bytes(("a,b,city\n" + "".join(
-        f"{'' if np.isnan(a) else repr(a)},{b!r},Москва{i}\n" for i, (a, b) in enumerate(X.tolist()))
-    ).encode("cp1251"))
+    path = _city_file(tmp_path / "d.csv", X, "cp1251")
     model = tmp_path / "m.npz"
     status, _, err = run(capsys, "fit", path, "-k", 1, "--missing", "em", "--columns", "a,b", "-o", model)
     assert status == 0, err
@@ -431,10 +437,7 @@ def test_utf8_text_that_an_output_keeps_read_in_another_encoding_given_is_noted(
     pytest.importorskip("pyarrow")
     X = _rows()
     X[4, 0] = np.nan
-    path = tmp_path / "d.csv"
-    path.write_bytes(("a,b,city\n" + "".join(
-        f"{'' if np.isnan(a) else repr(a)},{b!r},Москва{i}\n" for i, (a, b) in enumerate(X.tolist()))
-    ).encode("utf-8"))
+    path = _city_file(tmp_path / "d.csv", X, "utf-8")
     model = tmp_path / "m.npz"
     status, _, err = run(capsys, "fit", path, "-k", 1, "--missing", "em", "--columns", "a,b",
                          "--encoding", "cp1251", "-o", model)
