@@ -43,6 +43,7 @@ import weakref
 import os
 import re
 import sys
+import tokenize
 from collections.abc import Iterator
 
 import numpy as np
@@ -566,7 +567,9 @@ def read_npy_header(f):
     """``(shape, dtype)`` from the header of the ``.npy`` file object ``f``, reading no data.
 
     Raises what NumPy's format readers raise on a damaged header (ValueError,
-    OSError, EOFError, SyntaxError); callers name the file in their message.
+    OSError, EOFError, SyntaxError), and a ValueError where NumPy's filter of
+    old headers raises ``tokenize.TokenError`` (a header with an unclosed
+    bracket, say ``'shape': (6, 2 }``); callers name the file in their message.
     """
     version = np.lib.format.read_magic(f)
     read_header = (
@@ -574,7 +577,10 @@ def read_npy_header(f):
         if version == (1, 0)
         else np.lib.format.read_array_header_2_0
     )
-    shape, _, dtype = read_header(f)
+    try:
+        shape, _, dtype = read_header(f)
+    except tokenize.TokenError as exc:
+        raise ValueError(f"Cannot parse header: {exc.args[0]}") from None
     return shape, dtype
 
 

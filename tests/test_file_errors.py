@@ -90,6 +90,10 @@ def _other_format(path, kind, X):
         path.write_bytes(bytes(1000))
     elif kind == "npy, bad header":  # NumPy's magic, then text: a .npy broken by hand
         path.write_bytes(b"\x93NUMPY garbage, not a header\n")
+    elif kind == "npy, unclosed bracket":  # NumPy's header filter: tokenize.TokenError
+        buffer = io.BytesIO()
+        np.save(buffer, X)
+        path.write_bytes(buffer.getvalue().replace(b"), }", b" , }", 1))
     elif kind == "npy, cut header":  # a copy stopped in the header
         buffer = io.BytesIO()
         np.save(buffer, X)
@@ -115,6 +119,7 @@ OTHER_FORMATS = [("csv text", "holds text, not a .npy file; .* files named .csv 
                  ("zeros", r"is not a readable .npy file \(the magic string"),
                  ("npy, bad header", r"is not a readable .npy file \("),
                  ("npy, cut header", r"is not a readable .npy file \("),
+                 ("npy, unclosed bracket", r"is not a readable .npy file \(Cannot parse header"),
                  ("gzip", "is a gzip-compressed file, not a .npy file; decompress it"),
                  ("npz", r"is a zip \(or .xlsx/.npz\) file, not a .npy file; .*np.load\(path\)"),
                  ("parquet", "is a parquet file, not a .npy file; give it the .parquet extension")]

@@ -335,6 +335,15 @@ def _damaged(tmp_path, kind):
         arrays = _arrays(path)
         arrays["hyper__means_init"] = np.ones((7, 7))
         _write(path, arrays)
+    elif kind in ("unclosed bracket in the metadata", "unclosed bracket in a parameter"):
+        # an entry's .npy header that NumPy's header filter tokenizes: tokenize.TokenError
+        entry = "metadata" if kind.endswith("metadata") else "means_"
+        with zipfile.ZipFile(path) as archive:
+            entries = {name: archive.read(name) for name in archive.namelist()}
+        entries[entry + ".npy"] = entries[entry + ".npy"].replace(b"), }", b" , }", 1)
+        with zipfile.ZipFile(path, "w") as archive:
+            for name, content in entries.items():
+                archive.writestr(name, content)
     elif kind == "not a model":
         np.save(tmp_path / "x.npy", np.ones(3))
         return tmp_path / "x.npy"
@@ -352,7 +361,9 @@ _ONLINE_DAMAGE = ["online metadata missing", "online metadata not a dict",
 @pytest.mark.parametrize("kind", ["truncated", "zero bytes", "flipped byte",
                                   "metadata not a string", "metadata not json", "object metadata",
                                   "missing parameter", "bad hyper-parameter", "bad hyper array",
-                                  "not a model", *_ONLINE_DAMAGE])
+                                  "unclosed bracket in the metadata",
+                                  "unclosed bracket in a parameter", "not a model",
+                                  *_ONLINE_DAMAGE])
 def test_damaged_files_give_one_line_naming_the_file(tmp_path, kind):
     path = _damaged(tmp_path, kind)
     with pytest.raises(ValueError) as info:
