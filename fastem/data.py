@@ -567,9 +567,10 @@ def read_npy_header(f):
     """``(shape, dtype)`` from the header of the ``.npy`` file object ``f``, reading no data.
 
     Raises what NumPy's format readers raise on a damaged header (ValueError,
-    OSError, EOFError, SyntaxError), and a ValueError where NumPy's filter of
-    old headers raises ``tokenize.TokenError`` (a header with an unclosed
-    bracket, say ``'shape': (6, 2 }``); callers name the file in their message.
+    OSError, EOFError, SyntaxError), and a ValueError where they let out another
+    error: ``tokenize.TokenError`` of their filter of old headers (an unclosed
+    bracket, ``'shape': (6, 2 }``), a ``TypeError`` of sorting keys that are not
+    all strings (``b'shape'``); callers name the file in their message.
     """
     version = np.lib.format.read_magic(f)
     read_header = (
@@ -579,7 +580,7 @@ def read_npy_header(f):
     )
     try:
         shape, _, dtype = read_header(f)
-    except tokenize.TokenError as exc:
+    except (tokenize.TokenError, TypeError) as exc:
         raise ValueError(f"Cannot parse header: {exc.args[0]}") from None
     return shape, dtype
 

@@ -335,12 +335,11 @@ def _damaged(tmp_path, kind):
         arrays = _arrays(path)
         arrays["hyper__means_init"] = np.ones((7, 7))
         _write(path, arrays)
-    elif kind in ("unclosed bracket in the metadata", "unclosed bracket in a parameter"):
-        # an entry's .npy header that NumPy's header filter tokenizes: tokenize.TokenError
-        entry = "metadata" if kind.endswith("metadata") else "means_"
+    elif kind in HEADER_DAMAGE:  # an entry's .npy header that NumPy's parser fails on
+        entry, damage = HEADER_DAMAGE[kind]
         with zipfile.ZipFile(path) as archive:
             entries = {name: archive.read(name) for name in archive.namelist()}
-        entries[entry + ".npy"] = entries[entry + ".npy"].replace(b"), }", b" , }", 1)
+        entries[entry + ".npy"] = entries[entry + ".npy"].replace(*damage, 1)
         with zipfile.ZipFile(path, "w") as archive:
             for name, content in entries.items():
                 archive.writestr(name, content)
@@ -352,6 +351,17 @@ def _damaged(tmp_path, kind):
     return path
 
 
+# An entry's .npy header that NumPy's parser fails on with another error than ValueError
+# (tokenize.TokenError of its filter of old headers, TypeError of sorting the keys):
+# the entry and the replacement that damages it.
+HEADER_DAMAGE = {
+    f"{what} in the {entry} header": (entry, damage)
+    for what, damage in [("unclosed bracket", (b"), }", b" , }")),
+                         ("key not a string", (b", 'shape'", b",b'shape'"))]
+    for entry in ("metadata", "means_")
+}
+
+
 # Damaged online-EM state (a model stepped by partial_fit); see _damaged_online below.
 _ONLINE_DAMAGE = ["online metadata missing", "online metadata not a dict",
                   "online state in version 1", "stray online entry", "missing online entry",
@@ -361,9 +371,7 @@ _ONLINE_DAMAGE = ["online metadata missing", "online metadata not a dict",
 @pytest.mark.parametrize("kind", ["truncated", "zero bytes", "flipped byte",
                                   "metadata not a string", "metadata not json", "object metadata",
                                   "missing parameter", "bad hyper-parameter", "bad hyper array",
-                                  "unclosed bracket in the metadata",
-                                  "unclosed bracket in a parameter", "not a model",
-                                  *_ONLINE_DAMAGE])
+                                  "not a model", *HEADER_DAMAGE, *_ONLINE_DAMAGE])
 def test_damaged_files_give_one_line_naming_the_file(tmp_path, kind):
     path = _damaged(tmp_path, kind)
     with pytest.raises(ValueError) as info:
