@@ -24,10 +24,36 @@ work with fastem's estimators. A warning must be issued as an instance,
 :func:`warnings.warn` would match filters against fastem's class only.
 """
 
+import contextlib
 import sys
+import threading
 import warnings
 
 __all__ = ["ConvergenceWarning", "EmptyComponentWarning", "NotFittedError"]
+
+# The list that keeps the warnings of this thread within a block of kept_warnings, if any.
+_KEPT = threading.local()
+
+
+@contextlib.contextmanager
+def kept_warnings():
+    """Keep, in a list, the warnings that fastem gives in this thread within the block,
+    instead of giving them; other threads give theirs as ever.
+
+    ``warnings.catch_warnings(record=True)`` swaps the process's filters and
+    ``showwarning`` for the block, which is no block of one thread: it took the
+    warnings that other threads gave meanwhile for its own (a fit in another thread
+    lost its warnings while ``select_n_components`` ran, 295 of 300), and its end
+    restored the filters that other threads had changed since its start. Blocks nest:
+    an inner block keeps its own.
+    """
+    outer = getattr(_KEPT, "warnings", None)
+    _KEPT.warnings = kept = []
+    try:
+        yield kept
+    finally:
+        _KEPT.warnings = outer
+
 
 def warn_at_caller(message, category=None, *, of_data=None, restated=False):
     """:func:`warnings.warn`, pointed at the first frame outside fastem's modules: the user's line.
@@ -45,11 +71,18 @@ def warn_at_caller(message, category=None, *, of_data=None, restated=False):
     ``restated`` a warning that the grid says in its own words (a fit that did
     not converge, a float32 rounding loss). A warning with neither is of the
     fitted model, said of the chosen fit alone.
+
+    Within a block of :func:`kept_warnings` in this thread, the warning is kept in its
+    list (as an instance) instead.
     """
+    kept = getattr(_KEPT, "warnings", None)
+    if not isinstance(message, Warning) and (of_data is not None or restated or kept is not None):
+        message = (category or UserWarning)(message)
     if of_data is not None or restated:
-        if not isinstance(message, Warning):
-            message = (category or UserWarning)(message)
         message.fastem_of_data, message.fastem_restated = of_data, restated
+    if kept is not None:
+        kept.append(message)
+        return
     frame, level = sys._getframe(1), 2
     while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] == "fastem":
         frame, level = frame.f_back, level + 1

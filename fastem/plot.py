@@ -14,12 +14,12 @@ plot of data larger than memory never reads them whole.
 
 import itertools
 import numbers
-import warnings
 
 import numpy as np
 
 from ._state import one_snapshot
 from ._validation import as_array, as_list, check_choice, check_scalar
+from .exceptions import kept_warnings, warn_at_caller
 
 __all__ = [
     "plot_density_1d",
@@ -489,9 +489,12 @@ def _labels(model, X, names):
     fitted = getattr(model, "feature_names_in_", None)
     if names is not None and fitted is not None:
         check_feature_names(np.asarray(names, dtype=object), fitted, type(model).__name__)
-    with warnings.catch_warnings():  # the names were checked just above
-        warnings.filterwarnings("ignore", "X does not have valid feature names", UserWarning)
-        return model.predict(X)
+    with kept_warnings() as kept:  # this thread's alone: other threads' are theirs to give
+        labels = model.predict(X)
+    for message in kept:  # the names were checked just above
+        if not str(message).startswith("X does not have valid feature names"):
+            warn_at_caller(message)
+    return labels
 
 
 @one_snapshot

@@ -17,7 +17,6 @@ chooses among the others. The rule is in :func:`collapsed_components`.
 
 import math
 import numbers
-import warnings
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -27,7 +26,7 @@ from ._progress import SelectionProgress
 from ._validation import as_list, check_choice, check_random_state, check_scalar, close_choice
 from .data import as_source
 from .base import family_check, from_callback
-from .exceptions import ConvergenceWarning, warn_at_caller
+from .exceptions import ConvergenceWarning, kept_warnings, warn_at_caller
 from .families.exponential import ExponentialMixture
 from .families.gaussian import _COVARIANCE_TYPES, GaussianMixture
 from .families.poisson import PoissonMixture
@@ -717,8 +716,8 @@ def select_n_components(
             # Each cell's warnings are kept with the cell and said after the choice: those
             # of the fitted model of the chosen cell alone, those of the data once
             # (_say_cell_warnings); the grid's own ConvergenceWarnings, once, of the grid.
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
+            # kept in this thread alone: other threads' warnings are theirs to give
+            with kept_warnings() as caught:
                 model.fit(source)  # validated once, above; carries the weights
         except (ValueError, FloatingPointError) as exc:
             if from_callback(exc):  # the user's callback or progress: not the cell's failure
@@ -728,7 +727,7 @@ def select_n_components(
         finally:
             model.set_params(callback=callback)  # the selected model keeps the user's
             del model._grid_rules
-            said[key] = tuple(w.message for w in caught)
+            said[key] = tuple(caught)
         models[key] = model
         converged[key] = bool(model.converged_)
         score = model.bic if criterion == "bic" else model.aic

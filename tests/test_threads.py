@@ -15,10 +15,12 @@ import subprocess
 import sys
 import textwrap
 import threading
+import warnings
 from pathlib import Path
 
 import numba
 import numpy as np
+import pandas as pd
 import pytest
 from numpy.testing import assert_array_equal
 
@@ -876,3 +878,67 @@ def test_a_forked_child_gets_back_the_csv_limit_a_parent_thread_lifted(tmp_path)
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().splitlines()[-1] == "child 0 parent 1"
+
+
+def _warnings_of_a_fit_in_another_thread():
+    """Fit, in a new thread, a model that warns (max_iter=1: a ConvergenceWarning), and
+    predict with a model fitted on named columns from an array (a UserWarning)."""
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(200, 2))
+    named = GaussianMixture(2, random_state=0).fit(pd.DataFrame(X, columns=["a", "b"]))
+
+    def work():
+        GaussianMixture(3, max_iter=1, random_state=0).fit(X)
+        named.predict(X)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+
+
+_OTHER_THREADS_WARNINGS = ("did not converge in max_iter=1 iterations",
+                           "X does not have valid feature names")
+
+
+@pytest.mark.parametrize("call", ["select_n_components", "plot_clusters_2d"])
+def test_calls_that_keep_their_warnings_leave_other_threads_theirs(monkeypatch, call):
+    # select_n_components kept each fit's warnings, and plot_clusters_2d dropped the names
+    # warning of its own predict, with warnings.catch_warnings: a block of the process, not
+    # of the thread, which took or dropped the warnings other threads gave meanwhile
+    # (another thread's 300 fits said 5 of their 300 warnings beside select_n_components)
+    # and restored, at its end, the filters of its start
+    rng = np.random.default_rng(5)
+    X = np.concatenate([rng.normal(size=(150, 2)), rng.normal(size=(150, 2)) + 5.0])
+    calls = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if call == "select_n_components":
+            def callback(model, n_iter, lower_bound):
+                if not calls:
+                    calls.append(n_iter)
+                    _warnings_of_a_fit_in_another_thread()
+
+            result = fastem.select_n_components(X, n_components=[1, 2],
+                                                covariance_types=["diag"], callback=callback)
+            kept = [str(w) for said in result.warnings.values() for w in said]
+            assert not [w for w in kept if w.startswith(_OTHER_THREADS_WARNINGS)], kept
+        else:
+            from matplotlib.figure import Figure
+
+            from fastem.plot import plot_clusters_2d
+
+            model = GaussianMixture(2, random_state=0).fit(pd.DataFrame(X, columns=["u", "v"]))
+            predict = GaussianMixture.predict
+
+            def predict_while_another_thread_warns(self, *args, **kwargs):
+                if not calls:  # the other thread predicts too
+                    calls.append(1)
+                    _warnings_of_a_fit_in_another_thread()
+                return predict(self, *args, **kwargs)
+
+            monkeypatch.setattr(GaussianMixture, "predict", predict_while_another_thread_warns)
+            plot_clusters_2d(model, X, ax=Figure().add_subplot())
+    assert calls
+    said = [str(w.message) for w in caught]
+    for text in _OTHER_THREADS_WARNINGS:
+        assert sum(s.startswith(text) or text in s for s in said) == 1, said
