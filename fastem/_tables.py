@@ -76,7 +76,6 @@ import re
 import threading
 import time
 import unicodedata
-import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -2600,23 +2599,35 @@ def _read_with_numpy(layout):
     row has the same number of fields only then. A file with text columns
     falls through to the csv module.
     """
+    if _no_rows_below_header(layout):  # which loadtxt warns of: "input contained no data"
+        return np.empty((0, len(layout.chosen)))
     try:
-        with warnings.catch_warnings():  # a header-only file: "input contained no data"
-            warnings.simplefilter("ignore", UserWarning)
-            data = np.loadtxt(
-                layout.path, dtype=np.float64, delimiter=layout.delimiter, quotechar='"',
-                comments=None, skiprows=layout.skip,
-                ndmin=2, encoding=layout.encoding,
-            )
+        data = np.loadtxt(
+            layout.path, dtype=np.float64, delimiter=layout.delimiter, quotechar='"',
+            comments=None, skiprows=layout.skip,
+            ndmin=2, encoding=layout.encoding,
+        )
     except (ValueError, UnicodeError):
         return None
-    if data.shape[0] == 0:
-        return np.empty((0, len(layout.chosen)))
     if data.shape[1] != layout.n_fields or _scanned(layout, "spaces",
                                                     _other_spaces_below_header):
         return None
     data = data[:, layout.chosen]
     return None if _refused(data, layout) else data
+
+
+def _no_rows_below_header(layout, block=1 << 16):
+    """Whether the file holds nothing but line ends below its header, where numpy.loadtxt
+    reads no rows and warns that the input contained no data: a warning that
+    ``warnings.catch_warnings`` would silence for every thread of the process, not for
+    this read alone. A line of spaces is a row to loadtxt (which refuses it)."""
+    with open(layout.path, encoding=layout.encoding, errors="replace", newline="") as f:
+        for _ in range(layout.skip):
+            f.readline()
+        while text := f.read(block):
+            if text.strip("\r\n"):
+                return False
+    return True
 
 
 def _other_spaces_below_header(layout, block=1 << 20):

@@ -942,3 +942,30 @@ def test_calls_that_keep_their_warnings_leave_other_threads_theirs(monkeypatch, 
     said = [str(w.message) for w in caught]
     for text in _OTHER_THREADS_WARNINGS:
         assert sum(s.startswith(text) or text in s for s in said) == 1, said
+
+
+def test_a_csv_read_by_numpy_leaves_other_threads_their_warnings(monkeypatch, tmp_path):
+    # The CSV reader silenced loadtxt's warning of a file without rows with
+    # warnings.catch_warnings, around every read of a file that pyarrow does not read:
+    # another thread's UserWarnings were dropped meanwhile
+    from fastem import _tables
+
+    path = tmp_path / "points.csv"
+    np.savetxt(path, np.random.default_rng(6).normal(size=(50, 2)), delimiter=",",
+               header="a,b", comments="")
+    monkeypatch.setattr(_tables, "_read_with_pyarrow", lambda layout: None)
+    loadtxt, calls = np.loadtxt, []
+
+    def loadtxt_while_another_thread_warns(*args, **kwargs):
+        calls.append(1)
+        _warnings_of_a_fit_in_another_thread()
+        return loadtxt(*args, **kwargs)
+
+    monkeypatch.setattr(np, "loadtxt", loadtxt_while_another_thread_warns)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert _tables.read_csv(path).data.shape == (50, 2)
+    assert calls
+    said = [str(w.message) for w in caught]
+    for text in _OTHER_THREADS_WARNINGS:
+        assert sum(text in s for s in said) == 1, said
