@@ -1673,7 +1673,7 @@ class _Field:
         for index, matrix in _matrices(self.value):
             matrix = matrix.astype(np.float64)
             scale = np.abs(matrix).max()
-            if not np.allclose(matrix, matrix.T, rtol=0, atol=_tolerance(dtype) * scale):
+            if not _stored_symmetric(matrix, dtype):
                 self.fail(f"{index}is not symmetric")
             if not rounded:
                 smallest = smallest_eigenvalue(matrix)
@@ -1706,6 +1706,13 @@ def _matrices(value):
 def _tolerance(dtype):
     """Relative tolerance for values computed in float64 and stored in ``dtype``."""
     return 64 * float(np.finfo(dtype).eps)
+
+
+def _stored_symmetric(matrix, dtype):
+    """Whether the float64 (D, D) ``matrix``, stored in ``dtype``, is symmetric as a model
+    file holds its matrices: within :func:`_tolerance` of its largest entry."""
+    return bool(np.allclose(matrix, matrix.T, rtol=0,
+                            atol=_tolerance(dtype) * np.abs(matrix).max()))
 
 
 def check_fitted_arrays(model, arrays, n_features, dtype_name, path, fix=_FILE_FIX):
@@ -2013,10 +2020,10 @@ def _from_sklearn(cls, estimator, hyper_names, fitted_names, kind):
     # the parameters together, as the estimator holds them: none is derived from another
     # (weights_ from weight_concentration_, precisions_ from precisions_cholesky_)
     parameters = [name for name in fitted_names if name in model._parameter_names]
-    model._replace_parameters({name: getattr(estimator, name) for name in parameters})
+    model._replace_parameters({name: _as_fastem_holds(estimator, name) for name in parameters})
     for name in fitted_names:
         if name not in parameters:
-            setattr(model, name, getattr(estimator, name))
+            setattr(model, name, _as_fastem_holds(estimator, name))
     # Python floats, as a fit and a model file give them: scikit-learn's are NumPy
     # scalars (a variational mixture's an array of one), which save and load would change
     model.lower_bound_ = _real_as_float(estimator.lower_bound_)
@@ -2025,6 +2032,35 @@ def _from_sklearn(cls, estimator, hyper_names, fitted_names, kind):
     if hasattr(estimator, "feature_names_in_"):
         model.feature_names_in_ = np.asarray(estimator.feature_names_in_, dtype=object)
     return model
+
+
+def _as_fastem_holds(estimator, name):
+    """The estimator's field ``name``; its matrices (the covariances, precisions and
+    covariance prior of 'full' and 'tied') as their symmetric part where they are
+    symmetric but for rounding and yet beyond what a model file holds
+    (:func:`_stored_symmetric`), as fastem holds the matrices it is given.
+
+    scikit-learn computes them with products that are symmetric only to the rounding of
+    the terms they cancel: a 'tied' fit of two repeated points held covariances of 1e-6
+    whose off-diagonal entries differ by 1.4e-16, beyond the model file's tolerance (64
+    eps of the largest entry), and was refused. Matrices within it are kept bit for bit
+    (a fit's, 1 unit apart, go back by ``to_sklearn`` as they came); matrices beyond
+    :func:`symmetric_within_rounding` are kept too, for the checks to refuse."""
+    from .families.gaussian import symmetric_part, symmetric_within_rounding
+
+    value = getattr(estimator, name)
+    if (name not in ("covariances_", "precisions_", "covariance_prior_")
+            or getattr(estimator, "covariance_type", None) not in ("full", "tied")):
+        return value
+    matrices = np.asarray(value)
+    if (matrices.dtype != np.float64 or matrices.ndim not in (2, 3)
+            or matrices.shape[-1] != matrices.shape[-2] or not np.isfinite(matrices).all()):
+        return value
+    stack = matrices.reshape(-1, *matrices.shape[-2:])
+    if (all(_stored_symmetric(m, np.float64) for m in stack)
+            or not all(map(symmetric_within_rounding, stack))):
+        return value
+    return symmetric_part(matrices)
 
 
 _REFIT = "A fastem model could not be saved with them; refit the estimator."

@@ -280,12 +280,22 @@ def symmetric_part(matrices):
     return (matrices + np.swapaxes(matrices, -1, -2)) / 2.0
 
 
-def _check_spd(matrix, what):
-    """Refuse a matrix that is not symmetric (an asymmetry beyond ``np.allclose``'s
-    tolerance, 1e-5 of the entry plus 1e-8 of the largest entry) or not positive definite
-    as float64 can tell."""
+def symmetric_within_rounding(matrix):
+    """Whether the (D, D) ``matrix`` is symmetric but for rounding: an asymmetry within
+    ``np.allclose``'s tolerance, 1e-5 of the entry plus 1e-8 of the largest entry.
+
+    Products that cancel terms (a covariance of 1e-6 from second moments of about 1)
+    are symmetric only to the rounding of those terms, which the matrix's own entries
+    do not show."""
     scale = float(np.abs(matrix).max())
-    if not np.allclose(matrix, matrix.T, rtol=1e-5, atol=1e-8 * scale):
+    return bool(np.allclose(matrix, matrix.T, rtol=1e-5, atol=1e-8 * scale))
+
+
+def _check_spd(matrix, what):
+    """Refuse a matrix that is not symmetric (beyond :func:`symmetric_within_rounding`)
+    or not positive definite as float64 can tell."""
+    scale = float(np.abs(matrix).max())
+    if not symmetric_within_rounding(matrix):
         asymmetry = np.abs(matrix - matrix.T)
         worst = float(asymmetry.max())
         # np.allclose's tolerance, entry by entry: what the message states is what it applied
