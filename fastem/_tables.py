@@ -402,7 +402,8 @@ def _encoding_note(path, encoding, given, shown, texts):
     """The note that ``texts``, text beyond ASCII of the file ``path`` (``shown``: what
     they are, :func:`_shown`), read in ``encoding`` (``given`` by the user, else
     detected), may be garbled: where fastem guessed it (:func:`_guess_note`), or where
-    it was given but UTF-8, UTF-16 and UTF-32 and their bytes are UTF-8 text; else None."""
+    it was given but UTF-8, UTF-16 and UTF-32 and their bytes are UTF-8 text beyond ASCII
+    (those of a 7-bit encoding, ISO-2022's escapes and HZ's, are ASCII); else None."""
     if not _doubtful(encoding, given):
         return None
     if not given:
@@ -410,6 +411,8 @@ def _encoding_note(path, encoding, given, shown, texts):
     try:
         as_utf8 = [text.encode(encoding).decode("utf-8") for text in texts]
     except UnicodeError:
+        return None
+    if any(text.isascii() for text in as_utf8):  # a 7-bit encoding's (ISO-2022, HZ)
         return None
     return (f"{path!r}: its {shown}, read in {encoding}, the encoding given, are bytes of "
             f"UTF-8 text, which read as {', '.join(map(repr, as_utf8[:4]))}: if the file is "

@@ -451,3 +451,23 @@ def test_utf8_text_that_an_output_keeps_read_in_another_encoding_given_is_noted(
     # read in its own encoding: no note
     status, _, err = run(capsys, "impute", model, path, "-o", tmp_path / "f.parquet")
     assert status == 0 and err == ""
+
+
+@pytest.mark.parametrize("given, names", [("iso2022_jp", ["長さ", "幅"]), ("iso2022_kr", ["길이", "폭"]),
+                                          ("hz", ["长度", "宽度"])])
+def test_text_of_a_7_bit_encoding_given_is_not_noted_as_utf8(tmp_path, capsys, given, names):
+    # the bytes of its text beyond ASCII are ASCII escapes, valid UTF-8 but not UTF-8 text
+    path = _csv(tmp_path / "d.csv", given, names, label=names[0])
+    table = read_csv(str(path), encoding=given)
+    assert table.names == names and table.doubts == []
+    assert not any("UTF-8" in note for note in table.notes)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fastem.GaussianMixture(1).fit(fastem.Chunks([path], encoding=given))
+    model = tmp_path / "m.npz"
+    status, _, err = run(capsys, "fit", path, "-k", 1, "--encoding", given, "-o", model)
+    assert status == 0 and "UTF-8" not in err, err
+    # the row labels that a prediction keeps, beyond those that the names' note sees
+    status, _, err = run(capsys, "predict", model, path, "--encoding", given,
+                         "-o", tmp_path / "p.csv")
+    assert status == 0 and "UTF-8" not in err, err
