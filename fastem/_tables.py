@@ -70,7 +70,6 @@ import csv
 import io
 import itertools
 import math
-import mmap
 import os
 import re
 import threading
@@ -1571,7 +1570,9 @@ def fill_csv(layout, out, values, missing, dtype=np.float64):
     n_rows, at = 0, len(mark)
     # one encoder for the file, whose state a stateful codec (ISO-2022) carries over lines
     encoder = codecs.getincrementalencoder(codec)(errors="surrogateescape")
-    with open(path, "rb") as raw, mmap.mmap(raw.fileno(), 0, access=mmap.ACCESS_READ) as data:
+    # read by position, not through a memory map, whose pages beyond the end of a file
+    # cut short meanwhile end the process (SIGBUS), and which an empty file cannot have
+    with open(path, "rb") as raw:
         try:
             for kind, line, row, text in _records(layout, errors="surrogateescape"):
                 # Each record is copied as the file holds it: its text in the file's
@@ -1581,12 +1582,10 @@ def fill_csv(layout, out, values, missing, dtype=np.float64):
                 # UTF-8 file's text column) are written back as they were.
                 state = encoder.getstate()
                 original = encoder.encode(text)
-                end = at + len(original)
-                written_back = codec in _ROUND_TRIP or data[at:end] == original
+                written_back = codec in _ROUND_TRIP or _bytes_at(raw, at, len(original)) == original
                 if not written_back:
-                    end = _record_end(layout, line, data, at, text, codec)
-                    original = data[at:end]
-                at = end
+                    original = _record_bytes(layout, line, raw, at, text, codec)
+                at += len(original)
                 if kind == "data":
                     if n_rows < len(values) and missing[n_rows].any():
                         fills = _filled_record(layout, line, row, text, values[n_rows],
@@ -1613,22 +1612,31 @@ _ROUND_TRIP = frozenset(("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32
                          "latin-1", "iso8859-1"))
 
 
-def _record_end(layout, line, data, at, text, codec):
-    """Where the record ``text`` (a line, or several for a quoted field with line breaks)
-    that starts at the byte ``at`` of the file's bytes ``data`` ends: after as many line
+def _bytes_at(f, at, size):
+    """The ``size`` bytes (fewer at its end) of the binary file ``f`` from its byte ``at``."""
+    f.seek(at)
+    return f.read(size)
+
+
+def _record_bytes(layout, line, f, at, text, codec):
+    """The bytes of the record ``text`` (a line, or several for a quoted field with line
+    breaks) that starts at the byte ``at`` of the binary file ``f``: up to as many line
     ends as it holds, in a codec that writes line ends as ASCII and the record's text
     otherwise than the file holds it. An error where those bytes are not that text (a
-    stateful codec, whose line does not read alone)."""
+    stateful codec, whose line does not read alone), or where the file ends before them
+    (it was cut short since it was read)."""
     n = _line_breaks(text) + (not text.endswith(("\n", "\r")))
-    end = len(data)
-    for end_of_line in itertools.islice(_LINE_END.finditer(data, at), n - 1, n):
-        end = end_of_line.end()
-    if data[at:end].decode(codec, "surrogateescape") != text:
+    f.seek(at)
+    record = b"".join(itertools.islice(_byte_lines(f, block=1 << 8), n))  # a short line's block
+    if text.endswith(("\n", "\r")) and not record.endswith((b"\n", b"\r")):
+        raise ValueError(f"{layout.path!r} ends within line {line} now but did not when it "
+                         "was read; it changed meanwhile: run the command again")
+    if record.decode(codec, "surrogateescape") != text:
         raise ValueError(
             f"{layout.path!r} line {line} does not read as one record in {codec} where "
             "its bytes are cut at line ends, which a copy byte for byte needs; impute to "
             "a .npy or .parquet file, or save the file as UTF-8 first")
-    return end
+    return record
 
 
 def _filled_bytes(original, fills, codec):

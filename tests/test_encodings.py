@@ -2,6 +2,8 @@
 Python), or guessed with a note, never read into silently garbled column names."""
 
 import codecs
+import io
+import re
 import importlib.util
 import warnings
 
@@ -9,7 +11,7 @@ import numpy as np
 import pytest
 
 import fastem
-from fastem._tables import read_csv
+from fastem._tables import fill_csv, read_csv
 from fastem.cli import main
 from test_tables import reader  # noqa: F401  (a fixture: read_csv through each parser)
 
@@ -471,3 +473,51 @@ def test_text_of_a_7_bit_encoding_given_is_not_noted_as_utf8(tmp_path, capsys, g
     status, _, err = run(capsys, "predict", model, path, "--encoding", given,
                          "-o", tmp_path / "p.csv")
     assert status == 0 and "UTF-8" not in err, err
+
+
+_CUT_SHORT_DURING_THE_COPY = """
+import io, os, sys
+import numpy as np
+import fastem._tables as T
+path = sys.argv[1]
+table = T.read_csv(path, columns=["a", "b"], missing=True, encoding="cp932")
+missing = np.isnan(table.data)
+records = T._records
+def cut_short(*args, **kwargs):  # another program rewrites the file during the copy
+    for i, record in enumerate(records(*args, **kwargs)):
+        if i == 5:
+            os.truncate(path, 100)
+        yield record
+T._records = cut_short
+try:
+    T.fill_csv(table.layout, io.BytesIO(), np.where(missing, 7.5, table.data), missing)
+except ValueError as exc:
+    print(exc)
+"""
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "cp932"])
+def test_an_impute_csv_copy_of_a_file_changed_since_it_was_read_says_so(tmp_path, encoding):
+    import subprocess
+    import sys
+
+    # cp932's '\x87\x90' reads as '≒', which it writes '\x81\xe0': the copy takes the
+    # file's own bytes of each record
+    odd = "≒".encode() if encoding == "utf-8" else b"\x87\x90"
+    path = tmp_path / "d.csv"
+    path.write_bytes(b"a,b,c\n" + b"".join(
+        b"%d,%s,%s\n" % (i, b"" if i % 3 else b"1", odd) for i in range(20000)))
+    table = read_csv(str(path), columns=["a", "b"], missing=True, encoding=encoding)
+    missing = np.isnan(table.data)
+    path.write_bytes(b"")  # emptied since it was read
+    with pytest.raises(ValueError, match="has 0 data row.* now but 20000 when it was read; "
+                                         "it changed meanwhile"):
+        fill_csv(table.layout, io.BytesIO(), np.where(missing, 7.5, table.data), missing)
+    if encoding == "cp932":  # cut short during the copy: an error, not the process killed
+        path.write_bytes(b"a,b,c\n" + b"".join(
+            b"%d,%s,%s\n" % (i, b"" if i % 3 else b"1", odd) for i in range(20000)))
+        done = subprocess.run([sys.executable, "-c", _CUT_SHORT_DURING_THE_COPY, str(path)],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert re.search(r"ends within line \d+ now but did not when it was read; it changed "
+                         "meanwhile", done.stdout), done.stdout
