@@ -2057,10 +2057,11 @@ def _as_fastem_holds(estimator, name):
             or matrices.shape[-1] != matrices.shape[-2] or not np.isfinite(matrices).all()):
         return value
     stack = matrices.reshape(-1, *matrices.shape[-2:])
-    if (all(_stored_symmetric(m, np.float64) for m in stack)
-            or not all(map(symmetric_within_rounding, stack))):
+    stored = [_stored_symmetric(m, np.float64) for m in stack]
+    if all(stored) or not all(map(symmetric_within_rounding, stack)):
         return value
-    return symmetric_part(matrices)
+    return np.stack([m if kept else symmetric_part(m)
+                     for m, kept in zip(stack, stored)]).reshape(matrices.shape)
 
 
 _REFIT = "A fastem model could not be saved with them; refit the estimator."

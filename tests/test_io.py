@@ -515,6 +515,12 @@ def test_from_sklearn_symmetrises_matrices_asymmetric_by_rounding(covariance_typ
     estimator.covariances_ = exact["covariances_"] + 1e-3 * skew / 1e-12
     with pytest.raises(ValueError, match="covariances_' .*is not symmetric"):
         fastem_class.from_sklearn(estimator)
+    if covariance_type == "full":  # beside it, a matrix within the model file's tolerance
+        covariances = exact["covariances_"].copy()  # is kept bit for bit
+        covariances[0, 0, 1] = np.nextafter(covariances[0, 1, 0], np.inf)
+        covariances[1, 0, 1] += 1e-12 * np.abs(covariances[1]).max()
+        estimator.covariances_ = covariances
+        assert_array_equal(fastem_class.from_sklearn(estimator).covariances_[0], covariances[0])
 
 
 # ----------------------------------------------------------------------
