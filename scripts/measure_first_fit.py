@@ -2,7 +2,10 @@
 
 Cold: Numba's cache directory is empty, so the kernels are compiled. Warm:
 the same directory again, so they are loaded from the cache. Each run is a
-new interpreter, as for a short script. Beside them, the same for Numba
+new interpreter, as for a short script, with the modules' bytecode already
+written, as an installed package has it (``PYTHONPYCACHEPREFIX``, filled by
+one untimed process first; a ``PYTHONDONTWRITEBYTECODE`` of the environment
+would otherwise compile every module from source at every run). Beside them, the same for Numba
 alone: ``import numba`` and the first call of one trivial ``@njit(cache=True)``
 function, the floor under any package built on Numba (its first dispatch
 loads Numba's typing and lowering registries, which import scipy.linalg and
@@ -22,6 +25,9 @@ import sys
 import tempfile
 
 from _machine import cpu_model  # scripts/_machine.py
+
+# The bytecode of the timed processes' modules, for this script's life.
+_BYTECODE = tempfile.TemporaryDirectory()
 
 # The checkout: the child processes run in it, and `python -c` puts it first on their path.
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -84,6 +90,27 @@ print(imported - start, done - start)
 """
 
 
+def _env(**variables):
+    """The environment of the timed processes: the bytecode directory of :func:`_write_bytecode`."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return dict(env, PYTHONPYCACHEPREFIX=_BYTECODE.name, **variables)
+
+
+def _write_bytecode():
+    """Import what the timed processes import, once, untimed, so that they find its bytecode."""
+    with tempfile.TemporaryDirectory() as cache_dir:
+        code = f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n" + _FLOOR_CHILD.replace(
+            "import numba\n", "import numba\nimport fastem\n"
+        )
+        script = os.path.join(cache_dir, "imports.py")
+        with open(script, "w") as f:
+            f.write(code)
+        subprocess.run(
+            [sys.executable, script], env=_env(NUMBA_CACHE_DIR=cache_dir), check=True,
+            capture_output=True, cwd=ROOT,
+        )
+
+
 def _floor(cache_dir):
     """``(import numpy and numba, import + first call of one cached function)`` in seconds, in a fresh
     process; the script lives in ``cache_dir`` (Numba caches the functions of files only,
@@ -92,7 +119,7 @@ def _floor(cache_dir):
     if not os.path.exists(script):
         with open(script, "w") as f:
             f.write(_FLOOR_CHILD)
-    env = dict(os.environ, NUMBA_CACHE_DIR=os.path.join(cache_dir, "numba"))
+    env = _env(NUMBA_CACHE_DIR=os.path.join(cache_dir, "numba"))
     out = subprocess.run([sys.executable, script], env=env, capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(f"measure_first_fit: the Numba-alone process failed:\n{out.stderr}")
@@ -101,7 +128,7 @@ def _floor(cache_dir):
 
 
 def _run(cache_dir, n_samples, covariance_type, breakdown=False):
-    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir, FASTEM_COMPILE_NOTICE="0")
+    env = _env(NUMBA_CACHE_DIR=cache_dir, FASTEM_COMPILE_NOTICE="0")
     code = _CHILD.format(
         n=n_samples,
         covariance_type=covariance_type,
@@ -125,6 +152,7 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--breakdown", action="store_true")
     args = parser.parse_args(argv)
+    _write_bytecode()
     cold, warm, floor_cold, floor_warm = [], [], [], []
     for i in range(args.repeat):
         with tempfile.TemporaryDirectory() as cache_dir:
