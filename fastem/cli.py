@@ -2040,15 +2040,25 @@ missing values of the model's columns are filled, everything else is copied unch
 def build_parser():
     from . import GaussianMixture, __version__
 
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true", help="print JSON on stdout instead of text")
-    common.add_argument("-q", "--quiet", action="store_true",
-                        help="no progress display and no notes on stderr")
-    common.add_argument("--progress", action="store_true",
-                        help="show progress on stderr even when it is not a terminal "
-                        "(on a terminal it is shown anyway)")
-    common.add_argument("--debug", action="store_true",
-                        help="show the traceback of an error instead of one line")
+    def common_options(shows_progress):
+        # --progress is parsed on every command, so that one that shows none refuses it
+        # with the reason (_refuse_ineffective_options), but only those that show
+        # progress list it in their help.
+        common = argparse.ArgumentParser(add_help=False)
+        common.add_argument("--json", action="store_true",
+                            help="print JSON on stdout instead of text")
+        common.add_argument("-q", "--quiet", action="store_true",
+                            help="no progress display and no notes on stderr" if shows_progress
+                            else "no notes on stderr")
+        common.add_argument("--progress", action="store_true",
+                            help="show progress on stderr even when it is not a terminal "
+                            "(on a terminal it is shown anyway)" if shows_progress
+                            else argparse.SUPPRESS)
+        common.add_argument("--debug", action="store_true",
+                            help="show the traceback of an error instead of one line")
+        return common
+
+    commons = {shows_progress: common_options(shows_progress) for shows_progress in (False, True)}
 
     def data_options(p):
         p.add_argument("data", metavar="DATA",
@@ -2108,8 +2118,8 @@ def build_parser():
                        "(non-negative data: waiting times, sizes) or poisson (counts)")
 
     def subcommand(name, help):
-        return sub.add_parser(name, parents=[common], help=help, description=help[0].upper()
-                              + help[1:] + ".", epilog=_EXAMPLES[name],
+        return sub.add_parser(name, parents=[commons[name in _PROGRESS_COMMANDS]], help=help,
+                              description=help[0].upper() + help[1:] + ".", epilog=_EXAMPLES[name],
                               formatter_class=argparse.RawDescriptionHelpFormatter)
 
     parser = _Parser(prog="fastem", description="Fit mixture models by EM on large data.",

@@ -1029,6 +1029,23 @@ def test_names_that_would_break_the_table_are_quoted(capsys, tmp_path, names):
     assert "\t" not in out
 
 
+def test_the_help_lists_progress_only_on_the_commands_that_show_it(capsys, tmp_path):
+    """Every command's help listed ``--progress`` ("show progress on stderr even when it is
+    not a terminal"), which every command but fit, select and demo refuses: it shows none."""
+    from fastem.cli import _PROGRESS_COMMANDS, build_parser
+
+    parser = build_parser()
+    for command in parser.commands:
+        with pytest.raises(SystemExit):
+            build_parser().parse_args([command, "--help"])
+        out = capsys.readouterr().out
+        assert ("--progress" in out) == (command in _PROGRESS_COMMANDS), (command, out)
+    assert set(_PROGRESS_COMMANDS) < set(parser.commands)
+    status, _, err = run(capsys, "sample", tmp_path / "m.npz", "-n", 5, "-o", tmp_path / "s.npy",
+                         "--progress")
+    assert status == 2 and "--progress has no effect on 'fastem sample'" in err
+
+
 def test_the_tol_help_of_select_names_no_option_it_lacks(capsys):
     """``fit`` and ``select`` share their EM options; ``--tol``'s help named ``--bayesian``,
     which ``select`` does not have."""
