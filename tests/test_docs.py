@@ -163,3 +163,32 @@ def test_the_rows_of_the_start_candidates_are_documented_as_the_code_computes_th
             f"{limit(fewer)} at {fewer}, "
             f"{limit(12)} at 12," in text("docs/convergence.md"))
     assert f"({limit(1)} rows up to {fewer - 1} features)" in text("docs/reliability.md")
+
+
+def test_every_default_that_differs_from_scikit_learns_is_a_documented_difference():
+    """README's and docs/data-input.md's lists of the deliberate differences from scikit-learn
+    name every parameter whose default differs: they left out ``max_iter`` (1000 against
+    scikit-learn's 100), to a user who swaps the import and keeps the code."""
+    import inspect
+
+    mixture = pytest.importorskip("sklearn.mixture")
+    import fastem
+
+    differing = set()
+    for name in ("GaussianMixture", "BayesianGaussianMixture"):
+        ours = inspect.signature(getattr(fastem, name)).parameters
+        theirs = inspect.signature(getattr(mixture, name)).parameters
+        differing |= {p for p in theirs if p in ours and ours[p].default != theirs[p].default}
+    assert {"tol", "init_params", "max_iter"} <= differing
+
+    def section(path, start, end):
+        with open(os.path.join(ROOT, path)) as f:
+            text = f.read()
+        return text[text.index(start):text.index(end, text.index(start))]
+
+    for path, start, end in (
+        ("README.md", "The differences from scikit-learn are deliberate", "How a fit converges"),
+        ("docs/data-input.md", "## Deliberate differences", "\n## "),
+    ):
+        listed = section(path, start, end)
+        assert not [p for p in sorted(differing) if f"`{p}" not in listed], (path, listed)
