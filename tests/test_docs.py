@@ -192,3 +192,79 @@ def test_every_default_that_differs_from_scikit_learns_is_a_documented_differenc
     ):
         listed = section(path, start, end)
         assert not [p for p in sorted(differing) if f"`{p}" not in listed], (path, listed)
+
+
+def test_the_errors_out_of_core_md_quotes_are_those_chunks_give(tmp_path):
+    """docs/out-of-core.md quotes the errors of chunked data word for word; it quoted
+    `chunk 1: sample_weight contains 5 negative value(s)` where the error reads
+    `chunk 1, its weights: sample_weight ...`."""
+    import numpy as np
+
+    import fastem
+
+    with open(os.path.join(ROOT, "docs/out-of-core.md")) as f:
+        text = f.read()
+    quoted = [" ".join(q.split()) for q in re.findall(r"`((?:chunk \d|the chunked data)[^`]*)`",
+                                                        text)]
+    assert len(quoted) >= 6, quoted
+
+    points = np.random.default_rng(0).normal(size=(100, 2))
+    holes, negative = points.copy(), np.ones(100)
+    holes[:10, 0] = np.nan
+    negative[:5] = -1
+
+    class Shrinking:  # its second pass yields fewer rows of chunk 1 than validation saw
+        passes = 0
+
+        def __iter__(self):
+            self.passes += 1  # on the first item: a pass, not iter() alone
+            yield points
+            yield points if self.passes == 1 else points[:50]
+
+    pd = pytest.importorskip("pandas")
+    sources = [
+        fastem.Chunks([pd.DataFrame(points, columns=["x", "y"]),
+                       pd.DataFrame(points, columns=["y", "x"])]),
+        fastem.Chunks([points, points, holes]),
+        fastem.Chunks([points, np.ones((10, 3))]),
+        fastem.Chunks([points, points], sample_weights=[None, negative]),
+        fastem.Chunks([points.astype(np.float32), points.astype(np.float16)]),
+        Shrinking(),
+    ]
+    messages = []
+    for source in sources:
+        with pytest.raises(ValueError) as error:
+            fastem.GaussianMixture(1).fit(source)
+        messages.append(" ".join(str(error.value).split()))
+    assert not [q for q in quoted if not any(q in m for m in messages)], (quoted, messages)
+
+
+def test_the_calls_of_fastem_functions_the_docs_write_fit_their_signatures():
+    """A call such as `fastem._init.sample_index(n, random_state)` in the docs takes the
+    arguments the function does (it takes ``size`` too)."""
+    import ast
+    import importlib
+    import inspect
+
+    def resolve(name):
+        parts = name.split(".")
+        obj = importlib.import_module(parts[0])
+        for i, part in enumerate(parts[1:], 2):
+            obj = (getattr(obj, part) if hasattr(obj, part)
+                   else importlib.import_module(".".join(parts[:i])))
+        return obj
+
+    wrong = []
+    for path in ["README.md", *DOCS]:
+        with open(os.path.join(ROOT, path)) as f:
+            text = f.read()
+        for name, arguments in re.findall(r"(?<![\w.])(fastem(?:\.\w+)+)\(([^()`]*)\)", text):
+            call = ast.parse(f"f({arguments})", mode="eval").body
+            if any(isinstance(a, ast.Constant) and a.value is Ellipsis for a in call.args):
+                continue  # f(X, ...): arguments left out on purpose
+            try:
+                inspect.signature(resolve(name)).bind(
+                    *call.args, **{k.arg: k.value for k in call.keywords})
+            except TypeError as error:
+                wrong.append(f"{path}: {name}({arguments}): {error}")
+    assert not wrong, wrong
