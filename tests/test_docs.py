@@ -268,3 +268,115 @@ def test_the_calls_of_fastem_functions_the_docs_write_fit_their_signatures():
             except TypeError as error:
                 wrong.append(f"{path}: {name}({arguments}): {error}")
     assert not wrong, wrong
+
+
+def _quoted_errors(path, heading, row_start):
+    """The errors that a row of a table quotes as ``Type: message`` (not those it says came
+    "before"), ``...`` standing for words left out."""
+    with open(os.path.join(ROOT, path)) as f:
+        text = f.read()
+    table = text[text.index(heading):]
+    table = table[:table.index("\n## ")]
+    rows = [line for line in table.splitlines() if line.startswith("| " + row_start)]
+    assert len(rows) == 1, (row_start, len(rows))
+    behaviour = re.split(r"\b[Bb]efore\b", rows[0].split(" | ")[1])[0]
+    return re.findall(r"`([A-Z]\w*(?:Error|Warning): [^`]*)`", behaviour)
+
+
+def _says(error, quote):
+    """Whether ``error`` is of the type the quote names and says its words, in order."""
+    import builtins
+
+    name, _, words = quote.partition(": ")
+    kind = getattr(builtins, name, None)
+    if not (type(error).__name__ == name or (kind is not None and isinstance(error, kind))):
+        return False
+    message, at = " ".join(str(error).split()), 0
+    for part in (p.strip(" ,.;") for p in words.split("...")):
+        at = message.find(part, at)
+        if at < 0:
+            return False
+        at += len(part)
+    return True
+
+
+def test_the_errors_reliability_md_quotes_for_bad_input_are_those_fastem_gives():
+    """The "Bad input" table of docs/reliability.md quotes the error of each input: the
+    quotes had kept the words of errors since reworded (NaN without the advice of
+    missing='em', a complex X as a TypeError where it is scikit-learn's ValueError, a
+    predict on other features as 'was fitted with 3')."""
+    import numpy as np
+
+    import fastem
+
+    pd = pytest.importorskip("pandas")
+    G, B, E = fastem.GaussianMixture, fastem.BayesianGaussianMixture, fastem.ExponentialMixture
+    X = np.random.default_rng(0).normal(size=(120, 3))
+    f32 = X.astype(np.float32)
+    holes, wide, far = X.copy(), X.copy(), X.copy()
+    holes[3, 1] = holes[7, 0] = np.nan
+    wide[0, 0], far[0, 0] = 1e152, 1e200
+    tiny = np.zeros(120)
+    tiny[:3] = 1.24e-297 / 3
+    fitted = G(2, random_state=0).fit(X)
+    asymmetric = np.array([np.eye(3) + np.triu(np.ones((3, 3)), 1) / 2] * 2)
+    masked = np.ma.masked_array(np.zeros((2, 3)), mask=[[1, 0, 0], [0, 0, 0]])
+    cases = {
+        "NaN, +inf": [lambda: G(1).fit(holes)],
+        "Empty `X`": [lambda: G(1).fit(np.empty((0, 3)))],
+        "0-D `X`": [lambda: G(1).fit(np.float64(3))],
+        "1-D `X`": [lambda: G(1).fit(np.arange(10.0))],
+        "3-D `X`": [lambda: G(1).fit(np.zeros((4, 5, 3)))],
+        "`n_samples < n_components`": [lambda: G(5).fit(X[:3])],
+        "`sample_weight` summing": [lambda: G(1).fit(X, sample_weight=tiny)],
+        "Complex `X`": [lambda: G(1).fit(X.astype(complex))],
+        "Object array with non-numbers": [
+            lambda: G(1).fit(np.array([[1, "a"], [2, 3]], dtype=object))],
+        "A feature whose range exceeds": [lambda: G(1).fit(wide)],
+        "Initial means (`means_init`, `scales_init`, `rates_init`) that span": [
+            lambda: G(2, means_init=[[1e160, 0, 0], [0, 0, 0]]).fit(X)],
+        "At predict time, data too far": [lambda: fitted.predict(far)],
+        "`sample_weight` as an object array": [
+            lambda: G(1).fit(X, sample_weight=np.array(["a"] + [1.0] * 119, dtype=object))],
+        "`weights_init` not summing to 1": [lambda: G(2, weights_init=[0.3, 0.3]).fit(X)],
+        "`means_init` of the wrong shape": [lambda: G(2, means_init=np.zeros((3, 3))).fit(X)],
+        "`BayesianGaussianMixture` with a `weight_concentration_prior`": [
+            lambda: B(3, weight_concentration_prior=1e-40).fit(f32)],
+        "Two components that start alike": [
+            lambda: G(3, means_init=[[1, 1, 1], [2, 2, 2], [1 + 1e-8, 1, 1]]).fit(f32)],
+        "`weights_init`, `means_init`, `precisions_init`, `scales_init`, `rat": [
+            lambda: G(2, precisions_init="eye").fit(X),
+            lambda: G(2, means_init=np.zeros((2, 3), complex)).fit(X),
+            lambda: G(2, means_init=masked).fit(X)],
+        "float32 data with a user-given value": [
+            lambda: E(1, scales_init=[[1e-46] * 3]).fit(np.abs(f32))],
+        "`precisions_init` not symmetric": [lambda: G(2, precisions_init=asymmetric).fit(X)],
+        "Different `n_features` at predict time": [lambda: fitted.predict(X[:, :2])],
+        "Prediction before `fit`": [lambda: G(2).predict(X)],
+        "`n_components` < 1": [lambda: G(0).fit(X), lambda: G(2.5).fit(X)],
+        "`tol`, `reg_covar` negative": [lambda: G(1, reg_covar=np.inf).fit(X)],
+        "`warm_start` or `accelerate` not a boolean": [lambda: G(1, warm_start="yes").fit(X)],
+        "`random_state` negative": [lambda: G(1, random_state=-1).fit(X)],
+        "`min_scale` or `min_rate` of 1": [lambda: E(1, min_scale=10).fit(np.abs(X))],
+        "A Python int beyond float64's range": [lambda: G(1, reg_covar=10**400).fit(X)],
+        "A string choice in the wrong case": [lambda: G(1, covariance_type="Full").fit(X)],
+        "A pandas or Dask DataFrame column of strings": [
+            lambda: G(1).fit(pd.DataFrame({"x": [1.0, 2, 3], "kind": ["a", "b", "c"]})),
+            lambda: G(1).fit(pd.DataFrame({"x": [1.0, 2, 3],
+                                           "visits": pd.array([1, None, 3], dtype="Int64")}))],
+        "A DataFrame or Arrow table with repeated column names": [
+            lambda: G(1).fit(pd.DataFrame(X, columns=["x", "x", "y"]))],
+        "A dict, set, string or number where a list": [lambda: fastem.Chunks({"a": X})],
+        '`Chunks("data.npy")`': [lambda: fastem.Chunks("data.npy")],
+    }
+    wrong = []
+    for row, calls in cases.items():
+        quotes = _quoted_errors("docs/reliability.md", "## Bad input", row)
+        assert len(quotes) == len(calls), (row, quotes)
+        for quote, call in zip(quotes, calls):
+            with pytest.raises(Exception) as error:
+                call()
+            if not _says(error.value, quote):
+                wrong.append(f"{row}: quoted {quote!r}, given {type(error.value).__name__}: "
+                             f"{error.value}")
+    assert not wrong, "\n".join(wrong)
