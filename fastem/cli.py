@@ -76,7 +76,7 @@ from ._tables import (
 )
 from ._tables import read_table as read_table_file
 from ._validation import (
-    EntryError, check_memory, check_path_characters, close_choice, dtype_text, first_misordered,
+    EntryError, check_memory, check_path_characters, close_choice, dtype_text,
     name_differences, name_key, numeric_advice, rounded_whole_number, shown_names, shown_number,
 )
 from .base import unobserved_rows
@@ -1207,6 +1207,21 @@ def _file_names_of(fitted, file_names):
     return [None if j is None else file_names[j] for j in positions]
 
 
+def _first_misordered_column(fitted, matched, file_names):
+    """Where the model's columns ``fitted``, found in a file as ``matched``
+    (:func:`_file_names_of`), first stand in another order there than in the model: "the
+    model's column 0 (0-based), 'a', is column 2 of the file", counted among ``file_names``
+    as ``--columns`` counts them, whatever other columns the file has before or between
+    them; '' where they stand in the model's order."""
+    position = {name: j for j, name in enumerate(file_names)}
+    places = [position[name] for name in matched]
+    for j, (place, wanted) in enumerate(zip(places, sorted(places))):
+        if place != wanted:
+            return (f"the model's column {j} (0-based), {fitted[j]!r}, is column {place} of "
+                    "the file")
+    return ""
+
+
 def _data_for(model, args, column_indices=None, missing=False, copied=False):
     """DATA's columns for ``model``, their positions in DATA and its layout (:func:`read_table`).
 
@@ -1289,11 +1304,10 @@ def _data_for(model, args, column_indices=None, missing=False, copied=False):
                     f"fitted on the columns {shown_names(fitted)} and its columns are "
                     f"{shown_names(file_names)}"
                 )
-            present = [n for n in file_names if n in matched]
-            if present != matched and not args.quiet:
+            misordered = _first_misordered_column(fitted, matched, file_names)
+            if misordered and not args.quiet:
                 print(f"fastem: note: {args.data!r} has the model's columns in another order "
-                      f"({first_misordered(present, matched, 'the model')}); they are "
-                      "matched by name", file=sys.stderr)
+                      f"({misordered}); they are matched by name", file=sys.stderr)
             columns = matched
         elif column_indices is not None and columns is None:
             columns = _recorded_columns(args, column_indices, header)

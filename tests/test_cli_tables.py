@@ -89,6 +89,28 @@ def test_predict_matches_columns_by_name(faithful, capsys, tmp_path):
     assert json.loads(out)["mean_log_likelihood"] == pytest.approx(model.score(faithful["frame"]))
 
 
+@pytest.mark.parametrize("ext", [".csv", ".parquet"])
+@pytest.mark.parametrize("command", ["predict", "score", "impute"])
+def test_the_note_of_columns_in_another_order_names_the_file_s_column(faithful, capsys, tmp_path,
+                                                                      ext, command):
+    # The note counted among the model's columns alone: a file of 'id', 'waiting' and
+    # 'eruptions' was said to hold 'waiting' in its column 0, which is 'id'.
+    frame = faithful["frame"]
+    data = table_file(tmp_path / f"d{ext}", ["id", "waiting", "eruptions"],
+                      np.c_[np.arange(len(frame)), frame[["waiting", "eruptions"]]])
+    out = [] if command == "score" else ["-o", tmp_path / f"out{ext}"]
+    status, _, err = run(capsys, command, faithful["model"], data, *out)
+    assert status == 0, err
+    assert (f"fastem: note: {str(data)!r} has the model's columns in another order (the "
+            "model's column 0 (0-based), 'eruptions', is column 2 of the file); they are "
+            "matched by name\n") in err
+    # the model's columns in its order among others: nothing to note
+    data = table_file(tmp_path / f"d{ext}", ["eruptions", "id", "waiting"],
+                      np.c_[frame["eruptions"], np.arange(len(frame)), frame["waiting"]])
+    status, _, err = run(capsys, command, faithful["model"], data, *out)
+    assert status == 0 and "another order" not in err, err
+
+
 def test_predict_refuses_data_without_the_model_columns(faithful, capsys, tmp_path):
     other = tmp_path / "other.csv"
     faithful["frame"].rename(columns={"waiting": "wait"}).to_csv(other, index=False)
