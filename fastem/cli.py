@@ -810,10 +810,11 @@ def _in_fitted_layout(model, X, column_indices):
 
 
 def _shown_names(names):
-    """``names`` as a line of text shows them: all quoted (``repr``) when one holds a
-    comma, spaces around it or a character that does not print (a line break, a tab),
-    which would run into the next name or break the line; else as they are."""
-    if any("," in n or n != n.strip() or not n.isprintable() for n in names):
+    """``names`` as a line of text shows them: all quoted (``repr``) when one is empty, or
+    holds a comma, spaces around it or a character that does not print (a line break, a
+    tab), which would show no name, run into the next name or break the line; else as
+    they are."""
+    if any(not n or "," in n or n != n.strip() or not n.isprintable() for n in names):
         return [repr(n) for n in names]
     return list(names)
 

@@ -1009,11 +1009,13 @@ def test_the_printed_means_tell_apart_components_far_from_zero(capsys, tmp_path,
     assert f"{means[0, 0]:.4g}" in out and f"{means[0, 0]:.5g}" not in out
 
 
-@pytest.mark.parametrize("names", [["a\nb", "c"], ["a\tb", "c"], ["a, b", "c"], [" a", "c"]])
+@pytest.mark.parametrize("names", [["a\nb", "c"], ["a\tb", "c"], ["a, b", "c"], [" a", "c"],
+                                   ["", "c"]])
 def test_names_that_would_break_the_table_are_quoted(capsys, tmp_path, names):
     # A line break in a name split the features line and the table's header in two, a
     # tab ran into the next column, and a comma or spaces around a name went unquoted
-    # in the table's titles ('mean a, b', 'mean  a').
+    # in the table's titles ('mean a, b', 'mean  a'); an empty name was no name at all
+    # ('features: 2 (, c)', a title 'mean ').
     pd = pytest.importorskip("pandas")
     X, _ = make_demo_data(200, random_state=0)
     path = tmp_path / "m.npz"
