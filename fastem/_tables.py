@@ -974,7 +974,7 @@ def _pandas_names(names, n_fields):
     return [name if name else f"Unnamed: {j}" for j, name in enumerate(names)]
 
 
-def _unique_names(names):
+def unique_names(names):
     """pandas' names for a header with repeats: the second 'x' is 'x.1' (or the next free)."""
     used, seen, unique = set(names), set(), []
     for name in names:
@@ -1382,7 +1382,7 @@ def csv_column_names(path, header=None, encoding=None):
     if sniffed.names is None:
         return None
     first = _index_columns(sniffed.names)
-    return _unique_names(sniffed.names[first:])[:len(sniffed.data_columns())]
+    return unique_names(sniffed.names[first:])[:len(sniffed.data_columns())]
 
 
 def guessed_encoding_note(path, header=None, encoding=None):
@@ -1459,7 +1459,7 @@ def read_csv(path, columns=None, header=None, missing=False, nan_fix=None, round
     if names is not None and len(set(names[first:])) < len(names) - first:
         repeated = sorted(n for n, count in collections.Counter(names[first:]).items()
                           if count > 1)
-        names = names[:first] + _unique_names(names[first:])
+        names = names[:first] + unique_names(names[first:])
         notes.append(f"{path!r} repeats the column name(s) {repeated}; the repeats are "
                      "renamed as pandas renames them: 'x', 'x.1', ...")
     if first:
@@ -1795,7 +1795,7 @@ def read_columns(path, layout=None, positions=None):
                 for i, (t, line) in enumerate(zip(stripped, lines))]))
         else:
             columns.append(np.array([None if t == "" else t for t in column], dtype=object))
-    names = (_unique_names(layout.names[:n_columns]) if layout.names is not None
+    names = (unique_names(layout.names[:n_columns]) if layout.names is not None
              else [f"x{j}" for j in range(n_columns)])
     if positions is not None:
         return [names[j] for j in positions], [columns[j] for j in positions]

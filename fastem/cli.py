@@ -72,6 +72,7 @@ from ._tables import (
     read_columns,
     shortest_text,
     spells_names,
+    unique_names,
     unnamed_first_row,
 )
 from ._tables import read_table as read_table_file
@@ -1606,6 +1607,9 @@ def _write_imputed(args, model, X, filled, positions, layout):
     except (ValueError, ImportError) as exc:
         raise CommandError(str(exc)) from None
     fitted = getattr(model, "feature_names_in_", None)
+    # DATA without names (.npy, a CSV file without a header) has its columns taken as the
+    # model's features (the note of _data_for): they are named as the model's in the output
+    unnamed = data_ext == ".npy" or (layout is not None and layout.names is None)
     for c, j in enumerate(positions):
         if missing[:, c].any():  # a column without a hole is copied as it is
             _check_exact_in_float(names[j], columns[j], args.data, _FILLED_FLOAT64)
@@ -1615,9 +1619,22 @@ def _write_imputed(args, model, X, filled, positions, layout):
                 # CSV text: float32 fills (of float32 DATA) with float32's digits
                 columns[j] = columns[j].astype(object)
                 columns[j][missing[:, c]] = list(filled[missing[:, c], c].astype(np.float32))
-        if data_ext == ".npy" and fitted is not None:
-            names[j] = str(fitted[c])
+    if unnamed and fitted is not None:
+        names = _named_as_the_model(len(names), positions, fitted)
     _write_columns(args.output, names, columns, args.data, index)
+
+
+def _named_as_the_model(width, positions, fitted):
+    """The names of the ``width`` columns of DATA without names whose columns at
+    ``positions`` are the model's features ``fitted``: those the model's names, each other
+    column ``x{j}`` (its 0-based place), made unique beside the model's names as pandas
+    makes repeats unique (``x1.1`` beside a feature named ``x1``)."""
+    others = [j for j in range(width) if j not in set(positions)]
+    unique = unique_names([str(n) for n in fitted] + [f"x{j}" for j in others])
+    names = [None] * width
+    for j, name in zip(list(positions) + others, unique):
+        names[j] = name
+    return names
 
 
 # values of parquet columns that a CSV field cannot hold as text

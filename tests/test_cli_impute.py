@@ -99,6 +99,39 @@ def test_impute_writes_every_column_with_the_observed_values_unchanged(
                 assert rows[i][j] == fastem._tables.shortest_text(expected[i, j])
 
 
+@pytest.mark.parametrize("data_format", [".npy", ".csv"])
+@pytest.mark.parametrize("out_format", [".parquet", ".csv"])
+@pytest.mark.parametrize("columns", [None, "2,0", "0,2"])
+def test_data_without_names_is_written_with_the_model_s_names(tmp_path, data_format, out_format,
+                                                              columns):
+    """DATA without names (.npy, a CSV file without a header) has its columns taken as the
+    named model's features, and the output names them so. A CSV file without a header was
+    written with x0, x1, ... where a .npy file got the model's names, so that the output
+    did not read back under the model; and a column not chosen kept its place x1 beside a
+    feature named 'x1': a parquet file that pandas could not read, a CSV file refused."""
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    X = _table()[:, [1, 2, 3]]  # b (holes), an id of whole numbers, d (holes)
+    chosen = [0, 1, 2] if columns is None else [int(j) for j in columns.split(",")]
+    model_path = tmp_path / "m.npz"
+    fastem.GaussianMixture(2, missing="em", random_state=0).fit(
+        pd.DataFrame(X[:, chosen], columns=["x1", "b", "d"][:len(chosen)])).save(model_path)
+    data = tmp_path / f"data{data_format}"
+    if data_format == ".npy":
+        np.save(data, X)
+    else:
+        pd.DataFrame(X).to_csv(data, header=False, index=False)
+    out = tmp_path / f"filled{out_format}"
+    options = [] if columns is None else ["--columns", columns]
+    assert main(["impute", str(model_path), str(data), *options, "-o", str(out), "--quiet"]) == 0
+    if out_format == ".csv" and data_format == ".csv":  # a copy of DATA: no header
+        assert pd.read_csv(out, header=None).shape == X.shape
+        return
+    filled = pd.read_csv(out) if out_format == ".csv" else pd.read_parquet(out)
+    expected = {None: ["x1", "b", "d"], "2,0": ["b", "x1.1", "x1"], "0,2": ["x1", "x1.1", "b"]}
+    assert list(filled.columns) == expected[columns]
+
+
 def test_impute_copies_a_csv_file_as_text_with_only_the_missing_fields_filled(tmp_path):
     """Comments, the delimiter, the line ending, text columns and the spelling of numbers stay."""
     X = _table(seed=1, n=60)
