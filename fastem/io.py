@@ -1948,7 +1948,9 @@ def _to_sklearn(model, sklearn_class, hyper_names, fitted_names):
         estimator.weights_ = estimator.weights_ / estimator.weights_.sum()
     estimator.lower_bounds_ = list(model.lower_bounds_)
     if hasattr(model, "feature_names_in_"):
-        estimator.feature_names_in_ = model.feature_names_in_.copy()
+        # an object array of its own, as scikit-learn's fit sets it, whatever was assigned
+        # (a list, a tuple, an array of NumPy strings)
+        estimator.feature_names_in_ = np.array(model.feature_names_in_, dtype=object)
     # The settings the parameters embody (reg_covar), which a set_params since the fit may
     # have changed and scikit-learn has no field for: from_sklearn reads them back, as
     # load reads a file's fitted_settings, while the estimator holds these parameters.

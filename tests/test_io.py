@@ -301,6 +301,31 @@ def test_sklearn_round_trip(data, covariance_type):
 
 
 @pytest.mark.parametrize("family", ["GaussianMixture", "BayesianGaussianMixture"])
+@pytest.mark.parametrize("assigned", [None, ("x", "y"), ["x", "y"], np.array(["x", "y"])])
+def test_to_sklearn_gives_the_names_as_scikit_learn_sets_them(data, family, assigned):
+    """feature_names_in_ assigned as a tuple (which predict, save and load take) failed in
+    to_sklearn with "'tuple' object has no attribute 'copy'"; a list or an array of NumPy
+    strings reached the estimator as it was. The estimator gets an object array of its own,
+    as scikit-learn's fit sets it."""
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("sklearn")
+    frame = pd.DataFrame(data[:300], columns=["x", "y"])
+    model = getattr(fastem, family)(n_components=2, random_state=0, max_iter=5, tol=1e-1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # not converged in 5 iterations
+        model.fit(frame)
+    if assigned is not None:
+        model.feature_names_in_ = assigned
+    estimator = model.to_sklearn()
+    names = estimator.feature_names_in_
+    assert isinstance(names, np.ndarray) and names.dtype == object
+    assert names.tolist() == ["x", "y"] and names is not model.feature_names_in_
+    np.testing.assert_array_equal(estimator.predict(frame), model.predict(frame))
+    with pytest.raises(ValueError, match="same order as they were in fit"):
+        estimator.predict(frame[["y", "x"]])
+
+
+@pytest.mark.parametrize("family", ["GaussianMixture", "BayesianGaussianMixture"])
 def test_from_sklearn_gives_the_lower_bounds_as_floats(tmp_path, data, family):
     """As a fit and a model file give them: a GaussianMixture's were scikit-learn's NumPy
     float64 scalars, whose type (and repr) save and load changed."""
