@@ -1766,6 +1766,26 @@ class BaseMixture(_KeywordsChecked):
             "(its impute fills them in); otherwise remove or impute them"
         )
 
+    def _checked_feature_names(self):
+        """``feature_names_in_`` of the fitted model, None where it has none, checked as the
+        comparison with the data's names needs it: one string per feature (it may have been
+        assigned by hand), else a ValueError that says so. Every use of the names against
+        data (the methods, the plots) checks them so first."""
+        fitted_names = getattr(self, "feature_names_in_", None)
+        if fitted_names is not None and not (
+                not isinstance(fitted_names, str) and np.ndim(fitted_names) == 1
+                and len(fitted_names) == self.n_features_in_
+                and all(isinstance(name, str) for name in fitted_names)):
+            shown = (fitted_names if isinstance(fitted_names, str) or np.ndim(fitted_names) != 1
+                     else [n.item() if isinstance(n, np.generic) else n for n in fitted_names])
+            raise ValueError(
+                f"feature_names_in_ is {shown!r}, not a list of "
+                f"{self.n_features_in_} strings, one column name per feature. Assign the "
+                "column names of the fit's data as strings (or delete the attribute, for "
+                "data without names), or refit the model."
+            )
+        return fitted_names
+
     def _validate_data(self, X, sample_weight=None, *, reset, statistics=False, allow_empty=False):
         """Validate ``X`` (and its weights) once and return its data source.
 
@@ -1781,21 +1801,8 @@ class BaseMixture(_KeywordsChecked):
             check_scalar(self.n_features_in_, "n_features_in_", numbers.Integral, min_val=1)
             # Before the anchors (e.g. the means) take part in the range check.
             self._check_fitted_parameters(self.n_features_in_)
-        fitted_names = getattr(self, "feature_names_in_", None)
-        if not reset and fitted_names is not None and not (
-                not isinstance(fitted_names, str) and np.ndim(fitted_names) == 1
-                and len(fitted_names) == self.n_features_in_
-                and all(isinstance(name, str) for name in fitted_names)):
-            # assigned by hand: the comparison with the data's names needs strings
-            shown = (fitted_names if isinstance(fitted_names, str) or np.ndim(fitted_names) != 1
-                     else [n.item() if isinstance(n, np.generic) else n for n in fitted_names])
-            raise ValueError(
-                f"feature_names_in_ is {shown!r}, not a list of "
-                f"{self.n_features_in_} strings, one column name per feature. Assign the "
-                "column names of the fit's data as strings (or delete the attribute, for "
-                "data without names), or refit the model."
-            )
-        if not reset and fitted_names is not None and isinstance(X, Chunks):
+        fitted_names = None if reset else self._checked_feature_names()
+        if fitted_names is not None and isinstance(X, Chunks):
             X.check_first_row(fitted_names)
         allow_nan = self._fits_missing()
         source = as_source(

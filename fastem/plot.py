@@ -107,13 +107,15 @@ def _check_model(model, what, min_features=1, parameters=True):
     assigned ones that disagree with one another (a ``covariances_`` beside
     the old precisions), weights off the simplex, hyper-parameters changed
     since the fit. A figure would otherwise draw a mixture other than the one
-    the model predicts with.
+    the model predicts with. So do its ``feature_names_in_`` (one string per
+    feature), which the data's names are compared with.
     """
     if not hasattr(model, "_check_is_fitted"):
         raise TypeError(f"{what} takes a fastem mixture, got {type(model).__name__}.")
     model._check_is_fitted()
     if parameters:
         model._check_fitted_parameters(model.n_features_in_)
+        model._checked_feature_names()  # before the data's names are compared with them
     if model.n_features_in_ < min_features:  # min_features=2: the 2-D plots
         raise ValueError(
             f"{what} draws two features, but the {type(model).__name__} has "

@@ -482,6 +482,27 @@ def test_explore_refuses_another_column_than_the_models(family, counts):
     assert plot.explore(model, pd.Series(counts["count"].to_numpy())).ax.get_xlabel() == "count"
 
 
+@pytest.mark.parametrize("wrong", ["one more", "not a string"])
+@pytest.mark.parametrize("call", ["plot_density_1d", "plot_clusters_2d", "plot_pairs",
+                                  "explore"])
+def test_names_assigned_by_hand_that_predict_refuses_are_refused_by_the_plots(
+        faithful_like, wrong, call):
+    """feature_names_in_ assigned as other than one string per feature is refused by the
+    plots as by predict, before the data's names are compared with it: three names for
+    two features were refused as if the data missed the third ("Select the columns of
+    fit, in order: X[['eruptions', 'waiting', 'x']]", a selection that fails), a name
+    that is no string was an AttributeError ('int' object has no attribute 'strip')."""
+    data = faithful_like[["waiting"]] if call == "explore" else faithful_like  # 1-D mixtures
+    model = fastem.GaussianMixture(2, random_state=0).fit(data)
+    names = list(data.columns)
+    model.feature_names_in_ = names + ["x"] if wrong == "one more" else names[:-1] + [5]
+    refused = rf"^feature_names_in_ is .*, not a list of {len(names)} strings"
+    with pytest.raises(ValueError, match=refused):
+        model.predict(data)
+    with pytest.raises(ValueError, match=refused):
+        getattr(plot, call)(model, data)
+
+
 def test_lower_bounds_name_what_the_fit_maximised(faithful_like):
     plain = fastem.GaussianMixture(2, random_state=0).fit(faithful_like)
     assert plot.plot_lower_bounds(plain)["ax"].get_ylabel() == "log-likelihood per sample"
