@@ -1947,7 +1947,7 @@ def _to_sklearn(model, sklearn_class, hyper_names, fitted_names):
         # last component scikit-learn's sample (NumPy's multinomial) then refuses the others
         estimator.weights_ = estimator.weights_ / estimator.weights_.sum()
     estimator.lower_bounds_ = list(model.lower_bounds_)
-    if hasattr(model, "feature_names_in_"):
+    if getattr(model, "feature_names_in_", None) is not None:  # None: no names, as absent
         # an object array of its own, as scikit-learn's fit sets it, whatever was assigned
         # (a list, a tuple, an array of NumPy strings)
         estimator.feature_names_in_ = np.array(model.feature_names_in_, dtype=object)
@@ -2031,7 +2031,7 @@ def _from_sklearn(cls, estimator, hyper_names, fitted_names, kind):
     model.lower_bound_ = _real_as_float(estimator.lower_bound_)
     bounds = getattr(estimator, "lower_bounds_", [estimator.lower_bound_])
     model.lower_bounds_ = [_real_as_float(v) for v in bounds]
-    if hasattr(estimator, "feature_names_in_"):
+    if getattr(estimator, "feature_names_in_", None) is not None:  # None: no names, as absent
         model.feature_names_in_ = np.asarray(estimator.feature_names_in_, dtype=object)
     return model
 

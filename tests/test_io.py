@@ -326,6 +326,32 @@ def test_to_sklearn_gives_the_names_as_scikit_learn_sets_them(data, family, assi
 
 
 @pytest.mark.parametrize("family", ["GaussianMixture", "BayesianGaussianMixture"])
+@pytest.mark.parametrize("direction", ["from_sklearn", "to_sklearn"])
+def test_names_set_to_none_convert_as_no_names(data, family, direction):
+    """feature_names_in_ set to None is no names to scikit-learn's checks and to fastem's
+    (predict of a DataFrame warns that the model was fitted without names) and to save.
+    from_sklearn made it an array of None, which every method then refused ("feature_names_in_
+    is array(None, dtype=object), not a list of 2 strings"), and to_sklearn gave the
+    estimator that array. Now the converted model or estimator has no names."""
+    pd = pytest.importorskip("pandas")
+    mixture = pytest.importorskip("sklearn.mixture")
+    frame = pd.DataFrame(data[:300], columns=["x", "y"])
+    source = (getattr(mixture, family) if direction == "from_sklearn"
+              else getattr(fastem, family))(n_components=2, random_state=0, max_iter=5, tol=1e-1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # not converged in 5 iterations
+        source.fit(frame)
+    source.feature_names_in_ = None
+    converted = (getattr(fastem, family).from_sklearn(source) if direction == "from_sklearn"
+                 else source.to_sklearn())
+    assert not hasattr(converted, "feature_names_in_")
+    np.testing.assert_array_equal(converted.predict(frame.to_numpy()),
+                                  source.predict(frame.to_numpy()))
+    with pytest.warns(UserWarning, match="fitted without feature names"):
+        converted.predict(frame)
+
+
+@pytest.mark.parametrize("family", ["GaussianMixture", "BayesianGaussianMixture"])
 def test_from_sklearn_gives_the_lower_bounds_as_floats(tmp_path, data, family):
     """As a fit and a model file give them: a GaussianMixture's were scikit-learn's NumPy
     float64 scalars, whose type (and repr) save and load changed."""
