@@ -1242,6 +1242,7 @@ def _data_for(model, args, column_indices=None, missing=False, copied=False):
     read rounded.
     """
     _check_data_path(args.data)  # before any note about its columns
+    taken = None  # the note that DATA's columns are taken as the model's features, in order
     fitted = getattr(model, "feature_names_in_", None)
     columns = args.columns
     if fitted is not None and len(set(fitted)) < len(fitted):
@@ -1314,8 +1315,8 @@ def _data_for(model, args, column_indices=None, missing=False, copied=False):
         elif column_indices is not None and columns is None:
             columns = _recorded_columns(args, column_indices, header)
         elif not args.quiet:
-            print(f"fastem: note: {args.data!r} has no column names; its columns are taken as "
-                  f"the model's, in order: {shown_names(fitted)}", file=sys.stderr)
+            taken = (f"{args.data!r} has no column names; its columns are taken as the model's, "
+                     f"in order: {shown_names(fitted)}")
     elif column_indices is not None and columns is None:
         file_names = column_names(args.data, header, args.encoding)
         if file_names not in (None, _positional_labels(len(file_names or ()))):
@@ -1333,10 +1334,9 @@ def _data_for(model, args, column_indices=None, missing=False, copied=False):
     elif columns is None and getattr(model, "feature_names_in_", None) is None and not args.quiet:
         file_names = column_names(args.data, header, args.encoding)
         if file_names not in (None, _feature_labels(model)):  # x0, x1, ...: as sample writes
-            print(f"fastem: note: the model has no column names; the columns of {args.data!r} "
-                  f"are taken as its features, in order: {shown_names(file_names)} (choose "
-                  "others, or "
-                  "another order, with --columns)", file=sys.stderr)
+            taken = (f"the model has no column names; the columns of {args.data!r} are taken "
+                     f"as its features, in order: {shown_names(file_names)} (choose others, "
+                     "or another order, with --columns)")
     missing = missing or model._fits_missing()
     # in the dtype that the model's methods take DATA in, whatever the model's own: a float32
     # model evaluates data that are not float32 in float64, as model.predict(X) does
@@ -1349,6 +1349,8 @@ def _data_for(model, args, column_indices=None, missing=False, copied=False):
             f"{args.data!r} has {X.shape[1]} column(s) but the model was fitted on "
             f"{model.n_features_in_} feature(s); select the same columns with --columns"
         )
+    if taken:  # once they are known to be as many as the model's features
+        print(f"fastem: note: {taken}", file=sys.stderr)
     return X, positions, layout
 
 

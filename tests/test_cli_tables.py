@@ -452,6 +452,32 @@ def test_data_without_names_under_a_named_model_gets_a_note(faithful, capsys, tm
     assert status == 0 and err == ""
 
 
+@pytest.mark.parametrize("command", ["predict", "score", "impute"])
+@pytest.mark.parametrize("model_names, data", [(True, ".npy"), (True, " without a header.csv"),
+                                               (False, ".csv")])
+def test_data_of_another_width_gets_no_note_that_takes_its_columns(faithful, capsys, tmp_path,
+                                                                   command, model_names, data):
+    # The note that DATA's columns are taken as the model's, in order, came before the error
+    # that they are not as many: "its columns are taken as the model's, in order:
+    # ['eruptions', 'waiting']" above "has 3 column(s) but the model was fitted on 2".
+    frame = faithful["frame"].assign(extra=1.0)
+    model = faithful["model"]
+    if not model_names:
+        np.save(tmp_path / "points.npy", faithful["frame"].to_numpy())
+        model = tmp_path / "m.npz"
+        assert run(capsys, "fit", tmp_path / "points.npy", "-k", 2, "-o", model, "--quiet")[0] == 0
+    path = tmp_path / f"d{data}".replace(" without a header", "")
+    if data == ".npy":
+        np.save(path, frame.to_numpy())
+    else:
+        frame.to_csv(path, index=False, header=not model_names)
+    out = [] if command == "score" else ["-o", tmp_path / "out.csv"]
+    status, _, err = run(capsys, command, model, path, *out)
+    assert status == 1
+    assert err == (f"fastem: error: {str(path)!r} has 3 column(s) but the model was fitted on 2 "
+                   "feature(s); select the same columns with --columns\n")
+
+
 def test_header_option_for_names_that_are_numbers(capsys, tmp_path):
     rng = np.random.default_rng(0)
     frame = pd.DataFrame(np.concatenate([rng.normal(0, 1, (100, 3)), rng.normal(5, 1, (100, 3))]),
