@@ -1222,6 +1222,25 @@ def spells_names(row, names):
     return row == [str(n).strip() for n in names]
 
 
+def names_in_row(names, row):
+    """For each of the model's ``names``, its position in the first ``row`` of a file
+    (:attr:`FirstRow.fields`), if the row holds exactly those names, each once, in any
+    order, as written or as the same number ('400', ' 400', '400.0'); else None."""
+    def key(text):
+        text = text.strip()
+        try:
+            return ("number", float(text))
+        except ValueError:
+            return ("text", text)
+
+    keys = [key(field) for field in row]
+    wanted = [key(name) for name in names]
+    if len(set(keys)) != len(keys) or sorted(keys) != sorted(wanted):
+        return None
+    position = {k: j for j, k in enumerate(keys)}
+    return [position[k] for k in wanted]
+
+
 def _numeric_header_note(path, encoding, delimiter, comments):
     """A note when a first row read as data looks like names that are numbers.
 

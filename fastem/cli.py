@@ -71,6 +71,7 @@ from ._tables import (
     place_of,
     read_columns,
     shortest_text,
+    names_in_row,
     spells_names,
     unique_names,
     unnamed_first_row,
@@ -385,25 +386,6 @@ def _names_error(args, header, message):
         with contextlib.suppress(ValueError):
             note = guessed_encoding_note(args.data, _HEADER[header], args.encoding)
     return CommandError(message + (f". Note: {note}" if note else ""))
-
-
-def _names_in_row(names, row):
-    """For each of the model's ``names``, its position in the first ``row`` of a file, if the
-    row holds exactly those names, each once, as written or as the same number ('400',
-    ' 400', '400.0'); else None."""
-    def key(text):
-        text = text.strip()
-        try:
-            return ("number", float(text))
-        except ValueError:
-            return ("text", text)
-
-    keys = [key(field) for field in row]
-    wanted = [key(name) for name in names]
-    if len(set(keys)) != len(keys) or sorted(keys) != sorted(wanted):
-        return None
-    position = {k: j for j, k in enumerate(keys)}
-    return [position[k] for k in wanted]
 
 
 def _tilde_hint(path):
@@ -1264,7 +1246,7 @@ def _data_for(model, args, column_indices=None, missing=False, copied=False):
             except ValueError as exc:
                 raise CommandError(str(exc)) from None
             looks = first is not None and first.looks_like_names
-            order = _names_in_row(fitted, first.fields) if looks else None
+            order = names_in_row(fitted, first.fields) if looks else None
             if order is None and first is not None and spells_names(first.fields, fitted):
                 raise CommandError(
                     f"the first row of {args.data!r} spells the model's column names "

@@ -52,8 +52,8 @@ from ._config import BLOCK_SIZE
 from .exceptions import warn_at_caller
 from ._init import sample_index, subsample
 from ._tables import (
-    TABLE_EXTENSIONS, binary_format, check_encoding, place_of, read_table, spells_names,
-    starts_as_text, unnamed_first_row,
+    TABLE_EXTENSIONS, binary_format, check_encoding, names_in_row, place_of, read_table,
+    spells_names, starts_as_text, unnamed_first_row,
 )
 from ._validation import (
     EntryError, as_list, check_array, check_memory, check_not_mapping, check_path_characters,
@@ -874,24 +874,34 @@ class Chunks:
         return first is not None and spells_names(first.fields, self._part_names)
 
     def check_first_row(self, fitted_names):
-        """Refuse a first ``.csv`` chunk whose first row, read as data, spells ``fitted_names``.
+        """Refuse a first ``.csv`` chunk whose first row, read as data, spells ``fitted_names``
+        in their order, or in another order (:func:`~fastem._tables.names_in_row`) where it
+        looks like names (:attr:`~fastem._tables.FirstRow.looks_like_names`), as the
+        command line then reads it as the header.
 
         Names that are numbers (days 1, 2, 3 above counts, as ``df.to_csv``
         writes them) do not tell a header from a row of data; a header read
         as data would get a label of its own, and every label after it would
-        belong to the row above. Only with ``header=None``, which decides.
+        belong to the row above; a header of the names in another order
+        would have the columns read as the model's features in the file's
+        order, without their names to match them by. Only with
+        ``header=None``, which decides.
         """
         path = _table_path(self.chunks[0]) if self.chunks else None
         if self.header is not None or path is None or not path.lower().endswith(".csv"):
             return
         first = unnamed_first_row(path, self.encoding)
-        if first is not None and spells_names(first.fields, fitted_names):
+        if first is None:
+            return
+        in_order = spells_names(first.fields, fitted_names)
+        if in_order or (first.looks_like_names
+                        and names_in_row(fitted_names, first.fields) is not None):
             raise ValueError(
                 f"The first row of {path!r} spells the column names the model was fitted with "
-                f"({first.fields}), in their order, and was read as a row of data because they "
-                "are numbers: it is the header if they are names (df.to_csv writes names that "
-                "are numbers so), or a row of data that reads the same. Say which: "
-                "Chunks(..., header=True) or Chunks(..., header=False)."
+                f"({first.fields}), in {'their' if in_order else 'another'} order, and was read "
+                "as a row of data because they are numbers: it is the header if they are names "
+                "(df.to_csv writes names that are numbers so), or a row of data that reads the "
+                "same. Say which: Chunks(..., header=True) or Chunks(..., header=False)."
             )
 
     def _load_weights(self, item):

@@ -566,6 +566,33 @@ def test_a_header_of_names_that_are_numbers_never_becomes_a_labelled_row(capsys,
                        model.predict(frame))
 
 
+def test_a_header_of_the_model_s_names_in_another_order_is_never_data_to_chunks(capsys,
+                                                                                tmp_path):
+    """A header of names that are numbers, the model's in another order ('2,1' above
+    fractions, df[['2', '1']].to_csv): the command line reads it as the header and matches
+    the columns by name; Chunks read it as a row of data, and predict took the columns in
+    the file's order as the model's features, with a label for the header (201 labels for
+    200 rows, half of them wrong), where the names in their order are refused. Now Chunks
+    refuse it too, until told what the row is."""
+    rng = np.random.default_rng(0)
+    X = np.c_[rng.normal(0, 1, 200) + np.repeat([0, 8], 100), rng.normal(0, 1, 200)]
+    frame = pd.DataFrame(X, columns=["1", "2"])
+    model = fastem.GaussianMixture(2, random_state=0).fit(frame)
+    model.save(tmp_path / "m.npz")
+    path = tmp_path / "swapped.csv"
+    frame[["2", "1"]].to_csv(path, index=False)
+    status, _, err = run(capsys, "predict", tmp_path / "m.npz", path, "-o", tmp_path / "l.npy")
+    assert status == 0 and "so it is read as the header" in err
+    assert_array_equal(np.load(tmp_path / "l.npy"), model.predict(frame))
+    with pytest.raises(ValueError, match=r"spells the column names .*\['2', '1'\]\), in another "
+                                         r"order.*header=True"):
+        model.predict(fastem.Chunks([path]))
+    with pytest.raises(ValueError, match=r"same order as they were in fit"):
+        model.predict(fastem.Chunks([path], header=True))
+    assert_array_equal(model.predict(fastem.Chunks([path], header=True, columns=["1", "2"]))[0],
+                       model.predict(frame))
+
+
 def test_repeated_names_never_read_one_column_twice(capsys, tmp_path):
     rng = np.random.default_rng(0)
     X = np.concatenate([rng.normal(0, 1, (100, 2)), rng.normal([5, -5], 1, (100, 2))])
