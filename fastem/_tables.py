@@ -2037,6 +2037,23 @@ def parquet_column_names(path):
     return [n for n in schema.names if n not in index]
 
 
+def parquet_index_problem(path, names):
+    """Where the parquet file ``path`` holds one of ``names`` (columns asked for by name, or a
+    model's names) as the index of the pandas DataFrame saved in it and not as a column of
+    data: a sentence that says so, with the fix, for the first such name; else ''. Such a
+    column is no data column (:func:`parquet_column_names`), and was said to be absent."""
+    schema = _parquet_schema(path)
+    index = _parquet_index_columns(schema)
+    data = {name for name in schema.names if name not in index}
+    for name in names:
+        if isinstance(name, str) and name in index and name not in data:
+            return (f"column {name!r} of {path!r} is the index of the pandas DataFrame saved "
+                    "in it (its pandas metadata says so), which is read as row labels, not as "
+                    "a column of data; save it as a column to select it: "
+                    "df.reset_index().to_parquet(path)")
+    return ""
+
+
 def read_parquet(path, columns=None, missing=False, nan_fix=None, rounding=False):
     """Read a parquet file of numbers.
 
@@ -2073,9 +2090,15 @@ def read_parquet(path, columns=None, missing=False, nan_fix=None, rounding=False
     names = list(schema.names)
     index = _parquet_index_columns(schema)
     available = [j for j, name in enumerate(names) if name not in index]
-    positions = choose_columns(columns, names, available, path)
-    chosen = [names[i] for i in positions]
     shown = [n for n in index if not n.startswith("__index_level_")]
+    try:
+        positions = choose_columns(columns, names, available, path)
+    except ValueError as exc:
+        problem = parquet_index_problem(path, columns)
+        if not problem:
+            raise
+        raise ValueError(f"{exc}. Note: {problem}") from None
+    chosen = [names[i] for i in positions]
     notes = [f"{path!r} holds the index of a pandas DataFrame in the column(s) {shown}; not used "
              "as features (save it with df.reset_index().to_parquet(path) to fit it)"] if shown else []
     for name in chosen:

@@ -67,6 +67,7 @@ from ._tables import (
     header_quoted,
     index_positions,
     parquet_column_names,
+    parquet_index_problem,
     parquet_range_index,
     place_of,
     read_columns,
@@ -376,6 +377,19 @@ def column_names(path, header=None, encoding=None):
     except (ValueError, ImportError) as exc:
         raise CommandError(str(exc)) from None
     return None
+
+
+def _index_problem(path, names):
+    """For an error that a parquet DATA lacks some of ``names``: a sentence, '. Note: ...',
+    where one of them is the index of the pandas DataFrame saved in it
+    (:func:`~fastem._tables.parquet_index_problem`); else ''."""
+    if not path.lower().endswith(".parquet"):
+        return ""
+    try:
+        problem = parquet_index_problem(path, names)
+    except (ValueError, ImportError) as exc:
+        raise CommandError(str(exc)) from None
+    return f". Note: {problem}" if problem else ""
 
 
 def _names_error(args, header, message):
@@ -1269,7 +1283,8 @@ def _data_for(model, args, column_indices=None, missing=False, copied=False):
                 positions = choose_columns(requested, file_names, list(range(len(file_names))),
                                            args.data)
             except ValueError as exc:
-                raise _names_error(args, header, str(exc)) from None
+                raise _names_error(args, header, str(exc) + _index_problem(args.data, requested)
+                                   ) from None
             chosen = [file_names[j] for j in positions]
             if sorted(chosen) != sorted(n for n in matched if n is not None):
                 raise _names_error(
@@ -1287,7 +1302,7 @@ def _data_for(model, args, column_indices=None, missing=False, copied=False):
                     f"{f' (nor {len(absent) - 1} more of the model: ' if len(absent) > 1 else ''}"
                     f"{shown_names(absent[1:]) + ')' if len(absent) > 1 else ''}; the model was "
                     f"fitted on the columns {shown_names(fitted)} and its columns are "
-                    f"{shown_names(file_names)}"
+                    f"{shown_names(file_names)}{_index_problem(args.data, absent)}"
                 )
             misordered = _first_misordered_column(fitted, matched, file_names)
             if misordered and not args.quiet:

@@ -593,6 +593,28 @@ def test_a_header_of_the_model_s_names_in_another_order_is_never_data_to_chunks(
                        model.predict(frame))
 
 
+@pytest.mark.parametrize("command", ["fit --columns", "predict", "predict --columns"])
+def test_a_parquet_index_asked_for_by_name_is_named_as_the_index(capsys, tmp_path, command):
+    # The column 'id' of df.set_index('id').to_parquet(path) was said to be absent, where
+    # the file holds it, as the DataFrame's index.
+    pytest.importorskip("pyarrow")
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"id": rng.normal(size=40), "x": rng.normal(size=40)})
+    fastem.GaussianMixture(1).fit(frame).save(tmp_path / "m.npz")
+    data = tmp_path / "d.parquet"
+    frame.set_index("id").to_parquet(data)
+    argv = {"fit --columns": ["fit", data, "--columns", "id,x", "-k", 1, "-o", tmp_path / "n.npz"],
+            "predict": ["predict", tmp_path / "m.npz", data, "-o", tmp_path / "l.csv"],
+            "predict --columns": ["predict", tmp_path / "m.npz", data, "--columns", "id,x",
+                                  "-o", tmp_path / "l.csv"]}[command]
+    status, _, err = run(capsys, *argv)
+    assert status == 1 and err.count("\n") == 1, err
+    assert err.endswith(f". Note: column 'id' of {str(data)!r} is the index of the pandas "
+                        "DataFrame saved in it (its pandas metadata says so), which is read as "
+                        "row labels, not as a column of data; save it as a column to select "
+                        "it: df.reset_index().to_parquet(path)\n"), err
+
+
 def test_repeated_names_never_read_one_column_twice(capsys, tmp_path):
     rng = np.random.default_rng(0)
     X = np.concatenate([rng.normal(0, 1, (100, 2)), rng.normal([5, -5], 1, (100, 2))])

@@ -1858,3 +1858,22 @@ def test_a_parquet_column_of_type_null_holds_missing_values(tmp_path, dtype):
     assert main(["impute", model_path, second, "-o", out, "--quiet"]) == 0
     expected = model.impute(pd.DataFrame(X[60:], columns=["a", "b"])).to_numpy()
     assert_allclose(pd.read_parquet(out).to_numpy(), expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("columns", [["id", "x"], ["x", "id"]])
+def test_a_parquet_index_chosen_by_name_is_named_as_the_index(tmp_path, columns):
+    """A column that a parquet file holds as the index of the pandas DataFrame saved in it
+    (df.set_index('id').to_parquet) was said to be absent ("column 'id' not found ...; its
+    columns are ['x']"); the error now says what it is and how to fit it."""
+    pytest.importorskip("pyarrow")
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"id": rng.normal(size=20), "x": rng.normal(size=20)})
+    path = tmp_path / "d.parquet"
+    frame.set_index("id").to_parquet(path)
+    with pytest.raises(ValueError, match=r"column 'id' not found in .*\. Note: column 'id' of "
+                                         r".* is the index of the pandas DataFrame saved in it.*"
+                                         r"df\.reset_index\(\)\.to_parquet\(path\)"):
+        GaussianMixture(1).fit(Chunks([path], columns=columns))
+    frame.to_parquet(path)  # the fix: a column
+    assert list(GaussianMixture(1).fit(Chunks([path], columns=columns)).feature_names_in_) \
+        == columns
