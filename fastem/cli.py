@@ -1628,7 +1628,8 @@ def _named_as_the_model(width, positions, fitted):
     ``positions`` are the model's features ``fitted``: those the model's names, each other
     column ``x{j}`` (its 0-based place), made unique beside the model's names as pandas
     makes repeats unique (``x1.1`` beside a feature named ``x1``)."""
-    others = [j for j in range(width) if j not in set(positions)]
+    chosen = set(positions)  # once: made per column, it was (width x features) work
+    others = [j for j in range(width) if j not in chosen]
     unique = unique_names([str(n) for n in fitted] + [f"x{j}" for j in others])
     names = [None] * width
     for j, name in zip(list(positions) + others, unique):
