@@ -32,7 +32,7 @@ Without daal4py the script says so and exits with status 0.
 
 oneDAL 2024.7 asks whether the CPU is Intel's (``daal_check_is_intel_cpu``)
 and on another vendor's CPU with the same instruction sets takes other code
-paths: on an AMD EPYC (Zen 5, AVX-512) its 'full' iterations took 1.5-2x
+paths: on an AMD EPYC (Zen 5, AVX-512) its 'full' iterations took 1.1-2.2x
 as long as with the check answered "Intel", with the same results to
 rounding. ``--as-intel`` answers the check so (a two-function library
 preloaded into a second run of the script, built with ``cc``), to measure
