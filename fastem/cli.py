@@ -1239,6 +1239,7 @@ def _data_for(model, args, column_indices=None, missing=False, copied=False):
     """
     _check_data_path(args.data)  # before any note about its columns
     taken = None  # the note that DATA's columns are taken as the model's features, in order
+    taken_as = None  # the model's names, which DATA without names has its columns taken as
     fitted = getattr(model, "feature_names_in_", None)
     columns = args.columns
     if fitted is not None and len(set(fitted)) < len(fitted):
@@ -1312,8 +1313,7 @@ def _data_for(model, args, column_indices=None, missing=False, copied=False):
         elif column_indices is not None and columns is None:
             columns = _recorded_columns(args, column_indices, header)
         elif not args.quiet:
-            taken = (f"{args.data!r} has no column names; its columns are taken as the model's, "
-                     f"in order: {shown_names(fitted)}")
+            taken_as = fitted
     elif column_indices is not None and columns is None:
         file_names = column_names(args.data, header, args.encoding)
         if file_names not in (None, _positional_labels(len(file_names or ()))):
@@ -1346,6 +1346,12 @@ def _data_for(model, args, column_indices=None, missing=False, copied=False):
             f"{args.data!r} has {X.shape[1]} column(s) but the model was fitted on "
             f"{model.n_features_in_} feature(s); select the same columns with --columns"
         )
+    if taken_as is not None:  # which of DATA's columns: all, or those --columns chose
+        which = ("its columns are" if columns is None else
+                 f"its columns {', '.join(map(str, positions))} (0-based, as --columns chose "
+                 "them) are")
+        taken = (f"{args.data!r} has no column names; {which} taken as the model's, in order: "
+                 f"{shown_names(taken_as)}")
     if taken:  # once they are known to be as many as the model's features
         print(f"fastem: note: {taken}", file=sys.stderr)
     return X, positions, layout

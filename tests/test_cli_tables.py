@@ -453,6 +453,31 @@ def test_data_without_names_under_a_named_model_gets_a_note(faithful, capsys, tm
 
 
 @pytest.mark.parametrize("command", ["predict", "score", "impute"])
+@pytest.mark.parametrize("ext", [".npy", ".csv"])
+def test_the_note_on_data_without_names_says_which_columns_columns_chose(faithful, capsys,
+                                                                        tmp_path, command, ext):
+    # With --columns, the note said that DATA's columns were taken as the model's, in order,
+    # where the columns chosen were: "its columns are taken as the model's, in order:
+    # ['eruptions', 'waiting']" for the columns 2 and 0 of three.
+    frame = faithful["frame"]
+    X = np.c_[frame["waiting"], np.ones(len(frame)), frame["eruptions"]]
+    path = tmp_path / f"d{ext}"
+    if ext == ".npy":
+        np.save(path, X)
+    else:
+        pd.DataFrame(X).to_csv(path, header=False, index=False)
+    out = [] if command == "score" else ["-o", tmp_path / "out.npy"]
+    status, _, err = run(capsys, command, faithful["model"], path, "--columns", "2,0", *out)
+    assert status == 0, err
+    assert err == (f"fastem: note: {str(path)!r} has no column names; its columns 2, 0 (0-based, "
+                   "as --columns chose them) are taken as the model's, in order: ['eruptions', "
+                   "'waiting']\n")
+    if command == "predict":
+        assert_array_equal(np.load(tmp_path / "out.npy"),
+                           fastem.load(faithful["model"]).predict(frame))
+
+
+@pytest.mark.parametrize("command", ["predict", "score", "impute"])
 @pytest.mark.parametrize("model_names, data", [(True, ".npy"), (True, " without a header.csv"),
                                                (False, ".csv")])
 def test_data_of_another_width_gets_no_note_that_takes_its_columns(faithful, capsys, tmp_path,
