@@ -1011,6 +1011,17 @@ def without_pandas_index(X):
                                names=[X.column_names[j] for j in keep])
 
 
+def pandas_index_names(X):
+    """The names of the pandas index that ``X`` carries beside its columns: a pandas
+    DataFrame's index levels, an Arrow table's columns that its pandas metadata lists as
+    the index (:func:`without_pandas_index` leaves them out); [] for anything else."""
+    schema = getattr(X, "schema", None)
+    if schema is not None and hasattr(X, "column_names"):
+        return pandas_index_columns(schema)
+    names = getattr(getattr(X, "index", None), "names", None)  # a list's index is a method
+    return [] if names is None else [name for name in names if isinstance(name, str)]
+
+
 def feature_names_of(X):
     """Column names of a DataFrame (pandas, polars, ...) or Arrow table, else None.
 
@@ -1141,7 +1152,7 @@ def first_misordered(names, expected, where="fit"):
     return ""
 
 
-def check_feature_names(names, fitted_names, estimator, selection="X[{}]"):
+def check_feature_names(names, fitted_names, estimator, selection="X[{}]", index_note=None):
     """Compare the column names of data passed after fit with those seen in fit.
 
     Follows scikit-learn: a UserWarning when only one of the two has names, a
@@ -1149,7 +1160,9 @@ def check_feature_names(names, fitted_names, estimator, selection="X[{}]"):
     ``selection`` (a format string) of the list of the names of fit: how the
     data passed selects columns (``X[...]`` for a DataFrame). The message
     names at most :data:`NAMES_SHOWN` unseen and missing names, with their
-    counts, whatever the number of columns.
+    counts, whatever the number of columns. ``index_note``, a function of the
+    missing names, says where the data hold one as a pandas index rather than
+    as a column ('' where they do not): the message then says so too.
     """
     if names is None and fitted_names is None:
         return
@@ -1182,6 +1195,9 @@ def check_feature_names(names, fitted_names, estimator, selection="X[{}]"):
         where = first_misordered(list(names), list(fitted_names))
         message += f" ({where}).\n" if where else ".\n"
     message += names_written_otherwise(unseen, missing)
+    note = index_note(missing) if missing and index_note is not None else ""
+    if note:
+        message += f"Note: {note}\n"
     if len(fitted_names) <= 2 * NAMES_SHOWN:
         chosen = repr(list(fitted_names))
     else:  # the model's names, not a list of thousands

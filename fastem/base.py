@@ -1822,6 +1822,7 @@ class BaseMixture(_KeywordsChecked):
             getattr(self, "feature_names_in_", None),
             type(self).__name__,
             getattr(source, "column_selection", "X[{}]"),
+            getattr(source, "index_note", None),
         )
         if source.n_features != self.n_features_in_:
             raise ValueError(

@@ -52,14 +52,15 @@ from ._config import BLOCK_SIZE
 from .exceptions import warn_at_caller
 from ._init import sample_index, subsample
 from ._tables import (
-    TABLE_EXTENSIONS, binary_format, check_encoding, names_in_row, place_of, read_table,
-    spells_names, starts_as_text, unnamed_first_row,
+    TABLE_EXTENSIONS, binary_format, check_encoding, names_in_row, parquet_index_problem,
+    place_of, read_table, spells_names, starts_as_text, unnamed_first_row,
 )
 from ._validation import (
     EntryError, as_list, check_array, check_memory, check_not_mapping, check_path_characters,
     check_sample_weight, check_total_weight, check_weight_labels, close_choice, column_selection,
     FLOAT32_MAX, NAMES_SHOWN, beyond_float32, dtype_text, feature_names_of, first_entry,
-    name_differences, name_key, names_written_otherwise, shown_names, without_pandas_index,
+    name_differences, name_key, names_written_otherwise, pandas_index_names, shown_names,
+    without_pandas_index,
 )
 
 __all__ = [
@@ -442,9 +443,12 @@ class ArraySource:
 
     feature_names_in = None
     first_row = 0  # of these rows in the whole data (see map)
+    _index_names = ()  # of the pandas index that X carried beside its columns
 
     def __init__(self, X, sample_weight=None, *, check_data=None, anchors=None, allow_nan=False,
                  nan_advice=None, allow_empty=False, squares=True):
+        self._index_names = pandas_index_names(X)
+        self._arrow = hasattr(X, "column_names")
         X = without_pandas_index(X)
         self.feature_names_in = feature_names_of(X)
         self.column_selection = column_selection(X)
@@ -471,6 +475,22 @@ class ArraySource:
         self.n_positive = (
             np.count_nonzero(self.sample_weight) if self.sample_weight.shape[0] else self.n_samples
         )
+
+    def index_note(self, missing):
+        """Where X held one of the model's ``missing`` names as its pandas index, not as a
+        column: a sentence that says so, with the fix; else '' (see
+        :func:`fastem._validation.check_feature_names`)."""
+        name = next((name for name in missing if name in self._index_names), None)
+        if name is None:
+            return ""
+        if self._arrow:
+            return (f"column {name!r} of the Arrow table X holds the index of the pandas "
+                    "DataFrame it was made from (its pandas metadata says so), which is read as "
+                    "row labels, not as a column of data; make it a column to select it: "
+                    "pyarrow.Table.from_pandas(df.reset_index())")
+        return (f"column {name!r} is the index of the pandas DataFrame X, which is read as row "
+                "labels, not as a column of data; make it a column to select it: "
+                "X.reset_index()")
 
     def _ranges(self):
         step = chunk_rows(self.n_features, self.dtype.itemsize)
@@ -1136,6 +1156,15 @@ class ChunkedSource:
         if isinstance(self.chunks, Chunks) and self.chunks.files(0)[0] is not None:
             return "fastem.Chunks(paths, columns={}) for its files"
         return self._first_selection + " for each chunk"
+
+    def index_note(self, missing):
+        """Where the first file of the chunks, a parquet file, holds one of the model's
+        ``missing`` names as the index of the pandas DataFrame saved in it: a sentence that
+        says so, with the fix (:func:`~fastem._tables.parquet_index_problem`); else ''."""
+        path = self.chunks.files(0)[0] if isinstance(self.chunks, Chunks) else None
+        if path is None or not path.lower().endswith(".parquet"):
+            return ""
+        return parquet_index_problem(path, missing)
 
     def __init__(self, chunks, *, check_data=None, anchors=None, allow_nan=False, nan_advice=None,
                  allow_empty=False, squares=True):

@@ -1877,3 +1877,30 @@ def test_a_parquet_index_chosen_by_name_is_named_as_the_index(tmp_path, columns)
     frame.to_parquet(path)  # the fix: a column
     assert list(GaussianMixture(1).fit(Chunks([path], columns=columns)).feature_names_in_) \
         == columns
+
+
+@pytest.mark.parametrize("data", ["parquet file", "DataFrame", "Arrow table"])
+@pytest.mark.parametrize("method", ["predict", "score_samples", "partial_fit"])
+def test_a_model_s_column_held_as_a_pandas_index_is_named_as_the_index(tmp_path, data, method):
+    """A model's column that the data passed hold as a pandas index (df.set_index('id')), in
+    a parquet file, a DataFrame or an Arrow table made from one: the error said that the data
+    missed it and to select it (Chunks(paths, columns=['id', 'x'])), a selection that fails."""
+    pd = pytest.importorskip("pandas")
+    pa = pytest.importorskip("pyarrow")
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"id": rng.normal(size=20), "x": rng.normal(size=20)})
+    model = GaussianMixture(1).fit(frame)
+    indexed = frame.set_index("id")
+    path = tmp_path / "d.parquet"
+    indexed.to_parquet(path)
+    X, fix = {"parquet file": (Chunks([path]), r"df\.reset_index\(\)\.to_parquet\(path\)"),
+              "DataFrame": (indexed, r"X\.reset_index\(\)"),
+              "Arrow table": (pa.Table.from_pandas(indexed),
+                              r"pyarrow\.Table\.from_pandas\(df\.reset_index\(\)\)")}[data]
+    with pytest.raises(ValueError, match=r"(?s)yet now missing:\n- id\nNote: column 'id' .*the "
+                                         r"index of the pandas DataFrame.*to select it: " + fix):
+        getattr(model, method)(X)
+    # a column of the name beside an index of another: no note
+    with pytest.raises(ValueError) as error:
+        model.predict(frame[["x"]].set_index(frame["x"].rename("other")))
+    assert "Note:" not in str(error.value)
