@@ -913,9 +913,10 @@ class Chunks:
         first = unnamed_first_row(path, self.encoding)
         if first is None:
             return
-        in_order = spells_names(first.fields, fitted_names)
-        if in_order or (first.looks_like_names
-                        and names_in_row(fitted_names, first.fields) is not None):
+        # each name's place in the row, where it holds them as numbers ('01' for '1')
+        order = names_in_row(fitted_names, first.fields) if first.looks_like_names else None
+        if spells_names(first.fields, fitted_names) or order is not None:
+            in_order = order is None or order == sorted(order)
             raise ValueError(
                 f"The first row of {path!r} spells the column names the model was fitted with "
                 f"({first.fields}), in {'their' if in_order else 'another'} order, and was read "

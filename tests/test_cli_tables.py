@@ -618,6 +618,22 @@ def test_a_header_of_the_model_s_names_in_another_order_is_never_data_to_chunks(
                        model.predict(frame))
 
 
+@pytest.mark.parametrize("header, order", [("01,02", "their"), ("02,01", "another"),
+                                           ("1,2", "their"), ("2,1", "another")])
+def test_chunks_say_in_which_order_a_header_holds_the_model_s_names(tmp_path, header, order):
+    # The names as other spellings of the same numbers ('01,02' above the columns '1' and
+    # '2'), in their order, were said to be "in another order".
+    rng = np.random.default_rng(0)
+    X = np.c_[rng.normal(0, 1, 200) + np.repeat([0, 8], 100), rng.normal(0, 1, 200)]
+    model = fastem.GaussianMixture(2, random_state=0).fit(pd.DataFrame(X, columns=["1", "2"]))
+    path = tmp_path / "d.csv"
+    with open(path, "w") as f:
+        f.write(header + "\n")
+        pd.DataFrame(X).to_csv(f, header=False, index=False)
+    with pytest.raises(ValueError, match=rf"spells the column names .*\), in {order} order"):
+        model.predict(fastem.Chunks([path]))
+
+
 @pytest.mark.parametrize("command", ["fit --columns", "predict", "predict --columns"])
 def test_a_parquet_index_asked_for_by_name_is_named_as_the_index(capsys, tmp_path, command):
     # The column 'id' of df.set_index('id').to_parquet(path) was said to be absent, where
