@@ -83,7 +83,14 @@ def _run_as_intel(argv):
         library = os.path.join(build, "as_intel.so")
         with open(source, "w") as f:
             f.write(_AS_INTEL_SOURCE)
-        subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", library, source], check=True)
+        try:
+            subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", library, source], check=True)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            raise SystemExit(
+                f"bench_vs_onedal: --as-intel builds a small C library with 'cc', which "
+                f"failed ({exc}); install a C compiler (e.g. apt-get install gcc), or run "
+                "without --as-intel"
+            ) from None
         preload = " ".join(filter(None, [library, os.environ.get("LD_PRELOAD")]))
         env = dict(os.environ, LD_PRELOAD=preload, **{_AS_INTEL_MARK: "1"})
         return subprocess.call([sys.executable, os.path.abspath(__file__), *argv], env=env)
