@@ -170,7 +170,7 @@ from ._state import (
     ASSIGNED, DERIVED, FITTED_ATTRIBUTES, ParameterState, check_kernel_params,
     check_parameter_arrays,
 )
-from ._threading import launch, read_only, read_only_fields
+from ._threading import launch, on_one_blas_thread, read_only, read_only_fields
 from ._validation import (
     EntryError, assigned_parameter, check_choice, check_feature_names, check_memory,
     FLOAT32_MAX, beyond_float32, check_random_state, check_scalar, feature_label, first_entry,
@@ -2198,6 +2198,7 @@ class BaseMixture(_KeywordsChecked):
         return self._summarize(
             self._validate_data(X, sample_weight, reset=False, statistics=True, allow_empty=True))
 
+    @on_one_blas_thread
     @_one_snapshot
     def m_step(self, stats):
         """Set the parameters from summed sufficient statistics (the M-step).
@@ -2296,6 +2297,7 @@ class BaseMixture(_KeywordsChecked):
         sums over data of the family's domain (e.g. a negative sum of non-negative
         data), or None. Default: None."""
 
+    @on_one_blas_thread
     @_state.on_the_settings_of_its_start
     def fit(self, X, y=None, sample_weight=None):
         """Estimate the parameters with the EM algorithm.
@@ -2374,6 +2376,7 @@ class BaseMixture(_KeywordsChecked):
         return self
 
     @_one_snapshot
+    @on_one_blas_thread
     @_state.on_the_settings_of_its_start
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then return the most likely component of each sample.
@@ -3411,6 +3414,7 @@ class BaseMixture(_KeywordsChecked):
 
         return on_pass
 
+    @on_one_blas_thread
     @_state.one_update_at_a_time
     @_one_snapshot
     @_state.on_the_settings_of_its_start

@@ -969,3 +969,47 @@ def test_a_csv_read_by_numpy_leaves_other_threads_their_warnings(monkeypatch, tm
     said = [str(w.message) for w in caught]
     for text in _OTHER_THREADS_WARNINGS:
         assert sum(text in s for s in said) == 1, said
+
+
+def _wide_jobs():
+    """Fits whose driver calls BLAS and LAPACK on sizes that OpenBLAS splits among threads."""
+    rng = np.random.default_rng(11)
+    mix = rng.normal(size=(160, 160))
+    X = np.concatenate([rng.normal(size=(3000, 160)), rng.normal(size=(3000, 160)) + 1.0]) @ mix
+    gappy = X[:, :64].copy()
+    gappy[::7, 3] = np.nan
+    fixed = dict(n_components=3, max_iter=3, tol=0.0, random_state=0)
+    return [
+        ("fit", GaussianMixture(covariance_type="full", **fixed), X[:, :64]),
+        ("fit", GaussianMixture(covariance_type="tied", **fixed), X),
+        ("fit", GaussianMixture(covariance_type="full", missing="em", **fixed), gappy),
+        ("fit_predict", GaussianMixture(covariance_type="full", **fixed), X[:, :64]),
+        ("fit", fastem.BayesianGaussianMixture(covariance_type="full", **fixed), X[:, :64]),
+        ("partial_fit", GaussianMixture(covariance_type="full", **fixed), X[:, :64]),
+    ]
+
+
+@pytest.mark.filterwarnings("ignore::fastem.ConvergenceWarning")
+@pytest.mark.parametrize("job", range(len(_wide_jobs())))
+def test_a_fit_gives_the_same_bits_whatever_the_blas_threads_of_the_process(job):
+    """A process pool (loky, as joblib and scikit-learn's n_jobs start it) gives each worker
+    fewer BLAS threads than the parent: a fit of 64 features there differed from the same
+    fit in the parent (cross_validate(n_jobs=2) scored other than serially). The driver's
+    BLAS and LAPACK calls run on one thread, and the caller's limit is put back after."""
+    import scipy.linalg  # noqa: F401  (its BLAS as well as NumPy's, limited below)
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    method, model, X = _wide_jobs()[job]
+    answers = []
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads, user_api="blas"):
+            fitted = copy.deepcopy(model)
+            getattr(fitted, method)(X)
+            if method == "partial_fit":
+                fitted.partial_fit(X[::-1])
+            assert {lib["num_threads"] for lib in threadpool_info()
+                    if lib["user_api"] == "blas"} == {threads}
+        answers.append([getattr(fitted, name) for name in fitted._parameter_names]
+                       + [fitted.predict_proba(X)])
+    for one_thread, two_threads in zip(*answers):
+        assert_array_equal(one_thread, two_threads)
