@@ -136,7 +136,8 @@ def single_threaded_blas():
 
 
 def on_one_blas_thread(function):
-    """``function`` (a fit or an update of a model) run under :func:`single_threaded_blas`.
+    """``function`` (a fit, an update of a model, ``sample``) run under
+    :func:`single_threaded_blas`.
 
     The driver of a fit calls BLAS and LAPACK itself between the kernels: the
     moments of the start (a (D, n) by (n, D) product), Cholesky factors and
@@ -147,7 +148,9 @@ def on_one_blas_thread(function):
     joblib's process pools (loky) set to the cores per worker. A
     ``cross_validate(..., n_jobs=2)`` of a 'full' model of 64 features
     scored 1e-3 per sample away from the serial one, after 177 passes instead
-    of 193. On one thread the calls give the same bits in every process.
+    of 193, and ``sample`` (the draws times the Cholesky factors) drew other
+    points for the same ``random_state``. On one thread the calls give the
+    same bits in every process.
     """
 
     @functools.wraps(function)

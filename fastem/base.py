@@ -3955,6 +3955,7 @@ class BaseMixture(_KeywordsChecked):
         """
         return self._outputs(self._validate_data(X, reset=False), "resp", out)
 
+    @on_one_blas_thread
     @_one_snapshot
     def sample(self, n_samples=1):
         """Draw samples from the fitted model.

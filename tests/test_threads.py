@@ -1013,3 +1013,25 @@ def test_a_fit_gives_the_same_bits_whatever_the_blas_threads_of_the_process(job)
                        + [fitted.predict_proba(X)])
     for one_thread, two_threads in zip(*answers):
         assert_array_equal(one_thread, two_threads)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+@pytest.mark.parametrize("cls", [GaussianMixture, fastem.BayesianGaussianMixture])
+def test_sample_draws_the_same_bits_whatever_the_blas_threads_of_the_process(cls, covariance_type):
+    """The draws of a model of 64 features with a fixed random_state, under one and two BLAS
+    threads: they differed by 1e-14 (the draws times the Cholesky factors, split by OpenBLAS)."""
+    import scipy.linalg  # noqa: F401  (its BLAS as well as NumPy's, limited below)
+    from threadpoolctl import threadpool_limits
+
+    X = _wide_jobs()[0][2]
+    model = cls(n_components=3, covariance_type=covariance_type, max_iter=3, tol=0.0,
+                random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fastem.ConvergenceWarning)
+        model.fit(X)
+    draws = []
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads, user_api="blas"):
+            draws.append(model.sample(2000))
+    for one_thread, two_threads in zip(*draws):
+        assert_array_equal(one_thread, two_threads)
