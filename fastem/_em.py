@@ -89,7 +89,7 @@ hill races: values 1e-10 per sample apart, converged at pass 60; a float32
 run at a fixed point of float32 EM, its parameters bitwise the same after a
 pass, at that pass). A float32 run's cycle ends it whatever its span, as one
 converged only within its rounding noise (``EMResult.unresolved``), finished
-in float64: Poisson counts in the hundreds round their float32 log-densities
+in float64, unless ``tol`` is 0, which asks for ``max_iter`` passes: Poisson counts in the hundreds round their float32 log-densities
 by about 1e-4, and a cycle of two passes 4.9e-5 per sample apart ran to
 ``max_iter``.
 
@@ -872,11 +872,13 @@ def _plain_em(run):
         state = _digest(run.model)
         if state in starts and not (run.decrease or run.stopped):
             span = float(np.ptp(run.lower_bounds[starts[state]:]))
-            if span >= run.tol and run.dtype != np.float64:
+            # tol=0 asks for max_iter passes: no cycle ends such a run
+            coarse = run.dtype != np.float64 and run.tol > 0
+            if span >= run.tol and coarse:
                 # Exact EM never comes back to where it was: the span is rounding of the
                 # float32 log-densities, which a float64 finish resolves (see EMResult.unresolved)
                 run.noise = max(run.noise, span)
-            if span < run.tol or run.dtype != np.float64:
+            if span < run.tol or coarse:
                 run.converged = True
                 return
 

@@ -479,6 +479,25 @@ def test_a_float32_run_that_cycles_beyond_tol_finishes_in_float64(path):
     assert_allclose(np.sort(model.rates_[:, 0]), np.sort(peak.rates_[:, 0]), rtol=1e-4)
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_a_float32_run_asked_for_max_iter_passes_stays_in_float32(covariance_type):
+    """tol=0 asks for max_iter passes in the model's dtype: a float32 run that comes back,
+    bitwise, to parameters it started a pass from goes on in float32, as it did before
+    such cycles were finished in float64 (its later passes were computed in float64, and
+    a test of the passes' values saw them move by float32's rounding)."""
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (200, 2)), rng.normal(6, 1, (200, 2))]).astype(np.float32)
+    dtypes = []
+    model = GaussianMixture(
+        2, covariance_type=covariance_type, random_state=0, tol=0, max_iter=60, accelerate=False,
+        callback=lambda m, n_iter, lower_bound: dtypes.append(m.means_.dtype),
+    )
+    with pytest.warns(ConvergenceWarning):
+        model.fit(X)
+    assert model.n_iter_ == 60 and len(dtypes) == 60
+    assert set(dtypes) == {np.dtype(np.float32)}
+
+
 @pytest.mark.parametrize("path", ["array", "chunks", "dask", "model file"])
 def test_a_float32_model_continued_on_float64_data_reaches_the_peak(path, tmp_path):
     """warm_start from a float32 model onto float64 data starts from parameters rounded
