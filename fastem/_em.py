@@ -89,9 +89,9 @@ hill races: values 1e-10 per sample apart, converged at pass 60; a float32
 run at a fixed point of float32 EM, its parameters bitwise the same after a
 pass, at that pass). A float32 run's cycle ends it whatever its span, as one
 converged only within its rounding noise (``EMResult.unresolved``), finished
-in float64, unless ``tol`` is 0, which asks for ``max_iter`` passes: Poisson counts in the hundreds round their float32 log-densities
-by about 1e-4, and a cycle of two passes 4.9e-5 per sample apart ran to
-``max_iter``.
+in float64, unless ``tol`` is 0, which asks for ``max_iter`` passes: Poisson
+counts in the hundreds round their float32 log-densities by about 1e-4, and
+a cycle of two passes 4.9e-5 per sample apart ran to ``max_iter``.
 
 An extrapolation excites fast directions that decay within a few passes;
 three EM values right after it can show only their decay, and Aitken's
@@ -862,8 +862,8 @@ def run_em(
 
 def _plain_em(run):
     """Plain EM passes until the run is done; a cycle of EM's map in floating point ends it,
-    converged where its log-likelihoods span less than ``tol``, or where they are computed
-    in a dtype coarser than float64 (see the module docstring)."""
+    converged where its log-likelihoods span less than ``tol``, or, with ``tol`` above 0,
+    where they are computed in a dtype coarser than float64 (see the module docstring)."""
     starts = {}  # digest of the parameters a pass started from: the number of values before
     state = _digest(run.model)
     while not run.done:
