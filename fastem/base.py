@@ -3169,14 +3169,17 @@ class BaseMixture(_KeywordsChecked):
     def _run_em_to_the_end(self, worker, source, passes_done=0, rounded_start=False):
         """:meth:`_run_em`; on float32 data, a run that lost precision continues in float64.
 
-        See :meth:`_finish_in_float64`. ``rounded_start``: the worker's
+        See :meth:`_finish_in_float64`. A run converged only within float32's
+        noise (``EMResult.unresolved``) that no float64 finish confirmed (no
+        pass was left) is returned as not converged. ``rounded_start``: the worker's
         parameters are a float32 model's, continued in float64 (see
         :func:`fastem._em.run_em`).
         """
         result = self._run_em(worker, source, passes_done=passes_done, rounded_start=rounded_start)
+        if np.dtype(source.dtype) != np.float32:
+            return result
         if (
-            np.dtype(source.dtype) == np.float32
-            and result.n_iter < self.max_iter  # else no pass is left to run in float64
+            result.n_iter < self.max_iter  # else no pass is left to run in float64
             and (result.decrease or result.unresolved or (
                 # a float32 fixed point can lie short of the peak by the parameters' rounding
                 result.converged and self._rounding_loss(
@@ -3185,6 +3188,11 @@ class BaseMixture(_KeywordsChecked):
             ))
         ):
             result = self._finish_in_float64(worker, source, result)
+        if result.unresolved and result.rounding_loss is None:
+            # Converged only within float32's noise, and no float64 finish ran (no pass
+            # was left, or its parameters do not fit in float32): a slow climb may lie
+            # under the noise, so the run has not shown that it is within tol of the peak.
+            result = result._replace(converged=False)
         return result
 
     def _rounding_loss_bound(self, lower_bound):

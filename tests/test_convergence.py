@@ -479,6 +479,33 @@ def test_a_float32_run_that_cycles_beyond_tol_finishes_in_float64(path):
     assert_allclose(np.sort(model.rates_[:, 0]), np.sort(peak.rates_[:, 0]), rtol=1e-4)
 
 
+@pytest.mark.parametrize("path", ["array", "chunks", "dask", "sample_weight", "missing='em'"])
+def test_a_float32_run_that_ends_in_its_noise_on_the_last_pass_is_not_converged(path):
+    """A float32 run that converged only within its rounding noise is finished in float64;
+    where the run ended on the last pass max_iter allows, no pass was left for that
+    finish, and the fit reported converged_=True, unconfirmed (a slow climb can lie under
+    float32's noise), without a ConvergenceWarning. It is not converged."""
+    X = _counts_in_the_hundreds()
+    sample_weight = np.full(len(X), 2.0, dtype=np.float32) if path == "sample_weight" else None
+    if path == "missing='em'":
+        X[::7, 0] = np.nan
+    settings = {"missing": "em"} if path == "missing='em'" else {}
+    data = _as_path(X, path) if path in ("chunks", "dask") else X
+    dtypes = []
+
+    def fit(max_iter, callback=None):
+        return PoissonMixture(3, random_state=0, accelerate=False, tol=1e-12,
+                              max_iter=max_iter, callback=callback, **settings
+                              ).fit(data, sample_weight)
+
+    finished = fit(1000, lambda m, n_iter, lower_bound: dtypes.append(m.rates_.dtype))
+    float32_passes = dtypes.index(np.dtype(np.float64))  # the float64 finish came after them
+    assert finished.converged_ and finished.n_iter_ > float32_passes
+    with pytest.warns(ConvergenceWarning):
+        cut = fit(float32_passes)
+    assert cut.n_iter_ == float32_passes and not cut.converged_
+
+
 @pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
 def test_a_float32_run_asked_for_max_iter_passes_stays_in_float32(covariance_type):
     """tol=0 asks for max_iter passes in the model's dtype: a float32 run that comes back,
