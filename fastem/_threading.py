@@ -74,8 +74,10 @@ _NO_OP = contextlib.nullcontext()
 
 # The BLAS limit, shared by concurrent kernel calls: set by the first, put
 # back by the last (a limit per call would restore another call's limit).
+# "users": the calls inside it, per thread (its identifier), which a forked
+# child, whose only thread is the one that forked, can count again.
 _BLAS_LOCK = threading.Lock()
-_blas = {"controller": None, "limiter": None, "users": 0}
+_blas = {"controller": None, "limiter": None, "users": {}}
 
 # Seconds for which one reading of the machine's load is reused.
 _LOAD_INTERVAL = 0.1
@@ -87,9 +89,16 @@ _CONFIRM_SECONDS = 1.0
 def _locks_of_a_forked_child():
     """Give a forked child locks that no thread holds: a thread of the parent that held one
     (a kernel launch, a BLAS limit being set) does not exist in the child, which would wait
-    for it forever."""
+    for it forever. The BLAS limit of calls in the parent's other threads is theirs: the
+    child counts only its own thread's, and without any puts the original limits back
+    (the count of a call the child never made kept its BLAS on one thread for good)."""
     global _LOCK, _BLAS_LOCK
     _LOCK, _BLAS_LOCK = threading.Lock(), threading.Lock()
+    own = _blas["users"].get(threading.get_ident(), 0)
+    _blas["users"] = {threading.get_ident(): own} if own else {}
+    if not own and _blas["limiter"] is not None:
+        _blas["limiter"].restore_original_limits()
+        _blas["limiter"] = None
 
 
 if hasattr(os, "register_at_fork"):
@@ -115,8 +124,10 @@ def parallel_section():
 @contextlib.contextmanager
 def single_threaded_blas():
     """Context in which SciPy's and NumPy's BLAS run on one thread (see the module docstring)."""
+    thread = threading.get_ident()
     with _BLAS_LOCK:
-        if _blas["users"] == 0:
+        users = _blas["users"]
+        if not users:
             if _blas["controller"] is None:
                 # Load the BLAS that Numba's np.dot calls before looking for it.
                 import scipy.linalg.cython_blas  # noqa: F401
@@ -124,13 +135,16 @@ def single_threaded_blas():
 
                 _blas["controller"] = ThreadpoolController()
             _blas["limiter"] = _blas["controller"].limit(limits=1, user_api="blas")
-        _blas["users"] += 1
+        users[thread] = users.get(thread, 0) + 1
     try:
         yield
     finally:
         with _BLAS_LOCK:
-            _blas["users"] -= 1
-            if _blas["users"] == 0:
+            users = _blas["users"]
+            users[thread] -= 1
+            if not users[thread]:
+                del users[thread]
+            if not users:
                 _blas["limiter"].restore_original_limits()
                 _blas["limiter"] = None
 

@@ -304,6 +304,68 @@ def test_a_forked_child_does_not_wait_for_a_lock_its_parent_held(tmp_path, held)
     assert proc.stdout.strip().splitlines()[-1] == "done"
 
 
+_FORK_IN_A_BLAS_LIMIT_SCRIPT = """
+import json
+import multiprocessing
+import threading
+
+import numpy as np
+import scipy.linalg.cython_blas  # noqa: F401 (the BLAS of the fit's kernels, loaded first)
+from threadpoolctl import threadpool_info
+
+import fastem
+from fastem import _threading
+
+
+def blas_threads():
+    return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+
+
+def child(queue):
+    before = blas_threads()
+    X = np.random.default_rng(0).normal(size=(500, 3))
+    fastem.GaussianMixture(2, max_iter=2, random_state=0).fit(X)  # in the limit and out
+    queue.put((before, blas_threads()))
+
+
+if __name__ == "__main__":
+    original = blas_threads()
+    taken, release = threading.Event(), threading.Event()
+
+    def hold():  # a fit in another thread of the parent, inside the limit, as it forks
+        with _threading.single_threaded_blas():
+            taken.set()
+            release.wait()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    taken.wait()
+    fork = multiprocessing.get_context("fork")
+    queue = fork.Queue()
+    worker = fork.Process(target=child, args=(queue,))
+    worker.start()
+    before, after = queue.get(timeout=120)
+    release.set()
+    holder.join()
+    worker.join()
+    print(json.dumps([original, before, after, blas_threads()]))
+"""
+
+
+def test_a_forked_child_keeps_no_blas_limit_of_its_parent_s_other_threads(tmp_path):
+    # a fit in another thread of the parent held the BLAS limit as the process forked: the
+    # child counted that fit as its own, which it never ends, and its BLAS ran on one
+    # thread for good, through its own fits (2, 1 and 1 threads in the child)
+    script = tmp_path / "fork_in_limit.py"
+    script.write_text(_FORK_IN_A_BLAS_LIMIT_SCRIPT)
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="2", PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    original, before, after, parent = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert original == before == after == parent and 1 not in original
+
+
 def _refit_job():
     rng = np.random.default_rng(1)
     X_old = np.concatenate([rng.normal(0, 1, (3000, 3)), rng.normal(5, 1, (3000, 3))])
