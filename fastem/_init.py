@@ -15,6 +15,12 @@ weighted mean and divided by its weighted standard deviation (the
 hierarchical clustering goes further, see :mod:`fastem._hierarchical`). The
 start therefore does not depend on the features' units or origins: a feature
 in millimetres gives the same partition as the same feature in kilometres.
+(Counts have no units.) A family whose components' spread grows with their mean (Poisson counts,
+whose variance is their rate) partitions its points after a
+variance-stabilising transform (``initial_moments``' ``space``): distances in
+standard units of the counts themselves let the few large counts draw the
+partition and lump the many small ones, whose spread the likelihood
+punishes most.
 
 Each method yields a partition of the subsample (hard labels; 'random' soft
 responsibilities), and its weighted moments in the data's own units
@@ -351,7 +357,7 @@ def random_moments(X, weights, n_components, random_state, second="full"):
 
 
 def initial_moments(X, weights, n_components, method, random_state, centers=None,
-                    second="full"):
+                    second="full", space=None):
     """Moments (nk, means, covariances) of the start of ``method`` on a subsample.
 
     Parameters
@@ -366,6 +372,13 @@ def initial_moments(X, weights, n_components, method, random_state, centers=None
         to the nearest of them (in standard units), and ``method`` is not run.
     second : {'full', 'diag'}, default='full'
         The covariances returned (:data:`SECOND_MOMENTS`).
+    space : callable, optional
+        The family's variance-stabilising transform, ``space(X)`` of the
+        shape of ``X`` (and of ``centers``): the partition is computed on the
+        transformed points in standard units, where every component's spread
+        is about the same as the distances the methods measure assume; the
+        moments are those of the points in the data's units. None: the
+        points themselves.
 
     Returns
     -------
@@ -374,7 +387,12 @@ def initial_moments(X, weights, n_components, method, random_state, centers=None
     covariances : ndarray of shape (n_components, n_features, n_features) for 'full',
         (n_components, n_features), the variances of the features, for 'diag'
     """
-    standard, mean, scale = standardise(X, weights)
+    if space is not None:
+        X_space = space(X)
+        centers = None if centers is None else space(np.asarray(centers, dtype=np.float64))
+    else:
+        X_space = X
+    standard, mean, scale = standardise(X_space, weights)
     if n_components == 1:  # every method puts every point in the one component
         labels = np.zeros(X.shape[0], dtype=np.int64)
     elif centers is not None:

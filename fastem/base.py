@@ -1574,6 +1574,9 @@ class BaseMixture(_KeywordsChecked):
     # Family protocol: the covariances of the start's moments that _params_from_moments
     # takes (fastem._init.SECOND_MOMENTS).
     _start_second_moments = "full"
+    # Family protocol: the variance-stabilising transform of the data in which the start's
+    # partition is computed (fastem._init.initial_moments' ``space``), or None.
+    _start_space = None
 
     def __init__(
         self,
@@ -2530,7 +2533,8 @@ class BaseMixture(_KeywordsChecked):
                 try:
                     worker._start_from_moments(
                         initial_moments(*pool, self._n_components, "k-means++", random_state,
-                                        second=worker._start_second_moments),
+                                        second=worker._start_second_moments,
+                                        space=worker._start_space),
                         source.dtype,
                     )
                 except (ValueError, FloatingPointError) as exc:
@@ -2920,7 +2924,8 @@ class BaseMixture(_KeywordsChecked):
                 if draw >= 0:
                     trial._start_from_moments(
                         initial_moments(distinct, counts, self._n_components, "k-means++",
-                                        random_state, second=trial._start_second_moments),
+                                        random_state, second=trial._start_second_moments,
+                                        space=trial._start_space),
                         source.dtype,
                     )
                 start = trial._get_parameters()
@@ -3707,7 +3712,7 @@ class BaseMixture(_KeywordsChecked):
         if drawn is not None:
             drawn.append((points, weights))
         moments = initial_moments(points, weights, self._n_components, method, random_state,
-                                  centers, self._start_second_moments)
+                                  centers, self._start_second_moments, self._start_space)
         if centers is not None and np.count_nonzero(weights > 0) < source.n_positive:
             moments = _unseen_in_subsample(moments, weights)
         self._start_from_moments(moments, source.dtype)

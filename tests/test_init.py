@@ -250,11 +250,14 @@ def _family_data(family, seed=0):
 
 
 @pytest.mark.parametrize("method", INIT_METHODS)
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", ["gaussian", "exponential"])
 def test_every_start_is_invariant_to_units_and_shifts(family, method):
-    """The start of data in other units (and, for Gaussians, shifted) is the start mapped."""
+    """The start of data in other units (and, for Gaussians, shifted) is the start mapped.
+    (Poisson counts have no units: a hundred times the counts is other data, whose
+    spread against its rates is another, and their start's partition is computed on the
+    counts' square roots, see test_poisson_starts_partition_the_square_roots_of_the_counts.)"""
     X = _family_data(family)
-    scale = np.array([100.0, 0.01]) if family != "poisson" else np.array([100.0, 1.0])
+    scale = np.array([100.0, 0.01])
     shift = np.array([-3e3, 7.0]) if family == "gaussian" else np.zeros(2)
     # reg_covar is in the data's units; without it the Gaussian start maps exactly
     kwargs = {"reg_covar": 0.0} if family == "gaussian" else {}
@@ -568,6 +571,44 @@ def test_the_default_start_reaches_peaks_that_the_tree_alone_misses():
     result = fastem.select_n_components(W, range(1, 5), random_state=0)
     assert result.best_score_ < 3588.39
     assert result.table.as_dict()[("diag", 3)] < 3588.39
+
+
+# R's datasets::islands: the areas of the 48 land masses above 10,000 square miles, in
+# thousands of square miles.
+_ISLANDS = [
+    11506, 5500, 16988, 2968, 16, 184, 23, 280, 84, 73, 25, 43, 21, 82, 3745, 840, 13, 30, 30,
+    89, 40, 33, 49, 14, 42, 227, 16, 36, 29, 15, 306, 44, 58, 43, 9390, 32, 13, 29, 6795, 16,
+    15, 183, 14, 26, 19, 13, 12, 82,
+]
+
+
+@pytest.mark.parametrize("n_components, peak", [(4, -2929.063), (5, -1819.751)])
+def test_poisson_starts_partition_the_square_roots_of_the_counts(n_components, peak):
+    """In standard units of the counts themselves the few large counts drew every start's
+    partition (the tree's and k-means++'s) and the many small ones fell into one
+    component, whose spread the Poisson likelihood punishes most: the default fit of the
+    islands' areas stopped at -3765.25 (K=4) and -2936.19 (K=5), 836 and 1,116 nats below
+    the peaks it now reaches (the best of 30 random starts: the first, and 125 nats below
+    the second). The partition is now computed on the counts' variance-stabilising
+    transform."""
+    X = np.array(_ISLANDS, dtype=np.float64)[:, None]
+    model = fastem.PoissonMixture(n_components, random_state=0).fit(X)
+    assert model.score(X) * len(X) == pytest.approx(peak, abs=1e-2)
+
+
+@pytest.mark.parametrize("seed", [0, 2, 3, 7, 8])
+def test_poisson_starts_find_the_small_counts_beside_a_few_large_ones(seed):
+    """Three groups of 100 counts of rates 2, 12 and 40 beside six of rates 3,000 and
+    8,000, five components: the default fit stopped 230 to 310 nats below the fit from the
+    rates the counts were drawn from (5 of 10 seeds); it now reaches it."""
+    rng = np.random.default_rng(seed)
+    groups = [(2, 100), (12, 100), (40, 100), (3000, 3), (8000, 3)]
+    X = np.concatenate([rng.poisson(rate, n) for rate, n in groups])[:, None].astype(np.float64)
+    truth = fastem.PoissonMixture(
+        5, rates_init=[[rate] for rate, _ in groups],
+        weights_init=[n / len(X) for _, n in groups]).fit(X)
+    model = fastem.PoissonMixture(5, random_state=0).fit(X)
+    assert model.score(X) * len(X) >= truth.score(X) * len(X) - 0.5
 
 
 @pytest.mark.parametrize("units", [1.0, 1e4, 1e-4])
