@@ -604,7 +604,7 @@ class _GaussianComponents(BaseMixture):
         if self.covariance_type in ("full", "tied"):
             covariances = np.diagonal(covariances, axis1=-2, axis2=-1)
         resolution = np.sqrt(np.finfo(means.dtype).eps)
-        return {"means_": resolution * float(np.sqrt(np.max(covariances, initial=0.0)))}
+        return {"means_": resolution * float(np.sqrt(covariances.max(initial=0.0)))}
 
     def _rounding_loss(self, parameters, exact=None):
         """The mean log-likelihood that storing the means in float32 costs.
