@@ -1,6 +1,7 @@
 """Gaussian mixtures with full, tied, diagonal or spherical covariances."""
 
 import functools
+import math
 import numbers
 
 import numpy as np
@@ -336,8 +337,8 @@ def checked_precisions(precisions_cholesky, covariance_type, dtype):
     dtype = np.dtype(dtype)
     with np.errstate(over="ignore", invalid="ignore"):
         precisions = precisions_from_cholesky(precisions_cholesky, covariance_type)
-    largest = np.abs(precisions).max()  # NaN or inf when an entry is
-    if not np.isfinite(largest):
+    largest = float(np.abs(precisions).max())  # NaN or inf when an entry is
+    if not math.isfinite(largest):
         raise ValueError(_ILL_DEFINED)
     if largest > np.finfo(dtype).max:
         raise ValueError(
@@ -483,8 +484,10 @@ def kernel_arrays(covariance_type, means, precisions_cholesky, log_normalisers, 
         mapped = (np.asarray(means, dtype=np.float64) - np.asarray(shift, dtype=np.float64)) @ pc
         arrays += [shift, mapped]
     elif covariance_type in ("diag", "spherical"):
-        # The blocks take 0.5 ((x - m) c)^2 as ((x - m) (c / sqrt 2))^2, one c per feature.
-        arrays[1] = np.broadcast_to(pc.reshape(len(pc), -1), means.shape) * np.sqrt(0.5)
+        # The blocks take 0.5 ((x - m) c)^2 as ((x - m) (c / sqrt 2))^2, one c per feature
+        # (broadcast by assignment: np.broadcast_to cost more than the rest of a pass's params).
+        arrays[1] = np.empty(means.shape)
+        arrays[1][...] = pc.reshape(len(pc), -1) * np.sqrt(0.5)
     return arrays, pc
 
 
