@@ -430,8 +430,12 @@ def _empty_components(masses, total=None):
     is below float64 rounding (``_EMPTY_SHARE``); none when ``masses`` is None."""
     if masses is None:
         return np.empty(0, dtype=np.int64)
-    masses = np.asarray(masses, dtype=np.float64)
-    return np.flatnonzero(masses <= _EMPTY_SHARE * (masses.sum() if total is None else total))
+    return np.flatnonzero(_empty_mask(np.asarray(masses, dtype=np.float64), total))
+
+
+def _empty_mask(masses, total=None):
+    """Which of the float64 ``masses`` are empty, as :func:`_empty_components` counts them."""
+    return masses <= _EMPTY_SHARE * (masses.sum() if total is None else total)
 
 
 def _unseen_in_subsample(moments, weights):
@@ -471,7 +475,9 @@ def _mixing_weights(nk):
     not change when every sample weight is multiplied by the same factor.
     """
     nk = np.asarray(nk, dtype=np.float64)
-    weights = np.where(nk <= _EMPTY_SHARE * nk.sum(), 0.0, nk)
+    empty = _empty_mask(nk)
+    # every pass takes this: np.where only where a component is empty
+    weights = np.where(empty, 0.0, nk) if empty.any() else nk
     total = weights.sum()
     if not total > 0:  # no mass anywhere: nothing tells the components apart
         return np.full(nk.shape, 1.0 / nk.shape[0])
@@ -494,7 +500,9 @@ def log_mixing_weights(weights):
     weights = np.asarray(weights, dtype=np.float64)
     with np.errstate(divide="ignore"):
         log_weights = np.log(weights)
-    log_weights[_empty_components(weights)] = -np.inf
+    empty = _empty_mask(weights)
+    if empty.any():  # every pass takes this: the assignment only where it changes something
+        log_weights[empty] = -np.inf
     return log_weights
 
 
@@ -550,10 +558,12 @@ def weights_from_unconstrained(log_weights, dtype):
     empty = log_weights <= _EMPTY_LOG_WEIGHT_LEVEL
     if empty.all():
         raise ValueError("extrapolated log-weights leave every component empty")
-    top = log_weights[~empty].max()
+    some_empty = empty.any()  # mostly none: then no masks
+    top = (log_weights[~empty] if some_empty else log_weights).max()
     weights = np.maximum(np.exp(log_weights - top), np.finfo(dtype).tiny)
-    weights[empty] = 0.0
-    return (weights / weights.sum()).astype(dtype)
+    if some_empty:
+        weights[empty] = 0.0
+    return (weights / weights.sum()).astype(dtype, copy=False)
 
 
 def _same_objects(these, those):
