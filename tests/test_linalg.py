@@ -92,6 +92,16 @@ def _lower(a, diagonal=True):
     return np.tril(a) if diagonal else np.tril(a, -1)
 
 
+def _numpy_tied_scatter(sxx, pairs, means):
+    scatter = _lower(sxx) + _lower(sxx, diagonal=False).T
+    q = np.triu(pairs, 1)
+    k, l = np.nonzero(q)
+    if len(k):
+        diff = means[k] - means[l]
+        scatter = scatter + np.einsum("p,pi,pj->ij", q[k, l], diff, diff)
+    return scatter
+
+
 @np.errstate(all="ignore")  # 0 / 0 and overflows, as in the compiled functions
 def _numpy_moments(covariance_type, nk, sx, sxx, shift, reg, pairs=None):
     divisor = np.where(nk > 0, nk, 1.0)
@@ -99,8 +109,8 @@ def _numpy_moments(covariance_type, nk, sx, sxx, shift, reg, pairs=None):
     means = shift + delta
     n_features = shift.shape[1]
     if covariance_type in ("full", "tied"):
-        if covariance_type == "tied":  # its scatter is NumPy's, as it was
-            sxx = _GaussianComponents._tied_scatter(sxx, pairs, shift)
+        if covariance_type == "tied":
+            sxx = _numpy_tied_scatter(sxx, pairs, shift)
         else:
             sxx = _lower(sxx) + np.swapaxes(_lower(sxx, diagonal=False), -1, -2)
         centred = (

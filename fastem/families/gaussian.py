@@ -34,6 +34,7 @@ from ..kernels.linalg import (
     covariances_from_precision_cholesky,
     diagonal_moments,
     full_covariances,
+    tied_scatter,
     precision_cholesky_upper,
 )
 
@@ -894,12 +895,9 @@ class _GaussianComponents(BaseMixture):
         each point's centre c_i; the rest is sum_{k<l} Q_kl (m_k - m_l)(m_k - m_l)^T,
         a sum of positive semi-definite terms (see ``fastem.kernels.gaussian``).
         """
-        scatter = lower(sxx) + lower(sxx, diagonal=False).T
-        q = upper(pairs, diagonal=False)
-        k, l = np.nonzero(q)
-        if len(k):
-            diff = means[k] - means[l]
-            scatter = scatter + np.einsum("p,pi,pj->ij", q[k, l], diff, diff)
+        sxx, pairs, means = _float64_arrays(sxx, pairs, means)
+        scatter, between = np.empty(sxx.shape), np.empty(sxx.shape)
+        tied_scatter(sxx, pairs, means, scatter, between)
         return scatter
 
     def _anchor_points(self):

@@ -215,3 +215,37 @@ def diagonal_moments(nk, sx, sxx, shift, reg_covar, means, variances):
             means[k, i] = shift[k, i] + d
             scatter = sxx[k, i] - 2.0 * d * sx[k, i] + nk[k] * (d * d)
             variances[k, i] = scatter / divisor + reg_covar
+
+
+@njit(cache=True, error_model="numpy")
+def tied_scatter(sxx, pairs, means, scatter, between):
+    """The 'tied' scatter ``sum_k sum_i r_ik (x_i - m_k)(x_i - m_k)^T`` into ``scatter``.
+
+    ``sxx`` (n_features, n_features): its lower triangle holds
+    ``sum_i w_i (x_i - c_i)(x_i - c_i)^T`` around each point's centre; ``pairs``
+    (n_components, n_components): above the diagonal the weights ``Q_kl``;
+    ``means`` (n_components, n_features). ``scatter`` is the mirrored ``sxx``
+    plus, where some ``Q_kl`` (k < l) is not 0, ``sum_{k<l} Q_kl (m_k - m_l)(m_k -
+    m_l)^T``, summed over the pairs in row order into ``between`` (scratch of
+    ``scatter``'s shape), each term ``(Q_kl d_i) d_j``: bitwise NumPy's
+    ``np.tril(sxx) + np.tril(sxx, -1).T + np.einsum("p,pi,pj->ij", q, d, d)``.
+    """
+    n_components, n_features = means.shape
+    for i in range(n_features):
+        for j in range(n_features):
+            scatter[i, j] = (sxx[i, j] if i >= j else 0.0) + (sxx[j, i] if j > i else 0.0)
+            between[i, j] = 0.0
+    found = False
+    for k in range(n_components):
+        for l in range(k + 1, n_components):
+            q = pairs[k, l]
+            if q != 0.0:
+                found = True
+                for i in range(n_features):
+                    di = means[k, i] - means[l, i]
+                    for j in range(n_features):
+                        between[i, j] += q * di * (means[k, j] - means[l, j])
+    if found:
+        for i in range(n_features):
+            for j in range(n_features):
+                scatter[i, j] = scatter[i, j] + between[i, j]
