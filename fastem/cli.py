@@ -53,6 +53,7 @@ import warnings
 
 import numpy as np
 
+from ._cli_words import cli_words
 from ._config import SERIAL_WORK
 from ._progress import ProgressLine, SelectionProgress, flush_compile_notice
 from ._tables import (
@@ -2305,6 +2306,16 @@ def _one_line(exc):
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+def _said(message, parser, command):
+    """``message`` (an exception or a warning) in one line, as this command line says it:
+    the Python parameters and code of a library's message named by the options of
+    ``command`` that set them. A bad command line (:class:`UsageError`) is said as
+    argparse and ``main`` wrote it, from the words the user typed."""
+    if command is None or isinstance(message, UsageError):
+        return _one_line(message)
+    return cli_words(_one_line(message), parser.commands[command])
+
+
 def _unknown_option(parser, argv):
     """``(option, command, advice)`` for the first ``--option`` of ``argv`` that is not
     one of its command's (nor an abbreviation of one, which argparse takes); None when
@@ -2474,7 +2485,7 @@ def main(argv=None):
             _apply_python_warning_options()
             args.func(args)
         for w in caught:  # after success only: an error is reported in one line
-            print(f"fastem: warning: {_one_line(w.message)}", file=sys.stderr)
+            print(f"fastem: warning: {_said(w.message, parser, command)}", file=sys.stderr)
         _flush_stdout()
     except SystemExit as exc:  # --help, --version
         return exc.code
@@ -2490,7 +2501,7 @@ def main(argv=None):
     except CommandError as exc:
         if debug:
             raise
-        print(f"fastem: error: {_one_line(exc)}", file=sys.stderr)
+        print(f"fastem: error: {_said(exc, parser, command)}", file=sys.stderr)
         return exc.status
     except MemoryError:
         if debug:
@@ -2504,7 +2515,7 @@ def main(argv=None):
             raise
         expected = isinstance(exc, (ValueError, TypeError, OSError, ArithmeticError, Warning))
         suffix = "" if expected else f" ({type(exc).__name__}; rerun with --debug for the traceback)"
-        print(f"fastem: error: {_one_line(exc)}{suffix}", file=sys.stderr)
+        print(f"fastem: error: {_said(exc, parser, command)}{suffix}", file=sys.stderr)
         return 1
     finally:
         for signum, handler in default_handlers.items():

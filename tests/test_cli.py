@@ -443,7 +443,7 @@ BAD = [
     ("-k not an int", ["fit", "{npy}", "-k", "two", "-o", "{t}/m.npz"],
      "expected an integer, got 'two'"),
     ("-k above n_samples", ["fit", "{npy}", "-k", "500", "-o", "{t}/m.npz"],
-     "n_samples >= n_components"),
+     "as many data rows as components, got -k 500 with only 400 data row(s)"),
     ("missing -k", ["fit", "{npy}", "-o", "{t}/m.npz"], "required: -k"),
     ("bad covariance", ["fit", "{npy}", "-k", "2", "--covariance", "round", "-o", "{t}/m.npz"],
      "invalid choice: 'round'"),
@@ -1058,3 +1058,155 @@ def test_the_tol_help_of_select_names_no_option_it_lacks(capsys):
             build_parser().parse_args([command, "--help"])
         out = capsys.readouterr().out
         assert ("--bayesian" in out) == bayesian, out
+
+
+# ----------------------------------------------------------------------
+# a library's messages in the words of the command line
+
+
+@pytest.fixture(scope="module")
+def family_files(tmp_path_factory):
+    """Data of every family: real numbers (some missing), positive values, counts, and
+    real numbers far from 0 against their spread, as float32."""
+    d = tmp_path_factory.mktemp("words")
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(0.0, 1.0, (150, 2)), rng.normal(5.0, 1.0, (150, 2))])
+    paths = {"gaussian": d / "x.npy", "exponential": d / "pos.npy", "poisson": d / "n.npy",
+             "missing": d / "miss.npy", "far32": d / "far32.npy", "same": d / "same.npy"}
+    np.save(paths["gaussian"], X)
+    np.save(paths["exponential"], np.abs(X) + 0.1)
+    np.save(paths["poisson"], rng.poisson(3.0, X.shape).astype(float))
+    np.save(paths["missing"], np.where(rng.random(X.shape) < 0.1, np.nan, X))
+    np.save(paths["far32"], (X + 3e5).astype(np.float32))
+    np.save(paths["same"], np.ones((50, 2)))
+    return paths
+
+
+def _no_python_names(err):
+    for name in ("max_iter", "tol=", "reg_covar", "n_components", "random_state",
+                 "init_params", "astype", "select_n_components", "result."):
+        assert name not in err, err
+
+
+@pytest.mark.parametrize("data, options", [
+    ("gaussian", []),
+    ("gaussian", ["--covariance", "diag", "--dtype", "float32"]),
+    ("gaussian", ["--bayesian"]),
+    ("missing", ["--missing", "em"]),
+    ("exponential", ["--family", "exponential"]),
+    ("poisson", ["--family", "poisson"]),
+])
+def test_the_max_iter_warning_names_the_options(family_files, capsys, tmp_path, monkeypatch,
+                                                 data, options):
+    """The warning of a fit that did not converge named max_iter=1 and tol=0.0, the Python
+    parameters, not --max-iter and --tol; also where ``python -W error`` makes it an error."""
+    argv = ["fit", family_files[data], "-k", 2, "--max-iter", 1, "--tol", 0, *options,
+            "-o", tmp_path / "m.npz"]
+    status, _, err = run(capsys, *argv)
+    assert status == 0
+    assert ("did not converge in --max-iter 1 iterations" in err
+            and "above --tol 0.0). Increase --max-iter or --tol," in err), err
+    _no_python_names(err)
+    monkeypatch.setattr(sys, "warnoptions", ["error"])
+    status, _, err = run(capsys, *argv)
+    assert status == 1 and "Increase --max-iter or --tol," in err, err
+    _no_python_names(err)
+
+
+def test_the_python_api_keeps_its_parameter_names(family_files):
+    X = np.load(family_files["gaussian"])
+    with pytest.warns(fastem.ConvergenceWarning, match=r"in max_iter=1 iterations .* "
+                      r"above tol=0.0\)\. Increase max_iter or tol,"):
+        fastem.GaussianMixture(2, max_iter=1, tol=0.0).fit(X)
+
+
+def test_the_unsettled_selection_warning_names_the_options(family_files, capsys):
+    status, _, err = run(capsys, "select", family_files["gaussian"], "-k", "1-3",
+                         "--max-iter", 2, "--tol", 0)
+    assert status == 0
+    assert ("Pass a larger --max-iter (or a larger --tol). The '~' marks of the table show "
+            "every fit that did not converge." in err), err
+    _no_python_names(err)
+
+
+@pytest.mark.parametrize("family", ["gaussian", "exponential", "poisson"])
+def test_the_empty_component_warning_names_the_options(family_files, capsys, tmp_path, family):
+    status, _, err = run(capsys, "fit", family_files["same"], "-k", 3, "--family", family,
+                         "-o", tmp_path / "m.npz")
+    assert status == 0
+    assert "The data support fewer components: use -k 1, or another --seed." in err, err
+    _no_python_names(err)
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["fit", "{gaussian}", "-k", "2", "--tol", "inf"], "--tol must be a finite number, got inf."),
+    (["select", "{gaussian}", "-k", "1-2", "--tol", "inf"],
+     "--tol must be a finite number, got inf."),
+    (["fit", "{gaussian}", "-k", "2", "--reg-covar", "inf"],
+     "--reg-covar must be a finite number, got inf."),
+    (["fit", "{same}", "-k", "3", "--reg-covar", "0"], "increase --reg-covar, or scale"),
+    (["select", "{same}", "-k", "2-3", "--reg-covar", "0"], "increase --reg-covar, or scale"),
+    (["fit", "{gaussian}", "-k", "301"],
+     "Expected as many data rows as components, got -k 301 with only 300 data row(s)."),
+])
+def test_errors_of_the_library_name_the_options(family_files, capsys, tmp_path, argv, expected):
+    argv = [a.format(**family_files) for a in argv]
+    status, _, err = run(capsys, *argv, *(["-o", tmp_path / "m.npz"] if argv[0] == "fit" else []))
+    assert status == 1 and err.startswith("fastem: error: ") and expected in err, err
+    _no_python_names(err)
+
+
+@pytest.mark.parametrize("command", ["fit", "select"])
+def test_float32_advice_names_dtype_float64(family_files, capsys, tmp_path, command):
+    """Advice to fit X.astype(np.float64) is --dtype float64 on the command line."""
+    output = ["-o", tmp_path / "m.npz"] if command == "fit" else []
+    status, _, err = run(capsys, command, family_files["far32"], "-k", 2, *output)
+    assert status == 0 and "rerun with --dtype float64." in err, err
+    _no_python_names(err)
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["fit", "{csv}", "-k", "0"], "argument -k/--k/--n-components: must be >= 1, got 0"),
+    (["select", "{csv}", "-k", "0"], "argument -k/--k/--n-components: expected positive"),
+    (["fit", "{csv}", "-k", "2", "--reg-covar", "-1"], "argument --reg-covar: must be a number"),
+    (["select", "{csv}", "--n-init", "0"], "argument --n-init: must be >= 1, got 0"),
+    (["fit", "{csv}", "-k", "2", "--max-iter", "-5"], "argument --max-iter: must be >= 0, got -5"),
+    (["select", "{csv}", "--tol", "-1"], "argument --tol: must be a number >= 0, got '-1'"),
+    # what the user typed is quoted as typed
+    (["fit", "{csv}", "-k", "2", "max_iter=3"], "unrecognized arguments: max_iter=3"),
+])
+def test_bad_option_values_are_named_by_the_option(files, capsys, tmp_path, argv, expected):
+    argv = [a.format(csv=files["csv"]) for a in argv]
+    status, _, err = run(capsys, *argv, *(["-o", tmp_path / "m.npz"] if argv[0] == "fit" else []))
+    assert status == 2 and expected in err, err
+
+
+def test_quoted_names_and_paths_are_not_rewritten(capsys, tmp_path):
+    """A column or a directory named like a parameter is quoted in a message, and stays so."""
+    (tmp_path / "max_iter").mkdir()
+    path = tmp_path / "max_iter" / "d.csv"
+    path.write_text("tol,max_iter,n_components\n1,-2,3\n4,5,6\n7,8,9\n")
+    status, _, err = run(capsys, "fit", path, "-k", 2, "--family", "exponential",
+                         "-o", tmp_path / "m.npz")
+    assert status == 1
+    assert "in feature 'max_iter'; the first is -2.0" in err and repr(str(path)) in err, err
+    assert "--max-iter" not in err and "-k" not in err, err
+
+
+def test_cli_words_rewrites_only_unquoted_parameters():
+    from fastem._cli_words import cli_words
+    from fastem.cli import build_parser
+
+    commands = build_parser().commands
+    message = ("column 'tol' of \"/d/max_iter's.csv\": tol=0.5 is above max_iter, missing='em' "
+               "and the missing values, n_components=3. Use another init_params or "
+               "random_state; self.tol, --max_iter, max_iter(3), np.asarray(x, dtype=float) "
+               "and f(g(1), tol=2) are code (tol=3)")
+    assert cli_words(message, commands["fit"]) == (
+        "column 'tol' of \"/d/max_iter's.csv\": --tol 0.5 is above --max-iter, --missing em "
+        "and the missing values, -k 3. Use another --seed; self.tol, --max_iter, max_iter(3), "
+        "np.asarray(x, dtype=float) and f(g(1), tol=2) are code (--tol 3)")
+    # select names the number of components -k too; sample has no --tol nor --max-iter
+    assert cli_words("n_components=[2, 3] and n_components", commands["select"]) == (
+        "n_components=[2, 3] and -k")
+    assert cli_words("tol=0.5, random_state=3", commands["sample"]) == "tol=0.5, --seed 3"
