@@ -15,7 +15,7 @@ rewritten only where it cannot be an English word (it has a ``_``, or is
 listed in :data:`_OPTION_OF`): ``missing`` alone is a word, ``missing='em'``
 is ``--missing em``. A parameter or code that the command has no option for
 is left as the library says it, and so is code: what a call's parentheses hold
-(``set_params(missing='em')``).
+(``set_params(missing='em')``) or a shape's names hold (``(n_samples, n_features)``).
 """
 
 import re
@@ -48,7 +48,7 @@ _CODE = (
     # the command line weights every row 1
     (r"\bsample\(s\) of positive weight\b", "data row(s)", None),
     (r" to select_n_components\.", ".", None),
-    (r"\bselect_n_components\b(?!\()", "fastem select", None),
+    (r"(?<![\w.])select_n_components\b(?!\()", "fastem select", None),
     (r"\bresult\.converged and the ", "The ", None),
     (r" of result\.table\b", " of the table", None),
 )
@@ -77,19 +77,43 @@ def _option(name, options):
     return options.get(name) or options.get(_OPTION_OF.get(name))
 
 
-def _in_call(text, position):
-    """Whether ``position`` of ``text`` is within the parentheses of a call, Python code
-    (``np.asarray(x, dtype=float)``), not those of prose (``(tol=1e-08)``)."""
+# a tuple of names, as a shape is given: (n_samples, n_features)
+_NAMES_TUPLE = re.compile(r"\((?:[A-Za-z_]\w*, )+[A-Za-z_]\w*\)")
+# an aside that gives the Python API's words beside the command line's
+_PYTHON_ASIDE = re.compile(r"\bin Python\b|\bfastem\.\w")
+
+
+def _in_code(text, position):
+    """Whether ``position`` of ``text`` (its quotes blanked) is code: within the
+    parentheses of a call (``np.asarray(x, dtype=float)``), of a tuple of names (a shape),
+    or of an aside on the Python API (``(missing='em' in Python)``,
+    ``(header=False in fastem.Chunks)``), not in those of prose (``(tol=1e-08)``)."""
+    if any(m.start() < position < m.end() for m in _NAMES_TUPLE.finditer(text)):
+        return True
     depth = 0
-    for i in range(position - 1, -1, -1):
+    for i in range(position - 1, -1, -1):  # each parenthesis that holds position
         depth += {")": 1, "(": -1}.get(text[i], 0)
         if depth < 0:
-            return i > 0 and (text[i - 1].isalnum() or text[i - 1] in "_.")
+            if i > 0 and (text[i - 1].isalnum() or text[i - 1] in "_."):
+                return True
+            if _PYTHON_ASIDE.search(text, i, _closing(text, i)):
+                return True
+            depth = 0
     return False
 
 
-def _rewrite(match, options):
-    if match["quoted"] or _in_call(match.string, match.start()):
+def _closing(text, opening):
+    """The position of the parenthesis that closes the one at ``opening``, or the end."""
+    depth = 0
+    for j in range(opening, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[j], 0)
+        if depth == 0:
+            return j
+    return len(text)
+
+
+def _rewrite(match, options, masked):
+    if match["quoted"] or _in_code(masked, match.start()):
         return match[0]
     if match["name"]:
         found = _option(match["name"], options)
@@ -118,4 +142,6 @@ def cli_words(message, parser):
         for pattern, replacement, needs in _CODE:
             if needs is None or needs in options:
                 parts[i] = re.sub(pattern, replacement, parts[i])
-    return _TOKEN.sub(lambda match: _rewrite(match, options), "".join(parts))
+    text = "".join(parts)
+    masked = re.sub(_QUOTED, lambda match: "x" * len(match[0]), text)
+    return _TOKEN.sub(lambda match: _rewrite(match, options, masked), text)

@@ -1210,3 +1210,23 @@ def test_cli_words_rewrites_only_unquoted_parameters():
     assert cli_words("n_components=[2, 3] and n_components", commands["select"]) == (
         "n_components=[2, 3] and -k")
     assert cli_words("tol=0.5, random_state=3", commands["sample"]) == "tol=0.5, --seed 3"
+    # an aside that says the Python API's words beside the option's
+    for aside in ("fit with --missing em (missing='em' in Python) to fit them",
+                  "pass --header no (header=False in Python: Chunks(..., header=False))",
+                  "(header=False or True in fastem.Chunks)",
+                  "the result of fastem.select_n_components."):
+        assert cli_words(aside, commands["fit"]) == aside
+    shape = "X must have shape (n_samples, n_components), got n_samples=0"
+    assert cli_words(shape, commands["sample"]) == shape.replace("n_samples=", "-n ")
+
+
+def test_an_aside_on_the_python_api_keeps_its_words(capsys, tmp_path):
+    """A message that gives both tongues, the option and its Python parameter, keeps the
+    Python one: '(--encoding NAME on the command line, encoding=NAME in Python: ...)' had
+    become '--encoding NAME in Python'."""
+    path = tmp_path / "latin.csv"
+    path.write_bytes(b"caf\xe9,b\n1,2\n3,4\n")
+    status, _, err = run(capsys, "fit", path, "-k", 1, "--encoding", "utf-8",
+                         "-o", tmp_path / "m.npz")
+    assert status == 1
+    assert "(--encoding NAME on the command line, encoding=NAME in Python: utf-8," in err, err
