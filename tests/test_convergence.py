@@ -269,6 +269,43 @@ def test_gains_that_grew_after_a_jump_are_no_sign_of_the_peak():
     assert not model.converged_ or peak.lower_bound_ - model.lower_bound_ < 3 * model.tol
 
 
+def _missing_for_a_class(data, feature, label, share, seed):
+    """``data``'s feature ``feature`` missing where its target is ``label``, and ``share``
+    of all the entries (rows left with none observed dropped)."""
+    X, y = data
+    X = X.copy()
+    X[y == label, feature] = np.nan
+    X[np.random.default_rng(seed).random(X.shape) < share] = np.nan
+    return X[~np.isnan(X).all(axis=1)]
+
+
+@pytest.mark.parametrize("case, covariance_type, n_components, passes", [
+    ("iris", "full", 2, 2000), ("breast cancer", "tied", 3, 6000)])
+def test_losses_that_shrink_faster_and_faster_are_no_sign_of_the_peak(
+        case, covariance_type, n_components, passes):
+    """missing='em' fits, a feature missing for one class: their losses shrank by ratios
+    whose ``1 - ratio`` grew by 0.9% (iris, 25% of the entries missing) and 0.6% (breast
+    cancer's first five features, 20%) per pass, under the hundredth per pass allowed, and
+    the fits claimed convergence 284 and 20 tol below peaks that plain EM was still
+    climbing to after 20,000 passes, the losses turned into gains 48 and 73 passes on.
+    Losses whose ``1 - ratio`` grows by more than a thousandth per pass are not steady."""
+    from sklearn.datasets import load_breast_cancer, load_iris
+
+    if case == "iris":
+        X = _missing_for_a_class(load_iris(return_X_y=True), 0, 0, 0.25, 5)
+    else:
+        X, y = load_breast_cancer(return_X_y=True)
+        X = _missing_for_a_class((X[:, :5], y), 2, 0, 0.2, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = GaussianMixture(
+            n_components, covariance_type=covariance_type, missing="em", random_state=0).fit(X)
+        if model.converged_:
+            peak = copy.deepcopy(model).set_params(
+                warm_start=True, accelerate=False, tol=1e-14, max_iter=passes).fit(X)
+    assert not model.converged_ or peak.lower_bound_ - model.lower_bound_ < 3 * model.tol
+
+
 @pytest.mark.parametrize("seed, max_iter", [(992, 100), (1004, 400)])
 def test_a_ridge_is_not_steady_for_want_of_passes_left(seed, max_iter):
     """Four components on one blob (``scripts/bench_convergence.py --ridges``) with a small
@@ -657,6 +694,13 @@ def test_steady_ratio_of_increments():
     turning = np.cumsum([0.0, -1.348e-8, -1.146e-8, -9.662e-9, -8.070e-9, -6.655e-9,
                          -5.401e-9, -4.285e-9, -3.294e-9, -2.414e-9, -1.632e-9, -9.380e-10])
     assert _steady_ratio(turning, 0.0, 1.3e-14) is False
+    # losses whose 1 - ratio grows by 0.9% per pass, from 0.029, under the hundredth per
+    # pass a gain's may shrink by: about to turn into gains (a fit with missing values
+    # stopped 284 tol short of its peak); by 0.05% per pass, the decay of a faster gain
+    losses = np.cumsum([-1.34, *-_increments(6.4e-10, (0.029, 1.009), _STEADY_SPAN - 1)])
+    assert _steady_ratio(losses, 0.0, 2e-15) is False
+    losses = np.cumsum([-1.34, *-_increments(6.4e-10, (0.029, 1.0005), _STEADY_SPAN - 1)])
+    assert _steady_ratio(losses, 0.0, 2e-15) is True
     # losses whose ratio climbs (1 - ratio from 0.6 to 0.17): a slower direction under them
     # (five components on iris with 60% missing stopped 8.5 tol short)
     climbing = np.cumsum([0.0, -2.37e-7, -9.48e-8, -4.23e-8, -3.07e-8, -2.64e-8, -2.18e-8])
