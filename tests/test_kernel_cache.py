@@ -131,3 +131,49 @@ def test_every_cached_kernel_lives_in_the_directory_of_the_sources_stamp(tmp_pat
     seen, *stale = done.stdout.strip().split("\n")
     assert int(seen) > 20
     assert not [line for line in stale if line], stale
+
+
+_WARM_PROCESS = """
+import hashlib, sys
+import numpy as np
+import fastem
+from fastem.kernels._fused import fused_e_step_serial
+
+rng = np.random.default_rng(0)
+X = rng.normal(size=(3000, 2))
+X[:1500] += 5.0
+gappy = rng.exponential(size=(600, 3)).astype(np.float32)
+gappy[::5, 1] = np.nan
+models = [
+    fastem.GaussianMixture(2, random_state=0).fit(X),
+    fastem.ExponentialMixture(2, missing="em", random_state=0).fit(gappy),
+]
+models.append(fastem.GaussianMixture(2, random_state=0).fit(X[::2]))
+print(hashlib.sha256(b"".join(
+    np.ascontiguousarray(getattr(m, name)).tobytes() for m in models for name in m._parameter_names
+)).hexdigest())
+print(sum(fused_e_step_serial.skeleton._cache_misses.values()))
+print(" ".join(name for name in ("numba.np.linalg", "numba.typed.typeddict") if name in sys.modules))
+# a compilation after the loads: Numba's registries, which it needs, are there for it
+import numba
+print(numba.njit(lambda a: np.linalg.det(a))(np.eye(2) * 2.0))
+"""
+
+
+def test_a_process_that_loads_the_kernels_does_not_load_numbas_registries(tmp_path):
+    """Loading a cached function, Numba imported and installed its typing and lowering
+    registries first (0.3-0.6 s, most of a warm first fit): fastem's functions are loaded
+    with its runtime alone, and give the bits of the process that compiled them. A
+    compilation later in the process still finds the registries."""
+    runs = []
+    for _ in range(2):  # compiled, then loaded from the cache
+        done = subprocess.run([sys.executable, "-c", _WARM_PROCESS], env=_env(tmp_path),
+                              capture_output=True, text=True, timeout=1200)
+        assert done.returncode == 0, done.stderr[-3000:]
+        runs.append(done.stdout.split("\n"))
+    (compiled_bits, compiled_misses, _, det), (loaded_bits, loaded_misses, registries, det_later) = (
+        run[:4] for run in runs)
+    assert int(compiled_misses) >= 1 and int(loaded_misses) == 0
+    assert loaded_bits == compiled_bits
+    assert registries == ""
+    assert float(det) == float(det_later) == 4.0
