@@ -41,6 +41,13 @@ BLAS inside kernels
     process-wide setting changed here: while such a kernel runs, BLAS calls of
     other threads of the process also run on one thread. Each partition's BLAS
     calls have fixed sizes, so their results do not depend on the team.
+    SciPy's BLAS is loaded only where it is called: ``import scipy.linalg``
+    took 0.1 s of a warm first fit, which calls neither it nor Numba's
+    ``np.dot``. So such kernels load it before the limit is set
+    (``single_threaded_blas(kernel_blas=True)``; Numba would load it at its
+    first call, inside the limit, unlimited), and the driver takes
+    ``scipy.linalg`` from :func:`scipy_linalg`, which limits SciPy's BLAS
+    too when it is loaded inside a limit.
 
 Numba's 'tbb' and 'omp' layers accept parallel kernels launched from several
 Python threads at once. The 'workqueue' layer, which Numba falls back to when
@@ -55,6 +62,7 @@ concurrently: the kernels are ``nogil=True``.
 import contextlib
 import functools
 import os
+import sys
 import threading
 import time
 
@@ -65,7 +73,7 @@ from ._config import BLAS_MIN_FEATURES, SERIAL_WORK
 
 __all__ = [
     "free_cores", "launch", "on_one_blas_thread", "parallel_section", "read_only",
-    "read_only_fields", "single_threaded_blas",
+    "read_only_fields", "scipy_linalg", "single_threaded_blas",
 ]
 
 _LOCK = threading.Lock()
@@ -75,9 +83,11 @@ _NO_OP = contextlib.nullcontext()
 # The BLAS limit, shared by concurrent kernel calls: set by the first, put
 # back by the last (a limit per call would restore another call's limit).
 # "users": the calls inside it, per thread (its identifier), which a forked
-# child, whose only thread is the one that forked, can count again.
+# child, whose only thread is the one that forked, can count again; "scipy":
+# whether SciPy's BLAS was loaded when the controller looked for the
+# libraries; "limiters": the limit's, one more for those loaded inside it.
 _BLAS_LOCK = threading.Lock()
-_blas = {"controller": None, "limiter": None, "users": {}}
+_blas = {"controller": None, "scipy": False, "limiters": [], "users": {}}
 
 # Seconds for which one reading of the machine's load is reused.
 _LOAD_INTERVAL = 0.1
@@ -96,9 +106,8 @@ def _locks_of_a_forked_child():
     _LOCK, _BLAS_LOCK = threading.Lock(), threading.Lock()
     own = _blas["users"].get(threading.get_ident(), 0)
     _blas["users"] = {threading.get_ident(): own} if own else {}
-    if not own and _blas["limiter"] is not None:
-        _blas["limiter"].restore_original_limits()
-        _blas["limiter"] = None
+    if not own:
+        _restore_blas_limits()
 
 
 if hasattr(os, "register_at_fork"):
@@ -121,20 +130,34 @@ def parallel_section():
     return _LOCK if _needs_lock() else _NO_OP
 
 
+def _find_blas():
+    """With ``_BLAS_LOCK`` held: the controller of the BLAS libraries, looked for again when
+    SciPy's has been loaded since; inside a limit, the libraries found then limited too."""
+    scipy_loaded = "scipy.linalg" in sys.modules
+    if _blas["controller"] is not None and _blas["scipy"] == scipy_loaded:
+        return
+    from threadpoolctl import ThreadpoolController
+
+    _blas["controller"], _blas["scipy"] = ThreadpoolController(), scipy_loaded
+    if _blas["users"]:
+        _blas["limiters"].append(_blas["controller"].limit(limits=1, user_api="blas"))
+
+
 @contextlib.contextmanager
-def single_threaded_blas():
-    """Context in which SciPy's and NumPy's BLAS run on one thread (see the module docstring)."""
+def single_threaded_blas(kernel_blas=False):
+    """Context in which SciPy's and NumPy's BLAS run on one thread (see the module docstring).
+
+    ``kernel_blas``: compiled code inside calls BLAS through Numba (``np.dot``),
+    which calls SciPy's: it is loaded first, so that it is limited as well.
+    """
+    if kernel_blas:
+        import scipy.linalg.cython_blas  # noqa: F401
     thread = threading.get_ident()
     with _BLAS_LOCK:
+        _find_blas()
         users = _blas["users"]
         if not users:
-            if _blas["controller"] is None:
-                # Load the BLAS that Numba's np.dot calls before looking for it.
-                import scipy.linalg.cython_blas  # noqa: F401
-                from threadpoolctl import ThreadpoolController
-
-                _blas["controller"] = ThreadpoolController()
-            _blas["limiter"] = _blas["controller"].limit(limits=1, user_api="blas")
+            _blas["limiters"] = [_blas["controller"].limit(limits=1, user_api="blas")]
         users[thread] = users.get(thread, 0) + 1
     try:
         yield
@@ -145,8 +168,25 @@ def single_threaded_blas():
             if not users[thread]:
                 del users[thread]
             if not users:
-                _blas["limiter"].restore_original_limits()
-                _blas["limiter"] = None
+                _restore_blas_limits()
+
+
+def _restore_blas_limits():
+    """Put back the limits that the BLAS limit found (with ``_BLAS_LOCK`` held, or in a
+    forked child)."""
+    for limiter in reversed(_blas["limiters"]):  # the first knows the caller's
+        limiter.restore_original_limits()
+    _blas["limiters"] = []
+
+
+def scipy_linalg():
+    """``scipy.linalg``, imported on first use; loaded inside :func:`single_threaded_blas`,
+    its BLAS runs on one thread there as NumPy's does."""
+    from scipy import linalg
+
+    with _BLAS_LOCK:
+        _find_blas()
+    return linalg
 
 
 def on_one_blas_thread(function):
@@ -333,7 +373,7 @@ def launch(kernel, X, *args, cost_per_row=None, serial=None):
     """
     view = read_only(X)
     cost = X.shape[1] if cost_per_row is None else cost_per_row
-    blas = single_threaded_blas() if X.shape[1] >= BLAS_MIN_FEATURES else _NO_OP
+    blas = single_threaded_blas(kernel_blas=True) if X.shape[1] >= BLAS_MIN_FEATURES else _NO_OP
     small = X.shape[0] * cost < SERIAL_WORK
     forked = _forked_from_gnu_openmp()
     if forked and serial is None:

@@ -1097,3 +1097,45 @@ def test_sample_draws_the_same_bits_whatever_the_blas_threads_of_the_process(cls
             draws.append(model.sample(2000))
     for one_thread, two_threads in zip(*draws):
         assert_array_equal(one_thread, two_threads)
+
+
+_SCIPY_BLAS_ON_USE = """
+import sys
+import numpy as np
+import fastem
+from threadpoolctl import threadpool_info
+from fastem import _threading
+
+def blas_threads():
+    return sorted((lib["filepath"], lib["num_threads"]) for lib in threadpool_info()
+                  if lib["user_api"] == "blas")
+
+X = np.random.default_rng(0).normal(size=(500, 2))
+fastem.GaussianMixture(2, random_state=0).fit(X)
+print("scipy.linalg" in sys.modules)
+before = {n for _, n in blas_threads()}
+seen = []
+if sys.argv[1] == "driver":  # the driver's scipy.linalg, imported inside the fit's limit
+    with _threading.single_threaded_blas():
+        _threading.scipy_linalg()
+        seen = blas_threads()
+else:  # a kernel whose np.dot calls SciPy's BLAS (from BLAS_MIN_FEATURES features on)
+    _threading.launch(lambda view: seen.extend(blas_threads()), np.zeros((10, 40)))
+print(len(seen), sorted({n for _, n in seen}), {n for _, n in blas_threads()} == before)
+"""
+
+
+@pytest.mark.parametrize("where", ["driver", "kernel"])
+def test_scipy_blas_is_loaded_on_use_and_limited_there(where):
+    """A fit that calls no SciPy imported scipy.linalg (0.1 s of a warm first fit) to find its
+    BLAS: it is loaded where it is used, and limited to one thread there as NumPy's is,
+    also when it is first loaded inside the limit; the caller's limits come back after.
+    (A process that compiles kernels loads it with Numba's registries: the first run
+    fills the kernel cache, the second is the one looked at.)"""
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-c", _SCIPY_BLAS_ON_USE, where],
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+    loaded, limited = done.stdout.strip().split("\n")
+    assert loaded == "False"
+    assert limited == "2 [1] True"  # NumPy's BLAS and SciPy's, on one thread, then put back

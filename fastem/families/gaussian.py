@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 
 from .._collapse import MIN_VARIANCE_RATIO, gaussian_collapse_reasons, narrow_component_reasons
-from .._threading import launch, read_only, read_only_fields
+from .._threading import launch, read_only, read_only_fields, scipy_linalg
 from .._validation import (
     as_float_array, check_choice, check_distinct_starts, check_in_dtype, check_range,
     check_scalar, check_weights_init, non_finite_entries)
@@ -143,8 +143,7 @@ def _upper_factors_of_inverses(matrices):
 
 def _upper_factor(matrix):
     """Upper-triangular U with U @ U.T == matrix, for a precision matrix."""
-    from scipy import linalg  # on use: scipy.linalg takes half of fastem's import time
-
+    linalg = scipy_linalg()  # on use: scipy.linalg takes half of fastem's import time
     flip = matrix[::-1, ::-1]
     return linalg.cholesky(flip, lower=True, check_finite=False)[::-1, ::-1].copy()
 
@@ -231,8 +230,7 @@ def precisions_from_cholesky(precisions_cholesky, covariance_type):
 
 
 def covariances_from_precisions(precisions, covariance_type):
-    from scipy import linalg
-
+    linalg = scipy_linalg()
     if covariance_type == "full":
         return np.stack([linalg.inv(p) for p in precisions])
     if covariance_type == "tied":
