@@ -177,3 +177,49 @@ def test_a_process_that_loads_the_kernels_does_not_load_numbas_registries(tmp_pa
     assert loaded_bits == compiled_bits
     assert registries == ""
     assert float(det) == float(det_later) == 4.0
+
+
+_DIRECTORY_CHECKS = """
+import tempfile
+checks = []
+temporary_file = tempfile.TemporaryFile
+
+def counted(*args, dir=None, **kwargs):
+    checks.append(dir)
+    return temporary_file(*args, dir=dir, **kwargs)
+
+tempfile.TemporaryFile = counted
+import fastem
+from fastem.kernels import _checks
+print(len(checks), checks.count(_checks.scan_columns._cache._cache_path))
+"""
+
+
+def test_import_checks_each_kernel_cache_directory_once(tmp_path):
+    """Numba checks that the cache directory of each cached function is writable, with a
+    temporary file, as the function is defined: 127 files written and deleted in
+    ``import fastem`` (12-50 ms of it). The kernels' directory is checked once."""
+    done = subprocess.run([sys.executable, "-c", _DIRECTORY_CHECKS], env=_env(tmp_path),
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    checks, of_the_kernels = map(int, done.stdout.split())
+    assert of_the_kernels == 1
+    assert checks - of_the_kernels < 20  # the functions outside fastem/kernels, as Numba checks
+
+
+_REMOVED_DIRECTORY = """
+import os, shutil
+import numpy as np
+from fastem.kernels import _checks
+path = _checks.scan_columns._cache._cache_path
+shutil.rmtree(path)  # after the import's check
+_checks.scan_columns(np.ones((10, 2)), 1)  # compiled, and saved into the directory made again
+print(sorted(name.split("-")[0] for name in os.listdir(path) if name.endswith(".nbi")))
+"""
+
+
+def test_a_kernel_cache_directory_removed_after_the_import_is_made_again_for_a_save(tmp_path):
+    done = subprocess.run([sys.executable, "-c", _REMOVED_DIRECTORY], env=_env(tmp_path),
+                          capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["['_checks.scan_columns']"]

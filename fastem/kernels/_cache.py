@@ -72,6 +72,12 @@ STALE_SECONDS = 24 * 3600
 
 _pruned = set()
 _stamp = []
+# The kernels' cache directories this process has checked. Numba checks the
+# directory of every cached function as it is defined, by creating it and
+# writing and deleting a temporary file there: 127 times in ``import fastem``,
+# 12-50 ms of it on a loaded 2-core machine (0.5 ms once). The kernels' locators check each directory once, and again
+# before each save (a directory removed meanwhile is made again).
+_checked = set()
 
 LOCK_NAME = "fastem-cache.lock"
 
@@ -110,7 +116,7 @@ def _save_overload(original):
         if not getattr(self._impl.locator, "fastem", False):
             return original(self, sig, data)
         try:
-            self._impl.locator.ensure_cache_path()
+            self._impl.locator.ensure_cache_path(again=True)
             with _exclusive(self._cache_path):
                 original(self, sig, data)
         except OSError:
@@ -165,6 +171,12 @@ def _kernels_locator(base):
             if os.path.dirname(os.path.abspath(py_file)) != _KERNEL_DIR:
                 return None
             return super().from_function(py_func, py_file)
+
+        def ensure_cache_path(self, again=False):
+            path = self.get_cache_path()
+            if again or path not in _checked:
+                super().ensure_cache_path()
+                _checked.add(path)
 
         def get_cache_path(self):
             parent = super().get_cache_path()
