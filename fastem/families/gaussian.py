@@ -339,7 +339,7 @@ def checked_precisions(precisions_cholesky, covariance_type, dtype):
     largest = float(np.abs(precisions).max())  # NaN or inf when an entry is
     if not math.isfinite(largest):
         raise ValueError(_ILL_DEFINED)
-    if largest > np.finfo(dtype).max:
+    if largest > float(np.finfo(dtype).max):  # a Python float against float32 casts to it
         raise ValueError(
             f"A component's precision reaches {largest:.3g}, beyond {dtype.name}'s largest "
             f"number ({np.finfo(dtype).max:.3g}): its variance in some direction is too "
