@@ -18,6 +18,7 @@ is left as the library says it, and so is code: what a call's parentheses hold
 (``set_params(missing='em')``) or a shape's names hold (``(n_samples, n_features)``).
 """
 
+import bisect
 import re
 import shlex
 
@@ -83,37 +84,42 @@ _NAMES_TUPLE = re.compile(r"\((?:[A-Za-z_]\w*, )+[A-Za-z_]\w*\)")
 _PYTHON_ASIDE = re.compile(r"\bin Python\b|\bfastem\.\w")
 
 
-def _in_code(text, position):
-    """Whether ``position`` of ``text`` (its quotes blanked) is code: within the
-    parentheses of a call (``np.asarray(x, dtype=float)``), of a tuple of names (a shape),
-    or of an aside on the Python API (``(missing='em' in Python)``,
-    ``(header=False in fastem.Chunks)``), not in those of prose (``(tol=1e-08)``)."""
-    if any(m.start() < position < m.end() for m in _NAMES_TUPLE.finditer(text)):
-        return True
-    depth = 0
-    for i in range(position - 1, -1, -1):  # each parenthesis that holds position
-        depth += {")": 1, "(": -1}.get(text[i], 0)
-        if depth < 0:
-            if i > 0 and (text[i - 1].isalnum() or text[i - 1] in "_."):
-                return True
-            if _PYTHON_ASIDE.search(text, i, _closing(text, i)):
-                return True
-            depth = 0
-    return False
+def _code_spans(text):
+    """The spans ``(start, end)`` of ``text`` (its quotes blanked) that are code: what the
+    parentheses of a call hold (``np.asarray(x, dtype=float)``), of a tuple of names (a
+    shape), or of an aside on the Python API (``(missing='em' in Python)``,
+    ``(header=False in fastem.Chunks)``), not those of prose (``(tol=1e-08)``). A
+    parenthesis left open holds the rest of the text. In one pass over ``text``: a
+    message may list many thousands of names."""
+    spans = [(m.start() + 1, m.end()) for m in _NAMES_TUPLE.finditer(text)]
+    openings = []
+    for i, character in enumerate(text):
+        if character == "(":
+            openings.append(i)
+        elif character == ")" and openings:
+            spans.extend(_code_between(text, openings.pop(), i))
+    for opening in reversed(openings):
+        spans.extend(_code_between(text, opening, len(text)))
+    return spans
 
 
-def _closing(text, opening):
-    """The position of the parenthesis that closes the one at ``opening``, or the end."""
-    depth = 0
-    for j in range(opening, len(text)):
-        depth += {"(": 1, ")": -1}.get(text[j], 0)
-        if depth == 0:
-            return j
-    return len(text)
+def _code_between(text, opening, closing):
+    """``[(opening + 1, closing)]`` where the parentheses at ``opening`` and ``closing``
+    hold code (see :func:`_code_spans`), else ``[]``."""
+    call = opening > 0 and (text[opening - 1].isalnum() or text[opening - 1] in "_.")
+    if call or _PYTHON_ASIDE.search(text, opening, closing):
+        return [(opening + 1, closing)]
+    return []
 
 
-def _rewrite(match, options, masked):
-    if match["quoted"] or _in_code(masked, match.start()):
+def _in_code(spans, position):
+    """Whether ``position`` lies in one of the ``spans`` (starts, ends) that are code."""
+    starts, ends = spans
+    return bisect.bisect_right(starts, position) > bisect.bisect_right(ends, position)
+
+
+def _rewrite(match, options, code):
+    if match["quoted"] or _in_code(code, match.start()):
         return match[0]
     if match["name"]:
         found = _option(match["name"], options)
@@ -144,4 +150,6 @@ def cli_words(message, parser):
                 parts[i] = re.sub(pattern, replacement, parts[i])
     text = "".join(parts)
     masked = re.sub(_QUOTED, lambda match: "x" * len(match[0]), text)
-    return _TOKEN.sub(lambda match: _rewrite(match, options, masked), text)
+    spans = _code_spans(masked)
+    code = (sorted(start for start, _ in spans), sorted(end for _, end in spans))
+    return _TOKEN.sub(lambda match: _rewrite(match, options, code), text)
