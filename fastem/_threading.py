@@ -130,6 +130,31 @@ def parallel_section():
     return _LOCK if _needs_lock() else _NO_OP
 
 
+def _in_blas_control(action):
+    """``action()`` (setting or putting back the BLAS limit), run where this thread may set
+    the size of a process-wide BLAS pool.
+
+    threadpoolctl (3.8, as installed here) lets one thread at a time set the threads of
+    an OpenBLAS on pthreads, the first that set them, until that thread's ``with
+    threadpool_limits()`` ends; the calls of every other thread do nothing, silently.
+    The limit here is not such a block: it is shared by the threads that fit, set by
+    the first and put back by the last, which may be another. So once one thread had fitted (the main thread, say), a fit
+    in another thread ran its BLAS on every thread (its bits then differed from the same
+    fit's in the main thread: 548 passes against 522, 96 features), and a limit that a
+    thread other than the one that set it put back stayed at one thread for good. No
+    thread holds that control before or after ``action`` (older threadpoolctl has none)."""
+    import threadpoolctl
+
+    release = getattr(threadpoolctl.OpenBLASController, "clear_controlling_thread", None)
+    if release is not None:
+        release(force=True)
+    try:
+        return action()
+    finally:
+        if release is not None:
+            release(force=True)
+
+
 def _find_blas():
     """With ``_BLAS_LOCK`` held: the controller of the BLAS libraries, looked for again when
     SciPy's has been loaded since; inside a limit, the libraries found then limited too."""
@@ -140,7 +165,7 @@ def _find_blas():
 
     _blas["controller"], _blas["scipy"] = ThreadpoolController(), scipy_loaded
     if _blas["users"]:
-        _blas["limiters"].append(_blas["controller"].limit(limits=1, user_api="blas"))
+        _blas["limiters"].append(_limited_blas())
 
 
 @contextlib.contextmanager
@@ -157,7 +182,7 @@ def single_threaded_blas(kernel_blas=False):
         _find_blas()
         users = _blas["users"]
         if not users:
-            _blas["limiters"] = [_blas["controller"].limit(limits=1, user_api="blas")]
+            _blas["limiters"] = [_limited_blas()]
         users[thread] = users.get(thread, 0) + 1
     try:
         yield
@@ -175,8 +200,14 @@ def _restore_blas_limits():
     """Put back the limits that the BLAS limit found (with ``_BLAS_LOCK`` held, or in a
     forked child)."""
     for limiter in reversed(_blas["limiters"]):  # the first knows the caller's
-        limiter.restore_original_limits()
+        _in_blas_control(limiter.restore_original_limits)
     _blas["limiters"] = []
+
+
+def _limited_blas():
+    """The BLAS libraries of the controller limited to one thread: their limiter."""
+    return _in_blas_control(
+        functools.partial(_blas["controller"].limit, limits=1, user_api="blas"))
 
 
 def scipy_linalg():

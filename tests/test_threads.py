@@ -366,6 +366,73 @@ def test_a_forked_child_keeps_no_blas_limit_of_its_parent_s_other_threads(tmp_pa
     assert original == before == after == parent and 1 not in original
 
 
+_BLAS_LIMIT_IN_THREADS_SCRIPT = """
+import json
+import threading
+
+import numpy as np
+import scipy.linalg.cython_blas  # noqa: F401 (the BLAS of the fit's kernels, loaded first)
+from threadpoolctl import threadpool_info
+
+import fastem
+from fastem import _threading
+
+
+def blas_threads():
+    return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+
+
+def in_thread(target):
+    thread = threading.Thread(target=target)
+    thread.start()
+    return thread
+
+
+if __name__ == "__main__":
+    original = blas_threads()
+    X = np.random.default_rng(0).normal(size=(500, 3))
+    fastem.GaussianMixture(2, max_iter=2, random_state=0).fit(X)  # the main thread's first
+    seen = []
+
+    def record(model, n_iter, lower_bound):
+        seen.append(blas_threads())
+
+    in_thread(lambda: fastem.GaussianMixture(2, max_iter=2, random_state=0,
+                                             callback=record).fit(X)).join()
+    # the main thread sets the limit, another thread's fit puts it back
+    taken, release = threading.Event(), threading.Event()
+
+    def hold():
+        with _threading.single_threaded_blas():
+            taken.set()
+            release.wait()
+
+    with _threading.single_threaded_blas():
+        holder = in_thread(hold)
+        taken.wait()
+        seen.append(blas_threads())
+    release.set()
+    holder.join()
+    print(json.dumps([original, seen, blas_threads()]))
+"""
+
+
+def test_the_blas_limit_holds_in_every_thread_and_is_put_back_by_any(tmp_path):
+    # threadpoolctl lets only the thread that first set OpenBLAS's threads set them again:
+    # after a fit in the main thread, a fit in another thread ran its BLAS on 2 threads
+    # (its bits those of a process of 2 BLAS threads), and a limit the main thread set
+    # and another thread put back stayed at 1 thread for good
+    script = tmp_path / "limit_in_threads.py"
+    script.write_text(_BLAS_LIMIT_IN_THREADS_SCRIPT)
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="2", PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    original, seen, after = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert 1 not in original and after == original
+    assert seen and all(threads == [1] * len(original) for threads in seen), seen
+
+
 def _refit_job():
     rng = np.random.default_rng(1)
     X_old = np.concatenate([rng.normal(0, 1, (3000, 3)), rng.normal(5, 1, (3000, 3))])
