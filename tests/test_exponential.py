@@ -185,7 +185,7 @@ def test_nan_data_is_rejected():
     ("kw", "match"),
     [
         ({"scales_init": np.ones((2, 3))}, r"scales_init must have shape .* \(3, 2\), got \(2, 3\)"),
-        ({"scales_init": [[1.0, 1.0], [0.0, 1.0], [1.0, 1.0]]}, "finite and positive, got minimum 0"),
+        ({"scales_init": [[1.0, 1.0], [0.0, 1.0], [1.0, 1.0]]}, "finite and positive, got 0 \\(component 1, feature 0; 1 such"),
         ({"weights_init": [0.5, 0.5]}, r"weights_init must have shape \(3,\)"),
         ({"weights_init": [0.5, 0.5, 0.5]}, "must sum to 1"),
         ({"min_scale": 0.0}, "min_scale must be > 0"),

@@ -21,7 +21,7 @@ from family_checks import (
     check_warm_start,
     fit_quietly,
 )
-from fastem import PoissonMixture
+from fastem import ExponentialMixture, PoissonMixture
 from reference import poisson_em_step, poisson_log_prob, poisson_mixture_moments
 
 
@@ -187,7 +187,7 @@ def test_nan_counts_are_rejected():
     ("kw", "match"),
     [
         ({"rates_init": np.ones((3, 2))}, r"rates_init must have shape .* \(3, 3\), got \(3, 2\)"),
-        ({"rates_init": -np.ones((3, 3))}, "finite and positive, got minimum -1"),
+        ({"rates_init": -np.ones((3, 3))}, "finite and positive, got -1 \\(component 0, feature 0; 9 such"),
         ({"weights_init": [0.2, 0.2, 0.2]}, "must sum to 1"),
         ({"min_rate": -1.0}, "min_rate must be > 0"),
     ],
@@ -272,3 +272,16 @@ def test_log_densities_of_large_counts_are_exact(count, dtype, missing):
                  + (0.0 if np.isnan(row[1]) else row[1] * np.log(fitted[k, 1]) - fitted[k, 1]
                     - math.lgamma(row[1] + 1)) for k in range(2)]
         assert out == pytest.approx(np.logaddexp(*terms), abs=1e-9 if dtype == np.float64 else 2e-5)
+
+
+@pytest.mark.parametrize("cls, name", [(PoissonMixture, "rates_init"),
+                                       (ExponentialMixture, "scales_init")])
+@pytest.mark.parametrize("bad", [np.inf, np.nan, 0.0, -1.0])
+def test_initial_means_refused_are_named_by_the_entry_refused(cls, name, bad):
+    # an infinite entry was refused as 'got minimum 1', the smallest of the others
+    init = np.array([[1.0, 2.0], [30.0, 40.0]])
+    init[1, 0] = bad
+    X = np.random.default_rng(0).poisson(5.0, (50, 2)).astype(float)
+    with pytest.raises(ValueError, match=rf"{name} must be finite and positive, got "
+                                         rf"{bad:.3g} \(component 1, feature 0; 1 such"):
+        cls(2, **{name: init}).fit(X)

@@ -210,9 +210,12 @@ class MeanParameterMixture(BaseMixture):
                     f"{name} must have shape (n_components, n_features) = "
                     f"({K}, {n_features}), got {m.shape}."
                 )
-            if not np.isfinite(m).all() or (m <= 0).any():
+            refused = ~(np.isfinite(m) & (m > 0))
+            if refused.any():
+                k, j = np.argwhere(refused)[0]
                 raise ValueError(
-                    f"{name} must be finite and positive, got minimum {m.min():.3g}. "
+                    f"{name} must be finite and positive, got {m[k, j]:.3g} (component {k}, "
+                    f"feature {j}; {np.count_nonzero(refused)} such entries in all). "
                     "Pass positive values, or leave it to the initialisation."
                 )
             check_range(m.min(axis=0), m.max(axis=0), np.dtype(np.float64), name=name)
