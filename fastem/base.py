@@ -2656,13 +2656,21 @@ class BaseMixture(_KeywordsChecked):
         if best.decrease:
             self._warn_decrease(best.decrease, source.dtype)
         elif not best.converged and int(self.max_iter) > 0 and not best.stopped:
+            if best.unresolved and best.rounding_loss is None:  # see _run_em_to_the_end
+                reason = (
+                    "its float32 passes reached the peak only to within their rounding, "
+                    "which can hide a slow climb, and no pass was left to confirm the stop "
+                    "in float64). Increase max_iter by a few passes"
+                )
+            else:
+                reason = (
+                    f"estimated remaining gain of the {self._objective} per sample above "
+                    f"tol={self.tol}). Increase max_iter or tol, or check the data's scale"
+                )
             warn_at_caller(
                 ConvergenceWarning(
                     f"Best of {n_init} initialization(s) did not converge in max_iter="
-                    f"{int(self.max_iter)} iterations (estimated remaining gain of the "
-                    f"{self._objective} per sample above tol={self.tol}). Increase max_iter "
-                    "or tol, or "
-                    "check the data's scale."
+                    f"{int(self.max_iter)} iterations ({reason}."
                 ),
                 restated=True,
             )
