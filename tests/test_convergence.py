@@ -490,6 +490,18 @@ def _counts_in_the_hundreds():
     return rng.poisson(rates[rng.integers(0, 3, 50)]).astype(np.float32)
 
 
+def _counts_on_path(path):
+    """``_counts_in_the_hundreds`` as ``path`` gives them: ``(X, data, sample_weight,
+    settings)``, ``data`` what a fit takes and ``settings`` the model's."""
+    X = _counts_in_the_hundreds()
+    sample_weight = np.full(len(X), 2.0, dtype=np.float32) if path == "sample_weight" else None
+    if path == "missing='em'":
+        X[::7, 0] = np.nan
+    settings = {"missing": "em"} if path == "missing='em'" else {}
+    data = _as_path(X, path) if path in ("chunks", "dask") else X
+    return X, data, sample_weight, settings
+
+
 @pytest.mark.parametrize("path", ["array", "chunks", "dask", "sample_weight", "missing='em'"])
 def test_a_float32_run_that_cycles_beyond_tol_finishes_in_float64(path):
     """float32 EM can come back, bitwise, to parameters it started a pass from, its
@@ -499,12 +511,7 @@ def test_a_float32_run_that_cycles_beyond_tol_finishes_in_float64(path):
     its peak to within float32's rounding; it ran to max_iter=1000, converged_=False
     with a ConvergenceWarning (6 of 120 such fits; USArrests' Assault and UrbanPop at 3
     components), where float64 converged in 17 passes. It is finished in float64."""
-    X = _counts_in_the_hundreds()
-    sample_weight = np.full(len(X), 2.0, dtype=np.float32) if path == "sample_weight" else None
-    if path == "missing='em'":
-        X[::7, 0] = np.nan
-    settings = {"missing": "em"} if path == "missing='em'" else {}
-    data = _as_path(X, path) if path in ("chunks", "dask") else X
+    X, data, sample_weight, settings = _counts_on_path(path)
     peak = PoissonMixture(3, random_state=0, **settings).fit(X.astype(np.float64), sample_weight)
     model = PoissonMixture(3, random_state=0, **settings).fit(data, sample_weight)
     assert model.converged_ and model.n_iter_ < 300 and model.rates_.dtype == np.float32
@@ -523,12 +530,7 @@ def test_a_float32_run_that_ends_in_its_noise_on_the_last_pass_is_not_converged(
     finish, and the fit reported converged_=True, unconfirmed (a slow climb can lie under
     float32's noise), without a ConvergenceWarning. It is not converged, and its warning
     says why (most such stops are at the peak, some 2 to 20 tol short of it)."""
-    X = _counts_in_the_hundreds()
-    sample_weight = np.full(len(X), 2.0, dtype=np.float32) if path == "sample_weight" else None
-    if path == "missing='em'":
-        X[::7, 0] = np.nan
-    settings = {"missing": "em"} if path == "missing='em'" else {}
-    data = _as_path(X, path) if path in ("chunks", "dask") else X
+    _, data, sample_weight, settings = _counts_on_path(path)
     dtypes = []
 
     def fit(max_iter, callback=None):

@@ -154,15 +154,24 @@ if __name__ == "__main__":
 """
 
 
+def _last_line_of_script(folder, name, text, *args, timeout=600, **environment):
+    """The last line of stdout of the Python script ``text``, written to ``folder / name``
+    and run with ``args`` in a fresh process that imports this checkout's fastem, with
+    ``environment`` added to this process's; the script must succeed."""
+    script = folder / name
+    script.write_text(text)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **environment)
+    proc = subprocess.run([sys.executable, str(script), *args], env=env, capture_output=True,
+                          text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout.strip().splitlines()[-1]
+
+
 @pytest.fixture(scope="module")
 def forked_calls(tmp_path_factory):
-    script = tmp_path_factory.mktemp("fork") / "forked.py"
-    script.write_text(_FORK_SCRIPT)
-    env = dict(os.environ, NUMBA_THREADING_LAYER="omp", PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
-                          text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return json.loads(_last_line_of_script(
+        tmp_path_factory.mktemp("fork"), "forked.py", _FORK_SCRIPT, timeout=900,
+        NUMBA_THREADING_LAYER="omp"))
 
 
 @pytest.mark.parametrize("call", FORKED_CALLS)
@@ -215,13 +224,9 @@ def test_a_forked_worker_of_a_process_whose_own_parallel_function_ran_on_gnu_ope
     # recorded it, so the worker's first kernel started a parallel region and Numba ended
     # it (a multiprocessing.Pool then waited for its result forever). Its fit runs on its
     # own thread and gives the parent's bits.
-    script = tmp_path / "user_kernel_fork.py"
-    script.write_text(_USER_KERNEL_FORK_SCRIPT)
-    env = dict(os.environ, NUMBA_THREADING_LAYER="omp", PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
-                          text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    outcome = json.loads(proc.stdout.strip().splitlines()[-1])
+    outcome = json.loads(_last_line_of_script(
+        tmp_path, "user_kernel_fork.py", _USER_KERNEL_FORK_SCRIPT, timeout=900,
+        NUMBA_THREADING_LAYER="omp"))
     if outcome == "not GNU OpenMP":
         pytest.skip("Numba's 'omp' layer on GNU OpenMP is not available")
     assert outcome is True
@@ -295,13 +300,9 @@ def test_a_forked_child_does_not_wait_for_a_lock_its_parent_held(tmp_path, held)
     # csv module's field limit held the lock as another thread forked: the child's copy of
     # the lock stayed held, by a thread the child does not have, and its first such call
     # waited forever
-    script = tmp_path / "held.py"
-    script.write_text(_HELD_LOCK_SCRIPT)
-    env = dict(os.environ, NUMBA_THREADING_LAYER="workqueue", PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, str(script), held, str(tmp_path)], env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.strip().splitlines()[-1] == "done"
+    last = _last_line_of_script(tmp_path, "held.py", _HELD_LOCK_SCRIPT, held, str(tmp_path),
+                                NUMBA_THREADING_LAYER="workqueue")
+    assert last == "done"
 
 
 _FORK_IN_A_BLAS_LIMIT_SCRIPT = """
@@ -356,13 +357,8 @@ def test_a_forked_child_keeps_no_blas_limit_of_its_parent_s_other_threads(tmp_pa
     # a fit in another thread of the parent held the BLAS limit as the process forked: the
     # child counted that fit as its own, which it never ends, and its BLAS ran on one
     # thread for good, through its own fits (2, 1 and 1 threads in the child)
-    script = tmp_path / "fork_in_limit.py"
-    script.write_text(_FORK_IN_A_BLAS_LIMIT_SCRIPT)
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="2", PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
-                          text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    original, before, after, parent = json.loads(proc.stdout.strip().splitlines()[-1])
+    original, before, after, parent = json.loads(_last_line_of_script(
+        tmp_path, "fork_in_limit.py", _FORK_IN_A_BLAS_LIMIT_SCRIPT, OPENBLAS_NUM_THREADS="2"))
     assert original == before == after == parent and 1 not in original
 
 
@@ -422,13 +418,9 @@ def test_the_blas_limit_holds_in_every_thread_and_is_put_back_by_any(tmp_path):
     # after a fit in the main thread, a fit in another thread ran its BLAS on 2 threads
     # (its bits those of a process of 2 BLAS threads), and a limit the main thread set
     # and another thread put back stayed at 1 thread for good
-    script = tmp_path / "limit_in_threads.py"
-    script.write_text(_BLAS_LIMIT_IN_THREADS_SCRIPT)
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="2", PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
-                          text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    original, seen, after = json.loads(proc.stdout.strip().splitlines()[-1])
+    original, seen, after = json.loads(_last_line_of_script(
+        tmp_path, "limit_in_threads.py", _BLAS_LIMIT_IN_THREADS_SCRIPT,
+        OPENBLAS_NUM_THREADS="2"))
     assert 1 not in original and after == original
     assert seen and all(threads == [1] * len(original) for threads in seen), seen
 
@@ -1000,13 +992,8 @@ def test_a_forked_child_gets_back_the_csv_limit_a_parent_thread_lifted(tmp_path)
     # a thread of the parent reading a CSV file had lifted the csv module's field limit as
     # another thread forked: the child, where that read never ends, kept the limit lifted
     # for good, for its own code and every later csv read of it
-    script = tmp_path / "reading.py"
-    script.write_text(_READING_PARENT_SCRIPT)
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
-                          text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.strip().splitlines()[-1] == "child 0 parent 1"
+    last = _last_line_of_script(tmp_path, "reading.py", _READING_PARENT_SCRIPT)
+    assert last == "child 0 parent 1"
 
 
 def _warnings_of_a_fit_in_another_thread():
