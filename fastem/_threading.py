@@ -84,8 +84,8 @@ _NO_OP = contextlib.nullcontext()
 # back by the last (a limit per call would restore another call's limit).
 # "users": the calls inside it, per thread (its identifier), which a forked
 # child, whose only thread is the one that forked, can count again; "scipy":
-# whether SciPy's BLAS was loaded when the controller looked for the
-# libraries; "limiters": the limit's, one more for those loaded inside it.
+# whether SciPy's BLAS was loaded (_SCIPY_BLAS_MODULE) when the controller looked
+# for the libraries; "limiters": the limit's, one more for those loaded inside it.
 _BLAS_LOCK = threading.Lock()
 _blas = {"controller": None, "scipy": False, "limiters": [], "users": {}}
 
@@ -155,10 +155,18 @@ def _in_blas_control(action):
             release(force=True)
 
 
+# The module whose presence tells that SciPy's BLAS is loaded. An extension module enters
+# sys.modules only once its shared library, and the BLAS it links, is loaded; scipy.linalg
+# is there from the start of its import: a limit entered by another thread while it was
+# being imported looked for the libraries before SciPy's BLAS was loaded, and took the
+# libraries found then for those with SciPy's, which it never limited again.
+_SCIPY_BLAS_MODULE = "scipy.linalg._fblas"
+
+
 def _find_blas():
     """With ``_BLAS_LOCK`` held: the controller of the BLAS libraries, looked for again when
     SciPy's has been loaded since; inside a limit, the libraries found then limited too."""
-    scipy_loaded = "scipy.linalg" in sys.modules
+    scipy_loaded = _SCIPY_BLAS_MODULE in sys.modules
     if _blas["controller"] is not None and _blas["scipy"] == scipy_loaded:
         return
     from threadpoolctl import ThreadpoolController

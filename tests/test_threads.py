@@ -1193,3 +1193,64 @@ def test_scipy_blas_is_loaded_on_use_and_limited_there(where):
     loaded, limited = done.stdout.strip().split("\n")
     assert loaded == "False"
     assert limited == "2 [1] True"  # NumPy's BLAS and SciPy's, on one thread, then put back
+
+
+_SCIPY_BLAS_LOADED_WHILE_ANOTHER_THREAD_ENTERS = """
+import json
+import sys
+import threading
+
+from threadpoolctl import threadpool_info
+
+from fastem import _threading
+
+
+def blas_threads():
+    return sorted(lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas")
+
+
+importing, resume = threading.Event(), threading.Event()
+
+
+class Stall:  # holds scipy.linalg's import after it is in sys.modules, before its BLAS
+    def find_spec(self, name, path=None, target=None):
+        if name == "scipy.linalg._fblas" and not resume.is_set():
+            importing.set()
+            resume.wait()
+
+
+sys.meta_path.insert(0, Stall())
+seen = []
+
+
+def fit_that_loads_scipy():
+    with _threading.single_threaded_blas():
+        _threading.scipy_linalg()
+        seen.append(blas_threads())
+
+
+original = blas_threads()
+with _threading.single_threaded_blas():
+    thread = threading.Thread(target=fit_that_loads_scipy)
+    thread.start()
+    assert importing.wait(60), "scipy.linalg no longer imports scipy.linalg._fblas"
+    with _threading.single_threaded_blas():  # another fit enters meanwhile
+        pass
+    resume.set()
+    thread.join()
+    seen.append(blas_threads())
+with _threading.single_threaded_blas():  # a later limit
+    seen.append(blas_threads())
+print(json.dumps([original, seen, blas_threads()]))
+"""
+
+
+def test_scipy_blas_loaded_while_another_thread_enters_the_limit_is_limited(tmp_path):
+    # a limit entered while another thread imported scipy.linalg looked for the libraries
+    # before SciPy's BLAS was loaded and took them for those with it: SciPy's BLAS ran on
+    # 2 threads in that limit and in every later limit of the process
+    original, seen, after = json.loads(_last_line_of_script(
+        tmp_path, "scipy_loaded_meanwhile.py", _SCIPY_BLAS_LOADED_WHILE_ANOTHER_THREAD_ENTERS,
+        OPENBLAS_NUM_THREADS="2"))
+    assert original == [2] and after == [2, 2]
+    assert seen == [[1, 1]] * 3, seen
