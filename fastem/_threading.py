@@ -110,8 +110,29 @@ def _locks_of_a_forked_child():
         _restore_blas_limits()
 
 
+# The forking thread takes _BLAS_LOCK while the process forks: a child forked while another
+# thread was setting the BLAS limit (or putting it back) had libraries on one thread that
+# its record of the limit did not hold yet, and kept them there for good; one forked while
+# that thread was inside threadpoolctl's lock would have waited for that lock forever.
+# The lock is held for a few milliseconds at most; should it stay taken (a thread stopped
+# inside it), the fork waits _FORK_WAIT seconds for it, then goes on without it.
+_FORK_WAIT = 1.0
+_blas_lock_at_fork = threading.local()  # whether this thread took it, for its own fork
+
+
+def _take_blas_lock_for_fork():
+    _blas_lock_at_fork.taken = _BLAS_LOCK.acquire(timeout=_FORK_WAIT)
+
+
+def _release_blas_lock_after_fork():
+    if _blas_lock_at_fork.taken:
+        _BLAS_LOCK.release()
+
+
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_locks_of_a_forked_child)
+    os.register_at_fork(before=_take_blas_lock_for_fork,
+                        after_in_parent=_release_blas_lock_after_fork,
+                        after_in_child=_locks_of_a_forked_child)
 
 
 def _needs_lock():

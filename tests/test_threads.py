@@ -1254,3 +1254,67 @@ def test_scipy_blas_loaded_while_another_thread_enters_the_limit_is_limited(tmp_
         OPENBLAS_NUM_THREADS="2"))
     assert original == [2] and after == [2, 2]
     assert seen == [[1, 1]] * 3, seen
+
+
+_FORK_WHILE_ANOTHER_THREAD_SETS_THE_LIMIT = """
+import json
+import multiprocessing
+import threading
+
+import numpy as np
+from threadpoolctl import threadpool_info
+
+import fastem
+from fastem import _threading
+
+
+def blas_threads():
+    return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+
+
+def child(queue):
+    before = blas_threads()
+    X = np.random.default_rng(0).normal(size=(500, 3))
+    fastem.GaussianMixture(2, max_iter=2, random_state=0).fit(X)  # in the limit and out
+    queue.put((before, blas_threads()))
+
+
+if __name__ == "__main__":
+    original = blas_threads()
+    limited, resume = threading.Event(), threading.Event()
+    limit = _threading._limited_blas
+
+    def slow_limit():  # the libraries are on one thread, the limit not yet recorded
+        limiter = limit()
+        limited.set()
+        resume.wait(10)
+        return limiter
+
+    _threading._limited_blas = slow_limit
+
+    def fit():
+        with _threading.single_threaded_blas():
+            pass
+
+    thread = threading.Thread(target=fit)
+    thread.start()
+    limited.wait()
+    threading.Timer(0.5, resume.set).start()
+    fork = multiprocessing.get_context("fork")
+    queue = fork.Queue()
+    worker = fork.Process(target=child, args=(queue,))
+    worker.start()
+    before, after = queue.get(timeout=120)
+    worker.join()
+    thread.join()
+    print(json.dumps([original, before, after, blas_threads()]))
+"""
+
+
+def test_a_child_forked_while_another_thread_sets_the_blas_limit_keeps_no_limit(tmp_path):
+    # forked while another thread had set the limit and not yet recorded it, the child
+    # kept its BLAS on one thread for good (1, 1 and 1 thread in the child)
+    original, before, after, parent = json.loads(_last_line_of_script(
+        tmp_path, "fork_while_limiting.py", _FORK_WHILE_ANOTHER_THREAD_SETS_THE_LIMIT,
+        OPENBLAS_NUM_THREADS="2", timeout=300))
+    assert original == before == after == parent and 1 not in original
