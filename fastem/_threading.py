@@ -228,9 +228,15 @@ def single_threaded_blas(kernel_blas=False):
 def _restore_blas_limits():
     """Put back the limits that the BLAS limit found (with ``_BLAS_LOCK`` held, or in a
     forked child)."""
-    for limiter in reversed(_blas["limiters"]):  # the first knows the caller's
-        _in_blas_control(limiter.restore_original_limits)
-    _blas["limiters"] = []
+    limiters, _blas["limiters"] = _blas["limiters"], []
+    failure = None
+    for limiter in reversed(limiters):  # the first knows the caller's
+        try:  # every one, whatever another raises (an interrupt at the end of a fit)
+            _in_blas_control(limiter.restore_original_limits)
+        except BaseException as error:
+            failure = failure or error
+    if failure is not None:
+        raise failure
 
 
 def _limited_blas():

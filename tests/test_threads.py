@@ -1318,3 +1318,27 @@ def test_a_child_forked_while_another_thread_sets_the_blas_limit_keeps_no_limit(
         tmp_path, "fork_while_limiting.py", _FORK_WHILE_ANOTHER_THREAD_SETS_THE_LIMIT,
         OPENBLAS_NUM_THREADS="2", timeout=300))
     assert original == before == after == parent and 1 not in original
+
+
+def test_putting_back_the_blas_limit_puts_back_every_library_whatever_one_raises(monkeypatch):
+    # the limiters were put back in a loop that an error (an interrupt at the end of a fit)
+    # left: the others stayed at one thread, and the list held them for the next limit,
+    # which then recorded one thread as the original
+    restored = []
+
+    class Limiter:
+        def __init__(self, name, error=None):
+            self.name, self.error = name, error
+
+        def restore_original_limits(self):
+            restored.append(self.name)
+            if self.error is not None:
+                raise self.error
+
+    from fastem import _threading
+
+    monkeypatch.setitem(_threading._blas, "limiters",
+                        [Limiter("first"), Limiter("second", KeyboardInterrupt())])
+    with pytest.raises(KeyboardInterrupt):
+        _threading._restore_blas_limits()
+    assert restored == ["second", "first"] and _threading._blas["limiters"] == []
