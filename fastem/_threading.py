@@ -159,11 +159,12 @@ def _in_blas_control(action):
     an OpenBLAS on pthreads, the first that set them, until that thread's ``with
     threadpool_limits()`` ends; the calls of every other thread do nothing, silently.
     The limit here is not such a block: it is shared by the threads that fit, set by
-    the first and put back by the last, which may be another. So once one thread had fitted (the main thread, say), a fit
-    in another thread ran its BLAS on every thread (its bits then differed from the same
-    fit's in the main thread: 548 passes against 522, 96 features), and a limit that a
-    thread other than the one that set it put back stayed at one thread for good. No
-    thread holds that control before or after ``action`` (older threadpoolctl has none)."""
+    the first and put back by the last, which may be another. So once one thread had
+    fitted (the main thread, say), a fit in another thread ran its BLAS on every thread
+    (its bits then differed from the same fit's in the main thread: 548 passes against
+    522, 96 features), and a limit that a thread other than the one that set it put back
+    stayed at one thread for good. No thread holds that control before or after
+    ``action`` (older threadpoolctl has none)."""
     import threadpoolctl
 
     release = getattr(threadpoolctl.OpenBLASController, "clear_controlling_thread", None)

@@ -75,8 +75,9 @@ _stamp = []
 # The kernels' cache directories this process has checked. Numba checks the
 # directory of every cached function as it is defined, by creating it and
 # writing and deleting a temporary file there: 127 times in ``import fastem``,
-# 12-50 ms of it on a loaded 2-core machine (0.5 ms once). The kernels' locators check each directory once, and again
-# before each save (a directory removed meanwhile is made again).
+# 12-50 ms of it on a loaded 2-core machine (0.5 ms once). The kernels' locators check
+# each directory once, and again before each save (a directory removed meanwhile is made
+# again).
 _checked = set()
 
 LOCK_NAME = "fastem-cache.lock"
