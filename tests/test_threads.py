@@ -305,7 +305,9 @@ def test_a_forked_child_does_not_wait_for_a_lock_its_parent_held(tmp_path, held)
     assert last == "done"
 
 
-_FORK_IN_A_BLAS_LIMIT_SCRIPT = """
+# The start of a script that forks beside another thread of its own: ``forked_child()``
+# forks a child that reports its BLAS threads before and after a fit of its own.
+_FORKED_CHILD_REPORTS = """
 import json
 import multiprocessing
 import threading
@@ -329,6 +331,18 @@ def child(queue):
     queue.put((before, blas_threads()))
 
 
+def forked_child():  # (the child's BLAS threads before and after its fit, its process)
+    fork = multiprocessing.get_context("fork")
+    queue = fork.Queue()
+    worker = fork.Process(target=child, args=(queue,))
+    worker.start()
+    return queue.get(timeout=120), worker
+"""
+
+
+_FORK_IN_A_BLAS_LIMIT_SCRIPT = _FORKED_CHILD_REPORTS + """
+
+
 if __name__ == "__main__":
     original = blas_threads()
     taken, release = threading.Event(), threading.Event()
@@ -341,11 +355,7 @@ if __name__ == "__main__":
     holder = threading.Thread(target=hold)
     holder.start()
     taken.wait()
-    fork = multiprocessing.get_context("fork")
-    queue = fork.Queue()
-    worker = fork.Process(target=child, args=(queue,))
-    worker.start()
-    before, after = queue.get(timeout=120)
+    (before, after), worker = forked_child()
     release.set()
     holder.join()
     worker.join()
@@ -1256,27 +1266,7 @@ def test_scipy_blas_loaded_while_another_thread_enters_the_limit_is_limited(tmp_
     assert seen == [[1, 1]] * 3, seen
 
 
-_FORK_WHILE_ANOTHER_THREAD_SETS_THE_LIMIT = """
-import json
-import multiprocessing
-import threading
-
-import numpy as np
-from threadpoolctl import threadpool_info
-
-import fastem
-from fastem import _threading
-
-
-def blas_threads():
-    return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
-
-
-def child(queue):
-    before = blas_threads()
-    X = np.random.default_rng(0).normal(size=(500, 3))
-    fastem.GaussianMixture(2, max_iter=2, random_state=0).fit(X)  # in the limit and out
-    queue.put((before, blas_threads()))
+_FORK_WHILE_ANOTHER_THREAD_SETS_THE_LIMIT = _FORKED_CHILD_REPORTS + """
 
 
 if __name__ == "__main__":
@@ -1300,11 +1290,7 @@ if __name__ == "__main__":
     thread.start()
     limited.wait()
     threading.Timer(0.5, resume.set).start()
-    fork = multiprocessing.get_context("fork")
-    queue = fork.Queue()
-    worker = fork.Process(target=child, args=(queue,))
-    worker.start()
-    before, after = queue.get(timeout=120)
+    (before, after), worker = forked_child()
     worker.join()
     thread.join()
     print(json.dumps([original, before, after, blas_threads()]))
