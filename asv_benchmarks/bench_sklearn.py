@@ -19,7 +19,8 @@ class TrackSpeedupOverSklearn:
     """Time per EM iteration of scikit-learn divided by that of fastem.
 
     Both libraries run ``N_ITER`` EM iterations (one E-step and one M-step
-    each, no convergence test) on the same data (``COMPARISON_SIZE`` points,
+    each, no convergence test: fastem's passes as its ``fit`` runs them,
+    scikit-learn's ``fit`` loop body) on the same data (``COMPARISON_SIZE`` points,
     float64) from the same initial parameters, alternating within each of
     ``_REPEATS`` repeats; the ratio is of the medians. See
     ``scripts/bench_vs_sklearn.py``.
