@@ -1213,6 +1213,23 @@ def feature_label(j, names=None):
     return str(int(j)) if names is None else repr(names[j])
 
 
+def _scale_advice(squares, excess, scaled):
+    """How to bring data ``excess`` times beyond a range limit within it.
+
+    A model that squares its data (the Gaussians) takes any linear rescaling,
+    ``scaled``; one that does not is an exponential mixture, which takes any
+    factor, or a Poisson one, whose counts must stay whole: counts of a
+    coarser unit, by a power of ten that brings them within the limit.
+    """
+    if squares:
+        return f"Scale the input data, e.g. {scaled}."
+    factor = 10.0 ** np.ceil(np.log10(excess) + 1.0)
+    return (
+        "Scale the data down: an exponential mixture's by any factor (e.g. X / X.mean(axis=0)), "
+        f"a Poisson mixture's counts to whole counts of a coarser unit (e.g. np.round(X / {factor:.0e}))."
+    )
+
+
 def check_range(lo, hi, dtype, *, name="X", anchors=None, squares=True, names=None):
     """Reject data whose per-feature range ``[lo, hi]`` would overflow ``dtype`` arithmetic.
 
@@ -1245,8 +1262,8 @@ def check_range(lo, hi, dtype, *, name="X", anchors=None, squares=True, names=No
         raise ValueError(
             f"{name}{'' if anchors is None else ' with the fitted model'} spans {span[j]:.3g} "
             f"in feature {feature_label(j, names)}, too wide for {dtype} arithmetic: "
-            f"{at_risk} (the limit is {limit:.3g}). Scale the input "
-            "data, e.g. X / X.std(axis=0)."
+            f"{at_risk} (the limit is {limit:.3g}). "
+            + _scale_advice(squares, span[j] / limit, "X / X.std(axis=0)")
         )
     # Means and centres computed from such values are off by a rounding error
     # of magnitude * eps; its square must not overflow either.
@@ -1258,7 +1275,7 @@ def check_range(lo, hi, dtype, *, name="X", anchors=None, squares=True, names=No
             f"{feature_label(j, names)}, too large "
             f"for {dtype} arithmetic: rounding errors of means that large would "
             f"overflow when squared (the limit is {limit / np.finfo(dtype).eps:.3g}). "
-            "Scale the input data, e.g. X / np.abs(X).max(axis=0)."
+            + _scale_advice(squares, magnitude[j] * np.finfo(dtype).eps / limit, "X / np.abs(X).max(axis=0)")
         )
 
 

@@ -1,5 +1,6 @@
 """Data of wide ranges in the families without squared distances, and the min_scale floor."""
 
+import re
 import warnings
 
 import numpy as np
@@ -63,11 +64,32 @@ def test_floor_warning_tells_positive_points_from_zeros():
         ExponentialMixture(2, random_state=0).fit(Z)
 
 
+@pytest.mark.parametrize("span", [1e153, 1e170, 1e300])
 @pytest.mark.parametrize("family", [ExponentialMixture, PoissonMixture])
-def test_range_beyond_float64_standardisation_names_it(family):
-    X = wide(np.float64, 1e153, counts=family is PoissonMixture)
-    with pytest.raises(ValueError, match="squared deviations that standardise the data"):
+def test_range_beyond_float64_standardisation_names_it_and_the_fix_fits(family, span):
+    """The advice fits: counts stay whole (``X / X.std(axis=0)`` made them fractions,
+    which a Poisson mixture refuses), by a factor that brings them within the limit."""
+    X = wide(np.float64, span, counts=family is PoissonMixture)
+    with pytest.raises(ValueError, match="squared deviations that standardise the data") as error:
         family(2, random_state=0).fit(X)
+    message = str(error.value)
+    assert "std(axis=0)" not in message
+    if family is PoissonMixture:
+        factor = float(re.search(r"np\.round\(X / ([0-9.e+]+)\)", message).group(1))
+        scaled = np.round(X / factor)
+    else:
+        assert "X / X.mean(axis=0)" in message
+        scaled = X / X.mean(axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RegularizationWarning)
+        model = family(2, random_state=0).fit(scaled)
+    assert np.isfinite(getattr(model, model._mean_name)).all()
+
+
+def test_range_too_wide_for_gaussian_squares_advises_scaling():
+    X = wide(np.float64, 1e160)
+    with pytest.raises(ValueError, match=r"Scale the input data, e\.g\. X / X\.std\(axis=0\)\.$"):
+        GaussianMixture(2, random_state=0).fit(X)
 
 
 def _poisson_with_rates(rates):
