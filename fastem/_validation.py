@@ -1213,16 +1213,17 @@ def feature_label(j, names=None):
     return str(int(j)) if names is None else repr(names[j])
 
 
-def _scale_advice(squares, excess, scaled):
+def _scale_advice(squares, excess, linear):
     """How to bring data ``excess`` times beyond a range limit within it.
 
-    A model that squares its data (the Gaussians) takes any linear rescaling,
-    ``scaled``; one that does not is an exponential mixture, which takes any
-    factor, or a Poisson one, whose counts must stay whole: counts of a
-    coarser unit, by a power of ten that brings them within the limit.
+    A model that squares its data (the Gaussians) takes any linear map of
+    them, the advice ``linear``; one that does not is an exponential
+    mixture, which takes any factor, or a Poisson one, whose counts must
+    stay whole: counts of a coarser unit, by a power of ten that brings them
+    within the limit.
     """
     if squares:
-        return f"Scale the input data, e.g. {scaled}."
+        return linear
     factor = 10.0 ** np.ceil(np.log10(excess) + 1.0)
     return (
         "Scale the data down: an exponential mixture's by any factor (e.g. X / X.mean(axis=0)), "
@@ -1245,9 +1246,12 @@ def check_range(lo, hi, dtype, *, name="X", anchors=None, squares=True, names=No
     """
     if not squares:
         dtype = np.dtype(np.float64)
-    if anchors is not None and anchors.shape[1] == lo.shape[0]:
-        lo = np.minimum(lo, anchors.min(axis=0))
-        hi = np.maximum(hi, anchors.max(axis=0))
+    if anchors is not None and anchors.shape[1] != lo.shape[0]:
+        anchors = None
+    if anchors is not None:
+        anchor_lo, anchor_hi = anchors.min(axis=0), anchors.max(axis=0)
+        lo = np.minimum(lo, anchor_lo)
+        hi = np.maximum(hi, anchor_hi)
     # A feature with no value (every entry missing) has no range to check.
     empty = lo > hi
     if empty.any():
@@ -1263,7 +1267,11 @@ def check_range(lo, hi, dtype, *, name="X", anchors=None, squares=True, names=No
             f"{name}{'' if anchors is None else ' with the fitted model'} spans {span[j]:.3g} "
             f"in feature {feature_label(j, names)}, too wide for {dtype} arithmetic: "
             f"{at_risk} (the limit is {limit:.3g}). "
-            + _scale_advice(squares, span[j] / limit, "X / X.std(axis=0)")
+            + (_scale_advice(squares, span[j] / limit, "Scale the input data, e.g. X / X.std(axis=0).")
+               if anchors is None else
+               "Give data on the scale the model was fitted on (its means lie between "
+               f"{anchor_lo[j]:.3g} and {anchor_hi[j]:.3g} there), or fit a model to data of "
+               "this scale.")
         )
     # Means and centres computed from such values are off by a rounding error
     # of magnitude * eps; its square must not overflow either.
@@ -1275,7 +1283,10 @@ def check_range(lo, hi, dtype, *, name="X", anchors=None, squares=True, names=No
             f"{feature_label(j, names)}, too large "
             f"for {dtype} arithmetic: rounding errors of means that large would "
             f"overflow when squared (the limit is {limit / np.finfo(dtype).eps:.3g}). "
-            + _scale_advice(squares, magnitude[j] * np.finfo(dtype).eps / limit, "X / np.abs(X).max(axis=0)")
+            + _scale_advice(
+                squares, magnitude[j] * np.finfo(dtype).eps / limit,
+                "Centre the input data, e.g. X - X.mean(axis=0): their spread is within the limit.",
+            )
         )
 
 

@@ -131,3 +131,15 @@ def test_floor_warning_of_a_partial_fit_step_whose_batch_the_component_does_not_
     message = str(caught[0].message)
     assert "are all 0" not in message
     assert "its points there are not 0 but average 0.0011" in message
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_data_too_far_from_the_fitted_model_are_sent_to_its_scale(covariance_type):
+    """Data within the limits alone, beyond them with the model's means: rescaling the data
+    (X / X.std(axis=0), which is 0 for one row) is no advice; the model's scale is."""
+    model = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(wide(np.float64, 10.0))
+    with pytest.raises(ValueError, match="X with the fitted model spans") as error:
+        model.score_samples(np.array([[1e200]]))
+    message = str(error.value)
+    assert "std(axis=0)" not in message
+    assert "Give data on the scale the model was fitted on (its means lie between" in message
