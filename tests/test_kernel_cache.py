@@ -223,3 +223,31 @@ def test_a_kernel_cache_directory_removed_after_the_import_is_made_again_for_a_s
                           capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split() == ["['_checks.scan_columns']"]
+
+
+_STAMP = "from fastem.kernels import _cache; print(_cache._kernel_sources_stamp())"
+
+
+def _stamp(tmp_path, **settings):
+    done = subprocess.run([sys.executable, "-c", _STAMP], env=dict(_env(tmp_path), **settings),
+                          capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def test_kernels_compiled_under_other_numba_settings_are_never_loaded(tmp_path):
+    """Numba's index of a cache records the CPU, not its optimisation level or profiling:
+    kernels compiled once under NUMBA_ENABLE_PROFILING=1 (33 times slower) were loaded by
+    every later process. Each such setting has a cache directory of its own, and a process
+    of the default settings compiles its kernels rather than load those."""
+    default = _stamp(tmp_path)
+    assert _stamp(tmp_path, NUMBA_DEBUG_CACHE="0") == default  # a setting that compiles nothing else
+    for name, value in [("NUMBA_OPT", "0"), ("NUMBA_ENABLE_PROFILING", "1"), ("NUMBA_DEBUGINFO", "1"),
+                        ("NUMBA_BOUNDSCHECK", "1"), ("NUMBA_LOOP_VECTORIZE", "0")]:
+        assert _stamp(tmp_path, **{name: value}) != default, name
+    profiled = subprocess.run([sys.executable, "-c", _FIT, "1"],
+                              env=dict(_env(tmp_path), NUMBA_ENABLE_PROFILING="1"), capture_output=True, text=True)
+    assert profiled.returncode == 0, profiled.stderr
+    done = subprocess.run([sys.executable, "-c", _FIT, "1"], env=_env(tmp_path), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    hits_and_misses = [tuple(map(int, line.split())) for line in done.stdout.strip().splitlines()]
+    assert all(hits == 0 and misses > 0 for hits, misses in hits_and_misses), hits_and_misses

@@ -12,8 +12,10 @@ outright.
 So the cache of every kernel defined in ``fastem/kernels`` lives in a
 directory named after the stamps (modification time and size) of every file
 there and of ``fastem/_config.py``, whose constants are compiled in, and
-after the vector width they are compiled for (:mod:`fastem.kernels._codegen`),
-taken once per process: the kernels a process compiles are those of the sources it
+after the vector width they are compiled for (:mod:`fastem.kernels._codegen`)
+and Numba's settings that change the code it compiles (``_SETTINGS``: its
+optimisation level, profiling, debug information, bounds checks), taken once
+per process: the kernels a process compiles are those of the sources it
 imported, and its cache directory cannot change under it. Any edit to any of
 them, or an upgrade of fastem, starts a fresh directory and never reads an
 old index. The first process that uses the new directory deletes the
@@ -52,7 +54,7 @@ import os
 import shutil
 import time
 
-from numba.core import caching
+from numba.core import caching, config
 from numba.core.runtime import rtsys
 
 from . import _codegen
@@ -69,6 +71,15 @@ _CONFIG = os.path.join(os.path.dirname(_KERNEL_DIR), "_config.py")
 # Age after which another stamp's cache directory is deleted. A process still
 # running older sources may write to its directory; a day leaves it alone.
 STALE_SECONDS = 24 * 3600
+
+# Numba's settings that change the code it compiles, which Numba's own index
+# of a cache does not record (it records the CPU's name and features): the
+# kernels compiled by one process under NUMBA_ENABLE_PROFILING=1 were loaded by
+# every later process, and a spherical D=2 K=4 pass ran 33 times slower there.
+_SETTINGS = (
+    "OPT", "LOOP_VECTORIZE", "SLP_VECTORIZE", "ENABLE_AVX", "ENABLE_PROFILING", "DEBUGINFO_DEFAULT",
+    "BOUNDSCHECK", "EXTEND_VARIABLE_LIFETIMES", "LLVM_REFPRUNE_PASS",
+)
 
 _pruned = set()
 _stamp = []
@@ -92,6 +103,7 @@ def _kernel_sources_stamp():
             st = os.stat(path)
             stamps.append((os.path.basename(path), st.st_mtime_ns, st.st_size))
         stamps.append(("vector width", _codegen.installed_vector_width()))
+        stamps.append(("numba settings", [(name, str(getattr(config, name, None))) for name in _SETTINGS]))
         _stamp.append(hashlib.sha1(repr(stamps).encode()).hexdigest()[:16])
     return _stamp[0]
 
