@@ -9,9 +9,11 @@ before it compares stamps, and the index names the params classes of the
 kernels in it: once a class is renamed or removed, loading the old index fails
 outright.
 
-So the cache of every kernel defined in ``fastem/kernels`` lives in a
-directory named after the stamps (modification time and size) of every file
-there and of ``fastem/_config.py``, whose constants are compiled in, and
+So the cache of every kernel defined in ``fastem/kernels``, and of the
+hierarchical start's functions (``fastem/_hierarchical.py``, which call the
+kernels' helpers), lives in a directory named after the stamps (modification
+time and size) of every file there, of ``fastem/_hierarchical.py`` and of
+``fastem/_config.py``, whose constants are compiled in, and
 after the vector width they are compiled for (:mod:`fastem.kernels._codegen`)
 and Numba's settings that change the code it compiles (``_SETTINGS``: its
 optimisation level, profiling, debug information, bounds checks), taken once
@@ -67,6 +69,9 @@ except ImportError:  # Windows: Numba's atomic file replacement only
 _PACKAGE = __name__.partition(".")[0] + "."
 _KERNEL_DIR = os.path.dirname(os.path.abspath(__file__))
 _CONFIG = os.path.join(os.path.dirname(_KERNEL_DIR), "_config.py")
+# fastem's one module of cached functions outside fastem/kernels (the
+# hierarchical start's), whose functions call the kernels' helpers.
+_OUTSIDE = (os.path.join(os.path.dirname(_KERNEL_DIR), "_hierarchical.py"),)
 
 # Age after which another stamp's cache directory is deleted. A process still
 # running older sources may write to its directory; a day leaves it alone.
@@ -99,7 +104,7 @@ def _kernel_sources_stamp():
     if not _stamp:
         paths = [os.path.join(_KERNEL_DIR, name) for name in sorted(os.listdir(_KERNEL_DIR))]
         stamps = []
-        for path in [_CONFIG] + [p for p in paths if p.endswith(".py")]:
+        for path in [_CONFIG, *_OUTSIDE] + [p for p in paths if p.endswith(".py")]:
             st = os.stat(path)
             stamps.append((os.path.basename(path), st.st_mtime_ns, st.st_size))
         stamps.append(("vector width", _codegen.installed_vector_width()))
@@ -181,7 +186,8 @@ def _kernels_locator(base):
 
         @classmethod
         def from_function(cls, py_func, py_file):
-            if os.path.dirname(os.path.abspath(py_file)) != _KERNEL_DIR:
+            path = os.path.abspath(py_file)
+            if os.path.dirname(path) != _KERNEL_DIR and path not in _OUTSIDE:
                 return None
             return super().from_function(py_func, py_file)
 
