@@ -150,7 +150,7 @@ def check_not_mapping(X, name, what):
 
 def check_array(
     X, *, name="X", dtype=None, min_samples=1, anchors=None, allow_nan=False, nan_advice=None,
-    scan=True, row_place=None, squares=True,
+    scan=True, row_place=None, squares=True, ranges=None,
 ):
     """Return ``X`` as a C-contiguous, native-byte-order float32/float64 2-D array.
 
@@ -171,7 +171,9 @@ def check_array(
     for a DataFrame). ``squares``: whether the model computes squared
     distances of the data in its dtype (Gaussian families); without it, as
     for exponential and Poisson mixtures, the range limits are float64's
-    (see :func:`check_range`), which float32 data never reach.
+    (see :func:`check_range`), which float32 data never reach. ``ranges``: a
+    list to which the per-feature minima and maxima scanned are appended as
+    ``(lo, hi)``, for chunked data, whose chunks' ranges are checked together.
 
     Raises
     ------
@@ -299,6 +301,8 @@ def check_array(
         raise ValueError(non_finite_message(
             name, n_bad, allow_nan, nan_advice, f"{value}, {where}"))
     check_range(lo, hi, X.dtype, name=name, anchors=anchors, squares=squares, names=labels)
+    if ranges is not None:
+        ranges.append((lo, hi))
     return X
 
 

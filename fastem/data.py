@@ -57,7 +57,8 @@ from ._tables import (
 )
 from ._validation import (
     EntryError, as_list, check_array, check_memory, check_not_mapping, check_path_characters,
-    check_sample_weight, check_total_weight, check_weight_labels, close_choice, column_selection,
+    check_range, check_sample_weight, check_total_weight, check_weight_labels, close_choice,
+    column_selection,
     FLOAT32_MAX, NAMES_SHOWN, beyond_float32, dtype_text, feature_names_of, first_entry,
     name_differences, name_key, names_written_otherwise, pandas_index_names, shown_names,
     without_pandas_index,
@@ -1192,6 +1193,7 @@ class ChunkedSource:
         self.dtype = None
         self._labels = None  # chunk 0's column labels that are not names (see _column_labels)
         self.n_features = None
+        ranges = []  # the per-feature minima and maxima of the chunks read so far, as one
         for i, item in enumerate(chunks):
             X, w = _split(item, i, chunks)
             # Files are watched whether memory-mapped or read into memory:
@@ -1211,7 +1213,7 @@ class ChunkedSource:
                 _check_chunk_labels(labels, self._labels, name)
             self.seen.append(_Seen((X, w), w is not None, own_files))
             given = getattr(X, "dtype", None)  # an array's, before check_array converts it
-            X, w, supplied = self._checked(X, w, name, (signature, w_signature))
+            X, w, supplied = self._checked(X, w, name, (signature, w_signature), ranges=ranges)
             # what the chunk was stored as, where it is not what fastem reads it as
             # (float16, integers and booleans are read as float64)
             stored = "" if given is None or given == X.dtype else f", given as {given},"
@@ -1232,6 +1234,9 @@ class ChunkedSource:
                     f"{first_stored.rstrip(',')}: every chunk is computed in one dtype. "
                     f"{_one_dtype_fix(X, name)}"
                 )
+            if len(ranges) == 2:
+                (lo, hi), (chunk_lo, chunk_hi) = ranges
+                ranges[:] = [(np.minimum(lo, chunk_lo), np.maximum(hi, chunk_hi))]
             self.rows.append(X.shape[0])
             self.weighted.append(supplied)
             # weights that are all 1 go to the kernels as none (see check_sample_weight)
@@ -1247,6 +1252,9 @@ class ChunkedSource:
                 "At least one sample is required."
             )
         check_total_weight(total_weight, allow_zero=allow_empty)
+        if ranges:  # each chunk is within the limits: together, they may not be
+            check_range(*ranges[0], self.dtype, name="X (its chunks together)",
+                        anchors=anchors, squares=squares, names=self.feature_names_in)
         self.offsets = np.concatenate([[0], np.cumsum(self.rows)])
 
     @staticmethod
@@ -1256,7 +1264,7 @@ class ChunkedSource:
         except TypeError as exc:
             raise TypeError(f"{name}: {exc}") from None
 
-    def _checked(self, X, w, name, signatures, scan=True):
+    def _checked(self, X, w, name, signatures, scan=True, ranges=None):
         """One chunk and its weights checked as an array's are: ``(X, w, weights given)``.
 
         ``X`` kernel-ready (:func:`check_array`, then the family's
@@ -1264,6 +1272,7 @@ class ChunkedSource:
         none, or all 1). Without ``scan``, for a chunk whose values were
         checked before (see :class:`_Seen`), ``X`` is only converted. Errors
         name the chunk, and those of its weights the file they were read from.
+        ``ranges`` as for :func:`check_array`.
         """
         checks = self._checks
         signature, w_signature = signatures
@@ -1274,7 +1283,7 @@ class ChunkedSource:
                 X, name=name, anchors=checks["anchors"], min_samples=0,
                 allow_nan=checks["allow_nan"], nan_advice=checks["nan_advice"], scan=scan,
                 row_place=None if layout is None else functools.partial(place_of, layout),
-                squares=checks["squares"],
+                squares=checks["squares"], ranges=ranges,
             )
         supplied = w is not None
         try:

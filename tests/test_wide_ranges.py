@@ -143,3 +143,30 @@ def test_data_too_far_from_the_fitted_model_are_sent_to_its_scale(covariance_typ
     message = str(error.value)
     assert "std(axis=0)" not in message
     assert "Give data on the scale the model was fitted on (its means lie between" in message
+
+
+@pytest.mark.parametrize("family, dtype, apart", [
+    (GaussianMixture, np.float64, 1e154), (GaussianMixture, np.float32, 1e19),
+    (ExponentialMixture, np.float64, 1e154), (PoissonMixture, np.float64, 1e154),
+])
+def test_chunks_within_the_limits_alone_are_checked_together(family, dtype, apart):
+    """Each chunk spans little; together they span as the array of their rows does, which
+    is refused: Chunks checked each chunk alone, and a Gaussian fit overflowed in its
+    M-step (its covariances infinite, the error an ill-defined covariance)."""
+    rows = np.rint(np.random.default_rng(0).exponential(3.0, (100, 2)))
+    chunks = [rows.astype(dtype), (rows + apart).astype(dtype)]
+    with pytest.raises(ValueError, match="spans") as whole:
+        family(2, random_state=0).fit(np.concatenate(chunks))
+    with pytest.raises(ValueError) as chunked:
+        family(2, random_state=0).fit(Chunks(chunks))
+    assert str(chunked.value) == str(whole.value).replace("X", "X (its chunks together)", 1)
+
+
+def test_chunks_each_near_a_fitted_model_are_checked_together_with_it():
+    rows = np.random.default_rng(0).normal(size=(100, 2))
+    model = GaussianMixture(2, random_state=0).fit(rows)
+    chunks = [rows - 1e151, rows + 1e151]  # each within the limit with the model's means
+    with pytest.raises(ValueError, match=r"^X with the fitted model spans"):
+        model.score(np.concatenate(chunks))
+    with pytest.raises(ValueError, match=r"^X \(its chunks together\) with the fitted model spans"):
+        model.score(Chunks(chunks))
