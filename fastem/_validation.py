@@ -1217,22 +1217,32 @@ def feature_label(j, names=None):
     return str(int(j)) if names is None else repr(names[j])
 
 
-def _scale_advice(squares, excess, linear):
-    """How to bring data ``excess`` times beyond a range limit within it.
+def _scale_advice(squares, excess, names):
+    """How to bring data within a range limit, ``excess`` (per feature) times beyond it.
 
-    A model that squares its data (the Gaussians) takes any linear map of
-    them, the advice ``linear``; one that does not is an exponential
-    mixture, which takes any factor, or a Poisson one, whose counts must
-    stay whole: counts of a coarser unit, by a power of ten that brings them
-    within the limit.
+    Each feature beyond it is divided by a power of ten that brings it within
+    (named in the message, the most distant first), the same for all the data
+    (every chunk of chunked data) and computed from none of their statistics:
+    a standard deviation or a mean of such data overflows (their squares or
+    their sum) to infinity, which makes them all 0, and is NaN in a feature
+    with missing values. The other features are left as they are: a common
+    factor would take them below what a Gaussian's variances resolve, or round
+    a Poisson mixture's counts in them to 0. A Poisson mixture's counts must
+    stay whole: counts of a coarser unit.
     """
+    beyond = np.flatnonzero(excess >= min(1.0, excess.max()))  # the widest, whatever rounding
+    beyond = beyond[np.argsort(-excess[beyond], kind="stable")]
+    factors = [
+        f"feature {feature_label(j, names)} by {10.0 ** np.ceil(np.log10(excess[j]) + 1.0):.0e}"
+        for j in beyond[:NAMES_SHOWN]
+    ]
+    if beyond.size > NAMES_SHOWN:
+        factors.append(f"and {beyond.size - NAMES_SHOWN} more feature(s) alike")
+    advice = ("Divide the features beyond it by a power of ten, the same for all the data: "
+              + ", ".join(factors))
     if squares:
-        return linear
-    factor = 10.0 ** np.ceil(np.log10(excess) + 1.0)
-    return (
-        "Scale the data down: an exponential mixture's by any factor (e.g. X / X.mean(axis=0)), "
-        f"a Poisson mixture's counts to whole counts of a coarser unit (e.g. np.round(X / {factor:.0e}))."
-    )
+        return advice + "."
+    return advice + " (a Poisson mixture's counts to whole counts of that coarser unit: np.round)."
 
 
 def check_range(lo, hi, dtype, *, name="X", anchors=None, squares=True, names=None):
@@ -1271,7 +1281,7 @@ def check_range(lo, hi, dtype, *, name="X", anchors=None, squares=True, names=No
             f"{name}{'' if anchors is None else ' with the fitted model'} spans {span[j]:.3g} "
             f"in feature {feature_label(j, names)}, too wide for {dtype} arithmetic: "
             f"{at_risk} (the limit is {limit:.3g}). "
-            + (_scale_advice(squares, span[j] / limit, "Scale the input data, e.g. X / X.std(axis=0).")
+            + (_scale_advice(squares, hi / limit - lo / limit, names)  # no inf beyond float64's
                if anchors is None else
                "Give data on the scale the model was fitted on (its means lie between "
                f"{anchor_lo[j]:.3g} and {anchor_hi[j]:.3g} there), or fit a model to data of "
@@ -1287,10 +1297,10 @@ def check_range(lo, hi, dtype, *, name="X", anchors=None, squares=True, names=No
             f"{feature_label(j, names)}, too large "
             f"for {dtype} arithmetic: rounding errors of means that large would "
             f"overflow when squared (the limit is {limit / np.finfo(dtype).eps:.3g}). "
-            + _scale_advice(
-                squares, magnitude[j] * np.finfo(dtype).eps / limit,
-                "Centre the input data, e.g. X - X.mean(axis=0): their spread is within the limit.",
-            )
+            + ("Shift the input data, by the same offsets for all of them, e.g. "
+               "X - np.nanmin(X, axis=0): their spread is within the limit (a mean of such "
+               "values may overflow, and is NaN in a feature with missing values)."
+               if squares else _scale_advice(squares, magnitude * np.finfo(dtype).eps / limit, names))
         )
 
 

@@ -693,7 +693,7 @@ def test_emptied_component_without_regularisation_asks_for_reg_covar(covariance_
 @pytest.mark.parametrize("dtype, scale", [(np.float64, 1e152), (np.float32, 1e17)])
 def test_spread_that_overflows_squares_is_a_clear_error(dtype, scale):
     X = (blobs() * scale).astype(dtype)
-    with pytest.raises(ValueError, match=r"X spans .* in feature 0, too wide for float.*Scale the input"):
+    with pytest.raises(ValueError, match=r"X spans .* in feature 0, too wide for float.*Divide the features beyond it by a power of ten"):
         GaussianMixture(2, random_state=0).fit(X)
     model = GaussianMixture(2, random_state=0).fit(blobs().astype(dtype))
     with pytest.raises(ValueError, match="too wide"):

@@ -64,32 +64,94 @@ def test_floor_warning_tells_positive_points_from_zeros():
         ExponentialMixture(2, random_state=0).fit(Z)
 
 
-@pytest.mark.parametrize("span", [1e153, 1e170, 1e300])
+def follow_the_advice(message, X, whole=False):
+    """``X`` with each feature that the message of a range too wide names divided by the
+    power of ten it advises (rounded to whole counts with ``whole``); at least one is."""
+    advised = re.findall(r"feature (\d+) by (1e[+-][0-9]+)\b", message)
+    assert advised
+    X = X.copy()
+    for j, factor in advised:
+        X[:, int(j)] = X[:, int(j)] / float(factor)
+        if whole:
+            X[:, int(j)] = np.round(X[:, int(j)])
+    return X
+
+
+def with_a_feature_of_unit_scale(X, family):
+    rng = np.random.default_rng(1)
+    other = {GaussianMixture: rng.normal, ExponentialMixture: rng.exponential,
+             PoissonMixture: lambda size: rng.poisson(5.0, size)}[family](size=len(X))
+    return np.column_stack([X, other.astype(X.dtype)])
+
+
+@pytest.mark.parametrize("span", [1e153, 1e170, 1e300, 1e306])
 @pytest.mark.parametrize("family", [ExponentialMixture, PoissonMixture])
 def test_range_beyond_float64_standardisation_names_it_and_the_fix_fits(family, span):
     """The advice fits: counts stay whole (``X / X.std(axis=0)`` made them fractions,
-    which a Poisson mixture refuses), by a factor that brings them within the limit."""
-    X = wide(np.float64, span, counts=family is PoissonMixture)
+    which a Poisson mixture refuses), by a factor that brings them within the limit, in
+    the features beyond it alone (``X / X.mean(axis=0)`` of values near 1e306 overflowed
+    to all 0; ``np.round(X / 1e+N)`` of every feature rounded the others' counts to 0)."""
+    counts = family is PoissonMixture
+    X = with_a_feature_of_unit_scale(wide(np.float64, span, counts=counts), family)
     with pytest.raises(ValueError, match="squared deviations that standardise the data") as error:
         family(2, random_state=0).fit(X)
     message = str(error.value)
-    assert "std(axis=0)" not in message
-    if family is PoissonMixture:
-        factor = float(re.search(r"np\.round\(X / ([0-9.e+]+)\)", message).group(1))
-        scaled = np.round(X / factor)
-    else:
-        assert "X / X.mean(axis=0)" in message
-        scaled = X / X.mean(axis=0)
+    assert "std(axis=0)" not in message and "mean(axis=0)" not in message
+    assert "feature 1 by" not in message  # within the limit: left as it is
+    scaled = follow_the_advice(message, X, whole=counts)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RegularizationWarning)
         model = family(2, random_state=0).fit(scaled)
-    assert np.isfinite(getattr(model, model._mean_name)).all()
+    means = getattr(model, model._mean_name)
+    assert np.isfinite(means).all() and np.ptp(means[:, 0]) > 0
+    assert_allclose(scaled[:, 1], X[:, 1])
 
 
-def test_range_too_wide_for_gaussian_squares_advises_scaling():
-    X = wide(np.float64, 1e160)
-    with pytest.raises(ValueError, match=r"Scale the input data, e\.g\. X / X\.std\(axis=0\)\.$"):
-        GaussianMixture(2, random_state=0).fit(X)
+@pytest.mark.parametrize("dtype, span", [(np.float64, 1e152), (np.float64, 1e160),
+                                         (np.float64, 1e300), (np.float32, 1e17),
+                                         (np.float32, 1e20), (np.float32, 1e30)])
+@pytest.mark.parametrize("kind", ["array", "missing", "chunks", "dask"])
+def test_range_too_wide_for_gaussian_squares_advises_a_scaling_that_fits(dtype, span, kind):
+    """The advice is a power of ten for the feature beyond the limit, the same for all the
+    data: X / X.std(axis=0), the advice before, overflowed to infinity beyond sqrt(max)
+    (1.3e154 in float64, 1.8e19 in float32) and made the data all 0, which fitted; it was
+    NaN in a feature with NaN, and each chunk's own for chunked data."""
+    clusters = np.random.default_rng(0).normal([[-1.0], [1.0]], 0.1, size=(2, 300)).reshape(-1, 1)
+    X = with_a_feature_of_unit_scale(clusters * span, GaussianMixture).astype(dtype)
+    missing = "em" if kind == "missing" else "error"
+    if kind == "missing":
+        X[::7, 0] = np.nan
+    data = {"chunks": lambda X: Chunks([X[:300], X[300:]]),
+            "dask": lambda X: pytest.importorskip("dask.array").from_array(X, chunks=200)}
+    given = data.get(kind, lambda X: X)
+    with pytest.raises(ValueError, match="squared distances would overflow") as error:
+        GaussianMixture(2, missing=missing, random_state=0).fit(given(X))
+    message = str(error.value)
+    assert "std(axis=0)" not in message and "feature 1 by" not in message
+    scaled = follow_the_advice(message, X)
+    model = GaussianMixture(2, missing=missing, random_state=0).fit(given(scaled))
+    assert model.means_.dtype == dtype and np.isfinite(model.means_).all()
+    assert np.ptp(model.means_[:, 0]) > np.nanmax(scaled[:, 0]) / 100  # not all 0
+
+
+@pytest.mark.parametrize("missing", ["error", "em"])
+def test_values_too_large_for_a_gaussian_are_advised_a_shift_that_fits(missing):
+    """Values whose spread is within the limit but whose magnitude is not: the advice
+    shifts them by their minimum. X - X.mean(axis=0), the advice before, overflowed (the
+    sum of 100 values of 1e307) and was NaN in a feature with missing values."""
+    X = np.random.default_rng(0).normal(size=(100, 2))
+    X[:, 0] = 1e307
+    if missing == "em":
+        X[::9, 0] = np.nan
+    with pytest.raises(ValueError, match=r"magnitude 1e\+307 in feature 0, too large") as error:
+        GaussianMixture(1, missing=missing, random_state=0).fit(X)
+    assert "X - np.nanmin(X, axis=0)" in str(error.value)
+    with warnings.catch_warnings():
+        # a spread within the limit at such magnitudes is at most a rounding step: feature
+        # 0 is constant, which reg_covar swamps
+        warnings.simplefilter("ignore", RegularizationWarning)
+        model = GaussianMixture(1, missing=missing, random_state=0).fit(X - np.nanmin(X, axis=0))
+    assert np.isfinite(model.means_).all()
 
 
 def _poisson_with_rates(rates):
