@@ -1270,15 +1270,18 @@ def check_range(lo, hi, dtype, *, name="X", anchors=None, squares=True, names=No
     empty = lo > hi
     if empty.any():
         lo, hi = np.where(empty, 0.0, lo), np.where(empty, 0.0, hi)
-    span = hi - lo
+    with np.errstate(over="ignore"):  # beyond float64's largest number: inf, refused below
+        span = hi - lo
     limit = _span_limit(dtype)
     if not (span <= limit).all():
         j = int(np.argmax(span))
+        width = (f"{span[j]:.3g}" if np.isfinite(span[j]) else
+                 f"more than {np.finfo(np.float64).max:.3g} (float64's largest number)")
         at_risk = ("squared distances would overflow" if squares else
                    "the squared deviations that standardise the data for the starts would "
                    "overflow")
         raise ValueError(
-            f"{name}{'' if anchors is None else ' with the fitted model'} spans {span[j]:.3g} "
+            f"{name}{'' if anchors is None else ' with the fitted model'} spans {width} "
             f"in feature {feature_label(j, names)}, too wide for {dtype} arithmetic: "
             f"{at_risk} (the limit is {limit:.3g}). "
             + (_scale_advice(squares, hi / limit - lo / limit, names)  # no inf beyond float64's

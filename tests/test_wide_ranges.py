@@ -232,3 +232,22 @@ def test_chunks_each_near_a_fitted_model_are_checked_together_with_it():
         model.score(np.concatenate(chunks))
     with pytest.raises(ValueError, match=r"^X \(its chunks together\) with the fitted model spans"):
         model.score(Chunks(chunks))
+
+
+@pytest.mark.parametrize("kind", ["array", "chunks", "dask", "means_init", "fitted"])
+def test_a_range_beyond_float64s_largest_number_is_refused_as_such(kind):
+    """Values near +-1.79e308: their span overflows float64, which the range check computed
+    with a RuntimeWarning (an error in the tests) and called 'inf'."""
+    X = np.random.default_rng(0).normal(size=(50, 2))
+    X[0, 0], X[1, 0] = 1.79e308, -1.79e308
+    calls = {
+        "array": lambda: GaussianMixture(2).fit(X),
+        "chunks": lambda: GaussianMixture(2).fit(Chunks([X[:25], X[25:]])),
+        "dask": lambda: GaussianMixture(2).fit(
+            pytest.importorskip("dask.array").from_array(X, chunks=10)),
+        "means_init": lambda: GaussianMixture(2, means_init=X[:2]).fit(X[2:]),
+        "fitted": lambda: GaussianMixture(2, random_state=0).fit(X[2:]).score_samples(X),
+    }
+    with pytest.raises(ValueError, match=r"spans more than 1\.8e\+308 \(float64's largest number\) "
+                                         r"in feature 0, too wide"):
+        calls[kind]()
