@@ -313,8 +313,9 @@ class DaskSource:
         What the error for NaN advises, without ``allow_nan``.
     allow_empty : bool, default=False
         Accept no rows, or weights that are all 0 (see :func:`fastem.data.as_source`).
-    squares : bool, default=True
-        Whether the range check refuses ranges whose squares would overflow
+    squares : bool or None, default=True
+        Whether the range check refuses ranges whose squares would overflow, or None
+        for no limit
         (see :func:`fastem.data.as_source`).
 
     A ``dask.dataframe.DataFrame`` is taken as the dask array of its values

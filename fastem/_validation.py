@@ -1256,8 +1256,13 @@ def check_range(lo, hi, dtype, *, name="X", anchors=None, squares=True, names=No
     and a parameter and sum their statistics in float64), the limits are
     float64's whatever ``dtype``: what squares such data is the float64
     standardisation of the starts (:func:`fastem._init.standardise`), and
-    float32 data cannot reach them.
+    float32 data cannot reach them. With ``squares=None`` the range has no
+    limit: a pass of a fitted exponential or Poisson mixture that scores the
+    data squares none of them and computes no mean of them (a log-density
+    beyond float64's range is -inf, a density of 0, as scipy.stats gives it).
     """
+    if squares is None:
+        return
     if not squares:
         dtype = np.dtype(np.float64)
     if anchors is not None and anchors.shape[1] != lo.shape[0]:

@@ -1818,6 +1818,9 @@ class BaseMixture(_KeywordsChecked):
         if fitted_names is not None and isinstance(X, Chunks):
             X.check_first_row(fitted_names)
         allow_nan = self._fits_missing()
+        squares = self._squares_data
+        if not (squares or reset or statistics):
+            squares = None  # a pass that scores: no limit of the range (see check_range)
         source = as_source(
             X,
             sample_weight,
@@ -1826,7 +1829,7 @@ class BaseMixture(_KeywordsChecked):
             allow_nan=allow_nan,
             nan_advice=self._nan_advice(predicting=not (reset or statistics)),
             allow_empty=allow_empty,
-            squares=self._squares_data,
+            squares=squares,
         )
         if reset:  # the source's column names are committed with the fit, by _set_feature_names
             return source

@@ -148,10 +148,12 @@ def as_source(
         Accept data of no rows, or of weights that are all 0 (for
         ``summarize``: its statistics of such data are 0, a term that adds
         nothing to a sum). Otherwise they are refused: there is nothing to fit.
-    squares : bool, default=True
+    squares : bool or None, default=True
         Whether the model computes squared distances of the data (Gaussian
         families), whose range check then refuses ranges that would overflow
-        when squared; see :func:`fastem._validation.check_range`.
+        when squared; None for a pass whose range has no limit (the scoring
+        by an exponential or Poisson mixture); see
+        :func:`fastem._validation.check_range`.
     """
     if isinstance(X, (ArraySource, ChunkedSource)) or type(X).__name__ == "DaskSource":
         return X

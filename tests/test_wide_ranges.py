@@ -251,3 +251,94 @@ def test_a_range_beyond_float64s_largest_number_is_refused_as_such(kind):
     with pytest.raises(ValueError, match=r"spans more than 1\.8e\+308 \(float64's largest number\) "
                                          r"in feature 0, too wide"):
         calls[kind]()
+
+
+def _reference_log_densities(model, Y):
+    """Per-component weighted log-densities of ``Y`` under ``model``, from scipy.stats."""
+    from scipy import stats
+
+    Y = np.asarray(Y, dtype=np.float64)[:, None, :]
+    with np.errstate(all="ignore"):  # scipy's x / scale of the largest values
+        if isinstance(model, PoissonMixture):
+            terms = stats.poisson.logpmf(Y, np.asarray(model.rates_, dtype=np.float64)[None])
+        else:
+            terms = stats.expon.logpdf(Y, scale=np.asarray(model.scales_, dtype=np.float64)[None])
+    return np.log(np.asarray(model.weights_, dtype=np.float64)) + terms.sum(axis=-1)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("family", [ExponentialMixture, PoissonMixture])
+def test_a_fitted_model_scores_values_beyond_the_limits_of_a_fit(family, dtype):
+    """Scoring squares nothing of the data and computes no mean of them: a model of small
+    values scores 1e300 (1e38 in float32) as scipy.stats does, on every path. They were
+    refused with the advice to scale them down (a fit's limit), which would score other
+    data."""
+    rng = np.random.default_rng(0)
+    X = rng.exponential(2.0, (300, 2))
+    X = np.rint(X) if family is PoissonMixture else X
+    model = family(2, random_state=0).fit(X.astype(dtype))
+    large = 1e300 if dtype == np.float64 else 1e38
+    Y = np.array([[large, 1.0], [2.0, large / 3], [2.0, 1.0]], dtype=dtype)
+    from scipy.special import logsumexp
+
+    reference = _reference_log_densities(model, Y)
+    expected = logsumexp(reference, axis=1)
+    assert_allclose(model.score_samples(Y), expected, rtol=1e-6)
+    assert_allclose(model.score(Y), expected.mean(), rtol=1e-6)
+    assert_allclose(np.concatenate(model.score_samples(Chunks([Y[:1], Y[1:]]))), expected,
+                    rtol=1e-6)
+    assert np.array_equal(model.predict(Y), reference.argmax(axis=1))
+    resp = model.predict_proba(Y)
+    assert np.isfinite(resp).all()
+    assert_allclose(resp.sum(axis=1), 1.0)
+    missing = family(2, random_state=0, missing="em").fit(X.astype(dtype))
+    Z = Y.copy()
+    Z[1, 0] = np.nan
+    assert np.isfinite(missing.score_samples(Z)).all()
+
+
+def test_a_fitted_model_scores_far_values_on_dask_arrays():
+    da = pytest.importorskip("dask.array")
+    rng = np.random.default_rng(0)
+    model = PoissonMixture(2, random_state=0).fit(np.rint(rng.exponential(2.0, (300, 1))))
+    Y = np.array([[1e300], [2.0]])
+    for method in ("score_samples", "predict", "predict_proba"):
+        assert_allclose(np.asarray(getattr(model, method)(da.from_array(Y, chunks=1))),
+                        getattr(model, method)(Y))
+
+
+@pytest.mark.parametrize("missing", ["error", "em"])
+@pytest.mark.parametrize("family", [ExponentialMixture, PoissonMixture])
+def test_log_densities_beyond_float64_are_minus_inf(family, missing):
+    """Values whose log-density is beyond float64 under every component (a Poisson count's
+    log-factorial overflows from about 2e305 on) have density 0, as far points of a
+    Gaussian: -inf, probabilities 0 and the first component of positive weight, with no
+    error (math.lgamma's OverflowError) and no NaN (scipy.stats gives NaN for some)."""
+    rng = np.random.default_rng(0)
+    if family is PoissonMixture:
+        X = np.rint(rng.exponential(50.0, (300, 1)))
+    else:  # rates of about 100: 1e307 * 100 overflows
+        X = rng.exponential(0.01, (300, 1))
+    model = family(2, random_state=0, missing=missing).fit(X)
+    Y = np.array([[np.finfo(np.float64).max], [1e307], [1.0]])
+    log_prob = model.score_samples(Y)
+    assert (log_prob[:2] == -np.inf).all() and np.isfinite(log_prob[2])
+    resp = model.predict_proba(Y)
+    assert (resp[:2] == 0).all() and resp[2].sum() == pytest.approx(1.0)
+    assert (model.predict(Y)[:2] == 0).all()
+    assert model.score(Y) == -np.inf
+
+
+def test_probabilities_of_values_beyond_one_components_float64_range():
+    """A component whose log-density of a value is beyond float64 has probability 0: taken
+    less that component's, the others' relative log-densities were +inf, and the
+    probabilities NaN."""
+    model = ExponentialMixture(3).fit(np.random.default_rng(0).exponential(1.0, (300, 1)))
+    model.weights_ = np.array([0.3, 0.3, 0.4])
+    model.scales_ = np.array([[1 / 132.0], [1 / 2.9], [0.5]])
+    Y = np.array([[1e307]])
+    resp = model.predict_proba(Y)
+    assert_allclose(resp, [[0.0, 0.0, 1.0]])
+    assert model.predict(Y)[0] == 2
+    assert_allclose(model.score_samples(Y), _reference_log_densities(model, Y).max(axis=1))
+

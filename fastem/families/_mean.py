@@ -349,20 +349,28 @@ class MeanParameterMixture(BaseMixture):
         return 0.0
 
     def _relative_log_densities(self, X):
-        """The kernel's weighted log-densities of the rows ``X`` less ``natural[0] . x`` and
-        the terms of ``x`` alone, float64 of shape (n_rows, n_components).
+        """The kernel's weighted log-densities of the rows ``X`` less ``top . x`` and the
+        terms of ``x`` alone, float64 of shape (n_rows, n_components), with ``top``
+        the largest coefficient of each feature over the components.
 
         A component's log-density is ``sum_d natural[k, d] x_d + constant[k, d]``
         plus terms of ``x`` alone (:meth:`_linear_terms`), over the observed
-        features. Taken as ``(natural[k] - natural[0]) . x``, a feature in which
+        features. Taken as ``(natural[k] - top) . x``, a feature in which
         every component has the same parameter (a column of zeros, every
         component at the floor) adds exactly 0, however large its value: the
         rounding of its term no longer hides what tells the components apart.
+        The data are non-negative, so that no such term is positive: a
+        component's is -inf only where its own log-density is beyond float64
+        (it has probability 0); taken less one component's (``natural[0]``),
+        the others' overflowed to +inf past 1e308 / rate, whose probabilities
+        were then NaN.
         """
         natural, constant = self._linear_terms()
         X = np.asarray(X, dtype=np.float64)
         observed = ~np.isnan(X)
-        relative = np.where(observed, X, 0.0) @ (natural - natural[:1]).T + observed @ constant.T
+        with np.errstate(over="ignore"):  # a component beyond float64: -inf, probability 0
+            relative = (np.where(observed, X, 0.0) @ (natural - natural.max(axis=0)).T
+                        + observed @ constant.T)
         return relative + self._kernel_log_weights()
 
     def impute(self, X, *, draw=False, random_state=None, out=None):

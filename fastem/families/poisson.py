@@ -1,7 +1,6 @@
 """Mixtures of Poisson distributions over independent count features."""
 
 import functools
-import math
 
 import numpy as np
 
@@ -201,8 +200,11 @@ class PoissonMixture(MeanParameterMixture):
     def _floor_of_terms_of_x(self, low, high):
         """``-sum_d log(x_d!)`` at its least over ``[low, high]``: at the larger end, as
         ``log(x!)`` rises from ``x = 1`` and lies within 0.13 of 0 below it."""
+        from scipy.special import gammaln
+
         ends = np.maximum(np.abs(low), np.abs(high))
-        return -float(sum(math.lgamma(x + 1.0) for x in ends)) - 0.13 * len(ends)
+        # gammaln, not math.lgamma: beyond about 2e305 log(x!) overflows to inf, not an error
+        return -float(np.sum(gammaln(ends + 1.0))) - 0.13 * len(ends)
 
     def _missing_kernel_params(self, dtype):
         # A 0 adds -rate to the log-density: the term a missing coordinate takes back.
