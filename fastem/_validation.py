@@ -1245,12 +1245,49 @@ def _scale_advice(squares, excess, names):
     return advice + " (a Poisson mixture's counts to whole counts of that coarser unit: np.round)."
 
 
+def _model_scale_advice(low, high, own):
+    """The advice for data too far from a fitted model, whose means in the feature lie
+    between ``low`` and ``high`` (scaling the data would make them other data), with
+    ``own``, what a model fitted to the data alone needs (:func:`_fit_advice`)."""
+    return (f"Give data on the scale the model was fitted on (its means lie between {low:.3g} "
+            f"and {high:.3g} there)"
+            + (", or fit a model to data of this scale." if not own else
+               f"; to fit a model to them: {own}"))
+
+
+def _without_empty(lo, hi):
+    """``[lo, hi]`` with a feature of no value (every entry missing, ``lo > hi``) at 0."""
+    empty = lo > hi
+    if empty.any():
+        lo, hi = np.where(empty, 0.0, lo), np.where(empty, 0.0, hi)
+    return lo, hi
+
+
+def _fit_advice(lo, hi, dtype, squares, names):
+    """How to bring data of per-feature range ``[lo, hi]`` within the limits of a fit in
+    ``dtype`` (see :func:`check_range`), or "" for data within them."""
+    lo, hi = _without_empty(lo, hi)
+    limit, eps = _span_limit(dtype), np.finfo(dtype).eps
+    excess = hi / limit - lo / limit  # the span in limits, without inf beyond float64's
+    if not (excess <= 1.0).all():
+        return _scale_advice(squares, excess, names)
+    magnitude = np.maximum(np.abs(lo), np.abs(hi))
+    if not (magnitude * eps <= limit).all():
+        if not squares:
+            return _scale_advice(squares, magnitude * eps / limit, names)
+        return ("Shift the input data, by the same offsets for all of them, e.g. "
+                "X - np.nanmin(X, axis=0): their spread is within the limit (a mean of such "
+                "values may overflow, and is NaN in a feature with missing values).")
+    return ""
+
+
 def check_range(lo, hi, dtype, *, name="X", anchors=None, squares=True, names=None):
     """Reject data whose per-feature range ``[lo, hi]`` would overflow ``dtype`` arithmetic.
 
     ``anchors`` (shape (m, n_features)), such as a fitted model's means,
     widen the range: data far from a model are rejected like data far from
-    each other. See :func:`check_array` for the limits. Without ``squares``
+    each other, and told to come on the model's scale. See
+    :func:`check_array` for the limits. Without ``squares``
     (a model whose kernels compute no squared distances of the data:
     exponential and Poisson mixtures, whose kernels take products of a value
     and a parameter and sum their statistics in float64), the limits are
@@ -1267,14 +1304,13 @@ def check_range(lo, hi, dtype, *, name="X", anchors=None, squares=True, names=No
         dtype = np.dtype(np.float64)
     if anchors is not None and anchors.shape[1] != lo.shape[0]:
         anchors = None
+    advice = _fit_advice(lo, hi, dtype, squares, names)
     if anchors is not None:
         anchor_lo, anchor_hi = anchors.min(axis=0), anchors.max(axis=0)
         lo = np.minimum(lo, anchor_lo)
         hi = np.maximum(hi, anchor_hi)
     # A feature with no value (every entry missing) has no range to check.
-    empty = lo > hi
-    if empty.any():
-        lo, hi = np.where(empty, 0.0, lo), np.where(empty, 0.0, hi)
+    lo, hi = _without_empty(lo, hi)
     with np.errstate(over="ignore"):  # beyond float64's largest number: inf, refused below
         span = hi - lo
     limit = _span_limit(dtype)
@@ -1289,11 +1325,8 @@ def check_range(lo, hi, dtype, *, name="X", anchors=None, squares=True, names=No
             f"{name}{'' if anchors is None else ' with the fitted model'} spans {width} "
             f"in feature {feature_label(j, names)}, too wide for {dtype} arithmetic: "
             f"{at_risk} (the limit is {limit:.3g}). "
-            + (_scale_advice(squares, hi / limit - lo / limit, names)  # no inf beyond float64's
-               if anchors is None else
-               "Give data on the scale the model was fitted on (its means lie between "
-               f"{anchor_lo[j]:.3g} and {anchor_hi[j]:.3g} there), or fit a model to data of "
-               "this scale.")
+            + (advice if anchors is None else
+               _model_scale_advice(anchor_lo[j], anchor_hi[j], advice))
         )
     # Means and centres computed from such values are off by a rounding error
     # of magnitude * eps; its square must not overflow either.
@@ -1305,10 +1338,8 @@ def check_range(lo, hi, dtype, *, name="X", anchors=None, squares=True, names=No
             f"{feature_label(j, names)}, too large "
             f"for {dtype} arithmetic: rounding errors of means that large would "
             f"overflow when squared (the limit is {limit / np.finfo(dtype).eps:.3g}). "
-            + ("Shift the input data, by the same offsets for all of them, e.g. "
-               "X - np.nanmin(X, axis=0): their spread is within the limit (a mean of such "
-               "values may overflow, and is NaN in a feature with missing values)."
-               if squares else _scale_advice(squares, magnitude * np.finfo(dtype).eps / limit, names))
+            + (advice if anchors is None else
+               _model_scale_advice(anchor_lo[j], anchor_hi[j], advice))
         )
 
 

@@ -342,3 +342,25 @@ def test_probabilities_of_values_beyond_one_components_float64_range():
     assert model.predict(Y)[0] == 2
     assert_allclose(model.score_samples(Y), _reference_log_densities(model, Y).max(axis=1))
 
+
+@pytest.mark.parametrize("family", [ExponentialMixture, PoissonMixture])
+def test_partial_fit_far_from_the_model_names_its_scale_and_a_fit_of_the_data(family):
+    """A batch far from a fitted model is sent to the model's scale (an exponential or
+    Poisson mixture told to scale it down, a rescaled batch in the units of none of the
+    earlier ones); to fit a model of it, which its own range refuses too ("or fit a model
+    to data of this scale" was no advice), it gets the advice of a fit, which fits."""
+    rng = np.random.default_rng(0)
+    X = np.rint(rng.exponential(2.0, (300, 1)))
+    model = family(2, random_state=0).fit(X)
+    batch = wide(np.float64, 1e160, counts=True)
+    with pytest.raises(ValueError, match="X with the fitted model spans") as error:
+        model.partial_fit(batch)
+    message = str(error.value)
+    assert "Give data on the scale the model was fitted on (its means lie between" in message
+    assert "or fit a model to data of this scale" not in message
+    assert "; to fit a model to them: Divide the features beyond it by a power of ten" in message
+    scaled = follow_the_advice(message, batch, whole=family is PoissonMixture)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RegularizationWarning)
+        fitted = family(2, random_state=0).fit(scaled)
+    assert np.isfinite(getattr(fitted, fitted._mean_name)).all()

@@ -87,6 +87,10 @@ class MeanParameterMixture(BaseMixture):
     def _regularization_name(self):
         return self._floor_name
 
+    def _anchor_points(self):
+        # the components' means: data far from them are refused as for a Gaussian's
+        return getattr(self, self._mean_name, None)
+
     @classmethod
     def _parameter_advice(cls, name):
         if name == "covariance_type":
