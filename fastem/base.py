@@ -576,7 +576,9 @@ def _same_objects(these, those):
 
 # The advice of the warnings that a float32 model's parameters lie measurably below the
 # float64 ones they round.
-_FLOAT32_ROUNDING_ADVICE = "Centre the data (X - X.mean(axis=0)) or fit X.astype(np.float64)."
+_FLOAT32_ROUNDING_ADVICE = (
+    "Centre the data (X - np.nanmean(X, axis=0), which skips missing values) or fit "
+    "X.astype(np.float64).")
 
 # Records of the fit that describe its parameters, and their value once the parameters
 # come from elsewhere (see BaseMixture.__setattr__; ABSENT: the record goes). The

@@ -516,7 +516,7 @@ def _warn_rounding_loss(best, models):
         ConvergenceWarning(
             f"{len(lossy)} of the {len(models)} fits of the grid store their means in float32, "
             f"which cannot hold them finely enough (likely values far from 0 against their "
-            f"spread): {chosen}. Centre the data (X - X.mean(axis=0)) or select on "
+            f"spread): {chosen}. Centre the data (X - np.nanmean(X, axis=0)) or select on "
             "X.astype(np.float64)."
         ),
     )

@@ -836,8 +836,15 @@ def test_precision_beyond_float32_names_float32_and_the_fixes(covariance_type):
     # Variances of ~1e-50 are fine in the float64 M-step, but their precisions
     # do not fit in float32 parameters.
     X = (np.random.default_rng(0).normal(size=(100, 3)) * 1e-25).astype(np.float32)
-    with pytest.raises(ValueError, match="too small for float32 arithmetic.*float64.*raise reg_covar"):
+    with pytest.raises(ValueError, match=r"too small for float32 arithmetic.*float64.*scale it up "
+                                         r"\(e\.g\. X / np\.nanmax\(np\.abs\(X\), axis=0\)\).*raise reg_covar"):
         GaussianMixture(2, covariance_type=covariance_type, reg_covar=0.0, random_state=0).fit(X)
+    # The data fit as float64 or scaled as written (X / X.std(axis=0) was inf: float32
+    # squares of 1e-25 underflow to a std of 0).
+    for fixed in [X.astype(np.float64), X / np.nanmax(np.abs(X), axis=0)]:
+        model = GaussianMixture(2, covariance_type=covariance_type, reg_covar=0.0,
+                                random_state=0).fit(fixed)
+        assert np.isfinite(model.precisions_).all()
 
 
 @pytest.mark.parametrize("dtype, scale", [(np.float64, 1e-310), (np.float32, 1e-40)])

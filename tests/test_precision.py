@@ -1089,6 +1089,22 @@ def test_float32_partial_fit_whose_means_round_below_the_peak_says_so_once(covar
         near.partial_fit(batch)  # warnings are errors
 
 
+def test_float32_rounding_advice_of_data_with_missing_values_fits():
+    """The centring advised skips missing values: X - X.mean(axis=0) made every feature
+    with one NaN all NaN, which a fit with missing='em' refuses."""
+    X = _far_blobs(1e6)
+    X[::50, 0] = np.nan
+    with pytest.warns(ConvergenceWarning, match=r"stored in float32 lie.*Centre the data "
+                                                r"\(X - np\.nanmean\(X, axis=0\)"):
+        GaussianMixture(2, random_state=0, missing="em").fit(X)
+    model = GaussianMixture(2, random_state=0, missing="em").fit(X - np.nanmean(X, axis=0))
+    assert np.isfinite(model.means_).all()  # and, warnings being errors, no loss is said
+    grid = dict(n_components=[1, 2], covariance_types=["full"], random_state=0, missing="em")
+    with pytest.warns(ConvergenceWarning, match=r"Centre the data \(X - np\.nanmean\(X, axis=0\)"):
+        fastem.select_n_components(X, **grid)
+    fastem.select_n_components(X - np.nanmean(X, axis=0), **grid)
+
+
 def test_float32_partial_fit_after_a_fit_that_said_it_stays_quiet():
     X = _far_blobs(1e6)
     with pytest.warns(ConvergenceWarning, match="stored in float32 lie"):

@@ -340,12 +340,13 @@ def checked_precisions(precisions_cholesky, covariance_type, dtype):
     if not math.isfinite(largest):
         raise ValueError(_ILL_DEFINED)
     if largest > float(np.finfo(dtype).max):  # a Python float against float32 casts to it
+        # X / X.std(axis=0) would underflow to 0 / 0: float32 squares of 1e-25 are 0
         raise ValueError(
             f"A component's precision reaches {largest:.3g}, beyond {dtype.name}'s largest "
             f"number ({np.finfo(dtype).max:.3g}): its variance in some direction is too "
             f"small for {dtype.name} arithmetic. Fit the data as float64 "
-            "(X.astype(np.float64)), scale it up (e.g. X / X.std(axis=0)), or raise "
-            "reg_covar."
+            "(X.astype(np.float64)), scale it up (e.g. X / np.nanmax(np.abs(X), axis=0)), or "
+            "raise reg_covar."
         )
     return np.asarray(precisions_cholesky, dtype=dtype), precisions.astype(dtype, copy=False)
 
