@@ -598,8 +598,10 @@ def check_kernel_params(params, shapes, X, sample_weight, log_weights, outputs):
                 name = value.dtype.name
                 fix = ("Fit the data as float64 (X.astype(np.float64)), or scale it."
                        if value.dtype == np.float32 else
-                       "Scale the data into float64's range (e.g. divide each feature by "
-                       "its mean or its standard deviation).")
+                       # not by its standard deviation: the squares of values that small
+                       # underflow to a std of 0
+                       "Scale the data into float64's range, e.g. each feature by its "
+                       "largest magnitude: X / np.nanmax(np.abs(X), axis=0).")
                 raise ValueError(
                     f"{family}.{field} overflows {name}: some of its entries exceed "
                     f"{np.finfo(value.dtype).max:.3g}, so the model's parameters are beyond "

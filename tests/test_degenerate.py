@@ -851,10 +851,17 @@ def test_precision_beyond_float32_names_float32_and_the_fixes(covariance_type):
 def test_exponential_rates_beyond_the_dtype_name_it_and_the_fix(dtype, scale):
     # values near the dtype's smallest: the rates, 1 / scale, exceed its largest
     X = (np.abs(np.random.default_rng(0).normal(size=(200, 2))) * scale).astype(dtype)
-    fix = "Fit the data as float64" if dtype == np.float32 else "Scale the data into float64"
+    fix = ("Fit the data as float64" if dtype == np.float32 else
+           r"Scale the data into float64's range, e\.g\. each feature by its largest "
+           r"magnitude: X / np\.nanmax\(np\.abs\(X\), axis=0\)\.")
     with pytest.raises(ValueError, match=rf"ExponentialParams.rates overflows "
                                          rf"{np.dtype(dtype).name}.*{fix}"):
         fastem.ExponentialMixture(2, random_state=0).fit(X)
+    # the advice fits as written (dividing by the std, the advice before, was 0 / 0: the
+    # squares of 1e-310 underflow)
+    fixed = X.astype(np.float64) if dtype == np.float32 else X / np.nanmax(np.abs(X), axis=0)
+    model = fastem.ExponentialMixture(2, random_state=0).fit(fixed)
+    assert np.isfinite(model.scales_).all()
 
 
 def test_variance_whose_precision_overflows_float64_is_a_clear_error():
