@@ -917,7 +917,8 @@ def check_frame_columns(X, name, allow_nan=False, nan_advice=None):
             raise ValueError(
                 f"{name} has {int(missing.sum())} missing value(s) (pd.NA), the first in "
                 f"column {list(columns)[j]!r}. {nan_advice or _NAN_ADVICE}, e.g. {var}.dropna() "
-                f"drops the incomplete rows or {var}.fillna({var}.median()) imputes medians."
+                f"drops the incomplete rows or {var}.astype(float).fillna({var}.median()) "
+                "imputes medians."
             )
     # pd.NA becomes NaN, a missing value; the values of a Dask DataFrame of such columns
     # would be objects

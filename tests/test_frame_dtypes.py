@@ -131,3 +131,21 @@ def test_a_null_column_of_an_arrow_table_takes_the_type_of_the_others(container,
     for data in only_nulls:
         with pytest.raises(ValueError, match="3 row.s. whose every entry is missing"):
             GaussianMixture(1, missing="em").fit(data)
+
+
+@pytest.mark.parametrize("dtype", ["Int64", "boolean", "int64[pyarrow]", "Float32"])
+@pytest.mark.parametrize("family", [GaussianMixture, ExponentialMixture])
+def test_the_imputation_that_pd_na_is_told_to_take_fits(family, dtype):
+    """The medians advised fill every column type that holds pd.NA: X.fillna(X.median())
+    raised TypeError for an Int64 column of median 1.5 and for a boolean column, and
+    truncated 1.5 to 1 in an int64[pyarrow] column, silently."""
+    values = [True, False, None, True, False] if dtype == "boolean" else [1, 2, None, 4, 1]
+    X = pd.DataFrame({"a": pd.array(values, dtype=dtype), "b": [1.0, 2.0, 3.0, 5.0, 4.0]})
+    with pytest.raises(ValueError, match=r"\(pd.NA\).*e\.g\. X\.dropna\(\) drops the incomplete "
+                                         r"rows or X\.astype\(float\)\.fillna\(X\.median\(\)\) "
+                                         r"imputes medians\.$"):
+        family(1).fit(X)
+    filled = X.astype(float).fillna(X.median())
+    assert filled.iloc[2, 0] == pytest.approx(0.5 if dtype == "boolean" else 1.5)
+    assert np.isfinite(family(1).fit(filled).score(filled))
+    assert np.isfinite(family(1).fit(X.dropna()).score(X.dropna()))
