@@ -1218,6 +1218,14 @@ def feature_label(j, names=None):
     return str(int(j)) if names is None else repr(names[j])
 
 
+def _powers_of_ten(excess):
+    """The power of ten that divides each feature ``excess`` (per feature) times beyond a
+    limit to a tenth of it at most; 1 for a feature within it (left as it is)."""
+    beyond = excess >= min(1.0, excess.max())  # the widest, whatever rounding
+    with np.errstate(divide="ignore"):  # log10(0) of a feature within: not used
+        return np.where(beyond, 10.0 ** np.ceil(np.log10(excess) + 1.0), 1.0)
+
+
 def _scale_advice(squares, excess, names):
     """How to bring data within a range limit, ``excess`` (per feature) times beyond it.
 
@@ -1231,12 +1239,11 @@ def _scale_advice(squares, excess, names):
     a Poisson mixture's counts in them to 0. A Poisson mixture's counts must
     stay whole: counts of a coarser unit.
     """
-    beyond = np.flatnonzero(excess >= min(1.0, excess.max()))  # the widest, whatever rounding
+    powers = _powers_of_ten(excess)
+    beyond = np.flatnonzero(powers != 1.0)
     beyond = beyond[np.argsort(-excess[beyond], kind="stable")]
-    factors = [
-        f"feature {feature_label(j, names)} by {10.0 ** np.ceil(np.log10(excess[j]) + 1.0):.0e}"
-        for j in beyond[:NAMES_SHOWN]
-    ]
+    factors = [f"feature {feature_label(j, names)} by {powers[j]:.0e}"
+               for j in beyond[:NAMES_SHOWN]]
     if beyond.size > NAMES_SHOWN:
         factors.append(f"and {beyond.size - NAMES_SHOWN} more feature(s) alike")
     advice = ("Divide the features beyond it by a power of ten, the same for all the data: "
@@ -1264,21 +1271,30 @@ def _without_empty(lo, hi):
     return lo, hi
 
 
+_SHIFT_ADVICE = ("the input data, by the same offsets for all of them, e.g. "
+                 "X - np.nanmin(X, axis=0): their spread is within the limit (a mean of such "
+                 "values may overflow, and is NaN in a feature with missing values).")
+
+
 def _fit_advice(lo, hi, dtype, squares, names):
     """How to bring data of per-feature range ``[lo, hi]`` within the limits of a fit in
-    ``dtype`` (see :func:`check_range`), or "" for data within them."""
+    ``dtype`` (see :func:`check_range`), or "" for data within them.
+
+    Both limits at once: a feature too wide and another of values too large are told
+    what each needs (a division of the one alone left the other refused)."""
     lo, hi = _without_empty(lo, hi)
     limit, eps = _span_limit(dtype), np.finfo(dtype).eps
     excess = hi / limit - lo / limit  # the span in limits, without inf beyond float64's
+    large = np.maximum(np.abs(lo), np.abs(hi)) * (eps / limit)  # the magnitude in limits
+    if not squares:  # a division brings both within
+        excess = np.maximum(excess, large)
     if not (excess <= 1.0).all():
-        return _scale_advice(squares, excess, names)
-    magnitude = np.maximum(np.abs(lo), np.abs(hi))
-    if not (magnitude * eps <= limit).all():
-        if not squares:
-            return _scale_advice(squares, magnitude * eps / limit, names)
-        return ("Shift the input data, by the same offsets for all of them, e.g. "
-                "X - np.nanmin(X, axis=0): their spread is within the limit (a mean of such "
-                "values may overflow, and is NaN in a feature with missing values).")
+        advice = _scale_advice(squares, excess, names)
+        if squares and not (large / _powers_of_ten(excess) <= 1.0).all():
+            advice += " Then shift " + _SHIFT_ADVICE
+        return advice
+    if not (large <= 1.0).all():
+        return "Shift " + _SHIFT_ADVICE
     return ""
 
 

@@ -364,3 +364,30 @@ def test_partial_fit_far_from_the_model_names_its_scale_and_a_fit_of_the_data(fa
         warnings.simplefilter("ignore", RegularizationWarning)
         fitted = family(2, random_state=0).fit(scaled)
     assert np.isfinite(getattr(fitted, fitted._mean_name)).all()
+
+
+@pytest.mark.parametrize("family", [GaussianMixture, ExponentialMixture, PoissonMixture])
+@pytest.mark.parametrize("kind", ["array", "chunks"])
+def test_a_feature_too_wide_and_another_too_large_are_advised_both_fixes(family, kind):
+    """One feature spans beyond the limit, another holds values too large (1e168, beyond
+    5.9e+166): the advice, followed as written, fits. It named the wide feature alone, and
+    the data divided by it were refused for the other ("magnitude 1e+168 in feature 1")."""
+    rng = np.random.default_rng(0)
+    wide_feature = {GaussianMixture: rng.normal(size=200) * 1e152,
+                    ExponentialMixture: rng.exponential(1e153, 200),
+                    PoissonMixture: np.round(rng.exponential(1e153, 200))}[family]
+    X = with_a_feature_of_unit_scale(np.column_stack([wide_feature, np.full(200, 1e168)]),
+                                     family)
+    given = (lambda X: Chunks([X[:100], X[100:]])) if kind == "chunks" else (lambda X: X)
+    with pytest.raises(ValueError, match="spans .* in feature 0, too wide") as error:
+        family(2, random_state=0).fit(given(X))
+    message = str(error.value)
+    scaled = follow_the_advice(message, X, whole=family is PoissonMixture)
+    if "Then shift" in message:
+        assert "X - np.nanmin(X, axis=0)" in message
+        scaled = scaled - np.nanmin(scaled, axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RegularizationWarning)  # feature 1 is constant
+        model = family(2, random_state=0).fit(given(scaled))
+    assert np.isfinite(model.means_ if family is GaussianMixture else
+                       getattr(model, model._mean_name)).all()
