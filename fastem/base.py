@@ -780,15 +780,20 @@ def _kernel_totals(model, state, accumulate, context, X, sample_weight):
     ``context``: the pass's ``_pass_context``. Rows with nothing observed
     (missing='em'; a pass that sums statistics refuses them) are left out:
     they are no observation, so they add neither to the count nor to the
-    log-likelihood.
+    log-likelihood. So are the rows of weight 0 of a pass that scores: a row
+    far from a fitted exponential or Poisson mixture has a log-density of
+    -inf, and its weight times it was NaN (the score of any weights).
     """
     with _state.pinned(model, state):
-        if not accumulate and model._fits_missing():
-            empty = unobserved_rows(X)
-            if empty.any():
-                X = X[~empty]
+        if not accumulate:
+            left_out = unobserved_rows(X) if model._fits_missing() else None
+            if sample_weight.shape[0]:
+                weightless = np.asarray(sample_weight) == 0
+                left_out = weightless if left_out is None else left_out | weightless
+            if left_out is not None and left_out.any():
+                X = X[~left_out]
                 if sample_weight.shape[0]:
-                    sample_weight = sample_weight[~empty]
+                    sample_weight = sample_weight[~left_out]
         sample_weight, scale = _unit_scaled(np.asarray(sample_weight, dtype=np.float64))
         if _statistics_in_float64(model, X):
             totals = _float64_totals(model, accumulate, context, X, sample_weight)

@@ -391,3 +391,31 @@ def test_a_feature_too_wide_and_another_too_large_are_advised_both_fixes(family,
         model = family(2, random_state=0).fit(given(scaled))
     assert np.isfinite(model.means_ if family is GaussianMixture else
                        getattr(model, model._mean_name)).all()
+
+
+@pytest.mark.parametrize("kind", ["array", "chunks", "dask"])
+@pytest.mark.parametrize("missing", ["error", "em"])
+@pytest.mark.parametrize("family", [ExponentialMixture, PoissonMixture])
+def test_a_row_of_log_density_minus_inf_and_weight_0_counts_for_nothing(family, missing, kind):
+    """A row far from the model (log-density -inf beyond float64) of weight 0 leaves the
+    weighted score that of the other rows: its weight times its log-density was NaN."""
+    rng = np.random.default_rng(0)
+    X = rng.exponential(0.1, size=(300, 2))  # rates above 1: x * rate is inf at 1.79e308
+    if family is PoissonMixture:
+        X = np.round(X * 30)
+    model = family(2, missing=missing, random_state=0).fit(X)
+    Y = np.vstack([np.full((1, 2), 1.79e308), X[:20]])
+    assert model.score_samples(Y)[0] == -np.inf
+
+    def score(weights):
+        if kind == "chunks":
+            return model.score(Chunks([Y[:10], Y[10:]], sample_weights=[weights[:10],
+                                                                        weights[10:]]))
+        if kind == "dask":
+            da = pytest.importorskip("dask.array")
+            return model.score(da.from_array(Y, chunks=10),
+                               sample_weight=da.from_array(weights, chunks=10))
+        return model.score(Y, sample_weight=weights)
+
+    assert_allclose(score(np.r_[0.0, np.ones(20)]), model.score(X[:20]), rtol=1e-12)
+    assert score(np.r_[np.ones(20), 0.0]) == -np.inf  # the far row of weight 1 counts
