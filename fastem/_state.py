@@ -36,7 +36,9 @@ import weakref
 
 import numpy as np
 
-from ._validation import NoneEntryError, non_finite_entries, parameter_as_float
+from ._validation import (
+    LARGEST_MAGNITUDE_SCALING, NoneEntryError, non_finite_entries, parameter_as_float,
+)
 
 __all__ = [
     "FITTED_ATTRIBUTES",
@@ -598,10 +600,8 @@ def check_kernel_params(params, shapes, X, sample_weight, log_weights, outputs):
                 name = value.dtype.name
                 fix = ("Fit the data as float64 (X.astype(np.float64)), or scale it."
                        if value.dtype == np.float32 else
-                       # not by its standard deviation: the squares of values that small
-                       # underflow to a std of 0
                        "Scale the data into float64's range, e.g. each feature by its "
-                       "largest magnitude: X / np.nanmax(np.abs(X), axis=0).")
+                       f"largest magnitude: {LARGEST_MAGNITUDE_SCALING}.")
                 raise ValueError(
                     f"{family}.{field} overflows {name}: some of its entries exceed "
                     f"{np.finfo(value.dtype).max:.3g}, so the model's parameters are beyond "

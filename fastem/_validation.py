@@ -1271,6 +1271,13 @@ def _without_empty(lo, hi):
     return lo, hi
 
 
+# Each feature scaled up (or down) by its largest magnitude, as a fix of parameters beyond
+# the dtype's range: not by its standard deviation (the squares of values that small
+# underflow to 0), and a feature of zeros divided by the dtype's smallest normal number, not
+# by 0 (0 / 0: NaN in it, and a RuntimeWarning).
+LARGEST_MAGNITUDE_SCALING = "X / np.nanmax(np.abs(X), axis=0, initial=np.finfo(X.dtype).tiny)"
+
+
 _SHIFT_ADVICE = ("the input data, by the same offsets for all of them, e.g. "
                  "X - np.nanmin(X, axis=0): their spread is within the limit (a mean of such "
                  "values may overflow, and is NaN in a feature with missing values).")

@@ -837,29 +837,37 @@ def test_precision_beyond_float32_names_float32_and_the_fixes(covariance_type):
     # do not fit in float32 parameters.
     X = (np.random.default_rng(0).normal(size=(100, 3)) * 1e-25).astype(np.float32)
     with pytest.raises(ValueError, match=r"too small for float32 arithmetic.*float64.*scale it up "
-                                         r"\(e\.g\. X / np\.nanmax\(np\.abs\(X\), axis=0\)\).*raise reg_covar"):
+                                         r"\(e\.g\. X / np\.nanmax\(np\.abs\(X\), axis=0, "
+                                         r"initial=np\.finfo\(X\.dtype\)\.tiny\)\).*raise reg_covar"):
         GaussianMixture(2, covariance_type=covariance_type, reg_covar=0.0, random_state=0).fit(X)
     # The data fit as float64 or scaled as written (X / X.std(axis=0) was inf: float32
     # squares of 1e-25 underflow to a std of 0).
-    for fixed in [X.astype(np.float64), X / np.nanmax(np.abs(X), axis=0)]:
+    for fixed in [X.astype(np.float64), X / np.nanmax(np.abs(X), axis=0, initial=np.finfo(X.dtype).tiny)]:
         model = GaussianMixture(2, covariance_type=covariance_type, reg_covar=0.0,
                                 random_state=0).fit(fixed)
         assert np.isfinite(model.precisions_).all()
 
 
 @pytest.mark.parametrize("dtype, scale", [(np.float64, 1e-310), (np.float32, 1e-40)])
-def test_exponential_rates_beyond_the_dtype_name_it_and_the_fix(dtype, scale):
-    # values near the dtype's smallest: the rates, 1 / scale, exceed its largest
+@pytest.mark.parametrize("zeros", [False, True])
+def test_exponential_rates_beyond_the_dtype_name_it_and_the_fix(dtype, scale, zeros):
+    # values near the dtype's smallest: the rates, 1 / scale, exceed its largest. With a
+    # feature of zeros too (which fits alone), the advice's division by the largest
+    # magnitude was 0 / 0 there: a RuntimeWarning and a NaN feature
     X = (np.abs(np.random.default_rng(0).normal(size=(200, 2))) * scale).astype(dtype)
+    if zeros:
+        X[:, 1] = 0.0
     fix = ("Fit the data as float64" if dtype == np.float32 else
            r"Scale the data into float64's range, e\.g\. each feature by its largest "
-           r"magnitude: X / np\.nanmax\(np\.abs\(X\), axis=0\)\.")
+           r"magnitude: X / np\.nanmax\(np\.abs\(X\), axis=0, "
+           r"initial=np\.finfo\(X\.dtype\)\.tiny\)\.")
     with pytest.raises(ValueError, match=rf"ExponentialParams.rates overflows "
                                          rf"{np.dtype(dtype).name}.*{fix}"):
         fastem.ExponentialMixture(2, random_state=0).fit(X)
     # the advice fits as written (dividing by the std, the advice before, was 0 / 0: the
     # squares of 1e-310 underflow)
-    fixed = X.astype(np.float64) if dtype == np.float32 else X / np.nanmax(np.abs(X), axis=0)
+    fixed = (X.astype(np.float64) if dtype == np.float32 else
+             X / np.nanmax(np.abs(X), axis=0, initial=np.finfo(X.dtype).tiny))
     model = fastem.ExponentialMixture(2, random_state=0).fit(fixed)
     assert np.isfinite(model.scales_).all()
 

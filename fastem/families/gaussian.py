@@ -9,8 +9,8 @@ import numpy as np
 from .._collapse import MIN_VARIANCE_RATIO, gaussian_collapse_reasons, narrow_component_reasons
 from .._threading import launch, read_only, read_only_fields, scipy_linalg
 from .._validation import (
-    as_float_array, check_choice, check_distinct_starts, check_in_dtype, check_range,
-    check_scalar, check_weights_init, non_finite_entries)
+    LARGEST_MAGNITUDE_SCALING, as_float_array, check_choice, check_distinct_starts,
+    check_in_dtype, check_range, check_scalar, check_weights_init, non_finite_entries)
 from ..base import _EMPTY_SHARE, BaseMixture, fill_doc, impute_with
 from ..exceptions import RegularizationWarning, warn_at_caller
 from ..stats import SufficientStatistics
@@ -340,12 +340,11 @@ def checked_precisions(precisions_cholesky, covariance_type, dtype):
     if not math.isfinite(largest):
         raise ValueError(_ILL_DEFINED)
     if largest > float(np.finfo(dtype).max):  # a Python float against float32 casts to it
-        # X / X.std(axis=0) would underflow to 0 / 0: float32 squares of 1e-25 are 0
         raise ValueError(
             f"A component's precision reaches {largest:.3g}, beyond {dtype.name}'s largest "
             f"number ({np.finfo(dtype).max:.3g}): its variance in some direction is too "
             f"small for {dtype.name} arithmetic. Fit the data as float64 "
-            "(X.astype(np.float64)), scale it up (e.g. X / np.nanmax(np.abs(X), axis=0)), or "
+            f"(X.astype(np.float64)), scale it up (e.g. {LARGEST_MAGNITUDE_SCALING}), or "
             "raise reg_covar."
         )
     return np.asarray(precisions_cholesky, dtype=dtype), precisions.astype(dtype, copy=False)
