@@ -1538,9 +1538,15 @@ def cmd_score(args):
 
     def text():
         for key, value in result.items():
-            print(f"{key:<22}{value:.6f}" if isinstance(value, float) else f"{key:<22}{value}")
+            print(f"{key:<22}{_number_text(value) if isinstance(value, float) else value}")
 
     _emit(args, result, text)
+
+
+def _number_text(value):
+    """``value`` in six decimals, or in scientific notation from 1e15 on: the log-likelihood
+    of values far from an exponential or Poisson model (-2e299) was a 300-digit number."""
+    return f"{value:.6f}" if not abs(value) >= 1e15 else f"{value:.9e}"
 
 
 def cmd_impute(args):

@@ -1248,3 +1248,20 @@ def test_an_aside_on_the_python_api_keeps_its_words(capsys, tmp_path):
                          "-o", tmp_path / "m.npz")
     assert status == 1
     assert "(--encoding NAME on the command line, encoding=NAME in Python: utf-8," in err, err
+
+
+def test_score_text_of_values_far_from_the_model_is_readable(tmp_path, capsys):
+    """An exponential model scores any value: the text of a log-likelihood of -1e299 was
+    a 300-digit number; it is written in scientific notation, the same number as --json's."""
+    X = np.random.default_rng(0).exponential(2.0, (300, 1))
+    model_path = tmp_path / "model.npz"
+    fastem.ExponentialMixture(2, random_state=0).fit(X).save(model_path)
+    far = tmp_path / "far.npy"
+    np.save(far, np.array([[1e300], [1.0]]))
+    status, out, _ = run(capsys, "score", str(model_path), str(far))
+    assert status == 0
+    lines = dict(line.split(None, 1) for line in out.strip().splitlines())
+    assert max(len(v) for v in lines.values()) < 30, out
+    status, json_out, _ = run(capsys, "score", str(model_path), str(far), "--json")
+    result = json.loads(json_out)
+    np.testing.assert_allclose(float(lines["mean_log_likelihood"]), result["mean_log_likelihood"], rtol=1e-9)
