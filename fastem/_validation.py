@@ -1328,7 +1328,14 @@ def check_range(lo, hi, dtype, *, name="X", anchors=None, squares=True, names=No
         dtype = np.dtype(np.float64)
     if anchors is not None and anchors.shape[1] != lo.shape[0]:
         anchors = None
-    advice = _fit_advice(lo, hi, dtype, squares, names)
+    data_lo, data_hi = lo, hi
+
+    def advice(j):
+        # taken for data refused only: what a fit of the data alone needs, and for data
+        # far from a fitted model, that model's scale in feature j first
+        own = _fit_advice(data_lo, data_hi, dtype, squares, names)
+        return own if anchors is None else _model_scale_advice(anchor_lo[j], anchor_hi[j], own)
+
     if anchors is not None:
         anchor_lo, anchor_hi = anchors.min(axis=0), anchors.max(axis=0)
         lo = np.minimum(lo, anchor_lo)
@@ -1349,8 +1356,7 @@ def check_range(lo, hi, dtype, *, name="X", anchors=None, squares=True, names=No
             f"{name}{'' if anchors is None else ' with the fitted model'} spans {width} "
             f"in feature {feature_label(j, names)}, too wide for {dtype} arithmetic: "
             f"{at_risk} (the limit is {limit:.3g}). "
-            + (advice if anchors is None else
-               _model_scale_advice(anchor_lo[j], anchor_hi[j], advice))
+            + advice(j)
         )
     # Means and centres computed from such values are off by a rounding error
     # of magnitude * eps; its square must not overflow either.
@@ -1362,8 +1368,7 @@ def check_range(lo, hi, dtype, *, name="X", anchors=None, squares=True, names=No
             f"{feature_label(j, names)}, too large "
             f"for {dtype} arithmetic: rounding errors of means that large would "
             f"overflow when squared (the limit is {limit / np.finfo(dtype).eps:.3g}). "
-            + (advice if anchors is None else
-               _model_scale_advice(anchor_lo[j], anchor_hi[j], advice))
+            + advice(j)
         )
 
 
