@@ -3,6 +3,7 @@
 Every error says what was wrong, the value seen, and how to fix it.
 """
 
+import contextvars
 import decimal
 import difflib
 import numbers
@@ -1211,11 +1212,22 @@ def check_feature_names(names, fitted_names, estimator, selection="X[{}]", index
     raise ValueError(message)
 
 
+# The names by which messages call the features of data that carry no names of their
+# own (an array), while the command line runs a model on the columns of a file: the
+# columns' names, or the names it gives a file's columns without names (x0, x1, ... by
+# their place in the file), set by fastem.cli around each call of the library. None (the
+# default): such features are named by their 0-based index among the data's.
+MESSAGE_FEATURE_NAMES = contextvars.ContextVar("fastem_message_feature_names", default=None)
+
+
 def feature_label(j, names=None):
     """Feature ``j`` (0-based) as a message names it: by its column name, quoted, where
-    ``names`` (the data's column names, e.g. ``feature_names_in_``) are given, else by its
+    ``names`` (the data's column names, e.g. ``feature_names_in_``) are given or the
+    command line names the columns it read (:data:`MESSAGE_FEATURE_NAMES`), else by its
     index: ``'waiting'`` or ``1``. Every message that names a feature names it so."""
-    return str(int(j)) if names is None else repr(names[j])
+    if names is None:
+        names = MESSAGE_FEATURE_NAMES.get()
+    return str(int(j)) if names is None or j >= len(names) else repr(names[j])
 
 
 def _powers_of_ten(excess):

@@ -80,7 +80,7 @@ from ._tables import (
 )
 from ._tables import read_table as read_table_file
 from ._validation import (
-    EntryError, check_memory, check_path_characters, close_choice, dtype_text,
+    MESSAGE_FEATURE_NAMES, EntryError, check_memory, check_path_characters, close_choice, dtype_text,
     name_differences, name_key, numeric_advice, rounded_whole_number, shown_names, shown_number,
 )
 from .base import unobserved_rows
@@ -776,6 +776,13 @@ def _to_list(value):
     return value.tolist() if isinstance(value, np.ndarray) else value
 
 
+def _column_labels(names, positions):
+    """The names by which the command line calls the columns it read (:func:`read_table`):
+    their ``names``, else ``x{j}`` of the file's 0-based column ``j``, as
+    :func:`_feature_labels` names a model's features once fitted on them."""
+    return list(names) if names is not None else [f"x{int(j)}" for j in positions]
+
+
 def _feature_labels(model, column_indices=None):
     """The features' names, else ``x{j}`` of the file's 0-based column ``j``: the model's
     ``column_indices`` (columns chosen by index in a file without names), else its
@@ -1106,7 +1113,7 @@ def cmd_fit(args):
                                              nan_fix=_nan_fix(cls), encoding=args.encoding)
     X, rows = _rows_to_fit(X, args.data, args.quiet)
     model = cls(**kwargs)
-    with _entries_named(args.data, layout, names, rows):
+    with _entries_named(args.data, layout, names, _column_labels(names, positions), rows):
         seconds = _fit_with(model, X, _progress(args))
     indices = _save_model(model, args.output, names, positions, args.columns)
     result = _model_summary(model, indices)
@@ -1122,17 +1129,21 @@ def cmd_fit(args):
 
 
 @contextlib.contextmanager
-def _entries_named(path, layout, names, rows=None):
+def _entries_named(path, layout, names, labels, rows=None):
     """Name an entry of DATA that a model refuses (an :class:`~fastem._validation.EntryError`:
     a negative value, a count that is not whole) by its place in the file ``path``: its
     line and column for a CSV file (its ``layout``), else its data row and column (1-based;
     ``names``, the columns' names, if any), not by its place in an array that the user
-    never saw. ``rows``: the positions among DATA's rows of the rows given to the model
-    (None: all of them, in order)."""
+    never saw. Every message of the model names a feature by ``labels``, the names by
+    which the command line calls the columns it gave the model (:func:`_column_labels`),
+    as a fit of a DataFrame names them, not by its index among the columns chosen.
+    ``rows``: the positions among DATA's rows of the rows given to the model (None: all
+    of them, in order)."""
+    token = MESSAGE_FEATURE_NAMES.set(labels)
     try:
         yield
     except EntryError as exc:
-        exc = exc.named(names)  # the feature of its figures by column name, as in Python
+        exc = exc.named(labels)  # the feature of its figures by column name, as in Python
         row = exc.row if rows is None else int(rows[exc.row])
         if layout is not None:
             where = place_of(layout, row, exc.column)
@@ -1142,6 +1153,8 @@ def _entries_named(path, layout, names, rows=None):
                 name = "" if names is None else f" ({names[exc.column]!r})"
                 where += f", column {exc.column + 1}{name} of those read"
         raise CommandError(exc.placed(f"{where} of {path!r}")) from None
+    finally:
+        MESSAGE_FEATURE_NAMES.reset(token)
 
 
 def _rows_to_fit(X, path, quiet):
@@ -1395,11 +1408,14 @@ def _column_count(path, header, encoding):
 
 
 @contextlib.contextmanager
-def _columns_matched(model, path, layout):
+def _columns_matched(model, path, layout, column_indices):
     """DATA's columns were matched to the model's names in :func:`_data_for`: no warning; an
-    entry that the model refuses is named by its place in DATA (:func:`_entries_named`)."""
+    entry that the model refuses is named by its place in DATA, and a feature by the name
+    the command line gives it (:func:`_entries_named`; ``column_indices``: the model
+    file's, see :func:`_feature_labels`)."""
     names = getattr(model, "feature_names_in_", None)
-    with warnings.catch_warnings(), _entries_named(path, layout, names):
+    labels = _feature_labels(model, column_indices)
+    with warnings.catch_warnings(), _entries_named(path, layout, names, labels):
         warnings.filterwarnings("ignore", "X does not have valid feature names", UserWarning)
         yield
 
@@ -1440,7 +1456,7 @@ def cmd_predict(args):
     _check_result_memory(X.shape[0] * width * (X.dtype.itemsize if args.proba else 8),
                          f"the {'probabilities' if args.proba else 'labels'}", X, "predict")
     if args.proba:
-        with _columns_matched(model, args.data, layout):
+        with _columns_matched(model, args.data, layout, indices):
             out = model.predict_proba(X)
         names = [f"p{k}" for k in range(model.n_components)]
         labels = out.argmax(axis=1)
@@ -1450,7 +1466,7 @@ def cmd_predict(args):
         labels[~(out.max(axis=1) > 0)] = _first_component_of_positive_weight(model)
         counts = np.bincount(labels, minlength=model.n_components)
     else:
-        with _columns_matched(model, args.data, layout):
+        with _columns_matched(model, args.data, layout, indices):
             out = model.predict(X)
         names = ["component"]
         counts = np.bincount(out, minlength=model.n_components)
@@ -1521,7 +1537,7 @@ def cmd_score(args):
     if n == 0:
         raise CommandError(f"{args.data!r} has no value in any row of the model's columns, only "
                            "missing values; score data with at least one observed value")
-    with _columns_matched(model, args.data, layout):
+    with _columns_matched(model, args.data, layout, indices):
         mean = model.score(X)
         result = {"n_samples": int(X.shape[0])}
         if model._fits_missing():
@@ -1564,7 +1580,7 @@ def cmd_impute(args):
     X, positions, layout = _data_for(model, args, indices, missing=True, copied=True)
     n_missing = int(np.isnan(X).sum())
     _check_result_memory(X.nbytes, "the imputed values", X, "impute")
-    with _columns_matched(model, args.data, layout):
+    with _columns_matched(model, args.data, layout, indices):
         filled = model.impute(X, draw=args.draw,
                               random_state=(args.seed or 0) if args.draw else None)
     _write_imputed(args, model, X, filled, positions, layout)
@@ -1869,7 +1885,7 @@ def cmd_select(args):
     # Warnings are printed by main, after the command succeeded: an error is one line.
     _family_class(args.family)  # this fastem provides it
     try:
-        with _entries_named(args.data, layout, names, rows):
+        with _entries_named(args.data, layout, names, _column_labels(names, positions), rows):
             result = fastem.select_n_components(
                 X,
                 n_components=n_components,

@@ -1265,3 +1265,59 @@ def test_score_text_of_values_far_from_the_model_is_readable(tmp_path, capsys):
     status, json_out, _ = run(capsys, "score", str(model_path), str(far), "--json")
     result = json.loads(json_out)
     np.testing.assert_allclose(float(lines["mean_log_likelihood"]), result["mean_log_likelihood"], rtol=1e-9)
+
+
+def _named_columns_cases():
+    """(data (n, 3), a header or None, the command's options, the feature's name, the fault's
+    column) for messages of the library that name a feature: a range error, a
+    RegularizationWarning, a negative entry of an exponential mixture."""
+    rng = np.random.default_rng(0)
+    wide = rng.normal(size=(200, 3))
+    wide[:, 2] *= 1e160
+    blobs = np.concatenate([rng.normal(size=(200, 2)) * 0.5 + c for c in ([0, 0], [5, 0], [0, 5])])
+    narrow = np.c_[rng.normal(size=600), blobs * [1.0, 3e-4]]  # column 2 below reg_covar
+    negative = np.abs(wide / [1.0, 1.0, 1e160])
+    negative[5, 2] = -1.0
+    return [
+        (wide, "fit", ["-k", "2"]),
+        (wide, "select", ["-k", "1-2", "--covariance", "diag"]),
+        (narrow, "fit", ["-k", "3", "--seed", "0"]),
+        (negative, "fit", ["-k", "2", "--family", "exponential"]),
+    ]
+
+
+@pytest.mark.parametrize("header", [True, False], ids=["names", "no-names"])
+@pytest.mark.parametrize("case", range(4), ids=["range", "select-range", "warning", "entry"])
+def test_library_messages_name_features_by_the_columns_read(capsys, tmp_path, case, header):
+    """A message of the library run by a command names a feature as the command line names
+    the file's columns (their names, else x<0-based place in the file>), as a fit of a
+    DataFrame names them: it said "feature 1", the index among the columns chosen with
+    --columns, which is another column of the file (here the file's third)."""
+    X, command, options = _named_columns_cases()[case]
+    path = tmp_path / "data.csv"
+    np.savetxt(path, X, delimiter=",", header="site,length_km,height_m" if header else "",
+               comments="")
+    columns = ["--columns", "1,2"] + ([] if header else ["--header", "no"])
+    output = ["-o", tmp_path / "m.npz"] if command == "fit" else []
+    _, _, err = run(capsys, command, path, *columns, *options, *output)
+    name = "'height_m'" if header else "'x2'"
+    assert f"feature {name}" in err or f"{name} (variance" in err, err
+    assert "feature 1" not in err and "feature 0" not in err, err
+
+
+@pytest.mark.parametrize("command", ["predict", "score"])
+def test_far_data_of_a_model_fitted_on_chosen_columns_are_named_by_column(capsys, tmp_path,
+                                                                         command):
+    """Data too far from a model fitted on columns 1 and 2 of a file without names: the
+    range error names the file's column (x2), as the model's summary does, not feature 1."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 3))
+    path, model = tmp_path / "data.csv", tmp_path / "m.npz"
+    np.savetxt(path, X, delimiter=",")
+    assert main(["fit", str(path), "--header", "no", "--columns", "1,2", "-k", "2", "-q",
+                 "-o", str(model)]) == 0
+    X[:, 2] *= 1e160
+    np.savetxt(path, X, delimiter=",")
+    output = ["-o", tmp_path / "out.csv"] if command == "predict" else []
+    status, _, err = run(capsys, command, model, path, "--header", "no", *output)
+    assert status != 0 and "feature 'x2'" in err and "feature 1" not in err, err
