@@ -1238,8 +1238,9 @@ def _powers_of_ten(excess):
         return np.where(beyond, 10.0 ** np.ceil(np.log10(excess) + 1.0), 1.0)
 
 
-def _scale_advice(squares, excess, names):
-    """How to bring data within a range limit, ``excess`` (per feature) times beyond it.
+def _scale_advice(squares, excess, powers, names):
+    """How to bring data within a range limit, ``excess`` (per feature) times beyond it,
+    by dividing each feature by its power of ten ``powers`` (:func:`_powers_of_ten`).
 
     Each feature beyond it is divided by a power of ten that brings it within
     (named in the message, the most distant first), the same for all the data
@@ -1251,7 +1252,6 @@ def _scale_advice(squares, excess, names):
     a Poisson mixture's counts in them to 0. A Poisson mixture's counts must
     stay whole: counts of a coarser unit.
     """
-    powers = _powers_of_ten(excess)
     beyond = np.flatnonzero(powers != 1.0)
     beyond = beyond[np.argsort(-excess[beyond], kind="stable")]
     factors = [f"feature {feature_label(j, names)} by {powers[j]:.0e}"
@@ -1308,8 +1308,9 @@ def _fit_advice(lo, hi, dtype, squares, names):
     if not squares:  # a division brings both within
         excess = np.maximum(excess, large)
     if not (excess <= 1.0).all():
-        advice = _scale_advice(squares, excess, names)
-        if squares and not (large / _powers_of_ten(excess) <= 1.0).all():
+        powers = _powers_of_ten(excess)
+        advice = _scale_advice(squares, excess, powers, names)
+        if squares and not (large / powers <= 1.0).all():
             advice += " Then shift " + _SHIFT_ADVICE
         return advice
     if not (large <= 1.0).all():
