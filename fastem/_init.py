@@ -253,14 +253,45 @@ def lloyd(X, weights, centers, n_iter=_LLOYD_ITERATIONS):
     return centers
 
 
+def quantile_labels(X, weights, n_clusters):
+    """Labels (n,) of R's mclust's start of one feature (its ``qclass``): the points in
+    order, cut into ``n_clusters`` groups of about equal weight, a point going to the
+    group in which the middle of its weight falls.
+
+    On one feature mclust starts from this partition, not from its tree, and on
+    heavy-tailed values it finds the peaks that the tree and k-means++ miss: in
+    standard units of R's ``islands`` (48 areas, 12 to 16,988) those put a few
+    far values apart, on components of one or two points, and EM stayed there
+    (K=4: -298.18 against the -289.32 from the quantiles; K=5: -331.44 against
+    -287.68).
+
+    Raises ValueError when a group gets no point (a point of much of the weight,
+    or fewer points than groups).
+    """
+    order = np.argsort(X[:, 0], kind="stable")
+    w = weights[order]
+    cumulative = np.cumsum(w)
+    groups = (n_clusters * (cumulative - w / 2) / cumulative[-1]).astype(np.int64)
+    labels = np.empty(X.shape[0], dtype=np.int64)
+    labels[order] = np.minimum(groups, n_clusters - 1)
+    if np.unique(labels).size < n_clusters:
+        raise ValueError(
+            f"the quantiles of the data cut them into fewer than {n_clusters} groups")
+    return labels
+
+
 def initial_labels(X, weights, n_components, method, random_state):
-    """Hard labels (n_subsample,) of a starting partition, for every method but 'random'.
+    """Hard labels (n_subsample,) of a starting partition, for every method but 'random'
+    and for 'quantile' (one feature: :func:`quantile_labels`), a candidate of the default
+    start that is no ``init_params``.
 
     ``X`` is in standard units (:func:`standardise`). Labels are in
     0..n_components-1, or -1 for a point that belongs to no component.
     """
     if method == "hierarchical":
         return hierarchical_labels(X, weights, n_components)
+    if method == "quantile":
+        return quantile_labels(X, weights, n_components)
     if method == "random_from_data":
         positive = np.flatnonzero(weights > 0)
         chosen = random_state.choice(
@@ -365,7 +396,8 @@ def initial_moments(X, weights, n_components, method, random_state, centers=None
     X : ndarray of shape (n_subsample, n_features), float64
     weights : ndarray of shape (n_subsample,)
     n_components : int
-    method : str, one of :data:`INIT_METHODS`
+    method : str, one of :data:`INIT_METHODS`, or 'quantile' (one feature, see
+        :func:`quantile_labels`)
     random_state : numpy.random.RandomState
     centers : ndarray of shape (n_components, n_features), optional
         Component means given by the user: the partition assigns each point

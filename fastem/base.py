@@ -2932,7 +2932,10 @@ class BaseMixture(_KeywordsChecked):
         one in none. The partitions are drawn from the distinct points with
         their summed weights, so that on data the tree takes whole, weights that
         count repeated rows give the fit of the repeated rows (larger data are
-        subsampled by rows).
+        subsampled by rows). Data of one feature consider one start more, last,
+        whatever ``n_init`` is: mclust's own start of one feature, the
+        quantiles' partition (:func:`~fastem._init.quantile_labels`), which
+        draws nothing.
 
         A later start wins only as a later restart does (:meth:`_ranks_above`). A
         start whose partition or run fails is passed over; when all fail,
@@ -2943,15 +2946,17 @@ class BaseMixture(_KeywordsChecked):
         distinct, counts = pool
         runner = copy.copy(self)
         runner.callback, runner.verbose = None, 0
-        ranking = _BestStart(self, self._ranking_rules(source) if n_draws > 0 else None,
+        # mclust's start of one feature, last: it draws nothing from random_state
+        methods = ["k-means++"] * n_draws + (["quantile"] if distinct.shape[1] == 1 else [])
+        ranking = _BestStart(self, self._ranking_rules(source) if methods else None,
                              source.dtype)
         first_error = tree_error
-        for draw in range(0 if tree_error else -1, n_draws):  # -1: the tree's partition
+        for method in ([] if tree_error else [None]) + methods:  # None: the tree's partition
             trial = copy.copy(worker)
             try:
-                if draw >= 0:
+                if method is not None:
                     trial._start_from_moments(
-                        initial_moments(distinct, counts, self._n_components, "k-means++",
+                        initial_moments(distinct, counts, self._n_components, method,
                                         random_state, second=trial._start_second_moments,
                                         space=trial._start_space),
                         source.dtype,

@@ -582,6 +582,58 @@ _ISLANDS = [
 ]
 
 
+@pytest.mark.parametrize("path", ["array", "float32", "chunks", "sample_weight"])
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical"])
+@pytest.mark.parametrize("n_components, mclust", [(4, -289.3171), (5, -288.6574), (6, -284.9563)])
+def test_one_feature_starts_reach_mclusts_peaks_from_its_quantiles(
+        path, covariance_type, n_components, mclust):
+    """On one feature mclust starts from the quantiles' partition. In standard units of
+    the islands' areas the tree and k-means++ put the few largest areas on components of
+    one or two points, and every default fit stopped there: K=4, 5, 6 at -298.18, -331.44
+    and -297.26, 8.9, 42.8 and 12.3 nats below mclust's fits (K=5 below its own K=4 fit).
+    The quantiles' partition is now one more candidate of the default start."""
+    X = np.array(_ISLANDS, dtype=np.float64)[:, None]
+    model = fastem.GaussianMixture(n_components, covariance_type=covariance_type, random_state=0)
+    if path == "sample_weight":  # each row counted twice: the peaks are those of the rows
+        model.fit(X, sample_weight=np.full(len(X), 2.0))
+    else:
+        model.fit({"array": X, "float32": X.astype(np.float32),
+                   "chunks": fastem.Chunks([X[:20], X[20:]])}[path])
+    assert model.score(X) * len(X) >= mclust - 1e-2
+
+
+def test_one_feature_quantiles_cut_the_weight_into_equal_groups():
+    """mclust's qclass: groups of consecutive values, of about equal weight (the start's
+    points are distinct, a repeated row one point of its summed weight)."""
+    rng = np.random.default_rng(0)
+    x = rng.permutation(np.arange(12.0))[:, None]
+    copies = rng.integers(1, 4, size=len(x)).astype(float)
+    labels = _init.quantile_labels(x, copies, 3)
+    assert_array_equal(_init.quantile_labels(x, 1e-3 * copies, 3), labels)
+    order = np.argsort(x[:, 0])
+    assert np.all(np.diff(labels[order]) >= 0)
+    share = np.bincount(labels, weights=copies) / copies.sum()
+    assert np.all(np.abs(share - 1 / 3) <= copies.max() / copies.sum())
+    assert_array_equal(np.bincount(_init.quantile_labels(x, np.ones(12), 3)), [4, 4, 4])
+    with pytest.raises(ValueError, match="fewer than 3 groups"):
+        _init.quantile_labels(x[:2], np.ones(2), 3)
+    with pytest.raises(ValueError, match="fewer than 3 groups"):  # one point of most weight
+        _init.quantile_labels(x[:4], np.array([1.0, 10.0, 1.0, 1.0]), 3)
+
+
+def test_select_n_components_of_one_feature_chooses_as_mclust():
+    """With the quantiles' start the grid's K=4 fits of the islands' areas reach mclust's
+    peak without a collapsed component (with a variance floor below the 1.8e-7 of the
+    data's variance that the narrowest holds, see docs/model-selection.md), and BIC
+    chooses 4 components as mclust does (V, 4: BIC 621.2174); every start had put a
+    component on the largest area, and the grid chose K=3."""
+    X = np.array(_ISLANDS, dtype=np.float64)[:, None]
+    result = fastem.select_n_components(X, range(1, 6), random_state=0,
+                                        min_variance_ratio=1e-8)
+    assert result.best_model_.n_components == 4
+    assert result.best_score_ == pytest.approx(621.2174, abs=1e-2)
+
+
 @pytest.mark.parametrize("n_components, peak", [(4, -2929.063), (5, -1819.751)])
 def test_poisson_starts_partition_the_square_roots_of_the_counts(n_components, peak):
     """In standard units of the counts themselves the few large counts drew every start's
