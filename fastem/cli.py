@@ -1085,6 +1085,10 @@ def _em_kwargs(args):
         for option, value in (("--covariance", args.covariance), ("--reg-covar", args.reg_covar)):
             if value is not None:
                 raise UsageError(f"{option} applies to --family gaussian only, not {args.family}")
+    if args.family != "gaussian" and getattr(args, "min_variance_ratio", None) is not None:
+        raise UsageError(f"--min-variance-ratio applies to --family gaussian only, not "
+                         f"{args.family}: a variance floor of the collapse rule of Gaussian "
+                         "components")
     given = {"max_iter": args.max_iter, "tol": args.tol, "reg_covar": args.reg_covar}
     return {name: value for name, value in given.items() if value is not None}
 
@@ -1897,6 +1901,8 @@ def cmd_select(args):
                 family=args.family,
                 progress=progress,
                 missing=args.missing,
+                **({} if args.min_variance_ratio is None
+                   else {"min_variance_ratio": args.min_variance_ratio}),
                 **em_kwargs,
             )
         cells = {key: (value, result.flags.get(key) or "")
@@ -1942,6 +1948,23 @@ def cmd_select(args):
             print(f"saved best model to {args.output}")
 
     _emit(args, out, text)
+    if not args.quiet:
+        _note_better_collapsed(cells, best, args.criterion)
+
+
+def _note_better_collapsed(cells, best, criterion):
+    """Say on stderr why the fit of the best criterion, if not the one chosen, was set aside:
+    a grid's table marks it S, and its reason is what tells a collapse from a real
+    cluster narrower than the floor (``--min-variance-ratio``)."""
+    flagged = [(value, key, flag) for key, (value, flag) in cells.items()
+               if flag.startswith("singular: ") and value < cells[best][0]]
+    if not flagged:
+        return
+    value, (cell_type, k), flag = min(flagged)
+    print(f"fastem: note: {cell_type} K={k} has a lower {criterion.upper()} ({value:.2f}) but "
+          f"was set aside as collapsed ({flag.partition(': ')[2]}); if that component is a "
+          "real cluster, as those of heavy-tailed data may be, give a smaller "
+          "--min-variance-ratio (see 'fastem select --help')", file=sys.stderr)
 
 
 def cmd_info(args):
@@ -2260,6 +2283,11 @@ def build_parser():
                    "a comma-separated list of full, tied, diag, spherical")
     p.add_argument("--criterion", choices=("bic", "aic"), default="bic",
                    help="information criterion; lower is better (default bic)")
+    p.add_argument("--min-variance-ratio", type=_non_negative_float, metavar="R",
+                   help="a Gaussian component with a variance below R times the data's along "
+                   "its axis counts as collapsed and is not chosen (default 1e-6, as in "
+                   "Python); give a smaller R for real clusters that narrow, as heavy-tailed "
+                   "data have")
     em_options(p)
     fit_options(p)
     missing_option(p, "(every --family); the criteria then use the observed-data likelihood")

@@ -1321,3 +1321,34 @@ def test_far_data_of_a_model_fitted_on_chosen_columns_are_named_by_column(capsys
     output = ["-o", tmp_path / "out.csv"] if command == "predict" else []
     status, _, err = run(capsys, command, model, path, "--header", "no", *output)
     assert status != 0 and "feature 'x2'" in err and "feature 1" not in err, err
+
+
+# R's datasets::islands: the areas of the world's 48 largest land masses (thousands of
+# square miles), heavy-tailed: ten of them between 12 and 16 are a cluster of variance 1.8
+# where the data have 1.1e7.
+_ISLANDS = [11506, 5500, 16988, 2968, 16, 184, 23, 280, 84, 73, 25, 43, 21, 82, 3745, 840, 13,
+            30, 30, 89, 40, 33, 49, 14, 42, 227, 16, 36, 29, 15, 306, 44, 58, 43, 9390, 32, 13,
+            29, 6795, 16, 15, 183, 14, 26, 19, 13, 12, 82]
+
+
+def test_select_says_why_a_better_fit_was_set_aside_and_takes_min_variance_ratio(capsys,
+                                                                                tmp_path):
+    """A fit of a lower BIC set aside as collapsed was only an S in the table: the command
+    line now says why (its component's variance against the floor) and how to lower the
+    floor (--min-variance-ratio, which it did not have), and the option reaches
+    select_n_components: with 1e-8 the ten small islands are a component, as in R's mclust
+    (V,4)."""
+    path = tmp_path / "islands.csv"
+    np.savetxt(path, np.c_[_ISLANDS], header="area", comments="", fmt="%d")
+    status, out, err = run(capsys, "select", path, "-k", "1-5", "--covariance", "diag")
+    assert status == 0 and "n_components=3" in out
+    assert "note: diag K=4 has a lower BIC (621.22) but was set aside as collapsed" in err, err
+    assert "along feature 'area'" in err and "--min-variance-ratio" in err, err
+    status, out, err = run(capsys, "select", path, "-k", "1-5", "--covariance", "diag",
+                           "--min-variance-ratio", "1e-8")
+    assert status == 0 and "n_components=4" in out and "note" not in err, err
+    status, _, err = run(capsys, "select", path, "-k", "1-5", "-q")
+    assert status == 0 and err == "", err  # --quiet: no note
+    status, _, err = run(capsys, "select", path, "--family", "exponential",
+                         "--min-variance-ratio", "1e-8")
+    assert status != 0 and "--min-variance-ratio applies to --family gaussian only" in err
