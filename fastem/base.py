@@ -157,6 +157,7 @@ import operator
 import sys
 import time
 from collections import defaultdict
+from typing import NamedTuple
 
 import numpy as np
 
@@ -707,8 +708,10 @@ class RunEStep:
     each shape: the full check of :func:`fastem._state.check_kernel_params`
     (the shapes, dtypes and layouts of the arguments), the kernel's
     addresses, the partitions and the scratch. Later passes test what a pass
-    can change, the finiteness of the params and of the log-weights, and run
-    the full check only when that fails, for its error.
+    can change, the finiteness of the params and of the log-weights (less what
+    the caller makes finite, ``made_finite``), and run the full check only when
+    that fails, for its error. Sample weights given as the same object as at
+    the first pass are read through the same read-only view.
 
     The params must keep their family, field shapes and dtypes from pass to
     pass, as the parameters of one run do, and the chunks come one at a
@@ -723,37 +726,46 @@ class RunEStep:
         Whether the family's kernels are cached on disk (``registered_families``).
     n_family_stats, n_stats, n_work : int
         As for :func:`launch_e_step`.
+    made_finite : collection of str, default=()
+        The names of the params' fields that the caller makes finite by
+        construction, and ``"log_weights"`` for log-weights it never makes NaN:
+        the later passes do not test them (the first pass checks everything).
     """
 
-    def __init__(self, cached, n_family_stats, n_stats, n_work):
+    def __init__(self, cached, n_family_stats, n_stats, n_work, made_finite=()):
         self._cached = cached
         self._sizes = (n_family_stats, n_stats, n_work)
-        self._chunks = {}  # (X's shape and strides): what its passes share
+        self._made_finite = frozenset(made_finite)
+        self._chunks = {}  # (X's shape and strides): what its passes share (_ChunkPasses)
 
     def __call__(self, X, sample_weight, log_weights, params):
-        sample_weight = read_only(np.asarray(sample_weight, dtype=np.float64))
+        chunk = self._chunks.get((X.shape, X.strides))
+        if chunk is not None and sample_weight is chunk.weights_given:
+            weights = chunk.weights  # the read-only view of the same weights
+        else:
+            weights = read_only(np.asarray(sample_weight, dtype=np.float64))
         log_weights = read_only(log_weights)
         params = read_only_fields(params)
-        chunk = self._chunks.get((X.shape, X.strides))
         if chunk is None:
-            chunk = self._first(X, sample_weight, log_weights, params)
-        elif np.isnan(log_weights).any() or not _state.all_finite([params[i] for i in chunk[4]]):
+            chunk = self._first(X, sample_weight, weights, log_weights, params)
+        elif (chunk.tests_log_weights and np.isnan(log_weights).any()) or (
+            chunk.tested and not _state.all_finite([params[i] for i in chunk.tested])
+        ):
             check_kernel_params(
-                params, registered_shapes(type(params)), X, sample_weight, log_weights, chunk[3]
+                params, registered_shapes(type(params)), X, weights, log_weights, chunk.outputs
             )
-        kernel, serial, arguments = chunk[:3]
         return launch(
-            kernel, X, sample_weight, log_weights, params, *arguments,
-            cost_per_row=self._sizes[1], serial=serial,
+            chunk.kernel, X, weights, log_weights, params, *chunk.arguments,
+            cost_per_row=self._sizes[1], serial=chunk.serial,
         )
 
-    def _first(self, X, sample_weight, log_weights, params):
+    def _first(self, X, sample_weight, weights, log_weights, params):
         """The first pass over chunks of ``X``'s shape: the full check, and what later ones share."""
         n_family_stats, n_stats, n_work = self._sizes
         n_components = log_weights.shape[0]
         outputs = _outputs(n_components, X.dtype)
         check_kernel_params(
-            params, registered_shapes(type(params)), X, sample_weight, log_weights, outputs
+            params, registered_shapes(type(params)), X, weights, log_weights, outputs
         )
         n_partitions = n_partitions_for(X.shape[0], n_stats)
         arguments = (
@@ -761,17 +773,34 @@ class RunEStep:
             fused_scratch(n_partitions, X.shape[1], n_components, n_work, X.dtype),
         )
         kernel, serial = (
-            e_step.bound(read_only(X), sample_weight, log_weights, params, *arguments)
+            e_step.bound(read_only(X), weights, log_weights, params, *arguments)
             for e_step in _FUSED_E_STEPS[self._cached]
         )
-        # the fields whose finiteness check_kernel_params tests
-        checked = [
-            i for i, value in enumerate(params)
-            if (isinstance(value, np.ndarray) and value.dtype == X.dtype)
-            or isinstance(value, (float, np.floating))
+        # the fields whose finiteness check_kernel_params tests, less those made finite
+        tested = [
+            i for i, (name, value) in enumerate(zip(params._fields, params))
+            if ((isinstance(value, np.ndarray) and value.dtype == X.dtype)
+                or isinstance(value, (float, np.floating)))
+            and name not in self._made_finite
         ]
-        chunk = self._chunks[(X.shape, X.strides)] = (kernel, serial, arguments, outputs, checked)
+        chunk = self._chunks[(X.shape, X.strides)] = _ChunkPasses(
+            kernel, serial, arguments, outputs, tested, "log_weights" not in self._made_finite,
+            sample_weight, weights,
+        )
         return chunk
+
+
+class _ChunkPasses(NamedTuple):
+    """What the passes of a :class:`RunEStep` over chunks of one shape share."""
+
+    kernel: object  # the bound parallel kernel
+    serial: object  # the bound serial kernel
+    arguments: tuple  # the arguments after the params: sizes, outputs, scratch
+    outputs: dict  # the empty per-row outputs (for check_kernel_params)
+    tested: list  # the params' fields whose finiteness later passes test
+    tests_log_weights: bool  # whether later passes test the log-weights for NaN
+    weights_given: object  # the sample weights of the first pass, as given,
+    weights: np.ndarray  # and as the kernel reads them (float64, read-only)
 
 
 def _kernel_totals(model, state, accumulate, context, X, sample_weight):

@@ -33,6 +33,8 @@ it reproduces are GaussianMixture's own: a subclass or patch that replaces
 one fits through the estimator.
 """
 
+import contextlib
+
 import numpy as np
 
 from ..base import (
@@ -44,19 +46,30 @@ from ..base import (
     weights_from_unconstrained,
 )
 from ..kernels import registered_families
-from .._state import check_parameter_arrays
+from .._state import all_finite, check_parameter_arrays
 from .gaussian import (
     _KERNEL_PARAMS,
     check_positive_diagonals,
     checked_precisions,
+    covariances_from_cholesky,
     extrapolated_covariances,
     from_unconstrained,
     in_m_step_image,
     kernel_arrays,
     log_norm,
     precisions_cholesky_from_covariances,
+    precisions_from_cholesky,
     tied_shift,
 )
+
+
+# What the E-step's params and log-weights hold finite by the way they are made from
+# parameters that passed their checks (finite, positive diagonals of the precision
+# factors): the means, the factors (or the scales) and their log-determinants
+# (params._fields[:3]), and log-weights of finite weights, never NaN. Not the 'tied'
+# shift and mapped means, products that can overflow.
+_MADE_FINITE = ("log_weights",)
+_NO_OP = contextlib.nullcontext()
 
 
 class _Parameters(tuple):
@@ -129,13 +142,19 @@ class GaussianArrays:
         means, pc = from_unconstrained(
             theta[n_components:], self.covariance_type, self._current[1].shape, self._current[3].shape
         )
-        pc_cast, precisions = checked_precisions(pc, self.covariance_type, dtype)
-        covariances = extrapolated_covariances(pc, self.covariance_type, dtype)
-        # Every array is finite (checked above), in the dtype and of the shape of
-        # the checked parameters it was extrapolated from, and the weights are a
-        # softmax: their pass checks the diagonals alone.
+        precisions = precisions_from_cholesky(pc, self.covariance_type)
+        covariances = covariances_from_cholesky(pc, self.covariance_type).astype(dtype)
+        if not all_finite((precisions, covariances)):
+            # the estimator's checks, which refuse them (the callers, under
+            # np.errstate(all="ignore"), reject the point on any ValueError)
+            checked_precisions(pc, self.covariance_type, dtype)
+            extrapolated_covariances(pc, self.covariance_type, dtype)
+        # Every array is finite (checked above), in the dtype (float64, the stand-in's,
+        # where finite precisions pass checked_precisions) and of the shape of the
+        # checked parameters it was extrapolated from, and the weights are a softmax:
+        # their pass checks the diagonals alone.
         self._current = _Parameters(
-            (weights, means.astype(dtype), covariances, pc_cast, precisions), checked=False,
+            (weights, means.astype(dtype), covariances, pc, precisions), checked=False,
             arrays_checked=True,
         )
 
@@ -173,7 +192,8 @@ class GaussianArrays:
         weights, means, _, pc, _ = self._current
         dtype = X.dtype
         covariance_type = self.covariance_type
-        with np.errstate(over="ignore"):
+        # the 'tied' mapped means can overflow (the E-step's check names them)
+        with np.errstate(over="ignore") if covariance_type == "tied" else _NO_OP:
             pc = np.asarray(pc, dtype=np.float64)
             arrays, _ = kernel_arrays(
                 covariance_type, means, pc, log_norm(pc, covariance_type, *means.shape),
@@ -185,25 +205,31 @@ class GaussianArrays:
         log_weights = log_mixing_weights(weights).astype(dtype, copy=False)
         if self._e_step is None:
             self._e_step = RunEStep(
-                registered_families()[type(params)], self._n_family, self._n_stats, self._n_work
+                registered_families()[type(params)], self._n_family, self._n_stats, self._n_work,
+                made_finite=_MADE_FINITE + params._fields[:3],
             )
         totals = self._e_step(X, sample_weight, log_weights, params)
         return totals if scale == 1.0 else totals / scale
 
     def m_step(self, stats):
-        """The estimator's M-step (``BaseMixture.m_step`` with ``_m_step_family``)."""
-        dtype = self._dtype
+        """The estimator's M-step (``BaseMixture.m_step`` with ``_m_step_family``).
+
+        Its checks of the new values (:func:`~fastem.families.gaussian.checked_precisions`,
+        then :func:`~fastem.base.check_m_step_values`) run only where one of the values
+        is not finite, for their errors: finite float64 precisions pass the first, and
+        finite values the second (the stand-in runs on float64 alone).
+        """
         covariance_type = self.covariance_type
         with np.errstate(over="ignore", invalid="ignore"):
-            weights = _mixing_weights(stats.nk).astype(dtype, copy=False)
+            weights = _mixing_weights(stats.nk)
             _, means, covariances = self.model._weighted_moments(stats)
-            pc, precisions = checked_precisions(
-                precisions_cholesky_from_covariances(covariances, covariance_type), covariance_type, dtype
-            )
-        values = (
-            weights, np.asarray(means, dtype=dtype), np.asarray(covariances, dtype=dtype), pc, precisions
-        )
-        check_m_step_values(self._names, values, dtype)
+            pc = precisions_cholesky_from_covariances(covariances, covariance_type)
+            values = (weights, means, covariances, pc, precisions_from_cholesky(pc, covariance_type))
+            finite = all_finite(values)
+            if not finite:
+                checked_precisions(pc, covariance_type, self._dtype)
+        if not finite:
+            check_m_step_values(self._names, values, self._dtype)
         self._current = _Parameters(values, checked=False)
 
     def _pass_checks_on(self, before, n_features):

@@ -357,7 +357,7 @@ def from_unconstrained(theta, covariance_type, means_shape, precisions_cholesky_
     n_means = n_components * n_features
     means = theta[:n_means].reshape(n_components, n_features)
     chol = theta[n_means:]
-    if not (np.isfinite(means).all() and np.isfinite(chol).all()):
+    if not np.isfinite(theta).all():  # the means and the factors' entries: one test
         raise ValueError("extrapolated Gaussian parameters are not finite")
     if covariance_type in ("full", "tied"):
         rows, cols, on_diagonal, _ = _upper_triangle(n_features)
