@@ -431,9 +431,10 @@ def anderson_point(points, images):
     points = np.asarray(points, dtype=np.float64)
     images = np.asarray(images, dtype=np.float64)
     residuals = images - points
-    d_residuals = np.diff(residuals, axis=0)
+    # the differences as np.diff takes them, without its dispatch (a step per few passes)
+    d_residuals = residuals[1:] - residuals[:-1]
     gamma = np.linalg.lstsq(d_residuals.T, residuals[-1], rcond=None)[0]
-    return images[-1] - (np.diff(points, axis=0) + d_residuals).T @ gamma
+    return images[-1] - ((points[1:] - points[:-1]) + d_residuals).T @ gamma
 
 
 def _steady_ratio(values, resolution, noise):
@@ -521,18 +522,20 @@ def _relative_change(model, before, after):
     are near 0, and a change of their last bits relative to themselves never
     fell below ``sqrt(tol)``.
     """
-    worst = 0.0
     before = model._named_parameters(before)
     after = model._named_parameters(after)
     scales = model._change_scales(before)
-    for name, old in before.items():
-        new = after[name]
-        old = np.asarray(old, dtype=np.float64)
-        new = np.asarray(new, dtype=np.float64)
-        # the methods, not np.max: the same reductions without its dispatch, on every
-        # pass that nears the stop
-        size = max(np.abs(old).max(initial=0.0), scales.get(name, 0.0))
-        change = np.abs(new - old).max(initial=0.0)
+    # Every array's largest entry and change at once: the arrays end to end, each array's
+    # maximum over its stretch (exact, as each one's own); the empty ones hold no stretch.
+    names = [name for name, old in before.items() if np.size(old)]
+    old = np.concatenate([before[name] for name in names], axis=None, dtype=np.float64)
+    new = np.concatenate([after[name] for name in names], axis=None, dtype=np.float64)
+    starts = np.cumsum([0] + [np.size(before[name]) for name in names[:-1]])
+    largest = np.maximum.reduceat(np.abs(old), starts).tolist() if names else []
+    changes = np.maximum.reduceat(np.abs(new - old), starts).tolist() if names else []
+    worst = 0.0
+    for name, entry, change in zip(names, largest, changes):
+        size = max(entry, scales.get(name, 0.0))
         if change > 0.0:
             worst = max(worst, change / size if size > 0.0 else np.inf)
     return worst
@@ -593,6 +596,7 @@ class _Run:
         # (point, EM image) of the last passes, in unconstrained coordinates,
         # for Anderson steps (kept only when ``pairs`` > 0)
         self.pairs = collections.deque(maxlen=pairs) if pairs else None
+        self.finite_image = None  # the image of the last pair: finite (read-only)
 
     @property
     def required(self):
@@ -731,8 +735,10 @@ class _Run:
         if self.pairs is not None:
             point = model._unconstrained(before)
             image = model._unconstrained(model._get_parameters())
-            if np.isfinite(point).all() and np.isfinite(image).all():
+            # the point of a plain pass is the image of the pass before, tested there
+            if (point is self.finite_image or np.isfinite(point).all()) and np.isfinite(image).all():
                 self.pairs.append((point, image))
+                self.finite_image = image
         # a Python float, as the record of the fit (lower_bound_, lower_bounds_) holds it
         # and as a model file gives it back (a family's hook may give a NumPy scalar)
         return float(model._lower_bound(stats, before)), before, stats
@@ -749,7 +755,7 @@ class _Run:
         self.lower_bounds.append(lower_bound)
         after = self.model._get_parameters()
         if extends_chain:
-            self.chain = self.chain + [lower_bound]
+            self.chain.append(lower_bound)
         else:
             self.chain = [lower_bound] if trial is None else [trial, lower_bound]
             self.from_trial = trial is not None
