@@ -300,3 +300,39 @@ def test_the_run_s_e_step_is_launch_e_step_pass_after_pass(covariance_type, n):
                 e_step(X, np.empty(0), weights, params._replace(means=means))
             errors.append(str(info.value))
         assert errors[0] == errors[1]
+
+
+def test_the_run_s_e_step_tests_the_fields_not_made_finite():
+    """RunEStep(made_finite=...) leaves those fields (and the log-weights) to the caller at
+    the later passes, and still gives launch_e_step's error for a field it tests; its
+    first pass checks everything. The stand-in tests the 'tied' shift and mapped means."""
+    from fastem.base import RunEStep, launch_e_step
+    from fastem.kernels import registered_families
+
+    X = np.ascontiguousarray(FAITHFUL)
+    model = GaussianMixture(3, covariance_type="tied", max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X)
+    params = model._kernel_params(np.float64)
+    sizes = (*model._n_stats(2), model._work_rows(2))
+    cached = registered_families()[type(params)]
+    log_weights = np.log(model.weights_)
+    bad = params.mapped_means.copy()
+    bad[0, 0] = np.inf
+    with pytest.raises(ValueError) as info:
+        launch_e_step(X, np.empty(0), log_weights, params._replace(mapped_means=bad), cached,
+                      *sizes, True)
+    expected = str(info.value)
+    made_finite = ("log_weights", "means", "precisions_cholesky", "log_norm")
+    first = RunEStep(cached, *sizes, made_finite=made_finite)
+    with pytest.raises(ValueError, match="means"):  # the first pass checks every field
+        first(X, np.empty(0), log_weights, params._replace(means=params.means + np.nan))
+    run_e_step = RunEStep(cached, *sizes, made_finite=made_finite)
+    assert_array_equal(
+        run_e_step(X, np.empty(0), log_weights, params),
+        launch_e_step(X, np.empty(0), log_weights, params, cached, *sizes, True), strict=True,
+    )
+    with pytest.raises(ValueError) as info:
+        run_e_step(X, np.empty(0), log_weights, params._replace(mapped_means=bad))
+    assert str(info.value) == expected

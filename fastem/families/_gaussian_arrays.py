@@ -65,10 +65,10 @@ from .gaussian import (
 
 # What the E-step's params and log-weights hold finite by the way they are made from
 # parameters that passed their checks (finite, positive diagonals of the precision
-# factors): the means, the factors (or the scales) and their log-determinants
-# (params._fields[:3]), and log-weights of finite weights, never NaN. Not the 'tied'
+# factors): the means, the factors (or the scales) and the log-normalisers, and
+# log-weights of finite weights, never NaN (RunEStep's made_finite). Not the 'tied'
 # shift and mapped means, products that can overflow.
-_MADE_FINITE = ("log_weights",)
+_MADE_FINITE = ("log_weights", "means", "precisions_cholesky", "half_scales", "log_norm")
 _NO_OP = contextlib.nullcontext()
 
 
@@ -76,14 +76,15 @@ class _Parameters(tuple):
     """The parameters in ``_parameter_names`` order, and what is known of them:
     ``checked`` (they passed the checks of a pass), ``arrays_checked`` (they
     are arrays that :func:`~fastem._state.check_parameter_arrays` would pass,
-    by the way they were made) and ``theta`` (their unconstrained vector,
-    once computed)."""
+    by the way they were made), ``theta`` (their unconstrained vector) and
+    ``named`` (``{name: array}``, which its readers only read), once computed."""
 
     def __new__(cls, values, checked, arrays_checked=False):
         parameters = super().__new__(cls, values)
         parameters.checked = checked
         parameters.arrays_checked = arrays_checked
         parameters.theta = None
+        parameters.named = None
         return parameters
 
 
@@ -128,7 +129,9 @@ class GaussianArrays:
         self._current = parameters  # one that _get_parameters gave
 
     def _named_parameters(self, parameters):
-        return dict(zip(self._names, parameters))
+        if parameters.named is None:  # several hooks a pass ask for them by name
+            parameters.named = dict(zip(self._names, parameters))
+        return parameters.named
 
     def _unconstrained(self, parameters):
         if parameters.theta is None:
@@ -206,7 +209,7 @@ class GaussianArrays:
         if self._e_step is None:
             self._e_step = RunEStep(
                 registered_families()[type(params)], self._n_family, self._n_stats, self._n_work,
-                made_finite=_MADE_FINITE + params._fields[:3],
+                made_finite=_MADE_FINITE,
             )
         totals = self._e_step(X, sample_weight, log_weights, params)
         return totals if scale == 1.0 else totals / scale
