@@ -476,10 +476,13 @@ def _mixing_weights(nk):
     not change when every sample weight is multiplied by the same factor.
     """
     nk = np.asarray(nk, dtype=np.float64)
-    empty = _empty_mask(nk)
-    # every pass takes this: np.where only where a component is empty
-    weights = np.where(empty, 0.0, nk) if empty.any() else nk
-    total = weights.sum()
+    total = nk.sum()
+    empty = _empty_mask(nk, total)
+    # every pass takes this: np.where, and a sum of the rest, only where a component is empty
+    weights = nk
+    if empty.any():
+        weights = np.where(empty, 0.0, nk)
+        total = weights.sum()
     if not total > 0:  # no mass anywhere: nothing tells the components apart
         return np.full(nk.shape, 1.0 / nk.shape[0])
     return weights / total

@@ -213,7 +213,7 @@ def log_det_cholesky(precisions_cholesky, covariance_type, n_features):
     """
     pc = np.asarray(precisions_cholesky, dtype=np.float64)
     if covariance_type == "full":
-        return np.log(np.diagonal(pc, axis1=1, axis2=2)).sum(axis=1)
+        return np.log(pc.diagonal(axis1=1, axis2=2)).sum(axis=1)
     if covariance_type == "tied":
         return np.log(np.diag(pc)).sum()
     if covariance_type == "diag":
@@ -990,7 +990,7 @@ class _GaussianComponents(BaseMixture):
             n_features = means.shape[1]
             rows, cols, on_diagonal, _ = _upper_triangle(n_features)
             factors = pc.reshape(-1, n_features, n_features)
-            diagonal = np.log(np.diagonal(factors, axis1=1, axis2=2))
+            diagonal = np.log(factors.diagonal(axis1=1, axis2=2))
             entries = factors[:, rows, cols]
             entries[:, on_diagonal] = diagonal
             chol = entries.ravel()
