@@ -1543,3 +1543,43 @@ def test_covariances_that_are_not_singular_leave_the_precision_advice(covariance
     assert GaussianMixture._singular_component(stand_in, np.float64) is None
     with pytest.warns(LikelihoodDecreaseWarning, match=r"precision lost in the float64"):
         GaussianMixture._warn_decrease(stand_in, (50, -3.19, 51, -3.2), np.float64)
+
+
+def test_relative_change_is_each_array_s_largest_change_against_its_size():
+    """_relative_change: the largest over the arrays of each one's largest change relative to
+    its largest entry, or to the family's scale where that is larger; an array that did not
+    change counts for nothing, an empty one neither, a change of an array of zeros is inf."""
+    from fastem._em import _relative_change
+
+    class Model:
+        def _named_parameters(self, parameters):
+            return parameters
+
+        def _change_scales(self, parameters):
+            return {"b": 10.0}
+
+    def reference(before, after, scales):
+        worst = 0.0
+        for name, old in before.items():
+            old, new = np.asarray(old, dtype=np.float64), np.asarray(after[name], dtype=np.float64)
+            size = max(np.abs(old).max(initial=0.0), scales.get(name, 0.0))
+            change = np.abs(new - old).max(initial=0.0)
+            if change > 0.0:
+                worst = max(worst, change / size if size > 0.0 else np.inf)
+        return worst
+
+    rng = np.random.default_rng(0)
+    before = {"a": rng.normal(size=3), "b": rng.normal(size=(2, 2)).astype(np.float32),
+              "c": np.empty((0, 2)), "d": rng.normal(size=(2, 1, 2))}
+    cases = [
+        {name: value * 1.001 for name, value in before.items()},
+        {**before, "b": before["b"] + np.float32(0.5)},  # against its scale of 10
+        {**before, "d": before["d"] + 0.25},
+        dict(before),  # no change
+    ]
+    for after in cases:
+        expected = reference(before, after, {"b": 10.0})
+        assert _relative_change(Model(), before, after) == expected
+    zeros = {"a": np.zeros(3)}
+    assert _relative_change(Model(), zeros, {"a": np.array([0.0, 1e-300, 0.0])}) == np.inf
+    assert _relative_change(Model(), zeros, dict(zeros)) == 0.0
