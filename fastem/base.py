@@ -560,9 +560,10 @@ def weights_from_unconstrained(log_weights, dtype):
     if not np.isfinite(log_weights).all():
         raise ValueError("extrapolated log-weights are not finite")
     empty = log_weights <= _EMPTY_LOG_WEIGHT_LEVEL
-    if empty.all():
+    n_empty = np.count_nonzero(empty)
+    if n_empty == empty.size:
         raise ValueError("extrapolated log-weights leave every component empty")
-    some_empty = empty.any()  # mostly none: then no masks
+    some_empty = n_empty > 0  # mostly none: then no masks
     top = (log_weights[~empty] if some_empty else log_weights).max()
     weights = np.maximum(np.exp(log_weights - top), np.finfo(dtype).tiny)
     if some_empty:

@@ -418,16 +418,21 @@ def in_m_step_image(covariances, covariance_type, reg_covar, dtype):
     moves each eigenvalue by at most that norm of the rounding errors).
     """
     cov = np.asarray(covariances, dtype=np.float64)
-    if covariance_type in ("full", "tied"):
+    matrices = covariance_type in ("full", "tied")
+    if matrices:
         cov = cov.reshape(-1, *cov.shape[-2:])
         smallest = np.linalg.eigvalsh(cov).min(axis=1)
+    else:
+        cov = cov.reshape(len(cov), -1)  # diag (K, D); spherical (K,) as (K, 1)
+        smallest = cov.min(axis=1)
+    if (smallest >= reg_covar).all():  # within any margin (at least 0): mostly, no size needed
+        return True
+    if matrices:
         largest = np.abs(cov).max(axis=(1, 2), keepdims=True)
         # the Frobenius norm, scaled so that it cannot overflow
         size = largest[:, 0, 0] * np.linalg.norm(cov / np.where(largest > 0, largest, 1.0), axis=(1, 2))
     else:
-        variances = cov.reshape(len(cov), -1)  # diag (K, D); spherical (K,) as (K, 1)
-        smallest = variances.min(axis=1)
-        size = np.abs(variances).max(axis=1)
+        size = np.abs(cov).max(axis=1)
     margin = 2.0 * np.finfo(dtype).eps * size
     return bool(np.all(smallest >= reg_covar - margin))
 
