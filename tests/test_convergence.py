@@ -1583,3 +1583,27 @@ def test_relative_change_is_each_array_s_largest_change_against_its_size():
     zeros = {"a": np.zeros(3)}
     assert _relative_change(Model(), zeros, {"a": np.array([0.0, 1e-300, 0.0])}) == np.inf
     assert _relative_change(Model(), zeros, dict(zeros)) == 0.0
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_in_m_step_image_allows_rounding_below_reg_covar_only(covariance_type):
+    """in_m_step_image: a smallest eigenvalue (or variance) at least reg_covar is in the image;
+    one below it by less than twice the dtype's rounding of the covariance's size too (the
+    margin of the M-step's rounding), one further below not."""
+    from fastem.families.gaussian import in_m_step_image
+
+    reg = 1e-3
+    for dtype in (np.float64, np.float32):
+        margin = 2.0 * np.finfo(dtype).eps * 1.5  # the size: 1.5, or about (Frobenius)
+        for shift, inside in ((0.0, True), (1e-6, True), (-0.25 * margin, True),
+                              (-4.0 * margin, False)):
+            variances = np.array([[reg + shift, 1.5], [1.0, 1.5], [1.5, 1.2]])  # (K, D)
+            cov = {
+                "full": lambda: np.stack([np.diag(v) for v in variances]),
+                "tied": lambda: np.diag(variances[0]),
+                "diag": lambda: variances,
+                "spherical": lambda: np.array([reg + shift, 1.5, 1.5]),
+            }[covariance_type]()
+            if covariance_type == "spherical":
+                inside = bool(shift >= 0.0 or shift > -2.0 * np.finfo(dtype).eps * (reg + shift))
+            assert in_m_step_image(cov, covariance_type, reg, dtype) is inside, (dtype, shift)
