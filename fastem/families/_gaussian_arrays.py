@@ -222,17 +222,21 @@ class GaussianArrays:
         is not finite, for their errors: finite float64 precisions pass the first, and
         finite values the second (the stand-in runs on float64 alone).
         """
+        dtype = self._dtype
         covariance_type = self.covariance_type
         with np.errstate(over="ignore", invalid="ignore"):
-            weights = _mixing_weights(stats.nk)
+            weights = _mixing_weights(stats.nk).astype(dtype, copy=False)
             _, means, covariances = self.model._weighted_moments(stats)
             pc = precisions_cholesky_from_covariances(covariances, covariance_type)
-            values = (weights, means, covariances, pc, precisions_from_cholesky(pc, covariance_type))
+            values = (
+                weights, np.asarray(means, dtype=dtype), np.asarray(covariances, dtype=dtype), pc,
+                precisions_from_cholesky(pc, covariance_type),
+            )
             finite = all_finite(values)
             if not finite:
-                checked_precisions(pc, covariance_type, self._dtype)
+                checked_precisions(pc, covariance_type, dtype)
         if not finite:
-            check_m_step_values(self._names, values, self._dtype)
+            check_m_step_values(self._names, values, dtype)
         self._current = _Parameters(values, checked=False)
 
     def _pass_checks_on(self, before, n_features):
