@@ -1459,7 +1459,9 @@ def read_csv(path, columns=None, header=None, missing=False, nan_fix=None, round
         With the line, data row and column (1-based) of a missing or
         non-numeric value, of a whole number that float64 would round
         (beyond 2**53, such as a 19-digit identifier; see ``rounding``), or of a row with the
-        wrong number of fields, or when the file is empty or has no data rows.
+        wrong number of fields, or when the file is empty. A header without
+        data rows is a table of 0 rows (a part of a table may be empty; the
+        command line refuses it as data).
     """
     path = os.fsdecode(path)
     sniffed = _sniff(path, header, encoding)
@@ -1547,9 +1549,6 @@ def read_csv(path, columns=None, header=None, missing=False, nan_fix=None, round
     doubts.extend(skipped)
     if not rounding:
         _check_whole_numbers(layout, data)
-    if data.shape[0] == 0:
-        what = "a header row but no data rows" if names is not None else "no data rows"
-        raise ValueError(f"{path!r} has {what}; add rows of numbers below the header")
     chosen_names = None if names is None else [names[j] for j in chosen]
     if not columns:
         row_numbers = _row_number_note(path, data, chosen_names)

@@ -466,7 +466,9 @@ def read_table(path, columns=None, dtype=None, quiet=False, header=None, missing
             f"{numeric_advice(X.dtype, saved=True)}"
         )
     if X.shape[0] == 0:
-        raise CommandError(f"{path!r} has no data rows")
+        raise CommandError(
+            f"{path!r} has a header row but no data rows; add rows of numbers below the header"
+            if ext == ".csv" and names is not None else f"{path!r} has no data rows")
     if X.shape[1] == 0:  # an array of shape (n, 0), a parquet file of its row index alone
         raise CommandError(f"{path!r} has no data columns (its {X.shape[0]:,} rows hold no "
                            "value, or only a row index, which is not data); give a file "
