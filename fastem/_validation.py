@@ -3,12 +3,14 @@
 Every error says what was wrong, the value seen, and how to fix it.
 """
 
+import contextlib
 import contextvars
 import decimal
 import difflib
 import numbers
 import os
 import sys
+import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
@@ -2045,6 +2047,49 @@ def check_memory(n_bytes, what, fix, error=ValueError):
         available, against = np.iinfo(np.intp).max, "the largest array NumPy can allocate: "
     if n_bytes > available:
         raise error(f"{what} need about {n_bytes / 2**30:,.1f} GiB of memory, more than {against}{fix}")
+
+
+# The generators that fastem calls are drawing from, by id: [lock, calls holding or waiting].
+_DRAWING = {}
+_DRAWING_GUARD = threading.Lock()
+
+
+def _drawing_locks_of_a_forked_child():
+    """Give a forked child no lock of a draw: the parent thread that held it does not
+    exist in the child, which would wait for it forever."""
+    global _DRAWING_GUARD
+    _DRAWING_GUARD = threading.Lock()
+    _DRAWING.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drawing_locks_of_a_forked_child)
+
+
+@contextlib.contextmanager
+def drawing_from(rng):
+    """Hold the generator ``rng`` for the draws of one call.
+
+    A ``random_state`` given as a ``RandomState``, or None (NumPy's global
+    generator), is shared: two calls drawing from it in two threads at once
+    would interleave their draws, each getting points that no call made one at
+    a time gets. A call holding ``rng`` makes another fastem call that draws
+    from it wait, so that concurrent calls draw what they would draw one at a
+    time, in some order. A generator seeded from an int for one call is
+    uncontended.
+    """
+    key = id(rng)
+    with _DRAWING_GUARD:
+        entry = _DRAWING.setdefault(key, [threading.RLock(), 0])
+        entry[1] += 1
+    try:
+        with entry[0]:
+            yield rng
+    finally:
+        with _DRAWING_GUARD:
+            entry[1] -= 1
+            if not entry[1] and _DRAWING.get(key) is entry:
+                del _DRAWING[key]
 
 
 def check_random_state(seed):

@@ -174,8 +174,8 @@ from ._state import (
 from ._threading import launch, on_one_blas_thread, read_only, read_only_fields
 from ._validation import (
     EntryError, assigned_parameter, check_choice, check_feature_names, check_memory,
-    FLOAT32_MAX, beyond_float32, check_random_state, check_scalar, feature_label, first_entry,
-    parameter_as_float, scan_data, without_pandas_index,
+    FLOAT32_MAX, beyond_float32, check_random_state, check_scalar, drawing_from, feature_label,
+    first_entry, parameter_as_float, scan_data, without_pandas_index,
 )
 from .data import Chunks, as_source, is_dask_dataframe
 from .exceptions import (
@@ -4084,14 +4084,14 @@ class BaseMixture(_KeywordsChecked):
             "draw fewer at a time, with another random_state for each draw "
             "(set_params(random_state=...)) if you need more.",
         )
-        rng = check_random_state(self.random_state)
         # Normalised in float64: float32 weights (and assigned ones, within 1e-6) can sum
         # above 1, and with an empty last component NumPy then refuses the first K - 1.
         weights = np.asarray(self.weights_, dtype=np.float64)
-        counts = rng.multinomial(n_samples, weights / weights.sum())
-        X = np.concatenate(
-            [self._checked_draw(rng, k, int(c)) for k, c in enumerate(counts)]
-        ).astype(self._dtype, copy=False)
+        with drawing_from(check_random_state(self.random_state)) as rng:
+            counts = rng.multinomial(n_samples, weights / weights.sum())
+            X = np.concatenate(
+                [self._checked_draw(rng, k, int(c)) for k, c in enumerate(counts)]
+            ).astype(self._dtype, copy=False)
         y = np.repeat(np.arange(self._n_components), counts)
         return X, y
 

@@ -237,7 +237,7 @@ import multiprocessing, sys, warnings
 warnings.simplefilter("ignore")
 import numpy as np
 import fastem
-from fastem import _hierarchical, _sigbus, _state, _tables, _threading
+from fastem import _hierarchical, _sigbus, _state, _tables, _threading, _validation
 
 held, folder = sys.argv[1], sys.argv[2]
 rng = np.random.default_rng(0)
@@ -245,6 +245,7 @@ X = rng.normal(size=(60_000, 4))
 wide = rng.normal(size=(500, 40))  # BLAS_MIN_FEATURES and more: under the BLAS limit
 model = fastem.GaussianMixture(2, max_iter=2, random_state=0).fit(X)  # a parallel launch
 model.partial_fit(X[:1000])
+shared = fastem.GaussianMixture(2, max_iter=2, random_state=np.random.RandomState(0)).fit(X[:500])
 np.save(folder + "/x.npy", X[:2000])
 np.savetxt(folder + "/x.csv", X[:2000], delimiter=",", header="a,b,c,d", comments="")
 calls = {
@@ -258,6 +259,7 @@ calls = {
                    lambda: fastem.GaussianMixture(2, max_iter=2).fit(X[:500] + 1.0)),
     "CSV field limit": (_tables._FIELD_LIMIT, lambda: fastem.GaussianMixture(2, max_iter=2).fit(
         fastem.Chunks([folder + "/x.csv"]))),
+    "draws": (_validation.drawing_from(shared.random_state), lambda: shared.sample(10)),
 }
 lock, call = calls[held]
 
@@ -293,11 +295,12 @@ if __name__ == "__main__":
 
 
 @pytest.mark.parametrize("held", ["kernel launch", "BLAS limit", "partial_fit", "memory map",
-                                  "tree cache", "CSV field limit"])
+                                  "tree cache", "CSV field limit", "draws"])
 def test_a_forked_child_does_not_wait_for_a_lock_its_parent_held(tmp_path, held):
     # a thread of the parent inside a kernel launch (under 'workqueue'), a BLAS limit, a
-    # partial_fit, the guard of a memory-mapped read, the cache of hierarchical trees or the
-    # csv module's field limit held the lock as another thread forked: the child's copy of
+    # partial_fit, the guard of a memory-mapped read, the cache of hierarchical trees, the
+    # csv module's field limit or sample's draws from a shared generator held the lock as
+    # another thread forked: the child's copy of
     # the lock stayed held, by a thread the child does not have, and its first such call
     # waited forever
     last = _last_line_of_script(tmp_path, "held.py", _HELD_LOCK_SCRIPT, held, str(tmp_path),
@@ -1161,6 +1164,44 @@ def test_sample_draws_the_same_bits_whatever_the_blas_threads_of_the_process(cls
             draws.append(model.sample(2000))
     for one_thread, two_threads in zip(*draws):
         assert_array_equal(one_thread, two_threads)
+
+
+@pytest.mark.parametrize("shared", ["RandomState", "None"])
+@pytest.mark.parametrize("make", [
+    lambda X: GaussianMixture(3, covariance_type="full").fit(X),
+    lambda X: GaussianMixture(3, covariance_type="diag").fit(X.astype(np.float32)),
+    lambda X: fastem.BayesianGaussianMixture(n_components=3).fit(X),
+    lambda X: ExponentialMixture(3).fit(np.abs(X)),
+    lambda X: PoissonMixture(3).fit(np.round(np.abs(X))),
+], ids=["full", "diag-float32", "bayesian", "exponential", "poisson"])
+def test_threads_sampling_from_a_shared_generator_draw_what_serial_calls_draw(make, shared):
+    """sample from one model in two threads whose random_state is a generator the calls
+    share (a RandomState, or None: NumPy's global one): each call's draws are its own,
+    those of the calls made one at a time in some order. They interleaved: in every run,
+    each thread got points that neither serial call draws."""
+    X = np.random.default_rng(0).normal(size=(3000, 3)) * 3.0
+    model = make(X)
+    n = 200_000
+
+    def seeded():
+        if shared == "None":
+            np.random.seed(5)
+            model.set_params(random_state=None)
+        else:
+            model.set_params(random_state=np.random.RandomState(5))
+
+    seeded()
+    serial = [model.sample(n)[0].tobytes(), model.sample(n)[0].tobytes()]
+    for _ in range(3):
+        seeded()
+        drawn = [None, None]
+        threads = [threading.Thread(target=lambda i=i: drawn.__setitem__(i, model.sample(n)[0]))
+                   for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(d.tobytes() for d in drawn) == sorted(serial)
 
 
 _SCIPY_BLAS_ON_USE = """
