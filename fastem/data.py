@@ -975,19 +975,31 @@ def _describe(item):
     return f"an object of type {type(item).__name__}"
 
 
-def _one_dtype_fix(X, name):
+# How a file chunk is given in another dtype: saved again, for each kind of file.
+_SAVED_AGAIN = ("np.save it again for a .npy file; for a parquet file, "
+                "pd.read_parquet(path).astype(np.{dtype}).to_parquet(path)")
+
+
+def _one_dtype_fix(X, name, paths):
     """How to give every chunk one dtype, for the chunk ``name`` (``X``) read in another
-    dtype than chunk 0: float32 for all, unless ``X`` holds a value beyond float32's range,
-    which the cast would make infinite (then float64, naming that value)."""
+    dtype than chunk 0 (``paths``: the files of chunk 0 and of ``name``, or None): float32
+    for all, unless ``X`` holds a value beyond float32's range, which the cast would make
+    infinite (then float64, naming that value), or one of them is a CSV file, which is
+    read as float64 whatever its numbers (then float64, naming the file)."""
+    csv_file = next((os.fsdecode(path) for path in paths
+                     if path is not None and os.fsdecode(path).lower().endswith(".csv")), None)
+    if csv_file is not None:
+        return (f"{csv_file!r} is a CSV file, read as float64: give every chunk as float64, "
+                f"e.g. chunk.astype(np.float64) ({_SAVED_AGAIN.format(dtype='float64')}).")
     found = None if X.dtype == np.float32 else first_entry(X, beyond_float32)
     if found is None:
         return ("Give every chunk as float32 or every one as float64, e.g. "
-                "chunk.astype(np.float32) (np.save it again for a .npy file).")
+                f"chunk.astype(np.float32) ({_SAVED_AGAIN.format(dtype='float32')}).")
     row, column = found
     return (f"{name} holds {float(X[row, column]):.6g} in row {row} (0-based) of column "
             f"{column}, beyond the range of float32 (largest {FLOAT32_MAX:.3g}), which a cast to "
             "float32 would make infinite: give every chunk as float64, e.g. "
-            "chunk.astype(np.float64) (np.save it again for a .npy file).")
+            f"chunk.astype(np.float64) ({_SAVED_AGAIN.format(dtype='float64')}).")
 
 
 def _check_chunk_names(names, first, name, selection):
@@ -1224,7 +1236,7 @@ class ChunkedSource:
                 self._labels = labels
                 self._first_selection = selection
                 self.n_features, self.dtype = X.shape[1], X.dtype
-                first_stored = stored
+                first_stored, first_path = stored, x_path
             elif X.shape[1] != self.n_features:
                 raise ValueError(
                     f"{name} has {X.shape[1]} features but chunk 0 has {self.n_features}. "
@@ -1234,7 +1246,7 @@ class ChunkedSource:
                 raise ValueError(
                     f"{name} is read as {X.dtype}{stored} but chunk 0 as {self.dtype}"
                     f"{first_stored.rstrip(',')}: every chunk is computed in one dtype. "
-                    f"{_one_dtype_fix(X, name)}"
+                    f"{_one_dtype_fix(X, name, (first_path, x_path))}"
                 )
             if len(ranges) == 2:
                 (lo, hi), (chunk_lo, chunk_hi) = ranges

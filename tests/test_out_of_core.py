@@ -590,6 +590,42 @@ def test_rows_of_nan_in_a_chunk_are_counted_as_the_chunk_s():
         fastem.GaussianMixture(2, missing="em").fit(fastem.Chunks(np.array_split(X, 3)))
 
 
+@pytest.mark.parametrize("first", [True, False], ids=["csv first", "parquet first"])
+def test_a_csv_part_beside_float32_parts_is_told_to_make_them_float64(tmp_path, first):
+    """A CSV file is read as float64: beside a float32 parquet part, every chunk was told to
+    become float32 (chunk.astype(np.float32), 'np.save it again for a .npy file'), which no
+    CSV file can be; the error names the CSV file, float64 and the parquet file's fix."""
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    X = np.random.default_rng(0).normal(size=(100, 2))
+    frame = pd.DataFrame(X, columns=["a", "b"])
+    frame.to_csv(tmp_path / "p.csv", index=False)
+    frame.astype(np.float32).to_parquet(tmp_path / "p.parquet")
+    parts = [tmp_path / "p.csv", tmp_path / "p.parquet"]
+    expected = (f"{str(parts[0])!r} is a CSV file, read as float64: give every chunk as float64, "
+                "e.g. chunk.astype(np.float64) (np.save it again for a .npy file; for a parquet "
+                "file, pd.read_parquet(path).astype(np.float64).to_parquet(path)).")
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        fastem.GaussianMixture(2).fit(fastem.Chunks(parts if first else parts[::-1]))
+    pd.read_parquet(parts[1]).astype(np.float64).to_parquet(parts[1])  # as told
+    fastem.GaussianMixture(2, random_state=0).fit(fastem.Chunks(parts))
+
+
+def test_a_parquet_part_of_another_dtype_is_told_how_to_save_it_again(tmp_path):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    X = np.random.default_rng(0).normal(size=(100, 2))
+    pd.DataFrame(X, columns=["a", "b"]).astype(np.float32).to_parquet(tmp_path / "0.parquet")
+    pd.DataFrame(X, columns=["a", "b"]).to_parquet(tmp_path / "1.parquet")
+    parts = [tmp_path / "0.parquet", tmp_path / "1.parquet"]
+    with pytest.raises(ValueError, match=re.escape(
+            "pd.read_parquet(path).astype(np.float32).to_parquet(path)")):
+        fastem.GaussianMixture(2).fit(fastem.Chunks(parts))
+    pd.read_parquet(parts[1]).astype(np.float32).to_parquet(parts[1])  # as told
+    model = fastem.GaussianMixture(2, random_state=0).fit(fastem.Chunks(parts))
+    assert model.means_.dtype == np.float32
+
+
 def test_chunks_of_two_dtypes_are_not_told_to_cast_beyond_float32():
     """A float64 chunk beside a float32 one was told to become float32 (chunk.astype(
     np.float32)), which makes its 1e39 infinite; the error names the value and float64."""
