@@ -31,7 +31,8 @@ def test_precision_factors_and_back(n_features):
     assert_allclose(np.triu(factors), factors, rtol=0, atol=0)  # upper triangular
     for c, u in zip(covariances, factors):
         assert_allclose(u @ u.T @ c, np.eye(n_features), atol=1e-9)
-    back = covariances_from_precision_cholesky(factors)
+    back = np.full(factors.shape, np.nan)
+    covariances_from_precision_cholesky(factors, back, np.full((n_features, n_features), 7.0))
     reference = np.stack([v.T @ v for v in (linalg.solve_triangular(u, np.eye(n_features))
                                             for u in factors)])
     assert_allclose(back, reference, rtol=1e-12, atol=1e-12 * np.abs(reference).max())
@@ -40,8 +41,21 @@ def test_precision_factors_and_back(n_features):
 
 
 def test_a_singular_factor_gives_non_finite_values_not_an_error():
-    out = covariances_from_precision_cholesky(np.array([[[1.0, 2.0], [0.0, 0.0]]]))
+    out = np.empty((1, 2, 2))
+    covariances_from_precision_cholesky(np.array([[[1.0, 2.0], [0.0, 0.0]]]), out, np.empty((2, 2)))
     assert out[0, 0, 0] == 1.0 and not np.isfinite(out[0, 1, 1])
+
+
+@pytest.mark.parametrize(
+    "covariances_shape, inverse_shape, wrong",
+    [((2, 3, 3), (3, 3), "covariances"), ((3, 3, 3), (2, 3), "inverse"), ((3, 3, 3), (4, 4), "inverse")],
+)
+def test_covariances_from_factors_refuse_arrays_of_other_shapes(covariances_shape, inverse_shape, wrong):
+    # The caller allocates the result and the scratch; arrays of other shapes would be
+    # written and read past their ends.
+    factors = np.stack([np.eye(3)] * 3)
+    with pytest.raises(ValueError, match=wrong):
+        covariances_from_precision_cholesky(factors, np.empty(covariances_shape), np.empty(inverse_shape))
 
 
 def test_not_positive_definite_is_reported():

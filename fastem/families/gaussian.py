@@ -249,7 +249,10 @@ def covariances_from_cholesky(precisions_cholesky, covariance_type):
     if covariance_type in ("diag", "spherical"):
         return 1.0 / precisions_cholesky**2
     factors = precisions_cholesky.reshape(-1, *precisions_cholesky.shape[-2:])
-    covariances = covariances_from_precision_cholesky(np.ascontiguousarray(factors, dtype=np.float64))
+    covariances = np.empty(factors.shape)
+    covariances_from_precision_cholesky(
+        np.ascontiguousarray(factors, dtype=np.float64), covariances, np.empty(factors.shape[1:])
+    )
     return covariances if covariance_type == "full" else covariances[0]
 
 

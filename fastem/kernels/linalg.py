@@ -81,24 +81,37 @@ def precision_cholesky_upper(covariances, factors, lower):
 
 
 @njit(cache=True, error_model="numpy")
-def covariances_from_precision_cholesky(factors):
-    """Covariances ``V^T V`` with ``V = U^{-1}``, from upper precision factors ``U``.
+def covariances_from_precision_cholesky(factors, covariances, inverse):
+    """Covariances ``V^T V`` with ``V = U^{-1}``, from upper precision factors ``U``, into ``covariances``.
 
     Parameters
     ----------
     factors : ndarray of shape (n_matrices, n_features, n_features)
         Upper triangular ``U`` with ``U @ U.T`` a precision matrix; the strict
         lower triangle is not read.
+    covariances : ndarray of shape (n_matrices, n_features, n_features), float64
+        Out: ``inv(U @ U.T) = U^{-T} U^{-1}``, exactly symmetric. A zero on
+        the diagonal of ``U`` gives non-finite values, not an error.
+    inverse : ndarray of shape (n_features, n_features), float64
+        Scratch. The caller allocates both arrays, as for
+        :func:`precision_cholesky_upper`: a NumPy constructor here compiled
+        one more function on the first fit.
 
-    Returns
-    -------
-    covariances : ndarray of shape (n_matrices, n_features, n_features)
-        ``inv(U @ U.T) = U^{-T} U^{-1}``, exactly symmetric. A zero on the
-        diagonal of ``U`` gives non-finite values, not an error.
+    Raises
+    ------
+    ValueError
+        When ``covariances`` or ``inverse`` is not of the shape above (the
+        loops would write past their ends).
     """
     n_matrices, n, _ = factors.shape
-    covariances = np.empty((n_matrices, n, n))
-    inverse = np.empty((n, n))
+    if covariances.shape != factors.shape:
+        raise ValueError(
+            "covariances_from_precision_cholesky: covariances must have the shape of factors."
+        )
+    if inverse.shape != (n, n):
+        raise ValueError(
+            "covariances_from_precision_cholesky: inverse must be (n_features, n_features)."
+        )
     for m in range(n_matrices):
         u = factors[m]
         # U V = I by back substitution, column by column: V is upper triangular.
@@ -116,7 +129,6 @@ def covariances_from_precision_cholesky(factors):
                     s += inverse[p, i] * inverse[p, j]
                 covariances[m, i, j] = s
                 covariances[m, j, i] = s
-    return covariances
 
 
 # ----------------------------------------------------------------------
