@@ -159,7 +159,7 @@ def _term(n, trace, log_det, alpha, p):
 
 
 @compiled_callers_only(cache=True, error_model="numpy")
-def _merge_costs(i, partners, n, size, mean, scatter, trace, term, alpha, out, work, full):
+def _merge_costs(log_dets, i, partners, n, size, mean, scatter, trace, term, alpha, out, work, full):
     """Costs of merging cluster ``i`` with each cluster of ``partners``, into ``out``.
 
     The trace and scatter of each merge are those of the module docstring.
@@ -169,7 +169,10 @@ def _merge_costs(i, partners, n, size, mean, scatter, trace, term, alpha, out, w
     that they vectorise; each cost goes through the operations of a one-pair
     evaluation in the same order (the same rounding, hence the same merges).
     ``work`` (float64, ``(5 + p + scatter.shape[1]) m``) and ``full`` (int64, ``m``)
-    are scratch, for ``m`` clusters.
+    are scratch, for ``m`` clusters. ``log_dets``: the address of :func:`_log_dets`
+    compiled for ``_LOG_DETS_TYPES``, called through it, as :func:`_merge_loop` calls it:
+    a call Numba links would put a copy of it into this function's module, which LLVM
+    optimises again (0.1-0.2 s of a cold first fit).
     """
     count = len(partners)
     p = mean.shape[1]
@@ -208,7 +211,7 @@ def _merge_costs(i, partners, n, size, mean, scatter, trace, term, alpha, out, w
             for u in range(n_full):
                 t = full[u]
                 W[ab, u] = scatter[i, ab] + scatter[partners[t], ab] + c[t] * difference[a, u] * difference[b, u]
-    _log_dets(W, p, full_log_det)
+    _call_compiled(log_dets, (W, p, full_log_det))
     for u in range(n_full):
         log_det[full[u]] = full_log_det[u]
     for t in range(count):
@@ -217,9 +220,9 @@ def _merge_costs(i, partners, n, size, mean, scatter, trace, term, alpha, out, w
 
 _LOG_DETS_TYPES = (types.float64[:, ::1], types.int64, types.float64[::1])
 _MERGE_COSTS_TYPES = (
-    types.int64, types.int64[::1], types.float64[::1], types.int64[::1], types.float64[:, ::1],
-    types.float64[:, ::1], types.float64[::1], types.float64[::1], types.float64, types.float64[::1],
-    types.float64[::1], types.int64[::1],
+    types.int64, types.int64, types.int64[::1], types.float64[::1], types.int64[::1],
+    types.float64[:, ::1], types.float64[:, ::1], types.float64[::1], types.float64[::1], types.float64,
+    types.float64[::1], types.float64[::1], types.int64[::1],
 )
 
 
@@ -368,8 +371,8 @@ def _merge_loop(
     for i in range(m):
         start = _pair(i, i + 1, m)
         _call_compiled(merge_costs, (
-            i, order[i + 1 :], n, size, mean, scatter, trace, term, alpha, costs[start : start + m - 1 - i],
-            work, full,
+            log_dets, i, order[i + 1 :], n, size, mean, scatter, trace, term, alpha,
+            costs[start : start + m - 1 - i], work, full,
         ))
         _refresh_partner(i, alive, costs, partner, cheapest, m)
     # A row whose partner merged keeps its old cheapest cost as a lower bound
@@ -426,7 +429,8 @@ def _merge_loop(
             else:
                 partners[a - 1] = order[a]
         _call_compiled(
-            merge_costs, (i, partners[: n_alive - 1], n, size, mean, scatter, trace, term, alpha, row, work, full)
+            merge_costs,
+            (log_dets, i, partners[: n_alive - 1], n, size, mean, scatter, trace, term, alpha, row, work, full),
         )
         # A row ahead of i may find its cheapest cost in i; one that had i or j
         # as partner otherwise goes stale, as do rows between i and j that had j.

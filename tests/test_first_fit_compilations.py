@@ -56,3 +56,7 @@ def test_a_cold_first_fit_compiles_nothing_its_kernels_do_without(tmp_path):
     # compiled a function of its own per number of dimensions, in every cold first fit.
     assert ("fastem.kernels.linalg.covariances_from_precision_cholesky", None) in compiled
     assert [c for c in compiled if c[1] == "covariances_from_precision_cholesky"] == []
+    # The hierarchical start's merge costs call the factorisation through its address,
+    # compiled once: a linked call put a copy of it into their module.
+    assert ("fastem._hierarchical._log_dets", "_merge_costs") not in compiled
+    assert [name for name, _ in compiled].count("fastem._hierarchical._log_dets") == 1
