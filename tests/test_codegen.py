@@ -4,6 +4,7 @@ That a kernel compiled in the process and one loaded from the disk cache give
 the same results is tested in tests/test_determinism.py.
 """
 
+import copy
 import inspect
 import os
 import re
@@ -12,6 +13,7 @@ import sys
 import threading
 
 import numba
+import numpy as np
 import pytest
 
 from fastem.kernels import _cache, _codegen
@@ -258,3 +260,66 @@ def test_a_function_for_compiled_callers_refuses_a_call_from_python():
     with pytest.raises(TypeError, match=r"fastem\._hierarchical\._term is compiled for calls from"):
         _term(3.0, 1.0, 0.5, 0.1, 2)
     assert np.isfinite(_term.py_func(3.0, 1.0, 0.5, 0.1, 2))
+
+
+def _helper_with_many_blocks(x, n):
+    s = 0.0
+    for i in range(n):
+        if x[i] > 0:
+            s += x[i]
+        elif x[i] < -1:
+            s -= x[i]
+        else:
+            s += 1.0
+    for i in range(n):
+        s = s * 0.5 if s > 10 else s + x[i]
+    return s
+
+
+_helper = _helper_with_many_blocks  # in the compiled twins' globals, the inlined dispatcher
+
+
+def _caller(x):
+    return _helper(x, x.shape[0]) + _helper(x[::-1], x.shape[0] - 1)
+
+
+def _as_function_of(module, function, scope):
+    """``function`` with ``scope`` for its globals, defined in ``module`` as Numba sees it."""
+    twin = type(function)(function.__code__, scope, function.__name__)
+    twin.__module__ = module
+    return twin
+
+
+def _kernel_pair(module):
+    """``_caller`` compiled as a function of ``module``, with its helper inlined."""
+    scope = {}
+    scope["_helper"] = numba.njit(inline="always")(_as_function_of(module, _helper_with_many_blocks, scope))
+    return numba.njit(_as_function_of(module, _caller, scope))
+
+
+@pytest.mark.parametrize("module", ["fastem.kernels._inlining_probe", "not_fastem"])
+def test_a_kernels_inlined_helper_copies_its_scope_once_per_copy(module, monkeypatch):
+    # Numba copies an inlined function's IR twice, one deep copy per block with a memo of
+    # its own: the scope, which holds every variable, was copied with each block (in the
+    # 'full' log-densities, a tenth of a second per helper). In fastem's kernels the blocks
+    # of one copy share one copy of the scope; the function computes the same.
+    from numba.core import ir
+
+    copies = []
+
+    def counted(self, memo):
+        if self.localvars._con:  # the function's scope, not its empty parent
+            copies.append(self)
+        twin = object.__new__(type(self))
+        memo[id(self)] = twin
+        twin.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return twin
+
+    monkeypatch.setattr(ir.Scope, "__deepcopy__", counted, raising=False)
+    x = np.linspace(-3.0, 3.0, 50)
+    assert _kernel_pair(module)(x) == _caller(x)
+    if module.startswith("fastem."):
+        assert len(copies) == 2 * 2  # two inlined calls, two copies each
+    else:
+        assert len(copies) > 2 * 2 * 5  # Numba's own: a copy per block and copy
+
