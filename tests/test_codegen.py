@@ -323,3 +323,16 @@ def test_a_kernels_inlined_helper_copies_its_scope_once_per_copy(module, monkeyp
     else:
         assert len(copies) > 2 * 2 * 5  # Numba's own: a copy per block and copy
 
+
+
+def test_numba_s_inlining_module_keeps_the_rest_of_the_copy_module():
+    """The inliner's module sees fastem's block copier as its ``copy`` module: every other
+    function of the copy module is the copy module's, for a Numba whose inliner uses one."""
+    from numba.core import inline_closurecall
+
+    import copy
+
+    assert inline_closurecall.copy.copy is copy.copy
+    assert inline_closurecall.copy.Error is copy.Error
+    value = [[1.0], {"a": 2}]
+    assert inline_closurecall.copy.deepcopy(value) == value

@@ -274,6 +274,10 @@ class _BlockCopies:
     def __init__(self):
         self.memos = None  # {id(scope): (scope, memo)} within such an inline_ir, else None
 
+    def __getattr__(self, name):
+        # the rest of the copy module as it is (copy.copy, ...), for a Numba that uses it
+        return getattr(copy, name)
+
     def deepcopy(self, value, memo=None):
         scope = getattr(value, "scope", None)
         if memo is not None or self.memos is None or scope is None:
