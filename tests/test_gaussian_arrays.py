@@ -267,23 +267,30 @@ def test_a_replaced_hook_is_honoured(monkeypatch):
     assert model._em_stand_in(model, source) is model
 
 
+def _kernel_inputs(X, n_components, covariance_type):
+    """The E-step's kernel parameters, sizes, cached kernels and log-weights of a model
+    fitted to ``X`` for 2 passes."""
+    from fastem.kernels import registered_families
+
+    model = GaussianMixture(n_components, covariance_type=covariance_type, max_iter=2,
+                            random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X)
+    params = model._kernel_params(np.float64)
+    sizes = (*model._n_stats(X.shape[1]), model._work_rows(X.shape[1]))
+    return params, sizes, registered_families()[type(params)], np.log(model.weights_)
+
+
 @pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
 @pytest.mark.parametrize("n", [272, 20_000])  # one serial call; parallel partitions
 def test_the_run_s_e_step_is_launch_e_step_pass_after_pass(covariance_type, n):
     """RunEStep, which checks the arguments in full and allocates its scratch at the first
     pass only, gives bitwise launch_e_step's statistics at every pass, and its errors."""
     from fastem.base import RunEStep, launch_e_step
-    from fastem.kernels import registered_families
 
     X = np.ascontiguousarray(np.resize(FAITHFUL, (n, 2)))
-    model = GaussianMixture(4, covariance_type=covariance_type, max_iter=2, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model.fit(X)
-    params = model._kernel_params(np.float64)
-    sizes = (*model._n_stats(2), model._work_rows(2))
-    cached = registered_families()[type(params)]
-    log_weights = np.log(model.weights_)
+    params, sizes, cached, log_weights = _kernel_inputs(X, 4, covariance_type)
     run_e_step = RunEStep(cached, *sizes)
     rng = np.random.default_rng(0)
     for _ in range(3):  # other values each pass, in the same scratch
@@ -307,17 +314,9 @@ def test_the_run_s_e_step_tests_the_fields_not_made_finite():
     the later passes, and still gives launch_e_step's error for a field it tests; its
     first pass checks everything. The stand-in tests the 'tied' shift and mapped means."""
     from fastem.base import RunEStep, launch_e_step
-    from fastem.kernels import registered_families
 
     X = np.ascontiguousarray(FAITHFUL)
-    model = GaussianMixture(3, covariance_type="tied", max_iter=2, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model.fit(X)
-    params = model._kernel_params(np.float64)
-    sizes = (*model._n_stats(2), model._work_rows(2))
-    cached = registered_families()[type(params)]
-    log_weights = np.log(model.weights_)
+    params, sizes, cached, log_weights = _kernel_inputs(X, 3, "tied")
     bad = params.mapped_means.copy()
     bad[0, 0] = np.inf
     with pytest.raises(ValueError) as info:
