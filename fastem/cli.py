@@ -1241,7 +1241,8 @@ def _first_misordered_column(fitted, matched, file_names):
 
 
 def _data_for(model, args, column_indices=None, missing=False, copied=False):
-    """DATA's columns for ``model``, their positions in DATA and its layout (:func:`read_table`).
+    """DATA's columns for ``model``, their positions in DATA, its layout (:func:`read_table`)
+    and the names by which the command line calls them (:func:`_column_labels`).
 
     Columns are matched by name when both have names. Else, without
     ``--columns``, a model whose file records ``column_indices`` (fitted on
@@ -1357,7 +1358,7 @@ def _data_for(model, args, column_indices=None, missing=False, copied=False):
     missing = missing or model._fits_missing()
     # in the dtype that the model's methods take DATA in, whatever the model's own: a float32
     # model evaluates data that are not float32 in float64, as model.predict(X) does
-    X, _, positions, layout = read_table(
+    X, read_names, positions, layout = read_table(
         args.data, columns, None, args.quiet, header,
         missing=missing, nan_fix=_nan_fix(type(model), fitted=True), model=args.model,
         rounding=copied, encoding=args.encoding)
@@ -1374,7 +1375,7 @@ def _data_for(model, args, column_indices=None, missing=False, copied=False):
                  f"{shown_names(taken_as)}")
     if taken:  # once they are known to be as many as the model's features
         print(f"fastem: note: {taken}", file=sys.stderr)
-    return X, positions, layout
+    return X, positions, layout, _column_labels(read_names, positions)
 
 
 def _recorded_columns(args, indices, header, width=None):
@@ -1414,13 +1415,13 @@ def _column_count(path, header, encoding):
 
 
 @contextlib.contextmanager
-def _columns_matched(model, path, layout, column_indices):
+def _columns_matched(model, path, layout, labels):
     """DATA's columns were matched to the model's names in :func:`_data_for`: no warning; an
-    entry that the model refuses is named by its place in DATA, and a feature by the name
-    the command line gives it (:func:`_entries_named`; ``column_indices``: the model
-    file's, see :func:`_feature_labels`)."""
+    entry that the model refuses is named by its place in DATA, and a feature by ``labels``,
+    the names of DATA's columns read (:func:`_data_for`; not the model's own names of its
+    features, x0, x1, ... in order, where ``--columns`` took DATA's columns in another
+    order) (:func:`_entries_named`)."""
     names = getattr(model, "feature_names_in_", None)
-    labels = _feature_labels(model, column_indices)
     with warnings.catch_warnings(), _entries_named(path, layout, names, labels):
         warnings.filterwarnings("ignore", "X does not have valid feature names", UserWarning)
         yield
@@ -1457,12 +1458,12 @@ def _first_component_of_positive_weight(model):
 def cmd_predict(args):
     _check_output(args.output, _OUTPUT_EXTENSIONS, {"model file": args.model, "data file": args.data})
     model, indices = _load_model(args.model)
-    X, _, layout = _data_for(model, args, indices, _missing_for(model, args))
+    X, _, layout, features = _data_for(model, args, indices, _missing_for(model, args))
     width = model.n_components if args.proba else 1  # probabilities in X's dtype, labels int64
     _check_result_memory(X.shape[0] * width * (X.dtype.itemsize if args.proba else 8),
                          f"the {'probabilities' if args.proba else 'labels'}", X, "predict")
     if args.proba:
-        with _columns_matched(model, args.data, layout, indices):
+        with _columns_matched(model, args.data, layout, features):
             out = model.predict_proba(X)
         names = [f"p{k}" for k in range(model.n_components)]
         labels = out.argmax(axis=1)
@@ -1472,7 +1473,7 @@ def cmd_predict(args):
         labels[~(out.max(axis=1) > 0)] = _first_component_of_positive_weight(model)
         counts = np.bincount(labels, minlength=model.n_components)
     else:
-        with _columns_matched(model, args.data, layout, indices):
+        with _columns_matched(model, args.data, layout, features):
             out = model.predict(X)
         names = ["component"]
         counts = np.bincount(out, minlength=model.n_components)
@@ -1537,13 +1538,13 @@ def _write_rows(args, out, names, layout):
 
 def cmd_score(args):
     model, indices = _load_model(args.model)
-    X, _, layout = _data_for(model, args, indices, _missing_for(model, args))
+    X, _, layout, features = _data_for(model, args, indices, _missing_for(model, args))
     # a row with nothing observed is no observation: the model's score, bic and aic leave it out
     n = X.shape[0] - (int(unobserved_rows(X).sum()) if model._fits_missing() else 0)
     if n == 0:
         raise CommandError(f"{args.data!r} has no value in any row of the model's columns, only "
                            "missing values; score data with at least one observed value")
-    with _columns_matched(model, args.data, layout, indices):
+    with _columns_matched(model, args.data, layout, features):
         mean = model.score(X)
         result = {"n_samples": int(X.shape[0])}
         if model._fits_missing():
@@ -1583,10 +1584,10 @@ def cmd_impute(args):
     # in Python's dtype for DATA (float64 unless DATA is float32), whatever the model's: the
     # observed values are copied from DATA as they are, whole numbers beyond 2**53 too, and
     # the fills are written in that dtype, as model.impute(X) returns them
-    X, positions, layout = _data_for(model, args, indices, missing=True, copied=True)
+    X, positions, layout, features = _data_for(model, args, indices, missing=True, copied=True)
     n_missing = int(np.isnan(X).sum())
     _check_result_memory(X.nbytes, "the imputed values", X, "impute")
-    with _columns_matched(model, args.data, layout, indices):
+    with _columns_matched(model, args.data, layout, features):
         filled = model.impute(X, draw=args.draw,
                               random_state=(args.seed or 0) if args.draw else None)
     _write_imputed(args, model, X, filled, positions, layout)

@@ -1352,3 +1352,26 @@ def test_select_says_why_a_better_fit_was_set_aside_and_takes_min_variance_ratio
     status, _, err = run(capsys, "select", path, "--family", "exponential",
                          "--min-variance-ratio", "1e-8")
     assert status != 0 and "--min-variance-ratio applies to --family gaussian only" in err
+
+
+@pytest.mark.parametrize("command", ["predict", "score", "impute"])
+@pytest.mark.parametrize("header", [True, False], ids=["names", "no-names"])
+def test_far_data_of_columns_chosen_in_another_order_are_named_by_column(capsys, tmp_path,
+                                                                        command, header):
+    """A model without names of its own, given DATA's columns in another order with
+    --columns: a message names the file's column (by its name, else x<0-based place in the
+    file>), not the model's feature x0, which the file's first column is called."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 3))
+    fitted, model = tmp_path / "fit.npy", tmp_path / "m.npz"
+    np.save(fitted, X)
+    assert main(["fit", str(fitted), "-k", "2", "-q", "--missing", "em", "-o", str(model)]) == 0
+    X[:, 2] *= 1e160
+    X[3, 1] = np.nan
+    path = tmp_path / "data.csv"
+    np.savetxt(path, X, delimiter=",", header="a,b,c" if header else "", comments="")
+    columns = ["--columns", "c,a,b" if header else "2,0,1"] + ([] if header else ["--header", "no"])
+    output = ["-o", tmp_path / "out.csv"] if command in ("predict", "impute") else []
+    status, _, err = run(capsys, command, model, path, *columns, *output)
+    name = "'c'" if header else "'x2'"
+    assert status != 0 and f"feature {name}" in err and "'x0'" not in err, err
