@@ -6,6 +6,7 @@ rewritten in place; elsewhere (a log file, a CI job) each update is a line.
 """
 
 import atexit
+import contextlib
 import os
 import sys
 import threading
@@ -133,6 +134,7 @@ class CompileNotice(Listener):
         self.done_timer = None
         self.announced = False
         self.pending = None  # seconds of a finished burst whose line is not printed yet
+        self.muted = False  # no notice of a burst that starts meanwhile (compile_notice_muted)
         self.lock = threading.Lock()
 
     def _print(self, text):
@@ -140,7 +142,7 @@ class CompileNotice(Listener):
 
     def _announce(self):
         with self.lock:
-            if self.announced:
+            if self.announced or self.muted:  # muted: nor the line of its end
                 return
             self.announced = True
         self._print("fastem: compiling the kernels (once for each family, covariance type "
@@ -205,6 +207,20 @@ if os.environ.get("FASTEM_COMPILE_NOTICE", "1") != "0":
     _NOTICE = CompileNotice()
     register("numba:compile", _NOTICE)
     atexit.register(_NOTICE.flush)
+
+
+@contextlib.contextmanager
+def compile_notice_muted(muted=True):
+    """No notice of the kernels' compilation while inside, with ``muted`` (the command
+    line's --quiet: nothing on stderr but errors and warnings)."""
+    if _NOTICE is None or not muted:
+        yield
+        return
+    before, _NOTICE.muted = _NOTICE.muted, True
+    try:
+        yield
+    finally:
+        _NOTICE.muted = before
 
 
 def flush_compile_notice():

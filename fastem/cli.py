@@ -55,7 +55,9 @@ import numpy as np
 
 from ._cli_words import cli_words
 from ._config import SERIAL_WORK
-from ._progress import ProgressLine, SelectionProgress, flush_compile_notice
+from ._progress import (
+    ProgressLine, SelectionProgress, compile_notice_muted, flush_compile_notice,
+)
 from ._tables import (
     check_encoding,
     choose_columns,
@@ -2533,7 +2535,8 @@ def main(argv=None):
             raise
         command = args.command
         _refuse_ineffective_options(args)
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings(record=True) as caught, \
+                compile_notice_muted(getattr(args, "quiet", False)):
             warnings.simplefilter("always")
             _apply_python_warning_options()
             args.func(args)

@@ -176,3 +176,31 @@ def test_verbose_prints_a_pass_in_every_interval(family, interval, capsys):
         expected += sorted({int(run[run >= m][0]) for m in multiples})
     assert max(np.diff(passes)) > 1, "no accelerated step: the test would test nothing"
     assert printed == expected
+
+
+def test_the_notice_is_muted_inside_compile_notice_muted(notice, monkeypatch):
+    listener, stream = notice
+    monkeypatch.setattr(_progress, "_NOTICE", listener)
+    with _progress.compile_notice_muted():
+        _function_in("fastem.probe")(np.ones(3))
+    with _progress.compile_notice_muted(False):
+        _function_in("fastem.probe")(np.ones(3))
+    if listener.done_timer is not None:
+        listener.done_timer.join()
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("fastem: compiling the kernels"), lines
+
+
+def test_the_command_line_s_quiet_mutes_the_compile_notice(tmp_path):
+    """--quiet is "no notes on stderr": a first run that compiled the kernels still said
+    so ("fastem: compiled the kernels in 13.5 s")."""
+    data = tmp_path / "data.csv"
+    np.savetxt(data, np.random.default_rng(0).normal(size=(200, 2)) + np.repeat([[0, 0], [8, 8]],
+                                                                              100, 0),
+               delimiter=",", header="a,b", comments="")
+    env = dict(os.environ, PYTHONPATH=os.getcwd(), FASTEM_COMPILE_NOTICE="1",
+               NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    done = subprocess.run([sys.executable, "-m", "fastem", "fit", str(data), "-k", "2", "-q",
+                           "-o", str(tmp_path / "m.npz")], env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
