@@ -1954,22 +1954,29 @@ def cmd_select(args):
 
     _emit(args, out, text)
     if not args.quiet:
-        _note_better_collapsed(cells, best, args.criterion)
+        _note_better_collapsed(cells, best, args.criterion, result.models_, X)
 
 
-def _note_better_collapsed(cells, best, criterion):
+def _note_better_collapsed(cells, best, criterion, models, X):
     """Say on stderr why the fit of the best criterion, if not the one chosen, was set aside:
     a grid's table marks it S, and its reason is what tells a collapse from a real
-    cluster narrower than the floor (``--min-variance-ratio``)."""
+    cluster narrower than the floor. A smaller ``--min-variance-ratio`` is advised only
+    where it would clear the fit (the fit of ``models`` has no collapsed component of
+    ``X`` with a ratio of 0); a floor of ``2 * reg_covar``, too few points or the data's
+    rounding are the same with any ratio."""
+    from .selection import collapsed_components
+
     flagged = [(value, key, flag) for key, (value, flag) in cells.items()
                if flag.startswith("singular: ") and value < cells[best][0]]
     if not flagged:
         return
-    value, (cell_type, k), flag = min(flagged)
-    print(f"fastem: note: {cell_type} K={k} has a lower {criterion.upper()} ({value:.2f}) but "
-          f"was set aside as collapsed ({flag.partition(': ')[2]}); if that component is a "
-          "real cluster, as those of heavy-tailed data may be, give a smaller "
-          "--min-variance-ratio (see 'fastem select --help')", file=sys.stderr)
+    value, key, flag = min(flagged)
+    note = (f"fastem: note: {key[0]} K={key[1]} has a lower {criterion.upper()} ({value:.2f}) "
+            f"but was set aside as collapsed ({flag.partition(': ')[2]})")
+    if key in models and not collapsed_components(models[key], X, min_variance_ratio=0.0):
+        note += ("; if it is a real cluster, as those of heavy-tailed data may be, give a "
+                 "smaller --min-variance-ratio (see 'fastem select --help')")
+    print(note, file=sys.stderr)
 
 
 def cmd_info(args):

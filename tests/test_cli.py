@@ -1375,3 +1375,19 @@ def test_far_data_of_columns_chosen_in_another_order_are_named_by_column(capsys,
     status, _, err = run(capsys, command, model, path, *columns, *output)
     name = "'c'" if header else "'x2'"
     assert status != 0 and f"feature {name}" in err and "'x0'" not in err, err
+
+
+def test_select_advises_min_variance_ratio_only_where_it_would_clear_the_fit(capsys, tmp_path):
+    """Ten values within 1e-5 of 3 beside 300 of N(0, 1): the component on them has the
+    variance reg_covar gives (1e-6), below the floor of 2 * reg_covar, which no ratio lowers:
+    the note says why, and no longer tells the user to give a smaller --min-variance-ratio,
+    with which the same note came again."""
+    rng = np.random.default_rng(0)
+    path = tmp_path / "spike.csv"
+    spike = np.r_[rng.normal(size=300), 3 + 1e-5 * rng.normal(size=10)]
+    rng.normal(size=310)  # a column of the file left out
+    np.savetxt(path, np.c_[rng.normal(size=310), spike], delimiter=",", header="x,spike",
+               comments="")
+    status, _, err = run(capsys, "select", path, "-k", "1-3", "--covariance", "diag")
+    assert status == 0 and "set aside as collapsed" in err and "(floor 2e-06)" in err, err
+    assert "--min-variance-ratio" not in err, err
