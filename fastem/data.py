@@ -1021,16 +1021,22 @@ def _check_chunk_names(names, first, name, selection):
             "columns cannot be matched to them. Give every chunk the same named columns (e.g. "
             "DataFrames with the same columns), or pass every chunk as a plain array."
         )
+    # the columns both have, in chunk 0's order: chunk 0's own may be more than this one has
+    held = set(names)
+    common = [column for column in first if column in held]
     if len(names) <= 2 * NAMES_SHOWN and len(first) <= 2 * NAMES_SHOWN:
         had = f"the columns {list(names)} but chunk 0 has {list(first)}"
-        chosen = selection.format(repr(list(first)))
+        chosen = selection.format(repr(common))
     else:  # a few of thousands of names
         had = (f"{len(names)} columns and chunk 0 has {len(first)}, of other names or in "
                f"another order: {name_differences(names, first, 'chunk 0')}")
-        chosen = f"{selection.format('names')}, names being the list of chunk 0's columns"
+        chosen = (f"{selection.format('names')}, names being the list of the columns both have, "
+                  "in chunk 0's order")
+    fix = (f"Select them, e.g. {chosen}." if common else
+           "They have no column in common: give chunks of the same columns.")
     raise ValueError(
         f"{name} has {had}. Every chunk must have the same columns in the same order. "
-        f"{names_written_otherwise(names, first, 'chunk 0')}Select them, e.g. {chosen}."
+        f"{names_written_otherwise(names, first, 'chunk 0')}{fix}"
     )
 
 

@@ -1943,3 +1943,35 @@ def test_a_model_s_column_held_as_a_pandas_index_is_named_as_the_index(tmp_path,
     with pytest.raises(ValueError) as error:
         model.predict(frame[["x"]].set_index(frame["x"].rename("other")))
     assert "Note:" not in str(error.value)
+
+
+@pytest.mark.parametrize("kind, select", [
+    ("frame", lambda chunks, columns: [chunk[columns] for chunk in chunks]),
+    ("csv", None),
+    ("parquet", None),
+])
+def test_chunks_whose_chunk_0_has_more_columns_are_told_the_columns_both_have(tmp_path, kind,
+                                                                             select):
+    """Chunk 0 with a column the others lack was told to select chunk 0's columns, which
+    the others cannot give: the advice is the columns both have, and followed, it fits."""
+    import fastem
+
+    frames = [pd.DataFrame(X[:300, :3], columns=["a", "b", "c"]),
+              pd.DataFrame(X[300:, :2], columns=["a", "b"])]
+    if kind == "frame":
+        parts = frames
+    else:
+        parts = [table_file(tmp_path / f"part-{i}.{kind}", f.columns, f.to_numpy())
+                 for i, f in enumerate(frames)]
+    with pytest.raises(ValueError, match="in the same order") as info:
+        fastem.GaussianMixture(1).fit(fastem.Chunks(parts))
+    assert "['a', 'b']" in str(info.value).rsplit("Select them", 1)[1], str(info.value)
+    chunks = (fastem.Chunks(select(parts, ["a", "b"])) if select is not None
+              else fastem.Chunks(parts, columns=["a", "b"]))
+    model = fastem.GaussianMixture(1).fit(chunks)
+    assert_allclose(model.means_[0], X[:, :2].mean(axis=0))
+    apart = [pd.DataFrame(X[:300, :2], columns=["a", "b"]),
+             pd.DataFrame(X[300:, :2], columns=["c", "d"])]
+    with pytest.raises(ValueError, match="They have no column in common: give chunks of the "
+                                         "same columns.$"):
+        fastem.GaussianMixture(1).fit(fastem.Chunks(apart))
