@@ -792,10 +792,8 @@ def _feature_labels(model, column_indices=None):
     ``column_indices`` (columns chosen by index in a file without names), else its
     features in order."""
     names = getattr(model, "feature_names_in_", None)
-    if names is not None:
-        return [str(n) for n in names]
     positions = range(model.n_features_in_) if column_indices is None else column_indices
-    return [f"x{j}" for j in positions]
+    return _column_labels(None if names is None else [str(n) for n in names], positions)
 
 
 def _positional_labels(width):
