@@ -1528,10 +1528,7 @@ def _write_rows(args, out, names, layout):
     if len(index[0]) != len(out):  # read by another pass over DATA
         raise CommandError(f"{args.data!r} changed while it was read; run the command again")
     table = out.reshape(len(out), -1)
-    columns = [table[:, j] for j in range(table.shape[1])]
-    if table.dtype == np.float32 and _output_extension(args.output) == ".csv":
-        # CSV text: float32's digits, as write_array writes them
-        columns = [np.array(list(c), dtype=object) for c in columns]
+    columns = [table[:, j] for j in range(table.shape[1])]  # float32's digits in CSV text
     _write_columns(args.output, index_names + list(names), index + columns, args.data,
                    list(range(len(index))))
 
@@ -1648,12 +1645,12 @@ def _write_imputed(args, model, X, filled, positions, layout):
     for c, j in enumerate(positions):
         if missing[:, c].any():  # a column without a hole is copied as it is
             _check_exact_in_float(names[j], columns[j], args.data, _FILLED_FLOAT64)
-            columns[j] = np.array(columns[j], dtype=np.float64)
+            # a float column keeps its type where it holds the fills (float32 DATA's, whose
+            # fills are float32, as model.impute returns them); any other becomes float64
+            kind = columns[j].dtype
+            columns[j] = np.array(columns[j], dtype=np.promote_types(kind, filled.dtype)
+                                  if kind.kind == "f" else np.float64)
             columns[j][missing[:, c]] = filled[missing[:, c], c]
-            if out_ext == ".csv" and filled.dtype == np.float32:
-                # CSV text: float32 fills (of float32 DATA) with float32's digits
-                columns[j] = columns[j].astype(object)
-                columns[j][missing[:, c]] = list(filled[missing[:, c], c].astype(np.float32))
     if unnamed and fitted is not None:
         names = _named_as_the_model(len(names), positions, fitted)
     _write_columns(args.output, names, columns, args.data, index)
@@ -1713,9 +1710,9 @@ def _write_columns(path, names, columns, data, index=()):
                 )
 
         def field(value):
-            if value is None or isinstance(value, float) and value != value:
+            if value is None or isinstance(value, (float, np.floating)) and value != value:
                 return ""
-            if isinstance(value, np.float32):  # filled by a float32 model
+            if isinstance(value, np.float32):  # a float32 column: float32's digits
                 return shortest_text(value, np.float32)
             return shortest_text(value) if isinstance(value, float) else str(value)
 
@@ -1723,7 +1720,9 @@ def _write_columns(path, names, columns, data, index=()):
             f = io.TextIOWrapper(out, encoding="utf-8", newline="")
             writer = _CsvRows(f)
             writer.writeheader(names)
-            writer.writerows([field(v) for v in row] for row in zip(*(c.tolist() for c in columns)))
+            # a float32 column's values stay float32 (tolist would give float64's digits)
+            writer.writerows([field(v) for v in row] for row in zip(
+                *(list(c) if c.dtype == np.float32 else c.tolist() for c in columns)))
             f.detach()  # flushed; ``out`` stays open for its flush to the disk
         return
     pa, pq = _pyarrow_for_output()

@@ -132,6 +132,53 @@ def test_data_without_names_is_written_with_the_model_s_names(tmp_path, data_for
     assert list(filled.columns) == expected[columns]
 
 
+@pytest.mark.parametrize("data_format", [".npy", ".parquet"])
+@pytest.mark.parametrize("out_format", FORMATS)
+def test_float32_data_is_written_back_in_float32(tmp_path, data_format, out_format):
+    """float32 DATA (.npy, parquet) comes back float32, as model.impute(X) returns it: a
+    .npy output of float32, parquet columns of float32 (those with holes too), CSV fields
+    with float32's digits. A .npy output was float64, a parquet output float64 in the
+    columns with holes beside float32 in the others, and a CSV output wrote the observed
+    values with float64's digits (0.10000000149011612 for 0.1)."""
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    X = _table()[:, [1, 2, 3]].astype(np.float32)  # b and d with holes, c without
+    X[0, 1] = np.float32(0.1)
+    names = ["b", "c", "d"]
+    data, model_path, out = (tmp_path / f"data{data_format}", str(tmp_path / "m.npz"),
+                             tmp_path / f"filled{out_format}")
+    if data_format == ".npy":
+        np.save(data, X)
+    else:
+        pq.write_table(pa.table({n: pa.array(X[:, j], from_pandas=True)
+                                 for j, n in enumerate(names)}), data)
+    assert main(["fit", str(data), "-k", "2", "--missing", "em", "--seed", "0",
+                 "--max-iter", "300", "-o", model_path, "--quiet"]) == 0
+    model = fastem.load(model_path)
+    if hasattr(model, "feature_names_in_"):
+        del model.feature_names_in_
+    assert model.means_.dtype == np.float32
+    expected = model.impute(X)
+    assert expected.dtype == np.float32
+    assert main(["impute", model_path, str(data), "-o", str(out), "--quiet"]) == 0
+    if out_format == ".npy":
+        filled = np.load(out)
+        assert filled.dtype == np.float32
+    elif out_format == ".parquet":
+        table = pq.read_table(out)
+        assert [field.type for field in table.schema] == [pa.float32()] * 3
+        filled = np.column_stack([c.to_numpy() for c in table.columns])
+    else:
+        with open(out, newline="") as f:
+            rows = list(csv.reader(f))[1:]
+        assert rows[0][1] == "0.1"
+        assert all(field == fastem._tables.shortest_text(v, np.float32)
+                   for row, values in zip(rows, expected) for field, v in zip(row, values))
+        filled = np.array(rows, dtype=np.float32)
+    assert np.array_equal(filled, expected)
+
+
 def test_impute_copies_a_csv_file_as_text_with_only_the_missing_fields_filled(tmp_path):
     """Comments, the delimiter, the line ending, text columns and the spelling of numbers stay."""
     X = _table(seed=1, n=60)
