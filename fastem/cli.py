@@ -475,12 +475,13 @@ def read_table(path, columns=None, dtype=None, quiet=False, header=None, missing
         raise CommandError(f"{path!r} has no data columns (its {X.shape[0]:,} rows hold no "
                            "value, or only a row index, which is not data); give a file "
                            "with at least one column of numbers")
-    # the dtype of the computation: float32 data stay float32, the rest become float64
-    target = np.dtype(dtype or (X.dtype if X.dtype == np.float32 else np.float64))
+    # the dtype of the computation: float32 data stay float32 (of either byte order, as the
+    # estimators take them), the rest become float64
+    target = np.dtype(dtype or (np.float32 if X.dtype.type is np.float32 else np.float64))
     with _watched(X, path):
         _check_finite(X, path, missing, nan_fix, layout)
         if X.dtype != target:
-            if not rounding:
+            if not rounding and X.dtype.type is not target.type:  # not a change of byte order
                 _check_holds(X, path, target, names, model, layout)
             X = X.astype(target)
     return X, names, positions, layout
@@ -1627,7 +1628,9 @@ def _write_imputed(args, model, X, filled, positions, layout):
             data, _, _, _, _ = _read_npy(args.data, None)
             with _watched(data, args.data):
                 names = [f"x{j}" for j in range(data.shape[1])]
-                columns = [np.array(data[:, j]) for j in range(data.shape[1])]
+                # in the machine's byte order, which Arrow needs ('>f4' of a big-endian file)
+                native = data.dtype.newbyteorder("=")
+                columns = [np.array(data[:, j], dtype=native) for j in range(data.shape[1])]
             index = []
         else:
             names, columns = _read_columns(args, layout)
@@ -1722,7 +1725,7 @@ def _write_columns(path, names, columns, data, index=()):
             writer.writeheader(names)
             # a float32 column's values stay float32 (tolist would give float64's digits)
             writer.writerows([field(v) for v in row] for row in zip(
-                *(list(c) if c.dtype == np.float32 else c.tolist() for c in columns)))
+                *(list(c) if c.dtype.type is np.float32 else c.tolist() for c in columns)))
             f.detach()  # flushed; ``out`` stays open for its flush to the disk
         return
     pa, pq = _pyarrow_for_output()

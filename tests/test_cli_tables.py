@@ -1821,3 +1821,50 @@ def test_a_row_index_of_bytes_is_named_as_the_index_where_csv_cannot_hold_it(
     assert main(["predict", str(tmp_path / "m.npz"), str(tmp_path / "d.parquet"), "-o",
                  str(tmp_path / "o.parquet"), "--quiet"]) == 0
     assert list(pd.read_parquet(tmp_path / "o.parquet").index) == list(frame.index)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_big_endian_npy_file_is_read_as_its_native_twin(tmp_path, dtype):
+    """A .npy file in the other byte order ('>f4', as np.save writes X.astype('>f4')) is read
+    as the file of native numbers: a float32 one stays float32 as in Python, where fit made
+    a float64 model, predict, score and impute computed in float64 and wrote float64 files;
+    and impute writes a parquet output, where Arrow refused its columns ('Byte-swapped
+    arrays not supported')."""
+    if not _HAVE_PYARROW:
+        pytest.skip("pyarrow writes the parquet output")
+    rng = np.random.default_rng(7)
+    X = np.concatenate([rng.normal(0, 1, (150, 3)), rng.normal(3, 1, (150, 3))]).astype(dtype)
+    X[rng.random(X.shape) < 0.1] = np.nan
+    X[:, 2] = rng.normal(size=len(X))  # a column without a missing value
+    outputs = {}
+    for twin, stored in (("native", X), ("swapped", X.astype(X.dtype.newbyteorder(">")
+                                                            if sys.byteorder == "little"
+                                                            else X.dtype.newbyteorder("<")))):
+        d = tmp_path / twin
+        d.mkdir()
+        np.save(d / "data.npy", stored)
+        model = str(d / "m.npz")
+        assert main(["fit", str(d / "data.npy"), "-k", "2", "--missing", "em", "--seed", "0",
+                     "-o", model, "--quiet"]) == 0
+        assert main(["predict", model, str(d / "data.npy"), "--proba", "-o",
+                     str(d / "p.npy"), "--quiet"]) == 0
+        assert main(["score", model, str(d / "data.npy"), "--json", "--quiet"]) == 0
+        files = [np.load(d / "p.npy")]
+        for out in ("i.npy", "i.parquet", "i.csv"):
+            assert main(["impute", model, str(d / "data.npy"), "-o", str(d / out),
+                         "--quiet"]) == 0
+        files += [np.load(d / "i.npy"), pd.read_parquet(d / "i.parquet"),
+                  (d / "i.csv").read_bytes()]
+        fitted = fastem.load(model)
+        outputs[twin] = [fitted.means_, *files]
+    native, swapped = outputs["native"], outputs["swapped"]
+    assert native[0].dtype == np.dtype(dtype)
+    for a, b in zip(native, swapped):
+        if isinstance(a, pd.DataFrame):
+            assert list(b.dtypes) == list(a.dtypes) == [np.dtype(dtype)] * 3
+            pd.testing.assert_frame_equal(a, b)
+        elif isinstance(a, bytes):
+            assert a == b
+        else:
+            assert a.dtype == b.dtype
+            assert_array_equal(a, b)
