@@ -1648,11 +1648,10 @@ def _write_imputed(args, model, X, filled, positions, layout):
     for c, j in enumerate(positions):
         if missing[:, c].any():  # a column without a hole is copied as it is
             _check_exact_in_float(names[j], columns[j], args.data, _FILLED_FLOAT64)
-            # a float column keeps its type where it holds the fills (float32 DATA's, whose
-            # fills are float32, as model.impute returns them); any other becomes float64
-            kind = columns[j].dtype
-            columns[j] = np.array(columns[j], dtype=np.promote_types(kind, filled.dtype)
-                                  if kind.kind == "f" else np.float64)
+            # a float32 column stays float32 where its fills are (float32 DATA's, as
+            # model.impute returns them); any other becomes float64
+            columns[j] = np.array(columns[j], dtype=filled.dtype
+                                  if columns[j].dtype.type is np.float32 else np.float64)
             columns[j][missing[:, c]] = filled[missing[:, c], c]
     if unnamed and fitted is not None:
         names = _named_as_the_model(len(names), positions, fitted)

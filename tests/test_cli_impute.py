@@ -179,6 +179,32 @@ def test_float32_data_is_written_back_in_float32(tmp_path, data_format, out_form
     assert np.array_equal(filled, expected)
 
 
+@pytest.mark.parametrize("dtype", ["float16", "longdouble"])
+@pytest.mark.parametrize("out_format", FORMATS)
+def test_columns_of_other_float_types_with_holes_are_written_as_float64(tmp_path, dtype,
+                                                                       out_format):
+    """A .npy file of float16 or long doubles is read as float64, and its filled columns are
+    written as float64 with model.impute's values, in every format: a parquet output of long
+    doubles, which Arrow cannot hold, would be refused."""
+    pytest.importorskip("pyarrow")
+    X = _table()[:, [1, 3]]  # b and d, each with holes
+    data, model_path, out = (tmp_path / "data.npy", str(tmp_path / "m.npz"),
+                             tmp_path / f"filled{out_format}")
+    np.save(data, X.astype(dtype))
+    assert main(["fit", str(data), "-k", "2", "--missing", "em", "--seed", "0",
+                 "--max-iter", "300", "-o", model_path, "--quiet"]) == 0
+    assert main(["impute", model_path, str(data), "-o", str(out), "--quiet"]) == 0
+    expected = fastem.load(model_path).impute(X.astype(dtype).astype(np.float64))
+    if out_format == ".npy":
+        assert np.load(out).dtype == np.float64
+    elif out_format == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        assert [f.type for f in pq.read_table(out).schema] == [pa.float64()] * 2
+    assert np.array_equal(_read(out), expected)
+
+
 def test_impute_copies_a_csv_file_as_text_with_only_the_missing_fields_filled(tmp_path):
     """Comments, the delimiter, the line ending, text columns and the spelling of numbers stay."""
     X = _table(seed=1, n=60)
