@@ -1736,7 +1736,8 @@ def _write_columns(path, names, columns, data, index=()):
                  labels[k] is None or name in names[len(index):])
              else name for k, name in enumerate(names)]
     # a list, not a dict: columns with the same name are all kept
-    table = pa.table([pa.array(c, from_pandas=True) for c in columns], names=names)
+    table = pa.table([pa.array(_parquet_column(name, c, data), from_pandas=True)
+                      for name, c in zip(names, columns)], names=names)
     if index:
         table = table.replace_schema_metadata(_pandas_index_metadata(table, len(index), labels))
     with _replacing(path) as out:
@@ -1787,6 +1788,22 @@ def _npy_column(name, column, data):
         f"{data!r} has the column {name!r}, which does not hold numbers, and a .npy "
         "file holds numbers only; write the output as .csv or .parquet, which keep it"
     )
+
+
+def _parquet_column(name, column, data):
+    """A column for a parquet file: long doubles, which Arrow cannot hold, as float64 where
+    float64 holds every value (NaN included), else refused with the formats that keep them."""
+    if column.dtype.kind != "f" or column.dtype.itemsize <= 8:
+        return column
+    with np.errstate(over="ignore"):  # beyond float64's range: inf, refused below
+        wide = column.astype(np.float64)
+    if not np.array_equal(wide, column, equal_nan=True):
+        raise CommandError(
+            f"{data!r} has the column {name!r} of long doubles ({column.dtype}), which a "
+            "parquet file cannot hold and float64 would alter; write the output as .npy or "
+            ".csv, which keep it"
+        )
+    return wide
 
 
 def _check_exact_in_float(name, column, data, why):
