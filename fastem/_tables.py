@@ -548,6 +548,44 @@ _GROUPED_DIGITS = re.compile(
 _GROUP_MARKS = {" ": "spaces", "'": "apostrophes", ".": "points"}
 
 
+def _pandas_read(layout, options=""):
+    """The pandas call that reads the CSV file of ``layout`` as fastem reads it, with the
+    keywords ``options`` (text: ", sep=';', decimal=','"): without a header where it has
+    none (pandas' default would take its first row of data for names), below its lines
+    of notes, in its encoding. For the fixes that errors give."""
+    if layout.names is None:
+        options += ", header=None"
+    if layout.comments:
+        options += f", skiprows={layout.comments}"
+    if layout.encoding not in ("utf-8", "utf-8-sig"):
+        options += f", encoding={layout.encoding!r}"
+    return f"pd.read_csv(path{options})"
+
+
+def _pandas_write(layout):
+    """The pandas call (of a DataFrame) that saves the file of :func:`_pandas_read` again
+    as fastem reads it: without the row index, and without a header where it had none
+    (pandas would write 0, 1, 2, ..., a row of data to fastem)."""
+    return f"to_csv(new_path, index=False{', header=False' if layout.names is None else ''})"
+
+
+def _pandas_resave(layout, options):
+    """The pandas code that reads the CSV file of ``layout`` with the keywords ``options``
+    (text: "thousands=','") and saves it again: :func:`_pandas_read`, :func:`_pandas_write`."""
+    read = _pandas_read(layout, f", sep={layout.delimiter!r}, {options}")
+    return f"{read}.{_pandas_write(layout)}"
+
+
+_SPACED = ", sep=r'\\s+'"  # pandas' keyword for numbers separated by spaces, as text
+_THOUSANDS, _DECIMAL = "thousands=','", "decimal=','"  # and for a comma in numbers
+
+
+def _spaced_resave(layout):
+    """The pandas code that saves the file of ``layout``, of numbers separated by spaces,
+    again with commas (see :func:`_pandas_resave`)."""
+    return f"{_pandas_read(layout, _SPACED)}.{_pandas_write(layout)}"
+
+
 def _grouped_digits(layout, value, where):
     """The error for ``value``, a number whose digit groups are set apart by a space, an
     apostrophe or a point (:data:`_GROUPED_DIGITS`), with the pandas call that reads it;
@@ -558,14 +596,12 @@ def _grouped_digits(layout, value, where):
         return None
     mark, decimal = found.group(1), found.group(2)
     number = value.strip(" \t").replace(mark, "").replace(",", ".")
-    options = f"sep={layout.delimiter!r}, thousands={mark!r}"
+    options = f"thousands={mark!r}"
     if decimal == "," or mark == ".":  # a file that groups digits with points has commas
         options += ", decimal=','"
     if not mark.isascii():  # pandas' C parser takes only an ASCII character for thousands
         options += ", engine='python'"
-    if layout.encoding not in ("utf-8", "utf-8-sig"):
-        options += f", encoding={layout.encoding!r}"
-    fix = f"pd.read_csv(path, {options}).to_csv(new_path, index=False)"
+    fix = _pandas_resave(layout, options)
     named = _GROUP_MARKS.get(mark) or f"U+{ord(mark):04X} {_character_name(mark)}"
     comma = " and a decimal comma" if decimal == "," else ""
     if mark != " " or decimal == ",":
@@ -579,8 +615,8 @@ def _grouped_digits(layout, value, where):
         f"groups ({number}) or numbers separated by spaces (numpy.savetxt's default), which "
         "fastem cannot tell apart; fastem reads neither. Check which the file means, then "
         f"save it without separators in numbers (with pandas: {fix} for {number}) or with "
-        "commas between its numbers (pd.read_csv(path, sep=r'\\s+').to_csv(new_path, "
-        "index=False), or np.savetxt(path, X, delimiter=','))"
+        f"commas between its numbers ({_spaced_resave(layout)}, or np.savetxt(path, X, "
+        "delimiter=','))"
     )
 
 
@@ -628,18 +664,11 @@ def _decorated_value(layout, value, where, j):
     ('(12.5)') or a unit after it ('3.2kg'), each of which pandas reads as text, on
     ``where`` (the line, row and column ``j``) of a CSV file: what it holds, and a pandas
     call that reads the column as numbers. None for another value."""
-    options = "" if layout.delimiter == "," else f", sep={layout.delimiter!r}"
-    if layout.names is None:
-        options += ", header=None"
-    if layout.comments:
-        options += f", skiprows={layout.comments}"
-    if layout.encoding not in ("utf-8", "utf-8-sig"):
-        options += f", encoding={layout.encoding!r}"
     column = j if layout.names is None else layout.names[j]
     return _decorated_number_error(
         value, f"{layout.path!r} has {value!r} on {where}", column,
-        f"pd.read_csv(path{options})",
-        f"df.to_csv(new_path, index=False{', header=False' if layout.names is None else ''})")
+        _pandas_read(layout, "" if layout.delimiter == "," else f", sep={layout.delimiter!r}"),
+        f"df.{_pandas_write(layout)}")
 
 
 def _decorated_number_error(value, what_where, column, read, write):
@@ -2995,7 +3024,7 @@ def _bad_value(layout, value, line, row_number, j):
             f"{layout.path!r} has {value!r} on {where}: numbers separated by spaces "
             "(numpy.savetxt's default), which fastem does not take for a delimiter; save "
             "the file with commas (np.savetxt(path, X, delimiter=',')) or convert it (with pandas: "
-            "pd.read_csv(path, sep=r'\\s+').to_csv(new_path, index=False))"
+            f"{_spaced_resave(layout)})"
         )
     if _is_missing(value):
         shown = "an empty field" if value == "" else repr(value)
@@ -3009,8 +3038,7 @@ def _bad_value(layout, value, line, row_number, j):
             f"{layout.path!r} has {value!r} on {where}, which some data sets write for a "
             "missing value; fastem reads pandas' markers (an empty field, NA, nan, ...), not "
             f"{value!r}: if it marks one, write the file with those (with pandas: "
-            f"pd.read_csv(path, sep={layout.delimiter!r}, na_values=[{value!r}]).to_csv("
-            f"new_path, index=False)), then {layout.nan_fix}"
+            f"{_pandas_resave(layout, f'na_values=[{value!r}]')}), then {layout.nan_fix}"
         )
     if re.fullmatch(r"[-+]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?", value) and (
         "." in value or value.count(",") > 1  # a decimal comma is one comma, without a point
@@ -3018,8 +3046,7 @@ def _bad_value(layout, value, line, row_number, j):
         return (
             f"{layout.path!r} has {value!r} on {where}, a number with a thousands "
             "separator; save the file without separators in numbers (e.g. with pandas: "
-            f"pd.read_csv(path, sep={layout.delimiter!r}, thousands=',').to_csv(new_path, "
-            "index=False))"
+            f"{_pandas_resave(layout, _THOUSANDS)})"
         )
     if re.fullmatch(r"[-+]?[0-9]{1,3},[0-9]{3}", value):
         # 1,000 is a thousand or one: each fix would silently misread the other
@@ -3028,17 +3055,14 @@ def _bad_value(layout, value, line, row_number, j):
             f"{layout.path!r} has {value!r} on {where}: a number with a thousands separator "
             f"({thousand}) or with a decimal comma ({one}), which fastem cannot tell apart; "
             "fastem reads neither. Check which the file means, then save it without "
-            "separators in numbers (with pandas: pd.read_csv(path, "
-            f"sep={layout.delimiter!r}, thousands=',').to_csv(new_path, index=False) for "
-            f"{thousand}) or with decimal points (pd.read_csv(path, sep={layout.delimiter!r}, "
-            f"decimal=',').to_csv(new_path, index=False) for {one})"
+            f"separators in numbers (with pandas: {_pandas_resave(layout, _THOUSANDS)} for "
+            f"{thousand}) or with decimal points ({_pandas_resave(layout, _DECIMAL)} for {one})"
         )
     if _DECIMAL_COMMA.fullmatch(value):
         return (
             f"{layout.path!r} has {value!r} on {where}, a number with a decimal comma; "
             "fastem reads decimal points: save the file with '.' as the decimal separator "
-            f"(e.g. with pandas: pd.read_csv(path, sep={layout.delimiter!r}, decimal=',')"
-            ".to_csv(new_path, index=False))"
+            f"(e.g. with pandas: {_pandas_resave(layout, _DECIMAL)})"
         )
     return (
         f"{layout.path!r} has the non-numeric value {value!r} on {where}; "

@@ -1841,6 +1841,62 @@ def test_a_decorated_number_is_named_with_a_pandas_call_that_reads_it(
     assert_array_equal(read_csv(new_path).data, [[1.5, 2], [3, number], [4, 5]])
 
 
+# Values of a CSV file that fastem refuses with a pandas call that saves the file again as
+# numbers: (field, the number the call reads, what the error names it)
+RESAVED = [
+    ("1,5", 1.5, "a decimal comma"),
+    ("1,234.5", 1234.5, "a thousands separator"),
+    ("1.234,5", 1234.5, "points between its digit groups"),
+    ("1,000", None, "a thousands separator .* or with a decimal comma"),  # two fixes
+    ("-", np.nan, "which some data sets write for a missing value"),
+]
+
+
+@pytest.mark.parametrize("value, number, what", RESAVED)
+@pytest.mark.parametrize("layout", ["header", "no header", "a note above", "cp1252"])
+def test_the_pandas_call_that_saves_a_file_again_reads_it_as_fastem_does(
+        tmp_path, value, number, what, layout):
+    """The pandas call that an error about a number's notation gives reads the file's rows
+    as fastem reads them and saves them so: it read a file without a header with pandas'
+    header=0, which takes its first row of data for the names (written as the new file's
+    header, the row was lost, or its repeated '2' read back as 2.1), and a file with lines
+    above its header, or in another encoding than UTF-8, it could not read."""
+    rows = [["2", "2"], ["3", value], ["4", "5"]]  # whole numbers: in every notation
+    if layout != "no header":
+        rows.insert(0, ["\u00e9" if layout == "cp1252" else "a", "b"])
+    text = "".join(";".join(row) + "\n" for row in rows)
+    if layout == "a note above":
+        text = "sep=;\n# measured 2024; by hand\n" + text
+    path = _write(tmp_path, text.encode("cp1252"))
+    with pytest.raises(ValueError, match=rf"{re.escape(repr(value))} on line \d+ \(data row "
+                                         rf"2\), column 2.*{what}") as error:
+        read_csv(path, header=layout != "no header")
+    fixes = re.findall(r"pd\.read_csv\(path, [^)]*\)\.to_csv\(new_path, [^)]*\)", str(error.value))
+    assert len(fixes) == (2 if number is None else 1), str(error.value)
+    new_path = str(tmp_path / "new.csv")
+    read = []
+    for fix in fixes:
+        exec(fix, {"pd": pd, "path": path, "new_path": new_path})
+        read.append(read_csv(new_path, missing=True).data)
+        assert_array_equal(read[-1][[0, 2]], [[2, 2], [4, 5]]), fix
+    assert [data[1, 1] for data in read] == ([1000, 1] if number is None else [number]) or (
+        np.isnan(number) and np.isnan(read[0][1, 1]))
+
+
+def test_the_fix_of_a_headerless_file_of_numbers_set_apart_by_spaces_keeps_its_first_row(
+        tmp_path):
+    """numpy.savetxt's default: the pandas call took the first row for names, and made a
+    repeated one unique ('0', '0.1'), which the new file's first row then held as data."""
+    path = _write(tmp_path, "0 0\n1.5 2\n3 4\n")
+    with pytest.raises(ValueError, match="numbers separated by spaces") as error:
+        read_csv(path)
+    fix = re.search(r"pd\.read_csv\(path, [^)]*\)\.to_csv\(new_path, [^)]*\)",
+                    str(error.value)).group(0)
+    new_path = str(tmp_path / "new.csv")
+    exec(fix, {"pd": pd, "path": path, "new_path": new_path})
+    assert_array_equal(read_csv(new_path).data, [[0, 0], [1.5, 2], [3, 4]])
+
+
 @pytest.mark.parametrize("value, number, what", DECORATED[::3] + [("1.5", 1.5, None)])
 def test_a_parquet_column_of_numbers_as_text_is_named_with_a_pandas_call_that_reads_it(
         tmp_path, value, number, what):
