@@ -1294,11 +1294,12 @@ def _data_like_names_note(path, encoding, delimiter, comments):
     """A note when a first row read as names looks like a row of data.
 
     The row is names because a field of it is not a number. When every such
-    field is a number written with a sign or digit groups ('1.5%', '$3',
-    '1,000'), or stands in a column whose rows below hold text too (a column of
-    labels), and every other field is a number in a column of numbers, the
-    row may well be the first row of a file without a header (UCI's
-    ``iris.data``), which is then left out of the data. The note says how to
+    field is a number written with a sign, digit groups or a decimal comma
+    ('1.5%', '$3', '1,000', '1,5'), or stands in a column whose rows below hold
+    text too (a column of labels), and every other field is a number in a
+    column of numbers (written so or plainly), the row may well be the first
+    row of a file without a header (UCI's ``iris.data``; a spreadsheet's of
+    decimal commas), which is then left out of the data. The note says how to
     read it as data.
     """
     rows = _sample_rows(path, encoding, delimiter, comments)
@@ -1309,7 +1310,9 @@ def _data_like_names_note(path, encoding, delimiter, comments):
     decorated = {j for j in names_text if _decorated_number(first[j])}
     if not names_text or len(body) < (1 if decorated == names_text else 2):
         return []
-    text_columns = {j for j in range(len(first)) if not all(_reads_as_data(r[j]) for r in body)}
+    # numbers written with signs are numbers here: a file of them has no text column
+    text_columns = {j for j in range(len(first))
+                    if not all(_reads_as_data(r[j]) or _decorated_number(r[j]) for r in body)}
     if not names_text <= text_columns | decorated or len(text_columns) == len(first):
         return []
     numbers = [j for j in range(len(first)) if j not in text_columns]
@@ -1317,8 +1320,9 @@ def _data_like_names_note(path, encoding, delimiter, comments):
         return []  # years above counts beside a column of labels: names after all
     shown = ", ".join(v.strip() for v in first[:4]) + (", ..." if len(first) > 4 else "")
     shown_signs = ", ".join(repr(_trimmed(first[j])) for j in sorted(decorated))
-    signs = (f" ({shown_signs}: a number written with a sign, digit groups or a space beyond "
-             "ASCII, which fastem reads only as text; write it plainly)" if decorated else "")
+    signs = (f" ({shown_signs}: a number written with a sign, digit groups, a decimal comma or "
+             "a space beyond ASCII, which fastem reads only as text; write it plainly)"
+             if decorated else "")
     return [f"{path!r}: its first row ({shown}) is read as the column names, but it looks like "
             "a row of data: numbers where the rows below have numbers, text only where they "
             f"have text too{signs}. If it is data, pass --header no (header=False in Python: "

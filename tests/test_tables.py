@@ -1221,6 +1221,29 @@ def test_a_first_row_of_numbers_written_with_signs_is_noted_as_data(tmp_path, fi
     assert read_csv(table_path, header=True).doubts == []
 
 
+@pytest.mark.parametrize("rows", [
+    ["1,5;2,5", "3,5;4,5", "5,5;6,5"],  # a spreadsheet's of a locale of decimal commas
+    ["$1.50,$2.00", "$3.00,$4.00", "$5.00,$6.00"],
+    ["1.5%,2%", "3%,4%", "5%,6%"],
+    ['"1,234.5","2,000.5"', '"3,234.5","4,000.5"', '"5,234.5","6,000.5"'],
+])
+def test_a_first_row_in_the_notation_of_every_row_below_is_noted_as_data(tmp_path, rows):
+    """A first row of numbers written with a decimal comma, signs or digit groups is taken
+    for names, and was noted as maybe data only beside a column of plain numbers: where
+    every column is written so, the error named the first row's field as a column
+    ('3,5' on line 2 (data row 1), column 1 ('1,5')) and its fix, with pandas' header=0,
+    left the row out again. The note says that the row may be data, and --header no reads
+    it so, in the error's fix too."""
+    path = _write(tmp_path, "\n".join(rows) + "\n")
+    cell = next(csv.reader([rows[0]], delimiter=";" if ";" in rows[0] else ","))[0]
+    with pytest.raises(ValueError, match=r"on line 2 \(data row 1\).*Note: .*its first row "
+                                         r".* looks like a row of data.*--header no") as error:
+        read_csv(path)
+    assert repr(cell) in str(error.value).split("Note: ")[1]
+    with pytest.raises(ValueError, match=rf"{re.escape(repr(cell))} on line 1 \(data row 1\)"):
+        read_csv(path, header=False)
+
+
 @pytest.mark.parametrize("header", ["x,y", "0-4,5-9", "2019,x", "n (%),y", "0,10.0.0.1",
                                     "1,2.3.2020", "1,1.0.1"])
 def test_names_that_are_no_decorated_numbers_are_not_doubted(tmp_path, header):
