@@ -552,9 +552,12 @@ def _pandas_read(layout, options=""):
     """The pandas call that reads the CSV file of ``layout`` as fastem reads it, with the
     keywords ``options`` (text: ", sep=';', decimal=','"): without a header where it has
     none (pandas' default would take its first row of data for names), below its lines
-    of notes, in its encoding. For the fixes that errors give."""
+    of notes, without the empty columns of a delimiter at the end of each line, in its
+    encoding. For the fixes that errors give."""
     if layout.names is None:
         options += ", header=None"
+    if layout.trailing:
+        options += f", usecols=range({layout.trailing[0]})"
     if layout.comments:
         options += f", skiprows={layout.comments}"
     if layout.encoding not in ("utf-8", "utf-8-sig"):
