@@ -2420,6 +2420,7 @@ def _records(layout, errors="strict"):
 
         reader = csv.reader(lines(), delimiter=layout.delimiter)
         header_done = layout.names is None
+        header_line = None  # the header's line: below the comment lines, and blank ones
         for row in reader:
             line = reader.line_num + layout.comments - len(consumed) + 1
             text = "".join(consumed)
@@ -2428,7 +2429,7 @@ def _records(layout, errors="strict"):
                 yield "blank", line, row, text
                 continue
             if not header_done:
-                header_done = True
+                header_done, header_line = True, line
                 yield "header", line, row, text
                 continue
             if len(row) != layout.n_fields:
@@ -2447,7 +2448,7 @@ def _records(layout, errors="strict"):
                     hint = (f" (its field {j + 1} opens a quote on line {first}{runs}: "
                             f"{_OPEN_QUOTE})")
                 elif layout.n_fields == 1 and layout.names is not None and len(row) > 1:
-                    hint = (f" (if line {layout.comments + 1} is a title rather than the column "
+                    hint = (f" (if line {header_line} is a title rather than the column "
                             "names, remove it or start it with '#')")
                 raise ValueError(
                     f"{layout.path!r} line {line} has {len(row)} field(s) but the "

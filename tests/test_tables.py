@@ -1072,6 +1072,16 @@ def test_a_title_line_above_the_header_is_named(tmp_path, reader):
     assert reader(path).names == ["eruptions", "waiting"]
 
 
+@pytest.mark.parametrize("above, line", [("\n\n", 3), ("# source: USGS\n\n", 3)])
+def test_a_title_line_below_blank_lines_is_named_at_its_line(tmp_path, reader, above, line):
+    """The hint counted the lines above the header as the comment lines alone: a title below
+    blank lines was named as line 1 or 2, a blank line or a comment."""
+    path = _write(tmp_path, above + "Old Faithful eruptions\neruptions,waiting\n3.6,79\n")
+    with pytest.raises(ValueError, match=rf"line {line + 1} has 2 field.s. but the first row "
+                                         rf"has 1.*if line {line} is a title rather than"):
+        reader(path)
+
+
 @pytest.mark.parametrize("content, where, how", [
     ("a,b\n1,\n2,\n3,NA\n", "column 2 ('b')", "leave it out (--columns a, or columns= in fastem.Chunks)"),
     ("a b,b,c\n1,,3\n2,nan,4\n", "column 2 ('b')", "(--columns 'a b,c', or"),
