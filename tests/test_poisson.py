@@ -2,6 +2,8 @@
 
 import decimal
 import math
+import re
+import warnings
 
 import numpy as np
 import pytest
@@ -20,8 +22,9 @@ from family_checks import (
     check_summaries_add,
     check_warm_start,
     fit_quietly,
+    fitted_by_path,
 )
-from fastem import ExponentialMixture, PoissonMixture
+from fastem import ExponentialMixture, PoissonMixture, RegularizationWarning
 from reference import poisson_em_step, poisson_log_prob, poisson_mixture_moments
 
 
@@ -285,3 +288,55 @@ def test_initial_means_refused_are_named_by_the_entry_refused(cls, name, bad):
     with pytest.raises(ValueError, match=rf"{name} must be finite and positive, got "
                                          rf"{bad:.3g} \(component 1, feature 0; 1 such"):
         cls(2, **{name: init}).fit(X)
+
+
+def _small_counts_beside_huge_ones(dtype, small):
+    """Feature 0: counts of mean ``small`` (0: zeros) in rows 0-299, counts near 1e9 in
+    rows 300-599, whose mean puts the min_rate floor near 500; feature 1: counts near 5."""
+    rng = np.random.default_rng(0)
+    huge = rng.poisson(1e9, 300)
+    X = np.column_stack([np.concatenate([rng.poisson(small, 300), huge]),
+                         rng.poisson(5.0, 600)])
+    return X.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("path", ["fit", "missing", "partial_fit", "dask"])
+@pytest.mark.parametrize("small", [0.0, 2.0])
+def test_a_rate_held_at_the_floor_far_above_its_counts_warns(small, path, dtype):
+    """Beside counts near 1e9 the min_rate floor is near 500: the component of the small
+    counts (or of zeros) is held there, and its points' log-likelihood is the floor's,
+    hundreds of nats each below their own rate's (a mean score of -250 where -7.5 is
+    reached), which the fit did without a word. It warns, naming the component, the
+    feature, the mean of its points and a min_rate that lets them through, with which the
+    fit follows them and is silent."""
+    X = _small_counts_beside_huge_ones(dtype, small)
+
+    def fitted(min_rate):
+        model = PoissonMixture(2, weights_init=[0.5, 0.5], rates_init=[[3.0, 5.0], [1e9, 5.0]],
+                               min_rate=min_rate)
+        return fitted_by_path(path, model, X, batches=[X] * 3, missing_rows=slice(1, None, 5),
+                              chunk_rows=200)
+
+    with pytest.warns(RegularizationWarning,
+                      match=r"Rates at the min_rate floor cost .*: component 0 \(weight \S+\): "
+                            r"rate \S+ of feature 0, whose points average \S+, at the min_rate "
+                            r"floor \(\S+\), \S+ nats per point") as record:
+        model = fitted(1e-6)
+    assert len(record) == 1 and "feature 1" not in str(record[0].message)
+    assert model.rates_[0, 0] > 100.0
+    advised = float(re.search(r"Lower min_rate \(to (\S+) or below\)",
+                              str(record[0].message)).group(1))
+    refit = fitted(advised)  # warnings are errors
+    assert refit.rates_[0, 0] < 0.01 + 1.5 * small
+
+
+def test_a_rate_at_the_floor_on_zeros_of_small_counts_is_silent():
+    """Zeros beside counts near 50: the floor (5e-5) costs each zero 5e-5 nats, a
+    zero-inflation component the floor hardly changes."""
+    rng = np.random.default_rng(0)
+    X = np.concatenate([np.zeros(300), rng.poisson(50.0, 300)])[:, None]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = PoissonMixture(2, random_state=0).fit(X)
+    assert np.sort(model.rates_.ravel())[0] <= 1e-6 * X.mean() * (1 + 1e-9)

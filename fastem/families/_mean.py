@@ -303,6 +303,22 @@ class MeanParameterMixture(BaseMixture):
             means = np.where(unobserved, np.asarray(current, dtype=np.float64), means)
         self._set_component_means(means, data_mean)
 
+    def _means_before_the_floor(self, stats, data=None):
+        """The components' weighted means of their points, float64 (n_components, n_features),
+        before the floor: of ``data`` where it is given (a ``partial_fit`` step's batch: the
+        running statistics average them with those of earlier parameters), or of the
+        running statistics ``stats`` for a component that holds none of the batch (and
+        where ``data`` is None)."""
+        own = stats if data is None else data
+        with np.errstate(divide="ignore", invalid="ignore"):
+            means = own.moments["sx"] / self._observed_nk(own)
+            if data is not None:
+                # a component that holds none of the batch (0 / 0): its points are the
+                # running statistics' (zeros there would be a mean of 0, not NaN)
+                means = np.where(np.isnan(means),
+                                 stats.moments["sx"] / self._observed_nk(stats), means)
+        return means
+
     def _warn_unobserved(self, stats):
         """Warn (UserWarning) of components with no observed value in a feature
         (:meth:`_unobserved`), whose means there are the start's, in the statistics ``stats``

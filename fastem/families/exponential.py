@@ -223,14 +223,7 @@ class ExponentialMixture(MeanParameterMixture):
         a component that holds none of the batch.
         """
         data_mean = self._data_mean(stats)
-        own = stats if data is None else data
-        with np.errstate(divide="ignore", invalid="ignore"):
-            means = own.moments["sx"] / self._observed_nk(own)
-            if data is not None:
-                # a component that holds none of the batch (0 / 0): its points are the
-                # running statistics' (zeros there would be a mean of 0, not NaN)
-                means = np.where(np.isnan(means),
-                                 stats.moments["sx"] / self._observed_nk(stats), means)
+        means = self._means_before_the_floor(stats, data)
         reasons = floored_scale_reasons(self, data_mean, means)
         if not reasons:
             return False

@@ -8,6 +8,7 @@ from .._validation import EntryError, find_non_integers
 from ..kernels.independent_missing import PoissonMissingParams
 from ..kernels.poisson import LOG_FACTORIALS, WORK_ROWS, PoissonParams, split
 from ..base import fill_doc
+from ..exceptions import RegularizationWarning, warn_at_caller
 from ._mean import MeanParameterMixture
 
 __all__ = ["PoissonMixture"]
@@ -27,6 +28,13 @@ def _log_factorials(dtype):
 # (2e-3, fastem.kernels.poisson); at 1e-3, rows with NaN were off by 2.4e-4
 # nats where complete rows were off by 2e-6. From rates summing to about 840.
 _NAN_ROWS_ROUNDING = 1e-4
+# Nats per point that a rate held at the min_rate floor may cost its component's points
+# before the fit warns. The floor costs counts of mean m below it ``floor - m + m log(m /
+# floor)`` nats each (zeros: the floor itself), which min_rate * the feature's mean makes
+# 1e-6 nats at mean counts of 1 and 500 nats at 5e8 (zeros, or counts near 2, beside counts
+# near 1e9: the floor of 500 gave them a mean log-likelihood of -250 where their own rates
+# give -7.5, without a word).
+_FLOOR_COST = 1e-2
 # The largest rate numpy's Generator.poisson takes (numpy's POISSON_LAM_MAX, for int64).
 _NUMPY_POISSON_MAX = np.iinfo(np.int64).max - 10 * np.sqrt(np.iinfo(np.int64).max)
 
@@ -94,8 +102,13 @@ class PoissonMixture(MeanParameterMixture):
         count zero probability. Such a component is not a degenerate fit: the
         probability of a zero count is at most 1, so its likelihood is bounded,
         and at the floor it differs from the rate-0 limit by ``min_rate``
-        times the mean count per point (a zero-inflation component). No
-        warning is given.
+        times the mean count per point (a zero-inflation component). Beside
+        counts of a far larger size (zeros or counts near 2 beside counts near
+        1e9, whose mean puts the floor near 500), a component is held at the
+        floor at a cost of about the floor per point: where a component at the
+        floor costs its points more than 0.01 nats each, the fit warns
+        (:class:`~fastem.RegularizationWarning`, naming the component, the
+        feature and a ``min_rate`` that lets its counts through).
     {missing_independent}
 
     Attributes
@@ -231,6 +244,51 @@ class PoissonMixture(MeanParameterMixture):
 
     def _complete_work_rows(self, n_features):
         return WORK_ROWS
+
+    def _check_regularization(self, stats, data=None):
+        """Warn (RegularizationWarning) of components whose rate is held at the ``min_rate``
+        floor above the mean of their points at a cost of more than ``_FLOOR_COST`` nats
+        per point; return whether it warned.
+
+        The floor is ``min_rate`` times the feature's mean: beside counts near 1e9 it is
+        about 1e3, and a component of zeros, or of small counts, is held there at a cost
+        of about the floor per point. The components' own means are read as
+        :class:`~fastem.ExponentialMixture` reads them
+        (:meth:`_means_before_the_floor`).
+        """
+        data_mean = self._data_mean(stats)
+        floor = self._floor(data_mean)
+        means = self._means_before_the_floor(stats, data)
+        rates = np.asarray(self.rates_, dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cost = floor - means + np.where(means > 0, means * np.log(means / floor), 0.0)
+        costly = ((rates <= floor * (1.0 + 4.0 * np.finfo(self.rates_.dtype).eps))
+                  & (means < floor) & (cost > _FLOOR_COST)
+                  & (np.asarray(self.weights_)[:, None] > 0))
+        if not costly.any():
+            return False
+        weights = np.asarray(self.weights_, dtype=np.float64)
+        shown = "; ".join(
+            f"component {k} (weight {weights[k]:.3g}): "
+            + ", ".join(f"rate {rates[k, d]:.3g} of feature {self._feature_label(d)}, whose "
+                        f"points average {means[k, d]:.3g}, at the min_rate floor "
+                        f"({floor[d]:.3g}), {cost[k, d]:.3g} nats per point below their own "
+                        f"rate's log-likelihood"
+                        for d in np.flatnonzero(costly[k]))
+            for k in np.flatnonzero(costly.any(axis=1)))
+        # a floor at or below each such mean, or below _FLOOR_COST, costs them no more
+        let_through = np.maximum(means, _FLOOR_COST) / np.where(data_mean > 0, data_mean, 1.0)
+        needed = 10.0 ** np.floor(np.log10(np.min(let_through[costly])))
+        warn_at_caller(
+            f"Rates at the min_rate floor cost their points' likelihood: {shown}. The floor "
+            f"is min_rate={self.min_rate:g} times each feature's mean count, and the counts "
+            "span more orders of magnitude than a rate may follow under it: the rate and "
+            "likelihood of such a component are the floor's, not the data's. Lower "
+            f"min_rate (to {needed:.0e} or below), or fit the small and the large counts "
+            "apart.",
+            RegularizationWarning,
+        )
+        return True
 
     def _sample_component(self, rng, k, n):
         """``n`` counts of component ``k``: NumPy's Poisson draws, and for rates beyond
