@@ -3343,7 +3343,8 @@ class BaseMixture(_KeywordsChecked):
                     continue
                 spent = more.n_iter
                 margin = rounding_gap(more, result, dtype)
-                higher = not more.decrease and more.lower_bound > result.lower_bound + margin
+                higher = (not more.decrease and more.lower_bound > result.lower_bound + margin
+                          and not self._gains_on_a_floor(move, worker, result, more))
                 if higher and (more.converged or more.stopped):
                     if self.verbose:
                         print(f"Move kept: lower bound {more.lower_bound:.5f}.")
@@ -3361,6 +3362,13 @@ class BaseMixture(_KeywordsChecked):
                 break
         return result._replace(
             n_iter=spent, unfinished_move=max(0.0, unfinished - result.lower_bound))
+
+    def _gains_on_a_floor(self, move, worker, before, after):
+        """Family hook: whether the run ``after`` of ``move`` (one of :meth:`_moves`) from
+        the run ``before`` (both of ``worker``'s family) gains by putting more components
+        than ``before`` on a spurious maximum that only the regularisation bounds, which
+        the move is then not kept for. Default: False."""
+        return False
 
     def _moves(self, worker, result):
         """Family hook: the moves to try from the converged run ``result`` of ``worker``.

@@ -165,3 +165,55 @@ def test_a_component_of_weight_0_is_no_duplicate_for_a_move(estimator):
             model.fit(X)
     assert model.weights_[3] == 0.0
     assert (model.predict(X) != 3).all()
+
+
+def short_times_among_long_ones():
+    """970 durations of a gamma of shape 1.2 (less dispersed than an exponential) near
+    400 and 30 near 3: one exponential twice is a local peak that splits by 2 return to."""
+    rng = np.random.default_rng(0)
+    return np.concatenate([rng.gamma(1.2, 400 / 1.2, 970), rng.exponential(3.0, 30)])[:, None]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("path", ["array", "missing='em'", "sample_weight"])
+@pytest.mark.parametrize("n_components", [2, 3])
+def test_a_small_group_far_below_the_rest_is_split_off(n_components, path, dtype):
+    """The default fit stayed at one exponential counted twice (thrice), 11.7 nats below
+    the peak whose second component holds the short durations (scale near 2), which a
+    start there reaches; a split by 100 after those by 2 reaches it, and BIC chooses it."""
+    X = short_times_among_long_ones().astype(dtype)
+    params, weight = {}, None
+    if path == "missing='em'":
+        params["missing"] = "em"
+    if path == "sample_weight":  # every other row counted twice
+        weight = np.where(np.arange(len(X)) % 2, 2.0, 1.0)
+    model = ExponentialMixture(n_components, random_state=0, **params).fit(
+        X, sample_weight=weight)
+    at_the_peak = ExponentialMixture(2, weights_init=[0.97, 0.03], scales_init=[[400.0], [3.0]],
+                                     **params).fit(X, sample_weight=weight)
+    rounding = 1e-6 if dtype == np.float32 else 1e-12
+    assert model.score(X, sample_weight=weight) >= (
+        at_the_peak.score(X, sample_weight=weight) - rounding)
+    assert np.sort(model.scales_.ravel())[0] < 10.0
+
+
+def test_select_n_components_chooses_the_split_off_group():
+    result = select_n_components(short_times_among_long_ones(), range(1, 4),
+                                 family="exponential", random_state=0)
+    assert result.best_params_ == ("exponential", 2)
+
+
+@pytest.mark.parametrize("path", ["array", "missing='em'", "sample_weight"])
+def test_a_split_onto_zeros_is_not_kept(path):
+    """Durations near 2 rounded to whole units, a fifth of them 0, which the fit takes
+    for one exponential twice: the split by 100 put a component on the zeros, where the
+    likelihood grows without limit but for the min_scale floor (a spurious maximum, with
+    its RegularizationWarning). The fit stays where it was, silent."""
+    X = np.rint(np.random.default_rng(0).exponential(2.0, (300, 1)))
+    params, weight = {}, None
+    if path == "missing='em'":
+        params["missing"] = "em"
+    if path == "sample_weight":
+        weight = np.where(np.arange(len(X)) % 2, 2.0, 1.0)
+    model = ExponentialMixture(2, random_state=0, **params).fit(X, sample_weight=weight)  # silent
+    assert model.scales_.min() > 1.0

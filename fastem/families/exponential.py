@@ -1,5 +1,7 @@
 """Mixtures of exponential distributions with independent features."""
 
+import copy
+
 import numpy as np
 
 from ..kernels.exponential import ExponentialParams
@@ -203,6 +205,24 @@ class ExponentialMixture(MeanParameterMixture):
         # points that are all 0 in that feature: a scale at min_scale's floor.
         # (min_variance_ratio is a rule of Gaussian components.)
         return floored_scale_reasons(self, summary.mean)
+
+    def _gains_on_a_floor(self, move, worker, before, after):
+        """Whether ``move`` is a wide split (``move.wide``, see :meth:`_moves`) and ``after``
+        has more components at the ``min_scale`` floor
+        (:func:`~fastem._collapse.floored_scale_reasons`) than ``before``: a split by 100
+        towards small scales reaches zeros in the data, on which a component's
+        likelihood grows without limit but for the floor (it put one on the zeros of
+        durations rounded to whole units, which the fit took for one exponential twice).
+        Other moves are kept as the highest runs are."""
+        if not getattr(move, "wide", False):
+            return False
+
+        def floored(result):
+            judge = copy.copy(worker)
+            judge._set_parameters(result.parameters)
+            return len(floored_scale_reasons(judge, judge._data_mean(result.stats)))
+
+        return floored(after) > floored(before)
 
     def _check_regularization(self, stats, data=None):
         """Warn (RegularizationWarning) of components whose scale is at the ``min_scale``
