@@ -574,10 +574,16 @@ def _tree(points, copies):
 def hierarchical_labels(X, weights, n_clusters):
     """Cluster labels of the points of ``X`` from the hierarchical clustering.
 
-    Identical points start in one cluster (mclust's ``dupPartition``), whose
-    size is their summed weight, in units of the weight of one row
-    (:func:`_sizes`): weights that count copies give the tree of the
-    copies. Points of zero weight are left out (label -1).
+    Identical points start in one cluster (the ``dupPartition`` of mclust's
+    ``hc``), whose size is their summed weight, in units of the weight of one
+    row (:func:`_sizes`): weights that count copies give the tree of the
+    copies. Points of zero weight are left out (label -1). mclust's ``Mclust``
+    does not start so: its ``hc`` call passes no ``partition`` on to
+    ``hcVVV``, which then starts from one cluster per row: repeated rows
+    merge pair by pair, among merges of exactly equal cost that its order of
+    search decides. On data with repeated rows the two trees differ (MASS's
+    geyser, 257 distinct of 299 rows: adjusted Rand index 0.97 at K=2, 0.49 at
+    K=8), and so do the peaks EM reaches from them.
 
     Parameters
     ----------
