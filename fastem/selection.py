@@ -100,7 +100,11 @@ def collapsed_components(model, X, sample_weight=None, *, min_variance_ratio=1e-
        point) is below what its covariance needs to be
        non-singular without ``reg_covar``: ``n_features + 1`` for 'full', 2
        for 'diag' and 'spherical', 1 for 'tied' (the shared covariance is
-       pooled; each component only needs a point for its mean).
+       pooled; each component only needs a point for its mean), by more than
+       a thousandth of a point. Kish's size of points held unequally falls
+       short of their number (two points held at 1 and 0.99999 count
+       1.99999999995), so a component that holds each of its points to within
+       about 3% rests on them all; a point held at less counts short.
 
     A component of an :class:`~fastem.ExponentialMixture` is flagged when its
     scale sits at the ``min_scale`` floor in a feature where the data are not

@@ -138,16 +138,44 @@ def test_few_points_rule():
 
 
 def test_effective_points_just_below_the_need_are_not_shown_as_the_need():
-    """A 'full' 1-D component on two close points of 300 has 1.99999 effective points:
-    the reason says so, not '2 effective points, fewer than 2'."""
-    X = np.random.default_rng(4).normal(size=(300, 1))
-    two = np.sort(X[:, 0])[:2]
-    model = fastem.GaussianMixture(
-        2, means_init=[[two.mean()], [0.1]], weights_init=[0.01, 0.99], random_state=0).fit(X)
+    """A 'full' 1-D component on two points held at 0.99 and 0.94 has 1.9985 effective
+    points: the reason says so, not '2.00 effective points, fewer than 2'."""
+    X = np.r_[np.random.default_rng(0).normal(size=200), 3.5, 4.0][:, None]
+    model = fastem.GaussianMixture(2, means_init=[[0.0], [3.75]], random_state=0).fit(X)
     reasons = collapsed_components(model, X)
-    assert list(reasons) == [0]
-    shown = float(re.search(r"([0-9.]+) effective points, fewer than 2", reasons[0])[1])
-    assert shown < 2
+    assert list(reasons) == [1]
+    shown = float(re.search(r"([0-9.]+) effective points, fewer than 2", reasons[1])[1])
+    assert 1.998 < shown < 2
+
+
+# A blob of 200 points and a group of as many points as each covariance type needs,
+# held by their component to within 2.5e-4 each: 2.99999998 and 1.99999999 effective
+# points, which were flagged as fewer than 3 and 2.
+GROUPS = {
+    "full": [[4.6, 0.0], [5.0, 0.6], [5.2, -0.5]],
+    "diag": [[4.6, 0.0], [5.1, 0.5]],
+    "spherical": [[4.6, 0.0], [5.1, 0.5]],
+}
+
+
+@pytest.mark.parametrize("covariance_type", sorted(GROUPS))
+def test_a_component_that_holds_each_of_its_points_rests_on_them_all(covariance_type):
+    """Kish's effective size of points held unequally falls short of their number: a
+    component that holds the three points that a 2-D 'full' covariance needs (or the two
+    of 'diag' and 'spherical') to within 2.5e-4 each has 2.99999998 (1.99999999) of them.
+    It is not collapsed, in memory, as Chunks, with sample weights and in the grid."""
+    group = np.array(GROUPS[covariance_type])
+    X = np.vstack([np.random.default_rng(0).normal(size=(200, 2)), group])
+    start = dict(means_init=[[0, 0], group.mean(axis=0)], random_state=0)
+    model = fastem.GaussianMixture(2, covariance_type=covariance_type, **start).fit(X)
+    held = model.predict_proba(X)[-len(group):, 1]
+    assert (held > 1 - 2.5e-4).all() and (held < 1).all()
+    weights = np.r_[np.full(200, 2.0), np.ones(len(group))]
+    assert collapsed_components(model, X) == {}
+    assert collapsed_components(model, fastem.Chunks([X[:150], X[150:]])) == {}
+    assert collapsed_components(model, X, weights) == {}
+    grid = fastem.select_n_components(X, [2], covariance_type, **start)
+    assert grid.flags[(covariance_type, 2)] == ""
 
 
 def test_collapsed_components_of_the_other_families():
