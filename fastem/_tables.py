@@ -579,8 +579,107 @@ def _pandas_resave(layout, options):
     return f"{read}.{_pandas_write(layout)}"
 
 
+def _notation_options(thousands, decimal):
+    """pandas' keywords (text) that read numbers with the digit groups set apart by
+    ``thousands`` (a character, or None) and the decimal mark ``decimal``."""
+    options = [f"thousands={thousands!r}"] if thousands else []
+    if decimal != ".":
+        options.append(f"decimal={decimal!r}")
+    if thousands and not thousands.isascii():  # pandas' C parser takes only ASCII for it
+        options.append("engine='python'")
+    return ", ".join(options)
+
+
+def _pandas_number(field, thousands, decimal):
+    """The number that pandas' read_csv, with :func:`_notation_options`, reads for ``field``
+    in a column of numbers, or None where it reads the column as text. Its C parser takes
+    a thousands mark anywhere after the first digit ('1.5' is 15 with thousands='.', and
+    '5.' is 5), and a decimal point only as ``decimal``; its Python one (a mark beyond
+    ASCII) takes no two marks in a row, and a plain number as written."""
+    mark, point = re.escape(thousands or ""), re.escape(decimal)
+    python = bool(thousands) and not thousands.isascii()
+    text = field.strip() if python else _trimmed(field)
+    whole = rf"(?:[0-9]+{mark}|[0-9])*" if python else rf"(?:[0-9][0-9{mark}]*)?"
+    power = r"(?:[0-9]?[eE]-?[0-9]+)?" if python else r"(?:[eE][-+]?[0-9]+)?"
+    found = re.fullmatch(rf"[-+]?({whole}(?:{point}[0-9]*)?){power}", text)
+    if found is None or not any(c.isdigit() for c in found.group(1)):
+        return float(text) if python and _is_number(text) else None
+    return float((text.replace(thousands, "") if thousands else text).replace(decimal, "."))
+
+
+def _in_notation(field, thousands, decimal):
+    """Whether ``field`` is a number written with digit groups of three set apart by
+    ``thousands`` (or none) and the decimal mark ``decimal``."""
+    mark = re.escape(thousands or "")
+    groups = rf"[0-9]{{1,3}}(?:{mark}[0-9]{{3}})+|" if thousands else ""
+    return re.fullmatch(rf"[-+]?(?:{groups}[0-9]*)(?:{re.escape(decimal)}[0-9]*)?"
+                        r"(?:[eE][-+]?[0-9]+)?", field.strip()) is not None
+
+
+def _misread_field(layout, thousands, decimal):
+    """The first field of the file of ``layout`` that pandas' read_csv with
+    :func:`_notation_options` would not read as the notation means, where the file mixes
+    notations: (line, data row, column, field, the number pandas reads or None), or None.
+    A field that it reads as another number ('1.5' as 15 with thousands='.', '1,5' as 15
+    with thousands=','), in a column that it reads as numbers; or a number with a decimal
+    point that it does not read (decimal=','), so that it keeps a column as text whose
+    numbers of the notation it was meant to convert. Reads the whole file (an error's
+    path): a row that the reader refuses ends it, as pandas would then refuse the file."""
+    columns = [j for j in range(layout.n_fields) if j not in layout.trailing]
+    text, converted, misread, unread = set(), set(), {}, {}
+    try:
+        for row_number, (line, row) in enumerate(_rows(layout), 1):
+            for j in columns:
+                field = row[j]
+                if _is_missing(field):
+                    continue
+                number = _pandas_number(field, thousands, decimal)
+                place = (_field_line(line, row, j), row_number, j, field, number)
+                if number is None:
+                    text.add(j)
+                    if _is_number(field):
+                        unread.setdefault(j, place)
+                    continue
+                if not _is_number(field):
+                    converted.add(j)
+                if not _in_notation(field, thousands, decimal) and not (
+                        _is_number(field) and number == float(field)):  # as written
+                    misread.setdefault(j, place)
+    except ValueError:
+        pass
+    found = ([place for j, place in misread.items() if j not in text]
+             + [place for j, place in unread.items() if j in converted])
+    return min(found, key=lambda place: (place[0], place[2])) if found else None
+
+
+def _mixed_notation(layout, value, thousands, decimal, found):
+    """What :func:`_misread_field` ``found`` in the file of ``layout``, whose field
+    ``value`` asked for the notation of ``thousands`` and ``decimal``: that the file mixes
+    notations, which field pandas would misread, and that the file needs correcting."""
+    line, row_number, j, field, number = found
+    where = f"{field!r} on line {line} (data row {row_number}), {layout.column(j)}"
+    what = (f"would read {where} as {shortest_text(number)}" if number is not None else
+            f"would not read {where}, a number with a decimal point, and so would keep "
+            "that column as text, its numbers unconverted")
+    return (
+        f"the file mixes notations: pandas' read_csv with "
+        f"{_notation_options(thousands, decimal)} {what}; correct the numbers written in "
+        f"another notation than {value!r} (such as {field!r}) so that every number of the "
+        "file is written alike, before saving it as plain numbers"
+    )
+
+
+def _notation_resave(layout, value, thousands, decimal=".", shown="e.g. with pandas: {}"):
+    """The pandas code of :func:`_pandas_resave` for numbers written with ``thousands``
+    and ``decimal`` (:func:`_notation_options`), in the text ``shown``; or, where the file
+    also holds numbers that it would misread (:func:`_misread_field`), why none is given."""
+    found = _misread_field(layout, thousands, decimal)
+    if found is not None:
+        return _mixed_notation(layout, value, thousands, decimal, found)
+    return shown.format(_pandas_resave(layout, _notation_options(thousands, decimal)))
+
+
 _SPACED = ", sep=r'\\s+'"  # pandas' keyword for numbers separated by spaces, as text
-_THOUSANDS, _DECIMAL = "thousands=','", "decimal=','"  # and for a comma in numbers
 
 
 def _spaced_resave(layout):
@@ -599,25 +698,23 @@ def _grouped_digits(layout, value, where):
         return None
     mark, decimal = found.group(1), found.group(2)
     number = value.strip(" \t").replace(mark, "").replace(",", ".")
-    options = f"thousands={mark!r}"
-    if decimal == "," or mark == ".":  # a file that groups digits with points has commas
-        options += ", decimal=','"
-    if not mark.isascii():  # pandas' C parser takes only an ASCII character for thousands
-        options += ", engine='python'"
-    fix = _pandas_resave(layout, options)
+    # a file that groups digits with points has decimal commas
+    fix = _notation_resave(layout, value, mark, "," if decimal == "," or mark == "." else ".",
+                           "with pandas: {} for " + number if mark == " " and decimal != ","
+                           else "e.g. with pandas: {}")
     named = _GROUP_MARKS.get(mark) or f"U+{ord(mark):04X} {_character_name(mark)}"
     comma = " and a decimal comma" if decimal == "," else ""
     if mark != " " or decimal == ",":
         return (
             f"{layout.path!r} has {value!r} on {where}, a number with {named} between its "
             f"digit groups{comma} ({number}); save the file without separators in numbers"
-            f"{' and with decimal points' if comma else ''} (e.g. with pandas: {fix})"
+            f"{' and with decimal points' if comma else ''} ({fix})"
         )
     return (
         f"{layout.path!r} has {value!r} on {where}: a number with spaces between its digit "
         f"groups ({number}) or numbers separated by spaces (numpy.savetxt's default), which "
         "fastem cannot tell apart; fastem reads neither. Check which the file means, then "
-        f"save it without separators in numbers (with pandas: {fix} for {number}) or with "
+        f"save it without separators in numbers ({fix}) or with "
         f"commas between its numbers ({_spaced_resave(layout)}, or np.savetxt(path, X, "
         "delimiter=','))"
     )
@@ -3053,24 +3150,25 @@ def _bad_value(layout, value, line, row_number, j):
     ):
         return (
             f"{layout.path!r} has {value!r} on {where}, a number with a thousands "
-            "separator; save the file without separators in numbers (e.g. with pandas: "
-            f"{_pandas_resave(layout, _THOUSANDS)})"
+            f"separator; save the file without separators in numbers "
+            f"({_notation_resave(layout, value, ',')})"
         )
     if re.fullmatch(r"[-+]?[0-9]{1,3},[0-9]{3}", value):
         # 1,000 is a thousand or one: each fix would silently misread the other
         thousand, one = value.replace(",", ""), value.replace(",", ".")
+        shown = "with pandas: {} for " + thousand
         return (
             f"{layout.path!r} has {value!r} on {where}: a number with a thousands separator "
             f"({thousand}) or with a decimal comma ({one}), which fastem cannot tell apart; "
             "fastem reads neither. Check which the file means, then save it without "
-            f"separators in numbers (with pandas: {_pandas_resave(layout, _THOUSANDS)} for "
-            f"{thousand}) or with decimal points ({_pandas_resave(layout, _DECIMAL)} for {one})"
+            f"separators in numbers ({_notation_resave(layout, value, ',', '.', shown)}) or "
+            f"with decimal points ({_notation_resave(layout, value, None, ',', '{} for ' + one)})"
         )
     if _DECIMAL_COMMA.fullmatch(value):
         return (
             f"{layout.path!r} has {value!r} on {where}, a number with a decimal comma; "
             "fastem reads decimal points: save the file with '.' as the decimal separator "
-            f"(e.g. with pandas: {_pandas_resave(layout, _DECIMAL)})"
+            f"({_notation_resave(layout, value, None, ',')})"
         )
     return (
         f"{layout.path!r} has the non-numeric value {value!r} on {where}; "

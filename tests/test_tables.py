@@ -1924,6 +1924,76 @@ def test_the_pandas_call_that_saves_a_file_again_reads_it_as_fastem_does(
         np.isnan(number) and np.isnan(read[0][1, 1]))
 
 
+# A value that fastem refuses, with the pandas keywords of each call its error gives and
+# the number that call reads for it; a number elsewhere in the file, and what it means
+# (None: a number in no notation)
+MIXED = [
+    ("1.234,5", {"thousands='.', decimal=','": 1234.5}, "1.5", 1.5),
+    ("1.234,5", {"thousands='.', decimal=','": 1234.5}, "2,5", 2.5),
+    ("1,234.5", {"thousands=','": 1234.5}, "1,5", 1.5),
+    ("1,234.5", {"thousands=','": 1234.5}, "1,23", 1.23),
+    ("1,234.5", {"thousands=','": 1234.5}, "2.5", 2.5),
+    ("1,5", {"decimal=','": 1.5}, "2.5", 2.5),
+    ("1,000", {"thousands=','": 1000, "decimal=','": 1}, "1,5", 1.5),
+    ("1,000", {"thousands=','": 1000, "decimal=','": 1}, "2.5", 2.5),
+    ("1'234.5", {"thousands=\"'\"": 1234.5}, "1'5", None),
+    ("1'234.5", {"thousands=\"'\"": 1234.5}, "2.5", 2.5),
+    ("1 234,5", {"thousands=' ', decimal=','": 1234.5}, "2.5", 2.5),
+    ("1 234,5", {"thousands=' ', decimal=','": 1234.5}, "1 5", None),
+    ("1\u00a0234,5", {"thousands='\\xa0', decimal=',', engine='python'": 1234.5}, "1\u00a05",
+     None),
+    ("1\u00a0234,5", {"thousands='\\xa0', decimal=',', engine='python'": 1234.5}, "2.5", 2.5),
+]
+
+
+@pytest.mark.parametrize("value, calls, other, meant", MIXED)
+@pytest.mark.parametrize("place", [(0, 1), (1, 1), (2, 1), (2, 0)])
+@pytest.mark.parametrize("header", [True, False])
+@pytest.mark.parametrize("delimiter", [";", ",", "\t"])
+def test_the_pandas_call_for_a_notation_is_not_given_for_a_file_that_mixes_notations(
+        tmp_path, value, calls, other, meant, place, header, delimiter):
+    """The pandas call that an error gives for a number in a locale's notation applies to
+    the whole file, and was chosen from the one value fastem stopped at: for '1.234,5' it
+    gave thousands='.', decimal=',', which read '1.5' elsewhere in the file as 15, and
+    thousands=',' read '1,5' as 15. Where another field would be read otherwise than as
+    its notation means (or a decimal point would keep a column of decimal commas as text),
+    the error names that field and says that the file mixes notations; elsewhere the call
+    reads every value as meant. ``place``: (data row, column) of ``other``, about the
+    refused value on data row 2, column 1, which alone fastem reads."""
+    rows = [["2", "3"], [value, "4"], ["5", "6"]]  # whole numbers: in every notation
+    rows[place[0]][place[1]] = other
+    if header:
+        rows.insert(0, ["a", "b"])
+    quote = (lambda v: f'"{v}"' if delimiter in v else v)
+    path = _write(tmp_path, "".join(delimiter.join(map(quote, row)) + "\n" for row in rows))
+    with pytest.raises(ValueError, match=rf"{re.escape(repr(value))} on line {2 + header} "
+                                         r"\(data row 2\), column 1") as error:
+        read_csv(path, columns=[0], header=header)
+    message = str(error.value)
+    given = re.findall(_RESAVE, message)
+    new_path = str(tmp_path / "new.csv")
+    for fix in given:
+        options = next(options for options in calls if f", {options}" in fix)
+        exec(fix, {"pd": pd, "path": path, "new_path": new_path})
+        expected = [[2, 3], [calls[options], 4], [5, 6]]
+        expected[place[0]][place[1]] = meant
+        assert_array_equal(read_csv(new_path, header=header).data, expected), message
+    if len(given) == len(calls):
+        return
+    line = 1 + header + place[0]
+    assert re.search(
+        rf"the file mixes notations: pandas' read_csv with .* would (?:not )?read "
+        rf"{re.escape(repr(other))} on line {line} \(data row {place[0] + 1}\), column "
+        rf"{place[1] + 1}.*correct the numbers written in another notation", message), message
+    # and pandas misreads it so
+    options = next(options for options in calls if not any(options in fix for fix in given))
+    read = pd.read_csv(path, sep=delimiter, header=0 if header else None,
+                       **eval(f"dict({options})"))
+    field = read.iloc[place[0], place[1]]
+    assert meant is None or not isinstance(field, float) and not str(field).isdigit() or (
+        field != meant) or read.iloc[1, 0] != calls[options], (read, message)
+
+
 def test_the_fix_of_a_headerless_file_of_numbers_set_apart_by_spaces_keeps_its_first_row(
         tmp_path):
     """numpy.savetxt's default: the pandas call took the first row for names, and made a
