@@ -765,16 +765,27 @@ def _decorated_value(layout, value, where, j):
     ``where`` (the line, row and column ``j``) of a CSV file: what it holds, and a pandas
     call that reads the column as numbers. None for another value."""
     column = j if layout.names is None else layout.names[j]
+
+    def fields():  # the column's fields, each with its place, for the misread ones
+        try:
+            for row_number, (line, row) in enumerate(_rows(layout), 1):
+                yield (f"line {_field_line(line, row, j)} (data row {row_number}), "
+                       f"{layout.column(j)}", row[j])
+        except ValueError:  # a row that pandas would refuse too
+            return
+
     return _decorated_number_error(
         value, f"{layout.path!r} has {value!r} on {where}", column,
         _pandas_read(layout, "" if layout.delimiter == "," else f", sep={layout.delimiter!r}"),
-        f"df.{_pandas_write(layout)}")
+        f"df.{_pandas_write(layout)}", fields)
 
 
-def _decorated_number_error(value, what_where, column, read, write):
+def _decorated_number_error(value, what_where, column, read, write, fields):
     """The error for ``value`` of :func:`_decorated_value`, which ``what_where`` names with
     its place in its file, in the ``column`` that pandas' ``read`` (code) reads and
-    ``write`` saves again; None for another value."""
+    ``write`` saves again; None for another value. ``fields()``: (place, field) of each
+    value of the column, in order, where the pandas steps for ``value`` may misread
+    another value written in another notation ('2.50 €' as 250 beside '1.234,50 €')."""
     text = value.strip()
     brackets = len(text) > 2 and text[0] == "(" and text[-1] == ")"
     if brackets:
@@ -822,25 +833,40 @@ def _decorated_number_error(value, what_where, column, read, write):
                     "between its digit groups")
     if comma_decimal:
         what.append("a decimal comma")
-    # the pandas steps that take the decorations off the column's text, in order
+    number_text = number.lstrip("+")
+    written = f"{', '.join(what[:-1]) + ' and ' if len(what) > 1 else ''}{what[-1]}"
+    # the pandas steps that take the decorations off the column's text, in order, each
+    # with the same step in Python
     steps = []
     if brackets:
-        steps.append(".str.strip().str.replace(r'^\\((.*)\\)$', r'-\\1', regex=True)")
-    removed = [re.escape(c) for c in signs]
-    if unit:
-        removed.append(re.escape(unit))
-    if group is not None and group != " ":
-        removed.append(re.escape(group))
+        steps.append((".str.strip().str.replace(r'^\\((.*)\\)$', r'-\\1', regex=True)",
+                      lambda t: re.sub(r"^\((.*)\)$", r"-\1", t.strip(), flags=re.DOTALL)))
+    decorations = [re.escape(c) for c in signs] + ([re.escape(unit)] if unit else [])
+    separators = [re.escape(group)] if group is not None and group != " " else []
     if any(c.isspace() for c in value.strip()):
-        removed.append(r"\s")
-    if removed:
-        steps.append(f".str.replace({_raw('|'.join(removed))}, '', regex=True)")
+        separators.append(r"\s")
+    if decorations or separators:
+        removed = "|".join(decorations + separators)
+        steps.append((f".str.replace({_raw(removed)}, '', regex=True)",
+                      lambda t: re.sub(removed, "", t)))
     for c in minus:
-        steps.append(f".str.replace({c!r}, '-')")
+        steps.append((f".str.replace({c!r}, '-')", lambda t, c=c: t.replace(c, "-")))
     if comma_decimal:
-        steps.append(".str.replace(',', '.')")
-    fix = (f"df = {read}; df[{column!r}] = pd.to_numeric(df[{column!r}]{''.join(steps)}); "
-           f"{write}")
+        steps.append((".str.replace(',', '.')", lambda t: t.replace(",", ".")))
+    found = _misread_decorated(fields(), steps, decorations, group,
+                               "," if comma_decimal else ".")
+    if found is not None:
+        place, field, number = found
+        return (
+            f"{what_where}: a number ({number_text}) written with {written}, which pandas, "
+            f"and fastem, read as text; but the column mixes notations: the pandas steps "
+            f"that take those off would read {field!r} on {place} as {shortest_text(number)}. "
+            f"Correct the numbers written in another notation than {value!r} (such as "
+            f"{field!r}) so that every number of the column is written alike, then save the "
+            "column as plain numbers"
+        )
+    fix = (f"df = {read}; df[{column!r}] = pd.to_numeric(df[{column!r}]"
+           f"{''.join(code for code, _ in steps)}); {write}")
     notes = ""
     for c, per in (("%", 100), ("\u2030", 1000)):
         if c in signs:
@@ -851,11 +877,36 @@ def _decorated_number_error(value, what_where, column, read, write):
         notes += (f"; if its comma is a decimal comma ({text.replace(',', '.')}), not a "
                   "thousands separator, replace ',' by '.' instead of removing it")
     return (
-        f"{what_where}: a number ({number.lstrip('+')}) written "
-        f"with {', '.join(what[:-1]) + ' and ' if len(what) > 1 else ''}{what[-1]}, which "
+        f"{what_where}: a number ({number_text}) written with {written}, which "
         "pandas, and fastem, read as text. "
         f"Save the column as plain numbers (e.g. with pandas: {fix}{notes})"
     )
+
+
+def _misread_decorated(fields, steps, decorations, group, decimal):
+    """The first of ``fields`` ((place, field) pairs) that the pandas ``steps`` of
+    :func:`_decorated_number_error` ((code, the same step in Python) pairs) turn into
+    another number than its notation means: (place, field, number), or None. The notation:
+    digit groups set apart by ``group`` (or none), the decimal mark ``decimal``, once the
+    ``decorations`` (regular expressions of signs and a unit), brackets and minus signs of
+    print are off."""
+    for place, field in fields:
+        if field is None or _is_missing(field):
+            continue
+        text = field
+        for _, step in steps:
+            text = step(text)
+        if not _is_number(text):
+            continue  # which pd.to_numeric refuses, not misreads
+        number = float(text)
+        core = re.sub(r"^\((.*)\)$", r"\1", field.strip(), flags=re.DOTALL)
+        core = re.sub("|".join(decorations), "", core) if decorations else core
+        core = re.sub(r"^([-+])\s+", r"\1",
+                      core.translate({ord(c): "-" for c in _MINUS_SIGNS}).strip())
+        if not _in_notation(core, group, decimal) and not (
+                _is_number(field) and float(field) == number):  # as written
+            return place, field, number
+    return None
 
 
 def _spaced_numbers(text):
@@ -2294,8 +2345,9 @@ def _parquet_text_column(pa, pq, path, name, kind):
             return (f"{what_where}: numbers stored as text. Save the column as numbers (e.g. "
                     f"with pandas: df = pd.read_parquet(path); df[{name!r}] = pd.to_numeric("
                     f"df[{name!r}]); df.to_parquet(new_path))")
-        return _decorated_number_error(value, what_where, name, "pd.read_parquet(path)",
-                                       "df.to_parquet(new_path)")
+        return _decorated_number_error(
+            value, what_where, name, "pd.read_parquet(path)", "df.to_parquet(new_path)",
+            lambda: ((f"row {row + 1}", field) for row, field in enumerate(values.to_pylist())))
     return None
 
 

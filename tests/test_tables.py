@@ -1874,6 +1874,80 @@ def test_a_decorated_number_is_named_with_a_pandas_call_that_reads_it(
     assert_array_equal(read_csv(new_path).data, [[1.5, 2], [3, number], [4, 5]])
 
 
+# A number with signs (refused), what it means; another number of its column, what that
+# means (None: a number in no notation)
+DECORATED_MIXED = [
+    ("1.234,50 \u20ac", 1234.5, "2.50 \u20ac", 2.5),
+    ("1.234,50 \u20ac", 1234.5, "1.5", 1.5),
+    ("1.234,50 \u20ac", 1234.5, "2,50 \u20ac", 2.5),
+    ("$1,234.50", 1234.5, "$1,5", 1.5),
+    ("$1,234.50", 1234.5, "$2.5", 2.5),
+    ("$1,234", 1234, "$1,23", 1.23),
+    ("3,00 \u20ac", 3, "1 5 \u20ac", None),
+    ("3,00 \u20ac", 3, "2.5", 2.5),
+    ("1'234.50 CHF", 1234.5, "1'5 CHF", None),
+    ("(1.234,5)", -1234.5, "(2.5)", -2.5),
+    ("12%", 12, "0.5%", 0.5),
+]
+
+
+@pytest.mark.parametrize("value, number, other, meant, row, layout", [
+    (*case, row, layout) for case in DECORATED_MIXED for row in (0, 2)
+    for layout in (";", ",", "\t", "no header", "parquet")
+    # a value that fastem refuses is named first; a parquet column, by its first value
+    if row == 2 or (_tables._is_number(case[2]) and layout != "parquet")])
+def test_the_pandas_steps_for_a_decorated_number_are_not_given_for_a_column_of_mixed_notations(
+        tmp_path, value, number, other, meant, row, layout):
+    """The pandas steps that an error gives to take the signs and digit groups off a column
+    ('1.234,50 \u20ac': remove '\u20ac', '.' and spaces, then ',' for '.') were chosen from
+    the one refused value, and silently read another of the column written otherwise as
+    another number: '2.50 \u20ac' or '1.5' as 250 or 15, '$1,5' as 15. Where the steps
+    would so misread a value of the column, the error names it, with its place, and says
+    that the column mixes notations; elsewhere the steps read every value as meant.
+    ``row``: the data row (0-based) of ``other``; the refused value is on data row 2."""
+    column = ["5", value, "6"]
+    column[row] = other
+    if layout == "parquet":
+        pytest.importorskip("pyarrow")
+        path = str(tmp_path / "t.parquet")
+        column[0] = None  # the refused value is the column's first
+        pd.DataFrame({"a": [1.5, 3, 4], "b": column}).to_parquet(path)
+
+        def read(path):
+            return _tables.read_parquet(path, missing=True)
+        pattern = (
+            r"with pandas: (df = pd\.read_parquet.*?to_parquet\(new_path\))")
+        place = rf"{re.escape(repr(other))} on row 3"
+    else:
+        delimiter = ";" if layout == "no header" else layout
+        rows = [["1.5", column[0]], ["3", column[1]], ["4", column[2]]]
+        if layout != "no header":
+            rows.insert(0, ["a", "b"])
+        quote = (lambda v: f'"{v}"' if delimiter in v else v)
+        path = _write(tmp_path, "".join(delimiter.join(map(quote, r)) + "\n" for r in rows))
+        header = layout != "no header"
+
+        def read(path):
+            return read_csv(path, header=header)
+        pattern = r"with pandas: (df = pd\.read_csv.*?index=False(?:, header=False)?\))"
+        place = (rf"{re.escape(repr(other))} on line {1 + header + row} \(data row {row + 1}\), "
+                 "column 2")
+    with pytest.raises(ValueError, match=re.escape(repr(value))) as error:
+        read(path)
+    message = str(error.value)
+    fix = re.search(pattern, message)
+    if fix is not None:
+        new_path = str(tmp_path / ("new.parquet" if layout == "parquet" else "new.csv"))
+        exec(fix.group(1), {"pd": pd, "path": path, "new_path": new_path})
+        expected = [5 if column[0] else np.nan, number, 6]
+        expected[row] = meant
+        assert_array_equal(read(new_path).data[:, 1], expected), message
+        return
+    found = re.search(rf"the column mixes notations: the pandas steps that take those off "
+                      rf"would read {place}.* as ([-0-9.e+]+)\. Correct the numbers", message)
+    assert found is not None and (meant is None or float(found.group(1)) != meant), message
+
+
 # The pandas code of an error that saves a CSV file again (its options may call range())
 _RESAVE = r"pd\.read_csv\(path, (?:[^()]|\([^()]*\))*\)\.to_csv\(new_path, [^)]*\)"
 
