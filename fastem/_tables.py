@@ -3147,6 +3147,19 @@ def _character_name(c):
     return _CONTROL_NAMES.get(c) or unicodedata.name(c, "CONTROL CHARACTER")
 
 
+def _spellings(layout, value):
+    """The fields of the file of ``layout`` that are ``value`` once trimmed, as written
+    ('-', ' -', '- '), in order: pandas takes a marker of na_values only as written, and
+    would keep a column of ' -' as text. Reads the whole file (an error's path)."""
+    found = {value: None}
+    try:
+        for _, row in _rows(layout):
+            found.update((field, None) for field in row if _trimmed(field) == value)
+    except ValueError:  # a row that pandas would refuse too
+        pass
+    return list(found)
+
+
 def _bad_value(layout, value, line, row_number, j):
     where = f"line {line} (data row {row_number}), {layout.column(j)}"
     padding = _other_padding(value)
@@ -3195,7 +3208,8 @@ def _bad_value(layout, value, line, row_number, j):
             f"{layout.path!r} has {value!r} on {where}, which some data sets write for a "
             "missing value; fastem reads pandas' markers (an empty field, NA, nan, ...), not "
             f"{value!r}: if it marks one, write the file with those (with pandas: "
-            f"{_pandas_resave(layout, f'na_values=[{value!r}]')}), then {layout.nan_fix}"
+            f"{_pandas_resave(layout, f'na_values={_spellings(layout, value)!r}')}), then "
+            f"{layout.nan_fix}"
         )
     if re.fullmatch(r"[-+]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?", value) and (
         "." in value or value.count(",") > 1  # a decimal comma is one comma, without a point

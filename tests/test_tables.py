@@ -1948,6 +1948,32 @@ def test_the_pandas_steps_for_a_decorated_number_are_not_given_for_a_column_of_m
     assert found is not None and (meant is None or float(found.group(1)) != meant), message
 
 
+@pytest.mark.parametrize("mark", ["-", "?", "."])
+@pytest.mark.parametrize("spellings", [(" {}", "{}"), ("{}", "{} "), ("{}", "\t{}"),
+                                       ("{}", "{}")])
+@pytest.mark.parametrize("header", [True, False])
+@pytest.mark.parametrize("delimiter", [";", ","])
+def test_the_pandas_call_for_a_mark_of_a_missing_value_takes_it_with_spaces_around(
+        tmp_path, mark, spellings, header, delimiter):
+    """fastem reads a field without the spaces around it, and named ' -' as '-', with
+    pandas' na_values=['-'], which takes a marker only as written: it kept ' -', and its
+    column, as text, which the new file held again. The call lists the mark as each field
+    of the file writes it; following it reads every one as a missing value."""
+    first, second = (spelling.format(mark) for spelling in spellings)
+    rows = [["1", first], ["2", "3"], ["4", second]]
+    if header:
+        rows.insert(0, ["a", "b"])
+    path = _write(tmp_path, "".join(delimiter.join(row) + "\n" for row in rows))
+    with pytest.raises(ValueError, match=rf"has {re.escape(repr(mark))} on line {1 + header} "
+                                         "\\(data row 1\\), column 2") as error:
+        read_csv(path, header=header, missing=True)
+    fix = re.search(_RESAVE, str(error.value)).group(0)
+    new_path = str(tmp_path / "new.csv")
+    exec(fix, {"pd": pd, "path": path, "new_path": new_path})
+    assert_array_equal(read_csv(new_path, header=header, missing=True).data,
+                       [[1, np.nan], [2, 3], [4, np.nan]])
+
+
 # The pandas code of an error that saves a CSV file again (its options may call range())
 _RESAVE = r"pd\.read_csv\(path, (?:[^()]|\([^()]*\))*\)\.to_csv\(new_path, [^)]*\)"
 
