@@ -603,7 +603,7 @@ def _pandas_number(field, thousands, decimal):
     power = r"(?:[0-9]?[eE]-?[0-9]+)?" if python else r"(?:[eE][-+]?[0-9]+)?"
     found = re.fullmatch(rf"[-+]?({whole}(?:{point}[0-9]*)?){power}", text)
     if found is None or not any(c.isdigit() for c in found.group(1)):
-        return float(text) if python and _is_number(text) else None
+        return float(field) if python and _is_number(field) else None
     return float((text.replace(thousands, "") if thousands else text).replace(decimal, "."))
 
 

@@ -2046,6 +2046,26 @@ MIXED = [
 ]
 
 
+@pytest.mark.parametrize("thousands, decimal", [
+    (".", ","), (",", "."), (None, ","), ("'", "."), (" ", ","), (" ", "."), ("\u00a0", ","),
+    ("\u00a0", ".")])
+def test_the_numbers_that_pandas_reads_in_a_notation_are_foreseen(thousands, decimal):
+    """_pandas_number, which tells where pandas' read_csv with thousands= and decimal=
+    would misread a file, reads each field as pandas does (a number, or text): with
+    engine='python' (a mark beyond ASCII) a plain number beside a no-break space is text."""
+    fields = ["1.5", "2,5", "1.234,5", "1,234.5", "1'234.5", "1 234,5", "1 5", "1\u00a0234,5",
+              "1\u00a05", ".5", "5.", "1..5", "-1.5", "+1.234,5", "1.5e3", "1,5e3", " 1.5 ",
+              "12.3456", "1,2,3", "1.234.567", "32.88\u00a0", "\u00a09.942", "\u00a02.", "e5",
+              "1_5", "-.5", "1.500", "7"]
+    options = {"decimal": decimal, "thousands": thousands}
+    if thousands and not thousands.isascii():
+        options["engine"] = "python"
+    for field in fields:
+        read = pd.read_csv(io.StringIO(f'"{field}"|x\n'), sep="|", header=None, **options)[0][0]
+        expected = None if isinstance(read, str) else float(read)
+        assert _tables._pandas_number(field, thousands, decimal) == expected, field
+
+
 @pytest.mark.parametrize("value, calls, other, meant", MIXED)
 @pytest.mark.parametrize("place", [(0, 1), (1, 1), (2, 1), (2, 0)])
 @pytest.mark.parametrize("header", [True, False])
