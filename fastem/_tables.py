@@ -624,29 +624,26 @@ def _misread_field(layout, thousands, decimal):
     with thousands=','), in a column that it reads as numbers; or a number with a decimal
     point that it does not read (decimal=','), so that it keeps a column as text whose
     numbers of the notation it was meant to convert. Reads the whole file (an error's
-    path): a row that the reader refuses ends it, as pandas would then refuse the file."""
+    path, :func:`_rows_to_check`)."""
     columns = [j for j in range(layout.n_fields) if j not in layout.trailing]
     text, converted, misread, unread = set(), set(), {}, {}
-    try:
-        for row_number, (line, row) in enumerate(_rows(layout), 1):
-            for j in columns:
-                field = row[j]
-                if _is_missing(field):
-                    continue
-                number = _pandas_number(field, thousands, decimal)
-                place = (_field_line(line, row, j), row_number, j, field, number)
-                if number is None:
-                    text.add(j)
-                    if _is_number(field):
-                        unread.setdefault(j, place)
-                    continue
-                if not _is_number(field):
-                    converted.add(j)
-                if not _in_notation(field, thousands, decimal) and not (
-                        _is_number(field) and number == float(field)):  # as written
-                    misread.setdefault(j, place)
-    except ValueError:
-        pass
+    for row_number, (line, row) in enumerate(_rows_to_check(layout), 1):
+        for j in columns:
+            field = row[j]
+            if _is_missing(field):
+                continue
+            number = _pandas_number(field, thousands, decimal)
+            place = (_field_line(line, row, j), row_number, j, field, number)
+            if number is None:
+                text.add(j)
+                if _is_number(field):
+                    unread.setdefault(j, place)
+                continue
+            if not _is_number(field):
+                converted.add(j)
+            if not _in_notation(field, thousands, decimal) and not (
+                    _is_number(field) and number == float(field)):  # as written
+                misread.setdefault(j, place)
     found = ([place for j, place in misread.items() if j not in text]
              + [place for j, place in unread.items() if j in converted])
     return min(found, key=lambda place: (place[0], place[2])) if found else None
@@ -767,12 +764,9 @@ def _decorated_value(layout, value, where, j):
     column = j if layout.names is None else layout.names[j]
 
     def fields():  # the column's fields, each with its place, for the misread ones
-        try:
-            for row_number, (line, row) in enumerate(_rows(layout), 1):
-                yield (f"line {_field_line(line, row, j)} (data row {row_number}), "
-                       f"{layout.column(j)}", row[j])
-        except ValueError:  # a row that pandas would refuse too
-            return
+        for row_number, (line, row) in enumerate(_rows_to_check(layout), 1):
+            yield (f"line {_field_line(line, row, j)} (data row {row_number}), "
+                   f"{layout.column(j)}", row[j])
 
     return _decorated_number_error(
         value, f"{layout.path!r} has {value!r} on {where}", column,
@@ -2820,6 +2814,16 @@ def place_of(layout, row, j=None):
             f"{layout.column(column)}")
 
 
+def _rows_to_check(layout):
+    """:func:`_rows` for an error that checks its fix against the whole file: up to a row
+    that the reader refuses (its number of fields, bytes not of the file's encoding),
+    which pandas would refuse too, and which a later error names."""
+    try:
+        yield from _rows(layout)
+    except ValueError:
+        return
+
+
 def _rows(layout, header=False):
     """(line number, fields) of each non-blank data row; checks the number of fields.
 
@@ -3152,11 +3156,8 @@ def _spellings(layout, value):
     ('-', ' -', '- '), in order: pandas takes a marker of na_values only as written, and
     would keep a column of ' -' as text. Reads the whole file (an error's path)."""
     found = {value: None}
-    try:
-        for _, row in _rows(layout):
-            found.update((field, None) for field in row if _trimmed(field) == value)
-    except ValueError:  # a row that pandas would refuse too
-        pass
+    for _, row in _rows_to_check(layout):
+        found.update((field, None) for field in row if _trimmed(field) == value)
     return list(found)
 
 
@@ -3216,7 +3217,7 @@ def _bad_value(layout, value, line, row_number, j):
     ):
         return (
             f"{layout.path!r} has {value!r} on {where}, a number with a thousands "
-            f"separator; save the file without separators in numbers "
+            "separator; save the file without separators in numbers "
             f"({_notation_resave(layout, value, ',')})"
         )
     if re.fullmatch(r"[-+]?[0-9]{1,3},[0-9]{3}", value):
