@@ -621,9 +621,9 @@ def _misread_field(layout, thousands, decimal):
     :func:`_notation_options` would not read as the notation means, where the file mixes
     notations: (line, data row, column, field, the number pandas reads or None), or None.
     A field that it reads as another number ('1.5' as 15 with thousands='.', '1,5' as 15
-    with thousands=','), in a column that it reads as numbers; or a number with a decimal
-    point that it does not read (decimal=','), so that it keeps a column as text whose
-    numbers of the notation it was meant to convert. Reads the whole file (an error's
+    with thousands=','), in a column that it reads as numbers; or a number in another
+    notation that it does not read ('2.5' or '1.234,5' with decimal=','), so that it keeps
+    a column as text whose numbers of the notation it was meant to convert. Reads the whole file (an error's
     path, :func:`_rows_to_check`)."""
     columns = [j for j in range(layout.n_fields) if j not in layout.trailing]
     text, converted, misread, unread = set(), set(), {}, {}
@@ -636,7 +636,7 @@ def _misread_field(layout, thousands, decimal):
             place = (_field_line(line, row, j), row_number, j, field, number)
             if number is None:
                 text.add(j)
-                if _is_number(field):
+                if _is_number(field) or _decorated_number(field):
                     unread.setdefault(j, place)
                 continue
             if not _is_number(field):
@@ -656,8 +656,8 @@ def _mixed_notation(layout, value, thousands, decimal, found):
     line, row_number, j, field, number = found
     where = f"{field!r} on line {line} (data row {row_number}), {layout.column(j)}"
     what = (f"would read {where} as {shortest_text(number)}" if number is not None else
-            f"would not read {where}, a number with a decimal point, and so would keep "
-            "that column as text, its numbers unconverted")
+            f"would not read {where} as a number, and so would keep that column as text, "
+            "its numbers unconverted")
     return (
         f"the file mixes notations: pandas' read_csv with "
         f"{_notation_options(thousands, decimal)} {what}; correct the numbers written in "

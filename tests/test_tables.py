@@ -2066,6 +2066,23 @@ def test_the_numbers_that_pandas_reads_in_a_notation_are_foreseen(thousands, dec
         assert _tables._pandas_number(field, thousands, decimal) == expected, field
 
 
+@pytest.mark.parametrize("other", ["1.234,5", "1,234.5", "$2.5", "2.5"])
+@pytest.mark.parametrize("header", [True, False])
+def test_the_pandas_call_for_decimal_commas_is_not_given_for_a_column_it_keeps_as_text(
+        tmp_path, other, header):
+    """pandas' decimal=',' reads a column as text where one of its values is a number in
+    another notation ('1.234,5', '1,234.5', '$2.5', '2.5'), so that its decimal commas
+    were left as they were, and fastem named '1,5' again, with the same call: the error
+    names that value as one that keeps the column as text."""
+    rows = [["a"]] if header else []
+    path = _write(tmp_path, "".join(f'"{row[0]}"\n' for row in rows + [["1,5"], [other]]))
+    with pytest.raises(ValueError, match=rf"pandas' read_csv with decimal=',' would not read "
+                                         rf"{re.escape(repr(other))} on line {2 + header} "
+                                         r"\(data row 2\), column 1(?: \('a'\))? as a number, "
+                                         r"and so would keep that column as text"):
+        read_csv(path, header=header)
+
+
 @pytest.mark.parametrize("value, calls, other, meant", MIXED)
 @pytest.mark.parametrize("place", [(0, 1), (1, 1), (2, 1), (2, 0)])
 @pytest.mark.parametrize("header", [True, False])
