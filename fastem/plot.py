@@ -288,7 +288,6 @@ def _histogram_edges(values, bins):
     return np.arange(low, high + width + 1, width) - 0.5
 
 
-@one_snapshot
 def _density_data(model, X, feature):
     """(feature index, the data's values of that feature or None, axis label) for plot_density_1d.
 
@@ -358,6 +357,7 @@ def _drawn_components(model, min_weight):
                           > _min_weight(model, min_weight))
 
 
+@one_snapshot
 def plot_density_1d(model, X=None, *, feature=None, bins=None, min_weight=None, ax=None):
     """Histogram of the data, each weighted component density, and the mixture density.
 

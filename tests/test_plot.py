@@ -917,3 +917,24 @@ def test_a_component_drawn_below_the_prior_threshold_stays_in_the_range_without_
     low, high = plot.plot_density_1d(model, min_weight=min_weight)["ax"].get_xlim()
     assert low < -3 and high > model.means_[far[0], 0] + 1
     assert plot.plot_density_1d(model)["ax"].get_xlim()[1] < 10  # by default, as it was
+
+
+def test_density_1d_draws_one_snapshot_of_a_model_refitted_meanwhile(data, monkeypatch):
+    """plot_density_1d reads the model's parameters once, as every plot does: a refit by
+    the caller or another thread while it draws does not mix the two fits' parameters.
+    Fails before the fix (the curves were the refit's over the first fit's grid)."""
+    model = fastem.GaussianMixture(2, random_state=0, tol=1e-2).fit(data[:, :1])
+    grid = plot._grid
+
+    def refit_meanwhile(*args):
+        model.fit(data[:, :1] + 100.0)
+        return grid(*args)
+
+    monkeypatch.setattr(plot, "_grid", refit_meanwhile)
+    drawn = plot.plot_density_1d(model, data[:, :1])
+    monkeypatch.setattr(plot, "_grid", grid)
+    x = drawn["mixture"].get_xdata()
+    assert x.min() < 0 and x.max() < 20  # the first fit's range
+    first = fastem.GaussianMixture(2, random_state=0, tol=1e-2).fit(data[:, :1])
+    np.testing.assert_allclose(drawn["mixture"].get_ydata(),
+                               plot._marginal_densities(first, x, 0).sum(axis=0), rtol=1e-12)
