@@ -419,13 +419,14 @@ def plot_density_1d(model, X=None, *, feature=None, bins=None, min_weight=None, 
     j, values, label = _density_data(model, X, feature)
     if values is not None:
         values = _observed(values, label, "plot_density_1d", "X")
+        edges = _histogram_edges(values, bins)
+    drawn = _drawn_components(model, min_weight)  # every argument checked before ax is drawn on
     ax = _axes(ax)
     counts = _is_counts(model)
     hist = None
     parameters = _component_parameters(model, j)
     if values is not None:
-        _, _, hist = ax.hist(values, bins=_histogram_edges(values, bins), density=True,
-                             color="0.8", label="data")
+        _, _, hist = ax.hist(values, bins=edges, density=True, color="0.8", label="data")
         low, high = values.min(), values.max()
     else:
         # the range of the components that add to the mixture: one of weight 0 (left without
@@ -451,7 +452,7 @@ def plot_density_1d(model, X=None, *, feature=None, bins=None, min_weight=None, 
     densities = _marginal_densities(model, x, j)
     components = [
         ax.plot(x, densities[k], "--", color=_color(k), lw=1.2, label=f"component {k}", **style)[0]
-        for k in _drawn_components(model, min_weight)
+        for k in drawn
     ]
     (mixture,) = ax.plot(x, densities.sum(axis=0), color="k", lw=2, label="mixture")
     ax.set_xlabel(label)
@@ -578,6 +579,7 @@ def plot_clusters_2d(model, X, *, features=(0, 1), n_std=(1, 2, 3), max_points=2
     except (TypeError, ValueError):
         raise ValueError(f"random_state must be None, an int >= 0 or a numpy.random.Generator, "
                          f"got {random_state!r}.") from None
+    drawn = _drawn_components(model, min_weight)
     ax = _axes(ax)
     if X.shape[0] > max_points:
         rows = rng.choice(X.shape[0], max_points, replace=False)
@@ -588,7 +590,6 @@ def plot_clusters_2d(model, X, *, features=(0, 1), n_std=(1, 2, 3), max_points=2
     size, alpha = point_style(X.shape[0])
     colors = [_color(k) for k in labels]
     scatter = ax.scatter(X[:, i], X[:, j], c=colors, s=size, alpha=alpha, linewidths=0)
-    drawn = _drawn_components(model, min_weight)
     means = _component_means(model)[:, [i, j]]
     ellipses = []
     if hasattr(model, "covariance_type"):
@@ -694,8 +695,8 @@ def plot_selection(result, *, label=None, ax=None):
     ValueError
         For a ``result`` without a finite value.
     """
-    ax = _axes(ax)
     values = _selection_values(result)
+    ax = _axes(ax)
     lines = {}
     for covariance_type in dict.fromkeys(c for c, _ in values):
         ks = sorted(k for c, k in values if c == covariance_type)
@@ -758,7 +759,8 @@ def plot_pairs(model, X, *, pairs=None, axes=None, **kwargs):
                          "leave it out for all pairs of the first four features.")
     for pair in pairs:  # checked before any panel is drawn
         _feature_pair(model, pair, names, "plot_pairs")
-    if axes is None:
+    made = axes is None
+    if made:
         n_cols = min(3, len(pairs))
         n_rows = -(-len(pairs) // n_cols)
         figure, grid = _pyplot().subplots(n_rows, n_cols, figsize=(4 * n_cols + 1.5, 3.6 * n_rows),
@@ -772,8 +774,13 @@ def plot_pairs(model, X, *, pairs=None, axes=None, **kwargs):
         figure = axes[0].figure
     if len(axes) < len(pairs):
         raise ValueError(f"plot_pairs got {len(axes)} axes for {len(pairs)} pairs; pass one per pair.")
-    panels = [plot_clusters_2d(model, X, features=p, ax=a, legend=False, **kwargs)
-              for p, a in zip(pairs, axes)]
+    try:  # the first panel refuses the arguments of every panel, before it draws
+        panels = [plot_clusters_2d(model, X, features=p, ax=a, legend=False, **kwargs)
+                  for p, a in zip(pairs, axes)]
+    except Exception:
+        if made:  # not left open, empty, beside the caller's figures
+            _pyplot().close(figure)
+        raise
     legend = figure.legend(handles=panels[0]["handles"], fontsize="small", loc="outside right upper")
     if not shown_all:  # say that features were left out, and how to see them
         figure.suptitle(f"pairs of the first 4 of {n_features} features; pass pairs=[(i, j), ...] "
@@ -817,6 +824,7 @@ class Explorer:
         from matplotlib.widgets import Button, Slider
 
         plt = _pyplot()
+        edges = None if data is None else _histogram_edges(data, bins)  # refused before a figure
         self.family = family
         names = ["weight", *parameters]
         n_components = len(weights)
@@ -831,8 +839,8 @@ class Explorer:
         self.x = _grid(low, high, 800, {n: initial[n] for n in parameters})
         self._data_top = 0.0
         if data is not None:
-            heights, _, _ = self.ax.hist(data, bins=_histogram_edges(data, bins), density=True,
-                                         color="0.85", label="data")
+            heights, _, _ = self.ax.hist(data, bins=edges, density=True, color="0.85",
+                                         label="data")
             self._data_top = float(heights.max())
         style = dict(marker="o", ms=3) if counts else {}
         self.components = [
