@@ -867,19 +867,25 @@ def _component_columns(model, features=None):
 
 
 def _significant_digits(columns):
-    """{title: significant digits} of the Gaussian means among ``columns``
-    (:func:`_component_columns`) that need more than 4 to be read.
+    """{title: significant digits} of the Gaussian means and Poisson rates among
+    ``columns`` (:func:`_component_columns`) that need more than 4 to be read.
 
     A mean far from 0 against its feature's spread (1e6 + noise of sd 0.05)
-    printed with 4 digits reads 1e+06 for every component; it gets the digits
-    that show it to a tenth of the feature's smallest standard deviation, as
-    many as float64 holds at most. The others keep 4.
+    printed with 4 digits reads 1e+06 for every component, and so do Poisson
+    rates of 1e8 and 1.0005e8, 5 standard deviations (sqrt(rate)) apart; each
+    gets the digits that show it to a tenth of the feature's smallest standard
+    deviation, as many as float64 holds at most. The others keep 4 (an
+    exponential's scale is its standard deviation).
     """
     digits = {}
     for title, values in columns.items():
-        if not title.startswith("mean "):
+        kind, _, feature = title.partition(" ")
+        if kind == "mean":
+            spreads = columns.get("sd " + feature)
+        elif kind == "rate" and "scale " + feature not in columns:  # Poisson: sd sqrt(rate)
+            spreads = np.sqrt(values)
+        else:
             continue
-        spreads = columns.get("sd " + title[len("mean "):])
         largest = np.max(np.abs(values))
         if spreads is None or not largest > 0 or not np.min(spreads) > 0:
             continue

@@ -1009,6 +1009,32 @@ def test_the_printed_means_tell_apart_components_far_from_zero(capsys, tmp_path,
     assert f"{means[0, 0]:.4g}" in out and f"{means[0, 0]:.5g}" not in out
 
 
+def test_the_printed_rates_tell_apart_poisson_components_far_from_zero(capsys, tmp_path):
+    # Counts of rates 1e8 and 1.0005e8, 5 standard deviations (sqrt(rate), 1e4) apart:
+    # with 4 significant digits both rates printed as 1e+08 in the table of fit and info.
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.poisson(1e8, (500, 1)), rng.poisson(1e8 + 5e4, (500, 1))])
+    data, path = tmp_path / "d.npy", tmp_path / "m.npz"
+    np.save(data, X.astype(np.float64))
+    status, fitted, _ = run(capsys, "fit", data, "-k", 2, "--family", "poisson", "-o", path)
+    assert status == 0
+    status, info, _ = run(capsys, "info", path)
+    assert status == 0
+    rates = fastem.load(path).rates_[:, 0]
+    assert abs(rates[1] - rates[0]) > 3e4
+    for out in (fitted, info):
+        lines = out.splitlines()
+        start = next(i for i, line in enumerate(lines) if "component  weight" in line) + 1
+        printed = np.array([float(line.split()[2]) for line in lines[start:start + 2]])
+        assert np.abs(printed - rates).max() < 0.1 * np.sqrt(rates.min())
+    # rates near 0 keep 4 digits
+    np.save(data, rng.poisson([[0.7], [4.9]], (2, 500)).reshape(-1, 1).astype(np.float64))
+    status, out, _ = run(capsys, "fit", data, "-k", 2, "--family", "poisson", "-o", path)
+    assert status == 0
+    rate = fastem.load(path).rates_[0, 0]
+    assert f"{rate:.4g}" in out and f"{rate:.5g}" not in out
+
+
 @pytest.mark.parametrize("names", [["a\nb", "c"], ["a\tb", "c"], ["a, b", "c"], [" a", "c"],
                                    ["", "c"]])
 def test_names_that_would_break_the_table_are_quoted(capsys, tmp_path, names):
