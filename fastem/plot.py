@@ -637,9 +637,20 @@ def plot_lower_bounds(model, *, ax=None):
     TypeError
         For a ``model`` that is neither a fastem mixture nor a 1-D sequence of
         floats.
+    ValueError
+        For nothing to draw: a model fitted with ``max_iter=0``, an empty
+        sequence, or a model stepped by ``partial_fit``, whose
+        ``lower_bounds_`` hold only its last batch's log-likelihood (pass the
+        list of its ``lower_bound_`` after each call instead).
     """
     if hasattr(model, "get_params"):  # a model, not a sequence of values
         _check_model(model, "plot_lower_bounds", parameters=False)
+        if getattr(model, "_running_stats", None) is not None:
+            raise ValueError(
+                "plot_lower_bounds draws the passes of a fit, but the model was stepped by "
+                "partial_fit, whose lower_bounds_ hold only the last batch's log-likelihood. "
+                "Keep model.lower_bound_ after each partial_fit call in a list and pass the list."
+            )
     try:
         values = np.asarray(getattr(model, "lower_bounds_", model), dtype=np.float64)
     except (TypeError, ValueError):
@@ -647,6 +658,11 @@ def plot_lower_bounds(model, *, ax=None):
     if values is None or values.ndim != 1:
         raise TypeError(f"plot_lower_bounds takes a fitted fastem mixture or a 1-D sequence of "
                         f"floats, got {type(model).__name__}.")
+    if not len(values):
+        raise ValueError("plot_lower_bounds has no pass to draw: " + (
+            "the model was fitted with max_iter=0, which keeps the start; fit it with "
+            "max_iter of at least 1." if hasattr(model, "get_params") else
+            "the sequence is empty; pass at least one value."))
     ax = _axes(ax)
     (line,) = ax.plot(np.arange(1, len(values) + 1), values, "o-", ms=3)
     ax.set_xlabel("accepted pass")

@@ -976,3 +976,25 @@ def test_density_1d_draws_one_snapshot_of_a_model_refitted_meanwhile(data, monke
     first = fastem.GaussianMixture(2, random_state=0, tol=1e-2).fit(data[:, :1])
     np.testing.assert_allclose(drawn["mixture"].get_ydata(),
                                plot._marginal_densities(first, x, 0).sum(axis=0), rtol=1e-12)
+
+
+def test_lower_bounds_without_a_trace_are_refused_with_what_to_draw(data):
+    """A model stepped by partial_fit keeps its last batch's log-likelihood alone, and
+    one fitted with max_iter=0 none: plot_lower_bounds drew one point at 'accepted
+    pass' 1, or an empty plot, as the trace of a fit. Fails before the fix."""
+    stepped = fastem.GaussianMixture(2, random_state=0)
+    for batch in np.array_split(data, 3):
+        stepped.partial_fit(batch)
+    with pytest.raises(ValueError, match="stepped by partial_fit.*lower_bound_ after each"):
+        plot.plot_lower_bounds(stepped)
+    started = fastem.GaussianMixture(2, max_iter=0, random_state=0).fit(data)
+    with pytest.raises(ValueError, match="max_iter=0"):
+        plot.plot_lower_bounds(started)
+    with pytest.raises(ValueError, match="sequence is empty"):
+        plot.plot_lower_bounds([])
+    assert plt.get_fignums() == []
+    # the values a caller kept after each partial_fit are drawn
+    bounds = []
+    for batch in np.array_split(data, 3):
+        bounds.append(stepped.partial_fit(batch).lower_bound_)
+    assert len(plot.plot_lower_bounds(bounds)["line"].get_xdata()) == 3
