@@ -80,10 +80,13 @@ def _data(X, max_rows=None, model=None):
     DataFrame), validated as they validate it; a 1-D array is one feature,
     and a named Series one column of that name. NaN entries are missing
     values for a ``model`` fitted with ``missing='em'``, else an error
-    that says what ``model`` offers.
+    that says what ``model`` offers. Data that ``model``'s family does not
+    model (negative values for an exponential mixture, counts that are not
+    whole numbers for a Poisson one) are refused as its ``predict`` refuses them.
     Larger data give a uniform subsample of rows, the same on every call.
     Column names come from the data (None without names).
     """
+    from .base import family_check
     from .data import as_source
 
     if getattr(X, "ndim", None) == 1 and hasattr(X, "to_frame") and isinstance(X.name, str):
@@ -92,7 +95,8 @@ def _data(X, max_rows=None, model=None):
         X = X.reshape(-1, 1) if hasattr(X, "compute") else as_array(X).reshape(-1, 1)
     missing = getattr(model, "missing", "error") == "em"
     advice = None if model is None else model._nan_advice(predicting=True)
-    source = as_source(X, allow_nan=missing, nan_advice=advice,
+    check = None if model is None else family_check(model, statistics=False)
+    source = as_source(X, check_data=check, allow_nan=missing, nan_advice=advice,
                        squares=getattr(model, "_squares_data", True))
     values, _ = source.subsample(np.random.RandomState(0), max_rows or _MAX_ROWS)
     names = source.feature_names_in

@@ -998,3 +998,29 @@ def test_lower_bounds_without_a_trace_are_refused_with_what_to_draw(data):
     for batch in np.array_split(data, 3):
         bounds.append(stepped.partial_fit(batch).lower_bound_)
     assert len(plot.plot_lower_bounds(bounds)["line"].get_xdata()) == 3
+
+
+@pytest.mark.parametrize("family, shift", [("exponential", -10.0), ("poisson", -10.0),
+                                           ("poisson", 0.5)])
+@pytest.mark.parametrize("draw", ["density", "density of one column", "explore"])
+def test_data_the_family_does_not_model_are_refused_by_every_plot(family, shift, draw):
+    """Negative data of an exponential or Poisson mixture, and counts that are not whole
+    numbers, are refused by the plots as predict refuses them: plot_density_1d and
+    explore drew their histogram under the model's density or probabilities (explore
+    refused negative data only without a model). Fails before the fix (9 of 9)."""
+    rng = np.random.default_rng(0)
+    if family == "exponential":
+        X, cls = rng.exponential(2.0, (300, 2)), fastem.ExponentialMixture
+    else:
+        X, cls = rng.poisson(3.0, (300, 2)).astype(np.float64), fastem.PoissonMixture
+    pd = pytest.importorskip("pandas")
+    X = X[:, :1] if draw == "explore" else X
+    X = pd.DataFrame(X, columns=["a", "b"][:X.shape[1]])
+    model = cls(2, random_state=0).fit(X)
+    calls = {"density": lambda: plot.plot_density_1d(model, X + shift),
+             "density of one column": lambda: plot.plot_density_1d(model, X[["b"]] + shift),
+             "explore": lambda: plot.explore(model, X + shift)}
+    what = "Negative values" if shift < 0 else "not whole numbers"
+    with pytest.raises(ValueError, match=what):
+        calls[draw]()
+    assert plt.get_fignums() == []
