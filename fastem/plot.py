@@ -1010,7 +1010,8 @@ def explore(model=None, data=None, *, family="gaussian", n_components=2, bins=No
     ValueError
         For a model or data of more than one feature, data whose column name is
         not the model's, data without an observed value, negative data of an
-        exponential or Poisson mixture, an unknown family, an ``n_components``
+        exponential or Poisson mixture, counts of a Poisson one that are not whole
+        numbers, an unknown family, an ``n_components``
         below 1 or above 20 (a figure of sliders taller than a screen), a
         ``bins`` below 1, above 100,000 or a rule numpy does not have, or a
         model whose parameters its predictions would refuse (as
@@ -1051,6 +1052,13 @@ def explore(model=None, data=None, *, family="gaussian", n_components=2, bins=No
                 f"explore: the data of {family} mixtures are non-negative, but data has "
                 f"minimum {values.min():g}; pass the data of the {family} mixture, or "
                 "family='gaussian'."
+            )
+        fractions = values[values != np.round(values)]
+        if family == "poisson" and fractions.size:
+            raise ValueError(
+                f"explore: the data of poisson mixtures are counts (whole numbers), but data "
+                f"holds {fractions.size:,} value(s) that are not, e.g. {fractions[0]:g}; pass "
+                "counts (np.rint(data) if they are counts stored with noise), or another family."
             )
     if model is not None:
         fitted = getattr(model, "feature_names_in_", None)

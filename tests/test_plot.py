@@ -1024,3 +1024,13 @@ def test_data_the_family_does_not_model_are_refused_by_every_plot(family, shift,
     with pytest.raises(ValueError, match=what):
         calls[draw]()
     assert plt.get_fignums() == []
+
+
+def test_explore_without_a_model_refuses_counts_that_are_not_whole_numbers():
+    """explore(family='poisson') draws probabilities at the integers: data that are not
+    whole numbers were drawn as a histogram beside them (negative data were refused).
+    Fails before the fix."""
+    with pytest.raises(ValueError, match=r"counts \(whole numbers\).*2 value\(s\).*e\.g\. 1\.5"):
+        plot.explore(family="poisson", data=np.array([0.0, 1.5, 2.0, 3.25]))
+    assert plt.get_fignums() == []
+    assert plot.explore(family="poisson", data=np.array([0.0, 1.0, 2.0, 3.0])).x[0] == 0
