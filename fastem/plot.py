@@ -410,7 +410,9 @@ def plot_density_1d(model, X=None, *, feature=None, bins=None, min_weight=None, 
     ValueError
         If ``feature`` is not a feature of the model, or ``X`` has another
         number of features, or column names other than the model's, or
-        ``bins`` is below 1, above 100,000 or a rule numpy does not have;
+        ``bins`` is below 1, above 100,000 or a rule numpy does not have, or
+        ``X`` holds values the family does not model (negative ones for an
+        exponential or Poisson mixture, counts that are not whole numbers);
         for a model whose parameters its predictions would refuse (assigned
         ones that disagree with one another, or with its hyper-parameters).
     TypeError
