@@ -328,6 +328,10 @@ class EMResult(NamedTuple):
     # BaseMixture._escape_local_optimum) ended higher when max_iter cut it short,
     # unconverged; 0 where none did
     unfinished_move: float = 0.0
+    # how far below this run's bound a move's run still climbed when max_iter cut it
+    # short, unconverged: a move not judged (a longer run may end higher; Aitken's
+    # estimate at the cut can fall short of its end); inf where none was cut so
+    undecided_move: float = np.inf
 
 
 def rounding_gap(result, other, dtype):

@@ -2728,6 +2728,17 @@ class BaseMixture(_KeywordsChecked):
                     "optimum. Increase max_iter to let the move finish."
                 ),
             )
+        elif best.converged and np.isfinite(best.undecided_move):
+            warn_at_caller(
+                ConvergenceWarning(
+                    "The fit converged to a local optimum, and a move out of it (a merge, "
+                    "split or reordering of its components) was still climbing, "
+                    f"{best.undecided_move:.3g} per sample below its {self._objective}, "
+                    f"when max_iter={int(self.max_iter)} passes ran out: the fit keeps the "
+                    "optimum, which the move might have passed. Increase max_iter to let "
+                    "the move finish."
+                ),
+            )
         empty = [] if stats is None else _empty_components(stats.nk, stats.n_samples)
         if len(empty) and self._warns_empty_components:
             warn_at_caller(
@@ -3315,10 +3326,13 @@ class BaseMixture(_KeywordsChecked):
         (its own lower bounds; its passes numbered on from the run's), with
         ``unfinished_move`` the gain over it of a move's run that was still
         climbing, unconverged, when ``max_iter`` ran out (not kept: the fit
-        warns of it).
+        warns of it), and ``undecided_move`` how far below it such a run
+        ended that was still below it (the fit warns of that too: a longer run
+        may end higher and keep the move).
         """
         spent = result.n_iter
         unfinished = -np.inf  # the highest bound of a move's run that max_iter cut short
+        undecided = -np.inf  # the highest bound of such a run still below the kept one
         dtype = np.dtype(source.dtype)
         # The moves' EM runs: the passes of a run that raises are counted too.
         runner = copy.copy(self)
@@ -3351,8 +3365,12 @@ class BaseMixture(_KeywordsChecked):
                     result = more
                     worker, kept = trial, True
                     break
-                if higher and spent >= int(self.max_iter):
-                    unfinished = max(unfinished, more.lower_bound)
+                if spent >= int(self.max_iter) and not (more.converged or more.stopped
+                                                         or more.decrease):
+                    if higher:
+                        unfinished = max(unfinished, more.lower_bound)
+                    else:
+                        undecided = max(undecided, more.lower_bound)
                 if self.verbose:
                     print(f"Move not kept: lower bound {more.lower_bound:.5f}.")
                 if more.stopped:  # the callback asked to stop, during a move that did not gain
@@ -3361,7 +3379,8 @@ class BaseMixture(_KeywordsChecked):
             if not kept:
                 break
         return result._replace(
-            n_iter=spent, unfinished_move=max(0.0, unfinished - result.lower_bound))
+            n_iter=spent, unfinished_move=max(0.0, unfinished - result.lower_bound),
+            undecided_move=max(0.0, result.lower_bound - undecided))
 
     def _gains_on_a_floor(self, move, worker, before, after):
         """Family hook: whether the run ``after`` of ``move`` (one of :meth:`_moves`) from

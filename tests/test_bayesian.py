@@ -502,6 +502,24 @@ def test_a_move_that_ends_at_max_iter_unconverged_is_not_kept(monkeypatch):
     assert model.lower_bound_ >= stuck.lower_bound_
 
 
+def test_a_move_cut_short_by_max_iter_below_the_optimum_is_said():
+    # A move's run still climbing at -1.88920 when max_iter=1000 ran out, below the kept
+    # -1.88718, was dropped without a word (converged_=True); with the passes it needs
+    # the fit ends at -1.88567. The fit now says that a move could not be judged.
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(c, 1.0, (3000, 3))
+                        for c in ((0, 0, 0), (1.5, 0, 0), (0, 1.5, 0))])
+    with pytest.warns(ConvergenceWarning, match=r"a move out of it .* was still climbing, "
+                      r"\S+ per sample below its evidence lower bound \(ELBO\), when "
+                      r"max_iter=1000 passes ran out"):
+        cut = BayesianGaussianMixture(6, random_state=0, max_iter=1000).fit(X)
+    assert cut.converged_ and cut.n_iter_ == 1000
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        whole = BayesianGaussianMixture(6, random_state=0, max_iter=1500).fit(X)
+    assert whole.converged_ and whole.lower_bound_ > cut.lower_bound_ + 1e-3
+
+
 def test_the_passes_of_a_move_that_raises_are_counted(monkeypatch):
     X = two_blobs()
     m_step = BayesianGaussianMixture._variational_m_step
