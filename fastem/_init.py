@@ -109,7 +109,9 @@ def start_method(method, n_features, restart):
     The hierarchical tree is a deterministic function of its subsample, so the
     starts after the first use 'k-means++' to explore other peaks; so does
     every start for more features than the tree handles
-    (:func:`fastem._hierarchical.suitable`).
+    (:func:`fastem._hierarchical.suitable`); there the fit's first start competes
+    with the Lloyd refinement of its partition
+    (:meth:`fastem.base.BaseMixture._refines_first_start`).
     """
     if method == "hierarchical" and (restart > 0 or not suitable(n_features)):
         return "k-means++"

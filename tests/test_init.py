@@ -784,8 +784,10 @@ def test_rows_of_zero_weight_do_not_count_towards_the_candidates_limit():
 def test_no_start_candidates_where_the_data_are_many_times_the_trees_subsample(
         n_samples, n_features):
     """Beyond ``_CANDIDATE_SUBSAMPLES`` times the tree's subsample (2,000 rows, 1,177 at 12
-    features), or without a tree (more than 30 features), the first start is the tree's
-    (or k-means++'s) alone: each candidate is a fit of all of the data."""
+    features), or without a tree (more than 30 features), the first start draws no
+    k-means++ candidates: each is a fit of all of the data. (Without a tree, the
+    k-means++ partition competes with its own Lloyd refinement, whatever the data's
+    size: see test_the_default_start_above_30_features_reaches_the_lloyd_peak.)"""
     from fastem._init import sample_size
 
     limit = fastem.GaussianMixture._CANDIDATE_SUBSAMPLES * sample_size("hierarchical", n_features)
@@ -793,7 +795,7 @@ def test_no_start_candidates_where_the_data_are_many_times_the_trees_subsample(
     rng = np.random.default_rng(2)
     X = rng.normal(size=(n_samples, n_features)) + 4.0 * rng.integers(0, 3, size=(n_samples, 1))
     calls = _start_methods(fastem.GaussianMixture(3, covariance_type="diag", random_state=0), X)
-    assert calls == ["hierarchical" if n_features <= 30 else "k-means++"]
+    assert calls == (["hierarchical"] if n_features <= 30 else ["k-means++", "kmeans"])
     start = X[: n_samples - 1]  # one row fewer: at the limit, the candidates compete
     if n_features <= 30:
         calls = _start_methods(fastem.GaussianMixture(3, covariance_type="diag", random_state=0),
@@ -955,3 +957,55 @@ def test_given_means_of_points_the_subsample_misses_start_with_a_weight(family, 
     model.fit(data)  # warnings are errors: no EmptyComponentWarning
     assert model.weights_[1] * len(X) == pytest.approx(3.0, rel=1e-2)
     assert_array_equal(np.flatnonzero(model.predict(X) == 1), np.arange(n, n + 3))
+
+
+def _component_inside_another(seed, n_samples=1000, n_features=32):
+    """Three equal groups: covariances I and 100 I about the origin, and I about a far
+    mean."""
+    rng = np.random.default_rng(seed)
+    far = rng.standard_normal(n_features) * 6
+    group = rng.choice(3, n_samples)
+    X = rng.standard_normal((n_samples, n_features))
+    X[group == 1] *= 10
+    X[group == 2] += far
+    return X
+
+
+@pytest.mark.parametrize("covariance_type, seeds", [
+    ("full", (1, 5)), ("diag", (1, 5, 7)), ("tied", (1, 5)), ("spherical", (3,))])
+def test_the_default_start_above_30_features_reaches_the_lloyd_peak(covariance_type, seeds):
+    """Above 30 features (no tree) the first start was one k-means++ partition, seeded on
+    far points of the wide component: EM kept a component on a few of them, up to 17
+    nats per point below the peak from 'kmeans' (its Lloyd refinement), converged and
+    without a word. Both now run and the higher peak is kept: the fit ends at least as
+    high as either start alone, on arrays, float32 data and chunks alike."""
+    for seed in seeds:
+        X = _component_inside_another(seed)
+        peaks = [
+            fastem.GaussianMixture(3, covariance_type=covariance_type, random_state=seed,
+                                   init_params=method).fit(X).score(X)
+            for method in ("kmeans", "k-means++")
+        ]
+        fits = {
+            "array": X, "float32": X.astype(np.float32),
+            "chunks": fastem.Chunks([X[:400], X[400:]]),
+        }
+        for path, data in fits.items():
+            model = fastem.GaussianMixture(3, covariance_type=covariance_type,
+                                           random_state=seed).fit(data)
+            tolerance = 1e-6 if path != "float32" else 1e-3
+            assert model.score(X) >= max(peaks) - tolerance, (seed, path)
+
+
+def test_the_lloyd_rival_of_the_first_start_leaves_restarts_and_given_starts_alone():
+    """The rival is the first start's alone: restarts still draw k-means++ partitions
+    from the same random state (n_init=2 never ends lower than n_init=1), and given
+    means replace it, as they replace every method."""
+    X = _component_inside_another(1)
+    one = fastem.GaussianMixture(3, random_state=1).fit(X)
+    two = fastem.GaussianMixture(3, random_state=1, n_init=2).fit(X)
+    assert two.score(X) >= one.score(X) - 1e-9
+    means = one.means_
+    given = fastem.GaussianMixture(3, random_state=1, means_init=means).fit(X)
+    lloyd = fastem.GaussianMixture(3, random_state=1, means_init=means, init_params="kmeans")
+    assert_array_equal(given.means_, lloyd.fit(X).means_)

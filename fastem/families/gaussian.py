@@ -1734,7 +1734,9 @@ class GaussianMixture(_GaussianComponents):
         hierarchical clustering as in R's mclust (Fraley 1998; Scrucca &
         Raftery 2015), on at most 2,000 points; with ``n_init > 1`` the
         starts after the first use 'k-means++', and so does every start for
-        more than 30 features. When the tree takes all of the data (at most
+        more than 30 features, whose first start is the better of that
+        k-means++ partition and its Lloyd refinement ('kmeans'), each run by
+        EM on the data (about twice the time of one run). When the tree takes all of the data (at most
         2,000 points, fewer from 16 features on), its first start is the best
         of the tree's partition and ``max(0, 5 - n_init)`` k-means++
         partitions, each run by EM on the data, and its restarts draw
