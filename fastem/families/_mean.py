@@ -481,6 +481,22 @@ class MeanParameterMixture(BaseMixture):
     # component holds the 2.5% of values near 9 days, and BIC chose K=1 for them.
     _SPLITS = (2.0, 100.0)
 
+    def _gains_on_a_floor(self, move, worker, before, after):
+        """Whether ``move`` is a wide split (``move.wide``, see :meth:`_moves`) and ``after``
+        has more components of weight 0 than ``before``: a component split off by 100
+        that EM empties adds nothing to the likelihood, and the run's gain is rounding (a
+        Poisson pair on counts near 4 with holes, missing='em', ended with a component of
+        weight 0 at the rate floor, and the fit warned of an empty component). Families
+        add their own spurious maxima (:meth:`ExponentialMixture._gains_on_a_floor`)."""
+        if not getattr(move, "wide", False):
+            return False
+
+        def emptied(result):
+            return int(np.sum(np.asarray(
+                worker._named_parameters(result.parameters)["weights_"]) == 0))
+
+        return emptied(after) > emptied(before)
+
     def _moves(self, worker, result):
         """Merge-and-split moves from a run that ended with one component counted twice.
 

@@ -213,7 +213,10 @@ class ExponentialMixture(MeanParameterMixture):
         towards small scales reaches zeros in the data, on which a component's
         likelihood grows without limit but for the floor (it put one on the zeros of
         durations rounded to whole units, which the fit took for one exponential twice).
-        Other moves are kept as the highest runs are."""
+        Other moves are kept as the highest runs are; one that empties a component is
+        not kept either (:meth:`MeanParameterMixture._gains_on_a_floor`)."""
+        if super()._gains_on_a_floor(move, worker, before, after):
+            return True
         if not getattr(move, "wide", False):
             return False
 
