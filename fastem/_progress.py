@@ -11,6 +11,7 @@ import os
 import sys
 import threading
 import time
+import types
 
 import numpy as np
 from numba.core.event import Listener, register
@@ -221,6 +222,24 @@ def compile_notice_muted(muted=True):
         yield
     finally:
         _NOTICE.muted = before
+
+
+@contextlib.contextmanager
+def compiling_elsewhere():
+    """A wait for kernels that another process compiles (:mod:`fastem._compile_ahead`),
+    announced and timed as a compilation of this process's own."""
+    if _NOTICE is None:
+        yield
+        return
+    _NOTICE.on_start(_WAIT)
+    try:
+        yield
+    finally:
+        _NOTICE.on_end(_WAIT)
+
+
+# The event compiling_elsewhere gives the notice: the compilation of a fastem function.
+_WAIT = types.SimpleNamespace(data={"dispatcher": types.SimpleNamespace(py_func=compiling_elsewhere)})
 
 
 def flush_compile_notice():

@@ -12,6 +12,11 @@ subclass that fills in a few hooks (the *family protocol*):
     The NamedTuple that carries the parameters into the fused kernel (its class
     registered with :func:`fastem.kernels.register_family_kernels`), with arrays
     cast to ``dtype``.
+``_first_params_class()``
+    Optional: the class of ``_kernel_params``' NamedTuple in the fits to
+    come, known before any start, where all its fields' shapes are
+    registered; a first fit then compiles part of its E-step in a second
+    process while it starts (:mod:`fastem._compile_ahead`). Default: None.
 ``_pass_context(source)``
     Optional: what the kernel params of a pass over ``source`` need from the
     whole source, computed at most once per source (e.g. its patterns of
@@ -163,6 +168,7 @@ import numpy as np
 
 from . import _progress  # noqa: F401  (announces long kernel compilations on stderr)
 from ._collapse import MIN_VARIANCE_RATIO
+from ._compile_ahead import start as compile_ahead
 from ._config import BLOCK_SIZE, MAX_PARTITIONS, PARTITION_MEMORY
 from ._em import rounding_gap, run_em
 from ._init import INIT_METHODS, initial_moments, sample_size, start_method
@@ -2069,6 +2075,10 @@ class BaseMixture(_KeywordsChecked):
                             f"{type(self).__name__}._work_rows({n_features})",
                             numbers.Integral, min_val=0)
 
+    def _first_params_class(self):
+        """Family hook: the class of the kernel params of the fits to come, or None if unknown."""
+        return None
+
     def _pass_context(self, source):
         """Family hook: what every chunk's kernel params in a pass over ``source`` share. Default: None."""
         return None
@@ -2539,6 +2549,10 @@ class BaseMixture(_KeywordsChecked):
         self._check_values_for_dtype(source.dtype, starts=not warm)
         n_init = 1 if warm else int(self.n_init)
         random_state = check_random_state(self.random_state)
+        if not warm:  # a first fit's E-step compiles in another process while this one starts
+            params_class = self._first_params_class()
+            if params_class is not None:
+                compile_ahead(params_class, source.dtype, source.n_features, self._n_components)
         priors = self._fit_priors(source)
 
         # With missing='em', the first start is run from the complete rows and

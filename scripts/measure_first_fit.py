@@ -9,7 +9,10 @@ would otherwise compile every module from source at every run). Beside them, the
 alone: ``import numba`` and the first call of one trivial ``@njit(cache=True)``
 function, the floor under any package built on Numba (its first dispatch
 loads Numba's typing and lowering registries, which import scipy.linalg and
-cffi). The processes import the fastem of the checkout this script is in,
+cffi). And the cold first fit once more with ``FASTEM_COMPILE_AHEAD=0``,
+every kernel compiled in the fit's own process: where a core is free, a cold
+first fit compiles part of its E-step in a second process
+(``fastem/_compile_ahead.py``). The processes import the fastem of the checkout this script is in,
 whatever ``PYTHONPATH`` says: to compare two checkouts, run each one's
 script. Run as
 
@@ -127,8 +130,10 @@ def _floor(cache_dir):
     return float(first[0]), float(first[1])
 
 
-def _run(cache_dir, n_samples, covariance_type, breakdown=False):
+def _run(cache_dir, n_samples, covariance_type, breakdown=False, ahead=True):
     env = _env(NUMBA_CACHE_DIR=cache_dir, FASTEM_COMPILE_NOTICE="0")
+    if not ahead:  # every kernel compiled in the fit's own process (fastem._compile_ahead)
+        env["FASTEM_COMPILE_AHEAD"] = "0"
     code = _CHILD.format(
         n=n_samples,
         covariance_type=covariance_type,
@@ -153,12 +158,14 @@ def main(argv=None):
     parser.add_argument("--breakdown", action="store_true")
     args = parser.parse_args(argv)
     _write_bytecode()
-    cold, warm, floor_cold, floor_warm = [], [], [], []
+    cold, warm, alone, floor_cold, floor_warm = [], [], [], [], []
     for i in range(args.repeat):
         with tempfile.TemporaryDirectory() as cache_dir:
             breakdown = args.breakdown and i == 0
             cold.append(_run(cache_dir, args.n_samples, args.covariance_type, breakdown))
             warm.append(_run(cache_dir, args.n_samples, args.covariance_type))
+        with tempfile.TemporaryDirectory() as cache_dir:
+            alone.append(_run(cache_dir, args.n_samples, args.covariance_type, ahead=False))
         with tempfile.TemporaryDirectory() as cache_dir:
             floor_cold.append(_floor(cache_dir))
             floor_warm.append(_floor(cache_dir))
@@ -173,6 +180,7 @@ def main(argv=None):
     )
     for what, label, runs in (
         (fastem_run, "cold cache", cold), (fastem_run, "warm cache", warm),
+        (fastem_run, "cold cache, nothing compiled ahead (FASTEM_COMPILE_AHEAD=0)", alone),
         (numba_run, "cold cache", floor_cold), (numba_run, "warm cache", floor_warm),
     ):
         medians = [statistics.median(r[i] for r in runs) for i in (0, 1)]

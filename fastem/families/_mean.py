@@ -60,7 +60,8 @@ class MeanParameterMixture(BaseMixture):
     ``_init_name`` (the user-init parameter, e.g. ``"scales_init"``),
     ``_floor_name`` (the floor hyper-parameter, e.g. ``"min_scale"``) and
     ``_domain`` and ``_negative_hint`` (how an error message names valid data
-    and how to fix invalid data), and implement
+    and how to fix invalid data), ``_complete_params_class`` (the class
+    ``_complete_kernel_params`` returns), and implement
     ``_complete_kernel_params``, ``_missing_kernel_params``,
     ``_complete_work_rows``, ``_sample_component`` and ``_linear_terms``
     (the log-density's coefficients of ``x`` and its constants, per
@@ -68,6 +69,7 @@ class MeanParameterMixture(BaseMixture):
     """
 
     _mean_name = None
+    _complete_params_class = None
     _init_name = None
     _floor_name = None
     # the start's covariances are not read: the variances cost the least
@@ -341,6 +343,9 @@ class MeanParameterMixture(BaseMixture):
             UserWarning,
         )
         return True
+
+    def _first_params_class(self):
+        return None if self._fits_missing() else self._complete_params_class
 
     def _kernel_params(self, dtype):
         if self._fits_missing():

@@ -96,6 +96,7 @@ class ExponentialMixture(MeanParameterMixture):
     """
 
     _mean_name = "scales_"
+    _complete_params_class = ExponentialParams
     _init_name = "scales_init"
     _floor_name = "min_scale"
     _domain = "non-negative data"

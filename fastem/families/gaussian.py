@@ -1043,6 +1043,9 @@ class _GaussianComponents(BaseMixture):
         """The kernel params' ``log_norm`` (see :func:`log_norm`)."""
         return log_norm(precisions_cholesky, self.covariance_type, self._n_components, n_features)
 
+    def _first_params_class(self):
+        return None if self._fits_missing() else _KERNEL_PARAMS[self.covariance_type]
+
     def _kernel_params(self, dtype):
         means = self.means_
         pc = np.asarray(self.precisions_cholesky_, dtype=np.float64)

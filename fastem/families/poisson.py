@@ -130,6 +130,7 @@ class PoissonMixture(MeanParameterMixture):
     """
 
     _mean_name = "rates_"
+    _complete_params_class = PoissonParams
     _init_name = "rates_init"
     _floor_name = "min_rate"
     _domain = "counts (non-negative whole numbers)"

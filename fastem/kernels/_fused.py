@@ -770,6 +770,8 @@ def _call_compiled(typingctx, address, args):
 
 
 _ADDRESSES = {}
+# The type of the blocks' addresses (Python ints) as the skeleton passes them to the partition.
+_BLOCKS = typeof((0, 0))
 # (position, dimensions) of the skeleton's array arguments after the addresses, ``X`` first
 _ARRAY_NDIMS = ((0, 2), (1, 1), (2, 1), (8, 1), (9, 1), (10, 2), (11, 1))
 
@@ -782,10 +784,18 @@ def _block_signatures(params, X):
     return head + (prefetch,), head + (types.float64[::1], prefetch)
 
 
+# (dispatcher, signature): a function that returns once another process has
+# compiled the pair into the disk cache, or given up (fastem._compile_ahead)
+COMPILING_ELSEWHERE = {}
+
+
 def _address(dispatcher, signature):
     """The address of ``dispatcher`` compiled (or loaded from its disk cache) for ``signature``."""
     compiled = dispatcher.overloads.get(signature)
     if compiled is None:  # compile() waits for Numba's compiler lock, even when compiled
+        waiting = COMPILING_ELSEWHERE.pop((dispatcher, signature), None)
+        if waiting is not None:
+            waiting()  # then compile() loads the other process's code from the disk cache
         dispatcher.compile(signature)
         compiled = dispatcher.overloads[signature]
     if compiled.signature.return_type != types.none:
@@ -796,6 +806,30 @@ def _address(dispatcher, signature):
             "a family's blocks must return nothing (write into their output arrays)."
         )
     return compiled.library.get_pointer_to_function(compiled.fndesc.llvm_func_name)
+
+
+def kernel_signatures(cached, args):
+    """What the skeleton's ``args`` call, each as ``(dispatcher, signature)``.
+
+    ``(log_prob_block, accumulate_block, partition)``: the family's blocks for
+    the arguments' number of features (:func:`family_blocks`) and the
+    partition, with the types they are compiled for. Depends on the
+    arguments' types and number of features only (see
+    :mod:`fastem._compile_ahead`, which compiles some of them in another
+    process).
+    """
+    X, params = args[0], args[3]
+    log_prob, accumulate = family_blocks(type(params), X.shape[1])
+    log_prob_types, accumulate_types = _block_signatures(params, X)
+    partition_types = (
+        (types.int64, types.int64, _BLOCKS)
+        + tuple(typeof(a, Purpose.argument) for a in args)
+        + _PARTITION_ROWS
+    )
+    return (
+        (log_prob, log_prob_types), (accumulate, accumulate_types),
+        (_PARTITION[cached], partition_types),
+    )
 
 
 def kernel_addresses(cached, args):
@@ -820,16 +854,9 @@ def kernel_addresses(cached, args):
                     f"fused E-step argument {position + 1} must be a {ndim}-d array, got "
                     f"{np.ndim(args[position])} dimensions."
                 )
-        X, params = args[0], args[3]
-        log_prob, accumulate = family_blocks(type(params), X.shape[1])
-        log_prob_types, accumulate_types = _block_signatures(params, X)
-        blocks = (_address(log_prob, log_prob_types), _address(accumulate, accumulate_types))
-        partition_types = (
-            (types.int64, types.int64, typeof(blocks))
-            + tuple(typeof(a, Purpose.argument) for a in args)
-            + _PARTITION_ROWS
-        )
-        addresses = (_address(_PARTITION[cached], partition_types), blocks)
+        log_prob, accumulate, partition = kernel_signatures(cached, args)
+        blocks = (_address(*log_prob), _address(*accumulate))
+        addresses = (_address(*partition), blocks)
         if key is not None:
             _ADDRESSES[key] = addresses
     return addresses

@@ -1,0 +1,225 @@
+"""Compile ahead: part of a first fit's E-step compiled by a second process while this one starts.
+
+A fit on a cold cache compiles its kernels one after the other as it reaches
+them: Numba compiles under one lock per process, and its compiler is Python
+code that holds the GIL, so threads cannot share the work. Where a core is
+idle, :func:`start` hands the two largest compilations of a first fit's
+E-step that do not wait for its start, the partition
+(``fastem.kernels._fused._partition_pass``) and the family's log-density
+block, to a second Python process, which compiles them into the disk cache
+while this process compiles and runs the start (the hierarchical tree, the
+k-means++ seeding) and its own part of the E-step. Where this process
+reaches one of the two, it waits for the other process to finish it and
+loads it from the cache (``COMPILING_ELSEWHERE`` in
+:mod:`fastem.kernels._fused`).
+
+The types the two are compiled for depend only on the kernel params' class,
+the data's dtype and its number of features, all known before the start:
+:func:`first_pass_arguments` builds arguments of those types from the shapes
+the family registered, and ``kernel_signatures`` gives the same signatures
+as for a pass over real data (``tests/test_compile_ahead.py``). The code is
+the same: the same compiler, settings and cache directory, whose name follows
+Numba's settings and the vector width (``fastem.kernels._cache``), so the
+fits are bitwise those of a process that compiles everything itself.
+
+The second process starts only where it can help: the family's kernels are
+cached on disk, one of the two is neither compiled in this process nor
+cached yet, a core is free of other processes' work
+(``fastem._threading.free_cores``), Python can be started again
+(``sys.executable``, not a frozen application), and ``FASTEM_COMPILE_AHEAD``
+is not ``0``. If it fails, ends without a kernel or has not done one
+``TIMEOUT`` seconds after it started, this process compiles the kernel itself. Measurements:
+docs/performance.md ("Busy machines and the first run").
+"""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+from numba.core import config
+
+from ._progress import compiling_elsewhere
+from ._threading import free_cores, read_only, read_only_fields
+from .kernels._fused import (
+    COMPILING_ELSEWHERE,
+    FusedEStep,
+    fused_scratch,
+    kernel_signatures,
+    registered_families,
+    registered_shapes,
+)
+
+__all__ = ["first_pass_arguments", "start"]
+
+ENV = "FASTEM_COMPILE_AHEAD"
+# Seconds after the second process's start when this one stops waiting for its kernels and
+# compiles those not done itself: far above the 3-4 s the two take on a quiet 2-core
+# machine, and the 50 s of a loaded one.
+TIMEOUT = 300.0
+# The directory that holds the fastem package, first on the second process's path.
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Which of kernel_signatures' three the second process compiles, in this order: the
+# log-density block first, as this process needs it first.
+_AHEAD = (0, 2)
+_lock = threading.Lock()
+# (params class, dtype, n_features) of the first fits this process has looked at: later
+# fits of the same kind find their kernels compiled or compiling (or the machine was busy
+# at the first), and cost one lookup.
+_seen = set()
+
+
+def first_pass_arguments(params_class, dtype, n_features, n_components):
+    """Arguments of the types that a fit's passes give the fused E-step skeleton.
+
+    Zeros of the shapes the family registered for ``params_class``
+    (``register_family_kernels``' ``shapes``), in ``dtype``, read-only, as
+    :class:`fastem.base.RunEStep` and :func:`fastem.base.launch_e_step` pass
+    them. Returns the tuple of ``FusedEStep._arguments``, or None where the
+    family declared no shape for some field of its params (their types are
+    then unknown before the first pass).
+    """
+    shapes = registered_shapes(params_class)
+    if shapes is None or set(shapes) != set(params_class._fields):
+        return None
+    sizes = {"n_components": n_components, "n_features": n_features}
+    dtype = np.dtype(dtype)
+    params = params_class(*(
+        np.zeros([sizes.get(size, size) for size in shapes[name]], dtype=dtype)
+        for name in params_class._fields
+    ))
+    return FusedEStep._arguments(
+        read_only(np.zeros((1, n_features), dtype=dtype)), read_only(np.empty(0)),
+        read_only(np.zeros(n_components, dtype=dtype)), read_only_fields(params), 0, 1, 0, True,
+        np.empty(0), np.empty(0, dtype=np.int64), np.empty((0, n_components), dtype=dtype),
+        fused_scratch(1, n_features, n_components, 0, dtype),
+    )
+
+
+def _ahead(spec):
+    """The ``(dispatcher, signature)`` pairs of ``spec`` that the second process compiles."""
+    params_class = _class(spec["params_class"])
+    cached = registered_families().get(params_class)
+    args = first_pass_arguments(
+        params_class, spec["dtype"], spec["n_features"], spec["n_components"]
+    )
+    if not cached or args is None:
+        return []
+    signatures = kernel_signatures(True, args)
+    return [signatures[i] for i in _AHEAD]
+
+
+def _class(name):
+    module, _, qualname = name.partition(":")
+    __import__(module)
+    return getattr(sys.modules[module], qualname)
+
+
+def _present(dispatcher, signature):
+    """Whether ``dispatcher`` has ``signature`` in memory or in its disk cache (True if unknown)."""
+    if signature in dispatcher.overloads:
+        return True
+    try:
+        cache = dispatcher._cache
+        key = cache._index_key(signature, dispatcher.targetctx.codegen())
+        return key in cache._cache_file._load_index()
+    except Exception:  # noqa: BLE001 - an index Numba cannot read: do not compile ahead
+        return True
+
+
+def _may_start():
+    if os.environ.get(ENV, "1") == "0" or getattr(sys, "frozen", False) or not sys.executable:
+        return False
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    free = free_cores()
+    return cpus >= 2 and (free is None or free >= 2)
+
+
+def start(params_class, dtype, n_features, n_components):
+    """Compile the partition and log-density block of a first pass in a second process.
+
+    For fits whose E-step runs on kernel params of ``params_class`` (a
+    registered family's NamedTuple class), over data of ``dtype`` with
+    ``n_features`` columns, by a model of ``n_components``. Returns at once,
+    True if a second process was started; this process's first pass then
+    waits for its kernels (see the module's docstring). Never raises for
+    want of a second process.
+    """
+    kind = (params_class, np.dtype(dtype), n_features)
+    if kind in _seen:
+        return False
+    spec = {
+        "params_class": f"{params_class.__module__}:{params_class.__qualname__}",
+        "dtype": np.dtype(dtype).name, "n_features": int(n_features),
+        "n_components": int(n_components),
+    }
+    with _lock:
+        if kind in _seen:
+            return False
+        _seen.add(kind)
+        if not _may_start():
+            return False
+        pairs = _ahead(spec)
+        if not pairs or any(pair in COMPILING_ELSEWHERE or _present(*pair) for pair in pairs):
+            return False
+        code = (
+            f"import sys; sys.path.insert(0, {_ROOT!r}); "
+            "from fastem._compile_ahead import _compile; _compile()"
+        )
+        # the cache directory of this process's Numba, also where set in code
+        cache_dir = {"NUMBA_CACHE_DIR": config.CACHE_DIR} if config.CACHE_DIR else {}
+        env = dict(os.environ, **cache_dir, **{ENV: "0", "FASTEM_COMPILE_NOTICE": "0"})
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL, env=env, text=True,
+            )
+        except OSError:
+            return False
+        done = [threading.Event() for _ in pairs]
+        deadline = time.monotonic() + TIMEOUT
+        for pair, event in zip(pairs, done):
+            COMPILING_ELSEWHERE[pair] = _waiter(event, deadline)
+        threading.Thread(
+            target=_follow, args=(process, json.dumps(spec), done), daemon=True,
+            name="fastem-compile-ahead",
+        ).start()
+    return True
+
+
+def _waiter(event, deadline):
+    def wait():
+        with compiling_elsewhere():
+            event.wait(max(0.0, deadline - time.monotonic()))
+
+    return wait
+
+
+def _follow(process, spec, done):
+    """Send ``spec`` to the second process and set ``done[i]`` as it reports kernel i compiled
+    (or all of them when it ends)."""
+    try:
+        process.stdin.write(spec + "\n")
+        process.stdin.close()
+        for line in process.stdout:
+            done[int(line)].set()
+    except (OSError, ValueError, IndexError):
+        pass
+    finally:
+        for event in done:
+            event.set()
+        process.wait()
+
+
+def _compile():
+    """The second process: compile the kernels of the spec on stdin, printing each one's index."""
+    pairs = _ahead(json.loads(sys.stdin.readline()))
+    for i, (dispatcher, signature) in enumerate(pairs):
+        dispatcher.compile(signature)
+        print(i, flush=True)

@@ -1,0 +1,169 @@
+"""A first fit's E-step compiled ahead by a second process (fastem._compile_ahead).
+
+The second process compiles what it is told from the kernel params' class,
+the data's dtype and number of features alone: the kernels must be those a
+fit's passes call, or the first process compiles them again. The fit must be
+bitwise that of a process that compiles everything itself, and a second
+process that fails or hangs must cost the fit its kernels' compilation, no
+more.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fastem
+from fastem import _compile_ahead
+from fastem.kernels import _fused
+from fastem.kernels.gaussian import WIDE_MIN_FEATURES
+
+_ROOT = Path(__file__).resolve().parents[1]
+
+_MODELS = {
+    "full": lambda: fastem.GaussianMixture(2, covariance_type="full"),
+    "tied": lambda: fastem.GaussianMixture(2, covariance_type="tied"),
+    "diag": lambda: fastem.GaussianMixture(2, covariance_type="diag"),
+    "spherical": lambda: fastem.GaussianMixture(2, covariance_type="spherical"),
+    "bayesian": lambda: fastem.BayesianGaussianMixture(2),
+    "exponential": lambda: fastem.ExponentialMixture(2),
+    "poisson": lambda: fastem.PoissonMixture(2),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_features", [1, WIDE_MIN_FEATURES])
+@pytest.mark.parametrize("model", list(_MODELS))
+def test_the_kernels_compiled_ahead_are_those_a_fit_calls(monkeypatch, model, n_features, dtype):
+    X = np.random.default_rng(0).poisson(3.0, size=(200, n_features)).astype(dtype) + 1
+    called = []
+
+    def recording(cached, args):
+        called.extend(_fused.kernel_signatures(cached, args))
+        return addresses(cached, args)
+
+    addresses = _fused.kernel_addresses
+    monkeypatch.setattr(_fused, "kernel_addresses", recording)
+    estimator = _MODELS[model]().set_params(max_iter=2, random_state=0)
+    params_class = estimator._first_params_class()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        estimator.fit(X)
+    spec = {
+        "params_class": f"{params_class.__module__}:{params_class.__qualname__}",
+        "dtype": np.dtype(dtype).name, "n_features": n_features, "n_components": 2,
+    }
+    ahead = _compile_ahead._ahead(spec)
+    assert len(ahead) == 2
+    for pair in ahead:
+        assert pair in called
+
+
+def test_missing_values_fitted_by_em_are_not_compiled_ahead():
+    # their params hold tables of the data's patterns: types unknown before the data is read
+    assert fastem.GaussianMixture(2, missing="em")._first_params_class() is None
+    assert fastem.ExponentialMixture(2, missing="em")._first_params_class() is None
+
+
+def test_no_second_process_without_a_free_core_or_when_turned_off(monkeypatch):
+    monkeypatch.setattr(_compile_ahead, "free_cores", lambda: 1)
+    assert not _compile_ahead._may_start()
+    monkeypatch.setattr(_compile_ahead, "free_cores", lambda: 2)
+    monkeypatch.setenv(_compile_ahead.ENV, "0")
+    assert not _compile_ahead._may_start()
+
+
+# A first fit in a fresh process on an empty cache, a free core assumed, the second
+# process started by the program argv[1] (a stand-in for Python that fails, hangs or
+# starts late); prints the fit, the functions this process compiled and the fit's seconds.
+_FIRST_FIT = r"""
+import json, sys, time
+import numpy as np
+from numba.core import event
+
+compiled = []
+
+
+class Recorder(event.Listener):
+    def on_start(self, ev):
+        pass
+
+    def on_end(self, ev):
+        compiled.append(ev.data["dispatcher"].py_func.__qualname__)
+
+
+event.register("numba:compile", Recorder())
+import fastem
+from fastem import _compile_ahead
+
+_compile_ahead.free_cores = lambda: 2
+worker = sys.argv[1]
+sys.executable = worker
+if "slow" not in worker:
+    _compile_ahead.TIMEOUT = 2.0
+model, n_features = sys.argv[2], int(sys.argv[3])
+X = np.abs(np.random.default_rng(0).normal(size=(3000, n_features)))
+X[:1500] += 5.0
+start = time.perf_counter()
+estimator = (fastem.GaussianMixture(2, random_state=0) if model == "gaussian"
+             else fastem.ExponentialMixture(2, random_state=0)).fit(X)
+seconds = time.perf_counter() - start
+fitted = [estimator.lower_bound_, estimator.weights_.tolist(), estimator.predict_proba(X[:50]).tolist()]
+print(json.dumps([fitted, compiled, seconds]))
+"""
+
+
+def _first_fit(tmp_path, worker, model, n_features, notice="0"):
+    """``(fitted, the functions compiled in the fit's process, its seconds, its stderr)``."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), FASTEM_COMPILE_NOTICE=notice)
+    env.pop(_compile_ahead.ENV, None)
+    run = subprocess.run(
+        [sys.executable, "-c", _FIRST_FIT, worker, model, str(n_features)], capture_output=True,
+        text=True, timeout=900, env=env, cwd=_ROOT,  # "-c" imports fastem from here first
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    return (*json.loads(run.stdout.splitlines()[-1]), run.stderr)
+
+
+def _here(model, n_features):
+    """The same fit in this process, which compiled its kernels itself or loaded them."""
+    X = np.abs(np.random.default_rng(0).normal(size=(3000, n_features)))
+    X[:1500] += 5.0
+    estimator = (fastem.GaussianMixture(2, random_state=0) if model == "gaussian"
+                 else fastem.ExponentialMixture(2, random_state=0)).fit(X)
+    return [estimator.lower_bound_, estimator.weights_.tolist(), estimator.predict_proba(X[:50]).tolist()]
+
+
+def test_a_cold_first_fit_loads_the_kernels_the_second_process_compiled(tmp_path):
+    # a second process that starts late, so that the fit waits for its kernels
+    slow = tmp_path / "slow-python"
+    slow.write_text(f'#!/bin/sh\nsleep 8\nexec "{sys.executable}" "$@"\n')
+    slow.chmod(0o755)
+    fitted, compiled, seconds, stderr = _first_fit(
+        tmp_path / "cache", str(slow), "gaussian", 2, notice="1"
+    )
+    # the start and the rest compiled here; the partition and the log-density block there
+    assert "_merge_loop" in compiled and "_full_accumulate_narrow_entry" in compiled
+    assert "_partition_pass" not in compiled
+    assert "_full_log_prob_narrow_entry" not in compiled
+    assert fitted == _here("gaussian", 2)  # bitwise
+    # The notice counts the wait for the other process's kernels as compilation (a pause of
+    # the compilations, e.g. for the start's merges on a loaded machine, splits it in two).
+    done = "fastem: compiled the kernels in "
+    announced = [float(line[len(done):-2]) for line in stderr.splitlines() if line.startswith(done)]
+    assert announced and sum(announced) >= 0.6 * seconds, stderr
+
+
+@pytest.mark.parametrize("worker", ["exits", "hangs"])
+def test_a_second_process_that_fails_costs_only_the_compilation(tmp_path, worker):
+    script = tmp_path / "python"
+    script.write_text("#!/bin/sh\nexit 3\n" if worker == "exits" else "#!/bin/sh\nsleep 20\n")
+    script.chmod(0o755)
+    fitted, compiled, _, _ = _first_fit(tmp_path / "cache", str(script), "exponential", 3)
+    assert "_partition_pass" in compiled  # compiled here after all
+    assert fitted == _here("exponential", 3)
