@@ -193,6 +193,19 @@ def start(params_class, dtype, n_features, n_components):
     return True
 
 
+def _state_of_a_forked_child():
+    """A forked child has a free lock, and waits for no kernel of the parent's second
+    process: the parent's thread that follows that process, and would have told it when
+    each is done, does not exist in the child."""
+    global _lock
+    _lock = threading.Lock()
+    COMPILING_ELSEWHERE.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_state_of_a_forked_child)
+
+
 def _waiter(event, deadline):
     def wait():
         with compiling_elsewhere():

@@ -233,11 +233,11 @@ def test_a_forked_worker_of_a_process_whose_own_parallel_function_ran_on_gnu_ope
 
 
 _HELD_LOCK_SCRIPT = """
-import multiprocessing, sys, warnings
+import multiprocessing, sys, threading, time, warnings
 warnings.simplefilter("ignore")
 import numpy as np
 import fastem
-from fastem import _hierarchical, _sigbus, _state, _tables, _threading, _validation
+from fastem import _compile_ahead, _hierarchical, _sigbus, _state, _tables, _threading, _validation
 
 held, folder = sys.argv[1], sys.argv[2]
 rng = np.random.default_rng(0)
@@ -260,8 +260,21 @@ calls = {
     "CSV field limit": (_tables._FIELD_LIMIT, lambda: fastem.GaussianMixture(2, max_iter=2).fit(
         fastem.Chunks([folder + "/x.csv"]))),
     "draws": (_validation.drawing_from(shared.random_state), lambda: shared.sample(10)),
+    "compile ahead": (_compile_ahead._lock, lambda: exponential_fit()),
+    "compile ahead wait": (threading.Lock(), lambda: exponential_fit()),
 }
 lock, call = calls[held]
+if held == "compile ahead wait":  # kernels the parent waits for from its second process
+    from fastem.kernels._fused import COMPILING_ELSEWHERE
+
+    never = threading.Event()
+    spec = {"params_class": "fastem.kernels.exponential:ExponentialParams", "dtype": "float64",
+            "n_features": 4, "n_components": 2}
+    for pair in _compile_ahead._ahead(spec):
+        COMPILING_ELSEWHERE[pair] = _compile_ahead._waiter(never, time.monotonic() + 10_000)
+
+def exponential_fit():  # a first fit of its kind in the process
+    fastem.ExponentialMixture(2, max_iter=2).fit(np.abs(X[:500]))
 
 def child(queue):
     call()
@@ -295,12 +308,14 @@ if __name__ == "__main__":
 
 
 @pytest.mark.parametrize("held", ["kernel launch", "BLAS limit", "partial_fit", "memory map",
-                                  "tree cache", "CSV field limit", "draws"])
+                                  "tree cache", "CSV field limit", "draws", "compile ahead",
+                                  "compile ahead wait"])
 def test_a_forked_child_does_not_wait_for_a_lock_its_parent_held(tmp_path, held):
     # a thread of the parent inside a kernel launch (under 'workqueue'), a BLAS limit, a
     # partial_fit, the guard of a memory-mapped read, the cache of hierarchical trees, the
-    # csv module's field limit or sample's draws from a shared generator held the lock as
-    # another thread forked: the child's copy of
+    # csv module's field limit, sample's draws from a shared generator or the start of a
+    # process that compiles ahead held the lock as another thread forked (or the parent
+    # waited for that process's kernels, which the child is never told of): the child's copy of
     # the lock stayed held, by a thread the child does not have, and its first such call
     # waited forever
     last = _last_line_of_script(tmp_path, "held.py", _HELD_LOCK_SCRIPT, held, str(tmp_path),
