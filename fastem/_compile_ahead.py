@@ -26,7 +26,8 @@ The second process starts only where it can help: the family's kernels are
 cached on disk, one of the two is neither compiled in this process nor
 cached yet, a core is free of other processes' work
 (``fastem._threading.free_cores``), Python can be started again
-(``sys.executable``, not a frozen application), and ``FASTEM_COMPILE_AHEAD``
+(``sys.executable`` is a Python interpreter, not a frozen application or a
+program that embeds Python), and ``FASTEM_COMPILE_AHEAD``
 is not ``0``. If it fails, ends without a kernel or has not done one
 ``TIMEOUT`` seconds after it started, this process compiles the kernel itself. Measurements:
 docs/performance.md ("Busy machines and the first run").
@@ -131,7 +132,9 @@ def _present(dispatcher, signature):
 
 
 def _may_start():
-    if os.environ.get(ENV, "1") == "0" or getattr(sys, "frozen", False) or not sys.executable:
+    # a program that embeds Python (a frozen application, a web server) is no interpreter
+    interpreter = os.path.basename(sys.executable or "").lower().startswith("python")
+    if os.environ.get(ENV, "1") == "0" or getattr(sys, "frozen", False) or not interpreter:
         return False
     try:
         cpus = len(os.sched_getaffinity(0))

@@ -70,10 +70,16 @@ def test_missing_values_fitted_by_em_are_not_compiled_ahead():
     assert fastem.ExponentialMixture(2, missing="em")._first_params_class() is None
 
 
-def test_no_second_process_without_a_free_core_or_when_turned_off(monkeypatch):
+def test_no_second_process_without_a_free_core_an_interpreter_or_when_turned_off(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     monkeypatch.setattr(_compile_ahead, "free_cores", lambda: 1)
     assert not _compile_ahead._may_start()
     monkeypatch.setattr(_compile_ahead, "free_cores", lambda: 2)
+    for embedding in ("/usr/bin/uwsgi", ""):  # its "-c" is no Python code
+        monkeypatch.setattr(sys, "executable", embedding)
+        assert not _compile_ahead._may_start()
+    monkeypatch.setattr(sys, "executable", "/opt/venv/bin/python3.12")
+    assert _compile_ahead._may_start()
     monkeypatch.setenv(_compile_ahead.ENV, "0")
     assert not _compile_ahead._may_start()
 
@@ -104,7 +110,7 @@ from fastem import _compile_ahead
 _compile_ahead.free_cores = lambda: 2
 worker = sys.argv[1]
 sys.executable = worker
-if "slow" not in worker:
+if not worker.endswith("slow"):
     _compile_ahead.TIMEOUT = 2.0
 model, n_features = sys.argv[2], int(sys.argv[3])
 X = np.abs(np.random.default_rng(0).normal(size=(3000, n_features)))
@@ -141,7 +147,7 @@ def _here(model, n_features):
 
 def test_a_cold_first_fit_loads_the_kernels_the_second_process_compiled(tmp_path):
     # a second process that starts late, so that the fit waits for its kernels
-    slow = tmp_path / "slow-python"
+    slow = tmp_path / "python-slow"
     slow.write_text(f'#!/bin/sh\nsleep 8\nexec "{sys.executable}" "$@"\n')
     slow.chmod(0o755)
     fitted, compiled, seconds, stderr = _first_fit(
