@@ -73,10 +73,14 @@ _lock = threading.Lock()
 _seen = set()
 
 
-def first_pass_arguments(params_class, dtype, n_features, n_components):
+def first_pass_arguments(params_class, dtype, n_features):
     """Arguments of the types that a fit's passes give the fused E-step skeleton.
 
-    Zeros of the shapes the family registered for ``params_class``
+    ``X`` one row of ``n_features`` zeros (the family's blocks depend on the
+    number), the other arrays of size 1 in each dimension (their types do
+    not depend on their sizes: a 'full' model of 5,000 features would
+    otherwise allocate its precision factors here), with the numbers of
+    dimensions the family registered for ``params_class``
     (``register_family_kernels``' ``shapes``), in ``dtype``, read-only, as
     :class:`fastem.base.RunEStep` and :func:`fastem.base.launch_e_step` pass
     them. Returns the tuple of ``FusedEStep._arguments``, or None where the
@@ -86,17 +90,15 @@ def first_pass_arguments(params_class, dtype, n_features, n_components):
     shapes = registered_shapes(params_class)
     if shapes is None or set(shapes) != set(params_class._fields):
         return None
-    sizes = {"n_components": n_components, "n_features": n_features}
     dtype = np.dtype(dtype)
     params = params_class(*(
-        np.zeros([sizes.get(size, size) for size in shapes[name]], dtype=dtype)
-        for name in params_class._fields
+        np.zeros((1,) * len(shapes[name]), dtype=dtype) for name in params_class._fields
     ))
     return FusedEStep._arguments(
         read_only(np.zeros((1, n_features), dtype=dtype)), read_only(np.empty(0)),
-        read_only(np.zeros(n_components, dtype=dtype)), read_only_fields(params), 0, 1, 0, True,
-        np.empty(0), np.empty(0, dtype=np.int64), np.empty((0, n_components), dtype=dtype),
-        fused_scratch(1, n_features, n_components, 0, dtype),
+        read_only(np.zeros(1, dtype=dtype)), read_only_fields(params), 0, 1, 0, True,
+        np.empty(0), np.empty(0, dtype=np.int64), np.empty((0, 1), dtype=dtype),
+        fused_scratch(1, 1, 1, 0, dtype),
     )
 
 
@@ -104,9 +106,7 @@ def _ahead(spec):
     """The ``(dispatcher, signature)`` pairs of ``spec`` that the second process compiles."""
     params_class = _class(spec["params_class"])
     cached = registered_families().get(params_class)
-    args = first_pass_arguments(
-        params_class, spec["dtype"], spec["n_features"], spec["n_components"]
-    )
+    args = first_pass_arguments(params_class, spec["dtype"], spec["n_features"])
     if not cached or args is None:
         return []
     signatures = kernel_signatures(True, args)
@@ -144,12 +144,12 @@ def _may_start():
     return cpus >= 2 and (free is None or free >= 2)
 
 
-def start(params_class, dtype, n_features, n_components):
+def start(params_class, dtype, n_features):
     """Compile the partition and log-density block of a first pass in a second process.
 
     For fits whose E-step runs on kernel params of ``params_class`` (a
     registered family's NamedTuple class), over data of ``dtype`` with
-    ``n_features`` columns, by a model of ``n_components``. Returns at once,
+    ``n_features`` columns. Returns at once,
     True if a second process was started; this process's first pass then
     waits for its kernels (see the module's docstring). Never raises for
     want of a second process.
@@ -160,7 +160,6 @@ def start(params_class, dtype, n_features, n_components):
     spec = {
         "params_class": f"{params_class.__module__}:{params_class.__qualname__}",
         "dtype": np.dtype(dtype).name, "n_features": int(n_features),
-        "n_components": int(n_components),
     }
     with _lock:
         if kind in _seen:

@@ -2552,7 +2552,7 @@ class BaseMixture(_KeywordsChecked):
         if not warm:  # a first fit's E-step compiles in another process while this one starts
             params_class = self._first_params_class()
             if params_class is not None:
-                compile_ahead(params_class, source.dtype, source.n_features, self._n_components)
+                compile_ahead(params_class, source.dtype, source.n_features)
         priors = self._fit_priors(source)
 
         # With missing='em', the first start is run from the complete rows and

@@ -56,12 +56,26 @@ def test_the_kernels_compiled_ahead_are_those_a_fit_calls(monkeypatch, model, n_
         estimator.fit(X)
     spec = {
         "params_class": f"{params_class.__module__}:{params_class.__qualname__}",
-        "dtype": np.dtype(dtype).name, "n_features": n_features, "n_components": 2,
+        "dtype": np.dtype(dtype).name, "n_features": n_features,
     }
     ahead = _compile_ahead._ahead(spec)
     assert len(ahead) == 2
     for pair in ahead:
         assert pair in called
+
+
+def test_the_types_of_a_wide_model_cost_no_memory_of_its_size():
+    import tracemalloc
+
+    from fastem.kernels.gaussian import FullParams
+
+    tracemalloc.start()
+    try:
+        _compile_ahead.first_pass_arguments(FullParams, np.float64, 5_000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000  # 5,000 x 5,000 precision factors would be 200 MB per component
 
 
 def test_missing_values_fitted_by_em_are_not_compiled_ahead():

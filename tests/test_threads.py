@@ -269,7 +269,7 @@ if held == "compile ahead wait":  # kernels the parent waits for from its second
 
     never = threading.Event()
     spec = {"params_class": "fastem.kernels.exponential:ExponentialParams", "dtype": "float64",
-            "n_features": 4, "n_components": 2}
+            "n_features": 4}
     for pair in _compile_ahead._ahead(spec):
         COMPILING_ELSEWHERE[pair] = _compile_ahead._waiter(never, time.monotonic() + 10_000)
 
