@@ -1924,13 +1924,20 @@ class BaseMixture(_KeywordsChecked):
         (:func:`~fastem._validation.feature_label`)."""
         return feature_label(j, getattr(self, "feature_names_in_", None))
 
-    def _set_feature_names(self, source):
-        """Commit the column names that :meth:`_validate_data` found (or forget old ones)."""
+    def _set_feature_names(self, source, warm=False):
+        """Commit the column names that :meth:`_validate_data` found (or forget old ones),
+        and the columns of its files that the source chose by index in files without names
+        (``column_indices``, :class:`~fastem.Chunks` ``columns``), which :func:`fastem.io.save`
+        records as the command line's ``--columns`` does: a fit of other data forgets those
+        of the model file it was loaded from, a ``warm`` fit keeps them."""
         names = getattr(source, "feature_names_in", None)
         if names is not None:
             self.feature_names_in_ = names
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
+        indices = getattr(source, "column_indices", None)
+        if indices is not None or not warm:
+            self._column_indices = indices
 
     def _check_is_fitted(self):
         """Raise :class:`~fastem.exceptions.NotFittedError` unless the model is fitted."""
@@ -2575,7 +2582,7 @@ class BaseMixture(_KeywordsChecked):
             # Every run works on a copy: the estimator changes only at the end.
             worker = copy.copy(self)
             worker.n_features_in_ = source.n_features
-            worker._set_feature_names(source)  # the callback's copy is of this data
+            worker._set_feature_names(source, warm)  # the callback's copy is of this data
             if warm:
                 worker._set_parameters(
                     {
@@ -2692,9 +2699,7 @@ class BaseMixture(_KeywordsChecked):
         # Commit: every fitted attribute, set together once the fit succeeded.
         self._set_parameters(best.parameters)
         self.n_features_in_ = source.n_features
-        self._set_feature_names(source)
-        if not warm:  # the data file's columns, recorded by the command line: a new fit's own
-            self._column_indices = None
+        self._set_feature_names(source, warm)
         self.n_iter_ = best.n_iter
         self.lower_bounds_ = best.lower_bounds
         self.lower_bound_ = best.lower_bound
@@ -3680,7 +3685,6 @@ class BaseMixture(_KeywordsChecked):
             self._initialize(source, check_random_state(self.random_state))
             self.n_features_in_ = source.n_features
             self._set_feature_names(source)
-            self._column_indices = None
             running = None
         batch = self._summarize(source)
         batch = batch.scaled(1.0 / batch.n_samples)

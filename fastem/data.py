@@ -1065,6 +1065,31 @@ def _check_chunk_labels(labels, first, name):
     )
 
 
+def _chosen_positions(X, names, chunks):
+    """The 0-based columns of its file that the chunk ``X`` of ``chunks`` holds, where a
+    :class:`Chunks` chose them (``columns``) in a file without column names, as the command
+    line's ``--columns`` records them (a model file's ``column_indices``); else None."""
+    if names is not None or not isinstance(chunks, Chunks) or chunks.columns is None:
+        return None
+    return [int(j) for j in X.positions]
+
+
+def _check_chunk_positions(positions, first, name, chunks):
+    """Refuse a chunk that holds other columns of its file (``positions``) than chunk 0 holds
+    of its own (``first``), both chosen by the ``columns`` of the :class:`Chunks` ``chunks``
+    in files without names: negative indices count from the last column of each file, whose
+    widths differ."""
+    if positions == first:
+        return
+    raise ValueError(
+        f"{name} holds the columns {positions} (0-based) of its file but chunk 0 the columns "
+        f"{first} of its own: columns={chunks.columns!r} counts negative indices from the last "
+        "column of each file, and the files have different numbers of columns, which have no "
+        "names to match them by. Choose the same columns of every file by their 0-based "
+        f"index from the first, e.g. columns={first!r}."
+    )
+
+
 def _split(item, i, chunks):
     """(chunk, its weights or None) of item ``i`` of the chunked data ``chunks``; an Arrow
     chunk without its pandas index columns.
@@ -1169,6 +1194,9 @@ class ChunkedSource:
     """
 
     feature_names_in = None
+    #: The columns of their files that :class:`Chunks` chose by index in files without
+    #: names (:func:`_chosen_positions`), which a fit records; else None.
+    column_indices = None
     _first_selection = "chunk[{}]"  # how chunk 0 selects its columns (column_selection)
 
     @property
@@ -1228,9 +1256,11 @@ class ChunkedSource:
             names = self._names(X, name)
             selection = column_selection(X, "chunk")
             labels = None if names is not None else _column_labels(X)
+            positions = _chosen_positions(X, names, chunks)
             if self.dtype is not None:
                 _check_chunk_names(names, self.feature_names_in, name, self.column_selection)
                 _check_chunk_labels(labels, self._labels, name)
+                _check_chunk_positions(positions, self.column_indices, name, chunks)
             self.seen.append(_Seen((X, w), w is not None, own_files))
             given = getattr(X, "dtype", None)  # an array's, before check_array converts it
             X, w, supplied = self._checked(X, w, name, (signature, w_signature), ranges=ranges)
@@ -1239,6 +1269,7 @@ class ChunkedSource:
             stored = "" if given is None or given == X.dtype else f", given as {given},"
             if self.dtype is None:
                 self.feature_names_in = names
+                self.column_indices = positions
                 self._labels = labels
                 self._first_selection = selection
                 self.n_features, self.dtype = X.shape[1], X.dtype

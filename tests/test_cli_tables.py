@@ -1868,3 +1868,75 @@ def test_a_big_endian_npy_file_is_read_as_its_native_twin(tmp_path, dtype):
         else:
             assert a.dtype == b.dtype
             assert_array_equal(a, b)
+
+
+def _fit_in_python(how, data, tmp_path):
+    """A Gaussian mixture of K=2 fitted in Python on ``data`` by ``how``; saved, the path."""
+    model = fastem.GaussianMixture(2, covariance_type="full", random_state=0)
+    if how == "select":
+        model = fastem.select_n_components(data, [2], ["full"], random_state=0).best_model_
+    elif how == "partial_fit":
+        model.partial_fit(data)
+    elif how == "callback":  # the copy that a callback saves, a checkpoint of the fit
+        model.set_params(callback=lambda m, n_iter, bound: m.save(tmp_path / "python.npz"))
+        model.set_params(max_iter=2).fit(data)
+        return tmp_path / "python.npz"
+    else:
+        getattr(model, how)(data)
+    model.save(tmp_path / "python.npz")
+    return tmp_path / "python.npz"
+
+
+@pytest.mark.filterwarnings("ignore::fastem.ConvergenceWarning")
+@pytest.mark.parametrize("how", ["fit", "fit_predict", "partial_fit", "select", "callback"])
+@pytest.mark.parametrize("columns, header", [([2, 1], False), ([2, 1], None), ([-1, 1], False)])
+def test_python_chunks_of_columns_chosen_by_index_record_them_as_the_command_line(
+        unnamed, capsys, tmp_path, how, columns, header):
+    """fastem.Chunks([path], columns=[2, 1]) of a file without names fitted a model that
+    named its features x0, x1 and recorded no columns: saved, the command line read the
+    columns 0,1 of the file as its features (or refused the file's width), where a fit of
+    --columns 2,1 reads 2,1. The file's columns are recorded as the command line records
+    them, whichever way the model learns from the chunks."""
+    chunks = fastem.Chunks([unnamed["csv"]], columns=columns, header=header)
+    path = _fit_in_python(how, chunks, tmp_path)
+    assert fastem.io.read_metadata(path)["column_indices"] == [2, 1]
+    status, out, err = run(capsys, "info", path)
+    assert status == 0 and "columns 2,1 of a file without column names" in out, err
+    assert out.index("mean x2") < out.index("mean x1") and "mean x0" not in out
+    model = fastem.load(path)
+    status, out, err = run(capsys, "score", path, unnamed["csv"], "--json")
+    assert status == 0 and "columns 2,1" in err
+    assert json.loads(out)["mean_log_likelihood"] == pytest.approx(
+        model.score(unnamed["table"][:, [2, 1]]), rel=1e-12)
+    assert model.score(chunks) == pytest.approx(model.score(unnamed["table"][:, [2, 1]]))
+
+
+def test_python_chunks_of_named_columns_or_all_columns_record_no_indices(unnamed, tmp_path):
+    """Columns chosen by index in a file with names are known by their names; all the
+    columns of a file without names are no choice (as the command line records them)."""
+    model = fastem.GaussianMixture(2, random_state=0)
+    model.fit(fastem.Chunks([unnamed["named_csv"]], columns=[2, 1]))
+    model.save(tmp_path / "named.npz")
+    meta = fastem.io.read_metadata(tmp_path / "named.npz")
+    assert "column_indices" not in meta and meta["feature_names_in"] == ["a", "b"]
+    with pytest.warns(UserWarning, match="its first column counts the rows"):
+        model.fit(fastem.Chunks([unnamed["csv"]], header=False))
+    model.save(tmp_path / "all.npz")
+    assert "column_indices" not in fastem.io.read_metadata(tmp_path / "all.npz")
+
+
+def test_negative_indices_into_files_of_other_widths_are_refused(unnamed, tmp_path):
+    """columns=[-1] of files without names of 3 and 4 columns reads the column 2 of one and
+    3 of the other as one feature, which no column index names."""
+    wide = tmp_path / "wide.csv"
+    np.savetxt(wide, np.column_stack([unnamed["table"], unnamed["table"][:, 2]]),
+               delimiter=",", fmt="%.17g")
+    chunks = fastem.Chunks([unnamed["csv"], wide], columns=[-1, 1], header=False)
+    with pytest.raises(ValueError, match=re.escape(
+            "chunk 1 ('" + str(wide) + "') holds the columns [3, 1] (0-based) of its file but "
+            "chunk 0 the columns [2, 1]")) as info:
+        fastem.GaussianMixture(2).fit(chunks)
+    assert "columns=[2, 1]" in str(info.value)
+    model = fastem.GaussianMixture(2, random_state=0).fit(
+        fastem.Chunks([unnamed["csv"], wide], columns=[2, 1], header=False))
+    assert model._column_indices == [2, 1]
