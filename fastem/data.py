@@ -711,7 +711,11 @@ class Chunks:
     columns : sequence of str or int, optional
         The columns to read from ``.csv`` and ``.parquet`` files, in this
         order, by name or 0-based index (default: all). Only for chunks that
-        are such files.
+        are such files. Columns chosen by index in files without names are
+        recorded by a fit, as ``fastem fit --columns`` records them: a saved
+        model names its features by them (x2, x1) and the command line reads
+        those columns of a file; a negative index must pick the same column
+        of every file.
     header : bool or None, default=None
         Whether the first row of each ``.csv`` file holds the column names:
         None decides from the row (names if a field is not a number, or if
@@ -748,8 +752,9 @@ class Chunks:
         files, ``header`` or ``encoding`` with none that is a ``.csv`` file, an
         ``encoding`` that Python does not know or that is no text encoding; when a pass
         reads a file: for a file that cannot be read, a missing or
-        non-numeric value, or a column not found (each message names the file
-        and the place).
+        non-numeric value, a column not found (each message names the file
+        and the place), or negative ``columns`` that pick other columns of
+        files of other widths.
 
     Examples
     --------
