@@ -1095,6 +1095,12 @@ def _check_chunk_positions(positions, first, name, chunks):
     )
 
 
+def _is_csv_part(X):
+    """Whether the chunk ``X`` was read from a CSV file (:func:`fastem._tables.read_table`),
+    whose numbers are read as float64, whatever dtype the other chunks have."""
+    return getattr(X, "layout", None) is not None
+
+
 def _split(item, i, chunks):
     """(chunk, its weights or None) of item ``i`` of the chunked data ``chunks``; an Arrow
     chunk without its pandas index columns.
@@ -1262,31 +1268,35 @@ class ChunkedSource:
             selection = column_selection(X, "chunk")
             labels = None if names is not None else _column_labels(X)
             positions = _chosen_positions(X, names, chunks)
-            if self.dtype is not None:
+            if i:
                 _check_chunk_names(names, self.feature_names_in, name, self.column_selection)
                 _check_chunk_labels(labels, self._labels, name)
                 _check_chunk_positions(positions, self.column_indices, name, chunks)
             self.seen.append(_Seen((X, w), w is not None, own_files))
             given = getattr(X, "dtype", None)  # an array's, before check_array converts it
+            csv_part = _is_csv_part(X)
             X, w, supplied = self._checked(X, w, name, (signature, w_signature), ranges=ranges)
             # what the chunk was stored as, where it is not what fastem reads it as
             # (float16, integers and booleans are read as float64)
             stored = "" if given is None or given == X.dtype else f", given as {given},"
-            if self.dtype is None:
+            if not i:
                 self.feature_names_in = names
                 self.column_indices = positions
                 self._labels = labels
                 self._first_selection = selection
-                self.n_features, self.dtype = X.shape[1], X.dtype
-                first_stored, first_path = stored, x_path
+                self.n_features = X.shape[1]
             elif X.shape[1] != self.n_features:
                 raise ValueError(
                     f"{name} has {X.shape[1]} features but chunk 0 has {self.n_features}. "
                     "Every chunk must have the same columns."
                 )
+            if csv_part and not X.shape[0]:
+                pass  # a CSV part of its header alone stores no dtype: it takes the others'
+            elif self.dtype is None:
+                self.dtype, first, first_stored, first_path = X.dtype, f"chunk {i}", stored, x_path
             elif X.dtype != self.dtype:
                 raise ValueError(
-                    f"{name} is read as {X.dtype}{stored} but chunk 0 as {self.dtype}"
+                    f"{name} is read as {X.dtype}{stored} but {first} as {self.dtype}"
                     f"{first_stored.rstrip(',')}: every chunk is computed in one dtype. "
                     f"{_one_dtype_fix(X, name, (first_path, x_path))}"
                 )
@@ -1299,8 +1309,10 @@ class ChunkedSource:
             self.unit.append(supplied and w.shape[0] == 0)
             self.n_positive += np.count_nonzero(w) if w.shape[0] else X.shape[0]
             total_weight += w.sum() if w.shape[0] else X.shape[0]
-        if self.dtype is None:
+        if not self.rows:
             raise ValueError("the chunked data yielded no chunks; at least one is required.")
+        if self.dtype is None:  # CSV parts of their header alone, all of them
+            self.dtype = np.dtype(np.float64)
         self.n_samples = sum(self.rows)
         if self.n_samples == 0 and not allow_empty:
             raise ValueError(
@@ -1393,7 +1405,10 @@ class ChunkedSource:
                 _check_chunk_labels(None if names is not None else _column_labels(X),
                                     self._labels, name)
                 scan = not self.seen[i].same(X, w)
+                csv_part = _is_csv_part(X)
                 X, w, supplied = self._checked(X, w, name, signatures, scan=scan)
+                if csv_part and not X.shape[0]:  # in the others' dtype (see __init__)
+                    X = X.astype(self.dtype, copy=False)
             except (TypeError, ValueError) as exc:
                 raise self._changed(i, exc) from None
             seen = {"rows": self.rows[i], "features": self.n_features, "dtype": self.dtype,

@@ -782,6 +782,41 @@ def test_a_part_of_0_rows_is_an_empty_chunk_of_every_kind_of_file(tmp_path, kind
         GaussianMixture(2).fit(Chunks([empty, empty]))
 
 
+@pytest.mark.parametrize("place", [0, 1, 2])
+@pytest.mark.parametrize("kind", ["parquet", "frame"])
+def test_a_csv_part_of_0_rows_takes_the_dtype_of_float32_parts(tmp_path, kind, place):
+    """A CSV part of its header alone, read as float64 (a CSV file's numbers always are), was
+    refused beside float32 parts ('chunk 1 is read as float64 but chunk 0 as float32') and,
+    first, had the float32 parts refused: it holds no number to keep, and is an empty chunk
+    of their dtype."""
+    if kind == "parquet":
+        pytest.importorskip("pyarrow")
+    rng = np.random.default_rng(0)
+    frames = [pd.DataFrame(rng.normal(size=(80, 2)) + 4.0 * i, columns=["a", "b"]).astype(
+        np.float32) for i in range(2)]
+    if kind == "parquet":
+        for i, frame in enumerate(frames):
+            frame.to_parquet(tmp_path / f"p{i}.parquet")
+        frames = [tmp_path / f"p{i}.parquet" for i in range(2)]
+    empty = tmp_path / "e.csv"
+    empty.write_text("a,b\n")
+    with_empty = Chunks([*frames[:place], empty, *frames[place:]])
+    model = GaussianMixture(2, missing="em", random_state=0).fit(with_empty)
+    alone = GaussianMixture(2, missing="em", random_state=0).fit(Chunks(frames))
+    assert model.means_.dtype == np.float32
+    for name in model._parameter_names:
+        assert_array_equal(getattr(model, name), getattr(alone, name), strict=True)
+    assert model.score(with_empty) == alone.score(Chunks(frames))
+    for method in ("predict", "predict_proba", "score_samples", "impute"):
+        outputs = getattr(model, method)(with_empty)
+        assert [len(out) for out in outputs] == [80, 80][:place] + [0] + [80, 80][place:]
+    model.partial_fit(with_empty)
+    full = tmp_path / "full.csv"  # a CSV part with rows is float64, refused beside float32
+    pd.DataFrame(rng.normal(size=(5, 2)), columns=["a", "b"]).to_csv(full, index=False)
+    with pytest.raises(ValueError, match="chunk 2 .* is read as float64 but chunk 1 as float32"):
+        GaussianMixture(2).fit(Chunks([empty, frames[0], full]))
+
+
 def _binary_files():
     import bz2
     import gzip
