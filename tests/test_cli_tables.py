@@ -1940,3 +1940,22 @@ def test_negative_indices_into_files_of_other_widths_are_refused(unnamed, tmp_pa
     model = fastem.GaussianMixture(2, random_state=0).fit(
         fastem.Chunks([unnamed["csv"], wide], columns=[2, 1], header=False))
     assert model._column_indices == [2, 1]
+
+
+def test_a_warm_fit_on_chunks_of_other_columns_records_those(unnamed, capsys, tmp_path):
+    """A model loaded from a file of --columns 2,1 and fitted again (warm_start) on
+    fastem.Chunks(columns=[3, 1]) of a wider file saved the columns 2,1: the command line
+    then read one of its features from another column of that file."""
+    path = _unnamed_model(unnamed, "csv", capsys, tmp_path)
+    table = unnamed["table"]
+    wider = tmp_path / "wider.csv"
+    np.savetxt(wider, np.column_stack([table[:, 0], table[:, 1], table[:, 0], table[:, 2]]),
+               delimiter=",", fmt="%.17g")
+    model = fastem.load(path).set_params(warm_start=True)
+    model.fit(fastem.Chunks([wider], columns=[3, 1], header=False))
+    model.save(tmp_path / "warm.npz")
+    assert fastem.io.read_metadata(tmp_path / "warm.npz")["column_indices"] == [3, 1]
+    status, out, err = run(capsys, "score", tmp_path / "warm.npz", wider, "--json")
+    assert status == 0 and "columns 3,1" in err
+    assert json.loads(out)["mean_log_likelihood"] == pytest.approx(
+        model.score(table[:, [2, 1]]), rel=1e-12)
