@@ -1887,10 +1887,15 @@ class BaseMixture(_KeywordsChecked):
             getattr(source, "index_note", None),
         )
         if source.n_features != self.n_features_in_:
+            indices = getattr(self, "_column_indices", None)
+            recorded = "" if indices is None else (
+                f" It was fitted on the columns {list(indices)} (0-based) of a file without "
+                f"column names: fastem.Chunks(paths, columns={list(indices)}) reads those of "
+                f"such files, X[:, {list(indices)}] takes them of an array.")
             raise ValueError(
                 f"X has {source.n_features} features, but {type(self).__name__} is expecting "
                 f"{self.n_features_in_} features as input. Pass data with the same columns "
-                "as in fit."
+                f"as in fit.{recorded}"
             )
         return source
 

@@ -1,5 +1,6 @@
 """The command line on real-world tables: column names, CSV quirks, summaries, help, progress."""
 
+import contextlib
 import errno
 import importlib.util
 import io
@@ -1959,3 +1960,25 @@ def test_a_warm_fit_on_chunks_of_other_columns_records_those(unnamed, capsys, tm
     assert status == 0 and "columns 3,1" in err
     assert json.loads(out)["mean_log_likelihood"] == pytest.approx(
         model.score(table[:, [2, 1]]), rel=1e-12)
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "score", "score_samples",
+                                    "partial_fit"])
+def test_python_data_of_other_columns_than_recorded_name_the_recorded_ones(
+        unnamed, capsys, tmp_path, method):
+    """A model of --columns 2,1 given all the columns of the file in Python: the error says
+    which columns of the file it was fitted on, and how to read those."""
+    model = fastem.load(_unnamed_model(unnamed, "csv", capsys, tmp_path))
+    for data in (unnamed["table"], fastem.Chunks([unnamed["csv"]], header=False)):
+        with pytest.warns(UserWarning) if isinstance(data, fastem.Chunks) else (
+                contextlib.nullcontext()):  # the note of its first column of row numbers
+            with pytest.raises(ValueError, match=re.escape(
+                    "X has 3 features, but GaussianMixture is expecting 2 features as input. "
+                    "Pass data with the same columns as in fit. It was fitted on the columns "
+                    "[2, 1] (0-based) of a file without column names: fastem.Chunks(paths, "
+                    "columns=[2, 1]) reads those of such files, X[:, [2, 1]] takes them of an "
+                    "array.")):
+                getattr(model, method)(data)
+    plain = fastem.GaussianMixture(2, random_state=0).fit(unnamed["table"][:, [2, 1]])
+    with pytest.raises(ValueError, match="as in fit.$"):
+        getattr(plain, method)(unnamed["table"])
