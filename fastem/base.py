@@ -1933,15 +1933,16 @@ class BaseMixture(_KeywordsChecked):
         """Commit the column names that :meth:`_validate_data` found (or forget old ones),
         and the columns of its files that the source chose by index in files without names
         (``column_indices``, :class:`~fastem.Chunks` ``columns``), which :func:`fastem.io.save`
-        records as the command line's ``--columns`` does: a fit of other data forgets those
-        of the model file it was loaded from, a ``warm`` fit keeps them."""
+        records as the command line's ``--columns`` does: a fit forgets those of the model
+        file it was loaded from, but a ``warm`` fit on data that name none of their columns
+        (an array of the same columns) keeps them."""
         names = getattr(source, "feature_names_in", None)
         if names is not None:
             self.feature_names_in_ = names
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         indices = getattr(source, "column_indices", None)
-        if indices is not None or not warm:
+        if indices is not None or names is not None or not warm:
             self._column_indices = indices
 
     def _check_is_fitted(self):

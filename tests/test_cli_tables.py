@@ -1943,7 +1943,7 @@ def test_negative_indices_into_files_of_other_widths_are_refused(unnamed, tmp_pa
     assert model._column_indices == [2, 1]
 
 
-def test_a_warm_fit_on_chunks_of_other_columns_records_those(unnamed, capsys, tmp_path):
+def test_a_warm_fit_records_the_columns_of_its_data(unnamed, capsys, tmp_path):
     """A model loaded from a file of --columns 2,1 and fitted again (warm_start) on
     fastem.Chunks(columns=[3, 1]) of a wider file saved the columns 2,1: the command line
     then read one of its features from another column of that file."""
@@ -1960,6 +1960,12 @@ def test_a_warm_fit_on_chunks_of_other_columns_records_those(unnamed, capsys, tm
     assert status == 0 and "columns 3,1" in err
     assert json.loads(out)["mean_log_likelihood"] == pytest.approx(
         model.score(table[:, [2, 1]]), rel=1e-12)
+    # a warm fit on named columns records their names alone: not the columns of a file
+    # without names beside them, which the command line read in place of the names
+    model.fit(pd.DataFrame(table[:, [2, 1]], columns=["a", "b"]))
+    model.save(tmp_path / "named.npz")
+    meta = fastem.io.read_metadata(tmp_path / "named.npz")
+    assert "column_indices" not in meta and meta["feature_names_in"] == ["a", "b"]
 
 
 @pytest.mark.parametrize("method", ["predict", "predict_proba", "score", "score_samples",
