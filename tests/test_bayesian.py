@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 
 import fastem
 from fastem import BayesianGaussianMixture
@@ -290,17 +290,23 @@ def test_the_default_covariance_prior_is_positive_definite_at_any_scale(scale):
     assert np.linalg.eigvalsh(prior)[0] > 0
 
 
-def test_a_prior_whose_eigenvalues_span_more_than_float64_resolves_is_named_as_such():
-    """Eigenvalues 9.7 and 1e18: the smallest is within the rounding of the largest, where
-    a singular matrix's computes too. The message says so, with the scale to reach, rather
-    than that the smallest eigenvalue is 0 and to add a small multiple of the identity."""
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_a_prior_of_features_in_units_far_apart_fits_saves_and_loads(tmp_path, covariance_type):
+    """Eigenvalues 9.7 and 1e18: the smallest is below the rounding of the largest, and the
+    prior (the data's variances, spreads 1e9 and 3) is positive definite all the same, as
+    its unit-diagonal form (the identity) shows. It fits, and the model saves and loads
+    bitwise; before, the fit refused it as not positive definite as float64 can tell, and
+    load refused such a covariance_prior_ (smallest eigenvalue 0)."""
     rng = np.random.default_rng(0)
     X = np.c_[rng.normal(0, 1e9, 500), np.r_[rng.normal(-3, 1, 250), rng.normal(3, 1, 250)]]
     prior = np.diag(X.var(axis=0)) + 1e-6 * np.eye(2)
-    with pytest.raises(ValueError, match=r"as float64 can tell: its smallest eigenvalue, 9\.\d+, "
-                                         r"is within the rounding of its largest, 1\.\d+e\+18 .*Scale "
-                                         r"the features"):
-        BayesianGaussianMixture(2, covariance_prior=prior, random_state=0).fit(X)
+    model = BayesianGaussianMixture(2, covariance_type=covariance_type, covariance_prior=prior,
+                                    random_state=0).fit(X)
+    assert np.isfinite(model.score_samples(X)).all()
+    model.save(tmp_path / "model.npz")
+    loaded = fastem.load(tmp_path / "model.npz")
+    assert_array_equal(loaded.covariance_prior_, model.covariance_prior_)
+    assert_array_equal(loaded.score_samples(X), model.score_samples(X))
 
 
 SINGULAR_PRIORS = {  # 2 x 2; the rank-1 one's smallest eigenvalue computes as +1.1e-16

@@ -879,11 +879,12 @@ def test_mean_families_refuse_components_that_start_alike(cls, name):
         # CPU) or as 0 (on a Zen 5), refused either way
         ("tied", np.outer([1.0, 4.0, 3.0], [1.0, 4.0, 3.0]),
          r"precisions_init must be positive definite(, but its smallest eigenvalue is 0| as "
-         r"float64 can tell: its smallest eigenvalue, .*, is within the rounding of its largest)"),
-        # above 0, within the rounding of the largest whatever the CPU
-        ("tied", np.diag([1.0, 1e-20, 1.0]),
-         r"positive definite as float64 can tell: its smallest eigenvalue, 1e-20, is within the "
-         r"rounding of its largest"),
+         r"float64 can tell: scaled to a unit diagonal .*, its smallest eigenvalue, .*, is "
+         r"within the rounding of its largest)"),
+        # rank 1 in units far apart: singular however its eigenvalues compute
+        ("tied", np.outer([1e-8, 1.0, 1e8], [1e-8, 1.0, 1e8]),
+         r"precisions_init must be positive definite(, but its smallest eigenvalue is 0| as "
+         r"float64 can tell: scaled to a unit diagonal)"),
         ("tied", np.triu(np.ones((3, 3))), "precisions_init must be symmetric"),
         ("diag", -np.ones((2, 3)), "must be positive, got minimum -1"),
         ("spherical", np.array([1.0, 0.0]), "must be positive, got minimum 0"),
@@ -893,6 +894,26 @@ def test_mean_families_refuse_components_that_start_alike(cls, name):
 def test_bad_precisions_init(X, covariance_type, precisions, match):
     with pytest.raises(ValueError, match=match):
         make(covariance_type=covariance_type, precisions_init=precisions).fit(X)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_the_parameters_of_a_fit_of_features_in_units_far_apart_start_a_fit(covariance_type,
+                                                                            dtype):
+    """Spreads 1e-2 and 1e6: the fit's precisions have eigenvalues of about 1e4 and
+    1e-12, the smallest below the rounding of the largest, and are positive definite all
+    the same (the fit computes them and uses them). Given back with the weights and means,
+    they start a fit at that fit's peak; before, 'full' and 'tied' ones were refused as
+    not positive definite as float64 can tell."""
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.normal(0, 1e-2, 1000), rng.normal(0, 1e6, 1000)])
+    X[:500] += [0.1, 5e6]
+    X = X.astype(dtype)
+    fitted = make(covariance_type=covariance_type).fit(X)
+    again = make(covariance_type=covariance_type, weights_init=fitted.weights_,
+                 means_init=fitted.means_, precisions_init=fitted.precisions_).fit(X)
+    assert again.lower_bound_ >= fitted.lower_bound_ - 1e-6 * abs(fitted.lower_bound_)
+    assert np.all(np.abs(again.means_ - fitted.means_) <= 1e-3 * X.std(axis=0))
 
 
 # ---------------------------------------------------------------------------

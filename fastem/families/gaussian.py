@@ -229,15 +229,6 @@ def precisions_from_cholesky(precisions_cholesky, covariance_type):
     return precisions_cholesky**2
 
 
-def covariances_from_precisions(precisions, covariance_type):
-    linalg = scipy_linalg()
-    if covariance_type == "full":
-        return np.stack([linalg.inv(p) for p in precisions])
-    if covariance_type == "tied":
-        return linalg.inv(precisions)
-    return 1.0 / precisions
-
-
 def covariances_from_cholesky(precisions_cholesky, covariance_type):
     """Covariances ``V^T V`` with ``V = U^{-1}``, from upper factors ``U`` (``U U^T = P``).
 
@@ -257,19 +248,45 @@ def covariances_from_cholesky(precisions_cholesky, covariance_type):
 
 
 def _eigenvalues_and_rounding(matrix):
-    """The eigenvalues of the symmetric ``matrix`` in float64, ascending, and the rounding
-    of the eigendecomposition: ``n eps`` times the largest in magnitude."""
-    values = np.linalg.eigvalsh(np.asarray(matrix, dtype=np.float64))
+    """The eigenvalues of the symmetric ``matrix`` scaled to a unit diagonal
+    (``M / sqrt(d d^T)``, ``d`` its diagonal; ``M`` itself where an entry of ``d`` is at
+    most 0, and so ``M`` is not positive definite), in float64, ascending, and the
+    rounding of the eigendecomposition: ``n eps`` times the largest in magnitude.
+
+    The scaling is a congruence, which keeps the sign of every eigenvalue and so whether
+    ``M`` is positive definite, and it takes the units of the features out: the
+    precisions of features with spreads 1e-2 and 1e6 (eigenvalues 1e4 and 1e-12), which
+    a fit computes and uses, have a smallest eigenvalue below the rounding of their own
+    largest, while a singular matrix (``[[1, 3], [3, 9]]``, whose smallest computes as
+    1.1e-16) scales to one that is singular within the rounding of entries of 1.
+    """
+    matrix = np.asarray(matrix, dtype=np.float64)
+    diagonal = np.diagonal(matrix)
+    if (diagonal > 0).all():
+        scale = 1.0 / np.sqrt(diagonal)
+        matrix = matrix * np.outer(scale, scale)
+    values = np.linalg.eigvalsh(matrix)
     return values, len(values) * np.finfo(np.float64).eps * np.abs(values).max()
 
 
 def smallest_eigenvalue(matrix):
-    """The smallest eigenvalue of the symmetric ``matrix``, in float64; 0 within the
-    rounding of the eigendecomposition, where a singular matrix's computes as a rounding
-    error of either sign (1.1e-16 for [[1, 3], [3, 9]]), which must not pass for positive
-    definite."""
-    values, rounding = _eigenvalues_and_rounding(matrix)
-    return 0.0 if abs(values[0]) <= rounding else float(values[0])
+    """The smallest eigenvalue of the symmetric ``matrix``, in float64; 0 where the matrix
+    is singular to float64's precision (its smallest eigenvalue scaled to a unit diagonal
+    is within the rounding of that decomposition, see :func:`_eigenvalues_and_rounding`),
+    where a singular matrix's computes as a rounding error of either sign (1.1e-16 for
+    [[1, 3], [3, 9]]), which must not pass for positive definite. Positive exactly when
+    the matrix is positive definite: where its own smallest eigenvalue is below the
+    rounding of its largest (features in units far apart) and computes with the wrong
+    sign, the bound that the scaled one gives (its product with the smallest entry of the
+    diagonal), of the right sign."""
+    scaled, rounding = _eigenvalues_and_rounding(matrix)
+    if abs(scaled[0]) <= rounding:
+        return 0.0
+    matrix = np.asarray(matrix, dtype=np.float64)
+    own = float(np.linalg.eigvalsh(matrix)[0])
+    if (own > 0) == (scaled[0] > 0) and own != 0:
+        return own
+    return float(scaled[0] * np.diagonal(matrix).min())
 
 
 def symmetric_part(matrices):
@@ -315,17 +332,18 @@ def _check_spd(matrix, what):
     values, rounding = _eigenvalues_and_rounding(matrix)
     if values[0] > rounding:
         return
-    if values[0] <= 0:
+    if values[0] < -rounding or np.diagonal(matrix).min() <= 0:
         raise ValueError(
             f"{what} must be positive definite, but its smallest eigenvalue is "
-            f"{values[0]:.3g}. Add a small multiple of the identity, or leave it to the fit."
+            f"{smallest_eigenvalue(matrix):.3g}. Add a small multiple of the identity, or "
+            "leave it to the fit."
         )
     raise ValueError(
-        f"{what} must be positive definite as float64 can tell: its smallest eigenvalue, "
-        f"{values[0]:.3g}, is within the rounding of its largest, {values[-1]:.3g} "
-        f"({rounding:.3g}), where a singular matrix's computes too. Scale the features to "
-        "comparable spreads (e.g. sklearn.preprocessing.StandardScaler), or raise its "
-        f"smallest eigenvalues well above {rounding:.3g}."
+        f"{what} must be positive definite as float64 can tell: scaled to a unit diagonal "
+        f"(as a correlation matrix is), its smallest eigenvalue, {values[0]:.3g}, is within "
+        f"the rounding of its largest, {values[-1]:.3g} ({rounding:.3g}), where a singular "
+        "matrix's computes too: a row of it is a combination of the others to float64's "
+        "precision. Add a small multiple of its diagonal, or leave it to the fit."
     )
 
 
@@ -2003,7 +2021,7 @@ class GaussianMixture(_GaussianComponents):
             p = np.asarray(self.precisions_init, dtype=np.float64)
             positive = self.covariance_type in ("diag", "spherical")
             check_in_dtype(p, "precisions_init", dtype, positive=positive)
-            check_in_dtype(covariances_from_precisions(p, self.covariance_type),
+            check_in_dtype(self._factors_of_precisions_init()[1],
                            "precisions_init, inverted into covariances,", dtype,
                            positive=positive, fix="scale the data and precisions_init alike")
 
@@ -2047,17 +2065,25 @@ class GaussianMixture(_GaussianComponents):
         if self.means_init is not None:
             self.means_ = np.asarray(self.means_init, dtype=dtype)
         if self.precisions_init is not None:
-            p = np.asarray(self.precisions_init, dtype=np.float64)
-            if self.covariance_type in ("full", "tied"):  # symmetric within _check_spd's tolerance
-                p = symmetric_part(p)
-            if self.covariance_type == "full":
-                pc = np.stack([_upper_factor(matrix) for matrix in p])
-            elif self.covariance_type == "tied":
-                pc = _upper_factor(p)
-            else:
-                pc = np.sqrt(p)
-            covariances = covariances_from_precisions(p, self.covariance_type).astype(dtype)
-            self._set_precisions(pc, covariances_=covariances)
+            pc, covariances = self._factors_of_precisions_init()
+            self._set_precisions(pc, covariances_=covariances.astype(dtype))
+
+    def _factors_of_precisions_init(self):
+        """The upper Cholesky factors of ``precisions_init`` and the covariances, their
+        inverses, in float64. The covariances are computed from the factors, as a fit's
+        from its own: inverting the precisions of features in units far apart (spreads
+        1e-2 and 1e6, a condition number of 1e16) warned of an ill-conditioned matrix,
+        which the factorisation, exact to the rounding of each feature's scale, is not."""
+        p = np.asarray(self.precisions_init, dtype=np.float64)
+        if self.covariance_type in ("full", "tied"):  # symmetric within _check_spd's tolerance
+            p = symmetric_part(p)
+        if self.covariance_type == "full":
+            pc = np.stack([_upper_factor(matrix) for matrix in p])
+        elif self.covariance_type == "tied":
+            pc = _upper_factor(p)
+        else:
+            pc = np.sqrt(p)
+        return pc, covariances_from_cholesky(pc, self.covariance_type)
 
     def _params_from_moments(self, nk, means, covariances):
         if self.precisions_init is not None:  # the user's precisions replace the covariances
