@@ -309,6 +309,32 @@ def test_a_prior_of_features_in_units_far_apart_fits_saves_and_loads(tmp_path, c
     assert_array_equal(loaded.score_samples(X), model.score_samples(X))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_the_default_prior_of_features_in_units_far_apart_keeps_the_narrow_variance(
+        covariance_type, dtype):
+    """Spreads 1e-2 and 1e7 (two groups 1e8 apart in the wide feature): the data's
+    covariance has eigenvalues 1e-4 and 2.6e15, and the default prior keeps them, so each
+    component's variance of the narrow feature is its group's. Before, its eigenvalues
+    were raised to the rounding of the largest (19): the prior variance outweighed the
+    data's 500 points, and the components' variances were about 4e-2."""
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.normal(0, 1e-2, 1000), rng.normal(0, 1e7, 1000)])
+    X[:500, 1] += 1e8
+    X = X.astype(dtype)
+    model = BayesianGaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+    data_covariance = np.cov(X.astype(np.float64).T)
+    assert_allclose(np.asarray(model.covariance_prior_)[0, 0], data_covariance[0, 0], rtol=1e-3)
+    labels = model.predict(X)
+    assert sorted(np.bincount(labels)) == [500, 500]
+    covariances = np.asarray(model.covariances_, dtype=np.float64).reshape(-1, 2, 2)
+    for k in range(2):
+        group = X[labels == k, 0].astype(np.float64)
+        variance = covariances[k if covariance_type == "full" else 0, 0, 0]
+        assert_allclose(variance, group.var() if covariance_type == "full"
+                        else X[:, 0].astype(np.float64).var(), rtol=0.1)
+
+
 SINGULAR_PRIORS = {  # 2 x 2; the rank-1 one's smallest eigenvalue computes as +1.1e-16
     "zero": np.zeros((2, 2)), "ones": np.ones((2, 2)), "rank 1": np.outer([1.0, 3.0], [1.0, 3.0]),
 }

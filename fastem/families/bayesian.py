@@ -40,8 +40,8 @@ from .._validation import (
     as_float_array, check_choice, check_in_dtype, check_scalar, non_finite_entries)
 from ..base import fill_doc
 from .gaussian import (
-    _ILL_DEFINED, GaussianMixture, _check_spd, _GaussianComponents, feature_variances,
-    log_det_cholesky, symmetric_part)
+    _ILL_DEFINED, GaussianMixture, _check_spd, _eigenvalues_and_rounding, _GaussianComponents,
+    feature_variances, log_det_cholesky, symmetric_part)
 
 __all__ = ["BayesianGaussianMixture"]
 
@@ -88,11 +88,26 @@ def _eigenvalues_at_least(matrix, floor):
     with the smaller ones raised to ``floor`` (the same eigenvectors); ``floor`` is at
     least what rounding of the eigendecomposition can take away, so that the result is
     positive definite at any scale (data in units of 1e6: a floor of 1e-6 left it
-    indefinite)."""
+    indefinite).
+
+    Where that rounding is above ``floor`` and the matrix is positive definite beyond
+    the rounding of its unit-diagonal form (features in units far apart, variances
+    1e-6 and 1e15, not collinear ones), it is kept if that form bounds its eigenvalues
+    at least ``floor``, and is given ``floor`` on its diagonal otherwise, as the
+    M-step gives its covariances ``reg_covar``: raising eigenvalues to the rounding of
+    the largest made the prior variance of the narrow feature 5.4 instead of 1e-6.
+    """
     values, vectors = np.linalg.eigh(matrix)
-    floor = max(floor, 16 * len(values) * np.finfo(np.float64).eps * values[-1])
-    if values[0] >= floor:
+    resolved = 16 * len(values) * np.finfo(np.float64).eps * values[-1]
+    if values[0] >= max(floor, resolved):
         return matrix
+    if resolved > floor:
+        scaled, rounding = _eigenvalues_and_rounding(matrix)
+        if scaled[0] > 16 * rounding:
+            if scaled[0] * np.diagonal(matrix).min() >= floor:  # a bound on its smallest
+                return matrix
+            return matrix + np.diag(np.full(len(values), floor))
+    floor = max(floor, resolved)
     raised = (vectors * np.maximum(values, floor)) @ vectors.T
     return (raised + raised.T) / 2.0
 
