@@ -496,6 +496,26 @@ def test_from_sklearn_of_a_singular_default_prior_says_which_prior_to_refit_with
     assert_allclose(model.predict_proba(X), estimator.predict_proba(X), atol=1e-6)
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_from_sklearn_of_a_default_prior_of_features_in_units_far_apart_converts(
+        tmp_path, covariance_type):
+    """Spreads 1e-2 and 1e7: scikit-learn's default prior, the data's covariance, has
+    eigenvalues 1e-4 and 2.6e15, the smallest below the rounding of the largest, and is
+    positive definite all the same. The estimator converts and the model saves and loads;
+    before, the conversion was refused as of a prior that is not positive definite."""
+    sklearn_mixture = pytest.importorskip("sklearn.mixture")
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.normal(0, 1e-2, 1000), rng.normal(0, 1e7, 1000)])
+    X[:500, 1] += 1e8
+    estimator = sklearn_mixture.BayesianGaussianMixture(
+        n_components=2, covariance_type=covariance_type, random_state=0).fit(X)
+    model = fastem.BayesianGaussianMixture.from_sklearn(estimator)
+    assert_allclose(model.score_samples(X), estimator.score_samples(X), rtol=1e-12)
+    model.save(tmp_path / "model.npz")
+    assert_array_equal(fastem.load(tmp_path / "model.npz").score_samples(X),
+                       model.score_samples(X))
+
+
 @pytest.mark.parametrize("family", ["GaussianMixture", "BayesianGaussianMixture"])
 @pytest.mark.parametrize("hyper", [{"n_components": 2}, {"covariance_type": "diag"}])
 def test_from_sklearn_refuses_parameters_its_hyper_parameters_do_not_describe(family, hyper):
