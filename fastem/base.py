@@ -2583,8 +2583,9 @@ class BaseMixture(_KeywordsChecked):
         # subsample's distinct points (``pool``), drawn in turn whatever n_init is;
         # the first ``shared`` restarts are ones that compete with the tree for
         # fewer restarts (see _best_of_starts).
-        pool = shared = after_first = tree_error = None
+        pool = shared = after_first = None
         for init, filled in runs:
+            start_error = None  # the error of this start's own partition, where others compete
             # Every run works on a copy: the estimator changes only at the end.
             worker = copy.copy(self)
             worker.n_features_in_ = source.n_features
@@ -2633,10 +2634,12 @@ class BaseMixture(_KeywordsChecked):
                 except (ValueError, FloatingPointError) as exc:
                     # The start's own failure (a partition with a component without
                     # spread): with restarts, or a second first start, it is passed over;
-                    # where the tree's partition fails, its k-means++ candidates stand.
-                    whole = init == 0 and not filled and drawn
-                    if whole and self._draws_candidates(source, drawn[0]):
-                        sample, tree_error = drawn[0], exc
+                    # where the tree's partition fails, its k-means++ candidates stand,
+                    # and where a first k-means++ partition fails, its Lloyd refinement.
+                    if init == 0 and drawn and (
+                            self._refines_first_start(source)
+                            or (not filled and self._draws_candidates(source, drawn[0]))):
+                        sample, start_error = drawn[0], exc
                     elif two_starts and init == 0:
                         if filled and first_error is not None:  # both first starts failed
                             if n_init == 1:
@@ -2667,12 +2670,12 @@ class BaseMixture(_KeywordsChecked):
                     spare = self._spare_candidates(source)
                     shared = min(spare, n_init - 1)
                     result = self._best_of_starts(
-                        worker, source, pool, random_state, spare - shared, tree_error
+                        worker, source, pool, random_state, spare - shared, start_error
                     )
-                elif not (warm or init > 0 or filled) and self._refines_first_start(source):
+                elif not (warm or init > 0) and self._refines_first_start(source):
                     result = self._best_of_starts(
-                        worker, source, None, random_state, 0,
-                        rivals=self._lloyd_rival(worker, source, first_draws))
+                        worker, source, None, random_state, 0, start_error,
+                        rivals=self._lloyd_rival(worker, source, first_draws, filled))
                 else:
                     result = self._run_em_to_the_end(worker, source, rounded_start=rounded)
             except _StartsFailed as failed:
@@ -3011,24 +3014,28 @@ class BaseMixture(_KeywordsChecked):
             and not self._user_gives_every_parameter()
         )
 
-    def _lloyd_rival(self, worker, source, draws):
-        """A copy of ``worker`` (the fit's first start) started from the Lloyd refinement
+    def _lloyd_rival(self, worker, source, draws, filled=False):
+        """A copy of ``worker`` (a first start of the fit) started from the Lloyd refinement
         of its k-means++ centres ('kmeans'): the same subsample and seeding, redrawn from
         the random state ``draws`` that the first start drew from, so the fit's own
-        random state draws on as without it. ``[]`` when that partition fails."""
+        random state draws on as without it. ``filled``: with ``missing='em'``, the rival
+        of the start from the mean-filled rows rather than the complete ones
+        (:func:`points_for_start`); each first start has its own, as k-means++ seeds on
+        far points of either. ``[]`` when that partition fails."""
         rival = copy.copy(worker)
         replay = np.random.RandomState()
         replay.set_state(draws)
         try:
-            rival._initialize(source, replay, method="kmeans")
+            rival._initialize(source, replay, filled=filled, method="kmeans")
         except (ValueError, FloatingPointError):
             return []
         return [rival]
 
-    def _best_of_starts(self, worker, source, pool, random_state, n_draws, tree_error=None,
+    def _best_of_starts(self, worker, source, pool, random_state, n_draws, start_error=None,
                         rivals=()):
-        """EM from the best of the tree's partition (the worker's start, unless computing
-        it raised ``tree_error``), the started copies of the worker in ``rivals``, and
+        """EM from the best of the worker's start (the tree's partition, or a first
+        k-means++ partition; unless computing it raised ``start_error``), the started
+        copies of the worker in ``rivals``, and
         ``n_draws`` k-means++ partitions of ``pool``, the distinct points of the tree's
         subsample, with their summed weights (None when there are none to draw), each
         run on all of the data.
@@ -3080,9 +3087,9 @@ class BaseMixture(_KeywordsChecked):
             ["quantile"] if pool is not None and distinct.shape[1] == 1 else [])
         ranking = _BestStart(self, self._ranking_rules(source) if methods or rivals else None,
                              source.dtype)
-        first_error = tree_error
-        # None: the tree's partition; a model: a rival started already
-        for method in ([] if tree_error else [None]) + list(rivals) + methods:
+        first_error = start_error
+        # None: the worker's start; a model: a rival started already
+        for method in ([] if start_error else [None]) + list(rivals) + methods:
             trial = method if isinstance(method, BaseMixture) else copy.copy(worker)
             try:
                 if isinstance(method, str):

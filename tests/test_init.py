@@ -1009,3 +1009,47 @@ def test_the_lloyd_rival_of_the_first_start_leaves_restarts_and_given_starts_alo
     given = fastem.GaussianMixture(3, random_state=1, means_init=means).fit(X)
     lloyd = fastem.GaussianMixture(3, random_state=1, means_init=means, init_params="kmeans")
     assert_array_equal(given.means_, lloyd.fit(X).means_)
+
+
+@pytest.mark.parametrize("covariance_type, seeds", [
+    ("full", (0, 1, 5)), ("diag", (4,)), ("spherical", (4,))])
+def test_a_failed_first_start_above_30_features_gives_way_to_its_lloyd_rival(
+        covariance_type, seeds):
+    """With reg_covar=0 the first k-means++ partition gave a component a cell of too few
+    points for a covariance and the fit raised, n_init=1, where its Lloyd refinement fits:
+    the rival now runs, on arrays and chunks alike."""
+    for seed in seeds:
+        X = _component_inside_another(seed)
+        settings = dict(covariance_type=covariance_type, reg_covar=0.0, random_state=seed)
+        peak = fastem.GaussianMixture(3, init_params="kmeans", **settings).fit(X).score(X)
+        for data in (X, fastem.Chunks([X[:400], X[400:]])):
+            model = fastem.GaussianMixture(3, **settings).fit(data)
+            assert model.score(X) == pytest.approx(peak, abs=1e-6), seed
+
+
+def test_every_failed_start_above_30_features_says_what_to_change():
+    """Where the Lloyd refinement fails too, the fit raises the first start's error."""
+    X = _component_inside_another(2)
+    with pytest.raises(ValueError, match="increase reg_covar"):
+        fastem.GaussianMixture(3, reg_covar=0.0, random_state=2).fit(X)
+
+
+@pytest.mark.parametrize("covariance_type, seeds", [
+    ("full", (1, 3, 5)), ("diag", (1, 3, 5)), ("tied", (3, 5)), ("spherical", (5,))])
+def test_both_first_starts_of_missing_em_above_30_features_have_a_lloyd_rival(
+        covariance_type, seeds):
+    """With missing='em' the start from the mean-filled rows had no Lloyd rival: with 3%
+    of the entries NaN, a default fit kept a component seeded on far points, 0.1 to 16
+    nats per point below the peak of 'kmeans' (one component inside another, 32
+    features). Each first start now competes with its own refinement."""
+    for seed in seeds:
+        X = _component_inside_another(seed)
+        X[np.random.default_rng(seed).random(X.shape) < 0.03] = np.nan
+        settings = dict(covariance_type=covariance_type, missing="em", random_state=seed)
+        peak = fastem.GaussianMixture(3, init_params="kmeans", **settings).fit(X).score(X)
+        fits = {"array": X, "float32": X.astype(np.float32),
+                "chunks": fastem.Chunks([X[:400], X[400:]])}
+        for path, data in fits.items():
+            model = fastem.GaussianMixture(3, **settings).fit(data)
+            tolerance = 1e-6 if path != "float32" else 1e-3
+            assert model.score(X) >= peak - tolerance, (seed, path)
