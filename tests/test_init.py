@@ -1011,16 +1011,20 @@ def test_the_lloyd_rival_of_the_first_start_leaves_restarts_and_given_starts_alo
     assert_array_equal(given.means_, lloyd.fit(X).means_)
 
 
-@pytest.mark.parametrize("covariance_type, seeds", [
-    ("full", (0, 1, 5)), ("diag", (4,)), ("spherical", (4,))])
+@pytest.mark.parametrize("covariance_type, seeds, nan_share", [
+    ("full", (0, 1, 5), 0.0), ("diag", (4,), 0.0), ("spherical", (4,), 0.0),
+    ("full", (1, 5), 0.01)])
 def test_a_failed_first_start_above_30_features_gives_way_to_its_lloyd_rival(
-        covariance_type, seeds):
+        covariance_type, seeds, nan_share):
     """With reg_covar=0 the first k-means++ partition gave a component a cell of too few
     points for a covariance and the fit raised, n_init=1, where its Lloyd refinement fits:
-    the rival now runs, on arrays and chunks alike."""
+    the rival now runs, on arrays and chunks alike, and with missing='em' (1% NaN) for
+    the start from the complete rows."""
     for seed in seeds:
         X = _component_inside_another(seed)
-        settings = dict(covariance_type=covariance_type, reg_covar=0.0, random_state=seed)
+        X[np.random.default_rng(seed).random(X.shape) < nan_share] = np.nan
+        settings = dict(covariance_type=covariance_type, reg_covar=0.0, random_state=seed,
+                        missing="em" if nan_share else "error")
         peak = fastem.GaussianMixture(3, init_params="kmeans", **settings).fit(X).score(X)
         for data in (X, fastem.Chunks([X[:400], X[400:]])):
             model = fastem.GaussianMixture(3, **settings).fit(data)
