@@ -105,7 +105,10 @@ print(width(kernel), width(user), "define" in kernel and "define" in user, width
 
 def _compile_in_subprocess(setting, cache_dir):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # FASTEM_COMPILE_AHEAD=0: the kernels inspected are compiled in that process (a kernel
+    # a second process compiled is loaded from the cache, which keeps no LLVM to inspect)
     env = dict(os.environ, FASTEM_VECTOR_WIDTH=setting, NUMBA_CACHE_DIR=str(cache_dir),
+               FASTEM_COMPILE_AHEAD="0",
                PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
     result = subprocess.run([sys.executable, "-c", _COMPILE], env=env, capture_output=True,
                             text=True, check=True)
