@@ -33,6 +33,7 @@ is not ``0``. If it fails, ends without a kernel or has not done one
 docs/performance.md ("Busy machines and the first run").
 """
 
+import contextlib
 import json
 import os
 import subprocess
@@ -218,7 +219,7 @@ def _waiter(event, deadline):
 
 def _follow(process, spec, done):
     """Send ``spec`` to the second process and set ``done[i]`` as it reports kernel i compiled
-    (or all of them when it ends)."""
+    (or all of them when it ends); close its pipes and wait for its end."""
     try:
         process.stdin.write(spec + "\n")
         process.stdin.close()
@@ -229,6 +230,9 @@ def _follow(process, spec, done):
     finally:
         for event in done:
             event.set()
+        for pipe in (process.stdin, process.stdout):
+            with contextlib.suppress(OSError):  # a pipe the process closed first
+                pipe.close()
         process.wait()
 
 

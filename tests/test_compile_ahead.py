@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -96,6 +97,20 @@ def test_no_second_process_without_a_free_core_an_interpreter_or_when_turned_off
     assert _compile_ahead._may_start()
     monkeypatch.setenv(_compile_ahead.ENV, "0")
     assert not _compile_ahead._may_start()
+
+
+@pytest.mark.parametrize("reads", [True, False])
+def test_the_pipes_of_the_second_process_are_closed(reads):
+    # left open, they were a ResourceWarning when the thread that follows the process ended
+    code = "import sys; sys.stdin.read(); print(0)" if reads else "pass"
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL, text=True,
+    )
+    done = [threading.Event(), threading.Event()]
+    _compile_ahead._follow(process, "{}", done)
+    assert all(event.is_set() for event in done) and process.returncode == 0
+    assert process.stdin.closed and process.stdout.closed
 
 
 # A first fit in a fresh process on an empty cache, a free core assumed, the second
