@@ -23,14 +23,15 @@ Numba's settings and the vector width (``fastem.kernels._cache``), so the
 fits are bitwise those of a process that compiles everything itself.
 
 The second process starts only where it can help: the family's kernels are
-cached on disk, one of the two is neither compiled in this process nor
-cached yet, a core is free of other processes' work
+cached on disk, neither of the two is compiled in this process or cached
+yet, a core is free of other processes' work
 (``fastem._threading.free_cores``), Python can be started again
 (``sys.executable`` is a Python interpreter, not a frozen application or a
-program that embeds Python), and ``FASTEM_COMPILE_AHEAD``
-is not ``0``. If it fails, ends without a kernel or has not done one
-``TIMEOUT`` seconds after it started, this process compiles the kernel itself. Measurements:
-docs/performance.md ("Busy machines and the first run").
+program that embeds Python), and ``FASTEM_COMPILE_AHEAD`` is not ``0``. If
+it fails, ends without a kernel or has not done one ``TIMEOUT`` seconds
+after it started, this process compiles the kernel itself. A child forked
+meanwhile waits for none of them. Measurements: docs/performance.md ("Busy
+machines and the first run").
 """
 
 import contextlib
