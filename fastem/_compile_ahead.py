@@ -46,7 +46,7 @@ import numpy as np
 from numba.core import config
 
 from ._progress import compiling_elsewhere
-from ._threading import free_cores, read_only, read_only_fields
+from ._threading import free_cores, read_only, read_only_fields, usable_cpus
 from .kernels._fused import (
     COMPILING_ELSEWHERE,
     FusedEStep,
@@ -138,12 +138,8 @@ def _may_start():
     interpreter = os.path.basename(sys.executable or "").lower().startswith("python")
     if os.environ.get(ENV, "1") == "0" or getattr(sys, "frozen", False) or not interpreter:
         return False
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cpus = os.cpu_count() or 1
     free = free_cores()
-    return cpus >= 2 and (free is None or free >= 2)
+    return (usable_cpus() if free is None else free) >= 2
 
 
 def start(params_class, dtype, n_features):

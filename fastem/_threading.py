@@ -73,7 +73,7 @@ from ._config import BLAS_MIN_FEATURES, SERIAL_WORK
 
 __all__ = [
     "free_cores", "launch", "on_one_blas_thread", "parallel_section", "read_only",
-    "read_only_fields", "scipy_linalg", "single_threaded_blas",
+    "read_only_fields", "scipy_linalg", "single_threaded_blas", "usable_cpus",
 ]
 
 _LOCK = threading.Lock()
@@ -308,10 +308,20 @@ def _own_running_threads():
     return max(count, 1)
 
 
+def usable_cpus():
+    """The CPUs this process may run on: its affinity mask (Linux), else the machine's."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 def free_cores():
     """Cores not kept busy by other processes, at least 1; None where the load is unknown.
 
-    Counts the runnable tasks on the machine (Linux ``/proc/loadavg``) less
+    At most the CPUs this process may use (:func:`usable_cpus`: a process
+    pinned to one CPU of a quiet machine has one free core). Counts the
+    runnable tasks on the machine (Linux ``/proc/loadavg``) less
     this process's own running threads: fastem's worker threads spin for a
     while after each parallel region, and they are not load. A task that is
     runnable for an instant would still shrink the team for the next
@@ -335,8 +345,7 @@ def free_cores():
         confirms = state["pid"] == os.getpid() and now - state["time"] <= _CONFIRM_SECONDS
         if confirms and state["others"] is not None:
             seen = min(others, state["others"])
-        cores = os.cpu_count() or 1
-        free = max(1, cores - seen)
+        free = max(1, min(usable_cpus(), (os.cpu_count() or 1) - seen))
     _load = {"time": now, "free": free, "others": others, "pid": os.getpid()}
     return free
 

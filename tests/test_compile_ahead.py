@@ -89,6 +89,11 @@ def test_no_second_process_without_a_free_core_an_interpreter_or_when_turned_off
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     monkeypatch.setattr(_compile_ahead, "free_cores", lambda: 1)
     assert not _compile_ahead._may_start()
+    monkeypatch.setattr(_compile_ahead, "free_cores", lambda: None)  # the load unknown
+    assert _compile_ahead._may_start()
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert not _compile_ahead._may_start()
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     monkeypatch.setattr(_compile_ahead, "free_cores", lambda: 2)
     for embedding in ("/usr/bin/uwsgi", ""):  # its "-c" is no Python code
         monkeypatch.setattr(sys, "executable", embedding)

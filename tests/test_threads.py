@@ -695,6 +695,20 @@ def test_free_cores_counts_other_processes_only(monkeypatch):
     assert threading_.free_cores() is None
 
 
+@pytest.mark.skipif(os.cpu_count() < 2, reason="one core is always the floor")
+def test_free_cores_are_at_most_the_cpus_the_process_may_use(monkeypatch):
+    """A process pinned to one CPU (``taskset``, a container's cpuset) of a quiet machine
+    has one free core, not the machine's: its team and a second process see so."""
+    import fastem._threading as threading_
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    monkeypatch.setattr(threading_, "_runnable_tasks", lambda: 1)
+    monkeypatch.setattr(threading_, "_own_running_threads", lambda: 1)
+    monkeypatch.setattr(threading_, "_load", _FIRST_READING.copy())
+    assert threading_.usable_cpus() == 1
+    assert threading_.free_cores() == 1
+
+
 class _Clock:
     """A stand-in for the ``time`` module of fastem._threading: a wall clock set by hand."""
 
