@@ -50,6 +50,7 @@ from ._threading import free_cores, read_only, read_only_fields, usable_cpus
 from .kernels._fused import (
     COMPILING_ELSEWHERE,
     FusedEStep,
+    e_step_outputs,
     fused_scratch,
     kernel_signatures,
     registered_families,
@@ -99,8 +100,7 @@ def first_pass_arguments(params_class, dtype, n_features):
     return FusedEStep._arguments(
         read_only(np.zeros((1, n_features), dtype=dtype)), read_only(np.empty(0)),
         read_only(np.zeros(1, dtype=dtype)), read_only_fields(params), 0, 1, 0, True,
-        np.empty(0), np.empty(0, dtype=np.int64), np.empty((0, 1), dtype=dtype),
-        fused_scratch(1, 1, 1, 0, dtype),
+        *e_step_outputs(1, dtype).values(), fused_scratch(1, 1, 1, 0, dtype),
     )
 
 

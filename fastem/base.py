@@ -193,6 +193,7 @@ from .exceptions import (
     warn_at_caller,
 )
 from .kernels import (
+    e_step_outputs,
     fused_e_step,
     fused_e_step_uncached,
     fused_e_step_serial,
@@ -655,15 +656,6 @@ _FUSED_E_STEPS = {
 }
 
 
-def _outputs(n_components, dtype, log_prob=None, labels=None, resp=None):
-    """The fused E-step's per-row outputs, in its order; an empty array for each not given."""
-    return {
-        "log_prob": np.empty(0) if log_prob is None else log_prob,
-        "labels": np.empty(0, dtype=np.int64) if labels is None else labels,
-        "resp": np.empty((0, n_components), dtype=dtype) if resp is None else resp,
-    }
-
-
 def launch_e_step(
     X, sample_weight, log_weights, params, cached, n_family_stats, n_stats, n_work, accumulate,
     *, log_prob=None, labels=None, resp=None,
@@ -679,7 +671,7 @@ def launch_e_step(
     float64 statistics vector of :func:`fastem.kernels._fused._fused_e_step`.
     """
     n_components = log_weights.shape[0]
-    outputs = _outputs(n_components, X.dtype, log_prob, labels, resp)
+    outputs = e_step_outputs(n_components, X.dtype, log_prob, labels, resp)
     # Read-only, like the data (see fastem._threading.read_only): one compilation
     # whether the parameters are a fitted model's (frozen) or a fit's new ones.
     sample_weight = read_only(np.asarray(sample_weight, dtype=np.float64))
@@ -773,7 +765,7 @@ class RunEStep:
         """The first pass over chunks of ``X``'s shape: the full check, and what later ones share."""
         n_family_stats, n_stats, n_work = self._sizes
         n_components = log_weights.shape[0]
-        outputs = _outputs(n_components, X.dtype)
+        outputs = e_step_outputs(n_components, X.dtype)
         check_kernel_params(
             params, registered_shapes(type(params)), X, weights, log_weights, outputs
         )

@@ -373,6 +373,19 @@ def _scratch_sections(n_features, n_components, n_work, itemsize):
     return 0, o_lp, o_vec, o_work, total
 
 
+def e_step_outputs(n_components, dtype, log_prob=None, labels=None, resp=None):
+    """The fused E-step's per-row outputs, in its order; an empty array for each not given.
+
+    ``log_prob`` float64 (n_rows,), ``labels`` int64 (n_rows,), ``resp`` of the
+    data's ``dtype`` (n_rows, n_components); the empty ones have 0 rows.
+    """
+    return {
+        "log_prob": np.empty(0) if log_prob is None else log_prob,
+        "labels": np.empty(0, dtype=np.int64) if labels is None else labels,
+        "resp": np.empty((0, n_components), dtype=dtype) if resp is None else resp,
+    }
+
+
 def fused_scratch(n_partitions, n_features, n_components, n_work, dtype):
     """A page-aligned scratch buffer for one call of the fused E-step.
 
