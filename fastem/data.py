@@ -1290,11 +1290,11 @@ class ChunkedSource:
                     f"{name} has {X.shape[1]} features but chunk 0 has {self.n_features}. "
                     "Every chunk must have the same columns."
                 )
-            if csv_part and not X.shape[0]:
-                pass  # a CSV part of its header alone stores no dtype: it takes the others'
-            elif self.dtype is None:
+            # a CSV part of its header alone stores no dtype: it takes the others'
+            dtyped = not (csv_part and not X.shape[0])
+            if dtyped and self.dtype is None:
                 self.dtype, first, first_stored, first_path = X.dtype, f"chunk {i}", stored, x_path
-            elif X.dtype != self.dtype:
+            elif dtyped and X.dtype != self.dtype:
                 raise ValueError(
                     f"{name} is read as {X.dtype}{stored} but {first} as {self.dtype}"
                     f"{first_stored.rstrip(',')}: every chunk is computed in one dtype. "
