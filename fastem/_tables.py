@@ -1952,8 +1952,8 @@ def read_columns(path, layout=None, positions=None):
         schema = _parquet_schema(path)  # refuses repeated names
         table = pq.read_table(path, columns=None if positions is None
                               else [schema.names[j] for j in positions])
-        labels = _pandas_index_labels(schema)
-        return [labels.get(name, name) for name in table.schema.names], [
+        names = column_labels(path)
+        return [names[j] for j in (range(len(names)) if positions is None else positions)], [
             np.array(c.to_pylist(), dtype=object)
             if (pa.types.is_integer(c.type) and c.null_count) or pa.types.is_dictionary(c.type)
             or (pa.types.is_timestamp(c.type) and c.type.tz is not None)
@@ -1991,11 +1991,28 @@ def read_columns(path, layout=None, positions=None):
                 for i, (t, line) in enumerate(zip(stripped, lines))]))
         else:
             columns.append(np.array([None if t == "" else t for t in column], dtype=object))
-    names = (unique_names(layout.names[:n_columns]) if layout.names is not None
-             else [f"x{j}" for j in range(n_columns)])
+    names = column_labels(path, layout)
     if positions is not None:
         return [names[j] for j in positions], [columns[j] for j in positions]
     return names, columns
+
+
+def column_labels(path, layout=None):
+    """The names that :func:`read_columns` gives every column of the file, without reading it.
+
+    A CSV file's (``layout`` as for :func:`read_columns`): its header's names, repeats
+    renamed as :func:`read_csv` renames them, or ``'x0'``, ``'x1'``, ... without a
+    header; a parquet file's (``layout`` None): its fields' names, a pandas row index's
+    columns by the labels its metadata gives them. Raises ValueError for a parquet
+    file with a repeated column name.
+    """
+    if layout is None:
+        schema = _parquet_schema(os.fsdecode(path))  # refuses repeated names
+        labels = _pandas_index_labels(schema)
+        return [labels.get(name, name) for name in schema.names]
+    n_columns = layout.n_fields - len(layout.trailing)
+    return (unique_names(layout.names[:n_columns]) if layout.names is not None
+            else [f"x{j}" for j in range(n_columns)])
 
 
 # ASCII's information separators, which float() strips around a number and pandas does not

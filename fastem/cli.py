@@ -61,6 +61,7 @@ from ._progress import (
 from ._tables import (
     check_encoding,
     choose_columns,
+    column_labels,
     csv_column_names,
     fill_csv,
     guessed_encoding_note,
@@ -286,8 +287,9 @@ def _extension(path, allowed, what):
     return ext
 
 
-def _column_tokens(requested, names):
-    """``--columns`` values ('a,b', repeated or not) as a flat list of names or indices.
+def _column_tokens(requested, names, option="--columns"):
+    """``--columns`` values ('a,b', repeated or not) as a flat list of names or indices
+    (``option``: the option that gave them, as the errors name it).
 
     A value that is one of the file's column ``names`` is that name, commas and
     all. Any other value is a comma-separated list read as a CSV row, so a name
@@ -307,21 +309,21 @@ def _column_tokens(requested, names):
             fields = rows[0] if rows else []
         except csv.Error as exc:
             raise CommandError(
-                f"--columns {item!r} is not a comma-separated list ({exc}); quote a name "
-                "that contains a comma or a line break, e.g. --columns '\"weight, kg\",height'"
+                f"{option} {item!r} is not a comma-separated list ({exc}); quote a name "
+                f"that contains a comma or a line break, e.g. {option} '\"weight, kg\",height'"
             ) from None
         fields = [field.strip() for field in fields]
         if "" in fields and any(fields):
             # 'a,' or 'a,,b' (e.g. --columns a,$B with B unset): a column left out unseen
             raise CommandError(
-                f"--columns {item!r} has an empty entry (entry {fields.index('') + 1}); "
+                f"{option} {item!r} has an empty entry (entry {fields.index('') + 1}); "
                 "remove the extra comma, or name the missing column"
             )
         tokens += [field for field in fields if field]
     if not tokens:
         raise CommandError(
-            f"--columns {' '.join(map(repr, requested))} names no column; give names or "
-            "0-based indices, e.g. --columns eruptions,waiting"
+            f"{option} {' '.join(map(repr, requested))} names no column; give names or "
+            f"0-based indices, e.g. {option} eruptions,waiting"
         )
     return tokens
 
@@ -1523,21 +1525,65 @@ def _row_index(args, layout):
     return names, columns
 
 
+def _kept_columns(args, layout):
+    """The names and columns of DATA that ``--keep`` chooses (by name, or 0-based index),
+    to write beside the output so that it can be joined back to DATA (an id column).
+
+    None chosen without ``--keep``. Columns of DATA's row index, which a CSV or parquet
+    output keeps as its index anyway (:func:`_row_index`), are left out. A chosen column
+    with the name of an output column is refused (CommandError): the output would hold
+    two columns of one name.
+    """
+    if not args.keep:
+        return [], []
+    npy = os.path.splitext(args.data)[1].lower() == ".npy"
+    try:
+        if npy:
+            data = _read_npy(args.data, None)[0]
+            names, index = [f"x{j}" for j in range(data.shape[1])], []
+        else:
+            names, index = column_labels(args.data, layout), index_positions(args.data, layout)
+        # DATA without names (.npy, a CSV file without a header) has its columns chosen by index
+        named = not npy and (layout is None or layout.names is not None)
+        tokens = _column_tokens(args.keep, names if named else None, "--keep")
+        positions = choose_columns(tokens, names if named else None,
+                                   list(range(len(names))), args.data)
+        positions = [j for j in positions if j not in index]
+        if npy:
+            with _watched(data, args.data):
+                # in the machine's byte order, which Arrow needs ('>f4' of a big-endian file)
+                native = data.dtype.newbyteorder("=")
+                return ([names[j] for j in positions],
+                        [np.array(data[:, j], dtype=native) for j in positions])
+        return _read_columns(args, layout, positions)
+    except (ValueError, ImportError) as exc:
+        raise CommandError(str(exc)) from None
+
+
 def _write_rows(args, out, names, layout):
-    """Write ``out``, one row per row of DATA, with ``names``: beside DATA's row index, which
+    """Write ``out``, one row per row of DATA, with ``names``: after the columns of DATA
+    that ``--keep`` chooses (:func:`_kept_columns`), and beside DATA's row index, which
     stays the index of a CSV or parquet output (as ``impute`` keeps it), where DATA has
-    one; a .npy output holds ``out`` alone."""
+    one; a .npy output holds no row index."""
     npy = _output_extension(args.output) == ".npy"
     index_names, index = ([], []) if npy else _row_index(args, layout)
-    if not index:
+    kept_names, kept = _kept_columns(args, layout)
+    for name in kept_names:
+        if name in names:
+            raise CommandError(
+                f"--keep chooses the column {name!r} of {args.data!r}, which has the name of "
+                f"an output column ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''}); "
+                "rename that column of DATA, or leave it out of --keep"
+            )
+    if not index and not kept:
         write_array(args.output, out, names)
         return
-    if len(index[0]) != len(out):  # read by another pass over DATA
+    if any(len(column) != len(out) for column in index + kept):  # read by another pass
         raise CommandError(f"{args.data!r} changed while it was read; run the command again")
     table = out.reshape(len(out), -1)
     columns = [table[:, j] for j in range(table.shape[1])]  # float32's digits in CSV text
-    _write_columns(args.output, index_names + list(names), index + columns, args.data,
-                   list(range(len(index))))
+    _write_columns(args.output, index_names + kept_names + list(names), index + kept + columns,
+                   args.data, list(range(len(index))))
 
 
 def cmd_score(args):
@@ -2275,6 +2321,11 @@ def build_parser():
                    help="output file: .npy, .csv or .parquet")
     p.add_argument("--proba", action="store_true",
                    help="write each component's probability instead of the label")
+    p.add_argument("--keep", action="append", metavar="COLS",
+                   help="columns of DATA to write before the output's, by name or 0-based "
+                   "index, comma-separated (--keep id), or the option repeated: to join the "
+                   "output back to DATA. A .csv or .parquet OUT keeps any column, a .npy OUT "
+                   "numbers only (default: none; a row index of DATA is always kept)")
     fitted_missing_option(p)
     p.set_defaults(func=cmd_predict)
 

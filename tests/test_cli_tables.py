@@ -1988,3 +1988,99 @@ def test_python_data_of_other_columns_than_recorded_name_the_recorded_ones(
     plain = fastem.GaussianMixture(2, random_state=0).fit(unnamed["table"][:, [2, 1]])
     with pytest.raises(ValueError, match="as in fit.$"):
         getattr(plain, method)(unnamed["table"])
+
+
+def _with_ids(faithful, ext, path):
+    """The faithful rows with a text ``id`` and a whole-number ``station`` column first."""
+    frame = faithful["frame"].copy()
+    frame.insert(0, "id", [f"r{i:03d}" for i in range(len(frame))])
+    frame.insert(1, "station", np.arange(len(frame)) * 7 + 10**15)  # beyond float32, in float64
+    frame.to_csv(path, index=False) if ext == ".csv" else frame.to_parquet(path)
+    return frame
+
+
+@pytest.mark.parametrize("out_ext", [".csv", ".parquet"])
+@pytest.mark.parametrize("ext", [".csv", ".parquet"])
+def test_predict_keeps_the_columns_that_join_its_output_back_to_data(faithful, capsys, tmp_path,
+                                                                     ext, out_ext):
+    """Without ``--keep``, an output of labels held no column of DATA to join it back by
+    (an id): ``--keep`` writes the chosen columns, text and whole numbers as DATA has
+    them, before the output's, by name or index, with or without probabilities."""
+    if ".parquet" in (ext, out_ext) and not _HAVE_PYARROW:
+        pytest.skip("pyarrow is not installed")
+    data = tmp_path / f"ids{ext}"
+    frame = _with_ids(faithful, ext, data)
+    model = fastem.load(faithful["model"])
+    out = tmp_path / f"labels{out_ext}"
+    read = pd.read_csv if out_ext == ".csv" else pd.read_parquet
+    for keep, expected in ((["--keep", "id"], ["id"]), (["--keep", "station,0"], ["station", "id"]),
+                           (["--keep", "1", "--keep", "id"], ["station", "id"])):
+        status, _, err = run(capsys, "predict", faithful["model"], data, "-o", out, "-q", *keep)
+        assert status == 0, err
+        written = read(out)
+        assert list(written.columns) == expected + ["component"]
+        assert_array_equal(written["component"], model.predict(faithful["frame"]))
+        for name in expected:
+            assert_array_equal(written[name], frame[name])
+    status, _, err = run(capsys, "predict", faithful["model"], data, "-o", out, "-q", "--proba",
+                         "--keep", "id")
+    assert status == 0, err
+    written = read(out)
+    assert list(written.columns) == ["id", "p0", "p1"]
+    assert_array_equal(written["id"], frame["id"])
+
+
+def test_predict_keeps_numbers_of_a_npy_or_a_file_without_names(faithful, capsys, tmp_path):
+    """A .npy output holds kept columns of numbers; DATA without names (.npy, a CSV file
+    without a header) has its columns kept by index."""
+    X = faithful["frame"].to_numpy()
+    ids = np.arange(len(X), dtype=np.int64) + 2**53 + 1  # whole numbers float64 rounds
+    model = fastem.GaussianMixture(2, random_state=0).fit(X)
+    model.save(tmp_path / "m.npz")
+    np.save(tmp_path / "d.npy", np.column_stack([X, np.arange(len(X))]))
+    pd.DataFrame(np.column_stack([X, np.arange(len(X))])).to_csv(
+        tmp_path / "d.csv", index=False, header=False)
+    for data in ("d.npy", "d.csv"):
+        status, _, err = run(capsys, "predict", tmp_path / "m.npz", tmp_path / data,
+                             "--columns", "0,1", "--keep", "2", "-o", tmp_path / "o.npy", "-q")
+        assert status == 0, err
+        assert_array_equal(np.load(tmp_path / "o.npy"),
+                           np.column_stack([np.arange(len(X)), model.predict(X)]))
+        status, _, err = run(capsys, "predict", tmp_path / "m.npz", tmp_path / data,
+                             "--columns", "0,1", "--keep", "x2", "-o", tmp_path / "o.npy", "-q")
+        assert status == 1 and "no header row with names" in err
+    pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "id": ids}).to_csv(tmp_path / "i.csv", index=False)
+    status, _, err = run(capsys, "predict", tmp_path / "m.npz", tmp_path / "i.csv", "--columns",
+                         "a,b", "--keep", "id", "--proba", "-o", tmp_path / "o.npy", "-q")
+    assert status == 1 and "'id'" in err  # float64 would round the ids
+
+
+@pytest.mark.parametrize("keep, message", [
+    ("idx", "column 'idx' not found"),
+    ("id,", "--keep 'id,' has an empty entry"),
+    ("component", "has the name of an output column"),
+    ("9", "out of range"),
+])
+def test_predict_keep_refuses_what_it_cannot_keep(faithful, capsys, tmp_path, keep, message):
+    data = tmp_path / "ids.csv"
+    frame = _with_ids(faithful, ".csv", data)
+    frame.rename(columns={"station": "component"}).to_csv(data, index=False)
+    status, _, err = run(capsys, "predict", faithful["model"], data, "-o", tmp_path / "o.csv",
+                         "--keep", keep)
+    assert status == 1 and message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "o.csv").exists()
+    status, _, err = run(capsys, "predict", faithful["model"], data, "-o", tmp_path / "o.npy",
+                         "--keep", "id")
+    assert status == 1 and "holds numbers only" in err
+
+
+def test_predict_keep_leaves_the_row_index_where_it_is(faithful, capsys, tmp_path):
+    """The row index of DATA (pandas' unnamed first column) stays the output's index: kept
+    again, it is not written twice."""
+    out = tmp_path / "o.csv"
+    status, _, err = run(capsys, "predict", faithful["model"], faithful["indexed"], "-o", out,
+                         "-q", "--keep", "0,eruptions")
+    assert status == 0, err
+    written = pd.read_csv(out, index_col=0)
+    assert list(written.columns) == ["eruptions", "component"]
+    assert_array_equal(written.index, np.arange(len(faithful["frame"])))
