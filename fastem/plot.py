@@ -169,11 +169,16 @@ def _feature_pair(model, pair, names, what):
 
 
 def _feature_name(model, names, j):
-    """The name of feature ``j``: from the data's columns, else the model's, else 'feature j'."""
+    """The name of feature ``j``: from the data's columns, else the model's, else ``x{c}``
+    of the file column ``c`` it was fitted on by index (as ``fastem info`` names it: a
+    model of ``Chunks(columns=[2, 5], header=False)``), else 'feature j'."""
     if names is not None:
         return names[j]
     fitted = getattr(model, "feature_names_in_", None)
-    return str(fitted[j]) if fitted is not None else f"feature {j}"
+    if fitted is not None:
+        return str(fitted[j])
+    indices = getattr(model, "_column_indices", None)
+    return f"x{int(indices[j])}" if indices is not None else f"feature {j}"
 
 
 def _is_counts(model):

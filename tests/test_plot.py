@@ -1034,3 +1034,20 @@ def test_explore_without_a_model_refuses_counts_that_are_not_whole_numbers():
         plot.explore(family="poisson", data=np.array([0.0, 1.5, 2.0, 3.25]))
     assert plt.get_fignums() == []
     assert plot.explore(family="poisson", data=np.array([0.0, 1.0, 2.0, 3.0])).x[0] == 0
+
+
+def test_features_fitted_by_file_column_are_labelled_as_the_command_line_names_them(tmp_path):
+    """A model of columns 2 and 0 of CSV files without names: ``fastem info`` calls its
+    features x2 and x0, and so do the plots' axes (they said 'feature 0')."""
+    X = make_demo_data(600, random_state=0)[0]
+    table = np.column_stack([X[:, 1], np.zeros(len(X)), X[:, 0]])
+    np.savetxt(tmp_path / "d.csv", table, delimiter=",")
+    model = fastem.GaussianMixture(2, random_state=0).fit(
+        fastem.Chunks([tmp_path / "d.csv"], columns=[2, 0], header=False))
+    out = plot.plot_clusters_2d(model, X)
+    assert (out["ax"].get_xlabel(), out["ax"].get_ylabel()) == ("x2", "x0")
+    assert plot.plot_density_1d(model, feature=1)["ax"].get_xlabel() == "x0"
+    model.save(tmp_path / "m.npz")
+    loaded = fastem.load(tmp_path / "m.npz")
+    assert plot.plot_density_1d(loaded)["ax"].get_xlabel() == "x2"
+    plt.close("all")
