@@ -1549,6 +1549,9 @@ def test_a_decrease_at_a_singular_covariance_names_the_collapse_and_reg_covar(
 @pytest.mark.parametrize("covariance_type, covariances", [
     ("full", np.array([np.eye(2), [[1.0, 0.9], [0.9, 1.0]]])),
     ("tied", np.array([[1e6, 0.0], [0.0, 1e-6]])),  # features of other scales: not singular
+    # spreads 1e6 and 1e-2, correlated 0.1: eigenvalues 1e12 and 9.9e-5 (they read as one
+    # singular to float64, the warning blaming a collapse where precision was lost)
+    ("full", np.array([np.eye(2), [[1e12, 1e3], [1e3, 1e-4]]])),
     ("diag", np.array([[1.0, 1e-6], [3.0, 2e-6]])),
     ("spherical", np.array([2.0, 1e-6])),
 ])

@@ -260,13 +260,20 @@ def _eigenvalues_and_rounding(matrix):
     largest, while a singular matrix (``[[1, 3], [3, 9]]``, whose smallest computes as
     1.1e-16) scales to one that is singular within the rounding of entries of 1.
     """
-    matrix = np.asarray(matrix, dtype=np.float64)
-    diagonal = np.diagonal(matrix)
-    if (diagonal > 0).all():
-        scale = 1.0 / np.sqrt(diagonal)
-        matrix = matrix * np.outer(scale, scale)
-    values = np.linalg.eigvalsh(matrix)
+    values = scaled_eigenvalues(matrix)
     return values, len(values) * np.finfo(np.float64).eps * np.abs(values).max()
+
+
+def scaled_eigenvalues(matrices):
+    """The eigenvalues of a symmetric (D, D) matrix, or of each of a (K, D, D) stack, scaled
+    to a unit diagonal (``M / sqrt(d d^T)``, ``d`` its diagonal; ``M`` itself where an
+    entry of ``d`` is at most 0), float64, ascending along the last axis: the shape of
+    the matrix without the units of its features (see :func:`_eigenvalues_and_rounding`)."""
+    matrices = np.asarray(matrices, dtype=np.float64)
+    diagonal = np.diagonal(matrices, axis1=-2, axis2=-1)
+    positive = (diagonal > 0).all(axis=-1, keepdims=True)
+    scale = np.where(positive, 1.0 / np.sqrt(np.where(positive, diagonal, 1.0)), 1.0)
+    return np.linalg.eigvalsh(matrices * (scale[..., :, None] * scale[..., None, :]))
 
 
 def smallest_eigenvalue(matrix):
@@ -538,16 +545,19 @@ class _GaussianComponents(BaseMixture):
 
     def _singular_component(self, dtype):
         """The first component whose covariance is singular to ``dtype``'s precision: the
-        smallest eigenvalue at most ``_SINGULAR_EPSILONS`` machine epsilons of the largest
-        ('full', 'tied'), or a variance at most that of the same feature's largest variance
-        among the components ('diag') or of the largest component's ('spherical')."""
+        smallest eigenvalue at most ``_SINGULAR_EPSILONS`` machine epsilons of the largest,
+        both of the covariance scaled to a unit diagonal, so that features in units far
+        apart (variances 1e-4 and 1e12) do not read as a collapse ('full', 'tied'); or a
+        variance at most that of the same feature's largest variance among the components
+        ('diag') or of the largest component's ('spherical')."""
         covariances = np.asarray(self.covariances_, dtype=np.float64)
         bound = self._SINGULAR_EPSILONS * np.finfo(dtype).eps
         if self.covariance_type in ("full", "tied"):
             stack = covariances[None] if self.covariance_type == "tied" else covariances
-            eigenvalues = np.linalg.eigvalsh(stack)
+            eigenvalues = scaled_eigenvalues(stack)
             smallest, largest = eigenvalues[:, 0], eigenvalues[:, -1]
-            along = "along one direction and {:.3g} along another"
+            along = ("along one direction and {:.3g} along another, in units of its "
+                     "variances")
         else:
             variances = covariances if covariances.ndim == 2 else covariances[:, None]
             top = variances.max(axis=0)
