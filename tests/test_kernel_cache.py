@@ -13,6 +13,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from fastem.kernels import _cache, _checks
 
 _FIT = """
@@ -258,3 +260,51 @@ def test_kernels_compiled_under_other_numba_settings_are_never_loaded(tmp_path):
     assert done.returncode == 0, done.stderr
     hits_and_misses = [tuple(map(int, line.split())) for line in done.stdout.strip().splitlines()]
     assert all(hits == 0 and misses > 0 for hits, misses in hits_and_misses), hits_and_misses
+
+
+# A thread of the parent saves a kernel (holds the cache's lock) as another thread forks;
+# the child tells whether the lock is free once that save has ended.
+_FORK_DURING_A_SAVE = r"""
+import fcntl, os, sys, threading
+from fastem.kernels import _cache
+
+directory = sys.argv[1]
+held, release = threading.Event(), threading.Event()
+
+
+def save():
+    with _cache._exclusive(directory):
+        held.set()
+        release.wait()
+
+
+thread = threading.Thread(target=save)
+thread.start()
+held.wait()
+read, write = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.read(read, 1)
+    fd = os.open(os.path.join(directory, _cache.LOCK_NAME), os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os._exit(1)
+    os._exit(0)
+release.set()
+thread.join()
+os.write(write, b"x")
+_, status = os.waitpid(pid, 0)
+print("child", os.waitstatus_to_exitcode(status))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_child_forked_during_a_save_leaves_the_cache_lock_free(tmp_path):
+    # a flock belongs to the open file: the child's copy of the descriptor of the parent
+    # thread's save held the lock after that save ended, and the child's next save, and
+    # every later save into that cache by any process, waited for the child's end
+    done = subprocess.run([sys.executable, "-c", _FORK_DURING_A_SAVE, str(tmp_path)],
+                          env=_env(tmp_path), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["child", "0"]

@@ -113,6 +113,10 @@ def _kernel_sources_stamp():
     return _stamp[0]
 
 
+# The descriptors of the lock files this process holds locked (_exclusive).
+_held = set()
+
+
 @contextlib.contextmanager
 def _exclusive(directory):
     """Hold an exclusive ``flock`` on the lock file of a cache directory (no-op without fcntl)."""
@@ -120,11 +124,32 @@ def _exclusive(directory):
         yield
         return
     fd = os.open(os.path.join(directory, LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o666)
+    _held.add(fd)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
+        _held.discard(fd)
         os.close(fd)  # releases the lock
+
+
+def _locks_of_a_forked_child():
+    """Close in a forked child the lock files that a parent thread held locked in a save.
+
+    A ``flock`` belongs to the open file, which the child shares: held by the
+    child's copy of the descriptor, which the parent's thread does not close
+    there, it outlived that thread's save, and the child's next save, and
+    every save of any process into that cache after it, waited for the
+    child's end.
+    """
+    for fd in list(_held):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _held.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_locks_of_a_forked_child)
 
 
 def _save_overload(original):
