@@ -168,16 +168,12 @@ def start(params_class, dtype, n_features):
         pairs = _ahead(spec)
         if not pairs or any(pair in COMPILING_ELSEWHERE or _present(*pair) for pair in pairs):
             return False
-        code = (
-            f"import sys; sys.path.insert(0, {_ROOT!r}); "
-            "from fastem._compile_ahead import _compile; _compile()"
-        )
         # the cache directory of this process's Numba, also where set in code
         cache_dir = {"NUMBA_CACHE_DIR": config.CACHE_DIR} if config.CACHE_DIR else {}
         env = dict(os.environ, **cache_dir, **{ENV: "0", "FASTEM_COMPILE_NOTICE": "0"})
         try:
             process = subprocess.Popen(
-                [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                _command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL, env=env, text=True,
             )
         except OSError:
@@ -191,6 +187,17 @@ def start(params_class, dtype, n_features):
             name="fastem-compile-ahead",
         ).start()
     return True
+
+
+def _command():
+    """The second process's command line: Python with fastem's root first on its path, and
+    without the current directory, which ``-c`` puts there (a ``json.py`` or ``numpy.py``
+    there ran in its imports)."""
+    code = (
+        f"import sys; sys.path[:] = [{_ROOT!r}] + [p for p in sys.path if p]; "
+        "from fastem._compile_ahead import _compile; _compile()"
+    )
+    return [sys.executable, "-c", code]
 
 
 def _state_of_a_forked_child():

@@ -207,3 +207,11 @@ def test_a_second_process_that_fails_costs_only_the_compilation(tmp_path, worker
     fitted, compiled, _, _ = _first_fit(tmp_path / "cache", str(script), "exponential", 3)
     assert "_partition_pass" in compiled  # compiled here after all
     assert fitted == _here("exponential", 3)
+
+
+def test_the_second_process_imports_nothing_from_the_current_directory(tmp_path):
+    # "-c" puts the current directory first on the path: a json.py there ran in its imports
+    (tmp_path / "json.py").write_text("open('ran', 'w').close()\n")
+    subprocess.run(_compile_ahead._command(), cwd=tmp_path, stdin=subprocess.DEVNULL,
+                   capture_output=True, timeout=300)
+    assert not (tmp_path / "ran").exists()
