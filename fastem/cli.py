@@ -2003,7 +2003,8 @@ def cmd_select(args):
     best_type, best_k = best
     kind = "covariance_type" if args.family == "gaussian" else "family"
     rows = [
-        {kind: cell_type, "n_components": k, args.criterion: _to_list(value), "flag": flag or None}
+        {kind: cell_type, "n_components": k, args.criterion: _to_list(value), "flag": flag or None,
+         "converged": bool(result.converged[cell_type, k])}
         for (cell_type, k), (value, flag) in cells.items()
     ]
     out = {

@@ -274,6 +274,17 @@ def test_select(files, capsys, tmp_path):
     assert min(r["bic"] for r in result["table"] if r["flag"] is None) == chosen[0]["bic"]
 
 
+def test_select_json_says_which_fits_converged(files, capsys):
+    # the text table marks them '~'; the JSON table had no word of it
+    status, out, _ = run(capsys, "select", files["npy"], "--k", "2-3", "--covariance", "diag",
+                         "--max-iter", 1, "--json")
+    assert status == 0
+    assert [r["converged"] for r in json.loads(out)["table"]] == [False, False]
+    status, out, _ = run(capsys, "select", files["npy"], "--k", "1", "--covariance", "diag",
+                         "--json")
+    assert [r["converged"] for r in json.loads(out)["table"]] == [True]
+
+
 @pytest.mark.parametrize("family", ["gaussian", "poisson"])
 def test_select_takes_the_em_options_of_fit(files, capsys, tmp_path, family):
     """--max-iter, --tol and (Gaussian) --reg-covar reach every fit of the grid, as in fit."""
