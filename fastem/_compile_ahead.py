@@ -116,9 +116,13 @@ def _ahead(spec):
 
 
 def _class(name):
+    """The class named ``module:qualname``, also one nested in another class."""
     module, _, qualname = name.partition(":")
     __import__(module)
-    return getattr(sys.modules[module], qualname)
+    found = sys.modules[module]
+    for attribute in qualname.split("."):
+        found = getattr(found, attribute)
+    return found
 
 
 def _present(dispatcher, signature):

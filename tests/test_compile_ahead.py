@@ -79,6 +79,17 @@ def test_the_types_of_a_wide_model_cost_no_memory_of_its_size():
     assert peak < 1_000_000  # 5,000 x 5,000 precision factors would be 200 MB per component
 
 
+class _Family:
+    class Params:  # a family's params class nested in another class
+        pass
+
+
+def test_the_second_process_finds_a_params_class_nested_in_another_class():
+    # it looked up "_Family.Params" as one attribute of the module, and failed
+    name = f"{_Family.Params.__module__}:{_Family.Params.__qualname__}"
+    assert _compile_ahead._class(name) is _Family.Params
+
+
 def test_missing_values_fitted_by_em_are_not_compiled_ahead():
     # their params hold tables of the data's patterns: types unknown before the data is read
     assert fastem.GaussianMixture(2, missing="em")._first_params_class() is None
