@@ -232,7 +232,8 @@ def _follow(process, spec, done):
         process.stdin.write(spec + "\n")
         process.stdin.close()
         for line in process.stdout:
-            done[int(line)].set()
+            if line.strip().isdigit():  # not what Numba's debugging options or a site module print
+                done[int(line)].set()
     except (OSError, ValueError, IndexError):
         pass
     finally:

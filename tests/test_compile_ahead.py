@@ -129,6 +129,26 @@ def test_the_pipes_of_the_second_process_are_closed(reads):
     assert process.stdin.closed and process.stdout.closed
 
 
+def test_other_output_of_the_second_process_is_no_end_of_its_work():
+    # NUMBA_DEBUG_CACHE=1 prints to its stdout: the first such line ended the wait for every
+    # kernel, and the fit compiled them itself beside the second process
+    process = subprocess.Popen(
+        [sys.executable, "-c", "print('[cache] index saved'); print(1)"], stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    order = []
+
+    class Done:
+        def __init__(self, i):
+            self.i = i
+
+        def set(self):
+            order.append(self.i)
+
+    _compile_ahead._follow(process, "{}", [Done(0), Done(1)])
+    assert order[0] == 1  # kernel 1 reported done first; the rest at the process's end
+
+
 # A first fit in a fresh process on an empty cache, a free core assumed, the second
 # process started by the program argv[1] (a stand-in for Python that fails, hangs or
 # starts late); prints the fit, the functions this process compiled and the fit's seconds.
