@@ -451,10 +451,13 @@ def launch(kernel, X, *args, cost_per_row=None, serial=None):
     cost = X.shape[1] if cost_per_row is None else cost_per_row
     blas = single_threaded_blas(kernel_blas=True) if X.shape[1] >= BLAS_MIN_FEATURES else _NO_OP
     small = X.shape[0] * cost < SERIAL_WORK
+    if small and serial is not None:  # on the calling thread, forked or not (no os.getpid)
+        with blas:
+            return serial(view, *args)
     forked = _forked_from_gnu_openmp()
     if forked and serial is None:
         serial = _serial_compilation(kernel)
-    if (small or forked) and serial is not None:
+    if forked:
         with blas:
             return serial(view, *args)
     threads = numba.get_num_threads()

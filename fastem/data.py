@@ -496,8 +496,16 @@ class ArraySource:
                 "X.reset_index()")
 
     def _ranges(self):
-        step = chunk_rows(self.n_features, self.dtype.itemsize)
-        return [(start, min(start + step, self.n_samples)) for start in range(0, self.n_samples, step)]
+        """``[(start, stop), ...]`` of the chunks, in row order: kept with the source for the
+        passes of its fit, made again only where ``CHUNK_BYTES`` has changed."""
+        kept = self.__dict__.get("_kept_ranges")
+        if kept is None or kept[0] != CHUNK_BYTES:
+            step = chunk_rows(self.n_features, self.dtype.itemsize)
+            kept = self._kept_ranges = (CHUNK_BYTES, [
+                (start, min(start + step, self.n_samples))
+                for start in range(0, self.n_samples, step)
+            ])
+        return kept[1]
 
     def _weights(self, start, stop):
         w = self.sample_weight
