@@ -178,15 +178,18 @@ def _float64_arrays(*arrays):
 def _upper_triangle(n_features):
     """Indices of the upper triangle of an ``n_features`` square matrix, computed once per size.
 
-    Returns ``(rows, cols, on_diagonal, mask)``: the row and column index of
-    each upper entry (``np.triu_indices`` order), which of them lie on the
-    diagonal, and the boolean (n_features, n_features) mask of the upper
-    triangle. Read-only; every pass of a fit asks for them.
+    Returns ``(flat, on_diagonal, mask)``: the index of each upper entry
+    (``np.triu_indices`` order) in the flattened matrix (``row * n_features +
+    col``), the positions in that order of the entries on the diagonal, and
+    the boolean (n_features, n_features) mask of the upper triangle.
+    Read-only; every pass of a fit asks for them (integer indices into one
+    axis: a pass's gathers and scatters of the factors' entries cost less
+    than with a row and a column index, or a boolean mask, each).
     """
     rows, cols = np.triu_indices(n_features)
     mask = np.zeros((n_features, n_features), dtype=bool)
     mask[rows, cols] = True
-    arrays = (rows, cols, rows == cols, mask)
+    arrays = (rows * n_features + cols, np.flatnonzero(rows == cols), mask)
     for array in arrays:
         array.flags.writeable = False
     return arrays
@@ -195,14 +198,14 @@ def _upper_triangle(n_features):
 def upper(matrices, diagonal=True):
     """``np.triu(matrices)`` (over the last two axes) with the cached mask: below the diagonal 0;
     without the ``diagonal``, ``np.triu(matrices, 1)``."""
-    mask = _upper_triangle(matrices.shape[-1])[3]
+    mask = _upper_triangle(matrices.shape[-1])[2]
     return np.where(mask, matrices, 0.0) if diagonal else np.where(mask.T, 0.0, matrices)
 
 
 def lower(matrices, diagonal=True):
     """``np.tril(matrices)`` (over the last two axes) with the cached mask; without the
     ``diagonal``, ``np.tril(matrices, -1)``."""
-    mask = _upper_triangle(matrices.shape[-1])[3]
+    mask = _upper_triangle(matrices.shape[-1])[2]
     return np.where(mask.T, matrices, 0.0) if diagonal else np.where(mask, 0.0, matrices)
 
 
@@ -388,11 +391,12 @@ def from_unconstrained(theta, covariance_type, means_shape, precisions_cholesky_
     if not np.isfinite(theta).all():  # the means and the factors' entries: one test
         raise ValueError("extrapolated Gaussian parameters are not finite")
     if covariance_type in ("full", "tied"):
-        rows, cols, on_diagonal, _ = _upper_triangle(n_features)
-        entries = chol.reshape(-1, len(rows)).copy()
+        flat, on_diagonal, _ = _upper_triangle(n_features)
+        entries = chol.reshape(-1, len(flat)).copy()
         entries[:, on_diagonal] = np.exp(entries[:, on_diagonal])
-        pc = np.zeros((len(entries), n_features, n_features))
-        pc[:, rows, cols] = entries
+        pc = np.zeros((len(entries), n_features * n_features))
+        pc[:, flat] = entries
+        pc = pc.reshape(-1, n_features, n_features)
         if covariance_type == "tied":
             pc = pc[0]
     else:
@@ -1024,11 +1028,9 @@ class _GaussianComponents(BaseMixture):
         pc = np.asarray(parameters["precisions_cholesky_"], dtype=np.float64)
         if self.covariance_type in ("full", "tied"):
             n_features = means.shape[1]
-            rows, cols, on_diagonal, _ = _upper_triangle(n_features)
-            factors = pc.reshape(-1, n_features, n_features)
-            diagonal = np.log(factors.diagonal(axis1=1, axis2=2))
-            entries = factors[:, rows, cols]
-            entries[:, on_diagonal] = diagonal
+            flat, on_diagonal, _ = _upper_triangle(n_features)
+            entries = pc.reshape(-1, n_features * n_features).take(flat, axis=1)
+            entries[:, on_diagonal] = np.log(entries[:, on_diagonal])
             chol = entries.ravel()
         else:
             chol = np.log(pc).ravel()
