@@ -522,6 +522,15 @@ def _steady_ratio(values, resolution, noise):
     return True
 
 
+@functools.lru_cache(maxsize=64)
+def _stretch_starts(sizes):
+    """Where each of arrays of ``sizes`` starts when they lie end to end (int64, read-only),
+    computed once per layout: the stopping rule asks for it at every pass it judges."""
+    starts = np.cumsum((0,) + sizes[:-1])
+    starts.flags.writeable = False
+    return starts
+
+
 def _relative_change(model, before, after):
     """The largest change of any parameter array, relative to that array's size.
 
@@ -535,10 +544,11 @@ def _relative_change(model, before, after):
     scales = model._change_scales(before)
     # Every array's largest entry and change at once: the arrays end to end, each array's
     # maximum over its stretch (exact, as each one's own); the empty ones hold no stretch.
-    names = [name for name, old in before.items() if np.size(old)]
+    sizes = {name: np.size(old) for name, old in before.items()}
+    names = [name for name, size in sizes.items() if size]
     old = np.concatenate([before[name] for name in names], axis=None, dtype=np.float64)
     new = np.concatenate([after[name] for name in names], axis=None, dtype=np.float64)
-    starts = np.cumsum([0] + [np.size(before[name]) for name in names[:-1]])
+    starts = _stretch_starts(tuple(sizes[name] for name in names))
     largest = np.maximum.reduceat(np.abs(old), starts).tolist() if names else []
     changes = np.maximum.reduceat(np.abs(new - old), starts).tolist() if names else []
     worst = 0.0

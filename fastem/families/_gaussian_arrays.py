@@ -185,6 +185,9 @@ class GaussianArrays:
         if not self._current.checked:
             self._check()
         total = source.reduce(self._chunk_totals)
+        # Read-only, as the M-step's compiled functions read its statistics (views of it):
+        # they take them as they are, without a read-only view of each every pass.
+        total.flags.writeable = False
         return self.model._unpack(
             total, self._n_features, reference={"shift": self._current[1]}, shapes=self._moment_shapes
         )
