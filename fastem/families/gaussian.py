@@ -216,7 +216,7 @@ def log_det_cholesky(precisions_cholesky, covariance_type, n_features):
     """
     pc = np.asarray(precisions_cholesky, dtype=np.float64)
     if covariance_type == "full":
-        return np.log(pc.diagonal(axis1=1, axis2=2)).sum(axis=1)
+        return np.log(pc.diagonal(0, 1, 2)).sum(axis=1)
     if covariance_type == "tied":
         return np.log(np.diag(pc)).sum()
     if covariance_type == "diag":
@@ -474,10 +474,13 @@ def check_positive_diagonals(parameters, covariance_type):
     ``parameters``, by name) have positive diagonals: the kernels read the upper
     triangle of each factor, a Cholesky factor of a positive definite matrix when its
     diagonal is positive."""
-    for name in ("covariances_", "precisions_cholesky_", "precisions_"):
-        value = parameters[name]
-        if covariance_type in ("full", "tied"):
-            value = np.diagonal(value, axis1=-2, axis2=-1)
+    names = ("covariances_", "precisions_cholesky_", "precisions_")
+    values = [parameters[name] for name in names]
+    if covariance_type in ("full", "tied"):
+        values = [value.diagonal(0, -2, -1) for value in values]
+    if (np.concatenate(values, axis=None) > 0).all():  # one test; each alone only to name it
+        return
+    for name, value in zip(names, values):
         if not (value > 0).all():
             raise ValueError(
                 f"{name} must have a positive diagonal (variances, precisions), got "
@@ -493,7 +496,7 @@ def log_norm(precisions_cholesky, covariance_type, n_components, n_features):
     normalising constant, from the float64 precision factors ``U``.
     """
     log_det = log_det_cholesky(precisions_cholesky, covariance_type, n_features)
-    if np.ndim(log_det) == 0:  # 'tied': one factor for every component
+    if covariance_type == "tied":  # one factor for every component
         log_det = np.full(n_components, log_det)
     return log_det - 0.5 * n_features * _LOG_2PI
 
@@ -644,7 +647,7 @@ class _GaussianComponents(BaseMixture):
         means = np.asarray(parameters["means_"])
         covariances = np.asarray(parameters["covariances_"], dtype=np.float64)
         if self.covariance_type in ("full", "tied"):
-            covariances = np.diagonal(covariances, axis1=-2, axis2=-1)
+            covariances = covariances.diagonal(0, -2, -1)
         resolution = np.sqrt(np.finfo(means.dtype).eps)
         return {"means_": resolution * float(np.sqrt(covariances.max(initial=0.0)))}
 
