@@ -116,6 +116,22 @@ def test_memmap_streams_in_bounded_chunks(tmp_path, small_chunks, monkeypatch):
     assert sum(rows) == 2 * X.shape[0]
 
 
+def test_an_array_source_s_chunks_follow_chunk_bytes(monkeypatch):
+    """A source keeps its chunks' row ranges for its passes, and takes them again where
+    CHUNK_BYTES has changed since."""
+    X, _ = make_data()
+    source = ArraySource(X)
+
+    def ones(chunk, weights):  # one per chunk
+        return np.ones(1)
+
+    assert source.reduce(ones)[0] == 1
+    monkeypatch.setattr(fastem.data, "CHUNK_BYTES", 512 * 2 * 8)
+    assert source.reduce(ones)[0] == -(-X.shape[0] // 512)
+    monkeypatch.setattr(fastem.data, "CHUNK_BYTES", 1024 * 2 * 8)
+    assert source.reduce(ones)[0] == -(-X.shape[0] // 1024)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_check_array_keeps_a_read_only_memmap(tmp_path, dtype):
     np.save(tmp_path / "X.npy", make_data(100)[0].astype(dtype))
