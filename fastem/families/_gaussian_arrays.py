@@ -76,8 +76,9 @@ class _Parameters(tuple):
     """The parameters in ``_parameter_names`` order, and what is known of them:
     ``checked`` (they passed the checks of a pass), ``arrays_checked`` (they
     are arrays that :func:`~fastem._state.check_parameter_arrays` would pass,
-    by the way they were made), ``theta`` (their unconstrained vector) and
-    ``named`` (``{name: array}``, which its readers only read), once computed."""
+    by the way they were made), ``theta`` (their unconstrained vector),
+    ``named`` (``{name: array}``, which its readers only read) and ``traces``
+    (their precisions' traces), once computed."""
 
     def __new__(cls, values, checked, arrays_checked=False):
         parameters = super().__new__(cls, values)
@@ -85,6 +86,7 @@ class _Parameters(tuple):
         parameters.arrays_checked = arrays_checked
         parameters.theta = None
         parameters.named = None
+        parameters.traces = None
         return parameters
 
 
@@ -96,7 +98,7 @@ class GaussianArrays:
     model : GaussianMixture
         The working copy, at the run's start. Its hyper-parameters, and
         its hooks that depend on them alone (``_weighted_moments``,
-        ``_unconstrained_vector``, ``_m_step_allowance``, ``_unpack``,
+        ``_unconstrained_vector``, ``_penalty_change``, ``_precision_traces``, ``_unpack``,
         ``_check_parameters``, the sizes), are used as they are; its
         parameters are read once.
     n_features : int
@@ -258,6 +260,14 @@ class GaussianArrays:
         return self.model._change_scales(parameters)
 
     def _m_step_allowance(self, previous, before, after):
-        return self.model._m_step_allowance(
-            *(self._named_parameters(parameters) for parameters in (previous, before, after))
-        )
+        """The estimator's, with the precisions' traces of each parameter set taken once:
+        the ``before`` of a pass is the ``previous`` of the next."""
+        model = self.model
+        if model.reg_covar == 0:
+            return 0.0
+        return model._penalty_change(self._traces(previous), self._traces(before), before[0])
+
+    def _traces(self, parameters):
+        if parameters.traces is None:
+            parameters.traces = self.model._precision_traces(self._named_parameters(parameters))
+        return parameters.traces

@@ -995,15 +995,18 @@ class _GaussianComponents(BaseMixture):
         mean log-likelihood from ``previous`` (precisions ``P``) to ``before``
         (``P'``, weights ``w_k = n_k / n``) by the change of the penalty.
         """
-        return self._penalty_change(previous, before, before["weights_"])
-
-    def _penalty_change(self, old, new, weights):
-        """``reg_covar / 2 * sum_k weights_k (tr P_k - tr P'_k)``, at least 0: the fall of
-        ``c/2 sum_k w_k tr(P_k)`` from the precisions of ``old`` to those of ``new``."""
         if self.reg_covar == 0:
             return 0.0
+        return self._penalty_change(
+            self._precision_traces(previous), self._precision_traces(before), before["weights_"]
+        )
+
+    def _penalty_change(self, old_traces, new_traces, weights):
+        """``reg_covar / 2 * sum_k weights_k (tr P_k - tr P'_k)``, at least 0: the fall of
+        ``c/2 sum_k w_k tr(P_k)`` from precisions of traces ``old_traces`` to precisions of
+        traces ``new_traces`` (:meth:`_precision_traces`)."""
         weights = np.asarray(weights, dtype=np.float64)
-        change = self._precision_traces(old) - self._precision_traces(new)
+        change = old_traces - new_traces
         return max(0.0, 0.5 * float(self.reg_covar) * float(weights @ change))
 
     def _precision_traces(self, parameters):
@@ -2122,6 +2125,6 @@ _STAND_IN_REPRODUCES = {
         "_check_parameter_values", "_get_parameters", "_set_parameters", "_unconstrained",
         "_pass_checks_on", "_computes_in_float64", "_log_norm", "_tied_shift",
         "_check_parameters", "_lower_bound", "_parameter_names", "_regularization_name",
-        "_named_parameters", "_check_is_fitted", "_fits_missing",
+        "_named_parameters", "_check_is_fitted", "_fits_missing", "_m_step_allowance",
     )
 }
