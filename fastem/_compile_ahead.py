@@ -27,7 +27,8 @@ cached on disk, neither of the two is compiled in this process or cached
 yet, a core is free of other processes' work
 (``fastem._threading.free_cores``), Python can be started again
 (``sys.executable`` is a Python interpreter, not a frozen application or a
-program that embeds Python), and ``FASTEM_COMPILE_AHEAD`` is not ``0``. If
+program that embeds Python), and ``FASTEM_COMPILE_AHEAD`` is not off
+(``0``, ``false``, ``no``, ``off``: :func:`fastem._environ.switched_on`). If
 it fails, ends without a kernel or has not done one ``TIMEOUT`` seconds
 after it started, this process compiles the kernel itself. A child forked
 meanwhile waits for none of them. Measurements: docs/performance.md ("Busy
@@ -45,6 +46,7 @@ import time
 import numpy as np
 from numba.core import config
 
+from ._environ import switched_on
 from ._progress import compiling_elsewhere
 from ._threading import free_cores, read_only, read_only_fields, usable_cpus
 from .kernels._fused import (
@@ -140,7 +142,7 @@ def _present(dispatcher, signature):
 def _may_start():
     # a program that embeds Python (a frozen application, a web server) is no interpreter
     interpreter = os.path.basename(sys.executable or "").lower().startswith("python")
-    if os.environ.get(ENV, "1") == "0" or getattr(sys, "frozen", False) or not interpreter:
+    if not switched_on(ENV) or getattr(sys, "frozen", False) or not interpreter:
         return False
     free = free_cores()
     return (usable_cpus() if free is None else free) >= 2

@@ -7,7 +7,6 @@ rewritten in place; elsewhere (a log file, a CI job) each update is a line.
 
 import atexit
 import contextlib
-import os
 import sys
 import threading
 import time
@@ -15,6 +14,8 @@ import types
 
 import numpy as np
 from numba.core.event import Listener, register
+
+from ._environ import switched_on
 
 __all__ = ["CompileNotice", "ProgressLine", "SelectionProgress", "flush_compile_notice"]
 
@@ -202,9 +203,10 @@ class CompileNotice(Listener):
             self.first_start = None
 
 
-# FASTEM_COMPILE_NOTICE=0 turns the notice off, e.g. for test suites that check stderr.
+# FASTEM_COMPILE_NOTICE=0 (or false, no, off) turns the notice off, e.g. for test suites that
+# check stderr.
 _NOTICE = None
-if os.environ.get("FASTEM_COMPILE_NOTICE", "1") != "0":
+if switched_on("FASTEM_COMPILE_NOTICE"):
     _NOTICE = CompileNotice()
     register("numba:compile", _NOTICE)
     atexit.register(_NOTICE.flush)

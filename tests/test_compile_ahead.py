@@ -115,6 +115,26 @@ def test_no_second_process_without_a_free_core_an_interpreter_or_when_turned_off
     assert not _compile_ahead._may_start()
 
 
+@pytest.fixture
+def free_core(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(_compile_ahead, "free_cores", lambda: 2)
+    monkeypatch.setattr(sys, "executable", "/opt/venv/bin/python3.12")
+
+
+@pytest.mark.parametrize("value", [" 0", "false", "No", "OFF "])
+def test_the_usual_spellings_of_off_turn_it_off(free_core, monkeypatch, value):
+    # only exactly "0" did
+    monkeypatch.setenv(_compile_ahead.ENV, value)
+    assert not _compile_ahead._may_start()
+
+
+def test_a_switch_of_unknown_spelling_is_on_and_said_so(free_core, monkeypatch):
+    monkeypatch.setenv(_compile_ahead.ENV, "nope")
+    with pytest.warns(RuntimeWarning, match="FASTEM_COMPILE_AHEAD='nope' is neither on"):
+        assert _compile_ahead._may_start()
+
+
 @pytest.mark.parametrize("reads", [True, False])
 def test_the_pipes_of_the_second_process_are_closed(reads):
     # left open, they were a ResourceWarning when the thread that follows the process ended

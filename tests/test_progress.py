@@ -73,6 +73,25 @@ def test_compile_notice_is_complete_when_the_script_ends_right_after(tmp_path):
     assert lines[1].startswith("fastem: compiled the kernels in ")
 
 
+def test_the_usual_spellings_of_off_turn_the_notice_off(tmp_path):
+    # only exactly "0" did
+    script = tmp_path / "short.py"
+    script.write_text(
+        "import numba, numpy as np\n"
+        "from fastem import _progress\n"
+        "_progress._ANNOUNCE_AFTER = 0.0\n"
+        "def total(x):\n"
+        "    return x.sum()\n"
+        "total.__module__ = 'fastem.probe'\n"
+        "print(numba.njit(total)(np.ones(3)))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.getcwd(), FASTEM_COMPILE_NOTICE=" Off")
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0 and done.stdout == "3.0\n"
+    assert done.stderr == ""
+
+
 def test_other_compilations_are_not_announced(notice):
     listener, stream = notice
     _function_in("user_module")(np.ones(3))
