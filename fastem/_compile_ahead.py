@@ -31,8 +31,11 @@ program that embeds Python), and ``FASTEM_COMPILE_AHEAD`` is not off
 (``0``, ``false``, ``no``, ``off``: :func:`fastem._environ.switched_on`). If
 it fails, ends without a kernel or has not done one ``TIMEOUT`` seconds
 after it started, this process compiles the kernel itself. A child forked
-meanwhile waits for none of them. Measurements: docs/performance.md ("Busy
-machines and the first run").
+meanwhile waits for none of them. The second process ends with this one:
+this process holds its stdin open while it runs, and it exits at the end
+of its stdin (this process killed or ended; its forked children close
+their copy). Measurements: docs/performance.md ("Busy machines and the
+first run").
 """
 
 import contextlib
@@ -76,6 +79,8 @@ _lock = threading.Lock()
 # fits of the same kind find their kernels compiled or compiling (or the machine was busy
 # at the first), and cost one lookup.
 _seen = set()
+# The stdin pipes of the second processes this process follows (_follow).
+_lifelines = set()
 
 
 def first_pass_arguments(params_class, dtype, n_features):
@@ -209,10 +214,15 @@ def _command():
 def _state_of_a_forked_child():
     """A forked child has a free lock, and waits for no kernel of the parent's second
     process: the parent's thread that follows that process, and would have told it when
-    each is done, does not exist in the child."""
+    each is done, does not exist in the child. It closes its copy of the second process's
+    stdin, whose end ends that process (held open by the child, it outlived the parent)."""
     global _lock
     _lock = threading.Lock()
     COMPILING_ELSEWHERE.clear()
+    for pipe in list(_lifelines):
+        with contextlib.suppress(OSError, ValueError):
+            pipe.close()
+    _lifelines.clear()
 
 
 if hasattr(os, "register_at_fork"):
@@ -229,10 +239,12 @@ def _waiter(event, deadline):
 
 def _follow(process, spec, done):
     """Send ``spec`` to the second process and set ``done[i]`` as it reports kernel i compiled
-    (or all of them when it ends); close its pipes and wait for its end."""
+    (or all of them when it ends); close its pipes and wait for its end. Its stdin stays open
+    until then: its end, at the end of this process, ends the second process."""
+    _lifelines.add(process.stdin)
     try:
         process.stdin.write(spec + "\n")
-        process.stdin.close()
+        process.stdin.flush()
         for line in process.stdout:
             if line.strip().isdigit():  # not what Numba's debugging options or a site module print
                 done[int(line)].set()
@@ -241,6 +253,7 @@ def _follow(process, spec, done):
     finally:
         for event in done:
             event.set()
+        _lifelines.discard(process.stdin)
         for pipe in (process.stdin, process.stdout):
             with contextlib.suppress(OSError):  # a pipe the process closed first
                 pipe.close()
@@ -248,8 +261,18 @@ def _follow(process, spec, done):
 
 
 def _compile():
-    """The second process: compile the kernels of the spec on stdin, printing each one's index."""
-    pairs = _ahead(json.loads(sys.stdin.readline()))
+    """The second process: compile the kernels of the spec on stdin, printing each one's index;
+    exit at the end of stdin, the first process's end."""
+    spec = json.loads(sys.stdin.readline())
+    threading.Thread(target=_exit_at_the_end_of_stdin, daemon=True).start()
+    pairs = _ahead(spec)
     for i, (dispatcher, signature) in enumerate(pairs):
         dispatcher.compile(signature)
         print(i, flush=True)
+
+
+def _exit_at_the_end_of_stdin():
+    """End the second process when its stdin ends: the first process has ended (killed, or
+    done with it), and nothing would load what it compiles."""
+    sys.stdin.read()
+    os._exit(0)

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -138,7 +139,7 @@ def test_a_switch_of_unknown_spelling_is_on_and_said_so(free_core, monkeypatch):
 @pytest.mark.parametrize("reads", [True, False])
 def test_the_pipes_of_the_second_process_are_closed(reads):
     # left open, they were a ResourceWarning when the thread that follows the process ended
-    code = "import sys; sys.stdin.read(); print(0)" if reads else "pass"
+    code = "import sys; sys.stdin.readline(); print(0)" if reads else "pass"
     process = subprocess.Popen(
         [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL, text=True,
@@ -266,3 +267,91 @@ def test_the_second_process_imports_nothing_from_the_current_directory(tmp_path)
     subprocess.run(_compile_ahead._command(), cwd=tmp_path, stdin=subprocess.DEVNULL,
                    capture_output=True, timeout=300)
     assert not (tmp_path / "ran").exists()
+
+
+# A first fit on an empty cache, a free core assumed, that prints the second process's pid
+# once it has sent it its work.
+_KILLED_FIT = r"""
+import subprocess
+import numpy as np
+import fastem
+from fastem import _compile_ahead
+
+_compile_ahead.free_cores = lambda: 2
+popen = subprocess.Popen
+
+
+class Told:
+    def __init__(self, pipe, pid):
+        self.pipe, self.pid = pipe, pid
+
+    def write(self, text):
+        self.pipe.write(text)
+        self.pipe.flush()
+        print(self.pid, flush=True)
+
+    def __getattr__(self, name):
+        return getattr(self.pipe, name)
+
+
+def started(command, *args, **kwargs):
+    process = popen(command, *args, **kwargs)
+    if "fastem._compile_ahead" in str(command):
+        process.stdin = Told(process.stdin, process.pid)
+    return process
+
+
+subprocess.Popen = started
+fastem.ExponentialMixture(2).fit(np.random.default_rng(0).exponential(size=(3000, 3)))
+"""
+
+
+def _running(pid):
+    """Whether process ``pid`` runs (a zombie does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc")
+def test_the_second_process_ends_with_the_first(tmp_path):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), FASTEM_COMPILE_NOTICE="0")
+    env.pop(_compile_ahead.ENV, None)
+    fit = subprocess.Popen([sys.executable, "-c", _KILLED_FIT], stdout=subprocess.PIPE, text=True,
+                           env=env, cwd=_ROOT)
+    second = int(fit.stdout.readline())
+    fit.kill()
+    fit.wait()
+    fit.stdout.close()
+    for _ in range(1200):
+        if not _running(second):
+            break
+        time.sleep(0.1)
+    assert not _running(second)
+    # it compiled on and saved its first kernel, which no process would load (and died
+    # printing that it was done, to the first process's end of its stdout)
+    assert not list(tmp_path.rglob("exponential._log_prob_block*"))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="forks")
+def test_a_forked_child_does_not_keep_the_second_process_running():
+    # its copy of the second process's stdin kept that open after the parent's end
+    process = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.readline(); print(0, flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    done = [threading.Event()]
+    threading.Thread(target=_compile_ahead._follow, args=(process, "{}", done), daemon=True).start()
+    done[0].wait(60)
+    child = os.fork()
+    if child == 0:
+        time.sleep(60)
+        os._exit(0)
+    try:
+        os.close(process.stdin.fileno())  # the parent's end, as at its death
+        assert process.wait(30) == 0
+    finally:
+        os.kill(child, 9)
+        os.waitpid(child, 0)
