@@ -23,14 +23,18 @@ Numba's settings and the vector width (``fastem.kernels._cache``), so the
 fits are bitwise those of a process that compiles everything itself.
 
 The second process starts only where it can help: the family's kernels are
-cached on disk, neither of the two is compiled in this process or cached
+cached on disk, this process's are kept there (none of its saves has
+failed, and its cache is no temporary directory of its own:
+``fastem.kernels._cache.unkept``), their cache directory has ``ROOM``
+bytes free, neither of the two is compiled in this process or cached
 yet, a core is free of other processes' work
 (``fastem._threading.free_cores``), Python can be started again
 (``sys.executable`` is a Python interpreter, not a frozen application or a
 program that embeds Python), and ``FASTEM_COMPILE_AHEAD`` is not off
 (``0``, ``false``, ``no``, ``off``: :func:`fastem._environ.switched_on`). If
 it fails, ends without a kernel or has not done one ``TIMEOUT`` seconds
-after it started, this process compiles the kernel itself. A child forked
+after it started, or fails to save one (it then ends at once), this
+process compiles the kernel itself. A child forked
 meanwhile waits for none of them. The second process ends with this one:
 this process holds its stdin open while it runs, and it exits at the end
 of its stdin (this process killed or ended; its forked children close
@@ -41,6 +45,7 @@ first run").
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -52,6 +57,7 @@ from numba.core import config
 from ._environ import switched_on
 from ._progress import compiling_elsewhere
 from ._threading import free_cores, read_only, read_only_fields, usable_cpus
+from .kernels import _cache
 from .kernels._fused import (
     COMPILING_ELSEWHERE,
     FusedEStep,
@@ -71,6 +77,10 @@ ENV = "FASTEM_COMPILE_AHEAD"
 TIMEOUT = 300.0
 # The directory that holds the fastem package, first on the second process's path.
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Bytes free in the cache directory below which no second process starts, its saves likely to
+# fail: several times the 1.3 MB of a cold first fit's whole cache (a full Gaussian mixture of
+# 2 features; its partition and log-density block take 0.32 MB).
+ROOM = 8 * 2**20
 # Which of kernel_signatures' three the second process compiles, in this order: the
 # log-density block first, as this process needs it first.
 _AHEAD = (0, 2)
@@ -144,6 +154,18 @@ def _present(dispatcher, signature):
         return True
 
 
+def _kept(dispatcher):
+    """Whether the second process could keep what it compiles where this process loads it:
+    this process's kernels are kept on disk and ``dispatcher``'s cache directory has ``ROOM``
+    bytes free."""
+    if _cache.unkept:
+        return False
+    try:
+        return shutil.disk_usage(dispatcher._cache._cache_path).free >= ROOM
+    except OSError:
+        return False
+
+
 def _may_start():
     # a program that embeds Python (a frozen application, a web server) is no interpreter
     interpreter = os.path.basename(sys.executable or "").lower().startswith("python")
@@ -178,6 +200,8 @@ def start(params_class, dtype, n_features):
             return False
         pairs = _ahead(spec)
         if not pairs or any(pair in COMPILING_ELSEWHERE or _present(*pair) for pair in pairs):
+            return False
+        if not _kept(pairs[0][0]):
             return False
         # the cache directory of this process's Numba, also where set in code
         cache_dir = {"NUMBA_CACHE_DIR": config.CACHE_DIR} if config.CACHE_DIR else {}
@@ -268,6 +292,8 @@ def _compile():
     pairs = _ahead(spec)
     for i, (dispatcher, signature) in enumerate(pairs):
         dispatcher.compile(signature)
+        if _cache.unkept:  # not saved: its end ends the first process's wait at once
+            return
         print(i, flush=True)
 
 

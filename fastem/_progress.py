@@ -17,7 +17,9 @@ from numba.core.event import Listener, register
 
 from ._environ import switched_on
 
-__all__ = ["CompileNotice", "ProgressLine", "SelectionProgress", "flush_compile_notice"]
+__all__ = [
+    "CompileNotice", "ProgressLine", "SelectionProgress", "flush_compile_notice", "kernels_not_kept",
+]
 
 
 def _clock(seconds):
@@ -125,7 +127,10 @@ class CompileNotice(Listener):
     compilation has started for half a second after one ends, a second line
     gives the time from the first start to the last end. Compilations are
     serialised by Numba's compiler lock; nested ones (a kernel compiling the
-    functions it calls) count as one.
+    functions it calls) count as one. Where the kernels are not kept on disk
+    (:func:`kernels_not_kept`: a failed save, no writable cache directory),
+    the first line printed after it says so, why, and the fix; later
+    announcements say only that they are not kept.
     """
 
     def __init__(self, stream=None):
@@ -137,6 +142,8 @@ class CompileNotice(Listener):
         self.announced = False
         self.pending = None  # seconds of a finished burst whose line is not printed yet
         self.muted = False  # no notice of a burst that starts meanwhile (compile_notice_muted)
+        self.unkept = None  # why the kernels are not kept on disk, with the fix (kernels_not_kept)
+        self.told = False  # whether a line said why
         self.lock = threading.Lock()
 
     def _print(self, text):
@@ -147,8 +154,14 @@ class CompileNotice(Listener):
             if self.announced or self.muted:  # muted: nor the line of its end
                 return
             self.announced = True
-        self._print("fastem: compiling the kernels (once for each family, covariance type "
-                    "and dtype; they are cached on disk for later runs)...")
+            if self.unkept is None:
+                kept = ("once for each family, covariance type and dtype; they are cached on disk "
+                        "for later runs")
+            elif self.told:
+                kept = "not kept on disk for later runs"
+            else:
+                kept, self.told = f"they cannot be kept on disk for later runs: {self.unkept}", True
+        self._print(f"fastem: compiling the kernels ({kept})...")
 
     def _done(self):
         with self.lock:
@@ -157,7 +170,18 @@ class CompileNotice(Listener):
             seconds, self.pending = self.pending, None
             self.announced = False
             self.first_start = None
-        self._print(f"fastem: compiled the kernels in {seconds:.1f} s")
+            unsaved = ""
+            if self.unkept is not None and not self.told:
+                unsaved = f"; they could not be saved on disk for later runs: {self.unkept}"
+                self.told = True
+        self._print(f"fastem: compiled the kernels in {seconds:.1f} s{unsaved}")
+
+    def not_kept(self, why):
+        """Say, in the next line, that the kernels are not kept on disk for later runs, ``why``
+        (the reason and the fix, a str); the first reason only."""
+        with self.lock:
+            if self.unkept is None:
+                self.unkept = why
 
     def flush(self):
         """Print the line of a finished burst now, without waiting for the gap.
@@ -242,6 +266,13 @@ def compiling_elsewhere():
 
 # The event compiling_elsewhere gives the notice: the compilation of a fastem function.
 _WAIT = types.SimpleNamespace(data={"dispatcher": types.SimpleNamespace(py_func=compiling_elsewhere)})
+
+
+def kernels_not_kept(why):
+    """Tell the compile notice that the kernels are not kept on disk for later runs, ``why``
+    (:meth:`CompileNotice.not_kept`; from :mod:`fastem.kernels._cache`)."""
+    if _NOTICE is not None:
+        _NOTICE.not_kept(why)
 
 
 def flush_compile_notice():

@@ -8,12 +8,14 @@ process that fails or hangs must cost the fit its kernels' compilation, no
 more.
 """
 
+import io
 import json
 import os
 import subprocess
 import sys
 import threading
 import time
+import types
 import warnings
 from pathlib import Path
 
@@ -134,6 +136,44 @@ def test_a_switch_of_unknown_spelling_is_on_and_said_so(free_core, monkeypatch):
     monkeypatch.setenv(_compile_ahead.ENV, "nope")
     with pytest.warns(RuntimeWarning, match="FASTEM_COMPILE_AHEAD='nope' is neither on"):
         assert _compile_ahead._may_start()
+
+
+@pytest.mark.parametrize("why", ["full disk", "a save failed"])
+def test_no_second_process_where_its_kernels_could_not_be_saved(free_core, monkeypatch, why):
+    # it compiled them, failed to save them, and the fit waited for it, then compiled them
+    started = []
+
+    def popen(*args, **kwargs):
+        started.append(args)
+        raise OSError("not started here")
+
+    monkeypatch.setattr(_compile_ahead, "_seen", set())
+    monkeypatch.setattr(_compile_ahead, "_present", lambda *pair: False)
+    monkeypatch.setattr(_compile_ahead.subprocess, "Popen", popen)
+    if why == "full disk":
+        full = types.SimpleNamespace(total=10**9, used=10**9 - 4096, free=4096)
+        monkeypatch.setattr(_compile_ahead.shutil, "disk_usage", lambda path: full)
+    else:
+        monkeypatch.setattr(_compile_ahead._cache, "unkept", ["OSError: ..."])
+    params_class = fastem.ExponentialMixture(2)._first_params_class()
+    assert not _compile_ahead.start(params_class, np.float64, 3)
+    assert not started
+
+
+def test_the_second_process_ends_at_a_failed_save(monkeypatch, capsys):
+    # it went on: the fit waited for a kernel it would not find on disk
+    unkept = []
+
+    class Kernel:
+        def compile(self, signature):
+            unkept.append("OSError: [Errno 28] No space left on device")
+
+    monkeypatch.setattr(_compile_ahead._cache, "unkept", unkept)
+    monkeypatch.setattr(_compile_ahead, "_ahead", lambda spec: [(Kernel(), None), (Kernel(), None)])
+    monkeypatch.setattr(_compile_ahead, "_exit_at_the_end_of_stdin", lambda: None)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("{}\n"))
+    _compile_ahead._compile()
+    assert capsys.readouterr().out == ""
 
 
 @pytest.mark.parametrize("reads", [True, False])

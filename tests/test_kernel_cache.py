@@ -9,13 +9,22 @@ kernel (a family registered from outside fastem with ``cache=True`` is not
 in the stamp: see ``register_family_kernels``).
 """
 
+import errno
+import io
 import os
+import shutil
 import subprocess
 import sys
+import types
+import zipapp
+from pathlib import Path
 
 import pytest
 
+from fastem import _progress
 from fastem.kernels import _cache, _checks
+
+_ROOT = Path(__file__).resolve().parents[1]
 
 _FIT = """
 import sys, numpy as np, fastem
@@ -308,3 +317,79 @@ def test_a_child_forked_during_a_save_leaves_the_cache_lock_free(tmp_path):
                           env=_env(tmp_path), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split() == ["child", "0"]
+
+
+def test_a_failed_save_is_said_in_the_compile_notice(monkeypatch, tmp_path):
+    # the notice said the kernels were cached on disk for later runs, a full disk or not
+    notice = _progress.CompileNotice(io.StringIO())
+    monkeypatch.setattr(_progress, "_NOTICE", notice)
+    monkeypatch.setattr(_cache, "unkept", [])
+
+    def full(self, sig, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    locator = types.SimpleNamespace(fastem=True, ensure_cache_path=lambda again: None)
+    cache = types.SimpleNamespace(_impl=types.SimpleNamespace(locator=locator), _cache_path=str(tmp_path))
+    notice.on_start(_progress._WAIT)
+    notice._announce()
+    _cache._save_overload(full)(cache, None, None)  # no error
+    notice.on_end(_progress._WAIT)
+    notice.flush()
+    lines = notice.stream.getvalue().splitlines()
+    assert len(lines) == 2 and "they are cached on disk" in lines[0]
+    assert lines[1].startswith("fastem: compiled the kernels in ")
+    assert lines[1].endswith(
+        f"s; they could not be saved on disk for later runs: OSError: [Errno {errno.ENOSPC}] No space "
+        f"left on device (cache directory {tmp_path}); set NUMBA_CACHE_DIR=<a writable directory "
+        "with free space> to keep them"
+    )
+
+
+# Compiles a small kernel and again, announced however short; where no cache directory is
+# writable ("read-only": every locator's check of its directory fails), or from a zipapp.
+_NOWHERE = """
+import sys
+if sys.argv[-1] == "read-only":
+    from numba.core import caching
+
+    def read_only(self):
+        raise PermissionError(13, "Permission denied", self.get_cache_path())
+
+    caching._CacheLocator.ensure_cache_path = read_only
+import numpy as np
+from fastem import _progress
+from fastem.kernels import _checks
+_progress._ANNOUNCE_AFTER = 0.0
+for dtype in (np.float64, np.float32):
+    _checks.scan_columns(np.ones((10, 2), dtype=dtype), 1)
+    _progress.flush_compile_notice()
+print(_checks.scan_columns._cache._cache_path)
+"""
+
+
+@pytest.mark.parametrize("where", ["read-only", "zipapp"])
+def test_fastem_compiles_its_kernels_where_they_cannot_be_kept(tmp_path, where):
+    # Numba raised "cannot cache function 'exp64': no locator available" in the import
+    (tmp_path / "tmp").mkdir()
+    env = dict(os.environ, TMPDIR=str(tmp_path / "tmp"), FASTEM_COMPILE_NOTICE="1")
+    env.pop("NUMBA_CACHE_DIR", None)
+    if where == "zipapp":
+        app = tmp_path / "app"
+        shutil.copytree(_ROOT / "fastem", app / "fastem", ignore=shutil.ignore_patterns("__pycache__"))
+        (app / "__main__.py").write_text(_NOWHERE)
+        zipapp.create_archive(app, tmp_path / "app.pyz")
+        command = [sys.executable, str(tmp_path / "app.pyz")]
+        fix = "install fastem as files (pip install) to keep them"
+    else:
+        command = [sys.executable, "-c", _NOWHERE, where]
+        env["PYTHONPATH"] = str(_ROOT)
+        fix = "set NUMBA_CACHE_DIR=<a writable directory> to keep them"
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1200, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.startswith(str(tmp_path / "tmp" / "fastem-kernels-"))
+    lines = done.stderr.splitlines()
+    assert len(lines) == 4, done.stderr
+    assert lines[0].startswith("fastem: compiling the kernels (they cannot be kept on disk for later runs: ")
+    assert lines[0].endswith(f"; {fix})...")
+    assert lines[2] == "fastem: compiling the kernels (not kept on disk for later runs)..."
+    assert not os.listdir(tmp_path / "tmp")  # removed at exit

@@ -33,7 +33,18 @@ that at once lose entries or give two entries one data file (numba issue
 lock file in their cache directory, and a save that still fails with an
 OSError (a directory removed under the process, a full disk, a read-only
 cache) is dropped: the kernel is compiled and in memory, only its disk copy
-is missing, and the next process compiles it again.
+is missing, and the next process compiles it again. The compile notice
+(:mod:`fastem._progress`) says so, with the error and the fix, once.
+
+Where no cache directory is writable (no NUMBA_CACHE_DIR, a read-only
+install and home) or fastem's sources are not files (a zip archive, a
+zipapp: Numba's locators read the source file's stamp), every Numba locator
+declines fastem's functions, and Numba would refuse to define them at all
+(``RuntimeError: cannot cache function ...: no locator available``). The
+last of fastem's locators then caches them in a temporary directory of the
+process's own, removed at its exit: the kernels are compiled in every run,
+are the same code, and no other process or source can be found there. The
+compile notice says once that they cannot be kept, why, and the fix.
 
 Loading a cached function, Numba first refreshes its compiler's context:
 it imports and installs its typing and lowering registries (the
@@ -50,15 +61,19 @@ family registered from outside fastem among them, are loaded as Numba
 alone loads them.
 """
 
+import atexit
 import contextlib
 import hashlib
 import os
 import shutil
+import tempfile
 import time
 
 from numba.core import caching, config
 from numba.core.runtime import rtsys
+from numba.misc.appdirs import AppDirs
 
+from .. import _progress
 from . import _codegen
 
 try:
@@ -68,7 +83,8 @@ except ImportError:  # Windows: Numba's atomic file replacement only
 
 _PACKAGE = __name__.partition(".")[0] + "."
 _KERNEL_DIR = os.path.dirname(os.path.abspath(__file__))
-_CONFIG = os.path.join(os.path.dirname(_KERNEL_DIR), "_config.py")
+_PACKAGE_DIR = os.path.dirname(_KERNEL_DIR)
+_CONFIG = os.path.join(_PACKAGE_DIR, "_config.py")
 # fastem's one module of cached functions outside fastem/kernels (the
 # hierarchical start's), whose functions call the kernels' helpers.
 _OUTSIDE = (os.path.join(os.path.dirname(_KERNEL_DIR), "_hierarchical.py"),)
@@ -97,6 +113,19 @@ _stamp = []
 _checked = set()
 
 LOCK_NAME = "fastem-cache.lock"
+
+# Why this process's kernels are not kept on disk for later runs, with the fix: the first
+# reason met (a failed save, no writable cache directory), or none.
+unkept = []
+# The temporary cache directory of this process (_ProcessLocator), once made.
+_temporary = []
+
+
+def _not_kept(why):
+    """Record why the kernels are not kept on disk, and tell the compile notice, once."""
+    if not unkept:
+        unkept.append(why)
+        _progress.kernels_not_kept(why)
 
 
 def _kernel_sources_stamp():
@@ -162,8 +191,11 @@ def _save_overload(original):
             self._impl.locator.ensure_cache_path(again=True)
             with _exclusive(self._cache_path):
                 original(self, sig, data)
-        except OSError:
-            pass  # compiled and in memory: only the disk copy is missing
+        except OSError as error:  # compiled and in memory: only the disk copy is missing
+            _not_kept(
+                f"{type(error).__name__}: {error} (cache directory {self._cache_path}); set "
+                "NUMBA_CACHE_DIR=<a writable directory with free space> to keep them"
+            )
         return None
 
     save_overload.fastem_original = original
@@ -234,9 +266,71 @@ def _kernels_locator(base):
     return KernelsLocator
 
 
+class _ProcessLocator(caching._CacheLocator):
+    """The last resort for fastem's functions: a temporary directory of this process's own,
+    removed at its exit (see the module's docstring)."""
+
+    fastem = True
+
+    def __init__(self, py_func):
+        self._lineno = py_func.__code__.co_firstlineno
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        if not os.path.abspath(py_file).startswith(_PACKAGE_DIR + os.sep):
+            return None
+        _not_kept(_why_no_directory(py_file))
+        _process_directory()
+        return cls(py_func)
+
+    def ensure_cache_path(self, again=False):
+        os.makedirs(self.get_cache_path(), exist_ok=True)
+
+    def get_cache_path(self):
+        return _process_directory()
+
+    def get_source_stamp(self):
+        return "the sources of this process"  # the directory holds this process's alone
+
+    def get_disambiguator(self):
+        return str(self._lineno)
+
+
+def _why_no_directory(py_file):
+    """Why Numba's locators declined the fastem function of ``py_file``, and the fix."""
+    if not os.path.isfile(py_file):
+        return (
+            f"fastem's sources are not files ({py_file}: a zip archive?), and Numba caches "
+            "only functions whose source file it can read; install fastem as files "
+            "(pip install) to keep them"
+        )
+    provided = f"NUMBA_CACHE_DIR={config.CACHE_DIR}" if config.CACHE_DIR else "no NUMBA_CACHE_DIR"
+    return (
+        f"no cache directory is writable ({provided}, nor {os.path.dirname(py_file)}/__pycache__, "
+        f"nor {AppDirs(appname='numba', appauthor=False).user_cache_dir}); set "
+        "NUMBA_CACHE_DIR=<a writable directory> to keep them"
+    )
+
+
+def _process_directory():
+    """This process's temporary cache directory, made at the first call and removed at exit."""
+    if not _temporary:
+        try:
+            path = tempfile.mkdtemp(prefix="fastem-kernels-")
+        except OSError as error:
+            raise ImportError(
+                f"fastem's kernels need a writable directory for Numba's cache, and none is: "
+                f"{unkept[0]}; no temporary directory is writable either ({error})."
+            ) from error
+        _temporary.append(path)
+        owner = os.getpid()  # not a forked child's exit
+        atexit.register(lambda: os.getpid() == owner and shutil.rmtree(path, ignore_errors=True))
+    return _temporary[0]
+
+
 def install():
-    """Put fastem's locators first, serialise its saves and load its functions without the
-    context's refresh, once; idempotent."""
+    """Put fastem's locators first and its last resort last, serialise its saves and load its
+    functions without the context's refresh, once; idempotent."""
     if not hasattr(caching.Cache.save_overload, "fastem_original"):
         caching.Cache.save_overload = _save_overload(caching.Cache.save_overload)
     if not hasattr(caching.Cache.load_overload, "fastem_original"):
@@ -249,3 +343,4 @@ def install():
             caching.UserWideCacheLocator,
         )
         locators[:0] = [_kernels_locator(base) for base in bases]
+        locators.append(_ProcessLocator)
