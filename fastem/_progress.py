@@ -165,7 +165,8 @@ class CompileNotice(Listener):
 
     def _done(self):
         with self.lock:
-            if not self.announced or self.pending is None:
+            # depth: the burst went on as the timer woke (too late for on_start's cancel)
+            if not self.announced or self.pending is None or self.depth > 0:
                 return
             seconds, self.pending = self.pending, None
             self.announced = False

@@ -92,6 +92,26 @@ def test_the_usual_spellings_of_off_turn_the_notice_off(tmp_path):
     assert done.stderr == ""
 
 
+def test_a_burst_that_goes_on_as_its_end_is_printed_is_announced_once():
+    # The timer of a burst's end, woken as the next compilation started (too late for its
+    # cancel), printed the end, forgot the burst's start, and the burst's next end raised
+    # a TypeError (None subtracted) in Numba's compilation, after a second announcement.
+    stream = io.StringIO()
+    listener = _progress.CompileNotice(stream)
+    listener.on_start(_progress._WAIT)
+    listener._announce()
+    listener.on_end(_progress._WAIT)
+    listener.on_start(_progress._WAIT)  # the next compilation ...
+    listener._done()  # ... as the timer of the first one's end calls this
+    listener._announce()
+    listener.on_end(_progress._WAIT)
+    listener.flush()
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("fastem: compiling the kernels")
+    assert lines[1].startswith("fastem: compiled the kernels in ")
+
+
 def test_other_compilations_are_not_announced(notice):
     listener, stream = notice
     _function_in("user_module")(np.ones(3))
