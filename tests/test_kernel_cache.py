@@ -393,3 +393,18 @@ def test_fastem_compiles_its_kernels_where_they_cannot_be_kept(tmp_path, where):
     assert lines[0].endswith(f"; {fix})...")
     assert lines[2] == "fastem: compiling the kernels (not kept on disk for later runs)..."
     assert not os.listdir(tmp_path / "tmp")  # removed at exit
+
+
+def test_fastem_says_how_to_fix_a_machine_with_no_writable_directory(tmp_path):
+    # no cache directory and no temporary directory: Numba's "no locator available"
+    env = dict(os.environ, TMPDIR=str(tmp_path / "missing"), PYTHONPATH=str(_ROOT))
+    env.pop("NUMBA_CACHE_DIR", None)
+    code = "import tempfile; tempfile._candidate_tempdir_list = lambda: []\n" + _NOWHERE
+    done = subprocess.run([sys.executable, "-c", code, "read-only"], env=env, capture_output=True,
+                          text=True, timeout=600, cwd=tmp_path)
+    assert done.returncode != 0
+    assert done.stderr.splitlines()[-1].startswith(
+        "ImportError: fastem's kernels need a writable directory for Numba's cache, and none is: "
+        "no cache directory is writable"
+    )
+    assert done.stderr.endswith("set NUMBA_CACHE_DIR or TMPDIR to a writable directory.\n")

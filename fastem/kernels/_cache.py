@@ -279,8 +279,16 @@ class _ProcessLocator(caching._CacheLocator):
     def from_function(cls, py_func, py_file):
         if not os.path.abspath(py_file).startswith(_PACKAGE_DIR + os.sep):
             return None
-        _not_kept(_why_no_directory(py_file))
-        _process_directory()
+        why = _why_no_directory(py_file)
+        try:
+            _process_directory()
+        except OSError as error:
+            raise ImportError(
+                f"fastem's kernels need a writable directory for Numba's cache, and none is: "
+                f"{why}; no temporary directory is writable either ({error}): set "
+                "NUMBA_CACHE_DIR or TMPDIR to a writable directory."
+            ) from error
+        _not_kept(why)
         return cls(py_func)
 
     def ensure_cache_path(self, again=False):
@@ -315,16 +323,15 @@ def _why_no_directory(py_file):
 def _process_directory():
     """This process's temporary cache directory, made at the first call and removed at exit."""
     if not _temporary:
-        try:
-            path = tempfile.mkdtemp(prefix="fastem-kernels-")
-        except OSError as error:
-            raise ImportError(
-                f"fastem's kernels need a writable directory for Numba's cache, and none is: "
-                f"{unkept[0]}; no temporary directory is writable either ({error})."
-            ) from error
+        path = tempfile.mkdtemp(prefix="fastem-kernels-")
         _temporary.append(path)
-        owner = os.getpid()  # not a forked child's exit
-        atexit.register(lambda: os.getpid() == owner and shutil.rmtree(path, ignore_errors=True))
+        owner = os.getpid()
+
+        def remove():
+            if os.getpid() == owner:  # not at a forked child's exit
+                shutil.rmtree(path, ignore_errors=True)
+
+        atexit.register(remove)
     return _temporary[0]
 
 
