@@ -50,23 +50,32 @@ def test_compilation_of_fastem_functions_is_announced_with_its_duration(notice, 
     capsys.readouterr()  # the process-wide notice wrote the same to stderr
 
 
-def test_compile_notice_is_complete_when_the_script_ends_right_after(tmp_path):
-    # The "compiled" line waits for a gap without compilation (here longer than
-    # the script lives); at interpreter exit it is printed at once.
+def _script_compiling_a_fastem_function(tmp_path, notice, burst_gap=None):
+    """A script that compiles one function of a fastem module, its notice announced at once
+    (and its end after ``burst_gap`` seconds without compilation), run with
+    ``FASTEM_COMPILE_NOTICE=notice``: the finished process, which printed the sum."""
     script = tmp_path / "short.py"
+    gap = "" if burst_gap is None else f"_progress._BURST_GAP = {burst_gap}\n"
     script.write_text(
         "import numba, numpy as np\n"
         "from fastem import _progress\n"
-        "_progress._ANNOUNCE_AFTER, _progress._BURST_GAP = 0.0, 600.0\n"
+        "_progress._ANNOUNCE_AFTER = 0.0\n" + gap +
         "def total(x):\n"
         "    return x.sum()\n"
         "total.__module__ = 'fastem.probe'\n"
         "print(numba.njit(total)(np.ones(3)))\n"
     )
-    env = dict(os.environ, PYTHONPATH=os.getcwd(), FASTEM_COMPILE_NOTICE="1")
+    env = dict(os.environ, PYTHONPATH=os.getcwd(), FASTEM_COMPILE_NOTICE=notice)
     done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True,
                           timeout=300)
-    assert done.returncode == 0 and done.stdout == "3.0\n"
+    assert done.returncode == 0 and done.stdout == "3.0\n", done.stderr
+    return done
+
+
+def test_compile_notice_is_complete_when_the_script_ends_right_after(tmp_path):
+    # The "compiled" line waits for a gap without compilation (here longer than
+    # the script lives); at interpreter exit it is printed at once.
+    done = _script_compiling_a_fastem_function(tmp_path, "1", burst_gap=600.0)
     lines = done.stderr.splitlines()
     assert len(lines) == 2, done.stderr
     assert lines[0].startswith("fastem: compiling the kernels")
@@ -75,21 +84,7 @@ def test_compile_notice_is_complete_when_the_script_ends_right_after(tmp_path):
 
 def test_the_usual_spellings_of_off_turn_the_notice_off(tmp_path):
     # only exactly "0" did
-    script = tmp_path / "short.py"
-    script.write_text(
-        "import numba, numpy as np\n"
-        "from fastem import _progress\n"
-        "_progress._ANNOUNCE_AFTER = 0.0\n"
-        "def total(x):\n"
-        "    return x.sum()\n"
-        "total.__module__ = 'fastem.probe'\n"
-        "print(numba.njit(total)(np.ones(3)))\n"
-    )
-    env = dict(os.environ, PYTHONPATH=os.getcwd(), FASTEM_COMPILE_NOTICE=" Off")
-    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True,
-                          timeout=300)
-    assert done.returncode == 0 and done.stdout == "3.0\n"
-    assert done.stderr == ""
+    assert _script_compiling_a_fastem_function(tmp_path, " Off").stderr == ""
 
 
 def test_a_burst_that_goes_on_as_its_end_is_printed_is_announced_once():
