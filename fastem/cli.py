@@ -1774,9 +1774,7 @@ def _write_columns(path, names, columns, data, index=()):
             f = io.TextIOWrapper(out, encoding="utf-8", newline="")
             writer = _CsvRows(f)
             writer.writeheader(names)
-            # a float32 column's values stay float32 (tolist would give float64's digits)
-            writer.writerows([field(v) for v in row] for row in zip(
-                *(list(c) if c.dtype.type is np.float32 else c.tolist() for c in columns)))
+            writer.writerows([field(v) for v in row] for row in zip(*map(_csv_values, columns)))
             f.detach()  # flushed; ``out`` stays open for its flush to the disk
         return
     pa, pq = _pyarrow_for_output()
@@ -1794,6 +1792,27 @@ def _write_columns(path, names, columns, data, index=()):
         table = table.replace_schema_metadata(_pandas_index_metadata(table, len(index), labels))
     with _replacing(path) as out:
         pq.write_table(table, out)
+
+
+def _csv_values(column):
+    """The values of the 1-D ``column`` as :func:`_write_columns` writes them in CSV fields.
+
+    A float32 column's stay float32 (``tolist`` would give float64's digits). A column of
+    times in nanoseconds (pandas' unit, e.g. a parquet DATA's timestamps) is ``datetime``
+    objects where every time is a whole microsecond, as a column in microseconds is, else
+    ISO text to the nanosecond ('2024-01-01 00:00:00.000000001'): ``tolist`` gives the
+    nanoseconds since 1970 as an integer, which reads back as a number, not a time.
+    """
+    if column.dtype.type is np.float32:
+        return list(column)
+    if column.dtype.kind == "M" and np.datetime_data(column.dtype)[0] == "ns":
+        times = np.isnat(column)
+        if not (column.view(np.int64)[~times] % 1000).any():
+            return column.astype("M8[us]").tolist()
+        text = np.char.replace(np.datetime_as_string(column), "T", " ").astype(object)
+        text[times] = None
+        return text.tolist()
+    return column.tolist()
 
 
 def _pandas_index_metadata(table, n_index, labels=None):
@@ -1828,14 +1847,17 @@ _FILLED_FLOAT64 = ("the type of a model column with its missing values filled",
 
 
 def _npy_column(name, column, data):
-    """A column for a .npy file: numbers as they are, whole numbers with holes as float64."""
-    if column.dtype != object:
+    """A column for a .npy file: numbers as they are, whole numbers with holes as float64;
+    any other (text, times) refused with the formats that keep it."""
+    if column.dtype.kind not in "OmM":
         return column
-    present = [v for v in column.tolist() if v is not None]
-    if all(isinstance(v, int) for v in present):
-        values = np.array([np.nan if v is None else v for v in column.tolist()], dtype=np.float64)
-        _check_exact_in_float(name, np.array(present, dtype=object), data, _NPY_FLOAT64)
-        return values
+    if column.dtype == object:
+        present = [v for v in column.tolist() if v is not None]
+        if all(isinstance(v, int) for v in present):
+            values = np.array([np.nan if v is None else v for v in column.tolist()],
+                              dtype=np.float64)
+            _check_exact_in_float(name, np.array(present, dtype=object), data, _NPY_FLOAT64)
+            return values
     raise CommandError(
         f"{data!r} has the column {name!r}, which does not hold numbers, and a .npy "
         "file holds numbers only; write the output as .csv or .parquet, which keep it"

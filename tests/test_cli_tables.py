@@ -2074,6 +2074,36 @@ def test_predict_keep_refuses_what_it_cannot_keep(faithful, capsys, tmp_path, ke
     assert status == 1 and "holds numbers only" in err
 
 
+@pytest.mark.skipif(not _HAVE_PYARROW, reason="needs pyarrow")
+@pytest.mark.parametrize("fraction", ["", ".5", ".000000001"])
+def test_predict_keeps_times_in_nanoseconds_as_times(faithful, capsys, tmp_path, fraction):
+    """Times in nanoseconds, pandas' unit, kept from a parquet DATA: a CSV output had the
+    nanoseconds since 1970 (1704067200000000000), a number that joins to no time of DATA,
+    and a .npy output failed with numpy's error of promoting datetime64 with int64. They
+    are written as times, to the nanosecond where they need it, and a .npy output is
+    refused as for text."""
+    frame = faithful["frame"].copy()
+    times = pd.to_datetime([f"2024-01-01 00:00:{i % 60:02d}{fraction}"
+                            for i in range(len(frame))])
+    frame.insert(0, "t", np.array(times, dtype="M8[ns]"))
+    frame.loc[3, "t"] = pd.NaT
+    frame.to_parquet(tmp_path / "d.parquet")
+    out = tmp_path / "o.csv"
+    status, _, err = run(capsys, "predict", faithful["model"], tmp_path / "d.parquet", "-o", out,
+                         "-q", "--keep", "t")
+    assert status == 0, err
+    lines = out.read_text().splitlines()
+    # a whole microsecond as a time in microseconds is written (str of a datetime)
+    first = "2024-01-01 00:00:00" + {".5": ".500000"}.get(fraction, fraction)
+    assert lines[1].split(",")[0] == first
+    assert lines[4].split(",")[0] == ""  # NaT: empty, as pandas writes it
+    written = pd.read_csv(out, parse_dates=["t"])
+    assert_array_equal(written["t"].to_numpy("M8[ns]"), frame["t"].to_numpy())
+    status, _, err = run(capsys, "predict", faithful["model"], tmp_path / "d.parquet", "-o",
+                         tmp_path / "o.npy", "--keep", "t")
+    assert status == 1 and "holds numbers only" in err and err.count("\n") == 1, err
+
+
 def test_predict_keep_leaves_the_row_index_where_it_is(faithful, capsys, tmp_path):
     """The row index of DATA (pandas' unnamed first column) stays the output's index: kept
     again, it is not written twice."""
