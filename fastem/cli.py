@@ -38,6 +38,7 @@ import argparse
 import collections
 import contextlib
 import csv
+import datetime
 import difflib
 import errno
 import io
@@ -1798,21 +1799,34 @@ def _csv_values(column):
     """The values of the 1-D ``column`` as :func:`_write_columns` writes them in CSV fields.
 
     A float32 column's stay float32 (``tolist`` would give float64's digits). A column of
-    times in nanoseconds (pandas' unit, e.g. a parquet DATA's timestamps) is ``datetime``
-    objects where every time is a whole microsecond, as a column in microseconds is, else
-    ISO text to the nanosecond ('2024-01-01 00:00:00.000000001'): ``tolist`` gives the
-    nanoseconds since 1970 as an integer, which reads back as a number, not a time.
+    times or durations in nanoseconds (pandas' unit, e.g. a parquet DATA's timestamps and
+    timedeltas) is ``datetime`` or ``timedelta`` objects where every value is a whole
+    microsecond, as a column in microseconds is, else text to the nanosecond
+    ('2024-01-01 00:00:00.000000001', '0:00:01.000000001', which pandas reads back):
+    ``tolist`` gives the nanoseconds as integers, which read back as numbers.
     """
     if column.dtype.type is np.float32:
         return list(column)
-    if column.dtype.kind == "M" and np.datetime_data(column.dtype)[0] == "ns":
-        times = np.isnat(column)
-        if not (column.view(np.int64)[~times] % 1000).any():
-            return column.astype("M8[us]").tolist()
-        text = np.char.replace(np.datetime_as_string(column), "T", " ").astype(object)
-        text[times] = None
-        return text.tolist()
-    return column.tolist()
+    kind = column.dtype.kind
+    if kind not in "mM" or np.datetime_data(column.dtype)[0] != "ns":
+        return column.tolist()
+    missing = np.isnat(column)
+    nanoseconds = column.view(np.int64)
+    if not (nanoseconds[~missing] % 1000).any():
+        return column.astype(f"{kind}8[us]").tolist()
+    text = (np.char.replace(np.datetime_as_string(column), "T", " ").astype(object)
+            if kind == "M" else np.array([_duration_text(v) for v in nanoseconds.tolist()],
+                                         dtype=object))
+    text[missing] = None
+    return text.tolist()
+
+
+def _duration_text(nanoseconds):
+    """A duration of ``nanoseconds`` as ``str`` of a ``timedelta`` writes it, to the
+    nanosecond: '0:00:01.000000001', '-1 day, 23:59:59.999999999' for -1 ns."""
+    microseconds, rest = divmod(nanoseconds, 1000)
+    text = str(datetime.timedelta(microseconds=microseconds))
+    return f"{text}{'' if '.' in text else '.000000'}{rest:03d}"
 
 
 def _pandas_index_metadata(table, n_index, labels=None):

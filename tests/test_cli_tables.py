@@ -2076,12 +2076,14 @@ def test_predict_keep_refuses_what_it_cannot_keep(faithful, capsys, tmp_path, ke
 
 @pytest.mark.skipif(not _HAVE_PYARROW, reason="needs pyarrow")
 @pytest.mark.parametrize("fraction", ["", ".5", ".000000001"])
-def test_predict_keeps_times_in_nanoseconds_as_times(faithful, capsys, tmp_path, fraction):
+def test_predict_keeps_times_and_durations_in_nanoseconds_as_such(faithful, capsys, tmp_path,
+                                                                   fraction):
     """Times in nanoseconds, pandas' unit, kept from a parquet DATA: a CSV output had the
     nanoseconds since 1970 (1704067200000000000), a number that joins to no time of DATA,
     and a .npy output failed with numpy's error of promoting datetime64 with int64. They
     are written as times, to the nanosecond where they need it, and a .npy output is
-    refused as for text."""
+    refused as for text. Durations in nanoseconds (pandas' timedeltas) likewise were
+    numbers of nanoseconds, and are written as str of a timedelta writes them."""
     frame = faithful["frame"].copy()
     times = pd.to_datetime([f"2024-01-01 00:00:{i % 60:02d}{fraction}"
                             for i in range(len(frame))])
@@ -2099,6 +2101,18 @@ def test_predict_keeps_times_in_nanoseconds_as_times(faithful, capsys, tmp_path,
     assert lines[4].split(",")[0] == ""  # NaT: empty, as pandas writes it
     written = pd.read_csv(out, parse_dates=["t"])
     assert_array_equal(written["t"].to_numpy("M8[ns]"), frame["t"].to_numpy())
+    # durations in nanoseconds, as pandas writes timedeltas: as durations, not numbers
+    lengths = np.array([-1, 1, 10**9, 10**9 + 1, 2 * 86400 * 10**9 + 5], dtype="m8[ns]")
+    if not fraction:
+        lengths = lengths * 1000
+    frame = frame.iloc[:5].assign(d=lengths, t=pd.NaT)
+    frame.to_parquet(tmp_path / "d.parquet")
+    status, _, err = run(capsys, "predict", faithful["model"], tmp_path / "d.parquet", "-o", out,
+                         "-q", "--keep", "d")
+    assert status == 0, err
+    back = pd.read_csv(out, dtype={"d": str})["d"]
+    assert all(":" in text for text in back), list(back)  # not the nanoseconds, a number
+    assert_array_equal(pd.to_timedelta(back).to_numpy("m8[ns]"), lengths)
     status, _, err = run(capsys, "predict", faithful["model"], tmp_path / "d.parquet", "-o",
                          tmp_path / "o.npy", "--keep", "t")
     assert status == 1 and "holds numbers only" in err and err.count("\n") == 1, err
